@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what Strata's build, tests and quick start need on a fresh Debian machine with Node 20:
+# Debian's prometheus package (prometheus + promtool 2.42), pnpm (pinned in package.json) and the
+# workspace's node packages. Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "setup: installing Debian's prometheus package" >&2
+  as_root apt-get update -qq
+  # --no-install-recommends keeps it to 12 packages; the package never starts its service here.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
+want_pnpm=$(node -p "require('./package.json').packageManager.split('@')[1]")
+if [ "$(pnpm --version 2>/dev/null || true)" != "$want_pnpm" ]; then
+  echo "setup: installing pnpm $want_pnpm" >&2
+  npm install -g "pnpm@$want_pnpm" >/dev/null 2>&1 || as_root npm install -g "pnpm@$want_pnpm" >/dev/null
+fi
+
+pnpm install --frozen-lockfile --reporter=silent
