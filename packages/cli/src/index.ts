@@ -1,1 +1,1 @@
-export {};
+export { registerCommands } from './commands/index.js';

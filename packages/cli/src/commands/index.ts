@@ -1,0 +1,10 @@
+import type { Command } from 'commander';
+
+/**
+ * Every subcommand lives in its own file and exports `register(program)`. Add one line here per
+ * command group.
+ */
+export function registerCommands(program: Command): void {
+  const tools = program.command('tools').description('Tools for TSDB blocks and object storage buckets');
+  void tools;
+}
