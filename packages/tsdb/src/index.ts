@@ -5,3 +5,7 @@ export * from './chunkenc/chunk.js';
 export * from './series.js';
 export * from './block/meta.js';
 export * from './block/ulid.js';
+export * from './encoding/crc32c.js';
+export * from './encoding/encbuf.js';
+export * from './encoding/decbuf.js';
+export * from './encoding/byterange.js';

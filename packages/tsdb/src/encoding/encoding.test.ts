@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { crc32c } from './crc32c.js';
+import { CorruptionError, Decbuf } from './decbuf.js';
+import { Encbuf } from './encbuf.js';
+
+describe('crc32c', () => {
+  it('matches the Castagnoli check value', () => {
+    expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
+  });
+  it('chains and handles every tail length', () => {
+    const data = new Uint8Array(1000).map((_, i) => (i * 31) & 0xff);
+    for (let cut = 0; cut < 20; cut++) expect(crc32c(data, crc32c(data, 0, 0, cut), cut)).toBe(crc32c(data));
+  });
+});
+
+describe('Encbuf/Decbuf', () => {
+  it('round-trips integers and strings', () => {
+    const e = new Encbuf(1);
+    const vals = [0, 1, 127, 128, 300, 2 ** 32, 2 ** 53 - 1];
+    for (const v of vals) e.putUvarint(v);
+    const signed = [0, -1, 1, -64, 64, -(2 ** 40), 1700000000000];
+    for (const v of signed) e.putVarint(v);
+    e.putBE32(0xbaaad700);
+    e.putBE64(0x7ff0000000000002n);
+    e.putUvarintStr('héllo\n');
+    const d = new Decbuf(e.get(), 'test');
+    for (const v of vals) expect(d.uvarint()).toBe(v);
+    for (const v of signed) expect(d.varint()).toBe(v);
+    expect(d.be32()).toBe(0xbaaad700);
+    expect(d.be64()).toBe(0x7ff0000000000002n);
+    expect(d.uvarintStr()).toBe('héllo\n');
+    expect(d.remaining).toBe(0);
+  });
+  it('reports truncation with the offset', () => {
+    const d = new Decbuf(new Uint8Array([0x80, 0x80]), 'index series', 100);
+    expect(() => d.uvarint()).toThrow(CorruptionError);
+    expect(() => new Decbuf(new Uint8Array([1, 2]), 'toc', 50).be32()).toThrow(/toc: unexpected end of data reading BE32 .* at offset 50/);
+  });
+});
