@@ -1,1 +1,5 @@
-export {};
+export * from './adjustable.js';
+export * from './penalty.js';
+export * from './chain.js';
+export * from './overlap.js';
+export * from './series.js';

@@ -1,0 +1,151 @@
+import { Labels, ValueType, type SampleIterator, type Series } from '@strata/tsdb';
+import { describe, expect, it } from 'vitest';
+import { CounterAdjustingIterator, PlainIterator } from './adjustable.js';
+import { ChainMergeIterator } from './chain.js';
+import { splitOverlapping } from './overlap.js';
+import { penaltyMerge } from './penalty.js';
+import { dedupSeriesSet } from './series.js';
+
+/** Unit-test iterator over [t, v] pairs. */
+class ArrayIterator implements SampleIterator {
+  #i = -1;
+  constructor(private readonly s: readonly [number, number][]) {}
+  next(): ValueType {
+    this.#i++;
+    return this.#i < this.s.length ? ValueType.Float : ValueType.None;
+  }
+  seek(t: number): ValueType {
+    if (this.#i < 0) this.#i = 0;
+    while (this.#i < this.s.length && (this.s[this.#i] as [number, number])[0] < t) this.#i++;
+    return this.#i < this.s.length ? ValueType.Float : ValueType.None;
+  }
+  atT(): number {
+    return (this.s[this.#i] as [number, number])[0];
+  }
+  atFloat(): number {
+    return (this.s[this.#i] as [number, number])[1];
+  }
+  err(): Error | null {
+    return null;
+  }
+}
+
+function drain(it: SampleIterator): [number, number][] {
+  const out: [number, number][] = [];
+  while (it.next() !== ValueType.None) out.push([it.atT(), it.atFloat()]);
+  return out;
+}
+
+const plain = (s: [number, number][]) => new PlainIterator(new ArrayIterator(s));
+const series = (step: number, offset: number, from: number, to: number, f: (t: number) => number = (t) => t) => {
+  const out: [number, number][] = [];
+  for (let t = from + offset; t < to; t += step) out.push([t, f(t)]);
+  return out;
+};
+
+describe('penalty deduplication', () => {
+  it('sticks to one replica while it keeps its interval', () => {
+    const a = series(15_000, 0, 0, 300_000);
+    const b = series(15_000, 5_000, 0, 300_000);
+    expect(drain(penaltyMerge([plain(a), plain(b)]))).toEqual(a);
+  });
+
+  it('starts with the earlier replica and never doubles the sample rate', () => {
+    const a = series(15_000, 7_000, 0, 300_000);
+    const b = series(15_000, 2_000, 0, 300_000);
+    const got = drain(penaltyMerge([plain(a), plain(b)]));
+    expect(got).toEqual(b);
+  });
+
+  it('switches replicas across a gap longer than two intervals and stays there', () => {
+    const a = [...series(10_000, 0, 0, 100_000), ...series(10_000, 0, 200_000, 300_000)];
+    const b = series(10_000, 3_000, 0, 300_000);
+    const got = drain(penaltyMerge([plain(a), plain(b)]));
+    // A until its last sample at 90s; B is eligible only after 90s + penalty (2 × 10s) → 113s onwards.
+    const expected = [...series(10_000, 0, 0, 100_000), ...series(10_000, 3_000, 110_000, 300_000)];
+    expect(got).toEqual(expected);
+  });
+
+  it('keeps a gap that both replicas share', () => {
+    const a = [...series(10_000, 0, 0, 50_000), ...series(10_000, 0, 150_000, 200_000)];
+    const b = [...series(10_000, 4_000, 0, 50_000), ...series(10_000, 4_000, 150_000, 200_000)];
+    expect(drain(penaltyMerge([plain(a), plain(b)]))).toEqual(a);
+  });
+
+  it('raises a lagging counter replica on a switch so rate sees no false reset', () => {
+    // A counts 10/s until 60s, then disappears; B restarted earlier and reports lower totals.
+    const a = series(10_000, 0, 0, 70_000, (t) => t / 100);
+    const b = series(10_000, 5_000, 0, 200_000, (t) => t / 100 - 300);
+    const it = penaltyMerge([new CounterAdjustingIterator(new ArrayIterator(a)), new CounterAdjustingIterator(new ArrayIterator(b))]);
+    const got = drain(it);
+    for (let i = 1; i < got.length; i++) expect((got[i] as [number, number])[1]).toBeGreaterThanOrEqual((got[i - 1] as [number, number])[1]);
+    // The switch comes at 85s (B's first sample after 60s + 2×10s): B reads 550 there, below the 600 A
+    // last emitted, so B and everything after it are raised by 50.
+    expect(got.find(([t]) => t === 85_000)).toEqual([85_000, 600]);
+    expect(got[got.length - 1]).toEqual([195_000, 1950 - 300 + 50]);
+  });
+
+  it('does not adjust plain (non-counter) replicas', () => {
+    const a = series(10_000, 0, 0, 70_000, () => 100);
+    const b = series(10_000, 5_000, 0, 200_000, () => 1);
+    const got = drain(penaltyMerge([plain(a), plain(b)]));
+    expect(got.filter(([t]) => t > 70_000).every(([, v]) => v === 1)).toBe(true);
+  });
+
+  it('folds three replicas', () => {
+    const a = series(10_000, 0, 0, 50_000);
+    const b = series(10_000, 2_000, 0, 120_000);
+    const c = series(10_000, 4_000, 0, 300_000);
+    const got = drain(penaltyMerge([plain(a), plain(b), plain(c)]));
+    expect(got[0]).toEqual([0, 0]);
+    expect(got[got.length - 1]).toEqual([294_000, 294_000]);
+    for (let i = 1; i < got.length; i++) expect((got[i] as [number, number])[0] - (got[i - 1] as [number, number])[0]).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it('seeks without skipping gaps and without repeating the first sample', () => {
+    const a = series(10_000, 0, 0, 100_000);
+    const b = series(10_000, 5_000, 0, 100_000);
+    const it = penaltyMerge([plain(a), plain(b)]);
+    expect(it.seek(-1)).toBe(ValueType.Float);
+    expect(it.atT()).toBe(0);
+    expect(it.next()).toBe(ValueType.Float);
+    expect(it.atT()).toBe(10_000);
+    expect(it.seek(41_000)).toBe(ValueType.Float);
+    expect(it.atT()).toBe(50_000);
+    expect(it.seek(1e9)).toBe(ValueType.None);
+  });
+});
+
+describe('chain merge', () => {
+  it('unions samples and collapses equal timestamps', () => {
+    const it = new ChainMergeIterator([new ArrayIterator([[1, 1], [3, 3], [5, 5]]), new ArrayIterator([[2, 20], [3, 30], [6, 60]])]);
+    expect(drain(it)).toEqual([[1, 1], [2, 20], [3, 3], [5, 5], [6, 60]]);
+    const s = new ChainMergeIterator([new ArrayIterator([[1, 1], [4, 4]]), new ArrayIterator([[2, 2]])]);
+    expect(s.seek(2)).toBe(ValueType.Float);
+    expect([s.atT(), s.atFloat()]).toEqual([2, 2]);
+    expect(drain(s)).toEqual([[4, 4]]);
+  });
+});
+
+describe('splitOverlapping', () => {
+  it('puts overlapping chunks into separate runs', () => {
+    const c = (minTime: number, maxTime: number) => ({ minTime, maxTime });
+    expect(splitOverlapping([c(0, 10), c(5, 15), c(11, 20), c(16, 30), c(21, 25)])).toEqual([
+      [c(0, 10), c(11, 20), c(21, 25)],
+      [c(5, 15), c(16, 30)],
+    ]);
+  });
+});
+
+describe('dedupSeriesSet', () => {
+  it('merges consecutive replicas and passes lone series through', () => {
+    const mk = (name: string, s: [number, number][]): Series => ({ labels: Labels.from({ __name__: name }), iterator: () => new ArrayIterator(s) });
+    const x1 = mk('x', [[0, 1], [10_000, 1]]);
+    const x2 = mk('x', [[5_000, 2], [15_000, 2], [40_000, 2]]);
+    const y = mk('y', [[0, 9]]);
+    const out = [...dedupSeriesSet([x1, x2, y], 'penalty')];
+    expect(out.map((s) => s.labels.toString())).toEqual(['{__name__="x"}', '{__name__="y"}']);
+    expect(out[1]).toBe(y);
+    expect(drain((out[0] as Series).iterator())).toEqual([[0, 1], [10_000, 1], [40_000, 2]]);
+  });
+});

@@ -1,0 +1,44 @@
+import type { Labels, SampleIterator, Series } from '@strata/tsdb';
+import { CounterAdjustingIterator, isCounterFunc, PlainIterator } from './adjustable.js';
+import { ChainMergeIterator } from './chain.js';
+import { penaltyMerge } from './penalty.js';
+
+export type DedupFunc = 'penalty' | 'chain';
+
+/** One series made of several replicas with identical (replica-stripped) labels. */
+export class DedupSeries implements Series {
+  constructor(
+    readonly labels: Labels,
+    private readonly replicas: readonly Series[],
+    private readonly func: DedupFunc,
+    /** The PromQL function the selector sits under (SelectHints.func); decides counter handling. */
+    private readonly selectFunc?: string,
+  ) {}
+
+  iterator(): SampleIterator {
+    if (this.func === 'chain') return new ChainMergeIterator(this.replicas.map((r) => r.iterator()));
+    const counter = isCounterFunc(this.selectFunc);
+    return penaltyMerge(this.replicas.map((r) => (counter ? new CounterAdjustingIterator(r.iterator()) : new PlainIterator(r.iterator()))));
+  }
+}
+
+/**
+ * Deduplicates a label-sorted sequence of series: consecutive series with equal labels are replicas
+ * of one series and are merged with `func`; a lone series passes through unchanged.
+ */
+export function* dedupSeriesSet(sorted: Iterable<Series>, func: DedupFunc, selectFunc?: string): Generator<Series> {
+  let group: Series[] = [];
+  for (const s of sorted) {
+    const head = group[0];
+    if (head !== undefined && !head.labels.equals(s.labels)) {
+      yield finish(group);
+      group = [];
+    }
+    group.push(s);
+  }
+  if (group.length > 0) yield finish(group);
+
+  function finish(g: Series[]): Series {
+    return g.length === 1 ? (g[0] as Series) : new DedupSeries((g[0] as Series).labels, g, func, selectFunc);
+  }
+}
