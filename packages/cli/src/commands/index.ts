@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as registerDemoTools } from './tools-demo.js';
 
 /**
  * Every subcommand lives in its own file and exports `register(program)`. Add one line here per
@@ -6,5 +7,5 @@ import type { Command } from 'commander';
  */
 export function registerCommands(program: Command): void {
   const tools = program.command('tools').description('Tools for TSDB blocks and object storage buckets');
-  void tools;
+  registerDemoTools(tools);
 }
