@@ -1,1 +1,10 @@
-export {};
+export * from './bucket.js';
+export * from './io.js';
+export { InMemoryBucket } from './memory.js';
+export { FilesystemBucket } from './filesystem.js';
+export { S3Bucket, DEFAULT_PART_SIZE, type S3Options, type S3HttpOptions } from './s3.js';
+export * from './retry.js';
+export { InstrumentedBucket, Operations, type Operation } from './metrics.js';
+export { PrefixedBucket } from './prefixed.js';
+export * from './concurrency.js';
+export * from './config.js';

@@ -1,0 +1,89 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * An object store as every Strata component sees it: flat keys with "/" as the directory separator,
+ * whole and ranged reads, and whole-object writes. Mirrors Thanos' objstore.Bucket so the block layer
+ * never cares whether blocks live in S3, on a local disk or in memory.
+ */
+export interface Bucket {
+  /** Names the bucket in metrics and errors. */
+  readonly name: string;
+  /**
+   * Objects under `dir` ("" for the root). Without `recursive`, only direct children: objects by name
+   * and "directories" as `prefix/` (trailing slash). With `recursive`, every object below `dir`.
+   */
+  list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry>;
+  /** The whole object. Rejects with ObjectNotFoundError when it does not exist. */
+  get(name: string): Promise<Readable>;
+  /** Bytes [offset, offset+length) of the object; length -1 reads to the end. */
+  getRange(name: string, offset: number, length: number): Promise<Readable>;
+  exists(name: string): Promise<boolean>;
+  /** Rejects with ObjectNotFoundError when the object does not exist. */
+  attributes(name: string): Promise<ObjectAttributes>;
+  /** Writes the object whole; readers see either the old or the new content, never a part. */
+  upload(name: string, body: UploadBody): Promise<void>;
+  /** Removes the object; removing a missing object is not an error. */
+  delete(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ListOptions {
+  recursive?: boolean;
+}
+
+/** One listed object or directory (`name` ending in "/"); size and time are filled where the backend knows them cheaply. */
+export interface ObjectEntry {
+  name: string;
+  size?: number;
+  lastModified?: Date;
+}
+
+export interface ObjectAttributes {
+  size: number;
+  lastModified: Date;
+}
+
+/**
+ * Content that can be read again from the start, so a failed upload can be retried: a local file or
+ * anything else with a known size.
+ */
+export interface BodySource {
+  readonly size: number;
+  open(): Readable;
+}
+
+/** Bytes, a one-shot stream (not retried on failure), or a re-openable source. */
+export type UploadBody = Uint8Array | Readable | BodySource;
+
+export function isBodySource(body: UploadBody): body is BodySource {
+  return typeof (body as BodySource).open === 'function' && typeof (body as BodySource).size === 'number';
+}
+
+/** The object does not exist. Every backend maps its own "no such key" to this. */
+export class ObjectNotFoundError extends Error {
+  constructor(
+    readonly bucket: string,
+    readonly object: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`object ${object} not found in bucket ${bucket}`, options);
+    this.name = 'ObjectNotFoundError';
+  }
+}
+
+export function isNotFound(err: unknown): err is ObjectNotFoundError {
+  return err instanceof ObjectNotFoundError;
+}
+
+/** Joins key segments with "/" without doubling separators. */
+export function joinKey(...parts: string[]): string {
+  return parts
+    .filter((p) => p !== '')
+    .map((p, i) => (i === 0 ? p.replace(/\/+$/, '') : p.replace(/^\/+|\/+$/g, '')))
+    .join('/');
+}
+
+/** "dir" → "dir/" (and "" stays ""), the form listings compare prefixes against. */
+export function dirPrefix(dir: string): string {
+  return dir === '' || dir.endsWith('/') ? dir : `${dir}/`;
+}

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { dirPrefix, isBodySource, ObjectNotFoundError, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
+import { checkRange } from './io.js';
+
+/** Uploads are written here first and renamed into place, so readers never see half an object. */
+const TMP_DIR = '.strata-tmp';
+
+/**
+ * Objects as files under one directory ("a/b/c" is `<directory>/a/b/c`): the embedded default for a
+ * single machine. Directories that become empty on delete are removed, as a prefix disappears from an
+ * S3 listing once its last object is gone.
+ */
+export class FilesystemBucket implements Bucket {
+  readonly root: string;
+
+  constructor(
+    directory: string,
+    readonly name = directory,
+  ) {
+    this.root = resolve(directory);
+  }
+
+  async *list(dir: string, opts: ListOptions = {}): AsyncIterable<ObjectEntry> {
+    const prefix = dirPrefix(dir);
+    const base = prefix === '' ? this.root : this.#path(prefix.slice(0, -1));
+    yield* this.#walk(base, prefix, opts.recursive ?? false);
+  }
+
+  async *#walk(path: string, prefix: string, recursive: boolean): AsyncIterable<ObjectEntry> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(path, { withFileTypes: true });
+    } catch (e) {
+      if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return;
+      throw e;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const ent of entries) {
+      if (prefix === '' && ent.name === TMP_DIR) continue;
+      const full = join(path, ent.name);
+      if (ent.isDirectory()) {
+        if (recursive) yield* this.#walk(full, `${prefix}${ent.name}/`, true);
+        else yield { name: `${prefix}${ent.name}/` };
+      } else if (ent.isFile()) {
+        const st = await stat(full).catch(() => undefined);
+        // A file deleted between readdir and stat is simply gone.
+        if (st) yield { name: prefix + ent.name, size: st.size, lastModified: st.mtime };
+      }
+    }
+  }
+
+  async get(name: string): Promise<Readable> {
+    const path = await this.#existingFile(name);
+    return createReadStream(path);
+  }
+
+  async getRange(name: string, offset: number, length: number): Promise<Readable> {
+    checkRange(offset, length);
+    const path = await this.#existingFile(name);
+    if (length === 0) return Readable.from([]);
+    return createReadStream(path, { start: offset, ...(length === -1 ? {} : { end: offset + length - 1 }) });
+  }
+
+  async exists(name: string): Promise<boolean> {
+    try {
+      return (await stat(this.#path(name))).isFile();
+    } catch (e) {
+      if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return false;
+      throw e;
+    }
+  }
+
+  async attributes(name: string): Promise<ObjectAttributes> {
+    const st = await stat(await this.#existingFile(name));
+    return { size: st.size, lastModified: st.mtime };
+  }
+
+  async upload(name: string, body: UploadBody): Promise<void> {
+    const dst = this.#path(name);
+    const tmpDir = join(this.root, TMP_DIR);
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, `${randomBytes(8).toString('hex')}.tmp`);
+    try {
+      const src = body instanceof Uint8Array ? Readable.from([body]) : isBodySource(body) ? body.open() : body;
+      await pipeline(src, createWriteStream(tmp));
+      // Durable before visible: a crash after the rename must not leave a truncated object.
+      const fh = await open(tmp, 'r+');
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await mkdir(dirname(dst), { recursive: true });
+      await rename(tmp, dst);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    const path = this.#path(name);
+    try {
+      await unlink(path);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    }
+    // Drop directories left empty, up to (not including) the root.
+    for (let dir = dirname(path); dir !== this.root && dir.startsWith(this.root + sep); dir = dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /** The file for an object name; rejects names that would land outside the bucket directory. */
+  #path(name: string): string {
+    const segments = name.split('/');
+    if (name === '' || name.includes('\0') || segments.some((s) => s === '' || s === '.' || s === '..') || segments[0] === TMP_DIR) {
+      throw new Error(`invalid object name ${JSON.stringify(name)} for filesystem bucket ${this.name}`);
+    }
+    const path = resolve(this.root, name);
+    if (!path.startsWith(this.root + sep)) throw new Error(`object name ${JSON.stringify(name)} escapes filesystem bucket ${this.name}`);
+    return path;
+  }
+
+  async #existingFile(name: string): Promise<string> {
+    const path = this.#path(name);
+    try {
+      if ((await stat(path)).isFile()) return path;
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT') && !isErrno(e, 'ENOTDIR')) throw e;
+    }
+    throw new ObjectNotFoundError(this.name, name);
+  }
+}
+
+function isErrno(e: unknown, code: string): boolean {
+  return (e as NodeJS.ErrnoException | null)?.code === code;
+}

@@ -1,0 +1,144 @@
+import type { Readable } from 'node:stream';
+import { Counter, Histogram, register as globalRegistry, type Registry } from 'prom-client';
+import { isNotFound, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
+
+/** Operation label values, as Thanos names them. */
+export const Operations = ['iter', 'get', 'get_range', 'exists', 'attributes', 'upload', 'delete'] as const;
+export type Operation = (typeof Operations)[number];
+
+interface BucketMetrics {
+  ops: Counter<'bucket' | 'operation'>;
+  failures: Counter<'bucket' | 'operation'>;
+  duration: Histogram<'bucket' | 'operation'>;
+}
+
+/**
+ * Counts and times every operation of a bucket with Thanos' metric names under the `strata_` prefix,
+ * so Thanos' dashboards work after a prefix swap. "Not found" on get/exists/attributes is an expected
+ * answer, not a failure, as in Thanos.
+ */
+export class InstrumentedBucket implements Bucket {
+  readonly #m: BucketMetrics;
+
+  constructor(
+    readonly inner: Bucket,
+    registry: Registry = globalRegistry,
+  ) {
+    this.#m = metricsFor(registry);
+    for (const op of Operations) {
+      this.#m.ops.labels(inner.name, op);
+      this.#m.failures.labels(inner.name, op);
+    }
+  }
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  async *list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {
+    const done = this.#start('iter');
+    try {
+      yield* this.inner.list(dir, opts);
+      done();
+    } catch (e) {
+      done(e);
+      throw e;
+    }
+  }
+
+  get(name: string): Promise<Readable> {
+    return this.#stream('get', () => this.inner.get(name));
+  }
+
+  getRange(name: string, offset: number, length: number): Promise<Readable> {
+    return this.#stream('get_range', () => this.inner.getRange(name, offset, length));
+  }
+
+  exists(name: string): Promise<boolean> {
+    return this.#call('exists', () => this.inner.exists(name));
+  }
+
+  attributes(name: string): Promise<ObjectAttributes> {
+    return this.#call('attributes', () => this.inner.attributes(name));
+  }
+
+  upload(name: string, body: UploadBody): Promise<void> {
+    return this.#call('upload', () => this.inner.upload(name, body));
+  }
+
+  delete(name: string): Promise<void> {
+    return this.#call('delete', () => this.inner.delete(name));
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  async #call<T>(op: Operation, fn: () => Promise<T>): Promise<T> {
+    const done = this.#start(op);
+    try {
+      const v = await fn();
+      done();
+      return v;
+    } catch (e) {
+      done(e);
+      throw e;
+    }
+  }
+
+  /** A read counts until its stream ends, as Thanos times a reader until Close. */
+  async #stream(op: Operation, fn: () => Promise<Readable>): Promise<Readable> {
+    const done = this.#start(op);
+    let stream: Readable;
+    try {
+      stream = await fn();
+    } catch (e) {
+      done(e);
+      throw e;
+    }
+    let finished = false;
+    const finish = (e?: unknown) => {
+      if (finished) return;
+      finished = true;
+      done(e);
+    };
+    stream.once('end', () => finish());
+    stream.once('error', (e) => finish(e));
+    stream.once('close', () => finish());
+    return stream;
+  }
+
+  #start(op: Operation): (err?: unknown) => void {
+    const labels = { bucket: this.inner.name, operation: op };
+    const end = this.#m.duration.startTimer(labels);
+    this.#m.ops.inc(labels);
+    return (err?: unknown) => {
+      end();
+      if (err !== undefined && !isNotFound(err)) this.#m.failures.inc(labels);
+    };
+  }
+}
+
+/** One set of metrics per registry, shared by every instrumented bucket registered there. */
+function metricsFor(registry: Registry): BucketMetrics {
+  const labelNames = ['bucket', 'operation'] as const;
+  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  return {
+    ops: get('strata_objstore_bucket_operations_total', () => new Counter({ name: 'strata_objstore_bucket_operations_total', help: 'Total number of all attempted operations against a bucket.', labelNames, registers: [registry] })),
+    failures: get(
+      'strata_objstore_bucket_operation_failures_total',
+      () => new Counter({ name: 'strata_objstore_bucket_operation_failures_total', help: 'Total number of operations against a bucket that failed, but were not expected to fail in certain way from caller perspective.', labelNames, registers: [registry] }),
+    ),
+    duration: get(
+      'strata_objstore_bucket_operation_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'strata_objstore_bucket_operation_duration_seconds',
+          help: 'Duration of successful operations against the remote bucket',
+          labelNames,
+          buckets: [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120],
+          registers: [registry],
+        }),
+    ),
+  };
+}

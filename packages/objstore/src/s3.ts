@@ -1,0 +1,230 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type ListObjectsV2CommandOutput,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { dirPrefix, isBodySource, ObjectNotFoundError, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
+import { checkRange } from './io.js';
+import { OperationTimeoutError, TruncatedBodyError } from './retry.js';
+
+export interface S3Options {
+  bucket: string;
+  /** host[:port] as in Thanos' config, or a full URL. */
+  endpoint: string;
+  region?: string;
+  accessKey?: string;
+  secretKey?: string;
+  sessionToken?: string;
+  /** Plain HTTP instead of HTTPS. */
+  insecure?: boolean;
+  /** Objects of at least this size are uploaded in parts of this size (Thanos' default 64 MiB). */
+  partSize?: number;
+  disableMultipart?: boolean;
+  /** Time limit for every request except uploads, until the response headers arrive (default 2 min). */
+  operationTimeoutMs?: number;
+  http?: S3HttpOptions;
+}
+
+export interface S3HttpOptions {
+  /** Socket idle limit while a request is in flight (Thanos' response_header_timeout). */
+  responseHeaderTimeoutMs?: number;
+  /** Limit on establishing a connection (Thanos' tls_handshake_timeout). */
+  connectTimeoutMs?: number;
+  /** How long an idle kept-alive connection stays open (Thanos' idle_conn_timeout). */
+  idleConnTimeoutMs?: number;
+  /** 0 means unlimited. */
+  maxConnsPerHost?: number;
+  maxIdleConns?: number;
+  insecureSkipVerify?: boolean;
+}
+
+export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
+// S3 refuses parts under 5 MiB (except the last).
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+const DEFAULT_OPERATION_TIMEOUT_MS = 120_000;
+
+/**
+ * An S3 (or S3-compatible: MinIO, s3rver) bucket. Path-style addressing, and checksums only where S3
+ * requires them: S3-compatible servers mishandle the SDK's default aws-chunked checksum trailers. The
+ * SDK's own retries are off; RetryingBucket retries whole operations and resumes interrupted reads.
+ */
+export class S3Bucket implements Bucket {
+  readonly name: string;
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #partSize: number;
+  readonly #multipart: boolean;
+  readonly #timeoutMs: number;
+
+  constructor(opts: S3Options) {
+    if (!opts.bucket) throw new Error('s3: bucket is required');
+    if (!opts.endpoint) throw new Error(`s3: endpoint is required for bucket ${opts.bucket}`);
+    this.name = opts.bucket;
+    this.#bucket = opts.bucket;
+    this.#partSize = Math.max(opts.partSize ?? DEFAULT_PART_SIZE, MIN_PART_SIZE);
+    this.#multipart = !opts.disableMultipart;
+    this.#timeoutMs = opts.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+    const endpoint = /^https?:\/\//.test(opts.endpoint) ? opts.endpoint : `${opts.insecure ? 'http' : 'https'}://${opts.endpoint}`;
+    const http = opts.http ?? {};
+    const agentOpts = {
+      keepAlive: true,
+      maxSockets: http.maxConnsPerHost ? http.maxConnsPerHost : Infinity,
+      maxFreeSockets: http.maxIdleConns ?? 100,
+      ...(http.idleConnTimeoutMs ? { timeout: http.idleConnTimeoutMs } : {}),
+    };
+    this.#client = new S3Client({
+      endpoint,
+      region: opts.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
+      forcePathStyle: true,
+      credentials: credentials(opts),
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 1,
+      requestHandler: {
+        requestTimeout: http.responseHeaderTimeoutMs ?? 120_000,
+        connectionTimeout: http.connectTimeoutMs ?? 10_000,
+        throwOnRequestTimeout: true,
+        httpAgent: new HttpAgent(agentOpts),
+        httpsAgent: new HttpsAgent({ ...agentOpts, rejectUnauthorized: !http.insecureSkipVerify }),
+      },
+    });
+  }
+
+  async *list(dir: string, opts: ListOptions = {}): AsyncIterable<ObjectEntry> {
+    const prefix = dirPrefix(dir);
+    let token: string | undefined;
+    // Loop on IsTruncated, never on page sizes: some servers ignore MaxKeys for CommonPrefixes.
+    do {
+      const page: ListObjectsV2CommandOutput = await this.#send(
+        (signal) =>
+          this.#client.send(
+            new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, Delimiter: opts.recursive ? undefined : '/', ContinuationToken: token }),
+            { abortSignal: signal },
+          ),
+        `list ${prefix}`,
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined || o.Key === prefix) continue;
+        yield { name: o.Key, ...(o.Size !== undefined ? { size: o.Size } : {}), ...(o.LastModified ? { lastModified: o.LastModified } : {}) };
+      }
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) yield { name: p.Prefix };
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  get(name: string): Promise<Readable> {
+    return this.#getObject(name);
+  }
+
+  async getRange(name: string, offset: number, length: number): Promise<Readable> {
+    checkRange(offset, length);
+    if (length === 0) {
+      await this.attributes(name);
+      return Readable.from([]);
+    }
+    // Always an absolute range: suffix ranges (bytes=-N) are broken on some S3-compatible servers.
+    return this.#getObject(name, `bytes=${offset}-${length === -1 ? '' : offset + length - 1}`);
+  }
+
+  async exists(name: string): Promise<boolean> {
+    try {
+      await this.attributes(name);
+      return true;
+    } catch (e) {
+      if (e instanceof ObjectNotFoundError) return false;
+      throw e;
+    }
+  }
+
+  async attributes(name: string): Promise<ObjectAttributes> {
+    const out = await this.#send((signal) => this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: name }), { abortSignal: signal }), name);
+    return { size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0) };
+  }
+
+  async upload(name: string, body: UploadBody): Promise<void> {
+    const size = body instanceof Uint8Array ? body.length : isBodySource(body) ? body.size : undefined;
+    try {
+      if (size !== undefined && (size < this.#partSize || !this.#multipart)) {
+        const Body = body instanceof Uint8Array ? body : isBodySource(body) ? body.open() : body;
+        await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: name, Body, ContentLength: size }));
+        return;
+      }
+      const Body = body instanceof Uint8Array ? body : isBodySource(body) ? body.open() : body;
+      await new Upload({ client: this.#client, params: { Bucket: this.#bucket, Key: name, Body }, partSize: this.#partSize, queueSize: 4, leavePartsOnError: false }).done();
+    } catch (e) {
+      throw this.#wrap(e, name);
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.#send((signal) => this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: name }), { abortSignal: signal }), name);
+  }
+
+  async close(): Promise<void> {
+    this.#client.destroy();
+  }
+
+  async #getObject(name: string, range?: string): Promise<Readable> {
+    const out = await this.#send(
+      (signal) => this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: name, ...(range ? { Range: range } : {}) }), { abortSignal: signal }),
+      name,
+    );
+    const body = out.Body as Readable | undefined;
+    if (!body) return Readable.from([]);
+    return out.ContentLength === undefined ? body : checkLength(body, out.ContentLength, `${this.#bucket}/${name}`);
+  }
+
+  /**
+   * Runs one request under the operation timeout. The timer stops once the response headers are in,
+   * so a slow but progressing body read is not cut off.
+   */
+  async #send<T>(call: (signal: AbortSignal) => Promise<T>, object: string): Promise<T> {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), this.#timeoutMs);
+    try {
+      return await call(ctl.signal);
+    } catch (e) {
+      if (ctl.signal.aborted) throw new OperationTimeoutError(`${this.#bucket}/${object}`, this.#timeoutMs);
+      throw this.#wrap(e, object);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #wrap(e: unknown, object: string): unknown {
+    const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (err?.name === 'NoSuchKey' || err?.name === 'NotFound' || (err?.$metadata?.httpStatusCode === 404 && err.name !== 'NoSuchBucket')) {
+      return new ObjectNotFoundError(this.name, object, { cause: e });
+    }
+    return e;
+  }
+}
+
+function credentials(opts: S3Options): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined {
+  const accessKeyId = opts.accessKey || process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = opts.secretKey || process.env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  const sessionToken = opts.accessKey ? opts.sessionToken : process.env.AWS_SESSION_TOKEN;
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+}
+
+/** Passes the body through, failing (retryably) if the connection ends before Content-Length bytes arrived. */
+function checkLength(body: Readable, expected: number, what: string): Readable {
+  async function* counted(): AsyncIterable<Buffer> {
+    let got = 0;
+    for await (const chunk of body) {
+      got += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+    if (got < expected) throw new TruncatedBodyError(what, got, expected);
+  }
+  return Readable.from(counted(), { objectMode: false });
+}
