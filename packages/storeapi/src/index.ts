@@ -1,1 +1,23 @@
-export {};
+/**
+ * @strata/storeapi: Thanos' StoreAPI (thanos.Store) and InfoAPI (thanos.info.Info) over gRPC, wire-compatible
+ * with Thanos. The .proto files ship in proto/ (see PROTO_DIR); the hot paths use the hand-written codec.
+ */
+export * from './messages.js';
+export * from './codec.js';
+export * from './convert.js';
+export * from './hash.js';
+export * from './server.js';
+export * from './client.js';
+export * from './proto.js';
+export { ProtoReader, WireType } from './wire/reader.js';
+export { ProtoWriter } from './wire/writer.js';
+export {
+  type ClientTLS,
+  type Compression,
+  GRPC_CODE_NAMES,
+  GrpcStatus,
+  MAX_MESSAGE_BYTES,
+  Method,
+  type ServerTLS,
+  StoreError,
+} from './grpc.js';

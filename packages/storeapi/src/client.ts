@@ -1,0 +1,88 @@
+/**
+ * A client for any StoreAPI server (Strata's or Thanos'): Info, Series as an async iterable of frames,
+ * LabelNames and LabelValues.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { channelOptions, type ClientTLS, clientCredentials, type Compression, infoService, storeService } from './grpc.js';
+import type {
+  InfoResponse,
+  LabelNamesRequest,
+  LabelNamesResponse,
+  LabelValuesRequest,
+  LabelValuesResponse,
+  SeriesRequest,
+  SeriesResponse,
+} from './messages.js';
+
+export interface StoreClientOptions {
+  tls?: ClientTLS;
+  compression?: Compression;
+}
+
+export interface CallOptions {
+  /** Cancels the call. */
+  signal?: AbortSignal;
+  /** Deadline relative to now. */
+  timeoutMs?: number;
+}
+
+function deadline(opts: CallOptions): grpc.CallOptions {
+  return opts.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
+}
+
+export class StoreClient {
+  readonly address: string;
+  readonly #client: grpc.Client;
+
+  constructor(address: string, opts: StoreClientOptions = {}) {
+    this.address = address;
+    this.#client = new grpc.Client(address, clientCredentials(opts.tls), channelOptions({ compression: opts.compression, serverName: opts.tls?.serverName }));
+  }
+
+  #unary<Req, Res>(def: grpc.MethodDefinition<Req, Res>, req: Req, opts: CallOptions): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const call = this.#client.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        req,
+        new grpc.Metadata(),
+        deadline(opts),
+        (err: grpc.ServiceError | null, res?: Res) => (err ? reject(err) : resolve(res as Res)),
+      );
+      opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    });
+  }
+
+  info(opts: CallOptions = {}): Promise<InfoResponse> {
+    return this.#unary(infoService.Info, {} as Record<string, never>, opts);
+  }
+
+  labelNames(req: LabelNamesRequest, opts: CallOptions = {}): Promise<LabelNamesResponse> {
+    return this.#unary(storeService.LabelNames, req, opts);
+  }
+
+  labelValues(req: LabelValuesRequest, opts: CallOptions = {}): Promise<LabelValuesResponse> {
+    return this.#unary(storeService.LabelValues, req, opts);
+  }
+
+  /** The raw Series frames; an error status surfaces as a thrown grpc.ServiceError. Breaking out cancels the call. */
+  async *series(req: SeriesRequest, opts: CallOptions = {}): AsyncGenerator<SeriesResponse> {
+    const def = storeService.Series;
+    const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), deadline(opts));
+    const onAbort = () => call.cancel();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let finished = false;
+    try {
+      for await (const frame of call as AsyncIterable<SeriesResponse>) yield frame;
+      finished = true;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (!finished) call.cancel();
+    }
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}

@@ -1,0 +1,160 @@
+// The hand-written codec is checked against protobufjs compiling the shipped .proto files: two independent
+// implementations must agree byte-for-byte on meaning in both directions.
+import { join } from 'node:path';
+import protobuf from 'protobufjs';
+import { describe, expect, it } from 'vitest';
+import * as codec from './codec.js';
+import { MAX_INT64, MIN_INT64, seriesRequest, type SeriesResponse } from './messages.js';
+import { PROTO_DIR, PROTO_FILES } from './proto.js';
+
+const root = new protobuf.Root();
+root.resolvePath = (_origin, target) => (target.startsWith('google/') || target.startsWith('/') ? target : join(PROTO_DIR, target));
+await root.load(PROTO_FILES.map((f) => join(PROTO_DIR, f)), { keepCase: true });
+const T = (name: string) => root.lookupType(name);
+
+const asObject = (type: string, buf: Uint8Array) =>
+  T(type).toObject(T(type).decode(buf), { longs: String, enums: Number, bytes: Array, defaults: false });
+
+describe('codec vs protobufjs on the .proto files', () => {
+  it('SeriesRequest with every field, including negative and extreme int64', () => {
+    const req = seriesRequest({
+      minTime: -1_700_000_000_123,
+      maxTime: MAX_INT64,
+      matchers: [
+        { type: 0, name: '__name__', value: 'up' },
+        { type: 2, name: 'job', value: 'pro.*' },
+      ],
+      maxResolutionWindow: 300_000,
+      aggregates: [1, 2, 5],
+      partialResponseStrategy: 1,
+      skipChunks: true,
+      hints: { typeUrl: 'type.googleapis.com/hintspb.SeriesRequestHints', value: Buffer.from([8, 1]) },
+      step: 15_000,
+      range: 60_000,
+      queryHints: {
+        stepMillis: 30_000,
+        func: { name: 'rate' },
+        grouping: { by: true, labels: ['a', 'b'] },
+        range: { millis: 300_000 },
+        projectionLabels: ['x'],
+        projectionInclude: true,
+        seriesHashLabelName: '__cf_series_hash__',
+      },
+      shardInfo: { shardIndex: 1, totalShards: 4, by: true, labels: ['job'] },
+      withoutReplicaLabels: ['replica', 'rule_replica'],
+      limit: 1000,
+      responseBatchSize: 64,
+    });
+    const o = asObject('thanos.SeriesRequest', codec.encodeSeriesRequest(req));
+    expect(o).toMatchObject({
+      min_time: '-1700000000123',
+      max_time: '9223372036854775807',
+      matchers: [{ name: '__name__', value: 'up' }, { type: 2, name: 'job', value: 'pro.*' }],
+      max_resolution_window: '300000',
+      aggregates: [1, 2, 5],
+      partial_response_strategy: 1,
+      skip_chunks: true,
+      hints: { type_url: 'type.googleapis.com/hintspb.SeriesRequestHints', value: [8, 1] },
+      step: '15000',
+      range: '60000',
+      query_hints: {
+        step_millis: '30000',
+        func: { name: 'rate' },
+        grouping: { by: true, labels: ['a', 'b'] },
+        range: { millis: '300000' },
+        projection_labels: ['x'],
+        projection_include: true,
+        series_hash_label_name: '__cf_series_hash__',
+      },
+      shard_info: { shard_index: '1', total_shards: '4', by: true, labels: ['job'] },
+      without_replica_labels: ['replica', 'rule_replica'],
+      limit: '1000',
+      response_batch_size: '64',
+    });
+    // And back: protobufjs' bytes decode to the same request.
+    const pj = T('thanos.SeriesRequest').encode(T('thanos.SeriesRequest').decode(codec.encodeSeriesRequest(req))).finish();
+    expect(codec.decodeSeriesRequest(pj)).toEqual(req);
+  });
+
+  it('MinInt64 survives both ways', () => {
+    const req = seriesRequest({ minTime: MIN_INT64, maxTime: -1 });
+    const o = asObject('thanos.SeriesRequest', codec.encodeSeriesRequest(req));
+    expect(o).toMatchObject({ min_time: '-9223372036854775808', max_time: '-1' });
+    expect(codec.decodeSeriesRequest(codec.encodeSeriesRequest(req))).toEqual(req);
+  });
+
+  it('SeriesResponse frames: series with hashed chunks, batch, warning, hints', () => {
+    const bigData = Buffer.from(Array.from({ length: 300 }, (_, i) => i & 0xff));
+    const series = {
+      labels: [
+        { name: '__name__', value: 'up' },
+        { name: 'ünïcode', value: 'x'.repeat(200) },
+      ],
+      chunks: [
+        { minTime: 1000, maxTime: 2000, raw: { type: 0 as const, data: bigData, hash: 0xfedcba9876543210n } },
+        { minTime: 3000, maxTime: 4000, count: { type: 0 as const, data: Buffer.from([0, 1]), hash: 0n }, counter: { type: 0 as const, data: Buffer.from([3]), hash: 1n } },
+      ],
+    };
+    const frames: SeriesResponse[] = [
+      { series },
+      { batch: [series, { labels: [{ name: 'a', value: 'b' }], chunks: [] }] },
+      { warning: 'store x unavailable' },
+      { hints: { typeUrl: 'type.googleapis.com/hintspb.SeriesResponseHints', value: Buffer.from([10, 2, 10, 0]) } },
+    ];
+    for (const f of frames) {
+      const bytes = codec.encodeSeriesResponse(f);
+      const pj = T('thanos.SeriesResponse').decode(bytes);
+      const back = T('thanos.SeriesResponse').encode(pj).finish();
+      expect(codec.decodeSeriesResponse(back)).toEqual(f);
+    }
+    const o = asObject('thanos.SeriesResponse', codec.encodeSeriesResponse({ series }));
+    expect(o.series.chunks[0].raw.hash).toBe(0xfedcba9876543210n.toString());
+    expect(o.series.chunks[0].raw.data).toEqual([...bigData]);
+    expect(o.series.labels[1].name).toBe('ünïcode');
+  });
+
+  it('Info, LabelNames and LabelValues messages', () => {
+    const info = {
+      labelSets: [[{ name: 'cluster', value: 'c1' }, { name: 'replica', value: 'r0' }]],
+      componentType: 'sidecar',
+      store: {
+        minTime: 1_700_000_000_000,
+        maxTime: MAX_INT64,
+        supportsSharding: false,
+        supportsWithoutReplicaLabels: true,
+        tsdbInfos: [{ labels: [{ name: 'a', value: '1' }], minTime: 5, maxTime: 10 }],
+        supportsProjections: false,
+      },
+      rules: true,
+      exemplars: { minTime: 1, maxTime: 2 },
+    };
+    const o = asObject('thanos.info.InfoResponse', codec.encodeInfoResponse(info));
+    expect(o).toMatchObject({
+      label_sets: [{ labels: [{ name: 'cluster', value: 'c1' }, { name: 'replica', value: 'r0' }] }],
+      ComponentType: 'sidecar',
+      store: { min_time: '1700000000000', max_time: '9223372036854775807', supports_without_replica_labels: true },
+      rules: {},
+      exemplars: { min_time: '1', max_time: '2' },
+    });
+    expect(o.targets).toBeUndefined();
+    expect(codec.decodeInfoResponse(T('thanos.info.InfoResponse').encode(T('thanos.info.InfoResponse').decode(codec.encodeInfoResponse(info))).finish())).toEqual(info);
+
+    const lv = { label: 'job', partialResponseDisabled: true, partialResponseStrategy: 1 as const, start: -5, end: 10, matchers: [{ type: 3 as const, name: 'a', value: '' }], withoutReplicaLabels: ['replica'], limit: 7 };
+    expect(asObject('thanos.LabelValuesRequest', codec.encodeLabelValuesRequest(lv))).toMatchObject({ label: 'job', start: '-5', end: '10', limit: '7', without_replica_labels: ['replica'] });
+    expect(codec.decodeLabelValuesRequest(codec.encodeLabelValuesRequest(lv))).toEqual(lv);
+    const ln = { partialResponseDisabled: false, partialResponseStrategy: 0 as const, start: 1, end: 2, matchers: [], withoutReplicaLabels: [], limit: 0 };
+    expect(codec.decodeLabelNamesRequest(codec.encodeLabelNamesRequest(ln))).toEqual(ln);
+    // An empty string in a repeated field must keep its slot.
+    const names = { names: ['', 'a', 'b'], warnings: ['w'] };
+    expect(asObject('thanos.LabelNamesResponse', codec.encodeLabelNamesResponse(names))).toMatchObject({ names: ['', 'a', 'b'], warnings: ['w'] });
+    expect(codec.decodeLabelValuesResponse(codec.encodeLabelValuesResponse({ values: ['x'], warnings: [] }))).toEqual({ values: ['x'], warnings: [] });
+  });
+
+  it('skips unknown fields from newer peers and rejects truncated input', () => {
+    const withUnknown = Buffer.concat([codec.encodeSeriesRequest(seriesRequest({ minTime: 5 })), Buffer.from([0xf8, 0x06, 0x01, 0x82, 0x07, 0x01, 0x00])]);
+    expect(codec.decodeSeriesRequest(withUnknown).minTime).toBe(5);
+    const frame = codec.encodeSeriesResponse({ series: { labels: [{ name: 'a', value: 'b' }], chunks: [] } });
+    expect(() => codec.decodeSeriesResponse(frame.subarray(0, frame.length - 1))).toThrow(/beyond end of message|truncated/);
+    expect(() => codec.decodeSeriesResponse(new Uint8Array(0))).toThrow(/no result/);
+  });
+});

@@ -1,0 +1,680 @@
+/**
+ * Encoders and decoders for the StoreAPI/InfoAPI messages, written from the field numbers in
+ * proto/thanos/*.proto. Unknown fields are skipped, as protobuf requires, so newer peers interoperate.
+ */
+import type { Label } from '@strata/tsdb';
+import type {
+  AggrChunk,
+  AnyMessage,
+  ChunkEncoding,
+  InfoResponse,
+  LabelMatcher,
+  LabelNamesRequest,
+  LabelNamesResponse,
+  LabelValuesRequest,
+  LabelValuesResponse,
+  MatcherType,
+  PartialResponseStrategy,
+  QueryHints,
+  SeriesRequest,
+  SeriesResponse,
+  ShardInfo,
+  StoreChunk,
+  StoreInfo,
+  StoreSeries,
+  TSDBInfo,
+} from './messages.js';
+import { labelNamesRequest, seriesRequest } from './messages.js';
+import { ProtoReader } from './wire/reader.js';
+import { ProtoWriter } from './wire/writer.js';
+
+// ---------------------------------------------------------------- shared pieces
+
+function writeLabels(w: ProtoWriter, field: number, labels: Iterable<Label>): void {
+  for (const l of labels) w.fork(field).string(1, l.name).string(2, l.value).ldelim();
+}
+
+function readLabel(r: ProtoReader): Label {
+  let name = '';
+  let value = '';
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 10) name = r.string();
+    else if (t === 18) value = r.string();
+    else r.skip(t & 7);
+  }
+  return { name, value };
+}
+
+/** Reads a LabelSet/ZLabelSet message. */
+function readLabelSet(r: ProtoReader): Label[] {
+  const out: Label[] = [];
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 10) out.push(readLabel(r.sub()));
+    else r.skip(t & 7);
+  }
+  return out;
+}
+
+function writeMatchers(w: ProtoWriter, field: number, matchers: readonly LabelMatcher[]): void {
+  for (const m of matchers) w.fork(field).uint32(1, m.type).string(2, m.name).string(3, m.value).ldelim();
+}
+
+function readMatcher(r: ProtoReader): LabelMatcher {
+  const m: LabelMatcher = { type: 0, name: '', value: '' };
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 8) m.type = r.uint32() as MatcherType;
+    else if (t === 18) m.name = r.string();
+    else if (t === 26) m.value = r.string();
+    else r.skip(t & 7);
+  }
+  return m;
+}
+
+function writeAny(w: ProtoWriter, field: number, a: AnyMessage | undefined): void {
+  if (a !== undefined) w.fork(field).string(1, a.typeUrl).bytes(2, a.value).ldelim();
+}
+
+function readAny(r: ProtoReader): AnyMessage {
+  const a: AnyMessage = { typeUrl: '', value: new Uint8Array(0) };
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 10) a.typeUrl = r.string();
+    else if (t === 18) a.value = r.bytes();
+    else r.skip(t & 7);
+  }
+  return a;
+}
+
+function writeStrings(w: ProtoWriter, field: number, values: readonly string[]): void {
+  for (const s of values) w.string(field, s, true);
+}
+
+// ---------------------------------------------------------------- chunks and series
+
+function writeChunk(w: ProtoWriter, field: number, c: StoreChunk | undefined): void {
+  if (c === undefined) return;
+  w.fork(field).uint32(1, c.type).bytes(2, c.data).uint64(3, c.hash).ldelim();
+}
+
+function readChunk(r: ProtoReader): StoreChunk {
+  const c: StoreChunk = { type: 0, data: EMPTY_BYTES, hash: 0n };
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 8) c.type = r.uint32() as ChunkEncoding;
+    else if (t === 18) c.data = r.bytes();
+    else if (t === 24) c.hash = r.uint64();
+    else r.skip(t & 7);
+  }
+  return c;
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+function writeSeries(w: ProtoWriter, s: StoreSeries): void {
+  writeLabels(w, 1, s.labels);
+  for (const c of s.chunks) {
+    w.fork(2).int64(1, c.minTime).int64(2, c.maxTime);
+    writeChunk(w, 3, c.raw);
+    writeChunk(w, 4, c.count);
+    writeChunk(w, 5, c.sum);
+    writeChunk(w, 6, c.min);
+    writeChunk(w, 7, c.max);
+    writeChunk(w, 8, c.counter);
+    w.ldelim();
+  }
+}
+
+function readAggrChunk(r: ProtoReader): AggrChunk {
+  const c: AggrChunk = { minTime: 0, maxTime: 0 };
+  while (!r.done) {
+    const t = r.tag();
+    switch (t) {
+      case 8:
+        c.minTime = r.int64();
+        break;
+      case 16:
+        c.maxTime = r.int64();
+        break;
+      case 26:
+        c.raw = readChunk(r.sub());
+        break;
+      case 34:
+        c.count = readChunk(r.sub());
+        break;
+      case 42:
+        c.sum = readChunk(r.sub());
+        break;
+      case 50:
+        c.min = readChunk(r.sub());
+        break;
+      case 58:
+        c.max = readChunk(r.sub());
+        break;
+      case 66:
+        c.counter = readChunk(r.sub());
+        break;
+      default:
+        r.skip(t & 7);
+    }
+  }
+  return c;
+}
+
+function readSeries(r: ProtoReader): StoreSeries {
+  const labels: Label[] = [];
+  const chunks: AggrChunk[] = [];
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 10) labels.push(readLabel(r.sub()));
+    else if (t === 18) chunks.push(readAggrChunk(r.sub()));
+    else r.skip(t & 7);
+  }
+  return { labels, chunks };
+}
+
+// ---------------------------------------------------------------- Series RPC
+
+export function encodeSeriesRequest(req: SeriesRequest): Buffer {
+  const w = new ProtoWriter();
+  w.int64(1, req.minTime).int64(2, req.maxTime);
+  writeMatchers(w, 3, req.matchers);
+  w.int64(4, req.maxResolutionWindow).packedUint32(5, req.aggregates);
+  w.bool(6, req.partialResponseDisabled).uint32(7, req.partialResponseStrategy).bool(8, req.skipChunks);
+  writeAny(w, 9, req.hints);
+  w.int64(10, req.step).int64(11, req.range);
+  if (req.queryHints) {
+    const q = req.queryHints;
+    w.fork(12).int64(1, q.stepMillis);
+    if (q.func) w.fork(2).string(1, q.func.name).ldelim();
+    if (q.grouping) {
+      w.fork(4).bool(1, q.grouping.by);
+      writeStrings(w, 3, q.grouping.labels);
+      w.ldelim();
+    }
+    if (q.range) w.fork(5).int64(1, q.range.millis).ldelim();
+    writeStrings(w, 6, q.projectionLabels);
+    w.bool(7, q.projectionInclude).string(8, q.seriesHashLabelName).ldelim();
+  }
+  if (req.shardInfo) {
+    const s = req.shardInfo;
+    w.fork(13).int64(1, s.shardIndex).int64(2, s.totalShards).bool(3, s.by);
+    writeStrings(w, 4, s.labels);
+    w.ldelim();
+  }
+  writeStrings(w, 14, req.withoutReplicaLabels);
+  w.int64(15, req.limit).int64(16, req.responseBatchSize);
+  return w.finish();
+}
+
+function readQueryHints(r: ProtoReader): QueryHints {
+  const q: QueryHints = { stepMillis: 0, projectionLabels: [], projectionInclude: false, seriesHashLabelName: '' };
+  while (!r.done) {
+    const t = r.tag();
+    switch (t) {
+      case 8:
+        q.stepMillis = r.int64();
+        break;
+      case 18: {
+        const s = r.sub();
+        q.func = { name: '' };
+        while (!s.done) {
+          const u = s.tag();
+          if (u === 10) q.func.name = s.string();
+          else s.skip(u & 7);
+        }
+        break;
+      }
+      case 34: {
+        const s = r.sub();
+        const g = { by: false, labels: [] as string[] };
+        while (!s.done) {
+          const u = s.tag();
+          if (u === 8) g.by = s.bool();
+          else if (u === 26) g.labels.push(s.string());
+          else s.skip(u & 7);
+        }
+        q.grouping = g;
+        break;
+      }
+      case 42: {
+        const s = r.sub();
+        q.range = { millis: 0 };
+        while (!s.done) {
+          const u = s.tag();
+          if (u === 8) q.range.millis = s.int64();
+          else s.skip(u & 7);
+        }
+        break;
+      }
+      case 50:
+        q.projectionLabels.push(r.string());
+        break;
+      case 56:
+        q.projectionInclude = r.bool();
+        break;
+      case 66:
+        q.seriesHashLabelName = r.string();
+        break;
+      default:
+        r.skip(t & 7);
+    }
+  }
+  return q;
+}
+
+function readShardInfo(r: ProtoReader): ShardInfo {
+  const s: ShardInfo = { shardIndex: 0, totalShards: 0, by: false, labels: [] };
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 8) s.shardIndex = r.int64();
+    else if (t === 16) s.totalShards = r.int64();
+    else if (t === 24) s.by = r.bool();
+    else if (t === 34) s.labels.push(r.string());
+    else r.skip(t & 7);
+  }
+  return s;
+}
+
+export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
+  const r = new ProtoReader(buf);
+  const req = seriesRequest();
+  while (!r.done) {
+    const t = r.tag();
+    const field = t >>> 3;
+    switch (field) {
+      case 1:
+        req.minTime = r.int64();
+        break;
+      case 2:
+        req.maxTime = r.int64();
+        break;
+      case 3:
+        req.matchers.push(readMatcher(r.sub()));
+        break;
+      case 4:
+        req.maxResolutionWindow = r.int64();
+        break;
+      case 5:
+        r.packedUint32(t & 7, req.aggregates as number[]);
+        break;
+      case 6:
+        req.partialResponseDisabled = r.bool();
+        break;
+      case 7:
+        req.partialResponseStrategy = r.uint32() as PartialResponseStrategy;
+        break;
+      case 8:
+        req.skipChunks = r.bool();
+        break;
+      case 9:
+        req.hints = readAny(r.sub());
+        break;
+      case 10:
+        req.step = r.int64();
+        break;
+      case 11:
+        req.range = r.int64();
+        break;
+      case 12:
+        req.queryHints = readQueryHints(r.sub());
+        break;
+      case 13:
+        req.shardInfo = readShardInfo(r.sub());
+        break;
+      case 14:
+        req.withoutReplicaLabels.push(r.string());
+        break;
+      case 15:
+        req.limit = r.int64();
+        break;
+      case 16:
+        req.responseBatchSize = r.int64();
+        break;
+      default:
+        r.skip(t & 7);
+    }
+  }
+  return req;
+}
+
+const frameWriter = new ProtoWriter(64 * 1024);
+
+/** Encodes one Series stream frame. The result is a fresh Buffer owned by the caller. */
+export function encodeSeriesResponse(frame: SeriesResponse): Buffer {
+  const w = frameWriter;
+  if ('series' in frame) {
+    w.fork(1);
+    writeSeries(w, frame.series);
+    w.ldelim();
+  } else if ('batch' in frame) {
+    w.fork(4);
+    for (const s of frame.batch) {
+      w.fork(1);
+      writeSeries(w, s);
+      w.ldelim();
+    }
+    w.ldelim();
+  } else if ('warning' in frame) {
+    w.string(2, frame.warning, true);
+  } else {
+    writeAny(w, 3, frame.hints);
+  }
+  return Buffer.from(w.finish());
+}
+
+export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {
+  const r = new ProtoReader(buf);
+  let frame: SeriesResponse | undefined;
+  while (!r.done) {
+    const t = r.tag();
+    switch (t) {
+      case 10:
+        frame = { series: readSeries(r.sub()) };
+        break;
+      case 18:
+        frame = { warning: r.string() };
+        break;
+      case 26:
+        frame = { hints: readAny(r.sub()) };
+        break;
+      case 34: {
+        const s = r.sub();
+        const batch: StoreSeries[] = [];
+        while (!s.done) {
+          const u = s.tag();
+          if (u === 10) batch.push(readSeries(s.sub()));
+          else s.skip(u & 7);
+        }
+        frame = { batch };
+        break;
+      }
+      default:
+        r.skip(t & 7);
+    }
+  }
+  if (frame === undefined) throw new Error('SeriesResponse frame with no result set');
+  return frame;
+}
+
+// ---------------------------------------------------------------- LabelNames / LabelValues
+
+export function encodeLabelNamesRequest(req: LabelNamesRequest): Buffer {
+  const w = new ProtoWriter();
+  w.bool(1, req.partialResponseDisabled).uint32(2, req.partialResponseStrategy).int64(3, req.start).int64(4, req.end);
+  writeAny(w, 5, req.hints);
+  writeMatchers(w, 6, req.matchers);
+  writeStrings(w, 7, req.withoutReplicaLabels);
+  w.int64(8, req.limit);
+  return w.finish();
+}
+
+export function decodeLabelNamesRequest(buf: Uint8Array): LabelNamesRequest {
+  const r = new ProtoReader(buf);
+  const req = labelNamesRequest();
+  while (!r.done) {
+    const t = r.tag();
+    switch (t >>> 3) {
+      case 1:
+        req.partialResponseDisabled = r.bool();
+        break;
+      case 2:
+        req.partialResponseStrategy = r.uint32() as PartialResponseStrategy;
+        break;
+      case 3:
+        req.start = r.int64();
+        break;
+      case 4:
+        req.end = r.int64();
+        break;
+      case 5:
+        req.hints = readAny(r.sub());
+        break;
+      case 6:
+        req.matchers.push(readMatcher(r.sub()));
+        break;
+      case 7:
+        req.withoutReplicaLabels.push(r.string());
+        break;
+      case 8:
+        req.limit = r.int64();
+        break;
+      default:
+        r.skip(t & 7);
+    }
+  }
+  return req;
+}
+
+export function encodeLabelValuesRequest(req: LabelValuesRequest): Buffer {
+  const w = new ProtoWriter();
+  w.string(1, req.label).bool(2, req.partialResponseDisabled).uint32(3, req.partialResponseStrategy);
+  w.int64(4, req.start).int64(5, req.end);
+  writeAny(w, 6, req.hints);
+  writeMatchers(w, 7, req.matchers);
+  writeStrings(w, 8, req.withoutReplicaLabels);
+  w.int64(9, req.limit);
+  return w.finish();
+}
+
+export function decodeLabelValuesRequest(buf: Uint8Array): LabelValuesRequest {
+  const r = new ProtoReader(buf);
+  const req: LabelValuesRequest = { ...labelNamesRequest(), label: '' };
+  while (!r.done) {
+    const t = r.tag();
+    switch (t >>> 3) {
+      case 1:
+        req.label = r.string();
+        break;
+      case 2:
+        req.partialResponseDisabled = r.bool();
+        break;
+      case 3:
+        req.partialResponseStrategy = r.uint32() as PartialResponseStrategy;
+        break;
+      case 4:
+        req.start = r.int64();
+        break;
+      case 5:
+        req.end = r.int64();
+        break;
+      case 6:
+        req.hints = readAny(r.sub());
+        break;
+      case 7:
+        req.matchers.push(readMatcher(r.sub()));
+        break;
+      case 8:
+        req.withoutReplicaLabels.push(r.string());
+        break;
+      case 9:
+        req.limit = r.int64();
+        break;
+      default:
+        r.skip(t & 7);
+    }
+  }
+  return req;
+}
+
+/** LabelNamesResponse and LabelValuesResponse share one layout: strings = 1, warnings = 2, hints = 3. */
+function encodeStringsResponse(values: readonly string[], warnings: readonly string[], hints: AnyMessage | undefined): Buffer {
+  const w = new ProtoWriter();
+  writeStrings(w, 1, values);
+  writeStrings(w, 2, warnings);
+  writeAny(w, 3, hints);
+  return w.finish();
+}
+
+function decodeStringsResponse(buf: Uint8Array): { values: string[]; warnings: string[]; hints?: AnyMessage } {
+  const r = new ProtoReader(buf);
+  const out: { values: string[]; warnings: string[]; hints?: AnyMessage } = { values: [], warnings: [] };
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 10) out.values.push(r.string());
+    else if (t === 18) out.warnings.push(r.string());
+    else if (t === 26) out.hints = readAny(r.sub());
+    else r.skip(t & 7);
+  }
+  return out;
+}
+
+export function encodeLabelNamesResponse(res: LabelNamesResponse): Buffer {
+  return encodeStringsResponse(res.names, res.warnings, res.hints);
+}
+
+export function decodeLabelNamesResponse(buf: Uint8Array): LabelNamesResponse {
+  const { values, ...rest } = decodeStringsResponse(buf);
+  return { names: values, ...rest };
+}
+
+export function encodeLabelValuesResponse(res: LabelValuesResponse): Buffer {
+  return encodeStringsResponse(res.values, res.warnings, res.hints);
+}
+
+export function decodeLabelValuesResponse(buf: Uint8Array): LabelValuesResponse {
+  return decodeStringsResponse(buf);
+}
+
+// ---------------------------------------------------------------- Info RPC
+
+export function encodeInfoRequest(): Buffer {
+  return Buffer.alloc(0);
+}
+
+export function decodeInfoRequest(): Record<string, never> {
+  return {};
+}
+
+export function encodeInfoResponse(res: InfoResponse): Buffer {
+  const w = new ProtoWriter();
+  for (const set of res.labelSets) {
+    w.fork(1);
+    writeLabels(w, 1, set);
+    w.ldelim();
+  }
+  w.string(2, res.componentType);
+  if (res.store) {
+    const s = res.store;
+    w.fork(3).int64(1, s.minTime).int64(2, s.maxTime).bool(3, s.supportsSharding).bool(5, s.supportsWithoutReplicaLabels);
+    for (const ti of s.tsdbInfos) {
+      w.fork(6).fork(1);
+      writeLabels(w, 1, ti.labels);
+      w.ldelim().int64(2, ti.minTime).int64(3, ti.maxTime).ldelim();
+    }
+    w.bool(7, s.supportsProjections).ldelim();
+  }
+  const empty = (field: number, present: boolean | undefined) => {
+    if (present) w.fork(field).ldelim();
+  };
+  empty(4, res.rules);
+  empty(5, res.metricMetadata);
+  empty(6, res.targets);
+  if (res.exemplars) w.fork(7).int64(1, res.exemplars.minTime).int64(2, res.exemplars.maxTime).ldelim();
+  empty(8, res.query);
+  empty(9, res.status);
+  return w.finish();
+}
+
+function readStoreInfo(r: ProtoReader): StoreInfo {
+  const s: StoreInfo = {
+    minTime: 0,
+    maxTime: 0,
+    supportsSharding: false,
+    supportsWithoutReplicaLabels: false,
+    tsdbInfos: [],
+    supportsProjections: false,
+  };
+  while (!r.done) {
+    const t = r.tag();
+    switch (t) {
+      case 8:
+        s.minTime = r.int64();
+        break;
+      case 16:
+        s.maxTime = r.int64();
+        break;
+      case 24:
+        s.supportsSharding = r.bool();
+        break;
+      case 40:
+        s.supportsWithoutReplicaLabels = r.bool();
+        break;
+      case 50: {
+        const ti: TSDBInfo = { labels: [], minTime: 0, maxTime: 0 };
+        const x = r.sub();
+        while (!x.done) {
+          const u = x.tag();
+          if (u === 10) ti.labels = readLabelSet(x.sub());
+          else if (u === 16) ti.minTime = x.int64();
+          else if (u === 24) ti.maxTime = x.int64();
+          else x.skip(u & 7);
+        }
+        s.tsdbInfos.push(ti);
+        break;
+      }
+      case 56:
+        s.supportsProjections = r.bool();
+        break;
+      default:
+        r.skip(t & 7);
+    }
+  }
+  return s;
+}
+
+export function decodeInfoResponse(buf: Uint8Array): InfoResponse {
+  const r = new ProtoReader(buf);
+  const res: InfoResponse = { labelSets: [], componentType: '' };
+  while (!r.done) {
+    const t = r.tag();
+    switch (t) {
+      case 10:
+        res.labelSets.push(readLabelSet(r.sub()));
+        break;
+      case 18:
+        res.componentType = r.string();
+        break;
+      case 26:
+        res.store = readStoreInfo(r.sub());
+        break;
+      case 34:
+        r.skip(2);
+        res.rules = true;
+        break;
+      case 42:
+        r.skip(2);
+        res.metricMetadata = true;
+        break;
+      case 50:
+        r.skip(2);
+        res.targets = true;
+        break;
+      case 58: {
+        const x = r.sub();
+        const e = { minTime: 0, maxTime: 0 };
+        while (!x.done) {
+          const u = x.tag();
+          if (u === 8) e.minTime = x.int64();
+          else if (u === 16) e.maxTime = x.int64();
+          else x.skip(u & 7);
+        }
+        res.exemplars = e;
+        break;
+      }
+      case 66:
+        r.skip(2);
+        res.query = true;
+        break;
+      case 74:
+        r.skip(2);
+        res.status = true;
+        break;
+      default:
+        r.skip(t & 7);
+    }
+  }
+  return res;
+}

@@ -1,0 +1,34 @@
+/**
+ * Conversion between tsdb chunk series and StoreAPI series. Chunk bytes are passed through untouched;
+ * only the encoding number changes (TSDB/remote read XOR = 1, StoreAPI XOR = 0).
+ */
+import { type ChunkMeta, type Encoding, type Label, Labels } from '@strata/tsdb';
+import { chunkHash } from './hash.js';
+import type { AggrChunk, ChunkEncoding, StoreChunk, StoreSeries } from './messages.js';
+
+/** StoreAPI encoding for a TSDB encoding (EncXOR 1 → XOR 0, …), as Thanos' chunkToStoreEncoding. */
+export function toStoreEncoding(enc: Encoding): ChunkEncoding {
+  if (enc < 1 || enc > 3) throw new Error(`chunk encoding ${enc} has no StoreAPI equivalent`);
+  return (enc - 1) as ChunkEncoding;
+}
+
+/** TSDB encoding for a StoreAPI encoding. */
+export function fromStoreEncoding(enc: ChunkEncoding): Encoding {
+  if (enc < 0 || enc > 2) throw new Error(`unknown StoreAPI chunk encoding ${enc}`);
+  return (enc + 1) as Encoding;
+}
+
+/** A StoreAPI raw chunk for TSDB-encoded bytes, with its xxhash64. */
+export function storeChunk(enc: Encoding, data: Uint8Array): StoreChunk {
+  return { type: toStoreEncoding(enc), data, hash: chunkHash(data) };
+}
+
+/** A StoreAPI series from labels and chunk metas (raw chunks, hashed, bytes not copied). */
+export function toStoreSeries(labels: Labels | readonly Label[], chunks: readonly ChunkMeta[]): StoreSeries {
+  const out: AggrChunk[] = new Array(chunks.length);
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i]!;
+    out[i] = { minTime: c.minTime, maxTime: c.maxTime, raw: storeChunk(c.chunk.encoding, c.chunk.bytes) };
+  }
+  return { labels: labels instanceof Labels ? labels.toArray() : labels, chunks: out };
+}

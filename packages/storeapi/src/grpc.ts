@@ -1,0 +1,158 @@
+/**
+ * gRPC plumbing shared by server and client: service definitions with our codecs as (de)serializers,
+ * channel options, credentials and status codes.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as codec from './codec.js';
+
+/** Largest message either side accepts, as Thanos sets it (math.MaxInt32). */
+export const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
+
+/**
+ * Compression for messages we send. grpc-js implements gzip and deflate only; Thanos' `snappy` is a
+ * grpc-go registered codec that grpc-js cannot negotiate, so a peer asking for it gets identity.
+ */
+export type Compression = 'none' | 'gzip' | 'deflate';
+
+const COMPRESSION_ALGORITHM: Record<Compression, number> = { none: 0, deflate: 1, gzip: 2 };
+
+export interface ServerTLS {
+  /** PEM server certificate chain and key. */
+  cert: Buffer;
+  key: Buffer;
+  /** PEM CA bundle; when set, clients must present a certificate signed by it. */
+  clientCA?: Buffer;
+}
+
+export interface ClientTLS {
+  /** PEM CA bundle to verify the server; system roots when absent. */
+  ca?: Buffer;
+  /** Client certificate and key for mutual TLS. */
+  cert?: Buffer;
+  key?: Buffer;
+  /** Expected server name if it differs from the dialled host. */
+  serverName?: string;
+}
+
+export function channelOptions(opts: { compression?: Compression | undefined; serverName?: string | undefined }): grpc.ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    // Keepalive as Thanos' client: ping every 10s even when idle, drop the connection after 5s without an answer.
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.default_compression_algorithm': COMPRESSION_ALGORITHM[opts.compression ?? 'none'],
+    ...(opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName } : {}),
+  };
+}
+
+export function serverOptions(compression: Compression | undefined): grpc.ServerOptions {
+  return {
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    // Accept client pings as often as every 5s (Thanos' server enforcement policy MinTime).
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.default_compression_algorithm': COMPRESSION_ALGORITHM[compression ?? 'none'],
+  };
+}
+
+export function serverCredentials(tls: ServerTLS | undefined): grpc.ServerCredentials {
+  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.clientCA ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCA !== undefined);
+}
+
+export function clientCredentials(tls: ClientTLS | undefined): grpc.ChannelCredentials {
+  if (tls === undefined) return grpc.credentials.createInsecure();
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new Error('client TLS needs both a certificate and a key, or neither');
+  return grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null);
+}
+
+/** Full gRPC method paths. */
+export const Method = {
+  Series: '/thanos.Store/Series',
+  LabelNames: '/thanos.Store/LabelNames',
+  LabelValues: '/thanos.Store/LabelValues',
+  Info: '/thanos.info.Info/Info',
+} as const;
+
+function method<Req, Res>(
+  path: string,
+  responseStream: boolean,
+  encodeReq: (r: Req) => Buffer,
+  decodeReq: (b: Buffer) => Req,
+  encodeRes: (r: Res) => Buffer,
+  decodeRes: (b: Buffer) => Res,
+): grpc.MethodDefinition<Req, Res> {
+  return {
+    path,
+    requestStream: false,
+    responseStream,
+    requestSerialize: encodeReq,
+    requestDeserialize: decodeReq,
+    responseSerialize: encodeRes,
+    responseDeserialize: decodeRes,
+    originalName: path.slice(path.lastIndexOf('/') + 1),
+  };
+}
+
+export const storeService = {
+  Series: method(Method.Series, true, codec.encodeSeriesRequest, codec.decodeSeriesRequest, codec.encodeSeriesResponse, codec.decodeSeriesResponse),
+  LabelNames: method(
+    Method.LabelNames,
+    false,
+    codec.encodeLabelNamesRequest,
+    codec.decodeLabelNamesRequest,
+    codec.encodeLabelNamesResponse,
+    codec.decodeLabelNamesResponse,
+  ),
+  LabelValues: method(
+    Method.LabelValues,
+    false,
+    codec.encodeLabelValuesRequest,
+    codec.decodeLabelValuesRequest,
+    codec.encodeLabelValuesResponse,
+    codec.decodeLabelValuesResponse,
+  ),
+} satisfies grpc.ServiceDefinition;
+
+export const infoService = {
+  Info: method(Method.Info, false, codec.encodeInfoRequest, codec.decodeInfoRequest, codec.encodeInfoResponse, codec.decodeInfoResponse),
+} satisfies grpc.ServiceDefinition;
+
+export { status as GrpcStatus } from '@grpc/grpc-js';
+
+/** grpc-go's names for status codes, as they appear in the grpc_code metric label. */
+export const GRPC_CODE_NAMES: readonly string[] = [
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
+];
+
+/** An error with a gRPC status code; any other error thrown by a StoreServer becomes Unknown. */
+export class StoreError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}

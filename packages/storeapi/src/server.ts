@@ -1,0 +1,249 @@
+/**
+ * `StoreServer` is what every StoreAPI component (sidecar, store gateway, querier) implements;
+ * `serveStore` exposes one over gRPC as thanos.Store and thanos.info.Info.
+ *
+ * Transport concerns live here so each implementation stays about data: SeriesBatch framing
+ * (response_batch_size), the `limit` cap, back-pressure, turning warnings into Aborted under the ABORT
+ * strategy, status codes and per-call metrics.
+ */
+import * as grpc from '@grpc/grpc-js';
+import {
+  type Compression,
+  GRPC_CODE_NAMES,
+  GrpcStatus,
+  infoService,
+  type ServerTLS,
+  serverCredentials,
+  serverOptions,
+  StoreError,
+  storeService,
+} from './grpc.js';
+import {
+  type AnyMessage,
+  type InfoResponse,
+  isAbort,
+  type LabelNamesRequest,
+  type LabelNamesResponse,
+  type LabelValuesRequest,
+  type LabelValuesResponse,
+  type SeriesRequest,
+  type SeriesResponse,
+  type StoreSeries,
+} from './messages.js';
+
+/** What a StoreServer yields; batching into SeriesBatch frames is done by the transport. */
+export type SeriesFrame = { series: StoreSeries } | { warning: string } | { hints: AnyMessage };
+
+export interface CallContext {
+  /** Aborted when the client cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+export interface StoreServer {
+  /** Throw (e.g. StoreError Unavailable) while not ready: Thanos' querier then skips this endpoint. */
+  info(ctx: CallContext): Promise<InfoResponse>;
+  /**
+   * Series sorted by label set (after appending external labels and removing `withoutReplicaLabels`).
+   * Implementations may ignore `limit` and `responseBatchSize`: the transport applies both.
+   */
+  series(req: SeriesRequest, ctx: CallContext): AsyncIterable<SeriesFrame>;
+  labelNames(req: LabelNamesRequest, ctx: CallContext): Promise<LabelNamesResponse>;
+  labelValues(req: LabelValuesRequest, ctx: CallContext): Promise<LabelValuesResponse>;
+}
+
+/** Receives per-call events, for grpc_server_* metrics. */
+export interface GrpcServerObserver {
+  started(service: string, method: string): void;
+  handled(service: string, method: string, code: string, seconds: number): void;
+}
+
+export interface ServeOptions {
+  /** host:port; port 0 picks a free port. */
+  address: string;
+  tls?: ServerTLS;
+  compression?: Compression;
+  observer?: GrpcServerObserver;
+}
+
+export interface ServingStore {
+  /** host:port actually bound. */
+  readonly address: string;
+  readonly port: number;
+  /** Stops accepting calls, waits up to `graceMs` for running ones, then cancels them. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+interface ServiceError {
+  code: grpc.status;
+  details: string;
+}
+
+function toServiceError(err: unknown, signal: AbortSignal): ServiceError {
+  if (err instanceof StoreError) return { code: err.code, details: err.message };
+  if (signal.aborted) return { code: GrpcStatus.CANCELLED, details: 'call cancelled by the client' };
+  return { code: GrpcStatus.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+}
+
+function callContext(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): {
+  ctx: CallContext;
+  done: () => void;
+} {
+  const ac = new AbortController();
+  const onCancel = () => ac.abort(new Error('call cancelled by the client'));
+  call.once('cancelled', onCancel);
+  return { ctx: { signal: ac.signal }, done: () => call.off('cancelled', onCancel) };
+}
+
+/** Writes frames to the stream, waiting for 'drain' when grpc-js' buffer is full. */
+class FrameSink {
+  readonly #call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>;
+  readonly #batchSize: number;
+  #batch: StoreSeries[] = [];
+
+  constructor(call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, batchSize: number) {
+    this.#call = call;
+    this.#batchSize = batchSize;
+  }
+
+  async series(s: StoreSeries): Promise<void> {
+    if (this.#batchSize <= 1) return this.#write({ series: s });
+    this.#batch.push(s);
+    if (this.#batch.length >= this.#batchSize) await this.flush();
+  }
+
+  async other(frame: SeriesResponse): Promise<void> {
+    await this.flush();
+    await this.#write(frame);
+  }
+
+  async flush(): Promise<void> {
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    await this.#write({ batch });
+  }
+
+  async #write(frame: SeriesResponse): Promise<void> {
+    if (this.#call.write(frame)) return;
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        this.#call.off('close', onClose);
+        resolve();
+      };
+      const onClose = () => {
+        this.#call.off('drain', onDrain);
+        reject(new Error('stream closed while writing'));
+      };
+      this.#call.once('drain', onDrain);
+      this.#call.once('close', onClose);
+    });
+  }
+}
+
+async function streamSeries(impl: StoreServer, call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, ctx: CallContext): Promise<void> {
+  const req = call.request;
+  const abort = isAbort(req);
+  const limit = req.limit > 0 ? req.limit : Infinity;
+  const sink = new FrameSink(call, req.responseBatchSize);
+  let sent = 0;
+  for await (const frame of impl.series(req, ctx)) {
+    if ('series' in frame) {
+      if (sent >= limit) break;
+      await sink.series(frame.series);
+      sent++;
+    } else if ('warning' in frame) {
+      // Under ABORT a partial result is an error, as Thanos' proxy turns store warnings into Aborted.
+      if (abort) throw new StoreError(GrpcStatus.ABORTED, frame.warning);
+      await sink.other(frame);
+    } else {
+      await sink.other(frame);
+    }
+  }
+  await sink.flush();
+}
+
+function limited(values: string[], limit: number): string[] {
+  return limit > 0 && values.length > limit ? values.slice(0, limit) : values;
+}
+
+/** Serves `impl` as thanos.Store and thanos.info.Info until `stop()`. */
+export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise<ServingStore> {
+  const server = new grpc.Server(serverOptions(opts.compression));
+  const observer = opts.observer;
+
+  function unary<Req, Res>(service: string, name: string, fn: (req: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const started = performance.now();
+      observer?.started(service, name);
+      const { ctx, done } = callContext(call as grpc.ServerUnaryCall<unknown, unknown>);
+      fn(call.request, ctx).then(
+        (res) => {
+          done();
+          observer?.handled(service, name, 'OK', (performance.now() - started) / 1000);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          done();
+          const e = toServiceError(err, ctx.signal);
+          observer?.handled(service, name, GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
+          callback(e);
+        },
+      );
+    };
+  }
+
+  const series: grpc.handleServerStreamingCall<SeriesRequest, SeriesResponse> = (call) => {
+    const started = performance.now();
+    observer?.started('thanos.Store', 'Series');
+    const { ctx, done } = callContext(call as grpc.ServerWritableStream<unknown, unknown>);
+    streamSeries(impl, call, ctx).then(
+      () => {
+        done();
+        observer?.handled('thanos.Store', 'Series', 'OK', (performance.now() - started) / 1000);
+        call.end();
+      },
+      (err: unknown) => {
+        done();
+        const e = toServiceError(err, ctx.signal);
+        observer?.handled('thanos.Store', 'Series', GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
+        call.emit('error', e);
+      },
+    );
+  };
+
+  server.addService(storeService, {
+    Series: series,
+    LabelNames: unary('thanos.Store', 'LabelNames', async (req: LabelNamesRequest, ctx) => {
+      const res = await impl.labelNames(req, ctx);
+      return { ...res, names: limited(res.names, req.limit) };
+    }),
+    LabelValues: unary('thanos.Store', 'LabelValues', async (req: LabelValuesRequest, ctx) => {
+      const res = await impl.labelValues(req, ctx);
+      return { ...res, values: limited(res.values, req.limit) };
+    }),
+  });
+  server.addService(infoService, {
+    Info: unary('thanos.info.Info', 'Info', (_req: Record<string, never>, ctx) => impl.info(ctx)),
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(opts.address, serverCredentials(opts.tls), (err, p) => (err ? reject(new Error(`gRPC listen on ${opts.address}: ${err.message}`)) : resolve(p)));
+  });
+  const host = opts.address.slice(0, opts.address.lastIndexOf(':'));
+  return {
+    address: `${host}:${port}`,
+    port,
+    async stop(graceMs = 5_000) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
