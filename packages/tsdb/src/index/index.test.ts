@@ -1,0 +1,109 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promtool } from '@strata/testing/prometheus';
+import { tempDir } from '@strata/testing/process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileByteRange, MemoryByteRange } from '../encoding/byterange.js';
+import { matchLabels, Matcher } from '../labels/matcher.js';
+import { IndexReader, type SeriesEntry } from './reader.js';
+import { IndexWriter } from './writer.js';
+
+// A promtool block whose index the reader must read and the writer must reproduce byte for byte.
+let dir: { path: string; cleanup: () => Promise<void> };
+let indexPath: string;
+let all: SeriesEntry[];
+
+beforeAll(async () => {
+  dir = await tempDir();
+  const lines: string[] = ['# TYPE m gauge'];
+  // 3 jobs × 70 instances (more than 32 values per name, so lookups go between samples), some without `zone`.
+  for (let j = 0; j < 3; j++) {
+    for (let i = 0; i < 70; i++) {
+      const zone = i % 3 === 0 ? '' : `,zone="z${i % 5}"`;
+      for (let t = 0; t < 3; t++) lines.push(`m{job="job${j}",instance="host${String(i).padStart(3, '0')}"${zone}} ${i * t} ${1700000000 + t * 15}`);
+    }
+  }
+  lines.push('# TYPE other counter', 'other_total{job="job1",path="/a\\"b\\\\c",u="ünï€𝄞"} 1 1700000000', '# EOF', '');
+  await writeFile(join(dir.path, 'in.om'), lines.join('\n'));
+  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '-q', join(dir.path, 'in.om'), join(dir.path, 'out')]);
+  const [ulid] = await readdir(join(dir.path, 'out'));
+  indexPath = join(dir.path, 'out', ulid as string, 'index');
+  const r = await IndexReader.open(await FileByteRange.open(indexPath));
+  all = [];
+  for await (const s of r.series(await r.allPostings())) all.push(s);
+  await r.close();
+});
+afterAll(() => dir.cleanup());
+
+describe('index', () => {
+  it('reads every series of a promtool index', () => {
+    expect(all).toHaveLength(3 * 70 + 1);
+    expect(all[0]?.labels.toString()).toBe('{__name__="m", instance="host000", job="job0"}');
+    expect(all.at(-1)?.labels.get('path')).toBe('/a"b\\c');
+    expect(all.at(-1)?.labels.get('u')).toBe('ünï€𝄞');
+    for (const s of all) expect(s.chunks.length).toBe(1);
+  });
+
+  it('writes the same bytes as promtool for the same series and chunk refs', async () => {
+    const r = await IndexReader.open(await FileByteRange.open(indexPath));
+    const out = join(dir.path, 'rewritten');
+    const w = await IndexWriter.create(out, r.symbols());
+    for (const s of all) await w.addSeries(s.labels, s.chunks);
+    await w.close();
+    await r.close();
+    expect(Buffer.compare(await readFile(out), await readFile(indexPath))).toBe(0);
+  });
+
+  it('answers matchers like a scan of all series', async () => {
+    const r = await IndexReader.open(await FileByteRange.open(indexPath));
+    const sets: Matcher[][] = [
+      [Matcher.equal('job', 'job1')],
+      [Matcher.equal('instance', 'host040')],
+      [Matcher.equal('instance', 'host069'), new Matcher('!=', 'job', 'job2')],
+      [new Matcher('=~', 'instance', 'host0[3-4].')],
+      [new Matcher('!~', 'zone', 'z[12]')],
+      [new Matcher('=', 'zone', '')],
+      [new Matcher('=~', 'zone', 'z1|')],
+      [new Matcher('!=', 'zone', '')],
+      [new Matcher('=', '__name__', 'm'), new Matcher('=~', 'job', '.*1'), new Matcher('!~', 'zone', '')],
+      [new Matcher('=', 'nope', 'x')],
+      [new Matcher('=', 'job', 'job9')],
+      [new Matcher('=~', '', '.*')],
+    ];
+    for (const ms of sets) {
+      const want = all.filter((s) => matchLabels(ms, s.labels)).map((s) => s.id);
+      expect([...(await r.postingsForMatchers(ms))], ms.join(',')).toEqual(want);
+    }
+    expect(await r.labelNames()).toEqual(['__name__', 'instance', 'job', 'path', 'u', 'zone']);
+    expect(await r.labelValues('job')).toEqual(['job0', 'job1', 'job2']);
+    expect(await r.labelValues('job', [Matcher.equal('__name__', 'other_total')])).toEqual(['job1']);
+    expect(await r.labelNames([Matcher.equal('__name__', 'other_total')])).toEqual(['__name__', 'job', 'path', 'u']);
+    expect(await r.labelValues('instance', [Matcher.equal('zone', 'z4')])).toEqual(
+      [...new Set(all.filter((s) => s.labels.get('zone') === 'z4').map((s) => s.labels.get('instance')))].sort(),
+    );
+    await r.close();
+  });
+
+  it('reports corruption with the file name and offset', async () => {
+    const good = await readFile(indexPath);
+    const r = await IndexReader.open(new MemoryByteRange('blk/index', good));
+    const toc = r.toc;
+    // A flipped byte inside a series entry, inside the postings offset table, in the TOC; and truncation.
+    const seriesOff = toc.series + ((16 - (toc.series % 16)) % 16) + 3;
+    const flip = (at: number): Uint8Array => {
+      const b = Uint8Array.from(good);
+      b[at] = (b[at] as number) ^ 0xff;
+      return b;
+    };
+    const bad = await IndexReader.open(new MemoryByteRange('blk/index', flip(seriesOff)));
+    await expect(async () => {
+      for await (const s of bad.series(await bad.allPostings())) void s;
+    }).rejects.toThrow(/^blk\/index: series \d+: checksum mismatch: stored 0x[0-9a-f]+, computed 0x[0-9a-f]+ at offset \d+$/);
+    await expect(IndexReader.open(new MemoryByteRange('blk/index', flip(toc.postingsTable + 12)))).rejects.toThrow(/^blk\/index: postings offset table: .* at offset \d+$/);
+    await expect(IndexReader.open(new MemoryByteRange('blk/index', flip(good.length - 3)))).rejects.toThrow(
+      new RegExp(`^blk/index: TOC: TOC checksum mismatch: .* at offset ${good.length - 4}$`),
+    );
+    await expect(IndexReader.open(new MemoryByteRange('blk/index', good.subarray(0, good.length - 100)))).rejects.toThrow(/^blk\/index: .* at offset \d+$/);
+    await expect(IndexReader.open(new MemoryByteRange('blk/index', good.subarray(0, 20)))).rejects.toThrow(/blk\/index: index too short: 20 bytes, want at least 57 at offset 0/);
+  });
+});

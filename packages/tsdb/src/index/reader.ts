@@ -1,0 +1,269 @@
+import type { ByteRange } from '../encoding/byterange.js';
+import { CorruptionError, Decbuf } from '../encoding/decbuf.js';
+import { compareStrings, Labels, type Label } from '../labels/labels.js';
+import type { Matcher } from '../labels/matcher.js';
+import { EMPTY_POSTINGS, intersect, subtract, union, type Postings } from './postings.js';
+import { checkCRC, PostingsTable, type PostingsRange } from './postings-table.js';
+import { decodeTOC, TOC_LEN, type TOC } from './toc.js';
+import { INDEX_MAGIC, type ChunkRef } from './writer.js';
+
+/** One series entry of the index: its ID (offset/16), labels and chunk references. */
+export interface SeriesEntry {
+  readonly id: number;
+  readonly labels: Labels;
+  readonly chunks: ChunkRef[];
+}
+
+/** How far ahead series reads go; series of one query are usually close together. */
+const SERIES_READ_WINDOW = 64 * 1024;
+
+/**
+ * Reads an index (format v1 is rejected, v2 and the identical v3 are read; the layout is documented in
+ * writer.ts) through a ByteRange. Opening reads the TOC, the symbol table and the postings offset
+ * table; postings lists and series entries are read on demand, so one matcher set costs a few range
+ * reads, not the whole file. Every table, list and entry is CRC-checked.
+ */
+export class IndexReader {
+  readonly #r: ByteRange;
+  readonly toc: TOC;
+  readonly #symbols: string[];
+  readonly #table: PostingsTable;
+  readonly #seriesEnd: number;
+
+  private constructor(r: ByteRange, toc: TOC, symbols: string[], table: PostingsTable, seriesEnd: number) {
+    this.#r = r;
+    this.toc = toc;
+    this.#symbols = symbols;
+    this.#table = table;
+    this.#seriesEnd = seriesEnd;
+  }
+
+  get name(): string {
+    return this.#r.name;
+  }
+
+  static async open(r: ByteRange): Promise<IndexReader> {
+    const size = await r.size();
+    if (size < 5 + TOC_LEN) throw new CorruptionError(r.name, 0, `index too short: ${size} bytes, want at least ${5 + TOC_LEN}`);
+    const head = new Decbuf(await r.read(0, 5), `${r.name}: header`, 0);
+    const magic = head.be32();
+    if (magic !== INDEX_MAGIC) throw new CorruptionError(`${r.name}: header`, 0, `invalid magic 0x${magic.toString(16)}, want 0xbaaad700`);
+    const version = head.byte();
+    if (version !== 2 && version !== 3) throw new CorruptionError(`${r.name}: header`, 4, `unsupported index version ${version}, want 2`);
+    const toc = decodeTOC(await r.read(size - TOC_LEN, TOC_LEN), `${r.name}: TOC`, size - TOC_LEN, size);
+    const tocStart = size - TOC_LEN;
+    for (const [k, v] of Object.entries(toc)) {
+      if (v >= tocStart) throw new CorruptionError(`${r.name}: TOC`, tocStart, `${k} offset ${v} is not before the TOC`);
+    }
+    if (toc.symbols === 0 || toc.postingsTable === 0) throw new CorruptionError(`${r.name}: TOC`, tocStart, 'symbol table or postings offset table missing');
+    const symbols = await readSymbols(r, toc.symbols, tocStart);
+    const postingsEnd = firstAfter(toc.postings, [toc.labelIndicesTable, toc.postingsTable], tocStart);
+    const table = await PostingsTable.read(r, toc.postingsTable, postingsEnd, tocStart);
+    const seriesEnd = firstAfter(toc.series, [toc.labelIndices, toc.postings, toc.labelIndicesTable, toc.postingsTable], tocStart);
+    return new IndexReader(r, toc, symbols, table, seriesEnd);
+  }
+
+  symbol(ref: number, what: string, off: number): string {
+    const s = this.#symbols[ref];
+    if (s === undefined) throw new CorruptionError(what, off, `symbol ref ${ref} out of range (${this.#symbols.length} symbols)`);
+    return s;
+  }
+
+  symbols(): readonly string[] {
+    return this.#symbols;
+  }
+
+  /** The union of the postings of `name` for each of `values` (sorted, unique). */
+  async postings(name: string, values: readonly string[]): Promise<Postings> {
+    return this.#readPostings(await this.#table.lookup(name, values));
+  }
+
+  /** Every series ID (the all-postings list). */
+  async allPostings(): Promise<Postings> {
+    return this.postings('', ['']);
+  }
+
+  /**
+   * Series IDs matching all matchers, with Prometheus' semantics: a matcher that matches "" also selects
+   * series without the label, so it is applied by subtracting the series whose value it rejects.
+   * No matchers select every series.
+   */
+  async postingsForMatchers(matchers: readonly Matcher[]): Promise<Postings> {
+    const include: Postings[] = [];
+    const exclude: Postings[] = [];
+    for (const m of matchers) {
+      if (m.matchesEmpty()) {
+        const rejected = (await this.#table.values(m.name)).filter((p) => !m.matches(p.value));
+        exclude.push(await this.#readPostings(rejected));
+        continue;
+      }
+      const p =
+        m.type === '='
+          ? await this.postings(m.name, [m.value])
+          : await this.#readPostings((await this.#table.values(m.name)).filter((v) => m.matches(v.value)));
+      if (p.length === 0) return EMPTY_POSTINGS;
+      include.push(p);
+    }
+    if (include.length === 0) include.push(await this.allPostings());
+    return subtract(intersect(include), union(exclude));
+  }
+
+  /** Label names, sorted; with matchers, only names of matching series. */
+  async labelNames(matchers: readonly Matcher[] = []): Promise<string[]> {
+    if (matchers.length === 0) return this.#table.names().filter((n) => n !== '');
+    const names = new Set<string>();
+    for await (const s of this.series(await this.postingsForMatchers(matchers))) for (const l of s.labels) names.add(l.name);
+    return [...names].sort(compareStrings);
+  }
+
+  /** Values of `name`, sorted; with matchers, only values carried by matching series. */
+  async labelValues(name: string, matchers: readonly Matcher[] = []): Promise<string[]> {
+    const all = await this.#table.values(name);
+    if (matchers.length === 0) return all.map((p) => p.value);
+    const selected = await this.postingsForMatchers(matchers);
+    const out: string[] = [];
+    for (const p of all) if (intersect([selected, await this.#readPostings([p])]).length > 0) out.push(p.value);
+    return out;
+  }
+
+  /** Reads the given lists, one request per run of adjacent lists, and returns their union. */
+  async #readPostings(ranges: readonly PostingsRange[]): Promise<Postings> {
+    if (ranges.length === 0) return EMPTY_POSTINGS;
+    const lists: Postings[] = [];
+    let i = 0;
+    while (i < ranges.length) {
+      let j = i + 1;
+      while (j < ranges.length && (ranges[j] as PostingsRange).start === (ranges[j - 1] as PostingsRange).end) j++;
+      const start = (ranges[i] as PostingsRange).start;
+      const bytes = await this.#r.read(start, (ranges[j - 1] as PostingsRange).end - start);
+      for (let k = i; k < j; k++) {
+        const p = ranges[k] as PostingsRange;
+        lists.push(this.#decodePostings(bytes.subarray(p.start - start, p.end - start), p));
+      }
+      i = j;
+    }
+    return union(lists);
+  }
+
+  /** A postings list: BE32 len | BE32 n | BE32 id×n | CRC32C(n and ids); may be followed by padding. */
+  #decodePostings(b: Uint8Array, p: PostingsRange): Postings {
+    const what = `${this.#r.name}: postings list for value ${JSON.stringify(p.value)}`;
+    const d = new Decbuf(b, what, p.start);
+    const len = d.be32();
+    if (len + 8 > b.length) d.fail(`list length ${len} runs past the next list at ${p.end}`, 0);
+    const n = d.be32();
+    if (len !== 4 + 4 * n) d.fail(`list length ${len} does not fit ${n} entries`, 0);
+    checkCRC(b.subarray(4), len, what, p.start + 4 + len);
+    const out = new Uint32Array(n);
+    const view = d.view;
+    let prev = -1;
+    for (let k = 0; k < n; k++) {
+      const id = view.getUint32(8 + 4 * k);
+      if (id <= prev) d.fail(`series IDs not ascending (${id} after ${prev})`, 8 + 4 * k);
+      out[k] = id;
+      prev = id;
+    }
+    return out;
+  }
+
+  /** The series entries for `ids` (ascending), read in windows of adjacent entries. */
+  async *series(ids: Postings): AsyncGenerator<SeriesEntry> {
+    let buf: Uint8Array = new Uint8Array(0);
+    let bufStart = 0;
+    const last = ids.length > 0 ? (ids[ids.length - 1] as number) * 16 : 0;
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k] as number;
+      const off = id * 16;
+      if (off < this.toc.series || off >= this.#seriesEnd) throw new CorruptionError(`${this.#r.name}: series`, off, `series ID ${id} outside the series section [${this.toc.series}, ${this.#seriesEnd})`);
+      let entry = off >= bufStart ? this.#entryIn(buf, bufStart, off) : undefined;
+      if (entry === undefined) {
+        const want = Math.max(1024, Math.min(SERIES_READ_WINDOW, last + 1024 - off));
+        let len = Math.min(want, this.#seriesEnd - off);
+        for (;;) {
+          buf = await this.#r.read(off, len);
+          bufStart = off;
+          entry = this.#entryIn(buf, bufStart, off);
+          if (entry !== undefined) break;
+          if (off + len >= this.#seriesEnd) throw new CorruptionError(`${this.#r.name}: series ${id}`, off, `entry runs past the end of the series section at ${this.#seriesEnd}`);
+          len = Math.min(len * 4, this.#seriesEnd - off);
+        }
+      }
+      yield this.#decodeSeries(id, entry);
+    }
+  }
+
+  /** The entry's content at `off` if it lies wholly within `buf`. */
+  #entryIn(buf: Uint8Array, bufStart: number, off: number): Decbuf | undefined {
+    const rel = off - bufStart;
+    if (rel >= buf.length) return undefined;
+    let len = 0;
+    let mul = 1;
+    let p = rel;
+    for (let i = 0; ; i++) {
+      if (p >= buf.length) return undefined;
+      if (i === 5) throw new CorruptionError(`${this.#r.name}: series ${off / 16}`, off, 'entry length varint longer than 5 bytes');
+      const b = buf[p++] as number;
+      len += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 128;
+    }
+    if (p + len + 4 > buf.length) return undefined;
+    const what = `${this.#r.name}: series ${off / 16}`;
+    checkCRC(buf.subarray(p, p + len + 4), len, what, bufStart + p + len);
+    return new Decbuf(buf.subarray(p, p + len), what, bufStart + p);
+  }
+
+  #decodeSeries(id: number, d: Decbuf): SeriesEntry {
+    const n = d.uvarint();
+    const labels: Label[] = [];
+    for (let i = 0; i < n; i++) {
+      const at = d.base + d.pos;
+      const name = this.symbol(d.uvarint(), d.what, at);
+      const value = this.symbol(d.uvarint(), d.what, at);
+      labels.push({ name, value });
+    }
+    const nChunks = d.uvarint();
+    const chunks: ChunkRef[] = [];
+    if (nChunks > 0) {
+      let minTime = d.varint();
+      let maxTime = minTime + d.uvarint();
+      let ref = d.uvarint();
+      chunks.push({ minTime, maxTime, ref });
+      for (let i = 1; i < nChunks; i++) {
+        minTime = maxTime + d.uvarint();
+        maxTime = minTime + d.uvarint();
+        ref += d.varint();
+        chunks.push({ minTime, maxTime, ref });
+      }
+    }
+    if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes after ${nChunks} chunk metas`);
+    return { id, labels: Labels.fromSorted(labels), chunks };
+  }
+
+  async close(): Promise<void> {
+    await this.#r.close();
+  }
+}
+
+/** Symbol table: BE32 len | BE32 count | {uvarint n, bytes}×count | CRC32C. */
+async function readSymbols(r: ByteRange, off: number, limit: number): Promise<string[]> {
+  const what = `${r.name}: symbol table`;
+  if (off + 8 > limit) throw new CorruptionError(what, off, 'table header past the end of the index');
+  const len = new Decbuf(await r.read(off, 4), what, off).be32();
+  if (off + 8 + len > limit) throw new CorruptionError(what, off, `table length ${len} runs past the end of the index (TOC at ${limit})`);
+  const body = await r.read(off + 4, len + 4);
+  checkCRC(body, len, what, off + 4 + len);
+  const d = new Decbuf(body.subarray(0, len), what, off + 4);
+  const count = d.be32();
+  const out = new Array<string>(count);
+  for (let i = 0; i < count; i++) out[i] = d.uvarintStr();
+  if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes after ${count} symbols`);
+  return out;
+}
+
+/** The smallest non-zero candidate after `start` (where a section ends), else `fallback`. */
+function firstAfter(start: number, candidates: readonly number[], fallback: number): number {
+  let end = fallback;
+  for (const c of candidates) if (c > start && c < end) end = c;
+  return end;
+}
