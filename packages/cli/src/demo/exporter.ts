@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { parseAddress } from '@strata/runtime';
 import { DemoModel } from './model.js';
 import { textExposition } from './exposition.js';
 
@@ -10,7 +11,7 @@ export interface DemoExporter {
 
 /** Serves the demo service's metrics at `/metrics` for the time of each scrape. */
 export async function startDemoExporter(listenAddress: string, instance?: string): Promise<DemoExporter> {
-  const { host, port } = parseHostPort(listenAddress);
+  const { host, port } = parseAddress(listenAddress);
   let model: DemoModel | undefined;
   const server: Server = createServer((req, res) => {
     if (req.url === '/metrics' || req.url?.startsWith('/metrics?')) {
@@ -33,11 +34,4 @@ export async function startDemoExporter(listenAddress: string, instance?: string
     address,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/** `host:port`, `:port` (all interfaces) or `[v6]:port`. */
-export function parseHostPort(address: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
-  if (!m) throw new Error(`invalid address ${JSON.stringify(address)}: want host:port`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }

@@ -1,0 +1,88 @@
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from './logger.js';
+import type { Prober } from './prober.js';
+
+/**
+ * The HTTP surface every component shares: `/metrics`, `/-/healthy`, `/-/ready` (200 "OK" or 503
+ * with the reason, as Thanos), request metrics per route, plus the component's own routes as fastify
+ * plugins. Listens on `--http-address`.
+ */
+export interface HttpServerOptions {
+  address: string;
+  registry: Registry;
+  prober: Prober;
+  logger: Logger;
+  /** Component routes, each plugin encapsulating one route group. */
+  plugins?: FastifyPluginAsync[];
+  /** Served under this path prefix (querier's --web.route-prefix). */
+  routePrefix?: string;
+}
+
+export interface HttpServer {
+  readonly app: FastifyInstance;
+  /** `host:port` actually bound (port 0 picks a free one). */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** Builds the app without listening, for tests that `inject` requests. */
+export async function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'Tracks the number of HTTP requests.',
+    labelNames: ['handler', 'code', 'method'],
+    registers: [opts.registry],
+  });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Tracks the latencies for HTTP requests.',
+    labelNames: ['handler', 'code', 'method'],
+    buckets: [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120],
+    registers: [opts.registry],
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const labels = { handler: req.routeOptions.url ?? 'unmatched', code: String(reply.statusCode), method: req.method };
+    requests.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  const prefix = opts.routePrefix && opts.routePrefix !== '/' ? opts.routePrefix.replace(/\/$/, '') : '';
+  await app.register(
+    async (scope) => {
+      scope.get('/metrics', async (_req, reply) => {
+        reply.header('Content-Type', opts.registry.contentType);
+        return opts.registry.metrics();
+      });
+      scope.get('/-/healthy', async (_req, reply) => {
+        if (opts.prober.isHealthy()) return reply.type('text/plain').send('OK');
+        return reply.code(503).type('text/plain').send('NOT OK');
+      });
+      scope.get('/-/ready', async (_req, reply) => {
+        if (opts.prober.isReady()) return reply.type('text/plain').send('OK');
+        return reply.code(503).type('text/plain').send(`NOT OK: ${opts.prober.notReadyReason}`);
+      });
+      for (const p of opts.plugins ?? []) await scope.register(p);
+    },
+    { prefix },
+  );
+  return app;
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const app = await buildHttpApp(opts);
+  const { host, port } = parseAddress(opts.address);
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  const address = typeof addr === 'object' && addr !== null ? `${host}:${addr.port}` : opts.address;
+  opts.logger.info('listening for HTTP', { address });
+  return { app, address, close: () => app.close() };
+}
+
+/** `host:port`, `:port` (all interfaces) or `[v6]:port`. */
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
+  if (!m) throw new Error(`invalid address ${JSON.stringify(address)}: want host:port`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}

@@ -1,0 +1,3 @@
+export * from './logger.js';
+export * from './prober.js';
+export * from './http.js';

@@ -1,0 +1,36 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { buildHttpApp } from './http.js';
+import { createLogger } from './logger.js';
+import { Prober } from './prober.js';
+
+describe('component HTTP surface', () => {
+  it('serves probes that follow the prober, and metrics', async () => {
+    const registry = new Registry();
+    const prober = new Prober('test', registry);
+    const app = await buildHttpApp({ registry, prober, logger: createLogger({ write: () => {} }) });
+    expect((await app.inject('/-/healthy')).statusCode).toBe(503);
+    prober.healthy();
+    expect((await app.inject('/-/healthy')).body).toBe('OK');
+    const notReady = await app.inject('/-/ready');
+    expect(notReady.statusCode).toBe(503);
+    expect(notReady.body).toBe('NOT OK: starting');
+    prober.ready();
+    expect((await app.inject('/-/ready')).statusCode).toBe(200);
+    const metrics = (await app.inject('/metrics')).body;
+    expect(metrics).toContain('strata_status{component="test",check="ready"} 1');
+    expect(metrics).toContain('http_requests_total{handler="/-/ready",code="503",method="GET"} 1');
+    await app.close();
+  });
+});
+
+describe('logger', () => {
+  it('writes logfmt with quoting', () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l) }).with({ component: 'sidecar' });
+    log.info('uploaded block', { block: '01H', err: new Error('a b') });
+    log.debug('hidden');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ts=\S+ level=info component=sidecar msg="uploaded block" block=01H err="a b"\n$/);
+  });
+});
