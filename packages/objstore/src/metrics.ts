@@ -25,9 +25,10 @@ export class InstrumentedBucket implements Bucket {
     registry: Registry = globalRegistry,
   ) {
     this.#m = metricsFor(registry);
+    // Zero series up front, so rates and failure ratios exist before the first failure.
     for (const op of Operations) {
-      this.#m.ops.labels(inner.name, op);
-      this.#m.failures.labels(inner.name, op);
+      this.#m.ops.inc({ bucket: inner.name, operation: op }, 0);
+      this.#m.failures.inc({ bucket: inner.name, operation: op }, 0);
     }
   }
 

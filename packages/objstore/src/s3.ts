@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -28,6 +29,8 @@ export interface S3Options {
   /** Objects of at least this size are uploaded in parts of this size (Thanos' default 64 MiB). */
   partSize?: number;
   disableMultipart?: boolean;
+  /** Tries per part of a multipart upload (default 6). */
+  multipartPartAttempts?: number;
   /** Time limit for every request except uploads, until the response headers arrive (default 2 min). */
   operationTimeoutMs?: number;
   http?: S3HttpOptions;
@@ -59,6 +62,11 @@ const DEFAULT_OPERATION_TIMEOUT_MS = 120_000;
 export class S3Bucket implements Bucket {
   readonly name: string;
   readonly #client: S3Client;
+  /**
+   * lib-storage sends each part as its own request and offers no retry hook, and a whole-object
+   * retry would resend every part; so parts go through a client with the SDK's own retries on.
+   */
+  readonly #multipartClient: S3Client;
   readonly #bucket: string;
   readonly #partSize: number;
   readonly #multipart: boolean;
@@ -80,14 +88,13 @@ export class S3Bucket implements Bucket {
       maxFreeSockets: http.maxIdleConns ?? 100,
       ...(http.idleConnTimeoutMs ? { timeout: http.idleConnTimeoutMs } : {}),
     };
-    this.#client = new S3Client({
+    const config = {
       endpoint,
       region: opts.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
       forcePathStyle: true,
       credentials: credentials(opts),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 1,
       requestHandler: {
         requestTimeout: http.responseHeaderTimeoutMs ?? 120_000,
         connectionTimeout: http.connectTimeoutMs ?? 10_000,
@@ -95,7 +102,9 @@ export class S3Bucket implements Bucket {
         httpAgent: new HttpAgent(agentOpts),
         httpsAgent: new HttpsAgent({ ...agentOpts, rejectUnauthorized: !http.insecureSkipVerify }),
       },
-    });
+    } as const;
+    this.#client = new S3Client({ ...config, maxAttempts: 1 });
+    this.#multipartClient = new S3Client({ ...config, maxAttempts: opts.multipartPartAttempts ?? 6 });
   }
 
   async *list(dir: string, opts: ListOptions = {}): AsyncIterable<ObjectEntry> {
@@ -158,7 +167,16 @@ export class S3Bucket implements Bucket {
         return;
       }
       const Body = body instanceof Uint8Array ? body : isBodySource(body) ? body.open() : body;
-      await new Upload({ client: this.#client, params: { Bucket: this.#bucket, Key: name, Body }, partSize: this.#partSize, queueSize: 4, leavePartsOnError: false }).done();
+      // Parts are aborted here rather than by lib-storage, whose failing abort would hide the real error.
+      const upload = new Upload({ client: this.#multipartClient, params: { Bucket: this.#bucket, Key: name, Body }, partSize: this.#partSize, queueSize: 4, leavePartsOnError: true });
+      try {
+        await upload.done();
+      } catch (e) {
+        if (upload.uploadId) {
+          await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: name, UploadId: upload.uploadId })).catch(() => undefined);
+        }
+        throw e;
+      }
     } catch (e) {
       throw this.#wrap(e, name);
     }
@@ -170,6 +188,7 @@ export class S3Bucket implements Bucket {
 
   async close(): Promise<void> {
     this.#client.destroy();
+    this.#multipartClient.destroy();
   }
 
   async #getObject(name: string, range?: string): Promise<Readable> {
