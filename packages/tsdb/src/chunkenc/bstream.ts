@@ -1,0 +1,142 @@
+/**
+ * MSB-first bit streams for chunk encodings (Prometheus' tsdb/chunkenc/bstream.go).
+ *
+ * Bits fill each byte from its most significant bit down. All values are JavaScript numbers: fields
+ * of up to 32 bits are read and written directly, 64-bit fields as two 32-bit halves.
+ */
+
+/**
+ * Appends bits to a growable buffer.
+ *
+ * Prometheus' bstream writes a field of whole bytes by appending a fresh byte for the spill-over, so a
+ * stream that ends byte-aligned after such a field carries one extra 0x00 byte; a field that ends
+ * with single bits does not. `byteLength` reproduces that, so re-encoded chunks are byte-identical.
+ */
+export class BitWriter {
+  #buf: Uint8Array;
+  /** Bits written so far. */
+  #pos: number;
+  /** Whether the last field written was a whole number of bytes (Prometheus' spare 0x00 byte). */
+  #spare = false;
+
+  /** Continues writing after the first `pos` bits of `bytes` (which are copied). */
+  constructor(bytes: Uint8Array = new Uint8Array(0), pos = bytes.length * 8) {
+    this.#buf = new Uint8Array(Math.max(128, bytes.length * 2));
+    this.#buf.set(bytes);
+    // Bits past `pos` must be zero: writes OR into the buffer.
+    if (pos & 7) this.#buf[pos >>> 3] &= (0xff00 >>> (pos & 7)) & 0xff;
+    this.#buf.fill(0, (pos + 7) >>> 3);
+    this.#pos = pos;
+    this.#spare = bytes.length > (pos + 7) >>> 3;
+  }
+
+  /** Bits written. */
+  get bitLength(): number {
+    return this.#pos;
+  }
+
+  /** Length of the stream as Prometheus' bstream would have it (see the class comment). */
+  get byteLength(): number {
+    return ((this.#pos + 7) >>> 3) + (this.#spare && (this.#pos & 7) === 0 ? 1 : 0);
+  }
+
+  /** The stream so far; a view that the next write may invalidate. */
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.byteLength);
+  }
+
+  /** Direct access for fixed-position headers (e.g. a chunk's sample count). */
+  get buffer(): Uint8Array {
+    return this.#buf;
+  }
+
+  /** Makes room for at least `n` more bytes. */
+  reserve(n: number): void {
+    const need = ((this.#pos + 7) >>> 3) + 1 + n;
+    if (need <= this.#buf.length) return;
+    const next = new Uint8Array(Math.max(need, this.#buf.length * 2));
+    next.set(this.#buf);
+    this.#buf = next;
+  }
+
+  writeBit(bit: number): void {
+    const p = this.#pos;
+    if (bit) this.#buf[p >>> 3] |= 0x80 >>> (p & 7);
+    this.#pos = p + 1;
+    this.#spare = false;
+  }
+
+  /** Writes the low `n` bits (1…32) of `v`, most significant first. The caller has reserved room. */
+  writeBits(v: number, n: number): void {
+    const buf = this.#buf;
+    let p = this.#pos;
+    let left = n;
+    while (left > 0) {
+      const free = 8 - (p & 7);
+      const k = left < free ? left : free;
+      left -= k;
+      buf[p >>> 3] |= ((v >>> left) & ((1 << k) - 1)) << (free - k);
+      p += k;
+    }
+    this.#pos = p;
+    this.#spare = (n & 7) === 0;
+  }
+
+  /** Writes the low `n` bits (1…64) of the 64-bit value `hi:lo` as one field. */
+  writeBits64(hi: number, lo: number, n: number): void {
+    if (n > 32) {
+      this.writeBits(hi, n - 32);
+      this.writeBits(lo, 32);
+    } else {
+      this.writeBits(lo, n);
+    }
+    this.#spare = (n & 7) === 0;
+  }
+}
+
+/** Bytes of zero padding after a reader's copy of the data; more than the longest read past the end of one sample. */
+const READ_PADDING = 32;
+
+/**
+ * Reads bits from a private, zero-padded copy of the data, so reads never go out of bounds; readers
+ * check `pos` against `end` after each sample to detect truncation. Reusable through `reset`.
+ */
+export class BitReader {
+  buf = new Uint8Array(READ_PADDING);
+  /** Next bit to read. */
+  pos = 0;
+  /** Bit length of the real data. */
+  end = 0;
+
+  /** Starts reading `data` at byte `startByte`. */
+  reset(data: Uint8Array, startByte: number): void {
+    const n = data.length;
+    if (this.buf.length < n + READ_PADDING) this.buf = new Uint8Array(n + READ_PADDING);
+    this.buf.set(data);
+    this.buf.fill(0, n, n + READ_PADDING);
+    this.pos = startByte * 8;
+    this.end = n * 8;
+  }
+
+  readBit(): number {
+    const p = this.pos;
+    this.pos = p + 1;
+    return (this.buf[p >>> 3] >>> (7 - (p & 7))) & 1;
+  }
+
+  /** Reads `n` bits (1…32) as an unsigned number. */
+  readBits(n: number): number {
+    const b = this.buf;
+    const p = this.pos;
+    const i = p >>> 3;
+    const off = p & 7;
+    this.pos = p + n;
+    const w = ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) << off;
+    if (off + n <= 32) return w >>> (32 - n);
+    return ((w >>> (32 - n)) | (b[i + 4] >>> (40 - off - n))) >>> 0;
+  }
+
+  readByte(): number {
+    return this.readBits(8);
+  }
+}

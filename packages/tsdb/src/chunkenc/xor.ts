@@ -1,0 +1,388 @@
+/**
+ * XOR chunks (encoding 1): Gorilla-style compression of float samples, bit-exact with Prometheus'
+ * tsdb/chunkenc/xor.go.
+ *
+ *   chunk    := BE16 numSamples | bitstream
+ *   sample 0 := varint t0 (byte-aligned at offset 2) | 64 raw value bits
+ *   sample 1 := uvarint (t1 − t0) | value
+ *   sample n := dod | value         with dod = (t_n − t_{n−1}) − (t_{n−1} − t_{n−2})
+ *
+ *   dod   := '0' (dod = 0) | '10' 14 bits | '110' 17 bits | '1110' 20 bits | '1111' 64 bits
+ *            An n-bit field holds −(2^(n−1)−1) … +2^(n−1), in two's complement: a read u > 2^(n−1)
+ *            means u − 2^n, so u = 2^(n−1) is positive.
+ *   value := '0' (same bits as the previous value)
+ *          | '10' bits               xor with the previous value, in the previous (leading, trailing) window
+ *          | '11' lead(5) sig(6) bits  a new window: `lead` leading zeros (clamped to 31), `sig`
+ *                                      significant bits (0 means 64); trailing = 64 − lead − sig
+ *
+ * The encoder starts with no window (its first non-zero xor writes '11'); the decoder starts with the
+ * window (0, 0), which a '10' before any '11' then uses. Values are handled as their raw bits, so NaN
+ * payloads (the stale marker) and −0 survive.
+ */
+import { BitReader, BitWriter } from './bstream.js';
+import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js';
+import { CorruptionError } from '../encoding/decbuf.js';
+import { floatFromBits, floatHi, floatLo } from './floatbits.js';
+
+const MAX_SAMPLES = 0xffff;
+const TWO_32 = 2 ** 32;
+/** Marks an appender that has not yet written a value window. */
+const NO_WINDOW = 0xff;
+
+/** A chunk of float samples in Prometheus' XOR encoding. */
+export class XORChunk implements Chunk {
+  readonly encoding = Encoding.XOR;
+  /** Bytes given to fromBytes, until an appender takes over. */
+  #data: Uint8Array;
+  #writer: BitWriter | null = null;
+
+  /** An empty chunk. */
+  constructor() {
+    this.#writer = new BitWriter(new Uint8Array(2));
+    this.#data = this.#writer.bytes();
+  }
+
+  /** A chunk over encoded bytes (BE16 sample count, then the bit stream); the bytes are not copied. */
+  static fromBytes(bytes: Uint8Array): XORChunk {
+    if (bytes.length < 2) throw new CorruptionError('XOR chunk', 0, `chunk of ${bytes.length} bytes is shorter than its 2-byte sample count`);
+    const c = new XORChunk();
+    c.#writer = null;
+    c.#data = bytes;
+    return c;
+  }
+
+  get bytes(): Uint8Array {
+    return this.#writer === null ? this.#data : this.#writer.bytes();
+  }
+
+  numSamples(): number {
+    const b = this.bytes;
+    return (b[0] << 8) | b[1];
+  }
+
+  iterator(reuse?: SampleIterator): XORIterator {
+    const it = reuse instanceof XORIterator ? reuse : new XORIterator();
+    it.reset(this.bytes);
+    return it;
+  }
+
+  /**
+   * An appender continuing the chunk. Like Prometheus, it rebuilds its state by decoding every sample,
+   * so it starts with the decoder's window ((0, 0) if no window was written yet) unless the chunk is
+   * empty. Unlike Prometheus, which restarts a chunk loaded from bytes at the next byte boundary, it
+   * resumes at the exact bit after the last sample. Throws a CorruptionError if the chunk does not decode.
+   */
+  appender(): XORAppender {
+    const it = this.iterator();
+    while (it.next() !== ValueType.None);
+    const err = it.err();
+    if (err !== null) throw err;
+    const bytes = this.bytes;
+    if (this.#writer === null || this.#writer.bitLength !== it.bitPos) this.#writer = new BitWriter(bytes, it.bitPos);
+    const n = this.numSamples();
+    return new XORAppender(this.#writer, n, it.atT(), it.valueHi, it.valueLo, it.tDelta, n === 0 ? NO_WINDOW : it.leading, it.trailing);
+  }
+}
+
+/** Appends samples to an XORChunk. Timestamps are integer milliseconds (safe integers). */
+export class XORAppender {
+  constructor(
+    private readonly w: BitWriter,
+    private num: number,
+    private t: number,
+    private vHi: number,
+    private vLo: number,
+    private tDelta: number,
+    private leading: number,
+    private trailing: number,
+  ) {}
+
+  append(t: number, v: number): void {
+    if (!Number.isSafeInteger(t)) throw new RangeError(`XOR chunk: timestamp ${t} is not a safe integer`);
+    if (this.num === MAX_SAMPLES) throw new RangeError(`XOR chunk: full (${MAX_SAMPLES} samples)`);
+    const w = this.w;
+    w.reserve(40);
+    let tDelta = 0;
+    if (this.num === 0) {
+      writeVarint64(w, t);
+      w.writeBits64(floatHi(v), floatLo(v), 64);
+    } else {
+      tDelta = t - this.t;
+      if (this.num === 1) {
+        writeUvarint64(w, tDelta);
+      } else {
+        writeDod(w, tDelta - this.tDelta);
+      }
+      this.#writeValue(v);
+    }
+    this.t = t;
+    this.vHi = floatHi(v);
+    this.vLo = floatLo(v);
+    this.tDelta = tDelta;
+    this.num++;
+    const buf = w.buffer;
+    buf[0] = this.num >>> 8;
+    buf[1] = this.num & 0xff;
+  }
+
+  #writeValue(v: number): void {
+    const w = this.w;
+    const xHi = (floatHi(v) ^ this.vHi) >>> 0;
+    const xLo = (floatLo(v) ^ this.vLo) >>> 0;
+    if (xHi === 0 && xLo === 0) {
+      w.writeBit(0);
+      return;
+    }
+    w.writeBit(1);
+    let leading = xHi !== 0 ? Math.clz32(xHi) : 32 + Math.clz32(xLo);
+    const trailing = xLo !== 0 ? ctz32(xLo) : 32 + ctz32(xHi);
+    // The leading-zero field has 5 bits.
+    if (leading > 31) leading = 31;
+    if (this.leading !== NO_WINDOW && leading >= this.leading && trailing >= this.trailing) {
+      w.writeBit(0);
+      writeShifted(w, xHi, xLo, this.trailing, 64 - this.leading - this.trailing);
+      return;
+    }
+    this.leading = leading;
+    this.trailing = trailing;
+    const sig = 64 - leading - trailing;
+    w.writeBit(1);
+    w.writeBits(leading, 5);
+    // 64 significant bits do not fit in 6 bits and are written as 0.
+    w.writeBits(sig & 63, 6);
+    writeShifted(w, xHi, xLo, trailing, sig);
+  }
+}
+
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+/** Writes the `n` bits of (hi:lo) >> shift. */
+function writeShifted(w: BitWriter, hi: number, lo: number, shift: number, n: number): void {
+  if (shift >= 32) {
+    w.writeBits64(0, hi >>> (shift - 32), n);
+  } else if (shift > 0) {
+    w.writeBits64(hi >>> shift, ((lo >>> shift) | (hi << (32 - shift))) >>> 0, n);
+  } else {
+    w.writeBits64(hi, lo, n);
+  }
+}
+
+/** Writes the low 64 bits of integer `x` (negative: two's complement) as an unsigned LEB128 varint. */
+function writeUvarint64(w: BitWriter, x: number): void {
+  writeUvarintHiLo(w, Math.floor(x / TWO_32) >>> 0, x >>> 0);
+}
+
+/** Writes the ZigZag varint of `x` (0, −1, 1, −2 … → 0, 1, 2, 3 …), exact for every safe integer. */
+function writeVarint64(w: BitWriter, x: number): void {
+  // For x < 0 the code is 2(−x−1)+1; 2(−x−1) < 2^54 is exact, its low bit is 0.
+  const even = x >= 0 ? x * 2 : (-x - 1) * 2;
+  writeUvarintHiLo(w, Math.floor(even / TWO_32) >>> 0, ((even >>> 0) | (x < 0 ? 1 : 0)) >>> 0);
+}
+
+/** Writes the 64-bit value hi:lo as an unsigned LEB128 varint, byte by byte as Prometheus does. */
+function writeUvarintHiLo(w: BitWriter, hi: number, lo: number): void {
+  while (hi !== 0 || lo >= 0x80) {
+    w.writeBits((lo & 0x7f) | 0x80, 8);
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  w.writeBits(lo, 8);
+}
+
+/** Writes a timestamp delta-of-delta in the smallest bucket that holds it. */
+function writeDod(w: BitWriter, dod: number): void {
+  if (dod === 0) {
+    w.writeBit(0);
+  } else if (dod >= -8191 && dod <= 8192) {
+    w.writeBits(0b10, 2);
+    w.writeBits(dod & 0x3fff, 14);
+  } else if (dod >= -65535 && dod <= 65536) {
+    w.writeBits(0b110, 3);
+    w.writeBits(dod & 0x1ffff, 17);
+  } else if (dod >= -524287 && dod <= 524288) {
+    w.writeBits(0b1110, 4);
+    w.writeBits(dod & 0xfffff, 20);
+  } else {
+    w.writeBits(0b1111, 4);
+    w.writeBits64(Math.floor(dod / TWO_32) >>> 0, dod >>> 0, 64);
+  }
+}
+
+/**
+ * Iterates an XOR chunk. Its state is plain numbers (the value as two 32-bit halves), so iteration
+ * allocates nothing; `reset` lets one iterator serve many chunks.
+ */
+export class XORIterator implements SampleIterator {
+  readonly #r = new BitReader();
+  #numTotal = 0;
+  #numRead = 0;
+  #t = 0;
+  #err: CorruptionError | null = null;
+  /** The current value's bits and window, and the last timestamp delta (read by XORChunk.appender). */
+  valueHi = 0;
+  valueLo = 0;
+  tDelta = 0;
+  leading = 0;
+  trailing = 0;
+
+  reset(bytes: Uint8Array): void {
+    this.#err = null;
+    this.#numRead = 0;
+    this.#t = 0;
+    this.valueHi = 0;
+    this.valueLo = 0;
+    this.tDelta = 0;
+    this.leading = 0;
+    this.trailing = 0;
+    if (bytes.length < 2) {
+      this.#numTotal = 0;
+      this.#err = new CorruptionError('XOR chunk', 0, `chunk of ${bytes.length} bytes is shorter than its 2-byte sample count`);
+      return;
+    }
+    this.#numTotal = (bytes[0] << 8) | bytes[1];
+    this.#r.reset(bytes, 2);
+  }
+
+  /** Bit position after the samples read so far (where an appender continues). */
+  get bitPos(): number {
+    return this.#r.pos;
+  }
+
+  next(): ValueType {
+    if (this.#numRead === this.#numTotal || this.#err !== null) return ValueType.None;
+    const r = this.#r;
+    if (this.#numRead === 0) {
+      if (!readUvarint64(r)) return this.#fail('varint overflow in the first timestamp');
+      // ZigZag: an odd code 2m+1 is −m−1.
+      const half = varHi * 2 ** 31 + (varLo >>> 1);
+      this.#t = varLo & 1 ? -half - 1 : half;
+      this.valueHi = r.readBits(32);
+      this.valueLo = r.readBits(32);
+    } else {
+      if (this.#numRead === 1) {
+        if (!readUvarint64(r)) return this.#fail('uvarint overflow in the first timestamp delta');
+        // Prometheus stores a negative first delta as its 64-bit two's complement.
+        this.tDelta = (varHi | 0) * TWO_32 + varLo;
+      } else if (r.readBit() !== 0) {
+        this.tDelta += readDod(r);
+      }
+      this.#t += this.tDelta;
+      if (r.readBit() !== 0 && !this.#readXor(r)) return ValueType.None;
+    }
+    if (r.pos > r.end) return this.#fail('unexpected end of data');
+    this.#numRead++;
+    return ValueType.Float;
+  }
+
+  /** Reads a changed value; false on corrupt data. */
+  #readXor(r: BitReader): boolean {
+    let trailing: number;
+    let sig: number;
+    if (r.readBit() === 0) {
+      trailing = this.trailing;
+      sig = 64 - this.leading - trailing;
+    } else {
+      const leading = r.readBits(5);
+      sig = r.readBits(6) || 64;
+      trailing = 64 - leading - sig;
+      if (trailing < 0) {
+        this.#fail(`invalid value window: ${leading} leading zeros and ${sig} significant bits`);
+        return false;
+      }
+      this.leading = leading;
+      this.trailing = trailing;
+    }
+    let hi = 0;
+    let lo: number;
+    if (sig > 32) {
+      hi = r.readBits(sig - 32);
+      lo = r.readBits(32);
+    } else {
+      lo = r.readBits(sig);
+    }
+    if (trailing >= 32) {
+      hi = lo << (trailing - 32);
+      lo = 0;
+    } else if (trailing > 0) {
+      hi = (hi << trailing) | (lo >>> (32 - trailing));
+      lo <<= trailing;
+    }
+    this.valueHi = (this.valueHi ^ hi) >>> 0;
+    this.valueLo = (this.valueLo ^ lo) >>> 0;
+    return true;
+  }
+
+  #fail(reason: string): ValueType {
+    const r = this.#r;
+    // Past the end, garbage may look like anything: report the truncation.
+    if (r.pos > r.end) reason = 'unexpected end of data';
+    this.#err = new CorruptionError('XOR chunk', Math.min(r.pos, r.end) >>> 3, `${reason} reading sample ${this.#numRead} of ${this.#numTotal}`);
+    return ValueType.None;
+  }
+
+  seek(t: number): ValueType {
+    if (this.#err !== null) return ValueType.None;
+    while (this.#numRead === 0 || t > this.#t) {
+      if (this.next() === ValueType.None) return ValueType.None;
+    }
+    return ValueType.Float;
+  }
+
+  atT(): number {
+    return this.#t;
+  }
+
+  atFloat(): number {
+    return floatFromBits(this.valueHi, this.valueLo);
+  }
+
+  err(): Error | null {
+    return this.#err;
+  }
+}
+
+/** Reads a delta-of-delta after its leading '1' bit: the rest of the prefix, then the two's-complement payload. */
+function readDod(r: BitReader): number {
+  let u: number;
+  if (r.readBit() === 0) {
+    u = r.readBits(14);
+    return u > 0x2000 ? u - 0x4000 : u;
+  }
+  if (r.readBit() === 0) {
+    u = r.readBits(17);
+    return u > 0x10000 ? u - 0x20000 : u;
+  }
+  if (r.readBit() === 0) {
+    u = r.readBits(20);
+    return u > 0x80000 ? u - 0x100000 : u;
+  }
+  return (r.readBits(32) | 0) * TWO_32 + r.readBits(32);
+}
+
+/** The 64-bit result of readUvarint64, as two unsigned 32-bit halves. */
+let varHi = 0;
+let varLo = 0;
+
+/** Reads an unsigned LEB128 varint of up to 10 bytes into varHi:varLo; false if it does not end within 10 bytes. */
+function readUvarint64(r: BitReader): boolean {
+  let lo = 0;
+  let hi = 0;
+  for (let shift = 0; shift < 70; shift += 7) {
+    const b = r.readByte();
+    const low7 = b & 0x7f;
+    if (shift < 32) {
+      lo |= low7 << shift;
+      if (shift > 25) hi |= low7 >>> (32 - shift);
+    } else {
+      hi |= low7 << (shift - 32);
+    }
+    if (b < 0x80) {
+      varHi = hi >>> 0;
+      varLo = lo >>> 0;
+      return true;
+    }
+  }
+  return false;
+}
