@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { compileAnchored } from '@strata/tsdb';
+import { parse as parseYaml } from 'yaml';
+
+/** One Prometheus relabel rule, as written in `--selector.relabel-config`. */
+export interface RelabelConfig {
+  source_labels?: string[];
+  separator?: string;
+  regex?: string;
+  modulus?: number;
+  target_label?: string;
+  replacement?: string;
+  action?: RelabelAction;
+}
+
+export type RelabelAction = 'replace' | 'keep' | 'drop' | 'hashmod' | 'labelmap' | 'labeldrop' | 'labelkeep';
+const ACTIONS = new Set<string>(['replace', 'keep', 'drop', 'hashmod', 'labelmap', 'labeldrop', 'labelkeep']);
+
+interface CompiledRule {
+  action: RelabelAction;
+  source: string[];
+  separator: string;
+  regex: RegExp;
+  modulus: number;
+  target: string;
+  replacement: string;
+}
+
+/**
+ * Prometheus relabelling over a plain label map, enough for block selection: keep/drop on external
+ * labels and `hashmod` on `__block_id` to shard blocks over several store gateways or compactors.
+ */
+export class Relabeler {
+  readonly #rules: CompiledRule[];
+
+  constructor(configs: readonly RelabelConfig[]) {
+    this.#rules = configs.map((c, i) => compileRule(c, i));
+  }
+
+  /** Parses a YAML list of rules (the content of a relabel config file). */
+  static fromYaml(text: string, what = 'relabel config'): Relabeler {
+    const doc = (parseYaml(text) as unknown) ?? [];
+    if (!Array.isArray(doc)) throw new Error(`${what}: expected a list of relabel rules`);
+    try {
+      return new Relabeler(doc as RelabelConfig[]);
+    } catch (e) {
+      throw new Error(`${what}: ${(e as Error).message}`);
+    }
+  }
+
+  get empty(): boolean {
+    return this.#rules.length === 0;
+  }
+
+  /** The relabelled set, or undefined if a rule dropped it (or it ended up empty). */
+  process(labels: Readonly<Record<string, string>>): Record<string, string> | undefined {
+    const ls: Record<string, string> = { ...labels };
+    for (const r of this.#rules) {
+      const value = r.source.map((n) => ls[n] ?? '').join(r.separator);
+      switch (r.action) {
+        case 'keep':
+          if (!r.regex.test(value)) return undefined;
+          break;
+        case 'drop':
+          if (r.regex.test(value)) return undefined;
+          break;
+        case 'hashmod':
+          set(ls, r.target, String(hashmod(value, r.modulus)));
+          break;
+        case 'replace': {
+          const m = r.regex.exec(value);
+          if (!m) break;
+          const target = expand(r.target, m);
+          if (target === '') break;
+          set(ls, target, expand(r.replacement, m));
+          break;
+        }
+        case 'labelmap':
+          for (const [name, v] of Object.entries({ ...ls })) {
+            const m = r.regex.exec(name);
+            if (m) set(ls, expand(r.replacement, m), v);
+          }
+          break;
+        case 'labeldrop':
+          for (const name of Object.keys(ls)) if (r.regex.test(name)) delete ls[name];
+          break;
+        case 'labelkeep':
+          for (const name of Object.keys(ls)) if (!r.regex.test(name)) delete ls[name];
+          break;
+      }
+    }
+    return Object.keys(ls).length === 0 ? undefined : ls;
+  }
+}
+
+/** Prometheus' hashmod: the low 64 bits of the MD5 of the value, big-endian, modulo `modulus`. */
+export function hashmod(value: string, modulus: number): number {
+  const sum = createHash('md5').update(value).digest();
+  return Number(sum.readBigUInt64BE(8) % BigInt(modulus));
+}
+
+function compileRule(c: RelabelConfig, i: number): CompiledRule {
+  const action = (c.action ?? 'replace').toLowerCase();
+  if (!ACTIONS.has(action)) throw new Error(`rule ${i}: unsupported relabel action ${JSON.stringify(c.action)}`);
+  const rule: CompiledRule = {
+    action: action as RelabelAction,
+    source: c.source_labels ?? [],
+    separator: c.separator ?? ';',
+    regex: compileAnchored(c.regex ?? '(.*)'),
+    modulus: c.modulus ?? 0,
+    target: c.target_label ?? '',
+    replacement: c.replacement ?? '$1',
+  };
+  if (rule.action === 'hashmod' && (!Number.isInteger(rule.modulus) || rule.modulus <= 0)) throw new Error(`rule ${i}: hashmod needs a positive modulus`);
+  if ((rule.action === 'hashmod' || rule.action === 'replace') && rule.target === '') throw new Error(`rule ${i}: ${rule.action} needs target_label`);
+  return rule;
+}
+
+/** Go's regexp Expand: $1, ${1}, $name, ${name}; $$ is a literal $. */
+function expand(template: string, m: RegExpExecArray): string {
+  return template.replace(/\$(\$|\{(\w+)\}|(\w+))/g, (_, all: string, braced?: string, bare?: string) => {
+    if (all === '$') return '$';
+    const ref = braced ?? bare ?? '';
+    const v = /^\d+$/.test(ref) ? m[Number(ref)] : m.groups?.[ref];
+    return v ?? '';
+  });
+}
+
+function set(ls: Record<string, string>, name: string, value: string): void {
+  if (value === '') delete ls[name];
+  else ls[name] = value;
+}
