@@ -1,0 +1,81 @@
+import type { ChunkMeta } from '../chunkenc/chunk.js';
+import { XORChunk, type XORAppender } from '../chunkenc/xor.js';
+
+/** The number of samples Prometheus aims for per chunk. */
+export const SAMPLES_PER_CHUNK = 120;
+
+/**
+ * Cuts one series' samples into XOR chunks exactly as Prometheus' head does (memSeries.append in
+ * 2.42), so a block written from the same samples has the same chunks as one Prometheus or promtool
+ * writes:
+ *
+ * - a chunk ends at the latest at the next multiple of `chunkRange` after its first sample;
+ * - when a chunk reaches 30 samples (a quarter of 120), its end is re-estimated so that the remaining
+ *   time up to that boundary is split into chunks of about 120 samples;
+ * - a chunk is cut at 240 samples regardless.
+ *
+ * Samples must have strictly increasing timestamps. The head uses the block duration as `chunkRange`;
+ * promtool's block writer uses twice the block duration.
+ */
+export class HeadChunkCutter {
+  readonly #chunkRange: number;
+  #chunk: XORChunk | undefined;
+  #app: XORAppender | undefined;
+  #minTime = 0;
+  #maxTime = 0;
+  #num = 0;
+  #nextAt = 0;
+
+  constructor(chunkRange: number) {
+    if (!(chunkRange > 0)) throw new RangeError(`chunk range must be positive, got ${chunkRange}`);
+    this.#chunkRange = chunkRange;
+  }
+
+  /** Appends a sample; returns the chunk it completed, if the sample started a new one. */
+  append(t: number, v: number): ChunkMeta | undefined {
+    let done: ChunkMeta | undefined;
+    if (this.#chunk === undefined) this.#cut(t);
+    else {
+      if (t <= this.#maxTime) throw new RangeError(`sample at ${t} is not after the previous one at ${this.#maxTime}`);
+      if (this.#num === SAMPLES_PER_CHUNK / 4) this.#nextAt = computeChunkEndTime(this.#minTime, this.#maxTime, this.#nextAt);
+      if (t >= this.#nextAt || this.#num >= SAMPLES_PER_CHUNK * 2) {
+        done = this.flush();
+        this.#cut(t);
+      }
+    }
+    (this.#app as XORAppender).append(t, v);
+    this.#maxTime = t;
+    this.#num++;
+    return done;
+  }
+
+  /** The chunk being filled, if it has samples; the cutter starts over afterwards. */
+  flush(): ChunkMeta | undefined {
+    if (this.#chunk === undefined) return undefined;
+    const c = { minTime: this.#minTime, maxTime: this.#maxTime, chunk: this.#chunk };
+    this.#chunk = undefined;
+    this.#app = undefined;
+    return c;
+  }
+
+  #cut(t: number): void {
+    this.#chunk = new XORChunk();
+    this.#app = this.#chunk.appender();
+    this.#minTime = t;
+    this.#maxTime = t;
+    this.#num = 0;
+    this.#nextAt = rangeEnd(t, this.#chunkRange);
+  }
+}
+
+/** End of the `width`-aligned range containing t (Go's truncating division, as Prometheus computes it). */
+function rangeEnd(t: number, width: number): number {
+  return Math.trunc(t / width) * width + width;
+}
+
+/** An end time that spreads the samples still to come up to `max` evenly over chunks like this one. */
+function computeChunkEndTime(start: number, cur: number, max: number): number {
+  const n = Math.trunc((max - start) / (cur - start + 1));
+  if (n <= 1) return max;
+  return start + Math.trunc((max - start) / n);
+}
