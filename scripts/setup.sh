@@ -7,11 +7,16 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
-  echo "setup: installing Debian's prometheus package" >&2
+# prometheus + promtool 2.42: the reference every test compares with. docker-compose (1.29, Python):
+# only to validate deploy/docker-compose in the tests; no container engine is needed.
+missing=()
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
   as_root apt-get update -qq
-  # --no-install-recommends keeps it to 12 packages; the package never starts its service here.
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  # --no-install-recommends keeps prometheus to 12 packages; the package never starts its service here.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 want_pnpm=$(node -p "require('./package.json').packageManager.split('@')[1]")

@@ -19,11 +19,11 @@ export function register(tools: Command): void {
     .option('--min-time <time>', 'backfill start: RFC3339, Unix seconds, or relative like -3d', '-1d')
     .option('--max-time <time>', 'backfill end: RFC3339, Unix seconds, or relative like -1h', 'now')
     .option('--step <duration>', 'backfill sample interval', '15s')
-    .option('--instance <host:port...>', 'instances to backfill (each seeds its own series, as the live exporter on that address)', [])
+    .option('--instance <host:port...>', 'instance names seeding the series: the scrape target address Prometheus uses (live: the first; default the listen address), or every instance to backfill', [])
     .option('--job <name>', 'job label for the backfill', 'demo')
     .action(async (opts: { listenAddress: string; openmetricsFile?: string; minTime: string; maxTime: string; step: string; instance: string[]; job: string }) => {
       if (opts.openmetricsFile === undefined) {
-        const exporter = await startDemoExporter(opts.listenAddress);
+        const exporter = await startDemoExporter(opts.listenAddress, opts.instance[0]);
         process.stderr.write(`demo exporter serving http://${exporter.address}/metrics\n`);
         for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void exporter.stop());
         return;

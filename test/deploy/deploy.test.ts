@@ -1,0 +1,207 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { registerCommands } from '@strata/cli';
+import { parseBucketConfig } from '@strata/objstore';
+import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
+import { tempDir } from '@strata/testing/process';
+import { Command } from 'commander';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { kustomize, type K8sObject } from './kustomize.js';
+
+const execFileP = promisify(execFile);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const composeDir = join(root, 'deploy', 'docker-compose');
+const k8sDir = join(root, 'deploy', 'kubernetes');
+
+/** A `strata …` invocation found in the deploy files: where, the subcommand path, and its flags. */
+interface Invocation {
+  where: string;
+  args: string[];
+}
+
+function splitInvocation(args: string[]): { path: string[]; flags: string[] } {
+  const i = args.findIndex((a) => a.startsWith('-'));
+  return { path: i < 0 ? args : args.slice(0, i), flags: i < 0 ? [] : args.slice(i) };
+}
+
+function flagValue(args: string[], name: string): string | undefined {
+  for (const a of args) if (a.startsWith(`${name}=`)) return a.slice(name.length + 1);
+  return undefined;
+}
+
+function cliProgram(): Command {
+  const program = new Command('strata');
+  registerCommands(program);
+  return program;
+}
+
+function findCommand(program: Command, path: string[]): Command | undefined {
+  let cmd: Command | undefined = program;
+  for (const name of path) cmd = cmd?.commands.find((c) => c.name() === name);
+  return cmd;
+}
+
+async function composeServices(): Promise<Record<string, { image?: string; command?: string[]; healthcheck?: { test: string[] } }>> {
+  // `docker-compose config` resolves anchors and merges exactly as Compose will.
+  const { stdout } = await execFileP('docker-compose', ['config'], { cwd: composeDir });
+  return (parse(stdout) as { services: Record<string, { image?: string; command?: string[]; healthcheck?: { test: string[] } }> }).services;
+}
+
+async function k8sObjects(): Promise<K8sObject[]> {
+  return [...(await kustomize(join(k8sDir, 'base'))), ...(await kustomize(join(k8sDir, 'overlays', 'local-minio')))];
+}
+
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  ports?: { name?: string; containerPort: number }[];
+  readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  livenessProbe?: { httpGet?: { path: string; port: string | number } };
+}
+
+function containers(o: K8sObject): Container[] {
+  const spec = o.spec as { template?: { spec?: { containers?: Container[] } } } | undefined;
+  return spec?.template?.spec?.containers ?? [];
+}
+
+async function strataInvocations(): Promise<Invocation[]> {
+  const out: Invocation[] = [];
+  for (const [name, svc] of Object.entries(await composeServices())) {
+    if (svc.image?.startsWith('strata:') && svc.command) out.push({ where: `compose service ${name}`, args: svc.command });
+  }
+  for (const o of await k8sObjects()) {
+    for (const c of containers(o)) {
+      if (c.image.startsWith('strata:')) out.push({ where: `${o.kind}/${o.metadata.name} container ${c.name}`, args: c.args ?? [] });
+    }
+  }
+  return out;
+}
+
+/** The HTTP paths every component serves (the shared runtime surface). */
+async function servedPaths(paths: string[]): Promise<Record<string, number>> {
+  const registry = new Registry();
+  const prober = new Prober('deploy-test', registry);
+  prober.healthy();
+  prober.ready();
+  const app = await buildHttpApp({ registry, prober, logger: createLogger({ write: () => {} }) });
+  const codes: Record<string, number> = {};
+  for (const p of paths) codes[p] = (await app.inject(p)).statusCode;
+  await app.close();
+  return codes;
+}
+
+describe('deploy/docker-compose', () => {
+  it('is accepted by docker-compose config', async () => {
+    await execFileP('docker-compose', ['config', '-q'], { cwd: composeDir });
+  });
+
+  it('health checks probe the port and path each component serves', async () => {
+    const services = await composeServices();
+    let checked = 0;
+    for (const [name, svc] of Object.entries(services)) {
+      if (!svc.image?.startsWith('strata:')) continue;
+      const test = (svc.healthcheck?.test ?? []).join(' ');
+      const url = /http:\/\/127\.0\.0\.1:(\d+)(\/[^'"\s)]*)/.exec(test);
+      expect(url, `${name} has an HTTP health check`).not.toBeNull();
+      const args = svc.command ?? [];
+      const address = flagValue(args, '--http-address') ?? flagValue(args, '--listen-address');
+      expect(address?.split(':').pop(), `${name}: health check port vs listen flag`).toBe(url?.[1]);
+      const path = url?.[2] as string;
+      if (flagValue(args, '--http-address')) expect((await servedPaths([path]))[path], `${name} serves ${path}`).toBe(200);
+      else expect(path).toBe('/-/healthy');
+      checked++;
+    }
+    expect(checked).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe('deploy/kubernetes', () => {
+  it('every assembled manifest validates against the Kubernetes API schema', async () => {
+    const objects = await k8sObjects();
+    expect(objects.length).toBeGreaterThan(10);
+    for (const o of objects) {
+      const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+      const modulePath = `kubernetes-models/${group ? `${group}/` : ''}${version}/${o.kind}`;
+      const mod = (await import(modulePath)) as Record<string, new (data: unknown) => { validate(): void }>;
+      const Model = mod[o.kind];
+      expect(Model, modulePath).toBeDefined();
+      expect(() => new (Model as new (data: unknown) => { validate(): void })(o).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
+    }
+  });
+
+  it('has probes on the ports and paths the components serve, resources, and a querier PDB', async () => {
+    const objects = await k8sObjects();
+    expect(objects.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'query')).toBe(true);
+    // Long-running workloads only: a Job's container runs to completion and has nothing to probe.
+    for (const o of objects.filter((x) => x.kind !== 'Job')) {
+      for (const c of containers(o)) {
+        expect(c.readinessProbe?.httpGet, `${o.metadata.name}/${c.name} readiness`).toBeDefined();
+        expect(c.livenessProbe?.httpGet, `${o.metadata.name}/${c.name} liveness`).toBeDefined();
+        expect((c as { resources?: { requests?: unknown } }).resources?.requests, `${o.metadata.name}/${c.name} requests`).toBeDefined();
+        if (!c.image.startsWith('strata:')) continue;
+        const httpPort = Number(flagValue(c.args ?? [], '--http-address')?.split(':').pop());
+        for (const probe of [c.readinessProbe, c.livenessProbe]) {
+          const get = probe?.httpGet as { path: string; port: string | number };
+          const port = typeof get.port === 'number' ? get.port : c.ports?.find((p) => p.name === get.port)?.containerPort;
+          expect(port, `${o.metadata.name}/${c.name} probe port`).toBe(httpPort);
+          expect((await servedPaths([get.path]))[get.path]).toBe(200);
+        }
+      }
+    }
+  });
+});
+
+describe('deploy files and the CLI', () => {
+  it('use only strata flags that exist', async () => {
+    const program = cliProgram();
+    const invocations = await strataInvocations();
+    expect(invocations.length).toBeGreaterThanOrEqual(10);
+    for (const inv of invocations) {
+      const { path, flags } = splitInvocation(inv.args);
+      const cmd = findCommand(program, path);
+      expect(cmd, `${inv.where}: strata ${path.join(' ')}`).toBeDefined();
+      const known = new Set((cmd as Command).options.map((o) => o.long));
+      for (const f of flags) expect(known, `${inv.where}: flag ${f.split('=')[0]}`).toContain(f.split('=')[0]);
+    }
+  });
+
+  it('objstore configs parse with Strata own loader', async () => {
+    parseBucketConfig(await readFile(join(composeDir, 'objstore.yml'), 'utf8'), 'compose objstore.yml');
+    const secrets = (await k8sObjects()).filter((o) => o.kind === 'Secret');
+    expect(secrets.length).toBeGreaterThanOrEqual(2);
+    for (const s of secrets) parseBucketConfig((s.stringData as Record<string, string>)['objstore.yml'] as string, `Secret ${s.metadata.name}`);
+  });
+});
+
+describe('Dockerfile', () => {
+  it('builds with the README build steps, and the artifact runs', { timeout: 600_000 }, async () => {
+    const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+    const buildStage = dockerfile.split(/^FROM /m)[1] as string;
+    const runs = [...buildStage.matchAll(/^RUN (.+)$/gm)].map((m) => (m[1] as string).trim());
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    for (const r of runs) expect(readme, `README lists "${r}"`).toContain(r);
+
+    const tmp = await tempDir('strata-docker-build-');
+    try {
+      const src = join(tmp.path, 'src');
+      const { stdout } = await execFileP('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: root, maxBuffer: 1 << 26 });
+      for (const f of stdout.split('\0').filter((x) => x !== '')) {
+        await mkdir(dirname(join(src, f)), { recursive: true });
+        await cp(join(root, f), join(src, f)).catch(() => undefined);
+      }
+      const out = join(tmp.path, 'out');
+      for (const r of runs) await execFileP('bash', ['-c', r.replaceAll(' /out', ` ${out}`)], { cwd: src, maxBuffer: 1 << 26, env: { ...process.env, CI: 'true' } });
+      const help = await execFileP('node', [join(out, 'dist', 'main.js'), '--help']);
+      expect(help.stdout).toContain('tools');
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+});
