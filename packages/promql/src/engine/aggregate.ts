@@ -1,0 +1,261 @@
+/** Aggregation operators over instant vectors, per step, groups keyed by their output labels. */
+import { Labels, METRIC_NAME } from '@strata/tsdb';
+import type { AggregateExpr } from '../parser/ast.js';
+import { formatFloatPlain } from '../format.js';
+import { kahanC, kahanSumInc } from '../functions/kahan.js';
+import { quantile } from '../functions/quantile.js';
+import { EvalError } from './errors.js';
+import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
+
+export interface AggregateContext {
+  readonly steps: number;
+  readonly compat: 2 | 3;
+  /** Scalar parameter per step (k, φ), if any. */
+  readonly param: Float64Array | null;
+  /** count_values' label name. */
+  readonly label: string;
+  warn(message: string): void;
+}
+
+const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function groupLabels(e: AggregateExpr, l: Labels): Labels {
+  return e.without ? l.without([...e.grouping, METRIC_NAME]) : l.keep(e.grouping);
+}
+
+/** Assigns each series its group: index into `groups`. */
+function assignGroups(e: AggregateExpr, series: readonly StepSeries[], exclude?: string): { of: Int32Array; groups: Labels[] } {
+  const index = new Map<string, number>();
+  const groups: Labels[] = [];
+  const of = new Int32Array(series.length);
+  series.forEach((s, j) => {
+    let g = groupLabels(e, s.labels);
+    if (exclude !== undefined) g = g.without([exclude]);
+    const k = g.key();
+    let gi = index.get(k);
+    if (gi === undefined) {
+      gi = groups.length;
+      index.set(k, gi);
+      groups.push(g);
+    }
+    of[j] = gi;
+  });
+  return { of, groups };
+}
+
+export function aggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
+  switch (e.op) {
+    case 'topk':
+    case 'bottomk':
+    case 'limitk':
+      return selectK(e, input, ctx);
+    case 'quantile':
+      return quantileAggregate(e, input, ctx);
+    case 'count_values':
+      return countValues(e, input, ctx);
+    case 'limit_ratio':
+      throw new EvalError('limit_ratio is not supported');
+    default:
+      return accumulate(e, input, ctx);
+  }
+}
+
+/** sum, avg, count, min, max, group, stddev, stdvar: one pass per step with per-group accumulators. */
+function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
+  const { of, groups } = assignGroups(e, input.series);
+  const n = groups.length;
+  const count = new Float64Array(n);
+  const value = new Float64Array(n);
+  const comp = new Float64Array(n);
+  const mean = new Float64Array(n);
+  const incremental = new Uint8Array(n);
+  const out = new SeriesBuilder(ctx.steps);
+  const outSeries = groups.map((g) => out.series(g));
+  const op = e.op;
+  const kahan = ctx.compat === 3;
+  for (let i = 0; i < ctx.steps; i++) {
+    count.fill(0);
+    for (let j = 0; j < input.series.length; j++) {
+      const s = input.series[j] as StepSeries;
+      if (s.has[i] !== 1) continue;
+      const g = of[j] as number;
+      const v = s.vals[i] as number;
+      const c = ++count[g];
+      if (c === 1) {
+        value[g] = op === 'stddev' || op === 'stdvar' ? 0 : v;
+        mean[g] = v;
+        comp[g] = 0;
+        incremental[g] = 0;
+        continue;
+      }
+      switch (op) {
+        case 'sum':
+          if (kahan) {
+            value[g] = kahanSumInc(v, value[g] as number, comp[g] as number);
+            comp[g] = kahanC();
+          } else value[g] = (value[g] as number) + v;
+          break;
+        case 'avg':
+          if (kahan) avgKahan(g, v, c, value, comp, mean, incremental);
+          else mean[g] = incrementalMean(mean[g] as number, v, c);
+          break;
+        case 'min':
+          if ((value[g] as number) > v || Number.isNaN(value[g] as number)) value[g] = v;
+          break;
+        case 'max':
+          if ((value[g] as number) < v || Number.isNaN(value[g] as number)) value[g] = v;
+          break;
+        case 'stddev':
+        case 'stdvar': {
+          const delta = v - (mean[g] as number);
+          mean[g] = (mean[g] as number) + delta / c;
+          value[g] = (value[g] as number) + delta * (v - (mean[g] as number));
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    for (let g = 0; g < n; g++) {
+      const c = count[g] as number;
+      if (c === 0) continue;
+      let r: number;
+      switch (op) {
+        case 'sum':
+          r = kahan && Number.isFinite(value[g] as number) ? (value[g] as number) + (comp[g] as number) : (value[g] as number);
+          break;
+        case 'avg':
+          if (!kahan || c === 1) r = mean[g] as number;
+          else if (incremental[g] === 1) r = (mean[g] as number) + (comp[g] as number);
+          else r = ((value[g] as number) + (comp[g] as number)) / c;
+          break;
+        case 'count':
+          r = c;
+          break;
+        case 'group':
+          r = 1;
+          break;
+        case 'stdvar':
+          r = (value[g] as number) / c;
+          break;
+        case 'stddev':
+          r = Math.sqrt((value[g] as number) / c);
+          break;
+        default:
+          r = value[g] as number;
+      }
+      out.set(outSeries[g] as StepSeries, i, r);
+    }
+  }
+  return { type: 'vector', series: outSeries.filter((s) => s.count() > 0) };
+}
+
+/** 2.x avg: incremental mean, keeping an infinite mean unless NaN or the opposite infinity arrives. */
+function incrementalMean(mean: number, v: number, c: number): number {
+  if (!Number.isFinite(mean) && !Number.isNaN(mean)) {
+    if (!Number.isFinite(v) && !Number.isNaN(v) && mean > 0 === v > 0) return mean;
+    if (Number.isFinite(v)) return mean;
+  }
+  return mean + v / c - mean / c;
+}
+
+/** 3.x avg: compensated sum until it would overflow, then a compensated incremental mean. */
+function avgKahan(
+  g: number, v: number, c: number, value: Float64Array, comp: Float64Array, mean: Float64Array, incremental: Uint8Array,
+): void {
+  if (incremental[g] === 0) {
+    const s = kahanSumInc(v, value[g] as number, comp[g] as number);
+    if (Number.isFinite(s) || Number.isNaN(s)) {
+      value[g] = s;
+      comp[g] = kahanC();
+      return;
+    }
+    incremental[g] = 1;
+    mean[g] = (value[g] as number) / (c - 1);
+    comp[g] = (comp[g] as number) / (c - 1);
+  }
+  const m = mean[g] as number;
+  if (!Number.isFinite(m) && !Number.isNaN(m)) {
+    if (!Number.isFinite(v) && !Number.isNaN(v) && m > 0 === v > 0) return;
+    if (Number.isFinite(v)) return;
+  }
+  const current = m + (comp[g] as number);
+  mean[g] = kahanSumInc(v / c - current / c, m, comp[g] as number);
+  comp[g] = kahanC();
+}
+
+function kParam(ctx: AggregateContext, i: number): number {
+  const k = (ctx.param as Float64Array)[i] as number;
+  if (Number.isNaN(k)) throw new EvalError('Parameter value is NaN');
+  if (Math.abs(k) >= 2 ** 63) throw new EvalError(`Scalar value ${k} overflows int64`);
+  return Math.trunc(k);
+}
+
+/** topk, bottomk, limitk: the input series themselves, k per group per step. */
+function selectK(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
+  const { of, groups } = assignGroups(e, input.series);
+  const out = new SeriesBuilder(ctx.steps);
+  const members: number[][] = groups.map(() => []);
+  for (let i = 0; i < ctx.steps; i++) {
+    const k = kParam(ctx, i);
+    if (k < 1) continue;
+    for (const m of members) m.length = 0;
+    input.series.forEach((s, j) => s.has[i] === 1 && (members[of[j] as number] as number[]).push(j));
+    for (const m of members) {
+      let chosen = m;
+      if (e.op !== 'limitk') {
+        const val = (j: number): number => (input.series[j] as StepSeries).vals[i] as number;
+        const top = e.op === 'topk';
+        // NaN ranks lowest for topk and highest for bottomk; output order is best first.
+        chosen = [...m].sort((a, b) => {
+          const x = val(a);
+          const y = val(b);
+          if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
+          return top ? y - x : x - y;
+        });
+      }
+      for (const j of chosen.slice(0, k)) {
+        const s = input.series[j] as StepSeries;
+        out.set(out.series(s.labels), i, s.vals[i] as number);
+      }
+    }
+  }
+  return out.result();
+}
+
+function quantileAggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
+  const { of, groups } = assignGroups(e, input.series);
+  const out = new SeriesBuilder(ctx.steps);
+  const values: number[][] = groups.map(() => []);
+  for (let i = 0; i < ctx.steps; i++) {
+    const q = (ctx.param as Float64Array)[i] as number;
+    if (ctx.compat === 3 && (q < 0 || q > 1 || Number.isNaN(q))) ctx.warn(`PromQL warning: quantile value should be between 0 and 1, got ${q}`);
+    for (const v of values) v.length = 0;
+    input.series.forEach((s, j) => s.has[i] === 1 && (values[of[j] as number] as number[]).push(s.vals[i] as number));
+    values.forEach((v, g) => {
+      if (v.length > 0) out.set(out.series(groups[g] as Labels), i, quantile(q, v));
+    });
+  }
+  return out.result();
+}
+
+function countValues(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
+  const label = ctx.label;
+  if (label === '' || (ctx.compat === 2 && !LEGACY_LABEL_NAME.test(label))) throw new EvalError(`invalid label name ${JSON.stringify(label)}`);
+  const { of, groups } = assignGroups(e, input.series, label);
+  const out = new SeriesBuilder(ctx.steps);
+  const counts = new Map<string, { labels: Labels; n: number }>();
+  for (let i = 0; i < ctx.steps; i++) {
+    counts.clear();
+    input.series.forEach((s, j) => {
+      if (s.has[i] !== 1) return;
+      const labels = (groups[of[j] as number] as Labels).with(label, formatFloatPlain(s.vals[i] as number));
+      const k = labels.key();
+      const c = counts.get(k);
+      if (c === undefined) counts.set(k, { labels, n: 1 });
+      else c.n++;
+    });
+    for (const c of counts.values()) out.set(out.series(c.labels), i, c.n);
+  }
+  return out.result();
+}

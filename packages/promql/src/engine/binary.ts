@@ -1,0 +1,190 @@
+/** Binary operators: scalar/scalar, vector/scalar and vector/vector with Prometheus' vector matching. */
+import { Labels, METRIC_NAME } from '@strata/tsdb';
+import type { BinaryOp, VectorMatching } from '../parser/ast.js';
+import { isComparison } from '../parser/ast.js';
+import { goPow } from '../functions/kahan.js';
+import { EvalError } from './errors.js';
+import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
+
+/** The arithmetic value of `l op r`, or for comparisons 1/0. */
+export function arith(op: BinaryOp, l: number, r: number): number {
+  switch (op) {
+    case '+': return l + r;
+    case '-': return l - r;
+    case '*': return l * r;
+    case '/': return l / r;
+    case '%': return l % r;
+    case '^': return goPow(l, r);
+    case 'atan2': return Math.atan2(l, r);
+    case '==': return l === r ? 1 : 0;
+    case '!=': return l !== r ? 1 : 0;
+    case '>': return l > r ? 1 : 0;
+    case '<': return l < r ? 1 : 0;
+    case '>=': return l >= r ? 1 : 0;
+    case '<=': return l <= r ? 1 : 0;
+    default: throw new EvalError(`operator "${op}" not allowed for scalar operations`);
+  }
+}
+
+export function scalarBinop(op: BinaryOp, a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = arith(op, a[i] as number, b[i] as number);
+  return out;
+}
+
+/** Vector op scalar (or scalar op vector when `scalarLeft`). */
+export function vectorScalarBinop(
+  op: BinaryOp, vec: VectorValue, scalar: Float64Array, scalarLeft: boolean, returnBool: boolean, steps: number,
+): VectorValue {
+  const cmp = isComparison(op);
+  const dropName = !cmp || returnBool;
+  const out = new SeriesBuilder(steps);
+  for (const s of vec.series) {
+    let o: StepSeries | null = null;
+    for (let i = 0; i < steps; i++) {
+      if (s.has[i] !== 1) continue;
+      const v = s.vals[i] as number;
+      const c = scalar[i] as number;
+      let r = scalarLeft ? arith(op, c, v) : arith(op, v, c);
+      if (cmp) {
+        if (!returnBool && r === 0) continue;
+        if (!returnBool) r = v;
+      }
+      o ??= out.series(dropName ? s.labels.withoutMetricName() : s.labels);
+      out.set(o, i, r);
+    }
+  }
+  return out.result();
+}
+
+/** The signature function of a matching: the labels that must agree for two samples to match. */
+function signatureLabels(m: VectorMatching, l: Labels): Labels {
+  return m.on ? l.keep(m.matchingLabels) : l.without([...m.matchingLabels, METRIC_NAME]);
+}
+
+function signatures(series: readonly StepSeries[], m: VectorMatching): string[] {
+  const cache = new Map<Labels, string>();
+  return series.map((s) => {
+    let k = cache.get(s.labels);
+    if (k === undefined) {
+      k = signatureLabels(m, s.labels).key();
+      cache.set(s.labels, k);
+    }
+    return k;
+  });
+}
+
+export function setBinop(op: 'and' | 'or' | 'unless', lhs: VectorValue, rhs: VectorValue, m: VectorMatching, steps: number): VectorValue {
+  const ls = signatures(lhs.series, m);
+  const rs = signatures(rhs.series, m);
+  const out = new SeriesBuilder(steps);
+  // Per step, the signatures present on each side.
+  const rightAt: Set<string>[] = [];
+  const leftAt: Set<string>[] = [];
+  for (let i = 0; i < steps; i++) {
+    const r = new Set<string>();
+    rhs.series.forEach((s, j) => s.has[i] === 1 && r.add(rs[j] as string));
+    rightAt.push(r);
+    if (op === 'or') {
+      const l = new Set<string>();
+      lhs.series.forEach((s, j) => s.has[i] === 1 && l.add(ls[j] as string));
+      leftAt.push(l);
+    }
+  }
+  const copy = (s: StepSeries, keep: (i: number) => boolean): void => {
+    let o: StepSeries | null = null;
+    for (let i = 0; i < steps; i++) {
+      if (s.has[i] !== 1 || !keep(i)) continue;
+      o ??= out.series(s.labels);
+      out.set(o, i, s.vals[i] as number);
+    }
+  };
+  lhs.series.forEach((s, j) => {
+    const sig = ls[j] as string;
+    if (op === 'and') copy(s, (i) => (rightAt[i] as Set<string>).has(sig));
+    else if (op === 'unless') copy(s, (i) => !(rightAt[i] as Set<string>).has(sig));
+    else copy(s, () => true);
+  });
+  if (op === 'or') rhs.series.forEach((s, j) => copy(s, (i) => !(leftAt[i] as Set<string>).has(rs[j] as string)));
+  return out.result();
+}
+
+function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean): Labels {
+  let out = l;
+  if (!isComparison(op) || returnBool) out = out.withoutMetricName();
+  if (m.card === 'one-to-one') out = m.on ? out.keep(m.matchingLabels) : out.without(m.matchingLabels);
+  for (const name of m.include) out = out.with(name, r.get(name));
+  return out;
+}
+
+/** Arithmetic and comparison between two vectors, matched per step by signature. */
+export function vectorBinop(
+  op: BinaryOp, lhsIn: VectorValue, rhsIn: VectorValue, m: VectorMatching, returnBool: boolean, steps: number,
+): VectorValue {
+  // The "one" side is always the right one below; swap for group_right.
+  const swapped = m.card === 'one-to-many';
+  const lhs = swapped ? rhsIn : lhsIn;
+  const rhs = swapped ? lhsIn : rhsIn;
+  const ls = signatures(lhs.series, m);
+  const rs = signatures(rhs.series, m);
+  const cmp = isComparison(op);
+  const out = new SeriesBuilder(steps);
+  const pairs = new Map<number, StepSeries>();
+  const nR = rhs.series.length;
+  const rightBySig = new Map<string, number>();
+  const matchedSigs = new Map<string, number>();
+  const outputAt = new Set<StepSeries>();
+  for (let i = 0; i < steps; i++) {
+    rightBySig.clear();
+    rhs.series.forEach((s, j) => {
+      if (s.has[i] !== 1) return;
+      const sig = rs[j] as string;
+      const dup = rightBySig.get(sig);
+      if (dup !== undefined) {
+        const side = swapped ? 'left' : 'right';
+        const group = m.on ? s.labels.keep(m.matchingLabels) : s.labels.without([...m.matchingLabels, METRIC_NAME]);
+        throw new EvalError(
+          `found duplicate series for the match group ${group.toString()} on the ${side} hand-side of the operation: ` +
+            `[${s.labels.toString()}, ${(rhs.series[dup] as StepSeries).labels.toString()}]` +
+            ';many-to-many matching not allowed: matching labels must be unique on one side',
+        );
+      }
+      rightBySig.set(sig, j);
+    });
+    matchedSigs.clear();
+    outputAt.clear();
+    lhs.series.forEach((s, j) => {
+      if (s.has[i] !== 1) return;
+      const sig = ls[j] as string;
+      const k = rightBySig.get(sig);
+      if (k === undefined) return;
+      const r = rhs.series[k] as StepSeries;
+      let fl = s.vals[i] as number;
+      let fr = r.vals[i] as number;
+      if (swapped) [fl, fr] = [fr, fl];
+      let v = arith(op, fl, fr);
+      if (cmp) {
+        if (returnBool) {
+          // v is already 0 or 1.
+        } else if (v === 0) return;
+        else v = fl;
+      }
+      if (m.card === 'one-to-one') {
+        if (matchedSigs.has(sig)) {
+          throw new EvalError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+        }
+        matchedSigs.set(sig, j);
+      }
+      const pairKey = j * nR + k;
+      let o = pairs.get(pairKey);
+      if (o === undefined) {
+        o = out.series(resultLabels(s.labels, r.labels, op, m, returnBool));
+        pairs.set(pairKey, o);
+      }
+      if (outputAt.has(o)) throw new EvalError('multiple matches for labels: grouping labels must ensure unique matches');
+      outputAt.add(o);
+      out.set(o, i, v);
+    });
+  }
+  return out.result();
+}

@@ -1,0 +1,219 @@
+/**
+ * The query engine: parses, selects every selector's series from the Queryable (asynchronously, all at
+ * once, as Prometheus' populateSeries), then evaluates synchronously.
+ */
+import { Labels, type Series } from '@strata/tsdb';
+import type { Expr, TimeModifiers, VectorSelector } from '../parser/ast.js';
+import { exprType } from '../parser/ast.js';
+import { parseExpr } from '../parser/parse.js';
+import type { Querier, Queryable, SelectHints } from '../storage.js';
+import type { FPoint, QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
+import { EvalError, QueryCanceledError, QueryTimeoutError } from './errors.js';
+import { Evaluator, rangeFunctionsFor, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
+import { makeStepRange, stepTime, type StepRange, type VectorValue } from './steps.js';
+
+export interface EngineOptions {
+  /** How far back an instant selector looks for a sample (ms). Default 5m. */
+  lookbackDelta?: number;
+  /** Most samples held in memory at once before the query fails. Default 50,000,000. */
+  maxSamples?: number;
+  /** Query timeout (ms). Default 2m. */
+  timeout?: number;
+  /** Prometheus semantics to follow: 3 (current, default) or 2 (as Prometheus 2.42). */
+  compat?: 2 | 3;
+  /** Step of subqueries without an explicit one (ms). Default 1m. */
+  subqueryStep?: number;
+  /** Accept Prometheus' experimental functions. Default true. */
+  experimentalFunctions?: boolean;
+}
+
+export interface QueryOptions {
+  /** Aborts the query, e.g. when the HTTP client goes away. */
+  signal?: AbortSignal;
+}
+
+export class Engine {
+  readonly #opts: Required<EngineOptions>;
+  readonly #rangeFunctions;
+
+  constructor(opts: EngineOptions = {}) {
+    this.#opts = {
+      lookbackDelta: opts.lookbackDelta ?? 5 * 60_000,
+      maxSamples: opts.maxSamples ?? 50_000_000,
+      timeout: opts.timeout ?? 2 * 60_000,
+      compat: opts.compat ?? 3,
+      subqueryStep: opts.subqueryStep ?? 60_000,
+      experimentalFunctions: opts.experimentalFunctions ?? true,
+    };
+    this.#rangeFunctions = rangeFunctionsFor(this.#opts.compat);
+  }
+
+  get compat(): 2 | 3 {
+    return this.#opts.compat;
+  }
+
+  parse(query: string): Expr {
+    return parseExpr(query, { compat: this.#opts.compat, experimentalFunctions: this.#opts.experimentalFunctions });
+  }
+
+  /** Evaluates `query` at `time` (ms). */
+  instantQuery(q: Queryable, query: string | Expr, time: number, opts: QueryOptions = {}): Promise<QueryResult> {
+    return this.#exec(q, query, makeStepRange(time, time, 0), false, opts);
+  }
+
+  /** Evaluates `query` at start, start+step, … ≤ end (ms). */
+  rangeQuery(q: Queryable, query: string | Expr, start: number, end: number, step: number, opts: QueryOptions = {}): Promise<QueryResult> {
+    if (step <= 0) throw new EvalError('zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (end < start) throw new EvalError('end timestamp must not be before start time');
+    return this.#exec(q, query, makeStepRange(start, end, step), true, opts);
+  }
+
+  async #exec(q: Queryable, query: string | Expr, range: StepRange, isRange: boolean, opts: QueryOptions): Promise<QueryResult> {
+    const input = typeof query === 'string' ? query : '';
+    const expr = typeof query === 'string' ? this.parse(query) : query;
+    const type = exprType(expr);
+    if (isRange && type !== 'scalar' && type !== 'instant vector') {
+      throw new EvalError(`invalid expression type "${type}" for range query, must be Scalar or instant Vector`);
+    }
+    const deadline = Date.now() + this.#opts.timeout;
+    const signal = opts.signal;
+    let where = 'query preparation';
+    const checkAbort = (): void => {
+      if (signal?.aborted === true) throw new QueryCanceledError(where);
+      if (Date.now() > deadline) throw new QueryTimeoutError(where);
+    };
+    checkAbort();
+    const selections = this.#selections(expr, range, isRange);
+    const mint = Math.min(...selections.map((s) => s.hints.start));
+    const maxt = Math.max(...selections.map((s) => s.hints.end));
+    const annotations = new Set<string>();
+    const data = new Map<VectorSelector, readonly Series[]>();
+    let querier: Querier | null = null;
+    try {
+      if (selections.length > 0) {
+        querier = await q.querier(mint, maxt);
+        const sets = await Promise.all(selections.map((s) => (querier as Querier).select(s.hints, s.vs.matchers, signal)));
+        sets.forEach((set, k) => {
+          data.set((selections[k] as Selection).vs, set.series);
+          for (const w of set.warnings ?? []) annotations.add(w);
+        });
+      }
+      where = 'expression evaluation';
+      checkAbort();
+      const stats: EvalStats = { samplesRead: 0, peakSamples: 0, currentSamples: 0 };
+      const shared: EvalShared = {
+        opts: this.#evalOptions(),
+        input,
+        data,
+        queryStart: range.start,
+        queryEnd: range.end,
+        stats,
+        annotations,
+        checkAbort,
+        rangeFunctions: this.#rangeFunctions,
+      };
+      const ev = new Evaluator(range, shared);
+      const value = isRange ? this.#rangeResult(ev.eval(expr), range) : this.#instantResult(ev, expr, range.start);
+      return { value, annotations: [...annotations], stats: { samplesRead: stats.samplesRead, peakSamples: stats.peakSamples } };
+    } finally {
+      await querier?.close();
+    }
+  }
+
+  #evalOptions(): EvalOptions {
+    const o = this.#opts;
+    return { lookbackDelta: o.lookbackDelta, compat: o.compat, subqueryStep: o.subqueryStep, maxSamples: o.maxSamples };
+  }
+
+  /** Every selector with the time range it needs and Prometheus' select hints. */
+  #selections(expr: Expr, range: StepRange, isRange: boolean): Selection[] {
+    const out: Selection[] = [];
+    const lookback = this.#opts.lookbackDelta;
+    const atOf = (m: TimeModifiers): number | null =>
+      m.atAnchor === 'start' ? range.start : m.atAnchor === 'end' ? range.end : m.timestamp;
+    const visit = (e: Expr, lo: number, hi: number, ctx: { func: string; grouping: readonly string[]; by: boolean }): void => {
+      switch (e.kind) {
+        case 'vectorSelector':
+        case 'matrixSelector': {
+          const vs = e.kind === 'vectorSelector' ? e : e.vs;
+          const at = atOf(vs);
+          const from = (at ?? lo) - vs.offset;
+          const to = (at ?? hi) - vs.offset;
+          const window = e.kind === 'matrixSelector' ? e.range : lookback;
+          out.push({
+            vs,
+            hints: {
+              start: from - window, end: to, step: isRange ? range.interval : 0, func: ctx.func,
+              range: e.kind === 'matrixSelector' ? e.range : 0, grouping: ctx.grouping, by: ctx.by,
+            },
+          });
+          return;
+        }
+        case 'subquery': {
+          const at = atOf(e);
+          const step = e.step > 0 ? e.step : this.#opts.subqueryStep;
+          visit(e.expr, (at ?? lo) - e.offset - e.range - step, (at ?? hi) - e.offset, { func: '', grouping: [], by: false });
+          return;
+        }
+        case 'call':
+          for (const a of e.args) visit(a, lo, hi, { ...ctx, func: e.func.name });
+          return;
+        case 'aggregate':
+          if (e.param !== null) visit(e.param, lo, hi, ctx);
+          visit(e.expr, lo, hi, { func: ctx.func, grouping: e.grouping, by: !e.without });
+          return;
+        case 'binary':
+          visit(e.lhs, lo, hi, ctx);
+          visit(e.rhs, lo, hi, ctx);
+          return;
+        case 'unary':
+        case 'paren':
+        case 'stepInvariant':
+          visit(e.expr, lo, hi, ctx);
+          return;
+        default:
+          return;
+      }
+    };
+    visit(expr, range.start, range.end, { func: '', grouping: [], by: false });
+    return out;
+  }
+
+  #instantResult(ev: Evaluator, expr: Expr, t: number): QueryValue {
+    const type = exprType(expr);
+    if (type === 'range vector') {
+      const series: SeriesPoints[] = ev.evalRangeVector(expr).map((s) => {
+        const floats: FPoint[] = [];
+        for (let i = 0; i < s.n; i++) floats.push({ t: s.ts[i] as number, f: s.vs[i] as number });
+        return { labels: s.labels, floats };
+      });
+      return { type: 'matrix', series };
+    }
+    const v = ev.eval(expr);
+    if (v.type === 'string') return { type: 'string', t, v: v.value };
+    if (v.type === 'scalar') return { type: 'scalar', t, v: v.vals[0] as number };
+    const samples: Sample[] = [];
+    for (const s of v.series) if (s.has[0] === 1) samples.push({ labels: s.labels, t, f: s.vals[0] as number });
+    return { type: 'vector', samples };
+  }
+
+  #rangeResult(v: ReturnType<Evaluator['eval']>, range: StepRange): QueryValue {
+    const vec: VectorValue =
+      v.type === 'scalar'
+        ? { type: 'vector', series: [{ labels: Labels.EMPTY, vals: v.vals, has: new Uint8Array(range.steps).fill(1) } as VectorValue['series'][number]] }
+        : (v as VectorValue);
+    const series: SeriesPoints[] = [];
+    for (const s of vec.series) {
+      const floats: FPoint[] = [];
+      for (let i = 0; i < range.steps; i++) if (s.has[i] === 1) floats.push({ t: stepTime(range, i), f: s.vals[i] as number });
+      if (floats.length > 0) series.push({ labels: s.labels, floats });
+    }
+    series.sort((a, b) => Labels.compare(a.labels, b.labels));
+    return { type: 'matrix', series };
+  }
+}
+
+interface Selection {
+  readonly vs: VectorSelector;
+  readonly hints: SelectHints;
+}

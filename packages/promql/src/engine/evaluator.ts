@@ -1,0 +1,426 @@
+/**
+ * Evaluates an expression over all steps of a query at once, synchronously, from series the engine
+ * selected beforehand. Mirrors Prometheus' evaluator: lookback for instant selectors, sliding windows for
+ * range functions, subqueries as nested evaluations on absolute step multiples, step-invariant subtrees
+ * evaluated once.
+ */
+import { METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
+import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
+import { exprType, isSetOp } from '../parser/ast.js';
+import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
+import type { FunctionContext, VectorFunction } from '../functions/context.js';
+import { HISTOGRAM_FUNCTIONS } from '../functions/histogram.js';
+import { LABEL_FUNCTIONS } from '../functions/label.js';
+import { MATH_FUNCTIONS, mapSamples } from '../functions/math.js';
+import { absentAt, absentLabels, MISC_FUNCTIONS } from '../functions/misc.js';
+import { overTimeFunctions } from '../functions/over_time.js';
+import { COUNTER_FUNCTIONS, rateFunctions } from '../functions/rate.js';
+import { TIME_FUNCTIONS } from '../functions/time.js';
+import type { RangeFunction, Window } from '../functions/window.js';
+import { aggregate } from './aggregate.js';
+import { scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
+import { SampleBuffer, isStaleNaN } from './buffer.js';
+import { EvalError, TooManySamplesError } from './errors.js';
+import {
+  SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,
+} from './steps.js';
+
+export interface EvalOptions {
+  readonly lookbackDelta: number;
+  readonly compat: 2 | 3;
+  readonly subqueryStep: number;
+  readonly maxSamples: number;
+}
+
+export interface EvalStats {
+  samplesRead: number;
+  peakSamples: number;
+  currentSamples: number;
+}
+
+/** State shared by an evaluation and its nested (subquery, step-invariant) evaluations. */
+export interface EvalShared {
+  readonly opts: EvalOptions;
+  readonly input: string;
+  readonly data: ReadonlyMap<VectorSelector, readonly Series[]>;
+  readonly queryStart: number;
+  readonly queryEnd: number;
+  readonly stats: EvalStats;
+  readonly annotations: Set<string>;
+  checkAbort(): void;
+  readonly rangeFunctions: Record<string, RangeFunction>;
+}
+
+/** One series of a range vector: its samples, in time order. */
+export interface RangeSeries {
+  readonly labels: Labels;
+  readonly ts: Float64Array;
+  readonly vs: Float64Array;
+  readonly n: number;
+}
+
+const VECTOR_FUNCTIONS: Record<string, VectorFunction> = {
+  ...MATH_FUNCTIONS, ...LABEL_FUNCTIONS, ...TIME_FUNCTIONS, ...HISTOGRAM_FUNCTIONS, ...MISC_FUNCTIONS,
+};
+const KEEPS_METRIC_NAME = new Set(['last_over_time', 'first_over_time']);
+const COUNTER_SUFFIXES = ['_total', '_sum', '_count', '_bucket'];
+
+export function rangeFunctionsFor(compat: 2 | 3): Record<string, RangeFunction> {
+  return { ...overTimeFunctions(compat), ...rateFunctions(compat) };
+}
+
+/** `line:col` of a character offset, as Prometheus appends to annotations. */
+function position(input: string, pos: number): string {
+  const before = input.slice(0, pos);
+  const line = before.split('\n').length;
+  return `${line}:${pos - (before.lastIndexOf('\n') + 1) + 1}`;
+}
+
+function unwrap(e: Expr): Expr {
+  while (e.kind === 'paren' || e.kind === 'stepInvariant') e = e.expr;
+  return e;
+}
+
+export class Evaluator {
+  readonly #range: StepRange;
+  readonly #shared: EvalShared;
+  readonly #buf = new SampleBuffer();
+  static readonly #invariance = new WeakMap<Expr, boolean>();
+
+  constructor(range: StepRange, shared: EvalShared) {
+    this.#range = range;
+    this.#shared = shared;
+  }
+
+  eval(e: Expr): StepValue {
+    this.#shared.checkAbort();
+    const stats = this.#shared.stats;
+    const before = stats.currentSamples;
+    const v = this.#range.steps > 1 && e.kind !== 'number' && e.kind !== 'string' && this.#stepInvariant(e)
+      ? this.#evalOnce(e)
+      : this.#evalNode(e);
+    const held = stats.currentSamples;
+    const own = pointsOf(v);
+    this.#account(held + own);
+    stats.currentSamples = before + own;
+    return v;
+  }
+
+  #account(current: number): void {
+    const stats = this.#shared.stats;
+    if (current > stats.peakSamples) stats.peakSamples = current;
+    if (current > this.#shared.opts.maxSamples) throw new TooManySamplesError();
+  }
+
+  #atTime(m: TimeModifiers): number | null {
+    if (m.atAnchor === 'start') return this.#shared.queryStart;
+    if (m.atAnchor === 'end') return this.#shared.queryEnd;
+    return m.timestamp;
+  }
+
+  /** Whether a subtree has the same value at every step (Prometheus' preprocessExpr rules). */
+  #stepInvariant(e: Expr): boolean {
+    const cached = Evaluator.#invariance.get(e);
+    if (cached !== undefined) return cached;
+    let r: boolean;
+    switch (e.kind) {
+      case 'number':
+      case 'string':
+        r = true;
+        break;
+      case 'vectorSelector':
+      case 'subquery':
+        r = this.#atTime(e) !== null;
+        break;
+      case 'matrixSelector':
+        r = this.#atTime(e.vs) !== null;
+        break;
+      case 'call':
+        r = !AT_MODIFIER_UNSAFE_FUNCTIONS.has(e.func.name) && e.args.every((a) => this.#stepInvariant(a));
+        break;
+      case 'aggregate':
+        r = this.#stepInvariant(e.expr) && (e.param === null || this.#stepInvariant(e.param));
+        break;
+      case 'binary':
+        r = this.#stepInvariant(e.lhs) && this.#stepInvariant(e.rhs);
+        break;
+      default:
+        r = this.#stepInvariant(e.expr);
+    }
+    Evaluator.#invariance.set(e, r);
+    return r;
+  }
+
+  /** Evaluates at the first step only and repeats the value at every step. */
+  #evalOnce(e: Expr): StepValue {
+    const single = new Evaluator(makeStepRange(this.#range.start, this.#range.start, 0), this.#shared).#evalNode(e);
+    const steps = this.#range.steps;
+    if (single.type === 'scalar') return { type: 'scalar', vals: new Float64Array(steps).fill(single.vals[0] as number) };
+    if (single.type === 'string') return single;
+    const series = single.series.map((s) => {
+      const o = new StepSeries(s.labels, steps);
+      o.vals.fill(s.vals[0] as number);
+      o.has.fill(1);
+      return o;
+    });
+    return { type: 'vector', series };
+  }
+
+  #evalNode(e: Expr): StepValue {
+    switch (e.kind) {
+      case 'number':
+        return { type: 'scalar', vals: new Float64Array(this.#range.steps).fill(e.value) };
+      case 'string':
+        return { type: 'string', value: e.value };
+      case 'paren':
+      case 'stepInvariant':
+        return this.eval(e.expr);
+      case 'unary': {
+        const v = this.eval(e.expr);
+        if (e.op === '+') return v;
+        if (v.type === 'scalar') return { type: 'scalar', vals: v.vals.map((x) => -x) };
+        return mapSamples(v as VectorValue, this.#range.steps, (x) => -x);
+      }
+      case 'vectorSelector':
+        return this.#vectorSelector(e, false);
+      case 'matrixSelector':
+      case 'subquery':
+        throw new EvalError(`unexpected range vector ${e.kind} in instant evaluation`);
+      case 'call':
+        return this.#call(e);
+      case 'aggregate':
+        return this.#aggregate(e);
+      case 'binary':
+        return this.#binary(e);
+    }
+  }
+
+  #vectorSelector(vs: VectorSelector, timestamps: boolean): VectorValue {
+    const series = this.#shared.data.get(vs) ?? [];
+    const at = this.#atTime(vs);
+    const { steps } = this.#range;
+    const lookback = this.#shared.opts.lookbackDelta;
+    const closed = this.#shared.opts.compat === 2;
+    const first = (at ?? this.#range.start) - vs.offset;
+    const last = (at ?? this.#range.end) - vs.offset;
+    const buf = this.#buf;
+    const out: StepSeries[] = [];
+    let read = 0;
+    for (const s of series) {
+      this.#shared.checkAbort();
+      buf.load(s, first - lookback, last, false);
+      if (buf.n === 0) continue;
+      const o = new StepSeries(timestamps ? s.labels.withoutMetricName() : s.labels, steps);
+      let j = -1;
+      let any = false;
+      for (let i = 0; i < steps; i++) {
+        const ref = (at ?? stepTime(this.#range, i)) - vs.offset;
+        while (j + 1 < buf.n && (buf.ts[j + 1] as number) <= ref) j++;
+        if (j < 0) continue;
+        const t = buf.ts[j] as number;
+        if (closed ? t < ref - lookback : t <= ref - lookback) continue;
+        const v = buf.vs[j] as number;
+        if (isStaleNaN(v)) continue;
+        o.has[i] = 1;
+        o.vals[i] = timestamps ? t / 1000 : v;
+        any = true;
+        read++;
+      }
+      if (any) out.push(o);
+    }
+    this.#shared.stats.samplesRead += read;
+    if (timestamps) return dropMetricNames({ type: 'vector', series: out }, steps);
+    return { type: 'vector', series: out };
+  }
+
+  /** The series of a range-vector expression with the reference time (ms) of each step. */
+  #rangeSource(e: MatrixSelector | SubqueryExpr): { range: number; refAt: (i: number) => number; each: (f: (s: RangeSeries) => void) => void } {
+    const mods: TimeModifiers = e.kind === 'matrixSelector' ? e.vs : e;
+    const at = this.#atTime(mods);
+    const refAt = (i: number): number => (at ?? stepTime(this.#range, i)) - mods.offset;
+    if (e.kind === 'matrixSelector') {
+      const series = this.#shared.data.get(e.vs) ?? [];
+      const mint = refAt(0) - e.range;
+      const maxt = refAt(this.#range.steps - 1);
+      const buf = this.#buf;
+      return {
+        range: e.range,
+        refAt,
+        each: (f) => {
+          for (const s of series) {
+            this.#shared.checkAbort();
+            buf.load(s, mint, maxt, true);
+            f({ labels: s.labels, ts: buf.ts, vs: buf.vs, n: buf.n });
+          }
+        },
+      };
+    }
+    const inner = this.#subqueryPoints(e, at);
+    return { range: e.range, refAt, each: (f) => inner.forEach(f) };
+  }
+
+  /** Evaluates a subquery's expression on absolute multiples of its step covering all windows. */
+  #subqueryPoints(sq: SubqueryExpr, at: number | null): RangeSeries[] {
+    const step = sq.step > 0 ? sq.step : this.#shared.opts.subqueryStep;
+    const from = (at ?? this.#range.start) - sq.offset - sq.range;
+    const end = (at ?? this.#range.end) - sq.offset;
+    let start = step * Math.floor(from / step);
+    if (this.#shared.opts.compat === 2 ? start < from : start <= from) start += step;
+    if (start > end) return [];
+    const innerRange = makeStepRange(start, end, step);
+    const v = new Evaluator(innerRange, this.#shared).eval(sq.expr) as VectorValue;
+    return v.series.map((s) => {
+      const n = s.count();
+      const ts = new Float64Array(n);
+      const vs = new Float64Array(n);
+      let k = 0;
+      for (let i = 0; i < innerRange.steps; i++) {
+        if (s.has[i] !== 1) continue;
+        ts[k] = stepTime(innerRange, i);
+        vs[k++] = s.vals[i] as number;
+      }
+      return { labels: s.labels, ts, vs, n };
+    });
+  }
+
+  /** Walks the windows of a range vector: `f(series, step, lo, hi)` for each series and step. */
+  #windows(e: MatrixSelector | SubqueryExpr, f: (s: RangeSeries, i: number, lo: number, hi: number, ref: number) => void): number {
+    const src = this.#rangeSource(e);
+    const closed = this.#shared.opts.compat === 2;
+    const { steps } = this.#range;
+    let read = 0;
+    src.each((s) => {
+      let lo = 0;
+      let hi = 0;
+      for (let i = 0; i < steps; i++) {
+        const ref = src.refAt(i);
+        const from = ref - src.range;
+        while (lo < s.n && (closed ? (s.ts[lo] as number) < from : (s.ts[lo] as number) <= from)) lo++;
+        if (hi < lo) hi = lo;
+        while (hi < s.n && (s.ts[hi] as number) <= ref) hi++;
+        read += hi - lo;
+        this.#account(this.#shared.stats.currentSamples + hi - lo);
+        f(s, i, lo, hi, ref);
+      }
+    });
+    this.#shared.stats.samplesRead += read;
+    return src.range;
+  }
+
+  /** A range vector at the single evaluation time, as raw samples (instant queries of `x[5m]`). */
+  evalRangeVector(e: Expr): RangeSeries[] {
+    const r = unwrap(e) as MatrixSelector | SubqueryExpr;
+    const out: RangeSeries[] = [];
+    this.#windows(r, (s, _i, lo, hi) => {
+      if (hi > lo) out.push({ labels: s.labels, ts: s.ts.slice(lo, hi), vs: s.vs.slice(lo, hi), n: hi - lo });
+    });
+    return out;
+  }
+
+  #call(c: Call): StepValue {
+    const name = c.func.name;
+    const rangeFn = this.#shared.rangeFunctions[name];
+    if (rangeFn !== undefined) return this.#rangeCall(c, rangeFn);
+    if (name === 'absent_over_time') {
+      const arg = unwrap(c.args[0] as Expr) as MatrixSelector | SubqueryExpr;
+      const present = new Uint8Array(this.#range.steps);
+      this.#windows(arg, (_s, i, lo, hi) => {
+        if (hi > lo) present[i] = 1;
+      });
+      return absentAt(absentLabels(arg), this.#range.steps, (i) => present[i] === 1);
+    }
+    if (name === 'timestamp') {
+      const arg = unwrap(c.args[0] as Expr);
+      if (arg.kind === 'vectorSelector') return this.#vectorSelector(arg, true);
+      const v = this.eval(arg) as VectorValue;
+      return mapSamples(v, this.#range.steps, (_x, i) => stepTime(this.#range, i) / 1000);
+    }
+    const fn = VECTOR_FUNCTIONS[name];
+    if (fn === undefined) throw new EvalError(`function ${name}() is not implemented`);
+    const args = c.args.map((a) => this.eval(a));
+    const ctx: FunctionContext = {
+      range: this.#range,
+      call: c,
+      compat: this.#shared.opts.compat,
+      annotate: (m) => this.#shared.annotations.add(m),
+    };
+    return fn(args, ctx);
+  }
+
+  #rangeCall(c: Call, fn: RangeFunction): VectorValue {
+    const matrixIndex = c.func.argTypes.indexOf('range vector');
+    const arg = unwrap(c.args[matrixIndex] as Expr) as MatrixSelector | SubqueryExpr;
+    const params = c.args.filter((_, k) => k !== matrixIndex).map((a) => (this.eval(a) as ScalarValue).vals);
+    const steps = this.#range.steps;
+    const keepName = KEEPS_METRIC_NAME.has(c.func.name);
+    const checkCounter = this.#shared.opts.compat === 3 && COUNTER_FUNCTIONS.has(c.func.name);
+    const out = new SeriesBuilder(steps);
+    const w: Window = {
+      ts: new Float64Array(0), vs: new Float64Array(0), lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
+      params: params.map(() => 0), metricName: '',
+    };
+    let current: RangeSeries | null = null;
+    let target: StepSeries | null = null;
+    w.range = this.#windows(arg, (s, i, lo, hi, ref) => {
+      if (hi === lo) return;
+      if (s !== current) {
+        current = s;
+        target = null;
+        w.metricName = s.labels.get(METRIC_NAME);
+      }
+      w.ts = s.ts;
+      w.vs = s.vs;
+      w.lo = lo;
+      w.hi = hi;
+      w.rangeEnd = ref;
+      w.rangeStart = ref - arg.range;
+      w.range = arg.range;
+      w.t = stepTime(this.#range, i);
+      for (let k = 0; k < params.length; k++) w.params[k] = (params[k] as Float64Array)[i] as number;
+      const v = fn(w);
+      if (v === undefined) return;
+      if (checkCounter && w.metricName !== '' && !COUNTER_SUFFIXES.some((x) => w.metricName.endsWith(x))) {
+        this.#shared.annotations.add(
+          `PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(w.metricName)} (${position(this.#shared.input, (c.args[matrixIndex] as Expr).pos.start)})`,
+        );
+      }
+      target ??= out.series(keepName ? s.labels : s.labels.withoutMetricName());
+      out.set(target, i, v);
+    });
+    return out.result();
+  }
+
+  #aggregate(e: AggregateExpr): VectorValue {
+    const param = e.param === null ? null : this.eval(e.param);
+    const input = this.eval(e.expr) as VectorValue;
+    return aggregate(e, input, {
+      steps: this.#range.steps,
+      compat: this.#shared.opts.compat,
+      param: param !== null && param.type === 'scalar' ? param.vals : null,
+      label: param !== null && param.type === 'string' ? param.value : '',
+      warn: (m) => this.#shared.annotations.add(`${m} (${position(this.#shared.input, (e.param as Expr).pos.start)})`),
+    });
+  }
+
+  #binary(e: BinaryExpr): StepValue {
+    const lhs = this.eval(e.lhs);
+    const rhs = this.eval(e.rhs);
+    const steps = this.#range.steps;
+    if (lhs.type === 'scalar' && rhs.type === 'scalar') return { type: 'scalar', vals: scalarBinop(e.op, lhs.vals, rhs.vals) };
+    if (lhs.type === 'vector' && rhs.type === 'scalar') return vectorScalarBinop(e.op, lhs, rhs.vals, false, e.returnBool, steps);
+    if (lhs.type === 'scalar' && rhs.type === 'vector') return vectorScalarBinop(e.op, rhs, lhs.vals, true, e.returnBool, steps);
+    if (lhs.type !== 'vector' || rhs.type !== 'vector' || e.matching === null) {
+      throw new EvalError(`invalid operand types ${exprType(e.lhs)} and ${exprType(e.rhs)} for binary operation`);
+    }
+    if (isSetOp(e.op)) return setBinop(e.op, lhs, rhs, e.matching, steps);
+    return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps);
+  }
+}
+
+function pointsOf(v: StepValue): number {
+  if (v.type === 'scalar') return v.vals.length;
+  if (v.type === 'string') return 0;
+  let n = 0;
+  for (const s of v.series) n += s.count();
+  return n;
+}

@@ -1,0 +1,108 @@
+/**
+ * Values during evaluation. An instant-vector expression is evaluated over all steps of the query at once
+ * (as Prometheus' rangeEval does): each series holds one slot per step, dense, with a presence flag.
+ */
+import type { Labels } from '@strata/tsdb';
+import { DUPLICATE_LABELSET, EvalError } from './errors.js';
+
+/** The evaluation times: `start + i·interval` for i < steps (ms). */
+export interface StepRange {
+  readonly start: number;
+  readonly end: number;
+  readonly interval: number;
+  readonly steps: number;
+}
+
+export function stepTime(r: StepRange, i: number): number {
+  return r.start + i * r.interval;
+}
+
+export function makeStepRange(start: number, end: number, interval: number): StepRange {
+  const steps = interval > 0 ? Math.floor((end - start) / interval) + 1 : 1;
+  return { start, end, interval: interval > 0 ? interval : 1, steps };
+}
+
+/** One series of an instant-vector expression over the steps. Float samples only for now. */
+export class StepSeries {
+  readonly labels: Labels;
+  readonly vals: Float64Array;
+  readonly has: Uint8Array;
+
+  constructor(labels: Labels, steps: number) {
+    this.labels = labels;
+    this.vals = new Float64Array(steps);
+    this.has = new Uint8Array(steps);
+  }
+
+  count(): number {
+    let n = 0;
+    for (let i = 0; i < this.has.length; i++) n += this.has[i] as number;
+    return n;
+  }
+}
+
+export interface VectorValue {
+  readonly type: 'vector';
+  readonly series: StepSeries[];
+}
+
+export interface ScalarValue {
+  readonly type: 'scalar';
+  readonly vals: Float64Array;
+}
+
+export interface StringValue {
+  readonly type: 'string';
+  readonly value: string;
+}
+
+export type StepValue = VectorValue | ScalarValue | StringValue;
+
+/**
+ * Collects output series by label set; a label set written twice at one step is Prometheus'
+ * duplicate-labelset error.
+ */
+export class SeriesBuilder {
+  readonly #byKey = new Map<string, StepSeries>();
+  readonly #list: StepSeries[] = [];
+  readonly #steps: number;
+
+  constructor(steps: number) {
+    this.#steps = steps;
+  }
+
+  series(labels: Labels): StepSeries {
+    const key = labels.key();
+    let s = this.#byKey.get(key);
+    if (s === undefined) {
+      s = new StepSeries(labels, this.#steps);
+      this.#byKey.set(key, s);
+      this.#list.push(s);
+    }
+    return s;
+  }
+
+  set(s: StepSeries, i: number, v: number, duplicateMessage = DUPLICATE_LABELSET): void {
+    if (s.has[i] === 1) throw new EvalError(duplicateMessage);
+    s.has[i] = 1;
+    s.vals[i] = v;
+  }
+
+  result(): VectorValue {
+    return { type: 'vector', series: this.#list };
+  }
+}
+
+/** Re-keys series whose labels changed (e.g. after dropping `__name__`), merging those that became equal. */
+export function relabel(input: readonly StepSeries[], steps: number, labelsOf: (s: StepSeries) => Labels): VectorValue {
+  const out = new SeriesBuilder(steps);
+  for (const s of input) {
+    const o = out.series(labelsOf(s));
+    for (let i = 0; i < steps; i++) if (s.has[i] === 1) out.set(o, i, s.vals[i] as number);
+  }
+  return out.result();
+}
+
+export function dropMetricNames(v: VectorValue, steps: number): VectorValue {
+  return relabel(v.series, steps, (s) => s.labels.withoutMetricName());
+}

@@ -1,0 +1,46 @@
+/** Prometheus' textual forms of sample values and timestamps (HTTP API, test scripts, count_values). */
+
+/** A sample value as the HTTP API writes it: shortest round-trip, Go exponent form below 1e-6 and from 1e21. */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const s = String(v);
+  const e = s.indexOf('e');
+  if (e < 0) return s;
+  // JavaScript writes `1e-7`; Go writes at least two exponent digits: `1e-07`.
+  const sign = s[e + 1] === '-' ? '-' : '+';
+  const digits = s.slice(e + 2).padStart(2, '0');
+  return `${s.slice(0, e)}e${sign}${digits}`;
+}
+
+/** Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an exponent. */
+export function formatFloatPlain(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const s = String(v);
+  const e = s.indexOf('e');
+  if (e < 0) return s;
+  const neg = s.startsWith('-');
+  const mantissa = s.slice(neg ? 1 : 0, e);
+  const exp = Number(s.slice(e + 1));
+  const [intPart, frac = ''] = mantissa.split('.') as [string, string?];
+  const digits = intPart + frac;
+  const point = intPart.length + exp;
+  let out: string;
+  if (point <= 0) out = `0.${'0'.repeat(-point)}${digits}`;
+  else if (point >= digits.length) out = digits + '0'.repeat(point - digits.length);
+  else out = `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return neg ? `-${out}` : out;
+}
+
+/** A timestamp (ms) as the HTTP API writes it: seconds, with exactly three decimals when not whole. */
+export function formatTimestamp(ms: number): string {
+  const neg = ms < 0;
+  const a = Math.abs(ms);
+  const secs = Math.floor(a / 1000);
+  const frac = a % 1000;
+  const body = frac === 0 ? `${secs}` : `${secs}.${String(frac).padStart(3, '0')}`;
+  return neg ? `-${body}` : body;
+}

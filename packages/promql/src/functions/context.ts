@@ -1,0 +1,25 @@
+import type { Call } from '../parser/ast.js';
+import type { ScalarValue, StepRange, StepValue, VectorValue } from '../engine/steps.js';
+
+/** What a function over evaluated arguments sees of the evaluation. */
+export interface FunctionContext {
+  readonly range: StepRange;
+  readonly call: Call;
+  readonly compat: 2 | 3;
+  annotate(message: string): void;
+}
+
+export type VectorFunction = (args: StepValue[], ctx: FunctionContext) => StepValue;
+
+export function vectorArg(args: StepValue[], i: number): VectorValue {
+  return args[i] as VectorValue;
+}
+
+export function scalarArg(args: StepValue[], i: number): Float64Array {
+  return (args[i] as ScalarValue).vals;
+}
+
+export function stringArg(args: StepValue[], i: number): string {
+  const a = args[i];
+  return a !== undefined && a.type === 'string' ? a.value : '';
+}

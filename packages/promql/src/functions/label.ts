@@ -1,0 +1,84 @@
+/** label_replace and label_join: rewrite labels, keep the metric name unless it is the target. */
+import { RegexpSyntaxError, compileAnchored } from '@strata/tsdb';
+import { EvalError } from '../engine/errors.js';
+import { relabel } from '../engine/steps.js';
+import { stringArg, vectorArg, type VectorFunction } from './context.js';
+
+const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function checkLabelName(name: string, compat: 2 | 3): void {
+  const valid = compat === 2 ? LEGACY_LABEL_NAME.test(name) : name !== '';
+  if (!valid) throw new EvalError(`invalid destination label name in label_replace(): ${name}`);
+}
+
+/** Go's regexp Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; a name is the longest run of word characters. */
+export function expandTemplate(template: string, m: RegExpExecArray): string {
+  let out = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i] as string;
+    if (c !== '$' || i + 1 >= template.length) {
+      out += c;
+      continue;
+    }
+    const next = template[i + 1] as string;
+    if (next === '$') {
+      out += '$';
+      i++;
+      continue;
+    }
+    let name: string;
+    let end: number;
+    if (next === '{') {
+      const close = template.indexOf('}', i + 2);
+      const inner = close < 0 ? '' : template.slice(i + 2, close);
+      if (close < 0 || !/^\w+$/.test(inner)) {
+        out += c;
+        continue;
+      }
+      name = inner;
+      end = close;
+    } else {
+      const run = /^\w+/.exec(template.slice(i + 1));
+      if (run === null) {
+        out += c;
+        continue;
+      }
+      name = run[0];
+      end = i + run[0].length;
+    }
+    if (/^\d+$/.test(name)) out += m[Number(name)] ?? '';
+    else out += m.groups?.[name] ?? '';
+    i = end;
+  }
+  return out;
+}
+
+export const LABEL_FUNCTIONS: Record<string, VectorFunction> = {
+  label_replace: (args, ctx) => {
+    const dst = stringArg(args, 1);
+    const repl = stringArg(args, 2);
+    const src = stringArg(args, 3);
+    const pattern = stringArg(args, 4);
+    let re: RegExp;
+    try {
+      re = compileAnchored(pattern, { dotMatchesNewline: ctx.compat === 3 });
+    } catch (e) {
+      const reason = e instanceof RegexpSyntaxError ? e.message : String(e);
+      throw new EvalError(`invalid regular expression in label_replace(): ${pattern}: ${reason}`);
+    }
+    checkLabelName(dst, ctx.compat);
+    return relabel(vectorArg(args, 0).series, ctx.range.steps, (s) => {
+      const m = re.exec(s.labels.get(src));
+      return m === null ? s.labels : s.labels.with(dst, expandTemplate(repl, m));
+    });
+  },
+  label_join: (args, ctx) => {
+    const dst = stringArg(args, 1);
+    const sep = stringArg(args, 2);
+    const srcs = args.slice(3).map((_, i) => stringArg(args, i + 3));
+    checkLabelName(dst, ctx.compat);
+    return relabel(vectorArg(args, 0).series, ctx.range.steps, (s) =>
+      s.labels.with(dst, srcs.map((n) => s.labels.get(n)).join(sep)),
+    );
+  },
+};

@@ -1,0 +1,100 @@
+/** absent, scalar, vector, sorting, and the native-histogram functions (no output on float samples). */
+import { compareStrings, Labels, METRIC_NAME } from '@strata/tsdb';
+import type { Expr } from '../parser/ast.js';
+import { StepSeries, type VectorValue } from '../engine/steps.js';
+import { scalarArg, stringArg, vectorArg, type VectorFunction } from './context.js';
+
+/** Labels of absent()'s output: the equality matchers of a direct selector, except `__name__`. */
+export function absentLabels(arg: Expr): Labels {
+  let e = arg;
+  while (e.kind === 'paren' || e.kind === 'stepInvariant') e = e.expr;
+  const vs = e.kind === 'vectorSelector' ? e : e.kind === 'matrixSelector' ? e.vs : null;
+  if (vs === null) return Labels.EMPTY;
+  const set = new Map<string, string>();
+  for (const m of vs.matchers) {
+    if (m.name === METRIC_NAME) continue;
+    if (m.type === '=' && !set.has(m.name)) set.set(m.name, m.value);
+    else set.delete(m.name);
+  }
+  return Labels.from([...set].map(([name, value]) => ({ name, value })));
+}
+
+/** One `labels` series with value 1 at the steps where `present` is false. */
+export function absentAt(labels: Labels, steps: number, present: (i: number) => boolean): VectorValue {
+  const s = new StepSeries(labels, steps);
+  for (let i = 0; i < steps; i++) {
+    if (present(i)) continue;
+    s.has[i] = 1;
+    s.vals[i] = 1;
+  }
+  return { type: 'vector', series: s.count() > 0 ? [s] : [] };
+}
+
+function sortBy(desc: boolean): VectorFunction {
+  return (args) => {
+    const v = vectorArg(args, 0);
+    // Only meaningful for instant queries (one step); NaN sorts last either way.
+    const series = [...v.series].sort((a, b) => {
+      const x = a.vals[0] as number;
+      const y = b.vals[0] as number;
+      if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
+      return desc ? y - x : x - y;
+    });
+    return { type: 'vector', series };
+  };
+}
+
+function sortByLabel(desc: boolean): VectorFunction {
+  return (args) => {
+    const names = args.slice(1).map((_, i) => stringArg(args, i + 1));
+    const series = [...vectorArg(args, 0).series].sort((a, b) => {
+      for (const n of names) {
+        const c = compareStrings(a.labels.get(n), b.labels.get(n));
+        if (c !== 0) return desc ? -c : c;
+      }
+      const c = Labels.compare(a.labels, b.labels);
+      return desc ? -c : c;
+    });
+    return { type: 'vector', series };
+  };
+}
+
+const noFloatOutput: VectorFunction = () => ({ type: 'vector', series: [] });
+
+export const MISC_FUNCTIONS: Record<string, VectorFunction> = {
+  absent: (args, ctx) => {
+    const v = vectorArg(args, 0);
+    return absentAt(absentLabels(ctx.call.args[0] as Expr), ctx.range.steps, (i) => v.series.some((s) => s.has[i] === 1));
+  },
+  scalar: (args, ctx) => {
+    const v = vectorArg(args, 0);
+    const vals = new Float64Array(ctx.range.steps);
+    for (let i = 0; i < vals.length; i++) {
+      let n = 0;
+      let x = NaN;
+      for (const s of v.series) {
+        if (s.has[i] !== 1) continue;
+        n++;
+        x = s.vals[i] as number;
+      }
+      vals[i] = n === 1 ? x : NaN;
+    }
+    return { type: 'scalar', vals };
+  },
+  vector: (args, ctx) => {
+    const s = new StepSeries(Labels.EMPTY, ctx.range.steps);
+    s.vals.set(scalarArg(args, 0));
+    s.has.fill(1);
+    return { type: 'vector', series: [s] };
+  },
+  sort: sortBy(false),
+  sort_desc: sortBy(true),
+  sort_by_label: sortByLabel(false),
+  sort_by_label_desc: sortByLabel(true),
+  histogram_count: noFloatOutput,
+  histogram_sum: noFloatOutput,
+  histogram_avg: noFloatOutput,
+  histogram_stddev: noFloatOutput,
+  histogram_stdvar: noFloatOutput,
+  histogram_fraction: noFloatOutput,
+};

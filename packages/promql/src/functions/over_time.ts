@@ -1,0 +1,220 @@
+/** The `*_over_time` family and the other aggregations of a window's samples. */
+import { EvalError } from '../engine/errors.js';
+import { kahanC, kahanSumInc } from './kahan.js';
+import { quantile } from './quantile.js';
+import type { RangeFunction, Window } from './window.js';
+
+const scratch: number[] = [];
+
+function windowValues(w: Window): number[] {
+  scratch.length = 0;
+  for (let i = w.lo; i < w.hi; i++) scratch.push(w.vs[i] as number);
+  return scratch;
+}
+
+const sumOverTime: RangeFunction = (w) => {
+  let sum = 0;
+  let c = 0;
+  for (let i = w.lo; i < w.hi; i++) {
+    sum = kahanSumInc(w.vs[i] as number, sum, c);
+    c = kahanC();
+  }
+  return Number.isFinite(sum) ? sum + c : sum;
+};
+
+/** 3.x: compensated sum, switching to an incremental mean only when the sum would overflow. */
+const avgOverTime3: RangeFunction = (w) => {
+  let sum = w.vs[w.lo] as number;
+  let count = 1;
+  let mean = 0;
+  let c = 0;
+  let incremental = false;
+  for (let i = w.lo + 1; i < w.hi; i++) {
+    const v = w.vs[i] as number;
+    count++;
+    if (!incremental) {
+      const s = kahanSumInc(v, sum, c);
+      if (Number.isFinite(s) || Number.isNaN(s)) {
+        sum = s;
+        c = kahanC();
+        continue;
+      }
+      incremental = true;
+      mean = sum / (count - 1);
+      c /= count - 1;
+    }
+    const q = (count - 1) / count;
+    mean = kahanSumInc(v / count, q * mean, q * c);
+    c = kahanC();
+  }
+  return incremental ? mean + c : sum / count + c / count;
+};
+
+/** 2.x: compensated incremental mean throughout. */
+const avgOverTime2: RangeFunction = (w) => {
+  let mean = 0;
+  let c = 0;
+  let count = 0;
+  for (let i = w.lo; i < w.hi; i++) {
+    const v = w.vs[i] as number;
+    count++;
+    if (Number.isFinite(mean) === false && !Number.isNaN(mean)) {
+      if (!Number.isFinite(v) && !Number.isNaN(v) && mean > 0 === v > 0) continue;
+      if (Number.isFinite(v)) continue;
+    }
+    mean = kahanSumInc(v / count - mean / count, mean, c);
+    c = kahanC();
+  }
+  return !Number.isFinite(mean) && !Number.isNaN(mean) ? mean : mean + c;
+};
+
+const minOverTime: RangeFunction = (w) => {
+  let m = w.vs[w.lo] as number;
+  for (let i = w.lo + 1; i < w.hi; i++) {
+    const v = w.vs[i] as number;
+    if (v < m || Number.isNaN(m)) m = v;
+  }
+  return m;
+};
+
+const maxOverTime: RangeFunction = (w) => {
+  let m = w.vs[w.lo] as number;
+  for (let i = w.lo + 1; i < w.hi; i++) {
+    const v = w.vs[i] as number;
+    if (v > m || Number.isNaN(m)) m = v;
+  }
+  return m;
+};
+
+/** Population variance with compensated Welford updates. */
+function variance(w: Window): number {
+  let count = 0;
+  let mean = 0;
+  let cMean = 0;
+  let aux = 0;
+  let cAux = 0;
+  for (let i = w.lo; i < w.hi; i++) {
+    const v = w.vs[i] as number;
+    count++;
+    const delta = v - (mean + cMean);
+    mean = kahanSumInc(delta / count, mean, cMean);
+    cMean = kahanC();
+    aux = kahanSumInc(delta * (v - (mean + cMean)), aux, cAux);
+    cAux = kahanC();
+  }
+  return (aux + cAux) / count;
+}
+
+/** Timestamp (s) of the sample chosen by `better(candidate, best)`; ties go to the later sample when `later`. */
+function tsOf(better: (v: number, best: number) => boolean): RangeFunction {
+  return (w) => {
+    let best = w.vs[w.lo] as number;
+    let t = w.ts[w.lo] as number;
+    for (let i = w.lo + 1; i < w.hi; i++) {
+      const v = w.vs[i] as number;
+      if (better(v, best) || (Number.isNaN(best) && !Number.isNaN(v))) {
+        best = v;
+        t = w.ts[i] as number;
+      }
+    }
+    return t / 1000;
+  };
+}
+
+/** Least-squares slope and intercept at `interceptTime`, with compensated sums (Prometheus' linearRegression). */
+export function linearRegression(w: Window, interceptTime: number): [number, number] {
+  let n = 0;
+  let sumX = 0, cX = 0, sumY = 0, cY = 0, sumXY = 0, cXY = 0, sumX2 = 0, cX2 = 0;
+  const initY = w.vs[w.lo] as number;
+  let constY = true;
+  for (let i = w.lo; i < w.hi; i++) {
+    const y = w.vs[i] as number;
+    if (constY && i > w.lo && y !== initY) constY = false;
+    n++;
+    const x = ((w.ts[i] as number) - interceptTime) / 1000;
+    sumX = kahanSumInc(x, sumX, cX);
+    cX = kahanC();
+    sumY = kahanSumInc(y, sumY, cY);
+    cY = kahanC();
+    sumXY = kahanSumInc(x * y, sumXY, cXY);
+    cXY = kahanC();
+    sumX2 = kahanSumInc(x * x, sumX2, cX2);
+    cX2 = kahanC();
+  }
+  if (constY) return Number.isFinite(initY) || Number.isNaN(initY) ? [0, initY] : [NaN, NaN];
+  sumX += cX;
+  sumY += cY;
+  sumXY += cXY;
+  sumX2 += cX2;
+  const covXY = sumXY - (sumX * sumY) / n;
+  const varX = sumX2 - (sumX * sumX) / n;
+  const slope = covXY / varX;
+  return [slope, sumY / n - (slope * sumX) / n];
+}
+
+function doubleExponentialSmoothing(w: Window): number | undefined {
+  const [sf, tf] = w.params as [number, number];
+  if (!(sf > 0 && sf < 1)) throw new EvalError(`invalid smoothing factor. Expected: 0 < sf < 1, got: ${sf.toFixed(6)}`);
+  if (!(tf > 0 && tf < 1)) throw new EvalError(`invalid trend factor. Expected: 0 < tf < 1, got: ${tf.toFixed(6)}`);
+  if (w.hi - w.lo < 2) return undefined;
+  let s0 = 0;
+  let s1 = w.vs[w.lo] as number;
+  let b = (w.vs[w.lo + 1] as number) - s1;
+  for (let i = w.lo + 1; i < w.hi; i++) {
+    const x = sf * (w.vs[i] as number);
+    if (i > w.lo + 1) b = tf * (s1 - s0) + (1 - tf) * b;
+    const y = (1 - sf) * (s1 + b);
+    s0 = s1;
+    s1 = x + y;
+  }
+  return s1;
+}
+
+export function overTimeFunctions(compat: 2 | 3): Record<string, RangeFunction> {
+  return {
+    sum_over_time: sumOverTime,
+    avg_over_time: compat === 2 ? avgOverTime2 : avgOverTime3,
+    min_over_time: minOverTime,
+    max_over_time: maxOverTime,
+    count_over_time: (w) => w.hi - w.lo,
+    last_over_time: (w) => w.vs[w.hi - 1] as number,
+    first_over_time: (w) => w.vs[w.lo] as number,
+    present_over_time: () => 1,
+    stdvar_over_time: variance,
+    stddev_over_time: (w) => Math.sqrt(variance(w)),
+    quantile_over_time: (w) => quantile(w.params[0] as number, windowValues(w)),
+    mad_over_time: (w) => {
+      const values = windowValues(w);
+      const median = quantile(0.5, values);
+      for (let i = 0; i < values.length; i++) values[i] = Math.abs((values[i] as number) - median);
+      return quantile(0.5, values);
+    },
+    ts_of_first_over_time: (w) => (w.ts[w.lo] as number) / 1000,
+    ts_of_last_over_time: (w) => (w.ts[w.hi - 1] as number) / 1000,
+    ts_of_min_over_time: tsOf((v, best) => v <= best),
+    ts_of_max_over_time: tsOf((v, best) => v >= best),
+    changes: (w) => {
+      let n = 0;
+      let prev = w.vs[w.lo] as number;
+      for (let i = w.lo + 1; i < w.hi; i++) {
+        const cur = w.vs[i] as number;
+        if (cur !== prev && !(Number.isNaN(cur) && Number.isNaN(prev))) n++;
+        prev = cur;
+      }
+      return n;
+    },
+    resets: (w) => {
+      let n = 0;
+      for (let i = w.lo + 1; i < w.hi; i++) if ((w.vs[i] as number) < (w.vs[i - 1] as number)) n++;
+      return n;
+    },
+    deriv: (w) => (w.hi - w.lo < 2 ? undefined : linearRegression(w, w.ts[w.lo] as number)[0]),
+    predict_linear: (w) => {
+      if (w.hi - w.lo < 2) return undefined;
+      const [slope, intercept] = linearRegression(w, w.t);
+      return slope * (w.params[0] as number) + intercept;
+    },
+    double_exponential_smoothing: doubleExponentialSmoothing,
+    holt_winters: doubleExponentialSmoothing,
+  };
+}

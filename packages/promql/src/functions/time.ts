@@ -1,0 +1,51 @@
+/** time(), date functions and timestamp-independent constants. */
+import { Labels } from '@strata/tsdb';
+import { StepSeries } from '../engine/steps.js';
+import type { StepValue, VectorValue } from '../engine/steps.js';
+import { stepTime } from '../engine/steps.js';
+import { vectorArg, type FunctionContext, type VectorFunction } from './context.js';
+import { mapSamples } from './math.js';
+
+function dateFunction(f: (d: Date) => number): VectorFunction {
+  return (args: StepValue[], ctx: FunctionContext) => {
+    if (args.length === 0) {
+      // Without an argument: the evaluation time, as vector(time()).
+      const out = new Float64Array(ctx.range.steps);
+      for (let i = 0; i < out.length; i++) out[i] = f(new Date(Math.floor(stepTime(ctx.range, i) / 1000) * 1000));
+      return timeVector(out, ctx.range.steps);
+    }
+    return mapSamples(vectorArg(args, 0), ctx.range.steps, (x) => (Number.isFinite(x) ? f(new Date(Math.trunc(x) * 1000)) : NaN));
+  };
+}
+
+function timeVector(vals: Float64Array, steps: number): VectorValue {
+  const s = new StepSeries(Labels.EMPTY, steps);
+  s.vals.set(vals);
+  s.has.fill(1);
+  return { type: 'vector', series: [s] };
+}
+
+function daysInMonth(d: Date): number {
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate();
+}
+
+function dayOfYear(d: Date): number {
+  return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86400000) + 1;
+}
+
+export const TIME_FUNCTIONS: Record<string, VectorFunction> = {
+  time: (_args, ctx) => {
+    const vals = new Float64Array(ctx.range.steps);
+    for (let i = 0; i < vals.length; i++) vals[i] = stepTime(ctx.range, i) / 1000;
+    return { type: 'scalar', vals };
+  },
+  pi: (_args, ctx) => ({ type: 'scalar', vals: new Float64Array(ctx.range.steps).fill(Math.PI) }),
+  minute: dateFunction((d) => d.getUTCMinutes()),
+  hour: dateFunction((d) => d.getUTCHours()),
+  day_of_week: dateFunction((d) => d.getUTCDay()),
+  day_of_month: dateFunction((d) => d.getUTCDate()),
+  day_of_year: dateFunction(dayOfYear),
+  days_in_month: dateFunction(daysInMonth),
+  month: dateFunction((d) => d.getUTCMonth() + 1),
+  year: dateFunction((d) => d.getUTCFullYear()),
+};

@@ -1,0 +1,21 @@
+/** The samples of one series inside one range window, as range functions see them. Reused across steps. */
+export interface Window {
+  /** Sample times (ms) and values of the series; the window is indexes lo ≤ i < hi. */
+  ts: Float64Array;
+  vs: Float64Array;
+  lo: number;
+  hi: number;
+  /** The window's boundaries (ms) and length (ms). */
+  rangeStart: number;
+  rangeEnd: number;
+  range: number;
+  /** The evaluation time (ms) of the step. */
+  t: number;
+  /** Values of the function's scalar arguments at this step, in argument order. */
+  params: number[];
+  /** The series' metric name (for annotations). */
+  metricName: string;
+}
+
+/** Computes one output value from a window, or undefined for no output at this step. */
+export type RangeFunction = (w: Window) => number | undefined;

@@ -1,0 +1,81 @@
+/** Type checks of Prometheus' parser (checkAST), with its error wording. */
+import type { AggregateExpr, BinaryExpr, Call, Expr, ExprType, SubqueryExpr, UnaryExpr, VectorSelector } from './ast.js';
+import { exprType, isComparison, isSetOp } from './ast.js';
+import { ParseError } from './errors.js';
+
+function expectType(input: string, e: Expr, want: ExprType, context: string): void {
+  const got = exprType(e);
+  if (got !== want) throw new ParseError(input, e.pos.start, `expected type ${want} in ${context}, got ${got}`);
+}
+
+export function checkVectorSelector(vs: VectorSelector, input: string): void {
+  if (vs.matchers.every((m) => m.matchesEmpty())) {
+    throw new ParseError(input, vs.pos.start, 'vector selector must contain at least one non-empty matcher');
+  }
+}
+
+export function checkUnary(e: UnaryExpr, input: string): void {
+  const t = exprType(e.expr);
+  if (t !== 'scalar' && t !== 'instant vector') {
+    throw new ParseError(input, e.pos.start, `unary expression only allowed on expressions of type scalar or instant vector, got ${JSON.stringify(t)}`);
+  }
+}
+
+export function checkSubquery(e: SubqueryExpr, input: string): void {
+  const t = exprType(e.expr);
+  if (t !== 'instant vector') throw new ParseError(input, e.pos.start, `subquery is only allowed on instant vector, got ${t} instead`);
+}
+
+export function checkCall(c: Call, input: string): void {
+  const f = c.func;
+  const n = c.args.length;
+  const min = f.variadic > 0 ? f.argTypes.length - f.variadic : f.argTypes.length;
+  const quoted = JSON.stringify(f.name);
+  if (f.variadic === 0 && n !== min) {
+    throw new ParseError(input, c.pos.end, `expected ${min} argument(s) in call to ${quoted}, got ${n}`);
+  }
+  if (f.variadic !== 0 && n < (f.variadic < 0 ? f.argTypes.length - 1 : min)) {
+    const atLeast = f.variadic < 0 ? f.argTypes.length - 1 : min;
+    throw new ParseError(input, c.pos.end, `expected at least ${atLeast} argument(s) in call to ${quoted}, got ${n}`);
+  }
+  if (f.variadic > 0 && n > f.argTypes.length) {
+    throw new ParseError(input, c.pos.start, `expected at most ${f.argTypes.length} argument(s) in call to ${quoted}, got ${n}`);
+  }
+  c.args.forEach((a, i) => {
+    const want = f.argTypes[Math.min(i, f.argTypes.length - 1)] as ExprType;
+    expectType(input, a, want, `call to function ${quoted}`);
+  });
+}
+
+export function checkAggregate(a: AggregateExpr, input: string): void {
+  if (exprType(a.expr) !== 'instant vector') {
+    throw new ParseError(input, a.pos.start, `expected type instant vector in aggregation expression, got ${exprType(a.expr)}`);
+  }
+  if (a.param !== null) expectType(input, a.param, a.op === 'count_values' ? 'string' : 'scalar', 'aggregation parameter');
+}
+
+export function checkBinary(b: BinaryExpr, input: string, hasMatchingClause: boolean, opPos: number): void {
+  const lt = exprType(b.lhs);
+  const rt = exprType(b.rhs);
+  const valid = (t: ExprType): boolean => t === 'scalar' || t === 'instant vector';
+  if (b.returnBool && !isComparison(b.op)) throw new ParseError(input, opPos, 'bool modifier can only be used on comparison operators');
+  if (isComparison(b.op) && !b.returnBool && lt === 'scalar' && rt === 'scalar') {
+    throw new ParseError(input, opPos, 'comparisons between scalars must use BOOL modifier');
+  }
+  if (isSetOp(b.op) && b.matching !== null && b.matching.card !== 'many-to-many') {
+    throw new ParseError(input, b.pos.start, `no grouping allowed for "${b.op}" operation`);
+  }
+  if (!valid(lt) || !valid(rt)) throw new ParseError(input, b.pos.start, 'binary expression must contain only scalar and instant vector types');
+  if (hasMatchingClause && (lt !== 'instant vector' || rt !== 'instant vector')) {
+    throw new ParseError(input, b.pos.start, 'vector matching only allowed between instant vectors');
+  }
+  if (isSetOp(b.op) && (lt === 'scalar' || rt === 'scalar')) {
+    throw new ParseError(input, b.pos.start, `set operator "${b.op}" not allowed in binary scalar expression`);
+  }
+  const m = b.matching;
+  if (m !== null && m.on) {
+    for (const l of m.include) {
+      if (m.matchingLabels.includes(l)) throw new ParseError(input, b.pos.start, `label "${l}" must not occur in ON and GROUP clause at once`);
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/** Number, duration and string literals as Prometheus' lexer reads them. */
+
+const UNIT_MS: Record<string, number> = { y: 365 * 86400000, w: 7 * 86400000, d: 86400000, h: 3600000, m: 60000, s: 1000, ms: 1 };
+const UNIT_ORDER = ['y', 'w', 'd', 'h', 'm', 's', 'ms'];
+const DURATION_PART = /(\d+)(ms|y|w|d|h|m|s)/gy;
+
+/** Parses `1h30m` into ms; null if the text is not a duration. Units must appear largest first, once each. */
+export function parseDuration(text: string): number | null {
+  if (text === '0') return 0;
+  DURATION_PART.lastIndex = 0;
+  let ms = 0;
+  let lastUnit = -1;
+  let m: RegExpExecArray | null;
+  while (DURATION_PART.lastIndex < text.length && (m = DURATION_PART.exec(text)) !== null) {
+    const unit = UNIT_ORDER.indexOf(m[2] as string);
+    if (unit <= lastUnit) return null;
+    lastUnit = unit;
+    ms += Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+  }
+  if (lastUnit < 0 || DURATION_PART.lastIndex !== text.length) return null;
+  return ms;
+}
+
+/** Parses a number literal (decimal, hex, Inf, NaN, `_` digit separators); null if invalid. */
+export function parseNumber(text: string): number | null {
+  const t = text.replace(/_/g, '');
+  const lower = t.toLowerCase();
+  let sign = 1;
+  let body = lower;
+  if (body.startsWith('-') || body.startsWith('+')) {
+    if (body.startsWith('-')) sign = -1;
+    body = body.slice(1);
+  }
+  if (body === 'inf' || body === 'infinity') return sign * Infinity;
+  if (body === 'nan') return NaN;
+  if (/^0x[0-9a-f]+$/.test(body)) return sign * parseInt(body.slice(2), 16);
+  if (/^(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/.test(body)) return sign * Number(body);
+  // Octal literals, as Go's ParseInt with base 0 reads a leading zero.
+  return null;
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = {
+  a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"',
+};
+
+/** Unquotes a string literal with Go's rules; throws a message (without position) when malformed. */
+export function unquoteString(text: string): string {
+  const q = text[0];
+  if (q === '`') {
+    if (text.length < 2 || !text.endsWith('`')) throw new Error('unterminated raw string');
+    return text.slice(1, -1);
+  }
+  if (text.length < 2 || text[text.length - 1] !== q) throw new Error('unterminated quoted string');
+  const body = text.slice(1, -1);
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] as string;
+    if (c !== '\\') {
+      if (c === q) throw new Error('unterminated quoted string');
+      out += c;
+      continue;
+    }
+    const e = body[++i];
+    if (e === undefined) throw new Error('unterminated quoted string');
+    const simple = SIMPLE_ESCAPES[e];
+    if (simple !== undefined) {
+      if ((e === "'" && q !== "'") || (e === '"' && q !== '"')) throw new Error(`unknown escape sequence`);
+      out += simple;
+      continue;
+    }
+    const hexLen = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
+    if (hexLen > 0) {
+      const h = body.slice(i + 1, i + 1 + hexLen);
+      if (!new RegExp(`^[0-9a-fA-F]{${hexLen}}$`).test(h)) throw new Error('invalid escape sequence');
+      const code = parseInt(h, 16);
+      out += e === 'x' ? String.fromCharCode(code) : String.fromCodePoint(code);
+      i += hexLen;
+      continue;
+    }
+    if (e >= '0' && e <= '7') {
+      const o = body.slice(i, i + 3);
+      if (!/^[0-7]{3}$/.test(o)) throw new Error('invalid escape sequence');
+      out += String.fromCharCode(parseInt(o, 8));
+      i += 2;
+      continue;
+    }
+    throw new Error('unknown escape sequence');
+  }
+  return out;
+}

@@ -1,0 +1,397 @@
+/**
+ * Parses PromQL with the lezer grammar of the Prometheus UI, then builds the typed AST and
+ * type-checks it as Prometheus' parser does (see check.ts).
+ */
+import type { SyntaxNode } from '@lezer/common';
+import { parser as lezer } from '@prometheus-io/lezer-promql';
+import { METRIC_NAME, Matcher, type MatchType } from '@strata/tsdb';
+import { exprType } from './ast.js';
+import type {
+  AggregateExpr, AggregateOp, BinaryExpr, BinaryOp, Cardinality, Expr, PosRange, SubqueryExpr, VectorMatching, VectorSelector,
+} from './ast.js';
+import { checkAggregate, checkBinary, checkCall, checkSubquery, checkUnary, checkVectorSelector } from './check.js';
+import { ParseError, UnsupportedError } from './errors.js';
+import { FUNCTIONS } from './functions.js';
+import { parseDuration, parseNumber, unquoteString } from './literals.js';
+
+export interface ParseOptions {
+  /** Prometheus major version whose syntax to accept (2: holt_winters, regex `.` excludes newlines). Default 3. */
+  compat?: 2 | 3;
+  /** Accept experimental functions (as Prometheus' test suite does). Default true. */
+  experimentalFunctions?: boolean;
+}
+
+const BINARY_OPS: Record<string, BinaryOp> = {
+  Pow: '^', Mul: '*', Div: '/', Mod: '%', Atan2: 'atan2', Add: '+', Sub: '-', Eql: '==', Neq: '!=', Gte: '>=',
+  Gtr: '>', Lte: '<=', Lss: '<', And: 'and', Or: 'or', Unless: 'unless',
+};
+const MATCH_OPS: Record<string, MatchType> = { EqlSingle: '=', Neq: '!=', EqlRegex: '=~', NeqRegex: '!~' };
+
+/** Parses a PromQL expression; throws ParseError (or UnsupportedError for unimplemented syntax). */
+export function parseExpr(input: string, opts: ParseOptions = {}): Expr {
+  return new Builder(input, opts).build();
+}
+
+class Builder {
+  readonly #input: string;
+  readonly #opts: Required<ParseOptions>;
+
+  constructor(input: string, opts: ParseOptions) {
+    this.#input = input;
+    this.#opts = { compat: opts.compat ?? 3, experimentalFunctions: opts.experimentalFunctions ?? true };
+  }
+
+  build(): Expr {
+    const tree = lezer.parse(this.#input);
+    this.#reportSyntaxError(tree.topNode);
+    const top = tree.topNode.firstChild;
+    if (top === null) throw this.#error(0, 'no expression found in input');
+    return this.#expr(top);
+  }
+
+  #text(n: SyntaxNode): string {
+    return this.#input.slice(n.from, n.to);
+  }
+
+  #pos(n: SyntaxNode): PosRange {
+    return { start: n.from, end: n.to };
+  }
+
+  #error(pos: number, reason: string): ParseError {
+    return new ParseError(this.#input, pos, reason);
+  }
+
+  #reportSyntaxError(top: SyntaxNode): void {
+    let bad: SyntaxNode | null = null;
+    top.cursor().iterate((n) => {
+      if (bad !== null) return false;
+      if (n.type.isError) bad = n.node;
+      return undefined;
+    });
+    if (bad === null) return;
+    const at = (bad as SyntaxNode).from;
+    const rest = this.#input.slice(at).trimStart();
+    if (rest === '') {
+      const open = this.#unclosed(at);
+      throw this.#error(at, open === null ? 'unexpected end of input' : `unexpected end of input inside ${open}`);
+    }
+    const token = /^([A-Za-z_:][\w:]*|\d[\w.]*|"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|\S)/.exec(rest)?.[0] ?? rest[0];
+    throw this.#error(at + (this.#input.slice(at).length - rest.length), `unexpected ${JSON.stringify(token)}`);
+  }
+
+  /** The innermost bracket still open at `pos`, for "inside braces"-style messages. */
+  #unclosed(pos: number): string | null {
+    const stack: string[] = [];
+    const names: Record<string, string> = { '{': 'braces', '(': 'parentheses', '[': 'brackets' };
+    const s = this.#input.slice(0, pos);
+    for (let i = 0; i < s.length; i++) {
+      const c = s[i] as string;
+      if (c === '"' || c === "'" || c === '`') {
+        const end = s.indexOf(c, i + 1);
+        i = end < 0 ? s.length : end;
+      } else if (c in names) stack.push(names[c] as string);
+      else if (c === '}' || c === ')' || c === ']') stack.pop();
+    }
+    return stack.at(-1) ?? null;
+  }
+
+  #children(n: SyntaxNode): SyntaxNode[] {
+    const out: SyntaxNode[] = [];
+    for (let c = n.firstChild; c !== null; c = c.nextSibling) out.push(c);
+    return out;
+  }
+
+  #exprChildren(n: SyntaxNode): SyntaxNode[] {
+    return this.#children(n).filter((c) => c.type.is('Expr'));
+  }
+
+  #expr(n: SyntaxNode): Expr {
+    switch (n.type.name) {
+      case 'NumberDurationLiteral':
+        return { kind: 'number', value: this.#numberOrDuration(n, this.#text(n)), pos: this.#pos(n) };
+      case 'StringLiteral':
+        return { kind: 'string', value: this.#string(n), pos: this.#pos(n) };
+      case 'ParenExpr':
+        return { kind: 'paren', expr: this.#expr(this.#exprChildren(n)[0] as SyntaxNode), pos: this.#pos(n) };
+      case 'UnaryExpr': {
+        const op = this.#text(n.firstChild as SyntaxNode) as '-' | '+';
+        const inner = this.#expr(this.#exprChildren(n)[0] as SyntaxNode);
+        const e = { kind: 'unary', op, expr: inner, pos: this.#pos(n) } as const;
+        checkUnary(e, this.#input);
+        // Prometheus folds a sign into a number literal.
+        if (inner.kind === 'number') return { kind: 'number', value: op === '-' ? -inner.value : inner.value, pos: e.pos };
+        return e;
+      }
+      case 'VectorSelector':
+        return this.#vectorSelector(n);
+      case 'MatrixSelector':
+        return this.#matrixSelector(n);
+      case 'SubqueryExpr':
+        return this.#subquery(n);
+      case 'OffsetExpr':
+        return this.#offset(n);
+      case 'StepInvariantExpr':
+        return this.#at(n);
+      case 'FunctionCall':
+        return this.#call(n);
+      case 'AggregateExpr':
+        return this.#aggregate(n);
+      case 'BinaryExpr':
+        return this.#binary(n);
+      case 'AnchoredExpr':
+      case 'SmoothedExpr':
+        throw new UnsupportedError(`${n.type.name === 'AnchoredExpr' ? 'anchored' : 'smoothed'} range modifier`);
+      default:
+        throw this.#error(n.from, `unexpected ${n.type.name}`);
+    }
+  }
+
+  #string(n: SyntaxNode): string {
+    try {
+      return unquoteString(this.#text(n));
+    } catch (e) {
+      throw this.#error(n.from, (e as Error).message);
+    }
+  }
+
+  /** A number literal; in 3.x a duration literal where a number is expected reads as seconds. */
+  #numberOrDuration(n: SyntaxNode, text: string): number {
+    const num = parseNumber(text);
+    if (num !== null) return num;
+    const unsigned = text.replace(/^[-+]/, '');
+    const d = parseDuration(unsigned);
+    if (d !== null) return (text.startsWith('-') ? -d : d) / 1000;
+    throw this.#error(n.from, `bad number or duration syntax: ${JSON.stringify(text)}`);
+  }
+
+  #vectorSelector(n: SyntaxNode): VectorSelector {
+    const ident = n.getChild('Identifier');
+    const name = ident === null ? null : this.#text(ident);
+    const matchers: Matcher[] = [];
+    const regexOpts = { dotMatchesNewline: this.#opts.compat === 3 };
+    let quotedName: string | null = null;
+    const lm = n.getChild('LabelMatchers');
+    if (lm !== null) {
+      for (const m of this.#children(lm)) {
+        if (m.type.name === 'QuotedLabelName') {
+          quotedName = this.#string(m.firstChild as SyntaxNode);
+          continue;
+        }
+        if (m.type.name !== 'UnquotedLabelMatcher' && m.type.name !== 'QuotedLabelMatcher') continue;
+        const [labelNode, opNode, valueNode] = this.#children(m) as [SyntaxNode, SyntaxNode, SyntaxNode];
+        const label = labelNode.type.name === 'LabelName' ? this.#text(labelNode) : this.#string(labelNode.firstChild as SyntaxNode);
+        const op = MATCH_OPS[(opNode.firstChild as SyntaxNode).type.name] as MatchType;
+        try {
+          matchers.push(new Matcher(op, label, this.#string(valueNode), regexOpts));
+        } catch (e) {
+          throw this.#error(valueNode.from, (e as Error).message);
+        }
+      }
+    }
+    let metricName = name;
+    if (quotedName !== null) {
+      if (metricName !== null) throw this.#error(n.from, `metric name must not be set twice: ${JSON.stringify(metricName)} or ${JSON.stringify(quotedName)}`);
+      metricName = quotedName;
+    }
+    if (metricName !== null) {
+      for (const m of matchers) {
+        if (m.name === METRIC_NAME && m.type === '=') {
+          throw this.#error(n.from, `metric name must not be set twice: ${JSON.stringify(metricName)} or ${JSON.stringify(m.value)}`);
+        }
+      }
+      matchers.push(Matcher.equal(METRIC_NAME, metricName));
+    }
+    const vs: VectorSelector = {
+      kind: 'vectorSelector', name: metricName, matchers, offset: 0, timestamp: null, atAnchor: null, pos: this.#pos(n),
+    };
+    checkVectorSelector(vs, this.#input);
+    return vs;
+  }
+
+  #matrixSelector(n: SyntaxNode): Expr {
+    const [inner, durNode] = this.#children(n).filter((c) => c.type.is('Expr') || c.type.name === 'DurationExpr') as [SyntaxNode, SyntaxNode];
+    const vs = this.#expr(inner);
+    if (vs.kind !== 'vectorSelector') throw this.#error(n.from, 'ranges only allowed for vector selectors');
+    if (vs.offset !== 0 || vs.timestamp !== null || vs.atAnchor !== null) {
+      throw this.#error(n.from, 'no offset or @ modifiers allowed before range');
+    }
+    const range = this.#duration(durNode);
+    if (range <= 0) throw this.#error(durNode.from, `range must be positive, got ${this.#text(durNode)}`);
+    return { kind: 'matrixSelector', vs, range, pos: this.#pos(n) };
+  }
+
+  #subquery(n: SyntaxNode): SubqueryExpr {
+    const parts = this.#children(n);
+    const inner = parts[0] as SyntaxNode;
+    const durs = parts.filter((c) => c.type.name === 'DurationExpr');
+    const expr = this.#expr(inner);
+    const range = this.#duration(durs[0] as SyntaxNode);
+    const step = durs[1] === undefined ? 0 : this.#duration(durs[1]);
+    if (durs[1] !== undefined && step <= 0) throw this.#error(durs[1].from, 'step must be positive');
+    const sq: SubqueryExpr = { kind: 'subquery', expr, range, step, offset: 0, timestamp: null, atAnchor: null, pos: this.#pos(n) };
+    checkSubquery(sq, this.#input);
+    return sq;
+  }
+
+  /** The target of `offset`/`@`: a selector, the selector of a range, or a subquery. */
+  #modifierTarget(e: Expr, at: number, what: string): VectorSelector | SubqueryExpr {
+    if (e.kind === 'vectorSelector' || e.kind === 'subquery') return e;
+    if (e.kind === 'matrixSelector') return e.vs;
+    throw this.#error(at, `${what} modifier must be preceded by an instant vector selector or range vector selector or a subquery`);
+  }
+
+  #offset(n: SyntaxNode): Expr {
+    const inner = this.#expr(this.#exprChildren(n)[0] as SyntaxNode);
+    const durNode = n.getChild('OffsetDurationExpr') as SyntaxNode;
+    const target = this.#modifierTarget(inner, n.from, 'offset');
+    if (target.offset !== 0) throw this.#error(n.from, 'offset may not be set multiple times');
+    target.offset = this.#duration(durNode);
+    return inner;
+  }
+
+  #at(n: SyntaxNode): Expr {
+    const inner = this.#expr(this.#exprChildren(n)[0] as SyntaxNode);
+    const target = this.#modifierTarget(inner, n.from, '@');
+    if (target.timestamp !== null || target.atAnchor !== null) throw this.#error(n.from, '@ <timestamp> may not be set multiple times');
+    const pre = n.getChild('AtModifierPreprocessors');
+    if (pre !== null) {
+      target.atAnchor = pre.getChild('AtStart') !== null ? 'start' : 'end';
+      return inner;
+    }
+    const lit = n.getChild('NumberDurationLiteral') as SyntaxNode;
+    const secs = this.#numberOrDuration(lit, this.#text(lit));
+    const ms = Math.round(secs * 1000);
+    if (!Number.isFinite(secs) || !Number.isSafeInteger(ms)) {
+      throw this.#error(lit.from, `timestamp out of bounds for @ modifier: ${secs}`);
+    }
+    target.timestamp = ms;
+    return inner;
+  }
+
+  /** A duration in ms from a DurationExpr/OffsetDurationExpr (constant arithmetic allowed, as in 3.x). */
+  #duration(n: SyntaxNode): number {
+    return Math.round(this.#durationSeconds(n) * 1000);
+  }
+
+  #durationSeconds(n: SyntaxNode): number {
+    const parts = this.#children(n);
+    const first = parts[0] as SyntaxNode;
+    switch (first.type.name) {
+      case 'NumberDurationLiteralInDurationContext': {
+        const text = this.#text(first);
+        const d = parseDuration(text);
+        if (d !== null) return d / 1000;
+        const num = parseNumber(text);
+        if (num === null || !Number.isFinite(num)) throw this.#error(first.from, `bad duration syntax: ${JSON.stringify(text)}`);
+        return num;
+      }
+      case 'UnaryOp': {
+        const v = this.#durationSeconds(parts[1] as SyntaxNode);
+        return this.#text(first) === '-' ? -v : v;
+      }
+      case 'DurationExpr': {
+        if (parts.length === 1) return this.#durationSeconds(first);
+        const a = this.#durationSeconds(first);
+        const b = this.#durationSeconds(parts[2] as SyntaxNode);
+        switch ((parts[1] as SyntaxNode).type.name) {
+          case 'Add': return a + b;
+          case 'Sub': return a - b;
+          case 'Mul': return a * b;
+          case 'Div': return a / b;
+          case 'Mod': return a % b;
+          default: return a ** b;
+        }
+      }
+      case 'DurationMinOf':
+      case 'DurationMaxOf': {
+        const args = parts.filter((p) => p.type.name === 'DurationExpr').map((p) => this.#durationSeconds(p));
+        return first.type.name === 'DurationMinOf' ? Math.min(...args) : Math.max(...args);
+      }
+      case 'DurationStep':
+      case 'DurationRange':
+        throw new UnsupportedError(`${this.#text(first)}() in duration expressions`);
+      default:
+        // "(" DurationExpr ")"
+        return this.#durationSeconds(parts.find((p) => p.type.name === 'DurationExpr') as SyntaxNode);
+    }
+  }
+
+  #call(n: SyntaxNode): Expr {
+    const ident = n.getChild('FunctionIdentifier') as SyntaxNode;
+    const name = this.#text(ident);
+    const func = FUNCTIONS.get(name);
+    if (func === undefined || (func.only2x === true && this.#opts.compat !== 2)) {
+      if (['info', 'histogram_quantiles', 'start_timestamp', 'step', 'range', 'start', 'end'].includes(name)) {
+        throw new UnsupportedError(`function ${name}()`);
+      }
+      throw this.#error(n.from, `unknown function with name ${JSON.stringify(name)}`);
+    }
+    if (func.experimental === true && !this.#opts.experimentalFunctions) {
+      throw this.#error(n.from, `function ${JSON.stringify(name)} is not enabled`);
+    }
+    const body = n.getChild('FunctionCallBody') as SyntaxNode;
+    const args = this.#exprChildren(body).map((c) => this.#expr(c));
+    const call = { kind: 'call', func, args, pos: this.#pos(n) } as const;
+    checkCall(call, this.#input);
+    return call;
+  }
+
+  #aggregate(n: SyntaxNode): AggregateExpr {
+    const opNode = (n.getChild('AggregateOp') as SyntaxNode).firstChild as SyntaxNode;
+    const op = this.#text(opNode).toLowerCase() as AggregateOp;
+    const body = n.getChild('FunctionCallBody') as SyntaxNode;
+    const args = this.#exprChildren(body).map((c) => this.#expr(c));
+    const mod = n.getChild('AggregateModifier');
+    const grouping = mod === null ? [] : this.#groupingLabels(mod.getChild('GroupingLabels') as SyntaxNode);
+    const without = mod !== null && mod.getChild('Without') !== null;
+    const wantsParam = op === 'topk' || op === 'bottomk' || op === 'quantile' || op === 'count_values' || op === 'limitk' || op === 'limit_ratio';
+    const want = wantsParam ? 2 : 1;
+    if (args.length !== want) {
+      throw this.#error(n.from, `wrong number of arguments for aggregate expression provided, expected ${want}, got ${args.length}`);
+    }
+    const agg: AggregateExpr = {
+      kind: 'aggregate', op, expr: args[want - 1] as Expr, param: wantsParam ? (args[0] as Expr) : null, grouping, without, pos: this.#pos(n),
+    };
+    checkAggregate(agg, this.#input);
+    return agg;
+  }
+
+  #groupingLabels(n: SyntaxNode): string[] {
+    return this.#children(n)
+      .filter((c) => c.type.name === 'LabelName' || c.type.name === 'QuotedLabelName')
+      .map((c) => (c.type.name === 'LabelName' ? this.#text(c) : this.#string(c.firstChild as SyntaxNode)));
+  }
+
+  #binary(n: SyntaxNode): BinaryExpr {
+    const parts = this.#children(n);
+    const [lhsNode, rhsNode] = this.#exprChildren(n) as [SyntaxNode, SyntaxNode];
+    const opNode = parts[1] as SyntaxNode;
+    const op = BINARY_OPS[opNode.type.name];
+    if (op === undefined) throw new UnsupportedError(`binary operator ${this.#text(opNode)}`);
+    if (n.getChild('FillModifier') !== null) throw new UnsupportedError('fill modifiers');
+    const lhs = this.#expr(lhsNode);
+    const rhs = this.#expr(rhsNode);
+    const returnBool = n.getChild('BoolModifier') !== null;
+    const clause = n.getChild('MatchingModifierClause');
+    let matching: VectorMatching | null = null;
+    const bothVectors = exprType(lhs) === 'instant vector' && exprType(rhs) === 'instant vector';
+    if (bothVectors) {
+      let card: Cardinality = op === 'and' || op === 'or' || op === 'unless' ? 'many-to-many' : 'one-to-one';
+      let labels: string[] = [];
+      let include: string[] = [];
+      let on = false;
+      if (clause !== null) {
+        const groups = clause.getChildren('GroupingLabels');
+        on = clause.getChild('On') !== null;
+        labels = this.#groupingLabels(groups[0] as SyntaxNode);
+        if (clause.getChild('GroupLeft') !== null) card = 'many-to-one';
+        if (clause.getChild('GroupRight') !== null) card = 'one-to-many';
+        if (groups[1] !== undefined) include = this.#groupingLabels(groups[1]);
+      }
+      matching = { card, matchingLabels: labels, on, include };
+    }
+    const b: BinaryExpr = { kind: 'binary', op, lhs, rhs, returnBool, matching, pos: this.#pos(n) };
+    checkBinary(b, this.#input, clause !== null, opNode.from);
+    return b;
+  }
+}

@@ -1,0 +1,119 @@
+/** An in-memory Queryable: series appended in time order, selected by matchers. For tests and the conformance runner. */
+import { Labels, type Matcher, matchLabels, type SampleIterator, type Series, ValueType } from '@strata/tsdb';
+import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
+
+class MemSeries implements Series {
+  readonly labels: Labels;
+  ts: Float64Array = new Float64Array(8);
+  vs: Float64Array = new Float64Array(8);
+  length = 0;
+
+  constructor(labels: Labels) {
+    this.labels = labels;
+  }
+
+  append(t: number, v: number): void {
+    if (this.length > 0 && t <= (this.ts[this.length - 1] as number)) {
+      throw new Error(`out of order sample for ${this.labels.toString()}: ${t} after ${this.ts[this.length - 1]}`);
+    }
+    if (this.length === this.ts.length) {
+      const ts = new Float64Array(this.length * 2);
+      const vs = new Float64Array(this.length * 2);
+      ts.set(this.ts);
+      vs.set(this.vs);
+      this.ts = ts;
+      this.vs = vs;
+    }
+    this.ts[this.length] = t;
+    this.vs[this.length] = v;
+    this.length++;
+  }
+
+  iterator(): SampleIterator {
+    return new ArrayIterator(this.ts, this.vs, this.length);
+  }
+
+  overlaps(mint: number, maxt: number): boolean {
+    return this.length > 0 && (this.ts[0] as number) <= maxt && (this.ts[this.length - 1] as number) >= mint;
+  }
+}
+
+class ArrayIterator implements SampleIterator {
+  #i = -1;
+  constructor(
+    private readonly ts: Float64Array,
+    private readonly vs: Float64Array,
+    private readonly n: number,
+  ) {}
+
+  next(): ValueType {
+    if (this.#i < this.n) this.#i++;
+    return this.#i < this.n ? ValueType.Float : ValueType.None;
+  }
+
+  seek(t: number): ValueType {
+    if (this.#i < 0) this.#i = 0;
+    while (this.#i < this.n && (this.ts[this.#i] as number) < t) this.#i++;
+    return this.#i < this.n ? ValueType.Float : ValueType.None;
+  }
+
+  atT(): number {
+    return this.ts[this.#i] as number;
+  }
+
+  atFloat(): number {
+    return this.vs[this.#i] as number;
+  }
+
+  err(): Error | null {
+    return null;
+  }
+}
+
+export class MemoryStorage implements Queryable {
+  readonly #series = new Map<string, MemSeries>();
+  #sorted: MemSeries[] | null = null;
+
+  /** Appends a float sample; samples of one series must come in increasing time order. */
+  append(labels: Labels, t: number, v: number): void {
+    const key = labels.key();
+    let s = this.#series.get(key);
+    if (s === undefined) {
+      s = new MemSeries(labels);
+      this.#series.set(key, s);
+      this.#sorted = null;
+    }
+    s.append(t, v);
+  }
+
+  clear(): void {
+    this.#series.clear();
+    this.#sorted = null;
+  }
+
+  querier(mint: number, maxt: number): Querier {
+    if (this.#sorted === null) this.#sorted = [...this.#series.values()].sort((a, b) => Labels.compare(a.labels, b.labels));
+    const all = this.#sorted;
+    const inRange = (s: MemSeries): boolean => s.overlaps(mint, maxt);
+    return {
+      select: (hints: SelectHints, matchers: readonly Matcher[]): Promise<SeriesSet> => {
+        const series = all.filter((s) => inRange(s) && s.overlaps(hints.start, hints.end) && matchLabels(matchers, s.labels));
+        return Promise.resolve({ series });
+      },
+      labelNames: (matchers: readonly Matcher[]) => {
+        const names = new Set<string>();
+        for (const s of all) if (inRange(s) && matchLabels(matchers, s.labels)) for (const l of s.labels) names.add(l.name);
+        return Promise.resolve([...names].sort());
+      },
+      labelValues: (name: string, matchers: readonly Matcher[]) => {
+        const values = new Set<string>();
+        for (const s of all) {
+          const v = s.labels.get(name);
+          if (v !== '' && inRange(s) && matchLabels(matchers, s.labels)) values.add(v);
+        }
+        return Promise.resolve([...values].sort());
+      },
+      close: () => undefined,
+    };
+  }
+}

@@ -1,0 +1,57 @@
+/** Query results, shaped as Prometheus' promql.Value. Times in ms. `h` leaves room for native histograms. */
+import type { Labels } from '@strata/tsdb';
+
+export interface Sample {
+  readonly labels: Labels;
+  readonly t: number;
+  readonly f: number;
+}
+
+export interface FPoint {
+  readonly t: number;
+  readonly f: number;
+}
+
+export interface SeriesPoints {
+  readonly labels: Labels;
+  readonly floats: FPoint[];
+}
+
+export interface ScalarResult {
+  readonly type: 'scalar';
+  readonly t: number;
+  readonly v: number;
+}
+
+export interface StringResult {
+  readonly type: 'string';
+  readonly t: number;
+  readonly v: string;
+}
+
+export interface VectorResult {
+  readonly type: 'vector';
+  readonly samples: Sample[];
+}
+
+export interface MatrixResult {
+  readonly type: 'matrix';
+  readonly series: SeriesPoints[];
+}
+
+export type QueryValue = ScalarResult | StringResult | VectorResult | MatrixResult;
+
+/** Prometheus' query statistics (for `stats=all`). */
+export interface QueryStats {
+  /** Samples read from storage across all steps (Prometheus' totalQueryableSamples). */
+  readonly samplesRead: number;
+  /** The most samples held in memory at once (Prometheus' peakSamples). */
+  readonly peakSamples: number;
+}
+
+export interface QueryResult {
+  readonly value: QueryValue;
+  /** Warnings and infos, e.g. `PromQL info: metric might not be a counter, … (1:6)`. */
+  readonly annotations: string[];
+  readonly stats: QueryStats;
+}
