@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ValueType, type ChunkMeta } from './chunkenc/chunk.js';
+import { XORChunk } from './chunkenc/xor.js';
+import { ChunksIterator } from './series.js';
+
+function chunk(samples: [number, number][]): ChunkMeta {
+  const c = new XORChunk();
+  const app = c.appender();
+  for (const [t, v] of samples) app.append(t, v);
+  return { minTime: samples[0]![0], maxTime: samples[samples.length - 1]![0], chunk: c };
+}
+
+describe('ChunksIterator', () => {
+  const chunks = [chunk([[1, 1], [2, 2]]), chunk([[5, 5], [6, 6]]), chunk([[9, 9]])];
+
+  it('iterates across chunk boundaries', () => {
+    const it = new ChunksIterator(chunks);
+    const got: number[] = [];
+    while (it.next() !== ValueType.None) got.push(it.atT());
+    expect(got).toEqual([1, 2, 5, 6, 9]);
+    expect(it.err()).toBeNull();
+  });
+
+  it('seeks into later chunks and past the end', () => {
+    const it = new ChunksIterator(chunks);
+    expect(it.seek(3)).toBe(ValueType.Float);
+    expect(it.atT()).toBe(5);
+    expect(it.seek(4)).toBe(ValueType.Float);
+    expect(it.atT()).toBe(5);
+    expect(it.next()).toBe(ValueType.Float);
+    expect(it.atT()).toBe(6);
+    expect(it.seek(7)).toBe(ValueType.Float);
+    expect(it.atFloat()).toBe(9);
+    expect(it.seek(10)).toBe(ValueType.None);
+    expect(new ChunksIterator([]).next()).toBe(ValueType.None);
+  });
+});
