@@ -1,1 +1,10 @@
-export {};
+/**
+ * @strata/sidecar: runs next to one Prometheus; serves its data over the StoreAPI (remote read) and ships
+ * its finished blocks to object storage. Entry point: `start(config)`.
+ */
+export { start, type Sidecar, type SidecarConfig } from './sidecar.js';
+export { PrometheusStore, withoutExternalMatchers, type PrometheusState, type PrometheusStoreOptions } from './store.js';
+export { PrometheusClient, PrometheusError, selector } from './promclient.js';
+export { Shipper, readShipperState, writeShipperState, SHIPPER_META_FILENAME, type ShipperState, type SyncResult } from './shipper.js';
+export { ResponseType, readFrames, decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest } from './remoteread.js';
+export { SidecarMetrics } from './metrics.js';

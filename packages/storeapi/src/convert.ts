@@ -2,9 +2,9 @@
  * Conversion between tsdb chunk series and StoreAPI series. Chunk bytes are passed through untouched;
  * only the encoding number changes (TSDB/remote read XOR = 1, StoreAPI XOR = 0).
  */
-import { type ChunkMeta, type Encoding, type Label, Labels } from '@strata/tsdb';
+import { type ChunkMeta, type ChunkSeries, chunkFromBytes, type Encoding, type Label, Labels } from '@strata/tsdb';
 import { chunkHash } from './hash.js';
-import type { AggrChunk, ChunkEncoding, StoreChunk, StoreSeries } from './messages.js';
+import type { AggrChunk, ChunkEncoding, SeriesResponse, StoreChunk, StoreSeries } from './messages.js';
 
 /** StoreAPI encoding for a TSDB encoding (EncXOR 1 → XOR 0, …), as Thanos' chunkToStoreEncoding. */
 export function toStoreEncoding(enc: Encoding): ChunkEncoding {
@@ -31,4 +31,39 @@ export function toStoreSeries(labels: Labels | readonly Label[], chunks: readonl
     out[i] = { minTime: c.minTime, maxTime: c.maxTime, raw: storeChunk(c.chunk.encoding, c.chunk.bytes) };
   }
   return { labels: labels instanceof Labels ? labels.toArray() : labels, chunks: out };
+}
+
+/** A tsdb chunk series over the raw chunks of a StoreAPI series (no copy, no re-encoding). */
+export function fromStoreSeries(s: StoreSeries): ChunkSeries {
+  const chunks: ChunkMeta[] = [];
+  for (const c of s.chunks) {
+    if (c.raw === undefined) throw new Error('series chunk has no raw chunk: downsampled aggregates need an aggregate-aware reader');
+    chunks.push({ minTime: c.minTime, maxTime: c.maxTime, chunk: chunkFromBytes(fromStoreEncoding(c.raw.type), c.raw.data) });
+  }
+  return { labels: Labels.fromSorted([...s.labels]), chunks };
+}
+
+/**
+ * The series of a Series stream as tsdb chunk series: batches are flattened and consecutive frames of
+ * the same series merged (the contract allows one series to span frames). Warnings go to `onWarning`.
+ */
+export async function* readChunkSeries(frames: AsyncIterable<SeriesResponse>, onWarning: (w: string) => void = () => {}): AsyncGenerator<ChunkSeries> {
+  let pending: ChunkSeries | undefined;
+  for await (const f of frames) {
+    if ('warning' in f) {
+      onWarning(f.warning);
+      continue;
+    }
+    if ('hints' in f) continue;
+    for (const s of 'series' in f ? [f.series] : f.batch) {
+      const cs = fromStoreSeries(s);
+      if (pending !== undefined && pending.labels.equals(cs.labels)) {
+        pending = { labels: pending.labels, chunks: [...pending.chunks, ...cs.chunks] };
+        continue;
+      }
+      if (pending !== undefined) yield pending;
+      pending = cs;
+    }
+  }
+  if (pending !== undefined) yield pending;
 }

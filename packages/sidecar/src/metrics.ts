@@ -1,0 +1,54 @@
+/** The sidecar's Prometheus metrics (names after Thanos', with the strata_ prefix where Thanos uses thanos_). */
+import type { GrpcServerObserver } from '@strata/storeapi';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export class SidecarMetrics {
+  readonly prometheusUp: Gauge;
+  readonly uploads: Counter;
+  readonly uploadFailures: Counter;
+  readonly dirSyncs: Counter;
+  readonly dirSyncFailures: Counter;
+  readonly corruptedBlocks: Counter;
+  readonly lastSuccessfulUpload: Gauge;
+  readonly grpc: GrpcServerObserver;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.prometheusUp = new Gauge({ name: 'strata_sidecar_prometheus_up', help: 'Boolean indicator whether the sidecar can reach its Prometheus peer.', registers });
+    this.uploads = new Counter({ name: 'strata_shipper_uploads_total', help: 'Total number of uploaded blocks.', registers });
+    this.uploadFailures = new Counter({ name: 'strata_shipper_upload_failures_total', help: 'Total number of block upload failures.', registers });
+    this.dirSyncs = new Counter({ name: 'strata_shipper_dir_syncs_total', help: 'Total number of dir syncs.', registers });
+    this.dirSyncFailures = new Counter({ name: 'strata_shipper_dir_sync_failures_total', help: 'Total number of failed dir syncs.', registers });
+    this.corruptedBlocks = new Counter({ name: 'strata_shipper_corrupted_blocks_total', help: 'Total number of blocks whose meta.json could not be read.', registers });
+    this.lastSuccessfulUpload = new Gauge({
+      name: 'strata_shipper_last_successful_upload_time',
+      help: 'Unix time in seconds of the last successful block upload.',
+      registers,
+    });
+
+    const labelNames = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
+    const started = new Counter({ name: 'grpc_server_started_total', help: 'Total number of RPCs started on the server.', labelNames, registers });
+    const handled = new Counter({
+      name: 'grpc_server_handled_total',
+      help: 'Total number of RPCs completed on the server, regardless of success or failure.',
+      labelNames: [...labelNames, 'grpc_code'],
+      registers,
+    });
+    const seconds = new Histogram({
+      name: 'grpc_server_handling_seconds',
+      help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
+      labelNames,
+      buckets: [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120],
+      registers,
+    });
+    const type = (method: string) => (method === 'Series' ? 'server_stream' : 'unary');
+    this.grpc = {
+      started: (service, method) => started.inc({ grpc_service: service, grpc_method: method, grpc_type: type(method) }),
+      handled: (service, method, code, s) => {
+        const l = { grpc_service: service, grpc_method: method, grpc_type: type(method) };
+        handled.inc({ ...l, grpc_code: code });
+        seconds.observe(l, s);
+      },
+    };
+  }
+}

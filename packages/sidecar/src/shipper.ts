@@ -1,0 +1,207 @@
+/**
+ * The shipper: uploads every block Prometheus finishes, oldest first, exactly once.
+ *
+ * State lives in `<tsdb.path>/thanos.shipper.json` (Thanos' format, `{"version":1,"uploaded":[…]}`),
+ * written atomically after every upload. A block counts as shipped once its meta.json is in the bucket,
+ * and meta.json goes up last, so a crash or an object-store outage mid-upload leaves only an invisible
+ * partial block, which the next sync uploads again (objects are overwritten whole).
+ */
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CHUNKS_DIRNAME, INDEX_FILENAME, uploadBlock } from '@strata/block';
+import { type Bucket, joinKey } from '@strata/objstore';
+import type { Logger } from '@strata/runtime';
+import { type BlockMeta, formatMeta, isULID, type Labels, META_FILENAME, parseMeta, Resolution } from '@strata/tsdb';
+import type { SidecarMetrics } from './metrics.js';
+
+export const SHIPPER_META_FILENAME = 'thanos.shipper.json';
+/** Where blocks are staged (hard links plus a meta.json with the thanos section) before upload. */
+const UPLOAD_STAGING_DIR = join('thanos', 'upload');
+
+export interface ShipperState {
+  version: 1;
+  uploaded: string[];
+}
+
+export interface ShipperOptions {
+  bucket: Bucket;
+  /** Prometheus' data directory. */
+  dir: string;
+  /** Current external labels, written into every uploaded block. */
+  labels: () => Labels;
+  uploadCompacted: boolean;
+  metrics: SidecarMetrics;
+  logger: Logger;
+}
+
+export interface SyncResult {
+  /** Blocks uploaded by this sync. */
+  uploaded: string[];
+  /** The first failure, which stopped the sync (later blocks wait, to keep uploads in time order). */
+  error?: Error;
+}
+
+export async function readShipperState(dir: string): Promise<ShipperState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, SHIPPER_META_FILENAME), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const parsed = JSON.parse(text) as Partial<ShipperState>;
+  if (parsed.version !== 1) throw new Error(`${SHIPPER_META_FILENAME}: unsupported version ${String(parsed.version)}`);
+  if (!Array.isArray(parsed.uploaded) || !parsed.uploaded.every((u) => typeof u === 'string')) throw new Error(`${SHIPPER_META_FILENAME}: "uploaded" is not a list of block IDs`);
+  return { version: 1, uploaded: parsed.uploaded };
+}
+
+/** Write to a temporary file, fsync, rename over the old file, fsync the directory. */
+export async function writeShipperState(dir: string, state: ShipperState): Promise<void> {
+  const final = join(dir, SHIPPER_META_FILENAME);
+  const tmp = `${final}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(`${JSON.stringify(state, null, '\t')}\n`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, final);
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+export class Shipper {
+  readonly #opts: ShipperOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<SyncResult> | undefined;
+  #stopped = false;
+
+  constructor(opts: ShipperOptions) {
+    this.#opts = opts;
+  }
+
+  /** Syncs now and then every `intervalMs`, one sync at a time. */
+  start(intervalMs: number): void {
+    const loop = async () => {
+      await this.sync();
+      if (!this.#stopped) this.#timer = setTimeout(loop, intervalMs);
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  /** One pass over the data directory; concurrent callers share the running pass. */
+  sync(): Promise<SyncResult> {
+    if (this.#running === undefined) {
+      this.#running = this.#sync().finally(() => {
+        this.#running = undefined;
+      });
+    }
+    return this.#running;
+  }
+
+  async #sync(): Promise<SyncResult> {
+    const { dir, bucket, metrics, logger: log } = this.#opts;
+    const result: SyncResult = { uploaded: [] };
+    let state: ShipperState;
+    try {
+      state = (await readShipperState(dir)) ?? { version: 1, uploaded: [] };
+    } catch (e) {
+      // The bucket is the source of truth (meta.json exists ⇒ shipped), so a bad state file only costs checks.
+      log.warn('shipper state unreadable; starting from an empty list', { err: e as Error });
+      state = { version: 1, uploaded: [] };
+    }
+    const done = new Set(state.uploaded);
+    const onDisk = new Set<string>();
+    try {
+      for (const meta of await this.#localBlocks()) {
+        onDisk.add(meta.ulid);
+        if (done.has(meta.ulid)) continue;
+        if ((meta.stats?.numSamples ?? 0) === 0) continue;
+        if (meta.compaction.level > 1 && !this.#opts.uploadCompacted) continue;
+        if (await bucket.exists(joinKey(meta.ulid, META_FILENAME))) {
+          done.add(meta.ulid);
+          continue;
+        }
+        try {
+          await this.#upload(meta);
+        } catch (e) {
+          metrics.uploadFailures.inc();
+          log.error('block upload failed; retrying on the next sync', { block: meta.ulid, err: e as Error });
+          result.error = e as Error;
+          break;
+        }
+        metrics.uploads.inc();
+        metrics.lastSuccessfulUpload.set(Date.now() / 1000);
+        log.info('uploaded block', { block: meta.ulid, min_time: meta.minTime, max_time: meta.maxTime });
+        done.add(meta.ulid);
+        result.uploaded.push(meta.ulid);
+        await writeShipperState(dir, { version: 1, uploaded: [...done] });
+      }
+      // Forget blocks Prometheus has deleted (retention).
+      await writeShipperState(dir, { version: 1, uploaded: [...done].filter((id) => onDisk.has(id)) });
+    } catch (e) {
+      result.error ??= e as Error;
+      log.error('shipper sync failed', { err: e as Error });
+    }
+    metrics.dirSyncs.inc();
+    if (result.error) metrics.dirSyncFailures.inc();
+    return result;
+  }
+
+  /** Finished blocks (directories named exactly as a ULID; never *.tmp-for-creation), oldest first. */
+  async #localBlocks(): Promise<BlockMeta[]> {
+    const metas: BlockMeta[] = [];
+    for (const e of await readdir(this.#opts.dir, { withFileTypes: true })) {
+      if (!e.isDirectory() || !isULID(e.name)) continue;
+      const path = join(this.#opts.dir, e.name, META_FILENAME);
+      try {
+        metas.push(parseMeta(await readFile(path, 'utf8'), path));
+      } catch (err) {
+        // Deleted by retention between readdir and read: not an error. Anything else is a damaged block.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        this.#opts.metrics.corruptedBlocks.inc();
+        this.#opts.logger.error('cannot read block meta.json; skipping the block', { block: e.name, err: err as Error });
+      }
+    }
+    return metas.sort((a, b) => a.minTime - b.minTime || (a.ulid < b.ulid ? -1 : 1));
+  }
+
+  /** Stages hard links and a meta.json with the thanos section, then uploads (meta.json last). */
+  async #upload(meta: BlockMeta): Promise<void> {
+    const src = join(this.#opts.dir, meta.ulid);
+    const stagingRoot = join(this.#opts.dir, UPLOAD_STAGING_DIR, randomBytes(4).toString('hex'));
+    const staged = join(stagingRoot, meta.ulid);
+    await mkdir(join(staged, CHUNKS_DIRNAME), { recursive: true });
+    try {
+      const segments = (await readdir(join(src, CHUNKS_DIRNAME))).sort();
+      for (const s of segments) await link(join(src, CHUNKS_DIRNAME, s), join(staged, CHUNKS_DIRNAME, s));
+      await link(join(src, INDEX_FILENAME), join(staged, INDEX_FILENAME));
+      const withThanos: BlockMeta = {
+        ...meta,
+        thanos: {
+          ...meta.thanos,
+          labels: this.#opts.labels().toRecord(),
+          downsample: { resolution: Resolution.Raw },
+          source: 'sidecar',
+          segment_files: segments,
+        },
+      };
+      await writeFile(join(staged, META_FILENAME), formatMeta(withThanos));
+      await uploadBlock(this.#opts.bucket, staged);
+    } finally {
+      await rm(stagingRoot, { recursive: true, force: true });
+    }
+  }
+}

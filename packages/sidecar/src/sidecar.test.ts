@@ -1,0 +1,300 @@
+// The sidecar against a real Prometheus 2.42 (1s scrapes of itself, 5s blocks), compared with what
+// Prometheus' own HTTP API answers for the same selectors and ranges.
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { createServer, type Server, type Socket, connect } from 'node:net';
+import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+import { freePort, sleep, tempDir } from '@strata/testing/process';
+import { nopLogger } from '@strata/runtime';
+import {
+  labelNamesRequest,
+  labelValuesRequest,
+  MAX_INT64,
+  readChunkSeries,
+  seriesRequest,
+  StoreClient,
+  type LabelMatcher,
+  type SeriesRequest,
+} from '@strata/storeapi';
+import { isULID, Labels, ValueType, type ChunkSeries } from '@strata/tsdb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ResponseType, start, type Sidecar } from './index.js';
+
+const EXT = { cluster: 'c1', replica: 'r0' };
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let prom: PrometheusHandle;
+let proxy: TcpProxy;
+let sidecar: Sidecar;
+let client: StoreClient;
+
+/** A TCP proxy in front of Prometheus, so a test can make Prometheus unreachable and reachable again. */
+interface TcpProxy {
+  url: string;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function tcpProxy(targetPort: number): Promise<TcpProxy> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const up = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((s) => {
+        const t = connect(targetPort, '127.0.0.1');
+        sockets.add(s).add(t);
+        s.pipe(t).pipe(s);
+        const end = () => {
+          s.destroy();
+          t.destroy();
+          sockets.delete(s);
+          sockets.delete(t);
+        };
+        s.on('error', end).on('close', end);
+        t.on('error', end).on('close', end);
+      });
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const down = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  };
+  await up();
+  return { url: `http://127.0.0.1:${port}`, up, down, close: down };
+}
+
+async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+const persistedBlocks = async () => (await readdir(prom.dataDir)).filter(isULID);
+
+/** Samples of the decoded chunk series within [mint, maxt], keyed by labels without the external ones. */
+function samplesByLabels(series: ChunkSeries[], mint: number, maxt: number): Map<string, [number, number][]> {
+  const out = new Map<string, [number, number][]>();
+  for (const s of series) {
+    const key = JSON.stringify(s.labels.without(Object.keys(EXT)).toRecord());
+    const samples: [number, number][] = [];
+    for (const c of s.chunks) {
+      const it = c.chunk.iterator();
+      while (it.next() === ValueType.Float) if (it.atT() >= mint && it.atT() <= maxt) samples.push([it.atT(), it.atFloat()]);
+      expect(it.err()).toBeNull();
+    }
+    samples.sort((a, b) => a[0] - b[0]);
+    if (samples.length > 0) out.set(key, samples);
+  }
+  return out;
+}
+
+/** Prometheus' own answer: the raw samples of `selector` in [mint, maxt] via a range-vector query. */
+async function promSamples(selector: string, mint: number, maxt: number): Promise<Map<string, [number, number][]>> {
+  const data = await prom.api<{ result: { metric: Record<string, string>; values: [number, string][] }[] }>('query', {
+    query: `${selector}[${maxt - mint}ms]`,
+    time: (maxt / 1000).toFixed(3),
+  });
+  const out = new Map<string, [number, number][]>();
+  for (const r of data.result) {
+    out.set(
+      JSON.stringify(r.metric),
+      r.values.map(([t, v]) => [Math.round(t * 1000), Number(v)]),
+    );
+  }
+  return out;
+}
+
+async function series(req: Partial<SeriesRequest>): Promise<ChunkSeries[]> {
+  const out: ChunkSeries[] = [];
+  for await (const s of readChunkSeries(client.series(seriesRequest(req)))) out.push(s);
+  return out;
+}
+
+const m = (name: string, value: string, type: LabelMatcher['type'] = 0): LabelMatcher => ({ type, name, value });
+
+let startMs: number;
+
+beforeAll(async () => {
+  dir = await tempDir('strata-sidecar-');
+  startMs = Date.now();
+  prom = await startPrometheus({ dir: dir.path, externalLabels: EXT, scrapeInterval: '1s', blockDuration: '5s' });
+  // Scrape itself: its port is known only now, so rewrite the config and reload.
+  const config = join(dir.path, 'prometheus.yml');
+  const parsed = parseYaml(await readFile(config, 'utf8')) as Record<string, unknown>;
+  parsed.scrape_configs = [{ job_name: 'prometheus', static_configs: [{ targets: [`127.0.0.1:${prom.port}`] }] }];
+  await writeFile(config, stringifyYaml(parsed));
+  expect((await fetch(`${prom.url}/-/reload`, { method: 'POST' })).status).toBe(200);
+  proxy = await tcpProxy(prom.port);
+  sidecar = await start({
+    prometheusUrl: proxy.url,
+    tsdbPath: prom.dataDir,
+    grpcAddress: '127.0.0.1:0',
+    httpAddress: '127.0.0.1:0',
+    heartbeatIntervalMs: 500,
+    logger: nopLogger,
+  });
+  client = new StoreClient(sidecar.grpcAddress);
+  // Data both in persisted blocks and in the head.
+  await waitFor('a persisted block', async () => (await persistedBlocks()).length >= 2, 90_000);
+}, 180_000);
+
+afterAll(async () => {
+  client?.close();
+  await sidecar?.stop();
+  await proxy?.close();
+  await prom?.stop();
+  await dir?.cleanup();
+});
+
+describe('sidecar against Prometheus 2.42', () => {
+  it('Series returns sample for sample what Prometheus holds, across blocks and head', async () => {
+    const maxt = Date.now() - 1000;
+    const mint = startMs - 60_000;
+    const metas = await Promise.all((await persistedBlocks()).map(async (id) => JSON.parse(await readFile(join(prom.dataDir, id, 'meta.json'), 'utf8')) as { minTime: number }));
+    const oldestBlock = Math.min(...metas.map((x) => x.minTime));
+    expect(oldestBlock).toBeLessThan(maxt - 5000);
+    for (const sel of [
+      [m('__name__', 'up')],
+      [m('__name__', 'prometheus_http_requests_total'), m('handler', '/api/v1/.*', 2)],
+      [m('__name__', 'go_gc_duration_seconds')],
+      [m('__name__', 'prometheus_tsdb_head_.+', 2), m('__name__', '.*series.*', 2)],
+    ]) {
+      const text = `{${sel.map((x) => `${x.name}${['=', '!=', '=~', '!~'][x.type]}${JSON.stringify(x.value)}`).join(',')}}`;
+      const want = await promSamples(text, mint, maxt);
+      const gotSeries = await series({ minTime: mint, maxTime: maxt, matchers: sel });
+      for (const s of gotSeries) expect(s.labels.toRecord()).toMatchObject(EXT);
+      const got = samplesByLabels(gotSeries, mint, maxt);
+      expect(want.size).toBeGreaterThan(0);
+      expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+      for (const [k, v] of want) expect(got.get(k), k).toEqual(v);
+    }
+    // Data older than the newest block must have come from persisted blocks.
+    const up = samplesByLabels(await series({ minTime: mint, maxTime: maxt, matchers: [m('__name__', 'up')] }), mint, maxt);
+    expect([...up.values()][0]![0]![0]).toBeLessThan(oldestBlock + 1000);
+  });
+
+  it('streams series sorted by label set, with batches, limit and skip_chunks', async () => {
+    const maxt = Date.now();
+    const req = { minTime: startMs - 60_000, maxTime: maxt, matchers: [m('__name__', 'prometheus_.*', 2)] };
+    const plain = await series(req);
+    expect(plain.length).toBeGreaterThan(50);
+    const keys = plain.map((s) => s.labels);
+    for (let i = 1; i < keys.length; i++) expect(Labels.compare(keys[i - 1]!, keys[i]!)).toBeLessThan(0);
+
+    const frames = [];
+    for await (const f of client.series(seriesRequest({ ...req, responseBatchSize: 16 }))) frames.push(f);
+    expect(frames.every((f) => 'batch' in f)).toBe(true);
+    expect(frames.flatMap((f) => ('batch' in f ? f.batch : [])).map((s) => JSON.stringify(s.labels))).toEqual(plain.map((s) => JSON.stringify(s.labels.toArray())));
+
+    expect((await series({ ...req, limit: 7 })).map((s) => s.labels.toString())).toEqual(plain.slice(0, 7).map((s) => s.labels.toString()));
+
+    const skipped = await series({ ...req, skipChunks: true });
+    expect(skipped.every((s) => s.chunks.length === 0)).toBe(true);
+    const viaApi = await prom.api<Record<string, string>[]>('series', { 'match[]': '{__name__=~"prometheus_.*"}', start: (req.minTime / 1000).toFixed(3), end: (maxt / 1000).toFixed(3) });
+    expect(skipped.map((s) => JSON.stringify(s.labels.without(Object.keys(EXT)).toRecord())).sort()).toEqual(viaApi.map((r) => JSON.stringify(r)).sort());
+  });
+
+  it('external labels: matched and dropped, replica labels removed on request, error without other matchers', async () => {
+    const now = Date.now();
+    const base = { minTime: now - 10_000, maxTime: now, matchers: [m('__name__', 'up')] };
+    expect(await series({ ...base, matchers: [...base.matchers, m('cluster', 'c1')] })).toHaveLength(1);
+    expect(await series({ ...base, matchers: [...base.matchers, m('replica', 'r1')] })).toHaveLength(0);
+    expect(await series({ ...base, matchers: [...base.matchers, m('replica', 'r.', 2)] })).toHaveLength(1);
+    const stripped = await series({ ...base, withoutReplicaLabels: ['replica'] });
+    expect(stripped[0]!.labels.get('replica')).toBe('');
+    expect(stripped[0]!.labels.get('cluster')).toBe('c1');
+    await expect(series({ ...base, matchers: [m('cluster', 'c1')] })).rejects.toThrow(/no matchers specified \(excluding external labels\)/);
+  });
+
+  it('old-Prometheus path: a SAMPLES response re-chunked gives the same samples', async () => {
+    const old = await start({
+      prometheusUrl: prom.url,
+      tsdbPath: prom.dataDir,
+      grpcAddress: '127.0.0.1:0',
+      httpAddress: '127.0.0.1:0',
+      remoteReadResponseTypes: [ResponseType.SAMPLES],
+      logger: nopLogger,
+    });
+    const c = new StoreClient(old.grpcAddress);
+    try {
+      const maxt = Date.now() - 1000;
+      const mint = startMs - 60_000;
+      const req = seriesRequest({ minTime: mint, maxTime: maxt, matchers: [m('__name__', 'prometheus_tsdb_.*', 2)] });
+      const got: ChunkSeries[] = [];
+      for await (const s of readChunkSeries(c.series(req))) got.push(s);
+      expect(got.every((s) => s.chunks.every((ch) => ch.chunk.numSamples() <= 120))).toBe(true);
+      const want = await promSamples('{__name__=~"prometheus_tsdb_.*"}', mint, maxt);
+      const have = samplesByLabels(got, mint, maxt);
+      expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
+      for (const [k, v] of want) expect(have.get(k), k).toEqual(v);
+    } finally {
+      c.close();
+      await old.stop();
+    }
+  });
+
+  it('LabelNames and LabelValues equal Prometheus answers plus the external labels', async () => {
+    const end = Date.now();
+    const start = startMs - 60_000;
+    const range = { start: (start / 1000).toFixed(3), end: (end / 1000).toFixed(3) };
+    const names = await client.labelNames(labelNamesRequest({ start, end }));
+    expect(names.names).toEqual([...(await prom.api<string[]>('labels', range)), 'cluster', 'replica'].sort());
+    const matched = await client.labelNames(labelNamesRequest({ start, end, matchers: [m('__name__', 'prometheus_http_requests_total')] }));
+    expect(matched.names).toEqual([...(await prom.api<string[]>('labels', { ...range, 'match[]': 'prometheus_http_requests_total' })), 'cluster', 'replica'].sort());
+    expect((await client.labelNames(labelNamesRequest({ start, end, withoutReplicaLabels: ['replica'] }))).names).not.toContain('replica');
+
+    const handlers = await client.labelValues(labelValuesRequest({ label: 'handler', start, end }));
+    expect(handlers.values).toEqual(await prom.api<string[]>('label/handler/values', range));
+    const onlyUp = await client.labelValues(labelValuesRequest({ label: '__name__', start, end, matchers: [m('__name__', 'go_.*', 2)] }));
+    expect(onlyUp.values).toEqual(await prom.api<string[]>('label/__name__/values', { ...range, 'match[]': '{__name__=~"go_.*"}' }));
+    expect(onlyUp.values.length).toBeGreaterThan(5);
+    expect((await client.labelValues(labelValuesRequest({ label: 'cluster', start, end }))).values).toEqual(['c1']);
+    expect((await client.labelValues(labelValuesRequest({ label: 'replica', start, end, withoutReplicaLabels: ['replica'] }))).values).toEqual([]);
+    expect((await client.labelValues(labelValuesRequest({ label: 'job', start, end, matchers: [m('replica', 'other')] }))).values).toEqual([]);
+  });
+
+  it('Info advertises the external labels and the lowest timestamp; Prometheus down makes it not ready until it returns', async () => {
+    const info = await client.info();
+    expect(info.componentType).toBe('sidecar');
+    expect(info.labelSets).toEqual([[{ name: 'cluster', value: 'c1' }, { name: 'replica', value: 'r0' }]]);
+    expect(info.store?.maxTime).toBe(MAX_INT64);
+    expect(info.store?.supportsWithoutReplicaLabels).toBe(true);
+    const metricsText = await (await fetch(`${prom.url}/metrics`)).text();
+    const lowest = Number(/^prometheus_tsdb_lowest_timestamp_seconds (\S+)/m.exec(metricsText)![1]) * 1000;
+    expect(Math.abs(info.store!.minTime - lowest)).toBeLessThan(5_000);
+    expect(info.store!.minTime).toBeGreaterThanOrEqual(startMs - 60_000);
+
+    const http = `http://${sidecar.httpAddress}`;
+    expect((await fetch(`${http}/-/ready`)).status).toBe(200);
+    await proxy.down();
+    await waitFor('not ready', async () => (await fetch(`${http}/-/ready`)).status === 503, 10_000);
+    expect(await (await fetch(`${http}/metrics`)).text()).toMatch(/^strata_sidecar_prometheus_up 0$/m);
+    expect((await fetch(`${http}/-/healthy`)).status).toBe(200);
+    await proxy.up();
+    await waitFor('ready again', async () => (await fetch(`${http}/-/ready`)).status === 200, 10_000);
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    expect(metrics).toMatch(/^strata_sidecar_prometheus_up 1$/m);
+    expect(metrics).toMatch(/^grpc_server_handled_total\{grpc_service="thanos.Store",grpc_method="Series",grpc_type="server_stream",grpc_code="OK"\} [1-9]/m);
+  });
+});
+
+describe('sidecar start', () => {
+  it('refuses to start when Prometheus has no external labels, saying what to change', async () => {
+    const d = await tempDir('strata-sidecar-noext-');
+    const p = await startPrometheus({ dir: d.path });
+    try {
+      await expect(
+        start({ prometheusUrl: p.url, tsdbPath: p.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger }),
+      ).rejects.toThrow(/has no external labels.*add global\.external_labels/);
+    } finally {
+      await p.stop();
+      await d.cleanup();
+    }
+  });
+});

@@ -1,0 +1,205 @@
+/**
+ * `start(config)`: the sidecar next to one Prometheus. It waits for Prometheus, loads its external
+ * labels (refusing to run without any), serves the StoreAPI over remote read, keeps labels and min time
+ * fresh with a heartbeat, and — when a bucket is configured — ships finished blocks.
+ */
+import { createLogger, type Logger, Prober, startHttpServer } from '@strata/runtime';
+import type { Bucket } from '@strata/objstore';
+import { type Compression, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
+import { Registry } from 'prom-client';
+import { SidecarMetrics } from './metrics.js';
+import { PrometheusClient } from './promclient.js';
+import type { ResponseType } from './remoteread.js';
+import { Shipper } from './shipper.js';
+import { PrometheusStore, type PrometheusState } from './store.js';
+
+export interface SidecarConfig {
+  /** Base URL of Prometheus, e.g. http://localhost:9090. */
+  prometheusUrl: string;
+  /** Prometheus' data directory (--storage.tsdb.path). */
+  tsdbPath: string;
+  /** Where blocks are shipped; without a bucket the sidecar only serves the StoreAPI. */
+  bucket?: Bucket;
+  /** host:port for gRPC (port 0 = any free port). Default 0.0.0.0:10901. */
+  grpcAddress?: string;
+  /** host:port for HTTP. Default 0.0.0.0:10902. */
+  httpAddress?: string;
+  grpcTls?: ServerTLS;
+  grpcCompression?: Compression;
+  /** Also ship blocks Prometheus compacted itself (compaction level > 1). */
+  uploadCompacted?: boolean;
+  /** Data older than this (ms) is neither served nor advertised. */
+  minTime?: number;
+  /** How long to wait for Prometheus at start. Default 10 minutes. */
+  readyTimeoutMs?: number;
+  /** Refresh of external labels and lowest timestamp. Default 30s. */
+  heartbeatIntervalMs?: number;
+  /** Shipper sync interval. Default 30s. */
+  shipperIntervalMs?: number;
+  /** Remote-read response types offered to Prometheus (tests force SAMPLES to cover old Prometheus). */
+  remoteReadResponseTypes?: readonly ResponseType[];
+  logger?: Logger;
+  registry?: Registry;
+}
+
+export interface Sidecar {
+  readonly grpcAddress: string;
+  readonly httpAddress: string;
+  readonly registry: Registry;
+  /** The shipper, when a bucket is configured. */
+  readonly shipper: Shipper | undefined;
+  stop(): Promise<void>;
+}
+
+const RETRY_MS = 1_000;
+
+/** Error messages the operator must act on; not retried. */
+class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseDuration(s: string): number | undefined {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+  let total = 0;
+  let rest = s;
+  while (rest.length > 0) {
+    const m = /^(\d+)(ms|s|m|h|d|w|y)/.exec(rest);
+    if (!m) return undefined;
+    total += Number(m[1]) * units[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return s.length > 0 ? total : undefined;
+}
+
+/** Thanos refuses to ship while Prometheus compacts locally: compacted blocks would overlap uploaded ones. */
+function checkBlockDurations(flags: Record<string, string>, log: Logger): void {
+  const min = flags['storage.tsdb.min-block-duration'];
+  const max = flags['storage.tsdb.max-block-duration'];
+  if (min === undefined || max === undefined) {
+    log.warn('Prometheus does not report its block durations; cannot check that local compaction is disabled');
+    return;
+  }
+  if (parseDuration(min) !== parseDuration(max)) {
+    throw new ConfigError(
+      `Prometheus compacts blocks locally (storage.tsdb.min-block-duration=${min}, storage.tsdb.max-block-duration=${max}), ` +
+        `which would make uploaded blocks overlap. Start Prometheus with --storage.tsdb.max-block-duration=${min} ` +
+        `(equal to --storage.tsdb.min-block-duration; 2h is recommended) to disable local compaction.`,
+    );
+  }
+  if (min !== '2h') log.warn('found that TSDB block duration is not 2h; 2h is recommended', { min_block_duration: min });
+}
+
+export async function start(config: SidecarConfig): Promise<Sidecar> {
+  const log = (config.logger ?? createLogger()).with({ component: 'sidecar' });
+  const registry = config.registry ?? new Registry();
+  const metrics = new SidecarMetrics(registry);
+  const prober = new Prober('sidecar', registry);
+  const prom = new PrometheusClient(config.prometheusUrl);
+  const minTimeFlag = config.minTime ?? MIN_INT64;
+  let state: PrometheusState | undefined;
+
+  const http = await startHttpServer({ address: config.httpAddress ?? '0.0.0.0:10902', registry, prober, logger: log });
+  prober.healthy();
+  prober.notReady('waiting for Prometheus');
+
+  const closers: (() => Promise<void>)[] = [() => http.close()];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch((e: unknown) => log.warn('error while stopping', { err: e as Error }));
+  };
+
+  async function refresh(): Promise<PrometheusState> {
+    const [extLabels, lowest] = await Promise.all([prom.externalLabels(), prom.lowestTimestamp()]);
+    return { extLabels, minTime: Math.max(minTimeFlag, lowest) };
+  }
+
+  try {
+    // Wait for Prometheus and its external labels; anything but "unreachable" is final.
+    const deadline = Date.now() + (config.readyTimeoutMs ?? 600_000);
+    for (;;) {
+      try {
+        const s = await refresh();
+        if (s.extLabels.size === 0) {
+          throw new ConfigError(
+            `Prometheus at ${prom.url} has no external labels. The sidecar needs them to tell its data apart in the querier and the bucket: ` +
+              `add global.external_labels to the Prometheus configuration (for example cluster and replica) and reload it.`,
+          );
+        }
+        if (config.bucket !== undefined) checkBlockDurations(await prom.flags(), log);
+        state = s;
+        break;
+      } catch (e) {
+        if (e instanceof ConfigError) throw e;
+        if (Date.now() >= deadline) throw new Error(`Prometheus at ${prom.url} not ready after --prometheus.ready_timeout: ${(e as Error).message}`);
+        log.info('waiting for Prometheus', { url: prom.url, err: e as Error });
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+      }
+    }
+    log.info('Prometheus is up', { external_labels: state.extLabels.toString(), min_time: state.minTime });
+    metrics.prometheusUp.set(1);
+    prober.ready();
+
+    const store = new PrometheusStore({
+      prometheus: prom,
+      state: () => state,
+      ...(config.remoteReadResponseTypes ? { responseTypes: config.remoteReadResponseTypes } : {}),
+    });
+    const grpc = await serveStore(store, {
+      address: config.grpcAddress ?? '0.0.0.0:10901',
+      observer: metrics.grpc,
+      ...(config.grpcTls ? { tls: config.grpcTls } : {}),
+      ...(config.grpcCompression ? { compression: config.grpcCompression } : {}),
+    });
+    closers.push(() => grpc.stop());
+    log.info('listening for StoreAPI gRPC', { address: grpc.address });
+
+    // Heartbeat: Prometheus being down makes us not ready; the next successful beat recovers.
+    let heartbeat: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const beat = async () => {
+      try {
+        state = await refresh();
+        metrics.prometheusUp.set(1);
+        if (!prober.isReady()) log.info('Prometheus reachable again');
+        prober.ready();
+      } catch (e) {
+        metrics.prometheusUp.set(0);
+        if (prober.isReady()) log.warn('heartbeat to Prometheus failed', { err: e as Error });
+        prober.notReady(`Prometheus unreachable: ${(e as Error).message}`);
+      }
+      if (!stopped) heartbeat = setTimeout(beat, config.heartbeatIntervalMs ?? 30_000);
+    };
+    heartbeat = setTimeout(beat, config.heartbeatIntervalMs ?? 30_000);
+    closers.push(async () => {
+      stopped = true;
+      clearTimeout(heartbeat);
+    });
+
+    let shipper: Shipper | undefined;
+    if (config.bucket !== undefined) {
+      const s = new Shipper({
+        bucket: config.bucket,
+        dir: config.tsdbPath,
+        labels: () => state!.extLabels,
+        uploadCompacted: config.uploadCompacted ?? false,
+        metrics,
+        logger: log.with({ subsystem: 'shipper' }),
+      });
+      s.start(config.shipperIntervalMs ?? 30_000);
+      closers.push(() => s.stop());
+      shipper = s;
+    } else {
+      log.info('no object store configured: blocks are not uploaded');
+    }
+
+    return {
+      grpcAddress: grpc.address,
+      httpAddress: http.address,
+      registry,
+      shipper,
+      stop: closeAll,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

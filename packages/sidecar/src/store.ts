@@ -1,0 +1,197 @@
+/**
+ * The sidecar's StoreAPI: Series over Prometheus remote read, LabelNames/LabelValues over its HTTP API,
+ * with the external labels appended (external wins on a clash) and `without_replica_labels` removed.
+ */
+import {
+  type AggrChunk,
+  type CallContext,
+  GrpcStatus,
+  type InfoResponse,
+  type LabelMatcher,
+  type LabelNamesRequest,
+  type LabelNamesResponse,
+  type LabelValuesRequest,
+  type LabelValuesResponse,
+  MAX_INT64,
+  type SeriesFrame,
+  type SeriesRequest,
+  storeChunk,
+  StoreError,
+  type StoreServer,
+} from '@strata/storeapi';
+import { compareStrings, Encoding, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
+import type { PrometheusClient } from './promclient.js';
+import { type ChunkedSeries, decodeChunkedReadResponse, decodeReadResponse, readFrames, ResponseType, STREAMED_CONTENT_TYPE } from './remoteread.js';
+
+/** What the heartbeat keeps current. */
+export interface PrometheusState {
+  extLabels: Labels;
+  /** Advertised min time: max(--min-time, Prometheus' lowest timestamp). */
+  minTime: number;
+}
+
+export interface PrometheusStoreOptions {
+  prometheus: PrometheusClient;
+  state: () => PrometheusState | undefined;
+  /** Remote-read response types to offer, preferred first; SAMPLES alone forces the old-Prometheus path. */
+  responseTypes?: readonly ResponseType[];
+}
+
+/** Samples per chunk when re-encoding a SAMPLES response, as Thanos (MaxSamplesPerChunk). */
+const MAX_SAMPLES_PER_CHUNK = 120;
+
+const MATCH_TYPES: readonly MatchType[] = ['=', '!=', '=~', '!~'];
+
+interface Pending {
+  labels: Labels;
+  chunks: AggrChunk[];
+}
+
+export class PrometheusStore implements StoreServer {
+  readonly #prom: PrometheusClient;
+  readonly #state: () => PrometheusState | undefined;
+  readonly #responseTypes: readonly ResponseType[];
+
+  constructor(opts: PrometheusStoreOptions) {
+    this.#prom = opts.prometheus;
+    this.#state = opts.state;
+    this.#responseTypes = opts.responseTypes ?? [ResponseType.STREAMED_XOR_CHUNKS, ResponseType.SAMPLES];
+  }
+
+  #current(): PrometheusState {
+    const s = this.#state();
+    if (s === undefined) throw new StoreError(GrpcStatus.UNAVAILABLE, 'sidecar is not ready: external labels of Prometheus not loaded yet');
+    return s;
+  }
+
+  async info(): Promise<InfoResponse> {
+    const { extLabels, minTime } = this.#current();
+    const labels = [...extLabels.toArray()];
+    return {
+      labelSets: [labels],
+      componentType: 'sidecar',
+      store: {
+        minTime,
+        maxTime: MAX_INT64,
+        supportsSharding: false,
+        supportsWithoutReplicaLabels: true,
+        tsdbInfos: [{ labels, minTime, maxTime: MAX_INT64 }],
+        supportsProjections: false,
+      },
+    };
+  }
+
+  async *series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
+    const { extLabels, minTime: advertisedMin } = this.#current();
+    const matchers = withoutExternalMatchers(req.matchers, extLabels);
+    if (matchers === null) return;
+    if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding external labels)');
+    const minTime = Math.max(req.minTime, advertisedMin);
+    const maxTime = req.maxTime;
+    if (minTime > maxTime) return;
+    const drop = new Set(req.withoutReplicaLabels);
+    const finalLabels = (l: Labels) => l.merge(extLabels).without(drop);
+
+    const all: Pending[] = [];
+    if (req.skipChunks) {
+      for (const rec of await this.#prom.series(matchers, minTime, maxTime, ctx.signal)) all.push({ labels: finalLabels(Labels.from(rec)), chunks: [] });
+    } else {
+      const res = await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, ctx.signal);
+      const contentType = res.headers.get('content-type') ?? '';
+      if (contentType.startsWith(STREAMED_CONTENT_TYPE.split(';')[0]!)) {
+        if (res.body === null) throw new Error('remote read: streamed response without a body');
+        for await (const payload of readFrames(res.body)) {
+          for (const s of decodeChunkedReadResponse(payload)) appendSeries(all, finalLabels(Labels.fromSorted(s.labels)), streamedChunks(s));
+        }
+      } else if (contentType.startsWith('application/x-protobuf')) {
+        for (const s of decodeReadResponse(new Uint8Array(await res.arrayBuffer()))) {
+          if (s.timestamps.length === 0) continue;
+          appendSeries(all, finalLabels(Labels.from(s.labels)), encodeSamples(s.timestamps, s.values));
+        }
+      } else {
+        throw new Error(`remote read: unexpected response Content-Type ${JSON.stringify(contentType)}`);
+      }
+    }
+    // Appending external labels and removing replica labels can change the order Prometheus sent.
+    all.sort((a, b) => Labels.compare(a.labels, b.labels));
+    for (const p of all) yield { series: { labels: p.labels.toArray(), chunks: p.chunks } };
+  }
+
+  async labelNames(req: LabelNamesRequest, ctx: CallContext): Promise<LabelNamesResponse> {
+    const { extLabels } = this.#current();
+    const matchers = withoutExternalMatchers(req.matchers, extLabels);
+    if (matchers === null) return { names: [], warnings: [] };
+    const names = new Set(await this.#prom.labelNames(matchers, req.start, req.end, ctx.signal));
+    if (names.size > 0 || matchers.length === 0) for (const l of extLabels) names.add(l.name);
+    for (const r of req.withoutReplicaLabels) names.delete(r);
+    return { names: [...names].sort(compareStrings), warnings: [] };
+  }
+
+  async labelValues(req: LabelValuesRequest, ctx: CallContext): Promise<LabelValuesResponse> {
+    const { extLabels } = this.#current();
+    if (req.withoutReplicaLabels.includes(req.label)) return { values: [], warnings: [] };
+    const matchers = withoutExternalMatchers(req.matchers, extLabels);
+    if (matchers === null) return { values: [], warnings: [] };
+    const ext = extLabels.get(req.label);
+    if (ext !== '') {
+      // The external label has one value, present iff any series matches the other matchers.
+      if (matchers.length === 0) return { values: [ext], warnings: [] };
+      const any = await this.#prom.labelNames(matchers, req.start, req.end, ctx.signal);
+      return { values: any.length > 0 ? [ext] : [], warnings: [] };
+    }
+    return { values: await this.#prom.labelValues(req.label, matchers, req.start, req.end, ctx.signal), warnings: [] };
+  }
+}
+
+/**
+ * Matchers on external label names must accept this Prometheus' value, and are then dropped (Prometheus
+ * does not store external labels); null if one rejects it.
+ */
+export function withoutExternalMatchers(matchers: readonly LabelMatcher[], ext: Labels): LabelMatcher[] | null {
+  const out: LabelMatcher[] = [];
+  for (const m of matchers) {
+    const type = MATCH_TYPES[m.type];
+    if (type === undefined) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `unknown matcher type ${m.type}`);
+    if (!ext.has(m.name)) {
+      out.push(m);
+      continue;
+    }
+    let matcher: Matcher;
+    try {
+      matcher = new Matcher(type, m.name, m.value);
+    } catch (e) {
+      throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `matcher ${m.name}${type}${JSON.stringify(m.value)}: ${(e as Error).message}`);
+    }
+    if (!matcher.matches(ext.get(m.name))) return null;
+  }
+  return out;
+}
+
+/** Adds a series, merging it into the previous one when Prometheus continued a series in a new frame. */
+function appendSeries(all: Pending[], labels: Labels, chunks: AggrChunk[]): void {
+  const last = all[all.length - 1];
+  if (last !== undefined && last.labels.equals(labels)) last.chunks.push(...chunks);
+  else all.push({ labels, chunks });
+}
+
+/** Remote-read chunks as StoreAPI chunks; the bytes are kept, the encoding renumbered (XOR 1 → 0). */
+function streamedChunks(s: ChunkedSeries): AggrChunk[] {
+  return s.chunks.map((c) => {
+    if (c.type < Encoding.XOR || c.type > Encoding.FloatHistogram) throw new Error(`remote read: unknown chunk encoding ${c.type}`);
+    return { minTime: c.minTime, maxTime: c.maxTime, raw: storeChunk(c.type as Encoding, c.data) };
+  });
+}
+
+/** Samples from a SAMPLES response re-encoded as XOR chunks of at most 120 samples. */
+function encodeSamples(timestamps: readonly number[], values: readonly number[]): AggrChunk[] {
+  const out: AggrChunk[] = [];
+  for (let i = 0; i < timestamps.length; i += MAX_SAMPLES_PER_CHUNK) {
+    const end = Math.min(i + MAX_SAMPLES_PER_CHUNK, timestamps.length);
+    const chunk = new XORChunk();
+    const app = chunk.appender();
+    for (let j = i; j < end; j++) app.append(timestamps[j]!, values[j]!);
+    out.push({ minTime: timestamps[i]!, maxTime: timestamps[end - 1]!, raw: storeChunk(Encoding.XOR, chunk.bytes) });
+  }
+  return out;
+}
+
