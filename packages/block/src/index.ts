@@ -6,3 +6,5 @@ export * from './fetcher.js';
 export * from './filters.js';
 export * from './relabel.js';
 export * from './cleanup.js';
+export * from './verify.js';
+export { BucketByteRange } from './byterange.js';

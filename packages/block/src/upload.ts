@@ -16,6 +16,8 @@ export interface UploadOptions {
   /** Called after each uploaded object. */
   onProgress?: (event: { block: string; object: string; bytes: number }) => void;
   now?: () => Date;
+  /** Upload this meta.json instead of the one in the directory (for backfills that set external labels without touching local files). */
+  meta?: BlockMeta;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface UploadOptions {
  */
 export async function uploadBlock(bucket: Bucket, blockDir: string, opts: UploadOptions = {}): Promise<BlockMeta> {
   const metaPath = join(blockDir, META_FILENAME);
-  const meta = parseMeta(await readFile(metaPath, 'utf8'), metaPath);
+  const meta = opts.meta ?? parseMeta(await readFile(metaPath, 'utf8'), metaPath);
   const id = meta.ulid;
   if (basename(blockDir) !== id) throw new Error(`block ${id}: directory ${blockDir} is not named after the block's ULID`);
   if (!meta.thanos || Object.keys(meta.thanos.labels).length === 0) throw new Error(`block ${id} (${blockDir}): empty external labels; refusing to upload a block that cannot be told apart from other sources`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as registerDemoTools } from './tools-demo.js';
+import { register as registerBucketTools } from './tools-bucket.js';
 
 /**
  * Every subcommand lives in its own file and exports `register(program)`. Add one line here per
@@ -8,4 +9,5 @@ import { register as registerDemoTools } from './tools-demo.js';
 export function registerCommands(program: Command): void {
   const tools = program.command('tools').description('Tools for TSDB blocks and object storage buckets');
   registerDemoTools(tools);
+  registerBucketTools(tools);
 }

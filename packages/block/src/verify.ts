@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import { joinKey, mapLimit, type Bucket } from '@strata/objstore';
+import { IndexReader, Labels, META_FILENAME, type BlockMeta } from '@strata/tsdb';
+import { BucketByteRange } from './byterange.js';
+import { isMarkerFilename } from './markers.js';
+import { INDEX_FILENAME } from './upload.js';
+
+/** One problem found in a block; `object` names the file when the problem is in one. */
+export interface VerifyIssue {
+  block: string;
+  object?: string;
+  problem: string;
+}
+
+export interface VerifyOptions {
+  /** Read each index whole: sorted series and postings, CRCs, chunk references inside the block's time range. */
+  index?: boolean;
+  /** Compare every file with the SHA256 recorded in thanos.files (reads every byte). */
+  hashes?: boolean;
+  concurrency?: number;
+  onProgress?: (event: { block: string; done: number; total: number }) => void;
+}
+
+/** Compaction group key: blocks with the same external labels and resolution form one stream. */
+export function groupKey(meta: BlockMeta): string {
+  return `${meta.thanos?.downsample.resolution ?? 0}@${Labels.from(meta.thanos?.labels ?? {}).toString()}`;
+}
+
+/** Blocks overlapping in time within one compaction group: the compactor would halt on these. */
+export function findOverlaps(metas: Iterable<BlockMeta>): VerifyIssue[] {
+  const groups = new Map<string, BlockMeta[]>();
+  for (const m of metas) {
+    const k = groupKey(m);
+    groups.set(k, [...(groups.get(k) ?? []), m]);
+  }
+  const issues: VerifyIssue[] = [];
+  for (const [key, blocks] of groups) {
+    blocks.sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
+    let last: BlockMeta | undefined;
+    for (const b of blocks) {
+      if (last && b.minTime < last.maxTime) {
+        issues.push({ block: b.ulid, problem: `overlaps block ${last.ulid} in group ${key}: [${b.minTime}, ${b.maxTime}) and [${last.minTime}, ${last.maxTime})` });
+      }
+      if (!last || b.maxTime > last.maxTime) last = b;
+    }
+  }
+  return issues;
+}
+
+/**
+ * Checks blocks in a bucket the way `thanos tools bucket verify` does: overlaps within compaction
+ * groups, meta.json consistent with the objects present, and (optionally) the index and file hashes.
+ */
+export async function verifyBlocks(bucket: Bucket, metas: ReadonlyMap<string, BlockMeta>, opts: VerifyOptions = {}): Promise<VerifyIssue[]> {
+  const issues = findOverlaps(metas.values());
+  let done = 0;
+  const perBlock = await mapLimit([...metas.values()], opts.concurrency ?? 4, async (meta) => {
+    const found = await verifyBlock(bucket, meta, opts);
+    opts.onProgress?.({ block: meta.ulid, done: ++done, total: metas.size });
+    return found;
+  });
+  return [...issues, ...perBlock.flat()];
+}
+
+async function verifyBlock(bucket: Bucket, meta: BlockMeta, opts: VerifyOptions): Promise<VerifyIssue[]> {
+  const id = meta.ulid;
+  const issues: VerifyIssue[] = [];
+  const issue = (problem: string, rel?: string) => issues.push({ block: id, ...(rel ? { object: joinKey(id, rel) } : {}), problem });
+  if (meta.minTime >= meta.maxTime) issue(`minTime ${meta.minTime} is not before maxTime ${meta.maxTime}`, META_FILENAME);
+  if (!meta.thanos || Object.keys(meta.thanos.labels).length === 0) issue('no external labels', META_FILENAME);
+  if (meta.compaction.level < 1) issue(`compaction level ${meta.compaction.level}, want at least 1`, META_FILENAME);
+
+  const sizes = new Map<string, number | undefined>();
+  for await (const e of bucket.list(id, { recursive: true })) {
+    const rel = e.name.slice(id.length + 1);
+    if (rel !== META_FILENAME && !isMarkerFilename(rel)) sizes.set(rel, e.size);
+  }
+  if (!sizes.has(INDEX_FILENAME)) issue('index is missing', INDEX_FILENAME);
+  if (![...sizes.keys()].some((k) => k.startsWith('chunks/'))) issue('no chunk files', 'chunks/');
+  const files = (meta.thanos?.files ?? []).filter((f) => f.rel_path !== META_FILENAME);
+  for (const f of files) {
+    if (!sizes.has(f.rel_path)) issue('listed in meta.json thanos.files but missing', f.rel_path);
+    else if (f.size_bytes !== undefined && sizes.get(f.rel_path) !== undefined && sizes.get(f.rel_path) !== f.size_bytes) {
+      issue(`size ${sizes.get(f.rel_path)} bytes, meta.json thanos.files says ${f.size_bytes}`, f.rel_path);
+    }
+  }
+  if (files.length > 0) for (const rel of sizes.keys()) if (!files.some((f) => f.rel_path === rel)) issue('present but not listed in meta.json thanos.files', rel);
+
+  if (opts.hashes) {
+    for (const f of files) {
+      if (!f.hash || !sizes.has(f.rel_path)) continue;
+      const h = createHash('sha256');
+      for await (const chunk of await bucket.get(joinKey(id, f.rel_path))) h.update(chunk as Buffer);
+      const got = h.digest('hex');
+      if (got !== f.hash.value) issue(`SHA256 ${got} does not match meta.json thanos.files ${f.hash.value}`, f.rel_path);
+    }
+  }
+  if (opts.index && sizes.has(INDEX_FILENAME)) {
+    for (const problem of await checkIndex(bucket, meta, sizes.get(INDEX_FILENAME))) issue(problem, INDEX_FILENAME);
+  }
+  return issues;
+}
+
+/** Reads every series of the index (the reader checks every CRC) and checks order and chunk time ranges. */
+async function checkIndex(bucket: Bucket, meta: BlockMeta, size: number | undefined): Promise<string[]> {
+  const problems: string[] = [];
+  const max = 20;
+  let reader: IndexReader | undefined;
+  try {
+    reader = await IndexReader.open(new BucketByteRange(bucket, joinKey(meta.ulid, INDEX_FILENAME), size));
+    let prev: Labels | undefined;
+    let prevId = -1;
+    let series = 0;
+    let chunks = 0;
+    for await (const s of reader.series(await reader.allPostings())) {
+      series++;
+      if (s.id <= prevId) problems.push(`postings not sorted: series ${s.id} after ${prevId}`);
+      if (prev && Labels.compare(prev, s.labels) >= 0) problems.push(`series not sorted: ${s.labels.toString()} after ${prev.toString()}`);
+      let lastMax = -Infinity;
+      for (const c of s.chunks) {
+        chunks++;
+        if (c.minTime < meta.minTime || c.maxTime > meta.maxTime) {
+          problems.push(`series ${s.labels.toString()}: chunk [${c.minTime}, ${c.maxTime}] outside block range [${meta.minTime}, ${meta.maxTime})`);
+        }
+        if (c.minTime <= lastMax) problems.push(`series ${s.labels.toString()}: chunks overlap or are out of order at ${c.minTime}`);
+        lastMax = c.maxTime;
+      }
+      prev = s.labels;
+      prevId = s.id;
+      if (problems.length >= max) break;
+    }
+    if (problems.length === 0 && meta.stats?.numSeries !== undefined && meta.stats.numSeries !== series) problems.push(`${series} series, meta.json stats say ${meta.stats.numSeries}`);
+    if (problems.length === 0 && meta.stats?.numChunks !== undefined && meta.stats.numChunks !== chunks) problems.push(`${chunks} chunks, meta.json stats say ${meta.stats.numChunks}`);
+  } catch (e) {
+    problems.push(`unreadable: ${(e as Error).message}`);
+  } finally {
+    await reader?.close();
+  }
+  return problems;
+}

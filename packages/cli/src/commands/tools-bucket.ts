@@ -1,0 +1,300 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import {
+  cleanPartialBlocks,
+  deleteMarkedBlocks,
+  DELETION_MARK_FILENAME,
+  IgnoreDeletionMarkFilter,
+  isMarkerFilename,
+  markBlock,
+  MetaFetcher,
+  NO_COMPACT_MARK_FILENAME,
+  NO_DOWNSAMPLE_MARK_FILENAME,
+  uploadBlock,
+  verifyBlocks,
+  type MarkerFilename,
+  type VerifyIssue,
+} from '@strata/block';
+import { bucketFromConfigFile, joinKey, mapLimit, type Bucket } from '@strata/objstore';
+import { isULID, META_FILENAME, parseMeta, type BlockMeta } from '@strata/tsdb';
+import { parseDuration } from '../flags.js';
+
+/** Where a command writes: results to `out`, progress and warnings to `err`. */
+export interface CommandIO {
+  out: Writable;
+  err: Writable;
+}
+
+const stdio: CommandIO = { out: process.stdout, err: process.stderr };
+
+/** `strata tools bucket …`: inspect and repair blocks in object storage, after `thanos tools bucket`. */
+export function register(tools: Command): void {
+  const bucket = tools.command('bucket').description('Inspect and manage blocks in object storage');
+  const withConfig = (c: Command) => c.requiredOption('--objstore.config-file <path>', 'objstore YAML config (type: S3 or FILESYSTEM)');
+  const cfg = (o: Record<string, unknown>) => o['objstore.configFile'] as string;
+
+  withConfig(bucket.command('ls').description('List the blocks in the bucket'))
+    .option('-o, --output <format>', 'table, wide or json', 'table')
+    .action(async (o: Record<string, unknown>) => withBucket(cfg(o), (b) => runLs(b, { output: String(o.output) })));
+
+  withConfig(bucket.command('inspect').description('Show each block: time range, series, samples, chunks, compaction level, resolution, source, labels'))
+    .option('--sort-by <columns...>', `sort by these columns (${INSPECT_COLUMNS.join(', ')})`, ['FROM', 'UNTIL'])
+    .option('-l, --selector <label=value...>', 'only blocks whose external labels match, e.g. cluster="c1"', [])
+    .action(async (o: Record<string, unknown>) => withBucket(cfg(o), (b) => runInspect(b, { sortBy: o.sortBy as string[], selector: parseLabelFlags(o.selector as string[]) })));
+
+  withConfig(bucket.command('upload-blocks').description('Upload TSDB blocks from a directory (backfill), setting their external labels; blocks already in the bucket are skipped'))
+    .requiredOption('--path <dir>', 'directory containing block directories')
+    .option('--label <name="value"...>', 'external label for the uploaded blocks (repeatable)', [])
+    .option('--hash-func <func>', 'record file hashes in meta.json: SHA256 or none', 'SHA256')
+    .option('--concurrency <n>', 'blocks uploaded in parallel', '2')
+    .action(async (o: Record<string, unknown>) => {
+      await withBucket(cfg(o), (b) => runUploadBlocks(b, { path: String(o.path), labels: parseLabelFlags(o.label as string[]), hash: String(o.hashFunc).toUpperCase() === 'SHA256', concurrency: Number(o.concurrency) }));
+    });
+
+  withConfig(bucket.command('mark').description('Mark blocks for deletion or no-compaction'))
+    .requiredOption('--id <ulid...>', 'block IDs')
+    .requiredOption('--marker <file>', `${DELETION_MARK_FILENAME}, ${NO_COMPACT_MARK_FILENAME} or ${NO_DOWNSAMPLE_MARK_FILENAME}`)
+    .requiredOption('--details <text>', 'why the block is marked')
+    .action(async (o: Record<string, unknown>) => withBucket(cfg(o), (b) => runMark(b, { ids: o.id as string[], marker: String(o.marker), details: String(o.details) })));
+
+  withConfig(bucket.command('cleanup').description('Delete aborted partial uploads and blocks marked for deletion longer than --delete-delay'))
+    .option('--delete-delay <duration>', 'how long a block stays after being marked for deletion', '48h')
+    .option('--partial-upload-age <duration>', 'how old a partial upload must be to count as aborted', '48h')
+    .action(async (o: Record<string, unknown>) => {
+      await withBucket(cfg(o), (b) => runCleanup(b, { deleteDelayMs: parseDuration(String(o.deleteDelay)), partialAgeMs: parseDuration(String(o.partialUploadAge)) }));
+    });
+
+  withConfig(bucket.command('verify').description('Check blocks: overlaps within a compaction group, missing files, meta.json against files, index order and CRCs, file hashes'))
+    .option('--no-index', 'skip reading the indexes')
+    .option('--no-hashes', 'skip checking file hashes recorded in meta.json')
+    .option('--id <ulid...>', 'only these blocks (overlaps are still checked against all)')
+    .action(async (o: Record<string, unknown>) => {
+      const issues = await withBucket(cfg(o), (b) => runVerify(b, { index: o.index !== false, hashes: o.hashes !== false, ids: o.id as string[] | undefined }));
+      if (issues > 0) process.exitCode = 1;
+    });
+}
+
+async function withBucket<T>(configFile: string, fn: (b: Bucket) => Promise<T>): Promise<T> {
+  const b = await bucketFromConfigFile(configFile);
+  try {
+    return await fn(b);
+  } finally {
+    await b.close();
+  }
+}
+
+/** Parses `name="value"` (quotes optional), as Thanos' --label flags. */
+export function parseLabelFlags(flags: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of flags) {
+    const m = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^"]*))\s*$/.exec(f);
+    if (!m) throw new Error(`invalid label ${JSON.stringify(f)}: want name="value"`);
+    out[m[1] as string] = m[2] !== undefined ? (JSON.parse(`"${m[2]}"`) as string) : (m[3] as string);
+  }
+  return out;
+}
+
+async function fetchMetas(bucket: Bucket): Promise<Map<string, BlockMeta>> {
+  const res = await new MetaFetcher(bucket).fetch();
+  for (const [id, e] of res.failed) stdio.err.write(`warning: block ${id}: ${e.message}\n`);
+  return res.metas;
+}
+
+const fmtTime = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+const fmtLabels = (l: Record<string, string> | undefined) =>
+  Object.entries(l ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',');
+
+/** A Go-style duration: 1h59m45s, 2d is 48h0m0s. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const s = Math.floor(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60 + (ms % 1000) / 1000;
+  return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${sec}s`;
+}
+
+function printTable(out: Writable, header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of [header, ...rows]) out.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ')}\n`);
+}
+
+const byMinTime = (a: BlockMeta, b: BlockMeta) => a.minTime - b.minTime || (a.ulid < b.ulid ? -1 : 1);
+
+export async function runLs(bucket: Bucket, opts: { output: string }, io: CommandIO = stdio): Promise<void> {
+  const metas = [...(await fetchMetas(bucket)).values()].sort(byMinTime);
+  switch (opts.output) {
+    case 'json':
+      for (const m of metas) io.out.write(`${JSON.stringify(m)}\n`);
+      return;
+    case 'table':
+      printTable(
+        io.out,
+        ['ULID', 'FROM', 'UNTIL', 'LABELS'],
+        metas.map((m) => [m.ulid, fmtTime(m.minTime), fmtTime(m.maxTime), fmtLabels(m.thanos?.labels)]),
+      );
+      return;
+    case 'wide':
+      printTable(
+        io.out,
+        ['ULID', 'FROM', 'UNTIL', 'RANGE', 'LEVEL', 'RESOLUTION', 'SOURCE', 'SIZE', 'UPLOADED', 'LABELS'],
+        metas.map((m) => [
+          m.ulid,
+          fmtTime(m.minTime),
+          fmtTime(m.maxTime),
+          formatDuration(m.maxTime - m.minTime),
+          String(m.compaction.level),
+          formatDuration(m.thanos?.downsample.resolution ?? 0),
+          m.thanos?.source ?? '',
+          String((m.thanos?.files ?? []).reduce((s, f) => s + (f.size_bytes ?? 0), 0)),
+          m.thanos?.upload_time ?? '',
+          fmtLabels(m.thanos?.labels),
+        ]),
+      );
+      return;
+    default:
+      throw new Error(`unknown output format ${JSON.stringify(opts.output)}: want table, wide or json`);
+  }
+}
+
+export const INSPECT_COLUMNS = ['ULID', 'FROM', 'UNTIL', 'RANGE', 'SERIES', 'SAMPLES', 'CHUNKS', 'LEVEL', 'RESOLUTION', 'SOURCE', 'LABELS'] as const;
+
+export async function runInspect(bucket: Bucket, opts: { sortBy: string[]; selector: Record<string, string> }, io: CommandIO = stdio): Promise<void> {
+  const cols = opts.sortBy.map((c) => c.toUpperCase());
+  for (const c of cols) if (!(INSPECT_COLUMNS as readonly string[]).includes(c)) throw new Error(`unknown --sort-by column ${JSON.stringify(c)}: want one of ${INSPECT_COLUMNS.join(', ')}`);
+  const metas = [...(await fetchMetas(bucket)).values()].filter((m) => Object.entries(opts.selector).every(([k, v]) => m.thanos?.labels[k] === v));
+  // Numeric columns sort as numbers, the others as text.
+  const key = (m: BlockMeta, c: string): number | string => {
+    switch (c) {
+      case 'FROM':
+        return m.minTime;
+      case 'UNTIL':
+        return m.maxTime;
+      case 'RANGE':
+        return m.maxTime - m.minTime;
+      case 'SERIES':
+        return m.stats?.numSeries ?? 0;
+      case 'SAMPLES':
+        return m.stats?.numSamples ?? 0;
+      case 'CHUNKS':
+        return m.stats?.numChunks ?? 0;
+      case 'LEVEL':
+        return m.compaction.level;
+      case 'RESOLUTION':
+        return m.thanos?.downsample.resolution ?? 0;
+      case 'SOURCE':
+        return m.thanos?.source ?? '';
+      case 'LABELS':
+        return fmtLabels(m.thanos?.labels);
+      default:
+        return m.ulid;
+    }
+  };
+  metas.sort((a, b) => {
+    for (const c of [...cols, 'ULID']) {
+      const x = key(a, c);
+      const y = key(b, c);
+      if (x < y) return -1;
+      if (x > y) return 1;
+    }
+    return 0;
+  });
+  printTable(
+    io.out,
+    [...INSPECT_COLUMNS],
+    metas.map((m) => [
+      m.ulid,
+      fmtTime(m.minTime),
+      fmtTime(m.maxTime),
+      formatDuration(m.maxTime - m.minTime),
+      String(m.stats?.numSeries ?? 0),
+      String(m.stats?.numSamples ?? 0),
+      String(m.stats?.numChunks ?? 0),
+      String(m.compaction.level),
+      formatDuration(m.thanos?.downsample.resolution ?? 0),
+      m.thanos?.source ?? '',
+      fmtLabels(m.thanos?.labels),
+    ]),
+  );
+}
+
+export interface UploadBlocksResult {
+  uploaded: string[];
+  skipped: string[];
+}
+
+export async function runUploadBlocks(
+  bucket: Bucket,
+  opts: { path: string; labels: Record<string, string>; hash?: boolean; concurrency?: number },
+  io: CommandIO = stdio,
+): Promise<UploadBlocksResult> {
+  if (Object.keys(opts.labels).length === 0) throw new Error('upload-blocks: at least one --label is required; blocks in a bucket must have external labels');
+  const ids = (await readdir(opts.path)).filter(isULID).sort();
+  const result: UploadBlocksResult = { uploaded: [], skipped: [] };
+  let n = 0;
+  await mapLimit(ids, opts.concurrency ?? 2, async (id) => {
+    const dir = join(opts.path, id);
+    if (!(await stat(dir)).isDirectory()) return;
+    if (await bucket.exists(joinKey(id, META_FILENAME))) {
+      result.skipped.push(id);
+      io.err.write(`[${++n}/${ids.length}] block ${id}: already in bucket ${bucket.name}, skipped\n`);
+      return;
+    }
+    const metaPath = join(dir, META_FILENAME);
+    const local = parseMeta(await readFile(metaPath, 'utf8'), metaPath);
+    const meta: BlockMeta = {
+      ...local,
+      thanos: { ...(local.thanos ?? {}), labels: opts.labels, downsample: local.thanos?.downsample ?? { resolution: 0 }, source: 'bucket.upload' },
+    };
+    const uploaded = await uploadBlock(bucket, dir, { meta, hash: opts.hash ?? true });
+    result.uploaded.push(id);
+    const bytes = (uploaded.thanos?.files ?? []).reduce((s, f) => s + (f.size_bytes ?? 0), 0);
+    io.err.write(`[${++n}/${ids.length}] block ${id}: uploaded ${bytes} bytes\n`);
+  });
+  return result;
+}
+
+export async function runMark(bucket: Bucket, opts: { ids: string[]; marker: string; details: string }, io: CommandIO = stdio): Promise<void> {
+  if (!isMarkerFilename(opts.marker)) throw new Error(`unknown marker ${JSON.stringify(opts.marker)}: want ${DELETION_MARK_FILENAME}, ${NO_COMPACT_MARK_FILENAME} or ${NO_DOWNSAMPLE_MARK_FILENAME}`);
+  for (const id of opts.ids) {
+    if (!isULID(id)) throw new Error(`invalid block ID ${JSON.stringify(id)}`);
+    const written = await markBlock(bucket, id, opts.marker as MarkerFilename, { details: opts.details });
+    io.err.write(written ? `block ${id}: wrote ${joinKey(id, opts.marker)}\n` : `block ${id}: already has ${opts.marker}, left unchanged\n`);
+  }
+}
+
+export async function runCleanup(bucket: Bucket, opts: { deleteDelayMs: number; partialAgeMs: number; now?: Date }, io: CommandIO = stdio): Promise<string[]> {
+  const marks = new IgnoreDeletionMarkFilter(opts.deleteDelayMs);
+  const res = await new MetaFetcher(bucket, { filters: [marks], ...(opts.now ? { now: () => opts.now as Date } : {}) }).fetch();
+  const onDelete = (e: { block: string; reason: string }) => io.err.write(`block ${e.block}: deleted (${e.reason})\n`);
+  const now = opts.now ?? new Date();
+  const deleted = [
+    ...(await deleteMarkedBlocks(bucket, marks.deletionMarks, { deleteDelayMs: opts.deleteDelayMs, now, onDelete })),
+    ...(await cleanPartialBlocks(bucket, res.partial, { ageMs: opts.partialAgeMs, deleteDelayMs: opts.deleteDelayMs, now, onDelete })),
+  ];
+  io.err.write(`cleanup done: ${deleted.length} blocks deleted, ${res.partial.size - deleted.filter((id) => res.partial.has(id)).length} partial uploads kept (younger than the delay)\n`);
+  return deleted;
+}
+
+/** Prints every issue as `block <ULID> [object]: problem`; returns how many there were. */
+export async function runVerify(bucket: Bucket, opts: { index: boolean; hashes: boolean; ids?: string[] }, io: CommandIO = stdio): Promise<number> {
+  const res = await new MetaFetcher(bucket).fetch();
+  const issues: VerifyIssue[] = [...res.failed].map(([id, e]) => ({ block: id, object: joinKey(id, META_FILENAME), problem: e.message }));
+  const selected = opts.ids ? new Map([...res.metas].filter(([id]) => opts.ids?.includes(id))) : res.metas;
+  const found = await verifyBlocks(bucket, selected, {
+    index: opts.index,
+    hashes: opts.hashes,
+    onProgress: (e) => io.err.write(`[${e.done}/${e.total}] verified block ${e.block}\n`),
+  });
+  // Overlaps involve blocks outside the selection too; verifyBlocks only saw the selection, so check all.
+  if (opts.ids) issues.push(...(await verifyBlocks(bucket, res.metas, { index: false, hashes: false })).filter((i) => i.problem.startsWith('overlaps')));
+  issues.push(...found);
+  for (const i of issues) io.out.write(`block ${i.block}${i.object ? ` ${i.object}` : ''}: ${i.problem}\n`);
+  io.err.write(`verify: ${selected.size} blocks, ${issues.length} issues\n`);
+  return issues.length;
+}
