@@ -2,6 +2,7 @@
 import { Labels, METRIC_NAME } from '@strata/tsdb';
 import { SeriesBuilder } from '../engine/steps.js';
 import type { StepSeries } from '../engine/steps.js';
+import { almostEqual } from '../float.js';
 import { scalarArg, vectorArg, type VectorFunction } from './context.js';
 
 interface Bucket {
@@ -10,15 +11,6 @@ interface Bucket {
 }
 
 const SMALL_DELTA_TOLERANCE = 1e-12;
-
-function almostEqual(a: number, b: number, epsilon: number): boolean {
-  if (a === b) return true;
-  const diff = Math.abs(a - b);
-  const sum = Math.abs(a) + Math.abs(b);
-  const minNormal = 2.2250738585072014e-308;
-  if (a === 0 || b === 0 || sum < minNormal) return diff < epsilon * minNormal;
-  return diff / Math.min(sum, Number.MAX_VALUE) < epsilon;
-}
 
 /** The φ-quantile of classic buckets; `fixed` reports whether counts had to be made monotonic. */
 export function bucketQuantile(q: number, buckets: Bucket[]): { value: number; forcedMonotonic: boolean } {

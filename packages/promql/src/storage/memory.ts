@@ -13,7 +13,12 @@ class MemSeries implements Series {
   }
 
   append(t: number, v: number): void {
-    if (this.length > 0 && t <= (this.ts[this.length - 1] as number)) {
+    // A sample at the last timestamp replaces it, as Prometheus' test storage does for repeated load lines.
+    if (this.length > 0 && t === this.ts[this.length - 1]) {
+      this.vs[this.length - 1] = v;
+      return;
+    }
+    if (this.length > 0 && t < (this.ts[this.length - 1] as number)) {
       throw new Error(`out of order sample for ${this.labels.toString()}: ${t} after ${this.ts[this.length - 1]}`);
     }
     if (this.length === this.ts.length) {
@@ -74,7 +79,7 @@ export class MemoryStorage implements Queryable {
   readonly #series = new Map<string, MemSeries>();
   #sorted: MemSeries[] | null = null;
 
-  /** Appends a float sample; samples of one series must come in increasing time order. */
+  /** Appends a float sample; samples of one series must come in time order (an equal time overwrites). */
   append(labels: Labels, t: number, v: number): void {
     const key = labels.key();
     let s = this.#series.get(key);

@@ -1,0 +1,307 @@
+/**
+ * Runs Prometheus' PromQL test scripts against the engine, with the checks Prometheus' own harness adds to
+ * every instant eval: re-running with `@ <eval time>` on every selector at several times, and agreement
+ * of the range-query middle step with the instant result.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Labels, type Matcher } from '@strata/tsdb';
+import { Engine } from '../engine/engine.js';
+import { STALE_NAN } from '../engine/buffer.js';
+import { almostEqual } from '../float.js';
+import { formatValue } from '../format.js';
+import { type Expr, walk } from '../parser/ast.js';
+import { UnsupportedError } from '../parser/errors.js';
+import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
+import { parseExpr } from '../parser/parse.js';
+import { MemoryStorage } from '../storage/memory.js';
+import type { QueryResult, QueryValue } from '../value.js';
+import { type EvalCommand, type Expectation, type LoadCommand, parseScript, type SeriesLine } from './script.js';
+
+export type CaseStatus = 'passed' | 'failed' | 'skipped';
+
+export interface CaseResult {
+  readonly line: number;
+  readonly expr: string;
+  readonly status: CaseStatus;
+  /** Why a case failed (expected vs got) or was skipped. */
+  readonly reason?: string;
+}
+
+export interface FileResult {
+  readonly file: string;
+  readonly cases: CaseResult[];
+}
+
+const EPSILON = 1e-6;
+
+class CaseFailure extends Error {}
+class CaseSkip extends Error {}
+
+function labelsOf(selector: string, compat: 2 | 3): Labels {
+  if (selector === '{}' || selector === '') return Labels.EMPTY;
+  const e = parseExpr(selector, { compat });
+  if (e.kind !== 'vectorSelector') throw new Error(`not a series descriptor: ${selector}`);
+  return Labels.from(e.matchers.filter((m: Matcher) => m.type === '=').map((m) => ({ name: m.name, value: m.value })));
+}
+
+export class ScriptRunner {
+  readonly #engine: Engine;
+  readonly #compat: 2 | 3;
+  readonly #storage = new MemoryStorage();
+  /** Metric names with native-histogram samples (or converted to NHCB); queries on them are skipped. */
+  readonly #histogramNames = new Set<string>();
+
+  constructor(compat: 2 | 3) {
+    this.#compat = compat;
+    this.#engine = new Engine({ compat, maxSamples: 10000, lookbackDelta: 5 * 60_000, subqueryStep: 60_000 });
+  }
+
+  async run(text: string): Promise<CaseResult[]> {
+    const results: CaseResult[] = [];
+    for (const cmd of parseScript(text)) {
+      if (cmd.kind === 'clear') {
+        this.#storage.clear();
+        this.#histogramNames.clear();
+      } else if (cmd.kind === 'load') {
+        this.#load(cmd);
+      } else {
+        results.push(await this.#evalCase(cmd));
+      }
+    }
+    return results;
+  }
+
+  #load(cmd: LoadCommand): void {
+    for (const s of cmd.series) {
+      const labels = labelsOf(s.selector, this.#compat);
+      const name = labels.get('__name__');
+      if (cmd.nhcb) {
+        const base = name.replace(/_(bucket|count|sum)$/, '');
+        if (base !== name) this.#histogramNames.add(base);
+      }
+      s.values.forEach((v, k) => {
+        if (v === null) return;
+        if (v === 'histogram') {
+          this.#histogramNames.add(name);
+          return;
+        }
+        this.#storage.append(labels, k * cmd.interval, s.stale.has(k) ? STALE_NAN : v);
+      });
+    }
+  }
+
+  async #evalCase(cmd: EvalCommand): Promise<CaseResult> {
+    const base = { line: cmd.line, expr: cmd.expr };
+    try {
+      this.#checkSupported(cmd);
+      await this.#runEval(cmd);
+      return { ...base, status: 'passed' };
+    } catch (e) {
+      if (e instanceof CaseSkip || e instanceof UnsupportedError) return { ...base, status: 'skipped', reason: (e as Error).message };
+      if (e instanceof CaseFailure) return { ...base, status: 'failed', reason: e.message };
+      return { ...base, status: 'failed', reason: `unexpected error: ${(e as Error).stack ?? String(e)}` };
+    }
+  }
+
+  #checkSupported(cmd: EvalCommand): void {
+    if (cmd.resultText.includes('{{')) throw new CaseSkip('native histograms in the expected result');
+    for (const name of this.#histogramNames) {
+      if (new RegExp(`(^|[^\\w:])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w:])`).test(cmd.expr)) {
+        throw new CaseSkip(`queries native-histogram series ${name}`);
+      }
+    }
+    if (cmd.expects.some((e) => e.kind === 'range')) throw new CaseSkip('expect range vector');
+  }
+
+  async #runEval(cmd: EvalCommand): Promise<void> {
+    const expectFail = cmd.expects.find((e) => e.kind === 'fail');
+    let result: QueryResult;
+    try {
+      result = cmd.range === null
+        ? await this.#engine.instantQuery(this.#storage, cmd.expr, cmd.at)
+        : await this.#engine.rangeQuery(this.#storage, cmd.expr, cmd.range.start, cmd.range.end, cmd.range.step);
+    } catch (e) {
+      if (e instanceof UnsupportedError) throw e;
+      if (expectFail === undefined) throw new CaseFailure(`expected success, got error: ${(e as Error).message}`);
+      checkFailMessage(expectFail, (e as Error).message);
+      return;
+    }
+    if (expectFail !== undefined) throw new CaseFailure(`expected an error${expectFail.message ? ` (${expectFail.message})` : ''}, got success`);
+    this.#checkAnnotations(cmd.expects, result.annotations);
+    const ordered = cmd.expects.some((e) => e.kind === 'ordered');
+    const stringExpect = cmd.expects.find((e) => e.kind === 'string');
+    if (cmd.range !== null) {
+      this.#compareMatrix(cmd, result.value, cmd.range);
+      return;
+    }
+    if (stringExpect !== undefined) {
+      if (result.value.type !== 'string' || result.value.v !== stringExpect.message) {
+        throw new CaseFailure(`expected string ${JSON.stringify(stringExpect.message)}, got ${describe(result.value)}`);
+      }
+      return;
+    }
+    this.#compareInstant(cmd, result.value, ordered, '');
+    await this.#atModifierChecks(cmd, ordered);
+    if (!ordered && (result.value.type === 'vector' || result.value.type === 'scalar')) await this.#rangeModeCheck(cmd);
+  }
+
+  #checkAnnotations(expects: readonly Expectation[], annotations: readonly string[]): void {
+    const warnings = annotations.filter((a) => !a.startsWith('PromQL info'));
+    const infos = annotations.filter((a) => a.startsWith('PromQL info'));
+    for (const e of expects) {
+      const list = e.kind === 'warn' || e.kind === 'no_warn' ? warnings : infos;
+      if (e.kind === 'no_warn' || e.kind === 'no_info') {
+        if (list.length > 0) throw new CaseFailure(`expected no ${e.kind.slice(3)} annotations, got ${JSON.stringify(list)}`);
+      } else if (e.kind === 'warn' || e.kind === 'info') {
+        const ok = e.message === undefined
+          ? list.length > 0
+          : list.some((a) => (e.regex === true ? new RegExp(e.message as string).test(a) : a === e.message));
+        if (!ok) throw new CaseFailure(`expected ${e.kind} annotation${e.message ? ` ${JSON.stringify(e.message)}` : ''}, got ${JSON.stringify(list)}`);
+      }
+    }
+  }
+
+  /** Prometheus' atModifierTestCases: `@ <eval time>` on every selector and subquery, at other eval times. */
+  async #atModifierChecks(cmd: EvalCommand, ordered: boolean): Promise<void> {
+    const ts = cmd.at;
+    const times = ts === 0 ? [-1000, 0, 1000] : [-10 * ts, 0, Math.trunc(ts / 5), ts, 10 * ts];
+    for (const t of times) {
+      const expr = this.#engine.parse(cmd.expr);
+      if (!pinSelectors(expr, ts)) return;
+      let r: QueryResult;
+      try {
+        r = await this.#engine.instantQuery(this.#storage, expr, t);
+      } catch (e) {
+        throw new CaseFailure(`with @ ${ts / 1000} at eval time ${t / 1000}s: ${(e as Error).message}`);
+      }
+      this.#compareInstant(cmd, r.value, ordered, `with @ ${ts / 1000} at eval time ${t / 1000}s: `);
+    }
+  }
+
+  /** The instant result must equal the middle step of a range query from T−1m to T+1m. */
+  async #rangeModeCheck(cmd: EvalCommand): Promise<void> {
+    let r: QueryResult;
+    try {
+      r = await this.#engine.rangeQuery(this.#storage, cmd.expr, cmd.at - 60_000, cmd.at + 60_000, 60_000);
+    } catch (e) {
+      throw new CaseFailure(`in range mode: ${(e as Error).message}`);
+    }
+    if (r.value.type !== 'matrix') throw new CaseFailure(`range mode returned ${r.value.type}`);
+    const samples = [];
+    for (const s of r.value.series) {
+      const p = s.floats.find((f) => f.t === cmd.at);
+      if (p !== undefined) samples.push({ labels: s.labels, t: p.t, f: p.f });
+    }
+    const isScalar = cmd.results.length === 1 && (cmd.results[0] as SeriesLine).selector === '';
+    const v: QueryValue = isScalar && samples.length === 1
+      ? { type: 'scalar', t: cmd.at, v: (samples[0] as { f: number }).f }
+      : { type: 'vector', samples };
+    this.#compareInstant(cmd, v, false, 'in range mode: ');
+  }
+
+  #compareInstant(cmd: EvalCommand, v: QueryValue, ordered: boolean, context: string): void {
+    const fail = (msg: string): never => {
+      throw new CaseFailure(context + msg);
+    };
+    if (cmd.results.length === 1 && (cmd.results[0] as SeriesLine).selector === '') {
+      const want = (cmd.results[0] as SeriesLine).values[0] as number;
+      if (v.type !== 'scalar') return fail(`expected scalar ${formatValue(want)}, got ${describe(v)}`);
+      if (!almostEqual(want, v.v, EPSILON)) fail(`expected scalar ${formatValue(want)}, got ${formatValue(v.v)}`);
+      return;
+    }
+    if (v.type === 'scalar' || v.type === 'string') return fail(`expected a vector, got ${describe(v)}`);
+    if (v.type === 'matrix') return fail(`expected a vector, got ${describe(v)}`);
+    const expected = cmd.results.map((r) => ({ labels: labelsOf(r.selector, this.#compat), value: r.values[0] as number }));
+    if (expected.length !== v.samples.length) {
+      fail(`expected ${expected.length} samples ${describeExpected(expected)}, got ${v.samples.length}: ${describe(v)}`);
+    }
+    const byKey = new Map(expected.map((e, i) => [e.labels.key(), { ...e, index: i }]));
+    v.samples.forEach((s, i) => {
+      const e = byKey.get(s.labels.key());
+      if (e === undefined) return fail(`unexpected sample ${s.labels.toString()} ${formatValue(s.f)}; expected ${describeExpected(expected)}`);
+      if (ordered && e.index !== i) fail(`expected ${e.labels.toString()} at position ${e.index}, got position ${i}`);
+      if (!almostEqual(e.value, s.f, EPSILON)) fail(`expected ${e.labels.toString()} ${formatValue(e.value)}, got ${formatValue(s.f)}`);
+    });
+  }
+
+  #compareMatrix(cmd: EvalCommand, v: QueryValue, range: { start: number; end: number; step: number }): void {
+    if (v.type !== 'matrix') throw new CaseFailure(`expected a matrix, got ${describe(v)}`);
+    const got = new Map(v.series.map((s) => [s.labels.key(), s]));
+    const seen = new Set<string>();
+    for (const line of cmd.results) {
+      const labels = labelsOf(line.selector, this.#compat);
+      const s = got.get(labels.key());
+      const want: { t: number; f: number }[] = [];
+      line.values.forEach((x, k) => {
+        if (x !== null && x !== 'histogram') want.push({ t: range.start + k * range.step, f: x });
+      });
+      if (want.length === 0 && s === undefined) continue;
+      if (s === undefined) throw new CaseFailure(`missing series ${labels.toString()}; got ${describe(v)}`);
+      seen.add(labels.key());
+      const ok = s.floats.length === want.length && want.every((w, k) => {
+        const p = s.floats[k] as { t: number; f: number };
+        return p.t === w.t && almostEqual(w.f, p.f, EPSILON);
+      });
+      if (!ok) {
+        const fmt = (ps: { t: number; f: number }[]): string => ps.map((p) => `${formatValue(p.f)}@${p.t / 1000}`).join(' ');
+        throw new CaseFailure(`series ${labels.toString()}: expected ${fmt(want)}, got ${fmt(s.floats)}`);
+      }
+    }
+    for (const s of v.series) if (!seen.has(s.labels.key())) throw new CaseFailure(`unexpected series ${s.labels.toString()}: ${describe(v)}`);
+  }
+}
+
+/** Sets `@ ts` on selectors and subqueries without one (not inside a pinned subquery); false if unsafe. */
+function pinSelectors(expr: Expr, ts: number): boolean {
+  let unsafe = false;
+  walk(expr, (node, path) => {
+    if (path.some((p) => p.kind === 'subquery' && (p.timestamp !== null || p.atAnchor !== null))) return;
+    if (node.kind === 'vectorSelector' || node.kind === 'subquery') {
+      if (node.timestamp === null && node.atAnchor === null) node.timestamp = ts;
+    } else if (node.kind === 'call' && AT_MODIFIER_UNSAFE_FUNCTIONS.has(node.func.name)) {
+      unsafe = true;
+    }
+  });
+  return !unsafe;
+}
+
+function checkFailMessage(e: Expectation, message: string): void {
+  if (e.message === undefined || e.message === '') return;
+  const ok = e.regex === true ? new RegExp(e.message).test(message) : message === e.message;
+  if (!ok) throw new CaseFailure(`expected error ${JSON.stringify(e.message)}, got ${JSON.stringify(message)}`);
+}
+
+function describeExpected(list: { labels: Labels; value: number }[]): string {
+  return `[${list.map((e) => `${e.labels.toString()} ${formatValue(e.value)}`).join(', ')}]`;
+}
+
+function describe(v: QueryValue): string {
+  switch (v.type) {
+    case 'scalar':
+      return `scalar ${formatValue(v.v)}`;
+    case 'string':
+      return `string ${JSON.stringify(v.v)}`;
+    case 'vector':
+      return `[${v.samples.map((s) => `${s.labels.toString()} ${formatValue(s.f)}`).join(', ')}]`;
+    case 'matrix':
+      return `matrix [${v.series.map((s) => `${s.labels.toString()} ${s.floats.map((p) => `${formatValue(p.f)}@${p.t / 1000}`).join(' ')}`).join('; ')}]`;
+  }
+}
+
+/** Runs every `.test` file of a suite directory, in name order. */
+export async function runSuite(dir: string, compat: 2 | 3): Promise<FileResult[]> {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.test')).sort();
+  const out: FileResult[] = [];
+  for (const file of files) {
+    const cases = await new ScriptRunner(compat).run(readFileSync(join(dir, file), 'utf8'));
+    out.push({ file, cases });
+  }
+  return out;
+}
+
+export function countStatuses(cases: readonly CaseResult[]): Record<CaseStatus, number> {
+  const c = { passed: 0, failed: 0, skipped: 0 };
+  for (const x of cases) c[x.status]++;
+  return c;
+}
