@@ -53,6 +53,7 @@ export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
 // S3 refuses parts under 5 MiB (except the last).
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const DEFAULT_OPERATION_TIMEOUT_MS = 120_000;
+const SILENT_LOGGER = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * An S3 (or S3-compatible: MinIO, s3rver) bucket. Path-style addressing, and checksums only where S3
@@ -95,6 +96,8 @@ export class S3Bucket implements Bucket {
       credentials: credentials(opts),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // The SDK warns on every failed streaming request; RetryingBucket handles those, so stay quiet.
+      logger: SILENT_LOGGER,
       requestHandler: {
         requestTimeout: http.responseHeaderTimeoutMs ?? 120_000,
         connectionTimeout: http.connectTimeoutMs ?? 10_000,
