@@ -9,6 +9,7 @@ export * from './hash.js';
 export * from './server.js';
 export * from './client.js';
 export * from './proto.js';
+export * from './acceptance.js';
 export { ProtoReader, WireType } from './wire/reader.js';
 export { ProtoWriter } from './wire/writer.js';
 export {
