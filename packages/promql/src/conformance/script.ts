@@ -136,6 +136,8 @@ function parseSeriesLine(line: string): SeriesLine {
 
 const EVAL_INSTANT = /^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(\S+)\s+)?(.+)$/;
 const EVAL_RANGE = /^eval(?:_(fail|warn|info))?\s+range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+)$/;
+/** A line that starts a new command even without a blank line before it. */
+const COMMAND = /^(clear|load|load_with_nhcb|eval\w*)(\s|$)/i;
 const EXPECT = /^expect\s+(fail|warn|info|no_warn|no_info|ordered|string|range)\b\s*(.*)$/;
 
 /** Parses a whole test script into commands. */
@@ -148,7 +150,7 @@ export function parseScript(text: string): Command[] {
     const lineNo = i + 1;
     // The block of a command runs to the next blank line.
     const block: string[] = [];
-    while (i + 1 < lines.length && (lines[i + 1] as string).trim() !== '') {
+    while (i + 1 < lines.length && (lines[i + 1] as string).trim() !== '' && !COMMAND.test((lines[i + 1] as string).trim())) {
       const l = (lines[++i] as string).trim();
       if (!l.startsWith('#')) block.push(l);
     }

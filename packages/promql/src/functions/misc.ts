@@ -11,10 +11,13 @@ export function absentLabels(arg: Expr): Labels {
   const vs = e.kind === 'vectorSelector' ? e : e.kind === 'matrixSelector' ? e.vs : null;
   if (vs === null) return Labels.EMPTY;
   const set = new Map<string, string>();
+  const had = new Set<string>();
   for (const m of vs.matchers) {
     if (m.name === METRIC_NAME) continue;
-    if (m.type === '=' && !set.has(m.name)) set.set(m.name, m.value);
-    else set.delete(m.name);
+    if (m.type === '=' && !had.has(m.name)) {
+      set.set(m.name, m.value);
+      had.add(m.name);
+    } else set.delete(m.name);
   }
   return Labels.from([...set].map(([name, value]) => ({ name, value })));
 }

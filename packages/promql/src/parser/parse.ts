@@ -32,6 +32,37 @@ export function parseExpr(input: string, opts: ParseOptions = {}): Expr {
   return new Builder(input, opts).build();
 }
 
+/**
+ * The query as handed to the lezer grammar: the same length, with what the grammar lacks but Prometheus
+ * accepts rewritten in place (`2.` → `2 `, 2.x's `holt_winters` → a same-length known name). Node texts
+ * are always read from the original query.
+ */
+function lezerInput(input: string): string {
+  let out = '';
+  let i = 0;
+  while (i < input.length) {
+    const q = /["'`#]/.exec(input.slice(i));
+    const codeEnd = q === null ? input.length : i + q.index;
+    out += input
+      .slice(i, codeEnd)
+      .replace(/(?<![\w.])(\d+)\.(?![\w.])/g, '$1 ')
+      .replace(/\bholt_winters(?=\s*\()/g, 'day_of_month');
+    if (codeEnd >= input.length) break;
+    const c = input[codeEnd] as string;
+    let end: number;
+    if (c === '#') {
+      end = input.indexOf('\n', codeEnd);
+    } else {
+      end = codeEnd + 1;
+      while (end < input.length && input[end] !== c) end += c !== '`' && input[end] === '\\' ? 2 : 1;
+    }
+    end = end < 0 ? input.length : Math.min(end + 1, input.length);
+    out += input.slice(codeEnd, end);
+    i = end;
+  }
+  return out;
+}
+
 class Builder {
   readonly #input: string;
   readonly #opts: Required<ParseOptions>;
@@ -42,7 +73,7 @@ class Builder {
   }
 
   build(): Expr {
-    const tree = lezer.parse(this.#input);
+    const tree = lezer.parse(lezerInput(this.#input));
     this.#reportSyntaxError(tree.topNode);
     const top = tree.topNode.firstChild;
     if (top === null) throw this.#error(0, 'no expression found in input');
@@ -108,7 +139,7 @@ class Builder {
   #expr(n: SyntaxNode): Expr {
     switch (n.type.name) {
       case 'NumberDurationLiteral':
-        return { kind: 'number', value: this.#numberOrDuration(n, this.#text(n)), pos: this.#pos(n) };
+        return { kind: 'number', value: this.#numberOrDuration(n, this.#text(n).replace(/\s+/g, '')), pos: this.#pos(n) };
       case 'StringLiteral':
         return { kind: 'string', value: this.#string(n), pos: this.#pos(n) };
       case 'ParenExpr':
@@ -208,9 +239,27 @@ class Builder {
     return vs;
   }
 
+  /** Applies a postfix `[…]` to the last operand of an unparenthesized operation, as Prometheus' grammar binds it. */
+  #onLastOperand(e: Expr, build: (leaf: Expr) => Expr): Expr {
+    if (e.kind === 'binary') {
+      e.rhs = this.#onLastOperand(e.rhs, build);
+      checkBinary(e, this.#input, false, e.pos.start);
+      return e;
+    }
+    if (e.kind === 'unary') {
+      e.expr = this.#onLastOperand(e.expr, build);
+      checkUnary(e, this.#input);
+      return e;
+    }
+    return build(e);
+  }
+
   #matrixSelector(n: SyntaxNode): Expr {
     const [inner, durNode] = this.#children(n).filter((c) => c.type.is('Expr') || c.type.name === 'DurationExpr') as [SyntaxNode, SyntaxNode];
-    const vs = this.#expr(inner);
+    return this.#onLastOperand(this.#expr(inner), (vs) => this.#rangeOf(n, vs, durNode));
+  }
+
+  #rangeOf(n: SyntaxNode, vs: Expr, durNode: SyntaxNode): Expr {
     if (vs.kind !== 'vectorSelector') throw this.#error(n.from, 'ranges only allowed for vector selectors');
     if (vs.offset !== 0 || vs.timestamp !== null || vs.atAnchor !== null) {
       throw this.#error(n.from, 'no offset or @ modifiers allowed before range');
@@ -220,11 +269,13 @@ class Builder {
     return { kind: 'matrixSelector', vs, range, pos: this.#pos(n) };
   }
 
-  #subquery(n: SyntaxNode): SubqueryExpr {
+  #subquery(n: SyntaxNode): Expr {
     const parts = this.#children(n);
-    const inner = parts[0] as SyntaxNode;
+    return this.#onLastOperand(this.#expr(parts[0] as SyntaxNode), (expr) => this.#subqueryOf(n, expr, parts));
+  }
+
+  #subqueryOf(n: SyntaxNode, expr: Expr, parts: SyntaxNode[]): SubqueryExpr {
     const durs = parts.filter((c) => c.type.name === 'DurationExpr');
-    const expr = this.#expr(inner);
     const range = this.#duration(durs[0] as SyntaxNode);
     const step = durs[1] === undefined ? 0 : this.#duration(durs[1]);
     if (durs[1] !== undefined && step <= 0) throw this.#error(durs[1].from, 'step must be positive');
@@ -235,6 +286,9 @@ class Builder {
 
   /** The target of `offset`/`@`: a selector, the selector of a range, or a subquery. */
   #modifierTarget(e: Expr, at: number, what: string): VectorSelector | SubqueryExpr {
+    // The grammar attaches a trailing modifier to a whole unparenthesized operation; it belongs to the last operand.
+    if (e.kind === 'binary') return this.#modifierTarget(e.rhs, at, what);
+    if (e.kind === 'unary') return this.#modifierTarget(e.expr, at, what);
     if (e.kind === 'vectorSelector' || e.kind === 'subquery') return e;
     if (e.kind === 'matrixSelector') return e.vs;
     throw this.#error(at, `${what} modifier must be preceded by an instant vector selector or range vector selector or a subquery`);
