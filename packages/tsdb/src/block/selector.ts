@@ -46,7 +46,6 @@ export function parseSelector(s: string, opts: RegexpOptions = { dotMatchesNewli
   ws();
   if (i !== s.length) fail('unexpected characters', i);
   if (out.length === 0) fail('empty selector', 0);
-  if (out.every((m) => m.matchesEmpty())) fail('vector selector must contain at least one non-empty matcher', 0);
   return out;
 
   function readString(): string {

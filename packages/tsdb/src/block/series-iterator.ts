@@ -1,0 +1,95 @@
+import { ValueType, type ChunkMeta, type SampleIterator } from '../chunkenc/chunk.js';
+import type { Interval } from '../tombstones/tombstones.js';
+
+/**
+ * Iterates the samples of a series' chunks (time-ordered, non-overlapping) within [mint, maxt], skipping
+ * deleted intervals (sorted, closed). Chunks outside the range are never decoded.
+ */
+export class ChunksSampleIterator implements SampleIterator {
+  readonly #chunks: readonly ChunkMeta[];
+  readonly #mint: number;
+  readonly #maxt: number;
+  readonly #deleted: readonly Interval[];
+  #i = -1;
+  #it: SampleIterator | undefined;
+  #del = 0;
+  #t = 0;
+  #v = 0;
+  #err: Error | null = null;
+  #done = false;
+
+  constructor(chunks: readonly ChunkMeta[], mint: number, maxt: number, deleted: readonly Interval[] = []) {
+    this.#chunks = chunks;
+    this.#mint = mint;
+    this.#maxt = maxt;
+    this.#deleted = deleted;
+  }
+
+  next(): ValueType {
+    if (this.#done) return ValueType.None;
+    for (;;) {
+      if (this.#it === undefined || this.#it.next() === ValueType.None) {
+        if (this.#it !== undefined && this.#it.err() !== null) return this.#stop(this.#it.err());
+        if (!this.#nextChunk()) return this.#stop(null);
+        continue;
+      }
+      const t = this.#it.atT();
+      if (t < this.#mint) continue;
+      if (t > this.#maxt) return this.#stop(null);
+      if (this.#isDeleted(t)) continue;
+      this.#t = t;
+      this.#v = this.#it.atFloat();
+      return ValueType.Float;
+    }
+  }
+
+  seek(t: number): ValueType {
+    if (this.#done) return ValueType.None;
+    if (this.#it !== undefined && this.#t >= t && this.#i >= 0) return ValueType.Float;
+    // Skip whole chunks that end before t, then step through samples.
+    while (this.#i + 1 < this.#chunks.length && (this.#chunks[this.#i + 1] as ChunkMeta).maxTime < t) {
+      this.#i++;
+      this.#it = undefined;
+    }
+    for (;;) {
+      const vt = this.next();
+      if (vt === ValueType.None || this.#t >= t) return vt;
+    }
+  }
+
+  #nextChunk(): boolean {
+    for (;;) {
+      this.#i++;
+      const c = this.#chunks[this.#i];
+      if (c === undefined || c.minTime > this.#maxt) return false;
+      if (c.maxTime < this.#mint) continue;
+      this.#it = c.chunk.iterator(this.#it);
+      return true;
+    }
+  }
+
+  #isDeleted(t: number): boolean {
+    const d = this.#deleted;
+    while (this.#del < d.length && (d[this.#del] as Interval).maxt < t) this.#del++;
+    const iv = d[this.#del];
+    return iv !== undefined && iv.mint <= t;
+  }
+
+  #stop(err: Error | null): ValueType {
+    this.#done = true;
+    this.#err = err;
+    return ValueType.None;
+  }
+
+  atT(): number {
+    return this.#t;
+  }
+
+  atFloat(): number {
+    return this.#v;
+  }
+
+  err(): Error | null {
+    return this.#err;
+  }
+}
