@@ -59,12 +59,21 @@ export class ScriptRunner {
 
   async run(text: string): Promise<CaseResult[]> {
     const results: CaseResult[] = [];
+    // A load that could not be read leaves the data incomplete until the next clear; its evals fail.
+    let loadError: string | null = null;
     for (const cmd of parseScript(text)) {
       if (cmd.kind === 'clear') {
         this.#storage.clear();
         this.#histogramNames.clear();
+        loadError = null;
       } else if (cmd.kind === 'load') {
-        this.#load(cmd);
+        try {
+          this.#load(cmd);
+        } catch (e) {
+          loadError = `load at line ${cmd.line} failed: ${(e as Error).message}`;
+        }
+      } else if (loadError !== null) {
+        results.push({ line: cmd.line, expr: cmd.expr, status: 'failed', reason: loadError });
       } else {
         results.push(await this.#evalCase(cmd));
       }

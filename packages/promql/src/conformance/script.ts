@@ -43,7 +43,7 @@ export interface EvalCommand {
 
 export type Command = LoadCommand | { readonly kind: 'clear'; readonly line: number } | EvalCommand;
 
-const NUMBER = String.raw`[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|0x[0-9a-fA-F]+|[Ii]nf|NaN)`;
+const NUMBER = String.raw`[+-]?(?:(?:\d+(?:ms|[smhdwy]))+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|0x[0-9a-fA-F]+|[Ii]nf|NaN)`;
 const EXPANSION = new RegExp(`^(${NUMBER}|_)(?:([+-])(${NUMBER}))?x(\\d+)$`);
 
 function parseTime(text: string): number {
@@ -59,6 +59,8 @@ function parseNumberToken(t: string): number {
   if (l === '-inf') return -Infinity;
   if (l === 'nan' || l === '-nan') return NaN;
   if (/^-?0x/.test(l)) return l.startsWith('-') ? -parseInt(l.slice(3), 16) : parseInt(l.slice(2), 16);
+  const d = parseDuration(l.replace(/^-/, ''));
+  if (d !== null) return (l.startsWith('-') ? -d : d) / 1000;
   const n = Number(l);
   if (Number.isNaN(n)) throw new Error(`bad number ${JSON.stringify(t)}`);
   return n;
