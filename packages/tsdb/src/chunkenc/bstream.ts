@@ -103,6 +103,7 @@ const READ_PADDING = 32;
  */
 export class BitReader {
   buf = new Uint8Array(READ_PADDING);
+  view = new DataView(this.buf.buffer);
   /** Next bit to read. */
   pos = 0;
   /** Bit length of the real data. */
@@ -111,11 +112,22 @@ export class BitReader {
   /** Starts reading `data` at byte `startByte`. */
   reset(data: Uint8Array, startByte: number): void {
     const n = data.length;
-    if (this.buf.length < n + READ_PADDING) this.buf = new Uint8Array(n + READ_PADDING);
+    if (this.buf.length < n + READ_PADDING) {
+      this.buf = new Uint8Array(Math.max(n + READ_PADDING, this.buf.length * 2));
+      this.view = new DataView(this.buf.buffer);
+    }
     this.buf.set(data);
     this.buf.fill(0, n, n + READ_PADDING);
     this.pos = startByte * 8;
     this.end = n * 8;
+  }
+
+  /** The 32 bits starting at `pos`, as an unsigned number, without consuming them. */
+  peek32(): number {
+    const p = this.pos;
+    const i = p >>> 3;
+    const off = p & 7;
+    return ((this.view.getUint32(i) << off) | (this.buf[i + 4] >>> (8 - off))) >>> 0;
   }
 
   readBit(): number {
@@ -126,14 +138,9 @@ export class BitReader {
 
   /** Reads `n` bits (1…32) as an unsigned number. */
   readBits(n: number): number {
-    const b = this.buf;
-    const p = this.pos;
-    const i = p >>> 3;
-    const off = p & 7;
-    this.pos = p + n;
-    const w = ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) << off;
-    if (off + n <= 32) return w >>> (32 - n);
-    return ((w >>> (32 - n)) | (b[i + 4] >>> (40 - off - n))) >>> 0;
+    const w = this.peek32();
+    this.pos += n;
+    return w >>> (32 - n);
   }
 
   readByte(): number {
