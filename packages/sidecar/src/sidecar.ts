@@ -4,7 +4,7 @@
  * fresh with a heartbeat, and — when a bucket is configured — ships finished blocks.
  */
 import { createLogger, type Logger, Prober, startHttpServer } from '@strata/runtime';
-import type { Bucket } from '@strata/objstore';
+import { type Bucket, parseDuration } from '@strata/objstore';
 import { type Compression, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { SidecarMetrics } from './metrics.js';
@@ -58,17 +58,12 @@ class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function parseDuration(s: string): number | undefined {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
-  let total = 0;
-  let rest = s;
-  while (rest.length > 0) {
-    const m = /^(\d+)(ms|s|m|h|d|w|y)/.exec(rest);
-    if (!m) return undefined;
-    total += Number(m[1]) * units[m[2]!]!;
-    rest = rest.slice(m[0].length);
+function sameDuration(a: string, b: string): boolean {
+  try {
+    return parseDuration(a) === parseDuration(b);
+  } catch {
+    return a === b;
   }
-  return s.length > 0 ? total : undefined;
 }
 
 /** Thanos refuses to ship while Prometheus compacts locally: compacted blocks would overlap uploaded ones. */
@@ -79,7 +74,7 @@ function checkBlockDurations(flags: Record<string, string>, log: Logger): void {
     log.warn('Prometheus does not report its block durations; cannot check that local compaction is disabled');
     return;
   }
-  if (parseDuration(min) !== parseDuration(max)) {
+  if (!sameDuration(min, max)) {
     throw new ConfigError(
       `Prometheus compacts blocks locally (storage.tsdb.min-block-duration=${min}, storage.tsdb.max-block-duration=${max}), ` +
         `which would make uploaded blocks overlap. Start Prometheus with --storage.tsdb.max-block-duration=${min} ` +

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { register as registerDemoTools } from './tools-demo.js';
 import { register as registerBucketTools } from './tools-bucket.js';
+import { register as registerSidecar } from './sidecar.js';
 
 /**
  * Every subcommand lives in its own file and exports `register(program)`. Add one line here per
  * command group.
  */
 export function registerCommands(program: Command): void {
+  registerSidecar(program);
   const tools = program.command('tools').description('Tools for TSDB blocks and object storage buckets');
   registerDemoTools(tools);
   registerBucketTools(tools);
