@@ -13,6 +13,7 @@ import { ConsistencyDelayFilter, IgnoreDeletionMarkFilter, LabelShardedFilter, T
 import { DELETION_MARK_FILENAME, markBlock, NO_COMPACT_MARK_FILENAME, readMarker } from './markers.js';
 import { hashmod, Relabeler } from './relabel.js';
 import { uploadBlock } from './upload.js';
+import { verifyBlocks } from './verify.js';
 
 const HOUR = 3_600_000;
 
@@ -227,5 +228,36 @@ describe('Relabeler', () => {
     expect(new Relabeler([{ source_labels: ['a'], regex: 'fo', action: 'keep' }]).process({ a: 'foo' })).toBeUndefined();
     expect(new Relabeler([{ regex: 'b', action: 'labeldrop' }]).process({ a: '1', b: '2' })).toEqual({ a: '1' });
     expect(() => new Relabeler([{ action: 'hashmod' as const, target_label: 'x' }])).toThrow(/positive modulus/);
+  });
+});
+
+describe('verifyBlocks', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'strata-verify-'));
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('reports overlaps within a group, missing and resized files, each naming block and object', async () => {
+    const bucket = new InMemoryBucket();
+    const a = await uploadBlock(bucket, await makeBlock(root, { labels: { c: '1' }, minTime: 0, maxTime: 2 * HOUR }), { hash: true });
+    const b = await uploadBlock(bucket, await makeBlock(root, { labels: { c: '1' }, minTime: HOUR, maxTime: 3 * HOUR }), { hash: true });
+    // Same time range, other external labels: another group, no overlap.
+    const c = await uploadBlock(bucket, await makeBlock(root, { labels: { c: '2' }, minTime: 0, maxTime: 2 * HOUR }), { hash: true });
+    await bucket.delete(`${c.ulid}/chunks/000002`);
+    await bucket.upload(`${a.ulid}/chunks/000001`, Buffer.from('short'));
+    const metas = (await new MetaFetcher(bucket).fetch()).metas;
+    const issues = await verifyBlocks(bucket, metas, { hashes: true });
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        { block: b.ulid, problem: expect.stringMatching(new RegExp(`^overlaps block ${a.ulid} in group 0@\\{c="1"\\}`)) },
+        { block: c.ulid, object: `${c.ulid}/chunks/000002`, problem: 'listed in meta.json thanos.files but missing' },
+        { block: a.ulid, object: `${a.ulid}/chunks/000001`, problem: 'size 5 bytes, meta.json thanos.files says 3000' },
+        { block: a.ulid, object: `${a.ulid}/chunks/000001`, problem: expect.stringMatching(/^SHA256 [0-9a-f]{64} does not match/) },
+      ]),
+    );
+    expect(issues).toHaveLength(4);
+    const onlyC = await verifyBlocks(bucket, metas, { only: new Set([c.ulid]) });
+    expect(onlyC.map((i) => i.block)).toEqual([c.ulid]);
   });
 });

@@ -17,6 +17,8 @@ export interface VerifyOptions {
   index?: boolean;
   /** Compare every file with the SHA256 recorded in thanos.files (reads every byte). */
   hashes?: boolean;
+  /** Check only these blocks' files (overlaps are still checked across all blocks). */
+  only?: ReadonlySet<string>;
   concurrency?: number;
   onProgress?: (event: { block: string; done: number; total: number }) => void;
 }
@@ -52,11 +54,12 @@ export function findOverlaps(metas: Iterable<BlockMeta>): VerifyIssue[] {
  * groups, meta.json consistent with the objects present, and (optionally) the index and file hashes.
  */
 export async function verifyBlocks(bucket: Bucket, metas: ReadonlyMap<string, BlockMeta>, opts: VerifyOptions = {}): Promise<VerifyIssue[]> {
-  const issues = findOverlaps(metas.values());
+  const issues = findOverlaps(metas.values()).filter((i) => !opts.only || opts.only.has(i.block));
+  const selected = [...metas.values()].filter((m) => !opts.only || opts.only.has(m.ulid));
   let done = 0;
-  const perBlock = await mapLimit([...metas.values()], opts.concurrency ?? 4, async (meta) => {
+  const perBlock = await mapLimit(selected, opts.concurrency ?? 4, async (meta) => {
     const found = await verifyBlock(bucket, meta, opts);
-    opts.onProgress?.({ block: meta.ulid, done: ++done, total: metas.size });
+    opts.onProgress?.({ block: meta.ulid, done: ++done, total: selected.length });
     return found;
   });
   return [...issues, ...perBlock.flat()];

@@ -38,12 +38,15 @@ export class InstrumentedBucket implements Bucket {
 
   async *list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {
     const done = this.#start('iter');
+    let failure: unknown;
     try {
       yield* this.inner.list(dir, opts);
-      done();
     } catch (e) {
-      done(e);
+      failure = e;
       throw e;
+    } finally {
+      // Also reached when the caller stops iterating early.
+      done(failure);
     }
   }
 

@@ -163,13 +163,15 @@ export class S3Bucket implements Bucket {
 
   async upload(name: string, body: UploadBody): Promise<void> {
     const size = body instanceof Uint8Array ? body.length : isBodySource(body) ? body.size : undefined;
+    let opened: Readable | undefined;
+    const open = () => (body instanceof Uint8Array ? body : (opened = isBodySource(body) ? body.open() : body));
     try {
       if (size !== undefined && (size < this.#partSize || !this.#multipart)) {
-        const Body = body instanceof Uint8Array ? body : isBodySource(body) ? body.open() : body;
+        const Body = open();
         await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: name, Body, ContentLength: size }));
         return;
       }
-      const Body = body instanceof Uint8Array ? body : isBodySource(body) ? body.open() : body;
+      const Body = open();
       // Parts are aborted here rather than by lib-storage, whose failing abort would hide the real error.
       const upload = new Upload({ client: this.#multipartClient, params: { Bucket: this.#bucket, Key: name, Body }, partSize: this.#partSize, queueSize: 4, leavePartsOnError: true });
       try {
@@ -181,6 +183,8 @@ export class S3Bucket implements Bucket {
         throw e;
       }
     } catch (e) {
+      // A failed request does not always consume its body; close the file behind it.
+      opened?.destroy();
       throw this.#wrap(e, name);
     }
   }
