@@ -2,7 +2,8 @@
  * Reader of Prometheus' PromQL test scripts (promql/promqltest): `load`, `load_with_nhcb`, `clear`,
  * `eval instant|range` with the `eval_fail/_ordered/_warn/_info` forms and `expect` lines.
  */
-import { parseDuration } from '../parser/literals.js';
+import { UnsupportedError } from '../parser/errors.js';
+import { parseDuration, unquoteString } from '../parser/literals.js';
 
 export interface SeriesLine {
   /** The series descriptor, e.g. `foo{a="b"}` or `{}`. */
@@ -18,6 +19,8 @@ export interface LoadCommand {
   readonly interval: number;
   readonly nhcb: boolean;
   readonly series: SeriesLine[];
+  /** Why the data lines could not be read (the load then leaves the data incomplete). */
+  readonly error: Error | null;
 }
 
 export interface Expectation {
@@ -132,6 +135,7 @@ export function parseValues(text: string): { values: (number | null | 'histogram
 
 function parseSeriesLine(line: string): SeriesLine {
   const [selector, rest] = splitSeriesLine(line);
+  if (selector.endsWith('@st')) throw new UnsupportedError('start timestamps (@st series)');
   const { values, stale } = parseValues(rest);
   return { selector, values, stale };
 }
@@ -161,7 +165,12 @@ export function parseScript(text: string): Command[] {
       out.push({ kind: 'clear', line: lineNo });
     } else if (word === 'load' || word === 'load_with_nhcb') {
       const interval = parseTime(line.split(/\s+/)[1] as string);
-      out.push({ kind: 'load', line: lineNo, interval, nhcb: word === 'load_with_nhcb', series: block.map(parseSeriesLine) });
+      const load = { kind: 'load', line: lineNo, interval, nhcb: word === 'load_with_nhcb' } as const;
+      try {
+        out.push({ ...load, series: block.map(parseSeriesLine), error: null });
+      } catch (e) {
+        out.push({ ...load, series: [], error: e as Error });
+      }
     } else if (word.startsWith('eval')) {
       out.push(parseEval(line, lineNo, block));
     } else {
@@ -200,7 +209,7 @@ function parseEval(line: string, lineNo: number, block: string[]): EvalCommand {
     const kind = e[1] as Expectation['kind'];
     const rest = (e[2] as string).trim();
     const msg = /^(msg|regex):\s*(.*)$/.exec(rest);
-    if (kind === 'string') expects.push({ kind, message: rest.replace(/^"(.*)"$/, '$1') });
+    if (kind === 'string') expects.push({ kind, message: unquoteString(rest) });
     else if (msg !== null) expects.push({ kind, message: msg[2] as string, regex: msg[1] === 'regex' });
     else expects.push({ kind, message: kind === 'range' ? rest : undefined });
   }

@@ -145,7 +145,7 @@ export function vectorBinop(
         const group = m.on ? s.labels.keep(m.matchingLabels) : s.labels.without([...m.matchingLabels, METRIC_NAME]);
         throw new EvalError(
           `found duplicate series for the match group ${group.toString()} on the ${side} hand-side of the operation: ` +
-            `[${s.labels.toString()}, ${(rhs.series[dup] as StepSeries).labels.toString()}]` +
+            `[${[s.labels, (rhs.series[dup] as StepSeries).labels].sort(Labels.compare).map((l) => l.toString()).join(', ')}]` +
             ';many-to-many matching not allowed: matching labels must be unique on one side',
         );
       }
@@ -162,18 +162,19 @@ export function vectorBinop(
       let fl = s.vals[i] as number;
       let fr = r.vals[i] as number;
       if (swapped) [fl, fr] = [fr, fl];
+      // Checked before filtering: a many-to-one match is an error even if the comparison drops it.
+      if (m.card === 'one-to-one') {
+        if (matchedSigs.has(sig)) {
+          throw new EvalError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+        }
+        matchedSigs.set(sig, j);
+      }
       let v = arith(op, fl, fr);
       if (cmp) {
         if (returnBool) {
           // v is already 0 or 1.
         } else if (v === 0) return;
         else v = fl;
-      }
-      if (m.card === 'one-to-one') {
-        if (matchedSigs.has(sig)) {
-          throw new EvalError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
-        }
-        matchedSigs.set(sig, j);
       }
       const pairKey = j * nR + k;
       let o = pairs.get(pairKey);
