@@ -23,3 +23,6 @@ export * from './block/selector.js';
 export * from './block/series-iterator.js';
 export * from './openmetrics/parser.js';
 export * from './block/dump.js';
+export * from './chunks/segment.js';
+export * from './chunks/writer.js';
+export * from './chunks/reader.js';

@@ -1,0 +1,50 @@
+/**
+ * Chunk segment files, `<block>/chunks/000001 …` (Prometheus' tsdb/chunks, format docs/format/chunks.md):
+ *
+ *   segment := BE32 magic 0x85BD40DD | byte version 1 | 3 zero bytes     (8-byte header)
+ *              chunk*
+ *   chunk   := uvarint len | byte encoding | data[len] | BE32 CRC32C(encoding ++ data)
+ *
+ * A chunk reference is the uint64 `fileIndex << 32 | offset`, with fileIndex the 0-based position of
+ * the file in the sorted list of segment files (`000001` → 0) and offset the position of `len`.
+ * References are kept as JavaScript numbers (`fileIndex * 2^32 + offset`), exact up to 2^21 files.
+ */
+
+export const SEGMENT_MAGIC = 0x85bd40dd;
+export const SEGMENT_VERSION = 1;
+export const SEGMENT_HEADER_SIZE = 8;
+/** Prometheus' default maximum segment size (512 MiB). */
+export const DEFAULT_MAX_SEGMENT_SIZE = 512 * 1024 * 1024;
+/** The longest `len` field readers accept (a uvarint of a uint32). */
+export const MAX_CHUNK_LENGTH_FIELD_SIZE = 5;
+/** Bytes of a chunk besides its data: the longest `len`, the encoding byte, the CRC. */
+export const CHUNK_OVERHEAD = MAX_CHUNK_LENGTH_FIELD_SIZE + 1 + 4;
+
+const TWO_32 = 2 ** 32;
+
+export function chunkRef(fileIndex: number, offset: number): number {
+  return fileIndex * TWO_32 + offset;
+}
+
+export function refFileIndex(ref: number): number {
+  return Math.floor(ref / TWO_32);
+}
+
+export function refOffset(ref: number): number {
+  return ref % TWO_32;
+}
+
+/** File name of the segment at `fileIndex` (0-based): `000001` for 0. */
+export function segmentFileName(fileIndex: number): string {
+  return String(fileIndex + 1).padStart(6, '0');
+}
+
+/** Whether `name` is a segment file name (all digits), as Prometheus selects them. */
+export function isSegmentFileName(name: string): boolean {
+  return /^\d+$/.test(name);
+}
+
+/** `0x…` form of a reference, for messages. */
+export function formatRef(ref: number): string {
+  return `0x${ref.toString(16)}`;
+}

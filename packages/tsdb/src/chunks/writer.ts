@@ -1,0 +1,138 @@
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Chunk } from '../chunkenc/chunk.js';
+import { crc32c } from '../encoding/crc32c.js';
+import { Encbuf } from '../encoding/encbuf.js';
+import { CHUNK_OVERHEAD, chunkRef, DEFAULT_MAX_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, segmentFileName } from './segment.js';
+
+export interface ChunkSegmentWriterOptions {
+  /** Maximum segment file size in bytes (Prometheus: 512 MiB); smaller values are for tests. */
+  maxSegmentSize?: number;
+}
+
+/** Bytes buffered before a write to the file. */
+const FLUSH_SIZE = 4 * 1024 * 1024;
+
+/**
+ * Writes chunk segment files (format in segment.ts) into one directory, as Prometheus' chunks.Writer:
+ * a series' chunks go in one call, and a new segment is cut before a batch that would make the current
+ * one exceed the maximum size. No empty segment files are left behind.
+ */
+export class ChunkSegmentWriter {
+  readonly #dir: string;
+  readonly #maxSize: number;
+  readonly #buf = new Encbuf(64 * 1024);
+  #fh: FileHandle | null = null;
+  /** Number of segment files started. */
+  #files = 0;
+  /** Size of the current segment, including buffered bytes; 0 before the first segment. */
+  #n = 0;
+
+  private constructor(dir: string, maxSize: number) {
+    this.#dir = dir;
+    this.#maxSize = maxSize;
+  }
+
+  /** A writer of segment files in `dir` (created if missing). */
+  static async create(dir: string, opts: ChunkSegmentWriterOptions = {}): Promise<ChunkSegmentWriter> {
+    await mkdir(dir, { recursive: true });
+    return new ChunkSegmentWriter(dir, opts.maxSegmentSize ?? DEFAULT_MAX_SEGMENT_SIZE);
+  }
+
+  /** Names of the segment files written so far. */
+  get files(): string[] {
+    return Array.from({ length: this.#files }, (_, i) => segmentFileName(i));
+  }
+
+  /**
+   * Writes one series' chunks and returns their references, in order. As Prometheus does, the chunks
+   * are split into batches that each fit in a segment (a single oversized chunk gets a segment of its
+   * own), and the first batch starts a new segment if it does not fit in the current one.
+   */
+  async writeChunks(chunks: readonly Chunk[]): Promise<number[]> {
+    const batches: (readonly Chunk[])[] = [];
+    let batchStart = 0;
+    let batchSize = 0;
+    // The first batch goes into the current segment, so it must fit next to what is there.
+    let firstBatch = this.#n > SEGMENT_HEADER_SIZE;
+    for (let i = 0; i < chunks.length; i++) {
+      const size = CHUNK_OVERHEAD + chunks[i]!.bytes.length;
+      batchSize += size;
+      let cut = i !== 0 && batchSize + SEGMENT_HEADER_SIZE > this.#maxSize;
+      if (firstBatch) {
+        cut = batchSize + this.#n > this.#maxSize;
+        if (cut) firstBatch = false;
+      }
+      if (cut) {
+        // Possibly empty, when the series' first chunk already does not fit.
+        batches.push(chunks.slice(batchStart, i));
+        batchStart = i;
+        batchSize = size;
+      }
+    }
+    batches.push(chunks.slice(batchStart));
+
+    if (this.#n === 0) await this.#cut();
+    const refs: number[] = [];
+    for (let b = 0; b < batches.length; b++) {
+      for (const c of batches[b]!) {
+        refs.push(chunkRef(this.#files - 1, this.#n));
+        this.#writeChunk(c);
+      }
+      if (this.#buf.length >= FLUSH_SIZE) await this.#flush();
+      if (b < batches.length - 1) await this.#cut();
+    }
+    return refs;
+  }
+
+  #writeChunk(c: Chunk): void {
+    const buf = this.#buf;
+    const start = buf.length;
+    buf.putUvarint(c.bytes.length);
+    const encodingAt = buf.length;
+    buf.putByte(c.encoding);
+    buf.putBytes(c.bytes);
+    buf.putBE32(crc32c(buf.get(), 0, encodingAt, buf.length));
+    this.#n += buf.length - start;
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#fh === null || this.#buf.length === 0) return;
+    const data = this.#buf.get();
+    let done = 0;
+    while (done < data.length) done += (await this.#fh.write(data, done, data.length - done)).bytesWritten;
+    this.#buf.reset();
+  }
+
+  async #finishSegment(): Promise<void> {
+    if (this.#fh === null) return;
+    await this.#flush();
+    await this.#fh.sync();
+    await this.#fh.close();
+    this.#fh = null;
+  }
+
+  /** Finishes the current segment and starts the next one with its header. */
+  async #cut(): Promise<void> {
+    await this.#finishSegment();
+    this.#fh = await open(join(this.#dir, segmentFileName(this.#files)), 'wx');
+    this.#files++;
+    this.#buf.putBE32(SEGMENT_MAGIC);
+    this.#buf.putByte(SEGMENT_VERSION);
+    this.#buf.putBytes(new Uint8Array(3));
+    this.#n = SEGMENT_HEADER_SIZE;
+  }
+
+  /** Flushes and syncs the last segment. */
+  async close(): Promise<void> {
+    await this.#finishSegment();
+  }
+
+  /** Closes the open segment without finishing it (the caller removes the directory). */
+  async abort(): Promise<void> {
+    const fh = this.#fh;
+    this.#fh = null;
+    this.#buf.reset();
+    await fh?.close();
+  }
+}
