@@ -26,3 +26,5 @@ export * from './block/dump.js';
 export * from './chunks/segment.js';
 export * from './chunks/writer.js';
 export * from './chunks/reader.js';
+export * from './block/writer.js';
+export * from './openmetrics/backfill.js';

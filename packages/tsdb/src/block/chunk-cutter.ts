@@ -73,9 +73,12 @@ function rangeEnd(t: number, width: number): number {
   return Math.trunc(t / width) * width + width;
 }
 
-/** An end time that spreads the samples still to come up to `max` evenly over chunks like this one. */
+/**
+ * An end time that spreads the samples still to come up to `max` evenly over chunks, assuming the chunk
+ * is a quarter full (it is called at 30 of 120 samples).
+ */
 function computeChunkEndTime(start: number, cur: number, max: number): number {
-  const n = Math.trunc((max - start) / (cur - start + 1));
+  const n = Math.trunc((max - start) / ((cur - start + 1) * 4));
   if (n <= 1) return max;
   return start + Math.trunc((max - start) / n);
 }

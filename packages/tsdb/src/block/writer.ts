@@ -1,0 +1,144 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ValueType, type ChunkMeta, type SampleIterator } from '../chunkenc/chunk.js';
+import { ChunkSegmentWriter } from '../chunks/writer.js';
+import { BufferedFileWriter } from '../index/file-writer.js';
+import { IndexWriter, INDEX_FILENAME, type ChunkRef } from '../index/writer.js';
+import { compareStrings, Labels } from '../labels/labels.js';
+import { encodeTombstones, Tombstones, TOMBSTONES_FILENAME } from '../tombstones/tombstones.js';
+import { formatMeta, META_FILENAME, type BlockCompaction, type BlockMeta, type ThanosMeta } from './meta.js';
+import { HeadChunkCutter } from './chunk-cutter.js';
+import { newULID } from './ulid.js';
+
+export interface BlockWriterOptions {
+  /** Chunk range for cutting raw samples (addSeries); Prometheus' head uses the block duration. */
+  chunkRange?: number;
+  /**
+   * Put "" in the symbol table, as blocks cut from a head (Prometheus, promtool) have it; blocks
+   * Prometheus compacts from other blocks do not. Default true.
+   */
+  emptySymbol?: boolean;
+  /** Default: level 1 with the block itself as the only source. */
+  compaction?: (ulid: string) => BlockCompaction;
+  thanos?: ThanosMeta;
+  ulid?: string;
+}
+
+interface PendingSeries {
+  labels: Labels;
+  chunks: ChunkRef[];
+}
+
+/**
+ * Writes a block: series arrive sorted by labels; their chunks go straight to the segment files, and only
+ * labels and chunk references stay in memory until close() writes the index (which needs every symbol
+ * first), the empty tombstones file and meta.json — all under `<ULID>.tmp-for-creation`, renamed to
+ * `<ULID>` at the end so a half-written block is never visible under its final name.
+ */
+export class BlockWriter {
+  readonly ulid: string;
+  readonly dir: string;
+  readonly #tmp: string;
+  readonly #opts: BlockWriterOptions;
+  readonly #chunks: ChunkSegmentWriter;
+  readonly #series: PendingSeries[] = [];
+  readonly #symbols = new Set<string>();
+  #minTime = Infinity;
+  #maxTime = -Infinity;
+  #numSamples = 0;
+  #numChunks = 0;
+
+  private constructor(parent: string, ulid: string, opts: BlockWriterOptions, chunks: ChunkSegmentWriter) {
+    this.ulid = ulid;
+    this.dir = join(parent, ulid);
+    this.#tmp = `${this.dir}.tmp-for-creation`;
+    this.#opts = opts;
+    this.#chunks = chunks;
+  }
+
+  static async create(parentDir: string, opts: BlockWriterOptions = {}): Promise<BlockWriter> {
+    const ulid = opts.ulid ?? newULID();
+    const tmp = join(parentDir, `${ulid}.tmp-for-creation`);
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(join(tmp, 'chunks'), { recursive: true });
+    return new BlockWriter(parentDir, ulid, opts, await ChunkSegmentWriter.create(join(tmp, 'chunks')));
+  }
+
+  /** Adds a series from encoded chunks (time-ordered, non-overlapping). */
+  async addChunkSeries(labels: Labels, chunks: readonly ChunkMeta[]): Promise<void> {
+    if (chunks.length === 0) return;
+    const last = this.#series[this.#series.length - 1];
+    if (last !== undefined && Labels.compare(last.labels, labels) >= 0) {
+      throw new Error(`block ${this.ulid}: series ${labels.toString()} added out of order (after ${last.labels.toString()})`);
+    }
+    const refs = await this.#chunks.writeChunks(chunks.map((c) => c.chunk));
+    const metas: ChunkRef[] = chunks.map((c, i) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: refs[i] as number }));
+    for (const c of chunks) this.#numSamples += c.chunk.numSamples();
+    this.#numChunks += chunks.length;
+    this.#minTime = Math.min(this.#minTime, (chunks[0] as ChunkMeta).minTime);
+    this.#maxTime = Math.max(this.#maxTime, (chunks[chunks.length - 1] as ChunkMeta).maxTime);
+    for (const l of labels) {
+      this.#symbols.add(l.name);
+      this.#symbols.add(l.value);
+    }
+    this.#series.push({ labels, chunks: metas });
+  }
+
+  /** Adds a series from samples (strictly increasing timestamps), cut into chunks as Prometheus' head does. */
+  async addSeries(labels: Labels, samples: SampleIterator): Promise<void> {
+    const range = this.#opts.chunkRange;
+    if (range === undefined) throw new Error('BlockWriter: addSeries needs the chunkRange option');
+    const cutter = new HeadChunkCutter(range);
+    const chunks: ChunkMeta[] = [];
+    while (samples.next() === ValueType.Float) {
+      const done = cutter.append(samples.atT(), samples.atFloat());
+      if (done !== undefined) chunks.push(done);
+    }
+    const err = samples.err();
+    if (err !== null) throw err;
+    const tail = cutter.flush();
+    if (tail !== undefined) chunks.push(tail);
+    await this.addChunkSeries(labels, chunks);
+  }
+
+  get numSeries(): number {
+    return this.#series.length;
+  }
+
+  /** Writes index, tombstones and meta.json and moves the block to its final name; returns its meta. */
+  async close(): Promise<BlockMeta> {
+    try {
+      await this.#chunks.close();
+      if (this.#opts.emptySymbol ?? true) this.#symbols.add('');
+      const symbols = [...this.#symbols].sort(compareStrings);
+      const iw = await IndexWriter.create(join(this.#tmp, INDEX_FILENAME), symbols);
+      for (const s of this.#series) await iw.addSeries(s.labels, s.chunks);
+      await iw.close();
+      await writeFile(join(this.#tmp, TOMBSTONES_FILENAME), encodeTombstones(new Tombstones()));
+      const meta: BlockMeta = {
+        ulid: this.ulid,
+        minTime: this.#series.length > 0 ? this.#minTime : 0,
+        maxTime: this.#series.length > 0 ? this.#maxTime + 1 : 0,
+        stats: { numSamples: this.#numSamples, numSeries: this.#series.length, numChunks: this.#numChunks },
+        compaction: this.#opts.compaction?.(this.ulid) ?? { level: 1, sources: [this.ulid] },
+        version: 1,
+      };
+      if (this.#opts.thanos !== undefined) meta.thanos = this.#opts.thanos;
+      const mf = await BufferedFileWriter.create(join(this.#tmp, META_FILENAME));
+      await mf.write(new TextEncoder().encode(formatMeta(meta)));
+      await mf.close();
+      await rm(this.dir, { recursive: true, force: true });
+      await rename(this.#tmp, this.dir);
+      return meta;
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+  }
+
+  /** Removes the partial block. */
+  async abort(): Promise<void> {
+    await this.#chunks.abort();
+    await rm(this.#tmp, { recursive: true, force: true });
+  }
+}
