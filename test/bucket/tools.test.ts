@@ -86,9 +86,13 @@ describe.each(backends)('strata tools bucket against %s', (_name, makeConfig) =>
     const bytes = await getBuffer(bucket, key);
     bytes[Math.floor(bytes.length / 2)] ^= 0x01;
     await bucket.upload(key, bytes);
+    // Caught by the chunk CRCs alone, and by the recorded SHA256 as well.
+    const byCrc = capture();
+    expect(await runVerify(bucket, { index: true, hashes: false }, byCrc)).toBe(1);
+    expect(byCrc.text()).toMatch(new RegExp(`^block ${victim} ${key}: corrupted: .*${key}`));
     const bad = capture();
-    expect(await runVerify(bucket, { index: true, hashes: true }, bad)).toBeGreaterThan(0);
-    expect(bad.text()).toContain(`block ${victim} ${key}: `);
+    expect(await runVerify(bucket, { index: true, hashes: true }, bad)).toBe(2);
+    expect(bad.text()).toContain(`block ${victim} ${key}: SHA256 `);
     for (const id of ids.filter((i) => i !== victim)) expect(bad.text()).not.toContain(id);
   });
 

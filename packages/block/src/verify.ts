@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { joinKey, mapLimit, type Bucket } from '@strata/objstore';
-import { IndexReader, Labels, META_FILENAME, type BlockMeta } from '@strata/tsdb';
+import { ChunkSegmentReader, CorruptionError, formatRef, IndexReader, isSegmentFileName, Labels, META_FILENAME, type BlockMeta } from '@strata/tsdb';
 import { BucketByteRange } from './byterange.js';
 import { isMarkerFilename } from './markers.js';
 import { INDEX_FILENAME } from './upload.js';
@@ -13,7 +13,10 @@ export interface VerifyIssue {
 }
 
 export interface VerifyOptions {
-  /** Read each index whole: sorted series and postings, CRCs, chunk references inside the block's time range. */
+  /**
+   * Read each index and chunk file whole: sorted series and postings, CRCs of every index table and
+   * chunk, chunk times inside the block's range, every chunk reference pointing at a chunk.
+   */
   index?: boolean;
   /** Compare every file with the SHA256 recorded in thanos.files (reads every byte). */
   hashes?: boolean;
@@ -99,14 +102,18 @@ async function verifyBlock(bucket: Bucket, meta: BlockMeta, opts: VerifyOptions)
     }
   }
   if (opts.index && sizes.has(INDEX_FILENAME)) {
-    for (const problem of await checkIndex(bucket, meta, sizes.get(INDEX_FILENAME))) issue(problem, INDEX_FILENAME);
+    const index = await checkIndex(bucket, meta, sizes.get(INDEX_FILENAME));
+    for (const problem of index.problems) issue(problem, INDEX_FILENAME);
+    const segments = [...sizes.keys()].filter((k) => k.startsWith('chunks/') && isSegmentFileName(k.slice('chunks/'.length))).sort();
+    for (const [rel, problem] of await checkChunks(bucket, meta, segments, sizes, index.refs)) issue(problem, rel);
   }
   return issues;
 }
 
 /** Reads every series of the index (the reader checks every CRC) and checks order and chunk time ranges. */
-async function checkIndex(bucket: Bucket, meta: BlockMeta, size: number | undefined): Promise<string[]> {
+async function checkIndex(bucket: Bucket, meta: BlockMeta, size: number | undefined): Promise<{ problems: string[]; refs: Set<number> | undefined }> {
   const problems: string[] = [];
+  const refs = new Set<number>();
   const max = 20;
   let reader: IndexReader | undefined;
   try {
@@ -122,6 +129,7 @@ async function checkIndex(bucket: Bucket, meta: BlockMeta, size: number | undefi
       let lastMax = -Infinity;
       for (const c of s.chunks) {
         chunks++;
+        refs.add(c.ref);
         if (c.minTime < meta.minTime || c.maxTime > meta.maxTime) {
           problems.push(`series ${s.labels.toString()}: chunk [${c.minTime}, ${c.maxTime}] outside block range [${meta.minTime}, ${meta.maxTime})`);
         }
@@ -139,5 +147,29 @@ async function checkIndex(bucket: Bucket, meta: BlockMeta, size: number | undefi
   } finally {
     await reader?.close();
   }
-  return problems;
+  return { problems, refs: problems.length === 0 ? refs : undefined };
+}
+
+/**
+ * Reads every chunk of the segment files in order (the reader checks each CRC) and checks that every
+ * chunk reference in the index points at a chunk. Returns [object, problem] pairs.
+ */
+async function checkChunks(bucket: Bucket, meta: BlockMeta, segments: string[], sizes: ReadonlyMap<string, number | undefined>, indexRefs: Set<number> | undefined): Promise<Array<[string, string]>> {
+  const id = meta.ulid;
+  const expectedNames = segments.map((_, i) => `chunks/${String(i + 1).padStart(6, '0')}`);
+  if (segments.join() !== expectedNames.join()) return [['chunks/', `segment files ${segments.join(', ')} are not numbered 000001 onwards without gaps`]];
+  let reader: ChunkSegmentReader | undefined;
+  const found = new Set<number>();
+  try {
+    reader = await ChunkSegmentReader.open(segments.map((rel) => new BucketByteRange(bucket, joinKey(id, rel), sizes.get(rel))));
+    for await (const { ref } of reader.entries()) found.add(ref);
+  } catch (e) {
+    const what = e instanceof CorruptionError ? e.what : '';
+    const rel = what.startsWith(`${id}/`) ? what.slice(id.length + 1).split(':')[0] ?? 'chunks/' : 'chunks/';
+    return [[rel, `corrupted: ${(e as Error).message}`]];
+  } finally {
+    await reader?.close();
+  }
+  const missing = [...(indexRefs ?? [])].filter((r) => !found.has(r));
+  return missing.length === 0 ? [] : [['chunks/', `${missing.length} chunk references in the index point at no chunk, e.g. ${formatRef(missing[0] as number)}`]];
 }
