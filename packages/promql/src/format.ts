@@ -44,3 +44,8 @@ export function formatTimestamp(ms: number): string {
   const body = frac === 0 ? `${secs}` : `${secs}.${String(frac).padStart(3, '0')}`;
   return neg ? `-${body}` : body;
 }
+
+/** A float as Go's %v prints it in messages. */
+export function goFloat(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
+}

@@ -1,7 +1,7 @@
 /** Aggregation operators over instant vectors, per step, groups keyed by their output labels. */
 import { Labels, METRIC_NAME } from '@strata/tsdb';
 import type { AggregateExpr } from '../parser/ast.js';
-import { formatFloatPlain } from '../format.js';
+import { formatFloatPlain, goFloat } from '../format.js';
 import { kahanC, kahanSumInc } from '../functions/kahan.js';
 import { quantile } from '../functions/quantile.js';
 import { EvalError } from './errors.js';
@@ -81,6 +81,12 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
       const g = of[j] as number;
       const v = s.vals[i] as number;
       const c = ++count[g];
+      if (c === 1 && kahan && (op === 'stddev' || op === 'stdvar')) {
+        // 3.x applies the update to the first sample too, so a NaN or infinite sample makes the result NaN.
+        mean[g] = v;
+        value[g] = 0 * (v - v);
+        continue;
+      }
       if (c === 1) {
         value[g] = op === 'stddev' || op === 'stdvar' ? 0 : v;
         mean[g] = v;
@@ -229,7 +235,7 @@ function quantileAggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateC
   const values: number[][] = groups.map(() => []);
   for (let i = 0; i < ctx.steps; i++) {
     const q = (ctx.param as Float64Array)[i] as number;
-    if (ctx.compat === 3 && (q < 0 || q > 1 || Number.isNaN(q))) ctx.warn(`PromQL warning: quantile value should be between 0 and 1, got ${q}`);
+    if (ctx.compat === 3 && (q < 0 || q > 1 || Number.isNaN(q))) ctx.warn(`PromQL warning: quantile value should be between 0 and 1, got ${goFloat(q)}`);
     for (const v of values) v.length = 0;
     input.series.forEach((s, j) => s.has[i] === 1 && (values[of[j] as number] as number[]).push(s.vals[i] as number));
     values.forEach((v, g) => {

@@ -1,4 +1,5 @@
 /** Binary operators: scalar/scalar, vector/scalar and vector/vector with Prometheus' vector matching. */
+import { dropMetricName } from './names.js';
 import { Labels, METRIC_NAME } from '@strata/tsdb';
 import type { BinaryOp, VectorMatching } from '../parser/ast.js';
 import { isComparison } from '../parser/ast.js';
@@ -50,7 +51,7 @@ export function vectorScalarBinop(
         if (!returnBool && r === 0) continue;
         if (!returnBool) r = v;
       }
-      o ??= out.series(dropName ? s.labels.withoutMetricName() : s.labels);
+      o ??= out.series(dropName ? dropMetricName(s.labels) : s.labels);
       out.set(o, i, r);
     }
   }
@@ -111,7 +112,7 @@ export function setBinop(op: 'and' | 'or' | 'unless', lhs: VectorValue, rhs: Vec
 
 function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean): Labels {
   let out = l;
-  if (!isComparison(op) || returnBool) out = out.withoutMetricName();
+  if (!isComparison(op) || returnBool) out = dropMetricName(out);
   if (m.card === 'one-to-one') out = m.on ? out.keep(m.matchingLabels) : out.without(m.matchingLabels);
   for (const name of m.include) out = out.with(name, r.get(name));
   return out;

@@ -111,6 +111,7 @@ export class Engine {
         annotations,
         checkAbort,
         rangeFunctions: this.#rangeFunctions,
+        isRangeQuery: isRange,
       };
       const ev = new Evaluator(range, shared);
       const value = isRange ? this.#rangeResult(ev.eval(expr), range) : this.#instantResult(ev, expr, range.start);

@@ -4,6 +4,7 @@
  * range functions, subqueries as nested evaluations on absolute step multiples, step-invariant subtrees
  * evaluated once.
  */
+import { dropMetricName } from './names.js';
 import { METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
 import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, isSetOp } from '../parser/ast.js';
@@ -17,6 +18,7 @@ import { overTimeFunctions } from '../functions/over_time.js';
 import { COUNTER_FUNCTIONS, rateFunctions } from '../functions/rate.js';
 import { TIME_FUNCTIONS } from '../functions/time.js';
 import type { RangeFunction, Window } from '../functions/window.js';
+import { goFloat } from '../format.js';
 import { aggregate } from './aggregate.js';
 import { scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
 import { SampleBuffer, isStaleNaN } from './buffer.js';
@@ -49,6 +51,7 @@ export interface EvalShared {
   readonly annotations: Set<string>;
   checkAbort(): void;
   readonly rangeFunctions: Record<string, RangeFunction>;
+  readonly isRangeQuery: boolean;
 }
 
 /** One series of a range vector: its samples, in time order. */
@@ -110,6 +113,10 @@ export class Evaluator {
     const stats = this.#shared.stats;
     if (current > stats.peakSamples) stats.peakSamples = current;
     if (current > this.#shared.opts.maxSamples) throw new TooManySamplesError();
+  }
+
+  #annotate(message: string, pos?: number): void {
+    this.#shared.annotations.add(pos === undefined ? message : `${message} (${position(this.#shared.input, pos)})`);
   }
 
   #atTime(m: TimeModifiers): number | null {
@@ -210,7 +217,7 @@ export class Evaluator {
       this.#shared.checkAbort();
       buf.load(s, first - lookback, last, false);
       if (buf.n === 0) continue;
-      const o = new StepSeries(timestamps ? s.labels.withoutMetricName() : s.labels, steps);
+      const o = new StepSeries(timestamps ? dropMetricName(s.labels) : s.labels, steps);
       let j = -1;
       let any = false;
       for (let i = 0; i < steps; i++) {
@@ -335,6 +342,9 @@ export class Evaluator {
       const v = this.eval(arg) as VectorValue;
       return mapSamples(v, this.#range.steps, (_x, i) => stepTime(this.#range, i) / 1000);
     }
+    if (this.#shared.isRangeQuery && name.startsWith('sort')) {
+      this.#annotate('PromQL warning: sort is ineffective for range queries since results are always ordered by labels', c.pos.start);
+    }
     const fn = VECTOR_FUNCTIONS[name];
     if (fn === undefined) throw new EvalError(`function ${name}() is not implemented`);
     const args = c.args.map((a) => this.eval(a));
@@ -342,7 +352,7 @@ export class Evaluator {
       range: this.#range,
       call: c,
       compat: this.#shared.opts.compat,
-      annotate: (m) => this.#shared.annotations.add(m),
+      annotate: (m, pos) => this.#annotate(m, pos),
     };
     return fn(args, ctx);
   }
@@ -352,6 +362,11 @@ export class Evaluator {
     const arg = unwrap(c.args[matrixIndex] as Expr) as MatrixSelector | SubqueryExpr;
     const params = c.args.filter((_, k) => k !== matrixIndex).map((a) => (this.eval(a) as ScalarValue).vals);
     const steps = this.#range.steps;
+    if (c.func.name === 'quantile_over_time' && this.#shared.opts.compat === 3) {
+      for (const q of params[0] as Float64Array) {
+        if (!(q >= 0 && q <= 1)) this.#annotate(`PromQL warning: quantile value should be between 0 and 1, got ${goFloat(q)}`, (c.args[0] as Expr).pos.start);
+      }
+    }
     const keepName = KEEPS_METRIC_NAME.has(c.func.name);
     const checkCounter = this.#shared.opts.compat === 3 && COUNTER_FUNCTIONS.has(c.func.name);
     const out = new SeriesBuilder(steps);
@@ -380,11 +395,12 @@ export class Evaluator {
       const v = fn(w);
       if (v === undefined) return;
       if (checkCounter && w.metricName !== '' && !COUNTER_SUFFIXES.some((x) => w.metricName.endsWith(x))) {
-        this.#shared.annotations.add(
-          `PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(w.metricName)} (${position(this.#shared.input, (c.args[matrixIndex] as Expr).pos.start)})`,
+        this.#annotate(
+          `PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(w.metricName)}`,
+          (c.args[matrixIndex] as Expr).pos.start,
         );
       }
-      target ??= out.series(keepName ? s.labels : s.labels.withoutMetricName());
+      target ??= out.series(keepName ? s.labels : dropMetricName(s.labels));
       out.set(target, i, v);
     });
     return out.result();
@@ -398,7 +414,7 @@ export class Evaluator {
       compat: this.#shared.opts.compat,
       param: param !== null && param.type === 'scalar' ? param.vals : null,
       label: param !== null && param.type === 'string' ? param.value : '',
-      warn: (m) => this.#shared.annotations.add(`${m} (${position(this.#shared.input, (e.param as Expr).pos.start)})`),
+      warn: (m) => this.#annotate(m, (e.param as Expr).pos.start),
     });
   }
 

@@ -2,6 +2,7 @@
  * Values during evaluation. An instant-vector expression is evaluated over all steps of the query at once
  * (as Prometheus' rangeEval does): each series holds one slot per step, dense, with a presence flag.
  */
+import { dropMetricName } from './names.js';
 import type { Labels } from '@strata/tsdb';
 import { DUPLICATE_LABELSET, EvalError } from './errors.js';
 
@@ -104,5 +105,5 @@ export function relabel(input: readonly StepSeries[], steps: number, labelsOf: (
 }
 
 export function dropMetricNames(v: VectorValue, steps: number): VectorValue {
-  return relabel(v.series, steps, (s) => s.labels.withoutMetricName());
+  return relabel(v.series, steps, (s) => dropMetricName(s.labels));
 }

@@ -6,7 +6,8 @@ export interface FunctionContext {
   readonly range: StepRange;
   readonly call: Call;
   readonly compat: 2 | 3;
-  annotate(message: string): void;
+  /** Records a warning or info; with `pos`, Prometheus' ` (line:col)` of that query offset is appended. */
+  annotate(message: string, pos?: number): void;
 }
 
 export type VectorFunction = (args: StepValue[], ctx: FunctionContext) => StepValue;

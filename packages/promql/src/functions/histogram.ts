@@ -3,6 +3,9 @@ import { Labels, METRIC_NAME } from '@strata/tsdb';
 import { SeriesBuilder } from '../engine/steps.js';
 import type { StepSeries } from '../engine/steps.js';
 import { almostEqual } from '../float.js';
+import { goFloat } from '../format.js';
+import type { Expr } from '../parser/ast.js';
+import { dropMetricName } from '../engine/names.js';
 import { scalarArg, vectorArg, type VectorFunction } from './context.js';
 
 interface Bucket {
@@ -76,36 +79,39 @@ export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
     const steps = ctx.range.steps;
     const groupIndex = new Map<string, number>();
     const groups: Labels[] = [];
+    const groupNames: string[] = [];
     const groupOf: number[] = [];
     const upper: number[] = [];
+    const vectorPos = (ctx.call.args[1] as Expr).pos.start;
     input.series.forEach((s) => {
       const le = s.labels.get('le');
       const bound = le === '' ? NaN : parseLe(le);
       if (Number.isNaN(bound)) {
         groupOf.push(-1);
         upper.push(NaN);
-        if (s.count() > 0) {
-          ctx.annotate(`PromQL warning: bucket label "le" is missing or has a malformed value of "${le}" for metric name "${s.labels.get(METRIC_NAME)}"`);
-        }
+        ctx.annotate(`PromQL warning: bucket label "le" is missing or has a malformed value of "${le}" for metric name "${s.labels.get(METRIC_NAME)}"`, vectorPos);
         return;
       }
-      const g = s.labels.without(['le', METRIC_NAME]);
+      const g = dropMetricName(s.labels.without(['le']));
       let gi = groupIndex.get(g.key());
       if (gi === undefined) {
         gi = groups.length;
         groupIndex.set(g.key(), gi);
         groups.push(g);
+        groupNames.push(s.labels.get(METRIC_NAME));
       }
       groupOf.push(gi);
       upper.push(bound);
     });
+    if (ctx.compat === 3) {
+      for (const phi of q) {
+        if (!(phi >= 0 && phi <= 1)) ctx.annotate(`PromQL warning: quantile value should be between 0 and 1, got ${goFloat(phi)}`, (ctx.call.args[0] as Expr).pos.start);
+      }
+    }
     const out = new SeriesBuilder(steps);
     const buckets: Bucket[][] = groups.map(() => []);
     for (let i = 0; i < steps; i++) {
       const phi = q[i] as number;
-      if (ctx.compat === 3 && (phi < 0 || phi > 1 || Number.isNaN(phi)) && input.series.some((s) => s.has[i] === 1)) {
-        ctx.annotate(`PromQL warning: quantile value should be between 0 and 1, got ${phi}`);
-      }
       for (const b of buckets) b.length = 0;
       input.series.forEach((s: StepSeries, j) => {
         const g = groupOf[j] as number;
@@ -117,7 +123,8 @@ export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
         const r = bucketQuantile(phi, b);
         if (r.forcedMonotonic && ctx.compat === 3) {
           ctx.annotate(
-            `PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name "${labels.get(METRIC_NAME)}"`,
+            `PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name "${groupNames[g]}"`,
+            vectorPos,
           );
         }
         out.set(out.series(labels), i, r.value);

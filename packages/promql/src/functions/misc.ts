@@ -52,7 +52,7 @@ function sortByLabel(desc: boolean): VectorFunction {
     const names = args.slice(1).map((_, i) => stringArg(args, i + 1));
     const series = [...vectorArg(args, 0).series].sort((a, b) => {
       for (const n of names) {
-        const c = compareStrings(a.labels.get(n), b.labels.get(n));
+        const c = naturalCompare(a.labels.get(n), b.labels.get(n));
         if (c !== 0) return desc ? -c : c;
       }
       const c = Labels.compare(a.labels, b.labels);
@@ -60,6 +60,25 @@ function sortByLabel(desc: boolean): VectorFunction {
     });
     return { type: 'vector', series };
   };
+}
+
+/** Natural order: runs of digits compare by number, the rest byte-wise. */
+function naturalCompare(a: string, b: string): number {
+  const ca = a.match(/\d+|\D+/g) ?? [];
+  const cb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
+    const x = ca[i] as string;
+    const y = cb[i] as string;
+    if (x === y) continue;
+    const nx = /^\d/.test(x);
+    const ny = /^\d/.test(y);
+    if (nx && ny) {
+      const d = Number(x) - Number(y);
+      if (d !== 0) return d;
+    }
+    return compareStrings(x, y);
+  }
+  return ca.length - cb.length;
 }
 
 const noFloatOutput: VectorFunction = () => ({ type: 'vector', series: [] });

@@ -185,6 +185,7 @@ export function overTimeFunctions(compat: 2 | 3): Record<string, RangeFunction> 
     quantile_over_time: (w) => quantile(w.params[0] as number, windowValues(w)),
     mad_over_time: (w) => {
       const values = windowValues(w);
+      if (values.some(Number.isNaN)) return NaN;
       const median = quantile(0.5, values);
       for (let i = 0; i < values.length; i++) values[i] = Math.abs((values[i] as number) - median);
       return quantile(0.5, values);

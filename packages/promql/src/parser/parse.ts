@@ -100,6 +100,10 @@ class Builder {
       return undefined;
     });
     if (bad === null) return;
+    // Duration-expression functions outside `[…]`/offset are beyond the grammar this parser builds on.
+    if (/\b(min_of|max_of)\s*\(|\b(step|range)\s*\(\s*\)/i.test(this.#input)) {
+      throw new UnsupportedError('duration expression functions (step(), range(), min_of, max_of)');
+    }
     const at = (bad as SyntaxNode).from;
     const rest = this.#input.slice(at).trimStart();
     if (rest === '') {
