@@ -46,8 +46,8 @@ export class ChunkSegmentWriter {
 
   /**
    * Writes one series' chunks and returns their references, in order. As Prometheus does, the chunks
-   * are split into batches that each fit in a segment (a single oversized chunk gets a segment of its
-   * own), and the first batch starts a new segment if it does not fit in the current one.
+   * that still fit go into the current segment and the rest into new segments, each batch as big as
+   * fits (sizes counted with the longest length field); a chunk bigger than a segment gets one alone.
    */
   async writeChunks(chunks: readonly Chunk[]): Promise<number[]> {
     const batches: (readonly Chunk[])[] = [];
