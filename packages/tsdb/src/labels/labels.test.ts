@@ -85,12 +85,16 @@ describe('Matcher', () => {
       ['(?m)^a$', 'a\nb', false],
       ['[]a]+', ']a', true],
       ['\\101', 'A', true],
+      ['a(?i)b', 'aB', true],
+      ['a(?i)b', 'AB', false],
+      ['(?i:pro)d', 'PROd', true],
+      ['(?i:pro)d', 'PROD', false],
     ];
     for (const [re, s, want] of cases) expect(new Matcher('=~', 'x', re).matches(s), `${re} ~ ${JSON.stringify(s)}`).toBe(want);
   });
 
   it('rejects what RE2 rejects or JavaScript cannot express identically', () => {
-    for (const re of ['a(?=b)', '(a)\\1', 'a{1001}', '[[:^alpha:]]', 'a(?i)b', '(', '\\q', 'a**']) {
+    for (const re of ['a(?=b)', '(a)\\1', 'a{1001}', '[[:^alpha:]]', '(?i:[a-z])', '(', '\\q', 'a**']) {
       expect(() => new Matcher('=~', 'x', re), re).toThrow(RegexpSyntaxError);
     }
   });

@@ -71,6 +71,9 @@ export function translate(pattern: string): { source: string; flags: string } {
   }
   let out = '';
   const n = pattern.length;
+  // Case-insensitive scopes opened mid-pattern by `(?i:…)` or `(?i)`: letters become [xX] pairs.
+  let caseless = false;
+  const groupCaseless: boolean[] = [];
   const fail = (reason: string): never => {
     throw new RegexpSyntaxError(pattern, reason);
   };
@@ -171,11 +174,24 @@ export function translate(pattern: string): { source: string; flags: string } {
       out += charClass();
     } else if (c === '(') {
       i++;
+      groupCaseless.push(caseless);
       if (pattern[i] !== '?') {
         out += '(';
         continue;
       }
       const rest = pattern.slice(i);
+      const inline = /^\?i(:|\))/.exec(rest);
+      if (inline) {
+        caseless = true;
+        i += inline[0].length;
+        if (inline[1] === ':') {
+          out += '(?:';
+        } else {
+          // `(?i)` applies to the rest of the enclosing group.
+          groupCaseless.pop();
+        }
+        continue;
+      }
       const named = /^\?P?<([A-Za-z0-9_]+)>/.exec(rest);
       if (named) {
         out += `(?<${named[1]}>`;
@@ -204,10 +220,17 @@ export function translate(pattern: string): { source: string; flags: string } {
     } else if (c === '}' || c === ']') {
       out += `\\${c}`;
       i++;
+    } else if (c === ')') {
+      caseless = groupCaseless.pop() ?? caseless;
+      out += ')';
+      i++;
     } else {
       const cp = pattern.codePointAt(i) as number;
       const ch = String.fromCodePoint(cp);
-      out += ch === '/' ? '\\/' : ch;
+      const lower = ch.toLowerCase();
+      const upper = ch.toUpperCase();
+      if (caseless && lower !== upper) out += `[${lower}${upper}]`;
+      else out += ch === '/' ? '\\/' : ch;
       i += ch.length;
     }
   }
@@ -215,6 +238,7 @@ export function translate(pattern: string): { source: string; flags: string } {
 
   function charClass(): string {
     // pattern[i] === '['
+    if (caseless) fail('character classes inside a mid-pattern (?i) group are not supported');
     i++;
     let cls = '[';
     if (pattern[i] === '^') {
