@@ -1,1 +1,4 @@
-export {};
+export { start, type QuerierConfig, type Querier } from './querier.js';
+export { EndpointSet, endpointMatches, type Endpoint, type EndpointStatus } from './endpoints/endpointset.js';
+export { ProxyStore } from './proxy/proxy.js';
+export { StoreQueryable, aggregatesFor, type ReadOptions } from './queryable.js';

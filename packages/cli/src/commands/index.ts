@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { register as registerDemoTools } from './tools-demo.js';
 import { register as registerBucketTools } from './tools-bucket.js';
+import { register as registerTsdbTools } from './tools-tsdb.js';
 import { register as registerSidecar } from './sidecar.js';
+import { register as registerQuery } from './query.js';
 
 /**
  * Every subcommand lives in its own file and exports `register(program)`. Add one line here per
@@ -9,7 +11,9 @@ import { register as registerSidecar } from './sidecar.js';
  */
 export function registerCommands(program: Command): void {
   registerSidecar(program);
+  registerQuery(program);
   const tools = program.command('tools').description('Tools for TSDB blocks and object storage buckets');
   registerDemoTools(tools);
   registerBucketTools(tools);
+  registerTsdbTools(tools);
 }

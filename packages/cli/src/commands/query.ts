@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { start } from '@strata/querier';
+import { parseDuration } from '../flags.js';
+import { flagValues, loggerFromFlags, repeatable, runUntilSignal, withLogFlags } from './component.js';
+
+/** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('query')
+    .description('Answer PromQL over every Prometheus replica and all of history: fan-out, deduplication, partial response')
+    .option('--http-address <host:port>', 'listen address for the HTTP API, /metrics and probes', '0.0.0.0:10902')
+    .option('--grpc-address <host:port>', "listen address for the querier's own StoreAPI (for stacking queriers)", '0.0.0.0:10901')
+    .option('--endpoint <host:port>', 'StoreAPI endpoint (sidecar, store gateway, querier); repeatable', repeatable, [])
+    .option('--endpoint.sd-files <path>', 'file service discovery of endpoints (YAML/JSON target groups), re-read every 5s; repeatable', repeatable, [])
+    .option('--query.replica-label <label>', 'label that tells HA replicas apart; deduplicated; repeatable', repeatable, [])
+    .option('--deduplication.func <func>', 'penalty (for HA Prometheus pairs) or chain (replicas with identical samples)', 'penalty')
+    .option('--query.timeout <duration>', 'maximum time to process a query', '2m')
+    .option('--query.max-concurrent <n>', 'maximum number of queries processed at once', '20')
+    .option('--query.max-concurrent-select <n>', 'maximum concurrent endpoint calls per query', '4')
+    .option('--query.lookback-delta <duration>', 'how far back an instant selector looks for a sample', '5m')
+    .option('--query.partial-response', 'answer with the data available when an endpoint fails, with a warning (default)', true)
+    .option('--no-query.partial-response', 'fail a query when any endpoint fails')
+    .option('--query.auto-downsampling', 'read downsampled data as the step allows (max_source_resolution=auto)', false)
+    .option('--query.promql-compat <version>', 'PromQL semantics: 3 (current Prometheus) or 2 (Prometheus 2.x)', '3')
+    .option('--store.response-timeout <duration>', 'give up on an endpoint that does not answer a request within this time (0 = never)', '0')
+    .option('--web.route-prefix <path>', 'prefix for all HTTP routes', '');
+  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+    const logger = loggerFromFlags(o);
+    const compat = String(o['query.promqlCompat']);
+    if (compat !== '2' && compat !== '3') throw new Error(`--query.promql-compat must be 2 or 3, not ${compat}`);
+    const dedupFunc = String(o['deduplication.func']);
+    if (dedupFunc !== 'penalty' && dedupFunc !== 'chain') throw new Error(`--deduplication.func must be penalty or chain, not ${dedupFunc}`);
+    const endpoints = o.endpoint as string[];
+    const sdFiles = o['endpoint.sdFiles'] as string[];
+    if (endpoints.length === 0 && sdFiles.length === 0) logger.warn('no --endpoint or --endpoint.sd-files given: every query will be empty');
+    const prefix = String(o['web.routePrefix']);
+    const querier = await start({
+      httpAddress: String(o.httpAddress),
+      grpcAddress: String(o.grpcAddress),
+      endpoints,
+      endpointSdFiles: sdFiles,
+      replicaLabels: o['query.replicaLabel'] as string[],
+      dedupFunc,
+      timeoutMs: parseDuration(String(o['query.timeout'])),
+      maxConcurrent: positiveInt(o['query.maxConcurrent'], '--query.max-concurrent'),
+      maxConcurrentSelect: positiveInt(o['query.maxConcurrentSelect'], '--query.max-concurrent-select'),
+      lookbackDeltaMs: parseDuration(String(o['query.lookbackDelta'])),
+      partialResponse: o['query.partialResponse'] !== false,
+      autoDownsampling: o['query.autoDownsampling'] === true,
+      promqlCompat: compat === '2' ? 2 : 3,
+      storeResponseTimeoutMs: parseDuration(String(o['store.responseTimeout'])),
+      ...(prefix !== '' ? { routePrefix: prefix } : {}),
+      logger,
+      flags: flagValues(cmd),
+    });
+    logger.info('querier ready', { http: querier.httpAddress, grpc: querier.grpcAddress ?? '' });
+    await runUntilSignal(logger, () => querier.stop());
+  });
+}
+
+function positiveInt(v: unknown, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, not ${String(v)}`);
+  return n;
+}

@@ -1,0 +1,118 @@
+import type { DedupFunc } from '@strata/dedup';
+import { Engine } from '@strata/promql';
+import { StoreError, GrpcStatus } from '@strata/storeapi';
+import type { Logger } from '@strata/runtime';
+import type { Matcher } from '@strata/tsdb';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { LimitFunction } from 'p-limit';
+import type { EndpointSet } from '../endpoints/endpointset.js';
+import type { ProxyStore } from '../proxy/proxy.js';
+import type { ReadOptions } from '../queryable.js';
+import { ApiError, invalidParam } from './errors.js';
+import type { Params } from './params.js';
+import { sendError } from './respond.js';
+
+/** What every API route group needs: the proxy over the endpoints and the querier's defaults. */
+export interface ApiContext {
+  proxy: ProxyStore;
+  endpoints: EndpointSet;
+  logger: Logger;
+  /** Admission gate for queries (`--query.max-concurrent`). */
+  gate: LimitFunction;
+  defaults: {
+    replicaLabels: readonly string[];
+    dedupFunc: DedupFunc;
+    partialResponse: boolean;
+    autoDownsampling: boolean;
+    lookbackDelta: number;
+    timeout: number;
+    compat: 2 | 3;
+  };
+  /** Every flag with its value, for /api/v1/status/flags. */
+  flags: Record<string, string>;
+}
+
+/** An engine with the request's lookback delta and timeout (bounded by the querier's). */
+export function engineFor(ctx: ApiContext, p: Params): Engine {
+  const timeout = p.duration('timeout');
+  return new Engine({
+    lookbackDelta: p.duration('lookback_delta') ?? ctx.defaults.lookbackDelta,
+    timeout: timeout === undefined ? ctx.defaults.timeout : Math.min(timeout, ctx.defaults.timeout),
+    compat: ctx.defaults.compat,
+  });
+}
+
+/** Thanos' per-request read parameters: dedup, replicaLabels[], partial_response, max_source_resolution, storeMatch[]. */
+export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOptions {
+  const replicaLabels = p.all('replicaLabels[]');
+  const res = p.get('max_source_resolution');
+  let maxSourceResolution = 0;
+  let autoDownsampling = ctx.defaults.autoDownsampling;
+  if (res === 'auto') autoDownsampling = true;
+  else if (res !== undefined && res !== '') {
+    maxSourceResolution = p.duration('max_source_resolution') as number;
+    autoDownsampling = false;
+  }
+  const storeMatchers = p.all('storeMatch[]').map((s) => parseSelector(engine, s, 'storeMatch[]'));
+  return {
+    dedup: p.bool('dedup', true),
+    replicaLabels: replicaLabels.length > 0 ? replicaLabels : ctx.defaults.replicaLabels,
+    dedupFunc: ctx.defaults.dedupFunc,
+    partialResponse: p.bool('partial_response', ctx.defaults.partialResponse),
+    maxSourceResolution,
+    autoDownsampling,
+    ...(storeMatchers.length > 0
+      ? {
+          // An endpoint qualifies if any storeMatch[] selector matches one of its label sets (plus __address__).
+          endpointFilter: (e) => storeMatchers.some((ms) => (e.labelSets.length > 0 ? e.labelSets : [undefined]).some((ls) => ms.every((m) => m.matches(m.name === '__address__' ? e.address : (ls?.get(m.name) ?? ''))))),
+        }
+      : {}),
+  };
+}
+
+/** A series selector parameter (match[], storeMatch[]): a vector selector, nothing else. */
+export function parseSelector(engine: Engine, text: string, param: string): Matcher[] {
+  let expr;
+  try {
+    expr = engine.parse(text);
+  } catch (e) {
+    throw invalidParam(param, (e as Error).message);
+  }
+  while (expr.kind === 'paren') expr = expr.expr;
+  if (expr.kind !== 'vectorSelector') throw invalidParam(param, `expected a series selector, got ${JSON.stringify(text)}`);
+  return [...expr.matchers];
+}
+
+/** Maps a failure to Prometheus' error type; unexpected ones are logged and reported as execution errors. */
+export function toApiError(err: unknown, logger: Logger): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as Error;
+  switch (e.name) {
+    case 'ParseError':
+      return invalidParam('query', e.message);
+    case 'QueryTimeoutError':
+      return new ApiError('timeout', e.message);
+    case 'QueryCanceledError':
+      return new ApiError('canceled', e.message);
+    case 'EvalError':
+    case 'TooManySamplesError':
+      return new ApiError('execution', e.message);
+  }
+  if (err instanceof StoreError && err.code === GrpcStatus.UNAVAILABLE) return new ApiError('unavailable', e.message);
+  logger.warn('query failed', { err: e });
+  return new ApiError('execution', e.message);
+}
+
+/** Runs a route body under the query gate with an AbortSignal that fires when the client goes away. */
+export async function handle(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, body: (signal: AbortSignal) => Promise<FastifyReply>): Promise<FastifyReply> {
+  const ac = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  });
+  void req;
+  try {
+    return await ctx.gate(() => body(ac.signal));
+  } catch (err) {
+    return sendError(reply, toApiError(err, ctx.logger));
+  }
+}

@@ -1,0 +1,117 @@
+import { PartialResponseStrategy, labelNamesRequest, seriesRequest, MAX_INT64, MIN_INT64 } from '@strata/storeapi';
+import { compareStrings, Labels, type Matcher } from '@strata/tsdb';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { fromMatcher } from '../proxy/proxy.js';
+import { engineFor, handle, parseSelector, readOptions, type ApiContext } from './context.js';
+import { ApiError } from './errors.js';
+import { Params } from './params.js';
+import { labelsJson, sendData, sendSuccess } from './respond.js';
+
+const selectorSchema = {
+  querystring: {
+    type: 'object',
+    properties: {
+      'match[]': { type: 'array', items: { type: 'string' } },
+      start: { type: 'string' },
+      end: { type: 'string' },
+      dedup: { type: 'string' },
+      partial_response: { type: 'string' },
+      'replicaLabels[]': { type: 'array', items: { type: 'string' } },
+      'storeMatch[]': { type: 'array', items: { type: 'string' } },
+    },
+  },
+} as const;
+
+/** `/api/v1/series`, `/api/v1/labels` and `/api/v1/label/:name/values`, answered from every endpoint. */
+export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
+  return async (app) => {
+    const series = (req: FastifyRequest, reply: FastifyReply) =>
+      handle(ctx, req, reply, async (signal) => {
+        const p = Params.from(req.query, req.body);
+        const engine = engineFor(ctx, p);
+        const selectors = p.all('match[]');
+        if (selectors.length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
+        const { start, end } = timeRange(p);
+        const opts = readOptions(ctx, p, engine);
+        const dedup = opts.dedup && opts.replicaLabels.length > 0;
+        const seen = new Map<string, Labels>();
+        const warnings: string[] = [];
+        for (const sel of selectors) {
+          const req = seriesRequest({
+            minTime: start,
+            maxTime: end,
+            matchers: parseSelector(engine, sel, 'match[]').map(fromMatcher),
+            skipChunks: true,
+            partialResponseStrategy: opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
+            partialResponseDisabled: !opts.partialResponse,
+            withoutReplicaLabels: dedup ? [...opts.replicaLabels] : [],
+          });
+          const res = await ctx.proxy.fetchSeries(req, signal, opts.endpointFilter);
+          for (const s of res.series) seen.set(s.labels.key(), s.labels);
+          warnings.push(...res.warnings);
+        }
+        const sorted = [...seen.values()].sort(Labels.compare);
+        return sendSuccess(reply, `[${sorted.map(labelsJson).join(',')}]`, warnings);
+      });
+
+    const labels = (req: FastifyRequest, reply: FastifyReply) =>
+      handle(ctx, req, reply, async (signal) => {
+        const p = Params.from(req.query, req.body);
+        const { names, warnings } = await fanOutLabels(ctx, p, signal, undefined);
+        return sendData(reply, names, warnings);
+      });
+
+    const values = (req: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) =>
+      handle(ctx, req, reply, async (signal) => {
+        const p = Params.from(req.query, undefined);
+        const name = req.params.name;
+        if (!validLabelName(name, ctx.defaults.compat)) throw new ApiError('bad_data', `invalid label name: ${JSON.stringify(name)}`);
+        const { names, warnings } = await fanOutLabels(ctx, p, signal, name);
+        return sendData(reply, names, warnings);
+      });
+
+    app.get('/api/v1/series', { schema: selectorSchema }, series);
+    app.post('/api/v1/series', { schema: selectorSchema }, series);
+    app.get('/api/v1/labels', { schema: selectorSchema }, labels);
+    app.post('/api/v1/labels', { schema: selectorSchema }, labels);
+    app.get('/api/v1/label/:name/values', { schema: { ...selectorSchema, params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } } }, values);
+  };
+}
+
+/** Label names (label = undefined) or one label's values, unioned over every match[] selector. */
+async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, label: string | undefined): Promise<{ names: string[]; warnings: string[] }> {
+  const engine = engineFor(ctx, p);
+  const { start, end } = timeRange(p);
+  const opts = readOptions(ctx, p, engine);
+  const dedup = opts.dedup && opts.replicaLabels.length > 0;
+  const selectors: Matcher[][] = p.all('match[]').map((s) => parseSelector(engine, s, 'match[]'));
+  const out = new Set<string>();
+  const warnings: string[] = [];
+  for (const matchers of selectors.length > 0 ? selectors : [[]]) {
+    const base = labelNamesRequest({
+      start,
+      end,
+      matchers: matchers.map(fromMatcher),
+      partialResponseStrategy: opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
+      partialResponseDisabled: !opts.partialResponse,
+      withoutReplicaLabels: dedup ? [...opts.replicaLabels] : [],
+    });
+    const callCtx = { signal };
+    const res =
+      label === undefined
+        ? await ctx.proxy.labelNames(base, callCtx).then((r) => ({ values: r.names, warnings: r.warnings }))
+        : await ctx.proxy.labelValues({ ...base, label }, callCtx);
+    for (const v of res.values) out.add(v);
+    warnings.push(...res.warnings);
+  }
+  return { names: [...out].sort(compareStrings), warnings };
+}
+
+/** start/end of a metadata request; absent means all of time, as Prometheus. */
+function timeRange(p: Params): { start: number; end: number } {
+  return { start: p.time('start', MIN_INT64), end: p.time('end', MAX_INT64) };
+}
+
+function validLabelName(name: string, compat: 2 | 3): boolean {
+  return compat === 2 ? /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) : name.length > 0;
+}

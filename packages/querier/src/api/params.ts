@@ -1,0 +1,81 @@
+import { parseDuration } from '@strata/promql';
+import { invalidParam } from './errors.js';
+
+/**
+ * Request parameters as Prometheus reads them: from the query string and, for POST, a form body;
+ * the body wins for single values, repeated values (match[]) come from both.
+ */
+export class Params {
+  constructor(private readonly params: URLSearchParams) {}
+
+  static from(query: unknown, body: unknown): Params {
+    const out = new URLSearchParams();
+    if (body instanceof URLSearchParams) for (const [k, v] of body) out.append(k, v);
+    if (typeof query === 'object' && query !== null) {
+      for (const [k, v] of Object.entries(query as Record<string, string | string[]>)) {
+        for (const x of Array.isArray(v) ? v : [v]) out.append(k, String(x));
+      }
+    }
+    return new Params(out);
+  }
+
+  get(name: string): string | undefined {
+    const v = this.params.get(name);
+    return v === null ? undefined : v;
+  }
+
+  all(name: string): string[] {
+    return this.params.getAll(name);
+  }
+
+  /** A time parameter (float Unix seconds or RFC3339) in ms; `fallback` when absent. */
+  time(name: string, fallback?: number): number {
+    const v = this.get(name);
+    if (v === undefined || v === '') {
+      if (fallback !== undefined) return fallback;
+      throw invalidParam(name, `cannot parse "" to a valid timestamp`);
+    }
+    const t = parseTime(v);
+    if (t === undefined) throw invalidParam(name, `cannot parse ${JSON.stringify(v)} to a valid timestamp`);
+    return t;
+  }
+
+  /** A duration parameter (float seconds or a Prometheus duration) in ms. */
+  duration(name: string): number | undefined {
+    const v = this.get(name);
+    if (v === undefined || v === '') return undefined;
+    const d = parseDurationParam(v);
+    if (d === undefined) throw invalidParam(name, `cannot parse ${JSON.stringify(v)} to a valid duration`);
+    return d;
+  }
+
+  /** A boolean parameter (Go's strconv.ParseBool), `fallback` when absent. */
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.get(name);
+    if (v === undefined || v === '') return fallback;
+    if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true;
+    if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false;
+    throw invalidParam(name, `cannot parse ${JSON.stringify(v)} to a boolean`);
+  }
+}
+
+/** Prometheus' parseTime: float seconds (rounded to ms) or RFC3339. */
+export function parseTime(s: string): number | undefined {
+  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) {
+    const f = Number(s);
+    const whole = Math.trunc(f);
+    return whole * 1000 + Math.round((f - whole) * 1000);
+  }
+  if (!/^\d{4}-\d\d-\d\dT/.test(s)) return undefined;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** Prometheus' parseDuration for API parameters: float seconds, or a duration such as `1h30m`. */
+export function parseDurationParam(s: string): number | undefined {
+  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) {
+    const ms = Number(s) * 1000;
+    return Number.isFinite(ms) && Math.abs(ms) < 2 ** 63 / 1e6 ? Math.round(ms) : undefined;
+  }
+  return parseDuration(s) ?? undefined;
+}

@@ -1,0 +1,67 @@
+import { formatFloatPlain, formatTimestamp, formatValue, type QueryValue } from '@strata/promql';
+import type { Labels } from '@strata/tsdb';
+import type { FastifyReply } from 'fastify';
+import { ApiError, STATUS_OF } from './errors.js';
+
+/**
+ * Prometheus' JSON, written by hand: values as strings in Go's float format, timestamps as seconds with
+ * millisecond decimals, labels in their sorted order. Large matrices are built as one string rather
+ * than through JSON.stringify of nested arrays, which is both faster and exact about number format.
+ */
+
+export function labelsJson(l: Labels): string {
+  let out = '{';
+  let first = true;
+  for (const { name, value } of l) {
+    out += `${first ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(value)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+function point(t: number, v: string): string {
+  return `[${formatTimestamp(t)},"${v}"]`;
+}
+
+/** `{"resultType":…,"result":…}` for a query result. */
+export function queryDataJson(v: QueryValue): string {
+  switch (v.type) {
+    case 'scalar':
+      return `{"resultType":"scalar","result":${point(v.t, formatFloatPlain(v.v))}}`;
+    case 'string':
+      return `{"resultType":"string","result":[${formatTimestamp(v.t)},${JSON.stringify(v.v)}]}`;
+    case 'vector': {
+      const parts = v.samples.map((s) => `{"metric":${labelsJson(s.labels)},"value":${point(s.t, formatValue(s.f))}}`);
+      return `{"resultType":"vector","result":[${parts.join(',')}]}`;
+    }
+    case 'matrix': {
+      const parts: string[] = [];
+      for (const s of v.series) {
+        const pts = new Array<string>(s.floats.length);
+        for (let i = 0; i < s.floats.length; i++) {
+          const p = s.floats[i] as { t: number; f: number };
+          pts[i] = point(p.t, formatValue(p.f));
+        }
+        parts.push(`{"metric":${labelsJson(s.labels)},"values":[${pts.join(',')}]}`);
+      }
+      return `{"resultType":"matrix","result":[${parts.join(',')}]}`;
+    }
+  }
+}
+
+/** Sends `{"status":"success","data":…}` with `dataJson` already serialized. */
+export function sendSuccess(reply: FastifyReply, dataJson: string, warnings: readonly string[] = [], extra = ''): FastifyReply {
+  const w = warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)}` : '';
+  return reply.type('application/json').send(`{"status":"success","data":${dataJson}${w}${extra}}`);
+}
+
+export function sendData(reply: FastifyReply, data: unknown, warnings: readonly string[] = []): FastifyReply {
+  return sendSuccess(reply, JSON.stringify(data), warnings);
+}
+
+export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
+  return reply
+    .code(STATUS_OF[err.type])
+    .type('application/json')
+    .send(JSON.stringify({ status: 'error', errorType: err.type, error: err.message }));
+}

@@ -1,0 +1,182 @@
+import { StoreClient, type InfoResponse, type StoreClientOptions } from '@strata/storeapi';
+import { Labels, type Matcher } from '@strata/tsdb';
+import type { Logger } from '@strata/runtime';
+import { Gauge, type Registry } from 'prom-client';
+import { readSdFile } from './sdfile.js';
+
+/**
+ * The StoreAPI endpoints a querier fans out to (Thanos' EndpointSet): static `--endpoint` addresses
+ * plus those in `--endpoint.sd-files`, each asked for its Info every refresh. An endpoint that fails
+ * is unhealthy at once and skipped by queries; it is forgotten after `unhealthyTimeoutMs` without a
+ * success, and comes back as soon as it answers again (or reappears in an SD file).
+ */
+export interface EndpointSetOptions {
+  endpoints: readonly string[];
+  sdFiles?: readonly string[];
+  client?: StoreClientOptions;
+  /** Timeout of one Info call. */
+  infoTimeoutMs?: number;
+  /** How long a failing endpoint stays listed before it is dropped. */
+  unhealthyTimeoutMs?: number;
+  logger: Logger;
+  registry?: Registry;
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly client: StoreClient;
+  /** Labels of each TSDB behind the endpoint (its external labels). */
+  readonly labelSets: readonly Labels[];
+  readonly minTime: number;
+  readonly maxTime: number;
+  readonly componentType: string;
+  readonly supportsWithoutReplicaLabels: boolean;
+}
+
+export interface EndpointStatus {
+  address: string;
+  healthy: boolean;
+  lastCheck: number;
+  lastError: string | null;
+  info: InfoResponse | null;
+}
+
+interface EndpointState {
+  client: StoreClient;
+  info: InfoResponse | null;
+  lastCheck: number;
+  lastSuccess: number;
+  lastError: string | null;
+  static: boolean;
+}
+
+export class EndpointSet {
+  readonly #opts: EndpointSetOptions;
+  readonly #states = new Map<string, EndpointState>();
+  readonly #gauge: Gauge<'state'> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+
+  constructor(opts: EndpointSetOptions) {
+    this.#opts = opts;
+    for (const a of opts.endpoints) this.#add(a, true);
+    if (opts.registry) {
+      this.#gauge = new Gauge({
+        name: 'strata_store_nodes_grpc_connections',
+        help: 'Number of StoreAPI endpoints known to the querier, by state.',
+        labelNames: ['state'],
+        registers: [opts.registry],
+      });
+    }
+  }
+
+  #add(address: string, isStatic: boolean): void {
+    if (this.#states.has(address)) return;
+    this.#states.set(address, {
+      client: new StoreClient(address, this.#opts.client),
+      info: null,
+      lastCheck: 0,
+      lastSuccess: Date.now(),
+      lastError: null,
+      static: isStatic,
+    });
+  }
+
+  /** Re-reads SD files and asks every endpoint for its Info once. Concurrent calls share one refresh. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#refresh().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #refresh(): Promise<void> {
+    const discovered = new Set<string>();
+    for (const f of this.#opts.sdFiles ?? []) {
+      try {
+        for (const a of await readSdFile(f)) discovered.add(a);
+      } catch (e) {
+        this.#opts.logger.warn('reading endpoint SD file failed', { file: f, err: e as Error });
+      }
+    }
+    for (const a of discovered) this.#add(a, false);
+    const now = Date.now();
+    const timeoutMs = this.#opts.infoTimeoutMs ?? 5000;
+    await Promise.all(
+      [...this.#states.entries()].map(async ([address, s]) => {
+        try {
+          s.info = await s.client.info({ timeoutMs });
+          s.lastSuccess = Date.now();
+          if (s.lastError !== null) this.#opts.logger.info('endpoint is back', { address });
+          s.lastError = null;
+        } catch (e) {
+          if (s.lastError === null) this.#opts.logger.warn('endpoint unhealthy', { address, err: e as Error });
+          s.lastError = (e as Error).message;
+        }
+        s.lastCheck = Date.now();
+      }),
+    );
+    const dropAfter = this.#opts.unhealthyTimeoutMs ?? 5 * 60_000;
+    for (const [address, s] of this.#states) {
+      const gone = !s.static && !discovered.has(address);
+      if (gone || (s.lastError !== null && now - s.lastSuccess > dropAfter && !s.static)) {
+        s.client.close();
+        this.#states.delete(address);
+      } else if (s.lastError !== null && now - s.lastSuccess > dropAfter) {
+        s.info = null;
+      }
+    }
+    this.#gauge?.set({ state: 'healthy' }, this.endpoints().length);
+    this.#gauge?.set({ state: 'unhealthy' }, this.#states.size - this.endpoints().length);
+  }
+
+  /** Starts refreshing every `intervalMs` (Thanos: 5s). */
+  start(intervalMs = 5000): void {
+    this.#timer = setInterval(() => void this.refresh(), intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const s of this.#states.values()) s.client.close();
+  }
+
+  /** Healthy endpoints that serve the StoreAPI. */
+  endpoints(): Endpoint[] {
+    const out: Endpoint[] = [];
+    for (const [address, s] of this.#states) {
+      if (s.lastError !== null || s.info === null || s.info.store === undefined) continue;
+      out.push({
+        address,
+        client: s.client,
+        labelSets: s.info.labelSets.map((ls) => Labels.from(ls)),
+        minTime: s.info.store.minTime,
+        maxTime: s.info.store.maxTime,
+        componentType: s.info.componentType,
+        supportsWithoutReplicaLabels: s.info.store.supportsWithoutReplicaLabels,
+      });
+    }
+    return out;
+  }
+
+  status(): EndpointStatus[] {
+    return [...this.#states.entries()].map(([address, s]) => ({
+      address,
+      healthy: s.lastError === null && s.info !== null,
+      lastCheck: s.lastCheck,
+      lastError: s.lastError,
+      info: s.info,
+    }));
+  }
+}
+
+/**
+ * Whether an endpoint may hold series for `matchers` in [mint, maxt] (Thanos' storeMatches): its time
+ * range overlaps, and one of its label sets agrees with every matcher on the labels it has. An endpoint
+ * without label sets may hold anything.
+ */
+export function endpointMatches(e: Pick<Endpoint, 'labelSets' | 'minTime' | 'maxTime'>, matchers: readonly Matcher[], mint: number, maxt: number): boolean {
+  if (e.minTime > maxt || e.maxTime < mint) return false;
+  if (e.labelSets.length === 0) return true;
+  return e.labelSets.some((ls) => matchers.every((m) => !ls.has(m.name) || m.matches(ls.get(m.name))));
+}

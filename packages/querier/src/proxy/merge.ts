@@ -1,0 +1,99 @@
+import { chunkHash, type AggrChunk, type StoreChunk, type StoreSeries } from '@strata/storeapi';
+import { Labels, type Label } from '@strata/tsdb';
+
+/** A series from one endpoint with its labels as a Labels value (compared and keyed cheaply). */
+export interface LabeledSeries {
+  readonly labels: Labels;
+  readonly chunks: AggrChunk[];
+}
+
+export function labeled(s: StoreSeries): LabeledSeries {
+  return { labels: Labels.fromSorted(s.labels as Label[]), chunks: [...s.chunks] };
+}
+
+/**
+ * Merges per-endpoint series lists, each sorted by labels, into one sorted list (a k-way merge on a
+ * binary heap). Equal label sets from several endpoints — replicas after replica labels were removed,
+ * or the same block served twice — become one series whose chunks are the union, byte-identical
+ * chunks kept once (Thanos' responseDeduplicator), sorted by time.
+ */
+export function mergeSorted(lists: readonly LabeledSeries[][]): LabeledSeries[] {
+  const heap: { list: LabeledSeries[]; i: number }[] = lists.filter((l) => l.length > 0).map((list) => ({ list, i: 0 }));
+  const head = (h: { list: LabeledSeries[]; i: number }) => h.list[h.i] as LabeledSeries;
+  const less = (a: number, b: number) => Labels.compare(head(heap[a]!).labels, head(heap[b]!).labels) < 0;
+  const swap = (a: number, b: number) => {
+    const t = heap[a]!;
+    heap[a] = heap[b]!;
+    heap[b] = t;
+  };
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && less(l, m)) m = l;
+      if (r < heap.length && less(r, m)) m = r;
+      if (m === i) return;
+      swap(i, m);
+      i = m;
+    }
+  };
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+
+  const out: LabeledSeries[] = [];
+  while (heap.length > 0) {
+    const top = heap[0]!;
+    const s = head(top);
+    const last = out[out.length - 1];
+    if (last !== undefined && last.labels.equals(s.labels)) last.chunks.push(...s.chunks);
+    else out.push({ labels: s.labels, chunks: [...s.chunks] });
+    top.i++;
+    if (top.i >= top.list.length) {
+      heap[0] = heap[heap.length - 1]!;
+      heap.pop();
+    }
+    if (heap.length > 0) down(0);
+  }
+  for (const s of out) dedupChunks(s.chunks);
+  return out;
+}
+
+/** Sorts chunks by (minTime, maxTime, bytes) and drops exact duplicates, in place. */
+export function dedupChunks(chunks: AggrChunk[]): void {
+  if (chunks.length < 2) return;
+  chunks.sort(compareChunks);
+  let w = 1;
+  for (let r = 1; r < chunks.length; r++) {
+    const prev = chunks[w - 1] as AggrChunk;
+    const cur = chunks[r] as AggrChunk;
+    if (cur.minTime === prev.minTime && cur.maxTime === prev.maxTime && identityHash(cur) === identityHash(prev)) continue;
+    chunks[w++] = cur;
+  }
+  chunks.length = w;
+}
+
+function firstChunk(c: AggrChunk): StoreChunk | undefined {
+  return c.raw ?? c.count ?? c.max ?? c.min ?? c.sum ?? c.counter;
+}
+
+function identityHash(c: AggrChunk): bigint {
+  const first = firstChunk(c);
+  if (first === undefined) return 0n;
+  return first.hash !== 0n ? first.hash : chunkHash(first.data);
+}
+
+function compareChunks(a: AggrChunk, b: AggrChunk): number {
+  if (a.minTime !== b.minTime) return a.minTime - b.minTime;
+  if (a.maxTime !== b.maxTime) return a.maxTime - b.maxTime;
+  const x = firstChunk(a)?.data ?? new Uint8Array(0);
+  const y = firstChunk(b)?.data ?? new Uint8Array(0);
+  return Buffer.compare(x, y);
+}
+
+/** Removes `names` from every series and restores the sort order (for endpoints that cannot do it themselves). */
+export function stripLabels(series: LabeledSeries[], names: readonly string[]): LabeledSeries[] {
+  if (names.length === 0) return series;
+  const set = new Set(names);
+  const out = series.map((s) => ({ labels: s.labels.without(set), chunks: s.chunks }));
+  return out.sort((a, b) => Labels.compare(a.labels, b.labels));
+}

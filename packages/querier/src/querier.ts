@@ -1,0 +1,125 @@
+import type { DedupFunc } from '@strata/dedup';
+import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
+import { serveStore, type ServingStore } from '@strata/storeapi';
+import pLimit from 'p-limit';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { apiPlugin } from './api/plugin.js';
+import { EndpointSet } from './endpoints/endpointset.js';
+import { ProxyStore } from './proxy/proxy.js';
+
+/** `strata query`'s configuration; flag names after Thanos' in comments. */
+export interface QuerierConfig {
+  /** --http-address */
+  httpAddress: string;
+  /** --grpc-address: the querier's own StoreAPI, for stacking; omitted = not served. */
+  grpcAddress?: string;
+  /** --endpoint (repeatable) */
+  endpoints: string[];
+  /** --endpoint.sd-files */
+  endpointSdFiles?: string[];
+  /** --query.replica-label */
+  replicaLabels?: string[];
+  /** --deduplication.func */
+  dedupFunc?: DedupFunc;
+  /** --query.timeout (ms) */
+  timeoutMs?: number;
+  /** --query.max-concurrent */
+  maxConcurrent?: number;
+  /** --query.max-concurrent-select */
+  maxConcurrentSelect?: number;
+  /** --query.lookback-delta (ms) */
+  lookbackDeltaMs?: number;
+  /** --query.partial-response */
+  partialResponse?: boolean;
+  /** --query.auto-downsampling */
+  autoDownsampling?: boolean;
+  /** --query.promql-compat */
+  promqlCompat?: 2 | 3;
+  /** --store.response-timeout (ms; 0 = none) */
+  storeResponseTimeoutMs?: number;
+  /** --web.route-prefix */
+  routePrefix?: string;
+  /** Endpoint Info refresh interval (ms). */
+  endpointRefreshMs?: number;
+  logger?: Logger;
+  /** Flags as given, for /api/v1/status/flags. */
+  flags?: Record<string, string>;
+}
+
+export interface Querier {
+  /** host:port of the HTTP API. */
+  readonly httpAddress: string;
+  /** host:port of the StoreAPI, if served. */
+  readonly grpcAddress: string | undefined;
+  readonly endpoints: EndpointSet;
+  readonly registry: Registry;
+  stop(): Promise<void>;
+}
+
+/** Starts the querier: endpoint discovery, the HTTP API, and the StoreAPI for stacking. */
+export async function start(cfg: QuerierConfig): Promise<Querier> {
+  const logger = (cfg.logger ?? createLogger()).with({ component: 'query' });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const prober = new Prober('query', registry);
+  const endpoints = new EndpointSet({ endpoints: cfg.endpoints, sdFiles: cfg.endpointSdFiles ?? [], logger, registry });
+  await endpoints.refresh();
+  endpoints.start(cfg.endpointRefreshMs ?? 5000);
+  const proxy = new ProxyStore(endpoints, {
+    maxConcurrency: cfg.maxConcurrentSelect ?? 4,
+    responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0,
+  });
+
+  let grpc: ServingStore | undefined;
+  let http: HttpServer | undefined;
+  try {
+    if (cfg.grpcAddress !== undefined) {
+      grpc = await serveStore(proxy, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry) });
+      logger.info('serving StoreAPI', { address: grpc.address });
+    }
+    http = await startHttpServer({
+      address: cfg.httpAddress,
+      registry,
+      prober,
+      logger,
+      ...(cfg.routePrefix !== undefined ? { routePrefix: cfg.routePrefix } : {}),
+      plugins: [
+        apiPlugin({
+          proxy,
+          endpoints,
+          logger,
+          gate: pLimit(cfg.maxConcurrent ?? 20),
+          defaults: {
+            replicaLabels: cfg.replicaLabels ?? [],
+            dedupFunc: cfg.dedupFunc ?? 'penalty',
+            partialResponse: cfg.partialResponse ?? true,
+            autoDownsampling: cfg.autoDownsampling ?? false,
+            lookbackDelta: cfg.lookbackDeltaMs ?? 5 * 60_000,
+            timeout: cfg.timeoutMs ?? 2 * 60_000,
+            compat: cfg.promqlCompat ?? 3,
+          },
+          flags: cfg.flags ?? {},
+        }),
+      ],
+    });
+  } catch (e) {
+    endpoints.stop();
+    await grpc?.stop(0);
+    throw e;
+  }
+  prober.healthy();
+  prober.ready();
+  const httpServer = http;
+  return {
+    httpAddress: httpServer.address,
+    grpcAddress: grpc?.address,
+    endpoints,
+    registry,
+    async stop() {
+      prober.notReady('stopping');
+      await httpServer.close();
+      await grpc?.stop(5000);
+      endpoints.stop();
+    },
+  };
+}

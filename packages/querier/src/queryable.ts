@@ -1,0 +1,105 @@
+import { ChainMergeIterator, dedupSeriesSet, splitOverlapping, type DedupFunc } from '@strata/dedup';
+import type { Querier, Queryable, SelectHints, SeriesSet } from '@strata/promql';
+import { Aggr, fromStoreEncoding, PartialResponseStrategy, seriesRequest, type AggrChunk, type StoreChunk } from '@strata/storeapi';
+import { chunkFromBytes, ChunkSeriesSamples, type ChunkMeta, type Labels, type Matcher, type SampleIterator, type Series } from '@strata/tsdb';
+import type { EndpointFilter, ProxyStore } from './proxy/proxy.js';
+import { fromMatcher } from './proxy/proxy.js';
+
+/** Per-request read options: Thanos' query parameters. */
+export interface ReadOptions {
+  /** Merge replicas (Thanos' `dedup`; default true). Only effective with replica labels. */
+  dedup: boolean;
+  replicaLabels: readonly string[];
+  dedupFunc: DedupFunc;
+  partialResponse: boolean;
+  /** Coarsest downsampling resolution to read (ms); 0 = raw only. */
+  maxSourceResolution: number;
+  /** Choose the resolution from the step (Thanos' `auto`: step/5). */
+  autoDownsampling: boolean;
+  endpointFilter?: EndpointFilter;
+}
+
+/**
+ * The PromQL engine's view of every endpoint: a select fans out through the proxy, removing replica
+ * labels at the source when deduplicating, then splits each series' overlapping chunks into
+ * replicas and merges them with the penalty (or chain) algorithm, as Thanos' querier does.
+ */
+export class StoreQueryable implements Queryable {
+  constructor(
+    private readonly proxy: ProxyStore,
+    private readonly opts: ReadOptions,
+  ) {}
+
+  querier(): Querier {
+    return {
+      select: (hints, matchers, signal) => this.#select(hints, matchers, signal ?? new AbortController().signal),
+      close: () => {},
+    };
+  }
+
+  async #select(hints: SelectHints, matchers: readonly Matcher[], signal: AbortSignal): Promise<SeriesSet> {
+    const dedup = this.opts.dedup && this.opts.replicaLabels.length > 0;
+    const req = seriesRequest({
+      minTime: hints.start,
+      maxTime: hints.end,
+      matchers: matchers.map(fromMatcher),
+      maxResolutionWindow: this.#resolution(hints),
+      aggregates: aggregatesFor(hints.func),
+      partialResponseStrategy: this.opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
+      partialResponseDisabled: !this.opts.partialResponse,
+      skipChunks: hints.func === 'series',
+      step: hints.step,
+      range: hints.range,
+      withoutReplicaLabels: dedup ? [...this.opts.replicaLabels] : [],
+    });
+    const { series, warnings } = await this.proxy.fetchSeries(req, signal, this.opts.endpointFilter);
+    const replicas: Series[] = [];
+    const merged: Series[] = [];
+    for (const s of series) {
+      const runs = splitOverlapping(s.chunks).map((run) => new ChunkSeriesSamples(s.labels, run.map((c) => decodeChunk(c, hints.func))));
+      if (dedup) replicas.push(...runs);
+      else merged.push(runs.length === 1 ? (runs[0] as Series) : new ChainedSeries(s.labels, runs));
+    }
+    return { series: dedup ? [...dedupSeriesSet(replicas, this.opts.dedupFunc, hints.func)] : merged, warnings };
+  }
+
+  /** Thanos' resolution choice: the requested max, or step/5 with auto; rate-like functions need ≥ 2 samples per range. */
+  #resolution(hints: SelectHints): number {
+    let res = this.opts.autoDownsampling ? Math.max(this.opts.maxSourceResolution, hints.step / 5) : this.opts.maxSourceResolution;
+    if (NEEDS_TWO_SAMPLES.has(hints.func) && hints.range > 0) res = Math.min(res, hints.range / 2);
+    return Math.floor(res);
+  }
+}
+
+const NEEDS_TWO_SAMPLES = new Set(['rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'predict_linear', 'holt_winters', 'double_exponential_smoothing']);
+
+/** Which downsampled aggregates a function reads (Thanos' aggrsFromFunc). */
+export function aggregatesFor(func: string): Aggr[] {
+  if (func === 'min' || func.startsWith('min_')) return [Aggr.MIN];
+  if (func === 'max' || func.startsWith('max_')) return [Aggr.MAX];
+  if (func === 'count' || func.startsWith('count_')) return [Aggr.COUNT];
+  if (func.startsWith('sum_')) return [Aggr.SUM];
+  if (['rate', 'increase', 'irate', 'resets', 'xrate', 'xincrease'].includes(func)) return [Aggr.COUNTER];
+  return [Aggr.COUNT, Aggr.SUM];
+}
+
+/** The raw chunk of an AggrChunk; downsampled aggregates are not read yet (only raw blocks are served). */
+function decodeChunk(c: AggrChunk, func: string): ChunkMeta {
+  const raw: StoreChunk | undefined = c.raw;
+  if (raw === undefined) {
+    throw new Error(`downsampled chunk [${c.minTime}, ${c.maxTime}] for ${func || 'a selector'}: reading aggregates is not supported yet; query with max_source_resolution=0`);
+  }
+  return { minTime: c.minTime, maxTime: c.maxTime, chunk: chunkFromBytes(fromStoreEncoding(raw.type), raw.data) };
+}
+
+/** Overlapping chunks of one series without deduplication: all samples, equal timestamps once. */
+class ChainedSeries implements Series {
+  constructor(
+    readonly labels: Labels,
+    private readonly runs: readonly Series[],
+  ) {}
+
+  iterator(): SampleIterator {
+    return new ChainMergeIterator(this.runs.map((r) => r.iterator()));
+  }
+}
