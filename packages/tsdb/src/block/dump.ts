@@ -1,3 +1,9 @@
+import { ValueType, type SampleIterator } from '../chunkenc/chunk.js';
+import { Labels } from '../labels/labels.js';
+import type { Matcher } from '../labels/matcher.js';
+import type { Series } from '../series.js';
+import type { BlockReader } from './reader.js';
+
 /**
  * Go's `%g` for float64 as `fmt` prints it (what `promtool tsdb dump` writes): the shortest digits
  * that round-trip, in exponent form when the decimal exponent is < −4 or ≥ 6 (Go's rule for shortest
@@ -23,4 +29,106 @@ export function formatGoFloat(v: number): string {
   if (dp <= 0) return `${sign}0.${'0'.repeat(-dp)}${digits}`;
   if (dp >= digits.length) return `${sign}${digits}${'0'.repeat(dp - digits.length)}`;
   return `${sign}${digits.slice(0, dp)}.${digits.slice(dp)}`;
+}
+
+/** Go's %g, with a fast path for the common range where JavaScript's String() prints the same. */
+function formatValue(v: number): string {
+  const a = Math.abs(v);
+  return a >= 1e-4 && a < 1e6 ? String(v) : formatGoFloat(v);
+}
+
+/**
+ * Writes every sample of the blocks as `promtool tsdb dump` prints it: `{labels} value timestamp`, series
+ * in label order across all blocks, the samples of a series from all blocks merged in time order (one
+ * sample per timestamp where blocks overlap). `write` receives batches of lines.
+ */
+export async function dumpSamples(
+  blocks: readonly BlockReader[],
+  matchers: readonly Matcher[],
+  mint: number,
+  maxt: number,
+  write: (text: string) => Promise<void>,
+): Promise<void> {
+  const sources = blocks.map((b) => b.series(matchers, mint, maxt));
+  const heads: (Series | undefined)[] = await Promise.all(sources.map(async (s) => (await s.next()).value ?? undefined));
+  let out = '';
+  for (;;) {
+    let min: Series | undefined;
+    for (const h of heads) if (h !== undefined && (min === undefined || Labels.compare(h.labels, min.labels) < 0)) min = h;
+    if (min === undefined) break;
+    const its: SampleIterator[] = [];
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i];
+      if (h === undefined || !h.labels.equals(min.labels)) continue;
+      its.push(h.iterator());
+      heads[i] = (await (sources[i] as AsyncGenerator<Series>).next()).value ?? undefined;
+    }
+    const prefix = `${min.labels.toString()} `;
+    const it = its.length === 1 ? (its[0] as SampleIterator) : new MergeIterator(its);
+    while (it.next() === ValueType.Float) {
+      out += `${prefix}${formatValue(it.atFloat())} ${it.atT()}\n`;
+      if (out.length > 1 << 16) {
+        await write(out);
+        out = '';
+      }
+    }
+    const err = it.err();
+    if (err !== null) throw err;
+  }
+  if (out.length > 0) await write(out);
+}
+
+/** Merges iterators by timestamp; where several have the same timestamp, the first one's sample wins. */
+class MergeIterator implements SampleIterator {
+  readonly #its: SampleIterator[];
+  readonly #has: boolean[];
+  #t = 0;
+  #v = 0;
+  #err: Error | null = null;
+  #positioned = false;
+
+  constructor(its: SampleIterator[]) {
+    this.#its = its;
+    this.#has = its.map((it) => it.next() === ValueType.Float);
+  }
+
+  next(): ValueType {
+    let best = -1;
+    for (let i = 0; i < this.#its.length; i++) {
+      if (this.#has[i] && (best < 0 || (this.#its[i] as SampleIterator).atT() < (this.#its[best] as SampleIterator).atT())) best = i;
+    }
+    this.#positioned = best >= 0;
+    if (best < 0) {
+      this.#err = this.#its.map((it) => it.err()).find((e) => e !== null) ?? null;
+      return ValueType.None;
+    }
+    const b = this.#its[best] as SampleIterator;
+    this.#t = b.atT();
+    this.#v = b.atFloat();
+    for (let i = 0; i < this.#its.length; i++) {
+      const it = this.#its[i] as SampleIterator;
+      if (this.#has[i] && it.atT() === this.#t) this.#has[i] = it.next() === ValueType.Float;
+    }
+    return ValueType.Float;
+  }
+
+  seek(t: number): ValueType {
+    if (this.#positioned && this.#t >= t) return ValueType.Float;
+    for (;;) {
+      if (this.next() === ValueType.None) return ValueType.None;
+      if (this.#t >= t) return ValueType.Float;
+    }
+  }
+
+  atT(): number {
+    return this.#t;
+  }
+
+  atFloat(): number {
+    return this.#v;
+  }
+
+  err(): Error | null {
+    return this.#err;
+  }
 }

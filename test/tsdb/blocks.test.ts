@@ -1,0 +1,182 @@
+import { cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startPrometheus, promtool } from '@strata/testing/prometheus';
+import { tempDir } from '@strata/testing/process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBlocksFromOpenMetrics, parseMeta, type BlockMeta } from '@strata/tsdb';
+import { runAnalyze, runDump } from '../../packages/cli/src/commands/tools-tsdb.js';
+import { generateOpenMetrics, START_S } from './openmetrics-input.js';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let input: string;
+let promtoolDir: string;
+let strataDir: string;
+
+/** A copy of a data dir that promtool 2.42's dump can open (it needs wal/ and creates chunks_head/). */
+async function dumpable(dir: string, name: string): Promise<string> {
+  const copy = join(tmp.path, `copy-${name}-${Math.random().toString(36).slice(2)}`);
+  await cp(dir, copy, { recursive: true });
+  await mkdir(join(copy, 'wal'), { recursive: true });
+  return copy;
+}
+
+function collect(): { out: Writable; text: () => string } {
+  const parts: string[] = [];
+  return {
+    out: new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        parts.push(chunk.toString());
+        cb();
+      },
+    }),
+    text: () => parts.join(''),
+  };
+}
+
+async function strataDump(dir: string, o: { minTime?: number; maxTime?: number; match?: string } = {}): Promise<string> {
+  const c = collect();
+  await runDump(dir, { minTime: o.minTime ?? Number.MIN_SAFE_INTEGER, maxTime: o.maxTime ?? Number.MAX_SAFE_INTEGER, ...(o.match !== undefined ? { match: o.match } : {}) }, c.out);
+  return c.text();
+}
+
+async function metas(dir: string): Promise<BlockMeta[]> {
+  const out: BlockMeta[] = [];
+  for (const d of await readdir(dir)) out.push(parseMeta(await readFile(join(dir, d, 'meta.json'), 'utf8')));
+  return out.sort((a, b) => a.minTime - b.minTime);
+}
+
+async function dirSize(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += (await stat(join(e.parentPath, e.name))).size;
+  return n;
+}
+
+beforeAll(async () => {
+  tmp = await tempDir();
+  input = join(tmp.path, 'input.om');
+  await writeFile(input, generateOpenMetrics());
+  promtoolDir = join(tmp.path, 'promtool');
+  strataDir = join(tmp.path, 'strata');
+  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '-q', input, promtoolDir]);
+  await createBlocksFromOpenMetrics(await readFile(input), strataDir, { name: input });
+});
+afterAll(() => tmp.cleanup());
+
+describe('blocks against promtool 2.42', () => {
+  it('writes the same block windows, time ranges and stats as promtool', async () => {
+    const p = await metas(promtoolDir);
+    const s = await metas(strataDir);
+    expect(p.length).toBeGreaterThan(3);
+    expect(s.map((m) => ({ ...m, ulid: '', compaction: { ...m.compaction, sources: [] } }))).toEqual(
+      p.map((m) => ({ ...m, ulid: '', compaction: { ...m.compaction, sources: [] } })),
+    );
+    for (const m of s) expect(m.compaction).toEqual({ level: 1, sources: [m.ulid] });
+  });
+
+  it("dumps promtool's blocks exactly as promtool does", async () => {
+    const want = await promtool(['tsdb', 'dump', await dumpable(promtoolDir, 'p')]);
+    expect(want).toContain('NaN');
+    expect(want).toContain('+Inf');
+    expect(want).toContain('-0 ');
+    expect(want).toContain('\\n');
+    expect(await strataDump(promtoolDir)).toBe(want);
+  });
+
+  it('dumps with a selector and a time range as promtool does', async () => {
+    const dir = await dumpable(promtoolDir, 'p2');
+    const cases = [
+      { match: '{__name__="requests_total",job=~"job[12]"}', minTime: (START_S + 3000) * 1000, maxTime: (START_S + 9000) * 1000 },
+      { match: 'weird{v!~".*hi.*"}', minTime: Number.MIN_SAFE_INTEGER, maxTime: Number.MAX_SAFE_INTEGER },
+      { match: '{sensor!="s1",__name__=~"temp.*"}', minTime: (START_S + 7199) * 1000, maxTime: (START_S + 7201) * 1000 },
+    ];
+    for (const c of cases) {
+      const want = await promtool(['tsdb', 'dump', `--match=${c.match}`, `--min-time=${c.minTime}`, `--max-time=${c.maxTime}`, dir]);
+      expect(want.length).toBeGreaterThan(0);
+      expect(await strataDump(promtoolDir, c), c.match).toBe(want);
+    }
+  });
+
+  it('writes blocks that promtool dumps exactly like its own', async () => {
+    const want = await promtool(['tsdb', 'dump', await dumpable(promtoolDir, 'p3')]);
+    expect(await promtool(['tsdb', 'dump', await dumpable(strataDir, 's')])).toBe(want);
+  });
+
+  it('writes blocks that promtool analyze accepts, with the same figures', async () => {
+    for (const m of await metas(strataDir)) {
+      const p = (await metas(promtoolDir)).find((x) => x.minTime === m.minTime) as BlockMeta;
+      const mine = await promtool(['tsdb', 'analyze', strataDir, m.ulid]);
+      const theirs = await promtool(['tsdb', 'analyze', promtoolDir, p.ulid]);
+      const strip = (s: string) => s.replace(/Block ID: \S+/, '');
+      expect(strip(mine)).toBe(strip(theirs));
+    }
+  });
+
+  it("takes the same bytes on disk as promtool's blocks (within 1%)", async () => {
+    const p = await dirSize(promtoolDir);
+    const s = await dirSize(strataDir);
+    expect(Math.abs(s - p) / p).toBeLessThan(0.01);
+    // Chunks and index are laid out exactly as promtool lays them out.
+    const pm = await metas(promtoolDir);
+    const sm = await metas(strataDir);
+    for (let i = 0; i < pm.length; i++) {
+      const pIdx = await readFile(join(promtoolDir, (pm[i] as BlockMeta).ulid, 'index'));
+      const sIdx = await readFile(join(strataDir, (sm[i] as BlockMeta).ulid, 'index'));
+      expect(Buffer.compare(sIdx, pIdx)).toBe(0);
+      const pc = await readFile(join(promtoolDir, (pm[i] as BlockMeta).ulid, 'chunks', '000001'));
+      const sc = await readFile(join(strataDir, (sm[i] as BlockMeta).ulid, 'chunks', '000001'));
+      expect(sc.length).toBe(pc.length);
+    }
+  });
+
+  it("is served by Prometheus 2.42 exactly like promtool's blocks", async () => {
+    const answers: unknown[][] = [];
+    for (const [name, dir] of [
+      ['p', promtoolDir],
+      ['s', strataDir],
+    ] as const) {
+      const home = join(tmp.path, `prom-${name}`);
+      await mkdir(home, { recursive: true });
+      const dataDir = join(home, 'data');
+      await cp(dir, dataDir, { recursive: true });
+      const prom = await startPrometheus({ dir: home, dataDir, blockDuration: '2h' });
+      try {
+        const range = { start: String(START_S - 60), end: String(START_S + 7 * 3600 + 60), step: '37' };
+        const got: unknown[] = [];
+        for (const query of ['{__name__=~".+"}', 'rate(requests_total[5m])', 'sum by (job) (requests_total)', 'count_over_time({__name__=~".+"}[1h])', 'special', 'max_over_time(temperature[10m])']) {
+          got.push(await prom.api('query_range', { query, ...range }));
+        }
+        got.push(await prom.api('series', { 'match[]': '{__name__=~".+"}', start: range.start, end: range.end }));
+        got.push(await prom.api('label/v/values'));
+        answers.push(got);
+      } finally {
+        await prom.stop();
+      }
+    }
+    expect(JSON.stringify(answers[0]).length).toBeGreaterThan(10_000);
+    expect(answers[1]).toEqual(answers[0]);
+  });
+
+  it('analyzes a block', async () => {
+    const [m] = await metas(strataDir);
+    const c = collect();
+    await runAnalyze(join(strataDir, (m as BlockMeta).ulid), 5, c.out);
+    const text = c.text();
+    expect(text).toContain(`Series: ${m?.stats?.numSeries}\n`);
+    expect(text).toContain(`Samples: ${m?.stats?.numSamples}\n`);
+    expect(text).toMatch(/Highest cardinality metric names:\n\d+ /);
+  });
+
+  it('names the file and offset of a corrupt or truncated index', async () => {
+    const [m] = await metas(strataDir);
+    const block = join(tmp.path, 'corrupt');
+    await cp(join(strataDir, (m as BlockMeta).ulid), block, { recursive: true });
+    const index = await readFile(join(block, 'index'));
+    const bad = Uint8Array.from(index);
+    bad[64] = (bad[64] as number) ^ 0x55;
+    await writeFile(join(block, 'index'), bad);
+    await expect(strataDump(block)).rejects.toThrow(new RegExp(`${join(block, 'index')}: series \\d+: checksum mismatch: .* at offset \\d+`));
+    await writeFile(join(block, 'index'), index.subarray(0, index.length - 10));
+    await expect(strataDump(block)).rejects.toThrow(new RegExp(`${join(block, 'index')}: .* at offset \\d+`));
+  });
+});
