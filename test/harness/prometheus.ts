@@ -12,9 +12,13 @@ export interface PrometheusOptions {
   dir: string;
   externalLabels?: Record<string, string>;
   scrapeConfigs?: unknown[];
+  /** Also scrape its own /metrics (job "prometheus"), for live data without another target. */
+  scrapeSelf?: boolean;
   scrapeInterval?: string;
   /** min = max block duration (Thanos' requirement); default 2h. */
   blockDuration?: string;
+  /** A different max block duration (local compaction on), for tests of setups Thanos rejects. */
+  maxBlockDuration?: string;
   retention?: string;
   extraArgs?: string[];
   /** Use this data dir instead of `<dir>/data`. */
@@ -45,7 +49,10 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
         evaluation_interval: opts.scrapeInterval ?? '15s',
         ...(opts.externalLabels ? { external_labels: opts.externalLabels } : {}),
       },
-      scrape_configs: opts.scrapeConfigs ?? [],
+      scrape_configs: [
+        ...(opts.scrapeConfigs ?? []),
+        ...(opts.scrapeSelf ? [{ job_name: 'prometheus', static_configs: [{ targets: [`127.0.0.1:${port}`] }] }] : []),
+      ],
     }),
   );
   const block = opts.blockDuration ?? '2h';
@@ -56,7 +63,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       `--storage.tsdb.path=${dataDir}`,
       `--web.listen-address=127.0.0.1:${port}`,
       `--storage.tsdb.min-block-duration=${block}`,
-      `--storage.tsdb.max-block-duration=${block}`,
+      `--storage.tsdb.max-block-duration=${opts.maxBlockDuration ?? block}`,
       `--storage.tsdb.retention.time=${opts.retention ?? '100y'}`,
       '--web.enable-lifecycle',
       ...(opts.extraArgs ?? []),

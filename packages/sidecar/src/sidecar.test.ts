@@ -1,8 +1,7 @@
 // The sidecar against a real Prometheus 2.42 (1s scrapes of itself, 5s blocks), compared with what
 // Prometheus' own HTTP API answers for the same selectors and ranges.
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { freePort, sleep, tempDir } from '@strata/testing/process';
@@ -123,13 +122,7 @@ let startMs: number;
 beforeAll(async () => {
   dir = await tempDir('strata-sidecar-');
   startMs = Date.now();
-  prom = await startPrometheus({ dir: dir.path, externalLabels: EXT, scrapeInterval: '1s', blockDuration: '5s' });
-  // Scrape itself: its port is known only now, so rewrite the config and reload.
-  const config = join(dir.path, 'prometheus.yml');
-  const parsed = parseYaml(await readFile(config, 'utf8')) as Record<string, unknown>;
-  parsed.scrape_configs = [{ job_name: 'prometheus', static_configs: [{ targets: [`127.0.0.1:${prom.port}`] }] }];
-  await writeFile(config, stringifyYaml(parsed));
-  expect((await fetch(`${prom.url}/-/reload`, { method: 'POST' })).status).toBe(200);
+  prom = await startPrometheus({ dir: dir.path, externalLabels: EXT, scrapeInterval: '1s', blockDuration: '5s', scrapeSelf: true });
   proxy = await tcpProxy(prom.port);
   sidecar = await start({
     prometheusUrl: proxy.url,

@@ -1,0 +1,287 @@
+// The shipper against a real S3-protocol server (s3rver): blocks appear complete with meta.json last and
+// byte-identical files; an object-store outage or a SIGKILL mid-upload leaves no visible partial block,
+// and afterwards every block is shipped exactly once.
+import { execFileSync } from 'node:child_process';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Bucket, newBucket, parseBucketConfig } from '@strata/objstore';
+import { nopLogger } from '@strata/runtime';
+import { acceptanceFixture, fixtureOpenMetrics } from '@strata/storeapi';
+import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
+import { freePort, sleep, startProcess, tempDir, waitForHttp } from '@strata/testing/process';
+import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+import { startS3rver, type S3Server } from '@strata/testing/s3';
+import { formatMeta, isULID, Labels, parseMeta, type BlockMeta } from '@strata/tsdb';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SidecarMetrics } from './metrics.js';
+import { readShipperState, Shipper, SHIPPER_META_FILENAME } from './shipper.js';
+import { start } from './sidecar.js';
+
+const EXT = { cluster: 'c1', replica: 'r0' };
+
+let s3: S3Server;
+/** Direct (not through a fault proxy) view of the bucket, for checks. */
+let direct: Bucket;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  direct = newBucket(parseBucketConfig(s3.configYaml()), { registry: new Registry() });
+}, 60_000);
+
+afterAll(async () => {
+  await s3?.stop();
+});
+
+async function bytes(bucket: Bucket, name: string): Promise<Buffer> {
+  return Buffer.concat((await (await bucket.get(name)).toArray()) as Buffer[]);
+}
+
+async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function localBlocks(dir: string): Promise<BlockMeta[]> {
+  const ids = (await readdir(dir)).filter(isULID);
+  const metas = await Promise.all(ids.map(async (id) => parseMeta(await readFile(join(dir, id, 'meta.json'), 'utf8'))));
+  return metas.sort((a, b) => a.minTime - b.minTime);
+}
+
+/** The block is visible in the bucket with Thanos' meta.json and files byte-identical to the local ones. */
+async function expectShipped(bucket: Bucket, dataDir: string, local: BlockMeta): Promise<void> {
+  const id = local.ulid;
+  const { thanos, ...rest } = parseMeta((await bytes(bucket, `${id}/meta.json`)).toString('utf8'));
+  const { thanos: _none, ...localRest } = local;
+  expect(rest).toEqual(localRest);
+  expect(thanos).toMatchObject({ labels: EXT, source: 'sidecar', downsample: { resolution: 0 } });
+  const chunkFiles = (await readdir(join(dataDir, id, 'chunks'))).sort();
+  expect(thanos!.segment_files).toEqual(chunkFiles);
+  const rels = [...chunkFiles.map((c) => `chunks/${c}`), 'index'];
+  for (const rel of rels) {
+    const want = await readFile(join(dataDir, id, rel));
+    expect((await bytes(bucket, `${id}/${rel}`)).equals(want), `${id}/${rel} differs`).toBe(true);
+    expect(thanos!.files!.find((f) => f.rel_path === rel)?.size_bytes).toBe(want.length);
+  }
+  expect(thanos!.files!.map((f) => f.rel_path)).toEqual([...rels, 'meta.json'].sort());
+}
+
+describe('sidecar shipping a live Prometheus', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let prom: PrometheusHandle;
+
+  afterAll(async () => {
+    await prom?.stop();
+    await dir?.cleanup();
+  });
+
+  it('every finished block appears with Thanos meta.json and byte-identical files; one sync ships all', async () => {
+    dir = await tempDir('strata-shipper-live-');
+    prom = await startPrometheus({ dir: dir.path, externalLabels: EXT, scrapeInterval: '1s', blockDuration: '5s', scrapeSelf: true });
+    const bucket = newBucket(parseBucketConfig(s3.configYaml({ prefix: '' })), { registry: new Registry() });
+    // A long interval: the first sync runs at start, the test drives the next one.
+    const sidecar = await start({
+      prometheusUrl: prom.url,
+      tsdbPath: prom.dataDir,
+      bucket,
+      grpcAddress: '127.0.0.1:0',
+      httpAddress: '127.0.0.1:0',
+      shipperIntervalMs: 3_600_000,
+      logger: nopLogger,
+    });
+    try {
+      await waitFor('three persisted blocks', async () => (await localBlocks(prom.dataDir)).length >= 3, 90_000);
+      const blocks = await localBlocks(prom.dataDir);
+      const res = await sidecar.shipper!.sync();
+      expect(res.error).toBeUndefined();
+      for (const b of blocks) await expectShipped(direct, prom.dataDir, b);
+      const state = await readShipperState(prom.dataDir);
+      expect(state?.uploaded.sort()).toEqual(expect.arrayContaining(blocks.map((b) => b.ulid)));
+      // No staging leftovers, and Prometheus' own files untouched.
+      expect(await readdir(join(prom.dataDir, 'thanos', 'upload'))).toEqual([]);
+      const metrics = await (await fetch(`http://${sidecar.httpAddress}/metrics`)).text();
+      expect(Number(/^strata_shipper_uploads_total (\d+)/m.exec(metrics)![1])).toBeGreaterThanOrEqual(blocks.length);
+    } finally {
+      await sidecar.stop();
+    }
+  });
+
+  it('refuses to upload when Prometheus compacts locally, saying which flag to change', async () => {
+    const d = await tempDir('strata-shipper-compacting-');
+    const p = await startPrometheus({ dir: d.path, externalLabels: EXT, maxBlockDuration: '6h' });
+    try {
+      await expect(
+        start({ prometheusUrl: p.url, tsdbPath: p.dataDir, bucket: direct, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger }),
+      ).rejects.toThrow(/--storage\.tsdb\.max-block-duration=2h/);
+    } finally {
+      await p.stop();
+      await d.cleanup();
+    }
+  });
+});
+
+/** Blocks made by promtool from the acceptance fixture (three 2h windows), plus decoys the shipper must skip. */
+async function makeBlocks(dataDir: string): Promise<BlockMeta[]> {
+  await mkdir(join(dataDir, 'wal'), { recursive: true });
+  const om = join(dataDir, '..', 'fixture.om');
+  await writeFile(om, fixtureOpenMetrics(acceptanceFixture(Date.now() - 5 * 3_600_000, { hours: 4 })));
+  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', om, dataDir]);
+  const blocks = await localBlocks(dataDir);
+  expect(blocks.length).toBeGreaterThanOrEqual(3);
+  // Still being written by Prometheus: never shipped.
+  await cp(join(dataDir, blocks[0]!.ulid), join(dataDir, `${blocks[0]!.ulid}.tmp-for-creation`), { recursive: true });
+  return blocks;
+}
+
+/** A copy of `src` as a compacted (level 2) block with its own ULID. */
+async function addCompactedBlock(dataDir: string, src: BlockMeta): Promise<BlockMeta> {
+  const ulid = `${src.ulid.slice(0, 20)}ZZZZZZ`;
+  await cp(join(dataDir, src.ulid), join(dataDir, ulid), { recursive: true });
+  const meta: BlockMeta = { ...src, ulid, compaction: { ...src.compaction, level: 2 } };
+  await writeFile(join(dataDir, ulid, 'meta.json'), formatMeta(meta));
+  return meta;
+}
+
+function shipper(dataDir: string, bucket: Bucket, uploadCompacted = false): Shipper {
+  return new Shipper({ bucket, dir: dataDir, labels: () => Labels.from(EXT), uploadCompacted, metrics: new SidecarMetrics(new Registry()), logger: nopLogger });
+}
+
+/** Counts meta.json PUTs per block seen by the proxy: "exactly once" means one each. */
+function countMetaPuts(proxy: FaultProxy, onIndexPut?: (id: string) => void): Map<string, number> {
+  const puts = new Map<string, number>();
+  proxy.onRequest((r) => {
+    if (r.method !== 'PUT') return;
+    const m = /\/([0-9A-Z]{26})\/(meta\.json|index)(\?|$)/.exec(r.path);
+    if (!m) return;
+    if (m[2] === 'meta.json') puts.set(m[1]!, (puts.get(m[1]!) ?? 0) + 1);
+    else onIndexPut?.(m[1]!);
+  });
+  return puts;
+}
+
+describe('shipper under failures', () => {
+  it('object store down mid-upload: nothing partial visible, order kept, then each block shipped exactly once; restart resumes', async () => {
+    const dir = await tempDir('strata-shipper-outage-');
+    await s3.createBucket('outage');
+    const proxy = await startFaultProxy(s3.endpoint);
+    try {
+      const dataDir = join(dir.path, 'data');
+      const blocks = await makeBlocks(dataDir);
+      const compacted = await addCompactedBlock(dataDir, blocks[0]!);
+      const cfg = parseBucketConfig(s3.configYaml({ endpoint: proxy.endpoint }).replace(/bucket: .*/, 'bucket: outage'));
+      const bucket = newBucket(cfg, { registry: new Registry(), retry: { maxAttempts: 1, initialBackoffMs: 10, maxBackoffMs: 10 } });
+      const check = newBucket(parseBucketConfig(s3.configYaml().replace(/bucket: .*/, 'bucket: outage')), { registry: new Registry() });
+      const victim = blocks[1]!.ulid;
+      let cut = false;
+      const puts = countMetaPuts(proxy, (id) => {
+        if (id !== victim || cut) return;
+        cut = true;
+        proxy.setDown(true);
+      });
+
+      const first = await shipper(dataDir, bucket).sync();
+      expect(first.error).toBeDefined();
+      expect(first.uploaded).toEqual([blocks[0]!.ulid]);
+      expect(await check.exists(`${blocks[0]!.ulid}/meta.json`)).toBe(true);
+      // The victim's chunks may be there, but without meta.json the block does not exist; later blocks wait.
+      expect(await check.exists(`${victim}/chunks/000001`)).toBe(true);
+      expect(await check.exists(`${victim}/meta.json`)).toBe(false);
+      for (const b of blocks.slice(2)) expect(await check.exists(`${b.ulid}/meta.json`)).toBe(false);
+
+      proxy.setDown(false);
+      const second = await shipper(dataDir, bucket).sync();
+      expect(second.error).toBeUndefined();
+      expect(second.uploaded).toEqual(blocks.slice(1).map((b) => b.ulid));
+      for (const b of blocks) expect(puts.get(b.ulid), b.ulid).toBe(1);
+      expect(puts.has(compacted.ulid)).toBe(false);
+      expect([...puts.keys()].some((id) => !isULID(id))).toBe(false);
+
+      // Restart: the state file says everything is done; without it the bucket does.
+      expect((await shipper(dataDir, bucket).sync()).uploaded).toEqual([]);
+      await rm(join(dataDir, SHIPPER_META_FILENAME));
+      expect((await shipper(dataDir, bucket).sync()).uploaded).toEqual([]);
+      expect((await readShipperState(dataDir))?.uploaded.sort()).toEqual(blocks.map((b) => b.ulid).sort());
+      for (const b of blocks) expect(puts.get(b.ulid)).toBe(1);
+
+      // Compacted blocks only on request.
+      expect((await shipper(dataDir, bucket, true).sync()).uploaded).toEqual([compacted.ulid]);
+    } finally {
+      await proxy.stop();
+      await dir.cleanup();
+    }
+  });
+});
+
+describe('strata sidecar process', () => {
+  const cli = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
+
+  beforeAll(() => {
+    // The process runs the built CLI; make sure dist matches the sources.
+    execFileSync('pnpm', ['exec', 'tsc', '-b', 'packages/cli'], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), stdio: 'pipe' });
+  }, 180_000);
+
+  it('SIGKILL mid-upload, then restart: no partial block visible, every block shipped exactly once', async () => {
+    const dir = await tempDir('strata-shipper-kill-');
+    await s3.createBucket('killed');
+    const proxy = await startFaultProxy(s3.endpoint);
+    let prom: PrometheusHandle | undefined;
+    try {
+      const dataDir = join(dir.path, 'data');
+      const blocks = await makeBlocks(dataDir);
+      prom = await startPrometheus({ dir: dir.path, dataDir, externalLabels: EXT });
+      // Prometheus may cut a head block of its own later; only the backfilled ones are checked.
+      const objstore = join(dir.path, 'objstore.yml');
+      await writeFile(objstore, s3.configYaml({ endpoint: proxy.endpoint }).replace(/bucket: .*/, 'bucket: killed'));
+      const check = newBucket(parseBucketConfig(s3.configYaml().replace(/bucket: .*/, 'bucket: killed')), { registry: new Registry() });
+
+      const run = async (n: number) => {
+        const http = `127.0.0.1:${await freePort()}`;
+        const proc = startProcess(
+          process.execPath,
+          [cli, 'sidecar', `--prometheus.url=${prom!.url}`, `--tsdb.path=${dataDir}`, `--objstore.config-file=${objstore}`, '--grpc-address=127.0.0.1:0', `--http-address=${http}`, '--shipper.sync-interval=1s'],
+          { logFile: join(dir.path, `sidecar-${n}.log`) },
+        );
+        await waitForHttp(`http://${http}/-/ready`, { proc });
+        return proc;
+      };
+
+      const victim = blocks[1]!.ulid;
+      let first: Awaited<ReturnType<typeof run>> | undefined;
+      const killed = new Promise<void>((resolve) => {
+        countMetaPuts(proxy, (id) => {
+          if (id !== victim || first === undefined) return;
+          first.child.kill('SIGKILL');
+          proxy.setDown(true);
+          resolve();
+        });
+      });
+      first = await run(1);
+      await killed;
+      await new Promise((r) => first!.child.once('exit', r));
+      expect(first.child.signalCode).toBe('SIGKILL');
+      expect(await check.exists(`${blocks[0]!.ulid}/meta.json`)).toBe(true);
+      expect(await check.exists(`${victim}/meta.json`)).toBe(false);
+
+      proxy.setDown(false);
+      const puts = countMetaPuts(proxy);
+      const second = await run(2);
+      try {
+        for (const b of blocks) await waitFor(`block ${b.ulid} shipped`, () => check.exists(`${b.ulid}/meta.json`));
+        for (const b of blocks) await expectShipped(check, dataDir, b);
+        // The first process shipped blocks[0]; the restarted one must ship only the rest, each once.
+        expect(puts.has(blocks[0]!.ulid)).toBe(false);
+        for (const b of blocks.slice(1)) expect(puts.get(b.ulid), b.ulid).toBe(1);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await prom?.stop();
+      await proxy.stop();
+      await dir.cleanup();
+    }
+  });
+});
