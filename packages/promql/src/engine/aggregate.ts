@@ -103,7 +103,10 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
           break;
         case 'avg':
           if (kahan) avgKahan(g, v, c, value, comp, mean, incremental);
-          else mean[g] = incrementalMean(mean[g] as number, v, c);
+          else {
+            mean[g] = incrementalMean(mean[g] as number, comp[g] as number, v, c);
+            comp[g] = kahanC();
+          }
           break;
         case 'min':
           if ((value[g] as number) > v || Number.isNaN(value[g] as number)) value[g] = v;
@@ -131,7 +134,8 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
           r = kahan && Number.isFinite(value[g] as number) ? (value[g] as number) + (comp[g] as number) : (value[g] as number);
           break;
         case 'avg':
-          if (!kahan || c === 1) r = mean[g] as number;
+          if (c === 1) r = mean[g] as number;
+          else if (!kahan) r = Number.isFinite(mean[g] as number) ? (mean[g] as number) + (comp[g] as number) : (mean[g] as number);
           else if (incremental[g] === 1) r = (mean[g] as number) + (comp[g] as number);
           else r = ((value[g] as number) + (comp[g] as number)) / c;
           break;
@@ -156,13 +160,15 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
   return { type: 'vector', series: outSeries.filter((s) => s.count() > 0) };
 }
 
-/** 2.x avg: incremental mean, keeping an infinite mean unless NaN or the opposite infinity arrives. */
-function incrementalMean(mean: number, v: number, c: number): number {
+/** 2.x avg: compensated incremental mean, keeping an infinite mean unless NaN or the opposite infinity arrives. */
+function incrementalMean(mean: number, c: number, v: number, count: number): number {
   if (!Number.isFinite(mean) && !Number.isNaN(mean)) {
-    if (!Number.isFinite(v) && !Number.isNaN(v) && mean > 0 === v > 0) return mean;
-    if (Number.isFinite(v)) return mean;
+    if ((!Number.isFinite(v) && !Number.isNaN(v) && mean > 0 === v > 0) || Number.isFinite(v)) {
+      kahanSumInc(0, 0, c);
+      return mean;
+    }
   }
-  return mean + v / c - mean / c;
+  return kahanSumInc(v / count - mean / count, mean, c);
 }
 
 /** 3.x avg: compensated sum until it would overflow, then a compensated incremental mean. */

@@ -33,12 +33,17 @@ export function scalarBinop(op: BinaryOp, a: Float64Array, b: Float64Array): Flo
   return out;
 }
 
+/** Arithmetic (except atan2, which Prometheus leaves out) and `bool` comparisons drop the metric name. */
+function dropsName(op: BinaryOp, returnBool: boolean): boolean {
+  return isComparison(op) ? returnBool : op !== 'atan2';
+}
+
 /** Vector op scalar (or scalar op vector when `scalarLeft`). */
 export function vectorScalarBinop(
   op: BinaryOp, vec: VectorValue, scalar: Float64Array, scalarLeft: boolean, returnBool: boolean, steps: number,
 ): VectorValue {
   const cmp = isComparison(op);
-  const dropName = !cmp || returnBool;
+  const dropName = dropsName(op, returnBool);
   const out = new SeriesBuilder(steps);
   for (const s of vec.series) {
     let o: StepSeries | null = null;
@@ -112,7 +117,7 @@ export function setBinop(op: 'and' | 'or' | 'unless', lhs: VectorValue, rhs: Vec
 
 function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean): Labels {
   let out = l;
-  if (!isComparison(op) || returnBool) out = dropMetricName(out);
+  if (dropsName(op, returnBool)) out = dropMetricName(out);
   if (m.card === 'one-to-one') out = m.on ? out.keep(m.matchingLabels) : out.without(m.matchingLabels);
   for (const name of m.include) out = out.with(name, r.get(name));
   return out;
