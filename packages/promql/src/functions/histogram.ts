@@ -92,13 +92,14 @@ export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
         ctx.annotate(`PromQL warning: bucket label "le" is missing or has a malformed value of "${le}" for metric name "${s.labels.get(METRIC_NAME)}"`, vectorPos);
         return;
       }
-      const g = dropMetricName(s.labels.without(['le']));
+      // Grouped with the metric name, output without it: two histograms differing only in name collide.
+      const g = s.labels.without(['le']);
       let gi = groupIndex.get(g.key());
       if (gi === undefined) {
         gi = groups.length;
         groupIndex.set(g.key(), gi);
         groups.push(g);
-        groupNames.push(s.labels.get(METRIC_NAME));
+        groupNames.push(g.get(METRIC_NAME));
       }
       groupOf.push(gi);
       upper.push(bound);
@@ -127,7 +128,7 @@ export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
             vectorPos,
           );
         }
-        out.set(out.series(labels), i, r.value);
+        out.set(out.series(dropMetricName(labels)), i, r.value);
       });
     }
     return out.result();
