@@ -107,8 +107,10 @@ describe('blocks against promtool 2.42', () => {
       const p = (await metas(promtoolDir)).find((x) => x.minTime === m.minTime) as BlockMeta;
       const mine = await promtool(['tsdb', 'analyze', strataDir, m.ulid]);
       const theirs = await promtool(['tsdb', 'analyze', promtoolDir, p.ulid]);
-      const strip = (s: string) => s.replace(/Block ID: \S+/, '');
-      expect(strip(mine)).toBe(strip(theirs));
+      // The summary lines; the top-N lists below them order ties in Go map order, which varies run to run.
+      const summary = (s: string) => s.replace(/Block ID: \S+/, '').split('\n\n')[0];
+      expect(mine).toContain('Postings entries (total label pairs)');
+      expect(summary(mine)).toBe(summary(theirs));
     }
   });
 
@@ -122,7 +124,8 @@ describe('blocks against promtool 2.42', () => {
     for (let i = 0; i < pm.length; i++) {
       const pIdx = await readFile(join(promtoolDir, (pm[i] as BlockMeta).ulid, 'index'));
       const sIdx = await readFile(join(strataDir, (sm[i] as BlockMeta).ulid, 'index'));
-      expect(Buffer.compare(sIdx, pIdx)).toBe(0);
+      const diff = sIdx.findIndex((b, k) => b !== pIdx[k]);
+      expect({ block: i, diff, sLen: sIdx.length, pLen: pIdx.length }).toEqual({ block: i, diff: -1, sLen: pIdx.length, pLen: pIdx.length });
       const pc = await readFile(join(promtoolDir, (pm[i] as BlockMeta).ulid, 'chunks', '000001'));
       const sc = await readFile(join(strataDir, (sm[i] as BlockMeta).ulid, 'chunks', '000001'));
       expect(sc.length).toBe(pc.length);
@@ -172,8 +175,11 @@ describe('blocks against promtool 2.42', () => {
     const block = join(tmp.path, 'corrupt');
     await cp(join(strataDir, (m as BlockMeta).ulid), block, { recursive: true });
     const index = await readFile(join(block, 'index'));
+    // A byte inside the first series entry (the TOC's second field is where the series section starts).
+    const seriesStart = Number(Buffer.from(index).readBigUInt64BE(index.length - 52 + 8));
     const bad = Uint8Array.from(index);
-    bad[64] = (bad[64] as number) ^ 0x55;
+    const at = Math.ceil(seriesStart / 16) * 16 + 4;
+    bad[at] = (bad[at] as number) ^ 0x55;
     await writeFile(join(block, 'index'), bad);
     await expect(strataDump(block)).rejects.toThrow(new RegExp(`${join(block, 'index')}: series \\d+: checksum mismatch: .* at offset \\d+`));
     await writeFile(join(block, 'index'), index.subarray(0, index.length - 10));
