@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValueType, type ChunkMeta } from './chunkenc/chunk.js';
 import { XORChunk } from './chunkenc/xor.js';
-import { ChunksIterator } from './series.js';
+import { ArraySampleIterator, ChunksIterator } from './series.js';
 
 function chunk(samples: [number, number][]): ChunkMeta {
   const c = new XORChunk();
@@ -33,5 +33,21 @@ describe('ChunksIterator', () => {
     expect(it.atFloat()).toBe(9);
     expect(it.seek(10)).toBe(ValueType.None);
     expect(new ChunksIterator([]).next()).toBe(ValueType.None);
+  });
+});
+
+describe('ArraySampleIterator', () => {
+  it('iterates and seeks', () => {
+    const it = new ArraySampleIterator([10, 20, 30, 40], [1, 2, 3, 4]);
+    expect(it.seek(15)).toBe(ValueType.Float);
+    expect([it.atT(), it.atFloat()]).toEqual([20, 2]);
+    expect(it.seek(5)).toBe(ValueType.Float);
+    expect(it.atT()).toBe(20);
+    expect(it.next()).toBe(ValueType.Float);
+    expect(it.atT()).toBe(30);
+    expect(it.seek(41)).toBe(ValueType.None);
+    const fresh = new ArraySampleIterator([1], [1]);
+    expect(fresh.next()).toBe(ValueType.Float);
+    expect(fresh.next()).toBe(ValueType.None);
   });
 });

@@ -89,3 +89,44 @@ export class ChunkSeriesSamples implements Series {
     return new ChunksIterator(this.chunks);
   }
 }
+
+/** Iterates samples held in two parallel arrays (timestamps ascending); `seek` binary-searches. */
+export class ArraySampleIterator implements SampleIterator {
+  #i = -1;
+
+  constructor(
+    private readonly ts: ArrayLike<number>,
+    private readonly vs: ArrayLike<number>,
+  ) {}
+
+  next(): ValueType {
+    this.#i++;
+    return this.#i < this.ts.length ? ValueType.Float : ValueType.None;
+  }
+
+  seek(t: number): ValueType {
+    if (this.#i < 0) this.#i = 0;
+    if (this.#i < this.ts.length && (this.ts[this.#i] as number) >= t) return ValueType.Float;
+    let lo = this.#i;
+    let hi = this.ts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.ts[mid] as number) < t) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#i = lo;
+    return lo < this.ts.length ? ValueType.Float : ValueType.None;
+  }
+
+  atT(): number {
+    return this.ts[this.#i] as number;
+  }
+
+  atFloat(): number {
+    return this.vs[this.#i] as number;
+  }
+
+  err(): Error | null {
+    return null;
+  }
+}
