@@ -1,0 +1,119 @@
+import { Labels, type Matcher } from '@strata/tsdb';
+import { describe, expect, it } from 'vitest';
+import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
+import { MemoryStorage } from '../storage/memory.js';
+import type { QueryValue } from '../value.js';
+import { Engine } from './engine.js';
+import { QueryCanceledError, QueryTimeoutError, TooManySamplesError } from './errors.js';
+
+function storage(series: Record<string, [number, number][]>): MemoryStorage {
+  const st = new MemoryStorage();
+  for (const [name, samples] of Object.entries(series)) {
+    const labels = Labels.from({ __name__: name.split('{')[0] as string, ...(name.includes('{') ? { job: name.slice(name.indexOf('{') + 1, -1) } : {}) });
+    for (const [t, v] of samples) st.append(labels, t, v);
+  }
+  return st;
+}
+
+/** A Queryable that answers asynchronously and records what the engine asked for. */
+class RecordingQueryable implements Queryable {
+  readonly hints: SelectHints[] = [];
+  closed = 0;
+  constructor(private readonly inner: MemoryStorage) {}
+  querier(mint: number, maxt: number): Promise<Querier> {
+    const q = this.inner.querier(mint, maxt);
+    return Promise.resolve({
+      select: async (hints: SelectHints, matchers: readonly Matcher[]): Promise<SeriesSet> => {
+        this.hints.push(hints);
+        await new Promise((r) => setTimeout(r, 1));
+        return q.select(hints, matchers);
+      },
+      close: () => {
+        this.closed++;
+      },
+    });
+  }
+}
+
+function values(v: QueryValue): number[] {
+  if (v.type === 'vector') return v.samples.map((s) => s.f);
+  if (v.type === 'scalar') return [v.v];
+  if (v.type === 'matrix') return v.series.flatMap((s) => s.floats.map((p) => p.f));
+  return [];
+}
+
+const every15s = (n: number, f: (i: number) => number): [number, number][] => Array.from({ length: n }, (_, i) => [i * 15_000, f(i)]);
+
+describe('Engine', () => {
+  it('passes Prometheus-style select hints and closes the querier', async () => {
+    const q = new RecordingQueryable(storage({ x_total: every15s(40, (i) => i) }));
+    await new Engine().rangeQuery(q, 'sum by (job) (rate(x_total[5m] offset 1m))', 600_000, 660_000, 30_000);
+    expect(q.hints).toEqual([{ start: 600_000 - 60_000 - 300_000, end: 660_000 - 60_000, step: 30_000, func: 'rate', range: 300_000, grouping: ['job'], by: true }]);
+    expect(q.closed).toBe(1);
+  });
+
+  it('uses closed boundaries in 2.x mode and left-open ones in 3.x mode', async () => {
+    const st = storage({ c_total: every15s(20, (i) => i) });
+    const at60 = async (compat: 2 | 3, q: string): Promise<number[]> => values((await new Engine({ compat }).instantQuery(st, q, 60_000)).value);
+    expect(await at60(2, 'count_over_time(c_total[1m])')).toEqual([5]);
+    expect(await at60(3, 'count_over_time(c_total[1m])')).toEqual([4]);
+    expect(await at60(2, 'count_over_time(c_total[1m:15s])')).toEqual([5]);
+    expect(await at60(3, 'count_over_time(c_total[1m:15s])')).toEqual([4]);
+  });
+
+  it('extrapolates rates in the order of each version', async () => {
+    // Zero point (10s before the first sample) lies between half the average interval and the threshold.
+    const st = storage({ c_total: [[20_000, 10], [35_000, 25], [50_000, 40]] });
+    const inc = async (compat: 2 | 3): Promise<number[]> => values((await new Engine({ compat }).instantQuery(st, 'increase(c_total[50s])', 50_000)).value);
+    expect(await inc(2)).toEqual([40]);
+    expect(await inc(3)).toEqual([37.5]);
+  });
+
+  it('sums plainly in 2.x mode and with compensation in 3.x mode', async () => {
+    const st = new MemoryStorage();
+    [1e100, 1, -1e100].forEach((v, i) => st.append(Labels.from({ __name__: 'x', i: String(i) }), 0, v));
+    expect(values((await new Engine({ compat: 2 }).instantQuery(st, 'sum(x)', 0)).value)).toEqual([0]);
+    expect(values((await new Engine({ compat: 3 }).instantQuery(st, 'sum(x)', 0)).value)).toEqual([1]);
+  });
+
+  it('evaluates @ pinned expressions once and repeats them at every step', async () => {
+    const st = storage({ x: every15s(40, (i) => i) });
+    const r = await new Engine().rangeQuery(st, 'x @ 100 + 0 * x', 300_000, 420_000, 60_000);
+    expect(values(r.value)).toEqual([6, 6, 6]);
+  });
+
+  it('fails with Prometheus\' error when a query needs too many samples', async () => {
+    const st = storage({ x: every15s(100, (i) => i) });
+    await expect(new Engine({ maxSamples: 10 }).rangeQuery(st, 'x', 0, 1_000_000, 15_000)).rejects.toThrow(TooManySamplesError);
+    await expect(new Engine({ maxSamples: 10 }).rangeQuery(st, 'x', 0, 1_000_000, 15_000)).rejects.toThrow(
+      'query processing would load too many samples into memory in query execution',
+    );
+  });
+
+  it('stops on abort and on timeout', async () => {
+    const st = storage({ x: every15s(10, (i) => i) });
+    const ac = new AbortController();
+    ac.abort();
+    await expect(new Engine().instantQuery(st, 'x', 0, { signal: ac.signal })).rejects.toThrow(QueryCanceledError);
+    await expect(new Engine({ timeout: -1 }).instantQuery(st, 'x', 0)).rejects.toThrow(QueryTimeoutError);
+  });
+
+  it('reports samples read and peak samples', async () => {
+    const st = storage({ x: every15s(10, (i) => i) });
+    const r = await new Engine().instantQuery(st, 'sum_over_time(x[1m])', 60_000);
+    expect(r.stats.samplesRead).toBe(4);
+    expect(r.stats.peakSamples).toBeGreaterThanOrEqual(4);
+  });
+
+  it('rejects range queries of range vectors with Prometheus\' message', async () => {
+    await expect(new Engine().rangeQuery(new MemoryStorage(), 'x[5m]', 0, 60_000, 15_000)).rejects.toThrow(
+      'invalid expression type "range vector" for range query, must be Scalar or instant Vector',
+    );
+  });
+
+  it('notes possible non-counters in 3.x mode', async () => {
+    const st = storage({ x: every15s(10, (i) => i) });
+    const r = await new Engine().instantQuery(st, 'rate(x[1m])', 60_000);
+    expect(r.annotations).toEqual(['PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "x" (1:6)']);
+  });
+});

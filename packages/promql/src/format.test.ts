@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { formatFloatPlain, formatTimestamp, formatValue } from './format.js';
+
+describe('number formatting', () => {
+  it('formats sample values as the HTTP API does', () => {
+    expect(formatValue(1e-7)).toBe('1e-07');
+    expect(formatValue(1.2345678901234569e23)).toBe('1.2345678901234569e+23');
+    expect(formatValue(0.1)).toBe('0.1');
+    expect(formatValue(NaN)).toBe('NaN');
+    expect(formatValue(-Infinity)).toBe('-Inf');
+    expect(formatValue(Infinity)).toBe('+Inf');
+  });
+
+  it('formats without exponent as strconv.FormatFloat(f, \'f\', -1, 64)', () => {
+    expect(formatFloatPlain(1e21)).toBe('1000000000000000000000');
+    expect(formatFloatPlain(1e-7)).toBe('0.0000001');
+    expect(formatFloatPlain(-1.5e-7)).toBe('-0.00000015');
+    expect(formatFloatPlain(1.5)).toBe('1.5');
+  });
+
+  it('formats timestamps in seconds with millisecond precision', () => {
+    expect(formatTimestamp(1700006500000)).toBe('1700006500');
+    expect(formatTimestamp(1700006500500)).toBe('1700006500.500');
+    expect(formatTimestamp(1700006400123)).toBe('1700006400.123');
+    expect(formatTimestamp(-1500)).toBe('-1.500');
+  });
+});

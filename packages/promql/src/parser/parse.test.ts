@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { exprType, type BinaryExpr, type Expr } from './ast.js';
+import { ParseError } from './errors.js';
+import { parseExpr } from './parse.js';
+
+function errorOf(q: string): string {
+  try {
+    parseExpr(q);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ParseError);
+    return (e as Error).message;
+  }
+  throw new Error(`${q} parsed`);
+}
+
+describe('parseExpr', () => {
+  it('reads number literals as Prometheus does', () => {
+    const value = (q: string): number => (parseExpr(q) as { value: number }).value;
+    expect(value('0x1F')).toBe(31);
+    expect(value('1e3')).toBe(1000);
+    expect(value('.5')).toBe(0.5);
+    expect(value('2.')).toBe(2);
+    expect(value('-Inf')).toBe(-Infinity);
+    expect(Number.isNaN(value('nAn'))).toBe(true);
+    expect(value('- - - 1')).toBe(-1);
+  });
+
+  it('unquotes strings with Go escapes', () => {
+    expect((parseExpr('"a\\tb\\u00e9\\x41"') as { value: string }).value).toBe('a\tbéA');
+    expect((parseExpr('`raw\\n`') as { value: string }).value).toBe('raw\\n');
+  });
+
+  it('binds operators with Prometheus precedence and associativity', () => {
+    const b = parseExpr('2 ^ 3 ^ 2') as BinaryExpr;
+    expect(b.lhs.kind).toBe('number');
+    expect(b.rhs.kind).toBe('binary');
+    const u = parseExpr('-x ^ 2');
+    expect(u.kind).toBe('unary');
+    const m = parseExpr('a + b * c') as BinaryExpr;
+    expect(m.op).toBe('+');
+  });
+
+  it('attaches offset and @ to the last operand of an unparenthesized operation', () => {
+    const b = parseExpr('a offset 1m + b offset 2m @ 100') as BinaryExpr;
+    expect(b.lhs).toMatchObject({ kind: 'vectorSelector', offset: 60_000 });
+    expect(b.rhs).toMatchObject({ kind: 'vectorSelector', offset: 120_000, timestamp: 100_000 });
+    expect(parseExpr('rate(x[5m] offset -1m @ start())')).toMatchObject({
+      args: [{ kind: 'matrixSelector', range: 300_000, vs: { offset: -60_000, atAnchor: 'start' } }],
+    });
+  });
+
+  it('builds selectors with the metric name as a matcher and vector matching', () => {
+    const b = parseExpr('foo{a="b"} * on(a) group_left(c) bar') as BinaryExpr;
+    expect(b.matching).toEqual({ card: 'many-to-one', matchingLabels: ['a'], on: true, include: ['c'] });
+    const vs = b.lhs as Extract<Expr, { kind: 'vectorSelector' }>;
+    expect(vs.matchers.map((m) => m.toString())).toEqual(['a="b"', '__name__="foo"']);
+    expect(exprType(parseExpr('x[5m:1m]'))).toBe('range vector');
+  });
+
+  it('reports type errors with Prometheus wording and positions', () => {
+    expect(errorOf('sum(x[5m])')).toBe('1:1: parse error: expected type instant vector in aggregation expression, got range vector');
+    expect(errorOf('rate(x)')).toBe('1:6: parse error: expected type range vector in call to function "rate", got instant vector');
+    expect(errorOf('1 > 2')).toBe('1:3: parse error: comparisons between scalars must use BOOL modifier');
+    expect(errorOf('a + bool b')).toBe('1:3: parse error: bool modifier can only be used on comparison operators');
+    expect(errorOf('{a=""}')).toBe('1:1: parse error: vector selector must contain at least one non-empty matcher');
+    expect(errorOf('foo{__name__="bar"}')).toBe('1:1: parse error: metric name must not be set twice: "foo" or "bar"');
+    expect(errorOf('1 and 2')).toBe('1:1: parse error: set operator "and" not allowed in binary scalar expression');
+    expect(errorOf('(a + b) offset 5m')).toMatch(/^1:1: parse error: offset modifier must be preceded by an instant vector selector/);
+    expect(errorOf('round(x, 1, 2)')).toBe('1:1: parse error: expected at most 2 argument(s) in call to "round", got 3');
+    expect(errorOf('topk(x)')).toBe('1:1: parse error: wrong number of arguments for aggregate expression provided, expected 2, got 1');
+    expect(errorOf('holt_winters(x[1m], 0.1, 0.1)')).toBe('1:1: parse error: unknown function with name "holt_winters"');
+  });
+
+  it('reports syntax errors at their position', () => {
+    expect(errorOf('{a="b"')).toBe('1:7: parse error: unexpected end of input inside braces');
+    expect(errorOf('sum(a) by')).toMatch(/^1:10: parse error: unexpected end of input/);
+    expect(errorOf('a +\n  )')).toMatch(/^2:3: parse error: unexpected/);
+  });
+
+  it('accepts holt_winters only in 2.x mode', () => {
+    expect(parseExpr('holt_winters(x[1m], 0.1, 0.1)', { compat: 2 })).toMatchObject({ kind: 'call', func: { name: 'holt_winters' } });
+  });
+});
