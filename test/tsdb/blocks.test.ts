@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { startPrometheus, promtool } from '@strata/testing/prometheus';
 import { tempDir } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBlocksFromOpenMetrics, parseMeta, type BlockMeta } from '@strata/tsdb';
+import { createBlocksFromOpenMetrics, isULID, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { runAnalyze, runDump } from '../../packages/cli/src/commands/tools-tsdb.js';
 import { generateOpenMetrics, START_S } from './openmetrics-input.js';
 
@@ -42,7 +42,7 @@ async function strataDump(dir: string, o: { minTime?: number; maxTime?: number; 
 
 async function metas(dir: string): Promise<BlockMeta[]> {
   const out: BlockMeta[] = [];
-  for (const d of await readdir(dir)) out.push(parseMeta(await readFile(join(dir, d, 'meta.json'), 'utf8')));
+  for (const d of (await readdir(dir)).filter(isULID)) out.push(parseMeta(await readFile(join(dir, d, 'meta.json'), 'utf8')));
   return out.sort((a, b) => a.minTime - b.minTime);
 }
 
@@ -158,6 +158,32 @@ describe('blocks against promtool 2.42', () => {
     }
     expect(JSON.stringify(answers[0]).length).toBeGreaterThan(10_000);
     expect(answers[1]).toEqual(answers[0]);
+  });
+
+  it("honours tombstones that Prometheus writes, as promtool's dump does", async () => {
+    const home = join(tmp.path, 'prom-delete');
+    await mkdir(home, { recursive: true });
+    const dataDir = join(home, 'data');
+    await cp(promtoolDir, dataDir, { recursive: true });
+    const prom = await startPrometheus({ dir: home, dataDir, blockDuration: '2h', extraArgs: ['--web.enable-admin-api'] });
+    try {
+      for (const [match, start, end] of [
+        ['requests_total{job="job1"}', START_S + 1000, START_S + 9000],
+        ['temperature{sensor="s2"}', START_S + 7000.5, START_S + 7100],
+        ['once{n="1"}', START_S, START_S + 99999],
+      ] as const) {
+        const qs = new URLSearchParams({ 'match[]': match, start: String(start), end: String(end) });
+        const res = await fetch(`${prom.url}/api/v1/admin/tsdb/delete_series?${qs}`, { method: 'POST' });
+        expect(res.status).toBe(204);
+      }
+    } finally {
+      await prom.stop();
+    }
+    const sizes = await Promise.all((await metas(dataDir)).map(async (m) => (await stat(join(dataDir, m.ulid, 'tombstones'))).size));
+    expect(Math.max(...sizes)).toBeGreaterThan(9);
+    const want = await promtool(['tsdb', 'dump', await dumpable(dataDir, 'del')]);
+    expect(want).not.toContain('once{n="1"}');
+    expect(await strataDump(dataDir)).toBe(want);
   });
 
   it('analyzes a block', async () => {
