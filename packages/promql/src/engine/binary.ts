@@ -1,6 +1,6 @@
 /** Binary operators: scalar/scalar, vector/scalar and vector/vector with Prometheus' vector matching. */
 import { dropMetricName } from './names.js';
-import { Labels, METRIC_NAME } from '@strata/tsdb';
+import { Labels } from '@strata/tsdb';
 import type { BinaryOp, VectorMatching } from '../parser/ast.js';
 import { isComparison } from '../parser/ast.js';
 import { goPow } from '../functions/kahan.js';
@@ -33,17 +33,17 @@ export function scalarBinop(op: BinaryOp, a: Float64Array, b: Float64Array): Flo
   return out;
 }
 
-/** Arithmetic (except atan2, which Prometheus leaves out) and `bool` comparisons drop the metric name. */
-function dropsName(op: BinaryOp, returnBool: boolean): boolean {
-  return isComparison(op) ? returnBool : op !== 'atan2';
+/** Arithmetic and `bool` comparisons drop the metric name; 2.x left atan2 out. */
+function dropsName(op: BinaryOp, returnBool: boolean, compat: 2 | 3): boolean {
+  return isComparison(op) ? returnBool : op !== 'atan2' || compat === 3;
 }
 
 /** Vector op scalar (or scalar op vector when `scalarLeft`). */
 export function vectorScalarBinop(
-  op: BinaryOp, vec: VectorValue, scalar: Float64Array, scalarLeft: boolean, returnBool: boolean, steps: number,
+  op: BinaryOp, vec: VectorValue, scalar: Float64Array, scalarLeft: boolean, returnBool: boolean, steps: number, compat: 2 | 3,
 ): VectorValue {
   const cmp = isComparison(op);
-  const dropName = dropsName(op, returnBool);
+  const dropName = dropsName(op, returnBool, compat);
   const out = new SeriesBuilder(steps);
   for (const s of vec.series) {
     let o: StepSeries | null = null;
@@ -65,7 +65,7 @@ export function vectorScalarBinop(
 
 /** The signature function of a matching: the labels that must agree for two samples to match. */
 function signatureLabels(m: VectorMatching, l: Labels): Labels {
-  return m.on ? l.keep(m.matchingLabels) : l.without([...m.matchingLabels, METRIC_NAME]);
+  return m.on ? l.keep(m.matchingLabels) : dropMetricName(l.without(m.matchingLabels));
 }
 
 function signatures(series: readonly StepSeries[], m: VectorMatching): string[] {
@@ -115,9 +115,9 @@ export function setBinop(op: 'and' | 'or' | 'unless', lhs: VectorValue, rhs: Vec
   return out.result();
 }
 
-function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean): Labels {
+function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean, compat: 2 | 3): Labels {
   let out = l;
-  if (dropsName(op, returnBool)) out = dropMetricName(out);
+  if (dropsName(op, returnBool, compat)) out = dropMetricName(out);
   if (m.card === 'one-to-one') out = m.on ? out.keep(m.matchingLabels) : out.without(m.matchingLabels);
   for (const name of m.include) out = out.with(name, r.get(name));
   return out;
@@ -125,7 +125,7 @@ function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, ret
 
 /** Arithmetic and comparison between two vectors, matched per step by signature. */
 export function vectorBinop(
-  op: BinaryOp, lhsIn: VectorValue, rhsIn: VectorValue, m: VectorMatching, returnBool: boolean, steps: number,
+  op: BinaryOp, lhsIn: VectorValue, rhsIn: VectorValue, m: VectorMatching, returnBool: boolean, steps: number, compat: 2 | 3,
 ): VectorValue {
   // The "one" side is always the right one below; swap for group_right.
   const swapped = m.card === 'one-to-many';
@@ -148,7 +148,7 @@ export function vectorBinop(
       const dup = rightBySig.get(sig);
       if (dup !== undefined) {
         const side = swapped ? 'left' : 'right';
-        const group = m.on ? s.labels.keep(m.matchingLabels) : s.labels.without([...m.matchingLabels, METRIC_NAME]);
+        const group = signatureLabels(m, s.labels);
         throw new EvalError(
           `found duplicate series for the match group ${group.toString()} on the ${side} hand-side of the operation: ` +
             `[${[s.labels, (rhs.series[dup] as StepSeries).labels].sort(Labels.compare).map((l) => l.toString()).join(', ')}]` +
@@ -185,7 +185,7 @@ export function vectorBinop(
       const pairKey = j * nR + k;
       let o = pairs.get(pairKey);
       if (o === undefined) {
-        o = out.series(resultLabels(s.labels, r.labels, op, m, returnBool));
+        o = out.series(resultLabels(s.labels, r.labels, op, m, returnBool, compat));
         pairs.set(pairKey, o);
       }
       if (outputAt.has(o)) throw new EvalError('multiple matches for labels: grouping labels must ensure unique matches');

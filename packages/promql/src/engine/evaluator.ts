@@ -423,13 +423,13 @@ export class Evaluator {
     const rhs = this.eval(e.rhs);
     const steps = this.#range.steps;
     if (lhs.type === 'scalar' && rhs.type === 'scalar') return { type: 'scalar', vals: scalarBinop(e.op, lhs.vals, rhs.vals) };
-    if (lhs.type === 'vector' && rhs.type === 'scalar') return vectorScalarBinop(e.op, lhs, rhs.vals, false, e.returnBool, steps);
-    if (lhs.type === 'scalar' && rhs.type === 'vector') return vectorScalarBinop(e.op, rhs, lhs.vals, true, e.returnBool, steps);
+    if (lhs.type === 'vector' && rhs.type === 'scalar') return vectorScalarBinop(e.op, lhs, rhs.vals, false, e.returnBool, steps, this.#shared.opts.compat);
+    if (lhs.type === 'scalar' && rhs.type === 'vector') return vectorScalarBinop(e.op, rhs, lhs.vals, true, e.returnBool, steps, this.#shared.opts.compat);
     if (lhs.type !== 'vector' || rhs.type !== 'vector' || e.matching === null) {
       throw new EvalError(`invalid operand types ${exprType(e.lhs)} and ${exprType(e.rhs)} for binary operation`);
     }
     if (isSetOp(e.op)) return setBinop(e.op, lhs, rhs, e.matching, steps);
-    return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps);
+    return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps, this.#shared.opts.compat);
   }
 }
 
