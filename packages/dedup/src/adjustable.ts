@@ -10,7 +10,7 @@ export interface AdjustableIterator extends SampleIterator {
 
 /** Passes samples through; switching replicas changes nothing. */
 export class PlainIterator implements AdjustableIterator {
-  constructor(private readonly it: SampleIterator) {}
+  constructor(protected readonly it: SampleIterator) {}
   next(): ValueType {
     return this.it.next();
   }
@@ -26,7 +26,7 @@ export class PlainIterator implements AdjustableIterator {
   err(): Error | null {
     return this.it.err();
   }
-  adjustAtValue(): void {}
+  adjustAtValue(_lastEmitted: number): void {}
 }
 
 /**
@@ -35,25 +35,14 @@ export class PlainIterator implements AdjustableIterator {
  * difference, so the switch does not look like a counter reset (Thanos issue #2401). Resets inside one
  * replica still show.
  */
-export class CounterAdjustingIterator implements AdjustableIterator {
+export class CounterAdjustingIterator extends PlainIterator {
   #offset = 0;
-  constructor(private readonly it: SampleIterator) {}
-  next(): ValueType {
-    return this.it.next();
+
+  override atFloat(): number {
+    return super.atFloat() + this.#offset;
   }
-  seek(t: number): ValueType {
-    return this.it.seek(t);
-  }
-  atT(): number {
-    return this.it.atT();
-  }
-  atFloat(): number {
-    return this.it.atFloat() + this.#offset;
-  }
-  err(): Error | null {
-    return this.it.err();
-  }
-  adjustAtValue(lastEmitted: number): void {
+
+  override adjustAtValue(lastEmitted: number): void {
     const v = this.atFloat();
     if (lastEmitted > v) this.#offset += lastEmitted - v;
   }

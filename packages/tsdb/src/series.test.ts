@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ValueType, type ChunkMeta } from './chunkenc/chunk.js';
 import { XORChunk } from './chunkenc/xor.js';
-import { ArraySampleIterator, ChunksIterator } from './series.js';
+import { Labels } from './labels/labels.js';
+import { ArraySampleIterator, ChunkSeriesSamples } from './series.js';
 
 function chunk(samples: [number, number][]): ChunkMeta {
   const c = new XORChunk();
@@ -10,11 +11,11 @@ function chunk(samples: [number, number][]): ChunkMeta {
   return { minTime: samples[0]![0], maxTime: samples[samples.length - 1]![0], chunk: c };
 }
 
-describe('ChunksIterator', () => {
+describe('ChunkSeriesSamples', () => {
   const chunks = [chunk([[1, 1], [2, 2]]), chunk([[5, 5], [6, 6]]), chunk([[9, 9]])];
 
   it('iterates across chunk boundaries', () => {
-    const it = new ChunksIterator(chunks);
+    const it = new ChunkSeriesSamples(Labels.EMPTY, chunks).iterator();
     const got: number[] = [];
     while (it.next() !== ValueType.None) got.push(it.atT());
     expect(got).toEqual([1, 2, 5, 6, 9]);
@@ -22,7 +23,7 @@ describe('ChunksIterator', () => {
   });
 
   it('seeks into later chunks and past the end', () => {
-    const it = new ChunksIterator(chunks);
+    const it = new ChunkSeriesSamples(Labels.EMPTY, chunks).iterator();
     expect(it.seek(3)).toBe(ValueType.Float);
     expect(it.atT()).toBe(5);
     expect(it.seek(4)).toBe(ValueType.Float);
@@ -32,7 +33,7 @@ describe('ChunksIterator', () => {
     expect(it.seek(7)).toBe(ValueType.Float);
     expect(it.atFloat()).toBe(9);
     expect(it.seek(10)).toBe(ValueType.None);
-    expect(new ChunksIterator([]).next()).toBe(ValueType.None);
+    expect(new ChunkSeriesSamples(Labels.EMPTY, []).iterator().next()).toBe(ValueType.None);
   });
 });
 

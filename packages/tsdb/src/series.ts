@@ -1,3 +1,4 @@
+import { ChunksSampleIterator } from './block/series-iterator.js';
 import { type ChunkMeta, type SampleIterator, ValueType } from './chunkenc/chunk.js';
 import type { Labels } from './labels/labels.js';
 
@@ -13,71 +14,6 @@ export interface ChunkSeries {
   readonly chunks: readonly ChunkMeta[];
 }
 
-/**
- * Iterates the samples of time-ordered, non-overlapping chunks as one stream. `seek` skips whole
- * chunks that end before the target without decoding them.
- */
-export class ChunksIterator implements SampleIterator {
-  #i = -1;
-  #cur: SampleIterator | undefined;
-  #err: Error | null = null;
-
-  constructor(private readonly chunks: readonly ChunkMeta[]) {}
-
-  #open(i: number): void {
-    this.#i = i;
-    const c = this.chunks[i];
-    this.#cur = c === undefined ? undefined : c.chunk.iterator(this.#cur);
-  }
-
-  next(): ValueType {
-    if (this.#i < 0) this.#open(0);
-    while (this.#cur !== undefined) {
-      const t = this.#cur.next();
-      if (t !== ValueType.None) return t;
-      const e = this.#cur.err();
-      if (e) {
-        this.#err = e;
-        this.#cur = undefined;
-        return ValueType.None;
-      }
-      this.#open(this.#i + 1);
-    }
-    return ValueType.None;
-  }
-
-  seek(t: number): ValueType {
-    if (this.#i < 0) this.#open(0);
-    let i = this.#i;
-    while (i < this.chunks.length && (this.chunks[i] as ChunkMeta).maxTime < t) i++;
-    if (i !== this.#i) this.#open(i);
-    while (this.#cur !== undefined) {
-      const type = this.#cur.seek(t);
-      if (type !== ValueType.None) return type;
-      const e = this.#cur.err();
-      if (e) {
-        this.#err = e;
-        this.#cur = undefined;
-        return ValueType.None;
-      }
-      this.#open(this.#i + 1);
-    }
-    return ValueType.None;
-  }
-
-  atT(): number {
-    return (this.#cur as SampleIterator).atT();
-  }
-
-  atFloat(): number {
-    return (this.#cur as SampleIterator).atFloat();
-  }
-
-  err(): Error | null {
-    return this.#err;
-  }
-}
-
 /** A ChunkSeries (non-overlapping chunks) read as samples. */
 export class ChunkSeriesSamples implements Series {
   constructor(
@@ -86,7 +22,7 @@ export class ChunkSeriesSamples implements Series {
   ) {}
 
   iterator(): SampleIterator {
-    return new ChunksIterator(this.chunks);
+    return new ChunksSampleIterator(this.chunks, -Infinity, Infinity);
   }
 }
 
