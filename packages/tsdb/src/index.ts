@@ -11,6 +11,7 @@ export * from './encoding/decbuf.js';
 export * from './encoding/byterange.js';
 export * from './chunkenc/floatbits.js';
 export * from './chunkenc/xor.js';
+export * from './chunkenc/aggr.js';
 export * from './chunkenc/frombytes.js';
 export * from './index/toc.js';
 export * from './index/writer.js';

@@ -10,8 +10,11 @@
 export const ValueType = { None: 0, Float: 1, Histogram: 2, FloatHistogram: 3 } as const;
 export type ValueType = (typeof ValueType)[keyof typeof ValueType];
 
-/** Chunk encodings as stored in chunk segment files and sent over remote read and the StoreAPI. */
-export const Encoding = { XOR: 1, Histogram: 2, FloatHistogram: 3 } as const;
+/**
+ * Chunk encodings as stored in chunk segment files and sent over remote read and the StoreAPI. `Aggr`
+ * (0xFF) is Thanos' downsampled aggregate chunk, found only in block files (aggr.ts).
+ */
+export const Encoding = { XOR: 1, Histogram: 2, FloatHistogram: 3, Aggr: 0xff } as const;
 export type Encoding = (typeof Encoding)[keyof typeof Encoding];
 
 export interface SampleIterator {

@@ -1,0 +1,95 @@
+import { ChunksSampleIterator, ValueType, XORChunk, type ChunkMeta, type SampleIterator, type XORAppender } from '@strata/tsdb';
+import { PlainIterator } from './adjustable.js';
+import { ChainMergeIterator } from './chain.js';
+import { splitOverlapping } from './overlap.js';
+import { penaltyMerge } from './penalty.js';
+import type { DedupFunc } from './series.js';
+
+/** Samples per re-encoded chunk, as Prometheus cuts merged chunks. */
+export const MERGED_CHUNK_SAMPLES = 120;
+
+/**
+ * The offline chunk-series merge of the compactor (Thanos' NewChunkSeriesMerger, Prometheus'
+ * compacting chunk-series merger): one series' chunks gathered from several blocks — replicas or
+ * overlapping blocks — become one time-ordered, non-overlapping chunk list.
+ *
+ * Chunks in (minTime, maxTime) order are grouped into runs that overlap transitively. A run of one
+ * chunk is kept as it is (bytes untouched); byte-identical copies of a chunk are dropped; anything
+ * else is split into non-overlapping streams (splitOverlapping, which separates the replicas) and
+ * merged sample by sample — with the penalty rule (no counter adjustment: the stored data stays as
+ * scraped) or the chain merge (identical timestamps collapsed) — then re-encoded into XOR chunks of
+ * at most MERGED_CHUNK_SAMPLES samples.
+ */
+export function mergeChunkSeries(chunks: readonly ChunkMeta[], func: DedupFunc): ChunkMeta[] {
+  const sorted = [...chunks].sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
+  const out: ChunkMeta[] = [];
+  let run: ChunkMeta[] = [];
+  let runMax = Number.NEGATIVE_INFINITY;
+  for (const c of sorted) {
+    if (run.length > 0 && c.minTime > runMax) {
+      mergeRun(run, func, out);
+      run = [];
+    }
+    run.push(c);
+    runMax = Math.max(runMax, c.maxTime);
+  }
+  if (run.length > 0) mergeRun(run, func, out);
+  return out;
+}
+
+function mergeRun(run: ChunkMeta[], func: DedupFunc, out: ChunkMeta[]): void {
+  const unique = withoutCopies(run);
+  if (unique.length === 1) {
+    out.push(unique[0] as ChunkMeta);
+    return;
+  }
+  for (const c of unique) {
+    if (c.chunk.encoding !== 1) throw new Error(`overlapping chunks of encoding ${c.chunk.encoding} cannot be merged sample-wise`);
+  }
+  const streams = splitOverlapping(unique).map((s) => new ChunksSampleIterator(s, -Infinity, Infinity));
+  const merged: SampleIterator = func === 'penalty' ? penaltyMerge(streams.map((s) => new PlainIterator(s))) : new ChainMergeIterator(streams);
+  encodeSamples(merged, out);
+}
+
+/** Drops chunks that repeat an earlier one exactly (same range and bytes): the same data uploaded twice. */
+function withoutCopies(run: readonly ChunkMeta[]): ChunkMeta[] {
+  const kept: ChunkMeta[] = [];
+  for (const c of run) {
+    if (!kept.some((k) => k.minTime === c.minTime && k.maxTime === c.maxTime && k.chunk.encoding === c.chunk.encoding && bytesEqual(k.chunk.bytes, c.chunk.bytes))) {
+      kept.push(c);
+    }
+  }
+  return kept;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Re-encodes a sample stream into XOR chunks of at most MERGED_CHUNK_SAMPLES samples. */
+function encodeSamples(it: SampleIterator, out: ChunkMeta[]): void {
+  let chunk: XORChunk | undefined;
+  let app: XORAppender | undefined;
+  let minTime = 0;
+  let maxTime = 0;
+  const flush = () => {
+    if (chunk !== undefined) out.push({ minTime, maxTime, chunk });
+    chunk = undefined;
+  };
+  while (it.next() === ValueType.Float) {
+    const t = it.atT();
+    if (chunk === undefined || chunk.numSamples() >= MERGED_CHUNK_SAMPLES) {
+      flush();
+      chunk = new XORChunk();
+      app = chunk.appender();
+      minTime = t;
+    }
+    (app as XORAppender).append(t, it.atFloat());
+    maxTime = t;
+  }
+  const err = it.err();
+  if (err !== null) throw err;
+  flush();
+}

@@ -1,0 +1,193 @@
+/**
+ * Thanos' aggregate chunk (pkg/compact/downsample/aggr.go), the chunk of downsampled blocks. In a
+ * segment file it carries the Thanos-only encoding byte 0xFF; its payload is five entries in the fixed
+ * order count, sum, min, max, counter:
+ *
+ *   entry := uvarint(len) [ encoding byte | sub-chunk bytes ]     (len counts the sub-chunk bytes only;
+ *                                                                  len 0: the aggregate is absent)
+ *
+ * Sub-chunks are XOR chunks for float series. The counter sub-chunk starts with the first raw sample
+ * and ends with an extra sample repeating the last timestamp with the last raw value, so readers can
+ * fold counter resets across chunk boundaries (see CounterResetsIterator).
+ */
+import { Decbuf } from '../encoding/decbuf.js';
+import { Encbuf } from '../encoding/encbuf.js';
+import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js';
+import { XORChunk } from './xor.js';
+
+/** The five aggregates, in their order inside an aggregate chunk. */
+export const AggrType = { Count: 0, Sum: 1, Min: 2, Max: 3, Counter: 4 } as const;
+export type AggrType = (typeof AggrType)[keyof typeof AggrType];
+
+export const AGGR_TYPES: readonly AggrType[] = [AggrType.Count, AggrType.Sum, AggrType.Min, AggrType.Max, AggrType.Counter];
+
+/** Sub-chunks by AggrType; undefined means absent. */
+export type AggrParts = readonly [Chunk | undefined, Chunk | undefined, Chunk | undefined, Chunk | undefined, Chunk | undefined];
+
+export class AggrChunk implements Chunk {
+  readonly encoding = Encoding.Aggr;
+  readonly bytes: Uint8Array;
+  #parts: (Chunk | undefined)[] | undefined;
+
+  private constructor(bytes: Uint8Array, parts?: (Chunk | undefined)[]) {
+    this.bytes = bytes;
+    this.#parts = parts;
+  }
+
+  /** An aggregate chunk over encoded bytes (not copied); decoded lazily, so corruption shows on `get`. */
+  static fromBytes(bytes: Uint8Array): AggrChunk {
+    return new AggrChunk(bytes);
+  }
+
+  /** Encodes the five sub-chunks (Thanos' EncodeAggrChunk). */
+  static encode(parts: AggrParts): AggrChunk {
+    const buf = new Encbuf(256);
+    for (const c of parts) {
+      if (c === undefined) {
+        buf.putUvarint(0);
+        continue;
+      }
+      buf.putUvarint(c.bytes.length);
+      buf.putByte(c.encoding);
+      buf.putBytes(c.bytes);
+    }
+    return new AggrChunk(buf.get().slice(), [...parts]);
+  }
+
+  /** The sub-chunk of one aggregate, or undefined if the chunk does not carry it. */
+  get(type: AggrType): Chunk | undefined {
+    this.#parts ??= decodeParts(this.bytes);
+    return this.#parts[type];
+  }
+
+  /** Number of aggregated points: the samples of the first present sub-chunk, as Thanos counts. */
+  numSamples(): number {
+    for (const t of AGGR_TYPES) {
+      const c = this.get(t);
+      if (c !== undefined) return c.numSamples();
+    }
+    return 0;
+  }
+
+  /**
+   * Aggregate chunks have no single sample stream; reading one as samples is an error, as in Thanos.
+   * Readers pick an aggregate with `get`.
+   */
+  iterator(): SampleIterator {
+    return new ErrIterator(new Error('aggregate chunk read as samples: pick an aggregate with AggrChunk.get'));
+  }
+}
+
+function decodeParts(bytes: Uint8Array): (Chunk | undefined)[] {
+  const d = new Decbuf(bytes, 'aggregate chunk');
+  const parts: (Chunk | undefined)[] = [];
+  for (let i = 0; i < AGGR_TYPES.length; i++) {
+    const n = d.uvarint();
+    if (n === 0) {
+      parts.push(undefined);
+      continue;
+    }
+    const enc = d.byte();
+    const data = d.bytesN(n);
+    if (enc !== Encoding.XOR) d.fail(`aggregate ${i} has encoding ${enc}; only XOR sub-chunks are supported`);
+    parts.push(XORChunk.fromBytes(data));
+  }
+  return parts;
+}
+
+class ErrIterator implements SampleIterator {
+  constructor(readonly error: Error) {}
+  next(): ValueType {
+    return ValueType.None;
+  }
+  seek(): ValueType {
+    return ValueType.None;
+  }
+  atT(): number {
+    throw this.error;
+  }
+  atFloat(): number {
+    throw this.error;
+  }
+  err(): Error {
+    return this.error;
+  }
+}
+
+/**
+ * Thanos' ApplyCounterResetsSeriesIterator over counter sub-chunks (or raw counter chunks) in time
+ * order: a monotonic series with resets folded in. A sample repeating the previous timestamp is a
+ * chunk's true last raw value and is used only to detect a reset at the next chunk's start; chunks
+ * going back in time are skipped up to the last timestamp; NaNs (stale markers) are dropped.
+ */
+export class CounterResetsIterator implements SampleIterator {
+  readonly #its: SampleIterator[];
+  #i = 0;
+  #total = 0;
+  #lastT = Number.NEGATIVE_INFINITY;
+  /** Last raw value seen: what a reset is detected against. */
+  #lastV = 0;
+  #totalV = 0;
+  #err: Error | null = null;
+
+  constructor(chunks: readonly Chunk[]) {
+    this.#its = chunks.map((c) => c.iterator());
+  }
+
+  /** The true last raw value, once the series is exhausted. */
+  get lastRawValue(): number {
+    return this.#lastV;
+  }
+
+  next(): ValueType {
+    while (this.#i < this.#its.length) {
+      const it = this.#its[this.#i] as SampleIterator;
+      if (it.next() === ValueType.None) {
+        this.#err ??= it.err();
+        if (this.#err !== null) return ValueType.None;
+        this.#i++;
+        continue;
+      }
+      const t = it.atT();
+      const v = it.atFloat();
+      if (Number.isNaN(v)) continue;
+      if (this.#total === 0) {
+        this.#total++;
+        this.#lastT = t;
+        this.#lastV = v;
+        this.#totalV = v;
+        return ValueType.Float;
+      }
+      if (t > this.#lastT) {
+        this.#totalV += v >= this.#lastV ? v - this.#lastV : v;
+        this.#lastT = t;
+        this.#lastV = v;
+        this.#total++;
+        return ValueType.Float;
+      }
+      if (t === this.#lastT) this.#lastV = v;
+    }
+    return ValueType.None;
+  }
+
+  seek(t: number): ValueType {
+    // Steps sample by sample so that no reset is missed.
+    if (this.#total > 0 && this.#lastT >= t) return ValueType.Float;
+    for (;;) {
+      if (this.next() === ValueType.None) return ValueType.None;
+      if (this.#lastT >= t) return ValueType.Float;
+    }
+  }
+
+  atT(): number {
+    return this.#lastT;
+  }
+
+  atFloat(): number {
+    return this.#totalV;
+  }
+
+  err(): Error | null {
+    return this.#err;
+  }
+}
