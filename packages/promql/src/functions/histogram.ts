@@ -1,4 +1,4 @@
-/** histogram_quantile over classic `le` buckets (Prometheus' BucketQuantile). */
+/** histogram_quantile and histogram_fraction over classic `le` buckets. */
 import { Labels, METRIC_NAME } from '@strata/tsdb';
 import { SeriesBuilder } from '../engine/steps.js';
 import type { StepSeries } from '../engine/steps.js';
@@ -6,7 +6,8 @@ import { almostEqual } from '../float.js';
 import { goFloat } from '../format.js';
 import type { Expr } from '../parser/ast.js';
 import { dropMetricName } from '../engine/names.js';
-import { scalarArg, vectorArg, type VectorFunction } from './context.js';
+import type { VectorValue } from '../engine/steps.js';
+import { scalarArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 
 interface Bucket {
   upper: number;
@@ -15,14 +16,13 @@ interface Bucket {
 
 const SMALL_DELTA_TOLERANCE = 1e-12;
 
-/** The φ-quantile of classic buckets; `fixed` reports whether counts had to be made monotonic. */
-export function bucketQuantile(q: number, buckets: Bucket[]): { value: number; forcedMonotonic: boolean } {
-  if (Number.isNaN(q)) return { value: NaN, forcedMonotonic: false };
-  if (q < 0) return { value: -Infinity, forcedMonotonic: false };
-  if (q > 1) return { value: Infinity, forcedMonotonic: false };
+/**
+ * Sorts buckets by bound, merges equal bounds and forces counts to be monotonic (ignoring relative deltas
+ * below 1e-12). Returns null when the highest bound is not +Inf, and whether counts had to be raised.
+ */
+function normalize(buckets: Bucket[]): { merged: Bucket[]; forcedMonotonic: boolean } | null {
   buckets.sort((a, b) => a.upper - b.upper);
-  if ((buckets[buckets.length - 1] as Bucket).upper !== Infinity) return { value: NaN, forcedMonotonic: false };
-  // Merge buckets with equal bounds.
+  if ((buckets[buckets.length - 1] as Bucket).upper !== Infinity) return null;
   const merged: Bucket[] = [];
   for (const b of buckets) {
     const last = merged[merged.length - 1];
@@ -45,6 +45,22 @@ export function bucketQuantile(q: number, buckets: Bucket[]): { value: number; f
     }
     prev = b.count;
   }
+  return { merged, forcedMonotonic };
+}
+
+interface BucketResult {
+  value: number;
+  forcedMonotonic: boolean;
+}
+
+/** The φ-quantile of classic buckets (Prometheus' BucketQuantile). */
+export function bucketQuantile(q: number, buckets: Bucket[]): BucketResult {
+  if (Number.isNaN(q)) return { value: NaN, forcedMonotonic: false };
+  if (q < 0) return { value: -Infinity, forcedMonotonic: false };
+  if (q > 1) return { value: Infinity, forcedMonotonic: false };
+  const norm = normalize(buckets);
+  if (norm === null) return { value: NaN, forcedMonotonic: false };
+  const { merged, forcedMonotonic } = norm;
   if (merged.length < 2) return { value: NaN, forcedMonotonic };
   const observations = (merged[merged.length - 1] as Bucket).count;
   if (observations === 0) return { value: NaN, forcedMonotonic };
@@ -64,6 +80,33 @@ export function bucketQuantile(q: number, buckets: Bucket[]): { value: number; f
   return { value: start + (end - start) * (rank / count), forcedMonotonic };
 }
 
+/**
+ * The fraction of observations between `lower` and `upper`, interpolating linearly inside finite buckets.
+ * A first bucket with a bound ≤ 0 starts at -Inf and, like the +Inf bucket, holds its mass at the infinite end.
+ */
+export function bucketFraction(lower: number, upper: number, buckets: Bucket[]): BucketResult {
+  const norm = normalize(buckets);
+  if (norm === null) return { value: NaN, forcedMonotonic: false };
+  const { merged, forcedMonotonic } = norm;
+  const total = (merged[merged.length - 1] as Bucket).count;
+  if (total === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return { value: NaN, forcedMonotonic };
+  if (lower >= upper) return { value: 0, forcedMonotonic };
+  const cumulative = (v: number): number => {
+    if (v === -Infinity) return 0;
+    if (v === Infinity) return total;
+    let b = 0;
+    while ((merged[b] as Bucket).upper < v) b++;
+    const prev = b > 0 ? (merged[b - 1] as Bucket).count : 0;
+    const bucket = merged[b] as Bucket;
+    if (bucket.upper === Infinity) return prev;
+    const start = b > 0 ? (merged[b - 1] as Bucket).upper : bucket.upper > 0 ? 0 : -Infinity;
+    if (start === -Infinity) return bucket.count;
+    if (v <= start) return prev;
+    return prev + ((bucket.count - prev) * (v - start)) / (bucket.upper - start);
+  };
+  return { value: (cumulative(upper) - cumulative(lower)) / total, forcedMonotonic };
+}
+
 function parseLe(s: string): number {
   const t = s.trim().toLowerCase();
   if (t === '+inf' || t === 'inf') return Infinity;
@@ -72,65 +115,74 @@ function parseLe(s: string): number {
   return t === '' || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^[+-]?0x[0-9a-f]+$/.test(t) ? NaN : Number(t);
 }
 
+/**
+ * Evaluates `compute` per classic histogram and step: buckets are grouped by their labels without `le`
+ * (with the metric name, so same-labelled histograms of two metrics collide in the output).
+ */
+function perHistogram(
+  input: VectorValue, bucketsArg: Expr, ctx: FunctionContext, compute: (buckets: Bucket[], step: number) => BucketResult,
+): VectorValue {
+  const steps = ctx.range.steps;
+  const groupIndex = new Map<string, number>();
+  const groups: Labels[] = [];
+  const groupOf: number[] = [];
+  const upper: number[] = [];
+  input.series.forEach((s) => {
+    const le = s.labels.get('le');
+    const bound = le === '' ? NaN : parseLe(le);
+    if (Number.isNaN(bound)) {
+      groupOf.push(-1);
+      upper.push(NaN);
+      ctx.annotate(`PromQL warning: bucket label "le" is missing or has a malformed value of "${le}" for metric name "${s.labels.get(METRIC_NAME)}"`, bucketsArg.pos.start);
+      return;
+    }
+    const g = s.labels.without(['le']);
+    let gi = groupIndex.get(g.key());
+    if (gi === undefined) {
+      gi = groups.length;
+      groupIndex.set(g.key(), gi);
+      groups.push(g);
+    }
+    groupOf.push(gi);
+    upper.push(bound);
+  });
+  const out = new SeriesBuilder(steps);
+  const buckets: Bucket[][] = groups.map(() => []);
+  for (let i = 0; i < steps; i++) {
+    for (const b of buckets) b.length = 0;
+    input.series.forEach((s: StepSeries, j) => {
+      const g = groupOf[j] as number;
+      if (g >= 0 && s.has[i] === 1) (buckets[g] as Bucket[]).push({ upper: upper[j] as number, count: s.vals[i] as number });
+    });
+    buckets.forEach((b, g) => {
+      if (b.length === 0) return;
+      const labels = groups[g] as Labels;
+      const r = compute(b, i);
+      if (r.forcedMonotonic && ctx.compat === 3) {
+        ctx.annotate(
+          `PromQL info: input to ${ctx.call.func.name} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#${ctx.call.func.name}) for metric name "${labels.get(METRIC_NAME)}"`,
+          bucketsArg.pos.start,
+        );
+      }
+      out.set(out.series(dropMetricName(labels)), i, r.value);
+    });
+  }
+  return out.result();
+}
+
 export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
   histogram_quantile: (args, ctx) => {
     const q = scalarArg(args, 0);
-    const input = vectorArg(args, 1);
-    const steps = ctx.range.steps;
-    const groupIndex = new Map<string, number>();
-    const groups: Labels[] = [];
-    const groupNames: string[] = [];
-    const groupOf: number[] = [];
-    const upper: number[] = [];
-    const vectorPos = (ctx.call.args[1] as Expr).pos.start;
-    input.series.forEach((s) => {
-      const le = s.labels.get('le');
-      const bound = le === '' ? NaN : parseLe(le);
-      if (Number.isNaN(bound)) {
-        groupOf.push(-1);
-        upper.push(NaN);
-        ctx.annotate(`PromQL warning: bucket label "le" is missing or has a malformed value of "${le}" for metric name "${s.labels.get(METRIC_NAME)}"`, vectorPos);
-        return;
-      }
-      // Grouped with the metric name, output without it: two histograms differing only in name collide.
-      const g = s.labels.without(['le']);
-      let gi = groupIndex.get(g.key());
-      if (gi === undefined) {
-        gi = groups.length;
-        groupIndex.set(g.key(), gi);
-        groups.push(g);
-        groupNames.push(g.get(METRIC_NAME));
-      }
-      groupOf.push(gi);
-      upper.push(bound);
-    });
     if (ctx.compat === 3) {
       for (const phi of q) {
         if (!(phi >= 0 && phi <= 1)) ctx.annotate(`PromQL warning: quantile value should be between 0 and 1, got ${goFloat(phi)}`, (ctx.call.args[0] as Expr).pos.start);
       }
     }
-    const out = new SeriesBuilder(steps);
-    const buckets: Bucket[][] = groups.map(() => []);
-    for (let i = 0; i < steps; i++) {
-      const phi = q[i] as number;
-      for (const b of buckets) b.length = 0;
-      input.series.forEach((s: StepSeries, j) => {
-        const g = groupOf[j] as number;
-        if (g >= 0 && s.has[i] === 1) (buckets[g] as Bucket[]).push({ upper: upper[j] as number, count: s.vals[i] as number });
-      });
-      buckets.forEach((b, g) => {
-        if (b.length === 0) return;
-        const labels = groups[g] as Labels;
-        const r = bucketQuantile(phi, b);
-        if (r.forcedMonotonic && ctx.compat === 3) {
-          ctx.annotate(
-            `PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name "${groupNames[g]}"`,
-            vectorPos,
-          );
-        }
-        out.set(out.series(dropMetricName(labels)), i, r.value);
-      });
-    }
-    return out.result();
+    return perHistogram(vectorArg(args, 1), ctx.call.args[1] as Expr, ctx, (b, i) => bucketQuantile(q[i] as number, b));
+  },
+  histogram_fraction: (args, ctx) => {
+    const lower = scalarArg(args, 0);
+    const upper = scalarArg(args, 1);
+    return perHistogram(vectorArg(args, 2), ctx.call.args[2] as Expr, ctx, (b, i) => bucketFraction(lower[i] as number, upper[i] as number, b));
   },
 };

@@ -118,5 +118,4 @@ export const MISC_FUNCTIONS: Record<string, VectorFunction> = {
   histogram_avg: noFloatOutput,
   histogram_stddev: noFloatOutput,
   histogram_stdvar: noFloatOutput,
-  histogram_fraction: noFloatOutput,
 };
