@@ -104,7 +104,7 @@ export async function runCreateBlocks(
 ): Promise<BlockMeta[]> {
   const data = await readFile(input);
   err.write(`reading ${input} (${data.length} bytes)\n`);
-  if (!o.quiet) out.write('BLOCK ULID\tMIN TIME\tMAX TIME\tDURATION\tNUM SAMPLES\tNUM CHUNKS\tNUM SERIES\tSIZE\n');
+  if (!o.quiet) out.write('BLOCK ULID\tMIN TIME\tMAX TIME\tDURATION\tNUM SAMPLES\tNUM CHUNKS\tNUM SERIES\n');
   let written = 0;
   return createBlocksFromOpenMetrics(data, outdir, {
     maxBlockDuration: o.maxBlockDuration,
