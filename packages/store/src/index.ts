@@ -1,1 +1,7 @@
-export {};
+export { start, type Store, type StoreConfig } from './store.js';
+export { BucketStore, type BucketStoreOptions } from './bucketstore.js';
+export { BucketBlock, SampleBudget, type BlockSeries } from './block.js';
+export { IndexHeader, INDEX_HEADER_FILENAME } from './indexheader.js';
+export { IndexCache, CacheItem } from './cache.js';
+export { blocksFor } from './resolution.js';
+export { QueryStats } from './querystats.js';

@@ -1,0 +1,214 @@
+import { join } from 'node:path';
+import { BucketByteRange } from '@strata/block';
+import { joinKey, type Bucket } from '@strata/objstore';
+import { GrpcStatus, StoreError, storeChunk, type AggrChunk } from '@strata/storeapi';
+import { ChunkSegmentReader, IndexReader, Labels, type BlockMeta, type ChunkRef, type Matcher, type Postings } from '@strata/tsdb';
+import { CacheItem, type IndexCache } from './cache.js';
+import { CachedIndexRange } from './cachedrange.js';
+import { IndexHeader } from './indexheader.js';
+
+/** One series of one block, ready to send (labels still without external labels). */
+export interface BlockSeries {
+  labels: Labels;
+  chunks: AggrChunk[];
+}
+
+/** Counts samples across the blocks of one Series call, for --store.grpc.series-sample-limit. */
+export class SampleBudget {
+  #used = 0;
+
+  constructor(readonly limit: number) {}
+
+  take(n: number): void {
+    this.#used += n;
+    if (this.limit > 0 && this.#used > this.limit) {
+      throw new StoreError(
+        GrpcStatus.RESOURCE_EXHAUSTED,
+        `exceeded the sample limit of ${this.limit} (--store.grpc.series-sample-limit): narrow the query's matchers or time range, or raise the limit`,
+      );
+    }
+  }
+}
+
+export interface BlockOptions {
+  bucket: Bucket;
+  cache: IndexCache;
+  /** Chunks at most this many bytes apart in a segment file are fetched with one request. */
+  chunkGapBytes: number;
+}
+
+/** How many chunk refs are resolved with one batched chunk read. */
+const CHUNK_BATCH = 4096;
+/** Bytes read past a chunk's start when its length is not known yet, when meta.json has no index_stats. */
+const DEFAULT_CHUNK_SIZE_ESTIMATE = 2048;
+
+interface OpenReaders {
+  index: IndexReader;
+  chunks: ChunkSegmentReader | undefined;
+}
+
+/**
+ * A block in the bucket as the store gateway serves it. Idle, it holds only its time range, labels,
+ * segment file sizes and the location of its index-header (a few hundred bytes); readers are opened
+ * from the local index-header on first use and closed again by `closeIfIdle`, so thousands of loaded
+ * blocks cost little memory.
+ */
+export class BucketBlock {
+  readonly id: string;
+  readonly minTime: number;
+  readonly maxTime: number;
+  readonly resolution: number;
+  readonly extLabels: Labels;
+  readonly #segments: readonly { object: string; size: number | undefined }[];
+  readonly #chunkSizeEstimate: number;
+  readonly #header: IndexHeader;
+  readonly #opts: BlockOptions;
+  #readers: Promise<OpenReaders> | undefined;
+  #users = 0;
+  #lastUsed = 0;
+
+  private constructor(meta: BlockMeta, extLabels: Labels, segments: { object: string; size: number | undefined }[], header: IndexHeader, opts: BlockOptions) {
+    this.id = meta.ulid;
+    this.minTime = meta.minTime;
+    this.maxTime = meta.maxTime;
+    this.resolution = meta.thanos?.downsample.resolution ?? 0;
+    this.extLabels = extLabels;
+    this.#segments = segments;
+    this.#chunkSizeEstimate = meta.thanos?.index_stats?.chunk_max_size ?? DEFAULT_CHUNK_SIZE_ESTIMATE;
+    this.#header = header;
+    this.#opts = opts;
+  }
+
+  /**
+   * Loads a block: its index-header from `<dataDir>/<ULID>/`, built from range reads of the index
+   * when missing. `extLabels` is passed in so blocks with equal labels share one object.
+   */
+  static async load(meta: BlockMeta, extLabels: Labels, dataDir: string, opts: BlockOptions): Promise<{ block: BucketBlock; builtHeader: boolean }> {
+    const id = meta.ulid;
+    const files = meta.thanos?.files ?? [];
+    const indexSize = files.find((f) => f.rel_path === 'index')?.size_bytes;
+    const remote = new BucketByteRange(opts.bucket, joinKey(id, 'index'), indexSize);
+    const { header, built } = await IndexHeader.loadOrBuild(join(dataDir, id), remote);
+    let segments = files.filter((f) => f.rel_path.startsWith('chunks/')).map((f) => ({ object: joinKey(id, f.rel_path), size: f.size_bytes }));
+    if (segments.length === 0) {
+      // Blocks uploaded without thanos.files: list the segment files instead.
+      segments = [];
+      for await (const e of opts.bucket.list(joinKey(id, 'chunks'))) if (!e.name.endsWith('/')) segments.push({ object: e.name, size: e.size });
+    }
+    segments.sort((a, b) => (a.object < b.object ? -1 : a.object > b.object ? 1 : 0));
+    return { block: new BucketBlock(meta, extLabels, segments, header, opts), builtHeader: built };
+  }
+
+  /** Whether readers are open (the block served a request within the idle timeout). */
+  get isOpen(): boolean {
+    return this.#readers !== undefined;
+  }
+
+  /** Runs `fn` with the block's readers open; errors name the block. */
+  async #use<T>(fn: (r: OpenReaders) => Promise<T>): Promise<T> {
+    this.#users++;
+    try {
+      this.#readers ??= this.#openReaders();
+      return await fn(await this.#readers);
+    } catch (e) {
+      if (e instanceof StoreError) throw e;
+      throw new Error(`block ${this.id}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      this.#users--;
+      this.#lastUsed = Date.now();
+    }
+  }
+
+  async #openReaders(): Promise<OpenReaders> {
+    const remote = new CachedIndexRange(new BucketByteRange(this.#opts.bucket, joinKey(this.id, 'index'), this.#header.indexSize), this.id, this.#opts.cache);
+    try {
+      const index = await IndexReader.open(await this.#header.open(remote));
+      remote.postingsStart = index.toc.postings;
+      return { index, chunks: undefined };
+    } catch (e) {
+      this.#readers = undefined;
+      throw e;
+    }
+  }
+
+  async #chunkReader(r: OpenReaders): Promise<ChunkSegmentReader> {
+    r.chunks ??= await ChunkSegmentReader.open(
+      this.#segments.map((s) => new BucketByteRange(this.#opts.bucket, s.object, s.size)),
+      { chunkSizeEstimate: this.#chunkSizeEstimate, maxGap: this.#opts.chunkGapBytes },
+    );
+    return r.chunks;
+  }
+
+  /** Closes the readers if no request used the block for `idleMs`; returns whether it did. */
+  async closeIfIdle(idleMs: number, now = Date.now()): Promise<boolean> {
+    if (this.#readers === undefined || this.#users > 0 || now - this.#lastUsed < idleMs) return false;
+    await this.close();
+    return true;
+  }
+
+  /** Series IDs for the matchers, from the expanded-postings cache or the index. */
+  async #postings(index: IndexReader, matchers: readonly Matcher[]): Promise<Postings> {
+    const key = `${this.id}:EP:${matchers.map((m) => m.toString()).sort().join(',')}`;
+    const hit = this.#opts.cache.get(CacheItem.ExpandedPostings, key);
+    if (hit !== undefined) return new Uint32Array(hit.buffer, hit.byteOffset, hit.byteLength / 4);
+    const ids = await index.postingsForMatchers(matchers);
+    this.#opts.cache.set(CacheItem.ExpandedPostings, key, new Uint8Array(ids.slice().buffer));
+    return ids;
+  }
+
+  /**
+   * The block's series matching `matchers` with chunks overlapping [mint, maxt], sorted by labels,
+   * each with all its chunks in the range as raw bytes. Everything is read before anything is
+   * returned, so a corrupt chunk fails the whole block rather than serving part of it.
+   */
+  series(matchers: readonly Matcher[], mint: number, maxt: number, skipChunks: boolean, budget: SampleBudget): Promise<BlockSeries[]> {
+    return this.#use(async (r) => {
+      const ids = await this.#postings(r.index, matchers);
+      const out: BlockSeries[] = [];
+      const pending: { series: BlockSeries; refs: ChunkRef[] }[] = [];
+      let pendingRefs = 0;
+      const flush = async () => {
+        const chunks = await (await this.#chunkReader(r)).chunks(pending.flatMap((p) => p.refs.map((c) => c.ref)));
+        let k = 0;
+        for (const p of pending) {
+          for (const ref of p.refs) {
+            const c = chunks[k++]!;
+            budget.take(c.numSamples());
+            p.series.chunks.push({ minTime: ref.minTime, maxTime: ref.maxTime, raw: storeChunk(c.encoding, c.bytes) });
+          }
+        }
+        pending.length = 0;
+        pendingRefs = 0;
+      };
+      for await (const entry of r.index.series(ids)) {
+        const refs = entry.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
+        if (refs.length === 0) continue;
+        const s: BlockSeries = { labels: entry.labels, chunks: [] };
+        out.push(s);
+        if (skipChunks) continue;
+        pending.push({ series: s, refs });
+        pendingRefs += refs.length;
+        if (pendingRefs >= CHUNK_BATCH) await flush();
+      }
+      if (pending.length > 0) await flush();
+      return out;
+    });
+  }
+
+  labelNames(matchers: readonly Matcher[]): Promise<string[]> {
+    return this.#use((r) => r.index.labelNames(matchers));
+  }
+
+  labelValues(name: string, matchers: readonly Matcher[]): Promise<string[]> {
+    return this.#use((r) => r.index.labelValues(name, matchers));
+  }
+
+  /** Closes the readers; the next request opens them again from the index-header. */
+  async close(): Promise<void> {
+    const readers = this.#readers;
+    this.#readers = undefined;
+    const r = await readers?.catch(() => undefined);
+    await r?.index.close();
+    await r?.chunks?.close();
+  }
+}

@@ -1,0 +1,270 @@
+import {
+  GrpcStatus,
+  type InfoResponse,
+  type LabelMatcher,
+  type LabelNamesRequest,
+  type LabelNamesResponse,
+  type LabelValuesRequest,
+  type LabelValuesResponse,
+  MAX_INT64,
+  MIN_INT64,
+  type SeriesFrame,
+  type SeriesRequest,
+  StoreError,
+  type StoreServer,
+  type TSDBInfo,
+} from '@strata/storeapi';
+import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { SampleBudget, type BucketBlock } from './block.js';
+import { mergeSorted, type OutSeries } from './merge.js';
+import type { StoreMetrics } from './metrics.js';
+import { QueryStats, withQueryStats } from './querystats.js';
+import { blocksFor } from './resolution.js';
+
+export interface BucketStoreOptions {
+  /** --min-time / --max-time: requests are clamped to this range (ms). */
+  minTime: number;
+  maxTime: number;
+  /** --store.grpc.series-sample-limit (0 = none). */
+  sampleLimit: number;
+  /** --store.grpc.series-max-concurrency. */
+  seriesMaxConcurrency: number;
+  /** Blocks read in parallel within one request. */
+  blockConcurrency: number;
+  metrics: StoreMetrics;
+}
+
+const MATCH_TYPES: readonly MatchType[] = ['=', '!=', '=~', '!~'];
+
+/** Blocks sharing one external label set. */
+interface BlockSet {
+  labels: Labels;
+  blocks: BucketBlock[];
+}
+
+/**
+ * The StoreAPI over the loaded blocks (Thanos' BucketStore): picks blocks by external labels, time
+ * and resolution, reads each one's matching series in parallel, adds external labels, removes
+ * replica labels and merges everything into one sorted stream.
+ */
+export class BucketStore implements StoreServer {
+  readonly #blocks = new Map<string, BucketBlock>();
+  readonly #opts: BucketStoreOptions;
+  readonly #gate: LimitFunction;
+  #ready = false;
+
+  constructor(opts: BucketStoreOptions) {
+    this.#opts = opts;
+    this.#gate = pLimit(opts.seriesMaxConcurrency);
+  }
+
+  /** Marks the first sync done: from now on Info answers. */
+  setReady(): void {
+    this.#ready = true;
+  }
+
+  addBlock(b: BucketBlock): void {
+    this.#blocks.set(b.id, b);
+  }
+
+  removeBlock(id: string): BucketBlock | undefined {
+    const b = this.#blocks.get(id);
+    this.#blocks.delete(id);
+    return b;
+  }
+
+  blocks(): BucketBlock[] {
+    return [...this.#blocks.values()];
+  }
+
+  #sets(): BlockSet[] {
+    const sets = new Map<string, BlockSet>();
+    for (const b of this.#blocks.values()) {
+      const key = b.extLabels.toString();
+      let s = sets.get(key);
+      if (s === undefined) sets.set(key, (s = { labels: b.extLabels, blocks: [] }));
+      s.blocks.push(b);
+    }
+    return [...sets.values()];
+  }
+
+  async info(): Promise<InfoResponse> {
+    if (!this.#ready) throw new StoreError(GrpcStatus.UNAVAILABLE, 'store gateway is not ready: the initial bucket sync has not finished');
+    const sets = this.#sets();
+    const tsdbInfos: TSDBInfo[] = [];
+    let minTime = MAX_INT64;
+    let maxTime = MIN_INT64;
+    for (const s of sets) {
+      const ranges = s.blocks.map((b) => [Math.max(b.minTime, this.#opts.minTime), Math.min(b.maxTime, this.#opts.maxTime)] as const).sort((a, b) => a[0] - b[0]);
+      let cur: [number, number] | undefined;
+      const flush = () => cur && tsdbInfos.push({ labels: [...s.labels.toArray()], minTime: cur[0], maxTime: cur[1] });
+      for (const [lo, hi] of ranges) {
+        minTime = Math.min(minTime, lo);
+        maxTime = Math.max(maxTime, hi);
+        if (cur !== undefined && lo <= cur[1]) cur[1] = Math.max(cur[1], hi);
+        else {
+          flush();
+          cur = [lo, hi];
+        }
+      }
+      flush();
+    }
+    if (sets.length === 0) {
+      // Nothing loaded: an empty range, as Thanos advertises it.
+      minTime = MAX_INT64;
+      maxTime = MIN_INT64;
+    }
+    return {
+      labelSets: sets.map((s) => [...s.labels.toArray()]),
+      componentType: 'store',
+      store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos, supportsProjections: false },
+    };
+  }
+
+  async *series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
+    const frames = await this.#gate(() => this.#collectSeries(req));
+    for (const series of frames) yield { series: { labels: series.labels.toArray(), chunks: series.chunks } };
+  }
+
+  async #collectSeries(req: SeriesRequest): Promise<OutSeries[]> {
+    const matchers = toMatchers(req.matchers);
+    if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified');
+    const mint = Math.max(req.minTime, this.#opts.minTime);
+    const maxt = Math.min(req.maxTime, this.#opts.maxTime);
+    const m = this.#opts.metrics;
+    const stats = new QueryStats();
+    const started = performance.now();
+    const budget = new SampleBudget(this.#opts.sampleLimit);
+    const limit = pLimit(this.#opts.blockConcurrency);
+    const replicaLabels = new Set(req.withoutReplicaLabels);
+    const reads: Promise<OutSeries[]>[] = [];
+    for (const set of this.#sets()) {
+      const rest = matchersBeyond(set.labels, matchers);
+      if (rest === undefined) continue;
+      if (rest.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `no matchers beyond the external labels ${set.labels.toString()}: select series by their own labels`);
+      for (const b of blocksFor(set.blocks, mint, maxt, req.maxResolutionWindow)) {
+        reads.push(
+          limit(() =>
+            withQueryStats(stats, async () => {
+              const got = await b.series(rest, mint, maxt, req.skipChunks, budget);
+              const out = got.map((s) => ({ labels: s.labels.merge(set.labels).without(replicaLabels), chunks: s.chunks }));
+              // Adding and removing labels can change the order (a shorter set no longer sorts first).
+              out.sort((x, y) => Labels.compare(x.labels, y.labels));
+              return out;
+            }),
+          ),
+        );
+      }
+    }
+    let lists: OutSeries[][];
+    try {
+      lists = await Promise.all(reads);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === GrpcStatus.RESOURCE_EXHAUSTED) m.queriesDropped.inc({ reason: 'samples' });
+      throw e;
+    }
+    const merged = [...mergeSorted(lists)];
+    let chunks = 0;
+    let chunkBytes = 0;
+    for (const s of merged) {
+      chunks += s.chunks.length;
+      for (const c of s.chunks) chunkBytes += c.raw?.data.length ?? 0;
+    }
+    m.blocksQueried.observe(reads.length);
+    m.dataFetched.observe({ data_type: 'series' }, merged.length);
+    m.dataFetched.observe({ data_type: 'chunks' }, chunks);
+    m.dataSizeFetched.observe({ data_type: 'chunks' }, chunkBytes);
+    m.objectRequests.observe(stats.requests);
+    m.objectBytes.observe(stats.bytes);
+    m.getAllDuration.observe((performance.now() - started) / 1000);
+    return merged;
+  }
+
+  /** Each block set's blocks overlapping [start, end] (0, 0 = all time) with the matchers left after its external labels. */
+  #selectForLabels(start: number, end: number, matchers: Matcher[]): { set: BlockSet; blocks: BucketBlock[]; rest: Matcher[] }[] {
+    const all = start === 0 && end === 0;
+    const out: { set: BlockSet; blocks: BucketBlock[]; rest: Matcher[] }[] = [];
+    for (const set of this.#sets()) {
+      const rest = matchersBeyond(set.labels, matchers);
+      if (rest === undefined) continue;
+      const blocks = set.blocks.filter((b) => all || (b.maxTime >= start && b.minTime <= end));
+      if (blocks.length > 0) out.push({ set, blocks, rest });
+    }
+    return out;
+  }
+
+  async labelNames(req: LabelNamesRequest): Promise<LabelNamesResponse> {
+    const replica = new Set(req.withoutReplicaLabels);
+    const names = new Set<string>();
+    const limit = pLimit(this.#opts.blockConcurrency);
+    const stats = new QueryStats();
+    await withQueryStats(stats, () =>
+      Promise.all(
+        this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) =>
+          blocks.map((b) =>
+            limit(async () => {
+              const got = await b.labelNames(rest);
+              if (got.length === 0) return;
+              for (const n of got) names.add(n);
+              for (const l of set.labels) names.add(l.name);
+            }),
+          ),
+        ),
+      ),
+    );
+    this.#opts.metrics.objectRequests.observe(stats.requests);
+    return { names: [...names].filter((n) => !replica.has(n)).sort(compareStrings), warnings: [] };
+  }
+
+  async labelValues(req: LabelValuesRequest): Promise<LabelValuesResponse> {
+    if (req.withoutReplicaLabels.includes(req.label)) return { values: [], warnings: [] };
+    const values = new Set<string>();
+    const limit = pLimit(this.#opts.blockConcurrency);
+    const stats = new QueryStats();
+    await withQueryStats(stats, () =>
+      Promise.all(
+        this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) =>
+          blocks.map((b) =>
+            limit(async () => {
+              const ext = set.labels.has(req.label) ? set.labels.get(req.label) : undefined;
+              if (ext === undefined) {
+                for (const v of await b.labelValues(req.label, rest)) values.add(v);
+              } else if (rest.length === 0 || (await b.labelNames(rest)).length > 0) {
+                // The external label's value, where the block has series the matchers select.
+                values.add(ext);
+              }
+            }),
+          ),
+        ),
+      ),
+    );
+    this.#opts.metrics.objectRequests.observe(stats.requests);
+    return { values: [...values].sort(compareStrings), warnings: [] };
+  }
+}
+
+function toMatchers(ms: readonly LabelMatcher[]): Matcher[] {
+  return ms.map((m) => {
+    const type = MATCH_TYPES[m.type];
+    if (type === undefined) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `unknown matcher type ${m.type} for label ${m.name}`);
+    try {
+      return new Matcher(type, m.name, m.value);
+    } catch (e) {
+      throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `matcher ${m.name}${type}${JSON.stringify(m.value)}: ${(e as Error).message}`);
+    }
+  });
+}
+
+/**
+ * The matchers a block set must still apply once its external labels are known: those on external
+ * labels are decided here (dropped if they hold, the whole set skipped — undefined — if one fails).
+ */
+function matchersBeyond(ext: Labels, matchers: readonly Matcher[]): Matcher[] | undefined {
+  const rest: Matcher[] = [];
+  for (const m of matchers) {
+    if (!ext.has(m.name)) rest.push(m);
+    else if (!m.matches(ext.get(m.name))) return undefined;
+  }
+  return rest;
+}

@@ -1,0 +1,90 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** What the index cache holds, with Thanos' item_type label values. */
+export const CacheItem = { Postings: 'Postings', ExpandedPostings: 'ExpandedPostings', Series: 'Series' } as const;
+export type CacheItem = (typeof CacheItem)[keyof typeof CacheItem];
+
+/** Map overhead per entry (key string, map slot, list links), so many tiny items still count. */
+const ENTRY_OVERHEAD = 64;
+
+interface Entry {
+  item: CacheItem;
+  value: Uint8Array;
+  size: number;
+}
+
+/**
+ * The in-memory index cache (Thanos' --index-cache-size): postings lists, expanded postings and
+ * series entries, keyed per block, bounded in bytes with least-recently-used eviction. A Map keeps
+ * insertion order, so re-inserting on a hit makes the first key the eviction candidate.
+ */
+export class IndexCache {
+  readonly #maxBytes: number;
+  readonly #entries = new Map<string, Entry>();
+  #bytes = 0;
+  readonly #requests: Counter<'item_type'>;
+  readonly #hits: Counter<'item_type'>;
+  readonly #items: Gauge<'item_type'>;
+  readonly #size: Gauge<'item_type'>;
+  readonly #evicted: Counter<'item_type'>;
+
+  constructor(maxBytes: number, registry: Registry) {
+    this.#maxBytes = maxBytes;
+    const labelNames = ['item_type'] as const;
+    this.#requests = new Counter({ name: 'strata_store_index_cache_requests_total', help: 'Index cache lookups.', labelNames, registers: [registry] });
+    this.#hits = new Counter({ name: 'strata_store_index_cache_hits_total', help: 'Index cache lookups that found the item.', labelNames, registers: [registry] });
+    this.#items = new Gauge({ name: 'strata_store_index_cache_items', help: 'Items in the index cache.', labelNames, registers: [registry] });
+    this.#size = new Gauge({ name: 'strata_store_index_cache_items_size_bytes', help: 'Bytes held by the index cache.', labelNames, registers: [registry] });
+    this.#evicted = new Counter({ name: 'strata_store_index_cache_items_evicted_total', help: 'Items evicted to stay within --index-cache-size.', labelNames, registers: [registry] });
+    for (const item of Object.values(CacheItem)) {
+      this.#requests.inc({ item_type: item }, 0);
+      this.#hits.inc({ item_type: item }, 0);
+      this.#items.set({ item_type: item }, 0);
+      this.#size.set({ item_type: item }, 0);
+    }
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get(item: CacheItem, key: string): Uint8Array | undefined {
+    this.#requests.inc({ item_type: item });
+    const e = this.#entries.get(key);
+    if (e === undefined) return undefined;
+    this.#hits.inc({ item_type: item });
+    this.#entries.delete(key);
+    this.#entries.set(key, e);
+    return e.value;
+  }
+
+  set(item: CacheItem, key: string, value: Uint8Array): void {
+    const size = value.byteLength + key.length * 2 + ENTRY_OVERHEAD;
+    // An item bigger than the whole cache would only evict everything else and then itself.
+    if (size > this.#maxBytes) return;
+    const old = this.#entries.get(key);
+    if (old !== undefined) this.#remove(key, old);
+    while (this.#bytes + size > this.#maxBytes) {
+      const [k, e] = this.#entries.entries().next().value as [string, Entry];
+      this.#remove(k, e);
+      this.#evicted.inc({ item_type: e.item });
+    }
+    this.#entries.set(key, { item, value, size });
+    this.#bytes += size;
+    this.#items.inc({ item_type: item });
+    this.#size.inc({ item_type: item }, size);
+  }
+
+  /** Drops every item of a block (unloaded blocks must not hold cache space). */
+  dropBlock(id: string): void {
+    const prefix = `${id}:`;
+    for (const [k, e] of this.#entries) if (k.startsWith(prefix)) this.#remove(k, e);
+  }
+
+  #remove(key: string, e: Entry): void {
+    this.#entries.delete(key);
+    this.#bytes -= e.size;
+    this.#items.dec({ item_type: e.item });
+    this.#size.dec({ item_type: e.item }, e.size);
+  }
+}

@@ -1,0 +1,40 @@
+import type { ByteRange } from '@strata/tsdb';
+import { CacheItem, type IndexCache } from './cache.js';
+
+/**
+ * The index reads that miss the index-header (postings lists and series entries) go through here:
+ * each read is an item of the index cache, keyed by block and byte range. IndexReader asks for the
+ * same ranges for the same matchers and series, so repeated queries are served from memory.
+ */
+export class CachedIndexRange implements ByteRange {
+  /** Where the postings section starts: reads before it are series entries. Set once the TOC is known. */
+  postingsStart = Infinity;
+
+  constructor(
+    readonly inner: ByteRange,
+    readonly blockId: string,
+    readonly cache: IndexCache,
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  size(): Promise<number> {
+    return this.inner.size();
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const item = offset >= this.postingsStart ? CacheItem.Postings : CacheItem.Series;
+    const key = `${this.blockId}:${item === CacheItem.Postings ? 'P' : 'S'}:${offset}:${length}`;
+    const hit = this.cache.get(item, key);
+    if (hit !== undefined) return hit;
+    const bytes = await this.inner.read(offset, length);
+    this.cache.set(item, key, bytes);
+    return bytes;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

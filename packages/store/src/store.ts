@@ -1,0 +1,163 @@
+import { mkdir } from 'node:fs/promises';
+import { Relabeler } from '@strata/block';
+import { bucketFromConfigFile, InstrumentedBucket, type Bucket } from '@strata/objstore';
+import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
+import { MAX_INT64, MIN_INT64, serveStore, type ServingStore } from '@strata/storeapi';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { BucketStore } from './bucketstore.js';
+import { IndexCache } from './cache.js';
+import { storeMetrics } from './metrics.js';
+import { AccountingBucket } from './querystats.js';
+import { BlockSyncer } from './sync.js';
+
+/** `strata store`'s configuration; flag names after Thanos' in comments. Durations in ms. */
+export interface StoreConfig {
+  /** The bucket itself, or --objstore.config-file. */
+  bucket?: Bucket;
+  objstoreConfigFile?: string;
+  /** --data-dir: index-headers and cached metas. */
+  dataDir: string;
+  /** --grpc-address */
+  grpcAddress: string;
+  /** --http-address */
+  httpAddress: string;
+  /** --sync-block-duration (default 15m) */
+  syncIntervalMs?: number;
+  /** --block-sync-concurrency (default 20) */
+  blockSyncConcurrency?: number;
+  /** --min-time / --max-time (ms) */
+  minTime?: number;
+  maxTime?: number;
+  /** --selector.relabel-config(-file), as YAML */
+  relabelConfig?: string;
+  /** --index-cache-size in bytes (default 250 MiB) */
+  indexCacheBytes?: number;
+  /** --store.grpc.series-sample-limit (0 = none) */
+  seriesSampleLimit?: number;
+  /** --store.grpc.series-max-concurrency (default 20) */
+  seriesMaxConcurrency?: number;
+  /** --consistency-delay (default 0) */
+  consistencyDelayMs?: number;
+  /** --ignore-deletion-marks-delay (default 24h) */
+  ignoreDeletionMarksDelayMs?: number;
+  /** Readers of a block unused this long are closed (Thanos' lazy reader idle timeout, default 5m). */
+  idleTimeoutMs?: number;
+  /** Concurrent object-store range reads across all queries (default 32). */
+  bucketReadConcurrency?: number;
+  /** Chunks at most this many bytes apart are read with one request (default 16 KiB). */
+  chunkGapBytes?: number;
+  logger?: Logger;
+}
+
+export interface Store {
+  readonly grpcAddress: string;
+  readonly httpAddress: string;
+  readonly registry: Registry;
+  readonly bucketStore: BucketStore;
+  /** Syncs with the bucket now (the periodic sync does the same). */
+  sync(): Promise<void>;
+  /** Closes the readers of blocks idle for `idleMs` (the periodic sweep does this with the configured timeout). */
+  closeIdle(idleMs?: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the store gateway: serves /metrics and probes at once, syncs the bucket (ready only after the
+ * first sync succeeds), then serves the StoreAPI and re-syncs every --sync-block-duration.
+ */
+export async function start(cfg: StoreConfig): Promise<Store> {
+  const logger = (cfg.logger ?? createLogger()).with({ component: 'store' });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const prober = new Prober('store', registry);
+  const metrics = storeMetrics(registry);
+  await mkdir(cfg.dataDir, { recursive: true });
+  const rawBucket = cfg.bucket ?? (cfg.objstoreConfigFile !== undefined ? await bucketFromConfigFile(cfg.objstoreConfigFile) : undefined);
+  if (rawBucket === undefined) throw new Error('store: no bucket: give --objstore.config-file');
+  const bucket = new InstrumentedBucket(rawBucket, registry);
+  const cache = new IndexCache(cfg.indexCacheBytes ?? 250 * 1024 * 1024, registry);
+  const minTime = cfg.minTime ?? MIN_INT64;
+  const maxTime = cfg.maxTime ?? MAX_INT64;
+  const store = new BucketStore({
+    minTime,
+    maxTime,
+    sampleLimit: cfg.seriesSampleLimit ?? 0,
+    seriesMaxConcurrency: cfg.seriesMaxConcurrency ?? 20,
+    blockConcurrency: 16,
+    metrics,
+  });
+  const syncer = new BlockSyncer(bucket, store, {
+    dataDir: cfg.dataDir,
+    minTime,
+    maxTime,
+    relabeler: cfg.relabelConfig !== undefined ? Relabeler.fromYaml(cfg.relabelConfig, '--selector.relabel-config') : new Relabeler([]),
+    consistencyDelayMs: cfg.consistencyDelayMs ?? 0,
+    ignoreDeletionMarksDelayMs: cfg.ignoreDeletionMarksDelayMs ?? 24 * 3_600_000,
+    concurrency: cfg.blockSyncConcurrency ?? 20,
+    blockOptions: { bucket: new AccountingBucket(bucket, cfg.bucketReadConcurrency ?? 32), cache, chunkGapBytes: cfg.chunkGapBytes ?? 16 * 1024 },
+    cache,
+    metrics,
+    logger,
+  });
+
+  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger });
+  prober.healthy();
+  let grpc: ServingStore | undefined;
+  try {
+    const started = performance.now();
+    await syncer.sync();
+    logger.info('initial bucket sync done', { blocks: store.blocks().length, seconds: ((performance.now() - started) / 1000).toFixed(3) });
+    store.setReady();
+    grpc = await serveStore(store, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry) });
+  } catch (e) {
+    await http.close();
+    await closeBlocks(store);
+    throw e;
+  }
+  prober.ready();
+  logger.info('serving StoreAPI', { address: grpc.address });
+
+  const idleTimeout = cfg.idleTimeoutMs ?? 5 * 60_000;
+  const closeIdle = async (idleMs = idleTimeout) => {
+    let closed = 0;
+    for (const b of store.blocks()) if (await b.closeIfIdle(idleMs)) closed++;
+    return closed;
+  };
+  let syncing: Promise<void> | undefined;
+  const sync = () =>
+    (syncing ??= syncer
+      .sync()
+      .catch((e: unknown) => logger.error('bucket sync failed', { err: e as Error }))
+      .finally(() => {
+        syncing = undefined;
+      }));
+  const syncTimer = setInterval(() => void sync(), cfg.syncIntervalMs ?? 15 * 60_000);
+  const idleTimer = setInterval(() => void closeIdle(), Math.max(1000, Math.min(idleTimeout, 60_000)));
+  syncTimer.unref();
+  idleTimer.unref();
+
+  const serving = grpc;
+  return {
+    grpcAddress: serving.address,
+    httpAddress: http.address,
+    registry,
+    bucketStore: store,
+    sync: () => syncer.sync(),
+    closeIdle,
+    async stop() {
+      prober.notReady('stopping');
+      clearInterval(syncTimer);
+      clearInterval(idleTimer);
+      await syncing;
+      await serving.stop(5000);
+      await http.close();
+      await closeBlocks(store);
+      // A bucket passed in belongs to the caller.
+      if (cfg.bucket === undefined) await rawBucket.close();
+    },
+  };
+}
+
+async function closeBlocks(store: BucketStore): Promise<void> {
+  await Promise.all(store.blocks().map((b) => b.close()));
+}

@@ -1,0 +1,109 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConsistencyDelayFilter, IgnoreDeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter, type Relabeler } from '@strata/block';
+import { settleLimit, type Bucket } from '@strata/objstore';
+import type { Logger } from '@strata/runtime';
+import { Labels, type BlockMeta } from '@strata/tsdb';
+import { BucketBlock, type BlockOptions } from './block.js';
+import type { BucketStore } from './bucketstore.js';
+import type { IndexCache } from './cache.js';
+import { MetaCacheBucket } from './metacache.js';
+import type { StoreMetrics } from './metrics.js';
+
+export interface SyncOptions {
+  dataDir: string;
+  minTime: number;
+  maxTime: number;
+  relabeler: Relabeler;
+  consistencyDelayMs: number;
+  ignoreDeletionMarksDelayMs: number;
+  /** --block-sync-concurrency */
+  concurrency: number;
+  blockOptions: BlockOptions;
+  cache: IndexCache;
+  metrics: StoreMetrics;
+  logger: Logger;
+}
+
+/**
+ * Keeps the store's blocks in step with the bucket (Thanos' BucketStore.SyncBlocks): reads the metas
+ * through the shared fetcher and filters, loads new blocks (index-header from disk or built from
+ * range reads), and drops blocks that are gone or filtered out, with their local files.
+ */
+export class BlockSyncer {
+  readonly #fetcher: MetaFetcher;
+  readonly #opts: SyncOptions;
+  readonly #store: BucketStore;
+  /** Label sets by their string form, so blocks with the same external labels share one object. */
+  readonly #labelSets = new Map<string, Labels>();
+  /** Downsampled blocks already warned about: they are skipped until the aggregate codec exists. */
+  readonly #skipped = new Set<string>();
+
+  constructor(bucket: Bucket, store: BucketStore, opts: SyncOptions) {
+    this.#opts = opts;
+    this.#store = store;
+    this.#fetcher = new MetaFetcher(new MetaCacheBucket(bucket, join(opts.dataDir, 'meta-syncer')), {
+      filters: [
+        new TimePartitionFilter(opts.minTime, opts.maxTime),
+        new LabelShardedFilter(opts.relabeler),
+        new ConsistencyDelayFilter(opts.consistencyDelayMs),
+        new IgnoreDeletionMarkFilter(opts.ignoreDeletionMarksDelayMs),
+      ],
+    });
+  }
+
+  async sync(): Promise<void> {
+    const m = this.#opts.metrics;
+    const end = m.syncDuration.startTimer();
+    m.syncs.inc();
+    try {
+      const { metas, failed } = await this.#fetcher.fetch();
+      for (const [id, err] of failed) this.#opts.logger.warn('cannot read block meta.json; block not loaded', { block: id, err });
+      const loaded = new Set(this.#store.blocks().map((b) => b.id));
+      const fresh = [...metas.values()].filter((meta) => !loaded.has(meta.ulid) && this.#servable(meta));
+      const results = await settleLimit(fresh, this.#opts.concurrency, (meta) => this.#load(meta));
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') return;
+        m.blockLoadFailures.inc();
+        this.#opts.logger.error('loading block failed', { block: fresh[i]!.ulid, err: r.reason as Error });
+      });
+      for (const id of loaded) if (!metas.has(id)) await this.#drop(id);
+      m.blocksLoaded.set(this.#store.blocks().length);
+    } catch (e) {
+      m.syncFailures.inc();
+      throw e;
+    } finally {
+      end();
+    }
+  }
+
+  #servable(meta: BlockMeta): boolean {
+    if ((meta.thanos?.downsample.resolution ?? 0) === 0) return true;
+    if (!this.#skipped.has(meta.ulid)) {
+      this.#skipped.add(meta.ulid);
+      this.#opts.logger.warn('skipping downsampled block: aggregate chunks cannot be decoded yet', { block: meta.ulid, resolution: meta.thanos?.downsample.resolution });
+    }
+    return false;
+  }
+
+  async #load(meta: BlockMeta): Promise<void> {
+    const ext = Labels.from(meta.thanos?.labels ?? {});
+    const key = ext.toString();
+    const labels = this.#labelSets.get(key) ?? ext;
+    this.#labelSets.set(key, labels);
+    const { block, builtHeader } = await BucketBlock.load(meta, labels, this.#opts.dataDir, this.#opts.blockOptions);
+    if (builtHeader) this.#opts.metrics.indexHeadersBuilt.inc();
+    this.#opts.metrics.blockLoads.inc();
+    this.#store.addBlock(block);
+  }
+
+  async #drop(id: string): Promise<void> {
+    const b = this.#store.removeBlock(id);
+    await b?.close();
+    this.#opts.cache.dropBlock(id);
+    await rm(join(this.#opts.dataDir, id), { recursive: true, force: true });
+    await rm(join(this.#opts.dataDir, 'meta-syncer', id), { recursive: true, force: true });
+    this.#opts.metrics.blockDrops.inc();
+    this.#opts.logger.info('dropped block', { block: id });
+  }
+}
