@@ -4,6 +4,7 @@ import type { AggregateExpr } from '../parser/ast.js';
 import { formatFloatPlain, goFloat } from '../format.js';
 import { kahanC, kahanSumInc } from '../functions/kahan.js';
 import { quantile } from '../functions/quantile.js';
+import { UnsupportedError } from '../parser/errors.js';
 import { EvalError } from './errors.js';
 import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
 
@@ -54,7 +55,7 @@ export function aggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateCo
     case 'count_values':
       return countValues(e, input, ctx);
     case 'limit_ratio':
-      throw new EvalError('limit_ratio is not supported');
+      throw new UnsupportedError('limit_ratio (experimental)');
     default:
       return accumulate(e, input, ctx);
   }

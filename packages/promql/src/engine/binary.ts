@@ -1,6 +1,6 @@
 /** Binary operators: scalar/scalar, vector/scalar and vector/vector with Prometheus' vector matching. */
 import { dropMetricName } from './names.js';
-import { Labels } from '@strata/tsdb';
+import { Labels, METRIC_NAME } from '@strata/tsdb';
 import type { BinaryOp, VectorMatching } from '../parser/ast.js';
 import { isComparison } from '../parser/ast.js';
 import { goPow } from '../functions/kahan.js';
@@ -65,7 +65,7 @@ export function vectorScalarBinop(
 
 /** The signature function of a matching: the labels that must agree for two samples to match. */
 function signatureLabels(m: VectorMatching, l: Labels): Labels {
-  return m.on ? l.keep(m.matchingLabels) : dropMetricName(l.without(m.matchingLabels));
+  return m.on ? l.keep(m.matchingLabels) : l.without([...m.matchingLabels, METRIC_NAME]);
 }
 
 function signatures(series: readonly StepSeries[], m: VectorMatching): string[] {
