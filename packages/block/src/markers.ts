@@ -17,7 +17,14 @@ export interface DeletionMark {
   deletion_time: number;
 }
 
-export type NoCompactReason = 'manual' | 'index-size-exceeding' | 'block-index-out-of-order-chunk' | 'downsample-vertical-compaction';
+/** Thanos' reasons, plus Strata's compactor marks for blocks it skips instead of halting: `overlapping-blocks`, `corrupt-block`. */
+export type NoCompactReason =
+  | 'manual'
+  | 'index-size-exceeding'
+  | 'block-index-out-of-order-chunk'
+  | 'downsample-vertical-compaction'
+  | 'overlapping-blocks'
+  | 'corrupt-block';
 
 /** no-compact-mark.json: the compactor leaves the block alone. */
 export interface NoCompactMark {

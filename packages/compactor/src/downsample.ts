@@ -1,0 +1,339 @@
+import {
+  AggrChunk,
+  AggrType,
+  BlockReader,
+  BlockWriter,
+  CounterResetsIterator,
+  ValueType,
+  XORChunk,
+  type BlockMeta,
+  type Chunk,
+  type ChunkMeta,
+  type SampleIterator,
+  type ThanosMeta,
+  type XORAppender,
+} from '@strata/tsdb';
+
+const HOUR = 3_600_000;
+export const RES_RAW = 0;
+export const RES_5M = 5 * 60_000;
+export const RES_1H = HOUR;
+/** Raw blocks spanning at least this long are downsampled to 5m (Thanos' ResLevel1DownsampleRange). */
+export const DOWNSAMPLE_RANGE_5M = 40 * HOUR;
+/** 5m blocks spanning at least this long are downsampled to 1h (ResLevel2DownsampleRange). */
+export const DOWNSAMPLE_RANGE_1H = 10 * 24 * HOUR;
+
+/** The resolution a block of `resolution` spanning `range` ms is downsampled to, if it is due. */
+export function downsampleTarget(resolution: number, range: number): number | undefined {
+  if (resolution === RES_RAW && range >= DOWNSAMPLE_RANGE_5M) return RES_5M;
+  if (resolution === RES_5M && range >= DOWNSAMPLE_RANGE_1H) return RES_1H;
+  return undefined;
+}
+
+export interface DownsampleResult {
+  meta: BlockMeta | undefined;
+  /** Input points: raw samples, or aggregated points of the source resolution. */
+  pointsIn: number;
+}
+
+/**
+ * Writes a downsampled copy of a local block into `outDir`, series by series (streamed like
+ * compaction): raw blocks become aggregate chunks of `resolution`; 5m blocks are re-aggregated along
+ * their chunk boundaries. The new block keeps the source's compaction record (level, sources) so the
+ * planner and retention treat it as the same data at another resolution.
+ */
+export async function downsampleBlock(dir: string, outDir: string, resolution: number, thanos: ThanosMeta): Promise<DownsampleResult> {
+  const reader = await BlockReader.openDir(dir);
+  try {
+    const source = reader.meta;
+    const inRes = source.thanos?.downsample.resolution ?? RES_RAW;
+    if (resolution <= inRes) throw new Error(`block ${source.ulid}: cannot downsample resolution ${inRes} to ${resolution}`);
+    const writer = await BlockWriter.create(outDir, { emptySymbol: false, thanos: { ...thanos, downsample: { resolution } }, compaction: () => structuredClone(source.compaction) });
+    let pointsIn = 0;
+    const samples = new SampleBuffer();
+    try {
+      for await (const s of reader.chunkSeries([])) {
+        let out: ChunkMeta[];
+        if (inRes === RES_RAW) {
+          samples.reset();
+          samples.expand(new ChunkListIterator(s.chunks.map((c) => c.chunk)));
+          pointsIn += samples.n;
+          out = downsampleRaw(samples, resolution);
+        } else {
+          const aggrs = s.chunks.map((c) => asAggr(c.chunk, source.ulid));
+          for (const a of aggrs) pointsIn += a.numSamples();
+          out = downsampleAggr(aggrs, s.chunks[0]!.minTime, s.chunks[s.chunks.length - 1]!.maxTime, inRes, resolution);
+        }
+        await writer.addChunkSeries(s.labels, out);
+      }
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    if (writer.numSeries === 0) {
+      await writer.abort();
+      return { meta: undefined, pointsIn };
+    }
+    return { meta: await writer.close(), pointsIn };
+  } finally {
+    await reader.close();
+  }
+}
+
+function asAggr(c: Chunk, block: string): AggrChunk {
+  if (!(c instanceof AggrChunk)) throw new Error(`block ${block}: downsampled block holds a chunk of encoding ${c.encoding}, want aggregate chunks`);
+  return c;
+}
+
+/** Growable parallel arrays of samples, reused across series. */
+export class SampleBuffer {
+  ts = new Float64Array(1024);
+  vs = new Float64Array(1024);
+  n = 0;
+
+  reset(): void {
+    this.n = 0;
+  }
+
+  push(t: number, v: number): void {
+    if (this.n === this.ts.length) {
+      const ts = new Float64Array(this.n * 2);
+      const vs = new Float64Array(this.n * 2);
+      ts.set(this.ts);
+      vs.set(this.vs);
+      this.ts = ts;
+      this.vs = vs;
+    }
+    this.ts[this.n] = t;
+    this.vs[this.n++] = v;
+  }
+
+  /** Appends an iterator's samples, dropping NaNs (stale markers) and samples going back in time. */
+  expand(it: SampleIterator): void {
+    let last = this.n > 0 ? (this.ts[this.n - 1] as number) : Number.NEGATIVE_INFINITY;
+    while (it.next() === ValueType.Float) {
+      const t = it.atT();
+      const v = it.atFloat();
+      if (Number.isNaN(v) || t < last) continue;
+      this.push(t, v);
+      last = t;
+    }
+    const err = it.err();
+    if (err !== null) throw err;
+  }
+}
+
+/** Samples of chunks one after the other. */
+class ChunkListIterator implements SampleIterator {
+  #i = -1;
+  #cur: SampleIterator | undefined;
+  constructor(private readonly chunks: readonly Chunk[]) {}
+  next(): ValueType {
+    for (;;) {
+      if (this.#cur !== undefined) {
+        const t = this.#cur.next();
+        if (t !== ValueType.None || this.#cur.err() !== null) return t;
+      }
+      const c = this.chunks[++this.#i];
+      if (c === undefined) return ValueType.None;
+      this.#cur = c.iterator(this.#cur);
+    }
+  }
+  seek(): ValueType {
+    throw new Error('ChunkListIterator: seek is not supported');
+  }
+  atT(): number {
+    return (this.#cur as SampleIterator).atT();
+  }
+  atFloat(): number {
+    return (this.#cur as SampleIterator).atFloat();
+  }
+  err(): Error | null {
+    return this.#cur?.err() ?? null;
+  }
+}
+
+/** End of the aggregation window of `resolution` containing t (inclusive). */
+export function windowEnd(t: number, resolution: number): number {
+  return t - (t % resolution) + resolution - 1;
+}
+
+/**
+ * How many chunks a series' downsampled points go into, so that each holds at most about 140 points
+ * (Thanos' targetChunkCount, which assumes raw samples every minute).
+ */
+function targetChunkCount(mint: number, maxt: number, inRes: number, outRes: number, count: number): number {
+  const maxSamples = Math.trunc((maxt - mint) / outRes);
+  const fullness = Math.min(1, count / ((maxt - mint) / inRes));
+  const expected = Math.trunc(maxSamples * (Number.isFinite(fullness) ? fullness : 1)) + 1;
+  let x = 1;
+  while (Math.trunc(expected / x) > 140) x++;
+  return x;
+}
+
+/** Running statistics of one aggregation window, and the counter since the first sample. */
+class Aggregator {
+  total = 0;
+  count = 0;
+  sum = 0;
+  min = Number.MAX_VALUE;
+  max = -Number.MAX_VALUE;
+  counter = 0;
+  last = 0;
+
+  resetWindow(): void {
+    this.count = 0;
+    this.sum = 0;
+    this.min = Number.MAX_VALUE;
+    this.max = -Number.MAX_VALUE;
+  }
+
+  add(v: number): void {
+    if (this.total === 0) this.counter = v;
+    else this.counter += v < this.last ? v : v - this.last;
+    this.last = v;
+    this.sum += v;
+    this.count++;
+    this.total++;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+}
+
+/**
+ * Aggregates samples [from, to) into windows of `resolution`, calling `add` at each window's end
+ * stamp — the window end, or the batch's last sample time for a window the batch ends in, so that
+ * consecutive batches never overlap. Returns the last stamp.
+ */
+function aggregateBatch(ts: Float64Array, vs: Float64Array, from: number, to: number, resolution: number, add: (t: number, a: Aggregator) => void): number {
+  const a = new Aggregator();
+  const lastT = ts[to - 1] as number;
+  let nextT = Number.NEGATIVE_INFINITY;
+  for (let i = from; i < to; i++) {
+    const t = ts[i] as number;
+    if (t > nextT) {
+      if (nextT !== Number.NEGATIVE_INFINITY) add(nextT, a);
+      a.resetWindow();
+      nextT = Math.min(windowEnd(t, resolution), lastT);
+    }
+    a.add(vs[i] as number);
+  }
+  add(nextT, a);
+  return nextT;
+}
+
+/** Appenders for the five aggregates of one output chunk. */
+class AggrBuilder {
+  readonly chunks: (XORChunk | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  readonly #apps: (XORAppender | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  minTime = Number.POSITIVE_INFINITY;
+  maxTime = Number.NEGATIVE_INFINITY;
+
+  append(type: AggrType, t: number, v: number): void {
+    let app = this.#apps[type];
+    if (app === undefined) {
+      const c = new XORChunk();
+      this.chunks[type] = c;
+      this.#apps[type] = app = c.appender();
+    }
+    app.append(t, v);
+  }
+
+  point(t: number): void {
+    if (t < this.minTime) this.minTime = t;
+    if (t > this.maxTime) this.maxTime = t;
+  }
+
+  encode(): ChunkMeta {
+    const [count, sum, min, max, counter] = this.chunks;
+    return { minTime: this.minTime, maxTime: this.maxTime, chunk: AggrChunk.encode([count, sum, min, max, counter]) };
+  }
+}
+
+/**
+ * Raw samples (NaNs already dropped) to aggregate chunks (Thanos' DownsampleRaw): batches of about
+ * equal size, each extended to the end of its last window, one aggregate chunk per batch. The counter
+ * sub-chunk starts with the batch's first raw sample and ends with its last raw value, repeated at
+ * the last stamp.
+ */
+export function downsampleRaw(s: SampleBuffer, resolution: number): ChunkMeta[] {
+  const { ts, vs, n } = s;
+  if (n === 0) return [];
+  const numChunks = targetChunkCount(ts[0] as number, ts[n - 1] as number, 60_000, resolution, n);
+  const batchSize = Math.trunc(n / numChunks) + 1;
+  const out: ChunkMeta[] = [];
+  for (let from = 0; from < n; ) {
+    let to = Math.min(from + batchSize, n);
+    const w = windowEnd(ts[to - 1] as number, resolution);
+    while (to < n && (ts[to] as number) <= w) to++;
+    const b = new AggrBuilder();
+    b.append(AggrType.Counter, ts[from] as number, vs[from] as number);
+    const lastT = aggregateBatch(ts, vs, from, to, resolution, (t, a) => {
+      b.point(t);
+      b.append(AggrType.Count, t, a.count);
+      b.append(AggrType.Sum, t, a.sum);
+      b.append(AggrType.Min, t, a.min);
+      b.append(AggrType.Max, t, a.max);
+      b.append(AggrType.Counter, t, a.counter);
+    });
+    b.append(AggrType.Counter, lastT, vs[to - 1] as number);
+    out.push(b.encode());
+    from = to;
+  }
+  return out;
+}
+
+/** What a window of already aggregated points of each kind becomes at the coarser resolution. */
+const REAGGREGATE: readonly [AggrType, (a: Aggregator) => number][] = [
+  [AggrType.Count, (a) => a.sum],
+  [AggrType.Sum, (a) => a.sum],
+  [AggrType.Min, (a) => a.min],
+  [AggrType.Max, (a) => a.max],
+];
+
+/**
+ * Aggregate chunks to a coarser resolution (Thanos' downsampleAggr), along input chunk boundaries
+ * so that every output counter chunk still starts and ends with true raw values: count and sum are
+ * summed, min and max folded, and the counter rebuilt from the resets-applied input counters.
+ */
+export function downsampleAggr(chunks: readonly AggrChunk[], mint: number, maxt: number, inRes: number, outRes: number): ChunkMeta[] {
+  let points = 0;
+  for (const c of chunks) points += c.numSamples();
+  const numChunks = targetChunkCount(mint, maxt, inRes, outRes, points);
+  const batchSize = Math.max(1, Math.trunc(chunks.length / numChunks));
+  const out: ChunkMeta[] = [];
+  const buf = new SampleBuffer();
+  for (let i = 0; i < chunks.length; i += batchSize) out.push(reaggregateBatch(chunks.slice(i, i + batchSize), outRes, buf));
+  return out;
+}
+
+function reaggregateBatch(batch: readonly AggrChunk[], resolution: number, buf: SampleBuffer): ChunkMeta {
+  const b = new AggrBuilder();
+  for (const [type, value] of REAGGREGATE) {
+    buf.reset();
+    for (const c of batch) {
+      const sub = c.get(type);
+      if (sub !== undefined) buf.expand(sub.iterator());
+    }
+    if (buf.n === 0) continue;
+    aggregateBatch(buf.ts, buf.vs, 0, buf.n, resolution, (t, a) => {
+      b.point(t);
+      b.append(type, t, value(a));
+    });
+  }
+  const counters = batch.map((c) => c.get(AggrType.Counter)).filter((c): c is Chunk => c !== undefined);
+  if (counters.length > 0) {
+    const it = new CounterResetsIterator(counters);
+    buf.reset();
+    buf.expand(it);
+    if (buf.n > 0) {
+      b.append(AggrType.Counter, buf.ts[0] as number, buf.vs[0] as number);
+      const lastT = aggregateBatch(buf.ts, buf.vs, 0, buf.n, resolution, (t, a) => {
+        b.point(t);
+        b.append(AggrType.Counter, t, a.counter);
+      });
+      b.append(AggrType.Counter, lastT, it.lastRawValue);
+    }
+  }
+  return b.encode();
+}
