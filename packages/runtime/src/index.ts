@@ -2,3 +2,4 @@ export * from './logger.js';
 export * from './prober.js';
 export * from './http.js';
 export * from './grpc-metrics.js';
+export * from './net.js';

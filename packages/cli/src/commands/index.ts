@@ -4,6 +4,7 @@ import { register as registerBucketTools } from './tools-bucket.js';
 import { register as registerTsdbTools } from './tools-tsdb.js';
 import { register as registerSidecar } from './sidecar.js';
 import { register as registerQuery } from './query.js';
+import { register as registerQuickstart } from './quickstart.js';
 
 /**
  * Every subcommand lives in its own file and exports `register(program)`. Add one line here per
@@ -12,6 +13,7 @@ import { register as registerQuery } from './query.js';
 export function registerCommands(program: Command): void {
   registerSidecar(program);
   registerQuery(program);
+  registerQuickstart(program);
   const tools = program.command('tools').description('Tools for TSDB blocks and object storage buckets');
   registerDemoTools(tools);
   registerBucketTools(tools);

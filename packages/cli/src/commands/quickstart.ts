@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { startQuickstart } from '../quickstart/quickstart.js';
+import { parseDuration } from '../flags.js';
+import { loggerFromFlags, runUntilSignal, withLogFlags } from './component.js';
+
+/** `strata quickstart`: everything on one machine, with demo data, until Ctrl-C. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('quickstart')
+    .description(
+      'Run a complete local Strata: 3 demo exporters, 2 Prometheus replicas (needs the prometheus binary) with a sidecar each, ' +
+        'backfilled history in the bucket, a store gateway and the querier. Ctrl-C stops everything.',
+    )
+    .option('--data-dir <dir>', 'where Prometheus data, the local bucket and caches live', './strata-quickstart')
+    .option('--objstore.config-file <path>', 'use this bucket (e.g. S3) instead of a directory under --data-dir')
+    .option('--history <duration>', 'history to backfill into the bucket on the first start', '3d')
+    .option('--http-address <host:port>', 'where the querier serves the Prometheus API', '127.0.0.1:10902');
+  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+    const logger = loggerFromFlags(o);
+    const qs = await startQuickstart({
+      dataDir: String(o.dataDir),
+      ...(o['objstore.configFile'] !== undefined ? { objstoreConfigFile: String(o['objstore.configFile']) } : {}),
+      historyMs: parseDuration(String(o.history)),
+      httpAddress: String(o.httpAddress),
+      logger,
+    });
+    process.stdout.write(
+      `\nStrata is running. Querier (Prometheus API): ${qs.queryUrl}\n` +
+        `  promtool query instant ${qs.queryUrl} 'sum by (mode) (rate(demo_cpu_usage_seconds_total[5m]))'\n` +
+        `  curl '${qs.queryUrl}/api/v1/query?query=up'\n` +
+        `Point Grafana at ${qs.queryUrl} as a Prometheus data source. Ctrl-C stops everything.\n\n`,
+    );
+    await runUntilSignal(logger, () => qs.stop());
+  });
+}

@@ -1,0 +1,127 @@
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { uploadBlock } from '@strata/block';
+import { bucketFromConfigFile, newBucket, type Bucket } from '@strata/objstore';
+import { start as startQuerier } from '@strata/querier';
+import type { Logger } from '@strata/runtime';
+import { start as startSidecar } from '@strata/sidecar';
+import { Registry } from 'prom-client';
+import { writeDemoBlocks } from '../demo/blocks.js';
+import { startDemoExporter } from '../demo/exporter.js';
+import { startPrometheusProcess } from './prometheus.js';
+
+/**
+ * A complete Strata on one machine, for trying it out: three demo exporters, two Prometheus replicas
+ * scraping them (external labels cluster/replica, short blocks), a sidecar each shipping blocks to the
+ * bucket (a local directory unless an objstore config is given), days of backfilled history in the
+ * bucket, a store gateway serving it, and the querier over everything.
+ */
+export interface QuickstartOptions {
+  dataDir: string;
+  objstoreConfigFile?: string;
+  /** How much history to backfill into the bucket on the first start (ms). */
+  historyMs: number;
+  /** Querier HTTP address. */
+  httpAddress: string;
+  logger: Logger;
+}
+
+export interface Quickstart {
+  readonly queryUrl: string;
+  stop(): Promise<void>;
+}
+
+const CLUSTER = 'quickstart';
+const INSTANCES = ['demo-0', 'demo-1', 'demo-2'];
+const SCRAPE_INTERVAL = '5s';
+const BLOCK_DURATION = '5m';
+
+export async function startQuickstart(opts: QuickstartOptions): Promise<Quickstart> {
+  const log = opts.logger;
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((e: Error) => log.warn('stopping a component failed', { err: e }));
+  };
+  try {
+    await mkdir(opts.dataDir, { recursive: true });
+    const bucket = await openBucket(opts);
+
+    const exporters = await Promise.all(INSTANCES.map((instance) => startDemoExporter('127.0.0.1:0', instance)));
+    for (const e of exporters) stops.push(() => e.stop());
+    log.info('demo exporters up', { addresses: exporters.map((e) => e.address).join(',') });
+
+    await backfill(opts, bucket);
+
+    const sidecarAddresses: string[] = [];
+    for (const replica of ['0', '1']) {
+      const prom = await startPrometheusProcess({
+        dir: join(opts.dataDir, `prometheus-${replica}`),
+        externalLabels: { cluster: CLUSTER, replica },
+        targets: exporters.map((e, i) => ({ address: e.address, instance: INSTANCES[i] as string })),
+        scrapeInterval: SCRAPE_INTERVAL,
+        blockDuration: BLOCK_DURATION,
+      });
+      stops.push(() => prom.stop());
+      const sidecar = await startSidecar({
+        prometheusUrl: prom.url,
+        tsdbPath: prom.dataDir,
+        bucket,
+        grpcAddress: '127.0.0.1:0',
+        httpAddress: '127.0.0.1:0',
+        logger: log.with({ replica }),
+        registry: new Registry(),
+      });
+      stops.push(() => sidecar.stop());
+      sidecarAddresses.push(sidecar.grpcAddress);
+      log.info('prometheus and sidecar up', { replica, prometheus: prom.url, sidecar: sidecar.grpcAddress });
+    }
+
+    const querier = await startQuerier({
+      httpAddress: opts.httpAddress,
+      grpcAddress: '127.0.0.1:0',
+      endpoints: sidecarAddresses,
+      replicaLabels: ['replica'],
+      logger: log,
+    });
+    stops.push(() => querier.stop());
+    return { queryUrl: `http://${querier.httpAddress}`, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function openBucket(opts: QuickstartOptions): Promise<Bucket> {
+  if (opts.objstoreConfigFile !== undefined) return bucketFromConfigFile(opts.objstoreConfigFile);
+  const directory = join(opts.dataDir, 'bucket');
+  await mkdir(directory, { recursive: true });
+  return newBucket({ type: 'FILESYSTEM', directory, prefix: '' });
+}
+
+/** Writes `historyMs` of demo history as 2h blocks into the bucket, once per data dir. */
+async function backfill(opts: QuickstartOptions, bucket: Bucket): Promise<void> {
+  const done = join(opts.dataDir, 'backfill.done');
+  if (await stat(done).then(() => true, () => false)) return;
+  const stepMs = 15_000;
+  const endMs = Math.floor(Date.now() / stepMs) * stepMs - 60_000;
+  const tmp = join(opts.dataDir, 'backfill');
+  await rm(tmp, { recursive: true, force: true });
+  let blocks = 0;
+  await writeDemoBlocks(tmp, {
+    instances: INSTANCES,
+    job: 'demo',
+    startMs: endMs - opts.historyMs,
+    endMs,
+    stepMs,
+    blockMs: 2 * 3_600_000,
+    thanos: { labels: { cluster: CLUSTER, replica: '0' }, downsample: { resolution: 0 }, source: 'bucket.upload' },
+    onBlock: async (meta, dir) => {
+      await uploadBlock(bucket, dir);
+      await rm(dir, { recursive: true, force: true });
+      blocks++;
+      opts.logger.info('backfilled block', { block: meta.ulid, from: new Date(meta.minTime).toISOString(), to: new Date(meta.maxTime).toISOString(), progress: `${blocks}` });
+    },
+  });
+  await rm(tmp, { recursive: true, force: true });
+  await writeFile(done, new Date().toISOString());
+}
