@@ -3,8 +3,8 @@
  *
  * Upload and range-read throughput through Strata's Bucket (S3 backend with retries and metrics)
  * against a plain AWS SDK loop doing the same requests to the same s3rver in the same run. Each
- * round runs both sides in alternating order; the best round of each side is reported, with the
- * ratio Bucket / SDK (target ≥ 0.9).
+ * round runs both sides back to back in alternating order; medians are reported, with the median
+ * of the per-round ratios Bucket / SDK (target ≥ 0.9).
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -57,7 +57,7 @@ export async function main(args: string[]): Promise<void> {
       'range-kb': { type: 'string', default: '256' },
       ranges: { type: 'string', default: '512' },
       concurrency: { type: 'string', default: '8' },
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '9' },
     },
   });
   const objectBytes = Number(values['object-mb']) * 1024 * 1024;
@@ -82,30 +82,32 @@ export async function main(args: string[]): Promise<void> {
     // Warm-up: connections, JIT, s3rver's first writes.
     await strata.upload();
     await sdk.upload();
-    const best = { strataUp: Infinity, sdkUp: Infinity, strataRead: Infinity, sdkRead: Infinity };
+    // Paired rounds in alternating order; the machine may be busy, so report medians, and the median of the per-round ratios.
+    const rounds: Array<{ strataUp: number; sdkUp: number; strataRead: number; sdkRead: number }> = [];
     for (let round = 0; round < Number(values.rounds); round++) {
       const order = round % 2 === 0 ? (['strata', 'sdk'] as const) : (['sdk', 'strata'] as const);
+      const r = { strataUp: 0, sdkUp: 0, strataRead: 0, sdkRead: 0 };
       for (const side of order) {
         const impl = side === 'strata' ? strata : sdk;
         const up = await timed(impl.upload);
         const rd = await timed(impl.read);
-        if (side === 'strata') {
-          best.strataUp = Math.min(best.strataUp, up);
-          best.strataRead = Math.min(best.strataRead, rd);
-        } else {
-          best.sdkUp = Math.min(best.sdkUp, up);
-          best.sdkRead = Math.min(best.sdkRead, rd);
-        }
+        if (side === 'strata') Object.assign(r, { strataUp: up, strataRead: rd });
+        else Object.assign(r, { sdkUp: up, sdkRead: rd });
         process.stderr.write(`round ${round + 1} ${side}: upload ${(uploadMB / up).toFixed(1)} MB/s, range read ${(readMB / rd).toFixed(1)} MB/s\n`);
       }
+      rounds.push(r);
     }
-    const row = (name: string, mb: number, strataS: number, sdkS: number) =>
-      `${name.padEnd(11)} Bucket ${(mb / strataS).toFixed(1).padStart(7)} MB/s   plain SDK ${(mb / sdkS).toFixed(1).padStart(7)} MB/s   ratio ${(sdkS / strataS).toFixed(2)}\n`;
+    const median = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+    };
+    const row = (name: string, mb: number, strataS: number[], sdkS: number[]) =>
+      `${name.padEnd(11)} Bucket ${(mb / median(strataS)).toFixed(1).padStart(7)} MB/s   plain SDK ${(mb / median(sdkS)).toFixed(1).padStart(7)} MB/s   ratio ${median(strataS.map((t, i) => (sdkS[i] as number) / t)).toFixed(2)}\n`;
     process.stdout.write(
-      `objstore: s3rver on 127.0.0.1, ${w.objects.length} × ${values['object-mb']} MiB uploads, ${w.ranges.length} × ${values['range-kb']} KiB range reads, concurrency ${w.concurrency}, best of ${values.rounds} rounds\n`,
+      `objstore: s3rver on 127.0.0.1, ${w.objects.length} × ${values['object-mb']} MiB uploads, ${w.ranges.length} × ${values['range-kb']} KiB range reads, concurrency ${w.concurrency}, medians of ${values.rounds} paired rounds\n`,
     );
-    process.stdout.write(row('upload', uploadMB, best.strataUp, best.sdkUp));
-    process.stdout.write(row('range read', readMB, best.strataRead, best.sdkRead));
+    process.stdout.write(row('upload', uploadMB, rounds.map((r) => r.strataUp), rounds.map((r) => r.sdkUp)));
+    process.stdout.write(row('range read', readMB, rounds.map((r) => r.strataRead), rounds.map((r) => r.sdkRead)));
   } finally {
     await bucket.close();
     await s3.stop();

@@ -19,17 +19,8 @@ export class OperationTimeoutError extends Error {
   }
 }
 
-/** A response body that ended before its Content-Length. */
-export class TruncatedBodyError extends Error {
-  constructor(what: string, got: number, expected: number) {
-    super(`${what}: connection ended after ${got} of ${expected} bytes`);
-    this.name = 'TruncatedBodyError';
-  }
-}
-
 const RETRYABLE_NAMES = new Set([
   'OperationTimeoutError',
-  'TruncatedBodyError',
   'TimeoutError',
   'RequestTimeout',
   'RequestTimeoutException',

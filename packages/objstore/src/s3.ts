@@ -14,7 +14,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { dirPrefix, isBodySource, ObjectNotFoundError, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
 import { checkRange } from './io.js';
-import { OperationTimeoutError, TruncatedBodyError } from './retry.js';
+import { OperationTimeoutError } from './retry.js';
 
 export interface S3Options {
   bucket: string;
@@ -203,9 +203,9 @@ export class S3Bucket implements Bucket {
       (signal) => this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: name, ...(range ? { Range: range } : {}) }), { abortSignal: signal }),
       name,
     );
-    const body = out.Body as Readable | undefined;
-    if (!body) return Readable.from([]);
-    return out.ContentLength === undefined ? body : checkLength(body, out.ContentLength, `${this.#bucket}/${name}`);
+    // A connection that ends before Content-Length fails this stream with ECONNRESET ("aborted"), which
+    // RetryingBucket resumes; the fault-proxy tests cut responses in half to keep that true.
+    return (out.Body as Readable | undefined) ?? Readable.from([]);
   }
 
   /**
@@ -240,17 +240,4 @@ function credentials(opts: S3Options): { accessKeyId: string; secretAccessKey: s
   if (!accessKeyId || !secretAccessKey) return undefined;
   const sessionToken = opts.accessKey ? opts.sessionToken : process.env.AWS_SESSION_TOKEN;
   return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
-}
-
-/** Passes the body through, failing (retryably) if the connection ends before Content-Length bytes arrived. */
-function checkLength(body: Readable, expected: number, what: string): Readable {
-  async function* counted(): AsyncIterable<Buffer> {
-    let got = 0;
-    for await (const chunk of body) {
-      got += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
-    if (got < expected) throw new TruncatedBodyError(what, got, expected);
-  }
-  return Readable.from(counted(), { objectMode: false });
 }
