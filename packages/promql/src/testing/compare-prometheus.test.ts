@@ -1,0 +1,105 @@
+/**
+ * The same data in Prometheus 2.42 (backfilled with promtool) and in a MemoryStorage; range queries must
+ * give the same answers in the engine's 2.x mode.
+ */
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { tempDir } from '@strata/testing/process';
+import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+import { Labels } from '@strata/tsdb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../engine/engine.js';
+import { almostEqual } from '../float.js';
+import { MemoryStorage } from '../storage/memory.js';
+import { appendTo, openMetricsLines, syntheticSeries, type SyntheticOptions } from './synthetic.js';
+
+// Samples 7 ms off whole seconds, so no sample sits exactly on a range boundary of the 30s-aligned steps.
+const opts: SyntheticOptions = { series: 20, histograms: 4, start: 1_700_000_000_007, end: 1_700_000_000_007 + 6 * 3600_000, interval: 15_000 };
+const queries = [
+  'demo_gauge',
+  'rate(demo_requests_total[5m])',
+  'increase(demo_requests_total[3m])',
+  'irate(demo_requests_total[1m])',
+  'delta(demo_gauge[10m])',
+  'deriv(demo_gauge[10m])',
+  'predict_linear(demo_gauge[10m], 600)',
+  'sum by (job) (rate(demo_requests_total[5m]))',
+  'avg without (instance) (demo_gauge)',
+  'topk(3, demo_gauge)',
+  'quantile(0.9, demo_gauge)',
+  'stddev by (job) (demo_gauge)',
+  'count_values("v", round(demo_gauge / 50))',
+  'histogram_quantile(0.9, sum by (le) (rate(demo_latency_seconds_bucket[5m])))',
+  'histogram_quantile(0.5, rate(demo_latency_seconds_bucket[10m]))',
+  'demo_requests_total - demo_requests_total offset 1h',
+  'demo_gauge > on(job, instance) group_left demo_requests_total / 1000',
+  'demo_gauge and demo_gauge > 20 or demo_gauge < -90',
+  'max_over_time(demo_gauge[1h:1m])',
+  'avg_over_time(demo_gauge[7m]) * 2 ^ 2',
+  'quantile_over_time(0.3, demo_gauge[20m])',
+  'holt_winters(demo_gauge[10m], 0.3, 0.6)',
+  'changes(demo_gauge[10m]) + resets(demo_requests_total[2h])',
+  'label_replace(demo_gauge, "host", "$1", "instance", "(.*):.*")',
+  'absent(nonexistent{job="x"})',
+  'time() - timestamp(demo_gauge)',
+  'scalar(sum(demo_gauge)) * vector(1)',
+  'clamp(demo_gauge, -10, 10) + abs(demo_gauge) - ceil(demo_gauge)',
+  'sum(rate(demo_requests_total[5m] @ end()))',
+];
+
+interface PromMatrix {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
+describe('engine in 2.x mode against Prometheus 2.42 on the same data', () => {
+  let prom: PrometheusHandle;
+  let cleanup: () => Promise<void>;
+  const storage = new MemoryStorage();
+  const engine = new Engine({ compat: 2 });
+
+  beforeAll(async () => {
+    const dir = await tempDir('strata-promql-compare-');
+    cleanup = dir.cleanup;
+    const series = syntheticSeries(opts);
+    appendTo(storage, series, opts);
+    const om = join(dir.path, 'data.om');
+    await finished(Readable.from(openMetricsLines(series, opts)).pipe(createWriteStream(om)));
+    const dataDir = join(dir.path, 'data');
+    await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', om, dataDir]);
+    prom = await startPrometheus({ dir: dir.path, dataDir, blockDuration: '2h' });
+  });
+
+  afterAll(async () => {
+    await prom?.stop();
+    await cleanup?.();
+  });
+
+  it.each(queries)('%s', async (query) => {
+    const start = opts.start - 7 + 3600_000;
+    const end = opts.end - 7;
+    const step = 30_000;
+    const want = await prom.api<{ resultType: string; result: PromMatrix[] }>('query_range', {
+      query, start: String(start / 1000), end: String(end / 1000), step: String(step / 1000),
+    });
+    const got = await engine.rangeQuery(storage, query, start, end, step);
+    if (got.value.type !== 'matrix') throw new Error(`got ${got.value.type}`);
+    const ours = new Map(got.value.series.map((s) => [s.labels.key(), s]));
+    expect(got.value.series.length, 'series count').toBe(want.result.length);
+    expect(want.result.length, 'a comparison over no series proves nothing').toBeGreaterThan(0);
+    for (const w of want.result) {
+      const labels = Labels.from(w.metric);
+      const s = ours.get(labels.key());
+      expect(s, `series ${labels.toString()}`).toBeDefined();
+      const points = s?.floats ?? [];
+      expect(points.map((p) => p.t), labels.toString()).toEqual(w.values.map(([t]) => Math.round(t * 1000)));
+      w.values.forEach(([, v], i) => {
+        const ours = (points[i] as { f: number }).f;
+        const theirs = Number(v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : v);
+        if (!almostEqual(ours, theirs, 1e-9)) expect(ours, `${labels.toString()} at ${w.values[i]?.[0]}`).toBe(theirs);
+      });
+    }
+  });
+});
