@@ -362,7 +362,7 @@ export function encodeSeriesResponse(frame: SeriesResponse): Buffer {
   } else {
     writeAny(w, 3, frame.hints);
   }
-  return Buffer.from(w.finish());
+  return w.finishCopy();
 }
 
 export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {

@@ -24,11 +24,20 @@ export class ProtoWriter {
     this.#buf = Buffer.allocUnsafe(initialSize);
   }
 
-  /** Returns the written bytes (a view on the internal buffer) and resets the writer. */
+  /** Returns the written bytes (a view that now belongs to the caller) and resets the writer. */
   finish(): Buffer {
     if (this.#forks.length > 0) throw new Error('ProtoWriter.finish() with an unclosed fork()');
     const out = this.#buf.subarray(0, this.#pos);
     this.#buf = Buffer.allocUnsafe(Math.max(256, this.#buf.length >>> 1));
+    this.#pos = 0;
+    return out;
+  }
+
+  /** Returns a copy of the written bytes and resets the writer, keeping its buffer for the next message. */
+  finishCopy(): Buffer {
+    if (this.#forks.length > 0) throw new Error('ProtoWriter.finishCopy() with an unclosed fork()');
+    const out = Buffer.allocUnsafe(this.#pos);
+    this.#buf.copy(out, 0, 0, this.#pos);
     this.#pos = 0;
     return out;
   }

@@ -1,0 +1,155 @@
+/**
+ * `pnpm bench sidecar [--series=N] [--hours=H] [--rounds=N] [--cpu-prof-dir=DIR]`
+ * (`--cpu-prof-dir` writes a V8 CPU profile of the sidecar process there)
+ *
+ * Series throughput (samples/s) through the sidecar's StoreAPI (a `strata sidecar` process) vs
+ * Prometheus' streamed remote read read directly, on the same Prometheus 2.42 and the same backfilled
+ * data, in the same run.
+ *
+ * Both sides count samples from each chunk's header (no XOR decoding), so the ratio is the cost the
+ * sidecar adds: the remote-read round trip it makes, hashing, re-sorting, gRPC framing and the client's
+ * decoding. Rounds alternate the order of the two sides; the best round of each is reported.
+ * Target (issue 4): the sidecar adds at most 20%, i.e. ratio ≥ 0.8.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { decodeChunkedReadResponse, PrometheusClient, readFrames, ResponseType } from '../packages/sidecar/src/index.js';
+import { seriesRequest, StoreClient, type LabelMatcher } from '../packages/storeapi/src/index.js';
+import { freePort, startProcess, tempDir, waitForHttp } from '../test/harness/process.js';
+import { promtool, startPrometheus } from '../test/harness/prometheus.js';
+
+const STEP_S = 15;
+
+function openMetrics(series: number, hours: number, endS: number): string {
+  const n = Math.floor((hours * 3600) / STEP_S);
+  const startS = endS - n * STEP_S;
+  const lines = ['# TYPE bench_value gauge'];
+  for (let s = 0; s < series; s++) {
+    let v = s * 10;
+    for (let i = 0; i < n; i++) {
+      // A random walk with two decimals: realistic XOR chunk sizes.
+      v = Math.round((v + Math.sin(i * 0.37 + s) * 3) * 100) / 100;
+      lines.push(`bench_value{job="job${s % 10}",instance="host${s}:9100"} ${v} ${startS + i * STEP_S}`);
+    }
+  }
+  lines.push('# EOF', '');
+  return lines.join('\n');
+}
+
+/** Samples in a chunk: the BE16 count that opens every XOR chunk. */
+const samplesIn = (data: Uint8Array) => (data[0]! << 8) | data[1]!;
+
+interface Run {
+  samples: number;
+  series: number;
+  seconds: number;
+}
+
+async function timed(fn: () => Promise<Omit<Run, 'seconds'>>): Promise<Run> {
+  const t0 = process.hrtime.bigint();
+  const r = await fn();
+  return { ...r, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { series: { type: 'string', default: '500' }, hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '3' }, 'cpu-prof-dir': { type: 'string' } } });
+  const seriesCount = Number(values.series);
+  const hours = Number(values.hours);
+  const rounds = Number(values.rounds);
+  const dir = await tempDir('strata-bench-sidecar-');
+  const data = join(dir.path, 'data');
+  await mkdir(join(data, 'wal'), { recursive: true });
+  const endS = Math.floor(Date.now() / 1000 / 3600) * 3600 - 3600;
+  process.stderr.write(`backfilling ${seriesCount} series × ${hours}h at ${STEP_S}s with promtool…\n`);
+  await writeFile(join(dir.path, 'bench.om'), openMetrics(seriesCount, hours, endS));
+  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', join(dir.path, 'bench.om'), data]);
+
+  const prom = await startPrometheus({ dir: dir.path, dataDir: data, externalLabels: { cluster: 'bench', replica: 'r0' } });
+  // The sidecar runs as its own process (the built CLI), as in production, so its work and the
+  // client's decoding overlap as they would with a querier on another machine.
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const sidecar = startProcess(
+    process.execPath,
+    [
+      ...(values['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`] : []),
+      fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url)),
+      'sidecar',
+      `--prometheus.url=${prom.url}`,
+      `--tsdb.path=${data}`,
+      `--grpc-address=127.0.0.1:${grpcPort}`,
+      `--http-address=127.0.0.1:${httpPort}`,
+      '--log.level=warn',
+    ],
+    { logFile: join(dir.path, 'sidecar.log') },
+  );
+  await waitForHttp(`http://127.0.0.1:${httpPort}/-/ready`, { proc: sidecar });
+  const client = new StoreClient(`127.0.0.1:${grpcPort}`);
+  const promClient = new PrometheusClient(prom.url, { timeoutMs: 600_000 });
+  const matchers: LabelMatcher[] = [{ type: 0, name: '__name__', value: 'bench_value' }];
+  const minTime = (endS - hours * 3600) * 1000;
+  const maxTime = endS * 1000;
+
+  const direct = () =>
+    timed(async () => {
+      let samples = 0;
+      let series = 0;
+      const res = await promClient.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, [ResponseType.STREAMED_XOR_CHUNKS]);
+      for await (const frame of readFrames(res.body!)) {
+        for (const s of decodeChunkedReadResponse(frame)) {
+          series++;
+          for (const c of s.chunks) samples += samplesIn(c.data);
+        }
+      }
+      return { samples, series };
+    });
+  const viaSidecar = (batch: number) => () =>
+    timed(async () => {
+      let samples = 0;
+      let series = 0;
+      for await (const f of client.series(seriesRequest({ minTime, maxTime, matchers, responseBatchSize: batch }))) {
+        const list = 'series' in f ? [f.series] : 'batch' in f ? f.batch : [];
+        for (const s of list) {
+          series++;
+          for (const c of s.chunks) samples += samplesIn(c.raw!.data);
+        }
+      }
+      return { samples, series };
+    });
+
+  const sides: [string, () => Promise<Run>][] = [
+    ['remote read direct', direct],
+    ['sidecar Series', viaSidecar(0)],
+    ['sidecar Series, batch 64', viaSidecar(64)],
+  ];
+  const best = new Map<string, Run>();
+  try {
+    await direct(); // warm-up: page cache and Prometheus' mmap
+    await viaSidecar(0)();
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? sides : [...sides].reverse();
+      for (const [name, fn] of order) {
+        const run = await fn();
+        const prev = best.get(name);
+        if (prev === undefined || run.seconds < prev.seconds) best.set(name, run);
+      }
+    }
+  } finally {
+    client.close();
+    await sidecar.stop();
+    await prom.stop();
+    await dir.cleanup();
+  }
+
+  const ref = best.get('remote read direct')!;
+  const rate = (r: Run) => r.samples / r.seconds;
+  process.stdout.write(`sidecar Series vs Prometheus remote read, ${ref.series} series, ${ref.samples} samples, best of ${rounds} rounds\n`);
+  for (const [name] of sides) {
+    const run = best.get(name)!;
+    if (run.samples !== ref.samples || run.series !== ref.series) throw new Error(`${name} returned ${run.series} series / ${run.samples} samples, remote read ${ref.series} / ${ref.samples}`);
+    process.stdout.write(
+      `${name.padEnd(26)} ${run.seconds.toFixed(3)} s  ${(rate(run) / 1e6).toFixed(2)} M samples/s  ${(run.series / run.seconds).toFixed(0)} series/s  ratio ${(rate(run) / rate(ref)).toFixed(3)}\n`,
+    );
+  }
+}
