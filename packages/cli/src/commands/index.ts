@@ -4,6 +4,8 @@ import { register as registerBucketTools } from './tools-bucket.js';
 import { register as registerTsdbTools } from './tools-tsdb.js';
 import { register as registerSidecar } from './sidecar.js';
 import { register as registerQuery } from './query.js';
+import { register as registerCompact } from './compact.js';
+import { register as registerStore } from './store.js';
 import { register as registerQuickstart } from './quickstart.js';
 
 /**
@@ -13,6 +15,8 @@ import { register as registerQuickstart } from './quickstart.js';
 export function registerCommands(program: Command): void {
   registerSidecar(program);
   registerQuery(program);
+  registerCompact(program);
+  registerStore(program);
   registerQuickstart(program);
   const tools = program.command('tools').description('Tools for TSDB blocks and object storage buckets');
   registerDemoTools(tools);

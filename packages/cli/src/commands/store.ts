@@ -1,0 +1,71 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { start } from '@strata/store';
+import { parseDuration, parseTime } from '../flags.js';
+import { loggerFromFlags, runUntilSignal, withLogFlags } from './component.js';
+
+/** `strata store`: the store gateway, serving every block in the bucket over the StoreAPI, with `thanos store`'s flags. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('store')
+    .description('Serve the blocks in object storage over the StoreAPI, reading only what each query needs with range requests')
+    .requiredOption('--objstore.config-file <path>', 'object store configuration (YAML, Thanos format)')
+    .option('--data-dir <dir>', 'local directory for index-headers and cached block metas', './data')
+    .option('--grpc-address <host:port>', 'listen address for the StoreAPI', '0.0.0.0:10901')
+    .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
+    .option('--sync-block-duration <duration>', 'how often to sync block metas with the bucket', '15m')
+    .option('--block-sync-concurrency <n>', 'blocks loaded in parallel during a sync', '20')
+    .option('--min-time <time>', 'serve only data at or after this time: RFC3339, Unix seconds or relative like -2w')
+    .option('--max-time <time>', 'serve only data at or before this time: RFC3339, Unix seconds or relative like -1d')
+    .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks to serve')
+    .option('--selector.relabel-config-file <path>', 'file with the relabel rules')
+    .option('--index-cache-size <bytes>', 'memory for cached postings, expanded postings and series (e.g. 250MB, base 1024)', '250MB')
+    .option('--store.grpc.series-sample-limit <n>', 'maximum samples one Series call may return (0 = no limit)', '0')
+    .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
+    .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
+    .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
+  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+    const logger = loggerFromFlags(o);
+    const inline = o['selector.relabelConfig'] as string | undefined;
+    const file = o['selector.relabelConfigFile'] as string | undefined;
+    if (inline !== undefined && file !== undefined) throw new Error('give only one of --selector.relabel-config and --selector.relabel-config-file');
+    const relabelConfig = file !== undefined ? await readFile(file, 'utf8') : inline;
+    const minTime = o.minTime as string | undefined;
+    const maxTime = o.maxTime as string | undefined;
+    const store = await start({
+      objstoreConfigFile: String(o['objstore.configFile']),
+      dataDir: String(o.dataDir),
+      grpcAddress: String(o.grpcAddress),
+      httpAddress: String(o.httpAddress),
+      syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
+      blockSyncConcurrency: count(o.blockSyncConcurrency, '--block-sync-concurrency', 1),
+      ...(minTime !== undefined ? { minTime: parseTime(minTime) } : {}),
+      ...(maxTime !== undefined ? { maxTime: parseTime(maxTime) } : {}),
+      ...(relabelConfig !== undefined ? { relabelConfig } : {}),
+      indexCacheBytes: parseBytes(String(o.indexCacheSize), '--index-cache-size'),
+      seriesSampleLimit: count(o['store.grpc.seriesSampleLimit'], '--store.grpc.series-sample-limit', 0),
+      seriesMaxConcurrency: count(o['store.grpc.seriesMaxConcurrency'], '--store.grpc.series-max-concurrency', 1),
+      consistencyDelayMs: parseDuration(String(o.consistencyDelay)),
+      ignoreDeletionMarksDelayMs: parseDuration(String(o.ignoreDeletionMarksDelay)),
+      logger,
+    });
+    logger.info('store gateway ready', { grpc: store.grpcAddress, http: store.httpAddress });
+    await runUntilSignal(logger, () => store.stop());
+  });
+}
+
+function count(v: unknown, flag: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer ≥ ${min}, not ${String(v)}`);
+  return n;
+}
+
+const UNITS: Record<string, number> = { B: 1, KB: 1024, KIB: 1024, MB: 1024 ** 2, MIB: 1024 ** 2, GB: 1024 ** 3, GIB: 1024 ** 3, TB: 1024 ** 4, TIB: 1024 ** 4 };
+
+/** A size like `250MB` or `1GiB` (base 1024, as Thanos' flags read them) in bytes. */
+function parseBytes(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(s.trim());
+  const unit = UNITS[(m?.[2] || 'B').toUpperCase()];
+  if (m === null || unit === undefined) throw new Error(`${flag}: invalid size ${JSON.stringify(s)}: want e.g. 250MB or 1GiB`);
+  return Math.floor(Number(m[1]) * unit);
+}
