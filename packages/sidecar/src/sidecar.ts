@@ -152,7 +152,10 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
     let stopped = false;
     const beat = async () => {
       try {
-        state = await refresh();
+        const next = await refresh();
+        // Keep serving and shipping under the last good labels rather than none.
+        if (next.extLabels.size === 0) throw new Error('Prometheus configuration no longer has external labels');
+        state = next;
         metrics.prometheusUp.set(1);
         if (!prober.isReady()) log.info('Prometheus reachable again');
         prober.ready();
