@@ -48,7 +48,12 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
     const source = reader.meta;
     const inRes = source.thanos?.downsample.resolution ?? RES_RAW;
     if (resolution <= inRes) throw new Error(`block ${source.ulid}: cannot downsample resolution ${inRes} to ${resolution}`);
-    const writer = await BlockWriter.create(outDir, { emptySymbol: false, thanos: { ...thanos, downsample: { resolution } }, compaction: () => structuredClone(source.compaction) });
+    const writer = await BlockWriter.create(outDir, {
+      emptySymbol: false,
+      thanos: { ...thanos, downsample: { resolution } },
+      range: { minTime: source.minTime, maxTime: source.maxTime },
+      compaction: () => structuredClone(source.compaction),
+    });
     let pointsIn = 0;
     const samples = new SampleBuffer();
     try {

@@ -1,1 +1,133 @@
-export {};
+import { mkdir } from 'node:fs/promises';
+import type { Relabeler } from '@strata/block';
+import type { DedupFunc } from '@strata/dedup';
+import type { Bucket } from '@strata/objstore';
+import { nopLogger, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { BucketCompactor } from './compactor.js';
+import { DOWNSAMPLE_RANGE_1H, DOWNSAMPLE_RANGE_5M, RES_1H, RES_5M, RES_RAW } from './downsample.js';
+import { CompactorMetrics } from './metrics.js';
+
+export { BucketCompactor, type BucketCompactorOptions } from './compactor.js';
+export { CompactorMetrics } from './metrics.js';
+export { mergeBlocks, type MergeBlocksOptions, type MergeResult } from './merge.js';
+export { plan, splitByRange, firstOverlappingRun, DEFAULT_RANGES } from './planner.js';
+export { groupBlocks, findDuplicates, streamLabels, type Group } from './group.js';
+export * from './downsample.js';
+export { blocksToDelete, type RetentionPolicy } from './retention.js';
+export { verifyLocalBlock, findCorruptBlocks } from './verify.js';
+
+export interface CompactorConfig {
+  bucket: Bucket;
+  dataDir: string;
+  /** Keep running, one iteration every `waitIntervalMs`; otherwise run one iteration. */
+  wait: boolean;
+  waitIntervalMs: number;
+  consistencyDelayMs: number;
+  /** Retention of raw, 5m and 1h blocks in ms; 0 keeps them forever. */
+  retentionRawMs: number;
+  retention5mMs: number;
+  retention1hMs: number;
+  downsampling: boolean;
+  replicaLabels: readonly string[];
+  /** `penalty` for HA Prometheus pairs (needs replica labels); `chain` (Thanos' default "") for identical replicas. */
+  dedupFunc: DedupFunc;
+  verticalCompaction: boolean;
+  concurrency: number;
+  deleteDelayMs: number;
+  relabel?: Relabeler;
+  /** Serve /metrics and probes here (port 0 picks one); none without it. */
+  httpAddress?: string;
+  logger?: Logger;
+  ranges?: readonly number[];
+}
+
+export interface Compactor {
+  readonly httpAddress: string | undefined;
+  readonly metrics: CompactorMetrics;
+  /** Settles when a single-run compactor has finished (rejects if the run failed); in wait mode, after stop(). */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Thanos' startup checks: retention must not delete raw or 5m data before it could be downsampled. */
+function checkConfig(c: CompactorConfig): void {
+  if (c.dedupFunc === 'penalty' && c.replicaLabels.length === 0) throw new Error('--deduplication.func=penalty needs at least one --deduplication.replica-label');
+  if (!c.downsampling) return;
+  if (c.retentionRawMs !== 0 && c.retentionRawMs < DOWNSAMPLE_RANGE_5M) throw new Error('raw retention must be at least 40h when downsampling is enabled');
+  if (c.retention5mMs !== 0 && c.retention5mMs < DOWNSAMPLE_RANGE_1H) throw new Error('5m retention must be at least 10d when downsampling is enabled');
+}
+
+/** Starts `strata compact`: one iteration, or one every wait interval until stopped. */
+export async function start(config: CompactorConfig): Promise<Compactor> {
+  checkConfig(config);
+  const logger = config.logger ?? nopLogger;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = new CompactorMetrics(registry);
+  const prober = new Prober('compact', registry);
+  await mkdir(config.dataDir, { recursive: true });
+  const compactor = new BucketCompactor({
+    bucket: config.bucket,
+    dataDir: config.dataDir,
+    logger,
+    metrics,
+    consistencyDelayMs: config.consistencyDelayMs,
+    deleteDelayMs: config.deleteDelayMs,
+    retention: { [RES_RAW]: config.retentionRawMs, [RES_5M]: config.retention5mMs, [RES_1H]: config.retention1hMs },
+    downsampling: config.downsampling,
+    replicaLabels: config.replicaLabels,
+    dedupFunc: config.dedupFunc,
+    verticalCompaction: config.verticalCompaction,
+    concurrency: config.concurrency,
+    ...(config.relabel ? { relabel: config.relabel } : {}),
+    ...(config.ranges ? { ranges: config.ranges } : {}),
+  });
+  let http: HttpServer | undefined;
+  if (config.httpAddress !== undefined) http = await startHttpServer({ address: config.httpAddress, registry, prober, logger });
+  prober.healthy();
+  prober.ready();
+
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const run = async (): Promise<void> => {
+    if (!config.wait) {
+      await compactor.runIteration();
+      logger.info('compaction iteration done');
+      return;
+    }
+    while (!stopped) {
+      try {
+        await compactor.runIteration();
+        logger.info('compaction iteration done; waiting', { wait_interval_ms: config.waitIntervalMs });
+      } catch (e) {
+        logger.error('compaction iteration failed; retrying after the wait interval', { err: e as Error });
+      }
+      if (!stopped) await sleep(config.waitIntervalMs);
+    }
+  };
+  const done = run();
+  // Callers of a single run observe failures through `done`; keep a rejection from being unhandled meanwhile.
+  done.catch(() => {});
+
+  return {
+    httpAddress: http?.address,
+    metrics,
+    done,
+    async stop() {
+      stopped = true;
+      wake?.();
+      await done.catch(() => {});
+      await http?.close();
+    },
+  };
+}

@@ -29,7 +29,8 @@ export async function mergeBlocks(dirs: readonly string[], opts: MergeBlocksOpti
   try {
     for (const d of dirs) readers.push(await BlockReader.openDir(d));
     const metas = readers.map((r) => r.meta);
-    const writer = await BlockWriter.create(opts.outDir, { emptySymbol: false, thanos: opts.thanos, compaction: () => compactionOf(metas) });
+    const range = { minTime: Math.min(...metas.map((m) => m.minTime)), maxTime: Math.max(...metas.map((m) => m.maxTime)) };
+    const writer = await BlockWriter.create(opts.outDir, { emptySymbol: false, thanos: opts.thanos, range, compaction: () => compactionOf(metas) });
     let samplesIn = 0;
     let written = 0;
     try {

@@ -22,6 +22,11 @@ export interface BlockWriterOptions {
   compaction?: (ulid: string) => BlockCompaction;
   thanos?: ThanosMeta;
   ulid?: string;
+  /**
+   * The block's [minTime, maxTime) when it is known beforehand: compacted and downsampled blocks cover
+   * their sources' range, not just that of the samples they keep. Default: the range of the samples.
+   */
+  range?: { minTime: number; maxTime: number };
 }
 
 interface PendingSeries {
@@ -117,8 +122,8 @@ export class BlockWriter {
       await writeFile(join(this.#tmp, TOMBSTONES_FILENAME), encodeTombstones(new Tombstones()));
       const meta: BlockMeta = {
         ulid: this.ulid,
-        minTime: this.#series.length > 0 ? this.#minTime : 0,
-        maxTime: this.#series.length > 0 ? this.#maxTime + 1 : 0,
+        minTime: this.#opts.range?.minTime ?? (this.#series.length > 0 ? this.#minTime : 0),
+        maxTime: this.#opts.range?.maxTime ?? (this.#series.length > 0 ? this.#maxTime + 1 : 0),
         stats: { numSamples: this.#numSamples, numSeries: this.#series.length, numChunks: this.#numChunks },
         compaction: this.#opts.compaction?.(this.ulid) ?? { level: 1, sources: [this.ulid] },
         version: 1,
