@@ -5,7 +5,6 @@ import { register as registerTsdbTools } from './tools-tsdb.js';
 import { register as registerSidecar } from './sidecar.js';
 import { register as registerQuery } from './query.js';
 import { register as registerCompact } from './compact.js';
-import { register as registerCompact } from './compact.js';
 import { register as registerStore } from './store.js';
 import { register as registerQuickstart } from './quickstart.js';
 
@@ -16,7 +15,6 @@ import { register as registerQuickstart } from './quickstart.js';
 export function registerCommands(program: Command): void {
   registerSidecar(program);
   registerQuery(program);
-  registerCompact(program);
   registerCompact(program);
   registerStore(program);
   registerQuickstart(program);
