@@ -58,7 +58,17 @@ class ArrayIterator implements SampleIterator {
 
   seek(t: number): ValueType {
     if (this.#i < 0) this.#i = 0;
-    while (this.#i < this.n && (this.ts[this.#i] as number) < t) this.#i++;
+    if (this.#i < this.n && (this.ts[this.#i] as number) < t) {
+      // Binary search for the first sample at or after t.
+      let lo = this.#i + 1;
+      let hi = this.n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((this.ts[mid] as number) < t) lo = mid + 1;
+        else hi = mid;
+      }
+      this.#i = lo;
+    }
     return this.#i < this.n ? ValueType.Float : ValueType.None;
   }
 

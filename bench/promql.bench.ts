@@ -1,0 +1,123 @@
+/**
+ * `pnpm bench promql [--series N] [--hours H] [--interval S] [--rounds R]`
+ *
+ * The PromQL engine against Prometheus 2.42 on the same data (default 2,000 series × 24h at 10s):
+ * synthetic counters, gauges and histogram buckets are backfilled into Prometheus with promtool and
+ * appended to a MemoryStorage. Each query runs as an instant query (at the end) and as a range query
+ * (1,000 steps over the whole period). Prometheus' time is its own evalTotalTime from `stats=all`
+ * (no HTTP or JSON), Strata's the engine call in-process (2.x mode). Printed per query: median times,
+ * the ratio strata/prometheus (target ≤ 1), samples/s (samples read ÷ time) and peak samples of both,
+ * and the JS heap growth during Strata's query.
+ */
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { Engine, MemoryStorage } from '../packages/promql/src/index.js';
+import { appendTo, openMetricsLines, syntheticSeries, type SyntheticOptions } from '../packages/promql/src/testing/synthetic.js';
+import { tempDir } from '../test/harness/process.js';
+import { promtool, startPrometheus } from '../test/harness/prometheus.js';
+
+const QUERIES = [
+  'rate(demo_requests_total[5m])',
+  'sum by (job) (rate(demo_requests_total[5m]))',
+  'histogram_quantile(0.9, sum by (le) (rate(demo_latency_seconds_bucket[5m])))',
+  'demo_gauge * on(job, instance) demo_requests_total',
+];
+
+const WARMUP_ROUNDS = 3;
+
+interface PromStats {
+  timings: { evalTotalTime: number };
+  samples?: { totalQueryableSamples: number; peakSamples: number };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      series: { type: 'string', default: '2000' },
+      hours: { type: 'string', default: '24' },
+      interval: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '7' },
+    },
+  });
+  const total = Number(values.series);
+  const histograms = Math.max(1, Math.floor(total / 10 / 9));
+  const end = Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000;
+  const opts: SyntheticOptions = {
+    series: Math.floor((total - histograms * 9) / 2),
+    histograms,
+    start: end - Number(values.hours) * 3600_000,
+    end,
+    interval: Number(values.interval) * 1000,
+  };
+  const series = syntheticSeries(opts);
+  const samples = series.length * (Math.floor((opts.end - opts.start) / opts.interval) + 1);
+  console.log(`${series.length} series, ${samples} samples`);
+
+  const dir = await tempDir('strata-bench-promql-');
+  const om = join(dir.path, 'data.om');
+  await finished(Readable.from(openMetricsLines(series, opts)).pipe(createWriteStream(om)));
+  const dataDir = join(dir.path, 'data');
+  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '-q', '--max-block-duration=24h', om, dataDir]);
+  const prom = await startPrometheus({ dir: dir.path, dataDir, blockDuration: '2h', extraArgs: ['--query.max-samples=500000000'] });
+  const storage = new MemoryStorage();
+  appendTo(storage, series, opts);
+  const engine = new Engine({ compat: 2, maxSamples: 500_000_000 });
+  const rounds = Number(values.rounds);
+  const rangeStep = Math.max(1000, Math.floor((opts.end - opts.start) / 999));
+
+  try {
+    console.log('query | mode | strata ms | prometheus ms | ratio | strata samples/s | prometheus samples/s | peak samples strata / prometheus | heap growth MB');
+    for (const query of QUERIES) {
+      for (const mode of ['instant', 'range'] as const) {
+        const ours: number[] = [];
+        const theirs: number[] = [];
+        let stats = { samplesRead: 0, peakSamples: 0 };
+        let promStats: PromStats | undefined;
+        let heap = 0;
+        // The first rounds warm up V8's JIT and Prometheus' caches; they are not counted.
+        for (let r = -WARMUP_ROUNDS; r < rounds; r++) {
+          const params: Record<string, string> =
+            mode === 'instant'
+              ? { query, time: String(opts.end / 1000), stats: 'all' }
+              : { query, start: String(opts.start / 1000), end: String(opts.end / 1000), step: String(rangeStep / 1000), stats: 'all' };
+          const p = await prom.api<{ stats: PromStats }>(mode === 'instant' ? 'query' : 'query_range', params);
+          promStats = p.stats;
+          const heapBefore = process.memoryUsage().heapUsed;
+          const t0 = process.hrtime.bigint();
+          const res =
+            mode === 'instant'
+              ? await engine.instantQuery(storage, query, opts.end)
+              : await engine.rangeQuery(storage, query, opts.start, opts.end, rangeStep);
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          stats = res.stats;
+          if (r < 0) continue;
+          ours.push(ms);
+          theirs.push(p.stats.timings.evalTotalTime * 1000);
+          heap = Math.max(heap, process.memoryUsage().heapUsed - heapBefore);
+        }
+        const o = median(ours);
+        const t = median(theirs);
+        const promSamples = promStats?.samples?.totalQueryableSamples ?? NaN;
+        console.log(
+          [
+            query, mode, o.toFixed(1), t.toFixed(1), (o / t).toFixed(2),
+            Math.round(stats.samplesRead / (o / 1000)), Math.round(promSamples / (t / 1000)),
+            `${stats.peakSamples} / ${promStats?.samples?.peakSamples ?? '?'}`, (heap / 2 ** 20).toFixed(1),
+          ].join(' | '),
+        );
+      }
+    }
+  } finally {
+    await prom.stop();
+    await dir.cleanup();
+  }
+}
