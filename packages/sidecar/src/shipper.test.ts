@@ -224,6 +224,22 @@ describe('strata sidecar process', () => {
     execFileSync('pnpm', ['exec', 'tsc', '-b', 'packages/cli'], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), stdio: 'pipe' });
   }, 180_000);
 
+  it('exits with a clear message when Prometheus has no external labels', async () => {
+    const dir = await tempDir('strata-sidecar-cli-noext-');
+    const prom = await startPrometheus({ dir: dir.path });
+    try {
+      const proc = startProcess(process.execPath, [cli, 'sidecar', `--prometheus.url=${prom.url}`, '--grpc-address=127.0.0.1:0', '--http-address=127.0.0.1:0'], {
+        logFile: join(dir.path, 'sidecar.log'),
+      });
+      const code = await new Promise<number | null>((r) => proc.child.once('close', r));
+      expect(code).toBe(1);
+      expect(await readFile(proc.logFile, 'utf8')).toMatch(/strata: Prometheus at http:\/\/127\.0\.0\.1:\d+ has no external labels/);
+    } finally {
+      await prom.stop();
+      await dir.cleanup();
+    }
+  });
+
   it('SIGKILL mid-upload, then restart: no partial block visible, every block shipped exactly once', async () => {
     const dir = await tempDir('strata-shipper-kill-');
     await s3.createBucket('killed');

@@ -232,6 +232,24 @@ describe('sidecar against Prometheus 2.42', () => {
     }
   });
 
+  it('--min-time: advertised and enforced', async () => {
+    const minTime = Date.now() - 5_000;
+    const limited = await start({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', minTime, logger: nopLogger });
+    const c = new StoreClient(limited.grpcAddress);
+    try {
+      expect((await c.info()).store?.minTime).toBe(minTime);
+      const got: ChunkSeries[] = [];
+      for await (const s of readChunkSeries(c.series(seriesRequest({ minTime: startMs - 60_000, maxTime: Date.now(), matchers: [m('__name__', 'up')] })))) got.push(s);
+      const samples = samplesByLabels(got, startMs - 60_000, Date.now());
+      expect(samples.size).toBe(1);
+      // Prometheus trims chunks to the requested range, which the sidecar raised to --min-time.
+      for (const list of samples.values()) expect(list[0]![0]).toBeGreaterThanOrEqual(minTime);
+    } finally {
+      c.close();
+      await limited.stop();
+    }
+  });
+
   it('LabelNames and LabelValues equal Prometheus answers plus the external labels', async () => {
     const end = Date.now();
     const start = startMs - 60_000;
