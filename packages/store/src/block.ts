@@ -33,14 +33,16 @@ export class SampleBudget {
 export interface BlockOptions {
   bucket: Bucket;
   cache: IndexCache;
-  /** Chunks at most this many bytes apart in a segment file are fetched with one request. */
-  chunkGapBytes: number;
+  /** Chunks at most this many bytes apart in a segment file are fetched with one request (default: the block's average chunk size). */
+  chunkGapBytes?: number;
 }
 
 /** How many chunk refs are resolved with one batched chunk read. */
 const CHUNK_BATCH = 4096;
-/** Bytes read past a chunk's start when its length is not known yet, when meta.json has no index_stats. */
+/** Bytes read past a chunk's start when its length is not known yet, when meta.json has no index_stats or chunk counts. */
 const DEFAULT_CHUNK_SIZE_ESTIMATE = 2048;
+/** Thanos' EstimatedMaxChunkSize: no read guesses more than this per chunk. */
+const MAX_CHUNK_SIZE_ESTIMATE = 16_000;
 
 interface OpenReaders {
   index: IndexReader;
@@ -61,6 +63,7 @@ export class BucketBlock {
   readonly extLabels: Labels;
   readonly #segments: readonly { object: string; size: number | undefined }[];
   readonly #chunkSizeEstimate: number;
+  readonly #chunkGapBytes: number;
   readonly #header: IndexHeader;
   readonly #opts: BlockOptions;
   #readers: Promise<OpenReaders> | undefined;
@@ -74,7 +77,12 @@ export class BucketBlock {
     this.resolution = meta.thanos?.downsample.resolution ?? 0;
     this.extLabels = extLabels;
     this.#segments = segments;
-    this.#chunkSizeEstimate = meta.thanos?.index_stats?.chunk_max_size ?? DEFAULT_CHUNK_SIZE_ESTIMATE;
+    // Without index_stats, the block's average chunk size: reads then cover most chunks at once.
+    const segmentBytes = segments.reduce((n, s) => n + (s.size ?? 0), 0);
+    const avgChunk = meta.stats?.numChunks && segmentBytes > 0 ? Math.ceil(segmentBytes / meta.stats.numChunks) : DEFAULT_CHUNK_SIZE_ESTIMATE;
+    this.#chunkSizeEstimate = meta.thanos?.index_stats?.chunk_max_size ?? Math.min(MAX_CHUNK_SIZE_ESTIMATE, Math.ceil(avgChunk * 1.5) + 16);
+    // Bridging gaps no larger than an average chunk keeps the bytes fetched within about twice those needed.
+    this.#chunkGapBytes = opts.chunkGapBytes ?? avgChunk;
     this.#header = header;
     this.#opts = opts;
   }
@@ -134,7 +142,7 @@ export class BucketBlock {
   async #chunkReader(r: OpenReaders): Promise<ChunkSegmentReader> {
     r.chunks ??= await ChunkSegmentReader.open(
       this.#segments.map((s) => new BucketByteRange(this.#opts.bucket, s.object, s.size)),
-      { chunkSizeEstimate: this.#chunkSizeEstimate, maxGap: this.#opts.chunkGapBytes },
+      { chunkSizeEstimate: this.#chunkSizeEstimate, maxGap: this.#chunkGapBytes },
     );
     return r.chunks;
   }

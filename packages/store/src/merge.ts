@@ -30,6 +30,12 @@ export function* mergeSorted(lists: readonly OutSeries[][]): Generator<OutSeries
   };
   for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
   let pending: OutSeries | undefined;
+  let merged = false;
+  const finish = (p: OutSeries) => {
+    if (merged) p.chunks.sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
+    merged = false;
+    return p;
+  };
   while (heap.length > 0) {
     const s = head(0);
     const top = heap[0]!;
@@ -39,11 +45,13 @@ export function* mergeSorted(lists: readonly OutSeries[][]): Generator<OutSeries
     }
     if (heap.length > 0) down(0);
     if (pending !== undefined && pending.labels.equals(s.labels)) {
-      pending = { labels: pending.labels, chunks: [...pending.chunks, ...s.chunks].sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime) };
+      if (!merged) pending = { labels: pending.labels, chunks: [...pending.chunks] };
+      for (const c of s.chunks) pending.chunks.push(c);
+      merged = true;
       continue;
     }
-    if (pending !== undefined) yield pending;
+    if (pending !== undefined) yield finish(pending);
     pending = s;
   }
-  if (pending !== undefined) yield pending;
+  if (pending !== undefined) yield finish(pending);
 }

@@ -13,7 +13,8 @@ export interface TimeRanged {
 export function blocksFor<B extends TimeRanged>(blocks: readonly B[], mint: number, maxt: number, maxResolution: number): B[] {
   const resolutions = [...new Set(blocks.map((b) => b.resolution))].filter((r) => r <= maxResolution).sort((a, b) => b - a);
   const byResolution = resolutions.map((r) => blocks.filter((b) => b.resolution === r).sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime));
-  return fill(byResolution, 0, mint, maxt);
+  // A coarse block overlapping two gaps of a coarser level would be picked twice.
+  return [...new Set(fill(byResolution, 0, mint, maxt))];
 }
 
 function fill<B extends TimeRanged>(levels: readonly B[][], level: number, mint: number, maxt: number): B[] {

@@ -44,7 +44,7 @@ export interface StoreConfig {
   idleTimeoutMs?: number;
   /** Concurrent object-store range reads across all queries (default 32). */
   bucketReadConcurrency?: number;
-  /** Chunks at most this many bytes apart are read with one request (default 16 KiB). */
+  /** Chunks at most this many bytes apart are read with one request (default: each block's average chunk size). */
   chunkGapBytes?: number;
   logger?: Logger;
 }
@@ -94,7 +94,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     consistencyDelayMs: cfg.consistencyDelayMs ?? 0,
     ignoreDeletionMarksDelayMs: cfg.ignoreDeletionMarksDelayMs ?? 24 * 3_600_000,
     concurrency: cfg.blockSyncConcurrency ?? 20,
-    blockOptions: { bucket: new AccountingBucket(bucket, cfg.bucketReadConcurrency ?? 32), cache, chunkGapBytes: cfg.chunkGapBytes ?? 16 * 1024 },
+    blockOptions: { bucket: new AccountingBucket(bucket, cfg.bucketReadConcurrency ?? 32), cache, ...(cfg.chunkGapBytes !== undefined ? { chunkGapBytes: cfg.chunkGapBytes } : {}) },
     cache,
     metrics,
     logger,

@@ -1,0 +1,168 @@
+/**
+ * `pnpm bench store [--series=N] [--days=D] [--step=S] [--rounds=N]`
+ *
+ * The store gateway over a bucket of 2h blocks (default 1,000 series × 7 days at a 30s step, written
+ * with Strata's own BlockWriter, uploaded to s3rver), per query: latency (cold: first run, warm: best
+ * of the rest), object-store requests and bytes fetched against the chunk bytes the answer holds, and
+ * as the reference `promtool tsdb dump` of the same selection from the same blocks on local disk, in
+ * the same run. Also: load time, heap and RSS per loaded idle block, and Series throughput.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { uploadBlock } from '../packages/block/src/index.js';
+import { newBucket, parseBucketConfig } from '../packages/objstore/src/index.js';
+import { nopLogger } from '../packages/runtime/src/index.js';
+import { seriesRequest, StoreClient, type LabelMatcher } from '../packages/storeapi/src/index.js';
+import { start } from '../packages/store/src/index.js';
+import { BlockWriter, Labels, type SampleIterator, ValueType } from '../packages/tsdb/src/index.js';
+import { tempDir } from '../test/harness/process.js';
+import { startS3rver } from '../test/harness/s3.js';
+
+const execFileP = promisify(execFile);
+const BLOCK_MS = 2 * 3_600_000;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** A random walk with two decimals between [from, to), one sample every `step` ms. */
+class WalkIterator implements SampleIterator {
+  #t: number;
+  #v: number;
+  constructor(
+    from: number,
+    readonly to: number,
+    readonly step: number,
+    seed: number,
+  ) {
+    this.#t = from - step;
+    this.#v = seed * 10;
+  }
+  next(): ValueType {
+    this.#t += this.step;
+    if (this.#t >= this.to) return ValueType.None;
+    this.#v = Math.round((this.#v + Math.sin(this.#t / 7_000_000 + this.#v) * 3) * 100) / 100;
+    return ValueType.Float;
+  }
+  seek(t: number): ValueType {
+    while (this.#t < t) if (this.next() === ValueType.None) return ValueType.None;
+    return ValueType.Float;
+  }
+  atT(): number {
+    return this.#t;
+  }
+  atFloat(): number {
+    return this.#v;
+  }
+  err(): Error | null {
+    return null;
+  }
+}
+
+async function metricSum(registryText: () => Promise<string>, name: string): Promise<number> {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await registryText());
+  return m ? Number(m[1]) : 0;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { series: { type: 'string', default: '1000' }, days: { type: 'string', default: '7' }, step: { type: 'string', default: '30' }, rounds: { type: 'string', default: '3' } } });
+  const nSeries = Number(values.series);
+  const days = Number(values.days);
+  const step = Number(values.step) * 1000;
+  const rounds = Number(values.rounds);
+  const dir = await tempDir('strata-store-bench-');
+  const s3 = await startS3rver();
+  try {
+    const end = Math.floor((Date.now() - 3 * 3_600_000) / BLOCK_MS) * BLOCK_MS;
+    const start0 = end - days * 24 * 3_600_000;
+    const data = join(dir.path, 'data');
+    await mkdir(join(data, 'wal'), { recursive: true });
+    const labels = Array.from({ length: nSeries }, (_, s) => Labels.from({ __name__: 'bench_value', job: `job${s % 10}`, instance: `host${s}:9100` })).sort(Labels.compare);
+    let t0 = performance.now();
+    const bucket = newBucket(parseBucketConfig(s3.configYaml({ prefix: 'bench' })));
+    let blocks = 0;
+    for (let from = start0; from < end; from += BLOCK_MS) {
+      const w = await BlockWriter.create(data, { chunkRange: BLOCK_MS, thanos: { labels: { cluster: 'bench' }, downsample: { resolution: 0 }, source: 'test' } });
+      for (let s = 0; s < labels.length; s++) await w.addSeries(labels[s]!, new WalkIterator(from, from + BLOCK_MS, step, s));
+      const meta = await w.close();
+      await uploadBlock(bucket, join(data, meta.ulid));
+      blocks++;
+    }
+    const samples = nSeries * ((end - start0) / step);
+    console.log(`dataset: ${nSeries} series × ${days} days at ${step / 1000}s = ${(samples / 1e6).toFixed(1)}M samples in ${blocks} blocks; written and uploaded in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+
+    // The store's fixed cost (registry, HTTP and gRPC servers) measured on an empty bucket, so only the blocks' share is divided.
+    const empty = await start({ bucket: newBucket(parseBucketConfig(s3.configYaml({ prefix: 'empty' }))), dataDir: join(dir.path, 'empty'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+    gc();
+    const before = process.memoryUsage();
+    await empty.stop();
+    t0 = performance.now();
+    const store = await start({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+    const loadS = (performance.now() - t0) / 1000;
+    await store.closeIdle(0);
+    gc();
+    const after = process.memoryUsage();
+    console.log(
+      `load: ${blocks} blocks (index-headers built) in ${loadS.toFixed(2)}s; per idle block: heap ${((after.heapUsed - before.heapUsed) / blocks / 1024).toFixed(1)} KiB, RSS ${((after.rss - before.rss) / blocks / 1024).toFixed(1)} KiB (target ≤ 32 KiB)`,
+    );
+
+    const client = new StoreClient(store.grpcAddress);
+    const metricsText = async () => store.registry.metrics();
+    const h = 3_600_000;
+    const queries: { name: string; matchers: LabelMatcher[]; selector: string; mint: number; maxt: number }[] = [
+      { name: '1 series, 7d', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: start0, maxt: end },
+      { name: '1 series, 3h mid-block', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: end - 30 * h - h / 2, maxt: end - 27 * h - h / 2 },
+      { name: `${nSeries / 10} series (job), 1d`, matchers: [{ type: 0, name: 'job', value: 'job3' }], selector: '{job="job3"}', mint: end - 24 * h, maxt: end },
+      { name: `${nSeries} series, 2h`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: end - 2 * h, maxt: end - 1 },
+      { name: `${nSeries} series, 7d`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: start0, maxt: end },
+    ];
+    console.log('\nquery | series | cold ms | warm ms | obj requests (cold) | bytes fetched (cold) | chunk bytes returned | fetched/needed | promtool dump ms | ratio promtool/warm');
+    let throughput = '';
+    for (const q of queries) {
+      const run = async () => {
+        const reqs0 = await metricSum(metricsText, 'strata_bucket_store_query_object_requests_sum');
+        const bytes0 = await metricSum(metricsText, 'strata_bucket_store_query_object_bytes_fetched_sum');
+        const chunk0 = await metricSum(metricsText, 'strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}');
+        const t = performance.now();
+        let series = 0;
+        let blockSeries = 0;
+        for await (const f of client.series(seriesRequest({ minTime: q.mint, maxTime: q.maxt, matchers: q.matchers }))) {
+          if ('series' in f) {
+            series++;
+            blockSeries += f.series.chunks.length;
+          }
+        }
+        const ms = performance.now() - t;
+        return {
+          ms,
+          series,
+          blockSeries,
+          requests: (await metricSum(metricsText, 'strata_bucket_store_query_object_requests_sum')) - reqs0,
+          bytes: (await metricSum(metricsText, 'strata_bucket_store_query_object_bytes_fetched_sum')) - bytes0,
+          chunkBytes: (await metricSum(metricsText, 'strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}')) - chunk0,
+        };
+      };
+      const cold = await run();
+      let warm = Infinity;
+      for (let i = 1; i < rounds; i++) warm = Math.min(warm, (await run()).ms);
+      const tp = performance.now();
+      await execFileP('promtool', ['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, data], { maxBuffer: 1 << 30 });
+      const promMs = performance.now() - tp;
+      console.log(
+        `${q.name} | ${cold.series} | ${cold.ms.toFixed(0)} | ${warm.toFixed(0)} | ${cold.requests} | ${(cold.bytes / 1024).toFixed(0)} KiB | ${(cold.chunkBytes / 1024).toFixed(0)} KiB | ${(cold.bytes / Math.max(1, cold.chunkBytes)).toFixed(2)} | ${promMs.toFixed(0)} | ${(promMs / warm).toFixed(2)}`,
+      );
+      if (q === queries[queries.length - 1]) {
+        throughput = `Series throughput (${q.name}, warm): ${((cold.series / warm) * 1000).toFixed(0)} series/s, ${((cold.blockSeries / warm) * 1000).toFixed(0)} series-chunks/s (${cold.blockSeries} chunks across ${blocks} blocks)`;
+      }
+    }
+    console.log(`\n${throughput}`);
+    client.close();
+    await store.stop();
+  } finally {
+    await s3.stop();
+    await dir.cleanup();
+  }
+}

@@ -1,0 +1,60 @@
+// Unit tests of the store gateway's pure parts: block selection by resolution, the byte-bounded
+// index cache, and the k-way merge.
+import { Labels } from '@strata/tsdb';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { CacheItem, IndexCache } from './cache.js';
+import { mergeSorted, type OutSeries } from './merge.js';
+import { blocksFor } from './resolution.js';
+
+const b = (name: string, minTime: number, maxTime: number, resolution: number) => ({ name, minTime, maxTime, resolution });
+
+describe('blocksFor', () => {
+  const blocks = [b('raw1', 0, 100, 0), b('raw2', 100, 200, 0), b('raw3', 200, 300, 0), b('5m', 0, 200, 300_000), b('1h', 50, 150, 3_600_000)];
+
+  it('takes raw blocks only when no downsampling is allowed', () => {
+    expect(blocksFor(blocks, 0, 299, 0).map((x) => x.name)).toEqual(['raw1', 'raw2', 'raw3']);
+  });
+
+  it('takes the coarsest allowed resolution and fills gaps with finer data', () => {
+    expect(blocksFor(blocks, 0, 299, 300_000).map((x) => x.name)).toEqual(['5m', 'raw3']);
+    // 1h covers [50,150); 5m fills before and after it, raw fills after 5m ends; 5m is read once.
+    expect(blocksFor(blocks, 0, 299, 3_600_000).map((x) => x.name)).toEqual(['5m', '1h', 'raw3']);
+  });
+
+  it('skips blocks outside the range', () => {
+    expect(blocksFor(blocks, 210, 250, 0).map((x) => x.name)).toEqual(['raw3']);
+  });
+});
+
+describe('IndexCache', () => {
+  it('evicts least recently used items to stay within its byte budget, and counts hits', async () => {
+    const registry = new Registry();
+    const cache = new IndexCache(3 * (1000 + 64 + 20), registry);
+    const v = () => new Uint8Array(1000);
+    cache.set(CacheItem.Postings, 'b1:P:1', v());
+    cache.set(CacheItem.Postings, 'b1:P:2', v());
+    cache.set(CacheItem.Series, 'b2:S:3', v());
+    expect(cache.get(CacheItem.Postings, 'b1:P:1')).toBeDefined();
+    cache.set(CacheItem.Series, 'b2:S:4', v());
+    expect(cache.get(CacheItem.Postings, 'b1:P:2')).toBeUndefined();
+    expect(cache.get(CacheItem.Postings, 'b1:P:1')).toBeDefined();
+    expect(cache.bytes).toBeLessThanOrEqual(3 * (1000 + 64 + 20));
+    cache.dropBlock('b2');
+    expect(cache.get(CacheItem.Series, 'b2:S:4')).toBeUndefined();
+    cache.set(CacheItem.Series, 'huge', new Uint8Array(10_000));
+    expect(cache.get(CacheItem.Series, 'huge')).toBeUndefined();
+    const text = await registry.metrics();
+    expect(text).toContain('strata_store_index_cache_hits_total{item_type="Postings"} 2');
+    expect(text).toContain('strata_store_index_cache_requests_total{item_type="Postings"} 3');
+  });
+});
+
+describe('mergeSorted', () => {
+  const s = (labels: Record<string, string>, ...mins: number[]): OutSeries => ({ labels: Labels.from(labels), chunks: mins.map((m) => ({ minTime: m, maxTime: m + 9 })) });
+  it('merges sorted lists, joining equal label sets with chunks in time order', () => {
+    const out = [...mergeSorted([[s({ a: '1' }, 20), s({ a: '3' }, 0)], [s({ a: '1' }, 10), s({ a: '2' }, 0)], [], [s({ a: '1' }, 0)]])];
+    expect(out.map((x) => x.labels.toString())).toEqual(['{a="1"}', '{a="2"}', '{a="3"}']);
+    expect(out[0]!.chunks.map((c) => c.minTime)).toEqual([0, 10, 20]);
+  });
+});
