@@ -1,7 +1,8 @@
 import { ChainMergeIterator, dedupSeriesSet, splitOverlapping, type DedupFunc } from '@strata/dedup';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '@strata/promql';
-import { Aggr, fromStoreEncoding, PartialResponseStrategy, seriesRequest, type AggrChunk, type StoreChunk } from '@strata/storeapi';
-import { chunkFromBytes, ChunkSeriesSamples, type ChunkMeta, type Labels, type Matcher, type SampleIterator, type Series } from '@strata/tsdb';
+import { Aggr, PartialResponseStrategy, seriesRequest } from '@strata/storeapi';
+import type { Labels, Matcher, SampleIterator, Series } from '@strata/tsdb';
+import { chunkRunSeries } from './chunks.js';
 import type { EndpointFilter, ProxyStore } from './proxy/proxy.js';
 import { fromMatcher } from './proxy/proxy.js';
 
@@ -56,7 +57,7 @@ export class StoreQueryable implements Queryable {
     const replicas: Series[] = [];
     const merged: Series[] = [];
     for (const s of series) {
-      const runs = splitOverlapping(s.chunks).map((run) => new ChunkSeriesSamples(s.labels, run.map((c) => decodeChunk(c, hints.func))));
+      const runs = splitOverlapping(s.chunks).map((run) => chunkRunSeries(s.labels, run, req.aggregates));
       if (dedup) replicas.push(...runs);
       else merged.push(runs.length === 1 ? (runs[0] as Series) : new ChainedSeries(s.labels, runs));
     }
@@ -81,15 +82,6 @@ export function aggregatesFor(func: string): Aggr[] {
   if (func.startsWith('sum_')) return [Aggr.SUM];
   if (['rate', 'increase', 'irate', 'resets', 'xrate', 'xincrease'].includes(func)) return [Aggr.COUNTER];
   return [Aggr.COUNT, Aggr.SUM];
-}
-
-/** The raw chunk of an AggrChunk; downsampled aggregates are not read yet (only raw blocks are served). */
-function decodeChunk(c: AggrChunk, func: string): ChunkMeta {
-  const raw: StoreChunk | undefined = c.raw;
-  if (raw === undefined) {
-    throw new Error(`downsampled chunk [${c.minTime}, ${c.maxTime}] for ${func || 'a selector'}: reading aggregates is not supported yet; query with max_source_resolution=0`);
-  }
-  return { minTime: c.minTime, maxTime: c.maxTime, chunk: chunkFromBytes(fromStoreEncoding(raw.type), raw.data) };
 }
 
 /** Overlapping chunks of one series without deduplication: all samples, equal timestamps once. */
