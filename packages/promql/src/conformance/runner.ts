@@ -129,7 +129,6 @@ export class ScriptRunner {
         if (hit !== undefined) throw new CaseSkip(`selects native-histogram series ${hit.toString()}`);
       });
     }
-    if (cmd.expects.some((e) => e.kind === 'range')) throw new CaseSkip('expect range vector');
   }
 
   async #runEval(cmd: EvalCommand): Promise<void> {
@@ -151,6 +150,11 @@ export class ScriptRunner {
     const stringExpect = cmd.expects.find((e) => e.kind === 'string');
     if (cmd.range !== null) {
       this.#compareMatrix(cmd, result.value, cmd.range);
+      return;
+    }
+    const rangeVector = cmd.expects.find((e) => e.kind === 'range')?.range;
+    if (rangeVector !== undefined) {
+      this.#compareMatrix(cmd, result.value, rangeVector);
       return;
     }
     if (stringExpect !== undefined) {

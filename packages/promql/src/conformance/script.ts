@@ -28,6 +28,8 @@ export interface Expectation {
   /** `msg:`/`regex:` text for fail/warn/info; the string for `expect string`. */
   readonly message?: string;
   readonly regex?: boolean;
+  /** The steps of an `expect range vector from <s> to <e> step <d>` (ms). */
+  readonly range?: { start: number; end: number; step: number };
 }
 
 export interface EvalCommand {
@@ -211,7 +213,11 @@ function parseEval(line: string, lineNo: number, block: string[]): EvalCommand {
     const msg = /^(msg|regex):\s*(.*)$/.exec(rest);
     if (kind === 'string') expects.push({ kind, message: unquoteString(rest) });
     else if (msg !== null) expects.push({ kind, message: msg[2] as string, regex: msg[1] === 'regex' });
-    else expects.push({ kind, message: kind === 'range' ? rest : undefined });
+    else if (kind === 'range') {
+      const m = /^vector\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)$/.exec(rest);
+      if (m === null) throw new Error(`line ${lineNo}: invalid expect range: ${JSON.stringify(l)}`);
+      expects.push({ kind, range: { start: parseTime(m[1] as string), end: parseTime(m[2] as string), step: parseTime(m[3] as string) } });
+    } else expects.push({ kind });
   }
   const results = resultLines.map((l) => {
     // A bare number is a scalar result.
