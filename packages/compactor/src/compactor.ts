@@ -279,7 +279,7 @@ export class BucketCompactor {
     this.#log.info('compacted group', {
       group: g.key,
       block: result.meta?.ulid ?? '',
-      level: result.meta?.compaction.level ?? 0,
+      block_level: result.meta?.compaction.level ?? 0,
       series: result.meta?.stats?.numSeries ?? 0,
       samples_in: result.samplesIn,
       samples_out: result.samplesOut,

@@ -1,0 +1,134 @@
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { downloadBlock, MetaFetcher, uploadBlock } from '@strata/block';
+import type { Bucket } from '@strata/objstore';
+import { formatMeta, isULID, newULID, parseMeta, type BlockMeta } from '@strata/tsdb';
+import { promtool } from '@strata/testing/prometheus';
+
+export const HOUR = 3_600_000;
+export const STEP = 30_000;
+
+/** One series' samples as [t ms, v]. */
+export type Samples = [number, number][];
+/** Series by their promtool-dump label string. */
+export type SeriesData = Map<string, Samples>;
+
+export interface ReplicaSpec {
+  /** External labels of the replica's blocks. */
+  labels: Record<string, string>;
+  /** Sample time offset against the step grid (HA replicas scrape at different moments). */
+  offsetMs: number;
+  /** [from, to) ranges this replica has no samples in, per series name. */
+  gaps?: Record<string, [number, number][]>;
+  /** Series only this replica has. */
+  extraSeries?: string[];
+}
+
+/** Series every replica has: gauges and counters (one with a reset), job label for realism. */
+export const COMMON_SERIES = ['demo_gauge_a', 'demo_gauge_b', 'demo_gauge_c', 'demo_requests_total', 'demo_errors_total', 'demo_resetting_total'];
+
+function value(name: string, t: number, start: number): number {
+  const i = (t - start) / STEP;
+  if (name.endsWith('_total')) {
+    // Counters grow by a varying amount; demo_resetting_total restarts from 0 after 30h.
+    const k = name === 'demo_errors_total' ? 0.5 : 3;
+    if (name === 'demo_resetting_total' && t - start >= 30 * HOUR) return Math.floor(((t - start - 30 * HOUR) / STEP) * k);
+    return Math.floor(i * k + Math.floor(i / 7));
+  }
+  return Math.round(Math.sin(i / 40 + name.length) * 100_000) / 1000;
+}
+
+/**
+ * Writes OpenMetrics for one replica over [start, end) and has promtool cut it into 2h blocks.
+ * Returns the block directories' parent and the samples written, keyed as promtool dump prints series.
+ */
+export async function replicaBlocks(dir: string, spec: ReplicaSpec, start: number, end: number): Promise<{ blocksDir: string; data: SeriesData }> {
+  const data: SeriesData = new Map();
+  const lines: string[] = [];
+  const names = [...COMMON_SERIES, ...(spec.extraSeries ?? [])];
+  for (const name of names) {
+    const type = name.endsWith('_total') ? 'counter' : 'gauge';
+    const family = type === 'counter' ? name.slice(0, -'_total'.length) : name;
+    lines.push(`# TYPE ${family} ${type}`);
+    const samples: Samples = [];
+    const gaps = spec.gaps?.[name] ?? [];
+    for (let t = start + spec.offsetMs; t < end; t += STEP) {
+      if (gaps.some(([a, b]) => t >= a && t < b)) continue;
+      const v = value(name, t, start);
+      samples.push([t, v]);
+      lines.push(`${name}{job="demo"} ${v} ${t / 1000}`);
+    }
+    data.set(`{__name__="${name}", job="demo"}`, samples);
+  }
+  lines.push('# EOF');
+  await mkdir(dir, { recursive: true });
+  const om = join(dir, 'input.om');
+  await writeFile(om, `${lines.join('\n')}\n`);
+  const blocksDir = join(dir, 'blocks');
+  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', om, blocksDir]);
+  return { blocksDir, data };
+}
+
+/** Uploads every block under `blocksDir` with the given external labels (meta.json last). */
+export async function uploadAll(bucket: Bucket, blocksDir: string, labels: Record<string, string>): Promise<BlockMeta[]> {
+  const out: BlockMeta[] = [];
+  for (const id of (await readdir(blocksDir)).filter(isULID).sort()) {
+    const dir = join(blocksDir, id);
+    const meta = parseMeta(await readFile(join(dir, 'meta.json'), 'utf8'));
+    meta.thanos = { labels, downsample: { resolution: 0 }, source: 'test' };
+    out.push(await uploadBlock(bucket, dir, { meta }));
+  }
+  return out;
+}
+
+/** Blocks visible to readers: with meta.json and without a deletion mark. */
+export async function liveBlocks(bucket: Bucket): Promise<BlockMeta[]> {
+  const r = await new MetaFetcher(bucket).fetch();
+  return [...r.metas.values()].filter((m) => !r.objects.get(m.ulid)?.hasDeletionMark).sort((a, b) => a.minTime - b.minTime || a.ulid.localeCompare(b.ulid));
+}
+
+/** Downloads blocks into one directory, as a TSDB data dir promtool can read. */
+export async function downloadAll(bucket: Bucket, metas: readonly BlockMeta[], dir: string): Promise<string> {
+  // promtool opens the directory as a TSDB, which needs a WAL directory (empty is fine).
+  await mkdir(join(dir, 'wal'), { recursive: true });
+  for (const m of metas) await downloadBlock(bucket, m.ulid, dir);
+  return dir;
+}
+
+/** `promtool tsdb dump` of a data dir, parsed into series → samples. */
+export async function promtoolDump(dir: string): Promise<SeriesData> {
+  const out = await promtool(['tsdb', 'dump', dir]);
+  const data: SeriesData = new Map();
+  for (const line of out.split('\n')) {
+    if (line === '') continue;
+    const m = /^(\{.*\}) (\S+) (-?\d+)$/.exec(line);
+    if (!m) throw new Error(`unexpected promtool dump line: ${line}`);
+    const key = m[1] as string;
+    let s = data.get(key);
+    if (s === undefined) data.set(key, (s = []));
+    s.push([Number(m[3]), Number(m[2])]);
+  }
+  for (const s of data.values()) s.sort((a, b) => a[0] - b[0]);
+  return data;
+}
+
+/** Ranges of the blocks of one stream, for readable assertions. */
+export function describeBlocks(metas: readonly BlockMeta[], t0: number): string[] {
+  return metas.map((m) => `[${(m.minTime - t0) / HOUR}h,${(m.maxTime - t0) / HOUR}h) L${m.compaction.level}`);
+}
+
+/** Block directories under `dir`, oldest data first (promtool's ULIDs are not in time order). */
+export async function blocksByTime(dir: string): Promise<string[]> {
+  const metas = await Promise.all((await readdir(dir)).filter(isULID).map(async (id) => parseMeta(await readFile(join(dir, id, 'meta.json'), 'utf8'))));
+  return metas.sort((a, b) => a.minTime - b.minTime).map((m) => join(dir, m.ulid));
+}
+
+/** Copies a block under a new ULID (its own single source), as a second upload of the same data would be. */
+export async function copyBlock(src: string, dstParent: string): Promise<string> {
+  const id = newULID();
+  const dst = join(dstParent, id);
+  await cp(src, dst, { recursive: true });
+  const meta = parseMeta(await readFile(join(dst, 'meta.json'), 'utf8'));
+  await writeFile(join(dst, 'meta.json'), formatMeta({ ...meta, ulid: id, compaction: { level: 1, sources: [id] } }));
+  return dst;
+}
