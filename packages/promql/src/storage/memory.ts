@@ -1,5 +1,5 @@
 /** An in-memory Queryable: series appended in time order, selected by matchers. For tests and the conformance runner. */
-import { Labels, type Matcher, matchLabels, type SampleIterator, type Series, ValueType } from '@strata/tsdb';
+import { Labels, METRIC_NAME, type Matcher, matchLabels, type SampleIterator, type Series, ValueType } from '@strata/tsdb';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 
 class MemSeries implements Series {
@@ -88,6 +88,8 @@ class ArrayIterator implements SampleIterator {
 export class MemoryStorage implements Queryable {
   readonly #series = new Map<string, MemSeries>();
   #sorted: MemSeries[] | null = null;
+  /** Series by metric name, in label order: the postings a selector with a metric name starts from. */
+  #byName: Map<string, MemSeries[]> | null = null;
 
   /** Appends a float sample; samples of one series must come in time order (an equal time overwrites). */
   append(labels: Labels, t: number, v: number): void {
@@ -97,6 +99,7 @@ export class MemoryStorage implements Queryable {
       s = new MemSeries(labels);
       this.#series.set(key, s);
       this.#sorted = null;
+      this.#byName = null;
     }
     s.append(t, v);
   }
@@ -104,15 +107,28 @@ export class MemoryStorage implements Queryable {
   clear(): void {
     this.#series.clear();
     this.#sorted = null;
+    this.#byName = null;
   }
 
   querier(mint: number, maxt: number): Querier {
     if (this.#sorted === null) this.#sorted = [...this.#series.values()].sort((a, b) => Labels.compare(a.labels, b.labels));
     const all = this.#sorted;
+    if (this.#byName === null) {
+      this.#byName = new Map();
+      for (const s of all) {
+        const name = s.labels.get(METRIC_NAME);
+        const list = this.#byName.get(name);
+        if (list === undefined) this.#byName.set(name, [s]);
+        else list.push(s);
+      }
+    }
+    const byName = this.#byName;
     const inRange = (s: MemSeries): boolean => s.overlaps(mint, maxt);
     return {
       select: (hints: SelectHints, matchers: readonly Matcher[]): Promise<SeriesSet> => {
-        const series = all.filter((s) => inRange(s) && s.overlaps(hints.start, hints.end) && matchLabels(matchers, s.labels));
+        const name = matchers.find((m) => m.name === METRIC_NAME && m.type === '=');
+        const candidates = name === undefined ? all : (byName.get(name.value) ?? []);
+        const series = candidates.filter((s) => inRange(s) && s.overlaps(hints.start, hints.end) && matchLabels(matchers, s.labels));
         return Promise.resolve({ series });
       },
       labelNames: (matchers: readonly Matcher[]) => {
