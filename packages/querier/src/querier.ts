@@ -4,6 +4,7 @@ import { serveStore, type ServingStore } from '@strata/storeapi';
 import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { apiPlugin } from './api/plugin.js';
+import { uiPlugin } from './ui/plugin.js';
 import { EndpointSet } from './endpoints/endpointset.js';
 import { ProxyStore } from './proxy/proxy.js';
 
@@ -100,6 +101,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
           },
           flags: cfg.flags ?? {},
         }),
+        uiPlugin,
       ],
     });
   } catch (e) {

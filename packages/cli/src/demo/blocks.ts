@@ -1,5 +1,5 @@
 import { ArraySampleIterator, BlockWriter, Labels, type BlockMeta, type ThanosMeta } from '@strata/tsdb';
-import { DemoModel } from './model.js';
+import { DemoModel, type DemoSample } from './model.js';
 
 export interface DemoBlocksOptions {
   /** Instance names (`host:port`), as Prometheus would label the scrapes. */
@@ -23,6 +23,18 @@ export interface DemoBlocksOptions {
  */
 export async function writeDemoBlocks(outDir: string, opts: DemoBlocksOptions): Promise<BlockMeta[]> {
   const models = opts.instances.map((i) => new DemoModel(i));
+  // Label sets are built once per series, not once per sample: sorting labels dominates otherwise.
+  const labelCache = new Map<string, Labels>();
+  const labelsOf = (instance: number, s: DemoSample): Labels => {
+    let key = `${instance}\xff${s.name}`;
+    for (const v of Object.values(s.labels)) key += `\xff${v}`;
+    let l = labelCache.get(key);
+    if (l === undefined) {
+      l = Labels.from({ ...s.labels, __name__: s.name, job: opts.job, instance: opts.instances[instance] as string });
+      labelCache.set(key, l);
+    }
+    return l;
+  };
   const metas: BlockMeta[] = [];
   for (let w = Math.floor(opts.startMs / opts.blockMs) * opts.blockMs; w <= opts.endMs; w += opts.blockMs) {
     const from = Math.max(w, Math.ceil(opts.startMs / opts.stepMs) * opts.stepMs);
@@ -31,7 +43,7 @@ export async function writeDemoBlocks(outDir: string, opts: DemoBlocksOptions): 
     for (let t = from; t <= to; t += opts.stepMs) {
       models.forEach((m, i) => {
         for (const s of m.samples(t)) {
-          const labels = Labels.from({ ...s.labels, __name__: s.name, job: opts.job, instance: opts.instances[i] as string });
+          const labels = labelsOf(i, s);
           const key = labels.key();
           let entry = series.get(key);
           if (entry === undefined) {

@@ -1,0 +1,88 @@
+/**
+ * The querier's web UI: one self-contained page (no build step, no external assets) to run PromQL
+ * against the API, as a table or a line graph, and to see the StoreAPI endpoints and their health.
+ */
+export const UI_HTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Strata</title>
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<style>
+body{font:14px system-ui,sans-serif;margin:0;color:#222}header{background:#2c3e50;color:#fff;padding:8px 16px;display:flex;gap:16px;align-items:center}
+header a{color:#cfd8dc;text-decoration:none}header b{font-size:16px}main{padding:16px;max-width:1200px}
+textarea{width:100%;font:13px monospace;box-sizing:border-box}fieldset{border:0;padding:0;margin:8px 0;display:flex;gap:12px;flex-wrap:wrap;align-items:center}
+table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;font:12px monospace;vertical-align:top}
+.err{color:#b71c1c;white-space:pre-wrap}.warn{color:#e65100}.ok{color:#2e7d32}svg{border:1px solid #ddd;margin-top:8px;background:#fff}
+</style></head><body>
+<header><b>Strata</b><a href="#query" onclick="show('query')">Query</a><a href="#stores" onclick="show('stores')">Stores</a></header>
+<main>
+<section id="query">
+<textarea id="expr" rows="3" placeholder="PromQL expression, e.g. sum by (job) (rate(http_requests_total[5m]))"></textarea>
+<fieldset>
+<label>mode <select id="mode"><option value="graph">graph (range)</option><option value="table">table (instant)</option></select></label>
+<label>range <input id="range" value="1h" size="5"></label>
+<label>end <input id="end" placeholder="now" size="22"></label>
+<label><input type="checkbox" id="dedup" checked> deduplication</label>
+<label><input type="checkbox" id="partial" checked> partial response</label>
+<label>max source resolution <select id="res"><option>0</option><option>auto</option><option>5m</option><option>1h</option></select></label>
+<button id="run">Execute</button>
+</fieldset>
+<div id="status"></div><div id="out"></div>
+</section>
+<section id="stores" hidden><table id="storetable"></table></section>
+</main>
+<script>
+const $ = (id) => document.getElementById(id);
+const api = location.pathname.replace(/\\/(graph|stores)?$/, '') + '/api/v1/';
+function show(s) { $('query').hidden = s !== 'query'; $('stores').hidden = s !== 'stores'; if (s === 'stores') stores(); }
+function dur(s) { const m = /^(\\d+)(s|m|h|d|w)$/.exec(s); if (!m) throw new Error('range must look like 30m, 6h or 2d'); return m[1] * {s:1,m:60,h:3600,d:86400,w:604800}[m[2]]; }
+function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c])); }
+function lbl(m) { const n = m.__name__ || ''; const r = Object.entries(m).filter(([k]) => k !== '__name__').map(([k, v]) => k + '="' + v + '"'); return n + '{' + r.join(', ') + '}'; }
+async function run() {
+  const q = $('expr').value.trim(); if (!q) return;
+  localStorage.setItem('strata.expr', q);
+  const end = $('end').value ? Date.parse($('end').value) / 1000 : Date.now() / 1000;
+  const p = new URLSearchParams({ query: q, dedup: $('dedup').checked, partial_response: $('partial').checked, max_source_resolution: $('res').value });
+  let path;
+  try {
+    if ($('mode').value === 'graph') { const r = dur($('range').value); p.set('start', end - r); p.set('end', end); p.set('step', Math.max(1, Math.round(r / 250))); path = 'query_range'; }
+    else { p.set('time', end); path = 'query'; }
+  } catch (e) { $('status').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; return; }
+  $('status').textContent = 'running…'; const t0 = performance.now();
+  const res = await fetch(api + path, { method: 'POST', body: p }); const body = await res.json();
+  const ms = Math.round(performance.now() - t0);
+  if (body.status !== 'success') { $('status').innerHTML = '<span class="err">' + esc(body.errorType + ': ' + body.error) + '</span>'; $('out').innerHTML = ''; return; }
+  $('status').innerHTML = '<span class="ok">' + ms + ' ms</span>' + (body.warnings || []).map((w) => '<div class="warn">warning: ' + esc(w) + '</div>').join('');
+  const d = body.data;
+  if (d.resultType === 'matrix' && $('mode').value === 'graph') graph(d.result);
+  else if (d.resultType === 'vector') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + esc(s.value[1]) + '</td></tr>').join('') + '</table>';
+  else if (d.resultType === 'matrix') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + s.values.map((v) => esc(v[1]) + ' @' + v[0]).join('<br>') + '</td></tr>').join('') + '</table>';
+  else $('out').innerHTML = '<table><tr><td>' + d.resultType + '</td><td>' + esc(d.result[1]) + '</td></tr></table>';
+}
+function graph(series) {
+  const W = 1100, H = 360, pad = 50; let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (const s of series) for (const [t, v] of s.values) { const f = +v; if (!isFinite(f)) continue; x0 = Math.min(x0, t); x1 = Math.max(x1, t); y0 = Math.min(y0, f); y1 = Math.max(y1, f); }
+  if (!isFinite(x0)) { $('out').textContent = 'no data'; return; }
+  if (y0 === y1) { y0 -= 1; y1 += 1; } if (x0 === x1) x1 = x0 + 1;
+  const X = (t) => pad + (t - x0) / (x1 - x0) * (W - 2 * pad), Y = (v) => H - pad - (v - y0) / (y1 - y0) * (H - 2 * pad);
+  let svg = '<svg width="' + W + '" height="' + H + '"><text x="4" y="' + (pad - 8) + '">' + y1.toPrecision(4) + '</text><text x="4" y="' + (H - pad) + '">' + y0.toPrecision(4) + '</text>';
+  svg += '<text x="' + pad + '" y="' + (H - 20) + '">' + new Date(x0 * 1000).toISOString() + '</text><text x="' + (W - 260) + '" y="' + (H - 20) + '">' + new Date(x1 * 1000).toISOString() + '</text>';
+  series.forEach((s, i) => {
+    const color = 'hsl(' + (i * 137) % 360 + ',65%,45%)'; let d = '', gap = true, last = null;
+    for (const [t, v] of s.values) { const f = +v; if (!isFinite(f) || (last !== null && t - last > 2 * (x1 - x0) / s.values.length + 1)) gap = true; if (!isFinite(f)) continue; d += (gap ? 'M' : 'L') + X(t).toFixed(1) + ' ' + Y(f).toFixed(1) + (gap ? ' l0 0 ' : ' '); gap = false; last = t; }
+    svg += '<path d="' + d + '" fill="none" stroke="' + color + '" stroke-width="1.5" stroke-linecap="round"><title>' + esc(lbl(s.metric)) + '</title></path>';
+  });
+  $('out').innerHTML = svg + '</svg><table>' + series.map((s, i) => '<tr><td style="color:hsl(' + (i * 137) % 360 + ',65%,45%)">■ ' + esc(lbl(s.metric)) + '</td></tr>').join('') + '</table>';
+}
+async function stores() {
+  const body = await (await fetch(api + 'stores')).json(); let rows = '<tr><th>type</th><th>endpoint</th><th>health</th><th>labels</th><th>min time</th><th>max time</th><th>last check</th></tr>';
+  const t = (ms) => ms === null ? '' : Math.abs(ms) > 8e15 ? (ms < 0 ? '-∞' : '+∞') : new Date(ms).toISOString();
+  for (const [type, list] of Object.entries(body.data)) for (const s of list) rows += '<tr><td>' + esc(type) + '</td><td>' + esc(s.name) + '</td><td class="' + (s.lastError ? 'err' : 'ok') + '">' + esc(s.lastError || 'up') + '</td><td>' + s.labelSets.map((l) => esc(lbl(l))).join('<br>') + '</td><td>' + t(s.minTime) + '</td><td>' + t(s.maxTime) + '</td><td>' + esc(s.lastCheck) + '</td></tr>';
+  $('storetable').innerHTML = rows;
+}
+$('run').onclick = run;
+const linked = new URLSearchParams(location.search);
+$('expr').value = linked.get('expr') || localStorage.getItem('strata.expr') || '';
+for (const k of ['range', 'end', 'mode']) if (linked.get(k)) $(k).value = linked.get(k);
+if (linked.get('expr')) run();
+$('expr').onkeydown = (e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); run(); } };
+show(location.hash === '#stores' ? 'stores' : 'query');
+</script></body></html>`;
