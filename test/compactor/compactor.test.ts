@@ -4,21 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_COMPACT_MARK_FILENAME, readMarker } from '@strata/block';
 import { start, type CompactorConfig } from '@strata/compactor';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
-import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, ValueType, type BlockMeta, type Chunk } from '@strata/tsdb';
+import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, ValueType, type Chunk } from '@strata/tsdb';
 import { promtool } from '@strata/testing/prometheus';
 import { tempDir } from '@strata/testing/process';
 import { createLogger } from '@strata/runtime';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
-import { blocksByTime, copyBlock, describeBlocks, downloadAll, HOUR, liveBlocks, promtoolDump, replicaBlocks, uploadAll, type SeriesData } from './fixtures.js';
+import { blocksByTime, copyBlock, downloadAll, END, EXPECTED_C1, FIVE_MIN, HOUR, layout, ofStream, T0, liveBlocks, promtoolDump, replicaBlocks, uploadAll, type SeriesData } from './fixtures.js';
 
-const FIVE_MIN = 300_000;
-// Three days of data starting on a 2d boundary, ten days back: old enough for any consistency delay.
-const T0 = Math.floor((Date.now() - 10 * 24 * HOUR) / (48 * HOUR)) * 48 * HOUR;
-const END = T0 + 72 * HOUR;
 const GAP: [number, number] = [T0 + 3 * HOUR, T0 + 3 * HOUR + 20 * 60_000];
 
-/** After one pass over 2h blocks of [0h, 72h): the newest block and its window neighbours stay small, as Thanos' planner leaves them. */
-const EXPECTED_C1 = ['[0h,48h) L4', '[48h,56h) L3', '[56h,64h) L3', '[64h,66h) L2', '[66h,68h) L2', '[68h,70h) L2', '[70h,72h) L2'];
 
 function config(bucket: Bucket, dataDir: string, over: Partial<CompactorConfig> = {}): CompactorConfig {
   return {
@@ -40,16 +34,7 @@ function config(bucket: Bucket, dataDir: string, over: Partial<CompactorConfig> 
   };
 }
 
-/** Hours relative to T0, rounded outwards, so replica offsets do not clutter the expectations. */
-function layout(metas: readonly BlockMeta[]): string[] {
-  return describeBlocks(
-    metas.map((m) => ({ ...m, minTime: T0 + Math.floor((m.minTime - T0) / HOUR) * HOUR, maxTime: T0 + Math.ceil((m.maxTime - T0) / HOUR) * HOUR })),
-    T0,
-  );
-}
 
-const ofStream = (metas: readonly BlockMeta[], cluster: string, resolution = 0) =>
-  metas.filter((m) => m.thanos?.labels.cluster === cluster && m.thanos.downsample.resolution === resolution);
 
 describe('strata compact over promtool blocks of two HA replicas in S3', () => {
   let work: { path: string; cleanup: () => Promise<void> };
@@ -63,8 +48,8 @@ describe('strata compact over promtool blocks of two HA replicas in S3', () => {
     work = await tempDir('strata-compact-');
     s3 = await startS3rver();
     bucket = newBucket(parseBucketConfig(s3.configYaml()));
-    const a = await replicaBlocks(join(work.path, 'r0'), { labels: {}, offsetMs: 0, gaps: { demo_gauge_b: [GAP] } }, T0, END);
-    const b = await replicaBlocks(join(work.path, 'r1'), { labels: {}, offsetMs: 7_000, extraSeries: ['demo_only_r1'] }, T0, END);
+    const a = await replicaBlocks(join(work.path, 'r0'), { offsetMs: 0, gaps: { demo_gauge_b: [GAP] } }, T0, END);
+    const b = await replicaBlocks(join(work.path, 'r1'), { offsetMs: 7_000, extraSeries: ['demo_only_r1'] }, T0, END);
     r0 = a.data;
     r1 = b.data;
     await uploadAll(bucket, a.blocksDir, { cluster: 'c1', replica: 'r0' });
@@ -197,7 +182,7 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     work = await tempDir('strata-compact-skip-');
     s3 = await startS3rver();
     bucket = newBucket(parseBucketConfig(s3.configYaml()));
-    const { blocksDir } = await replicaBlocks(join(work.path, 'src'), { labels: {}, offsetMs: 0 }, T0, T0 + 12 * HOUR);
+    const { blocksDir } = await replicaBlocks(join(work.path, 'src'), { offsetMs: 0 }, T0, T0 + 12 * HOUR);
     const blocks = await blocksByTime(blocksDir);
     // c2: six 2h blocks and a second upload of the first under another ULID: two overlapping blocks.
     const c2Dir = join(work.path, 'c2');

@@ -6,7 +6,25 @@ import { formatMeta, isULID, newULID, parseMeta, type BlockMeta } from '@strata/
 import { promtool } from '@strata/testing/prometheus';
 
 export const HOUR = 3_600_000;
+export const FIVE_MIN = 300_000;
 export const STEP = 30_000;
+// Three days of data starting on a 2d boundary, ten days back: old enough for any consistency delay.
+export const T0 = Math.floor((Date.now() - 10 * 24 * HOUR) / (48 * HOUR)) * 48 * HOUR;
+export const END = T0 + 72 * HOUR;
+
+/**
+ * The raw blocks of a stream of 2h blocks over [0h, 72h) after compaction: the newest block and the
+ * blocks sharing its windows stay small, as Thanos' planner leaves them until later blocks arrive.
+ */
+export const EXPECTED_C1 = ['[0h,48h) L4', '[48h,56h) L3', '[56h,64h) L3', '[64h,66h) L2', '[66h,68h) L2', '[68h,70h) L2', '[70h,72h) L2'];
+
+/** Blocks as `[from,to) level` in hours after T0, rounded outwards so replica offsets do not clutter expectations. */
+export function layout(metas: readonly BlockMeta[]): string[] {
+  return metas.map((m) => `[${Math.floor((m.minTime - T0) / HOUR)}h,${Math.ceil((m.maxTime - T0) / HOUR)}h) L${m.compaction.level}`);
+}
+
+export const ofStream = (metas: readonly BlockMeta[], cluster: string, resolution = 0): BlockMeta[] =>
+  metas.filter((m) => m.thanos?.labels.cluster === cluster && m.thanos.downsample.resolution === resolution);
 
 /** One series' samples as [t ms, v]. */
 export type Samples = [number, number][];
@@ -14,8 +32,6 @@ export type Samples = [number, number][];
 export type SeriesData = Map<string, Samples>;
 
 export interface ReplicaSpec {
-  /** External labels of the replica's blocks. */
-  labels: Record<string, string>;
   /** Sample time offset against the step grid (HA replicas scrape at different moments). */
   offsetMs: number;
   /** [from, to) ranges this replica has no samples in, per series name. */
@@ -110,11 +126,6 @@ export async function promtoolDump(dir: string): Promise<SeriesData> {
   }
   for (const s of data.values()) s.sort((a, b) => a[0] - b[0]);
   return data;
-}
-
-/** Ranges of the blocks of one stream, for readable assertions. */
-export function describeBlocks(metas: readonly BlockMeta[], t0: number): string[] {
-  return metas.map((m) => `[${(m.minTime - t0) / HOUR}h,${(m.maxTime - t0) / HOUR}h) L${m.compaction.level}`);
 }
 
 /** Block directories under `dir`, oldest data first (promtool's ULIDs are not in time order). */
