@@ -32,11 +32,11 @@ export function checkCall(c: Call, input: string): void {
   const min = f.variadic > 0 ? f.argTypes.length - f.variadic : f.argTypes.length;
   const quoted = JSON.stringify(f.name);
   if (f.variadic === 0 && n !== min) {
-    throw new ParseError(input, c.pos.end, `expected ${min} argument(s) in call to ${quoted}, got ${n}`);
+    throw new ParseError(input, c.pos.start, `expected ${min} argument(s) in call to ${quoted}, got ${n}`);
   }
   if (f.variadic !== 0 && n < (f.variadic < 0 ? f.argTypes.length - 1 : min)) {
     const atLeast = f.variadic < 0 ? f.argTypes.length - 1 : min;
-    throw new ParseError(input, c.pos.end, `expected at least ${atLeast} argument(s) in call to ${quoted}, got ${n}`);
+    throw new ParseError(input, c.pos.start, `expected at least ${atLeast} argument(s) in call to ${quoted}, got ${n}`);
   }
   if (f.variadic > 0 && n > f.argTypes.length) {
     throw new ParseError(input, c.pos.start, `expected at most ${f.argTypes.length} argument(s) in call to ${quoted}, got ${n}`);
@@ -49,7 +49,7 @@ export function checkCall(c: Call, input: string): void {
 
 export function checkAggregate(a: AggregateExpr, input: string): void {
   if (exprType(a.expr) !== 'instant vector') {
-    throw new ParseError(input, a.pos.start, `expected type instant vector in aggregation expression, got ${exprType(a.expr)}`);
+    throw new ParseError(input, a.expr.pos.start, `expected type instant vector in aggregation expression, got ${exprType(a.expr)}`);
   }
   if (a.param !== null) expectType(input, a.param, a.op === 'count_values' ? 'string' : 'scalar', 'aggregation parameter');
 }

@@ -84,7 +84,7 @@ export function unquoteString(text: string): string {
       i += 2;
       continue;
     }
-    throw new Error('unknown escape sequence');
+    throw new Error(`unknown escape sequence U+${e.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')} '${e}'`);
   }
   return out;
 }

@@ -58,7 +58,10 @@ describe('parseExpr', () => {
   });
 
   it('reports type errors with Prometheus wording and positions', () => {
-    expect(errorOf('sum(x[5m])')).toBe('1:1: parse error: expected type instant vector in aggregation expression, got range vector');
+    expect(errorOf('sum(x[5m])')).toBe('1:5: parse error: expected type instant vector in aggregation expression, got range vector');
+    expect(errorOf('absent()')).toBe('1:1: parse error: expected 1 argument(s) in call to "absent", got 0');
+    expect(errorOf('x{a="\\q"}')).toBe("1:5: parse error: unknown escape sequence U+0071 'q'");
+    expect(errorOf('x[0s]')).toBe('1:3: parse error: duration must be greater than 0');
     expect(errorOf('rate(x)')).toBe('1:6: parse error: expected type range vector in call to function "rate", got instant vector');
     expect(errorOf('1 > 2')).toBe('1:3: parse error: comparisons between scalars must use BOOL modifier');
     expect(errorOf('a + bool b')).toBe('1:3: parse error: bool modifier can only be used on comparison operators');
@@ -74,7 +77,16 @@ describe('parseExpr', () => {
   it('reports syntax errors at their position', () => {
     expect(errorOf('{a="b"')).toBe('1:7: parse error: unexpected end of input inside braces');
     expect(errorOf('sum(a) by')).toMatch(/^1:10: parse error: unexpected end of input/);
-    expect(errorOf('a +\n  )')).toMatch(/^2:3: parse error: unexpected/);
+    expect(errorOf('a +\n  )')).toBe("2:3: parse error: unexpected right parenthesis ')'");
+    expect(errorOf('sum(')).toBe('1:5: parse error: unclosed left parenthesis');
+    expect(errorOf('x[5m:1m')).toBe('1:8: parse error: unclosed left bracket');
+    expect(errorOf('a b')).toBe('1:3: parse error: unexpected identifier "b"');
+    expect(errorOf('1 +* 2')).toBe('1:4: parse error: unexpected <op:*>');
+    expect(errorOf('foo(bar)')).toBe('1:1: parse error: unknown function with name "foo"');
+    expect(errorOf('foo @ bar')).toBe('1:7: parse error: unexpected identifier "bar" in @, expected timestamp');
+    expect(errorOf('x offset')).toBe('1:9: parse error: unexpected end of input in offset, expected duration');
+    expect(() => parseExpr('x[5]', { compat: 2 })).toThrow('1:3: parse error: missing unit character in duration');
+    expect((parseExpr('x[5]') as { range: number }).range).toBe(5000);
   });
 
   it('accepts holt_winters only in 2.x mode', () => {

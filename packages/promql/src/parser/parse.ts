@@ -63,6 +63,26 @@ function lezerInput(input: string): string {
   return out;
 }
 
+const PUNCTUATION: Record<string, string> = {
+  '(': 'left parenthesis', ')': 'right parenthesis', '[': 'left bracket', ']': 'right bracket',
+  '{': 'left brace', '}': 'right brace', ',': 'comma', ':': 'colon', '@': '<@>',
+};
+
+/** The next token as Prometheus' lexer names it in "unexpected …" messages. */
+function describeToken(rest: string): string {
+  const ident = /^[A-Za-z_:][\w:]*/.exec(rest);
+  if (ident !== null) return `identifier ${JSON.stringify(ident[0])}`;
+  const num = /^(\d[\w.]*|\.\d[\w.]*)/.exec(rest);
+  if (num !== null) return `number ${JSON.stringify(num[0])}`;
+  if (/^["'`]/.test(rest)) return `string ${JSON.stringify(/^(["'`])(?:[^\\]|\\.)*?\1/.exec(rest)?.[0] ?? rest)}`;
+  const op = /^(==|!=|>=|<=|=~|!~|[-+*/%^<>=])/.exec(rest);
+  if (op !== null) return `<op:${op[0]}>`;
+  const c = rest[0] as string;
+  const name = PUNCTUATION[c];
+  if (name === undefined) return JSON.stringify(c);
+  return name.startsWith('<') ? name : `${name} '${c}'`;
+}
+
 class Builder {
   readonly #input: string;
   readonly #opts: Required<ParseOptions>;
@@ -106,12 +126,22 @@ class Builder {
     }
     const at = (bad as SyntaxNode).from;
     const rest = this.#input.slice(at).trimStart();
+    const tokenAt = at + (this.#input.slice(at).length - rest.length);
+    const before = this.#input.slice(0, tokenAt).trimEnd();
+    const context = /\boffset$/i.test(before) ? ' in offset, expected duration' : before.endsWith('@') ? ' in @, expected timestamp' : '';
+    if (context !== '') throw this.#error(tokenAt, `unexpected ${rest === '' ? 'end of input' : describeToken(rest)}${context}`);
     if (rest === '') {
       const open = this.#unclosed(at);
+      if (open === 'parentheses') throw this.#error(at, 'unclosed left parenthesis');
+      if (open === 'brackets') throw this.#error(at, 'unclosed left bracket');
       throw this.#error(at, open === null ? 'unexpected end of input' : `unexpected end of input inside ${open}`);
     }
-    const token = /^([A-Za-z_:][\w:]*|\d[\w.]*|"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|\S)/.exec(rest)?.[0] ?? rest[0];
-    throw this.#error(at + (this.#input.slice(at).length - rest.length), `unexpected ${JSON.stringify(token)}`);
+    // An identifier directly followed by "(" that the grammar did not take as a call names no function.
+    const call = /([A-Za-z_:][\w:]*)\s*$/.exec(this.#input.slice(0, tokenAt));
+    if (rest.startsWith('(') && call !== null && !/^(by|without|on|ignoring|group_left|group_right|bool|offset)$/i.test(call[1] as string)) {
+      throw this.#error(tokenAt - (call[0] as string).length, `unknown function with name ${JSON.stringify(call[1])}`);
+    }
+    throw this.#error(tokenAt, `unexpected ${describeToken(rest)}`);
   }
 
   /** The innermost bracket still open at `pos`, for "inside braces"-style messages. */
@@ -216,10 +246,11 @@ class Builder {
         const [labelNode, opNode, valueNode] = this.#children(m) as [SyntaxNode, SyntaxNode, SyntaxNode];
         const label = labelNode.type.name === 'LabelName' ? this.#text(labelNode) : this.#string(labelNode.firstChild as SyntaxNode);
         const op = MATCH_OPS[(opNode.firstChild as SyntaxNode).type.name] as MatchType;
+        const value = this.#string(valueNode);
         try {
-          matchers.push(new Matcher(op, label, this.#string(valueNode), regexOpts));
+          matchers.push(new Matcher(op, label, value, regexOpts));
         } catch (e) {
-          throw this.#error(valueNode.from, (e as Error).message);
+          throw this.#error(m.from, (e as Error).message);
         }
       }
     }
@@ -269,7 +300,7 @@ class Builder {
       throw this.#error(n.from, 'no offset or @ modifiers allowed before range');
     }
     const range = this.#duration(durNode);
-    if (range <= 0) throw this.#error(durNode.from, `range must be positive, got ${this.#text(durNode)}`);
+    if (range <= 0) throw this.#error(durNode.from, 'duration must be greater than 0');
     return { kind: 'matrixSelector', vs, range, pos: this.#pos(n) };
   }
 
@@ -341,6 +372,7 @@ class Builder {
         if (d !== null) return d / 1000;
         const num = parseNumber(text);
         if (num === null || !Number.isFinite(num)) throw this.#error(first.from, `bad duration syntax: ${JSON.stringify(text)}`);
+        if (this.#opts.compat === 2) throw this.#error(first.from, 'missing unit character in duration');
         return num;
       }
       case 'UnaryOp': {
