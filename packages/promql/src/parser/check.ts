@@ -75,7 +75,7 @@ export function checkBinary(b: BinaryExpr, input: string, hasMatchingClause: boo
   const m = b.matching;
   if (m !== null && m.on) {
     for (const l of m.include) {
-      if (m.matchingLabels.includes(l)) throw new ParseError(input, b.pos.start, `label "${l}" must not occur in ON and GROUP clause at once`);
+      if (m.matchingLabels.includes(l)) throw new ParseError(input, opPos, `label "${l}" must not occur in ON and GROUP clause at once`);
     }
   }
 }

@@ -49,6 +49,14 @@ const queries = [
   'sum(rate(demo_requests_total[5m] @ end()))',
 ];
 
+// Invalid queries whose error text (position and wording) must equal Prometheus'.
+const invalidQueries = [
+  'foo(bar)', '{a="b"', 'sum(', 'a +', 'a b', '1 +* 2', 'rate(x[5m]', 'x[5m:1m', 'foo @ bar', 'x offset',
+  '"unterminated', '(', 'x[5]', 'x[0s]', '-"a"', 'topk(2)', 'absent()', 'label_replace(x, "a")', '1 and x',
+  'x[5m] + 1', 'sum(x[5m])', 'rate(x)', 'x{__name__="y"}', '{}', 'x offset 5m offset 1m', 'x @ 1 @ 2',
+  'x{a="\\q"}', 'time() > 1', 'a + bool b', 'round(x, 1, 2)', 'sum(x) by (y) + on(a) group_left(a) z',
+];
+
 interface PromMatrix {
   metric: Record<string, string>;
   values: [number, string][];
@@ -75,6 +83,20 @@ describe('engine in 2.x mode against Prometheus 2.42 on the same data', () => {
   afterAll(async () => {
     await prom?.stop();
     await cleanup?.();
+  });
+
+  it.each(invalidQueries)('rejects %s as Prometheus does', async (query) => {
+    const res = await fetch(`${prom.url}/api/v1/query?${new URLSearchParams({ query, time: '0' })}`);
+    const body = (await res.json()) as { status: string; error?: string };
+    expect(body.status).toBe('error');
+    const theirs = (body.error ?? '').replace(/^invalid parameter "query": /, '');
+    let ours = '';
+    try {
+      engine.parse(query);
+    } catch (e) {
+      ours = (e as Error).message;
+    }
+    expect(ours).toBe(theirs);
   });
 
   it.each(queries)('%s', async (query) => {
