@@ -5,8 +5,9 @@
  * Content-Type: STREAMED_XOR_CHUNKS frames (uvarint length | BE32 CRC32C of the payload | payload =
  * ChunkedReadResponse), or SAMPLES (snappy block of ReadResponse) from Prometheus older than 2.13.
  */
+import { crc32c } from '@node-rs/crc32';
 import { ProtoReader, ProtoWriter, type LabelMatcher } from '@strata/storeapi';
-import { crc32c, type Label } from '@strata/tsdb';
+import type { Label } from '@strata/tsdb';
 import snappy from 'snappy';
 
 export const ResponseType = { SAMPLES: 0, STREAMED_XOR_CHUNKS: 1 } as const;
@@ -102,17 +103,23 @@ export function decodeChunkedReadResponse(payload: Uint8Array): ChunkedSeries[] 
 
 /**
  * Splits a streamed remote-read body into frame payloads, checking each frame's CRC32C. A frame may
- * arrive split across network chunks; the payload views stay valid after the next frame is read.
+ * arrive split across many network chunks: they are collected and joined once the frame is complete
+ * (joining on every chunk would copy a large frame over and over). Payload views stay valid.
  */
 export async function* readFrames(body: AsyncIterable<Uint8Array>, maxFrameBytes = MAX_FRAME_BYTES): AsyncGenerator<Uint8Array> {
-  let buf: Buffer = Buffer.alloc(0);
-  let pos = 0;
+  let pieces: Buffer[] = [];
+  let total = 0;
+  /** Bytes needed before the next frame can be parsed (0: try with what there is). */
+  let need = 0;
   let offset = 0;
   for await (const piece of body) {
-    buf = pos < buf.length ? Buffer.concat([buf.subarray(pos), piece]) : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    pos = 0;
+    pieces.push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+    total += piece.byteLength;
+    if (total < need) continue;
+    const buf = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
+    let pos = 0;
+    need = 0;
     for (;;) {
-      // uvarint length
       let len = 0;
       let shift = 0;
       let p = pos;
@@ -129,9 +136,13 @@ export async function* readFrames(body: AsyncIterable<Uint8Array>, maxFrameBytes
       }
       if (!complete) break;
       if (len > maxFrameBytes) throw new Error(`remote read: frame of ${len} bytes at byte ${offset} exceeds the ${maxFrameBytes}-byte limit`);
-      if (buf.length - p < 4 + len) break;
+      if (buf.length - p < 4 + len) {
+        need = p + 4 + len - pos;
+        break;
+      }
       const want = buf.readUInt32BE(p);
       const payload = buf.subarray(p + 4, p + 4 + len);
+      // Native (SSE4.2) CRC32C: every byte of every response is checked, ~8× faster than a JS table.
       const got = crc32c(payload) >>> 0;
       if (got !== want) {
         throw new Error(`remote read: CRC32C mismatch in frame at byte ${offset}: header ${want.toString(16)}, payload ${got.toString(16)}`);
@@ -140,8 +151,11 @@ export async function* readFrames(body: AsyncIterable<Uint8Array>, maxFrameBytes
       offset += p + 4 + len - pos;
       pos = p + 4 + len;
     }
+    const rest = buf.subarray(pos);
+    pieces = rest.length > 0 ? [rest] : [];
+    total = rest.length;
   }
-  if (pos < buf.length) throw new Error(`remote read: stream ended inside a frame at byte ${offset} (${buf.length - pos} bytes left over)`);
+  if (total > 0) throw new Error(`remote read: stream ended inside a frame at byte ${offset} (${total} bytes left over)`);
 }
 
 /** Decodes a SAMPLES response body (snappy block of ReadResponse) for the single query we send. */

@@ -92,29 +92,76 @@ export class PrometheusStore implements StoreServer {
     const drop = new Set(req.withoutReplicaLabels);
     const finalLabels = (l: Labels) => l.merge(extLabels).without(drop);
 
-    const all: Pending[] = [];
     if (req.skipChunks) {
-      for (const rec of await this.#prom.series(matchers, minTime, maxTime, ctx.signal)) all.push({ labels: finalLabels(Labels.from(rec)), chunks: [] });
-    } else {
-      const res = await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, ctx.signal);
-      const contentType = res.headers.get('content-type') ?? '';
-      if (contentType.startsWith(STREAMED_CONTENT_TYPE.split(';')[0]!)) {
-        if (res.body === null) throw new Error('remote read: streamed response without a body');
-        for await (const payload of readFrames(res.body)) {
-          for (const s of decodeChunkedReadResponse(payload)) appendSeries(all, finalLabels(Labels.fromSorted(s.labels)), streamedChunks(s));
+      const all = (await this.#prom.series(matchers, minTime, maxTime, ctx.signal)).map((rec) => finalLabels(Labels.from(rec)));
+      all.sort(Labels.compare);
+      for (const labels of all) yield { series: { labels: labels.toArray(), chunks: [] } };
+      return;
+    }
+    const read = this.#remoteRead(matchers, minTime, maxTime, finalLabels, ctx.signal);
+    if (await this.#keepsPrometheusOrder(matchers, minTime, maxTime, extLabels, drop, ctx.signal)) {
+      // Stream as Prometheus sends, checking the order in case a clashing series appeared meanwhile.
+      let prev: Labels | undefined;
+      for await (const p of read) {
+        if (prev !== undefined && Labels.compare(prev, p.labels) >= 0) {
+          throw new StoreError(GrpcStatus.INTERNAL, `series out of order after adding external labels: ${prev.toString()} before ${p.labels.toString()}; retry the query`);
         }
-      } else if (contentType.startsWith('application/x-protobuf')) {
-        for (const s of decodeReadResponse(new Uint8Array(await res.arrayBuffer()))) {
-          if (s.timestamps.length === 0) continue;
-          appendSeries(all, finalLabels(Labels.from(s.labels)), encodeSamples(s.timestamps, s.values));
-        }
-      } else {
-        throw new Error(`remote read: unexpected response Content-Type ${JSON.stringify(contentType)}`);
+        prev = p.labels;
+        yield { series: { labels: p.labels.toArray(), chunks: p.chunks } };
       }
+      return;
     }
     // Appending external labels and removing replica labels can change the order Prometheus sent.
+    const all: Pending[] = [];
+    for await (const p of read) all.push(p);
     all.sort((a, b) => Labels.compare(a.labels, b.labels));
     for (const p of all) yield { series: { labels: p.labels.toArray(), chunks: p.chunks } };
+  }
+
+  /**
+   * Prometheus sends series sorted by their stored labels plus the external ones (stored wins). That is
+   * also our order unless an external label must override a stored one or a label is to be dropped, which
+   * the label names of the selected series (one index lookup) tell beforehand.
+   */
+  async #keepsPrometheusOrder(matchers: LabelMatcher[], minTime: number, maxTime: number, ext: Labels, drop: Set<string>, signal: AbortSignal): Promise<boolean> {
+    for (const l of ext) if (drop.has(l.name)) return false;
+    let stored: string[];
+    try {
+      stored = await this.#prom.labelNames(matchers, minTime, maxTime, signal);
+    } catch {
+      return false; // e.g. only empty-matching matchers, which the labels API refuses: sort instead.
+    }
+    return !stored.some((n) => ext.has(n) || drop.has(n));
+  }
+
+  /** The remote-read response as series in Prometheus' order, consecutive frames of one series merged. */
+  async *#remoteRead(matchers: LabelMatcher[], minTime: number, maxTime: number, finalLabels: (l: Labels) => Labels, signal: AbortSignal): AsyncGenerator<Pending> {
+    const res = await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, signal);
+    const contentType = res.headers.get('content-type') ?? '';
+    let pending: Pending | undefined;
+    if (contentType.startsWith(STREAMED_CONTENT_TYPE.split(';')[0]!)) {
+      if (res.body === null) throw new Error('remote read: streamed response without a body');
+      for await (const payload of readFrames(res.body)) {
+        for (const s of decodeChunkedReadResponse(payload)) {
+          const labels = finalLabels(Labels.fromSorted(s.labels));
+          if (pending !== undefined && pending.labels.equals(labels)) {
+            pending.chunks.push(...streamedChunks(s));
+            continue;
+          }
+          if (pending !== undefined) yield pending;
+          pending = { labels, chunks: streamedChunks(s) };
+        }
+      }
+    } else if (contentType.startsWith('application/x-protobuf')) {
+      for (const s of decodeReadResponse(new Uint8Array(await res.arrayBuffer()))) {
+        if (s.timestamps.length === 0) continue;
+        if (pending !== undefined) yield pending;
+        pending = { labels: finalLabels(Labels.from(s.labels)), chunks: encodeSamples(s.timestamps, s.values) };
+      }
+    } else {
+      throw new Error(`remote read: unexpected response Content-Type ${JSON.stringify(contentType)}`);
+    }
+    if (pending !== undefined) yield pending;
   }
 
   async labelNames(req: LabelNamesRequest, ctx: CallContext): Promise<LabelNamesResponse> {
@@ -165,13 +212,6 @@ export function withoutExternalMatchers(matchers: readonly LabelMatcher[], ext: 
     if (!matcher.matches(ext.get(m.name))) return null;
   }
   return out;
-}
-
-/** Adds a series, merging it into the previous one when Prometheus continued a series in a new frame. */
-function appendSeries(all: Pending[], labels: Labels, chunks: AggrChunk[]): void {
-  const last = all[all.length - 1];
-  if (last !== undefined && last.labels.equals(labels)) last.chunks.push(...chunks);
-  else all.push({ labels, chunks });
 }
 
 /** Remote-read chunks as StoreAPI chunks; the bytes are kept, the encoding renumbered (XOR 1 → 0). */
