@@ -5,6 +5,7 @@ import { bucketFromConfigFile, newBucket, type Bucket } from '@strata/objstore';
 import { start as startQuerier } from '@strata/querier';
 import type { Logger } from '@strata/runtime';
 import { start as startSidecar } from '@strata/sidecar';
+import { start as startStore } from '@strata/store';
 import { Registry } from 'prom-client';
 import { writeDemoBlocks } from '../demo/blocks.js';
 import { startDemoExporter } from '../demo/exporter.js';
@@ -76,10 +77,22 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
       log.info('prometheus and sidecar up', { replica, prometheus: prom.url, sidecar: sidecar.grpcAddress });
     }
 
+    const store = await startStore({
+      bucket,
+      dataDir: join(opts.dataDir, 'store'),
+      grpcAddress: '127.0.0.1:0',
+      httpAddress: '127.0.0.1:0',
+      // New blocks arrive every few minutes from the sidecars' short blocks.
+      syncIntervalMs: 60_000,
+      logger: log,
+    });
+    stops.push(() => store.stop());
+    log.info('store gateway up', { grpc: store.grpcAddress });
+
     const querier = await startQuerier({
       httpAddress: opts.httpAddress,
       grpcAddress: '127.0.0.1:0',
-      endpoints: sidecarAddresses,
+      endpoints: [...sidecarAddresses, store.grpcAddress],
       replicaLabels: ['replica'],
       logger: log,
     });
