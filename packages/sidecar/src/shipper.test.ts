@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Bucket, newBucket, parseBucketConfig } from '@strata/objstore';
+import { type Bucket, InMemoryBucket, newBucket, parseBucketConfig } from '@strata/objstore';
 import { nopLogger } from '@strata/runtime';
 import { acceptanceFixture, fixtureOpenMetrics } from '@strata/storeapi';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
@@ -207,10 +207,33 @@ describe('shipper under failures', () => {
       expect((await readShipperState(dataDir))?.uploaded.sort()).toEqual(blocks.map((b) => b.ulid).sort());
       for (const b of blocks) expect(puts.get(b.ulid)).toBe(1);
 
-      // Compacted blocks only on request.
-      expect((await shipper(dataDir, bucket, true).sync()).uploaded).toEqual([compacted.ulid]);
+      // Compacted blocks only on request, and never over blocks already shipped.
+      const refused = await shipper(dataDir, bucket, true).sync();
+      expect(refused.uploaded).toEqual([]);
+      expect(refused.error?.message).toMatch(new RegExp(`compacted block ${compacted.ulid} .* overlaps block ${blocks[0]!.ulid}`));
+      expect(await check.exists(`${compacted.ulid}/meta.json`)).toBe(false);
     } finally {
       await proxy.stop();
+      await dir.cleanup();
+    }
+  });
+});
+
+describe('shipper and compacted blocks', () => {
+  it('ships a compacted block with --shipper.upload-compacted when nothing in the bucket overlaps it', async () => {
+    const dir = await tempDir('strata-shipper-compacted-');
+    try {
+      const src = join(dir.path, 'src');
+      const blocks = await makeBlocks(src);
+      const dataDir = join(dir.path, 'data');
+      await mkdir(dataDir);
+      const compacted = await addCompactedBlock(src, blocks[0]!);
+      await cp(join(src, compacted.ulid), join(dataDir, compacted.ulid), { recursive: true });
+      const bucket = new InMemoryBucket();
+      expect((await shipper(dataDir, bucket).sync()).uploaded).toEqual([]);
+      expect((await shipper(dataDir, bucket, true).sync()).uploaded).toEqual([compacted.ulid]);
+      await expectShipped(bucket, dataDir, compacted);
+    } finally {
       await dir.cleanup();
     }
   });

@@ -9,10 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHUNKS_DIRNAME, INDEX_FILENAME, uploadBlock } from '@strata/block';
+import { CHUNKS_DIRNAME, INDEX_FILENAME, MetaFetcher, uploadBlock } from '@strata/block';
 import { type Bucket, joinKey } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
-import { type BlockMeta, formatMeta, isULID, type Labels, META_FILENAME, parseMeta, Resolution } from '@strata/tsdb';
+import { type BlockMeta, formatMeta, isULID, Labels, META_FILENAME, parseMeta, Resolution } from '@strata/tsdb';
 import type { SidecarMetrics } from './metrics.js';
 
 export const SHIPPER_META_FILENAME = 'thanos.shipper.json';
@@ -124,6 +124,8 @@ export class Shipper {
     }
     const done = new Set(state.uploaded);
     const onDisk = new Set<string>();
+    /** Metas in the bucket, read once per sync and only if a compacted block is to be shipped. */
+    let inBucket: BlockMeta[] | undefined;
     try {
       for (const meta of await this.#localBlocks()) {
         onDisk.add(meta.ulid);
@@ -135,7 +137,12 @@ export class Shipper {
           continue;
         }
         try {
+          if (meta.compaction.level > 1) {
+            inBucket ??= [...(await new MetaFetcher(bucket).fetch()).metas.values()];
+            this.#checkNoOverlap(meta, inBucket);
+          }
           await this.#upload(meta);
+          inBucket?.push(meta);
         } catch (e) {
           metrics.uploadFailures.inc();
           log.error('block upload failed; retrying on the next sync', { block: meta.ulid, err: e as Error });
@@ -176,6 +183,23 @@ export class Shipper {
       }
     }
     return metas.sort((a, b) => a.minTime - b.minTime || (a.ulid < b.ulid ? -1 : 1));
+  }
+
+  /**
+   * A block Prometheus compacted covers blocks that may already be in the bucket; shipping it too would
+   * leave overlapping blocks of one source, which the compactor refuses to touch.
+   */
+  #checkNoOverlap(meta: BlockMeta, inBucket: readonly BlockMeta[]): void {
+    const labels = this.#opts.labels();
+    for (const b of inBucket) {
+      if (b.ulid === meta.ulid || !Labels.from(b.thanos?.labels ?? {}).equals(labels)) continue;
+      if (b.minTime < meta.maxTime && meta.minTime < b.maxTime) {
+        throw new Error(
+          `compacted block ${meta.ulid} [${meta.minTime}, ${meta.maxTime}) overlaps block ${b.ulid} [${b.minTime}, ${b.maxTime}) already in the bucket; ` +
+            'not uploading it. Disable local compaction in Prometheus (min = max block duration) and remove the compacted block from the upload, or delete the overlapping blocks from the bucket.',
+        );
+      }
+    }
   }
 
   /** Stages hard links and a meta.json with the thanos section, then uploads (meta.json last). */

@@ -98,9 +98,12 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
   prober.notReady('waiting for Prometheus');
 
   const closers: (() => Promise<void>)[] = [() => http.close()];
-  const closeAll = async () => {
-    for (const c of closers.reverse()) await c().catch((e: unknown) => log.warn('error while stopping', { err: e as Error }));
-  };
+  let closing: Promise<void> | undefined;
+  /** Stops what started, newest first; later calls wait for the first. */
+  const closeAll = () =>
+    (closing ??= (async () => {
+      for (const c of [...closers].reverse()) await c().catch((e: unknown) => log.warn('error while stopping', { err: e as Error }));
+    })());
 
   async function refresh(): Promise<PrometheusState> {
     const [extLabels, lowest] = await Promise.all([prom.externalLabels(), prom.lowestTimestamp()]);
