@@ -98,6 +98,22 @@ describe('Engine', () => {
     await expect(new Engine({ timeout: -1 }).instantQuery(st, 'x', 0)).rejects.toThrow(QueryTimeoutError);
   });
 
+  it('hands selection a signal that fires on timeout and on abort', async () => {
+    // A store that answers only when told to stop.
+    const hanging: Queryable = {
+      querier: () => ({
+        select: (_h: SelectHints, _m: readonly Matcher[], signal?: AbortSignal) =>
+          new Promise<SeriesSet>((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('select aborted')))),
+        close: () => undefined,
+      }),
+    };
+    await expect(new Engine({ timeout: 20 }).instantQuery(hanging, 'x', 0)).rejects.toThrow(new QueryTimeoutError('query preparation'));
+    const ac = new AbortController();
+    const q = new Engine().instantQuery(hanging, 'x', 0, { signal: ac.signal });
+    ac.abort();
+    await expect(q).rejects.toThrow(new QueryCanceledError('query preparation'));
+  });
+
   it('reports samples read and peak samples', async () => {
     const st = storage({ x: every15s(10, (i) => i) });
     const r = await new Engine().instantQuery(st, 'sum_over_time(x[1m])', 60_000);

@@ -6,7 +6,7 @@ import { Labels, type Series } from '@strata/tsdb';
 import type { Expr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType } from '../parser/ast.js';
 import { parseExpr } from '../parser/parse.js';
-import type { Querier, Queryable, SelectHints } from '../storage.js';
+import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import type { FPoint, QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
 import { EvalError, QueryCanceledError, QueryTimeoutError } from './errors.js';
 import { Evaluator, rangeFunctionsFor, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
@@ -92,7 +92,17 @@ export class Engine {
     try {
       if (selections.length > 0) {
         querier = await q.querier(mint, maxt);
-        const sets = await Promise.all(selections.map((s) => (querier as Querier).select(s.hints, s.vs.matchers, signal)));
+        // Selection is asynchronous (remote stores): it gets a signal that fires on abort and on timeout.
+        const timeout = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
+        const selectSignal = AbortSignal.any([timeout, ...(signal ? [signal] : [])]);
+        let sets: SeriesSet[];
+        try {
+          sets = await Promise.all(selections.map((s) => (querier as Querier).select(s.hints, s.vs.matchers, selectSignal)));
+        } catch (e) {
+          if (signal?.aborted === true) throw new QueryCanceledError(where);
+          if (timeout.aborted) throw new QueryTimeoutError(where);
+          throw e;
+        }
         sets.forEach((set, k) => {
           data.set((selections[k] as Selection).vs, set.series);
           for (const w of set.warnings ?? []) annotations.add(w);

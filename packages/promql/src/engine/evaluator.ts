@@ -291,7 +291,7 @@ export class Evaluator {
   }
 
   /** Walks the windows of a range vector: `f(series, step, lo, hi)` for each series and step. */
-  #windows(e: MatrixSelector | SubqueryExpr, f: (s: RangeSeries, i: number, lo: number, hi: number, ref: number) => void): number {
+  #windows(e: MatrixSelector | SubqueryExpr, f: (s: RangeSeries, i: number, lo: number, hi: number, ref: number) => void): void {
     const src = this.#rangeSource(e);
     const closed = this.#shared.opts.compat === 2;
     const { steps } = this.#range;
@@ -311,7 +311,6 @@ export class Evaluator {
       }
     });
     this.#shared.stats.samplesRead += read;
-    return src.range;
   }
 
   /** A range vector at the single evaluation time, as raw samples (instant queries of `x[5m]`). */
@@ -376,7 +375,7 @@ export class Evaluator {
     };
     let current: RangeSeries | null = null;
     let target: StepSeries | null = null;
-    w.range = this.#windows(arg, (s, i, lo, hi, ref) => {
+    this.#windows(arg, (s, i, lo, hi, ref) => {
       if (hi === lo) return;
       if (s !== current) {
         current = s;

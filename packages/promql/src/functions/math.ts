@@ -1,13 +1,13 @@
 /** Elementwise functions: math, clamping, rounding. All drop the metric name. */
 import { dropMetricName } from '../engine/names.js';
-import { relabel, type StepSeries, type VectorValue } from '../engine/steps.js';
+import { relabel, StepSeries, type VectorValue } from '../engine/steps.js';
 import { scalarArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 import type { StepValue } from '../engine/steps.js';
 
 /** Applies `f(value, step)` to every sample; undefined drops the sample. Drops `__name__`. */
 export function mapSamples(v: VectorValue, steps: number, f: (x: number, i: number) => number | undefined): VectorValue {
   const mapped = v.series.map((s) => {
-    const o = { labels: dropMetricName(s.labels), vals: new Float64Array(steps), has: new Uint8Array(steps) } as StepSeries;
+    const o = new StepSeries(dropMetricName(s.labels), steps);
     for (let i = 0; i < steps; i++) {
       if (s.has[i] !== 1) continue;
       const r = f(s.vals[i] as number, i);

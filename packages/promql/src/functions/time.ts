@@ -1,8 +1,6 @@
-/** time(), date functions and timestamp-independent constants. */
+/** time(), pi() and the date functions (UTC). */
 import { Labels } from '@strata/tsdb';
-import { StepSeries } from '../engine/steps.js';
-import type { StepValue, VectorValue } from '../engine/steps.js';
-import { stepTime } from '../engine/steps.js';
+import { StepSeries, stepTime, type StepValue, type VectorValue } from '../engine/steps.js';
 import { vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 import { mapSamples } from './math.js';
 
