@@ -249,6 +249,15 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     expect(metrics).toMatch(/^strata_compact_group_skipped_total\{reason="corrupt-block"\} 1$/m);
   });
 
+  it('applies raw retention: blocks whose newest sample is older are marked, then deleted after the delay', async () => {
+    // The data ends about 9.5 days ago: a 9d retention removes every stream's blocks.
+    const compactor = await start(config(bucket, join(work.path, 'data'), { replicaLabels: [], dedupFunc: 'chain', downsampling: false, retentionRawMs: 9 * 24 * HOUR }));
+    await compactor.done;
+    await compactor.stop();
+    expect(await liveBlocks(bucket)).toEqual([]);
+    for await (const e of bucket.list('', { recursive: true })) throw new Error(`left in the bucket: ${e.name}`);
+  });
+
 });
 
 function decode(c: Chunk): [number, number][] {
