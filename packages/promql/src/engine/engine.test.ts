@@ -99,17 +99,26 @@ describe('Engine', () => {
   });
 
   it('hands selection a signal that fires on timeout and on abort', async () => {
-    // A store that answers only when told to stop.
+    // A store that answers only when told to stop, and says when a select has started.
+    let selecting: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      selecting = resolve;
+    });
     const hanging: Queryable = {
       querier: () => ({
         select: (_h: SelectHints, _m: readonly Matcher[], signal?: AbortSignal) =>
-          new Promise<SeriesSet>((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('select aborted')))),
+          new Promise<SeriesSet>((_resolve, reject) => {
+            selecting();
+            if (signal?.aborted === true) reject(new Error('select aborted'));
+            signal?.addEventListener('abort', () => reject(new Error('select aborted')));
+          }),
         close: () => undefined,
       }),
     };
     await expect(new Engine({ timeout: 20 }).instantQuery(hanging, 'x', 0)).rejects.toThrow(new QueryTimeoutError('query preparation'));
     const ac = new AbortController();
     const q = new Engine().instantQuery(hanging, 'x', 0, { signal: ac.signal });
+    await started;
     ac.abort();
     await expect(q).rejects.toThrow(new QueryCanceledError('query preparation'));
   });

@@ -92,6 +92,7 @@ export class Engine {
     try {
       if (selections.length > 0) {
         querier = await q.querier(mint, maxt);
+        checkAbort();
         // Selection is asynchronous (remote stores): it gets a signal that fires on abort and on timeout.
         const timeout = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
         const selectSignal = AbortSignal.any([timeout, ...(signal ? [signal] : [])]);
