@@ -1,14 +1,22 @@
-// The querier end to end: two Prometheus 2.42 replicas holding the same demo-service history, a
-// sidecar each, and `strata query` over both, deduplicating on the replica label. Every compliance
-// query must answer exactly as a single Prometheus does.
+// The querier end to end, as deployed: the demo service's last hours split at a 2h block boundary.
+// Older blocks were shipped to the bucket (s3rver) and are served by the store gateway; the newest
+// block is still in two Prometheus 2.42 replicas, each with a sidecar. `strata query` fans out over the
+// three endpoints and deduplicates on the replica label. Every compliance query, over a window that
+// reaches into both halves, must answer exactly as one Prometheus holding all the blocks does.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
+import { uploadBlock } from '@strata/block';
+import { parseBucketConfig, newBucket } from '@strata/objstore';
 import { start as startSidecar, type Sidecar } from '@strata/sidecar';
+import { start as startStore, type Store } from '@strata/store';
 import { tempDir } from '@strata/testing/process';
 import type { PrometheusHandle } from '@strata/testing/prometheus';
+import { startS3rver, type S3Server } from '@strata/testing/s3';
+import { formatMeta, parseMeta } from '@strata/tsdb';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { complianceAvailable, diffMatrices, loadComplianceCases, type MatrixSeries } from './compliance.js';
@@ -18,8 +26,13 @@ const execFileP = promisify(execFile);
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let history: DemoHistory;
-const proms: PrometheusHandle[] = [];
+/** The last block boundary before the data ends: history before it, recent data after. */
+let boundary: number;
+let reference: PrometheusHandle;
+const replicas: PrometheusHandle[] = [];
 const sidecars: Sidecar[] = [];
+let s3: S3Server;
+let store: Store;
 let querier: Querier;
 let queryUrl: string;
 
@@ -38,21 +51,44 @@ async function get(base: string, path: string, params: Record<string, string | s
   return { code: res.status, body: (await res.json()) as ApiBody };
 }
 
+const HOUR = 3_600_000;
+
 beforeAll(async () => {
   dir = await tempDir('strata-querier-');
-  // 100 minutes: the longest compliance window is 10m of steps + 1h range + 10m offset.
-  history = await demoHistory(dir.path, 100 * 60_000);
+  // Data ends 40 minutes past a 2h boundary, which lies at least 40 minutes in the past; it starts 3h
+  // before the boundary, enough for the longest compliance window (10m of steps + 1h range + 10m offset).
+  boundary = Math.floor((Date.now() - 40 * 60_000) / (2 * HOUR)) * 2 * HOUR;
+  history = await demoHistory(dir.path, boundary - 3 * HOUR, boundary + 40 * 60_000);
+  const old = history.blocks.filter((b) => b.maxTime <= boundary);
+  const recent = history.blocks.filter((b) => b.minTime >= boundary);
+  expect(old.length + recent.length).toBe(history.blocks.length);
+
+  reference = await prometheusOn(history, history.blocks, join(dir.path, 'reference'), {});
   for (const replica of ['r0', 'r1']) {
-    const prom = await prometheusOn(history, join(dir.path, replica), { cluster: 'c1', replica });
-    proms.push(prom);
+    const prom = await prometheusOn(history, recent, join(dir.path, replica), { cluster: 'c1', replica });
+    replicas.push(prom);
     sidecars.push(
       await startSidecar({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger }),
     );
   }
+
+  // The older blocks, as replica r0's sidecar would have shipped them.
+  s3 = await startS3rver();
+  const bucket = newBucket(parseBucketConfig(s3.configYaml()));
+  for (const b of old) {
+    const blockDir = join(dir.path, 'ship', b.ulid);
+    await cp(join(history.blocksDir, b.ulid), blockDir, { recursive: true });
+    const meta = parseMeta(await readFile(join(blockDir, 'meta.json'), 'utf8'));
+    meta.thanos = { labels: { cluster: 'c1', replica: 'r0' }, downsample: { resolution: 0 }, source: 'sidecar' };
+    await writeFile(join(blockDir, 'meta.json'), formatMeta(meta));
+    await uploadBlock(bucket, blockDir);
+  }
+  store = await startStore({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+
   querier = await startQuerier({
     httpAddress: '127.0.0.1:0',
     grpcAddress: '127.0.0.1:0',
-    endpoints: sidecars.map((s) => s.grpcAddress),
+    endpoints: [...sidecars.map((s) => s.grpcAddress), store.grpcAddress],
     replicaLabels: ['replica'],
     promqlCompat: 2,
     logger: nopLogger,
@@ -62,14 +98,21 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await querier?.stop();
+  await store?.stop();
   for (const s of sidecars) await s.stop();
-  for (const p of proms) await p.stop();
+  for (const p of replicas) await p.stop();
+  await reference?.stop();
+  await s3?.stop();
   await dir?.cleanup();
 });
 
-/** The compliance tester's defaults relative to our data: 10 minutes at a 10s step, ending 2 minutes before the data does. */
+/**
+ * The compliance tester's window (10 minutes at a 10s step) placed 25 minutes past the block boundary:
+ * instant selectors read recent data from the sidecars, range selectors and offsets reach back into
+ * the store gateway's history.
+ */
 function window() {
-  const end = Math.floor((history.endMs - 120_000) / 1000);
+  const end = Math.floor((boundary + 25 * 60_000) / 1000);
   return { start: String(end - 600), end: String(end), step: '10' };
 }
 
@@ -83,7 +126,7 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
       cases.map((c) =>
         limit(async () => {
           const params = { query: c.query, ...w };
-          const [want, got] = await Promise.all([get((proms[0] as PrometheusHandle).url, '/api/v1/query_range', params), get(queryUrl, '/api/v1/query_range', params)]);
+          const [want, got] = await Promise.all([get(reference.url, '/api/v1/query_range', params), get(queryUrl, '/api/v1/query_range', params)]);
           if (want.body.status !== 'success') {
             if (!c.shouldFail) failures.push(`${c.query}: reference failed: ${want.body.error}`);
             if (got.body.status === 'success') failures.push(`${c.query}: should fail as Prometheus does (${want.body.error}), but succeeded`);
@@ -108,7 +151,7 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
 describe('HTTP API', () => {
   it('answers metadata APIs as Prometheus, without the replica label', async () => {
     const { start, end } = window();
-    const p = (proms[0] as PrometheusHandle).url;
+    const p = reference.url;
     const names = await get(queryUrl, '/api/v1/labels', { start, end });
     const want = await get(p, '/api/v1/labels', { start, end });
     // External labels are part of every series behind a sidecar; the replica label is deduplicated away.
@@ -122,7 +165,7 @@ describe('HTTP API', () => {
   });
 
   it('rejects bad requests with the status and error type Prometheus uses', async () => {
-    const p = (proms[0] as PrometheusHandle).url;
+    const p = reference.url;
     const { start, end } = window();
     const cases: [string, Record<string, string>][] = [
       ['/api/v1/query', { query: 'sum(' }],
@@ -154,11 +197,25 @@ describe('replicas failing', () => {
   it('answers unchanged with one replica down, with a warning; ABORT fails', async () => {
     const params = { query: 'sum by (instance) (rate(demo_cpu_usage_seconds_total[5m]))', ...window() };
     const before = await get(queryUrl, '/api/v1/query_range', params);
-    await (proms[1] as PrometheusHandle).stop();
+    await (replicas[1] as PrometheusHandle).stop();
     const after = await get(queryUrl, '/api/v1/query_range', params);
     expect(after.body.status).toBe('success');
     expect(after.body.data).toEqual(before.body.data);
     expect(after.body.warnings?.length).toBeGreaterThan(0);
+    const abort = await get(queryUrl, '/api/v1/query_range', { ...params, partial_response: 'false' });
+    expect(abort.code).toBe(422);
+    expect(abort.body.errorType).toBe('execution');
+  });
+
+  it('with the store gateway down: WARN answers from the sidecars with a warning, ABORT fails', async () => {
+    const params = { query: 'demo_memory_usage_bytes offset 1h', ...window() };
+    const before = await get(queryUrl, '/api/v1/query_range', params);
+    expect((before.body.data?.result as unknown[]).length).toBeGreaterThan(0);
+    await store.stop();
+    // The querier notices at its next call to the endpoint; it need not wait for an Info refresh.
+    const warn = await get(queryUrl, '/api/v1/query_range', params);
+    expect(warn.code).toBe(200);
+    expect(warn.body.warnings?.some((w) => w.includes(store.grpcAddress))).toBe(true);
     const abort = await get(queryUrl, '/api/v1/query_range', { ...params, partial_response: 'false' });
     expect(abort.code).toBe(422);
     expect(abort.body.errorType).toBe('execution');

@@ -1,6 +1,7 @@
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DemoModel, writeOpenMetrics } from '@strata/cli';
+import { isULID, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 
 /** The instances the compliance queries name. */
@@ -12,20 +13,19 @@ export interface DemoHistory {
   endMs: number;
   /** A promtool-made data dir with the blocks. */
   blocksDir: string;
+  blocks: BlockMeta[];
 }
 
 /**
  * The demo service's series for three instances, scraped every 5s (off the step grid, as real scrapes
- * are), written as OpenMetrics and turned into blocks by promtool.
+ * are), from `startMs` to `endMs`, written as OpenMetrics and turned into 2h blocks by promtool.
  */
-export async function demoHistory(dir: string, durationMs: number, now = Date.now()): Promise<DemoHistory> {
+export async function demoHistory(dir: string, startMs: number, endMs: number): Promise<DemoHistory> {
   const stepMs = 5000;
-  const startMs = Math.floor((now - durationMs) / stepMs) * stepMs + 1234;
-  const endMs = startMs + Math.floor(durationMs / stepMs) * stepMs - stepMs;
   const chunks: string[] = [];
   await writeOpenMetrics(
     DEMO_INSTANCES.map((instance) => ({ model: new DemoModel(instance), labels: { job: 'demo', instance } })),
-    { startMs, endMs, stepMs },
+    { startMs: startMs + 1234, endMs, stepMs },
     (c) => {
       chunks.push(c);
     },
@@ -34,13 +34,15 @@ export async function demoHistory(dir: string, durationMs: number, now = Date.no
   await writeFile(om, chunks.join(''));
   const blocksDir = join(dir, 'blocks');
   await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '-q', om, blocksDir]);
-  return { startMs, endMs, blocksDir };
+  const blocks: BlockMeta[] = [];
+  for (const d of (await readdir(blocksDir)).filter(isULID)) blocks.push(parseMeta(await readFile(join(blocksDir, d, 'meta.json'), 'utf8')));
+  return { startMs: startMs + 1234, endMs, blocksDir, blocks: blocks.sort((a, b) => a.minTime - b.minTime) };
 }
 
-/** A Prometheus 2.42 serving a copy of the blocks, with the given external labels. */
-export async function prometheusOn(history: DemoHistory, dir: string, externalLabels: Record<string, string>): Promise<PrometheusHandle> {
+/** A Prometheus 2.42 serving copies of the given blocks, with the given external labels. */
+export async function prometheusOn(history: DemoHistory, blocks: readonly BlockMeta[], dir: string, externalLabels: Record<string, string>): Promise<PrometheusHandle> {
   const dataDir = join(dir, 'data');
   await mkdir(dataDir, { recursive: true });
-  await cp(history.blocksDir, dataDir, { recursive: true });
+  for (const b of blocks) await cp(join(history.blocksDir, b.ulid), join(dataDir, b.ulid), { recursive: true });
   return startPrometheus({ dir, dataDir, externalLabels, blockDuration: '2h' });
 }
