@@ -30,3 +30,4 @@ export * from './block/writer.js';
 export * from './openmetrics/backfill.js';
 export * from './block/reader.js';
 export * from './block/dump.js';
+export * from './merge.js';

@@ -1,5 +1,5 @@
 import { chunkHash, type AggrChunk, type StoreChunk, type StoreSeries } from '@strata/storeapi';
-import { Labels, type Label } from '@strata/tsdb';
+import { Labels, mergeByLabels, type Label } from '@strata/tsdb';
 
 /** A series from one endpoint with its labels as a Labels value (compared and keyed cheaply). */
 export interface LabeledSeries {
@@ -12,49 +12,17 @@ export function labeled(s: StoreSeries): LabeledSeries {
 }
 
 /**
- * Merges per-endpoint series lists, each sorted by labels, into one sorted list (a k-way merge on a
- * binary heap). Equal label sets from several endpoints — replicas after replica labels were removed,
- * or the same block served twice — become one series whose chunks are the union, byte-identical
- * chunks kept once (Thanos' responseDeduplicator), sorted by time.
+ * Merges per-endpoint series lists, each sorted by labels, into one sorted list. Equal label sets from
+ * several endpoints — replicas after replica labels were removed, or the same block served twice —
+ * become one series whose chunks are the union, byte-identical chunks kept once (Thanos'
+ * responseDeduplicator), sorted by time.
  */
 export function mergeSorted(lists: readonly LabeledSeries[][]): LabeledSeries[] {
-  const heap: { list: LabeledSeries[]; i: number }[] = lists.filter((l) => l.length > 0).map((list) => ({ list, i: 0 }));
-  const head = (h: { list: LabeledSeries[]; i: number }) => h.list[h.i] as LabeledSeries;
-  const less = (a: number, b: number) => Labels.compare(head(heap[a]!).labels, head(heap[b]!).labels) < 0;
-  const swap = (a: number, b: number) => {
-    const t = heap[a]!;
-    heap[a] = heap[b]!;
-    heap[b] = t;
-  };
-  const down = (i: number) => {
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && less(l, m)) m = l;
-      if (r < heap.length && less(r, m)) m = r;
-      if (m === i) return;
-      swap(i, m);
-      i = m;
-    }
-  };
-  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
-
   const out: LabeledSeries[] = [];
-  while (heap.length > 0) {
-    const top = heap[0]!;
-    const s = head(top);
-    const last = out[out.length - 1];
-    if (last !== undefined && last.labels.equals(s.labels)) last.chunks.push(...s.chunks);
-    else out.push({ labels: s.labels, chunks: [...s.chunks] });
-    top.i++;
-    if (top.i >= top.list.length) {
-      heap[0] = heap[heap.length - 1]!;
-      heap.pop();
-    }
-    if (heap.length > 0) down(0);
+  for (const s of mergeByLabels(lists)) {
+    dedupChunks(s.chunks);
+    out.push({ labels: s.labels, chunks: s.chunks });
   }
-  for (const s of out) dedupChunks(s.chunks);
   return out;
 }
 
