@@ -25,23 +25,18 @@ function extrapolatedRate(w: Window, isCounter: boolean, isRate: boolean, compat
   const sampled = (lastT - firstT) / 1000;
   const avg = sampled / (n - 1);
   const threshold = avg * 1.1;
-  if (compat === 2) {
-    if (isCounter && result > 0 && first >= 0) {
-      const toZero = (sampled * first) / result;
-      if (toZero < toStart) toStart = toZero;
-    }
-    const interval = sampled + (toStart < threshold ? toStart : avg / 2) + (toEnd < threshold ? toEnd : avg / 2);
-    result *= interval / sampled;
-  } else {
-    if (toStart >= threshold) toStart = avg / 2;
-    if (isCounter && result > 0 && first >= 0) {
-      const toZero = sampled * (first / result);
-      if (toZero < toStart) toStart = toZero;
-    }
-    if (toEnd >= threshold) toEnd = avg / 2;
-    result *= (sampled + toStart + toEnd) / sampled;
+  // 3.x (v2.51+) replaces a too-long gap to the window start before clamping at the zero point; 2.x after.
+  if (compat === 3 && toStart >= threshold) toStart = avg / 2;
+  if (isCounter && result > 0 && first >= 0) {
+    const toZero = sampled * (first / result);
+    if (toZero < toStart) toStart = toZero;
   }
-  return isRate ? result / (w.range / 1000) : result;
+  if (compat === 2 && toStart >= threshold) toStart = avg / 2;
+  if (toEnd >= threshold) toEnd = avg / 2;
+  // The factor first, then one multiplication: the float rounding Prometheus has.
+  let factor = (sampled + toStart + toEnd) / sampled;
+  if (isRate) factor /= w.range / 1000;
+  return result * factor;
 }
 
 function instantValue(w: Window, isRate: boolean): number | undefined {

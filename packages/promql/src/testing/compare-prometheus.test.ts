@@ -47,6 +47,20 @@ const queries = [
   'scalar(sum(demo_gauge)) * vector(1)',
   'clamp(demo_gauge, -10, 10) + abs(demo_gauge) - ceil(demo_gauge)',
   'sum(rate(demo_requests_total[5m] @ end()))',
+  'bottomk(2, demo_gauge) or count_values without (instance) ("v", demo_gauge > 99)',
+  'label_join(demo_gauge, "both", "/", "job", "instance")',
+  'absent_over_time(demo_gauge{job="none"}[5m])',
+  'minute(timestamp(demo_gauge)) + day_of_month(demo_gauge * 86400)',
+  'hour() + day_of_week() + month(vector(86400 * 40)) + days_in_month() + year()',
+  'sgn(demo_gauge) * sqrt(abs(demo_gauge)) + ln(demo_requests_total + 1) + exp(demo_gauge / 1000)',
+  'stdvar_over_time(demo_gauge[15m]) - min_over_time(demo_gauge[15m]) / max_over_time(demo_gauge[15m])',
+  'sum_over_time(demo_gauge[5m]) / count_over_time(demo_gauge[5m]) - last_over_time(demo_gauge[5m])',
+  'rate(demo_requests_total[5m:30s])',
+  'demo_gauge offset -5m unless demo_gauge > 0',
+  'group by (job) (demo_gauge) * on(job) group_right count by (job) (demo_requests_total)',
+  'round(demo_gauge, 0.25) + clamp_min(demo_gauge, 0) - clamp_max(demo_gauge, 0)',
+  'idelta(demo_gauge[1m]) + present_over_time(demo_gauge[1m])',
+  'demo_gauge == bool on(job, instance) demo_gauge',
 ];
 
 // Invalid queries whose error text (position and wording) must equal Prometheus'.
@@ -98,6 +112,30 @@ describe('engine in 2.x mode against Prometheus 2.42 on the same data', () => {
     }
     expect(ours).toBe(theirs);
   });
+
+  it.each([...queries.filter((q) => !q.includes('@ end()')), 'sort_desc(demo_gauge)', 'sort(rate(demo_requests_total[5m]))', 'topk(5, demo_gauge)'])(
+    'instant %s',
+    async (query) => {
+      const time = opts.end - 7 - 120_000;
+      const want = await prom.api<{ resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] | [number, string] }>(
+        'query', { query, time: String(time / 1000) },
+      );
+      const got = await engine.instantQuery(storage, query, time);
+      if (want.resultType === 'scalar') {
+        expect(got.value.type).toBe('scalar');
+        return;
+      }
+      if (got.value.type !== 'vector') throw new Error(`got ${got.value.type}`);
+      const theirs = want.result as { metric: Record<string, string>; value: [number, string] }[];
+      const ordered = /^(sort|topk)/.test(query);
+      const key = (l: Labels): string => l.toString();
+      const ours = got.value.samples.map((s) => `${key(s.labels)} ${s.f}`);
+      const expected = theirs.map((r) => `${key(Labels.from(r.metric))} ${Number(r.value[1] === '+Inf' ? Infinity : r.value[1] === '-Inf' ? -Infinity : r.value[1])}`);
+      // Order matters for sort/topk, except among equal values (Prometheus leaves ties unordered).
+      if (ordered) expect(got.value.samples.map((x) => x.f)).toEqual(theirs.map((r) => Number(r.value[1])));
+      expect([...ours].sort()).toEqual([...expected].sort());
+    },
+  );
 
   it.each(queries)('%s', async (query) => {
     const start = opts.start - 7 + 3600_000;
