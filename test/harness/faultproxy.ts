@@ -1,5 +1,6 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { seededRandom } from './random.js';
 
 /** Shares of requests (0..1) that go wrong, each drawn independently in this order. */
 export interface FaultRates {
@@ -38,7 +39,7 @@ export interface FaultProxy {
 export async function startFaultProxy(target: string, opts: { faults?: FaultRates; seed?: number } = {}): Promise<FaultProxy> {
   const upstream = new URL(target);
   const agent = new Agent({ keepAlive: true });
-  const random = mulberry32(opts.seed ?? 1);
+  const random = seededRandom(opts.seed ?? 1);
   let faults: FaultRates = opts.faults ?? {};
   let down = false;
   let hook: ((req: ProxiedRequest) => void) | undefined;
@@ -133,14 +134,3 @@ export async function startFaultProxy(target: string, opts: { faults?: FaultRate
   };
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same faults. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -4,46 +4,24 @@ import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { uploadBlock } from '@strata/block';
-import { newBucket, parseBucketConfig, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from '@strata/objstore';
+import { ForwardingBucket, newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { promtool } from '@strata/testing/prometheus';
 import type { S3Server } from '@strata/testing/s3';
+import { seededRandom } from '@strata/testing/random';
 import { formatMeta, isULID, newULID, parseMeta, type BlockMeta } from '@strata/tsdb';
 
 /** Counts get/getRange requests by object name, to prove what a store reads. */
-export class CountingBucket implements Bucket {
+export class CountingBucket extends ForwardingBucket {
   readonly gets: string[] = [];
   readonly rangeGets: string[] = [];
 
-  constructor(readonly inner: Bucket) {}
-
-  get name(): string {
-    return this.inner.name;
-  }
-  list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {
-    return this.inner.list(dir, opts);
-  }
-  get(name: string): Promise<Readable> {
+  override get(name: string): Promise<Readable> {
     this.gets.push(name);
     return this.inner.get(name);
   }
-  getRange(name: string, offset: number, length: number): Promise<Readable> {
+  override getRange(name: string, offset: number, length: number): Promise<Readable> {
     this.rangeGets.push(name);
     return this.inner.getRange(name, offset, length);
-  }
-  exists(name: string): Promise<boolean> {
-    return this.inner.exists(name);
-  }
-  attributes(name: string): Promise<ObjectAttributes> {
-    return this.inner.attributes(name);
-  }
-  upload(name: string, body: UploadBody): Promise<void> {
-    return this.inner.upload(name, body);
-  }
-  delete(name: string): Promise<void> {
-    return this.inner.delete(name);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
   reset(): void {
     this.gets.length = 0;
@@ -83,24 +61,13 @@ export async function copyBlock(blockDir: string, toParent: string): Promise<str
   return dir;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failing case can be rerun. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A history of `hours` hours ending two hours ago: three metrics over jobs, instances and an
  * optional label, samples every ~15s with jitter (so chunk and block edges fall between samples).
  */
 export function randomHistory(seed: number, hours: number): { openMetrics: string; start: number; end: number } {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const end = Math.floor((Date.now() - 2 * 3_600_000) / 1000) * 1000;
   const start = end - hours * 3_600_000;
   const lines: string[] = [];

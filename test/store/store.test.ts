@@ -23,7 +23,8 @@ import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testin
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { Labels, ValueType } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyBlock, CountingBucket, promtoolBlocks, randomHistory, rng, s3Bucket, uploadWithLabels } from './fixtures.js';
+import { seededRandom } from '@strata/testing/random';
+import { copyBlock, CountingBucket, promtoolBlocks, randomHistory, s3Bucket, uploadWithLabels } from './fixtures.js';
 
 let s3: S3Server;
 let dir: { path: string; cleanup: () => Promise<void> };
@@ -130,7 +131,7 @@ describe('store gateway over promtool blocks', () => {
   });
 
   it('Series returns exactly the samples promtool tsdb dump shows, for random selections and time ranges', async () => {
-    const rand = rng(42);
+    const rand = seededRandom(42);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const span = history.end - history.start;
     let nonEmpty = 0;

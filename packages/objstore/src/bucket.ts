@@ -87,3 +87,47 @@ export function joinKey(...parts: string[]): string {
 export function dirPrefix(dir: string): string {
   return dir === '' || dir.endsWith('/') ? dir : `${dir}/`;
 }
+
+/**
+ * A Bucket that forwards every operation to another; wrappers extend it and override only the
+ * operations they change (counting, caching, …).
+ */
+export class ForwardingBucket implements Bucket {
+  constructor(protected readonly inner: Bucket) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {
+    return this.inner.list(dir, opts);
+  }
+
+  get(name: string): Promise<Readable> {
+    return this.inner.get(name);
+  }
+
+  getRange(name: string, offset: number, length: number): Promise<Readable> {
+    return this.inner.getRange(name, offset, length);
+  }
+
+  exists(name: string): Promise<boolean> {
+    return this.inner.exists(name);
+  }
+
+  attributes(name: string): Promise<ObjectAttributes> {
+    return this.inner.attributes(name);
+  }
+
+  upload(name: string, body: UploadBody): Promise<void> {
+    return this.inner.upload(name, body);
+  }
+
+  delete(name: string): Promise<void> {
+    return this.inner.delete(name);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

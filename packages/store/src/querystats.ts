@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Readable } from 'node:stream';
-import type { Bucket, ListOptions, ObjectAttributes, ObjectEntry, UploadBody } from '@strata/objstore';
+import { ForwardingBucket, type Bucket, type ObjectAttributes } from '@strata/objstore';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 /** Object-store traffic of one Series/Label call, gathered across every block it touches. */
@@ -22,52 +22,26 @@ export function withQueryStats<T>(stats: QueryStats, fn: () => T): T {
  * at most `concurrency` at a time across all queries so one big query cannot open thousands of
  * connections. Streams are read to the end before the slot is freed.
  */
-export class AccountingBucket implements Bucket {
+export class AccountingBucket extends ForwardingBucket {
   readonly #limit: LimitFunction;
 
-  constructor(
-    readonly inner: Bucket,
-    concurrency: number,
-  ) {
+  constructor(inner: Bucket, concurrency: number) {
+    super(inner);
     this.#limit = pLimit(concurrency);
   }
 
-  get name(): string {
-    return this.inner.name;
-  }
-
-  list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {
-    return this.inner.list(dir, opts);
-  }
-
-  get(name: string): Promise<Readable> {
+  override get(name: string): Promise<Readable> {
     return this.#counted(() => this.inner.get(name));
   }
 
-  getRange(name: string, offset: number, length: number): Promise<Readable> {
+  override getRange(name: string, offset: number, length: number): Promise<Readable> {
     return this.#counted(() => this.inner.getRange(name, offset, length));
   }
 
-  exists(name: string): Promise<boolean> {
-    return this.inner.exists(name);
-  }
-
-  attributes(name: string): Promise<ObjectAttributes> {
+  override attributes(name: string): Promise<ObjectAttributes> {
     const stats = current.getStore();
     if (stats !== undefined) stats.requests++;
     return this.inner.attributes(name);
-  }
-
-  upload(name: string, body: UploadBody): Promise<void> {
-    return this.inner.upload(name, body);
-  }
-
-  delete(name: string): Promise<void> {
-    return this.inner.delete(name);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   async #counted(open: () => Promise<Readable>): Promise<Readable> {
