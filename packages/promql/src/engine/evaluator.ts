@@ -217,7 +217,7 @@ export class Evaluator {
       this.#shared.checkAbort();
       buf.load(s, first - lookback, last, false);
       if (buf.n === 0) continue;
-      const o = new StepSeries(timestamps ? dropMetricName(s.labels) : s.labels, steps);
+      const o = new StepSeries(s.labels, steps);
       let j = -1;
       let any = false;
       for (let i = 0; i < steps; i++) {

@@ -1,23 +1,22 @@
 /** Elementwise functions: math, clamping, rounding. All drop the metric name. */
 import { dropMetricName } from '../engine/names.js';
-import { relabel, StepSeries, type VectorValue } from '../engine/steps.js';
+import { SeriesBuilder, type StepSeries, type StepValue, type VectorValue } from '../engine/steps.js';
 import { scalarArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
-import type { StepValue } from '../engine/steps.js';
 
 /** Applies `f(value, step)` to every sample; undefined drops the sample. Drops `__name__`. */
 export function mapSamples(v: VectorValue, steps: number, f: (x: number, i: number) => number | undefined): VectorValue {
-  const mapped = v.series.map((s) => {
-    const o = new StepSeries(dropMetricName(s.labels), steps);
+  const out = new SeriesBuilder(steps);
+  for (const s of v.series) {
+    let o: StepSeries | null = null;
     for (let i = 0; i < steps; i++) {
       if (s.has[i] !== 1) continue;
       const r = f(s.vals[i] as number, i);
       if (r === undefined) continue;
-      o.vals[i] = r;
-      o.has[i] = 1;
+      o ??= out.series(dropMetricName(s.labels));
+      out.set(o, i, r);
     }
-    return o;
-  });
-  return relabel(mapped, steps, (s) => s.labels);
+  }
+  return out.result();
 }
 
 function unary(f: (x: number) => number): VectorFunction {
