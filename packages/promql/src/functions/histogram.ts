@@ -3,11 +3,12 @@ import { Labels, METRIC_NAME } from '@strata/tsdb';
 import { SeriesBuilder } from '../engine/steps.js';
 import type { StepSeries } from '../engine/steps.js';
 import { almostEqual } from '../float.js';
-import { goFloat } from '../format.js';
+import { EvalError } from '../engine/errors.js';
+import { formatFloatPlain, goFloat } from '../format.js';
 import type { Expr } from '../parser/ast.js';
 import { dropMetricName } from '../engine/names.js';
 import type { VectorValue } from '../engine/steps.js';
-import { scalarArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
+import { scalarArg, stringArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 
 interface Bucket {
   upper: number;
@@ -121,6 +122,7 @@ function parseLe(s: string): number {
  */
 function perHistogram(
   input: VectorValue, bucketsArg: Expr, ctx: FunctionContext, compute: (buckets: Bucket[], step: number) => BucketResult,
+  infoName = ctx.call.func.name,
 ): VectorValue {
   const steps = ctx.range.steps;
   const groupIndex = new Map<string, number>();
@@ -160,7 +162,7 @@ function perHistogram(
       const r = compute(b, i);
       if (r.forcedMonotonic && ctx.compat === 3) {
         ctx.annotate(
-          `PromQL info: input to ${ctx.call.func.name} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#${ctx.call.func.name}) for metric name "${labels.get(METRIC_NAME)}"`,
+          `PromQL info: input to ${infoName} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#${infoName}) for metric name "${labels.get(METRIC_NAME)}"`,
           bucketsArg.pos.start,
         );
       }
@@ -170,15 +172,44 @@ function perHistogram(
   return out.result();
 }
 
+function warnOutOfRange(q: Float64Array, arg: Expr, ctx: FunctionContext): void {
+  if (ctx.compat !== 3) return;
+  for (const phi of q) {
+    if (!(phi >= 0 && phi <= 1)) ctx.annotate(`PromQL warning: quantile value should be between 0 and 1, got ${goFloat(phi)}`, arg.pos.start);
+  }
+}
+
+/** A quantile as a label value, in OpenMetrics' canonical float form (`0.0`, `0.25`, `+Inf`). */
+function quantileLabel(q: number): string {
+  const s = formatFloatPlain(q);
+  return /^-?\d+$/.test(s) ? `${s}.0` : s;
+}
+
 export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
   histogram_quantile: (args, ctx) => {
     const q = scalarArg(args, 0);
-    if (ctx.compat === 3) {
-      for (const phi of q) {
-        if (!(phi >= 0 && phi <= 1)) ctx.annotate(`PromQL warning: quantile value should be between 0 and 1, got ${goFloat(phi)}`, (ctx.call.args[0] as Expr).pos.start);
+    warnOutOfRange(q, ctx.call.args[0] as Expr, ctx);
+    return perHistogram(vectorArg(args, 1), ctx.call.args[1] as Expr, ctx, (b, i) => bucketQuantile(q[i] as number, b));
+  },
+  /** Several quantiles at once, each output series labelled with its quantile. */
+  histogram_quantiles: (args, ctx) => {
+    const input = vectorArg(args, 0);
+    const label = stringArg(args, 1);
+    if (input.series.some((s) => s.labels.has(label))) {
+      throw new EvalError(`label ${JSON.stringify(label)} of histogram_quantiles() already exists on the input series`);
+    }
+    const out = new SeriesBuilder(ctx.range.steps);
+    for (let k = 2; k < args.length; k++) {
+      const q = scalarArg(args, k);
+      warnOutOfRange(q, ctx.call.args[k] as Expr, ctx);
+      const v = perHistogram(input, ctx.call.args[0] as Expr, ctx, (b, i) => bucketQuantile(q[i] as number, b), 'histogram_quantile');
+      for (const s of v.series) {
+        for (let i = 0; i < ctx.range.steps; i++) {
+          if (s.has[i] === 1) out.set(out.series(s.labels.with(label, quantileLabel(q[i] as number))), i, s.vals[i] as number);
+        }
       }
     }
-    return perHistogram(vectorArg(args, 1), ctx.call.args[1] as Expr, ctx, (b, i) => bucketQuantile(q[i] as number, b));
+    return out.result();
   },
   histogram_fraction: (args, ctx) => {
     const lower = scalarArg(args, 0);
