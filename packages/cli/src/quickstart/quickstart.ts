@@ -58,9 +58,11 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
       const prom = await startPrometheusProcess({
         dir: join(opts.dataDir, `prometheus-${replica}`),
         externalLabels: { cluster: CLUSTER, replica },
-        targets: exporters.map((e, i) => ({ address: e.address, instance: INSTANCES[i] as string })),
+        // The instance label names the demo instance, as in the backfilled history, whatever the port.
+        scrapeConfigs: [{ job_name: 'demo', static_configs: exporters.map((e, i) => ({ targets: [e.address], labels: { instance: INSTANCES[i] } })) }],
         scrapeInterval: SCRAPE_INTERVAL,
         blockDuration: BLOCK_DURATION,
+        retention: '1d',
       });
       stops.push(() => prom.stop());
       const sidecar = await startSidecar({
