@@ -221,7 +221,10 @@ export class XORIterator extends BitReader implements SampleIterator {
   private t = 0;
   private val = 0;
   private error: CorruptionError | null = null;
-  /** The current value's bits and window, and the last timestamp delta (read by XORChunk.appender). */
+  /**
+   * The current value's bits (as int32, which V8 keeps unboxed), its window, and the last timestamp
+   * delta; XORChunk.appender continues from them.
+   */
   valueHi = 0;
   valueLo = 0;
   tDelta = 0;
@@ -261,50 +264,51 @@ export class XORIterator extends BitReader implements SampleIterator {
         // '0' '0': same delta, same value (most samples of regular, slowly changing series).
         this.pos += 2;
         this.t += this.tDelta;
-        if (this.pos > this.end) return this.#fail('unexpected end of data');
+        if (this.pos > this.end) return this.fail('unexpected end of data');
         this.numRead = n + 1;
         return ValueType.Float;
       }
-      this.#readDod(w);
+      // dod := '0' | '10' 14 bits | '110' 17 bits | '1110' 20 bits | '1111' 64 bits
+      if (w < 0x80000000) {
+        this.pos += 1;
+      } else if (w < 0xc0000000) {
+        this.pos += 16;
+        const u = (w >>> 16) & 0x3fff;
+        this.tDelta += u > 0x2000 ? u - 0x4000 : u;
+      } else {
+        this.readLongDod(w);
+      }
     } else if (n === 0) {
-      return this.#readFirst();
+      return this.readFirst();
     } else {
-      if (!readUvarint64(this)) return this.#fail('uvarint overflow in the first timestamp delta');
+      if (!readUvarint64(this)) return this.fail('uvarint overflow in the first timestamp delta');
       // Prometheus stores a negative first delta as its 64-bit two's complement.
       this.tDelta = (varHi | 0) * TWO_32 + varLo;
     }
     this.t += this.tDelta;
-    if (!this.#readValue()) return ValueType.None;
-    if (this.pos > this.end) return this.#fail('unexpected end of data');
+    if (!this.readValue()) return ValueType.None;
+    if (this.pos > this.end) return this.fail('unexpected end of data');
     this.numRead = n + 1;
     return ValueType.Float;
   }
 
-  #readFirst(): ValueType {
-    if (!readUvarint64(this)) return this.#fail('varint overflow in the first timestamp');
+  private readFirst(): ValueType {
+    if (!readUvarint64(this)) return this.fail('varint overflow in the first timestamp');
     // ZigZag: an odd code 2m+1 is −m−1.
     const half = varHi * 2 ** 31 + (varLo >>> 1);
     this.t = varLo & 1 ? -half - 1 : half;
-    this.valueHi = this.readBits(32);
-    this.valueLo = this.readBits(32);
+    this.valueHi = this.readBits(32) | 0;
+    this.valueLo = this.readBits(32) | 0;
     this.val = floatFromBits(this.valueHi, this.valueLo);
-    if (this.pos > this.end) return this.#fail('unexpected end of data');
+    if (this.pos > this.end) return this.fail('unexpected end of data');
     this.numRead = 1;
     return ValueType.Float;
   }
 
-  /** Reads a delta-of-delta (dod := '0' | '10' 14 bits | '110' 17 bits | '1110' 20 bits | '1111' 64 bits); `w` = peek32(). */
-  #readDod(w: number): void {
+  /** Reads a delta-of-delta of the 17-, 20- or 64-bit form; `w` = peek32(). Kept out of next() so that inlines. */
+  private readLongDod(w: number): void {
     let u: number;
-    if (w < 0x80000000) {
-      this.pos += 1;
-      return;
-    }
-    if (w < 0xc0000000) {
-      this.pos += 16;
-      u = (w >>> 16) & 0x3fff;
-      this.tDelta += u > 0x2000 ? u - 0x4000 : u;
-    } else if (w < 0xe0000000) {
+    if (w < 0xe0000000) {
       this.pos += 20;
       u = (w >>> 12) & 0x1ffff;
       this.tDelta += u > 0x10000 ? u - 0x20000 : u;
@@ -319,7 +323,7 @@ export class XORIterator extends BitReader implements SampleIterator {
   }
 
   /** Reads a value (value := '0' | '10' bits | '11' lead(5) sig(6) bits); false on corrupt data. */
-  #readValue(): boolean {
+  private readValue(): boolean {
     const w = this.peek32();
     if (w < 0x80000000) {
       this.pos += 1;
@@ -339,7 +343,7 @@ export class XORIterator extends BitReader implements SampleIterator {
       trailing = 64 - leading - sig;
       if (trailing < 0) {
         this.pos += header;
-        this.#fail(`invalid value window: ${leading} leading zeros and ${sig} significant bits`);
+        this.fail(`invalid value window: ${leading} leading zeros and ${sig} significant bits`);
         return false;
       }
       this.leading = leading;
@@ -367,13 +371,13 @@ export class XORIterator extends BitReader implements SampleIterator {
       hi = (hi << trailing) | (lo >>> (32 - trailing));
       lo <<= trailing;
     }
-    this.valueHi = (this.valueHi ^ hi) >>> 0;
-    this.valueLo = (this.valueLo ^ lo) >>> 0;
+    this.valueHi ^= hi;
+    this.valueLo ^= lo;
     this.val = floatFromBits(this.valueHi, this.valueLo);
     return true;
   }
 
-  #fail(reason: string): ValueType {
+  private fail(reason: string): ValueType {
     // Past the end, garbage may look like anything: report the truncation.
     if (this.pos > this.end) reason = 'unexpected end of data';
     this.error = new CorruptionError('XOR chunk', Math.min(this.pos, this.end) >>> 3, `${reason} reading sample ${this.numRead} of ${this.numTotal}`);
