@@ -36,6 +36,10 @@ describe('parseExpr', () => {
     expect(b.rhs.kind).toBe('binary');
     const u = parseExpr('-x ^ 2');
     expect(u.kind).toBe('unary');
+    // A sign the lexer reads into the number still applies after `^`: -(1 ^ 2), not (-1) ^ 2.
+    expect(parseExpr('-1 ^ 2')).toMatchObject({ kind: 'unary', op: '-', expr: { kind: 'binary', op: '^', lhs: { value: 1 } } });
+    expect(parseExpr('2 * -1 ^ 2')).toMatchObject({ kind: 'binary', op: '*', rhs: { kind: 'unary', op: '-' } });
+    expect(parseExpr('(-1) ^ 2')).toMatchObject({ kind: 'binary', lhs: { kind: 'paren' } });
     const m = parseExpr('a + b * c') as BinaryExpr;
     expect(m.op).toBe('+');
   });

@@ -202,7 +202,7 @@ class Builder {
       case 'AggregateExpr':
         return this.#aggregate(n);
       case 'BinaryExpr':
-        return this.#binary(n);
+        return this.#signedPowerBase(n, this.#binary(n));
       case 'AnchoredExpr':
       case 'SmoothedExpr':
         throw new UnsupportedError(`${n.type.name === 'AnchoredExpr' ? 'anchored' : 'smoothed'} range modifier`);
@@ -450,6 +450,20 @@ class Builder {
     return this.#children(n)
       .filter((c) => c.type.name === 'LabelName' || c.type.name === 'QuotedLabelName')
       .map((c) => (c.type.name === 'LabelName' ? this.#text(c) : this.#string(c.firstChild as SyntaxNode)));
+  }
+
+  /**
+   * lezer lexes the sign of `-1 ^ 2` into the number, giving (-1)^2; in Prometheus' grammar `^` binds
+   * tighter than a unary sign, so it is -(1^2).
+   */
+  #signedPowerBase(n: SyntaxNode, b: BinaryExpr): Expr {
+    if (b.op !== '^' || b.lhs.kind !== 'number') return b;
+    const sign = this.#text(this.#exprChildren(n)[0] as SyntaxNode)[0];
+    if (sign !== '-' && sign !== '+') return b;
+    const power: BinaryExpr = { ...b, lhs: { ...b.lhs, value: sign === '-' ? -b.lhs.value : b.lhs.value } };
+    const e = { kind: 'unary', op: sign, expr: power, pos: b.pos } as const;
+    checkUnary(e, this.#input);
+    return e;
   }
 
   #binary(n: SyntaxNode): BinaryExpr {
