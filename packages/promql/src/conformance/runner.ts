@@ -54,7 +54,8 @@ export class ScriptRunner {
 
   constructor(compat: 2 | 3) {
     this.#compat = compat;
-    this.#engine = new Engine({ compat, maxSamples: 10000, lookbackDelta: 5 * 60_000, subqueryStep: 60_000 });
+    // Prometheus' harness settings; its current version also enables delayed name removal.
+    this.#engine = new Engine({ compat, maxSamples: 10000, lookbackDelta: 5 * 60_000, subqueryStep: 60_000, delayedNameRemoval: compat === 3 });
   }
 
   async run(text: string): Promise<CaseResult[]> {

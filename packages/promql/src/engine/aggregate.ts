@@ -72,6 +72,10 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
   const incremental = new Uint8Array(n);
   const out = new SeriesBuilder(ctx.steps);
   const outSeries = groups.map((g) => out.series(g));
+  // A group whose labels kept a name due for delayed removal (`by (__name__)`) inherits the removal.
+  input.series.forEach((s, j) => {
+    if (s.dropName) (outSeries[of[j] as number] as StepSeries).dropName = true;
+  });
   const op = e.op;
   const kahan = ctx.compat === 3;
   for (let i = 0; i < ctx.steps; i++) {
@@ -229,7 +233,7 @@ function selectK(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): V
       }
       for (const j of chosen.slice(0, k)) {
         const s = input.series[j] as StepSeries;
-        out.set(out.series(s.labels), i, s.vals[i] as number);
+        out.set(out.series(s.labels, s.dropName), i, s.vals[i] as number);
       }
     }
   }

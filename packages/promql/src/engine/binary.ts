@@ -1,5 +1,5 @@
 /** Binary operators: scalar/scalar, vector/scalar and vector/vector with Prometheus' vector matching. */
-import { dropMetricName } from './names.js';
+import { dropMetricName, type NameRules } from './names.js';
 import { Labels, METRIC_NAME } from '@strata/tsdb';
 import type { BinaryOp, VectorMatching } from '../parser/ast.js';
 import { isComparison } from '../parser/ast.js';
@@ -40,10 +40,10 @@ function dropsName(op: BinaryOp, returnBool: boolean, compat: 2 | 3): boolean {
 
 /** Vector op scalar (or scalar op vector when `scalarLeft`). */
 export function vectorScalarBinop(
-  op: BinaryOp, vec: VectorValue, scalar: Float64Array, scalarLeft: boolean, returnBool: boolean, steps: number, compat: 2 | 3,
+  op: BinaryOp, vec: VectorValue, scalar: Float64Array, scalarLeft: boolean, returnBool: boolean, steps: number, rules: NameRules,
 ): VectorValue {
   const cmp = isComparison(op);
-  const dropName = dropsName(op, returnBool, compat);
+  const dropName = dropsName(op, returnBool, rules.compat);
   const out = new SeriesBuilder(steps);
   for (const s of vec.series) {
     let o: StepSeries | null = null;
@@ -56,7 +56,7 @@ export function vectorScalarBinop(
         if (!returnBool && r === 0) continue;
         if (!returnBool) r = v;
       }
-      o ??= out.series(dropName ? dropMetricName(s.labels) : s.labels);
+      o ??= dropName ? out.seriesWithoutName(s.labels, rules.delayedNameRemoval) : out.series(s.labels, s.dropName);
       out.set(o, i, r);
     }
   }
@@ -101,7 +101,7 @@ export function setBinop(op: 'and' | 'or' | 'unless', lhs: VectorValue, rhs: Vec
     let o: StepSeries | null = null;
     for (let i = 0; i < steps; i++) {
       if (s.has[i] !== 1 || !keep(i)) continue;
-      o ??= out.series(s.labels);
+      o ??= out.series(s.labels, s.dropName);
       out.set(o, i, s.vals[i] as number);
     }
   };
@@ -115,9 +115,9 @@ export function setBinop(op: 'and' | 'or' | 'unless', lhs: VectorValue, rhs: Vec
   return out.result();
 }
 
-function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean, compat: 2 | 3): Labels {
+function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean, rules: NameRules): Labels {
   let out = l;
-  if (dropsName(op, returnBool, compat)) out = dropMetricName(out);
+  if (dropsName(op, returnBool, rules.compat) && !rules.delayedNameRemoval) out = dropMetricName(out);
   if (m.card === 'one-to-one') out = m.on ? out.keep(m.matchingLabels) : out.without(m.matchingLabels);
   for (const name of m.include) out = out.with(name, r.get(name));
   return out;
@@ -125,7 +125,7 @@ function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, ret
 
 /** Arithmetic and comparison between two vectors, matched per step by signature. */
 export function vectorBinop(
-  op: BinaryOp, lhsIn: VectorValue, rhsIn: VectorValue, m: VectorMatching, returnBool: boolean, steps: number, compat: 2 | 3,
+  op: BinaryOp, lhsIn: VectorValue, rhsIn: VectorValue, m: VectorMatching, returnBool: boolean, steps: number, rules: NameRules,
 ): VectorValue {
   // The "one" side is always the right one below; swap for group_right.
   const swapped = m.card === 'one-to-many';
@@ -185,7 +185,8 @@ export function vectorBinop(
       const pairKey = j * nR + k;
       let o = pairs.get(pairKey);
       if (o === undefined) {
-        o = out.series(resultLabels(s.labels, r.labels, op, m, returnBool, compat));
+        const delayedDrop = rules.delayedNameRemoval && (dropsName(op, returnBool, rules.compat) || s.dropName);
+        o = out.series(resultLabels(s.labels, r.labels, op, m, returnBool, rules), delayedDrop);
         pairs.set(pairKey, o);
       }
       if (outputAt.has(o)) throw new EvalError('multiple matches for labels: grouping labels must ensure unique matches');

@@ -10,7 +10,8 @@ import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import type { FPoint, QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
 import { EvalError, QueryCanceledError, QueryTimeoutError } from './errors.js';
 import { Evaluator, rangeFunctionsFor, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
-import { makeStepRange, stepTime, type StepRange, type VectorValue } from './steps.js';
+import { dropMetricName } from './names.js';
+import { StepSeries, makeStepRange, removeDelayedNames, stepTime, type StepRange, type VectorValue } from './steps.js';
 
 export interface EngineOptions {
   /** How far back an instant selector looks for a sample (ms). Default 5m. */
@@ -25,6 +26,11 @@ export interface EngineOptions {
   subqueryStep?: number;
   /** Accept Prometheus' experimental functions. Default true. */
   experimentalFunctions?: boolean;
+  /**
+   * Keep `__name__` until the end of evaluation, as Prometheus' experimental promql-delayed-name-removal
+   * feature does (its test suite runs with it). Default false.
+   */
+  delayedNameRemoval?: boolean;
 }
 
 export interface QueryOptions {
@@ -44,6 +50,7 @@ export class Engine {
       compat: opts.compat ?? 3,
       subqueryStep: opts.subqueryStep ?? 60_000,
       experimentalFunctions: opts.experimentalFunctions ?? true,
+      delayedNameRemoval: opts.delayedNameRemoval ?? false,
     };
     this.#rangeFunctions = rangeFunctionsFor(this.#opts.compat);
   }
@@ -134,7 +141,10 @@ export class Engine {
 
   #evalOptions(): EvalOptions {
     const o = this.#opts;
-    return { lookbackDelta: o.lookbackDelta, compat: o.compat, subqueryStep: o.subqueryStep, maxSamples: o.maxSamples };
+    return {
+      lookbackDelta: o.lookbackDelta, compat: o.compat, subqueryStep: o.subqueryStep, maxSamples: o.maxSamples,
+      delayedNameRemoval: o.delayedNameRemoval,
+    };
   }
 
   /** Every selector with the time range it needs and Prometheus' select hints. */
@@ -197,7 +207,7 @@ export class Engine {
       const series: SeriesPoints[] = ev.evalRangeVector(expr).map((s) => {
         const floats: FPoint[] = [];
         for (let i = 0; i < s.n; i++) floats.push({ t: s.ts[i] as number, f: s.vs[i] as number });
-        return { labels: s.labels, floats };
+        return { labels: s.dropName ? dropMetricName(s.labels) : s.labels, floats };
       });
       return { type: 'matrix', series };
     }
@@ -205,15 +215,20 @@ export class Engine {
     if (v.type === 'string') return { type: 'string', t, v: v.value };
     if (v.type === 'scalar') return { type: 'scalar', t, v: v.vals[0] as number };
     const samples: Sample[] = [];
-    for (const s of v.series) if (s.has[0] === 1) samples.push({ labels: s.labels, t, f: s.vals[0] as number });
+    for (const s of removeDelayedNames(v, 1).series) if (s.has[0] === 1) samples.push({ labels: s.labels, t, f: s.vals[0] as number });
     return { type: 'vector', samples };
   }
 
   #rangeResult(v: ReturnType<Evaluator['eval']>, range: StepRange): QueryValue {
-    const vec: VectorValue =
-      v.type === 'scalar'
-        ? { type: 'vector', series: [{ labels: Labels.EMPTY, vals: v.vals, has: new Uint8Array(range.steps).fill(1) } as VectorValue['series'][number]] }
-        : (v as VectorValue);
+    let vec: VectorValue;
+    if (v.type === 'scalar') {
+      const s = new StepSeries(Labels.EMPTY, range.steps);
+      s.vals.set(v.vals);
+      s.has.fill(1);
+      vec = { type: 'vector', series: [s] };
+    } else {
+      vec = removeDelayedNames(v as VectorValue, range.steps);
+    }
     const series: SeriesPoints[] = [];
     for (const s of vec.series) {
       const floats: FPoint[] = [];

@@ -4,7 +4,7 @@
  * range functions, subqueries as nested evaluations on absolute step multiples, step-invariant subtrees
  * evaluated once.
  */
-import { dropMetricName } from './names.js';
+import type { NameRules } from './names.js';
 import { METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
 import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, isSetOp } from '../parser/ast.js';
@@ -27,9 +27,8 @@ import {
   SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,
 } from './steps.js';
 
-export interface EvalOptions {
+export interface EvalOptions extends NameRules {
   readonly lookbackDelta: number;
-  readonly compat: 2 | 3;
   readonly subqueryStep: number;
   readonly maxSamples: number;
 }
@@ -60,6 +59,8 @@ export interface RangeSeries {
   readonly ts: Float64Array;
   readonly vs: Float64Array;
   readonly n: number;
+  /** Its `__name__` is due for delayed removal. */
+  readonly dropName: boolean;
 }
 
 const VECTOR_FUNCTIONS: Record<string, VectorFunction> = {
@@ -168,6 +169,7 @@ export class Evaluator {
       const o = new StepSeries(s.labels, steps);
       o.vals.fill(s.vals[0] as number);
       o.has.fill(1);
+      o.dropName = s.dropName;
       return o;
     });
     return { type: 'vector', series };
@@ -186,7 +188,7 @@ export class Evaluator {
         const v = this.eval(e.expr);
         if (e.op === '+') return v;
         if (v.type === 'scalar') return { type: 'scalar', vals: v.vals.map((x) => -x) };
-        return mapSamples(v as VectorValue, this.#range.steps, (x) => -x);
+        return mapSamples(v as VectorValue, this.#range.steps, this.#shared.opts.delayedNameRemoval, (x) => -x);
       }
       case 'vectorSelector':
         return this.#vectorSelector(e, false);
@@ -236,7 +238,7 @@ export class Evaluator {
       if (any) out.push(o);
     }
     this.#shared.stats.samplesRead += read;
-    if (timestamps) return dropMetricNames({ type: 'vector', series: out }, steps);
+    if (timestamps) return dropMetricNames({ type: 'vector', series: out }, steps, this.#shared.opts.delayedNameRemoval);
     return { type: 'vector', series: out };
   }
 
@@ -257,7 +259,7 @@ export class Evaluator {
           for (const s of series) {
             this.#shared.checkAbort();
             buf.load(s, mint, maxt, true);
-            f({ labels: s.labels, ts: buf.ts, vs: buf.vs, n: buf.n });
+            f({ labels: s.labels, ts: buf.ts, vs: buf.vs, n: buf.n, dropName: false });
           }
         },
       };
@@ -286,7 +288,7 @@ export class Evaluator {
         ts[k] = stepTime(innerRange, i);
         vs[k++] = s.vals[i] as number;
       }
-      return { labels: s.labels, ts, vs, n };
+      return { labels: s.labels, ts, vs, n, dropName: s.dropName };
     });
   }
 
@@ -318,7 +320,7 @@ export class Evaluator {
     const r = unwrap(e) as MatrixSelector | SubqueryExpr;
     const out: RangeSeries[] = [];
     this.#windows(r, (s, _i, lo, hi) => {
-      if (hi > lo) out.push({ labels: s.labels, ts: s.ts.slice(lo, hi), vs: s.vs.slice(lo, hi), n: hi - lo });
+      if (hi > lo) out.push({ labels: s.labels, ts: s.ts.slice(lo, hi), vs: s.vs.slice(lo, hi), n: hi - lo, dropName: s.dropName });
     });
     return out;
   }
@@ -339,7 +341,7 @@ export class Evaluator {
       const arg = unwrap(c.args[0] as Expr);
       if (arg.kind === 'vectorSelector') return this.#vectorSelector(arg, true);
       const v = this.eval(arg) as VectorValue;
-      return mapSamples(v, this.#range.steps, (_x, i) => stepTime(this.#range, i) / 1000);
+      return mapSamples(v, this.#range.steps, this.#shared.opts.delayedNameRemoval, (_x, i) => stepTime(this.#range, i) / 1000);
     }
     if (this.#shared.isRangeQuery && name.startsWith('sort')) {
       this.#annotate('PromQL warning: sort is ineffective for range queries since results are always ordered by labels', c.pos.start);
@@ -351,6 +353,7 @@ export class Evaluator {
       range: this.#range,
       call: c,
       compat: this.#shared.opts.compat,
+      delayedNameRemoval: this.#shared.opts.delayedNameRemoval,
       annotate: (m, pos) => this.#annotate(m, pos),
     };
     return fn(args, ctx);
@@ -399,7 +402,7 @@ export class Evaluator {
           (c.args[matrixIndex] as Expr).pos.start,
         );
       }
-      target ??= out.series(keepName ? s.labels : dropMetricName(s.labels));
+      target ??= keepName ? out.series(s.labels, s.dropName) : out.seriesWithoutName(s.labels, this.#shared.opts.delayedNameRemoval);
       out.set(target, i, v);
     });
     return out.result();
@@ -422,13 +425,13 @@ export class Evaluator {
     const rhs = this.eval(e.rhs);
     const steps = this.#range.steps;
     if (lhs.type === 'scalar' && rhs.type === 'scalar') return { type: 'scalar', vals: scalarBinop(e.op, lhs.vals, rhs.vals) };
-    if (lhs.type === 'vector' && rhs.type === 'scalar') return vectorScalarBinop(e.op, lhs, rhs.vals, false, e.returnBool, steps, this.#shared.opts.compat);
-    if (lhs.type === 'scalar' && rhs.type === 'vector') return vectorScalarBinop(e.op, rhs, lhs.vals, true, e.returnBool, steps, this.#shared.opts.compat);
+    if (lhs.type === 'vector' && rhs.type === 'scalar') return vectorScalarBinop(e.op, lhs, rhs.vals, false, e.returnBool, steps, this.#shared.opts);
+    if (lhs.type === 'scalar' && rhs.type === 'vector') return vectorScalarBinop(e.op, rhs, lhs.vals, true, e.returnBool, steps, this.#shared.opts);
     if (lhs.type !== 'vector' || rhs.type !== 'vector' || e.matching === null) {
       throw new EvalError(`invalid operand types ${exprType(e.lhs)} and ${exprType(e.rhs)} for binary operation`);
     }
     if (isSetOp(e.op)) return setBinop(e.op, lhs, rhs, e.matching, steps);
-    return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps, this.#shared.opts.compat);
+    return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps, this.#shared.opts);
   }
 }
 

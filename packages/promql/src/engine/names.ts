@@ -7,3 +7,10 @@ const METRIC_IDENTITY = ['__name__', '__type__', '__unit__'];
 export function dropMetricName(l: Labels): Labels {
   return l.has('__name__') || l.has('__type__') || l.has('__unit__') ? l.without(METRIC_IDENTITY) : l;
 }
+
+/** What decides how operators treat the metric name. */
+export interface NameRules {
+  readonly compat: 2 | 3;
+  /** Keep `__name__` until the end of evaluation (Prometheus' promql-delayed-name-removal feature). */
+  readonly delayedNameRemoval: boolean;
+}

@@ -28,6 +28,11 @@ export class StepSeries {
   readonly labels: Labels;
   readonly vals: Float64Array;
   readonly has: Uint8Array;
+  /**
+   * Delayed name removal (Prometheus' promql-delayed-name-removal): `__name__` is still in `labels` but
+   * goes at the end of evaluation.
+   */
+  dropName = false;
 
   constructor(labels: Labels, steps: number) {
     this.labels = labels;
@@ -72,7 +77,7 @@ export class SeriesBuilder {
     this.#steps = steps;
   }
 
-  series(labels: Labels): StepSeries {
+  series(labels: Labels, dropName = false): StepSeries {
     const key = labels.key();
     let s = this.#byKey.get(key);
     if (s === undefined) {
@@ -80,7 +85,13 @@ export class SeriesBuilder {
       this.#byKey.set(key, s);
       this.#list.push(s);
     }
+    if (dropName) s.dropName = true;
     return s;
+  }
+
+  /** The output series of an operation that removes the metric name: now, or flagged when removal is delayed. */
+  seriesWithoutName(labels: Labels, delayed: boolean): StepSeries {
+    return delayed ? this.series(labels, true) : this.series(dropMetricName(labels));
   }
 
   set(s: StepSeries, i: number, v: number, duplicateMessage = DUPLICATE_LABELSET): void {
@@ -95,15 +106,24 @@ export class SeriesBuilder {
 }
 
 /** Re-keys series whose labels changed (e.g. after dropping `__name__`), merging those that became equal. */
-export function relabel(input: readonly StepSeries[], steps: number, labelsOf: (s: StepSeries) => Labels): VectorValue {
+export function relabel(
+  input: readonly StepSeries[], steps: number, labelsOf: (s: StepSeries) => Labels, dropNameOf = (s: StepSeries): boolean => s.dropName,
+): VectorValue {
   const out = new SeriesBuilder(steps);
   for (const s of input) {
-    const o = out.series(labelsOf(s));
+    const o = out.series(labelsOf(s), dropNameOf(s));
     for (let i = 0; i < steps; i++) if (s.has[i] === 1) out.set(o, i, s.vals[i] as number);
   }
   return out.result();
 }
 
-export function dropMetricNames(v: VectorValue, steps: number): VectorValue {
+export function dropMetricNames(v: VectorValue, steps: number, delayed: boolean): VectorValue {
+  if (delayed) return relabel(v.series, steps, (s) => s.labels, () => true);
   return relabel(v.series, steps, (s) => dropMetricName(s.labels));
+}
+
+/** The end of delayed name removal: flagged series lose their name; equal label sets then collide. */
+export function removeDelayedNames(v: VectorValue, steps: number): VectorValue {
+  if (!v.series.some((s) => s.dropName)) return v;
+  return relabel(v.series, steps, (s) => (s.dropName ? dropMetricName(s.labels) : s.labels), () => false);
 }

@@ -6,6 +6,8 @@ export interface FunctionContext {
   readonly range: StepRange;
   readonly call: Call;
   readonly compat: 2 | 3;
+  /** Operations flag `__name__` for removal at the end instead of removing it (see StepSeries.dropName). */
+  readonly delayedNameRemoval: boolean;
   /** Records a warning or info; with `pos`, Prometheus' ` (line:col)` of that query offset is appended. */
   annotate(message: string, pos?: number): void;
 }

@@ -6,7 +6,6 @@ import { almostEqual } from '../float.js';
 import { EvalError } from '../engine/errors.js';
 import { formatFloatPlain, goFloat } from '../format.js';
 import type { Expr } from '../parser/ast.js';
-import { dropMetricName } from '../engine/names.js';
 import type { VectorValue } from '../engine/steps.js';
 import { scalarArg, stringArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 
@@ -166,7 +165,7 @@ function perHistogram(
           bucketsArg.pos.start,
         );
       }
-      out.set(out.series(dropMetricName(labels)), i, r.value);
+      out.set(out.seriesWithoutName(labels, ctx.delayedNameRemoval), i, r.value);
     });
   }
   return out.result();
@@ -205,7 +204,7 @@ export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
       const v = perHistogram(input, ctx.call.args[0] as Expr, ctx, (b, i) => bucketQuantile(q[i] as number, b), 'histogram_quantile');
       for (const s of v.series) {
         for (let i = 0; i < ctx.range.steps; i++) {
-          if (s.has[i] === 1) out.set(out.series(s.labels.with(label, quantileLabel(q[i] as number))), i, s.vals[i] as number);
+          if (s.has[i] === 1) out.set(out.series(s.labels.with(label, quantileLabel(q[i] as number)), s.dropName), i, s.vals[i] as number);
         }
       }
     }

@@ -1,5 +1,5 @@
 /** label_replace and label_join: rewrite labels, keep the metric name unless it is the target. */
-import { RegexpSyntaxError, compileAnchored } from '@strata/tsdb';
+import { METRIC_NAME, RegexpSyntaxError, compileAnchored } from '@strata/tsdb';
 import { EvalError } from '../engine/errors.js';
 import { relabel } from '../engine/steps.js';
 import { stringArg, vectorArg, type VectorFunction } from './context.js';
@@ -67,18 +67,27 @@ export const LABEL_FUNCTIONS: Record<string, VectorFunction> = {
       throw new EvalError(`invalid regular expression in label_replace(): ${pattern}: ${reason}`);
     }
     checkLabelName(dst, ctx.compat);
-    return relabel(vectorArg(args, 0).series, ctx.range.steps, (s) => {
-      const m = re.exec(s.labels.get(src));
-      return m === null ? s.labels : s.labels.with(dst, expandTemplate(repl, m));
-    });
+    return relabel(
+      vectorArg(args, 0).series,
+      ctx.range.steps,
+      (s) => {
+        const m = re.exec(s.labels.get(src));
+        return m === null ? s.labels : s.labels.with(dst, expandTemplate(repl, m));
+      },
+      (s) => s.dropName && (dst !== METRIC_NAME || !re.test(s.labels.get(src))),
+    );
   },
   label_join: (args, ctx) => {
     const dst = stringArg(args, 1);
     const sep = stringArg(args, 2);
     const srcs = args.slice(3).map((_, i) => stringArg(args, i + 3));
     checkLabelName(dst, ctx.compat);
-    return relabel(vectorArg(args, 0).series, ctx.range.steps, (s) =>
-      s.labels.with(dst, srcs.map((n) => s.labels.get(n)).join(sep)),
+    return relabel(
+      vectorArg(args, 0).series,
+      ctx.range.steps,
+      (s) => s.labels.with(dst, srcs.map((n) => s.labels.get(n)).join(sep)),
+      // Setting the name explicitly keeps it.
+      (s) => s.dropName && dst !== METRIC_NAME,
     );
   },
 };

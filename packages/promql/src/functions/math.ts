@@ -1,10 +1,11 @@
 /** Elementwise functions: math, clamping, rounding. All drop the metric name. */
-import { dropMetricName } from '../engine/names.js';
 import { SeriesBuilder, type StepSeries, type StepValue, type VectorValue } from '../engine/steps.js';
 import { scalarArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 
 /** Applies `f(value, step)` to every sample; undefined drops the sample. Drops `__name__`. */
-export function mapSamples(v: VectorValue, steps: number, f: (x: number, i: number) => number | undefined): VectorValue {
+export function mapSamples(
+  v: VectorValue, steps: number, delayedNameRemoval: boolean, f: (x: number, i: number) => number | undefined,
+): VectorValue {
   const out = new SeriesBuilder(steps);
   for (const s of v.series) {
     let o: StepSeries | null = null;
@@ -12,7 +13,7 @@ export function mapSamples(v: VectorValue, steps: number, f: (x: number, i: numb
       if (s.has[i] !== 1) continue;
       const r = f(s.vals[i] as number, i);
       if (r === undefined) continue;
-      o ??= out.series(dropMetricName(s.labels));
+      o ??= out.seriesWithoutName(s.labels, delayedNameRemoval);
       out.set(o, i, r);
     }
   }
@@ -20,7 +21,7 @@ export function mapSamples(v: VectorValue, steps: number, f: (x: number, i: numb
 }
 
 function unary(f: (x: number) => number): VectorFunction {
-  return (args: StepValue[], ctx: FunctionContext) => mapSamples(vectorArg(args, 0), ctx.range.steps, f);
+  return (args: StepValue[], ctx: FunctionContext) => mapSamples(vectorArg(args, 0), ctx.range.steps, ctx.delayedNameRemoval, f);
 }
 
 /** Go's math.Round-free rounding used by PromQL: floor(x·(1/n)+0.5)/(1/n), ties up. */
@@ -56,7 +57,7 @@ export const MATH_FUNCTIONS: Record<string, VectorFunction> = {
   clamp: (args, ctx) => {
     const min = scalarArg(args, 1);
     const max = scalarArg(args, 2);
-    return mapSamples(vectorArg(args, 0), ctx.range.steps, (x, i) => {
+    return mapSamples(vectorArg(args, 0), ctx.range.steps, ctx.delayedNameRemoval, (x, i) => {
       const lo = min[i] as number;
       const hi = max[i] as number;
       if (hi < lo) return undefined;
@@ -65,14 +66,14 @@ export const MATH_FUNCTIONS: Record<string, VectorFunction> = {
   },
   clamp_min: (args, ctx) => {
     const min = scalarArg(args, 1);
-    return mapSamples(vectorArg(args, 0), ctx.range.steps, (x, i) => Math.max(min[i] as number, x));
+    return mapSamples(vectorArg(args, 0), ctx.range.steps, ctx.delayedNameRemoval, (x, i) => Math.max(min[i] as number, x));
   },
   clamp_max: (args, ctx) => {
     const max = scalarArg(args, 1);
-    return mapSamples(vectorArg(args, 0), ctx.range.steps, (x, i) => Math.min(max[i] as number, x));
+    return mapSamples(vectorArg(args, 0), ctx.range.steps, ctx.delayedNameRemoval, (x, i) => Math.min(max[i] as number, x));
   },
   round: (args, ctx) => {
     const to = args.length > 1 ? scalarArg(args, 1) : null;
-    return mapSamples(vectorArg(args, 0), ctx.range.steps, (x, i) => roundTo(x, to === null ? 1 : (to[i] as number)));
+    return mapSamples(vectorArg(args, 0), ctx.range.steps, ctx.delayedNameRemoval, (x, i) => roundTo(x, to === null ? 1 : (to[i] as number)));
   },
 };

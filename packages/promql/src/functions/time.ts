@@ -12,7 +12,7 @@ function dateFunction(f: (d: Date) => number): VectorFunction {
       for (let i = 0; i < out.length; i++) out[i] = f(new Date(Math.floor(stepTime(ctx.range, i) / 1000) * 1000));
       return timeVector(out, ctx.range.steps);
     }
-    return mapSamples(vectorArg(args, 0), ctx.range.steps, (x) => (Number.isFinite(x) ? f(new Date(Math.trunc(x) * 1000)) : NaN));
+    return mapSamples(vectorArg(args, 0), ctx.range.steps, ctx.delayedNameRemoval, (x) => (Number.isFinite(x) ? f(new Date(Math.trunc(x) * 1000)) : NaN));
   };
 }
 
