@@ -130,6 +130,19 @@ describe('Engine', () => {
     expect(r.stats.peakSamples).toBeGreaterThanOrEqual(4);
   });
 
+  it('removes metric names at once by default and at the end with delayed name removal', async () => {
+    const st = new MemoryStorage();
+    for (const name of ['a_total', 'b_total']) for (let i = 0; i < 5; i++) st.append(Labels.from({ __name__: name, env: '1' }), i * 15_000, i);
+    const q = 'label_replace(rate({env="1"}[1m]), "metric", "$1", "__name__", "(.+)")';
+    await expect(new Engine().instantQuery(st, q, 60_000)).rejects.toThrow('vector cannot contain metrics with the same labelset');
+    const r = await new Engine({ delayedNameRemoval: true }).instantQuery(st, q, 60_000);
+    if (r.value.type !== 'vector') throw new Error(r.value.type);
+    expect(r.value.samples.map((s) => s.labels.toString()).sort()).toEqual(['{env="1", metric="a_total"}', '{env="1", metric="b_total"}']);
+    const named = await new Engine({ delayedNameRemoval: true }).instantQuery(st, 'label_replace(-a_total, "__name__", "neg", "", "")', 60_000);
+    if (named.value.type !== 'vector') throw new Error(named.value.type);
+    expect(named.value.samples.map((s) => s.labels.toString())).toEqual(['{__name__="neg", env="1"}']);
+  });
+
   it('rejects range queries of range vectors with Prometheus\' message', async () => {
     await expect(new Engine().rangeQuery(new MemoryStorage(), 'x[5m]', 0, 60_000, 15_000)).rejects.toThrow(
       'invalid expression type "range vector" for range query, must be Scalar or instant Vector',
