@@ -130,6 +130,7 @@ export class Engine {
         checkAbort,
         rangeFunctions: this.#rangeFunctions,
         isRangeQuery: isRange,
+        queryStep: isRange ? range.interval : 0,
       };
       const ev = new Evaluator(range, shared);
       const value = isRange ? this.#rangeResult(ev.eval(expr), range) : this.#instantResult(ev, expr, range.start);

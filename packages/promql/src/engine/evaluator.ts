@@ -51,6 +51,8 @@ export interface EvalShared {
   checkAbort(): void;
   readonly rangeFunctions: Record<string, RangeFunction>;
   readonly isRangeQuery: boolean;
+  /** The query step (ms); 0 for instant queries. */
+  readonly queryStep: number;
 }
 
 /** One series of a range vector: its samples, in time order. */
@@ -354,6 +356,7 @@ export class Evaluator {
       call: c,
       compat: this.#shared.opts.compat,
       delayedNameRemoval: this.#shared.opts.delayedNameRemoval,
+      query: { start: this.#shared.queryStart, end: this.#shared.queryEnd, step: this.#shared.queryStep },
       annotate: (m, pos) => this.#annotate(m, pos),
     };
     return fn(args, ctx);

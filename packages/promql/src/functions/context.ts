@@ -4,6 +4,8 @@ import type { ScalarValue, StepRange, StepValue, VectorValue } from '../engine/s
 /** What a function over evaluated arguments sees of the evaluation. */
 export interface FunctionContext {
   readonly range: StepRange;
+  /** The query's start, end and step (ms; step 0 for instant queries), which subqueries do not change. */
+  readonly query: { readonly start: number; readonly end: number; readonly step: number };
   readonly call: Call;
   readonly compat: 2 | 3;
   /** Operations flag `__name__` for removal at the end instead of removing it (see StepSeries.dropName). */

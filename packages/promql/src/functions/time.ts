@@ -1,6 +1,6 @@
-/** time(), pi() and the date functions (UTC). */
+/** time(), pi(), the query parameters start()/end()/range()/step() and the date functions (UTC). */
 import { Labels } from '@strata/tsdb';
-import { StepSeries, stepTime, type StepValue, type VectorValue } from '../engine/steps.js';
+import { StepSeries, stepTime, type ScalarValue, type StepValue, type VectorValue } from '../engine/steps.js';
 import { vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 import { mapSamples } from './math.js';
 
@@ -23,6 +23,10 @@ function timeVector(vals: Float64Array, steps: number): VectorValue {
   return { type: 'vector', series: [s] };
 }
 
+function constant(ctx: FunctionContext, v: number): ScalarValue {
+  return { type: 'scalar', vals: new Float64Array(ctx.range.steps).fill(v) };
+}
+
 function daysInMonth(d: Date): number {
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate();
 }
@@ -37,7 +41,11 @@ export const TIME_FUNCTIONS: Record<string, VectorFunction> = {
     for (let i = 0; i < vals.length; i++) vals[i] = stepTime(ctx.range, i) / 1000;
     return { type: 'scalar', vals };
   },
-  pi: (_args, ctx) => ({ type: 'scalar', vals: new Float64Array(ctx.range.steps).fill(Math.PI) }),
+  pi: (_args, ctx) => constant(ctx, Math.PI),
+  start: (_args, ctx) => constant(ctx, ctx.query.start / 1000),
+  end: (_args, ctx) => constant(ctx, ctx.query.end / 1000),
+  range: (_args, ctx) => constant(ctx, (ctx.query.end - ctx.query.start) / 1000),
+  step: (_args, ctx) => constant(ctx, ctx.query.step / 1000),
   minute: dateFunction((d) => d.getUTCMinutes()),
   hour: dateFunction((d) => d.getUTCHours()),
   day_of_week: dateFunction((d) => d.getUTCDay()),

@@ -65,6 +65,8 @@ const defs: FunctionDef[] = [
   def('sort_by_label', [V, STR], V, -1, { experimental: true }),
   def('sort_by_label_desc', [V, STR], V, -1, { experimental: true }),
   def('time', [], S),
+  // The query's own parameters, in seconds (experimental; `range()` and `step()` are 0 for instant queries).
+  ...['start', 'end', 'range', 'step'].map((n) => def(n, [], S, 0, { experimental: true })),
   def('timestamp', [V], V),
   def('vector', [S], V),
 ];

@@ -411,7 +411,7 @@ class Builder {
     const name = this.#text(ident);
     const func = FUNCTIONS.get(name);
     if (func === undefined || (func.only2x === true && this.#opts.compat !== 2)) {
-      if (['info', 'start_timestamp', 'step', 'range', 'start', 'end'].includes(name)) {
+      if (['info', 'start_timestamp'].includes(name)) {
         throw new UnsupportedError(`function ${name}()`);
       }
       throw this.#error(n.from, `unknown function with name ${JSON.stringify(name)}`);
