@@ -127,8 +127,7 @@ export class BitReader {
     const p = this.pos;
     const i = p >>> 3;
     const off = p & 7;
-    const b = this.buf;
-    return ((((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) << off) | (b[i + 4] >>> (8 - off))) >>> 0;
+    return ((this.view.getUint32(i) << off) | (this.buf[i + 4] >>> (8 - off))) >>> 0;
   }
 
   readBit(): number {
