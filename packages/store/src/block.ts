@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { BucketByteRange } from '@strata/block';
 import { joinKey, type Bucket } from '@strata/objstore';
-import { GrpcStatus, StoreError, storeChunk, type AggrChunk } from '@strata/storeapi';
+import { GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
 import { ChunkSegmentReader, IndexReader, Labels, type BlockMeta, type ChunkRef, type Matcher, type Postings } from '@strata/tsdb';
+import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
 import { IndexHeader } from './indexheader.js';
@@ -166,10 +167,11 @@ export class BucketBlock {
 
   /**
    * The block's series matching `matchers` with chunks overlapping [mint, maxt], sorted by labels,
-   * each with all its chunks in the range as raw bytes. Everything is read before anything is
+   * each with all its chunks in the range: raw chunks as raw bytes, a downsampled block's aggregate
+   * chunks as the requested `aggregates` (toStoreAggrChunk). Everything is read before anything is
    * returned, so a corrupt chunk fails the whole block rather than serving part of it.
    */
-  series(matchers: readonly Matcher[], mint: number, maxt: number, skipChunks: boolean, budget: SampleBudget): Promise<BlockSeries[]> {
+  series(matchers: readonly Matcher[], mint: number, maxt: number, skipChunks: boolean, budget: SampleBudget, aggregates: readonly Aggr[]): Promise<BlockSeries[]> {
     return this.#use(async (r) => {
       const ids = await this.#postings(r.index, matchers);
       const out: BlockSeries[] = [];
@@ -182,7 +184,7 @@ export class BucketBlock {
           for (const ref of p.refs) {
             const c = chunks[k++]!;
             budget.take(c.numSamples());
-            p.series.chunks.push({ minTime: ref.minTime, maxTime: ref.maxTime, raw: storeChunk(c.encoding, c.bytes) });
+            p.series.chunks.push(toStoreAggrChunk(ref.minTime, ref.maxTime, c, aggregates, this.id));
           }
         }
         pending.length = 0;

@@ -16,6 +16,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { aggrChunkBytes } from './aggrchunk.js';
 import { SampleBudget, type BucketBlock } from './block.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
@@ -147,7 +148,7 @@ export class BucketStore implements StoreServer {
         reads.push(
           limit(() =>
             withQueryStats(stats, async () => {
-              const got = await b.series(rest, mint, maxt, req.skipChunks, budget);
+              const got = await b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates);
               const out = got.map((s) => ({ labels: s.labels.merge(set.labels).without(replicaLabels), chunks: s.chunks }));
               // Adding and removing labels can change the order (a shorter set no longer sorts first).
               out.sort((x, y) => Labels.compare(x.labels, y.labels));
@@ -169,7 +170,7 @@ export class BucketStore implements StoreServer {
     let chunkBytes = 0;
     for (const s of merged) {
       chunks += s.chunks.length;
-      for (const c of s.chunks) chunkBytes += c.raw?.data.length ?? 0;
+      for (const c of s.chunks) chunkBytes += aggrChunkBytes(c);
     }
     m.blocksQueried.observe(reads.length);
     m.dataFetched.observe({ data_type: 'series' }, merged.length);

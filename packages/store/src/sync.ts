@@ -36,8 +36,6 @@ export class BlockSyncer {
   readonly #store: BucketStore;
   /** Label sets by their string form, so blocks with the same external labels share one object. */
   readonly #labelSets = new Map<string, Labels>();
-  /** Downsampled blocks already warned about: they are skipped until the aggregate codec exists. */
-  readonly #skipped = new Set<string>();
 
   constructor(bucket: Bucket, store: BucketStore, opts: SyncOptions) {
     this.#opts = opts;
@@ -60,7 +58,7 @@ export class BlockSyncer {
       const { metas, failed } = await this.#fetcher.fetch();
       for (const [id, err] of failed) this.#opts.logger.warn('cannot read block meta.json; block not loaded', { block: id, err });
       const loaded = new Set(this.#store.blocks().map((b) => b.id));
-      const fresh = [...metas.values()].filter((meta) => !loaded.has(meta.ulid) && this.#servable(meta));
+      const fresh = [...metas.values()].filter((meta) => !loaded.has(meta.ulid));
       const results = await settleLimit(fresh, this.#opts.concurrency, (meta) => this.#load(meta));
       results.forEach((r, i) => {
         if (r.status === 'fulfilled') return;
@@ -75,15 +73,6 @@ export class BlockSyncer {
     } finally {
       end();
     }
-  }
-
-  #servable(meta: BlockMeta): boolean {
-    if ((meta.thanos?.downsample.resolution ?? 0) === 0) return true;
-    if (!this.#skipped.has(meta.ulid)) {
-      this.#skipped.add(meta.ulid);
-      this.#opts.logger.warn('skipping downsampled block: aggregate chunks cannot be decoded yet', { block: meta.ulid, resolution: meta.thanos?.downsample.resolution });
-    }
-    return false;
   }
 
   async #load(meta: BlockMeta): Promise<void> {
