@@ -4,7 +4,7 @@
  */
 import { Labels, type Series } from '@strata/tsdb';
 import type { Expr, TimeModifiers, VectorSelector } from '../parser/ast.js';
-import { exprType } from '../parser/ast.js';
+import { exprType, resolveDurations } from '../parser/ast.js';
 import { parseExpr } from '../parser/parse.js';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import type { FPoint, QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
@@ -90,6 +90,7 @@ export class Engine {
       if (Date.now() > deadline) throw new QueryTimeoutError(where);
     };
     checkAbort();
+    resolveDurations(expr, { start: range.start, end: range.end, step: isRange ? range.interval : 0 });
     const selections = this.#selections(expr, range, isRange);
     const mint = Math.min(...selections.map((s) => s.hints.start));
     const maxt = Math.max(...selections.map((s) => s.hints.end));

@@ -41,10 +41,23 @@ export interface StringLiteral {
 /** `@ start()` / `@ end()`: resolved to the query's start or end before evaluation. */
 export type AtAnchor = 'start' | 'end';
 
+/** The query parameters a duration expression may use (`step()`, `range()`), in ms. */
+export interface QueryParams {
+  readonly start: number;
+  readonly end: number;
+  /** 0 for instant queries. */
+  readonly step: number;
+}
+
+/** A duration (ms) that depends on the query parameters; resolved before each evaluation. */
+export type DurationFn = (q: QueryParams) => number;
+
 /** What `offset` and `@` set on a selector or subquery. */
 export interface TimeModifiers {
   /** Offset in ms (negative allowed). */
   offset: number;
+  /** Set when the offset uses `step()`/`range()`; `offset` then holds the last resolved value. */
+  offsetFn?: DurationFn;
   /** The `@` time in ms, or null. Set from `atAnchor` once the query's start and end are known. */
   timestamp: number | null;
   atAnchor: AtAnchor | null;
@@ -61,16 +74,21 @@ export interface MatrixSelector {
   readonly kind: 'matrixSelector';
   readonly vs: VectorSelector;
   /** Range in ms. */
-  readonly range: number;
+  range: number;
+  /** Set when the range uses `step()`/`range()`. */
+  rangeFn?: DurationFn;
   readonly pos: PosRange;
 }
 
 export interface SubqueryExpr extends TimeModifiers {
   readonly kind: 'subquery';
   readonly expr: Expr;
-  readonly range: number;
+  range: number;
   /** Step in ms; 0 means the engine's default subquery step. */
-  readonly step: number;
+  step: number;
+  /** Set when the range or step uses `step()`/`range()`. */
+  rangeFn?: DurationFn;
+  stepFn?: DurationFn;
   readonly pos: PosRange;
 }
 
@@ -208,6 +226,19 @@ export function children(e: Expr): Expr[] {
     case 'binary':
       return [e.lhs, e.rhs];
   }
+}
+
+/** Sets every duration that uses `step()`/`range()` for a query with these parameters. */
+export function resolveDurations(e: Expr, q: QueryParams): void {
+  walk(e, (node) => {
+    if (node.kind === 'vectorSelector' && node.offsetFn !== undefined) node.offset = node.offsetFn(q);
+    if (node.kind === 'matrixSelector' && node.rangeFn !== undefined) node.range = node.rangeFn(q);
+    if (node.kind === 'subquery') {
+      if (node.offsetFn !== undefined) node.offset = node.offsetFn(q);
+      if (node.rangeFn !== undefined) node.range = node.rangeFn(q);
+      if (node.stepFn !== undefined) node.step = node.stepFn(q);
+    }
+  });
 }
 
 /** Calls `visit` on every node, parents first, with the chain of ancestors. */

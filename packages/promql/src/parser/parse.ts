@@ -7,7 +7,7 @@ import { parser as lezer } from '@prometheus-io/lezer-promql';
 import { METRIC_NAME, Matcher, type MatchType } from '@strata/tsdb';
 import { exprType } from './ast.js';
 import type {
-  AggregateExpr, AggregateOp, BinaryExpr, BinaryOp, Cardinality, Expr, PosRange, SubqueryExpr, VectorMatching, VectorSelector,
+  AggregateExpr, AggregateOp, DurationFn, QueryParams, BinaryExpr, BinaryOp, Cardinality, Expr, PosRange, SubqueryExpr, VectorMatching, VectorSelector,
 } from './ast.js';
 import { checkAggregate, checkBinary, checkCall, checkSubquery, checkUnary, checkVectorSelector } from './check.js';
 import { ParseError, UnsupportedError } from './errors.js';
@@ -300,6 +300,7 @@ class Builder {
       throw this.#error(n.from, 'no offset or @ modifiers allowed before range');
     }
     const range = this.#duration(durNode);
+    if (typeof range === 'function') return { kind: 'matrixSelector', vs, range: 0, rangeFn: range, pos: this.#pos(n) };
     if (range <= 0) throw this.#error(durNode.from, 'duration must be greater than 0');
     return { kind: 'matrixSelector', vs, range, pos: this.#pos(n) };
   }
@@ -313,8 +314,13 @@ class Builder {
     const durs = parts.filter((c) => c.type.name === 'DurationExpr');
     const range = this.#duration(durs[0] as SyntaxNode);
     const step = durs[1] === undefined ? 0 : this.#duration(durs[1]);
-    if (durs[1] !== undefined && step <= 0) throw this.#error(durs[1].from, 'step must be positive');
-    const sq: SubqueryExpr = { kind: 'subquery', expr, range, step, offset: 0, timestamp: null, atAnchor: null, pos: this.#pos(n) };
+    if (durs[1] !== undefined && typeof step === 'number' && step <= 0) throw this.#error(durs[1].from, 'step must be positive');
+    const sq: SubqueryExpr = {
+      kind: 'subquery', expr, range: typeof range === 'number' ? range : 0, step: typeof step === 'number' ? step : 0,
+      offset: 0, timestamp: null, atAnchor: null, pos: this.#pos(n),
+    };
+    if (typeof range === 'function') sq.rangeFn = range;
+    if (typeof step === 'function') sq.stepFn = step;
     checkSubquery(sq, this.#input);
     return sq;
   }
@@ -334,7 +340,9 @@ class Builder {
     const durNode = n.getChild('OffsetDurationExpr') as SyntaxNode;
     const target = this.#modifierTarget(inner, n.from, 'offset');
     if (target.offset !== 0) throw this.#error(n.from, 'offset may not be set multiple times');
-    target.offset = this.#duration(durNode);
+    const offset = this.#duration(durNode);
+    if (typeof offset === 'function') target.offsetFn = offset;
+    else target.offset = offset;
     return inner;
   }
 
@@ -357,12 +365,16 @@ class Builder {
     return inner;
   }
 
-  /** A duration in ms from a DurationExpr/OffsetDurationExpr (constant arithmetic allowed, as in 3.x). */
-  #duration(n: SyntaxNode): number {
-    return Math.round(this.#durationSeconds(n) * 1000);
+  /**
+   * A duration in ms from a DurationExpr/OffsetDurationExpr (constant arithmetic allowed, as in 3.x), or a
+   * function of the query parameters when it uses `step()`/`range()`.
+   */
+  #duration(n: SyntaxNode): number | DurationFn {
+    if (/\b(step|range)\s*\(/i.test(this.#text(n))) return (q) => Math.round(this.#durationSeconds(n, q) * 1000);
+    return Math.round(this.#durationSeconds(n, null) * 1000);
   }
 
-  #durationSeconds(n: SyntaxNode): number {
+  #durationSeconds(n: SyntaxNode, q: QueryParams | null): number {
     const parts = this.#children(n);
     const first = parts[0] as SyntaxNode;
     switch (first.type.name) {
@@ -376,13 +388,13 @@ class Builder {
         return num;
       }
       case 'UnaryOp': {
-        const v = this.#durationSeconds(parts[1] as SyntaxNode);
+        const v = this.#durationSeconds(parts[1] as SyntaxNode, q);
         return this.#text(first) === '-' ? -v : v;
       }
       case 'DurationExpr': {
-        if (parts.length === 1) return this.#durationSeconds(first);
-        const a = this.#durationSeconds(first);
-        const b = this.#durationSeconds(parts[2] as SyntaxNode);
+        if (parts.length === 1) return this.#durationSeconds(first, q);
+        const a = this.#durationSeconds(first, q);
+        const b = this.#durationSeconds(parts[2] as SyntaxNode, q);
         switch ((parts[1] as SyntaxNode).type.name) {
           case 'Add': return a + b;
           case 'Sub': return a - b;
@@ -394,15 +406,16 @@ class Builder {
       }
       case 'DurationMinOf':
       case 'DurationMaxOf': {
-        const args = parts.filter((p) => p.type.name === 'DurationExpr').map((p) => this.#durationSeconds(p));
+        const args = parts.filter((p) => p.type.name === 'DurationExpr').map((p) => this.#durationSeconds(p, q));
         return first.type.name === 'DurationMinOf' ? Math.min(...args) : Math.max(...args);
       }
       case 'DurationStep':
       case 'DurationRange':
-        throw new UnsupportedError(`${this.#text(first)}() in duration expressions`);
+        if (q === null) throw this.#error(first.from, `${this.#text(first)}() needs the query's parameters`);
+        return (first.type.name === 'DurationStep' ? q.step : q.end - q.start) / 1000;
       default:
         // "(" DurationExpr ")"
-        return this.#durationSeconds(parts.find((p) => p.type.name === 'DurationExpr') as SyntaxNode);
+        return this.#durationSeconds(parts.find((p) => p.type.name === 'DurationExpr') as SyntaxNode, q);
     }
   }
 
