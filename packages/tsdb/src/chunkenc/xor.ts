@@ -29,24 +29,18 @@ const TWO_32 = 2 ** 32;
 /** Marks an appender that has not yet written a value window. */
 const NO_WINDOW = 0xff;
 
-/** A chunk of float samples in Prometheus' XOR encoding. */
+/** A chunk of float samples in Prometheus' XOR encoding; `new XORChunk()` is an empty one. */
 export class XORChunk implements Chunk {
   readonly encoding = Encoding.XOR;
-  /** Bytes given to fromBytes, until an appender takes over. */
-  #data: Uint8Array;
+  /** The encoded bytes while no appender has taken over (an empty chunk, or bytes given to fromBytes). */
+  #data: Uint8Array = new Uint8Array(2);
+  /** The bit stream, once an appender exists. */
   #writer: BitWriter | null = null;
-
-  /** An empty chunk. */
-  constructor() {
-    this.#writer = new BitWriter(new Uint8Array(2));
-    this.#data = this.#writer.bytes();
-  }
 
   /** A chunk over encoded bytes (BE16 sample count, then the bit stream); the bytes are not copied. */
   static fromBytes(bytes: Uint8Array): XORChunk {
     if (bytes.length < 2) throw new CorruptionError('XOR chunk', 0, `chunk of ${bytes.length} bytes is shorter than its 2-byte sample count`);
     const c = new XORChunk();
-    c.#writer = null;
     c.#data = bytes;
     return c;
   }
@@ -70,7 +64,8 @@ export class XORChunk implements Chunk {
    * An appender continuing the chunk. Like Prometheus, it rebuilds its state by decoding every sample,
    * so it starts with the decoder's window ((0, 0) if no window was written yet) unless the chunk is
    * empty. Unlike Prometheus, which restarts a chunk loaded from bytes at the next byte boundary, it
-   * resumes at the exact bit after the last sample. Throws a CorruptionError if the chunk does not decode.
+   * resumes at the exact bit after the last sample, in a copy (the bytes given to fromBytes are not
+   * changed). Throws a CorruptionError if the chunk does not decode.
    */
   appender(): XORAppender {
     const it = this.iterator();
