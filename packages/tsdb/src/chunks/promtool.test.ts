@@ -11,7 +11,10 @@ import { promtool } from '@strata/testing/prometheus';
 import { formatGoFloat } from '../block/dump.js';
 import { ValueType } from '../chunkenc/chunk.js';
 import { XORChunk } from '../chunkenc/xor.js';
+import { MemoryByteRange } from '../encoding/byterange.js';
+import { CorruptionError } from '../encoding/decbuf.js';
 import { ChunkSegmentReader } from './reader.js';
+import { refOffset } from './segment.js';
 
 const START_MS = 1_700_000_000_000;
 
@@ -171,5 +174,38 @@ describe('XOR chunks and segment files against promtool 2.42', () => {
       total += got.samples;
     }
     expect(total).toBeGreaterThan(8000);
+  });
+
+  it('a flipped byte or a cut in a promtool segment file is a CorruptionError naming the file and offset', async () => {
+    const name = `${blocks[0]}/chunks/000001`;
+    const good = await readFile(join(dir, 'out', name));
+    const refs: number[] = [];
+    const r = await ChunkSegmentReader.open([new MemoryByteRange(name, good)]);
+    for await (const e of r.entries()) refs.push(e.ref);
+    await r.close();
+    expect(refs.length).toBeGreaterThan(3);
+
+    const target = refOffset(refs[3]!);
+    const flipped = Uint8Array.from(good);
+    flipped[target + 12]! ^= 0x01;
+    const scan = async (bytes: Uint8Array): Promise<unknown> => {
+      const reader = await ChunkSegmentReader.open([new MemoryByteRange(name, bytes)]);
+      try {
+        for await (const _ of reader.entries());
+        return null;
+      } catch (err) {
+        return err;
+      } finally {
+        await reader.close();
+      }
+    };
+    const crcErr = await scan(flipped);
+    expect(crcErr).toBeInstanceOf(CorruptionError);
+    expect((crcErr as Error).message).toMatch(new RegExp(`^${name}: chunk 0x${target.toString(16)}: checksum mismatch: .* at offset ${target}$`));
+
+    const last = refOffset(refs[refs.length - 1]!);
+    const cutErr = await scan(good.subarray(0, good.length - 2));
+    expect(cutErr).toBeInstanceOf(CorruptionError);
+    expect((cutErr as Error).message).toMatch(new RegExp(`^${name}: chunk 0x${last.toString(16)}: chunk of \\d+ data bytes needs \\d+ bytes, only \\d+ left at offset ${last}$`));
   });
 });
