@@ -1,8 +1,10 @@
-// Unit tests of the store gateway's pure parts: block selection by resolution, the byte-bounded
-// index cache, and the k-way merge.
-import { Labels } from '@strata/tsdb';
+// Unit tests of the store gateway's pure parts: block selection by resolution, aggregate chunk
+// unpacking, the byte-bounded index cache, and the k-way merge.
+import { Aggr, GrpcStatus } from '@strata/storeapi';
+import { AggrChunk, Labels, XORChunk } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, IndexCache } from './cache.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import { blocksFor } from './resolution.js';
@@ -24,6 +26,36 @@ describe('blocksFor', () => {
 
   it('skips blocks outside the range', () => {
     expect(blocksFor(blocks, 210, 250, 0).map((x) => x.name)).toEqual(['raw3']);
+  });
+});
+
+describe('toStoreAggrChunk', () => {
+  const xor = (samples: [number, number][]) => {
+    const c = new XORChunk();
+    const app = c.appender();
+    for (const [t, v] of samples) app.append(t, v);
+    return c;
+  };
+  const count = xor([[299_999, 10], [599_999, 10]]);
+  const sum = xor([[299_999, 55], [599_999, 155]]);
+  const aggr = AggrChunk.encode([count, sum, undefined, undefined, undefined]);
+
+  it('fills the requested aggregates with their sub-chunks as XOR StoreChunks', () => {
+    const got = toStoreAggrChunk(0, 599_999, AggrChunk.fromBytes(aggr.bytes), [Aggr.COUNT, Aggr.SUM, Aggr.RAW], '01B');
+    expect(Object.keys(got).sort()).toEqual(['count', 'maxTime', 'minTime', 'sum']);
+    expect(got.count).toMatchObject({ type: 0, data: count.bytes });
+    expect(got.sum?.data).toEqual(sum.bytes);
+    expect(got.sum?.hash).not.toBe(0n);
+  });
+
+  it('fails the request when a requested aggregate is missing', () => {
+    expect(() => toStoreAggrChunk(0, 599_999, AggrChunk.fromBytes(aggr.bytes), [Aggr.COUNT, Aggr.MAX], '01B')).toThrow(
+      expect.objectContaining({ code: GrpcStatus.INTERNAL, message: expect.stringMatching(/block 01B: .*no max aggregate/) }),
+    );
+  });
+
+  it('passes raw chunks through as raw', () => {
+    expect(toStoreAggrChunk(0, 599_999, count, [Aggr.MIN], '01B')).toEqual({ minTime: 0, maxTime: 599_999, raw: expect.objectContaining({ type: 0, data: count.bytes }) });
   });
 });
 
