@@ -1,4 +1,4 @@
-/** absent, scalar, vector, sorting, and the native-histogram functions (no output on float samples). */
+/** absent, scalar, vector, min_of/max_of, sorting, and the native-histogram functions (no output on float samples). */
 import { compareStrings, Labels, METRIC_NAME } from '@strata/tsdb';
 import type { Expr } from '../parser/ast.js';
 import { StepSeries, type VectorValue } from '../engine/steps.js';
@@ -108,6 +108,14 @@ export const MISC_FUNCTIONS: Record<string, VectorFunction> = {
     s.vals.set(scalarArg(args, 0));
     s.has.fill(1);
     return { type: 'vector', series: [s] };
+  },
+  min_of: (args) => {
+    const b = scalarArg(args, 1);
+    return { type: 'scalar', vals: scalarArg(args, 0).map((a, i) => Math.min(a, b[i] as number)) };
+  },
+  max_of: (args) => {
+    const b = scalarArg(args, 1);
+    return { type: 'scalar', vals: scalarArg(args, 0).map((a, i) => Math.max(a, b[i] as number)) };
   },
   sort: sortBy(false),
   sort_desc: sortBy(true),

@@ -67,6 +67,8 @@ const defs: FunctionDef[] = [
   def('time', [], S),
   // The query's own parameters, in seconds (experimental; `range()` and `step()` are 0 for instant queries).
   ...['start', 'end', 'range', 'step'].map((n) => def(n, [], S, 0, { experimental: true })),
+  def('min_of', [S, S], S, 0, { experimental: true }),
+  def('max_of', [S, S], S, 0, { experimental: true }),
   def('timestamp', [V], V),
   def('vector', [S], V),
 ];

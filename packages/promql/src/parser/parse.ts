@@ -34,8 +34,9 @@ export function parseExpr(input: string, opts: ParseOptions = {}): Expr {
 
 /**
  * The query as handed to the lezer grammar: the same length, with what the grammar lacks but Prometheus
- * accepts rewritten in place (`2.` → `2 `, 2.x's `holt_winters` → a same-length known name). Node texts
- * are always read from the original query.
+ * accepts rewritten in place (`2.` → `2 `; case-insensitive `STEP()`; 2.x's `holt_winters` and the scalar
+ * `min_of`/`max_of` outside durations → same-length known names). Node texts are always read from the
+ * original query.
  */
 function lezerInput(input: string): string {
   let out = '';
@@ -46,7 +47,8 @@ function lezerInput(input: string): string {
     out += input
       .slice(i, codeEnd)
       .replace(/(?<![\w.])(\d+)\.(?![\w.])/g, '$1 ')
-      .replace(/\bholt_winters(?=\s*\()/g, 'day_of_month');
+      .replace(/\bholt_winters(?=\s*\()/g, 'day_of_month')
+      .replace(/\b(step|range|min_of|max_of)(?=\s*\()/gi, (m) => m.toLowerCase());
     if (codeEnd >= input.length) break;
     const c = input[codeEnd] as string;
     let end: number;
@@ -60,7 +62,16 @@ function lezerInput(input: string): string {
     out += input.slice(codeEnd, end);
     i = end;
   }
-  return out;
+  return scalarMinMaxOf(out);
+}
+
+/** `min_of(…)`/`max_of(…)` as scalar functions (outside `[…]` and `offset`), spelled as same-length calls the grammar knows. */
+function scalarMinMaxOf(query: string): string {
+  return query.replace(/\b(min_of|max_of)(?=\s*\()/g, (m, _name: string, at: number) => {
+    const before = query.slice(0, at);
+    const insideBrackets = before.lastIndexOf('[') > before.lastIndexOf(']');
+    return insideBrackets || /\boffset[\s(+-]*$/i.test(before) ? m : m === 'min_of' ? 'vector' : 'scalar';
+  });
 }
 
 const PUNCTUATION: Record<string, string> = {
@@ -120,10 +131,6 @@ class Builder {
       return undefined;
     });
     if (bad === null) return;
-    // Duration-expression functions outside `[…]`/offset are beyond the grammar this parser builds on.
-    if (/\b(min_of|max_of)\s*\(|\b(step|range)\s*\(\s*\)/i.test(this.#input)) {
-      throw new UnsupportedError('duration expression functions (step(), range(), min_of, max_of)');
-    }
     const at = (bad as SyntaxNode).from;
     const rest = this.#input.slice(at).trimStart();
     const tokenAt = at + (this.#input.slice(at).length - rest.length);
