@@ -67,11 +67,27 @@ function lezerInput(input: string): string {
 
 /** `min_of(…)`/`max_of(…)` as scalar functions (outside `[…]` and `offset`), spelled as same-length calls the grammar knows. */
 function scalarMinMaxOf(query: string): string {
+  // Calls after `offset` are durations, and so is everything inside their parentheses.
+  let durationUntil = -1;
   return query.replace(/\b(min_of|max_of)(?=\s*\()/g, (m, _name: string, at: number) => {
     const before = query.slice(0, at);
     const insideBrackets = before.lastIndexOf('[') > before.lastIndexOf(']');
-    return insideBrackets || /\boffset[\s(+-]*$/i.test(before) ? m : m === 'min_of' ? 'vector' : 'scalar';
+    if (at < durationUntil || insideBrackets) return m;
+    if (/\boffset[\s(+-]*$/i.test(before)) {
+      durationUntil = closingParen(query, query.indexOf('(', at));
+      return m;
+    }
+    return m === 'min_of' ? 'vector' : 'scalar';
   });
+}
+
+function closingParen(s: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < s.length; i++) {
+    if (s[i] === '(') depth++;
+    else if (s[i] === ')' && --depth === 0) return i;
+  }
+  return s.length;
 }
 
 const PUNCTUATION: Record<string, string> = {
