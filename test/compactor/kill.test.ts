@@ -7,21 +7,11 @@ import { AggrChunk, AGGR_TYPES, BlockReader, type BlockMeta } from '@strata/tsdb
 import { freePort, sleep, startProcess, tempDir, waitForHttp, type Managed } from '@strata/testing/process';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { downloadAll, END, EXPECTED_C1, FIVE_MIN, layout, liveBlocks, ofStream, promtoolDump, replicaBlocks, T0, uploadAll } from './fixtures.js';
+import { seededRandom } from '@strata/testing/random';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const KILLS = 6;
 
-/** A small seeded PRNG (mulberry32), so a failing kill schedule can be replayed from the seed in the log. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('strata compact killed with SIGKILL at random moments', () => {
   let work: { path: string; cleanup: () => Promise<void> };
@@ -91,7 +81,7 @@ describe('strata compact killed with SIGKILL at random moments', () => {
 
     // Disturbed: killed at a random moment, again and again, then left to finish.
     const seed = Date.now() % 1_000_000;
-    const random = rng(seed);
+    const random = seededRandom(seed);
     let finishedEarly = false;
     for (let i = 0; i < KILLS && !finishedEarly; i++) {
       const p = compact('killed', ['--http-address=127.0.0.1:0'], `killed-${i}.log`);
