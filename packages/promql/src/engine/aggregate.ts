@@ -6,6 +6,7 @@ import { kahanC, kahanSumInc } from '../functions/kahan.js';
 import { quantile } from '../functions/quantile.js';
 import { UnsupportedError } from '../parser/errors.js';
 import { EvalError } from './errors.js';
+import { isValidLabelName } from './names.js';
 import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
 
 export interface AggregateContext {
@@ -18,7 +19,6 @@ export interface AggregateContext {
   warn(message: string): void;
 }
 
-const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 function groupLabels(e: AggregateExpr, l: Labels): Labels {
   return e.without ? l.without([...e.grouping, METRIC_NAME]) : l.keep(e.grouping);
@@ -258,7 +258,7 @@ function quantileAggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateC
 
 function countValues(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
   const label = ctx.label;
-  if (label === '' || (ctx.compat === 2 && !LEGACY_LABEL_NAME.test(label))) throw new EvalError(`invalid label name ${JSON.stringify(label)}`);
+  if (!isValidLabelName(label, ctx.compat)) throw new EvalError(`invalid label name ${JSON.stringify(label)}`);
   const { of, groups } = assignGroups(e, input.series, label);
   const out = new SeriesBuilder(ctx.steps);
   const counts = new Map<string, { labels: Labels; n: number }>();

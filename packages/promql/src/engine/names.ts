@@ -14,3 +14,10 @@ export interface NameRules {
   /** Keep `__name__` until the end of evaluation (Prometheus' promql-delayed-name-removal feature). */
   readonly delayedNameRemoval: boolean;
 }
+
+const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Whether a label name is valid: 2.x allows [a-zA-Z_][a-zA-Z0-9_]*, 3.x any non-empty UTF-8 string. */
+export function isValidLabelName(name: string, compat: 2 | 3): boolean {
+  return compat === 2 ? LEGACY_LABEL_NAME.test(name) : name !== '';
+}

@@ -6,6 +6,7 @@ import { almostEqual } from '../float.js';
 import { EvalError } from '../engine/errors.js';
 import { formatFloatPlain, goFloat } from '../format.js';
 import type { Expr } from '../parser/ast.js';
+import { parseNumber } from '../parser/literals.js';
 import type { VectorValue } from '../engine/steps.js';
 import { scalarArg, stringArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 
@@ -107,12 +108,9 @@ export function bucketFraction(lower: number, upper: number, buckets: Bucket[]):
   return { value: (cumulative(upper) - cumulative(lower)) / total, forcedMonotonic };
 }
 
+/** An `le` bound as Go's strconv.ParseFloat reads it; NaN when malformed. */
 function parseLe(s: string): number {
-  const t = s.trim().toLowerCase();
-  if (t === '+inf' || t === 'inf') return Infinity;
-  if (t === '-inf') return -Infinity;
-  if (t === 'nan') return NaN;
-  return t === '' || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^[+-]?0x[0-9a-f]+$/.test(t) ? NaN : Number(t);
+  return parseNumber(s) ?? NaN;
 }
 
 /**

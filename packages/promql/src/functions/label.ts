@@ -1,14 +1,12 @@
 /** label_replace and label_join: rewrite labels, keep the metric name unless it is the target. */
 import { METRIC_NAME, RegexpSyntaxError, compileAnchored } from '@strata/tsdb';
 import { EvalError } from '../engine/errors.js';
+import { isValidLabelName } from '../engine/names.js';
 import { relabel } from '../engine/steps.js';
 import { stringArg, vectorArg, type VectorFunction } from './context.js';
 
-const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-function checkLabelName(name: string, compat: 2 | 3): void {
-  const valid = compat === 2 ? LEGACY_LABEL_NAME.test(name) : name !== '';
-  if (!valid) throw new EvalError(`invalid destination label name in label_replace(): ${name}`);
+function checkLabelName(name: string, compat: 2 | 3, func: string): void {
+  if (!isValidLabelName(name, compat)) throw new EvalError(`invalid destination label name in ${func}(): ${name}`);
 }
 
 /** Go's regexp Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; a name is the longest run of word characters. */
@@ -66,7 +64,7 @@ export const LABEL_FUNCTIONS: Record<string, VectorFunction> = {
       const reason = e instanceof RegexpSyntaxError ? e.message : String(e);
       throw new EvalError(`invalid regular expression in label_replace(): ${pattern}: ${reason}`);
     }
-    checkLabelName(dst, ctx.compat);
+    checkLabelName(dst, ctx.compat, ctx.call.func.name);
     return relabel(
       vectorArg(args, 0).series,
       ctx.range.steps,
@@ -81,7 +79,7 @@ export const LABEL_FUNCTIONS: Record<string, VectorFunction> = {
     const dst = stringArg(args, 1);
     const sep = stringArg(args, 2);
     const srcs = args.slice(3).map((_, i) => stringArg(args, i + 3));
-    checkLabelName(dst, ctx.compat);
+    checkLabelName(dst, ctx.compat, ctx.call.func.name);
     return relabel(
       vectorArg(args, 0).series,
       ctx.range.steps,
