@@ -121,6 +121,11 @@ export class ProxyStore implements StoreServer {
   }
 
   async *series(req: SeriesRequest, ctx: CallContext): AsyncIterable<SeriesFrame> {
+    // As every Thanos store: a request that only names external labels would select everything.
+    const external = new Set(this.endpoints.endpoints().flatMap((e) => e.labelSets.flatMap((ls) => [...ls].map((l) => l.name))));
+    if (req.matchers.every((m) => external.has(m.name))) {
+      throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding external labels)');
+    }
     const { series, warnings } = await this.fetchSeries(req, ctx.signal);
     for (const w of warnings) yield { warning: w };
     for (const s of series) yield { series: { labels: s.labels.toArray(), chunks: s.chunks } };

@@ -1,0 +1,78 @@
+// The querier as a StoreAPI server and as a client of discovered endpoints: the acceptance suite
+// every StoreAPI server passes, queriers stacked on queriers (Thanos' global view), and endpoints
+// coming and going through --endpoint.sd-files.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { start as startQuerier, type Querier } from '@strata/querier';
+import { nopLogger } from '@strata/runtime';
+import { acceptanceFixture, fixtureOpenMetrics, StoreClient, storeAcceptanceCases } from '@strata/storeapi';
+import { start as startStore, type Store } from '@strata/store';
+import { sleep, tempDir } from '@strata/testing/process';
+import { startS3rver, type S3Server } from '@strata/testing/s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promtoolBlocks, s3Bucket, uploadWithLabels } from '../store/fixtures.js';
+
+const fixture = acceptanceFixture(Date.now() - 8 * 3_600_000, { hours: 5, extLabels: { cluster: 'acceptance', replica: 'r0' } });
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let s3: S3Server;
+let store: Store;
+let querier: Querier;
+let client: StoreClient;
+const stopLater: { stop(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  dir = await tempDir('strata-querier-storeapi-');
+  s3 = await startS3rver();
+  const bucket = s3Bucket(s3, 'acceptance');
+  for (const b of await promtoolBlocks(fixtureOpenMetrics(fixture), join(dir.path, 'blocks'))) await uploadWithLabels(bucket, b, fixture.extLabels);
+  store = await startStore({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+  querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], logger: nopLogger });
+  client = new StoreClient(querier.grpcAddress as string);
+}, 180_000);
+
+afterAll(async () => {
+  client?.close();
+  for (const s of stopLater) await s.stop();
+  await querier?.stop();
+  await store?.stop();
+  await s3?.stop();
+  await dir?.cleanup();
+});
+
+describe('StoreAPI acceptance: querier (over a store gateway)', () => {
+  for (const c of storeAcceptanceCases(fixture)) it(c.name, () => c.run(client));
+});
+
+async function rangeQuery(httpAddress: string, query: string): Promise<unknown> {
+  const qs = new URLSearchParams({ query, start: String(fixture.minTime / 1000), end: String(fixture.maxTime / 1000), step: '60' });
+  const body = (await (await fetch(`http://${httpAddress}/api/v1/query_range?${qs}`)).json()) as { status: string; data: unknown; error?: string };
+  expect(body.status, body.error).toBe('success');
+  return body.data;
+}
+
+describe('stacked and discovered endpoints', () => {
+  it('a querier over a querier answers as the querier below', async () => {
+    const top = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [querier.grpcAddress as string], replicaLabels: ['replica'], logger: nopLogger });
+    stopLater.push(top);
+    for (const q of ['sum by (job) (rate(acc_requests[5m]))', 'acc_gauge{job="web"}', 'count(acc_gauge) by (cluster)']) {
+      const below = await rangeQuery(querier.httpAddress, q);
+      expect(JSON.stringify(await rangeQuery(top.httpAddress, q))).toBe(JSON.stringify(below).replaceAll(',"replica":"r0"', ''));
+    }
+  });
+
+  it('follows --endpoint.sd-files as it changes', async () => {
+    const sdFile = join(dir.path, 'endpoints.yml');
+    await writeFile(sdFile, '[]\n');
+    const q = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [], endpointSdFiles: [sdFile], endpointRefreshMs: 200, logger: nopLogger });
+    stopLater.push(q);
+    const count = async () => ((await rangeQuery(q.httpAddress, 'acc_gauge')) as { result: unknown[] }).result.length;
+    expect(await count()).toBe(0);
+    await writeFile(sdFile, `- targets: ['${store.grpcAddress}']\n`);
+    for (let i = 0; i < 50 && (await count()) === 0; i++) await sleep(100);
+    expect(await count()).toBe(fixture.series.filter((s) => s.labels.__name__ === 'acc_gauge').length);
+    await writeFile(sdFile, '[]\n');
+    for (let i = 0; i < 50 && (await count()) > 0; i++) await sleep(100);
+    expect(await count()).toBe(0);
+  });
+});
