@@ -210,6 +210,10 @@ describe('downsampled data through compactor, store gateway and querier', () => 
       for (const c of await chunks([Aggr.MIN, Aggr.COUNTER], FIVE_MIN)) expect(Object.keys(c).sort()).toEqual(['counter', 'maxTime', 'min', 'minTime']);
       // Raw only: the same range as raw XOR chunks.
       for (const c of await chunks([Aggr.COUNT], 0)) expect(c.raw?.type).toBe(Encoding.XOR - 1);
+      // Info advertises the whole history, whichever resolutions hold it: first sample to last + 1.
+      const { store: info } = await client.info();
+      expect([info?.minTime, info?.maxTime]).toEqual([T0 + OFFSET_MS, END - 30_000 + OFFSET_MS + 1]);
+      expect(info?.tsdbInfos[0]).toMatchObject({ labels: [{ name: 'cluster', value: 'd1' }], minTime: T0 + OFFSET_MS });
     } finally {
       client.close();
     }
