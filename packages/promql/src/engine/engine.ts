@@ -192,7 +192,6 @@ export class Engine {
           return;
         case 'unary':
         case 'paren':
-        case 'stepInvariant':
           visit(e.expr, lo, hi, ctx);
           return;
         default:

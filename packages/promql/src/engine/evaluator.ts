@@ -83,7 +83,7 @@ function position(input: string, pos: number): string {
 }
 
 function unwrap(e: Expr): Expr {
-  while (e.kind === 'paren' || e.kind === 'stepInvariant') e = e.expr;
+  while (e.kind === 'paren') e = e.expr;
   return e;
 }
 
@@ -184,7 +184,6 @@ export class Evaluator {
       case 'string':
         return { type: 'string', value: e.value };
       case 'paren':
-      case 'stepInvariant':
         return this.eval(e.expr);
       case 'unary': {
         const v = this.eval(e.expr);

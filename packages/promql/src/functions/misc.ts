@@ -7,7 +7,7 @@ import { scalarArg, stringArg, vectorArg, type VectorFunction } from './context.
 /** Labels of absent()'s output: the equality matchers of a direct selector, except `__name__`. */
 export function absentLabels(arg: Expr): Labels {
   let e = arg;
-  while (e.kind === 'paren' || e.kind === 'stepInvariant') e = e.expr;
+  while (e.kind === 'paren') e = e.expr;
   const vs = e.kind === 'vectorSelector' ? e : e.kind === 'matrixSelector' ? e.vs : null;
   if (vs === null) return Labels.EMPTY;
   const set = new Map<string, string>();

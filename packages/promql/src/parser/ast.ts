@@ -23,8 +23,7 @@ export type Expr =
   | AggregateExpr
   | BinaryExpr
   | UnaryExpr
-  | ParenExpr
-  | StepInvariantExpr;
+  | ParenExpr;
 
 export interface NumberLiteral {
   readonly kind: 'number';
@@ -166,13 +165,6 @@ export interface ParenExpr {
   readonly pos: PosRange;
 }
 
-/** Wraps a subtree whose value is the same at every step; evaluated once per query. */
-export interface StepInvariantExpr {
-  readonly kind: 'stepInvariant';
-  readonly expr: Expr;
-  readonly pos: PosRange;
-}
-
 export function isComparison(op: BinaryOp): op is ComparisonOp {
   return op === '==' || op === '!=' || op === '>' || op === '<' || op === '>=' || op === '<=';
 }
@@ -200,7 +192,6 @@ export function exprType(e: Expr): ExprType {
       return exprType(e.lhs) === 'scalar' && exprType(e.rhs) === 'scalar' ? 'scalar' : 'instant vector';
     case 'unary':
     case 'paren':
-    case 'stepInvariant':
       return exprType(e.expr);
   }
 }
@@ -217,7 +208,6 @@ export function children(e: Expr): Expr[] {
     case 'subquery':
     case 'unary':
     case 'paren':
-    case 'stepInvariant':
       return [e.expr];
     case 'call':
       return e.args;
