@@ -26,7 +26,7 @@ import type {
 } from './messages.js';
 import { labelNamesRequest, seriesRequest } from './messages.js';
 import { ProtoReader } from './wire/reader.js';
-import { ProtoWriter } from './wire/writer.js';
+import { delimitedFieldSize, int64FieldSize, ProtoWriter, SIZE_SLACK, uint64FieldSize, varintSize } from './wire/writer.js';
 
 // ---------------------------------------------------------------- shared pieces
 
@@ -94,9 +94,48 @@ function writeStrings(w: ProtoWriter, field: number, values: readonly string[]):
 
 // ---------------------------------------------------------------- chunks and series
 
+// Series frames carry nearly all of a query's bytes, so they are encoded in two passes: sizes first,
+// then every field straight into a buffer of the final size (no length back-patching, no copy).
+
+function stringFieldSize(v: string): number {
+  return v === '' ? 0 : delimitedFieldSize(Buffer.byteLength(v));
+}
+
+function labelSize(l: Label): number {
+  return stringFieldSize(l.name) + stringFieldSize(l.value);
+}
+
+function storeChunkSize(c: StoreChunk): number {
+  return (c.type === 0 ? 0 : 1 + varintSize(c.type)) + (c.data.length === 0 ? 0 : delimitedFieldSize(c.data.length)) + uint64FieldSize(c.hash);
+}
+
+function optionalChunkSize(c: StoreChunk | undefined): number {
+  return c === undefined ? 0 : delimitedFieldSize(storeChunkSize(c));
+}
+
+function aggrChunkSize(c: AggrChunk): number {
+  return (
+    int64FieldSize(c.minTime) +
+    int64FieldSize(c.maxTime) +
+    optionalChunkSize(c.raw) +
+    optionalChunkSize(c.count) +
+    optionalChunkSize(c.sum) +
+    optionalChunkSize(c.min) +
+    optionalChunkSize(c.max) +
+    optionalChunkSize(c.counter)
+  );
+}
+
+function seriesSize(s: StoreSeries): number {
+  let n = 0;
+  for (const l of s.labels) n += delimitedFieldSize(labelSize(l));
+  for (const c of s.chunks) n += delimitedFieldSize(aggrChunkSize(c));
+  return n;
+}
+
 function writeChunk(w: ProtoWriter, field: number, c: StoreChunk | undefined): void {
   if (c === undefined) return;
-  w.fork(field).uint32(1, c.type).bytes(2, c.data).uint64(3, c.hash).ldelim();
+  w.header(field, storeChunkSize(c)).uint32(1, c.type).bytes(2, c.data).uint64(3, c.hash);
 }
 
 function readChunk(r: ProtoReader): StoreChunk {
@@ -113,17 +152,17 @@ function readChunk(r: ProtoReader): StoreChunk {
 
 const EMPTY_BYTES = new Uint8Array(0);
 
-function writeSeries(w: ProtoWriter, s: StoreSeries): void {
-  writeLabels(w, 1, s.labels);
+function writeSeries(w: ProtoWriter, field: number, s: StoreSeries, size: number): void {
+  w.header(field, size);
+  for (const l of s.labels) w.header(1, labelSize(l)).string(1, l.name).string(2, l.value);
   for (const c of s.chunks) {
-    w.fork(2).int64(1, c.minTime).int64(2, c.maxTime);
+    w.header(2, aggrChunkSize(c)).int64(1, c.minTime).int64(2, c.maxTime);
     writeChunk(w, 3, c.raw);
     writeChunk(w, 4, c.count);
     writeChunk(w, 5, c.sum);
     writeChunk(w, 6, c.min);
     writeChunk(w, 7, c.max);
     writeChunk(w, 8, c.counter);
-    w.ldelim();
   }
 }
 
@@ -340,29 +379,29 @@ export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
   return req;
 }
 
-const frameWriter = new ProtoWriter(64 * 1024);
-
 /** Encodes one Series stream frame. The result is a fresh Buffer owned by the caller. */
 export function encodeSeriesResponse(frame: SeriesResponse): Buffer {
-  const w = frameWriter;
   if ('series' in frame) {
-    w.fork(1);
-    writeSeries(w, frame.series);
-    w.ldelim();
-  } else if ('batch' in frame) {
-    w.fork(4);
-    for (const s of frame.batch) {
-      w.fork(1);
-      writeSeries(w, s);
-      w.ldelim();
-    }
-    w.ldelim();
-  } else if ('warning' in frame) {
-    w.string(2, frame.warning, true);
-  } else {
-    writeAny(w, 3, frame.hints);
+    const size = seriesSize(frame.series);
+    const total = delimitedFieldSize(size);
+    const w = new ProtoWriter(total + SIZE_SLACK);
+    writeSeries(w, 1, frame.series, size);
+    return w.finishSized(total);
   }
-  return w.finishCopy();
+  if ('batch' in frame) {
+    const sizes = frame.batch.map(seriesSize);
+    let inner = 0;
+    for (const n of sizes) inner += delimitedFieldSize(n);
+    const total = delimitedFieldSize(inner);
+    const w = new ProtoWriter(total + SIZE_SLACK);
+    w.header(4, inner);
+    for (let i = 0; i < sizes.length; i++) writeSeries(w, 1, frame.batch[i]!, sizes[i]!);
+    return w.finishSized(total);
+  }
+  const w = new ProtoWriter();
+  if ('warning' in frame) w.string(2, frame.warning, true);
+  else writeAny(w, 3, frame.hints);
+  return w.finish();
 }
 
 export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {

@@ -1,4 +1,4 @@
-import { chunkHash, type AggrChunk, type StoreChunk, type StoreSeries } from '@strata/storeapi';
+import { type AggrChunk, type StoreChunk, type StoreSeries } from '@strata/storeapi';
 import { Labels, mergeByLabels, type Label } from '@strata/tsdb';
 
 /** A series from one endpoint with its labels as a Labels value (compared and keyed cheaply). */
@@ -34,7 +34,7 @@ export function dedupChunks(chunks: AggrChunk[]): void {
   for (let r = 1; r < chunks.length; r++) {
     const prev = chunks[w - 1] as AggrChunk;
     const cur = chunks[r] as AggrChunk;
-    if (cur.minTime === prev.minTime && cur.maxTime === prev.maxTime && identityHash(cur) === identityHash(prev)) continue;
+    if (cur.minTime === prev.minTime && cur.maxTime === prev.maxTime && sameContent(cur, prev)) continue;
     chunks[w++] = cur;
   }
   chunks.length = w;
@@ -44,10 +44,16 @@ function firstChunk(c: AggrChunk): StoreChunk | undefined {
   return c.raw ?? c.count ?? c.max ?? c.min ?? c.sum ?? c.counter;
 }
 
-function identityHash(c: AggrChunk): bigint {
-  const first = firstChunk(c);
-  if (first === undefined) return 0n;
-  return first.hash !== 0n ? first.hash : chunkHash(first.data);
+/**
+ * Whether two chunks hold the same data: by their hashes when both stores sent one, else by their bytes
+ * (hash 0 = not computed, e.g. from a sidecar; equal bytes are what equal hashes stand for).
+ */
+function sameContent(a: AggrChunk, b: AggrChunk): boolean {
+  const x = firstChunk(a);
+  const y = firstChunk(b);
+  if (x === undefined || y === undefined) return x === y;
+  if (x.hash !== 0n && y.hash !== 0n) return x.hash === y.hash;
+  return Buffer.compare(x.data, y.data) === 0;
 }
 
 function compareChunks(a: AggrChunk, b: AggrChunk): number {

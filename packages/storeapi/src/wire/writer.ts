@@ -11,6 +11,44 @@
 export const MAX_INT64 = 2 ** 63;
 export const MIN_INT64 = -(2 ** 63);
 
+/**
+ * Room a writer needs beyond a precomputed message size: its bounds checks ask for the worst case of the
+ * next field (3 bytes per UTF-16 unit of a short string), not its actual size.
+ */
+export const SIZE_SLACK = 160;
+
+/** Bytes of a varint of a non-negative integer below 2^53. */
+export function varintSize(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  if (v < 0x10000000) return 4;
+  let n = 4;
+  for (v = Math.floor(v / 0x10000000); v > 0; v = Math.floor(v / 0x80)) n++;
+  return n;
+}
+
+/** Bytes of an int64 field as `int64()` writes it (tag included; 0 when omitted). */
+export function int64FieldSize(v: number): number {
+  if (v === 0) return 0;
+  if (v >= MAX_INT64) return 10; // tag + 9 bytes of 0x7fff…
+  if (v < 0) return 11; // negative int64s are 10-byte varints
+  return 1 + varintSize(v);
+}
+
+/** Bytes of a uint64 field as `uint64()` writes it (tag included; 0 when omitted). */
+export function uint64FieldSize(v: bigint): number {
+  if (v === 0n) return 0;
+  const hi = Number((v >> 32n) & 0xffffffffn);
+  const bits = hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(Number(v & 0xffffffffn));
+  return 1 + Math.ceil(bits / 7);
+}
+
+/** Bytes of a length-delimited field with `len` bytes of content (tag included, fields 1–15). */
+export function delimitedFieldSize(len: number): number {
+  return 1 + varintSize(len) + len;
+}
+
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LDELIM = 2;
@@ -31,6 +69,16 @@ export class ProtoWriter {
     this.#buf = Buffer.allocUnsafe(Math.max(256, this.#buf.length >>> 1));
     this.#pos = 0;
     return out;
+  }
+
+  /**
+   * Returns the written bytes when exactly `size` were written (a writer made with `new ProtoWriter(size +
+   * SIZE_SLACK)` for a message whose size was computed beforehand): no copy, and a wrong size calculation
+   * fails loudly instead of producing a corrupt message.
+   */
+  finishSized(size: number): Buffer {
+    if (this.#pos !== size) throw new Error(`ProtoWriter.finishSized(): wrote ${this.#pos} bytes, computed ${size}`);
+    return this.finish();
   }
 
   /** Returns a copy of the written bytes and resets the writer, keeping its buffer for the next message. */
@@ -165,6 +213,13 @@ export class ProtoWriter {
     this.fork(field);
     for (const v of values) this.#varint32(v >>> 0);
     return this.ldelim();
+  }
+
+  /** Starts an embedded message in `field` whose encoded size is known; nothing to close. */
+  header(field: number, size: number): this {
+    this.#tag(field, WIRE_LDELIM);
+    this.#varint32(size);
+    return this;
   }
 
   /** Starts an embedded message in `field`; close it with `ldelim()`. */
