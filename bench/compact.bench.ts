@@ -30,12 +30,13 @@ interface ChildResult {
   samples: number;
   series: number;
   maxRssMiB: number;
+  baseRssMiB: number;
   downsampleSeconds: number;
   points: number;
 }
 
 /** Writes four 2h blocks of `series` gauges sampled every `stepMs`, ending 2h before the current 2h boundary. */
-async function writeBlocks(dir: string, series: number, stepMs: number): Promise<string[]> {
+export async function writeBlocks(dir: string, series: number, stepMs: number): Promise<string[]> {
   const end = Math.floor(Date.now() / (2 * HOUR)) * 2 * HOUR - 2 * HOUR;
   const start = end - 8 * HOUR;
   const labels = Array.from({ length: series }, (_, s) => Labels.from({ __name__: 'bench_value', job: `job${s % 10}`, instance: `host${s}:9100` })).sort(Labels.compare);
@@ -70,6 +71,9 @@ async function writeBlocks(dir: string, series: number, stepMs: number): Promise
 
 /** Child mode: merge the given blocks, then downsample the result, and report as JSON on stdout. */
 async function child(out: string, dirs: string[]): Promise<void> {
+  // What the process holds before compacting (Node, the loaded modules): reported apart, as it does
+  // not grow with the series.
+  const baseRssMiB = process.memoryUsage().rss / 1024 / 1024;
   const t0 = performance.now();
   const r = await mergeBlocks(dirs, { outDir: out, func: 'chain', thanos: { labels: { cluster: 'bench' }, downsample: { resolution: 0 }, source: 'compactor' } });
   const mergeSeconds = (performance.now() - t0) / 1000;
@@ -82,6 +86,7 @@ async function child(out: string, dirs: string[]): Promise<void> {
     samples: r.samplesIn,
     series: meta.stats?.numSeries ?? 0,
     maxRssMiB,
+    baseRssMiB,
     downsampleSeconds: (performance.now() - t1) / 1000,
     points: d.pointsIn,
   };
@@ -98,6 +103,16 @@ async function runChild(work: string, dirs: string[]): Promise<ChildResult> {
   return JSON.parse(line) as ChildResult;
 }
 
+/** The process whose command line has `arg` (the harness does not expose Prometheus' pid). */
+async function pidOf(arg: string): Promise<number> {
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes(arg)) return Number(pid);
+  }
+  throw new Error(`no process with argument ${arg}`);
+}
+
 /** Prometheus' own compaction of the blocks: its reported duration and peak RSS. */
 async function runPrometheus(work: string, dirs: string[]): Promise<{ seconds: number; samples: number; maxRssMiB: number }> {
   const data = join(work, 'prom-data');
@@ -112,7 +127,7 @@ async function runPrometheus(work: string, dirs: string[]): Promise<{ seconds: n
       const count = Number(/^prometheus_tsdb_compaction_duration_seconds_count (\S+)/m.exec(metrics)?.[1] ?? 0);
       if (count >= 1) {
         const seconds = Number(/^prometheus_tsdb_compaction_duration_seconds_sum (\S+)/m.exec(metrics)?.[1]);
-        const status = await readFile(`/proc/${prom.proc.child.pid}/status`, 'utf8');
+        const status = await readFile(`/proc/${await pidOf(`--storage.tsdb.path=${data}`)}/status`, 'utf8');
         const maxRssMiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
         let samples = 0;
         for (const id of await readdir(data)) {
@@ -152,6 +167,8 @@ export async function main(args: string[]): Promise<void> {
       ['Strata', s.samples, s.mergeSeconds.toFixed(2), strataRate.toFixed(0), s.maxRssMiB.toFixed(0), ((s.maxRssMiB * 1e6) / s.series).toFixed(0)],
     ];
     for (const r of rows) process.stdout.write(`${r.map((c, i) => String(c).padStart(i === 0 ? 16 : 14)).join(' ')}\n`);
+    const grown = s.maxRssMiB - s.baseRssMiB;
+    process.stdout.write(`Strata peak RSS above its ${s.baseRssMiB.toFixed(0)} MiB at start: ${grown.toFixed(0)} MiB = ${((grown * 1e6) / s.series).toFixed(0)} MiB per 1M series\n`);
     process.stdout.write(`compaction speed ratio Strata/Prometheus: ${(strataRate / promRate).toFixed(2)} (target ≥ 1)\n`);
     process.stdout.write(`downsampling raw → 5m: ${s.points} points in ${s.downsampleSeconds.toFixed(2)}s = ${(s.points / s.downsampleSeconds / 1e6).toFixed(2)} M points/s (target ≥ 8)\n`);
   } finally {

@@ -256,10 +256,39 @@ class AggrBuilder {
 }
 
 /**
+ * The windows of one raw batch in parallel arrays, reused across batches and series. Index 0 holds
+ * the batch's first raw sample and index m + 1 its last stamp with the last raw value (the counter
+ * sub-chunk's extra samples); windows are 1…m, so every aggregate encodes straight from [1, m + 1).
+ */
+class BatchWindows {
+  t = new Float64Array(0);
+  count = new Float64Array(0);
+  sum = new Float64Array(0);
+  min = new Float64Array(0);
+  max = new Float64Array(0);
+  counter = new Float64Array(0);
+
+  /** Room for `n` windows and the two extra counter samples. */
+  ensure(n: number): void {
+    if (this.t.length >= n + 2) return;
+    const size = Math.max(n + 2, this.t.length * 2, 64);
+    this.t = new Float64Array(size);
+    this.count = new Float64Array(size);
+    this.sum = new Float64Array(size);
+    this.min = new Float64Array(size);
+    this.max = new Float64Array(size);
+    this.counter = new Float64Array(size);
+  }
+}
+
+const windows = new BatchWindows();
+
+/**
  * Raw samples (NaNs already dropped) to aggregate chunks (Thanos' DownsampleRaw): batches of about
  * equal size, each extended to the end of its last window, one aggregate chunk per batch. The counter
  * sub-chunk starts with the batch's first raw sample and ends with its last raw value, repeated at
- * the last stamp.
+ * the last stamp. Each batch is aggregated in one pass into BatchWindows and each aggregate then
+ * encoded from its array in one go.
  */
 export function downsampleRaw(s: SampleBuffer, resolution: number): ChunkMeta[] {
   const { ts, vs, n } = s;
@@ -271,21 +300,82 @@ export function downsampleRaw(s: SampleBuffer, resolution: number): ChunkMeta[] 
     let to = Math.min(from + batchSize, n);
     const w = windowEnd(ts[to - 1] as number, resolution);
     while (to < n && (ts[to] as number) <= w) to++;
-    const b = new AggrBuilder();
-    b.append(AggrType.Counter, ts[from] as number, vs[from] as number);
-    const lastT = aggregateBatch(ts, vs, from, to, resolution, (t, a) => {
-      b.point(t);
-      b.append(AggrType.Count, t, a.count);
-      b.append(AggrType.Sum, t, a.sum);
-      b.append(AggrType.Min, t, a.min);
-      b.append(AggrType.Max, t, a.max);
-      b.append(AggrType.Counter, t, a.counter);
-    });
-    b.append(AggrType.Counter, lastT, vs[to - 1] as number);
-    out.push(b.encode());
+    out.push(aggregateRawBatch(ts, vs, from, to, resolution));
     from = to;
   }
   return out;
+}
+
+/** The XOR chunk of (ts[i], vs[i]) for i in [from, to). */
+function xorChunk(ts: Float64Array, vs: Float64Array, from: number, to: number): XORChunk {
+  const c = new XORChunk();
+  const app = c.appender();
+  for (let i = from; i < to; i++) app.append(ts[i] as number, vs[i] as number);
+  return c;
+}
+
+/** One aggregate chunk of raw samples [from, to); stamps as aggregateBatch sets them. */
+function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to: number, resolution: number): ChunkMeta {
+  const wd = windows;
+  // A window holds at least one sample: at most to − from windows.
+  wd.ensure(to - from);
+  const { t: wt, count, sum, min, max, counter } = wd;
+  const lastT = ts[to - 1] as number;
+  let m = 0;
+  let nextT = Number.NEGATIVE_INFINITY;
+  let cnt = 0;
+  let sm = 0;
+  let mn = 0;
+  let mx = 0;
+  let ctr = vs[from] as number;
+  let last = ctr;
+  for (let i = from; i < to; i++) {
+    const t = ts[i] as number;
+    const v = vs[i] as number;
+    if (t > nextT) {
+      if (m > 0) {
+        count[m] = cnt;
+        sum[m] = sm;
+        min[m] = mn;
+        max[m] = mx;
+        counter[m] = ctr;
+      }
+      m++;
+      nextT = Math.min(windowEnd(t, resolution), lastT);
+      wt[m] = nextT;
+      cnt = 0;
+      sm = 0;
+      mn = Number.MAX_VALUE;
+      mx = -Number.MAX_VALUE;
+    }
+    if (i > from) ctr += v < last ? v : v - last;
+    last = v;
+    sm += v;
+    cnt++;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+  count[m] = cnt;
+  sum[m] = sm;
+  min[m] = mn;
+  max[m] = mx;
+  counter[m] = ctr;
+  wt[0] = ts[from] as number;
+  counter[0] = vs[from] as number;
+  wt[m + 1] = nextT;
+  counter[m + 1] = vs[to - 1] as number;
+  const end = m + 1;
+  return {
+    minTime: wt[1] as number,
+    maxTime: nextT,
+    chunk: AggrChunk.encode([
+      xorChunk(wt, count, 1, end),
+      xorChunk(wt, sum, 1, end),
+      xorChunk(wt, min, 1, end),
+      xorChunk(wt, max, 1, end),
+      xorChunk(wt, counter, 0, end + 1),
+    ]),
+  };
 }
 
 /** What a window of already aggregated points of each kind becomes at the coarser resolution. */

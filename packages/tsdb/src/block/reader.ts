@@ -97,21 +97,29 @@ export class BlockReader {
    */
   async *chunkSeries(matchers: readonly Matcher[], mint = -Infinity, maxt = Infinity): AsyncGenerator<BlockChunkSeries> {
     const ids = await this.index.postingsForMatchers(matchers);
-    // Chunks are fetched for batches of series, so adjacent chunks of many series come in one read.
-    let batch: { entry: SeriesEntry; refs: ChunkRef[] }[] = [];
-    let batchRefs = 0;
-    const flush = async function* (this: BlockReader): AsyncGenerator<BlockChunkSeries> {
-      const data = await this.#chunks.chunks(batch.flatMap((b) => b.refs.map((c) => c.ref)));
+    // Chunks are fetched for batches of series, so adjacent chunks of many series come in one read, and
+    // a batch's read is started before the previous batch is handed out: the disk or the bucket works
+    // while the caller processes series.
+    type Batch = { series: { entry: SeriesEntry; refs: ChunkRef[] }[]; data: Promise<Chunk[]> };
+    const fetch = (series: Batch['series']): Batch => {
+      const data = this.#chunks.chunks(series.flatMap((b) => b.refs.map((c) => c.ref)));
+      // Handled when awaited; this keeps a failed read-ahead that is never awaited (the caller stopped early) from crashing the process.
+      data.catch(() => undefined);
+      return { series, data };
+    };
+    const emit = async function* (this: BlockReader, b: Batch): AsyncGenerator<BlockChunkSeries> {
+      const data = await b.data;
       let k = 0;
-      for (const { entry, refs } of batch) {
+      for (const { entry, refs } of b.series) {
         let chunks: ChunkMeta[] = refs.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, chunk: data[k++] as Chunk }));
         const deleted = this.#tombstones.get(entry.id);
         if (deleted !== undefined) chunks = withoutDeleted(chunks, deleted);
         if (chunks.length > 0) yield { id: entry.id, labels: entry.labels, chunks };
       }
-      batch = [];
-      batchRefs = 0;
     };
+    let batch: Batch['series'] = [];
+    let batchRefs = 0;
+    let ahead: Batch | undefined;
     for await (const entry of this.index.series(ids)) {
       const refs = entry.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
       if (refs.length === 0) continue;
@@ -119,9 +127,17 @@ export class BlockReader {
       if (deleted !== undefined && refs.every((c) => coveredBy(deleted, c.minTime, c.maxTime))) continue;
       batch.push({ entry, refs });
       batchRefs += refs.length;
-      if (batchRefs >= CHUNKS_PER_READ) yield* flush.call(this);
+      if (batchRefs >= CHUNKS_PER_READ) {
+        const next = fetch(batch);
+        if (ahead !== undefined) yield* emit.call(this, ahead);
+        ahead = next;
+        batch = [];
+        batchRefs = 0;
+      }
     }
-    if (batch.length > 0) yield* flush.call(this);
+    const last = batch.length > 0 ? fetch(batch) : undefined;
+    if (ahead !== undefined) yield* emit.call(this, ahead);
+    if (last !== undefined) yield* emit.call(this, last);
   }
 
   /** Like chunkSeries, as sample series limited to [mint, maxt]. */
