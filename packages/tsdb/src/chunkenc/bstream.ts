@@ -13,73 +13,73 @@
  * with single bits does not. `byteLength` reproduces that, so re-encoded chunks are byte-identical.
  */
 export class BitWriter {
-  #buf: Uint8Array;
+  private buf: Uint8Array;
+  private view: DataView;
   /** Bits written so far. */
-  #pos: number;
+  private pos: number;
   /** Whether the last field written was a whole number of bytes (Prometheus' spare 0x00 byte). */
-  #spare = false;
+  private spare: boolean;
 
   /** Continues writing after the first `pos` bits of `bytes` (which are copied). */
   constructor(bytes: Uint8Array = new Uint8Array(0), pos = bytes.length * 8) {
-    this.#buf = new Uint8Array(Math.max(128, bytes.length * 2));
-    this.#buf.set(bytes);
+    this.buf = new Uint8Array(Math.max(256, bytes.length * 2));
+    this.view = new DataView(this.buf.buffer);
+    this.buf.set(bytes);
     // Bits past `pos` must be zero: writes OR into the buffer.
-    if (pos & 7) this.#buf[pos >>> 3] &= (0xff00 >>> (pos & 7)) & 0xff;
-    this.#buf.fill(0, (pos + 7) >>> 3);
-    this.#pos = pos;
-    this.#spare = bytes.length > (pos + 7) >>> 3;
+    if (pos & 7) this.buf[pos >>> 3] &= (0xff00 >>> (pos & 7)) & 0xff;
+    this.buf.fill(0, (pos + 7) >>> 3);
+    this.pos = pos;
+    this.spare = bytes.length > (pos + 7) >>> 3;
   }
 
   /** Bits written. */
   get bitLength(): number {
-    return this.#pos;
+    return this.pos;
   }
 
   /** Length of the stream as Prometheus' bstream would have it (see the class comment). */
   get byteLength(): number {
-    return ((this.#pos + 7) >>> 3) + (this.#spare && (this.#pos & 7) === 0 ? 1 : 0);
+    return ((this.pos + 7) >>> 3) + (this.spare && (this.pos & 7) === 0 ? 1 : 0);
   }
 
   /** The stream so far; a view that the next write may invalidate. */
   bytes(): Uint8Array {
-    return this.#buf.subarray(0, this.byteLength);
+    return this.buf.subarray(0, this.byteLength);
   }
 
   /** Direct access for fixed-position headers (e.g. a chunk's sample count). */
   get buffer(): Uint8Array {
-    return this.#buf;
+    return this.buf;
   }
 
-  /** Makes room for at least `n` more bytes. */
+  /** Makes room for at least `n` more bytes (writes touch up to 5 bytes from the current one). */
   reserve(n: number): void {
-    const need = ((this.#pos + 7) >>> 3) + 1 + n;
-    if (need <= this.#buf.length) return;
-    const next = new Uint8Array(Math.max(need, this.#buf.length * 2));
-    next.set(this.#buf);
-    this.#buf = next;
+    const need = ((this.pos + 7) >>> 3) + 5 + n;
+    if (need <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(need, this.buf.length * 2));
+    next.set(this.buf);
+    this.buf = next;
+    this.view = new DataView(next.buffer);
   }
 
   writeBit(bit: number): void {
-    const p = this.#pos;
-    if (bit) this.#buf[p >>> 3] |= 0x80 >>> (p & 7);
-    this.#pos = p + 1;
-    this.#spare = false;
+    const p = this.pos;
+    if (bit) this.buf[p >>> 3] |= 0x80 >>> (p & 7);
+    this.pos = p + 1;
+    this.spare = false;
   }
 
   /** Writes the low `n` bits (1…32) of `v`, most significant first. The caller has reserved room. */
   writeBits(v: number, n: number): void {
-    const buf = this.#buf;
-    let p = this.#pos;
-    let left = n;
-    while (left > 0) {
-      const free = 8 - (p & 7);
-      const k = left < free ? left : free;
-      left -= k;
-      buf[p >>> 3] |= ((v >>> left) & ((1 << k) - 1)) << (free - k);
-      p += k;
-    }
-    this.#pos = p;
-    this.#spare = (n & 7) === 0;
+    const p = this.pos;
+    const i = p >>> 3;
+    const off = p & 7;
+    // The field's bits at the top of a word (higher bits of v shift out), then at the write position.
+    const w = v << (32 - n);
+    this.view.setUint32(i, this.view.getUint32(i) | (w >>> off));
+    if (off + n > 32) this.buf[i + 4] |= w << (8 - off);
+    this.pos = p + n;
+    this.spare = (n & 7) === 0;
   }
 
   /** Writes the low `n` bits (1…64) of the 64-bit value `hi:lo` as one field. */
@@ -90,7 +90,7 @@ export class BitWriter {
     } else {
       this.writeBits(lo, n);
     }
-    this.#spare = (n & 7) === 0;
+    this.spare = (n & 7) === 0;
   }
 }
 

@@ -68,6 +68,10 @@ export class XORChunk implements Chunk {
    * changed). Throws a CorruptionError if the chunk does not decode.
    */
   appender(): XORAppender {
+    if (this.#writer === null && this.numSamples() === 0) {
+      this.#writer = new BitWriter(this.#data.subarray(0, 2));
+      return new XORAppender(this.#writer, 0, 0, 0, 0, 0, NO_WINDOW, 0);
+    }
     const it = this.iterator();
     while (it.next() !== ValueType.None);
     const err = it.err();
@@ -97,10 +101,12 @@ export class XORAppender {
     if (this.num === MAX_SAMPLES) throw new RangeError(`XOR chunk: full (${MAX_SAMPLES} samples)`);
     const w = this.w;
     w.reserve(40);
+    const vHi = floatHi(v);
+    const vLo = floatLo(v);
     let tDelta = 0;
     if (this.num === 0) {
       writeVarint64(w, t);
-      w.writeBits64(floatHi(v), floatLo(v), 64);
+      w.writeBits64(vHi, vLo, 64);
     } else {
       tDelta = t - this.t;
       if (this.num === 1) {
@@ -108,11 +114,11 @@ export class XORAppender {
       } else {
         writeDod(w, tDelta - this.tDelta);
       }
-      this.#writeValue(v);
+      this.writeValue(vHi, vLo);
     }
     this.t = t;
-    this.vHi = floatHi(v);
-    this.vLo = floatLo(v);
+    this.vHi = vHi;
+    this.vLo = vLo;
     this.tDelta = tDelta;
     this.num++;
     const buf = w.buffer;
@@ -120,10 +126,10 @@ export class XORAppender {
     buf[1] = this.num & 0xff;
   }
 
-  #writeValue(v: number): void {
+  private writeValue(vHi: number, vLo: number): void {
     const w = this.w;
-    const xHi = (floatHi(v) ^ this.vHi) >>> 0;
-    const xLo = (floatLo(v) ^ this.vLo) >>> 0;
+    const xHi = (vHi ^ this.vHi) >>> 0;
+    const xLo = (vLo ^ this.vLo) >>> 0;
     if (xHi === 0 && xLo === 0) {
       w.writeBit(0);
       return;
