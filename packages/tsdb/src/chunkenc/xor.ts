@@ -45,6 +45,7 @@ export class XORChunk implements Chunk {
     return c;
   }
 
+  /** The encoded chunk; after appends, a view of the appender's buffer that later appends may replace. */
   get bytes(): Uint8Array {
     return this.#writer === null ? this.#data : this.#writer.bytes();
   }
