@@ -12,6 +12,8 @@
  * that its peak RSS is that of the compaction alone. Prometheus' time is its own
  * `prometheus_tsdb_compaction_duration_seconds` for that compaction, its memory the process's peak RSS.
  * Targets (issue 8): at least as fast as Prometheus; ≤ 1 GB per 1 M series; downsampling ≥ 8 M points/s.
+ * Measured on the shared 2-core machine at load ~13: 0.21× Prometheus' speed, peak RSS 383 MiB for 100k
+ * series (124 MiB at start), downsampling 0.76 M points/s; none of the targets met yet.
  */
 import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
