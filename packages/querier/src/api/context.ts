@@ -36,10 +36,23 @@ export interface ApiContext {
 export function engineFor(ctx: ApiContext, p: Params): Engine {
   const timeout = p.duration('timeout');
   return new Engine({
-    lookbackDelta: p.duration('lookback_delta') ?? ctx.defaults.lookbackDelta,
+    lookbackDelta: p.duration('lookback_delta') ?? dynamicLookbackDelta(ctx.defaults.lookbackDelta, p),
     timeout: timeout === undefined ? ctx.defaults.timeout : Math.min(timeout, ctx.defaults.timeout),
     compat: ctx.defaults.compat,
   });
+}
+
+/**
+ * Thanos' dynamic lookback delta (its --query.dynamic-lookback-delta, on by default): downsampled points
+ * are 5m or 1h apart, so a max_source_resolution above max(configured, 5m) widens the lookback to
+ * max(configured, 1h), and one above the configured lookback to max(configured, 5m).
+ */
+function dynamicLookbackDelta(configured: number, p: Params): number {
+  const res = p.get('max_source_resolution') === 'auto' ? undefined : p.duration('max_source_resolution');
+  if (res === undefined) return configured;
+  if (res > Math.max(configured, 5 * 60_000)) return Math.max(configured, 60 * 60_000);
+  if (res > configured) return Math.max(configured, 5 * 60_000);
+  return configured;
 }
 
 /** Thanos' per-request read parameters: dedup, replicaLabels[], partial_response, max_source_resolution, storeMatch[]. */
