@@ -316,6 +316,15 @@ describe('1h downsampled data through compactor, store gateway and querier', () 
     expect(got.filter(([, , , down]) => down === 3).length).toBeGreaterThan(got.length * 0.9);
   });
 
+  it('plain selectors over 1h points see the last point within the hour (Thanos’ dynamic lookback delta)', async () => {
+    // Steps of 15m between hourly points: a 5m lookback would leave three of four steps empty.
+    const [gauge] = await rangeQuery(url, 'h_gauge', '1h', W + DAY, W + 2 * DAY, 15 * 60_000);
+    expect(gauge!.values).toHaveLength(24 * 4 + 1);
+    // Without max_source_resolution the lookback stays 5m, and raw 60s samples fill every step.
+    const [raw] = await rangeQuery(url, 'h_gauge', '0', W + DAY, W + 2 * DAY, 15 * 60_000);
+    expect(raw!.values).toHaveLength(24 * 4 + 1);
+  });
+
   it('rate from the 1h counter aggregate is within 1% of raw rate over 6h, across a counter reset, away from chunk boundaries', async () => {
     // Ranges holding a 1h chunk boundary: those with more than one point per hour.
     const boundary = new Set((await pairs1h('count_over_time(h_requests_total[6h])', HOUR)).filter(([, , , n]) => n > 6).map(([, t]) => t));
