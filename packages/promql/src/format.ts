@@ -2,9 +2,7 @@
 
 /** A sample value as the HTTP API writes it: shortest round-trip, Go exponent form below 1e-6 and from 1e21. */
 export function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
+  if (!Number.isFinite(v)) return goFloat(v);
   const s = String(v);
   const e = s.indexOf('e');
   if (e < 0) return s;
@@ -16,9 +14,7 @@ export function formatValue(v: number): string {
 
 /** Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an exponent. */
 export function formatFloatPlain(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
+  if (!Number.isFinite(v)) return goFloat(v);
   const s = String(v);
   const e = s.indexOf('e');
   if (e < 0) return s;

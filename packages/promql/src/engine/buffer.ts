@@ -1,4 +1,4 @@
-/** A growable, reusable buffer of one series' samples, filled from its iterator. */
+/** Buffers of samples: a series' samples loaded from its iterator, or the samples of an in-memory series. */
 import { type Series, ValueType } from '@strata/tsdb';
 import { EvalError } from './errors.js';
 
@@ -17,10 +17,16 @@ export const STALE_NAN: number = (() => {
   return bits.getFloat64(0);
 })();
 
+/** A growable, reusable pair of time and value arrays. */
 export class SampleBuffer {
-  ts = new Float64Array(1024);
-  vs = new Float64Array(1024);
+  ts: Float64Array;
+  vs: Float64Array;
   n = 0;
+
+  constructor(capacity = 1024) {
+    this.ts = new Float64Array(capacity);
+    this.vs = new Float64Array(capacity);
+  }
 
   /** Loads the samples with mint ≤ t ≤ maxt, optionally without stale markers. */
   load(series: Series, mint: number, maxt: number, dropStale: boolean): void {

@@ -1,45 +1,36 @@
 /** An in-memory Queryable: series appended in time order, selected by matchers. For tests and the conformance runner. */
 import { Labels, METRIC_NAME, type Matcher, matchLabels, type SampleIterator, type Series, ValueType } from '@strata/tsdb';
+import { SampleBuffer } from '../engine/buffer.js';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 
 class MemSeries implements Series {
   readonly labels: Labels;
-  ts: Float64Array = new Float64Array(8);
-  vs: Float64Array = new Float64Array(8);
-  length = 0;
+  readonly #samples = new SampleBuffer(8);
 
   constructor(labels: Labels) {
     this.labels = labels;
   }
 
   append(t: number, v: number): void {
+    const s = this.#samples;
+    const last = s.n > 0 ? (s.ts[s.n - 1] as number) : -Infinity;
     // A sample at the last timestamp replaces it, as Prometheus' test storage does for repeated load lines.
-    if (this.length > 0 && t === this.ts[this.length - 1]) {
-      this.vs[this.length - 1] = v;
+    if (t === last) {
+      s.vs[s.n - 1] = v;
       return;
     }
-    if (this.length > 0 && t < (this.ts[this.length - 1] as number)) {
-      throw new Error(`out of order sample for ${this.labels.toString()}: ${t} after ${this.ts[this.length - 1]}`);
-    }
-    if (this.length === this.ts.length) {
-      const ts = new Float64Array(this.length * 2);
-      const vs = new Float64Array(this.length * 2);
-      ts.set(this.ts);
-      vs.set(this.vs);
-      this.ts = ts;
-      this.vs = vs;
-    }
-    this.ts[this.length] = t;
-    this.vs[this.length] = v;
-    this.length++;
+    if (t < last) throw new Error(`out of order sample for ${this.labels.toString()}: ${t} after ${last}`);
+    s.push(t, v);
   }
 
   iterator(): SampleIterator {
-    return new ArrayIterator(this.ts, this.vs, this.length);
+    const s = this.#samples;
+    return new ArrayIterator(s.ts, s.vs, s.n);
   }
 
   overlaps(mint: number, maxt: number): boolean {
-    return this.length > 0 && (this.ts[0] as number) <= maxt && (this.ts[this.length - 1] as number) >= mint;
+    const s = this.#samples;
+    return s.n > 0 && (s.ts[0] as number) <= maxt && (s.ts[s.n - 1] as number) >= mint;
   }
 }
 
