@@ -79,16 +79,19 @@ describe('strata compact killed with SIGKILL at random moments', () => {
     await waiting.stop('SIGTERM');
     expect(waiting.child.exitCode).toBe(0);
 
-    // Disturbed: killed at a random moment, again and again, then left to finish.
+    // Disturbed: killed again and again, then left to finish. Every other run is killed at a random
+    // moment after it starts (startup included); the others once they are at work, a random moment
+    // after their first compaction or downsampling began, so kills land mid-write however slow the
+    // machine is.
     const seed = Date.now() % 1_000_000;
     const random = seededRandom(seed);
     let finishedEarly = false;
     for (let i = 0; i < KILLS && !finishedEarly; i++) {
+      const log = join(work.path, `killed-${i}.log`);
       const p = compact('killed', ['--http-address=127.0.0.1:0'], `killed-${i}.log`);
-      // Startup takes 3–5s on a busy machine; kills land anywhere from startup to deep into the run.
-      const delay = 3000 + random() * 9000;
-      const code = await Promise.race([exited(p), sleep(delay).then(() => 'timeout' as const)]);
-      if (code === 'timeout') {
+      const moment = i % 2 === 0 ? untilWorking(log).then(() => sleep(random() * 1500)) : sleep(500 + random() * 6000);
+      const code = await Promise.race([exited(p), moment.then(() => 'kill' as const)]);
+      if (code === 'kill') {
         p.child.kill('SIGKILL');
         await exited(p);
       } else finishedEarly = true;
@@ -97,7 +100,7 @@ describe('strata compact killed with SIGKILL at random moments', () => {
     let interrupted = 0;
     for (let i = 0; i < KILLS; i++) {
       const log = await readFile(join(work.path, `killed-${i}.log`), 'utf8').catch(() => '');
-      if (log.includes('msg="compacting group"') || log.includes('msg="downsampled block"')) interrupted++;
+      if (WORKING.test(log)) interrupted++;
     }
     expect(interrupted, `kill seed ${seed}`).toBeGreaterThan(0);
     const last = compact('killed', ['--http-address=127.0.0.1:0'], 'killed-final.log');
@@ -118,6 +121,17 @@ describe('strata compact killed with SIGKILL at random moments', () => {
     );
   }, 900_000);
 });
+
+const WORKING = /msg="compacting group"|msg="downsampled block"/;
+
+/** Resolves once the run's log shows it compacting or downsampling. */
+async function untilWorking(logFile: string): Promise<void> {
+  for (;;) {
+    const log = await readFile(logFile, 'utf8').catch(() => '');
+    if (WORKING.test(log)) return;
+    await sleep(50);
+  }
+}
 
 /** Every series' aggregate sub-chunks, hex-encoded, per block in time order. */
 async function aggregates(bucket: Bucket, metas: readonly BlockMeta[], dir: string): Promise<string[][]> {
