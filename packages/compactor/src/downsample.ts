@@ -4,6 +4,7 @@ import {
   BlockReader,
   BlockWriter,
   CounterResetsIterator,
+  SampleBuffer as TsdbSampleBuffer,
   ValueType,
   XORChunk,
   type BlockMeta,
@@ -90,29 +91,8 @@ function asAggr(c: Chunk, block: string): AggrChunk {
   return c;
 }
 
-/** Growable parallel arrays of samples, reused across series. */
-export class SampleBuffer {
-  ts = new Float64Array(1024);
-  vs = new Float64Array(1024);
-  n = 0;
-
-  reset(): void {
-    this.n = 0;
-  }
-
-  push(t: number, v: number): void {
-    if (this.n === this.ts.length) {
-      const ts = new Float64Array(this.n * 2);
-      const vs = new Float64Array(this.n * 2);
-      ts.set(this.ts);
-      vs.set(this.vs);
-      this.ts = ts;
-      this.vs = vs;
-    }
-    this.ts[this.n] = t;
-    this.vs[this.n++] = v;
-  }
-
+/** Samples of one series gathered for downsampling. */
+export class SampleBuffer extends TsdbSampleBuffer {
   /** Appends an iterator's samples, dropping NaNs (stale markers) and samples going back in time. */
   expand(it: SampleIterator): void {
     let last = this.n > 0 ? (this.ts[this.n - 1] as number) : Number.NEGATIVE_INFINITY;

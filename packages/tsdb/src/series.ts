@@ -66,3 +66,32 @@ export class ArraySampleIterator implements SampleIterator {
     return null;
   }
 }
+
+/** Growable parallel arrays of samples (timestamps and values), reused across series. */
+export class SampleBuffer {
+  ts: Float64Array;
+  vs: Float64Array;
+  n = 0;
+
+  constructor(capacity = 1024) {
+    this.ts = new Float64Array(capacity);
+    this.vs = new Float64Array(capacity);
+  }
+
+  reset(): void {
+    this.n = 0;
+  }
+
+  push(t: number, v: number): void {
+    if (this.n === this.ts.length) {
+      const ts = new Float64Array(this.n * 2);
+      const vs = new Float64Array(this.n * 2);
+      ts.set(this.ts);
+      vs.set(this.vs);
+      this.ts = ts;
+      this.vs = vs;
+    }
+    this.ts[this.n] = t;
+    this.vs[this.n++] = v;
+  }
+}

@@ -5,9 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Labels, type Matcher } from '@strata/tsdb';
+import { Labels, STALE_NAN, type Matcher } from '@strata/tsdb';
 import { Engine } from '../engine/engine.js';
-import { STALE_NAN } from '../engine/buffer.js';
 import { almostEqual } from '../float.js';
 import { formatValue } from '../format.js';
 import { type Expr, walk } from '../parser/ast.js';

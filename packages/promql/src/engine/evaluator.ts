@@ -5,7 +5,7 @@
  * evaluated once.
  */
 import type { NameRules } from './names.js';
-import { METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
+import { isStaleNaN, METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
 import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, isSetOp } from '../parser/ast.js';
 import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
@@ -21,7 +21,7 @@ import type { RangeFunction, Window } from '../functions/window.js';
 import { goFloat } from '../format.js';
 import { aggregate } from './aggregate.js';
 import { scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
-import { SampleBuffer, isStaleNaN } from './buffer.js';
+import { SampleBuffer } from './buffer.js';
 import { EvalError, TooManySamplesError } from './errors.js';
 import {
   SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,

@@ -1,6 +1,6 @@
 import { Labels, Matcher, ValueType } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { isStaleNaN, STALE_NAN } from '../engine/buffer.js';
+import { isStaleNaN, STALE_NAN } from '@strata/tsdb';
 import { MemoryStorage } from './memory.js';
 
 const hints = { start: 0, end: 100_000, step: 0, func: '', range: 0, grouping: [], by: false };

@@ -1,5 +1,5 @@
 /** An in-memory Queryable: series appended in time order, selected by matchers. For tests and the conformance runner. */
-import { Labels, METRIC_NAME, type Matcher, matchLabels, type SampleIterator, type Series, ValueType } from '@strata/tsdb';
+import { ArraySampleIterator, Labels, METRIC_NAME, type Matcher, matchLabels, type SampleIterator, type Series } from '@strata/tsdb';
 import { SampleBuffer } from '../engine/buffer.js';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 
@@ -25,54 +25,12 @@ class MemSeries implements Series {
 
   iterator(): SampleIterator {
     const s = this.#samples;
-    return new ArrayIterator(s.ts, s.vs, s.n);
+    return new ArraySampleIterator(s.ts.subarray(0, s.n), s.vs.subarray(0, s.n));
   }
 
   overlaps(mint: number, maxt: number): boolean {
     const s = this.#samples;
     return s.n > 0 && (s.ts[0] as number) <= maxt && (s.ts[s.n - 1] as number) >= mint;
-  }
-}
-
-class ArrayIterator implements SampleIterator {
-  #i = -1;
-  constructor(
-    private readonly ts: Float64Array,
-    private readonly vs: Float64Array,
-    private readonly n: number,
-  ) {}
-
-  next(): ValueType {
-    if (this.#i < this.n) this.#i++;
-    return this.#i < this.n ? ValueType.Float : ValueType.None;
-  }
-
-  seek(t: number): ValueType {
-    if (this.#i < 0) this.#i = 0;
-    if (this.#i < this.n && (this.ts[this.#i] as number) < t) {
-      // Binary search for the first sample at or after t.
-      let lo = this.#i + 1;
-      let hi = this.n;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if ((this.ts[mid] as number) < t) lo = mid + 1;
-        else hi = mid;
-      }
-      this.#i = lo;
-    }
-    return this.#i < this.n ? ValueType.Float : ValueType.None;
-  }
-
-  atT(): number {
-    return this.ts[this.#i] as number;
-  }
-
-  atFloat(): number {
-    return this.vs[this.#i] as number;
-  }
-
-  err(): Error | null {
-    return null;
   }
 }
 
