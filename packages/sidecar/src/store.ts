@@ -137,10 +137,9 @@ export class PrometheusStore implements StoreServer {
   /** The remote-read response as series in Prometheus' order, consecutive frames of one series merged. */
   async *#remoteRead(matchers: LabelMatcher[], minTime: number, maxTime: number, finalLabels: (l: Labels) => Labels, signal: AbortSignal): AsyncGenerator<Pending> {
     const res = await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, signal);
-    const contentType = res.headers.get('content-type') ?? '';
+    const contentType = res.contentType;
     let pending: Pending | undefined;
     if (contentType.startsWith(STREAMED_CONTENT_TYPE.split(';')[0]!)) {
-      if (res.body === null) throw new Error('remote read: streamed response without a body');
       for await (const payload of readFrames(res.body)) {
         for (const s of decodeChunkedReadResponse(payload)) {
           const labels = finalLabels(Labels.fromSorted(s.labels));
@@ -153,12 +152,15 @@ export class PrometheusStore implements StoreServer {
         }
       }
     } else if (contentType.startsWith('application/x-protobuf')) {
-      for (const s of decodeReadResponse(new Uint8Array(await res.arrayBuffer()))) {
+      const chunks: Buffer[] = [];
+      for await (const piece of res.body) chunks.push(piece);
+      for (const s of decodeReadResponse(Buffer.concat(chunks))) {
         if (s.timestamps.length === 0) continue;
         if (pending !== undefined) yield pending;
         pending = { labels: finalLabels(Labels.from(s.labels)), chunks: encodeSamples(s.timestamps, s.values) };
       }
     } else {
+      await res.body[Symbol.asyncIterator]().return?.(); // frees the connection
       throw new Error(`remote read: unexpected response Content-Type ${JSON.stringify(contentType)}`);
     }
     if (pending !== undefined) yield pending;

@@ -8,6 +8,9 @@ import * as codec from './codec.js';
 /** Largest message either side accepts, as Thanos sets it (math.MaxInt32). */
 export const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
 
+/** The client's HTTP/2 receive window, per connection and stream (memory held per stream at most). */
+const FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
+
 /**
  * Compression for messages we send. grpc-js implements gzip and deflate only; Thanos' `snappy` is a
  * grpc-go registered codec that grpc-js cannot negotiate, so a peer asking for it gets identity.
@@ -43,6 +46,9 @@ export function channelOptions(opts: { compression?: Compression | undefined; se
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.default_compression_algorithm': COMPRESSION_ALGORITHM[opts.compression ?? 'none'],
+    // HTTP/2's default 64 KiB receive window stalls a Series stream every few frames until this process
+    // gets round to acknowledging them; a larger window lets the store keep writing while we decode.
+    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
     ...(opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName } : {}),
   };
 }
