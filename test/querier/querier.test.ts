@@ -185,6 +185,23 @@ describe('HTTP API', () => {
     }
   });
 
+  it('reports with stats=all what the query cost: samples, series and chunks, object-store traffic', async () => {
+    const params = { query: 'rate(demo_cpu_usage_seconds_total[1h])', ...window(), stats: 'all' };
+    const res = await get(queryUrl, '/api/v1/query_range', params);
+    const stats = (res.body.data as unknown as { stats: { samples: { totalQueryableSamples: number }; storage: Record<string, number> } }).stats;
+    expect(stats.samples.totalQueryableSamples).toBeGreaterThan(0);
+    // 9 series from each of three endpoints (two sidecars, one store gateway) before deduplication.
+    expect(stats.storage.seriesFetched).toBe(27);
+    expect(stats.storage.chunksFetched).toBeGreaterThan(27);
+    expect(stats.storage.chunkBytesFetched).toBeGreaterThan(0);
+    // The window's hour of history comes from the bucket through the store gateway.
+    expect(stats.storage.blocksQueried).toBeGreaterThan(0);
+    expect(stats.storage.objectStoreRequests).toBeGreaterThan(0);
+    expect(stats.storage.objectStoreBytes).toBeGreaterThan(0);
+    const plain = await get(queryUrl, '/api/v1/query_range', { ...params, stats: '' });
+    expect(plain.body.data).not.toHaveProperty('stats');
+  });
+
   it('works with promtool query range', async () => {
     const { start, end } = window();
     const { stdout } = await execFileP('promtool', ['query', 'range', '--start', start, '--end', end, '--step', '60s', queryUrl, 'sum by (mode) (rate(demo_cpu_usage_seconds_total[5m]))']);

@@ -1,6 +1,6 @@
 import { ChainMergeIterator, dedupSeriesSet, splitOverlapping, type DedupFunc } from '@strata/dedup';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '@strata/promql';
-import { Aggr, PartialResponseStrategy, seriesRequest } from '@strata/storeapi';
+import { addQueryStats, Aggr, PartialResponseStrategy, seriesRequest, seriesRequestHints, type QueryStats } from '@strata/storeapi';
 import type { Labels, Matcher, SampleIterator, Series } from '@strata/tsdb';
 import { chunkRunSeries } from './chunks.js';
 import type { EndpointFilter, ProxyStore } from './proxy/proxy.js';
@@ -18,6 +18,8 @@ export interface ReadOptions {
   /** Choose the resolution from the step (Thanos' `auto`: step/5). */
   autoDownsampling: boolean;
   endpointFilter?: EndpointFilter;
+  /** When set, endpoints are asked what the query costs, and their reports are added up here. */
+  costs?: QueryStats;
 }
 
 /**
@@ -52,8 +54,10 @@ export class StoreQueryable implements Queryable {
       step: hints.step,
       range: hints.range,
       withoutReplicaLabels: dedup ? [...this.opts.replicaLabels] : [],
+      ...(this.opts.costs !== undefined ? { hints: seriesRequestHints(true) } : {}),
     });
-    const { series, warnings } = await this.proxy.fetchSeries(req, signal, this.opts.endpointFilter);
+    const { series, warnings, stats } = await this.proxy.fetchSeries(req, signal, this.opts.endpointFilter);
+    if (this.opts.costs !== undefined) addQueryStats(this.opts.costs, stats);
     const replicas: Series[] = [];
     const merged: Series[] = [];
     for (const s of series) {

@@ -32,7 +32,3 @@ export function toStoreAggrChunk(minTime: number, maxTime: number, chunk: Chunk,
   return out;
 }
 
-/** Bytes of chunk data an AggrChunk carries, whichever fields it fills. */
-export function aggrChunkBytes(c: AggrChunk): number {
-  return (c.raw?.data.length ?? 0) + (c.count?.data.length ?? 0) + (c.sum?.data.length ?? 0) + (c.min?.data.length ?? 0) + (c.max?.data.length ?? 0) + (c.counter?.data.length ?? 0);
-}

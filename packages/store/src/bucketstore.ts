@@ -13,10 +13,14 @@ import {
   StoreError,
   type StoreServer,
   type TSDBInfo,
+  aggrChunkBytes,
+  emptyQueryStats,
+  encodeSeriesResponseHints,
+  wantsQueryStats,
+  type SeriesResponseHints,
 } from '@strata/storeapi';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { aggrChunkBytes } from './aggrchunk.js';
 import { SampleBudget, type BucketBlock } from './block.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
@@ -124,11 +128,13 @@ export class BucketStore implements StoreServer {
   }
 
   async *series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
-    const frames = await this.#gate(() => this.#collectSeries(req));
-    for (const series of frames) yield { series: { labels: series.labels.toArray(), chunks: series.chunks } };
+    const { series, hints } = await this.#gate(() => this.#collectSeries(req));
+    for (const s of series) yield { series: { labels: s.labels.toArray(), chunks: s.chunks } };
+    // What the query cost, for the querier's stats=all, when the request asks (Thanos' hints).
+    if (wantsQueryStats(req.hints)) yield { hints: encodeSeriesResponseHints(hints) };
   }
 
-  async #collectSeries(req: SeriesRequest): Promise<OutSeries[]> {
+  async #collectSeries(req: SeriesRequest): Promise<{ series: OutSeries[]; hints: SeriesResponseHints }> {
     const matchers = toMatchers(req.matchers);
     if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified');
     const mint = Math.max(req.minTime, this.#opts.minTime);
@@ -140,11 +146,13 @@ export class BucketStore implements StoreServer {
     const limit = pLimit(this.#opts.blockConcurrency);
     const replicaLabels = new Set(req.withoutReplicaLabels);
     const reads: Promise<OutSeries[]>[] = [];
+    const queriedBlocks: string[] = [];
     for (const set of this.#sets()) {
       const rest = matchersBeyond(set.labels, matchers);
       if (rest === undefined) continue;
       if (rest.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `no matchers beyond the external labels ${set.labels.toString()}: select series by their own labels`);
       for (const b of blocksFor(set.blocks, mint, maxt, req.maxResolutionWindow)) {
+        queriedBlocks.push(b.id);
         reads.push(
           limit(() =>
             withQueryStats(stats, async () => {
@@ -179,7 +187,14 @@ export class BucketStore implements StoreServer {
     m.objectRequests.observe(stats.requests);
     m.objectBytes.observe(stats.bytes);
     m.getAllDuration.observe((performance.now() - started) / 1000);
-    return merged;
+    const queryStats = emptyQueryStats();
+    queryStats.blocksQueried = reads.length;
+    queryStats.seriesFetched = merged.length;
+    queryStats.chunksFetched = chunks;
+    queryStats.chunksFetchedSizeSum = chunkBytes;
+    queryStats.dataDownloadedSizeSum = stats.bytes;
+    queryStats.objectRequests = stats.requests;
+    return { series: merged, hints: { queriedBlocks, queryStats } };
   }
 
   /** Each block set's blocks overlapping [start, end] (0, 0 = all time) with the matchers left after its external labels. */

@@ -22,3 +22,4 @@ export {
   type ServerTLS,
   StoreError,
 } from './grpc.js';
+export * from './hints.js';

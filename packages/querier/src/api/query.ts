@@ -1,6 +1,7 @@
 import type { QueryResult } from '@strata/promql';
 import type { FastifyPluginAsync } from 'fastify';
-import { StoreQueryable } from '../queryable.js';
+import { emptyQueryStats, type QueryStats } from '@strata/storeapi';
+import { StoreQueryable, type ReadOptions } from '../queryable.js';
 import { engineFor, handle, readOptions, type ApiContext } from './context.js';
 import { ApiError, invalidParam } from './errors.js';
 import { Params } from './params.js';
@@ -39,8 +40,9 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const time = p.time('time', Date.now());
         const expr = parseQuery(engine, p);
         const started = performance.now();
-        const res = await engine.instantQuery(new StoreQueryable(ctx.proxy, readOptions(ctx, p, engine)), expr, time, { signal });
-        return respond(reply, res, p, started);
+        const read = readOptionsWithCosts(ctx, p, engine);
+        const res = await engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal });
+        return respond(reply, res, p, started, read.costs);
       });
     const range = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) =>
       handle(ctx, req, reply, async (signal) => {
@@ -57,8 +59,9 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         }
         const expr = parseQuery(engine, p);
         const started = performance.now();
-        const res = await engine.rangeQuery(new StoreQueryable(ctx.proxy, readOptions(ctx, p, engine)), expr, start, end, step, { signal });
-        return respond(reply, res, p, started);
+        const read = readOptionsWithCosts(ctx, p, engine);
+        const res = await engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal });
+        return respond(reply, res, p, started, read.costs);
       });
     app.get('/api/v1/query', { schema: querySchema }, instant);
     app.post('/api/v1/query', { schema: querySchema }, instant);
@@ -75,13 +78,37 @@ function parseQuery(engine: ReturnType<typeof engineFor>, p: Params) {
   }
 }
 
-function respond(reply: import('fastify').FastifyReply, res: QueryResult, p: Params, started: number) {
+/** Read options that, with `stats`, also collect what the query cost the stores. */
+function readOptionsWithCosts(ctx: ApiContext, p: Params, engine: ReturnType<typeof engineFor>): ReadOptions {
+  const opts = readOptions(ctx, p, engine);
+  return wantsStats(p) ? { ...opts, costs: emptyQueryStats() } : opts;
+}
+
+function wantsStats(p: Params): boolean {
+  const v = p.get('stats');
+  return v !== undefined && v !== '';
+}
+
+function respond(reply: import('fastify').FastifyReply, res: QueryResult, p: Params, started: number, costs: QueryStats | undefined) {
   const data = queryDataJson(res.value);
-  if (p.get('stats') === undefined || p.get('stats') === '') return sendSuccess(reply, data, res.annotations);
+  if (!wantsStats(p)) return sendSuccess(reply, data, res.annotations);
   const seconds = (performance.now() - started) / 1000;
   const stats = {
     timings: { evalTotalTime: seconds, resultSortTime: 0, queryPreparationTime: 0, innerEvalTime: seconds, execQueueTime: 0, execTotalTime: seconds },
     samples: { totalQueryableSamples: res.stats.samplesRead, peakSamples: res.stats.peakSamples },
+    // Beyond Prometheus: what reading the data cost, as the stores reported it.
+    ...(costs !== undefined
+      ? {
+          storage: {
+            blocksQueried: costs.blocksQueried,
+            seriesFetched: costs.seriesFetched,
+            chunksFetched: costs.chunksFetched,
+            chunkBytesFetched: costs.chunksFetchedSizeSum,
+            objectStoreRequests: costs.objectRequests,
+            objectStoreBytes: costs.dataDownloadedSizeSum,
+          },
+        }
+      : {}),
   };
   return sendSuccess(reply, `${data.slice(0, -1)},"stats":${JSON.stringify(stats)}}`, res.annotations);
 }

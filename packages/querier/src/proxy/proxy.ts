@@ -1,5 +1,11 @@
 import {
+  aggrChunkBytes,
+  decodeSeriesResponseHints,
+  emptyQueryStats,
+  encodeSeriesResponseHints,
   isAbort,
+  wantsQueryStats,
+  type QueryStats,
   MatcherType,
   StoreError,
   GrpcStatus,
@@ -32,12 +38,13 @@ export interface ProxyOptions {
   maxConcurrency?: number;
   /** Per-endpoint timeout for a whole Series call (`--store.response-timeout`; 0 = none). */
   responseTimeoutMs?: number;
-  /** Optional restriction of the endpoints a request may use (the API's storeMatch[]). */
 }
 
 export interface SeriesResult {
   series: LabeledSeries[];
   warnings: string[];
+  /** What the endpoints reported the request cost (when the request asked for query stats). */
+  stats: QueryStats;
 }
 
 /** Restricts the endpoints of one request (Thanos' storeMatch[]: matchers on external labels and __address__). */
@@ -62,12 +69,13 @@ export class ProxyStore implements StoreServer {
       throw new StoreError(GrpcStatus.UNAVAILABLE, 'No StoreAPIs available');
     }
     const warnings: string[] = [];
+    const stats = emptyQueryStats();
     const limit = pLimit(this.opts.maxConcurrency ?? 20);
     const lists = await Promise.all(
       targets.map((e) =>
         limit(async () => {
           try {
-            const list = await this.#seriesFrom(e, req, signal, warnings, abort);
+            const list = await this.#seriesFrom(e, req, signal, { warnings, stats }, abort);
             return e.supportsWithoutReplicaLabels ? list : stripLabels(list, req.withoutReplicaLabels);
           } catch (err) {
             if (signal.aborted) throw err;
@@ -79,20 +87,37 @@ export class ProxyStore implements StoreServer {
         }),
       ),
     );
-    return { series: mergeSorted(lists), warnings };
+    return { series: mergeSorted(lists), warnings, stats };
   }
 
-  async #seriesFrom(e: Endpoint, req: SeriesRequest, signal: AbortSignal, warnings: string[], abort: boolean): Promise<LabeledSeries[]> {
+  async #seriesFrom(
+    e: Endpoint,
+    req: SeriesRequest,
+    signal: AbortSignal,
+    { warnings, stats }: { warnings: string[]; stats: QueryStats },
+    abort: boolean,
+  ): Promise<LabeledSeries[]> {
     const out: LabeledSeries[] = [];
     const timeoutMs = this.opts.responseTimeoutMs || undefined;
     for await (const f of e.client.series(req, { signal, ...(timeoutMs ? { timeoutMs } : {}) })) {
       if ('warning' in f) {
         if (abort) throw new Error(f.warning);
         warnings.push(`${describe(e)}: ${f.warning}`);
-      } else if ('series' in f) {
-        push(out, labeled(f.series));
-      } else if ('batch' in f) {
-        for (const s of f.batch) push(out, labeled(s));
+      } else if ('series' in f || 'batch' in f) {
+        for (const s of 'series' in f ? [f.series] : f.batch) {
+          stats.seriesFetched++;
+          stats.chunksFetched += s.chunks.length;
+          for (const c of s.chunks) stats.chunksFetchedSizeSum += aggrChunkBytes(c);
+          push(out, labeled(s));
+        }
+      } else {
+        // What reading the bucket cost, from stores that read one; series and chunks are counted above.
+        const reported = decodeSeriesResponseHints(f.hints)?.queryStats;
+        if (reported !== undefined) {
+          stats.blocksQueried += reported.blocksQueried;
+          stats.objectRequests += reported.objectRequests;
+          stats.dataDownloadedSizeSum += reported.dataDownloadedSizeSum;
+        }
       }
     }
     return out;
@@ -126,9 +151,10 @@ export class ProxyStore implements StoreServer {
     if (req.matchers.every((m) => external.has(m.name))) {
       throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding external labels)');
     }
-    const { series, warnings } = await this.fetchSeries(req, ctx.signal);
+    const { series, warnings, stats } = await this.fetchSeries(req, ctx.signal);
     for (const w of warnings) yield { warning: w };
     for (const s of series) yield { series: { labels: s.labels.toArray(), chunks: s.chunks } };
+    if (wantsQueryStats(req.hints)) yield { hints: encodeSeriesResponseHints({ queriedBlocks: [], queryStats: stats }) };
   }
 
   async labelNames(req: LabelNamesRequest, ctx: CallContext): Promise<LabelNamesResponse> {
