@@ -30,7 +30,12 @@ export async function mergeBlocks(dirs: readonly string[], opts: MergeBlocksOpti
     for (const d of dirs) readers.push(await BlockReader.openDir(d));
     const metas = readers.map((r) => r.meta);
     const range = { minTime: Math.min(...metas.map((m) => m.minTime)), maxTime: Math.max(...metas.map((m) => m.maxTime)) };
-    const writer = await BlockWriter.create(opts.outDir, { emptySymbol: false, thanos: opts.thanos, range, compaction: () => compactionOf(metas) });
+    // The sources' symbol tables hold every label the merged block can have, so series go to the index
+    // as they are merged instead of waiting in memory for the end.
+    const symbols = new Set<string>();
+    for (const r of readers) for (const sym of r.index.symbols()) symbols.add(sym);
+    symbols.delete('');
+    const writer = await BlockWriter.create(opts.outDir, { emptySymbol: false, symbols, thanos: opts.thanos, range, compaction: () => compactionOf(metas) });
     let samplesIn = 0;
     let written = 0;
     try {

@@ -27,6 +27,12 @@ export interface BlockWriterOptions {
    * their sources' range, not just that of the samples they keep. Default: the range of the samples.
    */
   range?: { minTime: number; maxTime: number };
+  /**
+   * Every label name and value the block's series will use, when known up front (a compaction knows
+   * its sources' symbol tables): series entries then go to the index as they arrive, and nothing per
+   * series stays in memory. Without it the writer keeps labels and chunk references until close().
+   */
+  symbols?: Iterable<string>;
 }
 
 interface PendingSeries {
@@ -35,10 +41,11 @@ interface PendingSeries {
 }
 
 /**
- * Writes a block: series arrive sorted by labels; their chunks go straight to the segment files, and only
- * labels and chunk references stay in memory until close() writes the index (which needs every symbol
- * first), the empty tombstones file and meta.json — all under `<ULID>.tmp-for-creation`, renamed to
- * `<ULID>` at the end so a half-written block is never visible under its final name.
+ * Writes a block: series arrive sorted by labels; their chunks go straight to the segment files. The
+ * index needs every symbol before the first series entry, so unless the symbols are given up front,
+ * labels and chunk references stay in memory until close() writes the index. Then come the empty
+ * tombstones file and meta.json — all under `<ULID>.tmp-for-creation`, renamed to `<ULID>` at the end
+ * so a half-written block is never visible under its final name.
  */
 export class BlockWriter {
   readonly ulid: string;
@@ -46,8 +53,13 @@ export class BlockWriter {
   readonly #tmp: string;
   readonly #opts: BlockWriterOptions;
   readonly #chunks: ChunkSegmentWriter;
+  /** Series waiting for the index, when the symbols are not known up front. */
   readonly #series: PendingSeries[] = [];
   readonly #symbols = new Set<string>();
+  /** The index being written as series arrive, when the symbols were given up front. */
+  #index: IndexWriter | undefined;
+  #last: Labels | undefined;
+  #numSeries = 0;
   #minTime = Infinity;
   #maxTime = -Infinity;
   #numSamples = 0;
@@ -66,22 +78,36 @@ export class BlockWriter {
     const tmp = join(parentDir, `${ulid}.tmp-for-creation`);
     await rm(tmp, { recursive: true, force: true });
     await mkdir(join(tmp, 'chunks'), { recursive: true });
-    return new BlockWriter(parentDir, ulid, opts, await ChunkSegmentWriter.create(join(tmp, 'chunks')));
+    const w = new BlockWriter(parentDir, ulid, opts, await ChunkSegmentWriter.create(join(tmp, 'chunks')));
+    if (opts.symbols !== undefined) w.#index = await IndexWriter.create(join(tmp, INDEX_FILENAME), w.#sortedSymbols(opts.symbols));
+    return w;
+  }
+
+  #sortedSymbols(symbols: Iterable<string>): string[] {
+    const all = new Set(symbols);
+    if (this.#opts.emptySymbol ?? true) all.add('');
+    return [...all].sort(compareStrings);
   }
 
   /** Adds a series from encoded chunks (time-ordered, non-overlapping). */
   async addChunkSeries(labels: Labels, chunks: readonly ChunkMeta[]): Promise<void> {
     if (chunks.length === 0) return;
-    const last = this.#series[this.#series.length - 1];
-    if (last !== undefined && Labels.compare(last.labels, labels) >= 0) {
-      throw new Error(`block ${this.ulid}: series ${labels.toString()} added out of order (after ${last.labels.toString()})`);
+    const last = this.#last;
+    if (last !== undefined && Labels.compare(last, labels) >= 0) {
+      throw new Error(`block ${this.ulid}: series ${labels.toString()} added out of order (after ${last.toString()})`);
     }
+    this.#last = labels;
+    this.#numSeries++;
     const refs = await this.#chunks.writeChunks(chunks.map((c) => c.chunk));
     const metas: ChunkRef[] = chunks.map((c, i) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: refs[i] as number }));
     for (const c of chunks) this.#numSamples += c.chunk.numSamples();
     this.#numChunks += chunks.length;
     this.#minTime = Math.min(this.#minTime, (chunks[0] as ChunkMeta).minTime);
     this.#maxTime = Math.max(this.#maxTime, (chunks[chunks.length - 1] as ChunkMeta).maxTime);
+    if (this.#index !== undefined) {
+      await this.#index.addSeries(labels, metas);
+      return;
+    }
     for (const l of labels) {
       this.#symbols.add(l.name);
       this.#symbols.add(l.value);
@@ -107,24 +133,25 @@ export class BlockWriter {
   }
 
   get numSeries(): number {
-    return this.#series.length;
+    return this.#numSeries;
   }
 
   /** Writes index, tombstones and meta.json and moves the block to its final name; returns its meta. */
   async close(): Promise<BlockMeta> {
     try {
       await this.#chunks.close();
-      if (this.#opts.emptySymbol ?? true) this.#symbols.add('');
-      const symbols = [...this.#symbols].sort(compareStrings);
-      const iw = await IndexWriter.create(join(this.#tmp, INDEX_FILENAME), symbols);
-      for (const s of this.#series) await iw.addSeries(s.labels, s.chunks);
+      let iw = this.#index;
+      if (iw === undefined) {
+        iw = await IndexWriter.create(join(this.#tmp, INDEX_FILENAME), this.#sortedSymbols(this.#symbols));
+        for (const s of this.#series) await iw.addSeries(s.labels, s.chunks);
+      }
       await iw.close();
       await writeFile(join(this.#tmp, TOMBSTONES_FILENAME), encodeTombstones(new Tombstones()));
       const meta: BlockMeta = {
         ulid: this.ulid,
-        minTime: this.#opts.range?.minTime ?? (this.#series.length > 0 ? this.#minTime : 0),
-        maxTime: this.#opts.range?.maxTime ?? (this.#series.length > 0 ? this.#maxTime + 1 : 0),
-        stats: { numSamples: this.#numSamples, numSeries: this.#series.length, numChunks: this.#numChunks },
+        minTime: this.#opts.range?.minTime ?? (this.#numSeries > 0 ? this.#minTime : 0),
+        maxTime: this.#opts.range?.maxTime ?? (this.#numSeries > 0 ? this.#maxTime + 1 : 0),
+        stats: { numSamples: this.#numSamples, numSeries: this.#numSeries, numChunks: this.#numChunks },
         compaction: this.#opts.compaction?.(this.ulid) ?? { level: 1, sources: [this.ulid] },
         version: 1,
       };
@@ -143,6 +170,7 @@ export class BlockWriter {
 
   /** Removes the partial block. */
   async abort(): Promise<void> {
+    await this.#index?.abort();
     await this.#chunks.abort();
     await rm(this.#tmp, { recursive: true, force: true });
   }
