@@ -1,10 +1,12 @@
 import { cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startPrometheus, promtool } from '@strata/testing/prometheus';
-import { tempDir } from '@strata/testing/process';
+import { sleep, tempDir } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBlocksFromOpenMetrics, isULID, parseMeta, type BlockMeta } from '@strata/tsdb';
+import { BlockReader, createBlocksFromOpenMetrics, isStaleNaN, isULID, Matcher, parseMeta, ValueType, type BlockMeta } from '@strata/tsdb';
 import { runAnalyze, runDump } from '../../packages/cli/src/commands/tools-tsdb.js';
 import { generateOpenMetrics, START_S } from './openmetrics-input.js';
 
@@ -210,5 +212,50 @@ describe('blocks against promtool 2.42', () => {
     await expect(strataDump(block)).rejects.toThrow(new RegExp(`${join(block, 'index')}: series \\d+: checksum mismatch: .* at offset \\d+`));
     await writeFile(join(block, 'index'), index.subarray(0, index.length - 10));
     await expect(strataDump(block)).rejects.toThrow(new RegExp(`${join(block, 'index')}: .* at offset \\d+`));
+  });
+});
+
+describe('stale markers from a real scrape', () => {
+  it('dumps the stale markers Prometheus writes when a target disappears, bit for bit as promtool does', async () => {
+    // A target that answers until it is closed; Prometheus then writes a stale marker (NaN with the
+    // bits 0x7ff0000000000002) for each of its series at the next scrape.
+    const target = createServer((_req, res) => res.end('stale_me{k="a"} 1\nstale_me{k="b"} 2\n'));
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', () => resolve()));
+    const port = (target.address() as AddressInfo).port;
+    const home = join(tmp.path, 'stale');
+    const prom = await startPrometheus({
+      dir: home,
+      scrapeInterval: '1s',
+      blockDuration: '5s',
+      scrapeConfigs: [{ job_name: 'gone', static_configs: [{ targets: [`127.0.0.1:${port}`] }] }],
+    });
+    try {
+      while ((await prom.api<{ result: unknown[] }>('query', { query: 'count_over_time(stale_me[1m]) >= 3' })).result.length < 2) await sleep(250);
+      await new Promise<void>((resolve) => target.close(() => resolve()));
+      target.closeAllConnections();
+      const gone = Date.now();
+      // Wait for a persisted block that covers the scrapes after the target went away.
+      while (!(await metas(prom.dataDir)).some((m) => m.maxTime > gone + 3000)) await sleep(500);
+    } finally {
+      await prom.stop();
+    }
+    const blocks = join(tmp.path, 'stale-blocks');
+    await mkdir(blocks, { recursive: true });
+    for (const m of await metas(prom.dataDir)) await cp(join(prom.dataDir, m.ulid), join(blocks, m.ulid), { recursive: true });
+
+    const want = await promtool(['tsdb', 'dump', '--match={__name__="stale_me"}', await dumpable(blocks, 'stale')]);
+    expect(want).toMatch(/^\{__name__="stale_me", instance="127\.0\.0\.1:\d+", job="gone", k="a"\} NaN \d+$/m);
+    expect(await strataDump(blocks, { match: '{__name__="stale_me"}' })).toBe(want);
+
+    let stale = 0;
+    for (const m of await metas(blocks)) {
+      const r = await BlockReader.openDir(join(blocks, m.ulid));
+      for await (const s of r.series([Matcher.equal('__name__', 'stale_me')])) {
+        const it = s.iterator();
+        while (it.next() === ValueType.Float) if (Number.isNaN(it.atFloat())) stale += isStaleNaN(it.atFloat()) ? 1 : -1000;
+      }
+      await r.close();
+    }
+    expect(stale).toBe(2);
   });
 });
