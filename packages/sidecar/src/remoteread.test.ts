@@ -1,8 +1,9 @@
-// Streamed remote-read framing: frames split across network chunks, CRC32C checked, truncation detected.
-import { ProtoWriter } from '@strata/storeapi';
+// Streamed remote-read framing: frames split across network chunks, CRC32C checked, truncation detected;
+// chunks transcoded to StoreAPI bytes that the StoreAPI decoder reads back as the same chunks.
+import { decodeSeriesResponse, encodeSeriesResponse, MAX_INT64, MIN_INT64, ProtoWriter } from '@strata/storeapi';
 import { crc32c } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { decodeChunkedReadResponse, readFrames } from './remoteread.js';
+import { decodeChunkedReadResponse, readFrames, transcodeChunkedReadResponse } from './remoteread.js';
 
 function payload(name: string, chunkBytes: number[]): Buffer {
   const w = new ProtoWriter();
@@ -57,5 +58,47 @@ describe('readFrames', () => {
     await expect(async () => {
       for await (const _ of readFrames(pieces(stream, 100), 100));
     }).rejects.toThrow(/exceeds the 100-byte limit/);
+  });
+});
+
+describe('transcodeChunkedReadResponse', () => {
+  it('re-encodes every chunk as a StoreAPI raw chunk: times, encoding renumbered, bytes kept', () => {
+    const chunks = [
+      { minTime: 0, maxTime: 1, type: 1, data: [] as number[] },
+      { minTime: -5, maxTime: MAX_INT64, type: 2, data: [1, 2, 3] },
+      { minTime: MIN_INT64, maxTime: 1_700_000_000_000, type: 3, data: Array.from({ length: 300 }, (_, i) => i & 0xff) },
+    ];
+    const w = new ProtoWriter();
+    for (const [name, list] of [
+      ['a', chunks],
+      ['b', chunks.slice(1, 2)],
+      ['c', []],
+    ] as const) {
+      w.fork(1);
+      w.fork(1).string(1, '__name__').string(2, name).ldelim();
+      for (const c of list) w.fork(2).int64(1, c.minTime).int64(2, c.maxTime).uint32(3, c.type).bytes(4, Buffer.from(c.data)).ldelim();
+      w.ldelim();
+    }
+    const series = transcodeChunkedReadResponse(w.finish());
+    expect(series.map((s) => s.labels[0]!.value)).toEqual(['a', 'b', 'c']);
+    const decoded = series.map((s) => {
+      const f = decodeSeriesResponse(encodeSeriesResponse({ series: { labels: s.labels, chunks: [], extraChunks: s.chunks } }));
+      if (!('series' in f)) throw new Error('not a series frame');
+      return f.series.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, type: c.raw!.type + 1, data: [...c.raw!.data], hash: c.raw!.hash }));
+    });
+    const want = (list: typeof chunks) => list.map((c) => ({ ...c, hash: 0n }));
+    expect(decoded).toEqual([want(chunks), want(chunks.slice(1, 2)), []]);
+
+    // A series continued in the next frame: its chunks follow on, referring to both payloads.
+    const [a, b] = series;
+    a!.chunks.append(b!.chunks);
+    const f = decodeSeriesResponse(encodeSeriesResponse({ series: { labels: a!.labels, chunks: [], extraChunks: a!.chunks } }));
+    expect('series' in f && f.series.chunks.map((c) => c.minTime)).toEqual([0, -5, MIN_INT64, -5]);
+  });
+
+  it('rejects chunk encodings the StoreAPI cannot carry', () => {
+    const w = new ProtoWriter();
+    w.fork(1).fork(2).int64(1, 1).uint32(3, 7).bytes(4, Buffer.from([1])).ldelim().ldelim();
+    expect(() => transcodeChunkedReadResponse(w.finish())).toThrow(/unknown chunk encoding 7/);
   });
 });

@@ -6,8 +6,8 @@
  * ChunkedReadResponse), or SAMPLES (snappy block of ReadResponse) from Prometheus older than 2.13.
  */
 import { crc32c } from '@node-rs/crc32';
-import { ProtoReader, ProtoWriter, type LabelMatcher } from '@strata/storeapi';
-import type { Label } from '@strata/tsdb';
+import { delimitedFieldSize, type EncodedChunks, int64FieldSize, ProtoReader, ProtoWriter, type LabelMatcher } from '@strata/storeapi';
+import { Encoding, type Label } from '@strata/tsdb';
 import snappy from 'snappy';
 
 export const ResponseType = { SAMPLES: 0, STREAMED_XOR_CHUNKS: 1 } as const;
@@ -94,6 +94,89 @@ export function decodeChunkedReadResponse(payload: Uint8Array): ChunkedSeries[] 
       const u = s.tag();
       if (u === 10) series.labels.push(readLabel(s.sub()));
       else if (u === 18) series.chunks.push(readPromChunk(s.sub()));
+      else s.skip(u & 7);
+    }
+    out.push(series);
+  }
+  return out;
+}
+
+/** A series of a ChunkedReadResponse, its chunks to be written as StoreAPI raw chunks. */
+export interface TranscodedSeries {
+  labels: Label[];
+  chunks: TranscodedChunks;
+}
+
+/** Numbers kept per chunk: min time, max time, StoreAPI encoding, data start, data end, raw size, AggrChunk size. */
+const STRIDE = 7;
+
+/**
+ * Remote-read chunks of one series (from one or more payloads) that write themselves as StoreAPI raw
+ * chunks (unhashed) straight from the payload into the gRPC frame: no object per chunk, no
+ * intermediate buffer, one copy of the chunk bytes.
+ */
+export class TranscodedChunks implements EncodedChunks {
+  size = 0;
+  readonly #sources: Buffer[] = [];
+  readonly #nums: number[] = [];
+
+  /** Adds one prompb.Chunk (min_time 1, max_time 2, type 3, data 4) read from `r`. */
+  add(r: ProtoReader): void {
+    let minTime = 0;
+    let maxTime = 0;
+    let type = 0;
+    let start = 0;
+    let end = 0;
+    while (!r.done) {
+      const t = r.tag();
+      if (t === 8) minTime = r.int64();
+      else if (t === 16) maxTime = r.int64();
+      else if (t === 24) type = r.uint32();
+      else if (t === 34) [start, end] = r.delimited();
+      else r.skip(t & 7);
+    }
+    if (type < Encoding.XOR || type > Encoding.FloatHistogram) throw new Error(`remote read: unknown chunk encoding ${type}`);
+    const storeType = type - 1; // the StoreAPI numbers encodings from XOR = 0
+    const raw = (storeType === 0 ? 0 : 2) + (end === start ? 0 : delimitedFieldSize(end - start));
+    const aggr = int64FieldSize(minTime) + int64FieldSize(maxTime) + delimitedFieldSize(raw);
+    this.#sources.push(r.source);
+    this.#nums.push(minTime, maxTime, storeType, start, end, raw, aggr);
+    this.size += delimitedFieldSize(aggr);
+  }
+
+  /** Appends the chunks of the same series from a later payload. */
+  append(other: TranscodedChunks): void {
+    for (const s of other.#sources) this.#sources.push(s);
+    for (const n of other.#nums) this.#nums.push(n);
+    this.size += other.size;
+  }
+
+  /** Writes AggrChunk { min_time 1, max_time 2, raw 3: Chunk { type 1, data 2 } } per chunk. */
+  write(w: ProtoWriter): void {
+    const n = this.#nums;
+    for (let i = 0, k = 0; k < n.length; i++, k += STRIDE) {
+      w.header(2, n[k + 6]!).int64(1, n[k]!).int64(2, n[k + 1]!).header(3, n[k + 5]!).uint32(1, n[k + 2]!);
+      w.bytesRange(2, this.#sources[i]!, n[k + 3]!, n[k + 4]!);
+    }
+  }
+}
+
+/** Reads one ChunkedReadResponse payload for transcoding; the chunks keep referring to `payload`. */
+export function transcodeChunkedReadResponse(payload: Uint8Array): TranscodedSeries[] {
+  const r = new ProtoReader(payload);
+  const out: TranscodedSeries[] = [];
+  while (!r.done) {
+    const t = r.tag();
+    if (t !== 10) {
+      r.skip(t & 7);
+      continue;
+    }
+    const s = r.sub();
+    const series: TranscodedSeries = { labels: [], chunks: new TranscodedChunks() };
+    while (!s.done) {
+      const u = s.tag();
+      if (u === 10) series.labels.push(readLabel(s.sub()));
+      else if (u === 18) series.chunks.add(s.sub());
       else s.skip(u & 7);
     }
     out.push(series);

@@ -21,7 +21,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Encoding, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import type { PrometheusClient } from './promclient.js';
-import { type ChunkedSeries, decodeChunkedReadResponse, decodeReadResponse, readFrames, ResponseType, STREAMED_CONTENT_TYPE } from './remoteread.js';
+import { decodeReadResponse, readFrames, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, type TranscodedChunks } from './remoteread.js';
 
 /** What the heartbeat keeps current. */
 export interface PrometheusState {
@@ -45,6 +45,13 @@ const MATCH_TYPES: readonly MatchType[] = ['=', '!=', '=~', '!~'];
 interface Pending {
   labels: Labels;
   chunks: AggrChunk[];
+  /** Chunks passed through from remote-read frames. */
+  transcoded?: TranscodedChunks;
+}
+
+function seriesFrame(p: Pending): SeriesFrame {
+  const labels = p.labels.toArray();
+  return { series: p.transcoded !== undefined ? { labels, chunks: p.chunks, extraChunks: p.transcoded } : { labels, chunks: p.chunks } };
 }
 
 export class PrometheusStore implements StoreServer {
@@ -107,7 +114,7 @@ export class PrometheusStore implements StoreServer {
           throw new StoreError(GrpcStatus.INTERNAL, `series out of order after adding external labels: ${prev.toString()} before ${p.labels.toString()}; retry the query`);
         }
         prev = p.labels;
-        yield { series: { labels: p.labels.toArray(), chunks: p.chunks } };
+        yield seriesFrame(p);
       }
       return;
     }
@@ -115,7 +122,7 @@ export class PrometheusStore implements StoreServer {
     const all: Pending[] = [];
     for await (const p of read) all.push(p);
     all.sort((a, b) => Labels.compare(a.labels, b.labels));
-    for (const p of all) yield { series: { labels: p.labels.toArray(), chunks: p.chunks } };
+    for (const p of all) yield seriesFrame(p);
   }
 
   /**
@@ -141,14 +148,14 @@ export class PrometheusStore implements StoreServer {
     let pending: Pending | undefined;
     if (contentType.startsWith(STREAMED_CONTENT_TYPE.split(';')[0]!)) {
       for await (const payload of readFrames(res.body)) {
-        for (const s of decodeChunkedReadResponse(payload)) {
+        for (const s of transcodeChunkedReadResponse(payload)) {
           const labels = finalLabels(Labels.fromSorted(s.labels));
           if (pending !== undefined && pending.labels.equals(labels)) {
-            pending.chunks.push(...streamedChunks(s));
+            pending.transcoded?.append(s.chunks);
             continue;
           }
           if (pending !== undefined) yield pending;
-          pending = { labels, chunks: streamedChunks(s) };
+          pending = { labels, chunks: [], transcoded: s.chunks };
         }
       }
     } else if (contentType.startsWith('application/x-protobuf')) {
@@ -214,17 +221,6 @@ export function withoutExternalMatchers(matchers: readonly LabelMatcher[], ext: 
     if (!matcher.matches(ext.get(m.name))) return null;
   }
   return out;
-}
-
-/**
- * Remote-read chunks as StoreAPI chunks; the bytes are kept, the encoding renumbered (XOR 1 → 0). Not
- * hashed: hashing was a tenth of the sidecar's CPU time, and the querier's chunk dedup compares bytes.
- */
-function streamedChunks(s: ChunkedSeries): AggrChunk[] {
-  return s.chunks.map((c) => {
-    if (c.type < Encoding.XOR || c.type > Encoding.FloatHistogram) throw new Error(`remote read: unknown chunk encoding ${c.type}`);
-    return { minTime: c.minTime, maxTime: c.maxTime, raw: unhashedStoreChunk(c.type as Encoding, c.data) };
-  });
 }
 
 /** Samples from a SAMPLES response re-encoded as XOR chunks of at most 120 samples. */

@@ -130,7 +130,7 @@ function seriesSize(s: StoreSeries): number {
   let n = 0;
   for (const l of s.labels) n += delimitedFieldSize(labelSize(l));
   for (const c of s.chunks) n += delimitedFieldSize(aggrChunkSize(c));
-  return n;
+  return n + (s.extraChunks?.size ?? 0);
 }
 
 function writeChunk(w: ProtoWriter, field: number, c: StoreChunk | undefined): void {
@@ -155,7 +155,12 @@ const EMPTY_BYTES = new Uint8Array(0);
 function writeSeries(w: ProtoWriter, field: number, s: StoreSeries, size: number): void {
   w.header(field, size);
   for (const l of s.labels) w.header(1, labelSize(l)).string(1, l.name).string(2, l.value);
-  for (const c of s.chunks) {
+  writeAggrChunks(w, s.chunks);
+  s.extraChunks?.write(w);
+}
+
+function writeAggrChunks(w: ProtoWriter, chunks: readonly AggrChunk[]): void {
+  for (const c of chunks) {
     w.header(2, aggrChunkSize(c)).int64(1, c.minTime).int64(2, c.maxTime);
     writeChunk(w, 3, c.raw);
     writeChunk(w, 4, c.count);

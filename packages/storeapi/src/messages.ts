@@ -4,6 +4,7 @@
  * uint64 chunk hashes are bigints.
  */
 import type { Label } from '@strata/tsdb';
+import type { ProtoWriter } from './wire/writer.js';
 
 export { MAX_INT64, MIN_INT64 } from './wire/writer.js';
 
@@ -42,6 +43,18 @@ export interface StoreSeries {
   /** Sorted by name. */
   labels: readonly Label[];
   chunks: readonly AggrChunk[];
+  /**
+   * More chunks that the store encodes itself (e.g. straight from another wire format), written after
+   * `chunks`: lets a store pass chunks through without an object per chunk. Decoders never set it.
+   */
+  extraChunks?: EncodedChunks;
+}
+
+/** Chunks that write themselves as repeated `Series.chunks` fields (tag, length, AggrChunk each). */
+export interface EncodedChunks {
+  /** Bytes `write` adds. */
+  readonly size: number;
+  write(w: ProtoWriter): void;
 }
 
 export interface LabelMatcher {

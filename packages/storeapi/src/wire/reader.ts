@@ -17,6 +17,11 @@ export class ProtoReader {
     this.end = end;
   }
 
+  /** The whole underlying buffer: the ranges `delimited()` returns index into it. */
+  get source(): Buffer {
+    return this.#buf;
+  }
+
   get done(): boolean {
     return this.pos >= this.end;
   }

@@ -49,6 +49,8 @@ export function delimitedFieldSize(len: number): number {
   return 1 + varintSize(len) + len;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LDELIM = 2;
@@ -66,7 +68,9 @@ export class ProtoWriter {
   finish(): Buffer {
     if (this.#forks.length > 0) throw new Error('ProtoWriter.finish() with an unclosed fork()');
     const out = this.#buf.subarray(0, this.#pos);
-    this.#buf = Buffer.allocUnsafe(Math.max(256, this.#buf.length >>> 1));
+    // The next message gets a buffer when it writes: most writers write one message, and a large
+    // buffer allocated here for nothing costs fresh pages.
+    this.#buf = EMPTY;
     this.#pos = 0;
     return out;
   }
@@ -81,18 +85,9 @@ export class ProtoWriter {
     return this.finish();
   }
 
-  /** Returns a copy of the written bytes and resets the writer, keeping its buffer for the next message. */
-  finishCopy(): Buffer {
-    if (this.#forks.length > 0) throw new Error('ProtoWriter.finishCopy() with an unclosed fork()');
-    const out = Buffer.allocUnsafe(this.#pos);
-    this.#buf.copy(out, 0, 0, this.#pos);
-    this.#pos = 0;
-    return out;
-  }
-
   #ensure(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));
+    const next = Buffer.allocUnsafe(Math.max(256, this.#buf.length * 2, this.#pos + n));
     this.#buf.copy(next, 0, 0, this.#pos);
     this.#buf = next;
   }
@@ -204,6 +199,18 @@ export class ProtoWriter {
     this.#ensure(data.length);
     this.#buf.set(data, this.#pos);
     this.#pos += data.length;
+    return this;
+  }
+
+  /** Bytes field whose content is `src[start, end)`, copied without making a view first. */
+  bytesRange(field: number, src: Buffer, start: number, end: number): this {
+    const n = end - start;
+    if (n === 0) return this;
+    this.#tag(field, WIRE_LDELIM);
+    this.#varint32(n);
+    this.#ensure(n);
+    src.copy(this.#buf, this.#pos, start, end);
+    this.#pos += n;
     return this;
   }
 
