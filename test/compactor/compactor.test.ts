@@ -2,37 +2,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_COMPACT_MARK_FILENAME, readMarker } from '@strata/block';
-import { start, type CompactorConfig } from '@strata/compactor';
+import { start } from '@strata/compactor';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, ValueType, type Chunk } from '@strata/tsdb';
 import { promtool } from '@strata/testing/prometheus';
 import { tempDir } from '@strata/testing/process';
 import { createLogger } from '@strata/runtime';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
-import { blocksByTime, copyBlock, downloadAll, END, EXPECTED_C1, FIVE_MIN, HOUR, layout, ofStream, T0, liveBlocks, promtoolDump, replicaBlocks, uploadAll, type SeriesData } from './fixtures.js';
+import { blocksByTime, compactorConfig, copyBlock, downloadAll, END, EXPECTED_C1, FIVE_MIN, HOUR, layout, ofStream, T0, liveBlocks, promtoolDump, replicaBlocks, uploadAll, type SeriesData } from './fixtures.js';
 
 const GAP: [number, number] = [T0 + 3 * HOUR, T0 + 3 * HOUR + 20 * 60_000];
-
-
-function config(bucket: Bucket, dataDir: string, over: Partial<CompactorConfig> = {}): CompactorConfig {
-  return {
-    bucket,
-    dataDir,
-    wait: false,
-    waitIntervalMs: 60_000,
-    consistencyDelayMs: 0,
-    retentionRawMs: 0,
-    retention5mMs: 0,
-    retention1hMs: 0,
-    downsampling: true,
-    replicaLabels: ['replica'],
-    dedupFunc: 'penalty',
-    verticalCompaction: false,
-    concurrency: 1,
-    deleteDelayMs: 0,
-    ...over,
-  };
-}
 
 
 
@@ -57,7 +36,7 @@ describe('strata compact over promtool blocks of two HA replicas in S3', () => {
 
     const lines: string[] = [];
     const logger = createLogger({ write: (l) => lines.push(l) });
-    const compactor = await start(config(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', logger }));
+    const compactor = await start(compactorConfig(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', logger }));
     await compactor.done.finally(() => writeFile(join(work.path, 'compactor.log'), lines.join('')));
     metrics = await (await fetch(`http://${compactor.httpAddress}/metrics`)).text();
     await compactor.stop();
@@ -204,7 +183,7 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     await uploadAll(bucket, c4Dir, { cluster: 'c4' });
 
     const compactor = await start(
-      config(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', replicaLabels: [], dedupFunc: 'chain', downsampling: false, concurrency: 2 }),
+      compactorConfig(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', replicaLabels: [], dedupFunc: 'chain', downsampling: false, concurrency: 2 }),
     );
     await compactor.done;
     metrics = await (await fetch(`http://${compactor.httpAddress}/metrics`)).text();
@@ -251,7 +230,7 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
 
   it('applies raw retention: blocks whose newest sample is older are marked, then deleted after the delay', async () => {
     // The data ends about 9.5 days ago: a 9d retention removes every stream's blocks.
-    const compactor = await start(config(bucket, join(work.path, 'data'), { replicaLabels: [], dedupFunc: 'chain', downsampling: false, retentionRawMs: 9 * 24 * HOUR }));
+    const compactor = await start(compactorConfig(bucket, join(work.path, 'data'), { replicaLabels: [], dedupFunc: 'chain', downsampling: false, retentionRawMs: 9 * 24 * HOUR }));
     await compactor.done;
     await compactor.stop();
     expect(await liveBlocks(bucket)).toEqual([]);

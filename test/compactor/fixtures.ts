@@ -1,6 +1,7 @@
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadBlock, MetaFetcher, uploadBlock } from '@strata/block';
+import type { CompactorConfig } from '@strata/compactor';
 import type { Bucket } from '@strata/objstore';
 import { formatMeta, isULID, newULID, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { promtool } from '@strata/testing/prometheus';
@@ -142,4 +143,25 @@ export async function copyBlock(src: string, dstParent: string): Promise<string>
   const meta = parseMeta(await readFile(join(dst, 'meta.json'), 'utf8'));
   await writeFile(join(dst, 'meta.json'), formatMeta({ ...meta, ulid: id, compaction: { level: 1, sources: [id] } }));
   return dst;
+}
+
+/** A one-pass compactor configuration for tests: no retention, no delays, one group at a time. */
+export function compactorConfig(bucket: Bucket, dataDir: string, over: Partial<CompactorConfig> = {}): CompactorConfig {
+  return {
+    bucket,
+    dataDir,
+    wait: false,
+    waitIntervalMs: 60_000,
+    consistencyDelayMs: 0,
+    retentionRawMs: 0,
+    retention5mMs: 0,
+    retention1hMs: 0,
+    downsampling: true,
+    replicaLabels: ['replica'],
+    dedupFunc: 'penalty',
+    verticalCompaction: false,
+    concurrency: 1,
+    deleteDelayMs: 0,
+    ...over,
+  };
 }

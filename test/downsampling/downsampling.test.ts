@@ -10,7 +10,7 @@ import { start as startStore, type Store } from '@strata/store';
 import { tempDir } from '@strata/testing/process';
 import { ArraySampleIterator, BlockWriter, Encoding, Labels, XORChunk, ValueType } from '@strata/tsdb';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
-import { COMMON_SERIES, END, FIVE_MIN, HOUR, layout, liveBlocks, ofStream, replicaBlocks, T0, uploadAll } from '../compactor/fixtures.js';
+import { COMMON_SERIES, compactorConfig, END, FIVE_MIN, HOUR, layout, liveBlocks, ofStream, replicaBlocks, T0, uploadAll } from '../compactor/fixtures.js';
 
 /**
  * Downsampled data end to end: promtool's 2h blocks (six series every 30s over three days, 7s off
@@ -70,23 +70,7 @@ async function pairs(url: string, query: string, resolution: string, start: numb
 
 /** One pass of `strata compact` (compaction, downsampling, no retention) over the bucket. */
 async function compactOnce(bucket: Bucket, dataDir: string): Promise<void> {
-  const compactor = await startCompactor({
-    bucket,
-    dataDir,
-    wait: false,
-    waitIntervalMs: 60_000,
-    consistencyDelayMs: 0,
-    retentionRawMs: 0,
-    retention5mMs: 0,
-    retention1hMs: 0,
-    downsampling: true,
-    replicaLabels: [],
-    dedupFunc: 'chain',
-    verticalCompaction: false,
-    concurrency: 1,
-    deleteDelayMs: 0,
-    logger: nopLogger,
-  });
+  const compactor = await startCompactor(compactorConfig(bucket, dataDir, { replicaLabels: [], dedupFunc: 'chain', logger: nopLogger }));
   await compactor.done;
   await compactor.stop();
 }
