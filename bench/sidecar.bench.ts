@@ -7,7 +7,8 @@
  * data, in the same run.
  *
  * Both sides count samples from each chunk's header (no XOR decoding), so the ratio is the cost the
- * sidecar adds: the remote-read round trip it makes, hashing, gRPC framing and the client's decoding.
+ * sidecar adds: the remote-read round trip it makes, transcoding chunks into gRPC frames and the
+ * client's decoding. Both read remote read with the same client (PrometheusClient, node:http).
  * Two sidecar cases: a plain request, which the sidecar streams as Prometheus answers, and the request
  * Thanos' querier sends with deduplication (without_replica_labels, batches of 64), which the sidecar
  * must buffer and re-sort before sending. Rounds alternate the order of the two sides; the best round of each is reported.
