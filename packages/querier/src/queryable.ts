@@ -54,9 +54,6 @@ export class StoreQueryable implements Queryable {
       step: hints.step,
       range: hints.range,
       withoutReplicaLabels: dedup ? [...this.opts.replicaLabels] : [],
-      // SeriesBatch frames, as Thanos' querier asks (DefaultResponseBatchSize): a gRPC message per
-      // series costs both ends more than the series' bytes; stores that predate batching ignore it.
-      responseBatchSize: RESPONSE_BATCH_SIZE,
       ...(this.opts.costs !== undefined ? { hints: seriesRequestHints(true) } : {}),
     });
     const { series, warnings, stats } = await this.proxy.fetchSeries(req, signal, this.opts.endpointFilter);
@@ -78,8 +75,6 @@ export class StoreQueryable implements Queryable {
     return Math.floor(res);
   }
 }
-
-const RESPONSE_BATCH_SIZE = 64;
 
 const NEEDS_TWO_SAMPLES = new Set(['rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'predict_linear', 'holt_winters', 'double_exponential_smoothing']);
 
