@@ -386,10 +386,26 @@ export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
 
 /** Encodes one Series stream frame. The result is a fresh Buffer owned by the caller. */
 export function encodeSeriesResponse(frame: SeriesResponse): Buffer {
+  return Buffer.from(encodeSeriesResponseTransient(frame));
+}
+
+/** Where series frames are written: reused, so copying chunk bytes into it does not fault in fresh pages. */
+let frameScratch = Buffer.allocUnsafe(256 * 1024);
+
+function frameWriter(total: number): ProtoWriter {
+  if (frameScratch.length < total + SIZE_SLACK) frameScratch = Buffer.allocUnsafe(Math.max(frameScratch.length * 2, total + SIZE_SLACK));
+  return new ProtoWriter(frameScratch);
+}
+
+/**
+ * Encodes one Series stream frame into a view that the next call overwrites: for the gRPC serializer,
+ * which copies it into its own message buffer at once.
+ */
+export function encodeSeriesResponseTransient(frame: SeriesResponse): Buffer {
   if ('series' in frame) {
     const size = seriesSize(frame.series);
     const total = delimitedFieldSize(size);
-    const w = new ProtoWriter(total + SIZE_SLACK);
+    const w = frameWriter(total);
     writeSeries(w, 1, frame.series, size);
     return w.finishSized(total);
   }
@@ -398,7 +414,7 @@ export function encodeSeriesResponse(frame: SeriesResponse): Buffer {
     let inner = 0;
     for (const n of sizes) inner += delimitedFieldSize(n);
     const total = delimitedFieldSize(inner);
-    const w = new ProtoWriter(total + SIZE_SLACK);
+    const w = frameWriter(total);
     w.header(4, inner);
     for (let i = 0; i < sizes.length; i++) writeSeries(w, 1, frame.batch[i]!, sizes[i]!);
     return w.finishSized(total);

@@ -106,7 +106,8 @@ function method<Req, Res>(
 }
 
 export const storeService = {
-  Series: method(Method.Series, true, codec.encodeSeriesRequest, codec.decodeSeriesRequest, codec.encodeSeriesResponse, codec.decodeSeriesResponse),
+  // grpc-js copies a serialized response into its message buffer before serializing the next one.
+  Series: method(Method.Series, true, codec.encodeSeriesRequest, codec.decodeSeriesRequest, codec.encodeSeriesResponseTransient, codec.decodeSeriesResponse),
   LabelNames: method(
     Method.LabelNames,
     false,

@@ -60,8 +60,9 @@ export class ProtoWriter {
   #pos = 0;
   readonly #forks: number[] = [];
 
-  constructor(initialSize = 256) {
-    this.#buf = Buffer.allocUnsafe(initialSize);
+  /** A fresh buffer of `initial` bytes, or writes into the given buffer (until it must grow). */
+  constructor(initial: number | Buffer = 256) {
+    this.#buf = typeof initial === 'number' ? Buffer.allocUnsafe(initial) : initial;
   }
 
   /** Returns the written bytes (a view that now belongs to the caller) and resets the writer. */
