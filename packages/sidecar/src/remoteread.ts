@@ -6,7 +6,7 @@
  * ChunkedReadResponse), or SAMPLES (snappy block of ReadResponse) from Prometheus older than 2.13.
  */
 import { crc32c } from '@node-rs/crc32';
-import { delimitedFieldSize, type EncodedChunks, int64FieldSize, ProtoReader, ProtoWriter, type LabelMatcher } from '@strata/storeapi';
+import { delimitedFieldSize, type EncodedChunks, int64FieldSize, ProtoReader, ProtoWriter, readLabel, type LabelMatcher } from '@strata/storeapi';
 import { Encoding, type Label } from '@strata/tsdb';
 import snappy from 'snappy';
 
@@ -53,17 +53,6 @@ export function encodeReadRequest(q: ReadQuery, accepted: readonly ResponseType[
   return snappy.compressSync(w.finish());
 }
 
-function readLabel(r: ProtoReader): Label {
-  let name = '';
-  let value = '';
-  while (!r.done) {
-    const t = r.tag();
-    if (t === 10) name = r.string();
-    else if (t === 18) value = r.string();
-    else r.skip(t & 7);
-  }
-  return { name, value };
-}
 
 function readPromChunk(r: ProtoReader): PromChunk {
   const c: PromChunk = { minTime: 0, maxTime: 0, type: 0, data: new Uint8Array(0) };
@@ -78,10 +67,13 @@ function readPromChunk(r: ProtoReader): PromChunk {
   return c;
 }
 
-/** Decodes one ChunkedReadResponse payload; chunk data are views into `payload`. */
-export function decodeChunkedReadResponse(payload: Uint8Array): ChunkedSeries[] {
+/**
+ * Walks one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }):
+ * each series' labels, and its chunks as `addChunk` gathers them from a reader over each prompb.Chunk.
+ */
+function readChunkedSeries<C>(payload: Uint8Array, newChunks: () => C, addChunk: (chunks: C, r: ProtoReader) => void): { labels: Label[]; chunks: C }[] {
   const r = new ProtoReader(payload);
-  const out: ChunkedSeries[] = [];
+  const out: { labels: Label[]; chunks: C }[] = [];
   while (!r.done) {
     const t = r.tag();
     if (t !== 10) {
@@ -89,16 +81,21 @@ export function decodeChunkedReadResponse(payload: Uint8Array): ChunkedSeries[] 
       continue;
     }
     const s = r.sub();
-    const series: ChunkedSeries = { labels: [], chunks: [] };
+    const series = { labels: [] as Label[], chunks: newChunks() };
     while (!s.done) {
       const u = s.tag();
       if (u === 10) series.labels.push(readLabel(s.sub()));
-      else if (u === 18) series.chunks.push(readPromChunk(s.sub()));
+      else if (u === 18) addChunk(series.chunks, s.sub());
       else s.skip(u & 7);
     }
     out.push(series);
   }
   return out;
+}
+
+/** Decodes one ChunkedReadResponse payload; chunk data are views into `payload`. */
+export function decodeChunkedReadResponse(payload: Uint8Array): ChunkedSeries[] {
+  return readChunkedSeries(payload, (): PromChunk[] => [], (chunks, r) => chunks.push(readPromChunk(r)));
 }
 
 /** A series of a ChunkedReadResponse, its chunks to be written as StoreAPI raw chunks. */
@@ -163,25 +160,7 @@ export class TranscodedChunks implements EncodedChunks {
 
 /** Reads one ChunkedReadResponse payload for transcoding; the chunks keep referring to `payload`. */
 export function transcodeChunkedReadResponse(payload: Uint8Array): TranscodedSeries[] {
-  const r = new ProtoReader(payload);
-  const out: TranscodedSeries[] = [];
-  while (!r.done) {
-    const t = r.tag();
-    if (t !== 10) {
-      r.skip(t & 7);
-      continue;
-    }
-    const s = r.sub();
-    const series: TranscodedSeries = { labels: [], chunks: new TranscodedChunks() };
-    while (!s.done) {
-      const u = s.tag();
-      if (u === 10) series.labels.push(readLabel(s.sub()));
-      else if (u === 18) series.chunks.add(s.sub());
-      else s.skip(u & 7);
-    }
-    out.push(series);
-  }
-  return out;
+  return readChunkedSeries(payload, () => new TranscodedChunks(), (chunks, r) => chunks.add(r));
 }
 
 /**

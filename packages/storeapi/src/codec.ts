@@ -34,7 +34,8 @@ function writeLabels(w: ProtoWriter, field: number, labels: Iterable<Label>): vo
   for (const l of labels) w.fork(field).string(1, l.name).string(2, l.value).ldelim();
 }
 
-function readLabel(r: ProtoReader): Label {
+/** Reads a Label { name 1, value 2 } (the same message in Thanos' and Prometheus' protos). */
+export function readLabel(r: ProtoReader): Label {
   let name = '';
   let value = '';
   while (!r.done) {
