@@ -213,50 +213,38 @@ export class BucketStore implements StoreServer {
   async labelNames(req: LabelNamesRequest): Promise<LabelNamesResponse> {
     const replica = new Set(req.withoutReplicaLabels);
     const names = new Set<string>();
-    const limit = pLimit(this.#opts.blockConcurrency);
-    const stats = new QueryStats();
-    await withQueryStats(stats, () =>
-      Promise.all(
-        this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) =>
-          blocks.map((b) =>
-            limit(async () => {
-              const got = await b.labelNames(rest);
-              if (got.length === 0) return;
-              for (const n of got) names.add(n);
-              for (const l of set.labels) names.add(l.name);
-            }),
-          ),
-        ),
-      ),
-    );
-    this.#opts.metrics.objectRequests.observe(stats.requests);
+    await this.#eachLabelBlock(req, async (set, b, rest) => {
+      const got = await b.labelNames(rest);
+      if (got.length === 0) return;
+      for (const n of got) names.add(n);
+      for (const l of set.labels) names.add(l.name);
+    });
     return { names: [...names].filter((n) => !replica.has(n)).sort(compareStrings), warnings: [] };
   }
 
   async labelValues(req: LabelValuesRequest): Promise<LabelValuesResponse> {
     if (req.withoutReplicaLabels.includes(req.label)) return { values: [], warnings: [] };
     const values = new Set<string>();
+    await this.#eachLabelBlock(req, async (set, b, rest) => {
+      const ext = set.labels.has(req.label) ? set.labels.get(req.label) : undefined;
+      if (ext === undefined) {
+        for (const v of await b.labelValues(req.label, rest)) values.add(v);
+      } else if (rest.length === 0 || (await b.labelNames(rest)).length > 0) {
+        // The external label's value, where the block has series the matchers select.
+        values.add(ext);
+      }
+    });
+    return { values: [...values].sort(compareStrings), warnings: [] };
+  }
+
+  /** Runs `fn` for every block a label request touches (bounded concurrency), counting its bucket requests. */
+  async #eachLabelBlock(req: LabelNamesRequest, fn: (set: BlockSet, b: BucketBlock, rest: Matcher[]) => Promise<void>): Promise<void> {
     const limit = pLimit(this.#opts.blockConcurrency);
     const stats = new QueryStats();
     await withQueryStats(stats, () =>
-      Promise.all(
-        this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) =>
-          blocks.map((b) =>
-            limit(async () => {
-              const ext = set.labels.has(req.label) ? set.labels.get(req.label) : undefined;
-              if (ext === undefined) {
-                for (const v of await b.labelValues(req.label, rest)) values.add(v);
-              } else if (rest.length === 0 || (await b.labelNames(rest)).length > 0) {
-                // The external label's value, where the block has series the matchers select.
-                values.add(ext);
-              }
-            }),
-          ),
-        ),
-      ),
+      Promise.all(this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) => blocks.map((b) => limit(() => fn(set, b, rest))))),
     );
     this.#opts.metrics.objectRequests.observe(stats.requests);
-    return { values: [...values].sort(compareStrings), warnings: [] };
   }
 }
 

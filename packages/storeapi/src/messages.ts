@@ -123,16 +123,9 @@ export interface LabelNamesRequest {
   limit: number;
 }
 
-export interface LabelValuesRequest {
+/** LabelNamesRequest's fields, with the label asked for (field 1; the others renumbered on the wire). */
+export interface LabelValuesRequest extends LabelNamesRequest {
   label: string;
-  partialResponseDisabled: boolean;
-  partialResponseStrategy: PartialResponseStrategy;
-  start: number;
-  end: number;
-  hints?: AnyMessage;
-  matchers: LabelMatcher[];
-  withoutReplicaLabels: string[];
-  limit: number;
 }
 
 export interface LabelNamesResponse {
