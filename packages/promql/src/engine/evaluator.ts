@@ -348,7 +348,8 @@ export class Evaluator {
       this.#annotate('PromQL warning: sort is ineffective for range queries since results are always ordered by labels', c.pos.start);
     }
     const fn = VECTOR_FUNCTIONS[name];
-    if (fn === undefined) throw new EvalError(`function ${name}() is not implemented`);
+    // The parser admits only functions the engine evaluates; reaching this is a bug, not user error.
+    if (fn === undefined) throw new Error(`internal error: the parser accepted ${name}() but the engine has no evaluator for it`);
     const args = c.args.map((a) => this.eval(a));
     const ctx: FunctionContext = {
       range: this.#range,
