@@ -44,8 +44,8 @@ describe('StoreAPI acceptance: querier (over a store gateway)', () => {
   for (const c of storeAcceptanceCases(fixture)) it(c.name, () => c.run(client));
 });
 
-async function rangeQuery(httpAddress: string, query: string): Promise<unknown> {
-  const qs = new URLSearchParams({ query, start: String(fixture.minTime / 1000), end: String(fixture.maxTime / 1000), step: '60' });
+async function rangeQuery(httpAddress: string, query: string, extra: Record<string, string> = {}): Promise<unknown> {
+  const qs = new URLSearchParams({ query, start: String(fixture.minTime / 1000), end: String(fixture.maxTime / 1000), step: '60', ...extra });
   const body = (await (await fetch(`http://${httpAddress}/api/v1/query_range?${qs}`)).json()) as { status: string; data: unknown; error?: string };
   expect(body.status, body.error).toBe('success');
   return body.data;
@@ -59,6 +59,15 @@ describe('stacked and discovered endpoints', () => {
       const below = await rangeQuery(querier.httpAddress, q);
       expect(JSON.stringify(await rangeQuery(top.httpAddress, q))).toBe(JSON.stringify(below).replaceAll(',"replica":"r0"', ''));
     }
+  });
+
+  it('restricts a query to the endpoints storeMatch[] selects, by address or external labels', async () => {
+    const series = async (storeMatch: string) => ((await rangeQuery(querier.httpAddress, 'acc_gauge', { 'storeMatch[]': storeMatch })) as { result: unknown[] }).result.length;
+    const all = fixture.series.filter((s) => s.labels.__name__ === 'acc_gauge').length;
+    expect(await series(`{__address__="${store.grpcAddress}"}`)).toBe(all);
+    expect(await series('{__address__="127.0.0.1:1"}')).toBe(0);
+    expect(await series('{cluster="acceptance"}')).toBe(all);
+    expect(await series('{cluster="elsewhere"}')).toBe(0);
   });
 
   it('follows --endpoint.sd-files as it changes', async () => {

@@ -2,11 +2,12 @@ import type { DedupFunc } from '@strata/dedup';
 import { Engine } from '@strata/promql';
 import { StoreError, GrpcStatus } from '@strata/storeapi';
 import type { Logger } from '@strata/runtime';
-import type { Matcher } from '@strata/tsdb';
+import { Labels, type Matcher } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LimitFunction } from 'p-limit';
 import type { EndpointSet } from '../endpoints/endpointset.js';
 import type { ProxyStore } from '../proxy/proxy.js';
+import type { EndpointFilter } from '../proxy/proxy.js';
 import type { ReadOptions } from '../queryable.js';
 import { ApiError, invalidParam } from './errors.js';
 import type { Params } from './params.js';
@@ -74,12 +75,18 @@ export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOpt
     partialResponse: p.bool('partial_response', ctx.defaults.partialResponse),
     maxSourceResolution,
     autoDownsampling,
-    ...(storeMatchers.length > 0
-      ? {
-          // An endpoint qualifies if any storeMatch[] selector matches one of its label sets (plus __address__).
-          endpointFilter: (e) => storeMatchers.some((ms) => (e.labelSets.length > 0 ? e.labelSets : [undefined]).some((ls) => ms.every((m) => m.matches(m.name === '__address__' ? e.address : (ls?.get(m.name) ?? ''))))),
-        }
-      : {}),
+    ...(storeMatchers.length > 0 ? { endpointFilter: storeMatchFilter(storeMatchers) } : {}),
+  };
+}
+
+/**
+ * Thanos' storeMatch[]: an endpoint is used if any selector matches one of its external label sets,
+ * where `__address__` is the endpoint's address.
+ */
+function storeMatchFilter(selectors: readonly Matcher[][]): EndpointFilter {
+  return (e) => {
+    const labelSets = e.labelSets.length > 0 ? e.labelSets : [Labels.EMPTY];
+    return selectors.some((ms) => labelSets.some((ls) => ms.every((m) => m.matches(m.name === '__address__' ? e.address : ls.get(m.name)))));
   };
 }
 
