@@ -1,6 +1,5 @@
-import { ChunksSampleIterator, ValueType, XORChunk, type ChunkMeta, type SampleIterator, type XORAppender } from '@strata/tsdb';
+import { ChainMergeIterator, ChunksSampleIterator, ValueType, XORChunk, type ChunkMeta, type SampleIterator, type XORAppender } from '@strata/tsdb';
 import { PlainIterator } from './adjustable.js';
-import { ChainMergeIterator } from './chain.js';
 import { splitOverlapping } from './overlap.js';
 import { penaltyMerge } from './penalty.js';
 import type { DedupFunc } from './series.js';

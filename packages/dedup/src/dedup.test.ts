@@ -1,34 +1,12 @@
-import { Labels, ValueType, type SampleIterator, type Series } from '@strata/tsdb';
+import { ArraySampleIterator, Labels, ValueType, type SampleIterator, type Series } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import { CounterAdjustingIterator, PlainIterator } from './adjustable.js';
-import { ChainMergeIterator } from './chain.js';
 import { splitOverlapping } from './overlap.js';
 import { penaltyMerge } from './penalty.js';
 import { dedupSeriesSet } from './series.js';
 
-/** Unit-test iterator over [t, v] pairs. */
-class ArrayIterator implements SampleIterator {
-  #i = -1;
-  constructor(private readonly s: readonly [number, number][]) {}
-  next(): ValueType {
-    this.#i++;
-    return this.#i < this.s.length ? ValueType.Float : ValueType.None;
-  }
-  seek(t: number): ValueType {
-    if (this.#i < 0) this.#i = 0;
-    while (this.#i < this.s.length && (this.s[this.#i] as [number, number])[0] < t) this.#i++;
-    return this.#i < this.s.length ? ValueType.Float : ValueType.None;
-  }
-  atT(): number {
-    return (this.s[this.#i] as [number, number])[0];
-  }
-  atFloat(): number {
-    return (this.s[this.#i] as [number, number])[1];
-  }
-  err(): Error | null {
-    return null;
-  }
-}
+/** A test iterator over [t, v] pairs. */
+const arrayIterator = (s: readonly [number, number][]) => new ArraySampleIterator(s.map(([t]) => t), s.map(([, v]) => v));
 
 function drain(it: SampleIterator): [number, number][] {
   const out: [number, number][] = [];
@@ -36,7 +14,7 @@ function drain(it: SampleIterator): [number, number][] {
   return out;
 }
 
-const plain = (s: [number, number][]) => new PlainIterator(new ArrayIterator(s));
+const plain = (s: [number, number][]) => new PlainIterator(arrayIterator(s));
 const series = (step: number, offset: number, from: number, to: number, f: (t: number) => number = (t) => t) => {
   const out: [number, number][] = [];
   for (let t = from + offset; t < to; t += step) out.push([t, f(t)]);
@@ -76,7 +54,7 @@ describe('penalty deduplication', () => {
     // A counts 10/s until 60s, then disappears; B restarted earlier and reports lower totals.
     const a = series(10_000, 0, 0, 70_000, (t) => t / 100);
     const b = series(10_000, 5_000, 0, 200_000, (t) => t / 100 - 300);
-    const it = penaltyMerge([new CounterAdjustingIterator(new ArrayIterator(a)), new CounterAdjustingIterator(new ArrayIterator(b))]);
+    const it = penaltyMerge([new CounterAdjustingIterator(arrayIterator(a)), new CounterAdjustingIterator(arrayIterator(b))]);
     const got = drain(it);
     for (let i = 1; i < got.length; i++) expect((got[i] as [number, number])[1]).toBeGreaterThanOrEqual((got[i - 1] as [number, number])[1]);
     // The switch comes at 85s (B's first sample after 60s + 2×10s): B reads 550 there, below the 600 A
@@ -116,17 +94,6 @@ describe('penalty deduplication', () => {
   });
 });
 
-describe('chain merge', () => {
-  it('unions samples and collapses equal timestamps', () => {
-    const it = new ChainMergeIterator([new ArrayIterator([[1, 1], [3, 3], [5, 5]]), new ArrayIterator([[2, 20], [3, 30], [6, 60]])]);
-    expect(drain(it)).toEqual([[1, 1], [2, 20], [3, 3], [5, 5], [6, 60]]);
-    const s = new ChainMergeIterator([new ArrayIterator([[1, 1], [4, 4]]), new ArrayIterator([[2, 2]])]);
-    expect(s.seek(2)).toBe(ValueType.Float);
-    expect([s.atT(), s.atFloat()]).toEqual([2, 2]);
-    expect(drain(s)).toEqual([[4, 4]]);
-  });
-});
-
 describe('splitOverlapping', () => {
   it('puts overlapping chunks into separate runs', () => {
     const c = (minTime: number, maxTime: number) => ({ minTime, maxTime });
@@ -139,7 +106,7 @@ describe('splitOverlapping', () => {
 
 describe('dedupSeriesSet', () => {
   it('merges consecutive replicas and passes lone series through', () => {
-    const mk = (name: string, s: [number, number][]): Series => ({ labels: Labels.from({ __name__: name }), iterator: () => new ArrayIterator(s) });
+    const mk = (name: string, s: [number, number][]): Series => ({ labels: Labels.from({ __name__: name }), iterator: () => arrayIterator(s) });
     const x1 = mk('x', [[0, 1], [10_000, 1]]);
     const x2 = mk('x', [[5_000, 2], [15_000, 2], [40_000, 2]]);
     const y = mk('y', [[0, 9]]);

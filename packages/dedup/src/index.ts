@@ -1,6 +1,5 @@
 export * from './adjustable.js';
 export * from './penalty.js';
-export * from './chain.js';
 export * from './overlap.js';
 export * from './series.js';
 export * from './chunks.js';

@@ -1,6 +1,5 @@
-import type { Labels, SampleIterator, Series } from '@strata/tsdb';
+import { ChainMergeIterator, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
 import { CounterAdjustingIterator, isCounterFunc, PlainIterator } from './adjustable.js';
-import { ChainMergeIterator } from './chain.js';
 import { penaltyMerge } from './penalty.js';
 
 export type DedupFunc = 'penalty' | 'chain';

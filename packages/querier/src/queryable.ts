@@ -1,7 +1,7 @@
-import { ChainMergeIterator, dedupSeriesSet, splitOverlapping, type DedupFunc } from '@strata/dedup';
+import { dedupSeriesSet, splitOverlapping, type DedupFunc } from '@strata/dedup';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '@strata/promql';
 import { addQueryStats, Aggr, PartialResponseStrategy, seriesRequest, seriesRequestHints, type QueryStats } from '@strata/storeapi';
-import type { Labels, Matcher, SampleIterator, Series } from '@strata/tsdb';
+import { ChainMergeIterator, type Labels, type Matcher, type SampleIterator, type Series } from '@strata/tsdb';
 import { chunkRunSeries } from './chunks.js';
 import type { EndpointFilter, ProxyStore } from './proxy/proxy.js';
 import { fromMatcher } from './proxy/proxy.js';

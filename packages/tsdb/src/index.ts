@@ -31,3 +31,4 @@ export * from './openmetrics/backfill.js';
 export * from './block/reader.js';
 export * from './block/dump.js';
 export * from './merge.js';
+export * from './chain.js';

@@ -3,6 +3,7 @@ import { Labels } from '../labels/labels.js';
 import type { Matcher } from '../labels/matcher.js';
 import type { Series } from '../series.js';
 import type { BlockReader } from './reader.js';
+import { ChainMergeIterator } from '../chain.js';
 
 /**
  * Go's `%g` for float64 as `fmt` prints it (what `promtool tsdb dump` writes): the shortest digits
@@ -64,7 +65,7 @@ export async function dumpSamples(
       heads[i] = (await (sources[i] as AsyncGenerator<Series>).next()).value ?? undefined;
     }
     const prefix = `${min.labels.toString()} `;
-    const it = its.length === 1 ? (its[0] as SampleIterator) : new MergeIterator(its);
+    const it = its.length === 1 ? (its[0] as SampleIterator) : new ChainMergeIterator(its);
     while (it.next() === ValueType.Float) {
       out += `${prefix}${formatValue(it.atFloat())} ${it.atT()}\n`;
       if (out.length > 1 << 16) {
@@ -76,59 +77,4 @@ export async function dumpSamples(
     if (err !== null) throw err;
   }
   if (out.length > 0) await write(out);
-}
-
-/** Merges iterators by timestamp; where several have the same timestamp, the first one's sample wins. */
-class MergeIterator implements SampleIterator {
-  readonly #its: SampleIterator[];
-  readonly #has: boolean[];
-  #t = 0;
-  #v = 0;
-  #err: Error | null = null;
-  #positioned = false;
-
-  constructor(its: SampleIterator[]) {
-    this.#its = its;
-    this.#has = its.map((it) => it.next() === ValueType.Float);
-  }
-
-  next(): ValueType {
-    let best = -1;
-    for (let i = 0; i < this.#its.length; i++) {
-      if (this.#has[i] && (best < 0 || (this.#its[i] as SampleIterator).atT() < (this.#its[best] as SampleIterator).atT())) best = i;
-    }
-    this.#positioned = best >= 0;
-    if (best < 0) {
-      this.#err = this.#its.map((it) => it.err()).find((e) => e !== null) ?? null;
-      return ValueType.None;
-    }
-    const b = this.#its[best] as SampleIterator;
-    this.#t = b.atT();
-    this.#v = b.atFloat();
-    for (let i = 0; i < this.#its.length; i++) {
-      const it = this.#its[i] as SampleIterator;
-      if (this.#has[i] && it.atT() === this.#t) this.#has[i] = it.next() === ValueType.Float;
-    }
-    return ValueType.Float;
-  }
-
-  seek(t: number): ValueType {
-    if (this.#positioned && this.#t >= t) return ValueType.Float;
-    for (;;) {
-      if (this.next() === ValueType.None) return ValueType.None;
-      if (this.#t >= t) return ValueType.Float;
-    }
-  }
-
-  atT(): number {
-    return this.#t;
-  }
-
-  atFloat(): number {
-    return this.#v;
-  }
-
-  err(): Error | null {
-    return this.#err;
-  }
 }

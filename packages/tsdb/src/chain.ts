@@ -1,9 +1,9 @@
-import { ValueType, type SampleIterator } from '@strata/tsdb';
+import { ValueType, type SampleIterator } from './chunkenc/chunk.js';
 
 /**
  * Prometheus' chained merge (storage.ChainedSeriesMerge): the union of all replicas' samples in time
  * order, samples with the same timestamp collapsed into one (the first replica's). Right for replicas
- * that hold identical samples, such as Receive replication.
+ * that hold identical samples, such as Receive replication; also how a dump reads overlapping blocks.
  */
 export class ChainMergeIterator implements SampleIterator {
   readonly #its: SampleIterator[];
