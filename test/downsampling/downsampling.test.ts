@@ -75,6 +75,21 @@ async function compactOnce(bucket: Bucket, dataDir: string): Promise<void> {
   await compactor.stop();
 }
 
+/** A store gateway over the bucket and a querier over it (2.x PromQL, to compare with 2.42's rules). */
+async function serveBucket(bucket: Bucket, dir: string): Promise<{ store: Store; querier: Querier; url: string }> {
+  const store = await startStore({ bucket, dataDir: join(dir, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+  const querier = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], promqlCompat: 2, endpointRefreshMs: 200, logger: nopLogger });
+  return { store, querier, url: `http://${querier.httpAddress}` };
+}
+
+async function stopAll(parts: { querier?: Querier; store?: Store; bucket?: Bucket; s3?: S3Server; work?: { cleanup: () => Promise<void> } }): Promise<void> {
+  await parts.querier?.stop();
+  await parts.store?.stop();
+  await parts.bucket?.close();
+  await parts.s3?.stop();
+  if (process.env.KEEP_TEST_DIR === undefined) await parts.work?.cleanup();
+}
+
 describe('downsampled data through compactor, store gateway and querier', () => {
   let work: { path: string; cleanup: () => Promise<void> };
   let s3: S3Server;
@@ -100,22 +115,14 @@ describe('downsampled data through compactor, store gateway and querier', () => 
     bucket = newBucket(parseBucketConfig(s3.configYaml()));
     const { blocksDir } = await replicaBlocks(join(work.path, 'src'), { offsetMs: OFFSET_MS }, T0, END);
     await uploadAll(bucket, blocksDir, CLUSTER);
-    store = await startStore({ bucket, dataDir: join(work.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
-    querier = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], promqlCompat: 2, endpointRefreshMs: 200, logger: nopLogger });
-    url = `http://${querier.httpAddress}`;
+    ({ store, querier, url } = await serveBucket(bucket, work.path));
     for (const q of RAW_QUERIES) before.set(q, await rangeQuery(url, q, '0', T0, END - 1, 600_000));
 
     await compactOnce(bucket, join(work.path, 'compactor'));
     await store.sync();
   }, 300_000);
 
-  afterAll(async () => {
-    await querier?.stop();
-    await store?.stop();
-    await bucket?.close();
-    await s3?.stop();
-    if (process.env.KEEP_TEST_DIR === undefined) await work?.cleanup();
-  });
+  afterAll(() => stopAll({ querier, store, bucket, s3, work }));
 
   it('the compactor made a 5m block of the 2d window, and the store gateway loaded it', async () => {
     const live = await liveBlocks(bucket);
@@ -267,18 +274,10 @@ describe('1h downsampled data through compactor, store gateway and querier', () 
     const meta = await w.close();
     await uploadBlock(bucket, join(work.path, meta.ulid));
     await compactOnce(bucket, join(work.path, 'compactor'));
-    store = await startStore({ bucket, dataDir: join(work.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
-    querier = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], promqlCompat: 2, logger: nopLogger });
-    url = `http://${querier.httpAddress}`;
+    ({ store, querier, url } = await serveBucket(bucket, work.path));
   }, 300_000);
 
-  afterAll(async () => {
-    await querier?.stop();
-    await store?.stop();
-    await bucket?.close();
-    await s3?.stop();
-    if (process.env.KEEP_TEST_DIR === undefined) await work?.cleanup();
-  });
+  afterAll(() => stopAll({ querier, store, bucket, s3, work }));
 
   it('the store gateway serves the raw, 5m and 1h blocks', () => {
     expect(store.bucketStore.blocks().map((b) => b.resolution).sort((a, b) => a - b)).toEqual([0, FIVE_MIN, HOUR]);
