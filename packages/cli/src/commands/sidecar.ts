@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { bucketFromConfigFile } from '@strata/objstore';
-import { createLogger, type LogLevel } from '@strata/runtime';
 import { start } from '@strata/sidecar';
 import { MIN_INT64 } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { parseDuration, parseTime } from '../flags.js';
+import { loggerFromFlags, runUntilSignal, withLogFlags } from './component.js';
 
 /** `strata sidecar`: runs next to one Prometheus, with `thanos sidecar`'s flags. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('sidecar')
     .description('Serve a Prometheus over the StoreAPI and upload its finished blocks to object storage')
     .option('--prometheus.url <url>', 'URL of the Prometheus to serve and ship', 'http://localhost:9090')
@@ -24,46 +24,36 @@ export function register(program: Command): void {
     .option('--shipper.sync-interval <duration>', 'how often the shipper looks for new blocks', '30s')
     .option('--min-time <time>', 'serve and advertise only data from this time on (RFC3339, Unix seconds, or relative like -2w)')
     .option('--prometheus.ready_timeout <duration>', 'how long to wait for Prometheus at start', '10m')
-    .option('--prometheus.get_config_interval <duration>', 'how often to refresh external labels and the lowest timestamp', '30s')
-    .option('--log.level <level>', 'debug, info, warn or error', 'info')
-    .option('--log.format <format>', 'logfmt or json', 'logfmt')
-    .action(async (o: Record<string, unknown>) => {
-      const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
-      const logger = createLogger({ level: str('log.level') as LogLevel, format: str('log.format') === 'json' ? 'json' : 'logfmt' });
-      const registry = new Registry();
-      const cert = str('grpcServerTlsCert');
-      const key = str('grpcServerTlsKey');
-      if ((cert === undefined) !== (key === undefined)) throw new Error('--grpc-server-tls-cert and --grpc-server-tls-key must be given together');
-      const clientCA = str('grpcServerTlsClientCa');
-      if (clientCA !== undefined && cert === undefined) throw new Error('--grpc-server-tls-client-ca needs --grpc-server-tls-cert and --grpc-server-tls-key');
-      const configFile = str('objstore.configFile');
-      const minTime = str('minTime');
+    .option('--prometheus.get_config_interval <duration>', 'how often to refresh external labels and the lowest timestamp', '30s');
+  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+    const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
+    const logger = loggerFromFlags(o);
+    const registry = new Registry();
+    const cert = str('grpcServerTlsCert');
+    const key = str('grpcServerTlsKey');
+    if ((cert === undefined) !== (key === undefined)) throw new Error('--grpc-server-tls-cert and --grpc-server-tls-key must be given together');
+    const clientCA = str('grpcServerTlsClientCa');
+    if (clientCA !== undefined && cert === undefined) throw new Error('--grpc-server-tls-client-ca needs --grpc-server-tls-cert and --grpc-server-tls-key');
+    const configFile = str('objstore.configFile');
+    const minTime = str('minTime');
 
-      const sidecar = await start({
-        prometheusUrl: str('prometheus.url')!,
-        tsdbPath: str('tsdb.path')!,
-        ...(configFile ? { bucket: await bucketFromConfigFile(configFile, { registry }) } : {}),
-        grpcAddress: str('grpcAddress')!,
-        httpAddress: str('httpAddress')!,
-        ...(cert && key
-          ? { grpcTls: { cert: await readFile(cert), key: await readFile(key), ...(clientCA ? { clientCA: await readFile(clientCA) } : {}) } }
-          : {}),
-        uploadCompacted: o['shipper.uploadCompacted'] === true,
-        shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),
-        minTime: minTime === undefined ? MIN_INT64 : parseTime(minTime),
-        readyTimeoutMs: parseDuration(str('prometheus.ready_timeout')!),
-        heartbeatIntervalMs: parseDuration(str('prometheus.get_config_interval')!),
-        logger,
-        registry,
-      });
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
-          logger.info('shutting down', { signal });
-          resolve();
-        };
-        process.once('SIGINT', () => shutdown('SIGINT'));
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
-      });
-      await sidecar.stop();
+    const sidecar = await start({
+      prometheusUrl: str('prometheus.url')!,
+      tsdbPath: str('tsdb.path')!,
+      ...(configFile ? { bucket: await bucketFromConfigFile(configFile, { registry }) } : {}),
+      grpcAddress: str('grpcAddress')!,
+      httpAddress: str('httpAddress')!,
+      ...(cert && key
+        ? { grpcTls: { cert: await readFile(cert), key: await readFile(key), ...(clientCA ? { clientCA: await readFile(clientCA) } : {}) } }
+        : {}),
+      uploadCompacted: o['shipper.uploadCompacted'] === true,
+      shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),
+      minTime: minTime === undefined ? MIN_INT64 : parseTime(minTime),
+      readyTimeoutMs: parseDuration(str('prometheus.ready_timeout')!),
+      heartbeatIntervalMs: parseDuration(str('prometheus.get_config_interval')!),
+      logger,
+      registry,
     });
+    await runUntilSignal(logger, () => sidecar.stop());
+  });
 }
