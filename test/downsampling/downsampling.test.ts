@@ -202,7 +202,7 @@ describe('downsampled data through compactor, store gateway and querier', () => 
       const chunks = async (aggregates: Aggr[], maxResolutionWindow: number): Promise<AggrChunk[]> => {
         const out: AggrChunk[] = [];
         const req = seriesRequest({ minTime: T0, maxTime: T0 + 48 * HOUR - 1, maxResolutionWindow, aggregates, matchers: [{ type: 0, name: '__name__', value: 'demo_gauge_a' }] });
-        for await (const f of client.series(req)) out.push(...(f.series?.chunks ?? []));
+        for await (const f of client.series(req)) if ('series' in f) out.push(...f.series.chunks);
         return out;
       };
       const counts = await chunks([Aggr.COUNT], FIVE_MIN);

@@ -253,7 +253,7 @@ describe('wire compatibility with independently built clients', () => {
           const [n, v] = fields(f.value as Uint8Array);
           labels[text(n!.value)] = text(v!.value);
         } else if (f.no === 2) {
-          const c = { min: 0, max: 0, type: -1, data: new Uint8Array(0), hash: 0n };
+          const c = { min: 0, max: 0, type: -1, data: new Uint8Array(0) as Uint8Array, hash: 0n };
           for (const a of fields(f.value as Uint8Array)) {
             if (a.no === 1) c.min = int64(a.value);
             else if (a.no === 2) c.max = int64(a.value);
