@@ -1,5 +1,6 @@
 import { Aggr, GrpcStatus, StoreError, storeChunk, type AggrChunk } from '@strata/storeapi';
-import { AggrChunk as TsdbAggrChunk, AggrType, type Chunk } from '@strata/tsdb';
+import { AggrChunk as TsdbAggrChunk, AggrType, chunkFromBytes, CorruptionError, Encoding } from '@strata/tsdb';
+import type { RawChunk } from './chunkreader.js';
 
 /** The StoreAPI field each requested aggregate fills, and the sub-chunk of Thanos' aggregate chunk it comes from. */
 const FIELDS: Partial<Record<Aggr, { field: 'count' | 'sum' | 'min' | 'max' | 'counter'; type: AggrType; name: string }>> = {
@@ -10,15 +11,28 @@ const FIELDS: Partial<Record<Aggr, { field: 'count' | 'sum' | 'min' | 'max' | 'c
   [Aggr.COUNTER]: { field: 'counter', type: AggrType.Counter, name: 'counter' },
 };
 
+/** A block chunk as the StoreAPI sends it, with its sample count (for the sample limit). */
+export interface StoreBoundChunk {
+  chunk: AggrChunk;
+  samples: number;
+}
+
 /**
- * One block chunk as a StoreAPI AggrChunk (Thanos' populateChunk): raw chunks fill `raw`; an
- * aggregate chunk of a downsampled block (encoding 0xFF) fills the fields of the requested
- * aggregates, each its XOR sub-chunk as it is, hashed. Like Thanos, `RAW` asks nothing of an
- * aggregate chunk, and a requested aggregate the chunk lacks fails the request, since answering
- * without it would silently change the query's result.
+ * One block chunk as a StoreAPI AggrChunk (Thanos' populateChunk): raw XOR chunks fill `raw` with
+ * their bytes as stored (not decoded); an aggregate chunk of a downsampled block (encoding 0xFF)
+ * fills the fields of the requested aggregates, each its XOR sub-chunk as it is, hashed. Like Thanos,
+ * `RAW` asks nothing of an aggregate chunk, and a requested aggregate the chunk lacks fails the
+ * request, since answering without it would silently change the query's result.
  */
-export function toStoreAggrChunk(minTime: number, maxTime: number, chunk: Chunk, aggregates: readonly Aggr[], blockId: string): AggrChunk {
-  if (!(chunk instanceof TsdbAggrChunk)) return { minTime, maxTime, raw: storeChunk(chunk.encoding, chunk.bytes) };
+export function toStoreAggrChunk(minTime: number, maxTime: number, stored: RawChunk, aggregates: readonly Aggr[], blockId: string): StoreBoundChunk {
+  const { encoding, data } = stored;
+  if (encoding === Encoding.XOR) {
+    // The BE16 sample count XORChunk.fromBytes would insist on.
+    if (data.length < 2) throw new CorruptionError('XOR chunk', 0, `chunk of ${data.length} bytes is shorter than its 2-byte sample count`);
+    return { chunk: { minTime, maxTime, raw: storeChunk(encoding, data) }, samples: ((data[0] as number) << 8) | (data[1] as number) };
+  }
+  const chunk = chunkFromBytes(encoding, data);
+  if (!(chunk instanceof TsdbAggrChunk)) return { chunk: { minTime, maxTime, raw: storeChunk(chunk.encoding, chunk.bytes) }, samples: chunk.numSamples() };
   const out: AggrChunk = { minTime, maxTime };
   for (const a of aggregates) {
     const f = FIELDS[a];
@@ -29,6 +43,5 @@ export function toStoreAggrChunk(minTime: number, maxTime: number, chunk: Chunk,
     }
     out[f.field] = storeChunk(sub.encoding, sub.bytes);
   }
-  return out;
+  return { chunk: out, samples: chunk.numSamples() };
 }
-

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { BucketByteRange } from '@strata/block';
-import { joinKey, type Bucket } from '@strata/objstore';
+import { joinKey } from '@strata/objstore';
 import { GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
-import { ChunkSegmentReader, IndexReader, Labels, type BlockMeta, type ChunkRef, type Matcher, type Postings } from '@strata/tsdb';
+import { IndexReader, type BlockMeta, type ByteRange, type ChunkRef, type Labels, type Matcher, type Postings } from '@strata/tsdb';
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
-import { IndexHeader } from './indexheader.js';
+import { readChunks, type ChunkReadPlan, type SegmentFiles } from './chunkreader.js';
+import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
+import type { AccountingBucket, QueryStats } from './querystats.js';
 
 /** One series of one block, ready to send (labels still without external labels). */
 export interface BlockSeries {
@@ -32,13 +34,13 @@ export class SampleBudget {
 }
 
 export interface BlockOptions {
-  bucket: Bucket;
+  bucket: AccountingBucket;
   cache: IndexCache;
   /** Chunks at most this many bytes apart in a segment file are fetched with one request (default: the block's average chunk size). */
   chunkGapBytes?: number;
 }
 
-/** How many chunk refs are resolved with one batched chunk read. */
+/** How many chunk refs one read of chunks is planned over; the next batch's series are decoded while it runs. */
 const CHUNK_BATCH = 4096;
 /** Bytes read past a chunk's start when its length is not known yet, when meta.json has no index_stats or chunk counts. */
 const DEFAULT_CHUNK_SIZE_ESTIMATE = 2048;
@@ -47,7 +49,14 @@ const MAX_CHUNK_SIZE_ESTIMATE = 16_000;
 
 interface OpenReaders {
   index: IndexReader;
-  chunks: ChunkSegmentReader | undefined;
+  /** The index as the IndexReader reads it: index-header regions locally, the rest from the bucket. */
+  range: HeaderBackedRange;
+}
+
+/** What one query reads a block through: every object-store request is charged to its stats. */
+interface QueryReaders {
+  index: IndexReader;
+  bucket: AccountingBucket;
 }
 
 /**
@@ -63,8 +72,7 @@ export class BucketBlock {
   readonly resolution: number;
   readonly extLabels: Labels;
   readonly #segments: readonly { object: string; size: number | undefined }[];
-  readonly #chunkSizeEstimate: number;
-  readonly #chunkGapBytes: number;
+  readonly #chunkPlan: ChunkReadPlan;
   readonly #header: IndexHeader;
   readonly #opts: BlockOptions;
   #readers: Promise<OpenReaders> | undefined;
@@ -81,9 +89,11 @@ export class BucketBlock {
     // Without index_stats, the block's average chunk size: reads then cover most chunks at once.
     const segmentBytes = segments.reduce((n, s) => n + (s.size ?? 0), 0);
     const avgChunk = meta.stats?.numChunks && segmentBytes > 0 ? Math.ceil(segmentBytes / meta.stats.numChunks) : DEFAULT_CHUNK_SIZE_ESTIMATE;
-    this.#chunkSizeEstimate = meta.thanos?.index_stats?.chunk_max_size ?? Math.min(MAX_CHUNK_SIZE_ESTIMATE, Math.ceil(avgChunk * 1.5) + 16);
-    // Bridging gaps no larger than an average chunk keeps the bytes fetched within about twice those needed.
-    this.#chunkGapBytes = opts.chunkGapBytes ?? avgChunk;
+    this.#chunkPlan = {
+      sizeEstimate: meta.thanos?.index_stats?.chunk_max_size ?? Math.min(MAX_CHUNK_SIZE_ESTIMATE, Math.ceil(avgChunk * 1.5) + 16),
+      // Bridging gaps no larger than an average chunk keeps the bytes fetched within about twice those needed.
+      maxGap: opts.chunkGapBytes ?? avgChunk,
+    };
     this.#header = header;
     this.#opts = opts;
   }
@@ -113,12 +123,15 @@ export class BucketBlock {
     return this.#readers !== undefined;
   }
 
-  /** Runs `fn` with the block's readers open; errors name the block. */
-  async #use<T>(fn: (r: OpenReaders) => Promise<T>): Promise<T> {
+  /** Runs `fn` with the block's readers open, its object-store requests charged to `stats`; errors name the block. */
+  async #use<T>(stats: QueryStats, fn: (r: QueryReaders) => Promise<T>): Promise<T> {
     this.#users++;
     try {
       this.#readers ??= this.#openReaders();
-      return await fn(await this.#readers);
+      const r = await this.#readers;
+      const bucket = this.#opts.bucket.charging(stats);
+      const remote = new CachedIndexRange(new BucketByteRange(bucket, joinKey(this.id, 'index'), this.#header.indexSize), this.id, this.#opts.cache, r.index.toc.postings);
+      return await fn({ index: r.index.withRange(r.range.withRemote(remote)), bucket });
     } catch (e) {
       if (e instanceof StoreError) throw e;
       throw new Error(`block ${this.id}: ${(e as Error).message}`, { cause: e });
@@ -129,23 +142,20 @@ export class BucketBlock {
   }
 
   async #openReaders(): Promise<OpenReaders> {
-    const remote = new CachedIndexRange(new BucketByteRange(this.#opts.bucket, joinKey(this.id, 'index'), this.#header.indexSize), this.id, this.#opts.cache);
     try {
-      const index = await IndexReader.open(await this.#header.open(remote));
-      remote.postingsStart = index.toc.postings;
-      return { index, chunks: undefined };
+      // Opening reads only index-header regions: nothing from the bucket.
+      const range = await this.#header.open(new BucketByteRange(this.#opts.bucket, joinKey(this.id, 'index'), this.#header.indexSize));
+      return { index: await IndexReader.open(range), range };
     } catch (e) {
       this.#readers = undefined;
       throw e;
     }
   }
 
-  async #chunkReader(r: OpenReaders): Promise<ChunkSegmentReader> {
-    r.chunks ??= await ChunkSegmentReader.open(
-      this.#segments.map((s) => new BucketByteRange(this.#opts.bucket, s.object, s.size)),
-      { chunkSizeEstimate: this.#chunkSizeEstimate, maxGap: this.#chunkGapBytes },
-    );
-    return r.chunks;
+  /** The segment files as one query reads them (sizes from meta.json or the listing, else asked once per read). */
+  async #segmentFiles(bucket: AccountingBucket): Promise<SegmentFiles> {
+    const files: ByteRange[] = this.#segments.map((s) => new BucketByteRange(bucket, s.object, s.size));
+    return { files, sizes: await Promise.all(files.map((f) => f.size())) };
   }
 
   /** Closes the readers if no request used the block for `idleMs`; returns whether it did. */
@@ -171,46 +181,67 @@ export class BucketBlock {
    * chunks as the requested `aggregates` (toStoreAggrChunk). Everything is read before anything is
    * returned, so a corrupt chunk fails the whole block rather than serving part of it.
    */
-  series(matchers: readonly Matcher[], mint: number, maxt: number, skipChunks: boolean, budget: SampleBudget, aggregates: readonly Aggr[]): Promise<BlockSeries[]> {
-    return this.#use(async (r) => {
+  series(
+    matchers: readonly Matcher[],
+    mint: number,
+    maxt: number,
+    skipChunks: boolean,
+    budget: SampleBudget,
+    aggregates: readonly Aggr[],
+    stats: QueryStats,
+  ): Promise<BlockSeries[]> {
+    return this.#use(stats, async (r) => {
       const ids = await this.#postings(r.index, matchers);
       const out: BlockSeries[] = [];
-      const pending: { series: BlockSeries; refs: ChunkRef[] }[] = [];
+      const reads: Promise<void>[] = [];
+      let segments: Promise<SegmentFiles> | undefined;
+      let pending: { series: BlockSeries; refs: ChunkRef[] }[] = [];
       let pendingRefs = 0;
-      const flush = async () => {
-        const chunks = await (await this.#chunkReader(r)).chunks(pending.flatMap((p) => p.refs.map((c) => c.ref)));
-        let k = 0;
-        for (const p of pending) {
-          for (const ref of p.refs) {
-            const c = chunks[k++]!;
-            budget.take(c.numSamples());
-            p.series.chunks.push(toStoreAggrChunk(ref.minTime, ref.maxTime, c, aggregates, this.id));
-          }
-        }
-        pending.length = 0;
+      // Each batch's chunks are read while the next batch's series entries are decoded.
+      const flush = () => {
+        const batch = pending;
+        pending = [];
         pendingRefs = 0;
+        segments ??= this.#segmentFiles(r.bucket);
+        const read = segments.then(async (files) => {
+          const chunks = await readChunks(files, batch.flatMap((p) => p.refs.map((c) => c.ref)), this.#chunkPlan);
+          let k = 0;
+          for (const p of batch) {
+            for (const ref of p.refs) {
+              const c = toStoreAggrChunk(ref.minTime, ref.maxTime, chunks[k++]!, aggregates, this.id);
+              budget.take(c.samples);
+              p.series.chunks.push(c.chunk);
+            }
+          }
+        });
+        // Awaited below; until then a failure must not count as unhandled.
+        read.catch(() => {});
+        reads.push(read);
       };
-      for await (const entry of r.index.series(ids)) {
-        const refs = entry.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
-        if (refs.length === 0) continue;
-        const s: BlockSeries = { labels: entry.labels, chunks: [] };
-        out.push(s);
-        if (skipChunks) continue;
-        pending.push({ series: s, refs });
-        pendingRefs += refs.length;
-        if (pendingRefs >= CHUNK_BATCH) await flush();
+      for await (const entries of r.index.seriesBatches(ids)) {
+        for (const entry of entries) {
+          const refs = entry.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
+          if (refs.length === 0) continue;
+          const s: BlockSeries = { labels: entry.labels, chunks: [] };
+          out.push(s);
+          if (skipChunks) continue;
+          pending.push({ series: s, refs });
+          pendingRefs += refs.length;
+          if (pendingRefs >= CHUNK_BATCH) flush();
+        }
       }
-      if (pending.length > 0) await flush();
+      if (pending.length > 0) flush();
+      await Promise.all(reads);
       return out;
     });
   }
 
-  labelNames(matchers: readonly Matcher[]): Promise<string[]> {
-    return this.#use((r) => r.index.labelNames(matchers));
+  labelNames(matchers: readonly Matcher[], stats: QueryStats): Promise<string[]> {
+    return this.#use(stats, (r) => r.index.labelNames(matchers));
   }
 
-  labelValues(name: string, matchers: readonly Matcher[]): Promise<string[]> {
-    return this.#use((r) => r.index.labelValues(name, matchers));
+  labelValues(name: string, matchers: readonly Matcher[], stats: QueryStats): Promise<string[]> {
+    return this.#use(stats, (r) => r.index.labelValues(name, matchers));
   }
 
   /** Closes the readers; the next request opens them again from the index-header. */
@@ -219,6 +250,5 @@ export class BucketBlock {
     this.#readers = undefined;
     const r = await readers?.catch(() => undefined);
     await r?.index.close();
-    await r?.chunks?.close();
   }
 }

@@ -24,7 +24,8 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { SampleBudget, type BucketBlock } from './block.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
-import { QueryStats, withQueryStats } from './querystats.js';
+import { withExternalLabels } from './extlabels.js';
+import { QueryStats } from './querystats.js';
 import { blocksFor } from './resolution.js';
 
 export interface BucketStoreOptions {
@@ -153,16 +154,21 @@ export class BucketStore implements StoreServer {
       if (rest.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `no matchers beyond the external labels ${set.labels.toString()}: select series by their own labels`);
       for (const b of blocksFor(set.blocks, mint, maxt, req.maxResolutionWindow)) {
         queriedBlocks.push(b.id);
+        const ext = set.labels.toArray();
         reads.push(
-          limit(() =>
-            withQueryStats(stats, async () => {
-              const got = await b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates);
-              const out = got.map((s) => ({ labels: s.labels.merge(set.labels).without(replicaLabels), chunks: s.chunks }));
-              // Adding and removing labels can change the order (a shorter set no longer sorts first).
-              out.sort((x, y) => Labels.compare(x.labels, y.labels));
-              return out;
-            }),
-          ),
+          limit(async () => {
+            const got = await b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats);
+            const out: OutSeries[] = new Array(got.length);
+            let sorted = true;
+            for (let i = 0; i < got.length; i++) {
+              const s = got[i] as OutSeries;
+              out[i] = { labels: withExternalLabels(s.labels, ext, replicaLabels), chunks: s.chunks };
+              if (i > 0 && sorted) sorted = Labels.compare((out[i - 1] as OutSeries).labels, (out[i] as OutSeries).labels) <= 0;
+            }
+            // Adding and removing labels can change the order (a shorter set no longer sorts first).
+            if (!sorted) out.sort((x, y) => Labels.compare(x.labels, y.labels));
+            return out;
+          }),
         );
       }
     }
@@ -213,8 +219,8 @@ export class BucketStore implements StoreServer {
   async labelNames(req: LabelNamesRequest): Promise<LabelNamesResponse> {
     const replica = new Set(req.withoutReplicaLabels);
     const names = new Set<string>();
-    await this.#eachLabelBlock(req, async (set, b, rest) => {
-      const got = await b.labelNames(rest);
+    await this.#eachLabelBlock(req, async (set, b, rest, stats) => {
+      const got = await b.labelNames(rest, stats);
       if (got.length === 0) return;
       for (const n of got) names.add(n);
       for (const l of set.labels) names.add(l.name);
@@ -225,11 +231,11 @@ export class BucketStore implements StoreServer {
   async labelValues(req: LabelValuesRequest): Promise<LabelValuesResponse> {
     if (req.withoutReplicaLabels.includes(req.label)) return { values: [], warnings: [] };
     const values = new Set<string>();
-    await this.#eachLabelBlock(req, async (set, b, rest) => {
+    await this.#eachLabelBlock(req, async (set, b, rest, stats) => {
       const ext = set.labels.has(req.label) ? set.labels.get(req.label) : undefined;
       if (ext === undefined) {
-        for (const v of await b.labelValues(req.label, rest)) values.add(v);
-      } else if (rest.length === 0 || (await b.labelNames(rest)).length > 0) {
+        for (const v of await b.labelValues(req.label, rest, stats)) values.add(v);
+      } else if (rest.length === 0 || (await b.labelNames(rest, stats)).length > 0) {
         // The external label's value, where the block has series the matchers select.
         values.add(ext);
       }
@@ -238,12 +244,10 @@ export class BucketStore implements StoreServer {
   }
 
   /** Runs `fn` for every block a label request touches (bounded concurrency), counting its bucket requests. */
-  async #eachLabelBlock(req: LabelNamesRequest, fn: (set: BlockSet, b: BucketBlock, rest: Matcher[]) => Promise<void>): Promise<void> {
+  async #eachLabelBlock(req: LabelNamesRequest, fn: (set: BlockSet, b: BucketBlock, rest: Matcher[], stats: QueryStats) => Promise<void>): Promise<void> {
     const limit = pLimit(this.#opts.blockConcurrency);
     const stats = new QueryStats();
-    await withQueryStats(stats, () =>
-      Promise.all(this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) => blocks.map((b) => limit(() => fn(set, b, rest))))),
-    );
+    await Promise.all(this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) => blocks.map((b) => limit(() => fn(set, b, rest, stats)))));
     this.#opts.metrics.objectRequests.observe(stats.requests);
   }
 }

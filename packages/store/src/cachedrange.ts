@@ -7,13 +7,12 @@ import { CacheItem, type IndexCache } from './cache.js';
  * same ranges for the same matchers and series, so repeated queries are served from memory.
  */
 export class CachedIndexRange implements ByteRange {
-  /** Where the postings section starts: reads before it are series entries. Set once the TOC is known. */
-  postingsStart = Infinity;
-
   constructor(
     readonly inner: ByteRange,
     readonly blockId: string,
     readonly cache: IndexCache,
+    /** Where the postings section starts (the TOC's postings offset): reads before it are series entries. */
+    readonly postingsStart: number,
   ) {}
 
   get name(): string {

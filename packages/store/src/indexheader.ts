@@ -103,18 +103,23 @@ export class IndexHeader {
   }
 
   /** A ByteRange over the whole index: header regions from the local file, anything else from `remote`. */
-  async open(remote: ByteRange): Promise<ByteRange> {
+  async open(remote: ByteRange): Promise<HeaderBackedRange> {
     const local = await FileByteRange.open(this.path);
     return new HeaderBackedRange(remote, local, this);
   }
 }
 
-class HeaderBackedRange implements ByteRange {
+export class HeaderBackedRange implements ByteRange {
   constructor(
     readonly remote: ByteRange,
     readonly local: FileByteRange,
     readonly header: IndexHeader,
   ) {}
+
+  /** The same index with the reads the header does not hold going to `remote` (one query's view); closing stays with this range. */
+  withRemote(remote: ByteRange): ByteRange {
+    return new HeaderBackedRange(remote, this.local, this.header);
+  }
 
   get name(): string {
     return this.remote.name;

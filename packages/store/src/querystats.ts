@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Readable } from 'node:stream';
 import { ForwardingBucket, type Bucket, type ObjectAttributes } from '@strata/objstore';
 import pLimit, { type LimitFunction } from 'p-limit';
@@ -9,25 +8,26 @@ export class QueryStats {
   bytes = 0;
 }
 
-const current = new AsyncLocalStorage<QueryStats>();
-
-/** Runs `fn` with `stats` collecting the object-store requests made on its behalf (also in callbacks it awaits). */
-export function withQueryStats<T>(stats: QueryStats, fn: () => T): T {
-  return current.run(stats, fn);
-}
-
 /**
- * The store gateway's view of the bucket: every request is charged to the query it serves (through
- * AsyncLocalStorage, so no stats object is threaded through the tsdb readers), and range reads run
- * at most `concurrency` at a time across all queries so one big query cannot open thousands of
- * connections. Streams are read to the end before the slot is freed.
+ * The store gateway's view of the bucket: range reads run at most `concurrency` at a time across all
+ * queries, so one big query cannot open thousands of connections, and each read is buffered whole
+ * before its slot is freed. `charging(stats)` is the same bucket (same slots) with every request
+ * counted in one query's stats; the query passes it down explicitly, which costs far less than
+ * tracking the query through AsyncLocalStorage's promise hooks.
  */
 export class AccountingBucket extends ForwardingBucket {
   readonly #limit: LimitFunction;
+  readonly #stats: QueryStats | undefined;
 
-  constructor(inner: Bucket, concurrency: number) {
+  constructor(inner: Bucket, concurrency: number | LimitFunction, stats?: QueryStats) {
     super(inner);
-    this.#limit = pLimit(concurrency);
+    this.#limit = typeof concurrency === 'number' ? pLimit(concurrency) : concurrency;
+    this.#stats = stats;
+  }
+
+  /** This bucket with every request charged to `stats`. */
+  charging(stats: QueryStats): AccountingBucket {
+    return new AccountingBucket(this.inner, this.#limit, stats);
   }
 
   override get(name: string): Promise<Readable> {
@@ -39,21 +39,19 @@ export class AccountingBucket extends ForwardingBucket {
   }
 
   override attributes(name: string): Promise<ObjectAttributes> {
-    const stats = current.getStore();
-    if (stats !== undefined) stats.requests++;
+    if (this.#stats !== undefined) this.#stats.requests++;
     return this.inner.attributes(name);
   }
 
   async #counted(open: () => Promise<Readable>): Promise<Readable> {
-    const stats = current.getStore();
     const chunks = await this.#limit(async () => {
       const parts: Buffer[] = [];
       for await (const c of await open()) parts.push(c as Buffer);
       return parts;
     });
-    if (stats !== undefined) {
-      stats.requests++;
-      for (const c of chunks) stats.bytes += c.length;
+    if (this.#stats !== undefined) {
+      this.#stats.requests++;
+      for (const c of chunks) this.#stats.bytes += c.length;
     }
     return Readable.from(chunks);
   }

@@ -1,7 +1,7 @@
 // Unit tests of the store gateway's pure parts: block selection by resolution, aggregate chunk
 // unpacking, the byte-bounded index cache, and the k-way merge.
 import { Aggr, GrpcStatus } from '@strata/storeapi';
-import { AggrChunk, Labels, XORChunk } from '@strata/tsdb';
+import { AggrChunk, Encoding, Labels, XORChunk } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { toStoreAggrChunk } from './aggrchunk.js';
@@ -41,7 +41,8 @@ describe('toStoreAggrChunk', () => {
   const aggr = AggrChunk.encode([count, sum, undefined, undefined, undefined]);
 
   it('fills the requested aggregates with their sub-chunks as XOR StoreChunks', () => {
-    const got = toStoreAggrChunk(0, 599_999, AggrChunk.fromBytes(aggr.bytes), [Aggr.COUNT, Aggr.SUM, Aggr.RAW], '01B');
+    const { chunk: got, samples } = toStoreAggrChunk(0, 599_999, { encoding: Encoding.Aggr, data: aggr.bytes }, [Aggr.COUNT, Aggr.SUM, Aggr.RAW], '01B');
+    expect(samples).toBe(2);
     expect(Object.keys(got).sort()).toEqual(['count', 'maxTime', 'minTime', 'sum']);
     expect(got.count).toMatchObject({ type: 0, data: count.bytes });
     expect(got.sum?.data).toEqual(sum.bytes);
@@ -49,13 +50,20 @@ describe('toStoreAggrChunk', () => {
   });
 
   it('fails the request when a requested aggregate is missing', () => {
-    expect(() => toStoreAggrChunk(0, 599_999, AggrChunk.fromBytes(aggr.bytes), [Aggr.COUNT, Aggr.MAX], '01B')).toThrow(
+    expect(() => toStoreAggrChunk(0, 599_999, { encoding: Encoding.Aggr, data: aggr.bytes }, [Aggr.COUNT, Aggr.MAX], '01B')).toThrow(
       expect.objectContaining({ code: GrpcStatus.INTERNAL, message: expect.stringMatching(/block 01B: .*no max aggregate/) }),
     );
   });
 
-  it('passes raw chunks through as raw', () => {
-    expect(toStoreAggrChunk(0, 599_999, count, [Aggr.MIN], '01B')).toEqual({ minTime: 0, maxTime: 599_999, raw: expect.objectContaining({ type: 0, data: count.bytes }) });
+  it('passes raw chunks through as raw, their bytes not copied', () => {
+    const data = count.bytes;
+    const got = toStoreAggrChunk(0, 599_999, { encoding: Encoding.XOR, data }, [Aggr.MIN], '01B');
+    expect(got).toEqual({ chunk: { minTime: 0, maxTime: 599_999, raw: expect.objectContaining({ type: 0, data }) }, samples: 2 });
+    expect(got.chunk.raw?.data).toBe(data);
+  });
+
+  it('rejects an XOR chunk too short for its sample count', () => {
+    expect(() => toStoreAggrChunk(0, 1, { encoding: Encoding.XOR, data: new Uint8Array(1) }, [], '01B')).toThrow(/shorter than its 2-byte sample count/);
   });
 });
 

@@ -110,6 +110,13 @@ export class PostingsTable {
     return this.#sortedNames;
   }
 
+  /** Bytes of the all-postings list (the ("", "") entry) with any padding after it, known without a read. */
+  allPostingsBytes(): number | undefined {
+    const n = this.#names.get('');
+    if (n === undefined || n.samples.length !== 1) return undefined;
+    return n.postingsEnd - (n.samples[0] as Sample).postingsOff;
+  }
+
   /** Every value of `name` with its postings range, sorted by value. */
   async values(name: string): Promise<PostingsRange[]> {
     const n = this.#names.get(name);

@@ -16,6 +16,8 @@ export interface SeriesEntry {
 
 /** How far ahead series reads go; series of one query are usually close together. */
 const SERIES_READ_WINDOW = 64 * 1024;
+/** Series entries are 16-byte aligned (their ID is offset/16). */
+const SERIES_ALIGNMENT = 16;
 
 /**
  * Reads an index (format v1 is rejected, v2 and the identical v3 are read; the layout is documented in
@@ -29,13 +31,29 @@ export class IndexReader {
   readonly #symbols: string[];
   readonly #table: PostingsTable;
   readonly #seriesEnd: number;
+  /**
+   * Bytes read past the last wanted entry's start: twice the average entry (the series section's size
+   * over the series count the all-postings list implies), so a lone entry costs one small read and
+   * the rare longer one a second read.
+   */
+  readonly #seriesSizeEstimate: number;
 
-  private constructor(r: ByteRange, toc: TOC, symbols: string[], table: PostingsTable, seriesEnd: number) {
+  private constructor(r: ByteRange, toc: TOC, symbols: string[], table: PostingsTable, seriesEnd: number, seriesSizeEstimate: number) {
     this.#r = r;
     this.toc = toc;
     this.#symbols = symbols;
     this.#table = table;
     this.#seriesEnd = seriesEnd;
+    this.#seriesSizeEstimate = seriesSizeEstimate;
+  }
+
+  /**
+   * The same index with postings lists and series entries read through `r` instead (the symbols and
+   * postings offset table already in memory are shared): a caller can route one query's reads through
+   * its own ByteRange, e.g. to count them, without opening the index again.
+   */
+  withRange(r: ByteRange): IndexReader {
+    return new IndexReader(r, this.toc, this.#symbols, this.#table, this.#seriesEnd, this.#seriesSizeEstimate);
   }
 
   get name(): string {
@@ -60,7 +78,7 @@ export class IndexReader {
     const postingsEnd = firstAfter(toc.postings, [toc.labelIndicesTable, toc.postingsTable], tocStart);
     const table = await PostingsTable.read(r, toc.postingsTable, postingsEnd, tocStart);
     const seriesEnd = firstAfter(toc.series, [toc.labelIndices, toc.postings, toc.labelIndicesTable, toc.postingsTable], tocStart);
-    return new IndexReader(r, toc, symbols, table, seriesEnd);
+    return new IndexReader(r, toc, symbols, table, seriesEnd, seriesSizeEstimate(table, seriesEnd - toc.series));
   }
 
   symbol(ref: number, what: string, off: number): string {
@@ -168,8 +186,17 @@ export class IndexReader {
 
   /** The series entries for `ids` (ascending), read in windows of adjacent entries. */
   async *series(ids: Postings): AsyncGenerator<SeriesEntry> {
+    for await (const batch of this.seriesBatches(ids)) yield* batch;
+  }
+
+  /**
+   * The series entries for `ids` (ascending), one array per window read: for callers that go through
+   * many entries, one promise per window instead of one per entry.
+   */
+  async *seriesBatches(ids: Postings): AsyncGenerator<SeriesEntry[]> {
     let buf: Uint8Array = new Uint8Array(0);
     let bufStart = 0;
+    let batch: SeriesEntry[] = [];
     const last = ids.length > 0 ? (ids[ids.length - 1] as number) * 16 : 0;
     for (let k = 0; k < ids.length; k++) {
       const id = ids[k] as number;
@@ -177,7 +204,11 @@ export class IndexReader {
       if (off < this.toc.series || off >= this.#seriesEnd) throw new CorruptionError(`${this.#r.name}: series`, off, `series ID ${id} outside the series section [${this.toc.series}, ${this.#seriesEnd})`);
       let entry = off >= bufStart ? this.#entryIn(buf, bufStart, off) : undefined;
       if (entry === undefined) {
-        const want = Math.max(1024, Math.min(SERIES_READ_WINDOW, last + 1024 - off));
+        if (batch.length > 0) {
+          yield batch;
+          batch = [];
+        }
+        const want = Math.min(SERIES_READ_WINDOW, last + this.#seriesSizeEstimate - off);
         let len = Math.min(want, this.#seriesEnd - off);
         for (;;) {
           buf = await this.#r.read(off, len);
@@ -188,8 +219,9 @@ export class IndexReader {
           len = Math.min(len * 4, this.#seriesEnd - off);
         }
       }
-      yield this.#decodeSeries(id, entry);
+      batch.push(this.#decodeSeries(id, entry));
     }
+    if (batch.length > 0) yield batch;
   }
 
   /** The entry's content at `off` if it lies wholly within `buf`. */
@@ -259,6 +291,15 @@ async function readSymbols(r: ByteRange, off: number, limit: number): Promise<st
   for (let i = 0; i < count; i++) out[i] = d.uvarintStr();
   if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes after ${count} symbols`);
   return out;
+}
+
+/** Twice the average series entry (aligned), from the all-postings list's length; 1 KiB if the table has none. */
+function seriesSizeEstimate(table: PostingsTable, sectionBytes: number): number {
+  const all = table.allPostingsBytes();
+  // A list is BE32 len | BE32 n | BE32 id×n | CRC32C.
+  const n = all === undefined ? 0 : Math.floor((all - 12) / 4);
+  if (n <= 0) return 1024;
+  return Math.max(2 * SERIES_ALIGNMENT, Math.ceil((2 * sectionBytes) / n / SERIES_ALIGNMENT) * SERIES_ALIGNMENT);
 }
 
 /** The smallest non-zero candidate after `start` (where a section ends), else `fallback`. */

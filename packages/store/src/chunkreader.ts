@@ -1,0 +1,124 @@
+import {
+  CorruptionError,
+  crc32c,
+  formatRef,
+  MAX_CHUNK_LENGTH_FIELD_SIZE,
+  recordDataLength,
+  refFileIndex,
+  refOffset,
+  SEGMENT_HEADER_SIZE,
+  type ByteRange,
+} from '@strata/tsdb';
+
+/** How a block's chunk reads are planned. */
+export interface ChunkReadPlan {
+  /** Bytes assumed for a chunk before its length field has been read. */
+  sizeEstimate: number;
+  /** A chunk starting at most this many bytes after the previous one's estimated end shares its read. */
+  maxGap: number;
+}
+
+/** A block's segment files, as one query reads them. */
+export interface SegmentFiles {
+  readonly files: readonly ByteRange[];
+  readonly sizes: readonly number[];
+}
+
+/** A chunk as stored: its encoding byte and data, not decoded. */
+export interface RawChunk {
+  readonly encoding: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * The chunks at `refs`, in the order given (Thanos' loadChunks): refs are sorted, each segment file's
+ * chunks are partitioned into range reads (gap merging as planned) and the reads run in parallel. A
+ * chunk's length is known only once its record starts arriving, so the last chunk of a read is
+ * assumed to be `sizeEstimate` bytes and read again whole when it is longer. Every chunk's CRC32C is
+ * checked, so a corrupt segment file fails the read instead of serving a damaged chunk.
+ */
+export async function readChunks(segments: SegmentFiles, refs: readonly number[], plan: ChunkReadPlan): Promise<RawChunk[]> {
+  const order = Array.from(refs.keys()).sort((a, b) => (refs[a] as number) - (refs[b] as number));
+  const out = new Array<RawChunk>(refs.length);
+  const reads: Promise<void>[] = [];
+  for (let i = 0; i < order.length; ) {
+    const first = refs[order[i] as number] as number;
+    const file = refFileIndex(first);
+    const start = locate(segments, first);
+    let end = start + plan.sizeEstimate;
+    let j = i + 1;
+    for (; j < order.length; j++) {
+      const ref = refs[order[j] as number] as number;
+      if (refFileIndex(ref) !== file) break;
+      const off = locate(segments, ref);
+      if (off > end + plan.maxGap) break;
+      end = Math.max(end, off + plan.sizeEstimate);
+    }
+    reads.push(readPart(segments, file, start, Math.min(end, segments.sizes[file] as number), order.slice(i, j), refs, out, plan.sizeEstimate));
+    i = j;
+  }
+  await Promise.all(reads);
+  return out;
+}
+
+async function readPart(segments: SegmentFiles, file: number, start: number, end: number, group: readonly number[], refs: readonly number[], out: RawChunk[], estimate: number): Promise<void> {
+  const range = segments.files[file] as ByteRange;
+  const size = segments.sizes[file] as number;
+  const data = await range.read(start, end - start);
+  for (const k of group) {
+    const ref = refs[k] as number;
+    const off = refOffset(ref);
+    // Parsed in place; only a chunk running past the read (or its length field cut off) needs a read of its own.
+    let chunk = parseRecord(range, ref, data.subarray(off - start), false);
+    if (chunk === undefined) {
+      let record = await range.read(off, Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off));
+      const need = recordLength(record);
+      if (need > record.length && off + need <= size) record = await range.read(off, need);
+      chunk = parseRecord(range, ref, record, true) as RawChunk;
+    }
+    out[k] = chunk;
+  }
+}
+
+/**
+ * The chunk whose record (uvarint len | encoding | data | BE32 CRC32C) starts at `record[0]`;
+ * undefined if `record` ends inside it, unless `whole` (then that is corruption).
+ */
+function parseRecord(file: ByteRange, ref: number, record: Uint8Array, whole: boolean): RawChunk | undefined {
+  const need = recordLength(record);
+  if (need === 0 || need > record.length) {
+    if (!whole) return undefined;
+    throw new CorruptionError(file.name, refOffset(ref), need === 0 ? `chunk ${formatRef(ref)}: unreadable chunk length` : `chunk ${formatRef(ref)}: chunk record of ${need} bytes runs past the end of the file`);
+  }
+  const crcAt = need - 4;
+  const dataAt = crcAt - recordDataLength(record);
+  const stored = ((record[crcAt] as number) * 0x1000000 + (((record[crcAt + 1] as number) << 16) | ((record[crcAt + 2] as number) << 8) | (record[crcAt + 3] as number))) >>> 0;
+  const actual = crc32c(record, 0, dataAt - 1, crcAt);
+  if (stored !== actual) {
+    throw new CorruptionError(
+      file.name,
+      refOffset(ref),
+      `chunk ${formatRef(ref)}: checksum mismatch: stored CRC32C 0x${stored.toString(16).padStart(8, '0')}, computed 0x${actual.toString(16).padStart(8, '0')}`,
+    );
+  }
+  return { encoding: record[dataAt - 1] as number, data: record.subarray(dataAt, crcAt) };
+}
+
+/** Bytes of the whole record starting at `record[0]`; 0 if its length field is cut off or too long. */
+function recordLength(record: Uint8Array): number {
+  const len = recordDataLength(record);
+  if (len === 0 && record[0] !== 0) return 0;
+  let field = 1;
+  for (let n = len; n >= 0x80; n = Math.floor(n / 0x80)) field++;
+  return field + 1 + len + 4;
+}
+
+/** The chunk's offset in its segment file, checked against the block's files. */
+function locate(segments: SegmentFiles, ref: number): number {
+  const file = refFileIndex(ref);
+  const off = refOffset(ref);
+  const size = segments.sizes[file];
+  if (!Number.isInteger(ref) || ref < 0 || size === undefined) throw new Error(`chunk ref ${formatRef(ref)}: no segment file with index ${file} (there are ${segments.files.length})`);
+  if (off < SEGMENT_HEADER_SIZE || off >= size) throw new CorruptionError((segments.files[file] as ByteRange).name, off, `chunk ref ${formatRef(ref)} points outside the chunks (file size ${size})`);
+  return off;
+}
