@@ -8,4 +8,5 @@ export { EvalError, TooManySamplesError, QueryTimeoutError, QueryCanceledError }
 export type { Queryable, Querier, SelectHints, SeriesSet } from './storage.js';
 export { MemoryStorage } from './storage/memory.js';
 export type * from './value.js';
+export { PackedSeriesPoints } from './points.js';
 export { formatValue, formatTimestamp, formatFloatPlain } from './format.js';

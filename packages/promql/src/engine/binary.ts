@@ -123,76 +123,122 @@ function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, ret
   return out;
 }
 
-/** Arithmetic and comparison between two vectors, matched per step by signature. */
+/** Numbers the signatures of both sides: equal signatures get equal ids. */
+function signatureIds(lhs: readonly string[], rhs: readonly string[]): { l: Int32Array; r: Int32Array; count: number } {
+  const ids = new Map<string, number>();
+  const number = (sigs: readonly string[]): Int32Array => {
+    const out = new Int32Array(sigs.length);
+    sigs.forEach((sig, j) => {
+      let id = ids.get(sig);
+      if (id === undefined) ids.set(sig, (id = ids.size));
+      out[j] = id;
+    });
+    return out;
+  };
+  const r = number(rhs);
+  const l = number(lhs);
+  return { l, r, count: ids.size };
+}
+
+/**
+ * Arithmetic and comparison between two vectors, matched per step by signature. Signatures are numbered
+ * once; per step, arrays stamped with the step number say which right-hand series has a signature, which
+ * signatures matched and which outputs were written, so a step costs no hashing.
+ */
 export function vectorBinop(
   op: BinaryOp, lhsIn: VectorValue, rhsIn: VectorValue, m: VectorMatching, returnBool: boolean, steps: number, rules: NameRules,
 ): VectorValue {
   // The "one" side is always the right one below; swap for group_right.
   const swapped = m.card === 'one-to-many';
-  const lhs = swapped ? rhsIn : lhsIn;
-  const rhs = swapped ? lhsIn : rhsIn;
-  const ls = signatures(lhs.series, m);
-  const rs = signatures(rhs.series, m);
+  const lhs = swapped ? rhsIn.series : lhsIn.series;
+  const rhs = swapped ? lhsIn.series : rhsIn.series;
+  const sigs = signatureIds(signatures(lhs, m), signatures(rhs, m));
   const cmp = isComparison(op);
+  const oneToOne = m.card === 'one-to-one';
   const out = new SeriesBuilder(steps);
-  const pairs = new Map<number, StepSeries>();
-  const nR = rhs.series.length;
-  const rightBySig = new Map<string, number>();
-  const matchedSigs = new Map<string, number>();
-  const outputAt = new Set<StepSeries>();
+  const nR = rhs.length;
+  // Step stamps (step + 1) and the right-hand series per signature.
+  const rightStamp = new Int32Array(sigs.count);
+  const rightOf = new Int32Array(sigs.count);
+  const matchedStamp = new Int32Array(sigs.count);
+  // Output series by (left, right) pair: the last pair of each left series, then all pairs.
+  const outputs: StepSeries[] = [];
+  const outputId = new Map<StepSeries, number>();
+  const outputStamp: number[] = [];
+  const pairs = new Map<number, number>();
+  const lastRight = new Int32Array(lhs.length).fill(-1);
+  const lastOutput = new Int32Array(lhs.length);
+  const outputFor = (j: number, k: number): number => {
+    const key = j * nR + k;
+    let id = pairs.get(key);
+    if (id === undefined) {
+      const l = lhs[j] as StepSeries;
+      const delayedDrop = rules.delayedNameRemoval && (dropsName(op, returnBool, rules.compat) || l.dropName);
+      const o = out.series(resultLabels(l.labels, (rhs[k] as StepSeries).labels, op, m, returnBool, rules), delayedDrop);
+      id = outputId.get(o);
+      if (id === undefined) {
+        id = outputs.length;
+        outputs.push(o);
+        outputId.set(o, id);
+        outputStamp.push(0);
+      }
+      pairs.set(key, id);
+    }
+    return id;
+  };
   for (let i = 0; i < steps; i++) {
-    rightBySig.clear();
-    rhs.series.forEach((s, j) => {
-      if (s.has[i] !== 1) return;
-      const sig = rs[j] as string;
-      const dup = rightBySig.get(sig);
-      if (dup !== undefined) {
+    const stamp = i + 1;
+    for (let k = 0; k < nR; k++) {
+      const s = rhs[k] as StepSeries;
+      if (s.has[i] !== 1) continue;
+      const sig = sigs.r[k] as number;
+      if (rightStamp[sig] === stamp) {
         const side = swapped ? 'left' : 'right';
         const group = signatureLabels(m, s.labels);
         throw new EvalError(
           `found duplicate series for the match group ${group.toString()} on the ${side} hand-side of the operation: ` +
-            `[${[s.labels, (rhs.series[dup] as StepSeries).labels].sort(Labels.compare).map((l) => l.toString()).join(', ')}]` +
+            `[${[s.labels, (rhs[rightOf[sig] as number] as StepSeries).labels].sort(Labels.compare).map((l) => l.toString()).join(', ')}]` +
             ';many-to-many matching not allowed: matching labels must be unique on one side',
         );
       }
-      rightBySig.set(sig, j);
-    });
-    matchedSigs.clear();
-    outputAt.clear();
-    lhs.series.forEach((s, j) => {
-      if (s.has[i] !== 1) return;
-      const sig = ls[j] as string;
-      const k = rightBySig.get(sig);
-      if (k === undefined) return;
-      const r = rhs.series[k] as StepSeries;
-      let fl = s.vals[i] as number;
-      let fr = r.vals[i] as number;
-      if (swapped) [fl, fr] = [fr, fl];
+      rightStamp[sig] = stamp;
+      rightOf[sig] = k;
+    }
+    for (let j = 0; j < lhs.length; j++) {
+      const s = lhs[j] as StepSeries;
+      if (s.has[i] !== 1) continue;
+      const sig = sigs.l[j] as number;
+      if (rightStamp[sig] !== stamp) continue;
+      const k = rightOf[sig] as number;
+      const a = s.vals[i] as number;
+      const b = (rhs[k] as StepSeries).vals[i] as number;
+      const fl = swapped ? b : a;
+      const fr = swapped ? a : b;
       // Checked before filtering: a many-to-one match is an error even if the comparison drops it.
-      if (m.card === 'one-to-one') {
-        if (matchedSigs.has(sig)) {
+      if (oneToOne) {
+        if (matchedStamp[sig] === stamp) {
           throw new EvalError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
         }
-        matchedSigs.set(sig, j);
+        matchedStamp[sig] = stamp;
       }
       let v = arith(op, fl, fr);
       if (cmp) {
         if (returnBool) {
           // v is already 0 or 1.
-        } else if (v === 0) return;
+        } else if (v === 0) continue;
         else v = fl;
       }
-      const pairKey = j * nR + k;
-      let o = pairs.get(pairKey);
-      if (o === undefined) {
-        const delayedDrop = rules.delayedNameRemoval && (dropsName(op, returnBool, rules.compat) || s.dropName);
-        o = out.series(resultLabels(s.labels, r.labels, op, m, returnBool, rules), delayedDrop);
-        pairs.set(pairKey, o);
+      let id: number;
+      if (lastRight[j] === k) id = lastOutput[j] as number;
+      else {
+        id = outputFor(j, k);
+        lastRight[j] = k;
+        lastOutput[j] = id;
       }
-      if (outputAt.has(o)) throw new EvalError('multiple matches for labels: grouping labels must ensure unique matches');
-      outputAt.add(o);
-      out.set(o, i, v);
-    });
+      if (outputStamp[id] === stamp) throw new EvalError('multiple matches for labels: grouping labels must ensure unique matches');
+      outputStamp[id] = stamp;
+      out.set(outputs[id] as StepSeries, i, v);
+    }
   }
   return out.result();
 }

@@ -14,7 +14,8 @@ export class SampleBuffer extends TsdbSampleBuffer {
       const t = it.atT();
       if (t > maxt) break;
       const v = it.atFloat();
-      if (!dropStale || !isStaleNaN(v)) this.push(t, v);
+      // Only a NaN can be a stale marker: the cheap test first.
+      if (!dropStale || v === v || !isStaleNaN(v)) this.push(t, v);
       type = it.next();
     }
     const err = it.err();

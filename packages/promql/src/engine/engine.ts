@@ -7,7 +7,8 @@ import type { Expr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, resolveDurations } from '../parser/ast.js';
 import { parseExpr } from '../parser/parse.js';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
-import type { FPoint, QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
+import { PackedSeriesPoints } from '../points.js';
+import type { QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
 import { EvalError, QueryCanceledError, QueryTimeoutError } from './errors.js';
 import { Evaluator, rangeFunctionsFor, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
 import { dropMetricName } from './names.js';
@@ -205,11 +206,9 @@ export class Engine {
   #instantResult(ev: Evaluator, expr: Expr, t: number): QueryValue {
     const type = exprType(expr);
     if (type === 'range vector') {
-      const series: SeriesPoints[] = ev.evalRangeVector(expr).map((s) => {
-        const floats: FPoint[] = [];
-        for (let i = 0; i < s.n; i++) floats.push({ t: s.ts[i] as number, f: s.vs[i] as number });
-        return { labels: s.dropName ? dropMetricName(s.labels) : s.labels, floats };
-      });
+      const series: SeriesPoints[] = ev
+        .evalRangeVector(expr)
+        .map((s) => new PackedSeriesPoints(s.dropName ? dropMetricName(s.labels) : s.labels, s.ts, s.vs));
       return { type: 'matrix', series };
     }
     const v = ev.eval(expr);
@@ -232,9 +231,17 @@ export class Engine {
     }
     const series: SeriesPoints[] = [];
     for (const s of vec.series) {
-      const floats: FPoint[] = [];
-      for (let i = 0; i < range.steps; i++) if (s.has[i] === 1) floats.push({ t: stepTime(range, i), f: s.vals[i] as number });
-      if (floats.length > 0) series.push({ labels: s.labels, floats });
+      const n = s.count();
+      if (n === 0) continue;
+      const ts = new Float64Array(n);
+      const fs = new Float64Array(n);
+      let k = 0;
+      for (let i = 0; i < range.steps; i++) {
+        if (s.has[i] !== 1) continue;
+        ts[k] = stepTime(range, i);
+        fs[k++] = s.vals[i] as number;
+      }
+      series.push(new PackedSeriesPoints(s.labels, ts, fs));
     }
     series.sort((a, b) => Labels.compare(a.labels, b.labels));
     return { type: 'matrix', series };
