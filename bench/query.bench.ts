@@ -1,26 +1,37 @@
 /**
- * `pnpm bench query [--hours=H] [--rounds=N] [--cpu-prof-dir=DIR]`
+ * `pnpm bench query [--hours=H] [--rounds=N] [--history=bucket|sidecar] [--cpu-prof-dir=DIR]`
  * (`--cpu-prof-dir` writes a V8 CPU profile of the deduplicating querier there)
  *
  * A dashboard-like query set (Grafana-style range queries over the whole history at a 1-minute step)
- * answered by Prometheus 2.42 from its local disk and by `strata query` in front of sidecars, in the
- * same run, on the same demo-service history:
- *   - one replica: Prometheus r0 ← sidecar ← querier (no deduplication needed)
- *   - two replicas: Prometheus r0 and r1 ← sidecars ← querier deduplicating on `replica`
+ * answered in the same run, on the same demo-service history, by Prometheus 2.42 holding all of it on
+ * its local disk, and by `strata query` deployed as issue 7 describes: the newest block still in the
+ * Prometheus replicas behind sidecars, all older blocks shipped to an S3 bucket (s3rver) and served by
+ * a store gateway:
+ *   - one replica: sidecar r0 + a store gateway serving r0's blocks (no deduplication needed)
+ *   - two replicas: sidecars r0 and r1 + a store gateway serving both replicas' blocks; the querier
+ *     deduplicates on `replica`
+ * `--history=sidecar` keeps every block on the replicas' disks instead, with no store gateway: the
+ * querier's own cost without the object store's round trips.
  * Reports p50 and p95 latency per target and the ratios against Prometheus, and two replicas against
  * one (the cost of deduplication). Targets (issue 7): p50 ≤ 1.0× Prometheus; deduplication ≤ +10%.
- * Every component runs as its own process (the built CLI), as in production.
+ * Every component runs as its own process (the built CLI), as in production. Each round sends every
+ * query to every target back to back, in an order that rotates through all permutations, so no target
+ * is favoured by a quieter or warmer machine; round 0 only warms up.
  */
-import { cp, mkdir } from 'node:fs/promises';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { uploadBlock } from '../packages/block/src/index.js';
 import { writeDemoBlocks } from '../packages/cli/src/demo/blocks.js';
+import { newBucket, parseBucketConfig } from '../packages/objstore/src/index.js';
 import { freePort, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
-import { startPrometheus, type PrometheusHandle } from '../test/harness/prometheus.js';
+import { startPrometheus } from '../test/harness/prometheus.js';
+import { startS3rver } from '../test/harness/s3.js';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const INSTANCES = ['demo.promlabs.com:10000', 'demo.promlabs.com:10001', 'demo.promlabs.com:10002'];
+const BLOCK_MS = 2 * 3_600_000;
 
 const QUERIES = [
   'sum by (mode) (rate(demo_cpu_usage_seconds_total[5m]))',
@@ -37,6 +48,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
 }
 
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+}
+
 async function startComponent(args: string[], dir: string, name: string, nodeArgs: string[] = []): Promise<{ proc: Managed; http: string; grpc: string }> {
   const http = `127.0.0.1:${await freePort()}`;
   const grpc = `127.0.0.1:${await freePort()}`;
@@ -46,7 +62,9 @@ async function startComponent(args: string[], dir: string, name: string, nodeArg
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '5' }, 'cpu-prof-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '10' }, history: { type: 'string', default: 'bucket' }, 'cpu-prof-dir': { type: 'string' } } });
+  if (values.history !== 'bucket' && values.history !== 'sidecar') throw new Error('--history is bucket or sidecar');
+  const inBucket = values.history === 'bucket';
   const profDir = values['cpu-prof-dir'];
   const hours = Number(values.hours);
   const rounds = Number(values.rounds);
@@ -55,45 +73,81 @@ export async function main(args: string[]): Promise<void> {
   try {
     const endMs = Math.floor(Date.now() / 15_000) * 15_000;
     const startMs = endMs - hours * 3_600_000;
-    const blocks = join(dir.path, 'blocks');
-    process.stderr.write(`writing ${hours}h of demo history for ${INSTANCES.length} instances…\n`);
-    await writeDemoBlocks(blocks, { instances: INSTANCES, job: 'demo', startMs, endMs, stepMs: 15_000, blockMs: 2 * 3_600_000 });
+    const demo = { instances: INSTANCES, job: 'demo', startMs, endMs, stepMs: 15_000, blockMs: BLOCK_MS };
+    process.stderr.write(`writing ${hours}h of demo history for ${INSTANCES.length} instances, three times (reference, r0, r1)…\n`);
+    const referenceDir = join(dir.path, 'reference', 'data');
+    await writeDemoBlocks(referenceDir, demo);
+    const reference = await startPrometheus({ dir: join(dir.path, 'reference'), dataDir: referenceDir, externalLabels: {}, blockDuration: '2h' });
+    procs.push(reference);
 
-    const proms: PrometheusHandle[] = [];
+    const s3 = inBucket ? await startS3rver() : undefined;
+    if (s3 !== undefined) procs.push(s3);
+    const objstoreConfig = join(dir.path, 'objstore.yaml');
+    if (s3 !== undefined) await writeFile(objstoreConfig, s3.configYaml());
+    const bucket = s3 !== undefined ? newBucket(parseBucketConfig(s3.configYaml())) : undefined;
     const sidecars: string[] = [];
     for (const replica of ['r0', 'r1']) {
+      // Each replica's blocks carry its external labels, as its sidecar ships them; the newest block is
+      // still on the replica's disk, every older one only in the bucket (with --history=bucket).
+      const blocksDir = join(dir.path, `blocks-${replica}`);
+      const metas = await writeDemoBlocks(blocksDir, { ...demo, thanos: { labels: { cluster: 'bench', replica }, downsample: { resolution: 0 }, source: 'sidecar' } });
+      const newest = metas.reduce((a, b) => (b.minTime > a.minTime ? b : a));
       const home = join(dir.path, replica);
       const dataDir = join(home, 'data');
       await mkdir(dataDir, { recursive: true });
-      await cp(blocks, dataDir, { recursive: true });
+      for (const m of metas) {
+        if (bucket !== undefined && m !== newest) await uploadBlock(bucket, join(blocksDir, m.ulid));
+        else await cp(join(blocksDir, m.ulid), join(dataDir, m.ulid), { recursive: true });
+      }
       const prom = await startPrometheus({ dir: home, dataDir, externalLabels: { cluster: 'bench', replica }, blockDuration: '2h' });
       procs.push(prom);
-      proms.push(prom);
       const sc = await startComponent(['sidecar', `--prometheus.url=${prom.url}`, `--tsdb.path=${dataDir}`], dir.path, `sidecar-${replica}`);
       procs.push(sc.proc);
       sidecars.push(sc.grpc);
     }
-    const one = await startComponent(['query', `--endpoint=${sidecars[0]}`, '--query.replica-label=replica'], dir.path, 'query-one');
-    const two = await startComponent(['query', ...sidecars.map((s) => `--endpoint=${s}`), '--query.replica-label=replica'], dir.path, 'query-two', profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+    const store = (name: string, relabel: string[]) =>
+      startComponent(['store', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, name)}`, ...relabel], dir.path, name);
+    const oneEndpoints = [sidecars[0] as string];
+    const twoEndpoints = [...sidecars];
+    if (inBucket) {
+      const storeR0 = await store('store-r0', ['--selector.relabel-config=[{action: keep, source_labels: [replica], regex: r0}]']);
+      const storeAll = await store('store-all', []);
+      procs.push(storeR0.proc, storeAll.proc);
+      oneEndpoints.push(storeR0.grpc);
+      twoEndpoints.push(storeAll.grpc);
+    }
+    const one = await startComponent(['query', ...oneEndpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica'], dir.path, 'query-one');
+    const two = await startComponent(
+      ['query', ...twoEndpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica'],
+      dir.path,
+      'query-two',
+      profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+    );
     procs.push(one.proc, two.proc);
 
     const targets: Record<string, string> = {
-      prometheus: (proms[0] as PrometheusHandle).url,
+      prometheus: reference.url,
       'strata, 1 replica': `http://${one.http}`,
       'strata, 2 replicas (dedup)': `http://${two.http}`,
     };
+    const orders = permutations(Object.keys(targets));
     const latencies: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    const perQuery: Record<string, number[]>[] = QUERIES.map(() => Object.fromEntries(Object.keys(targets).map((k) => [k, []])));
     const params = (q: string) => new URLSearchParams({ query: q, start: String(startMs / 1000), end: String(endMs / 1000), step: '60' });
     for (let r = 0; r <= rounds; r++) {
-      for (const q of QUERIES) {
-        // Alternate the order each round so no target always runs on a warmer machine.
-        const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse();
-        for (const name of order) {
+      for (const [qi, q] of QUERIES.entries()) {
+        for (const name of orders[(r * QUERIES.length + qi) % orders.length] as string[]) {
           const t0 = performance.now();
           const res = await fetch(`${targets[name]}/api/v1/query_range?${params(q)}`);
-          const body = (await res.json()) as { status: string; error?: string };
+          const body = (await res.json()) as { status: string; error?: string; warnings?: string[] };
+          const ms = performance.now() - t0;
           if (body.status !== 'success') throw new Error(`${name}: ${q}: ${body.error}`);
-          if (r > 0) (latencies[name] as number[]).push(performance.now() - t0); // round 0 warms up
+          // PromQL's own annotations are expected; a store warning means an answer without all the data.
+          const lost = body.warnings?.filter((w) => !w.startsWith('PromQL '));
+          if (lost?.length) throw new Error(`${name}: ${q}: ${lost.join('; ')}`);
+          if (r === 0) continue; // round 0 warms up
+          (latencies[name] as number[]).push(ms);
+          (perQuery[qi]?.[name] as number[]).push(ms);
         }
       }
     }
@@ -106,13 +160,18 @@ export async function main(args: string[]): Promise<void> {
     const prom = stats.prometheus as { p50: number; p95: number };
     const oneS = stats['strata, 1 replica'] as { p50: number; p95: number };
     const twoS = stats['strata, 2 replicas (dedup)'] as { p50: number; p95: number };
-    process.stdout.write(`\nquery benchmark: ${QUERIES.length} dashboard queries × ${rounds} rounds, ${hours}h of history, step 60s\n`);
+    process.stdout.write(`\nquery benchmark: ${QUERIES.length} dashboard queries × ${rounds} rounds, ${hours}h of history (${inBucket ? 'newest block via sidecars, the rest via store gateway + s3rver' : 'all via sidecars'}), step 60s\n`);
     process.stdout.write(`${'target'.padEnd(30)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p50 ×prom'.padStart(10)} ${'p95 ×prom'.padStart(10)}\n`);
     for (const [k, s] of Object.entries(stats)) {
       process.stdout.write(`${k.padEnd(30)} ${s.p50.toFixed(1).padStart(9)} ${s.p95.toFixed(1).padStart(9)} ${(s.p50 / prom.p50).toFixed(2).padStart(10)} ${(s.p95 / prom.p95).toFixed(2).padStart(10)}\n`);
     }
+    process.stdout.write(`\nper query, median ms (prometheus / 1 replica / 2 replicas):\n`);
+    for (const [qi, q] of QUERIES.entries()) {
+      const med = Object.values(perQuery[qi] as Record<string, number[]>).map((v) => percentile([...v].sort((a, b) => a - b), 0.5).toFixed(1).padStart(8));
+      process.stdout.write(`${med.join(' ')}  ${q}\n`);
+    }
     const dedupCost = twoS.p50 / oneS.p50 - 1;
-    process.stdout.write(`deduplication cost (2 replicas vs 1, p50): ${(dedupCost * 100).toFixed(1)}%  (target ≤ 10%)\n`);
+    process.stdout.write(`\ndeduplication cost (2 replicas vs 1, p50): ${(dedupCost * 100).toFixed(1)}%  (target ≤ 10%)\n`);
     process.stdout.write(`p50 vs Prometheus (2 replicas): ${(twoS.p50 / prom.p50).toFixed(2)}×  (target ≤ 1.0×)\n`);
   } finally {
     for (const p of procs.reverse()) await p.stop().catch(() => undefined);
