@@ -160,7 +160,7 @@ export class PrometheusClient {
       const text = Buffer.concat(await res.toArray()).toString('utf8');
       throw new PrometheusError(`Prometheus remote read: HTTP ${res.statusCode}: ${text.trim().slice(0, 300)}`);
     }
-    return { contentType: res.headers['content-type'] ?? '', body: res };
+    return { contentType: res.headers['content-type'] ?? '', body: networkChunks(res), cancel: () => res.destroy() };
   }
 }
 
@@ -169,6 +169,62 @@ export interface RemoteReadResponse {
   contentType: string;
   /** Network chunks as they arrive; iterate once. */
   body: AsyncIterable<Buffer>;
+  /** Drops a response whose body will not be read (leaving the body's iteration early does the same). */
+  cancel(): void;
+}
+
+/** Network chunks buffered before the socket is paused. */
+const MAX_QUEUED_CHUNKS = 16;
+
+/**
+ * The body's network chunks one by one, as they arrive. Readable's own async iterator returns whatever
+ * has been buffered joined into one new buffer: a copy of most of the response whenever the reader lags.
+ * Leaving early destroys the response.
+ */
+async function* networkChunks(res: IncomingMessage): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (chunk: Buffer) => {
+    queue.push(chunk);
+    if (queue.length >= MAX_QUEUED_CHUNKS) res.pause();
+    notify();
+  };
+  const onEnd = () => {
+    ended = true;
+    notify();
+  };
+  const onError = (e: Error) => {
+    failure = new PrometheusError(`Prometheus remote read: ${e.message}`);
+    notify();
+  };
+  const onClose = () => {
+    if (!ended) failure ??= new PrometheusError('Prometheus remote read: connection closed before the end of the response');
+    notify();
+  };
+  res.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        yield chunk;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (ended) return;
+      if (res.isPaused()) res.resume();
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    res.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    if (!ended) res.destroy();
+  }
 }
 
 // Keep-alive, as fetch does: every Series call makes one remote-read request.

@@ -6,7 +6,7 @@
  * ChunkedReadResponse), or SAMPLES (snappy block of ReadResponse) from Prometheus older than 2.13.
  */
 import { crc32c } from '@node-rs/crc32';
-import { delimitedFieldSize, type EncodedChunks, int64FieldSize, ProtoReader, ProtoWriter, readLabel, type LabelMatcher } from '@strata/storeapi';
+import { delimitedFieldSize, type EncodedChunks, ProtoReader, ProtoWriter, readLabel, type LabelMatcher } from '@strata/storeapi';
 import { Encoding, type Label } from '@strata/tsdb';
 import snappy from 'snappy';
 
@@ -54,9 +54,10 @@ export function encodeReadRequest(q: ReadQuery, accepted: readonly ResponseType[
 }
 
 
-function readPromChunk(r: ProtoReader): PromChunk {
+/** Reads the prompb.Chunk at `r.pos`, ending at `end`. */
+function readPromChunk(r: ProtoReader, end: number): PromChunk {
   const c: PromChunk = { minTime: 0, maxTime: 0, type: 0, data: new Uint8Array(0) };
-  while (!r.done) {
+  while (r.pos < end) {
     const t = r.tag();
     if (t === 8) c.minTime = r.int64();
     else if (t === 16) c.maxTime = r.int64();
@@ -69,9 +70,10 @@ function readPromChunk(r: ProtoReader): PromChunk {
 
 /**
  * Walks one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }):
- * each series' labels, and its chunks as `addChunk` gathers them from a reader over each prompb.Chunk.
+ * each series' labels, and its chunks as `addChunk` gathers them, given the series' reader at the start
+ * of each prompb.Chunk and the chunk's end (no reader per chunk).
  */
-function readChunkedSeries<C>(payload: Uint8Array, newChunks: () => C, addChunk: (chunks: C, r: ProtoReader) => void): { labels: Label[]; chunks: C }[] {
+function readChunkedSeries<C>(payload: Uint8Array, newChunks: () => C, addChunk: (chunks: C, r: ProtoReader, end: number) => void): { labels: Label[]; chunks: C }[] {
   const r = new ProtoReader(payload);
   const out: { labels: Label[]; chunks: C }[] = [];
   while (!r.done) {
@@ -85,8 +87,12 @@ function readChunkedSeries<C>(payload: Uint8Array, newChunks: () => C, addChunk:
     while (!s.done) {
       const u = s.tag();
       if (u === 10) series.labels.push(readLabel(s.sub()));
-      else if (u === 18) addChunk(series.chunks, s.sub());
-      else s.skip(u & 7);
+      else if (u === 18) {
+        const end = s.uint32() + s.pos;
+        if (end > s.end) throw new Error(`remote read: chunk beyond the end of its series at offset ${s.pos}`);
+        addChunk(series.chunks, s, end);
+        if (s.pos !== end) throw new Error(`remote read: chunk field beyond the end of its message at offset ${s.pos}`);
+      } else s.skip(u & 7);
     }
     out.push(series);
   }
@@ -95,7 +101,7 @@ function readChunkedSeries<C>(payload: Uint8Array, newChunks: () => C, addChunk:
 
 /** Decodes one ChunkedReadResponse payload; chunk data are views into `payload`. */
 export function decodeChunkedReadResponse(payload: Uint8Array): ChunkedSeries[] {
-  return readChunkedSeries(payload, (): PromChunk[] => [], (chunks, r) => chunks.push(readPromChunk(r)));
+  return readChunkedSeries(payload, (): PromChunk[] => [], (chunks, r, end) => chunks.push(readPromChunk(r, end)));
 }
 
 /** A series of a ChunkedReadResponse, its chunks to be written as StoreAPI raw chunks. */
@@ -104,40 +110,68 @@ export interface TranscodedSeries {
   chunks: TranscodedChunks;
 }
 
-/** Numbers kept per chunk: min time, max time, StoreAPI encoding, data start, data end, raw size, AggrChunk size. */
-const STRIDE = 7;
+/**
+ * Numbers kept per chunk, all offsets into its payload: the min_time and max_time fields (tag and
+ * varint, copied as they are: both protos carry them as int64 fields 1 and 2), the StoreAPI encoding,
+ * the data range, and the sizes of the Chunk and AggrChunk messages.
+ */
+const MIN_START = 0;
+const MIN_END = 1;
+const MAX_START = 2;
+const MAX_END = 3;
+const STORE_TYPE = 4;
+const DATA_START = 5;
+const DATA_END = 6;
+const RAW_SIZE = 7;
+const AGGR_SIZE = 8;
+const STRIDE = 9;
 
 /**
  * Remote-read chunks of one series (from one or more payloads) that write themselves as StoreAPI raw
- * chunks (unhashed) straight from the payload into the gRPC frame: no object per chunk, no
- * intermediate buffer, one copy of the chunk bytes.
+ * chunks (unhashed) straight from the payload into the gRPC frame: no object per chunk, no decoded
+ * number, one copy of the chunk bytes. Offsets are kept in a small-integer array per series.
  */
 export class TranscodedChunks implements EncodedChunks {
   size = 0;
+  /** Payload of each chunk, and STRIDE numbers per chunk. */
   readonly #sources: Buffer[] = [];
   readonly #nums: number[] = [];
 
-  /** Adds one prompb.Chunk (min_time 1, max_time 2, type 3, data 4) read from `r`. */
-  add(r: ProtoReader): void {
-    let minTime = 0;
-    let maxTime = 0;
+  /** Adds the prompb.Chunk (min_time 1, max_time 2, type 3, data 4) at `r.pos`, ending at `end`. */
+  add(r: ProtoReader, end: number): void {
+    const b = r.source;
+    let minStart = 0;
+    let minEnd = 0;
+    let maxStart = 0;
+    let maxEnd = 0;
     let type = 0;
-    let start = 0;
-    let end = 0;
-    while (!r.done) {
-      const t = r.tag();
-      if (t === 8) minTime = r.int64();
-      else if (t === 16) maxTime = r.int64();
-      else if (t === 24) type = r.uint32();
-      else if (t === 34) [start, end] = r.delimited();
-      else r.skip(t & 7);
+    let dataStart = 0;
+    let dataEnd = 0;
+    while (r.pos < end) {
+      const fieldStart = r.pos;
+      const t = b[fieldStart]!; // fields 1-4 have one-byte tags; anything else is read generically below
+      if (t === 8 || t === 16) {
+        r.pos++;
+        r.skip(0);
+        if (t === 8) [minStart, minEnd] = [fieldStart, r.pos];
+        else [maxStart, maxEnd] = [fieldStart, r.pos];
+      } else if (t === 24) {
+        r.pos++;
+        type = r.uint32();
+      } else if (t === 34) {
+        r.pos++;
+        const n = r.uint32();
+        dataStart = r.pos;
+        dataEnd = dataStart + n;
+        r.pos = dataEnd;
+      } else r.skip(r.tag() & 7);
     }
     if (type < Encoding.XOR || type > Encoding.FloatHistogram) throw new Error(`remote read: unknown chunk encoding ${type}`);
     const storeType = type - 1; // the StoreAPI numbers encodings from XOR = 0
-    const raw = (storeType === 0 ? 0 : 2) + (end === start ? 0 : delimitedFieldSize(end - start));
-    const aggr = int64FieldSize(minTime) + int64FieldSize(maxTime) + delimitedFieldSize(raw);
-    this.#sources.push(r.source);
-    this.#nums.push(minTime, maxTime, storeType, start, end, raw, aggr);
+    const raw = (storeType === 0 ? 0 : 2) + (dataEnd === dataStart ? 0 : delimitedFieldSize(dataEnd - dataStart));
+    const aggr = minEnd - minStart + (maxEnd - maxStart) + delimitedFieldSize(raw);
+    this.#sources.push(b);
+    this.#nums.push(minStart, minEnd, maxStart, maxEnd, storeType, dataStart, dataEnd, raw, aggr);
     this.size += delimitedFieldSize(aggr);
   }
 
@@ -152,36 +186,62 @@ export class TranscodedChunks implements EncodedChunks {
   write(w: ProtoWriter): void {
     const n = this.#nums;
     for (let i = 0, k = 0; k < n.length; i++, k += STRIDE) {
-      w.header(2, n[k + 6]!).int64(1, n[k]!).int64(2, n[k + 1]!).header(3, n[k + 5]!).uint32(1, n[k + 2]!);
-      w.bytesRange(2, this.#sources[i]!, n[k + 3]!, n[k + 4]!);
+      const src = this.#sources[i]!;
+      w.header(2, n[k + AGGR_SIZE]!);
+      w.raw(src, n[k + MIN_START]!, n[k + MIN_END]!).raw(src, n[k + MAX_START]!, n[k + MAX_END]!);
+      w.header(3, n[k + RAW_SIZE]!).uint32(1, n[k + STORE_TYPE]!);
+      w.bytesRange(2, src, n[k + DATA_START]!, n[k + DATA_END]!);
     }
   }
 }
 
 /** Reads one ChunkedReadResponse payload for transcoding; the chunks keep referring to `payload`. */
 export function transcodeChunkedReadResponse(payload: Uint8Array): TranscodedSeries[] {
-  return readChunkedSeries(payload, () => new TranscodedChunks(), (chunks, r) => chunks.add(r));
+  return readChunkedSeries(payload, () => new TranscodedChunks(), (chunks, r, end) => chunks.add(r, end));
 }
 
 /**
- * Splits a streamed remote-read body into frame payloads, checking each frame's CRC32C. A frame may
- * arrive split across many network chunks: they are collected and joined once the frame is complete
- * (joining on every chunk would copy a large frame over and over). Payload views stay valid.
+ * Splits a streamed remote-read body into frame payloads, checking each frame's CRC32C. Frames inside
+ * one network chunk are yielded as views of it; a frame that spans network chunks is copied into a
+ * buffer of its own size as its pieces arrive (joining whole network chunks would copy every byte, most
+ * of them more than once). Payloads stay valid after the next one is read.
  */
 export async function* readFrames(body: AsyncIterable<Uint8Array>, maxFrameBytes = MAX_FRAME_BYTES): AsyncGenerator<Uint8Array> {
-  let pieces: Buffer[] = [];
-  let total = 0;
-  /** Bytes needed before the next frame can be parsed (0: try with what there is). */
-  let need = 0;
+  /** The start of a frame whose header was cut by the end of a network chunk. */
+  let carry: Buffer | undefined;
+  /** A frame being filled from several network chunks: its payload, CRC, header size and bytes filled. */
+  let frame: Buffer | undefined;
+  let frameCrc = 0;
+  let frameHeader = 0;
+  let filled = 0;
+  /** Stream offset of the current frame's header. */
   let offset = 0;
+  const checked = (payload: Buffer, want: number): Buffer => {
+    // Native (SSE4.2) CRC32C: every byte of every response is checked, ~8× faster than a JS table.
+    const got = crc32c(payload) >>> 0;
+    if (got !== want) throw new Error(`remote read: CRC32C mismatch in frame at byte ${offset}: header ${want.toString(16)}, payload ${got.toString(16)}`);
+    return payload;
+  };
   for await (const piece of body) {
-    pieces.push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
-    total += piece.byteLength;
-    if (total < need) continue;
-    const buf = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
+    let buf = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    if (carry !== undefined) {
+      buf = Buffer.concat([carry, buf]); // rare: a header cut in two
+      carry = undefined;
+    }
     let pos = 0;
-    need = 0;
-    for (;;) {
+    if (frame !== undefined) {
+      const n = Math.min(frame.length - filled, buf.length);
+      buf.copy(frame, filled, 0, n);
+      filled += n;
+      pos = n;
+      if (filled < frame.length) continue;
+      const payload = frame;
+      frame = undefined;
+      filled = 0;
+      yield checked(payload, frameCrc);
+      offset += frameHeader + payload.length;
+    }
+    while (pos < buf.length) {
       let len = 0;
       let shift = 0;
       let p = pos;
@@ -196,28 +256,29 @@ export async function* readFrames(body: AsyncIterable<Uint8Array>, maxFrameBytes
         }
         if (shift > 35) throw new Error(`remote read: bad frame length varint at byte ${offset}`);
       }
-      if (!complete) break;
-      if (len > maxFrameBytes) throw new Error(`remote read: frame of ${len} bytes at byte ${offset} exceeds the ${maxFrameBytes}-byte limit`);
-      if (buf.length - p < 4 + len) {
-        need = p + 4 + len - pos;
+      if (complete && len > maxFrameBytes) throw new Error(`remote read: frame of ${len} bytes at byte ${offset} exceeds the ${maxFrameBytes}-byte limit`);
+      if (!complete || buf.length - p < 4) {
+        carry = buf.subarray(pos);
         break;
       }
       const want = buf.readUInt32BE(p);
-      const payload = buf.subarray(p + 4, p + 4 + len);
-      // Native (SSE4.2) CRC32C: every byte of every response is checked, ~8× faster than a JS table.
-      const got = crc32c(payload) >>> 0;
-      if (got !== want) {
-        throw new Error(`remote read: CRC32C mismatch in frame at byte ${offset}: header ${want.toString(16)}, payload ${got.toString(16)}`);
+      p += 4;
+      if (buf.length - p < len) {
+        frame = Buffer.allocUnsafe(len);
+        frameCrc = want;
+        frameHeader = p - pos;
+        filled = buf.copy(frame, 0, p);
+        break;
       }
-      yield payload;
-      offset += p + 4 + len - pos;
-      pos = p + 4 + len;
+      yield checked(buf.subarray(p, p + len), want);
+      offset += p + len - pos;
+      pos = p + len;
     }
-    const rest = buf.subarray(pos);
-    pieces = rest.length > 0 ? [rest] : [];
-    total = rest.length;
   }
-  if (total > 0) throw new Error(`remote read: stream ended inside a frame at byte ${offset} (${total} bytes left over)`);
+  if (carry !== undefined || frame !== undefined) {
+    const left = (carry?.length ?? 0) + filled;
+    throw new Error(`remote read: stream ended inside a frame at byte ${offset} (${left} bytes left over)`);
+  }
 }
 
 /** Decodes a SAMPLES response body (snappy block of ReadResponse) for the single query we send. */

@@ -20,7 +20,7 @@ import {
   unhashedStoreChunk,
 } from '@strata/storeapi';
 import { compareStrings, Encoding, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
-import type { PrometheusClient } from './promclient.js';
+import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { decodeReadResponse, readFrames, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, type TranscodedChunks } from './remoteread.js';
 
 /** What the heartbeat keeps current. */
@@ -105,8 +105,12 @@ export class PrometheusStore implements StoreServer {
       for (const labels of all) yield { series: { labels: labels.toArray(), chunks: [] } };
       return;
     }
-    const read = this.#remoteRead(matchers, minTime, maxTime, finalLabels, ctx.signal);
-    if (await this.#keepsPrometheusOrder(matchers, minTime, maxTime, extLabels, drop, ctx.signal)) {
+    // The remote read starts at once; the order check's round trip runs meanwhile.
+    const response = this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, ctx.signal);
+    response.catch(() => {}); // awaited below; not an unhandled rejection while the order check runs
+    const keepsOrder = await this.#keepsPrometheusOrder(matchers, minTime, maxTime, extLabels, drop, ctx.signal);
+    const read = this.#remoteRead(await response, finalLabels);
+    if (keepsOrder) {
       // Stream as Prometheus sends, checking the order in case a clashing series appeared meanwhile.
       let prev: Labels | undefined;
       for await (const p of read) {
@@ -128,7 +132,7 @@ export class PrometheusStore implements StoreServer {
   /**
    * Prometheus sends series sorted by their stored labels plus the external ones (stored wins). That is
    * also our order unless an external label must override a stored one or a label is to be dropped, which
-   * the label names of the selected series (one index lookup) tell beforehand.
+   * the label names of the selected series (one index lookup) tell beforehand. Never throws.
    */
   async #keepsPrometheusOrder(matchers: LabelMatcher[], minTime: number, maxTime: number, ext: Labels, drop: Set<string>, signal: AbortSignal): Promise<boolean> {
     for (const l of ext) if (drop.has(l.name)) return false;
@@ -142,8 +146,7 @@ export class PrometheusStore implements StoreServer {
   }
 
   /** The remote-read response as series in Prometheus' order, consecutive frames of one series merged. */
-  async *#remoteRead(matchers: LabelMatcher[], minTime: number, maxTime: number, finalLabels: (l: Labels) => Labels, signal: AbortSignal): AsyncGenerator<Pending> {
-    const res = await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, signal);
+  async *#remoteRead(res: RemoteReadResponse, finalLabels: (l: Labels) => Labels): AsyncGenerator<Pending> {
     const contentType = res.contentType;
     let pending: Pending | undefined;
     if (contentType.startsWith(STREAMED_CONTENT_TYPE.split(';')[0]!)) {
@@ -167,7 +170,7 @@ export class PrometheusStore implements StoreServer {
         pending = { labels: finalLabels(Labels.from(s.labels)), chunks: encodeSamples(s.timestamps, s.values) };
       }
     } else {
-      await res.body[Symbol.asyncIterator]().return?.(); // frees the connection
+      res.cancel();
       throw new Error(`remote read: unexpected response Content-Type ${JSON.stringify(contentType)}`);
     }
     if (pending !== undefined) yield pending;

@@ -215,6 +215,25 @@ export class ProtoWriter {
     return this;
   }
 
+  /**
+   * Bytes `src[start, end)` as they are: fields already encoded elsewhere (e.g. an int64 field whose
+   * number and type another message shares). Short runs are copied by a loop, cheaper than a native call.
+   */
+  raw(src: Uint8Array, start: number, end: number): this {
+    const n = end - start;
+    if (n <= 0) return this;
+    this.#ensure(n);
+    const b = this.#buf;
+    let p = this.#pos;
+    if (n <= 32) for (let i = start; i < end; i++) b[p++] = src[i]!;
+    else {
+      b.set(src.subarray(start, end), p);
+      p += n;
+    }
+    this.#pos = p;
+    return this;
+  }
+
   /** Packed repeated enum/uint32 field. */
   packedUint32(field: number, values: readonly number[]): this {
     if (values.length === 0) return this;
