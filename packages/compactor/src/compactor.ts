@@ -261,6 +261,9 @@ export class BucketCompactor {
         planned.map((m) => join(work, m.ulid)),
         { outDir: work, func: this.#o.dedupFunc, thanos: { labels: g.labels, downsample: { resolution: g.resolution }, source: 'compactor' } },
       );
+      // Chunks are copied with their stored CRCs unchecked: a damaged source chunk shows here, and is
+      // then pinned on its source like any merge failure.
+      if (result.meta !== undefined) await verifyLocalBlock(join(work, result.meta.ulid));
     } catch (e) {
       throw new MergeError(`merging ${planned.map((m) => m.ulid).join(', ')}: ${(e as Error).message}`, { cause: e });
     }
@@ -268,9 +271,7 @@ export class BucketCompactor {
     if (result.meta === undefined) {
       this.#log.info('compaction result is empty; marking sources for deletion', { group: g.key });
     } else {
-      const dir = join(work, result.meta.ulid);
-      await verifyLocalBlock(dir);
-      await uploadBlock(this.#o.bucket, dir);
+      await uploadBlock(this.#o.bucket, join(work, result.meta.ulid));
     }
     // Only now that the result is visible may the sources go.
     for (const m of planned) await this.#mark(m.ulid, DELETION_MARK_FILENAME, `source of compacted block ${result.meta?.ulid ?? '(empty)'}`);

@@ -1,19 +1,23 @@
 import {
   AggrChunk,
   AggrType,
-  BlockReader,
   BlockWriter,
   CounterResetsIterator,
+  encodeXORSamples,
+  isDeleted,
   SampleBuffer as TsdbSampleBuffer,
   ValueType,
   XORChunk,
   type BlockMeta,
   type Chunk,
   type ChunkMeta,
+  type Interval,
   type SampleIterator,
   type ThanosMeta,
   type XORAppender,
 } from '@strata/tsdb';
+import { toRecord } from './records.js';
+import { mergeSymbolTables, SourceBlock } from './source.js';
 
 const HOUR = 3_600_000;
 export const RES_RAW = 0;
@@ -39,38 +43,45 @@ export interface DownsampleResult {
 
 /**
  * Writes a downsampled copy of a local block into `outDir`, series by series (streamed like
- * compaction): raw blocks become aggregate chunks of `resolution`; 5m blocks are re-aggregated along
- * their chunk boundaries. The new block keeps the source's compaction record (level, sources) so the
- * planner and retention treat it as the same data at another resolution.
+ * compaction, over the source read front to back): raw blocks become aggregate chunks of
+ * `resolution`; 5m blocks are re-aggregated along their chunk boundaries. The new block keeps the
+ * source's symbol table and compaction record (level, sources) so the planner and retention treat it
+ * as the same data at another resolution.
  */
 export async function downsampleBlock(dir: string, outDir: string, resolution: number, thanos: ThanosMeta): Promise<DownsampleResult> {
-  const reader = await BlockReader.openDir(dir);
+  const src = await SourceBlock.open(dir);
   try {
-    const source = reader.meta;
+    const source = src.meta;
     const inRes = source.thanos?.downsample.resolution ?? RES_RAW;
     if (resolution <= inRes) throw new Error(`block ${source.ulid}: cannot downsample resolution ${inRes} to ${resolution}`);
+    if (inRes !== RES_RAW && src.hasTombstones) throw new Error(`block ${source.ulid}: tombstones in a downsampled block are not supported`);
     const writer = await BlockWriter.create(outDir, {
       emptySymbol: false,
+      symbols: mergeSymbolTables([src]),
       thanos: { ...thanos, downsample: { resolution } },
       range: { minTime: source.minTime, maxTime: source.maxTime },
       compaction: () => structuredClone(source.compaction),
     });
     let pointsIn = 0;
     const samples = new SampleBuffer();
+    let it: SampleIterator | undefined;
     try {
-      for await (const s of reader.chunkSeries([])) {
+      while (await src.next()) {
+        const records = await src.records();
+        const chunks = records.map((r, i) => src.chunkOf(r, src.chunkRefs[i]!));
         let out: ChunkMeta[];
         if (inRes === RES_RAW) {
           samples.reset();
-          samples.expand(new ChunkListIterator(s.chunks.map((c) => c.chunk)));
+          const deleted = src.deleted();
+          for (const c of chunks) samples.expand((it = c.iterator(it)), deleted);
           pointsIn += samples.n;
           out = downsampleRaw(samples, resolution);
         } else {
-          const aggrs = s.chunks.map((c) => asAggr(c.chunk, source.ulid));
+          const aggrs = chunks.map((c) => asAggr(c, source.ulid));
           for (const a of aggrs) pointsIn += a.numSamples();
-          out = downsampleAggr(aggrs, s.chunks[0]!.minTime, s.chunks[s.chunks.length - 1]!.maxTime, inRes, resolution);
+          out = downsampleAggr(aggrs, src.minTimes[0]!, src.maxTimes[src.numChunks - 1]!, inRes, resolution);
         }
-        await writer.addChunkSeries(s.labels, out);
+        if (out.length > 0) await writer.addSeriesRecords(src.labelRefs, src.numRefs, out.map(toRecord));
       }
     } catch (e) {
       await writer.abort();
@@ -82,7 +93,7 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
     }
     return { meta: await writer.close(), pointsIn };
   } finally {
-    await reader.close();
+    await src.close();
   }
 }
 
@@ -93,48 +104,18 @@ function asAggr(c: Chunk, block: string): AggrChunk {
 
 /** Samples of one series gathered for downsampling. */
 export class SampleBuffer extends TsdbSampleBuffer {
-  /** Appends an iterator's samples, dropping NaNs (stale markers) and samples going back in time. */
-  expand(it: SampleIterator): void {
+  /** Appends an iterator's samples, dropping NaNs (stale markers), samples going back in time and `deleted` ones. */
+  expand(it: SampleIterator, deleted?: readonly Interval[]): void {
     let last = this.n > 0 ? (this.ts[this.n - 1] as number) : Number.NEGATIVE_INFINITY;
     while (it.next() === ValueType.Float) {
       const t = it.atT();
       const v = it.atFloat();
-      if (Number.isNaN(v) || t < last) continue;
+      if (Number.isNaN(v) || t < last || (deleted !== undefined && isDeleted(deleted, t))) continue;
       this.push(t, v);
       last = t;
     }
     const err = it.err();
     if (err !== null) throw err;
-  }
-}
-
-/** Samples of chunks one after the other. */
-class ChunkListIterator implements SampleIterator {
-  #i = -1;
-  #cur: SampleIterator | undefined;
-  constructor(private readonly chunks: readonly Chunk[]) {}
-  next(): ValueType {
-    for (;;) {
-      if (this.#cur !== undefined) {
-        const t = this.#cur.next();
-        if (t !== ValueType.None || this.#cur.err() !== null) return t;
-      }
-      const c = this.chunks[++this.#i];
-      if (c === undefined) return ValueType.None;
-      this.#cur = c.iterator(this.#cur);
-    }
-  }
-  seek(): ValueType {
-    throw new Error('ChunkListIterator: seek is not supported');
-  }
-  atT(): number {
-    return (this.#cur as SampleIterator).atT();
-  }
-  atFloat(): number {
-    return (this.#cur as SampleIterator).atFloat();
-  }
-  err(): Error | null {
-    return this.#cur?.err() ?? null;
   }
 }
 
@@ -286,14 +267,6 @@ export function downsampleRaw(s: SampleBuffer, resolution: number): ChunkMeta[] 
   return out;
 }
 
-/** The XOR chunk of (ts[i], vs[i]) for i in [from, to). */
-function xorChunk(ts: Float64Array, vs: Float64Array, from: number, to: number): XORChunk {
-  const c = new XORChunk();
-  const app = c.appender();
-  for (let i = from; i < to; i++) app.append(ts[i] as number, vs[i] as number);
-  return c;
-}
-
 /** One aggregate chunk of raw samples [from, to); stamps as aggregateBatch sets them. */
 function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to: number, resolution: number): ChunkMeta {
   const wd = windows;
@@ -349,11 +322,11 @@ function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to:
     minTime: wt[1] as number,
     maxTime: nextT,
     chunk: AggrChunk.encode([
-      xorChunk(wt, count, 1, end),
-      xorChunk(wt, sum, 1, end),
-      xorChunk(wt, min, 1, end),
-      xorChunk(wt, max, 1, end),
-      xorChunk(wt, counter, 0, end + 1),
+      encodeXORSamples(wt, count, 1, end),
+      encodeXORSamples(wt, sum, 1, end),
+      encodeXORSamples(wt, min, 1, end),
+      encodeXORSamples(wt, max, 1, end),
+      encodeXORSamples(wt, counter, 0, end + 1),
     ]),
   };
 }

@@ -1,5 +1,17 @@
 import { mergeChunkSeries, type DedupFunc } from '@strata/dedup';
-import { BlockReader, BlockWriter, Labels, type BlockChunkSeries, type BlockCompaction, type BlockMeta, type ChunkMeta, type ThanosMeta } from '@strata/tsdb';
+import {
+  BlockReader,
+  BlockWriter,
+  Labels,
+  type BlockChunkSeries,
+  type BlockCompaction,
+  type BlockMeta,
+  type ChunkMeta,
+  type ChunkRecord,
+  type ThanosMeta,
+} from '@strata/tsdb';
+import { recordSamples, toRecord } from './records.js';
+import { mergeSymbolTables, SourceBlock } from './source.js';
 
 export interface MergeBlocksOptions {
   /** Directory the new block is written into (as `<ULID>/`). */
@@ -20,31 +32,27 @@ export interface MergeResult {
 
 /**
  * Compacts local blocks into one, streaming: the sources' series are read in label order side by side
- * (a k-way merge of their index order) and written as they come, so memory holds the series in flight
- * and the writer's chunk references, never a whole block. A series whose chunks do not overlap keeps
- * its chunks byte for byte; overlapping chunks are merged by mergeChunkSeries.
+ * (a k-way merge of their index order) and written as they come, so memory holds the series in flight,
+ * never a whole block. Series are compared and written as symbol refs of the new block's symbol table
+ * (the sources' tables merged), so no label string is built per series. A series whose chunks do not
+ * overlap keeps its chunk records byte for byte, copied without decoding; overlapping chunks are
+ * merged by mergeChunkSeries. Sources with tombstones are read through BlockReader, which drops the
+ * deleted samples.
  */
 export async function mergeBlocks(dirs: readonly string[], opts: MergeBlocksOptions): Promise<MergeResult> {
-  const readers: BlockReader[] = [];
+  const sources: SourceBlock[] = [];
   try {
-    for (const d of dirs) readers.push(await BlockReader.openDir(d));
-    const metas = readers.map((r) => r.meta);
-    const range = { minTime: Math.min(...metas.map((m) => m.minTime)), maxTime: Math.max(...metas.map((m) => m.maxTime)) };
-    // The sources' symbol tables hold every label the merged block can have, so series go to the index
-    // as they are merged instead of waiting in memory for the end.
-    const symbols = new Set<string>();
-    for (const r of readers) for (const sym of r.index.symbols()) symbols.add(sym);
-    symbols.delete('');
-    const writer = await BlockWriter.create(opts.outDir, { emptySymbol: false, symbols, thanos: opts.thanos, range, compaction: () => compactionOf(metas) });
+    for (const d of dirs) sources.push(await SourceBlock.open(d));
+    const metas = sources.map((s) => s.meta);
+    const symbols = mergeSymbolTables(sources);
+    const writer = await BlockWriter.create(opts.outDir, { emptySymbol: false, symbols, thanos: opts.thanos, range: rangeOf(metas), compaction: () => compactionOf(metas) });
     let samplesIn = 0;
-    let written = 0;
     try {
-      for await (const group of seriesInOrder(readers)) {
-        const chunks = group.flatMap((s) => s.chunks);
-        for (const c of chunks) samplesIn += c.chunk.numSamples();
-        await writer.addChunkSeries(group[0]!.labels, overlaps(chunks) ? mergeChunkSeries(chunks, opts.func) : chunks);
-        opts.onSeries?.(++written);
-      }
+      const count = (n: number): void => {
+        samplesIn += n;
+      };
+      if (sources.some((s) => s.hasTombstones)) await copyDecoded(dirs, writer, opts, count);
+      else await copyRecords(sources, writer, opts, count);
     } catch (e) {
       await writer.abort();
       throw e;
@@ -56,8 +64,87 @@ export async function mergeBlocks(dirs: readonly string[], opts: MergeBlocksOpti
     const meta = await writer.close();
     return { meta, samplesIn, samplesOut: meta.stats?.numSamples ?? 0 };
   } finally {
+    await Promise.all(sources.map((s) => s.close()));
+  }
+}
+
+/** The k-way merge over chunk records: series with equal label refs are merged into one. */
+async function copyRecords(sources: readonly SourceBlock[], writer: BlockWriter, opts: MergeBlocksOptions, count: (samples: number) => void): Promise<void> {
+  const live = await Promise.all(sources.map((s) => s.next()));
+  const group: SourceBlock[] = [];
+  let written = 0;
+  for (;;) {
+    let min: SourceBlock | undefined;
+    group.length = 0;
+    for (let i = 0; i < sources.length; i++) {
+      if (!live[i]) continue;
+      const s = sources[i]!;
+      const c = min === undefined ? -1 : compareRefs(s, min);
+      if (c < 0) {
+        min = s;
+        group.length = 0;
+      }
+      if (c <= 0) group.push(s);
+    }
+    if (min === undefined) return;
+    const chunks: ChunkRecord[] = [];
+    const refs: number[] = [];
+    for (const s of group) {
+      const records = await s.records();
+      for (let i = 0; i < s.numChunks; i++) {
+        const record = records[i]!;
+        const numSamples = recordSamples(record);
+        count(numSamples);
+        chunks.push({ minTime: s.minTimes[i]!, maxTime: s.maxTimes[i]!, numSamples, record });
+        refs.push(s.chunkRefs[i]!);
+      }
+    }
+    const out = overlaps(chunks) ? mergeRecords(chunks, group, refs, opts.func) : chunks;
+    await writer.addSeriesRecords(min.labelRefs, min.numRefs, out);
+    opts.onSeries?.(++written);
+    for (let i = 0; i < sources.length; i++) if (group.includes(sources[i]!)) live[i] = await sources[i]!.next();
+  }
+}
+
+/** Overlapping chunks decoded (after their CRC check), merged, and encoded back into records. */
+function mergeRecords(chunks: readonly ChunkRecord[], group: readonly SourceBlock[], refs: readonly number[], func: DedupFunc): ChunkRecord[] {
+  const metas: ChunkMeta[] = [];
+  let k = 0;
+  for (const s of group) {
+    for (let i = 0; i < s.numChunks; i++, k++) metas.push({ minTime: chunks[k]!.minTime, maxTime: chunks[k]!.maxTime, chunk: s.chunkOf(chunks[k]!.record, refs[k]!) });
+  }
+  return mergeChunkSeries(metas, func).map(toRecord);
+}
+
+/** Order of two sources' current series, by their label refs (which compare as the strings do). */
+function compareRefs(a: SourceBlock, b: SourceBlock): number {
+  const n = Math.min(a.numRefs, b.numRefs);
+  for (let i = 0; i < n; i++) if (a.labelRefs[i] !== b.labelRefs[i]) return a.labelRefs[i]! - b.labelRefs[i]!;
+  return a.numRefs - b.numRefs;
+}
+
+/**
+ * The merge through BlockReader, for sources with tombstones: chunks come decoded, those touched by
+ * deletions re-encoded without the deleted samples.
+ */
+async function copyDecoded(dirs: readonly string[], writer: BlockWriter, opts: MergeBlocksOptions, count: (samples: number) => void): Promise<void> {
+  const readers: BlockReader[] = [];
+  try {
+    for (const d of dirs) readers.push(await BlockReader.openDir(d));
+    let written = 0;
+    for await (const group of seriesInOrder(readers)) {
+      const chunks = group.flatMap((s) => s.chunks);
+      for (const c of chunks) count(c.chunk.numSamples());
+      await writer.addChunkSeries(group[0]!.labels, overlaps(chunks) ? mergeChunkSeries(chunks, opts.func) : chunks);
+      opts.onSeries?.(++written);
+    }
+  } finally {
     await Promise.all(readers.map((r) => r.close()));
   }
+}
+
+function rangeOf(metas: readonly BlockMeta[]): { minTime: number; maxTime: number } {
+  return { minTime: Math.min(...metas.map((m) => m.minTime)), maxTime: Math.max(...metas.map((m) => m.maxTime)) };
 }
 
 /** Level one above the highest source, sources united, sources as parents, as Prometheus' compactor records them. */
@@ -71,10 +158,9 @@ function compactionOf(metas: readonly BlockMeta[]): BlockCompaction {
   };
 }
 
-/** True if, in the order given (blocks in time order), some chunk starts before the previous one ends. */
-function overlaps(chunks: readonly ChunkMeta[]): boolean {
-  const sorted = [...chunks].sort((a, b) => a.minTime - b.minTime);
-  for (let i = 1; i < sorted.length; i++) if (sorted[i]!.minTime <= sorted[i - 1]!.maxTime) return true;
+/** True if some chunk starts before the previous one ends, which includes chunks out of order (merging sorts them). */
+function overlaps(chunks: readonly { minTime: number; maxTime: number }[]): boolean {
+  for (let i = 1; i < chunks.length; i++) if (chunks[i]!.minTime <= chunks[i - 1]!.maxTime) return true;
   return false;
 }
 

@@ -35,6 +35,15 @@ export interface BlockWriterOptions {
   symbols?: Iterable<string>;
 }
 
+/** A chunk as a segment file holds it, for copying between blocks without decoding it. */
+export interface ChunkRecord {
+  readonly minTime: number;
+  readonly maxTime: number;
+  readonly numSamples: number;
+  /** The whole segment record: `len | encoding | data | CRC` (see chunks/segment.ts). */
+  readonly record: Uint8Array;
+}
+
 interface PendingSeries {
   labels: Labels;
   chunks: ChunkRef[];
@@ -84,9 +93,11 @@ export class BlockWriter {
   }
 
   #sortedSymbols(symbols: Iterable<string>): string[] {
-    const all = new Set(symbols);
-    if (this.#opts.emptySymbol ?? true) all.add('');
-    return [...all].sort(compareStrings);
+    const list = [...symbols];
+    if (this.#opts.emptySymbol ?? true) list.push('');
+    // A compaction passes its sources' merged tables: already sorted and unique.
+    for (let i = 1; i < list.length; i++) if (compareStrings(list[i - 1]!, list[i]!) >= 0) return [...new Set(list)].sort(compareStrings);
+    return list;
   }
 
   /** Adds a series from encoded chunks (time-ordered, non-overlapping). */
@@ -100,10 +111,7 @@ export class BlockWriter {
     this.#numSeries++;
     const refs = await this.#chunks.writeChunks(chunks.map((c) => c.chunk));
     const metas: ChunkRef[] = chunks.map((c, i) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: refs[i] as number }));
-    for (const c of chunks) this.#numSamples += c.chunk.numSamples();
-    this.#numChunks += chunks.length;
-    this.#minTime = Math.min(this.#minTime, (chunks[0] as ChunkMeta).minTime);
-    this.#maxTime = Math.max(this.#maxTime, (chunks[chunks.length - 1] as ChunkMeta).maxTime);
+    this.#count(chunks);
     if (this.#index !== undefined) {
       await this.#index.addSeries(labels, metas);
       return;
@@ -113,6 +121,30 @@ export class BlockWriter {
       this.#symbols.add(l.value);
     }
     this.#series.push({ labels, chunks: metas });
+  }
+
+  /**
+   * Adds a series given as symbol refs and chunk records (time-ordered, non-overlapping), for
+   * compactions: `labelRefs[0, numRefs)` holds name, value, name, value, … as positions in the sorted
+   * symbol table the writer was created with (the `symbols` option, which this needs), and the records
+   * are copied into the segment files unchanged. Series must come in label order as for addChunkSeries.
+   */
+  async addSeriesRecords(labelRefs: ArrayLike<number>, numRefs: number, chunks: readonly ChunkRecord[]): Promise<void> {
+    const index = this.#index;
+    if (index === undefined) throw new Error('BlockWriter: addSeriesRecords needs the symbols option');
+    if (chunks.length === 0) return;
+    const refs = await this.#chunks.writeRecords(chunks.map((c) => c.record));
+    const metas: ChunkRef[] = chunks.map((c, i) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: refs[i] as number }));
+    this.#count(chunks);
+    await index.addSeriesRefs(labelRefs, numRefs, metas);
+    this.#numSeries++;
+  }
+
+  #count(chunks: readonly (ChunkMeta | ChunkRecord)[]): void {
+    for (const c of chunks) this.#numSamples += 'numSamples' in c ? c.numSamples : c.chunk.numSamples();
+    this.#numChunks += chunks.length;
+    this.#minTime = Math.min(this.#minTime, chunks[0]!.minTime);
+    this.#maxTime = Math.max(this.#maxTime, chunks[chunks.length - 1]!.maxTime);
   }
 
   /** Adds a series from samples (strictly increasing timestamps), cut into chunks as Prometheus' head does. */

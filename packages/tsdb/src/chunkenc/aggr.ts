@@ -11,7 +11,7 @@
  * fold counter resets across chunk boundaries (see CounterResetsIterator).
  */
 import { Decbuf } from '../encoding/decbuf.js';
-import { Encbuf } from '../encoding/encbuf.js';
+import { Encbuf, uvarintSize } from '../encoding/encbuf.js';
 import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js';
 import { XORChunk } from './xor.js';
 
@@ -41,7 +41,10 @@ export class AggrChunk implements Chunk {
 
   /** Encodes the five sub-chunks (Thanos' EncodeAggrChunk). */
   static encode(parts: AggrParts): AggrChunk {
-    const buf = new Encbuf(256);
+    let size = 0;
+    for (const c of parts) size += c === undefined ? 1 : uvarintSize(c.bytes.length) + 1 + c.bytes.length;
+    // Sized up front: one allocation, no growing.
+    const buf = new Encbuf(size);
     for (const c of parts) {
       if (c === undefined) {
         buf.putUvarint(0);
@@ -51,7 +54,7 @@ export class AggrChunk implements Chunk {
       buf.putByte(c.encoding);
       buf.putBytes(c.bytes);
     }
-    return new AggrChunk(buf.get().slice(), [...parts]);
+    return new AggrChunk(buf.get(), [...parts]);
   }
 
   /** The sub-chunk of one aggregate, or undefined if the chunk does not carry it. */

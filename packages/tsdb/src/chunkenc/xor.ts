@@ -19,7 +19,7 @@
  * window (0, 0), which a '10' before any '11' then uses. Values are handled as their raw bits, so NaN
  * payloads (the stale marker) and −0 survive.
  */
-import { BitReader, BitWriter } from './bstream.js';
+import { BitAccumulator, BitReader, BitWriter } from './bstream.js';
 import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js';
 import { CorruptionError } from '../encoding/decbuf.js';
 import { floatFromBits, floatHi, floatLo } from './floatbits.js';
@@ -154,6 +154,103 @@ export class XORAppender {
     w.writeBits(sig & 63, 6);
     writeShifted(w, xHi, xLo, trailing, sig);
   }
+}
+
+const bulk = new BitAccumulator();
+/** The platform's index of a float's high and low 32-bit word in a Uint32Array view. */
+const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+/**
+ * The XOR chunk of samples (ts[i], vs[i]) for i in [from, to), byte for byte what an XORAppender
+ * appending them one by one produces, in one pass: values are read as bits straight from the
+ * Float64Array and bits gather in an accumulator. For writers that hold a batch of samples in arrays
+ * (downsampling). Timestamps must be safe integers.
+ */
+export function encodeXORSamples(ts: Float64Array, vs: Float64Array, from: number, to: number): XORChunk {
+  const n = to - from;
+  if (n > MAX_SAMPLES) throw new RangeError(`XOR chunk: ${n} samples do not fit (at most ${MAX_SAMPLES})`);
+  const bits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+  const w = bulk;
+  // At most 10 bytes of varint and 8 of value for the first sample, 9 + 10 bytes (68 + 77 bits) for the others.
+  w.begin(2 + 20 * n + 8);
+  w.write24(n >>> 8, 8);
+  w.write24(n & 0xff, 8);
+  // The count is a header, not a field of the stream: it leaves no spare byte (see BitWriter).
+  w.spare = false;
+  let prevT = 0;
+  let tDelta = 0;
+  let vHi = 0;
+  let vLo = 0;
+  let leading = NO_WINDOW;
+  let trailing = 0;
+  for (let i = from; i < to; i++) {
+    const t = ts[i]!;
+    if (!Number.isSafeInteger(t)) throw new RangeError(`XOR chunk: timestamp ${t} is not a safe integer`);
+    const hi = bits[2 * i + HI_WORD]!;
+    const lo = bits[2 * i + 1 - HI_WORD]!;
+    if (i === from) {
+      const even = t >= 0 ? t * 2 : (-t - 1) * 2;
+      putUvarintHiLo(w, Math.floor(even / TWO_32) >>> 0, ((even >>> 0) | (t < 0 ? 1 : 0)) >>> 0);
+      w.write64(hi, lo, 64);
+    } else {
+      const d = t - prevT;
+      if (i === from + 1) {
+        putUvarintHiLo(w, Math.floor(d / TWO_32) >>> 0, d >>> 0);
+      } else {
+        const dod = d - tDelta;
+        if (dod === 0) w.write24(0, 1);
+        else if (dod >= -8191 && dod <= 8192) w.write24((0b10 << 14) | (dod & 0x3fff), 16);
+        else if (dod >= -65535 && dod <= 65536) w.write24((0b110 << 17) | (dod & 0x1ffff), 20);
+        else if (dod >= -524287 && dod <= 524288) w.write24((0b1110 << 20) | (dod & 0xfffff), 24);
+        else {
+          w.write24(0b1111, 4);
+          w.write64(Math.floor(dod / TWO_32) >>> 0, dod >>> 0, 64);
+        }
+      }
+      tDelta = d;
+      const xHi = (hi ^ vHi) >>> 0;
+      const xLo = (lo ^ vLo) >>> 0;
+      if (xHi === 0 && xLo === 0) {
+        w.write24(0, 1);
+      } else {
+        let lead = xHi !== 0 ? Math.clz32(xHi) : 32 + Math.clz32(xLo);
+        const trail = xLo !== 0 ? ctz32(xLo) : 32 + ctz32(xHi);
+        if (lead > 31) lead = 31;
+        if (leading !== NO_WINDOW && lead >= leading && trail >= trailing) {
+          w.write24(0b10, 2);
+          writeShiftedTo(w, xHi, xLo, trailing, 64 - leading - trailing);
+        } else {
+          leading = lead;
+          trailing = trail;
+          const sig = 64 - lead - trail;
+          // '11', 5 bits of leading zeros, 6 of significant bits (64 written as 0).
+          w.write24((0b11 << 11) | (lead << 6) | (sig & 63), 13);
+          writeShiftedTo(w, xHi, xLo, trail, sig);
+        }
+      }
+    }
+    prevT = t;
+    vHi = hi;
+    vLo = lo;
+  }
+  return XORChunk.fromBytes(w.finish().slice());
+}
+
+/** Writes the `n` bits of (hi:lo) >> shift. */
+function writeShiftedTo(w: BitAccumulator, hi: number, lo: number, shift: number, n: number): void {
+  if (shift >= 32) w.write64(0, hi >>> (shift - 32), n);
+  else if (shift > 0) w.write64(hi >>> shift, ((lo >>> shift) | (hi << (32 - shift))) >>> 0, n);
+  else w.write64(hi, lo, n);
+}
+
+/** Writes the 64-bit value hi:lo as an unsigned LEB128 varint, byte by byte as Prometheus does. */
+function putUvarintHiLo(w: BitAccumulator, hi: number, lo: number): void {
+  while (hi !== 0 || lo >= 0x80) {
+    w.write24((lo & 0x7f) | 0x80, 8);
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  w.write24(lo, 8);
 }
 
 function ctz32(x: number): number {

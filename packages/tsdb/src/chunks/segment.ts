@@ -22,6 +22,17 @@ export const CHUNK_OVERHEAD = MAX_CHUNK_LENGTH_FIELD_SIZE + 1 + 4;
 
 const TWO_32 = 2 ** 32;
 
+/** The `len` (data bytes) of the chunk record at the start of `record`; 0 if the field is cut off. */
+export function recordDataLength(record: Uint8Array): number {
+  let len = 0;
+  for (let p = 0; p < MAX_CHUNK_LENGTH_FIELD_SIZE && p < record.length; p++) {
+    const b = record[p]!;
+    len += (b & 0x7f) * 2 ** (7 * p);
+    if (b < 0x80) return len;
+  }
+  return 0;
+}
+
 export function chunkRef(fileIndex: number, offset: number): number {
   return fileIndex * TWO_32 + offset;
 }

@@ -2,8 +2,8 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Chunk } from '../chunkenc/chunk.js';
 import { crc32c } from '../encoding/crc32c.js';
-import { Encbuf } from '../encoding/encbuf.js';
-import { CHUNK_OVERHEAD, chunkRef, DEFAULT_MAX_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, segmentFileName } from './segment.js';
+import { Encbuf, uvarintSize } from '../encoding/encbuf.js';
+import { CHUNK_OVERHEAD, chunkRef, recordDataLength, DEFAULT_MAX_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, segmentFileName } from './segment.js';
 
 export interface ChunkSegmentWriterOptions {
   /** Maximum segment file size in bytes (Prometheus: 512 MiB); smaller values are for tests. */
@@ -11,7 +11,23 @@ export interface ChunkSegmentWriterOptions {
 }
 
 /** Bytes buffered before a write to the file. */
-const FLUSH_SIZE = 4 * 1024 * 1024;
+const FLUSH_SIZE = 1024 * 1024;
+
+/** Appends a chunk's segment record (`len | encoding | data | CRC32C(encoding, data)`) to `buf`. */
+function putChunkRecord(buf: Encbuf, c: Chunk): void {
+  buf.putUvarint(c.bytes.length);
+  const encodingAt = buf.length;
+  buf.putByte(c.encoding);
+  buf.putBytes(c.bytes);
+  buf.putBE32(crc32c(buf.get(), 0, encodingAt, buf.length));
+}
+
+/** A chunk's segment record on its own, in a buffer of exactly its size (for ChunkSegmentWriter.writeRecords). */
+export function encodeChunkRecord(c: Chunk): Uint8Array {
+  const buf = new Encbuf(uvarintSize(c.bytes.length) + 1 + c.bytes.length + 4);
+  putChunkRecord(buf, c);
+  return buf.get();
+}
 
 /**
  * Writes chunk segment files (format in segment.ts) into one directory, as Prometheus' chunks.Writer:
@@ -49,14 +65,39 @@ export class ChunkSegmentWriter {
    * that still fit go into the current segment and the rest into new segments, each batch as big as
    * fits (sizes counted with the longest length field); a chunk bigger than a segment gets one alone.
    */
-  async writeChunks(chunks: readonly Chunk[]): Promise<number[]> {
-    const batches: (readonly Chunk[])[] = [];
-    let batchStart = 0;
+  writeChunks(chunks: readonly Chunk[]): Promise<number[]> {
+    return this.#write(
+      chunks.length,
+      (i) => CHUNK_OVERHEAD + chunks[i]!.bytes.length,
+      (i) => this.#writeChunk(chunks[i]!),
+    );
+  }
+
+  /**
+   * Like writeChunks for chunks already encoded as segment records (`len | encoding | data | CRC`, as
+   * read from another block's segment file): the records are copied unchanged, CRC included, so a
+   * compaction copies chunks without decoding them or computing their checksums again.
+   */
+  writeRecords(records: readonly Uint8Array[]): Promise<number[]> {
+    return this.#write(
+      records.length,
+      (i) => CHUNK_OVERHEAD + recordDataLength(records[i]!),
+      (i) => {
+        this.#buf.putBytes(records[i]!);
+        this.#n += records[i]!.length;
+      },
+    );
+  }
+
+  async #write(count: number, sizeOf: (i: number) => number, put: (i: number) => void): Promise<number[]> {
+    // Indices where a new segment starts before the chunk (possibly 0, when the series' first chunk
+    // does not fit next to what the current segment holds).
+    const cuts: number[] = [];
     let batchSize = 0;
     // The first batch goes into the current segment, so it must fit next to what is there.
     let firstBatch = this.#n > SEGMENT_HEADER_SIZE;
-    for (let i = 0; i < chunks.length; i++) {
-      const size = CHUNK_OVERHEAD + chunks[i]!.bytes.length;
+    for (let i = 0; i < count; i++) {
+      const size = sizeOf(i);
       batchSize += size;
       let cut = i !== 0 && batchSize + SEGMENT_HEADER_SIZE > this.#maxSize;
       if (firstBatch) {
@@ -64,36 +105,31 @@ export class ChunkSegmentWriter {
         if (cut) firstBatch = false;
       }
       if (cut) {
-        // Possibly empty, when the series' first chunk already does not fit.
-        batches.push(chunks.slice(batchStart, i));
-        batchStart = i;
+        cuts.push(i);
         batchSize = size;
       }
     }
-    batches.push(chunks.slice(batchStart));
 
     if (this.#n === 0) await this.#cut();
-    const refs: number[] = [];
-    for (let b = 0; b < batches.length; b++) {
-      for (const c of batches[b]!) {
-        refs.push(chunkRef(this.#files - 1, this.#n));
-        this.#writeChunk(c);
+    const refs = new Array<number>(count);
+    let next = 0;
+    for (let i = 0; i < count; i++) {
+      if (cuts[next] === i) {
+        next++;
+        if (this.#buf.length >= FLUSH_SIZE) await this.#flush();
+        await this.#cut();
       }
-      if (this.#buf.length >= FLUSH_SIZE) await this.#flush();
-      if (b < batches.length - 1) await this.#cut();
+      refs[i] = chunkRef(this.#files - 1, this.#n);
+      put(i);
     }
+    if (this.#buf.length >= FLUSH_SIZE) await this.#flush();
     return refs;
   }
 
   #writeChunk(c: Chunk): void {
-    const buf = this.#buf;
-    const start = buf.length;
-    buf.putUvarint(c.bytes.length);
-    const encodingAt = buf.length;
-    buf.putByte(c.encoding);
-    buf.putBytes(c.bytes);
-    buf.putBE32(crc32c(buf.get(), 0, encodingAt, buf.length));
-    this.#n += buf.length - start;
+    const start = this.#buf.length;
+    putChunkRecord(this.#buf, c);
+    this.#n += this.#buf.length - start;
   }
 
   async #flush(): Promise<void> {

@@ -88,6 +88,24 @@ export class Encbuf {
 
   /** uvarint length, then the UTF-8 bytes. */
   putUvarintStr(s: string): void {
+    // ASCII (most label names and values) is copied char by char: an encoder call costs more for short strings.
+    const n = s.length;
+    if (n < 0x80) {
+      this.#grow(n + 1);
+      const buf = this.#buf;
+      let p = this.#len + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[p++] = c;
+      }
+      if (i === n) {
+        buf[this.#len] = n;
+        this.#len = p;
+        return;
+      }
+    }
     const bytes = textEncoder.encode(s);
     this.putUvarint(bytes.length);
     this.putBytes(bytes);
@@ -103,3 +121,13 @@ export class Encbuf {
 }
 
 export const textEncoder = new TextEncoder();
+
+/** Bytes of the uvarint of n (for sizing a buffer before writing). */
+export function uvarintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}

@@ -1,5 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 
+/** Padding source for padTo (alignments are at most 16 bytes). */
+const ZEROS = new Uint8Array(16);
+
 /**
  * An append-only file with a write buffer, tracking the absolute position so writers can record
  * offsets (series IDs, postings offsets, TOC entries) as they go. Bytes reach the disk in large
@@ -43,10 +46,10 @@ export class BufferedFileWriter {
     this.#pos += b.length;
   }
 
-  /** Zero bytes until the position is a multiple of `n`. */
+  /** Zero bytes until the position is a multiple of `n` (at most 16). */
   async padTo(n: number): Promise<void> {
     const pad = (n - (this.#pos % n)) % n;
-    if (pad > 0) await this.write(new Uint8Array(pad));
+    if (pad > 0) await this.write(ZEROS.subarray(0, pad));
   }
 
   async flush(): Promise<void> {

@@ -38,16 +38,25 @@ export interface ChunkRef {
 
 export class IndexWriter {
   readonly #f: BufferedFileWriter;
-  readonly #symbols: Map<string, number>;
+  /** The symbol table, by ref. */
+  readonly #symbols: readonly string[];
+  /** Symbol → ref, built when the first series comes as Labels (series added by refs never need it). */
+  #refOf: Map<string, number> | undefined;
   readonly #toc: TOC = { symbols: 0, series: 0, labelIndices: 0, labelIndicesTable: 0, postings: 0, postingsTable: 0 };
-  /** nameRef → valueRef → series IDs (ascending, as series are added in order). */
-  readonly #postings = new Map<number, Map<number, number[]>>();
-  readonly #allIDs: number[] = [];
+  /** Every (name ref, value ref, series ID) of the series added, in order: postings are sorted out of it on close. */
+  readonly #pairs = new PairList();
+  #numSeries = 0;
   readonly #entry = new Encbuf(1024);
   readonly #head = new Encbuf(16);
+  /** The last series' label refs (name, value, …), to check the order of series added by refs. */
+  #lastRefs = new Uint32Array(16);
+  #lastNumRefs = -1;
+  /** The last series added by Labels, for error messages. */
   #last: Labels | undefined;
+  /** Label refs of a series added by Labels. */
+  #refs = new Uint32Array(16);
 
-  private constructor(f: BufferedFileWriter, symbols: Map<string, number>) {
+  private constructor(f: BufferedFileWriter, symbols: readonly string[]) {
     this.#f = f;
     this.#symbols = symbols;
   }
@@ -64,16 +73,16 @@ export class IndexWriter {
       const table = new Encbuf(1 << 16);
       table.putBE32(0);
       table.putBE32(0);
-      const refs = new Map<string, number>();
+      const refs: string[] = [];
       let prev: string | undefined;
       for (const s of symbols) {
         if (prev !== undefined && compareStrings(prev, s) >= 0) throw new Error(`index symbols out of order: ${JSON.stringify(prev)} before ${JSON.stringify(s)}`);
-        refs.set(s, refs.size);
+        refs.push(s);
         table.putUvarintStr(s);
         prev = s;
       }
       table.setBE32(0, table.length - 4);
-      table.setBE32(4, refs.size);
+      table.setBE32(4, refs.length);
       table.putBE32(crc32c(table.get(), 0, 4));
       const w = new IndexWriter(f, refs);
       w.#toc.symbols = f.pos;
@@ -88,56 +97,86 @@ export class IndexWriter {
 
   /** Appends one series; label sets must strictly increase. */
   async addSeries(labels: Labels, chunks: readonly ChunkRef[]): Promise<void> {
-    if (this.#last !== undefined && Labels.compare(this.#last, labels) >= 0) {
-      throw new Error(`index: series ${labels.toString()} added out of order (after ${this.#last.toString()})`);
+    const n = labels.size * 2;
+    if (this.#refs.length < n) this.#refs = new Uint32Array(n * 2);
+    const refs = this.#refs;
+    let i = 0;
+    for (const l of labels) {
+      refs[i++] = this.#ref(l.name);
+      refs[i++] = this.#ref(l.value);
     }
+    if (this.#lastNumRefs >= 0 && compareRefs(this.#lastRefs, this.#lastNumRefs, refs, n) >= 0) {
+      throw new Error(`index: series ${labels.toString()} added out of order (after ${this.#last?.toString() ?? `series ${this.#numSeries - 1}`})`);
+    }
+    await this.#write(refs, n, chunks, labels);
+    this.#last = labels;
+  }
+
+  /**
+   * Appends one series given by symbol refs — the positions in the sorted symbol table passed to
+   * create() — as name, value, name, value, … in `labelRefs[0, numRefs)`. Comparing refs compares the
+   * strings, so series must strictly increase in that order as in addSeries. For writers that already
+   * hold their series as refs (the compactor), this saves building and looking up label strings.
+   */
+  async addSeriesRefs(labelRefs: ArrayLike<number>, numRefs: number, chunks: readonly ChunkRef[]): Promise<void> {
+    for (let i = 0; i < numRefs; i++) {
+      if (labelRefs[i]! >= this.#symbols.length) throw new Error(`index: symbol ref ${labelRefs[i]} not in the symbol table of ${this.#symbols.length}`);
+    }
+    if (this.#lastNumRefs >= 0 && compareRefs(this.#lastRefs, this.#lastNumRefs, labelRefs, numRefs) >= 0) {
+      throw new Error(`index: series added out of order (series ${this.#numSeries})`);
+    }
+    await this.#write(labelRefs, numRefs, chunks, undefined);
+  }
+
+  async #write(labelRefs: ArrayLike<number>, numRefs: number, chunks: readonly ChunkRef[], labels: Labels | undefined): Promise<void> {
     await this.#f.padTo(16);
     const id = this.#f.pos / 16;
     if (id > 0xffffffff) throw new Error('index: series section exceeds 64 GiB (series IDs are 32-bit)');
 
     const e = this.#entry;
     e.reset();
-    e.putUvarint(labels.size);
-    for (const l of labels) {
-      const n = this.#ref(l.name);
-      const v = this.#ref(l.value);
+    e.putUvarint(numRefs / 2);
+    for (let i = 0; i < numRefs; i += 2) {
+      const n = labelRefs[i]!;
+      const v = labelRefs[i + 1]!;
       e.putUvarint(n);
       e.putUvarint(v);
-      let byValue = this.#postings.get(n);
-      if (byValue === undefined) this.#postings.set(n, (byValue = new Map()));
-      const ids = byValue.get(v);
-      if (ids === undefined) byValue.set(v, [id]);
-      else ids.push(id);
+      this.#pairs.push(n, v, id);
     }
     e.putUvarint(chunks.length);
     let prevMax = 0;
     let prevRef = 0;
-    chunks.forEach((c, i) => {
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!;
       if (i === 0) {
         e.putVarint(c.minTime);
         e.putUvarint(c.maxTime - c.minTime);
         e.putUvarint(c.ref);
       } else {
-        if (c.minTime <= prevMax) throw new Error(`index: chunks of ${labels.toString()} overlap or are out of order at ${c.minTime}`);
+        if (c.minTime <= prevMax) throw new Error(`index: chunks of ${labels?.toString() ?? `series ${this.#numSeries}`} overlap or are out of order at ${c.minTime}`);
         e.putUvarint(c.minTime - prevMax);
         e.putUvarint(c.maxTime - c.minTime);
         e.putVarint(c.ref - prevRef);
       }
       prevMax = c.maxTime;
       prevRef = c.ref;
-    });
+    }
     const h = this.#head;
     h.reset();
     h.putUvarint(e.length);
     e.putBE32(crc32c(e.get()));
     await this.#f.write(h.get());
     await this.#f.write(e.get());
-    this.#allIDs.push(id);
-    this.#last = labels;
+    this.#pairs.addSeries(id);
+    if (this.#lastRefs.length < numRefs) this.#lastRefs = new Uint32Array(numRefs * 2);
+    for (let i = 0; i < numRefs; i++) this.#lastRefs[i] = labelRefs[i]!;
+    this.#lastNumRefs = numRefs;
+    this.#numSeries++;
   }
 
   #ref(s: string): number {
-    const r = this.#symbols.get(s);
+    this.#refOf ??= new Map(this.#symbols.map((sym, i) => [sym, i]));
+    const r = this.#refOf.get(s);
     if (r === undefined) throw new Error(`index: symbol ${JSON.stringify(s)} not in the symbol table`);
     return r;
   }
@@ -146,32 +185,42 @@ export class IndexWriter {
   async close(): Promise<void> {
     try {
       const f = this.#f;
-      const names = [...this.#postings.keys()].sort((a, b) => a - b);
-      const symbolByRef = [...this.#symbols.keys()];
-      const sortedValues = new Map(names.map((n) => [n, [...(this.#postings.get(n) as Map<number, number[]>).keys()].sort((a, b) => a - b)]));
+      const symbolByRef = this.#symbols;
+      const { names, values, ids } = this.#pairs.sorted(symbolByRef.length);
 
-      // Label indices (read only by v1 readers; 2.42 writes them and sizes should match it).
+      // Label indices (read only by v1 readers; 2.42 writes them and sizes should match it): per name,
+      // its distinct values.
       this.#toc.labelIndices = f.pos;
       const labelIndexOffsets: number[] = [];
       const t = new Encbuf(1 << 16);
-      for (const n of names) {
+      for (let i = 0; i < names.length; ) {
+        const n = names[i]!;
+        let end = i;
+        while (end < names.length && names[end] === n) end++;
         await f.padTo(4);
         labelIndexOffsets.push(f.pos);
-        const values = sortedValues.get(n) as number[];
         t.reset();
-        t.putBE32(4 + 4 + 4 * values.length);
+        t.putBE32(0);
         t.putBE32(1);
-        t.putBE32(values.length);
-        for (const v of values) t.putBE32(v);
+        t.putBE32(0);
+        let count = 0;
+        for (let j = i; j < end; j++) {
+          if (j > i && values[j] === values[j - 1]) continue;
+          t.putBE32(values[j]!);
+          count++;
+        }
+        t.setBE32(0, 4 + 4 + 4 * count);
+        t.setBE32(8, count);
         t.putBE32(crc32c(t.get(), 0, 4));
         await f.write(t.get());
+        i = end;
       }
 
       // Postings lists; the offset table entries are collected as they are written.
       this.#toc.postings = f.pos;
       const offsets = new Encbuf(1 << 16);
       let numOffsets = 0;
-      const writePostings = async (name: string, value: string, ids: readonly number[]): Promise<void> => {
+      const writePostings = async (name: string, value: string, list: Uint32Array): Promise<void> => {
         await f.padTo(4);
         offsets.putByte(2);
         offsets.putUvarintStr(name);
@@ -179,27 +228,31 @@ export class IndexWriter {
         offsets.putUvarint(f.pos);
         numOffsets++;
         t.reset();
-        t.putBE32(4 + 4 * ids.length);
-        t.putBE32(ids.length);
-        for (const id of ids) t.putBE32(id);
+        t.putBE32(4 + 4 * list.length);
+        t.putBE32(list.length);
+        for (let k = 0; k < list.length; k++) t.putBE32(list[k]!);
         t.putBE32(crc32c(t.get(), 0, 4));
         await f.write(t.get());
       };
-      await writePostings('', '', this.#allIDs);
-      for (const n of names) {
-        const byValue = this.#postings.get(n) as Map<number, number[]>;
-        for (const v of sortedValues.get(n) as number[]) await writePostings(symbolByRef[n] as string, symbolByRef[v] as string, byValue.get(v) as number[]);
+      await writePostings('', '', this.#pairs.seriesIDs());
+      for (let i = 0; i < names.length; ) {
+        let end = i + 1;
+        while (end < names.length && names[end] === names[i] && values[end] === values[i]) end++;
+        await writePostings(symbolByRef[names[i]!]!, symbolByRef[values[i]!]!, ids.subarray(i, end));
+        i = end;
       }
 
       this.#toc.labelIndicesTable = f.pos;
       t.reset();
       t.putBE32(0);
-      t.putBE32(names.length);
-      names.forEach((n, i) => {
+      t.putBE32(labelIndexOffsets.length);
+      let k = 0;
+      for (let i = 0; i < names.length; i++) {
+        if (i > 0 && names[i] === names[i - 1]) continue;
         t.putByte(1);
-        t.putUvarintStr(symbolByRef[n] as string);
-        t.putUvarint(labelIndexOffsets[i] as number);
-      });
+        t.putUvarintStr(symbolByRef[names[i]!]!);
+        t.putUvarint(labelIndexOffsets[k++]!);
+      }
       await f.write(finishTable(t));
 
       this.#toc.postingsTable = f.pos;
@@ -220,6 +273,87 @@ export class IndexWriter {
   async abort(): Promise<void> {
     await this.#f.abort();
   }
+}
+
+/** Lexicographic order of two label-ref sequences (name, value, …), as Labels.compare orders label sets. */
+function compareRefs(a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number): number {
+  const n = Math.min(na, nb);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return na - nb;
+}
+
+/**
+ * The (name ref, value ref, series ID) triples of an index, in three growable typed arrays: a few
+ * bytes per label of each series where per-value JavaScript arrays would cost tens.
+ */
+class PairList {
+  #names: Uint32Array = new Uint32Array(1024);
+  #values: Uint32Array = new Uint32Array(1024);
+  #ids: Uint32Array = new Uint32Array(1024);
+  #n = 0;
+  #series: Uint32Array = new Uint32Array(1024);
+  #numSeries = 0;
+
+  push(name: number, value: number, id: number): void {
+    if (this.#n === this.#names.length) {
+      this.#names = grow(this.#names);
+      this.#values = grow(this.#values);
+      this.#ids = grow(this.#ids);
+    }
+    this.#names[this.#n] = name;
+    this.#values[this.#n] = value;
+    this.#ids[this.#n++] = id;
+  }
+
+  /** Records a series (with or without labels) for the all-postings list; IDs ascend. */
+  addSeries(id: number): void {
+    if (this.#numSeries === this.#series.length) this.#series = grow(this.#series);
+    this.#series[this.#numSeries++] = id;
+  }
+
+  /** Every series ID, ascending. */
+  seriesIDs(): Uint32Array {
+    return this.#series.subarray(0, this.#numSeries);
+  }
+
+  /**
+   * The triples sorted by name, value, then series ID: two stable counting sorts over the symbol refs
+   * (by value, then by name) of triples already in series ID order.
+   */
+  sorted(numSymbols: number): { names: Uint32Array; values: Uint32Array; ids: Uint32Array } {
+    const n = this.#n;
+    const byValue = countingOrder(this.#values, n, numSymbols, undefined);
+    const order = countingOrder(this.#names, n, numSymbols, byValue);
+    const names = new Uint32Array(n);
+    const values = new Uint32Array(n);
+    const ids = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = order[i]!;
+      names[i] = this.#names[k]!;
+      values[i] = this.#values[k]!;
+      ids[i] = this.#ids[k]!;
+    }
+    return { names, values, ids };
+  }
+}
+
+/** Indices [0, n) (or those of `prior`, in its order) stably sorted by key[i] < numKeys. */
+function countingOrder(key: Uint32Array, n: number, numKeys: number, prior: Uint32Array | undefined): Uint32Array {
+  const start = new Uint32Array(numKeys + 1);
+  for (let i = 0; i < n; i++) start[key[i]! + 1]!++;
+  for (let k = 0; k < numKeys; k++) start[k + 1]! += start[k]!;
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const idx = prior === undefined ? i : prior[i]!;
+    out[start[key[idx]!]!++] = idx;
+  }
+  return out;
+}
+
+function grow(a: Uint32Array): Uint32Array {
+  const b = new Uint32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /** Fills in the BE32 length at 0 and appends the CRC of everything after it. */
