@@ -88,10 +88,9 @@ function readChunkedSeries<C>(payload: Uint8Array, newChunks: () => C, addChunk:
       const u = s.tag();
       if (u === 10) series.labels.push(readLabel(s.sub()));
       else if (u === 18) {
-        const end = s.uint32() + s.pos;
-        if (end > s.end) throw new Error(`remote read: chunk beyond the end of its series at offset ${s.pos}`);
+        const end = s.enter();
         addChunk(series.chunks, s, end);
-        if (s.pos !== end) throw new Error(`remote read: chunk field beyond the end of its message at offset ${s.pos}`);
+        s.leave(end);
       } else s.skip(u & 7);
     }
     out.push(series);

@@ -12,8 +12,14 @@ export const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
 const FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
 
 /**
- * Compression for messages we send. grpc-js implements gzip and deflate only; Thanos' `snappy` is a
- * grpc-go registered codec that grpc-js cannot negotiate, so a peer asking for it gets identity.
+ * Compression of the messages a client sends (grpc-js 1.14 servers never compress responses). grpc-js
+ * knows gzip and deflate only, from a closed list with no hook for another codec, on either side:
+ * - Thanos' `--grpc-compression=snappy` is a compressor registered in grpc-go (snappy stream format).
+ *   A querier using it sends `grpc-encoding: snappy` requests, which a grpc-js server refuses with
+ *   Unimplemented ('unsupported encoding "snappy"', see server.test.ts): Info fails, so such a querier
+ *   cannot use Strata's stores; it must keep the flag's default, `none` (its only other value).
+ * - Strata's client cannot send snappy. By default it sends identity, which every gRPC server accepts
+ *   (grpc-go answers in the request's encoding, so Thanos' stores answer uncompressed).
  */
 export type Compression = 'none' | 'gzip' | 'deflate';
 

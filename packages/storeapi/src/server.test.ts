@@ -3,6 +3,7 @@
 // clients built independently of our codec (a hand-written decoder, and protobufjs on the .proto files).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,7 +165,7 @@ describe('serveStore transport', () => {
     }
   });
 
-  it('gzip compression both ways', async () => {
+  it('gzip-compressed requests (grpc-js servers answer uncompressed)', async () => {
     const s = await serveStore(store, { address: '127.0.0.1:0', compression: 'gzip' });
     const c = new StoreClient(s.address, { compression: 'gzip' });
     try {
@@ -172,6 +173,36 @@ describe('serveStore transport', () => {
     } finally {
       c.close();
       await s.stop();
+    }
+  });
+
+  it("snappy-compressed requests (Thanos' --grpc-compression=snappy) are refused with Unimplemented: grpc-js decompresses gzip and deflate only", async () => {
+    // What grpc-go sends with the snappy compressor: grpc-encoding: snappy and the compressed flag set;
+    // the body (a snappy stream of the empty InfoRequest) is never looked at.
+    const session = http2.connect(`http://${serving.address}`);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': Method.Info,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'grpc-encoding': 'snappy',
+      });
+      const snappyStream = Buffer.from([0xff, 6, 0, 0, ...Buffer.from('sNaPpY')]);
+      const prefix = Buffer.alloc(5);
+      prefix[0] = 1;
+      prefix.writeUInt32BE(snappyStream.length, 1);
+      stream.end(Buffer.concat([prefix, snappyStream]));
+      const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        stream.once('trailers', resolve);
+        stream.once('response', (h) => (h['grpc-status'] !== undefined ? resolve(h) : undefined)); // trailers-only
+        stream.once('error', reject);
+        stream.resume();
+      });
+      expect(trailers['grpc-status']).toBe(String(GrpcStatus.UNIMPLEMENTED));
+      expect(decodeURIComponent(String(trailers['grpc-message']))).toContain('unsupported encoding "snappy"');
+    } finally {
+      session.close();
     }
   });
 

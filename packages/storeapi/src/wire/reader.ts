@@ -123,6 +123,22 @@ export class ProtoReader {
     return this.#buf.toString('utf8', s, e);
   }
 
+  /**
+   * Reads an embedded message's length prefix and returns where it ends: the caller reads its fields
+   * while `pos < end` and then calls `leave(end)`, with no reader object per message (hot decoding loops).
+   */
+  enter(): number {
+    const len = this.uint32();
+    const end = this.pos + len;
+    if (end > this.end) this.#fail(`length ${len} beyond end of message`);
+    return end;
+  }
+
+  /** Checks that the message `enter()` started was read exactly to its end. */
+  leave(end: number): void {
+    if (this.pos !== end) this.#fail(`field beyond the end of an embedded message ending at ${end}`);
+  }
+
   /** A reader over an embedded message. */
   sub(): ProtoReader {
     const [s, e] = this.delimited();
