@@ -1,20 +1,26 @@
 /**
- * `pnpm bench promql [--series N] [--hours H] [--interval S] [--rounds R]`
+ * `pnpm bench promql [--series N] [--hours H] [--interval S] [--rounds R] [--instant-rounds R] [--storage blocks|memory]`
  *
  * The PromQL engine against Prometheus 2.42 on the same data (default 2,000 series × 24h at 10s):
- * synthetic counters, gauges and histogram buckets are backfilled into Prometheus with promtool and
- * appended to a MemoryStorage. Each query runs as an instant query (at the end) and as a range query
- * (1,000 steps over the whole period). Prometheus' time is its own evalTotalTime from `stats=all`
- * (no HTTP or JSON), Strata's the engine call in-process (2.x mode). Printed per query: median times,
- * the ratio strata/prometheus (target ≤ 1), samples/s (samples read ÷ time) and peak samples of both,
- * and the JS heap growth during Strata's query.
+ * synthetic counters, gauges and histogram buckets are backfilled into TSDB blocks with promtool.
+ * Prometheus serves those blocks; Strata's engine reads a copy of them through @strata/tsdb's block
+ * reader (`--storage blocks`, the default: the same index lookups and XOR chunk decoding Prometheus'
+ * evalTotalTime includes), or the same series from a MemoryStorage (`--storage memory`: the engine alone).
+ * Each query runs as an instant query (at the end) and as a range query (1,000 steps over the whole
+ * period), Prometheus and Strata alternately. Prometheus' time is its own evalTotalTime from `stats=all`
+ * (querier, selection, evaluation and result sorting; no parsing, HTTP or JSON), Strata's the engine
+ * call in-process (2.x mode) on an already parsed query. Printed per query: median times, the ratio
+ * strata/prometheus (target ≤ 1), samples/s (samples read ÷ time) and peak samples of both, and the JS
+ * heap growth during Strata's query.
  */
 import { createWriteStream } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { Engine, MemoryStorage } from '../packages/promql/src/index.js';
+import { Engine, MemoryStorage, type Queryable } from '../packages/promql/src/index.js';
+import { openBlocksQueryable } from '../packages/promql/src/testing/blocks.js';
 import { appendTo, openMetricsLines, syntheticSeries, type SyntheticOptions } from '../packages/promql/src/testing/synthetic.js';
 import { tempDir } from '../test/harness/process.js';
 import { promtool, startPrometheus } from '../test/harness/prometheus.js';
@@ -46,6 +52,8 @@ export async function main(args: string[]): Promise<void> {
       hours: { type: 'string', default: '24' },
       interval: { type: 'string', default: '10' },
       rounds: { type: 'string', default: '7' },
+      'instant-rounds': { type: 'string', default: '21' },
+      storage: { type: 'string', default: 'blocks' },
     },
   });
   const total = Number(values.series);
@@ -67,11 +75,26 @@ export async function main(args: string[]): Promise<void> {
   await finished(Readable.from(openMetricsLines(series, opts)).pipe(createWriteStream(om)));
   const dataDir = join(dir.path, 'data');
   await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '-q', '--max-block-duration=24h', om, dataDir]);
+  // Strata reads its own copy: Prometheus may compact and delete the blocks it serves.
+  const strataDir = join(dir.path, 'strata');
+  await cp(dataDir, strataDir, { recursive: true });
   const prom = await startPrometheus({ dir: dir.path, dataDir, blockDuration: '2h', extraArgs: ['--query.max-samples=500000000'] });
-  const storage = new MemoryStorage();
-  appendTo(storage, series, opts);
+  let storage: Queryable;
+  let closeStorage = async (): Promise<void> => undefined;
+  if (values.storage === 'memory') {
+    const mem = new MemoryStorage();
+    appendTo(mem, series, opts);
+    storage = mem;
+  } else if (values.storage === 'blocks') {
+    const blocks = await openBlocksQueryable(strataDir);
+    storage = blocks;
+    closeStorage = () => blocks.close();
+  } else throw new Error(`--storage must be blocks or memory, not ${values.storage}`);
+  console.log(`strata reads from ${values.storage === 'memory' ? 'a MemoryStorage' : 'the TSDB blocks'}`);
   const engine = new Engine({ compat: 2, maxSamples: 500_000_000 });
-  const rounds = Number(values.rounds);
+  const rangeRounds = Number(values.rounds);
+  // Instant queries take milliseconds: more rounds steady their median.
+  const instantRounds = Number(values['instant-rounds']);
   const rangeStep = Math.max(1000, Math.floor((opts.end - opts.start) / 999));
 
   try {
@@ -83,6 +106,7 @@ export async function main(args: string[]): Promise<void> {
         let stats = { samplesRead: 0, peakSamples: 0 };
         let promStats: PromStats | undefined;
         let heap = 0;
+        const rounds = mode === 'instant' ? instantRounds : rangeRounds;
         // The first rounds warm up V8's JIT and Prometheus' caches; they are not counted.
         for (let r = -WARMUP_ROUNDS; r < rounds; r++) {
           const params: Record<string, string> =
@@ -91,12 +115,14 @@ export async function main(args: string[]): Promise<void> {
               : { query, start: String(opts.start / 1000), end: String(opts.end / 1000), step: String(rangeStep / 1000), stats: 'all' };
           const p = await prom.api<{ stats: PromStats }>(mode === 'instant' ? 'query' : 'query_range', params);
           promStats = p.stats;
+          // Parsed outside the timing: Prometheus' evalTotalTime does not include parsing either.
+          const expr = engine.parse(query);
           const heapBefore = process.memoryUsage().heapUsed;
           const t0 = process.hrtime.bigint();
           const res =
             mode === 'instant'
-              ? await engine.instantQuery(storage, query, opts.end)
-              : await engine.rangeQuery(storage, query, opts.start, opts.end, rangeStep);
+              ? await engine.instantQuery(storage, expr, opts.end)
+              : await engine.rangeQuery(storage, expr, opts.start, opts.end, rangeStep);
           const ms = Number(process.hrtime.bigint() - t0) / 1e6;
           stats = res.stats;
           if (r < 0) continue;
@@ -117,6 +143,7 @@ export async function main(args: string[]): Promise<void> {
       }
     }
   } finally {
+    await closeStorage();
     await prom.stop();
     await dir.cleanup();
   }
