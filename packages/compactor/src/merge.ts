@@ -56,6 +56,9 @@ export async function mergeBlocks(dirs: readonly string[], opts: MergeBlocksOpti
     } catch (e) {
       await writer.abort();
       throw e;
+    } finally {
+      // The sources' read buffers are not needed for writing the index.
+      await Promise.all(sources.splice(0).map((s) => s.close()));
     }
     if (writer.numSeries === 0) {
       await writer.abort();

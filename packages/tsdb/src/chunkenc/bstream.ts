@@ -149,65 +149,68 @@ export class BitReader {
 }
 
 /**
- * A BitWriter for one pass over a fixed amount of data: bits gather in an accumulator and leave as
- * whole bytes into a buffer the caller sized with `begin`, so a write is a few integer operations,
- * without bounds checks, read-modify-write of the buffer or growth. Reusable through `begin`.
+ * A BitWriter for one pass over a fixed amount of data: bits gather in a 32-bit word that is stored
+ * whole when full, into a buffer the caller sized with `begin`, so a write of up to 32 bits is a few
+ * integer operations, without bounds checks, read-modify-write of the buffer or growth. Reusable
+ * through `begin`.
  */
 export class BitAccumulator {
   buf = new Uint8Array(256);
-  /** Next byte to fill. */
+  view = new DataView(this.buf.buffer);
+  /** Where the next full word goes (a multiple of 4). */
   p = 0;
-  /** Pending bits (fewer than 8), in the low `n` bits of `acc`. */
-  acc = 0;
-  n = 0;
+  /** The word being filled from its top bit down, and how many of its bits are still free (1…32). */
+  cur = 0;
+  free = 32;
   /** Whether the last field written was a whole number of bytes (see BitWriter). */
   spare = false;
 
   /** Starts over with room for `bytes` bytes. */
   begin(bytes: number): void {
-    if (this.buf.length < bytes) this.buf = new Uint8Array(Math.max(bytes, this.buf.length * 2));
+    if (this.buf.length < bytes + 8) {
+      this.buf = new Uint8Array(Math.max(bytes + 8, this.buf.length * 2));
+      this.view = new DataView(this.buf.buffer);
+    }
     this.p = 0;
-    this.acc = 0;
-    this.n = 0;
+    this.cur = 0;
+    this.free = 32;
     this.spare = false;
   }
 
-  /** Writes the low `n` bits (0…24) of `v`, most significant first. */
-  write24(v: number, n: number): void {
-    let k = this.n + n;
-    let acc = (this.acc << n) | (v & ((1 << n) - 1));
-    const buf = this.buf;
-    while (k >= 8) {
-      k -= 8;
-      buf[this.p++] = acc >>> k;
+  /** Writes the low `n` bits (1…32) of `v`, most significant first. */
+  write(v: number, n: number): void {
+    const x = n === 32 ? v : v & ((1 << n) - 1);
+    const free = this.free;
+    if (n < free) {
+      this.cur |= x << (free - n);
+      this.free = free - n;
+    } else {
+      const spill = n - free;
+      this.view.setUint32(this.p, this.cur | (x >>> spill));
+      this.p += 4;
+      this.cur = spill === 0 ? 0 : x << (32 - spill);
+      this.free = 32 - spill;
     }
-    this.acc = acc & ((1 << k) - 1);
-    this.n = k;
     this.spare = (n & 7) === 0;
   }
 
   /** Writes the low `n` bits (1…64) of the 64-bit value `hi:lo` as one field. */
   write64(hi: number, lo: number, n: number): void {
-    if (n > 48) {
-      this.write24(hi >>> 16, n - 48);
-      this.write24(hi, 16);
-    } else if (n > 32) {
-      this.write24(hi, n - 32);
-    }
-    if (n > 16) {
-      this.write24(lo >>> 16, Math.min(n, 32) - 16);
-      this.write24(lo, 16);
+    if (n > 32) {
+      this.write(hi, n - 32);
+      this.write(lo, 32);
     } else {
-      this.write24(lo, n);
+      this.write(lo, n);
     }
     this.spare = (n & 7) === 0;
   }
 
   /** The stream's bytes as BitWriter would hold them (trailing bits zero-padded); a view into `buf`. */
   finish(): Uint8Array {
-    let len = this.p;
-    if (this.n > 0) this.buf[len++] = this.acc << (8 - this.n);
-    else if (this.spare) this.buf[len++] = 0;
+    const used = 32 - this.free;
+    this.view.setUint32(this.p, this.cur);
+    let len = this.p + ((used + 7) >>> 3);
+    if ((used & 7) === 0 && this.spare) this.buf[len++] = 0;
     return this.buf.subarray(0, len);
   }
 }

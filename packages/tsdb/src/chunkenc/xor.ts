@@ -173,8 +173,8 @@ export function encodeXORSamples(ts: Float64Array, vs: Float64Array, from: numbe
   const w = bulk;
   // At most 10 bytes of varint and 8 of value for the first sample, 9 + 10 bytes (68 + 77 bits) for the others.
   w.begin(2 + 20 * n + 8);
-  w.write24(n >>> 8, 8);
-  w.write24(n & 0xff, 8);
+  w.write(n >>> 8, 8);
+  w.write(n & 0xff, 8);
   // The count is a header, not a field of the stream: it leaves no spare byte (see BitWriter).
   w.spare = false;
   let prevT = 0;
@@ -198,12 +198,12 @@ export function encodeXORSamples(ts: Float64Array, vs: Float64Array, from: numbe
         putUvarintHiLo(w, Math.floor(d / TWO_32) >>> 0, d >>> 0);
       } else {
         const dod = d - tDelta;
-        if (dod === 0) w.write24(0, 1);
-        else if (dod >= -8191 && dod <= 8192) w.write24((0b10 << 14) | (dod & 0x3fff), 16);
-        else if (dod >= -65535 && dod <= 65536) w.write24((0b110 << 17) | (dod & 0x1ffff), 20);
-        else if (dod >= -524287 && dod <= 524288) w.write24((0b1110 << 20) | (dod & 0xfffff), 24);
+        if (dod === 0) w.write(0, 1);
+        else if (dod >= -8191 && dod <= 8192) w.write((0b10 << 14) | (dod & 0x3fff), 16);
+        else if (dod >= -65535 && dod <= 65536) w.write((0b110 << 17) | (dod & 0x1ffff), 20);
+        else if (dod >= -524287 && dod <= 524288) w.write((0b1110 << 20) | (dod & 0xfffff), 24);
         else {
-          w.write24(0b1111, 4);
+          w.write(0b1111, 4);
           w.write64(Math.floor(dod / TWO_32) >>> 0, dod >>> 0, 64);
         }
       }
@@ -211,20 +211,20 @@ export function encodeXORSamples(ts: Float64Array, vs: Float64Array, from: numbe
       const xHi = (hi ^ vHi) >>> 0;
       const xLo = (lo ^ vLo) >>> 0;
       if (xHi === 0 && xLo === 0) {
-        w.write24(0, 1);
+        w.write(0, 1);
       } else {
         let lead = xHi !== 0 ? Math.clz32(xHi) : 32 + Math.clz32(xLo);
         const trail = xLo !== 0 ? ctz32(xLo) : 32 + ctz32(xHi);
         if (lead > 31) lead = 31;
         if (leading !== NO_WINDOW && lead >= leading && trail >= trailing) {
-          w.write24(0b10, 2);
+          w.write(0b10, 2);
           writeShiftedTo(w, xHi, xLo, trailing, 64 - leading - trailing);
         } else {
           leading = lead;
           trailing = trail;
           const sig = 64 - lead - trail;
           // '11', 5 bits of leading zeros, 6 of significant bits (64 written as 0).
-          w.write24((0b11 << 11) | (lead << 6) | (sig & 63), 13);
+          w.write((0b11 << 11) | (lead << 6) | (sig & 63), 13);
           writeShiftedTo(w, xHi, xLo, trail, sig);
         }
       }
@@ -246,11 +246,11 @@ function writeShiftedTo(w: BitAccumulator, hi: number, lo: number, shift: number
 /** Writes the 64-bit value hi:lo as an unsigned LEB128 varint, byte by byte as Prometheus does. */
 function putUvarintHiLo(w: BitAccumulator, hi: number, lo: number): void {
   while (hi !== 0 || lo >= 0x80) {
-    w.write24((lo & 0x7f) | 0x80, 8);
+    w.write((lo & 0x7f) | 0x80, 8);
     lo = ((lo >>> 7) | (hi << 25)) >>> 0;
     hi >>>= 7;
   }
-  w.write24(lo, 8);
+  w.write(lo, 8);
 }
 
 function ctz32(x: number): number {
