@@ -9,7 +9,9 @@
  * a store gateway:
  *   - one replica: sidecar r0 + a store gateway serving r0's blocks (no deduplication needed)
  *   - two replicas: sidecars r0 and r1 + a store gateway serving both replicas' blocks; the querier
- *     deduplicates on `replica`
+ *     deduplicates on `replica`. r1 scrapes 7 s after r0, as HA replicas scrape at their own phase,
+ *     so its chunks differ from r0's and the querier's penalty merge does real work (byte-identical
+ *     replicas would be dropped early as duplicate chunks).
  * `--history=sidecar` keeps every block on the replicas' disks instead, with no store gateway: the
  * querier's own cost without the object store's round trips.
  * Reports p50 and p95 latency per target and the ratios against Prometheus, and two replicas against
@@ -25,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { uploadBlock } from '../packages/block/src/index.js';
 import { writeDemoBlocks } from '../packages/cli/src/demo/blocks.js';
 import { newBucket, parseBucketConfig } from '../packages/objstore/src/index.js';
+import { BlockReader, BlockWriter, Matcher, type BlockMeta, type SampleIterator, type ThanosMeta, type ValueType } from '../packages/tsdb/src/index.js';
 import { freePort, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { startS3rver } from '../test/harness/s3.js';
@@ -46,6 +49,42 @@ const QUERIES = [
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+}
+
+/** A replica scraping the same targets `byMs` later. */
+class ShiftedIterator implements SampleIterator {
+  constructor(
+    private readonly it: SampleIterator,
+    private readonly byMs: number,
+  ) {}
+  next(): ValueType {
+    return this.it.next();
+  }
+  seek(t: number): ValueType {
+    return this.it.seek(t - this.byMs);
+  }
+  atT(): number {
+    return this.it.atT() + this.byMs;
+  }
+  atFloat(): number {
+    return this.it.atFloat();
+  }
+  err(): Error | null {
+    return this.it.err();
+  }
+}
+
+/** Copies of the blocks in `srcDir` with every sample `byMs` later, as another replica's blocks. */
+async function shiftedReplica(srcDir: string, metas: readonly BlockMeta[], outDir: string, byMs: number, thanos: ThanosMeta): Promise<BlockMeta[]> {
+  const out: BlockMeta[] = [];
+  for (const m of metas) {
+    const reader = await BlockReader.openDir(join(srcDir, m.ulid));
+    const writer = await BlockWriter.create(outDir, { chunkRange: BLOCK_MS, thanos });
+    for await (const s of reader.series([new Matcher('=~', '__name__', '.+')])) await writer.addSeries(s.labels, new ShiftedIterator(s.iterator(), byMs));
+    out.push(await writer.close());
+    await reader.close();
+  }
+  return out;
 }
 
 function permutations<T>(xs: readonly T[]): T[][] {
@@ -74,11 +113,9 @@ export async function main(args: string[]): Promise<void> {
     const endMs = Math.floor(Date.now() / 15_000) * 15_000;
     const startMs = endMs - hours * 3_600_000;
     const demo = { instances: INSTANCES, job: 'demo', startMs, endMs, stepMs: 15_000, blockMs: BLOCK_MS };
-    process.stderr.write(`writing ${hours}h of demo history for ${INSTANCES.length} instances, three times (reference, r0, r1)…\n`);
+    process.stderr.write(`writing ${hours}h of demo history for ${INSTANCES.length} instances, and copies for replicas r0 and r1…\n`);
     const referenceDir = join(dir.path, 'reference', 'data');
-    await writeDemoBlocks(referenceDir, demo);
-    const reference = await startPrometheus({ dir: join(dir.path, 'reference'), dataDir: referenceDir, externalLabels: {}, blockDuration: '2h' });
-    procs.push(reference);
+    const referenceMetas = await writeDemoBlocks(referenceDir, demo);
 
     const s3 = inBucket ? await startS3rver() : undefined;
     if (s3 !== undefined) procs.push(s3);
@@ -86,11 +123,12 @@ export async function main(args: string[]): Promise<void> {
     if (s3 !== undefined) await writeFile(objstoreConfig, s3.configYaml());
     const bucket = s3 !== undefined ? newBucket(parseBucketConfig(s3.configYaml())) : undefined;
     const sidecars: string[] = [];
-    for (const replica of ['r0', 'r1']) {
+    for (const [i, replica] of ['r0', 'r1'].entries()) {
       // Each replica's blocks carry its external labels, as its sidecar ships them; the newest block is
       // still on the replica's disk, every older one only in the bucket (with --history=bucket).
       const blocksDir = join(dir.path, `blocks-${replica}`);
-      const metas = await writeDemoBlocks(blocksDir, { ...demo, thanos: { labels: { cluster: 'bench', replica }, downsample: { resolution: 0 }, source: 'sidecar' } });
+      const thanos: ThanosMeta = { labels: { cluster: 'bench', replica }, downsample: { resolution: 0 }, source: 'sidecar' };
+      const metas = await shiftedReplica(referenceDir, referenceMetas, blocksDir, i * 7000, thanos);
       const newest = metas.reduce((a, b) => (b.minTime > a.minTime ? b : a));
       const home = join(dir.path, replica);
       const dataDir = join(home, 'data');
@@ -105,6 +143,9 @@ export async function main(args: string[]): Promise<void> {
       procs.push(sc.proc);
       sidecars.push(sc.grpc);
     }
+    // Started after the replicas' copies were read from its data dir.
+    const reference = await startPrometheus({ dir: join(dir.path, 'reference'), dataDir: referenceDir, externalLabels: {}, blockDuration: '2h' });
+    procs.push(reference);
     const store = (name: string, relabel: string[]) =>
       startComponent(['store', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, name)}`, ...relabel], dir.path, name);
     const oneEndpoints = [sidecars[0] as string];
