@@ -15,7 +15,7 @@ import { LABEL_FUNCTIONS } from '../functions/label.js';
 import { MATH_FUNCTIONS, mapSamples } from '../functions/math.js';
 import { absentAt, absentLabels, MISC_FUNCTIONS } from '../functions/misc.js';
 import { overTimeFunctions } from '../functions/over_time.js';
-import { COUNTER_FUNCTIONS, rateFunctions } from '../functions/rate.js';
+import { COUNTER_FUNCTIONS, COUNTS_RESETS, countResets, rateFunctions } from '../functions/rate.js';
 import { TIME_FUNCTIONS } from '../functions/time.js';
 import type { RangeFunction, Window } from '../functions/window.js';
 import { goFloat } from '../format.js';
@@ -300,14 +300,16 @@ export class Evaluator {
     const { steps } = this.#range;
     let read = 0;
     src.each((s) => {
+      const { ts, n } = s;
       let lo = 0;
       let hi = 0;
       for (let i = 0; i < steps; i++) {
         const ref = src.refAt(i);
         const from = ref - src.range;
-        while (lo < s.n && (closed ? (s.ts[lo] as number) < from : (s.ts[lo] as number) <= from)) lo++;
+        if (closed) while (lo < n && (ts[lo] as number) < from) lo++;
+        else while (lo < n && (ts[lo] as number) <= from) lo++;
         if (hi < lo) hi = lo;
-        while (hi < s.n && (s.ts[hi] as number) <= ref) hi++;
+        while (hi < n && (ts[hi] as number) <= ref) hi++;
         read += hi - lo;
         this.#account(this.#shared.stats.currentSamples + hi - lo);
         f(s, i, lo, hi, ref);
@@ -375,9 +377,10 @@ export class Evaluator {
     const keepName = KEEPS_METRIC_NAME.has(c.func.name);
     const checkCounter = this.#shared.opts.compat === 3 && COUNTER_FUNCTIONS.has(c.func.name);
     const out = new SeriesBuilder(steps);
+    const countsResets = COUNTS_RESETS.has(c.func.name);
     const w: Window = {
       ts: new Float64Array(0), vs: new Float64Array(0), lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
-      params: params.map(() => 0), metricName: '',
+      params: params.map(() => 0), metricName: '', resets: new Int32Array(0),
     };
     let current: RangeSeries | null = null;
     let target: StepSeries | null = null;
@@ -387,6 +390,10 @@ export class Evaluator {
         current = s;
         target = null;
         w.metricName = s.labels.get(METRIC_NAME);
+        if (countsResets) {
+          if (w.resets.length < s.n) w.resets = new Int32Array(s.ts.length);
+          countResets(s.vs, s.n, w.resets);
+        }
       }
       w.ts = s.ts;
       w.vs = s.vs;

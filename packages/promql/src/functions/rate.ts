@@ -12,7 +12,7 @@ function extrapolatedRate(w: Window, isCounter: boolean, isRate: boolean, compat
   const firstT = w.ts[w.lo] as number;
   const lastT = w.ts[w.hi - 1] as number;
   let result = (w.vs[w.hi - 1] as number) - first;
-  if (isCounter) {
+  if (isCounter && w.resets[w.hi - 1] !== w.resets[w.lo]) {
     let prev = first;
     for (let i = w.lo + 1; i < w.hi; i++) {
       const cur = w.vs[i] as number;
@@ -57,6 +57,19 @@ export function rateFunctions(compat: 2 | 3): Record<string, RangeFunction> {
     irate: (w) => instantValue(w, true),
     idelta: (w) => instantValue(w, false),
   };
+}
+
+/** Functions that read Window.resets. */
+export const COUNTS_RESETS: ReadonlySet<string> = new Set(['rate', 'increase']);
+
+/** resets[i]: how many samples up to i are below their predecessor (see Window.resets). */
+export function countResets(vs: Float64Array, n: number, resets: Int32Array): void {
+  let count = 0;
+  if (n > 0) resets[0] = 0;
+  for (let i = 1; i < n; i++) {
+    if ((vs[i] as number) < (vs[i - 1] as number)) count++;
+    resets[i] = count;
+  }
 }
 
 /** Functions that expect counters: 3.x notes when the metric name does not look like one. */

@@ -15,6 +15,11 @@ export interface Window {
   params: number[];
   /** The series' metric name (for annotations). */
   metricName: string;
+  /**
+   * For functions in COUNTS_RESETS: resets[i] is the number of k ≤ i with vs[k] < vs[k-1], so a window
+   * without a counter reset is found without walking it.
+   */
+  resets: Int32Array;
 }
 
 /** Computes one output value from a window, or undefined for no output at this step. */
