@@ -22,6 +22,7 @@ import { goFloat } from '../format.js';
 import { aggregate } from './aggregate.js';
 import { scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
 import { SampleBuffer } from './buffer.js';
+import { LatestSample } from './latest.js';
 import { EvalError, TooManySamplesError } from './errors.js';
 import {
   SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,
@@ -91,6 +92,7 @@ export class Evaluator {
   readonly #range: StepRange;
   readonly #shared: EvalShared;
   readonly #buf = new SampleBuffer();
+  readonly #latest = new LatestSample();
   static readonly #invariance = new WeakMap<Expr, boolean>();
 
   constructor(range: StepRange, shared: EvalShared) {
@@ -212,31 +214,30 @@ export class Evaluator {
     const lookback = this.#shared.opts.lookbackDelta;
     const closed = this.#shared.opts.compat === 2;
     const first = (at ?? this.#range.start) - vs.offset;
-    const last = (at ?? this.#range.end) - vs.offset;
-    const buf = this.#buf;
+    const latest = this.#latest;
     const out: StepSeries[] = [];
     let read = 0;
     for (const s of series) {
       this.#shared.checkAbort();
-      buf.load(s, first - lookback, last, false);
-      if (buf.n === 0) continue;
-      const o = new StepSeries(s.labels, steps);
-      let j = -1;
-      let any = false;
+      latest.reset(s, first - lookback);
+      let o: StepSeries | null = null;
       for (let i = 0; i < steps; i++) {
         const ref = (at ?? stepTime(this.#range, i)) - vs.offset;
-        while (j + 1 < buf.n && (buf.ts[j + 1] as number) <= ref) j++;
-        if (j < 0) continue;
-        const t = buf.ts[j] as number;
-        if (closed ? t < ref - lookback : t <= ref - lookback) continue;
-        const v = buf.vs[j] as number;
-        if (isStaleNaN(v)) continue;
-        o.has[i] = 1;
-        o.vals[i] = timestamps ? t / 1000 : v;
-        any = true;
-        read++;
+        const more = latest.advance(ref);
+        if (latest.found) {
+          const t = latest.t;
+          const v = latest.v;
+          if ((closed ? t >= ref - lookback : t > ref - lookback) && (v === v || !isStaleNaN(v))) {
+            o ??= new StepSeries(s.labels, steps);
+            o.has[i] = 1;
+            o.vals[i] = timestamps ? t / 1000 : v;
+            read++;
+          }
+        }
+        // Past the last sample, only steps still within its lookback can have a value.
+        if (!more && (!latest.found || (closed ? latest.t < ref - lookback : latest.t <= ref - lookback))) break;
       }
-      if (any) out.push(o);
+      if (o !== null) out.push(o);
     }
     this.#shared.stats.samplesRead += read;
     if (timestamps) return dropMetricNames({ type: 'vector', series: out }, steps, this.#shared.opts.delayedNameRemoval);

@@ -1,0 +1,43 @@
+/**
+ * An instant selector's view of a series: the latest sample at or before each of a series of increasing
+ * reference times, read straight from the series' iterator (as Prometheus' vectorSelector seeks its
+ * iterator step by step) instead of copying the series into a buffer first.
+ */
+import { type SampleIterator, type Series, ValueType } from '@strata/tsdb';
+import { EvalError } from './errors.js';
+
+export class LatestSample {
+  /** The latest sample read so far, if `found`. */
+  t = 0;
+  v = 0;
+  found = false;
+  #it: SampleIterator | null = null;
+  #type: ValueType = ValueType.None;
+
+  /** Starts on `series` at its first sample at or after `mint`. */
+  reset(series: Series, mint: number): void {
+    this.#it = series.iterator();
+    this.#type = this.#it.seek(mint);
+    this.found = false;
+  }
+
+  /** Reads forward through every sample at or before `ref`; false when the series has no more samples. */
+  advance(ref: number): boolean {
+    const it = this.#it as SampleIterator;
+    let type = this.#type;
+    while (type !== ValueType.None) {
+      if (type !== ValueType.Float) throw new EvalError('native histogram samples are not supported');
+      const t = it.atT();
+      if (t > ref) break;
+      this.t = t;
+      this.v = it.atFloat();
+      this.found = true;
+      type = it.next();
+    }
+    this.#type = type;
+    if (type !== ValueType.None) return true;
+    const err = it.err();
+    if (err !== null) throw err;
+    return false;
+  }
+}
