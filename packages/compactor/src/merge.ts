@@ -74,6 +74,7 @@ export async function mergeBlocks(dirs: readonly string[], opts: MergeBlocksOpti
 /** The k-way merge over chunk records: series with equal label refs are merged into one. */
 async function copyRecords(sources: readonly SourceBlock[], writer: BlockWriter, opts: MergeBlocksOptions, count: (samples: number) => void): Promise<void> {
   const live = await Promise.all(sources.map((s) => s.next()));
+  // next() and records() answer synchronously most of the time: awaited only when they return a promise.
   const group: SourceBlock[] = [];
   let written = 0;
   for (;;) {
@@ -93,7 +94,8 @@ async function copyRecords(sources: readonly SourceBlock[], writer: BlockWriter,
     const chunks: ChunkRecord[] = [];
     const refs: number[] = [];
     for (const s of group) {
-      const records = await s.records();
+      const pending = s.records();
+      const records = Array.isArray(pending) ? pending : await pending;
       for (let i = 0; i < s.numChunks; i++) {
         const record = records[i]!;
         const numSamples = recordSamples(record);
@@ -105,7 +107,11 @@ async function copyRecords(sources: readonly SourceBlock[], writer: BlockWriter,
     const out = overlaps(chunks) ? mergeRecords(chunks, group, refs, opts.func) : chunks;
     await writer.addSeriesRecords(min.labelRefs, min.numRefs, out);
     opts.onSeries?.(++written);
-    for (let i = 0; i < sources.length; i++) if (group.includes(sources[i]!)) live[i] = await sources[i]!.next();
+    for (let i = 0; i < sources.length; i++) {
+      if (!group.includes(sources[i]!)) continue;
+      const more = sources[i]!.next();
+      live[i] = typeof more === 'boolean' ? more : await more;
+    }
   }
 }
 

@@ -28,9 +28,9 @@ import {
 const utf8 = new TextDecoder();
 
 /** Bytes of the index's series section read at once. */
-const SERIES_WINDOW = 1 << 20;
+const SERIES_WINDOW = 256 << 10;
 /** Bytes of a segment file read at once. */
-const CHUNK_WINDOW = 2 << 20;
+const CHUNK_WINDOW = 1 << 20;
 
 /**
  * One source block of a compaction, read front to back: series entries straight from the index's
@@ -128,11 +128,17 @@ export class SourceBlock {
     this.symbols = [];
   }
 
-  /** Moves to the next series; false after the last. */
-  async next(): Promise<boolean> {
+  /**
+   * Moves to the next series; false after the last. Synchronous while the buffered part of the series
+   * section holds the entry, so that most calls cost no promise.
+   */
+  next(): boolean | Promise<boolean> {
     const at = align16(this.#next);
     if (at >= this.#seriesEnd) return false;
-    if (this.#parseEntry(at)) return true;
+    return this.#parseEntry(at) || this.#loadEntry(at);
+  }
+
+  async #loadEntry(at: number): Promise<boolean> {
     await this.#loadSeries(at);
     if (!this.#parseEntry(at)) throw new CorruptionError(this.#entryName(at), at, `series entry runs past the end of the series section at ${this.#seriesEnd}`);
     return true;
@@ -140,12 +146,21 @@ export class SourceBlock {
 
   /**
    * The records of the current series' chunks, in order: views of the read buffers, not copies, valid
-   * until records() is called again.
+   * until records() is called again. Synchronous while the current window of the segment file holds them.
    */
-  async records(): Promise<Uint8Array[]> {
+  records(): Uint8Array[] | Promise<Uint8Array[]> {
     const out = new Array<Uint8Array>(this.numChunks);
-    let loads = 0;
     for (let i = 0; i < this.numChunks; i++) {
+      const rec = this.#recordInWindow(this.chunkRefs[i]!);
+      if (rec === undefined) return this.#loadRecords(out, i);
+      out[i] = rec;
+    }
+    return out;
+  }
+
+  async #loadRecords(out: Uint8Array[], from: number): Promise<Uint8Array[]> {
+    let loads = 0;
+    for (let i = from; i < this.numChunks; i++) {
       const ref = this.chunkRefs[i]!;
       let rec = this.#recordInWindow(ref);
       if (rec === undefined) {

@@ -111,7 +111,8 @@ export class BlockWriter {
     this.#numSeries++;
     const refs = await this.#chunks.writeChunks(chunks.map((c) => c.chunk));
     const metas: ChunkRef[] = chunks.map((c, i) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: refs[i] as number }));
-    this.#count(chunks);
+    for (const c of chunks) this.#numSamples += c.chunk.numSamples();
+    this.#bounds(chunks);
     if (this.#index !== undefined) {
       await this.#index.addSeries(labels, metas);
       return;
@@ -133,15 +134,22 @@ export class BlockWriter {
     const index = this.#index;
     if (index === undefined) throw new Error('BlockWriter: addSeriesRecords needs the symbols option');
     if (chunks.length === 0) return;
-    const refs = await this.#chunks.writeRecords(chunks.map((c) => c.record));
-    const metas: ChunkRef[] = chunks.map((c, i) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: refs[i] as number }));
-    this.#count(chunks);
+    const records = new Array<Uint8Array>(chunks.length);
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!;
+      records[i] = c.record;
+      this.#numSamples += c.numSamples;
+    }
+    const refs = await this.#chunks.writeRecords(records);
+    const metas = new Array<ChunkRef>(chunks.length);
+    for (let i = 0; i < chunks.length; i++) metas[i] = { minTime: chunks[i]!.minTime, maxTime: chunks[i]!.maxTime, ref: refs[i]! };
+    this.#bounds(chunks);
     await index.addSeriesRefs(labelRefs, numRefs, metas);
     this.#numSeries++;
   }
 
-  #count(chunks: readonly (ChunkMeta | ChunkRecord)[]): void {
-    for (const c of chunks) this.#numSamples += 'numSamples' in c ? c.numSamples : c.chunk.numSamples();
+  /** Counts a series' chunks into the block's stats. */
+  #bounds(chunks: readonly { minTime: number; maxTime: number }[]): void {
     this.#numChunks += chunks.length;
     this.#minTime = Math.min(this.#minTime, chunks[0]!.minTime);
     this.#maxTime = Math.max(this.#maxTime, chunks[chunks.length - 1]!.maxTime);

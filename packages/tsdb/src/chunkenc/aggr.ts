@@ -11,7 +11,7 @@
  * fold counter resets across chunk boundaries (see CounterResetsIterator).
  */
 import { Decbuf } from '../encoding/decbuf.js';
-import { Encbuf, uvarintSize } from '../encoding/encbuf.js';
+import { putUvarintAt, uvarintSize } from '../encoding/encbuf.js';
 import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js';
 import { XORChunk } from './xor.js';
 
@@ -44,17 +44,19 @@ export class AggrChunk implements Chunk {
     let size = 0;
     for (const c of parts) size += c === undefined ? 1 : uvarintSize(c.bytes.length) + 1 + c.bytes.length;
     // Sized up front: one allocation, no growing.
-    const buf = new Encbuf(size);
+    const buf = new Uint8Array(size);
+    let p = 0;
     for (const c of parts) {
       if (c === undefined) {
-        buf.putUvarint(0);
+        buf[p++] = 0;
         continue;
       }
-      buf.putUvarint(c.bytes.length);
-      buf.putByte(c.encoding);
-      buf.putBytes(c.bytes);
+      p = putUvarintAt(buf, p, c.bytes.length);
+      buf[p++] = c.encoding;
+      buf.set(c.bytes, p);
+      p += c.bytes.length;
     }
-    return new AggrChunk(buf.get(), [...parts]);
+    return new AggrChunk(buf, [...parts]);
   }
 
   /** The sub-chunk of one aggregate, or undefined if the chunk does not carry it. */

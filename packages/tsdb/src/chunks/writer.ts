@@ -2,7 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Chunk } from '../chunkenc/chunk.js';
 import { crc32c } from '../encoding/crc32c.js';
-import { Encbuf, uvarintSize } from '../encoding/encbuf.js';
+import { Encbuf, putUvarintAt, uvarintSize } from '../encoding/encbuf.js';
 import { CHUNK_OVERHEAD, chunkRef, recordDataLength, DEFAULT_MAX_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_MAGIC, SEGMENT_VERSION, segmentFileName } from './segment.js';
 
 export interface ChunkSegmentWriterOptions {
@@ -24,9 +24,18 @@ function putChunkRecord(buf: Encbuf, c: Chunk): void {
 
 /** A chunk's segment record on its own, in a buffer of exactly its size (for ChunkSegmentWriter.writeRecords). */
 export function encodeChunkRecord(c: Chunk): Uint8Array {
-  const buf = new Encbuf(uvarintSize(c.bytes.length) + 1 + c.bytes.length + 4);
-  putChunkRecord(buf, c);
-  return buf.get();
+  const data = c.bytes;
+  const rec = new Uint8Array(uvarintSize(data.length) + 1 + data.length + 4);
+  const encodingAt = putUvarintAt(rec, 0, data.length);
+  rec[encodingAt] = c.encoding;
+  rec.set(data, encodingAt + 1);
+  const crcAt = rec.length - 4;
+  const crc = crc32c(rec, 0, encodingAt, crcAt);
+  rec[crcAt] = crc >>> 24;
+  rec[crcAt + 1] = crc >>> 16;
+  rec[crcAt + 2] = crc >>> 8;
+  rec[crcAt + 3] = crc;
+  return rec;
 }
 
 /**
@@ -37,7 +46,10 @@ export function encodeChunkRecord(c: Chunk): Uint8Array {
 export class ChunkSegmentWriter {
   readonly #dir: string;
   readonly #maxSize: number;
-  readonly #buf = new Encbuf(64 * 1024);
+  #buf = new Encbuf(64 * 1024);
+  /** The buffer last handed to the file, being written while #buf fills (reused once that is done). */
+  #spare = new Encbuf(64 * 1024);
+  #writing: Promise<void> | null = null;
   #fh: FileHandle | null = null;
   /** Number of segment files started. */
   #files = 0;
@@ -132,17 +144,28 @@ export class ChunkSegmentWriter {
     this.#n += this.#buf.length - start;
   }
 
+  /** Starts writing the buffered bytes, after the previous write has finished; the CPU fills the other buffer meanwhile. */
   async #flush(): Promise<void> {
     if (this.#fh === null || this.#buf.length === 0) return;
+    await this.#writing;
+    const fh = this.#fh;
     const data = this.#buf.get();
-    let done = 0;
-    while (done < data.length) done += (await this.#fh.write(data, done, data.length - done)).bytesWritten;
+    const writing = (async () => {
+      let done = 0;
+      while (done < data.length) done += (await fh.write(data, done, data.length - done)).bytesWritten;
+    })();
+    // Failures surface at the next await of #writing, not as an unhandled rejection.
+    writing.catch(() => undefined);
+    this.#writing = writing;
+    [this.#buf, this.#spare] = [this.#spare, this.#buf];
     this.#buf.reset();
   }
 
   async #finishSegment(): Promise<void> {
     if (this.#fh === null) return;
     await this.#flush();
+    await this.#writing;
+    this.#writing = null;
     await this.#fh.sync();
     await this.#fh.close();
     this.#fh = null;
@@ -169,6 +192,8 @@ export class ChunkSegmentWriter {
     const fh = this.#fh;
     this.#fh = null;
     this.#buf.reset();
+    await this.#writing?.catch(() => undefined);
+    this.#writing = null;
     await fh?.close();
   }
 }

@@ -122,6 +122,16 @@ export class Encbuf {
 
 export const textEncoder = new TextEncoder();
 
+/** Writes the uvarint of n (a safe non-negative integer) at buf[at]; returns the position after it. */
+export function putUvarintAt(buf: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    buf[at++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  buf[at++] = n;
+  return at;
+}
+
 /** Bytes of the uvarint of n (for sizing a buffer before writing). */
 export function uvarintSize(n: number): number {
   let size = 1;

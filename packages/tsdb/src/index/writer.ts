@@ -47,7 +47,8 @@ export class IndexWriter {
   readonly #pairs = new PairList();
   #numSeries = 0;
   readonly #entry = new Encbuf(1024);
-  readonly #head = new Encbuf(16);
+  /** A whole series entry as written. */
+  readonly #out = new Encbuf(1024);
   /** The last series' label refs (name, value, …), to check the order of series added by refs. */
   #lastRefs = new Uint32Array(16);
   #lastNumRefs = -1;
@@ -129,8 +130,9 @@ export class IndexWriter {
   }
 
   async #write(labelRefs: ArrayLike<number>, numRefs: number, chunks: readonly ChunkRef[], labels: Labels | undefined): Promise<void> {
-    await this.#f.padTo(16);
-    const id = this.#f.pos / 16;
+    // The entry goes out in one write: padding to the 16-byte boundary, length, content, CRC.
+    const pad = (16 - (this.#f.pos % 16)) % 16;
+    const id = (this.#f.pos + pad) / 16;
     if (id > 0xffffffff) throw new Error('index: series section exceeds 64 GiB (series IDs are 32-bit)');
 
     const e = this.#entry;
@@ -161,12 +163,13 @@ export class IndexWriter {
       prevMax = c.maxTime;
       prevRef = c.ref;
     }
-    const h = this.#head;
-    h.reset();
-    h.putUvarint(e.length);
+    const out = this.#out;
+    out.reset();
+    for (let i = 0; i < pad; i++) out.putByte(0);
+    out.putUvarint(e.length);
     e.putBE32(crc32c(e.get()));
-    await this.#f.write(h.get());
-    await this.#f.write(e.get());
+    out.putBytes(e.get());
+    await this.#f.write(out.get());
     this.#pairs.addSeries(id);
     if (this.#lastRefs.length < numRefs) this.#lastRefs = new Uint32Array(numRefs * 2);
     for (let i = 0; i < numRefs; i++) this.#lastRefs[i] = labelRefs[i]!;
