@@ -1,11 +1,21 @@
 /**
- * `pnpm bench store [--series=N] [--days=D] [--step=S] [--rounds=N]`
+ * `pnpm bench store [--series=N] [--days=D] [--step=S] [--rounds=N] [--wide=N]`
  *
  * The store gateway over a bucket of 2h blocks (default 1,000 series × 7 days at a 30s step, written
  * with Strata's own BlockWriter, uploaded to s3rver), per query: latency (cold: first run, warm: best
  * of the rest), object-store requests and bytes fetched against the chunk bytes the answer holds, and
  * as the reference `promtool tsdb dump` of the same selection from the same blocks on local disk, in
- * the same run. Also: load time, heap and RSS per loaded idle block, and Series throughput.
+ * the same run. Also: load time, heap and RSS per loaded idle block.
+ *
+ * Series throughput is measured on a wide selection, so that per-request and per-block costs are
+ * amortized over many series: one more 2h block of `--wide` series (default 100,000, same sample
+ * generator), all of them selected. It is served twice, from s3rver and from a filesystem bucket (the
+ * store gateway alone, without s3rver's share of the two cores), each by its own store gateway:
+ * series/s (and MiB/s of chunk bytes) cold (index cache empty) and warm (best of the other rounds:
+ * postings and series entries cached, chunks always read from the bucket, as with Thanos' defaults),
+ * against `promtool tsdb dump` of the same block. The client reads in the same process, as a querier
+ * would over gRPC, asking for batches of 64 series per frame as Thanos' querier does
+ * (`response_batch_size`), so its decoding shares the CPU with the store gateway.
  */
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
@@ -14,9 +24,9 @@ import { parseArgs } from 'node:util';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { uploadBlock } from '../packages/block/src/index.js';
-import { newBucket, parseBucketConfig } from '../packages/objstore/src/index.js';
+import { FilesystemBucket, newBucket, parseBucketConfig, type Bucket } from '../packages/objstore/src/index.js';
 import { nopLogger } from '../packages/runtime/src/index.js';
-import { seriesRequest, StoreClient, type LabelMatcher } from '../packages/storeapi/src/index.js';
+import { seriesRequest, StoreClient, type LabelMatcher, type SeriesResponse, type StoreSeries } from '../packages/storeapi/src/index.js';
 import { start } from '../packages/store/src/index.js';
 import { BlockWriter, Labels, type SampleIterator, ValueType } from '../packages/tsdb/src/index.js';
 import { tempDir } from '../test/harness/process.js';
@@ -71,14 +81,39 @@ class WalkIterator implements SampleIterator {
   }
 }
 
+/** Thanos' querier asks stores for batches of this many series per frame (store.DefaultResponseBatchSize). */
+const RESPONSE_BATCH_SIZE = 64;
+
+/** The series a frame carries, batched or not. */
+function frameSeries(f: SeriesResponse): StoreSeries[] {
+  return 'series' in f ? [f.series] : 'batch' in f ? f.batch : [];
+}
+
+/** Writes a 2h block per step of `[from, end)` into `data` with one series per label set, uploads each to every bucket; returns the block count. */
+async function writeBlocks(data: string, labels: readonly Labels[], from: number, end: number, step: number, buckets: readonly Bucket[]): Promise<number> {
+  let blocks = 0;
+  for (let t = from; t < end; t += BLOCK_MS) {
+    const w = await BlockWriter.create(data, { chunkRange: BLOCK_MS, thanos: { labels: { cluster: 'bench' }, downsample: { resolution: 0 }, source: 'test' } });
+    for (let s = 0; s < labels.length; s++) await w.addSeries(labels[s]!, new WalkIterator(t, t + BLOCK_MS, step, s));
+    const meta = await w.close();
+    for (const b of buckets) await uploadBlock(b, join(data, meta.ulid));
+    blocks++;
+  }
+  return blocks;
+}
+
 async function metricSum(registryText: () => Promise<string>, name: string): Promise<number> {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await registryText());
   return m ? Number(m[1]) : 0;
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { series: { type: 'string', default: '1000' }, days: { type: 'string', default: '7' }, step: { type: 'string', default: '30' }, rounds: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    args,
+    options: { series: { type: 'string', default: '1000' }, days: { type: 'string', default: '7' }, step: { type: 'string', default: '30' }, rounds: { type: 'string', default: '3' }, wide: { type: 'string', default: '100000' } },
+  });
   const nSeries = Number(values.series);
+  const nWide = Number(values.wide);
   const days = Number(values.days);
   const step = Number(values.step) * 1000;
   const rounds = Number(values.rounds);
@@ -92,14 +127,7 @@ export async function main(args: string[]): Promise<void> {
     const labels = Array.from({ length: nSeries }, (_, s) => Labels.from({ __name__: 'bench_value', job: `job${s % 10}`, instance: `host${s}:9100` })).sort(Labels.compare);
     let t0 = performance.now();
     const bucket = newBucket(parseBucketConfig(s3.configYaml({ prefix: 'bench' })));
-    let blocks = 0;
-    for (let from = start0; from < end; from += BLOCK_MS) {
-      const w = await BlockWriter.create(data, { chunkRange: BLOCK_MS, thanos: { labels: { cluster: 'bench' }, downsample: { resolution: 0 }, source: 'test' } });
-      for (let s = 0; s < labels.length; s++) await w.addSeries(labels[s]!, new WalkIterator(from, from + BLOCK_MS, step, s));
-      const meta = await w.close();
-      await uploadBlock(bucket, join(data, meta.ulid));
-      blocks++;
-    }
+    const blocks = await writeBlocks(data, labels, start0, end, step, [bucket]);
     const samples = nSeries * ((end - start0) / step);
     console.log(`dataset: ${nSeries} series × ${days} days at ${step / 1000}s = ${(samples / 1e6).toFixed(1)}M samples in ${blocks} blocks; written and uploaded in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
 
@@ -121,54 +149,88 @@ export async function main(args: string[]): Promise<void> {
     const client = new StoreClient(store.grpcAddress);
     const metricsText = async () => store.registry.metrics();
     const h = 3_600_000;
-    const queries: { name: string; matchers: LabelMatcher[]; selector: string; mint: number; maxt: number }[] = [
+    const queries: { name: string; matchers: LabelMatcher[]; selector: string; mint: number; maxt: number; client?: StoreClient; metrics?: () => Promise<string>; dir?: string; throughput?: boolean }[] = [
       { name: '1 series, 7d', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: start0, maxt: end },
       { name: '1 series, 3h mid-block', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: end - 30 * h - h / 2, maxt: end - 27 * h - h / 2 },
       { name: `${nSeries / 10} series (job), 1d`, matchers: [{ type: 0, name: 'job', value: 'job3' }], selector: '{job="job3"}', mint: end - 24 * h, maxt: end },
       { name: `${nSeries} series, 2h`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: end - 2 * h, maxt: end - 1 },
-      { name: `${nSeries} series, 7d`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: start0, maxt: end },
+      { name: `${nSeries} series, 7d`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: start0, maxt: end, throughput: true },
     ];
     console.log('\nquery | series | cold ms | warm ms | obj requests (cold) | bytes fetched (cold) | chunk bytes returned | fetched/needed | promtool dump ms | ratio promtool/warm');
-    let throughput = '';
+    // The wide block: s3rver and a filesystem bucket, each served by a store gateway of its own.
+    const wideData = join(dir.path, 'wide');
+    await mkdir(join(wideData, 'wal'), { recursive: true });
+    const wideLabels = Array.from({ length: nWide }, (_, s) => Labels.from({ __name__: 'bench_wide', job: `job${s % 10}`, instance: `host${s}:9100` })).sort(Labels.compare);
+    const wideS3 = newBucket(parseBucketConfig(s3.configYaml({ prefix: 'wide' })));
+    const wideFs = new FilesystemBucket(join(dir.path, 'wide-bucket'));
+    t0 = performance.now();
+    await writeBlocks(wideData, wideLabels, end - BLOCK_MS, end, step, [wideS3, wideFs]);
+    console.log(`wide block: ${nWide} series × 2h written and uploaded (s3rver and filesystem) in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+    const wideStores = await Promise.all(
+      [wideS3, wideFs].map((b, i) => start({ bucket: b, dataDir: join(dir.path, `wide-store-${i}`), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger })),
+    );
+    const wideClients = wideStores.map((s) => new StoreClient(s.grpcAddress));
+    const wide = { matchers: [{ type: 0, name: '__name__', value: 'bench_wide' }] as LabelMatcher[], selector: '{__name__="bench_wide"}', mint: end - BLOCK_MS, maxt: end - 1, dir: wideData, throughput: true };
+    queries.push(
+      { name: `${nWide} series, 2h (s3rver)`, ...wide, client: wideClients[0]!, metrics: async () => wideStores[0]!.registry.metrics() },
+      { name: `${nWide} series, 2h (filesystem)`, ...wide, client: wideClients[1]!, metrics: async () => wideStores[1]!.registry.metrics() },
+    );
+
+    const throughput: string[] = [];
+    const promtoolMs = new Map<string, number>();
     for (const q of queries) {
+      const qClient = q.client ?? client;
+      const qMetrics = q.metrics ?? metricsText;
       const run = async () => {
-        const reqs0 = await metricSum(metricsText, 'strata_bucket_store_query_object_requests_sum');
-        const bytes0 = await metricSum(metricsText, 'strata_bucket_store_query_object_bytes_fetched_sum');
-        const chunk0 = await metricSum(metricsText, 'strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}');
+        const reqs0 = await metricSum(qMetrics, 'strata_bucket_store_query_object_requests_sum');
+        const bytes0 = await metricSum(qMetrics, 'strata_bucket_store_query_object_bytes_fetched_sum');
+        const chunk0 = await metricSum(qMetrics, 'strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}');
         const t = performance.now();
         let series = 0;
-        let blockSeries = 0;
-        for await (const f of client.series(seriesRequest({ minTime: q.mint, maxTime: q.maxt, matchers: q.matchers }))) {
-          if ('series' in f) {
+        let chunks = 0;
+        for await (const f of qClient.series(seriesRequest({ minTime: q.mint, maxTime: q.maxt, matchers: q.matchers, responseBatchSize: RESPONSE_BATCH_SIZE }))) {
+          for (const s of frameSeries(f)) {
             series++;
-            blockSeries += f.series.chunks.length;
+            chunks += s.chunks.length;
           }
         }
         const ms = performance.now() - t;
         return {
           ms,
           series,
-          blockSeries,
-          requests: (await metricSum(metricsText, 'strata_bucket_store_query_object_requests_sum')) - reqs0,
-          bytes: (await metricSum(metricsText, 'strata_bucket_store_query_object_bytes_fetched_sum')) - bytes0,
-          chunkBytes: (await metricSum(metricsText, 'strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}')) - chunk0,
+          chunks,
+          requests: (await metricSum(qMetrics, 'strata_bucket_store_query_object_requests_sum')) - reqs0,
+          bytes: (await metricSum(qMetrics, 'strata_bucket_store_query_object_bytes_fetched_sum')) - bytes0,
+          chunkBytes: (await metricSum(qMetrics, 'strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}')) - chunk0,
         };
       };
       const cold = await run();
       let warm = Infinity;
       for (let i = 1; i < rounds; i++) warm = Math.min(warm, (await run()).ms);
-      const tp = performance.now();
-      await promtoolDump(['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, data]);
-      const promMs = performance.now() - tp;
+      // The same selection of the same blocks (the wide block from either bucket) is dumped once.
+      const dumpArgs = ['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, q.dir ?? data];
+      let promMs = promtoolMs.get(dumpArgs.join(' '));
+      if (promMs === undefined) {
+        const tp = performance.now();
+        await promtoolDump(dumpArgs);
+        promMs = performance.now() - tp;
+        promtoolMs.set(dumpArgs.join(' '), promMs);
+      }
       console.log(
         `${q.name} | ${cold.series} | ${cold.ms.toFixed(0)} | ${warm.toFixed(0)} | ${cold.requests} | ${(cold.bytes / 1024).toFixed(0)} KiB | ${(cold.chunkBytes / 1024).toFixed(0)} KiB | ${(cold.bytes / Math.max(1, cold.chunkBytes)).toFixed(2)} | ${promMs.toFixed(0)} | ${(promMs / warm).toFixed(2)}`,
       );
-      if (q === queries[queries.length - 1]) {
-        throughput = `Series throughput (${q.name}, warm): ${((cold.series / warm) * 1000).toFixed(0)} series/s, ${((cold.blockSeries / warm) * 1000).toFixed(0)} series-chunks/s (${cold.blockSeries} chunks across ${blocks} blocks)`;
+      if (q.throughput === true) {
+        const perS = (n: number, ms: number) => ((n / ms) * 1000).toFixed(0);
+        const mib = (ms: number) => (cold.chunkBytes / 1048576 / (ms / 1000)).toFixed(1);
+        throughput.push(
+          `${q.name}: warm ${perS(cold.series, warm)} series/s (${perS(cold.chunks, warm)} chunks/s, ${mib(warm)} MiB/s of chunks), cold ${perS(cold.series, cold.ms)} series/s; promtool dump ${perS(cold.series, promMs)} series/s`,
+        );
       }
     }
-    console.log(`\n${throughput}`);
+    console.log(`\nSeries throughput (target ≥ 500000 series/s):\n${throughput.join('\n')}`);
     client.close();
+    for (const c of wideClients) c.close();
+    await Promise.all(wideStores.map((s) => s.stop()));
     await store.stop();
   } finally {
     await s3.stop();

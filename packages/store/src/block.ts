@@ -6,7 +6,7 @@ import { IndexReader, type BlockMeta, type ByteRange, type ChunkRef, type Labels
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
-import { readChunks, type ChunkReadPlan, type SegmentFiles } from './chunkreader.js';
+import { readChunks, type ChunkReadPlan, type RawChunk, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
 import type { AccountingBucket, QueryStats } from './querystats.js';
 
@@ -195,23 +195,22 @@ export class BucketBlock {
       const out: BlockSeries[] = [];
       const reads: Promise<void>[] = [];
       let segments: Promise<SegmentFiles> | undefined;
-      let pending: { series: BlockSeries; refs: ChunkRef[] }[] = [];
-      let pendingRefs = 0;
+      // The batch's chunks: where each is, its time range and the series it belongs to.
+      let metas: ChunkRef[] = [];
+      let owners: BlockSeries[] = [];
       // Each batch's chunks are read while the next batch's series entries are decoded.
       const flush = () => {
-        const batch = pending;
-        pending = [];
-        pendingRefs = 0;
+        const [batch, of] = [metas, owners];
+        metas = [];
+        owners = [];
         segments ??= this.#segmentFiles(r.bucket);
         const read = segments.then(async (files) => {
-          const chunks = await readChunks(files, batch.flatMap((p) => p.refs.map((c) => c.ref)), this.#chunkPlan);
-          let k = 0;
-          for (const p of batch) {
-            for (const ref of p.refs) {
-              const c = toStoreAggrChunk(ref.minTime, ref.maxTime, chunks[k++]!, aggregates, this.id);
-              budget.take(c.samples);
-              p.series.chunks.push(c.chunk);
-            }
+          const chunks = await readChunks(files, batch.map((c) => c.ref), this.#chunkPlan);
+          for (let i = 0; i < batch.length; i++) {
+            const meta = batch[i] as ChunkRef;
+            const c = toStoreAggrChunk(meta.minTime, meta.maxTime, chunks[i] as RawChunk, aggregates, this.id);
+            budget.take(c.samples);
+            (of[i] as BlockSeries).chunks.push(c.chunk);
           }
         });
         // Awaited below; until then a failure must not count as unhandled.
@@ -220,17 +219,18 @@ export class BucketBlock {
       };
       for await (const entries of r.index.seriesBatches(ids)) {
         for (const entry of entries) {
-          const refs = entry.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
-          if (refs.length === 0) continue;
-          const s: BlockSeries = { labels: entry.labels, chunks: [] };
-          out.push(s);
-          if (skipChunks) continue;
-          pending.push({ series: s, refs });
-          pendingRefs += refs.length;
-          if (pendingRefs >= CHUNK_BATCH) flush();
+          let s: BlockSeries | undefined;
+          for (const c of entry.chunks) {
+            if (c.maxTime < mint || c.minTime > maxt) continue;
+            if (s === undefined) out.push((s = { labels: entry.labels, chunks: [] }));
+            if (skipChunks) break;
+            metas.push(c);
+            owners.push(s);
+          }
+          if (metas.length >= CHUNK_BATCH) flush();
         }
       }
-      if (pending.length > 0) flush();
+      if (metas.length > 0) flush();
       await Promise.all(reads);
       return out;
     });

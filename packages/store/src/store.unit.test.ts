@@ -97,4 +97,9 @@ describe('mergeSorted', () => {
     expect(out.map((x) => x.labels.toString())).toEqual(['{a="1"}', '{a="2"}', '{a="3"}']);
     expect(out[0]!.chunks.map((c) => c.minTime)).toEqual([0, 10, 20]);
   });
+
+  it('orders the chunks of overlapping blocks one by one', () => {
+    const out = [...mergeSorted([[s({ a: '1' }, 30, 40)], [s({ a: '1' }, 0, 35)], [s({ a: '1' }, 5)]])];
+    expect(out[0]!.chunks.map((c) => c.minTime)).toEqual([0, 5, 30, 35, 40]);
+  });
 });
