@@ -127,7 +127,8 @@ function aggrChunkSize(c: AggrChunk): number {
   );
 }
 
-function seriesSize(s: StoreSeries): number {
+/** Bytes of a Series message's content (without its own tag and length). */
+export function encodedSeriesSize(s: StoreSeries): number {
   let n = 0;
   for (const l of s.labels) n += delimitedFieldSize(labelSize(l));
   for (const c of s.chunks) n += delimitedFieldSize(aggrChunkSize(c));
@@ -408,14 +409,14 @@ function frameWriter(total: number): ProtoWriter {
  */
 export function encodeSeriesResponseTransient(frame: SeriesResponse): Buffer {
   if ('series' in frame) {
-    const size = seriesSize(frame.series);
+    const size = encodedSeriesSize(frame.series);
     const total = delimitedFieldSize(size);
     const w = frameWriter(total);
     writeSeries(w, 1, frame.series, size);
     return w.finishSized(total);
   }
   if ('batch' in frame) {
-    const sizes = frame.batch.map(seriesSize);
+    const sizes = frame.batch.map(encodedSeriesSize);
     let inner = 0;
     for (const n of sizes) inner += delimitedFieldSize(n);
     const total = delimitedFieldSize(inner);

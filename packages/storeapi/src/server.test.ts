@@ -130,6 +130,30 @@ describe('serveStore transport', () => {
     }
   });
 
+  it('cuts a batch at 256 KiB before it holds response_batch_size series', async () => {
+    const big: StoreServer = {
+      info: () => store.info(),
+      labelNames: (r) => store.labelNames(r),
+      labelValues: (r) => store.labelValues(r),
+      async *series() {
+        for (let i = 0; i < 10; i++) {
+          const raw = { type: 0 as const, data: new Uint8Array(100_000).fill(i), hash: 0n };
+          yield { series: { labels: [{ name: 'i', value: String(i) }], chunks: [{ minTime: i, maxTime: i, raw }] } };
+        }
+      },
+    };
+    const s = await serveStore(big, { address: '127.0.0.1:0' });
+    const c = new StoreClient(s.address);
+    try {
+      const got = await frames(req({ responseBatchSize: 64 }), c);
+      expect(got.map((f) => ('batch' in f ? f.batch.length : 0))).toEqual([3, 3, 3, 1]);
+      expect(got.flatMap((f) => ('batch' in f ? f.batch.map((x) => x.chunks[0]!.raw!.data[0]) : []))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    } finally {
+      c.close();
+      await s.stop();
+    }
+  });
+
   it('turns a warning into Aborted under the ABORT strategy (and the deprecated flag)', async () => {
     store.tail = [{ warning: 'block 01X unreadable' }];
     try {

@@ -18,6 +18,7 @@ import {
   StoreError,
   storeService,
 } from './grpc.js';
+import { encodedSeriesSize } from './codec.js';
 import {
   type AnyMessage,
   type InfoResponse,
@@ -94,11 +95,19 @@ function callContext(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerW
   return { ctx: { signal: ac.signal }, done: () => call.off('cancelled', onCancel) };
 }
 
+/**
+ * A SeriesBatch is also cut once it holds this many encoded bytes (clients take batches of any size up
+ * to response_batch_size). Larger gRPC messages cost both ends more than they save: grpc-js allocates
+ * and copies each one whole on both sides, and the client decodes nothing until all of it has arrived.
+ */
+const MAX_BATCH_BYTES = 256 * 1024;
+
 /** Writes frames to the stream, waiting for 'drain' when grpc-js' buffer is full. */
 class FrameSink {
   readonly #call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>;
   readonly #batchSize: number;
   #batch: StoreSeries[] = [];
+  #batchBytes = 0;
 
   constructor(call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, batchSize: number) {
     this.#call = call;
@@ -108,7 +117,8 @@ class FrameSink {
   async series(s: StoreSeries): Promise<void> {
     if (this.#batchSize <= 1) return this.#write({ series: s });
     this.#batch.push(s);
-    if (this.#batch.length >= this.#batchSize) await this.flush();
+    this.#batchBytes += encodedSeriesSize(s);
+    if (this.#batch.length >= this.#batchSize || this.#batchBytes >= MAX_BATCH_BYTES) await this.flush();
   }
 
   async other(frame: SeriesResponse): Promise<void> {
@@ -120,6 +130,7 @@ class FrameSink {
     if (this.#batch.length === 0) return;
     const batch = this.#batch;
     this.#batch = [];
+    this.#batchBytes = 0;
     await this.#write({ batch });
   }
 
