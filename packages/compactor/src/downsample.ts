@@ -3,8 +3,10 @@ import {
   AggrType,
   BlockWriter,
   CounterResetsIterator,
-  encodeXORSamples,
+  Encbuf,
+  Encoding,
   isDeleted,
+  putAggrPart,
   SampleBuffer as TsdbSampleBuffer,
   ValueType,
   XORChunk,
@@ -15,6 +17,7 @@ import {
   type SampleIterator,
   type ThanosMeta,
   type XORAppender,
+  xorSamplesBytes,
 } from '@strata/tsdb';
 import { toRecord } from './records.js';
 import { mergeSymbolTables, SourceBlock } from './source.js';
@@ -243,6 +246,8 @@ class BatchWindows {
 }
 
 const windows = new BatchWindows();
+/** The payload of the aggregate chunk being built. */
+const aggrPayload = new Encbuf(4096);
 
 /**
  * Raw samples (NaNs already dropped) to aggregate chunks (Thanos' DownsampleRaw): batches of about
@@ -318,17 +323,15 @@ function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to:
   wt[m + 1] = nextT;
   counter[m + 1] = vs[to - 1] as number;
   const end = m + 1;
-  return {
-    minTime: wt[1] as number,
-    maxTime: nextT,
-    chunk: AggrChunk.encode([
-      encodeXORSamples(wt, count, 1, end),
-      encodeXORSamples(wt, sum, 1, end),
-      encodeXORSamples(wt, min, 1, end),
-      encodeXORSamples(wt, max, 1, end),
-      encodeXORSamples(wt, counter, 0, end + 1),
-    ]),
-  };
+  // Each aggregate is encoded into the scratch bitstream and copied into the payload at once.
+  const payload = aggrPayload;
+  payload.reset();
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, count, 1, end));
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, sum, 1, end));
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, min, 1, end));
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, max, 1, end));
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, counter, 0, end + 1));
+  return { minTime: wt[1] as number, maxTime: nextT, chunk: AggrChunk.fromBytes(payload.get().slice()) };
 }
 
 /** What a window of already aggregated points of each kind becomes at the coarser resolution. */

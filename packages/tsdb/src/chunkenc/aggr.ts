@@ -11,7 +11,7 @@
  * fold counter resets across chunk boundaries (see CounterResetsIterator).
  */
 import { Decbuf } from '../encoding/decbuf.js';
-import { putUvarintAt, uvarintSize } from '../encoding/encbuf.js';
+import { Encbuf, putUvarintAt, uvarintSize } from '../encoding/encbuf.js';
 import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js';
 import { XORChunk } from './xor.js';
 
@@ -81,6 +81,21 @@ export class AggrChunk implements Chunk {
   iterator(): SampleIterator {
     return new ErrIterator(new Error('aggregate chunk read as samples: pick an aggregate with AggrChunk.get'));
   }
+}
+
+/**
+ * Appends one entry of an aggregate chunk's payload to `buf` (the five go in AggrType order):
+ * `bytes` of a sub-chunk of `encoding`, or undefined for an absent aggregate. For writers that build
+ * the payload from encoded bytes without a Chunk per aggregate.
+ */
+export function putAggrPart(buf: Encbuf, encoding: Encoding, bytes: Uint8Array | undefined): void {
+  if (bytes === undefined) {
+    buf.putUvarint(0);
+    return;
+  }
+  buf.putUvarint(bytes.length);
+  buf.putByte(encoding);
+  buf.putBytes(bytes);
 }
 
 function decodeParts(bytes: Uint8Array): (Chunk | undefined)[] {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ValueType } from './chunk.js';
 import { floatFromBits, floatHi, floatLo, isStaleNaN, STALE_NAN } from './floatbits.js';
 import { chunkFromBytes } from './frombytes.js';
-import { encodeXORSamples, XORChunk } from './xor.js';
+import { XORChunk, xorSamplesBytes } from './xor.js';
 import { CorruptionError } from '../encoding/decbuf.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -33,8 +33,8 @@ function decode(bytes: Uint8Array): { ts: number[]; bits: string[] } {
   return { ts, bits };
 }
 
-/** encodeXORSamples over the samples, placed after one unrelated sample so that `from` is not 0. */
-function encodeBulk(samples: readonly Sample[]): XORChunk {
+/** xorSamplesBytes over the samples, placed after one unrelated sample so that `from` is not 0. */
+function encodeBulk(samples: readonly Sample[]): Uint8Array {
   const ts = new Float64Array(samples.length + 1);
   const vs = new Float64Array(samples.length + 1);
   ts[0] = -1;
@@ -43,14 +43,14 @@ function encodeBulk(samples: readonly Sample[]): XORChunk {
     ts[i + 1] = s.t;
     vs[i + 1] = s.v;
   });
-  return encodeXORSamples(ts, vs, 1, samples.length + 1);
+  return xorSamplesBytes(ts, vs, 1, samples.length + 1);
 }
 
 /** Encodes with the appender, checks the bulk encoder writes the same bytes, and decodes. */
 function expectRoundTrip(samples: readonly Sample[]): XORChunk {
   const c = encode(samples);
   expect(c.numSamples()).toBe(samples.length);
-  expect(hex(encodeBulk(samples).bytes)).toBe(hex(c.bytes));
+  expect(hex(encodeBulk(samples))).toBe(hex(c.bytes));
   const got = decode(c.bytes);
   expect(got.ts).toEqual(samples.map((s) => s.t));
   expect(got.bits).toEqual(samples.map((s) => bitsOf(s.v)));

@@ -164,9 +164,10 @@ const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
  * The XOR chunk of samples (ts[i], vs[i]) for i in [from, to), byte for byte what an XORAppender
  * appending them one by one produces, in one pass: values are read as bits straight from the
  * Float64Array and bits gather in an accumulator. For writers that hold a batch of samples in arrays
- * (downsampling). Timestamps must be safe integers.
+ * (downsampling). Timestamps must be safe integers. The result is a view of a scratch buffer, valid
+ * until the next call: copy it before encoding another chunk.
  */
-export function encodeXORSamples(ts: Float64Array, vs: Float64Array, from: number, to: number): XORChunk {
+export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number, to: number): Uint8Array {
   const n = to - from;
   if (n > MAX_SAMPLES) throw new RangeError(`XOR chunk: ${n} samples do not fit (at most ${MAX_SAMPLES})`);
   const bits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
@@ -233,7 +234,7 @@ export function encodeXORSamples(ts: Float64Array, vs: Float64Array, from: numbe
     vHi = hi;
     vLo = lo;
   }
-  return XORChunk.fromBytes(w.finish().slice());
+  return w.finish();
 }
 
 /** Writes the `n` bits of (hi:lo) >> shift. */
