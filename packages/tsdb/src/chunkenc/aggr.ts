@@ -67,6 +67,21 @@ export class AggrChunk implements Chunk {
 
   /** Number of aggregated points: the samples of the first present sub-chunk, as Thanos counts. */
   numSamples(): number {
+    // Read off the first XOR sub-chunk's header without decoding the parts (a writer counting samples).
+    if (this.#parts === undefined) {
+      const b = this.bytes;
+      for (let i = 0, p = 0; i < AGGR_TYPES.length && p < b.length; i++) {
+        let n = 0;
+        for (let shift = 1; p < b.length; shift *= 128) {
+          const x = b[p++]!;
+          n += (x & 0x7f) * shift;
+          if (x < 0x80) break;
+        }
+        if (n === 0) continue;
+        if (b[p] === Encoding.XOR && p + 2 < b.length) return (b[p + 1]! << 8) | b[p + 2]!;
+        break;
+      }
+    }
     for (const t of AGGR_TYPES) {
       const c = this.get(t);
       if (c !== undefined) return c.numSamples();

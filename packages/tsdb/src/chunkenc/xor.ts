@@ -195,15 +195,25 @@ export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number
       w.write64(hi, lo, 64);
     } else {
       const d = t - prevT;
+      // The delta-of-delta field (fv, fn bits) is held back and written with the value's first bits:
+      // fewer, longer writes. Fields are as in XORAppender; `spare` is set as its last field leaves it.
+      let fv = 0;
+      let fn = 0;
       if (i === from + 1) {
         putUvarintHiLo(w, Math.floor(d / TWO_32) >>> 0, d >>> 0);
       } else {
         const dod = d - tDelta;
-        if (dod === 0) w.write(0, 1);
-        else if (dod >= -8191 && dod <= 8192) w.write((0b10 << 14) | (dod & 0x3fff), 16);
-        else if (dod >= -65535 && dod <= 65536) w.write((0b110 << 17) | (dod & 0x1ffff), 20);
-        else if (dod >= -524287 && dod <= 524288) w.write((0b1110 << 20) | (dod & 0xfffff), 24);
-        else {
+        if (dod === 0) fn = 1;
+        else if (dod >= -8191 && dod <= 8192) {
+          fv = (0b10 << 14) | (dod & 0x3fff);
+          fn = 16;
+        } else if (dod >= -65535 && dod <= 65536) {
+          fv = (0b110 << 17) | (dod & 0x1ffff);
+          fn = 20;
+        } else if (dod >= -524287 && dod <= 524288) {
+          fv = (0b1110 << 20) | (dod & 0xfffff);
+          fn = 24;
+        } else {
           w.write(0b1111, 4);
           w.write64(Math.floor(dod / TWO_32) >>> 0, dod >>> 0, 64);
         }
@@ -212,22 +222,46 @@ export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number
       const xHi = (hi ^ vHi) >>> 0;
       const xLo = (lo ^ vLo) >>> 0;
       if (xHi === 0 && xLo === 0) {
-        w.write(0, 1);
+        w.write(fv << 1, fn + 1);
+        w.spare = false;
       } else {
         let lead = xHi !== 0 ? Math.clz32(xHi) : 32 + Math.clz32(xLo);
         const trail = xLo !== 0 ? ctz32(xLo) : 32 + ctz32(xHi);
         if (lead > 31) lead = 31;
+        // Header: '10' (the previous window) or '11' lead(5) sig(6) (a new one, 64 written as 0).
+        let hv: number;
+        let hn: number;
         if (leading !== NO_WINDOW && lead >= leading && trail >= trailing) {
-          w.write(0b10, 2);
-          writeShiftedTo(w, xHi, xLo, trailing, 64 - leading - trailing);
+          hv = 0b10;
+          hn = 2;
         } else {
           leading = lead;
           trailing = trail;
-          const sig = 64 - lead - trail;
-          // '11', 5 bits of leading zeros, 6 of significant bits (64 written as 0).
-          w.write((0b11 << 11) | (lead << 6) | (sig & 63), 13);
-          writeShiftedTo(w, xHi, xLo, trail, sig);
+          hv = (0b11 << 11) | (lead << 6) | ((64 - lead - trail) & 63);
+          hn = 13;
         }
+        const n = 64 - leading - trailing;
+        // The significant bits, (xHi:xLo) >> trailing, as sHi:sLo.
+        let sHi = xHi;
+        let sLo = xLo;
+        if (trailing >= 32) {
+          sHi = 0;
+          sLo = xHi >>> (trailing - 32);
+        } else if (trailing > 0) {
+          sHi = xHi >>> trailing;
+          sLo = ((xLo >>> trailing) | (xHi << (32 - trailing))) >>> 0;
+        }
+        if (fn + hn + n <= 32) {
+          w.write((((fv << hn) | hv) << n) | sLo, fn + hn + n);
+        } else {
+          if (fn > 0) w.write(fv, fn);
+          if (hn + n <= 32) w.write((hv << n) | sLo, hn + n);
+          else {
+            w.write(hv, hn);
+            w.write64(sHi, sLo, n);
+          }
+        }
+        w.spare = (n & 7) === 0;
       }
     }
     prevT = t;
@@ -235,13 +269,6 @@ export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number
     vLo = lo;
   }
   return w.finish();
-}
-
-/** Writes the `n` bits of (hi:lo) >> shift. */
-function writeShiftedTo(w: BitAccumulator, hi: number, lo: number, shift: number, n: number): void {
-  if (shift >= 32) w.write64(0, hi >>> (shift - 32), n);
-  else if (shift > 0) w.write64(hi >>> shift, ((lo >>> shift) | (hi << (32 - shift))) >>> 0, n);
-  else w.write64(hi, lo, n);
 }
 
 /** Writes the 64-bit value hi:lo as an unsigned LEB128 varint, byte by byte as Prometheus does. */
