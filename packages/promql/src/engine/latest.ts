@@ -4,6 +4,7 @@
  * iterator step by step) instead of copying the series into a buffer first.
  */
 import { type SampleIterator, type Series, ValueType } from '@strata/tsdb';
+import { seriesIterator } from './chunks.js';
 import { EvalError } from './errors.js';
 
 export class LatestSample {
@@ -16,7 +17,7 @@ export class LatestSample {
 
   /** Starts on `series` at its first sample at or after `mint`. */
   reset(series: Series, mint: number): void {
-    this.#it = series.iterator();
+    this.#it = seriesIterator(series);
     this.#type = this.#it.seek(mint);
     this.found = false;
   }
