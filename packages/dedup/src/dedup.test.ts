@@ -1,9 +1,8 @@
 import { ArraySampleIterator, Labels, ValueType, type SampleIterator, type Series } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { PlainIterator } from './adjustable.js';
+import { CounterAdjustingIterator, PlainIterator } from './adjustable.js';
 import { splitOverlapping } from './overlap.js';
 import { penaltyMerge } from './penalty.js';
-import { BufferedReplica } from './replica.js';
 import { dedupSeriesSet } from './series.js';
 
 /** A test iterator over [t, v] pairs. */
@@ -55,7 +54,7 @@ describe('penalty deduplication', () => {
     // A counts 10/s until 60s, then disappears; B restarted earlier and reports lower totals.
     const a = series(10_000, 0, 0, 70_000, (t) => t / 100);
     const b = series(10_000, 5_000, 0, 200_000, (t) => t / 100 - 300);
-    const it = penaltyMerge([BufferedReplica.read(arrayIterator(a), true), BufferedReplica.read(arrayIterator(b), true)]);
+    const it = penaltyMerge([new CounterAdjustingIterator(arrayIterator(a)), new CounterAdjustingIterator(arrayIterator(b))]);
     const got = drain(it);
     for (let i = 1; i < got.length; i++) expect((got[i] as [number, number])[1]).toBeGreaterThanOrEqual((got[i - 1] as [number, number])[1]);
     // The switch comes at 85s (B's first sample after 60s + 2×10s): B reads 550 there, below the 600 A
@@ -79,20 +78,6 @@ describe('penalty deduplication', () => {
     expect(got[0]).toEqual([0, 0]);
     expect(got[got.length - 1]).toEqual([294_000, 294_000]);
     for (let i = 1; i < got.length; i++) expect((got[i] as [number, number])[0] - (got[i - 1] as [number, number])[0]).toBeGreaterThanOrEqual(10_000);
-  });
-
-  it('merges replicas decoded up front exactly as streamed ones', () => {
-    const a = series(10_000, 0, 0, 50_000);
-    const b = series(15_000, 2_000, 20_000, 120_000);
-    const c = series(10_000, 4_000, 0, 300_000);
-    for (const rs of [[a, b], [b, a], [a, b, c], [c, a]]) {
-      expect(drain(penaltyMerge(rs.map((r) => BufferedReplica.read(arrayIterator(r), false))))).toEqual(drain(penaltyMerge(rs.map(plain))));
-    }
-    const it = BufferedReplica.read(arrayIterator(a), false);
-    expect(it.seek(15_000)).toBe(ValueType.Float);
-    expect(it.atT()).toBe(20_000);
-    expect(it.seek(1e9)).toBe(ValueType.None);
-    expect(it.next()).toBe(ValueType.None);
   });
 
   it('seeks without skipping gaps and without repeating the first sample', () => {

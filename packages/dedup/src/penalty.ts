@@ -23,6 +23,9 @@ export class PenaltyDedupIterator implements AdjustableIterator {
   #penB = 0;
   #useA = true;
   #started = false;
+  /** Where the replica not emitting has to be seeked before it is looked at (-Infinity: nowhere). */
+  #aTarget = Number.NEGATIVE_INFINITY;
+  #bTarget = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly a: AdjustableIterator,
@@ -47,8 +50,22 @@ export class PenaltyDedupIterator implements AdjustableIterator {
 
   #advance(): ValueType {
     const known = this.#lastT !== Number.NEGATIVE_INFINITY;
-    if (this.#aType !== ValueType.None && known) this.#aType = this.a.seek(this.#lastT + 1 + this.#penA);
-    if (this.#bType !== ValueType.None && known) this.#bType = this.b.seek(this.#lastT + 1 + this.#penB);
+    if (known) {
+      // The replica that gave the last sample steps on. The other only has to get past its penalty
+      // window: it is not moved (its chunks not decoded) while the first replica's next sample comes
+      // before that window ends, since it could not be picked anyway. Seeks only go forward, so one
+      // seek to the furthest target later lands where all of them would have.
+      if (this.#useA) {
+        this.#aType = step(this.a, this.#aType, this.#lastT, this.#penA);
+        this.#bTarget = Math.max(this.#bTarget, this.#lastT + 1 + this.#penB);
+        if (this.#keeps(this.a, this.#aType, this.#bType, this.#bTarget)) return this.#aType;
+      } else {
+        this.#bType = step(this.b, this.#bType, this.#lastT, this.#penB);
+        this.#aTarget = Math.max(this.#aTarget, this.#lastT + 1 + this.#penA);
+        if (this.#keeps(this.b, this.#bType, this.#aType, this.#aTarget)) return this.#bType;
+      }
+      this.#settle();
+    }
 
     if (this.#aType === ValueType.None) {
       this.#useA = false;
@@ -69,6 +86,24 @@ export class PenaltyDedupIterator implements AdjustableIterator {
     this.#useA = ta <= tb;
     const chosen = this.#useA ? ta : tb;
     const penalty = known ? 2 * (chosen - this.#lastT) : INITIAL_PENALTY_MS;
+    this.#pick(chosen, penalty);
+    return this.#useA ? this.#aType : this.#bType;
+  }
+
+  /**
+   * Whether the current replica's sample comes before the other's seek target, so the other (which
+   * will stand at or after the target) cannot be picked; if so, picks it.
+   */
+  #keeps(cur: AdjustableIterator, curType: ValueType, otherType: ValueType, otherTarget: number): boolean {
+    if (curType === ValueType.None || otherType === ValueType.None) return false;
+    const t = cur.atT();
+    if (t >= otherTarget) return false;
+    this.#pick(t, 2 * (t - this.#lastT));
+    return true;
+  }
+
+  /** Emits the sample at `t` of the replica `#useA` names; the other replica gets the penalty. */
+  #pick(t: number, penalty: number): void {
     if (this.#useA) {
       this.#penB = penalty;
       this.#penA = 0;
@@ -76,8 +111,19 @@ export class PenaltyDedupIterator implements AdjustableIterator {
       this.#penA = penalty;
       this.#penB = 0;
     }
-    this.#lastT = chosen;
-    return this.#useA ? this.#aType : this.#bType;
+    this.#lastT = t;
+  }
+
+  /** Moves both replicas to their pending seek targets. */
+  #settle(): void {
+    if (this.#aTarget !== Number.NEGATIVE_INFINITY) {
+      if (this.#aType !== ValueType.None) this.#aType = this.a.seek(this.#aTarget);
+      this.#aTarget = Number.NEGATIVE_INFINITY;
+    }
+    if (this.#bTarget !== Number.NEGATIVE_INFINITY) {
+      if (this.#bType !== ValueType.None) this.#bType = this.b.seek(this.#bTarget);
+      this.#bTarget = Number.NEGATIVE_INFINITY;
+    }
   }
 
   #current(): AdjustableIterator {
@@ -108,9 +154,21 @@ export class PenaltyDedupIterator implements AdjustableIterator {
   }
 
   adjustAtValue(lastEmitted: number): void {
+    this.#settle();
     if (this.#aType === ValueType.Float) this.a.adjustAtValue(lastEmitted);
     if (this.#bType === ValueType.Float) this.b.adjustAtValue(lastEmitted);
   }
+}
+
+/**
+ * Moves a replica to its first sample after `lastT + penalty`. The replica that supplied the last
+ * sample (no penalty, standing at `lastT`) simply takes its next sample: cheaper than a seek, and
+ * the same, as timestamps within a replica increase.
+ */
+function step(it: AdjustableIterator, type: ValueType, lastT: number, penalty: number): ValueType {
+  if (type === ValueType.None) return type;
+  if (penalty === 0 && it.atT() === lastT) return it.next();
+  return it.seek(lastT + 1 + penalty);
 }
 
 /** Folds replicas pairwise into one penalty-deduplicated iterator. */

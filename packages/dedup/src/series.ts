@@ -1,7 +1,6 @@
 import { ChainMergeIterator, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
-import { isCounterFunc } from './adjustable.js';
+import { CounterAdjustingIterator, isCounterFunc, PlainIterator } from './adjustable.js';
 import { penaltyMerge } from './penalty.js';
-import { BufferedReplica } from './replica.js';
 
 export type DedupFunc = 'penalty' | 'chain';
 
@@ -18,7 +17,7 @@ export class DedupSeries implements Series {
   iterator(): SampleIterator {
     if (this.func === 'chain') return new ChainMergeIterator(this.replicas.map((r) => r.iterator()));
     const counter = isCounterFunc(this.selectFunc);
-    return penaltyMerge(this.replicas.map((r) => BufferedReplica.read(r.iterator(), counter)));
+    return penaltyMerge(this.replicas.map((r) => (counter ? new CounterAdjustingIterator(r.iterator()) : new PlainIterator(r.iterator()))));
   }
 }
 
