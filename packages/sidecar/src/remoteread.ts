@@ -6,7 +6,7 @@
  * ChunkedReadResponse), or SAMPLES (snappy block of ReadResponse) from Prometheus older than 2.13.
  */
 import { crc32c } from '@node-rs/crc32';
-import { delimitedFieldSize, type EncodedChunks, ProtoReader, ProtoWriter, readLabel, type LabelMatcher } from '@strata/storeapi';
+import { delimitedFieldSize, type EncodedChunks, ProtoReader, ProtoWriter, readLabel, type LabelMatcher, WireType } from '@strata/storeapi';
 import { Encoding, type Label } from '@strata/tsdb';
 import snappy from 'snappy';
 
@@ -149,11 +149,16 @@ export class TranscodedChunks implements EncodedChunks {
     while (r.pos < end) {
       const fieldStart = r.pos;
       const t = b[fieldStart]!; // fields 1-4 have one-byte tags; anything else is read generically below
-      if (t === 8 || t === 16) {
+      if (t === 8) {
         r.pos++;
-        r.skip(0);
-        if (t === 8) [minStart, minEnd] = [fieldStart, r.pos];
-        else [maxStart, maxEnd] = [fieldStart, r.pos];
+        r.skip(WireType.Varint);
+        minStart = fieldStart;
+        minEnd = r.pos;
+      } else if (t === 16) {
+        r.pos++;
+        r.skip(WireType.Varint);
+        maxStart = fieldStart;
+        maxEnd = r.pos;
       } else if (t === 24) {
         r.pos++;
         type = r.uint32();
