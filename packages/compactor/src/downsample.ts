@@ -17,6 +17,7 @@ import {
   type SampleIterator,
   type ThanosMeta,
   type XORAppender,
+  type XORIterator,
   xorSamplesBytes,
 } from '@strata/tsdb';
 import { toRecord } from './records.js';
@@ -67,7 +68,7 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
     });
     let pointsIn = 0;
     const samples = new SampleBuffer();
-    let it: SampleIterator | undefined;
+    let it: XORIterator | undefined;
     try {
       while (await src.next()) {
         const records = await src.records();
@@ -76,7 +77,7 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
         if (inRes === RES_RAW) {
           samples.reset();
           const deleted = src.deleted();
-          for (const c of chunks) samples.expand((it = c.iterator(it)), deleted);
+          for (const c of chunks) it = samples.appendChunk(asXOR(c, source.ulid), it, deleted);
           pointsIn += samples.n;
           out = downsampleRaw(samples, resolution);
         } else {
@@ -100,6 +101,11 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
   }
 }
 
+function asXOR(c: Chunk, block: string): XORChunk {
+  if (!(c instanceof XORChunk)) throw new Error(`block ${block}: raw block holds a chunk of encoding ${c.encoding}, want XOR chunks`);
+  return c;
+}
+
 function asAggr(c: Chunk, block: string): AggrChunk {
   if (!(c instanceof AggrChunk)) throw new Error(`block ${block}: downsampled block holds a chunk of encoding ${c.encoding}, want aggregate chunks`);
   return c;
@@ -119,6 +125,40 @@ export class SampleBuffer extends TsdbSampleBuffer {
     }
     const err = it.err();
     if (err !== null) throw err;
+  }
+
+  /**
+   * Like expand over a chunk's samples, read in bulk: they are appended as they are, then filtered in
+   * place. Returns the iterator, for reuse.
+   */
+  appendChunk(c: XORChunk, reuse: XORIterator | undefined, deleted?: readonly Interval[]): XORIterator {
+    const start = this.n;
+    const need = start + c.numSamples();
+    if (this.ts.length < need) {
+      const size = Math.max(need, this.ts.length * 2);
+      const [ts, vs] = [new Float64Array(size), new Float64Array(size)];
+      ts.set(this.ts.subarray(0, start));
+      vs.set(this.vs.subarray(0, start));
+      this.ts = ts;
+      this.vs = vs;
+    }
+    const it = c.iterator(reuse);
+    const end = it.readInto(this.ts, this.vs, start);
+    const err = it.err();
+    if (err !== null) throw err;
+    const { ts, vs } = this;
+    let last = start > 0 ? ts[start - 1]! : Number.NEGATIVE_INFINITY;
+    let k = start;
+    for (let i = start; i < end; i++) {
+      const t = ts[i]!;
+      const v = vs[i]!;
+      if (Number.isNaN(v) || t < last || (deleted !== undefined && isDeleted(deleted, t))) continue;
+      ts[k] = t;
+      vs[k++] = v;
+      last = t;
+    }
+    this.n = k;
+    return it;
   }
 }
 

@@ -511,6 +511,19 @@ export class XORIterator extends BitReader implements SampleIterator {
     return ValueType.None;
   }
 
+  /**
+   * Reads the remaining samples into ts[at…] and vs[at…] (the caller makes room: numSamples() at
+   * most) and returns the index after the last; err() tells whether the chunk ended early. For bulk
+   * readers: the loop runs inside the iterator, with no call per sample.
+   */
+  readInto(ts: Float64Array, vs: Float64Array, at: number): number {
+    while (this.next() === ValueType.Float) {
+      ts[at] = this.t;
+      vs[at++] = this.val;
+    }
+    return at;
+  }
+
   seek(t: number): ValueType {
     if (this.error !== null) return ValueType.None;
     while (this.numRead === 0 || t > this.t) {
