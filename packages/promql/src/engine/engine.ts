@@ -12,7 +12,7 @@ import type { QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js'
 import { EvalError, QueryCanceledError, QueryTimeoutError } from './errors.js';
 import { Evaluator, rangeFunctionsFor, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
 import { dropMetricName } from './names.js';
-import { StepSeries, makeStepRange, removeDelayedNames, stepTime, type StepRange, type VectorValue } from './steps.js';
+import { StepSeries, makeStepRange, removeDelayedNames, type StepRange, type VectorValue } from './steps.js';
 
 export interface EngineOptions {
   /** How far back an instant selector looks for a sample (ms). Default 5m. */
@@ -231,17 +231,8 @@ export class Engine {
     }
     const series: SeriesPoints[] = [];
     for (const s of vec.series) {
-      const n = s.count();
-      if (n === 0) continue;
-      const ts = new Float64Array(n);
-      const fs = new Float64Array(n);
-      let k = 0;
-      for (let i = 0; i < range.steps; i++) {
-        if (s.has[i] !== 1) continue;
-        ts[k] = stepTime(range, i);
-        fs[k++] = s.vals[i] as number;
-      }
-      series.push(new PackedSeriesPoints(s.labels, ts, fs));
+      const { ts, vs } = s.points(range);
+      if (ts.length > 0) series.push(new PackedSeriesPoints(s.labels, ts, vs));
     }
     series.sort((a, b) => Labels.compare(a.labels, b.labels));
     return { type: 'matrix', series };

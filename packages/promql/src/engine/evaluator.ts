@@ -281,16 +281,8 @@ export class Evaluator {
     const innerRange = makeStepRange(start, end, step);
     const v = new Evaluator(innerRange, this.#shared).eval(sq.expr) as VectorValue;
     return v.series.map((s) => {
-      const n = s.count();
-      const ts = new Float64Array(n);
-      const vs = new Float64Array(n);
-      let k = 0;
-      for (let i = 0; i < innerRange.steps; i++) {
-        if (s.has[i] !== 1) continue;
-        ts[k] = stepTime(innerRange, i);
-        vs[k++] = s.vals[i] as number;
-      }
-      return { labels: s.labels, ts, vs, n, dropName: s.dropName };
+      const { ts, vs } = s.points(innerRange);
+      return { labels: s.labels, ts, vs, n: ts.length, dropName: s.dropName };
     });
   }
 

@@ -45,6 +45,20 @@ export class StepSeries {
     for (let i = 0; i < this.has.length; i++) n += this.has[i] as number;
     return n;
   }
+
+  /** The present steps as points: their times (ms, steps of `range`) and values. */
+  points(range: StepRange): { ts: Float64Array; vs: Float64Array } {
+    const n = this.count();
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    let k = 0;
+    for (let i = 0; i < range.steps; i++) {
+      if (this.has[i] !== 1) continue;
+      ts[k] = stepTime(range, i);
+      vs[k++] = this.vals[i] as number;
+    }
+    return { ts, vs };
+  }
 }
 
 export interface VectorValue {
