@@ -5,6 +5,23 @@
  * of up to 32 bits are read and written directly, 64-bit fields as two 32-bit halves.
  */
 
+/** What the XOR encoders write through: fields of up to 32 bits, and a flag for Prometheus' spare byte. */
+export interface BitSink {
+  spare: boolean;
+  writeBits(v: number, n: number): void;
+}
+
+/** Writes the low `n` bits (1…64) of the 64-bit value `hi:lo` as one field, in two 32-bit halves. */
+function writeBits64To(w: BitSink, hi: number, lo: number, n: number): void {
+  if (n > 32) {
+    w.writeBits(hi, n - 32);
+    w.writeBits(lo, 32);
+  } else {
+    w.writeBits(lo, n);
+  }
+  w.spare = (n & 7) === 0;
+}
+
 /**
  * Appends bits to a growable buffer.
  *
@@ -18,7 +35,7 @@ export class BitWriter {
   /** Bits written so far. */
   private pos: number;
   /** Whether the last field written was a whole number of bytes (Prometheus' spare 0x00 byte). */
-  private spare: boolean;
+  spare: boolean;
 
   /** Continues writing after the first `pos` bits of `bytes` (which are copied). */
   constructor(bytes: Uint8Array = new Uint8Array(0), pos = bytes.length * 8) {
@@ -84,14 +101,9 @@ export class BitWriter {
 
   /** Writes the low `n` bits (1…64) of the 64-bit value `hi:lo` as one field. */
   writeBits64(hi: number, lo: number, n: number): void {
-    if (n > 32) {
-      this.writeBits(hi, n - 32);
-      this.writeBits(lo, 32);
-    } else {
-      this.writeBits(lo, n);
-    }
-    this.spare = (n & 7) === 0;
+    writeBits64To(this, hi, lo, n);
   }
+
 }
 
 /** Bytes of zero padding after a reader's copy of the data; more than the longest read past the end of one sample. */
@@ -178,7 +190,7 @@ export class BitAccumulator {
   }
 
   /** Writes the low `n` bits (1…32) of `v`, most significant first. */
-  write(v: number, n: number): void {
+  writeBits(v: number, n: number): void {
     const x = n === 32 ? v : v & ((1 << n) - 1);
     const free = this.free;
     if (n < free) {
@@ -195,15 +207,10 @@ export class BitAccumulator {
   }
 
   /** Writes the low `n` bits (1…64) of the 64-bit value `hi:lo` as one field. */
-  write64(hi: number, lo: number, n: number): void {
-    if (n > 32) {
-      this.write(hi, n - 32);
-      this.write(lo, 32);
-    } else {
-      this.write(lo, n);
-    }
-    this.spare = (n & 7) === 0;
+  writeBits64(hi: number, lo: number, n: number): void {
+    writeBits64To(this, hi, lo, n);
   }
+
 
   /** The stream's bytes as BitWriter would hold them (trailing bits zero-padded); a view into `buf`. */
   finish(): Uint8Array {

@@ -19,7 +19,7 @@
  * window (0, 0), which a '10' before any '11' then uses. Values are handled as their raw bits, so NaN
  * payloads (the stale marker) and −0 survive.
  */
-import { BitAccumulator, BitReader, BitWriter } from './bstream.js';
+import { BitAccumulator, BitReader, BitWriter, type BitSink } from './bstream.js';
 import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js';
 import { CorruptionError } from '../encoding/decbuf.js';
 import { floatFromBits, floatHi, floatLo } from './floatbits.js';
@@ -174,8 +174,8 @@ export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number
   const w = bulk;
   // At most 10 bytes of varint and 8 of value for the first sample, 9 + 10 bytes (68 + 77 bits) for the others.
   w.begin(2 + 20 * n + 8);
-  w.write(n >>> 8, 8);
-  w.write(n & 0xff, 8);
+  w.writeBits(n >>> 8, 8);
+  w.writeBits(n & 0xff, 8);
   // The count is a header, not a field of the stream: it leaves no spare byte (see BitWriter).
   w.spare = false;
   let prevT = 0;
@@ -191,8 +191,8 @@ export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number
     const lo = bits[2 * i + 1 - HI_WORD]!;
     if (i === from) {
       const even = t >= 0 ? t * 2 : (-t - 1) * 2;
-      putUvarintHiLo(w, Math.floor(even / TWO_32) >>> 0, ((even >>> 0) | (t < 0 ? 1 : 0)) >>> 0);
-      w.write64(hi, lo, 64);
+      writeUvarintHiLo(w, Math.floor(even / TWO_32) >>> 0, ((even >>> 0) | (t < 0 ? 1 : 0)) >>> 0);
+      w.writeBits64(hi, lo, 64);
     } else {
       const d = t - prevT;
       // The delta-of-delta field (fv, fn bits) is held back and written with the value's first bits:
@@ -200,7 +200,7 @@ export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number
       let fv = 0;
       let fn = 0;
       if (i === from + 1) {
-        putUvarintHiLo(w, Math.floor(d / TWO_32) >>> 0, d >>> 0);
+        writeUvarintHiLo(w, Math.floor(d / TWO_32) >>> 0, d >>> 0);
       } else {
         const dod = d - tDelta;
         if (dod === 0) fn = 1;
@@ -214,15 +214,15 @@ export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number
           fv = (0b1110 << 20) | (dod & 0xfffff);
           fn = 24;
         } else {
-          w.write(0b1111, 4);
-          w.write64(Math.floor(dod / TWO_32) >>> 0, dod >>> 0, 64);
+          w.writeBits(0b1111, 4);
+          w.writeBits64(Math.floor(dod / TWO_32) >>> 0, dod >>> 0, 64);
         }
       }
       tDelta = d;
       const xHi = (hi ^ vHi) >>> 0;
       const xLo = (lo ^ vLo) >>> 0;
       if (xHi === 0 && xLo === 0) {
-        w.write(fv << 1, fn + 1);
+        w.writeBits(fv << 1, fn + 1);
         w.spare = false;
       } else {
         let lead = xHi !== 0 ? Math.clz32(xHi) : 32 + Math.clz32(xLo);
@@ -252,13 +252,13 @@ export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number
           sLo = ((xLo >>> trailing) | (xHi << (32 - trailing))) >>> 0;
         }
         if (fn + hn + n <= 32) {
-          w.write((((fv << hn) | hv) << n) | sLo, fn + hn + n);
+          w.writeBits((((fv << hn) | hv) << n) | sLo, fn + hn + n);
         } else {
-          if (fn > 0) w.write(fv, fn);
-          if (hn + n <= 32) w.write((hv << n) | sLo, hn + n);
+          if (fn > 0) w.writeBits(fv, fn);
+          if (hn + n <= 32) w.writeBits((hv << n) | sLo, hn + n);
           else {
-            w.write(hv, hn);
-            w.write64(sHi, sLo, n);
+            w.writeBits(hv, hn);
+            w.writeBits64(sHi, sLo, n);
           }
         }
         w.spare = (n & 7) === 0;
@@ -269,16 +269,6 @@ export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number
     vLo = lo;
   }
   return w.finish();
-}
-
-/** Writes the 64-bit value hi:lo as an unsigned LEB128 varint, byte by byte as Prometheus does. */
-function putUvarintHiLo(w: BitAccumulator, hi: number, lo: number): void {
-  while (hi !== 0 || lo >= 0x80) {
-    w.write((lo & 0x7f) | 0x80, 8);
-    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-    hi >>>= 7;
-  }
-  w.write(lo, 8);
 }
 
 function ctz32(x: number): number {
@@ -309,7 +299,7 @@ function writeVarint64(w: BitWriter, x: number): void {
 }
 
 /** Writes the 64-bit value hi:lo as an unsigned LEB128 varint, byte by byte as Prometheus does. */
-function writeUvarintHiLo(w: BitWriter, hi: number, lo: number): void {
+function writeUvarintHiLo(w: BitSink, hi: number, lo: number): void {
   while (hi !== 0 || lo >= 0x80) {
     w.writeBits((lo & 0x7f) | 0x80, 8);
     lo = ((lo >>> 7) | (hi << 25)) >>> 0;
