@@ -80,6 +80,16 @@ describe('penalty deduplication', () => {
     for (let i = 1; i < got.length; i++) expect((got[i] as [number, number])[0] - (got[i - 1] as [number, number])[0]).toBeGreaterThanOrEqual(10_000);
   });
 
+  it('leaves the replica it does not emit unmoved while that replica cannot be picked', () => {
+    const a = series(15_000, 0, 0, 3_600_000);
+    const b = series(15_000, 3_000, 0, 3_600_000);
+    let moves = 0;
+    const counted = new PlainIterator(arrayIterator(b));
+    const it = penaltyMerge([plain(a), { ...counted, next: () => (moves++, counted.next()), seek: (t: number) => (moves++, counted.seek(t)), atT: () => counted.atT(), atFloat: () => counted.atFloat(), err: () => null, adjustAtValue: () => {} }]);
+    expect(drain(it)).toEqual(a);
+    expect(moves).toBeLessThan(5);
+  });
+
   it('seeks without skipping gaps and without repeating the first sample', () => {
     const a = series(10_000, 0, 0, 100_000);
     const b = series(10_000, 5_000, 0, 100_000);
