@@ -11,6 +11,7 @@ import {
   INDEX_FILENAME,
   INDEX_MAGIC,
   isSegmentFileName,
+  recordDataLength,
   META_FILENAME,
   parseMeta,
   readTombstonesFile,
@@ -276,12 +277,13 @@ export class SourceBlock {
     const off = refOffset(ref);
     const size = this.#segmentSizes[file];
     if (size === undefined || off >= size) throw new CorruptionError(this.#segmentName(ref), off, `chunk ref points past the segment files (${this.#segments.length} files)`);
-    // A record longer than a window (never written by Prometheus) gets a window of its own size.
-    const head = this.#cFile === file && off >= this.#cStart ? this.#cStart + this.#cbuf.length - off : 0;
-    const len = Math.min(Math.max(CHUNK_WINDOW, 2 * head), size - off);
-    const spare = fresh || this.#cspare.length < len ? new Uint8Array(Math.max(len, CHUNK_WINDOW)) : this.#cspare;
+    const len = Math.min(CHUNK_WINDOW, size - off);
+    const spare = fresh || this.#cspare.length < len ? new Uint8Array(CHUNK_WINDOW) : this.#cspare;
     this.#cspare = this.#cbuf.buffer.byteLength >= CHUNK_WINDOW ? new Uint8Array(this.#cbuf.buffer) : this.#cspare;
     this.#cbuf = await readAt(this.#segments[file]!, off, spare, len);
+    // A record longer than a window (never written by Prometheus) is read again whole, on its own.
+    const record = lengthFieldSize(this.#cbuf) + 1 + recordDataLength(this.#cbuf) + 4;
+    if (record > this.#cbuf.length && off + record <= size) this.#cbuf = await readAt(this.#segments[file]!, off, new Uint8Array(record), record);
     this.#cFile = file;
     this.#cStart = off;
   }
