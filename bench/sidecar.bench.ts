@@ -17,7 +17,9 @@
  * - one series per frame: what Strata's querier and Thanos' queriers before v0.41 send;
  * - dedup: Thanos' querier with deduplication (without_replica_labels, batches of 64), for which the
  *   sidecar must buffer and re-sort everything before sending (as Thanos' sidecar does).
- * Rounds alternate the order of the sides; the best round of each is reported.
+ * Each round runs every case next to a direct read, alternating which goes first. Reported: the best
+ * run of each side and its ratio to the best direct read, and per case the median (range) of its ratios
+ * to the direct read next to it, which a load that changes during the run skews less.
  * Target (issue 4): the sidecar adds at most 20%, i.e. ratio ≥ 0.8.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -127,22 +129,29 @@ export async function main(args: string[]): Promise<void> {
       return { samples, series };
     });
 
-  const sides: [string, () => Promise<Run>][] = [
-    ['remote read direct', direct],
+  const cases: [string, () => Promise<Run>][] = [
     ['sidecar, batches of 64', viaSidecar({ responseBatchSize: 64 })],
     ['sidecar, one per frame', viaSidecar({})],
     ['sidecar, dedup', viaSidecar({ withoutReplicaLabels: ['replica'], responseBatchSize: 64 })],
   ];
   const best = new Map<string, Run>();
+  const keepBest = (name: string, run: Run) => {
+    const prev = best.get(name);
+    if (prev === undefined || run.seconds < prev.seconds) best.set(name, run);
+  };
+  /** Per case, the ratio against a direct read run right next to it: steadier under a changing load. */
+  const paired = new Map<string, number[]>();
   try {
     await direct(); // warm-up: page cache and Prometheus' mmap
     await viaSidecar({ responseBatchSize: 64 })();
     for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? sides : [...sides].reverse();
-      for (const [name, fn] of order) {
+      for (const [name, fn] of r % 2 === 0 ? cases : [...cases].reverse()) {
+        const ref = r % 2 === 0 ? await direct() : undefined;
         const run = await fn();
-        const prev = best.get(name);
-        if (prev === undefined || run.seconds < prev.seconds) best.set(name, run);
+        const refRun = ref ?? (await direct());
+        keepBest('remote read direct', refRun);
+        keepBest(name, run);
+        paired.set(name, [...(paired.get(name) ?? []), refRun.seconds / run.seconds]);
       }
     }
   } finally {
@@ -154,12 +163,16 @@ export async function main(args: string[]): Promise<void> {
 
   const ref = best.get('remote read direct')!;
   const rate = (r: Run) => r.samples / r.seconds;
-  process.stdout.write(`sidecar Series vs Prometheus remote read, ${ref.series} series, ${ref.samples} samples, best of ${rounds} rounds\n`);
-  for (const [name] of sides) {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  process.stdout.write(`sidecar Series vs Prometheus remote read, ${ref.series} series, ${ref.samples} samples, best of ${rounds} rounds; paired: median ratio to the direct read next to it\n`);
+  for (const name of ['remote read direct', ...cases.map(([n]) => n)]) {
     const run = best.get(name)!;
     if (run.samples !== ref.samples || run.series !== ref.series) throw new Error(`${name} returned ${run.series} series / ${run.samples} samples, remote read ${ref.series} / ${ref.samples}`);
+    const pairs = paired.get(name);
     process.stdout.write(
-      `${name.padEnd(26)} ${run.seconds.toFixed(3)} s  ${(rate(run) / 1e6).toFixed(2)} M samples/s  ${(run.series / run.seconds).toFixed(0)} series/s  ratio ${(rate(run) / rate(ref)).toFixed(3)}\n`,
+      `${name.padEnd(26)} ${run.seconds.toFixed(3)} s  ${(rate(run) / 1e6).toFixed(2)} M samples/s  ${(run.series / run.seconds).toFixed(0)} series/s  ratio ${(rate(run) / rate(ref)).toFixed(3)}` +
+        (pairs ? `  paired ${median(pairs).toFixed(3)} (${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)})` : '') +
+        '\n',
     );
   }
 }
