@@ -160,9 +160,18 @@ export class ProtoReader {
 
   skip(wireType: number): void {
     switch (wireType) {
-      case WireType.Varint:
-        this.#varint64();
+      case WireType.Varint: {
+        // Only the length matters: no value (and no [lo, hi] pair) is built.
+        const b = this.#buf;
+        let p = this.pos;
+        for (let n = 0; ; n++) {
+          if (p >= this.end) this.#fail('truncated varint');
+          if (n === 10) this.#fail('varint longer than 10 bytes');
+          if (b[p++]! < 0x80) break;
+        }
+        this.pos = p;
         return;
+      }
       case WireType.Fixed64:
         this.pos += 8;
         break;
