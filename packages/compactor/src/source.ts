@@ -1,5 +1,4 @@
 import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
-import { lengthFieldSize } from './records.js';
 import { join } from 'node:path';
 import {
   chunkFromBytes,
@@ -11,9 +10,9 @@ import {
   INDEX_FILENAME,
   INDEX_MAGIC,
   isSegmentFileName,
-  recordDataLength,
   META_FILENAME,
   parseMeta,
+  recordDataLength,
   readTombstonesFile,
   refFileIndex,
   refOffset,
@@ -25,6 +24,7 @@ import {
   type TOC,
   type Tombstones,
 } from '@strata/tsdb';
+import { lengthFieldSize } from './records.js';
 
 const utf8 = new TextDecoder();
 
