@@ -6,6 +6,7 @@ import { compareStrings, Labels, type Label } from '@strata/tsdb';
  * lists are sorted, so one linear merge does it, without the sort an arbitrary merge needs.
  */
 export function withExternalLabels(series: Labels, ext: readonly Label[], drop: ReadonlySet<string>): Labels {
+  if (ext.length === 0 && drop.size === 0) return series;
   const own = series.toArray();
   const out: Label[] = [];
   let i = 0;
