@@ -4,6 +4,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as codec from './codec.js';
+import { decodeSnappyStream } from './snappystream.js';
+
+grpc.registerMessageDecompressor('snappy', decodeSnappyStream);
 
 /** Largest message either side accepts, as Thanos sets it (math.MaxInt32). */
 export const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
@@ -13,12 +16,12 @@ const FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
 
 /**
  * Compression of the messages a client sends (grpc-js 1.14 servers never compress responses). grpc-js
- * knows gzip and deflate only, from a closed list with no hook for another codec, on either side:
+ * itself knows gzip and deflate only, from a closed list:
  * - Thanos' `--grpc-compression=snappy` is a compressor registered in grpc-go (snappy stream format).
- *   A querier using it sends `grpc-encoding: snappy` requests, which a grpc-js server refuses with
- *   Unimplemented ('unsupported encoding "snappy"', see server.test.ts): Info fails, so such a querier
- *   cannot use Strata's stores; it must keep the flag's default, `none` (its only other value).
- * - Strata's client cannot send snappy. By default it sends identity, which every gRPC server accepts
+ *   A querier using it sends `grpc-encoding: snappy` requests. Strata's servers decode them through
+ *   `registerMessageDecompressor`, which patches/@grpc__grpc-js@1.14.7.patch adds to grpc-js, and
+ *   advertise `snappy` in `grpc-accept-encoding`; answers go out uncompressed, which grpc-go accepts.
+ * - Strata's client does not send snappy. By default it sends identity, which every gRPC server accepts
  *   (grpc-go answers in the request's encoding, so Thanos' stores answer uncompressed).
  */
 export type Compression = 'none' | 'gzip' | 'deflate';
