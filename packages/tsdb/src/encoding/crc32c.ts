@@ -23,21 +23,41 @@ const TABLES: Uint32Array[] = (() => {
 })();
 const [T0, T1, T2, T3, T4, T5, T6, T7] = TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
 
+// The 8-byte step reads two 32-bit words through an Int32Array view of the input's buffer (about twice
+// as fast as assembling them from bytes). The view of the last buffer seen is kept, as consecutive calls
+// mostly check pieces of one buffer (a segment file, a read, Node's Buffer pool); only little-endian
+// platforms read words in the byte order the tables expect.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+let wordsBuffer: ArrayBufferLike | undefined;
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
 /** Continues a CRC-32C over `data[start, end)`; pass the previous result as `crc` to chain. */
 export function crc32c(data: Uint8Array, crc = 0, start = 0, end = data.length): number {
   let c = ~crc >>> 0;
   let i = start;
-  for (; i + 8 <= end; i += 8) {
-    c ^= (data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24);
-    c =
-      (T7[c & 0xff] as number) ^
-      (T6[(c >>> 8) & 0xff] as number) ^
-      (T5[(c >>> 16) & 0xff] as number) ^
-      (T4[c >>> 24] as number) ^
-      (T3[data[i + 4] as number] as number) ^
-      (T2[data[i + 5] as number] as number) ^
-      (T1[data[i + 6] as number] as number) ^
-      (T0[data[i + 7] as number] as number);
+  if (LITTLE_ENDIAN && end - start >= 16) {
+    for (; ((data.byteOffset + i) & 3) !== 0; i++) c = (T0[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+    if (data.buffer !== wordsBuffer) {
+      wordsBuffer = data.buffer;
+      words = new Int32Array(data.buffer, 0, data.buffer.byteLength >>> 2);
+    }
+    const w = words;
+    const steps = (end - i) >>> 3;
+    let k = (data.byteOffset + i) >>> 2;
+    for (const kEnd = k + steps * 2; k < kEnd; k += 2) {
+      c ^= w[k] as number;
+      const hi = w[k + 1] as number;
+      c =
+        (T7[c & 0xff] as number) ^
+        (T6[(c >>> 8) & 0xff] as number) ^
+        (T5[(c >>> 16) & 0xff] as number) ^
+        (T4[c >>> 24] as number) ^
+        (T3[hi & 0xff] as number) ^
+        (T2[(hi >>> 8) & 0xff] as number) ^
+        (T1[(hi >>> 16) & 0xff] as number) ^
+        (T0[hi >>> 24] as number);
+    }
+    i += steps * 8;
   }
   for (; i < end; i++) c = (T0[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return ~c >>> 0;

@@ -11,6 +11,25 @@ describe('crc32c', () => {
     const data = new Uint8Array(1000).map((_, i) => (i * 31) & 0xff);
     for (let cut = 0; cut < 20; cut++) expect(crc32c(data, crc32c(data, 0, 0, cut), cut)).toBe(crc32c(data));
   });
+  it('gives the bytewise answer at every alignment, across buffers and views', () => {
+    const bytewise = (d: Uint8Array): number => {
+      let c = 0xffffffff;
+      for (const b of d) {
+        c ^= b;
+        for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+      }
+      return ~c >>> 0;
+    };
+    const buffers = [new Uint8Array(301).map((_, i) => (i * 131 + 7) & 0xff), new Uint8Array(97).map((_, i) => (i * 17) & 0xff)];
+    for (let offset = 0; offset < 9; offset++)
+      for (const length of [0, 15, 16, 17, 23, 64, 77]) {
+        for (const b of buffers) {
+          const view = new Uint8Array(b.buffer, offset, Math.min(length, b.length - offset));
+          expect(crc32c(view)).toBe(bytewise(view));
+          expect(crc32c(b, 0, offset, offset + view.length)).toBe(bytewise(view));
+        }
+      }
+  });
 });
 
 describe('Encbuf/Decbuf', () => {
