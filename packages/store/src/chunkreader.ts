@@ -68,12 +68,14 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
   for (const k of group) {
     const ref = refs[k] as number;
     const off = refOffset(ref);
-    // Parsed in place; only a chunk running past the read (or its length field cut off) needs a read of its own.
-    let chunk = parseRecord(range, ref, data.subarray(off - start), false);
+    // Parsed in place; only a chunk running past the read needs another read: of the rest of its record
+    // when the part already read holds its length field, else of an estimate first.
+    const head = data.subarray(off - start);
+    let chunk = parseRecord(range, ref, head, false);
     if (chunk === undefined) {
-      let record = await range.read(off, Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off));
+      let record = recordLength(head) > 0 ? head : await range.read(off, Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off));
       const need = recordLength(record);
-      if (need > record.length && off + need <= size) record = await range.read(off, need);
+      if (need > record.length && off + need <= size) record = Buffer.concat([record, await range.read(off + record.length, need - record.length)]);
       chunk = parseRecord(range, ref, record, true) as RawChunk;
     }
     out[k] = chunk;
