@@ -6,7 +6,7 @@ import { IndexReader, type BlockMeta, type ByteRange, type ChunkRef, type Labels
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
-import { readChunks, type ChunkReadPlan, type RawChunk, type SegmentFiles } from './chunkreader.js';
+import { readChunks, seriesChunkSizes, type ChunkReadPlan, type RawChunk, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
 import type { AccountingBucket, QueryStats } from './querystats.js';
 
@@ -197,15 +197,17 @@ export class BucketBlock {
       let segments: Promise<SegmentFiles> | undefined;
       // The batch's chunks: where each is, its time range and the series it belongs to.
       let metas: ChunkRef[] = [];
+      let sizes: (number | undefined)[] = [];
       let owners: BlockSeries[] = [];
       // Each batch's chunks are read while the next batch's series entries are decoded.
       const flush = () => {
-        const [batch, of] = [metas, owners];
+        const [batch, of, hints] = [metas, owners, sizes];
         metas = [];
         owners = [];
+        sizes = [];
         segments ??= this.#segmentFiles(r.bucket);
         const read = segments.then(async (files) => {
-          const chunks = await readChunks(files, batch.map((c) => c.ref), this.#chunkPlan);
+          const chunks = await readChunks(files, batch.map((c) => c.ref), this.#chunkPlan, hints);
           for (let i = 0; i < batch.length; i++) {
             const meta = batch[i] as ChunkRef;
             const c = toStoreAggrChunk(meta.minTime, meta.maxTime, chunks[i] as RawChunk, aggregates, this.id);
@@ -220,11 +222,14 @@ export class BucketBlock {
       for await (const entries of r.index.seriesBatches(ids)) {
         for (const entry of entries) {
           let s: BlockSeries | undefined;
-          for (const c of entry.chunks) {
+          let entrySizes: (number | undefined)[] | undefined;
+          for (const [i, c] of entry.chunks.entries()) {
             if (c.maxTime < mint || c.minTime > maxt) continue;
             if (s === undefined) out.push((s = { labels: entry.labels, chunks: [] }));
             if (skipChunks) break;
+            entrySizes ??= seriesChunkSizes(entry.chunks);
             metas.push(c);
+            sizes.push(entrySizes[i]);
             owners.push(s);
           }
           if (metas.length >= CHUNK_BATCH) flush();

@@ -1,6 +1,6 @@
 import { chunkRef, encodeChunkRecord, MemoryByteRange, SEGMENT_HEADER_SIZE, XORChunk } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { readChunks } from './chunkreader.js';
+import { readChunks, seriesChunkSizes } from './chunkreader.js';
 
 /** One segment file of XOR chunks of `sizes` samples each; reads are counted. */
 function segment(samples: number[]) {
@@ -49,5 +49,24 @@ describe('readChunks', () => {
     expect(reads).toHaveLength(2);
     const [first, rest] = reads as [[number, number], [number, number]];
     expect(rest[0]).toBe(first[0] + first[1]);
+  });
+
+  it("reads a series' adjacent chunks in one request with its own sizes as hints, where the block's estimate splits them", async () => {
+    const { segments, refs, reads } = segment([240, 240, 240, 240]);
+    const chunks = refs.map((ref) => ({ ref }));
+    const hints = seriesChunkSizes(chunks);
+    expect(hints.slice(0, 3)).toEqual(refs.slice(1).map((r, i) => r - (refs[i] as number)));
+    expect(hints[3]).toBe(Math.ceil(Math.max(...(hints.slice(0, 3) as number[])) * 1.25));
+    await readChunks(segments, refs, { sizeEstimate: 32, maxGap: 0 }, hints);
+    expect(reads).toHaveLength(1);
+    reads.length = 0;
+    await readChunks(segments, refs, { sizeEstimate: 32, maxGap: 0 });
+    expect(reads.length).toBeGreaterThan(4);
+  });
+
+  it('gives no hint across segment files, for a lone chunk, or for chunks far apart', () => {
+    expect(seriesChunkSizes([{ ref: 8 }])).toEqual([undefined]);
+    expect(seriesChunkSizes([{ ref: 8 }, { ref: 2 ** 32 + 8 }])).toEqual([undefined, undefined]);
+    expect(seriesChunkSizes([{ ref: 8 }, { ref: 8 + 1_000_000 }])).toEqual([undefined, undefined]);
   });
 });

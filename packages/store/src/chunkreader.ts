@@ -10,6 +10,9 @@ import {
   type ByteRange,
 } from '@strata/tsdb';
 
+/** The largest chunk size a series' own layout may suggest (Thanos' estimate for any chunk). */
+const MAX_HINT_BYTES = 16_000;
+
 /** How a block's chunk reads are planned. */
 export interface ChunkReadPlan {
   /** Bytes assumed for a chunk before its length field has been read. */
@@ -34,10 +37,12 @@ export interface RawChunk {
  * The chunks at `refs`, in the order given (Thanos' loadChunks): refs are sorted, each segment file's
  * chunks are partitioned into range reads (gap merging as planned) and the reads run in parallel. A
  * chunk's length is known only once its record starts arriving, so the last chunk of a read is
- * assumed to be `sizeEstimate` bytes and read again whole when it is longer. Every chunk's CRC32C is
- * checked, so a corrupt segment file fails the read instead of serving a damaged chunk.
+ * assumed to be `sizes[i]` bytes (a hint from its series, see `seriesChunkSizes`) or `sizeEstimate`,
+ * and the rest of its record is read when it is longer. Every chunk's CRC32C is checked, so a corrupt
+ * segment file fails the read instead of serving a damaged chunk.
  */
-export async function readChunks(segments: SegmentFiles, refs: readonly number[], plan: ChunkReadPlan): Promise<RawChunk[]> {
+export async function readChunks(segments: SegmentFiles, refs: readonly number[], plan: ChunkReadPlan, sizes?: readonly (number | undefined)[]): Promise<RawChunk[]> {
+  const sizeOf = (k: number): number => sizes?.[k] ?? plan.sizeEstimate;
   const order = Array.from(refs.keys()).sort((a, b) => (refs[a] as number) - (refs[b] as number));
   const out = new Array<RawChunk>(refs.length);
   const reads: Promise<void>[] = [];
@@ -45,14 +50,14 @@ export async function readChunks(segments: SegmentFiles, refs: readonly number[]
     const first = refs[order[i] as number] as number;
     const file = refFileIndex(first);
     const start = locate(segments, first);
-    let end = start + plan.sizeEstimate;
+    let end = start + sizeOf(order[i] as number);
     let j = i + 1;
     for (; j < order.length; j++) {
       const ref = refs[order[j] as number] as number;
       if (refFileIndex(ref) !== file) break;
       const off = locate(segments, ref);
       if (off > end + plan.maxGap) break;
-      end = Math.max(end, off + plan.sizeEstimate);
+      end = Math.max(end, off + sizeOf(order[j] as number));
     }
     reads.push(readPart(segments, file, start, Math.min(end, segments.sizes[file] as number), order.slice(i, j), refs, out, plan.sizeEstimate));
     i = j;
@@ -123,4 +128,27 @@ function locate(segments: SegmentFiles, ref: number): number {
   if (!Number.isInteger(ref) || ref < 0 || size === undefined) throw new Error(`chunk ref ${formatRef(ref)}: no segment file with index ${file} (there are ${segments.files.length})`);
   if (off < SEGMENT_HEADER_SIZE || off >= size) throw new CorruptionError((segments.files[file] as ByteRange).name, off, `chunk ref ${formatRef(ref)} points outside the chunks (file size ${size})`);
   return off;
+}
+
+/**
+ * Size hints for a series' chunks (in the order of `chunks`): chunks of one series are written one
+ * after another, so a chunk followed by the next in the same segment file takes exactly the bytes up
+ * to it; the last one is guessed from its siblings (the largest, plus a quarter), undefined for a
+ * series with a single chunk. A distance beyond `MAX_HINT_BYTES` means the chunks are not adjacent
+ * (another writer's layout) and gives no hint.
+ */
+export function seriesChunkSizes(chunks: readonly { ref: number }[]): (number | undefined)[] {
+  const sizes = new Array<number | undefined>(chunks.length);
+  let largest = 0;
+  for (let i = 0; i + 1 < chunks.length; i++) {
+    const ref = (chunks[i] as { ref: number }).ref;
+    const next = (chunks[i + 1] as { ref: number }).ref;
+    if (refFileIndex(next) !== refFileIndex(ref) || next <= ref) continue;
+    const size = next - ref;
+    if (size > MAX_HINT_BYTES) continue;
+    sizes[i] = size;
+    largest = Math.max(largest, size);
+  }
+  if (chunks.length > 0 && sizes[chunks.length - 1] === undefined && largest > 0) sizes[chunks.length - 1] = Math.ceil(largest * 1.25);
+  return sizes;
 }
