@@ -1,4 +1,4 @@
-import { formatFloatPlain, formatTimestamp, formatValue, type QueryValue } from '@strata/promql';
+import { formatFloatPlain, formatTimestamp, formatValue, PackedSeriesPoints, type QueryValue } from '@strata/promql';
 import type { Labels } from '@strata/tsdb';
 import type { FastifyReply } from 'fastify';
 import { ApiError, STATUS_OF } from './errors.js';
@@ -37,11 +37,12 @@ export function queryDataJson(v: QueryValue): string {
     case 'matrix': {
       const parts: string[] = [];
       for (const s of v.series) {
-        const pts = new Array<string>(s.floats.length);
-        for (let i = 0; i < s.floats.length; i++) {
-          const p = s.floats[i] as { t: number; f: number };
-          pts[i] = point(p.t, formatValue(p.f));
-        }
+        let pts: string[];
+        if (s instanceof PackedSeriesPoints) {
+          // Read the packed arrays directly: `floats` would build an object per point first.
+          pts = new Array<string>(s.length);
+          for (let i = 0; i < s.length; i++) pts[i] = point(s.ts[i] as number, formatValue(s.fs[i] as number));
+        } else pts = s.floats.map((p) => point(p.t, formatValue(p.f)));
         parts.push(`{"metric":${labelsJson(s.labels)},"values":[${pts.join(',')}]}`);
       }
       return `{"resultType":"matrix","result":[${parts.join(',')}]}`;
