@@ -1,6 +1,7 @@
 import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  checkChunkCrc,
   chunkFromBytes,
   compareStrings,
   CorruptionError,
@@ -185,8 +186,7 @@ export class SourceBlock {
   chunkOf(record: Uint8Array, ref: number): Chunk {
     const dataAt = lengthFieldSize(record);
     const crcAt = record.length - 4;
-    const stored = ((record[crcAt]! << 24) | (record[crcAt + 1]! << 16) | (record[crcAt + 2]! << 8) | record[crcAt + 3]!) >>> 0;
-    if (crc32c(record, 0, dataAt, crcAt) !== stored) throw new CorruptionError(this.#segmentName(ref), refOffset(ref), 'chunk checksum mismatch');
+    checkChunkCrc(record, dataAt, crcAt, this.#segmentName(ref), ref);
     return chunkFromBytes(record[dataAt]!, record.subarray(dataAt + 1, crcAt));
   }
 

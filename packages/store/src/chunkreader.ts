@@ -1,9 +1,10 @@
 import {
+  checkChunkCrc,
   CorruptionError,
-  crc32c,
   formatRef,
   MAX_CHUNK_LENGTH_FIELD_SIZE,
   recordDataLength,
+  recordLength,
   refFileIndex,
   refOffset,
   SEGMENT_HEADER_SIZE,
@@ -99,25 +100,8 @@ function parseRecord(file: ByteRange, ref: number, record: Uint8Array, whole: bo
   }
   const crcAt = need - 4;
   const dataAt = crcAt - recordDataLength(record);
-  const stored = ((record[crcAt] as number) * 0x1000000 + (((record[crcAt + 1] as number) << 16) | ((record[crcAt + 2] as number) << 8) | (record[crcAt + 3] as number))) >>> 0;
-  const actual = crc32c(record, 0, dataAt - 1, crcAt);
-  if (stored !== actual) {
-    throw new CorruptionError(
-      file.name,
-      refOffset(ref),
-      `chunk ${formatRef(ref)}: checksum mismatch: stored CRC32C 0x${stored.toString(16).padStart(8, '0')}, computed 0x${actual.toString(16).padStart(8, '0')}`,
-    );
-  }
+  checkChunkCrc(record, dataAt - 1, crcAt, file.name, ref);
   return { encoding: record[dataAt - 1] as number, data: record.subarray(dataAt, crcAt) };
-}
-
-/** Bytes of the whole record starting at `record[0]`; 0 if its length field is cut off or too long. */
-function recordLength(record: Uint8Array): number {
-  const len = recordDataLength(record);
-  if (len === 0 && record[0] !== 0) return 0;
-  let field = 1;
-  for (let n = len; n >= 0x80; n = Math.floor(n / 0x80)) field++;
-  return field + 1 + len + 4;
 }
 
 /** The chunk's offset in its segment file, checked against the block's files. */

@@ -3,13 +3,14 @@ import { join } from 'node:path';
 import type { Chunk } from '../chunkenc/chunk.js';
 import { chunkFromBytes } from '../chunkenc/frombytes.js';
 import { FileByteRange, type ByteRange } from '../encoding/byterange.js';
-import { crc32c } from '../encoding/crc32c.js';
 import { CorruptionError } from '../encoding/decbuf.js';
 import {
+  checkChunkCrc,
   chunkRef,
   formatRef,
   isSegmentFileName,
   MAX_CHUNK_LENGTH_FIELD_SIZE,
+  recordLength,
   refFileIndex,
   refOffset,
   SEGMENT_HEADER_SIZE,
@@ -163,7 +164,7 @@ export class ChunkSegmentReader {
 
   /** Parses the chunk at the start of `data` (which is at `offset` in its file); reads it whole first if `data` is short. */
   async #parseOrFetch(ref: number, data: Uint8Array, offset: number): Promise<Chunk> {
-    const need = encodedLength(data);
+    const need = recordLength(data);
     const file = refFileIndex(ref);
     if (need > data.length && offset + need <= this.#sizes[file]!) data = await this.#files[file]!.read(offset, need);
     return this.#parseAt(ref, data, 0, offset).chunk;
@@ -196,32 +197,13 @@ export class ChunkSegmentReader {
         `chunk ${formatRef(ref)}: chunk of ${len} data bytes needs ${crcAt + 4 - at} bytes, only ${data.length - at} left`,
       );
     }
-    const stored = ((data[crcAt]! << 24) | (data[crcAt + 1]! << 16) | (data[crcAt + 2]! << 8) | data[crcAt + 3]!) >>> 0;
-    const actual = crc32c(data, 0, encAt, crcAt);
-    if (stored !== actual) {
-      throw new CorruptionError(
-        name,
-        fileOffset,
-        `chunk ${formatRef(ref)}: checksum mismatch: stored CRC32C 0x${stored.toString(16).padStart(8, '0')}, computed 0x${actual.toString(16).padStart(8, '0')}`,
-      );
-    }
+    checkChunkCrc(data, encAt, crcAt, name, ref);
     try {
       return { chunk: chunkFromBytes(data[encAt]!, data.subarray(encAt + 1, crcAt)), end: crcAt + 4 };
     } catch (err) {
       throw new CorruptionError(name, fileOffset, `chunk ${formatRef(ref)}: ${(err as Error).message}`);
     }
   }
-}
-
-/** Bytes of the whole chunk starting at data[0] (0 if its length field is cut off or too long). */
-function encodedLength(data: Uint8Array): number {
-  let len = 0;
-  for (let p = 0; p < MAX_CHUNK_LENGTH_FIELD_SIZE && p < data.length; p++) {
-    const b = data[p]!;
-    len += (b & 0x7f) * 2 ** (7 * p);
-    if (b < 0x80) return p + 1 + 1 + len + 4;
-  }
-  return 0;
 }
 
 /** Checks a segment file's header; returns the file size. */

@@ -10,6 +10,9 @@
  * References are kept as JavaScript numbers (`fileIndex * 2^32 + offset`), exact up to 2^21 files.
  */
 
+import { crc32c } from '../encoding/crc32c.js';
+import { CorruptionError } from '../encoding/decbuf.js';
+
 export const SEGMENT_MAGIC = 0x85bd40dd;
 export const SEGMENT_VERSION = 1;
 export const SEGMENT_HEADER_SIZE = 8;
@@ -21,6 +24,33 @@ export const MAX_CHUNK_LENGTH_FIELD_SIZE = 5;
 export const CHUNK_OVERHEAD = MAX_CHUNK_LENGTH_FIELD_SIZE + 1 + 4;
 
 const TWO_32 = 2 ** 32;
+
+/** Bytes of the whole chunk record at the start of `record`; 0 if its length field is cut off or too long. */
+export function recordLength(record: Uint8Array): number {
+  let len = 0;
+  for (let p = 0; p < MAX_CHUNK_LENGTH_FIELD_SIZE && p < record.length; p++) {
+    const b = record[p]!;
+    len += (b & 0x7f) * 2 ** (7 * p);
+    if (b < 0x80) return p + 1 + 1 + len + 4;
+  }
+  return 0;
+}
+
+/**
+ * Checks the CRC32C of a chunk record held in `bytes`, its encoding byte at `encodingAt` and its CRC at
+ * `crcAt`; a mismatch is a CorruptionError naming the file, the chunk and its offset.
+ */
+export function checkChunkCrc(bytes: Uint8Array, encodingAt: number, crcAt: number, fileName: string, ref: number): void {
+  const stored = ((bytes[crcAt]! << 24) | (bytes[crcAt + 1]! << 16) | (bytes[crcAt + 2]! << 8) | bytes[crcAt + 3]!) >>> 0;
+  const actual = crc32c(bytes, 0, encodingAt, crcAt);
+  if (stored !== actual) {
+    throw new CorruptionError(
+      fileName,
+      refOffset(ref),
+      `chunk ${formatRef(ref)}: checksum mismatch: stored CRC32C 0x${stored.toString(16).padStart(8, '0')}, computed 0x${actual.toString(16).padStart(8, '0')}`,
+    );
+  }
+}
 
 /** The `len` (data bytes) of the chunk record at the start of `record`; 0 if the field is cut off. */
 export function recordDataLength(record: Uint8Array): number {
