@@ -11,10 +11,11 @@ import {
   INDEX_FILENAME,
   INDEX_MAGIC,
   isSegmentFileName,
+  MAX_CHUNK_LENGTH_FIELD_SIZE,
   META_FILENAME,
   parseMeta,
-  recordDataLength,
   readTombstonesFile,
+  recordLength,
   refFileIndex,
   refOffset,
   TOC_LEN,
@@ -258,17 +259,13 @@ export class SourceBlock {
     const b = this.#cbuf;
     const p = refOffset(ref) - this.#cStart;
     if (p < 0 || p >= b.length) return undefined;
-    let len = 0;
-    let q = p;
-    for (let shift = 1; ; shift *= 128) {
-      if (q >= b.length) return undefined;
-      const x = b[q++]!;
-      len += (x & 0x7f) * shift;
-      if (x < 0x80) break;
-      if (shift > 2 ** 28) throw new CorruptionError(this.#segmentName(ref), refOffset(ref), 'chunk length varint longer than 5 bytes');
+    const rest = b.subarray(p);
+    const len = recordLength(rest);
+    if (len === 0) {
+      if (rest.length >= MAX_CHUNK_LENGTH_FIELD_SIZE) throw new CorruptionError(this.#segmentName(ref), refOffset(ref), 'chunk length varint longer than 5 bytes');
+      return undefined;
     }
-    const end = q + 1 + len + 4;
-    return end <= b.length ? b.subarray(p, end) : undefined;
+    return len <= rest.length ? rest.subarray(0, len) : undefined;
   }
 
   /** Reads a window of the segment file from `ref` on, into the spare buffer or a `fresh` one. */
@@ -282,7 +279,7 @@ export class SourceBlock {
     this.#cspare = this.#cbuf.buffer.byteLength >= CHUNK_WINDOW ? new Uint8Array(this.#cbuf.buffer) : this.#cspare;
     this.#cbuf = await readAt(this.#segments[file]!, off, spare, len);
     // A record longer than a window (never written by Prometheus) is read again whole, on its own.
-    const record = lengthFieldSize(this.#cbuf) + 1 + recordDataLength(this.#cbuf) + 4;
+    const record = recordLength(this.#cbuf);
     if (record > this.#cbuf.length && off + record <= size) this.#cbuf = await readAt(this.#segments[file]!, off, new Uint8Array(record), record);
     this.#cFile = file;
     this.#cStart = off;
