@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32c } from './crc32c.js';
+import { crc32c, crc32cTables } from './crc32c.js';
 import { CorruptionError, Decbuf } from './decbuf.js';
 import { Encbuf } from './encbuf.js';
 
@@ -8,8 +8,9 @@ describe('crc32c', () => {
     expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
   });
   it('chains and handles every tail length', () => {
-    const data = new Uint8Array(1000).map((_, i) => (i * 31) & 0xff);
-    for (let cut = 0; cut < 20; cut++) expect(crc32c(data, crc32c(data, 0, 0, cut), cut)).toBe(crc32c(data));
+    const data = new Uint8Array(3000).map((_, i) => (i * 31) & 0xff);
+    // Cuts on both sides of the length where the native CRC takes over, so the two are chained.
+    for (const cut of [...Array(20).keys(), 700, 767, 768, 1000, 2300]) expect(crc32c(data, crc32c(data, 0, 0, cut), cut)).toBe(crc32cTables(data));
   });
   it('gives the bytewise answer at every alignment, across buffers and views', () => {
     const bytewise = (d: Uint8Array): number => {
@@ -20,12 +21,13 @@ describe('crc32c', () => {
       }
       return ~c >>> 0;
     };
-    const buffers = [new Uint8Array(301).map((_, i) => (i * 131 + 7) & 0xff), new Uint8Array(97).map((_, i) => (i * 17) & 0xff)];
+    const buffers = [new Uint8Array(2301).map((_, i) => (i * 131 + 7) & 0xff), new Uint8Array(97).map((_, i) => (i * 17) & 0xff)];
     for (let offset = 0; offset < 9; offset++)
-      for (const length of [0, 15, 16, 17, 23, 64, 77]) {
+      for (const length of [0, 15, 16, 17, 23, 64, 77, 767, 768, 2000]) {
         for (const b of buffers) {
           const view = new Uint8Array(b.buffer, offset, Math.min(length, b.length - offset));
           expect(crc32c(view)).toBe(bytewise(view));
+          expect(crc32cTables(view)).toBe(bytewise(view));
           expect(crc32c(b, 0, offset, offset + view.length)).toBe(bytewise(view));
         }
       }
