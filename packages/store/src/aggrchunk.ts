@@ -26,11 +26,7 @@ export interface StoreBoundChunk {
  */
 export function toStoreAggrChunk(minTime: number, maxTime: number, stored: RawChunk, aggregates: readonly Aggr[], blockId: string): StoreBoundChunk {
   const { encoding, data } = stored;
-  if (encoding === Encoding.XOR) {
-    // The BE16 sample count XORChunk.fromBytes would insist on.
-    if (data.length < 2) throw new CorruptionError('XOR chunk', 0, `chunk of ${data.length} bytes is shorter than its 2-byte sample count`);
-    return { chunk: { minTime, maxTime, raw: storeChunk(encoding, data) }, samples: ((data[0] as number) << 8) | (data[1] as number) };
-  }
+  if (encoding === Encoding.XOR) return { chunk: { minTime, maxTime, raw: storeChunk(encoding, data) }, samples: xorSamples(data) };
   const chunk = chunkFromBytes(encoding, data);
   if (!(chunk instanceof TsdbAggrChunk)) return { chunk: { minTime, maxTime, raw: storeChunk(chunk.encoding, chunk.bytes) }, samples: chunk.numSamples() };
   const out: AggrChunk = { minTime, maxTime };
@@ -44,4 +40,10 @@ export function toStoreAggrChunk(minTime: number, maxTime: number, stored: RawCh
     out[f.field] = storeChunk(sub.encoding, sub.bytes);
   }
   return { chunk: out, samples: chunk.numSamples() };
+}
+
+/** An XOR chunk's sample count: the BE16 at its start, which XORChunk.fromBytes would insist on. */
+export function xorSamples(data: Uint8Array): number {
+  if (data.length < 2) throw new CorruptionError('XOR chunk', 0, `chunk of ${data.length} bytes is shorter than its 2-byte sample count`);
+  return ((data[0] as number) << 8) | (data[1] as number);
 }

@@ -2,18 +2,21 @@ import { join } from 'node:path';
 import { BucketByteRange } from '@strata/block';
 import { joinKey } from '@strata/objstore';
 import { GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
-import { IndexReader, type BlockMeta, type ByteRange, type ChunkRef, type Labels, type Matcher, type Postings } from '@strata/tsdb';
-import { toStoreAggrChunk } from './aggrchunk.js';
+import { Encoding, IndexReader, type BlockMeta, type ByteRange, type ChunkRef, type Labels, type Matcher, type Postings } from '@strata/tsdb';
+import { toStoreAggrChunk, xorSamples } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
 import { readChunks, seriesChunkSizes, type ChunkReadPlan, type RawChunk, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
 import type { AccountingBucket, QueryStats } from './querystats.js';
+import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
 
 /** One series of one block, ready to send (labels still without external labels). */
 export interface BlockSeries {
   labels: Labels;
   chunks: AggrChunk[];
+  /** Raw XOR chunks, written into frames from where they were read (then `chunks` is empty). */
+  raw?: RawChunkRun;
 }
 
 /** Counts samples across the blocks of one Series call, for --store.grpc.series-sample-limit. */
@@ -195,25 +198,23 @@ export class BucketBlock {
       const out: BlockSeries[] = [];
       const reads: Promise<void>[] = [];
       let segments: Promise<SegmentFiles> | undefined;
-      // The batch's chunks: where each is, its time range and the series it belongs to.
+      // The batch's chunks (where each is, its time range), and its series: each owns the chunks from its
+      // start to the next one's (a series' chunks are never split between batches).
       let metas: ChunkRef[] = [];
       let sizes: (number | undefined)[] = [];
       let owners: BlockSeries[] = [];
+      let starts: number[] = [];
       // Each batch's chunks are read while the next batch's series entries are decoded.
       const flush = () => {
-        const [batch, of, hints] = [metas, owners, sizes];
+        const [batch, hints, of, from] = [metas, sizes, owners, starts];
         metas = [];
-        owners = [];
         sizes = [];
+        owners = [];
+        starts = [];
         segments ??= this.#segmentFiles(r.bucket);
         const read = segments.then(async (files) => {
           const chunks = await readChunks(files, batch.map((c) => c.ref), this.#chunkPlan, hints);
-          for (let i = 0; i < batch.length; i++) {
-            const meta = batch[i] as ChunkRef;
-            const c = toStoreAggrChunk(meta.minTime, meta.maxTime, chunks[i] as RawChunk, aggregates, this.id);
-            budget.take(c.samples);
-            (of[i] as BlockSeries).chunks.push(c.chunk);
-          }
+          this.#attach(batch, chunks, of, from, budget, aggregates);
         });
         // Awaited below; until then a failure must not count as unhandled.
         read.catch(() => {});
@@ -225,12 +226,15 @@ export class BucketBlock {
           let entrySizes: (number | undefined)[] | undefined;
           for (const [i, c] of entry.chunks.entries()) {
             if (c.maxTime < mint || c.minTime > maxt) continue;
-            if (s === undefined) out.push((s = { labels: entry.labels, chunks: [] }));
-            if (skipChunks) break;
+            if (s === undefined) {
+              out.push((s = { labels: entry.labels, chunks: [] }));
+              if (skipChunks) break;
+              owners.push(s);
+              starts.push(metas.length);
+            }
             entrySizes ??= seriesChunkSizes(entry.chunks);
             metas.push(c);
             sizes.push(entrySizes[i]);
-            owners.push(s);
           }
           if (metas.length >= CHUNK_BATCH) flush();
         }
@@ -239,6 +243,41 @@ export class BucketBlock {
       await Promise.all(reads);
       return out;
     });
+  }
+
+  /**
+   * Gives each series of a batch its chunks, counting their samples: a series of raw XOR chunks (the
+   * common case) a run over the batch's columns, any other (a downsampled block's aggregate chunks, the
+   * requested aggregates unpacked) StoreAPI objects.
+   */
+  #attach(metas: readonly ChunkRef[], chunks: readonly RawChunk[], owners: readonly BlockSeries[], starts: readonly number[], budget: SampleBudget, aggregates: readonly Aggr[]): void {
+    let columns: RawChunkColumns | undefined;
+    let samples = 0;
+    for (let k = 0; k < owners.length; k++) {
+      const s = owners[k] as BlockSeries;
+      const from = starts[k] as number;
+      const to = k + 1 < owners.length ? (starts[k + 1] as number) : metas.length;
+      let xor = true;
+      for (let i = from; i < to && xor; i++) xor = (chunks[i] as RawChunk).encoding === Encoding.XOR;
+      if (xor) {
+        columns ??= new RawChunkColumns(metas.length);
+        for (let i = from; i < to; i++) {
+          const meta = metas[i] as ChunkRef;
+          const data = (chunks[i] as RawChunk).data;
+          samples += xorSamples(data);
+          columns.set(i, meta.minTime, meta.maxTime, data);
+        }
+        s.raw = new RawChunkRun(columns, from, to);
+        continue;
+      }
+      for (let i = from; i < to; i++) {
+        const meta = metas[i] as ChunkRef;
+        const c = toStoreAggrChunk(meta.minTime, meta.maxTime, chunks[i] as RawChunk, aggregates, this.id);
+        samples += c.samples;
+        s.chunks.push(c.chunk);
+      }
+    }
+    budget.take(samples);
   }
 
   labelNames(matchers: readonly Matcher[], stats: QueryStats): Promise<string[]> {

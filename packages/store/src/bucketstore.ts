@@ -21,7 +21,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { SampleBudget, type BucketBlock } from './block.js';
+import { SampleBudget, type BlockSeries, type BucketBlock } from './block.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
 import { withExternalLabels } from './extlabels.js';
@@ -130,7 +130,7 @@ export class BucketStore implements StoreServer {
 
   async *series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
     const { series, hints } = await this.#gate(() => this.#collectSeries(req));
-    for (const s of series) yield { series: { labels: s.labels.toArray(), chunks: s.chunks } };
+    for (const s of series) yield { series: s.raw !== undefined ? { labels: s.labels.toArray(), chunks: s.chunks, extraChunks: s.raw } : { labels: s.labels.toArray(), chunks: s.chunks } };
     // What the query cost, for the querier's stats=all, when the request asks (Thanos' hints).
     if (wantsQueryStats(req.hints)) yield { hints: encodeSeriesResponseHints(hints) };
   }
@@ -146,7 +146,7 @@ export class BucketStore implements StoreServer {
     const budget = new SampleBudget(this.#opts.sampleLimit);
     const limit = pLimit(this.#opts.blockConcurrency);
     const replicaLabels = new Set(req.withoutReplicaLabels);
-    const reads: Promise<OutSeries[]>[] = [];
+    const reads: Promise<BlockSeries[]>[] = [];
     const queriedBlocks: string[] = [];
     for (const set of this.#sets()) {
       const rest = matchersBeyond(set.labels, matchers);
@@ -158,12 +158,13 @@ export class BucketStore implements StoreServer {
         reads.push(
           limit(async () => {
             const got = await b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats);
-            const out: OutSeries[] = new Array(got.length);
+            const out: BlockSeries[] = new Array(got.length);
             let sorted = true;
             for (let i = 0; i < got.length; i++) {
-              const s = got[i] as OutSeries;
-              out[i] = { labels: withExternalLabels(s.labels, ext, replicaLabels), chunks: s.chunks };
-              if (i > 0 && sorted) sorted = Labels.compare((out[i - 1] as OutSeries).labels, (out[i] as OutSeries).labels) <= 0;
+              const s = got[i] as BlockSeries;
+              const labels = withExternalLabels(s.labels, ext, replicaLabels);
+              out[i] = s.raw !== undefined ? { labels, chunks: s.chunks, raw: s.raw } : { labels, chunks: s.chunks };
+              if (i > 0 && sorted) sorted = Labels.compare((out[i - 1] as BlockSeries).labels, labels) <= 0;
             }
             // Adding and removing labels can change the order (a shorter set no longer sorts first).
             if (!sorted) out.sort((x, y) => Labels.compare(x.labels, y.labels));
@@ -172,7 +173,7 @@ export class BucketStore implements StoreServer {
         );
       }
     }
-    let lists: OutSeries[][];
+    let lists: BlockSeries[][];
     try {
       lists = await Promise.all(reads);
     } catch (e) {
@@ -185,6 +186,10 @@ export class BucketStore implements StoreServer {
     for (const s of merged) {
       chunks += s.chunks.length;
       for (const c of s.chunks) chunkBytes += aggrChunkBytes(c);
+      if (s.raw !== undefined) {
+        chunks += s.raw.count;
+        chunkBytes += s.raw.dataBytes;
+      }
     }
     m.blocksQueried.observe(reads.length);
     m.dataFetched.observe({ data_type: 'series' }, merged.length);

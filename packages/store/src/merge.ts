@@ -1,10 +1,20 @@
 import { mergeByLabels, type Labels } from '@strata/tsdb';
 import type { AggrChunk } from '@strata/storeapi';
+import type { BlockSeries } from './block.js';
+import { RawChunkRuns, type RawChunkRun } from './rawchunks.js';
 
 /** A series with its final labels (external labels added, replica labels removed). */
 export interface OutSeries {
   labels: Labels;
   chunks: AggrChunk[];
+  /** Raw chunks written straight into frames, after `chunks` (one or the other holds them all). */
+  raw?: RawChunkRun | RawChunkRuns;
+}
+
+/** One block's series as the merge carries it: its labels and its run of chunks. */
+interface Run {
+  chunks: AggrChunk[];
+  raw: RawChunkRun | undefined;
 }
 
 /**
@@ -12,24 +22,44 @@ export interface OutSeries {
  * in adjacent time ranges, or replicas once their replica label is removed) become one series with
  * their chunks in time order. Each block's chunks of a series are already in order, so the merge
  * moves them as one run: only the runs are ordered (a few per series, one per block), and the chunks
- * are sorted one by one only where runs overlap (overlapping blocks).
+ * are sorted one by one only where runs overlap (overlapping blocks). Raw runs that follow one another
+ * stay runs (written from the bytes read); only overlapping ones become objects to sort.
  */
-export function* mergeSorted(lists: readonly OutSeries[][]): Generator<OutSeries> {
-  const runs = lists.map((l) => l.map((s) => ({ labels: s.labels, chunks: [s.chunks] })));
+export function* mergeSorted(lists: readonly BlockSeries[][]): Generator<OutSeries> {
+  const runs = lists.map((l) => l.map((s): { labels: Labels; chunks: Run[] } => ({ labels: s.labels, chunks: [{ chunks: s.chunks, raw: s.raw }] })));
   for (const s of mergeByLabels(runs)) {
     if (!s.merged) {
-      yield { labels: s.labels, chunks: s.chunks[0] as AggrChunk[] };
+      const only = s.chunks[0] as Run;
+      yield only.raw !== undefined ? { labels: s.labels, chunks: only.chunks, raw: only.raw } : { labels: s.labels, chunks: only.chunks };
       continue;
     }
-    s.chunks.sort((a, b) => firstMinTime(a) - firstMinTime(b));
-    const chunks = s.chunks.flat();
-    if (!inTimeOrder(chunks)) chunks.sort(byTime);
-    yield { labels: s.labels, chunks };
+    yield { labels: s.labels, ...joinRuns(s.chunks) };
   }
 }
 
-function firstMinTime(run: readonly AggrChunk[]): number {
-  return run.length === 0 ? -Infinity : (run[0] as AggrChunk).minTime;
+/** The chunks of several runs of one series, in time order. */
+function joinRuns(runs: Run[]): { chunks: AggrChunk[]; raw?: RawChunkRuns } {
+  runs.sort((a, b) => firstMinTime(a) - firstMinTime(b));
+  if (runs.every((r) => r.chunks.length === 0)) {
+    const raws = runs.flatMap((r) => (r.raw === undefined ? [] : [r.raw]));
+    if (raws.length === 0) return { chunks: [] };
+    if (raws.every((r, i) => i === 0 || follows(raws[i - 1] as RawChunkRun, r))) return { chunks: [], raw: new RawChunkRuns(raws) };
+  }
+  const chunks = runs.flatMap((r) => (r.raw !== undefined ? r.raw.toAggrChunks() : r.chunks));
+  if (!inTimeOrder(chunks)) chunks.sort(byTime);
+  return { chunks };
+}
+
+/** Whether `next`'s first chunk sorts (byTime) at or after `prev`'s last. */
+function follows(prev: RawChunkRun, next: RawChunkRun): boolean {
+  const [a, b] = [prev.columns, next.columns];
+  const [lastMin, firstMin] = [a.minTime[prev.to - 1] as number, b.minTime[next.from] as number];
+  return lastMin < firstMin || (lastMin === firstMin && (a.maxTime[prev.to - 1] as number) <= (b.maxTime[next.from] as number));
+}
+
+function firstMinTime(run: Run): number {
+  if (run.raw !== undefined) return run.raw.minTime;
+  return run.chunks.length === 0 ? -Infinity : (run.chunks[0] as AggrChunk).minTime;
 }
 
 function byTime(a: AggrChunk, b: AggrChunk): number {

@@ -1,12 +1,14 @@
 // Unit tests of the store gateway's pure parts: block selection by resolution, aggregate chunk
 // unpacking, the byte-bounded index cache, and the k-way merge.
-import { Aggr, GrpcStatus } from '@strata/storeapi';
+import { Aggr, encodeSeriesResponse, GrpcStatus } from '@strata/storeapi';
 import { AggrChunk, Encoding, Labels, XORChunk } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { toStoreAggrChunk } from './aggrchunk.js';
+import type { BlockSeries } from './block.js';
 import { CacheItem, IndexCache } from './cache.js';
 import { mergeSorted, type OutSeries } from './merge.js';
+import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
 import { blocksFor } from './resolution.js';
 
 const b = (name: string, minTime: number, maxTime: number, resolution: number) => ({ name, minTime, maxTime, resolution });
@@ -91,7 +93,7 @@ describe('IndexCache', () => {
 });
 
 describe('mergeSorted', () => {
-  const s = (labels: Record<string, string>, ...mins: number[]): OutSeries => ({ labels: Labels.from(labels), chunks: mins.map((m) => ({ minTime: m, maxTime: m + 9 })) });
+  const s = (labels: Record<string, string>, ...mins: number[]): BlockSeries => ({ labels: Labels.from(labels), chunks: mins.map((m) => ({ minTime: m, maxTime: m + 9 })) });
   it('merges sorted lists, joining equal label sets with chunks in time order', () => {
     const out = [...mergeSorted([[s({ a: '1' }, 20), s({ a: '3' }, 0)], [s({ a: '1' }, 10), s({ a: '2' }, 0)], [], [s({ a: '1' }, 0)]])];
     expect(out.map((x) => x.labels.toString())).toEqual(['{a="1"}', '{a="2"}', '{a="3"}']);
@@ -101,5 +103,45 @@ describe('mergeSorted', () => {
   it('orders the chunks of overlapping blocks one by one', () => {
     const out = [...mergeSorted([[s({ a: '1' }, 30, 40)], [s({ a: '1' }, 0, 35)], [s({ a: '1' }, 5)]])];
     expect(out[0]!.chunks.map((c) => c.minTime)).toEqual([0, 5, 30, 35, 40]);
+  });
+});
+
+describe('RawChunkRun', () => {
+  const xor = (n: number, seed: number) => {
+    const c = new XORChunk();
+    const app = c.appender();
+    for (let i = 0; i < n; i++) app.append(i * 15_000, Math.sin(seed + i) * 1e3);
+    return c.bytes;
+  };
+  /** One batch's columns with a run of chunks [min, min + 9] per series, in the order given. */
+  const runs = (...series: number[][]) => {
+    const cols = new RawChunkColumns(series.flat().length);
+    let row = 0;
+    return series.map((mins) => {
+      const from = row;
+      for (const m of mins) cols.set(row++, m, m + 9, xor(1 + (row % 7) * 30, row));
+      return new RawChunkRun(cols, from, row);
+    });
+  };
+
+  it('writes the bytes the codec writes for the same chunks as objects, hashes included', () => {
+    const [run] = runs([-5, 0, 2 ** 40]) as [RawChunkRun];
+    const labels = Labels.from({ a: '1' }).toArray();
+    const asObjects = encodeSeriesResponse({ series: { labels, chunks: run.toAggrChunks() } });
+    expect(run.toAggrChunks().every((c) => c.raw !== undefined && c.raw.hash !== 0n)).toBe(true);
+    expect(Buffer.from(encodeSeriesResponse({ series: { labels, chunks: [], extraChunks: run } })).equals(asObjects)).toBe(true);
+  });
+
+  it('joins the runs of blocks that follow one another, and orders overlapping ones chunk by chunk', () => {
+    const [a, b, c] = runs([0, 10], [20, 30], [5, 25]) as [RawChunkRun, RawChunkRun, RawChunkRun];
+    const l = Labels.from({ a: '1' });
+    const [joined] = [...mergeSorted([[{ labels: l, chunks: [], raw: b }], [{ labels: l, chunks: [], raw: a }]])];
+    expect(joined!.chunks).toEqual([]);
+    expect(joined!.raw?.count).toBe(4);
+    const frame = (s: OutSeries) => encodeSeriesResponse({ series: { labels: s.labels.toArray(), chunks: s.chunks, ...(s.raw ? { extraChunks: s.raw } : {}) } });
+    expect(frame(joined!).equals(frame({ labels: l, chunks: [...a.toAggrChunks(), ...b.toAggrChunks()] }))).toBe(true);
+    const [sorted] = [...mergeSorted([[{ labels: l, chunks: [], raw: a }], [{ labels: l, chunks: [], raw: c }]])];
+    expect(sorted!.raw).toBeUndefined();
+    expect(sorted!.chunks.map((x) => x.minTime)).toEqual([0, 5, 10, 25]);
   });
 });

@@ -1,0 +1,160 @@
+import { chunkHash, int64FieldSize, storeChunk, type AggrChunk, type EncodedChunks, type ProtoWriter } from '@strata/storeapi';
+import { Encoding } from '@strata/tsdb';
+
+/** Bytes of a varint of a non-negative integer below 2^32. */
+function varint32Size(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
+
+/** Bytes of a varint of the 64-bit value `hi · 2^32 + lo`. */
+function varint64Size(lo: number, hi: number): number {
+  if (hi === 0) return varint32Size(lo);
+  const bits = 64 - Math.clz32(hi);
+  return Math.ceil(bits / 7);
+}
+
+// The hash comes from xxhash as a bigint: one store into this view splits it into 32-bit halves without
+// the bigint arithmetic (and garbage) that shifting and masking costs per chunk.
+const hashView = new DataView(new ArrayBuffer(8));
+/** Where a hash's uint64 field (tag and varint) is assembled before being copied into the frame. */
+const hashField = new Uint8Array(11);
+/** Chunk.hash, field 3, varint. */
+const HASH_TAG = (3 << 3) | 0;
+
+/**
+ * The raw (not downsampled) XOR chunks of one read batch of a block, column by column: one object per
+ * batch instead of an AggrChunk, a StoreChunk and a bigint per chunk. Each series of the batch owns a
+ * `RawChunkRun` over its rows, which Series frames write straight from these columns and the bytes read
+ * (AggrChunk { min_time, max_time, raw: Chunk { data, hash } }, byte for byte what the codec writes for
+ * the equivalent objects).
+ */
+export class RawChunkColumns {
+  readonly data: Uint8Array[];
+  readonly minTime: Float64Array;
+  readonly maxTime: Float64Array;
+  readonly hashLo: Uint32Array;
+  readonly hashHi: Uint32Array;
+  /** Bytes of each row's Chunk message, and of its AggrChunk message. */
+  readonly chunkSize: Uint32Array;
+  readonly aggrSize: Uint32Array;
+
+  constructor(n: number) {
+    this.data = new Array<Uint8Array>(n);
+    this.minTime = new Float64Array(n);
+    this.maxTime = new Float64Array(n);
+    this.hashLo = new Uint32Array(n);
+    this.hashHi = new Uint32Array(n);
+    this.chunkSize = new Uint32Array(n);
+    this.aggrSize = new Uint32Array(n);
+  }
+
+  /** Fills row `i` with an XOR chunk's bytes as stored; hashes them as Thanos' store gateway does. */
+  set(i: number, minTime: number, maxTime: number, data: Uint8Array): void {
+    this.data[i] = data;
+    this.minTime[i] = minTime;
+    this.maxTime[i] = maxTime;
+    hashView.setBigUint64(0, chunkHash(data));
+    const hi = hashView.getUint32(0);
+    const lo = hashView.getUint32(4);
+    this.hashLo[i] = lo;
+    this.hashHi[i] = hi;
+    // Chunk { type = 1 (XOR is 0, omitted); data = 2; hash = 3 (omitted when 0) }.
+    const chunk = (data.length === 0 ? 0 : 1 + varint32Size(data.length) + data.length) + (lo === 0 && hi === 0 ? 0 : 1 + varint64Size(lo, hi));
+    this.chunkSize[i] = chunk;
+    this.aggrSize[i] = int64FieldSize(minTime) + int64FieldSize(maxTime) + 1 + varint32Size(chunk) + chunk;
+  }
+
+  /** Row `i` as a StoreAPI object, for the rare merges that must order chunks one by one. */
+  toAggrChunk(i: number): AggrChunk {
+    return { minTime: this.minTime[i] as number, maxTime: this.maxTime[i] as number, raw: storeChunk(Encoding.XOR, this.data[i] as Uint8Array) };
+  }
+}
+
+/** A series' raw chunks: rows [from, to) of a batch's columns, in time order. */
+export class RawChunkRun implements EncodedChunks {
+  readonly size: number;
+
+  constructor(
+    readonly columns: RawChunkColumns,
+    readonly from: number,
+    readonly to: number,
+  ) {
+    let size = 0;
+    for (let i = from; i < to; i++) {
+      const n = columns.aggrSize[i] as number;
+      size += 1 + varint32Size(n) + n;
+    }
+    this.size = size;
+  }
+
+  get count(): number {
+    return this.to - this.from;
+  }
+
+  get minTime(): number {
+    return this.columns.minTime[this.from] as number;
+  }
+
+  get maxTime(): number {
+    return this.columns.maxTime[this.to - 1] as number;
+  }
+
+  /** Chunk bytes (data only), for the fetched-size metrics. */
+  get dataBytes(): number {
+    let n = 0;
+    for (let i = this.from; i < this.to; i++) n += (this.columns.data[i] as Uint8Array).length;
+    return n;
+  }
+
+  toAggrChunks(): AggrChunk[] {
+    const out: AggrChunk[] = [];
+    for (let i = this.from; i < this.to; i++) out.push(this.columns.toAggrChunk(i));
+    return out;
+  }
+
+  /** Writes each chunk as a `Series.chunks` field (2). */
+  write(w: ProtoWriter): void {
+    const c = this.columns;
+    for (let i = this.from; i < this.to; i++) {
+      const data = c.data[i] as Uint8Array;
+      w.header(2, c.aggrSize[i] as number)
+        .int64(1, c.minTime[i] as number)
+        .int64(2, c.maxTime[i] as number)
+        .header(3, c.chunkSize[i] as number);
+      if (data.length > 0) w.header(2, data.length).raw(data, 0, data.length);
+      let lo = c.hashLo[i] as number;
+      let hi = c.hashHi[i] as number;
+      if (lo === 0 && hi === 0) continue;
+      hashField[0] = HASH_TAG;
+      let p = 1;
+      while (hi > 0 || lo > 0x7f) {
+        hashField[p++] = (lo & 0x7f) | 0x80;
+        lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+        hi >>>= 7;
+      }
+      hashField[p++] = lo;
+      w.raw(hashField, 0, p);
+    }
+  }
+}
+
+/** Several blocks' runs of one series, already in time order, written one after the other. */
+export class RawChunkRuns implements EncodedChunks {
+  readonly size: number;
+
+  constructor(readonly runs: readonly RawChunkRun[]) {
+    this.size = runs.reduce((n, r) => n + r.size, 0);
+  }
+
+  get count(): number {
+    return this.runs.reduce((n, r) => n + r.count, 0);
+  }
+
+  get dataBytes(): number {
+    return this.runs.reduce((n, r) => n + r.dataBytes, 0);
+  }
+
+  write(w: ProtoWriter): void {
+    for (const r of this.runs) r.write(w);
+  }
+}
