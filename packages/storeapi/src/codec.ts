@@ -390,45 +390,45 @@ export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
   return req;
 }
 
-/** Encodes one Series stream frame. The result is a fresh Buffer owned by the caller. */
-export function encodeSeriesResponse(frame: SeriesResponse): Buffer {
-  return Buffer.from(encodeSeriesResponseTransient(frame));
-}
-
-/** Where series frames are written: reused, so copying chunk bytes into it does not fault in fresh pages. */
-let frameScratch = Buffer.allocUnsafe(256 * 1024);
-
-function frameWriter(total: number): ProtoWriter {
-  if (frameScratch.length < total + SIZE_SLACK) frameScratch = Buffer.allocUnsafe(Math.max(frameScratch.length * 2, total + SIZE_SLACK));
-  return new ProtoWriter(frameScratch);
-}
-
 /**
- * Encodes one Series stream frame into a view that the next call overwrites: for the gRPC serializer,
- * which copies it into its own message buffer at once.
+ * Encodes one Series stream frame into a fresh buffer, after `headerRoom` bytes left for the caller to
+ * fill (the gRPC message header: the frame is then sent without being copied again).
  */
-export function encodeSeriesResponseTransient(frame: SeriesResponse): Buffer {
+export function encodeSeriesResponse(frame: SeriesResponse, headerRoom = 0): Buffer {
   if ('series' in frame) {
     const size = encodedSeriesSize(frame.series);
     const total = delimitedFieldSize(size);
-    const w = frameWriter(total);
+    const w = sizedWriter(headerRoom, total);
     writeSeries(w, 1, frame.series, size);
-    return w.finishSized(total);
+    return withHeaderRoom(w.finishSized(total), headerRoom);
   }
   if ('batch' in frame) {
     const sizes = frame.batch.map(encodedSeriesSize);
     let inner = 0;
     for (const n of sizes) inner += delimitedFieldSize(n);
     const total = delimitedFieldSize(inner);
-    const w = frameWriter(total);
+    const w = sizedWriter(headerRoom, total);
     w.header(4, inner);
     for (let i = 0; i < sizes.length; i++) writeSeries(w, 1, frame.batch[i]!, sizes[i]!);
-    return w.finishSized(total);
+    return withHeaderRoom(w.finishSized(total), headerRoom);
   }
   const w = new ProtoWriter();
   if ('warning' in frame) w.string(2, frame.warning, true);
   else writeAny(w, 3, frame.hints);
-  return w.finish();
+  const message = w.finish();
+  const out = Buffer.allocUnsafe(headerRoom + message.length);
+  message.copy(out, headerRoom);
+  return out;
+}
+
+/** A writer into a fresh buffer with `headerRoom` bytes before the message of `total` bytes (plus the writer's slack). */
+function sizedWriter(headerRoom: number, total: number): ProtoWriter {
+  return new ProtoWriter(Buffer.allocUnsafe(headerRoom + total + SIZE_SLACK).subarray(headerRoom));
+}
+
+/** The message `sizedWriter` wrote, with the header room in front of it. */
+function withHeaderRoom(message: Buffer, headerRoom: number): Buffer {
+  return Buffer.from(message.buffer, message.byteOffset - headerRoom, headerRoom + message.length);
 }
 
 export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {

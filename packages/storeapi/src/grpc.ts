@@ -4,6 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as codec from './codec.js';
+import type { SeriesResponse } from './messages.js';
 import { decodeSnappyStream } from './snappystream.js';
 
 grpc.registerMessageDecompressor('snappy', decodeSnappyStream);
@@ -114,9 +115,23 @@ function method<Req, Res>(
   };
 }
 
+/** gRPC's message header: a compressed flag byte and the big-endian message length. */
+const MESSAGE_HEADER_BYTES = 5;
+
+/**
+ * Series frames are written after room for the gRPC message header, which is filled in here, and marked
+ * so that grpc-js sends them as they are (`framedMessage`, patched in): without it, grpc-js copies every
+ * response into a framed buffer of its own, a second copy of all the chunk bytes of a query.
+ */
+function serializeSeriesResponse(frame: SeriesResponse): Buffer {
+  const framed = codec.encodeSeriesResponse(frame, MESSAGE_HEADER_BYTES);
+  framed[0] = 0; // uncompressed: grpc-js servers never compress responses
+  framed.writeUInt32BE(framed.length - MESSAGE_HEADER_BYTES, 1);
+  return grpc.framedMessage(framed);
+}
+
 export const storeService = {
-  // grpc-js copies a serialized response into its message buffer before serializing the next one.
-  Series: method(Method.Series, true, codec.encodeSeriesRequest, codec.decodeSeriesRequest, codec.encodeSeriesResponseTransient, codec.decodeSeriesResponse),
+  Series: method(Method.Series, true, codec.encodeSeriesRequest, codec.decodeSeriesRequest, serializeSeriesResponse, codec.decodeSeriesResponse),
   LabelNames: method(
     Method.LabelNames,
     false,
