@@ -29,14 +29,18 @@ export async function openBlocksQueryable(dir: string): Promise<BlocksQueryable>
             .filter((b) => b.meta.minTime <= maxt && b.meta.maxTime > mint)
             .map(async (b) => {
               const list: LabeledChunks<ChunkMeta>[] = [];
-              for await (const s of b.chunkSeries(matchers, hints.start, hints.end)) list.push(s);
+              for await (const batch of b.chunkSeriesBatches(matchers, hints.start, hints.end)) for (const s of batch) list.push(s);
               return list;
             }),
         );
-        // Blocks do not overlap: a merged series only needs its chunks back in time order.
-        const series = [...mergeByLabels(lists)].map(
-          (s) => new ChunkSeriesSamples(s.labels, s.merged ? s.chunks.sort((a, b) => a.minTime - b.minTime) : s.chunks),
-        );
+        // One block's series need no merging; blocks do not overlap, so a merged series only needs its
+        // chunks back in time order.
+        const series =
+          lists.length === 1
+            ? (lists[0] as LabeledChunks<ChunkMeta>[]).map((s) => new ChunkSeriesSamples(s.labels, s.chunks))
+            : [...mergeByLabels(lists)].map(
+                (s) => new ChunkSeriesSamples(s.labels, s.merged ? s.chunks.sort((a, b) => a.minTime - b.minTime) : s.chunks),
+              );
         return { series };
       },
       close: () => undefined,

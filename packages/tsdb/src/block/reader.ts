@@ -5,7 +5,7 @@ import { XORChunk } from '../chunkenc/xor.js';
 import { ChunkSegmentReader } from '../chunks/reader.js';
 import { FileByteRange, type ByteRange } from '../encoding/byterange.js';
 import { IndexReader, type SeriesEntry } from '../index/reader.js';
-import { INDEX_FILENAME, type ChunkRef } from '../index/writer.js';
+import { INDEX_FILENAME } from '../index/writer.js';
 import type { Labels } from '../labels/labels.js';
 import type { Matcher } from '../labels/matcher.js';
 import type { ChunkSeries, Series } from '../series.js';
@@ -96,48 +96,59 @@ export class BlockReader {
    * without the deleted samples, and dropped if nothing is left.
    */
   async *chunkSeries(matchers: readonly Matcher[], mint = -Infinity, maxt = Infinity): AsyncGenerator<BlockChunkSeries> {
+    for await (const batch of this.chunkSeriesBatches(matchers, mint, maxt)) yield* batch;
+  }
+
+  /**
+   * chunkSeries in consecutive arrays (of a few hundred chunks' series each): for callers that take
+   * every series, one promise per array instead of one per series.
+   */
+  async *chunkSeriesBatches(matchers: readonly Matcher[], mint = -Infinity, maxt = Infinity): AsyncGenerator<BlockChunkSeries[]> {
     const ids = await this.index.postingsForMatchers(matchers);
     // Chunks are fetched for batches of series, so adjacent chunks of many series come in one read, and
     // a batch's read is started before the previous batch is handed out: the disk or the bucket works
     // while the caller processes series.
-    type Batch = { series: { entry: SeriesEntry; refs: ChunkRef[] }[]; data: Promise<Chunk[]> };
-    const fetch = (series: Batch['series']): Batch => {
-      const data = this.#chunks.chunks(series.flatMap((b) => b.refs.map((c) => c.ref)));
+    type Batch = { series: SeriesEntry[]; data: Promise<Chunk[]> };
+    const fetch = (series: SeriesEntry[], refs: number[]): Batch => {
+      const data = this.#chunks.chunks(refs);
       // Handled when awaited; this keeps a failed read-ahead that is never awaited (the caller stopped early) from crashing the process.
       data.catch(() => undefined);
       return { series, data };
     };
-    const emit = async function* (this: BlockReader, b: Batch): AsyncGenerator<BlockChunkSeries> {
+    const assemble = async (b: Batch): Promise<BlockChunkSeries[]> => {
       const data = await b.data;
+      const out: BlockChunkSeries[] = [];
       let k = 0;
-      for (const { entry, refs } of b.series) {
-        let chunks: ChunkMeta[] = refs.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, chunk: data[k++] as Chunk }));
+      for (const entry of b.series) {
+        let chunks: ChunkMeta[] = entry.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, chunk: data[k++] as Chunk }));
         const deleted = this.#tombstones.get(entry.id);
         if (deleted !== undefined) chunks = withoutDeleted(chunks, deleted);
-        if (chunks.length > 0) yield { id: entry.id, labels: entry.labels, chunks };
+        if (chunks.length > 0) out.push({ id: entry.id, labels: entry.labels, chunks });
       }
+      return out;
     };
-    let batch: Batch['series'] = [];
-    let batchRefs = 0;
+    let batch: SeriesEntry[] = [];
+    let refs: number[] = [];
     let ahead: Batch | undefined;
-    for await (const entry of this.index.series(ids)) {
-      const refs = entry.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
-      if (refs.length === 0) continue;
-      const deleted = this.#tombstones.get(entry.id);
-      if (deleted !== undefined && refs.every((c) => coveredBy(deleted, c.minTime, c.maxTime))) continue;
-      batch.push({ entry, refs });
-      batchRefs += refs.length;
-      if (batchRefs >= CHUNKS_PER_READ) {
-        const next = fetch(batch);
-        if (ahead !== undefined) yield* emit.call(this, ahead);
-        ahead = next;
-        batch = [];
-        batchRefs = 0;
+    for await (const entries of this.index.seriesBatches(ids, mint, maxt)) {
+      for (const entry of entries) {
+        if (entry.chunks.length === 0) continue;
+        const deleted = this.#tombstones.get(entry.id);
+        if (deleted !== undefined && entry.chunks.every((c) => coveredBy(deleted, c.minTime, c.maxTime))) continue;
+        batch.push(entry);
+        for (const c of entry.chunks) refs.push(c.ref);
+        if (refs.length >= CHUNKS_PER_READ) {
+          const next = fetch(batch, refs);
+          if (ahead !== undefined) yield await assemble(ahead);
+          ahead = next;
+          batch = [];
+          refs = [];
+        }
       }
     }
-    const last = batch.length > 0 ? fetch(batch) : undefined;
-    if (ahead !== undefined) yield* emit.call(this, ahead);
-    if (last !== undefined) yield* emit.call(this, last);
+    const last = batch.length > 0 ? fetch(batch, refs) : undefined;
+    if (ahead !== undefined) yield await assemble(ahead);
+    if (last !== undefined) yield await assemble(last);
   }
 
   /** Like chunkSeries, as sample series limited to [mint, maxt]. */

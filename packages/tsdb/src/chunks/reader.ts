@@ -126,7 +126,10 @@ export class ChunkSegmentReader {
     for (const k of group) {
       const ref = refs[k]!;
       const offset = refOffset(ref);
-      out[k] = await this.#parseOrFetch(ref, data.subarray(offset - start), offset);
+      const at = offset - start;
+      // Most chunks lie wholly within the read: parsed in place, without a promise each.
+      const need = recordLength(data, at);
+      out[k] = need > 0 && need <= data.length - at ? this.#parseAt(ref, data, at, start).chunk : await this.#parseOrFetch(ref, data.subarray(at), offset);
     }
   }
 

@@ -25,11 +25,11 @@ export const CHUNK_OVERHEAD = MAX_CHUNK_LENGTH_FIELD_SIZE + 1 + 4;
 
 const TWO_32 = 2 ** 32;
 
-/** Bytes of the whole chunk record at the start of `record`; 0 if its length field is cut off or too long. */
-export function recordLength(record: Uint8Array): number {
+/** Bytes of the whole chunk record at `record[at]`; 0 if its length field is cut off or too long. */
+export function recordLength(record: Uint8Array, at = 0): number {
   let len = 0;
-  for (let p = 0; p < MAX_CHUNK_LENGTH_FIELD_SIZE && p < record.length; p++) {
-    const b = record[p]!;
+  for (let p = 0; p < MAX_CHUNK_LENGTH_FIELD_SIZE && at + p < record.length; p++) {
+    const b = record[at + p]!;
     len += (b & 0x7f) * 2 ** (7 * p);
     if (b < 0x80) return p + 1 + 1 + len + 4;
   }

@@ -4,9 +4,10 @@ import { promtool } from '@strata/testing/prometheus';
 import { tempDir } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileByteRange, MemoryByteRange } from '../encoding/byterange.js';
+import { Labels } from '../labels/labels.js';
 import { matchLabels, Matcher } from '../labels/matcher.js';
 import { IndexReader, type SeriesEntry } from './reader.js';
-import { IndexWriter } from './writer.js';
+import { IndexWriter, type ChunkRef } from './writer.js';
 
 // A promtool block whose index the reader must read and the writer must reproduce byte for byte.
 let dir: { path: string; cleanup: () => Promise<void> };
@@ -81,6 +82,23 @@ describe('index', () => {
     expect(await r.labelValues('instance', [Matcher.equal('zone', 'z4')])).toEqual(
       [...new Set(all.filter((s) => s.labels.get('zone') === 'z4').map((s) => s.labels.get('instance')))].sort(),
     );
+    await r.close();
+  });
+
+  it('lists only the chunks overlapping a time range when given one', async () => {
+    const path = join(dir.path, 'ranged');
+    // Five chunks per series, 100 ms apart, the second series' 10 ms later; refs grow and shrink (signed deltas).
+    const chunks = (k: number): ChunkRef[] => [0, 1, 2, 3, 4].map((i) => ({ minTime: i * 100 + k - 200, maxTime: i * 100 + k - 150, ref: 8 + 1000 * ((i * 3) % 5) + k }));
+    const w = await IndexWriter.create(path, ['1', '2', 'a']);
+    await w.addSeries(Labels.from({ a: '1' }), chunks(0));
+    await w.addSeries(Labels.from({ a: '2' }), chunks(10));
+    await w.close();
+    const r = await IndexReader.open(await FileByteRange.open(path));
+    for (const [mint, maxt] of [[-Infinity, Infinity], [-80, -70], [-50, 10], [-145, -140], [-150, -150], [1000, 2000], [-500, -201]] as const) {
+      const got: SeriesEntry[] = [];
+      for await (const batch of r.seriesBatches(await r.allPostings(), mint, maxt)) got.push(...batch);
+      expect(got.map((s) => s.chunks), `[${mint}, ${maxt}]`).toEqual([0, 10].map((k) => chunks(k).filter((c) => c.maxTime >= mint && c.minTime <= maxt)));
+    }
     await r.close();
   });
 

@@ -174,8 +174,13 @@ export class PostingsTable {
   }
 }
 
-export function checkCRC(body: Uint8Array, len: number, what: string, crcOffset: number): void {
-  const want = new DataView(body.buffer, body.byteOffset + len, 4).getUint32(0);
-  const got = crc32c(body, 0, 0, len);
-  if (want !== got) throw new CorruptionError(what, crcOffset, `checksum mismatch: stored 0x${hex(want)}, computed 0x${hex(got)}`);
+/**
+ * Checks the BE32 CRC32C stored right after `body[start, start + len)` against those bytes. `what` may be
+ * a function, so a caller checking many small entries builds its name only for an error.
+ */
+export function checkCRC(body: Uint8Array, len: number, what: string | (() => string), crcOffset: number, start = 0): void {
+  const end = start + len;
+  const want = ((body[end] as number) * 0x1000000 + (((body[end + 1] as number) << 16) | ((body[end + 2] as number) << 8) | (body[end + 3] as number))) >>> 0;
+  const got = crc32c(body, 0, start, end);
+  if (want !== got) throw new CorruptionError(typeof what === 'string' ? what : what(), crcOffset, `checksum mismatch: stored 0x${hex(want)}, computed 0x${hex(got)}`);
 }

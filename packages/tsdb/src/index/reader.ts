@@ -37,6 +37,10 @@ export class IndexReader {
    * the rare longer one a second read.
    */
   readonly #seriesSizeEstimate: number;
+  /** Decodes series entries (one at a time: decoding is synchronous). */
+  readonly #cursor = new EntryCursor();
+  /** Content length of the entry #entryIn found last. */
+  #entryLen = 0;
 
   private constructor(r: ByteRange, toc: TOC, symbols: string[], table: PostingsTable, seriesEnd: number, seriesSizeEstimate: number) {
     this.#r = r;
@@ -81,9 +85,10 @@ export class IndexReader {
     return new IndexReader(r, toc, symbols, table, seriesEnd, seriesSizeEstimate(table, seriesEnd - toc.series));
   }
 
-  symbol(ref: number, what: string, off: number): string {
+  /** The symbol `ref`; `what` (or the entry `what` decodes) names the reader in the error if there is none. */
+  symbol(ref: number, what: string | EntryCursor, off: number): string {
     const s = this.#symbols[ref];
-    if (s === undefined) throw new CorruptionError(what, off, `symbol ref ${ref} out of range (${this.#symbols.length} symbols)`);
+    if (s === undefined) throw new CorruptionError(typeof what === 'string' ? what : what.what, off, `symbol ref ${ref} out of range (${this.#symbols.length} symbols)`);
     return s;
   }
 
@@ -184,16 +189,20 @@ export class IndexReader {
     return out;
   }
 
-  /** The series entries for `ids` (ascending), read in windows of adjacent entries. */
-  async *series(ids: Postings): AsyncGenerator<SeriesEntry> {
-    for await (const batch of this.seriesBatches(ids)) yield* batch;
+  /**
+   * The series entries for `ids` (ascending), read in windows of adjacent entries. With a time range,
+   * an entry lists only its chunks overlapping [mint, maxt] (inclusive).
+   */
+  async *series(ids: Postings, mint = -Infinity, maxt = Infinity): AsyncGenerator<SeriesEntry> {
+    for await (const batch of this.seriesBatches(ids, mint, maxt)) yield* batch;
   }
 
   /**
    * The series entries for `ids` (ascending), one array per window read: for callers that go through
-   * many entries, one promise per window instead of one per entry.
+   * many entries, one promise per window instead of one per entry. With a time range, an entry lists
+   * only its chunks overlapping [mint, maxt] (inclusive); the others are decoded past, not built.
    */
-  async *seriesBatches(ids: Postings): AsyncGenerator<SeriesEntry[]> {
+  async *seriesBatches(ids: Postings, mint = -Infinity, maxt = Infinity): AsyncGenerator<SeriesEntry[]> {
     let buf: Uint8Array = new Uint8Array(0);
     let bufStart = 0;
     let batch: SeriesEntry[] = [];
@@ -202,8 +211,8 @@ export class IndexReader {
       const id = ids[k] as number;
       const off = id * 16;
       if (off < this.toc.series || off >= this.#seriesEnd) throw new CorruptionError(`${this.#r.name}: series`, off, `series ID ${id} outside the series section [${this.toc.series}, ${this.#seriesEnd})`);
-      let entry = off >= bufStart ? this.#entryIn(buf, bufStart, off) : undefined;
-      if (entry === undefined) {
+      let at = off >= bufStart ? this.#entryIn(buf, bufStart, off) : -1;
+      if (at < 0) {
         if (batch.length > 0) {
           yield batch;
           batch = [];
@@ -213,67 +222,139 @@ export class IndexReader {
         for (;;) {
           buf = await this.#r.read(off, len);
           bufStart = off;
-          entry = this.#entryIn(buf, bufStart, off);
-          if (entry !== undefined) break;
+          at = this.#entryIn(buf, bufStart, off);
+          if (at >= 0) break;
           if (off + len >= this.#seriesEnd) throw new CorruptionError(`${this.#r.name}: series ${id}`, off, `entry runs past the end of the series section at ${this.#seriesEnd}`);
           len = Math.min(len * 4, this.#seriesEnd - off);
         }
       }
-      batch.push(this.#decodeSeries(id, entry));
+      batch.push(this.#decodeSeries(id, buf, at, at + this.#entryLen, bufStart, mint, maxt));
     }
     if (batch.length > 0) yield batch;
   }
 
-  /** The entry's content at `off` if it lies wholly within `buf`. */
-  #entryIn(buf: Uint8Array, bufStart: number, off: number): Decbuf | undefined {
+  /**
+   * Where the content of the entry at `off` starts in `buf`, if the entry lies wholly within it (its
+   * CRC checked), else -1. The content's length is left in #entryLen.
+   */
+  #entryIn(buf: Uint8Array, bufStart: number, off: number): number {
     const rel = off - bufStart;
-    if (rel >= buf.length) return undefined;
+    if (rel >= buf.length) return -1;
     let len = 0;
     let mul = 1;
     let p = rel;
     for (let i = 0; ; i++) {
-      if (p >= buf.length) return undefined;
+      if (p >= buf.length) return -1;
       if (i === 5) throw new CorruptionError(`${this.#r.name}: series ${off / 16}`, off, 'entry length varint longer than 5 bytes');
       const b = buf[p++] as number;
       len += (b & 0x7f) * mul;
       if (b < 0x80) break;
       mul *= 128;
     }
-    if (p + len + 4 > buf.length) return undefined;
-    const what = `${this.#r.name}: series ${off / 16}`;
-    checkCRC(buf.subarray(p, p + len + 4), len, what, bufStart + p + len);
-    return new Decbuf(buf.subarray(p, p + len), what, bufStart + p);
+    if (p + len + 4 > buf.length) return -1;
+    checkCRC(buf, len, () => `${this.#r.name}: series ${off / 16}`, bufStart + p + len, p);
+    this.#entryLen = len;
+    return p;
   }
 
-  #decodeSeries(id: number, d: Decbuf): SeriesEntry {
-    const n = d.uvarint();
-    const labels: Label[] = [];
+  /**
+   * Decodes the entry content `buf[start, end)` (at file offset bufStart + start), keeping the chunks
+   * that overlap [mint, maxt]. Errors name the entry and the offset, as Decbuf's would.
+   */
+  #decodeSeries(id: number, buf: Uint8Array, start: number, end: number, bufStart: number, mint: number, maxt: number): SeriesEntry {
+    const c = this.#cursor;
+    c.reset(buf, start, end, bufStart, this.#r.name, id);
+    const n = c.uvarint();
+    const labels: Label[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const at = d.base + d.pos;
-      const name = this.symbol(d.uvarint(), d.what, at);
-      const value = this.symbol(d.uvarint(), d.what, at);
-      labels.push({ name, value });
+      const at = c.offset;
+      const name = this.symbol(c.uvarint(), c, at);
+      const value = this.symbol(c.uvarint(), c, at);
+      labels[i] = { name, value };
     }
-    const nChunks = d.uvarint();
+    const nChunks = c.uvarint();
     const chunks: ChunkRef[] = [];
     if (nChunks > 0) {
-      let minTime = d.varint();
-      let maxTime = minTime + d.uvarint();
-      let ref = d.uvarint();
-      chunks.push({ minTime, maxTime, ref });
+      let minTime = c.varint();
+      let maxTime = minTime + c.uvarint();
+      let ref = c.uvarint();
+      if (maxTime >= mint && minTime <= maxt) chunks.push({ minTime, maxTime, ref });
       for (let i = 1; i < nChunks; i++) {
-        minTime = maxTime + d.uvarint();
-        maxTime = minTime + d.uvarint();
-        ref += d.varint();
-        chunks.push({ minTime, maxTime, ref });
+        minTime = maxTime + c.uvarint();
+        maxTime = minTime + c.uvarint();
+        ref += c.varint();
+        if (maxTime >= mint && minTime <= maxt) chunks.push({ minTime, maxTime, ref });
       }
     }
-    if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes after ${nChunks} chunk metas`);
+    if (c.pos !== end) c.fail(`${end - c.pos} unexpected bytes after ${nChunks} chunk metas`);
     return { id, labels: Labels.fromSorted(labels), chunks };
   }
 
   async close(): Promise<void> {
     await this.#r.close();
+  }
+}
+
+/**
+ * A cursor over one series entry's content with Decbuf's checks and errors, reset for each entry instead
+ * of allocating a Decbuf (and its name) per entry.
+ */
+class EntryCursor {
+  #buf: Uint8Array = new Uint8Array(0);
+  pos = 0;
+  #end = 0;
+  /** File offset of #buf[0]. */
+  #base = 0;
+  #file = '';
+  #id = 0;
+
+  reset(buf: Uint8Array, start: number, end: number, base: number, file: string, id: number): void {
+    this.#buf = buf;
+    this.pos = start;
+    this.#end = end;
+    this.#base = base;
+    this.#file = file;
+    this.#id = id;
+  }
+
+  get what(): string {
+    return `${this.#file}: series ${this.#id}`;
+  }
+
+  /** File offset of the next byte. */
+  get offset(): number {
+    return this.#base + this.pos;
+  }
+
+  fail(reason: string, at = this.offset): never {
+    throw new CorruptionError(this.what, at, reason);
+  }
+
+  /** Unsigned LEB128 of at most 2^53, as Decbuf.uvarint. */
+  uvarint(): number {
+    const b = this.#buf;
+    const start = this.pos;
+    let p = start;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (p >= this.#end) this.fail('unexpected end of data reading uvarint', this.#base + start);
+      const c = b[p++] as number;
+      result += (c & 0x7f) * mul;
+      if (c < 0x80) {
+        this.pos = p;
+        if (result > Number.MAX_SAFE_INTEGER) this.fail('uvarint exceeds 2^53', this.#base + start);
+        return result;
+      }
+      mul *= 0x80;
+    }
+    return this.fail('uvarint overflow', this.#base + start);
+  }
+
+  /** ZigZag-decoded signed varint. */
+  varint(): number {
+    const u = this.uvarint();
+    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
   }
 }
 
