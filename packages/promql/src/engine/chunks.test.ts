@@ -31,6 +31,18 @@ describe('seriesIterator over chunked series', () => {
     }
   });
 
+  it('reads each series whole when its iterator is recycled for the next', () => {
+    const series = [chunked(25, 7), chunked(3, 2), chunked(40, 120), chunked(25, 7)];
+    let it: SampleIterator | undefined;
+    for (const [k, s] of series.entries()) {
+      for (const t of [-5, 30, 1000]) {
+        it = seriesIterator(s, it);
+        const want = s.iterator();
+        expect(drain(it, it.seek(t)), `series ${k} from ${t}`).toEqual(drain(want, want.seek(t)));
+      }
+    }
+  });
+
   it('stays exhausted and answers seeks at the current sample', () => {
     const it = seriesIterator(chunked(3, 2));
     expect(it.seek(10)).toBe(ValueType.Float);

@@ -7,14 +7,26 @@
 import { ChunkSeriesSamples, type ChunkMeta, type SampleIterator, type Series, ValueType } from '@strata/tsdb';
 
 class ChainedChunksIterator implements SampleIterator {
-  readonly #chunks: readonly ChunkMeta[];
+  #chunks: readonly ChunkMeta[];
   #i = -1;
   #it: SampleIterator | undefined;
+  /** A chunk iterator of an earlier series, recycled for this one's first chunk. */
+  #spare: SampleIterator | undefined;
   #err: Error | null = null;
   #done = false;
 
   constructor(chunks: readonly ChunkMeta[]) {
     this.#chunks = chunks;
+  }
+
+  /** Starts over on another series' chunks, keeping the chunk iterator for reuse. */
+  reset(chunks: readonly ChunkMeta[]): void {
+    this.#chunks = chunks;
+    this.#i = -1;
+    this.#spare = this.#it ?? this.#spare;
+    this.#it = undefined;
+    this.#err = null;
+    this.#done = false;
   }
 
   next(): ValueType {
@@ -29,7 +41,7 @@ class ChainedChunksIterator implements SampleIterator {
       }
       const c = this.#chunks[++this.#i];
       if (c === undefined) return this.#stop();
-      this.#it = c.chunk.iterator(it);
+      this.#it = c.chunk.iterator(it ?? this.#spare);
     }
   }
 
@@ -62,7 +74,14 @@ class ChainedChunksIterator implements SampleIterator {
   }
 }
 
-/** The series' samples: chained chunk iterators for chunked series, the series' own iterator otherwise. */
-export function seriesIterator(series: Series): SampleIterator {
-  return series instanceof ChunkSeriesSamples ? new ChainedChunksIterator(series.chunks) : series.iterator();
+/**
+ * The series' samples: chained chunk iterators for chunked series, the series' own iterator otherwise.
+ * `reuse`, an iterator from an earlier call that its caller is done with, is recycled where it fits: a
+ * query reads thousands of series one after another.
+ */
+export function seriesIterator(series: Series, reuse?: SampleIterator): SampleIterator {
+  if (!(series instanceof ChunkSeriesSamples)) return series.iterator(reuse);
+  if (!(reuse instanceof ChainedChunksIterator)) return new ChainedChunksIterator(series.chunks);
+  reuse.reset(series.chunks);
+  return reuse;
 }

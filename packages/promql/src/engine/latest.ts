@@ -17,7 +17,8 @@ export class LatestSample {
 
   /** Starts on `series` at its first sample at or after `mint`. */
   reset(series: Series, mint: number): void {
-    this.#it = seriesIterator(series);
+    // The previous series' iterator is done with: it is recycled.
+    this.#it = seriesIterator(series, this.#it ?? undefined);
     this.#type = this.#it.seek(mint);
     this.found = false;
   }
