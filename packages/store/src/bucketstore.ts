@@ -128,11 +128,8 @@ export class BucketStore implements StoreServer {
     };
   }
 
-  async *series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
-    const { series, hints } = await this.#gate(() => this.#collectSeries(req));
-    for (const s of series) yield { series: s.raw !== undefined ? { labels: s.labels.toArray(), chunks: s.chunks, extraChunks: s.raw } : { labels: s.labels.toArray(), chunks: s.chunks } };
-    // What the query cost, for the querier's stats=all, when the request asks (Thanos' hints).
-    if (wantsQueryStats(req.hints)) yield { hints: encodeSeriesResponseHints(hints) };
+  series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
+    return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req)), wantsQueryStats(req.hints));
   }
 
   async #collectSeries(req: SeriesRequest): Promise<{ series: OutSeries[]; hints: SeriesResponseHints }> {
@@ -158,17 +155,16 @@ export class BucketStore implements StoreServer {
         reads.push(
           limit(async () => {
             const got = await b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats);
-            const out: BlockSeries[] = new Array(got.length);
+            // The block's series are this query's own: their labels become the final ones in place.
             let sorted = true;
             for (let i = 0; i < got.length; i++) {
               const s = got[i] as BlockSeries;
-              const labels = withExternalLabels(s.labels, ext, replicaLabels);
-              out[i] = s.raw !== undefined ? { labels, chunks: s.chunks, raw: s.raw } : { labels, chunks: s.chunks };
-              if (i > 0 && sorted) sorted = Labels.compare((out[i - 1] as BlockSeries).labels, labels) <= 0;
+              s.labels = withExternalLabels(s.labels, ext, replicaLabels);
+              if (i > 0 && sorted) sorted = Labels.compare((got[i - 1] as BlockSeries).labels, s.labels) <= 0;
             }
             // Adding and removing labels can change the order (a shorter set no longer sorts first).
-            if (!sorted) out.sort((x, y) => Labels.compare(x.labels, y.labels));
-            return out;
+            if (!sorted) got.sort((x, y) => Labels.compare(x.labels, y.labels));
+            return got;
           }),
         );
       }
@@ -254,6 +250,40 @@ export class BucketStore implements StoreServer {
     const stats = new QueryStats();
     await Promise.all(this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) => blocks.map((b) => limit(() => fn(set, b, rest, stats)))));
     this.#opts.metrics.objectRequests.observe(stats.requests);
+  }
+}
+
+/**
+ * The frames of a Series call once its series are collected: each series, then (when the request asks,
+ * for the querier's stats=all) what the query cost as Thanos' hints. Every frame after the first is an
+ * already settled promise, which costs the transport's `for await` far less than resuming an async
+ * generator per series.
+ */
+class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
+  readonly #collect: () => Promise<{ series: OutSeries[]; hints: SeriesResponseHints }>;
+  readonly #wantHints: boolean;
+  #collected: { series: OutSeries[]; hints: SeriesResponseHints } | undefined;
+  #next = 0;
+
+  constructor(collect: () => Promise<{ series: OutSeries[]; hints: SeriesResponseHints }>, wantHints: boolean) {
+    this.#collect = collect;
+    this.#wantHints = wantHints;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<SeriesFrame>> {
+    this.#collected ??= await this.#collect();
+    const { series, hints } = this.#collected;
+    const i = this.#next++;
+    if (i < series.length) {
+      const s = series[i] as OutSeries;
+      return { done: false, value: { series: s.raw !== undefined ? { labels: s.labels.toArray(), chunks: s.chunks, extraChunks: s.raw } : { labels: s.labels.toArray(), chunks: s.chunks } } };
+    }
+    if (i === series.length && this.#wantHints) return { done: false, value: { hints: encodeSeriesResponseHints(hints) } };
+    return { done: true, value: undefined };
   }
 }
 

@@ -26,6 +26,11 @@ interface Run {
  * stay runs (written from the bytes read); only overlapping ones become objects to sort.
  */
 export function* mergeSorted(lists: readonly BlockSeries[][]): Generator<OutSeries> {
+  const nonEmpty = lists.filter((l) => l.length > 0);
+  if (nonEmpty.length === 1) {
+    yield* joinNeighbours(nonEmpty[0] as BlockSeries[]);
+    return;
+  }
   const runs = lists.map((l) => l.map((s): { labels: Labels; chunks: Run[] } => ({ labels: s.labels, chunks: [{ chunks: s.chunks, raw: s.raw }] })));
   for (const s of mergeByLabels(runs)) {
     if (!s.merged) {
@@ -34,6 +39,20 @@ export function* mergeSorted(lists: readonly BlockSeries[][]): Generator<OutSeri
       continue;
     }
     yield { labels: s.labels, ...joinRuns(s.chunks) };
+  }
+}
+
+/**
+ * One block's sorted series (the common case: a query within one block's range), with no merge heap and
+ * no object per series: only neighbours whose labels became equal (replica labels removed) are joined.
+ */
+function* joinNeighbours(list: readonly BlockSeries[]): Generator<OutSeries> {
+  for (let i = 0; i < list.length; ) {
+    const s = list[i] as BlockSeries;
+    let j = i + 1;
+    while (j < list.length && (list[j] as BlockSeries).labels.equals(s.labels)) j++;
+    yield j === i + 1 ? s : { labels: s.labels, ...joinRuns(list.slice(i, j).map((x) => ({ chunks: x.chunks, raw: x.raw }))) };
+    i = j;
   }
 }
 
