@@ -29,11 +29,17 @@ const TWO_32 = 2 ** 32;
 /** Marks an appender that has not yet written a value window. */
 const NO_WINDOW = 0xff;
 
+/**
+ * The bytes of every empty chunk (a zero sample count), shared: nothing writes into a chunk's #data (an
+ * appender copies it), and a chunk read from a file then costs no buffer of its own.
+ */
+const EMPTY_DATA = new Uint8Array(2);
+
 /** A chunk of float samples in Prometheus' XOR encoding; `new XORChunk()` is an empty one. */
 export class XORChunk implements Chunk {
   readonly encoding = Encoding.XOR;
   /** The encoded bytes while no appender has taken over (an empty chunk, or bytes given to fromBytes). */
-  #data: Uint8Array = new Uint8Array(2);
+  #data: Uint8Array = EMPTY_DATA;
   /** The bit stream, once an appender exists. */
   #writer: BitWriter | null = null;
 

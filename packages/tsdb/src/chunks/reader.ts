@@ -45,6 +45,8 @@ export class ChunkSegmentReader {
   readonly #sizes: readonly number[];
   readonly #estimate: number;
   readonly #maxGap: number;
+  /** Where the record #parseAt parsed last ends in its data (no result object per chunk). */
+  #parsedEnd = 0;
 
   private constructor(files: readonly ByteRange[], sizes: readonly number[], opts: ChunkSegmentReaderOptions) {
     this.#files = files;
@@ -89,7 +91,9 @@ export class ChunkSegmentReader {
 
   /** The chunk at `ref`. */
   async chunk(ref: number): Promise<Chunk> {
-    const [file, offset] = this.#locate(ref);
+    this.#check(ref);
+    const file = refFileIndex(ref);
+    const offset = refOffset(ref);
     const data = await this.#files[file]!.read(offset, Math.min(this.#estimate, this.#sizes[file]! - offset));
     return this.#parseOrFetch(ref, data, offset);
   }
@@ -99,21 +103,32 @@ export class ChunkSegmentReader {
    * one range read (gaps up to `maxGap` bytes), so a series' chunks or a block's postings cost a few reads.
    */
   async chunks(refs: readonly number[]): Promise<Chunk[]> {
-    const order = refs.map((_, i) => i).sort((a, b) => refs[a]! - refs[b]!);
+    const order = refs.map((_, i) => i);
+    // The chunks of series taken in index order mostly come sorted already.
+    for (let i = 1; i < refs.length; i++) {
+      if (refs[i]! < refs[i - 1]!) {
+        order.sort((a, b) => refs[a]! - refs[b]!);
+        break;
+      }
+    }
     const out: Chunk[] = new Array(refs.length);
     const reads: Promise<void>[] = [];
     for (let i = 0; i < order.length; ) {
-      const [file, start] = this.#locate(refs[order[i]!]!);
+      const first = refs[order[i]!]!;
+      this.#check(first);
+      const file = refFileIndex(first);
+      const start = refOffset(first);
       let j = i + 1;
       let last = start;
       while (j < order.length) {
-        const [f, o] = this.#locate(refs[order[j]!]!);
-        if (f !== file || o - last > this.#maxGap + this.#estimate) break;
+        const ref = refs[order[j]!]!;
+        this.#check(ref);
+        const o = refOffset(ref);
+        if (refFileIndex(ref) !== file || o - last > this.#maxGap + this.#estimate) break;
         last = o;
         j++;
       }
-      const group = order.slice(i, j);
-      reads.push(this.#readGroup(file, start, last, group, refs, out));
+      reads.push(this.#readGroup(file, start, last, order.slice(i, j), refs, out));
       i = j;
     }
     await Promise.all(reads);
@@ -129,7 +144,7 @@ export class ChunkSegmentReader {
       const at = offset - start;
       // Most chunks lie wholly within the read: parsed in place, without a promise each.
       const need = recordLength(data, at);
-      out[k] = need > 0 && need <= data.length - at ? this.#parseAt(ref, data, at, start).chunk : await this.#parseOrFetch(ref, data.subarray(at), offset);
+      out[k] = need > 0 && need <= data.length - at ? this.#parseAt(ref, data, at, start) : await this.#parseOrFetch(ref, data.subarray(at), offset);
     }
   }
 
@@ -142,9 +157,10 @@ export class ChunkSegmentReader {
       const data = await this.#files[file]!.read(0, this.#sizes[file]!);
       for (let offset = SEGMENT_HEADER_SIZE; offset < data.length; ) {
         const ref = chunkRef(file, offset);
-        const parsed = this.#parseAt(ref, data, offset);
-        yield { ref, chunk: parsed.chunk };
-        offset = parsed.end;
+        const chunk = this.#parseAt(ref, data, offset);
+        // Taken before yielding: other reads may parse meanwhile.
+        offset = this.#parsedEnd;
+        yield { ref, chunk };
       }
     }
   }
@@ -153,7 +169,8 @@ export class ChunkSegmentReader {
     await Promise.all(this.#files.map((f) => f.close()));
   }
 
-  #locate(ref: number): [number, number] {
+  /** Throws unless `ref` points into the chunks of one of the files. */
+  #check(ref: number): void {
     const file = refFileIndex(ref);
     const offset = refOffset(ref);
     if (!Number.isInteger(ref) || ref < 0 || file >= this.#files.length) {
@@ -162,7 +179,6 @@ export class ChunkSegmentReader {
     if (offset < SEGMENT_HEADER_SIZE || offset >= this.#sizes[file]!) {
       throw new CorruptionError(this.#files[file]!.name, offset, `chunk ref ${formatRef(ref)} points outside the chunks (file size ${this.#sizes[file]})`);
     }
-    return [file, offset];
   }
 
   /** Parses the chunk at the start of `data` (which is at `offset` in its file); reads it whole first if `data` is short. */
@@ -170,14 +186,15 @@ export class ChunkSegmentReader {
     const need = recordLength(data);
     const file = refFileIndex(ref);
     if (need > data.length && offset + need <= this.#sizes[file]!) data = await this.#files[file]!.read(offset, need);
-    return this.#parseAt(ref, data, 0, offset).chunk;
+    return this.#parseAt(ref, data, 0, offset);
   }
 
   /**
-   * Parses the chunk at `data[at]`, where `data[0]` is at file offset `base`. `data` must hold the
-   * whole chunk unless it ends at the end of the file (then the chunk is truncated: an error).
+   * Parses the chunk at `data[at]`, where `data[0]` is at file offset `base`, and leaves where its record
+   * ends in #parsedEnd. `data` must hold the whole chunk unless it ends at the end of the file (then the
+   * chunk is truncated: an error).
    */
-  #parseAt(ref: number, data: Uint8Array, at: number, base = 0): { chunk: Chunk; end: number } {
+  #parseAt(ref: number, data: Uint8Array, at: number, base = 0): Chunk {
     const file = refFileIndex(ref);
     const name = this.#files[file]!.name;
     const fileOffset = base + at;
@@ -201,8 +218,9 @@ export class ChunkSegmentReader {
       );
     }
     checkChunkCrc(data, encAt, crcAt, name, ref);
+    this.#parsedEnd = crcAt + 4;
     try {
-      return { chunk: chunkFromBytes(data[encAt]!, data.subarray(encAt + 1, crcAt)), end: crcAt + 4 };
+      return chunkFromBytes(data[encAt]!, data.subarray(encAt + 1, crcAt));
     } catch (err) {
       throw new CorruptionError(name, fileOffset, `chunk ${formatRef(ref)}: ${(err as Error).message}`);
     }
