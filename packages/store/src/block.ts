@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { BucketByteRange } from '@strata/block';
 import { joinKey } from '@strata/objstore';
 import { GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
 import { Encoding, IndexReader, type BlockMeta, type ByteRange, type ChunkRef, type Labels, type Matcher, type Postings } from '@strata/tsdb';
@@ -8,7 +7,7 @@ import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
 import { readChunks, seriesChunkSizes, type ChunkReadPlan, type RawChunk, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
-import type { AccountingBucket, QueryStats } from './querystats.js';
+import { AccountedByteRange, type AccountingBucket, type QueryStats } from './querystats.js';
 import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
 
 /** One series of one block, ready to send (labels still without external labels). */
@@ -109,7 +108,7 @@ export class BucketBlock {
     const id = meta.ulid;
     const files = meta.thanos?.files ?? [];
     const indexSize = files.find((f) => f.rel_path === 'index')?.size_bytes;
-    const remote = new BucketByteRange(opts.bucket, joinKey(id, 'index'), indexSize);
+    const remote = new AccountedByteRange(opts.bucket, joinKey(id, 'index'), indexSize);
     const { header, built } = await IndexHeader.loadOrBuild(join(dataDir, id), remote);
     let segments = files.filter((f) => f.rel_path.startsWith('chunks/')).map((f) => ({ object: joinKey(id, f.rel_path), size: f.size_bytes }));
     if (segments.length === 0) {
@@ -133,7 +132,7 @@ export class BucketBlock {
       this.#readers ??= this.#openReaders();
       const r = await this.#readers;
       const bucket = this.#opts.bucket.charging(stats);
-      const remote = new CachedIndexRange(new BucketByteRange(bucket, joinKey(this.id, 'index'), this.#header.indexSize), this.id, this.#opts.cache, r.index.toc.postings);
+      const remote = new CachedIndexRange(new AccountedByteRange(bucket, joinKey(this.id, 'index'), this.#header.indexSize), this.id, this.#opts.cache, r.index.toc.postings);
       return await fn({ index: r.index.withRange(r.range.withRemote(remote)), bucket });
     } catch (e) {
       if (e instanceof StoreError) throw e;
@@ -147,7 +146,7 @@ export class BucketBlock {
   async #openReaders(): Promise<OpenReaders> {
     try {
       // Opening reads only index-header regions: nothing from the bucket.
-      const range = await this.#header.open(new BucketByteRange(this.#opts.bucket, joinKey(this.id, 'index'), this.#header.indexSize));
+      const range = await this.#header.open(new AccountedByteRange(this.#opts.bucket, joinKey(this.id, 'index'), this.#header.indexSize));
       return { index: await IndexReader.open(range), range };
     } catch (e) {
       this.#readers = undefined;
@@ -157,7 +156,7 @@ export class BucketBlock {
 
   /** The segment files as one query reads them (sizes from meta.json or the listing, else asked once per read). */
   async #segmentFiles(bucket: AccountingBucket): Promise<SegmentFiles> {
-    const files: ByteRange[] = this.#segments.map((s) => new BucketByteRange(bucket, s.object, s.size));
+    const files: ByteRange[] = this.#segments.map((s) => new AccountedByteRange(bucket, s.object, s.size));
     return { files, sizes: await Promise.all(files.map((f) => f.size())) };
   }
 

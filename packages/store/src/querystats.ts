@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { ForwardingBucket, type Bucket, type ObjectAttributes } from '@strata/objstore';
+import type { ByteRange } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 /** Object-store traffic of one Series/Label call, gathered across every block it touches. */
@@ -43,6 +44,30 @@ export class AccountingBucket extends ForwardingBucket {
     return this.inner.attributes(name);
   }
 
+  /**
+   * Bytes [offset, offset + length) of an object, landing in one buffer of that size as the stream
+   * arrives: one copy, where collecting the stream's pieces and concatenating them costs two.
+   */
+  async readRange(name: string, offset: number, length: number): Promise<Buffer> {
+    const out = await this.#limit(async () => {
+      const buf = Buffer.allocUnsafe(length);
+      let n = 0;
+      for await (const c of await this.inner.getRange(name, offset, length)) {
+        const piece = c as Buffer;
+        if (n + piece.length > length) throw new Error(`${name}: range read at offset ${offset} returned more than the ${length} bytes asked`);
+        piece.copy(buf, n);
+        n += piece.length;
+      }
+      if (n !== length) throw new Error(`${name}: short read: ${n} of ${length} bytes at offset ${offset}`);
+      return buf;
+    });
+    if (this.#stats !== undefined) {
+      this.#stats.requests++;
+      this.#stats.bytes += length;
+    }
+    return out;
+  }
+
   async #counted(open: () => Promise<Readable>): Promise<Readable> {
     const chunks = await this.#limit(async () => {
       const parts: Buffer[] = [];
@@ -55,4 +80,34 @@ export class AccountingBucket extends ForwardingBucket {
     }
     return Readable.from(chunks);
   }
+}
+
+/** An object of the bucket as a ByteRange, read through an AccountingBucket's `readRange`. */
+export class AccountedByteRange implements ByteRange {
+  #size: number | undefined;
+
+  constructor(
+    readonly bucket: AccountingBucket,
+    readonly object: string,
+    size?: number,
+  ) {
+    this.#size = size;
+  }
+
+  get name(): string {
+    return this.object;
+  }
+
+  async size(): Promise<number> {
+    this.#size ??= (await this.bucket.attributes(this.object)).size;
+    return this.#size;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const size = await this.size();
+    if (offset < 0 || length < 0 || offset + length > size) throw new RangeError(`${this.object}: range [${offset}, ${offset + length}) outside object of ${size} bytes`);
+    return this.bucket.readRange(this.object, offset, length);
+  }
+
+  async close(): Promise<void> {}
 }

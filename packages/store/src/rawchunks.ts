@@ -121,7 +121,8 @@ export class RawChunkRun implements EncodedChunks {
         .int64(1, c.minTime[i] as number)
         .int64(2, c.maxTime[i] as number)
         .header(3, c.chunkSize[i] as number);
-      if (data.length > 0) w.header(2, data.length).raw(data, 0, data.length);
+      // bytes() copies the whole view as it is; raw() would make another view of it first.
+      w.bytes(2, data);
       let lo = c.hashLo[i] as number;
       let hi = c.hashHi[i] as number;
       if (lo === 0 && hi === 0) continue;
