@@ -3,7 +3,7 @@
 import { decodeSeriesResponse, encodeSeriesResponse, MAX_INT64, MIN_INT64, ProtoWriter } from '@strata/storeapi';
 import { crc32c } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { decodeChunkedReadResponse, readFrames, transcodeChunkedReadResponse } from './remoteread.js';
+import { decodeChunkedReadResponse, readFramePieces, readFrames, transcodeChunkedReadResponse } from './remoteread.js';
 
 function payload(name: string, chunkBytes: number[]): Buffer {
   const w = new ProtoWriter();
@@ -47,10 +47,31 @@ describe('readFrames', () => {
     for (const size of [1, 2, 3, 7, 64, 1000]) expect(await collect(pieces(stream, size))).toEqual(['a:1:3', 'b:1:300', 'c:1:1']);
   });
 
+  it('gives payloads as views of the network chunks they span, which transcode as the joined payload does', async () => {
+    const encoded = async (size: number) => {
+      const out: string[] = [];
+      for await (const parts of readFramePieces(pieces(stream, size))) {
+        for (const s of transcodeChunkedReadResponse(parts)) {
+          out.push(encodeSeriesResponse({ series: { labels: s.labels, chunks: [], extraChunks: s.chunks } }).toString('hex'));
+        }
+      }
+      return out;
+    };
+    const whole = await encoded(stream.length);
+    expect(whole).toHaveLength(3);
+    for (const size of [1, 2, 3, 7, 64, 1000]) expect(await encoded(size)).toEqual(whole);
+    const parts: Buffer[][] = [];
+    for await (const p of readFramePieces(pieces(stream, 64))) parts.push(p);
+    expect(parts[1]!.length).toBe(6); // the 300-byte chunk's frame spans six 64-byte network chunks
+    expect(parts[1]![1]!.buffer).toBe(stream.buffer); // a view, not a copy
+  });
+
   it('rejects a frame whose CRC32C does not match, naming its offset', async () => {
     const first = frame(payload('a', [0, 1, 2]));
     const bad = frame(payload('b', big), 0xdeadbeef);
-    await expect(collect(pieces(Buffer.concat([first, bad]), 5))).rejects.toThrow(new RegExp(`CRC32C mismatch in frame at byte ${first.length}`));
+    for (const size of [5, 1000]) {
+      await expect(collect(pieces(Buffer.concat([first, bad]), size))).rejects.toThrow(new RegExp(`CRC32C mismatch in frame at byte ${first.length}`));
+    }
   });
 
   it('rejects a stream cut inside a frame and frames over the size limit', async () => {

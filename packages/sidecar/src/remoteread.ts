@@ -68,14 +68,10 @@ function readPromChunk(r: ProtoReader, end: number): PromChunk {
   return c;
 }
 
-/**
- * Walks one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }):
- * each series' labels, and its chunks as `addChunk` gathers them, given the series' reader at the start
- * of each prompb.Chunk and the chunk's end (no reader per chunk).
- */
-function readChunkedSeries<C>(payload: Uint8Array, newChunks: () => C, addChunk: (chunks: C, r: ProtoReader, end: number) => void): { labels: Label[]; chunks: C }[] {
+/** Decodes one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }); chunk data are views into `payload`. */
+export function decodeChunkedReadResponse(payload: Uint8Array): ChunkedSeries[] {
   const r = new ProtoReader(payload);
-  const out: { labels: Label[]; chunks: C }[] = [];
+  const out: ChunkedSeries[] = [];
   while (!r.done) {
     const t = r.tag();
     if (t !== 10) {
@@ -83,24 +79,19 @@ function readChunkedSeries<C>(payload: Uint8Array, newChunks: () => C, addChunk:
       continue;
     }
     const s = r.sub();
-    const series = { labels: [] as Label[], chunks: newChunks() };
+    const series: ChunkedSeries = { labels: [], chunks: [] };
     while (!s.done) {
       const u = s.tag();
       if (u === 10) series.labels.push(readLabel(s.sub()));
       else if (u === 18) {
         const end = s.enter();
-        addChunk(series.chunks, s, end);
+        series.chunks.push(readPromChunk(s, end));
         s.leave(end);
       } else s.skip(u & 7);
     }
     out.push(series);
   }
   return out;
-}
-
-/** Decodes one ChunkedReadResponse payload; chunk data are views into `payload`. */
-export function decodeChunkedReadResponse(payload: Uint8Array): ChunkedSeries[] {
-  return readChunkedSeries(payload, (): PromChunk[] => [], (chunks, r, end) => chunks.push(readPromChunk(r, end)));
 }
 
 /** A series of a ChunkedReadResponse, its chunks to be written as StoreAPI raw chunks. */
@@ -170,6 +161,7 @@ export class TranscodedChunks implements EncodedChunks {
         r.pos = dataEnd;
       } else r.skip(r.tag() & 7);
     }
+    if (r.pos !== end) throw new Error(`remote read: chunk field beyond the end of its chunk at offset ${r.pos}`);
     if (type < Encoding.XOR || type > Encoding.FloatHistogram) throw new Error(`remote read: unknown chunk encoding ${type}`);
     const storeType = type - 1; // the StoreAPI numbers encodings from XOR = 0
     const raw = (storeType === 0 ? 0 : 2) + (dataEnd === dataStart ? 0 : delimitedFieldSize(dataEnd - dataStart));
@@ -199,51 +191,172 @@ export class TranscodedChunks implements EncodedChunks {
   }
 }
 
-/** Reads one ChunkedReadResponse payload for transcoding; the chunks keep referring to `payload`. */
-export function transcodeChunkedReadResponse(payload: Uint8Array): TranscodedSeries[] {
-  return readChunkedSeries(payload, () => new TranscodedChunks(), (chunks, r, end) => chunks.add(r, end));
+/**
+ * A frame payload given as the pieces of the network chunks it spans, read without joining them: a
+ * label or chunk message that straddles two pieces is copied out whole, everything else is read in place.
+ */
+class PieceCursor {
+  readonly #pieces: readonly Buffer[];
+  #i = 0;
+  /** Payload offset of the current piece. */
+  #base = 0;
+  #buf: Buffer;
+  #pos = 0;
+  /** The buffer holding the bytes the last `take()` returned the start of. */
+  held: Buffer = EMPTY;
+
+  constructor(pieces: readonly Buffer[]) {
+    this.#pieces = pieces;
+    this.#buf = pieces[0] ?? EMPTY;
+  }
+
+  /** Payload offset of the next byte. */
+  get offset(): number {
+    return this.#base + this.#pos;
+  }
+
+  get done(): boolean {
+    while (this.#pos >= this.#buf.length) {
+      if (this.#i + 1 >= this.#pieces.length) return true;
+      this.#next();
+    }
+    return false;
+  }
+
+  #next(): void {
+    if (this.#i + 1 >= this.#pieces.length) throw new Error(`remote read: message truncated at payload offset ${this.offset}`);
+    this.#base += this.#buf.length;
+    this.#buf = this.#pieces[++this.#i]!;
+    this.#pos = 0;
+  }
+
+  #byte(): number {
+    while (this.#pos >= this.#buf.length) this.#next();
+    return this.#buf[this.#pos++]!;
+  }
+
+  /** A varint of at most 32 bits (tags and lengths). */
+  uint32(): number {
+    let v = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const b = this.#byte();
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+    throw new Error(`remote read: bad varint at payload offset ${this.offset}`);
+  }
+
+  /** The next `n` bytes, in `held` from the returned offset on. */
+  take(n: number): number {
+    if (this.#buf.length - this.#pos >= n) {
+      this.held = this.#buf;
+      this.#pos += n;
+      return this.#pos - n;
+    }
+    const out = Buffer.allocUnsafe(n);
+    for (let filled = 0; filled < n; ) {
+      if (this.#pos >= this.#buf.length) this.#next();
+      const k = Math.min(n - filled, this.#buf.length - this.#pos);
+      this.#buf.copy(out, filled, this.#pos, this.#pos + k);
+      filled += k;
+      this.#pos += k;
+    }
+    this.held = out;
+    return 0;
+  }
+
+  skip(wireType: number): void {
+    if (wireType === WireType.Varint) while (this.#byte() >= 0x80);
+    else if (wireType === WireType.LengthDelimited) this.take(this.uint32());
+    else if (wireType === WireType.Fixed64) this.take(8);
+    else if (wireType === WireType.Fixed32) this.take(4);
+    else throw new Error(`remote read: unsupported wire type ${wireType} at payload offset ${this.offset}`);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Reads one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }) for
+ * transcoding, given whole or as the pieces `readFramePieces` yields; the chunks keep referring to them.
+ */
+export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Buffer[]): TranscodedSeries[] {
+  const cur = new PieceCursor(Array.isArray(payload) ? payload : [asBuffer(payload as Uint8Array)]);
+  const out: TranscodedSeries[] = [];
+  /** A reader over the piece that chunks are read from, made once per piece (not per chunk). */
+  let r = new ProtoReader(EMPTY);
+  while (!cur.done) {
+    const t = cur.uint32();
+    if (t !== 10) {
+      cur.skip(t & 7);
+      continue;
+    }
+    const end = cur.uint32() + cur.offset;
+    const series: TranscodedSeries = { labels: [], chunks: new TranscodedChunks() };
+    while (cur.offset < end) {
+      const u = cur.uint32();
+      if (u === 10) {
+        const n = cur.uint32();
+        const start = cur.take(n);
+        series.labels.push(readLabel(new ProtoReader(cur.held, start, start + n)));
+      } else if (u === 18) {
+        const n = cur.uint32();
+        const start = cur.take(n);
+        if (r.source !== cur.held) r = new ProtoReader(cur.held);
+        r.pos = start;
+        series.chunks.add(r, start + n);
+      } else cur.skip(u & 7);
+    }
+    if (cur.offset !== end) throw new Error(`remote read: field beyond the end of a series at payload offset ${cur.offset}`);
+    out.push(series);
+  }
+  return out;
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /**
- * Splits a streamed remote-read body into frame payloads, checking each frame's CRC32C. Frames inside
- * one network chunk are yielded as views of it; a frame that spans network chunks is copied into a
- * buffer of its own size as its pieces arrive (joining whole network chunks would copy every byte, most
- * of them more than once). Payloads stay valid after the next one is read.
+ * Splits a streamed remote-read body into frame payloads, checking each frame's CRC32C. A payload is
+ * given as views of the network chunks it spans (one view when it lies inside one): nothing is copied.
+ * Payloads stay valid after the next one is read.
  */
-export async function* readFrames(body: AsyncIterable<Uint8Array>, maxFrameBytes = MAX_FRAME_BYTES): AsyncGenerator<Uint8Array> {
+export async function* readFramePieces(body: AsyncIterable<Uint8Array>, maxFrameBytes = MAX_FRAME_BYTES): AsyncGenerator<Buffer[]> {
   /** The start of a frame whose header was cut by the end of a network chunk. */
   let carry: Buffer | undefined;
-  /** A frame being filled from several network chunks: its payload, CRC, header size and bytes filled. */
-  let frame: Buffer | undefined;
-  let frameCrc = 0;
+  /** A payload spanning network chunks: its pieces so far, the bytes still missing, its length and header size. */
+  let parts: Buffer[] = [];
+  let missing = 0;
+  let frameLen = 0;
   let frameHeader = 0;
-  let filled = 0;
+  /** The running CRC of the payload, and the CRC in its frame's header. */
+  let crc = 0;
+  let want = 0;
   /** Stream offset of the current frame's header. */
   let offset = 0;
-  const checked = (payload: Buffer, want: number): Buffer => {
-    // Native (SSE4.2) CRC32C: every byte of every response is checked, ~8× faster than a JS table.
-    const got = crc32c(payload) >>> 0;
-    if (got !== want) throw new Error(`remote read: CRC32C mismatch in frame at byte ${offset}: header ${want.toString(16)}, payload ${got.toString(16)}`);
-    return payload;
+  const check = (): void => {
+    if (crc >>> 0 !== want) throw new Error(`remote read: CRC32C mismatch in frame at byte ${offset}: header ${want.toString(16)}, payload ${(crc >>> 0).toString(16)}`);
   };
   for await (const piece of body) {
-    let buf = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    let buf = asBuffer(piece);
     if (carry !== undefined) {
       buf = Buffer.concat([carry, buf]); // rare: a header cut in two
       carry = undefined;
     }
     let pos = 0;
-    if (frame !== undefined) {
-      const n = Math.min(frame.length - filled, buf.length);
-      buf.copy(frame, filled, 0, n);
-      filled += n;
-      pos = n;
-      if (filled < frame.length) continue;
-      const payload = frame;
-      frame = undefined;
-      filled = 0;
-      yield checked(payload, frameCrc);
-      offset += frameHeader + payload.length;
+    if (missing > 0) {
+      const part = buf.subarray(0, Math.min(missing, buf.length));
+      // Native (SSE4.2) CRC32C, carried across the pieces: every byte of every response is checked.
+      crc = crc32c(part, crc);
+      parts.push(part);
+      missing -= part.length;
+      pos = part.length;
+      if (missing > 0) continue;
+      check();
+      yield parts;
+      parts = [];
+      offset += frameHeader + frameLen;
     }
     while (pos < buf.length) {
       let len = 0;
@@ -265,24 +378,32 @@ export async function* readFrames(body: AsyncIterable<Uint8Array>, maxFrameBytes
         carry = buf.subarray(pos);
         break;
       }
-      const want = buf.readUInt32BE(p);
+      want = buf.readUInt32BE(p);
       p += 4;
-      if (buf.length - p < len) {
-        frame = Buffer.allocUnsafe(len);
-        frameCrc = want;
+      const part = buf.subarray(p, p + len);
+      crc = crc32c(part);
+      if (part.length < len) {
+        parts = [part];
+        missing = len - part.length;
+        frameLen = len;
         frameHeader = p - pos;
-        filled = buf.copy(frame, 0, p);
         break;
       }
-      yield checked(buf.subarray(p, p + len), want);
+      check();
+      yield [part];
       offset += p + len - pos;
       pos = p + len;
     }
   }
-  if (carry !== undefined || frame !== undefined) {
-    const left = (carry?.length ?? 0) + filled;
+  if (carry !== undefined || missing > 0) {
+    const left = (carry?.length ?? 0) + (missing > 0 ? frameLen - missing : 0);
     throw new Error(`remote read: stream ended inside a frame at byte ${offset} (${left} bytes left over)`);
   }
+}
+
+/** `readFramePieces` with each payload in one buffer: pieces of a payload that spans network chunks are joined. */
+export async function* readFrames(body: AsyncIterable<Uint8Array>, maxFrameBytes = MAX_FRAME_BYTES): AsyncGenerator<Uint8Array> {
+  for await (const parts of readFramePieces(body, maxFrameBytes)) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /** Decodes a SAMPLES response body (snappy block of ReadResponse) for the single query we send. */
