@@ -1,6 +1,7 @@
-import { AggrType, CounterResetsIterator, ValueType, type AggrChunk, type Chunk } from '@strata/tsdb';
+import { AggrChunk, AggrType, chunkFromBytes, CounterResetsIterator, encodeChunkRecord, ValueType, XORChunk, type Chunk, type ChunkMeta, type ChunkRecord } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { downsampleAggr, downsampleRaw, RES_1H, RES_5M, SampleBuffer } from './downsample.js';
+import { downsampleAggr, downsampleRaw, RES_1H, RES_5M, SampleBuffer, windowEnd } from './downsample.js';
+import { lengthFieldSize } from './records.js';
 
 function decode(c: Chunk | undefined): [number, number][] {
   const out: [number, number][] = [];
@@ -22,10 +23,16 @@ function rawCounter(): SampleBuffer {
   return b;
 }
 
+/** The chunk of a segment record (copied: downsampleRaw reuses its buffer). */
+function fromRecord(r: ChunkRecord): ChunkMeta {
+  const at = lengthFieldSize(r.record);
+  return { minTime: r.minTime, maxTime: r.maxTime, chunk: chunkFromBytes(r.record[at]!, r.record.slice(at + 1, r.record.length - 4)) };
+}
+
 describe('downsampling', () => {
   const raw = rawCounter();
   const samples: [number, number][] = Array.from({ length: raw.n }, (_, i) => [raw.ts[i]!, raw.vs[i]!]);
-  const five = downsampleRaw(raw, RES_5M);
+  const five = downsampleRaw(raw, RES_5M).map(fromRecord);
   const hour = downsampleAggr(five.map((c) => c.chunk as AggrChunk), five[0]!.minTime, five[five.length - 1]!.maxTime, RES_5M, RES_1H);
 
   for (const [name, res, chunks] of [['raw → 5m', RES_5M, five], ['5m → 1h', RES_1H, hour]] as const) {
@@ -72,4 +79,71 @@ describe('downsampling', () => {
       for (const c of chunks) expect(samples.some(([, v]) => v === decode((c.chunk as AggrChunk).get(AggrType.Counter))[0]![1])).toBe(true);
     });
   }
+});
+
+/**
+ * Thanos' DownsampleRaw written plainly, one sample and one appender call at a time: batches of
+ * n / chunks + 1 samples extended to their last window's end; per window count, sum, min, max and the
+ * batch's counter, stamped at the window end (the batch's last sample time for its last window).
+ */
+function referenceRaw(ts: readonly number[], vs: readonly number[], res: number): Uint8Array[] {
+  const n = ts.length;
+  // Thanos' targetChunkCount: at most about 140 points a chunk, assuming a sample a minute.
+  const span = ts[n - 1]! - ts[0]!;
+  const expected = Math.trunc(Math.trunc(span / res) * Math.min(1, span === 0 ? 1 : n / (span / 60_000))) + 1;
+  let numChunks = 1;
+  while (Math.trunc(expected / numChunks) > 140) numChunks++;
+  const batchSize = Math.trunc(n / numChunks) + 1;
+  const out: Uint8Array[] = [];
+  for (let from = 0; from < n; ) {
+    let to = Math.min(from + batchSize, n);
+    while (to < n && ts[to]! <= windowEnd(ts[to - 1]!, res)) to++;
+    const parts = [0, 1, 2, 3, 4].map(() => new XORChunk());
+    const apps = parts.map((c) => c.appender());
+    apps[4]!.append(ts[from]!, vs[from]!);
+    let counter = vs[from]!;
+    for (let i = from; i < to; ) {
+      const end = windowEnd(ts[i]!, res);
+      const w: number[] = [];
+      for (; i < to && ts[i]! <= end; i++) {
+        if (i > from) counter += vs[i]! < vs[i - 1]! ? vs[i]! : vs[i]! - vs[i - 1]!;
+        w.push(vs[i]!);
+      }
+      const stamp = Math.min(end, ts[to - 1]!);
+      const values = [w.length, w.reduce((a, b) => a + b, 0), Math.min(Number.MAX_VALUE, ...w), Math.max(-Number.MAX_VALUE, ...w), counter];
+      values.forEach((v, k) => apps[k]!.append(stamp, v));
+    }
+    apps[4]!.append(ts[to - 1]!, vs[to - 1]!);
+    out.push(encodeChunkRecord(AggrChunk.encode([parts[0], parts[1], parts[2], parts[3], parts[4]])));
+    from = to;
+  }
+  return out;
+}
+
+describe('downsampleRaw', () => {
+  it('writes the records of the plain algorithm byte for byte: gaps, resets, negative timestamps, several chunks', () => {
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (const [start, count, step] of [
+      [0, 50, 60_000],
+      [-7 * RES_1H - 1, 4000, 15_000],
+      [1_700_000_000_000, 2000, 60_000],
+      [1_700_000_000_123, 9000, 10_000],
+      [-1, 3, 1],
+    ] as const) {
+      const b = new SampleBuffer();
+      let t = start;
+      let v = 100;
+      for (let i = 0; i < count; i++) {
+        b.push(t, v);
+        t += rnd() < 0.01 ? step * 40 : step + Math.floor(rnd() * 3);
+        v = rnd() < 0.005 ? rnd() : Math.round((v + rnd() * 5) * 100) / 100;
+      }
+      const got = downsampleRaw(b, RES_5M);
+      const ts = Array.from(b.ts.subarray(0, b.n));
+      const want = referenceRaw(ts, Array.from(b.vs.subarray(0, b.n)), RES_5M);
+      expect(got.map((r) => Buffer.from(r.record).toString('hex'))).toEqual(want.map((r) => Buffer.from(r).toString('hex')));
+      if (count > 2000) expect(got.length).toBeGreaterThan(1);
+    }
+  });
 });

@@ -3,6 +3,7 @@ import {
   AggrType,
   BlockWriter,
   CounterResetsIterator,
+  crc32c,
   Encbuf,
   Encoding,
   isDeleted,
@@ -13,15 +14,16 @@ import {
   type BlockMeta,
   type Chunk,
   type ChunkMeta,
+  type ChunkRecord,
   type Interval,
   type SampleIterator,
   type ThanosMeta,
   type XORAppender,
-  type XORIterator,
   xorSamplesBytes,
 } from '@strata/tsdb';
 import { toRecord } from './records.js';
 import { mergeSymbolTables, SourceBlock } from './source.js';
+import { appendXORSamples } from './xor-samples.js';
 
 const HOUR = 3_600_000;
 export const RES_RAW = 0;
@@ -68,24 +70,23 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
     });
     let pointsIn = 0;
     const samples = new SampleBuffer();
-    let it: XORIterator | undefined;
     try {
       while (await src.next()) {
         const records = await src.records();
         const chunks = records.map((r, i) => src.chunkOf(r, src.chunkRefs[i]!));
-        let out: ChunkMeta[];
+        let out: readonly ChunkRecord[];
         if (inRes === RES_RAW) {
           samples.reset();
           const deleted = src.deleted();
-          for (const c of chunks) it = samples.appendChunk(asXOR(c, source.ulid), it, deleted);
+          for (const c of chunks) samples.appendXOR(asXOR(c, source.ulid), deleted);
           pointsIn += samples.n;
           out = downsampleRaw(samples, resolution);
         } else {
           const aggrs = chunks.map((c) => asAggr(c, source.ulid));
           for (const a of aggrs) pointsIn += a.numSamples();
-          out = downsampleAggr(aggrs, src.minTimes[0]!, src.maxTimes[src.numChunks - 1]!, inRes, resolution);
+          out = downsampleAggr(aggrs, src.minTimes[0]!, src.maxTimes[src.numChunks - 1]!, inRes, resolution).map(toRecord);
         }
-        if (out.length > 0) await writer.addSeriesRecords(src.labelRefs, src.numRefs, out.map(toRecord));
+        if (out.length > 0) await writer.addSeriesRecords(src.labelRefs, src.numRefs, out);
       }
     } catch (e) {
       await writer.abort();
@@ -127,38 +128,18 @@ export class SampleBuffer extends TsdbSampleBuffer {
     if (err !== null) throw err;
   }
 
-  /**
-   * Like expand over a chunk's samples, read in bulk: they are appended as they are, then filtered in
-   * place. Returns the iterator, for reuse.
-   */
-  appendChunk(c: XORChunk, reuse: XORIterator | undefined, deleted?: readonly Interval[]): XORIterator {
-    const start = this.n;
-    const need = start + c.numSamples();
+  /** Like expand over an XOR chunk's samples, decoded in bulk (see appendXORSamples). */
+  appendXOR(c: XORChunk, deleted?: readonly Interval[]): void {
+    const need = this.n + c.numSamples();
     if (this.ts.length < need) {
       const size = Math.max(need, this.ts.length * 2);
       const [ts, vs] = [new Float64Array(size), new Float64Array(size)];
-      ts.set(this.ts.subarray(0, start));
-      vs.set(this.vs.subarray(0, start));
+      ts.set(this.ts.subarray(0, this.n));
+      vs.set(this.vs.subarray(0, this.n));
       this.ts = ts;
       this.vs = vs;
     }
-    const it = c.iterator(reuse);
-    const end = it.readInto(this.ts, this.vs, start);
-    const err = it.err();
-    if (err !== null) throw err;
-    const { ts, vs } = this;
-    let last = start > 0 ? ts[start - 1]! : Number.NEGATIVE_INFINITY;
-    let k = start;
-    for (let i = start; i < end; i++) {
-      const t = ts[i]!;
-      const v = vs[i]!;
-      if (Number.isNaN(v) || t < last || (deleted !== undefined && isDeleted(deleted, t))) continue;
-      ts[k] = t;
-      vs[k++] = v;
-      last = t;
-    }
-    this.n = k;
-    return it;
+    this.n = appendXORSamples(c.bytes, this.ts, this.vs, this.n, deleted);
   }
 }
 
@@ -288,6 +269,8 @@ class BatchWindows {
 const windows = new BatchWindows();
 /** The payload of the aggregate chunk being built. */
 const aggrPayload = new Encbuf(4096);
+/** The segment records of the series being downsampled (see downsampleRaw). */
+const rawRecords = new Encbuf(16384);
 
 /**
  * Raw samples (NaNs already dropped) to aggregate chunks (Thanos' DownsampleRaw): batches of about
@@ -295,13 +278,17 @@ const aggrPayload = new Encbuf(4096);
  * sub-chunk starts with the batch's first raw sample and ends with its last raw value, repeated at
  * the last stamp. Each batch is aggregated in one pass into BatchWindows and each aggregate then
  * encoded from its array in one go.
+ *
+ * The chunks come as segment records for BlockWriter.addSeriesRecords, in a buffer reused by the next
+ * call: no allocation per chunk (a 2-day block's chunks would otherwise be garbage of about its size).
  */
-export function downsampleRaw(s: SampleBuffer, resolution: number): ChunkMeta[] {
+export function downsampleRaw(s: SampleBuffer, resolution: number): ChunkRecord[] {
   const { ts, vs, n } = s;
   if (n === 0) return [];
   const numChunks = targetChunkCount(ts[0] as number, ts[n - 1] as number, 60_000, resolution, n);
   const batchSize = Math.trunc(n / numChunks) + 1;
-  const out: ChunkMeta[] = [];
+  const out: ChunkRecord[] = [];
+  rawRecords.reset();
   for (let from = 0; from < n; ) {
     let to = Math.min(from + batchSize, n);
     const w = windowEnd(ts[to - 1] as number, resolution);
@@ -312,66 +299,68 @@ export function downsampleRaw(s: SampleBuffer, resolution: number): ChunkMeta[] 
   return out;
 }
 
-/** One aggregate chunk of raw samples [from, to); stamps as aggregateBatch sets them. */
-function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to: number, resolution: number): ChunkMeta {
+/** One aggregate chunk of raw samples [from, to), as a record in rawRecords. */
+function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to: number, resolution: number): ChunkRecord {
   const wd = windows;
   // A window holds at least one sample: at most to − from windows.
   wd.ensure(to - from);
   const { t: wt, count, sum, min, max, counter } = wd;
   const lastT = ts[to - 1] as number;
   let m = 0;
-  let nextT = Number.NEGATIVE_INFINITY;
-  let cnt = 0;
-  let sm = 0;
-  let mn = 0;
-  let mx = 0;
+  let end = Number.NEGATIVE_INFINITY;
   let ctr = vs[from] as number;
   let last = ctr;
-  for (let i = from; i < to; i++) {
+  for (let i = from; i < to; ) {
     const t = ts[i] as number;
-    const v = vs[i] as number;
-    if (t > nextT) {
-      if (m > 0) {
-        count[m] = cnt;
-        sum[m] = sm;
-        min[m] = mn;
-        max[m] = mx;
-        counter[m] = ctr;
-      }
-      m++;
-      nextT = Math.min(windowEnd(t, resolution), lastT);
-      wt[m] = nextT;
-      cnt = 0;
-      sm = 0;
-      mn = Number.MAX_VALUE;
-      mx = -Number.MAX_VALUE;
-    }
-    if (i > from) ctr += v < last ? v : v - last;
-    last = v;
-    sm += v;
-    cnt++;
-    if (v < mn) mn = v;
-    if (v > mx) mx = v;
+    // The window after the last one is found without a division (a floating-point remainder is a
+    // library call), as long as no negative timestamps make windows irregular.
+    end = t >= 0 && t <= end + resolution ? end + resolution : windowEnd(t, resolution);
+    let cnt = 0;
+    let sm = 0;
+    let mn = Number.MAX_VALUE;
+    let mx = -Number.MAX_VALUE;
+    do {
+      const v = vs[i] as number;
+      if (i > from) ctr += v < last ? v : v - last;
+      last = v;
+      sm += v;
+      cnt++;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+      i++;
+    } while (i < to && (ts[i] as number) <= end);
+    m++;
+    // Stamps: window ends, but the batch's last sample time for its last window.
+    wt[m] = end < lastT ? end : lastT;
+    count[m] = cnt;
+    sum[m] = sm;
+    min[m] = mn;
+    max[m] = mx;
+    counter[m] = ctr;
   }
-  count[m] = cnt;
-  sum[m] = sm;
-  min[m] = mn;
-  max[m] = mx;
-  counter[m] = ctr;
   wt[0] = ts[from] as number;
   counter[0] = vs[from] as number;
-  wt[m + 1] = nextT;
+  wt[m + 1] = lastT;
   counter[m + 1] = vs[to - 1] as number;
-  const end = m + 1;
   // Each aggregate is encoded into the scratch bitstream and copied into the payload at once.
   const payload = aggrPayload;
   payload.reset();
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, count, 1, end));
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, sum, 1, end));
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, min, 1, end));
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, max, 1, end));
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, counter, 0, end + 1));
-  return { minTime: wt[1] as number, maxTime: nextT, chunk: AggrChunk.fromBytes(payload.get().slice()) };
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, count, 1, m + 1));
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, sum, 1, m + 1));
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, min, 1, m + 1));
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, max, 1, m + 1));
+  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, counter, 0, m + 2));
+  // The segment record: len | encoding | payload | CRC32C(encoding, payload).
+  const data = payload.get();
+  const rec = rawRecords;
+  const start = rec.length;
+  rec.putUvarint(data.length);
+  const encodingAt = rec.length;
+  rec.putByte(Encoding.Aggr);
+  rec.putBytes(data);
+  rec.putBE32(crc32c(rec.get(), 0, encodingAt, rec.length));
+  // A view stays valid when rawRecords grows: its buffer is replaced, not changed.
+  return { minTime: wt[1] as number, maxTime: lastT, numSamples: m, record: rec.get().subarray(start) };
 }
 
 /** What a window of already aggregated points of each kind becomes at the coarser resolution. */

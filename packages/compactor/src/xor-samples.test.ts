@@ -1,0 +1,109 @@
+import { CorruptionError, floatFromBits, floatHi, floatLo, isDeleted, STALE_NAN, ValueType, XORChunk, type Interval } from '@strata/tsdb';
+import { describe, expect, it } from 'vitest';
+import { appendXORSamples } from './xor-samples.js';
+
+interface Sample {
+  t: number;
+  v: number;
+}
+
+const bitsOf = (v: number): string => floatHi(v).toString(16).padStart(8, '0') + floatLo(v).toString(16).padStart(8, '0');
+
+function encode(samples: readonly Sample[]): Uint8Array {
+  const c = new XORChunk();
+  const app = c.appender();
+  for (const s of samples) app.append(s.t, s.v);
+  return c.bytes.slice();
+}
+
+/** What downsampling keeps of chunks read with tsdb's XORIterator: no NaNs, nothing going back in time or deleted. */
+function reference(chunks: readonly Uint8Array[], deleted?: readonly Interval[]): { ts: number[]; bits: string[] } {
+  const ts: number[] = [];
+  const bits: string[] = [];
+  let last = Number.NEGATIVE_INFINITY;
+  for (const c of chunks) {
+    const it = XORChunk.fromBytes(c).iterator();
+    while (it.next() === ValueType.Float) {
+      const t = it.atT();
+      const v = it.atFloat();
+      if (Number.isNaN(v) || t < last || (deleted !== undefined && isDeleted(deleted, t))) continue;
+      ts.push(t);
+      bits.push(bitsOf(v));
+      last = t;
+    }
+    expect(it.err()).toBeNull();
+  }
+  return { ts, bits };
+}
+
+function decodeAll(chunks: readonly Uint8Array[], deleted?: readonly Interval[]): { ts: number[]; bits: string[] } {
+  const total = chunks.reduce((n, c) => n + ((c[0]! << 8) | c[1]!), 0);
+  const ts = new Float64Array(total);
+  const vs = new Float64Array(total);
+  let n = 0;
+  for (const c of chunks) n = appendXORSamples(c, ts, vs, n, deleted);
+  return { ts: Array.from(ts.subarray(0, n)), bits: Array.from(vs.subarray(0, n), bitsOf) };
+}
+
+/** A deterministic pseudo-random generator (mulberry32), so failures reproduce. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+describe('appendXORSamples', () => {
+  it('decodes what XORIterator decodes, bit for bit, over every timestamp and value shape', () => {
+    const rnd = random(42);
+    const specials = [0, -0, 1, -1, Infinity, -Infinity, Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53, floatFromBits(0x80000000, 1)];
+    // Delta-of-delta buckets: 0, 14, 17, 20 and 64 bits, both signs; timestamps around and below 0.
+    const steps = [15_000, 15_000, 15_001, 14_999, 8_000, 60_000, 100_000, 600_000, 5_000_000, 1, 0];
+    for (let round = 0; round < 200; round++) {
+      const chunks: Uint8Array[] = [];
+      let t = Math.floor((rnd() - 0.5) * 4e12);
+      let v = rnd() * 100;
+      for (let c = 0; c < 1 + Math.floor(rnd() * 4); c++) {
+        const samples: Sample[] = [];
+        const n = Math.floor(rnd() * 150);
+        for (let i = 0; i < n; i++) {
+          const r = rnd();
+          t += r < 0.05 ? -Math.floor(rnd() * 50_000) : steps[Math.floor(rnd() * steps.length)]!;
+          if (r < 0.5) v = Math.round((v + (rnd() - 0.5) * 10) * 100) / 100;
+          else if (r < 0.6) v = specials[Math.floor(rnd() * specials.length)]!;
+          else if (r < 0.65) v = STALE_NAN;
+          else if (r < 0.7) v = NaN;
+          else if (r < 0.9) v = rnd() * 1e6;
+          samples.push({ t, v });
+        }
+        chunks.push(encode(samples));
+      }
+      expect(decodeAll(chunks)).toEqual(reference(chunks));
+      const deleted = [{ mint: t - 3_000_000, maxt: t - 1_000_000 }, { mint: t - 500, maxt: t }];
+      expect(decodeAll(chunks, deleted)).toEqual(reference(chunks, deleted));
+    }
+  });
+
+  it('a 64-bit delta-of-delta and a negative first delta', () => {
+    const chunks = [encode([{ t: 0, v: 1 }, { t: -5, v: 2 }, { t: 2 ** 50, v: 3 }, { t: 2 ** 50 + 1, v: 3 }, { t: -(2 ** 50), v: 4 }])];
+    expect(decodeAll(chunks)).toEqual(reference(chunks));
+  });
+
+  it('reports corrupt chunks as XORIterator does', () => {
+    const good = encode(Array.from({ length: 50 }, (_, i) => ({ t: i * 15_000, v: i * 1.5 })));
+    for (let cut = 2; cut < good.length - 1; cut++) {
+      const bytes = good.subarray(0, cut);
+      const it = XORChunk.fromBytes(bytes).iterator();
+      while (it.next() === ValueType.Float);
+      expect(() => decodeAll([bytes])).toThrow(CorruptionError);
+      expect(() => decodeAll([bytes])).toThrow(it.err()!.message);
+    }
+    expect(() => appendXORSamples(new Uint8Array(1), new Float64Array(1), new Float64Array(1), 0)).toThrow(/shorter than its 2-byte sample count/);
+    // Sample 1 with a new window of 31 leading zeros and 63 significant bits.
+    const window = new Uint8Array([...encode([{ t: 0, v: 1 }]).subarray(0, 11), 0x01, 0b11111111, 0b11111000, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    window[1] = 2;
+    expect(() => decodeAll([window])).toThrow(/invalid value window: 31 leading zeros and 63 significant bits reading sample 1 of 2/);
+  });
+});
