@@ -1,5 +1,5 @@
-import { ChainMergeIterator, ChunksSampleIterator, ValueType, XORChunk, type ChunkMeta, type SampleIterator, type XORAppender } from '@strata/tsdb';
-import { PlainIterator } from './adjustable.js';
+import { ChainMergeIterator, ValueType, XORChunk, type ChunkMeta, type SampleIterator, type XORAppender } from '@strata/tsdb';
+import { ChunksReplicaIterator } from './adjustable.js';
 import { splitOverlapping } from './overlap.js';
 import { penaltyMerge } from './penalty.js';
 import type { DedupFunc } from './series.js';
@@ -45,8 +45,8 @@ function mergeRun(run: ChunkMeta[], func: DedupFunc, out: ChunkMeta[]): void {
   for (const c of unique) {
     if (c.chunk.encoding !== 1) throw new Error(`overlapping chunks of encoding ${c.chunk.encoding} cannot be merged sample-wise`);
   }
-  const streams = splitOverlapping(unique).map((s) => new ChunksSampleIterator(s, -Infinity, Infinity));
-  const merged: SampleIterator = func === 'penalty' ? penaltyMerge(streams.map((s) => new PlainIterator(s))) : new ChainMergeIterator(streams);
+  const streams = splitOverlapping(unique).map((s) => new ChunksReplicaIterator(s, false));
+  const merged: SampleIterator = func === 'penalty' ? penaltyMerge(streams) : new ChainMergeIterator(streams);
   encodeSamples(merged, out);
 }
 

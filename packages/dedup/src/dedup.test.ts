@@ -1,6 +1,6 @@
-import { ArraySampleIterator, Labels, ValueType, type SampleIterator, type Series } from '@strata/tsdb';
+import { ArraySampleIterator, ChunkSeriesSamples, Labels, ValueType, XORChunk, type ChunkMeta, type SampleIterator, type Series } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { CounterAdjustingIterator, PlainIterator } from './adjustable.js';
+import { ChunksReplicaIterator, CounterAdjustingIterator, PlainIterator } from './adjustable.js';
 import { splitOverlapping } from './overlap.js';
 import { penaltyMerge } from './penalty.js';
 import { dedupSeriesSet } from './series.js';
@@ -124,5 +124,54 @@ describe('dedupSeriesSet', () => {
     expect(out.map((s) => s.labels.toString())).toEqual(['{__name__="x"}', '{__name__="y"}']);
     expect(out[1]).toBe(y);
     expect(drain((out[0] as Series).iterator())).toEqual([[0, 1], [10_000, 1], [40_000, 2]]);
+  });
+
+  it('reads chunk replicas as the penalty merge of their samples, counters adjusted on switches', () => {
+    // A counter with a gap in A (a switch to B, which restarted lower) and one in B (a switch back).
+    const a = [...series(15_000, 0, 0, 1_800_000, (t) => t / 1000), ...series(15_000, 0, 2_400_000, 7_200_000, (t) => t / 1000)];
+    const b = [...series(15_000, 7_000, 0, 3_600_000, (t) => t / 1000 - 500), ...series(15_000, 7_000, 4_000_000, 7_200_000, (t) => t / 1000 - 500)];
+    const chunksOf = (s: [number, number][]): ChunkMeta[] => {
+      const out: ChunkMeta[] = [];
+      for (let i = 0; i < s.length; i += 120) {
+        const part = s.slice(i, i + 120);
+        const c = new XORChunk();
+        const app = c.appender();
+        for (const [t, v] of part) app.append(t, v);
+        out.push({ minTime: part[0]![0], maxTime: part[part.length - 1]![0], chunk: c });
+      }
+      return out;
+    };
+    const labels = Labels.from({ __name__: 'x' });
+    for (const func of ['rate', 'max_over_time']) {
+      const [merged] = [...dedupSeriesSet([new ChunkSeriesSamples(labels, chunksOf(a)), new ChunkSeriesSamples(labels, chunksOf(b))], 'penalty', func)];
+      const wrap = func === 'rate' ? (s: [number, number][]) => new CounterAdjustingIterator(arrayIterator(s)) : plain;
+      const want = drain(penaltyMerge([wrap(a), wrap(b)]));
+      expect(want.some(([t]) => t > 1_800_000 && t < 2_400_000)).toBe(true);
+      expect(drain((merged as Series).iterator())).toEqual(want);
+      const it = (merged as Series).iterator();
+      expect(it.seek(2_000_000)).toBe(ValueType.Float);
+      expect([it.atT(), it.atFloat()]).toEqual(want.find(([t]) => t >= 2_000_000));
+    }
+  });
+});
+
+describe('ChunksReplicaIterator', () => {
+  it('seeks across chunks without decoding those that end before the target', () => {
+    const chunk = (s: [number, number][]): ChunkMeta => {
+      const c = new XORChunk();
+      const app = c.appender();
+      for (const [t, v] of s) app.append(t, v);
+      return { minTime: s[0]![0], maxTime: s[s.length - 1]![0], chunk: c };
+    };
+    const unreadable: ChunkMeta = { minTime: 0, maxTime: 20, chunk: { encoding: 1, bytes: new Uint8Array(0), numSamples: () => 3, iterator: () => { throw new Error('decoded'); } } };
+    const it = new ChunksReplicaIterator([unreadable, chunk([[30, 1], [40, 2]]), chunk([[50, 3], [60, 4]])], false);
+    expect(it.seek(35)).toBe(ValueType.Float);
+    expect(it.atT()).toBe(40);
+    expect(it.seek(10)).toBe(ValueType.Float);
+    expect(it.atT()).toBe(40);
+    expect(it.seek(55)).toBe(ValueType.Float);
+    expect([it.atT(), it.atFloat()]).toEqual([60, 4]);
+    expect(it.next()).toBe(ValueType.None);
+    expect(it.seek(0)).toBe(ValueType.None);
   });
 });

@@ -16,52 +16,61 @@ import type { AdjustableIterator } from './adjustable.js';
 export const INITIAL_PENALTY_MS = 5000;
 
 export class PenaltyDedupIterator implements AdjustableIterator {
+  readonly adjusts: boolean;
   #aType: ValueType;
   #bType: ValueType;
+  /** Timestamp of the last emitted sample, where the replica `#useA` names stands; -Infinity before the first. */
   #lastT = Number.NEGATIVE_INFINITY;
   #penA = 0;
   #penB = 0;
   #useA = true;
-  #started = false;
   /** Where the replica not emitting has to be seeked before it is looked at (-Infinity: nowhere). */
   #aTarget = Number.NEGATIVE_INFINITY;
   #bTarget = Number.NEGATIVE_INFINITY;
+  /** The value atFloat last returned, while it is the current sample's (saves reading it again on a switch). */
+  #value = 0;
+  #valueKnown = false;
 
   constructor(
     private readonly a: AdjustableIterator,
     private readonly b: AdjustableIterator,
   ) {
+    this.adjusts = a.adjusts || b.adjusts;
     this.#aType = a.next();
     this.#bType = b.next();
   }
 
   next(): ValueType {
     const wasA = this.#useA;
-    const lastType = this.#started ? (wasA ? this.#aType : this.#bType) : ValueType.None;
-    const lastValue = lastType === ValueType.Float ? this.#current().atFloat() : 0;
-    this.#started = true;
-    const t = this.#advance();
-    if (t !== ValueType.None && this.#useA !== wasA && lastType === ValueType.Float) {
+    const known = this.#lastT !== Number.NEGATIVE_INFINITY;
+    const lastType = !known ? ValueType.None : wasA ? this.#aType : this.#bType;
+    // The last emitted value is only needed to adjust counters on a switch.
+    const lastValue = this.adjusts && lastType === ValueType.Float ? (this.#valueKnown ? this.#value : this.#current().atFloat()) : 0;
+    this.#valueKnown = false;
+    const t = this.#advance(known);
+    if (t !== ValueType.None && this.#useA !== wasA && lastType === ValueType.Float && this.adjusts) {
       if (this.#aType === ValueType.Float) this.a.adjustAtValue(lastValue);
       if (this.#bType === ValueType.Float) this.b.adjustAtValue(lastValue);
     }
     return t;
   }
 
-  #advance(): ValueType {
-    const known = this.#lastT !== Number.NEGATIVE_INFINITY;
+  #advance(known: boolean): ValueType {
     if (known) {
-      // The replica that gave the last sample steps on. The other only has to get past its penalty
-      // window: it is not moved (its chunks not decoded) while the first replica's next sample comes
-      // before that window ends, since it could not be picked anyway. Seeks only go forward, so one
-      // seek to the furthest target later lands where all of them would have.
+      // The replica that gave the last sample stands at #lastT with no penalty: it takes its next
+      // sample. The other only has to get past its penalty window: it is not moved (its chunks not
+      // decoded) while the first replica's next sample comes before that window ends, since it could
+      // not be picked anyway. Seeks only go forward, so one seek to the furthest target later lands
+      // where all of them would have.
       if (this.#useA) {
-        this.#aType = step(this.a, this.#aType, this.#lastT, this.#penA);
-        this.#bTarget = Math.max(this.#bTarget, this.#lastT + 1 + this.#penB);
+        if (this.#aType !== ValueType.None) this.#aType = this.a.next();
+        const target = this.#lastT + 1 + this.#penB;
+        if (target > this.#bTarget) this.#bTarget = target;
         if (this.#keeps(this.a, this.#aType, this.#bType, this.#bTarget)) return this.#aType;
       } else {
-        this.#bType = step(this.b, this.#bType, this.#lastT, this.#penB);
-        this.#aTarget = Math.max(this.#aTarget, this.#lastT + 1 + this.#penA);
+        if (this.#bType !== ValueType.None) this.#bType = this.b.next();
+        const target = this.#lastT + 1 + this.#penA;
+        if (target > this.#aTarget) this.#aTarget = target;
         if (this.#keeps(this.b, this.#bType, this.#aType, this.#aTarget)) return this.#bType;
       }
       this.#settle();
@@ -132,21 +141,24 @@ export class PenaltyDedupIterator implements AdjustableIterator {
 
   /** Steps with `next` rather than seeking the replicas, so gaps in one replica are not skipped. */
   seek(t: number): ValueType {
-    if (!this.#started && this.next() === ValueType.None) return ValueType.None;
+    if (this.#lastT === Number.NEGATIVE_INFINITY && this.next() === ValueType.None) return ValueType.None;
     for (;;) {
       const type = this.#useA ? this.#aType : this.#bType;
       if (type === ValueType.None) return ValueType.None;
-      if (this.#current().atT() >= t) return type;
+      if (this.#lastT >= t) return type;
       if (this.next() === ValueType.None) return ValueType.None;
     }
   }
 
+  /** The emitting replica stands at the last emitted sample. */
   atT(): number {
-    return this.#current().atT();
+    return this.#lastT;
   }
 
   atFloat(): number {
-    return this.#current().atFloat();
+    this.#value = this.#current().atFloat();
+    this.#valueKnown = true;
+    return this.#value;
   }
 
   err(): Error | null {
@@ -154,21 +166,12 @@ export class PenaltyDedupIterator implements AdjustableIterator {
   }
 
   adjustAtValue(lastEmitted: number): void {
+    if (!this.adjusts) return;
+    this.#valueKnown = false;
     this.#settle();
     if (this.#aType === ValueType.Float) this.a.adjustAtValue(lastEmitted);
     if (this.#bType === ValueType.Float) this.b.adjustAtValue(lastEmitted);
   }
-}
-
-/**
- * Moves a replica to its first sample after `lastT + penalty`. The replica that supplied the last
- * sample (no penalty, standing at `lastT`) simply takes its next sample: cheaper than a seek, and
- * the same, as timestamps within a replica increase.
- */
-function step(it: AdjustableIterator, type: ValueType, lastT: number, penalty: number): ValueType {
-  if (type === ValueType.None) return type;
-  if (penalty === 0 && it.atT() === lastT) return it.next();
-  return it.seek(lastT + 1 + penalty);
 }
 
 /** Folds replicas pairwise into one penalty-deduplicated iterator. */

@@ -1,5 +1,5 @@
-import { ChainMergeIterator, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
-import { CounterAdjustingIterator, isCounterFunc, PlainIterator } from './adjustable.js';
+import { ChainMergeIterator, ChunkSeriesSamples, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
+import { ChunksReplicaIterator, CounterAdjustingIterator, isCounterFunc, PlainIterator, type AdjustableIterator } from './adjustable.js';
 import { penaltyMerge } from './penalty.js';
 
 export type DedupFunc = 'penalty' | 'chain';
@@ -17,8 +17,13 @@ export class DedupSeries implements Series {
   iterator(): SampleIterator {
     if (this.func === 'chain') return new ChainMergeIterator(this.replicas.map((r) => r.iterator()));
     const counter = isCounterFunc(this.selectFunc);
-    return penaltyMerge(this.replicas.map((r) => (counter ? new CounterAdjustingIterator(r.iterator()) : new PlainIterator(r.iterator()))));
+    return penaltyMerge(this.replicas.map((r) => replicaIterator(r, counter)));
   }
+}
+
+function replicaIterator(r: Series, counter: boolean): AdjustableIterator {
+  if (r instanceof ChunkSeriesSamples) return new ChunksReplicaIterator(r.chunks, counter);
+  return counter ? new CounterAdjustingIterator(r.iterator()) : new PlainIterator(r.iterator());
 }
 
 /**
