@@ -6,7 +6,7 @@
  * ChunkedReadResponse), or SAMPLES (snappy block of ReadResponse) from Prometheus older than 2.13.
  */
 import { crc32c } from '@node-rs/crc32';
-import { delimitedFieldSize, type EncodedChunks, ProtoReader, ProtoWriter, readLabel, type LabelMatcher, WireType } from '@strata/storeapi';
+import { delimitedFieldSize, type EncodedChunks, ProtoReader, ProtoWriter, putVarint32, readLabel, type LabelMatcher, WireType } from '@strata/storeapi';
 import { Encoding, type Label } from '@strata/tsdb';
 import snappy from 'snappy';
 
@@ -127,9 +127,8 @@ export class TranscodedChunks implements EncodedChunks {
   readonly #sources: Buffer[] = [];
   readonly #nums: number[] = [];
 
-  /** Adds the prompb.Chunk (min_time 1, max_time 2, type 3, data 4) at `r.pos`, ending at `end`. */
-  add(r: ProtoReader, end: number): void {
-    const b = r.source;
+  /** Adds the prompb.Chunk (min_time 1, max_time 2, type 3, data 4) at `b[start, end)`. */
+  add(b: Buffer, start: number, end: number): void {
     let minStart = 0;
     let minEnd = 0;
     let maxStart = 0;
@@ -137,31 +136,39 @@ export class TranscodedChunks implements EncodedChunks {
     let type = 0;
     let dataStart = 0;
     let dataEnd = 0;
-    while (r.pos < end) {
-      const fieldStart = r.pos;
-      const t = b[fieldStart]!; // fields 1-4 have one-byte tags; anything else is read generically below
-      if (t === 8) {
-        r.pos++;
-        r.skip(WireType.Varint);
-        minStart = fieldStart;
-        minEnd = r.pos;
-      } else if (t === 16) {
-        r.pos++;
-        r.skip(WireType.Varint);
-        maxStart = fieldStart;
-        maxEnd = r.pos;
+    let p = start;
+    // Fields 1-4 have one-byte tags and are read in place; anything else is skipped generically.
+    while (p < end) {
+      const t = b[p++]!;
+      if (t === 8 || t === 16) {
+        const fieldStart = p - 1;
+        while (p < end && b[p++]! >= 0x80);
+        if (t === 8) {
+          minStart = fieldStart;
+          minEnd = p;
+        } else {
+          maxStart = fieldStart;
+          maxEnd = p;
+        }
       } else if (t === 24) {
-        r.pos++;
-        type = r.uint32();
+        type = b[p++]!; // an encoding is below 128: a one-byte varint
       } else if (t === 34) {
-        r.pos++;
-        const n = r.uint32();
-        dataStart = r.pos;
-        dataEnd = dataStart + n;
-        r.pos = dataEnd;
-      } else r.skip(r.tag() & 7);
+        let n = 0;
+        for (let shift = 0; shift < 35; shift += 7) {
+          const c = b[p++]!;
+          n += (c & 0x7f) * 2 ** shift;
+          if (c < 0x80) break;
+        }
+        dataStart = p;
+        p += n;
+        dataEnd = p;
+      } else {
+        const r = new ProtoReader(b, p - 1, end);
+        r.skip(r.tag() & 7);
+        p = r.pos;
+      }
     }
-    if (r.pos !== end) throw new Error(`remote read: chunk field beyond the end of its chunk at offset ${r.pos}`);
+    if (p !== end || minEnd - minStart > 11 || maxEnd - maxStart > 11) throw new Error(`remote read: malformed chunk at offset ${start}`);
     if (type < Encoding.XOR || type > Encoding.FloatHistogram) throw new Error(`remote read: unknown chunk encoding ${type}`);
     const storeType = type - 1; // the StoreAPI numbers encodings from XOR = 0
     const raw = (storeType === 0 ? 0 : 2) + (dataEnd === dataStart ? 0 : delimitedFieldSize(dataEnd - dataStart));
@@ -178,15 +185,35 @@ export class TranscodedChunks implements EncodedChunks {
     this.size += other.size;
   }
 
-  /** Writes AggrChunk { min_time 1, max_time 2, raw 3: Chunk { type 1, data 2 } } per chunk. */
+  /**
+   * Writes AggrChunk { min_time 1, max_time 2, raw 3: Chunk { type 1, data 2 } } per chunk, each straight
+   * into the writer's buffer (no call per field: this runs for every chunk a query returns).
+   */
   write(w: ProtoWriter): void {
     const n = this.#nums;
     for (let i = 0, k = 0; k < n.length; i++, k += STRIDE) {
       const src = this.#sources[i]!;
-      w.header(2, n[k + AGGR_SIZE]!);
-      w.raw(src, n[k + MIN_START]!, n[k + MIN_END]!).raw(src, n[k + MAX_START]!, n[k + MAX_END]!);
-      w.header(3, n[k + RAW_SIZE]!).uint32(1, n[k + STORE_TYPE]!);
-      w.bytesRange(2, src, n[k + DATA_START]!, n[k + DATA_END]!);
+      const aggr = n[k + AGGR_SIZE]!;
+      const b = w.room(aggr + 6); // tag, length varint (5 bytes at most) and content
+      let p = putVarint32(b, w.pos, (2 << 3) | WireType.LengthDelimited);
+      p = putVarint32(b, p, aggr);
+      for (let j = n[k + MIN_START]!, e = n[k + MIN_END]!; j < e; j++) b[p++] = src[j]!;
+      for (let j = n[k + MAX_START]!, e = n[k + MAX_END]!; j < e; j++) b[p++] = src[j]!;
+      b[p++] = (3 << 3) | WireType.LengthDelimited;
+      p = putVarint32(b, p, n[k + RAW_SIZE]!);
+      const type = n[k + STORE_TYPE]!;
+      if (type !== 0) {
+        b[p++] = (1 << 3) | WireType.Varint;
+        b[p++] = type;
+      }
+      const dataStart = n[k + DATA_START]!;
+      const dataEnd = n[k + DATA_END]!;
+      if (dataEnd > dataStart) {
+        b[p++] = (2 << 3) | WireType.LengthDelimited;
+        p = putVarint32(b, p, dataEnd - dataStart);
+        p += src.copy(b, p, dataStart, dataEnd);
+      }
+      w.advance(p);
     }
   }
 }
@@ -283,8 +310,6 @@ const EMPTY = Buffer.alloc(0);
 export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Buffer[]): TranscodedSeries[] {
   const cur = new PieceCursor(Array.isArray(payload) ? payload : [asBuffer(payload as Uint8Array)]);
   const out: TranscodedSeries[] = [];
-  /** A reader over the piece that chunks are read from, made once per piece (not per chunk). */
-  let r = new ProtoReader(EMPTY);
   while (!cur.done) {
     const t = cur.uint32();
     if (t !== 10) {
@@ -302,9 +327,7 @@ export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Buff
       } else if (u === 18) {
         const n = cur.uint32();
         const start = cur.take(n);
-        if (r.source !== cur.held) r = new ProtoReader(cur.held);
-        r.pos = start;
-        series.chunks.add(r, start + n);
+        series.chunks.add(cur.held, start, start + n);
       } else cur.skip(u & 7);
     }
     if (cur.offset !== end) throw new Error(`remote read: field beyond the end of a series at payload offset ${cur.offset}`);

@@ -11,7 +11,7 @@ export * from './client.js';
 export * from './proto.js';
 export * from './acceptance.js';
 export { ProtoReader, WireType } from './wire/reader.js';
-export { delimitedFieldSize, int64FieldSize, ProtoWriter } from './wire/writer.js';
+export { delimitedFieldSize, int64FieldSize, ProtoWriter, putVarint32 } from './wire/writer.js';
 export {
   type ClientTLS,
   type Compression,

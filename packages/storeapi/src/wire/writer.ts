@@ -51,6 +51,16 @@ export function delimitedFieldSize(len: number): number {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Writes a varint of a non-negative integer below 2^32 at `b[p]`; returns the position after it. */
+export function putVarint32(b: Buffer, p: number, v: number): number {
+  while (v > 0x7f) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[p++] = v;
+  return p;
+}
+
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LDELIM = 2;
@@ -95,14 +105,28 @@ export class ProtoWriter {
 
   #varint32(v: number): void {
     this.#ensure(5);
-    const b = this.#buf;
-    let p = this.#pos;
-    while (v > 0x7f) {
-      b[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    b[p++] = v;
-    this.#pos = p;
+    this.#pos = putVarint32(this.#buf, this.#pos, v);
+  }
+
+  /** Bytes written so far. */
+  get pos(): number {
+    return this.#pos;
+  }
+
+  /**
+   * Makes room for `n` more bytes and returns the buffer to write them into from `pos` on; the caller
+   * then moves `pos` past what it wrote. For hot loops that write many small fields of known size
+   * without a call per field (e.g. a whole chunk message).
+   */
+  room(n: number): Buffer {
+    this.#ensure(n);
+    return this.#buf;
+  }
+
+  /** Moves past bytes written into the buffer `room()` returned. */
+  advance(to: number): void {
+    if (to < this.#pos || to > this.#buf.length) throw new Error(`ProtoWriter.advance(${to}) outside ${this.#pos}..${this.#buf.length}`);
+    this.#pos = to;
   }
 
   /** Varint of a 64-bit value given as unsigned low and high 32-bit halves. */
