@@ -17,6 +17,9 @@
  * would over gRPC, asking for batches of 64 series per frame as Thanos' querier does
  * (`response_batch_size`), so its decoding shares the CPU with the store gateway. A supplementary
  * line gives the same selection with skip_chunks (labels only): the per-series cost apart from chunks.
+ * Each throughput line also gives series per CPU-second of this process (store gateway and client),
+ * which other work on a shared machine disturbs less than wall time. No chunk cache is involved: every
+ * round reads its chunks from the bucket.
  */
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
@@ -187,6 +190,7 @@ export async function main(args: string[]): Promise<void> {
         const bytes0 = await metricSum(qMetrics, 'strata_bucket_store_query_object_bytes_fetched_sum');
         const chunk0 = await metricSum(qMetrics, 'strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}');
         const t = performance.now();
+        const cpu0 = process.cpuUsage();
         let series = 0;
         let chunks = 0;
         for await (const f of qClient.series(seriesRequest({ minTime: q.mint, maxTime: q.maxt, matchers: q.matchers, responseBatchSize: RESPONSE_BATCH_SIZE }))) {
@@ -196,8 +200,10 @@ export async function main(args: string[]): Promise<void> {
           }
         }
         const ms = performance.now() - t;
+        const cpu = process.cpuUsage(cpu0);
         return {
           ms,
+          cpuMs: (cpu.user + cpu.system) / 1000,
           series,
           chunks,
           requests: (await metricSum(qMetrics, 'strata_bucket_store_query_object_requests_sum')) - reqs0,
@@ -207,7 +213,12 @@ export async function main(args: string[]): Promise<void> {
       };
       const cold = await run();
       let warm = Infinity;
-      for (let i = 1; i < rounds; i++) warm = Math.min(warm, (await run()).ms);
+      let warmCpu = Infinity;
+      for (let i = 1; i < rounds; i++) {
+        const r = await run();
+        warm = Math.min(warm, r.ms);
+        warmCpu = Math.min(warmCpu, r.cpuMs);
+      }
       // The same selection of the same blocks (the wide block from either bucket) is dumped once.
       const dumpArgs = ['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, q.dir ?? data];
       let promMs = promtoolMs.get(dumpArgs.join(' '));
@@ -224,7 +235,7 @@ export async function main(args: string[]): Promise<void> {
         const perS = (n: number, ms: number) => ((n / ms) * 1000).toFixed(0);
         const mib = (ms: number) => (cold.chunkBytes / 1048576 / (ms / 1000)).toFixed(1);
         throughput.push(
-          `${q.name}: warm ${perS(cold.series, warm)} series/s (${perS(cold.chunks, warm)} chunks/s, ${mib(warm)} MiB/s of chunks), cold ${perS(cold.series, cold.ms)} series/s; promtool dump ${perS(cold.series, promMs)} series/s`,
+          `${q.name}: warm ${perS(cold.series, warm)} series/s (${perS(cold.chunks, warm)} chunks/s, ${mib(warm)} MiB/s of chunks), cold ${perS(cold.series, cold.ms)} series/s; promtool dump ${perS(cold.series, promMs)} series/s; warm ${perS(cold.series, warmCpu)} series per CPU-second of this process (store gateway and client; s3rver and promtool are other processes)`,
         );
       }
     }

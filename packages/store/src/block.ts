@@ -223,7 +223,9 @@ export class BucketBlock {
         for (const entry of entries) {
           let s: BlockSeries | undefined;
           let entrySizes: (number | undefined)[] | undefined;
-          for (const [i, c] of entry.chunks.entries()) {
+          const cs = entry.chunks;
+          for (let i = 0; i < cs.length; i++) {
+            const c = cs[i] as ChunkRef;
             if (c.maxTime < mint || c.minTime > maxt) continue;
             if (s === undefined) {
               out.push((s = { labels: entry.labels, chunks: [] }));
@@ -231,7 +233,7 @@ export class BucketBlock {
               owners.push(s);
               starts.push(metas.length);
             }
-            entrySizes ??= seriesChunkSizes(entry.chunks);
+            entrySizes ??= seriesChunkSizes(cs);
             metas.push(c);
             sizes.push(entrySizes[i]);
           }
