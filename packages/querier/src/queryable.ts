@@ -54,6 +54,7 @@ export class StoreQueryable implements Queryable {
       step: hints.step,
       range: hints.range,
       withoutReplicaLabels: dedup ? [...this.opts.replicaLabels] : [],
+      responseBatchSize: RESPONSE_BATCH_SIZE,
       ...(this.opts.costs !== undefined ? { hints: seriesRequestHints(true) } : {}),
     });
     const { series, warnings, stats } = await this.proxy.fetchSeries(req, signal, this.opts.endpointFilter);
@@ -75,6 +76,12 @@ export class StoreQueryable implements Queryable {
     return Math.floor(res);
   }
 }
+
+/**
+ * Series per response frame, as Thanos' querier asks (store.DefaultResponseBatchSize): fewer, larger
+ * gRPC messages cost both ends less per series than one message each.
+ */
+const RESPONSE_BATCH_SIZE = 64;
 
 const NEEDS_TWO_SAMPLES = new Set(['rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'predict_linear', 'holt_winters', 'double_exponential_smoothing']);
 
