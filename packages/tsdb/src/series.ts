@@ -83,15 +83,20 @@ export class SampleBuffer {
   }
 
   push(t: number, v: number): void {
-    if (this.n === this.ts.length) {
-      const ts = new Float64Array(this.n * 2);
-      const vs = new Float64Array(this.n * 2);
-      ts.set(this.ts);
-      vs.set(this.vs);
-      this.ts = ts;
-      this.vs = vs;
-    }
+    if (this.n === this.ts.length) this.reserve(this.n + 1);
     this.ts[this.n] = t;
     this.vs[this.n++] = v;
+  }
+
+  /** Makes room for `capacity` samples in all (for writing into `ts` and `vs` directly). */
+  reserve(capacity: number): void {
+    if (capacity <= this.ts.length) return;
+    const size = Math.max(capacity, this.ts.length * 2);
+    const ts = new Float64Array(size);
+    const vs = new Float64Array(size);
+    ts.set(this.ts.subarray(0, this.n));
+    vs.set(this.vs.subarray(0, this.n));
+    this.ts = ts;
+    this.vs = vs;
   }
 }

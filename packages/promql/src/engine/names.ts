@@ -1,7 +1,7 @@
 import type { Labels } from '@strata/tsdb';
 
 /** Labels that describe the metric rather than the series; they go with `__name__` when an operation changes the meaning. */
-const METRIC_IDENTITY = ['__name__', '__type__', '__unit__'];
+const METRIC_IDENTITY: ReadonlySet<string> = new Set(['__name__', '__type__', '__unit__']);
 
 /** The labels without the metric name (and the `__type__`/`__unit__` labels of Prometheus' type-and-unit feature). */
 export function dropMetricName(l: Labels): Labels {

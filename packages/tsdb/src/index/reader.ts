@@ -334,6 +334,24 @@ class EntryCursor {
   uvarint(): number {
     const b = this.#buf;
     const start = this.pos;
+    // Chunk meta fields are mostly 1 to 3 bytes: those are read without the general loop.
+    if (start + 3 <= this.#end) {
+      const c0 = b[start] as number;
+      if (c0 < 0x80) {
+        this.pos = start + 1;
+        return c0;
+      }
+      const c1 = b[start + 1] as number;
+      if (c1 < 0x80) {
+        this.pos = start + 2;
+        return (c0 & 0x7f) | (c1 << 7);
+      }
+      const c2 = b[start + 2] as number;
+      if (c2 < 0x80) {
+        this.pos = start + 3;
+        return (c0 & 0x7f) | ((c1 & 0x7f) << 7) | (c2 << 14);
+      }
+    }
     let p = start;
     let result = 0;
     let mul = 1;
