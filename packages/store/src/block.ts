@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { joinKey } from '@strata/objstore';
 import { GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
 import { Encoding, IndexReader, type BlockMeta, type ByteRange, type ChunkRef, type Labels, type Matcher, type Postings } from '@strata/tsdb';
-import { toStoreAggrChunk, xorSamples } from './aggrchunk.js';
+import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
-import { readChunks, seriesChunkSizes, type ChunkReadPlan, type RawChunk, type SegmentFiles } from './chunkreader.js';
+import { readChunks, seriesChunkSizes, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
 import { AccountedByteRange, type AccountingBucket, type QueryStats } from './querystats.js';
 import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
@@ -40,6 +40,23 @@ export interface BlockOptions {
   cache: IndexCache;
   /** Chunks at most this many bytes apart in a segment file are fetched with one request (default: the block's average chunk size). */
   chunkGapBytes?: number;
+}
+
+/** Shared by every series whose chunks are a RawChunkRun (or that has none); frozen, so a push throws. */
+const NO_CHUNKS = Object.freeze([]) as unknown as AggrChunk[];
+
+/** One batch of chunks to read: theirs refs, time ranges and size hints, and the series owning them. */
+interface ChunkBatch {
+  refs: number[];
+  minTimes: number[];
+  maxTimes: number[];
+  sizes: (number | undefined)[];
+  owners: BlockSeries[];
+  starts: number[];
+}
+
+function newBatch(): ChunkBatch {
+  return { refs: [], minTimes: [], maxTimes: [], sizes: [], owners: [], starts: [] };
 }
 
 /** How many chunk refs one read of chunks is planned over; the next batch's series are decoded while it runs. */
@@ -181,7 +198,9 @@ export class BucketBlock {
    * The block's series matching `matchers` with chunks overlapping [mint, maxt], sorted by labels,
    * each with all its chunks in the range: raw chunks as raw bytes, a downsampled block's aggregate
    * chunks as the requested `aggregates` (toStoreAggrChunk). Everything is read before anything is
-   * returned, so a corrupt chunk fails the whole block rather than serving part of it.
+   * returned, so a corrupt chunk fails the whole block rather than serving part of it. Each series'
+   * labels are `labelsOf` its labels in the index, mapped as soon as its entry is decoded (so the
+   * index's are garbage at once); the order is the index's, which the mapping may have changed.
    */
   series(
     matchers: readonly Matcher[],
@@ -191,30 +210,23 @@ export class BucketBlock {
     budget: SampleBudget,
     aggregates: readonly Aggr[],
     stats: QueryStats,
+    labelsOf: (labels: Labels) => Labels,
   ): Promise<BlockSeries[]> {
     return this.#use(stats, async (r) => {
       const ids = await this.#postings(r.index, matchers);
       const out: BlockSeries[] = [];
       const reads: Promise<void>[] = [];
       let segments: Promise<SegmentFiles> | undefined;
-      // The batch's chunks (where each is, its time range), and its series: each owns the chunks from its
-      // start to the next one's (a series' chunks are never split between batches).
-      let metas: ChunkRef[] = [];
-      let sizes: (number | undefined)[] = [];
-      let owners: BlockSeries[] = [];
-      let starts: number[] = [];
+      // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the
+      // chunks from its start to the next one's (a series' chunks are never split between batches).
+      // Numbers, not the index's chunk metas, so those are garbage as soon as their entry is done.
+      let batch = newBatch();
       // Each batch's chunks are read while the next batch's series entries are decoded.
       const flush = () => {
-        const [batch, hints, of, from] = [metas, sizes, owners, starts];
-        metas = [];
-        sizes = [];
-        owners = [];
-        starts = [];
+        const b = batch;
+        batch = newBatch();
         segments ??= this.#segmentFiles(r.bucket);
-        const read = segments.then(async (files) => {
-          const chunks = await readChunks(files, batch.map((c) => c.ref), this.#chunkPlan, hints);
-          this.#attach(batch, chunks, of, from, budget, aggregates);
-        });
+        const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs, this.#chunkPlan, b.sizes), budget, aggregates));
         // Awaited below; until then a failure must not count as unhandled.
         read.catch(() => {});
         reads.push(read);
@@ -228,19 +240,21 @@ export class BucketBlock {
             const c = cs[i] as ChunkRef;
             if (c.maxTime < mint || c.minTime > maxt) continue;
             if (s === undefined) {
-              out.push((s = { labels: entry.labels, chunks: [] }));
+              out.push((s = { labels: labelsOf(entry.labels), chunks: NO_CHUNKS }));
               if (skipChunks) break;
-              owners.push(s);
-              starts.push(metas.length);
+              batch.owners.push(s);
+              batch.starts.push(batch.refs.length);
             }
             entrySizes ??= seriesChunkSizes(cs);
-            metas.push(c);
-            sizes.push(entrySizes[i]);
+            batch.refs.push(c.ref);
+            batch.minTimes.push(c.minTime);
+            batch.maxTimes.push(c.maxTime);
+            batch.sizes.push(entrySizes[i]);
           }
-          if (metas.length >= CHUNK_BATCH) flush();
+          if (batch.refs.length >= CHUNK_BATCH) flush();
         }
       }
-      if (metas.length > 0) flush();
+      if (batch.refs.length > 0) flush();
       await Promise.all(reads);
       return out;
     });
@@ -251,29 +265,25 @@ export class BucketBlock {
    * common case) a run over the batch's columns, any other (a downsampled block's aggregate chunks, the
    * requested aggregates unpacked) StoreAPI objects.
    */
-  #attach(metas: readonly ChunkRef[], chunks: readonly RawChunk[], owners: readonly BlockSeries[], starts: readonly number[], budget: SampleBudget, aggregates: readonly Aggr[]): void {
+  #attach(batch: ChunkBatch, chunks: ReadChunks, budget: SampleBudget, aggregates: readonly Aggr[]): void {
+    const { owners, starts, minTimes, maxTimes } = batch;
     let columns: RawChunkColumns | undefined;
     let samples = 0;
     for (let k = 0; k < owners.length; k++) {
       const s = owners[k] as BlockSeries;
       const from = starts[k] as number;
-      const to = k + 1 < owners.length ? (starts[k + 1] as number) : metas.length;
+      const to = k + 1 < owners.length ? (starts[k + 1] as number) : chunks.length;
       let xor = true;
-      for (let i = from; i < to && xor; i++) xor = (chunks[i] as RawChunk).encoding === Encoding.XOR;
+      for (let i = from; i < to && xor; i++) xor = chunks.encoding[i] === Encoding.XOR;
       if (xor) {
-        columns ??= new RawChunkColumns(metas.length);
-        for (let i = from; i < to; i++) {
-          const meta = metas[i] as ChunkRef;
-          const data = (chunks[i] as RawChunk).data;
-          samples += xorSamples(data);
-          columns.set(i, meta.minTime, meta.maxTime, data);
-        }
+        columns ??= new RawChunkColumns(chunks);
+        for (let i = from; i < to; i++) samples += columns.set(i, minTimes[i] as number, maxTimes[i] as number);
         s.raw = new RawChunkRun(columns, from, to);
         continue;
       }
+      s.chunks = [];
       for (let i = from; i < to; i++) {
-        const meta = metas[i] as ChunkRef;
-        const c = toStoreAggrChunk(meta.minTime, meta.maxTime, chunks[i] as RawChunk, aggregates, this.id);
+        const c = toStoreAggrChunk(minTimes[i] as number, maxTimes[i] as number, chunks.chunk(i), aggregates, this.id);
         samples += c.samples;
         s.chunks.push(c.chunk);
       }

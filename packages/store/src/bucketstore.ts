@@ -154,14 +154,9 @@ export class BucketStore implements StoreServer {
         const ext = set.labels.toArray();
         reads.push(
           limit(async () => {
-            const got = await b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats);
-            // The block's series are this query's own: their labels become the final ones in place.
+            const got = await b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats, (l) => withExternalLabels(l, ext, replicaLabels));
             let sorted = true;
-            for (let i = 0; i < got.length; i++) {
-              const s = got[i] as BlockSeries;
-              s.labels = withExternalLabels(s.labels, ext, replicaLabels);
-              if (i > 0 && sorted) sorted = Labels.compare((got[i - 1] as BlockSeries).labels, s.labels) <= 0;
-            }
+            for (let i = 1; i < got.length && sorted; i++) sorted = Labels.compare((got[i - 1] as BlockSeries).labels, (got[i] as BlockSeries).labels) <= 0;
             // Adding and removing labels can change the order (a shorter set no longer sorts first).
             if (!sorted) got.sort((x, y) => Labels.compare(x.labels, y.labels));
             return got;

@@ -1,4 +1,4 @@
-import { chunkRef, encodeChunkRecord, MemoryByteRange, SEGMENT_HEADER_SIZE, XORChunk } from '@strata/tsdb';
+import { chunkRef, encodeChunkRecord, Encoding, MemoryByteRange, SEGMENT_HEADER_SIZE, XORChunk } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import { readChunks, seriesChunkSizes } from './chunkreader.js';
 
@@ -39,7 +39,8 @@ describe('readChunks', () => {
     for (const sizeEstimate of [8, 64, 4096])
       for (const maxGap of [0, 100_000]) {
         const got = await readChunks(segments, order.map((i) => refs[i] as number), { sizeEstimate, maxGap });
-        expect(got.map((c) => Buffer.from(c.data).toString('hex'))).toEqual(order.map((i) => Buffer.from((chunks[i] as XORChunk).bytes).toString('hex')));
+        expect(Array.from({ length: got.length }, (_, k) => Buffer.from(got.data(k)).toString('hex'))).toEqual(order.map((i) => Buffer.from((chunks[i] as XORChunk).bytes).toString('hex')));
+        expect([...got.encoding]).toEqual(order.map(() => Encoding.XOR));
       }
   });
 

@@ -35,6 +35,35 @@ export interface RawChunk {
 }
 
 /**
+ * The chunks of one `readChunks`, each as stored: its encoding byte and data `buffers[buffer[k]][start[k],
+ * end[k])`. Columns instead of an object and a view per chunk: a query holds its chunks until it has sent
+ * them, and every object held that long costs the garbage collector a copy or two.
+ */
+export class ReadChunks {
+  readonly buffers: Uint8Array[] = [];
+  readonly buffer: Uint32Array;
+  readonly start: Uint32Array;
+  readonly end: Uint32Array;
+  readonly encoding: Uint8Array;
+
+  constructor(readonly length: number) {
+    this.buffer = new Uint32Array(length);
+    this.start = new Uint32Array(length);
+    this.end = new Uint32Array(length);
+    this.encoding = new Uint8Array(length);
+  }
+
+  /** Chunk `k`'s data (a view, for the moment it is used). */
+  data(k: number): Uint8Array {
+    return (this.buffers[this.buffer[k] as number] as Uint8Array).subarray(this.start[k], this.end[k]);
+  }
+
+  chunk(k: number): RawChunk {
+    return { encoding: this.encoding[k] as number, data: this.data(k) };
+  }
+}
+
+/**
  * The chunks at `refs`, in the order given (Thanos' loadChunks): refs are sorted, each segment file's
  * chunks are partitioned into range reads (gap merging as planned) and the reads run in parallel. A
  * chunk's length is known only once its record starts arriving, so the last chunk of a read is
@@ -42,10 +71,10 @@ export interface RawChunk {
  * and the rest of its record is read when it is longer. Every chunk's CRC32C is checked, so a corrupt
  * segment file fails the read instead of serving a damaged chunk.
  */
-export async function readChunks(segments: SegmentFiles, refs: readonly number[], plan: ChunkReadPlan, sizes?: readonly (number | undefined)[]): Promise<RawChunk[]> {
+export async function readChunks(segments: SegmentFiles, refs: readonly number[], plan: ChunkReadPlan, sizes?: readonly (number | undefined)[]): Promise<ReadChunks> {
   const sizeOf = (k: number): number => sizes?.[k] ?? plan.sizeEstimate;
   const order = Array.from(refs.keys()).sort((a, b) => (refs[a] as number) - (refs[b] as number));
-  const out = new Array<RawChunk>(refs.length);
+  const out = new ReadChunks(refs.length);
   const reads: Promise<void>[] = [];
   for (let i = 0; i < order.length; ) {
     const first = refs[order[i] as number] as number;
@@ -67,41 +96,45 @@ export async function readChunks(segments: SegmentFiles, refs: readonly number[]
   return out;
 }
 
-async function readPart(segments: SegmentFiles, file: number, start: number, end: number, group: readonly number[], refs: readonly number[], out: RawChunk[], estimate: number): Promise<void> {
+async function readPart(segments: SegmentFiles, file: number, start: number, end: number, group: readonly number[], refs: readonly number[], out: ReadChunks, estimate: number): Promise<void> {
   const range = segments.files[file] as ByteRange;
   const size = segments.sizes[file] as number;
   const data = await range.read(start, end - start);
+  const part = out.buffers.push(data) - 1;
   for (const k of group) {
     const ref = refs[k] as number;
     const off = refOffset(ref);
     // Parsed in place; only a chunk running past the read needs another read: of the rest of its record
     // when the part already read holds its length field, else of an estimate first.
+    if (parseRecord(range, ref, data, off - start, false, out, k, part)) continue;
     const head = data.subarray(off - start);
-    let chunk = parseRecord(range, ref, head, false);
-    if (chunk === undefined) {
-      let record = recordLength(head) > 0 ? head : await range.read(off, Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off));
-      const need = recordLength(record);
-      if (need > record.length && off + need <= size) record = Buffer.concat([record, await range.read(off + record.length, need - record.length)]);
-      chunk = parseRecord(range, ref, record, true) as RawChunk;
-    }
-    out[k] = chunk;
+    let record = recordLength(head) > 0 ? head : await range.read(off, Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off));
+    const need = recordLength(record);
+    if (need > record.length && off + need <= size) record = Buffer.concat([record, await range.read(off + record.length, need - record.length)]);
+    parseRecord(range, ref, record, 0, true, out, k, out.buffers.push(record) - 1);
   }
 }
 
 /**
- * The chunk whose record (uvarint len | encoding | data | BE32 CRC32C) starts at `record[0]`;
- * undefined if `record` ends inside it, unless `whole` (then that is corruption).
+ * Records in `out` as chunk `k` the chunk whose record (uvarint len | encoding | data | BE32 CRC32C)
+ * starts at `bytes[at]` (buffer `buffer` of `out`); false if `bytes` ends inside it, unless `whole`
+ * (then that is corruption).
  */
-function parseRecord(file: ByteRange, ref: number, record: Uint8Array, whole: boolean): RawChunk | undefined {
+function parseRecord(file: ByteRange, ref: number, bytes: Uint8Array, at: number, whole: boolean, out: ReadChunks, k: number, buffer: number): boolean {
+  const record = bytes.subarray(at);
   const need = recordLength(record);
   if (need === 0 || need > record.length) {
-    if (!whole) return undefined;
+    if (!whole) return false;
     throw new CorruptionError(file.name, refOffset(ref), need === 0 ? `chunk ${formatRef(ref)}: unreadable chunk length` : `chunk ${formatRef(ref)}: chunk record of ${need} bytes runs past the end of the file`);
   }
-  const crcAt = need - 4;
+  const crcAt = at + need - 4;
   const dataAt = crcAt - recordDataLength(record);
-  checkChunkCrc(record, dataAt - 1, crcAt, file.name, ref);
-  return { encoding: record[dataAt - 1] as number, data: record.subarray(dataAt, crcAt) };
+  checkChunkCrc(bytes, dataAt - 1, crcAt, file.name, ref);
+  out.buffer[k] = buffer;
+  out.start[k] = dataAt;
+  out.end[k] = crcAt;
+  out.encoding[k] = bytes[dataAt - 1] as number;
+  return true;
 }
 
 /** The chunk's offset in its segment file, checked against the block's files. */

@@ -1,5 +1,7 @@
 import { chunkHash, int64FieldSize, storeChunk, type AggrChunk, type EncodedChunks, type ProtoWriter } from '@strata/storeapi';
 import { Encoding } from '@strata/tsdb';
+import { xorSamples } from './aggrchunk.js';
+import type { ReadChunks } from './chunkreader.js';
 
 /** Bytes of a varint of a non-negative integer below 2^32. */
 function varint32Size(v: number): number {
@@ -26,10 +28,9 @@ const HASH_TAG = (3 << 3) | 0;
  * batch instead of an AggrChunk, a StoreChunk and a bigint per chunk. Each series of the batch owns a
  * `RawChunkRun` over its rows, which Series frames write straight from these columns and the bytes read
  * (AggrChunk { min_time, max_time, raw: Chunk { data, hash } }, byte for byte what the codec writes for
- * the equivalent objects).
+ * the equivalent objects). Row `i` is chunk `i` of `bytes`.
  */
 export class RawChunkColumns {
-  readonly data: Uint8Array[];
   readonly minTime: Float64Array;
   readonly maxTime: Float64Array;
   readonly hashLo: Uint32Array;
@@ -38,8 +39,8 @@ export class RawChunkColumns {
   readonly chunkSize: Uint32Array;
   readonly aggrSize: Uint32Array;
 
-  constructor(n: number) {
-    this.data = new Array<Uint8Array>(n);
+  constructor(readonly bytes: ReadChunks) {
+    const n = bytes.length;
     this.minTime = new Float64Array(n);
     this.maxTime = new Float64Array(n);
     this.hashLo = new Uint32Array(n);
@@ -48,9 +49,10 @@ export class RawChunkColumns {
     this.aggrSize = new Uint32Array(n);
   }
 
-  /** Fills row `i` with an XOR chunk's bytes as stored; hashes them as Thanos' store gateway does. */
-  set(i: number, minTime: number, maxTime: number, data: Uint8Array): void {
-    this.data[i] = data;
+  /** Fills row `i` (an XOR chunk) with its time range; hashes its bytes as Thanos' store gateway does. Returns its sample count. */
+  set(i: number, minTime: number, maxTime: number): number {
+    const data = this.bytes.data(i);
+    const samples = xorSamples(data);
     this.minTime[i] = minTime;
     this.maxTime[i] = maxTime;
     hashView.setBigUint64(0, chunkHash(data));
@@ -62,11 +64,12 @@ export class RawChunkColumns {
     const chunk = (data.length === 0 ? 0 : 1 + varint32Size(data.length) + data.length) + (lo === 0 && hi === 0 ? 0 : 1 + varint64Size(lo, hi));
     this.chunkSize[i] = chunk;
     this.aggrSize[i] = int64FieldSize(minTime) + int64FieldSize(maxTime) + 1 + varint32Size(chunk) + chunk;
+    return samples;
   }
 
   /** Row `i` as a StoreAPI object, for the rare merges that must order chunks one by one. */
   toAggrChunk(i: number): AggrChunk {
-    return { minTime: this.minTime[i] as number, maxTime: this.maxTime[i] as number, raw: storeChunk(Encoding.XOR, this.data[i] as Uint8Array) };
+    return { minTime: this.minTime[i] as number, maxTime: this.maxTime[i] as number, raw: storeChunk(Encoding.XOR, this.bytes.data(i)) };
   }
 }
 
@@ -101,8 +104,9 @@ export class RawChunkRun implements EncodedChunks {
 
   /** Chunk bytes (data only), for the fetched-size metrics. */
   get dataBytes(): number {
+    const { start, end } = this.columns.bytes;
     let n = 0;
-    for (let i = this.from; i < this.to; i++) n += (this.columns.data[i] as Uint8Array).length;
+    for (let i = this.from; i < this.to; i++) n += (end[i] as number) - (start[i] as number);
     return n;
   }
 
@@ -115,14 +119,15 @@ export class RawChunkRun implements EncodedChunks {
   /** Writes each chunk as a `Series.chunks` field (2). */
   write(w: ProtoWriter): void {
     const c = this.columns;
+    const { buffers, buffer, start, end } = c.bytes;
     for (let i = this.from; i < this.to; i++) {
-      const data = c.data[i] as Uint8Array;
+      const dataStart = start[i] as number;
+      const dataEnd = end[i] as number;
       w.header(2, c.aggrSize[i] as number)
         .int64(1, c.minTime[i] as number)
         .int64(2, c.maxTime[i] as number)
         .header(3, c.chunkSize[i] as number);
-      // bytes() copies the whole view as it is; raw() would make another view of it first.
-      w.bytes(2, data);
+      if (dataEnd > dataStart) w.header(2, dataEnd - dataStart).raw(buffers[buffer[i] as number] as Uint8Array, dataStart, dataEnd);
       let lo = c.hashLo[i] as number;
       let hi = c.hashHi[i] as number;
       if (lo === 0 && hi === 0) continue;

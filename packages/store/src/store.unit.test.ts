@@ -8,6 +8,7 @@ import { toStoreAggrChunk } from './aggrchunk.js';
 import type { BlockSeries } from './block.js';
 import { CacheItem, IndexCache } from './cache.js';
 import { mergeSorted, type OutSeries } from './merge.js';
+import { ReadChunks } from './chunkreader.js';
 import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
 import { blocksFor } from './resolution.js';
 
@@ -113,13 +114,20 @@ describe('RawChunkRun', () => {
     for (let i = 0; i < n; i++) app.append(i * 15_000, Math.sin(seed + i) * 1e3);
     return c.bytes;
   };
-  /** One batch's columns with a run of chunks [min, min + 9] per series, in the order given. */
+  /** One batch's columns with a run of chunks [min, min + 9] per series, in the order given; each chunk's bytes in a buffer of their own. */
   const runs = (...series: number[][]) => {
-    const cols = new RawChunkColumns(series.flat().length);
+    const bytes = new ReadChunks(series.flat().length);
+    const cols = new RawChunkColumns(bytes);
     let row = 0;
     return series.map((mins) => {
       const from = row;
-      for (const m of mins) cols.set(row++, m, m + 9, xor(1 + (row % 7) * 30, row));
+      for (const m of mins) {
+        const data = xor(1 + (row % 7) * 30, row);
+        bytes.buffer[row] = bytes.buffers.push(data) - 1;
+        bytes.end[row] = data.length;
+        bytes.encoding[row] = Encoding.XOR;
+        cols.set(row++, m, m + 9);
+      }
       return new RawChunkRun(cols, from, row);
     });
   };
