@@ -219,7 +219,7 @@ export class Evaluator {
     let read = 0;
     for (const s of series) {
       this.#shared.checkAbort();
-      latest.reset(s, first - lookback);
+      latest.reset(s, first - lookback, first);
       let o: StepSeries | null = null;
       for (let i = 0; i < steps; i++) {
         const ref = (at ?? stepTime(this.#range, i)) - vs.offset;

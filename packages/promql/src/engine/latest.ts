@@ -3,7 +3,7 @@
  * reference times, read straight from the series' iterator (as Prometheus' vectorSelector seeks its
  * iterator step by step) instead of copying the series into a buffer first.
  */
-import { type SampleIterator, type Series, ValueType } from '@strata/tsdb';
+import { ChunkSeriesSamples, type ChunkMeta, type SampleIterator, type Series, ValueType } from '@strata/tsdb';
 import { seriesIterator } from './chunks.js';
 import { EvalError } from './errors.js';
 
@@ -15,11 +15,22 @@ export class LatestSample {
   #it: SampleIterator | null = null;
   #type: ValueType = ValueType.None;
 
-  /** Starts on `series` at its first sample at or after `mint`. */
-  reset(series: Series, mint: number): void {
+  /**
+   * Starts on `series` for reference times from `ref` on, reading no sample before `mint`. Of a chunked
+   * series, chunks before the last one that starts at or before `ref` are skipped undecoded: the latest
+   * sample at `ref` is in that one.
+   */
+  reset(series: Series, mint: number, ref: number): void {
     // The previous series' iterator is done with: it is recycled.
     this.#it = seriesIterator(series, this.#it ?? undefined);
-    this.#type = this.#it.seek(mint);
+    let from = mint;
+    if (series instanceof ChunkSeriesSamples) {
+      const chunks = series.chunks;
+      let k = chunks.length - 1;
+      while (k >= 0 && (chunks[k] as ChunkMeta).minTime > ref) k--;
+      if (k >= 0) from = Math.max(mint, (chunks[k] as ChunkMeta).minTime);
+    }
+    this.#type = this.#it.seek(from);
     this.found = false;
   }
 
