@@ -391,44 +391,48 @@ export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
 }
 
 /**
- * Encodes one Series stream frame into a fresh buffer, after `headerRoom` bytes left for the caller to
- * fill (the gRPC message header: the frame is then sent without being copied again).
+ * Encodes one Series stream frame into a buffer from `alloc` (a fresh one by default), after `headerRoom`
+ * bytes left for the caller to fill (the gRPC message header: the frame is then sent without being
+ * copied again).
  */
-export function encodeSeriesResponse(frame: SeriesResponse, headerRoom = 0): Buffer {
+export function encodeSeriesResponse(frame: SeriesResponse, headerRoom = 0, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
   if ('series' in frame) {
     const size = encodedSeriesSize(frame.series);
     const total = delimitedFieldSize(size);
-    const w = sizedWriter(headerRoom, total);
+    const target = alloc(headerRoom + total + SIZE_SLACK);
+    const w = new ProtoWriter(target.subarray(headerRoom));
     writeSeries(w, 1, frame.series, size);
-    return withHeaderRoom(w.finishSized(total), headerRoom);
+    return withHeaderRoom(target, w.finishSized(total), headerRoom);
   }
   if ('batch' in frame) {
     const sizes = frame.batch.map(encodedSeriesSize);
     let inner = 0;
     for (const n of sizes) inner += delimitedFieldSize(n);
     const total = delimitedFieldSize(inner);
-    const w = sizedWriter(headerRoom, total);
+    const target = alloc(headerRoom + total + SIZE_SLACK);
+    const w = new ProtoWriter(target.subarray(headerRoom));
     w.header(4, inner);
     for (let i = 0; i < sizes.length; i++) writeSeries(w, 1, frame.batch[i]!, sizes[i]!);
-    return withHeaderRoom(w.finishSized(total), headerRoom);
+    return withHeaderRoom(target, w.finishSized(total), headerRoom);
   }
   const w = new ProtoWriter();
   if ('warning' in frame) w.string(2, frame.warning, true);
   else writeAny(w, 3, frame.hints);
   const message = w.finish();
-  const out = Buffer.allocUnsafe(headerRoom + message.length);
+  const out = alloc(headerRoom + message.length);
   message.copy(out, headerRoom);
   return out;
 }
 
-/** A writer into a fresh buffer with `headerRoom` bytes before the message of `total` bytes (plus the writer's slack). */
-function sizedWriter(headerRoom: number, total: number): ProtoWriter {
-  return new ProtoWriter(Buffer.allocUnsafe(headerRoom + total + SIZE_SLACK).subarray(headerRoom));
-}
-
-/** The message `sizedWriter` wrote, with the header room in front of it. */
-function withHeaderRoom(message: Buffer, headerRoom: number): Buffer {
-  return Buffer.from(message.buffer, message.byteOffset - headerRoom, headerRoom + message.length);
+/**
+ * The message written into `target` after `headerRoom` bytes, with that room in front of it (copied
+ * only if the writer had to move to a larger buffer, which the slack in `target` is there to prevent).
+ */
+function withHeaderRoom(target: Buffer, message: Buffer, headerRoom: number): Buffer {
+  if (message.buffer === target.buffer && message.byteOffset === target.byteOffset + headerRoom) return target.subarray(0, headerRoom + message.length);
+  const out = Buffer.allocUnsafe(headerRoom + message.length);
+  message.copy(out, headerRoom);
+  return out;
 }
 
 export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {

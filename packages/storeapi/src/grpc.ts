@@ -3,6 +3,7 @@
  * channel options, credentials and status codes.
  */
 import * as grpc from '@grpc/grpc-js';
+import { MessageArena } from './arena.js';
 import * as codec from './codec.js';
 import type { SeriesResponse } from './messages.js';
 import { decodeSnappyStream } from './snappystream.js';
@@ -118,13 +119,16 @@ function method<Req, Res>(
 /** gRPC's message header: a compressed flag byte and the big-endian message length. */
 const MESSAGE_HEADER_BYTES = 5;
 
+/** Buffers of Series messages being sent; the server reports each written (`seriesMessages.written(frame)`). */
+export const seriesMessages = new MessageArena();
+
 /**
  * Series frames are written after room for the gRPC message header, which is filled in here, and marked
  * so that grpc-js sends them as they are (`framedMessage`, patched in): without it, grpc-js copies every
  * response into a framed buffer of its own, a second copy of all the chunk bytes of a query.
  */
 function serializeSeriesResponse(frame: SeriesResponse): Buffer {
-  const framed = codec.encodeSeriesResponse(frame, MESSAGE_HEADER_BYTES);
+  const framed = codec.encodeSeriesResponse(frame, MESSAGE_HEADER_BYTES, (bytes) => seriesMessages.alloc(frame, bytes));
   framed[0] = 0; // uncompressed: grpc-js servers never compress responses
   framed.writeUInt32BE(framed.length - MESSAGE_HEADER_BYTES, 1);
   return grpc.framedMessage(framed);

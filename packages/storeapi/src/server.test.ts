@@ -155,6 +155,36 @@ describe('serveStore transport', () => {
     }
   });
 
+  it('two calls at once, each through several reused message slabs, arrive intact', async () => {
+    const data = (i: number) => Buffer.alloc(40_000, i & 0xff).fill(i >> 8, 0, 2);
+    const many: StoreServer = {
+      info: () => store.info(),
+      labelNames: (r) => store.labelNames(r),
+      labelValues: (r) => store.labelValues(r),
+      async *series() {
+        for (let i = 0; i < 300; i++) yield { series: { labels: [{ name: 'i', value: String(i) }], chunks: [{ minTime: i, maxTime: i, raw: { type: 0 as const, data: data(i), hash: 0n } }] } };
+      },
+    };
+    const s = await serveStore(many, { address: '127.0.0.1:0' });
+    const c = new StoreClient(s.address);
+    const read = async (batch: number) => {
+      let n = 0;
+      for await (const f of c.series(req({ responseBatchSize: batch }))) {
+        for (const x of 'series' in f ? [f.series] : 'batch' in f ? f.batch : []) {
+          const i = Number(x.labels[0]!.value);
+          if (i !== n++ || !data(i).equals(x.chunks[0]!.raw!.data)) throw new Error(`series ${i}: wrong bytes`);
+        }
+      }
+      return n;
+    };
+    try {
+      expect(await Promise.all([read(0), read(64)])).toEqual([300, 300]);
+    } finally {
+      c.close();
+      await s.stop();
+    }
+  });
+
   it('turns a warning into Aborted under the ABORT strategy (and the deprecated flag)', async () => {
     store.tail = [{ warning: 'block 01X unreadable' }];
     try {

@@ -12,6 +12,7 @@ import {
   GRPC_CODE_NAMES,
   GrpcStatus,
   infoService,
+  seriesMessages,
   type ServerTLS,
   serverCredentials,
   serverOptions,
@@ -135,7 +136,8 @@ class FrameSink {
   }
 
   async #write(frame: SeriesResponse): Promise<void> {
-    if (this.#call.write(frame)) return;
+    // Once written to the socket, the frame's message buffer can take another message.
+    if (this.#call.write(frame, () => seriesMessages.written(frame))) return;
     await new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         this.#call.off('close', onClose);
