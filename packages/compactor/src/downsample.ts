@@ -3,11 +3,7 @@ import {
   AggrType,
   BlockWriter,
   CounterResetsIterator,
-  crc32c,
-  Encbuf,
-  Encoding,
   isDeleted,
-  putAggrPart,
   SampleBuffer as TsdbSampleBuffer,
   ValueType,
   XORChunk,
@@ -19,8 +15,8 @@ import {
   type SampleIterator,
   type ThanosMeta,
   type XORAppender,
-  xorSamplesBytes,
 } from '@strata/tsdb';
+import { putAggrRecord, RecordBuffer, type AggrWindows } from './aggr-record.js';
 import { toRecord } from './records.js';
 import { mergeSymbolTables, SourceBlock } from './source.js';
 import { appendXORSamples } from './xor-samples.js';
@@ -246,31 +242,35 @@ class AggrBuilder {
  * sub-chunk's extra samples); windows are 1…m, so every aggregate encodes straight from [1, m + 1).
  */
 class BatchWindows {
-  t = new Float64Array(0);
-  count = new Float64Array(0);
-  sum = new Float64Array(0);
-  min = new Float64Array(0);
-  max = new Float64Array(0);
-  counter = new Float64Array(0);
+  t: Float64Array = new Float64Array(0);
+  count: Float64Array = new Float64Array(0);
+  sum: Float64Array = new Float64Array(0);
+  min: Float64Array = new Float64Array(0);
+  max: Float64Array = new Float64Array(0);
+  counter: Float64Array = new Float64Array(0);
+  /** The stamps and the bits of the aggregates' values, for the encoder. */
+  bits: AggrWindows = { t: this.t, count: new Uint32Array(0), sum: new Uint32Array(0), min: new Uint32Array(0), max: new Uint32Array(0), counter: new Uint32Array(0) };
 
   /** Room for `n` windows and the two extra counter samples. */
   ensure(n: number): void {
     if (this.t.length >= n + 2) return;
     const size = Math.max(n + 2, this.t.length * 2, 64);
-    this.t = new Float64Array(size);
-    this.count = new Float64Array(size);
-    this.sum = new Float64Array(size);
-    this.min = new Float64Array(size);
-    this.max = new Float64Array(size);
-    this.counter = new Float64Array(size);
+    const f64 = (): Float64Array => new Float64Array(size);
+    const [t, count, sum, min, max, counter] = [f64(), f64(), f64(), f64(), f64(), f64()];
+    this.t = t;
+    this.count = count;
+    this.sum = sum;
+    this.min = min;
+    this.max = max;
+    this.counter = counter;
+    const u32 = (a: Float64Array): Uint32Array => new Uint32Array(a.buffer);
+    this.bits = { t, count: u32(count), sum: u32(sum), min: u32(min), max: u32(max), counter: u32(counter) };
   }
 }
 
 const windows = new BatchWindows();
-/** The payload of the aggregate chunk being built. */
-const aggrPayload = new Encbuf(4096);
 /** The segment records of the series being downsampled (see downsampleRaw). */
-const rawRecords = new Encbuf(16384);
+const rawRecords = new RecordBuffer();
 
 /**
  * Raw samples (NaNs already dropped) to aggregate chunks (Thanos' DownsampleRaw): batches of about
@@ -342,25 +342,7 @@ function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to:
   counter[0] = vs[from] as number;
   wt[m + 1] = lastT;
   counter[m + 1] = vs[to - 1] as number;
-  // Each aggregate is encoded into the scratch bitstream and copied into the payload at once.
-  const payload = aggrPayload;
-  payload.reset();
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, count, 1, m + 1));
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, sum, 1, m + 1));
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, min, 1, m + 1));
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, max, 1, m + 1));
-  putAggrPart(payload, Encoding.XOR, xorSamplesBytes(wt, counter, 0, m + 2));
-  // The segment record: len | encoding | payload | CRC32C(encoding, payload).
-  const data = payload.get();
-  const rec = rawRecords;
-  const start = rec.length;
-  rec.putUvarint(data.length);
-  const encodingAt = rec.length;
-  rec.putByte(Encoding.Aggr);
-  rec.putBytes(data);
-  rec.putBE32(crc32c(rec.get(), 0, encodingAt, rec.length));
-  // A view stays valid when rawRecords grows: its buffer is replaced, not changed.
-  return { minTime: wt[1] as number, maxTime: lastT, numSamples: m, record: rec.get().subarray(start) };
+  return { minTime: wt[1] as number, maxTime: lastT, numSamples: m, record: putAggrRecord(rawRecords, wd.bits, m) };
 }
 
 /** What a window of already aggregated points of each kind becomes at the coarser resolution. */
