@@ -16,10 +16,14 @@
  * querier's own cost without the object store's round trips.
  * Reports p50 and p95 latency per target and the ratios against Prometheus, and two replicas against
  * one (the cost of deduplication). Targets (issue 7): p50 ≤ 1.0× Prometheus; deduplication ≤ +10%.
+ * Where /proc is readable (Linux), also the CPU time per query of every process behind each target
+ * (querier, store gateway, s3rver, sidecars, Prometheus), taken around each request: queries run one
+ * at a time, so what those processes spend meanwhile is that query's cost.
  * Every component runs as its own process (the built CLI), as in production. Each round sends every
  * query to every target back to back, in an order that rotates through all permutations, so no target
  * is favoured by a quieter or warmer machine; round 0 only warms up.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +91,30 @@ async function shiftedReplica(srcDir: string, metas: readonly BlockMeta[], outDi
   return out;
 }
 
+/** CPU time (ms) a process has used, from /proc/PID/stat (utime + stime, in clock ticks of 10 ms); undefined where unreadable. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ');
+    return fields === undefined ? undefined : (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of the Prometheus serving `dataDir` (its handle does not expose one), found by its command line. */
+function prometheusPid(dataDir: string): number | undefined {
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes(`--storage.tsdb.path=${dataDir}`)) return Number(d);
+    }
+  } catch {
+    // no /proc: no CPU breakdown
+  }
+  return undefined;
+}
+
 function permutations<T>(xs: readonly T[]): T[][] {
   if (xs.length <= 1) return [[...xs]];
   return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
@@ -123,6 +151,8 @@ export async function main(args: string[]): Promise<void> {
     if (s3 !== undefined) await writeFile(objstoreConfig, s3.configYaml());
     const bucket = s3 !== undefined ? newBucket(parseBucketConfig(s3.configYaml())) : undefined;
     const sidecars: string[] = [];
+    /** Processes per component behind each target, for the CPU breakdown. */
+    const pids = { sidecar: [] as (number | undefined)[], replica: [] as (number | undefined)[] };
     for (const [i, replica] of ['r0', 'r1'].entries()) {
       // Each replica's blocks carry its external labels, as its sidecar ships them; the newest block is
       // still on the replica's disk, every older one only in the bucket (with --history=bucket).
@@ -142,6 +172,8 @@ export async function main(args: string[]): Promise<void> {
       const sc = await startComponent(['sidecar', `--prometheus.url=${prom.url}`, `--tsdb.path=${dataDir}`], dir.path, `sidecar-${replica}`);
       procs.push(sc.proc);
       sidecars.push(sc.grpc);
+      pids.sidecar.push(sc.proc.child.pid);
+      pids.replica.push(prometheusPid(dataDir));
     }
     // Started after the replicas' copies were read from its data dir.
     const reference = await startPrometheus({ dir: join(dir.path, 'reference'), dataDir: referenceDir, externalLabels: {}, blockDuration: '2h' });
@@ -150,12 +182,14 @@ export async function main(args: string[]): Promise<void> {
       startComponent(['store', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, name)}`, ...relabel], dir.path, name);
     const oneEndpoints = [sidecars[0] as string];
     const twoEndpoints = [...sidecars];
+    const stores: (number | undefined)[] = [];
     if (inBucket) {
       const storeR0 = await store('store-r0', ['--selector.relabel-config=[{action: keep, source_labels: [replica], regex: r0}]']);
       const storeAll = await store('store-all', []);
       procs.push(storeR0.proc, storeAll.proc);
       oneEndpoints.push(storeR0.grpc);
       twoEndpoints.push(storeAll.grpc);
+      stores.push(storeR0.proc.child.pid, storeAll.proc.child.pid);
     }
     const one = await startComponent(['query', ...oneEndpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica'], dir.path, 'query-one');
     const two = await startComponent(
@@ -171,6 +205,14 @@ export async function main(args: string[]): Promise<void> {
       'strata, 1 replica': `http://${one.http}`,
       'strata, 2 replicas (dedup)': `http://${two.http}`,
     };
+    const s3pid = s3 !== undefined ? [s3.proc.child.pid] : [];
+    const components: Record<string, Record<string, (number | undefined)[]>> = {
+      prometheus: { prometheus: [prometheusPid(referenceDir)] },
+      'strata, 1 replica': { querier: [one.proc.child.pid], 'store gateway': stores.slice(0, 1), s3rver: s3pid, sidecars: pids.sidecar.slice(0, 1), 'Prometheus replicas': pids.replica.slice(0, 1) },
+      'strata, 2 replicas (dedup)': { querier: [two.proc.child.pid], 'store gateway': stores.slice(1), s3rver: s3pid, sidecars: pids.sidecar, 'Prometheus replicas': pids.replica },
+    };
+    const cpuOf = (name: string) => Object.fromEntries(Object.entries(components[name] ?? {}).filter(([, ps]) => ps.length > 0).map(([c, ps]) => [c, ps.reduce<number>((sum, p) => sum + (p === undefined ? NaN : (cpuMs(p) ?? NaN)), 0)]));
+    const cpuSpent: Record<string, Record<string, number>> = {};
     const orders = permutations(Object.keys(targets));
     const latencies: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const perQuery: Record<string, number[]>[] = QUERIES.map(() => Object.fromEntries(Object.keys(targets).map((k) => [k, []])));
@@ -178,6 +220,7 @@ export async function main(args: string[]): Promise<void> {
     for (let r = 0; r <= rounds; r++) {
       for (const [qi, q] of QUERIES.entries()) {
         for (const name of orders[(r * QUERIES.length + qi) % orders.length] as string[]) {
+          const cpu0 = cpuOf(name);
           const t0 = performance.now();
           const res = await fetch(`${targets[name]}/api/v1/query_range?${params(q)}`);
           const body = (await res.json()) as { status: string; error?: string; warnings?: string[] };
@@ -187,6 +230,8 @@ export async function main(args: string[]): Promise<void> {
           const lost = body.warnings?.filter((w) => !w.startsWith('PromQL '));
           if (lost?.length) throw new Error(`${name}: ${q}: ${lost.join('; ')}`);
           if (r === 0) continue; // round 0 warms up
+          const spent = (cpuSpent[name] ??= {});
+          for (const [c, after] of Object.entries(cpuOf(name))) spent[c] = (spent[c] ?? 0) + after - (cpu0[c] as number);
           (latencies[name] as number[]).push(ms);
           (perQuery[qi]?.[name] as number[]).push(ms);
         }
@@ -210,6 +255,12 @@ export async function main(args: string[]): Promise<void> {
     for (const [qi, q] of QUERIES.entries()) {
       const med = Object.values(perQuery[qi] as Record<string, number[]>).map((v) => percentile([...v].sort((a, b) => a - b), 0.5).toFixed(1).padStart(8));
       process.stdout.write(`${med.join(' ')}  ${q}\n`);
+    }
+    process.stdout.write(`\nCPU ms per query (mean over all queries; /proc, 10 ms ticks), by process:\n`);
+    for (const name of Object.keys(targets)) {
+      const parts = Object.entries(cpuSpent[name] ?? {}).map(([c, ms]) => [c, ms / (rounds * QUERIES.length)] as const);
+      const total = parts.reduce((sum, [, ms]) => sum + ms, 0);
+      if (!Number.isNaN(total)) process.stdout.write(`${name.padEnd(30)} ${total.toFixed(1).padStart(7)}  = ${parts.map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(' + ')}\n`);
     }
     const dedupCost = twoS.p50 / oneS.p50 - 1;
     process.stdout.write(`\ndeduplication cost (2 replicas vs 1, p50): ${(dedupCost * 100).toFixed(1)}%  (target ≤ 10%)\n`);
