@@ -105,12 +105,14 @@ export class PrometheusStore implements StoreServer {
       for (const labels of all) yield { series: { labels: labels.toArray(), chunks: [] } };
       return;
     }
-    // The remote read starts at once; the order check's round trip runs meanwhile.
+    // The remote read starts at once, and its series are read (and held) while the order check's round
+    // trip runs: Prometheus does not wait on it.
     const response = this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, ctx.signal);
-    response.catch(() => {}); // awaited below; not an unhandled rejection while the order check runs
-    const keepsOrder = await this.#keepsPrometheusOrder(matchers, minTime, maxTime, extLabels, drop, ctx.signal);
-    const read = this.#remoteRead(await response, finalLabels);
-    if (keepsOrder) {
+    response.catch(() => {}); // awaited below; not an unhandled rejection while the order check starts
+    let keepsOrder: boolean | undefined;
+    const order = this.#keepsPrometheusOrder(matchers, minTime, maxTime, extLabels, drop, ctx.signal).then((v) => (keepsOrder = v));
+    const read = await readAhead(this.#remoteRead(await response, finalLabels), () => keepsOrder !== undefined);
+    if (await order) {
       // Stream as Prometheus sends, checking the order in case a clashing series appeared meanwhile.
       let prev: Labels | undefined;
       for await (const p of read) {
@@ -200,6 +202,31 @@ export class PrometheusStore implements StoreServer {
     }
     return { values: await this.#prom.labelValues(req.label, matchers, req.start, req.end, ctx.signal), warnings: [] };
   }
+}
+
+/**
+ * Reads `source` until `ready()` (checked between items) or its end, and returns an iterator over all of
+ * it: the items read so far, then the rest. Leaving that iterator early closes `source`.
+ */
+async function readAhead<T>(source: AsyncGenerator<T>, ready: () => boolean): Promise<AsyncGenerator<T>> {
+  const held: T[] = [];
+  let ended = false;
+  while (!ready()) {
+    const r = await source.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    held.push(r.value);
+  }
+  return (async function* () {
+    try {
+      yield* held;
+      if (!ended) yield* source;
+    } finally {
+      await source.return(undefined);
+    }
+  })();
 }
 
 /**

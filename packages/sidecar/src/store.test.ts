@@ -1,0 +1,59 @@
+// PrometheusStore with a stand-in Prometheus: how the remote read and the order check overlap.
+import { type CallContext, ProtoWriter, seriesRequest } from '@strata/storeapi';
+import { crc32c, Labels } from '@strata/tsdb';
+import { describe, expect, it } from 'vitest';
+import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
+import { STREAMED_CONTENT_TYPE } from './remoteread.js';
+import { PrometheusStore } from './store.js';
+
+/** One streamed remote-read frame holding the series `job="<name>"` with one XOR chunk. */
+function frame(name: string): Buffer {
+  const w = new ProtoWriter();
+  w.fork(1);
+  w.fork(1).string(1, 'job').string(2, name).ldelim();
+  w.fork(2).int64(1, 1000).int64(2, 2000).uint32(3, 1).bytes(4, Buffer.from([0, 1, 2])).ldelim();
+  w.ldelim();
+  const payload = w.finish();
+  const head = Buffer.alloc(5);
+  head[0] = payload.length; // < 128: a one-byte varint
+  head.writeUInt32BE(crc32c(payload) >>> 0, 1);
+  return Buffer.concat([head, payload]);
+}
+
+describe('PrometheusStore.series', () => {
+  it('reads the remote-read response while the order check is still waiting for Prometheus', async () => {
+    let bodyRead: () => void = () => {};
+    const bodyDone = new Promise<void>((resolve) => (bodyRead = resolve));
+    const names = ['a', 'b', 'c'];
+    const prometheus = {
+      async remoteRead(): Promise<RemoteReadResponse> {
+        async function* body() {
+          for (const n of names) yield frame(n);
+          bodyRead();
+        }
+        return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {} };
+      },
+      // Answers only once the whole response has been read: a store that waited for it would hang.
+      async labelNames() {
+        await bodyDone;
+        return ['job'];
+      },
+    } as unknown as PrometheusClient;
+    const store = new PrometheusStore({ prometheus, state: () => ({ extLabels: Labels.from([{ name: 'cluster', value: 'x' }]), minTime: 0 }) });
+    const ctx: CallContext = { signal: new AbortController().signal };
+    const read = async () => {
+      const got: string[] = [];
+      for await (const f of store.series(seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: 0, name: 'job', value: 'a' }] }), ctx)) {
+        if ('series' in f) got.push(f.series.labels.map((l) => `${l.name}=${l.value}`).join(','));
+      }
+      return got;
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Series waited for the order check before reading')), 2_000)));
+    try {
+      expect(await Promise.race([read(), stuck])).toEqual(['cluster=x,job=a', 'cluster=x,job=b', 'cluster=x,job=c']);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+});
