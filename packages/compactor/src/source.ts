@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -341,13 +342,15 @@ async function readHead(index: FileHandle, path: string): Promise<{ toc: TOC; sy
 
 /**
  * The symbols of a table body (BE32 count, then uvarint-prefixed UTF-8 strings). A table of ASCII
- * only (the common case) is turned into one string and sliced, instead of one decoder call a symbol.
+ * only after its count (the common case: ASCII symbols shorter than 128 bytes) is turned into one
+ * string and sliced, instead of one decoder call a symbol.
  */
 function decodeSymbols(body: Uint8Array, what: string, base: number): string[] {
   const d = new Decbuf(body, what, base);
   const count = d.be32();
   const out = new Array<string>(count);
-  const ascii = body.every((b) => b < 0x80);
+  // The count's bytes may be anything; checked natively, as a callback per byte costs more than the decoding.
+  const ascii = isAscii(body.subarray(4));
   const text = ascii ? Buffer.from(body.buffer, body.byteOffset, body.length).toString('latin1') : '';
   for (let i = 0; i < count; i++) {
     const n = d.uvarint();
