@@ -20,7 +20,7 @@ export interface SelectHints {
   readonly by: boolean;
 }
 
-/** The series a select found, sorted by labels, with warnings (e.g. from a partial response). */
+/** The series a select found, sorted by labels, each label set once, with warnings (e.g. from a partial response). */
 export interface SeriesSet {
   readonly series: readonly Series[];
   readonly warnings?: readonly string[];

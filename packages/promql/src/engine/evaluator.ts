@@ -4,7 +4,7 @@
  * range functions, subqueries as nested evaluations on absolute step multiples, step-invariant subtrees
  * evaluated once.
  */
-import type { NameRules } from './names.js';
+import { dropMetricName, METRIC_IDENTITY, type NameRules } from './names.js';
 import { isStaleNaN, METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
 import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, isSetOp } from '../parser/ast.js';
@@ -368,6 +368,10 @@ export class Evaluator {
       }
     }
     const keepName = KEEPS_METRIC_NAME.has(c.func.name);
+    const delayed = this.#shared.opts.delayedNameRemoval;
+    // A selector's series are distinct label sets (as storage returns them); without their name they
+    // stay distinct if they all had the same one, and then need no lookup by label set.
+    const distinct = arg.kind === 'matrixSelector' && (keepName || delayed || sameMetricIdentity(this.#shared.data.get(arg.vs) ?? []));
     const checkCounter = this.#shared.opts.compat === 3 && COUNTER_FUNCTIONS.has(c.func.name);
     const out = new SeriesBuilder(steps);
     const countsResets = COUNTS_RESETS.has(c.func.name);
@@ -405,7 +409,10 @@ export class Evaluator {
           (c.args[matrixIndex] as Expr).pos.start,
         );
       }
-      target ??= keepName ? out.series(s.labels, s.dropName) : out.seriesWithoutName(s.labels, this.#shared.opts.delayedNameRemoval);
+      if (target === null) {
+        if (distinct) target = out.distinct(keepName || delayed ? s.labels : dropMetricName(s.labels), keepName ? s.dropName : delayed);
+        else target = keepName ? out.series(s.labels, s.dropName) : out.seriesWithoutName(s.labels, delayed);
+      }
       out.set(target, i, v);
     });
     return out.result();
@@ -436,6 +443,14 @@ export class Evaluator {
     if (isSetOp(e.op)) return setBinop(e.op, lhs, rhs, e.matching, steps);
     return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps, this.#shared.opts);
   }
+}
+
+/** Whether all series have the same metric name (and the labels dropMetricName drops with it). */
+function sameMetricIdentity(series: readonly Series[]): boolean {
+  const first = series[0];
+  if (first === undefined) return true;
+  const identity = METRIC_IDENTITY.map((n) => first.labels.get(n));
+  return series.every((s) => METRIC_IDENTITY.every((n, k) => s.labels.get(n) === identity[k]));
 }
 
 function pointsOf(v: StepValue): number {

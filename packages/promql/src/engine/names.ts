@@ -1,11 +1,12 @@
 import type { Labels } from '@strata/tsdb';
 
 /** Labels that describe the metric rather than the series; they go with `__name__` when an operation changes the meaning. */
-const METRIC_IDENTITY: ReadonlySet<string> = new Set(['__name__', '__type__', '__unit__']);
+export const METRIC_IDENTITY: readonly string[] = ['__name__', '__type__', '__unit__'];
+const METRIC_IDENTITY_SET: ReadonlySet<string> = new Set(METRIC_IDENTITY);
 
 /** The labels without the metric name (and the `__type__`/`__unit__` labels of Prometheus' type-and-unit feature). */
 export function dropMetricName(l: Labels): Labels {
-  return l.has('__name__') || l.has('__type__') || l.has('__unit__') ? l.without(METRIC_IDENTITY) : l;
+  return l.has('__name__') || l.has('__type__') || l.has('__unit__') ? l.without(METRIC_IDENTITY_SET) : l;
 }
 
 /** What decides how operators treat the metric name. */

@@ -103,6 +103,14 @@ export class SeriesBuilder {
     return s;
   }
 
+  /** A new output series with labels that the caller knows no other output has (no lookup by label set). */
+  distinct(labels: Labels, dropName = false): StepSeries {
+    const s = new StepSeries(labels, this.#steps);
+    s.dropName = dropName;
+    this.#list.push(s);
+    return s;
+  }
+
   /** The output series of an operation that removes the metric name: now, or flagged when removal is delayed. */
   seriesWithoutName(labels: Labels, delayed: boolean): StepSeries {
     return delayed ? this.series(labels, true) : this.series(dropMetricName(labels));
