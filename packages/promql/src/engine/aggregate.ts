@@ -20,17 +20,15 @@ export interface AggregateContext {
 }
 
 
-function groupLabels(e: AggregateExpr, l: Labels): Labels {
-  return e.without ? l.without([...e.grouping, METRIC_NAME]) : l.keep(e.grouping);
-}
-
 /** Assigns each series its group: index into `groups`. */
 function assignGroups(e: AggregateExpr, series: readonly StepSeries[], exclude?: string): { of: Int32Array; groups: Labels[] } {
   const index = new Map<string, number>();
   const groups: Labels[] = [];
   const of = new Int32Array(series.length);
+  // One set of names for all series (keep/without would build one per call from an array).
+  const names = new Set(e.without ? [...e.grouping, METRIC_NAME] : e.grouping);
   series.forEach((s, j) => {
-    let g = groupLabels(e, s.labels);
+    let g = e.without ? s.labels.without(names) : s.labels.keep(names);
     if (exclude !== undefined) g = g.without([exclude]);
     const k = g.key();
     let gi = index.get(k);

@@ -63,17 +63,23 @@ export function vectorScalarBinop(
   return out.result();
 }
 
+/** The names signatureLabels keeps (`on`) or drops. */
+function signatureNames(m: VectorMatching): Set<string> {
+  return new Set(m.on ? m.matchingLabels : [...m.matchingLabels, METRIC_NAME]);
+}
+
 /** The signature function of a matching: the labels that must agree for two samples to match. */
-function signatureLabels(m: VectorMatching, l: Labels): Labels {
-  return m.on ? l.keep(m.matchingLabels) : l.without([...m.matchingLabels, METRIC_NAME]);
+function signatureLabels(m: VectorMatching, l: Labels, names = signatureNames(m)): Labels {
+  return m.on ? l.keep(names) : l.without(names);
 }
 
 function signatures(series: readonly StepSeries[], m: VectorMatching): string[] {
   const cache = new Map<Labels, string>();
+  const names = signatureNames(m);
   return series.map((s) => {
     let k = cache.get(s.labels);
     if (k === undefined) {
-      k = signatureLabels(m, s.labels).key();
+      k = signatureLabels(m, s.labels, names).key();
       cache.set(s.labels, k);
     }
     return k;
@@ -115,10 +121,11 @@ export function setBinop(op: 'and' | 'or' | 'unless', lhs: VectorValue, rhs: Vec
   return out.result();
 }
 
-function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean, rules: NameRules): Labels {
+/** The labels of an output sample; `matching` is m.matchingLabels as a set. */
+function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, matching: ReadonlySet<string>, returnBool: boolean, rules: NameRules): Labels {
   let out = l;
   if (dropsName(op, returnBool, rules.compat) && !rules.delayedNameRemoval) out = dropMetricName(out);
-  if (m.card === 'one-to-one') out = m.on ? out.keep(m.matchingLabels) : out.without(m.matchingLabels);
+  if (m.card === 'one-to-one') out = m.on ? out.keep(matching) : out.without(matching);
   for (const name of m.include) out = out.with(name, r.get(name));
   return out;
 }
@@ -168,13 +175,14 @@ export function vectorBinop(
   const pairs = new Map<number, number>();
   const lastRight = new Int32Array(lhs.length).fill(-1);
   const lastOutput = new Int32Array(lhs.length);
+  const matching = new Set(m.matchingLabels);
   const outputFor = (j: number, k: number): number => {
     const key = j * nR + k;
     let id = pairs.get(key);
     if (id === undefined) {
       const l = lhs[j] as StepSeries;
       const delayedDrop = rules.delayedNameRemoval && (dropsName(op, returnBool, rules.compat) || l.dropName);
-      const o = out.series(resultLabels(l.labels, (rhs[k] as StepSeries).labels, op, m, returnBool, rules), delayedDrop);
+      const o = out.series(resultLabels(l.labels, (rhs[k] as StepSeries).labels, op, m, matching, returnBool, rules), delayedDrop);
       id = outputId.get(o);
       if (id === undefined) {
         id = outputs.length;
