@@ -1,5 +1,6 @@
 import { AggrChunk, AggrType, chunkFromBytes, CounterResetsIterator, encodeChunkRecord, ValueType, XORChunk, type Chunk, type ChunkMeta, type ChunkRecord } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
+import { RecordBuffer } from './aggr-record.js';
 import { downsampleAggr, downsampleRaw, RES_1H, RES_5M, SampleBuffer, windowEnd } from './downsample.js';
 import { lengthFieldSize } from './records.js';
 
@@ -32,7 +33,7 @@ function fromRecord(r: ChunkRecord): ChunkMeta {
 describe('downsampling', () => {
   const raw = rawCounter();
   const samples: [number, number][] = Array.from({ length: raw.n }, (_, i) => [raw.ts[i]!, raw.vs[i]!]);
-  const five = downsampleRaw(raw, RES_5M).map(fromRecord);
+  const five = downsampleRaw(raw, RES_5M, new RecordBuffer()).map(fromRecord);
   const hour = downsampleAggr(five.map((c) => c.chunk as AggrChunk), five[0]!.minTime, five[five.length - 1]!.maxTime, RES_5M, RES_1H);
 
   for (const [name, res, chunks] of [['raw → 5m', RES_5M, five], ['5m → 1h', RES_1H, hour]] as const) {
@@ -139,7 +140,7 @@ describe('downsampleRaw', () => {
         t += rnd() < 0.01 ? step * 40 : step + Math.floor(rnd() * 3);
         v = rnd() < 0.005 ? rnd() : Math.round((v + rnd() * 5) * 100) / 100;
       }
-      const got = downsampleRaw(b, RES_5M);
+      const got = downsampleRaw(b, RES_5M, new RecordBuffer());
       const ts = Array.from(b.ts.subarray(0, b.n));
       const want = referenceRaw(ts, Array.from(b.vs.subarray(0, b.n)), RES_5M);
       expect(got.map((r) => Buffer.from(r.record).toString('hex'))).toEqual(want.map((r) => Buffer.from(r).toString('hex')));

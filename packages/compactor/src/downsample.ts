@@ -17,6 +17,8 @@ import {
   type XORAppender,
 } from '@strata/tsdb';
 import { putAggrRecord, RecordBuffer, type AggrWindows } from './aggr-record.js';
+
+export { RecordBuffer } from './aggr-record.js';
 import { toRecord } from './records.js';
 import { mergeSymbolTables, SourceBlock } from './source.js';
 import { appendXORSamples } from './xor-samples.js';
@@ -66,6 +68,8 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
     });
     let pointsIn = 0;
     const samples = new SampleBuffer();
+    // A series' records stay in it until the writer has taken them: one per call, as calls may overlap.
+    const output = new RecordBuffer();
     try {
       while (await src.next()) {
         const records = await src.records();
@@ -76,7 +80,7 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
           const deleted = src.deleted();
           for (const c of chunks) samples.appendXOR(asXOR(c, source.ulid), deleted);
           pointsIn += samples.n;
-          out = downsampleRaw(samples, resolution);
+          out = downsampleRaw(samples, resolution, output);
         } else {
           const aggrs = chunks.map((c) => asAggr(c, source.ulid));
           for (const a of aggrs) pointsIn += a.numSamples();
@@ -269,8 +273,6 @@ class BatchWindows {
 }
 
 const windows = new BatchWindows();
-/** The segment records of the series being downsampled (see downsampleRaw). */
-const rawRecords = new RecordBuffer();
 
 /**
  * Raw samples (NaNs already dropped) to aggregate chunks (Thanos' DownsampleRaw): batches of about
@@ -279,28 +281,29 @@ const rawRecords = new RecordBuffer();
  * the last stamp. Each batch is aggregated in one pass into BatchWindows and each aggregate then
  * encoded from its array in one go.
  *
- * The chunks come as segment records for BlockWriter.addSeriesRecords, in a buffer reused by the next
- * call: no allocation per chunk (a 2-day block's chunks would otherwise be garbage of about its size).
+ * The chunks come as segment records for BlockWriter.addSeriesRecords, in `records`, which this resets:
+ * the caller reuses it from one series to the next, so that there is no allocation per chunk (a
+ * 2-day block's chunks would otherwise be garbage of about its size).
  */
-export function downsampleRaw(s: SampleBuffer, resolution: number): ChunkRecord[] {
+export function downsampleRaw(s: SampleBuffer, resolution: number, records: RecordBuffer): ChunkRecord[] {
   const { ts, vs, n } = s;
   if (n === 0) return [];
   const numChunks = targetChunkCount(ts[0] as number, ts[n - 1] as number, 60_000, resolution, n);
   const batchSize = Math.trunc(n / numChunks) + 1;
   const out: ChunkRecord[] = [];
-  rawRecords.reset();
+  records.reset();
   for (let from = 0; from < n; ) {
     let to = Math.min(from + batchSize, n);
     const w = windowEnd(ts[to - 1] as number, resolution);
     while (to < n && (ts[to] as number) <= w) to++;
-    out.push(aggregateRawBatch(ts, vs, from, to, resolution));
+    out.push(aggregateRawBatch(ts, vs, from, to, resolution, records));
     from = to;
   }
   return out;
 }
 
-/** One aggregate chunk of raw samples [from, to), as a record in rawRecords. */
-function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to: number, resolution: number): ChunkRecord {
+/** One aggregate chunk of raw samples [from, to), as a record in `records`. */
+function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to: number, resolution: number, records: RecordBuffer): ChunkRecord {
   const wd = windows;
   // A window holds at least one sample: at most to − from windows.
   wd.ensure(to - from);
@@ -342,7 +345,7 @@ function aggregateRawBatch(ts: Float64Array, vs: Float64Array, from: number, to:
   counter[0] = vs[from] as number;
   wt[m + 1] = lastT;
   counter[m + 1] = vs[to - 1] as number;
-  return { minTime: wt[1] as number, maxTime: lastT, numSamples: m, record: putAggrRecord(rawRecords, wd.bits, m) };
+  return { minTime: wt[1] as number, maxTime: lastT, numSamples: m, record: putAggrRecord(records, wd.bits, m) };
 }
 
 /** What a window of already aggregated points of each kind becomes at the coarser resolution. */
