@@ -56,6 +56,16 @@ export interface EvalShared {
   readonly queryStep: number;
 }
 
+/** The windows of one series of a range vector at every step (see Evaluator#windows). */
+interface WindowBounds {
+  readonly lo: Int32Array;
+  readonly hi: Int32Array;
+  /** Where each step's window ends (ms). */
+  readonly refs: Float64Array;
+  /** The windows' length (ms). */
+  readonly range: number;
+}
+
 /** One series of a range vector: its samples, in time order. */
 export interface RangeSeries {
   readonly labels: Labels;
@@ -286,27 +296,38 @@ export class Evaluator {
     });
   }
 
-  /** Walks the windows of a range vector: `f(series, step, lo, hi)` for each series and step. */
-  #windows(e: MatrixSelector | SubqueryExpr, f: (s: RangeSeries, i: number, lo: number, hi: number, ref: number) => void): void {
+  /**
+   * Walks the windows of a range vector series by series: `f(series, b)`, where step i's window is the
+   * samples b.lo[i] ≤ k < b.hi[i], ending at b.refs[i] (one call per series, not per window; `b` is
+   * reused from series to series).
+   */
+  #windows(e: MatrixSelector | SubqueryExpr, f: (s: RangeSeries, b: WindowBounds) => void): void {
     const src = this.#rangeSource(e);
     const closed = this.#shared.opts.compat === 2;
     const { steps } = this.#range;
+    const b: WindowBounds = { lo: new Int32Array(steps), hi: new Int32Array(steps), refs: new Float64Array(steps), range: src.range };
+    for (let i = 0; i < steps; i++) b.refs[i] = src.refAt(i);
     let read = 0;
     src.each((s) => {
       const { ts, n } = s;
       let lo = 0;
       let hi = 0;
+      let widest = 0;
       for (let i = 0; i < steps; i++) {
-        const ref = src.refAt(i);
-        const from = ref - src.range;
+        const ref = b.refs[i] as number;
+        const from = ref - b.range;
         if (closed) while (lo < n && (ts[lo] as number) < from) lo++;
         else while (lo < n && (ts[lo] as number) <= from) lo++;
         if (hi < lo) hi = lo;
         while (hi < n && (ts[hi] as number) <= ref) hi++;
+        b.lo[i] = lo;
+        b.hi[i] = hi;
         read += hi - lo;
-        this.#account(this.#shared.stats.currentSamples + hi - lo);
-        f(s, i, lo, hi, ref);
+        if (hi - lo > widest) widest = hi - lo;
       }
+      // The widest window is the most this series holds at once.
+      this.#account(this.#shared.stats.currentSamples + widest);
+      f(s, b);
     });
     this.#shared.stats.samplesRead += read;
   }
@@ -315,7 +336,9 @@ export class Evaluator {
   evalRangeVector(e: Expr): RangeSeries[] {
     const r = unwrap(e) as MatrixSelector | SubqueryExpr;
     const out: RangeSeries[] = [];
-    this.#windows(r, (s, _i, lo, hi) => {
+    this.#windows(r, (s, b) => {
+      const lo = b.lo[0] as number;
+      const hi = b.hi[0] as number;
       if (hi > lo) out.push({ labels: s.labels, ts: s.ts.slice(lo, hi), vs: s.vs.slice(lo, hi), n: hi - lo, dropName: s.dropName });
     });
     return out;
@@ -328,8 +351,8 @@ export class Evaluator {
     if (name === 'absent_over_time') {
       const arg = unwrap(c.args[0] as Expr) as MatrixSelector | SubqueryExpr;
       const present = new Uint8Array(this.#range.steps);
-      this.#windows(arg, (_s, i, lo, hi) => {
-        if (hi > lo) present[i] = 1;
+      this.#windows(arg, (_s, b) => {
+        for (let i = 0; i < present.length; i++) if ((b.hi[i] as number) > (b.lo[i] as number)) present[i] = 1;
       });
       return absentAt(absentLabels(arg), this.#range.steps, (i) => present[i] === 1);
     }
@@ -379,41 +402,40 @@ export class Evaluator {
       ts: new Float64Array(0), vs: new Float64Array(0), lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
       params: params.map(() => 0), metricName: '', resets: new Int32Array(0),
     };
-    let current: RangeSeries | null = null;
-    let target: StepSeries | null = null;
-    this.#windows(arg, (s, i, lo, hi, ref) => {
-      if (hi === lo) return;
-      if (s !== current) {
-        current = s;
-        target = null;
-        w.metricName = s.labels.get(METRIC_NAME);
-        if (countsResets) {
-          if (w.resets.length < s.n) w.resets = new Int32Array(s.ts.length);
-          countResets(s.vs, s.n, w.resets);
-        }
+    this.#windows(arg, (s, b) => {
+      let target: StepSeries | null = null;
+      w.metricName = s.labels.get(METRIC_NAME);
+      if (countsResets) {
+        if (w.resets.length < s.n) w.resets = new Int32Array(s.ts.length);
+        countResets(s.vs, s.n, w.resets);
       }
       w.ts = s.ts;
       w.vs = s.vs;
-      w.lo = lo;
-      w.hi = hi;
-      w.rangeEnd = ref;
-      w.rangeStart = ref - arg.range;
       w.range = arg.range;
-      w.t = stepTime(this.#range, i);
-      for (let k = 0; k < params.length; k++) w.params[k] = (params[k] as Float64Array)[i] as number;
-      const v = fn(w);
-      if (v === undefined) return;
-      if (checkCounter && w.metricName !== '' && !COUNTER_SUFFIXES.some((x) => w.metricName.endsWith(x))) {
-        this.#annotate(
-          `PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(w.metricName)}`,
-          (c.args[matrixIndex] as Expr).pos.start,
-        );
+      for (let i = 0; i < steps; i++) {
+        const lo = b.lo[i] as number;
+        const hi = b.hi[i] as number;
+        if (hi === lo) continue;
+        w.lo = lo;
+        w.hi = hi;
+        w.rangeEnd = b.refs[i] as number;
+        w.rangeStart = w.rangeEnd - arg.range;
+        w.t = stepTime(this.#range, i);
+        for (let k = 0; k < params.length; k++) w.params[k] = (params[k] as Float64Array)[i] as number;
+        const v = fn(w);
+        if (v === undefined) continue;
+        if (checkCounter && w.metricName !== '' && !COUNTER_SUFFIXES.some((x) => w.metricName.endsWith(x))) {
+          this.#annotate(
+            `PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(w.metricName)}`,
+            (c.args[matrixIndex] as Expr).pos.start,
+          );
+        }
+        if (target === null) {
+          if (distinct) target = out.distinct(keepName || delayed ? s.labels : dropMetricName(s.labels), keepName ? s.dropName : delayed);
+          else target = keepName ? out.series(s.labels, s.dropName) : out.seriesWithoutName(s.labels, delayed);
+        }
+        out.set(target, i, v);
       }
-      if (target === null) {
-        if (distinct) target = out.distinct(keepName || delayed ? s.labels : dropMetricName(s.labels), keepName ? s.dropName : delayed);
-        else target = keepName ? out.series(s.labels, s.dropName) : out.seriesWithoutName(s.labels, delayed);
-      }
-      out.set(target, i, v);
     });
     return out.result();
   }
