@@ -97,6 +97,10 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
   // The decoder's value window starts as (0, 0): a '10' before any '11' reads 64 bits.
   let leading = 0;
   let trailing = 0;
+  // The word starting at the value's first bit, and how many of its bits are the stream's: after a
+  // one-bit delta-of-delta, the word peeked for it, so that most values need one read less.
+  let vw = 0;
+  let avail = 32;
   for (let i = 0; i < total; i++) {
     if (i === 0) {
       // ZigZag varint timestamp at byte 2, then the value's 64 bits.
@@ -113,31 +117,39 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
         if (!readUvarint(b, pos >>> 3)) throw corrupt(pos + 10 * 8, end, 'uvarint overflow in the first timestamp delta', i, total);
         tDelta = (varHi | 0) * TWO_32 + varLo;
         pos = varEnd * 8;
+        vw = peek32(view, pos);
+        avail = 32;
       } else {
         // dod := '0' | '10' 14 bits | '110' 17 bits | '1110' 20 bits | '1111' 64 bits
         const w = peek32(view, pos);
         if (w < 0x80000000) {
           pos += 1;
-        } else if (w < 0xc0000000) {
-          pos += 16;
-          const u = (w >>> 16) & 0x3fff;
-          tDelta += u > 0x2000 ? u - 0x4000 : u;
-        } else if (w < 0xe0000000) {
-          pos += 20;
-          const u = (w >>> 12) & 0x1ffff;
-          tDelta += u > 0x10000 ? u - 0x20000 : u;
-        } else if (w < 0xf0000000) {
-          pos += 24;
-          const u = (w >>> 8) & 0xfffff;
-          tDelta += u > 0x80000 ? u - 0x100000 : u;
+          vw = (w << 1) >>> 0;
+          avail = 31;
         } else {
-          tDelta += (peek32(view, pos + 4) | 0) * TWO_32 + peek32(view, pos + 36);
-          pos += 68;
+          if (w < 0xc0000000) {
+            pos += 16;
+            const u = (w >>> 16) & 0x3fff;
+            tDelta += u > 0x2000 ? u - 0x4000 : u;
+          } else if (w < 0xe0000000) {
+            pos += 20;
+            const u = (w >>> 12) & 0x1ffff;
+            tDelta += u > 0x10000 ? u - 0x20000 : u;
+          } else if (w < 0xf0000000) {
+            pos += 24;
+            const u = (w >>> 8) & 0xfffff;
+            tDelta += u > 0x80000 ? u - 0x100000 : u;
+          } else {
+            tDelta += (peek32(view, pos + 4) | 0) * TWO_32 + peek32(view, pos + 36);
+            pos += 68;
+          }
+          vw = peek32(view, pos);
+          avail = 32;
         }
       }
       t += tDelta;
       // value := '0' (unchanged) | '10' bits (previous window) | '11' lead(5) sig(6) bits
-      const w = peek32(view, pos);
+      const w = vw;
       if (w < 0x80000000) {
         pos += 1;
       } else {
@@ -155,11 +167,11 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
         }
         let hi = 0;
         let lo: number;
-        if (header + sig <= 32) {
+        if (header + sig <= avail) {
           // The bits are already in the peeked word.
           lo = (w << header) >>> (32 - sig);
         } else if (sig > 32) {
-          hi = peek32(view, pos + header) >>> (64 - sig);
+          hi = (header + sig - 32 <= avail ? w << header : peek32(view, pos + header)) >>> (64 - sig);
           lo = peek32(view, pos + header + sig - 32);
         } else {
           lo = peek32(view, pos + header) >>> (32 - sig);
