@@ -21,6 +21,19 @@ const series = (step: number, offset: number, from: number, to: number, f: (t: n
   return out;
 };
 
+function xorChunk(samples: [number, number][]): ChunkMeta {
+  const c = new XORChunk();
+  const app = c.appender();
+  for (const [t, v] of samples) app.append(t, v);
+  return { minTime: samples[0]![0], maxTime: samples[samples.length - 1]![0], chunk: c };
+}
+
+const chunksOf = (s: [number, number][], per: number): ChunkMeta[] => {
+  const out: ChunkMeta[] = [];
+  for (let i = 0; i < s.length; i += per) out.push(xorChunk(s.slice(i, i + per)));
+  return out;
+};
+
 describe('penalty deduplication', () => {
   it('sticks to one replica while it keeps its interval', () => {
     const a = series(15_000, 0, 0, 300_000);
@@ -130,20 +143,9 @@ describe('dedupSeriesSet', () => {
     // A counter with a gap in A (a switch to B, which restarted lower) and one in B (a switch back).
     const a = [...series(15_000, 0, 0, 1_800_000, (t) => t / 1000), ...series(15_000, 0, 2_400_000, 7_200_000, (t) => t / 1000)];
     const b = [...series(15_000, 7_000, 0, 3_600_000, (t) => t / 1000 - 500), ...series(15_000, 7_000, 4_000_000, 7_200_000, (t) => t / 1000 - 500)];
-    const chunksOf = (s: [number, number][]): ChunkMeta[] => {
-      const out: ChunkMeta[] = [];
-      for (let i = 0; i < s.length; i += 120) {
-        const part = s.slice(i, i + 120);
-        const c = new XORChunk();
-        const app = c.appender();
-        for (const [t, v] of part) app.append(t, v);
-        out.push({ minTime: part[0]![0], maxTime: part[part.length - 1]![0], chunk: c });
-      }
-      return out;
-    };
     const labels = Labels.from({ __name__: 'x' });
     for (const func of ['rate', 'max_over_time']) {
-      const [merged] = [...dedupSeriesSet([new ChunkSeriesSamples(labels, chunksOf(a)), new ChunkSeriesSamples(labels, chunksOf(b))], 'penalty', func)];
+      const [merged] = [...dedupSeriesSet([new ChunkSeriesSamples(labels, chunksOf(a, 120)), new ChunkSeriesSamples(labels, chunksOf(b, 120))], 'penalty', func)];
       const wrap = func === 'rate' ? (s: [number, number][]) => new CounterAdjustingIterator(arrayIterator(s)) : plain;
       const want = drain(penaltyMerge([wrap(a), wrap(b)]));
       expect(want.some(([t]) => t > 1_800_000 && t < 2_400_000)).toBe(true);
@@ -153,18 +155,39 @@ describe('dedupSeriesSet', () => {
       expect([it.atT(), it.atFloat()]).toEqual(want.find(([t]) => t >= 2_000_000));
     }
   });
+
+  it('reads chunk replicas as the merge of their samples on random replicas: gaps, jitter, resets, three replicas, seeks', () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const replica = (): [number, number][] => {
+      const out: [number, number][] = [];
+      let t = Math.floor(rnd() * 15_000);
+      let v = 0;
+      while (t < 3_600_000) {
+        if (rnd() < 0.01) t += Math.floor(rnd() * 300_000);
+        t += 15_000 + (rnd() < 0.05 ? Math.floor(rnd() * 20_000) : 0);
+        v = rnd() < 0.01 ? 0 : v + rnd() * 10;
+        out.push([t, v]);
+      }
+      return out;
+    };
+    const labels = Labels.from({ __name__: 'x' });
+    for (let k = 0; k < 40; k++) {
+      const reps = Array.from({ length: 2 + (k % 2) }, replica);
+      const counter = k % 4 < 2;
+      const seekTo = k % 3 === 0 ? undefined : Math.floor(rnd() * 3_000_000);
+      const read = (it: SampleIterator) => (seekTo === undefined ? drain(it) : it.seek(seekTo) === ValueType.None ? [] : [[it.atT(), it.atFloat()], ...drain(it)]);
+      const want = read(penaltyMerge(reps.map((r) => (counter ? new CounterAdjustingIterator(arrayIterator(r)) : plain(r)))));
+      const [merged] = [...dedupSeriesSet(reps.map((r) => new ChunkSeriesSamples(labels, chunksOf(r, 50))), 'penalty', counter ? 'rate' : '')];
+      expect(read((merged as Series).iterator())).toEqual(want);
+    }
+  });
 });
 
 describe('ChunksReplicaIterator', () => {
   it('seeks across chunks without decoding those that end before the target', () => {
-    const chunk = (s: [number, number][]): ChunkMeta => {
-      const c = new XORChunk();
-      const app = c.appender();
-      for (const [t, v] of s) app.append(t, v);
-      return { minTime: s[0]![0], maxTime: s[s.length - 1]![0], chunk: c };
-    };
     const unreadable: ChunkMeta = { minTime: 0, maxTime: 20, chunk: { encoding: 1, bytes: new Uint8Array(0), numSamples: () => 3, iterator: () => { throw new Error('decoded'); } } };
-    const it = new ChunksReplicaIterator([unreadable, chunk([[30, 1], [40, 2]]), chunk([[50, 3], [60, 4]])], false);
+    const it = new ChunksReplicaIterator([unreadable, xorChunk([[30, 1], [40, 2]]), xorChunk([[50, 3], [60, 4]])], false);
     expect(it.seek(35)).toBe(ValueType.Float);
     expect(it.atT()).toBe(40);
     expect(it.seek(10)).toBe(ValueType.Float);
