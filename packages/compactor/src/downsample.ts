@@ -17,11 +17,12 @@ import {
   type XORAppender,
 } from '@strata/tsdb';
 import { putAggrRecord, RecordBuffer, type AggrWindows } from './aggr-record.js';
-
-export { RecordBuffer } from './aggr-record.js';
 import { toRecord } from './records.js';
 import { mergeSymbolTables, SourceBlock } from './source.js';
 import { appendXORSamples } from './xor-samples.js';
+
+/** Where downsampleRaw writes its records. */
+export { RecordBuffer };
 
 const HOUR = 3_600_000;
 export const RES_RAW = 0;
