@@ -21,25 +21,26 @@ export class SampleBuffer extends TsdbSampleBuffer {
         if (c.minTime > maxt) break;
         const it = c.chunk.iterator(this.#it);
         this.#it = it;
-        if (it instanceof XORIterator && c.minTime >= mint && c.maxTime <= maxt) this.#readWhole(it, c.chunk.numSamples(), mint, maxt);
-        else this.#read(it, mint, maxt);
+        if (it instanceof XORIterator && c.minTime >= mint && c.maxTime <= maxt) this.#readWhole(it, c.chunk.numSamples(), mint, maxt, dropStale);
+        else this.#read(it, mint, maxt, dropStale);
       }
     } else {
       const it = series.iterator(this.#it);
       this.#it = it;
-      this.#read(it, mint, maxt);
+      this.#read(it, mint, maxt, dropStale);
     }
-    if (dropStale) this.#dropStale();
   }
 
   /** Appends the iterator's samples from mint up to maxt. */
-  #read(it: SampleIterator, mint: number, maxt: number): void {
+  #read(it: SampleIterator, mint: number, maxt: number, dropStale: boolean): void {
     let type = it.seek(mint);
     while (type !== ValueType.None) {
       if (type !== ValueType.Float) throw new EvalError('native histogram samples are not supported');
       const t = it.atT();
       if (t > maxt) break;
-      this.push(t, it.atFloat());
+      const v = it.atFloat();
+      // Only a NaN can be a stale marker: the cheap test first.
+      if (!dropStale || v === v || !isStaleNaN(v)) this.push(t, v);
       type = it.next();
     }
     const err = it.err();
@@ -47,14 +48,16 @@ export class SampleBuffer extends TsdbSampleBuffer {
   }
 
   /** Appends a whole chunk whose time bounds say it lies within [mint, maxt]; samples outside (bounds that lie) are dropped. */
-  #readWhole(it: XORIterator, samples: number, mint: number, maxt: number): void {
+  #readWhole(it: XORIterator, samples: number, mint: number, maxt: number, dropStale: boolean): void {
     const from = this.n;
     this.reserve(from + samples);
     const { ts, vs } = this;
     let n = from;
     while (it.next() === ValueType.Float) {
+      const v = it.atFloat();
       ts[n] = it.atT();
-      vs[n++] = it.atFloat();
+      vs[n] = v;
+      if (!dropStale || v === v || !isStaleNaN(v)) n++;
     }
     this.n = n;
     const err = it.err();
@@ -69,21 +72,5 @@ export class SampleBuffer extends TsdbSampleBuffer {
       }
       this.n = k;
     }
-  }
-
-  #dropStale(): void {
-    const { ts, vs } = this;
-    let k = 0;
-    for (let i = 0; i < this.n; i++) {
-      const v = vs[i] as number;
-      // Only a NaN can be a stale marker: the cheap test first.
-      if (v !== v && isStaleNaN(v)) continue;
-      if (k !== i) {
-        ts[k] = ts[i] as number;
-        vs[k] = v;
-      }
-      k++;
-    }
-    this.n = k;
   }
 }
