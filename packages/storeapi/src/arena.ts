@@ -8,8 +8,8 @@
  */
 
 const SLAB_BYTES = 1 << 20;
-/** Larger messages get a buffer of their own: they would waste much of a slab's tail. */
-const MAX_CARVED_BYTES = SLAB_BYTES / 4;
+/** Larger messages get a buffer of their own. (SeriesBatch messages are cut at 256 KiB and a little over: they must fit.) */
+const MAX_CARVED_BYTES = SLAB_BYTES / 2;
 /** Idle slabs kept for reuse; more are left to the garbage collector. */
 const MAX_FREE_SLABS = 8;
 
