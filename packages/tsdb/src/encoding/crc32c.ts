@@ -18,7 +18,7 @@ const native: NativeCrc32c | undefined = (() => {
   }
 })();
 /** Measured crossover of the native call's overhead against the tables (see above). */
-const NATIVE_MIN_LENGTH = 768;
+const NATIVE_MIN_LENGTH = 512;
 
 const POLY = 0x82f63b78;
 const TABLES: Uint32Array[] = (() => {
