@@ -101,12 +101,12 @@ export class PenaltyDedupIterator implements AdjustableIterator {
 
   /**
    * Whether the current replica's sample comes before the other's seek target, so the other (which
-   * will stand at or after the target) cannot be picked; if so, picks it.
+   * will stand at or after the target) cannot be picked, or the other has ended; if so, picks it.
    */
   #keeps(cur: AdjustableIterator, curType: ValueType, otherType: ValueType, otherTarget: number): boolean {
-    if (curType === ValueType.None || otherType === ValueType.None) return false;
+    if (curType === ValueType.None) return false;
     const t = cur.atT();
-    if (t >= otherTarget) return false;
+    if (otherType !== ValueType.None && t >= otherTarget) return false;
     this.#pick(t, 2 * (t - this.#lastT));
     return true;
   }
