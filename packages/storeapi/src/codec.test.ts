@@ -145,6 +145,25 @@ describe('codec vs protobufjs on the .proto files', () => {
     }
   });
 
+  it('label strings: repeated, distinct (colliding in the decoder\'s cache of recent strings), mixed ASCII and not; sized batches', () => {
+    const labels = (i: number) => [
+      { name: '__name__', value: 'up' },
+      { name: 'instance', value: `host${i}:9100` },
+      { name: 'mixed', value: i % 2 === 0 ? `a${i}é` : `é${i}a` },
+      { name: 'x'.repeat(i % 70), value: String.fromCharCode(0x7f, 0x41 + (i % 26)) },
+    ];
+    const batch = Array.from({ length: 20_000 }, (_, i) => ({ labels: labels(i), chunks: [] }));
+    const bytes = codec.encodeSeriesResponse({ batch });
+    // A batch encoded from the sizes its sender computed is the same message.
+    expect(Buffer.compare(codec.encodeSeriesResponse({ batch, sizes: batch.map(codec.encodedSeriesSize) }), bytes)).toBe(0);
+    const pj = asObject('thanos.SeriesResponse', bytes);
+    expect(pj.batch.series[12_345].labels[2].value).toBe('é12345a');
+    for (let round = 0; round < 2; round++) {
+      const got = codec.decodeSeriesResponse(bytes);
+      expect('batch' in got && got.batch.map((s) => s.labels)).toEqual(batch.map((s) => s.labels.filter((l) => l.name !== '' || l.value !== '')));
+    }
+  });
+
   it('Info, LabelNames and LabelValues messages', () => {
     const info = {
       labelSets: [[{ name: 'cluster', value: 'c1' }, { name: 'replica', value: 'r0' }]],

@@ -26,7 +26,7 @@ import type {
 } from './messages.js';
 import { labelNamesRequest, seriesRequest } from './messages.js';
 import { ProtoReader } from './wire/reader.js';
-import { delimitedFieldSize, int64FieldSize, ProtoWriter, SIZE_SLACK, uint64FieldSize, varintSize } from './wire/writer.js';
+import { delimitedFieldSize, int64FieldSize, ProtoWriter, SIZE_SLACK, uint64FieldSize, utf8Length, varintSize } from './wire/writer.js';
 
 // ---------------------------------------------------------------- shared pieces
 
@@ -36,9 +36,14 @@ function writeLabels(w: ProtoWriter, field: number, labels: Iterable<Label>): vo
 
 /** Reads a Label { name 1, value 2 } (the same message in Thanos' and Prometheus' protos). */
 export function readLabel(r: ProtoReader): Label {
+  return readLabelTo(r, r.end);
+}
+
+/** Reads a Label's fields up to `end` (after `r.enter()`: no reader object per label on the hot path). */
+function readLabelTo(r: ProtoReader, end: number): Label {
   let name = '';
   let value = '';
-  while (!r.done) {
+  while (r.pos < end) {
     const t = r.tag();
     if (t === 10) name = r.string();
     else if (t === 18) value = r.string();
@@ -99,7 +104,7 @@ function writeStrings(w: ProtoWriter, field: number, values: readonly string[]):
 // then every field straight into a buffer of the final size (no length back-patching, no copy).
 
 function stringFieldSize(v: string): number {
-  return v === '' ? 0 : delimitedFieldSize(Buffer.byteLength(v));
+  return v === '' ? 0 : delimitedFieldSize(utf8Length(v));
 }
 
 function labelSize(l: Label): number {
@@ -213,15 +218,20 @@ function readAggrChunk(r: ProtoReader, end: number): AggrChunk {
   return c;
 }
 
-function readSeries(r: ProtoReader): StoreSeries {
+/** Reads the Series that `r.enter()` started, ending at `end`. */
+function readSeries(r: ProtoReader, end: number): StoreSeries {
   const labels: Label[] = [];
   const chunks: AggrChunk[] = [];
-  while (!r.done) {
+  while (r.pos < end) {
     const t = r.tag();
-    if (t === 10) labels.push(readLabel(r.sub()));
-    else if (t === 18) chunks.push(readAggrChunk(r, r.enter()));
+    if (t === 10) {
+      const labelEnd = r.enter();
+      labels.push(readLabelTo(r, labelEnd));
+      r.leave(labelEnd);
+    } else if (t === 18) chunks.push(readAggrChunk(r, r.enter()));
     else r.skip(t & 7);
   }
+  r.leave(end);
   return { labels, chunks };
 }
 
@@ -390,12 +400,18 @@ export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
   return req;
 }
 
+/** A SeriesBatch frame with each series' `encodedSeriesSize`, which whoever cut the batch has computed already. */
+export interface SizedSeriesBatch {
+  batch: StoreSeries[];
+  sizes: readonly number[];
+}
+
 /**
  * Encodes one Series stream frame into a buffer from `alloc` (a fresh one by default), after `headerRoom`
  * bytes left for the caller to fill (the gRPC message header: the frame is then sent without being
  * copied again).
  */
-export function encodeSeriesResponse(frame: SeriesResponse, headerRoom = 0, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
+export function encodeSeriesResponse(frame: SeriesResponse | SizedSeriesBatch, headerRoom = 0, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
   if ('series' in frame) {
     const size = encodedSeriesSize(frame.series);
     const total = delimitedFieldSize(size);
@@ -405,7 +421,7 @@ export function encodeSeriesResponse(frame: SeriesResponse, headerRoom = 0, allo
     return withHeaderRoom(target, w.finishSized(total), headerRoom);
   }
   if ('batch' in frame) {
-    const sizes = frame.batch.map(encodedSeriesSize);
+    const sizes = 'sizes' in frame ? frame.sizes : frame.batch.map(encodedSeriesSize);
     let inner = 0;
     for (const n of sizes) inner += delimitedFieldSize(n);
     const total = delimitedFieldSize(inner);
@@ -442,7 +458,7 @@ export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {
     const t = r.tag();
     switch (t) {
       case 10:
-        frame = { series: readSeries(r.sub()) };
+        frame = { series: readSeries(r, r.enter()) };
         break;
       case 18:
         frame = { warning: r.string() };
@@ -455,7 +471,7 @@ export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {
         const batch: StoreSeries[] = [];
         while (!s.done) {
           const u = s.tag();
-          if (u === 10) batch.push(readSeries(s.sub()));
+          if (u === 10) batch.push(readSeries(s, s.enter()));
           else s.skip(u & 7);
         }
         frame = { batch };

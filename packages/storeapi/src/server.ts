@@ -19,7 +19,7 @@ import {
   StoreError,
   storeService,
 } from './grpc.js';
-import { encodedSeriesSize } from './codec.js';
+import { encodedSeriesSize, type SizedSeriesBatch } from './codec.js';
 import {
   type AnyMessage,
   type InfoResponse,
@@ -108,6 +108,8 @@ class FrameSink {
   readonly #call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>;
   readonly #batchSize: number;
   #batch: StoreSeries[] = [];
+  /** Each batched series' encoded size, handed to the encoder with the batch. */
+  #sizes: number[] = [];
   #batchBytes = 0;
 
   constructor(call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, batchSize: number) {
@@ -117,8 +119,10 @@ class FrameSink {
 
   async series(s: StoreSeries): Promise<void> {
     if (this.#batchSize <= 1) return this.#write({ series: s });
+    const size = encodedSeriesSize(s);
     this.#batch.push(s);
-    this.#batchBytes += encodedSeriesSize(s);
+    this.#sizes.push(size);
+    this.#batchBytes += size;
     if (this.#batch.length >= this.#batchSize || this.#batchBytes >= MAX_BATCH_BYTES) await this.flush();
   }
 
@@ -129,13 +133,14 @@ class FrameSink {
 
   async flush(): Promise<void> {
     if (this.#batch.length === 0) return;
-    const batch = this.#batch;
+    const frame: SizedSeriesBatch = { batch: this.#batch, sizes: this.#sizes };
     this.#batch = [];
+    this.#sizes = [];
     this.#batchBytes = 0;
-    await this.#write({ batch });
+    await this.#write(frame);
   }
 
-  async #write(frame: SeriesResponse): Promise<void> {
+  async #write(frame: SeriesResponse | SizedSeriesBatch): Promise<void> {
     // Once written to the socket, the frame's message buffer can take another message.
     if (this.#call.write(frame, () => seriesMessages.written(frame))) return;
     await new Promise<void>((resolve, reject) => {

@@ -4,6 +4,40 @@
  */
 import { MAX_INT64, MIN_INT64 } from './writer.js';
 
+/** The high half of the last varint `#varint64()` read. */
+let varintHigh = 0;
+const uint64View = new DataView(new ArrayBuffer(8));
+
+/** Longest string `recentString` keeps; longer ones are rarely repeated label names or values. */
+const RECENT_MAX_BYTES = 64;
+const RECENT_BITS = 12;
+/**
+ * Strings recently decoded, by their length and a few of their bytes (one per slot, the last one wins). A Series stream
+ * repeats every label name and most values (metric name, job, external labels) in every series;
+ * checking a string against the bytes costs less than the native call that decodes them again.
+ */
+const recent: string[] = new Array<string>(1 << RECENT_BITS).fill('');
+
+/** `b[s, e)` as a UTF-8 string, from `recent` when it holds it. */
+function recentString(b: Buffer, s: number, e: number): string {
+  const n = e - s;
+  if (n === 0) return '';
+  if (n > RECENT_MAX_BYTES) return b.toString('utf8', s, e);
+  // The slot from the length and four sampled bytes (hashing every byte costs as much as the check).
+  const slot = Math.imul(n ^ (b[s]! << 8) ^ (b[e - 1]! << 16) ^ (b[s + (n >>> 1)]! << 24) ^ b[e - 1 - (n >>> 2)]!, 0x9e3779b1) >>> (32 - RECENT_BITS);
+  const hit = recent[slot]!;
+  if (hit.length === n) {
+    let i = 0;
+    while (i < n && hit.charCodeAt(i) === b[s + i]) i++;
+    // Equal code units and bytes: the bytes are the ASCII string `hit` (only strings of one byte per unit are kept).
+    if (i === n) return hit;
+  }
+  const str = b.toString('utf8', s, e);
+  // As many units as bytes: ASCII (a multi-byte sequence gives fewer units; an invalid byte, U+FFFD, never matches a byte).
+  if (str.length === n) recent[slot] = str;
+  return str;
+}
+
 export const WireType = { Varint: 0, Fixed64: 1, LengthDelimited: 2, Fixed32: 5 } as const;
 
 export class ProtoReader {
@@ -53,8 +87,8 @@ export class ProtoReader {
     return v >>> 0;
   }
 
-  /** Reads a varint as unsigned low and high 32-bit halves. */
-  #varint64(): [number, number] {
+  /** Reads a varint; returns its unsigned low 32 bits and leaves the high 32 in `varintHigh` (no pair allocated per value). */
+  #varint64(): number {
     const b = this.#buf;
     let p = this.pos;
     let lo = 0;
@@ -72,12 +106,14 @@ export class ProtoReader {
       if (c < 0x80) break;
     }
     this.pos = p;
-    return [lo >>> 0, hi >>> 0];
+    varintHigh = hi >>> 0;
+    return lo >>> 0;
   }
 
   /** int64 as a number; exact within ±2^53, Go's MinInt64/MaxInt64 map to MIN_INT64/MAX_INT64. */
   int64(): number {
-    const [lo, hi] = this.#varint64();
+    const lo = this.#varint64();
+    const hi = varintHigh;
     if (hi === 0) return lo;
     if (hi & 0x80000000) {
       if (hi === 0x80000000 && lo === 0) return MIN_INT64;
@@ -88,8 +124,12 @@ export class ProtoReader {
   }
 
   uint64(): bigint {
-    const [lo, hi] = this.#varint64();
-    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+    const lo = this.#varint64();
+    if (varintHigh === 0) return BigInt(lo);
+    // One bigint from the two halves, instead of three and a shift and an or.
+    uint64View.setUint32(0, varintHigh);
+    uint64View.setUint32(4, lo);
+    return uint64View.getBigUint64(0);
   }
 
   bool(): boolean {
@@ -118,9 +158,10 @@ export class ProtoReader {
     return this.#buf.subarray(s, e);
   }
 
+  /** A string field; short ASCII strings seen recently (label names, frequent values) are not decoded again. */
   string(): string {
     const [s, e] = this.delimited();
-    return this.#buf.toString('utf8', s, e);
+    return recentString(this.#buf, s, e);
   }
 
   /**

@@ -49,6 +49,17 @@ export function delimitedFieldSize(len: number): number {
   return 1 + varintSize(len) + len;
 }
 
+/** Strings up to this many UTF-16 units are measured and written in JS: cheaper than a native call for a label name or value. */
+const SHORT_STRING = 42;
+
+/** UTF-8 bytes of `s`. */
+export function utf8Length(s: string): number {
+  const n = s.length;
+  if (n > SHORT_STRING) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  return n;
+}
+
 const EMPTY = Buffer.alloc(0);
 
 /** Writes a varint of a non-negative integer below 2^32 at `b[p]`; returns the position after it. */
@@ -200,12 +211,21 @@ export class ProtoWriter {
   string(field: number, s: string, always = false): this {
     if (s === '' && !always) return this;
     this.#tag(field, WIRE_LDELIM);
-    if (s.length < 43) {
+    const len = s.length;
+    if (len <= SHORT_STRING) {
       // At most 3 UTF-8 bytes per UTF-16 unit: the length fits the one reserved byte.
-      this.#ensure(1 + s.length * 3);
-      const n = this.#buf.write(s, this.#pos + 1, 'utf8');
-      this.#buf[this.#pos] = n;
-      this.#pos += 1 + n;
+      this.#ensure(1 + len * 3);
+      const b = this.#buf;
+      const start = this.#pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[start + i] = c;
+      }
+      const n = i === len ? len : b.write(s, start, 'utf8');
+      b[start - 1] = n;
+      this.#pos = start + n;
       return this;
     }
     const n = Buffer.byteLength(s, 'utf8');
