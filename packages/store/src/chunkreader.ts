@@ -3,7 +3,6 @@ import {
   CorruptionError,
   formatRef,
   MAX_CHUNK_LENGTH_FIELD_SIZE,
-  recordDataLength,
   recordLength,
   refFileIndex,
   refOffset,
@@ -121,14 +120,17 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
  * (then that is corruption).
  */
 function parseRecord(file: ByteRange, ref: number, bytes: Uint8Array, at: number, whole: boolean, out: ReadChunks, k: number, buffer: number): boolean {
-  const record = bytes.subarray(at);
-  const need = recordLength(record);
-  if (need === 0 || need > record.length) {
+  // Read in place: a view of the record per chunk would cost more than the parsing.
+  const need = recordLength(bytes, at);
+  if (need === 0 || at + need > bytes.length) {
     if (!whole) return false;
     throw new CorruptionError(file.name, refOffset(ref), need === 0 ? `chunk ${formatRef(ref)}: unreadable chunk length` : `chunk ${formatRef(ref)}: chunk record of ${need} bytes runs past the end of the file`);
   }
   const crcAt = at + need - 4;
-  const dataAt = crcAt - recordDataLength(record);
+  // The data follows the length field (which recordLength found complete) and the encoding byte.
+  let dataAt = at + 1;
+  while ((bytes[dataAt - 1] as number) >= 0x80) dataAt++;
+  dataAt++;
   checkChunkCrc(bytes, dataAt - 1, crcAt, file.name, ref);
   out.buffer[k] = buffer;
   out.start[k] = dataAt;

@@ -154,14 +154,23 @@ export class ProtoReader {
   }
 
   bytes(): Uint8Array {
-    const [s, e] = this.delimited();
-    return this.#buf.subarray(s, e);
+    const s = this.#content();
+    return this.#buf.subarray(s, this.pos);
   }
 
   /** A string field; short ASCII strings seen recently (label names, frequent values) are not decoded again. */
   string(): string {
-    const [s, e] = this.delimited();
-    return recentString(this.#buf, s, e);
+    const s = this.#content();
+    return recentString(this.#buf, s, this.pos);
+  }
+
+  /** Reads a length prefix and moves past the content; returns where the content starts (`delimited()` without a pair). */
+  #content(): number {
+    const len = this.uint32();
+    const start = this.pos;
+    if (start + len > this.end) this.#fail(`length ${len} beyond end of message`);
+    this.pos = start + len;
+    return start;
   }
 
   /**
