@@ -1,6 +1,7 @@
 import {
   AggrChunk,
   AggrType,
+  appendXORSamples,
   BlockWriter,
   CounterResetsIterator,
   isDeleted,
@@ -19,7 +20,6 @@ import {
 import { putAggrRecord, RecordBuffer, type AggrWindows } from './aggr-record.js';
 import { toRecord } from './records.js';
 import { mergeSymbolTables, SourceBlock } from './source.js';
-import { appendXORSamples } from './xor-samples.js';
 
 /** Where downsampleRaw writes its records. */
 export { RecordBuffer };
@@ -129,7 +129,7 @@ export class SampleBuffer extends TsdbSampleBuffer {
     if (err !== null) throw err;
   }
 
-  /** Like expand over an XOR chunk's samples, decoded in bulk (see appendXORSamples). */
+  /** Like expand over an XOR chunk's samples, decoded in bulk (see tsdb's appendXORSamples). */
   appendXOR(c: XORChunk, deleted?: readonly Interval[]): void {
     const need = this.n + c.numSamples();
     if (this.ts.length < need) {
@@ -140,7 +140,7 @@ export class SampleBuffer extends TsdbSampleBuffer {
       this.ts = ts;
       this.vs = vs;
     }
-    this.n = appendXORSamples(c.bytes, this.ts, this.vs, this.n, deleted);
+    this.n = appendXORSamples(c.bytes, this.ts, this.vs, this.n, { dropNaN: true, dropBackwards: true, deleted });
   }
 }
 

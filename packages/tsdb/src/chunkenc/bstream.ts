@@ -23,6 +23,20 @@ function writeBits64To(w: BitSink, hi: number, lo: number, n: number): void {
 }
 
 /**
+ * Writes the 64-bit value hi:lo as an unsigned LEB128 varint at buf[p], byte by byte as Prometheus
+ * does; returns the position after it. The bit streams write byte-aligned varints through it.
+ */
+export function putUvarint64(buf: Uint8Array, p: number, hi: number, lo: number): number {
+  while (hi !== 0 || lo >= 0x80) {
+    buf[p++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  buf[p++] = lo;
+  return p;
+}
+
+/**
  * Appends bits to a growable buffer.
  *
  * Prometheus' bstream writes a field of whole bytes by appending a fresh byte for the spill-over, so a
@@ -104,6 +118,11 @@ export class BitWriter {
     writeBits64To(this, hi, lo, n);
   }
 
+  /** Writes the 64-bit value hi:lo as an unsigned varint; the stream must be at a byte boundary. */
+  writeUvarint(hi: number, lo: number): void {
+    this.pos = putUvarint64(this.buf, this.pos >>> 3, hi, lo) * 8;
+    this.spare = true;
+  }
 }
 
 /** Bytes of zero padding after a reader's copy of the data; more than the longest read past the end of one sample. */
@@ -162,14 +181,14 @@ export class BitReader {
 
 /**
  * A BitWriter for one pass over a fixed amount of data: bits gather in a 32-bit word that is stored
- * whole when full, into a buffer the caller sized with `begin`, so a write of up to 32 bits is a few
- * integer operations, without bounds checks, read-modify-write of the buffer or growth. Reusable
- * through `begin`.
+ * whole when full, into a buffer the caller sized (`begin`, or `attach` to a buffer of its own), so a
+ * write of up to 32 bits is a few integer operations, without bounds checks, read-modify-write of the
+ * buffer or growth. Reusable through `begin`/`attach`.
  */
 export class BitAccumulator {
-  buf = new Uint8Array(256);
-  view = new DataView(this.buf.buffer);
-  /** Where the next full word goes (a multiple of 4). */
+  buf: Uint8Array = new Uint8Array(256);
+  view: DataView = new DataView(this.buf.buffer);
+  /** Where the next full word goes. */
   p = 0;
   /** The word being filled from its top bit down, and how many of its bits are still free (1…32). */
   cur = 0;
@@ -177,32 +196,46 @@ export class BitAccumulator {
   /** Whether the last field written was a whole number of bytes (see BitWriter). */
   spare = false;
 
-  /** Starts over with room for `bytes` bytes. */
+  /** Starts over at the start of its own buffer, with room for `bytes` bytes. */
   begin(bytes: number): void {
     if (this.buf.length < bytes + 8) {
       this.buf = new Uint8Array(Math.max(bytes + 8, this.buf.length * 2));
       this.view = new DataView(this.buf.buffer);
     }
-    this.p = 0;
+    this.attach(this.buf, this.view, 0);
+  }
+
+  /**
+   * Starts a stream at byte `p` of `buf` (`view` over the same bytes), which has room for what will be
+   * written and 4 bytes more (a word store may touch them).
+   */
+  attach(buf: Uint8Array, view: DataView, p: number): void {
+    this.buf = buf;
+    this.view = view;
+    this.p = p;
     this.cur = 0;
     this.free = 32;
     this.spare = false;
   }
 
-  /** Writes the low `n` bits (1…32) of `v`, most significant first. */
-  writeBits(v: number, n: number): void {
-    const x = n === 32 ? v : v & ((1 << n) - 1);
+  /** Writes the `n` (1…32) bits of `v`, which has none above them, most significant first; leaves `spare` as it is. */
+  bits(v: number, n: number): void {
     const free = this.free;
     if (n < free) {
-      this.cur |= x << (free - n);
+      this.cur |= v << (free - n);
       this.free = free - n;
     } else {
       const spill = n - free;
-      this.view.setUint32(this.p, this.cur | (x >>> spill));
+      this.view.setUint32(this.p, this.cur | (v >>> spill));
       this.p += 4;
-      this.cur = spill === 0 ? 0 : x << (32 - spill);
+      this.cur = spill === 0 ? 0 : v << (32 - spill);
       this.free = 32 - spill;
     }
+  }
+
+  /** Writes the low `n` bits (1…32) of `v`, most significant first. */
+  writeBits(v: number, n: number): void {
+    this.bits(n === 32 ? v : v & ((1 << n) - 1), n);
     this.spare = (n & 7) === 0;
   }
 
@@ -211,13 +244,15 @@ export class BitAccumulator {
     writeBits64To(this, hi, lo, n);
   }
 
-
-  /** The stream's bytes as BitWriter would hold them (trailing bits zero-padded); a view into `buf`. */
-  finish(): Uint8Array {
+  /**
+   * Closes the stream as BitWriter would hold it (trailing bits zero-padded, Prometheus' spare byte)
+   * and returns the byte position after it.
+   */
+  end(): number {
     const used = 32 - this.free;
     this.view.setUint32(this.p, this.cur);
     let len = this.p + ((used + 7) >>> 3);
     if ((used & 7) === 0 && this.spare) this.buf[len++] = 0;
-    return this.buf.subarray(0, len);
+    return len;
   }
 }

@@ -19,15 +19,15 @@
  * window (0, 0), which a '10' before any '11' then uses. Values are handled as their raw bits, so NaN
  * payloads (the stale marker) and −0 survive.
  */
-import { BitAccumulator, BitReader, BitWriter, type BitSink } from './bstream.js';
+import { BitReader, BitWriter } from './bstream.js';
 import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js';
 import { CorruptionError } from '../encoding/decbuf.js';
 import { floatFromBits, floatHi, floatLo } from './floatbits.js';
+import { ctz32, MAX_SAMPLES, NO_WINDOW, readUvarint, TWO_32, varEnd, varHi, varLo, xorCorruption } from './xor-bulk.js';
 
-const MAX_SAMPLES = 0xffff;
-const TWO_32 = 2 ** 32;
-/** Marks an appender that has not yet written a value window. */
-const NO_WINDOW = 0xff;
+// The bulk codecs, and the bit sink putXORSamples writes into, for the package's index.
+export { BitAccumulator } from './bstream.js';
+export { appendXORSamples, putXORSamples, xorBound, xorSamplesBytes, type XORSampleFilter } from './xor-bulk.js';
 
 /**
  * The bytes of every empty chunk (a zero sample count), shared: nothing writes into a chunk's #data (an
@@ -162,125 +162,6 @@ export class XORAppender {
   }
 }
 
-const bulk = new BitAccumulator();
-/** The platform's index of a float's high and low 32-bit word in a Uint32Array view. */
-const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
-
-/**
- * The XOR chunk of samples (ts[i], vs[i]) for i in [from, to), byte for byte what an XORAppender
- * appending them one by one produces, in one pass: values are read as bits straight from the
- * Float64Array and bits gather in an accumulator. For writers that hold a batch of samples in arrays
- * (downsampling). Timestamps must be safe integers. The result is a view of a scratch buffer, valid
- * until the next call: copy it before encoding another chunk.
- */
-export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number, to: number): Uint8Array {
-  const n = to - from;
-  if (n > MAX_SAMPLES) throw new RangeError(`XOR chunk: ${n} samples do not fit (at most ${MAX_SAMPLES})`);
-  const bits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
-  const w = bulk;
-  // At most 10 bytes of varint and 8 of value for the first sample, 9 + 10 bytes (68 + 77 bits) for the others.
-  w.begin(2 + 20 * n + 8);
-  w.writeBits(n >>> 8, 8);
-  w.writeBits(n & 0xff, 8);
-  // The count is a header, not a field of the stream: it leaves no spare byte (see BitWriter).
-  w.spare = false;
-  let prevT = 0;
-  let tDelta = 0;
-  let vHi = 0;
-  let vLo = 0;
-  let leading = NO_WINDOW;
-  let trailing = 0;
-  for (let i = from; i < to; i++) {
-    const t = ts[i]!;
-    if (!Number.isSafeInteger(t)) throw new RangeError(`XOR chunk: timestamp ${t} is not a safe integer`);
-    const hi = bits[2 * i + HI_WORD]!;
-    const lo = bits[2 * i + 1 - HI_WORD]!;
-    if (i === from) {
-      const even = t >= 0 ? t * 2 : (-t - 1) * 2;
-      writeUvarintHiLo(w, Math.floor(even / TWO_32) >>> 0, ((even >>> 0) | (t < 0 ? 1 : 0)) >>> 0);
-      w.writeBits64(hi, lo, 64);
-    } else {
-      const d = t - prevT;
-      // The delta-of-delta field (fv, fn bits) is held back and written with the value's first bits:
-      // fewer, longer writes. Fields are as in XORAppender; `spare` is set as its last field leaves it.
-      let fv = 0;
-      let fn = 0;
-      if (i === from + 1) {
-        writeUvarintHiLo(w, Math.floor(d / TWO_32) >>> 0, d >>> 0);
-      } else {
-        const dod = d - tDelta;
-        if (dod === 0) fn = 1;
-        else if (dod >= -8191 && dod <= 8192) {
-          fv = (0b10 << 14) | (dod & 0x3fff);
-          fn = 16;
-        } else if (dod >= -65535 && dod <= 65536) {
-          fv = (0b110 << 17) | (dod & 0x1ffff);
-          fn = 20;
-        } else if (dod >= -524287 && dod <= 524288) {
-          fv = (0b1110 << 20) | (dod & 0xfffff);
-          fn = 24;
-        } else {
-          w.writeBits(0b1111, 4);
-          w.writeBits64(Math.floor(dod / TWO_32) >>> 0, dod >>> 0, 64);
-        }
-      }
-      tDelta = d;
-      const xHi = (hi ^ vHi) >>> 0;
-      const xLo = (lo ^ vLo) >>> 0;
-      if (xHi === 0 && xLo === 0) {
-        w.writeBits(fv << 1, fn + 1);
-        w.spare = false;
-      } else {
-        let lead = xHi !== 0 ? Math.clz32(xHi) : 32 + Math.clz32(xLo);
-        const trail = xLo !== 0 ? ctz32(xLo) : 32 + ctz32(xHi);
-        if (lead > 31) lead = 31;
-        // Header: '10' (the previous window) or '11' lead(5) sig(6) (a new one, 64 written as 0).
-        let hv: number;
-        let hn: number;
-        if (leading !== NO_WINDOW && lead >= leading && trail >= trailing) {
-          hv = 0b10;
-          hn = 2;
-        } else {
-          leading = lead;
-          trailing = trail;
-          hv = (0b11 << 11) | (lead << 6) | ((64 - lead - trail) & 63);
-          hn = 13;
-        }
-        const n = 64 - leading - trailing;
-        // The significant bits, (xHi:xLo) >> trailing, as sHi:sLo.
-        let sHi = xHi;
-        let sLo = xLo;
-        if (trailing >= 32) {
-          sHi = 0;
-          sLo = xHi >>> (trailing - 32);
-        } else if (trailing > 0) {
-          sHi = xHi >>> trailing;
-          sLo = ((xLo >>> trailing) | (xHi << (32 - trailing))) >>> 0;
-        }
-        if (fn + hn + n <= 32) {
-          w.writeBits((((fv << hn) | hv) << n) | sLo, fn + hn + n);
-        } else {
-          if (fn > 0) w.writeBits(fv, fn);
-          if (hn + n <= 32) w.writeBits((hv << n) | sLo, hn + n);
-          else {
-            w.writeBits(hv, hn);
-            w.writeBits64(sHi, sLo, n);
-          }
-        }
-        w.spare = (n & 7) === 0;
-      }
-    }
-    prevT = t;
-    vHi = hi;
-    vLo = lo;
-  }
-  return w.finish();
-}
-
-function ctz32(x: number): number {
-  return 31 - Math.clz32(x & -x);
-}
-
 /** Writes the `n` bits of (hi:lo) >> shift. */
 function writeShifted(w: BitWriter, hi: number, lo: number, shift: number, n: number): void {
   if (shift >= 32) {
@@ -294,24 +175,14 @@ function writeShifted(w: BitWriter, hi: number, lo: number, shift: number, n: nu
 
 /** Writes the low 64 bits of integer `x` (negative: two's complement) as an unsigned LEB128 varint. */
 function writeUvarint64(w: BitWriter, x: number): void {
-  writeUvarintHiLo(w, Math.floor(x / TWO_32) >>> 0, x >>> 0);
+  w.writeUvarint(Math.floor(x / TWO_32) >>> 0, x >>> 0);
 }
 
 /** Writes the ZigZag varint of `x` (0, −1, 1, −2 … → 0, 1, 2, 3 …), exact for every safe integer. */
 function writeVarint64(w: BitWriter, x: number): void {
   // For x < 0 the code is 2(−x−1)+1; 2(−x−1) < 2^54 is exact, its low bit is 0.
   const even = x >= 0 ? x * 2 : (-x - 1) * 2;
-  writeUvarintHiLo(w, Math.floor(even / TWO_32) >>> 0, ((even >>> 0) | (x < 0 ? 1 : 0)) >>> 0);
-}
-
-/** Writes the 64-bit value hi:lo as an unsigned LEB128 varint, byte by byte as Prometheus does. */
-function writeUvarintHiLo(w: BitSink, hi: number, lo: number): void {
-  while (hi !== 0 || lo >= 0x80) {
-    w.writeBits((lo & 0x7f) | 0x80, 8);
-    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-    hi >>>= 7;
-  }
-  w.writeBits(lo, 8);
+  w.writeUvarint(Math.floor(even / TWO_32) >>> 0, ((even >>> 0) | (x < 0 ? 1 : 0)) >>> 0);
 }
 
 /** Writes a timestamp delta-of-delta in the smallest bucket that holds it. */
@@ -404,7 +275,7 @@ export class XORIterator extends BitReader implements SampleIterator {
     } else if (n === 0) {
       return this.readFirst();
     } else {
-      if (!readUvarint64(this)) return this.fail('uvarint overflow in the first timestamp delta');
+      if (!this.readUvarint()) return this.fail('uvarint overflow in the first timestamp delta');
       // Prometheus stores a negative first delta as its 64-bit two's complement.
       this.tDelta = (varHi | 0) * TWO_32 + varLo;
     }
@@ -416,7 +287,7 @@ export class XORIterator extends BitReader implements SampleIterator {
   }
 
   private readFirst(): ValueType {
-    if (!readUvarint64(this)) return this.fail('varint overflow in the first timestamp');
+    if (!this.readUvarint()) return this.fail('varint overflow in the first timestamp');
     // ZigZag: an odd code 2m+1 is −m−1.
     const half = varHi * 2 ** 31 + (varLo >>> 1);
     this.t = varLo & 1 ? -half - 1 : half;
@@ -500,24 +371,20 @@ export class XORIterator extends BitReader implements SampleIterator {
     return true;
   }
 
-  private fail(reason: string): ValueType {
-    // Past the end, garbage may look like anything: report the truncation.
-    if (this.pos > this.end) reason = 'unexpected end of data';
-    this.error = new CorruptionError('XOR chunk', Math.min(this.pos, this.end) >>> 3, `${reason} reading sample ${this.numRead} of ${this.numTotal}`);
-    return ValueType.None;
+  /** Reads a uvarint at the (byte-aligned) position into varHi:varLo; false if it does not end within 10 bytes. */
+  private readUvarint(): boolean {
+    const p = this.pos >>> 3;
+    if (!readUvarint(this.buf, p)) {
+      this.pos = (p + 10) * 8;
+      return false;
+    }
+    this.pos = varEnd * 8;
+    return true;
   }
 
-  /**
-   * Reads the remaining samples into ts[at…] and vs[at…] (the caller makes room: numSamples() at
-   * most) and returns the index after the last; err() tells whether the chunk ended early. For bulk
-   * readers: the loop runs inside the iterator, with no call per sample.
-   */
-  readInto(ts: Float64Array, vs: Float64Array, at: number): number {
-    while (this.next() === ValueType.Float) {
-      ts[at] = this.t;
-      vs[at++] = this.val;
-    }
-    return at;
+  private fail(reason: string): ValueType {
+    this.error = xorCorruption(this.pos, this.end, reason, this.numRead, this.numTotal);
+    return ValueType.None;
   }
 
   seek(t: number): ValueType {
@@ -540,30 +407,4 @@ export class XORIterator extends BitReader implements SampleIterator {
   err(): Error | null {
     return this.error;
   }
-}
-
-/** The 64-bit result of readUvarint64, as two unsigned 32-bit halves. */
-let varHi = 0;
-let varLo = 0;
-
-/** Reads an unsigned LEB128 varint of up to 10 bytes into varHi:varLo; false if it does not end within 10 bytes. */
-function readUvarint64(r: BitReader): boolean {
-  let lo = 0;
-  let hi = 0;
-  for (let shift = 0; shift < 70; shift += 7) {
-    const b = r.readByte();
-    const low7 = b & 0x7f;
-    if (shift < 32) {
-      lo |= low7 << shift;
-      if (shift > 25) hi |= low7 >>> (32 - shift);
-    } else {
-      hi |= low7 << (shift - 32);
-    }
-    if (b < 0x80) {
-      varHi = hi >>> 0;
-      varLo = lo >>> 0;
-      return true;
-    }
-  }
-  return false;
 }

@@ -1,6 +1,9 @@
-import { CorruptionError, floatFromBits, floatHi, floatLo, isDeleted, STALE_NAN, ValueType, XORChunk, type Interval } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { appendXORSamples } from './xor-samples.js';
+import { CorruptionError } from '../encoding/decbuf.js';
+import { isDeleted, type Interval } from '../tombstones/tombstones.js';
+import { ValueType } from './chunk.js';
+import { floatFromBits, floatHi, floatLo, STALE_NAN } from './floatbits.js';
+import { appendXORSamples, XORChunk, type XORSampleFilter } from './xor.js';
 
 interface Sample {
   t: number;
@@ -16,8 +19,8 @@ function encode(samples: readonly Sample[]): Uint8Array {
   return c.bytes.slice();
 }
 
-/** What downsampling keeps of chunks read with tsdb's XORIterator: no NaNs, nothing going back in time or deleted. */
-function reference(chunks: readonly Uint8Array[], deleted?: readonly Interval[]): { ts: number[]; bits: string[] } {
+/** What a filter keeps of chunks read with XORIterator (by default all, else what downsampling keeps: no NaNs, nothing going back in time or deleted). */
+function reference(chunks: readonly Uint8Array[], filtered = true, deleted?: readonly Interval[]): { ts: number[]; bits: string[] } {
   const ts: number[] = [];
   const bits: string[] = [];
   let last = Number.NEGATIVE_INFINITY;
@@ -26,7 +29,7 @@ function reference(chunks: readonly Uint8Array[], deleted?: readonly Interval[])
     while (it.next() === ValueType.Float) {
       const t = it.atT();
       const v = it.atFloat();
-      if (Number.isNaN(v) || t < last || (deleted !== undefined && isDeleted(deleted, t))) continue;
+      if (filtered && (Number.isNaN(v) || t < last || (deleted !== undefined && isDeleted(deleted, t)))) continue;
       ts.push(t);
       bits.push(bitsOf(v));
       last = t;
@@ -36,12 +39,13 @@ function reference(chunks: readonly Uint8Array[], deleted?: readonly Interval[])
   return { ts, bits };
 }
 
-function decodeAll(chunks: readonly Uint8Array[], deleted?: readonly Interval[]): { ts: number[]; bits: string[] } {
+function decodeAll(chunks: readonly Uint8Array[], filtered = true, deleted?: readonly Interval[]): { ts: number[]; bits: string[] } {
+  const filter: XORSampleFilter = filtered ? { dropNaN: true, dropBackwards: true, deleted } : {};
   const total = chunks.reduce((n, c) => n + ((c[0]! << 8) | c[1]!), 0);
   const ts = new Float64Array(total);
   const vs = new Float64Array(total);
   let n = 0;
-  for (const c of chunks) n = appendXORSamples(c, ts, vs, n, deleted);
+  for (const c of chunks) n = appendXORSamples(c, ts, vs, n, filter);
   return { ts: Array.from(ts.subarray(0, n)), bits: Array.from(vs.subarray(0, n), bitsOf) };
 }
 
@@ -81,8 +85,9 @@ describe('appendXORSamples', () => {
         chunks.push(encode(samples));
       }
       expect(decodeAll(chunks)).toEqual(reference(chunks));
+      expect(decodeAll(chunks, false)).toEqual(reference(chunks, false));
       const deleted = [{ mint: t - 3_000_000, maxt: t - 1_000_000 }, { mint: t - 500, maxt: t }];
-      expect(decodeAll(chunks, deleted)).toEqual(reference(chunks, deleted));
+      expect(decodeAll(chunks, true, deleted)).toEqual(reference(chunks, true, deleted));
     }
   });
 
