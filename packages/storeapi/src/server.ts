@@ -117,13 +117,14 @@ class FrameSink {
     this.#batchSize = batchSize;
   }
 
-  async series(s: StoreSeries): Promise<void> {
+  /** Undefined when there is nothing to wait for (most series): no promise and no await per series. */
+  series(s: StoreSeries): Promise<void> | undefined {
     if (this.#batchSize <= 1) return this.#write({ series: s });
     const size = encodedSeriesSize(s);
     this.#batch.push(s);
     this.#sizes.push(size);
     this.#batchBytes += size;
-    if (this.#batch.length >= this.#batchSize || this.#batchBytes >= MAX_BATCH_BYTES) await this.flush();
+    return this.#batch.length >= this.#batchSize || this.#batchBytes >= MAX_BATCH_BYTES ? this.flush() : undefined;
   }
 
   async other(frame: SeriesResponse): Promise<void> {
@@ -131,19 +132,20 @@ class FrameSink {
     await this.#write(frame);
   }
 
-  async flush(): Promise<void> {
-    if (this.#batch.length === 0) return;
+  flush(): Promise<void> | undefined {
+    if (this.#batch.length === 0) return undefined;
     const frame: SizedSeriesBatch = { batch: this.#batch, sizes: this.#sizes };
     this.#batch = [];
     this.#sizes = [];
     this.#batchBytes = 0;
-    await this.#write(frame);
+    return this.#write(frame);
   }
 
-  async #write(frame: SeriesResponse | SizedSeriesBatch): Promise<void> {
+  /** Undefined when grpc-js took the frame without asking to wait for 'drain'. */
+  #write(frame: SeriesResponse | SizedSeriesBatch): Promise<void> | undefined {
     // Once written to the socket, the frame's message buffer can take another message.
-    if (this.#call.write(frame, () => seriesMessages.written(frame))) return;
-    await new Promise<void>((resolve, reject) => {
+    if (this.#call.write(frame, () => seriesMessages.written(frame))) return undefined;
+    return new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         this.#call.off('close', onClose);
         resolve();
@@ -167,7 +169,8 @@ async function streamSeries(impl: StoreServer, call: grpc.ServerWritableStream<S
   for await (const frame of impl.series(req, ctx)) {
     if ('series' in frame) {
       if (sent >= limit) break;
-      await sink.series(frame.series);
+      const written = sink.series(frame.series);
+      if (written !== undefined) await written;
       sent++;
     } else if ('warning' in frame) {
       // Under ABORT a partial result is an error, as Thanos' proxy turns store warnings into Aborted.
