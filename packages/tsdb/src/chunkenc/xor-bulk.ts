@@ -215,9 +215,10 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
       }
     }
     if (pos > end) throw xorCorruption(pos, end, 'unexpected end of data', i, total);
-    // NaN: all exponent bits set and a non-zero mantissa.
-    if (dropNaN && (vHi & 0x7ff00000) === 0x7ff00000 && ((vHi & 0xfffff) | vLo) !== 0) continue;
-    if ((dropBackwards && t < last) || (deleted !== undefined && isDeleted(deleted, t))) continue;
+    // NaN: all exponent bits set and a non-zero mantissa. The filter's flags are tested after what
+    // is rare, so that the common path is two comparisons.
+    if ((vHi & 0x7ff00000) === 0x7ff00000 && ((vHi & 0xfffff) | vLo) !== 0 && dropNaN) continue;
+    if ((t < last && dropBackwards) || (deleted !== undefined && isDeleted(deleted, t))) continue;
     ts[k] = t;
     bits[2 * k + HI] = vHi;
     bits[2 * k + LO] = vLo;
