@@ -1,5 +1,5 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -15,6 +15,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { dirPrefix, isBodySource, ObjectNotFoundError, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
 import { checkRange } from './io.js';
 import { OperationTimeoutError } from './retry.js';
+import { encodeS3Path, SigV4Signer } from './sigv4.js';
 
 export interface S3Options {
   bucket: string;
@@ -72,6 +73,8 @@ export class S3Bucket implements Bucket {
   readonly #partSize: number;
   readonly #multipart: boolean;
   readonly #timeoutMs: number;
+  /** Object reads without the SDK, or undefined where only the SDK knows the URL (see LeanGetter). */
+  readonly #lean: LeanGetter | undefined;
 
   constructor(opts: S3Options) {
     if (!opts.bucket) throw new Error('s3: bucket is required');
@@ -89,6 +92,10 @@ export class S3Bucket implements Bucket {
       maxFreeSockets: http.maxIdleConns ?? 100,
       ...(http.idleConnTimeoutMs ? { timeout: http.idleConnTimeoutMs } : {}),
     };
+    const httpAgent = new HttpAgent(agentOpts);
+    const httpsAgent = new HttpsAgent({ ...agentOpts, rejectUnauthorized: !http.insecureSkipVerify });
+    const requestTimeoutMs = http.responseHeaderTimeoutMs ?? 120_000;
+    const connectTimeoutMs = http.connectTimeoutMs ?? 10_000;
     const config = {
       endpoint,
       region: opts.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
@@ -99,15 +106,22 @@ export class S3Bucket implements Bucket {
       // The SDK warns on every failed streaming request; RetryingBucket handles those, so stay quiet.
       logger: SILENT_LOGGER,
       requestHandler: {
-        requestTimeout: http.responseHeaderTimeoutMs ?? 120_000,
-        connectionTimeout: http.connectTimeoutMs ?? 10_000,
+        requestTimeout: requestTimeoutMs,
+        connectionTimeout: connectTimeoutMs,
         throwOnRequestTimeout: true,
-        httpAgent: new HttpAgent(agentOpts),
-        httpsAgent: new HttpsAgent({ ...agentOpts, rejectUnauthorized: !http.insecureSkipVerify }),
+        httpAgent,
+        httpsAgent,
       },
     } as const;
     this.#client = new S3Client({ ...config, maxAttempts: 1 });
     this.#multipartClient = new S3Client({ ...config, maxAttempts: opts.multipartPartAttempts ?? 6 });
+    const url = new URL(endpoint);
+    // With forcePathStyle and an explicit endpoint the SDK sends GET <endpoint>/<bucket>/<key>. An
+    // endpoint with a path or query of its own is left to the SDK rather than second-guessing how it joins them.
+    this.#lean =
+      url.pathname === '/' && !url.search && !url.username
+        ? new LeanGetter(this.#client, url, `/${encodeS3Path(this.#bucket)}/`, url.protocol === 'https:' ? httpsAgent : httpAgent, requestTimeoutMs, connectTimeoutMs)
+        : undefined;
   }
 
   async *list(dir: string, opts: ListOptions = {}): AsyncIterable<ObjectEntry> {
@@ -199,6 +213,8 @@ export class S3Bucket implements Bucket {
   }
 
   async #getObject(name: string, range?: string): Promise<Readable> {
+    const lean = this.#lean;
+    if (lean) return this.#send((signal) => lean.get(name, range, signal), name);
     const out = await this.#send(
       (signal) => this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: name, ...(range ? { Range: range } : {}) }), { abortSignal: signal }),
       name,
@@ -232,6 +248,106 @@ export class S3Bucket implements Bucket {
     }
     return e;
   }
+}
+
+/** An S3 error answered without the SDK, shaped like the SDK's (name = S3's error code, $metadata). */
+class S3ResponseError extends Error {
+  readonly $metadata: { httpStatusCode: number };
+  readonly $fault: 'client' | 'server';
+
+  constructor(code: string, message: string, status: number) {
+    super(message || code);
+    this.name = code;
+    this.$metadata = { httpStatusCode: status };
+    this.$fault = status >= 500 ? 'server' : 'client';
+  }
+}
+
+/**
+ * GetObject signed here (SigV4) and sent with node:http on the SDK client's own keep-alive agents. The
+ * store gateway issues many small range reads, and the SDK's middleware stack costs about 1 ms of CPU
+ * each. Credentials still come from the SDK client, which caches and refreshes them; region likewise.
+ * The SDK's clock-skew correction is not replicated: a skewed clock fails with RequestTimeTooSkewed.
+ */
+class LeanGetter {
+  readonly #client: S3Client;
+  readonly #url: URL;
+  readonly #bucketPath: string;
+  readonly #agent: HttpAgent;
+  readonly #request: typeof httpRequest;
+  readonly #requestTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  #signer: Promise<SigV4Signer> | undefined;
+
+  constructor(client: S3Client, url: URL, bucketPath: string, agent: HttpAgent, requestTimeoutMs: number, connectTimeoutMs: number) {
+    this.#client = client;
+    this.#url = url;
+    this.#bucketPath = bucketPath;
+    this.#agent = agent;
+    this.#request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    this.#requestTimeoutMs = requestTimeoutMs;
+    this.#connectTimeoutMs = connectTimeoutMs;
+  }
+
+  async get(key: string, range: string | undefined, signal: AbortSignal): Promise<Readable> {
+    this.#signer ??= this.#client.config.region().then((r) => new SigV4Signer(r));
+    const [signer, creds] = await Promise.all([this.#signer, this.#client.config.credentials()]);
+    const path = this.#bucketPath + encodeS3Path(key);
+    const headers = signer.sign({ method: 'GET', host: this.#url.host, path, ...(range ? { headers: { range } } : {}) }, creds);
+    const opts: RequestOptions = {
+      method: 'GET',
+      protocol: this.#url.protocol,
+      hostname: this.#url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: this.#url.port || undefined,
+      path,
+      headers,
+      agent: this.#agent,
+      signal,
+    };
+    const res = await this.#send(opts);
+    if (res.statusCode === 200 || res.statusCode === 206) return res;
+    throw await responseError(res);
+  }
+
+  /** Like the SDK's handler: the socket idle limit throws TimeoutError, and so does a slow connect. */
+  #send(opts: RequestOptions): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = this.#request(opts, resolve);
+      req.once('error', reject);
+      req.setTimeout(this.#requestTimeoutMs, () => req.destroy(timeoutError(`socket idle for ${this.#requestTimeoutMs} ms`)));
+      req.once('socket', (socket) => {
+        if (!socket.connecting) return;
+        const timer = setTimeout(() => req.destroy(timeoutError(`no connection within ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);
+        socket.once('connect', () => clearTimeout(timer));
+        socket.once('close', () => clearTimeout(timer));
+      });
+      req.end();
+    });
+  }
+}
+
+function timeoutError(message: string): Error {
+  const e = new Error(message);
+  e.name = 'TimeoutError';
+  return e;
+}
+
+/** S3's <Error><Code>…</Code><Message>…</Message></Error>; a body-less 404 (HEAD-style) is NotFound as in the SDK. */
+async function responseError(res: IncomingMessage): Promise<S3ResponseError> {
+  const status = res.statusCode ?? 0;
+  let body = '';
+  try {
+    for await (const chunk of res) body += (chunk as Buffer).toString();
+  } catch {
+    // The status alone still says what failed.
+  }
+  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1] ?? (status === 404 ? 'NotFound' : `Http${status}`);
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? '';
+  return new S3ResponseError(code, unescapeXml(message), status);
+}
+
+function unescapeXml(s: string): string {
+  return s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]!);
 }
 
 function credentials(opts: S3Options): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined {
