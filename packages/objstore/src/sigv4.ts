@@ -14,6 +14,8 @@ export interface SigV4Request {
   method: string;
   host: string;
   path: string;
+  /** The canonical query string (encoded, sorted), if any. */
+  query?: string;
   /** Extra headers to sign (lower-case names), e.g. range. */
   headers?: Record<string, string>;
 }
@@ -45,7 +47,7 @@ export class SigV4Signer {
     let canonicalHeaders = '';
     for (const n of names) canonicalHeaders += `${n}:${headers[n]!.trim()}\n`;
     const signedHeaders = names.join(';');
-    const canonicalRequest = `${req.method}\n${req.path}\n\n${canonicalHeaders}\n${signedHeaders}\n${EMPTY_PAYLOAD_SHA256}`;
+    const canonicalRequest = `${req.method}\n${req.path}\n${req.query ?? ''}\n${canonicalHeaders}\n${signedHeaders}\n${EMPTY_PAYLOAD_SHA256}`;
     const scope = `${day}/${this.#region}/${this.#service}/aws4_request`;
     const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
     const signature = createHmac('sha256', this.#signingKey(day, creds.secretAccessKey)).update(stringToSign).digest('hex');
