@@ -25,6 +25,11 @@ export class BucketByteRange implements ByteRange {
   async read(offset: number, length: number): Promise<Uint8Array> {
     const size = await this.size();
     if (offset < 0 || length < 0 || offset + length > size) throw new RangeError(`${this.object}: range [${offset}, ${offset + length}) outside object of ${size} bytes`);
+    return this.fetch(offset, length);
+  }
+
+  /** Bytes [offset, offset + length) of the object, already checked to lie within it. */
+  protected async fetch(offset: number, length: number): Promise<Uint8Array> {
     const b = await getRangeBuffer(this.bucket, this.object, offset, length);
     if (b.length !== length) throw new Error(`${this.object}: short read: ${b.length} of ${length} bytes at offset ${offset}`);
     return b;

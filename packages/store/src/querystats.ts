@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { ForwardingBucket, type Bucket, type ObjectAttributes } from '@strata/objstore';
-import type { ByteRange } from '@strata/tsdb';
+import { BucketByteRange } from '@strata/block';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 /** Object-store traffic of one Series/Label call, gathered across every block it touches. */
@@ -83,31 +83,16 @@ export class AccountingBucket extends ForwardingBucket {
 }
 
 /** An object of the bucket as a ByteRange, read through an AccountingBucket's `readRange`. */
-export class AccountedByteRange implements ByteRange {
-  #size: number | undefined;
-
+export class AccountedByteRange extends BucketByteRange {
   constructor(
-    readonly bucket: AccountingBucket,
-    readonly object: string,
+    override readonly bucket: AccountingBucket,
+    object: string,
     size?: number,
   ) {
-    this.#size = size;
+    super(bucket, object, size);
   }
 
-  get name(): string {
-    return this.object;
-  }
-
-  async size(): Promise<number> {
-    this.#size ??= (await this.bucket.attributes(this.object)).size;
-    return this.#size;
-  }
-
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    const size = await this.size();
-    if (offset < 0 || length < 0 || offset + length > size) throw new RangeError(`${this.object}: range [${offset}, ${offset + length}) outside object of ${size} bytes`);
+  protected override fetch(offset: number, length: number): Promise<Uint8Array> {
     return this.bucket.readRange(this.object, offset, length);
   }
-
-  async close(): Promise<void> {}
 }
