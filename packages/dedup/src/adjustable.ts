@@ -1,4 +1,4 @@
-import { ValueType, type ChunkMeta, type SampleIterator } from '@strata/tsdb';
+import { ChainedChunksIterator, ValueType, type ChunkMeta, type SampleIterator } from '@strata/tsdb';
 
 /**
  * A replica's iterator as the penalty merge sees it: it can be told the last value emitted before a
@@ -59,18 +59,11 @@ export function isCounterFunc(func: string | undefined): boolean {
 
 /**
  * A replica that is a list of time-ordered, non-overlapping chunks (what the querier gets from stores
- * for raw data), as one lean iterator: the chunks' own iterators chained, chunks that end before a
- * seek target skipped undecoded, and the counter adjustment built in. It replaces PlainIterator or
- * CounterAdjustingIterator over tsdb's general ChunksSampleIterator, whose range and deletion checks
- * and extra layers cost more per sample than the merge itself.
+ * for raw data), as one lean iterator: tsdb's ChainedChunksIterator with the counter adjustment built
+ * in, instead of PlainIterator or CounterAdjustingIterator over tsdb's general ChunksSampleIterator,
+ * whose range and deletion checks and extra layer cost more per sample than the merge itself.
  */
-export class ChunksReplicaIterator implements AdjustableIterator {
-  readonly #chunks: readonly ChunkMeta[];
-  #i = -1;
-  #it: SampleIterator | undefined;
-  #type: ValueType = ValueType.None;
-  #err: Error | null = null;
-  #done = false;
+export class ChunksReplicaIterator extends ChainedChunksIterator implements AdjustableIterator {
   #offset = 0;
 
   constructor(
@@ -78,56 +71,11 @@ export class ChunksReplicaIterator implements AdjustableIterator {
     /** Raise the values after a switch to this replica, as CounterAdjustingIterator does. */
     readonly adjusts: boolean,
   ) {
-    this.#chunks = chunks;
+    super(chunks);
   }
 
-  next(): ValueType {
-    if (this.#done) return ValueType.None;
-    for (;;) {
-      const it = this.#it;
-      if (it !== undefined) {
-        const type = it.next();
-        if (type !== ValueType.None) return (this.#type = type);
-        this.#err = it.err();
-        if (this.#err !== null) return this.#stop();
-      }
-      const c = this.#chunks[++this.#i];
-      if (c === undefined) return this.#stop();
-      this.#it = c.chunk.iterator(it);
-    }
-  }
-
-  seek(t: number): ValueType {
-    if (this.#done) return ValueType.None;
-    if (this.#it !== undefined && this.#it.atT() >= t) return this.#type;
-    // Chunks that end before t are never decoded.
-    let skipped = false;
-    while (this.#i + 1 < this.#chunks.length && (this.#chunks[this.#i + 1] as ChunkMeta).maxTime < t) {
-      this.#i++;
-      skipped = true;
-    }
-    if (skipped) this.#it = undefined;
-    for (;;) {
-      const type = this.next();
-      if (type === ValueType.None || (this.#it as SampleIterator).atT() >= t) return type;
-    }
-  }
-
-  #stop(): ValueType {
-    this.#done = true;
-    return (this.#type = ValueType.None);
-  }
-
-  atT(): number {
-    return (this.#it as SampleIterator).atT();
-  }
-
-  atFloat(): number {
-    return (this.#it as SampleIterator).atFloat() + this.#offset;
-  }
-
-  err(): Error | null {
-    return this.#err;
+  override atFloat(): number {
+    return super.atFloat() + this.#offset;
   }
 
   adjustAtValue(lastEmitted: number): void {

@@ -93,3 +93,88 @@ export class ChunksSampleIterator implements SampleIterator {
     return this.#err;
   }
 }
+
+/**
+ * The samples of time-ordered, non-overlapping chunks (as a block or a store sends them), the chunks'
+ * own iterators chained, without ChunksSampleIterator's range and deletion checks: for readers that
+ * bound every read by time themselves (the PromQL engine, the penalty merge), where those checks cost
+ * more per sample than the reader's own work. Chunks that end before a seek target are never decoded;
+ * `reset` moves it to another series, recycling the chunk iterator.
+ */
+export class ChainedChunksIterator implements SampleIterator {
+  #chunks: readonly ChunkMeta[];
+  #i = -1;
+  #it: SampleIterator | undefined;
+  /** A chunk iterator of an earlier series or skipped chunk, recycled for the next chunk opened. */
+  #spare: SampleIterator | undefined;
+  #type: ValueType = ValueType.None;
+  #err: Error | null = null;
+  #done = false;
+
+  constructor(chunks: readonly ChunkMeta[]) {
+    this.#chunks = chunks;
+  }
+
+  /** Starts over on another series' chunks, keeping the chunk iterator for reuse. */
+  reset(chunks: readonly ChunkMeta[]): void {
+    this.#chunks = chunks;
+    this.#i = -1;
+    this.#spare = this.#it ?? this.#spare;
+    this.#it = undefined;
+    this.#type = ValueType.None;
+    this.#err = null;
+    this.#done = false;
+  }
+
+  next(): ValueType {
+    if (this.#done) return ValueType.None;
+    for (;;) {
+      const it = this.#it;
+      if (it !== undefined) {
+        const type = it.next();
+        if (type !== ValueType.None) return (this.#type = type);
+        this.#err = it.err();
+        if (this.#err !== null) return this.#stop();
+      }
+      const c = this.#chunks[++this.#i];
+      if (c === undefined) return this.#stop();
+      this.#it = c.chunk.iterator(it ?? this.#spare);
+    }
+  }
+
+  seek(t: number): ValueType {
+    if (this.#done) return ValueType.None;
+    if (this.#it !== undefined && this.#it.atT() >= t) return this.#type;
+    // Chunks that end before t (and so the rest of the current one) are never decoded.
+    let skipped = false;
+    while (this.#i + 1 < this.#chunks.length && (this.#chunks[this.#i + 1] as ChunkMeta).maxTime < t) {
+      this.#i++;
+      skipped = true;
+    }
+    if (skipped && this.#it !== undefined) {
+      this.#spare = this.#it;
+      this.#it = undefined;
+    }
+    for (;;) {
+      const type = this.next();
+      if (type === ValueType.None || (this.#it as SampleIterator).atT() >= t) return type;
+    }
+  }
+
+  #stop(): ValueType {
+    this.#done = true;
+    return (this.#type = ValueType.None);
+  }
+
+  atT(): number {
+    return (this.#it as SampleIterator).atT();
+  }
+
+  atFloat(): number {
+    return (this.#it as SampleIterator).atFloat();
+  }
+
+  err(): Error | null {
+    return this.#err;
+  }
+}
