@@ -8,3 +8,4 @@ export { InstrumentedBucket, Operations, type Operation } from './metrics.js';
 export { PrefixedBucket } from './prefixed.js';
 export * from './concurrency.js';
 export * from './config.js';
+export { parseCachingBucketConfig, parseBytes, type CachingBucketConfig } from './cachingconfig.js';

@@ -5,6 +5,7 @@ import { Encoding, IndexReader, type BlockMeta, type ByteRange, type ChunkRef, t
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
+import type { ChunksCache } from './chunkscache.js';
 import { readChunks, seriesChunkSizes, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
 import { AccountedByteRange, type AccountingBucket, type QueryStats } from './querystats.js';
@@ -40,6 +41,8 @@ export interface BlockOptions {
   cache: IndexCache;
   /** Chunks at most this many bytes apart in a segment file are fetched with one request (default: the block's average chunk size). */
   chunkGapBytes?: number;
+  /** --store.caching-bucket.config: segment file reads go through this cache. */
+  chunksCache?: ChunksCache;
 }
 
 /** Shared by every series whose chunks are a RawChunkRun (or that has none); frozen, so a push throws. */
@@ -173,7 +176,11 @@ export class BucketBlock {
 
   /** The segment files as one query reads them (sizes from meta.json or the listing, else asked once per read). */
   async #segmentFiles(bucket: AccountingBucket): Promise<SegmentFiles> {
-    const files: ByteRange[] = this.#segments.map((s) => new AccountedByteRange(bucket, s.object, s.size));
+    const cache = this.#opts.chunksCache;
+    const files: ByteRange[] = this.#segments.map((s) => {
+      const file = new AccountedByteRange(bucket, s.object, s.size);
+      return cache !== undefined ? cache.wrap(file) : file;
+    });
     return { files, sizes: await Promise.all(files.map((f) => f.size())) };
   }
 

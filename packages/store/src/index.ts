@@ -5,3 +5,4 @@ export { IndexHeader, INDEX_HEADER_FILENAME } from './indexheader.js';
 export { IndexCache, CacheItem } from './cache.js';
 export { blocksFor } from './resolution.js';
 export { QueryStats } from './querystats.js';
+export { ChunksCache, InMemoryCache } from './chunkscache.js';

@@ -1,11 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { Relabeler } from '@strata/block';
-import { bucketFromConfigFile, InstrumentedBucket, type Bucket } from '@strata/objstore';
+import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, type Bucket } from '@strata/objstore';
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServingStore } from '@strata/storeapi';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketStore } from './bucketstore.js';
 import { IndexCache } from './cache.js';
+import { ChunksCache } from './chunkscache.js';
 import { storeMetrics } from './metrics.js';
 import { AccountingBucket } from './querystats.js';
 import { BlockSyncer } from './sync.js';
@@ -42,6 +43,11 @@ export interface StoreConfig {
   ignoreDeletionMarksDelayMs?: number;
   /** Readers of a block unused this long are closed (Thanos' lazy reader idle timeout, default 5m). */
   idleTimeoutMs?: number;
+  /**
+   * --store.caching-bucket.config (YAML, Thanos' format), e.g. `type: IN-MEMORY`, `config: {max_size: 1GiB}`:
+   * chunk reads are cached in memory. Without it, every chunk is read from the bucket.
+   */
+  cachingBucketConfig?: string;
   /** Concurrent object-store range reads across all queries (default 32). */
   bucketReadConcurrency?: number;
   /** Chunks at most this many bytes apart are read with one request (default: each block's average chunk size). */
@@ -76,6 +82,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
   if (rawBucket === undefined) throw new Error('store: no bucket: give --objstore.config-file');
   const bucket = new InstrumentedBucket(rawBucket, registry);
   const cache = new IndexCache(cfg.indexCacheBytes ?? 250 * 1024 * 1024, registry);
+  const chunksCache = cfg.cachingBucketConfig !== undefined ? new ChunksCache(parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config'), registry) : undefined;
   const minTime = cfg.minTime ?? MIN_INT64;
   const maxTime = cfg.maxTime ?? MAX_INT64;
   const store = new BucketStore({
@@ -94,7 +101,12 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     consistencyDelayMs: cfg.consistencyDelayMs ?? 0,
     ignoreDeletionMarksDelayMs: cfg.ignoreDeletionMarksDelayMs ?? 24 * 3_600_000,
     concurrency: cfg.blockSyncConcurrency ?? 20,
-    blockOptions: { bucket: new AccountingBucket(bucket, cfg.bucketReadConcurrency ?? 32), cache, ...(cfg.chunkGapBytes !== undefined ? { chunkGapBytes: cfg.chunkGapBytes } : {}) },
+    blockOptions: {
+      bucket: new AccountingBucket(bucket, cfg.bucketReadConcurrency ?? 32),
+      cache,
+      ...(cfg.chunkGapBytes !== undefined ? { chunkGapBytes: cfg.chunkGapBytes } : {}),
+      ...(chunksCache !== undefined ? { chunksCache } : {}),
+    },
     cache,
     metrics,
     logger,

@@ -90,6 +90,7 @@ export class BlockSyncer {
     const b = this.#store.removeBlock(id);
     await b?.close();
     this.#opts.cache.dropBlock(id);
+    this.#opts.blockOptions.chunksCache?.dropBlock(id);
     await rm(join(this.#opts.dataDir, id), { recursive: true, force: true });
     await rm(join(this.#opts.dataDir, 'meta-syncer', id), { recursive: true, force: true });
     this.#opts.metrics.blockDrops.inc();

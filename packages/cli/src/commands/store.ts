@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { parseBytes } from '@strata/objstore';
 import { start } from '@strata/store';
 import { parseDuration, parseTime } from '../flags.js';
 import { loggerFromFlags, runUntilSignal, withLogFlags } from './component.js';
@@ -20,6 +21,11 @@ export function register(program: Command): void {
     .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks to serve')
     .option('--selector.relabel-config-file <path>', 'file with the relabel rules')
     .option('--index-cache-size <bytes>', 'memory for cached postings, expanded postings and series (e.g. 250MB, base 1024)', '250MB')
+    .option(
+      '--store.caching-bucket.config <yaml>',
+      'cache chunk reads in memory (Thanos caching bucket YAML), e.g. "type: IN-MEMORY\nconfig: {max_size: 1GiB, max_item_size: 16MiB}\nchunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3"',
+    )
+    .option('--store.caching-bucket.config-file <path>', 'file with the caching bucket configuration')
     .option('--store.grpc.series-sample-limit <n>', 'maximum samples one Series call may return (0 = no limit)', '0')
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
@@ -30,6 +36,10 @@ export function register(program: Command): void {
     const file = o['selector.relabelConfigFile'] as string | undefined;
     if (inline !== undefined && file !== undefined) throw new Error('give only one of --selector.relabel-config and --selector.relabel-config-file');
     const relabelConfig = file !== undefined ? await readFile(file, 'utf8') : inline;
+    const cachingInline = o['store.cachingBucket.config'] as string | undefined;
+    const cachingFile = o['store.cachingBucket.configFile'] as string | undefined;
+    if (cachingInline !== undefined && cachingFile !== undefined) throw new Error('give only one of --store.caching-bucket.config and --store.caching-bucket.config-file');
+    const cachingBucketConfig = cachingFile !== undefined ? await readFile(cachingFile, 'utf8') : cachingInline;
     const minTime = o.minTime as string | undefined;
     const maxTime = o.maxTime as string | undefined;
     const store = await start({
@@ -43,6 +53,7 @@ export function register(program: Command): void {
       ...(maxTime !== undefined ? { maxTime: parseTime(maxTime) } : {}),
       ...(relabelConfig !== undefined ? { relabelConfig } : {}),
       indexCacheBytes: parseBytes(String(o.indexCacheSize), '--index-cache-size'),
+      ...(cachingBucketConfig !== undefined ? { cachingBucketConfig } : {}),
       seriesSampleLimit: count(o['store.grpc.seriesSampleLimit'], '--store.grpc.series-sample-limit', 0),
       seriesMaxConcurrency: count(o['store.grpc.seriesMaxConcurrency'], '--store.grpc.series-max-concurrency', 1),
       consistencyDelayMs: parseDuration(String(o.consistencyDelay)),
@@ -58,14 +69,4 @@ function count(v: unknown, flag: string, min: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer ≥ ${min}, not ${String(v)}`);
   return n;
-}
-
-const UNITS: Record<string, number> = { B: 1, KB: 1024, KIB: 1024, MB: 1024 ** 2, MIB: 1024 ** 2, GB: 1024 ** 3, GIB: 1024 ** 3, TB: 1024 ** 4, TIB: 1024 ** 4 };
-
-/** A size like `250MB` or `1GiB` (base 1024, as Thanos' flags read them) in bytes. */
-function parseBytes(s: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(s.trim());
-  const unit = UNITS[(m?.[2] || 'B').toUpperCase()];
-  if (m === null || unit === undefined) throw new Error(`${flag}: invalid size ${JSON.stringify(s)}: want e.g. 250MB or 1GiB`);
-  return Math.floor(Number(m[1]) * unit);
 }

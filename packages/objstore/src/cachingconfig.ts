@@ -1,0 +1,101 @@
+import { parse as parseYaml } from 'yaml';
+import { parseDuration } from './config.js';
+
+/**
+ * Thanos' caching bucket config (`--store.caching-bucket.config(-file)`), after validation: the
+ * IN-MEMORY backend's bounds, and how GetRange of `chunks/*` objects is cached. Sizes in bytes,
+ * durations in ms.
+ */
+export interface CachingBucketConfig {
+  /** config.max_size: bytes the cache may hold (default 250 MiB, as Thanos' in-memory cache). */
+  maxSize: number;
+  /** config.max_item_size: larger items are not cached (default 125 MiB). */
+  maxItemSize: number;
+  /** chunk_subrange_size: chunk objects are cached in aligned pieces of this many bytes (default 16000). */
+  chunkSubrangeSize: number;
+  /** max_chunks_get_range_requests: bucket reads one GetRange may make for its missing pieces (default 3; 0 = one per run of missing pieces). */
+  maxChunksGetRangeRequests: number;
+  /** chunk_subrange_ttl: how long a piece stays valid (default 24h). */
+  chunkSubrangeTtlMs: number;
+}
+
+const TOP_KEYS = new Set([
+  'type',
+  'config',
+  'chunk_subrange_size',
+  'max_chunks_get_range_requests',
+  'chunk_subrange_ttl',
+  // Thanos also caches chunk object sizes and block metadata with these. Accepted so a Thanos config
+  // works as is, but not needed here: segment sizes come from meta.json and the store keeps metas on
+  // local disk already.
+  'chunk_object_attrs_ttl',
+  'blocks_iter_ttl',
+  'metafile_exists_ttl',
+  'metafile_doesnt_exist_ttl',
+  'metafile_content_ttl',
+  'metafile_max_size',
+]);
+const IGNORED_DURATIONS = ['chunk_object_attrs_ttl', 'blocks_iter_ttl', 'metafile_exists_ttl', 'metafile_doesnt_exist_ttl', 'metafile_content_ttl'];
+
+/**
+ * Parses the YAML, e.g.
+ * `type: IN-MEMORY`, `config: {max_size: 512MiB, max_item_size: 16MiB}`, `chunk_subrange_size: 16000`,
+ * `max_chunks_get_range_requests: 3`, `chunk_subrange_ttl: 24h`. Strict like Thanos: an unknown key
+ * is an error. Only the IN-MEMORY backend exists; MEMCACHED and REDIS are refused by name.
+ */
+export function parseCachingBucketConfig(text: string, what = 'caching bucket config'): CachingBucketConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new Error(`${what}: invalid YAML: ${(e as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`${what}: expected a mapping`);
+  const top = doc as Record<string, unknown>;
+  for (const k of Object.keys(top)) if (!TOP_KEYS.has(k)) throw new Error(`${what}: unknown or unsupported field ${JSON.stringify(k)}`);
+  const type = String(top.type ?? '').toUpperCase();
+  if (type !== 'IN-MEMORY') throw new Error(`${what}: unsupported cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY)`);
+  const cfg = top.config ?? {};
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new Error(`${what}: config: expected a mapping`);
+  const backend = cfg as Record<string, unknown>;
+  for (const k of Object.keys(backend)) if (k !== 'max_size' && k !== 'max_item_size') throw new Error(`${what}: config: unknown or unsupported field ${JSON.stringify(k)}`);
+  const bytes = (v: unknown, field: string, dflt: number) => (v === undefined || v === null ? dflt : parseBytes(String(v), `${what}: ${field}`));
+  const count = (v: unknown, field: string, dflt: number) => {
+    if (v === undefined || v === null) return dflt;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${what}: ${field} must be a non-negative integer, not ${JSON.stringify(v)}`);
+    return n;
+  };
+  const duration = (v: unknown, field: string, dflt: number) => {
+    if (v === undefined || v === null) return dflt;
+    try {
+      return parseDuration(String(v));
+    } catch (e) {
+      throw new Error(`${what}: ${field}: ${(e as Error).message}`);
+    }
+  };
+  const out: CachingBucketConfig = {
+    maxSize: bytes(backend.max_size, 'config.max_size', 250 * 1024 * 1024),
+    maxItemSize: bytes(backend.max_item_size, 'config.max_item_size', 125 * 1024 * 1024),
+    chunkSubrangeSize: bytes(top.chunk_subrange_size, 'chunk_subrange_size', 16_000),
+    maxChunksGetRangeRequests: count(top.max_chunks_get_range_requests, 'max_chunks_get_range_requests', 3),
+    chunkSubrangeTtlMs: duration(top.chunk_subrange_ttl, 'chunk_subrange_ttl', 24 * 3_600_000),
+  };
+  for (const k of IGNORED_DURATIONS) duration(top[k], k, 0);
+  bytes(top.metafile_max_size, 'metafile_max_size', 0);
+  if (out.maxItemSize > out.maxSize) throw new Error(`${what}: config.max_item_size (${out.maxItemSize}) cannot be bigger than config.max_size (${out.maxSize})`);
+  if (out.chunkSubrangeSize < 1) throw new Error(`${what}: chunk_subrange_size must be at least 1`);
+  if (out.chunkSubrangeSize > out.maxItemSize) throw new Error(`${what}: chunk_subrange_size (${out.chunkSubrangeSize}) is bigger than config.max_item_size (${out.maxItemSize}): nothing could be cached`);
+  if (out.chunkSubrangeTtlMs <= 0) throw new Error(`${what}: chunk_subrange_ttl must be positive`);
+  return out;
+}
+
+const UNITS: Record<string, number> = { B: 1, KB: 1024, KIB: 1024, MB: 1024 ** 2, MIB: 1024 ** 2, GB: 1024 ** 3, GIB: 1024 ** 3, TB: 1024 ** 4, TIB: 1024 ** 4 };
+
+/** A size like `250MB`, `1GiB` or `16000` (base 1024, as Thanos reads sizes in flags and configs) in bytes. */
+export function parseBytes(s: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(s.trim());
+  const unit = UNITS[(m?.[2] || 'B').toUpperCase()];
+  if (m === null || unit === undefined) throw new Error(`${what}: invalid size ${JSON.stringify(s)}: want e.g. 250MB or 1GiB`);
+  return Math.floor(Number(m[1]) * unit);
+}

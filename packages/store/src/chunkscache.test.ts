@@ -1,0 +1,189 @@
+import { parseCachingBucketConfig, type CachingBucketConfig } from '@strata/objstore';
+import { MemoryByteRange, type ByteRange } from '@strata/tsdb';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { ChunksCache, InMemoryCache } from './chunkscache.js';
+
+/** A segment file in memory that records every read it serves. */
+class RecordingRange implements ByteRange {
+  readonly reads: [number, number][] = [];
+  readonly #inner: MemoryByteRange;
+
+  constructor(
+    readonly name: string,
+    readonly bytes: Uint8Array,
+  ) {
+    this.#inner = new MemoryByteRange(name, bytes);
+  }
+
+  size(): Promise<number> {
+    return this.#inner.size();
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    this.reads.push([offset, length]);
+    return this.#inner.read(offset, length);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** A small PRNG, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function config(over: Partial<CachingBucketConfig> = {}): CachingBucketConfig {
+  return { ...parseCachingBucketConfig('type: IN-MEMORY'), ...over };
+}
+
+async function metric(registry: Registry, line: RegExp): Promise<number> {
+  const m = line.exec(await registry.metrics());
+  return m ? Number(m[1]) : NaN;
+}
+
+describe('ChunksCache', () => {
+  it('returns exactly the bytes of the file for random ranges, and reads each piece from the file at most once', async () => {
+    const rand = rng(7);
+    const bytes = new Uint8Array(200_003).map(() => Math.floor(rand() * 256));
+    const file = new RecordingRange('01ABC/chunks/000001', bytes);
+    const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxChunksGetRangeRequests: 0 }), new Registry());
+    const cached = cache.wrap(file);
+    for (let i = 0; i < 2000; i++) {
+      const offset = Math.floor(rand() * bytes.length);
+      const length = Math.floor(rand() * Math.min(rand() < 0.2 ? 20_000 : 3000, bytes.length - offset + 1));
+      const got = await cached.read(offset, length);
+      expect(got.length).toBe(length);
+      expect(Buffer.from(got).equals(Buffer.from(bytes.subarray(offset, offset + length)))).toBe(true);
+    }
+    // Without a request limit no cached piece is read again: total bytes read ≤ the file, once.
+    const read = file.reads.reduce((n, [, l]) => n + l, 0);
+    expect(read).toBeLessThanOrEqual(bytes.length);
+    // Every read is aligned to pieces (the last one ends at the end of the file).
+    for (const [o, l] of file.reads) {
+      expect(o % 1000).toBe(0);
+      expect((o + l) % 1000 === 0 || o + l === bytes.length).toBe(true);
+    }
+  });
+
+  it('stays exact with a request limit, under eviction and with concurrent reads', async () => {
+    const rand = rng(11);
+    const bytes = new Uint8Array(50_000).map(() => Math.floor(rand() * 256));
+    const file = new RecordingRange('01ABC/chunks/000002', bytes);
+    // Room for about ten pieces of 512 bytes.
+    const cache = new ChunksCache(config({ chunkSubrangeSize: 512, maxChunksGetRangeRequests: 2, maxSize: 10 * 700, maxItemSize: 512 }), new Registry());
+    const cached = cache.wrap(file);
+    for (let round = 0; round < 200; round++) {
+      const ranges = Array.from({ length: 4 }, () => {
+        const offset = Math.floor(rand() * bytes.length);
+        return [offset, Math.floor(rand() * Math.min(6000, bytes.length - offset + 1))] as const;
+      });
+      const before = file.reads.length;
+      const got = await Promise.all(ranges.map(([o, l]) => cached.read(o, l)));
+      ranges.forEach(([o, l], i) => expect(Buffer.from(got[i] as Uint8Array).equals(Buffer.from(bytes.subarray(o, o + l)))).toBe(true));
+      expect(file.reads.length - before).toBeLessThanOrEqual(ranges.length * 2);
+      expect(cache.cache.bytes).toBeLessThanOrEqual(10 * 700);
+    }
+  });
+
+  it('serves a repeated read from memory, counts hits, misses and evictions', async () => {
+    const registry = new Registry();
+    const bytes = new Uint8Array(10_000).map((_, i) => i & 0xff);
+    const file = new RecordingRange('01ABC/chunks/000001', bytes);
+    const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxSize: 3 * 1200, maxItemSize: 1000 }), registry);
+    const cached = cache.wrap(file);
+    await cached.read(1500, 1000); // pieces 1 and 2, one read
+    expect(file.reads).toEqual([[1000, 2000]]);
+    await cached.read(1000, 2000);
+    expect(file.reads).toHaveLength(1);
+    const m = (name: string) => metric(registry, new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm'));
+    expect(await m('strata_store_bucket_cache_operation_requests_total')).toBe(2);
+    expect(await m('strata_store_bucket_cache_operation_hits_total')).toBe(1);
+    expect(await m('strata_store_bucket_cache_getrange_requested_bytes_total')).toBe(3000);
+    expect(await metric(registry, /^strata_store_bucket_cache_getrange_fetched_bytes_total\{origin="bucket",config="chunks"\} (\S+)$/m)).toBe(2000);
+    expect(await metric(registry, /^strata_store_bucket_cache_getrange_fetched_bytes_total\{origin="cache",config="chunks"\} (\S+)$/m)).toBe(2000);
+    // Two more pieces: the least recently used one (piece 1 or 2, whichever was touched first) goes.
+    await cached.read(5000, 2000);
+    expect(cache.cache.items).toBe(3);
+    expect(await m('strata_cache_inmemory_items_evicted_total')).toBe(1);
+    expect(await m('strata_cache_inmemory_items')).toBe(3);
+    expect(await m('strata_cache_inmemory_max_size_bytes')).toBe(3600);
+  });
+
+  it('merges missing runs to stay within max_chunks_get_range_requests, re-reading cached pieces between them', async () => {
+    const bytes = new Uint8Array(10_000).map((_, i) => (i * 7) & 0xff);
+    const file = new RecordingRange('01ABC/chunks/000001', bytes);
+    const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxChunksGetRangeRequests: 2 }), new Registry());
+    const cached = cache.wrap(file);
+    // Pieces 1, 3 and 4 cached: 0, 2 and 5..9 missing, three runs; the closest two (0 and 2) merge.
+    await cached.read(1000, 1000);
+    await cached.read(3000, 2000);
+    file.reads.length = 0;
+    const got = await cached.read(0, 10_000);
+    expect(Buffer.from(got).equals(Buffer.from(bytes))).toBe(true);
+    expect(file.reads.sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 3000],
+      [5000, 5000],
+    ]);
+  });
+
+  it('expires pieces after chunk_subrange_ttl and drops a block', async () => {
+    const c = new InMemoryCache('t', 10_000, 1000, new Registry());
+    c.set('a/1', new Uint8Array(10), 1000, 0);
+    c.set('b/1', new Uint8Array(10), 1000, 0);
+    expect(c.get('a/1', 999)).toBeDefined();
+    expect(c.get('a/1', 1000)).toBeUndefined();
+    c.dropPrefix('b/');
+    expect(c.items).toBe(0);
+    expect(c.bytes).toBe(0);
+    // Bigger than max_item_size: not cached.
+    c.set('x', new Uint8Array(1001), 1000);
+    expect(c.items).toBe(0);
+  });
+
+  it('rejects reads outside the file like the file itself', async () => {
+    const cache = new ChunksCache(config(), new Registry());
+    const cached = cache.wrap(new RecordingRange('01ABC/chunks/000001', new Uint8Array(100)));
+    await expect(cached.read(90, 11)).rejects.toThrow(RangeError);
+    expect((await cached.read(100, 0)).length).toBe(0);
+  });
+});
+
+describe('parseCachingBucketConfig', () => {
+  it("reads Thanos' format with its defaults", () => {
+    expect(parseCachingBucketConfig('type: in-memory')).toEqual({ maxSize: 250 * 1024 ** 2, maxItemSize: 125 * 1024 ** 2, chunkSubrangeSize: 16000, maxChunksGetRangeRequests: 3, chunkSubrangeTtlMs: 86_400_000 });
+    const full = parseCachingBucketConfig(
+      [
+        'type: IN-MEMORY',
+        'config:',
+        '  max_size: 1GiB',
+        '  max_item_size: 16MB',
+        'chunk_subrange_size: 8000',
+        'max_chunks_get_range_requests: 5',
+        'chunk_object_attrs_ttl: 24h',
+        'chunk_subrange_ttl: 2h',
+        'blocks_iter_ttl: 5m',
+        'metafile_exists_ttl: 2h',
+        'metafile_doesnt_exist_ttl: 15m',
+        'metafile_content_ttl: 24h',
+        'metafile_max_size: 1MiB',
+      ].join('\n'),
+    );
+    expect(full).toEqual({ maxSize: 1024 ** 3, maxItemSize: 16 * 1024 ** 2, chunkSubrangeSize: 8000, maxChunksGetRangeRequests: 5, chunkSubrangeTtlMs: 7_200_000 });
+  });
+
+  it('refuses what it cannot honour', () => {
+    expect(() => parseCachingBucketConfig('type: MEMCACHED\nconfig: {addresses: [a]}')).toThrow(/unsupported cache type "MEMCACHED"/);
+    expect(() => parseCachingBucketConfig('type: IN-MEMORY\nchunk_subrange: 1')).toThrow(/unknown or unsupported field "chunk_subrange"/);
+    expect(() => parseCachingBucketConfig('type: IN-MEMORY\nconfig: {max_size: 1MB, max_item_size: 2MB}')).toThrow(/max_item_size/);
+    expect(() => parseCachingBucketConfig('type: IN-MEMORY\nconfig: {max_size: 10KB, max_item_size: 1KB}')).toThrow(/nothing could be cached/);
+    expect(() => parseCachingBucketConfig('type: IN-MEMORY\nmax_chunks_get_range_requests: -1')).toThrow(/non-negative integer/);
+  });
+});

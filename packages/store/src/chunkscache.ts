@@ -1,0 +1,301 @@
+import type { CachingBucketConfig } from '@strata/objstore';
+import type { ByteRange } from '@strata/tsdb';
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Map slot, key string and entry object per item, so many small items still count against max_size. */
+const ENTRY_OVERHEAD = 64;
+
+interface Entry {
+  value: Uint8Array;
+  expires: number;
+  size: number;
+}
+
+/**
+ * Thanos' in-memory cache (cache.InMemoryCache): byte-bounded LRU with a TTL per item, max_item_size,
+ * and its metrics under `strata_cache_inmemory_*{name}`. A Map keeps insertion order, so re-inserting
+ * on a hit makes the first key the eviction candidate. Values are kept as given: callers hand in bytes
+ * of their own (not views into larger buffers, which would pin more memory than is counted).
+ */
+export class InMemoryCache {
+  readonly #entries = new Map<string, Entry>();
+  #bytes = 0;
+  readonly #requests: Counter;
+  readonly #hits: Counter;
+  readonly #hitsExpired: Counter;
+  readonly #added: Counter;
+  readonly #evicted: Counter;
+  readonly #overflowed: Counter;
+  readonly #items: Gauge;
+  readonly #itemsSize: Gauge;
+  readonly #totalSize: Gauge;
+  readonly #labels: { name: string };
+
+  constructor(
+    name: string,
+    readonly maxSize: number,
+    readonly maxItemSize: number,
+    registry: Registry,
+  ) {
+    const registers = [registry];
+    const labels = { name };
+    const counter = (n: string, help: string) => new Counter({ name: `strata_cache_inmemory_${n}`, help, labelNames: ['name'], registers });
+    const gauge = (n: string, help: string) => new Gauge({ name: `strata_cache_inmemory_${n}`, help, labelNames: ['name'], registers });
+    this.#requests = counter('requests_total', 'Total number of requests to the inmemory cache.');
+    this.#hits = counter('hits_total', 'Total number of requests to the inmemory cache that were a hit.');
+    this.#hitsExpired = counter('hits_on_expired_data_total', 'Total number of requests to the inmemory cache that were a hit but needed to be evicted due to TTL.');
+    this.#added = counter('items_added_total', 'Total number of items that were added to the inmemory cache.');
+    this.#evicted = counter('items_evicted_total', 'Total number of items that were evicted from the inmemory cache.');
+    this.#overflowed = counter('items_overflowed_total', 'Total number of items that could not be added to the inmemory cache due to being too big.');
+    this.#items = gauge('items', 'Current number of items in the inmemory cache.');
+    this.#itemsSize = gauge('items_size_bytes', 'Current byte size of items in the inmemory cache.');
+    this.#totalSize = gauge('total_size_bytes', 'Current byte size of items (both value and key) in the inmemory cache.');
+    gauge('max_size_bytes', 'Maximum number of bytes to be held in the inmemory cache.').set(labels, maxSize);
+    gauge('max_item_size_bytes', 'Maximum number of bytes for single entry to be held in the inmemory cache.').set(labels, maxItemSize);
+    for (const c of [this.#requests, this.#hits, this.#hitsExpired, this.#added, this.#evicted, this.#overflowed]) c.inc(labels, 0);
+    for (const g of [this.#items, this.#itemsSize, this.#totalSize]) g.set(labels, 0);
+    this.#labels = labels;
+  }
+
+  /** Bytes held, overhead included (what max_size bounds). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get items(): number {
+    return this.#entries.size;
+  }
+
+  get(key: string, now = Date.now()): Uint8Array | undefined {
+    this.#requests.inc(this.#labels);
+    const e = this.#entries.get(key);
+    if (e === undefined) return undefined;
+    if (now >= e.expires) {
+      this.#hitsExpired.inc(this.#labels);
+      this.#remove(key, e);
+      return undefined;
+    }
+    this.#hits.inc(this.#labels);
+    this.#entries.delete(key);
+    this.#entries.set(key, e);
+    return e.value;
+  }
+
+  set(key: string, value: Uint8Array, ttlMs: number, now = Date.now()): void {
+    if (this.#entries.has(key)) return;
+    if (value.byteLength > this.maxItemSize) {
+      this.#overflowed.inc(this.#labels);
+      return;
+    }
+    const size = value.byteLength + key.length * 2 + ENTRY_OVERHEAD;
+    if (size > this.maxSize) {
+      this.#overflowed.inc(this.#labels);
+      return;
+    }
+    while (this.#bytes + size > this.maxSize) {
+      const [k, e] = this.#entries.entries().next().value as [string, Entry];
+      this.#remove(k, e);
+      this.#evicted.inc(this.#labels);
+    }
+    this.#entries.set(key, { value, expires: now + ttlMs, size });
+    this.#bytes += size;
+    this.#added.inc(this.#labels);
+    this.#items.inc(this.#labels);
+    this.#itemsSize.inc(this.#labels, value.byteLength);
+    this.#totalSize.inc(this.#labels, size - ENTRY_OVERHEAD);
+  }
+
+  /** Drops every item whose key starts with `prefix` (a block's, once it is unloaded). */
+  dropPrefix(prefix: string): void {
+    for (const [k, e] of this.#entries) if (k.startsWith(prefix)) this.#remove(k, e);
+  }
+
+  #remove(key: string, e: Entry): void {
+    this.#entries.delete(key);
+    this.#bytes -= e.size;
+    this.#items.dec(this.#labels);
+    this.#itemsSize.dec(this.#labels, e.value.byteLength);
+    this.#totalSize.dec(this.#labels, e.size - ENTRY_OVERHEAD);
+  }
+}
+
+/** Thanos' caching bucket config name for chunk objects (the `config` label of its metrics). */
+const CONFIG = 'chunks';
+
+/**
+ * The store gateway's chunk cache (Thanos' caching bucket for `chunks/*` objects, with
+ * `--store.caching-bucket.config`): range reads of segment files are served from pieces of
+ * `chunk_subrange_size` bytes aligned to multiples of it, so overlapping reads share them; the pieces
+ * a read misses are fetched with at most `max_chunks_get_range_requests` reads of the object (gaps
+ * between missing runs are bridged, re-reading cached pieces, to stay within that) and cached. Bytes
+ * returned are the object's own: only whole pieces as the object had them are cached, each a copy of
+ * its own (a view would pin the whole read it came from).
+ *
+ * It sits above the per-query accounting, so a query's object requests and bytes count only the
+ * reads that really went to the bucket.
+ */
+export class ChunksCache {
+  readonly #cache: InMemoryCache;
+  readonly #subrange: number;
+  readonly #maxRequests: number;
+  readonly #ttl: number;
+  readonly #requests: Counter<'operation' | 'config'>;
+  readonly #hits: Counter<'operation' | 'config'>;
+  readonly #requestedBytes: Counter<'config'>;
+  readonly #fetchedBytes: Counter<'origin' | 'config'>;
+  readonly #refetchedBytes: Counter<'origin' | 'config'>;
+
+  constructor(cfg: CachingBucketConfig, registry: Registry) {
+    this.#cache = new InMemoryCache('caching-bucket', cfg.maxSize, cfg.maxItemSize, registry);
+    this.#subrange = cfg.chunkSubrangeSize;
+    this.#maxRequests = cfg.maxChunksGetRangeRequests;
+    this.#ttl = cfg.chunkSubrangeTtlMs;
+    const registers = [registry];
+    this.#requests = new Counter({ name: 'strata_store_bucket_cache_operation_requests_total', help: 'Number of requested operations matching given config.', labelNames: ['operation', 'config'], registers });
+    this.#hits = new Counter({ name: 'strata_store_bucket_cache_operation_hits_total', help: 'Number of operations served from cache for given config.', labelNames: ['operation', 'config'], registers });
+    this.#requestedBytes = new Counter({ name: 'strata_store_bucket_cache_getrange_requested_bytes_total', help: 'Total number of bytes requested via GetRange.', labelNames: ['config'], registers });
+    this.#fetchedBytes = new Counter({ name: 'strata_store_bucket_cache_getrange_fetched_bytes_total', help: 'Total number of bytes fetched because of GetRange operation. Data from bucket is then stored to cache.', labelNames: ['origin', 'config'], registers });
+    this.#refetchedBytes = new Counter({ name: 'strata_store_bucket_cache_getrange_refetched_bytes_total', help: 'Total number of bytes re-fetched from storage because of GetRange operation, despite being in cache already.', labelNames: ['origin', 'config'], registers });
+    this.#requests.inc({ operation: 'get_range', config: CONFIG }, 0);
+    this.#hits.inc({ operation: 'get_range', config: CONFIG }, 0);
+    this.#requestedBytes.inc({ config: CONFIG }, 0);
+    for (const origin of ['cache', 'bucket']) this.#fetchedBytes.inc({ origin, config: CONFIG }, 0);
+    this.#refetchedBytes.inc({ origin: 'cache', config: CONFIG }, 0);
+  }
+
+  /** The in-memory cache underneath (sizes, for tests and memory accounting). */
+  get cache(): InMemoryCache {
+    return this.#cache;
+  }
+
+  /** A segment file read through the cache. */
+  wrap(file: ByteRange): ByteRange {
+    return new CachedChunkRange(file, this);
+  }
+
+  /** Drops a block's pieces (its objects are `<ULID>/chunks/...`). */
+  dropBlock(id: string): void {
+    this.#cache.dropPrefix(`${id}/`);
+  }
+
+  /** Bytes [offset, offset + length) of `file`, from cached pieces where present. */
+  async read(file: ByteRange, offset: number, length: number): Promise<Uint8Array> {
+    const size = await file.size();
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+      throw new RangeError(`${file.name}: range [${offset}, ${offset + length}) outside object of ${size} bytes`);
+    }
+    this.#requests.inc({ operation: 'get_range', config: CONFIG });
+    this.#requestedBytes.inc({ config: CONFIG }, length);
+    if (length === 0) return new Uint8Array(0);
+    const sub = this.#subrange;
+    const first = Math.floor(offset / sub);
+    const last = Math.floor((offset + length - 1) / sub);
+    const n = last - first + 1;
+    const now = Date.now();
+    const pieces = new Array<Uint8Array | undefined>(n);
+    let hits = 0;
+    for (let i = 0; i < n; i++) {
+      const p = this.#cache.get(`${file.name}:${first + i}`, now);
+      pieces[i] = p;
+      if (p !== undefined) {
+        hits++;
+        this.#fetchedBytes.inc({ origin: 'cache', config: CONFIG }, p.length);
+      }
+    }
+    // As Thanos: the share of the read's pieces that were cached.
+    this.#hits.inc({ operation: 'get_range', config: CONFIG }, hits / n);
+    if (hits === n) return n === 1 ? (pieces[0] as Uint8Array).subarray(offset - first * sub, offset - first * sub + length) : assemble(pieces, offset - first * sub, length);
+
+    const runs = this.#missingRuns(pieces);
+    const fetched = await Promise.all(
+      runs.map(async ([from, to]) => {
+        const start = (first + from) * sub;
+        const end = Math.min((first + to) * sub, size);
+        const bytes = await file.read(start, end - start);
+        this.#fetchedBytes.inc({ origin: 'bucket', config: CONFIG }, bytes.length);
+        for (let i = from; i < to; i++) {
+          const piece = bytes.subarray((i - from) * sub, Math.min((i - from + 1) * sub, bytes.length));
+          if (pieces[i] !== undefined) {
+            this.#refetchedBytes.inc({ origin: 'cache', config: CONFIG }, piece.length);
+            continue;
+          }
+          pieces[i] = piece;
+          this.#cache.set(`${file.name}:${first + i}`, piece.slice(), this.#ttl, now);
+        }
+        return bytes;
+      }),
+    );
+    // One read that covered everything: the caller gets a view of it rather than a copy.
+    if (runs.length === 1 && (runs[0] as [number, number])[0] === 0 && (runs[0] as [number, number])[1] === n) {
+      const at = offset - first * sub;
+      return (fetched[0] as Uint8Array).subarray(at, at + length);
+    }
+    return assemble(pieces, offset - first * sub, length);
+  }
+
+  /**
+   * Runs [from, to) of missing pieces, each one read of the bucket; while there are more than
+   * max_chunks_get_range_requests, the two runs with the smallest gap between them become one.
+   */
+  #missingRuns(pieces: readonly (Uint8Array | undefined)[]): [number, number][] {
+    const runs: [number, number][] = [];
+    for (let i = 0; i < pieces.length; i++) {
+      if (pieces[i] !== undefined) continue;
+      const lastRun = runs[runs.length - 1];
+      if (lastRun !== undefined && lastRun[1] === i) lastRun[1] = i + 1;
+      else runs.push([i, i + 1]);
+    }
+    while (this.#maxRequests > 0 && runs.length > this.#maxRequests) {
+      let best = 0;
+      for (let r = 1; r + 1 < runs.length; r++) {
+        if ((runs[r + 1] as [number, number])[0] - (runs[r] as [number, number])[1] < (runs[best + 1] as [number, number])[0] - (runs[best] as [number, number])[1]) best = r;
+      }
+      (runs[best] as [number, number])[1] = (runs[best + 1] as [number, number])[1];
+      runs.splice(best + 1, 1);
+    }
+    return runs;
+  }
+}
+
+/** `length` bytes starting `at` bytes into the concatenation of consecutive pieces. */
+function assemble(pieces: readonly (Uint8Array | undefined)[], at: number, length: number): Uint8Array {
+  const out = Buffer.allocUnsafe(length);
+  let n = 0;
+  for (const p of pieces) {
+    const piece = p as Uint8Array;
+    if (at >= piece.length) {
+      at -= piece.length;
+      continue;
+    }
+    const take = Math.min(piece.length - at, length - n);
+    out.set(piece.subarray(at, at + take), n);
+    n += take;
+    at = 0;
+    if (n === length) break;
+  }
+  return out;
+}
+
+/** A segment file whose range reads go through the chunk cache. */
+class CachedChunkRange implements ByteRange {
+  constructor(
+    readonly inner: ByteRange,
+    readonly cache: ChunksCache,
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  size(): Promise<number> {
+    return this.inner.size();
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.cache.read(this.inner, offset, length);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
