@@ -1,5 +1,5 @@
 /**
- * `pnpm bench promql [--series N] [--hours H] [--interval S] [--rounds R] [--instant-rounds R] [--storage blocks|memory]`
+ * `pnpm bench promql [--series N] [--hours H] [--interval S] [--rounds R] [--instant-rounds R] [--storage blocks|memory] [--mode instant|range|both]`
  *
  * The PromQL engine against Prometheus 2.42 on the same data (default 2,000 series × 24h at 10s):
  * synthetic counters, gauges and histogram buckets are backfilled into TSDB blocks with promtool.
@@ -54,6 +54,7 @@ export async function main(args: string[]): Promise<void> {
       rounds: { type: 'string', default: '7' },
       'instant-rounds': { type: 'string', default: '21' },
       storage: { type: 'string', default: 'blocks' },
+      mode: { type: 'string', default: 'both' },
     },
   });
   const total = Number(values.series);
@@ -95,12 +96,14 @@ export async function main(args: string[]): Promise<void> {
   const rangeRounds = Number(values.rounds);
   // Instant queries take milliseconds: more rounds steady their median.
   const instantRounds = Number(values['instant-rounds']);
+  const modes = (['instant', 'range'] as const).filter((m) => values.mode === 'both' || values.mode === m);
+  if (modes.length === 0) throw new Error(`--mode must be instant, range or both, not ${values.mode}`);
   const rangeStep = Math.max(1000, Math.floor((opts.end - opts.start) / 999));
 
   try {
     console.log('query | mode | strata ms | prometheus ms | ratio | strata samples/s | prometheus samples/s | peak samples strata / prometheus | heap growth MB');
     for (const query of QUERIES) {
-      for (const mode of ['instant', 'range'] as const) {
+      for (const mode of modes) {
         const ours: number[] = [];
         const theirs: number[] = [];
         let stats = { samplesRead: 0, peakSamples: 0 };

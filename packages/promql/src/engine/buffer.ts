@@ -1,6 +1,7 @@
 /** Buffers of samples: a series' samples loaded from its iterator, or the samples of an in-memory series. */
 import {
-  ChunkSeriesSamples, isStaleNaN, SampleBuffer as TsdbSampleBuffer, XORIterator, type SampleIterator, type Series, ValueType,
+  appendXORSamples, ChunkSeriesSamples, isStaleNaN, SampleBuffer as TsdbSampleBuffer, XORChunk, type SampleIterator, type Series,
+  ValueType, type XORSampleFilter,
 } from '@strata/tsdb';
 import { EvalError } from './errors.js';
 
@@ -9,20 +10,32 @@ export class SampleBuffer extends TsdbSampleBuffer {
   /** The last load's iterator (of a chunk or of a series), recycled by the next. */
   #it: SampleIterator | undefined;
 
+  /** The bulk decoder's filter, one object rewritten per load. */
+  readonly #filter: XORSampleFilter = { mint: 0, maxt: 0, dropStale: false };
+
   /**
    * Loads the samples with mint ≤ t ≤ maxt, optionally without stale markers. A chunked series' XOR
-   * chunks that lie wholly within the range are decoded in one call each, with no call per sample.
+   * chunks are decoded in one call each (tsdb's appendXORSamples), with no call per sample.
    */
   load(series: Series, mint: number, maxt: number, dropStale: boolean): void {
     this.n = 0;
     if (series instanceof ChunkSeriesSamples) {
+      const filter = this.#filter;
+      filter.mint = mint;
+      filter.maxt = maxt;
+      filter.dropStale = dropStale;
       for (const c of series.chunks) {
         if (c.maxTime < mint) continue;
         if (c.minTime > maxt) break;
-        const it = c.chunk.iterator(this.#it);
-        this.#it = it;
-        if (it instanceof XORIterator && c.minTime >= mint && c.maxTime <= maxt) this.#readWhole(it, c.chunk.numSamples(), mint, maxt, dropStale);
-        else this.#read(it, mint, maxt, dropStale);
+        const chunk = c.chunk;
+        if (chunk instanceof XORChunk) {
+          this.reserve(this.n + chunk.numSamples());
+          this.n = appendXORSamples(chunk.bytes, this.ts, this.vs, this.n, filter);
+        } else {
+          const it = chunk.iterator(this.#it);
+          this.#it = it;
+          this.#read(it, mint, maxt, dropStale);
+        }
       }
     } else {
       const it = series.iterator(this.#it);
@@ -45,32 +58,5 @@ export class SampleBuffer extends TsdbSampleBuffer {
     }
     const err = it.err();
     if (err !== null) throw err;
-  }
-
-  /** Appends a whole chunk whose time bounds say it lies within [mint, maxt]; samples outside (bounds that lie) are dropped. */
-  #readWhole(it: XORIterator, samples: number, mint: number, maxt: number, dropStale: boolean): void {
-    const from = this.n;
-    this.reserve(from + samples);
-    const { ts, vs } = this;
-    let n = from;
-    while (it.next() === ValueType.Float) {
-      const v = it.atFloat();
-      ts[n] = it.atT();
-      vs[n] = v;
-      if (!dropStale || v === v || !isStaleNaN(v)) n++;
-    }
-    this.n = n;
-    const err = it.err();
-    if (err !== null) throw err;
-    if (this.n > from && ((ts[from] as number) < mint || (ts[this.n - 1] as number) > maxt)) {
-      let k = from;
-      for (let i = from; i < this.n; i++) {
-        const t = ts[i] as number;
-        if (t < mint || t > maxt) continue;
-        ts[k] = t;
-        vs[k++] = vs[i] as number;
-      }
-      this.n = k;
-    }
   }
 }

@@ -91,6 +91,30 @@ describe('appendXORSamples', () => {
     }
   });
 
+  it('keeps only samples within [mint, maxt] and drops only stale markers when asked (as the PromQL engine reads windows)', () => {
+    const rnd = random(7);
+    for (let round = 0; round < 200; round++) {
+      const samples: Sample[] = [];
+      let t = 1_700_000_000_000 + Math.floor(rnd() * 1e6);
+      for (let i = Math.floor(rnd() * 150); i > 0; i--) {
+        t += 1 + Math.floor(rnd() * 30_000);
+        const r = rnd();
+        samples.push({ t, v: r < 0.1 ? STALE_NAN : r < 0.2 ? NaN : rnd() * 100 });
+      }
+      const chunk = encode(samples);
+      const first = samples[0]?.t ?? 0;
+      const mint = first + Math.floor((rnd() - 0.2) * (t - first));
+      const maxt = mint + Math.floor(rnd() * (t - first));
+      const dropStale = rnd() < 0.5;
+      const want = samples.filter((s) => s.t >= mint && s.t <= maxt && !(dropStale && bitsOf(s.v) === bitsOf(STALE_NAN)));
+      const ts = new Float64Array(samples.length);
+      const vs = new Float64Array(samples.length);
+      const n = appendXORSamples(chunk, ts, vs, 0, { mint, maxt, dropStale });
+      expect(Array.from(ts.subarray(0, n))).toEqual(want.map((s) => s.t));
+      expect(Array.from(vs.subarray(0, n), bitsOf)).toEqual(want.map((s) => bitsOf(s.v)));
+    }
+  });
+
   it('a 64-bit delta-of-delta and a negative first delta', () => {
     const chunks = [encode([{ t: 0, v: 1 }, { t: -5, v: 2 }, { t: 2 ** 50, v: 3 }, { t: 2 ** 50 + 1, v: 3 }, { t: -(2 ** 50), v: 4 }])];
     expect(decodeAll(chunks)).toEqual(reference(chunks));

@@ -9,6 +9,7 @@
  */
 import { BitAccumulator, putUvarint64 } from './bstream.js';
 import { CorruptionError } from '../encoding/decbuf.js';
+import { STALE_NAN_HI, STALE_NAN_LO } from './floatbits.js';
 import { isDeleted, type Interval } from '../tombstones/tombstones.js';
 
 export const MAX_SAMPLES = 0xffff;
@@ -62,8 +63,13 @@ export function xorCorruption(pos: number, end: number, reason: string, sample: 
 
 /** Which samples appendXORSamples leaves out. */
 export interface XORSampleFilter {
+  /** Samples before mint; decoding stops at the first sample after maxt (a chunk's timestamps ascend). */
+  mint?: number;
+  maxt?: number;
   /** NaNs, stale markers included. */
   dropNaN?: boolean;
+  /** Stale markers (Prometheus' one NaN bit pattern); other NaNs are kept. */
+  dropStale?: boolean;
   /** Samples before the last one kept (before ts[at − 1] at the start). */
   dropBackwards?: boolean;
   /** Samples deleted by these tombstone intervals. */
@@ -109,7 +115,10 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
     valueBits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
   }
   const bits = valueBits;
+  const mint = filter.mint ?? Number.NEGATIVE_INFINITY;
+  const maxt = filter.maxt ?? Number.POSITIVE_INFINITY;
   const dropNaN = filter.dropNaN === true;
+  const dropStale = filter.dropStale === true;
   const dropBackwards = filter.dropBackwards === true;
   const deleted = filter.deleted;
   const end = len * 8;
@@ -215,9 +224,11 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
       }
     }
     if (pos > end) throw xorCorruption(pos, end, 'unexpected end of data', i, total);
+    if (t > maxt) break;
+    if (t < mint) continue;
     // NaN: all exponent bits set and a non-zero mantissa. The filter's flags are tested after what
     // is rare, so that the common path is two comparisons.
-    if ((vHi & 0x7ff00000) === 0x7ff00000 && ((vHi & 0xfffff) | vLo) !== 0 && dropNaN) continue;
+    if ((vHi & 0x7ff00000) === 0x7ff00000 && ((vHi & 0xfffff) | vLo) !== 0 && (dropNaN || (dropStale && vHi === STALE_NAN_HI && vLo === STALE_NAN_LO))) continue;
     if ((t < last && dropBackwards) || (deleted !== undefined && isDeleted(deleted, t))) continue;
     ts[k] = t;
     bits[2 * k + HI] = vHi;
