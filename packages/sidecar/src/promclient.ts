@@ -2,11 +2,10 @@
  * The parts of Prometheus' HTTP API the sidecar uses: readiness, config (external labels), flags,
  * the lowest timestamp from /metrics, label names/values and series with matchers, and remote read.
  */
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import { type LabelMatcher, MIN_INT64 } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
+import { Http1Client } from './http1.js';
 import { encodeReadRequest, type ReadQuery, type ResponseType } from './remoteread.js';
 
 const MATCHER_OPS = ['=', '!=', '=~', '!~'] as const;
@@ -30,10 +29,13 @@ export class PrometheusError extends Error {
 export class PrometheusClient {
   readonly url: string;
   readonly #timeoutMs: number;
+  /** Remote read bypasses fetch: every byte of a query passes through its body. */
+  readonly #remoteReadClient: Http1Client;
 
   constructor(url: string, opts: { timeoutMs?: number } = {}) {
     this.url = url.replace(/\/+$/, '');
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#remoteReadClient = new Http1Client(this.url, (message) => new PrometheusError(`Prometheus remote read: ${message}`));
   }
 
   /** `timeout` covers the whole exchange, so streamed remote-read bodies are fetched without it. */
@@ -131,36 +133,23 @@ export class PrometheusClient {
     );
   }
 
-  /**
-   * POST /api/v1/read; the caller reads the body according to its Content-Type. Sent with node:http
-   * rather than fetch: every byte of a query passes through this body, and fetch's web-stream plumbing
-   * cost the sidecar as much CPU as decoding the frames.
-   */
+  /** POST /api/v1/read; the caller reads the body according to its Content-Type. */
   async remoteRead(query: ReadQuery, accepted: readonly ResponseType[], signal?: AbortSignal): Promise<RemoteReadResponse> {
     const url = new URL(`${this.url}/api/v1/read`);
-    const body = encodeReadRequest(query, accepted);
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? https : http).request(url, {
-        method: 'POST',
-        agent: url.protocol === 'https:' ? httpsAgent : httpAgent,
-        headers: {
-          'Content-Encoding': 'snappy',
-          'Content-Type': 'application/x-protobuf',
-          'Content-Length': body.length,
-          'X-Prometheus-Remote-Read-Version': '0.1.0',
-          'User-Agent': 'strata-sidecar',
-        },
-        ...(signal ? { signal } : {}),
-      });
-      req.once('response', resolve);
-      req.once('error', (e) => reject(new PrometheusError(`Prometheus ${this.url}/api/v1/read: ${e.message}`)));
-      req.end(body);
-    });
-    if (res.statusCode !== 200) {
-      const text = Buffer.concat(await res.toArray()).toString('utf8');
-      throw new PrometheusError(`Prometheus remote read: HTTP ${res.statusCode}: ${text.trim().slice(0, 300)}`);
+    const headers = {
+      'Content-Encoding': 'snappy',
+      'Content-Type': 'application/x-protobuf',
+      'X-Prometheus-Remote-Read-Version': '0.1.0',
+      'User-Agent': 'strata-sidecar',
+    };
+    const res = await this.#remoteReadClient.request('POST', url.pathname + url.search, headers, encodeReadRequest(query, accepted), signal);
+    if (res.status !== 200) {
+      const pieces: Buffer[] = [];
+      for await (const piece of res.body) pieces.push(piece);
+      const text = Buffer.concat(pieces).toString('utf8');
+      throw new PrometheusError(`Prometheus remote read: HTTP ${res.status}: ${text.trim().slice(0, 300)}`);
     }
-    return { contentType: res.headers['content-type'] ?? '', body: networkChunks(res), cancel: () => res.destroy() };
+    return { contentType: res.headers.get('content-type') ?? '', body: res.body, cancel: () => res.cancel() };
   }
 }
 
@@ -172,61 +161,3 @@ export interface RemoteReadResponse {
   /** Drops a response whose body will not be read (leaving the body's iteration early does the same). */
   cancel(): void;
 }
-
-/** Network chunks buffered before the socket is paused. */
-const MAX_QUEUED_CHUNKS = 16;
-
-/**
- * The body's network chunks one by one, as they arrive. Readable's own async iterator returns whatever
- * has been buffered joined into one new buffer: a copy of most of the response whenever the reader lags.
- * Leaving early destroys the response.
- */
-async function* networkChunks(res: IncomingMessage): AsyncGenerator<Buffer> {
-  const queue: Buffer[] = [];
-  let ended = false;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const onData = (chunk: Buffer) => {
-    queue.push(chunk);
-    if (queue.length >= MAX_QUEUED_CHUNKS) res.pause();
-    notify();
-  };
-  const onEnd = () => {
-    ended = true;
-    notify();
-  };
-  const onError = (e: Error) => {
-    failure = new PrometheusError(`Prometheus remote read: ${e.message}`);
-    notify();
-  };
-  const onClose = () => {
-    if (!ended) failure ??= new PrometheusError('Prometheus remote read: connection closed before the end of the response');
-    notify();
-  };
-  res.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
-  try {
-    for (;;) {
-      const chunk = queue.shift();
-      if (chunk !== undefined) {
-        yield chunk;
-        continue;
-      }
-      if (failure !== undefined) throw failure;
-      if (ended) return;
-      if (res.isPaused()) res.resume();
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    res.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-    if (!ended) res.destroy();
-  }
-}
-
-// Keep-alive, as fetch does: every Series call makes one remote-read request.
-const httpAgent = new http.Agent({ keepAlive: true });
-const httpsAgent = new https.Agent({ keepAlive: true });

@@ -1,0 +1,143 @@
+// The remote-read HTTP/1.1 client against a raw TCP server writing responses byte by byte where it
+// matters: chunked and Content-Length bodies, interim responses, kept-alive connections reused and
+// retried once stale, truncation, malformed responses, and early exits.
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Http1Client } from './http1.js';
+
+interface TestServer {
+  url: string;
+  /** Connections accepted so far. */
+  connections: number;
+  close(): Promise<void>;
+}
+
+/** Answers each request (read up to the end of its body) with `respond(socket, index)`. */
+async function server(respond: (socket: net.Socket, request: number) => void): Promise<TestServer> {
+  let requests = 0;
+  const sockets = new Set<net.Socket>();
+  const s: TestServer = { url: '', connections: 0, close: async () => {} };
+  const srv = net.createServer((socket) => {
+    s.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket)).on('error', () => {});
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const head = buf.indexOf('\r\n\r\n');
+      if (head < 0) return;
+      const length = Number(/content-length: (\d+)/i.exec(buf.toString('latin1', 0, head))?.[1] ?? 0);
+      if (buf.length < head + 4 + length) return;
+      buf = buf.subarray(head + 4 + length);
+      respond(socket, requests++);
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  s.url = `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
+  s.close = () =>
+    new Promise<void>((r) => {
+      for (const c of sockets) c.destroy();
+      srv.close(() => r());
+    });
+  return s;
+}
+
+/** Writes `data` one byte per event-loop turn, so that every byte boundary is a socket read boundary. */
+async function trickle(socket: net.Socket, data: string | Buffer): Promise<void> {
+  for (const b of Buffer.from(data)) {
+    socket.write(Buffer.of(b));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+async function text(body: AsyncIterable<Buffer>): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const p of body) parts.push(p);
+  return Buffer.concat(parts).toString();
+}
+
+const chunked = (...chunks: string[]) => `${chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('')}0\r\n\r\n`;
+
+let open: TestServer | undefined;
+afterEach(async () => {
+  await open?.close();
+  open = undefined;
+});
+
+describe('Http1Client', () => {
+  it('decodes a chunked body however the socket reads split it, after an interim response; trailers skipped', async () => {
+    open = await server(
+      (s) =>
+        void trickle(
+          s,
+          'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: a/b\r\nTransfer-Encoding: chunked\r\nX-Twice: 1\r\nX-Twice: 2\r\n\r\n' +
+            'a;ext=1\r\n0123456789\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n',
+        ),
+    );
+    const res = await new Http1Client(open.url).request('POST', '/read', { 'X-A': 1 }, Buffer.from('q'));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('a/b');
+    expect(res.headers.get('x-twice')).toBe('1, 2');
+    expect(await text(res.body)).toBe('0123456789abc');
+  });
+
+  it('reuses a kept-alive connection; Content-Length and chunked bodies in one write', async () => {
+    open = await server((s, i) => s.write(i % 2 === 0 ? `HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello` : `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('wor', 'ld')}`));
+    const client = new Http1Client(open.url);
+    for (let i = 0; i < 4; i++) expect(await text((await client.request('POST', '/', {}, Buffer.alloc(3))).body)).toBe(i % 2 === 0 ? 'hello' : 'world');
+    expect(open.connections).toBe(1);
+  });
+
+  it('retries on a new connection when the server closed the kept-alive one', async () => {
+    open = await server((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    const client = new Http1Client(open.url);
+    expect(await text((await client.request('POST', '/', {}, Buffer.alloc(0))).body)).toBe('ok');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await text((await client.request('POST', '/', {}, Buffer.alloc(0))).body)).toBe('ok');
+    expect(open.connections).toBe(2);
+  });
+
+  it('reads a body that ends with the connection, and does not reuse that connection', async () => {
+    open = await server((s) => s.end('HTTP/1.1 500 Oops\r\n\r\nbroken'));
+    const client = new Http1Client(open.url);
+    const res = await client.request('POST', '/', {}, Buffer.alloc(0));
+    expect(res.status).toBe(500);
+    expect(await text(res.body)).toBe('broken');
+  });
+
+  it('fails the body when the connection closes inside it, with the caller’s error type', async () => {
+    open = await server((s) => s.end(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab`));
+    const res = await new Http1Client(open.url, (m) => new RangeError(`prom: ${m}`)).request('POST', '/', {}, Buffer.alloc(0));
+    await expect(text(res.body)).rejects.toThrow(new RangeError('prom: connection closed before the end of the response'));
+  });
+
+  it('rejects malformed responses and refused connections', async () => {
+    open = await server((s) => s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`));
+    const res = await new Http1Client(open.url).request('POST', '/', {}, Buffer.alloc(0));
+    await expect(text(res.body)).rejects.toThrow(/malformed HTTP response: malformed chunk size "zz"/);
+    const dead = open.url;
+    await open.close();
+    open = undefined;
+    await expect(new Http1Client(dead).request('POST', '/', {}, Buffer.alloc(0))).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('closes the connection when the body is left early or the request is aborted', async () => {
+    const closed: number[] = [];
+    open = await server((s, i) => {
+      s.on('close', () => closed.push(i));
+      s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${'3\r\nabc\r\n'.repeat(10)}`);
+    });
+    const client = new Http1Client(open.url);
+    for await (const piece of (await client.request('POST', '/', {}, Buffer.alloc(0))).body) {
+      expect(piece.toString()).toBe('abc');
+      break;
+    }
+    const ac = new AbortController();
+    const res = await client.request('POST', '/', {}, Buffer.alloc(0), ac.signal);
+    ac.abort();
+    await expect(text(res.body)).rejects.toThrow('request aborted');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toEqual([0, 1]);
+    expect(open.connections).toBe(2);
+  });
+});

@@ -1,0 +1,340 @@
+/**
+ * A lean HTTP/1.1 client for remote read, whose response body carries every byte of a query.
+ *
+ * node:http hands the body over as one Buffer per HTTP chunk through a Readable (Prometheus flushes one
+ * chunk per frame, several per socket read), and that stream plumbing cost the sidecar about as much CPU
+ * as the kernel's copy of the bytes (measured: 19 MB response, ~18 ms CPU through node:http, ~9 ms on a
+ * bare socket). Here the chunked encoding is decoded as socket reads arrive, and the body is given as
+ * views of those reads: nothing is copied. Connections are kept alive and reused, as node:http's agent does.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+
+export interface Http1Response {
+  status: number;
+  /** Header names lower-cased; a repeated header's values joined with ", ". */
+  headers: Map<string, string>;
+  /** The body as views of the socket reads, in order; iterate once. Leaving early closes the connection. */
+  body: AsyncIterable<Buffer>;
+  /** Drops a response whose body will not be read. */
+  cancel(): void;
+}
+
+/** Largest response head accepted (status line and headers). */
+const MAX_HEAD_BYTES = 64 * 1024;
+/** Largest chunk-size or trailer line accepted. */
+const MAX_LINE_BYTES = 8 * 1024;
+/** Body pieces queued before the socket is paused. */
+const MAX_QUEUED_PIECES = 16;
+/** Idle connections kept per client, and for how long. */
+const MAX_IDLE_SOCKETS = 4;
+const IDLE_TIMEOUT_MS = 30_000;
+
+const enum State {
+  Head,
+  ChunkSize,
+  ChunkData,
+  ChunkEnd,
+  Trailers,
+  Length,
+  UntilClose,
+  Done,
+}
+
+const CR = 13;
+const LF = 10;
+
+/** One request's response, parsed from the socket's reads as they arrive. */
+class Exchange {
+  status = 0;
+  readonly headers = new Map<string, string>();
+  /** Any byte of the response has arrived (a reused connection that fails before that is retried). */
+  received = false;
+  #state = State.Head;
+  #head: Buffer | undefined;
+  /** Bytes left in the current chunk, the Content-Length body, or the CRLF after a chunk. */
+  #remaining = 0;
+  #line = '';
+  #keepAlive = true;
+  readonly #onHead: () => void;
+  readonly #onPiece: (piece: Buffer) => void;
+
+  constructor(onHead: () => void, onPiece: (piece: Buffer) => void) {
+    this.#onHead = onHead;
+    this.#onPiece = onPiece;
+  }
+
+  get done(): boolean {
+    return this.#state === State.Done;
+  }
+
+  get headParsed(): boolean {
+    return this.#state !== State.Head;
+  }
+
+  /** The connection can carry another request once this response is done. */
+  get reusable(): boolean {
+    return this.#state === State.Done && this.#keepAlive;
+  }
+
+  /** The connection was closed: the end of an until-close body, else a failure message. */
+  closed(): string | undefined {
+    if (this.#state === State.UntilClose) {
+      this.#state = State.Done;
+      this.#keepAlive = false;
+      return undefined;
+    }
+    if (this.#state === State.Done) return undefined;
+    return this.#state === State.Head ? 'connection closed before the response' : 'connection closed before the end of the response';
+  }
+
+  /** Consumes one socket read; throws on a malformed response. */
+  feed(buf: Buffer): void {
+    this.received = true;
+    let pos = 0;
+    while (pos < buf.length) {
+      switch (this.#state) {
+        case State.Head:
+          pos = this.#readHead(buf);
+          break;
+        case State.ChunkData:
+        case State.Length: {
+          const n = Math.min(this.#remaining, buf.length - pos);
+          this.#onPiece(buf.subarray(pos, pos + n));
+          pos += n;
+          this.#remaining -= n;
+          if (this.#remaining === 0) {
+            if (this.#state === State.Length) this.#state = State.Done;
+            else {
+              this.#state = State.ChunkEnd;
+              this.#remaining = 2;
+            }
+          }
+          break;
+        }
+        case State.ChunkEnd:
+          if (buf[pos++] !== (this.#remaining === 2 ? CR : LF)) throw new Error('malformed chunked encoding: no CRLF after a chunk');
+          if (--this.#remaining === 0) this.#state = State.ChunkSize;
+          break;
+        case State.ChunkSize:
+        case State.Trailers: {
+          const end = this.#readLine(buf, pos);
+          pos = end < 0 ? buf.length : end;
+          if (end >= 0) this.#lineDone();
+          break;
+        }
+        case State.UntilClose:
+          this.#onPiece(pos === 0 ? buf : buf.subarray(pos));
+          pos = buf.length;
+          break;
+        case State.Done:
+          throw new Error(`${buf.length - pos} bytes after the end of the response`);
+      }
+    }
+  }
+
+  /** Adds `buf[pos…]` up to a LF to the current line; returns the offset after the LF, or -1 if none. */
+  #readLine(buf: Buffer, pos: number): number {
+    const lf = buf.indexOf(LF, pos);
+    const end = lf < 0 ? buf.length : lf + 1;
+    this.#line += buf.toString('latin1', pos, end);
+    if (this.#line.length > MAX_LINE_BYTES) throw new Error('chunk-size or trailer line too long');
+    return lf < 0 ? -1 : end;
+  }
+
+  #lineDone(): void {
+    const line = this.#line.trimEnd();
+    this.#line = '';
+    if (this.#state === State.Trailers) {
+      if (line === '') this.#state = State.Done;
+      return;
+    }
+    const size = line.split(';', 1)[0]!.trim();
+    if (!/^[0-9a-fA-F]{1,12}$/.test(size)) throw new Error(`malformed chunk size ${JSON.stringify(line.slice(0, 40))}`);
+    this.#remaining = parseInt(size, 16);
+    this.#state = this.#remaining === 0 ? State.Trailers : State.ChunkData;
+  }
+
+  /** Reads the head from `buf`; returns the offset after it, or `buf.length` while it is incomplete. */
+  #readHead(buf: Buffer): number {
+    const prior = this.#head?.length ?? 0;
+    const all = this.#head === undefined ? buf : Buffer.concat([this.#head, buf]);
+    const end = all.indexOf('\r\n\r\n', Math.max(0, prior - 3), 'latin1');
+    if (end < 0) {
+      if (all.length > MAX_HEAD_BYTES) throw new Error(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+      this.#head = all === buf ? Buffer.from(buf) : all; // socket reads may be reused by the caller: keep a copy
+      return buf.length;
+    }
+    this.#head = undefined;
+    const lines = all.toString('latin1', 0, end).split('\r\n');
+    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]!);
+    if (!m) throw new Error(`malformed status line ${JSON.stringify(lines[0]!.slice(0, 80))}`);
+    const status = Number(m[2]);
+    const after = end + 4 - prior;
+    if (status >= 100 && status < 200) return after; // an interim response: the real one follows
+    this.status = status;
+    this.headers.clear();
+    for (let i = 1; i < lines.length; i++) {
+      const colon = lines[i]!.indexOf(':');
+      if (colon <= 0) throw new Error(`malformed header line ${JSON.stringify(lines[i]!.slice(0, 80))}`);
+      const name = lines[i]!.slice(0, colon).trim().toLowerCase();
+      const value = lines[i]!.slice(colon + 1).trim();
+      const prev = this.headers.get(name);
+      this.headers.set(name, prev === undefined ? value : `${prev}, ${value}`);
+    }
+    const connection = this.headers.get('connection')?.toLowerCase() ?? '';
+    this.#keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
+    const length = this.headers.get('content-length');
+    if (status === 204 || status === 304) this.#state = State.Done;
+    else if (this.headers.get('transfer-encoding')?.toLowerCase().includes('chunked')) this.#state = State.ChunkSize;
+    else if (length !== undefined) {
+      if (!/^\d{1,15}$/.test(length)) throw new Error(`malformed Content-Length ${JSON.stringify(length)}`);
+      this.#remaining = Number(length);
+      this.#state = this.#remaining === 0 ? State.Done : State.Length;
+    } else {
+      this.#state = State.UntilClose;
+      this.#keepAlive = false;
+    }
+    this.#onHead();
+    return after;
+  }
+}
+
+/** Requests to one origin (`http:` or `https:`), over kept-alive connections. */
+export class Http1Client {
+  readonly #url: URL;
+  readonly #idle: net.Socket[] = [];
+  /** The listeners that drop an idle connection when it closes, times out or receives anything. */
+  readonly #dropIdle = new WeakMap<net.Socket, () => void>();
+
+  /** Makes the errors of connections and responses (given their message). */
+  readonly #error: (message: string) => Error;
+
+  constructor(origin: string | URL, error: (message: string) => Error = (message) => new Error(message)) {
+    this.#url = new URL(origin);
+    this.#error = error;
+    if (this.#url.protocol !== 'http:' && this.#url.protocol !== 'https:') throw new Error(`unsupported protocol ${this.#url.protocol}`);
+  }
+
+  #connect(): net.Socket {
+    const host = this.#url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(this.#url.port || (this.#url.protocol === 'https:' ? 443 : 80));
+    const socket = this.#url.protocol === 'https:' ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) }) : net.connect({ host, port });
+    socket.setNoDelay(true);
+    return socket;
+  }
+
+  /** Sends `method path` with `headers` and `body`; resolves once the response head has arrived. */
+  async request(method: string, path: string, headers: Record<string, string | number>, body: Buffer, signal?: AbortSignal): Promise<Http1Response> {
+    if (signal?.aborted) throw this.#error('request aborted');
+    const head = [`${method} ${path} HTTP/1.1`, `Host: ${this.#url.host}`, `Content-Length: ${body.length}`];
+    for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);
+    const request = Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
+    for (;;) {
+      const pooled = this.#idle.pop();
+      try {
+        return await this.#exchange(pooled ?? this.#connect(), pooled !== undefined, request, signal);
+      } catch (e) {
+        // A kept-alive connection the server closed meanwhile fails before any response byte: retry on a new one.
+        if (!(e instanceof StaleConnection)) throw e;
+      }
+    }
+  }
+
+  #exchange(socket: net.Socket, reused: boolean, request: Buffer, signal: AbortSignal | undefined): Promise<Http1Response> {
+    const drop = this.#dropIdle.get(socket);
+    if (drop !== undefined) {
+      socket.off('close', drop).off('error', drop).off('timeout', drop).off('data', drop);
+      socket.setTimeout(0);
+      socket.ref();
+    }
+    const queue: Buffer[] = [];
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    return new Promise<Http1Response>((resolve, reject) => {
+      const ex = new Exchange(
+        () => resolve({ status: ex.status, headers: ex.headers, body: body(), cancel: () => finish(this.#error('response cancelled')) }),
+        (piece) => {
+          queue.push(piece);
+          if (queue.length >= MAX_QUEUED_PIECES) socket.pause();
+        },
+      );
+      /** Ends the exchange: the connection goes back to the pool after a complete response, else is closed. */
+      const finish = (err?: Error) => {
+        socket.off('data', onData).off('error', onError).off('close', onClose);
+        signal?.removeEventListener('abort', onAbort);
+        if (err === undefined && ex.reusable) this.#release(socket);
+        else socket.destroy();
+        if (err !== undefined) {
+          failure ??= err;
+          if (!ex.headParsed) reject(reused && !ex.received ? new StaleConnection() : err);
+        }
+        notify();
+      };
+      const onData = (buf: Buffer) => {
+        try {
+          ex.feed(buf);
+        } catch (e) {
+          finish(this.#error(`malformed HTTP response: ${(e as Error).message}`));
+          return;
+        }
+        if (ex.done) finish();
+        else notify();
+      };
+      const onError = (e: Error) => finish(this.#error(e.message));
+      const onClose = () => {
+        const message = ex.closed();
+        finish(message === undefined ? undefined : this.#error(message));
+      };
+      const onAbort = () => finish(this.#error('request aborted'));
+      const unread = () => this.#error('response body left unread');
+      socket.on('data', onData).on('error', onError).on('close', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      socket.write(request);
+
+      async function* body(): AsyncGenerator<Buffer> {
+        try {
+          for (;;) {
+            const piece = queue.shift();
+            if (piece !== undefined) {
+              yield piece;
+              continue;
+            }
+            if (failure !== undefined) throw failure;
+            if (ex.done) return;
+            if (socket.isPaused()) socket.resume();
+            await new Promise<void>((r) => (wake = r));
+          }
+        } finally {
+          if (!ex.done && failure === undefined) finish(unread());
+        }
+      }
+    });
+  }
+
+  #release(socket: net.Socket): void {
+    if (this.#idle.length >= MAX_IDLE_SOCKETS || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    socket.resume(); // may have been paused by the last response; an idle connection reads to notice its close
+    const drop = () => {
+      const i = this.#idle.indexOf(socket);
+      if (i >= 0) this.#idle.splice(i, 1);
+      socket.destroy();
+    };
+    socket.on('close', drop).on('error', drop).on('timeout', drop).on('data', drop); // nothing may arrive between responses
+    this.#dropIdle.set(socket, drop);
+    socket.setTimeout(IDLE_TIMEOUT_MS);
+    socket.unref();
+    this.#idle.push(socket);
+  }
+}
+
+/** A reused connection failed before any byte of the response: the request was not answered. */
+class StaleConnection extends Error {}
