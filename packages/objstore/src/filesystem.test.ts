@@ -44,4 +44,18 @@ describe('FilesystemBucket', () => {
     await b.delete('blk/chunks/000001');
     expect((await readdir(dir)).filter((n) => !n.startsWith('.'))).toEqual([]);
   });
+
+  it('answers a range read with one piece that owns its memory, cut short where the file ends', async () => {
+    const b = new FilesystemBucket(dir);
+    const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) & 0xff));
+    await b.upload('blk/chunks/000001', data);
+    const pieces: Buffer[] = [];
+    for await (const c of await b.getRange('blk/chunks/000001', 1000, 150_000)) pieces.push(c as Buffer);
+    expect(pieces).toHaveLength(1);
+    expect(pieces[0]!.equals(data.subarray(1000, 151_000))).toBe(true);
+    expect(pieces[0]!.buffer.byteLength).toBe(150_000);
+    const tail: Buffer[] = [];
+    for await (const c of await b.getRange('blk/chunks/000001', 199_990, 100)) tail.push(c as Buffer);
+    expect(Buffer.concat(tail).equals(data.subarray(199_990))).toBe(true);
+  });
 });

@@ -46,20 +46,29 @@ export class AccountingBucket extends ForwardingBucket {
 
   /**
    * Bytes [offset, offset + length) of an object, landing in one buffer of that size as the stream
-   * arrives: one copy, where collecting the stream's pieces and concatenating them costs two.
+   * arrives: one copy, where collecting the stream's pieces and concatenating them costs two. A bucket
+   * that answers with the whole range as one piece owning its memory (the filesystem bucket) costs no
+   * copy at all; a piece that is a view of something larger is copied, so what the caller keeps (in the
+   * index cache, say) holds no more memory than it counts.
    */
   async readRange(name: string, offset: number, length: number): Promise<Buffer> {
     const out = await this.#limit(async () => {
-      const buf = Buffer.allocUnsafe(length);
+      let buf: Buffer | undefined;
       let n = 0;
       for await (const c of await this.inner.getRange(name, offset, length)) {
         const piece = c as Buffer;
         if (n + piece.length > length) throw new Error(`${name}: range read at offset ${offset} returned more than the ${length} bytes asked`);
+        if (n === 0 && piece.length === length && piece.byteOffset === 0 && piece.buffer.byteLength === length) {
+          buf = piece;
+          n = length;
+          continue;
+        }
+        buf ??= Buffer.allocUnsafe(length);
         piece.copy(buf, n);
         n += piece.length;
       }
       if (n !== length) throw new Error(`${name}: short read: ${n} of ${length} bytes at offset ${offset}`);
-      return buf;
+      return buf ?? Buffer.alloc(0);
     });
     if (this.#stats !== undefined) {
       this.#stats.requests++;
