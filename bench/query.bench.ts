@@ -1,6 +1,6 @@
 /**
  * `pnpm bench query [--hours=H] [--rounds=N] [--history=bucket|sidecar] [--cpu-prof-dir=DIR]`
- * (`--cpu-prof-dir` writes a V8 CPU profile of the deduplicating querier there)
+ * (`--cpu-prof-dir` writes V8 CPU profiles of both queriers there: query-one.cpuprofile, query-two.cpuprofile)
  *
  * A dashboard-like query set (Grafana-style range queries over the whole history at a 1-minute step)
  * answered in the same run, on the same demo-service history, by Prometheus 2.42 holding all of it on
@@ -191,13 +191,9 @@ export async function main(args: string[]): Promise<void> {
       twoEndpoints.push(storeAll.grpc);
       stores.push(storeR0.proc.child.pid, storeAll.proc.child.pid);
     }
-    const one = await startComponent(['query', ...oneEndpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica'], dir.path, 'query-one');
-    const two = await startComponent(
-      ['query', ...twoEndpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica'],
-      dir.path,
-      'query-two',
-      profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
-    );
+    const profile = (name: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+    const one = await startComponent(['query', ...oneEndpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica'], dir.path, 'query-one', profile('query-one'));
+    const two = await startComponent(['query', ...twoEndpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica'], dir.path, 'query-two', profile('query-two'));
     procs.push(one.proc, two.proc);
 
     const targets: Record<string, string> = {
