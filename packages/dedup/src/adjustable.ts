@@ -43,13 +43,22 @@ export class CounterAdjustingIterator extends PlainIterator {
   #offset = 0;
 
   override atFloat(): number {
-    return super.atFloat() + this.#offset;
+    return raised(super.atFloat(), this.#offset);
   }
 
   override adjustAtValue(lastEmitted: number): void {
     const v = this.atFloat();
     if (lastEmitted > v) this.#offset += lastEmitted - v;
   }
+}
+
+/**
+ * A counter replica's value raised by its offset. A NaN is left as it is: adding to it would turn a
+ * stale marker (a signalling NaN) into a plain NaN that the engine no longer drops; so is a value
+ * without offset (-0 stays -0).
+ */
+export function raised(v: number, offset: number): number {
+  return offset === 0 || v !== v ? v : v + offset;
 }
 
 /** The functions under which Thanos treats a deduplicated series as a counter. */
@@ -75,7 +84,7 @@ export class ChunksReplicaIterator extends ChainedChunksIterator implements Adju
   }
 
   override atFloat(): number {
-    return super.atFloat() + this.#offset;
+    return raised(super.atFloat(), this.#offset);
   }
 
   adjustAtValue(lastEmitted: number): void {

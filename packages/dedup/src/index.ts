@@ -3,3 +3,4 @@ export * from './penalty.js';
 export * from './overlap.js';
 export * from './series.js';
 export * from './chunks.js';
+export * from './plan.js';

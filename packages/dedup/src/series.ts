@@ -1,6 +1,7 @@
 import { ChainMergeIterator, ChunkSeriesSamples, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
 import { ChunksReplicaIterator, CounterAdjustingIterator, isCounterFunc, PlainIterator, type AdjustableIterator } from './adjustable.js';
 import { penaltyMerge } from './penalty.js';
+import { penaltyMergeChunks } from './plan.js';
 
 export type DedupFunc = 'penalty' | 'chain';
 
@@ -28,7 +29,9 @@ function replicaIterator(r: Series, counter: boolean): AdjustableIterator {
 
 /**
  * Deduplicates a label-sorted sequence of series: consecutive series with equal labels are replicas
- * of one series and are merged with `func`; a lone series passes through unchanged.
+ * of one series and are merged with `func`; a lone series passes through unchanged. Replicas that are
+ * all chunks are merged with the penalty rule right away into a chunked series (penaltyMergeChunks),
+ * which readers take chunk by chunk; others are merged sample by sample as they are read.
  */
 export function* dedupSeriesSet(sorted: Iterable<Series>, func: DedupFunc, selectFunc?: string): Generator<Series> {
   let group: Series[] = [];
@@ -43,6 +46,15 @@ export function* dedupSeriesSet(sorted: Iterable<Series>, func: DedupFunc, selec
   if (group.length > 0) yield finish(group);
 
   function finish(g: Series[]): Series {
-    return g.length === 1 ? (g[0] as Series) : new DedupSeries((g[0] as Series).labels, g, func, selectFunc);
+    const labels = (g[0] as Series).labels;
+    if (g.length === 1) return g[0] as Series;
+    if (func === 'penalty' && g.every((s) => s instanceof ChunkSeriesSamples)) {
+      const chunks = penaltyMergeChunks(
+        g.map((s) => (s as ChunkSeriesSamples).chunks),
+        isCounterFunc(selectFunc),
+      );
+      if (chunks !== undefined) return new ChunkSeriesSamples(labels, chunks);
+    }
+    return new DedupSeries(labels, g, func, selectFunc);
   }
 }
