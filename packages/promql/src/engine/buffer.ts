@@ -1,6 +1,6 @@
 /** Buffers of samples: a series' samples loaded from its iterator, or the samples of an in-memory series. */
 import {
-  appendXORSamples, ChunkSeriesSamples, isStaleNaN, SampleBuffer as TsdbSampleBuffer, XORChunk, type SampleIterator, type Series,
+  appendXORSamples, type ChunkMeta, ChunkSeriesSamples, isStaleNaN, SampleBuffer as TsdbSampleBuffer, XORChunk, type SampleIterator, type Series,
   ValueType, type XORSampleFilter,
 } from '@strata/tsdb';
 import { EvalError } from './errors.js';
@@ -59,4 +59,17 @@ export class SampleBuffer extends TsdbSampleBuffer {
     const err = it.err();
     if (err !== null) throw err;
   }
+}
+
+/**
+ * Where an instant selector's reading of `series` can start for reference times from `ref` on, reading
+ * nothing before `mint`: of a chunked series, the last chunk that starts at or before `ref` holds the
+ * latest sample at `ref`, so the chunks before it need no decoding.
+ */
+export function latestSampleFrom(series: Series, mint: number, ref: number): number {
+  if (!(series instanceof ChunkSeriesSamples)) return mint;
+  const chunks = series.chunks;
+  let k = chunks.length - 1;
+  while (k >= 0 && (chunks[k] as ChunkMeta).minTime > ref) k--;
+  return k >= 0 ? Math.max(mint, (chunks[k] as ChunkMeta).minTime) : mint;
 }

@@ -21,8 +21,7 @@ import type { RangeFunction, Window } from '../functions/window.js';
 import { goFloat } from '../format.js';
 import { aggregate } from './aggregate.js';
 import { scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
-import { SampleBuffer } from './buffer.js';
-import { LatestSample } from './latest.js';
+import { latestSampleFrom, SampleBuffer } from './buffer.js';
 import { EvalError, TooManySamplesError } from './errors.js';
 import {
   SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,
@@ -102,7 +101,6 @@ export class Evaluator {
   readonly #range: StepRange;
   readonly #shared: EvalShared;
   readonly #buf = new SampleBuffer();
-  readonly #latest = new LatestSample();
   static readonly #invariance = new WeakMap<Expr, boolean>();
 
   constructor(range: StepRange, shared: EvalShared) {
@@ -223,29 +221,37 @@ export class Evaluator {
     const { steps } = this.#range;
     const lookback = this.#shared.opts.lookbackDelta;
     const closed = this.#shared.opts.compat === 2;
-    const first = (at ?? this.#range.start) - vs.offset;
-    const latest = this.#latest;
+    const refAt = (i: number): number => (at ?? stepTime(this.#range, i)) - vs.offset;
+    const first = refAt(0);
+    const last = refAt(steps - 1);
+    const buf = this.#buf;
     const out: StepSeries[] = [];
     let read = 0;
     for (const s of series) {
       this.#shared.checkAbort();
-      latest.reset(s, first - lookback, first);
+      // Stale markers stay: a step whose latest sample is one has no value.
+      buf.load(s, latestSampleFrom(s, first - lookback, first), last, false);
+      const { ts, vs: values, n } = buf;
+      // ts[0, k) are the samples at or before the step's reference time.
+      let k = 0;
       let o: StepSeries | null = null;
       for (let i = 0; i < steps; i++) {
-        const ref = (at ?? stepTime(this.#range, i)) - vs.offset;
-        const more = latest.advance(ref);
-        if (latest.found) {
-          const t = latest.t;
-          const v = latest.v;
-          if ((closed ? t >= ref - lookback : t > ref - lookback) && (v === v || !isStaleNaN(v))) {
-            o ??= new StepSeries(s.labels, steps);
-            o.has[i] = 1;
-            o.vals[i] = timestamps ? t / 1000 : v;
-            read++;
-          }
+        const ref = refAt(i);
+        while (k < n && (ts[k] as number) <= ref) k++;
+        if (k === 0) continue;
+        const t = ts[k - 1] as number;
+        if (closed ? t < ref - lookback : t <= ref - lookback) {
+          // Past the last sample, no later step can have a value either.
+          if (k === n) break;
+          continue;
         }
-        // Past the last sample, only steps still within its lookback can have a value.
-        if (!more && (!latest.found || (closed ? latest.t < ref - lookback : latest.t <= ref - lookback))) break;
+        const v = values[k - 1] as number;
+        if (v === v || !isStaleNaN(v)) {
+          o ??= new StepSeries(s.labels, steps);
+          o.has[i] = 1;
+          o.vals[i] = timestamps ? t / 1000 : v;
+          read++;
+        }
       }
       if (o !== null) out.push(o);
     }
