@@ -84,7 +84,8 @@ describe('codec vs protobufjs on the .proto files', () => {
   });
 
   it('SeriesResponse frames: series with hashed chunks, batch, warning, hints', () => {
-    const bigData = Buffer.from(Array.from({ length: 300 }, (_, i) => i & 0xff));
+    // Chunk data decode as plain Uint8Array views (hints' bytes as Buffers).
+    const bigData = new Uint8Array(Array.from({ length: 300 }, (_, i) => i & 0xff));
     const series = {
       labels: [
         { name: '__name__', value: 'up' },
@@ -92,7 +93,7 @@ describe('codec vs protobufjs on the .proto files', () => {
       ],
       chunks: [
         { minTime: 1000, maxTime: 2000, raw: { type: 0 as const, data: bigData, hash: 0xfedcba9876543210n } },
-        { minTime: 3000, maxTime: 4000, count: { type: 0 as const, data: Buffer.from([0, 1]), hash: 0n }, counter: { type: 0 as const, data: Buffer.from([3]), hash: 1n } },
+        { minTime: 3000, maxTime: 4000, count: { type: 0 as const, data: new Uint8Array([0, 1]), hash: 0n }, counter: { type: 0 as const, data: new Uint8Array([3]), hash: 1n } },
       ],
     };
     const frames: SeriesResponse[] = [

@@ -148,19 +148,21 @@ function writeChunk(w: ProtoWriter, field: number, c: StoreChunk | undefined): v
 
 /** Reads the Chunk that `r.enter()` started, ending at `end`. */
 function readChunk(r: ProtoReader, end: number): StoreChunk {
-  const c: StoreChunk = { type: 0, data: EMPTY_BYTES, hash: 0n };
+  let type = 0;
+  let data = EMPTY_BYTES;
+  let hash = 0n;
   while (r.pos < end) {
     const t = r.tag();
-    if (t === 8) c.type = r.uint32() as ChunkEncoding;
-    else if (t === 18) c.data = r.bytes();
-    else if (t === 24) c.hash = r.uint64();
+    if (t === 8) type = r.uint32();
+    else if (t === 18) data = r.bytesView();
+    else if (t === 24) hash = r.uint64();
     else r.skip(t & 7);
   }
   r.leave(end);
-  return c;
+  return { type: type as ChunkEncoding, data, hash };
 }
 
-const EMPTY_BYTES = new Uint8Array(0);
+const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
 
 function writeSeries(w: ProtoWriter, field: number, s: StoreSeries, size: number): void {
   w.header(field, size);
@@ -182,42 +184,53 @@ function writeAggrChunks(w: ProtoWriter, chunks: readonly AggrChunk[]): void {
   }
 }
 
-/** Reads the AggrChunk that `r.enter()` started, ending at `end` (no reader per chunk: the hot path of every client). */
+/**
+ * Reads the AggrChunk that `r.enter()` started, ending at `end` (no reader per chunk: the hot path of every
+ * client). A raw chunk (nearly all of them) becomes one object literal with its three fields in place,
+ * not an object that grows a property store when `raw` is added.
+ */
 function readAggrChunk(r: ProtoReader, end: number): AggrChunk {
-  const c: AggrChunk = { minTime: 0, maxTime: 0 };
+  let minTime = 0;
+  let maxTime = 0;
+  let raw: StoreChunk | undefined;
+  let aggregates: AggrChunk | undefined;
   while (r.pos < end) {
     const t = r.tag();
     switch (t) {
       case 8:
-        c.minTime = r.int64();
+        minTime = r.int64();
         break;
       case 16:
-        c.maxTime = r.int64();
+        maxTime = r.int64();
         break;
       case 26:
-        c.raw = readChunk(r, r.enter());
+        raw = readChunk(r, r.enter());
         break;
       case 34:
-        c.count = readChunk(r, r.enter());
+        (aggregates ??= { minTime: 0, maxTime: 0 }).count = readChunk(r, r.enter());
         break;
       case 42:
-        c.sum = readChunk(r, r.enter());
+        (aggregates ??= { minTime: 0, maxTime: 0 }).sum = readChunk(r, r.enter());
         break;
       case 50:
-        c.min = readChunk(r, r.enter());
+        (aggregates ??= { minTime: 0, maxTime: 0 }).min = readChunk(r, r.enter());
         break;
       case 58:
-        c.max = readChunk(r, r.enter());
+        (aggregates ??= { minTime: 0, maxTime: 0 }).max = readChunk(r, r.enter());
         break;
       case 66:
-        c.counter = readChunk(r, r.enter());
+        (aggregates ??= { minTime: 0, maxTime: 0 }).counter = readChunk(r, r.enter());
         break;
       default:
         r.skip(t & 7);
     }
   }
   r.leave(end);
-  return c;
+  if (aggregates === undefined) return raw === undefined ? { minTime, maxTime } : { minTime, maxTime, raw };
+  aggregates.minTime = minTime;
+  aggregates.maxTime = maxTime;
+  if (raw !== undefined) aggregates.raw = raw;
+  return aggregates;
 }
 
 /** Reads the Series that `r.enter()` started, ending at `end`. */

@@ -158,6 +158,13 @@ export class ProtoReader {
     return this.#buf.subarray(s, this.pos);
   }
 
+  /** `bytes()` as a plain Uint8Array view, which costs a fraction of a Buffer view to make: for chunk data, one per chunk of a query. */
+  bytesView(): Uint8Array {
+    const s = this.#content();
+    const b = this.#buf;
+    return new Uint8Array(b.buffer, b.byteOffset + s, this.pos - s);
+  }
+
   /** A string field; short ASCII strings seen recently (label names, frequent values) are not decoded again. */
   string(): string {
     const s = this.#content();
