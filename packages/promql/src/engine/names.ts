@@ -17,8 +17,13 @@ export interface NameRules {
 }
 
 const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** In u-mode a surrogate pair is one code point: only unpaired surrogates match. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
-/** Whether a label name is valid: 2.x allows [a-zA-Z_][a-zA-Z0-9_]*, 3.x any non-empty UTF-8 string. */
+/**
+ * Whether a label name is valid: 2.x allows [a-zA-Z_][a-zA-Z0-9_]*, 3.x any non-empty UTF-8 string (a
+ * string literal with invalid UTF-8 bytes holds lone surrogates, see unquoteString).
+ */
 export function isValidLabelName(name: string, compat: 2 | 3): boolean {
-  return compat === 2 ? LEGACY_LABEL_NAME.test(name) : name !== '';
+  return compat === 2 ? LEGACY_LABEL_NAME.test(name) : name !== '' && !LONE_SURROGATE.test(name);
 }

@@ -43,7 +43,13 @@ const SIMPLE_ESCAPES: Record<string, string> = {
   a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"',
 };
 
-/** Unquotes a string literal with Go's rules; throws a message (without position) when malformed. */
+/**
+ * Unquotes a string literal with Go's rules; throws a message (without position) when malformed. As in
+ * Go, `\x` and octal escapes are bytes and the result is their UTF-8 decoding ("\xc3\xa9" is "é"); a
+ * byte that is not part of valid UTF-8 becomes a lone surrogate (U+DC80 + byte, as Python's
+ * surrogateescape), so that the string is not well-formed and label name checks can reject it as
+ * Prometheus rejects invalid UTF-8.
+ */
 export function unquoteString(text: string): string {
   const q = text[0];
   if (q === '`') {
@@ -53,10 +59,17 @@ export function unquoteString(text: string): string {
   if (text.length < 2 || text[text.length - 1] !== q) throw new Error('unterminated quoted string');
   const body = text.slice(1, -1);
   let out = '';
+  /** Bytes of \x and octal escapes not yet decoded. */
+  let bytes: number[] = [];
+  const flush = (): void => {
+    if (bytes.length > 0) out += decodeBytes(bytes);
+    bytes = [];
+  };
   for (let i = 0; i < body.length; i++) {
     const c = body[i] as string;
     if (c !== '\\') {
       if (c === q) throw new Error('unterminated quoted string');
+      flush();
       out += c;
       continue;
     }
@@ -65,6 +78,7 @@ export function unquoteString(text: string): string {
     const simple = SIMPLE_ESCAPES[e];
     if (simple !== undefined) {
       if ((e === "'" && q !== "'") || (e === '"' && q !== '"')) throw new Error(`unknown escape sequence`);
+      flush();
       out += simple;
       continue;
     }
@@ -73,18 +87,53 @@ export function unquoteString(text: string): string {
       const h = body.slice(i + 1, i + 1 + hexLen);
       if (!new RegExp(`^[0-9a-fA-F]{${hexLen}}$`).test(h)) throw new Error('invalid escape sequence');
       const code = parseInt(h, 16);
-      out += e === 'x' ? String.fromCharCode(code) : String.fromCodePoint(code);
+      if (e === 'x') {
+        bytes.push(code);
+      } else {
+        flush();
+        out += String.fromCodePoint(code);
+      }
       i += hexLen;
       continue;
     }
     if (e >= '0' && e <= '7') {
       const o = body.slice(i, i + 3);
       if (!/^[0-7]{3}$/.test(o)) throw new Error('invalid escape sequence');
-      out += String.fromCharCode(parseInt(o, 8));
+      const code = parseInt(o, 8);
+      if (code > 0xff) throw new Error('invalid escape sequence');
+      bytes.push(code);
       i += 2;
       continue;
     }
     throw new Error(`unknown escape sequence U+${e.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')} '${e}'`);
   }
+  flush();
   return out;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Escaped bytes as text: their UTF-8 decoding, each byte of an invalid sequence as U+DC80 + byte. */
+function decodeBytes(bytes: readonly number[]): string {
+  try {
+    return UTF8.decode(Uint8Array.from(bytes));
+  } catch {
+    // Decode what is valid, byte by byte where it is not.
+    let out = '';
+    for (let i = 0; i < bytes.length; ) {
+      let n = 1;
+      for (let len = 4; len >= 1; len--) {
+        if (i + len > bytes.length) continue;
+        try {
+          out += UTF8.decode(Uint8Array.from(bytes.slice(i, i + len)));
+          n = len;
+          break;
+        } catch {
+          if (len === 1) out += String.fromCharCode(0xdc80 + (bytes[i] as number));
+        }
+      }
+      i += n;
+    }
+    return out;
+  }
 }

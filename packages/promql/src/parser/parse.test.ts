@@ -1,3 +1,4 @@
+import { isValidLabelName } from '../engine/names.js';
 import { describe, expect, it } from 'vitest';
 import { exprType, type BinaryExpr, type Expr } from './ast.js';
 import { ParseError } from './errors.js';
@@ -28,6 +29,18 @@ describe('parseExpr', () => {
   it('unquotes strings with Go escapes', () => {
     expect((parseExpr('"a\\tb\\u00e9\\x41"') as { value: string }).value).toBe('a\tbéA');
     expect((parseExpr('`raw\\n`') as { value: string }).value).toBe('raw\\n');
+  });
+
+  it('reads \\x and octal escapes as bytes of UTF-8, as Go does; invalid bytes stay recognisable', () => {
+    const str = (q: string): string => (parseExpr(q) as { value: string }).value;
+    expect(str('"\\xc3\\xa9"')).toBe('é');
+    expect(str('"\\303\\251x"')).toBe('éx');
+    // Each invalid byte is a lone surrogate U+DC80 + byte, which 3.x label name checks reject.
+    expect(str('"\\xff"')).toBe('\udd7f');
+    expect(str('"a\\xe2\\x82b"')).toBe('a\udd62\udd02b');
+    expect(isValidLabelName(str('"\\xff"'), 3)).toBe(false);
+    expect(isValidLabelName(str('"\\xc3\\xa9"'), 3)).toBe(true);
+    expect(() => parseExpr('"\\400"')).toThrow(/invalid escape sequence/);
   });
 
   it('binds operators with Prometheus precedence and associativity', () => {
