@@ -1,5 +1,5 @@
 /**
- * `pnpm bench query [--hours=H] [--rounds=N] [--history=bucket|sidecar] [--cpu-prof-dir=DIR]`
+ * `pnpm bench query [--hours=H] [--rounds=N] [--history=bucket|sidecar] [--store-cache=in-memory|none] [--cpu-prof-dir=DIR]`
  * (`--cpu-prof-dir` writes V8 CPU profiles of both queriers there: query-one.cpuprofile, query-two.cpuprofile)
  *
  * A dashboard-like query set (Grafana-style range queries over the whole history at a 1-minute step)
@@ -12,6 +12,10 @@
  *     deduplicates on `replica`. r1 scrapes 7 s after r0, as HA replicas scrape at their own phase,
  *     so its chunks differ from r0's and the querier's penalty merge does real work (byte-identical
  *     replicas would be dropped early as duplicate chunks).
+ * The store gateways cache chunk reads in memory (Thanos' caching bucket, `--store.caching-bucket.config`
+ * with `type: IN-MEMORY` and Thanos' defaults: 250 MiB), as Thanos deployments configure it: a dashboard
+ * queries the same history again and again, which Prometheus reads from its page cache.
+ * `--store-cache=none` runs them without it, every chunk read going to s3rver.
  * `--history=sidecar` keeps every block on the replicas' disks instead, with no store gateway: the
  * querier's own cost without the object store's round trips.
  * Reports p50 and p95 latency per target and the ratios against Prometheus, and two replicas against
@@ -129,8 +133,10 @@ async function startComponent(args: string[], dir: string, name: string, nodeArg
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '10' }, history: { type: 'string', default: 'bucket' }, 'cpu-prof-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '10' }, history: { type: 'string', default: 'bucket' }, 'store-cache': { type: 'string', default: 'in-memory' }, 'cpu-prof-dir': { type: 'string' } } });
   if (values.history !== 'bucket' && values.history !== 'sidecar') throw new Error('--history is bucket or sidecar');
+  if (values['store-cache'] !== 'in-memory' && values['store-cache'] !== 'none') throw new Error('--store-cache is in-memory or none');
+  const storeCache = values['store-cache'] === 'in-memory' ? ['--store.caching-bucket.config=type: IN-MEMORY'] : [];
   const inBucket = values.history === 'bucket';
   const profDir = values['cpu-prof-dir'];
   const hours = Number(values.hours);
@@ -179,7 +185,7 @@ export async function main(args: string[]): Promise<void> {
     const reference = await startPrometheus({ dir: join(dir.path, 'reference'), dataDir: referenceDir, externalLabels: {}, blockDuration: '2h' });
     procs.push(reference);
     const store = (name: string, relabel: string[]) =>
-      startComponent(['store', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, name)}`, ...relabel], dir.path, name);
+      startComponent(['store', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, name)}`, ...storeCache, ...relabel], dir.path, name);
     const oneEndpoints = [sidecars[0] as string];
     const twoEndpoints = [...sidecars];
     const stores: (number | undefined)[] = [];
@@ -242,7 +248,7 @@ export async function main(args: string[]): Promise<void> {
     const prom = stats.prometheus as { p50: number; p95: number };
     const oneS = stats['strata, 1 replica'] as { p50: number; p95: number };
     const twoS = stats['strata, 2 replicas (dedup)'] as { p50: number; p95: number };
-    process.stdout.write(`\nquery benchmark: ${QUERIES.length} dashboard queries × ${rounds} rounds, ${hours}h of history (${inBucket ? 'newest block via sidecars, the rest via store gateway + s3rver' : 'all via sidecars'}), step 60s\n`);
+    process.stdout.write(`\nquery benchmark: ${QUERIES.length} dashboard queries × ${rounds} rounds, ${hours}h of history (${inBucket ? `newest block via sidecars, the rest via store gateway${storeCache.length > 0 ? ' (in-memory chunk cache)' : ''} + s3rver` : 'all via sidecars'}), step 60s\n`);
     process.stdout.write(`${'target'.padEnd(30)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p50 ×prom'.padStart(10)} ${'p95 ×prom'.padStart(10)}\n`);
     for (const [k, s] of Object.entries(stats)) {
       process.stdout.write(`${k.padEnd(30)} ${s.p50.toFixed(1).padStart(9)} ${s.p95.toFixed(1).padStart(9)} ${(s.p50 / prom.p50).toFixed(2).padStart(10)} ${(s.p95 / prom.p95).toFixed(2).padStart(10)}\n`);
