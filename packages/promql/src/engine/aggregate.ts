@@ -4,8 +4,8 @@ import type { AggregateExpr } from '../parser/ast.js';
 import { formatFloatPlain, goFloat } from '../format.js';
 import { kahanC, kahanSumInc } from '../functions/kahan.js';
 import { quantile } from '../functions/quantile.js';
-import { UnsupportedError } from '../parser/errors.js';
 import { EvalError } from './errors.js';
+import { labelsHash } from './labelhash.js';
 import { isValidLabelName } from './names.js';
 import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
 
@@ -53,7 +53,7 @@ export function aggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateCo
     case 'count_values':
       return countValues(e, input, ctx);
     case 'limit_ratio':
-      throw new UnsupportedError('limit_ratio (experimental)');
+      return limitRatio(input, ctx);
     default:
       return accumulate(e, input, ctx);
   }
@@ -234,6 +234,35 @@ function selectK(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): V
         out.set(out.series(s.labels, s.dropName), i, s.vals[i] as number);
       }
     }
+  }
+  return out.result();
+}
+
+/**
+ * limit_ratio: at each step, the input series whose place in [0, 1) (their labels' hash over 2^64) falls
+ * below the ratio, or for a negative ratio r at or above 1 + r, so that limit_ratio(r) and
+ * limit_ratio(-(1 - r)) split the series. The same series at every step, as Prometheus chooses them;
+ * grouping changes nothing, each series is kept or not on its own.
+ */
+function limitRatio(input: VectorValue, ctx: AggregateContext): VectorValue {
+  const out = new SeriesBuilder(ctx.steps);
+  const offsets = input.series.map((s) => Number(labelsHash(s.labels)) / 2 ** 64);
+  const warned = new Set<number>();
+  for (let i = 0; i < ctx.steps; i++) {
+    let ratio = (ctx.param as Float64Array)[i] as number;
+    if (Number.isNaN(ratio)) throw new EvalError('Ratio value is NaN');
+    if (ratio === 0) continue;
+    if (ratio < -1 || ratio > 1) {
+      const capped = ratio < -1 ? -1 : 1;
+      if (!warned.has(ratio)) ctx.warn(`PromQL warning: ratio value should be between -1 and 1, got ${goFloat(ratio)}, capping to ${goFloat(capped)}`);
+      warned.add(ratio);
+      ratio = capped;
+    }
+    input.series.forEach((s, j) => {
+      if (s.has[i] !== 1) return;
+      const offset = offsets[j] as number;
+      if ((ratio >= 0 && offset < ratio) || (ratio < 0 && offset >= 1 + ratio)) out.set(out.series(s.labels, s.dropName), i, s.vals[i] as number);
+    });
   }
   return out.result();
 }

@@ -4,7 +4,11 @@ import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { QueryValue } from '../value.js';
 import { Engine } from './engine.js';
+import { labelsHash } from './labelhash.js';
+import xxhash from 'xxhash-wasm';
 import { QueryCanceledError, QueryTimeoutError, TooManySamplesError } from './errors.js';
+
+const { h64Raw } = await xxhash();
 
 function storage(series: Record<string, [number, number][]>): MemoryStorage {
   const st = new MemoryStorage();
@@ -153,5 +157,37 @@ describe('Engine', () => {
     const st = storage({ x: every15s(10, (i) => i) });
     const r = await new Engine().instantQuery(st, 'rate(x[1m])', 60_000);
     expect(r.annotations).toEqual(['PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "x" (1:6)']);
+  });
+
+  it('limit_ratio splits the series by their labels hash, the same at every step', async () => {
+    const st = new MemoryStorage();
+    for (let k = 0; k < 200; k++) for (let t = 0; t <= 60_000; t += 15_000) st.append(Labels.from({ __name__: 'x', k: String(k) }), t, k);
+    const engine = new Engine();
+    const keys = async (q: string, t = 60_000): Promise<string[]> => {
+      const r = await engine.instantQuery(st, q, t);
+      return r.value.type === 'vector' ? r.value.samples.map((s) => s.labels.get('k')).sort() : [];
+    };
+    const all = await keys('x');
+    const low = await keys('limit_ratio(0.3, x)');
+    const high = await keys('limit_ratio(-0.7, x)');
+    // Complements: together every series, exactly once; roughly in proportion.
+    expect([...low, ...high].sort()).toEqual(all);
+    expect(low.length).toBeGreaterThan(30);
+    expect(low.length).toBeLessThan(90);
+    expect(await keys('limit_ratio(0.3, x)', 15_000)).toEqual(low);
+    expect(await keys('limit_ratio(0.5, x)')).toEqual(expect.arrayContaining(low));
+    expect(await keys('limit_ratio(0, x)')).toEqual([]);
+    expect(await keys('limit_ratio(1, x)')).toEqual(all);
+    const capped = await engine.instantQuery(st, 'limit_ratio(-1.5, x)', 60_000);
+    expect(capped.value.type === 'vector' && capped.value.samples.length).toBe(200);
+    expect(capped.annotations).toEqual(['PromQL warning: ratio value should be between -1 and 1, got -1.5, capping to -1 (1:13)']);
+    await expect(engine.instantQuery(st, 'limit_ratio(NaN, x)', 60_000)).rejects.toThrow('Ratio value is NaN');
+  });
+
+  it("hashes labels as Prometheus' Labels.Hash: xxhash64 of name, 0xff, value, 0xff, …", () => {
+    // xxhash64 of no bytes (the published test vector) and of "a\xffb\xff" built by hand.
+    expect(labelsHash(Labels.EMPTY)).toBe(0xef46db3751d8e999n);
+    expect(labelsHash(Labels.from({ a: 'b' }))).toBe(h64Raw(new Uint8Array([0x61, 0xff, 0x62, 0xff]), 0n));
+    expect(labelsHash(Labels.from({ a: 'b' }))).not.toBe(labelsHash(Labels.from({ ab: '' })));
   });
 });
