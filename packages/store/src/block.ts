@@ -48,18 +48,39 @@ export interface BlockOptions {
 /** Shared by every series whose chunks are a RawChunkRun (or that has none); frozen, so a push throws. */
 const NO_CHUNKS = Object.freeze([]) as unknown as AggrChunk[];
 
-/** One batch of chunks to read: theirs refs, time ranges and size hints, and the series owning them. */
-interface ChunkBatch {
-  refs: number[];
-  minTimes: number[];
-  maxTimes: number[];
-  sizes: (number | undefined)[];
-  owners: BlockSeries[];
-  starts: number[];
-}
+/**
+ * One batch of chunks to read, in columns: their refs, time ranges and size hints (0: none), and the
+ * series owning them, each from its start to the next one's. Typed arrays sized for a whole batch up
+ * front, so a query does not grow (and collect) four arrays per batch chunk by chunk.
+ */
+class ChunkBatch {
+  length = 0;
+  refs = new Float64Array(CHUNK_BATCH + 64);
+  minTimes = new Float64Array(CHUNK_BATCH + 64);
+  maxTimes = new Float64Array(CHUNK_BATCH + 64);
+  sizes = new Uint32Array(CHUNK_BATCH + 64);
+  readonly owners: BlockSeries[] = [];
+  readonly starts: number[] = [];
 
-function newBatch(): ChunkBatch {
-  return { refs: [], minTimes: [], maxTimes: [], sizes: [], owners: [], starts: [] };
+  push(ref: number, minTime: number, maxTime: number, size: number | undefined): void {
+    const i = this.length++;
+    // A series with more chunks than fit (a long compacted block) grows the columns.
+    if (i === this.refs.length) {
+      const grow = <T extends Float64Array | Uint32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.refs = grow(this.refs);
+      this.minTimes = grow(this.minTimes);
+      this.maxTimes = grow(this.maxTimes);
+      this.sizes = grow(this.sizes);
+    }
+    this.refs[i] = ref;
+    this.minTimes[i] = minTime;
+    this.maxTimes[i] = maxTime;
+    this.sizes[i] = size ?? 0;
+  }
 }
 
 /** How many chunk refs one read of chunks is planned over; the next batch's series are decoded while it runs. */
@@ -227,13 +248,14 @@ export class BucketBlock {
       // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the
       // chunks from its start to the next one's (a series' chunks are never split between batches).
       // Numbers, not the index's chunk metas, so those are garbage as soon as their entry is done.
-      let batch = newBatch();
+      let batch = new ChunkBatch();
       // Each batch's chunks are read while the next batch's series entries are decoded.
       const flush = () => {
         const b = batch;
-        batch = newBatch();
+        batch = new ChunkBatch();
         segments ??= this.#segmentFiles(r.bucket);
-        const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs, this.#chunkPlan, b.sizes), budget, aggregates));
+        const n = b.length;
+        const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n)), budget, aggregates));
         // Awaited below; until then a failure must not count as unhandled.
         read.catch(() => {});
         reads.push(read);
@@ -250,18 +272,15 @@ export class BucketBlock {
               out.push((s = { labels: labelsOf(entry.labels), chunks: NO_CHUNKS }));
               if (skipChunks) break;
               batch.owners.push(s);
-              batch.starts.push(batch.refs.length);
+              batch.starts.push(batch.length);
             }
             entrySizes ??= seriesChunkSizes(cs);
-            batch.refs.push(c.ref);
-            batch.minTimes.push(c.minTime);
-            batch.maxTimes.push(c.maxTime);
-            batch.sizes.push(entrySizes[i]);
+            batch.push(c.ref, c.minTime, c.maxTime, entrySizes[i]);
           }
-          if (batch.refs.length >= CHUNK_BATCH) flush();
+          if (batch.length >= CHUNK_BATCH) flush();
         }
       }
-      if (batch.refs.length > 0) flush();
+      if (batch.length > 0) flush();
       await Promise.all(reads);
       return out;
     });

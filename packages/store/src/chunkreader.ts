@@ -67,40 +67,49 @@ export class ReadChunks {
  * chunks are partitioned into range reads (gap merging as planned) and the reads run in parallel. A
  * chunk's length is known only once its record starts arriving, so the last chunk of a read is
  * assumed to be `sizes[i]` bytes (a hint from its series, see `seriesChunkSizes`) or `sizeEstimate`,
- * and the rest of its record is read when it is longer. Every chunk's CRC32C is checked, so a corrupt
- * segment file fails the read instead of serving a damaged chunk.
+ * and the rest of its record is read when it is longer (a hint of 0 is none). Every chunk's CRC32C is
+ * checked, so a corrupt segment file fails the read instead of serving a damaged chunk.
  */
-export async function readChunks(segments: SegmentFiles, refs: readonly number[], plan: ChunkReadPlan, sizes?: readonly (number | undefined)[]): Promise<ReadChunks> {
-  const sizeOf = (k: number): number => sizes?.[k] ?? plan.sizeEstimate;
-  const order = Array.from(refs.keys()).sort((a, b) => (refs[a] as number) - (refs[b] as number));
-  const out = new ReadChunks(refs.length);
+export async function readChunks(segments: SegmentFiles, refs: ArrayLike<number>, plan: ChunkReadPlan, sizes?: ArrayLike<number | undefined>): Promise<ReadChunks> {
+  const sizeOf = (k: number): number => sizes?.[k] || plan.sizeEstimate;
+  const n = refs.length;
+  const order = new Uint32Array(n);
+  let sorted = true;
+  for (let k = 0; k < n; k++) {
+    order[k] = k;
+    if (k > 0 && (refs[k] as number) < (refs[k - 1] as number)) sorted = false;
+  }
+  // A batch of series in index order asks for its chunks in file order already.
+  if (!sorted) order.sort((a, b) => (refs[a] as number) - (refs[b] as number));
+  const out = new ReadChunks(n);
   const reads: Promise<void>[] = [];
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < n; ) {
     const first = refs[order[i] as number] as number;
     const file = refFileIndex(first);
     const start = locate(segments, first);
     let end = start + sizeOf(order[i] as number);
     let j = i + 1;
-    for (; j < order.length; j++) {
+    for (; j < n; j++) {
       const ref = refs[order[j] as number] as number;
       if (refFileIndex(ref) !== file) break;
       const off = locate(segments, ref);
       if (off > end + plan.maxGap) break;
       end = Math.max(end, off + sizeOf(order[j] as number));
     }
-    reads.push(readPart(segments, file, start, Math.min(end, segments.sizes[file] as number), order.slice(i, j), refs, out, plan.sizeEstimate));
+    reads.push(readPart(segments, file, start, Math.min(end, segments.sizes[file] as number), order.subarray(i, j), refs, out, plan.sizeEstimate));
     i = j;
   }
   await Promise.all(reads);
   return out;
 }
 
-async function readPart(segments: SegmentFiles, file: number, start: number, end: number, group: readonly number[], refs: readonly number[], out: ReadChunks, estimate: number): Promise<void> {
+async function readPart(segments: SegmentFiles, file: number, start: number, end: number, group: Uint32Array, refs: ArrayLike<number>, out: ReadChunks, estimate: number): Promise<void> {
   const range = segments.files[file] as ByteRange;
   const size = segments.sizes[file] as number;
   const data = await range.read(start, end - start);
   const part = out.buffers.push(data) - 1;
-  for (const k of group) {
+  for (let g = 0; g < group.length; g++) {
+    const k = group[g] as number;
     const ref = refs[k] as number;
     const off = refOffset(ref);
     // Parsed in place; only a chunk running past the read needs another read: of the rest of its record

@@ -1,4 +1,4 @@
-import { chunkHash, int64FieldSize, storeChunk, type AggrChunk, type EncodedChunks, type ProtoWriter } from '@strata/storeapi';
+import { chunkHash, int64FieldSize, MAX_INT64, MIN_INT64, putVarint32, storeChunk, type AggrChunk, type EncodedChunks, type ProtoWriter } from '@strata/storeapi';
 import { Encoding } from '@strata/tsdb';
 import { xorSamples } from './aggrchunk.js';
 import type { ReadChunks } from './chunkreader.js';
@@ -18,8 +18,6 @@ function varint64Size(lo: number, hi: number): number {
 // The hash comes from xxhash as a bigint: one store into this view splits it into 32-bit halves without
 // the bigint arithmetic (and garbage) that shifting and masking costs per chunk.
 const hashView = new DataView(new ArrayBuffer(8));
-/** Where a hash's uint64 field (tag and varint) is assembled before being copied into the frame. */
-const hashField = new Uint8Array(11);
 /** Chunk.hash, field 3, varint. */
 const HASH_TAG = (3 << 3) | 0;
 
@@ -116,32 +114,71 @@ export class RawChunkRun implements EncodedChunks {
     return out;
   }
 
-  /** Writes each chunk as a `Series.chunks` field (2). */
+  /**
+   * Writes each chunk as a `Series.chunks` field (2), straight into the writer's buffer: the run's size
+   * is known, so one `room()` covers it and no field costs a call.
+   */
   write(w: ProtoWriter): void {
     const c = this.columns;
     const { buffers, buffer, start, end } = c.bytes;
+    const b = w.room(this.size);
+    let p = w.pos;
     for (let i = this.from; i < this.to; i++) {
       const dataStart = start[i] as number;
       const dataEnd = end[i] as number;
-      w.header(2, c.aggrSize[i] as number)
-        .int64(1, c.minTime[i] as number)
-        .int64(2, c.maxTime[i] as number)
-        .header(3, c.chunkSize[i] as number);
-      if (dataEnd > dataStart) w.header(2, dataEnd - dataStart).raw(buffers[buffer[i] as number] as Uint8Array, dataStart, dataEnd);
-      let lo = c.hashLo[i] as number;
-      let hi = c.hashHi[i] as number;
-      if (lo === 0 && hi === 0) continue;
-      hashField[0] = HASH_TAG;
-      let p = 1;
-      while (hi > 0 || lo > 0x7f) {
-        hashField[p++] = (lo & 0x7f) | 0x80;
-        lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-        hi >>>= 7;
+      b[p++] = SERIES_CHUNKS_TAG;
+      p = putVarint32(b, p, c.aggrSize[i] as number);
+      p = putInt64Field(b, p, AGGR_MIN_TIME_TAG, c.minTime[i] as number);
+      p = putInt64Field(b, p, AGGR_MAX_TIME_TAG, c.maxTime[i] as number);
+      b[p++] = AGGR_RAW_TAG;
+      p = putVarint32(b, p, c.chunkSize[i] as number);
+      if (dataEnd > dataStart) {
+        b[p++] = CHUNK_DATA_TAG;
+        p = putVarint32(b, p, dataEnd - dataStart);
+        b.set((buffers[buffer[i] as number] as Uint8Array).subarray(dataStart, dataEnd), p);
+        p += dataEnd - dataStart;
       }
-      hashField[p++] = lo;
-      w.raw(hashField, 0, p);
+      const lo = c.hashLo[i] as number;
+      const hi = c.hashHi[i] as number;
+      if (lo === 0 && hi === 0) continue;
+      b[p++] = HASH_TAG;
+      p = putVarint64(b, p, lo, hi);
     }
+    w.advance(p);
   }
+}
+
+/** Series.chunks (2), AggrChunk.min_time (1), max_time (2) and raw (3), Chunk.data (2): tags as written. */
+const SERIES_CHUNKS_TAG = (2 << 3) | 2;
+const AGGR_MIN_TIME_TAG = (1 << 3) | 0;
+const AGGR_MAX_TIME_TAG = (2 << 3) | 0;
+const AGGR_RAW_TAG = (3 << 3) | 2;
+const CHUNK_DATA_TAG = (2 << 3) | 2;
+const TWO_32 = 0x100000000;
+
+/** Writes the varint of `hi · 2^32 + lo` at `b[p]`; returns the position after it. */
+function putVarint64(b: Uint8Array, p: number, lo: number, hi: number): number {
+  while (hi > 0 || lo > 0x7f) {
+    b[p++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  b[p++] = lo;
+  return p;
+}
+
+/**
+ * Writes an int64 field as ProtoWriter.int64 does (omitted when 0, clamped to the int64 range,
+ * negatives as 10-byte two's complement varints); returns the position after it.
+ */
+function putInt64Field(b: Uint8Array, p: number, tag: number, v: number): number {
+  if (v === 0) return p;
+  b[p++] = tag;
+  if (v >= MAX_INT64) return putVarint64(b, p, 0xffffffff, 0x7fffffff);
+  if (v <= MIN_INT64) return putVarint64(b, p, 0, 0x80000000);
+  // Both halves are exact: v is an integer below 2^63 in magnitude, and dividing by 2^32 only moves the exponent.
+  const hi = Math.floor(v / TWO_32);
+  return putVarint64(b, p, v - hi * TWO_32, hi >>> 0);
 }
 
 /** Several blocks' runs of one series, already in time order, written one after the other. */

@@ -133,7 +133,8 @@ describe('RawChunkRun', () => {
   };
 
   it('writes the bytes the codec writes for the same chunks as objects, hashes included', () => {
-    const [run] = runs([-5, 0, 2 ** 40]) as [RawChunkRun];
+    // Times that take every int64 encoding: clamped at both ends, 10-byte negatives, short and long positives.
+    const [run] = runs([-(2 ** 64), -(2 ** 40), -5, 0, 100, 2 ** 40, 2 ** 53 - 20, 2 ** 64]) as [RawChunkRun];
     const labels = Labels.from({ a: '1' }).toArray();
     const asObjects = encodeSeriesResponse({ series: { labels, chunks: run.toAggrChunks() } });
     expect(run.toAggrChunks().every((c) => c.raw !== undefined && c.raw.hash !== 0n)).toBe(true);
