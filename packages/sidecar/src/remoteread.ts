@@ -153,11 +153,13 @@ export class TranscodedChunks implements EncodedChunks {
       } else if (t === 24) {
         type = b[p++]!; // an encoding is below 128: a one-byte varint
       } else if (t === 34) {
-        let n = 0;
-        for (let shift = 0; shift < 35; shift += 7) {
-          const c = b[p++]!;
-          n += (c & 0x7f) * 2 ** shift;
-          if (c < 0x80) break;
+        let c = b[p++]!;
+        let n = c & 0x7f;
+        // Integer shifts: a chunk's length fits in 4 varint bytes (frames are at most 50 MB).
+        for (let shift = 7; c >= 0x80; shift += 7) {
+          if (shift > 21) throw new Error(`remote read: chunk length too large at offset ${p}`);
+          c = b[p++]!;
+          n |= (c & 0x7f) << shift;
         }
         dataStart = p;
         p += n;
@@ -264,6 +266,25 @@ class PieceCursor {
 
   /** A varint of at most 32 bits (tags and lengths). */
   uint32(): number {
+    // Fast path: a one- or two-byte varint (every tag, most lengths) inside the current piece.
+    const b = this.#buf;
+    const p = this.#pos;
+    if (p + 1 < b.length) {
+      const c0 = b[p]!;
+      if (c0 < 0x80) {
+        this.#pos = p + 1;
+        return c0;
+      }
+      const c1 = b[p + 1]!;
+      if (c1 < 0x80) {
+        this.#pos = p + 2;
+        return (c0 & 0x7f) | (c1 << 7);
+      }
+    }
+    return this.#uint32Slow();
+  }
+
+  #uint32Slow(): number {
     let v = 0;
     for (let shift = 0; shift < 35; shift += 7) {
       const b = this.#byte();
