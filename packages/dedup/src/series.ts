@@ -29,32 +29,37 @@ function replicaIterator(r: Series, counter: boolean): AdjustableIterator {
 
 /**
  * Deduplicates a label-sorted sequence of series: consecutive series with equal labels are replicas
- * of one series and are merged with `func`; a lone series passes through unchanged. Replicas that are
- * all chunks are merged with the penalty rule right away into a chunked series (penaltyMergeChunks),
- * which readers take chunk by chunk; others are merged sample by sample as they are read.
+ * of one series and are merged with `func` (dedupReplicas); a lone series passes through unchanged.
  */
 export function* dedupSeriesSet(sorted: Iterable<Series>, func: DedupFunc, selectFunc?: string): Generator<Series> {
   let group: Series[] = [];
   for (const s of sorted) {
     const head = group[0];
     if (head !== undefined && !head.labels.equals(s.labels)) {
-      yield finish(group);
+      yield dedupReplicas(group, func, selectFunc);
       group = [];
     }
     group.push(s);
   }
-  if (group.length > 0) yield finish(group);
+  if (group.length > 0) yield dedupReplicas(group, func, selectFunc);
+}
 
-  function finish(g: Series[]): Series {
-    const labels = (g[0] as Series).labels;
-    if (g.length === 1) return g[0] as Series;
-    if (func === 'penalty' && g.every((s) => s instanceof ChunkSeriesSamples)) {
-      const chunks = penaltyMergeChunks(
-        g.map((s) => (s as ChunkSeriesSamples).chunks),
-        isCounterFunc(selectFunc),
-      );
-      if (chunks !== undefined) return new ChunkSeriesSamples(labels, chunks);
-    }
-    return new DedupSeries(labels, g, func, selectFunc);
+/**
+ * One series from its replicas (series with equal labels; one passes through unchanged). Replicas
+ * that are all chunks are merged with the penalty rule right away into a chunked series
+ * (penaltyMergeChunks), which readers take chunk by chunk; others are merged sample by sample as they
+ * are read.
+ */
+export function dedupReplicas(replicas: readonly Series[], func: DedupFunc, selectFunc?: string): Series {
+  const [first] = replicas;
+  if (first === undefined) throw new Error('dedupReplicas needs at least one replica');
+  if (replicas.length === 1) return first;
+  if (func === 'penalty' && replicas.every((s) => s instanceof ChunkSeriesSamples)) {
+    const chunks = penaltyMergeChunks(
+      replicas.map((s) => (s as ChunkSeriesSamples).chunks),
+      isCounterFunc(selectFunc),
+    );
+    if (chunks !== undefined) return new ChunkSeriesSamples(first.labels, chunks);
   }
+  return new DedupSeries(first.labels, replicas, func, selectFunc);
 }

@@ -1,4 +1,4 @@
-import { dedupSeriesSet, splitOverlapping, type DedupFunc } from '@strata/dedup';
+import { dedupReplicas, splitOverlapping, type DedupFunc } from '@strata/dedup';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '@strata/promql';
 import { addQueryStats, Aggr, PartialResponseStrategy, seriesRequest, seriesRequestHints, type QueryStats } from '@strata/storeapi';
 import { ChainMergeIterator, type Labels, type Matcher, type SampleIterator, type Series } from '@strata/tsdb';
@@ -57,16 +57,22 @@ export class StoreQueryable implements Queryable {
       responseBatchSize: RESPONSE_BATCH_SIZE,
       ...(this.opts.costs !== undefined ? { hints: seriesRequestHints(true) } : {}),
     });
-    const { series, warnings, stats } = await this.proxy.fetchSeries(req, signal, this.opts.endpointFilter);
+    // Each series is merged as soon as every endpoint has sent its part, while the rest still arrives.
+    const series: Series[] = [];
+    const { warnings, stats } = await this.proxy.streamSeries(
+      req,
+      signal,
+      (s) => {
+        // Overlapping chunks are replicas (or overlapping blocks): split into runs that do not overlap.
+        const runs = splitOverlapping(s.chunks).map((run) => chunkRunSeries(s.labels, run, req.aggregates));
+        if (runs.length === 1) series.push(runs[0] as Series);
+        else if (!dedup) series.push(new ChainedSeries(s.labels, runs));
+        else if (runs.length > 1) series.push(dedupReplicas(runs, this.opts.dedupFunc, hints.func));
+      },
+      this.opts.endpointFilter,
+    );
     if (this.opts.costs !== undefined) addQueryStats(this.opts.costs, stats);
-    const replicas: Series[] = [];
-    const merged: Series[] = [];
-    for (const s of series) {
-      const runs = splitOverlapping(s.chunks).map((run) => chunkRunSeries(s.labels, run, req.aggregates));
-      if (dedup) replicas.push(...runs);
-      else merged.push(runs.length === 1 ? (runs[0] as Series) : new ChainedSeries(s.labels, runs));
-    }
-    return { series: dedup ? [...dedupSeriesSet(replicas, this.opts.dedupFunc, hints.func)] : merged, warnings };
+    return { series, warnings };
   }
 
   /** Thanos' resolution choice: the requested max, or step/5 with auto; rate-like functions need ≥ 2 samples per range. */

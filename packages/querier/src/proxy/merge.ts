@@ -1,5 +1,5 @@
 import { type AggrChunk, type StoreChunk, type StoreSeries } from '@strata/storeapi';
-import { Labels, mergeByLabels, type Label } from '@strata/tsdb';
+import { Labels, type Label } from '@strata/tsdb';
 
 /** A series from one endpoint with its labels as a Labels value (compared and keyed cheaply). */
 export interface LabeledSeries {
@@ -12,18 +12,73 @@ export function labeled(s: StoreSeries): LabeledSeries {
 }
 
 /**
- * Merges per-endpoint series lists, each sorted by labels, into one sorted list. Equal label sets from
- * several endpoints — replicas after replica labels were removed, or the same block served twice —
- * become one series whose chunks are the union, byte-identical chunks kept once (Thanos'
- * responseDeduplicator), sorted by time.
+ * Merges the series of several endpoints, each sent sorted by labels, into one sorted sequence while
+ * they arrive: a series is emitted as soon as no endpoint can add to it any more, i.e. every endpoint
+ * still sending has already sent a series with greater labels (an endpoint's series may continue in
+ * its next frame), so that whoever reads the series can work on them while the endpoints still send.
+ * Equal label sets from several endpoints — replicas after replica labels were removed, or the same
+ * block served twice — become one series whose chunks are the union, byte-identical chunks kept once
+ * (Thanos' responseDeduplicator), sorted by time.
  */
-export function mergeSorted(lists: readonly LabeledSeries[][]): LabeledSeries[] {
-  const out: LabeledSeries[] = [];
-  for (const s of mergeByLabels(lists)) {
-    dedupChunks(s.chunks);
-    out.push({ labels: s.labels, chunks: s.chunks });
+export class SeriesStreamMerge {
+  readonly #lists: LabeledSeries[][];
+  /** Per endpoint: the first of its series not emitted yet, and whether it has sent everything. */
+  readonly #pos: number[];
+  readonly #done: boolean[];
+
+  constructor(
+    endpoints: number,
+    private readonly emit: (s: LabeledSeries) => void,
+  ) {
+    this.#lists = Array.from({ length: endpoints }, () => []);
+    this.#pos = new Array<number>(endpoints).fill(0);
+    this.#done = new Array<boolean>(endpoints).fill(false);
   }
-  return out;
+
+  /** The next series of endpoint `i`, in its label order; one with the labels of the one before continues it. */
+  add(i: number, s: LabeledSeries): void {
+    (this.#lists[i] as LabeledSeries[]).push(s);
+  }
+
+  /**
+   * Endpoint `i` has sent everything; `all`, when given, is its whole answer (sorted, equal labels
+   * next to each other) in place of what it added.
+   */
+  end(i: number, all?: LabeledSeries[]): void {
+    if (all !== undefined) this.#lists[i] = all;
+    this.#done[i] = true;
+  }
+
+  /** Emits every series that is complete, in label order. */
+  drain(): void {
+    const lists = this.#lists;
+    const pos = this.#pos;
+    for (;;) {
+      let min: Labels | undefined;
+      for (let i = 0; i < lists.length; i++) {
+        const head = (lists[i] as LabeledSeries[])[pos[i] as number];
+        if (head !== undefined && (min === undefined || Labels.compare(head.labels, min) < 0)) min = head.labels;
+      }
+      if (min === undefined) return;
+      for (let i = 0; i < lists.length; i++) {
+        if (this.#done[i]) continue;
+        const list = lists[i] as LabeledSeries[];
+        const last = list[list.length - 1];
+        if (last === undefined || Labels.compare(last.labels, min) <= 0) return;
+      }
+      let chunks: AggrChunk[] | undefined;
+      for (let i = 0; i < lists.length; i++) {
+        const list = lists[i] as LabeledSeries[];
+        for (let head = list[pos[i] as number]; head !== undefined && head.labels.equals(min); head = list[pos[i] as number]) {
+          pos[i] = (pos[i] as number) + 1;
+          if (chunks === undefined) chunks = head.chunks;
+          else chunks.push(...head.chunks);
+        }
+      }
+      dedupChunks(chunks as AggrChunk[]);
+      this.emit({ labels: min, chunks: chunks as AggrChunk[] });
+    }
+  }
 }
 
 /** Sorts chunks by (minTime, maxTime, bytes) and drops exact duplicates, in place. */

@@ -25,7 +25,7 @@ import {
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import pLimit from 'p-limit';
 import { endpointMatches, type Endpoint, type EndpointSet } from '../endpoints/endpointset.js';
-import { labeled, mergeSorted, stripLabels, type LabeledSeries } from './merge.js';
+import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './merge.js';
 
 /**
  * Fans StoreAPI requests out to every endpoint that can hold matching data and merges the answers
@@ -62,6 +62,18 @@ export class ProxyStore implements StoreServer {
 
   /** Series from every matching endpoint, merged and sorted, with the warnings collected on the way. */
   async fetchSeries(req: SeriesRequest, signal: AbortSignal, filter?: EndpointFilter): Promise<SeriesResult> {
+    const series: LabeledSeries[] = [];
+    const { warnings, stats } = await this.streamSeries(req, signal, (s) => series.push(s), filter);
+    return { series, warnings, stats };
+  }
+
+  /**
+   * fetchSeries handing each merged series to `onSeries` as soon as it is complete (SeriesStreamMerge),
+   * while the endpoints still send. An error thrown by `onSeries` fails the call once the endpoints
+   * are done, and no series is handed on after it. Under WARN, what a failing endpoint sent before it
+   * failed is kept, as Thanos' proxy keeps it.
+   */
+  async streamSeries(req: SeriesRequest, signal: AbortSignal, onSeries: (s: LabeledSeries) => void, filter?: EndpointFilter): Promise<Omit<SeriesResult, 'series'>> {
     const matchers = req.matchers.map(toMatcher);
     const targets = this.#select(matchers, req.minTime, req.maxTime, filter);
     const abort = isAbort(req);
@@ -70,34 +82,50 @@ export class ProxyStore implements StoreServer {
     }
     const warnings: string[] = [];
     const stats = emptyQueryStats();
+    let failed: { error: unknown } | undefined;
+    const merge = new SeriesStreamMerge(targets.length, (s) => {
+      if (failed !== undefined) return;
+      try {
+        onSeries(s);
+      } catch (error) {
+        failed = { error };
+      }
+    });
     const limit = pLimit(this.opts.maxConcurrency ?? 20);
-    const lists = await Promise.all(
-      targets.map((e) =>
+    await Promise.all(
+      targets.map((e, i) =>
         limit(async () => {
+          // An endpoint that cannot drop replica labels itself sends its series in another order than
+          // they have without them: they join the merge when it is done, stripped and sorted again.
+          const own: LabeledSeries[] | undefined = e.supportsWithoutReplicaLabels ? undefined : [];
           try {
-            const list = await this.#seriesFrom(e, req, signal, { warnings, stats }, abort);
-            return e.supportsWithoutReplicaLabels ? list : stripLabels(list, req.withoutReplicaLabels);
+            await this.#seriesFrom(e, req, signal, { warnings, stats }, abort, (s) => (own === undefined ? merge.add(i, s) : own.push(s)), () => merge.drain());
+            merge.end(i, own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels));
           } catch (err) {
             if (signal.aborted) throw err;
             const msg = `fetch series for ${describe(e)}: ${(err as Error).message}`;
             if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
             warnings.push(msg);
-            return [];
+            merge.end(i);
           }
+          merge.drain();
         }),
       ),
     );
-    return { series: mergeSorted(lists), warnings, stats };
+    if (failed !== undefined) throw failed.error;
+    return { warnings, stats };
   }
 
+  /** Hands the endpoint's series to `onSeries` as they arrive, calling `onFrame` after each frame's. */
   async #seriesFrom(
     e: Endpoint,
     req: SeriesRequest,
     signal: AbortSignal,
     { warnings, stats }: { warnings: string[]; stats: QueryStats },
     abort: boolean,
-  ): Promise<LabeledSeries[]> {
-    const out: LabeledSeries[] = [];
+    onSeries: (s: LabeledSeries) => void,
+    onFrame: () => void,
+  ): Promise<void> {
     const timeoutMs = this.opts.responseTimeoutMs || undefined;
     for await (const f of e.client.series(req, { signal, ...(timeoutMs ? { timeoutMs } : {}) })) {
       if ('warning' in f) {
@@ -108,8 +136,9 @@ export class ProxyStore implements StoreServer {
           stats.seriesFetched++;
           stats.chunksFetched += s.chunks.length;
           for (const c of s.chunks) stats.chunksFetchedSizeSum += aggrChunkBytes(c);
-          push(out, labeled(s));
+          onSeries(labeled(s));
         }
+        onFrame();
       } else {
         // What reading the bucket cost, from stores that read one; series and chunks are counted above.
         const reported = decodeSeriesResponseHints(f.hints)?.queryStats;
@@ -120,7 +149,6 @@ export class ProxyStore implements StoreServer {
         }
       }
     }
-    return out;
   }
 
   // --- StoreServer: the querier's own StoreAPI, for stacking queriers ---
@@ -200,13 +228,6 @@ export class ProxyStore implements StoreServer {
     );
     return { values: [...values].sort(compareStrings), warnings };
   }
-}
-
-function push(out: LabeledSeries[], s: LabeledSeries): void {
-  // A series may span several frames; consecutive frames with equal labels are one series.
-  const last = out[out.length - 1];
-  if (last !== undefined && last.labels.equals(s.labels)) last.chunks.push(...s.chunks);
-  else out.push(s);
 }
 
 function describe(e: Endpoint): string {
