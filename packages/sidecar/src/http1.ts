@@ -44,6 +44,14 @@ const enum State {
 const CR = 13;
 const LF = 10;
 
+/** The value of a hex digit's character code, -1 for anything else (undefined included). */
+function hexDigit(c: number | undefined): number {
+  if (c === undefined) return -1;
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
 /** One request's response, parsed from the socket's reads as they arrive. */
 class Exchange {
   status = 0;
@@ -118,6 +126,13 @@ class Exchange {
           break;
         case State.ChunkSize:
         case State.Trailers: {
+          if (this.#state === State.ChunkSize && this.#line === '') {
+            const after = this.#chunkSizeInPlace(buf, pos);
+            if (after >= 0) {
+              pos = after;
+              break;
+            }
+          }
           const end = this.#readLine(buf, pos);
           pos = end < 0 ? buf.length : end;
           if (end >= 0) this.#lineDone();
@@ -151,8 +166,25 @@ class Exchange {
     }
     const size = line.split(';', 1)[0]!.trim();
     if (!/^[0-9a-fA-F]{1,12}$/.test(size)) throw new Error(`malformed chunk size ${JSON.stringify(line.slice(0, 40))}`);
-    this.#remaining = parseInt(size, 16);
-    this.#state = this.#remaining === 0 ? State.Trailers : State.ChunkData;
+    this.#chunkSize(parseInt(size, 16));
+  }
+
+  /**
+   * The fast path, for nearly every chunk: "<hex size>\r\n" whole in this read, parsed in place. Returns
+   * the offset after it, or -1 to read the line as text (an extension, or a line split between reads).
+   */
+  #chunkSizeInPlace(buf: Buffer, pos: number): number {
+    let p = pos;
+    let size = 0;
+    for (let d = hexDigit(buf[p]); d >= 0 && p - pos < 12; d = hexDigit(buf[++p])) size = size * 16 + d;
+    if (p === pos || buf[p] !== CR || buf[p + 1] !== LF) return -1;
+    this.#chunkSize(size);
+    return p + 2;
+  }
+
+  #chunkSize(size: number): void {
+    this.#remaining = size;
+    this.#state = size === 0 ? State.Trailers : State.ChunkData;
   }
 
   /** Reads the head from `buf`; returns the offset after it, or `buf.length` while it is incomplete. */
