@@ -1,0 +1,97 @@
+import { PartialResponseStrategy, seriesRequest, type SeriesResponse, type StoreSeries } from '@strata/storeapi';
+import { describe, expect, it } from 'vitest';
+import type { Endpoint, EndpointSet } from '../endpoints/endpointset.js';
+import type { LabeledSeries } from './merge.js';
+import { ProxyStore } from './proxy.js';
+
+/** A series as an endpoint sends it: with its replica label, or without ('') when it strips it itself. */
+const series = (name: string, replica: string, minTime: number): StoreSeries => ({
+  labels: [{ name: '__name__', value: name }, ...(replica === '' ? [] : [{ name: 'replica', value: replica }])],
+  chunks: [{ minTime, maxTime: minTime + 9, raw: { type: 1, data: Uint8Array.of(0, 1, minTime & 0xff), hash: 0n } }],
+});
+
+/** An endpoint answering with `frames`, each after `before(i)` resolves. */
+function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i: number) => Promise<void>; stripsReplicaLabels?: boolean } = {}): Endpoint {
+  return {
+    address,
+    labelSets: [],
+    minTime: Number.MIN_SAFE_INTEGER,
+    maxTime: Number.MAX_SAFE_INTEGER,
+    componentType: 'store',
+    supportsWithoutReplicaLabels: opts.stripsReplicaLabels ?? true,
+    client: {
+      async *series() {
+        for (const [i, f] of frames.entries()) {
+          await opts.before?.(i);
+          if (f instanceof Error) throw f;
+          yield f;
+        }
+      },
+    } as unknown as Endpoint['client'],
+  };
+}
+
+const proxyOver = (...eps: Endpoint[]) => new ProxyStore({ endpoints: () => eps } as unknown as EndpointSet);
+const req = (strategy: PartialResponseStrategy) => seriesRequest({ minTime: 0, maxTime: 1000, partialResponseStrategy: strategy, withoutReplicaLabels: ['replica'] });
+const names = (got: LabeledSeries[]) => got.map((s) => [s.labels.toString(), s.chunks.map((c) => c.minTime)]);
+
+describe('ProxyStore.streamSeries', () => {
+  it('hands on each series once every endpoint has sent past it, before slower endpoints finish', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    // The fast endpoint strips replica labels itself; the slow one does not, so its answer joins at its end.
+    const fast = endpoint('fast', [{ batch: [series('a', '', 0), series('c', '', 0)] }]);
+    const slow = endpoint('slow', [{ batch: [series('b', 'r1', 10)] }], {
+      before: () => gate,
+      stripsReplicaLabels: false,
+    });
+    const got: LabeledSeries[] = [];
+    const done = proxyOver(fast, slow).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual([]); // the slow endpoint could still send something before "a"
+    release();
+    await done;
+    expect(names(got)).toEqual([
+      ['{__name__="a"}', [0]],
+      ['{__name__="b"}', [10]],
+      ['{__name__="c"}', [0]],
+    ]);
+  });
+
+  it('streams series of endpoints that strip replica labels while another still sends', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const one = endpoint('one', [{ batch: [series('a', '', 0), series('b', '', 0)] }, { batch: [series('d', '', 0)] }], { before: (i) => (i === 1 ? gate : Promise.resolve()) });
+    const two = endpoint('two', [{ batch: [series('a', '', 5), series('c', '', 0)] }]);
+    const got: LabeledSeries[] = [];
+    const done = proxyOver(one, two).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(names(got)).toEqual([['{__name__="a"}', [0, 5]]]);
+    release();
+    await done;
+    expect(names(got).map(([n]) => n)).toEqual(['{__name__="a"}', '{__name__="b"}', '{__name__="c"}', '{__name__="d"}']);
+  });
+
+  it('fails with the error of the reader of the series, after the endpoints are done', async () => {
+    const one = endpoint('one', [{ batch: [series('a', '', 0), series('b', '', 0)] }]);
+    let calls = 0;
+    const call = proxyOver(one).streamSeries(req(PartialResponseStrategy.WARN), new AbortController().signal, () => {
+      calls++;
+      throw new Error('corrupt chunk');
+    });
+    await expect(call).rejects.toThrow('corrupt chunk');
+    expect(calls).toBe(1);
+  });
+
+  it('under WARN keeps what a failing endpoint sent before it failed, with a warning; ABORT fails', async () => {
+    const failing = () => endpoint('bad', [{ batch: [series('a', '', 0)] }, new Error('connection reset') as unknown as SeriesResponse]);
+    const good = () => endpoint('good', [{ batch: [series('b', '', 0)] }]);
+    const got: LabeledSeries[] = [];
+    const res = await proxyOver(failing(), good()).streamSeries(req(PartialResponseStrategy.WARN), new AbortController().signal, (s) => got.push(s));
+    expect(names(got).map(([n]) => n)).toEqual(['{__name__="a"}', '{__name__="b"}']);
+    expect(res.warnings).toEqual(['fetch series for store bad: connection reset']);
+    await expect(proxyOver(failing(), good()).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, () => {})).rejects.toThrow(
+      'connection reset',
+    );
+  });
+});
