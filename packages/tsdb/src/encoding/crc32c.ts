@@ -6,8 +6,8 @@ import { createRequire } from 'node:module';
 
 /**
  * `@node-rs/crc32` (SSE 4.2 / ARM CRC instructions) checks long inputs 4–5× faster than the tables below,
- * but each call into it costs about 300 ns, which loses on short ones (a typical chunk is ~150 bytes).
- * Where its prebuilt binary is missing the tables serve every length.
+ * but each call into it costs about 180 ns, which loses on short ones. Where its prebuilt binary is
+ * missing the tables serve every length.
  */
 type NativeCrc32c = (data: Uint8Array, crc?: number) => number;
 const native: NativeCrc32c | undefined = (() => {
@@ -17,8 +17,11 @@ const native: NativeCrc32c | undefined = (() => {
     return undefined;
   }
 })();
-/** Measured crossover of the native call's overhead against the tables (see above). */
-const NATIVE_MIN_LENGTH = 512;
+/**
+ * Measured crossover of the native call's overhead against the tables (2,000 in-cache inputs per size:
+ * equal at 128 bytes, native 15% faster at 192, 2× at 500, a typical chunk of a changing counter).
+ */
+const NATIVE_MIN_LENGTH = 192;
 
 const POLY = 0x82f63b78;
 const TABLES: Uint32Array[] = (() => {
@@ -50,7 +53,10 @@ let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
 /** Continues a CRC-32C over `data[start, end)`; pass the previous result as `crc` to chain. */
 export function crc32c(data: Uint8Array, crc = 0, start = 0, end = data.length): number {
-  if (native !== undefined && end - start >= NATIVE_MIN_LENGTH) return native(start === 0 && end === data.length ? data : data.subarray(start, end), crc) >>> 0;
+  if (native !== undefined && end - start >= NATIVE_MIN_LENGTH) {
+    // A plain view: subarray() of a Buffer builds a FastBuffer, a large part of a short input's cost.
+    return native(start === 0 && end === data.length ? data : new Uint8Array(data.buffer, data.byteOffset + start, end - start), crc) >>> 0;
+  }
   return crc32cTables(data, crc, start, end);
 }
 

@@ -10,7 +10,7 @@ describe('crc32c', () => {
   it('chains and handles every tail length', () => {
     const data = new Uint8Array(3000).map((_, i) => (i * 31) & 0xff);
     // Cuts on both sides of the length where the native CRC takes over, so the two are chained.
-    for (const cut of [...Array(20).keys(), 700, 511, 512, 1000, 2300]) expect(crc32c(data, crc32c(data, 0, 0, cut), cut)).toBe(crc32cTables(data));
+    for (const cut of [...Array(20).keys(), 191, 192, 193, 700, 511, 512, 1000, 2300, 2808, 2809]) expect(crc32c(data, crc32c(data, 0, 0, cut), cut)).toBe(crc32cTables(data));
   });
   it('gives the bytewise answer at every alignment, across buffers and views', () => {
     const bytewise = (d: Uint8Array): number => {
@@ -23,7 +23,7 @@ describe('crc32c', () => {
     };
     const buffers = [new Uint8Array(2301).map((_, i) => (i * 131 + 7) & 0xff), new Uint8Array(97).map((_, i) => (i * 17) & 0xff)];
     for (let offset = 0; offset < 9; offset++)
-      for (const length of [0, 15, 16, 17, 23, 64, 77, 511, 512, 2000]) {
+      for (const length of [0, 15, 16, 17, 23, 64, 77, 191, 192, 511, 512, 2000]) {
         for (const b of buffers) {
           const view = new Uint8Array(b.buffer, offset, Math.min(length, b.length - offset));
           expect(crc32c(view)).toBe(bytewise(view));
