@@ -1,4 +1,4 @@
-import { chunkRef, encodeChunkRecord, Encoding, MemoryByteRange, SEGMENT_HEADER_SIZE, XORChunk } from '@strata/tsdb';
+import { chunkRef, encodeChunkRecord, Encoding, formatRef, MemoryByteRange, refOffset, SEGMENT_HEADER_SIZE, XORChunk } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import { readChunks, seriesChunkSizes } from './chunkreader.js';
 
@@ -69,5 +69,19 @@ describe('readChunks', () => {
     expect(seriesChunkSizes([{ ref: 8 }])).toEqual([undefined]);
     expect(seriesChunkSizes([{ ref: 8 }, { ref: 2 ** 32 + 8 }])).toEqual([undefined, undefined]);
     expect(seriesChunkSizes([{ ref: 8 }, { ref: 8 + 1_000_000 }])).toEqual([undefined, undefined]);
+  });
+
+  it('names the corrupt chunk among many read together, and only a corrupt read fails', async () => {
+    const samples = Array.from({ length: 30 }, (_, i) => 10 + i * 7);
+    for (const victim of [0, 13, 29]) {
+      const { segments, refs } = segment(samples);
+      const bytes = (segments.files[0] as unknown as { read: (o: number, l: number) => Promise<Uint8Array> }).read;
+      const all = await bytes(0, segments.sizes[0] as number);
+      const at = refOffset(refs[victim] as number) + 5;
+      all[at]! ^= 0x10;
+      await expect(readChunks(segments, refs, { sizeEstimate: 4096, maxGap: 100_000 })).rejects.toThrow(new RegExp(`chunk ${formatRef(refs[victim] as number)}: checksum mismatch`));
+      all[at]! ^= 0x10;
+      expect((await readChunks(segments, refs, { sizeEstimate: 4096, maxGap: 100_000 })).length).toBe(samples.length);
+    }
   });
 });

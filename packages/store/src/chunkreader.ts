@@ -9,6 +9,7 @@ import {
   SEGMENT_HEADER_SIZE,
   type ByteRange,
 } from '@strata/tsdb';
+import { MAX_SPAN_GAP, spanCrcsMatch } from './crcspan.js';
 
 /** The largest chunk size a series' own layout may suggest (Thanos' estimate for any chunk). */
 const MAX_HINT_BYTES = 16_000;
@@ -112,21 +113,63 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
     const k = group[g] as number;
     const ref = refs[k] as number;
     const off = refOffset(ref);
-    // Parsed in place; only a chunk running past the read needs another read: of the rest of its record
-    // when the part already read holds its length field, else of an estimate first.
+    // Parsed in place (CRCs checked together below); only a chunk running past the read needs another
+    // read: of the rest of its record when the part already read holds its length field, else of an
+    // estimate first.
     if (parseRecord(range, ref, data, off - start, false, out, k, part)) continue;
     const head = data.subarray(off - start);
     let record = recordLength(head) > 0 ? head : await range.read(off, Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off));
     const need = recordLength(record);
     if (need > record.length && off + need <= size) record = Buffer.concat([record, await range.read(off + record.length, need - record.length)]);
     parseRecord(range, ref, record, 0, true, out, k, out.buffers.push(record) - 1);
+    checkChunkCrc(record, (out.start[k] as number) - 1, out.end[k] as number, range.name, ref);
   }
+  checkPartCrcs(range, data, group, refs, out, part);
+}
+
+/**
+ * Checks the CRCs of the chunks parsed in place from one read (`part`), in increasing offset order: a
+ * span of records close together at a time with one CRC pass (spanCrcsMatch), each record alone where
+ * a span does not match, so that the corrupt one is named.
+ */
+function checkPartCrcs(range: ByteRange, data: Uint8Array, group: Uint32Array, refs: ArrayLike<number>, out: ReadChunks, part: number): void {
+  // Indices into `group` of the current span's records.
+  let from = 0;
+  let count = 0;
+  let lastCrc = -1;
+  const encodingAt = (i: number) => (out.start[group[from + i] as number] as number) - 1;
+  const crcAt = (i: number) => out.end[group[from + i] as number] as number;
+  const flush = () => {
+    if (count > 0 && !spanCrcsMatch(data, count, encodingAt, crcAt)) {
+      for (let i = 0; i < count; i++) checkChunkCrc(data, encodingAt(i), crcAt(i), range.name, refs[group[from + i] as number] as number);
+    }
+  };
+  for (let g = 0; g < group.length; g++) {
+    const k = group[g] as number;
+    if (out.buffer[k] !== part) {
+      // Read apart (and checked then): the span ends here.
+      flush();
+      from = g + 1;
+      count = 0;
+      lastCrc = -1;
+      continue;
+    }
+    const at = (out.start[k] as number) - 1;
+    if (count > 0 && (at < lastCrc || at - lastCrc > MAX_SPAN_GAP)) {
+      flush();
+      from = g;
+      count = 0;
+    }
+    count++;
+    lastCrc = out.end[k] as number;
+  }
+  flush();
 }
 
 /**
  * Records in `out` as chunk `k` the chunk whose record (uvarint len | encoding | data | BE32 CRC32C)
- * starts at `bytes[at]` (buffer `buffer` of `out`); false if `bytes` ends inside it, unless `whole`
- * (then that is corruption).
+ * starts at `bytes[at]` (buffer `buffer` of `out`), without checking its CRC; false if `bytes` ends
+ * inside it, unless `whole` (then that is corruption).
  */
 function parseRecord(file: ByteRange, ref: number, bytes: Uint8Array, at: number, whole: boolean, out: ReadChunks, k: number, buffer: number): boolean {
   // Read in place: a view of the record per chunk would cost more than the parsing.
@@ -140,7 +183,6 @@ function parseRecord(file: ByteRange, ref: number, bytes: Uint8Array, at: number
   let dataAt = at + 1;
   while ((bytes[dataAt - 1] as number) >= 0x80) dataAt++;
   dataAt++;
-  checkChunkCrc(bytes, dataAt - 1, crcAt, file.name, ref);
   out.buffer[k] = buffer;
   out.start[k] = dataAt;
   out.end[k] = crcAt;
