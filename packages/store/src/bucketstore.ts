@@ -132,7 +132,7 @@ export class BucketStore implements StoreServer {
     return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req)), wantsQueryStats(req.hints));
   }
 
-  async #collectSeries(req: SeriesRequest): Promise<{ series: OutSeries[]; hints: SeriesResponseHints }> {
+  async #collectSeries(req: SeriesRequest): Promise<{ series: readonly OutSeries[]; hints: SeriesResponseHints }> {
     const matchers = toMatchers(req.matchers);
     if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified');
     const mint = Math.max(req.minTime, this.#opts.minTime);
@@ -171,7 +171,7 @@ export class BucketStore implements StoreServer {
       if (e instanceof StoreError && e.code === GrpcStatus.RESOURCE_EXHAUSTED) m.queriesDropped.inc({ reason: 'samples' });
       throw e;
     }
-    const merged = [...mergeSorted(lists)];
+    const merged = mergeSorted(lists);
     let chunks = 0;
     let chunkBytes = 0;
     for (const s of merged) {
@@ -255,12 +255,12 @@ export class BucketStore implements StoreServer {
  * generator per series.
  */
 class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
-  readonly #collect: () => Promise<{ series: OutSeries[]; hints: SeriesResponseHints }>;
+  readonly #collect: () => Promise<{ series: readonly OutSeries[]; hints: SeriesResponseHints }>;
   readonly #wantHints: boolean;
-  #collected: { series: OutSeries[]; hints: SeriesResponseHints } | undefined;
+  #collected: { series: readonly OutSeries[]; hints: SeriesResponseHints } | undefined;
   #next = 0;
 
-  constructor(collect: () => Promise<{ series: OutSeries[]; hints: SeriesResponseHints }>, wantHints: boolean) {
+  constructor(collect: () => Promise<{ series: readonly OutSeries[]; hints: SeriesResponseHints }>, wantHints: boolean) {
     this.#collect = collect;
     this.#wantHints = wantHints;
   }

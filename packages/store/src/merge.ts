@@ -25,35 +25,40 @@ interface Run {
  * are sorted one by one only where runs overlap (overlapping blocks). Raw runs that follow one another
  * stay runs (written from the bytes read); only overlapping ones become objects to sort.
  */
-export function* mergeSorted(lists: readonly BlockSeries[][]): Generator<OutSeries> {
+export function mergeSorted(lists: readonly (readonly BlockSeries[])[]): readonly OutSeries[] {
   const nonEmpty = lists.filter((l) => l.length > 0);
-  if (nonEmpty.length === 1) {
-    yield* joinNeighbours(nonEmpty[0] as BlockSeries[]);
-    return;
-  }
+  if (nonEmpty.length <= 1) return joinNeighbours(nonEmpty[0] ?? []);
   const runs = lists.map((l) => l.map((s): { labels: Labels; chunks: Run[] } => ({ labels: s.labels, chunks: [{ chunks: s.chunks, raw: s.raw }] })));
+  const out: OutSeries[] = [];
   for (const s of mergeByLabels(runs)) {
     if (!s.merged) {
       const only = s.chunks[0] as Run;
-      yield only.raw !== undefined ? { labels: s.labels, chunks: only.chunks, raw: only.raw } : { labels: s.labels, chunks: only.chunks };
+      out.push(only.raw !== undefined ? { labels: s.labels, chunks: only.chunks, raw: only.raw } : { labels: s.labels, chunks: only.chunks });
       continue;
     }
-    yield { labels: s.labels, ...joinRuns(s.chunks) };
+    out.push({ labels: s.labels, ...joinRuns(s.chunks) });
   }
+  return out;
 }
 
 /**
- * One block's sorted series (the common case: a query within one block's range), with no merge heap and
- * no object per series: only neighbours whose labels became equal (replica labels removed) are joined.
+ * One block's sorted series (the common case: a query within one block's range), with no merge heap:
+ * only neighbours whose labels became equal (replica labels removed) are joined, and where none did
+ * (distinct series of one block, nearly always) the list itself is the answer.
  */
-function* joinNeighbours(list: readonly BlockSeries[]): Generator<OutSeries> {
-  for (let i = 0; i < list.length; ) {
+function joinNeighbours(list: readonly BlockSeries[]): readonly OutSeries[] {
+  let first = 1;
+  while (first < list.length && !(list[first] as BlockSeries).labels.equals((list[first - 1] as BlockSeries).labels)) first++;
+  if (first >= list.length) return list;
+  const out: OutSeries[] = list.slice(0, first - 1);
+  for (let i = first - 1; i < list.length; ) {
     const s = list[i] as BlockSeries;
     let j = i + 1;
     while (j < list.length && (list[j] as BlockSeries).labels.equals(s.labels)) j++;
-    yield j === i + 1 ? s : { labels: s.labels, ...joinRuns(list.slice(i, j).map((x) => ({ chunks: x.chunks, raw: x.raw }))) };
+    out.push(j === i + 1 ? s : { labels: s.labels, ...joinRuns(list.slice(i, j).map((x) => ({ chunks: x.chunks, raw: x.raw }))) });
     i = j;
   }
+  return out;
 }
 
 /** The chunks of several runs of one series, in time order. */

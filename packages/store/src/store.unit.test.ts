@@ -105,6 +105,14 @@ describe('mergeSorted', () => {
     const out = [...mergeSorted([[s({ a: '1' }, 30, 40)], [s({ a: '1' }, 0, 35)], [s({ a: '1' }, 5)]])];
     expect(out[0]!.chunks.map((c) => c.minTime)).toEqual([0, 5, 30, 35, 40]);
   });
+
+  it("gives one block's list as it is, or joins the neighbours that became equal (replica labels removed)", () => {
+    const distinct = [s({ a: '1' }, 0), s({ a: '2' }, 0), s({ a: '3' }, 0)];
+    expect(mergeSorted([[], distinct])).toBe(distinct);
+    const out = mergeSorted([[s({ a: '0' }, 0), s({ a: '1' }, 10), s({ a: '1' }, 0), s({ a: '2' }, 0), s({ a: '2' }, 5), s({ a: '2' }, 1), s({ a: '3' }, 0)]]);
+    expect(out.map((x) => x.labels.toString())).toEqual(['{a="0"}', '{a="1"}', '{a="2"}', '{a="3"}']);
+    expect(out.map((x) => x.chunks.map((c) => c.minTime))).toEqual([[0], [0, 10], [0, 1, 5], [0]]);
+  });
 });
 
 describe('RawChunkRun', () => {
