@@ -75,7 +75,7 @@ function nibbleTable(k: number, d: number): Uint32Array {
   const c = x8n(d * 16 ** k);
   t = new Uint32Array(1024);
   for (let j = 0; j < 4; j++) {
-    for (let b = 0; b < 8; b++) t[j * 256 + (1 << b)] = multModP(c, ((1 << (8 * j + b)) >>> 0) || 0);
+    for (let b = 0; b < 8; b++) t[j * 256 + (1 << b)] = multModP(c, (1 << (8 * j + b)) >>> 0);
     for (let v = 3; v < 256; v++) if ((v & (v - 1)) !== 0) t[j * 256 + v] = ((t[j * 256 + (v & (v - 1))] as number) ^ (t[j * 256 + (v & -v)] as number)) >>> 0;
   }
   NIBBLE_TABLES[i] = t;
