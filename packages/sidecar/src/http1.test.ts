@@ -81,6 +81,25 @@ describe('Http1Client', () => {
     expect(await text(res.body)).toBe('0123456789abc');
   });
 
+  it('keeps every piece of large bodies read at once on two connections intact (reads carved from per-connection slabs)', async () => {
+    const body = (seed: number) => Buffer.from(Array.from({ length: 3_000_000 }, (_, i) => (i * seed + (i >> 9)) & 0xff));
+    open = await server((s, i) => {
+      const b = body(i + 3);
+      const chunks: Buffer[] = [];
+      for (let p = 0, n = 1; p < b.length; p += n, n = (n * 7 + 13) % 100_000) chunks.push(b.subarray(p, p + n));
+      s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      for (const c of chunks) s.write(Buffer.concat([Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n')]));
+      s.end('0\r\n\r\n');
+    });
+    const client = new Http1Client(open.url);
+    const [a, b] = await Promise.all([client.request('POST', '/', {}, Buffer.alloc(0)), client.request('POST', '/', {}, Buffer.alloc(0))]);
+    const pieces: [Buffer[], Buffer[]] = [[], []];
+    // Both bodies read side by side, every piece held until the end: none may be overwritten by a later read.
+    await Promise.all([a, b].map(async (res, k) => { for await (const p of res.body) pieces[k]!.push(p); }));
+    const got = pieces.map((ps) => Buffer.concat(ps));
+    expect([got[0]!.equals(body(3)) || got[0]!.equals(body(4)), got[1]!.equals(body(3)) || got[1]!.equals(body(4)), got[0]!.equals(got[1]!)]).toEqual([true, true, false]);
+  });
+
   it('reuses a kept-alive connection; Content-Length and chunked bodies in one write', async () => {
     open = await server((s, i) => s.write(i % 2 === 0 ? `HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello` : `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('wor', 'ld')}`));
     const client = new Http1Client(open.url);

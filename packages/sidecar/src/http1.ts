@@ -232,13 +232,30 @@ class Exchange {
   }
 }
 
+/**
+ * Plain TCP connections read into slabs carved one read after another (`onread`), instead of a new
+ * 64 KiB buffer per read: the body's pieces are views of the slabs, which the garbage collector frees
+ * once no piece refers to them (a 19 MB response: ~3 ms less CPU). Node asks for the buffer of a
+ * connection's next read right after reporting the last one, so each connection carves its own slab.
+ */
+const READ_SLAB_BYTES = 1 << 20;
+/** Below this much room left, the next read gets a new slab. */
+const MIN_READ_BYTES = 64 * 1024;
+
+/** A connection and whoever takes its reads now: the exchange on it, or the idle pool. */
+interface Conn {
+  readonly socket: net.Socket;
+  onData: (buf: Buffer) => void;
+  /** While idle: closes it and takes it out of the pool. */
+  drop?: () => void;
+}
+
+const ignore = () => {};
+
 /** Requests to one origin (`http:` or `https:`), over kept-alive connections. */
 export class Http1Client {
   readonly #url: URL;
-  readonly #idle: net.Socket[] = [];
-  /** The listeners that drop an idle connection when it closes, times out or receives anything. */
-  readonly #dropIdle = new WeakMap<net.Socket, () => void>();
-
+  readonly #idle: Conn[] = [];
   /** Makes the errors of connections and responses (given their message). */
   readonly #error: (message: string) => Error;
 
@@ -248,12 +265,35 @@ export class Http1Client {
     if (this.#url.protocol !== 'http:' && this.#url.protocol !== 'https:') throw new Error(`unsupported protocol ${this.#url.protocol}`);
   }
 
-  #connect(): net.Socket {
+  #connect(): Conn {
     const host = this.#url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(this.#url.port || (this.#url.protocol === 'https:' ? 443 : 80));
-    const socket = this.#url.protocol === 'https:' ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) }) : net.connect({ host, port });
-    socket.setNoDelay(true);
-    return socket;
+    let conn: Conn;
+    if (this.#url.protocol === 'https:') {
+      const socket = tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
+      conn = { socket, onData: ignore };
+      socket.on('data', (buf: Buffer) => conn.onData(buf));
+    } else {
+      let slab = Buffer.allocUnsafeSlow(2 * MIN_READ_BYTES); // small, until the connection reads more than a short answer
+      let used = 0;
+      const onread = {
+        buffer: (): Buffer => {
+          if (slab.length - used < MIN_READ_BYTES) {
+            slab = Buffer.allocUnsafeSlow(READ_SLAB_BYTES);
+            used = 0;
+          }
+          return slab.subarray(used);
+        },
+        callback: (n: number, buf: Uint8Array): boolean => {
+          used += (n + 7) & ~7; // 8-byte aligned starts
+          conn.onData((buf as Buffer).subarray(0, n));
+          return true; // the exchange pauses the socket itself when its queue is full
+        },
+      };
+      conn = { socket: net.connect({ host, port, onread }), onData: ignore };
+    }
+    conn.socket.setNoDelay(true);
+    return conn;
   }
 
   /** Sends `method path` with `headers` and `body`; resolves once the response head has arrived. */
@@ -273,10 +313,11 @@ export class Http1Client {
     }
   }
 
-  #exchange(socket: net.Socket, reused: boolean, request: Buffer, signal: AbortSignal | undefined): Promise<Http1Response> {
-    const drop = this.#dropIdle.get(socket);
-    if (drop !== undefined) {
-      socket.off('close', drop).off('error', drop).off('timeout', drop).off('data', drop);
+  #exchange(conn: Conn, reused: boolean, request: Buffer, signal: AbortSignal | undefined): Promise<Http1Response> {
+    const socket = conn.socket;
+    if (conn.drop !== undefined) {
+      socket.off('close', conn.drop).off('error', conn.drop).off('timeout', conn.drop);
+      conn.drop = undefined;
       socket.setTimeout(0);
       socket.ref();
     }
@@ -298,9 +339,10 @@ export class Http1Client {
       );
       /** Ends the exchange: the connection goes back to the pool after a complete response, else is closed. */
       const finish = (err?: Error) => {
-        socket.off('data', onData).off('error', onError).off('close', onClose);
+        conn.onData = ignore;
+        socket.off('error', onError).off('close', onClose);
         signal?.removeEventListener('abort', onAbort);
-        if (err === undefined && ex.reusable) this.#release(socket);
+        if (err === undefined && ex.reusable) this.#release(conn);
         else socket.destroy();
         if (err !== undefined) {
           failure ??= err;
@@ -308,7 +350,14 @@ export class Http1Client {
         }
         notify();
       };
-      const onData = (buf: Buffer) => {
+      const onError = (e: Error) => finish(this.#error(e.message));
+      const onClose = () => {
+        const message = ex.closed();
+        finish(message === undefined ? undefined : this.#error(message));
+      };
+      const onAbort = () => finish(this.#error('request aborted'));
+      const unread = () => this.#error('response body left unread');
+      conn.onData = (buf: Buffer) => {
         try {
           ex.feed(buf);
         } catch (e) {
@@ -318,14 +367,7 @@ export class Http1Client {
         if (ex.done) finish();
         else notify();
       };
-      const onError = (e: Error) => finish(this.#error(e.message));
-      const onClose = () => {
-        const message = ex.closed();
-        finish(message === undefined ? undefined : this.#error(message));
-      };
-      const onAbort = () => finish(this.#error('request aborted'));
-      const unread = () => this.#error('response body left unread');
-      socket.on('data', onData).on('error', onError).on('close', onClose);
+      socket.on('error', onError).on('close', onClose);
       signal?.addEventListener('abort', onAbort, { once: true });
       socket.write(request);
 
@@ -349,22 +391,24 @@ export class Http1Client {
     });
   }
 
-  #release(socket: net.Socket): void {
+  #release(conn: Conn): void {
+    const socket = conn.socket;
     if (this.#idle.length >= MAX_IDLE_SOCKETS || socket.destroyed) {
       socket.destroy();
       return;
     }
     socket.resume(); // may have been paused by the last response; an idle connection reads to notice its close
     const drop = () => {
-      const i = this.#idle.indexOf(socket);
+      const i = this.#idle.indexOf(conn);
       if (i >= 0) this.#idle.splice(i, 1);
       socket.destroy();
     };
-    socket.on('close', drop).on('error', drop).on('timeout', drop).on('data', drop); // nothing may arrive between responses
-    this.#dropIdle.set(socket, drop);
+    conn.drop = drop;
+    conn.onData = drop; // nothing may arrive between responses
+    socket.on('close', drop).on('error', drop).on('timeout', drop);
     socket.setTimeout(IDLE_TIMEOUT_MS);
     socket.unref();
-    this.#idle.push(socket);
+    this.#idle.push(conn);
   }
 }
 
