@@ -1,7 +1,12 @@
 // The remote-read HTTP/1.1 client against a raw TCP server writing responses byte by byte where it
 // matters: chunked and Content-Length bodies, interim responses, kept-alive connections reused and
 // retried once stale, truncation, malformed responses, and early exits.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Http1Client } from './http1.js';
 
@@ -158,5 +163,22 @@ describe('Http1Client', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(closed).toEqual([0, 1]);
     expect(open.connections).toBe(2);
+  });
+
+  it('speaks TLS to https: URLs, verifying the server against the system roots', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-http1-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=localhost'], { cwd: dir, stdio: 'pipe' });
+      const srv = https.createServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }, (_req, res) => res.end('secret'));
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      try {
+        const url = `https://localhost:${(srv.address() as net.AddressInfo).port}`;
+        await expect(new Http1Client(url).request('GET', '/', {}, Buffer.alloc(0))).rejects.toThrow(/self-signed certificate/);
+      } finally {
+        srv.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
