@@ -269,7 +269,8 @@ export class BucketBlock {
             const c = cs[i] as ChunkRef;
             if (c.maxTime < mint || c.minTime > maxt) continue;
             if (s === undefined) {
-              out.push((s = { labels: labelsOf(entry.labels), chunks: NO_CHUNKS }));
+              // `raw` from the start: set later, it would cost every series a property store of its own.
+              out.push((s = { labels: labelsOf(entry.labels), chunks: NO_CHUNKS, raw: undefined }));
               if (skipChunks) break;
               batch.owners.push(s);
               batch.starts.push(batch.length);
