@@ -135,7 +135,8 @@ export class RawChunkRun implements EncodedChunks {
       if (dataEnd > dataStart) {
         b[p++] = CHUNK_DATA_TAG;
         p = putVarint32(b, p, dataEnd - dataStart);
-        b.set((buffers[buffer[i] as number] as Uint8Array).subarray(dataStart, dataEnd), p);
+        const src = buffers[buffer[i] as number] as Uint8Array;
+        b.set(new Uint8Array(src.buffer, src.byteOffset + dataStart, dataEnd - dataStart), p);
         p += dataEnd - dataStart;
       }
       const lo = c.hashLo[i] as number;
