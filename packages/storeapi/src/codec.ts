@@ -456,6 +456,43 @@ export function encodeSeriesResponse(frame: SeriesResponse | SizedSeriesBatch, h
 }
 
 /**
+ * Series frames to be sent one series per SeriesResponse (no batching asked for) but written together:
+ * each is a gRPC message of its own, in one buffer, with each series' `encodedSeriesSize`.
+ */
+export interface SeriesMessages {
+  messages: StoreSeries[];
+  sizes: readonly number[];
+}
+
+/** gRPC's message header: a compressed flag byte and the big-endian message length. */
+export const GRPC_MESSAGE_HEADER_BYTES = 5;
+
+/**
+ * Encodes `frames.messages[i]` as `{ series }` SeriesResponse messages, each after its gRPC message header
+ * (uncompressed), one after another in one buffer from `alloc`: a length-prefixed gRPC message stream,
+ * as a transport writes several messages at once.
+ */
+export function encodeSeriesMessages(frames: SeriesMessages, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
+  let total = 0;
+  for (const n of frames.sizes) total += GRPC_MESSAGE_HEADER_BYTES + delimitedFieldSize(n);
+  const target = alloc(total + SIZE_SLACK);
+  let off = 0;
+  for (let i = 0; i < frames.sizes.length; i++) {
+    const size = frames.sizes[i]!;
+    const length = delimitedFieldSize(size);
+    target[off] = 0;
+    target.writeUInt32BE(length, off + 1);
+    off += GRPC_MESSAGE_HEADER_BYTES;
+    // The writer has the rest of the buffer (and its slack) to write into: it never moves.
+    const w = new ProtoWriter(target.subarray(off));
+    writeSeries(w, 1, frames.messages[i]!, size);
+    w.finishSized(length);
+    off += length;
+  }
+  return target.subarray(0, total);
+}
+
+/**
  * The message written into `target` after `headerRoom` bytes, with that room in front of it (copied
  * only if the writer had to move to a larger buffer, which the slack in `target` is there to prevent).
  */

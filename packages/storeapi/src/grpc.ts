@@ -116,21 +116,21 @@ function method<Req, Res>(
   };
 }
 
-/** gRPC's message header: a compressed flag byte and the big-endian message length. */
-const MESSAGE_HEADER_BYTES = 5;
-
 /** Buffers of Series messages being sent; the server reports each written (`seriesMessages.written(frame)`). */
 export const seriesMessages = new MessageArena();
 
 /**
  * Series frames are written after room for the gRPC message header, which is filled in here, and marked
  * so that grpc-js sends them as they are (`framedMessage`, patched in): without it, grpc-js copies every
- * response into a framed buffer of its own, a second copy of all the chunk bytes of a query.
+ * response into a framed buffer of its own, a second copy of all the chunk bytes of a query. Several
+ * frames written at once (`SeriesMessages`) are several framed messages in one buffer.
  */
-function serializeSeriesResponse(frame: SeriesResponse): Buffer {
-  const framed = codec.encodeSeriesResponse(frame, MESSAGE_HEADER_BYTES, (bytes) => seriesMessages.alloc(frame, bytes));
+function serializeSeriesResponse(frame: SeriesResponse | codec.SeriesMessages): Buffer {
+  const alloc = (bytes: number) => seriesMessages.alloc(frame, bytes);
+  if ('messages' in frame) return grpc.framedMessage(codec.encodeSeriesMessages(frame, alloc));
+  const framed = codec.encodeSeriesResponse(frame, codec.GRPC_MESSAGE_HEADER_BYTES, alloc);
   framed[0] = 0; // uncompressed: grpc-js servers never compress responses
-  framed.writeUInt32BE(framed.length - MESSAGE_HEADER_BYTES, 1);
+  framed.writeUInt32BE(framed.length - codec.GRPC_MESSAGE_HEADER_BYTES, 1);
   return grpc.framedMessage(framed);
 }
 

@@ -19,7 +19,7 @@ import {
   StoreError,
   storeService,
 } from './grpc.js';
-import { encodedSeriesSize, type SizedSeriesBatch } from './codec.js';
+import { encodedSeriesSize, type SeriesMessages, type SizedSeriesBatch } from './codec.js';
 import {
   type AnyMessage,
   type InfoResponse,
@@ -103,14 +103,26 @@ function callContext(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerW
  */
 const MAX_BATCH_BYTES = 256 * 1024;
 
-/** Writes frames to the stream, waiting for 'drain' when grpc-js' buffer is full. */
+/**
+ * Writes frames to the stream, waiting for 'drain' when grpc-js' buffer is full.
+ *
+ * Without batching (response_batch_size ≤ 1), a series goes out at once while nothing is being written;
+ * the series that come meanwhile are written together once the transport is free, each still a gRPC
+ * message of its own (as grpc-go's transport coalesces messages): grpc-js writes one message at a time,
+ * waiting for the socket between them, and a write per series costs both ends a wake-up and a syscall.
+ */
 class FrameSink {
   readonly #call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>;
   readonly #batchSize: number;
+  /** The SeriesBatch being filled, or (without batching) the series waiting for the transport. */
   #batch: StoreSeries[] = [];
   /** Each batched series' encoded size, handed to the encoder with the batch. */
   #sizes: number[] = [];
   #batchBytes = 0;
+  /** Frames handed to grpc-js and not yet written to the socket. */
+  #inFlight = 0;
+  /** The call is ending (its status follows): nothing more is written. */
+  #closed = false;
 
   constructor(call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, batchSize: number) {
     this.#call = call;
@@ -119,12 +131,14 @@ class FrameSink {
 
   /** Undefined when there is nothing to wait for (most series): no promise and no await per series. */
   series(s: StoreSeries): Promise<void> | undefined {
-    if (this.#batchSize <= 1) return this.#write({ series: s });
+    const unbatched = this.#batchSize <= 1;
+    if (unbatched && this.#inFlight === 0 && this.#batch.length === 0) return this.#write({ series: s });
     const size = encodedSeriesSize(s);
     this.#batch.push(s);
     this.#sizes.push(size);
     this.#batchBytes += size;
-    return this.#batch.length >= this.#batchSize || this.#batchBytes >= MAX_BATCH_BYTES ? this.flush() : undefined;
+    const full = this.#batchBytes >= MAX_BATCH_BYTES || (!unbatched && this.#batch.length >= this.#batchSize);
+    return full ? this.flush() : undefined;
   }
 
   async other(frame: SeriesResponse): Promise<void> {
@@ -132,9 +146,14 @@ class FrameSink {
     await this.#write(frame);
   }
 
+  /** After the last flush, or on an error: series still waiting are dropped (the call fails anyway). */
+  close(): void {
+    this.#closed = true;
+  }
+
   flush(): Promise<void> | undefined {
-    if (this.#batch.length === 0) return undefined;
-    const frame: SizedSeriesBatch = { batch: this.#batch, sizes: this.#sizes };
+    if (this.#batch.length === 0 || this.#closed) return undefined;
+    const frame: SizedSeriesBatch | SeriesMessages = this.#batchSize <= 1 ? { messages: this.#batch, sizes: this.#sizes } : { batch: this.#batch, sizes: this.#sizes };
     this.#batch = [];
     this.#sizes = [];
     this.#batchBytes = 0;
@@ -142,9 +161,17 @@ class FrameSink {
   }
 
   /** Undefined when grpc-js took the frame without asking to wait for 'drain'. */
-  #write(frame: SeriesResponse | SizedSeriesBatch): Promise<void> | undefined {
-    // Once written to the socket, the frame's message buffer can take another message.
-    if (this.#call.write(frame, () => seriesMessages.written(frame))) return undefined;
+  #write(frame: SeriesResponse | SizedSeriesBatch | SeriesMessages): Promise<void> | undefined {
+    this.#inFlight++;
+    const onWritten = (err: Error | null | undefined) => {
+      // Once written to the socket, the frame's message buffer can take another message.
+      seriesMessages.written(frame);
+      // The transport is free: the series that waited for it go out now, in one write (whose 'drain', if
+      // it needs one, the next series waits for).
+      if (--this.#inFlight === 0 && err == null && this.#batchSize <= 1) this.flush()?.catch(() => {});
+    };
+    // The Series serializer (grpc.ts) also takes the frames only the sink makes (sized batches, several messages).
+    if (this.#call.write(frame as SeriesResponse, onWritten)) return undefined;
     return new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         this.#call.off('close', onClose);
@@ -166,21 +193,25 @@ async function streamSeries(impl: StoreServer, call: grpc.ServerWritableStream<S
   const limit = req.limit > 0 ? req.limit : Infinity;
   const sink = new FrameSink(call, req.responseBatchSize);
   let sent = 0;
-  for await (const frame of impl.series(req, ctx)) {
-    if ('series' in frame) {
-      if (sent >= limit) break;
-      const written = sink.series(frame.series);
-      if (written !== undefined) await written;
-      sent++;
-    } else if ('warning' in frame) {
-      // Under ABORT a partial result is an error, as Thanos' proxy turns store warnings into Aborted.
-      if (abort) throw new StoreError(GrpcStatus.ABORTED, frame.warning);
-      await sink.other(frame);
-    } else {
-      await sink.other(frame);
+  try {
+    for await (const frame of impl.series(req, ctx)) {
+      if ('series' in frame) {
+        if (sent >= limit) break;
+        const written = sink.series(frame.series);
+        if (written !== undefined) await written;
+        sent++;
+      } else if ('warning' in frame) {
+        // Under ABORT a partial result is an error, as Thanos' proxy turns store warnings into Aborted.
+        if (abort) throw new StoreError(GrpcStatus.ABORTED, frame.warning);
+        await sink.other(frame);
+      } else {
+        await sink.other(frame);
+      }
     }
+    await sink.flush();
+  } finally {
+    sink.close();
   }
-  await sink.flush();
 }
 
 function limited(values: string[], limit: number): string[] {
