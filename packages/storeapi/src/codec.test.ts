@@ -146,6 +146,22 @@ describe('codec vs protobufjs on the .proto files', () => {
     }
   });
 
+  it('several series frames written as one buffer of gRPC messages, each the frame encodeSeriesResponse makes', () => {
+    const series = [0, 1, 130, 20_000].map((n, i) => ({
+      labels: [{ name: '__name__', value: `m${i}` }],
+      chunks: n === 0 ? [] : [{ minTime: i, maxTime: i + n, raw: { type: 0 as const, data: new Uint8Array(n).fill(i), hash: BigInt(n) } }],
+    }));
+    const buf = codec.encodeSeriesMessages({ messages: series, sizes: series.map(codec.encodedSeriesSize) });
+    const got: Buffer[] = [];
+    for (let off = 0; off < buf.length; ) {
+      expect(buf[off]).toBe(0); // uncompressed
+      const len = buf.readUInt32BE(off + 1);
+      got.push(buf.subarray(off + codec.GRPC_MESSAGE_HEADER_BYTES, off + codec.GRPC_MESSAGE_HEADER_BYTES + len));
+      off += codec.GRPC_MESSAGE_HEADER_BYTES + len;
+    }
+    expect(got.map((m) => m.toString('hex'))).toEqual(series.map((s) => codec.encodeSeriesResponse({ series: s }).toString('hex')));
+  });
+
   it('label strings: repeated, distinct (colliding in the decoder\'s cache of recent strings), mixed ASCII and not; sized batches', () => {
     const labels = (i: number) => [
       { name: '__name__', value: 'up' },
