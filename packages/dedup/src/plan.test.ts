@@ -2,7 +2,7 @@ import { ArraySampleIterator, isStaleNaN, STALE_NAN, ValueType, XORChunk, type C
 import { describe, expect, it } from 'vitest';
 import { CounterAdjustingIterator, PlainIterator } from './adjustable.js';
 import { penaltyMerge } from './penalty.js';
-import { chunkMergeable, MergedSamples, penaltyMergeChunks, penaltyMergeSamples } from './plan.js';
+import { penaltyMergeChunks } from './plan.js';
 
 /** A stale marker is written as 'stale': an array of numbers would not keep a NaN's bits. */
 type Sample = [number, number | 'stale'];
@@ -80,10 +80,7 @@ function tightReplicas(rnd: () => number, n: number, length: number): Sample[][]
   return Array.from({ length: n }, () => timeline.filter(() => rnd() < 0.7).map((t): Sample => [t, Math.floor(rnd() * 100)]));
 }
 
-describe('penaltyMergeChunks, penaltyMergeSamples', () => {
-  /** One MergedSamples for all merges, as readers reuse theirs. */
-  const into = new MergedSamples();
-
+describe('penaltyMergeChunks', () => {
   it('gives the samples of the sample-by-sample penalty merge on random replicas', () => {
     const rnd = rng(11);
     for (let k = 0; k < 400; k++) {
@@ -93,12 +90,11 @@ describe('penaltyMergeChunks, penaltyMergeSamples', () => {
       // Replicas that scrape at the same instants, too.
       if (k % 7 === 0) reps[1] = reps[0]!.map(([t, v]) => [t, v === 'stale' ? v : v + 1]);
       const per = 1 + Math.floor(rnd() * 150);
-      const chunks = reps.map((r) => chunksOf(r, per));
-      const merged = penaltyMergeChunks(chunks, counter);
-      const want = reference(reps, counter);
-      expect(samplesOf(merged)).toEqual(want);
-      penaltyMergeSamples(chunks, counter, into);
-      expect(drain(into)).toEqual(want);
+      const merged = penaltyMergeChunks(
+        reps.map((r) => chunksOf(r, per)),
+        counter,
+      );
+      expect(samplesOf(merged as ChunkMeta[])).toEqual(reference(reps, counter));
       for (let i = 1; i < merged!.length; i++) expect(merged![i]!.minTime).toBeGreaterThan(merged![i - 1]!.maxTime);
       for (const c of merged!) expect(samplesOf([c])[0]![0]).toBe(c.minTime);
     }
@@ -111,11 +107,7 @@ describe('penaltyMergeChunks, penaltyMergeSamples', () => {
       const counter = k % 2 === 0 && n === 2;
       const reps = tightReplicas(rnd, n, 1 + Math.floor(rnd() * 600));
       const per = 1 + Math.floor(rnd() * 100);
-      const chunks = reps.map((r) => chunksOf(r, per));
-      const want = reference(reps, counter);
-      expect(samplesOf(penaltyMergeChunks(chunks, counter))).toEqual(want);
-      penaltyMergeSamples(chunks, counter, into);
-      expect(drain(into)).toEqual(want);
+      expect(samplesOf(penaltyMergeChunks(reps.map((r) => chunksOf(r, per)), counter) as ChunkMeta[])).toEqual(reference(reps, counter));
     }
   });
 
@@ -160,29 +152,11 @@ describe('penaltyMergeChunks, penaltyMergeSamples', () => {
     expect(got.find(([t]) => t > 1_185_000)).toEqual([1_220_000, 1185]);
   });
 
-  it('applies to XOR chunks only, and to counters over two replicas only', () => {
+  it('declines what it cannot merge as chunks', () => {
     const a = chunksOf([[0, 1], [15_000, 2]], 120);
     const histogram: ChunkMeta = { ...a[0]!, chunk: { ...a[0]!.chunk, encoding: 2 } as Chunk };
-    expect(chunkMergeable([a, [histogram]], false)).toBe(false);
-    expect(chunkMergeable([a, a, a], true)).toBe(false);
-    expect(chunkMergeable([a, a, a], false)).toBe(true);
+    expect(penaltyMergeChunks([a, [histogram]], false)).toBeUndefined();
+    expect(penaltyMergeChunks([a, a, a], true)).toBeUndefined();
     expect(penaltyMergeChunks([a, []], true)).toEqual(a);
-  });
-
-  it('reads merged samples with seeks, as the sample-by-sample merge', () => {
-    const a: Sample[] = [];
-    const b: Sample[] = [];
-    for (let t = 0; t < 600_000; t += 15_000) {
-      if (t < 200_000 || t > 400_000) a.push([t, t]);
-      b.push([t + 3_000, -t]);
-    }
-    penaltyMergeSamples([chunksOf(a, 7), chunksOf(b, 9)], false, into);
-    const want = reference([a, b], false);
-    const at = want.find(([t]) => t >= 250_000)!;
-    expect(into.seek(250_000)).toBe(ValueType.Float);
-    expect([into.atT(), into.atFloat()]).toEqual(at);
-    expect(into.seek(0)).toBe(ValueType.Float); // seeks do not go back
-    expect(drain(into)).toEqual(want.filter(([t]) => t > at[0]));
-    expect(into.seek(1e9)).toBe(ValueType.None);
   });
 });

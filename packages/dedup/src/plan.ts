@@ -1,137 +1,30 @@
-import { appendXORSamples, Encoding, ValueType, XORChunk, xorSamplesBytes, type ChunkMeta, type SampleIterator } from '@strata/tsdb';
+import { appendXORSamples, Encoding, XORChunk, xorSamplesBytes, type ChunkMeta } from '@strata/tsdb';
 import { raised } from './adjustable.js';
 import { INITIAL_PENALTY_MS } from './penalty.js';
 
 /**
- * The penalty merge (penalty.ts) of replicas made of XOR chunks, computed in one pass over decoded
- * chunks rather than streamed through a merging iterator called per sample. While the merge follows
- * one replica, the steps that keep it are taken in a tight loop over its decoded timestamps, and the
- * replica not followed is only decoded where the merge could switch to it: its chunks that end before
- * the furthest point it had to reach are skipped by their time bounds. The same samples as
- * `penaltyMerge` over ChunksReplicaIterators (checked on random replicas in the tests).
+ * The penalty merge (penalty.ts) of replicas made of XOR chunks, computed ahead as a chunk list rather
+ * than streamed sample by sample: while the merge follows one replica, its output is that replica's
+ * own chunks, kept as they are (bytes untouched); only where it takes part of a chunk (around a switch
+ * of replicas) or raises a counter replica are those samples encoded into a chunk of their own. The
+ * result reads through the PromQL engine's whole-chunk path like any stored series, instead of through
+ * a merging iterator called per sample, and the replica not followed is only decoded where the merge
+ * could switch to it: its chunks that end before the furthest point it had to reach are skipped by
+ * their time bounds.
  *
- * It applies (chunkMergeable) where every chunk is XOR-encoded, and not to a counter over more than two
- * replicas: the pairwise fold adjusts the replicas inside an earlier merge, which a merged result cannot.
+ * The same samples as `penaltyMerge` over ChunksReplicaIterators (checked on random replicas in the
+ * tests). Returns undefined
+ * where it does not apply: a chunk not XOR-encoded, or a counter over more than two replicas (the
+ * pairwise fold adjusts the replicas inside an earlier merge, which a finished chunk list cannot).
  */
-export function chunkMergeable(replicas: readonly (readonly ChunkMeta[])[], counter: boolean): boolean {
-  return replicas.length > 0 && !(counter && replicas.length > 2) && replicas.every((r) => r.every((c) => c.chunk.encoding === Encoding.XOR));
-}
-
-/**
- * The merge as a chunk list: the followed replica's chunks kept as they are (bytes untouched); only
- * where it takes part of a chunk (around a switch of replicas) or raises a counter replica are those
- * samples encoded into a chunk of their own.
- */
-export function penaltyMergeChunks(replicas: readonly (readonly ChunkMeta[])[], counter: boolean): ChunkMeta[] {
-  if (!chunkMergeable(replicas, counter)) throw new Error('penaltyMergeChunks: replicas are not all XOR chunks, or a counter over more than two');
-  let merged: readonly ChunkMeta[] = replicas[0] as readonly ChunkMeta[];
-  for (const r of replicas.slice(1)) {
-    const sink = new ChunkSink();
-    mergeTwo(merged, r, counter, sink);
-    merged = sink.out;
-  }
+export function penaltyMergeChunks(replicas: readonly (readonly ChunkMeta[])[], counter: boolean): ChunkMeta[] | undefined {
+  const [first, ...rest] = replicas;
+  if (first === undefined) throw new Error('penaltyMergeChunks needs at least one replica');
+  if (counter && rest.length > 1) return undefined;
+  if (replicas.some((r) => r.some((c) => c.chunk.encoding !== Encoding.XOR))) return undefined;
+  let merged: readonly ChunkMeta[] = first;
+  for (const r of rest) merged = mergeTwo(merged, r, counter);
   return [...merged];
-}
-
-/**
- * The merge's samples, into `into` (reused from merge to merge): a reader that decodes whatever it
- * reads takes them without decoding the followed replica's chunks a second time.
- */
-export function penaltyMergeSamples(replicas: readonly (readonly ChunkMeta[])[], counter: boolean, into: MergedSamples): void {
-  if (replicas.length < 2 || !chunkMergeable(replicas, counter)) throw new Error('penaltyMergeSamples: fewer than two replicas, not all XOR chunks, or a counter over more than two');
-  into.clear();
-  const last = replicas.length - 1;
-  mergeTwo(last === 1 ? (replicas[0] as ChunkMeta[]) : penaltyMergeChunks(replicas.slice(0, last), counter), replicas[last] as ChunkMeta[], counter, into);
-}
-
-/** Where a merge writes runs of samples taken from one replica's decoded chunk. */
-interface Sink {
-  /** Samples [from, to) of the decoded chunk `ts`/`vs`, values raised by `offset`; `whole` is the chunk when they are all of it, unraised. */
-  run(ts: Float64Array, vs: Float64Array, from: number, to: number, offset: number, whole: ChunkMeta | undefined): void;
-}
-
-class ChunkSink implements Sink {
-  readonly out: ChunkMeta[] = [];
-
-  run(ts: Float64Array, vs: Float64Array, from: number, to: number, offset: number, whole: ChunkMeta | undefined): void {
-    if (whole !== undefined) {
-      this.out.push(whole);
-      return;
-    }
-    let values = vs;
-    if (offset !== 0) {
-      values = adjusted.length >= to ? adjusted : (adjusted = new Float64Array(Math.max(to, 2 * adjusted.length)));
-      for (let k = from; k < to; k++) values[k] = raised(vs[k] as number, offset);
-    }
-    const chunk = XORChunk.fromBytes(xorSamplesBytes(ts, values, from, to).slice());
-    this.out.push({ minTime: ts[from] as number, maxTime: ts[to - 1] as number, chunk });
-  }
-}
-
-/** Scratch for the values of a raised run, as it is encoded. */
-let adjusted = new Float64Array(128);
-
-/** Merged samples in arrays that grow as needed and are kept from merge to merge, read as a SampleIterator. */
-export class MergedSamples implements Sink, SampleIterator {
-  #ts = new Float64Array(1024);
-  #vs = new Float64Array(1024);
-  #n = 0;
-  #i = -1;
-
-  clear(): void {
-    this.#n = 0;
-    this.#i = -1;
-  }
-
-  run(ts: Float64Array, vs: Float64Array, from: number, to: number, offset: number): void {
-    const n = this.#n;
-    const end = n + to - from;
-    if (end > this.#ts.length) {
-      const size = Math.max(end, 2 * this.#ts.length);
-      const grownTs = new Float64Array(size);
-      const grownVs = new Float64Array(size);
-      grownTs.set(this.#ts.subarray(0, n));
-      grownVs.set(this.#vs.subarray(0, n));
-      this.#ts = grownTs;
-      this.#vs = grownVs;
-    }
-    this.#ts.set(ts.subarray(from, to), n);
-    if (offset === 0) this.#vs.set(vs.subarray(from, to), n);
-    else for (let k = from; k < to; k++) this.#vs[n + k - from] = raised(vs[k] as number, offset);
-    this.#n = end;
-  }
-
-  next(): ValueType {
-    if (this.#i < this.#n) this.#i++;
-    return this.#i < this.#n ? ValueType.Float : ValueType.None;
-  }
-
-  seek(t: number): ValueType {
-    if (this.#i < 0) this.#i = 0;
-    if (this.#i >= this.#n) return ValueType.None;
-    if ((this.#ts[this.#i] as number) >= t) return ValueType.Float;
-    let lo = this.#i;
-    let hi = this.#n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.#ts[mid] as number) < t) lo = mid + 1;
-      else hi = mid;
-    }
-    this.#i = lo;
-    return lo < this.#n ? ValueType.Float : ValueType.None;
-  }
-
-  atT(): number {
-    return this.#ts[this.#i] as number;
-  }
-
-  atFloat(): number {
-    return this.#vs[this.#i] as number;
-  }
-
-  err(): null {
-    return null;
-  }
 }
 
 /** Arrays a replica decodes its chunks into: two sets, reused by every merge (merges run one at a time). */
@@ -165,7 +58,7 @@ class Replica {
 
   constructor(
     private readonly chunks: readonly ChunkMeta[],
-    private readonly sink: Sink,
+    private readonly out: ChunkMeta[],
     private readonly buffers: Buffers,
   ) {
     this.ts = buffers.ts;
@@ -246,14 +139,23 @@ class Replica {
     this.#runOffset = this.offset;
   }
 
-  /** Writes out the pending emitted samples. */
+  /** Writes out the pending emitted samples: the chunk itself if they are all of it, unchanged. */
   flush(): void {
     const from = this.#runFrom;
     if (from < 0) return;
     this.#runFrom = -1;
     const to = this.#runTo + 1;
-    const whole = from === 0 && to === this.n && this.#runOffset === 0 ? (this.chunks[this.#ci] as ChunkMeta) : undefined;
-    this.sink.run(this.ts, this.vs, from, to, this.#runOffset, whole);
+    if (from === 0 && to === this.n && this.#runOffset === 0) {
+      this.out.push(this.chunks[this.#ci] as ChunkMeta);
+      return;
+    }
+    let vs = this.vs;
+    if (this.#runOffset !== 0) {
+      vs = adjusted.length >= to ? adjusted : (adjusted = new Float64Array(Math.max(to, 2 * adjusted.length)));
+      for (let k = from; k < to; k++) vs[k] = raised(this.vs[k] as number, this.#runOffset);
+    }
+    const chunk = XORChunk.fromBytes(xorSamplesBytes(this.ts, vs, from, to).slice());
+    this.out.push({ minTime: this.ts[from] as number, maxTime: this.ts[to - 1] as number, chunk });
   }
 
   /** Decodes chunk `ci` (or the first non-empty one after it) and stands at its first sample. */
@@ -282,14 +184,18 @@ function settle(r: Replica): void {
   r.target = Number.NEGATIVE_INFINITY;
 }
 
+/** Scratch for the values of a raised run, as it is encoded. */
+let adjusted = new Float64Array(128);
+
 /**
  * The penalty merge of two replicas, step for step as PenaltyDedupIterator takes it (see there): the
  * replica that emitted takes its next sample; the other is only moved to its target where it could
  * be picked.
  */
-function mergeTwo(aChunks: readonly ChunkMeta[], bChunks: readonly ChunkMeta[], counter: boolean, sink: Sink): void {
-  const a = new Replica(aChunks, sink, buffers[0]);
-  const b = new Replica(bChunks, sink, buffers[1]);
+function mergeTwo(aChunks: readonly ChunkMeta[], bChunks: readonly ChunkMeta[], counter: boolean): ChunkMeta[] {
+  const out: ChunkMeta[] = [];
+  const a = new Replica(aChunks, out, buffers[0]);
+  const b = new Replica(bChunks, out, buffers[1]);
   a.next();
   b.next();
   let lastT = Number.NEGATIVE_INFINITY;
@@ -349,4 +255,5 @@ function mergeTwo(aChunks: readonly ChunkMeta[], bChunks: readonly ChunkMeta[], 
   }
   a.flush();
   b.flush();
+  return out;
 }

@@ -1,7 +1,7 @@
-import { ChainMergeIterator, ChunkSeriesSamples, type ChunkMeta, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
+import { ChainMergeIterator, ChunkSeriesSamples, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
 import { ChunksReplicaIterator, CounterAdjustingIterator, isCounterFunc, PlainIterator, type AdjustableIterator } from './adjustable.js';
 import { penaltyMerge } from './penalty.js';
-import { chunkMergeable, MergedSamples, penaltyMergeSamples } from './plan.js';
+import { penaltyMergeChunks } from './plan.js';
 
 export type DedupFunc = 'penalty' | 'chain';
 
@@ -46,36 +46,20 @@ export function* dedupSeriesSet(sorted: Iterable<Series>, func: DedupFunc, selec
 
 /**
  * One series from its replicas (series with equal labels; one passes through unchanged). Replicas
- * that are all XOR chunks are merged with the penalty rule in one pass over their decoded chunks each
- * time the series is read (PenaltyMergedSeries); others sample by sample through merging iterators.
+ * that are all chunks are merged with the penalty rule right away into a chunked series
+ * (penaltyMergeChunks), which readers take chunk by chunk; others are merged sample by sample as they
+ * are read.
  */
 export function dedupReplicas(replicas: readonly Series[], func: DedupFunc, selectFunc?: string): Series {
   const [first] = replicas;
   if (first === undefined) throw new Error('dedupReplicas needs at least one replica');
   if (replicas.length === 1) return first;
-  const counter = isCounterFunc(selectFunc);
   if (func === 'penalty' && replicas.every((s) => s instanceof ChunkSeriesSamples)) {
-    const chunks = replicas.map((s) => (s as ChunkSeriesSamples).chunks);
-    if (chunkMergeable(chunks, counter)) return new PenaltyMergedSeries(first.labels, chunks, counter);
+    const chunks = penaltyMergeChunks(
+      replicas.map((s) => (s as ChunkSeriesSamples).chunks),
+      isCounterFunc(selectFunc),
+    );
+    if (chunks !== undefined) return new ChunkSeriesSamples(first.labels, chunks);
   }
   return new DedupSeries(first.labels, replicas, func, selectFunc);
-}
-
-/**
- * Replicas made of XOR chunks, read as their penalty merge (penaltyMergeSamples): merged when read,
- * into the arrays of the iterator the reader hands back for reuse, so that a query holds the merged
- * samples of one series at a time, and what the reader takes from them needs no decoding again.
- */
-export class PenaltyMergedSeries implements Series {
-  constructor(
-    readonly labels: Labels,
-    private readonly replicas: readonly (readonly ChunkMeta[])[],
-    private readonly counter: boolean,
-  ) {}
-
-  iterator(reuse?: SampleIterator): SampleIterator {
-    const it = reuse instanceof MergedSamples ? reuse : new MergedSamples();
-    penaltyMergeSamples(this.replicas, this.counter, it);
-    return it;
-  }
 }
