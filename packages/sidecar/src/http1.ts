@@ -1,5 +1,6 @@
 /**
- * A lean HTTP/1.1 client for remote read, whose response body carries every byte of a query.
+ * A lean HTTP/1.1 client for Prometheus' API and remote read, whose response body carries every byte
+ * of a query.
  *
  * node:http hands the body over as one Buffer per HTTP chunk through a Readable (Prometheus flushes one
  * chunk per frame, several per socket read), and that stream plumbing cost the sidecar about as much CPU
