@@ -48,8 +48,29 @@ const [T0, T1, T2, T3, T4, T5, T6, T7] = TABLES as [Uint32Array, Uint32Array, Ui
 // mostly check pieces of one buffer (a segment file, a read, Node's Buffer pool); only little-endian
 // platforms read words in the byte order the tables expect.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/**
+ * Word views of the last two buffers read: readers alternate between two (an index's series entries
+ * and a chunk segment's records), and a view over a whole buffer costs more than a short CRC.
+ */
 let wordsBuffer: ArrayBufferLike | undefined;
 let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+let otherBuffer: ArrayBufferLike | undefined;
+let otherWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
+function wordsOf(buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
+  if (buffer === wordsBuffer) return words;
+  const swapBuffer = wordsBuffer;
+  const swapWords = words;
+  if (buffer === otherBuffer) {
+    words = otherWords;
+  } else {
+    words = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  wordsBuffer = buffer;
+  otherBuffer = swapBuffer;
+  otherWords = swapWords;
+  return words;
+}
 
 /** Continues a CRC-32C over `data[start, end)`; pass the previous result as `crc` to chain. */
 export function crc32c(data: Uint8Array, crc = 0, start = 0, end = data.length): number {
@@ -66,11 +87,7 @@ export function crc32cTables(data: Uint8Array, crc = 0, start = 0, end = data.le
   let i = start;
   if (LITTLE_ENDIAN && end - start >= 16) {
     for (; ((data.byteOffset + i) & 3) !== 0; i++) c = (T0[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
-    if (data.buffer !== wordsBuffer) {
-      wordsBuffer = data.buffer;
-      words = new Int32Array(data.buffer, 0, data.buffer.byteLength >>> 2);
-    }
-    const w = words;
+    const w = wordsOf(data.buffer);
     const steps = (end - i) >>> 3;
     let k = (data.byteOffset + i) >>> 2;
     for (const kEnd = k + steps * 2; k < kEnd; k += 2) {
