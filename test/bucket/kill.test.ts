@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetaFetcher } from '@strata/block';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
-import { startProcess, tempDir } from '@strata/testing/process';
+import { startProcess, tempDir, TSX_CHILD_ENV } from '@strata/testing/process';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { runCleanup, runLs } from '../../packages/cli/src/commands/tools-bucket.js';
 import { capture, syntheticBlock } from './fixtures.js';
@@ -41,7 +41,7 @@ describe('an uploader process killed midway', () => {
 
     const child = startProcess(process.execPath, ['--import', 'tsx', join(here, 'upload-child.ts'), configFile, blockDir], {
       logFile: join(work.path, 'child.log'),
-      env: { ...process.env, TSX_TSCONFIG_PATH: join(here, 'tsconfig.child.json') },
+      env: { ...process.env, ...TSX_CHILD_ENV },
     });
     const exited = new Promise<number | null>((resolve) => child.child.once('exit', (code) => resolve(code)));
     // Kill the uploader the moment it starts on the second chunk file; that request never arrives.

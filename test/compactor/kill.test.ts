@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { AggrChunk, AGGR_TYPES, BlockReader, type BlockMeta } from '@strata/tsdb';
-import { freePort, sleep, startProcess, tempDir, waitForHttp, type Managed } from '@strata/testing/process';
+import { freePort, sleep, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { downloadAll, END, EXPECTED_C1, FIVE_MIN, layout, liveBlocks, ofStream, promtoolDump, replicaBlocks, T0, uploadAll } from './fixtures.js';
 import { seededRandom } from '@strata/testing/random';
@@ -34,7 +34,7 @@ describe('strata compact killed with SIGKILL at random moments', () => {
         '--deduplication.func=penalty',
         ...extra,
       ],
-      { logFile: join(work.path, log), env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'test/compactor/tsconfig.child.json') } },
+      { logFile: join(work.path, log), env: { ...process.env, ...TSX_CHILD_ENV } },
     );
   const exited = (p: Managed) => new Promise<number | null>((resolve) => (p.child.exitCode !== null || p.child.signalCode !== null ? resolve(p.child.exitCode) : p.child.once('exit', (code) => resolve(code))));
 

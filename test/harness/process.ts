@@ -3,8 +3,15 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export { freePort } from '@strata/runtime';
+
+/**
+ * Environment for a child process that runs TypeScript sources with `tsx`: @strata/* resolves to the
+ * packages' sources, as in the tests themselves.
+ */
+export const TSX_CHILD_ENV: NodeJS.ProcessEnv = { TSX_TSCONFIG_PATH: fileURLToPath(new URL('./tsconfig.child.json', import.meta.url)) };
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export async function tempDir(prefix = 'strata-test-'): Promise<{ path: string; cleanup: () => Promise<void> }> {

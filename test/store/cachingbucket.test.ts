@@ -8,7 +8,7 @@ import { nopLogger } from '@strata/runtime';
 import { readChunkSeries, seriesRequest, StoreClient, type LabelMatcher } from '@strata/storeapi';
 import { start } from '@strata/store';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
-import { freePort, startProcess, tempDir, waitForHttp, type Managed } from '@strata/testing/process';
+import { freePort, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { ValueType } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,7 +81,7 @@ describe('strata store --store.caching-bucket.config', () => {
         `--http-address=127.0.0.1:${httpPort}`,
         '--store.caching-bucket.config=type: IN-MEMORY\nconfig:\n  max_size: 64MiB\n  max_item_size: 1MiB\nchunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3',
       ],
-      { logFile: join(dir.path, 'store.log'), env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'test/store/tsconfig.child.json') } },
+      { logFile: join(dir.path, 'store.log'), env: { ...process.env, ...TSX_CHILD_ENV } },
     );
     await waitForHttp(`${http}/-/ready`, { proc, timeoutMs: 60_000 });
     client = new StoreClient(`127.0.0.1:${grpcPort}`);
