@@ -1,4 +1,5 @@
 import { parseCachingBucketConfig, type CachingBucketConfig } from '@strata/objstore';
+import { seededRandom } from '@strata/testing/random';
 import { MemoryByteRange, type ByteRange } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -28,18 +29,6 @@ class RecordingRange implements ByteRange {
   async close(): Promise<void> {}
 }
 
-/** A small PRNG, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function config(over: Partial<CachingBucketConfig> = {}): CachingBucketConfig {
   return { ...parseCachingBucketConfig('type: IN-MEMORY'), ...over };
 }
@@ -51,7 +40,7 @@ async function metric(registry: Registry, line: RegExp): Promise<number> {
 
 describe('ChunksCache', () => {
   it('returns exactly the bytes of the file for random ranges, and reads each piece from the file at most once', async () => {
-    const rand = rng(7);
+    const rand = seededRandom(7);
     const bytes = new Uint8Array(200_003).map(() => Math.floor(rand() * 256));
     const file = new RecordingRange('01ABC/chunks/000001', bytes);
     const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxChunksGetRangeRequests: 0 }), new Registry());
@@ -74,7 +63,7 @@ describe('ChunksCache', () => {
   });
 
   it('stays exact with a request limit, under eviction and with concurrent reads', async () => {
-    const rand = rng(11);
+    const rand = seededRandom(11);
     const bytes = new Uint8Array(50_000).map(() => Math.floor(rand() * 256));
     const file = new RecordingRange('01ABC/chunks/000002', bytes);
     // Room for about ten pieces of 512 bytes.

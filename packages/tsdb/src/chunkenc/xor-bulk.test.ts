@@ -1,3 +1,4 @@
+import { seededRandom } from '@strata/testing/random';
 import { describe, expect, it } from 'vitest';
 import { CorruptionError } from '../encoding/decbuf.js';
 import { isDeleted, type Interval } from '../tombstones/tombstones.js';
@@ -49,19 +50,9 @@ function decodeAll(chunks: readonly Uint8Array[], filtered = true, deleted?: rea
   return { ts: Array.from(ts.subarray(0, n)), bits: Array.from(vs.subarray(0, n), bitsOf) };
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so failures reproduce. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 describe('appendXORSamples', () => {
   it('decodes what XORIterator decodes, bit for bit, over every timestamp and value shape', () => {
-    const rnd = random(42);
+    const rnd = seededRandom(42);
     const specials = [0, -0, 1, -1, Infinity, -Infinity, Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53, floatFromBits(0x80000000, 1)];
     // Delta-of-delta buckets: 0, 14, 17, 20 and 64 bits, both signs; timestamps around and below 0.
     const steps = [15_000, 15_000, 15_001, 14_999, 8_000, 60_000, 100_000, 600_000, 5_000_000, 1, 0];
@@ -92,7 +83,7 @@ describe('appendXORSamples', () => {
   });
 
   it('keeps only samples within [mint, maxt] and drops only stale markers when asked (as the PromQL engine reads windows)', () => {
-    const rnd = random(7);
+    const rnd = seededRandom(7);
     for (let round = 0; round < 200; round++) {
       const samples: Sample[] = [];
       let t = 1_700_000_000_000 + Math.floor(rnd() * 1e6);
