@@ -3,13 +3,14 @@ import {
   CorruptionError,
   formatRef,
   MAX_CHUNK_LENGTH_FIELD_SIZE,
+  MAX_SPAN_GAP,
   recordLength,
   refFileIndex,
   refOffset,
   SEGMENT_HEADER_SIZE,
+  spanCrcsMatch,
   type ByteRange,
 } from '@strata/tsdb';
-import { MAX_SPAN_GAP, spanCrcsMatch } from './crcspan.js';
 
 /** The largest chunk size a series' own layout may suggest (Thanos' estimate for any chunk). */
 const MAX_HINT_BYTES = 16_000;

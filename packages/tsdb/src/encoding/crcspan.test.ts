@@ -1,6 +1,7 @@
-import { encodeChunkRecord, XORChunk } from '@strata/tsdb';
+import { XORChunk } from '../chunkenc/xor.js';
+import { encodeChunkRecord } from '../chunks/writer.js';
 import { describe, expect, it } from 'vitest';
-import { spanCrcsMatch } from './crcspan.js';
+import { spanCrcsMatch } from './crc32c.js';
 
 /** Records of XOR chunks of various sizes back to back, with where each one's CRC-covered bytes are. */
 function records(n: number, seed: number): { bytes: Uint8Array; enc: number[]; crc: number[] } {
