@@ -97,7 +97,7 @@ export class PrometheusStore implements StoreServer {
     const maxTime = req.maxTime;
     if (minTime > maxTime) return;
     const drop = new Set(req.withoutReplicaLabels);
-    const finalLabels = drop.size === 0 ? (l: Labels) => l.merge(extLabels) : (l: Labels) => l.merge(extLabels).without(drop);
+    const finalLabels = (l: Labels) => l.merge(extLabels).without(drop);
 
     if (req.skipChunks) {
       const all = (await this.#prom.series(matchers, minTime, maxTime, ctx.signal)).map((rec) => finalLabels(Labels.from(rec)));

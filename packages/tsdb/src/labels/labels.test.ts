@@ -39,6 +39,8 @@ describe('Labels', () => {
     expect(l.with('b', '2').toString()).toBe('{a="1", b="2", c="3"}');
     expect(l.with('a', '').toString()).toBe('{c="3"}');
     expect(l.without(['a']).toString()).toBe('{c="3"}');
+    expect(l.without([]).toString()).toBe('{a="1", c="3"}');
+    expect(l.without(['b']).equals(l)).toBe(true);
     expect(l.keep(['a']).toString()).toBe('{a="1"}');
     expect(l.merge(Labels.from({ a: 'x', z: '9' })).toString()).toBe('{a="x", c="3", z="9"}');
     expect(l.toString()).toBe('{a="1", c="3"}');

@@ -117,7 +117,10 @@ export class Labels implements Iterable<Label> {
   /** All but the named labels. */
   without(names: Iterable<string>): Labels {
     const set = names instanceof Set ? (names as Set<string>) : new Set(names);
-    return Labels.fromSorted(this.#items.filter((l) => !set.has(l.name)));
+    if (set.size === 0) return this;
+    const kept = this.#items.filter((l) => !set.has(l.name));
+    // Labels are immutable: when nothing goes, this set (and its cached key) serves.
+    return kept.length === this.#items.length ? this : Labels.fromSorted(kept);
   }
 
   /** A copy with `name` set to `value` (an empty value removes the label). */
