@@ -50,21 +50,29 @@ const NO_CHUNKS = Object.freeze([]) as unknown as AggrChunk[];
 
 /**
  * One batch of chunks to read, in columns: their refs, time ranges and size hints (0: none), and the
- * series owning them, each from its start to the next one's. Typed arrays sized for a whole batch up
- * front, so a query does not grow (and collect) four arrays per batch chunk by chunk.
+ * series owning them, each from its start to the next one's. Typed arrays, sized for a whole batch
+ * after a full one (so a large query does not grow four arrays per batch), small at first (so a query
+ * of a few series does not allocate and clear a whole batch's columns in every block).
  */
 class ChunkBatch {
   length = 0;
-  refs = new Float64Array(CHUNK_BATCH + 64);
-  minTimes = new Float64Array(CHUNK_BATCH + 64);
-  maxTimes = new Float64Array(CHUNK_BATCH + 64);
-  sizes = new Uint32Array(CHUNK_BATCH + 64);
+  refs: Float64Array;
+  minTimes: Float64Array;
+  maxTimes: Float64Array;
+  sizes: Uint32Array;
   readonly owners: BlockSeries[] = [];
   readonly starts: number[] = [];
 
+  constructor(capacity: number) {
+    this.refs = new Float64Array(capacity);
+    this.minTimes = new Float64Array(capacity);
+    this.maxTimes = new Float64Array(capacity);
+    this.sizes = new Uint32Array(capacity);
+  }
+
   push(ref: number, minTime: number, maxTime: number, size: number | undefined): void {
     const i = this.length++;
-    // A series with more chunks than fit (a long compacted block) grows the columns.
+    // More chunks than fit (a first batch, or a long compacted block's series) grow the columns.
     if (i === this.refs.length) {
       const grow = <T extends Float64Array | Uint32Array>(a: T): T => {
         const b = new (a.constructor as new (n: number) => T)(a.length * 2);
@@ -85,6 +93,8 @@ class ChunkBatch {
 
 /** How many chunk refs one read of chunks is planned over; the next batch's series are decoded while it runs. */
 const CHUNK_BATCH = 4096;
+/** A first batch's columns: enough for the chunks of a few series, grown if more come. */
+const SMALL_CHUNK_BATCH = 64;
 /** Bytes read past a chunk's start when its length is not known yet, when meta.json has no index_stats or chunk counts. */
 const DEFAULT_CHUNK_SIZE_ESTIMATE = 2048;
 /** Thanos' EstimatedMaxChunkSize: no read guesses more than this per chunk. */
@@ -248,11 +258,11 @@ export class BucketBlock {
       // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the
       // chunks from its start to the next one's (a series' chunks are never split between batches).
       // Numbers, not the index's chunk metas, so those are garbage as soon as their entry is done.
-      let batch = new ChunkBatch();
+      let batch = new ChunkBatch(SMALL_CHUNK_BATCH);
       // Each batch's chunks are read while the next batch's series entries are decoded.
       const flush = () => {
         const b = batch;
-        batch = new ChunkBatch();
+        batch = new ChunkBatch(b.length >= CHUNK_BATCH ? CHUNK_BATCH + 64 : SMALL_CHUNK_BATCH);
         segments ??= this.#segmentFiles(r.bucket);
         const n = b.length;
         const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n)), budget, aggregates));
