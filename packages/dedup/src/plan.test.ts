@@ -1,8 +1,8 @@
-import { ArraySampleIterator, isStaleNaN, STALE_NAN, ValueType, XORChunk, type Chunk, type ChunkMeta, type SampleIterator } from '@strata/tsdb';
+import { ArraySampleIterator, isStaleNaN, Labels, SampleBuffer, STALE_NAN, ValueType, XORChunk, type Chunk, type ChunkMeta, type SampleIterator, type SampleWindow } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import { CounterAdjustingIterator, PlainIterator } from './adjustable.js';
 import { penaltyMerge } from './penalty.js';
-import { penaltyMergeChunks } from './plan.js';
+import { PenaltyMergedSeries } from './plan.js';
 
 /** A stale marker is written as 'stale': an array of numbers would not keep a NaN's bits. */
 type Sample = [number, number | 'stale'];
@@ -80,23 +80,42 @@ function tightReplicas(rnd: () => number, n: number, length: number): Sample[][]
   return Array.from({ length: n }, () => timeline.filter(() => rnd() < 0.7).map((t): Sample => [t, Math.floor(rnd() * 100)]));
 }
 
-describe('penaltyMergeChunks', () => {
+/** The merged samples of replicas, as a reader's buffer gets them for `window`. */
+function merged(replicas: readonly (readonly ChunkMeta[])[], counter: boolean, window?: SampleWindow): Sample[] {
+  const series = PenaltyMergedSeries.of(Labels.EMPTY, replicas, counter);
+  if (series === undefined) throw new Error('not mergeable');
+  if (window === undefined) return drain(series.iterator());
+  const buf = new SampleBuffer(4);
+  buf.push(-1, -1);
+  series.appendSamples(buf, window);
+  expect([buf.ts[0], buf.vs[0]]).toEqual([-1, -1]);
+  return Array.from(buf.ts.subarray(1, buf.n), (t, i) => sample(t, buf.vs[i + 1]!));
+}
+
+describe('PenaltyMergedSeries', () => {
   it('gives the samples of the sample-by-sample penalty merge on random replicas', () => {
     const rnd = rng(11);
     for (let k = 0; k < 400; k++) {
-      const n = 2 + (k % 3 === 0 ? 1 : 0);
+      const n = 2 + (k % 3 === 0 ? 1 : 0) + (k % 11 === 0 ? 1 : 0);
       const counter = k % 2 === 0 && n === 2;
       const reps = Array.from({ length: n }, () => randomReplica(rnd, 1_000_000 + Math.floor(rnd() * 3_000_000)));
       // Replicas that scrape at the same instants, too.
       if (k % 7 === 0) reps[1] = reps[0]!.map(([t, v]) => [t, v === 'stale' ? v : v + 1]);
       const per = 1 + Math.floor(rnd() * 150);
-      const merged = penaltyMergeChunks(
-        reps.map((r) => chunksOf(r, per)),
-        counter,
-      );
-      expect(samplesOf(merged as ChunkMeta[])).toEqual(reference(reps, counter));
-      for (let i = 1; i < merged!.length; i++) expect(merged![i]!.minTime).toBeGreaterThan(merged![i - 1]!.maxTime);
-      for (const c of merged!) expect(samplesOf([c])[0]![0]).toBe(c.minTime);
+      expect(merged(reps.map((r) => chunksOf(r, per)), counter)).toEqual(reference(reps, counter));
+    }
+  });
+
+  it('writes only the samples of the reader’s window into its buffer, stale markers dropped if asked', () => {
+    const rnd = rng(3);
+    for (let k = 0; k < 200; k++) {
+      const n = 2 + (k % 3 === 0 ? 1 : 0);
+      const counter = k % 2 === 0 && n === 2;
+      const reps = Array.from({ length: n }, () => randomReplica(rnd, 2_000_000));
+      const mint = Math.floor(rnd() * 1_500_000);
+      const window = { mint, maxt: mint + Math.floor(rnd() * 1_000_000), dropStale: k % 4 < 2 };
+      const want = reference(reps, counter).filter(([t, v]) => t >= window.mint && t <= window.maxt && !(window.dropStale && v === 'stale'));
+      expect(merged(reps.map((r) => chunksOf(r, 1 + Math.floor(rnd() * 150))), counter, window)).toEqual(want);
     }
   });
 
@@ -107,11 +126,11 @@ describe('penaltyMergeChunks', () => {
       const counter = k % 2 === 0 && n === 2;
       const reps = tightReplicas(rnd, n, 1 + Math.floor(rnd() * 600));
       const per = 1 + Math.floor(rnd() * 100);
-      expect(samplesOf(penaltyMergeChunks(reps.map((r) => chunksOf(r, per)), counter) as ChunkMeta[])).toEqual(reference(reps, counter));
+      expect(merged(reps.map((r) => chunksOf(r, per)), counter)).toEqual(reference(reps, counter));
     }
   });
 
-  it('keeps the followed replica’s chunks as they are and decodes none of the other’s after it fell behind', () => {
+  it('decodes none of the other replica’s chunks after it fell behind, nor any past the reader’s maxt', () => {
     const step = (offset: number): Sample[] => {
       const out: Sample[] = [];
       for (let t = offset; t < 7_200_000; t += 15_000) out.push([t, t / 1000]);
@@ -130,21 +149,23 @@ describe('penaltyMergeChunks', () => {
     });
     // A's first sample comes first; B's first, 7 s later, is past the initial 5 s penalty and before
     // A's second: the merge takes it and then follows B, whose samples are never 30 s apart.
-    const merged = penaltyMergeChunks([[a[0]!, ...a.slice(1).map(untouchable)], b], true) as ChunkMeta[];
-    expect(samplesOf(merged.slice(0, 1))).toEqual([[0, 0]]);
-    expect(merged.slice(1)).toHaveLength(b.length);
-    merged.slice(1).forEach((c, i) => expect(c).toBe(b[i]));
+    const got = merged([[a[0]!, ...a.slice(1).map(untouchable)], b], true);
+    expect(got).toEqual([[0, 0], ...step(7_000)]);
+    // Up to 1 h, B's chunks from the third (from 1 h 7 s on) are not needed.
+    const window = { mint: 0, maxt: 3_600_000, dropStale: false };
+    expect(merged([[a[0]!, ...a.slice(1).map(untouchable)], [...b.slice(0, 2), ...b.slice(2).map(untouchable)]], true, window)).toEqual(
+      got.filter(([t]) => t <= 3_600_000),
+    );
   });
 
-  it('switches across a gap: parts of chunks are re-encoded, a raised counter keeps its stale markers', () => {
+  it('switches across a gap: a raised counter keeps its stale markers', () => {
     const a: Sample[] = [];
     const b: Sample[] = [];
     for (let t = 0; t < 3_600_000; t += 15_000) {
       if (t < 1_200_000 || t >= 2_400_000) a.push([t, t / 1000]);
       b.push([t + 5_000, t === 1_800_000 ? 'stale' : t / 1000 - 100]);
     }
-    const merged = penaltyMergeChunks([chunksOf(a, 120), chunksOf(b, 120)], true) as ChunkMeta[];
-    const got = samplesOf(merged);
+    const got = merged([chunksOf(a, 120), chunksOf(b, 120)], true);
     expect(got).toEqual(reference([a, b], true));
     expect(got.find(([t]) => t === 1_805_000)).toEqual([1_805_000, 'stale']);
     // A's last sample is at 1185 s (value 1185); B may take over after 1185 s + 2 × 15 s, at 1220 s,
@@ -152,11 +173,11 @@ describe('penaltyMergeChunks', () => {
     expect(got.find(([t]) => t > 1_185_000)).toEqual([1_220_000, 1185]);
   });
 
-  it('declines what it cannot merge as chunks', () => {
+  it('declines what it cannot merge in bulk', () => {
     const a = chunksOf([[0, 1], [15_000, 2]], 120);
     const histogram: ChunkMeta = { ...a[0]!, chunk: { ...a[0]!.chunk, encoding: 2 } as Chunk };
-    expect(penaltyMergeChunks([a, [histogram]], false)).toBeUndefined();
-    expect(penaltyMergeChunks([a, a, a], true)).toBeUndefined();
-    expect(penaltyMergeChunks([a, []], true)).toEqual(a);
+    expect(PenaltyMergedSeries.of(Labels.EMPTY, [a, [histogram]], false)).toBeUndefined();
+    expect(PenaltyMergedSeries.of(Labels.EMPTY, [a, a, a], true)).toBeUndefined();
+    expect(merged([a, []], true)).toEqual(samplesOf(a));
   });
 });

@@ -1,30 +1,106 @@
-import { appendXORSamples, Encoding, XORChunk, xorSamplesBytes, type ChunkMeta } from '@strata/tsdb';
+import {
+  appendXORSamples, ArraySampleIterator, Encoding, isStaleNaN, SampleBuffer, type BulkSeries, type ChunkMeta, type Labels, type SampleIterator,
+  type SampleWindow,
+} from '@strata/tsdb';
 import { raised } from './adjustable.js';
 import { INITIAL_PENALTY_MS } from './penalty.js';
 
 /**
- * The penalty merge (penalty.ts) of replicas made of XOR chunks, computed ahead as a chunk list rather
- * than streamed sample by sample: while the merge follows one replica, its output is that replica's
- * own chunks, kept as they are (bytes untouched); only where it takes part of a chunk (around a switch
- * of replicas) or raises a counter replica are those samples encoded into a chunk of their own. The
- * result reads through the PromQL engine's whole-chunk path like any stored series, instead of through
- * a merging iterator called per sample, and the replica not followed is only decoded where the merge
- * could switch to it: its chunks that end before the furthest point it had to reach are skipped by
- * their time bounds.
+ * The penalty merge (penalty.ts) of replicas made of XOR chunks, written by the reader's request
+ * straight into its sample buffer: while the merge follows one replica, it copies that replica's
+ * decoded samples in runs, so the PromQL engine decodes each chunk it reads once (in the merge) rather
+ * than once to plan the merge and again to evaluate; a counter replica raised after a switch is raised
+ * as it is copied. The replica not followed is only decoded where the merge could switch to it: its
+ * chunks that end before the furthest point it had to reach are skipped by their time bounds, and the
+ * merge stops at the reader's maxt.
  *
  * The same samples as `penaltyMerge` over ChunksReplicaIterators (checked on random replicas in the
- * tests). Returns undefined
- * where it does not apply: a chunk not XOR-encoded, or a counter over more than two replicas (the
- * pairwise fold adjusts the replicas inside an earlier merge, which a finished chunk list cannot).
+ * tests). `of` returns undefined where it does not apply: a chunk not XOR-encoded, or a counter over
+ * more than two replicas (the pairwise fold adjusts the replicas inside an earlier merge, which the
+ * merged samples no longer allow).
  */
-export function penaltyMergeChunks(replicas: readonly (readonly ChunkMeta[])[], counter: boolean): ChunkMeta[] | undefined {
-  const [first, ...rest] = replicas;
-  if (first === undefined) throw new Error('penaltyMergeChunks needs at least one replica');
-  if (counter && rest.length > 1) return undefined;
-  if (replicas.some((r) => r.some((c) => c.chunk.encoding !== Encoding.XOR))) return undefined;
-  let merged: readonly ChunkMeta[] = first;
-  for (const r of rest) merged = mergeTwo(merged, r, counter);
-  return [...merged];
+export class PenaltyMergedSeries implements BulkSeries {
+  private constructor(
+    readonly labels: Labels,
+    private readonly replicas: readonly (readonly ChunkMeta[])[],
+    private readonly counter: boolean,
+  ) {}
+
+  static of(labels: Labels, replicas: readonly (readonly ChunkMeta[])[], counter: boolean): PenaltyMergedSeries | undefined {
+    if (replicas.length === 0) throw new Error('PenaltyMergedSeries needs at least one replica');
+    if (counter && replicas.length > 2) return undefined;
+    if (replicas.some((r) => r.some((c) => c.chunk.encoding !== Encoding.XOR))) return undefined;
+    return new PenaltyMergedSeries(labels, replicas, counter);
+  }
+
+  iterator(): SampleIterator {
+    const buf = new SampleBuffer();
+    this.appendSamples(buf, EVERYTHING);
+    return new ArraySampleIterator(buf.ts.subarray(0, buf.n), buf.vs.subarray(0, buf.n));
+  }
+
+  appendSamples(buf: SampleBuffer, window: SampleWindow): void {
+    const [first, ...rest] = this.replicas as [readonly ChunkMeta[], ...(readonly ChunkMeta[])[]];
+    if (rest.length === 0) rest.push([]);
+    // More than two replicas fold pairwise, each merge but the last into a buffer of its own.
+    let merged: SampleBuffer | undefined;
+    for (let i = 0; i < rest.length; i++) {
+      const last = i === rest.length - 1;
+      const into = last ? buf : new SampleBuffer();
+      const out = new Output(into, last ? window : EVERYTHING);
+      const a = merged === undefined ? new Replica(first, buffers[0], out) : Replica.decoded(merged, out);
+      mergeTwo(a, new Replica(rest[i] as readonly ChunkMeta[], buffers[1], out), this.counter, out);
+      merged = into;
+    }
+  }
+}
+
+const EVERYTHING: SampleWindow = { mint: Number.NEGATIVE_INFINITY, maxt: Number.POSITIVE_INFINITY, dropStale: false };
+
+/** Where the merge writes: the reader's buffer, within its window. */
+class Output {
+  /** A sample past maxt was reached: nothing later is wanted. */
+  done = false;
+  constructor(
+    private readonly buf: SampleBuffer,
+    private readonly window: SampleWindow,
+  ) {}
+
+  get maxt(): number {
+    return this.window.maxt;
+  }
+
+  /** Appends samples [from, to) of ts/vs, values raised by `offset`. */
+  append(ts: Float64Array, vs: Float64Array, from: number, to: number, offset: number): void {
+    const { mint, maxt, dropStale } = this.window;
+    while (from < to && (ts[from] as number) < mint) from++;
+    while (to > from && (ts[to - 1] as number) > maxt) {
+      to--;
+      this.done = true;
+    }
+    if (from >= to) return;
+    const buf = this.buf;
+    buf.reserve(buf.n + to - from);
+    const outTs = buf.ts;
+    const outVs = buf.vs;
+    let n = buf.n;
+    // Runs are short (a chunk at most): plain loops, no subarray views to allocate.
+    if (offset === 0 && !dropStale) {
+      for (let k = from; k < to; k++, n++) {
+        outTs[n] = ts[k] as number;
+        outVs[n] = vs[k] as number;
+      }
+    } else {
+      for (let k = from; k < to; k++) {
+        const v = vs[k] as number;
+        // Only a NaN can be a stale marker: the cheap test first.
+        if (v !== v && dropStale && isStaleNaN(v)) continue;
+        outTs[n] = ts[k] as number;
+        outVs[n++] = offset === 0 ? v : raised(v, offset);
+      }
+    }
+    buf.n = n;
+  }
 }
 
 /** Arrays a replica decodes its chunks into: two sets, reused by every merge (merges run one at a time). */
@@ -37,7 +113,7 @@ const buffers: [Buffers, Buffers] = [
   { ts: new Float64Array(128), vs: new Float64Array(128) },
 ];
 
-/** One replica's chunks decoded one at a time, with the samples of its current chunk the merge emitted. */
+/** One replica's chunks decoded one at a time (or samples merged already), with the samples the merge emitted. */
 class Replica {
   /** The decoded chunk's index and samples; the replica stands at sample `j`. */
   #ci = -1;
@@ -55,16 +131,23 @@ class Replica {
   #runFrom = -1;
   #runTo = -1;
   #runOffset = 0;
-
   constructor(
     private readonly chunks: readonly ChunkMeta[],
-    private readonly out: ChunkMeta[],
     private readonly buffers: Buffers,
+    private readonly out: Output,
   ) {
     this.ts = buffers.ts;
     this.vs = buffers.vs;
   }
 
+  /** A replica of samples merged already, standing before the first. */
+  static decoded(samples: SampleBuffer, out: Output): Replica {
+    const r = new Replica([], samples, out);
+    r.n = samples.n;
+    r.#ci = 0;
+    r.j = -1;
+    return r;
+  }
   t(): number {
     return this.ts[this.j] as number;
   }
@@ -139,38 +222,38 @@ class Replica {
     this.#runOffset = this.offset;
   }
 
-  /** Writes out the pending emitted samples: the chunk itself if they are all of it, unchanged. */
+  /** Writes out the pending emitted samples. */
   flush(): void {
     const from = this.#runFrom;
     if (from < 0) return;
     this.#runFrom = -1;
-    const to = this.#runTo + 1;
-    if (from === 0 && to === this.n && this.#runOffset === 0) {
-      this.out.push(this.chunks[this.#ci] as ChunkMeta);
-      return;
-    }
-    let vs = this.vs;
-    if (this.#runOffset !== 0) {
-      vs = adjusted.length >= to ? adjusted : (adjusted = new Float64Array(Math.max(to, 2 * adjusted.length)));
-      for (let k = from; k < to; k++) vs[k] = raised(this.vs[k] as number, this.#runOffset);
-    }
-    const chunk = XORChunk.fromBytes(xorSamplesBytes(this.ts, vs, from, to).slice());
-    this.out.push({ minTime: this.ts[from] as number, maxTime: this.ts[to - 1] as number, chunk });
+    this.out.append(this.ts, this.vs, from, this.#runTo + 1, this.#runOffset);
   }
 
-  /** Decodes chunk `ci` (or the first non-empty one after it) and stands at its first sample. */
+  /**
+   * Decodes chunk `ci` (or the first non-empty one after it) and stands at its first sample. A chunk
+   * that starts past the reader's maxt stands for itself with its first timestamp: the merge decides
+   * the same up to maxt without its other samples, and emitting it ends the output.
+   */
   #open(ci: number): boolean {
     this.flush();
     for (; ci < this.chunks.length; ci++) {
-      const bytes = (this.chunks[ci] as ChunkMeta).chunk.bytes;
+      const c = this.chunks[ci] as ChunkMeta;
+      this.#ci = ci;
+      this.j = 0;
+      if (c.minTime > this.out.maxt) {
+        this.ts[0] = c.minTime;
+        this.vs[0] = 0;
+        this.n = 1;
+        return true;
+      }
+      const bytes = c.chunk.bytes;
       const count = bytes.length < 2 ? 0 : ((bytes[0] as number) << 8) | (bytes[1] as number);
       if (this.ts.length < count) {
         this.ts = this.buffers.ts = new Float64Array(count);
         this.vs = this.buffers.vs = new Float64Array(count);
       }
       this.n = appendXORSamples(bytes, this.ts, this.vs, 0);
-      this.#ci = ci;
-      this.j = 0;
       if (this.n > 0) return true;
     }
     this.alive = false;
@@ -184,18 +267,12 @@ function settle(r: Replica): void {
   r.target = Number.NEGATIVE_INFINITY;
 }
 
-/** Scratch for the values of a raised run, as it is encoded. */
-let adjusted = new Float64Array(128);
-
 /**
  * The penalty merge of two replicas, step for step as PenaltyDedupIterator takes it (see there): the
  * replica that emitted takes its next sample; the other is only moved to its target where it could
  * be picked.
  */
-function mergeTwo(aChunks: readonly ChunkMeta[], bChunks: readonly ChunkMeta[], counter: boolean): ChunkMeta[] {
-  const out: ChunkMeta[] = [];
-  const a = new Replica(aChunks, out, buffers[0]);
-  const b = new Replica(bChunks, out, buffers[1]);
+function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output): void {
   a.next();
   b.next();
   let lastT = Number.NEGATIVE_INFINITY;
@@ -205,7 +282,8 @@ function mergeTwo(aChunks: readonly ChunkMeta[], bChunks: readonly ChunkMeta[], 
     cur.penalty = 0;
     lastT = t;
   };
-  for (;;) {
+  // Until the reader's maxt: later samples cannot change earlier ones.
+  while (!out.done) {
     const known = lastT !== Number.NEGATIVE_INFINITY;
     // Most steps keep the replica that emitted: taken in bulk.
     if (known) lastT = useA ? a.follow(b, lastT) : b.follow(a, lastT);
@@ -217,6 +295,7 @@ function mergeTwo(aChunks: readonly ChunkMeta[], bChunks: readonly ChunkMeta[], 
       const cur = useA ? a : b;
       const other = useA ? b : a;
       cur.next();
+      if (out.done) break;
       const target = lastT + 1 + other.penalty;
       if (target > other.target) other.target = target;
       if (cur.alive && (!other.alive || cur.t() < other.target)) {
@@ -255,5 +334,4 @@ function mergeTwo(aChunks: readonly ChunkMeta[], bChunks: readonly ChunkMeta[], 
   }
   a.flush();
   b.flush();
-  return out;
 }

@@ -1,7 +1,7 @@
 import { ChainMergeIterator, ChunkSeriesSamples, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
 import { ChunksReplicaIterator, CounterAdjustingIterator, isCounterFunc, PlainIterator, type AdjustableIterator } from './adjustable.js';
 import { penaltyMerge } from './penalty.js';
-import { penaltyMergeChunks } from './plan.js';
+import { PenaltyMergedSeries } from './plan.js';
 
 export type DedupFunc = 'penalty' | 'chain';
 
@@ -46,20 +46,20 @@ export function* dedupSeriesSet(sorted: Iterable<Series>, func: DedupFunc, selec
 
 /**
  * One series from its replicas (series with equal labels; one passes through unchanged). Replicas
- * that are all chunks are merged with the penalty rule right away into a chunked series
- * (penaltyMergeChunks), which readers take chunk by chunk; others are merged sample by sample as they
- * are read.
+ * that are all chunks are merged with the penalty rule as a reader asks for the samples, into its
+ * buffer (PenaltyMergedSeries); others are merged sample by sample as they are read.
  */
 export function dedupReplicas(replicas: readonly Series[], func: DedupFunc, selectFunc?: string): Series {
   const [first] = replicas;
   if (first === undefined) throw new Error('dedupReplicas needs at least one replica');
   if (replicas.length === 1) return first;
   if (func === 'penalty' && replicas.every((s) => s instanceof ChunkSeriesSamples)) {
-    const chunks = penaltyMergeChunks(
+    const merged = PenaltyMergedSeries.of(
+      first.labels,
       replicas.map((s) => (s as ChunkSeriesSamples).chunks),
       isCounterFunc(selectFunc),
     );
-    if (chunks !== undefined) return new ChunkSeriesSamples(first.labels, chunks);
+    if (merged !== undefined) return merged;
   }
   return new DedupSeries(first.labels, replicas, func, selectFunc);
 }

@@ -8,6 +8,25 @@ export interface Series {
   iterator(reuse?: SampleIterator): SampleIterator;
 }
 
+/** The samples a reader wants from a series: mint ≤ t ≤ maxt, optionally without stale markers. */
+export interface SampleWindow {
+  mint: number;
+  maxt: number;
+  dropStale: boolean;
+}
+
+/**
+ * A series that can also write its samples into a reader's buffer in one call (the PromQL engine's
+ * bulk path, as it decodes XOR chunks), rather than handing them out one at a time through an iterator.
+ */
+export interface BulkSeries extends Series {
+  appendSamples(buf: SampleBuffer, window: SampleWindow): void;
+}
+
+export function isBulkSeries(s: Series): s is BulkSeries {
+  return typeof (s as Partial<BulkSeries>).appendSamples === 'function';
+}
+
 /** A series as encoded chunks, time-ordered; chunks of one series may overlap only across replicas. */
 export interface ChunkSeries {
   readonly labels: Labels;

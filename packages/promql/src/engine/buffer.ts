@@ -1,7 +1,7 @@
 /** Buffers of samples: a series' samples loaded from its iterator, or the samples of an in-memory series. */
 import {
-  appendXORSamples, type ChunkMeta, ChunkSeriesSamples, isStaleNaN, SampleBuffer as TsdbSampleBuffer, XORChunk, type SampleIterator, type Series,
-  ValueType, type XORSampleFilter,
+  appendXORSamples, type ChunkMeta, ChunkSeriesSamples, isBulkSeries, isStaleNaN, SampleBuffer as TsdbSampleBuffer, XORChunk, type SampleIterator, type SampleWindow,
+  type Series, ValueType,
 } from '@strata/tsdb';
 import { EvalError } from './errors.js';
 
@@ -10,20 +10,21 @@ export class SampleBuffer extends TsdbSampleBuffer {
   /** The last load's iterator (of a chunk or of a series), recycled by the next. */
   #it: SampleIterator | undefined;
 
-  /** The bulk decoder's filter, one object rewritten per load. */
-  readonly #filter: XORSampleFilter = { mint: 0, maxt: 0, dropStale: false };
+  /** The window of the bulk paths, one object rewritten per load. */
+  readonly #filter: SampleWindow = { mint: 0, maxt: 0, dropStale: false };
 
   /**
    * Loads the samples with mint ≤ t ≤ maxt, optionally without stale markers. A chunked series' XOR
-   * chunks are decoded in one call each (tsdb's appendXORSamples), with no call per sample.
+   * chunks are decoded in one call each (tsdb's appendXORSamples), and a bulk series (merged replicas)
+   * writes its samples in one call, with no call per sample.
    */
   load(series: Series, mint: number, maxt: number, dropStale: boolean): void {
     this.n = 0;
+    const filter = this.#filter;
+    filter.mint = mint;
+    filter.maxt = maxt;
+    filter.dropStale = dropStale;
     if (series instanceof ChunkSeriesSamples) {
-      const filter = this.#filter;
-      filter.mint = mint;
-      filter.maxt = maxt;
-      filter.dropStale = dropStale;
       for (const c of series.chunks) {
         if (c.maxTime < mint) continue;
         if (c.minTime > maxt) break;
@@ -37,6 +38,8 @@ export class SampleBuffer extends TsdbSampleBuffer {
           this.#read(it, mint, maxt, dropStale);
         }
       }
+    } else if (isBulkSeries(series)) {
+      series.appendSamples(this, filter);
     } else {
       const it = series.iterator(this.#it);
       this.#it = it;
