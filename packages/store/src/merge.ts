@@ -1,7 +1,7 @@
 import { mergeByLabels, type Labels } from '@strata/tsdb';
 import type { AggrChunk } from '@strata/storeapi';
 import type { BlockSeries } from './block.js';
-import { RawChunkRuns, type RawChunkRun } from './rawchunks.js';
+import { RawChunkRun, RawChunkRuns } from './rawchunks.js';
 
 /** A series with its final labels (external labels added, replica labels removed). */
 export interface OutSeries {
@@ -22,8 +22,8 @@ interface Run {
  * in adjacent time ranges, or replicas once their replica label is removed) become one series with
  * their chunks in time order. Each block's chunks of a series are already in order, so the merge
  * moves them as one run: only the runs are ordered (a few per series, one per block), and the chunks
- * are sorted one by one only where runs overlap (overlapping blocks). Raw runs that follow one another
- * stay runs (written from the bytes read); only overlapping ones become objects to sort.
+ * are sorted one by one only where runs overlap (replicas, overlapping blocks). Raw runs stay runs
+ * (written from the bytes read), cut into pieces where they overlap.
  */
 export function mergeSorted(lists: readonly (readonly BlockSeries[])[]): readonly OutSeries[] {
   const nonEmpty = lists.filter((l) => l.length > 0);
@@ -68,10 +68,39 @@ function joinRuns(runs: Run[]): { chunks: AggrChunk[]; raw?: RawChunkRuns } {
     const raws = runs.flatMap((r) => (r.raw === undefined ? [] : [r.raw]));
     if (raws.length === 0) return { chunks: [] };
     if (raws.every((r, i) => i === 0 || follows(raws[i - 1] as RawChunkRun, r))) return { chunks: [], raw: new RawChunkRuns(raws) };
+    return { chunks: [], raw: new RawChunkRuns(interleave(raws)) };
   }
   const chunks = runs.flatMap((r) => (r.raw !== undefined ? r.raw.toAggrChunks() : r.chunks));
   if (!inTimeOrder(chunks)) chunks.sort(byTime);
   return { chunks };
+}
+
+/**
+ * Overlapping raw runs (replicas, overlapping blocks) in chunk order (byTime; equal chunks in run
+ * order, as a stable sort leaves them), as pieces of the runs: their chunks are written from the bytes
+ * read, as objects they would be copied and hashed again.
+ */
+function interleave(raws: readonly RawChunkRun[]): RawChunkRun[] {
+  const at = raws.map((r) => r.from);
+  /** Whether run k's next chunk sorts before run m's. */
+  const before = (k: number, i: number, m: number): boolean => {
+    const [a, b] = [(raws[k] as RawChunkRun).columns, (raws[m] as RawChunkRun).columns];
+    const j = at[m] as number;
+    const d = (a.minTime[i] as number) - (b.minTime[j] as number) || (a.maxTime[i] as number) - (b.maxTime[j] as number);
+    return d < 0 || (d === 0 && k < m);
+  };
+  const out: RawChunkRun[] = [];
+  for (;;) {
+    let k = -1;
+    for (let m = 0; m < raws.length; m++) if ((at[m] as number) < (raws[m] as RawChunkRun).to && (k < 0 || !before(k, at[k] as number, m))) k = m;
+    if (k < 0) return out;
+    const r = raws[k] as RawChunkRun;
+    const from = at[k] as number;
+    let to = from + 1;
+    while (to < r.to && raws.every((o, m) => m === k || (at[m] as number) >= o.to || before(k, to, m))) to++;
+    at[k] = to;
+    out.push(from === r.from && to === r.to ? r : new RawChunkRun(r.columns, from, to));
+  }
 }
 
 /** Whether `next`'s first chunk sorts (byTime) at or after `prev`'s last. */
