@@ -1,6 +1,6 @@
 // Streamed remote-read framing: frames split across network chunks, CRC32C checked, truncation detected;
 // chunks transcoded to StoreAPI bytes that the StoreAPI decoder reads back as the same chunks.
-import { decodeSeriesResponse, encodeSeriesResponse, MAX_INT64, MIN_INT64, ProtoWriter } from '@strata/storeapi';
+import { chunkHash, decodeSeriesResponse, encodeSeriesResponse, MAX_INT64, MIN_INT64, ProtoWriter } from '@strata/storeapi';
 import { crc32c } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import { decodeChunkedReadResponse, readFramePieces, readFrames, transcodeChunkedReadResponse } from './remoteread.js';
@@ -83,7 +83,7 @@ describe('readFrames', () => {
 });
 
 describe('transcodeChunkedReadResponse', () => {
-  it('re-encodes every chunk as a StoreAPI raw chunk: times, encoding renumbered, bytes kept', () => {
+  it('re-encodes every chunk as a StoreAPI raw chunk: times, encoding renumbered, bytes kept, xxhash64 added', () => {
     const chunks = [
       { minTime: 0, maxTime: 1, type: 1, data: [] as number[] },
       { minTime: -5, maxTime: MAX_INT64, type: 2, data: [1, 2, 3] },
@@ -107,10 +107,10 @@ describe('transcodeChunkedReadResponse', () => {
       if (!('series' in f)) throw new Error('not a series frame');
       return f.series.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, type: c.raw!.type + 1, data: [...c.raw!.data], hash: c.raw!.hash }));
     });
-    const want = (list: typeof chunks) => list.map((c) => ({ ...c, hash: 0n }));
+    const want = (list: typeof chunks) => list.map((c) => ({ ...c, hash: chunkHash(Buffer.from(c.data)) }));
     expect(decoded).toEqual([want(chunks), want(chunks.slice(1, 2)), []]);
 
-    // A series continued in the next frame: its chunks follow on, referring to both payloads.
+    // A series continued in the next frame: its chunks follow on.
     const [a, b] = series;
     a!.chunks.append(b!.chunks);
     const f = decodeSeriesResponse(encodeSeriesResponse({ series: { labels: a!.labels, chunks: [], extraChunks: a!.chunks } }));
@@ -121,5 +121,47 @@ describe('transcodeChunkedReadResponse', () => {
     const w = new ProtoWriter();
     w.fork(1).fork(2).int64(1, 1).uint32(3, 7).bytes(4, Buffer.from([1])).ldelim().ldelim();
     expect(() => transcodeChunkedReadResponse(w.finish())).toThrow(/unknown chunk encoding 7/);
+  });
+
+  it('hashes chunk data of every length as xxhash64 does, whatever the alignment', () => {
+    const w = new ProtoWriter();
+    w.fork(1);
+    w.fork(1).string(1, '__name__').string(2, 'a').ldelim();
+    const data: Buffer[] = [];
+    for (let n = 0; n < 300; n++) {
+      data.push(Buffer.from(Array.from({ length: n }, (_, i) => (i * 7919 + n * 31) & 0xff)));
+      w.fork(2).int64(1, n).int64(2, n + 1).uint32(3, 1).bytes(4, data[n]!).ldelim();
+    }
+    w.ldelim();
+    const [s] = transcodeChunkedReadResponse(w.finish());
+    const f = decodeSeriesResponse(encodeSeriesResponse({ series: { labels: s!.labels, chunks: [], extraChunks: s!.chunks } }));
+    if (!('series' in f)) throw new Error('not a series frame');
+    expect(f.series.chunks.map((c) => c.raw!.hash)).toEqual(data.map((d) => chunkHash(d)));
+    expect(f.series.chunks.map((c) => Buffer.from(c.raw!.data))).toEqual(data);
+  });
+
+  it('writes series of tiny chunks that outgrow twice the payload', () => {
+    const w = new ProtoWriter();
+    w.fork(1);
+    for (let i = 0; i < 1000; i++) w.fork(2).uint32(3, 1).ldelim();
+    w.ldelim();
+    const [s] = transcodeChunkedReadResponse(w.finish());
+    const f = decodeSeriesResponse(encodeSeriesResponse({ series: { labels: [], chunks: [], extraChunks: s!.chunks } }));
+    expect('series' in f && f.series.chunks.map((c) => c.raw!.hash)).toEqual(Array(1000).fill(chunkHash(new Uint8Array(0))));
+  });
+
+  it('rejects truncated and malformed chunks', () => {
+    const w = new ProtoWriter();
+    w.fork(1).fork(2).uint32(3, 1).bytes(4, Buffer.from([1, 2, 3])).int64(1, 1000).ldelim().ldelim();
+    const good = w.finish();
+    // Content length of the chunk's data field one more than there is.
+    const bad = Buffer.from(good);
+    bad[bad.indexOf(0x22) + 1] = 4;
+    expect(() => transcodeChunkedReadResponse(bad)).toThrow(/malformed chunk/);
+    // The chunk's last field, a varint, not ended within it.
+    const cut = Buffer.from(good);
+    cut[cut.length - 1] = 0x80;
+    expect(() => transcodeChunkedReadResponse(cut)).toThrow(/malformed chunk/);
+    expect(transcodeChunkedReadResponse(good)).toHaveLength(1);
   });
 });

@@ -6,9 +6,10 @@
  * ChunkedReadResponse), or SAMPLES (snappy block of ReadResponse) from Prometheus older than 2.13.
  */
 import { crc32c } from '@node-rs/crc32';
-import { delimitedFieldSize, type EncodedChunks, ProtoReader, ProtoWriter, putVarint32, readLabel, type LabelMatcher, WireType } from '@strata/storeapi';
-import { Encoding, type Label } from '@strata/tsdb';
+import { type EncodedChunks, ProtoReader, ProtoWriter, readLabel, type LabelMatcher } from '@strata/storeapi';
+import type { Label } from '@strata/tsdb';
 import snappy from 'snappy';
+import { transcoder } from './transcode-wasm.js';
 
 export const ResponseType = { SAMPLES: 0, STREAMED_XOR_CHUNKS: 1 } as const;
 export type ResponseType = (typeof ResponseType)[keyof typeof ResponseType];
@@ -101,258 +102,155 @@ export interface TranscodedSeries {
 }
 
 /**
- * Numbers kept per chunk, all offsets into its payload: the min_time and max_time fields (tag and
- * varint, copied as they are: both protos carry them as int64 fields 1 and 2), the StoreAPI encoding,
- * the data range, and the sizes of the Chunk and AggrChunk messages.
+ * Transcoded chunks are carved from 1 MiB slabs that are reused once the server has sent every series
+ * carved from them (`release()`): a query's worth (tens of MB) passes through a few slabs that stay
+ * in memory, where fresh buffers would cost a page fault per 4 KiB on first touch, besides their
+ * allocation and the scavenges V8 runs per few MB of new external memory.
  */
-const MIN_START = 0;
-const MIN_END = 1;
-const MAX_START = 2;
-const MAX_END = 3;
-const STORE_TYPE = 4;
-const DATA_START = 5;
-const DATA_END = 6;
-const RAW_SIZE = 7;
-const AGGR_SIZE = 8;
-const STRIDE = 9;
+const SLAB_BYTES = 1 << 20;
+/** Larger outputs get memory of their own. */
+const MAX_CARVED_BYTES = SLAB_BYTES >>> 2;
+/** Idle slabs kept for reuse (a query buffered for re-sorting holds all of its series' at once). */
+const MAX_FREE_SLABS = 16;
+
+class Slab {
+  readonly bytes = new Uint8Array(Buffer.allocUnsafeSlow(SLAB_BYTES).buffer);
+  used = 0;
+  /** Carved parts not yet released. */
+  live = 0;
+}
+
+let current: Slab | undefined;
+const free: Slab[] = [];
+
+function carve(n: number): { bytes: Uint8Array; slab: Slab | undefined } {
+  if (n > MAX_CARVED_BYTES) return { bytes: new Uint8Array(n), slab: undefined };
+  let slab = current;
+  if (slab === undefined || slab.used + n > SLAB_BYTES) {
+    if (slab !== undefined && slab.live === 0) recycle(slab);
+    slab = free.pop() ?? new Slab();
+    current = slab;
+  }
+  const bytes = slab.bytes.subarray(slab.used, slab.used + n);
+  slab.used += (n + 7) & ~7; // word-aligned starts for the copies out of it
+  slab.live++;
+  return { bytes, slab };
+}
+
+function releaseSlab(slab: Slab): void {
+  if (--slab.live > 0) return;
+  if (slab === current) slab.used = 0;
+  else recycle(slab);
+}
+
+function recycle(slab: Slab): void {
+  if (free.length >= MAX_FREE_SLABS) return;
+  slab.used = 0;
+  free.push(slab);
+}
 
 /**
- * Remote-read chunks of one series (from one or more payloads) that write themselves as StoreAPI raw
- * chunks (unhashed) straight from the payload into the gRPC frame: no object per chunk, no decoded
- * number, one copy of the chunk bytes. Offsets are kept in a small-integer array per series.
+ * The chunks of one series (from one or more payloads) as encoded Series.chunks fields (AggrChunk with
+ * a raw, hashed Chunk each), which the Series message takes by copying them in.
  */
 export class TranscodedChunks implements EncodedChunks {
   size = 0;
-  /** Payload of each chunk, and STRIDE numbers per chunk. */
-  readonly #sources: Buffer[] = [];
-  readonly #nums: number[] = [];
+  #parts: Uint8Array[] = [];
+  #slabs: (Slab | undefined)[] = [];
 
-  /** Adds the prompb.Chunk (min_time 1, max_time 2, type 3, data 4) at `b[start, end)`. */
-  add(b: Buffer, start: number, end: number): void {
-    let minStart = 0;
-    let minEnd = 0;
-    let maxStart = 0;
-    let maxEnd = 0;
-    let type = 0;
-    let dataStart = 0;
-    let dataEnd = 0;
-    let p = start;
-    // Fields 1-4 have one-byte tags and are read in place; anything else is skipped generically.
-    while (p < end) {
-      const t = b[p++]!;
-      if (t === 8 || t === 16) {
-        const fieldStart = p - 1;
-        while (p < end && b[p++]! >= 0x80);
-        if (t === 8) {
-          minStart = fieldStart;
-          minEnd = p;
-        } else {
-          maxStart = fieldStart;
-          maxEnd = p;
-        }
-      } else if (t === 24) {
-        type = b[p++]!; // an encoding is below 128: a one-byte varint
-      } else if (t === 34) {
-        let c = b[p++]!;
-        let n = c & 0x7f;
-        // Integer shifts: a chunk's length fits in 4 varint bytes (frames are at most 50 MB).
-        for (let shift = 7; c >= 0x80; shift += 7) {
-          if (shift > 21) throw new Error(`remote read: chunk length too large at offset ${p}`);
-          c = b[p++]!;
-          n |= (c & 0x7f) << shift;
-        }
-        dataStart = p;
-        p += n;
-        dataEnd = p;
-      } else {
-        const r = new ProtoReader(b, p - 1, end);
-        r.skip(r.tag() & 7);
-        p = r.pos;
-      }
-    }
-    if (p !== end || minEnd - minStart > 11 || maxEnd - maxStart > 11) throw new Error(`remote read: malformed chunk at offset ${start}`);
-    if (type < Encoding.XOR || type > Encoding.FloatHistogram) throw new Error(`remote read: unknown chunk encoding ${type}`);
-    const storeType = type - 1; // the StoreAPI numbers encodings from XOR = 0
-    const raw = (storeType === 0 ? 0 : 2) + (dataEnd === dataStart ? 0 : delimitedFieldSize(dataEnd - dataStart));
-    const aggr = minEnd - minStart + (maxEnd - maxStart) + delimitedFieldSize(raw);
-    this.#sources.push(b);
-    this.#nums.push(minStart, minEnd, maxStart, maxEnd, storeType, dataStart, dataEnd, raw, aggr);
-    this.size += delimitedFieldSize(aggr);
+  /** Adds a copy of the encoded chunks in `src`. */
+  add(src: Uint8Array): void {
+    const { bytes, slab } = carve(src.length);
+    bytes.set(src);
+    this.#parts.push(bytes);
+    this.#slabs.push(slab);
+    this.size += bytes.length;
   }
 
-  /** Appends the chunks of the same series from a later payload. */
+  /** Takes over the chunks of the same series from a later payload. */
   append(other: TranscodedChunks): void {
-    for (const s of other.#sources) this.#sources.push(s);
-    for (const n of other.#nums) this.#nums.push(n);
+    for (const p of other.#parts) this.#parts.push(p);
+    for (const slab of other.#slabs) this.#slabs.push(slab);
     this.size += other.size;
+    other.#parts = [];
+    other.#slabs = [];
+    other.size = 0;
   }
 
-  /**
-   * Writes AggrChunk { min_time 1, max_time 2, raw 3: Chunk { type 1, data 2 } } per chunk, each straight
-   * into the writer's buffer (no call per field: this runs for every chunk a query returns).
-   */
   write(w: ProtoWriter): void {
-    const n = this.#nums;
-    for (let i = 0, k = 0; k < n.length; i++, k += STRIDE) {
-      const src = this.#sources[i]!;
-      const aggr = n[k + AGGR_SIZE]!;
-      const b = w.room(aggr + 6); // tag, length varint (5 bytes at most) and content
-      let p = putVarint32(b, w.pos, (2 << 3) | WireType.LengthDelimited);
-      p = putVarint32(b, p, aggr);
-      for (let j = n[k + MIN_START]!, e = n[k + MIN_END]!; j < e; j++) b[p++] = src[j]!;
-      for (let j = n[k + MAX_START]!, e = n[k + MAX_END]!; j < e; j++) b[p++] = src[j]!;
-      b[p++] = (3 << 3) | WireType.LengthDelimited;
-      p = putVarint32(b, p, n[k + RAW_SIZE]!);
-      const type = n[k + STORE_TYPE]!;
-      if (type !== 0) {
-        b[p++] = (1 << 3) | WireType.Varint;
-        b[p++] = type;
-      }
-      const dataStart = n[k + DATA_START]!;
-      const dataEnd = n[k + DATA_END]!;
-      if (dataEnd > dataStart) {
-        b[p++] = (2 << 3) | WireType.LengthDelimited;
-        p = putVarint32(b, p, dataEnd - dataStart);
-        p += src.copy(b, p, dataStart, dataEnd);
-      }
-      w.advance(p);
+    for (const p of this.#parts) {
+      const at = w.pos;
+      w.room(p.length).set(p, at);
+      w.advance(at + p.length);
     }
+  }
+
+  /** The series has been sent: its slabs may be carved again. It cannot be written after this. */
+  release(): void {
+    for (const slab of this.#slabs) if (slab !== undefined) releaseSlab(slab);
+    this.#parts = [];
+    this.#slabs = [];
   }
 }
 
-/**
- * A frame payload given as the pieces of the network chunks it spans, read without joining them: a
- * label or chunk message that straddles two pieces is copied out whole, everything else is read in place.
- */
-class PieceCursor {
-  readonly #pieces: readonly Buffer[];
-  #i = 0;
-  /** Payload offset of the current piece. */
-  #base = 0;
-  #buf: Buffer;
-  #pos = 0;
-  /** The buffer holding the bytes the last `take()` returned the start of. */
-  held: Buffer = EMPTY;
+/** The transcoder's memory as a Buffer (for reading labels), made again when the memory grows. */
+let memory = Buffer.from(transcoder.memory.buffer);
 
-  constructor(pieces: readonly Buffer[]) {
-    this.#pieces = pieces;
-    this.#buf = pieces[0] ?? EMPTY;
-  }
-
-  /** Payload offset of the next byte. */
-  get offset(): number {
-    return this.#base + this.#pos;
-  }
-
-  get done(): boolean {
-    while (this.#pos >= this.#buf.length) {
-      if (this.#i + 1 >= this.#pieces.length) return true;
-      this.#next();
-    }
-    return false;
-  }
-
-  #next(): void {
-    if (this.#i + 1 >= this.#pieces.length) throw new Error(`remote read: message truncated at payload offset ${this.offset}`);
-    this.#base += this.#buf.length;
-    this.#buf = this.#pieces[++this.#i]!;
-    this.#pos = 0;
-  }
-
-  #byte(): number {
-    while (this.#pos >= this.#buf.length) this.#next();
-    return this.#buf[this.#pos++]!;
-  }
-
-  /** A varint of at most 32 bits (tags and lengths). */
-  uint32(): number {
-    // Fast path: a one- or two-byte varint (every tag, most lengths) inside the current piece.
-    const b = this.#buf;
-    const p = this.#pos;
-    if (p + 1 < b.length) {
-      const c0 = b[p]!;
-      if (c0 < 0x80) {
-        this.#pos = p + 1;
-        return c0;
-      }
-      const c1 = b[p + 1]!;
-      if (c1 < 0x80) {
-        this.#pos = p + 2;
-        return (c0 & 0x7f) | (c1 << 7);
-      }
-    }
-    return this.#uint32Slow();
-  }
-
-  #uint32Slow(): number {
-    let v = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      const b = this.#byte();
-      v += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return v;
-    }
-    throw new Error(`remote read: bad varint at payload offset ${this.offset}`);
-  }
-
-  /** The next `n` bytes, in `held` from the returned offset on. */
-  take(n: number): number {
-    if (this.#buf.length - this.#pos >= n) {
-      this.held = this.#buf;
-      this.#pos += n;
-      return this.#pos - n;
-    }
-    const out = Buffer.allocUnsafe(n);
-    for (let filled = 0; filled < n; ) {
-      if (this.#pos >= this.#buf.length) this.#next();
-      const k = Math.min(n - filled, this.#buf.length - this.#pos);
-      this.#buf.copy(out, filled, this.#pos, this.#pos + k);
-      filled += k;
-      this.#pos += k;
-    }
-    this.held = out;
-    return 0;
-  }
-
-  skip(wireType: number): void {
-    if (wireType === WireType.Varint) while (this.#byte() >= 0x80);
-    else if (wireType === WireType.LengthDelimited) this.take(this.uint32());
-    else if (wireType === WireType.Fixed64) this.take(8);
-    else if (wireType === WireType.Fixed32) this.take(4);
-    else throw new Error(`remote read: unsupported wire type ${wireType} at payload offset ${this.offset}`);
-  }
+function reserve(bytes: number): void {
+  const have = transcoder.memory.buffer.byteLength;
+  if (bytes > have) transcoder.memory.grow(Math.ceil((bytes - have) / 65536));
+  if (memory.buffer !== transcoder.memory.buffer) memory = Buffer.from(transcoder.memory.buffer);
 }
 
-const EMPTY = Buffer.alloc(0);
-
 /**
- * Reads one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }) for
- * transcoding, given whole or as the pieces `readFramePieces` yields; the chunks keep referring to them.
+ * Reads one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }), given
+ * whole or as the pieces `readFramePieces` yields, and transcodes its chunks (transcode.wat): the payload
+ * is copied into the transcoder's memory once, and each series' chunks are written there with their
+ * hashes in one call, then copied out. The result refers to neither the payload nor that memory.
  */
-export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Buffer[]): TranscodedSeries[] {
-  const cur = new PieceCursor(Array.isArray(payload) ? payload : [asBuffer(payload as Uint8Array)]);
+export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint8Array[]): TranscodedSeries[] {
+  const pieces = Array.isArray(payload) ? (payload as readonly Uint8Array[]) : [payload as Uint8Array];
+  let len = 0;
+  for (const p of pieces) len += p.length;
+  // The output region follows the payload; chunks grow by their hash, so twice the payload is plenty
+  // but for series of tiny chunks, for which it is doubled until they fit.
+  const outStart = (len + 7) & ~7;
+  let outLimit = outStart + 2 * len + 64;
+  reserve(outLimit);
+  let off = 0;
+  for (const p of pieces) {
+    memory.set(p, off);
+    off += p.length;
+  }
   const out: TranscodedSeries[] = [];
-  while (!cur.done) {
-    const t = cur.uint32();
+  let r = new ProtoReader(memory, 0, len);
+  while (!r.done) {
+    const t = r.tag();
     if (t !== 10) {
-      cur.skip(t & 7);
+      r.skip(t & 7);
       continue;
     }
-    const end = cur.uint32() + cur.offset;
-    const series: TranscodedSeries = { labels: [], chunks: new TranscodedChunks() };
-    while (cur.offset < end) {
-      const u = cur.uint32();
-      if (u === 10) {
-        const n = cur.uint32();
-        const start = cur.take(n);
-        series.labels.push(readLabel(new ProtoReader(cur.held, start, start + n)));
-      } else if (u === 18) {
-        const n = cur.uint32();
-        const start = cur.take(n);
-        series.chunks.add(cur.held, start, start + n);
-      } else cur.skip(u & 7);
+    const end = r.enter();
+    const start = r.pos;
+    const labels: Label[] = [];
+    while (r.pos < end) {
+      const u = r.tag();
+      if (u === 10) labels.push(readLabel(r.sub()));
+      else r.skip(u & 7);
     }
-    if (cur.offset !== end) throw new Error(`remote read: field beyond the end of a series at payload offset ${cur.offset}`);
-    out.push(series);
+    r.leave(end);
+    let written = transcoder.transcode(start, end, outStart, outLimit);
+    while (written === -2) {
+      outLimit = outStart + 2 * (outLimit - outStart);
+      reserve(outLimit);
+      written = transcoder.transcode(start, end, outStart, outLimit);
+    }
+    if (written === -1) throw new Error(`remote read: malformed chunk in the series at payload offset ${start}`);
+    if (written === -3) throw new Error(`remote read: unknown chunk encoding ${transcoder.badType()}`);
+    if (r.source !== memory) r = new ProtoReader(memory, end, len);
+    const chunks = new TranscodedChunks();
+    if (written > outStart) chunks.add(new Uint8Array(memory.buffer, outStart, written - outStart));
+    out.push({ labels, chunks });
   }
   return out;
 }

@@ -17,7 +17,7 @@ import {
   type SeriesRequest,
   StoreError,
   type StoreServer,
-  unhashedStoreChunk,
+  storeChunk,
 } from '@strata/storeapi';
 import { compareStrings, Encoding, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
@@ -261,7 +261,7 @@ function encodeSamples(timestamps: readonly number[], values: readonly number[])
     const chunk = new XORChunk();
     const app = chunk.appender();
     for (let j = i; j < end; j++) app.append(timestamps[j]!, values[j]!);
-    out.push({ minTime: timestamps[i]!, maxTime: timestamps[end - 1]!, raw: unhashedStoreChunk(Encoding.XOR, chunk.bytes) });
+    out.push({ minTime: timestamps[i]!, maxTime: timestamps[end - 1]!, raw: storeChunk(Encoding.XOR, chunk.bytes) });
   }
   return out;
 }

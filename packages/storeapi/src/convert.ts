@@ -23,14 +23,6 @@ export function storeChunk(enc: Encoding, data: Uint8Array): StoreChunk {
   return { type: toStoreEncoding(enc), data, hash: chunkHash(data) };
 }
 
-/**
- * A StoreAPI raw chunk without a hash (0 = not computed, which the StoreAPI allows): for streams that
- * pass chunks through and would otherwise hash every byte; readers fall back to comparing bytes.
- */
-export function unhashedStoreChunk(enc: Encoding, data: Uint8Array): StoreChunk {
-  return { type: toStoreEncoding(enc), data, hash: 0n };
-}
-
 /** A StoreAPI series from labels and chunk metas (raw chunks, hashed, bytes not copied). */
 export function toStoreSeries(labels: Labels | readonly Label[], chunks: readonly ChunkMeta[]): StoreSeries {
   const out: AggrChunk[] = new Array(chunks.length);

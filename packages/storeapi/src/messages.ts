@@ -55,6 +55,11 @@ export interface EncodedChunks {
   /** Bytes `write` adds. */
   readonly size: number;
   write(w: ProtoWriter): void;
+  /**
+   * Called by the server once the series has been encoded into a message that went out: the memory
+   * behind the chunks may be reused. Not called for series a failed call never sent.
+   */
+  release?(): void;
 }
 
 export interface LabelMatcher {

@@ -164,8 +164,10 @@ class FrameSink {
   #write(frame: SeriesResponse | SizedSeriesBatch | SeriesMessages): Promise<void> | undefined {
     this.#inFlight++;
     const onWritten = (err: Error | null | undefined) => {
-      // Once written to the socket, the frame's message buffer can take another message.
+      // Once written to the socket, the frame's message buffer can take another message, and the
+      // series' own encoded chunks have been copied into it.
       seriesMessages.written(frame);
+      releaseChunks(frame);
       // The transport is free: the series that waited for it go out now, in one write (whose 'drain', if
       // it needs one, the next series waits for).
       if (--this.#inFlight === 0 && err == null && this.#batchSize <= 1) this.flush()?.catch(() => {});
@@ -185,6 +187,12 @@ class FrameSink {
       this.#call.once('close', onClose);
     });
   }
+}
+
+function releaseChunks(frame: SeriesResponse | SizedSeriesBatch | SeriesMessages): void {
+  if ('series' in frame) frame.series.extraChunks?.release?.();
+  else if ('batch' in frame) for (const s of frame.batch) s.extraChunks?.release?.();
+  else if ('messages' in frame) for (const s of frame.messages) s.extraChunks?.release?.();
 }
 
 async function streamSeries(impl: StoreServer, call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, ctx: CallContext): Promise<void> {
