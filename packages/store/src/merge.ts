@@ -76,30 +76,59 @@ function joinRuns(runs: Run[]): { chunks: AggrChunk[]; raw?: RawChunkRuns } {
 }
 
 /**
- * Overlapping raw runs (replicas, overlapping blocks) in chunk order (byTime; equal chunks in run
- * order, as a stable sort leaves them), as pieces of the runs: their chunks are written from the bytes
- * read, as objects they would be copied and hashed again.
+ * Overlapping raw runs (replicas, overlapping blocks), sorted by their first chunk, in chunk order
+ * (byTime), as pieces of the runs: their chunks are written from the bytes read, as objects they would
+ * be copied and hashed again. Runs that follow one another (one replica's blocks) are chained first,
+ * so that chunks are only compared across chains (one per replica).
  */
 function interleave(raws: readonly RawChunkRun[]): RawChunkRun[] {
-  const at = raws.map((r) => r.from);
-  /** Whether run k's next chunk sorts before run m's. */
-  const before = (k: number, i: number, m: number): boolean => {
-    const [a, b] = [(raws[k] as RawChunkRun).columns, (raws[m] as RawChunkRun).columns];
-    const j = at[m] as number;
-    const d = (a.minTime[i] as number) - (b.minTime[j] as number) || (a.maxTime[i] as number) - (b.maxTime[j] as number);
-    return d < 0 || (d === 0 && k < m);
-  };
+  const chains: RawChunkRun[][] = [];
+  for (const r of raws) {
+    if (r.count === 0) continue;
+    const chain = chains.find((c) => follows(c[c.length - 1] as RawChunkRun, r));
+    if (chain !== undefined) chain.push(r);
+    else chains.push([r]);
+  }
+  const cursors = chains.map((c) => new ChainCursor(c));
   const out: RawChunkRun[] = [];
   for (;;) {
-    let k = -1;
-    for (let m = 0; m < raws.length; m++) if ((at[m] as number) < (raws[m] as RawChunkRun).to && (k < 0 || !before(k, at[k] as number, m))) k = m;
-    if (k < 0) return out;
-    const r = raws[k] as RawChunkRun;
-    const from = at[k] as number;
+    let best: ChainCursor | undefined;
+    for (const c of cursors) if (c.run !== undefined && (best === undefined || c.sortsBefore(best.run as RawChunkRun, best.at))) best = c;
+    if (best === undefined) return out;
+    const run = best.run as RawChunkRun;
+    const from = best.at;
     let to = from + 1;
-    while (to < r.to && raws.every((o, m) => m === k || (at[m] as number) >= o.to || before(k, to, m))) to++;
-    at[k] = to;
-    out.push(from === r.from && to === r.to ? r : new RawChunkRun(r.columns, from, to));
+    while (to < run.to && cursors.every((c) => c === best || c.run === undefined || !c.sortsBefore(run, to))) to++;
+    out.push(from === run.from && to === run.to ? run : new RawChunkRun(run.columns, from, to));
+    best.skipTo(to);
+  }
+}
+
+/** A chain of runs read chunk by chunk: the run and row of its next chunk (run undefined: done). */
+class ChainCursor {
+  #k = 0;
+  run: RawChunkRun | undefined;
+  at: number;
+
+  constructor(private readonly chain: readonly RawChunkRun[]) {
+    this.run = chain[0];
+    this.at = this.run?.from ?? 0;
+  }
+
+  /** Whether this cursor's next chunk sorts before row `i` of `other`'s columns (ties: not before). */
+  sortsBefore(other: RawChunkRun, i: number): boolean {
+    const a = (this.run as RawChunkRun).columns;
+    const b = other.columns;
+    const d = (a.minTime[this.at] as number) - (b.minTime[i] as number) || (a.maxTime[this.at] as number) - (b.maxTime[i] as number);
+    return d < 0;
+  }
+
+  /** Moves to row `to` of the current run, or to the next run where that is its end. */
+  skipTo(to: number): void {
+    this.at = to;
+    if (to < (this.run as RawChunkRun).to) return;
+    this.run = this.chain[++this.#k];
+    this.at = this.run?.from ?? 0;
   }
 }
 
