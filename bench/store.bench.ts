@@ -1,5 +1,5 @@
 /**
- * `pnpm bench store [--series=N] [--days=D] [--step=S] [--rounds=N] [--wide=N]`
+ * `pnpm bench store [--series=N] [--days=D] [--step=S] [--rounds=N] [--wide=N] [--cpu-prof-dir=DIR]`
  *
  * The store gateway over a bucket of 2h blocks (default 1,000 series × 7 days at a 30s step, written
  * with Strata's own BlockWriter, uploaded to s3rver), per query: latency (cold: first run, warm: best
@@ -9,33 +9,41 @@
  *
  * Series throughput is measured on a wide selection, so that per-request and per-block costs are
  * amortized over many series: one more 2h block of `--wide` series (default 100,000, same sample
- * generator), all of them selected. It is served twice, from s3rver and from a filesystem bucket (the
- * store gateway alone, without s3rver's share of the two cores), each by its own store gateway:
- * series/s (and MiB/s of chunk bytes) cold (index cache empty) and warm (best of the other rounds:
- * postings and series entries cached, chunks always read from the bucket, as with Thanos' defaults),
- * against `promtool tsdb dump` of the same block. The client reads in the same process, as a querier
- * would over gRPC, asking for batches of 64 series per frame as Thanos' querier does
- * (`response_batch_size`), so its decoding shares the CPU with the store gateway. A supplementary
- * line gives the same selection with skip_chunks (labels only): the per-series cost apart from chunks.
- * Each throughput line also gives series per CPU-second of this process (store gateway and client),
- * which other work on a shared machine disturbs less than wall time. No chunk cache is involved: every
- * round reads its chunks from the bucket.
+ * generator), all of them selected. It is served twice, from s3rver and from a filesystem bucket, each
+ * by a store gateway of its own running as in deployments: `strata store` (the built CLI) in its own
+ * process, read over gRPC by this process as a querier would, asking for batches of 64 series per frame
+ * as Thanos' querier does (`response_batch_size`). Reported: series/s (and MiB/s of chunk bytes) at this
+ * client, cold (index cache empty) and warm (best of the other rounds: postings and series entries
+ * cached, chunks always read from the bucket, as with Thanos' defaults), against `promtool tsdb dump` of
+ * the same block; and the store gateway's own CPU per series (its process_cpu_seconds_total, from its
+ * /metrics, around each round), as series per CPU-second of the store gateway: what one core of it
+ * serves, which other work on a shared machine disturbs less than wall time. On 2 cores the client's
+ * decoding (and s3rver) share the machine with the store gateway, so wall series/s is the lower of the
+ * two processes' rates. A supplementary line gives the same selection with skip_chunks (labels only):
+ * the per-series cost apart from chunks. No chunk cache is involved: every round reads its chunks from
+ * the bucket. `--cpu-prof-dir=DIR` writes V8 CPU profiles of both store gateways there.
+ *
+ * The 1,000-series × 7-day queries run against a store gateway in this process (its heap per idle
+ * block is measured here); their throughput line counts this process' CPU (store gateway and client).
  */
 import { spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { uploadBlock } from '../packages/block/src/index.js';
-import { FilesystemBucket, newBucket, parseBucketConfig, type Bucket } from '../packages/objstore/src/index.js';
+import { newBucket, parseBucketConfig, type Bucket } from '../packages/objstore/src/index.js';
 import { nopLogger } from '../packages/runtime/src/index.js';
 import { seriesRequest, StoreClient, type LabelMatcher, type SeriesResponse, type StoreSeries } from '../packages/storeapi/src/index.js';
 import { start } from '../packages/store/src/index.js';
 import { BlockWriter, Labels, type SampleIterator, ValueType } from '../packages/tsdb/src/index.js';
-import { tempDir } from '../test/harness/process.js';
+import { freePort, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
 import { startS3rver } from '../test/harness/s3.js';
 
+
+const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 
 /** Runs promtool, draining its output without keeping it (a 7-day dump is larger than a JS string may be). */
 function promtoolDump(args: string[]): Promise<void> {
@@ -106,23 +114,44 @@ async function writeBlocks(data: string, labels: readonly Labels[], from: number
   return blocks;
 }
 
-async function metricSum(registryText: () => Promise<string>, name: string): Promise<number> {
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await registryText());
+function metricSum(text: string, name: string): number {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
+}
+
+/** `strata store` over the bucket `objstoreYaml` describes, in a process of its own, ready (first sync done). */
+async function startStoreProcess(dir: string, name: string, objstoreYaml: string, nodeArgs: string[]): Promise<{ proc: Managed; grpc: string; metrics: () => Promise<string> }> {
+  const config = join(dir, `${name}.objstore.yaml`);
+  await writeFile(config, objstoreYaml);
+  const http = `127.0.0.1:${await freePort()}`;
+  const grpc = `127.0.0.1:${await freePort()}`;
+  const args = [...nodeArgs, CLI, 'store', `--objstore.config-file=${config}`, `--data-dir=${join(dir, name)}`, `--http-address=${http}`, `--grpc-address=${grpc}`, '--log.level=warn'];
+  const proc = startProcess('node', args, { logFile: join(dir, `${name}.log`) });
+  await waitForHttp(`http://${http}/-/ready`, { proc, timeoutMs: 120_000 });
+  return { proc, grpc, metrics: async () => (await fetch(`http://${http}/metrics`)).text() };
 }
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { series: { type: 'string', default: '1000' }, days: { type: 'string', default: '7' }, step: { type: 'string', default: '30' }, rounds: { type: 'string', default: '3' }, wide: { type: 'string', default: '100000' } },
+    options: {
+      series: { type: 'string', default: '1000' },
+      days: { type: 'string', default: '7' },
+      step: { type: 'string', default: '30' },
+      rounds: { type: 'string', default: '3' },
+      wide: { type: 'string', default: '100000' },
+      'cpu-prof-dir': { type: 'string' },
+    },
   });
   const nSeries = Number(values.series);
   const nWide = Number(values.wide);
   const days = Number(values.days);
   const step = Number(values.step) * 1000;
   const rounds = Number(values.rounds);
+  const profDir = values['cpu-prof-dir'];
   const dir = await tempDir('strata-store-bench-');
   const s3 = await startS3rver();
+  const procs: Managed[] = [];
   try {
     const end = Math.floor((Date.now() - 3 * 3_600_000) / BLOCK_MS) * BLOCK_MS;
     const start0 = end - days * 24 * 3_600_000;
@@ -152,8 +181,9 @@ export async function main(args: string[]): Promise<void> {
 
     const client = new StoreClient(store.grpcAddress);
     const metricsText = async () => store.registry.metrics();
+    // The wide queries' client and store gateway (another process, whose CPU is reported); the others use `client` and `store`.
     const h = 3_600_000;
-    const queries: { name: string; matchers: LabelMatcher[]; selector: string; mint: number; maxt: number; client?: StoreClient; metrics?: () => Promise<string>; dir?: string; throughput?: boolean }[] = [
+    const queries: { name: string; matchers: LabelMatcher[]; selector: string; mint: number; maxt: number; client?: StoreClient; metrics?: () => Promise<string>; dir?: string; throughput?: boolean; ownProcess?: boolean }[] = [
       { name: '1 series, 7d', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: start0, maxt: end },
       { name: '1 series, 3h mid-block', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: end - 30 * h - h / 2, maxt: end - 27 * h - h / 2 },
       { name: `${nSeries / 10} series (job), 1d`, matchers: [{ type: 0, name: 'job', value: 'job3' }], selector: '{job="job3"}', mint: end - 24 * h, maxt: end },
@@ -165,19 +195,26 @@ export async function main(args: string[]): Promise<void> {
     const wideData = join(dir.path, 'wide');
     await mkdir(join(wideData, 'wal'), { recursive: true });
     const wideLabels = Array.from({ length: nWide }, (_, s) => Labels.from({ __name__: 'bench_wide', job: `job${s % 10}`, instance: `host${s}:9100` })).sort(Labels.compare);
-    const wideS3 = newBucket(parseBucketConfig(s3.configYaml({ prefix: 'wide' })));
-    const wideFs = new FilesystemBucket(join(dir.path, 'wide-bucket'));
+    const wideS3Yaml = s3.configYaml({ prefix: 'wide' });
+    const wideFsYaml = `type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'wide-bucket')}\n`;
+    const wideS3 = newBucket(parseBucketConfig(wideS3Yaml));
+    const wideFs = newBucket(parseBucketConfig(wideFsYaml));
     t0 = performance.now();
     await writeBlocks(wideData, wideLabels, end - BLOCK_MS, end, step, [wideS3, wideFs]);
     console.log(`wide block: ${nWide} series × 2h written and uploaded (s3rver and filesystem) in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+    const profile = (name: string) => (profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
     const wideStores = await Promise.all(
-      [wideS3, wideFs].map((b, i) => start({ bucket: b, dataDir: join(dir.path, `wide-store-${i}`), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger })),
+      [
+        ['wide-store-s3rver', wideS3Yaml],
+        ['wide-store-filesystem', wideFsYaml],
+      ].map(([name, yaml]) => startStoreProcess(dir.path, name as string, yaml as string, profile(name as string))),
     );
-    const wideClients = wideStores.map((s) => new StoreClient(s.grpcAddress));
+    procs.push(...wideStores.map((s) => s.proc));
+    const wideClients = wideStores.map((s) => new StoreClient(s.grpc));
     const wide = { matchers: [{ type: 0, name: '__name__', value: 'bench_wide' }] as LabelMatcher[], selector: '{__name__="bench_wide"}', mint: end - BLOCK_MS, maxt: end - 1, dir: wideData, throughput: true };
     queries.push(
-      { name: `${nWide} series, 2h (s3rver)`, ...wide, client: wideClients[0]!, metrics: async () => wideStores[0]!.registry.metrics() },
-      { name: `${nWide} series, 2h (filesystem)`, ...wide, client: wideClients[1]!, metrics: async () => wideStores[1]!.registry.metrics() },
+      { name: `${nWide} series, 2h (s3rver)`, ...wide, client: wideClients[0]!, metrics: wideStores[0]!.metrics, ownProcess: true },
+      { name: `${nWide} series, 2h (filesystem)`, ...wide, client: wideClients[1]!, metrics: wideStores[1]!.metrics, ownProcess: true },
     );
 
     const throughput: string[] = [];
@@ -186,9 +223,7 @@ export async function main(args: string[]): Promise<void> {
       const qClient = q.client ?? client;
       const qMetrics = q.metrics ?? metricsText;
       const run = async () => {
-        const reqs0 = await metricSum(qMetrics, 'strata_bucket_store_query_object_requests_sum');
-        const bytes0 = await metricSum(qMetrics, 'strata_bucket_store_query_object_bytes_fetched_sum');
-        const chunk0 = await metricSum(qMetrics, 'strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}');
+        const m0 = await qMetrics();
         const t = performance.now();
         const cpu0 = process.cpuUsage();
         let series = 0;
@@ -201,23 +236,28 @@ export async function main(args: string[]): Promise<void> {
         }
         const ms = performance.now() - t;
         const cpu = process.cpuUsage(cpu0);
+        const m1 = await qMetrics();
+        const delta = (name: string) => metricSum(m1, name) - metricSum(m0, name);
         return {
           ms,
           cpuMs: (cpu.user + cpu.system) / 1000,
+          storeCpuMs: delta('process_cpu_seconds_total') * 1000,
           series,
           chunks,
-          requests: (await metricSum(qMetrics, 'strata_bucket_store_query_object_requests_sum')) - reqs0,
-          bytes: (await metricSum(qMetrics, 'strata_bucket_store_query_object_bytes_fetched_sum')) - bytes0,
-          chunkBytes: (await metricSum(qMetrics, 'strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}')) - chunk0,
+          requests: delta('strata_bucket_store_query_object_requests_sum'),
+          bytes: delta('strata_bucket_store_query_object_bytes_fetched_sum'),
+          chunkBytes: delta('strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}'),
         };
       };
       const cold = await run();
       let warm = Infinity;
       let warmCpu = Infinity;
+      let warmStoreCpu = Infinity;
       for (let i = 1; i < rounds; i++) {
         const r = await run();
         warm = Math.min(warm, r.ms);
         warmCpu = Math.min(warmCpu, r.cpuMs);
+        warmStoreCpu = Math.min(warmStoreCpu, r.storeCpuMs);
       }
       // The same selection of the same blocks (the wide block from either bucket) is dumped once.
       const dumpArgs = ['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, q.dir ?? data];
@@ -234,27 +274,37 @@ export async function main(args: string[]): Promise<void> {
       if (q.throughput === true) {
         const perS = (n: number, ms: number) => ((n / ms) * 1000).toFixed(0);
         const mib = (ms: number) => (cold.chunkBytes / 1048576 / (ms / 1000)).toFixed(1);
+        const cpuLine =
+          q.ownProcess === true
+            ? `warm ${perS(cold.series, warmStoreCpu)} series per CPU-second of the store gateway (${((warmStoreCpu * 1000) / cold.series).toFixed(2)} µs/series), client ${perS(cold.series, warmCpu)} series per CPU-second`
+            : `warm ${perS(cold.series, warmCpu)} series per CPU-second of this process (store gateway and client in one process; s3rver and promtool are other processes)`;
         throughput.push(
-          `${q.name}: warm ${perS(cold.series, warm)} series/s (${perS(cold.chunks, warm)} chunks/s, ${mib(warm)} MiB/s of chunks), cold ${perS(cold.series, cold.ms)} series/s; promtool dump ${perS(cold.series, promMs)} series/s; warm ${perS(cold.series, warmCpu)} series per CPU-second of this process (store gateway and client; s3rver and promtool are other processes)`,
+          `${q.name}: warm ${perS(cold.series, warm)} series/s (${perS(cold.chunks, warm)} chunks/s, ${mib(warm)} MiB/s of chunks), cold ${perS(cold.series, cold.ms)} series/s; promtool dump ${perS(cold.series, promMs)} series/s; ${cpuLine}`,
         );
       }
     }
     // Supplementary, not the target's measure: the same selection without chunks (skip_chunks, as the
     // querier asks for /api/v1/series), i.e. the Series path's cost per series apart from chunk bytes.
     let labelsOnly = Infinity;
+    let labelsOnlyCpu = Infinity;
     for (let i = 0; i < rounds; i++) {
+      const cpu0 = metricSum(await wideStores[1]!.metrics(), 'process_cpu_seconds_total');
       const t = performance.now();
       let n = 0;
       for await (const f of wideClients[1]!.series(seriesRequest({ minTime: wide.mint, maxTime: wide.maxt, matchers: wide.matchers, skipChunks: true, responseBatchSize: RESPONSE_BATCH_SIZE }))) n += frameSeries(f).length;
       labelsOnly = Math.min(labelsOnly, (performance.now() - t) / n);
+      labelsOnlyCpu = Math.min(labelsOnlyCpu, ((metricSum(await wideStores[1]!.metrics(), 'process_cpu_seconds_total') - cpu0) * 1000) / n);
     }
-    throughput.push(`${nWide} series, 2h (filesystem), skip_chunks (labels only, supplementary): warm ${(1000 / labelsOnly).toFixed(0)} series/s`);
+    throughput.push(
+      `${nWide} series, 2h (filesystem), skip_chunks (labels only, supplementary): warm ${(1000 / labelsOnly).toFixed(0)} series/s, ${(1000 / labelsOnlyCpu).toFixed(0)} series per CPU-second of the store gateway`,
+    );
     console.log(`\nSeries throughput (target ≥ 500000 series/s):\n${throughput.join('\n')}`);
     client.close();
     for (const c of wideClients) c.close();
-    await Promise.all(wideStores.map((s) => s.stop()));
     await store.stop();
   } finally {
+    // SIGTERM: the store gateways stop cleanly (and write their CPU profiles when asked).
+    await Promise.all(procs.map((p) => p.stop()));
     await s3.stop();
     await dir.cleanup();
   }
