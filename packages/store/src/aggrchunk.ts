@@ -42,8 +42,8 @@ export function toStoreAggrChunk(minTime: number, maxTime: number, stored: RawCh
   return { chunk: out, samples: chunk.numSamples() };
 }
 
-/** An XOR chunk's sample count: the BE16 at its start, which XORChunk.fromBytes would insist on. */
-export function xorSamples(data: Uint8Array): number {
-  if (data.length < 2) throw new CorruptionError('XOR chunk', 0, `chunk of ${data.length} bytes is shorter than its 2-byte sample count`);
-  return ((data[0] as number) << 8) | (data[1] as number);
+/** The sample count of the XOR chunk `data[start, end)`: the BE16 at its start, which XORChunk.fromBytes would insist on. */
+export function xorSamples(data: Uint8Array, start = 0, end = data.length): number {
+  if (end - start < 2) throw new CorruptionError('XOR chunk', 0, `chunk of ${end - start} bytes is shorter than its 2-byte sample count`);
+  return ((data[start] as number) << 8) | (data[start + 1] as number);
 }

@@ -126,17 +126,18 @@ describe('RawChunkRun', () => {
   /** One batch's columns with a run of chunks [min, min + 9] per series, in the order given; each chunk's bytes in a buffer of their own. */
   const runs = (...series: number[][]) => {
     const bytes = new ReadChunks(series.flat().length);
+    for (let row = 0; row < bytes.length; row++) {
+      const data = xor(1 + (row % 7) * 30, row);
+      bytes.buffer[row] = bytes.buffers.push(data) - 1;
+      bytes.end[row] = data.length;
+      bytes.encoding[row] = Encoding.XOR;
+    }
+    // The columns hash every chunk when made: after the bytes are in.
     const cols = new RawChunkColumns(bytes);
     let row = 0;
     return series.map((mins) => {
       const from = row;
-      for (const m of mins) {
-        const data = xor(1 + (row % 7) * 30, row);
-        bytes.buffer[row] = bytes.buffers.push(data) - 1;
-        bytes.end[row] = data.length;
-        bytes.encoding[row] = Encoding.XOR;
-        cols.set(row++, m, m + 9);
-      }
+      for (const m of mins) cols.set(row++, m, m + 9);
       return new RawChunkRun(cols, from, row);
     });
   };
