@@ -164,4 +164,34 @@ describe('transcodeChunkedReadResponse', () => {
     expect(() => transcodeChunkedReadResponse(cut)).toThrow(/malformed chunk/);
     expect(transcodeChunkedReadResponse(good)).toHaveLength(1);
   });
+
+  it('keeps the chunks of series held unsent beyond the transcoder\'s slabs (re-sorting a large query), and reuses released ones', () => {
+    const data = Buffer.from(Array.from({ length: 60_000 }, (_, i) => (i * 131) & 0xff));
+    const w = new ProtoWriter();
+    for (let i = 0; i < 600; i++) {
+      w.fork(1);
+      w.fork(1).string(1, '__name__').string(2, `s${i}`).ldelim();
+      w.fork(2).int64(1, i).uint32(3, 1).bytes(4, data).ldelim();
+      w.ldelim();
+    }
+    const payload = w.finish();
+    const check = (series: ReturnType<typeof transcodeChunkedReadResponse>, first = 0) =>
+      series.map((s, i) => {
+        const f = decodeSeriesResponse(encodeSeriesResponse({ series: { labels: s.labels, chunks: [], extraChunks: s.chunks } }));
+        if (!('series' in f)) throw new Error('not a series frame');
+        const c = f.series.chunks[0]!;
+        return c.minTime === first + i && c.raw!.hash === chunkHash(data) && Buffer.from(c.raw!.data).equals(data);
+      });
+    // 600 × 60 KB held at once: more than the slabs take.
+    const held = transcodeChunkedReadResponse(payload);
+    expect(check(held).every(Boolean)).toBe(true);
+    for (const s of held) s.chunks.release();
+    const again = transcodeChunkedReadResponse(payload);
+    expect(check(again).every(Boolean)).toBe(true);
+    // Held series stay intact while released ones' slabs are written again.
+    for (const s of again.slice(0, 300)) s.chunks.release();
+    transcodeChunkedReadResponse(payload).forEach((s) => s.chunks.release());
+    expect(check(again.slice(300), 300).every(Boolean)).toBe(true);
+  });
 });
+

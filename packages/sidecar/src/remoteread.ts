@@ -102,51 +102,83 @@ export interface TranscodedSeries {
 }
 
 /**
- * Transcoded chunks are carved from 1 MiB slabs that are reused once the server has sent every series
- * carved from them (`release()`): a query's worth (tens of MB) passes through a few slabs that stay
- * in memory, where fresh buffers would cost a page fault per 4 KiB on first touch, besides their
- * allocation and the scavenges V8 runs per few MB of new external memory.
+ * The transcoder's memory holds, one after another: the payload being read, 1 MiB slabs that series'
+ * transcoded chunks are written into and stay in until the server has sent them (`release()`), and
+ * room for the output of a series that fits no slab. Slabs are reused: a query's worth of chunks (tens
+ * of MB) passes through a few of them, written once there and copied once into the gRPC messages.
+ * Memory cannot be handed back to the system once grown, so there are at most MAX_SLABS of them; a
+ * query that holds more at once (re-sorting for dedup) gets the rest copied out into its own memory.
  */
 const SLAB_BYTES = 1 << 20;
-/** Larger outputs get memory of their own. */
-const MAX_CARVED_BYTES = SLAB_BYTES >>> 2;
-/** Idle slabs kept for reuse (a query buffered for re-sorting holds all of its series' at once). */
-const MAX_FREE_SLABS = 16;
+const MAX_SLABS = 32;
+/** Outputs larger than this (series of over ~100 KB) go through the overflow room. */
+const MAX_SLAB_OUTPUT = SLAB_BYTES >>> 2;
 
 class Slab {
-  readonly bytes = new Uint8Array(Buffer.allocUnsafeSlow(SLAB_BYTES).buffer);
   used = 0;
-  /** Carved parts not yet released. */
+  /** Parts written into it and not yet released. */
   live = 0;
+  constructor(readonly base: number) {}
 }
 
+/** Top of the transcoder's memory in use, and a Buffer over it (made again when it grows). */
+let top = 0;
+let memory = Buffer.from(transcoder.memory.buffer);
+/** Where the payload is copied, and the room for outputs that fit no slab. */
+let payloadRoom = { base: 0, size: 0 };
+let overflowRoom = { base: 0, size: 0 };
+let slabCount = 0;
 let current: Slab | undefined;
 const free: Slab[] = [];
 
-function carve(n: number): { bytes: Uint8Array; slab: Slab | undefined } {
-  if (n > MAX_CARVED_BYTES) return { bytes: new Uint8Array(n), slab: undefined };
-  let slab = current;
-  if (slab === undefined || slab.used + n > SLAB_BYTES) {
-    if (slab !== undefined && slab.live === 0) recycle(slab);
-    slab = free.pop() ?? new Slab();
-    current = slab;
+/** A new region of `bytes` at the top of the transcoder's memory. */
+function region(bytes: number): { base: number; size: number } {
+  const base = top;
+  top += bytes;
+  const have = transcoder.memory.buffer.byteLength;
+  if (top > have) transcoder.memory.grow(Math.ceil((top - have) / 65536));
+  if (memory.buffer !== transcoder.memory.buffer) memory = Buffer.from(transcoder.memory.buffer);
+  return { base, size: bytes };
+}
+
+/** At least `bytes` of room, reallocated (contents not kept) at twice its size when too small. */
+function room(r: { base: number; size: number }, bytes: number): { base: number; size: number } {
+  return r.size >= bytes ? r : region(Math.max(bytes, 2 * r.size));
+}
+
+/** A slab with `bytes` of room left, or undefined when all MAX_SLABS are in use. */
+function slabWithRoom(bytes: number): Slab | undefined {
+  const cur = current;
+  if (cur !== undefined) {
+    if (cur.used + bytes <= SLAB_BYTES) return cur;
+    if (cur.live === 0) {
+      cur.used = 0; // everything written into it has been sent: start it over
+      return cur;
+    }
+    current = undefined; // it is freed when its last part is released
   }
-  const bytes = slab.bytes.subarray(slab.used, slab.used + n);
-  slab.used += (n + 7) & ~7; // word-aligned starts for the copies out of it
-  slab.live++;
-  return { bytes, slab };
+  let slab = free.pop();
+  if (slab === undefined) {
+    if (slabCount >= MAX_SLABS) return undefined;
+    slabCount++;
+    slab = new Slab(region(SLAB_BYTES).base);
+  }
+  current = slab;
+  return slab;
 }
 
 function releaseSlab(slab: Slab): void {
   if (--slab.live > 0) return;
-  if (slab === current) slab.used = 0;
-  else recycle(slab);
+  slab.used = 0;
+  if (slab !== current) free.push(slab);
 }
 
-function recycle(slab: Slab): void {
-  if (free.length >= MAX_FREE_SLABS) return;
-  slab.used = 0;
-  free.push(slab);
+/** Transcoded chunks in a slab, or (`bytes`) in memory of their own. */
+interface Part {
+  slab: Slab | undefined;
+  offset: number;
+  length: number;
+  bytes: Uint8Array | undefined;
 }
 
 /**
@@ -155,75 +187,90 @@ function recycle(slab: Slab): void {
  */
 export class TranscodedChunks implements EncodedChunks {
   size = 0;
-  #parts: Uint8Array[] = [];
-  #slabs: (Slab | undefined)[] = [];
-
-  /** Adds a copy of the encoded chunks in `src`. */
-  add(src: Uint8Array): void {
-    const { bytes, slab } = carve(src.length);
-    bytes.set(src);
-    this.#parts.push(bytes);
-    this.#slabs.push(slab);
-    this.size += bytes.length;
-  }
+  #parts: Part[] = [];
 
   /** Takes over the chunks of the same series from a later payload. */
   append(other: TranscodedChunks): void {
-    for (const p of other.#parts) this.#parts.push(p);
-    for (const slab of other.#slabs) this.#slabs.push(slab);
-    this.size += other.size;
+    for (const p of other.#parts) this.#add(p);
     other.#parts = [];
-    other.#slabs = [];
     other.size = 0;
+  }
+
+  /** Transcodes the chunks of the ChunkedSeries content at `[start, end)` of the transcoder's memory. */
+  transcode(start: number, end: number): void {
+    // Chunks grow by their hash, so twice their input is plenty but for series of tiny chunks, which
+    // go through the overflow room, doubled until they fit.
+    let bound = 2 * (end - start) + 64;
+    const slab = bound <= MAX_SLAB_OUTPUT ? slabWithRoom(bound) : undefined;
+    if (slab !== undefined) {
+      const out = slab.base + slab.used;
+      const written = checked(transcoder.transcode(start, end, out, out + bound), start);
+      if (written >= 0) {
+        if (written === out) return;
+        slab.used += (written - out + 7) & ~7; // word-aligned starts for the copies out of it
+        slab.live++;
+        this.#add({ slab, offset: out, length: written - out, bytes: undefined });
+        return;
+      }
+    }
+    for (;;) {
+      overflowRoom = room(overflowRoom, bound);
+      const out = overflowRoom.base;
+      const written = checked(transcoder.transcode(start, end, out, out + bound), start);
+      if (written >= 0) {
+        if (written > out) this.#add({ slab: undefined, offset: 0, length: written - out, bytes: new Uint8Array(memory.subarray(out, written)) });
+        return;
+      }
+      bound *= 2;
+    }
+  }
+
+  #add(p: Part): void {
+    this.#parts.push(p);
+    this.size += p.length;
   }
 
   write(w: ProtoWriter): void {
     for (const p of this.#parts) {
       const at = w.pos;
-      w.room(p.length).set(p, at);
+      w.room(p.length).set(p.bytes ?? new Uint8Array(memory.buffer, p.offset, p.length), at);
       w.advance(at + p.length);
     }
   }
 
-  /** The series has been sent: its slabs may be carved again. It cannot be written after this. */
+  /** The series has been sent: its slabs may be written again. It cannot be written after this. */
   release(): void {
-    for (const slab of this.#slabs) if (slab !== undefined) releaseSlab(slab);
+    for (const p of this.#parts) if (p.slab !== undefined) releaseSlab(p.slab);
     this.#parts = [];
-    this.#slabs = [];
   }
 }
 
-/** The transcoder's memory as a Buffer (for reading labels), made again when the memory grows. */
-let memory = Buffer.from(transcoder.memory.buffer);
-
-function reserve(bytes: number): void {
-  const have = transcoder.memory.buffer.byteLength;
-  if (bytes > have) transcoder.memory.grow(Math.ceil((bytes - have) / 65536));
-  if (memory.buffer !== transcoder.memory.buffer) memory = Buffer.from(transcoder.memory.buffer);
+/** The transcoder's result, or -2 (no room); throws on malformed input. */
+function checked(written: number, start: number): number {
+  if (written === -1) throw new Error(`remote read: malformed chunk in the series at payload offset ${start}`);
+  if (written === -3) throw new Error(`remote read: unknown chunk encoding ${transcoder.badType()}`);
+  return written;
 }
 
 /**
  * Reads one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }), given
  * whole or as the pieces `readFramePieces` yields, and transcodes its chunks (transcode.wat): the payload
- * is copied into the transcoder's memory once, and each series' chunks are written there with their
- * hashes in one call, then copied out. The result refers to neither the payload nor that memory.
+ * is copied into the transcoder's memory once, and each series' chunks are written from there with
+ * their hashes in one call. The result does not refer to the payload.
  */
 export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint8Array[]): TranscodedSeries[] {
   const pieces = Array.isArray(payload) ? (payload as readonly Uint8Array[]) : [payload as Uint8Array];
   let len = 0;
   for (const p of pieces) len += p.length;
-  // The output region follows the payload; chunks grow by their hash, so twice the payload is plenty
-  // but for series of tiny chunks, for which it is doubled until they fit.
-  const outStart = (len + 7) & ~7;
-  let outLimit = outStart + 2 * len + 64;
-  reserve(outLimit);
-  let off = 0;
+  payloadRoom = room(payloadRoom, len);
+  const base = payloadRoom.base;
+  let off = base;
   for (const p of pieces) {
     memory.set(p, off);
     off += p.length;
   }
   const out: TranscodedSeries[] = [];
-  let r = new ProtoReader(memory, 0, len);
+  let r = new ProtoReader(memory, base, base + len);
   while (!r.done) {
     const t = r.tag();
     if (t !== 10) {
@@ -239,17 +286,9 @@ export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint
       else r.skip(u & 7);
     }
     r.leave(end);
-    let written = transcoder.transcode(start, end, outStart, outLimit);
-    while (written === -2) {
-      outLimit = outStart + 2 * (outLimit - outStart);
-      reserve(outLimit);
-      written = transcoder.transcode(start, end, outStart, outLimit);
-    }
-    if (written === -1) throw new Error(`remote read: malformed chunk in the series at payload offset ${start}`);
-    if (written === -3) throw new Error(`remote read: unknown chunk encoding ${transcoder.badType()}`);
-    if (r.source !== memory) r = new ProtoReader(memory, end, len);
     const chunks = new TranscodedChunks();
-    if (written > outStart) chunks.add(new Uint8Array(memory.buffer, outStart, written - outStart));
+    chunks.transcode(start, end);
+    if (r.source !== memory) r = new ProtoReader(memory, end, base + len); // the memory grew
     out.push({ labels, chunks });
   }
   return out;
