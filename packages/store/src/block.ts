@@ -6,7 +6,7 @@ import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
 import type { ChunksCache } from './chunkscache.js';
-import { readChunks, seriesChunkSizes, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
+import { chunkSizeHint, readChunks, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
 import { AccountedByteRange, type AccountingBucket, type QueryStats } from './querystats.js';
 import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
@@ -70,7 +70,7 @@ class ChunkBatch {
     this.sizes = new Uint32Array(capacity);
   }
 
-  push(ref: number, minTime: number, maxTime: number, size: number | undefined): void {
+  push(ref: number, minTime: number, maxTime: number, size: number): void {
     const i = this.length++;
     // More chunks than fit (a first batch, or a long compacted block's series) grow the columns.
     if (i === this.refs.length) {
@@ -87,7 +87,7 @@ class ChunkBatch {
     this.refs[i] = ref;
     this.minTimes[i] = minTime;
     this.maxTimes[i] = maxTime;
-    this.sizes[i] = size ?? 0;
+    this.sizes[i] = size;
   }
 }
 
@@ -273,7 +273,6 @@ export class BucketBlock {
       for await (const entries of r.index.seriesBatches(ids)) {
         for (const entry of entries) {
           let s: BlockSeries | undefined;
-          let entrySizes: (number | undefined)[] | undefined;
           const cs = entry.chunks;
           for (let i = 0; i < cs.length; i++) {
             const c = cs[i] as ChunkRef;
@@ -285,8 +284,7 @@ export class BucketBlock {
               batch.owners.push(s);
               batch.starts.push(batch.length);
             }
-            entrySizes ??= seriesChunkSizes(cs);
-            batch.push(c.ref, c.minTime, c.maxTime, entrySizes[i]);
+            batch.push(c.ref, c.minTime, c.maxTime, chunkSizeHint(cs, i));
           }
           if (batch.length >= CHUNK_BATCH) flush();
         }
@@ -313,8 +311,8 @@ export class BucketBlock {
       let xor = true;
       for (let i = from; i < to && xor; i++) xor = chunks.encoding[i] === Encoding.XOR;
       if (xor) {
-        columns ??= new RawChunkColumns(chunks);
-        for (let i = from; i < to; i++) samples += columns.set(i, minTimes[i] as number, maxTimes[i] as number);
+        columns ??= new RawChunkColumns(chunks, minTimes, maxTimes);
+        for (let i = from; i < to; i++) samples += columns.set(i);
         s.raw = new RawChunkRun(columns, from, to);
         continue;
       }

@@ -70,7 +70,7 @@ export class ReadChunks {
  * The chunks at `refs`, in the order given (Thanos' loadChunks): refs are sorted, each segment file's
  * chunks are partitioned into range reads (gap merging as planned) and the reads run in parallel. A
  * chunk's length is known only once its record starts arriving, so the last chunk of a read is
- * assumed to be `sizes[i]` bytes (a hint from its series, see `seriesChunkSizes`) or `sizeEstimate`,
+ * assumed to be `sizes[i]` bytes (a hint from its series, see `chunkSizeHint`) or `sizeEstimate`,
  * and the rest of its record is read when it is longer (a hint of 0 is none). Every chunk's CRC32C is
  * checked, so a corrupt segment file fails the read instead of serving a damaged chunk.
  */
@@ -204,24 +204,24 @@ function locate(segments: SegmentFiles, ref: number): number {
 }
 
 /**
- * Size hints for a series' chunks (in the order of `chunks`): chunks of one series are written one
- * after another, so a chunk followed by the next in the same segment file takes exactly the bytes up
- * to it; the last one is guessed from its siblings (the largest, plus a quarter), undefined for a
- * series with a single chunk. A distance beyond `MAX_HINT_BYTES` means the chunks are not adjacent
- * (another writer's layout) and gives no hint.
+ * A size hint for chunk `i` of a series' `chunks` (0: none): chunks of one series are written one after
+ * another, so a chunk followed by the next in the same segment file takes exactly the bytes up to it;
+ * the last one is guessed from its siblings (the largest, plus a quarter), none for a series with a
+ * single chunk. A distance beyond `MAX_HINT_BYTES` means the chunks are not adjacent (another writer's
+ * layout) and gives no hint. A number per chunk, not an array per series: a query asks this of every
+ * chunk it reads.
  */
-export function seriesChunkSizes(chunks: readonly { ref: number }[]): (number | undefined)[] {
-  const sizes = new Array<number | undefined>(chunks.length);
+export function chunkSizeHint(chunks: readonly { ref: number }[], i: number): number {
+  if (i + 1 < chunks.length) return adjacentSize(chunks, i);
   let largest = 0;
-  for (let i = 0; i + 1 < chunks.length; i++) {
-    const ref = (chunks[i] as { ref: number }).ref;
-    const next = (chunks[i + 1] as { ref: number }).ref;
-    if (refFileIndex(next) !== refFileIndex(ref) || next <= ref) continue;
-    const size = next - ref;
-    if (size > MAX_HINT_BYTES) continue;
-    sizes[i] = size;
-    largest = Math.max(largest, size);
-  }
-  if (chunks.length > 0 && sizes[chunks.length - 1] === undefined && largest > 0) sizes[chunks.length - 1] = Math.ceil(largest * 1.25);
-  return sizes;
+  for (let j = 0; j + 1 < chunks.length; j++) largest = Math.max(largest, adjacentSize(chunks, j));
+  return largest > 0 ? Math.ceil(largest * 1.25) : 0;
+}
+
+/** The bytes from chunk `i` to chunk `i + 1` where they are adjacent, else 0. */
+function adjacentSize(chunks: readonly { ref: number }[], i: number): number {
+  const ref = (chunks[i] as { ref: number }).ref;
+  const next = (chunks[i + 1] as { ref: number }).ref;
+  if (refFileIndex(next) !== refFileIndex(ref) || next <= ref || next - ref > MAX_HINT_BYTES) return 0;
+  return next - ref;
 }

@@ -27,19 +27,22 @@ const HASH_TAG = (3 << 3) | 0;
  * the equivalent objects). Row `i` is chunk `i` of `bytes`.
  */
 export class RawChunkColumns {
-  readonly minTime: Float64Array;
-  readonly maxTime: Float64Array;
   readonly hashLo: Uint32Array;
   readonly hashHi: Uint32Array;
   /** Bytes of each row's Chunk message, and of its AggrChunk message. */
   readonly chunkSize: Uint32Array;
   readonly aggrSize: Uint32Array;
 
-  /** Hashes every chunk of `bytes` as Thanos' store gateway does, all in one call. */
-  constructor(readonly bytes: ReadChunks) {
+  /**
+   * Over the chunks `bytes` and their time ranges (row `i` of `minTime` and `maxTime`: the read batch's own
+   * columns, not copies). Hashes every chunk as Thanos' store gateway does, all in one call.
+   */
+  constructor(
+    readonly bytes: ReadChunks,
+    readonly minTime: Float64Array,
+    readonly maxTime: Float64Array,
+  ) {
     const n = bytes.length;
-    this.minTime = new Float64Array(n);
-    this.maxTime = new Float64Array(n);
     this.hashLo = new Uint32Array(n);
     this.hashHi = new Uint32Array(n);
     this.chunkSize = new Uint32Array(n);
@@ -47,19 +50,17 @@ export class RawChunkColumns {
     xxhash64Ranges(bytes, this.hashLo, this.hashHi);
   }
 
-  /** Fills row `i` (an XOR chunk) with its time range and message sizes. Returns its sample count. */
-  set(i: number, minTime: number, maxTime: number): number {
+  /** Fills row `i` (an XOR chunk) with its message sizes. Returns its sample count. */
+  set(i: number): number {
     const { buffers, buffer, start, end } = this.bytes;
     const samples = xorSamples(buffers[buffer[i] as number] as Uint8Array, start[i] as number, end[i] as number);
     const length = (end[i] as number) - (start[i] as number);
-    this.minTime[i] = minTime;
-    this.maxTime[i] = maxTime;
     const lo = this.hashLo[i] as number;
     const hi = this.hashHi[i] as number;
     // Chunk { type = 1 (XOR is 0, omitted); data = 2; hash = 3 (omitted when 0) }.
     const chunk = 1 + varint32Size(length) + length + (lo === 0 && hi === 0 ? 0 : 1 + varint64Size(lo, hi));
     this.chunkSize[i] = chunk;
-    this.aggrSize[i] = int64FieldSize(minTime) + int64FieldSize(maxTime) + 1 + varint32Size(chunk) + chunk;
+    this.aggrSize[i] = int64FieldSize(this.minTime[i] as number) + int64FieldSize(this.maxTime[i] as number) + 1 + varint32Size(chunk) + chunk;
     return samples;
   }
 

@@ -133,11 +133,12 @@ describe('RawChunkRun', () => {
       bytes.encoding[row] = Encoding.XOR;
     }
     // The columns hash every chunk when made: after the bytes are in.
-    const cols = new RawChunkColumns(bytes);
+    const minTimes = Float64Array.from(series.flat());
+    const cols = new RawChunkColumns(bytes, minTimes, minTimes.map((m) => m + 9));
     let row = 0;
     return series.map((mins) => {
       const from = row;
-      for (const m of mins) cols.set(row++, m, m + 9);
+      for (let i = 0; i < mins.length; i++) cols.set(row++);
       return new RawChunkRun(cols, from, row);
     });
   };
