@@ -406,7 +406,7 @@ export class Evaluator {
     const countsResets = COUNTS_RESETS.has(c.func.name);
     const w: Window = {
       ts: new Float64Array(0), vs: new Float64Array(0), lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
-      params: params.map(() => 0), metricName: '', resets: new Int32Array(0),
+      params: params.map(() => 0), metricName: '', resets: new Int32Array(0), first: true,
     };
     this.#windows(arg, (s, b) => {
       let target: StepSeries | null = null;
@@ -418,6 +418,7 @@ export class Evaluator {
       w.ts = s.ts;
       w.vs = s.vs;
       w.range = arg.range;
+      w.first = true;
       for (let i = 0; i < steps; i++) {
         const lo = b.lo[i] as number;
         const hi = b.hi[i] as number;
@@ -429,6 +430,7 @@ export class Evaluator {
         w.t = stepTime(this.#range, i);
         for (let k = 0; k < params.length; k++) w.params[k] = (params[k] as Float64Array)[i] as number;
         const v = fn(w);
+        w.first = false;
         if (v === undefined) continue;
         if (checkCounter && w.metricName !== '' && !COUNTER_SUFFIXES.some((x) => w.metricName.endsWith(x))) {
           this.#annotate(

@@ -20,6 +20,12 @@ export interface Window {
    * without a counter reset is found without walking it.
    */
   resets: Int32Array;
+  /**
+   * True for the first window a function sees of each series. A series' windows only move forward
+   * (lo and hi never decrease), so a function may carry state from one to the next (see
+   * extremeOverTime), starting over here.
+   */
+  first: boolean;
 }
 
 /** Computes one output value from a window, or undefined for no output at this step. */
