@@ -262,7 +262,7 @@ export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint
   const pieces = Array.isArray(payload) ? (payload as readonly Uint8Array[]) : [payload as Uint8Array];
   let len = 0;
   for (const p of pieces) len += p.length;
-  payloadRoom = room(payloadRoom, len);
+  payloadRoom = room(payloadRoom, len + 16); // the transcoder reads up to 16 bytes past a field
   const base = payloadRoom.base;
   let off = base;
   for (const p of pieces) {
