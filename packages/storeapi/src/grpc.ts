@@ -56,6 +56,10 @@ export function channelOptions(opts: { compression?: Compression | undefined; se
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,
+    // An endpoint that was down is retried at least every 5s (the endpoint set's Info interval), not
+    // after gRPC's default backoff of up to 2 minutes: a restarted store gateway is queried again
+    // within a round or two, as the querier's health checks promise.
+    'grpc.max_reconnect_backoff_ms': 5_000,
     'grpc.default_compression_algorithm': COMPRESSION_ALGORITHM[opts.compression ?? 'none'],
     // HTTP/2's default 64 KiB receive window stalls a Series stream every few frames until this process
     // gets round to acknowledging them; a larger window lets the store keep writing while we decode.
