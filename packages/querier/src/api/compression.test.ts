@@ -1,0 +1,52 @@
+import { gunzipSync, inflateSync } from 'node:zlib';
+import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
+import pLimit from 'p-limit';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { EndpointSet } from '../endpoints/endpointset.js';
+import { ProxyStore } from '../proxy/proxy.js';
+import { responseEncoding } from './compression.js';
+import { apiPlugin } from './plugin.js';
+
+async function apiApp() {
+  const registry = new Registry();
+  const logger = createLogger({ write: () => {} });
+  const endpoints = new EndpointSet({ endpoints: [], logger });
+  const api = apiPlugin({
+    proxy: new ProxyStore(endpoints),
+    endpoints,
+    logger,
+    gate: pLimit(1),
+    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, timeout: 60_000, compat: 3 },
+    flags: {},
+  });
+  return buildHttpApp({ registry, prober: new Prober('test', registry), logger, plugins: [api] });
+}
+
+describe('API response compression', () => {
+  it('picks the first of gzip and deflate the client lists, as exact tokens (Prometheus’ rule)', () => {
+    expect(responseEncoding('gzip, deflate, br')).toBe('gzip');
+    expect(responseEncoding('br, deflate , gzip')).toBe('deflate');
+    expect(responseEncoding('br')).toBeUndefined();
+    expect(responseEncoding('gzip;q=1.0')).toBeUndefined();
+    expect(responseEncoding(undefined)).toBeUndefined();
+  });
+
+  it('compresses answers and errors when asked, and sends the same JSON', async () => {
+    const app = await apiApp();
+    const query = '/api/v1/query_range?query=vector(1)&start=0&end=3600&step=15';
+    const plain = await app.inject(query);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(plain.body).data.result[0].values).toHaveLength(241);
+    const gz = await app.inject({ url: query, headers: { 'accept-encoding': 'gzip, deflate' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(gz.rawPayload).toString()).toBe(plain.body);
+    const df = await app.inject({ url: query, headers: { 'accept-encoding': 'deflate' } });
+    expect(df.headers['content-encoding']).toBe('deflate');
+    expect(inflateSync(df.rawPayload).toString()).toBe(plain.body);
+    const bad = await app.inject({ url: '/api/v1/query?query=sum(', headers: { 'accept-encoding': 'gzip' } });
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(gunzipSync(bad.rawPayload).toString())).toMatchObject({ status: 'error', errorType: 'bad_data' });
+    await app.close();
+  });
+});
