@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { joinKey } from '@strata/objstore';
 import { GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
-import { Encoding, IndexReader, type BlockMeta, type ByteRange, type ChunkRef, type Labels, type Matcher, type Postings } from '@strata/tsdb';
+import { Encoding, IndexReader, Labels, type BlockMeta, type ByteRange, type ChunkRef, type Matcher, type Postings } from '@strata/tsdb';
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
@@ -17,6 +17,19 @@ export interface BlockSeries {
   chunks: AggrChunk[];
   /** Raw XOR chunks, written into frames from where they were read (then `chunks` is empty). */
   raw?: RawChunkRun;
+}
+
+/**
+ * A block's series in the index's order, and how that order relates to their (mapped) labels: the
+ * mapping may reorder them or make neighbours equal (replica labels removed). Found while each series'
+ * labels are fresh, so that no later pass walks all of them again to learn it.
+ */
+export interface BlockSeriesList {
+  series: BlockSeries[];
+  /** Every series' labels sort at or after the previous one's. */
+  sorted: boolean;
+  /** No two neighbours have equal labels. */
+  distinct: boolean;
 }
 
 /** Counts samples across the blocks of one Series call, for --store.grpc.series-sample-limit. */
@@ -238,7 +251,8 @@ export class BucketBlock {
    * chunks as the requested `aggregates` (toStoreAggrChunk). Everything is read before anything is
    * returned, so a corrupt chunk fails the whole block rather than serving part of it. Each series'
    * labels are `labelsOf` its labels in the index, mapped as soon as its entry is decoded (so the
-   * index's are garbage at once); the order is the index's, which the mapping may have changed.
+   * index's are garbage at once); the order is the index's, which the mapping may have changed (as the
+   * list says).
    */
   series(
     matchers: readonly Matcher[],
@@ -249,10 +263,13 @@ export class BucketBlock {
     aggregates: readonly Aggr[],
     stats: QueryStats,
     labelsOf: (labels: Labels) => Labels,
-  ): Promise<BlockSeries[]> {
+  ): Promise<BlockSeriesList> {
     return this.#use(stats, async (r) => {
       const ids = await this.#postings(r.index, matchers);
       const out: BlockSeries[] = [];
+      let sorted = true;
+      let distinct = true;
+      let prev: Labels | undefined;
       const reads: Promise<void>[] = [];
       let segments: Promise<SegmentFiles> | undefined;
       // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the
@@ -278,8 +295,15 @@ export class BucketBlock {
             const c = cs[i] as ChunkRef;
             if (c.maxTime < mint || c.minTime > maxt) continue;
             if (s === undefined) {
+              const labels = labelsOf(entry.labels);
+              if (prev !== undefined) {
+                const c = Labels.compare(prev, labels);
+                if (c > 0) sorted = false;
+                else if (c === 0) distinct = false;
+              }
+              prev = labels;
               // `raw` from the start: set later, it would cost every series a property store of its own.
-              out.push((s = { labels: labelsOf(entry.labels), chunks: NO_CHUNKS, raw: undefined }));
+              out.push((s = { labels, chunks: NO_CHUNKS, raw: undefined }));
               if (skipChunks) break;
               batch.owners.push(s);
               batch.starts.push(batch.length);
@@ -291,7 +315,7 @@ export class BucketBlock {
       }
       if (batch.length > 0) flush();
       await Promise.all(reads);
-      return out;
+      return { series: out, sorted, distinct };
     });
   }
 

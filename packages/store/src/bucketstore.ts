@@ -21,7 +21,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { SampleBudget, type BlockSeries, type BucketBlock } from './block.js';
+import { SampleBudget, type BlockSeriesList, type BucketBlock } from './block.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
 import { withExternalLabels } from './extlabels.js';
@@ -143,7 +143,7 @@ export class BucketStore implements StoreServer {
     const budget = new SampleBudget(this.#opts.sampleLimit);
     const limit = pLimit(this.#opts.blockConcurrency);
     const replicaLabels = new Set(req.withoutReplicaLabels);
-    const reads: Promise<BlockSeries[]>[] = [];
+    const reads: Promise<BlockSeriesList>[] = [];
     const queriedBlocks: string[] = [];
     for (const set of this.#sets()) {
       const rest = matchersBeyond(set.labels, matchers);
@@ -155,23 +155,26 @@ export class BucketStore implements StoreServer {
         reads.push(
           limit(async () => {
             const got = await b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats, (l) => withExternalLabels(l, ext, replicaLabels));
-            let sorted = true;
-            for (let i = 1; i < got.length && sorted; i++) sorted = Labels.compare((got[i - 1] as BlockSeries).labels, (got[i] as BlockSeries).labels) <= 0;
             // Adding and removing labels can change the order (a shorter set no longer sorts first).
-            if (!sorted) got.sort((x, y) => Labels.compare(x.labels, y.labels));
+            if (!got.sorted) {
+              got.series.sort((x, y) => Labels.compare(x.labels, y.labels));
+              got.distinct = false; // not known once sorted; the merge looks
+            }
             return got;
           }),
         );
       }
     }
-    let lists: BlockSeries[][];
+    let lists: BlockSeriesList[];
     try {
       lists = await Promise.all(reads);
     } catch (e) {
       if (e instanceof StoreError && e.code === GrpcStatus.RESOURCE_EXHAUSTED) m.queriesDropped.inc({ reason: 'samples' });
       throw e;
     }
-    const merged = mergeSorted(lists);
+    // One block's sorted, distinct series (most queries of recent data) are the answer as they are.
+    const nonEmpty = lists.filter((l) => l.series.length > 0);
+    const merged = nonEmpty.length === 1 && (nonEmpty[0] as BlockSeriesList).distinct ? (nonEmpty[0] as BlockSeriesList).series : mergeSorted(lists.map((l) => l.series));
     let chunks = 0;
     let chunkBytes = 0;
     for (const s of merged) {
