@@ -1,7 +1,9 @@
-import { ChainMergeIterator, ValueType, XORChunk, type ChunkMeta, type SampleIterator, type XORAppender } from '@strata/tsdb';
+import {
+  ALL_SAMPLES, ChainMergeIterator, Labels, SampleBuffer, ValueType, XORChunk, xorSamplesBytes, type ChunkMeta, type SampleIterator, type XORAppender,
+} from '@strata/tsdb';
 import { ChunksReplicaIterator } from './adjustable.js';
 import { splitOverlapping } from './overlap.js';
-import { penaltyMerge } from './penalty.js';
+import { PenaltyMergedSeries } from './plan.js';
 import type { DedupFunc } from './series.js';
 
 /** Samples per re-encoded chunk, as Prometheus cuts merged chunks. */
@@ -45,10 +47,22 @@ function mergeRun(run: ChunkMeta[], func: DedupFunc, out: ChunkMeta[]): void {
   for (const c of unique) {
     if (c.chunk.encoding !== 1) throw new Error(`overlapping chunks of encoding ${c.chunk.encoding} cannot be merged sample-wise`);
   }
-  const streams = splitOverlapping(unique).map((s) => new ChunksReplicaIterator(s, false));
-  const merged: SampleIterator = func === 'penalty' ? penaltyMerge(streams) : new ChainMergeIterator(streams);
-  encodeSamples(merged, out);
+  const replicas = splitOverlapping(unique);
+  if (func === 'chain') {
+    encodeSamples(new ChainMergeIterator(replicas.map((s) => new ChunksReplicaIterator(s, false))), out);
+    return;
+  }
+  // The penalty merge in bulk, as the querier reads replicas (every chunk is XOR: checked above), and
+  // its samples encoded in bulk.
+  const merged = new SampleBuffer();
+  (PenaltyMergedSeries.of(Labels.EMPTY, replicas, false) as PenaltyMergedSeries).appendSamples(merged, ALL_SAMPLES);
+  for (let from = 0; from < merged.n; from += MERGED_CHUNK_SAMPLES) {
+    const to = Math.min(merged.n, from + MERGED_CHUNK_SAMPLES);
+    const chunk = XORChunk.fromBytes(xorSamplesBytes(merged.ts, merged.vs, from, to).slice());
+    out.push({ minTime: merged.ts[from] as number, maxTime: merged.ts[to - 1] as number, chunk });
+  }
 }
+
 
 /** Drops chunks that repeat an earlier one exactly (same range and bytes): the same data uploaded twice. */
 function withoutCopies(run: readonly ChunkMeta[]): ChunkMeta[] {

@@ -1,5 +1,5 @@
 import {
-  appendXORSamples, ArraySampleIterator, Encoding, isStaleNaN, SampleBuffer, type BulkSeries, type ChunkMeta, type Labels, type SampleIterator,
+  ALL_SAMPLES, appendXORSamples, ArraySampleIterator, Encoding, isStaleNaN, SampleBuffer, type BulkSeries, type ChunkMeta, type Labels, type SampleIterator,
   type SampleWindow,
 } from '@strata/tsdb';
 import { raised } from './adjustable.js';
@@ -35,7 +35,7 @@ export class PenaltyMergedSeries implements BulkSeries {
 
   iterator(): SampleIterator {
     const buf = new SampleBuffer();
-    this.appendSamples(buf, EVERYTHING);
+    this.appendSamples(buf, ALL_SAMPLES);
     return new ArraySampleIterator(buf.ts.subarray(0, buf.n), buf.vs.subarray(0, buf.n));
   }
 
@@ -47,7 +47,7 @@ export class PenaltyMergedSeries implements BulkSeries {
     for (let i = 0; i < rest.length; i++) {
       const last = i === rest.length - 1;
       const into = last ? buf : new SampleBuffer();
-      const out = new Output(into, last ? window : EVERYTHING);
+      const out = new Output(into, last ? window : ALL_SAMPLES);
       const a = merged === undefined ? new Replica(first, buffers[0], out) : Replica.decoded(merged, out);
       mergeTwo(a, new Replica(rest[i] as readonly ChunkMeta[], buffers[1], out), this.counter, out);
       merged = into;
@@ -55,7 +55,6 @@ export class PenaltyMergedSeries implements BulkSeries {
   }
 }
 
-const EVERYTHING: SampleWindow = { mint: Number.NEGATIVE_INFINITY, maxt: Number.POSITIVE_INFINITY, dropStale: false };
 
 /** Where the merge writes: the reader's buffer, within its window. */
 class Output {

@@ -15,6 +15,9 @@ export interface SampleWindow {
   dropStale: boolean;
 }
 
+/** The window of every sample, stale markers included. */
+export const ALL_SAMPLES: Readonly<SampleWindow> = Object.freeze({ mint: Number.NEGATIVE_INFINITY, maxt: Number.POSITIVE_INFINITY, dropStale: false });
+
 /**
  * A series that can also write its samples into a reader's buffer in one call (the PromQL engine's
  * bulk path, as it decodes XOR chunks), rather than handing them out one at a time through an iterator.

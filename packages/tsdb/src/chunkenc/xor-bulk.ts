@@ -382,3 +382,16 @@ export function putXORSamples(w: BitAccumulator, ts: Float64Array, bits: Uint32A
   w.spare = spare;
   return w.end();
 }
+
+const bulk = new BitAccumulator();
+
+/**
+ * The XOR chunk of samples (ts[i], vs[i]) for i in [from, to), byte for byte what an XORAppender
+ * appending them one by one produces (see putXORSamples). Timestamps must be safe integers. The
+ * result is a view of a scratch buffer, valid until the next call: copy it before encoding another chunk.
+ */
+export function xorSamplesBytes(ts: Float64Array, vs: Float64Array, from: number, to: number): Uint8Array {
+  const bits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+  bulk.begin(xorBound(Math.max(0, to - from)));
+  return bulk.buf.subarray(0, putXORSamples(bulk, ts, bits, from, to));
+}

@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ValueType } from './chunk.js';
 import { floatFromBits, floatHi, floatLo, isStaleNaN, STALE_NAN } from './floatbits.js';
 import { chunkFromBytes } from './frombytes.js';
-import { putXORSamples, XORChunk, xorBound } from './xor.js';
+import { XORChunk, xorSamplesBytes } from './xor.js';
 import { CorruptionError } from '../encoding/decbuf.js';
-import { BitAccumulator } from './bstream.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bitsOf = (v: number): string => floatHi(v).toString(16).padStart(8, '0') + floatLo(v).toString(16).padStart(8, '0');
@@ -34,7 +33,7 @@ function decode(bytes: Uint8Array): { ts: number[]; bits: string[] } {
   return { ts, bits };
 }
 
-/** putXORSamples over the samples, placed after one unrelated sample so that `from` is not 0. */
+/** xorSamplesBytes over the samples, placed after one unrelated sample so that `from` is not 0. */
 function encodeBulk(samples: readonly Sample[]): Uint8Array {
   const ts = new Float64Array(samples.length + 1);
   const vs = new Float64Array(samples.length + 1);
@@ -44,9 +43,7 @@ function encodeBulk(samples: readonly Sample[]): Uint8Array {
     ts[i + 1] = s.t;
     vs[i + 1] = s.v;
   });
-  const w = new BitAccumulator();
-  w.begin(xorBound(samples.length));
-  return w.buf.slice(0, putXORSamples(w, ts, new Uint32Array(vs.buffer), 1, samples.length + 1));
+  return xorSamplesBytes(ts, vs, 1, samples.length + 1);
 }
 
 /** Encodes with the appender, checks the bulk encoder writes the same bytes, and decodes. */
