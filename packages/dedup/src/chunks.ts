@@ -63,7 +63,6 @@ function mergeRun(run: ChunkMeta[], func: DedupFunc, out: ChunkMeta[]): void {
   }
 }
 
-
 /** Drops chunks that repeat an earlier one exactly (same range and bytes): the same data uploaded twice. */
 function withoutCopies(run: readonly ChunkMeta[]): ChunkMeta[] {
   const kept: ChunkMeta[] = [];

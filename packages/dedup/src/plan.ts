@@ -55,7 +55,6 @@ export class PenaltyMergedSeries implements BulkSeries {
   }
 }
 
-
 /** Where the merge writes: the reader's buffer, within its window. */
 class Output {
   /** A sample past maxt was reached: nothing later is wanted. */
