@@ -19,6 +19,11 @@ export interface Http1Response {
   body: AsyncIterable<Buffer>;
   /** Drops a response whose body will not be read. */
   cancel(): void;
+  /**
+   * Says that the pieces the body yielded before the last one are no longer used (a reader that
+   * copies what it keeps): the client then reads into their memory again instead of new memory.
+   */
+  recycle(): void;
 }
 
 /** Largest response head accepted (status line and headers). */
@@ -238,15 +243,66 @@ class Exchange {
  * 64 KiB buffer per read: the body's pieces are views of the slabs, which the garbage collector frees
  * once no piece refers to them (a 19 MB response: ~3 ms less CPU). Node asks for the buffer of a
  * connection's next read right after reporting the last one, so each connection carves its own slab.
+ *
+ * While a response is recycled (`Http1Response.recycle`), full slabs are kept, and those whose pieces
+ * the reader has released are read into again: new memory for every response cost the sidecar, besides
+ * its allocation, a full garbage collection every call or two (V8 collects when external memory grows).
  */
 const READ_SLAB_BYTES = 1 << 20;
 /** Below this much room left, the next read gets a new slab. */
 const MIN_READ_BYTES = 64 * 1024;
+/** Released slabs a connection keeps for its next responses. */
+const MAX_FREE_READ_SLABS = 2;
+
+class ReadSlabs {
+  #slab: Buffer = Buffer.allocUnsafeSlow(2 * MIN_READ_BYTES); // small, until the connection reads more than a short answer
+  #used = 0;
+  /** Full slabs, oldest first, while a response is recycled; then slabs released for reuse. */
+  #retired: Buffer[] = [];
+  readonly #free: Buffer[] = [];
+  #recycling = false;
+
+  /** Room for the next read. */
+  buffer(): Buffer {
+    if (this.#slab.length - this.#used < MIN_READ_BYTES) {
+      if (this.#recycling) this.#retired.push(this.#slab);
+      this.#slab = this.#free.pop() ?? Buffer.allocUnsafeSlow(READ_SLAB_BYTES);
+      this.#used = 0;
+    }
+    return this.#slab.subarray(this.#used);
+  }
+
+  /** `n` bytes were read into the last `buffer()`. */
+  read(n: number): void {
+    this.#used += (n + 7) & ~7; // 8-byte aligned starts
+  }
+
+  /** Slabs older than the one holding `inUse` (a piece still used) may be read into again. */
+  releaseBefore(inUse: Buffer): void {
+    this.#recycling = true;
+    let i = this.#retired.findIndex((slab) => slab.buffer === inUse.buffer);
+    if (i < 0) {
+      if (inUse.buffer !== this.#slab.buffer) return; // older than every slab kept: none older to release
+      i = this.#retired.length;
+    }
+    for (const slab of this.#retired.splice(0, i)) {
+      if (slab.length === READ_SLAB_BYTES && this.#free.length < MAX_FREE_READ_SLABS) this.#free.push(slab);
+    }
+  }
+
+  /** The response ended: slabs still retired may be referred to by pieces its reader kept. */
+  endRecycling(): void {
+    this.#recycling = false;
+    this.#retired = [];
+  }
+}
 
 /** A connection and whoever takes its reads now: the exchange on it, or the idle pool. */
 interface Conn {
   readonly socket: net.Socket;
   onData: (buf: Buffer) => void;
+  /** Plain TCP connections' read memory. */
+  readonly reads?: ReadSlabs;
   /** While idle: closes it and takes it out of the pool. */
   drop?: () => void;
 }
@@ -275,23 +331,16 @@ export class Http1Client {
       conn = { socket, onData: ignore };
       socket.on('data', (buf: Buffer) => conn.onData(buf));
     } else {
-      let slab = Buffer.allocUnsafeSlow(2 * MIN_READ_BYTES); // small, until the connection reads more than a short answer
-      let used = 0;
+      const reads = new ReadSlabs();
       const onread = {
-        buffer: (): Buffer => {
-          if (slab.length - used < MIN_READ_BYTES) {
-            slab = Buffer.allocUnsafeSlow(READ_SLAB_BYTES);
-            used = 0;
-          }
-          return slab.subarray(used);
-        },
+        buffer: (): Buffer => reads.buffer(),
         callback: (n: number, buf: Uint8Array): boolean => {
-          used += (n + 7) & ~7; // 8-byte aligned starts
+          reads.read(n);
           conn.onData((buf as Buffer).subarray(0, n));
           return true; // the exchange pauses the socket itself when its queue is full
         },
       };
-      conn = { socket: net.connect({ host, port, onread }), onData: ignore };
+      conn = { socket: net.connect({ host, port, onread }), onData: ignore, reads };
     }
     conn.socket.setNoDelay(true);
     return conn;
@@ -323,6 +372,10 @@ export class Http1Client {
       socket.ref();
     }
     const queue: Buffer[] = [];
+    /** The last piece the body yielded. */
+    let last: Buffer | undefined;
+    /** The exchange is over (its connection may serve another). */
+    let ended = false;
     let failure: Error | undefined;
     let wake: (() => void) | undefined;
     const notify = () => {
@@ -332,7 +385,16 @@ export class Http1Client {
     };
     return new Promise<Http1Response>((resolve, reject) => {
       const ex = new Exchange(
-        () => resolve({ status: ex.status, headers: ex.headers, body: body(), cancel: () => finish(this.#error('response cancelled')) }),
+        () =>
+          resolve({
+            status: ex.status,
+            headers: ex.headers,
+            body: body(),
+            cancel: () => finish(this.#error('response cancelled')),
+            recycle: () => {
+              if (last !== undefined && !ended) conn.reads?.releaseBefore(last);
+            },
+          }),
         (piece) => {
           queue.push(piece);
           if (queue.length >= MAX_QUEUED_PIECES) socket.pause();
@@ -340,7 +402,9 @@ export class Http1Client {
       );
       /** Ends the exchange: the connection goes back to the pool after a complete response, else is closed. */
       const finish = (err?: Error) => {
+        ended = true;
         conn.onData = ignore;
+        conn.reads?.endRecycling();
         socket.off('error', onError).off('close', onClose);
         signal?.removeEventListener('abort', onAbort);
         if (err === undefined && ex.reusable) this.#release(conn);
@@ -377,6 +441,7 @@ export class Http1Client {
           for (;;) {
             const piece = queue.shift();
             if (piece !== undefined) {
+              last = piece;
               yield piece;
               continue;
             }

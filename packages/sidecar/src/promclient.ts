@@ -169,7 +169,7 @@ export class PrometheusClient {
       const text = Buffer.concat(pieces).toString('utf8');
       throw new PrometheusError(`Prometheus remote read: HTTP ${res.status}: ${text.trim().slice(0, 300)}`);
     }
-    return { contentType: res.headers.get('content-type') ?? '', body: res.body, cancel: () => res.cancel() };
+    return { contentType: res.headers.get('content-type') ?? '', body: res.body, cancel: () => res.cancel(), recycle: () => res.recycle() };
   }
 }
 
@@ -180,4 +180,6 @@ export interface RemoteReadResponse {
   body: AsyncIterable<Buffer>;
   /** Drops a response whose body will not be read (leaving the body's iteration early does the same). */
   cancel(): void;
+  /** The body's pieces before the last one yielded are no longer used (see Http1Response.recycle). */
+  recycle(): void;
 }

@@ -301,9 +301,11 @@ function asBuffer(b: Uint8Array): Buffer {
 /**
  * Splits a streamed remote-read body into frame payloads, checking each frame's CRC32C. A payload is
  * given as views of the network chunks it spans (one view when it lies inside one): nothing is copied.
- * Payloads stay valid after the next one is read.
+ * Payloads stay valid after the next one is read, unless `consumed` is given: it is called whenever the
+ * next payload is asked for, when only the network chunk read last is still used here (for a body
+ * whose earlier chunks' memory may then be read into again, RemoteReadResponse.recycle).
  */
-export async function* readFramePieces(body: AsyncIterable<Uint8Array>, maxFrameBytes = MAX_FRAME_BYTES): AsyncGenerator<Buffer[]> {
+export async function* readFramePieces(body: AsyncIterable<Uint8Array>, maxFrameBytes = MAX_FRAME_BYTES, consumed?: () => void): AsyncGenerator<Buffer[]> {
   /** The start of a frame whose header was cut by the end of a network chunk. */
   let carry: Buffer | undefined;
   /** A payload spanning network chunks: its pieces so far, the bytes still missing, its length and header size. */
@@ -337,6 +339,7 @@ export async function* readFramePieces(body: AsyncIterable<Uint8Array>, maxFrame
       check();
       yield parts;
       parts = [];
+      consumed?.();
       offset += frameHeader + frameLen;
     }
     while (pos < buf.length) {
@@ -372,6 +375,7 @@ export async function* readFramePieces(body: AsyncIterable<Uint8Array>, maxFrame
       }
       check();
       yield [part];
+      consumed?.();
       offset += p + len - pos;
       pos = p + len;
     }

@@ -31,7 +31,7 @@ describe('PrometheusStore.series', () => {
           for (const n of names) yield frame(n);
           bodyRead();
         }
-        return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {} };
+        return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {}, recycle: () => {} };
       },
       // Answers only once the whole response has been read: a store that waited for it would hang.
       async labelNames() {

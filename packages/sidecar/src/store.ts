@@ -21,7 +21,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Encoding, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
-import { decodeReadResponse, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, type TranscodedChunks } from './remoteread.js';
+import { decodeReadResponse, MAX_FRAME_BYTES, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, type TranscodedChunks } from './remoteread.js';
 
 /** What the heartbeat keeps current. */
 export interface PrometheusState {
@@ -152,7 +152,8 @@ export class PrometheusStore implements StoreServer {
     const contentType = res.contentType;
     let pending: Pending | undefined;
     if (contentType.startsWith(STREAMED_CONTENT_TYPE.split(';')[0]!)) {
-      for await (const payload of readFramePieces(res.body)) {
+      // Each payload is copied as it is transcoded: the memory of the reads before it can be read into again.
+      for await (const payload of readFramePieces(res.body, MAX_FRAME_BYTES, () => res.recycle())) {
         for (const s of transcodeChunkedReadResponse(payload)) {
           const labels = finalLabels(Labels.fromSorted(s.labels));
           if (pending !== undefined && pending.labels.equals(labels)) {
