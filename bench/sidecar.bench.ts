@@ -8,9 +8,10 @@
  *
  * Both sides decode every frame into objects (a series with its labels and one object per chunk, whose
  * bytes stay a view) and count samples from each chunk's header (no XOR decoding), so the ratio is the
- * cost the sidecar adds: the remote-read round trip it makes, transcoding chunks into gRPC frames and a
- * StoreAPI client's decoding (StoreClient, as Strata's querier uses it). Both read remote read with the
- * same client (PrometheusClient and its HTTP/1.1 reader) and the same frame reader.
+ * cost the sidecar adds: the remote-read round trip it makes, transcoding chunks into gRPC frames (with
+ * each chunk's xxhash64, as Thanos' sidecar sends it and the client decodes it) and a StoreAPI client's
+ * decoding (StoreClient, as Strata's querier uses it). Both read remote read with the same client
+ * (PrometheusClient and its HTTP/1.1 reader) and the same frame reader.
  * Sidecar cases, by what the client asks for:
  * - batches of 64: what Thanos' querier sends (response_batch_size is hard-coded to 64 since v0.41);
  *   the sidecar streams as Prometheus answers;
