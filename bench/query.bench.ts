@@ -18,6 +18,8 @@
  * `--store-cache=none` runs them without it, every chunk read going to s3rver.
  * `--history=sidecar` keeps every block on the replicas' disks instead, with no store gateway: the
  * querier's own cost without the object store's round trips.
+ * The queriers evaluate PromQL as Prometheus 2.42 does (`--query.promql-compat=2`), and the warm-up
+ * round checks that the one-replica answers equal Prometheus' (r0 holds the reference's samples).
  * Reports p50 and p95 latency per target and the ratios against Prometheus, and two replicas against
  * one (the cost of deduplication). Targets (issue 7): p50 ≤ 1.0× Prometheus; deduplication ≤ +10%.
  * Where /proc is readable (Linux), also the CPU time per query of every process behind each target
@@ -39,6 +41,7 @@ import { BlockReader, BlockWriter, Matcher, type BlockMeta, type SampleIterator,
 import { freePort, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { startS3rver } from '../test/harness/s3.js';
+import { diffMatrices, type MatrixSeries } from '../test/querier/compliance.js';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const INSTANCES = ['demo.promlabs.com:10000', 'demo.promlabs.com:10001', 'demo.promlabs.com:10002'];
@@ -198,8 +201,12 @@ export async function main(args: string[]): Promise<void> {
       stores.push(storeR0.proc.child.pid, storeAll.proc.child.pid);
     }
     const profile = (name: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
-    const one = await startComponent(['query', ...oneEndpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica'], dir.path, 'query-one', profile('query-one'));
-    const two = await startComponent(['query', ...twoEndpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica'], dir.path, 'query-two', profile('query-two'));
+    // PromQL as Prometheus 2.42 evaluates it (closed range windows, its float arithmetic), so that both
+    // compute the same answers: round 0 checks that the one-replica answers are Prometheus' own.
+    const querier = (endpoints: string[], name: string) =>
+      startComponent(['query', ...endpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica', '--query.promql-compat=2'], dir.path, name, profile(name));
+    const one = await querier(oneEndpoints, 'query-one');
+    const two = await querier(twoEndpoints, 'query-two');
     procs.push(one.proc, two.proc);
 
     const targets: Record<string, string> = {
@@ -218,6 +225,7 @@ export async function main(args: string[]): Promise<void> {
     const orders = permutations(Object.keys(targets));
     const latencies: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const perQuery: Record<string, number[]>[] = QUERIES.map(() => Object.fromEntries(Object.keys(targets).map((k) => [k, []])));
+    const answers: Record<string, MatrixSeries[]>[] = [];
     const params = (q: string) => new URLSearchParams({ query: q, start: String(startMs / 1000), end: String(endMs / 1000), step: '60' });
     for (let r = 0; r <= rounds; r++) {
       for (const [qi, q] of QUERIES.entries()) {
@@ -225,13 +233,20 @@ export async function main(args: string[]): Promise<void> {
           const cpu0 = cpuOf(name);
           const t0 = performance.now();
           const res = await fetch(`${targets[name]}/api/v1/query_range?${params(q)}`);
-          const body = (await res.json()) as { status: string; error?: string; warnings?: string[] };
+          const body = (await res.json()) as { status: string; error?: string; warnings?: string[]; data?: { result: MatrixSeries[] } };
           const ms = performance.now() - t0;
           if (body.status !== 'success') throw new Error(`${name}: ${q}: ${body.error}`);
           // PromQL's own annotations are expected; a store warning means an answer without all the data.
           const lost = body.warnings?.filter((w) => !w.startsWith('PromQL '));
           if (lost?.length) throw new Error(`${name}: ${q}: ${lost.join('; ')}`);
-          if (r === 0) continue; // round 0 warms up
+          if (r === 0) {
+            // Round 0 warms up, and checks the answers: r0 holds the reference's very samples.
+            (answers[qi] ??= {})[name] = body.data?.result ?? [];
+            const [want, got] = [answers[qi]?.prometheus, answers[qi]?.['strata, 1 replica']];
+            const diff = want && got ? diffMatrices(want, got, { dropLabels: ['cluster'] }) : null;
+            if (diff !== null) throw new Error(`strata, 1 replica answers ${q} unlike Prometheus: ${diff}`);
+            continue;
+          }
           const spent = (cpuSpent[name] ??= {});
           for (const [c, after] of Object.entries(cpuOf(name))) spent[c] = (spent[c] ?? 0) + after - (cpu0[c] as number);
           (latencies[name] as number[]).push(ms);
