@@ -275,11 +275,13 @@ export class BucketBlock {
       // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the
       // chunks from its start to the next one's (a series' chunks are never split between batches).
       // Numbers, not the index's chunk metas, so those are garbage as soon as their entry is done.
-      let batch = new ChunkBatch(SMALL_CHUNK_BATCH);
+      // Made when a chunk comes (a block without matching series makes none).
+      let batch: ChunkBatch | undefined;
+      let capacity = SMALL_CHUNK_BATCH;
       // Each batch's chunks are read while the next batch's series entries are decoded.
-      const flush = () => {
-        const b = batch;
-        batch = new ChunkBatch(b.length >= CHUNK_BATCH ? CHUNK_BATCH + 64 : SMALL_CHUNK_BATCH);
+      const flush = (b: ChunkBatch) => {
+        batch = undefined;
+        if (b.length >= CHUNK_BATCH) capacity = CHUNK_BATCH + 64;
         segments ??= this.#segmentFiles(r.bucket);
         const n = b.length;
         const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n)), budget, aggregates));
@@ -305,15 +307,16 @@ export class BucketBlock {
               // `raw` from the start: set later, it would cost every series a property store of its own.
               out.push((s = { labels, chunks: NO_CHUNKS, raw: undefined }));
               if (skipChunks) break;
+              batch ??= new ChunkBatch(capacity);
               batch.owners.push(s);
               batch.starts.push(batch.length);
             }
-            batch.push(c.ref, c.minTime, c.maxTime, chunkSizeHint(cs, i));
+            (batch as ChunkBatch).push(c.ref, c.minTime, c.maxTime, chunkSizeHint(cs, i));
           }
-          if (batch.length >= CHUNK_BATCH) flush();
+          if (batch !== undefined && batch.length >= CHUNK_BATCH) flush(batch);
         }
       }
-      if (batch.length > 0) flush();
+      if (batch !== undefined) flush(batch);
       await Promise.all(reads);
       return { series: out, sorted, distinct };
     });
