@@ -194,4 +194,3 @@ describe('transcodeChunkedReadResponse', () => {
     expect(check(again.slice(300), 300).every(Boolean)).toBe(true);
   });
 });
-

@@ -181,19 +181,33 @@ interface Part {
   bytes: Uint8Array | undefined;
 }
 
+function releaseParts(parts: Part[]): void {
+  for (const p of parts) if (p.slab !== undefined) releaseSlab(p.slab);
+  parts.length = 0;
+}
+
+/**
+ * The server releases the series it sends, not those of a call that fails or is cancelled: their
+ * slab parts are released once the series are garbage, else each such call would keep slabs from
+ * being written again, for good.
+ */
+const unreleased = new FinalizationRegistry<Part[]>(releaseParts);
+
 /**
  * The chunks of one series (from one or more payloads) as encoded Series.chunks fields (AggrChunk with
  * a raw, hashed Chunk each), which the Series message takes by copying them in.
  */
 export class TranscodedChunks implements EncodedChunks {
   size = 0;
-  #parts: Part[] = [];
+  readonly #parts: Part[] = [];
+  #registered = false;
 
   /** Takes over the chunks of the same series from a later payload. */
   append(other: TranscodedChunks): void {
     for (const p of other.#parts) this.#add(p);
-    other.#parts = [];
+    other.#parts.length = 0;
     other.size = 0;
+    unreleased.unregister(other);
   }
 
   /** Transcodes the chunks of the ChunkedSeries content at `[start, end)` of the transcoder's memory. */
@@ -228,6 +242,10 @@ export class TranscodedChunks implements EncodedChunks {
   #add(p: Part): void {
     this.#parts.push(p);
     this.size += p.length;
+    if (p.slab !== undefined && !this.#registered) {
+      this.#registered = true;
+      unreleased.register(this, this.#parts, this);
+    }
   }
 
   write(w: ProtoWriter): void {
@@ -240,8 +258,8 @@ export class TranscodedChunks implements EncodedChunks {
 
   /** The series has been sent: its slabs may be written again. It cannot be written after this. */
   release(): void {
-    for (const p of this.#parts) if (p.slab !== undefined) releaseSlab(p.slab);
-    this.#parts = [];
+    releaseParts(this.#parts);
+    unreleased.unregister(this);
   }
 }
 
