@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { scrapedCounter, type CountCell } from './metrics.js';
 
 /** What the index cache holds, with Thanos' item_type label values. */
 export const CacheItem = { Postings: 'Postings', ExpandedPostings: 'ExpandedPostings', Series: 'Series' } as const;
@@ -22,8 +23,8 @@ export class IndexCache {
   readonly #maxBytes: number;
   readonly #entries = new Map<string, Entry>();
   #bytes = 0;
-  readonly #requests: Counter<'item_type'>;
-  readonly #hits: Counter<'item_type'>;
+  /** Lookups and hits per item type (counted on every lookup: see scrapedCounter). */
+  readonly #lookups: Record<CacheItem, { requests: CountCell; hits: CountCell }>;
   readonly #items: Gauge<'item_type'>;
   readonly #size: Gauge<'item_type'>;
   readonly #evicted: Counter<'item_type'>;
@@ -31,14 +32,15 @@ export class IndexCache {
   constructor(maxBytes: number, registry: Registry) {
     this.#maxBytes = maxBytes;
     const labelNames = ['item_type'] as const;
-    this.#requests = new Counter({ name: 'strata_store_index_cache_requests_total', help: 'Index cache lookups.', labelNames, registers: [registry] });
-    this.#hits = new Counter({ name: 'strata_store_index_cache_hits_total', help: 'Index cache lookups that found the item.', labelNames, registers: [registry] });
+    const requests = scrapedCounter(registry, 'strata_store_index_cache_requests_total', 'Index cache lookups.', labelNames);
+    const hits = scrapedCounter(registry, 'strata_store_index_cache_hits_total', 'Index cache lookups that found the item.', labelNames);
+    this.#lookups = Object.fromEntries(
+      Object.values(CacheItem).map((item) => [item, { requests: requests({ item_type: item }), hits: hits({ item_type: item }) }]),
+    ) as Record<CacheItem, { requests: CountCell; hits: CountCell }>;
     this.#items = new Gauge({ name: 'strata_store_index_cache_items', help: 'Items in the index cache.', labelNames, registers: [registry] });
     this.#size = new Gauge({ name: 'strata_store_index_cache_items_size_bytes', help: 'Bytes held by the index cache.', labelNames, registers: [registry] });
     this.#evicted = new Counter({ name: 'strata_store_index_cache_items_evicted_total', help: 'Items evicted to stay within --index-cache-size.', labelNames, registers: [registry] });
     for (const item of Object.values(CacheItem)) {
-      this.#requests.inc({ item_type: item }, 0);
-      this.#hits.inc({ item_type: item }, 0);
       this.#items.set({ item_type: item }, 0);
       this.#size.set({ item_type: item }, 0);
     }
@@ -49,10 +51,11 @@ export class IndexCache {
   }
 
   get(item: CacheItem, key: string): Uint8Array | undefined {
-    this.#requests.inc({ item_type: item });
+    const counts = this.#lookups[item];
+    counts.requests.value++;
     const e = this.#entries.get(key);
     if (e === undefined) return undefined;
-    this.#hits.inc({ item_type: item });
+    counts.hits.value++;
     this.#entries.delete(key);
     this.#entries.set(key, e);
     return e.value;

@@ -1,6 +1,7 @@
 import type { CachingBucketConfig } from '@strata/objstore';
 import type { ByteRange } from '@strata/tsdb';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { scrapedCounter, type CountCell } from './metrics.js';
 
 /** Map slot, key string and entry object per item, so many small items still count against max_size. */
 const ENTRY_OVERHEAD = 64;
@@ -20,8 +21,9 @@ interface Entry {
 export class InMemoryCache {
   readonly #entries = new Map<string, Entry>();
   #bytes = 0;
-  readonly #requests: Counter;
-  readonly #hits: Counter;
+  /** Counted on every lookup (see scrapedCounter). */
+  readonly #requests: CountCell;
+  readonly #hits: CountCell;
   readonly #hitsExpired: Counter;
   readonly #added: Counter;
   readonly #evicted: Counter;
@@ -41,8 +43,9 @@ export class InMemoryCache {
     const labels = { name };
     const counter = (n: string, help: string) => new Counter({ name: `strata_cache_inmemory_${n}`, help, labelNames: ['name'], registers });
     const gauge = (n: string, help: string) => new Gauge({ name: `strata_cache_inmemory_${n}`, help, labelNames: ['name'], registers });
-    this.#requests = counter('requests_total', 'Total number of requests to the inmemory cache.');
-    this.#hits = counter('hits_total', 'Total number of requests to the inmemory cache that were a hit.');
+    const perLookup = (n: string, help: string) => scrapedCounter(registry, `strata_cache_inmemory_${n}`, help, ['name'])(labels);
+    this.#requests = perLookup('requests_total', 'Total number of requests to the inmemory cache.');
+    this.#hits = perLookup('hits_total', 'Total number of requests to the inmemory cache that were a hit.');
     this.#hitsExpired = counter('hits_on_expired_data_total', 'Total number of requests to the inmemory cache that were a hit but needed to be evicted due to TTL.');
     this.#added = counter('items_added_total', 'Total number of items that were added to the inmemory cache.');
     this.#evicted = counter('items_evicted_total', 'Total number of items that were evicted from the inmemory cache.');
@@ -52,7 +55,7 @@ export class InMemoryCache {
     this.#totalSize = gauge('total_size_bytes', 'Current byte size of items (both value and key) in the inmemory cache.');
     gauge('max_size_bytes', 'Maximum number of bytes to be held in the inmemory cache.').set(labels, maxSize);
     gauge('max_item_size_bytes', 'Maximum number of bytes for single entry to be held in the inmemory cache.').set(labels, maxItemSize);
-    for (const c of [this.#requests, this.#hits, this.#hitsExpired, this.#added, this.#evicted, this.#overflowed]) c.inc(labels, 0);
+    for (const c of [this.#hitsExpired, this.#added, this.#evicted, this.#overflowed]) c.inc(labels, 0);
     for (const g of [this.#items, this.#itemsSize, this.#totalSize]) g.set(labels, 0);
     this.#labels = labels;
   }
@@ -67,7 +70,7 @@ export class InMemoryCache {
   }
 
   get(key: string, now = Date.now()): Uint8Array | undefined {
-    this.#requests.inc(this.#labels);
+    this.#requests.value++;
     const e = this.#entries.get(key);
     if (e === undefined) return undefined;
     if (now >= e.expires) {
@@ -75,7 +78,7 @@ export class InMemoryCache {
       this.#remove(key, e);
       return undefined;
     }
-    this.#hits.inc(this.#labels);
+    this.#hits.value++;
     this.#entries.delete(key);
     this.#entries.set(key, e);
     return e.value;
@@ -139,10 +142,12 @@ export class ChunksCache {
   readonly #subrange: number;
   readonly #maxRequests: number;
   readonly #ttl: number;
-  readonly #requests: Counter<'operation' | 'config'>;
-  readonly #hits: Counter<'operation' | 'config'>;
-  readonly #requestedBytes: Counter<'config'>;
-  readonly #fetchedBytes: Counter<'origin' | 'config'>;
+  /** Counted on every range read (see scrapedCounter). */
+  readonly #requests: CountCell;
+  readonly #hits: CountCell;
+  readonly #requestedBytes: CountCell;
+  readonly #fetchedFromCache: CountCell;
+  readonly #fetchedFromBucket: CountCell;
   readonly #refetchedBytes: Counter<'origin' | 'config'>;
 
   constructor(cfg: CachingBucketConfig, registry: Registry) {
@@ -150,16 +155,19 @@ export class ChunksCache {
     this.#subrange = cfg.chunkSubrangeSize;
     this.#maxRequests = cfg.maxChunksGetRangeRequests;
     this.#ttl = cfg.chunkSubrangeTtlMs;
-    const registers = [registry];
-    this.#requests = new Counter({ name: 'strata_store_bucket_cache_operation_requests_total', help: 'Number of requested operations matching given config.', labelNames: ['operation', 'config'], registers });
-    this.#hits = new Counter({ name: 'strata_store_bucket_cache_operation_hits_total', help: 'Number of operations served from cache for given config.', labelNames: ['operation', 'config'], registers });
-    this.#requestedBytes = new Counter({ name: 'strata_store_bucket_cache_getrange_requested_bytes_total', help: 'Total number of bytes requested via GetRange.', labelNames: ['config'], registers });
-    this.#fetchedBytes = new Counter({ name: 'strata_store_bucket_cache_getrange_fetched_bytes_total', help: 'Total number of bytes fetched because of GetRange operation. Data from bucket is then stored to cache.', labelNames: ['origin', 'config'], registers });
-    this.#refetchedBytes = new Counter({ name: 'strata_store_bucket_cache_getrange_refetched_bytes_total', help: 'Total number of bytes re-fetched from storage because of GetRange operation, despite being in cache already.', labelNames: ['origin', 'config'], registers });
-    this.#requests.inc({ operation: 'get_range', config: CONFIG }, 0);
-    this.#hits.inc({ operation: 'get_range', config: CONFIG }, 0);
-    this.#requestedBytes.inc({ config: CONFIG }, 0);
-    for (const origin of ['cache', 'bucket']) this.#fetchedBytes.inc({ origin, config: CONFIG }, 0);
+    const operation = { operation: 'get_range', config: CONFIG };
+    this.#requests = scrapedCounter(registry, 'strata_store_bucket_cache_operation_requests_total', 'Number of requested operations matching given config.', ['operation', 'config'])(operation);
+    this.#hits = scrapedCounter(registry, 'strata_store_bucket_cache_operation_hits_total', 'Number of operations served from cache for given config.', ['operation', 'config'])(operation);
+    this.#requestedBytes = scrapedCounter(registry, 'strata_store_bucket_cache_getrange_requested_bytes_total', 'Total number of bytes requested via GetRange.', ['config'])({ config: CONFIG });
+    const fetched = scrapedCounter(
+      registry,
+      'strata_store_bucket_cache_getrange_fetched_bytes_total',
+      'Total number of bytes fetched because of GetRange operation. Data from bucket is then stored to cache.',
+      ['origin', 'config'],
+    );
+    this.#fetchedFromCache = fetched({ origin: 'cache', config: CONFIG });
+    this.#fetchedFromBucket = fetched({ origin: 'bucket', config: CONFIG });
+    this.#refetchedBytes = new Counter({ name: 'strata_store_bucket_cache_getrange_refetched_bytes_total', help: 'Total number of bytes re-fetched from storage because of GetRange operation, despite being in cache already.', labelNames: ['origin', 'config'], registers: [registry] });
     this.#refetchedBytes.inc({ origin: 'cache', config: CONFIG }, 0);
   }
 
@@ -184,8 +192,8 @@ export class ChunksCache {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
       throw new RangeError(`${file.name}: range [${offset}, ${offset + length}) outside object of ${size} bytes`);
     }
-    this.#requests.inc({ operation: 'get_range', config: CONFIG });
-    this.#requestedBytes.inc({ config: CONFIG }, length);
+    this.#requests.value++;
+    this.#requestedBytes.value += length;
     if (length === 0) return new Uint8Array(0);
     const sub = this.#subrange;
     const first = Math.floor(offset / sub);
@@ -199,11 +207,11 @@ export class ChunksCache {
       pieces[i] = p;
       if (p !== undefined) {
         hits++;
-        this.#fetchedBytes.inc({ origin: 'cache', config: CONFIG }, p.length);
+        this.#fetchedFromCache.value += p.length;
       }
     }
     // As Thanos: the share of the read's pieces that were cached.
-    this.#hits.inc({ operation: 'get_range', config: CONFIG }, hits / n);
+    this.#hits.value += hits / n;
     if (hits === n) return n === 1 ? (pieces[0] as Uint8Array).subarray(offset - first * sub, offset - first * sub + length) : assemble(pieces, offset - first * sub, length);
 
     const runs = this.#missingRuns(pieces);
@@ -212,7 +220,7 @@ export class ChunksCache {
         const start = (first + from) * sub;
         const end = Math.min((first + to) * sub, size);
         const bytes = await file.read(start, end - start);
-        this.#fetchedBytes.inc({ origin: 'bucket', config: CONFIG }, bytes.length);
+        this.#fetchedFromBucket.value += bytes.length;
         for (let i = from; i < to; i++) {
           const piece = bytes.subarray((i - from) * sub, Math.min((i - from + 1) * sub, bytes.length));
           if (pieces[i] !== undefined) {

@@ -54,3 +54,33 @@ export function storeMetrics(registry: Registry): StoreMetrics {
     queriesDropped: new Counter({ name: 'strata_bucket_store_queries_dropped_total', help: 'Series calls refused by a limit.', labelNames: ['reason'], registers }),
   };
 }
+
+/** A counter's value for one label set, added to in place. */
+export interface CountCell {
+  value: number;
+}
+
+/**
+ * A counter whose increments on hot paths (a cache lookup, a range read) are plain additions to cells,
+ * handed to prom-client when /metrics is scraped: prom-client hashes the label set on every inc(),
+ * which costs more than the lookup counted. Returns a function making the cell of one label set
+ * (exposed from the start, at 0).
+ */
+export function scrapedCounter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): (labels: Record<L, string>) => CountCell {
+  const cells: { labels: Record<L, string>; cell: CountCell }[] = [];
+  new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { labels, cell } of cells) this.inc(labels, cell.value);
+    },
+  });
+  return (labels) => {
+    const cell = { value: 0 };
+    cells.push({ labels, cell });
+    return cell;
+  };
+}
