@@ -112,6 +112,23 @@ export class ProtoReader {
 
   /** int64 as a number; exact within ±2^53, Go's MinInt64/MaxInt64 map to MIN_INT64/MAX_INT64. */
   int64(): number {
+    // Non-negative values below 2^49 (timestamps take 6 bytes) summed as a double, exactly: every
+    // chunk's min and max time, without the 32-bit halves the general path needs for the rest.
+    const b = this.#buf;
+    const p = this.pos;
+    if (p + 7 <= this.end) {
+      let v = 0;
+      let scale = 1;
+      for (let i = 0; i < 7; i++) {
+        const c = b[p + i]!;
+        v += (c & 0x7f) * scale;
+        if (c < 0x80) {
+          this.pos = p + i + 1;
+          return v;
+        }
+        scale *= 128;
+      }
+    }
     const lo = this.#varint64();
     const hi = varintHigh;
     if (hi === 0) return lo;
