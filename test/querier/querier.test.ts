@@ -188,8 +188,12 @@ describe('HTTP API', () => {
   it('reports with stats=all what the query cost: samples, series and chunks, object-store traffic', async () => {
     const params = { query: 'rate(demo_cpu_usage_seconds_total[1h])', ...window(), stats: 'all' };
     const res = await get(queryUrl, '/api/v1/query_range', params);
-    const stats = (res.body.data as unknown as { stats: { samples: { totalQueryableSamples: number }; storage: Record<string, number> } }).stats;
+    const stats = (res.body.data as unknown as { stats: { timings: Record<string, number>; samples: { totalQueryableSamples: number }; storage: Record<string, number> } }).stats;
     expect(stats.samples.totalQueryableSamples).toBeGreaterThan(0);
+    // Fetching from the stores is the query's preparation; evaluation is the rest.
+    const { queryPreparationTime, innerEvalTime, evalTotalTime } = stats.timings as Record<string, number>;
+    expect(queryPreparationTime).toBeGreaterThan(0);
+    expect(queryPreparationTime! + innerEvalTime!).toBeCloseTo(evalTotalTime!, 6);
     // 9 series from each of three endpoints (two sidecars, one store gateway) before deduplication.
     expect(stats.storage.seriesFetched).toBe(27);
     expect(stats.storage.chunksFetched).toBeGreaterThan(27);

@@ -47,6 +47,8 @@ export interface QueryStats {
   readonly samplesRead: number;
   /** The most samples held in memory at once (Prometheus' peakSamples). */
   readonly peakSamples: number;
+  /** Time spent selecting series from storage before evaluation (ms; Prometheus' queryPreparationTime). */
+  readonly preparationMs: number;
 }
 
 export interface QueryResult {

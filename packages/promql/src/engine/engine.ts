@@ -98,6 +98,8 @@ export class Engine {
     const annotations = new Set<string>();
     const data = new Map<VectorSelector, readonly Series[]>();
     let querier: Querier | null = null;
+    const prepared = performance.now();
+    let preparationMs = 0;
     try {
       if (selections.length > 0) {
         querier = await q.querier(mint, maxt);
@@ -118,6 +120,7 @@ export class Engine {
           for (const w of set.warnings ?? []) annotations.add(w);
         });
       }
+      preparationMs = performance.now() - prepared;
       where = 'expression evaluation';
       checkAbort();
       const stats: EvalStats = { samplesRead: 0, peakSamples: 0, currentSamples: 0 };
@@ -136,7 +139,7 @@ export class Engine {
       };
       const ev = new Evaluator(range, shared);
       const value = isRange ? this.#rangeResult(ev.eval(expr), range) : this.#instantResult(ev, expr, range.start);
-      return { value, annotations: [...annotations], stats: { samplesRead: stats.samplesRead, peakSamples: stats.peakSamples } };
+      return { value, annotations: [...annotations], stats: { samplesRead: stats.samplesRead, peakSamples: stats.peakSamples, preparationMs } };
     } finally {
       await querier?.close();
     }

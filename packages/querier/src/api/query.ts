@@ -93,8 +93,10 @@ function respond(reply: import('fastify').FastifyReply, res: QueryResult, p: Par
   const data = queryDataJson(res.value);
   if (!wantsStats(p)) return sendSuccess(reply, data, res.annotations);
   const seconds = (performance.now() - started) / 1000;
+  // Preparation is where Strata fetches the series from the stores (Prometheus opens its blocks there).
+  const preparation = res.stats.preparationMs / 1000;
   const stats = {
-    timings: { evalTotalTime: seconds, resultSortTime: 0, queryPreparationTime: 0, innerEvalTime: seconds, execQueueTime: 0, execTotalTime: seconds },
+    timings: { evalTotalTime: seconds, resultSortTime: 0, queryPreparationTime: preparation, innerEvalTime: seconds - preparation, execQueueTime: 0, execTotalTime: seconds },
     samples: { totalQueryableSamples: res.stats.samplesRead, peakSamples: res.stats.peakSamples },
     // Beyond Prometheus: what reading the data cost, as the stores reported it.
     ...(costs !== undefined
