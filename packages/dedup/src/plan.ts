@@ -82,12 +82,11 @@ class Output {
     const outTs = buf.ts;
     const outVs = buf.vs;
     let n = buf.n;
-    // Runs are short (a chunk at most): plain loops, no subarray views to allocate.
-    if (offset === 0 && !dropStale) {
-      for (let k = from; k < to; k++, n++) {
-        outTs[n] = ts[k] as number;
-        outVs[n] = vs[k] as number;
-      }
+    if (offset === 0 && !(dropStale && hasNaN(vs, from, to))) {
+      // Most runs are a whole chunk's samples: copied as two blocks.
+      outTs.set(ts.subarray(from, to), n);
+      outVs.set(vs.subarray(from, to), n);
+      n += to - from;
     } else {
       for (let k = from; k < to; k++) {
         const v = vs[k] as number;
@@ -99,6 +98,14 @@ class Output {
     }
     buf.n = n;
   }
+}
+
+function hasNaN(vs: Float64Array, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    const v = vs[k] as number;
+    if (v !== v) return true;
+  }
+  return false;
 }
 
 /** Arrays a replica decodes its chunks into: two sets, reused by every merge (merges run one at a time). */
@@ -265,6 +272,12 @@ function settle(r: Replica): void {
   r.target = Number.NEGATIVE_INFINITY;
 }
 
+/** The merge picked `cur`: the other replica is seeked past the penalty next. */
+function pick(cur: Replica, other: Replica, penalty: number): void {
+  other.penalty = penalty;
+  cur.penalty = 0;
+}
+
 /**
  * The penalty merge of two replicas, step for step as PenaltyDedupIterator takes it (see there): the
  * replica that emitted takes its next sample; the other is only moved to its target where it could
@@ -273,13 +286,9 @@ function settle(r: Replica): void {
 function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output): void {
   a.next();
   b.next();
+  // lastT stays a local (no closure writes it), so that it is never boxed.
   let lastT = Number.NEGATIVE_INFINITY;
   let useA = true;
-  const pick = (cur: Replica, other: Replica, t: number, penalty: number) => {
-    other.penalty = penalty;
-    cur.penalty = 0;
-    lastT = t;
-  };
   // Until the reader's maxt: later samples cannot change earlier ones.
   while (!out.done) {
     const known = lastT !== Number.NEGATIVE_INFINITY;
@@ -298,7 +307,8 @@ function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output): void {
       if (target > other.target) other.target = target;
       if (cur.alive && (!other.alive || cur.t() < other.target)) {
         const t = cur.t();
-        pick(cur, other, t, 2 * (t - lastT));
+        pick(cur, other, 2 * (t - lastT));
+        lastT = t;
         picked = true;
       } else {
         settle(a);
@@ -320,7 +330,8 @@ function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output): void {
         const tb = b.t();
         useA = ta <= tb;
         const chosen = useA ? ta : tb;
-        pick(useA ? a : b, useA ? b : a, chosen, known ? 2 * (chosen - lastT) : INITIAL_PENALTY_MS);
+        pick(useA ? a : b, useA ? b : a, known ? 2 * (chosen - lastT) : INITIAL_PENALTY_MS);
+        lastT = chosen;
       }
       if (useA !== wasA && known && counter) {
         if (a.alive) a.adjust(lastValue);
