@@ -4,7 +4,7 @@ import { crc32c, Labels } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { STREAMED_CONTENT_TYPE } from './remoteread.js';
-import { PrometheusStore } from './store.js';
+import { PrometheusStore, withExternal } from './store.js';
 
 /** One streamed remote-read frame holding the series `job="<name>"` with one XOR chunk. */
 function frame(name: string): Buffer {
@@ -54,6 +54,25 @@ describe('PrometheusStore.series', () => {
       expect(await Promise.race([read(), stuck])).toEqual(['cluster=x,job=a', 'cluster=x,job=b', 'cluster=x,job=c']);
     } finally {
       clearTimeout(timer);
+    }
+  });
+});
+
+describe('withExternal', () => {
+  const L = (o: Record<string, string>) => Labels.from(o);
+  it('merges sorted external labels in, external winning on a clash, as Labels.merge does', () => {
+    const cases: [Record<string, string>, Record<string, string>][] = [
+      [{ __name__: 'up', job: 'a', zone: 'z' }, { cluster: 'c', replica: 'r0' }],
+      [{ __name__: 'up', replica: 'stored' }, { cluster: 'c', replica: 'r0' }],
+      [{ a: '1' }, { b: '2' }],
+      [{ b: '2' }, { a: '1' }],
+      [{ a: '1', b: '2' }, {}],
+      [{}, { a: '1' }],
+      [{ cluster: 'stored', job: 'j' }, { cluster: 'ext' }],
+    ];
+    for (const [stored, ext] of cases) {
+      const got = withExternal(L(stored).toArray(), L(ext).toArray());
+      expect(got.toArray()).toEqual(L(stored).merge(L(ext)).toArray());
     }
   });
 });
