@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { joinKey } from '@strata/objstore';
-import { GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
-import { Encoding, IndexReader, Labels, type BlockMeta, type ByteRange, type ChunkRef, type Matcher, type Postings } from '@strata/tsdb';
+import { aggrChunkBytes, GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
+import { Encoding, IndexReader, type BlockMeta, type ByteRange, type Label, type Labels, type Matcher, type Postings } from '@strata/tsdb';
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
@@ -9,27 +9,16 @@ import type { ChunksCache } from './chunkscache.js';
 import { chunkSizeHint, readChunks, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
 import { AccountedByteRange, type AccountingBucket, type QueryStats } from './querystats.js';
-import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
+import { LabelMapping } from './extlabels.js';
+import { RawChunkColumns, type RawChunkRun } from './rawchunks.js';
+import { grown, SeriesRows } from './seriesrows.js';
 
-/** One series of one block, ready to send (labels still without external labels). */
+/** One series of one block, ready to send (external labels added, replica labels removed). */
 export interface BlockSeries {
   labels: Labels;
   chunks: AggrChunk[];
   /** Raw XOR chunks, written into frames from where they were read (then `chunks` is empty). */
   raw?: RawChunkRun;
-}
-
-/**
- * A block's series in the index's order, and how that order relates to their (mapped) labels: the
- * mapping may reorder them or make neighbours equal (replica labels removed). Found while each series'
- * labels are fresh, so that no later pass walks all of them again to learn it.
- */
-export interface BlockSeriesList {
-  series: BlockSeries[];
-  /** Every series' labels sort at or after the previous one's. */
-  sorted: boolean;
-  /** No two neighbours have equal labels. */
-  distinct: boolean;
 }
 
 /** Counts samples across the blocks of one Series call, for --store.grpc.series-sample-limit. */
@@ -58,12 +47,9 @@ export interface BlockOptions {
   chunksCache?: ChunksCache;
 }
 
-/** Shared by every series whose chunks are a RawChunkRun (or that has none); frozen, so a push throws. */
-const NO_CHUNKS = Object.freeze([]) as unknown as AggrChunk[];
-
 /**
  * One batch of chunks to read, in columns: their refs, time ranges and size hints (0: none), and the
- * series owning them, each from its start to the next one's. Typed arrays, sized for a whole batch
+ * series owning them (consecutive, from `firstSeries`), each from its start to the next one's. Typed arrays, sized for a whole batch
  * after a full one (so a large query does not grow four arrays per batch), small at first (so a query
  * of a few series does not allocate and clear a whole batch's columns in every block).
  */
@@ -73,10 +59,12 @@ class ChunkBatch {
   minTimes: Float64Array;
   maxTimes: Float64Array;
   sizes: Uint32Array;
-  readonly owners: BlockSeries[] = [];
   readonly starts: number[] = [];
 
-  constructor(capacity: number) {
+  constructor(
+    capacity: number,
+    readonly firstSeries: number,
+  ) {
     this.refs = new Float64Array(capacity);
     this.minTimes = new Float64Array(capacity);
     this.maxTimes = new Float64Array(capacity);
@@ -87,15 +75,10 @@ class ChunkBatch {
     const i = this.length++;
     // More chunks than fit (a first batch, or a long compacted block's series) grow the columns.
     if (i === this.refs.length) {
-      const grow = <T extends Float64Array | Uint32Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.refs = grow(this.refs);
-      this.minTimes = grow(this.minTimes);
-      this.maxTimes = grow(this.maxTimes);
-      this.sizes = grow(this.sizes);
+      this.refs = grown(this.refs, i + 1);
+      this.minTimes = grown(this.minTimes, i + 1);
+      this.maxTimes = grown(this.maxTimes, i + 1);
+      this.sizes = grown(this.sizes, i + 1);
     }
     this.refs[i] = ref;
     this.minTimes[i] = minTime;
@@ -246,13 +229,12 @@ export class BucketBlock {
   }
 
   /**
-   * The block's series matching `matchers` with chunks overlapping [mint, maxt], sorted by labels,
+   * The block's series matching `matchers` with chunks overlapping [mint, maxt], in the index's order,
    * each with all its chunks in the range: raw chunks as raw bytes, a downsampled block's aggregate
    * chunks as the requested `aggregates` (toStoreAggrChunk). Everything is read before anything is
    * returned, so a corrupt chunk fails the whole block rather than serving part of it. Each series'
-   * labels are `labelsOf` its labels in the index, mapped as soon as its entry is decoded (so the
-   * index's are garbage at once); the order is the index's, which the mapping may have changed (as the
-   * list says).
+   * labels are its labels in the index with the external labels `ext` added and the labels named in
+   * `drop` removed; the rows say whether that kept them sorted.
    */
   series(
     matchers: readonly Matcher[],
@@ -262,19 +244,16 @@ export class BucketBlock {
     budget: SampleBudget,
     aggregates: readonly Aggr[],
     stats: QueryStats,
-    labelsOf: (labels: Labels) => Labels,
-  ): Promise<BlockSeriesList> {
+    ext: readonly Label[],
+    drop: ReadonlySet<string>,
+  ): Promise<SeriesRows> {
     return this.#use(stats, async (r) => {
       const ids = await this.#postings(r.index, matchers);
-      const out: BlockSeries[] = [];
-      let sorted = true;
-      let distinct = true;
-      let prev: Labels | undefined;
+      const rows = new SeriesRows(new LabelMapping(r.index.symbols(), r.index.symbolsSorted, ext, drop));
       const reads: Promise<void>[] = [];
       let segments: Promise<SegmentFiles> | undefined;
       // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the
       // chunks from its start to the next one's (a series' chunks are never split between batches).
-      // Numbers, not the index's chunk metas, so those are garbage as soon as their entry is done.
       // Made when a chunk comes (a block without matching series makes none).
       let batch: ChunkBatch | undefined;
       let capacity = SMALL_CHUNK_BATCH;
@@ -284,71 +263,70 @@ export class BucketBlock {
         if (b.length >= CHUNK_BATCH) capacity = CHUNK_BATCH + 64;
         segments ??= this.#segmentFiles(r.bucket);
         const n = b.length;
-        const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n)), budget, aggregates));
+        const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n)), budget, aggregates, rows));
         // Awaited below; until then a failure must not count as unhandled.
         read.catch(() => {});
         reads.push(read);
       };
-      for await (const entries of r.index.seriesBatches(ids)) {
-        for (const entry of entries) {
-          let s: BlockSeries | undefined;
-          const cs = entry.chunks;
-          for (let i = 0; i < cs.length; i++) {
-            const c = cs[i] as ChunkRef;
-            if (c.maxTime < mint || c.minTime > maxt) continue;
-            if (s === undefined) {
-              const labels = labelsOf(entry.labels);
-              if (prev !== undefined) {
-                const c = Labels.compare(prev, labels);
-                if (c > 0) sorted = false;
-                else if (c === 0) distinct = false;
-              }
-              prev = labels;
-              // `raw` from the start: set later, it would cost every series a property store of its own.
-              out.push((s = { labels, chunks: NO_CHUNKS, raw: undefined }));
+      for await (const cols of r.index.seriesColumns(ids)) {
+        const { chunkStart, minTime, maxTime, ref } = cols;
+        for (let e = 0; e < cols.length; e++) {
+          const first = chunkStart[e] as number;
+          const end = chunkStart[e + 1] as number;
+          let added = false;
+          for (let i = first; i < end; i++) {
+            if ((maxTime[i] as number) < mint || (minTime[i] as number) > maxt) continue;
+            if (!added) {
+              added = true;
+              const k = rows.add(cols, e);
               if (skipChunks) break;
-              batch ??= new ChunkBatch(capacity);
-              batch.owners.push(s);
+              batch ??= new ChunkBatch(capacity, k);
               batch.starts.push(batch.length);
             }
-            (batch as ChunkBatch).push(c.ref, c.minTime, c.maxTime, chunkSizeHint(cs, i));
+            (batch as ChunkBatch).push(ref[i] as number, minTime[i] as number, maxTime[i] as number, chunkSizeHint(ref, first, end, i));
           }
           if (batch !== undefined && batch.length >= CHUNK_BATCH) flush(batch);
         }
       }
       if (batch !== undefined) flush(batch);
       await Promise.all(reads);
-      return { series: out, sorted, distinct };
+      return rows;
     });
   }
 
   /**
    * Gives each series of a batch its chunks, counting their samples: a series of raw XOR chunks (the
-   * common case) a run over the batch's columns, any other (a downsampled block's aggregate chunks, the
+   * common case) rows of the batch's columns, any other (a downsampled block's aggregate chunks, the
    * requested aggregates unpacked) StoreAPI objects.
    */
-  #attach(batch: ChunkBatch, chunks: ReadChunks, budget: SampleBudget, aggregates: readonly Aggr[]): void {
-    const { owners, starts, minTimes, maxTimes } = batch;
+  #attach(batch: ChunkBatch, chunks: ReadChunks, budget: SampleBudget, aggregates: readonly Aggr[], rows: SeriesRows): void {
+    const { starts, minTimes, maxTimes, firstSeries } = batch;
     let columns: RawChunkColumns | undefined;
+    let columnsNo = 0;
     let samples = 0;
-    for (let k = 0; k < owners.length; k++) {
-      const s = owners[k] as BlockSeries;
+    for (let k = 0; k < starts.length; k++) {
       const from = starts[k] as number;
-      const to = k + 1 < owners.length ? (starts[k + 1] as number) : chunks.length;
+      const to = k + 1 < starts.length ? (starts[k + 1] as number) : chunks.length;
       let xor = true;
       for (let i = from; i < to && xor; i++) xor = chunks.encoding[i] === Encoding.XOR;
       if (xor) {
-        columns ??= new RawChunkColumns(chunks, minTimes, maxTimes);
+        if (columns === undefined) {
+          columns = new RawChunkColumns(chunks, minTimes, maxTimes);
+          columnsNo = rows.addColumns(columns);
+        }
         for (let i = from; i < to; i++) samples += columns.set(i);
-        s.raw = new RawChunkRun(columns, from, to);
+        rows.setRaw(firstSeries + k, columnsNo, from, to);
         continue;
       }
-      s.chunks = [];
+      const out: AggrChunk[] = [];
+      let bytes = 0;
       for (let i = from; i < to; i++) {
         const c = toStoreAggrChunk(minTimes[i] as number, maxTimes[i] as number, chunks.chunk(i), aggregates, this.id);
         samples += c.samples;
-        s.chunks.push(c.chunk);
+        bytes += aggrChunkBytes(c.chunk);
+        out.push(c.chunk);
       }
+      rows.setAggregates(firstSeries + k, out, bytes);
     }
     budget.take(samples);
   }

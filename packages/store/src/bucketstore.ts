@@ -13,7 +13,6 @@ import {
   StoreError,
   type StoreServer,
   type TSDBInfo,
-  aggrChunkBytes,
   emptyQueryStats,
   encodeSeriesResponseHints,
   wantsQueryStats,
@@ -21,12 +20,12 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { SampleBudget, type BlockSeriesList, type BucketBlock } from './block.js';
+import { SampleBudget, type BucketBlock } from './block.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
-import { withExternalLabels } from './extlabels.js';
 import { QueryStats } from './querystats.js';
 import { blocksFor } from './resolution.js';
+import type { SeriesRows } from './seriesrows.js';
 
 export interface BucketStoreOptions {
   /** --min-time / --max-time: requests are clamped to this range (ms). */
@@ -132,7 +131,7 @@ export class BucketStore implements StoreServer {
     return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req)), wantsQueryStats(req.hints));
   }
 
-  async #collectSeries(req: SeriesRequest): Promise<{ series: readonly OutSeries[]; hints: SeriesResponseHints }> {
+  async #collectSeries(req: SeriesRequest): Promise<CollectedSeries> {
     const matchers = toMatchers(req.matchers);
     if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified');
     const mint = Math.max(req.minTime, this.#opts.minTime);
@@ -143,7 +142,7 @@ export class BucketStore implements StoreServer {
     const budget = new SampleBudget(this.#opts.sampleLimit);
     const limit = pLimit(this.#opts.blockConcurrency);
     const replicaLabels = new Set(req.withoutReplicaLabels);
-    const reads: Promise<BlockSeriesList>[] = [];
+    const reads: Promise<SeriesRows>[] = [];
     const queriedBlocks: string[] = [];
     for (const set of this.#sets()) {
       const rest = matchersBeyond(set.labels, matchers);
@@ -152,38 +151,38 @@ export class BucketStore implements StoreServer {
       for (const b of blocksFor(set.blocks, mint, maxt, req.maxResolutionWindow)) {
         queriedBlocks.push(b.id);
         const ext = set.labels.toArray();
-        reads.push(
-          limit(async () => {
-            const got = await b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats, (l) => withExternalLabels(l, ext, replicaLabels));
-            // Adding and removing labels can change the order (a shorter set no longer sorts first).
-            if (!got.sorted) {
-              got.series.sort((x, y) => Labels.compare(x.labels, y.labels));
-              got.distinct = false; // not known once sorted; the merge looks
-            }
-            return got;
-          }),
-        );
+        reads.push(limit(() => b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats, ext, replicaLabels)));
       }
     }
-    let lists: BlockSeriesList[];
+    let lists: SeriesRows[];
     try {
       lists = await Promise.all(reads);
     } catch (e) {
       if (e instanceof StoreError && e.code === GrpcStatus.RESOURCE_EXHAUSTED) m.queriesDropped.inc({ reason: 'samples' });
       throw e;
     }
-    // One block's sorted, distinct series (most queries of recent data) are the answer as they are.
-    const nonEmpty = lists.filter((l) => l.series.length > 0);
-    const merged = nonEmpty.length === 1 && (nonEmpty[0] as BlockSeriesList).distinct ? (nonEmpty[0] as BlockSeriesList).series : mergeSorted(lists.map((l) => l.series));
+    // One block's sorted, distinct series (most queries of recent data) are the answer as they are,
+    // each made when it is sent; others are merged as objects.
+    const nonEmpty = lists.filter((l) => l.length > 0);
+    let merged: SeriesSource;
+    if (nonEmpty.length === 1 && (nonEmpty[0] as SeriesRows).sorted && (nonEmpty[0] as SeriesRows).distinct) merged = nonEmpty[0] as SeriesRows;
+    else {
+      const all = mergeSorted(
+        nonEmpty.map((l) => {
+          const series = l.toArray();
+          // Adding and removing labels can change the order (a shorter set no longer sorts first).
+          if (!l.sorted) series.sort((x, y) => Labels.compare(x.labels, y.labels));
+          return series;
+        }),
+      );
+      merged = { length: all.length, at: (i) => all[i] as OutSeries };
+    }
+    // Merging joins series, never chunks.
     let chunks = 0;
     let chunkBytes = 0;
-    for (const s of merged) {
-      chunks += s.chunks.length;
-      for (const c of s.chunks) chunkBytes += aggrChunkBytes(c);
-      if (s.raw !== undefined) {
-        chunks += s.raw.count;
-        chunkBytes += s.raw.dataBytes;
-      }
+    for (const l of lists) {
+      chunks += l.chunks;
+      chunkBytes += l.chunkBytes;
     }
     m.blocksQueried.observe(reads.length);
     m.dataFetched.observe({ data_type: 'series' }, merged.length);
@@ -251,6 +250,17 @@ export class BucketStore implements StoreServer {
   }
 }
 
+/** A Series call's answer: its series in order, each made by `at` (once: it is sent and dropped). */
+interface SeriesSource {
+  readonly length: number;
+  at(i: number): OutSeries;
+}
+
+interface CollectedSeries {
+  series: SeriesSource;
+  hints: SeriesResponseHints;
+}
+
 /**
  * The frames of a Series call once its series are collected: each series, then (when the request asks,
  * for the querier's stats=all) what the query cost as Thanos' hints. Every frame after the first is an
@@ -258,12 +268,12 @@ export class BucketStore implements StoreServer {
  * generator per series.
  */
 class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
-  readonly #collect: () => Promise<{ series: readonly OutSeries[]; hints: SeriesResponseHints }>;
+  readonly #collect: () => Promise<CollectedSeries>;
   readonly #wantHints: boolean;
-  #collected: { series: readonly OutSeries[]; hints: SeriesResponseHints } | undefined;
+  #collected: CollectedSeries | undefined;
   #next = 0;
 
-  constructor(collect: () => Promise<{ series: readonly OutSeries[]; hints: SeriesResponseHints }>, wantHints: boolean) {
+  constructor(collect: () => Promise<CollectedSeries>, wantHints: boolean) {
     this.#collect = collect;
     this.#wantHints = wantHints;
   }
@@ -277,7 +287,7 @@ class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
     const { series, hints } = this.#collected;
     const i = this.#next++;
     if (i < series.length) {
-      const s = series[i] as OutSeries;
+      const s = series.at(i);
       return { done: false, value: { series: s.raw !== undefined ? { labels: s.labels.toArray(), chunks: s.chunks, extraChunks: s.raw } : { labels: s.labels.toArray(), chunks: s.chunks } } };
     }
     if (i === series.length && this.#wantHints) return { done: false, value: { hints: encodeSeriesResponseHints(hints) } };

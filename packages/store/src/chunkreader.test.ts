@@ -54,8 +54,7 @@ describe('readChunks', () => {
 
   it("reads a series' adjacent chunks in one request with its own sizes as hints, where the block's estimate splits them", async () => {
     const { segments, refs, reads } = segment([240, 240, 240, 240]);
-    const chunks = refs.map((ref) => ({ ref }));
-    const hints = chunks.map((_, i) => chunkSizeHint(chunks, i));
+    const hints = refs.map((_, i) => chunkSizeHint(refs, 0, refs.length, i));
     expect(hints.slice(0, 3)).toEqual(refs.slice(1).map((r, i) => r - (refs[i] as number)));
     expect(hints[3]).toBe(Math.ceil(Math.max(...hints.slice(0, 3)) * 1.25));
     await readChunks(segments, refs, { sizeEstimate: 32, maxGap: 0 }, hints);
@@ -66,10 +65,11 @@ describe('readChunks', () => {
   });
 
   it('gives no hint across segment files, for a lone chunk, or for chunks far apart', () => {
-    const hints = (chunks: { ref: number }[]) => chunks.map((_, i) => chunkSizeHint(chunks, i));
-    expect(hints([{ ref: 8 }])).toEqual([0]);
-    expect(hints([{ ref: 8 }, { ref: 2 ** 32 + 8 }])).toEqual([0, 0]);
-    expect(hints([{ ref: 8 }, { ref: 8 + 1_000_000 }])).toEqual([0, 0]);
+    // A series' refs among others' (the index's chunk metas of several series in one column).
+    const hints = (refs: number[]) => refs.map((_, i) => chunkSizeHint([1, ...refs, 9], 1, refs.length + 1, i + 1));
+    expect(hints([8])).toEqual([0]);
+    expect(hints([8, 2 ** 32 + 8])).toEqual([0, 0]);
+    expect(hints([8, 8 + 1_000_000])).toEqual([0, 0]);
   });
 
   it('names the corrupt chunk among many read together, and only a corrupt read fails', async () => {

@@ -204,24 +204,24 @@ function locate(segments: SegmentFiles, ref: number): number {
 }
 
 /**
- * A size hint for chunk `i` of a series' `chunks` (0: none): chunks of one series are written one after
- * another, so a chunk followed by the next in the same segment file takes exactly the bytes up to it;
- * the last one is guessed from its siblings (the largest, plus a quarter), none for a series with a
- * single chunk. A distance beyond `MAX_HINT_BYTES` means the chunks are not adjacent (another writer's
- * layout) and gives no hint. A number per chunk, not an array per series: a query asks this of every
- * chunk it reads.
+ * A size hint for chunk `i` of a series whose chunks are at `refs[from, to)` (0: none): chunks of one
+ * series are written one after another, so a chunk followed by the next in the same segment file takes
+ * exactly the bytes up to it; the last one is guessed from its siblings (the largest, plus a quarter),
+ * none for a series with a single chunk. A distance beyond `MAX_HINT_BYTES` means the chunks are not
+ * adjacent (another writer's layout) and gives no hint. A number per chunk, not an array per series: a
+ * query asks this of every chunk it reads.
  */
-export function chunkSizeHint(chunks: readonly { ref: number }[], i: number): number {
-  if (i + 1 < chunks.length) return adjacentSize(chunks, i);
+export function chunkSizeHint(refs: ArrayLike<number>, from: number, to: number, i: number): number {
+  if (i + 1 < to) return adjacentSize(refs, i);
   let largest = 0;
-  for (let j = 0; j + 1 < chunks.length; j++) largest = Math.max(largest, adjacentSize(chunks, j));
+  for (let j = from; j + 1 < to; j++) largest = Math.max(largest, adjacentSize(refs, j));
   return largest > 0 ? Math.ceil(largest * 1.25) : 0;
 }
 
 /** The bytes from chunk `i` to chunk `i + 1` where they are adjacent, else 0. */
-function adjacentSize(chunks: readonly { ref: number }[], i: number): number {
-  const ref = (chunks[i] as { ref: number }).ref;
-  const next = (chunks[i + 1] as { ref: number }).ref;
+function adjacentSize(refs: ArrayLike<number>, i: number): number {
+  const ref = refs[i] as number;
+  const next = refs[i + 1] as number;
   if (refFileIndex(next) !== refFileIndex(ref) || next <= ref || next - ref > MAX_HINT_BYTES) return 0;
   return next - ref;
 }

@@ -1,29 +1,128 @@
 import { compareStrings, Labels, type Label } from '@strata/tsdb';
 
 /**
- * A block series' labels as the store gateway serves them: the block set's external labels added
- * (winning on a name clash, as Labels.merge does) and the replica labels in `drop` removed. Both
- * lists are sorted, so one linear merge does it, without the sort an arbitrary merge needs.
+ * How one query serves the series of one block: the block set's external labels added (winning on a
+ * name clash) and the replica labels removed. A series is given by its labels' symbol refs in the
+ * block's index (name and value alternating, sorted by name), so that the store gateway can keep a
+ * query's series as numbers until it sends them, and make their labels only then.
  */
-export function withExternalLabels(series: Labels, ext: readonly Label[], drop: ReadonlySet<string>): Labels {
-  if (ext.length === 0 && drop.size === 0) return series;
-  const own = series.toArray();
-  const out: Label[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < own.length || j < ext.length) {
-    let l: Label;
-    if (j === ext.length) l = own[i++] as Label;
-    else if (i === own.length) l = ext[j++] as Label;
-    else {
-      const c = compareStrings((own[i] as Label).name, (ext[j] as Label).name);
-      if (c < 0) l = own[i++] as Label;
-      else {
-        l = ext[j++] as Label;
-        if (c === 0) i++;
+export class LabelMapping {
+  readonly #symbols: readonly string[];
+  /** The external labels that are not dropped. */
+  readonly #ext: readonly Label[];
+  readonly #drop: ReadonlySet<string>;
+  /** Symbol refs of the dropped names the block has. */
+  readonly #dropRefs: readonly number[];
+  /** Order keys of the external labels' names and values (see `keys`). */
+  readonly #extNameKeys: Float64Array;
+  readonly #extValueKeys: Float64Array;
+  /** Whether `keys` orders series (the symbol table is sorted); if not, only their labels do. */
+  readonly ordered: boolean;
+
+  constructor(symbols: readonly string[], symbolsSorted: boolean, ext: readonly Label[], drop: ReadonlySet<string>) {
+    this.#symbols = symbols;
+    this.#drop = drop;
+    this.#ext = drop.size === 0 ? ext : ext.filter((l) => !drop.has(l.name));
+    this.ordered = symbolsSorted;
+    this.#extNameKeys = new Float64Array(this.#ext.length);
+    this.#extValueKeys = new Float64Array(this.#ext.length);
+    const dropRefs: number[] = [];
+    if (symbolsSorted) {
+      this.#ext.forEach((l, j) => {
+        this.#extNameKeys[j] = orderKey(symbols, l.name);
+        this.#extValueKeys[j] = orderKey(symbols, l.value);
+      });
+      for (const name of drop) {
+        const key = orderKey(symbols, name);
+        if (key % 2 === 1) dropRefs.push((key - 1) / 2);
       }
     }
-    if (drop.size === 0 || !drop.has(l.name)) out.push(l);
+    this.#dropRefs = dropRefs;
   }
-  return Labels.fromSorted(out);
+
+  /** Most label pairs a mapped series has, for sizing `keys`' output: its own and every external one. */
+  maxKeys(ownRefs: number): number {
+    return ownRefs + 2 * this.#ext.length;
+  }
+
+  /**
+   * The labels of the series whose own labels are the symbol refs `refs[from, to)`. Both lists are
+   * sorted by name, so one linear merge adds the external labels.
+   */
+  labels(refs: Uint32Array, from: number, to: number): Labels {
+    const symbols = this.#symbols;
+    const ext = this.#ext;
+    const drop = this.#drop;
+    const out: Label[] = [];
+    let i = from;
+    let j = 0;
+    while (i < to || j < ext.length) {
+      if (i < to) {
+        const name = symbols[refs[i] as number] as string;
+        const c = j === ext.length ? -1 : compareStrings(name, (ext[j] as Label).name);
+        if (c < 0) {
+          if (drop.size === 0 || !drop.has(name)) out.push({ name, value: symbols[refs[i + 1] as number] as string });
+          i += 2;
+          continue;
+        }
+        // The external label wins a clash.
+        if (c === 0) i += 2;
+      }
+      out.push(ext[j++] as Label);
+    }
+    return Labels.fromSorted(out);
+  }
+
+  /**
+   * Writes into `out` the order keys of the mapped labels of the series whose own labels are
+   * `refs[from, to)` (name, value, name, value…); returns how many. Comparing two series' keys
+   * (compareKeys) compares their mapped labels as Labels.compare does, with no string made or compared:
+   * a string that is symbol `r` has key 2r + 1, one that is not (an external label's) 2i where i is the
+   * number of symbols that sort before it. Only when the mapping is `ordered`.
+   */
+  keys(refs: Uint32Array, from: number, to: number, out: Float64Array): number {
+    const ext = this.#extNameKeys;
+    const dropRefs = this.#dropRefs;
+    let n = 0;
+    let i = from;
+    let j = 0;
+    while (i < to || j < ext.length) {
+      if (i < to) {
+        const ref = refs[i] as number;
+        const key = 2 * ref + 1;
+        const c = j === ext.length ? -1 : key - (ext[j] as number);
+        if (c < 0) {
+          if (dropRefs.length === 0 || !dropRefs.includes(ref)) {
+            out[n++] = key;
+            out[n++] = 2 * (refs[i + 1] as number) + 1;
+          }
+          i += 2;
+          continue;
+        }
+        if (c === 0) i += 2;
+      }
+      out[n++] = ext[j] as number;
+      out[n++] = this.#extValueKeys[j++] as number;
+    }
+    return n;
+  }
+}
+
+/** Labels.compare for two series' order keys (`a[0, na)`, `b[0, nb)`). */
+export function compareKeys(a: Float64Array, na: number, b: Float64Array, nb: number): number {
+  const n = Math.min(na, nb);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+  return na - nb;
+}
+
+/** 2r + 1 if `s` is symbol r of the sorted `symbols`, else 2i where i symbols sort before it. */
+function orderKey(symbols: readonly string[], s: string): number {
+  let lo = 0;
+  let hi = symbols.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareStrings(symbols[mid] as string, s) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < symbols.length && symbols[lo] === s ? 2 * lo + 1 : 2 * lo;
 }

@@ -2,12 +2,13 @@
 // unpacking, the byte-bounded index cache, and the k-way merge.
 import { seededRandom } from '@strata/testing/random';
 import { Aggr, encodeSeriesResponse, GrpcStatus } from '@strata/storeapi';
-import { AggrChunk, Encoding, Labels, XORChunk } from '@strata/tsdb';
+import { AggrChunk, compareStrings, Encoding, Labels, XORChunk } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { toStoreAggrChunk } from './aggrchunk.js';
 import type { BlockSeries } from './block.js';
 import { CacheItem, IndexCache } from './cache.js';
+import { compareKeys, LabelMapping } from './extlabels.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import { ReadChunks } from './chunkreader.js';
 import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
@@ -91,6 +92,31 @@ describe('IndexCache', () => {
     const text = await registry.metrics();
     expect(text).toContain('strata_store_index_cache_hits_total{item_type="Postings"} 2');
     expect(text).toContain('strata_store_index_cache_requests_total{item_type="Postings"} 3');
+  });
+});
+
+describe('LabelMapping', () => {
+  it("maps symbol refs to labels with external labels added and replica labels removed, and orders series by keys as Labels.compare orders their labels", () => {
+    const rnd = seededRandom(7);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
+    const names = ['__name__', 'a', 'c', 'job', 'replica', 'zone'];
+    const values = ['', '1', '2', 'x', 'ü', '𝄞'];
+    for (let round = 0; round < 200; round++) {
+      // Some external names and values are symbols of the block, some are not (then they sort between them).
+      const ext = Labels.from(Object.fromEntries(Array.from({ length: Math.floor(rnd() * 3) }, () => [pick([...names, 'b', 'cluster', 'zz']), pick(['1', 'eu', 'x2', 'ü'])])));
+      const drop = new Set(Array.from({ length: Math.floor(rnd() * 2) }, () => pick(['replica', 'b', 'a'])));
+      const series = Array.from({ length: 12 }, () => Labels.from(Object.fromEntries(names.filter(() => rnd() < 0.5).map((n) => [n, pick(values)]))));
+      const symbols = [...new Set(series.flatMap((l) => l.toArray().flatMap((p) => [p.name, p.value])))].sort(compareStrings);
+      const mapping = new LabelMapping(symbols, true, ext.toArray(), drop);
+      const keyed = series.map((l) => {
+        const refs = Uint32Array.from(l.toArray().flatMap((p) => [symbols.indexOf(p.name), symbols.indexOf(p.value)]));
+        const keys = new Float64Array(mapping.maxKeys(refs.length));
+        const want = Labels.from(Object.fromEntries([...l.toArray(), ...ext.toArray()].filter((p) => !drop.has(p.name)).map((p) => [p.name, p.value])));
+        expect(mapping.labels(refs, 0, refs.length).toString()).toBe(want.toString());
+        return { want, keys, n: mapping.keys(refs, 0, refs.length, keys) };
+      });
+      for (const x of keyed) for (const y of keyed) expect(Math.sign(compareKeys(x.keys, x.n, y.keys, y.n)), `${x.want} vs ${y.want}`).toBe(Math.sign(Labels.compare(x.want, y.want)));
+    }
   });
 });
 

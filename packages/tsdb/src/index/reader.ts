@@ -29,6 +29,11 @@ export class IndexReader {
   readonly #r: ByteRange;
   readonly toc: TOC;
   readonly #symbols: string[];
+  /**
+   * Whether the symbol table is in compareStrings order (as Prometheus writes it): then comparing two
+   * symbol refs compares their strings.
+   */
+  readonly symbolsSorted: boolean;
   readonly #table: PostingsTable;
   readonly #seriesEnd: number;
   /**
@@ -42,10 +47,11 @@ export class IndexReader {
   /** Content length of the entry #entryIn found last. */
   #entryLen = 0;
 
-  private constructor(r: ByteRange, toc: TOC, symbols: string[], table: PostingsTable, seriesEnd: number, seriesSizeEstimate: number) {
+  private constructor(r: ByteRange, toc: TOC, symbols: string[], symbolsSorted: boolean, table: PostingsTable, seriesEnd: number, seriesSizeEstimate: number) {
     this.#r = r;
     this.toc = toc;
     this.#symbols = symbols;
+    this.symbolsSorted = symbolsSorted;
     this.#table = table;
     this.#seriesEnd = seriesEnd;
     this.#seriesSizeEstimate = seriesSizeEstimate;
@@ -57,7 +63,7 @@ export class IndexReader {
    * its own ByteRange, e.g. to count them, without opening the index again.
    */
   withRange(r: ByteRange): IndexReader {
-    return new IndexReader(r, this.toc, this.#symbols, this.#table, this.#seriesEnd, this.#seriesSizeEstimate);
+    return new IndexReader(r, this.toc, this.#symbols, this.symbolsSorted, this.#table, this.#seriesEnd, this.#seriesSizeEstimate);
   }
 
   get name(): string {
@@ -78,18 +84,11 @@ export class IndexReader {
       if (v >= tocStart) throw new CorruptionError(`${r.name}: TOC`, tocStart, `${k} offset ${v} is not before the TOC`);
     }
     if (toc.symbols === 0 || toc.postingsTable === 0) throw new CorruptionError(`${r.name}: TOC`, tocStart, 'symbol table or postings offset table missing');
-    const symbols = await readSymbols(r, toc.symbols, tocStart);
+    const { symbols, sorted } = await readSymbols(r, toc.symbols, tocStart);
     const postingsEnd = firstAfter(toc.postings, [toc.labelIndicesTable, toc.postingsTable], tocStart);
     const table = await PostingsTable.read(r, toc.postingsTable, postingsEnd, tocStart);
     const seriesEnd = firstAfter(toc.series, [toc.labelIndices, toc.postings, toc.labelIndicesTable, toc.postingsTable], tocStart);
-    return new IndexReader(r, toc, symbols, table, seriesEnd, seriesSizeEstimate(table, seriesEnd - toc.series));
-  }
-
-  /** The symbol `ref`; `what` (or the entry `what` decodes) names the reader in the error if there is none. */
-  symbol(ref: number, what: string | EntryCursor, off: number): string {
-    const s = this.#symbols[ref];
-    if (s === undefined) throw new CorruptionError(typeof what === 'string' ? what : what.what, off, `symbol ref ${ref} out of range (${this.#symbols.length} symbols)`);
-    return s;
+    return new IndexReader(r, toc, symbols, sorted, table, seriesEnd, seriesSizeEstimate(table, seriesEnd - toc.series));
   }
 
   symbols(): readonly string[] {
@@ -203,9 +202,34 @@ export class IndexReader {
    * only its chunks overlapping [mint, maxt] (inclusive); the others are decoded past, not built.
    */
   async *seriesBatches(ids: Postings, mint = -Infinity, maxt = Infinity): AsyncGenerator<SeriesEntry[]> {
+    for await (const c of this.seriesColumns(ids)) {
+      const batch: SeriesEntry[] = new Array(c.length);
+      for (let i = 0; i < c.length; i++) {
+        const from = c.labelStart[i] as number;
+        const labels: Label[] = new Array((c.labelStart[i + 1]! - from) / 2);
+        for (let j = 0; j < labels.length; j++) labels[j] = { name: this.#symbols[c.labelRefs[from + 2 * j]!]!, value: this.#symbols[c.labelRefs[from + 2 * j + 1]!]! };
+        const chunks: ChunkRef[] = [];
+        for (let k = c.chunkStart[i]!; k < c.chunkStart[i + 1]!; k++) {
+          const minTime = c.minTime[k]!;
+          const maxTime = c.maxTime[k]!;
+          if (maxTime >= mint && minTime <= maxt) chunks.push({ minTime, maxTime, ref: c.ref[k]! });
+        }
+        batch[i] = { id: c.ids[i]!, labels: Labels.fromSorted(labels), chunks };
+      }
+      yield batch;
+    }
+  }
+
+  /**
+   * The series entries for `ids` (ascending), one window read at a time, decoded into columns (label
+   * symbol refs and chunk metas) without an object per entry, label or chunk: for callers that keep
+   * many series, which would otherwise hold (and make the garbage collector copy) several objects each.
+   * The columns are reused: they hold one window's entries until the generator is resumed.
+   */
+  async *seriesColumns(ids: Postings): AsyncGenerator<SeriesColumns> {
+    const cols = new SeriesColumns();
     let buf: Uint8Array = new Uint8Array(0);
     let bufStart = 0;
-    let batch: SeriesEntry[] = [];
     const last = ids.length > 0 ? (ids[ids.length - 1] as number) * 16 : 0;
     for (let k = 0; k < ids.length; k++) {
       const id = ids[k] as number;
@@ -213,9 +237,9 @@ export class IndexReader {
       if (off < this.toc.series || off >= this.#seriesEnd) throw new CorruptionError(`${this.#r.name}: series`, off, `series ID ${id} outside the series section [${this.toc.series}, ${this.#seriesEnd})`);
       let at = off >= bufStart ? this.#entryIn(buf, bufStart, off) : -1;
       if (at < 0) {
-        if (batch.length > 0) {
-          yield batch;
-          batch = [];
+        if (cols.length > 0) {
+          yield cols;
+          cols.clear();
         }
         const want = Math.min(SERIES_READ_WINDOW, last + this.#seriesSizeEstimate - off);
         let len = Math.min(want, this.#seriesEnd - off);
@@ -228,9 +252,9 @@ export class IndexReader {
           len = Math.min(len * 4, this.#seriesEnd - off);
         }
       }
-      batch.push(this.#decodeSeries(id, buf, at, at + this.#entryLen, bufStart, mint, maxt));
+      this.#decodeSeries(cols, id, buf, at, at + this.#entryLen, bufStart);
     }
-    if (batch.length > 0) yield batch;
+    if (cols.length > 0) yield cols;
   }
 
   /**
@@ -258,36 +282,47 @@ export class IndexReader {
   }
 
   /**
-   * Decodes the entry content `buf[start, end)` (at file offset bufStart + start), keeping the chunks
-   * that overlap [mint, maxt]. Errors name the entry and the offset, as Decbuf's would.
+   * Decodes the entry content `buf[start, end)` (at file offset bufStart + start) as the next row of
+   * `out`. Errors name the entry and the offset, as Decbuf's would.
    */
-  #decodeSeries(id: number, buf: Uint8Array, start: number, end: number, bufStart: number, mint: number, maxt: number): SeriesEntry {
+  #decodeSeries(out: SeriesColumns, id: number, buf: Uint8Array, start: number, end: number, bufStart: number): void {
     const c = this.#cursor;
     c.reset(buf, start, end, bufStart, this.#r.name, id);
+    const nSymbols = this.#symbols.length;
     const n = c.uvarint();
-    const labels: Label[] = new Array(n);
+    let l = out.labelStart[out.length] as number;
+    out.reserveLabels(l + 2 * n);
+    const refs = out.labelRefs;
     for (let i = 0; i < n; i++) {
       const at = c.offset;
-      const name = this.symbol(c.uvarint(), c, at);
-      const value = this.symbol(c.uvarint(), c, at);
-      labels[i] = { name, value };
+      const name = c.uvarint();
+      const value = c.uvarint();
+      if (name >= nSymbols || value >= nSymbols) c.fail(`symbol ref ${name >= nSymbols ? name : value} out of range (${nSymbols} symbols)`, at);
+      refs[l++] = name;
+      refs[l++] = value;
     }
     const nChunks = c.uvarint();
-    const chunks: ChunkRef[] = [];
+    let k = out.chunkStart[out.length] as number;
+    out.reserveChunks(k + nChunks);
     if (nChunks > 0) {
+      const { minTime: mins, maxTime: maxs, ref: refsOut } = out;
       let minTime = c.varint();
       let maxTime = minTime + c.uvarint();
       let ref = c.uvarint();
-      if (maxTime >= mint && minTime <= maxt) chunks.push({ minTime, maxTime, ref });
+      mins[k] = minTime;
+      maxs[k] = maxTime;
+      refsOut[k++] = ref;
       for (let i = 1; i < nChunks; i++) {
         minTime = maxTime + c.uvarint();
         maxTime = minTime + c.uvarint();
         ref += c.varint();
-        if (maxTime >= mint && minTime <= maxt) chunks.push({ minTime, maxTime, ref });
+        mins[k] = minTime;
+        maxs[k] = maxTime;
+        refsOut[k++] = ref;
       }
     }
     if (c.pos !== end) c.fail(`${end - c.pos} unexpected bytes after ${nChunks} chunk metas`);
-    return { id, labels: Labels.fromSorted(labels), chunks };
+    out.push(id, l, k);
   }
 
   async close(): Promise<void> {
@@ -376,8 +411,63 @@ class EntryCursor {
   }
 }
 
+/**
+ * Series entries decoded into columns (IndexReader.seriesColumns): entry `i` is series `ids[i]`, its
+ * labels are the symbol refs `labelRefs[labelStart[i], labelStart[i + 1])`, name and value alternating
+ * (IndexReader.symbols() gives the strings), and its chunk metas are rows `[chunkStart[i],
+ * chunkStart[i + 1])` of `minTime`, `maxTime` and `ref`. The arrays grow as needed and are replaced
+ * when they do: read them from the object each time, not from a copy taken before a decode.
+ */
+export class SeriesColumns {
+  length = 0;
+  ids = new Uint32Array(256);
+  labelStart = new Uint32Array(257);
+  labelRefs = new Uint32Array(1024);
+  chunkStart = new Uint32Array(257);
+  minTime = new Float64Array(512);
+  maxTime = new Float64Array(512);
+  ref = new Float64Array(512);
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  /** Room for label refs up to `n`. */
+  reserveLabels(n: number): void {
+    if (n > this.labelRefs.length) this.labelRefs = grown(this.labelRefs, n);
+  }
+
+  /** Room for chunk rows up to `n`. */
+  reserveChunks(n: number): void {
+    if (n <= this.ref.length) return;
+    this.minTime = grown(this.minTime, n);
+    this.maxTime = grown(this.maxTime, n);
+    this.ref = grown(this.ref, n);
+  }
+
+  /** Ends entry `length` (its label refs and chunk rows written up to `labelsEnd` and `chunksEnd`). */
+  push(id: number, labelsEnd: number, chunksEnd: number): void {
+    const i = this.length++;
+    if (this.length === this.ids.length) {
+      this.ids = grown(this.ids, i + 2);
+      this.labelStart = grown(this.labelStart, i + 2);
+      this.chunkStart = grown(this.chunkStart, i + 2);
+    }
+    this.ids[i] = id;
+    this.labelStart[i + 1] = labelsEnd;
+    this.chunkStart[i + 1] = chunksEnd;
+  }
+}
+
+/** A copy of `a` with room for at least `n` elements (twice as many, so that growing is rare). */
+function grown<T extends Uint32Array | Float64Array>(a: T, n: number): T {
+  const b = new (a.constructor as new (n: number) => T)(Math.max(n, 2 * a.length));
+  b.set(a);
+  return b;
+}
+
 /** Symbol table: BE32 len | BE32 count | {uvarint n, bytes}×count | CRC32C. */
-async function readSymbols(r: ByteRange, off: number, limit: number): Promise<string[]> {
+async function readSymbols(r: ByteRange, off: number, limit: number): Promise<{ symbols: string[]; sorted: boolean }> {
   const what = `${r.name}: symbol table`;
   if (off + 8 > limit) throw new CorruptionError(what, off, 'table header past the end of the index');
   const len = new Decbuf(await r.read(off, 4), what, off).be32();
@@ -387,9 +477,13 @@ async function readSymbols(r: ByteRange, off: number, limit: number): Promise<st
   const d = new Decbuf(body.subarray(0, len), what, off + 4);
   const count = d.be32();
   const out = new Array<string>(count);
-  for (let i = 0; i < count; i++) out[i] = d.uvarintStr();
+  let sorted = true;
+  for (let i = 0; i < count; i++) {
+    out[i] = d.uvarintStr();
+    if (i > 0 && sorted) sorted = compareStrings(out[i - 1] as string, out[i] as string) < 0;
+  }
   if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes after ${count} symbols`);
-  return out;
+  return { symbols: out, sorted };
 }
 
 /** Twice the average series entry (aligned), from the all-postings list's length; 1 KiB if the table has none. */

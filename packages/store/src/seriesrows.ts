@@ -1,0 +1,138 @@
+import type { AggrChunk } from '@strata/storeapi';
+import type { SeriesColumns } from '@strata/tsdb';
+import type { BlockSeries } from './block.js';
+import { compareKeys, type LabelMapping } from './extlabels.js';
+import { RawChunkRun, type RawChunkColumns } from './rawchunks.js';
+
+/** Shared by every series whose chunks are a RawChunkRun (or that has none); frozen, so a push throws. */
+const NO_CHUNKS = Object.freeze([]) as unknown as AggrChunk[];
+
+/** No chunk columns: the series has no chunks (skip_chunks) or aggregate chunks. */
+const NONE = 0xffffffff;
+
+/**
+ * One block's series for one query, in the index's order, as rows of numbers: each series' labels as
+ * symbol refs and its raw chunks as rows of a read batch's columns. A query holds all its series until
+ * it has read every block (a corrupt block fails the call before any frame), and objects held that
+ * long are what the garbage collector copies: a series is made an object (`at`) only when it is sent.
+ * Also tells how the order relates to the series' mapped labels (the mapping may reorder them or make
+ * neighbours equal), found as each series is added.
+ */
+export class SeriesRows {
+  length = 0;
+  /** Every series' labels sort at or after the previous one's. */
+  sorted = true;
+  /** No two neighbours have equal labels. */
+  distinct = true;
+  /** Chunks and bytes of chunk data the series hold. */
+  chunks = 0;
+  chunkBytes = 0;
+  readonly #mapping: LabelMapping;
+  /** Series `i`'s own labels are the symbol refs `#labelRefs[#labelStart[i], #labelStart[i + 1])`. */
+  #labelStart = new Uint32Array(257);
+  #labelRefs = new Uint32Array(1024);
+  /** Series `i`'s raw chunks are rows `[#from[i], #to[i])` of `#columns[#batch[i]]` (NONE: no raw chunks). */
+  #batch = new Uint32Array(256);
+  #from = new Uint32Array(256);
+  #to = new Uint32Array(256);
+  readonly #columns: RawChunkColumns[] = [];
+  /** Aggregate chunks of the series that have them (downsampled blocks). */
+  readonly #aggr = new Map<number, AggrChunk[]>();
+  /** The order keys of the last series added and of the one being added. */
+  #prevKeys = new Float64Array(16);
+  #prevLength = 0;
+  #keys = new Float64Array(16);
+
+  constructor(mapping: LabelMapping) {
+    this.#mapping = mapping;
+  }
+
+  /** Adds entry `e` of `cols` as the next series (without chunks yet); returns its index. */
+  add(cols: SeriesColumns, e: number): number {
+    const k = this.length++;
+    if (this.length === this.#batch.length) {
+      this.#batch = grown(this.#batch, k + 2);
+      this.#from = grown(this.#from, k + 2);
+      this.#to = grown(this.#to, k + 2);
+      this.#labelStart = grown(this.#labelStart, k + 2);
+    }
+    const from = cols.labelStart[e] as number;
+    const to = cols.labelStart[e + 1] as number;
+    const start = this.#labelStart[k] as number;
+    const end = start + to - from;
+    if (end > this.#labelRefs.length) this.#labelRefs = grown(this.#labelRefs, end);
+    this.#labelRefs.set(cols.labelRefs.subarray(from, to), start);
+    this.#labelStart[k + 1] = end;
+    this.#batch[k] = NONE;
+    if (this.sorted) this.#order(start, end);
+    return k;
+  }
+
+  /** Compares series `length - 1`'s mapped labels with the previous one's, by their order keys. */
+  #order(start: number, end: number): void {
+    const m = this.#mapping;
+    if (!m.ordered) {
+      // Not known without making every series' labels: sorted by the caller.
+      this.sorted = false;
+      return;
+    }
+    const max = m.maxKeys(end - start);
+    if (max > this.#keys.length) {
+      this.#keys = new Float64Array(2 * max);
+      this.#prevKeys = grown(this.#prevKeys, 2 * max);
+    }
+    const n = m.keys(this.#labelRefs, start, end, this.#keys);
+    if (this.length > 1) {
+      const c = compareKeys(this.#prevKeys, this.#prevLength, this.#keys, n);
+      if (c > 0) this.sorted = false;
+      else if (c === 0) this.distinct = false;
+    }
+    const prev = this.#prevKeys;
+    this.#prevKeys = this.#keys;
+    this.#keys = prev;
+    this.#prevLength = n;
+  }
+
+  /** Adds a batch's chunk columns; returns the number `setRaw` takes for them. */
+  addColumns(columns: RawChunkColumns): number {
+    return this.#columns.push(columns) - 1;
+  }
+
+  /** Gives series `k` rows [from, to) of the columns `batch` as its chunks. */
+  setRaw(k: number, batch: number, from: number, to: number): void {
+    this.#batch[k] = batch;
+    this.#from[k] = from;
+    this.#to[k] = to;
+    const { start, end } = (this.#columns[batch] as RawChunkColumns).bytes;
+    for (let i = from; i < to; i++) this.chunkBytes += (end[i] as number) - (start[i] as number);
+    this.chunks += to - from;
+  }
+
+  setAggregates(k: number, chunks: AggrChunk[], bytes: number): void {
+    this.#aggr.set(k, chunks);
+    this.chunks += chunks.length;
+    this.chunkBytes += bytes;
+  }
+
+  /** Series `k`, made now (each call makes it anew). */
+  at(k: number): BlockSeries {
+    const labels = this.#mapping.labels(this.#labelRefs, this.#labelStart[k] as number, this.#labelStart[k + 1] as number);
+    const batch = this.#batch[k] as number;
+    if (batch !== NONE) return { labels, chunks: NO_CHUNKS, raw: new RawChunkRun(this.#columns[batch] as RawChunkColumns, this.#from[k] as number, this.#to[k] as number) };
+    return { labels, chunks: this.#aggr.get(k) ?? NO_CHUNKS, raw: undefined };
+  }
+
+  /** Every series as an object, for the merges and sorts that need them all at once. */
+  toArray(): BlockSeries[] {
+    const out: BlockSeries[] = new Array(this.length);
+    for (let k = 0; k < this.length; k++) out[k] = this.at(k);
+    return out;
+  }
+}
+
+/** A copy of `a` with room for at least `n` elements (twice as many, so that growing is rare). */
+export function grown<T extends Uint32Array | Float64Array>(a: T, n: number): T {
+  const b = new (a.constructor as new (n: number) => T)(Math.max(n, 2 * a.length));
+  b.set(a);
+  return b;
+}
