@@ -290,6 +290,8 @@ export class IndexReader {
     c.reset(buf, start, end, bufStart, this.#r.name, id);
     const nSymbols = this.#symbols.length;
     const n = c.uvarint();
+    // A label takes at least two bytes and a chunk meta three: a larger count is corruption, not a reason to allocate.
+    if (2 * n > end - c.pos) c.fail(`${n} labels do not fit in the entry`);
     let l = out.labelStart[out.length] as number;
     out.reserveLabels(l + 2 * n);
     const refs = out.labelRefs;
@@ -302,6 +304,7 @@ export class IndexReader {
       refs[l++] = value;
     }
     const nChunks = c.uvarint();
+    if (3 * nChunks > end - c.pos) c.fail(`${nChunks} chunk metas do not fit in the entry`);
     let k = out.chunkStart[out.length] as number;
     out.reserveChunks(k + nChunks);
     if (nChunks > 0) {
