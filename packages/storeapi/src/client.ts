@@ -4,6 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions, type ClientTLS, clientCredentials, type Compression, infoService, storeService } from './grpc.js';
+import { SeriesConnection } from './seriesclient.js';
 import type {
   InfoResponse,
   LabelNamesRequest,
@@ -33,10 +34,13 @@ function deadline(opts: CallOptions): grpc.CallOptions {
 export class StoreClient {
   readonly address: string;
   readonly #client: grpc.Client;
+  /** Series calls go over a connection of their own, without grpc-js (seriesclient.ts). */
+  readonly #series: SeriesConnection;
 
   constructor(address: string, opts: StoreClientOptions = {}) {
     this.address = address;
     this.#client = new grpc.Client(address, clientCredentials(opts.tls), channelOptions({ compression: opts.compression, serverName: opts.tls?.serverName }));
+    this.#series = new SeriesConnection(address, opts);
   }
 
   #unary<Req, Res>(def: grpc.MethodDefinition<Req, Res>, req: Req, opts: CallOptions): Promise<Res> {
@@ -66,23 +70,13 @@ export class StoreClient {
     return this.#unary(storeService.LabelValues, req, opts);
   }
 
-  /** The raw Series frames; an error status surfaces as a thrown grpc.ServiceError. Breaking out cancels the call. */
-  async *series(req: SeriesRequest, opts: CallOptions = {}): AsyncGenerator<SeriesResponse> {
-    const def = storeService.Series;
-    const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), deadline(opts));
-    const onAbort = () => call.cancel();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    let finished = false;
-    try {
-      for await (const frame of call as AsyncIterable<SeriesResponse>) yield frame;
-      finished = true;
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (!finished) call.cancel();
-    }
+  /** The raw Series frames; an error status surfaces as a thrown SeriesCallError (code, details). Breaking out cancels the call. */
+  series(req: SeriesRequest, opts: CallOptions = {}): AsyncGenerator<SeriesResponse> {
+    return this.#series.series(req, opts);
   }
 
   close(): void {
+    this.#series.close();
     this.#client.close();
   }
 }

@@ -8,6 +8,7 @@ export * from './convert.js';
 export * from './hash.js';
 export * from './server.js';
 export * from './client.js';
+export { SeriesCallError } from './seriesclient.js';
 export * from './proto.js';
 export * from './acceptance.js';
 export { ProtoReader, WireType } from './wire/reader.js';
