@@ -21,8 +21,12 @@
  * Each round runs every case next to a direct read, alternating which goes first. Reported: the best
  * run of each side and its ratio to the best direct read, and per case the median (range) of its ratios
  * to the direct read next to it, which a load that changes during the run skews less.
+ * Where /proc is readable (Linux), also the CPU time per call of Prometheus, the sidecar and this process
+ * (the reader), averaged over the rounds: on a machine whose cores all three keep busy, samples/s
+ * follow the CPU a call costs them together more than any one's speed.
  * Target (issue 4): the sidecar adds at most 20%, i.e. ratio ≥ 0.8.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,16 +57,47 @@ function openMetrics(series: number, hours: number, endS: number): string {
 /** Samples in a chunk: the BE16 count that opens every XOR chunk. */
 const samplesIn = (data: Uint8Array) => (data[0]! << 8) | data[1]!;
 
+/** CPU time (ms) a process has used, from /proc/PID/stat (utime + stime, in clock ticks of 10 ms); 0 where unreadable. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ');
+    return fields === undefined ? 0 : (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** The pid of the Prometheus serving `dataDir` (its handle has none), by its command line; undefined without /proc. */
+function prometheusPid(dataDir: string): number | undefined {
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (/^\d+$/.test(d) && readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(`--storage.tsdb.path=${dataDir}`)) return Number(d);
+    }
+  } catch {
+    // no /proc: no CPU breakdown
+  }
+  return undefined;
+}
+
 interface Run {
   samples: number;
   series: number;
   seconds: number;
+  /** CPU ms the call cost Prometheus, the sidecar and this process. */
+  cpu: [number, number, number];
 }
 
-async function timed(fn: () => Promise<Omit<Run, 'seconds'>>): Promise<Run> {
+/** Processes whose CPU `timed` measures: Prometheus' and the sidecar's pids. */
+const pids: { prometheus?: number | undefined; sidecar?: number | undefined } = {};
+
+async function timed(fn: () => Promise<Omit<Run, 'seconds' | 'cpu'>>): Promise<Run> {
+  const before = [cpuMs(pids.prometheus), cpuMs(pids.sidecar)];
+  const own = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const r = await fn();
-  return { ...r, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const { user, system } = process.cpuUsage(own);
+  return { ...r, seconds, cpu: [cpuMs(pids.prometheus) - before[0]!, cpuMs(pids.sidecar) - before[1]!, (user + system) / 1000] };
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -97,6 +132,8 @@ export async function main(args: string[]): Promise<void> {
     { logFile: join(dir.path, 'sidecar.log') },
   );
   await waitForHttp(`http://127.0.0.1:${httpPort}/-/ready`, { proc: sidecar });
+  pids.prometheus = prometheusPid(data);
+  pids.sidecar = sidecar.child.pid;
   const client = new StoreClient(`127.0.0.1:${grpcPort}`);
   const promClient = new PrometheusClient(prom.url, { timeoutMs: 600_000 });
   const matchers: LabelMatcher[] = [{ type: 0, name: '__name__', value: 'bench_value' }];
@@ -142,6 +179,14 @@ export async function main(args: string[]): Promise<void> {
   };
   /** Per case, the ratio against a direct read run right next to it: steadier under a changing load. */
   const paired = new Map<string, number[]>();
+  /** Per case, the CPU of its measured calls added up, and how many. */
+  const cpu = new Map<string, { ms: [number, number, number]; calls: number }>();
+  const addCpu = (name: string, run: Run) => {
+    const c = cpu.get(name) ?? { ms: [0, 0, 0], calls: 0 };
+    for (let i = 0; i < 3; i++) c.ms[i]! += run.cpu[i]!;
+    c.calls++;
+    cpu.set(name, c);
+  };
   try {
     await direct(); // warm-up: page cache and Prometheus' mmap
     await viaSidecar({ responseBatchSize: 64 })();
@@ -152,6 +197,8 @@ export async function main(args: string[]): Promise<void> {
         const refRun = ref ?? (await direct());
         keepBest('remote read direct', refRun);
         keepBest(name, run);
+        addCpu('remote read direct', refRun);
+        addCpu(name, run);
         paired.set(name, [...(paired.get(name) ?? []), refRun.seconds / run.seconds]);
       }
     }
@@ -175,5 +222,12 @@ export async function main(args: string[]): Promise<void> {
         (pairs ? `  paired ${median(pairs).toFixed(3)} (${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)})` : '') +
         '\n',
     );
+  }
+  if (pids.prometheus !== undefined && pids.sidecar !== undefined) {
+    process.stdout.write('CPU per call (mean over the rounds): Prometheus + sidecar + reader = total\n');
+    for (const [name, { ms, calls }] of cpu) {
+      const [p, sc, reader] = ms.map((x) => x / calls) as [number, number, number];
+      process.stdout.write(`${name.padEnd(26)} ${p.toFixed(0)} + ${sc.toFixed(0)} + ${reader.toFixed(0)} = ${(p + sc + reader).toFixed(0)} ms\n`);
+    }
   }
 }
