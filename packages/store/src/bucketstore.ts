@@ -11,6 +11,7 @@ import {
   type SeriesFrame,
   type SeriesRequest,
   StoreError,
+  type StoreSeries,
   type StoreServer,
   type TSDBInfo,
   emptyQueryStats,
@@ -175,7 +176,7 @@ export class BucketStore implements StoreServer {
           return series;
         }),
       );
-      merged = { length: all.length, at: (i) => all[i] as OutSeries };
+      merged = { length: all.length, storeSeries: (i) => toStoreSeries(all[i] as OutSeries) };
     }
     // Merging joins series, never chunks.
     let chunks = 0;
@@ -250,10 +251,14 @@ export class BucketStore implements StoreServer {
   }
 }
 
-/** A Series call's answer: its series in order, each made by `at` (once: it is sent and dropped). */
+/** A Series call's answer: its series in order, each made by `storeSeries` (once: it is sent and dropped). */
 interface SeriesSource {
   readonly length: number;
-  at(i: number): OutSeries;
+  storeSeries(i: number): StoreSeries;
+}
+
+function toStoreSeries(s: OutSeries): StoreSeries {
+  return s.raw !== undefined ? { labels: s.labels.toArray(), chunks: s.chunks, extraChunks: s.raw } : { labels: s.labels.toArray(), chunks: s.chunks };
 }
 
 interface CollectedSeries {
@@ -286,10 +291,7 @@ class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
     this.#collected ??= await this.#collect();
     const { series, hints } = this.#collected;
     const i = this.#next++;
-    if (i < series.length) {
-      const s = series.at(i);
-      return { done: false, value: { series: s.raw !== undefined ? { labels: s.labels.toArray(), chunks: s.chunks, extraChunks: s.raw } : { labels: s.labels.toArray(), chunks: s.chunks } } };
-    }
+    if (i < series.length) return { done: false, value: { series: series.storeSeries(i) } };
     if (i === series.length && this.#wantHints) return { done: false, value: { hints: encodeSeriesResponseHints(hints) } };
     return { done: true, value: undefined };
   }

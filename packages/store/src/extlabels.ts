@@ -1,4 +1,4 @@
-import { compareStrings, Labels, type Label } from '@strata/tsdb';
+import { compareStrings, type Label } from '@strata/tsdb';
 
 /**
  * How one query serves the series of one block: the block set's external labels added (winning on a
@@ -46,10 +46,10 @@ export class LabelMapping {
   }
 
   /**
-   * The labels of the series whose own labels are the symbol refs `refs[from, to)`. Both lists are
-   * sorted by name, so one linear merge adds the external labels.
+   * The labels (sorted) of the series whose own labels are the symbol refs `refs[from, to)`. Both lists
+   * are sorted by name, so one linear merge adds the external labels.
    */
-  labels(refs: Uint32Array, from: number, to: number): Labels {
+  labels(refs: Uint32Array, from: number, to: number): Label[] {
     const symbols = this.#symbols;
     const ext = this.#ext;
     const drop = this.#drop;
@@ -70,7 +70,7 @@ export class LabelMapping {
       }
       out.push(ext[j++] as Label);
     }
-    return Labels.fromSorted(out);
+    return out;
   }
 
   /**

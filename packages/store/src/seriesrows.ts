@@ -1,5 +1,5 @@
-import type { AggrChunk } from '@strata/storeapi';
-import type { SeriesColumns } from '@strata/tsdb';
+import type { AggrChunk, StoreSeries } from '@strata/storeapi';
+import { Labels, type Label, type SeriesColumns } from '@strata/tsdb';
 import type { BlockSeries } from './block.js';
 import { compareKeys, type LabelMapping } from './extlabels.js';
 import { RawChunkRun, type RawChunkColumns } from './rawchunks.js';
@@ -14,7 +14,7 @@ const NONE = 0xffffffff;
  * One block's series for one query, in the index's order, as rows of numbers: each series' labels as
  * symbol refs and its raw chunks as rows of a read batch's columns. A query holds all its series until
  * it has read every block (a corrupt block fails the call before any frame), and objects held that
- * long are what the garbage collector copies: a series is made an object (`at`) only when it is sent.
+ * long are what the garbage collector copies: a series is made an object (`storeSeries`) only when it is sent.
  * Also tells how the order relates to the series' mapped labels (the mapping may reorder them or make
  * neighbours equal), found as each series is added.
  */
@@ -61,7 +61,10 @@ export class SeriesRows {
     const start = this.#labelStart[k] as number;
     const end = start + to - from;
     if (end > this.#labelRefs.length) this.#labelRefs = grown(this.#labelRefs, end);
-    this.#labelRefs.set(cols.labelRefs.subarray(from, to), start);
+    // A few refs: a loop costs less than the view `set` would take.
+    const src = cols.labelRefs;
+    const dst = this.#labelRefs;
+    for (let i = from, j = start; i < to; i++, j++) dst[j] = src[i] as number;
     this.#labelStart[k + 1] = end;
     this.#batch[k] = NONE;
     if (this.sorted) this.#order(start, end);
@@ -114,19 +117,31 @@ export class SeriesRows {
     this.chunkBytes += bytes;
   }
 
-  /** Series `k`, made now (each call makes it anew). */
-  at(k: number): BlockSeries {
-    const labels = this.#mapping.labels(this.#labelRefs, this.#labelStart[k] as number, this.#labelStart[k + 1] as number);
+  /** Series `k` as it is sent, made now (each call makes it anew). */
+  storeSeries(k: number): StoreSeries {
+    const labels = this.#labels(k);
     const batch = this.#batch[k] as number;
-    if (batch !== NONE) return { labels, chunks: NO_CHUNKS, raw: new RawChunkRun(this.#columns[batch] as RawChunkColumns, this.#from[k] as number, this.#to[k] as number) };
-    return { labels, chunks: this.#aggr.get(k) ?? NO_CHUNKS, raw: undefined };
+    if (batch !== NONE) return { labels, chunks: NO_CHUNKS, extraChunks: this.#run(k, batch) };
+    return { labels, chunks: this.#aggr.get(k) ?? NO_CHUNKS };
   }
 
   /** Every series as an object, for the merges and sorts that need them all at once. */
   toArray(): BlockSeries[] {
     const out: BlockSeries[] = new Array(this.length);
-    for (let k = 0; k < this.length; k++) out[k] = this.at(k);
+    for (let k = 0; k < this.length; k++) {
+      const labels = Labels.fromSorted(this.#labels(k));
+      const batch = this.#batch[k] as number;
+      out[k] = batch !== NONE ? { labels, chunks: NO_CHUNKS, raw: this.#run(k, batch) } : { labels, chunks: this.#aggr.get(k) ?? NO_CHUNKS, raw: undefined };
+    }
     return out;
+  }
+
+  #labels(k: number): Label[] {
+    return this.#mapping.labels(this.#labelRefs, this.#labelStart[k] as number, this.#labelStart[k + 1] as number);
+  }
+
+  #run(k: number, batch: number): RawChunkRun {
+    return new RawChunkRun(this.#columns[batch] as RawChunkColumns, this.#from[k] as number, this.#to[k] as number);
   }
 }
 

@@ -112,7 +112,7 @@ describe('LabelMapping', () => {
         const refs = Uint32Array.from(l.toArray().flatMap((p) => [symbols.indexOf(p.name), symbols.indexOf(p.value)]));
         const keys = new Float64Array(mapping.maxKeys(refs.length));
         const want = Labels.from(Object.fromEntries([...l.toArray(), ...ext.toArray()].filter((p) => !drop.has(p.name)).map((p) => [p.name, p.value])));
-        expect(mapping.labels(refs, 0, refs.length).toString()).toBe(want.toString());
+        expect(Labels.fromSorted(mapping.labels(refs, 0, refs.length)).toString()).toBe(want.toString());
         return { want, keys, n: mapping.keys(refs, 0, refs.length, keys) };
       });
       for (const x of keyed) for (const y of keyed) expect(Math.sign(compareKeys(x.keys, x.n, y.keys, y.n)), `${x.want} vs ${y.want}`).toBe(Math.sign(Labels.compare(x.want, y.want)));
