@@ -41,6 +41,8 @@ const WINDOW_BYTES = 8 * 1024 * 1024;
 const PING_INTERVAL_MS = 10_000;
 const PING_TIMEOUT_MS = 5_000;
 const MESSAGE_HEADER_BYTES = 5;
+/** gRPC's minimum connect timeout. */
+const CONNECT_TIMEOUT_MS = 20_000;
 
 /** gRPC's mapping of RST_STREAM codes to statuses (what grpc-js reports for them). */
 function statusOfReset(rstCode: number): GrpcStatus {
@@ -163,7 +165,13 @@ export class SeriesConnection {
     });
     // A failed connection fails its open streams, which report it; the next call connects again.
     session.on('error', () => {});
-    session.once('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
+    // A peer that never answers (packets dropped) fails the calls waiting for it after gRPC's minimum connect timeout.
+    const connecting = setTimeout(() => session.destroy(new Error(`no connection to ${this.#authority} within ${CONNECT_TIMEOUT_MS / 1000}s`)), CONNECT_TIMEOUT_MS);
+    connecting.unref();
+    session.once('connect', () => {
+      clearTimeout(connecting);
+      session.setLocalWindowSize(WINDOW_BYTES);
+    });
     session.once('close', () => {
       if (this.#session === session) this.#session = undefined;
     });
@@ -222,6 +230,8 @@ export class SeriesConnection {
     try {
       stream = session.request(headers);
     } catch (e) {
+      // E.g. the connection ran out of stream ids: the next call gets a new one.
+      session.destroy();
       throw new SeriesCallError(GrpcStatus.UNAVAILABLE, (e as Error).message);
     }
     this.#opened(session);
