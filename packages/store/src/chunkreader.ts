@@ -175,17 +175,27 @@ function checkPartCrcs(range: ByteRange, data: Uint8Array, group: Uint32Array, r
  * inside it, unless `whole` (then that is corruption).
  */
 function parseRecord(file: ByteRange, ref: number, bytes: Uint8Array, at: number, whole: boolean, out: ReadChunks, k: number, buffer: number): boolean {
-  // Read in place: a view of the record per chunk would cost more than the parsing.
-  const need = recordLength(bytes, at);
+  // Read in place: a view of the record per chunk would cost more than the parsing. The length field is
+  // read here as recordLength reads it (0: not complete within its maximum size or the bytes), once.
+  let len = 0;
+  let mul = 1;
+  let p = at;
+  let need = 0;
+  for (; p < bytes.length && p - at < MAX_CHUNK_LENGTH_FIELD_SIZE; mul *= 0x80) {
+    const b = bytes[p++] as number;
+    len += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      need = p - at + 1 + len + 4;
+      break;
+    }
+  }
   if (need === 0 || at + need > bytes.length) {
     if (!whole) return false;
     throw new CorruptionError(file.name, refOffset(ref), need === 0 ? `chunk ${formatRef(ref)}: unreadable chunk length` : `chunk ${formatRef(ref)}: chunk record of ${need} bytes runs past the end of the file`);
   }
   const crcAt = at + need - 4;
-  // The data follows the length field (which recordLength found complete) and the encoding byte.
-  let dataAt = at + 1;
-  while ((bytes[dataAt - 1] as number) >= 0x80) dataAt++;
-  dataAt++;
+  // The data follows the length field and the encoding byte.
+  const dataAt = p + 1;
   out.buffer[k] = buffer;
   out.start[k] = dataAt;
   out.end[k] = crcAt;
