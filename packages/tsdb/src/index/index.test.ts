@@ -4,7 +4,7 @@ import { promtool } from '@strata/testing/prometheus';
 import { tempDir } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileByteRange, MemoryByteRange } from '../encoding/byterange.js';
-import { Labels } from '../labels/labels.js';
+import { compareStrings, Labels } from '../labels/labels.js';
 import { matchLabels, Matcher } from '../labels/matcher.js';
 import { IndexReader, type SeriesEntry } from './reader.js';
 import { IndexWriter, type ChunkRef } from './writer.js';
@@ -99,6 +99,42 @@ describe('index', () => {
       for await (const batch of r.seriesBatches(await r.allPostings(), mint, maxt)) got.push(...batch);
       expect(got.map((s) => s.chunks), `[${mint}, ${maxt}]`).toEqual([0, 10].map((k) => chunks(k).filter((c) => c.maxTime >= mint && c.minTime <= maxt)));
     }
+    await r.close();
+  });
+
+  it('decodes many entries with many labels and chunks into columns, as seriesBatches lists them', async () => {
+    const path = join(dir.path, 'columns');
+    // More entries, label refs and chunk metas than the columns start with (256, 1024, 512), in one read window.
+    const names = Array.from({ length: 12 }, (_, i) => `l${String(i).padStart(2, '0')}`);
+    const values = Array.from({ length: 600 }, (_, i) => `v${String(i).padStart(3, '0')}`);
+    const symbols = [...names, ...values].sort(compareStrings);
+    const w = await IndexWriter.create(path, symbols);
+    const want: { labels: Labels; chunks: ChunkRef[] }[] = [];
+    for (let s = 0; s < 600; s++) {
+      const labels = Labels.from(Object.fromEntries(names.map((n, i) => [n, values[(s + i) % 600] as string])));
+      const chunks = Array.from({ length: 1 + (s % 7) }, (_, i) => ({ minTime: s * 1000 + i * 100 - 5_000, maxTime: s * 1000 + i * 100 + 50 - 5_000, ref: 8 + s * 10_000 + i * 300 }));
+      want.push({ labels, chunks });
+    }
+    want.sort((a, b) => Labels.compare(a.labels, b.labels));
+    for (const x of want) await w.addSeries(x.labels, x.chunks);
+    await w.close();
+    const r = await IndexReader.open(await FileByteRange.open(path));
+    const ids = await r.allPostings();
+    const got: { labels: Labels; chunks: ChunkRef[] }[] = [];
+    for await (const c of r.seriesColumns(ids)) {
+      for (let e = 0; e < c.length; e++) {
+        const refs = [...c.labelRefs.subarray(c.labelStart[e], c.labelStart[e + 1])];
+        const labels = Labels.fromSorted(Array.from({ length: refs.length / 2 }, (_, j) => ({ name: r.symbols()[refs[2 * j] as number] as string, value: r.symbols()[refs[2 * j + 1] as number] as string })));
+        const chunks: ChunkRef[] = [];
+        for (let k = c.chunkStart[e] as number; k < (c.chunkStart[e + 1] as number); k++) chunks.push({ minTime: c.minTime[k] as number, maxTime: c.maxTime[k] as number, ref: c.ref[k] as number });
+        got.push({ labels, chunks });
+      }
+    }
+    expect(got.map((x) => [x.labels.toString(), x.chunks])).toEqual(want.map((x) => [x.labels.toString(), x.chunks]));
+    const entries: SeriesEntry[] = [];
+    for await (const batch of r.seriesBatches(ids)) entries.push(...batch);
+    expect(entries.map((x) => [x.labels.toString(), x.chunks])).toEqual(want.map((x) => [x.labels.toString(), x.chunks]));
+    expect(r.symbolsSorted).toBe(true);
     await r.close();
   });
 
