@@ -49,9 +49,10 @@ export interface BlockOptions {
 
 /**
  * One batch of chunks to read, in columns: their refs, time ranges and size hints (0: none), and the
- * series owning them (consecutive, from `firstSeries`), each from its start to the next one's. Typed arrays, sized for a whole batch
- * after a full one (so a large query does not grow four arrays per batch), small at first (so a query
- * of a few series does not allocate and clear a whole batch's columns in every block).
+ * series owning them (consecutive, from `firstSeries`), each from its start to the next one's. Typed
+ * arrays, sized for a whole batch after a full one (so a large query does not grow four arrays per
+ * batch), small at first (so a query of a few series does not allocate and clear a whole batch's
+ * columns in every block).
  */
 class ChunkBatch {
   length = 0;

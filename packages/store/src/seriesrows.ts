@@ -14,9 +14,9 @@ const NONE = 0xffffffff;
  * One block's series for one query, in the index's order, as rows of numbers: each series' labels as
  * symbol refs and its raw chunks as rows of a read batch's columns. A query holds all its series until
  * it has read every block (a corrupt block fails the call before any frame), and objects held that
- * long are what the garbage collector copies: a series is made an object (`storeSeries`) only when it is sent.
- * Also tells how the order relates to the series' mapped labels (the mapping may reorder them or make
- * neighbours equal), found as each series is added.
+ * long are what the garbage collector copies: a series is made an object (`storeSeries`) only when it
+ * is sent. Also tells how the order relates to the series' mapped labels (the mapping may reorder them
+ * or make neighbours equal), found as each series is added.
  */
 export class SeriesRows {
   length = 0;
