@@ -14,8 +14,14 @@ export interface SeriesEntry {
   readonly chunks: ChunkRef[];
 }
 
-/** How far ahead series reads go; series of one query are usually close together. */
-const SERIES_READ_WINDOW = 64 * 1024;
+/**
+ * A read of series entries goes on to the next wanted entry if it starts at most this many bytes after
+ * the previous one's estimated end (the bytes between are read and dropped), and stops at the size
+ * below: a dense selection costs one request per MiB of entries (every request waits for the last:
+ * entries are decoded in order), a sparse one no more than a few KiB per entry.
+ */
+const SERIES_READ_GAP = 16 * 1024;
+const SERIES_READ_MAX = 1024 * 1024;
 /** Series entries are 16-byte aligned (their ID is offset/16). */
 const SERIES_ALIGNMENT = 16;
 
@@ -230,7 +236,6 @@ export class IndexReader {
     const cols = new SeriesColumns();
     let buf: Uint8Array = new Uint8Array(0);
     let bufStart = 0;
-    const last = ids.length > 0 ? (ids[ids.length - 1] as number) * 16 : 0;
     for (let k = 0; k < ids.length; k++) {
       const id = ids[k] as number;
       const off = id * 16;
@@ -241,8 +246,14 @@ export class IndexReader {
           yield cols;
           cols.clear();
         }
-        const want = Math.min(SERIES_READ_WINDOW, last + this.#seriesSizeEstimate - off);
-        let len = Math.min(want, this.#seriesEnd - off);
+        const estimate = this.#seriesSizeEstimate;
+        let end = off + estimate;
+        for (let j = k + 1; j < ids.length; j++) {
+          const next = (ids[j] as number) * 16;
+          if (next > end + SERIES_READ_GAP || next + estimate - off > SERIES_READ_MAX) break;
+          end = next + estimate;
+        }
+        let len = Math.min(end - off, this.#seriesEnd - off);
         for (;;) {
           buf = await this.#r.read(off, len);
           bufStart = off;
