@@ -27,3 +27,30 @@ describe('ProtoReader.int64', () => {
     });
   }
 });
+
+describe('ProtoReader.uint64', () => {
+  // Every length from 1 to 10 bytes, values around the 32-bit halves, and hash-like random ones (chunk
+  // hashes), each at the end of a message and followed by a field whose bytes have the high bit set.
+  const values = [1n, 127n, 128n, 2n ** 28n - 1n, 2n ** 28n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 35n, 2n ** 42n + 5n, 2n ** 56n - 1n, 2n ** 63n, 2n ** 64n - 1n, 0x9e3779b97f4a7c15n, 0x0123456789abcdefn];
+  for (let i = 0; i < 64; i++) values.push(BigInt.asUintN(64, values[values.length - 1]! * 0x5851f42d4c957f2dn + 1442695040888963407n));
+  it('reads every value at the end of a message and inside one', () => {
+    for (const v of values) {
+      const alone = new ProtoReader(new ProtoWriter().uint64(1, v).finish());
+      expect(alone.tag()).toBe(8);
+      expect(alone.uint64()).toBe(v);
+      expect(alone.done).toBe(true);
+      const inside = new ProtoReader(new ProtoWriter().uint64(1, v).uint64(2, 2n ** 64n - 1n).finish());
+      expect(inside.tag()).toBe(8);
+      expect(inside.uint64()).toBe(v);
+      expect(inside.tag()).toBe(16);
+      expect(inside.uint64()).toBe(2n ** 64n - 1n);
+      expect(inside.done).toBe(true);
+    }
+  });
+  it('refuses a varint longer than 10 bytes', () => {
+    const bad = Buffer.from([0x08, ...new Array<number>(10).fill(0xff), 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const r = new ProtoReader(bad);
+    r.tag();
+    expect(() => r.uint64()).toThrow(/longer than 10 bytes/);
+  });
+});
