@@ -190,24 +190,26 @@ class Replica {
     const ts = this.ts;
     const n = this.n;
     const bounded = other.alive;
-    let j = this.j;
-    let penalty = other.penalty;
+    const from = this.j;
+    let j = from;
     let target = other.target;
+    // The replica stands at the sample emitted last (ts[j] = lastT): the first step takes the penalty the
+    // merge holds, each later one twice the distance between this replica's last two samples. Reading
+    // them from ts, rather than carrying lastT and the penalty along, keeps the loop free of boxed numbers.
+    let reach = lastT + 1 + other.penalty;
     while (j + 1 < n) {
+      if (reach > target) target = reach;
       const t = ts[j + 1] as number;
-      if (lastT + 1 + penalty > target) target = lastT + 1 + penalty;
       if (bounded && t >= target) break;
-      penalty = 2 * (t - lastT);
-      lastT = t;
+      reach = t + 1 + 2 * (t - (ts[j] as number));
       j++;
     }
     // The target is where the general step would set it: it takes the same maximum again.
     other.target = target;
-    if (j !== this.j) {
-      other.penalty = penalty;
-      this.j = this.#runTo = j;
-    }
-    return lastT;
+    if (j === from) return lastT;
+    other.penalty = 2 * ((ts[j] as number) - (ts[j - 1] as number));
+    this.j = this.#runTo = j;
+    return ts[j] as number;
   }
 
   /** Raises later values so that the current one is not below the last emitted (CounterAdjustingIterator). */

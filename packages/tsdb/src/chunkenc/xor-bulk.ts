@@ -81,9 +81,14 @@ const PADDING = 32;
 /** The chunk being decoded, copied with zero padding behind so that reads past its end stay in bounds. */
 let scratch = new Uint8Array(4096);
 let scratchView = new DataView(scratch.buffer);
-/** The 32-bit view of the last values array written, kept while that array is. */
+/**
+ * The 32-bit views of the last two values arrays written, kept while those arrays are: readers that
+ * alternate between two arrays (the two replicas of a merge) make no view per chunk.
+ */
 let valuesOf: Float64Array = new Float64Array(0);
 let valueBits: Uint32Array = new Uint32Array(0);
+let previousValuesOf: Float64Array = valuesOf;
+let previousValueBits: Uint32Array = valueBits;
 
 /** The 32 bits of `view` from bit `pos` on, as an unsigned number. */
 function peek32(view: DataView, pos: number): number {
@@ -111,8 +116,11 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
   b.set(data);
   b.fill(0, len, len + PADDING);
   if (valuesOf !== vs) {
+    const bits = previousValuesOf === vs ? previousValueBits : new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+    previousValuesOf = valuesOf;
+    previousValueBits = valueBits;
     valuesOf = vs;
-    valueBits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+    valueBits = bits;
   }
   const bits = valueBits;
   const mint = filter.mint ?? Number.NEGATIVE_INFINITY;
