@@ -174,13 +174,20 @@ export class PostingsTable {
   }
 }
 
+/** Checks the BE32 CRC32C stored right after `body[start, start + len)` against those bytes. */
+export function checkCRC(body: Uint8Array, len: number, what: string, crcOffset: number, start = 0): void {
+  const mismatch = crcMismatch(body, len, start);
+  if (mismatch !== undefined) throw new CorruptionError(what, crcOffset, mismatch);
+}
+
 /**
- * Checks the BE32 CRC32C stored right after `body[start, start + len)` against those bytes. `what` may be
- * a function, so a caller checking many small entries builds its name only for an error.
+ * How the BE32 CRC32C stored right after `body[start, start + len)` differs from those bytes' (for the
+ * error), or undefined if it does not: for callers that check many small entries and name one only
+ * when it is corrupt.
  */
-export function checkCRC(body: Uint8Array, len: number, what: string | (() => string), crcOffset: number, start = 0): void {
+export function crcMismatch(body: Uint8Array, len: number, start = 0): string | undefined {
   const end = start + len;
   const want = ((body[end] as number) * 0x1000000 + (((body[end + 1] as number) << 16) | ((body[end + 2] as number) << 8) | (body[end + 3] as number))) >>> 0;
   const got = crc32c(body, 0, start, end);
-  if (want !== got) throw new CorruptionError(typeof what === 'string' ? what : what(), crcOffset, `checksum mismatch: stored 0x${hex(want)}, computed 0x${hex(got)}`);
+  return want === got ? undefined : `checksum mismatch: stored 0x${hex(want)}, computed 0x${hex(got)}`;
 }

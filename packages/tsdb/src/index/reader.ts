@@ -3,7 +3,7 @@ import { CorruptionError, Decbuf } from '../encoding/decbuf.js';
 import { compareStrings, Labels, type Label } from '../labels/labels.js';
 import type { Matcher } from '../labels/matcher.js';
 import { EMPTY_POSTINGS, intersect, subtract, union, type Postings } from './postings.js';
-import { checkCRC, PostingsTable, type PostingsRange } from './postings-table.js';
+import { checkCRC, crcMismatch, PostingsTable, type PostingsRange } from './postings-table.js';
 import { decodeTOC, TOC_LEN, type TOC } from './toc.js';
 import { INDEX_MAGIC, type ChunkRef } from './writer.js';
 
@@ -287,7 +287,9 @@ export class IndexReader {
       mul *= 128;
     }
     if (p + len + 4 > buf.length) return -1;
-    checkCRC(buf, len, () => `${this.#r.name}: series ${off / 16}`, bufStart + p + len, p);
+    // The entry is named only if corrupt: a name (or a closure making it) per entry costs more than its CRC.
+    const mismatch = crcMismatch(buf, len, p);
+    if (mismatch !== undefined) throw new CorruptionError(`${this.#r.name}: series ${off / 16}`, bufStart + p + len, mismatch);
     this.#entryLen = len;
     return p;
   }
