@@ -82,11 +82,12 @@ class Output {
     const outTs = buf.ts;
     const outVs = buf.vs;
     let n = buf.n;
-    if (offset === 0 && !(dropStale && hasNaN(vs, from, to))) {
-      // Most runs are a whole chunk's samples: copied as two blocks.
-      outTs.set(ts.subarray(from, to), n);
-      outVs.set(vs.subarray(from, to), n);
-      n += to - from;
+    // Runs are short (a chunk at most): plain loops, no subarray views to allocate.
+    if (offset === 0 && !dropStale) {
+      for (let k = from; k < to; k++, n++) {
+        outTs[n] = ts[k] as number;
+        outVs[n] = vs[k] as number;
+      }
     } else {
       for (let k = from; k < to; k++) {
         const v = vs[k] as number;
@@ -98,14 +99,6 @@ class Output {
     }
     buf.n = n;
   }
-}
-
-function hasNaN(vs: Float64Array, from: number, to: number): boolean {
-  for (let k = from; k < to; k++) {
-    const v = vs[k] as number;
-    if (v !== v) return true;
-  }
-  return false;
 }
 
 /** Arrays a replica decodes its chunks into: two sets, reused by every merge (merges run one at a time). */
