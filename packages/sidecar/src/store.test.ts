@@ -74,5 +74,13 @@ describe('withExternal', () => {
       const got = withExternal(L(stored).toArray(), L(ext).toArray());
       expect(got.toArray()).toEqual(L(stored).merge(L(ext)).toArray());
     }
+    // Labels as no Prometheus sends them (unsorted, repeated, empty values) come out as Labels.merge makes them.
+    const ext = L({ cluster: 'c', replica: 'r0' });
+    const odd = [
+      [{ name: 'job', value: 'j' }, { name: '__name__', value: 'up' }],
+      [{ name: 'a', value: '1' }, { name: 'a', value: '2' }],
+      [{ name: 'a', value: '' }, { name: 'b', value: '2' }],
+    ];
+    for (const stored of odd) expect(withExternal(stored, ext.toArray()).toArray()).toEqual(Labels.from(stored).merge(ext).toArray());
   });
 });

@@ -207,24 +207,27 @@ export class PrometheusStore implements StoreServer {
 }
 
 /**
- * `stored` (sorted by name, as Prometheus sends a series' labels and Labels keeps them) with `ext` (sorted)
- * merged in, `ext` winning on a clash: one pass, where Labels.merge sorts the concatenation (a sort per
- * series of every Series call).
+ * `stored` with `ext` (sorted) merged in, `ext` winning on a clash, as Labels.merge does: in one pass when
+ * `stored` is sorted by name without repeats (as Prometheus sends a series' labels), where Labels.merge
+ * sorts the concatenation (a sort per series of every Series call). Empty values are dropped.
  */
 export function withExternal(stored: readonly Label[], ext: readonly Label[]): Labels {
+  for (let k = 1; k < stored.length; k++) {
+    if (compareStrings(stored[k - 1]!.name, stored[k]!.name) >= 0) return Labels.from(stored).merge(Labels.fromSorted([...ext]));
+  }
   const out: Label[] = [];
   let i = 0;
   let j = 0;
-  while (i < stored.length && j < ext.length) {
-    const c = compareStrings(stored[i]!.name, ext[j]!.name);
-    if (c < 0) out.push(stored[i++]!);
-    else {
+  while (i < stored.length || j < ext.length) {
+    const c = i === stored.length ? 1 : j === ext.length ? -1 : compareStrings(stored[i]!.name, ext[j]!.name);
+    if (c < 0) {
+      const l = stored[i++]!;
+      if (l.value !== '') out.push(l);
+    } else {
       if (c === 0) i++;
       out.push(ext[j++]!);
     }
   }
-  while (i < stored.length) out.push(stored[i++]!);
-  while (j < ext.length) out.push(ext[j++]!);
   return Labels.fromSorted(out);
 }
 
