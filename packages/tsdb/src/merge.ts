@@ -12,18 +12,46 @@ export interface LabeledChunks<C> {
  * or replicas once their replica label is gone — become one series whose chunks are those of all of
  * them, in the order met; `merged` says whether that happened, so callers sort or deduplicate chunks
  * only then. Input arrays are never modified.
+ *
+ * The heap orders ranks, not label sets: every distinct label set is ranked once, by its key. Lists
+ * from many blocks mostly hold the same series, each decoded on its own, so their equal strings are
+ * different objects: comparing label sets in the heap compared every label of them several times
+ * per series and block (most of a 24-block query's merge).
  */
 export function* mergeByLabels<C>(lists: readonly (readonly LabeledChunks<C>[])[]): Generator<{ labels: Labels; chunks: C[]; merged: boolean }> {
-  const heap = lists.filter((l) => l.length > 0).map((list) => ({ list, pos: 0 }));
-  const head = (i: number) => (heap[i] as { list: readonly LabeledChunks<C>[]; pos: number }).list[(heap[i] as { pos: number }).pos] as LabeledChunks<C>;
-  const less = (i: number, j: number) => Labels.compare(head(i).labels, head(j).labels) < 0;
+  const nonEmpty = lists.filter((l) => l.length > 0);
+  // Each series' index among the distinct label sets, then each distinct set's rank in label order.
+  const indexOf = new Map<string, number>();
+  const distinct: Labels[] = [];
+  const ids = nonEmpty.map((list) =>
+    Int32Array.from(list, (s) => {
+      const key = s.labels.key();
+      let id = indexOf.get(key);
+      if (id === undefined) {
+        id = distinct.length;
+        indexOf.set(key, id);
+        distinct.push(s.labels);
+      }
+      return id;
+    }),
+  );
+  const order = Array.from(distinct, (_, i) => i).sort((a, b) => Labels.compare(distinct[a] as Labels, distinct[b] as Labels));
+  const rank = new Int32Array(distinct.length);
+  order.forEach((id, r) => (rank[id] = r));
+  const ranks = ids.map((list) => list.map((id) => rank[id] as number));
+
+  const heap = nonEmpty.map((list, i) => ({ list, ranks: ranks[i] as Int32Array, pos: 0 }));
+  const key = (i: number) => {
+    const h = heap[i] as (typeof heap)[number];
+    return h.ranks[h.pos] as number;
+  };
   const down = (i: number) => {
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < heap.length && less(l, m)) m = l;
-      if (r < heap.length && less(r, m)) m = r;
+      if (l < heap.length && key(l) < key(m)) m = l;
+      if (r < heap.length && key(r) < key(m)) m = r;
       if (m === i) return;
       const t = heap[i] as (typeof heap)[number];
       heap[i] = heap[m] as (typeof heap)[number];
@@ -34,21 +62,24 @@ export function* mergeByLabels<C>(lists: readonly (readonly LabeledChunks<C>[])[
   for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
 
   let pending: { labels: Labels; chunks: C[]; merged: boolean } | undefined;
+  let pendingRank = -1;
   while (heap.length > 0) {
-    const s = head(0);
     const top = heap[0] as (typeof heap)[number];
+    const s = top.list[top.pos] as LabeledChunks<C>;
+    const r = top.ranks[top.pos] as number;
     if (++top.pos === top.list.length) {
       heap[0] = heap[heap.length - 1] as (typeof heap)[number];
       heap.pop();
     }
     if (heap.length > 0) down(0);
-    if (pending !== undefined && pending.labels.equals(s.labels)) {
+    if (pending !== undefined && pendingRank === r) {
       pending.chunks.push(...s.chunks);
       pending.merged = true;
       continue;
     }
     if (pending !== undefined) yield pending;
     pending = { labels: s.labels, chunks: [...s.chunks], merged: false };
+    pendingRank = r;
   }
   if (pending !== undefined) yield pending;
 }

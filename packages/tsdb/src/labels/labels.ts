@@ -173,11 +173,15 @@ export class Labels implements Iterable<Label> {
     return x.length - y.length;
   }
 
-  /** A string that identifies the label set, for use as a map key. Cached. */
+  /**
+   * A string that identifies the label set, for use as a map key. Cached. Each name and value is
+   * preceded by its length, so that no value (which may hold any character) can make two label sets
+   * one key.
+   */
   key(): string {
     if (this.#key === undefined) {
       let k = '';
-      for (const l of this.#items) k += `${l.name}\xff${l.value}\xfe`;
+      for (const l of this.#items) k += `${l.name.length}\xff${l.name}${l.value.length}\xfe${l.value}`;
       this.#key = k;
     }
     return this.#key;
