@@ -9,6 +9,9 @@ describe('number formatting', () => {
     expect(formatValue(NaN)).toBe('NaN');
     expect(formatValue(-Infinity)).toBe('-Inf');
     expect(formatValue(Infinity)).toBe('+Inf');
+    // Prometheus 2.42 answers `vector(0) * -1` with "-0".
+    expect(formatValue(-0)).toBe('-0');
+    expect(formatValue(0)).toBe('0');
   });
 
   it('formats without exponent as strconv.FormatFloat(f, \'f\', -1, 64)', () => {
@@ -16,6 +19,7 @@ describe('number formatting', () => {
     expect(formatFloatPlain(1e-7)).toBe('0.0000001');
     expect(formatFloatPlain(-1.5e-7)).toBe('-0.00000015');
     expect(formatFloatPlain(1.5)).toBe('1.5');
+    expect(formatFloatPlain(-0)).toBe('-0');
   });
 
   it('formats timestamps in seconds with millisecond precision', () => {

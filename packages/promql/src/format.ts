@@ -3,6 +3,8 @@
 /** A sample value as the HTTP API writes it: shortest round-trip, Go exponent form below 1e-6 and from 1e21. */
 export function formatValue(v: number): string {
   if (!Number.isFinite(v)) return goFloat(v);
+  // JavaScript writes -0 as `0`; Go keeps the sign.
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
   const s = String(v);
   const e = s.indexOf('e');
   if (e < 0) return s;
@@ -15,6 +17,7 @@ export function formatValue(v: number): string {
 /** Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an exponent. */
 export function formatFloatPlain(v: number): string {
   if (!Number.isFinite(v)) return goFloat(v);
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
   const s = String(v);
   const e = s.indexOf('e');
   if (e < 0) return s;
