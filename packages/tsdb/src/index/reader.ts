@@ -17,11 +17,13 @@ export interface SeriesEntry {
 /**
  * A read of series entries goes on to the next wanted entry if it starts at most this many bytes after
  * the previous one's estimated end (the bytes between are read and dropped), and stops at the size
- * below: a dense selection costs one request per MiB of entries (every request waits for the last:
- * entries are decoded in order), a sparse one no more than a few KiB per entry.
+ * below: a dense selection costs one request per 256 KiB of entries (every request waits for the last:
+ * entries are decoded in order), a sparse one no more than a few KiB per entry. Larger reads would
+ * save requests but decode no faster (1 MiB: 10-30% slower per entry in a micro-benchmark, the
+ * columns of one read no longer staying in the CPU's cache).
  */
 const SERIES_READ_GAP = 16 * 1024;
-const SERIES_READ_MAX = 1024 * 1024;
+const SERIES_READ_MAX = 256 * 1024;
 /** Series entries are 16-byte aligned (their ID is offset/16). */
 const SERIES_ALIGNMENT = 16;
 
