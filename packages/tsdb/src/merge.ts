@@ -21,20 +21,23 @@ export interface LabeledChunks<C> {
 export function* mergeByLabels<C>(lists: readonly (readonly LabeledChunks<C>[])[]): Generator<{ labels: Labels; chunks: C[]; merged: boolean }> {
   const nonEmpty = lists.filter((l) => l.length > 0);
   // Each series' index among the distinct label sets, then each distinct set's rank in label order.
+  // Lists mostly hold the series of the lists before in the same order: a series is first compared
+  // with the one after the last it matched, and only keyed (a string of all its labels) if it differs.
   const indexOf = new Map<string, number>();
   const distinct: Labels[] = [];
-  const ids = nonEmpty.map((list) =>
-    Int32Array.from(list, (s) => {
-      const key = s.labels.key();
-      let id = indexOf.get(key);
+  const ids = nonEmpty.map((list) => {
+    let next = 0;
+    return Int32Array.from(list, (s) => {
+      let id = next < distinct.length && (distinct[next] as Labels).equals(s.labels) ? next : indexOf.get(s.labels.key());
       if (id === undefined) {
         id = distinct.length;
-        indexOf.set(key, id);
+        indexOf.set(s.labels.key(), id);
         distinct.push(s.labels);
       }
+      next = id + 1;
       return id;
-    }),
-  );
+    });
+  });
   const order = Array.from(distinct, (_, i) => i).sort((a, b) => Labels.compare(distinct[a] as Labels, distinct[b] as Labels));
   const rank = new Int32Array(distinct.length);
   order.forEach((id, r) => (rank[id] = r));
