@@ -87,7 +87,7 @@ export class BucketStore implements StoreServer {
   #sets(): BlockSet[] {
     const sets = new Map<string, BlockSet>();
     for (const b of this.#blocks.values()) {
-      const key = b.extLabels.toString();
+      const key = b.extLabels.key();
       let s = sets.get(key);
       if (s === undefined) sets.set(key, (s = { labels: b.extLabels, blocks: [] }));
       s.blocks.push(b);

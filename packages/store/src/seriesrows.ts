@@ -29,12 +29,13 @@ export class SeriesRows {
   chunkBytes = 0;
   readonly #mapping: LabelMapping;
   /** Series `i`'s own labels are the symbol refs `#labelRefs[#labelStart[i], #labelStart[i + 1])`. */
-  #labelStart = new Uint32Array(257);
-  #labelRefs = new Uint32Array(1024);
+  // Small to start with: a query has rows for every block it reads, most for a few series.
+  #labelStart = new Uint32Array(17);
+  #labelRefs = new Uint32Array(128);
   /** Series `i`'s raw chunks are rows `[#from[i], #to[i])` of `#columns[#batch[i]]` (NONE: no raw chunks). */
-  #batch = new Uint32Array(256);
-  #from = new Uint32Array(256);
-  #to = new Uint32Array(256);
+  #batch = new Uint32Array(16);
+  #from = new Uint32Array(16);
+  #to = new Uint32Array(16);
   readonly #columns: RawChunkColumns[] = [];
   /** Aggregate chunks of the series that have them (downsampled blocks). */
   readonly #aggr = new Map<number, AggrChunk[]>();

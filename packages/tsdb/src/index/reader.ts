@@ -469,13 +469,14 @@ class EntryCursor {
  */
 export class SeriesColumns {
   length = 0;
-  ids = new Uint32Array(256);
-  labelStart = new Uint32Array(257);
-  labelRefs = new Uint32Array(1024);
-  chunkStart = new Uint32Array(257);
-  minTime = new Float64Array(512);
-  maxTime = new Float64Array(512);
-  ref = new Float64Array(512);
+  // Small to start with: a query makes columns for every block it reads, most for a few series.
+  ids = new Uint32Array(16);
+  labelStart = new Uint32Array(17);
+  labelRefs = new Uint32Array(128);
+  chunkStart = new Uint32Array(17);
+  minTime = new Float64Array(64);
+  maxTime = new Float64Array(64);
+  ref = new Float64Array(64);
 
   clear(): void {
     this.length = 0;
