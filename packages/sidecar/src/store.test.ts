@@ -4,13 +4,13 @@ import { crc32c, Labels } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { STREAMED_CONTENT_TYPE } from './remoteread.js';
-import { PrometheusStore, withExternal } from './store.js';
+import { ORDER_CHECK_AFTER_SERIES, PrometheusStore, withExternal } from './store.js';
 
-/** One streamed remote-read frame holding the series `job="<name>"` with one XOR chunk. */
-function frame(name: string): Buffer {
+/** One streamed remote-read frame holding the series `job="<name>"` (and `labels`) with one XOR chunk. */
+function frame(name: string, labels: Record<string, string> = {}): Buffer {
   const w = new ProtoWriter();
   w.fork(1);
-  w.fork(1).string(1, 'job').string(2, name).ldelim();
+  for (const l of Labels.from({ ...labels, job: name })) w.fork(1).string(1, l.name).string(2, l.value).ldelim();
   w.fork(2).int64(1, 1000).int64(2, 2000).uint32(3, 1).bytes(4, Buffer.from([0, 1, 2])).ldelim();
   w.ldelim();
   const payload = w.finish();
@@ -24,7 +24,8 @@ describe('PrometheusStore.series', () => {
   it('reads the remote-read response while the order check is still waiting for Prometheus', async () => {
     let bodyRead: () => void = () => {};
     const bodyDone = new Promise<void>((resolve) => (bodyRead = resolve));
-    const names = ['a', 'b', 'c'];
+    // More series than are read before Prometheus is asked about their order.
+    const names = Array.from({ length: ORDER_CHECK_AFTER_SERIES + 10 }, (_, i) => `s${String(i).padStart(3, '0')}`);
     const prometheus = {
       async remoteRead(): Promise<RemoteReadResponse> {
         async function* body() {
@@ -51,10 +52,39 @@ describe('PrometheusStore.series', () => {
     let timer: NodeJS.Timeout | undefined;
     const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Series waited for the order check before reading')), 2_000)));
     try {
-      expect(await Promise.race([read(), stuck])).toEqual(['cluster=x,job=a', 'cluster=x,job=b', 'cluster=x,job=c']);
+      expect(await Promise.race([read(), stuck])).toEqual(names.map((n) => `cluster=x,job=${n}`));
     } finally {
       clearTimeout(timer);
     }
+  });
+});
+
+describe('PrometheusStore.series, a short response', () => {
+  it('is sorted by its final labels without asking Prometheus, also where external labels change the order', async () => {
+    // Prometheus sorts by stored labels: {job="a"} before {job="a", k="2"}. With replica="r0" added the
+    // second sorts first (k < replica), although no stored label name is an external one.
+    let asked = false;
+    const prometheus = {
+      async remoteRead(): Promise<RemoteReadResponse> {
+        async function* body() {
+          yield frame('a');
+          yield frame('a', { k: '2' });
+          yield frame('b');
+        }
+        return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {}, recycle: () => {} };
+      },
+      async labelNames() {
+        asked = true;
+        return ['job', 'k'];
+      },
+    } as unknown as PrometheusClient;
+    const store = new PrometheusStore({ prometheus, state: () => ({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 }) });
+    const got: string[] = [];
+    for await (const f of store.series(seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: 2, name: 'job', value: '.+' }] }), { signal: new AbortController().signal })) {
+      if ('series' in f) got.push(f.series.labels.map((l) => `${l.name}=${l.value}`).join(','));
+    }
+    expect(got).toEqual(['job=a,k=2,replica=r0', 'job=a,replica=r0', 'job=b,replica=r0']);
+    expect(asked).toBe(false);
   });
 });
 

@@ -37,6 +37,12 @@ export interface PrometheusStoreOptions {
   responseTypes?: readonly ResponseType[];
 }
 
+/**
+ * Series read ahead before Prometheus is asked whether its order can be streamed as sent: a response
+ * with fewer is sorted here, without that second request; a longer one streams once it is answered.
+ */
+export const ORDER_CHECK_AFTER_SERIES = 64;
+
 /** Samples per chunk when re-encoding a SAMPLES response, as Thanos (MaxSamplesPerChunk). */
 const MAX_SAMPLES_PER_CHUNK = 120;
 
@@ -106,15 +112,23 @@ export class PrometheusStore implements StoreServer {
       for (const labels of all) yield { series: { labels: labels.toArray(), chunks: [] } };
       return;
     }
-    // The remote read starts at once, and its series are read (and held) while the order check's round
-    // trip runs: Prometheus does not wait on it.
-    const response = this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, ctx.signal);
-    response.catch(() => {}); // awaited below; not an unhandled rejection while the order check starts
+    // Series are read ahead while the order is unknown. A response that ends within the first
+    // ORDER_CHECK_AFTER_SERIES series (a dashboard's selector: a handful) is sorted here, whatever
+    // its order: no second request to Prometheus per Series call. Only a longer one asks Prometheus
+    // whether its order can be streamed as it is.
+    const response = await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, ctx.signal);
     let keepsOrder: boolean | undefined;
-    const order = this.#keepsPrometheusOrder(matchers, minTime, maxTime, extLabels, drop, ctx.signal).then((v) => (keepsOrder = v));
-    const read = await readAhead(this.#remoteRead(await response, finalLabels), () => keepsOrder !== undefined);
-    if (await order) {
-      // Stream as Prometheus sends, checking the order in case a clashing series appeared meanwhile.
+    let asked = false;
+    const read = await readAhead(this.#remoteRead(response, finalLabels), (held) => {
+      if (!asked && held >= ORDER_CHECK_AFTER_SERIES) {
+        asked = true;
+        void this.#keepsPrometheusOrder(matchers, minTime, maxTime, extLabels, drop, ctx.signal).then((v) => (keepsOrder = v));
+      }
+      return keepsOrder !== undefined;
+    });
+    if (keepsOrder === true) {
+      // Stream as Prometheus sends, checking the order: a clashing series may have appeared meanwhile,
+      // and a series whose labels extend another's may sort before it once external labels are added.
       let prev: Labels | undefined;
       for await (const p of read) {
         if (prev !== undefined && Labels.compare(prev, p.labels) >= 0) {
@@ -133,9 +147,11 @@ export class PrometheusStore implements StoreServer {
   }
 
   /**
-   * Prometheus sends series sorted by their stored labels plus the external ones (stored wins). That is
-   * also our order unless an external label must override a stored one or a label is to be dropped, which
-   * the label names of the selected series (one index lookup) tell beforehand. Never throws.
+   * Prometheus sends series sorted by their stored labels, with the external ones added (stored wins).
+   * That is mostly also our order, never where an external label must override a stored one or a label
+   * is to be dropped, which the label names of the selected series (one index lookup) tell beforehand.
+   * (A series whose labels extend another's can still sort before it: the streaming check fails such a
+   * call.) Never throws.
    */
   async #keepsPrometheusOrder(matchers: LabelMatcher[], minTime: number, maxTime: number, ext: Labels, drop: Set<string>, signal: AbortSignal): Promise<boolean> {
     for (const l of ext) if (drop.has(l.name)) return false;
@@ -232,13 +248,13 @@ export function withExternal(stored: readonly Label[], ext: readonly Label[]): L
 }
 
 /**
- * Reads `source` until `ready()` (checked between items) or its end, and returns an iterator over all of
- * it: the items read so far, then the rest. Leaving that iterator early closes `source`.
+ * Reads `source` until `ready(items read so far)` (checked between items) or its end, and returns an
+ * iterator over all of it: the items read so far, then the rest. Leaving that iterator early closes `source`.
  */
-async function readAhead<T>(source: AsyncGenerator<T>, ready: () => boolean): Promise<AsyncGenerator<T>> {
+async function readAhead<T>(source: AsyncGenerator<T>, ready: (held: number) => boolean): Promise<AsyncGenerator<T>> {
   const held: T[] = [];
   let ended = false;
-  while (!ready()) {
+  while (!ready(held.length)) {
     const r = await source.next();
     if (r.done) {
       ended = true;
