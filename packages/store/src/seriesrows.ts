@@ -29,13 +29,12 @@ export class SeriesRows {
   chunkBytes = 0;
   readonly #mapping: LabelMapping;
   /** Series `i`'s own labels are the symbol refs `#labelRefs[#labelStart[i], #labelStart[i + 1])`. */
-  // Small to start with: a query has rows for every block it reads, most for a few series.
-  #labelStart = new Uint32Array(17);
-  #labelRefs = new Uint32Array(128);
+  #labelStart: Uint32Array;
+  #labelRefs: Uint32Array;
   /** Series `i`'s raw chunks are rows `[#from[i], #to[i])` of `#columns[#batch[i]]` (NONE: no raw chunks). */
-  #batch = new Uint32Array(16);
-  #from = new Uint32Array(16);
-  #to = new Uint32Array(16);
+  #batch: Uint32Array;
+  #from: Uint32Array;
+  #to: Uint32Array;
   readonly #columns: RawChunkColumns[] = [];
   /** Aggregate chunks of the series that have them (downsampled blocks). */
   readonly #aggr = new Map<number, AggrChunk[]>();
@@ -44,8 +43,15 @@ export class SeriesRows {
   #prevLength = 0;
   #keys = new Float64Array(16);
 
-  constructor(mapping: LabelMapping) {
+  /** `series`: how many series the block may add (its postings), so that the rows are allocated once. */
+  constructor(mapping: LabelMapping, series: number) {
     this.#mapping = mapping;
+    const n = Math.max(1, series) + 1;
+    this.#labelStart = new Uint32Array(n + 1);
+    this.#labelRefs = new Uint32Array(n * 16);
+    this.#batch = new Uint32Array(n);
+    this.#from = new Uint32Array(n);
+    this.#to = new Uint32Array(n);
   }
 
   /** Adds entry `e` of `cols` as the next series (without chunks yet); returns its index. */

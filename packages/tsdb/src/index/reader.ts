@@ -235,7 +235,8 @@ export class IndexReader {
    * The columns are reused: they hold one window's entries until the generator is resumed.
    */
   async *seriesColumns(ids: Postings): AsyncGenerator<SeriesColumns> {
-    const cols = new SeriesColumns();
+    // Columns hold one read window's entries: at most all of them, seldom more than a thousand.
+    const cols = new SeriesColumns(Math.min(ids.length, 1024));
     let buf: Uint8Array = new Uint8Array(0);
     let bufStart = 0;
     for (let k = 0; k < ids.length; k++) {
@@ -469,14 +470,28 @@ class EntryCursor {
  */
 export class SeriesColumns {
   length = 0;
-  // Small to start with: a query makes columns for every block it reads, most for a few series.
-  ids = new Uint32Array(16);
-  labelStart = new Uint32Array(17);
-  labelRefs = new Uint32Array(128);
-  chunkStart = new Uint32Array(17);
-  minTime = new Float64Array(64);
-  maxTime = new Float64Array(64);
-  ref = new Float64Array(64);
+  ids: Uint32Array;
+  labelStart: Uint32Array;
+  labelRefs: Uint32Array;
+  chunkStart: Uint32Array;
+  minTime: Float64Array;
+  maxTime: Float64Array;
+  ref: Float64Array;
+
+  /**
+   * Sized for `series` entries of a typical shape (8 labels, 4 chunks), so that a query, which makes
+   * columns for every block it reads, allocates each array once; they grow if that is not enough.
+   */
+  constructor(series: number) {
+    const n = Math.max(1, series) + 1;
+    this.ids = new Uint32Array(n);
+    this.labelStart = new Uint32Array(n + 1);
+    this.labelRefs = new Uint32Array(n * 16);
+    this.chunkStart = new Uint32Array(n + 1);
+    this.minTime = new Float64Array(n * 4);
+    this.maxTime = new Float64Array(n * 4);
+    this.ref = new Float64Array(n * 4);
+  }
 
   clear(): void {
     this.length = 0;
