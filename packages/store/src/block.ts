@@ -221,7 +221,7 @@ export class BucketBlock {
 
   /** Series IDs for the matchers, from the expanded-postings cache or the index. */
   async #postings(index: IndexReader, matchers: readonly Matcher[]): Promise<Postings> {
-    const key = `${this.id}:EP:${matchers.map((m) => m.toString()).sort().join(',')}`;
+    const key = `${this.id}:EP:${matchersKey(matchers)}`;
     const hit = this.#opts.cache.get(CacheItem.ExpandedPostings, key);
     if (hit !== undefined) return new Uint32Array(hit.buffer, hit.byteOffset, hit.byteLength / 4);
     const ids = await index.postingsForMatchers(matchers);
@@ -348,4 +348,12 @@ export class BucketBlock {
     const r = await readers?.catch(() => undefined);
     await r?.index.close();
   }
+}
+
+/** The matchers as a cache key; a query asks every block of a label set with the same array, so it is made once. */
+const matcherKeys = new WeakMap<readonly Matcher[], string>();
+function matchersKey(matchers: readonly Matcher[]): string {
+  let key = matcherKeys.get(matchers);
+  if (key === undefined) matcherKeys.set(matchers, (key = matchers.map((m) => m.toString()).sort().join(',')));
+  return key;
 }
