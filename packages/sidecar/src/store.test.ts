@@ -88,6 +88,39 @@ describe('PrometheusStore.series, a short response', () => {
   });
 });
 
+describe('PrometheusStore.series, a long response', () => {
+  it('streams in its final labels order where series extend others and external labels reorder them', async () => {
+    // Prometheus' order, by stored labels: {job="a"}, {job="a", k="1"}, {job="a", k="2"}, {job="a", z="1"},
+    // then more jobs. With replica="r0" added, the k series sort before {job="a"} and z after it.
+    const stored: [string, Record<string, string>][] = [['a', {}], ['a', { k: '1' }], ['a', { k: '2' }], ['a', { z: '1' }]];
+    for (let i = 0; i < ORDER_CHECK_AFTER_SERIES + 10; i++) {
+      const job = `b${String(i).padStart(3, '0')}`;
+      stored.push([job, {}], [job, { k: '1' }]);
+    }
+    const prometheus = {
+      async remoteRead(): Promise<RemoteReadResponse> {
+        async function* body() {
+          for (const [job, labels] of stored) yield frame(job, labels);
+        }
+        return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {}, recycle: () => {} };
+      },
+      // No stored name is an external one: Prometheus' order is streamed.
+      async labelNames() {
+        return ['job', 'k', 'z'];
+      },
+    } as unknown as PrometheusClient;
+    const ext = Labels.from({ replica: 'r0' });
+    const store = new PrometheusStore({ prometheus, state: () => ({ extLabels: ext, minTime: 0 }) });
+    const got: string[] = [];
+    for await (const f of store.series(seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: 2, name: 'job', value: '.+' }] }), { signal: new AbortController().signal })) {
+      if ('series' in f) got.push(Labels.from(f.series.labels).toString());
+    }
+    const want = stored.map(([job, labels]) => Labels.from({ ...labels, job }).merge(ext)).sort(Labels.compare).map((l) => l.toString());
+    expect(got).toEqual(want);
+    expect(got.slice(0, 4)).toEqual(['{job="a", k="1", replica="r0"}', '{job="a", k="2", replica="r0"}', '{job="a", replica="r0"}', '{job="a", replica="r0", z="1"}']);
+  });
+});
+
 describe('withExternal', () => {
   const L = (o: Record<string, string>) => Labels.from(o);
   it('merges sorted external labels in, external winning on a clash, as Labels.merge does', () => {

@@ -127,16 +127,32 @@ export class PrometheusStore implements StoreServer {
       return keepsOrder !== undefined;
     });
     if (keepsOrder === true) {
-      // Stream as Prometheus sends, checking the order: a clashing series may have appeared meanwhile,
-      // and a series whose labels extend another's may sort before it once external labels are added.
+      // Stream as Prometheus sends, but for one case: a series whose stored labels extend another's
+      // ({job="a"} then {job="a", k="2"}) may sort before it once external labels are added (k < replica).
+      // Such series follow the one they extend directly in Prometheus' order, and sort among themselves
+      // only: each run of them is held and sorted. The order is still checked: a clashing series may have
+      // appeared since Prometheus was asked.
+      const extNames = new Set(ext.map((l) => l.name));
+      let run: Pending[] = [];
       let prev: Labels | undefined;
-      for await (const p of read) {
-        if (prev !== undefined && Labels.compare(prev, p.labels) >= 0) {
-          throw new StoreError(GrpcStatus.INTERNAL, `series out of order after adding external labels: ${prev.toString()} before ${p.labels.toString()}; retry the query`);
+      const sorted = (ps: Pending[]) => {
+        if (ps.length > 1) ps.sort((a, b) => Labels.compare(a.labels, b.labels));
+        for (const p of ps) {
+          if (prev !== undefined && Labels.compare(prev, p.labels) >= 0) {
+            throw new StoreError(GrpcStatus.INTERNAL, `series out of order after adding external labels: ${prev.toString()} before ${p.labels.toString()}`);
+          }
+          prev = p.labels;
         }
-        prev = p.labels;
-        yield seriesFrame(p);
+        return ps;
+      };
+      for await (const p of read) {
+        if (run.length > 0 && !extendsStored((run[0] as Pending).labels, p.labels, extNames)) {
+          for (const q of sorted(run)) yield seriesFrame(q);
+          run = [];
+        }
+        run.push(p);
       }
+      for (const q of sorted(run)) yield seriesFrame(q);
       return;
     }
     // Appending external labels and removing replica labels can change the order Prometheus sent.
@@ -220,6 +236,24 @@ export class PrometheusStore implements StoreServer {
     }
     return { values: await this.#prom.labelValues(req.label, matchers, req.start, req.end, ctx.signal), warnings: [] };
   }
+}
+
+/**
+ * Whether `b`'s stored labels (its labels but the external ones, which no stored name clashes with)
+ * start with all of `a`'s and hold more.
+ */
+function extendsStored(a: Labels, b: Labels, extNames: ReadonlySet<string>): boolean {
+  const x = a.toArray();
+  const y = b.toArray();
+  let j = 0;
+  for (const l of x) {
+    if (extNames.has(l.name)) continue;
+    while (j < y.length && extNames.has((y[j] as Label).name)) j++;
+    const m = y[j++];
+    if (m === undefined || m.name !== l.name || m.value !== l.value) return false;
+  }
+  while (j < y.length && extNames.has((y[j] as Label).name)) j++;
+  return j < y.length;
 }
 
 /**
