@@ -14,7 +14,7 @@
 import * as http2 from 'node:http2';
 import { deflateSync, gzipSync, gunzipSync, inflateSync } from 'node:zlib';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import type { ClientTLS, Compression } from './grpc.js';
+import { type ClientTLS, type Compression, Method } from './grpc.js';
 import { decodeSeriesResponse, encodeSeriesRequest } from './codec.js';
 import type { SeriesRequest, SeriesResponse } from './messages.js';
 import { decodeSnappyStream } from './snappystream.js';
@@ -173,6 +173,7 @@ export class SeriesConnection {
       session.setLocalWindowSize(WINDOW_BYTES);
     });
     session.once('close', () => {
+      clearTimeout(connecting);
       if (this.#session === session) this.#session = undefined;
     });
     session.unref();
@@ -212,7 +213,7 @@ export class SeriesConnection {
     const compress = COMPRESS[this.#compression];
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'POST',
-      ':path': '/thanos.Store/Series',
+      ':path': Method.Series,
       'content-type': 'application/grpc',
       te: 'trailers',
       'grpc-accept-encoding': 'identity,deflate,gzip',
