@@ -55,6 +55,8 @@ interface Pending {
   transcoded?: TranscodedChunks;
 }
 
+const byLabels = (a: Pending, b: Pending): number => Labels.compare(a.labels, b.labels);
+
 function seriesFrame(p: Pending): SeriesFrame {
   const labels = p.labels.toArray();
   return { series: p.transcoded !== undefined ? { labels, chunks: p.chunks, extraChunks: p.transcoded } : { labels, chunks: p.chunks } };
@@ -136,7 +138,7 @@ export class PrometheusStore implements StoreServer {
       let run: Pending[] = [];
       let prev: Labels | undefined;
       const sorted = (ps: Pending[]) => {
-        if (ps.length > 1) ps.sort((a, b) => Labels.compare(a.labels, b.labels));
+        if (ps.length > 1) ps.sort(byLabels);
         for (const p of ps) {
           if (prev !== undefined && Labels.compare(prev, p.labels) >= 0) {
             throw new StoreError(GrpcStatus.INTERNAL, `series out of order after adding external labels: ${prev.toString()} before ${p.labels.toString()}`);
@@ -158,7 +160,7 @@ export class PrometheusStore implements StoreServer {
     // Appending external labels and removing replica labels can change the order Prometheus sent.
     const all: Pending[] = [];
     for await (const p of read) all.push(p);
-    all.sort((a, b) => Labels.compare(a.labels, b.labels));
+    all.sort(byLabels);
     for (const p of all) yield seriesFrame(p);
   }
 
@@ -166,8 +168,8 @@ export class PrometheusStore implements StoreServer {
    * Prometheus sends series sorted by their stored labels, with the external ones added (stored wins).
    * That is mostly also our order, never where an external label must override a stored one or a label
    * is to be dropped, which the label names of the selected series (one index lookup) tell beforehand.
-   * (A series whose labels extend another's can still sort before it: the streaming check fails such a
-   * call.) Never throws.
+   * (A series whose labels extend another's can still sort before it: Series sorts each run of those.)
+   * Never throws.
    */
   async #keepsPrometheusOrder(matchers: LabelMatcher[], minTime: number, maxTime: number, ext: Labels, drop: Set<string>, signal: AbortSignal): Promise<boolean> {
     for (const l of ext) if (drop.has(l.name)) return false;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { joinKey } from '@strata/objstore';
 import { aggrChunkBytes, GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
-import { Encoding, IndexReader, type BlockMeta, type ByteRange, type Label, type Labels, type Matcher, type Postings } from '@strata/tsdb';
+import { Encoding, grown, IndexReader, type BlockMeta, type ByteRange, type Label, type Labels, type Matcher, type Postings } from '@strata/tsdb';
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
@@ -11,7 +11,7 @@ import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
 import { AccountedByteRange, type AccountingBucket, type QueryStats } from './querystats.js';
 import { LabelMapping } from './extlabels.js';
 import { RawChunkColumns, type RawChunkRun } from './rawchunks.js';
-import { grown, SeriesRows } from './seriesrows.js';
+import { SeriesRows } from './seriesrows.js';
 
 /** One series of one block, ready to send (external labels added, replica labels removed). */
 export interface BlockSeries {

@@ -1,5 +1,5 @@
 import type { AggrChunk, StoreSeries } from '@strata/storeapi';
-import { Labels, type Label, type SeriesColumns } from '@strata/tsdb';
+import { grown, Labels, type Label, type SeriesColumns } from '@strata/tsdb';
 import type { BlockSeries } from './block.js';
 import { compareKeys, type LabelMapping } from './extlabels.js';
 import { RawChunkRun, type RawChunkColumns } from './rawchunks.js';
@@ -150,11 +150,4 @@ export class SeriesRows {
   #run(k: number, batch: number): RawChunkRun {
     return new RawChunkRun(this.#columns[batch] as RawChunkColumns, this.#from[k] as number, this.#to[k] as number);
   }
-}
-
-/** A copy of `a` with room for at least `n` elements (twice as many, so that growing is rare). */
-export function grown<T extends Uint32Array | Float64Array>(a: T, n: number): T {
-  const b = new (a.constructor as new (n: number) => T)(Math.max(n, 2 * a.length));
-  b.set(a);
-  return b;
 }

@@ -3,6 +3,7 @@ export * from './labels/matcher.js';
 export * from './labels/regexp.js';
 export * from './chunkenc/chunk.js';
 export * from './series.js';
+export * from './arrays.js';
 export * from './block/meta.js';
 export * from './block/ulid.js';
 export * from './encoding/crc32c.js';

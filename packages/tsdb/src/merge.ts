@@ -22,7 +22,7 @@ export function* mergeByLabels<C>(lists: readonly (readonly LabeledChunks<C>[])[
   const indexOf = new Map<string, number>();
   const distinct: Labels[] = [];
   const chunks: C[][] = [];
-  const from: number[] = [];
+  const sources: number[] = [];
   for (const list of lists) {
     let next = 0;
     for (const s of list) {
@@ -32,13 +32,13 @@ export function* mergeByLabels<C>(lists: readonly (readonly LabeledChunks<C>[])[
         indexOf.set(s.labels.key(), id);
         distinct.push(s.labels);
         chunks.push([]);
-        from.push(0);
+        sources.push(0);
       }
       (chunks[id] as C[]).push(...s.chunks);
-      from[id] = (from[id] as number) + 1;
+      sources[id] = (sources[id] as number) + 1;
       next = id + 1;
     }
   }
   const order = Array.from(distinct, (_, i) => i).sort((a, b) => Labels.compare(distinct[a] as Labels, distinct[b] as Labels));
-  for (const id of order) yield { labels: distinct[id] as Labels, chunks: chunks[id] as C[], merged: (from[id] as number) > 1 };
+  for (const id of order) yield { labels: distinct[id] as Labels, chunks: chunks[id] as C[], merged: (sources[id] as number) > 1 };
 }

@@ -6,6 +6,7 @@ import { EMPTY_POSTINGS, intersect, subtract, union, type Postings } from './pos
 import { checkCRC, crcMismatch, PostingsTable, type PostingsRange } from './postings-table.js';
 import { decodeTOC, TOC_LEN, type TOC } from './toc.js';
 import { INDEX_MAGIC, type ChunkRef } from './writer.js';
+import { grown } from '../arrays.js';
 
 /** One series entry of the index: its ID (offset/16), labels and chunk references. */
 export interface SeriesEntry {
@@ -522,13 +523,6 @@ export class SeriesColumns {
     this.labelStart[i + 1] = labelsEnd;
     this.chunkStart[i + 1] = chunksEnd;
   }
-}
-
-/** A copy of `a` with room for at least `n` elements (twice as many, so that growing is rare). */
-function grown<T extends Uint32Array | Float64Array>(a: T, n: number): T {
-  const b = new (a.constructor as new (n: number) => T)(Math.max(n, 2 * a.length));
-  b.set(a);
-  return b;
 }
 
 /** Symbol table: BE32 len | BE32 count | {uvarint n, bytes}×count | CRC32C. */
