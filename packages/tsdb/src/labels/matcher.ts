@@ -1,6 +1,7 @@
 import type { Labels } from './labels.js';
 import { quoteGo } from './labels.js';
 import { compileAnchored, type RegexpOptions } from './regexp.js';
+import { literalAlternatives } from './setmatches.js';
 
 export type MatchType = '=' | '!=' | '=~' | '!~';
 
@@ -13,12 +14,20 @@ export class Matcher {
   readonly name: string;
   readonly value: string;
   readonly #re: RegExp | undefined;
+  /** The values a regex that is an alternation of literals matches (setmatches.ts). */
+  readonly #set: ReadonlySet<string> | undefined;
+  readonly #setMatches: readonly string[] | undefined;
 
   constructor(type: MatchType, name: string, value: string, opts: RegexpOptions = {}) {
     this.type = type;
     this.name = name;
     this.value = value;
-    this.#re = type === '=~' || type === '!~' ? compileAnchored(value, opts) : undefined;
+    const isRegex = type === '=~' || type === '!~';
+    // Compiled even when it is a set: a malformed pattern must fail the same way either way.
+    this.#re = isRegex ? compileAnchored(value, opts) : undefined;
+    const set = isRegex ? literalAlternatives(value) : undefined;
+    this.#set = set !== undefined ? new Set(set) : undefined;
+    this.#setMatches = type === '=' ? [value] : type === '=~' ? set : undefined;
   }
 
   static equal(name: string, value: string): Matcher {
@@ -32,10 +41,18 @@ export class Matcher {
       case '!=':
         return s !== this.value;
       case '=~':
-        return (this.#re as RegExp).test(s);
+        return this.#set !== undefined ? this.#set.has(s) : (this.#re as RegExp).test(s);
       case '!~':
-        return !(this.#re as RegExp).test(s);
+        return this.#set !== undefined ? !this.#set.has(s) : !(this.#re as RegExp).test(s);
     }
+  }
+
+  /**
+   * For `=` and for a `=~` whose regex is an alternation of literals (`a|b|c`), the only values it
+   * matches: an index reads those values' postings instead of testing every value of the label.
+   */
+  setMatches(): readonly string[] | undefined {
+    return this.#setMatches;
   }
 
   /** True when the matcher selects series that lack the label. */

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { Matcher } from './matcher.js';
+import { compileAnchored } from './regexp.js';
+import { literalAlternatives } from './setmatches.js';
+
+describe('literalAlternatives', () => {
+  it('finds the values of alternations of literals', () => {
+    expect(literalAlternatives('a|b|c')).toEqual(['a', 'b', 'c']);
+    expect(literalAlternatives('(api|web)')).toEqual(['api', 'web']);
+    expect(literalAlternatives('(?:host\\.example\\.com:9100|db-1)')).toEqual(['host.example.com:9100', 'db-1']);
+    expect(literalAlternatives('foo')).toEqual(['foo']);
+    expect(literalAlternatives('a|a|')).toEqual(['a', '']);
+    expect(literalAlternatives('')).toEqual(['']);
+    expect(literalAlternatives('ünï|😀')).toEqual(['ünï', '😀']);
+  });
+
+  it('leaves everything else to the regex', () => {
+    for (const re of ['a.b', 'a+', 'a|b*', '[ab]', '(?i)a|b', '(a)|(b)', '((a|b))', '\\d', '\\x41', '\\Qa\\E', 'a{2}', '^a', 'a$', '(?s:a)']) {
+      expect(literalAlternatives(re), re).toBeUndefined();
+    }
+  });
+
+  it('matches exactly what the anchored regex matches', () => {
+    const patterns = ['a|b|c', '(api|web)', '(?:x\\.y|x-y)', 'a||b', '(a\\|b)', '\\(\\)|\\[', 'a b|c,d', '(?:)', 'ab'];
+    const inputs = ['', 'a', 'b', 'c', 'ab', 'abc', 'api', 'web', 'apiweb', 'x.y', 'xzy', 'x-y', 'a|b', '()', '[', 'a b', 'c,d', 'A', 'a\n'];
+    for (const p of patterns) {
+      const re = compileAnchored(p);
+      const m = new Matcher('=~', 'x', p);
+      const n = new Matcher('!~', 'x', p);
+      expect(m.setMatches(), p).toBeDefined();
+      for (const s of inputs) {
+        expect(m.matches(s), `${p} =~ ${JSON.stringify(s)}`).toBe(re.test(s));
+        expect(n.matches(s), `${p} !~ ${JSON.stringify(s)}`).toBe(!re.test(s));
+      }
+      for (const v of m.setMatches() ?? []) expect(re.test(v), `${p}: ${v}`).toBe(true);
+    }
+  });
+
+  it('offers set lookups to =~ and = only', () => {
+    expect(new Matcher('=', 'a', 'x').setMatches()).toEqual(['x']);
+    expect(new Matcher('!~', 'a', 'x|y').setMatches()).toBeUndefined();
+    expect(new Matcher('!=', 'a', 'x').setMatches()).toBeUndefined();
+    expect(new Matcher('=~', 'a', 'x.*').setMatches()).toBeUndefined();
+  });
+});
