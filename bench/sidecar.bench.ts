@@ -16,8 +16,9 @@
  * - batches of 64: what Thanos' querier sends (response_batch_size is hard-coded to 64 since v0.41);
  *   the sidecar streams as Prometheus answers;
  * - one series per frame: what Strata's querier and Thanos' queriers before v0.41 send;
- * - dedup: Thanos' querier with deduplication (without_replica_labels, batches of 64), for which the
- *   sidecar must buffer and re-sort everything before sending (as Thanos' sidecar does).
+ * - dedup: Thanos' querier with deduplication (without_replica_labels, batches of 64). Here the replica
+ *   label is an external one, which dropping keeps Prometheus' order: the sidecar streams (as Thanos'
+ *   sidecar, which buffers and re-sorts everything only where a selected series stores a replica label).
  * Each round runs every case next to a direct read, alternating which goes first. Reported: the best
  * run of each side and its ratio to the best direct read, and per case the median (range) of its ratios
  * to the direct read next to it, which a load that changes during the run skews less.

@@ -121,6 +121,53 @@ describe('PrometheusStore.series, a long response', () => {
   });
 });
 
+describe('PrometheusStore.series, deduplicating', () => {
+  it('streams where the replica labels dropped are external ones', async () => {
+    // The body stops once the order check could have been answered and goes on only when a series has
+    // been sent: a store that held every series to sort them would never send one.
+    let sent: () => void = () => {};
+    const firstSent = new Promise<void>((resolve) => (sent = resolve));
+    const stored: [string, Record<string, string>][] = [];
+    for (let i = 0; i < 2 * ORDER_CHECK_AFTER_SERIES; i++) {
+      const job = `j${String(i).padStart(3, '0')}`;
+      stored.push([job, {}], [job, { k: '1' }]);
+    }
+    const prometheus = {
+      async remoteRead(): Promise<RemoteReadResponse> {
+        async function* body() {
+          for (const [i, [job, labels]] of stored.entries()) {
+            if (i === ORDER_CHECK_AFTER_SERIES + 10) await firstSent;
+            yield frame(job, labels);
+          }
+        }
+        return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {}, recycle: () => {} };
+      },
+      async labelNames() {
+        return ['job', 'k'];
+      },
+    } as unknown as PrometheusClient;
+    const ext = Labels.from({ cluster: 'c', replica: 'r0' });
+    const store = new PrometheusStore({ prometheus, state: () => ({ extLabels: ext, minTime: 0 }) });
+    const got: string[] = [];
+    const req = seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: 2, name: 'job', value: '.+' }], withoutReplicaLabels: ['replica'] });
+    const read = async () => {
+      for await (const f of store.series(req, { signal: new AbortController().signal })) {
+        if ('series' in f) got.push(Labels.from(f.series.labels).toString());
+        sent();
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Series held the response to sort it')), 2_000)));
+    try {
+      await Promise.race([read(), stuck]);
+    } finally {
+      clearTimeout(timer);
+    }
+    const want = stored.map(([job, labels]) => Labels.from({ ...labels, job, cluster: 'c' })).sort(Labels.compare).map((l) => l.toString());
+    expect(got).toEqual(want);
+  });
+});
+
 describe('withExternal', () => {
   const L = (o: Record<string, string>) => Labels.from(o);
   it('merges sorted external labels in, external winning on a clash, as Labels.merge does', () => {

@@ -157,7 +157,7 @@ export class PrometheusStore implements StoreServer {
       for (const q of sorted(run)) yield seriesFrame(q);
       return;
     }
-    // Appending external labels and removing replica labels can change the order Prometheus sent.
+    // External labels overriding stored ones, and stored labels removed as replica labels, can change the order Prometheus sent.
     const all: Pending[] = [];
     for await (const p of read) all.push(p);
     all.sort(byLabels);
@@ -166,13 +166,14 @@ export class PrometheusStore implements StoreServer {
 
   /**
    * Prometheus sends series sorted by their stored labels, with the external ones added (stored wins).
-   * That is mostly also our order, never where an external label must override a stored one or a label
-   * is to be dropped, which the label names of the selected series (one index lookup) tell beforehand.
+   * That is mostly also our order, never where an external label must override a stored one or a stored
+   * label is to be dropped, which the label names of the selected series (one index lookup) tell
+   * beforehand. Dropping external labels (deduplication's replica label) keeps it: every series then
+   * has the same other external labels added, as without dropping any.
    * (A series whose labels extend another's can still sort before it: Series sorts each run of those.)
    * Never throws.
    */
   async #keepsPrometheusOrder(matchers: LabelMatcher[], minTime: number, maxTime: number, ext: Labels, drop: Set<string>, signal: AbortSignal): Promise<boolean> {
-    for (const l of ext) if (drop.has(l.name)) return false;
     let stored: string[];
     try {
       stored = await this.#prom.labelNames(matchers, minTime, maxTime, signal);
