@@ -251,7 +251,7 @@ export class BucketBlock {
     return this.#use(stats, async (r) => {
       const ids = await this.#postings(r.index, matchers);
       // Rows for as many series as the postings hold (up to a few thousand; more grow as they come).
-      const rows = new SeriesRows(new LabelMapping(r.index.symbols(), r.index.symbolsSorted, ext, drop), Math.min(ids.length, 4096));
+      const rows = new SeriesRows(new LabelMapping(r.index.symbols(), r.index.symbolsSorted, ext, drop, r.index.symbolTable()), Math.min(ids.length, 4096));
       const reads: Promise<void>[] = [];
       let segments: Promise<SegmentFiles> | undefined;
       // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the

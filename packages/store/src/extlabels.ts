@@ -1,4 +1,5 @@
-import { compareStrings, type Label } from '@strata/tsdb';
+import { ProtoWriter, putVarint32 } from '@strata/storeapi';
+import { compareStrings, type Label, type SymbolTable } from '@strata/tsdb';
 
 /**
  * How one query serves the series of one block: the block set's external labels added (winning on a
@@ -18,8 +19,16 @@ export class LabelMapping {
   readonly #extValueKeys: Float64Array;
   /** Whether `keys` orders series (the symbol table is sorted); if not, only their labels do. */
   readonly ordered: boolean;
+  /** The symbols as stored, when `encodes`. */
+  readonly #table: SymbolTable | undefined;
+  /** Each external label as its `Series.labels` field (tag, length, Label), when `encodes`. */
+  readonly #extFields: readonly Uint8Array[];
 
-  constructor(symbols: readonly string[], symbolsSorted: boolean, ext: readonly Label[], drop: ReadonlySet<string>) {
+  /**
+   * `table`: the block's symbols as stored; with it (and a sorted symbol table) the mapping writes
+   * series' labels as protobuf straight from the symbols' bytes (`encodedSize`, `encode`).
+   */
+  constructor(symbols: readonly string[], symbolsSorted: boolean, ext: readonly Label[], drop: ReadonlySet<string>, table?: SymbolTable) {
     this.#symbols = symbols;
     this.#drop = drop;
     this.#ext = drop.size === 0 ? ext : ext.filter((l) => !drop.has(l.name));
@@ -38,6 +47,14 @@ export class LabelMapping {
       }
     }
     this.#dropRefs = dropRefs;
+    // Merging the external labels in by their order keys needs the sorted table.
+    this.#table = symbolsSorted ? table : undefined;
+    this.#extFields = this.#table === undefined ? [] : this.#ext.map((l) => new ProtoWriter(64).fork(1).string(1, l.name).string(2, l.value).ldelim().finish());
+  }
+
+  /** Whether `encodedSize` and `encode` can be used. */
+  get encodes(): boolean {
+    return this.#table !== undefined;
   }
 
   /** Most label pairs a mapped series has, for sizing `keys`' output: its own and every external one. */
@@ -106,6 +123,69 @@ export class LabelMapping {
     }
     return n;
   }
+
+  /**
+   * Bytes of the `Series.labels` fields of the mapped labels of the series whose own labels are
+   * `refs[from, to)` (only when `encodes`): the labels `labels` gives, as the codec writes them.
+   */
+  encodedSize(refs: Uint32Array, from: number, to: number): number {
+    const offsets = (this.#table as SymbolTable).offsets;
+    const extKeys = this.#extNameKeys;
+    const extFields = this.#extFields;
+    const dropRefs = this.#dropRefs;
+    let n = 0;
+    let i = from;
+    let j = 0;
+    while (i < to || j < extKeys.length) {
+      if (i < to) {
+        const ref = refs[i] as number;
+        const c = j === extKeys.length ? -1 : 2 * ref + 1 - (extKeys[j] as number);
+        if (c < 0) {
+          if (dropRefs.length === 0 || !dropRefs.includes(ref)) {
+            const size = stringField(offsets, ref) + stringField(offsets, refs[i + 1] as number);
+            n += 1 + varint32Size(size) + size;
+          }
+          i += 2;
+          continue;
+        }
+        if (c === 0) i += 2;
+      }
+      n += (extFields[j++] as Uint8Array).length;
+    }
+    return n;
+  }
+
+  /** Writes what `encodedSize` measures into `b` from `p`; returns the position after it. */
+  encode(refs: Uint32Array, from: number, to: number, b: Buffer, p: number): number {
+    const { bytes, offsets } = this.#table as SymbolTable;
+    const extKeys = this.#extNameKeys;
+    const extFields = this.#extFields;
+    const dropRefs = this.#dropRefs;
+    let i = from;
+    let j = 0;
+    while (i < to || j < extKeys.length) {
+      if (i < to) {
+        const name = refs[i] as number;
+        const c = j === extKeys.length ? -1 : 2 * name + 1 - (extKeys[j] as number);
+        if (c < 0) {
+          if (dropRefs.length === 0 || !dropRefs.includes(name)) {
+            const value = refs[i + 1] as number;
+            b[p++] = LABELS_TAG;
+            p = putVarint32(b, p, stringField(offsets, name) + stringField(offsets, value));
+            p = putSymbol(bytes, offsets, name, LABEL_NAME_TAG, b, p);
+            p = putSymbol(bytes, offsets, value, LABEL_VALUE_TAG, b, p);
+          }
+          i += 2;
+          continue;
+        }
+        if (c === 0) i += 2;
+      }
+      const field = extFields[j++] as Uint8Array;
+      // A few bytes: a loop costs less than the view `set` would take.
+      for (let k = 0; k < field.length; k++) b[p++] = field[k] as number;
+    }
+    return p;
+  }
 }
 
 /** Labels.compare for two series' order keys (`a[0, na)`, `b[0, nb)`). */
@@ -125,4 +205,31 @@ function orderKey(symbols: readonly string[], s: string): number {
     else hi = mid;
   }
   return lo < symbols.length && symbols[lo] === s ? 2 * lo + 1 : 2 * lo;
+}
+
+/** Series.labels (1), Label.name (1) and Label.value (2): tags as written. */
+const LABELS_TAG = (1 << 3) | 2;
+const LABEL_NAME_TAG = (1 << 3) | 2;
+const LABEL_VALUE_TAG = (2 << 3) | 2;
+
+/** Bytes of a varint of a non-negative integer below 2^32. */
+function varint32Size(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
+
+/** Bytes of symbol `r` as a string field (tag, then its stored length and bytes); an empty string is omitted, as the codec omits it. */
+function stringField(offsets: Uint32Array, r: number): number {
+  const n = (offsets[r + 1] as number) - (offsets[r] as number);
+  return n === 1 ? 0 : 1 + n;
+}
+
+/** Writes symbol `r` as a string field with `tag` at `b[p]` (nothing if it is empty); returns the position after it. */
+function putSymbol(bytes: Uint8Array, offsets: Uint32Array, r: number, tag: number, b: Uint8Array, p: number): number {
+  const start = offsets[r] as number;
+  const end = offsets[r + 1] as number;
+  if (end - start === 1) return p;
+  b[p++] = tag;
+  // Symbols are short: a loop costs less than the view `set` would take.
+  for (let k = start; k < end; k++) b[p++] = bytes[k] as number;
+  return p;
 }

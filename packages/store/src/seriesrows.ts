@@ -1,4 +1,4 @@
-import type { AggrChunk, StoreSeries } from '@strata/storeapi';
+import type { AggrChunk, EncodedChunks, EncodedLabels, LabelEncodedSeries, ProtoWriter, StoreSeries } from '@strata/storeapi';
 import { grown, Labels, type Label, type SeriesColumns } from '@strata/tsdb';
 import type { BlockSeries } from './block.js';
 import { compareKeys, type LabelMapping } from './extlabels.js';
@@ -124,12 +124,20 @@ export class SeriesRows {
     this.chunkBytes += bytes;
   }
 
-  /** Series `k` as it is sent, made now (each call makes it anew). */
+  /**
+   * Series `k` as it is sent, made now (each call makes it anew). Where the mapping can, its labels are
+   * written straight from the block's symbol table, and made as objects only if something asks for them.
+   */
   storeSeries(k: number): StoreSeries {
-    const labels = this.#labels(k);
     const batch = this.#batch[k] as number;
-    if (batch !== NONE) return { labels, chunks: NO_CHUNKS, extraChunks: this.#run(k, batch) };
-    return { labels, chunks: this.#aggr.get(k) ?? NO_CHUNKS };
+    const raw = batch !== NONE ? this.#run(k, batch) : undefined;
+    const chunks = raw !== undefined ? NO_CHUNKS : (this.#aggr.get(k) ?? NO_CHUNKS);
+    const m = this.#mapping;
+    const from = this.#labelStart[k] as number;
+    const to = this.#labelStart[k + 1] as number;
+    if (m.encodes) return new SymbolSeries(m, this.#labelRefs, from, to, chunks, raw);
+    const labels = m.labels(this.#labelRefs, from, to);
+    return raw !== undefined ? { labels, chunks, extraChunks: raw } : { labels, chunks };
   }
 
   /** Every series as an object, for the merges and sorts that need them all at once. */
@@ -149,5 +157,34 @@ export class SeriesRows {
 
   #run(k: number, batch: number): RawChunkRun {
     return new RawChunkRun(this.#columns[batch] as RawChunkColumns, this.#from[k] as number, this.#to[k] as number);
+  }
+}
+
+/** A series of SeriesRows whose labels are written from the block's symbol table (LabelMapping.encode). */
+class SymbolSeries implements LabelEncodedSeries, EncodedLabels {
+  readonly size: number;
+
+  constructor(
+    readonly mapping: LabelMapping,
+    readonly refs: Uint32Array,
+    readonly from: number,
+    readonly to: number,
+    readonly chunks: readonly AggrChunk[],
+    readonly extraChunks: EncodedChunks | undefined,
+  ) {
+    this.size = mapping.encodedSize(refs, from, to);
+  }
+
+  get labels(): Label[] {
+    return this.mapping.labels(this.refs, this.from, this.to);
+  }
+
+  /** The series is its own EncodedLabels: one object per series sent. */
+  get encodedLabels(): EncodedLabels {
+    return this;
+  }
+
+  write(w: ProtoWriter): void {
+    w.advance(this.mapping.encode(this.refs, this.from, this.to, w.room(this.size), w.pos));
   }
 }

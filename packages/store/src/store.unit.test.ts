@@ -1,8 +1,8 @@
 // Unit tests of the store gateway's pure parts: block selection by resolution, aggregate chunk
 // unpacking, the byte-bounded index cache, and the k-way merge.
 import { seededRandom } from '@strata/testing/random';
-import { Aggr, encodeSeriesResponse, GrpcStatus } from '@strata/storeapi';
-import { AggrChunk, compareStrings, Encoding, Labels, XORChunk } from '@strata/tsdb';
+import { Aggr, encodeSeriesResponse, GrpcStatus, type LabelEncodedSeries, type ProtoWriter } from '@strata/storeapi';
+import { AggrChunk, compareStrings, Encoding, Labels, type SymbolTable, XORChunk } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { toStoreAggrChunk } from './aggrchunk.js';
@@ -15,6 +15,26 @@ import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
 import { blocksFor } from './resolution.js';
 
 const b = (name: string, minTime: number, maxTime: number, resolution: number) => ({ name, minTime, maxTime, resolution });
+
+/** A symbol table's bytes as an index stores them (each symbol's uvarint length, then its UTF-8 bytes). */
+function symbolTable(symbols: readonly string[]): SymbolTable {
+  const parts: number[] = [];
+  const offsets = new Uint32Array(symbols.length + 1);
+  symbols.forEach((s, i) => {
+    offsets[i] = parts.length;
+    const utf8 = Buffer.from(s, 'utf8');
+    for (let n = utf8.length; ; n >>>= 7) {
+      if (n < 0x80) {
+        parts.push(n);
+        break;
+      }
+      parts.push((n & 0x7f) | 0x80);
+    }
+    parts.push(...utf8);
+  });
+  offsets[symbols.length] = parts.length;
+  return { bytes: Uint8Array.from(parts), offsets };
+}
 
 describe('blocksFor', () => {
   const blocks = [b('raw1', 0, 100, 0), b('raw2', 100, 200, 0), b('raw3', 200, 300, 0), b('5m', 0, 200, 300_000), b('1h', 50, 150, 3_600_000)];
@@ -100,19 +120,25 @@ describe('LabelMapping', () => {
     const rnd = seededRandom(7);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
     const names = ['__name__', 'a', 'c', 'job', 'replica', 'zone'];
-    const values = ['', '1', '2', 'x', 'ü', '𝄞'];
+    const values = ['', '1', '2', 'x', 'ü', '𝄞', 'long'.repeat(40)];
     for (let round = 0; round < 200; round++) {
       // Some external names and values are symbols of the block, some are not (then they sort between them).
       const ext = Labels.from(Object.fromEntries(Array.from({ length: Math.floor(rnd() * 3) }, () => [pick([...names, 'b', 'cluster', 'zz']), pick(['1', 'eu', 'x2', 'ü'])])));
       const drop = new Set(Array.from({ length: Math.floor(rnd() * 2) }, () => pick(['replica', 'b', 'a'])));
       const series = Array.from({ length: 12 }, () => Labels.from(Object.fromEntries(names.filter(() => rnd() < 0.5).map((n) => [n, pick(values)]))));
       const symbols = [...new Set(series.flatMap((l) => l.toArray().flatMap((p) => [p.name, p.value])))].sort(compareStrings);
-      const mapping = new LabelMapping(symbols, true, ext.toArray(), drop);
+      const mapping = new LabelMapping(symbols, true, ext.toArray(), drop, symbolTable(symbols));
+      expect(mapping.encodes).toBe(true);
       const keyed = series.map((l) => {
         const refs = Uint32Array.from(l.toArray().flatMap((p) => [symbols.indexOf(p.name), symbols.indexOf(p.value)]));
         const keys = new Float64Array(mapping.maxKeys(refs.length));
         const want = Labels.from(Object.fromEntries([...l.toArray(), ...ext.toArray()].filter((p) => !drop.has(p.name)).map((p) => [p.name, p.value])));
         expect(Labels.fromSorted(mapping.labels(refs, 0, refs.length)).toString()).toBe(want.toString());
+        // Written from the symbol table: the bytes the codec writes for the labels as objects.
+        const size = mapping.encodedSize(refs, 0, refs.length);
+        const encodedLabels = { size, write: (w: ProtoWriter) => w.advance(mapping.encode(refs, 0, refs.length, w.room(size), w.pos)) };
+        const asObjects = encodeSeriesResponse({ series: { labels: want.toArray(), chunks: [] } });
+        expect(encodeSeriesResponse({ series: { labels: [], chunks: [], encodedLabels } as LabelEncodedSeries }).equals(asObjects), want.toString()).toBe(true);
         return { want, keys, n: mapping.keys(refs, 0, refs.length, keys) };
       });
       for (const x of keyed) for (const y of keyed) expect(Math.sign(compareKeys(x.keys, x.n, y.keys, y.n)), `${x.want} vs ${y.want}`).toBe(Math.sign(Labels.compare(x.want, y.want)));

@@ -38,6 +38,7 @@ export class IndexReader {
   readonly #r: ByteRange;
   readonly toc: TOC;
   readonly #symbols: string[];
+  readonly #symbolTable: SymbolTable;
   /**
    * Whether the symbol table is in compareStrings order (as Prometheus writes it): then comparing two
    * symbol refs compares their strings.
@@ -56,10 +57,11 @@ export class IndexReader {
   /** Content length of the entry #entryIn found last. */
   #entryLen = 0;
 
-  private constructor(r: ByteRange, toc: TOC, symbols: string[], symbolsSorted: boolean, table: PostingsTable, seriesEnd: number, seriesSizeEstimate: number) {
+  private constructor(r: ByteRange, toc: TOC, symbols: string[], symbolTable: SymbolTable, symbolsSorted: boolean, table: PostingsTable, seriesEnd: number, seriesSizeEstimate: number) {
     this.#r = r;
     this.toc = toc;
     this.#symbols = symbols;
+    this.#symbolTable = symbolTable;
     this.symbolsSorted = symbolsSorted;
     this.#table = table;
     this.#seriesEnd = seriesEnd;
@@ -72,7 +74,7 @@ export class IndexReader {
    * its own ByteRange, e.g. to count them, without opening the index again.
    */
   withRange(r: ByteRange): IndexReader {
-    return new IndexReader(r, this.toc, this.#symbols, this.symbolsSorted, this.#table, this.#seriesEnd, this.#seriesSizeEstimate);
+    return new IndexReader(r, this.toc, this.#symbols, this.#symbolTable, this.symbolsSorted, this.#table, this.#seriesEnd, this.#seriesSizeEstimate);
   }
 
   get name(): string {
@@ -93,15 +95,20 @@ export class IndexReader {
       if (v >= tocStart) throw new CorruptionError(`${r.name}: TOC`, tocStart, `${k} offset ${v} is not before the TOC`);
     }
     if (toc.symbols === 0 || toc.postingsTable === 0) throw new CorruptionError(`${r.name}: TOC`, tocStart, 'symbol table or postings offset table missing');
-    const { symbols, sorted } = await readSymbols(r, toc.symbols, tocStart);
+    const { symbols, table: symbolTable, sorted } = await readSymbols(r, toc.symbols, tocStart);
     const postingsEnd = firstAfter(toc.postings, [toc.labelIndicesTable, toc.postingsTable], tocStart);
     const table = await PostingsTable.read(r, toc.postingsTable, postingsEnd, tocStart);
     const seriesEnd = firstAfter(toc.series, [toc.labelIndices, toc.postings, toc.labelIndicesTable, toc.postingsTable], tocStart);
-    return new IndexReader(r, toc, symbols, sorted, table, seriesEnd, seriesSizeEstimate(table, seriesEnd - toc.series));
+    return new IndexReader(r, toc, symbols, symbolTable, sorted, table, seriesEnd, seriesSizeEstimate(table, seriesEnd - toc.series));
   }
 
   symbols(): readonly string[] {
     return this.#symbols;
+  }
+
+  /** The symbols as stored (see SymbolTable), for writers that copy them instead of encoding the strings again. */
+  symbolTable(): SymbolTable {
+    return this.#symbolTable;
   }
 
   /** The union of the postings of `name` for each of `values` (sorted, unique). */
@@ -525,8 +532,17 @@ export class SeriesColumns {
   }
 }
 
+/**
+ * The symbol table's bytes: symbol `i` is stored as `bytes[offsets[i], offsets[i + 1])`, its UTF-8 length
+ * as a uvarint then its UTF-8 bytes, which is also how protobuf writes a string field after its tag.
+ */
+export interface SymbolTable {
+  readonly bytes: Uint8Array;
+  readonly offsets: Uint32Array;
+}
+
 /** Symbol table: BE32 len | BE32 count | {uvarint n, bytes}×count | CRC32C. */
-async function readSymbols(r: ByteRange, off: number, limit: number): Promise<{ symbols: string[]; sorted: boolean }> {
+async function readSymbols(r: ByteRange, off: number, limit: number): Promise<{ symbols: string[]; table: SymbolTable; sorted: boolean }> {
   const what = `${r.name}: symbol table`;
   if (off + 8 > limit) throw new CorruptionError(what, off, 'table header past the end of the index');
   const len = new Decbuf(await r.read(off, 4), what, off).be32();
@@ -536,13 +552,16 @@ async function readSymbols(r: ByteRange, off: number, limit: number): Promise<{ 
   const d = new Decbuf(body.subarray(0, len), what, off + 4);
   const count = d.be32();
   const out = new Array<string>(count);
+  const offsets = new Uint32Array(count + 1);
   let sorted = true;
   for (let i = 0; i < count; i++) {
+    offsets[i] = d.pos;
     out[i] = d.uvarintStr();
     if (i > 0 && sorted) sorted = compareStrings(out[i - 1] as string, out[i] as string) < 0;
   }
+  offsets[count] = d.pos;
   if (d.remaining !== 0) d.fail(`${d.remaining} unexpected bytes after ${count} symbols`);
-  return { symbols: out, sorted };
+  return { symbols: out, table: { bytes: d.bytes, offsets }, sorted };
 }
 
 /** Twice the average series entry (aligned), from the all-postings list's length; 1 KiB if the table has none. */
