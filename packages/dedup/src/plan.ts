@@ -55,17 +55,36 @@ export class PenaltyMergedSeries implements BulkSeries {
   }
 }
 
-/** Where the merge writes: the reader's buffer, within its window. */
+/**
+ * Where the merge writes: the reader's buffer, within its window. A replica may decode a chunk that lies
+ * wholly inside the window straight into the buffer, past its end (the `owner` of that room), so that
+ * what the merge emits from it is kept where it is instead of copied; anyone else about to write there
+ * first has the owner move its chunk to its own arrays.
+ */
 class Output {
   /** A sample past maxt was reached: nothing later is wanted. */
   done = false;
+  /** The replica whose decoded chunk lies in the buffer past `buf.n`, if any. */
+  owner: Replica | undefined;
   constructor(
-    private readonly buf: SampleBuffer,
+    readonly buf: SampleBuffer,
     private readonly window: SampleWindow,
   ) {}
 
   get maxt(): number {
     return this.window.maxt;
+  }
+
+  /** Whether every sample of the chunk is in the window (it may be decoded into the buffer). */
+  holds(c: ChunkMeta): boolean {
+    return c.minTime >= this.window.mint && c.maxTime <= this.window.maxt;
+  }
+
+  /** Makes the room past the buffer's end free for `writer`. */
+  claim(writer: Replica): void {
+    const owner = this.owner;
+    this.owner = undefined;
+    if (owner !== undefined && owner !== writer) owner.evacuate();
   }
 
   /** Appends samples [from, to) of ts/vs, values raised by `offset`. */
@@ -99,6 +118,32 @@ class Output {
     }
     buf.n = n;
   }
+
+  /**
+   * Keeps the buffer's samples [from, to), decoded there in place (from ≥ buf.n, all inside the window):
+   * moved down to the buffer's end if samples before them were skipped, values raised by `offset`.
+   */
+  keep(from: number, to: number, offset: number): void {
+    const buf = this.buf;
+    const ts = buf.ts;
+    const vs = buf.vs;
+    const dropStale = this.window.dropStale;
+    if (from === buf.n && offset === 0) {
+      // Usually nothing moves: the samples stay where they are, up to a stale marker to drop.
+      if (dropStale) while (from < to && vs[from] === vs[from]) from++;
+      else from = to;
+      buf.n = from;
+      if (from === to) return;
+    }
+    let n = buf.n;
+    for (let k = from; k < to; k++) {
+      const v = vs[k] as number;
+      if (v !== v && dropStale && isStaleNaN(v)) continue;
+      ts[n] = ts[k] as number;
+      vs[n++] = offset === 0 ? v : raised(v, offset);
+    }
+    buf.n = n;
+  }
 }
 
 /** Arrays a replica decodes its chunks into: two sets, reused by every merge (merges run one at a time). */
@@ -111,9 +156,15 @@ const buffers: [Buffers, Buffers] = [
   { ts: new Float64Array(128), vs: new Float64Array(128) },
 ];
 
-/** One replica's chunks decoded one at a time (or samples merged already), with the samples the merge emitted. */
+/**
+ * One replica's chunks decoded one at a time (or samples merged already), with the samples the merge
+ * emitted. A chunk is decoded into the replica's own arrays, or into the reader's buffer (see Output).
+ */
 class Replica {
-  /** The decoded chunk's index and samples; the replica stands at sample `j`. */
+  /**
+   * The decoded chunk's index and its samples, which end at ts/vs[n - 1] (and start at 0 in the
+   * replica's own arrays, or where the reader's buffer ended); the replica stands at sample `j`.
+   */
   #ci = -1;
   ts: Float64Array;
   vs: Float64Array;
@@ -129,6 +180,8 @@ class Replica {
   #runFrom = -1;
   #runTo = -1;
   #runOffset = 0;
+  /** Whether the decoded chunk lies in the reader's buffer (ts and vs are the buffer's arrays). */
+  #inPlace = false;
   constructor(
     private readonly chunks: readonly ChunkMeta[],
     private readonly buffers: Buffers,
@@ -227,7 +280,39 @@ class Replica {
     const from = this.#runFrom;
     if (from < 0) return;
     this.#runFrom = -1;
-    this.out.append(this.ts, this.vs, from, this.#runTo + 1, this.#runOffset);
+    if (this.#inPlace) {
+      this.out.keep(from, this.#runTo + 1, this.#runOffset);
+    } else {
+      this.out.claim(this);
+      this.out.append(this.ts, this.vs, from, this.#runTo + 1, this.#runOffset);
+    }
+  }
+
+  /**
+   * Another writer needs the buffer's room this replica's chunk lies in: the samples from the current
+   * one on move to the replica's own arrays (before the pending ones are kept, which may raise them).
+   */
+  evacuate(): void {
+    const rest = this.n - this.j;
+    const own = this.#ownArrays(rest);
+    own.ts.set(this.ts.subarray(this.j, this.n));
+    own.vs.set(this.vs.subarray(this.j, this.n));
+    this.flush();
+    this.#inPlace = false;
+    this.ts = own.ts;
+    this.vs = own.vs;
+    this.j = 0;
+    this.n = rest;
+  }
+
+  /** The replica's own arrays, with room for `count` samples. */
+  #ownArrays(count: number): Buffers {
+    const own = this.buffers;
+    if (own.ts.length < count) {
+      own.ts = new Float64Array(count);
+      own.vs = new Float64Array(count);
+    }
+    return own;
   }
 
   /**
@@ -237,11 +322,15 @@ class Replica {
    */
   #open(ci: number): boolean {
     this.flush();
+    const out = this.out;
+    // What it had decoded into the buffer is behind it now.
+    if (out.owner === this) out.owner = undefined;
     for (; ci < this.chunks.length; ci++) {
       const c = this.chunks[ci] as ChunkMeta;
       this.#ci = ci;
-      this.j = 0;
-      if (c.minTime > this.out.maxt) {
+      if (c.minTime > out.maxt) {
+        this.#inPlace = false;
+        this.#use(this.#ownArrays(1), 0);
         this.ts[0] = c.minTime;
         this.vs[0] = 0;
         this.n = 1;
@@ -249,15 +338,29 @@ class Replica {
       }
       const bytes = c.chunk.bytes;
       const count = bytes.length < 2 ? 0 : ((bytes[0] as number) << 8) | (bytes[1] as number);
-      if (this.ts.length < count) {
-        this.ts = this.buffers.ts = new Float64Array(count);
-        this.vs = this.buffers.vs = new Float64Array(count);
+      // Into the buffer when its room is free: the replica that opens chunks is mostly the one followed.
+      this.#inPlace = out.owner === undefined && out.holds(c);
+      if (this.#inPlace) {
+        out.owner = this;
+        out.buf.reserve(out.buf.n + count);
+        this.#use(out.buf, out.buf.n);
+      } else {
+        this.#use(this.#ownArrays(count), 0);
       }
-      this.n = appendXORSamples(bytes, this.ts, this.vs, 0);
-      if (this.n > 0) return true;
+      this.n = appendXORSamples(bytes, this.ts, this.vs, this.j);
+      if (this.n > this.j) return true;
+      if (out.owner === this) out.owner = undefined;
     }
+    this.#inPlace = false;
     this.alive = false;
     return false;
+  }
+
+  /** Decodes into `arrays` from index `at` on. */
+  #use(arrays: Buffers, at: number): void {
+    this.ts = arrays.ts;
+    this.vs = arrays.vs;
+    this.j = at;
   }
 }
 
