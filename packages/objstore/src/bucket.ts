@@ -17,6 +17,12 @@ export interface Bucket {
   get(name: string): Promise<Readable>;
   /** Bytes [offset, offset+length) of the object; length -1 reads to the end. */
   getRange(name: string, offset: number, length: number): Promise<Readable>;
+  /**
+   * Reads bytes [offset, offset + target.length) of the object into `target`; resolves to how many it
+   * read (fewer where the object ends sooner). Only where a backend reads straight into a caller's memory
+   * (a local file), so that a reader can reuse its buffers; absent otherwise (use getRange).
+   */
+  readonly getRangeInto?: RangeIntoReader;
   exists(name: string): Promise<boolean>;
   /** Rejects with ObjectNotFoundError when the object does not exist. */
   attributes(name: string): Promise<ObjectAttributes>;
@@ -26,6 +32,9 @@ export interface Bucket {
   delete(name: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Bucket.getRangeInto. */
+export type RangeIntoReader = (name: string, offset: number, target: Uint8Array) => Promise<number>;
 
 export interface ListOptions {
   recursive?: boolean;
@@ -93,6 +102,7 @@ export function dirPrefix(dir: string): string {
  * operations they change (counting, caching, …).
  */
 export class ForwardingBucket implements Bucket {
+  // Not getRangeInto: a wrapper that overrides getRange (to count, or to fail on purpose) would be bypassed.
   constructor(protected readonly inner: Bucket) {}
 
   get name(): string {

@@ -3,8 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { ObjectNotFoundError } from './bucket.js';
 import { FilesystemBucket } from './filesystem.js';
 import { getBuffer } from './io.js';
+import { InstrumentedBucket } from './metrics.js';
+import { PrefixedBucket } from './prefixed.js';
 
 describe('FilesystemBucket', () => {
   let dir: string;
@@ -57,5 +61,20 @@ describe('FilesystemBucket', () => {
     const tail: Buffer[] = [];
     for await (const c of await b.getRange('blk/chunks/000001', 199_990, 100)) tail.push(c as Buffer);
     expect(Buffer.concat(tail).equals(data.subarray(199_990))).toBe(true);
+  });
+
+  it("reads a range into the caller's buffer, through the metrics and prefix wrappers too, and counts what it read", async () => {
+    const b = new FilesystemBucket(dir);
+    const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) & 0xff));
+    await b.upload('p/blk/chunks/000001', data);
+    const registry = new Registry();
+    const wrapped = new InstrumentedBucket(new PrefixedBucket(b, 'p'), registry);
+    const target = Buffer.alloc(150_000);
+    expect(await wrapped.getRangeInto!('blk/chunks/000001', 1000, target)).toBe(150_000);
+    expect(target.equals(data.subarray(1000, 151_000))).toBe(true);
+    expect(await wrapped.getRangeInto!('blk/chunks/000001', 199_990, target.subarray(0, 100))).toBe(10);
+    expect(target.subarray(0, 10).equals(data.subarray(199_990))).toBe(true);
+    await expect(wrapped.getRangeInto!('blk/chunks/missing', 0, target)).rejects.toThrow(ObjectNotFoundError);
+    expect(await registry.getSingleMetricAsString('strata_objstore_bucket_operations_total')).toMatch(/operation="get_range"} 3/);
   });
 });

@@ -74,6 +74,11 @@ export class FilesystemBucket implements Bucket {
     return createReadStream(path, { start: offset, ...(length === -1 ? {} : { end: offset + length - 1 }) });
   }
 
+  async getRangeInto(name: string, offset: number, target: Uint8Array): Promise<number> {
+    checkRange(offset, target.length);
+    return readInto(await this.#existingFile(name), offset, target);
+  }
+
   async exists(name: string): Promise<boolean> {
     try {
       return (await stat(this.#path(name))).isFile();
@@ -154,16 +159,22 @@ export class FilesystemBucket implements Bucket {
 
 /** Bytes [offset, offset + length) of a file, fewer where it ends sooner: no piece, or one that owns its buffer. */
 async function readRange(path: string, offset: number, length: number): Promise<Buffer[]> {
+  const buf = Buffer.allocUnsafeSlow(length);
+  const n = await readInto(path, offset, buf);
+  return n === 0 ? [] : [n === length ? buf : Buffer.from(buf.subarray(0, n))];
+}
+
+/** Reads bytes [offset, offset + target.length) of a file into `target`; returns how many (fewer where it ends sooner). */
+async function readInto(path: string, offset: number, target: Uint8Array): Promise<number> {
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafeSlow(length);
     let n = 0;
-    while (n < length) {
-      const { bytesRead } = await fh.read(buf, n, length - n, offset + n);
+    while (n < target.length) {
+      const { bytesRead } = await fh.read(target, n, target.length - n, offset + n);
       if (bytesRead === 0) break;
       n += bytesRead;
     }
-    return n === 0 ? [] : [n === length ? buf : Buffer.from(buf.subarray(0, n))];
+    return n;
   } finally {
     await fh.close();
   }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Counter, Histogram, register as globalRegistry, type Registry } from 'prom-client';
-import { isNotFound, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
+import { isNotFound, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type RangeIntoReader, type UploadBody } from './bucket.js';
 
 /** Operation label values, as Thanos names them. */
 export const Operations = ['iter', 'get', 'get_range', 'exists', 'attributes', 'upload', 'delete'] as const;
@@ -19,12 +19,16 @@ interface BucketMetrics {
  */
 export class InstrumentedBucket implements Bucket {
   readonly #m: BucketMetrics;
+  /** Counted as a get_range. */
+  readonly getRangeInto?: RangeIntoReader;
 
   constructor(
     readonly inner: Bucket,
     registry: Registry = globalRegistry,
   ) {
     this.#m = metricsFor(registry);
+    const into = inner.getRangeInto;
+    if (into !== undefined) this.getRangeInto = (name, offset, target) => this.#call('get_range', () => into.call(inner, name, offset, target));
     // Zero series up front, so rates and failure ratios exist before the first failure.
     for (const op of Operations) {
       this.#m.ops.inc({ bucket: inner.name, operation: op }, 0);

@@ -1,15 +1,18 @@
 import type { Readable } from 'node:stream';
-import { dirPrefix, joinKey, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
+import { dirPrefix, joinKey, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type RangeIntoReader, type UploadBody } from './bucket.js';
 
 /** Confines a bucket to the keys under a prefix (the config's `prefix:`), which callers never see. */
 export class PrefixedBucket implements Bucket {
   readonly #prefix: string;
+  readonly getRangeInto?: RangeIntoReader;
 
   constructor(
     readonly inner: Bucket,
     prefix: string,
   ) {
     this.#prefix = dirPrefix(prefix.replace(/^\/+|\/+$/g, ''));
+    const into = inner.getRangeInto;
+    if (into !== undefined) this.getRangeInto = (name, offset, target) => into.call(inner, this.#key(name), offset, target);
   }
 
   get name(): string {

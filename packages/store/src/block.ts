@@ -5,6 +5,7 @@ import { Encoding, grown, IndexReader, type BlockMeta, type ByteRange, type Labe
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
+import type { ChunkPool } from './chunkpool.js';
 import type { ChunksCache } from './chunkscache.js';
 import { chunkSizeHint, readChunks, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
@@ -45,6 +46,8 @@ export interface BlockOptions {
   chunkGapBytes?: number;
   /** --store.caching-bucket.config: segment file reads go through this cache. */
   chunksCache?: ChunksCache;
+  /** Segment file reads land in buffers of this pool (not with `chunksCache`, which keeps what it reads). */
+  chunkPool?: ChunkPool;
 }
 
 /**
@@ -205,11 +208,13 @@ export class BucketBlock {
   /** The segment files as one query reads them (sizes from meta.json or the listing, else asked once per read). */
   async #segmentFiles(bucket: AccountingBucket): Promise<SegmentFiles> {
     const cache = this.#opts.chunksCache;
+    const pool = cache === undefined ? this.#opts.chunkPool : undefined;
     const files: ByteRange[] = this.#segments.map((s) => {
-      const file = new AccountedByteRange(bucket, s.object, s.size);
+      const file = new AccountedByteRange(bucket, s.object, s.size, pool);
       return cache !== undefined ? cache.wrap(file) : file;
     });
-    return { files, sizes: await Promise.all(files.map((f) => f.size())) };
+    const sizes = await Promise.all(files.map((f) => f.size()));
+    return pool !== undefined ? { files, sizes, pool } : { files, sizes };
   }
 
   /** Closes the readers if no request used the block for `idleMs`; returns whether it did. */
@@ -313,7 +318,8 @@ export class BucketBlock {
       for (let i = from; i < to && xor; i++) xor = chunks.encoding[i] === Encoding.XOR;
       if (xor) {
         if (columns === undefined) {
-          columns = new RawChunkColumns(chunks, minTimes, maxTimes);
+          // Every series of the batch holds its read buffers, whatever its chunks: aggregate chunks are views of them.
+          columns = new RawChunkColumns(chunks, minTimes, maxTimes, starts.length);
           columnsNo = rows.addColumns(columns);
         }
         for (let i = from; i < to; i++) samples += columns.set(i);

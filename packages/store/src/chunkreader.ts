@@ -1,3 +1,4 @@
+import type { ChunkPool } from './chunkpool.js';
 import {
   checkChunkCrc,
   CorruptionError,
@@ -27,6 +28,8 @@ export interface ChunkReadPlan {
 export interface SegmentFiles {
   readonly files: readonly ByteRange[];
   readonly sizes: readonly number[];
+  /** The pool the files' reads take their buffers from, if any. */
+  readonly pool?: ChunkPool;
 }
 
 /** A chunk as stored: its encoding byte and data, not decoded. */
@@ -47,7 +50,10 @@ export class ReadChunks {
   readonly end: Uint32Array;
   readonly encoding: Uint8Array;
 
-  constructor(readonly length: number) {
+  constructor(
+    readonly length: number,
+    readonly pool?: ChunkPool,
+  ) {
     this.buffer = new Uint32Array(length);
     this.start = new Uint32Array(length);
     this.end = new Uint32Array(length);
@@ -63,6 +69,13 @@ export class ReadChunks {
 
   chunk(k: number): RawChunk {
     return { encoding: this.encoding[k] as number, data: this.data(k) };
+  }
+
+  /** Gives the buffers back to the pool they were read into (nothing may read any chunk afterwards). */
+  release(): void {
+    if (this.pool === undefined) return;
+    for (const b of this.buffers) this.pool.put(b);
+    this.buffers.length = 0;
   }
 }
 
@@ -85,7 +98,7 @@ export async function readChunks(segments: SegmentFiles, refs: ArrayLike<number>
   }
   // A batch of series in index order asks for its chunks in file order already.
   if (!sorted) order.sort((a, b) => (refs[a] as number) - (refs[b] as number));
-  const out = new ReadChunks(n);
+  const out = new ReadChunks(n, segments.pool);
   const reads: Promise<void>[] = [];
   for (let i = 0; i < n; ) {
     const first = refs[order[i] as number] as number;

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { ForwardingBucket, type Bucket, type ObjectAttributes } from '@strata/objstore';
 import { BucketByteRange } from '@strata/block';
 import pLimit, { type LimitFunction } from 'p-limit';
+import type { ChunkPool } from './chunkpool.js';
 
 /** Object-store traffic of one Series/Label call, gathered across every block it touches. */
 export class QueryStats {
@@ -51,8 +52,9 @@ export class AccountingBucket extends ForwardingBucket {
    * copy at all; a piece that is a view of something larger is copied, so what the caller keeps (in the
    * index cache, say) holds no more memory than it counts.
    */
-  async readRange(name: string, offset: number, length: number): Promise<Buffer> {
+  async readRange(name: string, offset: number, length: number, pool?: ChunkPool): Promise<Buffer> {
     const out = await this.#limit(async () => {
+      if (pool !== undefined) return this.#readPooled(name, offset, length, pool);
       let buf: Buffer | undefined;
       let n = 0;
       for await (const c of await this.inner.getRange(name, offset, length)) {
@@ -77,6 +79,29 @@ export class AccountingBucket extends ForwardingBucket {
     return out;
   }
 
+  /** Bytes [offset, offset + length) of an object in a buffer from `pool`, read straight into it where the bucket can. */
+  async #readPooled(name: string, offset: number, length: number, pool: ChunkPool): Promise<Buffer> {
+    const buf = pool.get(length);
+    try {
+      const into = this.inner.getRangeInto;
+      let n = 0;
+      if (into !== undefined) n = await into.call(this.inner, name, offset, buf);
+      else {
+        for await (const c of await this.inner.getRange(name, offset, length)) {
+          const piece = c as Buffer;
+          if (n + piece.length > length) throw new Error(`${name}: range read at offset ${offset} returned more than the ${length} bytes asked`);
+          piece.copy(buf, n);
+          n += piece.length;
+        }
+      }
+      if (n !== length) throw new Error(`${name}: short read: ${n} of ${length} bytes at offset ${offset}`);
+      return buf;
+    } catch (e) {
+      pool.put(buf);
+      throw e;
+    }
+  }
+
   async #counted(open: () => Promise<Readable>): Promise<Readable> {
     const chunks = await this.#limit(async () => {
       const parts: Buffer[] = [];
@@ -93,15 +118,20 @@ export class AccountingBucket extends ForwardingBucket {
 
 /** An object of the bucket as a ByteRange, read through an AccountingBucket's `readRange`. */
 export class AccountedByteRange extends BucketByteRange {
+  /**
+   * `pool`: reads land in its buffers, which the reader gives back (only for reads whose bytes nothing
+   * keeps beyond the reader's own use, e.g. not for a cache).
+   */
   constructor(
     override readonly bucket: AccountingBucket,
     object: string,
     size?: number,
+    readonly pool?: ChunkPool,
   ) {
     super(bucket, object, size);
   }
 
   protected override fetch(offset: number, length: number): Promise<Uint8Array> {
-    return this.bucket.readRange(this.object, offset, length);
+    return this.bucket.readRange(this.object, offset, length, this.pool);
   }
 }

@@ -37,11 +37,20 @@ export class RawChunkColumns {
    * Over the chunks `bytes` and their time ranges (row `i` of `minTime` and `maxTime`: the read batch's own
    * columns, not copies). Hashes every chunk as Thanos' store gateway does, all in one call.
    */
+  /** Series holding rows of these columns (or views of their chunks) not yet released. */
+  #holders: number;
+
+  /**
+   * `series`: how many series hold rows of these columns or views of their chunks; the read buffers go
+   * back to their pool once as many runs have been released (`releaseRun`).
+   */
   constructor(
     readonly bytes: ReadChunks,
     readonly minTime: Float64Array,
     readonly maxTime: Float64Array,
+    series: number,
   ) {
+    this.#holders = series;
     const n = bytes.length;
     this.hashLo = new Uint32Array(n);
     this.hashHi = new Uint32Array(n);
@@ -64,6 +73,11 @@ export class RawChunkColumns {
     return samples;
   }
 
+  /** One series' run has been sent: the last one gives the read buffers back. */
+  releaseRun(): void {
+    if (--this.#holders === 0) this.bytes.release();
+  }
+
   /** Row `i` as a StoreAPI object, for the rare merges that must order chunks one by one. */
   toAggrChunk(i: number): AggrChunk {
     return { minTime: this.minTime[i] as number, maxTime: this.maxTime[i] as number, raw: storeChunk(Encoding.XOR, this.bytes.data(i)) };
@@ -73,6 +87,7 @@ export class RawChunkColumns {
 /** A series' raw chunks: rows [from, to) of a batch's columns, in time order. */
 export class RawChunkRun implements EncodedChunks {
   readonly size: number;
+  #released = false;
 
   constructor(
     readonly columns: RawChunkColumns,
@@ -105,6 +120,16 @@ export class RawChunkRun implements EncodedChunks {
     let n = 0;
     for (let i = this.from; i < this.to; i++) n += (end[i] as number) - (start[i] as number);
     return n;
+  }
+
+  /**
+   * The series has been sent. Only a series' own run (not a piece of one, nor one whose chunks were
+   * made objects) may be released, once: the columns count one release per series.
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.columns.releaseRun();
   }
 
   toAggrChunks(): AggrChunk[] {

@@ -6,6 +6,7 @@ import { MAX_INT64, MIN_INT64, serveStore, type ServingStore } from '@strata/sto
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketStore } from './bucketstore.js';
 import { IndexCache } from './cache.js';
+import { ChunkPool } from './chunkpool.js';
 import { ChunksCache } from './chunkscache.js';
 import { storeMetrics } from './metrics.js';
 import { AccountingBucket } from './querystats.js';
@@ -52,6 +53,11 @@ export interface StoreConfig {
   bucketReadConcurrency?: number;
   /** Chunks at most this many bytes apart are read with one request (default: each block's average chunk size). */
   chunkGapBytes?: number;
+  /**
+   * Bytes of chunk read buffers kept for reuse once their series are sent (default 256 MiB; 0: none).
+   * Without a caching bucket only: cached chunks keep the bytes they were read into.
+   */
+  chunkPoolBytes?: number;
   logger?: Logger;
 }
 
@@ -106,6 +112,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
       cache,
       ...(cfg.chunkGapBytes !== undefined ? { chunkGapBytes: cfg.chunkGapBytes } : {}),
       ...(chunksCache !== undefined ? { chunksCache } : {}),
+      ...(chunksCache === undefined && cfg.chunkPoolBytes !== 0 ? { chunkPool: new ChunkPool(cfg.chunkPoolBytes ?? 256 * 1024 * 1024) } : {}),
     },
     cache,
     metrics,

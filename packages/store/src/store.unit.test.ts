@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { toStoreAggrChunk } from './aggrchunk.js';
 import type { BlockSeries } from './block.js';
 import { CacheItem, IndexCache } from './cache.js';
+import { ChunkPool } from './chunkpool.js';
 import { compareKeys, LabelMapping } from './extlabels.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import { ReadChunks } from './chunkreader.js';
@@ -168,6 +169,46 @@ describe('mergeSorted', () => {
   });
 });
 
+describe('ChunkPool', () => {
+  it('reuses a released buffer for a read of about its size, and only buffers it made, once each', () => {
+    const pool = new ChunkPool(1 << 20);
+    const a = pool.get(200_000);
+    expect(a.length).toBe(200_000);
+    pool.put(a);
+    pool.put(a);
+    pool.put(Buffer.allocUnsafeSlow(300_000));
+    expect(pool.idleBytes).toBe(a.buffer.byteLength);
+    // Much smaller: a new buffer; about the size: the idle one.
+    expect(pool.get(100_000).buffer).not.toBe(a.buffer);
+    const b = pool.get(190_000);
+    expect(b.buffer).toBe(a.buffer);
+    expect(b.length).toBe(190_000);
+    expect(pool.idleBytes).toBe(0);
+    // Beyond the idle budget: left to the garbage collector.
+    const big = pool.get(2 << 20);
+    pool.put(big);
+    expect(pool.idleBytes).toBe(0);
+  });
+
+  it("gives a batch's read buffers back once every series of the batch has released its run", () => {
+    const pool = new ChunkPool(1 << 20);
+    const bytes = new ReadChunks(2, pool);
+    const buf = pool.get(100_000);
+    buf.fill(0);
+    bytes.buffers.push(buf);
+    bytes.start.set([0, 10]);
+    bytes.end.set([10, 20]);
+    const cols = new RawChunkColumns(bytes, new Float64Array(2), new Float64Array(2), 2);
+    const [a, b] = [new RawChunkRun(cols, 0, 1), new RawChunkRun(cols, 1, 2)];
+    a.release();
+    a.release();
+    expect(pool.idleBytes).toBe(0);
+    b.release();
+    expect(pool.idleBytes).toBe(buf.buffer.byteLength);
+    expect(bytes.buffers).toEqual([]);
+  });
+});
+
 describe('RawChunkRun', () => {
   const xor = (n: number, seed: number) => {
     const c = new XORChunk();
@@ -186,7 +227,7 @@ describe('RawChunkRun', () => {
     }
     // The columns hash every chunk when made: after the bytes are in.
     const minTimes = Float64Array.from(series.flat());
-    const cols = new RawChunkColumns(bytes, minTimes, minTimes.map((m) => m + 9));
+    const cols = new RawChunkColumns(bytes, minTimes, minTimes.map((m) => m + 9), series.length);
     let row = 0;
     return series.map((mins) => {
       const from = row;
