@@ -135,9 +135,11 @@ export class IndexReader {
         exclude.push(await this.#readPostings(rejected));
         continue;
       }
+      // `=` and alternations of literals (`a|b|c`) read their values' postings only, as Prometheus does.
+      const values = m.setMatches();
       const p =
-        m.type === '='
-          ? await this.postings(m.name, [m.value])
+        values !== undefined
+          ? await this.postings(m.name, [...values].sort(compareStrings))
           : await this.#readPostings((await this.#table.values(m.name)).filter((v) => m.matches(v.value)));
       if (p.length === 0) return EMPTY_POSTINGS;
       include.push(p);
