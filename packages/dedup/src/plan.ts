@@ -1,5 +1,5 @@
 import {
-  ALL_SAMPLES, appendXORSamples, ArraySampleIterator, Encoding, isStaleNaN, SampleBuffer, type BulkSeries, type ChunkMeta, type Labels, type SampleIterator,
+  ALL_SAMPLES, appendXORSamples, ArraySampleIterator, xorAppendedNaN, Encoding, isStaleNaN, SampleBuffer, type BulkSeries, type ChunkMeta, type Labels, type SampleIterator,
   type SampleWindow,
 } from '@strata/tsdb';
 import { raised } from './adjustable.js';
@@ -122,12 +122,13 @@ class Output {
   /**
    * Keeps the buffer's samples [from, to), decoded there in place (from ≥ buf.n, all inside the window):
    * moved down to the buffer's end if samples before them were skipped, values raised by `offset`.
+   * `nan`: whether they may hold a NaN (xorAppendedNaN), which may be a stale marker to drop.
    */
-  keep(from: number, to: number, offset: number): void {
+  keep(from: number, to: number, offset: number, nan: boolean): void {
     const buf = this.buf;
     const ts = buf.ts;
     const vs = buf.vs;
-    const dropStale = this.window.dropStale;
+    const dropStale = this.window.dropStale && nan;
     if (from === buf.n && offset === 0) {
       // Usually nothing moves: the samples stay where they are, up to a stale marker to drop.
       if (dropStale) while (from < to && vs[from] === vs[from]) from++;
@@ -180,8 +181,9 @@ class Replica {
   #runFrom = -1;
   #runTo = -1;
   #runOffset = 0;
-  /** Whether the decoded chunk lies in the reader's buffer (ts and vs are the buffer's arrays). */
+  /** Whether the decoded chunk lies in the reader's buffer (ts and vs are the buffer's arrays), and may hold a NaN. */
   #inPlace = false;
+  #nan = false;
   constructor(
     private readonly chunks: readonly ChunkMeta[],
     private readonly buffers: Buffers,
@@ -281,7 +283,7 @@ class Replica {
     if (from < 0) return;
     this.#runFrom = -1;
     if (this.#inPlace) {
-      this.out.keep(from, this.#runTo + 1, this.#runOffset);
+      this.out.keep(from, this.#runTo + 1, this.#runOffset, this.#nan);
     } else {
       this.out.claim(this);
       this.out.append(this.ts, this.vs, from, this.#runTo + 1, this.#runOffset);
@@ -348,6 +350,7 @@ class Replica {
         this.#use(this.#ownArrays(count), 0);
       }
       this.n = appendXORSamples(bytes, this.ts, this.vs, this.j);
+      this.#nan = xorAppendedNaN();
       if (this.n > this.j) return true;
       if (out.owner === this) out.owner = undefined;
     }

@@ -4,7 +4,7 @@ import { CorruptionError } from '../encoding/decbuf.js';
 import { isDeleted, type Interval } from '../tombstones/tombstones.js';
 import { ValueType } from './chunk.js';
 import { floatFromBits, floatHi, floatLo, STALE_NAN } from './floatbits.js';
-import { appendXORSamples, XORChunk, type XORSampleFilter } from './xor.js';
+import { appendXORSamples, XORChunk, xorAppendedNaN, type XORSampleFilter } from './xor.js';
 
 interface Sample {
   t: number;
@@ -82,7 +82,7 @@ describe('appendXORSamples', () => {
     }
   });
 
-  it('keeps only samples within [mint, maxt] and drops only stale markers when asked (as the PromQL engine reads windows)', () => {
+  it('keeps only samples within [mint, maxt] and drops only stale markers when asked (as the PromQL engine reads windows), and tells whether it kept a NaN', () => {
     const rnd = seededRandom(7);
     for (let round = 0; round < 200; round++) {
       const samples: Sample[] = [];
@@ -103,6 +103,7 @@ describe('appendXORSamples', () => {
       const n = appendXORSamples(chunk, ts, vs, 0, { mint, maxt, dropStale });
       expect(Array.from(ts.subarray(0, n))).toEqual(want.map((s) => s.t));
       expect(Array.from(vs.subarray(0, n), bitsOf)).toEqual(want.map((s) => bitsOf(s.v)));
+      expect(xorAppendedNaN()).toBe(want.some((s) => Number.isNaN(s.v)));
     }
   });
 

@@ -144,6 +144,7 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
   // one-bit delta-of-delta, the word peeked for it, so that most values need one read less.
   let vw = 0;
   let avail = 32;
+  let nan = false;
   for (let i = 0; i < total; i++) {
     if (i === 0) {
       // ZigZag varint timestamp at byte 2, then the value's 64 bits.
@@ -236,7 +237,10 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
     if (t < mint) continue;
     // NaN: all exponent bits set and a non-zero mantissa. The filter's flags are tested after what
     // is rare, so that the common path is two comparisons.
-    if ((vHi & 0x7ff00000) === 0x7ff00000 && ((vHi & 0xfffff) | vLo) !== 0 && (dropNaN || (dropStale && vHi === STALE_NAN_HI && vLo === STALE_NAN_LO))) continue;
+    if ((vHi & 0x7ff00000) === 0x7ff00000 && ((vHi & 0xfffff) | vLo) !== 0) {
+      if (dropNaN || (dropStale && vHi === STALE_NAN_HI && vLo === STALE_NAN_LO)) continue;
+      nan = true;
+    }
     if ((t < last && dropBackwards) || (deleted !== undefined && isDeleted(deleted, t))) continue;
     ts[k] = t;
     bits[2 * k + HI] = vHi;
@@ -244,7 +248,18 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
     k++;
     last = t;
   }
+  appendedNaN = nan;
   return k;
+}
+
+let appendedNaN = false;
+
+/**
+ * Whether the last appendXORSamples call may have appended a NaN (a stale marker or another value):
+ * a reader that drops stale markers later need not look for them in samples decoded without one.
+ */
+export function xorAppendedNaN(): boolean {
+  return appendedNaN;
 }
 
 /** Upper bound of the XOR chunk of n samples: the count, 18 bytes for the first sample, 19 (145 bits) for each other. */

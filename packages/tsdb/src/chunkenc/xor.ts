@@ -27,7 +27,7 @@ import { ctz32, MAX_SAMPLES, NO_WINDOW, readUvarint, TWO_32, varEnd, varHi, varL
 
 // The bulk codecs, and the bit sink putXORSamples writes into, for the package's index.
 export { BitAccumulator } from './bstream.js';
-export { appendXORSamples, putXORSamples, xorBound, xorSamplesBytes, type XORSampleFilter } from './xor-bulk.js';
+export { appendXORSamples, putXORSamples, xorAppendedNaN, xorBound, xorSamplesBytes, type XORSampleFilter } from './xor-bulk.js';
 
 /**
  * The bytes of every empty chunk (a zero sample count), shared: nothing writes into a chunk's #data (an
