@@ -1,4 +1,5 @@
 import type { ByteRange } from '../encoding/byterange.js';
+import { MAX_SPAN_GAP, spanCrcsMatch } from '../encoding/crc32c.js';
 import { CorruptionError, Decbuf } from '../encoding/decbuf.js';
 import { compareStrings, Labels, type Label } from '../labels/labels.js';
 import type { Matcher } from '../labels/matcher.js';
@@ -247,6 +248,8 @@ export class IndexReader {
   async *seriesColumns(ids: Postings): AsyncGenerator<SeriesColumns> {
     // Columns hold one read window's entries: at most all of them, seldom more than a thousand.
     const cols = new SeriesColumns(Math.min(ids.length, 1024));
+    // The columns' entries, their CRCs checked together before the columns go out.
+    const unchecked = new UncheckedEntries(Math.min(ids.length, 1024));
     let buf: Uint8Array = new Uint8Array(0);
     let bufStart = 0;
     for (let k = 0; k < ids.length; k++) {
@@ -256,6 +259,7 @@ export class IndexReader {
       let at = off >= bufStart ? this.#entryIn(buf, bufStart, off) : -1;
       if (at < 0) {
         if (cols.length > 0) {
+          unchecked.check(buf, bufStart, this.#r.name);
           yield cols;
           cols.clear();
         }
@@ -276,14 +280,24 @@ export class IndexReader {
           len = Math.min(len * 4, this.#seriesEnd - off);
         }
       }
-      this.#decodeSeries(cols, id, buf, at, at + this.#entryLen, bufStart);
+      unchecked.push(id, at, at + this.#entryLen);
+      try {
+        this.#decodeSeries(cols, id, buf, at, at + this.#entryLen, bufStart);
+      } catch (e) {
+        // A corrupt entry fails as corrupt (its CRC), not as whatever its bytes decoded to.
+        unchecked.check(buf, bufStart, this.#r.name);
+        throw e;
+      }
     }
-    if (cols.length > 0) yield cols;
+    if (cols.length > 0) {
+      unchecked.check(buf, bufStart, this.#r.name);
+      yield cols;
+    }
   }
 
   /**
    * Where the content of the entry at `off` starts in `buf`, if the entry lies wholly within it (its
-   * CRC checked), else -1. The content's length is left in #entryLen.
+   * CRC not checked: see UncheckedEntries), else -1. The content's length is left in #entryLen.
    */
   #entryIn(buf: Uint8Array, bufStart: number, off: number): number {
     const rel = off - bufStart;
@@ -300,9 +314,6 @@ export class IndexReader {
       mul *= 128;
     }
     if (p + len + 4 > buf.length) return -1;
-    // The entry is named only if corrupt: a name (or a closure making it) per entry costs more than its CRC.
-    const mismatch = crcMismatch(buf, len, p);
-    if (mismatch !== undefined) throw new CorruptionError(`${this.#r.name}: series ${off / 16}`, bufStart + p + len, mismatch);
     this.#entryLen = len;
     return p;
   }
@@ -541,6 +552,56 @@ export class SeriesColumns {
 export interface SymbolTable {
   readonly bytes: Uint8Array;
   readonly offsets: Uint32Array;
+}
+
+/**
+ * Series entries of one read window whose CRCs are still to be checked, each as its content `[start,
+ * end)` (its CRC at `end`), in file order. Checked together: a pass of the native CRC over each run of
+ * nearby entries (spanCrcsMatch) instead of a table-driven pass per entry of a few tens of bytes, and
+ * entry by entry only where a run does not match, to name the corrupt one.
+ */
+class UncheckedEntries {
+  length = 0;
+  #ids: Uint32Array;
+  #starts: Uint32Array;
+  #ends: Uint32Array;
+
+  constructor(capacity: number) {
+    this.#ids = new Uint32Array(Math.max(1, capacity));
+    this.#starts = new Uint32Array(Math.max(1, capacity));
+    this.#ends = new Uint32Array(Math.max(1, capacity));
+  }
+
+  push(id: number, start: number, end: number): void {
+    const i = this.length++;
+    if (i === this.#ids.length) {
+      this.#ids = grown(this.#ids, i + 1);
+      this.#starts = grown(this.#starts, i + 1);
+      this.#ends = grown(this.#ends, i + 1);
+    }
+    this.#ids[i] = id;
+    this.#starts[i] = start;
+    this.#ends[i] = end;
+  }
+
+  /** Checks every entry in `buf` (at file offset `bufStart`) and forgets them; throws naming the first corrupt one. */
+  check(buf: Uint8Array, bufStart: number, name: string): void {
+    const n = this.length;
+    this.length = 0;
+    const starts = this.#starts;
+    const ends = this.#ends;
+    for (let from = 0, i = 1; i <= n; i++) {
+      if (i < n && (starts[i] as number) - (ends[i - 1] as number) <= MAX_SPAN_GAP) continue;
+      const first = from;
+      if (!spanCrcsMatch(buf, i - first, (k) => starts[first + k] as number, (k) => ends[first + k] as number)) {
+        for (let k = first; k < i; k++) {
+          const mismatch = crcMismatch(buf, (ends[k] as number) - (starts[k] as number), starts[k] as number);
+          if (mismatch !== undefined) throw new CorruptionError(`${name}: series ${this.#ids[k] as number}`, bufStart + (ends[k] as number), mismatch);
+        }
+      }
+      from = i;
+    }
+  }
 }
 
 /** Symbol table: BE32 len | BE32 count | {uvarint n, bytes}×count | CRC32C. */
