@@ -209,33 +209,60 @@ function kParam(ctx: AggregateContext, i: number): number {
 /** topk, bottomk, limitk: the input series themselves, k per group per step. */
 function selectK(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
   const { of, groups } = assignGroups(e, input.series);
+  const series = input.series;
   const out = new SeriesBuilder(ctx.steps);
+  // Each input series' output series, looked up by its labels once, when it is first chosen.
+  const outOf: (StepSeries | undefined)[] = new Array<StepSeries | undefined>(series.length);
   const members: number[][] = groups.map(() => []);
+  const best: number[] = [];
+  const top = e.op === 'topk';
   for (let i = 0; i < ctx.steps; i++) {
     const k = kParam(ctx, i);
     if (k < 1) continue;
     for (const m of members) m.length = 0;
-    input.series.forEach((s, j) => s.has[i] === 1 && (members[of[j] as number] as number[]).push(j));
+    for (let j = 0; j < series.length; j++) if ((series[j] as StepSeries).has[i] === 1) (members[of[j] as number] as number[]).push(j);
     for (const m of members) {
-      let chosen = m;
-      if (e.op !== 'limitk') {
-        const val = (j: number): number => (input.series[j] as StepSeries).vals[i] as number;
-        const top = e.op === 'topk';
-        // NaN ranks lowest for topk and highest for bottomk; output order is best first.
-        chosen = [...m].sort((a, b) => {
-          const x = val(a);
-          const y = val(b);
-          if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
-          return top ? y - x : x - y;
-        });
-      }
-      for (const j of chosen.slice(0, k)) {
-        const s = input.series[j] as StepSeries;
-        out.set(out.series(s.labels, s.dropName), i, s.vals[i] as number);
+      const chosen = e.op === 'limitk' ? m.slice(0, k) : rankFirst(m, k, series, i, top, best);
+      for (const j of chosen) {
+        const s = series[j] as StepSeries;
+        let o = outOf[j];
+        if (o === undefined) o = outOf[j] = out.series(s.labels, s.dropName);
+        out.set(o, i, s.vals[i] as number);
       }
     }
   }
   return out.result();
+}
+
+/**
+ * Whether value x ranks after y, best first: the greater for topk (`top`), the smaller for bottomk;
+ * NaN last; equal values (infinities of one sign included) neither.
+ */
+function ranksAfter(x: number, y: number, top: boolean): boolean {
+  if (x !== x) return y === y;
+  return y === y && (top ? y > x : x > y);
+}
+
+/**
+ * The first k of `members` (ascending indexes) at step i as a stable sort by rank orders them: for a
+ * small k by insertion into the k best so far, kept in `into` (a dashboard's topk(3) over many series
+ * compares each value with a few, not with log n others), else by that sort.
+ */
+function rankFirst(members: readonly number[], k: number, series: readonly StepSeries[], i: number, top: boolean, into: number[]): readonly number[] {
+  const val = (j: number): number => (series[j] as StepSeries).vals[i] as number;
+  if (k > 8) return [...members].sort((a, b) => (ranksAfter(val(a), val(b), top) ? 1 : ranksAfter(val(b), val(a), top) ? -1 : 0)).slice(0, k);
+  into.length = 0;
+  for (const j of members) {
+    const v = val(j);
+    // Past every kept value that ranks after v; ties stay ahead of it, as in a stable sort.
+    let p = into.length;
+    while (p > 0 && ranksAfter(val(into[p - 1] as number), v, top)) p--;
+    if (p >= k) continue;
+    if (into.length < k) into.push(j);
+    for (let q = into.length - 1; q > p; q--) into[q] = into[q - 1] as number;
+    into[p] = j;
+  }
+  return into;
 }
 
 /**

@@ -191,3 +191,33 @@ describe('Engine', () => {
     expect(labelsHash(Labels.from({ a: 'b' }))).not.toBe(labelsHash(Labels.from({ ab: '' })));
   });
 });
+
+describe('topk and bottomk', () => {
+  it('choose at each step the first k series of a stable sort by value, NaN last, ties in label order', async () => {
+    let seed = 5;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const values = [1, 2, 2, 3, NaN, Infinity, -Infinity, 0, -0, 5.5];
+    const names = Array.from({ length: 14 }, (_, j) => `x{${String(j).padStart(2, '0')}}`);
+    const data: Record<string, [number, number][]> = {};
+    for (const n of names) data[n] = Array.from({ length: 20 }, (_, i): [number, number] => [i * 60_000, values[Math.floor(rnd() * values.length)] as number]);
+    const st = storage(data);
+    for (const op of ['topk', 'bottomk'] as const) {
+      for (const k of [1, 2, 3, 8, 9, 13, 20]) {
+        const r = await new Engine().rangeQuery(st, `${op}(${k}, x)`, 0, 19 * 60_000, 60_000);
+        if (r.value.type !== 'matrix') throw new Error('expected a matrix');
+        const got = new Set(r.value.series.flatMap((s) => s.floats.map((p) => `${s.labels.get('job')}@${p.t}`)));
+        const want = new Set<string>();
+        for (let i = 0; i < 20; i++) {
+          const at = names.map((n) => ({ job: n.slice(2, 4), v: (data[n] as [number, number][])[i]![1] }));
+          const rank = (v: number): number => (Number.isNaN(v) ? Number.NEGATIVE_INFINITY : v);
+          at.sort((a, b) => {
+            if (Number.isNaN(a.v) || Number.isNaN(b.v)) return Number.isNaN(a.v) ? (Number.isNaN(b.v) ? 0 : 1) : -1;
+            return op === 'topk' ? rank(b.v) - rank(a.v) || 0 : rank(a.v) - rank(b.v) || 0;
+          });
+          for (const s of at.slice(0, k)) want.add(`${s.job}@${i * 60_000}`);
+        }
+        expect([...got].sort(), `${op}(${k}, x)`).toEqual([...want].sort());
+      }
+    }
+  });
+});
