@@ -41,6 +41,8 @@ describe('readChunks', () => {
         const got = await readChunks(segments, order.map((i) => refs[i] as number), { sizeEstimate, maxGap });
         expect(Array.from({ length: got.length }, (_, k) => Buffer.from(got.data(k)).toString('hex'))).toEqual(order.map((i) => Buffer.from((chunks[i] as XORChunk).bytes).toString('hex')));
         expect([...got.encoding]).toEqual(order.map(() => Encoding.XOR));
+        // Each chunk's first two bytes (an XOR chunk's sample count), whether it was read with others or apart.
+        expect([...got.head]).toEqual(order.map((i) => (chunks[i] as XORChunk).numSamples()));
       }
   });
 

@@ -49,6 +49,12 @@ export class ReadChunks {
   readonly start: Uint32Array;
   readonly end: Uint32Array;
   readonly encoding: Uint8Array;
+  /**
+   * Each chunk's first two data bytes, big-endian (an XOR chunk's sample count; 0 if shorter), taken as
+   * its record is parsed, while they are in cache: by the time the count is asked for, the read has
+   * usually been evicted by the reads and copies after it.
+   */
+  readonly head: Uint16Array;
 
   constructor(
     readonly length: number,
@@ -58,6 +64,7 @@ export class ReadChunks {
     this.start = new Uint32Array(length);
     this.end = new Uint32Array(length);
     this.encoding = new Uint8Array(length);
+    this.head = new Uint16Array(length);
   }
 
   /** Chunk `k`'s data (a view, for the moment it is used: a plain Uint8Array, which costs a fraction of a Buffer's subarray). */
@@ -213,6 +220,7 @@ function parseRecord(file: ByteRange, ref: number, bytes: Uint8Array, at: number
   out.start[k] = dataAt;
   out.end[k] = crcAt;
   out.encoding[k] = bytes[dataAt - 1] as number;
+  out.head[k] = crcAt - dataAt >= 2 ? ((bytes[dataAt] as number) << 8) | (bytes[dataAt + 1] as number) : 0;
   return true;
 }
 

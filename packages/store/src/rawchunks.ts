@@ -61,9 +61,10 @@ export class RawChunkColumns {
 
   /** Fills row `i` (an XOR chunk) with its message sizes. Returns its sample count. */
   set(i: number): number {
-    const { buffers, buffer, start, end } = this.bytes;
-    const samples = xorSamples(buffers[buffer[i] as number] as Uint8Array, start[i] as number, end[i] as number);
+    const { buffers, buffer, start, end, head } = this.bytes;
     const length = (end[i] as number) - (start[i] as number);
+    // The count as read with the chunk (ReadChunks.head); xorSamples only to fail a chunk too short to hold one.
+    const samples = length >= 2 ? (head[i] as number) : xorSamples(buffers[buffer[i] as number] as Uint8Array, start[i] as number, end[i] as number);
     const lo = this.hashLo[i] as number;
     const hi = this.hashHi[i] as number;
     // Chunk { type = 1 (XOR is 0, omitted); data = 2; hash = 3 (omitted when 0) }.

@@ -224,6 +224,7 @@ describe('RawChunkRun', () => {
       bytes.buffer[row] = bytes.buffers.push(data) - 1;
       bytes.end[row] = data.length;
       bytes.encoding[row] = Encoding.XOR;
+      bytes.head[row] = ((data[0] as number) << 8) | (data[1] as number);
     }
     // The columns hash every chunk when made: after the bytes are in.
     const minTimes = Float64Array.from(series.flat());
