@@ -13,12 +13,15 @@ export class ChunkPool {
   #idleBytes = 0;
   /** Every buffer this pool made: `put` ignores others (and any buffer it already holds). */
   readonly #own = new WeakSet<ArrayBuffer>();
+  /** When a buffer was last asked for (ms since the epoch). */
+  #lastGet = 0;
 
   constructor(readonly maxIdleBytes: number) {}
 
   /** An uninitialised buffer of `length` bytes: a view of an idle one up to a quarter larger, else a new one. */
   get(length: number): Buffer {
     if (length < MIN_POOLED_BYTES) return Buffer.allocUnsafe(length);
+    this.#lastGet = Date.now();
     const idle = this.#idle;
     for (let i = 0; i < idle.length; i++) {
       const b = idle[i] as ArrayBuffer;
@@ -44,6 +47,16 @@ export class ChunkPool {
     for (let j = i; j < idle.length && (idle[j] as ArrayBuffer).byteLength === b.byteLength; j++) if (idle[j] === b) return;
     idle.splice(i, 0, b);
     this.#idleBytes += b.byteLength;
+  }
+
+  /**
+   * Leaves the idle buffers to the garbage collector if none was asked for in `idleMs` (the store's idle
+   * sweep, as for blocks' readers): a burst of large queries does not hold its memory for good.
+   */
+  dropIfUnused(idleMs: number, now = Date.now()): void {
+    if (now - this.#lastGet < idleMs) return;
+    this.#idle.length = 0;
+    this.#idleBytes = 0;
   }
 
   /** Bytes of idle buffers held. */

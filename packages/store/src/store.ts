@@ -68,7 +68,7 @@ export interface Store {
   readonly bucketStore: BucketStore;
   /** Syncs with the bucket now (the periodic sync does the same). */
   sync(): Promise<void>;
-  /** Closes the readers of blocks idle for `idleMs` (the periodic sweep does this with the configured timeout). */
+  /** Closes the readers of blocks idle for `idleMs`, and drops the chunk pool's buffers if no query read chunks for as long (the periodic sweep does this with the configured timeout). */
   closeIdle(idleMs?: number): Promise<number>;
   stop(): Promise<void>;
 }
@@ -89,6 +89,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
   const bucket = new InstrumentedBucket(rawBucket, registry);
   const cache = new IndexCache(cfg.indexCacheBytes ?? 250 * 1024 * 1024, registry);
   const chunksCache = cfg.cachingBucketConfig !== undefined ? new ChunksCache(parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config'), registry) : undefined;
+  const chunkPool = chunksCache === undefined && cfg.chunkPoolBytes !== 0 ? new ChunkPool(cfg.chunkPoolBytes ?? 256 * 1024 * 1024) : undefined;
   const minTime = cfg.minTime ?? MIN_INT64;
   const maxTime = cfg.maxTime ?? MAX_INT64;
   const store = new BucketStore({
@@ -112,7 +113,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
       cache,
       ...(cfg.chunkGapBytes !== undefined ? { chunkGapBytes: cfg.chunkGapBytes } : {}),
       ...(chunksCache !== undefined ? { chunksCache } : {}),
-      ...(chunksCache === undefined && cfg.chunkPoolBytes !== 0 ? { chunkPool: new ChunkPool(cfg.chunkPoolBytes ?? 256 * 1024 * 1024) } : {}),
+      ...(chunkPool !== undefined ? { chunkPool } : {}),
     },
     cache,
     metrics,
@@ -140,6 +141,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
   const closeIdle = async (idleMs = idleTimeout) => {
     let closed = 0;
     for (const b of store.blocks()) if (await b.closeIfIdle(idleMs)) closed++;
+    chunkPool?.dropIfUnused(idleMs);
     return closed;
   };
   let syncing: Promise<void> | undefined;

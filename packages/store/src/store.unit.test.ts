@@ -188,6 +188,12 @@ describe('ChunkPool', () => {
     const big = pool.get(2 << 20);
     pool.put(big);
     expect(pool.idleBytes).toBe(0);
+    // Unused for the idle timeout: all idle buffers are dropped.
+    pool.put(b);
+    pool.dropIfUnused(60_000, Date.now() + 1000);
+    expect(pool.idleBytes).toBe(b.buffer.byteLength);
+    pool.dropIfUnused(60_000, Date.now() + 61_000);
+    expect(pool.idleBytes).toBe(0);
   });
 
   it("gives a batch's read buffers back once every series of the batch has released its run", () => {
