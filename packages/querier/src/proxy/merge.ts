@@ -51,6 +51,19 @@ export class SeriesStreamMerge {
 
   /** Emits every series that is complete, in label order. */
   drain(): void {
+    this.#emitComplete();
+    // What was emitted is let go of: the frames' chunk objects can then die young, where the series
+    // emitted keep only what they read (a long answer held whole was copied by every young-generation GC).
+    const lists = this.#lists;
+    const pos = this.#pos;
+    for (let i = 0; i < lists.length; i++) {
+      if ((pos[i] as number) === 0) continue;
+      (lists[i] as LabeledSeries[]).splice(0, pos[i]);
+      pos[i] = 0;
+    }
+  }
+
+  #emitComplete(): void {
     const lists = this.#lists;
     const pos = this.#pos;
     for (;;) {
