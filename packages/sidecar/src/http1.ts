@@ -436,24 +436,25 @@ export class Http1Client {
       signal?.addEventListener('abort', onAbort, { once: true });
       socket.write(request);
 
-      async function* body(): AsyncGenerator<Buffer> {
-        try {
-          for (;;) {
+      const body = () =>
+        readBody({
+          next: () => {
             const piece = queue.shift();
-            if (piece !== undefined) {
-              last = piece;
-              yield piece;
-              continue;
-            }
+            if (piece !== undefined) last = piece;
+            return piece;
+          },
+          end: () => {
             if (failure !== undefined) throw failure;
-            if (ex.done) return;
+            return ex.done;
+          },
+          wait: () => {
             if (socket.isPaused()) socket.resume();
-            await new Promise<void>((r) => (wake = r));
-          }
-        } finally {
-          if (!ex.done && failure === undefined) finish(unread());
-        }
-      }
+            return new Promise<void>((r) => (wake = r));
+          },
+          left: () => {
+            if (!ex.done && failure === undefined) finish(unread());
+          },
+        });
     });
   }
 
@@ -475,6 +476,39 @@ export class Http1Client {
     socket.setTimeout(IDLE_TIMEOUT_MS);
     socket.unref();
     this.#idle.push(conn);
+  }
+}
+
+/** What a response body's generator takes from its exchange. */
+interface BodySource {
+  /** The next piece that has arrived, if any. */
+  next(): Buffer | undefined;
+  /** Whether the response has ended; throws the failure that ended it early. */
+  end(): boolean;
+  /** Resolves once more has arrived or the exchange has ended. */
+  wait(): Promise<void>;
+  /** The body's iteration is over, at its end or before. */
+  left(): void;
+}
+
+/**
+ * A response body. A generator function of its own, not one made per exchange: each generator function
+ * has its own prototype, so the bodies of one made per exchange each had a map of their own, and the
+ * code reading them (the remote-read frame reader) was deoptimized and compiled again on many calls.
+ */
+async function* readBody(src: BodySource): AsyncGenerator<Buffer> {
+  try {
+    for (;;) {
+      const piece = src.next();
+      if (piece !== undefined) {
+        yield piece;
+        continue;
+      }
+      if (src.end()) return;
+      await src.wait();
+    }
+  } finally {
+    src.left();
   }
 }
 
