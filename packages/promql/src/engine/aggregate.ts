@@ -59,15 +59,21 @@ export function aggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateCo
   }
 }
 
-/** sum, avg, count, min, max, group, stddev, stdvar: one pass per step with per-group accumulators. */
+/**
+ * sum, avg, count, min, max, group, stddev, stdvar: per-group accumulators, filled series by series over a
+ * block of steps at a time (each series' values are read in order, not one step of every series after
+ * another), each group's values still added in series order.
+ */
 function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
   const { of, groups } = assignGroups(e, input.series);
   const n = groups.length;
-  const count = new Float64Array(n);
-  const value = new Float64Array(n);
-  const comp = new Float64Array(n);
-  const mean = new Float64Array(n);
-  const incremental = new Uint8Array(n);
+  // Steps per block: accumulators for n groups × block steps, at most 64 Ki of each.
+  const block = Math.max(1, Math.min(64, Math.floor(65_536 / Math.max(1, n))));
+  const count = new Float64Array(n * block);
+  const value = new Float64Array(n * block);
+  const comp = new Float64Array(n * block);
+  const mean = new Float64Array(n * block);
+  const incremental = new Uint8Array(n * block);
   const out = new SeriesBuilder(ctx.steps);
   const outSeries = groups.map((g) => out.series(g));
   // A group whose labels kept a name due for delayed removal (`by (__name__)`) inherits the removal.
@@ -76,88 +82,96 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
   });
   const op = e.op;
   const kahan = ctx.compat === 3;
-  for (let i = 0; i < ctx.steps; i++) {
+  for (let from = 0; from < ctx.steps; from += block) {
+    const to = Math.min(ctx.steps, from + block);
     count.fill(0);
     for (let j = 0; j < input.series.length; j++) {
       const s = input.series[j] as StepSeries;
-      if (s.has[i] !== 1) continue;
-      const g = of[j] as number;
-      const v = s.vals[i] as number;
-      const c = ++count[g];
-      if (c === 1 && kahan && (op === 'stddev' || op === 'stdvar')) {
-        // 3.x applies the update to the first sample too, so a NaN or infinite sample makes the result NaN.
-        mean[g] = v;
-        value[g] = 0 * (v - v);
-        continue;
-      }
-      if (c === 1) {
-        value[g] = op === 'stddev' || op === 'stdvar' ? 0 : v;
-        mean[g] = v;
-        comp[g] = 0;
-        incremental[g] = 0;
-        continue;
-      }
-      switch (op) {
-        case 'sum':
-          if (kahan) {
-            value[g] = kahanSumInc(v, value[g] as number, comp[g] as number);
-            comp[g] = kahanC();
-          } else value[g] = (value[g] as number) + v;
-          break;
-        case 'avg':
-          if (kahan) avgKahan(g, v, c, value, comp, mean, incremental);
-          else {
-            mean[g] = incrementalMean(mean[g] as number, comp[g] as number, v, c);
-            comp[g] = kahanC();
-          }
-          break;
-        case 'min':
-          if ((value[g] as number) > v || Number.isNaN(value[g] as number)) value[g] = v;
-          break;
-        case 'max':
-          if ((value[g] as number) < v || Number.isNaN(value[g] as number)) value[g] = v;
-          break;
-        case 'stddev':
-        case 'stdvar': {
-          const delta = v - (mean[g] as number);
-          mean[g] = (mean[g] as number) + delta / c;
-          value[g] = (value[g] as number) + delta * (v - (mean[g] as number));
-          break;
+      // The accumulators of the series' group at step i are at x = base + i.
+      const base = (of[j] as number) * block - from;
+      for (let i = from; i < to; i++) {
+        if (s.has[i] !== 1) continue;
+        const x = base + i;
+        const v = s.vals[i] as number;
+        const c = ++count[x];
+        if (c === 1 && kahan && (op === 'stddev' || op === 'stdvar')) {
+          // 3.x applies the update to the first sample too, so a NaN or infinite sample makes the result NaN.
+          mean[x] = v;
+          value[x] = 0 * (v - v);
+          continue;
         }
-        default:
-          break;
+        if (c === 1) {
+          value[x] = op === 'stddev' || op === 'stdvar' ? 0 : v;
+          mean[x] = v;
+          comp[x] = 0;
+          incremental[x] = 0;
+          continue;
+        }
+        switch (op) {
+          case 'sum':
+            if (kahan) {
+              value[x] = kahanSumInc(v, value[x] as number, comp[x] as number);
+              comp[x] = kahanC();
+            } else value[x] = (value[x] as number) + v;
+            break;
+          case 'avg':
+            if (kahan) avgKahan(x, v, c, value, comp, mean, incremental);
+            else {
+              mean[x] = incrementalMean(mean[x] as number, comp[x] as number, v, c);
+              comp[x] = kahanC();
+            }
+            break;
+          case 'min':
+            if ((value[x] as number) > v || Number.isNaN(value[x] as number)) value[x] = v;
+            break;
+          case 'max':
+            if ((value[x] as number) < v || Number.isNaN(value[x] as number)) value[x] = v;
+            break;
+          case 'stddev':
+          case 'stdvar': {
+            const delta = v - (mean[x] as number);
+            mean[x] = (mean[x] as number) + delta / c;
+            value[x] = (value[x] as number) + delta * (v - (mean[x] as number));
+            break;
+          }
+          default:
+            break;
+        }
       }
     }
     for (let g = 0; g < n; g++) {
-      const c = count[g] as number;
-      if (c === 0) continue;
-      let r: number;
-      switch (op) {
-        case 'sum':
-          r = kahan && Number.isFinite(value[g] as number) ? (value[g] as number) + (comp[g] as number) : (value[g] as number);
-          break;
-        case 'avg':
-          if (c === 1) r = mean[g] as number;
-          else if (!kahan) r = Number.isFinite(mean[g] as number) ? (mean[g] as number) + (comp[g] as number) : (mean[g] as number);
-          else if (incremental[g] === 1) r = (mean[g] as number) + (comp[g] as number);
-          else r = ((value[g] as number) + (comp[g] as number)) / c;
-          break;
-        case 'count':
-          r = c;
-          break;
-        case 'group':
-          r = 1;
-          break;
-        case 'stdvar':
-          r = (value[g] as number) / c;
-          break;
-        case 'stddev':
-          r = Math.sqrt((value[g] as number) / c);
-          break;
-        default:
-          r = value[g] as number;
+      for (let i = from; i < to; i++) {
+        const x = g * block + i - from;
+        const c = count[x] as number;
+        if (c === 0) continue;
+        let r: number;
+        switch (op) {
+          case 'sum':
+            r = kahan && Number.isFinite(value[x] as number) ? (value[x] as number) + (comp[x] as number) : (value[x] as number);
+            break;
+          case 'avg':
+            if (c === 1) r = mean[x] as number;
+            else if (!kahan) r = Number.isFinite(mean[x] as number) ? (mean[x] as number) + (comp[x] as number) : (mean[x] as number);
+            else if (incremental[x] === 1) r = (mean[x] as number) + (comp[x] as number);
+            else r = ((value[x] as number) + (comp[x] as number)) / c;
+            break;
+          case 'count':
+            r = c;
+            break;
+          case 'group':
+            r = 1;
+            break;
+          case 'stdvar':
+            r = (value[x] as number) / c;
+            break;
+          case 'stddev':
+            r = Math.sqrt((value[x] as number) / c);
+            break;
+          default:
+            r = value[x] as number;
+        }
+        out.set(outSeries[g] as StepSeries, i, r);
       }
-      out.set(outSeries[g] as StepSeries, i, r);
     }
   }
   return { type: 'vector', series: outSeries.filter((s) => s.count() > 0) };
