@@ -21,6 +21,7 @@ export function register(program: Command): void {
     .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks to serve')
     .option('--selector.relabel-config-file <path>', 'file with the relabel rules')
     .option('--index-cache-size <bytes>', 'memory for cached postings, expanded postings and series (e.g. 250MB, base 1024)', '250MB')
+    .option('--chunk-pool-size <bytes>', 'chunk read buffers kept for reuse once their series are sent, without a caching bucket (0 = none)', '256MB')
     .option(
       '--store.caching-bucket.config <yaml>',
       'cache chunk reads in memory (Thanos caching bucket YAML), e.g. "type: IN-MEMORY\nconfig: {max_size: 1GiB, max_item_size: 16MiB}\nchunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3"',
@@ -53,6 +54,7 @@ export function register(program: Command): void {
       ...(maxTime !== undefined ? { maxTime: parseTime(maxTime) } : {}),
       ...(relabelConfig !== undefined ? { relabelConfig } : {}),
       indexCacheBytes: parseBytes(String(o.indexCacheSize), '--index-cache-size'),
+      chunkPoolBytes: parseBytes(String(o.chunkPoolSize), '--chunk-pool-size'),
       ...(cachingBucketConfig !== undefined ? { cachingBucketConfig } : {}),
       seriesSampleLimit: count(o['store.grpc.seriesSampleLimit'], '--store.grpc.series-sample-limit', 0),
       seriesMaxConcurrency: count(o['store.grpc.seriesMaxConcurrency'], '--store.grpc.series-max-concurrency', 1),
