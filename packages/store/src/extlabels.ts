@@ -1,4 +1,4 @@
-import { ProtoWriter, putVarint32 } from '@strata/storeapi';
+import { delimitedFieldSize, ProtoWriter, putVarint32 } from '@strata/storeapi';
 import { compareStrings, type Label, type SymbolTable } from '@strata/tsdb';
 
 /**
@@ -157,7 +157,7 @@ export class LabelMapping {
         if (c < 0) {
           if (dropRefs.length === 0 || !dropRefs.includes(ref)) {
             const size = stringField(offsets, ref) + stringField(offsets, refs[i + 1] as number);
-            n += 1 + varint32Size(size) + size;
+            n += delimitedFieldSize(size);
           }
           i += 2;
           continue;
@@ -230,11 +230,6 @@ function orderKey(symbols: readonly string[], s: string): number {
 const LABELS_TAG = (1 << 3) | 2;
 const LABEL_NAME_TAG = (1 << 3) | 2;
 const LABEL_VALUE_TAG = (2 << 3) | 2;
-
-/** Bytes of a varint of a non-negative integer below 2^32. */
-function varint32Size(v: number): number {
-  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
-}
 
 /** Bytes of symbol `r` as a string field (tag, then its stored length and bytes); an empty string is omitted, as the codec omits it. */
 function stringField(offsets: Uint32Array, r: number): number {
