@@ -135,26 +135,37 @@ export class RetryingBucket implements Bucket {
     const open = (from: number, len: number) => retry(() => (from === 0 && len === -1 ? this.inner.get(name) : this.inner.getRange(name, from, len)), this.policy);
     // Opened here so "not found" and other request errors reject this call, not the first read.
     const first = await open(offset, length);
-    const policy = this.policy;
-    async function* resume(): AsyncIterable<Buffer> {
-      let stream = first;
-      let received = 0;
-      for (let failures = 0; ; ) {
-        try {
-          for await (const chunk of stream) {
-            received += (chunk as Buffer).length;
-            yield chunk as Buffer;
-          }
-          return;
-        } catch (e) {
-          if (++failures >= policy.maxAttempts || !isRetryable(e)) throw e;
-          await sleep(backoffMs(policy, failures));
-          const rest = length === -1 ? -1 : length - received;
-          if (rest === 0) return;
-          stream = await open(offset + received, rest);
-        }
+    return Readable.from(resumed(first, open, this.policy, offset, length), { objectMode: false });
+  }
+}
+
+/**
+ * The bytes of `first`, then, after each retryable failure, of a stream reopened where it broke. A
+ * module-level generator: one made per read would have its own prototype, and V8 deoptimizes the code
+ * iterating its objects whenever that changes (as it did for the sidecar's per-call generators).
+ */
+async function* resumed(
+  first: Readable,
+  open: (from: number, len: number) => Promise<Readable>,
+  policy: RetryPolicy,
+  offset: number,
+  length: number,
+): AsyncIterable<Buffer> {
+  let stream = first;
+  let received = 0;
+  for (let failures = 0; ; ) {
+    try {
+      for await (const chunk of stream) {
+        received += (chunk as Buffer).length;
+        yield chunk as Buffer;
       }
+      return;
+    } catch (e) {
+      if (++failures >= policy.maxAttempts || !isRetryable(e)) throw e;
+      await sleep(backoffMs(policy, failures));
+      const rest = length === -1 ? -1 : length - received;
+      if (rest === 0) return;
+      stream = await open(offset + received, rest);
     }
-    return Readable.from(resume(), { objectMode: false });
   }
 }
