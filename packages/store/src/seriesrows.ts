@@ -1,4 +1,4 @@
-import type { AggrChunk, EncodedChunks, EncodedLabels, LabelEncodedSeries, ProtoWriter, StoreSeries } from '@strata/storeapi';
+import type { AggrChunk, EncodedChunks, EncodedLabels, ProtoWriter, StoreSeries } from '@strata/storeapi';
 import { grown, Labels, type Label, type SeriesColumns } from '@strata/tsdb';
 import type { BlockSeries } from './block.js';
 import { compareKeys, type LabelMapping } from './extlabels.js';
@@ -161,7 +161,7 @@ export class SeriesRows {
 }
 
 /** A series of SeriesRows whose labels are written from the block's symbol table (LabelMapping.encode). */
-class SymbolSeries implements LabelEncodedSeries, EncodedLabels {
+class SymbolSeries implements StoreSeries, EncodedLabels {
   readonly size: number;
 
   constructor(

@@ -1,7 +1,7 @@
 // Unit tests of the store gateway's pure parts: block selection by resolution, aggregate chunk
 // unpacking, the byte-bounded index cache, and the k-way merge.
 import { seededRandom } from '@strata/testing/random';
-import { Aggr, encodeSeriesResponse, GrpcStatus, type LabelEncodedSeries, type ProtoWriter } from '@strata/storeapi';
+import { Aggr, encodeSeriesResponse, GrpcStatus, type ProtoWriter } from '@strata/storeapi';
 import { AggrChunk, compareStrings, Encoding, Labels, type SymbolTable, XORChunk } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -139,7 +139,7 @@ describe('LabelMapping', () => {
         const size = mapping.encodedSize(refs, 0, refs.length);
         const encodedLabels = { size, write: (w: ProtoWriter) => w.advance(mapping.encode(refs, 0, refs.length, w.room(size), w.pos)) };
         const asObjects = encodeSeriesResponse({ series: { labels: want.toArray(), chunks: [] } });
-        expect(encodeSeriesResponse({ series: { labels: [], chunks: [], encodedLabels } as LabelEncodedSeries }).equals(asObjects), want.toString()).toBe(true);
+        expect(encodeSeriesResponse({ series: { labels: [], chunks: [], encodedLabels } }).equals(asObjects), want.toString()).toBe(true);
         return { want, keys, n: mapping.keys(refs, 0, refs.length, keys) };
       });
       for (const x of keyed) for (const y of keyed) expect(Math.sign(compareKeys(x.keys, x.n, y.keys, y.n)), `${x.want} vs ${y.want}`).toBe(Math.sign(Labels.compare(x.want, y.want)));

@@ -133,25 +133,9 @@ function aggrChunkSize(c: AggrChunk): number {
   );
 }
 
-/**
- * A series' labels that write themselves as the repeated `Series.labels` fields (tag, length, Label
- * each), e.g. copied from a block's symbol table instead of encoding strings: the same bytes the codec
- * writes for `labels`.
- */
-export interface EncodedLabels {
-  /** Bytes `write` adds. */
-  readonly size: number;
-  write(w: ProtoWriter): void;
-}
-
-/** A series whose `encodedLabels`, when set, are written in place of its `labels` (which hold the same labels). */
-export interface LabelEncodedSeries extends StoreSeries {
-  readonly encodedLabels?: EncodedLabels;
-}
-
 /** Bytes of a Series message's content (without its own tag and length). */
 export function encodedSeriesSize(s: StoreSeries): number {
-  const encoded = (s as LabelEncodedSeries).encodedLabels;
+  const encoded = s.encodedLabels;
   let n = 0;
   if (encoded !== undefined) n = encoded.size;
   else for (const l of s.labels) n += delimitedFieldSize(labelSize(l));
@@ -184,7 +168,7 @@ const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
 
 function writeSeries(w: ProtoWriter, field: number, s: StoreSeries, size: number): void {
   w.header(field, size);
-  const encoded = (s as LabelEncodedSeries).encodedLabels;
+  const encoded = s.encodedLabels;
   // A label's length is patched in after it (one byte, unless the label is over 127 bytes): cheaper than measuring its strings again.
   if (encoded !== undefined) encoded.write(w);
   else for (const l of s.labels) w.fork(1).string(1, l.name).string(2, l.value).ldelim();

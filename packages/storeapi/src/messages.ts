@@ -48,6 +48,18 @@ export interface StoreSeries {
    * `chunks`: lets a store pass chunks through without an object per chunk. Decoders never set it.
    */
   extraChunks?: EncodedChunks;
+  /**
+   * `labels` as the store encodes them itself (e.g. copied from a block's symbol table instead of
+   * encoding strings), written in their place: the same bytes. Decoders never set it.
+   */
+  encodedLabels?: EncodedLabels;
+}
+
+/** Labels that write themselves as the repeated `Series.labels` fields (tag, length, Label each). */
+export interface EncodedLabels {
+  /** Bytes `write` adds. */
+  readonly size: number;
+  write(w: ProtoWriter): void;
 }
 
 /** Chunks that write themselves as repeated `Series.chunks` fields (tag, length, AggrChunk each). */
