@@ -14,6 +14,15 @@ describe('number formatting', () => {
     expect(formatValue(0)).toBe('0');
   });
 
+  it('writes whole numbers as String() does, on both sides of the int32 and 2^53 limits', () => {
+    const wholes = [2 ** 31 - 1, 2 ** 31, 2 ** 32 + 7, 3_600_000_000, 1e9, 1e9 + 1, 999_999_999_999, 1e15, 2 ** 53 - 1, 2 ** 53, 2 ** 60, 1e20, 1e21];
+    for (let i = 0; i < 2000; i++) wholes.push(Math.floor(Math.random() * 2 ** (10 + (i % 44))));
+    for (const v of wholes) {
+      expect(formatValue(v)).toBe(String(v));
+      expect(formatValue(-v)).toBe(String(-v));
+    }
+  });
+
   it('formats without exponent as strconv.FormatFloat(f, \'f\', -1, 64)', () => {
     expect(formatFloatPlain(1e21)).toBe('1000000000000000000000');
     expect(formatFloatPlain(1e-7)).toBe('0.0000001');

@@ -5,6 +5,7 @@ export function formatValue(v: number): string {
   if (!Number.isFinite(v)) return goFloat(v);
   // JavaScript writes -0 as `0`; Go keeps the sign.
   if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  if (Number.isInteger(v) && v < MAX_SAFE_WHOLE && v > -MAX_SAFE_WHOLE) return wholeNumber(v);
   const s = String(v);
   const e = s.indexOf('e');
   if (e < 0) return s;
@@ -12,6 +13,22 @@ export function formatValue(v: number): string {
   const sign = s[e + 1] === '-' ? '-' : '+';
   const digits = s.slice(e + 2).padStart(2, '0');
   return `${s.slice(0, e)}e${sign}${digits}`;
+}
+
+/** Whole numbers up to here are written by wholeNumber (all below 1e21, which String() writes without an exponent). */
+const MAX_SAFE_WHOLE = 2 ** 53;
+const INT32_LIMIT = 2 ** 31;
+
+/**
+ * A whole number's digits, as String() writes them. Past the int32 range (byte counts, counter totals)
+ * V8 runs its shortest-digits algorithm on them; two int32 conversions are about twice as fast.
+ */
+function wholeNumber(v: number): string {
+  const a = v < 0 ? -v : v;
+  if (a < INT32_LIMIT) return String(v);
+  const high = Math.floor(a / 1e9);
+  const digits = `${high}${String(a - high * 1e9).padStart(9, '0')}`;
+  return v < 0 ? `-${digits}` : digits;
 }
 
 /** Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an exponent. */

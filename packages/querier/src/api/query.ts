@@ -1,11 +1,11 @@
 import type { QueryResult } from '@strata/promql';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { emptyQueryStats, type QueryStats } from '@strata/storeapi';
 import { StoreQueryable, type ReadOptions } from '../queryable.js';
 import { engineFor, handle, readOptions, type ApiContext } from './context.js';
 import { ApiError, invalidParam } from './errors.js';
 import { Params } from './params.js';
-import { queryDataJson, sendSuccess } from './respond.js';
+import { queryDataPieces, sendSuccessPieces } from './respond.js';
 
 const MAX_POINTS = 11_000;
 
@@ -33,7 +33,7 @@ const querySchema = {
 /** `/api/v1/query` and `/api/v1/query_range`, GET or POST form, with Prometheus' and Thanos' parameters. */
 export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
-    const instant = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) =>
+    const instant = async (req: FastifyRequest, reply: FastifyReply) =>
       handle(ctx, req, reply, async (signal) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
@@ -42,9 +42,9 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
         const res = await engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal });
-        return respond(reply, res, p, started, read.costs);
+        return respond(req, reply, res, p, started, read.costs);
       });
-    const range = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) =>
+    const range = async (req: FastifyRequest, reply: FastifyReply) =>
       handle(ctx, req, reply, async (signal) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
@@ -61,7 +61,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
         const res = await engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal });
-        return respond(reply, res, p, started, read.costs);
+        return respond(req, reply, res, p, started, read.costs);
       });
     app.get('/api/v1/query', { schema: querySchema }, instant);
     app.post('/api/v1/query', { schema: querySchema }, instant);
@@ -89,9 +89,8 @@ function wantsStats(p: Params): boolean {
   return v !== undefined && v !== '';
 }
 
-function respond(reply: import('fastify').FastifyReply, res: QueryResult, p: Params, started: number, costs: QueryStats | undefined) {
-  const data = queryDataJson(res.value);
-  if (!wantsStats(p)) return sendSuccess(reply, data, res.annotations);
+function respond(req: FastifyRequest, reply: FastifyReply, res: QueryResult, p: Params, started: number, costs: QueryStats | undefined) {
+  if (!wantsStats(p)) return sendSuccessPieces(req, reply, queryDataPieces(res.value), res.annotations);
   const seconds = (performance.now() - started) / 1000;
   // Preparation is where Strata fetches the series from the stores (Prometheus opens its blocks there).
   const preparation = res.stats.preparationMs / 1000;
@@ -112,5 +111,5 @@ function respond(reply: import('fastify').FastifyReply, res: QueryResult, p: Par
         }
       : {}),
   };
-  return sendSuccess(reply, `${data.slice(0, -1)},"stats":${JSON.stringify(stats)}}`, res.annotations);
+  return sendSuccessPieces(req, reply, queryDataPieces(res.value, `,"stats":${JSON.stringify(stats)}`), res.annotations);
 }

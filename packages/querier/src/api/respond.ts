@@ -1,13 +1,18 @@
-import { formatFloatPlain, formatTimestamp, formatValue, PackedSeriesPoints, type QueryValue } from '@strata/promql';
+import { formatFloatPlain, formatTimestamp, formatValue, PackedSeriesPoints, type QueryValue, type SeriesPoints } from '@strata/promql';
 import type { Labels } from '@strata/tsdb';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { compressPieces, responseEncoding } from './compression.js';
 import { ApiError, STATUS_OF } from './errors.js';
 
 /**
  * Prometheus' JSON, written by hand: values as strings in Go's float format, timestamps as seconds with
- * millisecond decimals, labels in their sorted order. Large matrices are built as one string rather
- * than through JSON.stringify of nested arrays, which is both faster and exact about number format.
+ * millisecond decimals, labels in their sorted order. Large matrices are written in pieces of about
+ * PIECE_CHARS characters rather than through JSON.stringify of nested arrays, which is both faster and
+ * exact about number format; a compressed answer compresses each piece while the next is written.
  */
+
+/** About how many characters of JSON a piece holds: a fraction of a millisecond to write or to compress. */
+const PIECE_CHARS = 32 * 1024;
 
 export function labelsJson(l: Labels): string {
   let out = '{';
@@ -23,37 +28,87 @@ function point(t: number, v: string): string {
   return `[${formatTimestamp(t)},"${v}"]`;
 }
 
-/** `{"resultType":…,"result":…}` for a query result. */
-export function queryDataJson(v: QueryValue): string {
+/**
+ * `{"resultType":…,"result":…}` for a query result, in pieces; `fields` (`,"name":value…`) are added to
+ * the object after the result.
+ */
+export function* queryDataPieces(v: QueryValue, fields = ''): Generator<string> {
   switch (v.type) {
     case 'scalar':
-      return `{"resultType":"scalar","result":${point(v.t, formatFloatPlain(v.v))}}`;
+      yield `{"resultType":"scalar","result":${point(v.t, formatFloatPlain(v.v))}${fields}}`;
+      return;
     case 'string':
-      return `{"resultType":"string","result":[${formatTimestamp(v.t)},${JSON.stringify(v.v)}]}`;
+      yield `{"resultType":"string","result":[${formatTimestamp(v.t)},${JSON.stringify(v.v)}]${fields}}`;
+      return;
     case 'vector': {
       const parts = v.samples.map((s) => `{"metric":${labelsJson(s.labels)},"value":${point(s.t, formatValue(s.f))}}`);
-      return `{"resultType":"vector","result":[${parts.join(',')}]}`;
+      yield `{"resultType":"vector","result":[${parts.join(',')}]${fields}}`;
+      return;
     }
     case 'matrix': {
-      const parts: string[] = [];
-      for (const s of v.series) {
-        let pts: string[];
-        if (s instanceof PackedSeriesPoints) {
-          // Read the packed arrays directly: `floats` would build an object per point first.
-          pts = new Array<string>(s.length);
-          for (let i = 0; i < s.length; i++) pts[i] = point(s.ts[i] as number, formatValue(s.fs[i] as number));
-        } else pts = s.floats.map((p) => point(p.t, formatValue(p.f)));
-        parts.push(`{"metric":${labelsJson(s.labels)},"values":[${pts.join(',')}]}`);
+      // The series of a range query share their steps: each step's `[<time>,"` is written once.
+      const steps = new Map<number, string>();
+      let out = '{"resultType":"matrix","result":[';
+      for (const [i, s] of v.series.entries()) {
+        out += `${i === 0 ? '' : ','}{"metric":${labelsJson(s.labels)},"values":[`;
+        const { ts, fs } = s instanceof PackedSeriesPoints ? s : packed(s);
+        let value = Number.NaN;
+        let text = '';
+        for (let j = 0; j < ts.length; j++) {
+          const t = ts[j] as number;
+          let step = steps.get(t);
+          if (step === undefined) steps.set(t, (step = `[${formatTimestamp(t)},"`));
+          const f = fs[j] as number;
+          // A value repeated from the step before (a flat line) is not formatted again; 0 is, for -0.
+          if (f !== value || f === 0) text = formatValue((value = f));
+          out += `${j === 0 ? '' : ','}${step}${text}"]`;
+          if (out.length >= PIECE_CHARS) {
+            yield out;
+            out = '';
+          }
+        }
+        out += ']}';
       }
-      return `{"resultType":"matrix","result":[${parts.join(',')}]}`;
+      yield `${out}]${fields}}`;
+      return;
     }
   }
 }
 
+/** The points of a series that keeps them as objects, as arrays. */
+function packed(s: SeriesPoints): { ts: Float64Array; fs: Float64Array } {
+  const points = s.floats;
+  return { ts: Float64Array.from(points, (p) => p.t), fs: Float64Array.from(points, (p) => p.f) };
+}
+
+/** `{"resultType":…,"result":…}` for a query result, as one string. */
+export function queryDataJson(v: QueryValue): string {
+  return [...queryDataPieces(v)].join('');
+}
+
+/** The pieces of `{"status":"success","data":…}`. */
+function* successPieces(data: Iterable<string>, warnings: readonly string[]): Generator<string> {
+  yield '{"status":"success","data":';
+  yield* data;
+  yield warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)}}` : '}';
+}
+
 /** Sends `{"status":"success","data":…}` with `dataJson` already serialized. */
-export function sendSuccess(reply: FastifyReply, dataJson: string, warnings: readonly string[] = [], extra = ''): FastifyReply {
-  const w = warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)}` : '';
-  return reply.type('application/json').send(`{"status":"success","data":${dataJson}${w}${extra}}`);
+export function sendSuccess(reply: FastifyReply, dataJson: string, warnings: readonly string[] = []): FastifyReply {
+  return reply.type('application/json').send([...successPieces([dataJson], warnings)].join(''));
+}
+
+/**
+ * Sends `{"status":"success","data":…}` with the data written piece by piece: compressed as the client
+ * asks (compression.ts), each piece in zlib's thread pool while the next one is written.
+ */
+export async function sendSuccessPieces(req: FastifyRequest, reply: FastifyReply, data: Iterable<string>, warnings: readonly string[] = []): Promise<FastifyReply> {
+  const pieces = successPieces(data, warnings);
+  const encoding = responseEncoding(req.headers['accept-encoding']);
+  reply.type('application/json');
+  if (encoding === undefined) return reply.send([...pieces].join(''));
+  const body = await compressPieces(pieces, encoding);
+  return reply.header('content-encoding', encoding).send(body);
 }
 
 export function sendData(reply: FastifyReply, data: unknown, warnings: readonly string[] = []): FastifyReply {
