@@ -263,14 +263,17 @@ function ranksAfter(x: number, y: number, top: boolean): boolean {
  * compares each value with a few, not with log n others), else by that sort.
  */
 function rankFirst(members: readonly number[], k: number, series: readonly StepSeries[], i: number, top: boolean, into: number[]): readonly number[] {
-  const val = (j: number): number => (series[j] as StepSeries).vals[i] as number;
-  if (k > 8) return [...members].sort((a, b) => (ranksAfter(val(a), val(b), top) ? 1 : ranksAfter(val(b), val(a), top) ? -1 : 0)).slice(0, k);
+  if (k > 8) {
+    const val = (j: number): number => (series[j] as StepSeries).vals[i] as number;
+    return [...members].sort((a, b) => (ranksAfter(val(a), val(b), top) ? 1 : ranksAfter(val(b), val(a), top) ? -1 : 0)).slice(0, k);
+  }
   into.length = 0;
+  // Values read in place (no accessor closure per step, whose number results V8 boxes).
   for (const j of members) {
-    const v = val(j);
+    const v = (series[j] as StepSeries).vals[i] as number;
     // Past every kept value that ranks after v; ties stay ahead of it, as in a stable sort.
     let p = into.length;
-    while (p > 0 && ranksAfter(val(into[p - 1] as number), v, top)) p--;
+    while (p > 0 && ranksAfter((series[into[p - 1] as number] as StepSeries).vals[i] as number, v, top)) p--;
     if (p >= k) continue;
     if (into.length < k) into.push(j);
     for (let q = into.length - 1; q > p; q--) into[q] = into[q - 1] as number;
