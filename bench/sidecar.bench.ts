@@ -19,6 +19,8 @@
  * - dedup: Thanos' querier with deduplication (without_replica_labels, batches of 64). Here the replica
  *   label is an external one, which dropping keeps Prometheus' order: the sidecar streams (as Thanos'
  *   sidecar, which buffers and re-sorts everything only where a selected series stores a replica label).
+ * Every case (the direct read too) first runs WARM_UP_ROUNDS times untimed, so that both sides are
+ * measured in the steady state of a long-running process (code optimized, caches warm).
  * Each round runs every case next to a direct read, alternating which goes first. Reported: the best
  * run of each side and its ratio to the best direct read, and per case the median (range) of its ratios
  * to the direct read next to it, which a load that changes during the run skews less.
@@ -38,6 +40,13 @@ import { freePort, startProcess, tempDir, waitForHttp } from '../test/harness/pr
 import { promtool, startPrometheus } from '../test/harness/prometheus.js';
 
 const STEP_S = 15;
+/**
+ * Untimed rounds of every case before the measured ones. V8 goes on compiling the code of each path
+ * (the sidecar's remote-read reader, the batching or one-per-frame sink, this process' decoders) over
+ * several calls, up to ~50 ms of compiler CPU per function on 2 cores; a production sidecar has long
+ * done so. Both sides are warmed alike.
+ */
+const WARM_UP_ROUNDS = 5;
 
 function openMetrics(series: number, hours: number, endS: number): string {
   const n = Math.floor((hours * 3600) / STEP_S);
@@ -58,14 +67,24 @@ function openMetrics(series: number, hours: number, endS: number): string {
 /** Samples in a chunk: the BE16 count that opens every XOR chunk. */
 const samplesIn = (data: Uint8Array) => (data[0]! << 8) | data[1]!;
 
-/** CPU time (ms) a process has used, from /proc/PID/stat (utime + stime, in clock ticks of 10 ms); 0 where unreadable. */
+/**
+ * CPU time (ms) the threads of a process have used, from /proc/PID/task/TID/schedstat (ns; /proc/PID/stat
+ * counts in clock ticks of 10 ms, as coarse as a call's CPU); 0 where unreadable.
+ */
 function cpuMs(pid: number | undefined): number {
+  let ns = 0;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ');
-    return fields === undefined ? 0 : (Number(fields[11]) + Number(fields[12])) * 10;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread has just exited
+      }
+    }
   } catch {
     return 0;
   }
+  return ns / 1e6;
 }
 
 /** The pid of the Prometheus serving `dataDir` (its handle has none), by its command line; undefined without /proc. */
@@ -189,8 +208,8 @@ export async function main(args: string[]): Promise<void> {
     cpu.set(name, c);
   };
   try {
-    await direct(); // warm-up: page cache and Prometheus' mmap
-    await viaSidecar({ responseBatchSize: 64 })();
+    // Untimed (WARM_UP_ROUNDS): also fills the page cache and Prometheus' mmap.
+    for (let r = 0; r < WARM_UP_ROUNDS; r++) for (const fn of [direct, ...cases.map(([, c]) => c)]) await fn();
     for (let r = 0; r < rounds; r++) {
       for (const [name, fn] of r % 2 === 0 ? cases : [...cases].reverse()) {
         const ref = r % 2 === 0 ? await direct() : undefined;
