@@ -33,6 +33,14 @@ export interface Endpoint {
   readonly supportsWithoutReplicaLabels: boolean;
 }
 
+/** What identifies an endpoint's data to a request: its address, external labels and time range. */
+export type EndpointScope = Pick<Endpoint, 'address' | 'labelSets' | 'minTime' | 'maxTime'>;
+
+/** An endpoint whose last Info call failed, as it was when it last answered, with the failure. */
+export interface UnavailableEndpoint extends EndpointScope {
+  readonly lastError: string;
+}
+
 export interface EndpointStatus {
   address: string;
   healthy: boolean;
@@ -141,6 +149,20 @@ export class EndpointSet {
     for (const s of this.#states.values()) s.client.close();
   }
 
+  /**
+   * Endpoints that served the StoreAPI until their last Info call failed, not yet forgotten: a request
+   * that could need their data is answered without it, and says so (a warning, or a failure under ABORT),
+   * instead of leaving it out silently until they are dropped.
+   */
+  unavailable(): UnavailableEndpoint[] {
+    const out: UnavailableEndpoint[] = [];
+    for (const [address, s] of this.#states) {
+      if (s.lastError === null || s.info === null || s.info.store === undefined) continue;
+      out.push({ address, labelSets: s.info.labelSets.map((ls) => Labels.from(ls)), minTime: s.info.store.minTime, maxTime: s.info.store.maxTime, lastError: s.lastError });
+    }
+    return out;
+  }
+
   /** Healthy endpoints that serve the StoreAPI. */
   endpoints(): Endpoint[] {
     const out: Endpoint[] = [];
@@ -175,7 +197,7 @@ export class EndpointSet {
  * range overlaps, and one of its label sets agrees with every matcher on the labels it has. An endpoint
  * without label sets may hold anything.
  */
-export function endpointMatches(e: Pick<Endpoint, 'labelSets' | 'minTime' | 'maxTime'>, matchers: readonly Matcher[], mint: number, maxt: number): boolean {
+export function endpointMatches(e: EndpointScope, matchers: readonly Matcher[], mint: number, maxt: number): boolean {
   if (e.minTime > maxt || e.maxTime < mint) return false;
   if (e.labelSets.length === 0) return true;
   return e.labelSets.some((ls) => matchers.every((m) => !ls.has(m.name) || m.matches(ls.get(m.name))));

@@ -1,6 +1,7 @@
 import { PartialResponseStrategy, seriesRequest, type SeriesResponse, type StoreSeries } from '@strata/storeapi';
 import { describe, expect, it } from 'vitest';
-import type { Endpoint, EndpointSet } from '../endpoints/endpointset.js';
+import type { Endpoint, EndpointSet, UnavailableEndpoint } from '../endpoints/endpointset.js';
+import { Labels } from '@strata/tsdb';
 import type { LabeledSeries } from './merge.js';
 import { ProxyStore } from './proxy.js';
 
@@ -31,7 +32,7 @@ function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i
   };
 }
 
-const proxyOver = (...eps: Endpoint[]) => new ProxyStore({ endpoints: () => eps } as unknown as EndpointSet);
+const proxyOver = (...eps: Endpoint[]) => new ProxyStore({ endpoints: () => eps, unavailable: () => [] } as unknown as EndpointSet);
 const req = (strategy: PartialResponseStrategy) => seriesRequest({ minTime: 0, maxTime: 1000, partialResponseStrategy: strategy, withoutReplicaLabels: ['replica'] });
 const names = (got: LabeledSeries[]) => got.map((s) => [s.labels.toString(), s.chunks.map((c) => c.minTime)]);
 
@@ -93,5 +94,25 @@ describe('ProxyStore.streamSeries', () => {
     await expect(proxyOver(failing(), good()).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, () => {})).rejects.toThrow(
       'connection reset',
     );
+  });
+});
+
+describe('ProxyStore with an unavailable endpoint', () => {
+  const down: UnavailableEndpoint = { address: 'store:1', labelSets: [Labels.from({ replica: 'r0' })], minTime: 0, maxTime: 500, lastError: 'connect ECONNREFUSED' };
+  const proxy = new ProxyStore({ endpoints: () => [endpoint('up', [{ batch: [series('a', '', 0)] }])], unavailable: () => [down] } as unknown as EndpointSet);
+
+  it('answers from the others with a warning naming it under WARN, and fails under ABORT', async () => {
+    const got: LabeledSeries[] = [];
+    const { warnings } = await proxy.streamSeries(req(PartialResponseStrategy.WARN), new AbortController().signal, (s) => got.push(s));
+    expect(names(got)).toEqual([['{__name__="a"}', [0]]]);
+    expect(warnings).toEqual(['fetch series for store store:1 with labels {replica="r0"}: endpoint unavailable: connect ECONNREFUSED']);
+    await expect(proxy.fetchSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal)).rejects.toThrow(/store:1.*endpoint unavailable/);
+  });
+
+  it('says nothing of it where its time range or external labels rule its data out', async () => {
+    const later = seriesRequest({ minTime: 600, maxTime: 1000, partialResponseStrategy: PartialResponseStrategy.ABORT });
+    expect((await proxy.fetchSeries(later, new AbortController().signal)).warnings).toEqual([]);
+    const otherReplica = seriesRequest({ minTime: 0, maxTime: 1000, matchers: [{ type: 0, name: 'replica', value: 'r1' }], partialResponseStrategy: PartialResponseStrategy.ABORT });
+    expect((await proxy.fetchSeries(otherReplica, new AbortController().signal)).warnings).toEqual([]);
   });
 });

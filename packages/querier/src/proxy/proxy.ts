@@ -24,7 +24,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import pLimit from 'p-limit';
-import { endpointMatches, type Endpoint, type EndpointSet } from '../endpoints/endpointset.js';
+import { endpointMatches, type Endpoint, type EndpointScope, type EndpointSet } from '../endpoints/endpointset.js';
 import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './merge.js';
 
 /**
@@ -48,7 +48,7 @@ export interface SeriesResult {
 }
 
 /** Restricts the endpoints of one request (Thanos' storeMatch[]: matchers on external labels and __address__). */
-export type EndpointFilter = (e: Endpoint) => boolean;
+export type EndpointFilter = (e: EndpointScope) => boolean;
 
 export class ProxyStore implements StoreServer {
   constructor(
@@ -58,6 +58,19 @@ export class ProxyStore implements StoreServer {
 
   #select(matchers: readonly Matcher[], mint: number, maxt: number, filter?: EndpointFilter): Endpoint[] {
     return this.endpoints.endpoints().filter((e) => endpointMatches(e, matchers, mint, maxt) && (filter === undefined || filter(e)));
+  }
+
+  /**
+   * What the request misses from unhealthy endpoints that could hold matching data: under ABORT the
+   * request fails, under WARN each becomes a warning (`what`: "series" or "labels").
+   */
+  #missing(what: string, matchers: readonly Matcher[], mint: number, maxt: number, abort: boolean, warnings: string[], filter?: EndpointFilter): void {
+    for (const e of this.endpoints.unavailable()) {
+      if (!endpointMatches(e, matchers, mint, maxt) || (filter !== undefined && !filter(e))) continue;
+      const msg = `fetch ${what} for ${describe(e)}: endpoint unavailable: ${e.lastError}`;
+      if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
+      warnings.push(msg);
+    }
   }
 
   /** Series from every matching endpoint, merged and sorted, with the warnings collected on the way. */
@@ -81,6 +94,7 @@ export class ProxyStore implements StoreServer {
       throw new StoreError(GrpcStatus.UNAVAILABLE, 'No StoreAPIs available');
     }
     const warnings: string[] = [];
+    this.#missing('series', matchers, req.minTime, req.maxTime, abort, warnings, filter);
     const stats = emptyQueryStats();
     let failed: { error: unknown } | undefined;
     const merge = new SeriesStreamMerge(targets.length, (s) => {
@@ -201,9 +215,11 @@ export class ProxyStore implements StoreServer {
     signal: AbortSignal,
     call: (e: Endpoint, opts: { signal: AbortSignal; timeoutMs?: number }) => Promise<{ values: string[]; warnings: string[] }>,
   ): Promise<LabelValuesResponse> {
-    const targets = this.#select(req.matchers.map(toMatcher), start, end);
+    const matchers = req.matchers.map(toMatcher);
+    const targets = this.#select(matchers, start, end);
     const abort = isAbort(req);
     const warnings: string[] = [];
+    this.#missing('labels', matchers, start, end, abort, warnings);
     const values = new Set<string>();
     const limit = pLimit(this.opts.maxConcurrency ?? 20);
     const timeoutMs = this.opts.responseTimeoutMs || undefined;
@@ -230,7 +246,7 @@ export class ProxyStore implements StoreServer {
   }
 }
 
-function describe(e: Endpoint): string {
+function describe(e: EndpointScope): string {
   const labels = e.labelSets.map((l) => l.toString()).join(',');
   return `store ${e.address}${labels ? ` with labels ${labels}` : ''}`;
 }
