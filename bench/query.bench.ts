@@ -29,7 +29,6 @@
  * query to every target back to back, in an order that rotates through all permutations, so no target
  * is favoured by a quieter or warmer machine; round 0 only warms up.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +37,7 @@ import { uploadBlock } from '../packages/block/src/index.js';
 import { writeDemoBlocks } from '../packages/cli/src/demo/blocks.js';
 import { newBucket, parseBucketConfig } from '../packages/objstore/src/index.js';
 import { BlockReader, BlockWriter, Matcher, type BlockMeta, type SampleIterator, type ThanosMeta, type ValueType } from '../packages/tsdb/src/index.js';
-import { freePort, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
+import { freePort, pidWithArgument, processCpuMs, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { startS3rver } from '../test/harness/s3.js';
 import { diffMatrices, type MatrixSeries } from '../test/querier/compliance.js';
@@ -96,30 +95,6 @@ async function shiftedReplica(srcDir: string, metas: readonly BlockMeta[], outDi
     await reader.close();
   }
   return out;
-}
-
-/** CPU time (ms) a process has used, from /proc/PID/stat (utime + stime, in clock ticks of 10 ms); undefined where unreadable. */
-function cpuMs(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ');
-    return fields === undefined ? undefined : (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pid of the Prometheus serving `dataDir` (its handle does not expose one), found by its command line. */
-function prometheusPid(dataDir: string): number | undefined {
-  try {
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes(`--storage.tsdb.path=${dataDir}`)) return Number(d);
-    }
-  } catch {
-    // no /proc: no CPU breakdown
-  }
-  return undefined;
 }
 
 function permutations<T>(xs: readonly T[]): T[][] {
@@ -182,7 +157,7 @@ export async function main(args: string[]): Promise<void> {
       procs.push(sc.proc);
       sidecars.push(sc.grpc);
       pids.sidecar.push(sc.proc.child.pid);
-      pids.replica.push(prometheusPid(dataDir));
+      pids.replica.push(pidWithArgument(`--storage.tsdb.path=${dataDir}`));
     }
     // Started after the replicas' copies were read from its data dir.
     const reference = await startPrometheus({ dir: join(dir.path, 'reference'), dataDir: referenceDir, externalLabels: {}, blockDuration: '2h' });
@@ -216,11 +191,11 @@ export async function main(args: string[]): Promise<void> {
     };
     const s3pid = s3 !== undefined ? [s3.proc.child.pid] : [];
     const components: Record<string, Record<string, (number | undefined)[]>> = {
-      prometheus: { prometheus: [prometheusPid(referenceDir)] },
+      prometheus: { prometheus: [pidWithArgument(`--storage.tsdb.path=${referenceDir}`)] },
       'strata, 1 replica': { querier: [one.proc.child.pid], 'store gateway': stores.slice(0, 1), s3rver: s3pid, sidecars: pids.sidecar.slice(0, 1), 'Prometheus replicas': pids.replica.slice(0, 1) },
       'strata, 2 replicas (dedup)': { querier: [two.proc.child.pid], 'store gateway': stores.slice(1), s3rver: s3pid, sidecars: pids.sidecar, 'Prometheus replicas': pids.replica },
     };
-    const cpuOf = (name: string) => Object.fromEntries(Object.entries(components[name] ?? {}).filter(([, ps]) => ps.length > 0).map(([c, ps]) => [c, ps.reduce<number>((sum, p) => sum + (p === undefined ? NaN : (cpuMs(p) ?? NaN)), 0)]));
+    const cpuOf = (name: string) => Object.fromEntries(Object.entries(components[name] ?? {}).filter(([, ps]) => ps.length > 0).map(([c, ps]) => [c, ps.reduce<number>((sum, p) => sum + (processCpuMs(p) ?? NaN), 0)]));
     const cpuSpent: Record<string, Record<string, number>> = {};
     const orders = permutations(Object.keys(targets));
     const latencies: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
@@ -273,7 +248,7 @@ export async function main(args: string[]): Promise<void> {
       const med = Object.values(perQuery[qi] as Record<string, number[]>).map((v) => percentile([...v].sort((a, b) => a - b), 0.5).toFixed(1).padStart(8));
       process.stdout.write(`${med.join(' ')}  ${q}\n`);
     }
-    process.stdout.write(`\nCPU ms per query (mean over all queries; /proc, 10 ms ticks), by process:\n`);
+    process.stdout.write(`\nCPU ms per query (mean over all queries; /proc schedstat of every thread), by process:\n`);
     for (const name of Object.keys(targets)) {
       const parts = Object.entries(cpuSpent[name] ?? {}).map(([c, ms]) => [c, ms / (rounds * QUERIES.length)] as const);
       const total = parts.reduce((sum, [, ms]) => sum + ms, 0);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,4 +78,38 @@ export async function waitForHttp(url: string, opts: { timeoutMs?: number; proc?
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * CPU time (ms) the threads of a process have used, from /proc/PID/task/TID/schedstat (nanoseconds;
+ * /proc/PID/stat counts clock ticks of 10 ms, as coarse as one request's CPU); undefined where /proc is
+ * unreadable. A thread that has exited no longer counts: measure across spans the threads outlive.
+ */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  let ns = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread has just exited
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return ns / 1e6;
+}
+
+/** The pid of the process started with the argument `arg` (a Prometheus' --storage.tsdb.path=…, whose handle has no pid); undefined without /proc. */
+export function pidWithArgument(arg: string): number | undefined {
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (/^\d+$/.test(d) && readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(arg)) return Number(d);
+    }
+  } catch {
+    // no /proc
+  }
+  return undefined;
 }
