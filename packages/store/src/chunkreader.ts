@@ -60,11 +60,13 @@ export class ReadChunks {
     readonly length: number,
     readonly pool?: ChunkPool,
   ) {
-    this.buffer = new Uint32Array(length);
-    this.start = new Uint32Array(length);
-    this.end = new Uint32Array(length);
-    this.encoding = new Uint8Array(length);
-    this.head = new Uint16Array(length);
+    // Views of one buffer: a typed array of its own costs a backing store each, paid per read of every block.
+    const columns = new ArrayBuffer(length * (3 * 4 + 2 + 1));
+    this.buffer = new Uint32Array(columns, 0, length);
+    this.start = new Uint32Array(columns, length * 4, length);
+    this.end = new Uint32Array(columns, length * 8, length);
+    this.head = new Uint16Array(columns, length * 12, length);
+    this.encoding = new Uint8Array(columns, length * 14, length);
   }
 
   /** Chunk `k`'s data (a view, for the moment it is used: a plain Uint8Array, which costs a fraction of a Buffer's subarray). */
@@ -78,11 +80,24 @@ export class ReadChunks {
     return { encoding: this.encoding[k] as number, data: this.data(k) };
   }
 
+  /** A DataView of buffer `b` (made once), for copying short chunks a word at a time. */
+  view(b: number): DataView {
+    let v = this.#views[b];
+    if (v === undefined) {
+      const buf = this.buffers[b] as Uint8Array;
+      this.#views[b] = v = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    }
+    return v;
+  }
+
+  readonly #views: (DataView | undefined)[] = [];
+
   /** Gives the buffers back to the pool they were read into (nothing may read any chunk afterwards). */
   release(): void {
     if (this.pool === undefined) return;
     for (const b of this.buffers) this.pool.put(b);
     this.buffers.length = 0;
+    this.#views.length = 0;
   }
 }
 

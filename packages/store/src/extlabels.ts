@@ -251,7 +251,7 @@ function putSymbol(symbolView: DataView, bytes: Uint8Array, offsets: Uint32Array
  * after it. Four bytes per step: for strings of a few to a few tens of bytes about twice as fast as one
  * byte per step, and a native copy (`set` of a subarray) costs more than either.
  */
-function copyBytes(srcView: DataView, src: Uint8Array, start: number, end: number, dstView: DataView, dst: Uint8Array, p: number): number {
+export function copyBytes(srcView: DataView, src: Uint8Array, start: number, end: number, dstView: DataView, dst: Uint8Array, p: number): number {
   let s = start;
   for (; s + 4 <= end; s += 4, p += 4) dstView.setUint32(p, srcView.getUint32(s));
   for (; s < end; s++) dst[p++] = src[s] as number;

@@ -2,6 +2,7 @@ import { int64FieldSize, MAX_INT64, MIN_INT64, putVarint32, storeChunk, type Agg
 import { Encoding } from '@strata/tsdb';
 import type { ReadChunks } from './chunkreader.js';
 import { xorSamples } from './aggrchunk.js';
+import { copyBytes } from './extlabels.js';
 import { xxhash64Ranges } from './xxhash64.js';
 
 /** Bytes of a varint of a non-negative integer below 2^32. */
@@ -33,16 +34,14 @@ export class RawChunkColumns {
   readonly chunkSize: Uint32Array;
   readonly aggrSize: Uint32Array;
 
-  /**
-   * Over the chunks `bytes` and their time ranges (row `i` of `minTime` and `maxTime`: the read batch's own
-   * columns, not copies). Hashes every chunk as Thanos' store gateway does, all in one call.
-   */
   /** Series holding rows of these columns (or views of their chunks) not yet released. */
   #holders: number;
 
   /**
-   * `series`: how many series hold rows of these columns or views of their chunks; the read buffers go
-   * back to their pool once as many runs have been released (`releaseRun`).
+   * Over the chunks `bytes` and their time ranges (row `i` of `minTime` and `maxTime`: the read batch's own
+   * columns, not copies). Hashes every chunk as Thanos' store gateway does, all in one call. `series`: how
+   * many series hold rows of these columns or views of their chunks; the read buffers go back to their
+   * pool once as many runs have been released (`releaseRun`).
    */
   constructor(
     readonly bytes: ReadChunks,
@@ -52,10 +51,12 @@ export class RawChunkColumns {
   ) {
     this.#holders = series;
     const n = bytes.length;
-    this.hashLo = new Uint32Array(n);
-    this.hashHi = new Uint32Array(n);
-    this.chunkSize = new Uint32Array(n);
-    this.aggrSize = new Uint32Array(n);
+    // Views of one buffer: a typed array of its own costs a backing store each, paid per read of every block.
+    const columns = new ArrayBuffer(n * 16);
+    this.hashLo = new Uint32Array(columns, 0, n);
+    this.hashHi = new Uint32Array(columns, n * 4, n);
+    this.chunkSize = new Uint32Array(columns, n * 8, n);
+    this.aggrSize = new Uint32Array(columns, n * 12, n);
     xxhash64Ranges(bytes, this.hashLo, this.hashHi);
   }
 
@@ -161,8 +162,11 @@ export class RawChunkRun implements EncodedChunks {
         b[p++] = CHUNK_DATA_TAG;
         p = putVarint32(b, p, dataEnd - dataStart);
         const src = buffers[buffer[i] as number] as Uint8Array;
-        b.set(new Uint8Array(src.buffer, src.byteOffset + dataStart, dataEnd - dataStart), p);
-        p += dataEnd - dataStart;
+        if (dataEnd - dataStart < SHORT_CHUNK_BYTES) p = copyBytes(c.bytes.view(buffer[i] as number), src, dataStart, dataEnd, viewOf(b), b, p);
+        else {
+          b.set(new Uint8Array(src.buffer, src.byteOffset + dataStart, dataEnd - dataStart), p);
+          p += dataEnd - dataStart;
+        }
       }
       const lo = c.hashLo[i] as number;
       const hi = c.hashHi[i] as number;
@@ -172,6 +176,25 @@ export class RawChunkRun implements EncodedChunks {
     }
     w.advance(p);
   }
+}
+
+/**
+ * Chunks shorter than this are copied a word at a time (copyBytes): a native copy costs a view of the
+ * source and a call, more than a short chunk's words (a counter's chunk of 120 samples takes a few tens
+ * of bytes). Measured: equal at about 128 bytes, the word loop 2-5x faster at 16-64.
+ */
+const SHORT_CHUNK_BYTES = 128;
+
+/** The DataView of the frame buffer written last (a frame's series are all written into one). */
+let outBuffer: Uint8Array | undefined;
+let outView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+function viewOf(b: Uint8Array): DataView<ArrayBufferLike> {
+  if (b !== outBuffer) {
+    outBuffer = b;
+    outView = new DataView(b.buffer, b.byteOffset, b.length);
+  }
+  return outView;
 }
 
 /** Series.chunks (2), AggrChunk.min_time (1), max_time (2) and raw (3), Chunk.data (2): tags as written. */

@@ -38,20 +38,28 @@ export class SeriesRows {
   readonly #columns: RawChunkColumns[] = [];
   /** Aggregate chunks of the series that have them (downsampled blocks). */
   readonly #aggr = new Map<number, AggrChunk[]>();
-  /** The order keys of the last series added and of the one being added. */
-  #prevKeys = new Float64Array(16);
+  /** The order keys of the last series added and of the one being added (views of one buffer). */
+  #prevKeys: Float64Array;
   #prevLength = 0;
-  #keys = new Float64Array(16);
+  #keys: Float64Array;
 
-  /** `series`: how many series the block may add (its postings), so that the rows are allocated once. */
+  /**
+   * `series`: how many series the block may add (its postings), so that the rows are allocated once.
+   * The columns are views of one buffer (a typed array of its own costs a backing store each, which a
+   * query pays for every block it reads).
+   */
   constructor(mapping: LabelMapping, series: number) {
     this.#mapping = mapping;
     const n = Math.max(1, series) + 1;
-    this.#labelStart = new Uint32Array(n + 1);
-    this.#labelRefs = new Uint32Array(n * 16);
-    this.#batch = new Uint32Array(n);
-    this.#from = new Uint32Array(n);
-    this.#to = new Uint32Array(n);
+    const rows = new ArrayBuffer(4 * (4 * n + 16 * n));
+    this.#labelStart = new Uint32Array(rows, 0, n);
+    this.#batch = new Uint32Array(rows, 4 * n, n);
+    this.#from = new Uint32Array(rows, 8 * n, n);
+    this.#to = new Uint32Array(rows, 12 * n, n);
+    this.#labelRefs = new Uint32Array(rows, 16 * n, 16 * n);
+    const keys = new ArrayBuffer(2 * 16 * 8);
+    this.#prevKeys = new Float64Array(keys, 0, 16);
+    this.#keys = new Float64Array(keys, 16 * 8, 16);
   }
 
   /** Adds entry `e` of `cols` as the next series (without chunks yet); returns its index. */
