@@ -1,23 +1,23 @@
 // PrometheusStore with a stand-in Prometheus: how the remote read and the order check overlap.
-import { type CallContext, ProtoWriter, seriesRequest } from '@strata/storeapi';
+import { type CallContext, ProtoWriter, putVarint32, seriesRequest } from '@strata/storeapi';
 import { crc32c, Labels } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { STREAMED_CONTENT_TYPE } from './remoteread.js';
-import { ORDER_CHECK_AFTER_SERIES, PrometheusStore, withExternal } from './store.js';
+import { ORDER_CHECK_AFTER_BYTES, ORDER_CHECK_AFTER_SERIES, PrometheusStore, withExternal } from './store.js';
 
 /** One streamed remote-read frame holding the series `job="<name>"` (and `labels`) with one XOR chunk. */
-function frame(name: string, labels: Record<string, string> = {}): Buffer {
+function frame(name: string, labels: Record<string, string> = {}, chunk: Uint8Array = Buffer.from([0, 1, 2])): Buffer {
   const w = new ProtoWriter();
   w.fork(1);
   for (const l of Labels.from({ ...labels, job: name })) w.fork(1).string(1, l.name).string(2, l.value).ldelim();
-  w.fork(2).int64(1, 1000).int64(2, 2000).uint32(3, 1).bytes(4, Buffer.from([0, 1, 2])).ldelim();
+  w.fork(2).int64(1, 1000).int64(2, 2000).uint32(3, 1).bytes(4, chunk).ldelim();
   w.ldelim();
   const payload = w.finish();
-  const head = Buffer.alloc(5);
-  head[0] = payload.length; // < 128: a one-byte varint
-  head.writeUInt32BE(crc32c(payload) >>> 0, 1);
-  return Buffer.concat([head, payload]);
+  const head = Buffer.alloc(9);
+  const p = putVarint32(head, 0, payload.length);
+  head.writeUInt32BE(crc32c(payload) >>> 0, p);
+  return Buffer.concat([head.subarray(0, p + 4), payload]);
 }
 
 describe('PrometheusStore.series', () => {
@@ -85,6 +85,37 @@ describe('PrometheusStore.series, a short response', () => {
     }
     expect(got).toEqual(['job=a,k=2,replica=r0', 'job=a,replica=r0', 'job=b,replica=r0']);
     expect(asked).toBe(false);
+  });
+});
+
+describe('PrometheusStore.series, a few large series', () => {
+  it('asks Prometheus about their order once ORDER_CHECK_AFTER_BYTES have been read, not after ORDER_CHECK_AFTER_SERIES', async () => {
+    let askedAfter = -1;
+    let framesSent = 0;
+    const big = Buffer.alloc(ORDER_CHECK_AFTER_BYTES / 2);
+    const prometheus = {
+      async remoteRead(): Promise<RemoteReadResponse> {
+        async function* body() {
+          for (const n of ['a', 'b', 'c', 'd']) {
+            framesSent++;
+            yield frame(n, {}, big);
+          }
+        }
+        return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {}, recycle: () => {} };
+      },
+      async labelNames() {
+        askedAfter = framesSent;
+        return ['job'];
+      },
+    } as unknown as PrometheusClient;
+    const store = new PrometheusStore({ prometheus, state: () => ({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 }) });
+    const got: string[] = [];
+    for await (const f of store.series(seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: 2, name: 'job', value: '.+' }] }), { signal: new AbortController().signal })) {
+      if ('series' in f) got.push(Labels.from(f.series.labels).toString());
+    }
+    expect(got).toEqual(['a', 'b', 'c', 'd'].map((job) => `{job="${job}", replica="r0"}`));
+    // The second series' chunks reach the threshold; it is known to be whole once the third begins.
+    expect(askedAfter).toBe(3);
   });
 });
 
