@@ -5,7 +5,7 @@ export { parseDuration } from './parser/literals.js';
 export { FUNCTIONS, type FunctionDef } from './parser/functions.js';
 export { Engine, type EngineOptions, type QueryOptions } from './engine/engine.js';
 export { EvalError, TooManySamplesError, QueryTimeoutError, QueryCanceledError } from './engine/errors.js';
-export type { Queryable, Querier, SelectHints, SeriesSet } from './storage.js';
+export type { Queryable, Querier, SelectHints, SelectRequest, SeriesSet } from './storage.js';
 export { MemoryStorage } from './storage/memory.js';
 export type * from './value.js';
 export { PackedSeriesPoints } from './points.js';

@@ -26,8 +26,19 @@ export interface SeriesSet {
   readonly warnings?: readonly string[];
 }
 
+/** One selection of a query: its hints and matchers. */
+export interface SelectRequest {
+  readonly hints: SelectHints;
+  readonly matchers: readonly Matcher[];
+}
+
 export interface Querier {
   select(hints: SelectHints, matchers: readonly Matcher[], signal?: AbortSignal): Promise<SeriesSet>;
+  /**
+   * Every selection of a query at once, in order, for a storage that can serve several with one read
+   * (the querier asks its stores once for `a / b`); without it, each is selected on its own.
+   */
+  selectAll?(selections: readonly SelectRequest[], signal?: AbortSignal): Promise<SeriesSet[]>;
   labelNames?(matchers: readonly Matcher[], signal?: AbortSignal): Promise<string[]>;
   labelValues?(name: string, matchers: readonly Matcher[], signal?: AbortSignal): Promise<string[]>;
   close(): void | Promise<void>;

@@ -1,7 +1,7 @@
 import { dedupReplicas, splitOverlapping, type DedupFunc } from '@strata/dedup';
-import type { Querier, Queryable, SelectHints, SeriesSet } from '@strata/promql';
+import type { Querier, Queryable, SelectHints, SelectRequest, SeriesSet } from '@strata/promql';
 import { addQueryStats, Aggr, PartialResponseStrategy, seriesRequest, seriesRequestHints, type QueryStats } from '@strata/storeapi';
-import { ChainMergeIterator, type Labels, type Matcher, type SampleIterator, type Series } from '@strata/tsdb';
+import { alternationOf, ChainMergeIterator, Matcher, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
 import { chunkRunSeries } from './chunks.js';
 import type { EndpointFilter, ProxyStore } from './proxy/proxy.js';
 import { fromMatcher } from './proxy/proxy.js';
@@ -25,7 +25,8 @@ export interface ReadOptions {
 /**
  * The PromQL engine's view of every endpoint: a select fans out through the proxy, removing replica
  * labels at the source when deduplicating, then splits each series' overlapping chunks into
- * replicas and merges them with the penalty (or chain) algorithm, as Thanos' querier does.
+ * replicas and merges them with the penalty (or chain) algorithm, as Thanos' querier does. Selections
+ * that differ only in their metric name (`errors / total`) are read with one call to each endpoint.
  */
 export class StoreQueryable implements Queryable {
   constructor(
@@ -36,11 +37,49 @@ export class StoreQueryable implements Queryable {
   querier(): Querier {
     return {
       select: (hints, matchers, signal) => this.#select(hints, matchers, signal ?? new AbortController().signal),
+      selectAll: (selections, signal) => this.#selectAll(selections, signal ?? new AbortController().signal),
       close: () => {},
     };
   }
 
   async #select(hints: SelectHints, matchers: readonly Matcher[], signal: AbortSignal): Promise<SeriesSet> {
+    const series: Series[] = [];
+    const warnings = await this.#read(hints, matchers, signal, (s) => series.push(s));
+    return { series, warnings };
+  }
+
+  /**
+   * Each group of selections that differ only in their metric name as one selection of all those names
+   * (`__name__=~"a|b"`, which stores look up as a set), its series handed back to each by name: one call
+   * per endpoint instead of one per selection, each of which costs every endpoint a request of its own
+   * (a sidecar's remote read, a store gateway's pass over its blocks).
+   */
+  async #selectAll(selections: readonly SelectRequest[], signal: AbortSignal): Promise<SeriesSet[]> {
+    const out: SeriesSet[] = new Array<SeriesSet>(selections.length);
+    await Promise.all(
+      sameButMetricName(selections).map(async (group) => {
+        const first = selections[group[0] as number] as SelectRequest;
+        if (group.length === 1) {
+          out[group[0] as number] = await this.#select(first.hints, first.matchers, signal);
+          return;
+        }
+        const byName = new Map<string, Series[]>();
+        for (const i of group) {
+          const name = metricNameOf(selections[i] as SelectRequest) as string;
+          let series = byName.get(name);
+          if (series === undefined) byName.set(name, (series = []));
+          out[i] = { series };
+        }
+        const matchers = [...first.matchers.filter((m) => m.name !== METRIC_NAME), new Matcher('=~', METRIC_NAME, alternationOf([...byName.keys()]))];
+        const warnings = await this.#read(first.hints, matchers, signal, (s) => byName.get(s.labels.get(METRIC_NAME))?.push(s));
+        for (const i of group) out[i] = { series: (out[i] as SeriesSet).series, warnings };
+      }),
+    );
+    return out;
+  }
+
+  /** Reads one selection through the proxy, handing each merged (and deduplicated) series to `onSeries`; returns the warnings. */
+  async #read(hints: SelectHints, matchers: readonly Matcher[], signal: AbortSignal, onSeries: (s: Series) => void): Promise<string[]> {
     const dedup = this.opts.dedup && this.opts.replicaLabels.length > 0;
     const req = seriesRequest({
       minTime: hints.start,
@@ -58,21 +97,20 @@ export class StoreQueryable implements Queryable {
       ...(this.opts.costs !== undefined ? { hints: seriesRequestHints(true) } : {}),
     });
     // Each series is merged as soon as every endpoint has sent its part, while the rest still arrives.
-    const series: Series[] = [];
     const { warnings, stats } = await this.proxy.streamSeries(
       req,
       signal,
       (s) => {
         // Overlapping chunks are replicas (or overlapping blocks): split into runs that do not overlap.
         const runs = splitOverlapping(s.chunks).map((run) => chunkRunSeries(s.labels, run, req.aggregates));
-        if (runs.length === 1) series.push(runs[0] as Series);
-        else if (!dedup) series.push(new ChainedSeries(s.labels, runs));
-        else if (runs.length > 1) series.push(dedupReplicas(runs, this.opts.dedupFunc, hints.func));
+        if (runs.length === 1) onSeries(runs[0] as Series);
+        else if (!dedup) onSeries(new ChainedSeries(s.labels, runs));
+        else if (runs.length > 1) onSeries(dedupReplicas(runs, this.opts.dedupFunc, hints.func));
       },
       this.opts.endpointFilter,
     );
     if (this.opts.costs !== undefined) addQueryStats(this.opts.costs, stats);
-    return { series, warnings };
+    return warnings;
   }
 
   /** Thanos' resolution choice: the requested max, or step/5 with auto; rate-like functions need ≥ 2 samples per range. */
@@ -90,6 +128,39 @@ export class StoreQueryable implements Queryable {
 const RESPONSE_BATCH_SIZE = 64;
 
 const NEEDS_TWO_SAMPLES = new Set(['rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'predict_linear', 'holt_winters', 'double_exponential_smoothing']);
+
+const METRIC_NAME = '__name__';
+
+/** The metric name a selection asks for with `__name__="…"`, its only name matcher; else undefined. */
+function metricNameOf(s: SelectRequest): string | undefined {
+  const names = s.matchers.filter((m) => m.name === METRIC_NAME);
+  return names.length === 1 && (names[0] as Matcher).type === '=' ? (names[0] as Matcher).value : undefined;
+}
+
+/**
+ * Groups of selections (indexes, in order) that one read can serve: the same request to the stores
+ * (time range, step, range, function) and the same matchers but for their metric names.
+ */
+function sameButMetricName(selections: readonly SelectRequest[]): number[][] {
+  const groups = new Map<string, number[]>();
+  const out: number[][] = [];
+  selections.forEach((s, i) => {
+    if (metricNameOf(s) === undefined) {
+      out.push([i]);
+      return;
+    }
+    const { start, end, step, range, func } = s.hints;
+    const others = s.matchers.filter((m) => m.name !== METRIC_NAME).map((m) => `${m.name}\u0000${m.type}\u0000${m.value}`);
+    const key = JSON.stringify([start, end, step, range, func, others.sort()]);
+    let group = groups.get(key);
+    if (group === undefined) {
+      groups.set(key, (group = []));
+      out.push(group);
+    }
+    group.push(i);
+  });
+  return out;
+}
 
 /** Which downsampled aggregates a function reads (Thanos' aggrsFromFunc). */
 export function aggregatesFor(func: string): Aggr[] {

@@ -1,6 +1,7 @@
 export * from './labels/labels.js';
 export * from './labels/matcher.js';
 export * from './labels/regexp.js';
+export { alternationOf } from './labels/setmatches.js';
 export * from './chunkenc/chunk.js';
 export * from './series.js';
 export * from './arrays.js';

@@ -109,7 +109,10 @@ export class Engine {
         const selectSignal = AbortSignal.any([timeout, ...(signal ? [signal] : [])]);
         let sets: SeriesSet[];
         try {
-          sets = await Promise.all(selections.map((s) => (querier as Querier).select(s.hints, s.vs.matchers, selectSignal)));
+          const all = querier.selectAll?.bind(querier);
+          sets = all
+            ? await all(selections.map((s) => ({ hints: s.hints, matchers: s.vs.matchers })), selectSignal)
+            : await Promise.all(selections.map((s) => (querier as Querier).select(s.hints, s.vs.matchers, selectSignal)));
         } catch (e) {
           if (signal?.aborted === true) throw new QueryCanceledError(where);
           if (timeout.aborted) throw new QueryTimeoutError(where);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Matcher } from './matcher.js';
 import { compileAnchored } from './regexp.js';
-import { literalAlternatives } from './setmatches.js';
+import { alternationOf, literalAlternatives } from './setmatches.js';
 
 describe('literalAlternatives', () => {
   it('finds the values of alternations of literals', () => {
@@ -41,5 +41,17 @@ describe('literalAlternatives', () => {
     expect(new Matcher('!~', 'a', 'x|y').setMatches()).toBeUndefined();
     expect(new Matcher('!=', 'a', 'x').setMatches()).toBeUndefined();
     expect(new Matcher('=~', 'a', 'x.*').setMatches()).toBeUndefined();
+  });
+});
+
+describe('alternationOf', () => {
+  it('writes a regex that is the set of its values again, metacharacters and UTF-8 included', () => {
+    const values = ['demo_disk_usage_bytes', 'a.b', 'x|y', '(g)', '$^', 'back\\slash', 'q?*+', '[c]{2}', 'ünïcode.métric', ''];
+    const pattern = alternationOf(values);
+    expect(literalAlternatives(pattern)).toEqual(values);
+    const m = new Matcher('=~', '__name__', pattern);
+    const re = compileAnchored(pattern);
+    for (const v of values) expect([m.matches(v), re.test(v)]).toEqual([true, true]);
+    for (const v of ['aXb', 'x', 'g', 'demo_disk_usage_bytesX', 'back\\\\slash']) expect([m.matches(v), re.test(v)]).toEqual([false, false]);
   });
 });

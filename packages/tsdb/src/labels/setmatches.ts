@@ -39,6 +39,11 @@ export function literalAlternatives(pattern: string): string[] | undefined {
   return [...values];
 }
 
+/** The regex matching exactly `values` (Go's regexp.QuoteMeta of each, alternated): a set again for literalAlternatives. */
+export function alternationOf(values: readonly string[]): string {
+  return values.map((v) => v.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&')).join('|');
+}
+
 /** The inside of `(…)` or `(?:…)` around the whole pattern. */
 function withoutOuterGroup(pattern: string): string {
   const open = pattern.startsWith('(?:') ? 3 : pattern.startsWith('(') && pattern[1] !== '?' ? 1 : 0;
