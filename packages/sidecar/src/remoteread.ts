@@ -362,18 +362,19 @@ export async function* readFramePieces(body: AsyncIterable<Uint8Array>, maxFrame
     }
     while (pos < buf.length) {
       let len = 0;
-      let shift = 0;
+      // The weight of the next 7 bits (a multiplication: `2 ** shift` with a variable shift calls pow).
+      let scale = 1;
       let p = pos;
       let complete = false;
       while (p < buf.length) {
         const b = buf[p++]!;
-        len += (b & 0x7f) * 2 ** shift;
-        shift += 7;
+        len += (b & 0x7f) * scale;
+        scale *= 128;
         if (b < 0x80) {
           complete = true;
           break;
         }
-        if (shift > 35) throw new Error(`remote read: bad frame length varint at byte ${offset}`);
+        if (scale > 2 ** 35) throw new Error(`remote read: bad frame length varint at byte ${offset}`);
       }
       if (complete && len > maxFrameBytes) throw new Error(`remote read: frame of ${len} bytes at byte ${offset} exceeds the ${maxFrameBytes}-byte limit`);
       if (!complete || buf.length - p < 4) {
