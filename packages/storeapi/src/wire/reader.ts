@@ -42,6 +42,11 @@ export const WireType = { Varint: 0, Fixed64: 1, LengthDelimited: 2, Fixed32: 5 
 
 export class ProtoReader {
   readonly #buf: Buffer;
+  /** A DataView over `#buf`, made when first asked for and shared with sub-readers. */
+  #view: DataView | undefined;
+  /** `#buf.buffer` and `#buf.byteOffset`, read once (a Buffer's getters cost more than a view made from them) and shared with sub-readers. */
+  #arrayBuffer: ArrayBufferLike | undefined;
+  #byteOffset = 0;
   pos: number;
   readonly end: number;
 
@@ -54,6 +59,12 @@ export class ProtoReader {
   /** The whole underlying buffer: the ranges `delimited()` returns index into it. */
   get source(): Buffer {
     return this.#buf;
+  }
+
+  /** `source` as a DataView (at the same offsets), for comparing several bytes at a time. */
+  get view(): DataView {
+    const b = this.#buf;
+    return (this.#view ??= new DataView(b.buffer, b.byteOffset, b.byteLength));
   }
 
   get done(): boolean {
@@ -178,8 +189,12 @@ export class ProtoReader {
   /** `bytes()` as a plain Uint8Array view, which costs a fraction of a Buffer view to make: for chunk data, one per chunk of a query. */
   bytesView(): Uint8Array {
     const s = this.#content();
-    const b = this.#buf;
-    return new Uint8Array(b.buffer, b.byteOffset + s, this.pos - s);
+    let ab = this.#arrayBuffer;
+    if (ab === undefined) {
+      ab = this.#arrayBuffer = this.#buf.buffer;
+      this.#byteOffset = this.#buf.byteOffset;
+    }
+    return new Uint8Array(ab, this.#byteOffset + s, this.pos - s);
   }
 
   /** A string field; short ASCII strings seen recently (label names, frequent values) are not decoded again. */
@@ -216,7 +231,11 @@ export class ProtoReader {
   /** A reader over an embedded message. */
   sub(): ProtoReader {
     const [s, e] = this.delimited();
-    return new ProtoReader(this.#buf, s, e);
+    const sub = new ProtoReader(this.#buf, s, e);
+    sub.#view = this.#view;
+    sub.#arrayBuffer = this.#arrayBuffer;
+    sub.#byteOffset = this.#byteOffset;
+    return sub;
   }
 
   /** Repeated uint32/enum field, packed or not. */
@@ -232,20 +251,23 @@ export class ProtoReader {
     this.pos = save;
   }
 
+  /** Moves past a varint, checking it as `uint64()` would without building its value (small enough to be inlined where `skip` is not). */
+  skipVarint(): void {
+    const b = this.#buf;
+    let p = this.pos;
+    for (let n = 0; ; n++) {
+      if (p >= this.end) this.#fail('truncated varint');
+      if (n === 10) this.#fail('varint longer than 10 bytes');
+      if (b[p++]! < 0x80) break;
+    }
+    this.pos = p;
+  }
+
   skip(wireType: number): void {
     switch (wireType) {
-      case WireType.Varint: {
-        // Only the length matters: no value (and no [lo, hi] pair) is built.
-        const b = this.#buf;
-        let p = this.pos;
-        for (let n = 0; ; n++) {
-          if (p >= this.end) this.#fail('truncated varint');
-          if (n === 10) this.#fail('varint longer than 10 bytes');
-          if (b[p++]! < 0x80) break;
-        }
-        this.pos = p;
+      case WireType.Varint:
+        this.skipVarint();
         return;
-      }
       case WireType.Fixed64:
         this.pos += 8;
         break;
