@@ -86,6 +86,24 @@ export class RawChunkColumns {
   }
 }
 
+/** Bytes of rows [from, to) of `c` as `Series.chunks` fields. */
+function rowsSize(c: RawChunkColumns, from: number, to: number): number {
+  let size = 0;
+  for (let i = from; i < to; i++) {
+    const n = c.aggrSize[i] as number;
+    size += 1 + varint32Size(n) + n;
+  }
+  return size;
+}
+
+/** Chunk bytes (data only) of rows [from, to) of `c`. */
+function rowsDataBytes(c: RawChunkColumns, from: number, to: number): number {
+  const { start, end } = c.bytes;
+  let n = 0;
+  for (let i = from; i < to; i++) n += (end[i] as number) - (start[i] as number);
+  return n;
+}
+
 /** A series' raw chunks: rows [from, to) of a batch's columns, in time order. */
 export class RawChunkRun implements EncodedChunks {
   readonly size: number;
@@ -96,12 +114,7 @@ export class RawChunkRun implements EncodedChunks {
     readonly from: number,
     readonly to: number,
   ) {
-    let size = 0;
-    for (let i = from; i < to; i++) {
-      const n = columns.aggrSize[i] as number;
-      size += 1 + varint32Size(n) + n;
-    }
-    this.size = size;
+    this.size = rowsSize(columns, from, to);
   }
 
   get count(): number {
@@ -118,10 +131,7 @@ export class RawChunkRun implements EncodedChunks {
 
   /** Chunk bytes (data only), for the fetched-size metrics. */
   get dataBytes(): number {
-    const { start, end } = this.columns.bytes;
-    let n = 0;
-    for (let i = this.from; i < this.to; i++) n += (end[i] as number) - (start[i] as number);
-    return n;
+    return rowsDataBytes(this.columns, this.from, this.to);
   }
 
   /**
@@ -140,42 +150,42 @@ export class RawChunkRun implements EncodedChunks {
     return out;
   }
 
-  /**
-   * Writes each chunk as a `Series.chunks` field (2), straight into the writer's buffer: the run's size
-   * is known, so one `room()` covers it and no field costs a call.
-   */
+  /** Writes each chunk as a `Series.chunks` field (2), straight into the writer's buffer: the run's size is known, so one `room()` covers it. */
   write(w: ProtoWriter): void {
-    const c = this.columns;
-    const { buffers, buffer, start, end } = c.bytes;
     const b = w.room(this.size);
-    let p = w.pos;
-    for (let i = this.from; i < this.to; i++) {
-      const dataStart = start[i] as number;
-      const dataEnd = end[i] as number;
-      b[p++] = SERIES_CHUNKS_TAG;
-      p = putVarint32(b, p, c.aggrSize[i] as number);
-      p = putInt64Field(b, p, AGGR_MIN_TIME_TAG, c.minTime[i] as number);
-      p = putInt64Field(b, p, AGGR_MAX_TIME_TAG, c.maxTime[i] as number);
-      b[p++] = AGGR_RAW_TAG;
-      p = putVarint32(b, p, c.chunkSize[i] as number);
-      if (dataEnd > dataStart) {
-        b[p++] = CHUNK_DATA_TAG;
-        p = putVarint32(b, p, dataEnd - dataStart);
-        const src = buffers[buffer[i] as number] as Uint8Array;
-        if (dataEnd - dataStart < SHORT_CHUNK_BYTES) p = copyBytes(c.bytes.view(buffer[i] as number), src, dataStart, dataEnd, viewOf(b), b, p);
-        else {
-          b.set(new Uint8Array(src.buffer, src.byteOffset + dataStart, dataEnd - dataStart), p);
-          p += dataEnd - dataStart;
-        }
-      }
-      const lo = c.hashLo[i] as number;
-      const hi = c.hashHi[i] as number;
-      if (lo === 0 && hi === 0) continue;
-      b[p++] = HASH_TAG;
-      p = putVarint64(b, p, lo, hi);
-    }
-    w.advance(p);
+    w.advance(writeRows(b, w.pos, this.columns, this.from, this.to));
   }
+}
+
+/** Writes rows [from, to) of `c` as `Series.chunks` fields at `b[p]` (room made); returns the position after them. */
+function writeRows(b: Buffer, p: number, c: RawChunkColumns, from: number, to: number): number {
+  const { buffers, buffer, start, end } = c.bytes;
+  for (let i = from; i < to; i++) {
+    const dataStart = start[i] as number;
+    const dataEnd = end[i] as number;
+    b[p++] = SERIES_CHUNKS_TAG;
+    p = putVarint32(b, p, c.aggrSize[i] as number);
+    p = putInt64Field(b, p, AGGR_MIN_TIME_TAG, c.minTime[i] as number);
+    p = putInt64Field(b, p, AGGR_MAX_TIME_TAG, c.maxTime[i] as number);
+    b[p++] = AGGR_RAW_TAG;
+    p = putVarint32(b, p, c.chunkSize[i] as number);
+    if (dataEnd > dataStart) {
+      b[p++] = CHUNK_DATA_TAG;
+      p = putVarint32(b, p, dataEnd - dataStart);
+      const src = buffers[buffer[i] as number] as Uint8Array;
+      if (dataEnd - dataStart < SHORT_CHUNK_BYTES) p = copyBytes(c.bytes.view(buffer[i] as number), src, dataStart, dataEnd, viewOf(b), b, p);
+      else {
+        b.set(new Uint8Array(src.buffer, src.byteOffset + dataStart, dataEnd - dataStart), p);
+        p += dataEnd - dataStart;
+      }
+    }
+    const lo = c.hashLo[i] as number;
+    const hi = c.hashHi[i] as number;
+    if (lo === 0 && hi === 0) continue;
+    b[p++] = HASH_TAG;
+    p = putVarint64(b, p, lo, hi);
+  }
+  return p;
 }
 
 /**
@@ -230,23 +240,49 @@ function putInt64Field(b: Uint8Array, p: number, tag: number, v: number): number
   return putVarint64(b, p, v - hi * TWO_32, hi >>> 0);
 }
 
-/** Several blocks' runs of one series, already in time order, written one after the other. */
+/**
+ * One series' chunks from several blocks (one after another, or replicas' interleaved), in time order:
+ * piece `k` is rows [from[k], to[k]) of columns[k]. Pieces, not a RawChunkRun each: interleaved
+ * replicas make a piece of nearly every chunk.
+ */
 export class RawChunkRuns implements EncodedChunks {
   readonly size: number;
 
-  constructor(readonly runs: readonly RawChunkRun[]) {
-    this.size = runs.reduce((n, r) => n + r.size, 0);
+  constructor(
+    readonly columns: readonly RawChunkColumns[],
+    readonly from: readonly number[],
+    readonly to: readonly number[],
+  ) {
+    let size = 0;
+    for (let k = 0; k < columns.length; k++) size += rowsSize(columns[k] as RawChunkColumns, from[k] as number, to[k] as number);
+    this.size = size;
+  }
+
+  /** The runs one after another. */
+  static of(runs: readonly RawChunkRun[]): RawChunkRuns {
+    return new RawChunkRuns(
+      runs.map((r) => r.columns),
+      runs.map((r) => r.from),
+      runs.map((r) => r.to),
+    );
   }
 
   get count(): number {
-    return this.runs.reduce((n, r) => n + r.count, 0);
+    let n = 0;
+    for (let k = 0; k < this.columns.length; k++) n += (this.to[k] as number) - (this.from[k] as number);
+    return n;
   }
 
   get dataBytes(): number {
-    return this.runs.reduce((n, r) => n + r.dataBytes, 0);
+    let n = 0;
+    for (let k = 0; k < this.columns.length; k++) n += rowsDataBytes(this.columns[k] as RawChunkColumns, this.from[k] as number, this.to[k] as number);
+    return n;
   }
 
   write(w: ProtoWriter): void {
-    for (const r of this.runs) r.write(w);
+    const b = w.room(this.size);
+    let p = w.pos;
+    for (let k = 0; k < this.columns.length; k++) p = writeRows(b, p, this.columns[k] as RawChunkColumns, this.from[k] as number, this.to[k] as number);
+    w.advance(p);
   }
 }
