@@ -48,7 +48,10 @@ export function readLabelTo(r: ProtoReader, end: number): Label {
     }
   }
   const label = decodeLabel(r, end);
-  for (let i = 0; i < n; i++) slotBytes[at + i] = b[s + i]!;
+  const frame = r.view;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) slotView.setInt32(at + i, frame.getInt32(s + i));
+  for (; i < n; i++) slotBytes[at + i] = b[s + i]!;
   slotLength[slot] = n;
   slotLabel[slot] = label;
   return label;

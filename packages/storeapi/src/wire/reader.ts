@@ -255,6 +255,16 @@ export class ProtoReader {
   skipVarint(): void {
     const b = this.#buf;
     let p = this.pos;
+    if (p + 10 <= this.end) {
+      // Ten bytes in the message (a chunk's hash takes nine or ten): no end check per byte.
+      for (let n = 0; n < 10; n++) {
+        if (b[p + n]! < 0x80) {
+          this.pos = p + n + 1;
+          return;
+        }
+      }
+      this.#fail('varint longer than 10 bytes');
+    }
     for (let n = 0; ; n++) {
       if (p >= this.end) this.#fail('truncated varint');
       if (n === 10) this.#fail('varint longer than 10 bytes');
