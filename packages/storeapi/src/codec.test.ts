@@ -273,7 +273,7 @@ describe('codec vs protobufjs on the .proto files', () => {
     // A hash whose varint runs past its chunk fails the frame when it is decoded, not when the hash is read.
     const bad = Buffer.from(new ProtoWriter().fork(1).fork(2).fork(3).uint64(3, 2n ** 63n).ldelim().ldelim().ldelim().finish());
     bad[bad.length - 1] |= 0x80;
-    expect(() => codec.decodeSeriesResponse(bad)).toThrow(/truncated|beyond/);
+    expect(() => codec.decodeSeriesResponse(bad)).toThrow(/truncated|beyond|longer than 10 bytes/);
   });
 
   it('Info, LabelNames and LabelValues messages', () => {
