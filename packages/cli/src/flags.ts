@@ -24,3 +24,9 @@ export function parseTime(s: string, now = Date.now()): number {
   if (Number.isNaN(t)) throw new Error(`invalid time ${JSON.stringify(s)}: want RFC3339, Unix seconds or a relative duration like -2w`);
   return t;
 }
+
+/** A path prefix as given (`thanos`, `/thanos/`) in the form routes and links use: `/thanos`; '' for none. */
+export function parseUrlPath(p: string): string {
+  const trimmed = p.replace(/^\/+|\/+$/g, '');
+  return trimmed === '' ? '' : `/${trimmed}`;
+}

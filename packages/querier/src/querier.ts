@@ -4,7 +4,7 @@ import { serveStore, type ServingStore } from '@strata/storeapi';
 import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { apiPlugin } from './api/plugin.js';
-import { uiPlugin } from './ui/plugin.js';
+import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import { EndpointSet } from './endpoints/endpointset.js';
 import { ProxyStore } from './proxy/proxy.js';
 
@@ -40,6 +40,8 @@ export interface QuerierConfig {
   storeResponseTimeoutMs?: number;
   /** --web.route-prefix */
   routePrefix?: string;
+  /** --web.external-prefix and --web.prefix-header, for the web UI. */
+  ui?: UiOptions;
   /** Endpoint Info refresh interval (ms). */
   endpointRefreshMs?: number;
   logger?: Logger;
@@ -101,7 +103,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
           },
           flags: cfg.flags ?? {},
         }),
-        uiPlugin,
+        uiPlugin(cfg.ui),
       ],
     });
   } catch (e) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { start } from '@strata/querier';
-import { parseDuration } from '../flags.js';
+import { parseDuration, parseUrlPath } from '../flags.js';
 import { flagValues, loggerFromFlags, repeatable, runUntilSignal, withLogFlags } from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
@@ -23,7 +23,9 @@ export function register(program: Command): void {
     .option('--query.auto-downsampling', 'read downsampled data as the step allows (max_source_resolution=auto)', false)
     .option('--query.promql-compat <version>', 'PromQL semantics: 3 (current Prometheus) or 2 (Prometheus 2.x)', '3')
     .option('--store.response-timeout <duration>', 'give up on an endpoint that does not answer a request within this time (0 = never)', '0')
-    .option('--web.route-prefix <path>', 'prefix for all HTTP routes', '');
+    .option('--web.route-prefix <path>', 'prefix for all HTTP routes (default: --web.external-prefix)')
+    .option('--web.external-prefix <path>', 'path the querier is reached under through a reverse proxy, where the web UI calls the API', '')
+    .option('--web.prefix-header <name>', 'request header (such as X-Forwarded-Prefix) giving that path per request; ignored with --web.external-prefix', '');
   withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
@@ -33,7 +35,10 @@ export function register(program: Command): void {
     const endpoints = o.endpoint as string[];
     const sdFiles = o['endpoint.sdFiles'] as string[];
     if (endpoints.length === 0 && sdFiles.length === 0) logger.warn('no --endpoint or --endpoint.sd-files given: every query will be empty');
-    const prefix = String(o['web.routePrefix']);
+    const externalPrefix = parseUrlPath(String(o['web.externalPrefix']));
+    const prefixHeader = String(o['web.prefixHeader']);
+    // As in Thanos and Prometheus, routes are served under the external prefix unless told otherwise.
+    const prefix = parseUrlPath(String(o['web.routePrefix'] ?? '')) || externalPrefix;
     const querier = await start({
       httpAddress: String(o.httpAddress),
       grpcAddress: String(o.grpcAddress),
@@ -50,6 +55,7 @@ export function register(program: Command): void {
       promqlCompat: compat === '2' ? 2 : 3,
       storeResponseTimeoutMs: parseDuration(String(o['store.responseTimeout'])),
       ...(prefix !== '' ? { routePrefix: prefix } : {}),
+      ui: { ...(externalPrefix !== '' ? { externalPrefix } : {}), ...(prefixHeader !== '' ? { prefixHeader } : {}) },
       logger,
       flags: flagValues(cmd),
     });
@@ -63,3 +69,4 @@ function positiveInt(v: unknown, flag: string): number {
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, not ${String(v)}`);
   return n;
 }
+

@@ -1,8 +1,13 @@
 /**
  * The querier's web UI: one self-contained page (no build step, no external assets) to run PromQL
  * against the API, as a table or a line graph, and to see the StoreAPI endpoints and their health.
+ * `externalPrefix`: the path the browser reaches the querier under (Thanos' --web.external-prefix or
+ * --web.prefix-header), which its API calls then use; without one they are made relative to the page.
  */
-export const UI_HTML = `<!doctype html>
+export function uiHtml(externalPrefix: string | undefined): string {
+  // As a script literal: a prefix from a request header must not be able to close the script.
+  const external = JSON.stringify(externalPrefix?.replace(/\/+$/, '') ?? null).replace(/</g, '\\u003c');
+  return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Strata</title>
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <style>
@@ -31,7 +36,7 @@ table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px
 </main>
 <script>
 const $ = (id) => document.getElementById(id);
-const api = location.pathname.replace(/\\/(graph|stores)?$/, '') + '/api/v1/';
+const api = (${external} ?? location.pathname.replace(/\\/(graph|stores)?$/, '')) + '/api/v1/';
 function show(s) { $('query').hidden = s !== 'query'; $('stores').hidden = s !== 'stores'; if (s === 'stores') stores(); }
 function dur(s) { const m = /^(\\d+)(s|m|h|d|w)$/.exec(s); if (!m) throw new Error('range must look like 30m, 6h or 2d'); return m[1] * {s:1,m:60,h:3600,d:86400,w:604800}[m[2]]; }
 function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c])); }
@@ -86,3 +91,4 @@ if (linked.get('expr')) run();
 $('expr').onkeydown = (e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); run(); } };
 show(location.hash === '#stores' ? 'stores' : 'query');
 </script></body></html>`;
+}

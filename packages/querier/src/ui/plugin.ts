@@ -1,10 +1,25 @@
-import type { FastifyPluginAsync } from 'fastify';
-import { UI_HTML } from './page.js';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { uiHtml } from './page.js';
+
+export interface UiOptions {
+  /** --web.external-prefix: the path a reverse proxy serves the querier under, for the page's API calls. */
+  externalPrefix?: string;
+  /** --web.prefix-header: a request header that carries that path (ignored with an external prefix). */
+  prefixHeader?: string;
+}
 
 /** Serves the web UI at `/` (and `/graph`, where Prometheus users look for it). */
-export const uiPlugin: FastifyPluginAsync = async (app) => {
-  const page = async (_req: unknown, reply: import('fastify').FastifyReply) => reply.type('text/html; charset=utf-8').send(UI_HTML);
-  app.get('/', { schema: {} }, page);
-  app.get('/graph', { schema: {} }, page);
-  app.get('/stores', { schema: {} }, page);
-};
+export function uiPlugin(opts: UiOptions = {}): FastifyPluginAsync {
+  const fixed = opts.externalPrefix !== undefined ? uiHtml(opts.externalPrefix) : undefined;
+  const header = opts.prefixHeader?.toLowerCase();
+  const prefixOf = (req: FastifyRequest): string | undefined => {
+    const v = header !== undefined ? req.headers[header] : undefined;
+    return typeof v === 'string' ? v : undefined;
+  };
+  return async (app) => {
+    const page = async (req: FastifyRequest, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(fixed ?? uiHtml(prefixOf(req)));
+    app.get('/', { schema: {} }, page);
+    app.get('/graph', { schema: {} }, page);
+    app.get('/stores', { schema: {} }, page);
+  };
+}

@@ -1,20 +1,47 @@
 import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { uiPlugin } from './plugin.js';
+import { uiPlugin, type UiOptions } from './plugin.js';
+
+async function appWith(ui: UiOptions, routePrefix?: string) {
+  const registry = new Registry();
+  return buildHttpApp({ registry, prober: new Prober('test', registry), logger: createLogger({ write: () => {} }), plugins: [uiPlugin(ui)], ...(routePrefix ? { routePrefix } : {}) });
+}
+
+/** The API base the page's script computes, evaluated as a browser would at `pathname`. */
+function apiBase(html: string, pathname: string): string {
+  const line = /const api = (.*);/.exec(html)?.[1];
+  if (line === undefined) throw new Error('no API base in the page');
+  return new Function('location', `return ${line};`)({ pathname }) as string;
+}
 
 describe('web UI', () => {
   it('serves the query page where Prometheus users look for it, under the route prefix', async () => {
-    const registry = new Registry();
-    const app = await buildHttpApp({ registry, prober: new Prober('test', registry), logger: createLogger({ write: () => {} }), plugins: [uiPlugin], routePrefix: '/strata' });
+    const app = await appWith({}, '/strata');
     for (const path of ['/strata/', '/strata/graph', '/strata/stores']) {
       const res = await app.inject(path);
       expect(res.statusCode, path).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
       expect(res.body).toContain('<title>Strata</title>');
     }
-    // The page finds the API relative to where it is served, so a route prefix works.
-    expect((await app.inject('/strata/graph')).body).toContain("'/api/v1/'");
+    // Without an external prefix the page finds the API relative to where it is served.
+    expect(apiBase((await app.inject('/strata/graph')).body, '/strata/graph')).toBe('/strata/api/v1/');
+    expect(apiBase((await app.inject('/strata/')).body, '/strata/')).toBe('/strata/api/v1/');
     await app.close();
+  });
+
+  it('calls the API under --web.external-prefix, or the prefix a proxy sends in --web.prefix-header', async () => {
+    const fixed = await appWith({ externalPrefix: '/proxy/thanos', prefixHeader: 'X-Forwarded-Prefix' });
+    const page = await fixed.inject({ url: '/graph', headers: { 'x-forwarded-prefix': '/other' } });
+    expect(apiBase(page.body, '/graph')).toBe('/proxy/thanos/api/v1/');
+    await fixed.close();
+
+    const dynamic = await appWith({ prefixHeader: 'X-Forwarded-Prefix' });
+    expect(apiBase((await dynamic.inject({ url: '/graph', headers: { 'x-forwarded-prefix': '/edge/' } })).body, '/graph')).toBe('/edge/api/v1/');
+    expect(apiBase((await dynamic.inject('/graph')).body, '/q/graph')).toBe('/q/api/v1/');
+    // A header cannot close the script it is written into.
+    const hostile = await dynamic.inject({ url: '/', headers: { 'x-forwarded-prefix': '</script><script>alert(1)</script>' } });
+    expect(hostile.body).not.toContain('<script>alert(1)');
+    await dynamic.close();
   });
 });
