@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { Relabeler } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, type Bucket } from '@strata/objstore';
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
-import { MAX_INT64, MIN_INT64, serveStore, type ServingStore } from '@strata/storeapi';
+import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketStore } from './bucketstore.js';
 import { IndexCache } from './cache.js';
@@ -21,6 +21,8 @@ export interface StoreConfig {
   dataDir: string;
   /** --grpc-address */
   grpcAddress: string;
+  /** --grpc-server-tls-cert, --grpc-server-tls-key, --grpc-server-tls-client-ca */
+  grpcTls?: ServerTLS;
   /** --http-address */
   httpAddress: string;
   /** --sync-block-duration (default 15m) */
@@ -128,7 +130,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     await syncer.sync();
     logger.info('initial bucket sync done', { blocks: store.blocks().length, seconds: ((performance.now() - started) / 1000).toFixed(3) });
     store.setReady();
-    grpc = await serveStore(store, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry) });
+    grpc = await serveStore(store, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
   } catch (e) {
     await http.close();
     await closeBlocks(store);
