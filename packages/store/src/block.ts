@@ -5,6 +5,7 @@ import { Encoding, IndexReader, type BlockMeta, type ByteRange, type Label, type
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
+import { carve } from './columns.js';
 import type { ChunkPool } from './chunkpool.js';
 import type { ChunksCache } from './chunkscache.js';
 import { chunkSizeHint, readChunks, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
@@ -56,7 +57,7 @@ export interface BlockOptions {
  * arrays, sized for a whole batch after a full one (so a large query does not grow four arrays per
  * batch), small at first (so a query of a few series does not allocate and clear a whole batch's
  * columns in every block). The four columns are views of one buffer: a typed array of its own costs
- * a backing store each (about half a microsecond), paid in every block a query reads.
+ * a backing store each, paid in every block a query reads (see carve).
  */
 class ChunkBatch {
   length = 0;
@@ -74,11 +75,11 @@ class ChunkBatch {
   }
 
   #allocate(capacity: number): void {
-    const buf = new ArrayBuffer(capacity * (3 * 8 + 4));
-    this.refs = new Float64Array(buf, 0, capacity);
-    this.minTimes = new Float64Array(buf, capacity * 8, capacity);
-    this.maxTimes = new Float64Array(buf, capacity * 16, capacity);
-    this.sizes = new Uint32Array(buf, capacity * 24, capacity);
+    const { buffer, at } = carve(capacity * (3 * 8 + 4));
+    this.refs = new Float64Array(buffer, at, capacity);
+    this.minTimes = new Float64Array(buffer, at + capacity * 8, capacity);
+    this.maxTimes = new Float64Array(buffer, at + capacity * 16, capacity);
+    this.sizes = new Uint32Array(buffer, at + capacity * 24, capacity);
   }
 
   push(ref: number, minTime: number, maxTime: number, size: number): void {

@@ -1,4 +1,5 @@
 import type { ChunkPool } from './chunkpool.js';
+import { carve } from './columns.js';
 import {
   checkChunkCrc,
   CorruptionError,
@@ -60,13 +61,13 @@ export class ReadChunks {
     readonly length: number,
     readonly pool?: ChunkPool,
   ) {
-    // Views of one buffer: a typed array of its own costs a backing store each, paid per read of every block.
-    const columns = new ArrayBuffer(length * (3 * 4 + 2 + 1));
-    this.buffer = new Uint32Array(columns, 0, length);
-    this.start = new Uint32Array(columns, length * 4, length);
-    this.end = new Uint32Array(columns, length * 8, length);
-    this.head = new Uint16Array(columns, length * 12, length);
-    this.encoding = new Uint8Array(columns, length * 14, length);
+    // Views of one carved buffer: a typed array of its own costs a backing store each, paid per read of every block.
+    const { buffer, at } = carve(length * (3 * 4 + 2 + 1));
+    this.buffer = new Uint32Array(buffer, at, length);
+    this.start = new Uint32Array(buffer, at + length * 4, length);
+    this.end = new Uint32Array(buffer, at + length * 8, length);
+    this.head = new Uint16Array(buffer, at + length * 12, length);
+    this.encoding = new Uint8Array(buffer, at + length * 14, length);
   }
 
   /** Chunk `k`'s data (a view, for the moment it is used: a plain Uint8Array, which costs a fraction of a Buffer's subarray). */
@@ -112,7 +113,8 @@ export class ReadChunks {
 export async function readChunks(segments: SegmentFiles, refs: ArrayLike<number>, plan: ChunkReadPlan, sizes?: ArrayLike<number | undefined>): Promise<ReadChunks> {
   const sizeOf = (k: number): number => sizes?.[k] || plan.sizeEstimate;
   const n = refs.length;
-  const order = new Uint32Array(n);
+  const carved = carve(4 * n);
+  const order = new Uint32Array(carved.buffer, carved.at, n);
   let sorted = true;
   for (let k = 0; k < n; k++) {
     order[k] = k;

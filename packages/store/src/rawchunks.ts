@@ -2,6 +2,7 @@ import { int64FieldSize, MAX_INT64, MIN_INT64, putVarint32, storeChunk, type Agg
 import { Encoding } from '@strata/tsdb';
 import type { ReadChunks } from './chunkreader.js';
 import { xorSamples } from './aggrchunk.js';
+import { carve } from './columns.js';
 import { copyBytes } from './extlabels.js';
 import { xxhash64Ranges } from './xxhash64.js';
 
@@ -51,12 +52,12 @@ export class RawChunkColumns {
   ) {
     this.#holders = series;
     const n = bytes.length;
-    // Views of one buffer: a typed array of its own costs a backing store each, paid per read of every block.
-    const columns = new ArrayBuffer(n * 16);
-    this.hashLo = new Uint32Array(columns, 0, n);
-    this.hashHi = new Uint32Array(columns, n * 4, n);
-    this.chunkSize = new Uint32Array(columns, n * 8, n);
-    this.aggrSize = new Uint32Array(columns, n * 12, n);
+    // Views of one carved buffer: a typed array of its own costs a backing store each, paid per read of every block.
+    const { buffer, at } = carve(n * 16);
+    this.hashLo = new Uint32Array(buffer, at, n);
+    this.hashHi = new Uint32Array(buffer, at + n * 4, n);
+    this.chunkSize = new Uint32Array(buffer, at + n * 8, n);
+    this.aggrSize = new Uint32Array(buffer, at + n * 12, n);
     xxhash64Ranges(bytes, this.hashLo, this.hashHi);
   }
 

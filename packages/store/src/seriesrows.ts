@@ -1,6 +1,7 @@
 import type { AggrChunk, EncodedChunks, EncodedLabels, ProtoWriter, StoreSeries } from '@strata/storeapi';
 import { grown, Labels, type Label, type SeriesColumns } from '@strata/tsdb';
 import type { BlockSeries } from './block.js';
+import { carve } from './columns.js';
 import { compareKeys, type LabelMapping } from './extlabels.js';
 import { RawChunkRun, type RawChunkColumns } from './rawchunks.js';
 
@@ -45,21 +46,21 @@ export class SeriesRows {
 
   /**
    * `series`: how many series the block may add (its postings), so that the rows are allocated once.
-   * The columns are views of one buffer (a typed array of its own costs a backing store each, which a
-   * query pays for every block it reads).
+   * The columns are views of one carved buffer (a typed array of its own costs a backing store each,
+   * which a query pays for every block it reads).
    */
   constructor(mapping: LabelMapping, series: number) {
     this.#mapping = mapping;
     const n = Math.max(1, series) + 1;
-    const rows = new ArrayBuffer(4 * (4 * n + 16 * n));
-    this.#labelStart = new Uint32Array(rows, 0, n);
-    this.#batch = new Uint32Array(rows, 4 * n, n);
-    this.#from = new Uint32Array(rows, 8 * n, n);
-    this.#to = new Uint32Array(rows, 12 * n, n);
-    this.#labelRefs = new Uint32Array(rows, 16 * n, 16 * n);
-    const keys = new ArrayBuffer(2 * 16 * 8);
-    this.#prevKeys = new Float64Array(keys, 0, 16);
-    this.#keys = new Float64Array(keys, 16 * 8, 16);
+    const { buffer, at } = carve(2 * 16 * 8 + 4 * (4 * n + 16 * n));
+    this.#prevKeys = new Float64Array(buffer, at, 16);
+    this.#keys = new Float64Array(buffer, at + 16 * 8, 16);
+    const rows = at + 2 * 16 * 8;
+    this.#labelStart = new Uint32Array(buffer, rows, n);
+    this.#batch = new Uint32Array(buffer, rows + 4 * n, n);
+    this.#from = new Uint32Array(buffer, rows + 8 * n, n);
+    this.#to = new Uint32Array(buffer, rows + 12 * n, n);
+    this.#labelRefs = new Uint32Array(buffer, rows + 16 * n, 16 * n);
   }
 
   /** Adds entry `e` of `cols` as the next series (without chunks yet); returns its index. */
