@@ -24,7 +24,10 @@ export type Aggr = (typeof Aggr)[keyof typeof Aggr];
 export interface StoreChunk {
   type: ChunkEncoding;
   data: Uint8Array;
-  /** xxhash64 of `data`; 0n means not computed. */
+  /**
+   * xxhash64 of `data`; 0n means not computed. In decoded chunks an accessor that reads it from the
+   * frame when first asked for (not an own property: a spread copy or toEqual does not see it).
+   */
   hash: bigint;
 }
 

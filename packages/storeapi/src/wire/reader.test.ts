@@ -54,3 +54,28 @@ describe('ProtoReader.uint64', () => {
     expect(() => r.uint64()).toThrow(/longer than 10 bytes/);
   });
 });
+
+describe('ProtoReader.uint32', () => {
+  // One- and two-byte varints take a short path when two bytes are left in the message; each value is
+  // read at the end of a message (fewer left) and inside one.
+  const values = [1, 127, 128, 255, 16_383, 16_384, 2 ** 21 - 1, 2 ** 21, 2 ** 28, 2 ** 32 - 1];
+  it('reads every value at the end of a message and inside one', () => {
+    for (const v of values) {
+      const alone = new ProtoReader(new ProtoWriter().uint32(1, v).finish());
+      expect(alone.tag()).toBe(8);
+      expect(alone.uint32()).toBe(v);
+      expect(alone.done).toBe(true);
+      const inside = new ProtoReader(new ProtoWriter().uint32(1, v).uint32(2, 1).finish());
+      expect(inside.tag()).toBe(8);
+      expect(inside.uint32()).toBe(v);
+      expect(inside.tag()).toBe(16);
+      expect(inside.uint32()).toBe(1);
+      expect(inside.done).toBe(true);
+    }
+  });
+  it('refuses a varint cut by the end of its message', () => {
+    expect(() => new ProtoReader(Buffer.from([0x80])).uint32()).toThrow(/truncated/);
+    expect(() => new ProtoReader(Buffer.from([0x80, 0x80])).uint32()).toThrow(/truncated/);
+    expect(() => new ProtoReader(Buffer.from([0x80, 0x01, 0x05]), 0, 1).uint32()).toThrow(/truncated/);
+  });
+});

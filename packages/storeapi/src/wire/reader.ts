@@ -83,6 +83,19 @@ export class ProtoReader {
   uint32(): number {
     const b = this.#buf;
     let p = this.pos;
+    // One or two bytes (every tag, and the length of every label and chunk) without the general loop.
+    if (p + 2 <= this.end) {
+      const c0 = b[p]!;
+      if (c0 < 0x80) {
+        this.pos = p + 1;
+        return c0;
+      }
+      const c1 = b[p + 1]!;
+      if (c1 < 0x80) {
+        this.pos = p + 2;
+        return (c0 & 0x7f) | (c1 << 7);
+      }
+    }
     let v = 0;
     let shift = 0;
     for (;;) {
