@@ -1,6 +1,6 @@
 import type { DedupFunc } from '@strata/dedup';
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
-import { serveStore, type ServingStore } from '@strata/storeapi';
+import { serveStore, type ClientTLS, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { apiPlugin } from './api/plugin.js';
@@ -14,6 +14,10 @@ export interface QuerierConfig {
   httpAddress: string;
   /** --grpc-address: the querier's own StoreAPI, for stacking; omitted = not served. */
   grpcAddress?: string;
+  /** --grpc-server-tls-cert, --grpc-server-tls-key, --grpc-server-tls-client-ca: TLS of the querier's own StoreAPI. */
+  grpcTls?: ServerTLS;
+  /** --grpc-client-tls-*: TLS to the endpoints. */
+  clientTls?: ClientTLS;
   /** --endpoint (repeatable) */
   endpoints: string[];
   /** --endpoint.sd-files */
@@ -65,7 +69,13 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const prober = new Prober('query', registry);
-  const endpoints = new EndpointSet({ endpoints: cfg.endpoints, sdFiles: cfg.endpointSdFiles ?? [], logger, registry });
+  const endpoints = new EndpointSet({
+    endpoints: cfg.endpoints,
+    sdFiles: cfg.endpointSdFiles ?? [],
+    ...(cfg.clientTls !== undefined ? { client: { tls: cfg.clientTls } } : {}),
+    logger,
+    registry,
+  });
   await endpoints.refresh();
   endpoints.start(cfg.endpointRefreshMs ?? 5000);
   const proxy = new ProxyStore(endpoints, {
@@ -77,7 +87,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   let http: HttpServer | undefined;
   try {
     if (cfg.grpcAddress !== undefined) {
-      grpc = await serveStore(proxy, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry) });
+      grpc = await serveStore(proxy, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
       logger.info('serving StoreAPI', { address: grpc.address });
     }
     http = await startHttpServer({

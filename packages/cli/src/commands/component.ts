@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createLogger, type Logger, type LogLevel } from '@strata/runtime';
+import type { ClientTLS, ServerTLS } from '@strata/storeapi';
 
 /**
  * What every long-running component command shares: Thanos' --log.level/--log.format flags, and
@@ -36,4 +38,50 @@ export function flagValues(cmd: Command): Record<string, string> {
     if (opt.long !== undefined) out[opt.long.replace(/^--/, '')] = v === undefined ? '' : Array.isArray(v) ? v.join(',') : String(v);
   }
   return out;
+}
+
+/** Thanos' TLS flags of a component's gRPC server (its StoreAPI). */
+export function withGrpcServerTlsFlags(cmd: Command): Command {
+  return cmd
+    .option('--grpc-server-tls-cert <path>', 'TLS certificate for the gRPC server (TLS is off without it)')
+    .option('--grpc-server-tls-key <path>', 'TLS key for the gRPC server')
+    .option('--grpc-server-tls-client-ca <path>', 'CA for client certificates; when set, clients must present one');
+}
+
+export async function serverTlsFromFlags(o: Record<string, unknown>): Promise<ServerTLS | undefined> {
+  const cert = o.grpcServerTlsCert as string | undefined;
+  const key = o.grpcServerTlsKey as string | undefined;
+  const clientCA = o.grpcServerTlsClientCa as string | undefined;
+  if ((cert === undefined) !== (key === undefined)) throw new Error('--grpc-server-tls-cert and --grpc-server-tls-key must be given together');
+  if (clientCA !== undefined && cert === undefined) throw new Error('--grpc-server-tls-client-ca needs --grpc-server-tls-cert and --grpc-server-tls-key');
+  if (cert === undefined || key === undefined) return undefined;
+  return { cert: await readFile(cert), key: await readFile(key), ...(clientCA !== undefined ? { clientCA: await readFile(clientCA) } : {}) };
+}
+
+/** Thanos' TLS flags of a querier's connections to its endpoints. */
+export function withGrpcClientTlsFlags(cmd: Command): Command {
+  return cmd
+    .option('--grpc-client-tls-secure', 'use TLS to the endpoints', false)
+    .option('--grpc-client-tls-cert <path>', 'client certificate for mutual TLS')
+    .option('--grpc-client-tls-key <path>', 'client key for mutual TLS')
+    .option('--grpc-client-tls-ca <path>', "CA that signed the endpoints' certificates (system roots without it)")
+    .option('--grpc-client-server-name <name>', "name to verify the endpoints' certificates against, where it differs from the address");
+}
+
+export async function clientTlsFromFlags(o: Record<string, unknown>): Promise<ClientTLS | undefined> {
+  const cert = o.grpcClientTlsCert as string | undefined;
+  const key = o.grpcClientTlsKey as string | undefined;
+  const ca = o.grpcClientTlsCa as string | undefined;
+  const serverName = o.grpcClientServerName as string | undefined;
+  const given = [cert, key, ca, serverName].some((v) => v !== undefined);
+  if (o.grpcClientTlsSecure !== true) {
+    if (given) throw new Error('the --grpc-client-tls-* and --grpc-client-server-name flags need --grpc-client-tls-secure');
+    return undefined;
+  }
+  if ((cert === undefined) !== (key === undefined)) throw new Error('--grpc-client-tls-cert and --grpc-client-tls-key must be given together');
+  return {
+    ...(ca !== undefined ? { ca: await readFile(ca) } : {}),
+    ...(cert !== undefined && key !== undefined ? { cert: await readFile(cert), key: await readFile(key) } : {}),
+    ...(serverName !== undefined ? { serverName } : {}),
+  };
 }

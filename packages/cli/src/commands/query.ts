@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { start } from '@strata/querier';
 import { parseDuration, parseUrlPath } from '../flags.js';
-import { flagValues, loggerFromFlags, repeatable, runUntilSignal, withLogFlags } from './component.js';
+import { clientTlsFromFlags, flagValues, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcClientTlsFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
 export function register(program: Command): void {
@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--web.route-prefix <path>', 'prefix for all HTTP routes (default: --web.external-prefix)')
     .option('--web.external-prefix <path>', 'path the querier is reached under through a reverse proxy, where the web UI calls the API', '')
     .option('--web.prefix-header <name>', 'request header (such as X-Forwarded-Prefix) giving that path per request; ignored with --web.external-prefix', '');
-  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd))).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
     if (compat !== '2' && compat !== '3') throw new Error(`--query.promql-compat must be 2 or 3, not ${compat}`);
@@ -39,9 +39,13 @@ export function register(program: Command): void {
     const prefixHeader = String(o['web.prefixHeader']);
     // As in Thanos and Prometheus, routes are served under the external prefix unless told otherwise.
     const prefix = parseUrlPath(String(o['web.routePrefix'] ?? '')) || externalPrefix;
+    const grpcTls = await serverTlsFromFlags(o);
+    const clientTls = await clientTlsFromFlags(o);
     const querier = await start({
       httpAddress: String(o.httpAddress),
       grpcAddress: String(o.grpcAddress),
+      ...(grpcTls !== undefined ? { grpcTls } : {}),
+      ...(clientTls !== undefined ? { clientTls } : {}),
       endpoints,
       endpointSdFiles: sdFiles,
       replicaLabels: o['query.replicaLabel'] as string[],

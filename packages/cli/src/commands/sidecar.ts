@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { bucketFromConfigFile } from '@strata/objstore';
 import { start } from '@strata/sidecar';
 import { MIN_INT64 } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { parseDuration, parseTime } from '../flags.js';
-import { loggerFromFlags, runUntilSignal, withLogFlags } from './component.js';
+import { loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
 
 /** `strata sidecar`: runs next to one Prometheus, with `thanos sidecar`'s flags. */
 export function register(program: Command): void {
@@ -16,24 +15,17 @@ export function register(program: Command): void {
     .option('--tsdb.path <dir>', "Prometheus' data directory (--storage.tsdb.path)", './data')
     .option('--objstore.config-file <path>', 'objstore YAML config; without it blocks are not uploaded')
     .option('--grpc-address <host:port>', 'listen address for the StoreAPI (gRPC)', '0.0.0.0:10901')
-    .option('--grpc-server-tls-cert <path>', 'TLS certificate for the gRPC server (TLS is off without it)')
-    .option('--grpc-server-tls-key <path>', 'TLS key for the gRPC server')
-    .option('--grpc-server-tls-client-ca <path>', 'CA for client certificates; when set, clients must present one')
     .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
     .option('--shipper.upload-compacted', 'also upload blocks Prometheus compacted itself (level > 1)', false)
     .option('--shipper.sync-interval <duration>', 'how often the shipper looks for new blocks', '30s')
     .option('--min-time <time>', 'serve and advertise only data from this time on (RFC3339, Unix seconds, or relative like -2w)')
     .option('--prometheus.ready_timeout <duration>', 'how long to wait for Prometheus at start', '10m')
     .option('--prometheus.get_config_interval <duration>', 'how often to refresh external labels and the lowest timestamp', '30s');
-  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withGrpcServerTlsFlags(cmd)).action(async (o: Record<string, unknown>) => {
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     const logger = loggerFromFlags(o);
     const registry = new Registry();
-    const cert = str('grpcServerTlsCert');
-    const key = str('grpcServerTlsKey');
-    if ((cert === undefined) !== (key === undefined)) throw new Error('--grpc-server-tls-cert and --grpc-server-tls-key must be given together');
-    const clientCA = str('grpcServerTlsClientCa');
-    if (clientCA !== undefined && cert === undefined) throw new Error('--grpc-server-tls-client-ca needs --grpc-server-tls-cert and --grpc-server-tls-key');
+    const grpcTls = await serverTlsFromFlags(o);
     const configFile = str('objstore.configFile');
     const minTime = str('minTime');
 
@@ -43,9 +35,7 @@ export function register(program: Command): void {
       ...(configFile ? { bucket: await bucketFromConfigFile(configFile, { registry }) } : {}),
       grpcAddress: str('grpcAddress')!,
       httpAddress: str('httpAddress')!,
-      ...(cert && key
-        ? { grpcTls: { cert: await readFile(cert), key: await readFile(key), ...(clientCA ? { clientCA: await readFile(clientCA) } : {}) } }
-        : {}),
+      ...(grpcTls !== undefined ? { grpcTls } : {}),
       uploadCompacted: o['shipper.uploadCompacted'] === true,
       shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),
       minTime: minTime === undefined ? MIN_INT64 : parseTime(minTime),

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { parseBytes } from '@strata/objstore';
 import { start } from '@strata/store';
 import { parseDuration, parseTime } from '../flags.js';
-import { loggerFromFlags, runUntilSignal, withLogFlags } from './component.js';
+import { loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
 
 /** `strata store`: the store gateway, serving every block in the bucket over the StoreAPI, with `thanos store`'s flags. */
 export function register(program: Command): void {
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
     .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
-  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withGrpcServerTlsFlags(cmd)).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const inline = o['selector.relabelConfig'] as string | undefined;
     const file = o['selector.relabelConfigFile'] as string | undefined;
@@ -43,10 +43,12 @@ export function register(program: Command): void {
     const cachingBucketConfig = cachingFile !== undefined ? await readFile(cachingFile, 'utf8') : cachingInline;
     const minTime = o.minTime as string | undefined;
     const maxTime = o.maxTime as string | undefined;
+    const grpcTls = await serverTlsFromFlags(o);
     const store = await start({
       objstoreConfigFile: String(o['objstore.configFile']),
       dataDir: String(o.dataDir),
       grpcAddress: String(o.grpcAddress),
+      ...(grpcTls !== undefined ? { grpcTls } : {}),
       httpAddress: String(o.httpAddress),
       syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
       blockSyncConcurrency: count(o.blockSyncConcurrency, '--block-sync-concurrency', 1),

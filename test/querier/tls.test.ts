@@ -1,0 +1,101 @@
+// The gRPC TLS flags end to end, as Thanos deployments set them: a store gateway serving its StoreAPI
+// with --grpc-server-tls-* (client certificates required) and queriers connecting with and without
+// --grpc-client-tls-*. Certificates are made with openssl.
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { newBucket, parseBucketConfig } from '@strata/objstore';
+import { freePort, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const procs: Managed[] = [];
+let dir: { path: string; cleanup: () => Promise<void> };
+let storeAddress: string;
+const history = randomHistory(5, 3);
+
+/** Starts a CLI component on free ports and waits until it is ready; returns its HTTP URL. */
+async function component(name: string, args: string[]): Promise<string> {
+  const [grpc, http] = [await freePort(), await freePort()];
+  const proc = startProcess(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), ...args, `--grpc-address=127.0.0.1:${grpc}`, `--http-address=127.0.0.1:${http}`], {
+    logFile: join(dir.path, `${name}.log`),
+    env: { ...process.env, ...TSX_CHILD_ENV },
+  });
+  procs.push(proc);
+  await waitForHttp(`http://127.0.0.1:${http}/-/ready`, { proc, timeoutMs: 60_000 });
+  if (name === 'store') storeAddress = `127.0.0.1:${grpc}`;
+  return `http://127.0.0.1:${http}`;
+}
+
+/** The querier's view of the store gateway (/api/v1/stores). */
+async function storeStatus(querier: string): Promise<{ lastError: string | null }> {
+  const body = (await (await fetch(`${querier}/api/v1/stores`)).json()) as { data: Record<string, { name: string; lastError: string | null }[]> };
+  const found = Object.values(body.data).flat().find((s) => s.name === storeAddress);
+  if (found === undefined) throw new Error(`store ${storeAddress} not listed`);
+  return found;
+}
+
+beforeAll(async () => {
+  dir = await tempDir('strata-tls-test-');
+  const certs = join(dir.path, 'certs');
+  await mkdir(certs);
+  const sh = (args: string[]) => execFileSync('openssl', args, { cwd: certs, stdio: 'pipe' });
+  sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=strata-test-ca']);
+  for (const [name, ext] of [
+    ['server', 'subjectAltName=DNS:store.internal\nextendedKeyUsage=serverAuth\n'],
+    ['client', 'extendedKeyUsage=clientAuth\n'],
+  ] as const) {
+    await writeFile(join(certs, `${name}.ext`), ext);
+    sh(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+    sh(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`]);
+  }
+  const objstore = join(dir.path, 'objstore.yml');
+  const objstoreYaml = `type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'bucket')}\n`;
+  await writeFile(objstore, objstoreYaml);
+  await mkdir(join(dir.path, 'bucket'));
+  const bucket = newBucket(parseBucketConfig(objstoreYaml));
+  for (const b of await promtoolBlocks(history.openMetrics, join(dir.path, 'blocks'))) await uploadWithLabels(bucket, b, { cluster: 'tls' });
+  await bucket.close();
+  const c = (f: string) => join(certs, f);
+  await component('store', [
+    'store',
+    `--objstore.config-file=${objstore}`,
+    `--data-dir=${join(dir.path, 'store')}`,
+    `--grpc-server-tls-cert=${c('server.crt')}`,
+    `--grpc-server-tls-key=${c('server.key')}`,
+    `--grpc-server-tls-client-ca=${c('ca.crt')}`,
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  for (const p of procs.reverse()) await p.stop();
+  await dir?.cleanup();
+});
+
+describe('gRPC TLS between querier and store gateway', () => {
+  it('connects with the CA, a client certificate and the server name; refuses without TLS or without a certificate', async () => {
+    const c = (f: string) => join(dir.path, 'certs', f);
+    const endpoint = () => `--endpoint=${storeAddress}`;
+    const mutual = await component('query-mtls', [
+      'query',
+      endpoint(),
+      '--grpc-client-tls-secure',
+      `--grpc-client-tls-ca=${c('ca.crt')}`,
+      `--grpc-client-tls-cert=${c('client.crt')}`,
+      `--grpc-client-tls-key=${c('client.key')}`,
+      '--grpc-client-server-name=store.internal',
+    ]);
+    const plain = await component('query-plain', ['query', endpoint()]);
+    const anonymous = await component('query-no-cert', ['query', endpoint(), '--grpc-client-tls-secure', `--grpc-client-tls-ca=${c('ca.crt')}`, '--grpc-client-server-name=store.internal']);
+    expect((await storeStatus(mutual)).lastError).toBeNull();
+    // Series calls (over their own HTTP/2 connection) go through TLS too.
+    const params = new URLSearchParams({ query: 'count(rh_temp)', time: String(history.end / 1000 - 60) });
+    const answer = (await (await fetch(`${mutual}/api/v1/query?${params}`)).json()) as { status: string; warnings?: string[]; data: { result: { value: [number, string] }[] } };
+    expect(answer.warnings).toBeUndefined();
+    expect(Number(answer.data.result[0]?.value[1])).toBeGreaterThan(0);
+    expect((await storeStatus(plain)).lastError).not.toBeNull();
+    expect((await storeStatus(anonymous)).lastError).not.toBeNull();
+  }, 120_000);
+});
