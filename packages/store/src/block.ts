@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { joinKey } from '@strata/objstore';
 import { aggrChunkBytes, GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
-import { Encoding, IndexReader, type BlockMeta, type ByteRange, type Label, type Labels, type Matcher, type Postings } from '@strata/tsdb';
+import { Encoding, IndexReader, type BlockMeta, type ByteRange, type Labels, type Matcher, type Postings } from '@strata/tsdb';
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
@@ -113,13 +113,19 @@ interface OpenReaders {
   index: IndexReader;
   /** The index as the IndexReader reads it: index-header regions locally, the rest from the bucket. */
   range: HeaderBackedRange;
+  /** The label mappings of the queries so far, by the replica labels they drop (see `labelMapping`). */
+  mappings: Map<string, LabelMapping>;
 }
 
 /** What one query reads a block through: every object-store request is charged to its stats. */
 interface QueryReaders {
   index: IndexReader;
   bucket: AccountingBucket;
+  mappings: Map<string, LabelMapping>;
 }
+
+/** Label mappings kept per open block: one per set of replica labels queries drop (usually one or two). */
+const MAX_MAPPINGS = 8;
 
 /**
  * A block in the bucket as the store gateway serves it. Idle, it holds only its time range, labels,
@@ -193,7 +199,7 @@ export class BucketBlock {
       const r = await this.#readers;
       const bucket = this.#opts.bucket.charging(stats);
       const remote = new CachedIndexRange(new AccountedByteRange(bucket, joinKey(this.id, 'index'), this.#header.indexSize), this.id, this.#opts.cache, r.index.toc.postings);
-      return await fn({ index: r.index.withRange(r.range.withRemote(remote)), bucket });
+      return await fn({ index: r.index.withRange(r.range.withRemote(remote)), bucket, mappings: r.mappings });
     } catch (e) {
       if (e instanceof StoreError) throw e;
       throw new Error(`block ${this.id}: ${(e as Error).message}`, { cause: e });
@@ -207,7 +213,7 @@ export class BucketBlock {
     try {
       // Opening reads only index-header regions: nothing from the bucket.
       const range = await this.#header.open(new AccountedByteRange(this.#opts.bucket, joinKey(this.id, 'index'), this.#header.indexSize));
-      return { index: await IndexReader.open(range), range };
+      return { index: await IndexReader.open(range), range, mappings: new Map() };
     } catch (e) {
       this.#readers = undefined;
       throw e;
@@ -248,7 +254,7 @@ export class BucketBlock {
    * each with all its chunks in the range: raw chunks as raw bytes, a downsampled block's aggregate
    * chunks as the requested `aggregates` (toStoreAggrChunk). Everything is read before anything is
    * returned, so a corrupt chunk fails the whole block rather than serving part of it. Each series'
-   * labels are its labels in the index with the external labels `ext` added and the labels named in
+   * labels are its labels in the index with the block's external labels added and the labels named in
    * `drop` removed; the rows say whether that kept them sorted.
    */
   series(
@@ -259,13 +265,12 @@ export class BucketBlock {
     budget: SampleBudget,
     aggregates: readonly Aggr[],
     stats: QueryStats,
-    ext: readonly Label[],
     drop: ReadonlySet<string>,
   ): Promise<SeriesRows> {
     return this.#use(stats, async (r) => {
       const ids = await this.#postings(r.index, matchers);
       // Rows for as many series as the postings hold (up to a few thousand; more grow as they come).
-      const rows = new SeriesRows(new LabelMapping(r.index.symbols(), r.index.symbolsSorted, ext, drop, r.index.symbolTable()), Math.min(ids.length, 4096));
+      const rows = new SeriesRows(this.#labelMapping(r, drop), Math.min(ids.length, 4096));
       const reads: Promise<void>[] = [];
       let segments: Promise<SegmentFiles> | undefined;
       // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the
@@ -308,6 +313,22 @@ export class BucketBlock {
       await Promise.all(reads);
       return rows;
     });
+  }
+
+  /**
+   * The label mapping for a query dropping the replica labels `drop`: made once per such set while the
+   * readers are open, not in every block of every query (it looks names up in the symbol table and
+   * encodes the external labels).
+   */
+  #labelMapping(r: QueryReaders, drop: ReadonlySet<string>): LabelMapping {
+    const key = [...drop].join('\xff');
+    let m = r.mappings.get(key);
+    if (m === undefined) {
+      if (r.mappings.size >= MAX_MAPPINGS) r.mappings.clear();
+      m = new LabelMapping(r.index.symbols(), r.index.symbolsSorted, this.extLabels.toArray(), drop, r.index.symbolTable());
+      r.mappings.set(key, m);
+    }
+    return m;
   }
 
   /**

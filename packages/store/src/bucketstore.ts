@@ -151,8 +151,7 @@ export class BucketStore implements StoreServer {
       if (rest.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `no matchers beyond the external labels ${set.labels.toString()}: select series by their own labels`);
       for (const b of blocksFor(set.blocks, mint, maxt, req.maxResolutionWindow)) {
         queriedBlocks.push(b.id);
-        const ext = set.labels.toArray();
-        reads.push(limit(() => b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats, ext, replicaLabels)));
+        reads.push(limit(() => b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats, replicaLabels)));
       }
     }
     let lists: SeriesRows[];
