@@ -1,7 +1,7 @@
 import type { Labels } from './labels.js';
 import { quoteGo } from './labels.js';
 import { compileAnchored, type RegexpOptions } from './regexp.js';
-import { literalAlternatives } from './setmatches.js';
+import { literalAlternatives, literalShapeTest } from './setmatches.js';
 
 export type MatchType = '=' | '!=' | '=~' | '!~';
 
@@ -17,6 +17,8 @@ export class Matcher {
   /** The values a regex that is an alternation of literals matches (setmatches.ts). */
   readonly #set: ReadonlySet<string> | undefined;
   readonly #setMatches: readonly string[] | undefined;
+  /** A prefix, suffix or substring test standing for the regex (literalShapeTest). */
+  readonly #test: ((s: string) => boolean) | undefined;
 
   constructor(type: MatchType, name: string, value: string, opts: RegexpOptions = {}) {
     this.type = type;
@@ -28,6 +30,7 @@ export class Matcher {
     const set = isRegex ? literalAlternatives(value) : undefined;
     this.#set = set !== undefined ? new Set(set) : undefined;
     this.#setMatches = type === '=' ? [value] : type === '=~' ? set : undefined;
+    this.#test = isRegex && set === undefined ? literalShapeTest(value, opts.dotMatchesNewline ?? true) : undefined;
   }
 
   static equal(name: string, value: string): Matcher {
@@ -41,10 +44,15 @@ export class Matcher {
       case '!=':
         return s !== this.value;
       case '=~':
-        return this.#set !== undefined ? this.#set.has(s) : (this.#re as RegExp).test(s);
+        return this.#regexMatches(s);
       case '!~':
-        return this.#set !== undefined ? !this.#set.has(s) : !(this.#re as RegExp).test(s);
+        return !this.#regexMatches(s);
     }
+  }
+
+  #regexMatches(s: string): boolean {
+    if (this.#set !== undefined) return this.#set.has(s);
+    return this.#test !== undefined ? this.#test(s) : (this.#re as RegExp).test(s);
   }
 
   /**

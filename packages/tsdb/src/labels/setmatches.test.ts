@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Matcher } from './matcher.js';
 import { compileAnchored } from './regexp.js';
-import { alternationOf, literalAlternatives } from './setmatches.js';
+import { alternationOf, literalAlternatives, literalShapeTest } from './setmatches.js';
 
 describe('literalAlternatives', () => {
   it('finds the values of alternations of literals', () => {
@@ -53,5 +53,32 @@ describe('alternationOf', () => {
     const re = compileAnchored(pattern);
     for (const v of values) expect([m.matches(v), re.test(v)]).toEqual([true, true]);
     for (const v of ['aXb', 'x', 'g', 'demo_disk_usage_bytesX', 'back\\\\slash']) expect([m.matches(v), re.test(v)]).toEqual([false, false]);
+  });
+});
+
+describe('literalShapeTest', () => {
+  it('answers as the anchored regex does, with and without . matching a newline', () => {
+    const patterns = ['.*', '.+', '(foo).*', 'foo.*', '.*foo', '.*foo.*', 'a\\.b.*', '.*x\\|y', 'api-.*', '.*-prod.*', 'ü.*', '.*\\.com', 'a\\\\.*', 'a\\.*', 'x\n.*'];
+    const inputs = ['', 'foo', 'foobar', 'barfoo', 'barfoobaz', 'fo', 'FOO', 'a.b', 'a.bc', 'axb', 'x|y', 'zx|y', 'api-1', 'api', 'web-prod-1', 'prod', 'über', 'example.com', 'examplecom', 'a\\', 'a\\zz', 'a', 'a...', 'foo\nbar', 'bar\nfoo', '\n', 'x\nq', 'x\n', 'web\n-prod-', 'ab\nc'];
+    for (const dotAll of [true, false]) {
+      for (const p of patterns) {
+        const test = literalShapeTest(p, dotAll);
+        const re = compileAnchored(p, { dotMatchesNewline: dotAll });
+        // `a\.*` is `a` then any number of dots: a repetition, left to the regex.
+        if (p === 'a\\.*') {
+          expect(test, p).toBeUndefined();
+          continue;
+        }
+        expect(test, p).toBeDefined();
+        for (const s of inputs) expect(test?.(s), `${p} ${dotAll} ${JSON.stringify(s)}`).toBe(re.test(s));
+        const m = new Matcher('=~', 'x', p, { dotMatchesNewline: dotAll });
+        const n = new Matcher('!~', 'x', p, { dotMatchesNewline: dotAll });
+        for (const s of inputs) expect([m.matches(s), n.matches(s)]).toEqual([re.test(s), !re.test(s)]);
+      }
+    }
+  });
+
+  it('leaves other regexes alone', () => {
+    for (const p of ['foo', 'a|b.*', '(a|b).*', '(?i)foo.*', 'foo.+', '.*[0-9]', 'f.o.*', '.*.*', '^foo.*', '.*a|b.*']) expect(literalShapeTest(p, true), p).toBeUndefined();
   });
 });
