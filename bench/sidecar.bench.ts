@@ -43,10 +43,11 @@ const STEP_S = 15;
 /**
  * Untimed rounds of every case before the measured ones. V8 goes on compiling the code of each path
  * (the sidecar's remote-read reader, the batching or one-per-frame sink, this process' decoders) over
- * several calls, up to ~50 ms of compiler CPU per function on 2 cores; a production sidecar has long
- * done so. Both sides are warmed alike.
+ * the first ~25 calls, deoptimizing and compiling again some of the largest functions (the sidecar's
+ * Series: 100-300 ms of compiler time each time); a production sidecar has long done so. Both sides
+ * are warmed alike.
  */
-const WARM_UP_ROUNDS = 5;
+const WARM_UP_ROUNDS = 10;
 
 function openMetrics(series: number, hours: number, endS: number): string {
   const n = Math.floor((hours * 3600) / STEP_S);
