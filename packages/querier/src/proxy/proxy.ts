@@ -56,8 +56,13 @@ export class ProxyStore implements StoreServer {
     private readonly opts: ProxyOptions = {},
   ) {}
 
+  /**
+   * The endpoints that can hold matching data, store gateways first: the calls start one after the
+   * other, and a store gateway, reading blocks from the bucket, usually answers last.
+   */
   #select(matchers: readonly Matcher[], mint: number, maxt: number, filter?: EndpointFilter): Endpoint[] {
-    return this.endpoints.endpoints().filter((e) => endpointMatches(e, matchers, mint, maxt) && (filter === undefined || filter(e)));
+    const targets = this.endpoints.endpoints().filter((e) => endpointMatches(e, matchers, mint, maxt) && (filter === undefined || filter(e)));
+    return [...targets.filter((e) => e.componentType === 'store'), ...targets.filter((e) => e.componentType !== 'store')];
   }
 
   /**
