@@ -21,7 +21,9 @@
  * The queriers evaluate PromQL as Prometheus 2.42 does (`--query.promql-compat=2`), and the warm-up
  * round checks that the one-replica answers equal Prometheus' (r0 holds the reference's samples).
  * Reports p50 and p95 latency per target and the ratios against Prometheus, and two replicas against
- * one (the cost of deduplication). Targets (issue 7): p50 ≤ 1.0× Prometheus; deduplication ≤ +10%.
+ * one (the cost of deduplication); per query the median latencies, and the geometric mean of their
+ * ratios (steadier from run to run than the p50, which falls between two queries' latencies). Targets
+ * (issue 7): p50 ≤ 1.0× Prometheus; deduplication ≤ +10%.
  * Where /proc is readable (Linux), also the CPU time per query of every process behind each target
  * (querier, store gateway, s3rver, sidecars, Prometheus), taken around each request: queries run one
  * at a time, so what those processes spend meanwhile is that query's cost.
@@ -244,10 +246,13 @@ export async function main(args: string[]): Promise<void> {
       process.stdout.write(`${k.padEnd(30)} ${s.p50.toFixed(1).padStart(9)} ${s.p95.toFixed(1).padStart(9)} ${(s.p50 / prom.p50).toFixed(2).padStart(10)} ${(s.p95 / prom.p95).toFixed(2).padStart(10)}\n`);
     }
     process.stdout.write(`\nper query, median ms (prometheus / 1 replica / 2 replicas):\n`);
-    for (const [qi, q] of QUERIES.entries()) {
-      const med = Object.values(perQuery[qi] as Record<string, number[]>).map((v) => percentile([...v].sort((a, b) => a - b), 0.5).toFixed(1).padStart(8));
-      process.stdout.write(`${med.join(' ')}  ${q}\n`);
-    }
+    const medians = QUERIES.map((_, qi) => Object.values(perQuery[qi] as Record<string, number[]>).map((v) => percentile([...v].sort((a, b) => a - b), 0.5)));
+    for (const [qi, q] of QUERIES.entries()) process.stdout.write(`${(medians[qi] as number[]).map((m) => m.toFixed(1).padStart(8)).join(' ')}  ${q}\n`);
+    // Steadier than the p50 of all latencies, which falls between two queries' and jumps between them.
+    const geomean = (ratio: (m: number[]) => number) => Math.exp(medians.reduce((sum, m) => sum + Math.log(ratio(m)), 0) / medians.length);
+    process.stdout.write(
+      `geometric mean of the per-query median ratios: 1 replica ${geomean((m) => (m[1] as number) / (m[0] as number)).toFixed(2)}× Prometheus, 2 replicas ${geomean((m) => (m[2] as number) / (m[0] as number)).toFixed(2)}×, 2 vs 1 replica ${geomean((m) => (m[2] as number) / (m[1] as number)).toFixed(2)}×\n`,
+    );
     process.stdout.write(`\nCPU ms per query (mean over all queries; /proc schedstat of every thread), by process:\n`);
     for (const name of Object.keys(targets)) {
       const parts = Object.entries(cpuSpent[name] ?? {}).map(([c, ms]) => [c, ms / (rounds * QUERIES.length)] as const);
