@@ -9,6 +9,7 @@ import { toStoreAggrChunk } from './aggrchunk.js';
 import type { BlockSeries } from './block.js';
 import { CacheItem, IndexCache } from './cache.js';
 import { ChunkPool } from './chunkpool.js';
+import { carve } from './columns.js';
 import { compareKeys, LabelMapping } from './extlabels.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import { ReadChunks } from './chunkreader.js';
@@ -166,6 +167,21 @@ describe('mergeSorted', () => {
     const out = mergeSorted([[s({ a: '0' }, 0), s({ a: '1' }, 10), s({ a: '1' }, 0), s({ a: '2' }, 0), s({ a: '2' }, 5), s({ a: '2' }, 1), s({ a: '3' }, 0)]]);
     expect(out.map((x) => x.labels.toString())).toEqual(['{a="0"}', '{a="1"}', '{a="2"}', '{a="3"}']);
     expect(out.map((x) => x.chunks.map((c) => c.minTime))).toEqual([[0], [0, 10], [0, 1, 5], [0]]);
+  });
+});
+
+describe('carve', () => {
+  it('hands out zeroed, 8-byte aligned, disjoint columns of shared slabs, and large ones a buffer of their own', () => {
+    const carved = [3, 8, 100, 4000].map((n) => ({ n, ...carve(n) }));
+    // Each is still zeroed after the ones before it were filled: none overlaps another.
+    for (const { n, buffer, at } of carved) {
+      expect(at % 8).toBe(0);
+      const bytes = new Uint8Array(buffer, at, n);
+      expect(bytes.every((x) => x === 0)).toBe(true);
+      bytes.fill(0xff);
+    }
+    const large = carve(1 << 20);
+    expect([large.at, large.buffer.byteLength]).toEqual([0, 1 << 20]);
   });
 });
 
