@@ -78,6 +78,14 @@ describe('index', () => {
     expect(set.ids.length).toBeGreaterThan(0);
     // The regex reads all 70 instances' postings offset entries; the set only the two between their samples.
     expect(set.read).toBeLessThan(scan.read);
+    // A prefix reads the entries between the samples around the values that start with it.
+    for (const prefix of ['host04', 'host0', 'host06', 'host069', 'h', 'host1', 'a', 'z']) {
+      const narrowed = await counted([new Matcher('=~', 'instance', `${prefix}.*`)]);
+      // The same regex in a shape the index does not narrow.
+      const regex = await counted([new Matcher('=~', 'instance', `${prefix}(?:.*)`)]);
+      expect(narrowed.ids, prefix).toEqual(regex.ids);
+      if (prefix === 'host04') expect(narrowed.read).toBeLessThan(regex.read);
+    }
   });
 
   it('answers matchers like a scan of all series', async () => {
@@ -91,6 +99,10 @@ describe('index', () => {
       [new Matcher('=', 'zone', '')],
       [new Matcher('=~', 'zone', 'z1|')],
       [new Matcher('=~', 'instance', 'host069|host003|host999')],
+      [new Matcher('=~', 'instance', 'host06.*')],
+      [new Matcher('=~', 'instance', 'host0.*'), new Matcher('=~', 'zone', 'z.*')],
+      [new Matcher('=~', 'instance', 'host1.*')],
+      [new Matcher('=~', 'u', 'ün.*')],
       [new Matcher('=~', 'job', '(?:job2|job0)'), new Matcher('!~', 'zone', 'z1|z2')],
       [new Matcher('!=', 'zone', '')],
       [new Matcher('=', '__name__', 'm'), new Matcher('=~', 'job', '.*1'), new Matcher('!~', 'zone', '')],

@@ -125,6 +125,31 @@ export class PostingsTable {
     return this.#decodeEntries(name, first.entryOff, n.entriesEnd, n.postingsEnd);
   }
 
+  /**
+   * The values of `name` that start with `prefix`, with their postings ranges: only the entries between
+   * the samples around them are read, as for a lookup.
+   */
+  async valuesWithPrefix(name: string, prefix: string): Promise<PostingsRange[]> {
+    const n = this.#names.get(name);
+    if (n === undefined) return [];
+    const s = n.samples;
+    // The first sample not below the prefix: entries from the one before it on may start with it.
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareStrings((s[mid] as Sample).value, prefix) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    // Values with the prefix sort together: the first sample past them ends the read.
+    let end = lo;
+    while (end < s.length && (s[end] as Sample).value.startsWith(prefix)) end++;
+    const from = s[Math.max(0, lo - 1)] as Sample;
+    const next = s[end];
+    const entries = await this.#decodeEntries(name, from.entryOff, next?.entryOff ?? n.entriesEnd, next?.postingsOff ?? n.postingsEnd);
+    return entries.filter((e) => e.value.startsWith(prefix));
+  }
+
   /** The postings range of each of `values` (sorted, unique) that exists. */
   async lookup(name: string, values: readonly string[]): Promise<PostingsRange[]> {
     const n = this.#names.get(name);

@@ -136,12 +136,17 @@ export class IndexReader {
         exclude.push(await this.#readPostings(rejected));
         continue;
       }
-      // `=` and alternations of literals (`a|b|c`) read their values' postings only, as Prometheus does.
+      // `=` and alternations of literals (`a|b|c`) read their values' postings only, as Prometheus does;
+      // `lit.*` reads the entries of the values starting with `lit` only.
       const values = m.setMatches();
-      const p =
-        values !== undefined
-          ? await this.postings(m.name, [...values].sort(compareStrings))
-          : await this.#readPostings((await this.#table.values(m.name)).filter((v) => m.matches(v.value)));
+      let p: Postings;
+      if (values !== undefined) {
+        p = await this.postings(m.name, [...values].sort(compareStrings));
+      } else {
+        const prefix = m.literalPrefix();
+        const candidates = prefix !== undefined ? await this.#table.valuesWithPrefix(m.name, prefix) : await this.#table.values(m.name);
+        p = await this.#readPostings(candidates.filter((v) => m.matches(v.value)));
+      }
       if (p.length === 0) return EMPTY_POSTINGS;
       include.push(p);
     }

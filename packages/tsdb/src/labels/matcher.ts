@@ -1,7 +1,7 @@
 import type { Labels } from './labels.js';
 import { quoteGo } from './labels.js';
 import { compileAnchored, type RegexpOptions } from './regexp.js';
-import { literalAlternatives, literalShapeTest } from './setmatches.js';
+import { literalAlternatives, literalPrefix, literalShapeTest } from './setmatches.js';
 
 export type MatchType = '=' | '!=' | '=~' | '!~';
 
@@ -19,6 +19,7 @@ export class Matcher {
   readonly #setMatches: readonly string[] | undefined;
   /** A prefix, suffix or substring test standing for the regex (literalShapeTest). */
   readonly #test: ((s: string) => boolean) | undefined;
+  readonly #prefix: string | undefined;
 
   constructor(type: MatchType, name: string, value: string, opts: RegexpOptions = {}) {
     this.type = type;
@@ -31,6 +32,7 @@ export class Matcher {
     this.#set = set !== undefined ? new Set(set) : undefined;
     this.#setMatches = type === '=' ? [value] : type === '=~' ? set : undefined;
     this.#test = isRegex && set === undefined ? literalShapeTest(value, opts.dotMatchesNewline ?? true) : undefined;
+    this.#prefix = type === '=~' ? literalPrefix(value) : undefined;
   }
 
   static equal(name: string, value: string): Matcher {
@@ -61,6 +63,11 @@ export class Matcher {
    */
   setMatches(): readonly string[] | undefined {
     return this.#setMatches;
+  }
+
+  /** For a `=~` of the shape `lit.*`, `lit`: every value it matches starts with it (an index reads only those). */
+  literalPrefix(): string | undefined {
+    return this.#prefix;
   }
 
   /** True when the matcher selects series that lack the label. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Matcher } from './matcher.js';
 import { compileAnchored } from './regexp.js';
-import { alternationOf, literalAlternatives, literalShapeTest } from './setmatches.js';
+import { alternationOf, literalAlternatives, literalPrefix, literalShapeTest } from './setmatches.js';
 
 describe('literalAlternatives', () => {
   it('finds the values of alternations of literals', () => {
@@ -80,5 +80,13 @@ describe('literalShapeTest', () => {
 
   it('leaves other regexes alone', () => {
     for (const p of ['foo', 'a|b.*', '(a|b).*', '(?i)foo.*', 'foo.+', '.*[0-9]', 'f.o.*', '.*.*', '^foo.*', '.*a|b.*']) expect(literalShapeTest(p, true), p).toBeUndefined();
+  });
+});
+
+describe('literalPrefix', () => {
+  it('is the literal before a trailing .*, for the index to read only the values that start with it', () => {
+    expect(literalPrefix('foo.*')).toBe('foo');
+    expect(literalPrefix('(?:x\\.y).*')).toBe('x.y');
+    for (const p of ['.*foo', '.*foo.*', '.*', '(a|b).*', 'a\\.*', 'a.+', 'a[0-9].*', '.*.*']) expect(literalPrefix(p), p).toBeUndefined();
   });
 });

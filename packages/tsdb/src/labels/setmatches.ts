@@ -82,6 +82,13 @@ export function literalShapeTest(pattern: string, dotAll: boolean): ((s: string)
   return (s) => s.startsWith(lit) && clean(s.slice(lit.length));
 }
 
+/** The literal `lit` of a regex `lit.*` (a non-empty literal, then `.*`): the values it matches start with it. */
+export function literalPrefix(pattern: string): string | undefined {
+  if (pattern.startsWith('.*') || !pattern.endsWith('.*') || endsEscaped(pattern.slice(0, -2))) return undefined;
+  const values = literalAlternatives(pattern.slice(0, -2));
+  return values?.length === 1 && values[0] !== '' ? values[0] : undefined;
+}
+
 /** Whether `s` ends in a backslash that escapes what follows (an odd run of them). */
 function endsEscaped(s: string): boolean {
   let n = 0;
