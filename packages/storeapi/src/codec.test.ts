@@ -276,6 +276,42 @@ describe('codec vs protobufjs on the .proto files', () => {
     expect(() => codec.decodeSeriesResponse(bad)).toThrow(/truncated|beyond|longer than 10 bytes/);
   });
 
+  it('a message decoded from the parts it came in, split anywhere, as from its joined bytes', () => {
+    const series = (i: number): StoreSeries => ({
+      labels: [
+        { name: '__name__', value: 'up' },
+        { name: 'instance', value: `host${i}:9100` },
+      ],
+      chunks: Array.from({ length: i % 3 }, (_, k) => ({ minTime: k, maxTime: k + 1, raw: { type: 0 as const, data: new Uint8Array(40 + i).fill(i), hash: BigInt(i * 1000 + k) } })),
+    });
+    const batch = codec.encodeSeriesResponse({ batch: [series(0), { labels: [], chunks: [] }, series(1), series(2), series(3)] });
+    const splits = (bytes: Buffer, at: number[]) => [0, ...at, bytes.length].slice(1).map((end, i, ends) => bytes.subarray(i === 0 ? 0 : ends[i - 1]!, end));
+    const same = (bytes: Buffer, parts: Buffer[]) => expect(plain(codec.decodeSeriesResponseParts(parts))).toEqual(plain(codec.decodeSeriesResponse(bytes)));
+    // Every split in two (inside tags, lengths, labels and chunks), then random splits into up to 8 parts.
+    for (let at = 0; at <= batch.length; at++) same(batch, splits(batch, [at]));
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    for (let i = 0; i < 300; i++) {
+      const at = Array.from({ length: 1 + rand(7) }, () => rand(batch.length + 1)).sort((a, b) => a - b);
+      same(batch, splits(batch, at));
+    }
+    // A series inside one part is decoded where it lies: its chunks are views of that part's memory.
+    const own = Buffer.from(new Uint8Array(batch).buffer);
+    const got = codec.decodeSeriesResponseParts(splits(own, [own.length - 1]));
+    expect('batch' in got && got.batch[2]!.chunks[0]!.raw!.data.buffer).toBe(own.buffer);
+    // Other messages, and batches with other fields in or around them, are decoded joined.
+    const w = new ProtoWriter();
+    w.fork(4).bytes(1, codec.encodeSeriesResponse({ series: series(1) }).subarray(2), true).uint32(2, 5).ldelim();
+    const unknownInBatch = w.finish();
+    const trailing = Buffer.concat([batch, Buffer.from([0x12, 0x01, 0x41])]);
+    for (const bytes of [codec.encodeSeriesResponse({ series: series(2) }), codec.encodeSeriesResponse({ warning: 'w' }), unknownInBatch, trailing]) {
+      for (const at of [1, 3, bytes.length >> 1, bytes.length - 1]) same(bytes, splits(bytes, [at]));
+    }
+    expect('warning' in codec.decodeSeriesResponseParts(splits(trailing, [7]))).toBe(true);
+    expect(() => codec.decodeSeriesResponseParts([])).toThrow(/no result/);
+    expect(() => codec.decodeSeriesResponseParts(splits(batch.subarray(0, batch.length - 1), [9]))).toThrow(/beyond end of message|truncated/);
+  });
+
   it('Info, LabelNames and LabelValues messages', () => {
     const info = {
       labelSets: [[{ name: 'cluster', value: 'c1' }, { name: 'replica', value: 'r0' }]],

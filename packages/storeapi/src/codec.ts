@@ -563,6 +563,127 @@ export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {
   return frame;
 }
 
+/**
+ * Decodes a SeriesResponse message that lies in consecutive `parts` (the DATA chunks it came in) without
+ * joining them first: a SeriesBatch's series are decoded where they lie, and only a series that spans
+ * parts is copied, into a buffer of its own (joining a batch message copied all of its bytes once more,
+ * its chunks included). Any other message (a warning, hints, a batch with other fields around or in it)
+ * is joined and decoded by `decodeSeriesResponse`.
+ */
+export function decodeSeriesResponseParts(parts: readonly Buffer[]): SeriesResponse {
+  if (parts.length === 1) return decodeSeriesResponse(parts[0]!);
+  return decodeBatchParts(new PartsCursor(parts)) ?? decodeSeriesResponse(Buffer.concat(parts));
+}
+
+/** A position in consecutive buffers, for reading a message's outer fields across their boundaries. */
+class PartsCursor {
+  readonly parts: readonly Buffer[];
+  part = 0;
+  /** Offset in `parts[part]`. */
+  pos = 0;
+  /** Bytes after the position, in all parts. */
+  remaining = 0;
+
+  constructor(parts: readonly Buffer[]) {
+    this.parts = parts;
+    for (const p of parts) this.remaining += p.length;
+  }
+
+  /** Moves past the ends of parts, to where the next byte is (if any). */
+  settle(): void {
+    while (this.part < this.parts.length && this.pos === this.parts[this.part]!.length) {
+      this.part++;
+      this.pos = 0;
+    }
+  }
+
+  /** The next byte; -1 at the end. */
+  byte(): number {
+    this.settle();
+    if (this.remaining === 0) return -1;
+    this.remaining--;
+    return this.parts[this.part]![this.pos++]!;
+  }
+
+  /** A varint of at most 32 bits; -1 if it is cut off or longer. */
+  uint32(): number {
+    let v = 0;
+    for (let i = 0, scale = 1; i < 5; i++, scale *= 128) {
+      const c = this.byte();
+      if (c < 0) return -1;
+      v += (c & 0x7f) * scale;
+      if (c < 0x80) return v;
+    }
+    return -1;
+  }
+
+  /** The next `n` bytes (at most `remaining`), copied out of the parts they span. */
+  take(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    for (let at = 0; at < n; ) {
+      this.settle();
+      const p = this.parts[this.part]!;
+      const k = Math.min(n - at, p.length - this.pos);
+      p.copy(out, at, this.pos, this.pos + k);
+      this.pos += k;
+      at += k;
+    }
+    this.remaining -= n;
+    return out;
+  }
+}
+
+/** A message that is one SeriesBatch field holding only series fields, decoded from its parts; undefined for any other. */
+function decodeBatchParts(c: PartsCursor): SeriesResponse | undefined {
+  if (c.byte() !== 34 || c.uint32() !== c.remaining) return undefined;
+  const batch: StoreSeries[] = [];
+  // Parts are views of larger buffers (Node's HTTP/2 session hands out DATA chunks as views of the
+  // ~64 KiB it read from the socket), so one reader over such a buffer serves its parts one after
+  // another, at their offsets in it: a reader (and its views) per part cost as much as copying the part.
+  let reader: ProtoReader | undefined;
+  let readerPart = -1;
+  /** Where `parts[readerPart]` starts in the reader's buffer. */
+  let base = 0;
+  const readerFor = (): ProtoReader => {
+    if (readerPart !== c.part) {
+      const part = c.parts[c.part]!;
+      const ab = part.buffer;
+      if (reader === undefined || reader.source.buffer !== ab) reader = new ProtoReader(Buffer.from(ab, 0, ab.byteLength));
+      readerPart = c.part;
+      base = part.byteOffset - reader.source.byteOffset;
+    }
+    return reader!;
+  };
+  while (c.remaining > 0) {
+    c.settle();
+    let n: number;
+    if (c.pos + 6 <= c.parts[c.part]!.length) {
+      // The series' tag and length (at most 6 bytes) inside this part: read in place.
+      const r = readerFor();
+      r.pos = base + c.pos;
+      if (r.tag() !== 10) return undefined;
+      n = r.uint32();
+      c.remaining -= r.pos - base - c.pos;
+      c.pos = r.pos - base;
+    } else {
+      if (c.byte() !== 10) return undefined;
+      n = c.uint32();
+    }
+    if (n < 0 || n > c.remaining) return undefined;
+    c.settle();
+    if (n > 0 && c.pos + n <= c.parts[c.part]!.length) {
+      const r = readerFor();
+      r.pos = base + c.pos;
+      batch.push(readSeries(r, base + c.pos + n));
+      c.pos += n;
+      c.remaining -= n;
+    } else {
+      batch.push(readSeries(new ProtoReader(c.take(n)), n));
+    }
+  }
+  return { batch };
+}
+
 // ---------------------------------------------------------------- LabelNames / LabelValues
 
 export function encodeLabelNamesRequest(req: LabelNamesRequest): Buffer {

@@ -70,6 +70,25 @@ describe('SeriesConnection', () => {
     expect(seen?.matchers).toEqual(request.matchers);
   });
 
+  it('reads batches split anywhere across chunks as the messages they are', async () => {
+    const series = (i: number) => ({
+      labels: [{ name: 'instance', value: `host${i}` }],
+      chunks: [{ minTime: i, maxTime: i + 1, raw: { type: 0 as const, data: new Uint8Array(100 + i).fill(i), hash: BigInt(i) + 2n ** 63n } }],
+    });
+    const frames: SeriesResponse[] = [{ batch: [0, 1, 2, 3].map(series) }, { batch: [4, 5].map(series) }, { batch: [6].map(series) }];
+    const c = await serve((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-encoding': 'gzip' }, { waitForTrailers: true });
+      const body = Buffer.concat([message(encodeSeriesResponse(frames[0]!)), message(gzipSync(encodeSeriesResponse(frames[1]!)), true), message(encodeSeriesResponse(frames[2]!))]);
+      // Pieces of 1 to 60 bytes: boundaries inside headers, tags, lengths, labels and chunk data.
+      for (let at = 0, n = 1; at < body.length; at += n, n = (n * 7) % 61) stream.write(body.subarray(at, at + n));
+      stream.end();
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    });
+    const got = await drain(c);
+    const view = (f: SeriesResponse) => ('batch' in f ? f.batch.map((s) => [s.labels, s.chunks.map((k) => [k.minTime, k.maxTime, [...k.raw!.data], k.raw!.hash])]) : f);
+    expect(got.map(view)).toEqual(frames.map(view));
+  });
+
   it('reports grpc-status from trailers, from headers only (trailers-only), and HTTP errors as gRPC does', async () => {
     const failing = await serve((stream) => {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });

@@ -16,7 +16,7 @@ import { finished as streamFinished } from 'node:stream';
 import { deflateSync, gzipSync, gunzipSync, inflateSync } from 'node:zlib';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { type ClientTLS, type Compression, Method } from './grpc.js';
-import { decodeSeriesResponse, encodeSeriesRequest } from './codec.js';
+import { decodeSeriesResponse, decodeSeriesResponseParts, encodeSeriesRequest } from './codec.js';
 import type { SeriesRequest, SeriesResponse } from './messages.js';
 import { decodeSnappyStream } from './snappystream.js';
 
@@ -96,38 +96,56 @@ function percentDecoded(s: string): string {
   }
 }
 
-/** A gRPC message of the response: its compressed flag and bytes. */
+/** A gRPC message of the response: its compressed flag and its bytes, as views of the chunks they came in. */
 interface Message {
   compressed: boolean;
-  bytes: Buffer;
+  parts: Buffer[];
 }
 
-/** Splits the response body into gRPC messages, joining the DATA chunks of a message once it is whole. */
+/** Splits the response body into gRPC messages, each handed on as the chunks (or parts of them) it came in. */
 class MessageReader {
   #chunks: Buffer[] = [];
   #bytes = 0;
 
   /** Adds a chunk; appends the messages it completes to `out` and returns their bytes. */
   push(chunk: Buffer, out: Message[]): number {
+    if (chunk.length === 0) return 0;
     this.#chunks.push(chunk);
     this.#bytes += chunk.length;
-    if (this.#bytes < MESSAGE_HEADER_BYTES || this.#bytes < MESSAGE_HEADER_BYTES + this.#firstLength()) return 0;
-    const data = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks, this.#bytes);
-    let off = 0;
-    while (data.length - off >= MESSAGE_HEADER_BYTES) {
-      const len = data.readUInt32BE(off + 1);
-      if (data.length - off - MESSAGE_HEADER_BYTES < len) break;
-      out.push({ compressed: data[off] === 1, bytes: data.subarray(off + MESSAGE_HEADER_BYTES, off + MESSAGE_HEADER_BYTES + len) });
-      off += MESSAGE_HEADER_BYTES + len;
+    let taken = 0;
+    while (this.#bytes >= MESSAGE_HEADER_BYTES) {
+      const len = this.#firstLength();
+      if (this.#bytes < MESSAGE_HEADER_BYTES + len) break;
+      const compressed = this.#chunks[0]![0] === 1;
+      this.#take(MESSAGE_HEADER_BYTES);
+      out.push({ compressed, parts: this.#take(len) });
+      taken += MESSAGE_HEADER_BYTES + len;
     }
-    this.#chunks = off < data.length ? [data.subarray(off)] : [];
-    this.#bytes = data.length - off;
-    return off;
+    return taken;
   }
 
   /** Bytes left over that are not a whole message. */
   get pending(): number {
     return this.#bytes;
+  }
+
+  /** Removes the first `n` bytes from the chunks held, returned as views of them. */
+  #take(n: number): Buffer[] {
+    const parts: Buffer[] = [];
+    this.#bytes -= n;
+    while (n > 0) {
+      const c = this.#chunks[0]!;
+      if (c.length <= n) {
+        parts.push(c);
+        this.#chunks.shift();
+        n -= c.length;
+      } else {
+        parts.push(c.subarray(0, n));
+        this.#chunks[0] = c.subarray(n);
+        n = 0;
+      }
+    }
+    return parts;
   }
 
   /** The length field of the first message, whose header may span chunks. */
@@ -309,14 +327,14 @@ export class SeriesConnection {
             continue;
           }
           const m = queue[next++]!;
-          let bytes = m.bytes;
-          if (m.compressed) {
-            encoding ??= String(head?.['grpc-encoding'] ?? 'identity');
-            const decompress = DECOMPRESS[encoding];
-            if (decompress === undefined) throw new SeriesCallError(GrpcStatus.INTERNAL, `compressed message with unsupported grpc-encoding ${encoding}`);
-            bytes = decompress(bytes);
+          if (!m.compressed) {
+            yield decodeSeriesResponseParts(m.parts);
+            continue;
           }
-          yield decodeSeriesResponse(bytes);
+          encoding ??= String(head?.['grpc-encoding'] ?? 'identity');
+          const decompress = DECOMPRESS[encoding];
+          if (decompress === undefined) throw new SeriesCallError(GrpcStatus.INTERNAL, `compressed message with unsupported grpc-encoding ${encoding}`);
+          yield decodeSeriesResponse(decompress(m.parts.length === 1 ? m.parts[0]! : Buffer.concat(m.parts)));
         }
       } catch (e) {
         if (e instanceof SeriesCallError) throw e;
