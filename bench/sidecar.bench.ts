@@ -25,8 +25,10 @@
  * run of each side and its ratio to the best direct read, and per case the median (range) of its ratios
  * to the direct read next to it, which a load that changes during the run skews less.
  * Where /proc is readable (Linux), also the CPU time per call of Prometheus, the sidecar and this process
- * (the reader), averaged over the rounds: on a machine whose cores all three keep busy, samples/s
- * follow the CPU a call costs them together more than any one's speed.
+ * (the reader), averaged over the rounds, and how many cores that kept busy: on a machine whose cores
+ * all three keep busy, samples/s follow the CPU a call costs them together more than any one's speed
+ * (on 2 cores the direct read keeps ~1.8 busy: Prometheus and the reader take ~27 ms each in parallel).
+ * Threads that exit during a call are not counted.
  * Target (issue 4): the sidecar adds at most 20%, i.e. ratio ≥ 0.8.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -201,10 +203,11 @@ export async function main(args: string[]): Promise<void> {
   /** Per case, the ratio against a direct read run right next to it: steadier under a changing load. */
   const paired = new Map<string, number[]>();
   /** Per case, the CPU of its measured calls added up, and how many. */
-  const cpu = new Map<string, { ms: [number, number, number]; calls: number }>();
+  const cpu = new Map<string, { ms: [number, number, number]; seconds: number; calls: number }>();
   const addCpu = (name: string, run: Run) => {
-    const c = cpu.get(name) ?? { ms: [0, 0, 0], calls: 0 };
+    const c = cpu.get(name) ?? { ms: [0, 0, 0], seconds: 0, calls: 0 };
     for (let i = 0; i < 3; i++) c.ms[i]! += run.cpu[i]!;
+    c.seconds += run.seconds;
     c.calls++;
     cpu.set(name, c);
   };
@@ -245,10 +248,11 @@ export async function main(args: string[]): Promise<void> {
     );
   }
   if (pids.prometheus !== undefined && pids.sidecar !== undefined) {
-    process.stdout.write('CPU per call (mean over the rounds): Prometheus + sidecar + reader = total\n');
-    for (const [name, { ms, calls }] of cpu) {
+    process.stdout.write('CPU per call (mean over the rounds): Prometheus + sidecar + reader = total, and cores that kept busy (total / wall)\n');
+    for (const [name, { ms, seconds, calls }] of cpu) {
       const [p, sc, reader] = ms.map((x) => x / calls) as [number, number, number];
-      process.stdout.write(`${name.padEnd(26)} ${p.toFixed(0)} + ${sc.toFixed(0)} + ${reader.toFixed(0)} = ${(p + sc + reader).toFixed(0)} ms\n`);
+      const total = p + sc + reader;
+      process.stdout.write(`${name.padEnd(26)} ${p.toFixed(0)} + ${sc.toFixed(0)} + ${reader.toFixed(0)} = ${total.toFixed(0)} ms, ${(total / ((1000 * seconds) / calls)).toFixed(2)} cores\n`);
     }
   }
 }
