@@ -31,14 +31,13 @@
  * Threads that exit during a call are not counted.
  * Target (issue 4): the sidecar adds at most 20%, i.e. ratio ≥ 0.8.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeChunkedReadResponse, PrometheusClient, readFrames, ResponseType } from '../packages/sidecar/src/index.js';
 import { seriesRequest, StoreClient, type LabelMatcher, type SeriesRequest } from '../packages/storeapi/src/index.js';
-import { freePort, startProcess, tempDir, waitForHttp } from '../test/harness/process.js';
+import { freePort, pidWithArgument, processCpuMs, startProcess, tempDir, waitForHttp } from '../test/harness/process.js';
 import { promtool, startPrometheus } from '../test/harness/prometheus.js';
 
 const STEP_S = 15;
@@ -70,37 +69,8 @@ function openMetrics(series: number, hours: number, endS: number): string {
 /** Samples in a chunk: the BE16 count that opens every XOR chunk. */
 const samplesIn = (data: Uint8Array) => (data[0]! << 8) | data[1]!;
 
-/**
- * CPU time (ms) the threads of a process have used, from /proc/PID/task/TID/schedstat (ns; /proc/PID/stat
- * counts in clock ticks of 10 ms, as coarse as a call's CPU); 0 where unreadable.
- */
-function cpuMs(pid: number | undefined): number {
-  let ns = 0;
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {
-        // the thread has just exited
-      }
-    }
-  } catch {
-    return 0;
-  }
-  return ns / 1e6;
-}
-
-/** The pid of the Prometheus serving `dataDir` (its handle has none), by its command line; undefined without /proc. */
-function prometheusPid(dataDir: string): number | undefined {
-  try {
-    for (const d of readdirSync('/proc')) {
-      if (/^\d+$/.test(d) && readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(`--storage.tsdb.path=${dataDir}`)) return Number(d);
-    }
-  } catch {
-    // no /proc: no CPU breakdown
-  }
-  return undefined;
-}
+/** CPU time (ms) of a process' threads (0 where /proc is unreadable). */
+const cpuMs = (pid: number | undefined): number => processCpuMs(pid) ?? 0;
 
 interface Run {
   samples: number;
@@ -155,7 +125,7 @@ export async function main(args: string[]): Promise<void> {
     { logFile: join(dir.path, 'sidecar.log') },
   );
   await waitForHttp(`http://127.0.0.1:${httpPort}/-/ready`, { proc: sidecar });
-  pids.prometheus = prometheusPid(data);
+  pids.prometheus = pidWithArgument(`--storage.tsdb.path=${data}`);
   pids.sidecar = sidecar.child.pid;
   const client = new StoreClient(`127.0.0.1:${grpcPort}`);
   const promClient = new PrometheusClient(prom.url, { timeoutMs: 600_000 });
