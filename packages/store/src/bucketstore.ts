@@ -22,7 +22,7 @@ import {
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { SampleBudget, type BucketBlock } from './block.js';
-import { mergeSorted, type OutSeries } from './merge.js';
+import { mergeAligned, mergeSorted, type OutSeries } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
 import { QueryStats } from './querystats.js';
 import { blocksFor } from './resolution.js';
@@ -167,14 +167,16 @@ export class BucketStore implements StoreServer {
     let merged: SeriesSource;
     if (nonEmpty.length === 1 && (nonEmpty[0] as SeriesRows).sorted && (nonEmpty[0] as SeriesRows).distinct) merged = nonEmpty[0] as SeriesRows;
     else {
-      const all = mergeSorted(
-        nonEmpty.map((l) => {
-          const series = l.toArray();
-          // Adding and removing labels can change the order (a shorter set no longer sorts first).
-          if (!l.sorted) series.sort((x, y) => Labels.compare(x.labels, y.labels));
-          return series;
-        }),
-      );
+      const all =
+        (nonEmpty.length > 1 ? mergeAligned(nonEmpty) : undefined) ??
+        mergeSorted(
+          nonEmpty.map((l) => {
+            const series = l.toArray();
+            // Adding and removing labels can change the order (a shorter set no longer sorts first).
+            if (!l.sorted) series.sort((x, y) => Labels.compare(x.labels, y.labels));
+            return series;
+          }),
+        );
       merged = { length: all.length, storeSeries: (i) => toStoreSeries(all[i] as OutSeries) };
     }
     // Merging joins series, never chunks.

@@ -104,6 +104,35 @@ export class LabelMapping {
     return out;
   }
 
+  /** Whether the series whose own labels are `refs[from, to)` has the mapped labels `want` (as `labels` gives them), without making them. */
+  equals(refs: Uint32Array, from: number, to: number, want: readonly Label[]): boolean {
+    const symbols = this.#symbols;
+    const ext = this.#ext;
+    const drop = this.#drop;
+    let n = 0;
+    let i = from;
+    let j = 0;
+    while (i < to || j < ext.length) {
+      if (i < to) {
+        const name = symbols[refs[i] as number] as string;
+        const c = j === ext.length ? -1 : compareStrings(name, (ext[j] as Label).name);
+        if (c < 0) {
+          if (drop.size === 0 || !drop.has(name)) {
+            const l = want[n++];
+            if (l === undefined || l.name !== name || l.value !== symbols[refs[i + 1] as number]) return false;
+          }
+          i += 2;
+          continue;
+        }
+        if (c === 0) i += 2;
+      }
+      const e = ext[j++] as Label;
+      const l = want[n++];
+      if (l === undefined || l.name !== e.name || l.value !== e.value) return false;
+    }
+    return n === want.length;
+  }
+
   /**
    * Writes into `out` the order keys of the mapped labels of the series whose own labels are
    * `refs[from, to)` (name, value, name, value…); returns how many. Comparing two series' keys

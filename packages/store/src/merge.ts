@@ -1,6 +1,7 @@
 import { mergeByLabels, type Labels } from '@strata/tsdb';
 import type { AggrChunk } from '@strata/storeapi';
 import type { BlockSeries } from './block.js';
+import type { SeriesRows } from './seriesrows.js';
 import { type RawChunkColumns, type RawChunkRun, RawChunkRuns } from './rawchunks.js';
 
 /** A series with its final labels (external labels added, replica labels removed). */
@@ -37,6 +38,30 @@ export function mergeSorted(lists: readonly (readonly BlockSeries[])[]): readonl
       continue;
     }
     out.push({ labels: s.labels, ...joinRuns(s.chunks) });
+  }
+  return out;
+}
+
+/**
+ * The merge of blocks that hold the same series, each sorted and distinct (one replica's blocks over
+ * time, and its replicas once their replica label is removed, as a dashboard's queries read them): series
+ * k of every list is one series, its runs joined, with no merge heap and labels made for the first list
+ * only (the others' are compared in place). Undefined when the lists differ; then mergeSorted.
+ */
+export function mergeAligned(lists: readonly SeriesRows[]): readonly OutSeries[] | undefined {
+  const n = (lists[0] as SeriesRows).length;
+  for (const l of lists) if (!l.sorted || !l.distinct || l.length !== n) return undefined;
+  const first = (lists[0] as SeriesRows).toArray();
+  for (let i = 1; i < lists.length; i++) {
+    const l = lists[i] as SeriesRows;
+    for (let k = 0; k < n; k++) if (!l.labelsEqual(k, (first[k] as BlockSeries).labels.toArray())) return undefined;
+  }
+  const out: OutSeries[] = new Array(n);
+  for (let k = 0; k < n; k++) {
+    const s = first[k] as BlockSeries;
+    const runs: Run[] = [{ chunks: s.chunks, raw: s.raw }];
+    for (let i = 1; i < lists.length; i++) runs.push((lists[i] as SeriesRows).chunksOf(k));
+    out[k] = { labels: s.labels, ...joinRuns(runs) };
   }
   return out;
 }

@@ -152,12 +152,19 @@ export class SeriesRows {
   /** Every series as an object, for the merges and sorts that need them all at once. */
   toArray(): BlockSeries[] {
     const out: BlockSeries[] = new Array(this.length);
-    for (let k = 0; k < this.length; k++) {
-      const labels = Labels.fromSorted(this.#labels(k));
-      const batch = this.#batch[k] as number;
-      out[k] = batch !== NONE ? { labels, chunks: NO_CHUNKS, raw: this.#run(k, batch) } : { labels, chunks: this.#aggr.get(k) ?? NO_CHUNKS, raw: undefined };
-    }
+    for (let k = 0; k < this.length; k++) out[k] = { labels: Labels.fromSorted(this.#labels(k)), ...this.chunksOf(k) };
     return out;
+  }
+
+  /** Series `k`'s chunks: a run of raw chunks, or aggregate chunks as objects. */
+  chunksOf(k: number): { chunks: AggrChunk[]; raw: RawChunkRun | undefined } {
+    const batch = this.#batch[k] as number;
+    return batch !== NONE ? { chunks: NO_CHUNKS, raw: this.#run(k, batch) } : { chunks: this.#aggr.get(k) ?? NO_CHUNKS, raw: undefined };
+  }
+
+  /** Whether series `k`'s mapped labels are `labels`. */
+  labelsEqual(k: number, labels: readonly Label[]): boolean {
+    return this.#mapping.equals(this.#labelRefs, this.#labelStart[k] as number, this.#labelStart[k + 1] as number, labels);
   }
 
   #labels(k: number): Label[] {

@@ -141,9 +141,15 @@ describe('LabelMapping', () => {
         const encodedLabels = { size, write: (w: ProtoWriter) => w.advance(mapping.encode(refs, 0, refs.length, w.room(size), w.pos)) };
         const asObjects = encodeSeriesResponse({ series: { labels: want.toArray(), chunks: [] } });
         expect(encodeSeriesResponse({ series: { labels: [], chunks: [], encodedLabels } }).equals(asObjects), want.toString()).toBe(true);
-        return { want, keys, n: mapping.keys(refs, 0, refs.length, keys) };
+        return { want, refs, keys, n: mapping.keys(refs, 0, refs.length, keys) };
       });
-      for (const x of keyed) for (const y of keyed) expect(Math.sign(compareKeys(x.keys, x.n, y.keys, y.n)), `${x.want} vs ${y.want}`).toBe(Math.sign(Labels.compare(x.want, y.want)));
+      for (const x of keyed) {
+        for (const y of keyed) {
+          expect(Math.sign(compareKeys(x.keys, x.n, y.keys, y.n)), `${x.want} vs ${y.want}`).toBe(Math.sign(Labels.compare(x.want, y.want)));
+          // Compared in place with labels as objects (another block's series, in mergeAligned).
+          expect(mapping.equals(x.refs, 0, x.refs.length, y.want.toArray()), `${x.want} vs ${y.want}`).toBe(x.want.equals(y.want));
+        }
+      }
     }
   });
 });
