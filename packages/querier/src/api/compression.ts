@@ -35,6 +35,9 @@ export async function compressPieces(pieces: Iterable<string | Buffer>, encoding
   const out: Buffer[] = [];
   zlib.on('data', (b: Buffer) => out.push(b));
   const ended = once(zlib, 'end');
+  // A zlib error rejects `ended` while pieces are still being written: handled when awaited below, not
+  // an unhandled rejection in the meantime.
+  ended.catch(() => {});
   for (const piece of pieces) {
     zlib.write(piece);
     await nextTurn();
