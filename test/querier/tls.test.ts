@@ -75,7 +75,7 @@ afterAll(async () => {
 });
 
 describe('gRPC TLS between querier and store gateway', () => {
-  it('connects with the CA, a client certificate and the server name; refuses without TLS or without a certificate', async () => {
+  it('connects with the CA, a client certificate and the server name, or skipping verification; refuses without TLS or without a certificate', async () => {
     const c = (f: string) => join(dir.path, 'certs', f);
     const endpoint = () => `--endpoint=${storeAddress}`;
     const mutual = await component('query-mtls', [
@@ -87,6 +87,16 @@ describe('gRPC TLS between querier and store gateway', () => {
       `--grpc-client-tls-key=${c('client.key')}`,
       '--grpc-client-server-name=store.internal',
     ]);
+    // Without the CA, skipping verification: encrypted, the client certificate still presented.
+    const unverified = await component('query-skip-verify', [
+      'query',
+      endpoint(),
+      '--grpc-client-tls-secure',
+      '--grpc-client-tls-skip-verify',
+      `--grpc-client-tls-cert=${c('client.crt')}`,
+      `--grpc-client-tls-key=${c('client.key')}`,
+    ]);
+    const untrusted = await component('query-untrusted', ['query', endpoint(), '--grpc-client-tls-secure', `--grpc-client-tls-cert=${c('client.crt')}`, `--grpc-client-tls-key=${c('client.key')}`]);
     const plain = await component('query-plain', ['query', endpoint()]);
     const anonymous = await component('query-no-cert', ['query', endpoint(), '--grpc-client-tls-secure', `--grpc-client-tls-ca=${c('ca.crt')}`, '--grpc-client-server-name=store.internal']);
     expect((await storeStatus(mutual)).lastError).toBeNull();
@@ -95,6 +105,12 @@ describe('gRPC TLS between querier and store gateway', () => {
     const answer = (await (await fetch(`${mutual}/api/v1/query?${params}`)).json()) as { status: string; warnings?: string[]; data: { result: { value: [number, string] }[] } };
     expect(answer.warnings).toBeUndefined();
     expect(Number(answer.data.result[0]?.value[1])).toBeGreaterThan(0);
+    expect((await storeStatus(unverified)).lastError).toBeNull();
+    const unverifiedAnswer = (await (await fetch(`${unverified}/api/v1/query?${params}`)).json()) as { warnings?: string[]; data: { result: unknown[] } };
+    expect(unverifiedAnswer.warnings).toBeUndefined();
+    expect(unverifiedAnswer.data.result).toHaveLength(1);
+    // The same without skipping verification: the store's certificate is not from a CA the querier trusts.
+    expect((await storeStatus(untrusted)).lastError).not.toBeNull();
     expect((await storeStatus(plain)).lastError).not.toBeNull();
     expect((await storeStatus(anonymous)).lastError).not.toBeNull();
   }, 120_000);

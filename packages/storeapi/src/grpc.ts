@@ -46,6 +46,8 @@ export interface ClientTLS {
   key?: Buffer;
   /** Expected server name if it differs from the dialled host. */
   serverName?: string;
+  /** Accept any server certificate (Thanos' --grpc-client-tls-skip-verify): encryption without authentication. */
+  skipVerify?: boolean;
 }
 
 export function channelOptions(opts: { compression?: Compression | undefined; serverName?: string | undefined }): grpc.ChannelOptions {
@@ -93,7 +95,7 @@ export function serverCredentials(tls: ServerTLS | undefined): grpc.ServerCreden
 export function clientCredentials(tls: ClientTLS | undefined): grpc.ChannelCredentials {
   if (tls === undefined) return grpc.credentials.createInsecure();
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw new Error('client TLS needs both a certificate and a key, or neither');
-  return grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null);
+  return grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null, tls.skipVerify === true ? { rejectUnauthorized: false } : {});
 }
 
 /** Full gRPC method paths. */

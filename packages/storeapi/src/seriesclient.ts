@@ -191,7 +191,7 @@ export class SeriesConnection {
     const tls = this.#tls;
     const session = http2.connect(this.#authority, {
       settings: { initialWindowSize: WINDOW_BYTES },
-      ...(tls !== undefined ? { ca: tls.ca, cert: tls.cert, key: tls.key, ...(tls.serverName ? { servername: tls.serverName } : {}) } : {}),
+      ...(tls !== undefined ? { ca: tls.ca, cert: tls.cert, key: tls.key, ...(tls.serverName ? { servername: tls.serverName } : {}), ...(tls.skipVerify === true ? { rejectUnauthorized: false } : {}) } : {}),
     });
     // A failed connection fails its open streams, which report it; the next call connects again.
     session.on('error', () => {});

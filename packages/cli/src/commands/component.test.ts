@@ -11,6 +11,7 @@ describe('gRPC TLS flags', () => {
     await expect(serverTlsFromFlags({ grpcServerTlsCert: 'a.crt' })).rejects.toThrow(/--grpc-server-tls-cert and --grpc-server-tls-key must be given together/);
     await expect(serverTlsFromFlags({ grpcServerTlsClientCa: 'ca.crt' })).rejects.toThrow(/--grpc-server-tls-client-ca needs/);
     await expect(clientTlsFromFlags({ grpcClientTlsCa: 'ca.crt' })).rejects.toThrow(/need --grpc-client-tls-secure/);
+    await expect(clientTlsFromFlags({ grpcClientTlsSkipVerify: true })).rejects.toThrow(/need --grpc-client-tls-secure/);
     await expect(clientTlsFromFlags({ grpcClientTlsSecure: true, grpcClientTlsKey: 'c.key' })).rejects.toThrow(/--grpc-client-tls-cert and --grpc-client-tls-key must be given together/);
   });
 

@@ -62,6 +62,7 @@ export async function serverTlsFromFlags(o: Record<string, unknown>): Promise<Se
 export function withGrpcClientTlsFlags(cmd: Command): Command {
   return cmd
     .option('--grpc-client-tls-secure', 'use TLS to the endpoints', false)
+    .option('--grpc-client-tls-skip-verify', "accept any endpoint certificate (encrypted, not authenticated)", false)
     .option('--grpc-client-tls-cert <path>', 'client certificate for mutual TLS')
     .option('--grpc-client-tls-key <path>', 'client key for mutual TLS')
     .option('--grpc-client-tls-ca <path>', "CA that signed the endpoints' certificates (system roots without it)")
@@ -73,7 +74,8 @@ export async function clientTlsFromFlags(o: Record<string, unknown>): Promise<Cl
   const key = o.grpcClientTlsKey as string | undefined;
   const ca = o.grpcClientTlsCa as string | undefined;
   const serverName = o.grpcClientServerName as string | undefined;
-  const given = [cert, key, ca, serverName].some((v) => v !== undefined);
+  const skipVerify = o.grpcClientTlsSkipVerify === true;
+  const given = skipVerify || [cert, key, ca, serverName].some((v) => v !== undefined);
   if (o.grpcClientTlsSecure !== true) {
     if (given) throw new Error('the --grpc-client-tls-* and --grpc-client-server-name flags need --grpc-client-tls-secure');
     return undefined;
@@ -83,5 +85,6 @@ export async function clientTlsFromFlags(o: Record<string, unknown>): Promise<Cl
     ...(ca !== undefined ? { ca: await readFile(ca) } : {}),
     ...(cert !== undefined && key !== undefined ? { cert: await readFile(cert), key: await readFile(key) } : {}),
     ...(serverName !== undefined ? { serverName } : {}),
+    ...(skipVerify ? { skipVerify } : {}),
   };
 }
