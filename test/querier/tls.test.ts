@@ -86,6 +86,8 @@ describe('gRPC TLS between querier and store gateway', () => {
       `--grpc-client-tls-cert=${c('client.crt')}`,
       `--grpc-client-tls-key=${c('client.key')}`,
       '--grpc-client-server-name=store.internal',
+      // Series requests snappy-compressed as well, as Thanos' querier sends them with this flag.
+      '--grpc-compression=snappy',
     ]);
     // Without the CA, skipping verification: encrypted, the client certificate still presented.
     const unverified = await component('query-skip-verify', [

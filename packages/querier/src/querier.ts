@@ -1,6 +1,6 @@
 import type { DedupFunc } from '@strata/dedup';
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
-import { serveStore, type ClientTLS, type ServerTLS, type ServingStore } from '@strata/storeapi';
+import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { apiPlugin } from './api/plugin.js';
@@ -18,6 +18,8 @@ export interface QuerierConfig {
   grpcTls?: ServerTLS;
   /** --grpc-client-tls-*: TLS to the endpoints. */
   clientTls?: ClientTLS;
+  /** --grpc-compression: how requests to the endpoints are compressed. */
+  clientCompression?: Compression;
   /** --endpoint (repeatable) */
   endpoints: string[];
   /** --endpoint.sd-files */
@@ -72,7 +74,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   const endpoints = new EndpointSet({
     endpoints: cfg.endpoints,
     sdFiles: cfg.endpointSdFiles ?? [],
-    ...(cfg.clientTls !== undefined ? { client: { tls: cfg.clientTls } } : {}),
+    client: { ...(cfg.clientTls !== undefined ? { tls: cfg.clientTls } : {}), ...(cfg.clientCompression !== undefined ? { compression: cfg.clientCompression } : {}) },
     logger,
     registry,
   });

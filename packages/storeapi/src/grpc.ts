@@ -23,12 +23,15 @@ const FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
  *   A querier using it sends `grpc-encoding: snappy` requests. Strata's servers decode them through
  *   `registerMessageDecompressor`, which patches/@grpc__grpc-js@1.14.7.patch adds to grpc-js, and
  *   advertise `snappy` in `grpc-accept-encoding`; answers go out uncompressed, which grpc-go accepts.
- * - Strata's client does not send snappy. By default it sends identity, which every gRPC server accepts
- *   (grpc-go answers in the request's encoding, so Thanos' stores answer uncompressed).
+ * - Strata's client sends identity by default, which every gRPC server accepts. With `snappy` its
+ *   Series calls (its own HTTP/2 client, seriesclient.ts) are sent as Thanos' querier sends them, and
+ *   grpc-go servers answer in the request's encoding: Thanos' stores then answer snappy-compressed,
+ *   which the client decodes. Its other calls go through grpc-js, which has no snappy: they are small
+ *   (Info, label names and values) and go uncompressed.
  */
-export type Compression = 'none' | 'gzip' | 'deflate';
+export type Compression = 'none' | 'gzip' | 'deflate' | 'snappy';
 
-const COMPRESSION_ALGORITHM: Record<Compression, number> = { none: 0, deflate: 1, gzip: 2 };
+const COMPRESSION_ALGORITHM: Record<Compression, number> = { none: 0, deflate: 1, gzip: 2, snappy: 0 };
 
 export interface ServerTLS {
   /** PEM server certificate chain and key. */

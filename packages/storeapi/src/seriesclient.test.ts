@@ -7,9 +7,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeSeriesRequest, encodeSeriesResponse } from './codec.js';
-import { GrpcStatus } from './grpc.js';
+import { GrpcStatus, type Compression } from './grpc.js';
 import { seriesRequest, type SeriesRequest, type SeriesResponse } from './messages.js';
 import { SeriesCallError, SeriesConnection } from './seriesclient.js';
+import { decodeSnappyStream, encodeSnappyStream } from './snappystream.js';
 
 const request = seriesRequest({ minTime: 0, maxTime: 1000, matchers: [{ type: 0, name: 'job', value: 'api' }] });
 const frame = (i: number): SeriesResponse => ({ warning: `frame ${i}` });
@@ -27,18 +28,23 @@ type Handler = (stream: http2.ServerHttp2Stream, req: SeriesRequest, headers: ht
 const servers: http2.Http2Server[] = [];
 const connections: SeriesConnection[] = [];
 
-async function serve(handler: Handler): Promise<SeriesConnection> {
+async function serve(handler: Handler, opts: { compression?: Compression } = {}): Promise<SeriesConnection> {
   const server = http2.createServer();
   server.on('stream', (stream, headers) => {
     // Resets and cancellations surface as stream errors here; the client's side is what is tested.
     stream.on('error', () => {});
     const parts: Buffer[] = [];
     stream.on('data', (d: Buffer) => parts.push(d));
-    stream.on('end', () => handler(stream, decodeSeriesRequest(Buffer.concat(parts).subarray(5)), headers));
+    stream.on('end', () => {
+      const body = Buffer.concat(parts);
+      // A compressed request (flag 1) is a snappy stream here: the only compression these tests send.
+      const bytes = body[0] === 1 ? decodeSnappyStream(body.subarray(5)) : body.subarray(5);
+      handler(stream, decodeSeriesRequest(bytes), headers);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
-  const c = new SeriesConnection(`127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const c = new SeriesConnection(`127.0.0.1:${(server.address() as AddressInfo).port}`, opts);
   connections.push(c);
   return c;
 }
@@ -68,6 +74,18 @@ describe('SeriesConnection', () => {
     });
     expect(await drain(c)).toEqual([frame(0), frame(1), frame(2)]);
     expect(seen?.matchers).toEqual(request.matchers);
+  });
+
+  it('reads snappy-compressed answers, as a grpc-go server sends them to a client that compressed its request with snappy', async () => {
+    let encoding: string | undefined;
+    const c = await serve((stream, _req, headers) => {
+      encoding = String(headers['grpc-encoding']);
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-encoding': 'snappy' }, { waitForTrailers: true });
+      stream.end(Buffer.concat([message(encodeSnappyStream(encodeSeriesResponse(frame(0))), true), message(encodeSeriesResponse(frame(1)))]));
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    }, { compression: 'snappy' });
+    expect(await drain(c)).toEqual([frame(0), frame(1)]);
+    expect(encoding).toBe('snappy');
   });
 
   it('reads batches split anywhere across chunks as the messages they are', async () => {

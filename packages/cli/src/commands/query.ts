@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { start } from '@strata/querier';
+import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
 import { clientTlsFromFlags, flagValues, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcClientTlsFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
 
@@ -22,6 +23,7 @@ export function register(program: Command): void {
     .option('--no-query.partial-response', 'fail a query when any endpoint fails')
     .option('--query.auto-downsampling', 'read downsampled data as the step allows (max_source_resolution=auto)', false)
     .option('--query.promql-compat <version>', 'PromQL semantics: 3 (current Prometheus) or 2 (Prometheus 2.x)', '3')
+    .option('--grpc-compression <algorithm>', 'compression of requests to the endpoints: none, snappy (as Thanos; grpc-go endpoints then answer compressed too), gzip or deflate', 'none')
     .option('--store.response-timeout <duration>', 'give up on an endpoint that does not answer a request within this time (0 = never)', '0')
     .option('--web.route-prefix <path>', 'prefix for all HTTP routes (default: --web.external-prefix)')
     .option('--web.external-prefix <path>', 'path the querier is reached under through a reverse proxy, where the web UI calls the API', '')
@@ -39,6 +41,8 @@ export function register(program: Command): void {
     const prefixHeader = String(o['web.prefixHeader']);
     // As in Thanos and Prometheus, routes are served under the external prefix unless told otherwise.
     const prefix = parseUrlPath(String(o['web.routePrefix'] ?? '')) || externalPrefix;
+    const compression = String(o.grpcCompression);
+    if (!isCompression(compression)) throw new Error(`--grpc-compression must be none, snappy, gzip or deflate, not ${compression}`);
     const grpcTls = await serverTlsFromFlags(o);
     const clientTls = await clientTlsFromFlags(o);
     const querier = await start({
@@ -46,6 +50,7 @@ export function register(program: Command): void {
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       ...(clientTls !== undefined ? { clientTls } : {}),
+      clientCompression: compression,
       endpoints,
       endpointSdFiles: sdFiles,
       replicaLabels: o['query.replicaLabel'] as string[],
@@ -74,3 +79,6 @@ function positiveInt(v: unknown, flag: string): number {
   return n;
 }
 
+function isCompression(s: string): s is Compression {
+  return s === 'none' || s === 'snappy' || s === 'gzip' || s === 'deflate';
+}
