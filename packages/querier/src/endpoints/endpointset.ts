@@ -52,6 +52,8 @@ export interface EndpointStatus {
 interface EndpointState {
   client: StoreClient;
   info: InfoResponse | null;
+  /** `info`'s label sets as Labels, made when it arrives rather than on every request. */
+  labelSets: readonly Labels[];
   lastCheck: number;
   lastSuccess: number;
   lastError: string | null;
@@ -83,6 +85,7 @@ export class EndpointSet {
     this.#states.set(address, {
       client: new StoreClient(address, this.#opts.client),
       info: null,
+      labelSets: [],
       lastCheck: 0,
       lastSuccess: Date.now(),
       lastError: null,
@@ -114,6 +117,7 @@ export class EndpointSet {
       [...this.#states.entries()].map(async ([address, s]) => {
         try {
           s.info = await s.client.info({ timeoutMs });
+          s.labelSets = s.info.labelSets.map((ls) => Labels.from(ls));
           s.lastSuccess = Date.now();
           if (s.lastError !== null) this.#opts.logger.info('endpoint is back', { address });
           s.lastError = null;
@@ -158,7 +162,7 @@ export class EndpointSet {
     const out: UnavailableEndpoint[] = [];
     for (const [address, s] of this.#states) {
       if (s.lastError === null || s.info === null || s.info.store === undefined) continue;
-      out.push({ address, labelSets: s.info.labelSets.map((ls) => Labels.from(ls)), minTime: s.info.store.minTime, maxTime: s.info.store.maxTime, lastError: s.lastError });
+      out.push({ address, labelSets: s.labelSets, minTime: s.info.store.minTime, maxTime: s.info.store.maxTime, lastError: s.lastError });
     }
     return out;
   }
@@ -171,7 +175,7 @@ export class EndpointSet {
       out.push({
         address,
         client: s.client,
-        labelSets: s.info.labelSets.map((ls) => Labels.from(ls)),
+        labelSets: s.labelSets,
         minTime: s.info.store.minTime,
         maxTime: s.info.store.maxTime,
         componentType: s.info.componentType,
