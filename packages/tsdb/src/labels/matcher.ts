@@ -1,7 +1,7 @@
 import type { Labels } from './labels.js';
 import { quoteGo } from './labels.js';
 import { compileAnchored, type RegexpOptions } from './regexp.js';
-import { literalAlternatives, literalPrefix, literalShapeTest } from './setmatches.js';
+import { literalAlternatives, literalShape } from './setmatches.js';
 
 export type MatchType = '=' | '!=' | '=~' | '!~';
 
@@ -17,7 +17,7 @@ export class Matcher {
   /** The values a regex that is an alternation of literals matches (setmatches.ts). */
   readonly #set: ReadonlySet<string> | undefined;
   readonly #setMatches: readonly string[] | undefined;
-  /** A prefix, suffix or substring test standing for the regex (literalShapeTest). */
+  /** A prefix, suffix or substring test standing for the regex (literalShape). */
   readonly #test: ((s: string) => boolean) | undefined;
   readonly #prefix: string | undefined;
 
@@ -31,8 +31,9 @@ export class Matcher {
     const set = isRegex ? literalAlternatives(value) : undefined;
     this.#set = set !== undefined ? new Set(set) : undefined;
     this.#setMatches = type === '=' ? [value] : type === '=~' ? set : undefined;
-    this.#test = isRegex && set === undefined ? literalShapeTest(value, opts.dotMatchesNewline ?? true) : undefined;
-    this.#prefix = type === '=~' ? literalPrefix(value) : undefined;
+    const shape = isRegex && set === undefined ? literalShape(value, opts.dotMatchesNewline ?? true) : undefined;
+    this.#test = shape?.test;
+    this.#prefix = type === '=~' ? shape?.prefix : undefined;
   }
 
   static equal(name: string, value: string): Matcher {

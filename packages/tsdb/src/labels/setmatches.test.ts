@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Matcher } from './matcher.js';
 import { compileAnchored } from './regexp.js';
-import { alternationOf, literalAlternatives, literalPrefix, literalShapeTest } from './setmatches.js';
+import { alternationOf, literalAlternatives, literalShape } from './setmatches.js';
 
 describe('literalAlternatives', () => {
   it('finds the values of alternations of literals', () => {
@@ -56,13 +56,13 @@ describe('alternationOf', () => {
   });
 });
 
-describe('literalShapeTest', () => {
+describe('literalShape', () => {
   it('answers as the anchored regex does, with and without . matching a newline', () => {
     const patterns = ['.*', '.+', '(foo).*', 'foo.*', '.*foo', '.*foo.*', 'a\\.b.*', '.*x\\|y', 'api-.*', '.*-prod.*', 'ü.*', '.*\\.com', 'a\\\\.*', 'a\\.*', 'x\n.*'];
     const inputs = ['', 'foo', 'foobar', 'barfoo', 'barfoobaz', 'fo', 'FOO', 'a.b', 'a.bc', 'axb', 'x|y', 'zx|y', 'api-1', 'api', 'web-prod-1', 'prod', 'über', 'example.com', 'examplecom', 'a\\', 'a\\zz', 'a', 'a...', 'foo\nbar', 'bar\nfoo', '\n', 'x\nq', 'x\n', 'web\n-prod-', 'ab\nc'];
     for (const dotAll of [true, false]) {
       for (const p of patterns) {
-        const test = literalShapeTest(p, dotAll);
+        const test = literalShape(p, dotAll)?.test;
         const re = compileAnchored(p, { dotMatchesNewline: dotAll });
         // `a\.*` is `a` then any number of dots: a repetition, left to the regex.
         if (p === 'a\\.*') {
@@ -79,14 +79,14 @@ describe('literalShapeTest', () => {
   });
 
   it('leaves other regexes alone', () => {
-    for (const p of ['foo', 'a|b.*', '(a|b).*', '(?i)foo.*', 'foo.+', '.*[0-9]', 'f.o.*', '.*.*', '^foo.*', '.*a|b.*']) expect(literalShapeTest(p, true), p).toBeUndefined();
+    for (const p of ['foo', 'a|b.*', '(a|b).*', '(?i)foo.*', 'foo.+', '.*[0-9]', 'f.o.*', '.*.*', '^foo.*', '.*a|b.*']) expect(literalShape(p, true), p).toBeUndefined();
   });
 });
 
-describe('literalPrefix', () => {
+describe('literalShape prefix', () => {
   it('is the literal before a trailing .*, for the index to read only the values that start with it', () => {
-    expect(literalPrefix('foo.*')).toBe('foo');
-    expect(literalPrefix('(?:x\\.y).*')).toBe('x.y');
-    for (const p of ['.*foo', '.*foo.*', '.*', '(a|b).*', 'a\\.*', 'a.+', 'a[0-9].*', '.*.*']) expect(literalPrefix(p), p).toBeUndefined();
+    expect(literalShape('foo.*', true)?.prefix).toBe('foo');
+    expect(literalShape('(?:x\\.y).*', true)?.prefix).toBe('x.y');
+    for (const p of ['.*foo', '.*foo.*', '.*', '(a|b).*', 'a\\.*', 'a.+', 'a[0-9].*', '.*.*']) expect(literalShape(p, true)?.prefix, p).toBeUndefined();
   });
 });

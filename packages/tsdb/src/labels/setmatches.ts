@@ -56,13 +56,13 @@ function withoutOuterGroup(pattern: string): string {
  * `.*` and `.+`, as a plain string test, as Prometheus' FastRegexMatcher shortcuts them: a prefix,
  * suffix or substring test costs a fraction of running the regex against each of a label's values.
  * `dotAll`: whether `.` matches a newline (Prometheus 3.x); otherwise what `.*` spans must hold none.
- * Anything else: undefined.
+ * For `lit.*` also `prefix`: every value it matches starts with it. Anything else: undefined.
  */
-export function literalShapeTest(pattern: string, dotAll: boolean): ((s: string) => boolean) | undefined {
+export function literalShape(pattern: string, dotAll: boolean): { test: (s: string) => boolean; prefix?: string } | undefined {
   const head = pattern.startsWith('.*');
   const tail = pattern.length >= (head ? 4 : 2) && pattern.endsWith('.*') && !endsEscaped(pattern.slice(0, -2));
-  if (pattern === '.*') return dotAll ? () => true : (s) => !s.includes('\n');
-  if (pattern === '.+') return dotAll ? (s) => s !== '' : (s) => s !== '' && !s.includes('\n');
+  if (pattern === '.*') return { test: dotAll ? () => true : (s) => !s.includes('\n') };
+  if (pattern === '.+') return { test: dotAll ? (s) => s !== '' : (s) => s !== '' && !s.includes('\n') };
   if (!head && !tail) return undefined;
   const inner = pattern.slice(head ? 2 : 0, tail ? -2 : undefined);
   // One literal (perhaps in a group), not an alternation of several.
@@ -71,22 +71,17 @@ export function literalShapeTest(pattern: string, dotAll: boolean): ((s: string)
   const lit = values[0] as string;
   const clean = (part: string) => dotAll || !part.includes('\n');
   if (head && tail) {
-    return (s) => {
-      if (dotAll) return s.includes(lit);
-      // Without dotAll the literal must sit inside one line.
-      for (let i = s.indexOf(lit); i >= 0; i = s.indexOf(lit, i + 1)) if (clean(s.slice(0, i)) && clean(s.slice(i + lit.length))) return true;
-      return false;
+    return {
+      test: (s) => {
+        if (dotAll) return s.includes(lit);
+        // Without dotAll the literal must sit inside one line.
+        for (let i = s.indexOf(lit); i >= 0; i = s.indexOf(lit, i + 1)) if (clean(s.slice(0, i)) && clean(s.slice(i + lit.length))) return true;
+        return false;
+      },
     };
   }
-  if (head) return (s) => s.endsWith(lit) && clean(s.slice(0, s.length - lit.length));
-  return (s) => s.startsWith(lit) && clean(s.slice(lit.length));
-}
-
-/** The literal `lit` of a regex `lit.*` (a non-empty literal, then `.*`): the values it matches start with it. */
-export function literalPrefix(pattern: string): string | undefined {
-  if (pattern.startsWith('.*') || !pattern.endsWith('.*') || endsEscaped(pattern.slice(0, -2))) return undefined;
-  const values = literalAlternatives(pattern.slice(0, -2));
-  return values?.length === 1 && values[0] !== '' ? values[0] : undefined;
+  if (head) return { test: (s) => s.endsWith(lit) && clean(s.slice(0, s.length - lit.length)) };
+  return { test: (s) => s.startsWith(lit) && clean(s.slice(lit.length)), ...(lit !== '' ? { prefix: lit } : {}) };
 }
 
 /** Whether `s` ends in a backslash that escapes what follows (an odd run of them). */
