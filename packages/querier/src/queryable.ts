@@ -56,8 +56,9 @@ export class StoreQueryable implements Queryable {
    */
   async #selectAll(selections: readonly SelectRequest[], signal: AbortSignal): Promise<SeriesSet[]> {
     const out: SeriesSet[] = new Array<SeriesSet>(selections.length);
+    const names = selections.map(metricNameOf);
     await Promise.all(
-      sameButMetricName(selections).map(async (group) => {
+      sameButMetricName(selections, names).map(async (group) => {
         const first = selections[group[0] as number] as SelectRequest;
         if (group.length === 1) {
           out[group[0] as number] = await this.#select(first.hints, first.matchers, signal);
@@ -65,7 +66,7 @@ export class StoreQueryable implements Queryable {
         }
         const byName = new Map<string, Series[]>();
         for (const i of group) {
-          const name = metricNameOf(selections[i] as SelectRequest) as string;
+          const name = names[i] as string;
           let series = byName.get(name);
           if (series === undefined) byName.set(name, (series = []));
           out[i] = { series };
@@ -139,13 +140,14 @@ function metricNameOf(s: SelectRequest): string | undefined {
 
 /**
  * Groups of selections (indexes, in order) that one read can serve: the same request to the stores
- * (time range, step, range, function) and the same matchers but for their metric names.
+ * (time range, step, range, function) and the same matchers but for their metric names (`names`, as
+ * metricNameOf gives them).
  */
-function sameButMetricName(selections: readonly SelectRequest[]): number[][] {
+function sameButMetricName(selections: readonly SelectRequest[], names: readonly (string | undefined)[]): number[][] {
   const groups = new Map<string, number[]>();
   const out: number[][] = [];
   selections.forEach((s, i) => {
-    if (metricNameOf(s) === undefined) {
+    if (names[i] === undefined) {
       out.push([i]);
       return;
     }
