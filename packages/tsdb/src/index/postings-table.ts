@@ -134,13 +134,7 @@ export class PostingsTable {
     if (n === undefined) return [];
     const s = n.samples;
     // The first sample not below the prefix: entries from the one before it on may start with it.
-    let lo = 0;
-    let hi = s.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareStrings((s[mid] as Sample).value, prefix) < 0) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = samplesBefore(s, prefix, false);
     // Values with the prefix sort together: the first sample past them ends the read.
     let end = lo;
     while (end < s.length && (s[end] as Sample).value.startsWith(prefix)) end++;
@@ -162,14 +156,8 @@ export class PostingsTable {
     const out: PostingsRange[] = [];
     for (const v of values) {
       const s = n.samples;
-      // Last sample with value ≤ v.
-      let lo = 0;
-      let hi = s.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (compareStrings((s[mid] as Sample).value, v) <= 0) lo = mid + 1;
-        else hi = mid;
-      }
+      // The last sample with value ≤ v is the one before lo.
+      const lo = samplesBefore(s, v, true);
       if (lo === 0) continue;
       const from = s[lo - 1] as Sample;
       const next = s[lo];
@@ -197,6 +185,19 @@ export class PostingsTable {
     }
     return out;
   }
+}
+
+/** How many of the (sorted) samples have values below `v`, or with `orEqual` at most `v`. */
+function samplesBefore(samples: readonly Sample[], v: string, orEqual: boolean): number {
+  let lo = 0;
+  let hi = samples.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareStrings((samples[mid] as Sample).value, v);
+    if (c < 0 || (orEqual && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Checks the BE32 CRC32C stored right after `body[start, start + len)` against those bytes. */
