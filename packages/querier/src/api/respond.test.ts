@@ -1,7 +1,7 @@
 import { formatTimestamp, formatValue, PackedSeriesPoints, type QueryValue, type SeriesPoints } from '@strata/promql';
 import { Labels } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { queryDataJson, queryDataPieces } from './respond.js';
+import { queryDataPieces } from './respond.js';
 
 /** The matrix JSON built the plain way, from JSON.stringify and the point formatters. */
 function reference(series: SeriesPoints[]): string {
@@ -18,7 +18,7 @@ describe('query answers as JSON', () => {
   ];
 
   it('writes every point as the formatters do, repeated values, -0 after 0 and shared steps included', () => {
-    const got = queryDataJson({ type: 'matrix', series });
+    const got = [...queryDataPieces({ type: 'matrix', series })].join('');
     expect(got).toBe(reference(series));
     expect(JSON.parse(got).result[0].values.slice(0, 3)).toEqual([[1_700_000_000, '0'], [1_700_000_015.5, '-0'], [1_700_000_031, '0']]);
   });

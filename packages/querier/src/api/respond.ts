@@ -81,11 +81,6 @@ function packed(s: SeriesPoints): { ts: Float64Array; fs: Float64Array } {
   return { ts: Float64Array.from(points, (p) => p.t), fs: Float64Array.from(points, (p) => p.f) };
 }
 
-/** `{"resultType":…,"result":…}` for a query result, as one string. */
-export function queryDataJson(v: QueryValue): string {
-  return [...queryDataPieces(v)].join('');
-}
-
 /** The pieces of `{"status":"success","data":…}`. */
 function* successPieces(data: Iterable<string>, warnings: readonly string[]): Generator<string> {
   yield '{"status":"success","data":';
