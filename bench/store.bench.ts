@@ -1,5 +1,5 @@
 /**
- * `pnpm bench store [--series=N] [--days=D] [--step=S] [--rounds=N] [--wide=N] [--wide-rounds=N] [--cpu-prof-dir=DIR]`
+ * `pnpm bench store [--series=N] [--days=D] [--step=S] [--rounds=N] [--wide=N] [--wide-rounds=N] [--wide-only] [--cpu-prof-dir=DIR]`
  *
  * The store gateway over a bucket of 2h blocks (default 1,000 series × 7 days at a 30s step, written
  * with Strata's own BlockWriter, uploaded to s3rver), per query: latency (cold: first run, warm: best
@@ -22,7 +22,8 @@
  * which sends nothing before it has read every series of a query (a corrupt block fails the call
  * before any frame): the client decodes while the store gateway encodes and sends. A supplementary line gives the same selection with skip_chunks (labels only):
  * the per-series cost apart from chunks. No chunk cache is involved: every round reads its chunks from
- * the bucket. `--cpu-prof-dir=DIR` writes V8 CPU profiles of both store gateways there.
+ * the bucket. `--cpu-prof-dir=DIR` writes V8 CPU profiles of both store gateways there. `--wide-only` runs
+ * just this throughput part (no 1,000-series dataset, queries or idle-block heap).
  *
  * The 1,000-series × 7-day queries run against a store gateway in this process (its heap per idle
  * block is measured here); their throughput line counts this process' CPU (store gateway and client).
@@ -132,6 +133,20 @@ async function startStoreProcess(dir: string, name: string, objstoreYaml: string
   return { proc, grpc, metrics: async () => (await fetch(`http://${http}/metrics`)).text() };
 }
 
+/** A query of the table: its selection, the store gateway asked, and the blocks promtool dumps for it. */
+interface Query {
+  name: string;
+  matchers: LabelMatcher[];
+  selector: string;
+  mint: number;
+  maxt: number;
+  client: StoreClient;
+  metrics: () => Promise<string>;
+  dir: string;
+  throughput?: boolean;
+  ownProcess?: boolean;
+}
+
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -143,6 +158,7 @@ export async function main(args: string[]): Promise<void> {
       wide: { type: 'string', default: '100000' },
       'wide-rounds': { type: 'string', default: '6' },
       'cpu-prof-dir': { type: 'string' },
+      'wide-only': { type: 'boolean', default: false },
     },
   });
   const nSeries = Number(values.series);
@@ -158,42 +174,47 @@ export async function main(args: string[]): Promise<void> {
   const procs: Managed[] = [];
   try {
     const end = Math.floor((Date.now() - 3 * 3_600_000) / BLOCK_MS) * BLOCK_MS;
-    const start0 = end - days * 24 * 3_600_000;
-    const data = join(dir.path, 'data');
-    await mkdir(join(data, 'wal'), { recursive: true });
-    const labels = Array.from({ length: nSeries }, (_, s) => Labels.from({ __name__: 'bench_value', job: `job${s % 10}`, instance: `host${s}:9100` })).sort(Labels.compare);
-    let t0 = performance.now();
-    const bucket = newBucket(parseBucketConfig(s3.configYaml({ prefix: 'bench' })));
-    const blocks = await writeBlocks(data, labels, start0, end, step, [bucket]);
-    const samples = nSeries * ((end - start0) / step);
-    console.log(`dataset: ${nSeries} series × ${days} days at ${step / 1000}s = ${(samples / 1e6).toFixed(1)}M samples in ${blocks} blocks; written and uploaded in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+    const queries: Query[] = [];
+    // The 1,000-series queries' store gateway runs in this process; the wide queries' in processes of their own (whose CPU is reported).
+    let local: { store: Awaited<ReturnType<typeof start>>; client: StoreClient } | undefined;
+    if (!values['wide-only']) {
+      const start0 = end - days * 24 * 3_600_000;
+      const data = join(dir.path, 'data');
+      await mkdir(join(data, 'wal'), { recursive: true });
+      const labels = Array.from({ length: nSeries }, (_, s) => Labels.from({ __name__: 'bench_value', job: `job${s % 10}`, instance: `host${s}:9100` })).sort(Labels.compare);
+      let t0 = performance.now();
+      const bucket = newBucket(parseBucketConfig(s3.configYaml({ prefix: 'bench' })));
+      const blocks = await writeBlocks(data, labels, start0, end, step, [bucket]);
+      const samples = nSeries * ((end - start0) / step);
+      console.log(`dataset: ${nSeries} series × ${days} days at ${step / 1000}s = ${(samples / 1e6).toFixed(1)}M samples in ${blocks} blocks; written and uploaded in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
 
-    // The store's fixed cost (registry, HTTP and gRPC servers) measured on an empty bucket, so only the blocks' share is divided.
-    const empty = await start({ bucket: newBucket(parseBucketConfig(s3.configYaml({ prefix: 'empty' }))), dataDir: join(dir.path, 'empty'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
-    gc();
-    const before = process.memoryUsage();
-    await empty.stop();
-    t0 = performance.now();
-    const store = await start({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
-    const loadS = (performance.now() - t0) / 1000;
-    await store.closeIdle(0);
-    gc();
-    const after = process.memoryUsage();
-    console.log(
-      `load: ${blocks} blocks (index-headers built) in ${loadS.toFixed(2)}s; per idle block: heap ${((after.heapUsed - before.heapUsed) / blocks / 1024).toFixed(1)} KiB, RSS ${((after.rss - before.rss) / blocks / 1024).toFixed(1)} KiB (target ≤ 32 KiB)`,
-    );
+      // The store's fixed cost (registry, HTTP and gRPC servers) measured on an empty bucket, so only the blocks' share is divided.
+      const empty = await start({ bucket: newBucket(parseBucketConfig(s3.configYaml({ prefix: 'empty' }))), dataDir: join(dir.path, 'empty'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+      gc();
+      const before = process.memoryUsage();
+      await empty.stop();
+      t0 = performance.now();
+      const store = await start({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+      const loadS = (performance.now() - t0) / 1000;
+      await store.closeIdle(0);
+      gc();
+      const after = process.memoryUsage();
+      console.log(
+        `load: ${blocks} blocks (index-headers built) in ${loadS.toFixed(2)}s; per idle block: heap ${((after.heapUsed - before.heapUsed) / blocks / 1024).toFixed(1)} KiB, RSS ${((after.rss - before.rss) / blocks / 1024).toFixed(1)} KiB (target ≤ 32 KiB)`,
+      );
 
-    const client = new StoreClient(store.grpcAddress);
-    const metricsText = async () => store.registry.metrics();
-    // The wide queries' client and store gateway (another process, whose CPU is reported); the others use `client` and `store`.
-    const h = 3_600_000;
-    const queries: { name: string; matchers: LabelMatcher[]; selector: string; mint: number; maxt: number; client?: StoreClient; metrics?: () => Promise<string>; dir?: string; throughput?: boolean; ownProcess?: boolean }[] = [
-      { name: '1 series, 7d', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: start0, maxt: end },
-      { name: '1 series, 3h mid-block', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: end - 30 * h - h / 2, maxt: end - 27 * h - h / 2 },
-      { name: `${nSeries / 10} series (job), 1d`, matchers: [{ type: 0, name: 'job', value: 'job3' }], selector: '{job="job3"}', mint: end - 24 * h, maxt: end },
-      { name: `${nSeries} series, 2h`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: end - 2 * h, maxt: end - 1 },
-      { name: `${nSeries} series, 7d`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: start0, maxt: end, throughput: true },
-    ];
+      local = { store, client: new StoreClient(store.grpcAddress) };
+      const metrics = async () => store.registry.metrics();
+      const client = local.client;
+      const h = 3_600_000;
+      queries.push(
+        { name: '1 series, 7d', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: start0, maxt: end, client, metrics, dir: data },
+        { name: '1 series, 3h mid-block', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: end - 30 * h - h / 2, maxt: end - 27 * h - h / 2, client, metrics, dir: data },
+        { name: `${nSeries / 10} series (job), 1d`, matchers: [{ type: 0, name: 'job', value: 'job3' }], selector: '{job="job3"}', mint: end - 24 * h, maxt: end, client, metrics, dir: data },
+        { name: `${nSeries} series, 2h`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: end - 2 * h, maxt: end - 1, client, metrics, dir: data },
+        { name: `${nSeries} series, 7d`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: start0, maxt: end, throughput: true, client, metrics, dir: data },
+      );
+    }
     console.log('\nquery | series | cold ms | warm ms | obj requests (cold) | bytes fetched (cold) | chunk bytes returned | fetched/needed | promtool dump ms | ratio promtool/warm');
     // The wide block: s3rver and a filesystem bucket, each served by a store gateway of its own.
     const wideData = join(dir.path, 'wide');
@@ -203,7 +224,7 @@ export async function main(args: string[]): Promise<void> {
     const wideFsYaml = `type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'wide-bucket')}\n`;
     const wideS3 = newBucket(parseBucketConfig(wideS3Yaml));
     const wideFs = newBucket(parseBucketConfig(wideFsYaml));
-    t0 = performance.now();
+    const t0 = performance.now();
     await writeBlocks(wideData, wideLabels, end - BLOCK_MS, end, step, [wideS3, wideFs]);
     console.log(`wide block: ${nWide} series × 2h written and uploaded (s3rver and filesystem) in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
     const profile = (name: string) => (profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
@@ -224,15 +245,13 @@ export async function main(args: string[]): Promise<void> {
     const throughput: string[] = [];
     const promtoolMs = new Map<string, number>();
     for (const q of queries) {
-      const qClient = q.client ?? client;
-      const qMetrics = q.metrics ?? metricsText;
       const run = async () => {
-        const m0 = await qMetrics();
+        const m0 = await q.metrics();
         const t = performance.now();
         const cpu0 = process.cpuUsage();
         let series = 0;
         let chunks = 0;
-        for await (const f of qClient.series(seriesRequest({ minTime: q.mint, maxTime: q.maxt, matchers: q.matchers, responseBatchSize: RESPONSE_BATCH_SIZE }))) {
+        for await (const f of q.client.series(seriesRequest({ minTime: q.mint, maxTime: q.maxt, matchers: q.matchers, responseBatchSize: RESPONSE_BATCH_SIZE }))) {
           for (const s of frameSeries(f)) {
             series++;
             chunks += s.chunks.length;
@@ -240,7 +259,7 @@ export async function main(args: string[]): Promise<void> {
         }
         const ms = performance.now() - t;
         const cpu = process.cpuUsage(cpu0);
-        const m1 = await qMetrics();
+        const m1 = await q.metrics();
         const delta = (name: string) => metricSum(m1, name) - metricSum(m0, name);
         return {
           ms,
@@ -264,7 +283,7 @@ export async function main(args: string[]): Promise<void> {
         warmStoreCpu = Math.min(warmStoreCpu, r.storeCpuMs);
       }
       // The same selection of the same blocks (the wide block from either bucket) is dumped once.
-      const dumpArgs = ['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, q.dir ?? data];
+      const dumpArgs = ['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, q.dir];
       let promMs = promtoolMs.get(dumpArgs.join(' '));
       if (promMs === undefined) {
         const tp = performance.now();
@@ -303,9 +322,9 @@ export async function main(args: string[]): Promise<void> {
       `${nWide} series, 2h (filesystem), skip_chunks (labels only, supplementary): warm ${(1000 / labelsOnly).toFixed(0)} series/s, ${(1000 / labelsOnlyCpu).toFixed(0)} series per CPU-second of the store gateway`,
     );
     console.log(`\nSeries throughput (target ≥ 500000 series/s):\n${throughput.join('\n')}`);
-    client.close();
+    local?.client.close();
     for (const c of wideClients) c.close();
-    await store.stop();
+    await local?.store.stop();
   } finally {
     // SIGTERM: the store gateways stop cleanly (and write their CPU profiles when asked).
     await Promise.all(procs.map((p) => p.stop()));
