@@ -288,7 +288,7 @@ export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint
     off += p.length;
   }
   const out: TranscodedSeries[] = [];
-  let r = new ProtoReader(memory, base, base + len);
+  let r = reader(base, base + len);
   while (!r.done) {
     const t = r.tag();
     if (t !== 10) {
@@ -306,10 +306,20 @@ export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint
     r.leave(end);
     const chunks = new TranscodedChunks();
     chunks.transcode(start, end);
-    if (r.source !== memory) r = new ProtoReader(memory, end, base + len); // the memory grew
+    if (r.source !== memory) r = reader(end, base + len); // the memory grew
     out.push({ labels, chunks });
   }
   return out;
+}
+
+/**
+ * A reader over `[start, end)` of the transcoder's memory whose DataView (which label decoding compares
+ * bytes through) is made here, once per payload: the reader of each label shares it, instead of making one each.
+ */
+function reader(start: number, end: number): ProtoReader {
+  const r = new ProtoReader(memory, start, end);
+  void r.view;
+  return r;
 }
 
 function asBuffer(b: Uint8Array): Buffer {
