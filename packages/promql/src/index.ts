@@ -10,3 +10,5 @@ export { MemoryStorage } from './storage/memory.js';
 export type * from './value.js';
 export { PackedSeriesPoints } from './points.js';
 export { formatValue, formatTimestamp, formatFloatPlain } from './format.js';
+export { exprString } from './parser/printer.js';
+export { prettify } from './parser/prettier.js';

@@ -49,7 +49,11 @@ export interface QueryParams {
 }
 
 /** A duration (ms) that depends on the query parameters; resolved before each evaluation. */
-export type DurationFn = (q: QueryParams) => number;
+export interface DurationFn {
+  (q: QueryParams): number;
+  /** The duration expression as written, for printing the query. */
+  readonly source: string;
+}
 
 /** What `offset` and `@` set on a selector or subquery. */
 export interface TimeModifiers {

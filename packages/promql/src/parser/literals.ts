@@ -21,6 +21,26 @@ export function parseDuration(text: string): number | null {
   return ms;
 }
 
+/**
+ * A duration as Prometheus writes one (common/model's Duration.String()): largest units first, years
+ * and weeks only when they divide it exactly (`90d`, not `12w6d`), `0s` for none.
+ */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let out = '';
+  for (const unit of UNIT_ORDER) {
+    const mult = UNIT_MS[unit] as number;
+    if ((unit === 'y' || unit === 'w') && rest % mult !== 0) continue;
+    const n = Math.floor(rest / mult);
+    if (n > 0) {
+      out += `${n}${unit}`;
+      rest -= n * mult;
+    }
+  }
+  return out;
+}
+
 /** Parses a number literal (decimal, hex, Inf, NaN, `_` digit separators); null if invalid. */
 export function parseNumber(text: string): number | null {
   const t = text.replace(/_/g, '');

@@ -393,7 +393,8 @@ class Builder {
    * function of the query parameters when it uses `step()`/`range()`.
    */
   #duration(n: SyntaxNode): number | DurationFn {
-    if (/\b(step|range)\s*\(/i.test(this.#text(n))) return (q) => Math.round(this.#durationSeconds(n, q) * 1000);
+    const source = this.#text(n);
+    if (/\b(step|range)\s*\(/i.test(source)) return Object.assign((q: QueryParams) => Math.round(this.#durationSeconds(n, q) * 1000), { source });
     return Math.round(this.#durationSeconds(n, null) * 1000);
   }
 

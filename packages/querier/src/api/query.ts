@@ -1,11 +1,11 @@
-import type { QueryResult } from '@strata/promql';
+import { prettify, type QueryResult } from '@strata/promql';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { emptyQueryStats, type QueryStats } from '@strata/storeapi';
 import { StoreQueryable, type ReadOptions } from '../queryable.js';
 import { engineFor, handle, readOptions, type ApiContext } from './context.js';
 import { ApiError, invalidParam } from './errors.js';
 import { Params } from './params.js';
-import { queryDataPieces, sendSuccessPieces } from './respond.js';
+import { queryDataPieces, sendData, sendSuccessPieces } from './respond.js';
 
 const MAX_POINTS = 11_000;
 
@@ -30,7 +30,12 @@ const querySchema = {
   },
 } as const;
 
-/** `/api/v1/query` and `/api/v1/query_range`, GET or POST form, with Prometheus' and Thanos' parameters. */
+const formatSchema = { querystring: { type: 'object', properties: { query: { type: 'string' } } } } as const;
+
+/**
+ * `/api/v1/query` and `/api/v1/query_range`, GET or POST form, with Prometheus' and Thanos' parameters;
+ * `/api/v1/format_query`.
+ */
 export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     const instant = async (req: FastifyRequest, reply: FastifyReply) =>
@@ -63,6 +68,15 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const res = await engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal });
         return respond(req, reply, res, p, started, read.costs);
       });
+    // The query as Prometheus' prettifier writes it (Grafana's and Prometheus' UI "format query").
+    const format = async (req: FastifyRequest, reply: FastifyReply) =>
+      handle(ctx, req, reply, async () => {
+        const p = Params.from(req.query, req.body);
+        const engine = engineFor(ctx, p);
+        return sendData(reply, prettify(parseQuery(engine, p), engine.compat));
+      });
+    app.get('/api/v1/format_query', { schema: formatSchema }, format);
+    app.post('/api/v1/format_query', { schema: formatSchema }, format);
     app.get('/api/v1/query', { schema: querySchema }, instant);
     app.post('/api/v1/query', { schema: querySchema }, instant);
     app.get('/api/v1/query_range', { schema: querySchema }, range);
