@@ -29,6 +29,7 @@ table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px
 <label><input type="checkbox" id="partial" checked> partial response</label>
 <label>max source resolution <select id="res"><option>0</option><option>auto</option><option>5m</option><option>1h</option></select></label>
 <button id="run">Execute</button>
+<button id="format" title="Format the expression as Prometheus does (/api/v1/format_query)">Format</button>
 </fieldset>
 <div id="status"></div><div id="out"></div>
 </section>
@@ -62,6 +63,12 @@ async function run() {
   else if (d.resultType === 'matrix') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + s.values.map((v) => esc(v[1]) + ' @' + v[0]).join('<br>') + '</td></tr>').join('') + '</table>';
   else $('out').innerHTML = '<table><tr><td>' + d.resultType + '</td><td>' + esc(d.result[1]) + '</td></tr></table>';
 }
+async function format() {
+  const q = $('expr').value.trim(); if (!q) return;
+  const body = await (await fetch(api + 'format_query', { method: 'POST', body: new URLSearchParams({ query: q }) })).json();
+  if (body.status !== 'success') { $('status').innerHTML = '<span class="err">' + esc(body.errorType + ': ' + body.error) + '</span>'; return; }
+  $('expr').value = body.data; $('expr').rows = Math.min(20, Math.max(3, body.data.split('\\n').length));
+}
 function graph(series) {
   const W = 1100, H = 360, pad = 50; let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
   for (const s of series) for (const [t, v] of s.values) { const f = +v; if (!isFinite(f)) continue; x0 = Math.min(x0, t); x1 = Math.max(x1, t); y0 = Math.min(y0, f); y1 = Math.max(y1, f); }
@@ -84,6 +91,7 @@ async function stores() {
   $('storetable').innerHTML = rows;
 }
 $('run').onclick = run;
+$('format').onclick = format;
 const linked = new URLSearchParams(location.search);
 $('expr').value = linked.get('expr') || localStorage.getItem('strata.expr') || '';
 for (const k of ['range', 'end', 'mode']) if (linked.get(k)) $(k).value = linked.get(k);
