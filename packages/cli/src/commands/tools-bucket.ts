@@ -20,6 +20,7 @@ import {
 import { bucketFromConfigFile, joinKey, mapLimit, type Bucket } from '@strata/objstore';
 import { isULID, META_FILENAME, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
+import { formatDuration } from './tools-tsdb.js';
 
 /** Where a command writes: results to `out`, progress and warnings to `err`. */
 export interface CommandIO {
@@ -108,16 +109,6 @@ const fmtLabels = (l: Record<string, string> | undefined) =>
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(',');
-
-/** A Go-style duration: 1h59m45s, 2d is 48h0m0s. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const s = Math.floor(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60 + (ms % 1000) / 1000;
-  return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${sec}s`;
-}
 
 function printTable(out: Writable, header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

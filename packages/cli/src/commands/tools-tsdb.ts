@@ -119,9 +119,10 @@ export async function runCreateBlocks(
   });
 }
 
-/** Go's time.Duration String() for whole milliseconds: 1h59m45s, 1.5s, 0s. */
+/** Go's time.Duration String() for whole milliseconds: 1h59m45s, 1.5s, 500ms, 0s. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
+  if (ms < 1000) return `${ms}ms`;
   const h = Math.floor(ms / 3_600_000);
   const m = Math.floor((ms % 3_600_000) / 60_000);
   const s = (ms % 60_000) / 1000;
