@@ -268,10 +268,10 @@ interface CollectedSeries {
 }
 
 /**
- * The frames of a Series call once its series are collected: each series, then (when the request asks,
- * for the querier's stats=all) what the query cost as Thanos' hints. Every frame after the first is an
- * already settled promise, which costs the transport's `for await` far less than resuming an async
- * generator per series.
+ * The frames of a Series call once its series are collected: its series in runs of up to RUN_SERIES,
+ * then (when the request asks, for the querier's stats=all) what the query cost as Thanos' hints. A
+ * step of the transport's `for await` per run, not per series: each costs a promise and a turn of the
+ * microtask queue.
  */
 class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
   readonly #collect: () => Promise<CollectedSeries>;
@@ -291,12 +291,28 @@ class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
   async next(): Promise<IteratorResult<SeriesFrame>> {
     this.#collected ??= await this.#collect();
     const { series, hints } = this.#collected;
-    const i = this.#next++;
-    if (i < series.length) return { done: false, value: { series: series.storeSeries(i) } };
-    if (i === series.length && this.#wantHints) return { done: false, value: { hints: encodeSeriesResponseHints(hints) } };
+    const from = this.#next;
+    if (from < series.length) {
+      const to = Math.min(series.length, from + RUN_SERIES);
+      this.#next = to;
+      const run: StoreSeries[] = new Array(to - from);
+      for (let i = from; i < to; i++) run[i - from] = series.storeSeries(i);
+      return { done: false, value: { run } };
+    }
+    if (from === series.length && this.#wantHints) {
+      this.#next++;
+      return { done: false, value: { hints: encodeSeriesResponseHints(hints) } };
+    }
     return { done: true, value: undefined };
   }
 }
+
+/**
+ * Series made per step of a Series call's frames: enough to make the step's cost small per series, few
+ * enough that a call with a `limit` makes few it does not send (their chunks stay unreleased, left to
+ * the garbage collector).
+ */
+const RUN_SERIES = 64;
 
 function toMatchers(ms: readonly LabelMatcher[]): Matcher[] {
   return ms.map((m) => {

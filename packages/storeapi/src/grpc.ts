@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { MessageArena } from './arena.js';
 import * as codec from './codec.js';
-import type { SeriesResponse } from './messages.js';
+import type { SeriesResponse, StoreSeries } from './messages.js';
 import { decodeSnappyStream } from './snappystream.js';
 
 grpc.registerMessageDecompressor('snappy', decodeSnappyStream);
@@ -140,11 +140,27 @@ export const seriesMessages = new MessageArena();
  */
 function serializeSeriesResponse(frame: SeriesResponse | codec.SeriesMessages): Buffer {
   const alloc = (bytes: number) => seriesMessages.alloc(frame, bytes);
-  if ('messages' in frame) return grpc.framedMessage(codec.encodeSeriesMessages(frame, alloc));
+  if ('messages' in frame) {
+    const framed = codec.encodeSeriesMessages(frame, alloc);
+    releaseSeries(frame.messages);
+    return grpc.framedMessage(framed);
+  }
   const framed = codec.encodeSeriesResponse(frame, codec.GRPC_MESSAGE_HEADER_BYTES, alloc);
   framed[0] = 0; // uncompressed: grpc-js servers never compress responses
   framed.writeUInt32BE(framed.length - codec.GRPC_MESSAGE_HEADER_BYTES, 1);
+  if ('series' in frame) frame.series.extraChunks?.release?.();
+  else if ('batch' in frame) releaseSeries(frame.batch);
   return grpc.framedMessage(framed);
+}
+
+/**
+ * Once a frame's series are encoded, their chunks have been copied into the message: their own memory
+ * goes back (EncodedChunks.release), and the frame lets go of the series, which would otherwise live
+ * (and be copied by the garbage collector) until the message has been written to the socket.
+ */
+function releaseSeries(series: StoreSeries[]): void {
+  for (const s of series) s.extraChunks?.release?.();
+  series.length = 0;
 }
 
 export const storeService = {

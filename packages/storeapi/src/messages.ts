@@ -71,8 +71,8 @@ export interface EncodedChunks {
   readonly size: number;
   write(w: ProtoWriter): void;
   /**
-   * Called by the server once the series has been encoded into a message that went out: the memory
-   * behind the chunks may be reused. Not called for series a failed call never sent.
+   * Called by the server once the series has been encoded into a message (its chunks copied there):
+   * the memory behind the chunks may be reused. Not called for series a failed call never encoded.
    */
   release?(): void;
 }

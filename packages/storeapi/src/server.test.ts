@@ -32,6 +32,8 @@ class MemoryStore implements StoreServer {
   tail: SeriesFrame[] = [];
   /** Keep the stream open after the series until the call is cancelled. */
   hold = false;
+  /** Yield the series in runs of this many (`{ run }` frames) instead of one by one. */
+  runs = 0;
   lastSignal: AbortSignal | undefined;
 
   constructor(readonly fx: AcceptanceFixture) {
@@ -70,7 +72,9 @@ class MemoryStore implements StoreServer {
       .map((s) => ({ labels: s.labels.without(req.withoutReplicaLabels), chunks: s.chunks.filter((c) => c.maxTime >= req.minTime && c.minTime <= req.maxTime) }))
       .filter((s) => s.chunks.length > 0)
       .sort((a, b) => Labels.compare(a.labels, b.labels));
-    for (const s of out) yield { series: toStoreSeries(s.labels, req.skipChunks ? [] : s.chunks) };
+    const series = out.map((s) => toStoreSeries(s.labels, req.skipChunks ? [] : s.chunks));
+    if (this.runs > 0) for (let i = 0; i < series.length; i += this.runs) yield { run: series.slice(i, i + this.runs) };
+    else for (const s of series) yield { series: s };
     yield* this.tail;
     if (this.hold) await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
   }
@@ -128,6 +132,19 @@ describe('serveStore transport', () => {
       expect(got.map((f) => ('batch' in f ? f.batch.length : 0))).toEqual([3, 1, 0]);
     } finally {
       store.tail = [];
+    }
+  });
+
+  it('sends runs of series as it sends the series one by one, batched or not, limit included', async () => {
+    const all: Partial<SeriesRequest> = { matchers: [{ type: 2, name: 'job', value: '.+' }] };
+    const cases = [req(), req({ responseBatchSize: 3 }), req({ ...all, limit: 5 }), req({ ...all, limit: 5, responseBatchSize: 2 }), req(all)];
+    const alone = await Promise.all(cases.map((r) => frames(r)));
+    store.runs = 4;
+    try {
+      for (let i = 0; i < cases.length; i++) expect(await frames(cases[i]!)).toEqual(alone[i]);
+      expect(alone[2]!.length).toBe(5);
+    } finally {
+      store.runs = 0;
     }
   });
 

@@ -33,8 +33,12 @@ import {
   type StoreSeries,
 } from './messages.js';
 
-/** What a StoreServer yields; batching into SeriesBatch frames is done by the transport. */
-export type SeriesFrame = { series: StoreSeries } | { warning: string } | { hints: AnyMessage };
+/**
+ * What a StoreServer yields; batching into SeriesBatch frames is done by the transport. `run`: several
+ * series in order, as if each were yielded alone, for one step of the iteration instead of one per
+ * series (a server holding its whole answer before sending, such as the store gateway).
+ */
+export type SeriesFrame = { series: StoreSeries } | { run: readonly StoreSeries[] } | { warning: string } | { hints: AnyMessage };
 
 export interface CallContext {
   /** Aborted when the client cancels or the deadline passes. */
@@ -164,10 +168,9 @@ class FrameSink {
   #write(frame: SeriesResponse | SizedSeriesBatch | SeriesMessages): Promise<void> | undefined {
     this.#inFlight++;
     const onWritten = (err: Error | null | undefined) => {
-      // Once written to the socket, the frame's message buffer can take another message, and the
-      // series' own encoded chunks have been copied into it.
+      // Once written to the socket, the frame's message buffer can take another message (its series'
+      // chunks were released when it was serialized, see grpc.ts).
       seriesMessages.written(frame);
-      releaseChunks(frame);
       // The transport is free: the series that waited for it go out now, in one write (whose 'drain', if
       // it needs one, the next series waits for).
       if (--this.#inFlight === 0 && err == null && this.#batchSize <= 1) this.flush()?.catch(() => {});
@@ -189,12 +192,6 @@ class FrameSink {
   }
 }
 
-function releaseChunks(frame: SeriesResponse | SizedSeriesBatch | SeriesMessages): void {
-  if ('series' in frame) frame.series.extraChunks?.release?.();
-  else if ('batch' in frame) for (const s of frame.batch) s.extraChunks?.release?.();
-  else if ('messages' in frame) for (const s of frame.messages) s.extraChunks?.release?.();
-}
-
 async function streamSeries(impl: StoreServer, call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, ctx: CallContext): Promise<void> {
   const req = call.request;
   const abort = isAbort(req);
@@ -202,12 +199,16 @@ async function streamSeries(impl: StoreServer, call: grpc.ServerWritableStream<S
   const sink = new FrameSink(call, req.responseBatchSize);
   let sent = 0;
   try {
-    for await (const frame of impl.series(req, ctx)) {
-      if ('series' in frame) {
-        if (sent >= limit) break;
-        const written = sink.series(frame.series);
-        if (written !== undefined) await written;
-        sent++;
+    frames: for await (const frame of impl.series(req, ctx)) {
+      const one = 'series' in frame;
+      if (one || 'run' in frame) {
+        const n = one ? 1 : frame.run.length;
+        for (let i = 0; i < n; i++) {
+          if (sent >= limit) break frames;
+          const written = sink.series(one ? frame.series : (frame.run[i] as StoreSeries));
+          if (written !== undefined) await written;
+          sent++;
+        }
       } else if ('warning' in frame) {
         // Under ABORT a partial result is an error, as Thanos' proxy turns store warnings into Aborted.
         if (abort) throw new StoreError(GrpcStatus.ABORTED, frame.warning);
