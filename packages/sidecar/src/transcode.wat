@@ -49,9 +49,11 @@
       (then (return (i32.const -1))))
     (i32.add (local.get $p) (i32.wrap_i64 (local.get $n))))
 
+  ;; Bytes of $v as a varint: ceil(significant bits / 7), at least 1; x / 7 as (x * 37) >> 8 (exact for x ≤ 70).
   (func $varintSize (param $v i64) (result i32)
-    (if (i64.eqz (local.get $v)) (then (return (i32.const 1))))
-    (i32.wrap_i64 (i64.div_u (i64.sub (i64.const 70) (i64.clz (local.get $v))) (i64.const 7))))
+    (i32.shr_u
+      (i32.mul (i32.sub (i32.const 70) (i32.wrap_i64 (i64.clz (i64.or (local.get $v) (i64.const 1))))) (i32.const 37))
+      (i32.const 8)))
 
   (func $putVarint (param $p i32) (param $v i64) (result i32)
     (block $last
@@ -88,10 +90,19 @@
           (br_if $stripe (i32.le_u (local.get $p) (local.get $limit))))
         (local.set $h (i64.add (i64.add (i64.rotl (local.get $v1) (i64.const 1)) (i64.rotl (local.get $v2) (i64.const 7)))
           (i64.add (i64.rotl (local.get $v3) (i64.const 12)) (i64.rotl (local.get $v4) (i64.const 18)))))
-        (local.set $h (call $merge (local.get $h) (local.get $v1)))
-        (local.set $h (call $merge (local.get $h) (local.get $v2)))
-        (local.set $h (call $merge (local.get $h) (local.get $v3)))
-        (local.set $h (call $merge (local.get $h) (local.get $v4))))
+        ;; The four lanes merged in (inline: a call each cost more than the merge).
+        (local.set $h (i64.add (i64.mul (i64.xor (local.get $h)
+          (i64.mul (i64.rotl (i64.mul (local.get $v1) (i64.const 0xC2B2AE3D27D4EB4F)) (i64.const 31)) (i64.const 0x9E3779B185EBCA87)))
+          (i64.const 0x9E3779B185EBCA87)) (i64.const 0x85EBCA77C2B2AE63)))
+        (local.set $h (i64.add (i64.mul (i64.xor (local.get $h)
+          (i64.mul (i64.rotl (i64.mul (local.get $v2) (i64.const 0xC2B2AE3D27D4EB4F)) (i64.const 31)) (i64.const 0x9E3779B185EBCA87)))
+          (i64.const 0x9E3779B185EBCA87)) (i64.const 0x85EBCA77C2B2AE63)))
+        (local.set $h (i64.add (i64.mul (i64.xor (local.get $h)
+          (i64.mul (i64.rotl (i64.mul (local.get $v3) (i64.const 0xC2B2AE3D27D4EB4F)) (i64.const 31)) (i64.const 0x9E3779B185EBCA87)))
+          (i64.const 0x9E3779B185EBCA87)) (i64.const 0x85EBCA77C2B2AE63)))
+        (local.set $h (i64.add (i64.mul (i64.xor (local.get $h)
+          (i64.mul (i64.rotl (i64.mul (local.get $v4) (i64.const 0xC2B2AE3D27D4EB4F)) (i64.const 31)) (i64.const 0x9E3779B185EBCA87)))
+          (i64.const 0x9E3779B185EBCA87)) (i64.const 0x85EBCA77C2B2AE63))))
       (else (local.set $h (i64.const 0x27D4EB2F165667C5)))) ;; PRIME64_5
     (local.set $h (i64.add (local.get $h) (i64.extend_i32_u (local.get $len))))
     (block $words
@@ -117,10 +128,6 @@
     (local.set $h (i64.mul (i64.xor (local.get $h) (i64.shr_u (local.get $h) (i64.const 33))) (i64.const 0xC2B2AE3D27D4EB4F)))
     (local.set $h (i64.mul (i64.xor (local.get $h) (i64.shr_u (local.get $h) (i64.const 29))) (i64.const 0x165667B19E3779F9)))
     (i64.xor (local.get $h) (i64.shr_u (local.get $h) (i64.const 32))))
-
-  (func $merge (param $h i64) (param $v i64) (result i64)
-    (local.set $v (i64.mul (i64.rotl (i64.mul (local.get $v) (i64.const 0xC2B2AE3D27D4EB4F)) (i64.const 31)) (i64.const 0x9E3779B185EBCA87)))
-    (i64.add (i64.mul (i64.xor (local.get $h) (local.get $v)) (i64.const 0x9E3779B185EBCA87)) (i64.const 0x85EBCA77C2B2AE63)))
 
   ;; Writes the chunks (field 2) of the ChunkedSeries content at [$p, $end) as Series.chunks fields from
   ;; $out on, without passing $limit; other fields (the labels) are skipped. Returns where the output
@@ -221,7 +228,7 @@
         (local.set $aggr (i32.add
           (i32.add (i32.sub (local.get $minEnd) (local.get $minStart)) (i32.sub (local.get $maxEnd) (local.get $maxStart)))
           (i32.add (i32.add (i32.const 1) (call $varintSize (i64.extend_i32_u (local.get $raw)))) (local.get $raw))))
-        ;; 16 bytes of slack for the copies of the times below.
+        ;; 16 bytes of slack for the copies of the times and the data below, which write past their end.
         (if (i32.gt_u
               (i32.add (i32.add (i32.const 17) (call $varintSize (i64.extend_i32_u (local.get $aggr)))) (local.get $aggr))
               (i32.sub (local.get $limit) (local.get $out)))
@@ -247,7 +254,13 @@
           (then
             (i32.store8 (local.get $out) (i32.const 0x12))
             (local.set $out (call $putVarint (i32.add (local.get $out) (i32.const 1)) (i64.extend_i32_u (local.get $dataLen))))
-            (memory.copy (local.get $out) (local.get $dataStart) (local.get $dataLen))
+            ;; 16 bytes at a time (memory.copy is a call out of the module per chunk); the excess past the
+            ;; data is overwritten by what follows, and the payload's room has slack for reading past its end.
+            (local.set $c (i32.const 0))
+            (loop $copy
+              (v128.store (i32.add (local.get $out) (local.get $c)) (v128.load (i32.add (local.get $dataStart) (local.get $c))))
+              (local.set $c (i32.add (local.get $c) (i32.const 16)))
+              (br_if $copy (i32.lt_u (local.get $c) (local.get $dataLen))))
             (local.set $out (i32.add (local.get $out) (local.get $dataLen)))))
         (if (i64.ne (local.get $hash) (i64.const 0))
           (then
