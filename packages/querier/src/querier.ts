@@ -36,6 +36,8 @@ export interface QuerierConfig {
   maxConcurrentSelect?: number;
   /** --query.lookback-delta (ms) */
   lookbackDeltaMs?: number;
+  /** --query.default-evaluation-interval (ms): the step of subqueries without one. */
+  defaultEvaluationIntervalMs?: number;
   /** --query.partial-response */
   partialResponse?: boolean;
   /** --query.auto-downsampling */
@@ -110,6 +112,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
             partialResponse: cfg.partialResponse ?? true,
             autoDownsampling: cfg.autoDownsampling ?? false,
             lookbackDelta: cfg.lookbackDeltaMs ?? 5 * 60_000,
+            subqueryStep: cfg.defaultEvaluationIntervalMs ?? 60_000,
             timeout: cfg.timeoutMs ?? 2 * 60_000,
             compat: cfg.promqlCompat ?? 3,
           },

@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .option('--query.max-concurrent <n>', 'maximum number of queries processed at once', '20')
     .option('--query.max-concurrent-select <n>', 'maximum concurrent endpoint calls per query', '4')
     .option('--query.lookback-delta <duration>', 'how far back an instant selector looks for a sample', '5m')
+    .option('--query.default-evaluation-interval <duration>', 'step of subqueries that give none (`x[1h:]`)', '1m')
     .option('--query.partial-response', 'answer with the data available when an endpoint fails, with a warning (default)', true)
     .option('--no-query.partial-response', 'fail a query when any endpoint fails')
     .option('--query.auto-downsampling', 'read downsampled data as the step allows (max_source_resolution=auto)', false)
@@ -59,6 +60,7 @@ export function register(program: Command): void {
       maxConcurrent: positiveInt(o['query.maxConcurrent'], '--query.max-concurrent'),
       maxConcurrentSelect: positiveInt(o['query.maxConcurrentSelect'], '--query.max-concurrent-select'),
       lookbackDeltaMs: parseDuration(String(o['query.lookbackDelta'])),
+      defaultEvaluationIntervalMs: parseDuration(String(o['query.defaultEvaluationInterval'])),
       partialResponse: o['query.partialResponse'] !== false,
       autoDownsampling: o['query.autoDownsampling'] === true,
       promqlCompat: compat === '2' ? 2 : 3,

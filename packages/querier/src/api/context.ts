@@ -26,6 +26,8 @@ export interface ApiContext {
     partialResponse: boolean;
     autoDownsampling: boolean;
     lookbackDelta: number;
+    /** Step of subqueries without one (--query.default-evaluation-interval). */
+    subqueryStep: number;
     timeout: number;
     compat: 2 | 3;
   };
@@ -40,6 +42,7 @@ export function engineFor(ctx: ApiContext, p: Params): Engine {
     lookbackDelta: p.duration('lookback_delta') ?? dynamicLookbackDelta(ctx.defaults.lookbackDelta, p),
     timeout: timeout === undefined ? ctx.defaults.timeout : Math.min(timeout, ctx.defaults.timeout),
     compat: ctx.defaults.compat,
+    subqueryStep: ctx.defaults.subqueryStep,
   });
 }
 

@@ -8,7 +8,9 @@ import { ProxyStore } from '../proxy/proxy.js';
 import { responseEncoding } from './compression.js';
 import { apiPlugin } from './plugin.js';
 
-async function apiApp() {
+type Defaults = Parameters<typeof apiPlugin>[0]['defaults'];
+
+async function apiApp(overrides: Partial<Defaults> = {}) {
   const registry = new Registry();
   const logger = createLogger({ write: () => {} });
   const endpoints = new EndpointSet({ endpoints: [], logger });
@@ -17,7 +19,7 @@ async function apiApp() {
     endpoints,
     logger,
     gate: pLimit(1),
-    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, timeout: 60_000, compat: 3 },
+    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, timeout: 60_000, compat: 3, ...overrides },
     flags: {},
   });
   return buildHttpApp({ registry, prober: new Prober('test', registry), logger, plugins: [api] });
@@ -49,5 +51,13 @@ describe('API response compression', () => {
     expect(bad.statusCode).toBe(400);
     expect(JSON.parse(gunzipSync(bad.rawPayload).toString())).toMatchObject({ status: 'error', errorType: 'bad_data' });
     await app.close();
+  });
+});
+
+describe('query defaults', () => {
+  it('steps subqueries that give no step by --query.default-evaluation-interval', async () => {
+    const points = async (app: Awaited<ReturnType<typeof apiApp>>) => JSON.parse((await app.inject('/api/v1/query?query=count_over_time(vector(1)[10m:])&time=3600')).body).data.result[0].value[1];
+    expect(await points(await apiApp())).toBe('10');
+    expect(await points(await apiApp({ subqueryStep: 120_000 }))).toBe('5');
   });
 });
