@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--query.max-concurrent-select <n>', 'maximum concurrent endpoint calls per query', '4')
     .option('--query.lookback-delta <duration>', 'how far back an instant selector looks for a sample', '5m')
     .option('--query.default-evaluation-interval <duration>', 'step of subqueries that give none (`x[1h:]`)', '1m')
-    .option('--query.partial-response', 'answer with the data available when an endpoint fails, with a warning (default)', true)
+    .option('--query.partial-response', 'answer with the data available when an endpoint fails, with a warning', true)
     .option('--no-query.partial-response', 'fail a query when any endpoint fails')
     .option('--query.auto-downsampling', 'read downsampled data as the step allows (max_source_resolution=auto)', false)
     .option('--query.promql-compat <version>', 'PromQL semantics: 3 (current Prometheus) or 2 (Prometheus 2.x)', '3')
