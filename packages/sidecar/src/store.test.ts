@@ -199,6 +199,48 @@ describe('PrometheusStore.series, deduplicating', () => {
   });
 });
 
+describe('PrometheusStore.series, a selector asked for again', () => {
+  it('asks about the order at once when its last response was long, and forgets it once short', async () => {
+    // Each call records how many frames of its body had been read when Prometheus was asked (-1: never).
+    let framesRead = 0;
+    let askedAfter = -1;
+    let frames = 0;
+    const prometheus = {
+      async remoteRead(): Promise<RemoteReadResponse> {
+        async function* body() {
+          for (let i = 0; i < frames; i++) {
+            framesRead++;
+            yield frame(`j${String(i).padStart(3, '0')}`);
+          }
+        }
+        return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {}, recycle: () => {} };
+      },
+      async labelNames() {
+        askedAfter = framesRead;
+        return ['job'];
+      },
+    } as unknown as PrometheusClient;
+    const store = new PrometheusStore({ prometheus, state: () => ({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 }) });
+    const call = async (matcher: string, n: number) => {
+      frames = n;
+      framesRead = 0;
+      askedAfter = -1;
+      let got = 0;
+      for await (const f of store.series(seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: 2, name: 'job', value: matcher }] }), { signal: new AbortController().signal })) {
+        if ('series' in f) got++;
+      }
+      expect(got).toBe(n);
+      return askedAfter;
+    };
+    const long = ORDER_CHECK_AFTER_SERIES + 10;
+    expect(await call('j.*', long)).toBe(ORDER_CHECK_AFTER_SERIES + 1);
+    expect(await call('j.*', long)).toBe(0); // asked before the body was read
+    expect(await call('.+', long)).toBe(ORDER_CHECK_AFTER_SERIES + 1); // another selector
+    expect(await call('j.*', 3)).toBe(0); // asked at once, its answer unused: the response is sorted here
+    expect(await call('j.*', 3)).toBe(-1); // short last time: not asked
+  });
+});
+
 describe('withExternal', () => {
   const L = (o: Record<string, string>) => Labels.from(o);
   it('merges sorted external labels in, external winning on a clash, as Labels.merge does', () => {
