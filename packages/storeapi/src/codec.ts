@@ -127,7 +127,9 @@ export function encodedSeriesSize(s: StoreSeries): number {
   let n = 0;
   if (encoded !== undefined) n = encoded.size;
   else for (const l of s.labels) n += delimitedFieldSize(labelSize(l));
-  for (const c of s.chunks) n += delimitedFieldSize(aggrChunkSize(c));
+  // Indexed: a for-of makes an iterator per series, even over the (frozen, empty) chunks of a series whose chunks are extraChunks.
+  const chunks = s.chunks;
+  for (let i = 0; i < chunks.length; i++) n += delimitedFieldSize(aggrChunkSize(chunks[i] as AggrChunk));
   return n + (s.extraChunks?.size ?? 0);
 }
 
@@ -199,7 +201,9 @@ function writeSeries(w: ProtoWriter, field: number, s: StoreSeries, size: number
 }
 
 function writeAggrChunks(w: ProtoWriter, chunks: readonly AggrChunk[]): void {
-  for (const c of chunks) {
+  // Indexed, as in encodedSeriesSize.
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i] as AggrChunk;
     w.header(2, aggrChunkSize(c)).int64(1, c.minTime).int64(2, c.maxTime);
     writeChunk(w, 3, c.raw);
     writeChunk(w, 4, c.count);
