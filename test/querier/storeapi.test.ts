@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
-import { acceptanceFixture, fixtureOpenMetrics, StoreClient, storeAcceptanceCases } from '@strata/storeapi';
+import { acceptanceFixture, fixtureOpenMetrics, GrpcStatus, serveStore, StoreClient, StoreError, storeAcceptanceCases } from '@strata/storeapi';
 import { start as startStore, type Store } from '@strata/store';
 import { sleep, tempDir } from '@strata/testing/process';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
@@ -68,6 +68,32 @@ describe('stacked and discovered endpoints', () => {
     expect(await series('{__address__="127.0.0.1:1"}')).toBe(0);
     expect(await series('{cluster="acceptance"}')).toBe(all);
     expect(await series('{cluster="elsewhere"}')).toBe(0);
+  });
+
+  it('keeps an endpoint whose Info calls fail listed as unhealthy, and forgets its labels after --store.unhealthy-timeout', async () => {
+    let up = true;
+    const flaky = await serveStore(
+      {
+        info: async () => {
+          if (!up) throw new StoreError(GrpcStatus.UNAVAILABLE, 'down for the test');
+          return { labelSets: [[{ name: 'cluster', value: 'flaky' }]], componentType: 'store', store: { minTime: 0, maxTime: 1000, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } };
+        },
+        series: async function* () {},
+        labelNames: async () => ({ names: [], warnings: [] }),
+        labelValues: async () => ({ values: [], warnings: [] }),
+      },
+      { address: '127.0.0.1:0' },
+    );
+    const q = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [flaky.address], endpointRefreshMs: 100, endpointInfoTimeoutMs: 1000, unhealthyTimeoutMs: 500, logger: nopLogger });
+    stopLater.push(q, { stop: () => flaky.stop(0) });
+    const status = async () => Object.values(((await (await fetch(`http://${q.httpAddress}/api/v1/stores`)).json()) as { data: Record<string, { lastError: string | null; labelSets: unknown[] }[]> }).data).flat()[0];
+    expect(await status()).toMatchObject({ lastError: null, labelSets: [{ cluster: 'flaky' }] });
+    up = false;
+    for (let i = 0; i < 50 && (await status())?.lastError === null; i++) await sleep(50);
+    // Unhealthy at once, its last Info still shown; forgotten once the timeout has passed.
+    expect(await status()).toMatchObject({ lastError: expect.stringContaining('down for the test'), labelSets: [{ cluster: 'flaky' }] });
+    for (let i = 0; i < 50 && ((await status())?.labelSets.length ?? 0) > 0; i++) await sleep(100);
+    expect(await status()).toMatchObject({ lastError: expect.stringContaining('down for the test'), labelSets: [] });
   });
 
   it('follows --endpoint.sd-files as it changes', async () => {

@@ -24,6 +24,10 @@ export interface QuerierConfig {
   endpoints: string[];
   /** --endpoint.sd-files */
   endpointSdFiles?: string[];
+  /** --endpoint.info-timeout (ms) */
+  endpointInfoTimeoutMs?: number;
+  /** --store.unhealthy-timeout (ms) */
+  unhealthyTimeoutMs?: number;
   /** --query.replica-label */
   replicaLabels?: string[];
   /** --deduplication.func */
@@ -77,6 +81,8 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
     endpoints: cfg.endpoints,
     sdFiles: cfg.endpointSdFiles ?? [],
     client: { ...(cfg.clientTls !== undefined ? { tls: cfg.clientTls } : {}), ...(cfg.clientCompression !== undefined ? { compression: cfg.clientCompression } : {}) },
+    ...(cfg.endpointInfoTimeoutMs !== undefined ? { infoTimeoutMs: cfg.endpointInfoTimeoutMs } : {}),
+    ...(cfg.unhealthyTimeoutMs !== undefined ? { unhealthyTimeoutMs: cfg.unhealthyTimeoutMs } : {}),
     logger,
     registry,
   });

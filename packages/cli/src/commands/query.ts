@@ -13,6 +13,8 @@ export function register(program: Command): void {
     .option('--grpc-address <host:port>', "listen address for the querier's own StoreAPI (for stacking queriers)", '0.0.0.0:10901')
     .option('--endpoint <host:port>', 'StoreAPI endpoint (sidecar, store gateway, querier); repeatable', repeatable, [])
     .option('--endpoint.sd-files <path>', 'file service discovery of endpoints (YAML/JSON target groups), re-read every 5s; repeatable', repeatable, [])
+    .option('--endpoint.info-timeout <duration>', 'timeout of the Info call each endpoint is asked every 5s', '5s')
+    .option('--store.unhealthy-timeout <duration>', 'how long an endpoint that keeps failing its Info call stays listed (as unhealthy) before it is dropped', '5m')
     .option('--query.replica-label <label>', 'label that tells HA replicas apart; deduplicated; repeatable', repeatable, [])
     .option('--deduplication.func <func>', 'penalty (for HA Prometheus pairs) or chain (replicas with identical samples)', 'penalty')
     .option('--query.timeout <duration>', 'maximum time to process a query', '2m')
@@ -54,6 +56,8 @@ export function register(program: Command): void {
       clientCompression: compression,
       endpoints,
       endpointSdFiles: sdFiles,
+      endpointInfoTimeoutMs: parseDuration(String(o['endpoint.infoTimeout'])),
+      unhealthyTimeoutMs: parseDuration(String(o['store.unhealthyTimeout'])),
       replicaLabels: o['query.replicaLabel'] as string[],
       dedupFunc,
       timeoutMs: parseDuration(String(o['query.timeout'])),
