@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
-import { acceptanceFixture, fixtureOpenMetrics, GrpcStatus, serveStore, StoreClient, StoreError, storeAcceptanceCases } from '@strata/storeapi';
+import { acceptanceFixture, fixtureOpenMetrics, GrpcStatus, MAX_INT64, MIN_INT64, serveStore, StoreClient, StoreError, storeAcceptanceCases } from '@strata/storeapi';
 import { start as startStore, type Store } from '@strata/store';
 import { sleep, tempDir } from '@strata/testing/process';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
@@ -76,7 +76,7 @@ describe('stacked and discovered endpoints', () => {
       {
         info: async () => {
           if (!up) throw new StoreError(GrpcStatus.UNAVAILABLE, 'down for the test');
-          return { labelSets: [[{ name: 'cluster', value: 'flaky' }]], componentType: 'store', store: { minTime: 0, maxTime: 1000, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } };
+          return { labelSets: [[{ name: 'cluster', value: 'flaky' }]], componentType: 'store', store: { minTime: MIN_INT64, maxTime: MAX_INT64, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } };
         },
         series: async function* () {},
         labelNames: async () => ({ names: [], warnings: [] }),
@@ -88,6 +88,8 @@ describe('stacked and discovered endpoints', () => {
     stopLater.push(q, { stop: () => flaky.stop(0) });
     const status = async () => Object.values(((await (await fetch(`http://${q.httpAddress}/api/v1/stores`)).json()) as { data: Record<string, { lastError: string | null; labelSets: unknown[] }[]> }).data).flat()[0];
     expect(await status()).toMatchObject({ lastError: null, labelSets: [{ cluster: 'flaky' }] });
+    // All time, written as Thanos writes Go's int64 bounds (exactly, which a float64 cannot).
+    expect(await (await fetch(`http://${q.httpAddress}/api/v1/stores`)).text()).toContain('"minTime":-9223372036854775808,"maxTime":9223372036854775807}');
     up = false;
     for (let i = 0; i < 50 && (await status())?.lastError === null; i++) await sleep(50);
     // Unhealthy at once, its last Info still shown; forgotten once the timeout has passed.

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiContext } from './context.js';
-import { sendData } from './respond.js';
+import { MAX_INT64, MIN_INT64 } from '@strata/storeapi';
+import { sendData, sendSuccess } from './respond.js';
 
 export const STRATA_VERSION = '0.1.0';
 
@@ -22,19 +23,31 @@ export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
       app.route({ method, url: '/api/v1/query_exemplars', schema: {}, handler: async (_req, reply) => sendData(reply, []) });
     }
     app.get('/api/v1/stores', { schema: {} }, async (_req, reply) => {
-      const byType: Record<string, unknown[]> = {};
+      const byType = new Map<string, string[]>();
       for (const s of ctx.endpoints.status()) {
         const type = s.info?.componentType ?? 'unknown';
-        (byType[type] ??= []).push({
+        const fields = JSON.stringify({
           name: s.address,
           lastCheck: new Date(s.lastCheck).toISOString(),
           lastError: s.lastError,
           labelSets: (s.info?.labelSets ?? []).map((ls) => Object.fromEntries(ls.map((l) => [l.name, l.value]))),
-          minTime: s.info?.store?.minTime ?? null,
-          maxTime: s.info?.store?.maxTime ?? null,
         });
+        const range = `"minTime":${int64Json(s.info?.store?.minTime)},"maxTime":${int64Json(s.info?.store?.maxTime)}`;
+        byType.set(type, [...(byType.get(type) ?? []), `${fields.slice(0, -1)},${range}}`]);
       }
-      return sendData(reply, byType);
+      return sendSuccess(reply, `{${[...byType].map(([type, list]) => `${JSON.stringify(type)}:[${list.join(',')}]`).join(',')}}`);
     });
   };
+}
+
+/**
+ * An int64 time as Thanos writes it: an endpoint with no bounds advertises Go's MinInt64 and MaxInt64,
+ * which a float64 cannot hold (JSON.stringify would write -9223372036854776000, which a Go client
+ * refuses to decode into an int64).
+ */
+function int64Json(ms: number | undefined): string {
+  if (ms === undefined) return 'null';
+  if (ms <= MIN_INT64) return '-9223372036854775808';
+  if (ms >= MAX_INT64) return '9223372036854775807';
+  return String(ms);
 }
