@@ -117,6 +117,29 @@ describe('transcodeChunkedReadResponse', () => {
     expect('series' in f && f.series.chunks.map((c) => c.minTime)).toEqual([0, -5, MIN_INT64, -5]);
   });
 
+  it('reads labels written after chunks and among unknown fields, as the decoder does', () => {
+    // Prometheus writes every label before the chunks; a series that does not is read whole.
+    const w = new ProtoWriter();
+    for (const labelsAfter of [false, true]) {
+      w.fork(1);
+      w.fork(1).string(1, 'a').string(2, '1').ldelim();
+      w.fork(2).int64(1, 1).int64(2, 2).uint32(3, 1).bytes(4, Buffer.from([1, 2])).ldelim();
+      if (labelsAfter) w.fork(1).string(1, 'b').string(2, '2').ldelim();
+      w.uint32(5, 7); // an unknown field
+      w.fork(2).int64(1, 3).int64(2, 4).uint32(3, 1).bytes(4, Buffer.from([3])).ldelim();
+      if (labelsAfter) w.fork(1).string(1, 'c').string(2, '3').ldelim();
+      w.ldelim();
+    }
+    const payload = w.finish();
+    const series = transcodeChunkedReadResponse(payload);
+    expect(series.map((s) => s.labels)).toEqual(decodeChunkedReadResponse(payload).map((s) => s.labels));
+    expect(series[1]!.labels.map((l) => l.name)).toEqual(['a', 'b', 'c']);
+    for (const s of series) {
+      const f = decodeSeriesResponse(encodeSeriesResponse({ series: { labels: s.labels, chunks: [], extraChunks: s.chunks } }));
+      expect('series' in f && f.series.chunks.map((c) => [...c.raw!.data])).toEqual([[1, 2], [3]]);
+    }
+  });
+
   it('rejects chunk encodings the StoreAPI cannot carry', () => {
     const w = new ProtoWriter();
     w.fork(1).fork(2).int64(1, 1).uint32(3, 7).bytes(4, Buffer.from([1])).ldelim().ldelim();

@@ -298,18 +298,36 @@ export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint
     const end = r.enter();
     const start = r.pos;
     const labels: Label[] = [];
-    while (r.pos < end) {
-      const u = r.tag();
-      if (u === 10) labels.push(readLabel(r.sub()));
-      else r.skip(u & 7);
-    }
-    r.leave(end);
+    // The labels are read up to the first chunk, after which Prometheus writes none; the transcoder,
+    // which reads every field, tells whether any other field comes later (read then).
+    const chunksAt = readLabels(r, end, labels, true);
     const chunks = new TranscodedChunks();
     chunks.transcode(start, end);
     if (r.source !== memory) r = reader(end, base + len); // the memory grew
+    if (transcoder.lastOther() > chunksAt) {
+      r.pos = chunksAt;
+      readLabels(r, end, labels, false);
+    }
+    r.pos = end;
     out.push({ labels, chunks });
   }
   return out;
+}
+
+/**
+ * Adds the Label fields of the ChunkedSeries content from `r.pos` to `end` to `labels`, skipping other
+ * fields, and returns where it stopped: at the first chunk field with `untilChunk`, else at `end`.
+ */
+function readLabels(r: ProtoReader, end: number, labels: Label[], untilChunk: boolean): number {
+  while (r.pos < end) {
+    const at = r.pos;
+    const t = r.tag();
+    if (t === 10) labels.push(readLabel(r.sub()));
+    else if (t === 18 && untilChunk) return at;
+    else r.skip(t & 7);
+  }
+  r.leave(end);
+  return end;
 }
 
 /**

@@ -17,6 +17,10 @@
   ;; The chunk encoding of the last -3 result.
   (global $badType (mut i32) (i32.const 0))
   (func (export "badType") (result i32) (global.get $badType))
+  ;; Where the last field other than a chunk began in the last transcode call, 0 if there was none: the
+  ;; caller, which reads a series' labels up to its first chunk, reads further only where this is later.
+  (global $lastOther (mut i32) (i32.const 0))
+  (func (export "lastOther") (result i32) (global.get $lastOther))
 
   (func $varint (param $p i32) (param $end i32) (result i64)
     (local $v i64) (local $shift i64) (local $b i32)
@@ -138,14 +142,17 @@
     (local $minStart i32) (local $minEnd i32) (local $maxStart i32) (local $maxEnd i32)
     (local $type i32) (local $dataStart i32) (local $dataLen i32)
     (local $hash i64) (local $raw i32) (local $aggr i32) (local $c i32) (local $shift i32)
+    (global.set $lastOther (i32.const 0))
     (block $done
       (loop $fields
         (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $field (local.get $p))
         (local.set $tag (i32.wrap_i64 (call $varint (local.get $p) (local.get $end))))
         (local.set $p (global.get $next))
         (if (i32.lt_s (local.get $p) (i32.const 0)) (then (return (i32.const -1))))
         (if (i32.ne (local.get $tag) (i32.const 0x12))
           (then
+            (global.set $lastOther (local.get $field))
             (local.set $p (call $skip (i32.and (local.get $tag) (i32.const 7)) (local.get $p) (local.get $end)))
             (if (i32.lt_s (local.get $p) (i32.const 0)) (then (return (i32.const -1))))
             (br $fields)))
