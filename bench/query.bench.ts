@@ -26,7 +26,8 @@
  * (issue 7): p50 ≤ 1.0× Prometheus; deduplication ≤ +10%.
  * Where /proc is readable (Linux), also the CPU time per query of every process behind each target
  * (querier, store gateway, s3rver, sidecars, Prometheus), taken around each request: queries run one
- * at a time, so what those processes spend meanwhile is that query's cost.
+ * at a time, so what those processes spend meanwhile is that query's cost; and the peak resident memory
+ * of each process (s3rver, shared and not Strata's, left out).
  * Every component runs as its own process (the built CLI), as in production. Each round sends every
  * query to every target back to back, in an order that rotates through all permutations, so no target
  * is favoured by a quieter or warmer machine; round 0 only warms up.
@@ -39,7 +40,7 @@ import { uploadBlock } from '../packages/block/src/index.js';
 import { writeDemoBlocks } from '../packages/cli/src/demo/blocks.js';
 import { newBucket, parseBucketConfig } from '../packages/objstore/src/index.js';
 import { BlockReader, BlockWriter, Matcher, type BlockMeta, type SampleIterator, type ThanosMeta, type ValueType } from '../packages/tsdb/src/index.js';
-import { freePort, pidWithArgument, processCpuMs, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
+import { freePort, pidWithArgument, processCpuMs, processPeakRssMiB, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { startS3rver } from '../test/harness/s3.js';
 import { diffMatrices, type MatrixSeries } from '../test/querier/compliance.js';
@@ -258,6 +259,14 @@ export async function main(args: string[]): Promise<void> {
       const parts = Object.entries(cpuSpent[name] ?? {}).map(([c, ms]) => [c, ms / (rounds * QUERIES.length)] as const);
       const total = parts.reduce((sum, [, ms]) => sum + ms, 0);
       if (!Number.isNaN(total)) process.stdout.write(`${name.padEnd(30)} ${total.toFixed(1).padStart(7)}  = ${parts.map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(' + ')}\n`);
+    }
+    process.stdout.write(`\npeak resident memory, MiB (VmHWM over the run, start-up included), by process:\n`);
+    for (const name of Object.keys(targets)) {
+      const parts = Object.entries(components[name] ?? {})
+        .filter(([c]) => c !== 's3rver')
+        .map(([c, ps]) => [c, ps.reduce<number>((sum, p) => sum + (processPeakRssMiB(p) ?? NaN), 0)] as const);
+      const total = parts.reduce((sum, [, mib]) => sum + mib, 0);
+      if (!Number.isNaN(total)) process.stdout.write(`${name.padEnd(30)} ${total.toFixed(0).padStart(7)}  = ${parts.map(([c, mib]) => `${c} ${mib.toFixed(0)}`).join(' + ')}\n`);
     }
     const dedupCost = twoS.p50 / oneS.p50 - 1;
     process.stdout.write(`\ndeduplication cost (2 replicas vs 1, p50): ${(dedupCost * 100).toFixed(1)}%  (target ≤ 10%)\n`);

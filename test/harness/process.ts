@@ -102,6 +102,17 @@ export function processCpuMs(pid: number | undefined): number | undefined {
   return ns / 1e6;
 }
 
+/** A process' peak resident memory so far (MiB; VmHWM of /proc/PID/status); undefined where /proc is unreadable. */
+export function processPeakRssMiB(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kib = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? undefined : Number(kib) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The pid of the process started with the argument `arg` (a Prometheus' --storage.tsdb.path=…, whose handle has no pid); undefined without /proc. */
 export function pidWithArgument(arg: string): number | undefined {
   try {
