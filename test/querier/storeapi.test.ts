@@ -98,6 +98,19 @@ describe('stacked and discovered endpoints', () => {
     expect(await status()).toMatchObject({ lastError: expect.stringContaining('down for the test'), labelSets: [] });
   });
 
+  it('reads /labels and /series over the last --query.metadata.default-time-range when the request gives no range', async () => {
+    // The fixture's data ends 3h ago.
+    const recent = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], metadataTimeRangeMs: 3_600_000, logger: nopLogger });
+    stopLater.push(recent);
+    const data = async (q: Querier, path: string) => ((await (await fetch(`http://${q.httpAddress}/api/v1/${path}`)).json()) as { data: unknown[] }).data;
+    const range = `start=${fixture.minTime / 1000}&end=${fixture.maxTime / 1000}`;
+    expect(await data(querier, 'labels')).toContain('job');
+    expect(await data(recent, 'labels')).toEqual([]);
+    expect(await data(recent, `labels?${range}`)).toContain('job');
+    expect(await data(recent, 'series?match[]=acc_gauge')).toEqual([]);
+    expect((await data(recent, `series?match[]=acc_gauge&${range}`)).length).toBe(fixture.series.filter((s) => s.labels.__name__ === 'acc_gauge').length);
+  });
+
   it('follows --endpoint.sd-files as it changes', async () => {
     const sdFile = join(dir.path, 'endpoints.yml');
     await writeFile(sdFile, '[]\n');

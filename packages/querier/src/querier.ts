@@ -40,6 +40,8 @@ export interface QuerierConfig {
   maxConcurrentSelect?: number;
   /** --query.lookback-delta (ms) */
   lookbackDeltaMs?: number;
+  /** --query.metadata.default-time-range (ms; 0 = all time) */
+  metadataTimeRangeMs?: number;
   /** --query.default-evaluation-interval (ms): the step of subqueries without one. */
   defaultEvaluationIntervalMs?: number;
   /** --query.partial-response */
@@ -119,6 +121,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
             autoDownsampling: cfg.autoDownsampling ?? false,
             lookbackDelta: cfg.lookbackDeltaMs ?? 5 * 60_000,
             subqueryStep: cfg.defaultEvaluationIntervalMs ?? 60_000,
+            metadataTimeRange: cfg.metadataTimeRangeMs ?? 0,
             timeout: cfg.timeoutMs ?? 2 * 60_000,
             compat: cfg.promqlCompat ?? 3,
           },

@@ -19,7 +19,7 @@ async function apiApp(overrides: Partial<Defaults> = {}) {
     endpoints,
     logger,
     gate: pLimit(1),
-    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, timeout: 60_000, compat: 3, ...overrides },
+    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, timeout: 60_000, compat: 3, ...overrides },
     flags: {},
   });
   return buildHttpApp({ registry, prober: new Prober('test', registry), logger, plugins: [api] });

@@ -26,6 +26,8 @@ export interface ApiContext {
     partialResponse: boolean;
     autoDownsampling: boolean;
     lookbackDelta: number;
+    /** The range /series and /labels read without start and end (ms; 0: all time; --query.metadata.default-time-range). */
+    metadataTimeRange: number;
     /** Step of subqueries without one (--query.default-evaluation-interval). */
     subqueryStep: number;
     timeout: number;

@@ -31,7 +31,7 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
         const engine = engineFor(ctx, p);
         const selectors = p.all('match[]');
         if (selectors.length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
-        const { start, end } = timeRange(p);
+        const { start, end } = timeRange(ctx, p);
         const opts = readOptions(ctx, p, engine);
         const dedup = opts.dedup && opts.replicaLabels.length > 0;
         const seen = new Map<string, Labels>();
@@ -81,7 +81,7 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
 /** Label names (label = undefined) or one label's values, unioned over every match[] selector. */
 async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, label: string | undefined): Promise<{ names: string[]; warnings: string[] }> {
   const engine = engineFor(ctx, p);
-  const { start, end } = timeRange(p);
+  const { start, end } = timeRange(ctx, p);
   const opts = readOptions(ctx, p, engine);
   const dedup = opts.dedup && opts.replicaLabels.length > 0;
   const selectors: Matcher[][] = p.all('match[]').map((s) => parseSelector(engine, s, 'match[]'));
@@ -108,8 +108,14 @@ async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, lab
 }
 
 /** start/end of a metadata request; absent means all of time, as Prometheus. */
-function timeRange(p: Params): { start: number; end: number } {
-  return { start: p.time('start', MIN_INT64), end: p.time('end', MAX_INT64) };
+/** `start` and `end`, all time by default or the last --query.metadata.default-time-range (as Thanos). */
+function timeRange(ctx: ApiContext, p: Params): { start: number; end: number } {
+  const range = ctx.defaults.metadataTimeRange;
+  const now = Date.now();
+  const start = p.time('start', range > 0 ? now - range : MIN_INT64);
+  const end = p.time('end', range > 0 ? now : MAX_INT64);
+  if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
+  return { start, end };
 }
 
 function validLabelName(name: string, compat: 2 | 3): boolean {
