@@ -131,3 +131,4 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     },
   };
 }
+export { rewriteBlock, type DeletionRequest, type RewriteOptions, type RewriteResult } from './rewrite.js';

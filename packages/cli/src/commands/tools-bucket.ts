@@ -20,6 +20,7 @@ import {
 import { bucketFromConfigFile, joinKey, mapLimit, type Bucket } from '@strata/objstore';
 import { isULID, META_FILENAME, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
+import { registerRewrite } from './bucket-rewrite.js';
 import { formatDuration } from './tools-tsdb.js';
 
 /** Where a command writes: results to `out`, progress and warnings to `err`. */
@@ -66,6 +67,8 @@ export function register(tools: Command): void {
     .action(async (o: Record<string, unknown>) => {
       await withBucket(cfg(o), (b) => runCleanup(b, { deleteDelayMs: parseDuration(String(o.deleteDelay)), partialAgeMs: parseDuration(String(o.partialUploadAge)) }));
     });
+
+  registerRewrite(bucket, withBucket);
 
   withConfig(bucket.command('verify').description('Check blocks: overlaps within a compaction group, missing files, meta.json against files, index order and CRCs, file hashes'))
     .option('--no-index', 'skip reading the indexes')

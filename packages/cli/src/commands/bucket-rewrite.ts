@@ -1,0 +1,103 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { DELETION_MARK_FILENAME, downloadBlock, markBlock, uploadBlock } from '@strata/block';
+import { rewriteBlock, type DeletionRequest } from '@strata/compactor';
+import type { Bucket } from '@strata/objstore';
+import { isULID, parseSelector } from '@strata/tsdb';
+import type { CommandIO } from './tools-bucket.js';
+
+export interface RewriteCommandOptions {
+  ids: readonly string[];
+  deletions: readonly DeletionRequest[];
+  dryRun: boolean;
+  /** Mark each source block for deletion once its rewrite is uploaded. */
+  deleteBlocks: boolean;
+  tmpDir?: string;
+}
+
+/** `strata tools bucket rewrite`, after `thanos tools bucket rewrite` (series deletion). */
+export function registerRewrite(bucket: Command, withBucket: <T>(configFile: string, fn: (b: Bucket) => Promise<T>) => Promise<T>): void {
+  bucket
+    .command('rewrite')
+    .description('Rewrite blocks without the series a deletion config selects: a new block each, the source optionally marked for deletion. A dry run (the default) lists what would be deleted')
+    .requiredOption('--objstore.config-file <path>', 'objstore YAML config (type: S3 or FILESYSTEM)')
+    .requiredOption('--id <ulid...>', 'blocks to rewrite')
+    .option('--rewrite.to-delete-config <yaml>', 'deletions, as Thanos takes them: a YAML list of {matchers: \'{__name__="x", job="y"}\'}')
+    .option('--rewrite.to-delete-config-file <path>', 'file with the deletions')
+    .option('--dry-run', 'only list the series that would be deleted', true)
+    .option('--no-dry-run', 'write, upload and (with --delete-blocks) replace the blocks')
+    .option('--delete-blocks', 'mark each source block for deletion once its rewrite is uploaded', false)
+    .option('--tmp.dir <dir>', 'scratch directory for the blocks being rewritten (default: the system temp dir)')
+    .action(async (o: Record<string, unknown>) => {
+      const inline = o['rewrite.toDeleteConfig'] as string | undefined;
+      const file = o['rewrite.toDeleteConfigFile'] as string | undefined;
+      if ((inline === undefined) === (file === undefined)) throw new Error('give the deletions with exactly one of --rewrite.to-delete-config and --rewrite.to-delete-config-file');
+      const deletions = parseDeletionConfig(inline ?? (await readFile(file as string, 'utf8')));
+      const tmpDir = o['tmp.dir'] as string | undefined;
+      await withBucket(o['objstore.configFile'] as string, (b) =>
+        runRewrite(b, { ids: o.id as string[], deletions, dryRun: o.dryRun !== false, deleteBlocks: o.deleteBlocks === true, ...(tmpDir !== undefined ? { tmpDir } : {}) }),
+      );
+    });
+}
+
+/** Thanos' deletion config: a YAML list of `{matchers: "<selector>"}`; time intervals are not supported. */
+export function parseDeletionConfig(text: string): DeletionRequest[] {
+  const doc: unknown = parseYaml(text);
+  if (!Array.isArray(doc) || doc.length === 0) throw new Error('deletion config: want a non-empty YAML list of {matchers: "{…}"}');
+  return doc.map((entry: unknown, i) => {
+    const e = entry as { matchers?: unknown; intervals?: unknown } | null;
+    if (typeof e?.matchers !== 'string') throw new Error(`deletion config entry ${i}: want matchers: a series selector string such as '{__name__="x"}'`);
+    if (e.intervals !== undefined) throw new Error(`deletion config entry ${i}: intervals are not supported; whole series are deleted`);
+    return { matchers: parseSelector(e.matchers) };
+  });
+}
+
+/** Rewrites each block; returns the new blocks' IDs (none in a dry run). */
+export async function runRewrite(bucket: Bucket, opts: RewriteCommandOptions, io: CommandIO = { out: process.stdout, err: process.stderr }): Promise<string[]> {
+  for (const id of opts.ids) if (!isULID(id)) throw new Error(`invalid block ID ${JSON.stringify(id)}`);
+  const scratch = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'strata-rewrite-'));
+  const written: string[] = [];
+  try {
+    for (const [i, id] of opts.ids.entries()) {
+      const step = `[${i + 1}/${opts.ids.length}] block ${id}`;
+      io.err.write(`${step}: downloading\n`);
+      await downloadBlock(bucket, id, scratch);
+      const res = await rewriteBlock(join(scratch, id), scratch, {
+        deletions: opts.deletions,
+        dryRun: opts.dryRun,
+        onDeleted: (labels) => {
+          if (opts.dryRun) io.out.write(`would delete ${labels.toString()}\n`);
+        },
+        onProgress: (read, deleted) => io.err.write(`${step}: ${read} series read, ${deleted} ${opts.dryRun ? 'to delete' : 'deleted'}\n`),
+      });
+      await rm(join(scratch, id), { recursive: true, force: true });
+      if (opts.dryRun) {
+        io.err.write(`${step}: dry run, ${res.seriesDeleted} of ${res.seriesRead} series would be deleted; nothing written (--no-dry-run to rewrite)\n`);
+        continue;
+      }
+      if (res.seriesDeleted === 0) {
+        // Nothing to delete: the block stays as it is, not replaced by a copy.
+        io.err.write(`${step}: no series selected, left unchanged\n`);
+        continue;
+      }
+      if (res.meta !== undefined) {
+        await uploadBlock(bucket, join(scratch, res.meta.ulid), { meta: res.meta });
+        await rm(join(scratch, res.meta.ulid), { recursive: true, force: true });
+        written.push(res.meta.ulid);
+        io.out.write(`${id} -> ${res.meta.ulid}\n`);
+      }
+      const replacement = res.meta !== undefined ? `rewritten into ${res.meta.ulid}` : 'every series deleted';
+      io.err.write(`${step}: ${res.seriesDeleted} of ${res.seriesRead} series deleted, ${replacement}\n`);
+      if (opts.deleteBlocks) {
+        await markBlock(bucket, id, DELETION_MARK_FILENAME, { details: `strata tools bucket rewrite: ${replacement}` });
+        io.err.write(`${step}: marked for deletion\n`);
+      }
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return written;
+}
