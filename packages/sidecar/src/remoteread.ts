@@ -174,7 +174,7 @@ function releaseSlab(slab: Slab): void {
 }
 
 /** Transcoded chunks in a slab, or (`bytes`) in memory of their own. */
-interface Part {
+export interface Part {
   slab: Slab | undefined;
   offset: number;
   length: number;
@@ -186,12 +186,29 @@ function releaseParts(parts: Part[]): void {
   parts.length = 0;
 }
 
+const unreleased = new FinalizationRegistry<Part[][]>((all) => {
+  for (const parts of all) releaseParts(parts);
+});
+
 /**
- * The server releases the series it sends, not those of a call that fails or is cancelled: their
- * slab parts are released once the series are garbage, else each such call would keep slabs from
- * being written again, for good.
+ * The series transcoded from one response. The server releases the series it sends, not those of a call
+ * that fails or is cancelled: their slab parts are released once all of the response's series are
+ * garbage, else each such call would keep slabs from being written again, for good. One registration
+ * per response: one per series cost about as much as reading its labels.
  */
-const unreleased = new FinalizationRegistry<Part[]>(releaseParts);
+export class TranscodeScope {
+  /** The parts of each of its series holding slab parts; emptied as each series is released. */
+  readonly #parts: Part[][] = [];
+
+  constructor() {
+    unreleased.register(this, this.#parts);
+  }
+
+  /** `parts`, a series' own, are released with the scope's unless emptied before. */
+  track(parts: Part[]): void {
+    this.#parts.push(parts);
+  }
+}
 
 /**
  * The chunks of one series (from one or more payloads) as encoded Series.chunks fields (AggrChunk with
@@ -200,14 +217,19 @@ const unreleased = new FinalizationRegistry<Part[]>(releaseParts);
 export class TranscodedChunks implements EncodedChunks {
   size = 0;
   readonly #parts: Part[] = [];
-  #registered = false;
+  /** Referred to until the series is garbage: its parts are released with the scope's. */
+  readonly #scope: TranscodeScope;
+  #tracked = false;
+
+  constructor(scope: TranscodeScope) {
+    this.#scope = scope;
+  }
 
   /** Takes over the chunks of the same series from a later payload. */
   append(other: TranscodedChunks): void {
     for (const p of other.#parts) this.#add(p);
     other.#parts.length = 0;
     other.size = 0;
-    unreleased.unregister(other);
   }
 
   /** Transcodes the chunks of the ChunkedSeries content at `[start, end)` of the transcoder's memory. */
@@ -242,9 +264,9 @@ export class TranscodedChunks implements EncodedChunks {
   #add(p: Part): void {
     this.#parts.push(p);
     this.size += p.length;
-    if (p.slab !== undefined && !this.#registered) {
-      this.#registered = true;
-      unreleased.register(this, this.#parts, this);
+    if (p.slab !== undefined && !this.#tracked) {
+      this.#tracked = true;
+      this.#scope.track(this.#parts);
     }
   }
 
@@ -259,7 +281,6 @@ export class TranscodedChunks implements EncodedChunks {
   /** The series has been sent: its slabs may be written again. It cannot be written after this. */
   release(): void {
     releaseParts(this.#parts);
-    unreleased.unregister(this);
   }
 }
 
@@ -274,9 +295,10 @@ function checked(written: number, start: number): number {
  * Reads one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }), given
  * whole or as the pieces `readFramePieces` yields, and transcodes its chunks (transcode.wat): the payload
  * is copied into the transcoder's memory once, and each series' chunks are written from there with
- * their hashes in one call. The result does not refer to the payload.
+ * their hashes in one call. The result does not refer to the payload. The payloads of one response
+ * share a `scope`.
  */
-export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint8Array[]): TranscodedSeries[] {
+export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint8Array[], scope = new TranscodeScope()): TranscodedSeries[] {
   const pieces = Array.isArray(payload) ? (payload as readonly Uint8Array[]) : [payload as Uint8Array];
   let len = 0;
   for (const p of pieces) len += p.length;
@@ -301,7 +323,7 @@ export function transcodeChunkedReadResponse(payload: Uint8Array | readonly Uint
     // The labels are read up to the first chunk, after which Prometheus writes none; the transcoder,
     // which reads every field, tells whether any other field comes later (read then).
     const chunksAt = readLabels(r, end, labels, true);
-    const chunks = new TranscodedChunks();
+    const chunks = new TranscodedChunks(scope);
     chunks.transcode(start, end);
     if (r.source !== memory) r = reader(end, base + len); // the memory grew
     if (transcoder.lastOther() > chunksAt) {

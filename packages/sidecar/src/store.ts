@@ -21,7 +21,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
-import { decodeReadResponse, MAX_FRAME_BYTES, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, type TranscodedChunks } from './remoteread.js';
+import { decodeReadResponse, MAX_FRAME_BYTES, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, TranscodeScope, type TranscodedChunks } from './remoteread.js';
 
 /** What the heartbeat keeps current. */
 export interface PrometheusState {
@@ -230,8 +230,9 @@ export class PrometheusStore implements StoreServer {
     let pending: Pending | undefined;
     if (contentType.startsWith(STREAMED_CONTENT_TYPE.split(';')[0]!)) {
       // Each payload is copied as it is transcoded: the memory of the reads before it can be read into again.
+      const scope = new TranscodeScope();
       for await (const payload of readFramePieces(res.body, MAX_FRAME_BYTES, () => res.recycle())) {
-        for (const s of transcodeChunkedReadResponse(payload)) {
+        for (const s of transcodeChunkedReadResponse(payload, scope)) {
           const labels = finalLabels(s.labels);
           if (pending !== undefined && pending.labels.equals(labels)) {
             pending.transcoded?.append(s.chunks);
