@@ -1,5 +1,6 @@
 // `strata tools bucket rewrite` on promtool's blocks in a filesystem bucket: a dry run changes nothing;
-// a rewrite uploads a block whose `promtool tsdb dump` is the source's without the deleted series,
+// a rewrite uploads a block whose `promtool tsdb dump` is the source's without the deleted series (or
+// without their samples in the deletion's intervals),
 // that promtool analyzes, whose index no longer holds the deleted label values, and that records the
 // deletion as Thanos does; --delete-blocks marks the source.
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -59,7 +60,7 @@ describe('strata tools bucket rewrite', () => {
       'would delete {__name__="demo_requests_total", instance="host1:9100", job="job1"}',
       'would delete {__name__="demo_requests_total", instance="host3:9100", job="job3"}',
     ]);
-    expect(io.errText()).toContain('3 of 20 series would be deleted; nothing written');
+    expect(io.errText()).toContain('3 of 20 series would be deleted, 0 cut; nothing written');
     expect((await readdir(join(work.path, 'bucket'))).sort()).toEqual(before);
     expect(await readMarker(bucket, source, DELETION_MARK_FILENAME)).toBeUndefined();
   });
@@ -69,7 +70,7 @@ describe('strata tools bucket rewrite', () => {
     const io = capture();
     const [id] = await runRewrite(bucket, { ids: [source], deletions: parseDeletionConfig(DELETIONS), dryRun: false, deleteBlocks: true }, io);
     expect(id).toMatch(/^[0-9A-Z]{26}$/);
-    expect(io.errText()).toContain(`3 of 20 series deleted, rewritten into ${id}`);
+    expect(io.errText()).toContain(`3 of 20 series deleted, 0 cut, rewritten into ${id}`);
     expect(await dump(id as string)).toEqual(want);
 
     const src = await readBlockMeta(bucket, source);
@@ -104,9 +105,27 @@ describe('strata tools bucket rewrite', () => {
     expect(index.includes('host1:9100')).toBe(true);
   });
 
-  it('refuses a deletion config with an empty selector or time intervals', () => {
+  it('deletes samples within intervals only, re-encoding just the chunks they cut into', async () => {
+    const src = await readBlockMeta(bucket, source);
+    const [mint, maxt] = [src.minTime + 20 * 60_000, src.minTime + 50 * 60_000];
+    const inGauge5 = (line: string) => line.startsWith('{__name__="demo_gauge", instance="host5:9100"');
+    const cut = (line: string) => inGauge5(line) && Number(line.split(' ').at(-1)) >= mint && Number(line.split(' ').at(-1)) <= maxt;
+    const before = await dump(source);
+    expect(before.filter(cut).length).toBeGreaterThan(100);
+    const config = `- matchers: 'demo_gauge{instance="host5:9100"}'\n  intervals: [{mint: ${mint}, maxt: ${maxt}}]\n`;
+    const dry = capture();
+    await runRewrite(bucket, { ids: [source], deletions: parseDeletionConfig(config), dryRun: true, deleteBlocks: false }, dry);
+    expect(dry.text()).toBe(`would delete {__name__="demo_gauge", instance="host5:9100", job="job5"} in [${mint}, ${maxt}]\n`);
+    const io = capture();
+    const [id] = await runRewrite(bucket, { ids: [source], deletions: parseDeletionConfig(config), dryRun: false, deleteBlocks: false }, io);
+    expect(io.errText()).toContain('0 of 20 series deleted, 1 cut');
+    expect(await dump(id as string)).toEqual(before.filter((l) => !cut(l)));
+    expect((await readBlockMeta(bucket, id as string)).thanos?.rewrites?.at(-1)).toMatchObject({ deletionsApplied: [{ intervals: [{ Mint: mint, Maxt: maxt }] }] });
+  });
+
+  it('refuses a deletion config with an empty selector or a malformed interval', () => {
     expect(() => parseDeletionConfig("- matchers: '{}'\n")).toThrow(/empty selector/);
-    expect(() => parseDeletionConfig("- matchers: '{a=\"b\"}'\n  intervals: [{mint: 0, maxt: 1}]\n")).toThrow(/intervals are not supported/);
+    expect(() => parseDeletionConfig("- matchers: '{a=\"b\"}'\n  intervals: [{mint: 5, maxt: 1}]\n")).toThrow(/want integer mint ≤ maxt/);
     expect(() => parseDeletionConfig('matchers: x\n')).toThrow(/YAML list/);
   });
 });

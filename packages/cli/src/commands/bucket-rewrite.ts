@@ -25,7 +25,7 @@ export function registerRewrite(bucket: Command, withBucket: <T>(configFile: str
     .description('Rewrite blocks without the series a deletion config selects: a new block each, the source optionally marked for deletion. A dry run (the default) lists what would be deleted')
     .requiredOption('--objstore.config-file <path>', 'objstore YAML config (type: S3 or FILESYSTEM)')
     .requiredOption('--id <ulid...>', 'blocks to rewrite')
-    .option('--rewrite.to-delete-config <yaml>', 'deletions, as Thanos takes them: a YAML list of {matchers: \'{__name__="x", job="y"}\'}')
+    .option('--rewrite.to-delete-config <yaml>', 'deletions, as Thanos takes them: a YAML list of {matchers: \'{__name__="x", job="y"}\', intervals: [{mint, maxt}] (ms; optional)}')
     .option('--rewrite.to-delete-config-file <path>', 'file with the deletions')
     .option('--dry-run', 'only list the series that would be deleted', true)
     .option('--no-dry-run', 'write, upload and (with --delete-blocks) replace the blocks')
@@ -43,15 +43,27 @@ export function registerRewrite(bucket: Command, withBucket: <T>(configFile: str
     });
 }
 
-/** Thanos' deletion config: a YAML list of `{matchers: "<selector>"}`; time intervals are not supported. */
+/**
+ * Thanos' deletion config: a YAML list of `{matchers: "<selector>", intervals: [{mint, maxt}]}`, times
+ * in ms and inclusive; without intervals the whole series goes.
+ */
 export function parseDeletionConfig(text: string): DeletionRequest[] {
   const doc: unknown = parseYaml(text);
   if (!Array.isArray(doc) || doc.length === 0) throw new Error('deletion config: want a non-empty YAML list of {matchers: "{…}"}');
   return doc.map((entry: unknown, i) => {
     const e = entry as { matchers?: unknown; intervals?: unknown } | null;
     if (typeof e?.matchers !== 'string') throw new Error(`deletion config entry ${i}: want matchers: a series selector string such as '{__name__="x"}'`);
-    if (e.intervals !== undefined) throw new Error(`deletion config entry ${i}: intervals are not supported; whole series are deleted`);
-    return { matchers: parseSelector(e.matchers) };
+    const matchers = parseSelector(e.matchers);
+    if (e.intervals === undefined) return { matchers };
+    if (!Array.isArray(e.intervals)) throw new Error(`deletion config entry ${i}: want intervals: a list of {mint, maxt} (ms)`);
+    const intervals = e.intervals.map((iv: { mint?: unknown; maxt?: unknown } | null) => {
+      const { mint, maxt } = iv ?? {};
+      if (!Number.isSafeInteger(mint) || !Number.isSafeInteger(maxt) || (mint as number) > (maxt as number)) {
+        throw new Error(`deletion config entry ${i}: interval ${JSON.stringify(iv)}: want integer mint ≤ maxt (ms)`);
+      }
+      return { mint: mint as number, maxt: maxt as number };
+    });
+    return { matchers, intervals };
   });
 }
 
@@ -68,17 +80,17 @@ export async function runRewrite(bucket: Bucket, opts: RewriteCommandOptions, io
       const res = await rewriteBlock(join(scratch, id), scratch, {
         deletions: opts.deletions,
         dryRun: opts.dryRun,
-        onDeleted: (labels) => {
-          if (opts.dryRun) io.out.write(`would delete ${labels.toString()}\n`);
+        onDeleted: (labels, intervals) => {
+          if (opts.dryRun) io.out.write(`would delete ${labels.toString()}${intervals === undefined ? '' : ` in ${intervals.map((iv) => `[${iv.mint}, ${iv.maxt}]`).join(' ')}`}\n`);
         },
         onProgress: (read, deleted) => io.err.write(`${step}: ${read} series read, ${deleted} ${opts.dryRun ? 'to delete' : 'deleted'}\n`),
       });
       await rm(join(scratch, id), { recursive: true, force: true });
       if (opts.dryRun) {
-        io.err.write(`${step}: dry run, ${res.seriesDeleted} of ${res.seriesRead} series would be deleted; nothing written (--no-dry-run to rewrite)\n`);
+        io.err.write(`${step}: dry run, ${res.seriesDeleted} of ${res.seriesRead} series would be deleted, ${res.seriesCut} cut; nothing written (--no-dry-run to rewrite)\n`);
         continue;
       }
-      if (res.seriesDeleted === 0) {
+      if (res.seriesDeleted + res.seriesCut === 0) {
         // Nothing to delete: the block stays as it is, not replaced by a copy.
         io.err.write(`${step}: no series selected, left unchanged\n`);
         continue;
@@ -90,7 +102,7 @@ export async function runRewrite(bucket: Bucket, opts: RewriteCommandOptions, io
         io.out.write(`${id} -> ${res.meta.ulid}\n`);
       }
       const replacement = res.meta !== undefined ? `rewritten into ${res.meta.ulid}` : 'every series deleted';
-      io.err.write(`${step}: ${res.seriesDeleted} of ${res.seriesRead} series deleted, ${replacement}\n`);
+      io.err.write(`${step}: ${res.seriesDeleted} of ${res.seriesRead} series deleted, ${res.seriesCut} cut, ${replacement}\n`);
       if (opts.deleteBlocks) {
         await markBlock(bucket, id, DELETION_MARK_FILENAME, { details: `strata tools bucket rewrite: ${replacement}` });
         io.err.write(`${step}: marked for deletion\n`);

@@ -191,8 +191,8 @@ function coveredBy(ivs: readonly Interval[], mint: number, maxt: number): boolea
   return ivs.some((iv) => iv.mint <= mint && maxt <= iv.maxt);
 }
 
-/** Re-encodes chunks that overlap deleted intervals, as Prometheus' chunk querier does. */
-function withoutDeleted(chunks: readonly ChunkMeta[], deleted: readonly Interval[]): ChunkMeta[] {
+/** Re-encodes chunks that overlap deleted intervals, as Prometheus' chunk querier does; the others are kept as they are. */
+export function withoutDeleted(chunks: readonly ChunkMeta[], deleted: readonly Interval[]): ChunkMeta[] {
   const out: ChunkMeta[] = [];
   for (const c of chunks) {
     if (!deleted.some((iv) => iv.mint <= c.maxTime && c.minTime <= iv.maxt)) {
