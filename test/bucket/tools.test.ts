@@ -100,7 +100,8 @@ describe.each(backends)('strata tools bucket against %s', (_name, makeConfig) =>
     await expect(runUploadBlocks(bucket, { path: promBlocks, labels: {} }, capture())).rejects.toThrow(/at least one --label/);
   });
 
-  it('runs through the commander wiring with --objstore.config-file', async () => {
+  /** What `strata <args>` writes to stdout, run through the commander wiring. */
+  async function strata(args: string[]): Promise<string> {
     const written: string[] = [];
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       written.push(chunk.toString());
@@ -109,13 +110,20 @@ describe.each(backends)('strata tools bucket against %s', (_name, makeConfig) =>
     try {
       const program = new Command('strata').exitOverride();
       registerCommands(program);
-      await program.parseAsync(['tools', 'bucket', 'ls', '--objstore.config-file', configFile, '-o', 'wide'], { from: 'user' });
+      await program.parseAsync(args, { from: 'user' });
     } finally {
       spy.mockRestore();
     }
-    const out = written.join('');
+    return written.join('');
+  }
+
+  it('runs through the commander wiring with --objstore.config-file, or the same YAML inline in --objstore.config', async () => {
+    const out = await strata(['tools', 'bucket', 'ls', '--objstore.config-file', configFile, '-o', 'wide']);
     expect(out).toMatch(/^ULID\s+FROM\s+UNTIL\s+RANGE\s+LEVEL\s+RESOLUTION\s+SOURCE\s+SIZE\s+UPLOADED\s+LABELS\n/);
     expect(out).toContain('bucket.upload');
+    expect(await strata(['tools', 'bucket', 'ls', '--objstore.config', await readFile(configFile, 'utf8'), '-o', 'wide'])).toBe(out);
+    await expect(strata(['tools', 'bucket', 'ls', '--objstore.config-file', configFile, '--objstore.config', 'type: FILESYSTEM'])).rejects.toThrow(/only one of --objstore.config-file and --objstore.config/);
+    await expect(strata(['tools', 'bucket', 'ls'])).rejects.toThrow(/give --objstore.config-file or --objstore.config/);
   });
 });
 

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { IgnoreDeletionMarkFilter, MetaFetcher, TimePartitionFilter } from '@strata/block';
-import { bucketFromConfigFile, joinKey, type Bucket } from '@strata/objstore';
+import { joinKey, type Bucket } from '@strata/objstore';
 import { isULID, Labels, matchLabels, META_FILENAME, parseSelector, type BlockMeta, type Matcher } from '@strata/tsdb';
 import { parseDuration, parseTime } from '../flags.js';
+import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 import type { CommandIO } from './tools-bucket.js';
 
 export interface ReplicateOptions {
@@ -27,11 +28,10 @@ export interface ReplicateResult {
 /** `strata tools bucket replicate`, after `thanos tools bucket replicate` (one run). */
 export function registerReplicate(bucket: Command): void {
   const collect = (v: string, all: string[]) => [...all, v];
-  bucket
+  const cmd = bucket
     .command('replicate')
-    .description('Copy blocks to another bucket: those the filters select that it does not have, meta.json last so that no partial block is ever visible there; blocks marked for deletion are left out')
-    .requiredOption('--objstore.config-file <path>', 'the bucket to copy from')
-    .requiredOption('--objstore-to.config-file <path>', 'the bucket to copy to')
+    .description('Copy blocks to another bucket: those the filters select that it does not have, meta.json last so that no partial block is ever visible there; blocks marked for deletion are left out');
+  withObjstoreFlags(withObjstoreFlags(cmd, 'objstore', 'the bucket to copy from'), 'objstore-to', 'the bucket to copy to')
     .option('--matcher <selector>', 'only blocks whose external labels match, e.g. {cluster="eu"}', '{}')
     .option('--resolution <duration>', 'only blocks of this resolution (0s, 5m, 1h); repeatable (default: all)', collect, [])
     .option('--compaction <level>', 'only blocks of this compaction level; repeatable (default: all)', collect, [])
@@ -54,8 +54,11 @@ export function registerReplicate(bucket: Command): void {
         minTime: parseTime(String(o.minTime)),
         maxTime: parseTime(String(o.maxTime)),
       };
-      const from = await bucketFromConfigFile(o['objstore.configFile'] as string);
-      const to = await bucketFromConfigFile(o['objstoreTo.configFile'] as string);
+      const from = await requiredBucketFromFlags(o, 'objstore');
+      const to = await requiredBucketFromFlags(o, 'objstore-to').catch(async (e: unknown) => {
+        await from.close();
+        throw e;
+      });
       try {
         await runReplicate(from, to, opts);
       } finally {

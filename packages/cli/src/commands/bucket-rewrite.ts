@@ -7,6 +7,7 @@ import { DELETION_MARK_FILENAME, downloadBlock, markBlock, uploadBlock } from '@
 import { rewriteBlock, type DeletionRequest } from '@strata/compactor';
 import type { Bucket } from '@strata/objstore';
 import { isULID, parseSelector } from '@strata/tsdb';
+import { withObjstoreFlags } from './objstore-flags.js';
 import type { CommandIO } from './tools-bucket.js';
 
 export interface RewriteCommandOptions {
@@ -19,11 +20,14 @@ export interface RewriteCommandOptions {
 }
 
 /** `strata tools bucket rewrite`, after `thanos tools bucket rewrite` (series deletion). */
-export function registerRewrite(bucket: Command, withBucket: <T>(configFile: string, fn: (b: Bucket) => Promise<T>) => Promise<T>): void {
-  bucket
-    .command('rewrite')
-    .description('Rewrite blocks without the series a deletion config selects: a new block each, the source optionally marked for deletion. A dry run (the default) lists what would be deleted')
-    .requiredOption('--objstore.config-file <path>', 'objstore YAML config (type: S3 or FILESYSTEM)')
+export function registerRewrite(bucket: Command, withBucket: <T>(flags: Record<string, unknown>, fn: (b: Bucket) => Promise<T>) => Promise<T>): void {
+  withObjstoreFlags(
+    bucket
+      .command('rewrite')
+      .description('Rewrite blocks without the series a deletion config selects: a new block each, the source optionally marked for deletion. A dry run (the default) lists what would be deleted'),
+    'objstore',
+    'the bucket',
+  )
     .requiredOption('--id <ulid...>', 'blocks to rewrite')
     .option('--rewrite.to-delete-config <yaml>', 'deletions, as Thanos takes them: a YAML list of {matchers: \'{__name__="x", job="y"}\', intervals: [{mint, maxt}] (ms; optional)}')
     .option('--rewrite.to-delete-config-file <path>', 'file with the deletions')
@@ -37,7 +41,7 @@ export function registerRewrite(bucket: Command, withBucket: <T>(configFile: str
       if ((inline === undefined) === (file === undefined)) throw new Error('give the deletions with exactly one of --rewrite.to-delete-config and --rewrite.to-delete-config-file');
       const deletions = parseDeletionConfig(inline ?? (await readFile(file as string, 'utf8')));
       const tmpDir = o['tmp.dir'] as string | undefined;
-      await withBucket(o['objstore.configFile'] as string, (b) =>
+      await withBucket(o, (b) =>
         runRewrite(b, { ids: o.id as string[], deletions, dryRun: o.dryRun !== false, deleteBlocks: o.deleteBlocks === true, ...(tmpDir !== undefined ? { tmpDir } : {}) }),
       );
     });

@@ -2,16 +2,13 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Relabeler } from '@strata/block';
 import { start } from '@strata/compactor';
-import { bucketFromConfigFile } from '@strata/objstore';
 import { parseDuration } from '../flags.js';
 import { loggerFromFlags, repeatable, runUntilSignal, withLogFlags } from './component.js';
+import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata compact`: compaction, offline deduplication, downsampling, retention and cleanup of a bucket, with `thanos compact`'s flags. */
 export function register(program: Command): void {
-  const cmd = program
-    .command('compact')
-    .description('Compact, deduplicate, downsample and apply retention to the blocks in object storage; never halts the whole bucket')
-    .requiredOption('--objstore.config-file <path>', 'object store configuration (YAML, Thanos format)')
+  const cmd = withObjstoreFlags(program.command('compact').description('Compact, deduplicate, downsample and apply retention to the blocks in object storage; never halts the whole bucket'), 'objstore', 'the bucket to compact')
     .option('--data-dir <dir>', 'local scratch directory for blocks being compacted or downsampled', './data')
     .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
     .option('--wait', 'keep running, one iteration every --wait-interval (default: one iteration, then exit)', false)
@@ -39,7 +36,7 @@ export function register(program: Command): void {
     const concurrency = Number(o['compact.concurrency']);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--compact.concurrency must be a positive integer, not ${String(o['compact.concurrency'])}`);
     const compactor = await start({
-      bucket: await bucketFromConfigFile(String(o['objstore.configFile'])),
+      bucket: await requiredBucketFromFlags(o, 'objstore'),
       dataDir: String(o.dataDir),
       httpAddress: String(o.httpAddress),
       wait: o.wait === true,

@@ -1,19 +1,16 @@
 import type { Command } from 'commander';
-import { bucketFromConfigFile } from '@strata/objstore';
 import { start } from '@strata/sidecar';
 import { MIN_INT64 } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { parseDuration, parseTime } from '../flags.js';
 import { loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
+import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata sidecar`: runs next to one Prometheus, with `thanos sidecar`'s flags. */
 export function register(program: Command): void {
-  const cmd = program
-    .command('sidecar')
-    .description('Serve a Prometheus over the StoreAPI and upload its finished blocks to object storage')
+  const cmd = withObjstoreFlags(program.command('sidecar').description('Serve a Prometheus over the StoreAPI and upload its finished blocks to object storage'), 'objstore', 'the bucket to upload to (without it, blocks are not uploaded)')
     .option('--prometheus.url <url>', 'URL of the Prometheus to serve and ship', 'http://localhost:9090')
     .option('--tsdb.path <dir>', "Prometheus' data directory (--storage.tsdb.path)", './data')
-    .option('--objstore.config-file <path>', 'objstore YAML config; without it blocks are not uploaded')
     .option('--grpc-address <host:port>', 'listen address for the StoreAPI (gRPC)', '0.0.0.0:10901')
     .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
     .option('--shipper.upload-compacted', 'also upload blocks Prometheus compacted itself (level > 1)', false)
@@ -26,13 +23,13 @@ export function register(program: Command): void {
     const logger = loggerFromFlags(o);
     const registry = new Registry();
     const grpcTls = await serverTlsFromFlags(o);
-    const configFile = str('objstore.configFile');
+    const bucket = await bucketFromFlags(o, 'objstore', { registry });
     const minTime = str('minTime');
 
     const sidecar = await start({
       prometheusUrl: str('prometheus.url')!,
       tsdbPath: str('tsdb.path')!,
-      ...(configFile ? { bucket: await bucketFromConfigFile(configFile, { registry }) } : {}),
+      ...(bucket !== undefined ? { bucket } : {}),
       grpcAddress: str('grpcAddress')!,
       httpAddress: str('httpAddress')!,
       ...(grpcTls !== undefined ? { grpcTls } : {}),

@@ -4,13 +4,11 @@ import { parseBytes } from '@strata/objstore';
 import { start } from '@strata/store';
 import { parseDuration, parseTime } from '../flags.js';
 import { loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
+import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata store`: the store gateway, serving every block in the bucket over the StoreAPI, with `thanos store`'s flags. */
 export function register(program: Command): void {
-  const cmd = program
-    .command('store')
-    .description('Serve the blocks in object storage over the StoreAPI, reading only what each query needs with range requests')
-    .requiredOption('--objstore.config-file <path>', 'object store configuration (YAML, Thanos format)')
+  const cmd = withObjstoreFlags(program.command('store').description('Serve the blocks in object storage over the StoreAPI, reading only what each query needs with range requests'), 'objstore', 'the bucket to serve')
     .option('--data-dir <dir>', 'local directory for index-headers and cached block metas', './data')
     .option('--grpc-address <host:port>', 'listen address for the StoreAPI', '0.0.0.0:10901')
     .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
@@ -44,8 +42,9 @@ export function register(program: Command): void {
     const minTime = o.minTime as string | undefined;
     const maxTime = o.maxTime as string | undefined;
     const grpcTls = await serverTlsFromFlags(o);
+    const bucket = await requiredBucketFromFlags(o, 'objstore');
     const store = await start({
-      objstoreConfigFile: String(o['objstore.configFile']),
+      bucket,
       dataDir: String(o.dataDir),
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
@@ -65,7 +64,10 @@ export function register(program: Command): void {
       logger,
     });
     logger.info('store gateway ready', { grpc: store.grpcAddress, http: store.httpAddress });
-    await runUntilSignal(logger, () => store.stop());
+    await runUntilSignal(logger, async () => {
+      await store.stop();
+      await bucket.close();
+    });
   });
 }
 

@@ -17,10 +17,11 @@ import {
   type MarkerFilename,
   type VerifyIssue,
 } from '@strata/block';
-import { bucketFromConfigFile, joinKey, mapLimit, type Bucket } from '@strata/objstore';
+import { joinKey, mapLimit, type Bucket } from '@strata/objstore';
 import { isULID, META_FILENAME, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
 import { registerReplicate } from './bucket-replicate.js';
+import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 import { registerRewrite } from './bucket-rewrite.js';
 import { formatDuration } from './tools-tsdb.js';
 
@@ -35,17 +36,16 @@ const stdio: CommandIO = { out: process.stdout, err: process.stderr };
 /** `strata tools bucket …`: inspect and repair blocks in object storage, after `thanos tools bucket`. */
 export function register(tools: Command): void {
   const bucket = tools.command('bucket').description('Inspect and manage blocks in object storage');
-  const withConfig = (c: Command) => c.requiredOption('--objstore.config-file <path>', 'objstore YAML config (type: S3 or FILESYSTEM)');
-  const cfg = (o: Record<string, unknown>) => o['objstore.configFile'] as string;
+  const withConfig = (c: Command) => withObjstoreFlags(c, 'objstore', 'the bucket');
 
   withConfig(bucket.command('ls').description('List the blocks in the bucket'))
     .option('-o, --output <format>', 'table, wide or json', 'table')
-    .action(async (o: Record<string, unknown>) => withBucket(cfg(o), (b) => runLs(b, { output: String(o.output) })));
+    .action(async (o: Record<string, unknown>) => withBucket(o, (b) => runLs(b, { output: String(o.output) })));
 
   withConfig(bucket.command('inspect').description('Show each block: time range, series, samples, chunks, compaction level, resolution, source, labels'))
     .option('--sort-by <columns...>', `sort by these columns (${INSPECT_COLUMNS.join(', ')})`, ['FROM', 'UNTIL'])
     .option('-l, --selector <label=value...>', 'only blocks whose external labels match, e.g. cluster="c1"', [])
-    .action(async (o: Record<string, unknown>) => withBucket(cfg(o), (b) => runInspect(b, { sortBy: o.sortBy as string[], selector: parseLabelFlags(o.selector as string[]) })));
+    .action(async (o: Record<string, unknown>) => withBucket(o, (b) => runInspect(b, { sortBy: o.sortBy as string[], selector: parseLabelFlags(o.selector as string[]) })));
 
   withConfig(bucket.command('upload-blocks').description('Upload TSDB blocks from a directory (backfill), setting their external labels; blocks already in the bucket are skipped'))
     .requiredOption('--path <dir>', 'directory containing block directories')
@@ -53,20 +53,20 @@ export function register(tools: Command): void {
     .option('--hash-func <func>', 'record file hashes in meta.json: SHA256 or none', 'SHA256')
     .option('--concurrency <n>', 'blocks uploaded in parallel', '2')
     .action(async (o: Record<string, unknown>) => {
-      await withBucket(cfg(o), (b) => runUploadBlocks(b, { path: String(o.path), labels: parseLabelFlags(o.label as string[]), hash: String(o.hashFunc).toUpperCase() === 'SHA256', concurrency: Number(o.concurrency) }));
+      await withBucket(o, (b) => runUploadBlocks(b, { path: String(o.path), labels: parseLabelFlags(o.label as string[]), hash: String(o.hashFunc).toUpperCase() === 'SHA256', concurrency: Number(o.concurrency) }));
     });
 
   withConfig(bucket.command('mark').description('Mark blocks for deletion or no-compaction'))
     .requiredOption('--id <ulid...>', 'block IDs')
     .requiredOption('--marker <file>', `${DELETION_MARK_FILENAME}, ${NO_COMPACT_MARK_FILENAME} or ${NO_DOWNSAMPLE_MARK_FILENAME}`)
     .requiredOption('--details <text>', 'why the block is marked')
-    .action(async (o: Record<string, unknown>) => withBucket(cfg(o), (b) => runMark(b, { ids: o.id as string[], marker: String(o.marker), details: String(o.details) })));
+    .action(async (o: Record<string, unknown>) => withBucket(o, (b) => runMark(b, { ids: o.id as string[], marker: String(o.marker), details: String(o.details) })));
 
   withConfig(bucket.command('cleanup').description('Delete aborted partial uploads and blocks marked for deletion longer than --delete-delay'))
     .option('--delete-delay <duration>', 'how long a block stays after being marked for deletion', '48h')
     .option('--partial-upload-age <duration>', 'how old a partial upload must be to count as aborted', '48h')
     .action(async (o: Record<string, unknown>) => {
-      await withBucket(cfg(o), (b) => runCleanup(b, { deleteDelayMs: parseDuration(String(o.deleteDelay)), partialAgeMs: parseDuration(String(o.partialUploadAge)) }));
+      await withBucket(o, (b) => runCleanup(b, { deleteDelayMs: parseDuration(String(o.deleteDelay)), partialAgeMs: parseDuration(String(o.partialUploadAge)) }));
     });
 
   registerRewrite(bucket, withBucket);
@@ -77,13 +77,13 @@ export function register(tools: Command): void {
     .option('--no-hashes', 'skip checking file hashes recorded in meta.json')
     .option('--id <ulid...>', 'only these blocks (overlaps are still checked against all)')
     .action(async (o: Record<string, unknown>) => {
-      const issues = await withBucket(cfg(o), (b) => runVerify(b, { index: o.index !== false, hashes: o.hashes !== false, ids: o.id as string[] | undefined }));
+      const issues = await withBucket(o, (b) => runVerify(b, { index: o.index !== false, hashes: o.hashes !== false, ids: o.id as string[] | undefined }));
       if (issues > 0) process.exitCode = 1;
     });
 }
 
-async function withBucket<T>(configFile: string, fn: (b: Bucket) => Promise<T>): Promise<T> {
-  const b = await bucketFromConfigFile(configFile);
+async function withBucket<T>(flags: Record<string, unknown>, fn: (b: Bucket) => Promise<T>): Promise<T> {
+  const b = await requiredBucketFromFlags(flags, 'objstore');
   try {
     return await fn(b);
   } finally {
