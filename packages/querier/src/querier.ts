@@ -40,6 +40,8 @@ export interface QuerierConfig {
   maxConcurrentSelect?: number;
   /** --query.lookback-delta (ms) */
   lookbackDeltaMs?: number;
+  /** --query.max-samples */
+  maxSamples?: number;
   /** --query.metadata.default-time-range (ms; 0 = all time) */
   metadataTimeRangeMs?: number;
   /** --query.default-evaluation-interval (ms): the step of subqueries without one. */
@@ -122,6 +124,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
             lookbackDelta: cfg.lookbackDeltaMs ?? 5 * 60_000,
             subqueryStep: cfg.defaultEvaluationIntervalMs ?? 60_000,
             metadataTimeRange: cfg.metadataTimeRangeMs ?? 0,
+            maxSamples: cfg.maxSamples ?? 50_000_000,
             timeout: cfg.timeoutMs ?? 2 * 60_000,
             compat: cfg.promqlCompat ?? 3,
           },

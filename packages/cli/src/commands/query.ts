@@ -22,6 +22,7 @@ export function register(program: Command): void {
     .option('--query.max-concurrent-select <n>', 'maximum concurrent endpoint calls per query', '4')
     .option('--query.lookback-delta <duration>', 'how far back an instant selector looks for a sample', '5m')
     .option('--query.metadata.default-time-range <duration>', 'the range /api/v1/series and /api/v1/labels read when the request gives no start and end, back from now (0s: all time)', '0s')
+    .option('--query.max-samples <n>', 'most samples a query may hold in memory at once, as Prometheus\' flag; past it the query fails (422)', '50000000')
     .option('--query.default-evaluation-interval <duration>', 'step of subqueries that give none (`x[1h:]`)', '1m')
     .option('--query.partial-response', 'answer with the data available when an endpoint fails, with a warning', true)
     .option('--no-query.partial-response', 'fail a query when any endpoint fails')
@@ -67,6 +68,7 @@ export function register(program: Command): void {
       lookbackDeltaMs: parseDuration(String(o['query.lookbackDelta'])),
       defaultEvaluationIntervalMs: parseDuration(String(o['query.defaultEvaluationInterval'])),
       metadataTimeRangeMs: parseDuration(String(o['query.metadata.defaultTimeRange'])),
+      maxSamples: positiveInt(o['query.maxSamples'], '--query.max-samples'),
       partialResponse: o['query.partialResponse'] !== false,
       autoDownsampling: o['query.autoDownsampling'] === true,
       promqlCompat: compat === '2' ? 2 : 3,

@@ -19,7 +19,7 @@ async function apiApp(overrides: Partial<Defaults> = {}) {
     endpoints,
     logger,
     gate: pLimit(1),
-    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, timeout: 60_000, compat: 3, ...overrides },
+    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, maxSamples: 50_000_000, timeout: 60_000, compat: 3, ...overrides },
     flags: {},
   });
   return buildHttpApp({ registry, prober: new Prober('test', registry), logger, plugins: [api] });
@@ -55,6 +55,14 @@ describe('API response compression', () => {
 });
 
 describe('query defaults', () => {
+  it('fails a query holding more than --query.max-samples samples at once with 422, as Prometheus', async () => {
+    const q = '/api/v1/query_range?query=vector(1)&start=0&end=99&step=1';
+    expect((await (await apiApp()).inject(q)).statusCode).toBe(200);
+    const res = await (await apiApp({ maxSamples: 50 })).inject(q);
+    expect(res.statusCode).toBe(422);
+    expect(JSON.parse(res.body)).toEqual({ status: 'error', errorType: 'execution', error: 'query processing would load too many samples into memory in query execution' });
+  });
+
   it('steps subqueries that give no step by --query.default-evaluation-interval', async () => {
     const points = async (app: Awaited<ReturnType<typeof apiApp>>) => JSON.parse((await app.inject('/api/v1/query?query=count_over_time(vector(1)[10m:])&time=3600')).body).data.result[0].value[1];
     expect(await points(await apiApp())).toBe('10');

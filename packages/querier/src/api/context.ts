@@ -26,6 +26,8 @@ export interface ApiContext {
     partialResponse: boolean;
     autoDownsampling: boolean;
     lookbackDelta: number;
+    /** Most samples a query may hold at once (--query.max-samples). */
+    maxSamples: number;
     /** The range /series and /labels read without start and end (ms; 0: all time; --query.metadata.default-time-range). */
     metadataTimeRange: number;
     /** Step of subqueries without one (--query.default-evaluation-interval). */
@@ -45,6 +47,7 @@ export function engineFor(ctx: ApiContext, p: Params): Engine {
     timeout: timeout === undefined ? ctx.defaults.timeout : Math.min(timeout, ctx.defaults.timeout),
     compat: ctx.defaults.compat,
     subqueryStep: ctx.defaults.subqueryStep,
+    maxSamples: ctx.defaults.maxSamples,
   });
 }
 
