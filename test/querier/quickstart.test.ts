@@ -1,0 +1,83 @@
+// The README's command one, `strata quickstart`, as a user runs it: it prints the querier's URL; the
+// querier answers over both replicas deduplicated (recent data from the sidecars, the backfilled history
+// from the store gateway); Ctrl-C stops everything it started, Prometheus processes included.
+import { readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, sleep, startProcess, tempDir, TSX_CHILD_ENV, type Managed } from '@strata/testing/process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+let dir: { path: string; cleanup: () => Promise<void> };
+let quickstart: Managed;
+let url: string;
+
+/** Processes whose command line mentions `text`. */
+function processesWith(text: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text)) pids.push(Number(d));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+async function query(path: string, params: Record<string, string>): Promise<{ status: string; data: { result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[] } }> {
+  return (await (await fetch(`${url}/api/v1/${path}?${new URLSearchParams(params)}`)).json()) as never;
+}
+
+beforeAll(async () => {
+  dir = await tempDir('strata-quickstart-test-');
+  const http = `127.0.0.1:${await freePort()}`;
+  quickstart = startProcess(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'quickstart', `--data-dir=${join(dir.path, 'data')}`, '--history=6h', `--http-address=${http}`], {
+    logFile: join(dir.path, 'quickstart.log'),
+    env: { ...process.env, ...TSX_CHILD_ENV },
+  });
+  const log = () => readFile(quickstart.logFile, 'utf8').catch(() => '');
+  // Ready when it has printed the querier's URL.
+  for (let i = 0; i < 900 && !(await log()).includes('Strata is running'); i++) {
+    if (quickstart.child.exitCode !== null) throw new Error(`quickstart exited: ${await log()}`);
+    await sleep(100);
+  }
+  url = /Querier \(Prometheus API\): (\S+)/.exec(await log())?.[1] as string;
+  expect(url).toBe(`http://${http}`);
+}, 120_000);
+
+afterAll(async () => {
+  await quickstart?.stop('SIGKILL');
+  await dir?.cleanup();
+});
+
+describe('strata quickstart', () => {
+  it('serves both replicas deduplicated, recent data and the backfilled history', async () => {
+    const stores = (await (await fetch(`${url}/api/v1/stores`)).json()) as { data: Record<string, unknown[]> };
+    expect(Object.fromEntries(Object.entries(stores.data).map(([type, list]) => [type, list.length]))).toEqual({ sidecar: 2, store: 1 });
+    // History: three demo instances, once each although the backfill and two replicas hold them.
+    const now = Date.now() / 1000;
+    const history = await query('query', { query: 'count(demo_num_cpus)', time: String(now - 3 * 3600) });
+    expect(history.data.result).toEqual([{ metric: {}, value: [now - 3 * 3600, '3'] }]);
+    // Recent data: scraped by both replicas (every 5s), deduplicated, without the replica label.
+    let recent = await query('query', { query: 'demo_num_cpus' });
+    for (let i = 0; i < 100 && recent.data.result.length < 3; i++) {
+      await sleep(200);
+      recent = await query('query', { query: 'demo_num_cpus' });
+    }
+    expect(recent.data.result.map((s) => s.metric.instance).sort()).toEqual(['demo-0', 'demo-1', 'demo-2']);
+    for (const s of recent.data.result) expect(s.metric).toEqual({ __name__: 'demo_num_cpus', cluster: 'quickstart', instance: s.metric.instance, job: 'demo' });
+  });
+
+  it('stops everything it started on Ctrl-C', async () => {
+    const data = join(dir.path, 'data');
+    expect(processesWith(data).length).toBeGreaterThanOrEqual(3);
+    quickstart.child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => quickstart.child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    for (let i = 0; i < 50 && processesWith(data).length > 0; i++) await sleep(100);
+    expect(processesWith(data)).toEqual([]);
+  });
+});
