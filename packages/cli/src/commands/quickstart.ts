@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { startQuickstart } from '../quickstart/quickstart.js';
 import { parseDuration } from '../flags.js';
 import { loggerFromFlags, runUntilSignal, withLogFlags } from './component.js';
+import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata quickstart`: everything on one machine, with demo data, until Ctrl-C. */
 export function register(program: Command): void {
@@ -12,14 +13,14 @@ export function register(program: Command): void {
         'backfilled history in the bucket, a store gateway and the querier. Ctrl-C stops everything.',
     )
     .option('--data-dir <dir>', 'where Prometheus data, the local bucket and caches live', './strata-quickstart')
-    .option('--objstore.config-file <path>', 'use this bucket (e.g. S3) instead of a directory under --data-dir')
     .option('--history <duration>', 'history to backfill into the bucket on the first start', '3d')
     .option('--http-address <host:port>', 'where the querier serves the Prometheus API', '127.0.0.1:10902');
-  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withObjstoreFlags(cmd, 'objstore', 'a bucket (e.g. S3) to use instead of a directory under --data-dir')).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
+    const bucket = await bucketFromFlags(o, 'objstore');
     const qs = await startQuickstart({
       dataDir: String(o.dataDir),
-      ...(o['objstore.configFile'] !== undefined ? { objstoreConfigFile: String(o['objstore.configFile']) } : {}),
+      ...(bucket !== undefined ? { bucket } : {}),
       historyMs: parseDuration(String(o.history)),
       httpAddress: String(o.httpAddress),
       logger,
@@ -30,6 +31,9 @@ export function register(program: Command): void {
         `  curl '${qs.queryUrl}/api/v1/query?query=up'\n` +
         `Point Grafana at ${qs.queryUrl} as a Prometheus data source. Ctrl-C stops everything.\n\n`,
     );
-    await runUntilSignal(logger, () => qs.stop());
+    await runUntilSignal(logger, async () => {
+      await qs.stop();
+      await bucket?.close();
+    });
   });
 }

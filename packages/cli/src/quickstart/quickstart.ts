@@ -1,7 +1,7 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { uploadBlock } from '@strata/block';
-import { bucketFromConfigFile, newBucket, type Bucket } from '@strata/objstore';
+import { newBucket, type Bucket } from '@strata/objstore';
 import { start as startQuerier } from '@strata/querier';
 import type { Logger } from '@strata/runtime';
 import { start as startSidecar } from '@strata/sidecar';
@@ -19,7 +19,8 @@ import { startPrometheusProcess } from './prometheus.js';
  */
 export interface QuickstartOptions {
   dataDir: string;
-  objstoreConfigFile?: string;
+  /** The bucket to use (S3, say); default: a directory under dataDir. */
+  bucket?: Bucket;
   /** How much history to backfill into the bucket on the first start (ms). */
   historyMs: number;
   /** Querier HTTP address. */
@@ -107,7 +108,7 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
 }
 
 async function openBucket(opts: QuickstartOptions): Promise<Bucket> {
-  if (opts.objstoreConfigFile !== undefined) return bucketFromConfigFile(opts.objstoreConfigFile);
+  if (opts.bucket !== undefined) return opts.bucket;
   const directory = join(opts.dataDir, 'bucket');
   await mkdir(directory, { recursive: true });
   return newBucket({ type: 'FILESYSTEM', directory, prefix: '' });
