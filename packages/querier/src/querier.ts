@@ -3,6 +3,7 @@ import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServ
 import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { corsOrigin } from './api/cors.js';
 import { apiPlugin } from './api/plugin.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import { EndpointSet } from './endpoints/endpointset.js';
@@ -40,6 +41,8 @@ export interface QuerierConfig {
   maxConcurrentSelect?: number;
   /** --query.lookback-delta (ms) */
   lookbackDeltaMs?: number;
+  /** --web.cors.origin (anchored regex; default every origin); null: no CORS headers (--web.disable-cors). */
+  corsOrigin?: RegExp | null;
   /** --query.max-samples */
   maxSamples?: number;
   /** --query.metadata.default-time-range (ms; 0 = all time) */
@@ -128,6 +131,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
             timeout: cfg.timeoutMs ?? 2 * 60_000,
             compat: cfg.promqlCompat ?? 3,
           },
+          corsOrigin: cfg.corsOrigin === null ? undefined : (cfg.corsOrigin ?? corsOrigin('.*')),
           flags: cfg.flags ?? {},
         }),
         uiPlugin(cfg.ui),

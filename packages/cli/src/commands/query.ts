@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { start } from '@strata/querier';
+import { corsOrigin, start } from '@strata/querier';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
 import { clientTlsFromFlags, flagValues, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcClientTlsFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
@@ -32,6 +32,8 @@ export function register(program: Command): void {
     .option('--store.response-timeout <duration>', 'give up on an endpoint that does not answer a request within this time (0 = never)', '0')
     .option('--web.route-prefix <path>', 'prefix for all HTTP routes (default: --web.external-prefix)')
     .option('--web.external-prefix <path>', 'path the querier is reached under through a reverse proxy, where the web UI calls the API', '')
+    .option('--web.cors.origin <regex>', 'origins whose browser requests to the API get CORS headers, as Prometheus\' flag (anchored regex)', '.*')
+    .option('--web.disable-cors', 'set no CORS headers (Thanos\' flag)', false)
     .option('--web.prefix-header <name>', 'request header (such as X-Forwarded-Prefix) giving that path per request; ignored with --web.external-prefix', '');
   withLogFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd))).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
@@ -69,6 +71,7 @@ export function register(program: Command): void {
       defaultEvaluationIntervalMs: parseDuration(String(o['query.defaultEvaluationInterval'])),
       metadataTimeRangeMs: parseDuration(String(o['query.metadata.defaultTimeRange'])),
       maxSamples: positiveInt(o['query.maxSamples'], '--query.max-samples'),
+      corsOrigin: o['web.disableCors'] === true ? null : corsOriginFlag(String(o['web.cors.origin'])),
       partialResponse: o['query.partialResponse'] !== false,
       autoDownsampling: o['query.autoDownsampling'] === true,
       promqlCompat: compat === '2' ? 2 : 3,
@@ -91,4 +94,12 @@ function positiveInt(v: unknown, flag: string): number {
 
 function isCompression(s: string): s is Compression {
   return s === 'none' || s === 'snappy' || s === 'gzip' || s === 'deflate';
+}
+
+function corsOriginFlag(pattern: string): RegExp {
+  try {
+    return corsOrigin(pattern);
+  } catch (e) {
+    throw new Error(`--web.cors.origin: invalid regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);
+  }
 }

@@ -6,11 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { EndpointSet } from '../endpoints/endpointset.js';
 import { ProxyStore } from '../proxy/proxy.js';
 import { responseEncoding } from './compression.js';
+import { corsOrigin } from './cors.js';
 import { apiPlugin } from './plugin.js';
 
 type Defaults = Parameters<typeof apiPlugin>[0]['defaults'];
 
-async function apiApp(overrides: Partial<Defaults> = {}) {
+/** `cors` null: --web.disable-cors. */
+async function apiApp(overrides: Partial<Defaults> = {}, cors: RegExp | null = corsOrigin('.*')) {
   const registry = new Registry();
   const logger = createLogger({ write: () => {} });
   const endpoints = new EndpointSet({ endpoints: [], logger });
@@ -20,6 +22,7 @@ async function apiApp(overrides: Partial<Defaults> = {}) {
     logger,
     gate: pLimit(1),
     defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, maxSamples: 50_000_000, timeout: 60_000, compat: 3, ...overrides },
+    corsOrigin: cors ?? undefined,
     flags: {},
   });
   return buildHttpApp({ registry, prober: new Prober('test', registry), logger, plugins: [api] });
@@ -67,5 +70,37 @@ describe('query defaults', () => {
     const points = async (app: Awaited<ReturnType<typeof apiApp>>) => JSON.parse((await app.inject('/api/v1/query?query=count_over_time(vector(1)[10m:])&time=3600')).body).data.result[0].value[1];
     expect(await points(await apiApp())).toBe('10');
     expect(await points(await apiApp({ subqueryStep: 120_000 }))).toBe('5');
+  });
+});
+
+describe('CORS', () => {
+  const preflight = { method: 'OPTIONS' as const, url: '/api/v1/query', headers: { origin: 'http://grafana.example' } };
+  const cors = {
+    'access-control-allow-headers': 'Accept, Authorization, Content-Type, Origin',
+    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-expose-headers': 'Date',
+    vary: 'Origin',
+  };
+
+  it('answers browsers as Prometheus does with its default --web.cors.origin: every origin, a preflight with 204', async () => {
+    const app = await apiApp();
+    const pre = await app.inject(preflight);
+    expect(pre.statusCode).toBe(204);
+    expect(pre.body).toBe('');
+    expect(pre.headers).toMatchObject({ ...cors, 'access-control-allow-origin': '*' });
+    const get = await app.inject({ url: '/api/v1/query?query=1', headers: { origin: 'http://grafana.example' } });
+    expect(get.headers).toMatchObject({ ...cors, 'access-control-allow-origin': '*' });
+    // Without an Origin (not a browser's cross-origin request): no CORS headers.
+    expect((await app.inject('/api/v1/query?query=1')).headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('allows only the origins --web.cors.origin matches, whole, and none with --web.disable-cors', async () => {
+    const app = await apiApp({}, corsOrigin('https://grafana\\.example'));
+    expect((await app.inject({ ...preflight, headers: { origin: 'https://grafana.example' } })).headers['access-control-allow-origin']).toBe('https://grafana.example');
+    const other = await app.inject({ ...preflight, headers: { origin: 'https://grafana.example.evil' } });
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    expect(other.headers).toMatchObject(cors);
+    const disabled = await apiApp({}, null);
+    expect((await disabled.inject(preflight)).headers['access-control-allow-origin']).toBeUndefined();
   });
 });

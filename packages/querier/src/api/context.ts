@@ -35,6 +35,8 @@ export interface ApiContext {
     timeout: number;
     compat: 2 | 3;
   };
+  /** Origins whose browser requests get CORS headers (--web.cors.origin); undefined: none (--web.disable-cors). */
+  corsOrigin: RegExp | undefined;
   /** Every flag with its value, for /api/v1/status/flags. */
   flags: Record<string, string>;
 }

@@ -1,17 +1,19 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { compressResponses } from './compression.js';
+import { corsResponses } from './cors.js';
 import type { ApiContext } from './context.js';
 import { labelRoutes } from './labels.js';
 import { queryRoutes } from './query.js';
 import { statusRoutes } from './status.js';
 
-/** The Prometheus-compatible HTTP API: form bodies parsed and answers compressed as Prometheus does, then each route group. */
+/** The Prometheus-compatible HTTP API: form bodies parsed, answers compressed and CORS headers set as Prometheus does, then each route group. */
 export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
       done(null, new URLSearchParams(body as string));
     });
     compressResponses(app);
+    corsResponses(app, ctx.corsOrigin);
     await app.register(queryRoutes(ctx));
     await app.register(labelRoutes(ctx));
     await app.register(statusRoutes(ctx));
