@@ -186,7 +186,7 @@ function releaseParts(parts: Part[]): void {
   parts.length = 0;
 }
 
-const unreleased = new FinalizationRegistry<Part[][]>((all) => {
+const unreleased = new FinalizationRegistry<Set<Part[]>>((all) => {
   for (const parts of all) releaseParts(parts);
 });
 
@@ -197,16 +197,20 @@ const unreleased = new FinalizationRegistry<Part[][]>((all) => {
  * per response: one per series cost about as much as reading its labels.
  */
 export class TranscodeScope {
-  /** The parts of each of its series holding slab parts; emptied as each series is released. */
-  readonly #parts: Part[][] = [];
+  /** The parts of each of its series holding slab parts and not released yet. */
+  readonly #parts = new Set<Part[]>();
 
   constructor() {
     unreleased.register(this, this.#parts);
   }
 
-  /** `parts`, a series' own, are released with the scope's unless emptied before. */
+  /** `parts`, a series' own, are released with the scope's until `untrack`. */
   track(parts: Part[]): void {
-    this.#parts.push(parts);
+    this.#parts.add(parts);
+  }
+
+  untrack(parts: Part[]): void {
+    this.#parts.delete(parts);
   }
 }
 
@@ -230,6 +234,7 @@ export class TranscodedChunks implements EncodedChunks {
     for (const p of other.#parts) this.#add(p);
     other.#parts.length = 0;
     other.size = 0;
+    other.#untrack();
   }
 
   /** Transcodes the chunks of the ChunkedSeries content at `[start, end)` of the transcoder's memory. */
@@ -281,6 +286,13 @@ export class TranscodedChunks implements EncodedChunks {
   /** The series has been sent: its slabs may be written again. It cannot be written after this. */
   release(): void {
     releaseParts(this.#parts);
+    this.#untrack();
+  }
+
+  #untrack(): void {
+    if (!this.#tracked) return;
+    this.#tracked = false;
+    this.#scope.untrack(this.#parts);
   }
 }
 
