@@ -3,7 +3,14 @@ import type { ApiContext } from './context.js';
 import { MAX_INT64, MIN_INT64 } from '@strata/storeapi';
 import { sendData, sendSuccess } from './respond.js';
 
-export const STRATA_VERSION = '0.1.0';
+const STRATA_VERSION = '0.1.0';
+
+/**
+ * The Prometheus version whose HTTP API Strata answers as. Grafana turns Prometheus features on by the
+ * version buildinfo reports (label values by match[] from 2.24, …), so buildinfo reports this one, as
+ * other Prometheus-compatible stores do; Strata's own version goes in `revision`.
+ */
+const PROMETHEUS_API_VERSION = '2.42.0';
 
 /**
  * Status and the APIs Strata has nothing for (rules, alerts, metadata, exemplars): valid empty answers,
@@ -13,7 +20,7 @@ export const STRATA_VERSION = '0.1.0';
 export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     app.get('/api/v1/status/buildinfo', { schema: {} }, async (_req, reply) =>
-      sendData(reply, { version: STRATA_VERSION, revision: '', branch: '', buildUser: '', buildDate: '', goVersion: '', features: {} }),
+      sendData(reply, { version: PROMETHEUS_API_VERSION, revision: `strata-${STRATA_VERSION}`, branch: '', buildUser: '', buildDate: '', goVersion: '', features: {} }),
     );
     app.get('/api/v1/status/flags', { schema: {} }, async (_req, reply) => sendData(reply, ctx.flags));
     app.get('/api/v1/metadata', { schema: {} }, async (_req, reply) => sendData(reply, {}));
