@@ -107,8 +107,10 @@ async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, lab
   return { names: [...out].sort(compareStrings), warnings };
 }
 
-/** start/end of a metadata request; absent means all of time, as Prometheus. */
-/** `start` and `end`, all time by default or the last --query.metadata.default-time-range (as Thanos). */
+/**
+ * A metadata request's `start` and `end`; absent, all of time as Prometheus, or the last
+ * --query.metadata.default-time-range as Thanos.
+ */
 function timeRange(ctx: ApiContext, p: Params): { start: number; end: number } {
   const range = ctx.defaults.metadataTimeRange;
   const now = Date.now();
