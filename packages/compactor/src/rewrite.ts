@@ -34,8 +34,8 @@ const PROGRESS_EVERY = 10_000;
 /**
  * Thanos' `tools bucket rewrite` for one local block: a new block without what the deletions select,
  * written into `outDir`. Chunks keep their bytes unless a deletion interval (or the source's tombstones)
- * cuts into them, then they are re-encoded without those samples; the new block covers the source's time range, keeps its compaction level and
- * sources with the source as parent, and records the deletions in `thanos.rewrites` with source
+ * cuts into them, then they are re-encoded without those samples. The new block covers the source's
+ * time range, keeps its compaction level and sources with the source as parent, and records the deletions in `thanos.rewrites` with source
  * `bucket.rewrite`, so that a later reader can tell what was removed and from which blocks. Its symbol
  * table holds only the kept series' labels: a deleted label value does not survive in the index.
  */
@@ -57,12 +57,12 @@ export async function rewriteBlock(srcDir: string, outDir: string, opts: Rewrite
       for (const s of batch) {
         if (++seriesRead % PROGRESS_EVERY === 0) opts.onProgress?.(seriesRead, seriesDeleted);
         const deleted = deletedIntervals(opts.deletions, s.labels);
-        let chunks: readonly ChunkMeta[] = s.chunks;
+        const chunks: readonly ChunkMeta[] = deleted === undefined ? s.chunks : deleted === 'all' ? [] : withoutDeleted(s.chunks, deleted);
         if (deleted !== undefined) {
-          chunks = deleted === 'all' ? [] : withoutDeleted(s.chunks, deleted);
-          if (chunks.length === 0) seriesDeleted++;
+          const whole = chunks.length === 0;
+          if (whole) seriesDeleted++;
           else seriesCut++;
-          opts.onDeleted?.(s.labels, chunks.length === 0 ? undefined : (deleted as readonly Interval[]));
+          opts.onDeleted?.(s.labels, whole || deleted === 'all' ? undefined : deleted);
         }
         await writer?.addChunkSeries(s.labels, chunks);
       }
@@ -97,8 +97,8 @@ function rewrittenThanos(src: BlockMeta, thanos: ThanosMeta, deletions: readonly
   const { files: _files, segment_files: _segments, upload_time: _uploaded, ...kept } = thanos;
   const rewrite = {
     sources: src.compaction.sources ?? [src.ulid],
-    // Thanos writes its matchers as Go's labels.Matcher struct: Type 0 (=), 1 (!=), 2 (=~), 3 (!~).
-    // and intervals as tombstones.Interval: Mint, Maxt.
+    // As Thanos writes them: matchers as Go's labels.Matcher struct (Type 0 =, 1 !=, 2 =~, 3 !~),
+    // intervals as tombstones.Interval (Mint, Maxt).
     deletionsApplied: deletions.map((d) => ({
       matchers: d.matchers.map((m) => ({ Type: MATCH_TYPE_CODES[m.type], Name: m.name, Value: m.value })),
       ...(d.intervals !== undefined && d.intervals.length > 0 ? { intervals: d.intervals.map((iv) => ({ Mint: iv.mint, Maxt: iv.maxt })) } : {}),
