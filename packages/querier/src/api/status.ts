@@ -8,7 +8,9 @@ const STRATA_VERSION = '0.1.0';
 /**
  * The Prometheus version whose HTTP API Strata answers as. Grafana turns Prometheus features on by the
  * version buildinfo reports (label values by match[] from 2.24, …), so buildinfo reports this one, as
- * other Prometheus-compatible stores do; Strata's own version goes in `revision`.
+ * other Prometheus-compatible stores do; Strata's own version goes in `revision`. Like Prometheus',
+ * the answer has no `features`: Grafana takes a buildinfo with any `features` object, even an empty
+ * one, for Mimir's (its alerting's discoverDataSourceFeatures).
  */
 const PROMETHEUS_API_VERSION = '2.42.0';
 
@@ -20,7 +22,7 @@ const PROMETHEUS_API_VERSION = '2.42.0';
 export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     app.get('/api/v1/status/buildinfo', { schema: {} }, async (_req, reply) =>
-      sendData(reply, { version: PROMETHEUS_API_VERSION, revision: `strata-${STRATA_VERSION}`, branch: '', buildUser: '', buildDate: '', goVersion: '', features: {} }),
+      sendData(reply, { version: PROMETHEUS_API_VERSION, revision: `strata-${STRATA_VERSION}`, branch: '', buildUser: '', buildDate: '', goVersion: '' }),
     );
     app.get('/api/v1/status/flags', { schema: {} }, async (_req, reply) => sendData(reply, ctx.flags));
     app.get('/api/v1/metadata', { schema: {} }, async (_req, reply) => sendData(reply, {}));
