@@ -139,6 +139,17 @@ describe('Http1Client', () => {
     expect(open.connections).toBe(1);
   });
 
+  it('gives a small chunk and the next, read at once, as one piece (a Go server\'s frames), the bytes intact', async () => {
+    const parts = Array.from({ length: 6 }, (_, i) => String.fromCharCode(97 + i).repeat(i % 2 === 0 ? 2048 : 30_000));
+    open = await server((s) => s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(...parts)}`));
+    const res = await new Http1Client(open.url).request('GET', '/', {}, Buffer.alloc(0));
+    const pieces: string[] = [];
+    for await (const p of res.body) pieces.push(p.toString());
+    expect(pieces.join('')).toBe(parts.join(''));
+    // However the reads split the body, some pair lies within one.
+    expect(pieces.filter((p) => p.length === 32_048).length).toBeGreaterThanOrEqual(1);
+  });
+
   it('reuses a kept-alive connection; Content-Length and chunked bodies in one write', async () => {
     open = await server((s, i) => s.write(i % 2 === 0 ? `HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello` : `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('wor', 'ld')}`));
     const client = new Http1Client(open.url);
@@ -187,7 +198,7 @@ describe('Http1Client', () => {
     });
     const client = new Http1Client(open.url);
     for await (const piece of (await client.request('POST', '/', {}, Buffer.alloc(0))).body) {
-      expect(piece.toString()).toBe('abc');
+      expect(piece.toString()).toMatch(/^(abc)+$/); // small chunks read at once may come as one piece
       break;
     }
     const ac = new AbortController();
