@@ -11,7 +11,8 @@
  * amortized over many series: one more 2h block of `--wide` series (default 100,000, same sample
  * generator), all of them selected. It is served twice, from s3rver and from a filesystem bucket, each
  * by a store gateway of its own running as in deployments: `strata store` (the built CLI) in its own
- * process, read over gRPC by this process as a querier would, asking for batches of 64 series per frame
+ * process, read over gRPC by a reader in a process of its own (bench/series-reader.ts: a fresh JIT and
+ * heap, as a querier's) as a querier would, asking for batches of 64 series per frame
  * as Thanos' querier does (`response_batch_size`). Reported: series/s (and MiB/s of chunk bytes) at this
  * client, cold (index cache empty) and warm (best of `--wide-rounds` more rounds, default 6: postings
  * and series entries cached, chunks always read from the bucket, as with Thanos' defaults), against
@@ -38,11 +39,12 @@ import { setFlagsFromString } from 'node:v8';
 import { uploadBlock } from '../packages/block/src/index.js';
 import { newBucket, parseBucketConfig, type Bucket } from '../packages/objstore/src/index.js';
 import { nopLogger } from '../packages/runtime/src/index.js';
-import { seriesRequest, StoreClient, type LabelMatcher, type SeriesResponse, type StoreSeries } from '../packages/storeapi/src/index.js';
+import { StoreClient, type LabelMatcher } from '../packages/storeapi/src/index.js';
 import { start } from '../packages/store/src/index.js';
 import { BlockWriter, Labels, type SampleIterator, ValueType } from '../packages/tsdb/src/index.js';
 import { freePort, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
 import { startS3rver } from '../test/harness/s3.js';
+import { readRound, type ReaderJob, type ReaderRound } from './series-reader.js';
 
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
@@ -98,10 +100,6 @@ class WalkIterator implements SampleIterator {
 /** Thanos' querier asks stores for batches of this many series per frame (store.DefaultResponseBatchSize). */
 const RESPONSE_BATCH_SIZE = 64;
 
-/** The series a frame carries, batched or not. */
-function frameSeries(f: SeriesResponse): StoreSeries[] {
-  return 'series' in f ? [f.series] : 'batch' in f ? f.batch : [];
-}
 
 /** Writes a 2h block per step of `[from, end)` into `data` with one series per label set, uploads each to every bucket; returns the block count. */
 async function writeBlocks(data: string, labels: readonly Labels[], from: number, end: number, step: number, buckets: readonly Bucket[]): Promise<number> {
@@ -126,13 +124,9 @@ async function writeWideBlock(data: string, n: number, end: number, step: number
   await writeBlocks(data, labels, end - BLOCK_MS, end, step, buckets);
 }
 
-function metricSum(text: string, name: string): number {
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
 
 /** `strata store` over the bucket `objstoreYaml` describes, in a process of its own, ready (first sync done). */
-async function startStoreProcess(dir: string, name: string, objstoreYaml: string, nodeArgs: string[]): Promise<{ proc: Managed; grpc: string; metrics: () => Promise<string> }> {
+async function startStoreProcess(dir: string, name: string, objstoreYaml: string, nodeArgs: string[]): Promise<{ proc: Managed; grpc: string; metricsUrl: string }> {
   const config = join(dir, `${name}.objstore.yaml`);
   await writeFile(config, objstoreYaml);
   const http = `127.0.0.1:${await freePort()}`;
@@ -140,21 +134,44 @@ async function startStoreProcess(dir: string, name: string, objstoreYaml: string
   const args = [...nodeArgs, CLI, 'store', `--objstore.config-file=${config}`, `--data-dir=${join(dir, name)}`, `--http-address=${http}`, `--grpc-address=${grpc}`, '--log.level=warn'];
   const proc = startProcess('node', args, { logFile: join(dir, `${name}.log`) });
   await waitForHttp(`http://${http}/-/ready`, { proc, timeoutMs: 120_000 });
-  return { proc, grpc, metrics: async () => (await fetch(`http://${http}/metrics`)).text() };
+  return { proc, grpc, metricsUrl: `http://${http}/metrics` };
 }
 
-/** A query of the table: its selection, the store gateway asked, and the blocks promtool dumps for it. */
+/** A query of the table: its selection, the store gateway asked and who reads it, and the blocks promtool dumps for it. */
 interface Query {
   name: string;
   matchers: LabelMatcher[];
   selector: string;
   mint: number;
   maxt: number;
-  client: StoreClient;
-  metrics: () => Promise<string>;
   dir: string;
   throughput?: boolean;
-  ownProcess?: boolean;
+  source: QuerySource;
+}
+
+/**
+ * Read in this process from the store gateway in this process, or by a reader process of its own (a
+ * querier's stand-in) from a store gateway in a process of its own.
+ */
+type QuerySource = { local: { client: StoreClient; metrics: () => Promise<string> } } | { process: { grpc: string; metricsUrl: string } };
+
+async function inProcessRounds(client: StoreClient, request: ReaderJob['request'], metrics: () => Promise<string>, rounds: number): Promise<ReaderRound[]> {
+  const out: ReaderRound[] = [];
+  for (let i = 0; i < rounds; i++) out.push(await readRound(client, request, metrics));
+  return out;
+}
+
+const READER = fileURLToPath(new URL('./series-reader.ts', import.meta.url));
+
+/** The rounds of a reader process (series-reader.ts), run with tsx as this benchmark is. */
+function readerRounds(job: ReaderJob): Promise<ReaderRound[]> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', READER, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.once('error', reject);
+    p.once('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').map((l) => JSON.parse(l) as ReaderRound)) : reject(new Error(`series reader exited with ${code}`))));
+  });
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -214,15 +231,14 @@ export async function main(args: string[]): Promise<void> {
       );
 
       local = { store, client: new StoreClient(store.grpcAddress) };
-      const metrics = async () => store.registry.metrics();
-      const client = local.client;
+      const source: QuerySource = { local: { client: local.client, metrics: async () => store.registry.metrics() } };
       const h = 3_600_000;
       queries.push(
-        { name: '1 series, 7d', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: start0, maxt: end, client, metrics, dir: data },
-        { name: '1 series, 3h mid-block', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: end - 30 * h - h / 2, maxt: end - 27 * h - h / 2, client, metrics, dir: data },
-        { name: `${nSeries / 10} series (job), 1d`, matchers: [{ type: 0, name: 'job', value: 'job3' }], selector: '{job="job3"}', mint: end - 24 * h, maxt: end, client, metrics, dir: data },
-        { name: `${nSeries} series, 2h`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: end - 2 * h, maxt: end - 1, client, metrics, dir: data },
-        { name: `${nSeries} series, 7d`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: start0, maxt: end, throughput: true, client, metrics, dir: data },
+        { name: '1 series, 7d', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: start0, maxt: end, source, dir: data },
+        { name: '1 series, 3h mid-block', matchers: [{ type: 0, name: 'instance', value: 'host7:9100' }], selector: '{instance="host7:9100"}', mint: end - 30 * h - h / 2, maxt: end - 27 * h - h / 2, source, dir: data },
+        { name: `${nSeries / 10} series (job), 1d`, matchers: [{ type: 0, name: 'job', value: 'job3' }], selector: '{job="job3"}', mint: end - 24 * h, maxt: end, source, dir: data },
+        { name: `${nSeries} series, 2h`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: end - 2 * h, maxt: end - 1, source, dir: data },
+        { name: `${nSeries} series, 7d`, matchers: [{ type: 0, name: '__name__', value: 'bench_value' }], selector: '{__name__="bench_value"}', mint: start0, maxt: end, throughput: true, source, dir: data },
       );
     }
     console.log('\nquery | series | cold ms | warm ms | obj requests (cold) | bytes fetched (cold) | chunk bytes returned | fetched/needed | promtool dump ms | ratio promtool/warm');
@@ -246,53 +262,22 @@ export async function main(args: string[]): Promise<void> {
       ].map(([name, yaml]) => startStoreProcess(dir.path, name as string, yaml as string, profile(name as string))),
     );
     procs.push(...wideStores.map((s) => s.proc));
-    const wideClients = wideStores.map((s) => new StoreClient(s.grpc));
     const wide = { matchers: [{ type: 0, name: '__name__', value: 'bench_wide' }] as LabelMatcher[], selector: '{__name__="bench_wide"}', mint: end - BLOCK_MS, maxt: end - 1, dir: wideData, throughput: true };
     queries.push(
-      { name: `${nWide} series, 2h (s3rver)`, ...wide, client: wideClients[0]!, metrics: wideStores[0]!.metrics, ownProcess: true },
-      { name: `${nWide} series, 2h (filesystem)`, ...wide, client: wideClients[1]!, metrics: wideStores[1]!.metrics, ownProcess: true },
+      { name: `${nWide} series, 2h (s3rver)`, ...wide, source: { process: wideStores[0]! } },
+      { name: `${nWide} series, 2h (filesystem)`, ...wide, source: { process: wideStores[1]! } },
     );
 
     const throughput: string[] = [];
     const promtoolMs = new Map<string, number>();
     for (const q of queries) {
-      const run = async () => {
-        const m0 = await q.metrics();
-        const t = performance.now();
-        const cpu0 = process.cpuUsage();
-        let series = 0;
-        let chunks = 0;
-        for await (const f of q.client.series(seriesRequest({ minTime: q.mint, maxTime: q.maxt, matchers: q.matchers, responseBatchSize: RESPONSE_BATCH_SIZE }))) {
-          for (const s of frameSeries(f)) {
-            series++;
-            chunks += s.chunks.length;
-          }
-        }
-        const ms = performance.now() - t;
-        const cpu = process.cpuUsage(cpu0);
-        const m1 = await q.metrics();
-        const delta = (name: string) => metricSum(m1, name) - metricSum(m0, name);
-        return {
-          ms,
-          cpuMs: (cpu.user + cpu.system) / 1000,
-          storeCpuMs: delta('process_cpu_seconds_total') * 1000,
-          series,
-          chunks,
-          requests: delta('strata_bucket_store_query_object_requests_sum'),
-          bytes: delta('strata_bucket_store_query_object_bytes_fetched_sum'),
-          chunkBytes: delta('strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}'),
-        };
-      };
-      const cold = await run();
-      let warm = Infinity;
-      let warmCpu = Infinity;
-      let warmStoreCpu = Infinity;
-      for (let i = 1; i < (q.ownProcess === true ? wideRounds + 1 : rounds); i++) {
-        const r = await run();
-        warm = Math.min(warm, r.ms);
-        warmCpu = Math.min(warmCpu, r.cpuMs);
-        warmStoreCpu = Math.min(warmStoreCpu, r.storeCpuMs);
-      }
+      const request = { minTime: q.mint, maxTime: q.maxt, matchers: q.matchers, responseBatchSize: RESPONSE_BATCH_SIZE };
+      const rounds_ = 'process' in q.source ? await readerRounds({ ...q.source.process, request, rounds: wideRounds + 1 }) : await inProcessRounds(q.source.local.client, request, q.source.local.metrics, rounds);
+      const cold = rounds_[0] as ReaderRound;
+      const warmRounds = rounds_.slice(1);
+      const warm = Math.min(...warmRounds.map((r) => r.ms));
+      const warmCpu = Math.min(...warmRounds.map((r) => r.cpuMs));
+      const warmStoreCpu = Math.min(...warmRounds.map((r) => r.storeCpuMs));
       // The same selection of the same blocks (the wide block from either bucket) is dumped once.
       const dumpArgs = ['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, q.dir];
       let promMs = promtoolMs.get(dumpArgs.join(' '));
@@ -309,7 +294,7 @@ export async function main(args: string[]): Promise<void> {
         const perS = (n: number, ms: number) => ((n / ms) * 1000).toFixed(0);
         const mib = (ms: number) => (cold.chunkBytes / 1048576 / (ms / 1000)).toFixed(1);
         const cpuLine =
-          q.ownProcess === true
+          'process' in q.source
             ? `warm ${perS(cold.series, warmStoreCpu)} series per CPU-second of the store gateway (${((warmStoreCpu * 1000) / cold.series).toFixed(2)} µs/series), client ${perS(cold.series, warmCpu)} series per CPU-second`
             : `warm ${perS(cold.series, warmCpu)} series per CPU-second of this process (store gateway and client in one process; s3rver and promtool are other processes)`;
         throughput.push(
@@ -319,22 +304,12 @@ export async function main(args: string[]): Promise<void> {
     }
     // Supplementary, not the target's measure: the same selection without chunks (skip_chunks, as the
     // querier asks for /api/v1/series), i.e. the Series path's cost per series apart from chunk bytes.
-    let labelsOnly = Infinity;
-    let labelsOnlyCpu = Infinity;
-    for (let i = 0; i < wideRounds; i++) {
-      const cpu0 = metricSum(await wideStores[1]!.metrics(), 'process_cpu_seconds_total');
-      const t = performance.now();
-      let n = 0;
-      for await (const f of wideClients[1]!.series(seriesRequest({ minTime: wide.mint, maxTime: wide.maxt, matchers: wide.matchers, skipChunks: true, responseBatchSize: RESPONSE_BATCH_SIZE }))) n += frameSeries(f).length;
-      labelsOnly = Math.min(labelsOnly, (performance.now() - t) / n);
-      labelsOnlyCpu = Math.min(labelsOnlyCpu, ((metricSum(await wideStores[1]!.metrics(), 'process_cpu_seconds_total') - cpu0) * 1000) / n);
-    }
+    const labelsOnly = (await readerRounds({ grpc: wideStores[1]!.grpc, metricsUrl: wideStores[1]!.metricsUrl, request: { minTime: wide.mint, maxTime: wide.maxt, matchers: wide.matchers, skipChunks: true, responseBatchSize: RESPONSE_BATCH_SIZE }, rounds: wideRounds })).map((r) => ({ ms: r.ms / r.series, cpu: r.storeCpuMs / r.series }));
     throughput.push(
-      `${nWide} series, 2h (filesystem), skip_chunks (labels only, supplementary): warm ${(1000 / labelsOnly).toFixed(0)} series/s, ${(1000 / labelsOnlyCpu).toFixed(0)} series per CPU-second of the store gateway`,
+      `${nWide} series, 2h (filesystem), skip_chunks (labels only, supplementary): warm ${(1000 / Math.min(...labelsOnly.map((r) => r.ms))).toFixed(0)} series/s, ${(1000 / Math.min(...labelsOnly.map((r) => r.cpu))).toFixed(0)} series per CPU-second of the store gateway`,
     );
     console.log(`\nSeries throughput (target ≥ 500000 series/s):\n${throughput.join('\n')}`);
     local?.client.close();
-    for (const c of wideClients) c.close();
     await local?.store.stop();
   } finally {
     // SIGTERM: the store gateways stop cleanly (and write their CPU profiles when asked).
