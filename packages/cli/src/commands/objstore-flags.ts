@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { newBucket, parseBucketConfig, type Bucket, type NewBucketOptions } from '@strata/objstore';
+import { bucketFromConfigFile, newBucket, parseBucketConfig, type Bucket, type NewBucketOptions } from '@strata/objstore';
 
 /** Thanos' object store flags: `--objstore.*`, or `--objstore-to.*` for the target of `tools bucket replicate`. */
 export type ObjstoreFlags = 'objstore' | 'objstore-to';
@@ -19,14 +18,7 @@ export async function bucketFromFlags(o: Record<string, unknown>, flags: Objstor
   const inline = o[`${key}.config`] as string | undefined;
   if (file !== undefined && inline !== undefined) throw new Error(`give only one of --${flags}.config-file and --${flags}.config`);
   if (inline !== undefined) return newBucket(parseBucketConfig(inline, `--${flags}.config`), opts);
-  if (file === undefined) return undefined;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new Error(`objstore config file ${file}: ${(e as Error).message}`);
-  }
-  return newBucket(parseBucketConfig(text, file), opts);
+  return file === undefined ? undefined : bucketFromConfigFile(file, opts);
 }
 
 /** The bucket the flags configure; an error naming both flags when neither is given. */
