@@ -1,5 +1,5 @@
 /**
- * `pnpm bench sidecar [--series=N] [--hours=H] [--rounds=N] [--cpu-prof-dir=DIR]`
+ * `pnpm bench sidecar [--series=N] [--hours=H] [--rounds=N (default 15)] [--cpu-prof-dir=DIR]`
  * (`--cpu-prof-dir` writes a V8 CPU profile of the sidecar process there)
  *
  * Series throughput (samples/s) through the sidecar's StoreAPI (a `strata sidecar` process) vs
@@ -44,11 +44,12 @@ const STEP_S = 15;
 /**
  * Untimed rounds of every case before the measured ones. V8 goes on compiling the code of each path
  * (the sidecar's remote-read reader, the batching or one-per-frame sink, this process' decoders) over
- * the first ~25 calls, deoptimizing and compiling again some of the largest functions (the sidecar's
- * Series: 100-300 ms of compiler time each time); a production sidecar has long done so. Both sides
- * are warmed alike.
+ * the first 40–60 calls, deoptimizing and compiling again some of the largest functions (the sidecar's
+ * Series: 100-300 ms of compiler time each time; after 30 calls it still spent ~1.4 ms a call
+ * compiling); a production sidecar has long done so. Both sides are warmed alike: each round calls
+ * the direct read and every case, so the sidecar gets 3 calls a round.
  */
-const WARM_UP_ROUNDS = 10;
+const WARM_UP_ROUNDS = 30;
 
 function openMetrics(series: number, hours: number, endS: number): string {
   const n = Math.floor((hours * 3600) / STEP_S);
@@ -94,7 +95,7 @@ async function timed(fn: () => Promise<Omit<Run, 'seconds' | 'cpu'>>): Promise<R
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { series: { type: 'string', default: '500' }, hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '3' }, 'cpu-prof-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { series: { type: 'string', default: '500' }, hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '15' }, 'cpu-prof-dir': { type: 'string' } } });
   const seriesCount = Number(values.series);
   const hours = Number(values.hours);
   const rounds = Number(values.rounds);
