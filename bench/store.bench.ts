@@ -116,8 +116,8 @@ async function writeBlocks(data: string, labels: readonly Labels[], from: number
 
 /**
  * The wide block: `n` series × the 2h before `end`, written into `data` and uploaded to every bucket. Its
- * labels are made here, to die with the call: kept in this process' heap, 100,000 label sets slowed the
- * client measured later (its garbage collections then mark them every time).
+ * labels are made here, to die with the call: kept in this process' heap, 100,000 label sets slowed
+ * what this process measures later (its garbage collections then mark them every time).
  */
 async function writeWideBlock(data: string, n: number, end: number, step: number, buckets: readonly Bucket[]): Promise<void> {
   const labels = Array.from({ length: n }, (_, s) => Labels.from({ __name__: 'bench_wide', job: `job${s % 10}`, instance: `host${s}:9100` })).sort(Labels.compare);
@@ -251,7 +251,7 @@ export async function main(args: string[]): Promise<void> {
     const wideFs = newBucket(parseBucketConfig(wideFsYaml));
     const t0 = performance.now();
     await writeWideBlock(wideData, nWide, end, step, [wideS3, wideFs]);
-    // What writing it left behind goes before the client reading it is measured (it decodes in this process).
+    // What writing it left behind goes before the 1,000-series queries, read in this process, are measured.
     gc();
     console.log(`wide block: ${nWide} series × 2h written and uploaded (s3rver and filesystem) in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
     const profile = (name: string) => (profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
@@ -272,9 +272,9 @@ export async function main(args: string[]): Promise<void> {
     const promtoolMs = new Map<string, number>();
     for (const q of queries) {
       const request = { minTime: q.mint, maxTime: q.maxt, matchers: q.matchers, responseBatchSize: RESPONSE_BATCH_SIZE };
-      const rounds_ = 'process' in q.source ? await readerRounds({ ...q.source.process, request, rounds: wideRounds + 1 }) : await inProcessRounds(q.source.local.client, request, q.source.local.metrics, rounds);
-      const cold = rounds_[0] as ReaderRound;
-      const warmRounds = rounds_.slice(1);
+      const measured = 'process' in q.source ? await readerRounds({ ...q.source.process, request, rounds: wideRounds + 1 }) : await inProcessRounds(q.source.local.client, request, q.source.local.metrics, rounds);
+      const cold = measured[0] as ReaderRound;
+      const warmRounds = measured.slice(1);
       const warm = Math.min(...warmRounds.map((r) => r.ms));
       const warmCpu = Math.min(...warmRounds.map((r) => r.cpuMs));
       const warmStoreCpu = Math.min(...warmRounds.map((r) => r.storeCpuMs));

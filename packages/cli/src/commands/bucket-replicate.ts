@@ -3,6 +3,7 @@ import { IgnoreDeletionMarkFilter, MetaFetcher, TimePartitionFilter } from '@str
 import { joinKey, type Bucket } from '@strata/objstore';
 import { isULID, Labels, matchLabels, META_FILENAME, parseSelector, type BlockMeta, type Matcher } from '@strata/tsdb';
 import { parseDuration, parseTime } from '../flags.js';
+import { repeatable } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 import type { CommandIO } from './tools-bucket.js';
 
@@ -27,15 +28,14 @@ export interface ReplicateResult {
 
 /** `strata tools bucket replicate`, after `thanos tools bucket replicate` (one run). */
 export function registerReplicate(bucket: Command): void {
-  const collect = (v: string, all: string[]) => [...all, v];
   const cmd = bucket
     .command('replicate')
     .description('Copy blocks to another bucket: those the filters select that it does not have, meta.json last so that no partial block is ever visible there; blocks marked for deletion are left out');
   withObjstoreFlags(withObjstoreFlags(cmd, 'objstore', 'the bucket to copy from'), 'objstore-to', 'the bucket to copy to')
     .option('--matcher <selector>', 'only blocks whose external labels match, e.g. {cluster="eu"}', '{}')
-    .option('--resolution <duration>', 'only blocks of this resolution (0s, 5m, 1h); repeatable (default: all)', collect, [])
-    .option('--compaction <level>', 'only blocks of this compaction level; repeatable (default: all)', collect, [])
-    .option('--id <ulid>', 'only this block; repeatable (default: all)', collect, [])
+    .option('--resolution <duration>', 'only blocks of this resolution (0s, 5m, 1h); repeatable or comma-separated (default: all)', repeatable, [])
+    .option('--compaction <level>', 'only blocks of this compaction level; repeatable or comma-separated (default: all)', repeatable, [])
+    .option('--id <ulid>', 'only this block; repeatable or comma-separated (default: all)', repeatable, [])
     .option('--min-time <time>', 'only blocks ending at or after this time (RFC3339 or relative, e.g. -2w)', '0000-01-01T00:00:00Z')
     .option('--max-time <time>', 'only blocks starting at or before this time (RFC3339 or relative)', '9999-12-31T23:59:59Z')
     .action(async (o: Record<string, unknown>) => {
