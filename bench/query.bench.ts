@@ -240,7 +240,13 @@ export async function main(args: string[]): Promise<void> {
     for (let r = 0; r <= rounds; r++) {
       for (const name of orders[r % orders.length] as string[]) {
         const t0 = performance.now();
-        await Promise.all(QUERIES.map(async (q) => (await fetch(`${targets[name]}/api/v1/query_range?${params(q)}`)).arrayBuffer()));
+        await Promise.all(
+          QUERIES.map(async (q) => {
+            const res = await fetch(`${targets[name]}/api/v1/query_range?${params(q)}`);
+            const body = (await res.json()) as { status: string; error?: string };
+            if (body.status !== 'success') throw new Error(`${name}: ${q} (dashboard refresh): ${body.error}`);
+          }),
+        );
         if (r > 0) (refreshes[name] as number[]).push(performance.now() - t0);
       }
     }
