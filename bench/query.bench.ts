@@ -1,6 +1,8 @@
 /**
- * `pnpm bench query [--hours=H] [--rounds=N] [--history=bucket|sidecar] [--store-cache=in-memory|none] [--cpu-prof-dir=DIR]`
- * (`--cpu-prof-dir` writes V8 CPU profiles of both queriers there: query-one.cpuprofile, query-two.cpuprofile)
+ * `pnpm bench query [--hours=H] [--rounds=N] [--history=bucket|sidecar] [--store-cache=in-memory|none] [--only=I,J] [--cpu-prof-dir=DIR]`
+ * (`--cpu-prof-dir` writes V8 CPU profiles of every Strata process there: query-one.cpuprofile and
+ * query-two.cpuprofile, the store gateways store-r0 and store-all, sidecar-r0 and sidecar-r1;
+ * `--only=2,5` runs just those queries, numbered from 1 as listed in QUERIES)
  *
  * A dashboard-like query set (Grafana-style range queries over the whole history at a 1-minute step)
  * answered in the same run, on the same demo-service history, by Prometheus 2.42 holding all of it on
@@ -51,7 +53,7 @@ const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.ur
 const INSTANCES = ['demo.promlabs.com:10000', 'demo.promlabs.com:10001', 'demo.promlabs.com:10002'];
 const BLOCK_MS = 2 * 3_600_000;
 
-const QUERIES = [
+const ALL_QUERIES = [
   'sum by (mode) (rate(demo_cpu_usage_seconds_total[5m]))',
   'histogram_quantile(0.9, sum by (le, path) (rate(demo_api_request_duration_seconds_bucket[5m])))',
   'sum by (type) (demo_memory_usage_bytes)',
@@ -61,6 +63,10 @@ const QUERIES = [
   'max_over_time(demo_batch_last_run_duration_seconds[1h])',
   'topk(3, rate(demo_api_request_duration_seconds_sum[5m]))',
 ];
+
+function fail(message: string): never {
+  throw new Error(message);
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
@@ -116,7 +122,8 @@ async function startComponent(args: string[], dir: string, name: string, nodeArg
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '20' }, history: { type: 'string', default: 'bucket' }, 'store-cache': { type: 'string', default: 'in-memory' }, 'cpu-prof-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '20' }, history: { type: 'string', default: 'bucket' }, 'store-cache': { type: 'string', default: 'in-memory' }, 'cpu-prof-dir': { type: 'string' }, only: { type: 'string' } } });
+  const QUERIES = values.only === undefined ? ALL_QUERIES : values.only.split(',').map((i) => ALL_QUERIES[Number(i) - 1] ?? fail(`--only: there is no query ${i}`));
   if (values.history !== 'bucket' && values.history !== 'sidecar') throw new Error('--history is bucket or sidecar');
   if (values['store-cache'] !== 'in-memory' && values['store-cache'] !== 'none') throw new Error('--store-cache is in-memory or none');
   const storeCache = values['store-cache'] === 'in-memory' ? ['--store.caching-bucket.config=type: IN-MEMORY'] : [];
@@ -140,6 +147,7 @@ export async function main(args: string[]): Promise<void> {
     if (s3 !== undefined) await writeFile(objstoreConfig, s3.configYaml());
     const bucket = s3 !== undefined ? newBucket(parseBucketConfig(s3.configYaml())) : undefined;
     const sidecars: string[] = [];
+    const profile = (name: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
     /** Processes per component behind each target, for the CPU breakdown. */
     const pids = { sidecar: [] as (number | undefined)[], replica: [] as (number | undefined)[] };
     for (const [i, replica] of ['r0', 'r1'].entries()) {
@@ -158,7 +166,7 @@ export async function main(args: string[]): Promise<void> {
       }
       const prom = await startPrometheus({ dir: home, dataDir, externalLabels: { cluster: 'bench', replica }, blockDuration: '2h' });
       procs.push(prom);
-      const sc = await startComponent(['sidecar', `--prometheus.url=${prom.url}`, `--tsdb.path=${dataDir}`], dir.path, `sidecar-${replica}`);
+      const sc = await startComponent(['sidecar', `--prometheus.url=${prom.url}`, `--tsdb.path=${dataDir}`], dir.path, `sidecar-${replica}`, profile(`sidecar-${replica}`));
       procs.push(sc.proc);
       sidecars.push(sc.grpc);
       pids.sidecar.push(sc.proc.child.pid);
@@ -168,7 +176,7 @@ export async function main(args: string[]): Promise<void> {
     const reference = await startPrometheus({ dir: join(dir.path, 'reference'), dataDir: referenceDir, externalLabels: {}, blockDuration: '2h' });
     procs.push(reference);
     const store = (name: string, relabel: string[]) =>
-      startComponent(['store', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, name)}`, ...storeCache, ...relabel], dir.path, name);
+      startComponent(['store', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, name)}`, ...storeCache, ...relabel], dir.path, name, profile(name));
     const oneEndpoints = [sidecars[0] as string];
     const twoEndpoints = [...sidecars];
     const stores: (number | undefined)[] = [];
@@ -180,7 +188,6 @@ export async function main(args: string[]): Promise<void> {
       twoEndpoints.push(storeAll.grpc);
       stores.push(storeR0.proc.child.pid, storeAll.proc.child.pid);
     }
-    const profile = (name: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
     // PromQL as Prometheus 2.42 evaluates it (closed range windows, its float arithmetic), so that both
     // compute the same answers: round 0 checks that the one-replica answers are Prometheus' own.
     const querier = (endpoints: string[], name: string) =>
