@@ -1,5 +1,6 @@
 import type { ChunkPool } from './chunkpool.js';
 import { carve } from './columns.js';
+import { hashStaged, stage } from './xxhash64.js';
 import {
   checkChunkCrc,
   CorruptionError,
@@ -56,18 +57,23 @@ export class ReadChunks {
    * usually been evicted by the reads and copies after it.
    */
   readonly head: Uint16Array;
+  /** Each chunk's xxhash64 (the StoreAPI chunk hash), as two 32-bit halves. */
+  readonly hashLo: Uint32Array;
+  readonly hashHi: Uint32Array;
 
   constructor(
     readonly length: number,
     readonly pool?: ChunkPool,
   ) {
     // Views of one carved buffer: a typed array of its own costs a backing store each, paid per read of every block.
-    const { buffer, at } = carve(length * (3 * 4 + 2 + 1));
+    const { buffer, at } = carve(length * (5 * 4 + 2 + 1));
     this.buffer = new Uint32Array(buffer, at, length);
     this.start = new Uint32Array(buffer, at + length * 4, length);
     this.end = new Uint32Array(buffer, at + length * 8, length);
-    this.head = new Uint16Array(buffer, at + length * 12, length);
-    this.encoding = new Uint8Array(buffer, at + length * 14, length);
+    this.hashLo = new Uint32Array(buffer, at + length * 12, length);
+    this.hashHi = new Uint32Array(buffer, at + length * 16, length);
+    this.head = new Uint16Array(buffer, at + length * 20, length);
+    this.encoding = new Uint8Array(buffer, at + length * 22, length);
   }
 
   /** Chunk `k`'s data (a view, for the moment it is used: a plain Uint8Array, which costs a fraction of a Buffer's subarray). */
@@ -149,23 +155,37 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
   const size = segments.sizes[file] as number;
   const data = await range.read(start, end - start);
   const part = out.buffers.push(data) - 1;
+  // Records are parsed, CRC-checked and hashed from a staged copy of the read (same offsets; see stage),
+  // all before the next await, since the copy is shared; the chunks stay views of `data`.
+  const staged = stage(data, group.length);
+  let apart: number[] | undefined;
   for (let g = 0; g < group.length; g++) {
     const k = group[g] as number;
-    const ref = refs[k] as number;
-    const off = refOffset(ref);
-    // Parsed in place (CRCs checked together below); only a chunk running past the read needs another
-    // read: of the rest of its record when the part already read holds its length field, else of an
-    // estimate first.
-    if (parseRecord(range, ref, data, off - start, false, out, k, part)) continue;
+    if (parseRecord(range, refs[k] as number, staged, refOffset(refs[k] as number) - start, false, out, k, part)) continue;
+    // Runs past the read: read apart below (and not in this read's span checks or hashes meanwhile).
+    out.buffer[k] = APART;
+    (apart ??= []).push(k);
+  }
+  checkPartCrcs(range, staged, group, refs, out, part);
+  hashStaged(out, group, part);
+  // Only a chunk running past the read needs another read: of the rest of its record when the part
+  // already read holds its length field, else of an estimate first.
+  for (const k of apart ?? []) {
+    const off = refOffset(refs[k] as number);
     const head = data.subarray(off - start);
     let record = recordLength(head) > 0 ? head : await range.read(off, Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off));
     const need = recordLength(record);
     if (need > record.length && off + need <= size) record = Buffer.concat([record, await range.read(off + record.length, need - record.length)]);
-    parseRecord(range, ref, record, 0, true, out, k, out.buffers.push(record) - 1);
-    checkChunkCrc(record, (out.start[k] as number) - 1, out.end[k] as number, range.name, ref);
+    const buffer = out.buffers.push(record) - 1;
+    parseRecord(range, refs[k] as number, record, 0, true, out, k, buffer);
+    checkChunkCrc(record, (out.start[k] as number) - 1, out.end[k] as number, range.name, refs[k] as number);
+    stage(record, 1);
+    hashStaged(out, [k], buffer);
   }
-  checkPartCrcs(range, data, group, refs, out, part);
 }
+
+/** `ReadChunks.buffer` of a chunk whose record is still to be read. */
+const APART = 0xffffffff;
 
 /**
  * Checks the CRCs of the chunks parsed in place from one read (`part`), in increasing offset order: a

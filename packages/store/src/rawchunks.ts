@@ -4,7 +4,6 @@ import type { ReadChunks } from './chunkreader.js';
 import { xorSamples } from './aggrchunk.js';
 import { carve } from './columns.js';
 import { copyBytes } from './extlabels.js';
-import { xxhash64Ranges } from './xxhash64.js';
 
 /** Bytes of a varint of a non-negative integer below 2^32. */
 function varint32Size(v: number): number {
@@ -29,8 +28,6 @@ const HASH_TAG = (3 << 3) | 0;
  * the equivalent objects). Row `i` is chunk `i` of `bytes`.
  */
 export class RawChunkColumns {
-  readonly hashLo: Uint32Array;
-  readonly hashHi: Uint32Array;
   /** Bytes of each row's Chunk message, and of its AggrChunk message. */
   readonly chunkSize: Uint32Array;
   readonly aggrSize: Uint32Array;
@@ -39,8 +36,8 @@ export class RawChunkColumns {
   #holders: number;
 
   /**
-   * Over the chunks `bytes` and their time ranges (row `i` of `minTime` and `maxTime`: the read batch's own
-   * columns, not copies). Hashes every chunk as Thanos' store gateway does, all in one call. `series`: how
+   * Over the chunks `bytes` (hashed as they were read, as Thanos' store gateway hashes every chunk) and
+   * their time ranges (row `i` of `minTime` and `maxTime`: the read batch's own columns, not copies). `series`: how
    * many series hold rows of these columns or views of their chunks; the read buffers go back to their
    * pool once as many runs have been released (`releaseRun`).
    */
@@ -53,12 +50,9 @@ export class RawChunkColumns {
     this.#holders = series;
     const n = bytes.length;
     // Views of one carved buffer: a typed array of its own costs a backing store each, paid per read of every block.
-    const { buffer, at } = carve(n * 16);
-    this.hashLo = new Uint32Array(buffer, at, n);
-    this.hashHi = new Uint32Array(buffer, at + n * 4, n);
-    this.chunkSize = new Uint32Array(buffer, at + n * 8, n);
-    this.aggrSize = new Uint32Array(buffer, at + n * 12, n);
-    xxhash64Ranges(bytes, this.hashLo, this.hashHi);
+    const { buffer, at } = carve(n * 8);
+    this.chunkSize = new Uint32Array(buffer, at, n);
+    this.aggrSize = new Uint32Array(buffer, at + n * 4, n);
   }
 
   /** Fills row `i` (an XOR chunk) with its message sizes. Returns its sample count. */
@@ -67,8 +61,8 @@ export class RawChunkColumns {
     const length = (end[i] as number) - (start[i] as number);
     // The count as read with the chunk (ReadChunks.head); xorSamples only to fail a chunk too short to hold one.
     const samples = length >= 2 ? (head[i] as number) : xorSamples(buffers[buffer[i] as number] as Uint8Array, start[i] as number, end[i] as number);
-    const lo = this.hashLo[i] as number;
-    const hi = this.hashHi[i] as number;
+    const lo = this.bytes.hashLo[i] as number;
+    const hi = this.bytes.hashHi[i] as number;
     // Chunk { type = 1 (XOR is 0, omitted); data = 2; hash = 3 (omitted when 0) }.
     const chunk = 1 + varint32Size(length) + length + (lo === 0 && hi === 0 ? 0 : 1 + varint64Size(lo, hi));
     this.chunkSize[i] = chunk;
@@ -160,7 +154,7 @@ export class RawChunkRun implements EncodedChunks {
 
 /** Writes rows [from, to) of `c` as `Series.chunks` fields at `b[p]` (room made); returns the position after them. */
 function writeRows(b: Buffer, p: number, c: RawChunkColumns, from: number, to: number): number {
-  const { buffers, buffer, start, end } = c.bytes;
+  const { buffers, buffer, start, end, hashLo, hashHi } = c.bytes;
   for (let i = from; i < to; i++) {
     const dataStart = start[i] as number;
     const dataEnd = end[i] as number;
@@ -176,17 +170,46 @@ function writeRows(b: Buffer, p: number, c: RawChunkColumns, from: number, to: n
       const src = buffers[buffer[i] as number] as Uint8Array;
       if (dataEnd - dataStart < SHORT_CHUNK_BYTES) p = copyBytes(c.bytes.view(buffer[i] as number), src, dataStart, dataEnd, viewOf(b), b, p);
       else {
-        b.set(new Uint8Array(src.buffer, src.byteOffset + dataStart, dataEnd - dataStart), p);
+        if (src !== stagedFrom || dataStart < stagedStart || dataEnd > stagedEnd) stageFrom(src, dataStart, dataEnd);
+        const from = src === stagedFrom ? STAGE : src;
+        const at = src === stagedFrom ? dataStart - stagedStart : dataStart;
+        b.set(new Uint8Array(from.buffer, from.byteOffset + at, dataEnd - dataStart), p);
         p += dataEnd - dataStart;
       }
     }
-    const lo = c.hashLo[i] as number;
-    const hi = c.hashHi[i] as number;
+    const lo = hashLo[i] as number;
+    const hi = hashHi[i] as number;
     if (lo === 0 && hi === 0) continue;
     b[p++] = HASH_TAG;
     p = putVarint64(b, p, lo, hi);
   }
   return p;
+}
+
+/**
+ * Chunks are copied into frames from a copy of the read buffer's bytes ahead of them, made in one
+ * piece: the frames of a query are written long after its reads, out of the CPU's caches, and copying
+ * chunk by chunk from there waits on memory chunk after chunk, where one long copy streams (measured:
+ * half the time per series). Frames take a read's series in order, so the next chunks are mostly staged.
+ */
+const STAGE_BYTES = 128 * 1024;
+const STAGE = new Uint8Array(STAGE_BYTES);
+/** The read buffer staged (live while series read from it are written), and the range of it in STAGE. */
+let stagedFrom: Uint8Array | undefined;
+let stagedStart = 0;
+let stagedEnd = 0;
+
+/** Stages `src` from `start` on, if the chunk ending at `end` fits; else leaves it unstaged. */
+function stageFrom(src: Uint8Array, start: number, end: number): void {
+  const stop = Math.min(src.length, start + STAGE_BYTES);
+  if (end > stop) {
+    stagedFrom = undefined;
+    return;
+  }
+  STAGE.set(new Uint8Array(src.buffer, src.byteOffset + start, stop - start));
+  stagedFrom = src;
+  stagedStart = start;
+  stagedEnd = stop;
 }
 
 /**

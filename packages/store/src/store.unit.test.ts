@@ -15,6 +15,7 @@ import { mergeSorted, type OutSeries } from './merge.js';
 import { ReadChunks } from './chunkreader.js';
 import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
 import { blocksFor } from './resolution.js';
+import { hashStaged, stage } from './xxhash64.js';
 
 const b = (name: string, minTime: number, maxTime: number, resolution: number) => ({ name, minTime, maxTime, resolution });
 
@@ -253,8 +254,10 @@ describe('RawChunkRun', () => {
       bytes.end[row] = data.length;
       bytes.encoding[row] = Encoding.XOR;
       bytes.head[row] = ((data[0] as number) << 8) | (data[1] as number);
+      // Hashed as readChunks hashes what it reads.
+      stage(data, 1);
+      hashStaged(bytes, [row], bytes.buffer[row] as number);
     }
-    // The columns hash every chunk when made: after the bytes are in.
     const minTimes = Float64Array.from(series.flat());
     const cols = new RawChunkColumns(bytes, minTimes, minTimes.map((m) => m + 9), series.length);
     let row = 0;

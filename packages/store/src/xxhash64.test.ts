@@ -1,6 +1,6 @@
 import { chunkHash } from '@strata/storeapi';
 import { describe, expect, it } from 'vitest';
-import { xxhash64Ranges } from './xxhash64.js';
+import { hashStaged, stage } from './xxhash64.js';
 
 /** A deterministic byte generator (xorshift32), so a failure reproduces. */
 function bytes(n: number, seed: number): Uint8Array {
@@ -15,29 +15,33 @@ function bytes(n: number, seed: number): Uint8Array {
   return out;
 }
 
-describe('xxhash64Ranges', () => {
-  it('hashes every range as xxhash-wasm hashes it alone (every length to 300, misaligned starts, several buffers, large ranges)', () => {
-    const buffers = [bytes(5000, 1), bytes(70_000, 2), bytes(1, 3), new Uint8Array(0)];
-    const ranges: [number, number, number][] = [];
-    for (let len = 0; len <= 300; len++) ranges.push([len % 2, (len * 7) % 13, 0]);
-    for (const [b, start, len] of [[1, 3, 65_000], [1, 0, 70_000], [2, 0, 1], [3, 0, 0], [0, 4999, 1]] as const) ranges.push([b, start, len]);
-    const input = {
-      length: ranges.length,
-      buffers,
-      buffer: Uint32Array.from(ranges, (r) => r[0]),
-      start: Uint32Array.from(ranges, (r) => r[1]),
-      end: Uint32Array.from(ranges, (r, i) => r[1] + (i <= 300 ? i : r[2])),
+describe('hashStaged', () => {
+  it('hashes every range of the staged bytes as xxhash-wasm hashes it alone (every length to 300, misaligned starts, large ranges), only those of the staged read', () => {
+    const data = bytes(70_000, 2);
+    const ranges: [number, number][] = [];
+    for (let len = 0; len <= 300; len++) ranges.push([(len * 7) % 13, len]);
+    ranges.push([3, 65_000], [0, 70_000], [69_999, 1], [5, 0]);
+    const n = ranges.length;
+    const r = {
+      // Range 1 belongs to another read: left alone.
+      buffer: Uint32Array.from(ranges, (_, k) => (k === 1 ? 1 : 0)),
+      start: Uint32Array.from(ranges, (x) => x[0]),
+      end: Uint32Array.from(ranges, (x) => x[0] + x[1]),
+      hashLo: new Uint32Array(n).fill(7),
+      hashHi: new Uint32Array(n).fill(7),
     };
-    const lo = new Uint32Array(ranges.length);
-    const hi = new Uint32Array(ranges.length);
-    xxhash64Ranges(input, lo, hi);
-    for (let k = 0; k < ranges.length; k++) {
-      const data = (buffers[input.buffer[k] as number] as Uint8Array).subarray(input.start[k], input.end[k]);
-      expect(((BigInt(hi[k] as number) << 32n) | BigInt(lo[k] as number)).toString(16), `range ${k} (${data.length} bytes)`).toBe(chunkHash(data).toString(16));
+    const staged = stage(data, n);
+    expect(staged).toEqual(data);
+    hashStaged(r, Array.from(ranges, (_, k) => n - 1 - k), 0);
+    const hash = (k: number) => ((BigInt(r.hashHi[k] as number) << 32n) | BigInt(r.hashLo[k] as number)).toString(16);
+    for (let k = 0; k < n; k++) {
+      if (k === 1) expect([r.hashLo[k], r.hashHi[k]]).toEqual([7, 7]);
+      else expect(hash(k), `range ${k} (${ranges[k]![1]} bytes)`).toBe(chunkHash(data.subarray(r.start[k], r.end[k])).toString(16));
     }
-    // Again with the memory already grown, and fewer ranges than before (stale results must not remain).
-    const one = { ...input, length: 1, buffer: input.buffer.subarray(300), start: input.start.subarray(300), end: input.end.subarray(300) };
-    xxhash64Ranges(one, lo, hi);
-    expect(((BigInt(hi[0] as number) << 32n) | BigInt(lo[0] as number)).toString(16)).toBe(chunkHash(buffers[0]!.subarray(one.start[0], one.end[0])).toString(16));
+    // Again with a smaller read staged over the first (the memory already grown).
+    const small = bytes(100, 3);
+    stage(small, 1);
+    hashStaged({ ...r, start: Uint32Array.of(10), end: Uint32Array.of(90), buffer: Uint32Array.of(4) }, [0], 4);
+    expect(hash(0)).toBe(chunkHash(small.subarray(10, 90)).toString(16));
   });
 });

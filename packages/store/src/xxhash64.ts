@@ -3,8 +3,8 @@
  *
  * Hashing chunk by chunk through xxhash-wasm costs about 280 ns per ~600-byte chunk, most of it not
  * the hash: a JS wrapper, a copy into its memory, and two BigInts (its result and a mask of it) per
- * chunk. Here the buffers a batch of chunks was read into are copied into the module's memory once and
- * one call hashes every range, leaving each hash as two 32-bit halves: nothing is allocated per chunk.
+ * chunk. Here each read of chunks is copied into the module's memory once (`stage`) and one call
+ * hashes every chunk of it, leaving each hash as two 32-bit halves: nothing is allocated per chunk.
  *
  * The module is assembled below from its instructions (there is no WebAssembly toolchain in the build).
  * In text form, with p the range's start, e its end and P1–P5 xxhash64's primes:
@@ -179,7 +179,7 @@ const hashMany = instance.exports.hashMany as (desc: number, n: number) => void;
 let bytes = new Uint8Array(memory.buffer);
 let words = new Uint32Array(memory.buffer);
 
-/** Memory of at least `size` bytes (it only grows: the next batch of a query needs as much). */
+/** Memory of at least `size` bytes (it only grows: the next read of a query needs as much). */
 function reserve(size: number): void {
   if (memory.buffer.byteLength >= size) return;
   memory.grow(Math.ceil((size - memory.buffer.byteLength) / 65536));
@@ -187,51 +187,60 @@ function reserve(size: number): void {
   words = new Uint32Array(memory.buffer);
 }
 
-/** Ranges of a few buffers: range k is `buffers[buffer[k]][start[k], end[k])`. */
-export interface ByteRanges {
-  readonly length: number;
-  readonly buffers: readonly Uint8Array[];
+/** Where the ranges to hash are described: after the staged bytes, 8-byte aligned. */
+let descAt = 0;
+
+/**
+ * Copies `data` into the module's memory and returns the copy, for `hashStaged` to hash ranges of and
+ * the caller to parse and check meanwhile: one streaming copy of a read brings it into the CPU's
+ * cache, where a read just landed from the bucket usually is not (many are in flight), and every
+ * later pass over the copy (record headers, CRCs, hashes) finds it there. Room is kept for `ranges`
+ * ranges. The copy is valid until the next `stage`: stage, parse, check and hash without awaiting.
+ */
+export function stage(data: Uint8Array, ranges: number): Uint8Array {
+  descAt = (data.length + 7) & ~7;
+  reserve(descAt + 8 * ranges);
+  bytes.set(data);
+  return bytes.subarray(0, data.length);
+}
+
+/** Ranges of staged bytes and the columns their hashes go to: range k is [start[k], end[k]) if buffer[k] is the staged read. */
+export interface StagedRanges {
   readonly buffer: Uint32Array;
   readonly start: Uint32Array;
   readonly end: Uint32Array;
+  readonly hashLo: Uint32Array;
+  readonly hashHi: Uint32Array;
 }
 
-/** Sets `lo[k]` and `hi[k]` to the halves of the xxhash64 (seed 0) of range k, for every range. */
-export function xxhash64Ranges(ranges: ByteRanges, lo: Uint32Array, hi: Uint32Array): void {
-  const n = ranges.length;
-  // Layout: the (start, end) pair of each range, then the buffers one after another.
-  const base: number[] = [];
-  let size = 8 * n;
-  for (const b of ranges.buffers) {
-    base.push(size);
-    size += b.length;
+/**
+ * Sets `hashLo[k]` and `hashHi[k]` to the halves of the xxhash64 (seed 0) of range k of the bytes last
+ * staged (at most as many as staged for), for each k of `ks` whose `buffer[k]` is `staged`; one call
+ * into WebAssembly for all of them, nothing allocated per range.
+ */
+export function hashStaged(r: StagedRanges, ks: ArrayLike<number>, staged: number): void {
+  const view = LITTLE_ENDIAN ? undefined : new DataView(memory.buffer);
+  let n = 0;
+  for (let i = 0; i < ks.length; i++) {
+    const k = ks[i] as number;
+    if (r.buffer[k] !== staged) continue;
+    const at = descAt + 8 * n++;
+    // WebAssembly memory is little-endian whatever the host's order.
+    if (view === undefined) {
+      words[at >>> 2] = r.start[k] as number;
+      words[(at >>> 2) + 1] = r.end[k] as number;
+    } else {
+      view.setUint32(at, r.start[k] as number, true);
+      view.setUint32(at + 4, r.end[k] as number, true);
+    }
   }
-  reserve(size);
-  for (let i = 0; i < ranges.buffers.length; i++) bytes.set(ranges.buffers[i] as Uint8Array, base[i] as number);
-  if (!LITTLE_ENDIAN) return xxhash64RangesBigEndianHost(ranges, base, lo, hi);
-  for (let k = 0; k < n; k++) {
-    const at = base[ranges.buffer[k] as number] as number;
-    words[2 * k] = at + (ranges.start[k] as number);
-    words[2 * k + 1] = at + (ranges.end[k] as number);
-  }
-  hashMany(0, n);
-  for (let k = 0; k < n; k++) {
-    lo[k] = words[2 * k] as number;
-    hi[k] = words[2 * k + 1] as number;
-  }
-}
-
-/** The same through a DataView: WebAssembly memory is little-endian whatever the host's order. */
-function xxhash64RangesBigEndianHost(ranges: ByteRanges, base: readonly number[], lo: Uint32Array, hi: Uint32Array): void {
-  const view = new DataView(memory.buffer);
-  for (let k = 0; k < ranges.length; k++) {
-    const at = base[ranges.buffer[k] as number] as number;
-    view.setUint32(8 * k, at + (ranges.start[k] as number), true);
-    view.setUint32(8 * k + 4, at + (ranges.end[k] as number), true);
-  }
-  hashMany(0, ranges.length);
-  for (let k = 0; k < ranges.length; k++) {
-    lo[k] = view.getUint32(8 * k, true);
-    hi[k] = view.getUint32(8 * k + 4, true);
+  hashMany(descAt, n);
+  n = 0;
+  for (let i = 0; i < ks.length; i++) {
+    const k = ks[i] as number;
+    if (r.buffer[k] !== staged) continue;
+    const at = descAt + 8 * n++;
+    r.hashLo[k] = view === undefined ? (words[at >>> 2] as number) : view.getUint32(at, true);
+    r.hashHi[k] = view === undefined ? (words[(at >>> 2) + 1] as number) : view.getUint32(at + 4, true);
   }
 }
