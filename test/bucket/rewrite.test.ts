@@ -2,7 +2,8 @@
 // a rewrite uploads a block whose `promtool tsdb dump` is the source's without the deleted series (or
 // without their samples in the deletion's intervals),
 // that promtool analyzes, whose index no longer holds the deleted label values, and that records the
-// deletion as Thanos does; --delete-blocks marks the source.
+// deletion as Thanos does; --delete-blocks marks the source. Relabelling drops series, renames labels
+// and merges the series it makes equal, checked against the source's dump relabelled here.
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { bucketFromConfigFile, type Bucket } from '@strata/objstore';
 import { parseMeta } from '@strata/tsdb';
 import { tempDir } from '@strata/testing/process';
 import { promtool } from '@strata/testing/prometheus';
-import { parseDeletionConfig, runRewrite } from '../../packages/cli/src/commands/bucket-rewrite.js';
+import { parseDeletionConfig, parseRelabelConfig, runRewrite } from '../../packages/cli/src/commands/bucket-rewrite.js';
 import { capture, promtoolBlocks } from './fixtures.js';
 
 let work: { path: string; cleanup: () => Promise<void> };
@@ -60,7 +61,7 @@ describe('strata tools bucket rewrite', () => {
       'would delete {__name__="demo_requests_total", instance="host1:9100", job="job1"}',
       'would delete {__name__="demo_requests_total", instance="host3:9100", job="job3"}',
     ]);
-    expect(io.errText()).toContain('3 of 20 series would be deleted, 0 cut; nothing written');
+    expect(io.errText()).toContain('3 of 20 series would be deleted, 0 cut, 0 relabelled; nothing written');
     expect((await readdir(join(work.path, 'bucket'))).sort()).toEqual(before);
     expect(await readMarker(bucket, source, DELETION_MARK_FILENAME)).toBeUndefined();
   });
@@ -70,7 +71,7 @@ describe('strata tools bucket rewrite', () => {
     const io = capture();
     const [id] = await runRewrite(bucket, { ids: [source], deletions: parseDeletionConfig(DELETIONS), dryRun: false, deleteBlocks: true }, io);
     expect(id).toMatch(/^[0-9A-Z]{26}$/);
-    expect(io.errText()).toContain(`3 of 20 series deleted, 0 cut, rewritten into ${id}`);
+    expect(io.errText()).toContain(`3 of 20 series deleted, 0 cut, 0 relabelled, rewritten into ${id}`);
     expect(await dump(id as string)).toEqual(want);
 
     const src = await readBlockMeta(bucket, source);
@@ -86,7 +87,7 @@ describe('strata tools bucket rewrite', () => {
         rewrites: [
           {
             sources: src.compaction.sources,
-            deletionsApplied: [
+            deletions_applied: [
               { matchers: [{ Type: 0, Name: 'job', Value: 'job3' }] },
               { matchers: [{ Type: 0, Name: '__name__', Value: 'demo_requests_total' }, { Type: 0, Name: 'instance', Value: 'host1:9100' }] },
             ],
@@ -122,7 +123,82 @@ describe('strata tools bucket rewrite', () => {
     const [id] = await runRewrite(bucket, { ids: [source], deletions: parseDeletionConfig(config), dryRun: false, deleteBlocks: false }, io);
     expect(io.errText()).toContain('0 of 20 series deleted, 1 cut');
     expect(await dump(id as string)).toEqual(before.filter((l) => !cut(l)));
-    expect((await readBlockMeta(bucket, id as string)).thanos?.rewrites?.at(-1)).toMatchObject({ deletionsApplied: [{ intervals: [{ Mint: mint, Maxt: maxt }] }] });
+    expect((await readBlockMeta(bucket, id as string)).thanos?.rewrites?.at(-1)).toMatchObject({ deletions_applied: [{ intervals: [{ Mint: mint, Maxt: maxt }] }] });
+  });
+
+  it('relabels: drops series, rewrites labels, and merges series that end up equal', async () => {
+    const rules = [
+      "- {action: drop, source_labels: [instance], regex: 'host2:9100'}",
+      "- {source_labels: [job], regex: 'job(.*)', target_label: team, replacement: 'team$1'}",
+      '- {action: labeldrop, regex: job}',
+      // Every gauge becomes one series: same instance, no team (an empty replacement removes the label).
+      '- {source_labels: [__name__], regex: demo_gauge, target_label: instance, replacement: all}',
+      "- {source_labels: [__name__], regex: demo_gauge, target_label: team, replacement: ''}",
+    ].join('\n');
+    const relabels = parseRelabelConfig(rules);
+    const relabel = (labels: string): string | undefined => {
+      if (labels.includes('instance="host2:9100"')) return undefined;
+      const name = /__name__="([^"]*)"/.exec(labels)?.[1] as string;
+      if (name === 'demo_gauge') return '{__name__="demo_gauge", instance="all"}';
+      const job = /job="job([^"]*)"/.exec(labels)?.[1] as string;
+      return labels.replace(/, job="[^"]*"/, `, team="team${job}"`);
+    };
+    const dry = capture();
+    await runRewrite(bucket, { ids: [source], deletions: [], relabels, dryRun: true, deleteBlocks: false }, dry);
+    expect(dry.text()).toContain('would drop {__name__="demo_gauge", instance="host2:9100", job="job2"}\n');
+    expect(dry.text()).toContain('would relabel {__name__="demo_requests_total", instance="host1:9100", job="job1"} to {__name__="demo_requests_total", instance="host1:9100", team="team1"}\n');
+    expect(dry.errText()).toContain('2 of 20 series would be deleted, 0 cut, 18 relabelled');
+
+    // Expected: the source's samples under their new labels; the gauges' samples merged, one per timestamp.
+    const want = new Map<string, Map<number, Set<string>>>();
+    for (const line of await dump(source)) {
+      const end = line.indexOf('} ') + 1;
+      const labels = relabel(line.slice(0, end));
+      if (labels === undefined) continue;
+      const [value, t] = line.slice(end + 1).split(' ') as [string, string];
+      let samples = want.get(labels);
+      if (samples === undefined) want.set(labels, (samples = new Map()));
+      let values = samples.get(Number(t));
+      if (values === undefined) samples.set(Number(t), (values = new Set()));
+      values.add(value);
+    }
+    const io = capture();
+    const [id] = await runRewrite(bucket, { ids: [source], deletions: [], relabels, dryRun: false, deleteBlocks: false }, io);
+    expect(io.errText()).toContain('2 of 20 series deleted, 0 cut, 18 relabelled');
+    const got = new Map<string, [number, string][]>();
+    for (const line of await dump(id as string)) {
+      const end = line.indexOf('} ') + 1;
+      const [value, t] = line.slice(end + 1).split(' ') as [string, string];
+      const labels = line.slice(0, end);
+      got.set(labels, [...(got.get(labels) ?? []), [Number(t), value]]);
+    }
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    expect(got.size).toBe(10);
+    for (const [labels, samples] of got) {
+      const expected = want.get(labels) as Map<number, Set<string>>;
+      // One sample per timestamp of any source, with the value of one of the sources there.
+      expect(samples.map(([t]) => t)).toEqual([...expected.keys()].sort((a, b) => a - b));
+      for (const [t, v] of samples) expect(expected.get(t)?.has(v)).toBe(true);
+    }
+    const meta = await readBlockMeta(bucket, id as string);
+    expect(meta.stats?.numSeries).toBe(10);
+    expect(meta.thanos?.rewrites?.at(-1)).toMatchObject({
+      relabels_applied: [
+        { action: 'drop', sourceLabels: ['instance'], regex: 'host2:9100' },
+        { action: 'replace', sourceLabels: ['job'], regex: 'job(.*)', targetLabel: 'team', replacement: 'team$1' },
+        { action: 'labeldrop', regex: 'job' },
+        { action: 'replace', targetLabel: 'instance', replacement: 'all' },
+        { action: 'replace', targetLabel: 'team', replacement: '' },
+      ],
+    });
+    expect(meta.thanos?.rewrites?.at(-1)).not.toHaveProperty('deletions_applied');
+    await promtool(['tsdb', 'analyze', join(work.path, `dl-${id}`), id as string]);
+  });
+
+  it('refuses a relabel config it cannot apply', () => {
+    expect(() => parseRelabelConfig('- {action: hashmod, source_labels: [a], target_label: b}\n')).toThrow(/relabel config: .*modulus/);
+    expect(() => parseRelabelConfig('- {action: explode}\n')).toThrow(/relabel config: .*unsupported relabel action/);
+    expect(() => parseRelabelConfig('action: drop\n')).toThrow(/YAML list/);
   });
 
   it('refuses a deletion config with an empty selector or a malformed interval', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { DELETION_MARK_FILENAME, downloadBlock, markBlock, uploadBlock } from '@strata/block';
+import { DELETION_MARK_FILENAME, downloadBlock, markBlock, Relabeler, uploadBlock, type RelabelConfig } from '@strata/block';
 import { rewriteBlock, type DeletionRequest } from '@strata/compactor';
 import type { Bucket } from '@strata/objstore';
 import { isULID, parseSelector } from '@strata/tsdb';
@@ -13,38 +13,65 @@ import type { CommandIO } from './tools-bucket.js';
 export interface RewriteCommandOptions {
   ids: readonly string[];
   deletions: readonly DeletionRequest[];
+  relabels?: readonly RelabelConfig[];
   dryRun: boolean;
   /** Mark each source block for deletion once its rewrite is uploaded. */
   deleteBlocks: boolean;
   tmpDir?: string;
 }
 
-/** `strata tools bucket rewrite`, after `thanos tools bucket rewrite` (series deletion). */
+/** `strata tools bucket rewrite`, after `thanos tools bucket rewrite` (series deletion and relabelling). */
 export function registerRewrite(bucket: Command, withBucket: <T>(flags: Record<string, unknown>, fn: (b: Bucket) => Promise<T>) => Promise<T>): void {
   withObjstoreFlags(
     bucket
       .command('rewrite')
-      .description('Rewrite blocks without the series a deletion config selects: a new block each, the source optionally marked for deletion. A dry run (the default) lists what would be deleted'),
+      .description(
+        'Rewrite blocks without the series a deletion config selects and with the labels a relabel config gives: a new block each, the source optionally marked for deletion. A dry run (the default) lists what would change',
+      ),
     'objstore',
     'the bucket',
   )
     .requiredOption('--id <ulid...>', 'blocks to rewrite')
     .option('--rewrite.to-delete-config <yaml>', 'deletions, as Thanos takes them: a YAML list of {matchers: \'{__name__="x", job="y"}\', intervals: [{mint, maxt}] (ms; optional)}')
     .option('--rewrite.to-delete-config-file <path>', 'file with the deletions')
+    .option('--rewrite.to-relabel-config <yaml>', 'relabel rules applied to every series after the deletions (Prometheus relabel_configs; a series they drop is deleted, series they make equal are merged)')
+    .option('--rewrite.to-relabel-config-file <path>', 'file with the relabel rules')
     .option('--dry-run', 'only list the series that would be deleted', true)
     .option('--no-dry-run', 'write, upload and (with --delete-blocks) replace the blocks')
     .option('--delete-blocks', 'mark each source block for deletion once its rewrite is uploaded', false)
     .option('--tmp.dir <dir>', 'scratch directory for the blocks being rewritten (default: the system temp dir)')
     .action(async (o: Record<string, unknown>) => {
-      const inline = o['rewrite.toDeleteConfig'] as string | undefined;
-      const file = o['rewrite.toDeleteConfigFile'] as string | undefined;
-      if ((inline === undefined) === (file === undefined)) throw new Error('give the deletions with exactly one of --rewrite.to-delete-config and --rewrite.to-delete-config-file');
-      const deletions = parseDeletionConfig(inline ?? (await readFile(file as string, 'utf8')));
+      const deletionText = await inlineOrFile(o, 'rewrite.toDeleteConfig', '--rewrite.to-delete-config');
+      const relabelText = await inlineOrFile(o, 'rewrite.toRelabelConfig', '--rewrite.to-relabel-config');
+      if (deletionText === undefined && relabelText === undefined) throw new Error('nothing to rewrite: give a deletion config (--rewrite.to-delete-config) or a relabel config (--rewrite.to-relabel-config), or both');
+      const deletions = deletionText === undefined ? [] : parseDeletionConfig(deletionText);
+      const relabels = relabelText === undefined ? [] : parseRelabelConfig(relabelText);
       const tmpDir = o['tmp.dir'] as string | undefined;
       await withBucket(o, (b) =>
-        runRewrite(b, { ids: o.id as string[], deletions, dryRun: o.dryRun !== false, deleteBlocks: o.deleteBlocks === true, ...(tmpDir !== undefined ? { tmpDir } : {}) }),
+        runRewrite(b, { ids: o.id as string[], deletions, relabels, dryRun: o.dryRun !== false, deleteBlocks: o.deleteBlocks === true, ...(tmpDir !== undefined ? { tmpDir } : {}) }),
       );
     });
+}
+
+/** The text of `--<flag>` or of the file `--<flag>-file` names (at most one of them), if either is given. */
+async function inlineOrFile(o: Record<string, unknown>, key: string, flag: string): Promise<string | undefined> {
+  const inline = o[key] as string | undefined;
+  const file = o[`${key}File`] as string | undefined;
+  if (inline !== undefined && file !== undefined) throw new Error(`give ${flag} or ${flag}-file, not both`);
+  return inline ?? (file === undefined ? undefined : await readFile(file, 'utf8'));
+}
+
+/** Prometheus relabel rules (a YAML list, as in relabel_configs), checked as they will be applied. */
+export function parseRelabelConfig(text: string): RelabelConfig[] {
+  const doc: unknown = parseYaml(text);
+  if (!Array.isArray(doc) || doc.length === 0) throw new Error('relabel config: want a non-empty YAML list of relabel rules');
+  const configs = doc as RelabelConfig[];
+  try {
+    new Relabeler(configs);
+  } catch (e) {
+    throw new Error(`relabel config: ${(e as Error).message}`);
+  }
+  return configs;
 }
 
 /**
@@ -83,20 +110,24 @@ export async function runRewrite(bucket: Bucket, opts: RewriteCommandOptions, io
       await downloadBlock(bucket, id, scratch);
       const res = await rewriteBlock(join(scratch, id), scratch, {
         deletions: opts.deletions,
+        relabels: opts.relabels ?? [],
         dryRun: opts.dryRun,
         onDeleted: (labels, intervals) => {
           if (opts.dryRun) io.out.write(`would delete ${labels.toString()}${intervals === undefined ? '' : ` in ${intervals.map((iv) => `[${iv.mint}, ${iv.maxt}]`).join(' ')}`}\n`);
+        },
+        onRelabelled: (from, to) => {
+          if (opts.dryRun) io.out.write(to === undefined ? `would drop ${from.toString()}\n` : `would relabel ${from.toString()} to ${to.toString()}\n`);
         },
         onProgress: (read, deleted) => io.err.write(`${step}: ${read} series read, ${deleted} ${opts.dryRun ? 'to delete' : 'deleted'}\n`),
       });
       await rm(join(scratch, id), { recursive: true, force: true });
       if (opts.dryRun) {
-        io.err.write(`${step}: dry run, ${res.seriesDeleted} of ${res.seriesRead} series would be deleted, ${res.seriesCut} cut; nothing written (--no-dry-run to rewrite)\n`);
+        io.err.write(`${step}: dry run, ${res.seriesDeleted} of ${res.seriesRead} series would be deleted, ${res.seriesCut} cut, ${res.seriesRelabelled} relabelled; nothing written (--no-dry-run to rewrite)\n`);
         continue;
       }
-      if (res.seriesDeleted + res.seriesCut === 0) {
-        // Nothing to delete: the block stays as it is, not replaced by a copy.
-        io.err.write(`${step}: no series selected, left unchanged\n`);
+      if (res.seriesDeleted + res.seriesCut + res.seriesRelabelled === 0) {
+        // Nothing changes: the block stays as it is, not replaced by a copy.
+        io.err.write(`${step}: no series changed, left unchanged\n`);
         continue;
       }
       if (res.meta !== undefined) {
@@ -106,7 +137,7 @@ export async function runRewrite(bucket: Bucket, opts: RewriteCommandOptions, io
         io.out.write(`${id} -> ${res.meta.ulid}\n`);
       }
       const replacement = res.meta !== undefined ? `rewritten into ${res.meta.ulid}` : 'every series deleted';
-      io.err.write(`${step}: ${res.seriesDeleted} of ${res.seriesRead} series deleted, ${res.seriesCut} cut, ${replacement}\n`);
+      io.err.write(`${step}: ${res.seriesDeleted} of ${res.seriesRead} series deleted, ${res.seriesCut} cut, ${res.seriesRelabelled} relabelled, ${replacement}\n`);
       if (opts.deleteBlocks) {
         await markBlock(bucket, id, DELETION_MARK_FILENAME, { details: `strata tools bucket rewrite: ${replacement}` });
         io.err.write(`${step}: marked for deletion\n`);

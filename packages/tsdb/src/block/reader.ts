@@ -108,28 +108,15 @@ export class BlockReader {
     // Chunks are fetched for batches of series, so adjacent chunks of many series come in one read, and
     // a batch's read is started before the previous batch is handed out: the disk or the bucket works
     // while the caller processes series.
-    type Batch = { series: SeriesEntry[]; data: Promise<Chunk[]> };
-    const fetch = (series: SeriesEntry[], refs: number[]): Batch => {
-      const data = this.#chunks.chunks(refs);
+    const fetch = (series: SeriesEntry[], refs: number[]): Promise<BlockChunkSeries[]> => {
+      const data = this.#withChunks(series, refs);
       // Handled when awaited; this keeps a failed read-ahead that is never awaited (the caller stopped early) from crashing the process.
       data.catch(() => undefined);
-      return { series, data };
-    };
-    const assemble = async (b: Batch): Promise<BlockChunkSeries[]> => {
-      const data = await b.data;
-      const out: BlockChunkSeries[] = [];
-      let k = 0;
-      for (const entry of b.series) {
-        let chunks: ChunkMeta[] = entry.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, chunk: data[k++] as Chunk }));
-        const deleted = this.#tombstones.get(entry.id);
-        if (deleted !== undefined) chunks = withoutDeleted(chunks, deleted);
-        if (chunks.length > 0) out.push({ id: entry.id, labels: entry.labels, chunks });
-      }
-      return out;
+      return data;
     };
     let batch: SeriesEntry[] = [];
     let refs: number[] = [];
-    let ahead: Batch | undefined;
+    let ahead: Promise<BlockChunkSeries[]> | undefined;
     for await (const entries of this.index.seriesBatches(ids, mint, maxt)) {
       for (const entry of entries) {
         if (entry.chunks.length === 0) continue;
@@ -139,7 +126,7 @@ export class BlockReader {
         for (const c of entry.chunks) refs.push(c.ref);
         if (refs.length >= CHUNKS_PER_READ) {
           const next = fetch(batch, refs);
-          if (ahead !== undefined) yield await assemble(ahead);
+          if (ahead !== undefined) yield await ahead;
           ahead = next;
           batch = [];
           refs = [];
@@ -147,8 +134,31 @@ export class BlockReader {
       }
     }
     const last = batch.length > 0 ? fetch(batch, refs) : undefined;
-    if (ahead !== undefined) yield await assemble(ahead);
-    if (last !== undefined) yield await assemble(last);
+    if (ahead !== undefined) yield await ahead;
+    if (last !== undefined) yield await last;
+  }
+
+  /**
+   * The series of `entries` (from this block's index, in any order) with their chunks, in that order,
+   * read together: for callers that visit series out of index order. Series whose chunks the
+   * tombstones delete entirely are left out.
+   */
+  chunkSeriesOf(entries: readonly SeriesEntry[]): Promise<BlockChunkSeries[]> {
+    return this.#withChunks(entries, entries.flatMap((e) => e.chunks.map((c) => c.ref)));
+  }
+
+  /** `series` with the chunks at `refs` (all of theirs, in order), less what the tombstones delete. */
+  async #withChunks(series: readonly SeriesEntry[], refs: number[]): Promise<BlockChunkSeries[]> {
+    const data = await this.#chunks.chunks(refs);
+    const out: BlockChunkSeries[] = [];
+    let k = 0;
+    for (const entry of series) {
+      let chunks: ChunkMeta[] = entry.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, chunk: data[k++] as Chunk }));
+      const deleted = this.#tombstones.get(entry.id);
+      if (deleted !== undefined) chunks = withoutDeleted(chunks, deleted);
+      if (chunks.length > 0) out.push({ id: entry.id, labels: entry.labels, chunks });
+    }
+    return out;
   }
 
   /** Like chunkSeries, as sample series limited to [mint, maxt]. */
