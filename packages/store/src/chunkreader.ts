@@ -1,6 +1,6 @@
 import type { ChunkPool } from './chunkpool.js';
 import { carve } from './columns.js';
-import { hashStaged, stage } from './xxhash64.js';
+import { hashStaged, stage } from './wasmchunks.js';
 import {
   checkChunkCrc,
   CorruptionError,
@@ -87,24 +87,11 @@ export class ReadChunks {
     return { encoding: this.encoding[k] as number, data: this.data(k) };
   }
 
-  /** A DataView of buffer `b` (made once), for copying short chunks a word at a time. */
-  view(b: number): DataView {
-    let v = this.#views[b];
-    if (v === undefined) {
-      const buf = this.buffers[b] as Uint8Array;
-      this.#views[b] = v = new DataView(buf.buffer, buf.byteOffset, buf.length);
-    }
-    return v;
-  }
-
-  readonly #views: (DataView | undefined)[] = [];
-
   /** Gives the buffers back to the pool they were read into (nothing may read any chunk afterwards). */
   release(): void {
     if (this.pool === undefined) return;
     for (const b of this.buffers) this.pool.put(b);
     this.buffers.length = 0;
-    this.#views.length = 0;
   }
 }
 

@@ -15,7 +15,7 @@ import { mergeSorted, type OutSeries } from './merge.js';
 import { ReadChunks } from './chunkreader.js';
 import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
 import { blocksFor } from './resolution.js';
-import { hashStaged, stage } from './xxhash64.js';
+import { hashStaged, stage } from './wasmchunks.js';
 
 const b = (name: string, minTime: number, maxTime: number, resolution: number) => ({ name, minTime, maxTime, resolution });
 
@@ -275,6 +275,33 @@ describe('RawChunkRun', () => {
     const asObjects = encodeSeriesResponse({ series: { labels, chunks: run.toAggrChunks() } });
     expect(run.toAggrChunks().every((c) => c.raw !== undefined && c.raw.hash !== 0n)).toBe(true);
     expect(Buffer.from(encodeSeriesResponse({ series: { labels, chunks: [], extraChunks: run } })).equals(asObjects)).toBe(true);
+  });
+
+  it('writes the chunks of one read as the codec does across the stages and calls they take (many chunks, a chunk larger than a stage)', () => {
+    // One buffer, as a read gives: records' length, encoding and CRC bytes between the chunks.
+    const datas = Array.from({ length: 700 }, (_, row) => xor(row === 350 ? 30_000 : 1 + (row % 7) * 30, row));
+    const buf = new Uint8Array(datas.reduce((n, d) => n + d.length + 7, 0));
+    const bytes = new ReadChunks(datas.length);
+    bytes.buffers.push(buf);
+    let at = 0;
+    datas.forEach((d, row) => {
+      buf.set(d, at + 2);
+      bytes.start[row] = at + 2;
+      bytes.end[row] = at + 2 + d.length;
+      bytes.head[row] = ((d[0] as number) << 8) | (d[1] as number);
+      at += d.length + 7;
+    });
+    expect(datas[350]!.length).toBeGreaterThan(128 * 1024);
+    stage(buf, datas.length);
+    hashStaged(bytes, [...datas.keys()], 0);
+    const minTimes = Float64Array.from(datas, (_, row) => row * 1000);
+    const cols = new RawChunkColumns(bytes, minTimes, minTimes.map((m) => m + 999), 2);
+    for (let row = 0; row < datas.length; row++) cols.set(row);
+    const labels = Labels.from({ a: '1' }).toArray();
+    for (const run of [new RawChunkRun(cols, 0, datas.length), new RawChunkRun(cols, 340, 360)]) {
+      const asObjects = encodeSeriesResponse({ series: { labels, chunks: run.toAggrChunks() } });
+      expect(Buffer.from(encodeSeriesResponse({ series: { labels, chunks: [], extraChunks: run } })).equals(asObjects)).toBe(true);
+    }
   });
 
   it('joins the runs of blocks that follow one another, and interleaves overlapping ones chunk by chunk', () => {

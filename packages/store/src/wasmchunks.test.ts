@@ -1,6 +1,6 @@
 import { chunkHash } from '@strata/storeapi';
 import { describe, expect, it } from 'vitest';
-import { hashStaged, stage } from './xxhash64.js';
+import { hashStaged, stage } from './wasmchunks.js';
 
 /** A deterministic byte generator (xorshift32), so a failure reproduces. */
 function bytes(n: number, seed: number): Uint8Array {

@@ -1,0 +1,161 @@
+/**
+ * The store gateway's chunk bytes through WebAssembly (chunkWasm, @strata/storeapi): each read of chunks
+ * is staged in the module's memory to be parsed, CRC-checked and hashed there (`stage`, `hashStaged`),
+ * and frames' Series.chunks fields are written there from a staged stretch of the read ahead of them
+ * (`writeChunkFields`), many chunks per call.
+ *
+ * Why staged copies: a query's reads land from the bucket long before they are looked at (many are in
+ * flight), and its frames are written after all of them, out of the CPU's caches. One streaming copy
+ * brings a stretch in, where every pass over it then finds it (record headers, CRCs, hashes, the copy
+ * into a frame); chunk by chunk from the read buffer, each pass waits on memory chunk after chunk.
+ * Calls for many chunks at once spare the JS wrapper, view and BigInts a call per chunk costs.
+ *
+ * Memory layout: the frames' stage, their chunk table and their output, then the staged read and its
+ * table of ranges to hash. Everything is in little-endian order, as WebAssembly reads it.
+ */
+import { chunkWasm, delimitedFieldSize } from '@strata/storeapi';
+
+const wasm = chunkWasm();
+const memory = wasm.memory;
+let bytes = new Uint8Array(memory.buffer);
+let view = new DataView(memory.buffer);
+
+/** Memory of at least `size` bytes (it only grows: the next read of a query needs as much). */
+function reserve(size: number): void {
+  if (memory.buffer.byteLength >= size) return;
+  memory.grow(Math.ceil((size - memory.buffer.byteLength) / 65536));
+  bytes = new Uint8Array(memory.buffer);
+  view = new DataView(memory.buffer);
+}
+
+/** Chunks per writeChunks call, and the bytes of each one's description. */
+const MAX_ROWS = 256;
+const ROW_BYTES = 40;
+/** The frames' stage (from address 0) and output; grown for a chunk or chunk field larger than they hold. */
+let stageCap = 128 * 1024;
+let outCap = 64 * 1024;
+let descAt = 0;
+let outAt = 0;
+/** Where a read is staged. */
+let readAt = 0;
+
+function layout(): void {
+  descAt = stageCap;
+  outAt = descAt + MAX_ROWS * ROW_BYTES;
+  readAt = outAt + outCap;
+  reserve(readAt);
+  stagedFrom = undefined;
+}
+
+/** The read buffer staged for frames (live while series read from it are written), and its range staged at address 0. */
+let stagedFrom: Uint8Array | undefined;
+let stagedStart = 0;
+let stagedEnd = 0;
+layout();
+
+/** Where the ranges of the staged read to hash are described: after it, 8-byte aligned. */
+let hashDescAt = 0;
+
+/**
+ * Copies `data` into the module's memory and returns the copy, for `hashStaged` to hash ranges of and
+ * the caller to parse and check meanwhile; room is kept for `ranges` ranges. The copy is valid until
+ * the next `stage`: stage, parse, check and hash without awaiting.
+ */
+export function stage(data: Uint8Array, ranges: number): Uint8Array {
+  hashDescAt = (readAt + data.length + 7) & ~7;
+  reserve(hashDescAt + 8 * ranges);
+  bytes.set(data, readAt);
+  return bytes.subarray(readAt, readAt + data.length);
+}
+
+/** Ranges of staged bytes and the columns their hashes go to: range k is [start[k], end[k]) if buffer[k] is the staged read. */
+export interface StagedRanges {
+  readonly buffer: Uint32Array;
+  readonly start: Uint32Array;
+  readonly end: Uint32Array;
+  readonly hashLo: Uint32Array;
+  readonly hashHi: Uint32Array;
+}
+
+/**
+ * Sets `hashLo[k]` and `hashHi[k]` to the halves of the xxhash64 (seed 0) of range k of the read last
+ * staged (at most as many as staged for), for each k of `ks` whose `buffer[k]` is `staged`.
+ */
+export function hashStaged(r: StagedRanges, ks: ArrayLike<number>, staged: number): void {
+  let at = hashDescAt;
+  for (let i = 0; i < ks.length; i++) {
+    const k = ks[i] as number;
+    if (r.buffer[k] !== staged) continue;
+    view.setUint32(at, readAt + (r.start[k] as number), true);
+    view.setUint32(at + 4, readAt + (r.end[k] as number), true);
+    at += 8;
+  }
+  wasm.hashMany(hashDescAt, (at - hashDescAt) / 8);
+  at = hashDescAt;
+  for (let i = 0; i < ks.length; i++) {
+    const k = ks[i] as number;
+    if (r.buffer[k] !== staged) continue;
+    r.hashLo[k] = view.getUint32(at, true);
+    r.hashHi[k] = view.getUint32(at + 4, true);
+    at += 8;
+  }
+}
+
+/** Chunks as RawChunkColumns hold them: row i's data is `bytes.buffers[bytes.buffer[i]][bytes.start[i], bytes.end[i])`. */
+export interface ChunkRows {
+  readonly bytes: StagedRanges & { readonly buffers: readonly Uint8Array[] };
+  readonly minTime: Float64Array;
+  readonly maxTime: Float64Array;
+  /** Bytes of each row's AggrChunk and Chunk messages. */
+  readonly aggrSize: Uint32Array;
+  readonly chunkSize: Uint32Array;
+}
+
+/** Writes rows [from, to) of `c` as `Series.chunks` fields at `b[p]` (room made); returns the position after them. */
+export function writeChunkFields(b: Uint8Array, p: number, c: ChunkRows, from: number, to: number): number {
+  const { buffers, buffer, start, end, hashLo, hashHi } = c.bytes;
+  let n = 0;
+  let out = 0;
+  for (let i = from; i < to; i++) {
+    const src = buffers[buffer[i] as number] as Uint8Array;
+    const s = start[i] as number;
+    const e = end[i] as number;
+    const aggr = c.aggrSize[i] as number;
+    const field = delimitedFieldSize(aggr);
+    if (src !== stagedFrom || s < stagedStart || e > stagedEnd || n === MAX_ROWS || out + field > outCap) {
+      if (n > 0) p = flush(b, p, n);
+      n = 0;
+      out = 0;
+      if (field > outCap || e - s > stageCap) {
+        outCap = Math.max(outCap, field);
+        stageCap = Math.max(stageCap, e - s);
+        layout();
+      }
+      if (src !== stagedFrom || s < stagedStart || e > stagedEnd) {
+        // The read from this chunk on, as far as the stage holds: the chunks of the series after it.
+        const stop = Math.min(src.length, s + stageCap);
+        bytes.set(new Uint8Array(src.buffer, src.byteOffset + s, stop - s));
+        stagedFrom = src;
+        stagedStart = s;
+        stagedEnd = stop;
+      }
+    }
+    const d = descAt + ROW_BYTES * n++;
+    view.setFloat64(d, c.minTime[i] as number, true);
+    view.setFloat64(d + 8, c.maxTime[i] as number, true);
+    view.setUint32(d + 16, hashLo[i] as number, true);
+    view.setUint32(d + 20, hashHi[i] as number, true);
+    view.setUint32(d + 24, s - stagedStart, true);
+    view.setUint32(d + 28, e - s, true);
+    view.setUint32(d + 32, aggr, true);
+    view.setUint32(d + 36, c.chunkSize[i] as number, true);
+    out += field;
+  }
+  return n > 0 ? flush(b, p, n) : p;
+}
+
+function flush(b: Uint8Array, p: number, n: number): number {
+  const end = wasm.writeChunks(descAt, n, outAt);
+  b.set(new Uint8Array(memory.buffer, outAt, end - outAt), p);
+  return p + end - outAt;
+}
