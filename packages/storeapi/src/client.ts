@@ -1,9 +1,10 @@
 /**
  * A client for any StoreAPI server (Strata's or Thanos'): Info, Series as an async iterable of frames,
- * LabelNames and LabelValues.
+ * LabelNames and LabelValues, and the Metadata API's MetricMetadata.
  */
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions, type ClientTLS, clientCredentials, type Compression, infoService, storeService } from './grpc.js';
+import { mergeMetricMetadata, metadataService, type MetricMetadata, type MetricMetadataRequest } from './metadata.js';
 import { SeriesConnection } from './seriesclient.js';
 import type {
   InfoResponse,
@@ -68,6 +69,20 @@ export class StoreClient {
 
   labelValues(req: LabelValuesRequest, opts: CallOptions = {}): Promise<LabelValuesResponse> {
     return this.#unary(storeService.LabelValues, req, opts);
+  }
+
+  /** The metric metadata of a thanos.Metadata server: its frames merged (at most `req.limit` metrics), and its warnings. */
+  metricMetadata(req: MetricMetadataRequest, opts: CallOptions = {}): Promise<{ metadata: MetricMetadata; warnings: string[] }> {
+    const def = metadataService.MetricMetadata;
+    const metadata: MetricMetadata = new Map();
+    const warnings: string[] = [];
+    return new Promise((resolve, reject) => {
+      const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), deadline(opts));
+      opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+      call.on('data', (f: ReturnType<typeof def.responseDeserialize>) => ('warning' in f ? warnings.push(f.warning) : mergeMetricMetadata(metadata, f.metadata, req.limit)));
+      call.on('error', reject);
+      call.on('end', () => resolve({ metadata, warnings }));
+    });
   }
 
   /** The raw Series frames; an error status surfaces as a thrown SeriesCallError (code, details). Breaking out cancels the call. */

@@ -1,5 +1,5 @@
 /**
- * @strata/storeapi: Thanos' StoreAPI (thanos.Store) and InfoAPI (thanos.info.Info) over gRPC, wire-compatible
+ * @strata/storeapi: Thanos' StoreAPI (thanos.Store), InfoAPI (thanos.info.Info) and Metadata API (thanos.Metadata) over gRPC, wire-compatible
  * with Thanos. The .proto files ship in proto/ (see PROTO_DIR); the hot paths use the hand-written codec.
  */
 export * from './messages.js';
@@ -9,6 +9,7 @@ export * from './hash.js';
 export { chunkWasm, type ChunkWasm } from './chunkwasm.js';
 export * from './server.js';
 export * from './client.js';
+export * from './metadata.js';
 export { SeriesCallError } from './seriesclient.js';
 export * from './proto.js';
 export * from './acceptance.js';

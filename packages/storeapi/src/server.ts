@@ -20,6 +20,7 @@ import {
   storeService,
 } from './grpc.js';
 import { encodedSeriesSize, type SeriesMessages, type SizedSeriesBatch } from './codec.js';
+import { metadataService, type MetricMetadata, type MetricMetadataFrame, type MetricMetadataRequest } from './metadata.js';
 import {
   type AnyMessage,
   type InfoResponse,
@@ -55,6 +56,8 @@ export interface StoreServer {
   series(req: SeriesRequest, ctx: CallContext): AsyncIterable<SeriesFrame>;
   labelNames(req: LabelNamesRequest, ctx: CallContext): Promise<LabelNamesResponse>;
   labelValues(req: LabelValuesRequest, ctx: CallContext): Promise<LabelValuesResponse>;
+  /** Served as thanos.Metadata when implemented (and then advertised in Info's metric_metadata). */
+  metricMetadata?(req: MetricMetadataRequest, ctx: CallContext): Promise<{ metadata: MetricMetadata; warnings: string[] }>;
 }
 
 /** Receives per-call events, for grpc_server_* metrics. */
@@ -227,7 +230,7 @@ function limited(values: string[], limit: number): string[] {
   return limit > 0 && values.length > limit ? values.slice(0, limit) : values;
 }
 
-/** Serves `impl` as thanos.Store and thanos.info.Info until `stop()`. */
+/** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata, if it has metadata) until `stop()`. */
 export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise<ServingStore> {
   const server = new grpc.Server(serverOptions(opts.compression));
   const observer = opts.observer;
@@ -283,6 +286,30 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
       return { ...res, values: limited(res.values, req.limit) };
     }),
   });
+  const metricMetadata = impl.metricMetadata?.bind(impl);
+  if (metricMetadata !== undefined) {
+    const handler: grpc.handleServerStreamingCall<MetricMetadataRequest, MetricMetadataFrame> = (call) => {
+      const started = performance.now();
+      observer?.started('thanos.Metadata', 'MetricMetadata');
+      const { ctx, done } = callContext(call as grpc.ServerWritableStream<unknown, unknown>);
+      metricMetadata(call.request, ctx).then(
+        ({ metadata, warnings }) => {
+          done();
+          for (const warning of warnings) call.write({ warning });
+          call.write({ metadata });
+          observer?.handled('thanos.Metadata', 'MetricMetadata', 'OK', (performance.now() - started) / 1000);
+          call.end();
+        },
+        (err: unknown) => {
+          done();
+          const e = toServiceError(err, ctx.signal);
+          observer?.handled('thanos.Metadata', 'MetricMetadata', GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
+          call.emit('error', e);
+        },
+      );
+    };
+    server.addService(metadataService, { MetricMetadata: handler });
+  }
   server.addService(infoService, {
     Info: unary('thanos.info.Info', 'Info', (_req: Record<string, never>, ctx) => impl.info(ctx)),
   });
