@@ -1,5 +1,6 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
+import { serveStore, StoreError, GrpcStatus, type Meta, type MetricMetadata, type StoreServer } from '@strata/storeapi';
 import pLimit from 'p-limit';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -12,10 +13,9 @@ import { apiPlugin } from './plugin.js';
 type Defaults = Parameters<typeof apiPlugin>[0]['defaults'];
 
 /** `cors` null: --web.disable-cors. */
-async function apiApp(overrides: Partial<Defaults> = {}, cors: RegExp | null = corsOrigin('.*')) {
+async function apiApp(overrides: Partial<Defaults> = {}, cors: RegExp | null = corsOrigin('.*'), endpoints = new EndpointSet({ endpoints: [], logger: createLogger({ write: () => {} }) })) {
   const registry = new Registry();
   const logger = createLogger({ write: () => {} });
-  const endpoints = new EndpointSet({ endpoints: [], logger });
   const api = apiPlugin({
     proxy: new ProxyStore(endpoints),
     endpoints,
@@ -70,6 +70,59 @@ describe('query defaults', () => {
     const points = async (app: Awaited<ReturnType<typeof apiApp>>) => JSON.parse((await app.inject('/api/v1/query?query=count_over_time(vector(1)[10m:])&time=3600')).body).data.result[0].value[1];
     expect(await points(await apiApp())).toBe('10');
     expect(await points(await apiApp({ subqueryStep: 120_000 }))).toBe('5');
+  });
+});
+
+describe('/api/v1/metadata', () => {
+  const meta = (type: string, help: string, unit = ''): Meta => ({ type, help, unit });
+  /** A StoreAPI server with metric metadata only (a sidecar's, say), or failing with `error`. */
+  function metadataServer(metadata: MetricMetadata, error?: string): StoreServer {
+    const unused = () => Promise.reject(new Error('not called'));
+    return {
+      info: async () => ({ labelSets: [], componentType: 'sidecar', store: { minTime: 0, maxTime: 1, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false }, metricMetadata: true }),
+      series: () => ({ [Symbol.asyncIterator]: () => ({ next: unused }) }),
+      labelNames: unused,
+      labelValues: unused,
+      metricMetadata: async (req) => {
+        if (error !== undefined) throw new StoreError(GrpcStatus.UNAVAILABLE, error);
+        return { metadata: new Map([...metadata].filter(([name]) => req.metric === '' || name === req.metric)), warnings: [] };
+      },
+    };
+  }
+
+  it('merges the endpoints’ metadata as Thanos does, with Prometheus’ metric and limit, and partial response', async () => {
+    const servers = await Promise.all([
+      serveStore(metadataServer(new Map([['up', [meta('gauge', 'Up.')]], ['requests_total', [meta('counter', 'Requests.')]]])), { address: '127.0.0.1:0' }),
+      serveStore(metadataServer(new Map([['up', [meta('gauge', 'Up.'), meta('gauge', 'Is up.')]]])), { address: '127.0.0.1:0' }),
+      serveStore(metadataServer(new Map(), 'prometheus is down'), { address: '127.0.0.1:0' }),
+    ]);
+    const logger = createLogger({ write: () => {} });
+    const endpoints = new EndpointSet({ endpoints: servers.map((s) => s.address), logger });
+    try {
+      await endpoints.refresh();
+      const app = await apiApp({}, null, endpoints);
+      const get = async (qs: string) => {
+        const res = await app.inject(`/api/v1/metadata${qs}`);
+        return { status: res.statusCode, body: JSON.parse(res.body) as { status: string; data: Record<string, Meta[]>; warnings?: string[]; errorType?: string; error?: string } };
+      };
+      const all = await get('');
+      expect(all.status).toBe(200);
+      expect(Object.keys(all.body.data).sort()).toEqual(['requests_total', 'up']);
+      expect(all.body.data.up?.slice().sort((a, b) => a.help.localeCompare(b.help))).toEqual([meta('gauge', 'Is up.'), meta('gauge', 'Up.')]);
+      expect(all.body.data.requests_total).toEqual([{ type: 'counter', help: 'Requests.', unit: '' }]);
+      expect(all.body.warnings).toEqual([expect.stringContaining('prometheus is down')]);
+      expect(Object.keys((await get('?metric=requests_total')).body.data)).toEqual(['requests_total']);
+      expect(Object.keys((await get('?limit=1')).body.data)).toHaveLength(1);
+      expect((await get('?limit=0')).body.data).toEqual({});
+      expect(await get('?limit=x')).toEqual({ status: 400, body: { status: 'error', errorType: 'bad_data', error: 'limit must be a number' } });
+      const abort = await get('?partial_response=false');
+      expect(abort.status).not.toBe(200);
+      expect(abort.body).toMatchObject({ status: 'error', error: expect.stringContaining('prometheus is down') });
+      await app.close();
+    } finally {
+      endpoints.stop();
+      await Promise.all(servers.map((s) => s.stop()));
+    }
   });
 });
 

@@ -1,7 +1,13 @@
-import type { FastifyPluginAsync } from 'fastify';
-import type { ApiContext } from './context.js';
-import { MAX_INT64, MIN_INT64 } from '@strata/storeapi';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { handle, type ApiContext } from './context.js';
+import { MAX_INT64, metricMetadataRequest, MIN_INT64, PartialResponseStrategy } from '@strata/storeapi';
+import { ApiError } from './errors.js';
+import { Params } from './params.js';
 import { sendData, sendSuccess } from './respond.js';
+
+const metadataSchema = {
+  querystring: { type: 'object', properties: { metric: { type: 'string' }, limit: { type: 'string' }, partial_response: { type: 'string' } } },
+} as const;
 
 const STRATA_VERSION = '0.1.0';
 
@@ -15,9 +21,10 @@ const STRATA_VERSION = '0.1.0';
 const PROMETHEUS_API_VERSION = '2.42.0';
 
 /**
- * Status and the APIs Strata has nothing for (rules, alerts, metadata, exemplars): valid empty answers,
- * so Grafana and other Prometheus clients work unchanged. `/api/v1/stores` lists the endpoints as
- * Thanos does, grouped by component type.
+ * Status, metric metadata from the endpoints that have it (sidecars: their Prometheus' targets'), and
+ * the APIs Strata has nothing for (rules, alerts, exemplars): valid empty answers, so Grafana and other
+ * Prometheus clients work unchanged. `/api/v1/stores` lists the endpoints as Thanos does, grouped by
+ * component type.
  */
 export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
@@ -25,7 +32,7 @@ export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
       sendData(reply, { version: PROMETHEUS_API_VERSION, revision: `strata-${STRATA_VERSION}`, branch: '', buildUser: '', buildDate: '', goVersion: '' }),
     );
     app.get('/api/v1/status/flags', { schema: {} }, async (_req, reply) => sendData(reply, ctx.flags));
-    app.get('/api/v1/metadata', { schema: {} }, async (_req, reply) => sendData(reply, {}));
+    app.get('/api/v1/metadata', { schema: metadataSchema }, (req, reply) => metadata(ctx, req, reply));
     app.get('/api/v1/rules', { schema: {} }, async (_req, reply) => sendData(reply, { groups: [] }));
     app.get('/api/v1/alerts', { schema: {} }, async (_req, reply) => sendData(reply, { alerts: [] }));
     for (const method of ['GET', 'POST'] as const) {
@@ -47,6 +54,28 @@ export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
       return sendSuccess(reply, `{${[...byType].map(([type, list]) => `${JSON.stringify(type)}:[${list.join(',')}]`).join(',')}}`);
     });
   };
+}
+
+/**
+ * `/api/v1/metadata` as Prometheus answers it (`metric`, `limit`: at most that many metrics, none for
+ * 0, all when negative or absent), merged over the endpoints as Thanos' querier merges it, with
+ * Thanos' `partial_response`.
+ */
+function metadata(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  return handle(ctx, req, reply, async (signal) => {
+    const p = Params.from(req.query, req.body);
+    const limitText = p.get('limit');
+    const limit = limitText === undefined || limitText === '' ? -1 : Number(limitText);
+    // Go's strconv.Atoi: an integer in int64's range, nothing else.
+    if (!/^[+-]?\d+$/.test(limitText ?? '0') || !Number.isSafeInteger(limit)) throw new ApiError('bad_data', 'limit must be a number');
+    const partial = p.bool('partial_response', ctx.defaults.partialResponse);
+    const res = await ctx.proxy.metricMetadata(
+      // The Metadata API's limit is an int32: one beyond it is no limit.
+      metricMetadataRequest({ metric: p.get('metric') ?? '', limit: limit < 0 || limit > 0x7fffffff ? -1 : limit, partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT }),
+      { signal },
+    );
+    return sendData(reply, Object.fromEntries([...res.metadata].map(([name, metas]) => [name, metas.map((m) => ({ type: m.type, help: m.help, unit: m.unit }))])), res.warnings);
+  });
 }
 
 /**

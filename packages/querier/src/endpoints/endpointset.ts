@@ -31,6 +31,8 @@ export interface Endpoint {
   readonly maxTime: number;
   readonly componentType: string;
   readonly supportsWithoutReplicaLabels: boolean;
+  /** It serves Thanos' Metadata API (Info's metric_metadata). */
+  readonly metricMetadata: boolean;
 }
 
 /** What identifies an endpoint's data to a request: its address, external labels and time range. */
@@ -180,6 +182,7 @@ export class EndpointSet {
         maxTime: s.info.store.maxTime,
         componentType: s.info.componentType,
         supportsWithoutReplicaLabels: s.info.store.supportsWithoutReplicaLabels,
+        metricMetadata: s.info.metricMetadata === true,
       });
     }
     return out;

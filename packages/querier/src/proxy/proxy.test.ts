@@ -20,6 +20,7 @@ function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i
     maxTime: Number.MAX_SAFE_INTEGER,
     componentType: 'store',
     supportsWithoutReplicaLabels: opts.stripsReplicaLabels ?? true,
+    metricMetadata: false,
     client: {
       async *series() {
         for (const [i, f] of frames.entries()) {

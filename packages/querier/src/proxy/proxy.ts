@@ -21,6 +21,10 @@ import {
   type StoreServer,
   MAX_INT64,
   MIN_INT64,
+  mergeMetricMetadata,
+  PartialResponseStrategy,
+  type MetricMetadata,
+  type MetricMetadataRequest,
 } from '@strata/storeapi';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import pLimit from 'p-limit';
@@ -170,6 +174,39 @@ export class ProxyStore implements StoreServer {
     }
   }
 
+  /**
+   * Metric metadata from every endpoint that serves Thanos' Metadata API, merged as Thanos' querier
+   * merges it (each metric's distinct entries; at most `req.limit` metrics, in the order they arrive).
+   * Under WARN a failing endpoint becomes a warning, under ABORT it fails the request. Also the
+   * querier's own thanos.Metadata, for stacked queriers.
+   */
+  async metricMetadata(req: MetricMetadataRequest, ctx: CallContext): Promise<{ metadata: MetricMetadata; warnings: string[] }> {
+    const metadata: MetricMetadata = new Map();
+    const warnings: string[] = [];
+    const timeoutMs = this.opts.responseTimeoutMs || undefined;
+    const limit = pLimit(this.opts.maxConcurrency ?? 20);
+    await Promise.all(
+      this.endpoints
+        .endpoints()
+        .filter((e) => e.metricMetadata)
+        .map((e) =>
+          limit(async () => {
+            try {
+              const res = await e.client.metricMetadata(req, { signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}) });
+              mergeMetricMetadata(metadata, res.metadata, req.limit);
+              warnings.push(...res.warnings.map((w) => `${describe(e)}: ${w}`));
+            } catch (err) {
+              if (ctx.signal.aborted) throw err;
+              const msg = `fetch metric metadata for ${describe(e)}: ${(err as Error).message}`;
+              if (req.partialResponseStrategy === PartialResponseStrategy.ABORT) throw new StoreError(GrpcStatus.ABORTED, msg);
+              warnings.push(msg);
+            }
+          }),
+        ),
+    );
+    return { metadata, warnings };
+  }
+
   // --- StoreServer: the querier's own StoreAPI, for stacking queriers ---
 
   async info(): Promise<InfoResponse> {
@@ -189,6 +226,7 @@ export class ProxyStore implements StoreServer {
         supportsProjections: false,
       },
       query: true,
+      metricMetadata: true,
     };
   }
 
