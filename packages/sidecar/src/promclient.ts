@@ -2,7 +2,7 @@
  * The parts of Prometheus' HTTP API the sidecar uses: readiness, config (external labels), flags,
  * the lowest timestamp from /metrics, label names/values and series with matchers, and remote read.
  */
-import { type LabelMatcher, MIN_INT64 } from '@strata/storeapi';
+import { type LabelMatcher, type Meta, MIN_INT64 } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
 import { Http1Client } from './http1.js';
@@ -140,6 +140,18 @@ export class PrometheusClient {
     ];
     if (matchers.length > 0) params.push(['match[]', selector(matchers)]);
     return this.#api<string[]>(`label/${encodeURIComponent(name)}/values`, params, { signal });
+  }
+
+  /** `/api/v1/metadata`: metric name → its metadata entries; `limit` < 0 is none (not sent), as Thanos asks. */
+  metricMetadata(metric: string, limit: number, signal?: AbortSignal): Promise<Record<string, Meta[]>> {
+    return this.#api<Record<string, Meta[]>>(
+      'metadata',
+      [
+        ['metric', metric === '' ? undefined : metric],
+        ['limit', limit < 0 ? undefined : String(limit)],
+      ],
+      { signal },
+    );
   }
 
   series(matchers: readonly LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Record<string, string>[]> {

@@ -13,6 +13,8 @@ import {
   type LabelValuesRequest,
   type LabelValuesResponse,
   MAX_INT64,
+  type MetricMetadata,
+  type MetricMetadataRequest,
   type SeriesFrame,
   type SeriesRequest,
   StoreError,
@@ -110,6 +112,7 @@ export class PrometheusStore implements StoreServer {
         tsdbInfos: [{ labels, minTime, maxTime: MAX_INT64 }],
         supportsProjections: false,
       },
+      metricMetadata: true,
     };
   }
 
@@ -265,6 +268,12 @@ export class PrometheusStore implements StoreServer {
     if (names.size > 0 || matchers.length === 0) for (const l of extLabels) names.add(l.name);
     for (const r of req.withoutReplicaLabels) names.delete(r);
     return { names: [...names].sort(compareStrings), warnings: [] };
+  }
+
+  /** Prometheus' metadata of its targets' metrics (/api/v1/metadata), as Thanos' sidecar serves it. */
+  async metricMetadata(req: MetricMetadataRequest, ctx: CallContext): Promise<{ metadata: MetricMetadata; warnings: string[] }> {
+    const byName = await this.#prom.metricMetadata(req.metric, req.limit, ctx.signal);
+    return { metadata: new Map(Object.entries(byName)), warnings: [] };
   }
 
   async labelValues(req: LabelValuesRequest, ctx: CallContext): Promise<LabelValuesResponse> {
