@@ -159,20 +159,26 @@ describe('codec vs protobufjs on the .proto files', () => {
     }
   });
 
-  it('several series frames written as one buffer of gRPC messages, each the frame encodeSeriesResponse makes', () => {
+  it('several series frames written as one buffer of gRPC messages (single series or batches), each the frame encodeSeriesResponse makes', () => {
     const series = [0, 1, 130, 20_000].map((n, i) => ({
       labels: [{ name: '__name__', value: `m${i}` }],
       chunks: n === 0 ? [] : [{ minTime: i, maxTime: i + n, raw: { type: 0 as const, data: new Uint8Array(n).fill(i), hash: BigInt(n) } }],
     }));
-    const buf = codec.encodeSeriesMessages({ messages: series, sizes: series.map(codec.encodedSeriesSize) });
-    const got: Buffer[] = [];
-    for (let off = 0; off < buf.length; ) {
-      expect(buf[off]).toBe(0); // uncompressed
-      const len = buf.readUInt32BE(off + 1);
-      got.push(buf.subarray(off + codec.GRPC_MESSAGE_HEADER_BYTES, off + codec.GRPC_MESSAGE_HEADER_BYTES + len));
-      off += codec.GRPC_MESSAGE_HEADER_BYTES + len;
-    }
-    expect(got.map((m) => m.toString('hex'))).toEqual(series.map((s) => codec.encodeSeriesResponse({ series: s }).toString('hex')));
+    const sizes = series.map(codec.encodedSeriesSize);
+    const messages = (buf: Buffer) => {
+      const got: string[] = [];
+      for (let off = 0; off < buf.length; ) {
+        expect(buf[off]).toBe(0); // uncompressed
+        const len = buf.readUInt32BE(off + 1);
+        got.push(buf.subarray(off + codec.GRPC_MESSAGE_HEADER_BYTES, off + codec.GRPC_MESSAGE_HEADER_BYTES + len).toString('hex'));
+        off += codec.GRPC_MESSAGE_HEADER_BYTES + len;
+      }
+      return got;
+    };
+    const one = codec.encodeSeriesMessages({ messages: series, sizes, ends: [1, 2, 3, 4], batched: false });
+    expect(messages(one)).toEqual(series.map((s) => codec.encodeSeriesResponse({ series: s }).toString('hex')));
+    const batches = codec.encodeSeriesMessages({ messages: series, sizes, ends: [1, 3, 4], batched: true });
+    expect(messages(batches)).toEqual([series.slice(0, 1), series.slice(1, 3), series.slice(3)].map((batch) => codec.encodeSeriesResponse({ batch }).toString('hex')));
   });
 
   it('label strings: repeated, distinct (colliding in the decoder\'s cache of recent strings), mixed ASCII and not; sized batches', () => {
@@ -185,7 +191,8 @@ describe('codec vs protobufjs on the .proto files', () => {
     const batch = Array.from({ length: 20_000 }, (_, i) => ({ labels: labels(i), chunks: [] }));
     const bytes = codec.encodeSeriesResponse({ batch });
     // A batch encoded from the sizes its sender computed is the same message.
-    expect(Buffer.compare(codec.encodeSeriesResponse({ batch, sizes: batch.map(codec.encodedSeriesSize) }), bytes)).toBe(0);
+    const sized = codec.encodeSeriesMessages({ messages: [...batch], sizes: batch.map(codec.encodedSeriesSize), ends: [batch.length], batched: true });
+    expect(Buffer.compare(sized.subarray(codec.GRPC_MESSAGE_HEADER_BYTES), bytes)).toBe(0);
     const pj = asObject('thanos.SeriesResponse', bytes);
     expect(pj.batch.series[12_345].labels[2].value).toBe('é12345a');
     for (let round = 0; round < 2; round++) {

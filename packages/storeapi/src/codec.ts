@@ -445,18 +445,12 @@ export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
   return req;
 }
 
-/** A SeriesBatch frame with each series' `encodedSeriesSize`, which whoever cut the batch has computed already. */
-export interface SizedSeriesBatch {
-  batch: StoreSeries[];
-  sizes: readonly number[];
-}
-
 /**
  * Encodes one Series stream frame into a buffer from `alloc` (a fresh one by default), after `headerRoom`
  * bytes left for the caller to fill (the gRPC message header: the frame is then sent without being
  * copied again).
  */
-export function encodeSeriesResponse(frame: SeriesResponse | SizedSeriesBatch, headerRoom = 0, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
+export function encodeSeriesResponse(frame: SeriesResponse, headerRoom = 0, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
   if ('series' in frame) {
     const size = encodedSeriesSize(frame.series);
     const total = delimitedFieldSize(size);
@@ -466,7 +460,7 @@ export function encodeSeriesResponse(frame: SeriesResponse | SizedSeriesBatch, h
     return withHeaderRoom(target, w.finishSized(total), headerRoom);
   }
   if ('batch' in frame) {
-    const sizes = 'sizes' in frame ? frame.sizes : frame.batch.map(encodedSeriesSize);
+    const sizes = frame.batch.map(encodedSeriesSize);
     let inner = 0;
     for (const n of sizes) inner += delimitedFieldSize(n);
     const total = delimitedFieldSize(inner);
@@ -486,36 +480,48 @@ export function encodeSeriesResponse(frame: SeriesResponse | SizedSeriesBatch, h
 }
 
 /**
- * Series frames to be sent one series per SeriesResponse (no batching asked for) but written together:
- * each is a gRPC message of its own, in one buffer, with each series' `encodedSeriesSize`.
+ * Series frames written together, each a gRPC message of its own in one buffer: message j holds series
+ * `[ends[j - 1], ends[j])` (from 0 for the first) as a SeriesBatch when `batched`, else the one series
+ * `ends[j] - 1` as `{ series }`; with each series' `encodedSeriesSize`.
  */
 export interface SeriesMessages {
   messages: StoreSeries[];
   sizes: readonly number[];
+  ends: readonly number[];
+  batched: boolean;
 }
 
 /** gRPC's message header: a compressed flag byte and the big-endian message length. */
 export const GRPC_MESSAGE_HEADER_BYTES = 5;
 
 /**
- * Encodes `frames.messages[i]` as `{ series }` SeriesResponse messages, each after its gRPC message header
- * (uncompressed), one after another in one buffer from `alloc`: a length-prefixed gRPC message stream,
- * as a transport writes several messages at once.
+ * Encodes `frames` into one buffer from `alloc`, each message after its gRPC message header
+ * (uncompressed): a length-prefixed gRPC message stream, as a transport writes several messages at once.
  */
 export function encodeSeriesMessages(frames: SeriesMessages, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
+  const { messages, sizes, ends, batched } = frames;
+  // Each message's length (and, batched, its SeriesBatch's).
+  const lengths: number[] = [];
+  const inners: number[] = [];
   let total = 0;
-  for (const n of frames.sizes) total += GRPC_MESSAGE_HEADER_BYTES + delimitedFieldSize(n);
+  for (let j = 0, i = 0; j < ends.length; j++) {
+    let inner = 0;
+    for (const end = ends[j]!; i < end; i++) inner += delimitedFieldSize(sizes[i]!);
+    inners.push(inner);
+    lengths.push(batched ? delimitedFieldSize(inner) : inner);
+    total += GRPC_MESSAGE_HEADER_BYTES + lengths[j]!;
+  }
   const target = alloc(total + SIZE_SLACK);
   let off = 0;
-  for (let i = 0; i < frames.sizes.length; i++) {
-    const size = frames.sizes[i]!;
-    const length = delimitedFieldSize(size);
+  for (let j = 0, i = 0; j < ends.length; j++) {
+    const length = lengths[j]!;
     target[off] = 0;
     target.writeUInt32BE(length, off + 1);
     off += GRPC_MESSAGE_HEADER_BYTES;
     // The writer has the rest of the buffer (and its slack) to write into: it never moves.
     const w = new ProtoWriter(target.subarray(off));
-    writeSeries(w, 1, frames.messages[i]!, size);
+    if (batched) w.header(4, inners[j]!);
+    for (const end = ends[j]!; i < end; i++) writeSeries(w, 1, messages[i]!, sizes[i]!);
     w.finishSized(length);
     off += length;
   }

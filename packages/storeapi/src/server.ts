@@ -19,7 +19,7 @@ import {
   StoreError,
   storeService,
 } from './grpc.js';
-import { encodedSeriesSize, type SeriesMessages, type SizedSeriesBatch } from './codec.js';
+import { encodedSeriesSize, type SeriesMessages } from './codec.js';
 import { metadataService, type MetricMetadata, type MetricMetadataFrame, type MetricMetadataRequest } from './metadata.js';
 import {
   type AnyMessage,
@@ -110,42 +110,49 @@ function callContext(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerW
  */
 const MAX_BATCH_BYTES = 256 * 1024;
 
+/** Frames cut while a write is in flight are held up to this many bytes; then the producer waits for it. */
+const MAX_PENDING_BYTES = 256 * 1024;
+
 /**
- * Writes frames to the stream, waiting for 'drain' when grpc-js' buffer is full.
- *
- * Without batching (response_batch_size ≤ 1), a series goes out at once while nothing is being written;
- * the series that come meanwhile are written together once the transport is free, each still a gRPC
- * message of its own (as grpc-go's transport coalesces messages): grpc-js writes one message at a time,
- * waiting for the socket between them, and a write per series costs both ends a wake-up and a syscall.
+ * Cuts series into frames (SeriesBatch frames of response_batch_size series, or one series each without
+ * batching) and writes them. A frame goes out at once while nothing is being written; the frames cut
+ * meanwhile are written together once the transport is free, each still a gRPC message of its own (as
+ * grpc-go's transport coalesces messages): grpc-js writes one message at a time, waiting for the socket
+ * between them, and a write per frame costs both ends a wake-up, and this one grpc-js' per-message work
+ * and a syscall. Waits for 'drain' when grpc-js' buffer is full.
  */
 class FrameSink {
   readonly #call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>;
   readonly #batchSize: number;
-  /** The SeriesBatch being filled, or (without batching) the series waiting for the transport. */
-  #batch: StoreSeries[] = [];
-  /** Each batched series' encoded size, handed to the encoder with the batch. */
+  /** Series cut into frames and not yet written, then those of the frame being filled; each one's encoded size. */
+  #series: StoreSeries[] = [];
   #sizes: number[] = [];
+  /** Where each frame cut ends in #series. */
+  #ends: number[] = [];
   #batchBytes = 0;
+  #pendingBytes = 0;
   /** Frames handed to grpc-js and not yet written to the socket. */
   #inFlight = 0;
+  /** Resolves the producer waiting for the write in flight (pending frames at their limit). */
+  #wake: (() => void) | undefined;
   /** The call is ending (its status follows): nothing more is written. */
   #closed = false;
 
   constructor(call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, batchSize: number) {
     this.#call = call;
-    this.#batchSize = batchSize;
+    this.#batchSize = Math.max(1, batchSize);
   }
 
   /** Undefined when there is nothing to wait for (most series): no promise and no await per series. */
   series(s: StoreSeries): Promise<void> | undefined {
-    const unbatched = this.#batchSize <= 1;
-    if (unbatched && this.#inFlight === 0 && this.#batch.length === 0) return this.#write({ series: s });
     const size = encodedSeriesSize(s);
-    this.#batch.push(s);
+    this.#series.push(s);
     this.#sizes.push(size);
     this.#batchBytes += size;
-    const full = this.#batchBytes >= MAX_BATCH_BYTES || (!unbatched && this.#batch.length >= this.#batchSize);
-    return full ? this.flush() : undefined;
+    if (this.#batchBytes < MAX_BATCH_BYTES && this.#open() < this.#batchSize) return undefined;
+    this.#cut();
+    if (this.#inFlight === 0) return this.#writePending();
+    return this.#pendingBytes >= MAX_PENDING_BYTES ? this.#whenWritten() : undefined;
   }
 
   async other(frame: SeriesResponse): Promise<void> {
@@ -158,27 +165,63 @@ class FrameSink {
     this.#closed = true;
   }
 
+  /** Writes every series held (grpc-js queues it behind a write in flight). */
   flush(): Promise<void> | undefined {
-    if (this.#batch.length === 0 || this.#closed) return undefined;
-    const frame: SizedSeriesBatch | SeriesMessages = this.#batchSize <= 1 ? { messages: this.#batch, sizes: this.#sizes } : { batch: this.#batch, sizes: this.#sizes };
-    this.#batch = [];
-    this.#sizes = [];
+    if (this.#closed) return undefined;
+    if (this.#open() > 0) this.#cut();
+    return this.#ends.length > 0 ? this.#writePending() : undefined;
+  }
+
+  /** Series of the frame being filled. */
+  #open(): number {
+    return this.#series.length - (this.#ends.length > 0 ? (this.#ends[this.#ends.length - 1] as number) : 0);
+  }
+
+  #cut(): void {
+    this.#ends.push(this.#series.length);
+    this.#pendingBytes += this.#batchBytes;
     this.#batchBytes = 0;
+  }
+
+  /** Writes the frames cut so far, in one buffer; the frame being filled stays. */
+  #writePending(): Promise<void> | undefined {
+    const ends = this.#ends;
+    const n = ends[ends.length - 1] as number;
+    const frame: SeriesMessages = { messages: this.#series, sizes: this.#sizes, ends, batched: this.#batchSize > 1 };
+    this.#series = this.#series.splice(n);
+    this.#sizes = this.#sizes.splice(n);
+    this.#ends = [];
+    this.#pendingBytes = 0;
     return this.#write(frame);
   }
 
+  #whenWritten(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onClose = () => reject(new Error('stream closed while writing'));
+      this.#call.once('close', onClose);
+      this.#wake = () => {
+        this.#call.off('close', onClose);
+        resolve();
+      };
+    });
+  }
+
   /** Undefined when grpc-js took the frame without asking to wait for 'drain'. */
-  #write(frame: SeriesResponse | SizedSeriesBatch | SeriesMessages): Promise<void> | undefined {
+  #write(frame: SeriesResponse | SeriesMessages): Promise<void> | undefined {
     this.#inFlight++;
     const onWritten = (err: Error | null | undefined) => {
       // Once written to the socket, the frame's message buffer can take another message (its series'
       // chunks were released when it was serialized, see grpc.ts).
       seriesMessages.written(frame);
-      // The transport is free: the series that waited for it go out now, in one write (whose 'drain', if
-      // it needs one, the next series waits for).
-      if (--this.#inFlight === 0 && err == null && this.#batchSize <= 1) this.flush()?.catch(() => {});
+      if (--this.#inFlight > 0 || err != null) return;
+      // The transport is free: the frames cut meanwhile go out now, in one write (whose 'drain', if it
+      // needs one, the next series waits for), and a producer waiting for room goes on.
+      if (this.#ends.length > 0 && !this.#closed) this.#writePending()?.catch(() => {});
+      const wake = this.#wake;
+      this.#wake = undefined;
+      wake?.();
     };
-    // The Series serializer (grpc.ts) also takes the frames only the sink makes (sized batches, several messages).
+    // The Series serializer (grpc.ts) also takes the frames only the sink makes (several messages in one buffer).
     if (this.#call.write(frame as SeriesResponse, onWritten)) return undefined;
     return new Promise<void>((resolve, reject) => {
       const onDrain = () => {
