@@ -150,7 +150,7 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
 
 describe('HTTP API', () => {
   it('writes values exactly as Prometheus writes them: -0, exponents, shortest round trip, NaN and infinities', async () => {
-    const exprs = ['vector(0) * -1', 'scalar(vector(0)) * -1', '1e-7 * vector(1)', '-1.5e-7 * vector(1)', '1e21 * vector(1)', 'vector(0.1) + 0.2', 'vector(1) / 0', 'NaN * vector(1)', 'count_values("v", -vector(0))', '"a\\"b"', '1.5', 'time()', '-Inf', 'vector(time()) / 3'];
+    const exprs = ['vector(0) * -1', 'scalar(vector(0)) * -1', '1e-7 * vector(1)', '-1.5e-7 * vector(1)', '1e21 * vector(1)', 'vector(0.1) + 0.2', 'vector(1) / 0', 'NaN * vector(1)', 'count_values("v", -vector(0))', '"a\\"b"', '1.5', 'time()', '-Inf', 'vector(time()) / 3', 'label_replace(vector(1), "a", "x&y<z>\\u2028", "", "")', '"a<b"'];
     const text = async (base: string, query: string) => (await fetch(`${base}/api/v1/query?${new URLSearchParams({ query, time: '1000' })}`)).text();
     for (const q of exprs) expect(await text(queryUrl, q), q).toBe(await text(reference.url, q));
   });

@@ -11,6 +11,19 @@ import { ApiError, STATUS_OF } from './errors.js';
  * exact about number format; a compressed answer compresses each piece while the next is written.
  */
 
+/** Characters Go's encoding/json escapes in strings (for HTML safety), as Prometheus' answers carry them. */
+const GO_ESCAPED = /[<>&\u2028\u2029]/;
+const GO_ESCAPED_ALL = /[<>&\u2028\u2029]/g;
+
+/**
+ * JSON text as Go writes it: `<`, `>`, `&`, U+2028 and U+2029 as \u escapes. JSON.stringify leaves
+ * them as they are, and outside strings JSON has none of them, so the whole text (or any piece of it)
+ * can be rewritten at once.
+ */
+export function goJson(json: string): string {
+  return GO_ESCAPED.test(json) ? json.replace(GO_ESCAPED_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
+}
+
 /** About how many characters of JSON a piece holds: a fraction of a millisecond to write or to compress. */
 const PIECE_CHARS = 32 * 1024;
 
@@ -81,11 +94,11 @@ function packed(s: SeriesPoints): { ts: Float64Array; fs: Float64Array } {
   return { ts: Float64Array.from(points, (p) => p.t), fs: Float64Array.from(points, (p) => p.f) };
 }
 
-/** The pieces of `{"status":"success","data":…}`. */
+/** The pieces of `{"status":"success","data":…}`, escaped as Go escapes them. */
 function* successPieces(data: Iterable<string>, warnings: readonly string[]): Generator<string> {
   yield '{"status":"success","data":';
-  yield* data;
-  yield warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)}}` : '}';
+  for (const piece of data) yield goJson(piece);
+  yield warnings.length > 0 ? `,"warnings":${goJson(JSON.stringify(warnings))}}` : '}';
 }
 
 /** Sends `{"status":"success","data":…}` with `dataJson` already serialized. */
@@ -114,5 +127,5 @@ export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
   return reply
     .code(STATUS_OF[err.type])
     .type('application/json')
-    .send(JSON.stringify({ status: 'error', errorType: err.type, error: err.message }));
+    .send(goJson(JSON.stringify({ status: 'error', errorType: err.type, error: err.message })));
 }
