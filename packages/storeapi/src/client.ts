@@ -1,10 +1,11 @@
 /**
  * A client for any StoreAPI server (Strata's or Thanos'): Info, Series as an async iterable of frames,
- * LabelNames and LabelValues, and the Metadata API's MetricMetadata.
+ * LabelNames and LabelValues, the Metadata API's MetricMetadata and the Rules API's Rules.
  */
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions, type ClientTLS, clientCredentials, type Compression, infoService, storeService } from './grpc.js';
 import { mergeMetricMetadata, metadataService, type MetricMetadata, type MetricMetadataRequest } from './metadata.js';
+import { rulesService, type RuleGroup, type RulesRequest } from './rules.js';
 import { SeriesConnection } from './seriesclient.js';
 import type {
   InfoResponse,
@@ -72,16 +73,36 @@ export class StoreClient {
   }
 
   /** The metric metadata of a thanos.Metadata server: its frames merged (at most `req.limit` metrics), and its warnings. */
-  metricMetadata(req: MetricMetadataRequest, opts: CallOptions = {}): Promise<{ metadata: MetricMetadata; warnings: string[] }> {
-    const def = metadataService.MetricMetadata;
+  async metricMetadata(req: MetricMetadataRequest, opts: CallOptions = {}): Promise<{ metadata: MetricMetadata; warnings: string[] }> {
     const metadata: MetricMetadata = new Map();
     const warnings: string[] = [];
+    for (const f of await this.#frames(metadataService.MetricMetadata, req, opts)) {
+      if ('warning' in f) warnings.push(f.warning);
+      else mergeMetricMetadata(metadata, f.metadata, req.limit);
+    }
+    return { metadata, warnings };
+  }
+
+  /** The rule groups of a thanos.Rules server, as it sent them, and its warnings. */
+  async rules(req: RulesRequest, opts: CallOptions = {}): Promise<{ groups: RuleGroup[]; warnings: string[] }> {
+    const groups: RuleGroup[] = [];
+    const warnings: string[] = [];
+    for (const f of await this.#frames(rulesService.Rules, req, opts)) {
+      if ('warning' in f) warnings.push(f.warning);
+      else groups.push(f.group);
+    }
+    return { groups, warnings };
+  }
+
+  /** Every frame of a server-streaming call (a small answer, taken whole). */
+  #frames<Req, Frame>(def: grpc.MethodDefinition<Req, Frame>, req: Req, opts: CallOptions): Promise<Frame[]> {
+    const out: Frame[] = [];
     return new Promise((resolve, reject) => {
       const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), deadline(opts));
       opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
-      call.on('data', (f: ReturnType<typeof def.responseDeserialize>) => ('warning' in f ? warnings.push(f.warning) : mergeMetricMetadata(metadata, f.metadata, req.limit)));
+      call.on('data', (f: Frame) => out.push(f));
       call.on('error', reject);
-      call.on('end', () => resolve({ metadata, warnings }));
+      call.on('end', () => resolve(out));
     });
   }
 

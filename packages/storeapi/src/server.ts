@@ -21,6 +21,7 @@ import {
 } from './grpc.js';
 import { encodedSeriesSize, type SeriesMessages } from './codec.js';
 import { metadataService, type MetricMetadata, type MetricMetadataFrame, type MetricMetadataRequest } from './metadata.js';
+import { rulesService, type RuleGroup, type RulesFrame, type RulesRequest } from './rules.js';
 import {
   type AnyMessage,
   type InfoResponse,
@@ -58,6 +59,8 @@ export interface StoreServer {
   labelValues(req: LabelValuesRequest, ctx: CallContext): Promise<LabelValuesResponse>;
   /** Served as thanos.Metadata when implemented (and then advertised in Info's metric_metadata). */
   metricMetadata?(req: MetricMetadataRequest, ctx: CallContext): Promise<{ metadata: MetricMetadata; warnings: string[] }>;
+  /** Served as thanos.Rules when implemented (and then advertised in Info's rules). */
+  rules?(req: RulesRequest, ctx: CallContext): Promise<{ groups: RuleGroup[]; warnings: string[] }>;
 }
 
 /** Receives per-call events, for grpc_server_* metrics. */
@@ -273,7 +276,7 @@ function limited(values: string[], limit: number): string[] {
   return limit > 0 && values.length > limit ? values.slice(0, limit) : values;
 }
 
-/** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata, if it has metadata) until `stop()`. */
+/** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata and thanos.Rules, if it has them) until `stop()`. */
 export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise<ServingStore> {
   const server = new grpc.Server(serverOptions(opts.compression));
   const observer = opts.observer;
@@ -329,29 +332,46 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
       return { ...res, values: limited(res.values, req.limit) };
     }),
   });
-  const metricMetadata = impl.metricMetadata?.bind(impl);
-  if (metricMetadata !== undefined) {
-    const handler: grpc.handleServerStreamingCall<MetricMetadataRequest, MetricMetadataFrame> = (call) => {
+  /** A server-streaming method whose answer is made at once and sent as the frames `fn` gives. */
+  function frames<Req, Frame>(service: string, name: string, fn: (req: Req, ctx: CallContext) => Promise<Frame[]>): grpc.handleServerStreamingCall<Req, Frame> {
+    return (call) => {
       const started = performance.now();
-      observer?.started('thanos.Metadata', 'MetricMetadata');
+      observer?.started(service, name);
       const { ctx, done } = callContext(call as grpc.ServerWritableStream<unknown, unknown>);
-      metricMetadata(call.request, ctx).then(
-        ({ metadata, warnings }) => {
+      fn(call.request, ctx).then(
+        (out) => {
           done();
-          for (const warning of warnings) call.write({ warning });
-          call.write({ metadata });
-          observer?.handled('thanos.Metadata', 'MetricMetadata', 'OK', (performance.now() - started) / 1000);
+          for (const f of out) call.write(f);
+          observer?.handled(service, name, 'OK', (performance.now() - started) / 1000);
           call.end();
         },
         (err: unknown) => {
           done();
           const e = toServiceError(err, ctx.signal);
-          observer?.handled('thanos.Metadata', 'MetricMetadata', GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
+          observer?.handled(service, name, GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
           call.emit('error', e);
         },
       );
     };
-    server.addService(metadataService, { MetricMetadata: handler });
+  }
+
+  const metricMetadata = impl.metricMetadata?.bind(impl);
+  if (metricMetadata !== undefined) {
+    server.addService(metadataService, {
+      MetricMetadata: frames('thanos.Metadata', 'MetricMetadata', async (req: MetricMetadataRequest, ctx): Promise<MetricMetadataFrame[]> => {
+        const { metadata, warnings } = await metricMetadata(req, ctx);
+        return [...warnings.map((warning) => ({ warning })), { metadata }];
+      }),
+    });
+  }
+  const rules = impl.rules?.bind(impl);
+  if (rules !== undefined) {
+    server.addService(rulesService, {
+      Rules: frames('thanos.Rules', 'Rules', async (req: RulesRequest, ctx): Promise<RulesFrame[]> => {
+        const { groups, warnings } = await rules(req, ctx);
+        return [...warnings.map((warning) => ({ warning })), ...groups.map((group) => ({ group }))];
+      }),
+    });
   }
   server.addService(infoService, {
     Info: unary('thanos.info.Info', 'Info', (_req: Record<string, never>, ctx) => impl.info(ctx)),
