@@ -28,7 +28,9 @@ beforeAll(async () => {
   for (let i = 0; i < 100 && Object.keys(await prom.api<Record<string, Meta[]>>('metadata')).length === 0; i++) await sleep(100);
   sidecar = await startSidecar({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
   querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [sidecar.grpcAddress], replicaLabels: ['replica'], logger: nopLogger });
-  stacked = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [querier.grpcAddress], logger: nopLogger });
+  // Serving gRPC, so that a querier can be stacked on it.
+  const below = querier.grpcAddress as string;
+  stacked = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [below], logger: nopLogger });
 }, 60_000);
 
 afterAll(async () => {
