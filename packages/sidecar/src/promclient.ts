@@ -7,6 +7,7 @@ import { Labels } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
 import { Http1Client } from './http1.js';
 import { encodeReadRequest, type ReadQuery, type ResponseType } from './remoteread.js';
+import type { PrometheusRules } from './rules.js';
 
 const MATCHER_OPS = ['=', '!=', '=~', '!~'] as const;
 
@@ -140,6 +141,11 @@ export class PrometheusClient {
     ];
     if (matchers.length > 0) params.push(['match[]', selector(matchers)]);
     return this.#api<string[]>(`label/${encodeURIComponent(name)}/values`, params, { signal });
+  }
+
+  /** `/api/v1/rules`, of one type (`alert` or `record`) or all. */
+  rules(type: 'alert' | 'record' | undefined, signal?: AbortSignal): Promise<PrometheusRules> {
+    return this.#api<PrometheusRules>('rules', [['type', type]], { signal });
   }
 
   /** `/api/v1/metadata`: metric name → its metadata entries; `limit` < 0 is none (not sent), as Thanos asks. */

@@ -15,6 +15,9 @@ import {
   MAX_INT64,
   type MetricMetadata,
   type MetricMetadataRequest,
+  type RuleGroup,
+  type RulesRequest,
+  RulesType,
   type SeriesFrame,
   type SeriesRequest,
   StoreError,
@@ -23,6 +26,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
+import { rulesFromPrometheus } from './rules.js';
 import { decodeReadResponse, MAX_FRAME_BYTES, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, TranscodeScope, type TranscodedChunks } from './remoteread.js';
 
 /** What the heartbeat keeps current. */
@@ -113,6 +117,7 @@ export class PrometheusStore implements StoreServer {
         supportsProjections: false,
       },
       metricMetadata: true,
+      rules: true,
     };
   }
 
@@ -274,6 +279,13 @@ export class PrometheusStore implements StoreServer {
   async metricMetadata(req: MetricMetadataRequest, ctx: CallContext): Promise<{ metadata: MetricMetadata; warnings: string[] }> {
     const byName = await this.#prom.metricMetadata(req.metric, req.limit, ctx.signal);
     return { metadata: new Map(Object.entries(byName)), warnings: [] };
+  }
+
+  /** Prometheus' rule groups (/api/v1/rules), external labels added, as Thanos' sidecar serves them. */
+  async rules(req: RulesRequest, ctx: CallContext): Promise<{ groups: RuleGroup[]; warnings: string[] }> {
+    const { extLabels } = this.#current();
+    const type = req.type === RulesType.ALERT ? 'alert' : req.type === RulesType.RECORD ? 'record' : undefined;
+    return { groups: rulesFromPrometheus(await this.#prom.rules(type, ctx.signal), extLabels), warnings: [] };
   }
 
   async labelValues(req: LabelValuesRequest, ctx: CallContext): Promise<LabelValuesResponse> {

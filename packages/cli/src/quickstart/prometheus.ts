@@ -19,6 +19,8 @@ export interface PrometheusProcessOptions {
   /** Also scrape its own /metrics (job "prometheus"). */
   scrapeSelf?: boolean;
   scrapeInterval?: string;
+  /** Rule files to load (evaluated every scrape interval). */
+  ruleFiles?: string[];
   /** min = max block duration, as the sidecar requires; default 2h. */
   blockDuration?: string;
   /** A different max block duration (local compaction on). */
@@ -51,6 +53,7 @@ export async function startPrometheusProcess(opts: PrometheusProcessOptions): Pr
     config,
     stringify({
       global: { scrape_interval: interval, evaluation_interval: interval, ...(opts.externalLabels ? { external_labels: opts.externalLabels } : {}) },
+      ...(opts.ruleFiles !== undefined ? { rule_files: opts.ruleFiles } : {}),
       scrape_configs: [
         ...(opts.scrapeConfigs ?? []),
         ...(opts.scrapeSelf ? [{ job_name: 'prometheus', static_configs: [{ targets: [`127.0.0.1:${port}`] }] }] : []),

@@ -4,6 +4,7 @@ import { corsResponses } from './cors.js';
 import type { ApiContext } from './context.js';
 import { labelRoutes } from './labels.js';
 import { queryRoutes } from './query.js';
+import { rulesRoutes } from './rules.js';
 import { statusRoutes } from './status.js';
 
 /** The Prometheus-compatible HTTP API: form bodies parsed, answers compressed and CORS headers set as Prometheus does, then each route group. */
@@ -16,6 +17,7 @@ export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
     corsResponses(app, ctx.corsOrigin);
     await app.register(queryRoutes(ctx));
     await app.register(labelRoutes(ctx));
+    await app.register(rulesRoutes(ctx));
     await app.register(statusRoutes(ctx));
   };
 }

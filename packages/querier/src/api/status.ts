@@ -22,8 +22,8 @@ const PROMETHEUS_API_VERSION = '2.42.0';
 
 /**
  * Status, metric metadata from the endpoints that have it (sidecars: their Prometheus' targets'), and
- * the APIs Strata has nothing for (rules, alerts, exemplars): valid empty answers, so Grafana and other
- * Prometheus clients work unchanged. `/api/v1/stores` lists the endpoints as Thanos does, grouped by
+ * exemplars, which Strata has none of: a valid empty answer, so Grafana and other Prometheus clients
+ * work unchanged. `/api/v1/stores` lists the endpoints as Thanos does, grouped by
  * component type.
  */
 export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
@@ -33,8 +33,6 @@ export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
     );
     app.get('/api/v1/status/flags', { schema: {} }, async (_req, reply) => sendData(reply, ctx.flags));
     app.get('/api/v1/metadata', { schema: metadataSchema }, (req, reply) => metadata(ctx, req, reply));
-    app.get('/api/v1/rules', { schema: {} }, async (_req, reply) => sendData(reply, { groups: [] }));
-    app.get('/api/v1/alerts', { schema: {} }, async (_req, reply) => sendData(reply, { alerts: [] }));
     for (const method of ['GET', 'POST'] as const) {
       app.route({ method, url: '/api/v1/query_exemplars', schema: {}, handler: async (_req, reply) => sendData(reply, []) });
     }

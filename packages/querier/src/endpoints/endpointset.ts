@@ -33,6 +33,8 @@ export interface Endpoint {
   readonly supportsWithoutReplicaLabels: boolean;
   /** It serves Thanos' Metadata API (Info's metric_metadata). */
   readonly metricMetadata: boolean;
+  /** It serves Thanos' Rules API (Info's rules). */
+  readonly rules: boolean;
 }
 
 /** What identifies an endpoint's data to a request: its address, external labels and time range. */
@@ -183,6 +185,7 @@ export class EndpointSet {
         componentType: s.info.componentType,
         supportsWithoutReplicaLabels: s.info.store.supportsWithoutReplicaLabels,
         metricMetadata: s.info.metricMetadata === true,
+        rules: s.info.rules === true,
       });
     }
     return out;

@@ -21,6 +21,7 @@ function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i
     componentType: 'store',
     supportsWithoutReplicaLabels: opts.stripsReplicaLabels ?? true,
     metricMetadata: false,
+    rules: false,
     client: {
       async *series() {
         for (const [i, f] of frames.entries()) {

@@ -25,6 +25,8 @@ import {
   PartialResponseStrategy,
   type MetricMetadata,
   type MetricMetadataRequest,
+  type RuleGroup,
+  type RulesRequest,
 } from '@strata/storeapi';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import pLimit from 'p-limit';
@@ -177,34 +179,66 @@ export class ProxyStore implements StoreServer {
   /**
    * Metric metadata from every endpoint that serves Thanos' Metadata API, merged as Thanos' querier
    * merges it (each metric's distinct entries; at most `req.limit` metrics, in the order they arrive).
-   * Under WARN a failing endpoint becomes a warning, under ABORT it fails the request. Also the
-   * querier's own thanos.Metadata, for stacked queriers.
+   * Also the querier's own thanos.Metadata, for stacked queriers.
    */
   async metricMetadata(req: MetricMetadataRequest, ctx: CallContext): Promise<{ metadata: MetricMetadata; warnings: string[] }> {
     const metadata: MetricMetadata = new Map();
+    const warnings = await this.#fanOut('metric metadata', (e) => e.metricMetadata, req.partialResponseStrategy, ctx, async (e, opts) => {
+      const res = await e.client.metricMetadata(req, opts);
+      mergeMetricMetadata(metadata, res.metadata, req.limit);
+      return res.warnings;
+    });
+    return { metadata, warnings };
+  }
+
+  /**
+   * The rule groups of every endpoint that serves Thanos' Rules API, as they come (deduplicating
+   * replicas is the reader's: rulesFor in api/rules.ts). Also the querier's own thanos.Rules.
+   */
+  async rules(req: RulesRequest, ctx: CallContext): Promise<{ groups: RuleGroup[]; warnings: string[] }> {
+    const groups: RuleGroup[] = [];
+    const warnings = await this.#fanOut('rules', (e) => e.rules, req.partialResponseStrategy, ctx, async (e, opts) => {
+      const res = await e.client.rules(req, opts);
+      groups.push(...res.groups);
+      return res.warnings;
+    });
+    return { groups, warnings };
+  }
+
+  /**
+   * Calls `call` on every healthy endpoint `serves` selects, at most --query.max-concurrent-select at
+   * a time; returns the warnings, theirs and, under WARN, one per failing endpoint (under ABORT a
+   * failure fails the request).
+   */
+  async #fanOut(
+    what: string,
+    serves: (e: Endpoint) => boolean,
+    strategy: PartialResponseStrategy,
+    ctx: CallContext,
+    call: (e: Endpoint, opts: { signal: AbortSignal; timeoutMs?: number }) => Promise<string[]>,
+  ): Promise<string[]> {
     const warnings: string[] = [];
     const timeoutMs = this.opts.responseTimeoutMs || undefined;
     const limit = pLimit(this.opts.maxConcurrency ?? 20);
     await Promise.all(
       this.endpoints
         .endpoints()
-        .filter((e) => e.metricMetadata)
+        .filter(serves)
         .map((e) =>
           limit(async () => {
             try {
-              const res = await e.client.metricMetadata(req, { signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}) });
-              mergeMetricMetadata(metadata, res.metadata, req.limit);
-              warnings.push(...res.warnings.map((w) => `${describe(e)}: ${w}`));
+              const theirs = await call(e, { signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}) });
+              warnings.push(...theirs.map((w) => `${describe(e)}: ${w}`));
             } catch (err) {
               if (ctx.signal.aborted) throw err;
-              const msg = `fetch metric metadata for ${describe(e)}: ${(err as Error).message}`;
-              if (req.partialResponseStrategy === PartialResponseStrategy.ABORT) throw new StoreError(GrpcStatus.ABORTED, msg);
+              const msg = `fetch ${what} for ${describe(e)}: ${(err as Error).message}`;
+              if (strategy === PartialResponseStrategy.ABORT) throw new StoreError(GrpcStatus.ABORTED, msg);
               warnings.push(msg);
             }
           }),
         ),
     );
-    return { metadata, warnings };
+    return warnings;
   }
 
   // --- StoreServer: the querier's own StoreAPI, for stacking queriers ---
@@ -227,6 +261,7 @@ export class ProxyStore implements StoreServer {
       },
       query: true,
       metricMetadata: true,
+      rules: true,
     };
   }
 
