@@ -1,11 +1,12 @@
 /**
  * A client for any StoreAPI server (Strata's or Thanos'): Info, Series as an async iterable of frames,
- * LabelNames and LabelValues, the Metadata API's MetricMetadata and the Rules API's Rules.
+ * LabelNames and LabelValues, the Metadata, Rules and Exemplars APIs.
  */
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions, type ClientTLS, clientCredentials, type Compression, infoService, storeService } from './grpc.js';
 import { mergeMetricMetadata, metadataService, type MetricMetadata, type MetricMetadataRequest } from './metadata.js';
 import { rulesService, type RuleGroup, type RulesRequest } from './rules.js';
+import { exemplarsService, type ExemplarData, type ExemplarsRequest } from './exemplars.js';
 import { SeriesConnection } from './seriesclient.js';
 import type {
   InfoResponse,
@@ -92,6 +93,17 @@ export class StoreClient {
       else groups.push(f.group);
     }
     return { groups, warnings };
+  }
+
+  /** The exemplars of a thanos.Exemplars server, a series' at a time as it sent them, and its warnings. */
+  async exemplars(req: ExemplarsRequest, opts: CallOptions = {}): Promise<{ data: ExemplarData[]; warnings: string[] }> {
+    const data: ExemplarData[] = [];
+    const warnings: string[] = [];
+    for (const f of await this.#frames(exemplarsService.Exemplars, req, opts)) {
+      if ('warning' in f) warnings.push(f.warning);
+      else data.push(f.data);
+    }
+    return { data, warnings };
   }
 
   /** Every frame of a server-streaming call (a small answer, taken whole). */

@@ -5,8 +5,8 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Label } from '@strata/tsdb';
-import { readLabel } from './codec.js';
 import { PartialResponseStrategy } from './messages.js';
+import { readLabelSet, writeLabelSet } from './wire/labelset.js';
 import { ProtoReader } from './wire/reader.js';
 import { ProtoWriter } from './wire/writer.js';
 
@@ -114,12 +114,6 @@ function writeTimestamp(w: ProtoWriter, field: number, ts: Timestamp | undefined
   if (ts !== undefined) w.fork(field).int64(1, ts.seconds).int64(2, ts.nanos).ldelim();
 }
 
-/** A LabelSet message (Thanos writes it even when empty: gogoproto's non-nullable field). */
-function writeLabelSet(w: ProtoWriter, field: number, labels: readonly Label[]): void {
-  w.fork(field);
-  for (const l of labels) w.fork(1).string(1, l.name).string(2, l.value).ldelim();
-  w.ldelim();
-}
 
 function writeRule(w: ProtoWriter, rule: Rule): void {
   w.fork(3);
@@ -178,15 +172,6 @@ function readTimestamp(r: ProtoReader): Timestamp {
   return ts;
 }
 
-function readLabelSet(r: ProtoReader): Label[] {
-  const out: Label[] = [];
-  while (!r.done) {
-    const t = r.tag();
-    if (t === 10) out.push(readLabel(r.sub()));
-    else r.skip(t & 7);
-  }
-  return out;
-}
 
 function readRecording(r: ProtoReader): RecordingRule {
   const rule: RecordingRule = { name: '', query: '', labels: [], health: '', lastError: '', evaluationDurationSeconds: 0, lastEvaluation: ZERO_TIME };

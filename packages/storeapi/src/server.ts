@@ -22,6 +22,7 @@ import {
 import { encodedSeriesSize, type SeriesMessages } from './codec.js';
 import { metadataService, type MetricMetadata, type MetricMetadataFrame, type MetricMetadataRequest } from './metadata.js';
 import { rulesService, type RuleGroup, type RulesFrame, type RulesRequest } from './rules.js';
+import { exemplarsService, type ExemplarData, type ExemplarsFrame, type ExemplarsRequest } from './exemplars.js';
 import {
   type AnyMessage,
   type InfoResponse,
@@ -61,6 +62,8 @@ export interface StoreServer {
   metricMetadata?(req: MetricMetadataRequest, ctx: CallContext): Promise<{ metadata: MetricMetadata; warnings: string[] }>;
   /** Served as thanos.Rules when implemented (and then advertised in Info's rules). */
   rules?(req: RulesRequest, ctx: CallContext): Promise<{ groups: RuleGroup[]; warnings: string[] }>;
+  /** Served as thanos.Exemplars when implemented (and then advertised in Info's exemplars). */
+  exemplars?(req: ExemplarsRequest, ctx: CallContext): Promise<{ data: ExemplarData[]; warnings: string[] }>;
 }
 
 /** Receives per-call events, for grpc_server_* metrics. */
@@ -276,7 +279,7 @@ function limited(values: string[], limit: number): string[] {
   return limit > 0 && values.length > limit ? values.slice(0, limit) : values;
 }
 
-/** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata and thanos.Rules, if it has them) until `stop()`. */
+/** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata, thanos.Rules and thanos.Exemplars, if it has them) until `stop()`. */
 export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise<ServingStore> {
   const server = new grpc.Server(serverOptions(opts.compression));
   const observer = opts.observer;
@@ -370,6 +373,15 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
       Rules: frames('thanos.Rules', 'Rules', async (req: RulesRequest, ctx): Promise<RulesFrame[]> => {
         const { groups, warnings } = await rules(req, ctx);
         return [...warnings.map((warning) => ({ warning })), ...groups.map((group) => ({ group }))];
+      }),
+    });
+  }
+  const exemplars = impl.exemplars?.bind(impl);
+  if (exemplars !== undefined) {
+    server.addService(exemplarsService, {
+      Exemplars: frames('thanos.Exemplars', 'Exemplars', async (req: ExemplarsRequest, ctx): Promise<ExemplarsFrame[]> => {
+        const { data, warnings } = await exemplars(req, ctx);
+        return [...warnings.map((warning) => ({ warning })), ...data.map((d) => ({ data: d }))];
       }),
     });
   }
