@@ -182,6 +182,11 @@ describe('HTTP API', () => {
       ['/api/v1/query_range', { query: 'up', start: '0', end, step: '1' }],
       ['/api/v1/query_range', { query: 'up', start: 'yesterday', end, step: '10' }],
       ['/api/v1/series', { start, end }],
+      // Prometheus reads these times with parseTimeParam, whose error says more than query_range's.
+      ['/api/v1/query', { query: 'up', time: 'yesterday' }],
+      ['/api/v1/series', { 'match[]': 'up', start: 'yesterday' }],
+      ['/api/v1/labels', { end: 'yesterday' }],
+      ['/api/v1/label/job/values', { start: 'yesterday' }],
       ['/api/v1/query', { query: 'label_replace(demo_num_cpus, "instance", "", "", "")', time: end }],
     ];
     for (const [path, params] of cases) {

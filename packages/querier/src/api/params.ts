@@ -36,7 +36,10 @@ export class Params {
       throw invalidParam(name, `cannot parse "" to a valid timestamp`);
     }
     const t = parseTime(v);
-    if (t === undefined) throw invalidParam(name, `cannot parse ${JSON.stringify(v)} to a valid timestamp`);
+    // With a default it is Prometheus' parseTimeParam (instant queries, metadata, exemplars), whose
+    // error says more than query_range's required start and end.
+    const what = fallback !== undefined ? `Invalid time value for '${name}': ` : '';
+    if (t === undefined) throw invalidParam(name, `${what}cannot parse ${JSON.stringify(v)} to a valid timestamp`);
     return t;
   }
 
