@@ -7,6 +7,7 @@ import { Labels } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
 import { Http1Client } from './http1.js';
 import { encodeReadRequest, type ReadQuery, type ResponseType } from './remoteread.js';
+import type { PrometheusExemplars } from './exemplars.js';
 import type { PrometheusRules } from './rules.js';
 
 const MATCHER_OPS = ['=', '!=', '=~', '!~'] as const;
@@ -146,6 +147,19 @@ export class PrometheusClient {
   /** `/api/v1/rules`, of one type (`alert` or `record`) or all. */
   rules(type: 'alert' | 'record' | undefined, signal?: AbortSignal): Promise<PrometheusRules> {
     return this.#api<PrometheusRules>('rules', [['type', type]], { signal });
+  }
+
+  /** `/api/v1/query_exemplars` over [start, end] (ms). */
+  queryExemplars(query: string, startMs: number, endMs: number, signal?: AbortSignal): Promise<PrometheusExemplars> {
+    return this.#api<PrometheusExemplars>(
+      'query_exemplars',
+      [
+        ['query', query],
+        ['start', apiTime(startMs)],
+        ['end', apiTime(endMs)],
+      ],
+      { post: true, signal },
+    );
   }
 
   /** `/api/v1/metadata`: metric name → its metadata entries; `limit` < 0 is none (not sent), as Thanos asks. */

@@ -1,5 +1,5 @@
 import { AlertState, parseGoTime, type AlertInstance, type Rule, type RuleGroup } from '@strata/storeapi';
-import { compareStrings, type Label, type Labels } from '@strata/tsdb';
+import { Labels, type Label } from '@strata/tsdb';
 
 /** Prometheus' /api/v1/rules `data`, as its API writes it. */
 export interface PrometheusRules {
@@ -30,23 +30,22 @@ type PrometheusRule = {
   alerts?: { labels: Record<string, string>; annotations: Record<string, string>; state: string; activeAt?: string; value: string }[];
 };
 
+/** A label set of Prometheus' JSON, sorted. */
+export function plain(ls: Record<string, string> | undefined): Label[] {
+  return [...Labels.from(ls ?? {}).toArray()];
+}
+
 const STATES: Record<string, AlertState> = { inactive: AlertState.INACTIVE, pending: AlertState.PENDING, firing: AlertState.FIRING };
+
+/** A sorted label set with the external labels added (winning over its own of the same name). */
+export type WithExternal = (labels: readonly Label[]) => Label[];
 
 /**
  * Prometheus' rule groups as Thanos' sidecar serves them (rulespb from Prometheus' JSON): the labels of
- * every rule and alert extended by the external labels, which win over a rule's own label of the same
- * name (enrichRulesWithExtLabels).
+ * every rule and alert extended by the external labels (enrichRulesWithExtLabels).
  */
-export function rulesFromPrometheus(data: PrometheusRules, external: Labels): RuleGroup[] {
-  const extend = (ls: Record<string, string> | undefined): Label[] => {
-    const out = new Map(Object.entries(ls ?? {}));
-    for (const l of external) out.set(l.name, l.value);
-    return [...out].map(([name, value]) => ({ name, value })).sort((a, b) => compareStrings(a.name, b.name));
-  };
-  const plain = (ls: Record<string, string> | undefined): Label[] =>
-    Object.entries(ls ?? {})
-      .map(([name, value]) => ({ name, value }))
-      .sort((a, b) => compareStrings(a.name, b.name));
+export function rulesFromPrometheus(data: PrometheusRules, withExternal: WithExternal): RuleGroup[] {
+  const extend = (ls: Record<string, string> | undefined): Label[] => withExternal(plain(ls));
   const state = (s: string | undefined): AlertState => {
     const v = STATES[s ?? ''];
     if (v === undefined) throw new Error(`Prometheus /api/v1/rules: unknown alert state ${JSON.stringify(s)}`);

@@ -13,8 +13,11 @@ import {
   type LabelValuesRequest,
   type LabelValuesResponse,
   MAX_INT64,
+  MIN_INT64,
   type MetricMetadata,
   type MetricMetadataRequest,
+  type ExemplarData,
+  type ExemplarsRequest,
   type RuleGroup,
   type RulesRequest,
   RulesType,
@@ -26,6 +29,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
+import { exemplarsFromPrometheus } from './exemplars.js';
 import { rulesFromPrometheus } from './rules.js';
 import { decodeReadResponse, MAX_FRAME_BYTES, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, TranscodeScope, type TranscodedChunks } from './remoteread.js';
 
@@ -118,6 +122,7 @@ export class PrometheusStore implements StoreServer {
       },
       metricMetadata: true,
       rules: true,
+      exemplars: { minTime: MIN_INT64, maxTime: MAX_INT64 },
     };
   }
 
@@ -283,9 +288,19 @@ export class PrometheusStore implements StoreServer {
 
   /** Prometheus' rule groups (/api/v1/rules), external labels added, as Thanos' sidecar serves them. */
   async rules(req: RulesRequest, ctx: CallContext): Promise<{ groups: RuleGroup[]; warnings: string[] }> {
-    const { extLabels } = this.#current();
     const type = req.type === RulesType.ALERT ? 'alert' : req.type === RulesType.RECORD ? 'record' : undefined;
-    return { groups: rulesFromPrometheus(await this.#prom.rules(type, ctx.signal), extLabels), warnings: [] };
+    return { groups: rulesFromPrometheus(await this.#prom.rules(type, ctx.signal), this.#withExternal()), warnings: [] };
+  }
+
+  /** Prometheus' exemplars for a query's selectors (/api/v1/query_exemplars), external labels added, as Thanos' sidecar serves them. */
+  async exemplars(req: ExemplarsRequest, ctx: CallContext): Promise<{ data: ExemplarData[]; warnings: string[] }> {
+    return { data: exemplarsFromPrometheus(await this.#prom.queryExemplars(req.query, req.start, req.end, ctx.signal), this.#withExternal()), warnings: [] };
+  }
+
+  /** Adds the current external labels to a sorted label set, as Thanos' sidecar adds them to rules and exemplars. */
+  #withExternal(): (labels: readonly Label[]) => Label[] {
+    const ext = this.#current().extLabels.toArray();
+    return (labels) => [...withExternal(labels, ext)];
   }
 
   async labelValues(req: LabelValuesRequest, ctx: CallContext): Promise<LabelValuesResponse> {

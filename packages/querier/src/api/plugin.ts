@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { compressResponses } from './compression.js';
 import { corsResponses } from './cors.js';
 import type { ApiContext } from './context.js';
+import { exemplarsRoutes } from './exemplars.js';
 import { labelRoutes } from './labels.js';
 import { queryRoutes } from './query.js';
 import { rulesRoutes } from './rules.js';
@@ -18,6 +19,7 @@ export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
     await app.register(queryRoutes(ctx));
     await app.register(labelRoutes(ctx));
     await app.register(rulesRoutes(ctx));
+    await app.register(exemplarsRoutes(ctx));
     await app.register(statusRoutes(ctx));
   };
 }

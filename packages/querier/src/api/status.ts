@@ -21,10 +21,8 @@ const STRATA_VERSION = '0.1.0';
 const PROMETHEUS_API_VERSION = '2.42.0';
 
 /**
- * Status, metric metadata from the endpoints that have it (sidecars: their Prometheus' targets'), and
- * exemplars, which Strata has none of: a valid empty answer, so Grafana and other Prometheus clients
- * work unchanged. `/api/v1/stores` lists the endpoints as Thanos does, grouped by
- * component type.
+ * Status, and metric metadata from the endpoints that have it (sidecars: their Prometheus' targets').
+ * `/api/v1/stores` lists the endpoints as Thanos does, grouped by component type.
  */
 export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
@@ -33,9 +31,6 @@ export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
     );
     app.get('/api/v1/status/flags', { schema: {} }, async (_req, reply) => sendData(reply, ctx.flags));
     app.get('/api/v1/metadata', { schema: metadataSchema }, (req, reply) => metadata(ctx, req, reply));
-    for (const method of ['GET', 'POST'] as const) {
-      app.route({ method, url: '/api/v1/query_exemplars', schema: {}, handler: async (_req, reply) => sendData(reply, []) });
-    }
     app.get('/api/v1/stores', { schema: {} }, async (_req, reply) => {
       const byType = new Map<string, string[]>();
       for (const s of ctx.endpoints.status()) {

@@ -35,6 +35,8 @@ export interface Endpoint {
   readonly metricMetadata: boolean;
   /** It serves Thanos' Rules API (Info's rules). */
   readonly rules: boolean;
+  /** It serves Thanos' Exemplars API (Info's exemplars). */
+  readonly exemplars: boolean;
 }
 
 /** What identifies an endpoint's data to a request: its address, external labels and time range. */
@@ -186,6 +188,7 @@ export class EndpointSet {
         supportsWithoutReplicaLabels: s.info.store.supportsWithoutReplicaLabels,
         metricMetadata: s.info.metricMetadata === true,
         rules: s.info.rules === true,
+        exemplars: s.info.exemplars !== undefined,
       });
     }
     return out;

@@ -22,6 +22,7 @@ function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i
     supportsWithoutReplicaLabels: opts.stripsReplicaLabels ?? true,
     metricMetadata: false,
     rules: false,
+    exemplars: false,
     client: {
       async *series() {
         for (const [i, f] of frames.entries()) {

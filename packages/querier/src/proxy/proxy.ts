@@ -27,7 +27,10 @@ import {
   type MetricMetadataRequest,
   type RuleGroup,
   type RulesRequest,
+  type ExemplarData,
+  type ExemplarsRequest,
 } from '@strata/storeapi';
+import { parseExpr, walk, type Expr } from '@strata/promql';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import pLimit from 'p-limit';
 import { endpointMatches, type Endpoint, type EndpointScope, type EndpointSet } from '../endpoints/endpointset.js';
@@ -206,6 +209,28 @@ export class ProxyStore implements StoreServer {
   }
 
   /**
+   * The exemplars of the series the query selects, from every endpoint that serves Thanos' Exemplars
+   * API and whose external labels the selectors admit (Thanos' exemplars.Proxy): each is asked for the
+   * query's selectors alone, less their matchers on its external labels, which its Prometheus does
+   * not store. Also the querier's own thanos.Exemplars.
+   */
+  async exemplars(req: ExemplarsRequest, ctx: CallContext): Promise<{ data: ExemplarData[]; warnings: string[] }> {
+    let selectors: Matcher[][];
+    try {
+      selectors = selectorsOf(parseExpr(req.query));
+    } catch (e) {
+      throw new StoreError(GrpcStatus.INVALID_ARGUMENT, (e as Error).message);
+    }
+    const data: ExemplarData[] = [];
+    const warnings = await this.#fanOut('exemplars', (e) => e.exemplars && exemplarsQuery(selectors, e.labelSets) !== '', req.partialResponseStrategy, ctx, async (e, opts) => {
+      const res = await e.client.exemplars({ ...req, query: exemplarsQuery(selectors, e.labelSets) }, opts);
+      data.push(...res.data);
+      return res.warnings;
+    });
+    return { data, warnings };
+  }
+
+  /**
    * Calls `call` on every healthy endpoint `serves` selects, at most --query.max-concurrent-select at
    * a time; returns the warnings, theirs and, under WARN, one per failing endpoint (under ABORT a
    * failure fails the request).
@@ -262,6 +287,7 @@ export class ProxyStore implements StoreServer {
       query: true,
       metricMetadata: true,
       rules: true,
+      exemplars: { minTime: MIN_INT64, maxTime: MAX_INT64 },
     };
   }
 
@@ -338,4 +364,32 @@ export function toMatcher(m: LabelMatcher): Matcher {
 export function fromMatcher(m: Matcher): LabelMatcher {
   const type = { '=': MatcherType.EQ, '!=': MatcherType.NEQ, '=~': MatcherType.RE, '!~': MatcherType.NRE }[m.type];
   return { type, name: m.name, value: m.value };
+}
+
+/** The label matchers of every vector selector in a query (Prometheus' parser.ExtractSelectors). */
+export function selectorsOf(expr: Expr): Matcher[][] {
+  const out: Matcher[][] = [];
+  walk(expr, (node) => {
+    if (node.kind === 'vectorSelector') out.push([...node.matchers]);
+  });
+  return out;
+}
+
+/**
+ * The query an endpoint with external `labelSets` is asked for exemplars: each selector that its
+ * external labels satisfy, without the matchers on them, joined by `+` as Thanos joins them; '' when
+ * none applies.
+ */
+export function exemplarsQuery(selectors: readonly (readonly Matcher[])[], labelSets: readonly Labels[]): string {
+  const parts: string[] = [];
+  next: for (const matchers of selectors) {
+    const kept: string[] = [];
+    for (const m of matchers) {
+      const ext = labelSets.find((ls) => ls.has(m.name))?.get(m.name);
+      if (ext === undefined) kept.push(m.toString());
+      else if (!m.matches(ext)) continue next;
+    }
+    parts.push(`{${kept.join(', ')}}`);
+  }
+  return parts.join(' + ');
 }
