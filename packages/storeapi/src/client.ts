@@ -75,46 +75,34 @@ export class StoreClient {
 
   /** The metric metadata of a thanos.Metadata server: its frames merged (at most `req.limit` metrics), and its warnings. */
   async metricMetadata(req: MetricMetadataRequest, opts: CallOptions = {}): Promise<{ metadata: MetricMetadata; warnings: string[] }> {
+    const { frames, warnings } = await this.#answer(metadataService.MetricMetadata, req, opts);
     const metadata: MetricMetadata = new Map();
-    const warnings: string[] = [];
-    for (const f of await this.#frames(metadataService.MetricMetadata, req, opts)) {
-      if ('warning' in f) warnings.push(f.warning);
-      else mergeMetricMetadata(metadata, f.metadata, req.limit);
-    }
+    for (const f of frames) mergeMetricMetadata(metadata, f.metadata, req.limit);
     return { metadata, warnings };
   }
 
   /** The rule groups of a thanos.Rules server, as it sent them, and its warnings. */
   async rules(req: RulesRequest, opts: CallOptions = {}): Promise<{ groups: RuleGroup[]; warnings: string[] }> {
-    const groups: RuleGroup[] = [];
-    const warnings: string[] = [];
-    for (const f of await this.#frames(rulesService.Rules, req, opts)) {
-      if ('warning' in f) warnings.push(f.warning);
-      else groups.push(f.group);
-    }
-    return { groups, warnings };
+    const { frames, warnings } = await this.#answer(rulesService.Rules, req, opts);
+    return { groups: frames.map((f) => f.group), warnings };
   }
 
   /** The exemplars of a thanos.Exemplars server, a series' at a time as it sent them, and its warnings. */
   async exemplars(req: ExemplarsRequest, opts: CallOptions = {}): Promise<{ data: ExemplarData[]; warnings: string[] }> {
-    const data: ExemplarData[] = [];
-    const warnings: string[] = [];
-    for (const f of await this.#frames(exemplarsService.Exemplars, req, opts)) {
-      if ('warning' in f) warnings.push(f.warning);
-      else data.push(f.data);
-    }
-    return { data, warnings };
+    const { frames, warnings } = await this.#answer(exemplarsService.Exemplars, req, opts);
+    return { data: frames.map((f) => f.data), warnings };
   }
 
-  /** Every frame of a server-streaming call (a small answer, taken whole). */
-  #frames<Req, Frame>(def: grpc.MethodDefinition<Req, Frame>, req: Req, opts: CallOptions): Promise<Frame[]> {
-    const out: Frame[] = [];
+  /** Every frame of a server-streaming call (a small answer, taken whole), its warning frames apart. */
+  #answer<Req, Frame extends object>(def: grpc.MethodDefinition<Req, Frame | { warning: string }>, req: Req, opts: CallOptions): Promise<{ frames: Frame[]; warnings: string[] }> {
+    const frames: Frame[] = [];
+    const warnings: string[] = [];
     return new Promise((resolve, reject) => {
       const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), deadline(opts));
       opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
-      call.on('data', (f: Frame) => out.push(f));
+      call.on('data', (f: Frame | { warning: string }) => ('warning' in f ? warnings.push(f.warning) : frames.push(f as Frame)));
       call.on('error', reject);
-      call.on('end', () => resolve(out));
+      call.on('end', () => resolve({ frames, warnings }));
     });
   }
 
