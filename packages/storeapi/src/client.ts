@@ -1,12 +1,13 @@
 /**
  * A client for any StoreAPI server (Strata's or Thanos'): Info, Series as an async iterable of frames,
- * LabelNames and LabelValues, the Metadata, Rules and Exemplars APIs.
+ * LabelNames and LabelValues, the Metadata, Rules, Exemplars and Targets APIs.
  */
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions, type ClientTLS, clientCredentials, type Compression, infoService, storeService } from './grpc.js';
 import { mergeMetricMetadata, metadataService, type MetricMetadata, type MetricMetadataRequest } from './metadata.js';
 import { rulesService, type RuleGroup, type RulesRequest } from './rules.js';
 import { exemplarsService, type ExemplarData, type ExemplarsRequest } from './exemplars.js';
+import { targetsService, type TargetDiscovery, type TargetsRequest } from './targets.js';
 import { SeriesConnection } from './seriesclient.js';
 import type {
   InfoResponse,
@@ -91,6 +92,12 @@ export class StoreClient {
   async exemplars(req: ExemplarsRequest, opts: CallOptions = {}): Promise<{ data: ExemplarData[]; warnings: string[] }> {
     const { frames, warnings } = await this.#answer(exemplarsService.Exemplars, req, opts);
     return { data: frames.map((f) => f.data), warnings };
+  }
+
+  /** The targets of a thanos.Targets server, its frames' lists joined, and its warnings. */
+  async targets(req: TargetsRequest, opts: CallOptions = {}): Promise<{ targets: TargetDiscovery; warnings: string[] }> {
+    const { frames, warnings } = await this.#answer(targetsService.Targets, req, opts);
+    return { targets: { activeTargets: frames.flatMap((f) => f.targets.activeTargets), droppedTargets: frames.flatMap((f) => f.targets.droppedTargets) }, warnings };
   }
 
   /** Every frame of a server-streaming call (a small answer, taken whole), its warning frames apart. */

@@ -1,5 +1,5 @@
 /**
- * @strata/storeapi: Thanos' StoreAPI (thanos.Store), InfoAPI (thanos.info.Info), Metadata, Rules and Exemplars APIs over gRPC, wire-compatible
+ * @strata/storeapi: Thanos' StoreAPI (thanos.Store), InfoAPI (thanos.info.Info), Metadata, Rules, Exemplars and Targets APIs over gRPC, wire-compatible
  * with Thanos. The .proto files ship in proto/ (see PROTO_DIR); the hot paths use the hand-written codec.
  */
 export * from './messages.js';
@@ -12,6 +12,8 @@ export * from './client.js';
 export * from './metadata.js';
 export * from './rules.js';
 export * from './exemplars.js';
+export * from './targets.js';
+export { formatGoTime, parseGoTime, ZERO_TIME, type Timestamp } from './timestamp.js';
 export { SeriesCallError } from './seriesclient.js';
 export * from './proto.js';
 export * from './acceptance.js';

@@ -5,9 +5,8 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { StoreClient } from './client.js';
 import { PROTO_DIR } from './proto.js';
-import {
-  AlertState, decodeRulesRequest, decodeRulesResponse, encodeRulesRequest, encodeRulesResponse, formatGoTime, parseGoTime, rulesRequest, RulesType, ZERO_TIME, type RuleGroup,
-} from './rules.js';
+import { AlertState, decodeRulesRequest, decodeRulesResponse, encodeRulesRequest, encodeRulesResponse, rulesRequest, RulesType, type RuleGroup } from './rules.js';
+import { formatGoTime, parseGoTime, ZERO_TIME } from './timestamp.js';
 import { serveStore } from './server.js';
 
 const root = new protobuf.Root();

@@ -6,6 +6,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Label } from '@strata/tsdb';
 import { PartialResponseStrategy } from './messages.js';
+import { readTimestamp, writeTimestamp, ZERO_TIME, type Timestamp } from './timestamp.js';
 import { readLabelSet, writeLabelSet } from './wire/labelset.js';
 import { ProtoReader } from './wire/reader.js';
 import { ProtoWriter } from './wire/writer.js';
@@ -24,12 +25,6 @@ export interface RulesRequest {
   ruleName: string[];
   ruleGroup: string[];
   file: string[];
-}
-
-/** google.protobuf.Timestamp: Go's time.Time to the nanosecond (the zero time is year 1). */
-export interface Timestamp {
-  seconds: number;
-  nanos: number;
 }
 
 export interface RecordingRule {
@@ -110,11 +105,6 @@ export function decodeRulesRequest(buf: Uint8Array): RulesRequest {
 
 // ---------------------------------------------------------------- encoding
 
-function writeTimestamp(w: ProtoWriter, field: number, ts: Timestamp | undefined): void {
-  if (ts !== undefined) w.fork(field).int64(1, ts.seconds).int64(2, ts.nanos).ldelim();
-}
-
-
 function writeRule(w: ProtoWriter, rule: Rule): void {
   w.fork(3);
   if ('recording' in rule) {
@@ -156,22 +146,6 @@ export function encodeRulesResponse(frame: RulesFrame): Buffer {
 }
 
 // ---------------------------------------------------------------- decoding
-
-/** Go's zero time.Time, as gogoproto's stdtime writes it. */
-export const ZERO_TIME: Timestamp = { seconds: -62_135_596_800, nanos: 0 };
-
-function readTimestamp(r: ProtoReader): Timestamp {
-  // An absent field is the epoch (proto3 zero values); Go's zero time comes as its own seconds.
-  const ts: Timestamp = { seconds: 0, nanos: 0 };
-  while (!r.done) {
-    const t = r.tag();
-    if (t === 8) ts.seconds = r.int64();
-    else if (t === 16) ts.nanos = r.int64();
-    else r.skip(t & 7);
-  }
-  return ts;
-}
-
 
 function readRecording(r: ProtoReader): RecordingRule {
   const rule: RecordingRule = { name: '', query: '', labels: [], health: '', lastError: '', evaluationDurationSeconds: 0, lastEvaluation: ZERO_TIME };
@@ -281,32 +255,3 @@ export const rulesService = {
     originalName: 'Rules',
   },
 } satisfies grpc.ServiceDefinition;
-
-// ---------------------------------------------------------------- Go's time.Time as JSON
-
-/**
- * A time as Go's time.Time marshals to JSON (RFC 3339 with nanoseconds, trailing zeros dropped), in
- * UTC; "0001-01-01T00:00:00Z" for the zero time.
- */
-export function formatGoTime(ts: Timestamp): string {
-  const d = new Date(ts.seconds * 1000);
-  const year = d.getUTCFullYear();
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  const frac = ts.nanos > 0 ? `.${pad(ts.nanos, 9).replace(/0+$/, '')}` : '';
-  return `${pad(year, 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${frac}Z`;
-}
-
-const GO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))$/;
-
-/** Parses Go's JSON time (RFC 3339, any offset, up to nanoseconds). */
-export function parseGoTime(text: string): Timestamp {
-  const m = GO_TIME.exec(text);
-  if (m === null) throw new Error(`not an RFC 3339 time: ${JSON.stringify(text)}`);
-  const [, y, mo, d, h, mi, s, frac, zone, sign, oh, om] = m as unknown as string[];
-  const date = new Date(0);
-  // setUTCFullYear: Date.UTC would read years 0-99 as 1900-1999 (Go's zero time is year 1).
-  date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
-  date.setUTCHours(Number(h), Number(mi), Number(s), 0);
-  const offset = zone === 'Z' ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60);
-  return { seconds: date.getTime() / 1000 - offset, nanos: frac === undefined ? 0 : Number(frac.padEnd(9, '0')) };
-}

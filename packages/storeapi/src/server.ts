@@ -23,6 +23,7 @@ import { encodedSeriesSize, type SeriesMessages } from './codec.js';
 import { metadataService, type MetricMetadata, type MetricMetadataFrame, type MetricMetadataRequest } from './metadata.js';
 import { rulesService, type RuleGroup, type RulesFrame, type RulesRequest } from './rules.js';
 import { exemplarsService, type ExemplarData, type ExemplarsFrame, type ExemplarsRequest } from './exemplars.js';
+import { targetsService, type TargetDiscovery, type TargetsFrame, type TargetsRequest } from './targets.js';
 import {
   type AnyMessage,
   type InfoResponse,
@@ -64,6 +65,8 @@ export interface StoreServer {
   rules?(req: RulesRequest, ctx: CallContext): Promise<{ groups: RuleGroup[]; warnings: string[] }>;
   /** Served as thanos.Exemplars when implemented (and then advertised in Info's exemplars). */
   exemplars?(req: ExemplarsRequest, ctx: CallContext): Promise<{ data: ExemplarData[]; warnings: string[] }>;
+  /** Served as thanos.Targets when implemented (and then advertised in Info's targets). */
+  targets?(req: TargetsRequest, ctx: CallContext): Promise<{ targets: TargetDiscovery; warnings: string[] }>;
 }
 
 /** Receives per-call events, for grpc_server_* metrics. */
@@ -279,7 +282,7 @@ function limited(values: string[], limit: number): string[] {
   return limit > 0 && values.length > limit ? values.slice(0, limit) : values;
 }
 
-/** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata, thanos.Rules and thanos.Exemplars, if it has them) until `stop()`. */
+/** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata, Rules, Exemplars and Targets, if it has them) until `stop()`. */
 export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise<ServingStore> {
   const server = new grpc.Server(serverOptions(opts.compression));
   const observer = opts.observer;
@@ -382,6 +385,15 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
       Exemplars: frames('thanos.Exemplars', 'Exemplars', async (req: ExemplarsRequest, ctx): Promise<ExemplarsFrame[]> => {
         const { data, warnings } = await exemplars(req, ctx);
         return [...warnings.map((warning) => ({ warning })), ...data.map((d) => ({ data: d }))];
+      }),
+    });
+  }
+  const targets = impl.targets?.bind(impl);
+  if (targets !== undefined) {
+    server.addService(targetsService, {
+      Targets: frames('thanos.Targets', 'Targets', async (req: TargetsRequest, ctx): Promise<TargetsFrame[]> => {
+        const res = await targets(req, ctx);
+        return [...res.warnings.map((warning) => ({ warning })), { targets: res.targets }];
       }),
     });
   }
