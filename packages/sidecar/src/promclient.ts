@@ -9,6 +9,7 @@ import { Http1Client } from './http1.js';
 import { encodeReadRequest, type ReadQuery, type ResponseType } from './remoteread.js';
 import type { PrometheusExemplars } from './exemplars.js';
 import type { PrometheusRules } from './rules.js';
+import type { PrometheusTargets } from './targets.js';
 
 const MATCHER_OPS = ['=', '!=', '=~', '!~'] as const;
 
@@ -160,6 +161,11 @@ export class PrometheusClient {
       ],
       { post: true, signal },
     );
+  }
+
+  /** `/api/v1/targets`, of one state (`active` or `dropped`) or both. */
+  targets(state: 'active' | 'dropped' | undefined, signal?: AbortSignal): Promise<PrometheusTargets> {
+    return this.#api<PrometheusTargets>('targets', [['state', state]], { signal });
   }
 
   /** `/api/v1/metadata`: metric name → its metadata entries; `limit` < 0 is none (not sent), as Thanos asks. */

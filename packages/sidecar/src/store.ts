@@ -21,6 +21,9 @@ import {
   type RuleGroup,
   type RulesRequest,
   RulesType,
+  type TargetDiscovery,
+  type TargetsRequest,
+  TargetsState,
   type SeriesFrame,
   type SeriesRequest,
   StoreError,
@@ -31,6 +34,7 @@ import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, 
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { exemplarsFromPrometheus } from './exemplars.js';
 import { rulesFromPrometheus } from './rules.js';
+import { targetsFromPrometheus } from './targets.js';
 import { decodeReadResponse, MAX_FRAME_BYTES, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, TranscodeScope, type TranscodedChunks } from './remoteread.js';
 
 /** What the heartbeat keeps current. */
@@ -123,6 +127,7 @@ export class PrometheusStore implements StoreServer {
       metricMetadata: true,
       rules: true,
       exemplars: { minTime: MIN_INT64, maxTime: MAX_INT64 },
+      targets: true,
     };
   }
 
@@ -295,6 +300,12 @@ export class PrometheusStore implements StoreServer {
   /** Prometheus' exemplars for a query's selectors (/api/v1/query_exemplars), external labels added, as Thanos' sidecar serves them. */
   async exemplars(req: ExemplarsRequest, ctx: CallContext): Promise<{ data: ExemplarData[]; warnings: string[] }> {
     return { data: exemplarsFromPrometheus(await this.#prom.queryExemplars(req.query, req.start, req.end, ctx.signal), this.#withExternal()), warnings: [] };
+  }
+
+  /** Prometheus' scrape targets (/api/v1/targets), external labels added, as Thanos' sidecar serves them. */
+  async targets(req: TargetsRequest, ctx: CallContext): Promise<{ targets: TargetDiscovery; warnings: string[] }> {
+    const state = req.state === TargetsState.ACTIVE ? 'active' : req.state === TargetsState.DROPPED ? 'dropped' : undefined;
+    return { targets: targetsFromPrometheus(await this.#prom.targets(state, ctx.signal), this.#withExternal()), warnings: [] };
   }
 
   /** Adds the current external labels to a sorted label set, as Thanos' sidecar adds them to rules and exemplars. */

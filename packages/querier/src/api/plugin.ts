@@ -7,6 +7,7 @@ import { labelRoutes } from './labels.js';
 import { queryRoutes } from './query.js';
 import { rulesRoutes } from './rules.js';
 import { statusRoutes } from './status.js';
+import { targetsRoutes } from './targets.js';
 
 /** The Prometheus-compatible HTTP API: form bodies parsed, answers compressed and CORS headers set as Prometheus does, then each route group. */
 export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
@@ -20,6 +21,7 @@ export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
     await app.register(labelRoutes(ctx));
     await app.register(rulesRoutes(ctx));
     await app.register(exemplarsRoutes(ctx));
+    await app.register(targetsRoutes(ctx));
     await app.register(statusRoutes(ctx));
   };
 }

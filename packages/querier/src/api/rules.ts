@@ -95,7 +95,7 @@ function compareRules(a: Rule, b: Rule): number {
 }
 
 /** Prometheus' labels.Compare. */
-function compareLabels(a: readonly Label[], b: readonly Label[]): number {
+export function compareLabels(a: readonly Label[], b: readonly Label[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
     const d = compareStrings((a[i] as Label).name, (b[i] as Label).name) || compareStrings((a[i] as Label).value, (b[i] as Label).value);
     if (d !== 0) return d;
@@ -121,7 +121,7 @@ function withoutLabels(r: Rule, names: ReadonlySet<string>): Rule {
 
 const STATES: Record<AlertState, string> = { [AlertState.INACTIVE]: 'inactive', [AlertState.PENDING]: 'pending', [AlertState.FIRING]: 'firing' };
 
-function labelsObject(ls: readonly Label[]): string {
+export function labelsObject(ls: readonly Label[]): string {
   return JSON.stringify(Object.fromEntries(ls.map((l) => [l.name, l.value])));
 }
 

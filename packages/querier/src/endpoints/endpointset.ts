@@ -37,6 +37,8 @@ export interface Endpoint {
   readonly rules: boolean;
   /** It serves Thanos' Exemplars API (Info's exemplars). */
   readonly exemplars: boolean;
+  /** It serves Thanos' Targets API (Info's targets). */
+  readonly targets: boolean;
 }
 
 /** What identifies an endpoint's data to a request: its address, external labels and time range. */
@@ -189,6 +191,7 @@ export class EndpointSet {
         metricMetadata: s.info.metricMetadata === true,
         rules: s.info.rules === true,
         exemplars: s.info.exemplars !== undefined,
+        targets: s.info.targets === true,
       });
     }
     return out;

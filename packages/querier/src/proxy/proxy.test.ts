@@ -23,6 +23,7 @@ function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i
     metricMetadata: false,
     rules: false,
     exemplars: false,
+    targets: false,
     client: {
       async *series() {
         for (const [i, f] of frames.entries()) {

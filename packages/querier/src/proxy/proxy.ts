@@ -29,6 +29,8 @@ import {
   type RulesRequest,
   type ExemplarData,
   type ExemplarsRequest,
+  type TargetDiscovery,
+  type TargetsRequest,
 } from '@strata/storeapi';
 import { parseExpr, walk, type Expr } from '@strata/promql';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
@@ -230,6 +232,18 @@ export class ProxyStore implements StoreServer {
     return { data, warnings };
   }
 
+  /** The scrape targets of every endpoint that serves Thanos' Targets API, their lists joined (deduplicated by the reader: api/targets.ts). Also the querier's own thanos.Targets. */
+  async targets(req: TargetsRequest, ctx: CallContext): Promise<{ targets: TargetDiscovery; warnings: string[] }> {
+    const targets: TargetDiscovery = { activeTargets: [], droppedTargets: [] };
+    const warnings = await this.#fanOut('targets', (e) => e.targets, req.partialResponseStrategy, ctx, async (e, opts) => {
+      const res = await e.client.targets(req, opts);
+      targets.activeTargets.push(...res.targets.activeTargets);
+      targets.droppedTargets.push(...res.targets.droppedTargets);
+      return res.warnings;
+    });
+    return { targets, warnings };
+  }
+
   /**
    * Calls `call` on every healthy endpoint `serves` selects, at most --query.max-concurrent-select at
    * a time; returns the warnings, theirs and, under WARN, one per failing endpoint (under ABORT a
@@ -288,6 +302,7 @@ export class ProxyStore implements StoreServer {
       metricMetadata: true,
       rules: true,
       exemplars: { minTime: MIN_INT64, maxTime: MAX_INT64 },
+      targets: true,
     };
   }
 
