@@ -71,6 +71,13 @@ describe('strata quickstart', () => {
     for (const s of recent.data.result) expect(s.metric).toEqual({ __name__: 'demo_num_cpus', cluster: 'quickstart', instance: s.metric.instance, job: 'demo' });
   });
 
+  it('shows the demo rules both replicas evaluate, once', async () => {
+    const rules = (await (await fetch(`${url}/api/v1/rules`)).json()) as { data: { groups: { name: string; rules: { name: string; type: string }[] }[] } };
+    expect(rules.data.groups.map((g) => [g.name, g.rules.map((r) => `${r.type} ${r.name}`)])).toEqual([
+      ['demo', ['alerting DemoBatchJobFailing', 'alerting DemoDiskAlmostFull', 'recording instance_mode:demo_cpu_usage_seconds:rate1m']],
+    ]);
+  });
+
   it('stops everything it started on Ctrl-C', async () => {
     const data = join(dir.path, 'data');
     expect(processesWith(data).length).toBeGreaterThanOrEqual(3);

@@ -38,6 +38,30 @@ const INSTANCES = ['demo-0', 'demo-1', 'demo-2'];
 const SCRAPE_INTERVAL = '5s';
 const BLOCK_DURATION = '5m';
 
+/**
+ * Rules both replicas evaluate, so that the querier's rules and alerts (and Grafana's alerting view)
+ * have something to show: a recording rule, and alerts on the demo service's disk and batch job.
+ */
+const DEMO_RULES = `groups:
+  - name: demo
+    rules:
+      - record: instance_mode:demo_cpu_usage_seconds:rate1m
+        expr: sum by (instance, mode) (rate(demo_cpu_usage_seconds_total[1m]))
+      - alert: DemoDiskAlmostFull
+        expr: demo_disk_usage_bytes / demo_disk_total_bytes > 0.8
+        labels:
+          severity: warning
+        annotations:
+          summary: "Disk of {{ $labels.instance }} is {{ $value | humanizePercentage }} full"
+      - alert: DemoBatchJobFailing
+        expr: time() - demo_batch_last_success_timestamp_seconds > 300
+        for: 1m
+        labels:
+          severity: page
+        annotations:
+          summary: "Batch job of {{ $labels.instance }} has not succeeded for 5 minutes"
+`;
+
 export async function startQuickstart(opts: QuickstartOptions): Promise<Quickstart> {
   const log = opts.logger;
   const stops: (() => Promise<void>)[] = [];
@@ -54,6 +78,8 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
 
     await backfill(opts, bucket);
 
+    const rulesFile = join(opts.dataDir, 'rules.yml');
+    await writeFile(rulesFile, DEMO_RULES);
     const sidecarAddresses: string[] = [];
     for (const replica of ['0', '1']) {
       const prom = await startPrometheusProcess({
@@ -62,6 +88,7 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
         // The instance label names the demo instance, as in the backfilled history, whatever the port.
         scrapeConfigs: [{ job_name: 'demo', static_configs: exporters.map((e, i) => ({ targets: [e.address], labels: { instance: INSTANCES[i] } })) }],
         scrapeInterval: SCRAPE_INTERVAL,
+        ruleFiles: [rulesFile],
         blockDuration: BLOCK_DURATION,
         retention: '1d',
       });
