@@ -1,6 +1,7 @@
 /**
  * The querier's web UI: one self-contained page (no build step, no external assets) to run PromQL
- * against the API, as a table or a line graph, and to see the StoreAPI endpoints and their health.
+ * against the API, as a table or a line graph, and to see the alerts, rules and scrape targets of the
+ * Prometheus replicas behind it and the StoreAPI endpoints with their health.
  * `externalPrefix`: the path the browser reaches the querier under (Thanos' --web.external-prefix or
  * --web.prefix-header), which its API calls then use; without one they are made relative to the page.
  */
@@ -17,7 +18,7 @@ textarea{width:100%;font:13px monospace;box-sizing:border-box}fieldset{border:0;
 table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;font:12px monospace;vertical-align:top}
 .err{color:#b71c1c;white-space:pre-wrap}.warn{color:#e65100}.ok{color:#2e7d32}svg{border:1px solid #ddd;margin-top:8px;background:#fff}
 </style></head><body>
-<header><b>Strata</b><a href="#query" onclick="show('query')">Query</a><a href="#stores" onclick="show('stores')">Stores</a></header>
+<header><b>Strata</b><a href="#query" onclick="show('query')">Query</a><a href="#alerts" onclick="show('alerts')">Alerts</a><a href="#rules" onclick="show('rules')">Rules</a><a href="#targets" onclick="show('targets')">Targets</a><a href="#stores" onclick="show('stores')">Stores</a></header>
 <main>
 <section id="query">
 <textarea id="expr" rows="3" placeholder="PromQL expression, e.g. sum by (job) (rate(http_requests_total[5m]))"></textarea>
@@ -33,12 +34,24 @@ table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px
 </fieldset>
 <div id="status"></div><div id="out"></div>
 </section>
+<section id="alerts" hidden><div id="alertsout"></div></section>
+<section id="rules" hidden><div id="rulesout"></div></section>
+<section id="targets" hidden><div id="targetsout"></div></section>
 <section id="stores" hidden><table id="storetable"></table></section>
 </main>
 <script>
 const $ = (id) => document.getElementById(id);
-const api = (${external} ?? location.pathname.replace(/\\/(graph|stores)?$/, '')) + '/api/v1/';
-function show(s) { $('query').hidden = s !== 'query'; $('stores').hidden = s !== 'stores'; if (s === 'stores') stores(); }
+const api = (${external} ?? location.pathname.replace(/\\/(graph|alerts|rules|targets|stores)?$/, '')) + '/api/v1/';
+const VIEWS = { query: null, alerts: () => alerts(), rules: () => rules(), targets: () => targets(), stores: () => stores() };
+function show(s) { for (const v of Object.keys(VIEWS)) $(v).hidden = v !== s; VIEWS[s]?.(); }
+/** The API's data, or its error shown in place of the view. */
+async function load(path, out) {
+  const body = await (await fetch(api + path)).json();
+  if (body.status === 'success') return body.data;
+  $(out).innerHTML = '<span class="err">' + esc(body.errorType + ': ' + body.error) + '</span>';
+  return null;
+}
+const obj = (o) => Object.entries(o || {}).map(([k, v]) => esc(k + '="' + v + '"')).join(', ');
 function dur(s) { const m = /^(\\d+)(s|m|h|d|w)$/.exec(s); if (!m) throw new Error('range must look like 30m, 6h or 2d'); return m[1] * {s:1,m:60,h:3600,d:86400,w:604800}[m[2]]; }
 function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c])); }
 function lbl(m) { const n = m.__name__ || ''; const r = Object.entries(m).filter(([k]) => k !== '__name__').map(([k, v]) => k + '="' + v + '"'); return n + '{' + r.join(', ') + '}'; }
@@ -84,6 +97,28 @@ function graph(series) {
   });
   $('out').innerHTML = svg + '</svg><table>' + series.map((s, i) => '<tr><td style="color:hsl(' + (i * 137) % 360 + ',65%,45%)">■ ' + esc(lbl(s.metric)) + '</td></tr>').join('') + '</table>';
 }
+async function alerts() {
+  const d = await load('alerts', 'alertsout'); if (!d) return;
+  let rows = '<table><tr><th>state</th><th>labels</th><th>annotations</th><th>active since</th><th>value</th></tr>';
+  for (const a of d.alerts) rows += '<tr><td class="' + (a.state === 'firing' ? 'err' : 'warn') + '">' + esc(a.state) + '</td><td>' + obj(a.labels) + '</td><td>' + obj(a.annotations) + '</td><td>' + esc(a.activeAt || '') + '</td><td>' + esc(a.value) + '</td></tr>';
+  $('alertsout').innerHTML = d.alerts.length === 0 ? 'no pending or firing alerts' : rows + '</table>';
+}
+async function rules() {
+  const d = await load('rules', 'rulesout'); if (!d) return;
+  let html = '';
+  for (const g of d.groups) {
+    html += '<h3>' + esc(g.name) + ' <small>' + esc(g.file) + ', every ' + g.interval + 's, last evaluated ' + esc(g.lastEvaluation) + '</small></h3><table><tr><th>rule</th><th>state</th><th>health</th><th>last evaluation</th></tr>';
+    for (const r of g.rules) html += '<tr><td>' + esc((r.type === 'alerting' ? 'alert: ' : 'record: ') + r.name) + '<br>expr: ' + esc(r.query) + (r.labels && Object.keys(r.labels).length ? '<br>labels: ' + obj(r.labels) : '') + '</td><td>' + esc(r.state || '') + '</td><td class="' + (r.health === 'ok' ? 'ok' : 'err') + '">' + esc(r.health + (r.lastError ? ': ' + r.lastError : '')) + '</td><td>' + esc(r.lastEvaluation) + '</td></tr>';
+    html += '</table>';
+  }
+  $('rulesout').innerHTML = html || 'no rules';
+}
+async function targets() {
+  const d = await load('targets', 'targetsout'); if (!d) return;
+  let rows = '<table><tr><th>endpoint</th><th>health</th><th>labels</th><th>last scrape</th><th>duration</th><th>error</th></tr>';
+  for (const t of d.activeTargets) rows += '<tr><td>' + esc(t.scrapeUrl) + '</td><td class="' + (t.health === 'up' ? 'ok' : 'err') + '">' + esc(t.health) + '</td><td>' + obj(t.labels) + '</td><td>' + esc(t.lastScrape) + '</td><td>' + (t.lastScrapeDuration * 1000).toFixed(1) + ' ms</td><td class="err">' + esc(t.lastError) + '</td></tr>';
+  $('targetsout').innerHTML = d.activeTargets.length === 0 ? 'no targets' : rows + '</table>';
+}
 async function stores() {
   const body = await (await fetch(api + 'stores')).json(); let rows = '<tr><th>type</th><th>endpoint</th><th>health</th><th>labels</th><th>min time</th><th>max time</th><th>last check</th></tr>';
   const t = (ms) => ms === null ? '' : Math.abs(ms) > 8e15 ? (ms < 0 ? '-∞' : '+∞') : new Date(ms).toISOString();
@@ -97,6 +132,7 @@ $('expr').value = linked.get('expr') || localStorage.getItem('strata.expr') || '
 for (const k of ['range', 'end', 'mode']) if (linked.get(k)) $(k).value = linked.get(k);
 if (linked.get('expr')) run();
 $('expr').onkeydown = (e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); run(); } };
-show(location.hash === '#stores' ? 'stores' : 'query');
+const view = location.hash.slice(1) || location.pathname.split('/').pop();
+show(view in VIEWS ? view : 'query');
 </script></body></html>`;
 }

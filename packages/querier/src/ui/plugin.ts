@@ -8,7 +8,7 @@ export interface UiOptions {
   prefixHeader?: string;
 }
 
-/** Serves the web UI at `/` (and `/graph`, where Prometheus users look for it). */
+/** Serves the web UI at `/` (and at Prometheus' page paths: `/graph`, `/alerts`, `/rules`, `/targets`; and `/stores`, as Thanos). */
 export function uiPlugin(opts: UiOptions = {}): FastifyPluginAsync {
   const fixed = opts.externalPrefix !== undefined ? uiHtml(opts.externalPrefix) : undefined;
   const header = opts.prefixHeader?.toLowerCase();
@@ -20,6 +20,6 @@ export function uiPlugin(opts: UiOptions = {}): FastifyPluginAsync {
     const page = async (req: FastifyRequest, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(fixed ?? uiHtml(prefixOf(req)));
     app.get('/', { schema: {} }, page);
     app.get('/graph', { schema: {} }, page);
-    app.get('/stores', { schema: {} }, page);
+    for (const path of ['/alerts', '/rules', '/targets', '/stores']) app.get(path, { schema: {} }, page);
   };
 }

@@ -18,7 +18,7 @@ function apiBase(html: string, pathname: string): string {
 describe('web UI', () => {
   it('serves the query page where Prometheus users look for it, under the route prefix', async () => {
     const app = await appWith({}, '/strata');
-    for (const path of ['/strata/', '/strata/graph', '/strata/stores']) {
+    for (const path of ['/strata/', '/strata/graph', '/strata/alerts', '/strata/rules', '/strata/targets', '/strata/stores']) {
       const res = await app.inject(path);
       expect(res.statusCode, path).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
@@ -27,6 +27,7 @@ describe('web UI', () => {
     // Without an external prefix the page finds the API relative to where it is served.
     expect(apiBase((await app.inject('/strata/graph')).body, '/strata/graph')).toBe('/strata/api/v1/');
     expect(apiBase((await app.inject('/strata/')).body, '/strata/')).toBe('/strata/api/v1/');
+    expect(apiBase((await app.inject('/strata/targets')).body, '/strata/targets')).toBe('/strata/api/v1/');
     await app.close();
   });
 
