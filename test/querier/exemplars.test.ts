@@ -4,28 +4,18 @@
 // on and the replica label off, each series once.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { start as startQuerier, type Querier } from '@strata/querier';
-import { nopLogger } from '@strata/runtime';
-import { start as startSidecar, type Sidecar } from '@strata/sidecar';
-import { sleep, tempDir } from '@strata/testing/process';
-import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replicaStack, type ReplicaStack } from './replicas.js';
 
 interface ExemplarSeries {
   seriesLabels: Record<string, string>;
   exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
 }
 
-let dir: { path: string; cleanup: () => Promise<void> };
 let target: Server;
-const replicas: PrometheusHandle[] = [];
-const sidecars: Sidecar[] = [];
-let querier: Querier;
-let base: string;
+let stack: ReplicaStack;
 
 beforeAll(async () => {
-  dir = await tempDir('strata-exemplars-');
   // A counter with an exemplar per scrape, in OpenMetrics (the only format that carries exemplars).
   let n = 0;
   target = createServer((_req, res) => {
@@ -35,30 +25,20 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
   const scrape = { job_name: 'app', scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: [`127.0.0.1:${(target.address() as AddressInfo).port}`] }] };
-  for (const replica of ['r0', 'r1']) {
-    const home = join(dir.path, replica);
-    const prom = await startPrometheus({ dir: home, dataDir: join(home, 'data'), externalLabels: { cluster: 'c1', replica }, blockDuration: '2h', scrapeConfigs: [scrape], extraArgs: ['--enable-feature=exemplar-storage'] });
-    replicas.push(prom);
-    sidecars.push(await startSidecar({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger }));
-  }
-  querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: sidecars.map((s) => s.grpcAddress), replicaLabels: ['replica'], logger: nopLogger });
-  base = `http://${querier.httpAddress}`;
-  // Until both replicas have scraped a few exemplars (Prometheus starts scraping ~5 s after it starts).
-  for (const prom of replicas) {
-    for (let i = 0; i < 300; i++) {
+  stack = await replicaStack(
+    2,
+    () => ({ scrapeConfigs: [scrape], extraArgs: ['--enable-feature=exemplar-storage'] }),
+    // A few scrapes' exemplars stored.
+    async (prom) => {
       const res = (await (await fetch(`${prom.url}/api/v1/query_exemplars?query=requests_total`)).json()) as { data: ExemplarSeries[] };
-      if ((res.data[0]?.exemplars.length ?? 0) >= 3) break;
-      await sleep(100);
-    }
-  }
+      return (res.data[0]?.exemplars.length ?? 0) >= 3;
+    },
+  );
 }, 90_000);
 
 afterAll(async () => {
-  await querier?.stop();
-  for (const s of sidecars) await s.stop();
-  for (const p of replicas) await p.stop();
+  await stack?.stop();
   await new Promise((resolve) => target?.close(resolve));
-  await dir?.cleanup();
 });
 
 async function get(url: string, params: Record<string, string>): Promise<{ code: number; text: string }> {
@@ -71,22 +51,22 @@ describe('/api/v1/query_exemplars through the sidecars', () => {
     // A window that ended a second ago: every exemplar in it has been scraped by both replicas.
     const end = (Date.now() - 1000) / 1000;
     const window = { start: String(end - 60), end: String(end) };
-    const want = JSON.parse((await get(replicas[0]?.url as string, { query: 'requests_total', ...window })).text) as { data: ExemplarSeries[] };
+    const want = JSON.parse((await get(stack.replicas[0]?.url as string, { query: 'requests_total', ...window })).text) as { data: ExemplarSeries[] };
     expect(want.data).toHaveLength(1);
     expect(want.data[0]?.exemplars.length).toBeGreaterThan(0);
     for (const query of ['requests_total', 'rate(requests_total{cluster="c1"}[1m])']) {
-      const got = await get(base, { query, ...window });
+      const got = await get(stack.url, { query, ...window });
       expect(got.code).toBe(200);
       // The first replica's, as Thanos keeps it; escaped as Go escapes JSON.
       expect(JSON.parse(got.text)).toEqual({ status: 'success', data: [{ ...want.data[0], seriesLabels: { ...want.data[0]?.seriesLabels, cluster: 'c1' } }] });
       expect(got.text).toContain('"path":"/a\\u0026b"');
     }
-    expect(JSON.parse((await get(base, { query: 'requests_total{cluster="elsewhere"}', ...window })).text)).toEqual({ status: 'success', data: [] });
+    expect(JSON.parse((await get(stack.url, { query: 'requests_total{cluster="elsewhere"}', ...window })).text)).toEqual({ status: 'success', data: [] });
   });
 
   it('answers a query without selectors and a malformed one as Prometheus does', async () => {
     for (const query of ['1', 'sum(']) {
-      const [got, want] = await Promise.all([get(base, { query }), get(replicas[0]?.url as string, { query })]);
+      const [got, want] = await Promise.all([get(stack.url, { query }), get(stack.replicas[0]?.url as string, { query })]);
       expect(got.code, query).toBe(want.code);
       expect(got.text, query).toBe(want.text);
     }

@@ -2,14 +2,10 @@
 // sidecar serving Thanos' Rules API, and a querier deduplicating them on the replica label. Its
 // /api/v1/rules and /api/v1/alerts must hold what Prometheus' own hold, in Thanos' order and
 // Prometheus' JSON, with the external labels but the replica label on the rules.
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start as startQuerier, type Querier } from '@strata/querier';
-import { nopLogger } from '@strata/runtime';
-import { start as startSidecar, type Sidecar } from '@strata/sidecar';
-import { sleep, tempDir } from '@strata/testing/process';
-import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replicaStack, stable, type ReplicaStack } from './replicas.js';
 
 const RULES = `groups:
   - name: example
@@ -37,11 +33,7 @@ const RULES = `groups:
 
 type Json = Record<string, unknown>;
 
-let dir: { path: string; cleanup: () => Promise<void> };
-const replicas: PrometheusHandle[] = [];
-const sidecars: Sidecar[] = [];
-let querier: Querier;
-let base: string;
+let stack: ReplicaStack;
 
 async function get(url: string): Promise<{ code: number; body: Json; text: string }> {
   const res = await fetch(url);
@@ -52,45 +44,19 @@ async function get(url: string): Promise<{ code: number; body: Json; text: strin
 const groupsOf = (body: Json) => (body.data as { groups: (Json & { rules: Json[] })[] }).groups;
 
 beforeAll(async () => {
-  dir = await tempDir('strata-rules-');
-  const rulesFile = join(dir.path, 'rules.yml');
-  await writeFile(rulesFile, RULES);
-  for (const replica of ['r0', 'r1']) {
-    const home = join(dir.path, replica);
-    const prom = await startPrometheus({ dir: home, dataDir: join(home, 'data'), externalLabels: { cluster: 'c1', replica }, blockDuration: '2h', scrapeSelf: true, scrapeInterval: '1s', ruleFiles: [rulesFile] });
-    replicas.push(prom);
-    sidecars.push(await startSidecar({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger }));
-  }
-  // Until both have evaluated every rule once (a rule not evaluated yet has no health).
-  for (const prom of replicas) {
-    for (let i = 0; i < 100; i++) {
-      const groups = groupsOf((await get(`${prom.url}/api/v1/rules`)).body);
-      if (groups.every((g) => g.rules.every((r) => r.health === 'ok'))) break;
-      await sleep(100);
-    }
-  }
-  querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: sidecars.map((s) => s.grpcAddress), replicaLabels: ['replica'], logger: nopLogger });
-  base = `http://${querier.httpAddress}`;
+  stack = await replicaStack(
+    2,
+    (dir) => {
+      const rulesFile = join(dir, 'rules.yml');
+      writeFileSync(rulesFile, RULES);
+      return { scrapeSelf: true, scrapeInterval: '1s', ruleFiles: [rulesFile] };
+    },
+    // Every rule evaluated once (a rule not evaluated yet has no health).
+    async (prom) => groupsOf((await get(`${prom.url}/api/v1/rules`)).body).every((g) => g.rules.every((r) => r.health === 'ok')),
+  );
 }, 90_000);
 
-afterAll(async () => {
-  await querier?.stop();
-  for (const s of sidecars) await s.stop();
-  for (const p of replicas) await p.stop();
-  await dir?.cleanup();
-});
-
-/** What changes from one evaluation to the next, replaced by its shape. */
-function stable(o: Json): Json {
-  const out: Json = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (k === 'lastEvaluation' || k === 'activeAt') out[k] = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/.test(v as string) ? 'time' : v;
-    else if (k === 'evaluationTime') out[k] = typeof v === 'number' && v >= 0 ? 'seconds' : v;
-    else if (Array.isArray(v)) out[k] = v.map((x) => (typeof x === 'object' && x !== null ? stable(x as Json) : x));
-    else out[k] = typeof v === 'object' && v !== null ? stable(v as Json) : v;
-  }
-  return out;
-}
+afterAll(() => stack?.stop());
 
 /** Prometheus' rules as Thanos' querier answers them: alerting rules first, each kind by name; external labels on. */
 function asQuerier(groups: (Json & { rules: Json[] })[], replica: string): Json[] {
@@ -109,7 +75,7 @@ function asQuerier(groups: (Json & { rules: Json[] })[], replica: string): Json[
 
 describe('/api/v1/rules and /api/v1/alerts through the sidecars', () => {
   it('answers Prometheus’ rules once, deduplicated, in Prometheus’ JSON', async () => {
-    const got = await get(`${base}/api/v1/rules`);
+    const got = await get(`${stack.url}/api/v1/rules`);
     expect(got.code).toBe(200);
     expect(got.body.warnings).toBeUndefined();
     // Go's JSON escapes: the query `vector(1) > 0` as Prometheus writes it.
@@ -118,7 +84,7 @@ describe('/api/v1/rules and /api/v1/alerts through the sidecars', () => {
     const alerting = groups[0]?.rules.find((r) => r.name === 'AlwaysFiring') as Json;
     const chosen = ((alerting.alerts as Json[])[0]?.labels as Json).replica as string;
     expect(['r0', 'r1']).toContain(chosen);
-    const want = asQuerier(groupsOf((await get(`${replicas[chosen === 'r0' ? 0 : 1]?.url}/api/v1/rules`)).body), chosen);
+    const want = asQuerier(groupsOf((await get(`${stack.replicas[chosen === 'r0' ? 0 : 1]?.url}/api/v1/rules`)).body), chosen);
     expect(groups.map(stable)).toEqual(want.map(stable));
     // Fields in Prometheus' order.
     expect(Object.keys(alerting)).toEqual(['state', 'name', 'query', 'duration', 'keepFiringFor', 'labels', 'annotations', 'alerts', 'health', 'evaluationTime', 'lastEvaluation', 'type']);
@@ -126,19 +92,19 @@ describe('/api/v1/rules and /api/v1/alerts through the sidecars', () => {
   });
 
   it('filters by type as Prometheus does, and rejects an unknown one with its error', async () => {
-    const alerts = groupsOf((await get(`${base}/api/v1/rules?type=alert`)).body);
+    const alerts = groupsOf((await get(`${stack.url}/api/v1/rules?type=alert`)).body);
     expect(alerts.map((g) => g.rules.map((r) => r.name))).toEqual([['AlwaysFiring', 'Never', 'Pending'], []]);
-    const records = groupsOf((await get(`${base}/api/v1/rules?type=RECORD`)).body);
+    const records = groupsOf((await get(`${stack.url}/api/v1/rules?type=RECORD`)).body);
     expect(records.map((g) => g.rules.map((r) => r.name))).toEqual([['job:up:sum'], ['two']]);
-    const bad = await get(`${base}/api/v1/rules?type=bad`);
-    const want = await get(`${replicas[0]?.url}/api/v1/rules?type=bad`);
+    const bad = await get(`${stack.url}/api/v1/rules?type=bad`);
+    const want = await get(`${stack.replicas[0]?.url}/api/v1/rules?type=bad`);
     expect(bad.code).toBe(want.code);
     expect(bad.body).toEqual(want.body);
   });
 
   it('lists each firing and pending alert once', async () => {
-    const got = (await get(`${base}/api/v1/alerts`)).body.data as { alerts: Json[] };
-    const want = ((await get(`${replicas[0]?.url}/api/v1/alerts`)).body.data as { alerts: Json[] }).alerts;
+    const got = (await get(`${stack.url}/api/v1/alerts`)).body.data as { alerts: Json[] };
+    const want = ((await get(`${stack.replicas[0]?.url}/api/v1/alerts`)).body.data as { alerts: Json[] }).alerts;
     const names = (alerts: Json[]) => alerts.map((a) => (a.labels as Json).alertname).sort();
     expect(names(got.alerts)).toEqual(names(want));
     expect(names(got.alerts)).toEqual(['AlwaysFiring', 'Pending']);
