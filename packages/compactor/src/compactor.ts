@@ -57,6 +57,9 @@ export interface BucketCompactorOptions {
   now?: () => Date;
 }
 
+/** A step a compactor can run alone. */
+export type CompactorStep = 'downsample' | 'retention';
+
 interface Synced {
   fetched: FetchResult;
   groups: Group[];
@@ -101,16 +104,17 @@ export class BucketCompactor {
     return this.#o.now?.() ?? new Date();
   }
 
-  async runIteration(): Promise<void> {
+  /** One iteration: every step, or only downsampling or only retention (`tools bucket downsample`, `tools bucket retention`). */
+  async runIteration(only?: CompactorStep): Promise<void> {
     const end = this.#m.iterationDuration.startTimer();
     try {
-      await this.compact();
-      if (this.#o.downsampling) {
+      if (only === undefined) await this.compact();
+      if (only === 'downsample' || (only === undefined && this.#o.downsampling)) {
         await this.downsample();
         await this.downsample();
       }
-      await this.applyRetention();
-      await this.cleanup();
+      if (only !== 'downsample') await this.applyRetention();
+      if (only === undefined) await this.cleanup();
       this.#m.iterations.inc();
     } catch (e) {
       this.#m.iterationFailures.inc();

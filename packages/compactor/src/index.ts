@@ -4,11 +4,11 @@ import type { DedupFunc } from '@strata/dedup';
 import type { Bucket } from '@strata/objstore';
 import { nopLogger, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { BucketCompactor } from './compactor.js';
+import { BucketCompactor, type CompactorStep } from './compactor.js';
 import { DOWNSAMPLE_RANGE_1H, DOWNSAMPLE_RANGE_5M, RES_1H, RES_5M, RES_RAW } from './downsample.js';
 import { CompactorMetrics } from './metrics.js';
 
-export { BucketCompactor, type BucketCompactorOptions } from './compactor.js';
+export { BucketCompactor, type BucketCompactorOptions, type CompactorStep } from './compactor.js';
 export { CompactorMetrics } from './metrics.js';
 export { mergeBlocks, type MergeBlocksOptions, type MergeResult } from './merge.js';
 export { plan, splitByRange, firstOverlappingRun, DEFAULT_RANGES } from './planner.js';
@@ -40,6 +40,8 @@ export interface CompactorConfig {
   httpAddress?: string;
   logger?: Logger;
   ranges?: readonly number[];
+  /** Run only this step (Thanos' `tools bucket downsample` and `tools bucket retention`), not a whole iteration. */
+  only?: CompactorStep;
 }
 
 export interface Compactor {
@@ -101,16 +103,16 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
 
   const run = async (): Promise<void> => {
     if (!config.wait) {
-      await compactor.runIteration();
-      logger.info('compaction iteration done');
+      await compactor.runIteration(config.only);
+      logger.info(`${config.only ?? 'compaction'} iteration done`);
       return;
     }
     while (!stopped) {
       try {
-        await compactor.runIteration();
-        logger.info('compaction iteration done; waiting', { wait_interval_ms: config.waitIntervalMs });
+        await compactor.runIteration(config.only);
+        logger.info(`${config.only ?? 'compaction'} iteration done; waiting`, { wait_interval_ms: config.waitIntervalMs });
       } catch (e) {
-        logger.error('compaction iteration failed; retrying after the wait interval', { err: e as Error });
+        logger.error(`${config.only ?? 'compaction'} iteration failed; retrying after the wait interval`, { err: e as Error });
       }
       if (!stopped) await sleep(config.waitIntervalMs);
     }

@@ -1,36 +1,75 @@
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Relabeler } from '@strata/block';
-import { start } from '@strata/compactor';
+import { start, type Compactor } from '@strata/compactor';
+import type { Logger } from '@strata/runtime';
 import { parseDuration } from '../flags.js';
 import { loggerFromFlags, repeatable, runUntilSignal, withLogFlags } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
-/** `strata compact`: compaction, offline deduplication, downsampling, retention and cleanup of a bucket, with `thanos compact`'s flags. */
-export function register(program: Command): void {
-  const cmd = withObjstoreFlags(program.command('compact').description('Compact, deduplicate, downsample and apply retention to the blocks in object storage; never halts the whole bucket'), 'objstore', 'the bucket to compact')
-    .option('--data-dir <dir>', 'local scratch directory for blocks being compacted or downsampled', './data')
-    .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
-    .option('--wait', 'keep running, one iteration every --wait-interval (default: one iteration, then exit)', false)
-    .option('--wait-interval <duration>', 'time between iterations with --wait', '5m')
+/** Flags `strata compact` shares with `tools bucket retention`. */
+function withRetentionFlags(cmd: Command): Command {
+  return cmd
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this (compactor-made blocks excepted)', '30m')
     .option('--retention.resolution-raw <duration>', 'delete raw blocks older than this (0d: keep forever)', '0d')
     .option('--retention.resolution-5m <duration>', 'delete 5m blocks older than this (0d: keep forever)', '0d')
     .option('--retention.resolution-1h <duration>', 'delete 1h blocks older than this (0d: keep forever)', '0d')
+    .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks to work on')
+    .option('--selector.relabel-config-file <path>', 'file with the relabel rules');
+}
+
+/** The compactor options those flags give. */
+async function retentionFromFlags(o: Record<string, unknown>) {
+  const inline = o['selector.relabelConfig'] as string | undefined;
+  const file = o['selector.relabelConfigFile'] as string | undefined;
+  if (inline !== undefined && file !== undefined) throw new Error('give only one of --selector.relabel-config and --selector.relabel-config-file');
+  const relabelText = file !== undefined ? await readFile(file, 'utf8') : inline;
+  return {
+    consistencyDelayMs: parseDuration(String(o.consistencyDelay)),
+    retentionRawMs: parseDuration(String(o['retention.resolutionRaw'])),
+    retention5mMs: parseDuration(String(o['retention.resolution5m'])),
+    retention1hMs: parseDuration(String(o['retention.resolution1h'])),
+    ...(relabelText !== undefined ? { relabel: Relabeler.fromYaml(relabelText, 'selector relabel config') } : {}),
+  };
+}
+
+/** Flags `strata compact` shares with `tools bucket downsample`. */
+function withWorkFlags(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'local scratch directory for blocks being compacted or downsampled', './data')
+    .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
+    .option('--wait-interval <duration>', 'time between iterations when running continuously', '5m');
+}
+
+/** Runs a compactor until it is done, or (`wait`) until Ctrl-C. */
+async function runCompactor(compactor: Compactor, wait: boolean, logger: Logger): Promise<void> {
+  if (wait) {
+    await runUntilSignal(logger, () => compactor.stop());
+    return;
+  }
+  try {
+    await compactor.done;
+  } finally {
+    await compactor.stop();
+  }
+}
+
+/** `strata compact`: compaction, offline deduplication, downsampling, retention and cleanup of a bucket, with `thanos compact`'s flags. */
+export function register(program: Command): void {
+  const cmd = withRetentionFlags(
+    withWorkFlags(withObjstoreFlags(program.command('compact').description('Compact, deduplicate, downsample and apply retention to the blocks in object storage; never halts the whole bucket'), 'objstore', 'the bucket to compact')),
+  )
+    .option('--wait', 'keep running, one iteration every --wait-interval (default: one iteration, then exit)', false)
     .option('--downsampling.disable', 'do not downsample', false)
     .option('--deduplication.replica-label <label>', 'external label telling HA replicas apart; their blocks are merged into one (vertical compaction); repeatable', repeatable, [])
     .option('--deduplication.func <func>', '"" (chain: identical replicas, as Prometheus vertical compaction) or penalty (HA Prometheus pairs)', '')
     .option('--compact.enable-vertical-compaction', 'merge overlapping blocks of a group instead of skipping them', false)
     .option('--compact.concurrency <n>', 'groups compacted in parallel', '1')
-    .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h')
-    .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks to compact')
-    .option('--selector.relabel-config-file <path>', 'file with the relabel rules');
+    .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h');
   withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
-    const inline = o['selector.relabelConfig'] as string | undefined;
-    const file = o['selector.relabelConfigFile'] as string | undefined;
-    if (inline !== undefined && file !== undefined) throw new Error('give only one of --selector.relabel-config and --selector.relabel-config-file');
-    const relabelText = file !== undefined ? await readFile(file, 'utf8') : inline;
     const func = String(o['deduplication.func']);
     if (func !== '' && func !== 'penalty') throw new Error(`--deduplication.func must be "" or penalty, not ${func}`);
     const concurrency = Number(o['compact.concurrency']);
@@ -41,28 +80,64 @@ export function register(program: Command): void {
       httpAddress: String(o.httpAddress),
       wait: o.wait === true,
       waitIntervalMs: parseDuration(String(o.waitInterval)),
-      consistencyDelayMs: parseDuration(String(o.consistencyDelay)),
-      retentionRawMs: parseDuration(String(o['retention.resolutionRaw'])),
-      retention5mMs: parseDuration(String(o['retention.resolution5m'])),
-      retention1hMs: parseDuration(String(o['retention.resolution1h'])),
+      ...(await retentionFromFlags(o)),
       downsampling: o['downsampling.disable'] !== true,
       replicaLabels: o['deduplication.replicaLabel'] as string[],
       dedupFunc: func === 'penalty' ? 'penalty' : 'chain',
       verticalCompaction: o['compact.enableVerticalCompaction'] === true,
       concurrency,
       deleteDelayMs: parseDuration(String(o.deleteDelay)),
-      ...(relabelText !== undefined ? { relabel: Relabeler.fromYaml(relabelText, 'selector relabel config') } : {}),
       logger,
     });
     logger.info('compactor started', { http: compactor.httpAddress ?? '', wait: o.wait === true });
-    if (o.wait === true) {
-      await runUntilSignal(logger, () => compactor.stop());
-      return;
-    }
-    try {
-      await compactor.done;
-    } finally {
-      await compactor.stop();
-    }
+    await runCompactor(compactor, o.wait === true, logger);
+  });
+}
+
+/** What the single-step tools leave at its defaults: no compaction, deduplication or deletion. */
+const STEP_DEFAULTS = { replicaLabels: [], dedupFunc: 'chain', verticalCompaction: false, concurrency: 1, deleteDelayMs: 0 } as const;
+
+/**
+ * `strata tools bucket downsample` (Thanos' tool: downsamples the bucket continuously, every
+ * --wait-interval, until Ctrl-C) and `strata tools bucket retention` (marks the blocks past their
+ * resolution's retention for deletion, once; a compactor or `tools bucket cleanup` deletes them).
+ */
+export function registerBucketSteps(bucket: Command): void {
+  const downsample = withWorkFlags(withObjstoreFlags(bucket.command('downsample').description('Downsample the blocks in object storage (raw to 5m, 5m to 1h) every --wait-interval until stopped'), 'objstore', 'the bucket'));
+  withLogFlags(downsample).action(async (o: Record<string, unknown>) => {
+    const logger = loggerFromFlags(o);
+    const compactor = await start({
+      ...STEP_DEFAULTS,
+      bucket: await requiredBucketFromFlags(o, 'objstore'),
+      dataDir: String(o.dataDir),
+      httpAddress: String(o.httpAddress),
+      wait: true,
+      waitIntervalMs: parseDuration(String(o.waitInterval)),
+      consistencyDelayMs: 0,
+      retentionRawMs: 0,
+      retention5mMs: 0,
+      retention1hMs: 0,
+      downsampling: true,
+      only: 'downsample',
+      logger,
+    });
+    logger.info('downsampler started', { http: compactor.httpAddress ?? '' });
+    await runCompactor(compactor, true, logger);
+  });
+  const retention = withRetentionFlags(withObjstoreFlags(bucket.command('retention').description('Mark the blocks older than their resolution\'s retention for deletion'), 'objstore', 'the bucket'));
+  withLogFlags(retention).action(async (o: Record<string, unknown>) => {
+    const logger = loggerFromFlags(o);
+    const compactor = await start({
+      ...STEP_DEFAULTS,
+      bucket: await requiredBucketFromFlags(o, 'objstore'),
+      dataDir: join(tmpdir(), 'strata-retention'),
+      wait: false,
+      waitIntervalMs: 0,
+      ...(await retentionFromFlags(o)),
+      downsampling: false,
+      only: 'retention',
+      logger,
+    });
+    await runCompactor(compactor, false, logger);
   });
 }
