@@ -9,7 +9,7 @@ import { type Bucket, InMemoryBucket, newBucket, parseBucketConfig } from '@stra
 import { nopLogger } from '@strata/runtime';
 import { acceptanceFixture, fixtureOpenMetrics } from '@strata/storeapi';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
-import { freePort, sleep, startProcess, tempDir, waitForHttp } from '@strata/testing/process';
+import { freePort, sleep, startProcess, tempDir, waitForHttp, type Managed } from '@strata/testing/process';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { formatMeta, isULID, Labels, parseMeta, type BlockMeta } from '@strata/tsdb';
@@ -277,13 +277,15 @@ describe('strata sidecar process', () => {
       await writeFile(objstore, s3.configYaml({ endpoint: proxy.endpoint }).replace(/bucket: .*/, 'bucket: killed'));
       const check = newBucket(parseBucketConfig(s3.configYaml().replace(/bucket: .*/, 'bucket: killed')), { registry: new Registry() });
 
-      const run = async (n: number) => {
+      // `spawned` learns of the process before it is ready: it may ship blocks before its readiness is seen.
+      const run = async (n: number, spawned?: (proc: Managed) => void) => {
         const http = `127.0.0.1:${await freePort()}`;
         const proc = startProcess(
           process.execPath,
           [cli, 'sidecar', `--prometheus.url=${prom!.url}`, `--tsdb.path=${dataDir}`, `--objstore.config-file=${objstore}`, '--grpc-address=127.0.0.1:0', `--http-address=${http}`, '--shipper.sync-interval=1s'],
           { logFile: join(dir.path, `sidecar-${n}.log`) },
         );
+        spawned?.(proc);
         await waitForHttp(`http://${http}/-/ready`, { proc });
         return proc;
       };
@@ -298,7 +300,10 @@ describe('strata sidecar process', () => {
           resolve();
         });
       });
-      first = await run(1);
+      // Known before it ships anything, so that the victim's upload is always seen and killed.
+      first = await run(1, (proc) => {
+        first = proc;
+      });
       await killed;
       await new Promise((r) => first!.child.once('exit', r));
       expect(first.child.signalCode).toBe('SIGKILL');
