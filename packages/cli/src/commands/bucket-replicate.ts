@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { IgnoreDeletionMarkFilter, MetaFetcher, TimePartitionFilter } from '@strata/block';
 import { joinKey, type Bucket } from '@strata/objstore';
-import { isULID, Labels, matchLabels, META_FILENAME, parseSelector, type BlockMeta, type Matcher } from '@strata/tsdb';
+import { Labels, matchLabels, META_FILENAME, parseSelector, type BlockMeta, type Matcher } from '@strata/tsdb';
 import { parseDuration, parseTime } from '../flags.js';
-import { repeatable } from './component.js';
+import { checkBlockIds, repeatable } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 import type { CommandIO } from './tools-bucket.js';
 
@@ -40,7 +40,7 @@ export function registerReplicate(bucket: Command): void {
     .option('--max-time <time>', 'only blocks starting at or before this time (RFC3339 or relative)', '9999-12-31T23:59:59Z')
     .action(async (o: Record<string, unknown>) => {
       const ids = o.id as string[];
-      for (const id of ids) if (!isULID(id)) throw new Error(`--id: invalid block ID ${JSON.stringify(id)}`);
+      checkBlockIds(ids);
       const selector = String(o.matcher).trim();
       const opts: ReplicateOptions = {
         matchers: selector === '{}' ? [] : parseSelector(selector),

@@ -6,8 +6,9 @@ import { parse as parseYaml } from 'yaml';
 import { DELETION_MARK_FILENAME, downloadBlock, markBlock, Relabeler, uploadBlock, type RelabelConfig } from '@strata/block';
 import { rewriteBlock, type DeletionRequest } from '@strata/compactor';
 import type { Bucket } from '@strata/objstore';
-import { isULID, parseSelector } from '@strata/tsdb';
+import { parseSelector } from '@strata/tsdb';
 import { withObjstoreFlags } from './objstore-flags.js';
+import { checkBlockIds } from './component.js';
 import type { CommandIO } from './tools-bucket.js';
 
 export interface RewriteCommandOptions {
@@ -100,7 +101,7 @@ export function parseDeletionConfig(text: string): DeletionRequest[] {
 
 /** Rewrites each block; returns the new blocks' IDs (none in a dry run). */
 export async function runRewrite(bucket: Bucket, opts: RewriteCommandOptions, io: CommandIO = { out: process.stdout, err: process.stderr }): Promise<string[]> {
-  for (const id of opts.ids) if (!isULID(id)) throw new Error(`invalid block ID ${JSON.stringify(id)}`);
+  checkBlockIds(opts.ids);
   const scratch = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'strata-rewrite-'));
   const written: string[] = [];
   try {

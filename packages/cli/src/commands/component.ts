@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createLogger, type Logger, type LogLevel } from '@strata/runtime';
 import type { ClientTLS, ServerTLS } from '@strata/storeapi';
+import { isULID } from '@strata/tsdb';
 
 /**
  * What every long-running component command shares: Thanos' --log.level/--log.format flags, and
@@ -23,6 +24,11 @@ export async function runUntilSignal(logger: Logger, stop: () => Promise<void>):
   });
   logger.info('shutting down', { signal });
   await stop();
+}
+
+/** Refuses any of `ids` (block IDs given with --id) that is not a ULID. */
+export function checkBlockIds(ids: readonly string[]): void {
+  for (const id of ids) if (!isULID(id)) throw new Error(`--id: invalid block ID ${JSON.stringify(id)}`);
 }
 
 /** Collects a repeatable flag's values (also splitting comma-separated ones, as Thanos accepts). */

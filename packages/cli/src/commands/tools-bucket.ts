@@ -21,6 +21,7 @@ import { joinKey, mapLimit, type Bucket } from '@strata/objstore';
 import { isULID, META_FILENAME, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
 import { registerReplicate } from './bucket-replicate.js';
+import { checkBlockIds } from './component.js';
 import { registerBucketSteps } from './compact.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 import { registerRewrite } from './bucket-rewrite.js';
@@ -259,8 +260,8 @@ export async function runUploadBlocks(
 
 export async function runMark(bucket: Bucket, opts: { ids: string[]; marker: string; details: string }, io: CommandIO = stdio): Promise<void> {
   if (!isMarkerFilename(opts.marker)) throw new Error(`unknown marker ${JSON.stringify(opts.marker)}: want ${DELETION_MARK_FILENAME}, ${NO_COMPACT_MARK_FILENAME} or ${NO_DOWNSAMPLE_MARK_FILENAME}`);
+  checkBlockIds(opts.ids);
   for (const id of opts.ids) {
-    if (!isULID(id)) throw new Error(`invalid block ID ${JSON.stringify(id)}`);
     const written = await markBlock(bucket, id, opts.marker as MarkerFilename, { details: opts.details });
     io.err.write(written ? `block ${id}: wrote ${joinKey(id, opts.marker)}\n` : `block ${id}: already has ${opts.marker}, left unchanged\n`);
   }
