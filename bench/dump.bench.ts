@@ -13,6 +13,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './stats.js';
 
 const CLI = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
 
@@ -27,11 +28,6 @@ function run(cmd: string, args: string[], outFile: string): Promise<number> {
     p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited with ${code}`))));
   });
   return Promise.all([written, exited]).then(() => Number(process.hrtime.bigint() - t0) / 1e9);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 /** Gauges and counters with realistic label sets, seconds timestamps, ending with # EOF. */

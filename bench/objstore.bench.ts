@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getRangeBuffer, mapLimit, newBucket, parseBucketConfig, type Bucket } from '../packages/objstore/src/index.js';
 import { startS3rver } from '../test/harness/s3.js';
+import { median } from './stats.js';
 
 interface Workload {
   objects: Buffer[];
@@ -97,10 +98,6 @@ export async function main(args: string[]): Promise<void> {
       }
       rounds.push(r);
     }
-    const median = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-    };
     const row = (name: string, mb: number, strataS: number[], sdkS: number[]) =>
       `${name.padEnd(11)} Bucket ${(mb / median(strataS)).toFixed(1).padStart(7)} MB/s   plain SDK ${(mb / median(sdkS)).toFixed(1).padStart(7)} MB/s   ratio ${median(strataS.map((t, i) => (sdkS[i] as number) / t)).toFixed(2)}\n`;
     process.stdout.write(

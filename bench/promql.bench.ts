@@ -24,6 +24,7 @@ import { openBlocksQueryable } from '../packages/promql/src/testing/blocks.js';
 import { appendTo, openMetricsLines, syntheticSeries, type SyntheticOptions } from '../packages/promql/src/testing/synthetic.js';
 import { tempDir } from '../test/harness/process.js';
 import { promtool, startPrometheus } from '../test/harness/prometheus.js';
+import { median } from './stats.js';
 
 const QUERIES = [
   'rate(demo_requests_total[5m])',
@@ -37,11 +38,6 @@ const WARMUP_ROUNDS = 3;
 interface PromStats {
   timings: { evalTotalTime: number };
   samples?: { totalQueryableSamples: number; peakSamples: number };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 export async function main(args: string[]): Promise<void> {

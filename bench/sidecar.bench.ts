@@ -39,6 +39,7 @@ import { decodeChunkedReadResponse, PrometheusClient, readFrames, ResponseType }
 import { seriesRequest, StoreClient, type LabelMatcher, type SeriesRequest } from '../packages/storeapi/src/index.js';
 import { freePort, pidWithArgument, processCpuMs, startProcess, tempDir, waitForHttp } from '../test/harness/process.js';
 import { promtool, startPrometheus } from '../test/harness/prometheus.js';
+import { median } from './stats.js';
 
 const STEP_S = 15;
 /**
@@ -206,7 +207,6 @@ export async function main(args: string[]): Promise<void> {
 
   const ref = best.get('remote read direct')!;
   const rate = (r: Run) => r.samples / r.seconds;
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   process.stdout.write(`sidecar Series vs Prometheus remote read, ${ref.series} series, ${ref.samples} samples, best of ${rounds} rounds; paired: median ratio to the direct read next to it\n`);
   for (const name of ['remote read direct', ...cases.map(([n]) => n)]) {
     const run = best.get(name)!;

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench store [--series=N] [--days=D] [--step=S] [--rounds=N] [--wide=N] [--wide-rounds=N] [--wide-only] [--cpu-prof-dir=DIR]`
+ * `pnpm bench store [--series=N] [--days=D] [--step=S] [--rounds=N] [--wide=N] [--wide-rounds=N] [--wide-warmup=N] [--wide-only] [--skip-promtool] [--cpu-prof-dir=DIR]`
  *
  * The store gateway over a bucket of 2h blocks (default 1,000 series × 7 days at a 30s step, written
  * with Strata's own BlockWriter, uploaded to s3rver), per query: latency (cold: first run, warm: best
@@ -14,8 +14,10 @@
  * process, read over gRPC by a reader in a process of its own (bench/series-reader.ts: a fresh JIT and
  * heap, as a querier's) as a querier would, asking for batches of 64 series per frame
  * as Thanos' querier does (`response_batch_size`). Reported: series/s (and MiB/s of chunk bytes) at this
- * client, cold (index cache empty) and warm (best of `--wide-rounds` more rounds, default 6: postings
- * and series entries cached, chunks always read from the bucket, as with Thanos' defaults), against
+ * client, cold (index cache empty) and warm (postings and series entries cached, chunks always read
+ * from the bucket, as with Thanos' defaults): after `--wide-warmup` untimed rounds (default 10: the store
+ * gateway's JIT goes on improving its per-round time over the first ten or so, which a long-running
+ * store gateway has long done), the best and the median of `--wide-rounds` rounds (default 10), against
  * `promtool tsdb dump` of the same block; and the store gateway's own CPU per series (its
  * process_cpu_seconds_total, from its /metrics, around each round), as series per CPU-second of the
  * store gateway: what one core of it serves, which other work on a shared machine disturbs less than
@@ -24,7 +26,9 @@
  * before any frame): the client decodes while the store gateway encodes and sends. A supplementary line gives the same selection with skip_chunks (labels only):
  * the per-series cost apart from chunks. No chunk cache is involved: every round reads its chunks from
  * the bucket. `--cpu-prof-dir=DIR` writes V8 CPU profiles of both store gateways there. `--wide-only` runs
- * just this throughput part (no 1,000-series dataset, queries or idle-block heap).
+ * just this throughput part (no 1,000-series dataset, queries or idle-block heap). `--skip-promtool`
+ * leaves out the promtool dumps (the reference columns; most of a `--wide-only` run's time), for quick
+ * comparisons of the store gateway alone.
  *
  * The 1,000-series × 7-day queries run against a store gateway in this process (its heap per idle
  * block is measured here); their throughput line counts this process' CPU (store gateway and client).
@@ -45,6 +49,7 @@ import { BlockWriter, Labels, type SampleIterator, ValueType } from '../packages
 import { freePort, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
 import { startS3rver } from '../test/harness/s3.js';
 import { readRound, type ReaderJob, type ReaderRound } from './series-reader.js';
+import { median } from './stats.js';
 
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
@@ -183,9 +188,11 @@ export async function main(args: string[]): Promise<void> {
       step: { type: 'string', default: '30' },
       rounds: { type: 'string', default: '3' },
       wide: { type: 'string', default: '100000' },
-      'wide-rounds': { type: 'string', default: '6' },
+      'wide-rounds': { type: 'string', default: '10' },
+      'wide-warmup': { type: 'string', default: '10' },
       'cpu-prof-dir': { type: 'string' },
       'wide-only': { type: 'boolean', default: false },
+      'skip-promtool': { type: 'boolean', default: false },
     },
   });
   const nSeries = Number(values.series);
@@ -195,6 +202,7 @@ export async function main(args: string[]): Promise<void> {
   const rounds = Number(values.rounds);
   // More rounds for the wide block, each a fraction of a second: the best of a few is noisy on a shared machine.
   const wideRounds = Number(values['wide-rounds']);
+  const wideWarmup = Number(values['wide-warmup']);
   const profDir = values['cpu-prof-dir'];
   const dir = await tempDir('strata-store-bench-');
   const s3 = await startS3rver();
@@ -272,15 +280,18 @@ export async function main(args: string[]): Promise<void> {
     const promtoolMs = new Map<string, number>();
     for (const q of queries) {
       const request = { minTime: q.mint, maxTime: q.maxt, matchers: q.matchers, responseBatchSize: RESPONSE_BATCH_SIZE };
-      const measured = 'process' in q.source ? await readerRounds({ ...q.source.process, request, rounds: wideRounds + 1 }) : await inProcessRounds(q.source.local.client, request, q.source.local.metrics, rounds);
+      const warmup = 'process' in q.source ? wideWarmup : 0;
+      const measured = 'process' in q.source ? await readerRounds({ ...q.source.process, request, rounds: 1 + warmup + wideRounds }) : await inProcessRounds(q.source.local.client, request, q.source.local.metrics, rounds);
       const cold = measured[0] as ReaderRound;
-      const warmRounds = measured.slice(1);
+      const warmRounds = measured.slice(1 + warmup);
       const warm = Math.min(...warmRounds.map((r) => r.ms));
+      const warmMedian = median(warmRounds.map((r) => r.ms));
       const warmCpu = Math.min(...warmRounds.map((r) => r.cpuMs));
       const warmStoreCpu = Math.min(...warmRounds.map((r) => r.storeCpuMs));
+      const warmStoreCpuMedian = median(warmRounds.map((r) => r.storeCpuMs));
       // The same selection of the same blocks (the wide block from either bucket) is dumped once.
       const dumpArgs = ['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, q.dir];
-      let promMs = promtoolMs.get(dumpArgs.join(' '));
+      let promMs = values['skip-promtool'] ? Number.NaN : promtoolMs.get(dumpArgs.join(' '));
       if (promMs === undefined) {
         const tp = performance.now();
         await promtoolDump(dumpArgs);
@@ -295,10 +306,10 @@ export async function main(args: string[]): Promise<void> {
         const mib = (ms: number) => (cold.chunkBytes / 1048576 / (ms / 1000)).toFixed(1);
         const cpuLine =
           'process' in q.source
-            ? `warm ${perS(cold.series, warmStoreCpu)} series per CPU-second of the store gateway (${((warmStoreCpu * 1000) / cold.series).toFixed(2)} µs/series), client ${perS(cold.series, warmCpu)} series per CPU-second`
+            ? `warm ${perS(cold.series, warmStoreCpu)} series per CPU-second of the store gateway (${((warmStoreCpu * 1000) / cold.series).toFixed(2)} µs/series; median ${((warmStoreCpuMedian * 1000) / cold.series).toFixed(2)}), client ${perS(cold.series, warmCpu)} series per CPU-second`
             : `warm ${perS(cold.series, warmCpu)} series per CPU-second of this process (store gateway and client in one process; s3rver and promtool are other processes)`;
         throughput.push(
-          `${q.name}: warm ${perS(cold.series, warm)} series/s (${perS(cold.chunks, warm)} chunks/s, ${mib(warm)} MiB/s of chunks), cold ${perS(cold.series, cold.ms)} series/s; promtool dump ${perS(cold.series, promMs)} series/s; ${cpuLine}`,
+          `${q.name}: warm ${perS(cold.series, warm)} series/s (median ${perS(cold.series, warmMedian)}; ${perS(cold.chunks, warm)} chunks/s, ${mib(warm)} MiB/s of chunks), cold ${perS(cold.series, cold.ms)} series/s; promtool dump ${perS(cold.series, promMs)} series/s; ${cpuLine}`,
         );
       }
     }
