@@ -4,8 +4,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { decodeSeriesResponse, encodeSeriesResponse, ProtoWriter } from '@strata/storeapi';
 import { describe, expect, it } from 'vitest';
-import { transcodeChunkedReadResponse } from './remoteread.js';
-import { transcoder } from './transcode-wasm.js';
+import { transcodeChunkedReadResponse, transcoder } from './remoteread.js';
 
 v8.setFlagsFromString('--expose-gc');
 

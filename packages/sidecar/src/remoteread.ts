@@ -6,10 +6,9 @@
  * ChunkedReadResponse), or SAMPLES (snappy block of ReadResponse) from Prometheus older than 2.13.
  */
 import { crc32c } from '@node-rs/crc32';
-import { type EncodedChunks, ProtoReader, ProtoWriter, readLabel, type LabelMatcher } from '@strata/storeapi';
+import { chunkWasm, type EncodedChunks, ProtoReader, ProtoWriter, readLabel, type LabelMatcher } from '@strata/storeapi';
 import type { Label } from '@strata/tsdb';
 import snappy from 'snappy';
-import { transcoder } from './transcode-wasm.js';
 
 export const ResponseType = { SAMPLES: 0, STREAMED_XOR_CHUNKS: 1 } as const;
 export type ResponseType = (typeof ResponseType)[keyof typeof ResponseType];
@@ -100,6 +99,9 @@ export interface TranscodedSeries {
   labels: Label[];
   chunks: TranscodedChunks;
 }
+
+/** The transcoder (chunkWasm's `transcode`): a module instance, and so a memory, of the sidecar's own. */
+export const transcoder = chunkWasm();
 
 /**
  * The transcoder's memory holds, one after another: the payload being read, 1 MiB slabs that series'
@@ -305,7 +307,7 @@ function checked(written: number, start: number): number {
 
 /**
  * Reads one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }), given
- * whole or as the pieces `readFramePieces` yields, and transcodes its chunks (transcode.wat): the payload
+ * whole or as the pieces `readFramePieces` yields, and transcodes its chunks (chunkwasm.wat's `transcode`): the payload
  * is copied into the transcoder's memory once, and each series' chunks are written from there with
  * their hashes in one call. The result does not refer to the payload. The payloads of one response
  * share a `scope`.
