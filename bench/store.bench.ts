@@ -289,6 +289,8 @@ export async function main(args: string[]): Promise<void> {
       const warmCpu = Math.min(...warmRounds.map((r) => r.cpuMs));
       const warmStoreCpu = Math.min(...warmRounds.map((r) => r.storeCpuMs));
       const warmStoreCpuMedian = median(warmRounds.map((r) => r.storeCpuMs));
+      // The CPU counter ticks in 10 ms: over all rounds, its rounding shrinks to a fraction of a percent.
+      const warmStoreCpuMean = warmRounds.reduce((sum, r) => sum + r.storeCpuMs, 0) / warmRounds.length;
       // The same selection of the same blocks (the wide block from either bucket) is dumped once.
       const dumpArgs = ['tsdb', 'dump', `--min-time=${q.mint}`, `--max-time=${q.maxt}`, `--match=${q.selector}`, q.dir];
       let promMs = values['skip-promtool'] ? Number.NaN : promtoolMs.get(dumpArgs.join(' '));
@@ -306,7 +308,7 @@ export async function main(args: string[]): Promise<void> {
         const mib = (ms: number) => (cold.chunkBytes / 1048576 / (ms / 1000)).toFixed(1);
         const cpuLine =
           'process' in q.source
-            ? `warm ${perS(cold.series, warmStoreCpu)} series per CPU-second of the store gateway (${((warmStoreCpu * 1000) / cold.series).toFixed(2)} µs/series; median ${((warmStoreCpuMedian * 1000) / cold.series).toFixed(2)}), client ${perS(cold.series, warmCpu)} series per CPU-second`
+            ? `warm ${perS(cold.series, warmStoreCpu)} series per CPU-second of the store gateway (${((warmStoreCpu * 1000) / cold.series).toFixed(2)} µs/series; median ${((warmStoreCpuMedian * 1000) / cold.series).toFixed(2)}, mean ${((warmStoreCpuMean * 1000) / cold.series).toFixed(2)}), client ${perS(cold.series, warmCpu)} series per CPU-second`
             : `warm ${perS(cold.series, warmCpu)} series per CPU-second of this process (store gateway and client in one process; s3rver and promtool are other processes)`;
         throughput.push(
           `${q.name}: warm ${perS(cold.series, warm)} series/s (median ${perS(cold.series, warmMedian)}; ${perS(cold.chunks, warm)} chunks/s, ${mib(warm)} MiB/s of chunks), cold ${perS(cold.series, cold.ms)} series/s; promtool dump ${perS(cold.series, promMs)} series/s; ${cpuLine}`,

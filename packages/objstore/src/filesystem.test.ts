@@ -75,6 +75,10 @@ describe('FilesystemBucket', () => {
     expect(await wrapped.getRangeInto!('blk/chunks/000001', 199_990, target.subarray(0, 100))).toBe(10);
     expect(target.subarray(0, 10).equals(data.subarray(199_990))).toBe(true);
     await expect(wrapped.getRangeInto!('blk/chunks/missing', 0, target)).rejects.toThrow(ObjectNotFoundError);
-    expect(await registry.getSingleMetricAsString('strata_objstore_bucket_operations_total')).toMatch(/operation="get_range"} 3/);
+    // A prefix is a directory here, not an object; below a file, the path is no directory at all.
+    await expect(wrapped.getRangeInto!('blk/chunks', 0, target)).rejects.toThrow(ObjectNotFoundError);
+    await expect(wrapped.getRangeInto!('blk/chunks/000001/x', 0, target)).rejects.toThrow(ObjectNotFoundError);
+    await expect(b.getRange('p/blk', 0, 10)).rejects.toThrow(ObjectNotFoundError);
+    expect(await registry.getSingleMetricAsString('strata_objstore_bucket_operations_total')).toMatch(/operation="get_range"} 5/);
   });
 });

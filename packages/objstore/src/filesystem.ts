@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
+import { close, createReadStream, createWriteStream, open as openFd, read, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -43,7 +43,7 @@ export class FilesystemBucket implements Bucket {
     try {
       entries = await readdir(path, { withFileTypes: true });
     } catch (e) {
-      if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return;
+      if (isNotFound(e)) return;
       throw e;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -68,22 +68,56 @@ export class FilesystemBucket implements Bucket {
 
   async getRange(name: string, offset: number, length: number): Promise<Readable> {
     checkRange(offset, length);
+    if (length !== -1 && length <= WHOLE_RANGE_MAX) return Readable.from(await this.#readRange(name, offset, length));
     const path = await this.#existingFile(name);
     if (length === 0) return Readable.from([]);
-    if (length !== -1 && length <= WHOLE_RANGE_MAX) return Readable.from(await readRange(path, offset, length));
     return createReadStream(path, { start: offset, ...(length === -1 ? {} : { end: offset + length - 1 }) });
   }
 
   async getRangeInto(name: string, offset: number, target: Uint8Array): Promise<number> {
     checkRange(offset, target.length);
-    return readInto(await this.#existingFile(name), offset, target);
+    return this.#readInto(name, offset, target);
+  }
+
+  /** Bytes [offset, offset + length) of an object, fewer where it ends sooner: no piece, or one that owns its buffer. */
+  async #readRange(name: string, offset: number, length: number): Promise<Buffer[]> {
+    const buf = Buffer.allocUnsafeSlow(length);
+    const n = await this.#readInto(name, offset, buf);
+    return n === 0 ? [] : [n === length ? buf : Buffer.from(buf.subarray(0, n))];
+  }
+
+  /**
+   * Reads bytes [offset, offset + target.length) of an object into `target`; returns how many (fewer where
+   * it ends sooner). A missing object is found by the open (or, for a directory, the read) failing: a
+   * store gateway's chunk reads are many, and a stat and a FileHandle each cost about as much as the read.
+   */
+  async #readInto(name: string, offset: number, target: Uint8Array): Promise<number> {
+    let fd: number;
+    try {
+      fd = await new Promise<number>((res, rej) => openFd(this.#path(name), 'r', (err, f) => (err ? rej(err) : res(f))));
+    } catch (e) {
+      throw isNotFound(e) ? new ObjectNotFoundError(this.name, name) : e;
+    }
+    try {
+      let n = 0;
+      while (n < target.length) {
+        const bytesRead = await new Promise<number>((res, rej) => read(fd, target, n, target.length - n, offset + n, (err, b) => (err ? rej(err) : res(b))));
+        if (bytesRead === 0) break;
+        n += bytesRead;
+      }
+      return n;
+    } catch (e) {
+      throw isErrno(e, 'EISDIR') ? new ObjectNotFoundError(this.name, name) : e;
+    } finally {
+      close(fd, () => undefined);
+    }
   }
 
   async exists(name: string): Promise<boolean> {
     try {
       return (await stat(this.#path(name))).isFile();
     } catch (e) {
-      if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return false;
+      if (isNotFound(e)) return false;
       throw e;
     }
   }
@@ -151,33 +185,14 @@ export class FilesystemBucket implements Bucket {
     try {
       if ((await stat(path)).isFile()) return path;
     } catch (e) {
-      if (!isErrno(e, 'ENOENT') && !isErrno(e, 'ENOTDIR')) throw e;
+      if (!isNotFound(e)) throw e;
     }
     throw new ObjectNotFoundError(this.name, name);
   }
 }
 
-/** Bytes [offset, offset + length) of a file, fewer where it ends sooner: no piece, or one that owns its buffer. */
-async function readRange(path: string, offset: number, length: number): Promise<Buffer[]> {
-  const buf = Buffer.allocUnsafeSlow(length);
-  const n = await readInto(path, offset, buf);
-  return n === 0 ? [] : [n === length ? buf : Buffer.from(buf.subarray(0, n))];
-}
-
-/** Reads bytes [offset, offset + target.length) of a file into `target`; returns how many (fewer where it ends sooner). */
-async function readInto(path: string, offset: number, target: Uint8Array): Promise<number> {
-  const fh = await open(path, 'r');
-  try {
-    let n = 0;
-    while (n < target.length) {
-      const { bytesRead } = await fh.read(target, n, target.length - n, offset + n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    return n;
-  } finally {
-    await fh.close();
-  }
+function isNotFound(e: unknown): boolean {
+  return isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR');
 }
 
 function isErrno(e: unknown, code: string): boolean {

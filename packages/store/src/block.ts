@@ -104,6 +104,8 @@ class ChunkBatch {
 const CHUNK_BATCH = 4096;
 /** A first batch's columns: enough for the chunks of a few series, grown if more come. */
 const SMALL_CHUNK_BATCH = 64;
+/** Series rows allocated up front for a query of one block (80 bytes each, 10 MiB at most). */
+const MAX_PRESIZED_ROWS = 1 << 17;
 /** Bytes read past a chunk's start when its length is not known yet, when meta.json has no index_stats or chunk counts. */
 const DEFAULT_CHUNK_SIZE_ESTIMATE = 2048;
 /** Thanos' EstimatedMaxChunkSize: no read guesses more than this per chunk. */
@@ -269,8 +271,11 @@ export class BucketBlock {
   ): Promise<SeriesRows> {
     return this.#use(stats, async (r) => {
       const ids = await this.#postings(r.index, matchers);
-      // Rows for as many series as the postings hold (up to a few thousand; more grow as they come).
-      const rows = new SeriesRows(this.#labelMapping(r, drop), Math.min(ids.length, 4096));
+      // Rows for as many series as the postings hold: a block's series mostly have chunks in the range
+      // asked, and growing by doubling copied the rows of a 100,000-series query five times into fresh
+      // memory. Beyond MAX_PRESIZED_ROWS they grow as they come, lest a long postings list of series
+      // mostly outside the range take much more than its answer.
+      const rows = new SeriesRows(this.#labelMapping(r, drop), Math.min(ids.length, MAX_PRESIZED_ROWS));
       const reads: Promise<void>[] = [];
       let segments: Promise<SegmentFiles> | undefined;
       // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the
