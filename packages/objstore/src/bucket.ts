@@ -20,7 +20,8 @@ export interface Bucket {
   /**
    * Reads bytes [offset, offset + target.length) of the object into `target`; resolves to how many it
    * read (fewer where the object ends sooner). Only where a backend reads straight into a caller's memory
-   * (a local file), so that a reader can reuse its buffers; absent otherwise (use getRange).
+   * (a local file, a plain-HTTP S3 endpoint), so that a reader can reuse its buffers; absent otherwise
+   * (use getRange).
    */
   readonly getRangeInto?: RangeIntoReader;
   exists(name: string): Promise<boolean>;

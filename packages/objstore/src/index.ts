@@ -9,3 +9,4 @@ export { PrefixedBucket } from './prefixed.js';
 export * from './concurrency.js';
 export * from './config.js';
 export { parseCachingBucketConfig, parseBytes, type CachingBucketConfig } from './cachingconfig.js';
+export { Http1Client, type Http1Response } from './http1.js';

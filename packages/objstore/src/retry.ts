@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isBodySource, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
+import { isBodySource, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type RangeIntoReader, type UploadBody } from './bucket.js';
 
 export interface RetryPolicy {
   /** Tries per operation, the first included. */
@@ -75,10 +75,16 @@ export async function retry<T>(fn: () => Promise<T>, policy: RetryPolicy = DEFAU
  * is tried once.
  */
 export class RetryingBucket implements Bucket {
+  /** The inner bucket's, retried whole: a range read into memory is a few MB at most. */
+  readonly getRangeInto?: RangeIntoReader;
+
   constructor(
     readonly inner: Bucket,
     readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
-  ) {}
+  ) {
+    const into = inner.getRangeInto;
+    if (into !== undefined) this.getRangeInto = (name, offset, target) => retry(() => into.call(inner, name, offset, target), policy);
+  }
 
   get name(): string {
     return this.inner.name;

@@ -6,6 +6,7 @@ import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNotFound } from './bucket.js';
 import { getBuffer, getRangeBuffer, readAll } from './io.js';
+import { RetryingBucket } from './retry.js';
 import { S3Bucket } from './s3.js';
 import { SigV4Signer } from './sigv4.js';
 
@@ -41,6 +42,28 @@ describe('S3Bucket object reads against s3rver', () => {
     expect(err).toMatchObject({ name: 'InvalidRange', $metadata: { httpStatusCode: 416 } });
   });
 
+  it('reads ranges straight into a buffer over plain HTTP: keys, ranges to and past the end, large ones, missing objects', async () => {
+    const into = bucket.getRangeInto!;
+    for (const k of keys) {
+      const target = Buffer.alloc(90);
+      expect(await into.call(bucket, k, 10, target), k).toBe(90);
+      expect(target.equals(data.subarray(10, 100)), k).toBe(true);
+    }
+    const tail = Buffer.alloc(100);
+    expect(await into.call(bucket, 'plain', 950, tail)).toBe(50);
+    expect(tail.subarray(0, 50).equals(data.subarray(950))).toBe(true);
+    await expect(into.call(bucket, 'plain', 2000, tail)).rejects.toMatchObject({ name: 'InvalidRange', $metadata: { httpStatusCode: 416 } });
+    expect(isNotFound(await into.call(bucket, 'nope/x', 0, tail).catch((e: unknown) => e))).toBe(true);
+    // Many socket reads, their memory read into again as the body is copied out; then the same connection again.
+    const big = Buffer.from(Array.from({ length: 6 << 20 }, (_, i) => (i * 7 + (i >>> 12)) & 0xff));
+    await bucket.upload('big', big);
+    for (const [offset, length] of [[123, 5 << 20], [0, 6 << 20], [(6 << 20) - 10, 10]] as const) {
+      const target = Buffer.alloc(length);
+      expect(await into.call(bucket, 'big', offset, target)).toBe(length);
+      expect(target.equals(big.subarray(offset, offset + length)), `${offset}+${length}`).toBe(true);
+    }
+  });
+
   it('reports missing objects as not found', async () => {
     for (const read of [() => bucket.get('nope/x y'), () => bucket.getRange('nope/x', 0, 10)]) {
       const err = await read().catch((e: unknown) => e);
@@ -63,13 +86,19 @@ describe('S3Bucket object reads against a fake server', () => {
   let server: Server;
   let seen: { url?: string; headers?: IncomingHttpHeaders } = {};
   const all: { url?: string; headers: IncomingHttpHeaders }[] = [];
-  let reply: { status: number; body: string } = { status: 200, body: 'hello' };
+  /** `cut`: the next answers send the headers and half the body, then close the connection. */
+  let reply: { status: number; body: string; cut?: number } = { status: 200, body: 'hello' };
   let endpoint = '';
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       seen = { url: req.url, headers: req.headers };
       all.push({ url: req.url, headers: req.headers });
+      if (reply.cut !== undefined && reply.cut-- > 0) {
+        res.writeHead(reply.status, { 'content-type': 'application/xml', 'content-length': reply.body.length }).write(reply.body.slice(0, reply.body.length >> 1));
+        setTimeout(() => res.socket?.destroy(), 10);
+        return;
+      }
       res.writeHead(reply.status, { 'content-type': 'application/xml' }).end(reply.body);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -116,6 +145,38 @@ describe('S3Bucket object reads against a fake server', () => {
       }
     } finally {
       sdk.destroy();
+      await b.close();
+    }
+  });
+
+  it('reads into a buffer with the request a stream read sends; S3 errors fail it, a cut body is retried', async () => {
+    reply = { status: 206, body: 'ell' };
+    const b = open('TOKEN');
+    try {
+      all.length = 0;
+      await getRangeBuffer(b, 'a b/c+d', 1, 3);
+      const target = Buffer.alloc(3);
+      expect(await b.getRangeInto!('a b/c+d', 1, target)).toBe(3);
+      expect(target.toString()).toBe('ell');
+      const [viaStream, direct] = all as [(typeof all)[0], (typeof all)[0]];
+      expect(direct.url).toBe(viaStream.url);
+      const signed = (h: IncomingHttpHeaders) => /SignedHeaders=([^,]+)/.exec(h.authorization ?? '')![1];
+      expect(signed(direct.headers)).toBe(signed(viaStream.headers));
+      for (const h of ['host', 'range', 'x-amz-content-sha256', 'x-amz-security-token']) expect(direct.headers[h], h).toBe(viaStream.headers[h]);
+
+      reply = { status: 503, body: '<Error><Code>SlowDown</Code><Message>Please reduce</Message></Error>' };
+      await expect(b.getRangeInto!('x', 0, target)).rejects.toMatchObject({ name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+      reply = { status: 404, body: '' };
+      expect(isNotFound(await b.getRangeInto!('x', 0, target).catch((e: unknown) => e))).toBe(true);
+
+      reply = { status: 206, body: 'abcdefgh', cut: 1 };
+      const whole = Buffer.alloc(8);
+      await expect(b.getRangeInto!('x', 0, whole)).rejects.toMatchObject({ $retryable: true });
+      reply = { status: 206, body: 'abcdefgh', cut: 2 };
+      const retrying = new RetryingBucket(b, { maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 2 });
+      expect(await retrying.getRangeInto!('x', 0, whole)).toBe(8);
+      expect(whole.toString()).toBe('abcdefgh');
+    } finally {
       await b.close();
     }
   });

@@ -12,7 +12,8 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { dirPrefix, isBodySource, ObjectNotFoundError, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
+import { dirPrefix, isBodySource, ObjectNotFoundError, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type RangeIntoReader, type UploadBody } from './bucket.js';
+import { Http1Client } from './http1.js';
 import { checkRange } from './io.js';
 import { OperationTimeoutError } from './retry.js';
 import { encodeS3Path, SigV4Signer } from './sigv4.js';
@@ -75,6 +76,12 @@ export class S3Bucket implements Bucket {
   readonly #timeoutMs: number;
   /** Object reads without the SDK, or undefined where only the SDK knows the URL (see LeanGetter). */
   readonly #lean: LeanGetter | undefined;
+  /**
+   * Where the endpoint is plain HTTP (in-cluster MinIO, Ceph, s3rver): range reads written straight
+   * into the caller's memory (LeanGetter.readInto). Absent over HTTPS, whose connections keep the
+   * agent's TLS settings.
+   */
+  readonly getRangeInto?: RangeIntoReader;
 
   constructor(opts: S3Options) {
     if (!opts.bucket) throw new Error('s3: bucket is required');
@@ -122,6 +129,14 @@ export class S3Bucket implements Bucket {
       url.pathname === '/' && !url.search && !url.username
         ? new LeanGetter(this.#client, url, `/${encodeS3Path(this.#bucket)}/`, url.protocol === 'https:' ? httpsAgent : httpAgent, requestTimeoutMs, connectTimeoutMs)
         : undefined;
+    const lean = this.#lean;
+    if (lean !== undefined && url.protocol === 'http:') {
+      const http1 = new Http1Client(url, connectionError, agentOpts.maxFreeSockets);
+      this.getRangeInto = (name, offset, target) => {
+        checkRange(offset, target.length);
+        return this.#send((signal) => lean.readInto(http1, name, offset, target, signal), name);
+      };
+    }
   }
 
   async *list(dir: string, opts: ListOptions = {}): AsyncIterable<ObjectEntry> {
@@ -290,10 +305,7 @@ class LeanGetter {
   }
 
   async get(key: string, range: string | undefined, signal: AbortSignal): Promise<Readable> {
-    this.#signer ??= this.#client.config.region().then((r) => new SigV4Signer(r));
-    const [signer, creds] = await Promise.all([this.#signer, this.#client.config.credentials()]);
-    const path = this.#bucketPath + encodeS3Path(key);
-    const headers = signer.sign({ method: 'GET', host: this.#url.host, path, ...(range ? { headers: { range } } : {}) }, creds);
+    const { path, headers } = await this.#signedGet(key, range);
     const opts: RequestOptions = {
       method: 'GET',
       protocol: this.#url.protocol,
@@ -306,7 +318,47 @@ class LeanGetter {
     };
     const res = await this.#send(opts);
     if (res.statusCode === 200 || res.statusCode === 206) return res;
-    throw await responseError(res);
+    throw await responseError(res.statusCode ?? 0, res);
+  }
+
+  /**
+   * Bytes [offset, offset + target.length) of `key` into `target` over `http1`; resolves to how many
+   * (fewer where the object ends sooner). The socket reads the body straight into `target` (but for the
+   * bytes that came with the response head, copied): no response stream, no buffer per piece, no copy.
+   */
+  async readInto(http1: Http1Client, key: string, offset: number, target: Uint8Array, signal: AbortSignal): Promise<number> {
+    if (target.length === 0) return 0;
+    const { path, headers } = await this.#signedGet(key, `bytes=${offset}-${offset + target.length - 1}`);
+    const { host: _host, ...rest } = headers; // the client writes Host itself, the same value as signed
+    const res = await http1.request('GET', path, rest, NO_BODY, signal, target);
+    if (res.status !== 206 && res.status !== 200) throw await responseError(res.status, res.body);
+    // A server that ignores Range answers 200 with the whole object: its bytes before `offset` are skipped.
+    let skip = res.status === 200 ? offset : 0;
+    let n = 0;
+    for await (let piece of res.body) {
+      if (skip > 0) {
+        const k = Math.min(skip, piece.length);
+        piece = piece.subarray(k);
+        skip -= k;
+      }
+      const room = target.length - n;
+      if (piece.length > room) {
+        if (res.status === 206) throw connectionError(`range read of ${key} at offset ${offset} returned more than the ${target.length} bytes asked`);
+        target.set(piece.subarray(0, room), n);
+        return target.length; // leaving the body closes the connection
+      }
+      if (piece.buffer !== target.buffer || piece.byteOffset !== target.byteOffset + n) target.set(piece, n);
+      n += piece.length;
+      res.recycle();
+    }
+    return n;
+  }
+
+  async #signedGet(key: string, range: string | undefined): Promise<{ path: string; headers: Record<string, string> }> {
+    this.#signer ??= this.#client.config.region().then((r) => new SigV4Signer(r));
+    const [signer, creds] = await Promise.all([this.#signer, this.#client.config.credentials()]);
+    const path = this.#bucketPath + encodeS3Path(key);
+    return { path, headers: signer.sign({ method: 'GET', host: this.#url.host, path, ...(range ? { headers: { range } } : {}) }, creds) };
   }
 
   /** Like the SDK's handler: the socket idle limit throws TimeoutError, and so does a slow connect. */
@@ -326,6 +378,13 @@ class LeanGetter {
   }
 }
 
+const NO_BODY = Buffer.alloc(0);
+
+/** A failed connection or response of the lean HTTP/1.1 client: retried, as the SDK's network errors are. */
+function connectionError(message: string): Error {
+  return Object.assign(new Error(`s3: ${message}`), { $retryable: true });
+}
+
 function timeoutError(message: string): Error {
   const e = new Error(message);
   e.name = 'TimeoutError';
@@ -333,11 +392,10 @@ function timeoutError(message: string): Error {
 }
 
 /** S3's <Error><Code>…</Code><Message>…</Message></Error>; a body-less 404 (HEAD-style) is NotFound as in the SDK. */
-async function responseError(res: IncomingMessage): Promise<S3ResponseError> {
-  const status = res.statusCode ?? 0;
+async function responseError(status: number, res: AsyncIterable<Buffer | string>): Promise<S3ResponseError> {
   let body = '';
   try {
-    for await (const chunk of res) body += (chunk as Buffer).toString();
+    for await (const chunk of res) body += chunk.toString();
   } catch {
     // The status alone still says what failed.
   }

@@ -2,10 +2,10 @@
  * The parts of Prometheus' HTTP API the sidecar uses: readiness, config (external labels), flags,
  * the lowest timestamp from /metrics, label names/values and series with matchers, and remote read.
  */
+import { Http1Client } from '@strata/objstore';
 import { type LabelMatcher, type Meta, MIN_INT64 } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
-import { Http1Client } from './http1.js';
 import { encodeReadRequest, type ReadQuery, type ResponseType } from './remoteread.js';
 import type { PrometheusExemplars } from './exemplars.js';
 import type { PrometheusRules } from './rules.js';

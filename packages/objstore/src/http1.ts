@@ -1,6 +1,6 @@
 /**
- * A lean HTTP/1.1 client for Prometheus' API and remote read, whose response body carries every byte
- * of a query.
+ * A lean HTTP/1.1 client for bodies that carry every byte of a query: Prometheus' API and remote read
+ * (the sidecar), and object range reads from a plain-HTTP S3 endpoint (the store gateway's chunks).
  *
  * node:http hands the body over as one Buffer per HTTP chunk through a Readable (Prometheus flushes one
  * chunk per frame, several per socket read), and that stream plumbing cost the sidecar about as much CPU
@@ -34,7 +34,7 @@ const MAX_LINE_BYTES = 8 * 1024;
 const MERGE_BYTES = 4096;
 /** Body pieces queued before the socket is paused. */
 const MAX_QUEUED_PIECES = 16;
-/** Idle connections kept per client, and for how long. */
+/** Idle connections kept per client by default, and for how long. */
 const MAX_IDLE_SOCKETS = 4;
 const IDLE_TIMEOUT_MS = 30_000;
 
@@ -86,6 +86,11 @@ class Exchange {
 
   get headParsed(): boolean {
     return this.#state !== State.Head;
+  }
+
+  /** Bytes of a Content-Length body still to come; -1 for any other body (or before the head). */
+  get lengthRemaining(): number {
+    return this.#state === State.Length ? this.#remaining : -1;
   }
 
   /** The connection can carry another request once this response is done. */
@@ -284,9 +289,13 @@ class ReadSlabs {
   #retired: Buffer[] = [];
   readonly #free: Buffer[] = [];
   #recycling = false;
+  /** Where reads go instead while a body is read into its caller's memory (`direct`), and how far. */
+  #direct: Buffer | undefined;
+  #directUsed = 0;
 
   /** Room for the next read. */
   buffer(): Buffer {
+    if (this.#direct !== undefined) return this.#direct.subarray(this.#directUsed);
     if (this.#slab.length - this.#used < MIN_READ_BYTES) {
       if (this.#recycling) this.#retired.push(this.#slab);
       this.#slab = this.#free.pop() ?? Buffer.allocUnsafeSlow(READ_SLAB_BYTES);
@@ -297,6 +306,11 @@ class ReadSlabs {
 
   /** `n` bytes were read into the last `buffer()`. */
   read(n: number): void {
+    if (this.#direct !== undefined) {
+      this.#directUsed += n;
+      if (this.#directUsed === this.#direct.length) this.#direct = undefined;
+      return;
+    }
     this.#used += (n + 7) & ~7; // 8-byte aligned starts
   }
 
@@ -311,6 +325,19 @@ class ReadSlabs {
     for (const slab of this.#retired.splice(0, i)) {
       if (slab.length === READ_SLAB_BYTES && this.#free.length < MAX_FREE_READ_SLABS) this.#free.push(slab);
     }
+  }
+
+  /**
+   * The next reads go into `target`, no further than its end (the rest of a body known to fit), then
+   * into slabs again. Reads never go past the end of the body: no byte of a later response lands there.
+   */
+  direct(target: Uint8Array): void {
+    this.#direct = target.length > 0 ? Buffer.from(target.buffer, target.byteOffset, target.length) : undefined;
+    this.#directUsed = 0;
+  }
+
+  endDirect(): void {
+    this.#direct = undefined;
   }
 
   /** The response ended: slabs still retired may be referred to by pieces its reader kept. */
@@ -339,7 +366,12 @@ export class Http1Client {
   /** Makes the errors of connections and responses (given their message). */
   readonly #error: (message: string) => Error;
 
-  constructor(origin: string | URL, error: (message: string) => Error = (message) => new Error(message)) {
+  /** `maxIdleSockets`: connections kept alive between requests (as many as requests run at once, at best). */
+  constructor(
+    origin: string | URL,
+    error: (message: string) => Error = (message) => new Error(message),
+    readonly maxIdleSockets = MAX_IDLE_SOCKETS,
+  ) {
     this.#url = new URL(origin);
     this.#error = error;
     if (this.#url.protocol !== 'http:' && this.#url.protocol !== 'https:') throw new Error(`unsupported protocol ${this.#url.protocol}`);
@@ -369,8 +401,13 @@ export class Http1Client {
     return conn;
   }
 
-  /** Sends `method path` with `headers` and `body`; resolves once the response head has arrived. */
-  async request(method: string, path: string, headers: Record<string, string | number>, body: Buffer, signal?: AbortSignal): Promise<Http1Response> {
+  /**
+   * Sends `method path` with `headers` and `body`; resolves once the response head has arrived. With
+   * `into`, a Content-Length body that fits in it is read straight into it (plain TCP connections): the
+   * body's pieces are then views of `into` at their offset in the body, but for those that arrived with
+   * the head, which the reader copies.
+   */
+  async request(method: string, path: string, headers: Record<string, string | number>, body: Buffer, signal?: AbortSignal, into?: Uint8Array): Promise<Http1Response> {
     if (signal?.aborted) throw this.#error('request aborted');
     const head = [`${method} ${path} HTTP/1.1`, `Host: ${this.#url.host}`, `Content-Length: ${body.length}`];
     for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);
@@ -378,7 +415,7 @@ export class Http1Client {
     for (;;) {
       const pooled = this.#idle.pop();
       try {
-        return await this.#exchange(pooled ?? this.#connect(), pooled !== undefined, request, signal);
+        return await this.#exchange(pooled ?? this.#connect(), pooled !== undefined, request, signal, into);
       } catch (e) {
         // A kept-alive connection the server closed meanwhile fails before any response byte: retry on a new one.
         if (!(e instanceof StaleConnection)) throw e;
@@ -386,7 +423,7 @@ export class Http1Client {
     }
   }
 
-  #exchange(conn: Conn, reused: boolean, request: Buffer, signal: AbortSignal | undefined): Promise<Http1Response> {
+  #exchange(conn: Conn, reused: boolean, request: Buffer, signal: AbortSignal | undefined, into: Uint8Array | undefined): Promise<Http1Response> {
     const socket = conn.socket;
     if (conn.drop !== undefined) {
       socket.off('close', conn.drop).off('error', conn.drop).off('timeout', conn.drop);
@@ -401,6 +438,9 @@ export class Http1Client {
     let ended = false;
     let failure: Error | undefined;
     let wake: (() => void) | undefined;
+    /** Body bytes given so far; whether reads may still be sent into `into`. */
+    let bodyBytes = 0;
+    let intoPending = into !== undefined && conn.reads !== undefined;
     const notify = () => {
       const w = wake;
       wake = undefined;
@@ -419,6 +459,7 @@ export class Http1Client {
             },
           }),
         (piece) => {
+          bodyBytes += piece.length;
           queue.push(piece);
           if (queue.length >= MAX_QUEUED_PIECES) socket.pause();
         },
@@ -428,6 +469,7 @@ export class Http1Client {
         ended = true;
         conn.onData = ignore;
         conn.reads?.endRecycling();
+        conn.reads?.endDirect();
         socket.off('error', onError).off('close', onClose);
         signal?.removeEventListener('abort', onAbort);
         if (err === undefined && ex.reusable) this.#release(conn);
@@ -453,7 +495,14 @@ export class Http1Client {
           return;
         }
         if (ex.done) finish();
-        else notify();
+        else {
+          if (intoPending && ex.headParsed) {
+            intoPending = false;
+            const left = ex.lengthRemaining;
+            if (ex.status >= 200 && ex.status < 300 && left > 0 && bodyBytes + left <= (into as Uint8Array).length) conn.reads?.direct((into as Uint8Array).subarray(bodyBytes, bodyBytes + left));
+          }
+          notify();
+        }
       };
       socket.on('error', onError).on('close', onClose);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -483,7 +532,7 @@ export class Http1Client {
 
   #release(conn: Conn): void {
     const socket = conn.socket;
-    if (this.#idle.length >= MAX_IDLE_SOCKETS || socket.destroyed) {
+    if (this.#idle.length >= this.maxIdleSockets || socket.destroyed) {
       socket.destroy();
       return;
     }

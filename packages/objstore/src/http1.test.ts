@@ -157,6 +157,40 @@ describe('Http1Client', () => {
     expect(open.connections).toBe(1);
   });
 
+  it("reads a Content-Length body into the caller's memory (`into`), nothing past it; other bodies and the next response as usual", async () => {
+    const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 13) & 0xff));
+    open = await server(async (s, i) => {
+      if (i === 1) return s.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('wor', 'ld')}`);
+      if (i === 2) return s.write('HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope');
+      // The head and the body's first bytes in one read, the rest in pieces.
+      s.write(Buffer.concat([Buffer.from(`HTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\n\r\n`), body.subarray(0, 10)]));
+      await new Promise((r) => setTimeout(r, 5));
+      s.write(body.subarray(10, 100_000));
+      await new Promise((r) => setTimeout(r, 5));
+      s.write(body.subarray(100_000));
+    });
+    const client = new Http1Client(open.url);
+    const into = Buffer.alloc(body.length + 16, 0xee);
+    const res = await client.request('GET', '/', {}, Buffer.alloc(0), undefined, into);
+    let n = 0;
+    let direct = 0;
+    for await (const p of res.body) {
+      if (p.buffer === into.buffer && p.byteOffset === into.byteOffset + n) direct += p.length;
+      else into.set(p, n);
+      n += p.length;
+    }
+    expect(n).toBe(body.length);
+    expect(direct).toBe(body.length - 10);
+    expect(into.subarray(0, n).equals(body)).toBe(true);
+    expect(into.subarray(n).every((b) => b === 0xee)).toBe(true);
+    // The same connection: a chunked body, and an error's body, are read into its own memory.
+    expect(await text((await client.request('GET', '/', {}, Buffer.alloc(0), undefined, into)).body)).toBe('world');
+    expect(await text((await client.request('GET', '/', {}, Buffer.alloc(0), undefined, into)).body)).toBe('nope');
+    expect(into.subarray(0, n).equals(body)).toBe(true);
+    expect(into.subarray(n).every((b) => b === 0xee)).toBe(true);
+    expect(open.connections).toBe(1);
+  });
+
   it('retries on a new connection when the server closed the kept-alive one', async () => {
     open = await server((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
     const client = new Http1Client(open.url);
