@@ -46,60 +46,39 @@ export class AccountingBucket extends ForwardingBucket {
   }
 
   /**
-   * Bytes [offset, offset + length) of an object, landing in one buffer of that size as the stream
-   * arrives: one copy, where collecting the stream's pieces and concatenating them costs two. A bucket
-   * that answers with the whole range as one piece owning its memory (the filesystem bucket) costs no
-   * copy at all; a piece that is a view of something larger is copied, so what the caller keeps (in the
-   * index cache, say) holds no more memory than it counts.
+   * Bytes [offset, offset + length) of an object in one buffer of that size (from `pool` if given): read
+   * straight into it where the bucket can (a local file, a plain-HTTP S3 endpoint), else copied into it
+   * as the stream arrives (one copy, where collecting the pieces and concatenating them costs two). A
+   * buffer of its own, never a view of something larger: what the caller keeps (in the index cache,
+   * say) holds no more memory than it counts.
    */
   async readRange(name: string, offset: number, length: number, pool?: ChunkPool): Promise<Buffer> {
     const out = await this.#limit(async () => {
-      if (pool !== undefined) return this.#readPooled(name, offset, length, pool);
-      let buf: Buffer | undefined;
-      let n = 0;
-      for await (const c of await this.inner.getRange(name, offset, length)) {
-        const piece = c as Buffer;
-        if (n + piece.length > length) throw new Error(`${name}: range read at offset ${offset} returned more than the ${length} bytes asked`);
-        if (n === 0 && piece.length === length && piece.byteOffset === 0 && piece.buffer.byteLength === length) {
-          buf = piece;
-          n = length;
-          continue;
+      const buf = pool?.get(length) ?? Buffer.allocUnsafeSlow(length);
+      try {
+        const into = this.inner.getRangeInto;
+        let n = 0;
+        if (into !== undefined) n = await into.call(this.inner, name, offset, buf);
+        else {
+          for await (const c of await this.inner.getRange(name, offset, length)) {
+            const piece = c as Buffer;
+            if (n + piece.length > length) throw new Error(`${name}: range read at offset ${offset} returned more than the ${length} bytes asked`);
+            piece.copy(buf, n);
+            n += piece.length;
+          }
         }
-        buf ??= Buffer.allocUnsafe(length);
-        piece.copy(buf, n);
-        n += piece.length;
+        if (n !== length) throw new Error(`${name}: short read: ${n} of ${length} bytes at offset ${offset}`);
+        return buf;
+      } catch (e) {
+        pool?.put(buf);
+        throw e;
       }
-      if (n !== length) throw new Error(`${name}: short read: ${n} of ${length} bytes at offset ${offset}`);
-      return buf ?? Buffer.alloc(0);
     });
     if (this.#stats !== undefined) {
       this.#stats.requests++;
       this.#stats.bytes += length;
     }
     return out;
-  }
-
-  /** Bytes [offset, offset + length) of an object in a buffer from `pool`, read straight into it where the bucket can. */
-  async #readPooled(name: string, offset: number, length: number, pool: ChunkPool): Promise<Buffer> {
-    const buf = pool.get(length);
-    try {
-      const into = this.inner.getRangeInto;
-      let n = 0;
-      if (into !== undefined) n = await into.call(this.inner, name, offset, buf);
-      else {
-        for await (const c of await this.inner.getRange(name, offset, length)) {
-          const piece = c as Buffer;
-          if (n + piece.length > length) throw new Error(`${name}: range read at offset ${offset} returned more than the ${length} bytes asked`);
-          piece.copy(buf, n);
-          n += piece.length;
-        }
-      }
-      if (n !== length) throw new Error(`${name}: short read: ${n} of ${length} bytes at offset ${offset}`);
-      return buf;
-    } catch (e) {
-      pool.put(buf);
-      throw e;
-    }
   }
 
   async #counted(open: () => Promise<Readable>): Promise<Readable> {
