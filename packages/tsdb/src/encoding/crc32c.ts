@@ -161,34 +161,35 @@ function x8n(n: number): number {
 /**
  * Multiplication by x^(8·d·16^k) mod P for each nibble d (1‥15) of a record size at each of its four
  * nibble positions k, as four byte-indexed tables of 256 entries (multiplying by a constant is linear):
- * a shift by n < 65536 bytes is then at most 16 lookups instead of a 32-step multiplication. Built on
- * first use; all 60 take 240 KiB.
+ * a shift by n < 65536 bytes is then at most 16 lookups instead of a 32-step multiplication. Table
+ * (k, d) is entries [1024·(15k + d - 1), +1024) of one array, all 60 built on first use (240 KiB, well
+ * under a millisecond): one flat array keeps `shift` small enough to be inlined where it is called, so
+ * its 32-bit values stay unboxed.
  */
-const NIBBLE_TABLES: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(60);
+let nibbleTables: Uint32Array | undefined;
 
-function nibbleTable(k: number, d: number): Uint32Array {
-  const i = k * 15 + d - 1;
-  let t = NIBBLE_TABLES[i];
-  if (t !== undefined) return t;
-  const c = x8n(d * 16 ** k);
-  t = new Uint32Array(1024);
-  for (let j = 0; j < 4; j++) {
-    for (let b = 0; b < 8; b++) t[j * 256 + (1 << b)] = multModP(c, (1 << (8 * j + b)) >>> 0);
-    for (let v = 3; v < 256; v++) if ((v & (v - 1)) !== 0) t[j * 256 + v] = ((t[j * 256 + (v & (v - 1))] as number) ^ (t[j * 256 + (v & -v)] as number)) >>> 0;
+function buildNibbleTables(): Uint32Array {
+  const all = new Uint32Array(60 * 1024);
+  for (let k = 0; k < 4; k++) {
+    for (let d = 1; d < 16; d++) {
+      const c = x8n(d * 16 ** k);
+      const t = all.subarray((k * 15 + d - 1) * 1024, (k * 15 + d) * 1024);
+      for (let j = 0; j < 4; j++) {
+        for (let b = 0; b < 8; b++) t[j * 256 + (1 << b)] = multModP(c, (1 << (8 * j + b)) >>> 0);
+        for (let v = 3; v < 256; v++) if ((v & (v - 1)) !== 0) t[j * 256 + v] = ((t[j * 256 + (v & (v - 1))] as number) ^ (t[j * 256 + (v & -v)] as number)) >>> 0;
+      }
+    }
   }
-  NIBBLE_TABLES[i] = t;
-  return t;
+  return all;
 }
 
-/** raw(s, n zero bytes): s multiplied by x^(8n). */
-function shift(s: number, n: number): number {
-  if (s === 0) return 0;
-  if (n >= 0x10000) return multModP(x8n(n), s);
-  for (let k = 0; k < 4; k++, n >>>= 4) {
+/** raw(s, n zero bytes): s multiplied by x^(8n), for n < 65536 (`tables`: nibbleTables). */
+function shift(tables: Uint32Array, s: number, n: number): number {
+  for (let k = 0; k < 4 && s !== 0; k++, n >>>= 4) {
     const d = n & 15;
     if (d === 0) continue;
-    const t = nibbleTable(k, d);
-    s = ((t[s & 0xff] as number) ^ (t[256 + ((s >>> 8) & 0xff)] as number) ^ (t[512 + ((s >>> 16) & 0xff)] as number) ^ (t[768 + (s >>> 24)] as number)) >>> 0;
+    const t = (k * 15 + d - 1) << 10;
+    s = ((tables[t + (s & 0xff)] as number) ^ (tables[t + 256 + ((s >>> 8) & 0xff)] as number) ^ (tables[t + 512 + ((s >>> 16) & 0xff)] as number) ^ (tables[t + 768 + (s >>> 24)] as number)) >>> 0;
   }
   return s;
 }
@@ -203,6 +204,7 @@ export const MAX_SPAN_GAP = 64;
  */
 export function spanCrcsMatch(bytes: Uint8Array, count: number, encodingAt: (i: number) => number, crcAt: (i: number) => number): boolean {
   if (count === 0) return true;
+  const tables = (nibbleTables ??= buildNibbleTables());
   const start = encodingAt(0);
   let pos = start;
   let state = 0;
@@ -211,7 +213,8 @@ export function spanCrcsMatch(bytes: Uint8Array, count: number, encodingAt: (i: 
     for (; pos < at; pos++) state = (T0[(state ^ (bytes[pos] as number)) & 0xff] as number) ^ (state >>> 8);
     const c = crcAt(i);
     const stored = ((bytes[c] as number) << 24) | ((bytes[c + 1] as number) << 16) | ((bytes[c + 2] as number) << 8) | (bytes[c + 3] as number);
-    state = (shift(~state >>> 0, c - at) ^ ~stored) >>> 0;
+    const n = c - at;
+    state = ((n < 0x10000 ? shift(tables, ~state >>> 0, n) : multModP(x8n(n), ~state >>> 0)) ^ ~stored) >>> 0;
     pos = c;
   }
   // crc32c continues from `prev` inverted: starting it from ~0 feeds the span from state 0.

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { spanCrcsMatch } from './crc32c.js';
 
 /** Records of XOR chunks of various sizes back to back, with where each one's CRC-covered bytes are. */
-function records(n: number, seed: number): { bytes: Uint8Array; enc: number[]; crc: number[] } {
+function records(n: number, seed: number, samplesOf = (i: number) => 1 + ((i * 37 + seed) % 400)): { bytes: Uint8Array; enc: number[]; crc: number[] } {
   const parts: Uint8Array[] = [];
   const enc: number[] = [];
   const crc: number[] = [];
@@ -12,8 +12,8 @@ function records(n: number, seed: number): { bytes: Uint8Array; enc: number[]; c
   for (let i = 0; i < n; i++) {
     const c = new XORChunk();
     const app = c.appender();
-    // From one sample (a few bytes) to thousands of bytes (a two-byte length field).
-    const samples = 1 + ((i * 37 + seed) % 400);
+    // By default from one sample (a few bytes) to thousands of bytes (a two-byte length field).
+    const samples = samplesOf(i);
     for (let s = 0; s < samples; s++) app.append(s * 15_000 + (s % 3), Math.sin(seed + i + s) * 1e3);
     const r = encodeChunkRecord(c);
     let lenBytes = 1;
@@ -59,5 +59,14 @@ describe('spanCrcsMatch', () => {
     }
     expect(flips).toBe(20 * 6 * 3);
     expect(spanCrcsMatch(bytes, enc.length, (i) => enc[i]!, (i) => crc[i]!)).toBe(true);
+  });
+
+  it('checks records of 64 KiB and more (a shift by their size is a multiplication, not table lookups)', () => {
+    const { bytes, enc, crc } = records(4, 5, (i) => (i % 2 === 0 ? 100 : 20_000));
+    expect(crc.some((c, i) => c - enc[i]! >= 0x10000)).toBe(true);
+    expect(spanCrcsMatch(bytes, enc.length, (i) => enc[i]!, (i) => crc[i]!)).toBe(true);
+    const big = crc.findIndex((c, i) => c - enc[i]! >= 0x10000);
+    bytes[enc[big]! + 40_000]! ^= 0x10;
+    expect(spanCrcsMatch(bytes, enc.length, (i) => enc[i]!, (i) => crc[i]!)).toBe(false);
   });
 });
