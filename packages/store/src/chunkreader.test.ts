@@ -1,6 +1,9 @@
 import { chunkRef, encodeChunkRecord, Encoding, formatRef, MemoryByteRange, refOffset, SEGMENT_HEADER_SIZE, XORChunk } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
+import { parseCachingBucketConfig } from '@strata/objstore';
+import { Registry } from 'prom-client';
 import { chunkSizeHint, readChunks } from './chunkreader.js';
+import { ChunksCache } from './chunkscache.js';
 
 /** One segment file of XOR chunks of `sizes` samples each; reads are counted. */
 function segment(samples: number[]) {
@@ -86,5 +89,31 @@ describe('readChunks', () => {
       all[at]! ^= 0x10;
       expect((await readChunks(segments, refs, { sizeEstimate: 4096, maxGap: 100_000 })).length).toBe(samples.length);
     }
+  });
+
+  it('through the chunk cache, checks a read whole once, yet fails only for a damaged chunk that was asked for', async () => {
+    const samples = Array.from({ length: 30 }, (_, i) => 10 + i * 7);
+    const { segments, refs, chunks } = segment(samples);
+    const file = segments.files[0] as MemoryByteRange;
+    const all = await file.read(0, segments.sizes[0] as number);
+    const cache = new ChunksCache(parseCachingBucketConfig('type: IN-MEMORY'), new Registry());
+    const cachedSegments = { files: [cache.wrap(file)], sizes: segments.sizes };
+    const plan = { sizeEstimate: 4096, maxGap: 100_000 };
+    const hex = (got: Awaited<ReturnType<typeof readChunks>>) => Array.from({ length: got.length }, (_, k) => Buffer.from(got.data(k)).toString('hex'));
+    const asked = refs.filter((_, i) => i !== 13);
+    // Intact: checked whole on the first read, from the cache (and remembered as checked) on the next ones.
+    const intact = new ChunksCache(parseCachingBucketConfig('type: IN-MEMORY'), new Registry());
+    const intactSegments = { files: [intact.wrap(file)], sizes: segments.sizes };
+    const everyChunk = chunks.map((c) => Buffer.from(c.bytes).toString('hex'));
+    for (let round = 0; round < 3; round++) expect(hex(await readChunks(intactSegments, refs, plan))).toEqual(everyChunk);
+    const want = chunks.filter((_, i) => i !== 13).map((c) => Buffer.from(c.bytes).toString('hex'));
+    // Chunk 13 damaged before anything is cached: a read around it, not asking for it, is served; asking for it fails.
+    const at = refOffset(refs[13] as number) + 5;
+    all[at]! ^= 0x10;
+    expect(hex(await readChunks(cachedSegments, asked, plan))).toEqual(want);
+    await expect(readChunks(cachedSegments, refs, plan)).rejects.toThrow(new RegExp(`chunk ${formatRef(refs[13] as number)}: checksum mismatch`));
+    // Served again from the cache (the same damaged pieces), it fails again: a read with a damaged record is never remembered as checked.
+    await expect(readChunks(cachedSegments, refs, plan)).rejects.toThrow(/checksum mismatch/);
+    expect(hex(await readChunks(cachedSegments, asked, plan))).toEqual(want);
   });
 });

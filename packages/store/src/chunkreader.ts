@@ -1,10 +1,12 @@
 import type { ChunkPool } from './chunkpool.js';
+import type { VerifiedReads } from './chunkscache.js';
 import { carve } from './columns.js';
 import { hashStaged, stage } from './wasmchunks.js';
 import {
   checkChunkCrc,
   CorruptionError,
   formatRef,
+  grown,
   MAX_CHUNK_LENGTH_FIELD_SIZE,
   MAX_SPAN_GAP,
   recordLength,
@@ -153,7 +155,13 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
     out.buffer[k] = APART;
     (apart ??= []).push(k);
   }
-  checkPartCrcs(range, staged, group, refs, out, part);
+  // Through the chunk cache, a read is checked whole (every record in it) once, and not again while it
+  // is made of the same cached pieces; where one of its records is damaged, only the chunks asked for.
+  const verifiedReads = 'markVerified' in range ? (range as ByteRange & VerifiedReads) : undefined;
+  if (verifiedReads === undefined || !verifiedReads.verified(start, end - start, data)) {
+    if (verifiedReads !== undefined && recordsIntact(staged)) verifiedReads.markVerified(start, end - start, data);
+    else checkPartCrcs(range, staged, group, refs, out, part);
+  }
   hashStaged(out, group, part);
   // Only a chunk running past the read needs another read: of the rest of its record when the part
   // already read holds its length field, else of an estimate first.
@@ -169,6 +177,37 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
     stage(record, 1);
     hashStaged(out, [k], buffer);
   }
+}
+
+/** Where the records of `recordsIntact` are covered by their CRCs, reused from call to call. */
+let recordEncodings = new Uint32Array(1024);
+let recordCrcs = new Uint32Array(1024);
+
+/**
+ * Whether every whole chunk record in `data` (records back to back from its start, as a segment file
+ * holds them; a last one cut short by the end of the read is not looked at) matches its CRC32C.
+ */
+function recordsIntact(data: Uint8Array): boolean {
+  let count = 0;
+  for (let pos = 0; pos < data.length; ) {
+    const length = recordLength(data, pos);
+    if (length === 0) break;
+    let fieldBytes = 1;
+    while ((data[pos + fieldBytes - 1] as number) >= 0x80) fieldBytes++;
+    const end = pos + length;
+    if (end > data.length) break;
+    if (count === recordEncodings.length) {
+      recordEncodings = grown(recordEncodings, count + 1);
+      recordCrcs = grown(recordCrcs, count + 1);
+    }
+    recordEncodings[count] = pos + fieldBytes;
+    recordCrcs[count] = end - 4;
+    count++;
+    pos = end;
+  }
+  const encodings = recordEncodings;
+  const crcs = recordCrcs;
+  return spanCrcsMatch(data, count, (i) => encodings[i] as number, (i) => crcs[i] as number);
 }
 
 /** `ReadChunks.buffer` of a chunk whose record is still to be read. */

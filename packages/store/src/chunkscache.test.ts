@@ -3,7 +3,7 @@ import { seededRandom } from '@strata/testing/random';
 import { MemoryByteRange, type ByteRange } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { ChunksCache, InMemoryCache } from './chunkscache.js';
+import { ChunksCache, InMemoryCache, type VerifiedReads } from './chunkscache.js';
 
 /** A segment file in memory that records every read it serves. */
 class RecordingRange implements ByteRange {
@@ -135,6 +135,30 @@ describe('ChunksCache', () => {
     // Bigger than max_item_size: not cached.
     c.set('x', new Uint8Array(1001), 1000);
     expect(c.items).toBe(0);
+  });
+
+  it('remembers a read checked whole while it is made of the same cached pieces, and forgets it when one is fetched anew', async () => {
+    const bytes = new Uint8Array(10_000).map((_, i) => i & 0xff);
+    const file = new RecordingRange('01ABC/chunks/000001', bytes);
+    // Room for 4 pieces of 1000 bytes (each counted with its overhead).
+    const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxSize: 4 * 1100, maxItemSize: 1000 }), new Registry());
+    const cached = cache.wrap(file) as ByteRange & VerifiedReads;
+    const first = await cached.read(1500, 1200);
+    expect(cached.verified(1500, 1200, first)).toBe(false);
+    cached.markVerified(1500, 1200, first);
+    // From the cache: the same pieces, whole (two pieces) or one.
+    expect(cached.verified(1500, 1200, await cached.read(1500, 1200))).toBe(true);
+    // Another range of the same pieces was not checked; nor were bytes the cache did not make.
+    expect(cached.verified(1500, 1100, await cached.read(1500, 1100))).toBe(false);
+    expect(cached.verified(1500, 1200, bytes.subarray(1500, 2700))).toBe(false);
+    // Evicted by reads of other pieces, fetched anew: checked again.
+    await cached.read(5000, 4000);
+    const again = await cached.read(1500, 1200);
+    expect(file.reads.at(-1)).toEqual([1000, 2000]);
+    expect(cached.verified(1500, 1200, again)).toBe(false);
+    // A read partly fetched, partly cached is remembered by all its pieces.
+    cached.markVerified(1500, 1200, again);
+    expect(cached.verified(1500, 1200, await cached.read(1500, 1200))).toBe(true);
   });
 
   it('rejects reads outside the file like the file itself', async () => {

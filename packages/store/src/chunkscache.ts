@@ -125,6 +125,20 @@ export class InMemoryCache {
 /** Thanos' caching bucket config name for chunk objects (the `config` label of its metrics). */
 const CONFIG = 'chunks';
 
+/** Reads whose chunk records were all found intact, remembered (oldest forgotten first). */
+const MAX_VERIFIED_READS = 16_384;
+
+/**
+ * A range of chunk records that can say whether the bytes of a read are ones whose records were all
+ * checked before (CachedChunkRange: the same cached pieces), so that their CRCs need not be checked again.
+ */
+export interface VerifiedReads {
+  /** Whether every whole record in `bytes` (a read of [offset, offset + length)) was found intact before. */
+  verified(offset: number, length: number, bytes: Uint8Array): boolean;
+  /** Every whole record in `bytes` has been found intact. */
+  markVerified(offset: number, length: number, bytes: Uint8Array): void;
+}
+
 /**
  * The store gateway's chunk cache (Thanos' caching bucket for `chunks/*` objects, with
  * `--store.caching-bucket.config`): range reads of segment files are served from pieces of
@@ -149,6 +163,16 @@ export class ChunksCache {
   readonly #fetchedFromCache: CountCell;
   readonly #fetchedFromBucket: CountCell;
   readonly #refetchedBytes: Counter<'origin' | 'config'>;
+  /**
+   * Checked reads: each one's key (object, offset, length) with the ids of the cached pieces it was
+   * made of. A read made of the very same pieces again holds the same bytes; a piece evicted and
+   * fetched anew gets a new id, and the read is checked again.
+   */
+  readonly #verifiedReads = new Map<string, readonly number[]>();
+  /** Ids of cached pieces, and the pieces' ids behind reads returned (while they are referred to). */
+  readonly #pieceIds = new WeakMap<Uint8Array, number>();
+  readonly #readPieces = new WeakMap<Uint8Array, readonly number[]>();
+  #nextPieceId = 1;
 
   constructor(cfg: CachingBucketConfig, registry: Registry) {
     this.#cache = new InMemoryCache('caching-bucket', cfg.maxSize, cfg.maxItemSize, registry);
@@ -212,7 +236,9 @@ export class ChunksCache {
     }
     // As Thanos: the share of the read's pieces that were cached.
     this.#hits.value += hits / n;
-    if (hits === n) return n === 1 ? (pieces[0] as Uint8Array).subarray(offset - first * sub, offset - first * sub + length) : assemble(pieces, offset - first * sub, length);
+    if (hits === n) return this.#made(n === 1 ? (pieces[0] as Uint8Array).subarray(offset - first * sub, offset - first * sub + length) : assemble(pieces, offset - first * sub, length), pieces);
+    // The cached pieces behind the read (a piece fetched is cached as a copy of its own, with the same bytes).
+    const cached = pieces.slice();
 
     const runs = this.#missingRuns(pieces);
     const fetched = await Promise.all(
@@ -228,7 +254,10 @@ export class ChunksCache {
             continue;
           }
           pieces[i] = piece;
-          this.#cache.set(`${file.name}:${first + i}`, piece.slice(), this.#ttl, now);
+          const copy = piece.slice();
+          this.#pieceIds.set(copy, this.#nextPieceId++);
+          this.#cache.set(`${file.name}:${first + i}`, copy, this.#ttl, now);
+          cached[i] = copy;
         }
         return bytes;
       }),
@@ -236,9 +265,36 @@ export class ChunksCache {
     // One read that covered everything: the caller gets a view of it rather than a copy.
     if (runs.length === 1 && (runs[0] as [number, number])[0] === 0 && (runs[0] as [number, number])[1] === n) {
       const at = offset - first * sub;
-      return (fetched[0] as Uint8Array).subarray(at, at + length);
+      return this.#made((fetched[0] as Uint8Array).subarray(at, at + length), cached);
     }
-    return assemble(pieces, offset - first * sub, length);
+    return this.#made(assemble(pieces, offset - first * sub, length), cached);
+  }
+
+  /** `bytes`, noted as made of the cached `pieces` (VerifiedReads). */
+  #made(bytes: Uint8Array, pieces: readonly (Uint8Array | undefined)[]): Uint8Array {
+    const ids: number[] = [];
+    for (const p of pieces) {
+      const id = p === undefined ? undefined : this.#pieceIds.get(p);
+      if (id === undefined) return bytes; // not all of it cached: nothing to remember it by
+      ids.push(id);
+    }
+    this.#readPieces.set(bytes, ids);
+    return bytes;
+  }
+
+  verified(file: ByteRange, offset: number, length: number, bytes: Uint8Array): boolean {
+    const ids = this.#readPieces.get(bytes);
+    const known = ids === undefined ? undefined : this.#verifiedReads.get(`${file.name}:${offset}:${length}`);
+    return known !== undefined && known.length === (ids as readonly number[]).length && known.every((id, i) => id === (ids as readonly number[])[i]);
+  }
+
+  markVerified(file: ByteRange, offset: number, length: number, bytes: Uint8Array): void {
+    const ids = this.#readPieces.get(bytes);
+    if (ids === undefined) return;
+    const key = `${file.name}:${offset}:${length}`;
+    this.#verifiedReads.delete(key);
+    this.#verifiedReads.set(key, ids);
+    if (this.#verifiedReads.size > MAX_VERIFIED_READS) this.#verifiedReads.delete(this.#verifiedReads.keys().next().value as string);
   }
 
   /**
@@ -285,7 +341,7 @@ function assemble(pieces: readonly (Uint8Array | undefined)[], at: number, lengt
 }
 
 /** A segment file whose range reads go through the chunk cache. */
-class CachedChunkRange implements ByteRange {
+class CachedChunkRange implements ByteRange, VerifiedReads {
   constructor(
     readonly inner: ByteRange,
     readonly cache: ChunksCache,
@@ -301,6 +357,14 @@ class CachedChunkRange implements ByteRange {
 
   read(offset: number, length: number): Promise<Uint8Array> {
     return this.cache.read(this.inner, offset, length);
+  }
+
+  verified(offset: number, length: number, bytes: Uint8Array): boolean {
+    return this.cache.verified(this.inner, offset, length, bytes);
+  }
+
+  markVerified(offset: number, length: number, bytes: Uint8Array): void {
+    this.cache.markVerified(this.inner, offset, length, bytes);
   }
 
   close(): Promise<void> {
