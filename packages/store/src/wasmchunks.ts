@@ -51,6 +51,14 @@ function layout(): void {
 let stagedFrom: Uint8Array | undefined;
 let stagedStart = 0;
 let stagedEnd = 0;
+/**
+ * How much of a read the next staging copies: doubled (up to the stage's size) each time the frames go
+ * on past the stretch staged, through the same read in order (a block's series one after another); back
+ * to the least when they switch reads (a series' chunks from several blocks or replicas in turn), where
+ * a whole stage's copy per chunk had made this the store gateway's costliest step.
+ */
+const MIN_STAGE_BYTES = 4096;
+let stageWindow = MIN_STAGE_BYTES;
 layout();
 
 /** Where the ranges of the staged read to hash are described: after it, 8-byte aligned. */
@@ -132,8 +140,9 @@ export function writeChunkFields(b: Uint8Array, p: number, c: ChunkRows, from: n
         layout();
       }
       if (src !== stagedFrom || s < stagedStart || e > stagedEnd) {
-        // The read from this chunk on, as far as the stage holds: the chunks of the series after it.
-        const stop = Math.min(src.length, s + stageCap);
+        // The read from this chunk on, as far as the window goes: the chunks of the series after it.
+        stageWindow = src === stagedFrom && s >= stagedEnd ? Math.min(stageCap, 2 * stageWindow) : MIN_STAGE_BYTES;
+        const stop = Math.min(src.length, s + Math.max(e - s, stageWindow));
         bytes.set(new Uint8Array(src.buffer, src.byteOffset + s, stop - s));
         stagedFrom = src;
         stagedStart = s;
