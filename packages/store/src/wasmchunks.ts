@@ -32,7 +32,7 @@ function reserve(size: number): void {
 const MAX_ROWS = 256;
 const ROW_BYTES = 40;
 /** The frames' stage (from address 0) and output; grown for a chunk or chunk field larger than they hold. */
-let stageCap = 128 * 1024;
+let stageCap = 1024 * 1024;
 let outCap = 64 * 1024;
 let descAt = 0;
 let outAt = 0;
@@ -44,21 +44,79 @@ function layout(): void {
   outAt = descAt + MAX_ROWS * ROW_BYTES;
   readAt = outAt + outCap;
   reserve(readAt);
-  stagedFrom = undefined;
+  restartStage();
 }
 
-/** The read buffer staged for frames (live while series read from it are written), and its range staged at address 0. */
-let stagedFrom: Uint8Array | undefined;
-let stagedStart = 0;
-let stagedEnd = 0;
+/** A stretch of a read staged for frames: bytes [start, end) of `from` at address `at`. */
+interface Stretch {
+  from: Uint8Array;
+  start: number;
+  end: number;
+  at: number;
+  /** How much of `from` the next stretch of it copies (see MIN_STAGE_BYTES). */
+  window: number;
+}
+
 /**
- * How much of a read the next staging copies: doubled (up to the stage's size) each time the frames go
- * on past the stretch staged, through the same read in order (a block's series one after another); back
- * to the least when they switch reads (a series' chunks from several blocks or replicas in turn), where
- * a whole stage's copy per chunk had made this the store gateway's costliest step.
+ * Stretches of reads are staged one after another from address 0 (`stageUsed` bytes so far), the last
+ * one of each read remembered (up to MAX_STRETCHES reads): the chunks of the series written next are
+ * mostly right after them, in the same reads, when a series' chunks come from several blocks or replicas
+ * in turn. The stage starts over once it is full and the rows written from it are written.
  */
-const MIN_STAGE_BYTES = 4096;
-let stageWindow = MIN_STAGE_BYTES;
+let stageUsed = 0;
+const stretches: Stretch[] = [];
+const MAX_STRETCHES = 32;
+/** The stretch the last chunk was in. */
+let current: Stretch | undefined;
+/**
+ * How much of a read a stretch copies: doubled (up to MAX_STAGE_BYTES) each time the frames need more
+ * of a read further on (a block's series one after another); a read new to the stage starts with this
+ * much, where a whole stage's copy per chunk had made this the store gateway's costliest step.
+ * Small enough that the reads of a query's blocks and replicas, in turn, share the stage for a while
+ * before it starts over (dropping what their stretches hold beyond the chunks written).
+ */
+const MIN_STAGE_BYTES = 1024;
+const MAX_STAGE_BYTES = 32 * 1024;
+
+/**
+ * The stretch holding bytes [s, e) of `src`, staged now if none does; undefined when the stage has no
+ * room left for it (the caller writes its rows and calls `restartStage`).
+ */
+function stretchFor(src: Uint8Array, s: number, e: number): Stretch | undefined {
+  const last = current;
+  if (last !== undefined && last.from === src && s >= last.start && e <= last.end) return last;
+  let st: Stretch | undefined;
+  for (let k = stretches.length - 1; k >= 0; k--) {
+    if ((stretches[k] as Stretch).from === src) {
+      st = stretches[k] as Stretch;
+      break;
+    }
+  }
+  if (st !== undefined && s >= st.start && e <= st.end) return (current = st);
+  const window = st !== undefined && s >= st.start ? Math.min(MAX_STAGE_BYTES, 2 * st.window) : MIN_STAGE_BYTES;
+  const stop = Math.min(src.length, s + Math.max(e - s, window), s + stageCap - stageUsed);
+  if (stop < e) return undefined;
+  bytes.set(new Uint8Array(src.buffer, src.byteOffset + s, stop - s), stageUsed);
+  if (st === undefined) {
+    st = { from: src, start: s, end: stop, at: stageUsed, window };
+    stretches.push(st);
+    if (stretches.length > MAX_STRETCHES) stretches.shift();
+  } else {
+    st.start = s;
+    st.end = stop;
+    st.at = stageUsed;
+    st.window = window;
+  }
+  stageUsed += stop - s;
+  return (current = st);
+}
+
+/** Empties the stage (the rows written from it have been). */
+function restartStage(): void {
+  stageUsed = 0;
+  stretches.length = 0;
+  current = undefined;
+}
 layout();
 
 /** Where the ranges of the staged read to hash are described: after it, 8-byte aligned. */
@@ -130,7 +188,7 @@ export function writeChunkFields(b: Uint8Array, p: number, c: ChunkRows, from: n
     const e = end[i] as number;
     const aggr = c.aggrSize[i] as number;
     const field = delimitedFieldSize(aggr);
-    if (src !== stagedFrom || s < stagedStart || e > stagedEnd || n === MAX_ROWS || out + field > outCap) {
+    if (n === MAX_ROWS || out + field > outCap || field > outCap || e - s > stageCap) {
       if (n > 0) p = flush(b, p, n);
       n = 0;
       out = 0;
@@ -139,22 +197,21 @@ export function writeChunkFields(b: Uint8Array, p: number, c: ChunkRows, from: n
         stageCap = Math.max(stageCap, e - s);
         layout();
       }
-      if (src !== stagedFrom || s < stagedStart || e > stagedEnd) {
-        // The read from this chunk on, as far as the window goes: the chunks of the series after it.
-        stageWindow = src === stagedFrom && s >= stagedEnd ? Math.min(stageCap, 2 * stageWindow) : MIN_STAGE_BYTES;
-        const stop = Math.min(src.length, s + Math.max(e - s, stageWindow));
-        bytes.set(new Uint8Array(src.buffer, src.byteOffset + s, stop - s));
-        stagedFrom = src;
-        stagedStart = s;
-        stagedEnd = stop;
-      }
+    }
+    let st = stretchFor(src, s, e);
+    if (st === undefined) {
+      if (n > 0) p = flush(b, p, n);
+      n = 0;
+      out = 0;
+      restartStage();
+      st = stretchFor(src, s, e) as Stretch;
     }
     const d = descAt + ROW_BYTES * n++;
     view.setFloat64(d, c.minTime[i] as number, true);
     view.setFloat64(d + 8, c.maxTime[i] as number, true);
     view.setUint32(d + 16, hashLo[i] as number, true);
     view.setUint32(d + 20, hashHi[i] as number, true);
-    view.setUint32(d + 24, s - stagedStart, true);
+    view.setUint32(d + 24, st.at + s - st.start, true);
     view.setUint32(d + 28, e - s, true);
     view.setUint32(d + 32, aggr, true);
     view.setUint32(d + 36, c.chunkSize[i] as number, true);
