@@ -1,6 +1,8 @@
-import { chunkHash } from '@strata/storeapi';
+import { ChunkEncoding, chunkHash, encodeSeriesResponse, type AggrChunk } from '@strata/storeapi';
 import { describe, expect, it } from 'vitest';
-import { hashStaged, stage } from './wasmchunks.js';
+import { ReadChunks } from './chunkreader.js';
+import { RawChunkColumns } from './rawchunks.js';
+import { hashStaged, stage, writeChunkFields } from './wasmchunks.js';
 
 /** A deterministic byte generator (xorshift32), so a failure reproduces. */
 function bytes(n: number, seed: number): Uint8Array {
@@ -43,5 +45,54 @@ describe('hashStaged', () => {
     stage(small, 1);
     hashStaged({ ...r, start: Uint32Array.of(10), end: Uint32Array.of(90), buffer: Uint32Array.of(4) }, [0], 4);
     expect(hash(0)).toBe(chunkHash(small.subarray(10, 90)).toString(16));
+  });
+});
+
+describe('writeChunkFields', () => {
+  it('writes the chunks of many reads in turn, forward and back, of every size, byte for byte as the codec writes them', () => {
+    const reads = [0, 1, 2, 3, 4].map((k) => bytes(400_000, k + 10));
+    // 60 series, each with a chunk of every read in turn (a series' chunks from several blocks); each
+    // read gone through forward, but for the last series, which go back to its start.
+    const rows: { read: number; start: number; end: number }[] = [];
+    const at = reads.map(() => 0);
+    const runs: [number, number][] = [];
+    for (let series = 0; series < 60; series++) {
+      const from = rows.length;
+      for (let read = 0; read < reads.length; read++) {
+        if (series === 50) at[read] = 17 * read;
+        const length = series === 7 && read === 2 ? 70_000 : 2 + ((series * 131 + read * 977) % 3000);
+        const start = (at[read] as number) + (series % 3) * 40;
+        rows.push({ read, start, end: start + length });
+        at[read] = start + length;
+      }
+      runs.push([from, rows.length]);
+    }
+    const n = rows.length;
+    const chunks = new ReadChunks(n);
+    chunks.buffers.push(...reads);
+    const minTime = new Float64Array(n);
+    const maxTime = new Float64Array(n);
+    const expected: AggrChunk[] = [];
+    rows.forEach((r, i) => {
+      const data = (reads[r.read] as Uint8Array).subarray(r.start, r.end);
+      const hash = chunkHash(data);
+      chunks.buffer[i] = r.read;
+      chunks.start[i] = r.start;
+      chunks.end[i] = r.end;
+      chunks.head[i] = 1;
+      chunks.hashLo[i] = Number(hash & 0xffffffffn);
+      chunks.hashHi[i] = Number(hash >> 32n);
+      minTime[i] = i === 3 ? 0 : (i - 100) * 60_000;
+      maxTime[i] = minTime[i]! + 59_000;
+      expected.push({ minTime: minTime[i]!, maxTime: maxTime[i]!, raw: { type: ChunkEncoding.XOR, data, hash } });
+    });
+    const cols = new RawChunkColumns(chunks, minTime, maxTime, runs.length);
+    for (let i = 0; i < n; i++) cols.set(i);
+    const out = Buffer.alloc(3 * 400_000 * reads.length);
+    let p = 0;
+    for (const [from, to] of runs) p = writeChunkFields(out, p, cols, from, to);
+    // The codec's frame: field 1 (the Series, here only its chunks), then its length, then the fields.
+    const frame = encodeSeriesResponse({ series: { labels: [], chunks: expected } });
+    expect(Buffer.from(out.subarray(0, p)).equals(frame.subarray(frame.length - p))).toBe(true);
   });
 });
