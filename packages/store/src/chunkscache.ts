@@ -284,14 +284,15 @@ export class ChunksCache {
 
   verified(file: ByteRange, offset: number, length: number, bytes: Uint8Array): boolean {
     const ids = this.#readPieces.get(bytes);
-    const known = ids === undefined ? undefined : this.#verifiedReads.get(`${file.name}:${offset}:${length}`);
-    return known !== undefined && known.length === (ids as readonly number[]).length && known.every((id, i) => id === (ids as readonly number[])[i]);
+    if (ids === undefined) return false;
+    const known = this.#verifiedReads.get(readKey(file, offset, length));
+    return known !== undefined && known.length === ids.length && known.every((id, i) => id === ids[i]);
   }
 
   markVerified(file: ByteRange, offset: number, length: number, bytes: Uint8Array): void {
     const ids = this.#readPieces.get(bytes);
     if (ids === undefined) return;
-    const key = `${file.name}:${offset}:${length}`;
+    const key = readKey(file, offset, length);
     this.#verifiedReads.delete(key);
     this.#verifiedReads.set(key, ids);
     if (this.#verifiedReads.size > MAX_VERIFIED_READS) this.#verifiedReads.delete(this.#verifiedReads.keys().next().value as string);
@@ -319,6 +320,11 @@ export class ChunksCache {
     }
     return runs;
   }
+}
+
+/** The key of a read of [offset, offset + length) of `file` among the checked reads. */
+function readKey(file: ByteRange, offset: number, length: number): string {
+  return `${file.name}:${offset}:${length}`;
 }
 
 /** `length` bytes starting `at` bytes into the concatenation of consecutive pieces. */
