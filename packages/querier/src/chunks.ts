@@ -1,4 +1,4 @@
-import { Aggr, fromStoreEncoding, type AggrChunk, type StoreChunk } from '@strata/storeapi';
+import { Aggr, decodedChunkMetas, fromStoreEncoding, type AggrChunk, type StoreChunk } from '@strata/storeapi';
 import {
   ChunkSeriesSamples,
   CounterResetsIterator,
@@ -18,6 +18,8 @@ import {
  * per point. A raw chunk is always read as is, so raw and downsampled data can meet in one series.
  */
 export function chunkRunSeries(labels: Labels, run: readonly AggrChunk[], aggregates: readonly Aggr[]): Series {
+  const decoded = decodedChunkMetas(run);
+  if (decoded !== undefined) return new ChunkSeriesSamples(labels, decoded);
   if (run.every((c) => c.raw !== undefined)) return new ChunkSeriesSamples(labels, run.map((c) => meta(c, c.raw as StoreChunk)));
   if (aggregates.length === 1 && aggregates[0] === Aggr.COUNTER) {
     const chunks = run.map((c) => decode(c.raw ?? need(c, c.counter, 'counter')));

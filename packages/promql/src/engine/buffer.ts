@@ -1,6 +1,6 @@
 /** Buffers of samples: a series' samples loaded from its iterator, or the samples of an in-memory series. */
 import {
-  appendXORSamples, type ChunkMeta, ChunkSeriesSamples, isBulkSeries, isStaleNaN, SampleBuffer as TsdbSampleBuffer, XORChunk, type SampleIterator, type SampleWindow,
+  appendXORSamples, type ChunkMeta, ChunkSeriesSamples, Encoding, isBulkSeries, isStaleNaN, SampleBuffer as TsdbSampleBuffer, type SampleIterator, type SampleWindow,
   type Series, ValueType,
 } from '@strata/tsdb';
 import { EvalError } from './errors.js';
@@ -29,7 +29,7 @@ export class SampleBuffer extends TsdbSampleBuffer {
         if (c.maxTime < mint) continue;
         if (c.minTime > maxt) break;
         const chunk = c.chunk;
-        if (chunk instanceof XORChunk) {
+        if (chunk.encoding === Encoding.XOR) {
           this.reserve(this.n + chunk.numSamples());
           this.n = appendXORSamples(chunk.bytes, this.ts, this.vs, this.n, filter);
         } else {

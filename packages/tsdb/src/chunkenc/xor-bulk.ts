@@ -82,13 +82,25 @@ const PADDING = 32;
 let scratch = new Uint8Array(4096);
 let scratchView = new DataView(scratch.buffer);
 /**
- * The 32-bit views of the last two values arrays written, kept while those arrays are: readers that
- * alternate between two arrays (the two replicas of a merge) make no view per chunk.
+ * The 32-bit views of the last values arrays written, kept while those arrays are: readers that move
+ * between a few arrays (a merge of two replicas writes their own two and the reader's) make no view
+ * per chunk. Newest first; the oldest is dropped for a new one.
  */
-let valuesOf: Float64Array = new Float64Array(0);
-let valueBits: Uint32Array = new Uint32Array(0);
-let previousValuesOf: Float64Array = valuesOf;
-let previousValueBits: Uint32Array = valueBits;
+const VIEWS = 4;
+const viewed: Float64Array[] = [];
+const views: Uint32Array[] = [];
+
+function bitsOf(vs: Float64Array): Uint32Array {
+  for (let i = 0; i < viewed.length; i++) if (viewed[i] === vs) return views[i]!;
+  if (viewed.length === VIEWS) {
+    viewed.pop();
+    views.pop();
+  }
+  const bits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+  viewed.unshift(vs);
+  views.unshift(bits);
+  return bits;
+}
 
 /** The 32 bits of `view` from bit `pos` on, as an unsigned number. */
 function peek32(view: DataView, pos: number): number {
@@ -115,14 +127,7 @@ export function appendXORSamples(data: Uint8Array, ts: Float64Array, vs: Float64
   const view = scratchView;
   b.set(data);
   b.fill(0, len, len + PADDING);
-  if (valuesOf !== vs) {
-    const bits = previousValuesOf === vs ? previousValueBits : new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
-    previousValuesOf = valuesOf;
-    previousValueBits = valueBits;
-    valuesOf = vs;
-    valueBits = bits;
-  }
-  const bits = valueBits;
+  const bits = bitsOf(vs);
   const mint = filter.mint ?? Number.NEGATIVE_INFINITY;
   const maxt = filter.maxt ?? Number.POSITIVE_INFINITY;
   const dropNaN = filter.dropNaN === true;
