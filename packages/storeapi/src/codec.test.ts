@@ -1,6 +1,7 @@
 // The hand-written codec is checked against protobufjs compiling the shipped .proto files: two independent
 // implementations must agree byte-for-byte on meaning in both directions.
 import { join } from 'node:path';
+import { Encoding, ValueType, XORChunk } from '@strata/tsdb';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import * as codec from './codec.js';
@@ -281,6 +282,28 @@ describe('codec vs protobufjs on the .proto files', () => {
     const bad = Buffer.from(new ProtoWriter().fork(1).fork(2).fork(3).uint64(3, 2n ** 63n).ldelim().ldelim().ldelim().finish());
     bad[bad.length - 1] |= 0x80;
     expect(() => codec.decodeSeriesResponse(bad)).toThrow(/truncated|beyond|longer than 10 bytes/);
+  });
+
+  it('decoded raw XOR chunks are tsdb chunk metas as they are; aggregates and other encodings are not', () => {
+    const xor = new XORChunk();
+    const app = xor.appender();
+    for (let t = 0; t < 5; t++) app.append(1000 + t * 15, t * 1.5);
+    const raw = (type: number): StoreChunk => ({ type, data: xor.bytes, hash: 0n });
+    const frame = (chunks: AggrChunk[]) => codec.decodeSeriesResponse(codec.encodeSeriesResponse({ series: { labels: [{ name: 'a', value: '1' }], chunks } }));
+    const chunksOf = (f: SeriesResponse) => ('series' in f ? f.series.chunks : []);
+    const metas = codec.decodedChunkMetas(chunksOf(frame([{ minTime: 1000, maxTime: 1060, raw: raw(0) }, { minTime: 1100, maxTime: 1160, raw: raw(0) }])));
+    expect(metas?.map((m) => [m.minTime, m.maxTime, m.chunk.encoding, m.chunk.numSamples()])).toEqual([
+      [1000, 1060, Encoding.XOR, 5],
+      [1100, 1160, Encoding.XOR, 5],
+    ]);
+    const it = metas![0]!.chunk.iterator();
+    const samples: number[][] = [];
+    while (it.next() === ValueType.Float) samples.push([it.atT(), it.atFloat()]);
+    expect(samples).toEqual([0, 1, 2, 3, 4].map((t) => [1000 + t * 15, t * 1.5]));
+    // An aggregate chunk, a histogram chunk, or chunks not decoded from a frame: read through their fields instead.
+    expect(codec.decodedChunkMetas(chunksOf(frame([{ minTime: 1000, maxTime: 1060, raw: raw(0) }, { minTime: 1100, maxTime: 1160, sum: raw(0) }])))).toBeUndefined();
+    expect(codec.decodedChunkMetas(chunksOf(frame([{ minTime: 1000, maxTime: 1060, raw: raw(1) }])))).toBeUndefined();
+    expect(codec.decodedChunkMetas([{ minTime: 1000, maxTime: 1060, raw: raw(0) }])).toBeUndefined();
   });
 
   it('a message decoded from the parts it came in, split anywhere, as from its joined bytes', () => {
