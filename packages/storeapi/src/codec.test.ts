@@ -5,7 +5,7 @@ import { Encoding, ValueType, XORChunk } from '@strata/tsdb';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import * as codec from './codec.js';
-import { type AggrChunk, MAX_INT64, MIN_INT64, seriesRequest, type SeriesResponse, type StoreChunk, type StoreSeries } from './messages.js';
+import { type AggrChunk, type ChunkEncoding, MAX_INT64, MIN_INT64, seriesRequest, type SeriesResponse, type StoreChunk, type StoreSeries } from './messages.js';
 import { PROTO_DIR, PROTO_FILES } from './proto.js';
 import { ProtoWriter } from './wire/writer.js';
 
@@ -288,7 +288,7 @@ describe('codec vs protobufjs on the .proto files', () => {
     const xor = new XORChunk();
     const app = xor.appender();
     for (let t = 0; t < 5; t++) app.append(1000 + t * 15, t * 1.5);
-    const raw = (type: number): StoreChunk => ({ type, data: xor.bytes, hash: 0n });
+    const raw = (type: ChunkEncoding): StoreChunk => ({ type, data: xor.bytes, hash: 0n });
     const frame = (chunks: AggrChunk[]) => codec.decodeSeriesResponse(codec.encodeSeriesResponse({ series: { labels: [{ name: 'a', value: '1' }], chunks } }));
     const chunksOf = (f: SeriesResponse) => ('series' in f ? f.series.chunks : []);
     const metas = codec.decodedChunkMetas(chunksOf(frame([{ minTime: 1000, maxTime: 1060, raw: raw(0) }, { minTime: 1100, maxTime: 1160, raw: raw(0) }])));
