@@ -140,29 +140,41 @@ function writeChunk(w: ProtoWriter, field: number, c: StoreChunk | undefined): v
 }
 
 /**
- * A decoded Chunk, whose hash becomes a bigint only when read. A reader of a Series stream uses every
- * chunk's data, but hashes only where replicas send chunks of the same time range (the querier's
- * dedup): a bigint made from the (nearly always 10-byte) varint of every chunk cost a fifth of decoding
- * a chunk. The varint is checked when the chunk is decoded and read from the frame, which `data` is a
- * view into, when the hash is.
+ * A decoded Chunk: its data and hash are read from the frame, where they stay, when asked for. A reader
+ * of a Series stream uses every chunk's data, but hashes only where replicas send chunks of the same
+ * time range (the querier's dedup): a bigint made from the (nearly always 10-byte) varint of every chunk
+ * cost a fifth of decoding a chunk. The varint is checked when the chunk is decoded. `data` is a view
+ * made on each read: a querier holds a query's chunks from the first frame until it has evaluated them,
+ * and a view held per chunk was half of what the garbage collector copied of them meanwhile.
  *
- * It is also tsdb's Chunk over its bytes (StoreAPI XOR 0 is tsdb's XOR 1): a querier reads every chunk
- * of a query, and a chunk object per chunk besides this one was a third of what decoding frames left
- * for the garbage collector.
+ * It is also tsdb's Chunk over its bytes (StoreAPI XOR 0 is tsdb's XOR 1): a chunk object per chunk
+ * besides this one was a third of what decoding frames left for the garbage collector.
  */
 class DecodedChunk implements StoreChunk, Chunk {
   type: ChunkEncoding;
-  data: Uint8Array;
   readonly #frame: Buffer;
+  /** The data is `#frame[#start, #end)`. */
+  readonly #start: number;
+  readonly #end: number;
   /** Where the hash's varint starts in `#frame`; -1 without a hash field (0n). */
   readonly #at: number;
   #hash: bigint | undefined;
 
-  constructor(type: ChunkEncoding, data: Uint8Array, frame: Buffer, at: number) {
+  constructor(type: ChunkEncoding, frame: Buffer, start: number, end: number, at: number) {
     this.type = type;
-    this.data = data;
     this.#frame = frame;
+    this.#start = start;
+    this.#end = end;
     this.#at = at;
+  }
+
+  get data(): Uint8Array {
+    return new Uint8Array(this.#frame.buffer, this.#frame.byteOffset + this.#start, this.#end - this.#start);
+  }
+
+  /** Bytes of `data`, without a view. */
+  get dataLength(): number {
+    return this.#end - this.#start;
   }
 
   get hash(): bigint {
@@ -183,7 +195,7 @@ class DecodedChunk implements StoreChunk, Chunk {
   }
 
   numSamples(): number {
-    return this.data.length < 2 ? 0 : ((this.data[0] as number) << 8) | (this.data[1] as number);
+    return this.#end - this.#start < 2 ? 0 : ((this.#frame[this.#start] as number) << 8) | (this.#frame[this.#start + 1] as number);
   }
 
   iterator(reuse?: SampleIterator): SampleIterator {
@@ -193,6 +205,11 @@ class DecodedChunk implements StoreChunk, Chunk {
     it.reset(this.data);
     return it;
   }
+}
+
+/** Bytes of a chunk's data (of a decoded chunk, without making a view of them). */
+export function chunkDataLength(c: StoreChunk): number {
+  return c instanceof DecodedChunk ? c.dataLength : c.data.length;
 }
 
 /** A decoded AggrChunk holding a raw chunk only (nearly all of them), which is also tsdb's ChunkMeta of that chunk. */
@@ -223,22 +240,23 @@ export function decodedChunkMetas(chunks: readonly AggrChunk[]): readonly ChunkM
 /** Reads the Chunk that `r.enter()` started, ending at `end`. */
 function readChunk(r: ProtoReader, end: number): DecodedChunk {
   let type = 0;
-  let data = EMPTY_BYTES;
+  let start = 0;
+  let dataEnd = 0;
   let hashAt = -1;
   while (r.pos < end) {
     const t = r.tag();
     if (t === 8) type = r.uint32();
-    else if (t === 18) data = r.bytesView();
-    else if (t === 24) {
+    else if (t === 18) {
+      start = r.skipBytes();
+      dataEnd = r.pos;
+    } else if (t === 24) {
       hashAt = r.pos;
       r.skipVarint();
     } else r.skip(t & 7);
   }
   r.leave(end);
-  return new DecodedChunk(type as ChunkEncoding, data, r.source, hashAt);
+  return new DecodedChunk(type as ChunkEncoding, r.source, start, dataEnd, hashAt);
 }
-
-const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
 
 function writeSeries(w: ProtoWriter, field: number, s: StoreSeries, size: number): void {
   w.header(field, size);

@@ -10,7 +10,8 @@
  * the query cost, which the querier reports under `stats=all`. Block matchers are not used. Field 1000
  * of QueryStats (object-store requests) is Strata's own; protobuf readers skip fields they don't know.
  */
-import type { AggrChunk, AnyMessage } from './messages.js';
+import { chunkDataLength } from './codec.js';
+import type { AggrChunk, AnyMessage, StoreChunk } from './messages.js';
 import { ProtoReader } from './wire/reader.js';
 import { ProtoWriter } from './wire/writer.js';
 
@@ -106,5 +107,9 @@ export function decodeSeriesResponseHints(a: AnyMessage): SeriesResponseHints | 
 
 /** Bytes of chunk data an AggrChunk carries (raw and every aggregate), as counted in chunks_fetched_size_sum. */
 export function aggrChunkBytes(c: AggrChunk): number {
-  return (c.raw?.data.length ?? 0) + (c.count?.data.length ?? 0) + (c.sum?.data.length ?? 0) + (c.min?.data.length ?? 0) + (c.max?.data.length ?? 0) + (c.counter?.data.length ?? 0);
+  return bytesOf(c.raw) + bytesOf(c.count) + bytesOf(c.sum) + bytesOf(c.min) + bytesOf(c.max) + bytesOf(c.counter);
+}
+
+function bytesOf(c: StoreChunk | undefined): number {
+  return c === undefined ? 0 : chunkDataLength(c);
 }

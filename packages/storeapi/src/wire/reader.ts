@@ -199,6 +199,11 @@ export class ProtoReader {
     return this.#buf.subarray(s, this.pos);
   }
 
+  /** Moves past a bytes field's content and returns where it starts (it ends at `pos`): for a reader that makes no view of it. */
+  skipBytes(): number {
+    return this.#content();
+  }
+
   /** `bytes()` as a plain Uint8Array view, which costs a fraction of a Buffer view to make: for chunk data, one per chunk of a query. */
   bytesView(): Uint8Array {
     const s = this.#content();
