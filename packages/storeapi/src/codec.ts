@@ -102,7 +102,8 @@ function labelSize(l: Label): number {
 }
 
 function storeChunkSize(c: StoreChunk): number {
-  return (c.type === 0 ? 0 : 1 + varintSize(c.type)) + (c.data.length === 0 ? 0 : delimitedFieldSize(c.data.length)) + uint64FieldSize(c.hash);
+  const length = chunkDataLength(c);
+  return (c.type === 0 ? 0 : 1 + varintSize(c.type)) + (length === 0 ? 0 : delimitedFieldSize(length)) + uint64FieldSize(c.hash);
 }
 
 function optionalChunkSize(c: StoreChunk | undefined): number {
