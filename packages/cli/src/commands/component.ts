@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { createLogger, type Logger, type LogLevel } from '@strata/runtime';
 import type { ClientTLS, ServerTLS } from '@strata/storeapi';
@@ -14,6 +15,23 @@ export function withLogFlags(cmd: Command): Command {
 
 export function loggerFromFlags(o: Record<string, unknown>): Logger {
   return createLogger({ level: String(o['log.level'] ?? 'info') as LogLevel, format: o['log.format'] === 'json' ? 'json' : 'logfmt' });
+}
+
+/**
+ * Lets the JavaScript heap grow to 4× what a full collection left live before the next one starts
+ * (V8's own largest growth factor, which it picks only for fast-allocating heaps), as Go's GOGC lets
+ * Thanos' heaps grow to 2×. A store gateway's or sidecar's heap is small (~25 MB live) and allocates
+ * little per request, so V8 picks its smallest factor (1.1): the old generation's limit then sits within
+ * one young generation (16 MB) of the live size, and nearly every young collection that promotes a
+ * request's objects starts a full one. Measured (`pnpm bench query --only=2,6,8`): the store gateway of
+ * two replicas ran 40 full collections in a run and 10 with this, at 24–35 ms of CPU per query instead
+ * of 37–48; the sidecar (`pnpm bench sidecar`) 13–14 instead of 4, at 20–23 ms per call instead of
+ * 22–25. Costs the heap's headroom: the store gateway's peak resident memory in the query bench rose by
+ * about 40 MiB. `node --heap-growing-percent=N` on the command line keeps N.
+ */
+export function growHeapBetweenFullCollections(): void {
+  if (process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) return;
+  setFlagsFromString('--heap-growing-percent=300');
 }
 
 /** Waits for SIGINT or SIGTERM, then runs `stop`. */

@@ -3,7 +3,7 @@ import { start } from '@strata/sidecar';
 import { MIN_INT64 } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { parseDuration, parseTime } from '../flags.js';
-import { loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
+import { growHeapBetweenFullCollections, loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
 import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata sidecar`: runs next to one Prometheus, with `thanos sidecar`'s flags. */
@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .option('--prometheus.ready_timeout <duration>', 'how long to wait for Prometheus at start', '10m')
     .option('--prometheus.get_config_interval <duration>', 'how often to refresh external labels and the lowest timestamp', '30s');
   withLogFlags(withGrpcServerTlsFlags(cmd)).action(async (o: Record<string, unknown>) => {
+    growHeapBetweenFullCollections();
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     const logger = loggerFromFlags(o);
     const registry = new Registry();
