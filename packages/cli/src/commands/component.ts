@@ -25,8 +25,8 @@ export function loggerFromFlags(o: Record<string, unknown>): Logger {
  * one young generation (16 MB) of the live size, and nearly every young collection that promotes a
  * request's objects starts a full one. Measured (`pnpm bench query --only=2,6,8`): the store gateway of
  * two replicas ran 40 full collections in a run and 10 with this, at 24–35 ms of CPU per query instead
- * of 37–48; the sidecar (`pnpm bench sidecar`) 13–14 instead of 4, at 20–23 ms per call instead of
- * 22–25. Costs the heap's headroom: the store gateway's peak resident memory in the query bench rose by
+ * of 35–48; the sidecar (`pnpm bench sidecar`) 4 instead of 13–14, at 19–23 ms of CPU per call instead
+ * of 22–25. Costs the heap's headroom: the store gateway's peak resident memory in the query bench rose by
  * about 40 MiB. `node --heap-growing-percent=N` on the command line keeps N.
  */
 export function growHeapBetweenFullCollections(): void {
