@@ -20,10 +20,11 @@ export function loggerFromFlags(o: Record<string, unknown>): Logger {
 /**
  * Lets the JavaScript heap grow to 4× what a full collection left live before the next one starts
  * (V8's own largest growth factor, which it picks only for fast-allocating heaps), as Go's GOGC lets
- * Thanos' heaps grow to 2×. A store gateway's or sidecar's heap is small (~25 MB live) and allocates
- * little per request, so V8 picks its smallest factor (1.1): the old generation's limit then sits within
- * one young generation (16 MB) of the live size, and nearly every young collection that promotes a
- * request's objects starts a full one. Measured (`pnpm bench query --only=2,6,8`): the store gateway of
+ * Thanos' heaps grow to 2×. A store gateway's or sidecar's heap is small (~26 MB live): V8 set its old
+ * generation's limit at ~50 MB and starts marking for a full collection whenever less room than the young
+ * generation's capacity is left below it (traced: `--trace-incremental-marking`, "Start (task)" at 26 of
+ * 50 MB), so nearly every young collection that promoted a request's objects was followed by a full one.
+ * Measured (`pnpm bench query --only=2,6,8`): the store gateway of
  * two replicas ran 40 full collections in a run and 10 with this, at 24–35 ms of CPU per query instead
  * of 35–48; the sidecar (`pnpm bench sidecar`) 4 instead of 13–14, at 19–23 ms of CPU per call instead
  * of 22–25. Costs the heap's headroom: the store gateway's peak resident memory in the query bench rose by
