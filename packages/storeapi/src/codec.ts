@@ -2,7 +2,7 @@
  * Encoders and decoders for the StoreAPI/InfoAPI messages, written from the field numbers in
  * proto/thanos/*.proto. Unknown fields are skipped, as protobuf requires, so newer peers interoperate.
  */
-import { chunkFromBytes, Encoding, XORIterator, type Chunk, type ChunkMeta, type Label, type SampleIterator } from '@strata/tsdb';
+import { chunkFromBytes, Encoding, type Chunk, type ChunkMeta, type Label, type SampleIterator } from '@strata/tsdb';
 import type {
   AggrChunk,
   AnyMessage,
@@ -199,12 +199,9 @@ class DecodedChunk implements StoreChunk, Chunk {
     return this.#end - this.#start < 2 ? 0 : ((this.#frame[this.#start] as number) << 8) | (this.#frame[this.#start + 1] as number);
   }
 
+  /** Readers of samples in bulk use `bytes`; this one is tsdb's, which fails other encodings (Strata reads float chunks only). */
   iterator(reuse?: SampleIterator): SampleIterator {
-    // Other encodings fail here as tsdb fails them (Strata reads float chunks only).
-    if (this.type !== 0) return chunkFromBytes(this.encoding, this.data).iterator(reuse);
-    const it = reuse instanceof XORIterator ? reuse : new XORIterator();
-    it.reset(this.data);
-    return it;
+    return chunkFromBytes(this.encoding, this.data).iterator(reuse);
   }
 }
 

@@ -44,9 +44,6 @@ export class ProtoReader {
   readonly #buf: Buffer;
   /** A DataView over `#buf`, made when first asked for and shared with sub-readers. */
   #view: DataView | undefined;
-  /** `#buf.buffer` and `#buf.byteOffset`, read once (a Buffer's getters cost more than a view made from them) and shared with sub-readers. */
-  #arrayBuffer: ArrayBufferLike | undefined;
-  #byteOffset = 0;
   pos: number;
   readonly end: number;
 
@@ -204,17 +201,6 @@ export class ProtoReader {
     return this.#content();
   }
 
-  /** `bytes()` as a plain Uint8Array view, which costs a fraction of a Buffer view to make: for chunk data, one per chunk of a query. */
-  bytesView(): Uint8Array {
-    const s = this.#content();
-    let ab = this.#arrayBuffer;
-    if (ab === undefined) {
-      ab = this.#arrayBuffer = this.#buf.buffer;
-      this.#byteOffset = this.#buf.byteOffset;
-    }
-    return new Uint8Array(ab, this.#byteOffset + s, this.pos - s);
-  }
-
   /** A string field; short ASCII strings seen recently (label names, frequent values) are not decoded again. */
   string(): string {
     const s = this.#content();
@@ -251,8 +237,6 @@ export class ProtoReader {
     const [s, e] = this.delimited();
     const sub = new ProtoReader(this.#buf, s, e);
     sub.#view = this.#view;
-    sub.#arrayBuffer = this.#arrayBuffer;
-    sub.#byteOffset = this.#byteOffset;
     return sub;
   }
 
