@@ -20,15 +20,18 @@ export function loggerFromFlags(o: Record<string, unknown>): Logger {
 /**
  * Lets the JavaScript heap grow to 4× what a full collection left live before the next one starts
  * (V8's own largest growth factor, which it picks only for fast-allocating heaps), as Go's GOGC lets
- * Thanos' heaps grow to 2×. A store gateway's or sidecar's heap is small (~26 MB live): V8 set its old
- * generation's limit at ~50 MB and starts marking for a full collection whenever less room than the young
- * generation's capacity is left below it (traced: `--trace-incremental-marking`, "Start (task)" at 26 of
- * 50 MB), so nearly every young collection that promoted a request's objects was followed by a full one.
+ * Thanos' heaps grow to 2×. A store gateway's, sidecar's or querier's heap is small (~25 MB live): V8
+ * set its old generation's limit at ~50 MB and starts marking for a full collection whenever less room
+ * than the young generation's capacity is left below it (traced: `--trace-incremental-marking`, "Start
+ * (task)" at 26 of 50 MB), so nearly every young collection that promoted a request's objects was
+ * followed by a full one, whose marking V8's helper threads do on the cores the other components need.
  * Measured (`pnpm bench query --only=2,6,8`): the store gateway of two replicas ran 40 full collections
  * in a run and 10 with this, at 24–35 ms of CPU per query instead of 35–48; the sidecar (`pnpm bench
- * sidecar`) 4 instead of 13–14, at 19–23 ms of CPU per call instead of 22–25. Costs the heap's headroom:
- * the store gateway's peak resident memory in the query bench rose by about 40 MiB (its caches hold
- * their bytes outside the heap). `node --heap-growing-percent=N` on the command line keeps N.
+ * sidecar`) 4 instead of 13–14, at 19–23 ms of CPU per call instead of 22–25; the querier (`pnpm bench
+ * query`, three alternating pairs) 26–30 ms of CPU per query instead of 32–35 with one replica, its
+ * helper threads' marking ~1 ms per query instead of 2–4. Costs the heap's headroom: the store gateway's
+ * peak resident memory in the query bench rose by about 40 MiB (its caches hold their bytes outside the
+ * heap), the querier's by 10–40 MiB. `node --heap-growing-percent=N` on the command line keeps N.
  */
 export function growHeapBetweenFullCollections(): void {
   if (process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) return;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { corsOrigin, start } from '@strata/querier';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
-import { clientTlsFromFlags, flagValues, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcClientTlsFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
+import { clientTlsFromFlags, flagValues, growHeapBetweenFullCollections, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcClientTlsFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
 export function register(program: Command): void {
@@ -36,6 +36,7 @@ export function register(program: Command): void {
     .option('--web.disable-cors', 'set no CORS headers (Thanos\' flag)', false)
     .option('--web.prefix-header <name>', 'request header (such as X-Forwarded-Prefix) giving that path per request; ignored with --web.external-prefix', '');
   withLogFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd))).action(async (o: Record<string, unknown>) => {
+    growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
     if (compat !== '2' && compat !== '3') throw new Error(`--query.promql-compat must be 2 or 3, not ${compat}`);
