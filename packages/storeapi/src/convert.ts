@@ -3,6 +3,7 @@
  * only the encoding number changes (TSDB/remote read XOR = 1, StoreAPI XOR = 0).
  */
 import { type ChunkMeta, type ChunkSeries, chunkFromBytes, type Encoding, type Label, Labels } from '@strata/tsdb';
+import { decodedChunkMetas } from './codec.js';
 import { chunkHash } from './hash.js';
 import type { AggrChunk, ChunkEncoding, SeriesResponse, StoreChunk, StoreSeries } from './messages.js';
 
@@ -33,14 +34,20 @@ export function toStoreSeries(labels: Labels | readonly Label[], chunks: readonl
   return { labels: labels instanceof Labels ? labels.toArray() : labels, chunks: out };
 }
 
-/** A tsdb chunk series over the raw chunks of a StoreAPI series (no copy, no re-encoding). */
+/**
+ * A tsdb chunk series over the raw chunks of a StoreAPI series (no copy, no re-encoding). Raw XOR
+ * chunks decoded from a frame are chunk metas already (decodedChunkMetas).
+ */
 export function fromStoreSeries(s: StoreSeries): ChunkSeries {
+  const labels = Labels.fromSorted([...s.labels]);
+  const decoded = decodedChunkMetas(s.chunks);
+  if (decoded !== undefined) return { labels, chunks: decoded };
   const chunks: ChunkMeta[] = [];
   for (const c of s.chunks) {
     if (c.raw === undefined) throw new Error('series chunk has no raw chunk: downsampled aggregates need an aggregate-aware reader');
     chunks.push({ minTime: c.minTime, maxTime: c.maxTime, chunk: chunkFromBytes(fromStoreEncoding(c.raw.type), c.raw.data) });
   }
-  return { labels: Labels.fromSorted([...s.labels]), chunks };
+  return { labels, chunks };
 }
 
 /**
