@@ -41,10 +41,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { uploadBlock } from '../packages/block/src/index.js';
+import { startFlags } from '../packages/cli/src/startflags.js';
 import { writeDemoBlocks } from '../packages/cli/src/demo/blocks.js';
 import { newBucket, parseBucketConfig } from '../packages/objstore/src/index.js';
 import { BlockReader, BlockWriter, Matcher, type BlockMeta, type SampleIterator, type ThanosMeta, type ValueType } from '../packages/tsdb/src/index.js';
-import { freePort, pidWithArgument, processCpuMs, processPeakRssMiB, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
+import { freePort, pidWithArgument, processCpuMs, processPeakRssMiB, startProcess, tempDir, waitForHttp, withDescendants, type Managed } from '../test/harness/process.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { startS3rver } from '../test/harness/s3.js';
 import { diffMatrices, type MatrixSeries } from '../test/querier/compliance.js';
@@ -191,7 +192,9 @@ export async function main(args: string[]): Promise<void> {
     // PromQL as Prometheus 2.42 evaluates it (closed range windows, its float arithmetic), so that both
     // compute the same answers: round 0 checks that the one-replica answers are Prometheus' own.
     const querier = (endpoints: string[], name: string) =>
-      startComponent(['query', ...endpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica', '--query.promql-compat=2'], dir.path, name, profile(name));
+      // A profiled querier is started with its start flags, so that it does not relaunch itself (both
+      // processes would write the same profile).
+      startComponent(['query', ...endpoints.map((e) => `--endpoint=${e}`), '--query.replica-label=replica', '--query.promql-compat=2'], dir.path, name, profDir ? [...startFlags('query'), ...profile(name)] : []);
     const one = await querier(oneEndpoints, 'query-one');
     const two = await querier(twoEndpoints, 'query-two');
     procs.push(one.proc, two.proc);
@@ -204,8 +207,8 @@ export async function main(args: string[]): Promise<void> {
     const s3pid = s3 !== undefined ? [s3.proc.child.pid] : [];
     const components: Record<string, Record<string, (number | undefined)[]>> = {
       prometheus: { prometheus: [pidWithArgument(`--storage.tsdb.path=${referenceDir}`)] },
-      'strata, 1 replica': { querier: [one.proc.child.pid], 'store gateway': stores.slice(0, 1), s3rver: s3pid, sidecars: pids.sidecar.slice(0, 1), 'Prometheus replicas': pids.replica.slice(0, 1) },
-      'strata, 2 replicas (dedup)': { querier: [two.proc.child.pid], 'store gateway': stores.slice(1), s3rver: s3pid, sidecars: pids.sidecar, 'Prometheus replicas': pids.replica },
+      'strata, 1 replica': { querier: withDescendants(one.proc.child.pid), 'store gateway': stores.slice(0, 1), s3rver: s3pid, sidecars: pids.sidecar.slice(0, 1), 'Prometheus replicas': pids.replica.slice(0, 1) },
+      'strata, 2 replicas (dedup)': { querier: withDescendants(two.proc.child.pid), 'store gateway': stores.slice(1), s3rver: s3pid, sidecars: pids.sidecar, 'Prometheus replicas': pids.replica },
     };
     const cpuOf = (name: string) => Object.fromEntries(Object.entries(components[name] ?? {}).filter(([, ps]) => ps.length > 0).map(([c, ps]) => [c, ps.reduce<number>((sum, p) => sum + (processCpuMs(p) ?? NaN), 0)]));
     const cpuSpent: Record<string, Record<string, number>> = {};

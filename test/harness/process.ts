@@ -113,6 +113,33 @@ export function processPeakRssMiB(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * A process and every process under it (`strata query` runs in a child it starts with other Node flags),
+ * for what they cost together; just `pid` without /proc.
+ */
+export function withDescendants(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  const children = new Map<number, number[]>();
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        // The parent pid is the second field after the command, which is in parentheses and may hold spaces.
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+      } catch {
+        // the process has just exited
+      }
+    }
+  } catch {
+    return [pid];
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i] as number) ?? []));
+  return out;
+}
+
 /** The pid of the process started with the argument `arg` (a Prometheus' --storage.tsdb.path=…, whose handle has no pid); undefined without /proc. */
 export function pidWithArgument(arg: string): number | undefined {
   try {
