@@ -9,9 +9,11 @@ import { constants } from 'node:os';
  * The querier's young generation: a query holds every series it fetched, decoded, until it has been
  * evaluated (tens of MB for a dashboard panel over a day), and V8's default 16 MB semi-spaces copied that
  * data from one to the other at every scavenge before promoting it, a collection every few MB allocated.
- * With 64 MB, a query's data mostly dies young. Measured (`pnpm bench query`, three alternating pairs):
- * querier CPU per query 33–35 → 29–32 ms with two replicas, 27–29 → 26–28 with one; p50 1.03–1.09 →
- * 0.96–1.06× Prometheus with two replicas; peak resident memory +60–70 MiB.
+ * With 64 MB, a query's data mostly dies young. Measured (`pnpm bench query`, six alternating pairs, the
+ * first three with the flag given to Node directly, the last three relaunched as here): the querier's CPU
+ * per query with two replicas 33–40 → 29–33 ms (lower in all six), with one 27–33 → 26–28; p50 with two
+ * replicas 1.03–1.11 → 0.96–1.09× Prometheus. Costs peak resident memory: 60–70 MiB more young
+ * generation, and the launcher's ~45 MiB.
  */
 const START_FLAGS: Readonly<Record<string, readonly string[]>> = {
   query: ['--max-semi-space-size=64'],
