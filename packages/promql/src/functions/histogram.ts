@@ -10,102 +10,113 @@ import { parseNumber } from '../parser/literals.js';
 import type { VectorValue } from '../engine/steps.js';
 import { scalarArg, stringArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 
-interface Bucket {
-  upper: number;
-  count: number;
-}
-
 const SMALL_DELTA_TOLERANCE = 1e-12;
 
 /**
- * Sorts buckets by bound, merges equal bounds and forces counts to be monotonic (ignoring relative deltas
- * below 1e-12). Returns null when the highest bound is not +Inf, and whether counts had to be raised.
+ * One classic histogram's buckets at one step, as Prometheus' BucketQuantile takes them once sorted:
+ * bounds ascending, equal bounds merged (their counts summed in the order of their series), in arrays
+ * reused from step to step rather than an object per bucket per step.
  */
-function normalize(buckets: Bucket[]): { merged: Bucket[]; forcedMonotonic: boolean } | null {
-  buckets.sort((a, b) => a.upper - b.upper);
-  if ((buckets[buckets.length - 1] as Bucket).upper !== Infinity) return null;
-  const merged: Bucket[] = [];
-  for (const b of buckets) {
-    const last = merged[merged.length - 1];
-    if (last !== undefined && last.upper === b.upper) last.count += b.count;
-    else merged.push({ upper: b.upper, count: b.count });
+class Buckets {
+  upper: Float64Array;
+  count: Float64Array;
+  length = 0;
+  /** Whether `normalize` had to raise counts to make them monotonic. */
+  forcedMonotonic = false;
+
+  constructor(capacity: number) {
+    this.upper = new Float64Array(Math.max(1, capacity));
+    this.count = new Float64Array(Math.max(1, capacity));
   }
-  let forcedMonotonic = false;
-  let prev = (merged[0] as Bucket).count;
-  for (let i = 1; i < merged.length; i++) {
-    const b = merged[i] as Bucket;
-    if (b.count === prev) continue;
-    if (almostEqual(prev, b.count, SMALL_DELTA_TOLERANCE)) {
-      b.count = prev;
-      continue;
+
+  /** Adds a bucket; bounds come in ascending order. */
+  add(upper: number, count: number): void {
+    const n = this.length;
+    if (n > 0 && this.upper[n - 1] === upper) {
+      this.count[n - 1] = (this.count[n - 1] as number) + count;
+      return;
     }
-    if (b.count < prev) {
-      b.count = prev;
-      forcedMonotonic = true;
-      continue;
-    }
-    prev = b.count;
+    this.upper[n] = upper;
+    this.count[n] = count;
+    this.length = n + 1;
   }
-  return { merged, forcedMonotonic };
 }
 
-interface BucketResult {
-  value: number;
-  forcedMonotonic: boolean;
+/**
+ * Forces counts to be monotonic (ignoring relative deltas below 1e-12), noting whether they had to be
+ * raised; false when the highest bound is not +Inf.
+ */
+function normalize(b: Buckets): boolean {
+  if (b.upper[b.length - 1] !== Infinity) return false;
+  const count = b.count;
+  let prev = count[0] as number;
+  for (let i = 1; i < b.length; i++) {
+    const c = count[i] as number;
+    if (c === prev) continue;
+    if (almostEqual(prev, c, SMALL_DELTA_TOLERANCE)) {
+      count[i] = prev;
+      continue;
+    }
+    if (c < prev) {
+      count[i] = prev;
+      b.forcedMonotonic = true;
+      continue;
+    }
+    prev = c;
+  }
+  return true;
 }
 
 /** The φ-quantile of classic buckets (Prometheus' BucketQuantile). */
-export function bucketQuantile(q: number, buckets: Bucket[]): BucketResult {
-  if (Number.isNaN(q)) return { value: NaN, forcedMonotonic: false };
-  if (q < 0) return { value: -Infinity, forcedMonotonic: false };
-  if (q > 1) return { value: Infinity, forcedMonotonic: false };
-  const norm = normalize(buckets);
-  if (norm === null) return { value: NaN, forcedMonotonic: false };
-  const { merged, forcedMonotonic } = norm;
-  if (merged.length < 2) return { value: NaN, forcedMonotonic };
-  const observations = (merged[merged.length - 1] as Bucket).count;
-  if (observations === 0) return { value: NaN, forcedMonotonic };
+function bucketQuantile(q: number, b: Buckets): number {
+  if (Number.isNaN(q)) return NaN;
+  if (q < 0) return -Infinity;
+  if (q > 1) return Infinity;
+  if (!normalize(b)) return NaN;
+  const n = b.length;
+  const { upper, count } = b;
+  if (n < 2) return NaN;
+  const observations = count[n - 1] as number;
+  if (observations === 0) return NaN;
   let rank = q * observations;
-  let b = 0;
-  while (b < merged.length - 1 && (merged[b] as Bucket).count < rank) b++;
-  if (b === merged.length - 1) return { value: (merged[merged.length - 2] as Bucket).upper, forcedMonotonic };
-  if (b === 0 && (merged[0] as Bucket).upper <= 0) return { value: (merged[0] as Bucket).upper, forcedMonotonic };
+  let i = 0;
+  while (i < n - 1 && (count[i] as number) < rank) i++;
+  if (i === n - 1) return upper[n - 2] as number;
+  if (i === 0 && (upper[0] as number) <= 0) return upper[0] as number;
   let start = 0;
-  const end = (merged[b] as Bucket).upper;
-  let count = (merged[b] as Bucket).count;
-  if (b > 0) {
-    start = (merged[b - 1] as Bucket).upper;
-    count -= (merged[b - 1] as Bucket).count;
-    rank -= (merged[b - 1] as Bucket).count;
+  const end = upper[i] as number;
+  let inBucket = count[i] as number;
+  if (i > 0) {
+    start = upper[i - 1] as number;
+    inBucket -= count[i - 1] as number;
+    rank -= count[i - 1] as number;
   }
-  return { value: start + (end - start) * (rank / count), forcedMonotonic };
+  return start + (end - start) * (rank / inBucket);
 }
 
 /**
  * The fraction of observations between `lower` and `upper`, interpolating linearly inside finite buckets.
  * A first bucket with a bound ≤ 0 starts at -Inf and, like the +Inf bucket, holds its mass at the infinite end.
  */
-export function bucketFraction(lower: number, upper: number, buckets: Bucket[]): BucketResult {
-  const norm = normalize(buckets);
-  if (norm === null) return { value: NaN, forcedMonotonic: false };
-  const { merged, forcedMonotonic } = norm;
-  const total = (merged[merged.length - 1] as Bucket).count;
-  if (total === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return { value: NaN, forcedMonotonic };
-  if (lower >= upper) return { value: 0, forcedMonotonic };
+function bucketFraction(lower: number, upper: number, b: Buckets): number {
+  if (!normalize(b)) return NaN;
+  const total = b.count[b.length - 1] as number;
+  if (total === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return NaN;
+  if (lower >= upper) return 0;
   const cumulative = (v: number): number => {
     if (v === -Infinity) return 0;
     if (v === Infinity) return total;
-    let b = 0;
-    while ((merged[b] as Bucket).upper < v) b++;
-    const prev = b > 0 ? (merged[b - 1] as Bucket).count : 0;
-    const bucket = merged[b] as Bucket;
-    if (bucket.upper === Infinity) return prev;
-    const start = b > 0 ? (merged[b - 1] as Bucket).upper : bucket.upper > 0 ? 0 : -Infinity;
-    if (start === -Infinity) return bucket.count;
+    let i = 0;
+    while ((b.upper[i] as number) < v) i++;
+    const prev = i > 0 ? (b.count[i - 1] as number) : 0;
+    const bound = b.upper[i] as number;
+    if (bound === Infinity) return prev;
+    const start = i > 0 ? (b.upper[i - 1] as number) : bound > 0 ? 0 : -Infinity;
+    if (start === -Infinity) return b.count[i] as number;
     if (v <= start) return prev;
-    return prev + ((bucket.count - prev) * (v - start)) / (bucket.upper - start);
+    return prev + (((b.count[i] as number) - prev) * (v - start)) / (bound - start);
   };
-  return { value: (cumulative(upper) - cumulative(lower)) / total, forcedMonotonic };
+  return (cumulative(upper) - cumulative(lower)) / total;
 }
 
 /** An `le` bound as Go's strconv.ParseFloat reads it; NaN when malformed. */
@@ -115,23 +126,24 @@ function parseLe(s: string): number {
 
 /**
  * Evaluates `compute` per classic histogram and step: buckets are grouped by their labels without `le`
- * (with the metric name, so same-labelled histograms of two metrics collide in the output).
+ * (with the metric name, so same-labelled histograms of two metrics collide in the output). A group's
+ * series are put in the order of their bounds once (a stable sort, as Prometheus sorts each step's
+ * buckets), so each step only gathers the counts present; each group's output series is looked up once.
  */
 function perHistogram(
-  input: VectorValue, bucketsArg: Expr, ctx: FunctionContext, compute: (buckets: Bucket[], step: number) => BucketResult,
+  input: VectorValue, bucketsArg: Expr, ctx: FunctionContext, compute: (buckets: Buckets, step: number) => number,
   infoName = ctx.call.func.name,
 ): VectorValue {
   const steps = ctx.range.steps;
   const groupIndex = new Map<string, number>();
   const groups: Labels[] = [];
-  const groupOf: number[] = [];
+  const members: number[][] = [];
   const upper: number[] = [];
-  input.series.forEach((s) => {
+  input.series.forEach((s, j) => {
     const le = s.labels.get('le');
     const bound = le === '' ? NaN : parseLe(le);
+    upper.push(bound);
     if (Number.isNaN(bound)) {
-      groupOf.push(-1);
-      upper.push(NaN);
       ctx.annotate(`PromQL warning: bucket label "le" is missing or has a malformed value of "${le}" for metric name "${s.labels.get(METRIC_NAME)}"`, bucketsArg.pos.start);
       return;
     }
@@ -141,30 +153,35 @@ function perHistogram(
       gi = groups.length;
       groupIndex.set(g.key(), gi);
       groups.push(g);
+      members.push([]);
     }
-    groupOf.push(gi);
-    upper.push(bound);
+    (members[gi] as number[]).push(j);
   });
+  for (const m of members) m.sort((a, b) => (upper[a] as number) - (upper[b] as number));
   const out = new SeriesBuilder(steps);
-  const buckets: Bucket[][] = groups.map(() => []);
+  const targets: (StepSeries | undefined)[] = groups.map(() => undefined);
+  const buckets = new Buckets(Math.max(0, ...members.map((m) => m.length)));
+  const series = input.series;
   for (let i = 0; i < steps; i++) {
-    for (const b of buckets) b.length = 0;
-    input.series.forEach((s: StepSeries, j) => {
-      const g = groupOf[j] as number;
-      if (g >= 0 && s.has[i] === 1) (buckets[g] as Bucket[]).push({ upper: upper[j] as number, count: s.vals[i] as number });
-    });
-    buckets.forEach((b, g) => {
-      if (b.length === 0) return;
+    for (let g = 0; g < groups.length; g++) {
+      buckets.length = 0;
+      buckets.forcedMonotonic = false;
+      for (const j of members[g] as number[]) {
+        const s = series[j] as StepSeries;
+        if (s.has[i] === 1) buckets.add(upper[j] as number, s.vals[i] as number);
+      }
+      if (buckets.length === 0) continue;
       const labels = groups[g] as Labels;
-      const r = compute(b, i);
-      if (r.forcedMonotonic && ctx.compat === 3) {
+      const value = compute(buckets, i);
+      if (buckets.forcedMonotonic && ctx.compat === 3) {
         ctx.annotate(
           `PromQL info: input to ${infoName} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#${infoName}) for metric name "${labels.get(METRIC_NAME)}"`,
           bucketsArg.pos.start,
         );
       }
-      out.set(out.seriesWithoutName(labels, ctx.delayedNameRemoval), i, r.value);
-    });
+      const target = (targets[g] ??= out.seriesWithoutName(labels, ctx.delayedNameRemoval));
+      out.set(target, i, value);
+    }
   }
   return out.result();
 }
