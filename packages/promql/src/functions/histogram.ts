@@ -160,7 +160,9 @@ function perHistogram(
   for (const m of members) m.sort((a, b) => (upper[a] as number) - (upper[b] as number));
   const out = new SeriesBuilder(steps);
   const targets: (StepSeries | undefined)[] = groups.map(() => undefined);
-  const buckets = new Buckets(Math.max(0, ...members.map((m) => m.length)));
+  // The largest group's size, without spreading one argument per group into Math.max (a query without
+  // aggregation has a group per histogram: tens of thousands).
+  const buckets = new Buckets(members.reduce((most, m) => Math.max(most, m.length), 0));
   const series = input.series;
   for (let i = 0; i < steps; i++) {
     for (let g = 0; g < groups.length; g++) {
