@@ -528,9 +528,9 @@ export class SeriesColumns {
     this.length = 0;
   }
 
-  /** Entries held before the arrays grow. */
-  get capacity(): number {
-    return this.ids.length - 1;
+  /** The bytes its arrays hold. */
+  get byteSize(): number {
+    return this.ids.byteLength + this.labelStart.byteLength + this.labelRefs.byteLength + this.chunkStart.byteLength + this.minTime.byteLength + this.maxTime.byteLength + this.ref.byteLength;
   }
 
   /** Room for label refs up to `n`. */
@@ -583,11 +583,13 @@ interface SeriesWindow {
  * Windows of finished seriesColumns calls, shared by every reader: a store gateway reads columns from
  * every block of every query (24 blocks a query over a day of two replicas), and their seven typed
  * arrays and three more were a tenth of its CPU for a query of a few series. Bounded in number, and a
- * window grown past MAX_SPARE_ENTRIES is not kept, so that idle blocks hold nothing and the pool little.
+ * window whose columns grew past MAX_SPARE_BYTES (many entries, or few with many labels or chunks, as
+ * a long compacted block's series have) is not kept, so that idle blocks hold nothing and the pool at
+ * most 16 MiB; its unchecked entries, 12 bytes an entry, stay smaller than its columns.
  */
 const spareWindows: SeriesWindow[] = [];
 const MAX_SPARE_WINDOWS = 16;
-const MAX_SPARE_ENTRIES = 4096;
+const MAX_SPARE_BYTES = 1024 * 1024;
 
 function takeSeriesWindow(entries: number): SeriesWindow {
   const w = spareWindows.pop();
@@ -598,7 +600,7 @@ function takeSeriesWindow(entries: number): SeriesWindow {
 }
 
 function releaseSeriesWindow(w: SeriesWindow): void {
-  if (spareWindows.length < MAX_SPARE_WINDOWS && w.cols.capacity <= MAX_SPARE_ENTRIES) spareWindows.push(w);
+  if (spareWindows.length < MAX_SPARE_WINDOWS && w.cols.byteSize <= MAX_SPARE_BYTES) spareWindows.push(w);
 }
 
 /**
