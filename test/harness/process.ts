@@ -127,7 +127,9 @@ export function withDescendants(pid: number | undefined): number[] {
         // The parent pid is the second field after the command, which is in parentheses and may hold spaces.
         const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+        let siblings = children.get(ppid);
+        if (siblings === undefined) children.set(ppid, (siblings = []));
+        siblings.push(Number(d));
       } catch {
         // the process has just exited
       }
