@@ -1,5 +1,5 @@
 /**
- * `pnpm bench query [--hours=H] [--rounds=N] [--history=bucket|sidecar] [--store-cache=in-memory|none] [--only=I,J] [--cpu-prof-dir=DIR]`
+ * `pnpm bench query [--hours=H] [--rounds=N] [--warm-up=N] [--history=bucket|sidecar] [--store-cache=in-memory|none] [--only=I,J] [--cpu-prof-dir=DIR]`
  * (`--cpu-prof-dir` writes V8 CPU profiles of every Strata process there: query-one.cpuprofile and
  * query-two.cpuprofile, the store gateways store-r0 and store-all, sidecar-r0 and sidecar-r1;
  * `--only=2,5` runs just those queries, numbered from 1 as listed in QUERIES)
@@ -34,7 +34,10 @@
  * of each process (s3rver, shared and not Strata's, left out).
  * Every component runs as its own process (the built CLI), as in production. Each round sends every
  * query to every target back to back, in an order that rotates through all permutations, so no target
- * is favoured by a quieter or warmer machine; round 0 only warms up.
+ * is favoured by a quieter or warmer machine. Round 0 checks the answers and `--warm-up` rounds (default
+ * 30) after it are not timed either: V8 goes on optimizing the components' per-query code over their
+ * first few hundred queries (a store gateway's CPU per Series call fell by a third or more between its first and
+ * its second thousand calls), and a production querier has long done so; all three targets get them.
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -123,7 +126,7 @@ async function startComponent(args: string[], dir: string, name: string, nodeArg
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '20' }, history: { type: 'string', default: 'bucket' }, 'store-cache': { type: 'string', default: 'in-memory' }, 'cpu-prof-dir': { type: 'string' }, only: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '20' }, 'warm-up': { type: 'string', default: '30' }, history: { type: 'string', default: 'bucket' }, 'store-cache': { type: 'string', default: 'in-memory' }, 'cpu-prof-dir': { type: 'string' }, only: { type: 'string' } } });
   const QUERIES = values.only === undefined ? ALL_QUERIES : values.only.split(',').map((i) => ALL_QUERIES[Number(i) - 1] ?? fail(`--only: there is no query ${i}`));
   if (values.history !== 'bucket' && values.history !== 'sidecar') throw new Error('--history is bucket or sidecar');
   if (values['store-cache'] !== 'in-memory' && values['store-cache'] !== 'none') throw new Error('--store-cache is in-memory or none');
@@ -132,6 +135,8 @@ export async function main(args: string[]): Promise<void> {
   const profDir = values['cpu-prof-dir'];
   const hours = Number(values.hours);
   const rounds = Number(values.rounds);
+  const warmUp = Number(values['warm-up']);
+  if (!Number.isInteger(warmUp) || warmUp < 0) throw new Error('--warm-up is a number of rounds (0 or more)');
   const dir = await tempDir('strata-bench-query-');
   const procs: { stop(): Promise<void> }[] = [];
   try {
@@ -217,7 +222,7 @@ export async function main(args: string[]): Promise<void> {
     const perQuery: Record<string, number[]>[] = QUERIES.map(() => Object.fromEntries(Object.keys(targets).map((k) => [k, []])));
     const answers: Record<string, MatrixSeries[]>[] = [];
     const params = (q: string) => new URLSearchParams({ query: q, start: String(startMs / 1000), end: String(endMs / 1000), step: '60' });
-    for (let r = 0; r <= rounds; r++) {
+    for (let r = 0; r <= warmUp + rounds; r++) {
       for (const [qi, q] of QUERIES.entries()) {
         for (const name of orders[(r * QUERIES.length + qi) % orders.length] as string[]) {
           const cpu0 = cpuOf(name);
@@ -237,6 +242,7 @@ export async function main(args: string[]): Promise<void> {
             if (diff !== null) throw new Error(`strata, 1 replica answers ${q} unlike Prometheus: ${diff}`);
             continue;
           }
+          if (r <= warmUp) continue;
           const spent = (cpuSpent[name] ??= {});
           for (const [c, after] of Object.entries(cpuOf(name))) spent[c] = (spent[c] ?? 0) + after - (cpu0[c] as number);
           (latencies[name] as number[]).push(ms);
@@ -269,7 +275,7 @@ export async function main(args: string[]): Promise<void> {
     const prom = stats.prometheus as { p50: number; p95: number };
     const oneS = stats['strata, 1 replica'] as { p50: number; p95: number };
     const twoS = stats['strata, 2 replicas (dedup)'] as { p50: number; p95: number };
-    process.stdout.write(`\nquery benchmark: ${QUERIES.length} dashboard queries × ${rounds} rounds, ${hours}h of history (${inBucket ? `newest block via sidecars, the rest via store gateway${storeCache.length > 0 ? ' (in-memory chunk cache)' : ''} + s3rver` : 'all via sidecars'}), step 60s\n`);
+    process.stdout.write(`\nquery benchmark: ${QUERIES.length} dashboard queries × ${rounds} rounds after ${warmUp} untimed, ${hours}h of history (${inBucket ? `newest block via sidecars, the rest via store gateway${storeCache.length > 0 ? ' (in-memory chunk cache)' : ''} + s3rver` : 'all via sidecars'}), step 60s\n`);
     process.stdout.write(`${'target'.padEnd(30)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p50 ×prom'.padStart(10)} ${'p95 ×prom'.padStart(10)}\n`);
     for (const [k, s] of Object.entries(stats)) {
       process.stdout.write(`${k.padEnd(30)} ${s.p50.toFixed(1).padStart(9)} ${s.p95.toFixed(1).padStart(9)} ${(s.p50 / prom.p50).toFixed(2).padStart(10)} ${(s.p95 / prom.p95).toFixed(2).padStart(10)}\n`);
