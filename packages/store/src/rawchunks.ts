@@ -3,7 +3,7 @@ import { Encoding } from '@strata/tsdb';
 import type { ReadChunks } from './chunkreader.js';
 import { xorSamples } from './aggrchunk.js';
 import { carve } from './columns.js';
-import { writeChunkFields } from './wasmchunks.js';
+import { writeChunkFields, writeChunkPieces } from './wasmchunks.js';
 
 /** Bytes of a varint of a non-negative integer below 2^32. */
 function varint32Size(v: number): number {
@@ -159,8 +159,8 @@ export class RawChunkRuns implements EncodedChunks {
 
   constructor(
     readonly columns: readonly RawChunkColumns[],
-    readonly from: readonly number[],
-    readonly to: readonly number[],
+    readonly from: ArrayLike<number>,
+    readonly to: ArrayLike<number>,
   ) {
     let size = 0;
     for (let k = 0; k < columns.length; k++) size += rowsSize(columns[k] as RawChunkColumns, from[k] as number, to[k] as number);
@@ -190,8 +190,6 @@ export class RawChunkRuns implements EncodedChunks {
 
   write(w: ProtoWriter): void {
     const b = w.room(this.size);
-    let p = w.pos;
-    for (let k = 0; k < this.columns.length; k++) p = writeChunkFields(b, p, this.columns[k] as RawChunkColumns, this.from[k] as number, this.to[k] as number);
-    w.advance(p);
+    w.advance(writeChunkPieces(b, w.pos, this.columns, this.from, this.to));
   }
 }

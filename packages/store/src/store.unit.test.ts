@@ -13,7 +13,7 @@ import { carve } from './columns.js';
 import { compareKeys, LabelMapping } from './extlabels.js';
 import { mergeSorted, type OutSeries } from './merge.js';
 import { ReadChunks } from './chunkreader.js';
-import { RawChunkColumns, RawChunkRun } from './rawchunks.js';
+import { RawChunkColumns, RawChunkRun, type RawChunkRuns } from './rawchunks.js';
 import { blocksFor } from './resolution.js';
 import { hashStaged, stage } from './wasmchunks.js';
 
@@ -166,6 +166,32 @@ describe('mergeSorted', () => {
   it('orders the chunks of overlapping blocks one by one', () => {
     const out = [...mergeSorted([[s({ a: '1' }, 30, 40)], [s({ a: '1' }, 0, 35)], [s({ a: '1' }, 5)]])];
     expect(out[0]!.chunks.map((c) => c.minTime)).toEqual([0, 5, 30, 35, 40]);
+  });
+
+  it("interleaves replicas' raw runs chunk by chunk, chaining each replica's blocks, and writes them in that order", () => {
+    // Each block's chunks of the series as a raw run over columns of its own (row i: minTime, maxTime = minTime + 9).
+    const raw = (...mins: number[]): BlockSeries => {
+      const bytes = new ReadChunks(mins.length);
+      bytes.buffers.push(Uint8Array.from(mins.flatMap((m) => [0, 1, m & 0xff])));
+      mins.forEach((_, i) => {
+        bytes.start[i] = 3 * i;
+        bytes.end[i] = 3 * i + 3;
+        bytes.head[i] = 1;
+      });
+      const cols = new RawChunkColumns(bytes, Float64Array.from(mins), Float64Array.from(mins, (m) => m + 9), 1);
+      mins.forEach((_, i) => cols.set(i));
+      return { labels: Labels.from({ a: '1' }), chunks: [], raw: new RawChunkRun(cols, 0, mins.length) };
+    };
+    // Two replicas of two blocks each, the second replica 7 ms later; a block of the first also overlaps its own next one.
+    const out = mergeSorted([[raw(0, 20)], [raw(40, 60)], [raw(7, 27)], [raw(47, 67)], [raw(15)]]);
+    const runs = out[0]!.raw as RawChunkRuns;
+    const mins: number[] = [];
+    for (let k = 0; k < runs.columns.length; k++) for (let i = runs.from[k]!; i < runs.to[k]!; i++) mins.push(runs.columns[k]!.minTime[i]!);
+    expect(mins).toEqual([0, 7, 15, 20, 27, 40, 47, 60, 67]);
+    // Written as the codec writes the same chunks as objects, in that order.
+    const frame = encodeSeriesResponse({ series: { labels: [], chunks: [], extraChunks: runs } });
+    const asObjects = encodeSeriesResponse({ series: { labels: [], chunks: mins.map((m) => ({ minTime: m, maxTime: m + 9, raw: { type: 0, data: Uint8Array.of(0, 1, m & 0xff), hash: 0n } })) } });
+    expect(frame.equals(asObjects)).toBe(true);
   });
 
   it("gives one block's list as it is, or joins the neighbours that became equal (replica labels removed)", () => {

@@ -2,7 +2,7 @@ import { ChunkEncoding, chunkHash, encodeSeriesResponse, type AggrChunk } from '
 import { describe, expect, it } from 'vitest';
 import { ReadChunks } from './chunkreader.js';
 import { RawChunkColumns } from './rawchunks.js';
-import { hashStaged, stage, writeChunkFields } from './wasmchunks.js';
+import { hashStaged, stage, writeChunkFields, writeChunkPieces } from './wasmchunks.js';
 
 /** A deterministic byte generator (xorshift32), so a failure reproduces. */
 function bytes(n: number, seed: number): Uint8Array {
@@ -93,6 +93,10 @@ describe('writeChunkFields', () => {
     for (const [from, to] of runs) p = writeChunkFields(out, p, cols, from, to);
     // The codec's frame: field 1 (the Series, here only its chunks), then its length, then the fields.
     const frame = encodeSeriesResponse({ series: { labels: [], chunks: expected } });
+    expect(Buffer.from(out.subarray(0, p)).equals(frame.subarray(frame.length - p))).toBe(true);
+    // The same rows as pieces of one row each (interleaved replicas), written together: the same bytes.
+    const pieces = writeChunkPieces(out.fill(0), 0, rows.map(() => cols), rows.map((_, i) => i), rows.map((_, i) => i + 1));
+    expect(pieces).toBe(p);
     expect(Buffer.from(out.subarray(0, p)).equals(frame.subarray(frame.length - p))).toBe(true);
   });
 });

@@ -177,21 +177,36 @@ export interface ChunkRows {
   readonly chunkSize: Uint32Array;
 }
 
+/**
+ * Rows described in the chunk table for the next `writeChunks` call, and the output bytes they take:
+ * kept across the pieces of one series (addRows), so that interleaved replicas, whose pieces are
+ * mostly one chunk each, still write up to MAX_ROWS chunks a call rather than one.
+ */
+let rows = 0;
+let rowsOut = 0;
+
 /** Writes rows [from, to) of `c` as `Series.chunks` fields at `b[p]` (room made); returns the position after them. */
 export function writeChunkFields(b: Uint8Array, p: number, c: ChunkRows, from: number, to: number): number {
+  return finishRows(b, addRows(b, p, c, from, to));
+}
+
+/** writeChunkFields of rows [from[k], to[k]) of `columns[k]` for each k in turn. */
+export function writeChunkPieces(b: Uint8Array, p: number, columns: readonly ChunkRows[], from: ArrayLike<number>, to: ArrayLike<number>): number {
+  for (let k = 0; k < columns.length; k++) p = addRows(b, p, columns[k] as ChunkRows, from[k] as number, to[k] as number);
+  return finishRows(b, p);
+}
+
+/** Describes rows [from, to) of `c` for writing, writing those described before whenever the table or output is full. */
+function addRows(b: Uint8Array, p: number, c: ChunkRows, from: number, to: number): number {
   const { buffers, buffer, start, end, hashLo, hashHi } = c.bytes;
-  let n = 0;
-  let out = 0;
   for (let i = from; i < to; i++) {
     const src = buffers[buffer[i] as number] as Uint8Array;
     const s = start[i] as number;
     const e = end[i] as number;
     const aggr = c.aggrSize[i] as number;
     const field = delimitedFieldSize(aggr);
-    if (n === MAX_ROWS || out + field > outCap || field > outCap || e - s > stageCap) {
-      if (n > 0) p = flush(b, p, n);
-      n = 0;
-      out = 0;
+    if (rows === MAX_ROWS || rowsOut + field > outCap || field > outCap || e - s > stageCap) {
+      p = finishRows(b, p);
       if (field > outCap || e - s > stageCap) {
         outCap = Math.max(outCap, field);
         stageCap = Math.max(stageCap, e - s);
@@ -200,13 +215,11 @@ export function writeChunkFields(b: Uint8Array, p: number, c: ChunkRows, from: n
     }
     let st = stretchFor(src, s, e);
     if (st === undefined) {
-      if (n > 0) p = flush(b, p, n);
-      n = 0;
-      out = 0;
+      p = finishRows(b, p);
       restartStage();
       st = stretchFor(src, s, e) as Stretch;
     }
-    const d = descAt + ROW_BYTES * n++;
+    const d = descAt + ROW_BYTES * rows++;
     view.setFloat64(d, c.minTime[i] as number, true);
     view.setFloat64(d + 8, c.maxTime[i] as number, true);
     view.setUint32(d + 16, hashLo[i] as number, true);
@@ -215,9 +228,18 @@ export function writeChunkFields(b: Uint8Array, p: number, c: ChunkRows, from: n
     view.setUint32(d + 28, e - s, true);
     view.setUint32(d + 32, aggr, true);
     view.setUint32(d + 36, c.chunkSize[i] as number, true);
-    out += field;
+    rowsOut += field;
   }
-  return n > 0 ? flush(b, p, n) : p;
+  return p;
+}
+
+/** Writes the rows described so far at `b[p]`; returns the position after them. */
+function finishRows(b: Uint8Array, p: number): number {
+  if (rows === 0) return p;
+  const n = rows;
+  rows = 0;
+  rowsOut = 0;
+  return flush(b, p, n);
 }
 
 function flush(b: Uint8Array, p: number, n: number): number {
