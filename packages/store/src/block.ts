@@ -54,9 +54,9 @@ export interface BlockOptions {
 /**
  * One batch of chunks to read, in columns: their refs, time ranges and size hints (0: none), and the
  * series owning them (consecutive, from `firstSeries`), each from its start to the next one's. Typed
- * arrays, sized for a whole batch after a full one (so a large query does not grow four arrays per
- * batch), small at first (so a query of a few series does not allocate and clear a whole batch's
- * columns in every block). The four columns are views of one buffer: a typed array of its own costs
+ * arrays, sized at first for the chunks its series hold in the block (so a query of a few series does
+ * not allocate and clear a whole batch's columns in every block) and for a whole batch after a full
+ * one (so a large query does not grow four arrays per batch). The four columns are views of one buffer: a typed array of its own costs
  * a backing store each, paid in every block a query reads (see carve).
  */
 class ChunkBatch {
@@ -102,7 +102,7 @@ class ChunkBatch {
 
 /** How many chunk refs one read of chunks is planned over; the next batch's series are decoded while it runs. */
 const CHUNK_BATCH = 4096;
-/** A first batch's columns: enough for the chunks of a few series, grown if more come. */
+/** The least a first batch's columns hold (grown if more chunks come than its series were expected to have). */
 const SMALL_CHUNK_BATCH = 64;
 /** Series rows allocated up front for a query of one block (80 bytes each, 10 MiB at most). */
 const MAX_PRESIZED_ROWS = 1 << 17;
@@ -143,6 +143,8 @@ export class BucketBlock {
   readonly extLabels: Labels;
   readonly #segments: readonly { object: string; size: number | undefined }[];
   readonly #chunkPlan: ChunkReadPlan;
+  /** The block's chunks per series (meta.json's stats; 0 if it has none), to size a query's first chunk batch. */
+  readonly #chunksPerSeries: number;
   readonly #header: IndexHeader;
   readonly #opts: BlockOptions;
   #readers: Promise<OpenReaders> | undefined;
@@ -164,6 +166,7 @@ export class BucketBlock {
       // Bridging gaps no larger than an average chunk keeps the bytes fetched within about twice those needed.
       maxGap: opts.chunkGapBytes ?? avgChunk,
     };
+    this.#chunksPerSeries = meta.stats?.numSeries && meta.stats.numChunks ? meta.stats.numChunks / meta.stats.numSeries : 0;
     this.#header = header;
     this.#opts = opts;
   }
@@ -282,7 +285,9 @@ export class BucketBlock {
       // chunks from its start to the next one's (a series' chunks are never split between batches).
       // Made when a chunk comes (a block without matching series makes none).
       let batch: ChunkBatch | undefined;
-      let capacity = SMALL_CHUNK_BATCH;
+      // Sized for the chunks the postings' series hold in the whole block: growing from a few series'
+      // worth, a query of hundreds of series allocated, zeroed and copied its columns six times a block.
+      let capacity = Math.min(CHUNK_BATCH + 64, Math.max(SMALL_CHUNK_BATCH, Math.ceil(ids.length * this.#chunksPerSeries)));
       // Each batch's chunks are read while the next batch's series entries are decoded.
       const flush = (b: ChunkBatch) => {
         batch = undefined;
