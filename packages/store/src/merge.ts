@@ -89,7 +89,7 @@ function joinNeighbours(list: readonly BlockSeries[]): readonly OutSeries[] {
 
 /** The chunks of several runs of one series, in time order. */
 function joinRuns(runs: Run[]): { chunks: AggrChunk[]; raw?: RawChunkRuns } {
-  runs.sort((a, b) => firstMinTime(a) - firstMinTime(b));
+  sortByFirstMinTime(runs);
   if (runs.every((r) => r.chunks.length === 0)) {
     // A loop, not flatMap: V8's flatMap costs more than the rest of the join for a series of 24 blocks.
     const raws: RawChunkRun[] = [];
@@ -184,6 +184,21 @@ function follows(prev: RawChunkRun, next: RawChunkRun): boolean {
   const lastMin = prev.columns.minTime[last] as number;
   const firstMin = next.columns.minTime[next.from] as number;
   return lastMin < firstMin || (lastMin === firstMin && (prev.columns.maxTime[last] as number) <= (next.columns.maxTime[next.from] as number));
+}
+
+/**
+ * Sorts runs by their first chunk's minimum time, stably, in place: an insertion sort, as runs come
+ * nearly in order (each replica's blocks in time order, one replica after the other) and there are a
+ * few tens at most; Array.prototype.sort copied them and called a comparator for each step.
+ */
+function sortByFirstMinTime(runs: Run[]): void {
+  for (let i = 1; i < runs.length; i++) {
+    const r = runs[i] as Run;
+    const t = firstMinTime(r);
+    let j = i - 1;
+    for (; j >= 0 && firstMinTime(runs[j] as Run) > t; j--) runs[j + 1] = runs[j] as Run;
+    runs[j + 1] = r;
+  }
 }
 
 function firstMinTime(run: Run): number {
