@@ -36,8 +36,9 @@
  * query to every target back to back, in an order that rotates through all permutations, so no target
  * is favoured by a quieter or warmer machine. Round 0 checks the answers and `--warm-up` rounds (default
  * 30) after it are not timed either: V8 goes on optimizing the components' per-query code over their
- * first few hundred queries (a store gateway's CPU per Series call fell by a third or more between its first and
- * its second thousand calls), and a production querier has long done so; all three targets get them.
+ * first few hundred queries (a store gateway's CPU per Series call fell by a third or more between its
+ * first and its second thousand calls), and a production querier has long done so; all three targets
+ * get them.
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -56,8 +56,9 @@ export interface BlockOptions {
  * series owning them (consecutive, from `firstSeries`), each from its start to the next one's. Typed
  * arrays, sized at first for the chunks its series hold in the block (so a query of a few series does
  * not allocate and clear a whole batch's columns in every block) and for a whole batch after a full
- * one (so a large query does not grow four arrays per batch). The four columns are views of one buffer: a typed array of its own costs
- * a backing store each, paid in every block a query reads (see carve).
+ * one (so a large query does not grow four arrays per batch). The four columns are views of one
+ * buffer: a typed array of its own costs a backing store each, paid in every block a query reads (see
+ * carve).
  */
 class ChunkBatch {
   length = 0;

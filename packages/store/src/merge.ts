@@ -119,7 +119,8 @@ function interleave(raws: readonly RawChunkRun[]): RawChunkRuns {
   }
   const cursors = chains.map((c) => new ChainCursor(c));
   // Sized for the most pieces there can be (one a chunk), not grown piece by piece: replicas' chunks
-  // alternate, and growing three arrays by a piece per chunk was most of what a store gateway allocated.
+  // alternate, and growing three arrays by a piece per chunk was a quarter of what a store gateway of
+  // two replicas allocated.
   let most = 0;
   for (const r of raws) most += r.count;
   const columns = new Array<RawChunkColumns>(most);
