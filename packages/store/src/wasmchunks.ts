@@ -187,13 +187,21 @@ let rowsOut = 0;
 
 /** Writes rows [from, to) of `c` as `Series.chunks` fields at `b[p]` (room made); returns the position after them. */
 export function writeChunkFields(b: Uint8Array, p: number, c: ChunkRows, from: number, to: number): number {
+  forgetRows();
   return finishRows(b, addRows(b, p, c, from, to));
 }
 
 /** writeChunkFields of rows [from[k], to[k]) of `columns[k]` for each k in turn. */
 export function writeChunkPieces(b: Uint8Array, p: number, columns: readonly ChunkRows[], from: ArrayLike<number>, to: ArrayLike<number>): number {
+  forgetRows();
   for (let k = 0; k < columns.length; k++) p = addRows(b, p, columns[k] as ChunkRows, from[k] as number, to[k] as number);
   return finishRows(b, p);
+}
+
+/** Drops rows an earlier write described but never wrote (it threw midway), lest they land in this one's frame. */
+function forgetRows(): void {
+  rows = 0;
+  rowsOut = 0;
 }
 
 /** Describes rows [from, to) of `c` for writing, writing those described before whenever the table or output is full. */
@@ -237,8 +245,7 @@ function addRows(b: Uint8Array, p: number, c: ChunkRows, from: number, to: numbe
 function finishRows(b: Uint8Array, p: number): number {
   if (rows === 0) return p;
   const n = rows;
-  rows = 0;
-  rowsOut = 0;
+  forgetRows();
   return flush(b, p, n);
 }
 
