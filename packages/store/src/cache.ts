@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { LruMap } from './lru.js';
 import { scrapedCounter, type CountCell } from './metrics.js';
 
 /** What the index cache holds, with Thanos' item_type label values. */
@@ -16,12 +17,11 @@ interface Entry {
 
 /**
  * The in-memory index cache (Thanos' --index-cache-size): postings lists, expanded postings and
- * series entries, keyed per block, bounded in bytes with least-recently-used eviction. A Map keeps
- * insertion order, so re-inserting on a hit makes the first key the eviction candidate.
+ * series entries, keyed per block, bounded in bytes with least-recently-used eviction (LruMap).
  */
 export class IndexCache {
   readonly #maxBytes: number;
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new LruMap<Entry>();
   #bytes = 0;
   /** Lookups and hits per item type (counted on every lookup: see scrapedCounter). */
   readonly #lookups: Record<CacheItem, { requests: CountCell; hits: CountCell }>;
@@ -56,8 +56,6 @@ export class IndexCache {
     const e = this.#entries.get(key);
     if (e === undefined) return undefined;
     counts.hits.value++;
-    this.#entries.delete(key);
-    this.#entries.set(key, e);
     return e.value;
   }
 
@@ -65,10 +63,10 @@ export class IndexCache {
     const size = value.byteLength + key.length * 2 + ENTRY_OVERHEAD;
     // An item bigger than the whole cache would only evict everything else and then itself.
     if (size > this.#maxBytes) return;
-    const old = this.#entries.get(key);
+    const old = this.#entries.peek(key);
     if (old !== undefined) this.#remove(key, old);
     while (this.#bytes + size > this.#maxBytes) {
-      const [k, e] = this.#entries.entries().next().value as [string, Entry];
+      const [k, e] = this.#entries.oldest() as [string, Entry];
       this.#remove(k, e);
       this.#evicted.inc({ item_type: e.item });
     }
@@ -81,7 +79,7 @@ export class IndexCache {
   /** Drops every item of a block (unloaded blocks must not hold cache space). */
   dropBlock(id: string): void {
     const prefix = `${id}:`;
-    for (const [k, e] of this.#entries) if (k.startsWith(prefix)) this.#remove(k, e);
+    for (const [k, e] of this.#entries.entries()) if (k.startsWith(prefix)) this.#remove(k, e);
   }
 
   #remove(key: string, e: Entry): void {

@@ -1,6 +1,7 @@
 import type { CachingBucketConfig } from '@strata/objstore';
 import type { ByteRange } from '@strata/tsdb';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { LruMap } from './lru.js';
 import { scrapedCounter, type CountCell } from './metrics.js';
 
 /** Map slot, key string and entry object per item, so many small items still count against max_size. */
@@ -13,13 +14,13 @@ interface Entry {
 }
 
 /**
- * Thanos' in-memory cache (cache.InMemoryCache): byte-bounded LRU with a TTL per item, max_item_size,
- * and its metrics under `strata_cache_inmemory_*{name}`. A Map keeps insertion order, so re-inserting
- * on a hit makes the first key the eviction candidate. Values are kept as given: callers hand in bytes
- * of their own (not views into larger buffers, which would pin more memory than is counted).
+ * Thanos' in-memory cache (cache.InMemoryCache): byte-bounded LRU (LruMap) with a TTL per item,
+ * max_item_size, and its metrics under `strata_cache_inmemory_*{name}`. Values are kept as given:
+ * callers hand in bytes of their own (not views into larger buffers, which would pin more memory than
+ * is counted).
  */
 export class InMemoryCache {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new LruMap<Entry>();
   #bytes = 0;
   /** Counted on every lookup (see scrapedCounter). */
   readonly #requests: CountCell;
@@ -79,8 +80,6 @@ export class InMemoryCache {
       return undefined;
     }
     this.#hits.value++;
-    this.#entries.delete(key);
-    this.#entries.set(key, e);
     return e.value;
   }
 
@@ -96,7 +95,7 @@ export class InMemoryCache {
       return;
     }
     while (this.#bytes + size > this.maxSize) {
-      const [k, e] = this.#entries.entries().next().value as [string, Entry];
+      const [k, e] = this.#entries.oldest() as [string, Entry];
       this.#remove(k, e);
       this.#evicted.inc(this.#labels);
     }
@@ -110,7 +109,7 @@ export class InMemoryCache {
 
   /** Drops every item whose key starts with `prefix` (a block's, once it is unloaded). */
   dropPrefix(prefix: string): void {
-    for (const [k, e] of this.#entries) if (k.startsWith(prefix)) this.#remove(k, e);
+    for (const [k, e] of this.#entries.entries()) if (k.startsWith(prefix)) this.#remove(k, e);
   }
 
   #remove(key: string, e: Entry): void {
