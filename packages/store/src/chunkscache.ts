@@ -167,7 +167,7 @@ export class ChunksCache {
    * made of. A read made of the very same pieces again holds the same bytes; a piece evicted and
    * fetched anew gets a new id, and the read is checked again.
    */
-  readonly #verifiedReads = new Map<string, readonly number[]>();
+  readonly #verifiedReads = new LruMap<readonly number[]>();
   /** Ids of cached pieces, and the pieces' ids behind reads returned (while they are referred to). */
   readonly #pieceIds = new WeakMap<Uint8Array, number>();
   readonly #readPieces = new WeakMap<Uint8Array, readonly number[]>();
@@ -284,17 +284,15 @@ export class ChunksCache {
   verified(file: ByteRange, offset: number, length: number, bytes: Uint8Array): boolean {
     const ids = this.#readPieces.get(bytes);
     if (ids === undefined) return false;
-    const known = this.#verifiedReads.get(readKey(file, offset, length));
+    const known = this.#verifiedReads.peek(readKey(file, offset, length));
     return known !== undefined && known.length === ids.length && known.every((id, i) => id === ids[i]);
   }
 
   markVerified(file: ByteRange, offset: number, length: number, bytes: Uint8Array): void {
     const ids = this.#readPieces.get(bytes);
     if (ids === undefined) return;
-    const key = readKey(file, offset, length);
-    this.#verifiedReads.delete(key);
-    this.#verifiedReads.set(key, ids);
-    if (this.#verifiedReads.size > MAX_VERIFIED_READS) this.#verifiedReads.delete(this.#verifiedReads.keys().next().value as string);
+    this.#verifiedReads.set(readKey(file, offset, length), ids);
+    if (this.#verifiedReads.size > MAX_VERIFIED_READS) this.#verifiedReads.delete((this.#verifiedReads.oldest() as [string, readonly number[]])[0]);
   }
 
   /**
