@@ -8,12 +8,14 @@ import { isRetryable, RetryingBucket, retry } from './retry.js';
 const fast = { maxAttempts: 4, initialBackoffMs: 1, maxBackoffMs: 2 };
 
 describe('isRetryable', () => {
-  it('retries 5xx, throttling and broken connections, not client errors', () => {
+  it('retries 5xx, throttling, broken connections and requests refused before a clock correction, not client errors', () => {
     expect(isRetryable({ name: 'InternalError', $metadata: { httpStatusCode: 500 } })).toBe(true);
     expect(isRetryable({ name: 'SlowDown', $metadata: { httpStatusCode: 503 } })).toBe(true);
     expect(isRetryable({ name: 'TooManyRequests', $metadata: { httpStatusCode: 429 } })).toBe(true);
     expect(isRetryable(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toBe(true);
     expect(isRetryable({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })).toBe(false);
+    expect(isRetryable({ name: 'RequestTimeTooSkewed', $metadata: { httpStatusCode: 403 } })).toBe(false);
+    expect(isRetryable({ name: 'RequestTimeTooSkewed', $metadata: { httpStatusCode: 403, clockSkewCorrected: true } })).toBe(true);
     expect(isRetryable(new ObjectNotFoundError('b', 'o'))).toBe(false);
     expect(isRetryable(new Error('bad input'))).toBe(false);
   });

@@ -37,12 +37,16 @@ const RETRYABLE_NAMES = new Set([
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
 
-/** Server errors (5xx), throttling (429, SlowDown…) and broken connections are worth another try; anything else is not. */
+/**
+ * Server errors (5xx), throttling (429, SlowDown…), broken connections and requests refused for a signing
+ * clock that has since been corrected (the SDK's clockSkewCorrected) are worth another try; anything else is not.
+ */
 export function isRetryable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
-  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; cause?: unknown };
+  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number; clockSkewCorrected?: boolean }; $retryable?: unknown; cause?: unknown };
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined && (status >= 500 || status === 429)) return true;
+  if (e.$metadata?.clockSkewCorrected === true) return true;
   if (e.name !== undefined && RETRYABLE_NAMES.has(e.name)) return true;
   if (e.code !== undefined && NETWORK_CODES.has(e.code)) return true;
   if (e.$retryable) return true;

@@ -265,24 +265,38 @@ export class S3Bucket implements Bucket {
   }
 }
 
-/** An S3 error answered without the SDK, shaped like the SDK's (name = S3's error code, $metadata). */
+/**
+ * An S3 error answered without the SDK, shaped like the SDK's (name = S3's error code, $metadata;
+ * `clockSkewCorrected` where the signing clock was corrected after it, which makes it worth a retry).
+ */
 class S3ResponseError extends Error {
-  readonly $metadata: { httpStatusCode: number };
+  readonly $metadata: { httpStatusCode: number; clockSkewCorrected?: boolean };
   readonly $fault: 'client' | 'server';
+  /** The server's time (ms) as the error body's ServerTime or the response's Date header gives it; NaN if neither does. */
+  readonly serverTime: number;
 
-  constructor(code: string, message: string, status: number) {
+  constructor(code: string, message: string, status: number, serverTime: number) {
     super(message || code);
     this.name = code;
     this.$metadata = { httpStatusCode: status };
     this.$fault = status >= 500 ? 'server' : 'client';
+    this.serverTime = serverTime;
   }
 }
+
+/** The codes S3 refuses a request with when it was signed at a time too far from its clock (the SDK's list). */
+const CLOCK_SKEW_CODES = new Set(['RequestTimeTooSkewed', 'RequestExpired', 'RequestInTheFuture', 'InvalidSignatureException', 'SignatureDoesNotMatch', 'AuthFailure']);
+/** A refusal moves the signing clock only if the server's time says it was off by at least this much. */
+const MIN_CLOCK_CORRECTION_MS = 60_000;
 
 /**
  * GetObject signed here (SigV4) and sent with node:http on the SDK client's own keep-alive agents. The
  * store gateway issues many small range reads, and the SDK's middleware stack costs about 1 ms of CPU
  * each. Credentials still come from the SDK client, which caches and refreshes them; region likewise.
- * The SDK's clock-skew correction is not replicated: a skewed clock fails with RequestTimeTooSkewed.
+ * Requests are signed at the time the SDK client would sign its own, corrected by its estimate of the
+ * server's clock (systemClockOffset), and a request refused for its signing time corrects that estimate
+ * from the server's time and is retried, as the SDK does: a local clock more than 15 minutes off costs
+ * one failed request, not every read.
  */
 class LeanGetter {
   readonly #client: S3Client;
@@ -305,7 +319,7 @@ class LeanGetter {
   }
 
   async get(key: string, range: string | undefined, signal: AbortSignal): Promise<Readable> {
-    const { path, headers } = await this.#signedGet(key, range);
+    const { path, headers, clockOffsetMs } = await this.#signedGet(key, range);
     const opts: RequestOptions = {
       method: 'GET',
       protocol: this.#url.protocol,
@@ -318,7 +332,7 @@ class LeanGetter {
     };
     const res = await this.#send(opts);
     if (res.statusCode === 200 || res.statusCode === 206) return res;
-    throw await responseError(res.statusCode ?? 0, res);
+    throw this.#refused(await responseError(res.statusCode ?? 0, res, res.headers.date), clockOffsetMs);
   }
 
   /**
@@ -328,10 +342,10 @@ class LeanGetter {
    */
   async readInto(http1: Http1Client, key: string, offset: number, target: Uint8Array, signal: AbortSignal): Promise<number> {
     if (target.length === 0) return 0;
-    const { path, headers } = await this.#signedGet(key, `bytes=${offset}-${offset + target.length - 1}`);
+    const { path, headers, clockOffsetMs } = await this.#signedGet(key, `bytes=${offset}-${offset + target.length - 1}`);
     const { host: _host, ...rest } = headers; // the client writes Host itself, the same value as signed
     const res = await http1.request('GET', path, rest, NO_BODY, signal, target);
-    if (res.status !== 206 && res.status !== 200) throw await responseError(res.status, res.body);
+    if (res.status !== 206 && res.status !== 200) throw this.#refused(await responseError(res.status, res.body, res.headers.get('date')), clockOffsetMs);
     // A server that ignores Range answers 200 with the whole object: its bytes before `offset` are skipped.
     let skip = res.status === 200 ? offset : 0;
     let n = 0;
@@ -354,11 +368,28 @@ class LeanGetter {
     return n;
   }
 
-  async #signedGet(key: string, range: string | undefined): Promise<{ path: string; headers: Record<string, string> }> {
+  /** The path and headers of a GET, and the clock offset it was signed with. */
+  async #signedGet(key: string, range: string | undefined): Promise<{ path: string; headers: Record<string, string>; clockOffsetMs: number }> {
     this.#signer ??= this.#client.config.region().then((r) => new SigV4Signer(r));
     const [signer, creds] = await Promise.all([this.#signer, this.#client.config.credentials()]);
     const path = this.#bucketPath + encodeS3Path(key);
-    return { path, headers: signer.sign({ method: 'GET', host: this.#url.host, path, ...(range ? { headers: { range } } : {}) }, creds) };
+    const clockOffsetMs = this.#client.config.systemClockOffset;
+    const headers = signer.sign({ method: 'GET', host: this.#url.host, path, ...(range ? { headers: { range } } : {}) }, creds, new Date(Date.now() + clockOffsetMs));
+    return { path, headers, clockOffsetMs };
+  }
+
+  /**
+   * `err`, after correcting the client's estimate of the server's clock where S3 refused a request signed
+   * with `clockOffsetMs` for its time and says a time far from it: then marked as the SDK marks such an
+   * error (clockSkewCorrected), for RetryingBucket to send the request again.
+   */
+  #refused(err: S3ResponseError, clockOffsetMs: number): S3ResponseError {
+    if (!CLOCK_SKEW_CODES.has(err.name) || Number.isNaN(err.serverTime)) return err;
+    const offset = err.serverTime - Date.now();
+    if (Math.abs(offset - clockOffsetMs) < MIN_CLOCK_CORRECTION_MS) return err;
+    this.#client.config.systemClockOffset = offset;
+    err.$metadata.clockSkewCorrected = true;
+    return err;
   }
 
   /** Like the SDK's handler: the socket idle limit throws TimeoutError, and so does a slow connect. */
@@ -391,8 +422,11 @@ function timeoutError(message: string): Error {
   return e;
 }
 
-/** S3's <Error><Code>…</Code><Message>…</Message></Error>; a body-less 404 (HEAD-style) is NotFound as in the SDK. */
-async function responseError(status: number, res: AsyncIterable<Buffer | string>): Promise<S3ResponseError> {
+/**
+ * S3's <Error><Code>…</Code><Message>…</Message></Error>; a body-less 404 (HEAD-style) is NotFound as in
+ * the SDK. The server's time from the body's <ServerTime> (RequestTimeTooSkewed) or the `date` header.
+ */
+async function responseError(status: number, res: AsyncIterable<Buffer | string>, date: string | undefined): Promise<S3ResponseError> {
   let body = '';
   try {
     for await (const chunk of res) body += chunk.toString();
@@ -401,7 +435,8 @@ async function responseError(status: number, res: AsyncIterable<Buffer | string>
   }
   const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1] ?? (status === 404 ? 'NotFound' : `Http${status}`);
   const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? '';
-  return new S3ResponseError(code, unescapeXml(message), status);
+  const serverTime = /<ServerTime>([^<]*)<\/ServerTime>/.exec(body)?.[1] ?? date;
+  return new S3ResponseError(code, unescapeXml(message), status, serverTime === undefined ? Number.NaN : Date.parse(serverTime));
 }
 
 function unescapeXml(s: string): string {
