@@ -11,8 +11,23 @@ import { S3Bucket, type S3Options } from './s3.js';
 /** Thanos' objstore config (`--objstore.config-file`), after validation. */
 export type BucketConfig = { type: 'S3'; s3: S3Options; prefix: string; maxRetries?: number } | { type: 'FILESYSTEM'; directory: string; prefix: string };
 
-const S3_KEYS = new Set(['bucket', 'endpoint', 'region', 'access_key', 'secret_key', 'session_token', 'insecure', 'part_size', 'disable_multipart', 'max_retries', 'http_config']);
-const HTTP_KEYS = new Set(['idle_conn_timeout', 'response_header_timeout', 'tls_handshake_timeout', 'max_conns_per_host', 'max_idle_conns', 'max_idle_conns_per_host', 'insecure_skip_verify', 'expect_continue_timeout']);
+/**
+ * Every key of Thanos' S3 config, so that a config written for Thanos (its docs show them all, with their
+ * defaults) works as it is. Accepted without effect: `disable_dualstack` (no dual-stack endpoint is
+ * used), `aws_sdk_auth` and `sts_endpoint` (without keys the SDK's credential chain is used anyway),
+ * `send_content_md5` (uploads are checked as the SDK checks them), `trace`, and http_config's
+ * `expect_continue_timeout`, `max_idle_conns_per_host` and `disable_compression`.
+ */
+const S3_KEYS = new Set([
+  'bucket', 'endpoint', 'region', 'access_key', 'secret_key', 'session_token', 'insecure', 'part_size', 'disable_multipart', 'max_retries', 'http_config',
+  'disable_dualstack', 'aws_sdk_auth', 'sts_endpoint', 'signature_version2', 'put_user_metadata', 'trace', 'list_objects_version', 'bucket_lookup_type', 'send_content_md5', 'sse_config',
+]);
+const HTTP_KEYS = new Set([
+  'idle_conn_timeout', 'response_header_timeout', 'tls_handshake_timeout', 'max_conns_per_host', 'max_idle_conns', 'max_idle_conns_per_host', 'insecure_skip_verify', 'expect_continue_timeout',
+  'tls_config', 'disable_compression',
+]);
+const TLS_KEYS = new Set(['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify']);
+const SSE_KEYS = new Set(['type', 'kms_key_id', 'kms_encryption_context', 'encryption_key']);
 
 /**
  * Parses the YAML config. Like Thanos it is strict: an unknown key is an error rather than a
@@ -39,7 +54,20 @@ export function parseBucketConfig(text: string, what = 'objstore config'): Bucke
   checkKeys(cfg, S3_KEYS, `${what}: config`);
   const http = asMap(cfg.http_config ?? {}, `${what}: config.http_config`);
   checkKeys(http, HTTP_KEYS, `${what}: config.http_config`);
+  const tlsConfig = asMap(http.tls_config ?? {}, `${what}: config.http_config.tls_config`);
+  checkKeys(tlsConfig, TLS_KEYS, `${what}: config.http_config.tls_config`);
+  checkKeys(asMap(cfg.trace ?? {}, `${what}: config.trace`), new Set(['enable']), `${what}: config.trace`);
+  if (cfg.signature_version2 === true) throw new Error(`${what}: config.signature_version2: Strata signs requests with AWS Signature Version 4 only; remove the field or set it to false`);
   const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+  // Thanos' defaults are empty strings: unset.
+  const nonEmpty = (v: unknown) => str(v) || undefined;
+  const tls = { caFile: nonEmpty(tlsConfig.ca_file), certFile: nonEmpty(tlsConfig.cert_file), keyFile: nonEmpty(tlsConfig.key_file), serverName: nonEmpty(tlsConfig.server_name) };
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) throw new Error(`${what}: config.http_config.tls_config: cert_file and key_file go together`);
+  const lookup = str(cfg.bucket_lookup_type) || 'auto';
+  if (lookup === 'virtual-hosted') throw new Error(`${what}: config.bucket_lookup_type: Strata addresses buckets by path (as S3, MinIO and other S3-compatible servers accept); use auto or path`);
+  if (lookup !== 'auto' && lookup !== 'path') throw new Error(`${what}: config.bucket_lookup_type must be auto or path, not ${JSON.stringify(lookup)}`);
+  const listVersion = str(cfg.list_objects_version) || 'v2';
+  if (listVersion !== 'v1' && listVersion !== 'v2') throw new Error(`${what}: config.list_objects_version must be v1 or v2, not ${JSON.stringify(listVersion)}`);
   const s3: S3Options = {
     bucket: str(cfg.bucket) ?? '',
     endpoint: str(cfg.endpoint) ?? '',
@@ -56,8 +84,12 @@ export function parseBucketConfig(text: string, what = 'objstore config'): Bucke
       idleConnTimeoutMs: optDuration(http.idle_conn_timeout, `${what}: http_config.idle_conn_timeout`),
       maxConnsPerHost: http.max_conns_per_host === undefined ? undefined : Number(http.max_conns_per_host),
       maxIdleConns: http.max_idle_conns === undefined ? undefined : Number(http.max_idle_conns),
-      insecureSkipVerify: http.insecure_skip_verify === true,
+      insecureSkipVerify: http.insecure_skip_verify === true || tlsConfig.insecure_skip_verify === true,
+      ...(Object.values(tls).some((v) => v !== undefined) ? { tls } : {}),
     },
+    ...(listVersion === 'v1' ? { listObjectsV1: true } : {}),
+    ...putUserMetadata(cfg.put_user_metadata, `${what}: config.put_user_metadata`),
+    ...sseConfig(cfg.sse_config, `${what}: config.sse_config`),
   };
   if (!s3.bucket) throw new Error(`${what}: config.bucket is required for type S3`);
   if (!s3.endpoint) throw new Error(`${what}: config.endpoint is required for type S3`);
@@ -121,6 +153,37 @@ function optDuration(v: unknown, what: string): number | undefined {
   } catch (e) {
     throw new Error(`${what}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Thanos' put_user_metadata: plain keys become object metadata (x-amz-meta-…); `X-Amz-Storage-Class`
+ * (as minio-go takes it) the storage class. Other header names are refused rather than dropped.
+ */
+function putUserMetadata(v: unknown, what: string): Pick<S3Options, 'metadata' | 'storageClass'> {
+  const metadata: Record<string, string> = {};
+  let storageClass: string | undefined;
+  for (const [k, value] of Object.entries(asMap(v ?? {}, what))) {
+    if (k.toLowerCase() === 'x-amz-storage-class') storageClass = String(value);
+    else if (/^x-amz-|^(content-|cache-control$|expires$)/i.test(k)) throw new Error(`${what}: ${JSON.stringify(k)} is a request header, which Strata does not set (only X-Amz-Storage-Class and metadata keys)`);
+    else metadata[k] = String(value);
+  }
+  return { ...(Object.keys(metadata).length > 0 ? { metadata } : {}), ...(storageClass !== undefined ? { storageClass } : {}) };
+}
+
+/** Thanos' sse_config: SSE-S3 or SSE-KMS on every upload; SSE-C (a key on every read) is refused. */
+function sseConfig(v: unknown, what: string): Pick<S3Options, 'sse'> {
+  const sse = asMap(v ?? {}, what);
+  checkKeys(sse, SSE_KEYS, what);
+  const type = sse.type === undefined || sse.type === null ? '' : String(sse.type);
+  if (type === '') return {};
+  if (type === 'SSE-S3') return { sse: { type } };
+  if (type === 'SSE-KMS') {
+    if (typeof sse.kms_key_id !== 'string' || sse.kms_key_id === '') throw new Error(`${what}: kms_key_id is required for SSE-KMS`);
+    const context = sse.kms_encryption_context === undefined || sse.kms_encryption_context === null ? undefined : asMap(sse.kms_encryption_context, `${what}: kms_encryption_context`);
+    return { sse: { type, kmsKeyId: sse.kms_key_id, ...(context !== undefined ? { kmsEncryptionContext: Object.fromEntries(Object.entries(context).map(([k, x]) => [k, String(x)])) } : {}) } };
+  }
+  if (type === 'SSE-C') throw new Error(`${what}: SSE-C is not supported (every read would have to send the key); use SSE-S3 or SSE-KMS`);
+  throw new Error(`${what}: type must be SSE-S3, SSE-KMS or SSE-C, not ${JSON.stringify(type)}`);
 }
 
 function asMap(v: unknown, what: string): Record<string, unknown> {

@@ -1,13 +1,18 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isNotFound } from './bucket.js';
 import { getBuffer, getRangeBuffer, readAll } from './io.js';
 import { RetryingBucket } from './retry.js';
-import { S3Bucket } from './s3.js';
+import { S3Bucket, type S3HttpOptions } from './s3.js';
 import { SigV4Signer } from './sigv4.js';
 
 // s3rver accepts any SigV4 signature (it checks only V2 ones); the fake server below compares signatures with the SDK's.
@@ -91,6 +96,24 @@ describe('S3Bucket object reads against s3rver', () => {
     } finally {
       vi.useRealTimers();
       await Promise.all([leanFirst.close(), sdkFirst.close()]);
+    }
+  });
+
+  it('lists with ListObjects v1 (list_objects_version: v1) as with v2, over several pages', async () => {
+    const v1 = new S3Bucket({ bucket: s3.bucket, endpoint: s3.hostPort, insecure: true, region: 'us-east-1', accessKey: s3.accessKey, secretKey: s3.secretKey, listObjectsV1: true });
+    try {
+      for (let i = 0; i < 1005; i++) await bucket.upload(`pages/${String(i).padStart(4, '0')}`, data.subarray(0, 1));
+      for (const opts of [{}, { recursive: true }]) {
+        const names = async (b: S3Bucket, dir: string) => {
+          const out: string[] = [];
+          for await (const e of b.list(dir, opts)) out.push(e.name);
+          return out;
+        };
+        for (const dir of ['', 'pages']) expect(await names(v1, dir), `${dir} ${JSON.stringify(opts)}`).toEqual(await names(bucket, dir));
+      }
+      expect((await (async () => { let n = 0; for await (const _ of v1.list('pages')) n++; return n; })())).toBe(1005);
+    } finally {
+      await v1.close();
     }
   });
 
@@ -200,6 +223,62 @@ describe('S3Bucket object reads against a fake server', () => {
       expect(whole.toString()).toBe('abcdefgh');
     } finally {
       await b.close();
+    }
+  });
+
+  it("sends put_user_metadata and sse_config on every upload, as Thanos' config asks", async () => {
+    reply = { status: 200, body: '' };
+    const kms = new S3Bucket({
+      bucket: 'b', endpoint, region: 'eu-west-1', accessKey: 'AK', secretKey: 'SK',
+      metadata: { team: 'obs' }, storageClass: 'STANDARD_IA', sse: { type: 'SSE-KMS', kmsKeyId: 'key-1', kmsEncryptionContext: { app: 'strata' } },
+    });
+    const s3sse = new S3Bucket({ bucket: 'b', endpoint, region: 'eu-west-1', accessKey: 'AK', secretKey: 'SK', sse: { type: 'SSE-S3' }, partSize: 5 << 20 });
+    try {
+      await kms.upload('k', Buffer.from('abc'));
+      expect(seen.headers).toMatchObject({
+        'x-amz-meta-team': 'obs',
+        'x-amz-storage-class': 'STANDARD_IA',
+        'x-amz-server-side-encryption': 'aws:kms',
+        'x-amz-server-side-encryption-aws-kms-key-id': 'key-1',
+        'x-amz-server-side-encryption-context': Buffer.from('{"app":"strata"}').toString('base64'),
+      });
+      await s3sse.upload('k', Buffer.from('abc'));
+      expect(seen.headers?.['x-amz-server-side-encryption']).toBe('AES256');
+      // A multipart upload sets them when it starts.
+      all.length = 0;
+      reply = { status: 200, body: '<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>' };
+      await s3sse.upload('big', Readable.from([Buffer.alloc(6 << 20)])).catch(() => undefined);
+      expect(all[0]?.url).toMatch(/^\/b\/big\?uploads/);
+      expect(all[0]?.headers['x-amz-server-side-encryption']).toBe('AES256');
+    } finally {
+      await Promise.all([kms.close(), s3sse.close()]);
+    }
+  });
+
+  it("verifies an HTTPS endpoint with tls_config's CA file and server name, for the SDK's requests and Strata's reads", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-s3-tls-'));
+    const srv = createHttpsServer({}, (req, res) => {
+      res.writeHead(req.method === 'HEAD' ? 200 : 206, { 'content-length': 3 }).end(req.method === 'HEAD' ? undefined : 'ell');
+    });
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=minio.internal'], { cwd: dir, stdio: 'pipe' });
+      srv.setSecureContext({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) });
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      const https = `https://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+      const open = (http: S3HttpOptions) => new S3Bucket({ bucket: 'b', endpoint: https, region: 'eu-west-1', accessKey: 'AK', secretKey: 'SK', http });
+      const verified = open({ tls: { caFile: join(dir, 'c.pem'), serverName: 'minio.internal' } });
+      const unverified = open({});
+      try {
+        expect((await getRangeBuffer(verified, 'k', 1, 3)).toString()).toBe('ell');
+        expect((await verified.attributes('k')).size).toBe(3);
+        await expect(getRangeBuffer(unverified, 'k', 1, 3)).rejects.toThrow(/self-signed certificate/);
+      } finally {
+        await Promise.all([verified.close(), unverified.close()]);
+      }
+      expect(() => open({ tls: { caFile: join(dir, 'missing.pem') } })).toThrow(/s3: http_config.tls_config.ca_file .*missing.pem: ENOENT/);
+    } finally {
+      srv.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
@@ -6,10 +7,13 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  type ListObjectsCommandOutput,
   type ListObjectsV2CommandOutput,
+  type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { dirPrefix, isBodySource, ObjectNotFoundError, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type RangeIntoReader, type UploadBody } from './bucket.js';
@@ -36,6 +40,13 @@ export interface S3Options {
   /** Time limit for every request except uploads, until the response headers arrive (default 2 min). */
   operationTimeoutMs?: number;
   http?: S3HttpOptions;
+  /** List with ListObjects (v1) instead of ListObjectsV2, for servers without v2 (Thanos' list_objects_version). */
+  listObjectsV1?: boolean;
+  /** Metadata (x-amz-meta-…) and storage class of every upload (Thanos' put_user_metadata). */
+  metadata?: Record<string, string>;
+  storageClass?: string;
+  /** Server-side encryption of every upload (Thanos' sse_config). */
+  sse?: { type: 'SSE-S3' } | { type: 'SSE-KMS'; kmsKeyId: string; kmsEncryptionContext?: Record<string, string> };
 }
 
 export interface S3HttpOptions {
@@ -49,6 +60,8 @@ export interface S3HttpOptions {
   maxConnsPerHost?: number;
   maxIdleConns?: number;
   insecureSkipVerify?: boolean;
+  /** Files of the CA to verify the server with, and of a client certificate; the name to verify (Thanos' tls_config). */
+  tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; serverName?: string | undefined };
 }
 
 export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
@@ -74,6 +87,9 @@ export class S3Bucket implements Bucket {
   readonly #partSize: number;
   readonly #multipart: boolean;
   readonly #timeoutMs: number;
+  readonly #listV1: boolean;
+  /** What every upload sets besides bucket, key and body: metadata, storage class, encryption. */
+  readonly #uploadParams: Partial<PutObjectCommandInput>;
   /** Object reads without the SDK, or undefined where only the SDK knows the URL (see LeanGetter). */
   readonly #lean: LeanGetter | undefined;
   /**
@@ -91,6 +107,8 @@ export class S3Bucket implements Bucket {
     this.#partSize = Math.max(opts.partSize ?? DEFAULT_PART_SIZE, MIN_PART_SIZE);
     this.#multipart = !opts.disableMultipart;
     this.#timeoutMs = opts.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+    this.#listV1 = opts.listObjectsV1 === true;
+    this.#uploadParams = uploadParams(opts);
     const endpoint = /^https?:\/\//.test(opts.endpoint) ? opts.endpoint : `${opts.insecure ? 'http' : 'https'}://${opts.endpoint}`;
     const http = opts.http ?? {};
     const agentOpts = {
@@ -100,7 +118,7 @@ export class S3Bucket implements Bucket {
       ...(http.idleConnTimeoutMs ? { timeout: http.idleConnTimeoutMs } : {}),
     };
     const httpAgent = new HttpAgent(agentOpts);
-    const httpsAgent = new HttpsAgent({ ...agentOpts, rejectUnauthorized: !http.insecureSkipVerify });
+    const httpsAgent = new HttpsAgent({ ...agentOpts, ...tlsOptions(http.tls), rejectUnauthorized: !http.insecureSkipVerify });
     const requestTimeoutMs = http.responseHeaderTimeoutMs ?? 120_000;
     const connectTimeoutMs = http.connectTimeoutMs ?? 10_000;
     const config = {
@@ -140,6 +158,10 @@ export class S3Bucket implements Bucket {
   }
 
   async *list(dir: string, opts: ListOptions = {}): AsyncIterable<ObjectEntry> {
+    if (this.#listV1) {
+      yield* this.#listV1Pages(dir, opts);
+      return;
+    }
     const prefix = dirPrefix(dir);
     let token: string | undefined;
     // Loop on IsTruncated, never on page sizes: some servers ignore MaxKeys for CommonPrefixes.
@@ -159,6 +181,33 @@ export class S3Bucket implements Bucket {
       for (const p of page.CommonPrefixes ?? []) if (p.Prefix) yield { name: p.Prefix };
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  /** `list` over ListObjects (v1): pages continue after NextMarker, or the last key where a server gives none. */
+  async *#listV1Pages(dir: string, opts: ListOptions): AsyncIterable<ObjectEntry> {
+    const prefix = dirPrefix(dir);
+    let marker: string | undefined;
+    let truncated: boolean;
+    do {
+      const page: ListObjectsCommandOutput = await this.#send(
+        (signal) => this.#client.send(new ListObjectsCommand({ Bucket: this.#bucket, Prefix: prefix, Delimiter: opts.recursive ? undefined : '/', Marker: marker }), { abortSignal: signal }),
+        `list ${prefix}`,
+      );
+      let last: string | undefined;
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined) continue;
+        last = o.Key;
+        if (o.Key === prefix) continue;
+        yield { name: o.Key, ...(o.Size !== undefined ? { size: o.Size } : {}), ...(o.LastModified ? { lastModified: o.LastModified } : {}) };
+      }
+      for (const p of page.CommonPrefixes ?? []) {
+        if (!p.Prefix) continue;
+        if (last === undefined || p.Prefix > last) last = p.Prefix;
+        yield { name: p.Prefix };
+      }
+      marker = page.NextMarker ?? last;
+      truncated = page.IsTruncated === true && marker !== undefined;
+    } while (truncated);
   }
 
   get(name: string): Promise<Readable> {
@@ -197,12 +246,12 @@ export class S3Bucket implements Bucket {
     try {
       if (size !== undefined && (size < this.#partSize || !this.#multipart)) {
         const Body = open();
-        await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: name, Body, ContentLength: size }));
+        await this.#client.send(new PutObjectCommand({ ...this.#uploadParams, Bucket: this.#bucket, Key: name, Body, ContentLength: size }));
         return;
       }
       const Body = open();
       // Parts are aborted here rather than by lib-storage, whose failing abort would hide the real error.
-      const upload = new Upload({ client: this.#multipartClient, params: { Bucket: this.#bucket, Key: name, Body }, partSize: this.#partSize, queueSize: 4, leavePartsOnError: true });
+      const upload = new Upload({ client: this.#multipartClient, params: { ...this.#uploadParams, Bucket: this.#bucket, Key: name, Body }, partSize: this.#partSize, queueSize: 4, leavePartsOnError: true });
       try {
         await upload.done();
       } catch (e) {
@@ -441,6 +490,40 @@ async function responseError(status: number, res: AsyncIterable<Buffer | string>
 
 function unescapeXml(s: string): string {
   return s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]!);
+}
+
+/** What every upload sets from the config: metadata, storage class, server-side encryption. */
+function uploadParams(opts: S3Options): Partial<PutObjectCommandInput> {
+  const sse = opts.sse;
+  return {
+    ...(opts.metadata !== undefined ? { Metadata: opts.metadata } : {}),
+    ...(opts.storageClass !== undefined ? { StorageClass: opts.storageClass as PutObjectCommandInput['StorageClass'] } : {}),
+    ...(sse?.type === 'SSE-S3' ? { ServerSideEncryption: 'AES256' } : {}),
+    ...(sse?.type === 'SSE-KMS'
+      ? {
+          ServerSideEncryption: 'aws:kms',
+          SSEKMSKeyId: sse.kmsKeyId,
+          ...(sse.kmsEncryptionContext !== undefined ? { SSEKMSEncryptionContext: Buffer.from(JSON.stringify(sse.kmsEncryptionContext)).toString('base64') } : {}),
+        }
+      : {}),
+  };
+}
+
+/** The HTTPS agent's options from Thanos' tls_config: its files read now, so that a wrong path fails at start. */
+function tlsOptions(tls: S3HttpOptions['tls']): { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string } {
+  if (tls === undefined) return {};
+  const file = (field: string, path: string | undefined): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new Error(`s3: http_config.tls_config.${field} ${path}: ${(e as Error).message}`);
+    }
+  };
+  const ca = file('ca_file', tls.caFile);
+  const cert = file('cert_file', tls.certFile);
+  const key = file('key_file', tls.keyFile);
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(tls.serverName ? { servername: tls.serverName } : {}) };
 }
 
 function credentials(opts: S3Options): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined {
