@@ -116,4 +116,26 @@ describe('gRPC TLS between querier and store gateway', () => {
     expect((await storeStatus(plain)).lastError).not.toBeNull();
     expect((await storeStatus(anonymous)).lastError).not.toBeNull();
   }, 120_000);
+
+  it("takes Thanos' deprecated names of --endpoint and --endpoint.sd-files: --store and --store.sd-files", async () => {
+    const c = (f: string) => join(dir.path, 'certs', f);
+    const sd = join(dir.path, 'stores.yml');
+    await writeFile(sd, `- targets: ['${storeAddress}']\n`);
+    const unreachable = `127.0.0.1:${await freePort()}`;
+    const querier = await component('query-store-flags', [
+      'query',
+      `--store=${unreachable}`,
+      `--store.sd-files=${sd}`,
+      '--grpc-client-tls-secure',
+      `--grpc-client-tls-ca=${c('ca.crt')}`,
+      `--grpc-client-tls-cert=${c('client.crt')}`,
+      `--grpc-client-tls-key=${c('client.key')}`,
+      '--grpc-client-server-name=store.internal',
+    ]);
+    expect((await storeStatus(querier)).lastError).toBeNull();
+    const stores = (await (await fetch(`${querier}/api/v1/stores`)).json()) as { data: Record<string, { name: string; lastError: string | null }[]> };
+    const listed = Object.values(stores.data).flat();
+    expect(listed.map((e) => e.name).sort()).toEqual([storeAddress, unreachable].sort());
+    expect(listed.find((e) => e.name === unreachable)?.lastError).not.toBeNull();
+  }, 120_000);
 });

@@ -13,6 +13,8 @@ export function register(program: Command): void {
     .option('--grpc-address <host:port>', "listen address for the querier's own StoreAPI (for stacking queriers)", '0.0.0.0:10901')
     .option('--endpoint <host:port>', 'StoreAPI endpoint (sidecar, store gateway, querier); repeatable', repeatable, [])
     .option('--endpoint.sd-files <path>', 'file service discovery of endpoints (YAML/JSON target groups), re-read every 5s; repeatable', repeatable, [])
+    .option('--store <host:port>', 'deprecated name of --endpoint, as in Thanos; repeatable', repeatable, [])
+    .option('--store.sd-files <path>', 'deprecated name of --endpoint.sd-files, as in Thanos; repeatable', repeatable, [])
     .option('--endpoint.info-timeout <duration>', 'timeout of the Info call each endpoint is asked every 5s', '5s')
     .option('--store.unhealthy-timeout <duration>', 'how long an endpoint that keeps failing its Info call stays listed (as unhealthy) before it is dropped', '5m')
     .option('--query.replica-label <label>', 'label that tells HA replicas apart; deduplicated; repeatable', repeatable, [])
@@ -42,8 +44,9 @@ export function register(program: Command): void {
     if (compat !== '2' && compat !== '3') throw new Error(`--query.promql-compat must be 2 or 3, not ${compat}`);
     const dedupFunc = String(o['deduplication.func']);
     if (dedupFunc !== 'penalty' && dedupFunc !== 'chain') throw new Error(`--deduplication.func must be penalty or chain, not ${dedupFunc}`);
-    const endpoints = o.endpoint as string[];
-    const sdFiles = o['endpoint.sdFiles'] as string[];
+    // Thanos' deprecated names of the same flags still serve: deployments written for Thanos before 0.21 use them.
+    const endpoints = [...(o.endpoint as string[]), ...(o.store as string[])];
+    const sdFiles = [...(o['endpoint.sdFiles'] as string[]), ...(o['store.sdFiles'] as string[])];
     if (endpoints.length === 0 && sdFiles.length === 0) logger.warn('no --endpoint or --endpoint.sd-files given: every query will be empty');
     const externalPrefix = parseUrlPath(String(o['web.externalPrefix']));
     const prefixHeader = String(o['web.prefixHeader']);
