@@ -275,6 +275,17 @@ describe('store gateway: bad and changing buckets', () => {
     expect(ok.length).toBeGreaterThan(0);
   });
 
+  it("caches what --index-cache.config enables, in Thanos' format", async () => {
+    const bucket = s3Bucket(s3, 'index-cache');
+    await uploadWithLabels(bucket, await copyBlock(block, join(dir.path, 'index-cache')), { cluster: 'c' });
+    const { store, client } = await startStore({ bucket, dataDir: join(dir.path, 'index-cache-data'), indexCacheConfig: 'type: IN-MEMORY\nconfig: {max_size: 64MB}\nenabled_items: [Series]\n' });
+    const m: LabelMatcher[] = [{ type: 0, name: 'job', value: 'api' }];
+    for (let i = 0; i < 2; i++) expect((await storeSamples(client, m, 0, Date.now(), [])).length).toBeGreaterThan(0);
+    const text = await (await fetch(`http://${store.httpAddress}/metrics`)).text();
+    expect(text).toMatch(/^strata_store_index_cache_hits_total\{item_type="Series"\} [1-9]/m);
+    for (const item of ['Postings', 'ExpandedPostings']) expect(text).toMatch(new RegExp(`^strata_store_index_cache_requests_total\\{item_type="${item}"\\} 0$`, 'm'));
+  });
+
   it('deletion-marked blocks disappear once the mark is older than --ignore-deletion-marks-delay', async () => {
     const bucket = s3Bucket(s3, 'deletion');
     const [a, b] = [await copyBlock(block, join(dir.path, 'del')), await copyBlock(block, join(dir.path, 'del'))];

@@ -15,12 +15,24 @@ interface Entry {
   size: number;
 }
 
+/** Bounds of an IndexCache beyond its size, as Thanos' --index-cache.config sets them. */
+export interface IndexCacheLimits {
+  /** Larger items are not cached (default: the cache's size). */
+  maxItemBytes?: number;
+  /** The item types cached (default: all). */
+  enabledItems?: readonly CacheItem[];
+}
+
 /**
- * The in-memory index cache (Thanos' --index-cache-size): postings lists, expanded postings and
- * series entries, keyed per block, bounded in bytes with least-recently-used eviction (LruMap).
+ * The in-memory index cache (Thanos' --index-cache-size, or --index-cache.config's IN-MEMORY type):
+ * postings lists, expanded postings and series entries, keyed per block, bounded in bytes with
+ * least-recently-used eviction (LruMap).
  */
 export class IndexCache {
   readonly #maxBytes: number;
+  readonly #maxItemBytes: number;
+  /** Per item type, whether it is cached: a type left out is neither looked up nor kept. */
+  readonly #enabled: Record<CacheItem, boolean>;
   readonly #entries = new LruMap<Entry>();
   #bytes = 0;
   /** Lookups and hits per item type (counted on every lookup: see scrapedCounter). */
@@ -29,8 +41,11 @@ export class IndexCache {
   readonly #size: Gauge<'item_type'>;
   readonly #evicted: Counter<'item_type'>;
 
-  constructor(maxBytes: number, registry: Registry) {
+  constructor(maxBytes: number, registry: Registry, limits: IndexCacheLimits = {}) {
     this.#maxBytes = maxBytes;
+    this.#maxItemBytes = limits.maxItemBytes ?? maxBytes;
+    const enabled = limits.enabledItems ?? Object.values(CacheItem);
+    this.#enabled = Object.fromEntries(Object.values(CacheItem).map((item) => [item, enabled.includes(item)])) as Record<CacheItem, boolean>;
     const labelNames = ['item_type'] as const;
     const requests = scrapedCounter(registry, 'strata_store_index_cache_requests_total', 'Index cache lookups.', labelNames);
     const hits = scrapedCounter(registry, 'strata_store_index_cache_hits_total', 'Index cache lookups that found the item.', labelNames);
@@ -51,6 +66,7 @@ export class IndexCache {
   }
 
   get(item: CacheItem, key: string): Uint8Array | undefined {
+    if (!this.#enabled[item]) return undefined;
     const counts = this.#lookups[item];
     counts.requests.value++;
     const e = this.#entries.get(key);
@@ -60,9 +76,10 @@ export class IndexCache {
   }
 
   set(item: CacheItem, key: string, value: Uint8Array): void {
+    if (!this.#enabled[item]) return;
     const size = value.byteLength + key.length * 2 + ENTRY_OVERHEAD;
     // An item bigger than the whole cache would only evict everything else and then itself.
-    if (size > this.#maxBytes) return;
+    if (size > this.#maxBytes || value.byteLength > this.#maxItemBytes) return;
     const old = this.#entries.peek(key);
     if (old !== undefined) this.#remove(key, old);
     while (this.#bytes + size > this.#maxBytes) {

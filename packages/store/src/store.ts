@@ -6,6 +6,7 @@ import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } f
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketStore } from './bucketstore.js';
 import { IndexCache } from './cache.js';
+import { DEFAULT_INDEX_CACHE_BYTES, parseIndexCacheConfig } from './indexcacheconfig.js';
 import { ChunkPool } from './chunkpool.js';
 import { ChunksCache } from './chunkscache.js';
 import { storeMetrics } from './metrics.js';
@@ -36,6 +37,8 @@ export interface StoreConfig {
   relabelConfig?: string;
   /** --index-cache-size in bytes (default 250 MiB) */
   indexCacheBytes?: number;
+  /** --index-cache.config (YAML, Thanos' format), e.g. `type: IN-MEMORY`, `config: {max_size: 1GB}`, `enabled_items: [Postings]`; replaces indexCacheBytes. */
+  indexCacheConfig?: string;
   /** --store.grpc.series-sample-limit (0 = none) */
   seriesSampleLimit?: number;
   /** --store.grpc.series-max-concurrency (default 20) */
@@ -89,7 +92,11 @@ export async function start(cfg: StoreConfig): Promise<Store> {
   const rawBucket = cfg.bucket ?? (cfg.objstoreConfigFile !== undefined ? await bucketFromConfigFile(cfg.objstoreConfigFile) : undefined);
   if (rawBucket === undefined) throw new Error('store: no bucket: give --objstore.config-file');
   const bucket = new InstrumentedBucket(rawBucket, registry);
-  const cache = new IndexCache(cfg.indexCacheBytes ?? 250 * 1024 * 1024, registry);
+  const indexCache = cfg.indexCacheConfig !== undefined ? parseIndexCacheConfig(cfg.indexCacheConfig, '--index-cache.config') : undefined;
+  const cache =
+    indexCache !== undefined
+      ? new IndexCache(indexCache.maxBytes, registry, { maxItemBytes: indexCache.maxItemBytes, enabledItems: indexCache.enabledItems })
+      : new IndexCache(cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES, registry);
   const chunksCache = cfg.cachingBucketConfig !== undefined ? new ChunksCache(parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config'), registry) : undefined;
   const chunkPool = chunksCache === undefined && cfg.chunkPoolBytes !== 0 ? new ChunkPool(cfg.chunkPoolBytes ?? 256 * 1024 * 1024) : undefined;
   const minTime = cfg.minTime ?? MIN_INT64;

@@ -18,7 +18,9 @@ export function register(program: Command): void {
     .option('--max-time <time>', 'serve only data at or before this time: RFC3339, Unix seconds or relative like -1d')
     .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks to serve')
     .option('--selector.relabel-config-file <path>', 'file with the relabel rules')
-    .option('--index-cache-size <bytes>', 'memory for cached postings, expanded postings and series (e.g. 250MB, base 1024)', '250MB')
+    .option('--index-cache-size <bytes>', 'memory for cached postings, expanded postings and series (e.g. 250MB, base 1024; replaced by --index-cache.config)', '250MB')
+    .option('--index-cache.config <yaml>', 'the index cache in Thanos\' YAML, e.g. "type: IN-MEMORY\nconfig: {max_size: 1GB, max_item_size: 16MB}\nenabled_items: [Postings, Series]"')
+    .option('--index-cache.config-file <path>', 'file with the index cache configuration')
     .option('--chunk-pool-size <bytes>', 'chunk read buffers kept for reuse once their series are sent, without a caching bucket (0 = none)', '256MB')
     .option(
       '--store.caching-bucket.config <yaml>',
@@ -32,14 +34,9 @@ export function register(program: Command): void {
   withLogFlags(withGrpcServerTlsFlags(cmd)).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
-    const inline = o['selector.relabelConfig'] as string | undefined;
-    const file = o['selector.relabelConfigFile'] as string | undefined;
-    if (inline !== undefined && file !== undefined) throw new Error('give only one of --selector.relabel-config and --selector.relabel-config-file');
-    const relabelConfig = file !== undefined ? await readFile(file, 'utf8') : inline;
-    const cachingInline = o['store.cachingBucket.config'] as string | undefined;
-    const cachingFile = o['store.cachingBucket.configFile'] as string | undefined;
-    if (cachingInline !== undefined && cachingFile !== undefined) throw new Error('give only one of --store.caching-bucket.config and --store.caching-bucket.config-file');
-    const cachingBucketConfig = cachingFile !== undefined ? await readFile(cachingFile, 'utf8') : cachingInline;
+    const relabelConfig = await yamlFlag(o, 'selector.relabel-config');
+    const cachingBucketConfig = await yamlFlag(o, 'store.caching-bucket.config');
+    const indexCacheConfig = await yamlFlag(o, 'index-cache.config');
     const minTime = o.minTime as string | undefined;
     const maxTime = o.maxTime as string | undefined;
     const grpcTls = await serverTlsFromFlags(o);
@@ -56,6 +53,7 @@ export function register(program: Command): void {
       ...(maxTime !== undefined ? { maxTime: parseTime(maxTime) } : {}),
       ...(relabelConfig !== undefined ? { relabelConfig } : {}),
       indexCacheBytes: parseBytes(String(o.indexCacheSize), '--index-cache-size'),
+      ...(indexCacheConfig !== undefined ? { indexCacheConfig } : {}),
       chunkPoolBytes: parseBytes(String(o.chunkPoolSize), '--chunk-pool-size'),
       ...(cachingBucketConfig !== undefined ? { cachingBucketConfig } : {}),
       seriesSampleLimit: count(o['store.grpc.seriesSampleLimit'], '--store.grpc.series-sample-limit', 0),
@@ -70,6 +68,16 @@ export function register(program: Command): void {
       await bucket.close();
     });
   });
+}
+
+/** The YAML given inline with `--<flag>` or in the file of `--<flag>-file` (at most one of them), as Thanos' paired flags. */
+async function yamlFlag(o: Record<string, unknown>, flag: string): Promise<string | undefined> {
+  // Commander's keys: dot-separated parts, each camel-cased (`store.caching-bucket.config` → `store.cachingBucket.config`).
+  const key = (f: string) => f.split('.').map((part) => part.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())).join('.');
+  const inline = o[key(flag)] as string | undefined;
+  const file = o[key(`${flag}-file`)] as string | undefined;
+  if (inline !== undefined && file !== undefined) throw new Error(`give only one of --${flag} and --${flag}-file`);
+  return file !== undefined ? readFile(file, 'utf8') : inline;
 }
 
 function count(v: unknown, flag: string, min: number): number {

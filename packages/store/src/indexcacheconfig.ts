@@ -1,0 +1,58 @@
+import { parseBytes, parseDuration } from '@strata/objstore';
+import { parse as parseYaml } from 'yaml';
+import { CacheItem } from './cache.js';
+
+/** Thanos' index cache config (`--index-cache.config(-file)`) after validation: the IN-MEMORY cache's bounds and what it holds. */
+export interface IndexCacheConfig {
+  /** config.max_size: bytes the cache may hold (default 250 MiB, as --index-cache-size). */
+  maxBytes: number;
+  /** config.max_item_size: larger items are not cached (default 125 MiB). */
+  maxItemBytes: number;
+  /** enabled_items: the item types cached (default, or an empty list: all). */
+  enabledItems: readonly CacheItem[];
+}
+
+export const DEFAULT_INDEX_CACHE_BYTES = 250 * 1024 * 1024;
+const DEFAULT_MAX_ITEM_BYTES = 125 * 1024 * 1024;
+
+/**
+ * Parses e.g. `type: IN-MEMORY`, `config: {max_size: 1GB, max_item_size: 16MB}`, `enabled_items: [Postings, Series]`.
+ * Strict like Thanos: an unknown key is an error. `ttl` (remote caches' item lifetime) is accepted and
+ * has no effect, as in Thanos' in-memory cache; MEMCACHED and REDIS are refused by name.
+ */
+export function parseIndexCacheConfig(text: string, what = 'index cache config'): IndexCacheConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new Error(`${what}: invalid YAML: ${(e as Error).message}`);
+  }
+  const top = mapping(doc, what);
+  for (const k of Object.keys(top)) if (!['type', 'config', 'enabled_items', 'ttl'].includes(k)) throw new Error(`${what}: unknown or unsupported field ${JSON.stringify(k)}`);
+  const type = String(top.type ?? '').toUpperCase();
+  if (type !== 'IN-MEMORY') throw new Error(`${what}: unsupported index cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY)`);
+  const cfg = mapping(top.config ?? {}, `${what}: config`);
+  for (const k of Object.keys(cfg)) if (k !== 'max_size' && k !== 'max_item_size') throw new Error(`${what}: config: unknown or unsupported field ${JSON.stringify(k)}`);
+  if (top.ttl !== undefined && top.ttl !== null) {
+    try {
+      parseDuration(String(top.ttl));
+    } catch (e) {
+      throw new Error(`${what}: ttl: ${(e as Error).message}`);
+    }
+  }
+  const bytes = (v: unknown, field: string, dflt: number) => (v === undefined || v === null || v === 0 || v === '0' ? dflt : parseBytes(String(v), `${what}: ${field}`));
+  const items = top.enabled_items ?? [];
+  if (!Array.isArray(items)) throw new Error(`${what}: enabled_items: expected a list`);
+  const known = Object.values(CacheItem) as string[];
+  for (const item of items) if (!known.includes(String(item))) throw new Error(`${what}: enabled_items: unknown item type ${JSON.stringify(item)} (known: ${known.join(', ')})`);
+  return {
+    maxBytes: bytes(cfg.max_size, 'config.max_size', DEFAULT_INDEX_CACHE_BYTES),
+    maxItemBytes: bytes(cfg.max_item_size, 'config.max_item_size', DEFAULT_MAX_ITEM_BYTES),
+    enabledItems: items.length > 0 ? (items.map(String) as CacheItem[]) : (known as CacheItem[]),
+  };
+}
+
+function mapping(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what}: expected a mapping`);
+  return v as Record<string, unknown>;
+}
