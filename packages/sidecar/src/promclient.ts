@@ -91,6 +91,12 @@ export class PrometheusClient {
     return body.data as T;
   }
 
+  /** Asks Prometheus to load its configuration and rules again (POST /-/reload, served with --web.enable-lifecycle). */
+  async reload(): Promise<void> {
+    const res = await this.#fetch('/-/reload', { form: new URLSearchParams() });
+    if (res.status < 200 || res.status > 299) throw new PrometheusError(`Prometheus ${this.url}/-/reload: ${res.status} ${res.text.trim()}`);
+  }
+
   async isReady(): Promise<boolean> {
     try {
       return (await this.#fetch('/-/ready')).status === 200;

@@ -1,6 +1,6 @@
 // The sidecar against a real Prometheus 2.42 (1s scrapes of itself, 5s blocks), compared with what
 // Prometheus' own HTTP API answers for the same selectors and ranges.
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
@@ -294,6 +294,48 @@ describe('sidecar against Prometheus 2.42', () => {
     expect(metrics).toMatch(/^grpc_server_handled_total\{grpc_service="thanos.Store",grpc_method="Series",grpc_type="server_stream",grpc_code="OK"\} [1-9]/m);
   });
 });
+
+describe('sidecar reloader against Prometheus 2.42', () => {
+  it('puts a configuration template with $(NAME) references in place and has Prometheus reload it, and its rules when they change', async () => {
+    const d = await tempDir('strata-sidecar-reloader-');
+    const p = await startPrometheus({ dir: d.path, externalLabels: { cluster: 'c', replica: 'a' } });
+    let sidecar: Sidecar | undefined;
+    try {
+      const rules = join(d.path, 'rules');
+      await mkdir(rules);
+      const template = join(d.path, 'prometheus.yml.tmpl');
+      await writeFile(template, `global:\n  external_labels: {cluster: c, replica: $(REPLICA)}\nrule_files: ['${rules}/*.yml']\n`);
+      sidecar = await start({
+        prometheusUrl: p.url,
+        tsdbPath: p.dataDir,
+        grpcAddress: '127.0.0.1:0',
+        httpAddress: '127.0.0.1:0',
+        logger: nopLogger,
+        // The file the harness started Prometheus with is the one the reloader writes.
+        reloader: { configFile: template, configOutputFile: join(d.path, 'prometheus.yml'), ruleDirs: [rules], env: { REPLICA: 'b' } },
+      });
+      const config = async () => (await p.api<{ yaml: string }>('status/config')).yaml;
+      await until('Prometheus runs the substituted configuration', async () => /replica: b/.test(await config()));
+      await writeFile(join(rules, 'demo.yml'), 'groups:\n- name: demo\n  rules:\n  - record: job:up:sum\n    expr: sum(up)\n');
+      await until('Prometheus loaded the new rule file', async () => (await p.api<{ groups: { name: string }[] }>('rules')).groups.some((g) => g.name === 'demo'));
+      const metrics = await (await fetch(`http://${sidecar.httpAddress}/metrics`)).text();
+      expect(metrics).toMatch(/^strata_sidecar_reloader_reloads_total [2-9]/m);
+      expect(metrics).toMatch(/^strata_sidecar_reloader_last_reload_successful 1$/m);
+    } finally {
+      await sidecar?.stop();
+      await p.stop();
+      await d.cleanup();
+    }
+  }, 60_000);
+});
+
+async function until(what: string, cond: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(100);
+  }
+}
 
 describe('sidecar start', () => {
   it('refuses to start when Prometheus has no external labels, saying what to change', async () => {

@@ -9,6 +9,7 @@ import { type Compression, MIN_INT64, serveStore, type ServerTLS } from '@strata
 import { Registry } from 'prom-client';
 import { SidecarMetrics } from './metrics.js';
 import { PrometheusClient } from './promclient.js';
+import { Reloader, type ReloaderOptions } from './reloader.js';
 import type { ResponseType } from './remoteread.js';
 import { Shipper } from './shipper.js';
 import { PrometheusStore, type PrometheusState } from './store.js';
@@ -36,6 +37,8 @@ export interface SidecarConfig {
   heartbeatIntervalMs?: number;
   /** Shipper sync interval. Default 30s. */
   shipperIntervalMs?: number;
+  /** Thanos' --reloader.*: Prometheus reloads when its configuration (a template, substituted) or rules change. */
+  reloader?: Omit<ReloaderOptions, 'prometheus' | 'registry' | 'logger'>;
   /** Remote-read response types offered to Prometheus (tests force SAMPLES to cover old Prometheus). */
   remoteReadResponseTypes?: readonly ResponseType[];
   logger?: Logger;
@@ -98,6 +101,13 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
   prober.notReady('waiting for Prometheus');
 
   const closers: (() => Promise<void>)[] = [() => http.close()];
+  // The reloader starts before Prometheus answers: Prometheus may be waiting for the configuration it writes.
+  const r = config.reloader;
+  if (r !== undefined && (r.configFile !== undefined || (r.ruleDirs?.length ?? 0) > 0)) {
+    const reloader = new Reloader({ ...r, prometheus: prom, registry, logger: log });
+    reloader.start();
+    closers.push(() => reloader.stop());
+  }
   let closing: Promise<void> | undefined;
   /** Stops what started, newest first; later calls wait for the first. */
   const closeAll = () =>

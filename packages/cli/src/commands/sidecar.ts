@@ -3,7 +3,7 @@ import { start } from '@strata/sidecar';
 import { MIN_INT64 } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { parseDuration, parseTime } from '../flags.js';
-import { growHeapBetweenFullCollections, loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
+import { growHeapBetweenFullCollections, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
 import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata sidecar`: runs next to one Prometheus, with `thanos sidecar`'s flags. */
@@ -17,7 +17,12 @@ export function register(program: Command): void {
     .option('--shipper.sync-interval <duration>', 'how often the shipper looks for new blocks', '30s')
     .option('--min-time <time>', 'serve and advertise only data from this time on (RFC3339, Unix seconds, or relative like -2w)')
     .option('--prometheus.ready_timeout <duration>', 'how long to wait for Prometheus at start', '10m')
-    .option('--prometheus.get_config_interval <duration>', 'how often to refresh external labels and the lowest timestamp', '30s');
+    .option('--prometheus.get_config_interval <duration>', 'how often to refresh external labels and the lowest timestamp', '30s')
+    .option('--reloader.config-file <path>', "Prometheus' configuration to watch (gzipped too); Prometheus reloads when it changes")
+    .option('--reloader.config-envsubst-file <path>', 'where the configuration goes with its $(NAME) references replaced by environment variables')
+    .option('--reloader.rule-dir <dir>', 'directory of rule files to watch; repeatable', repeatable, [])
+    .option('--reloader.watch-interval <duration>', 'how often the watched files are checked besides change notifications', '3m')
+    .option('--reloader.retry-interval <duration>', 'how soon a failed reload of Prometheus is tried again', '5s');
   withLogFlags(withGrpcServerTlsFlags(cmd)).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
@@ -39,6 +44,13 @@ export function register(program: Command): void {
       minTime: minTime === undefined ? MIN_INT64 : parseTime(minTime),
       readyTimeoutMs: parseDuration(str('prometheus.ready_timeout')!),
       heartbeatIntervalMs: parseDuration(str('prometheus.get_config_interval')!),
+      reloader: {
+        configFile: str('reloader.configFile'),
+        configOutputFile: str('reloader.configEnvsubstFile'),
+        ruleDirs: o['reloader.ruleDir'] as string[],
+        watchIntervalMs: parseDuration(str('reloader.watchInterval')!),
+        retryIntervalMs: parseDuration(str('reloader.retryInterval')!),
+      },
       logger,
       registry,
     });
