@@ -1,6 +1,8 @@
 // The querier as a StoreAPI server and as a client of discovered endpoints: the acceptance suite
 // every StoreAPI server passes, queriers stacked on queriers (Thanos' global view), and endpoints
 // coming and going through --endpoint.sd-files.
+import { promises as dnsPromises } from 'node:dns';
+import { createSocket } from 'node:dgram';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { start as startQuerier, type Querier } from '@strata/querier';
@@ -111,6 +113,41 @@ describe('stacked and discovered endpoints', () => {
     expect((await data(recent, `series?match[]=acc_gauge&${range}`)).length).toBe(fixture.series.filter((s) => s.labels.__name__ === 'acc_gauge').length);
   });
 
+  it('follows dnssrv+ and dns+ endpoints as DNS answers change', async () => {
+    const answers: { srv: { name: string; port: number }[]; a: Record<string, string[]> } = { srv: [], a: {} };
+    const server = await miniDns(answers);
+    const resolver = new dnsPromises.Resolver();
+    resolver.setServers([server.address]);
+    const port = Number(store.grpcAddress.slice(store.grpcAddress.lastIndexOf(':') + 1));
+    const q = await startQuerier({
+      httpAddress: '127.0.0.1:0',
+      endpoints: ['dnssrv+_grpc._tcp.store.strata.test', `dns+gateway.strata.test:${port}`],
+      endpointRefreshMs: 100,
+      endpointDnsIntervalMs: 100,
+      dnsResolver: { lookup: (host) => resolver.resolve4(host), resolveSrv: (name) => resolver.resolveSrv(name) },
+      logger: nopLogger,
+    });
+    stopLater.push(q, server);
+    const stores = async () => ((await (await fetch(`http://${q.httpAddress}/api/v1/stores`)).json()) as { data: Record<string, { name: string }[]> }).data;
+    const listed = async () => Object.values(await stores()).flat().map((e) => e.name);
+    const count = async () => ((await rangeQuery(q.httpAddress, 'acc_gauge')) as { result: unknown[] }).result.length;
+    expect(await count()).toBe(0);
+    // A headless service's SRV record and its pod's address.
+    answers.srv = [{ name: 'store-0.store.strata.test', port }];
+    answers.a = { 'store-0.store.strata.test': ['127.0.0.1'] };
+    for (let i = 0; i < 50 && (await count()) === 0; i++) await sleep(100);
+    expect(await count()).toBe(fixture.series.filter((s) => s.labels.__name__ === 'acc_gauge').length);
+    expect(await listed()).toEqual([`127.0.0.1:${port}`]);
+    // The service is scaled to zero; the other name now answers with the same address, then with none.
+    answers.srv = [];
+    answers.a = { 'gateway.strata.test': ['127.0.0.1'] };
+    await sleep(500);
+    expect(await listed()).toEqual([`127.0.0.1:${port}`]);
+    answers.a = {};
+    for (let i = 0; i < 50 && (await listed()).length > 0; i++) await sleep(100);
+    expect(await listed()).toEqual([]);
+  });
+
   it('follows --endpoint.sd-files as it changes', async () => {
     const sdFile = join(dir.path, 'endpoints.yml');
     await writeFile(sdFile, '[]\n');
@@ -126,3 +163,48 @@ describe('stacked and discovered endpoints', () => {
     expect(await count()).toBe(0);
   });
 });
+
+/**
+ * A DNS server on 127.0.0.1 answering A and SRV questions from `answers` as it is when asked (names not
+ * in it: no records), enough for the resolver of node:dns.
+ */
+async function miniDns(answers: { srv: { name: string; port: number }[]; a: Record<string, string[]> }): Promise<{ address: string; stop(): Promise<void> }> {
+  const socket = createSocket('udp4');
+  const encodeName = (name: string) => Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  socket.on('message', (query, peer) => {
+    let end = 12;
+    const labels: string[] = [];
+    while (query[end]! !== 0) {
+      labels.push(query.subarray(end + 1, end + 1 + query[end]!).toString());
+      end += 1 + query[end]!;
+    }
+    const type = query.readUInt16BE(end + 1);
+    const name = labels.join('.');
+    const records: Buffer[] = [];
+    const record = (rrType: number, data: Buffer) => {
+      const rr = Buffer.alloc(12);
+      rr.writeUInt16BE(0xc00c, 0); // the name of the question
+      rr.writeUInt16BE(rrType, 2);
+      rr.writeUInt16BE(1, 4);
+      rr.writeUInt32BE(1, 6);
+      rr.writeUInt16BE(data.length, 10);
+      records.push(rr, data);
+    };
+    if (type === 1) for (const ip of answers.a[name] ?? []) record(1, Buffer.from(ip.split('.').map(Number)));
+    if (type === 33 && name === '_grpc._tcp.store.strata.test') {
+      for (const s of answers.srv) {
+        const head = Buffer.alloc(6);
+        head.writeUInt16BE(s.port, 4);
+        record(33, Buffer.concat([head, encodeName(s.name)]));
+      }
+    }
+    const header = Buffer.alloc(12);
+    query.copy(header, 0, 0, 2);
+    header.writeUInt16BE(0x8180, 2);
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(records.length / 2, 6);
+    socket.send(Buffer.concat([header, query.subarray(12, end + 5), ...records]), peer.port, peer.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { address: `127.0.0.1:${socket.address().port}`, stop: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
+}

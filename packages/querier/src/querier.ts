@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { corsOrigin } from './api/cors.js';
 import { apiPlugin } from './api/plugin.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
+import type { DnsResolver } from './endpoints/dns.js';
 import { EndpointSet } from './endpoints/endpointset.js';
 import { ProxyStore } from './proxy/proxy.js';
 
@@ -25,6 +26,10 @@ export interface QuerierConfig {
   endpoints: string[];
   /** --endpoint.sd-files */
   endpointSdFiles?: string[];
+  /** --store.sd-dns-interval: how often `dns+`, `dnssrv+` and `dnssrvnoa+` endpoints are looked up again (default 30s). */
+  endpointDnsIntervalMs?: number;
+  /** Where those are looked up (default: the system's resolver). */
+  dnsResolver?: DnsResolver;
   /** --endpoint.info-timeout (ms) */
   endpointInfoTimeoutMs?: number;
   /** --store.unhealthy-timeout (ms) */
@@ -87,6 +92,8 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   const endpoints = new EndpointSet({
     endpoints: cfg.endpoints,
     sdFiles: cfg.endpointSdFiles ?? [],
+    ...(cfg.endpointDnsIntervalMs !== undefined ? { dnsIntervalMs: cfg.endpointDnsIntervalMs } : {}),
+    ...(cfg.dnsResolver !== undefined ? { resolver: cfg.dnsResolver } : {}),
     client: { ...(cfg.clientTls !== undefined ? { tls: cfg.clientTls } : {}), ...(cfg.clientCompression !== undefined ? { compression: cfg.clientCompression } : {}) },
     ...(cfg.endpointInfoTimeoutMs !== undefined ? { infoTimeoutMs: cfg.endpointInfoTimeoutMs } : {}),
     ...(cfg.unhealthyTimeoutMs !== undefined ? { unhealthyTimeoutMs: cfg.unhealthyTimeoutMs } : {}),

@@ -11,10 +11,11 @@ export function register(program: Command): void {
     .description('Answer PromQL over every Prometheus replica and all of history: fan-out, deduplication, partial response')
     .option('--http-address <host:port>', 'listen address for the HTTP API, /metrics and probes', '0.0.0.0:10902')
     .option('--grpc-address <host:port>', "listen address for the querier's own StoreAPI (for stacking queriers)", '0.0.0.0:10901')
-    .option('--endpoint <host:port>', 'StoreAPI endpoint (sidecar, store gateway, querier); repeatable', repeatable, [])
+    .option('--endpoint <host:port>', 'StoreAPI endpoint (sidecar, store gateway, querier), or found by DNS as Thanos does: dns+host:port (its A/AAAA addresses), dnssrv+name (its SRV records), dnssrvnoa+name (SRV targets by name); repeatable', repeatable, [])
     .option('--endpoint.sd-files <path>', 'file service discovery of endpoints (YAML/JSON target groups), re-read every 5s; repeatable', repeatable, [])
     .option('--store <host:port>', 'deprecated name of --endpoint, as in Thanos; repeatable', repeatable, [])
     .option('--store.sd-files <path>', 'deprecated name of --endpoint.sd-files, as in Thanos; repeatable', repeatable, [])
+    .option('--store.sd-dns-interval <duration>', 'how often endpoints given as dns+, dnssrv+ or dnssrvnoa+ are looked up again', '30s')
     .option('--endpoint.info-timeout <duration>', 'timeout of the Info call each endpoint is asked every 5s', '5s')
     .option('--store.unhealthy-timeout <duration>', 'how long an endpoint that keeps failing its Info call stays listed (as unhealthy) before it is dropped', '5m')
     .option('--query.replica-label <label>', 'label that tells HA replicas apart; deduplicated; repeatable', repeatable, [])
@@ -64,6 +65,7 @@ export function register(program: Command): void {
       clientCompression: compression,
       endpoints,
       endpointSdFiles: sdFiles,
+      endpointDnsIntervalMs: parseDuration(String(o['store.sdDnsInterval'])),
       endpointInfoTimeoutMs: parseDuration(String(o['endpoint.infoTimeout'])),
       unhealthyTimeoutMs: parseDuration(String(o['store.unhealthyTimeout'])),
       replicaLabels: o['query.replicaLabel'] as string[],

@@ -2,17 +2,23 @@ import { StoreClient, type InfoResponse, type StoreClientOptions } from '@strata
 import { Labels, type Matcher } from '@strata/tsdb';
 import type { Logger } from '@strata/runtime';
 import { Gauge, type Registry } from 'prom-client';
+import { isDnsEndpoint, resolveDnsEndpoint, systemResolver, type DnsResolver } from './dns.js';
 import { readSdFile } from './sdfile.js';
 
 /**
- * The StoreAPI endpoints a querier fans out to (Thanos' EndpointSet): static `--endpoint` addresses
- * plus those in `--endpoint.sd-files`, each asked for its Info every refresh. An endpoint that fails
+ * The StoreAPI endpoints a querier fans out to (Thanos' EndpointSet): static `--endpoint` addresses,
+ * those `dns+`/`dnssrv+`/`dnssrvnoa+` endpoints resolve to (every `dnsIntervalMs`; a failed lookup keeps
+ * the last answer) and those in `--endpoint.sd-files`, each asked for its Info every refresh. An endpoint that fails
  * is unhealthy at once and skipped by queries; it is forgotten after `unhealthyTimeoutMs` without a
  * success, and comes back as soon as it answers again (or reappears in an SD file).
  */
 export interface EndpointSetOptions {
   endpoints: readonly string[];
   sdFiles?: readonly string[];
+  /** How often DNS endpoints are looked up again (Thanos' --store.sd-dns-interval, default 30s). */
+  dnsIntervalMs?: number;
+  /** Where DNS endpoints are looked up (default: the system's resolver). */
+  resolver?: DnsResolver;
   client?: StoreClientOptions;
   /** Timeout of one Info call. */
   infoTimeoutMs?: number;
@@ -72,12 +78,15 @@ export class EndpointSet {
   readonly #opts: EndpointSetOptions;
   readonly #states = new Map<string, EndpointState>();
   readonly #gauge: Gauge<'state'> | undefined;
+  /** DNS endpoints with the addresses of their last successful lookup. */
+  readonly #dns: { value: string; addresses: readonly string[]; resolvedAt: number }[];
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
 
   constructor(opts: EndpointSetOptions) {
     this.#opts = opts;
-    for (const a of opts.endpoints) this.#add(a, true);
+    for (const a of opts.endpoints) if (!isDnsEndpoint(a)) this.#add(a, true);
+    this.#dns = opts.endpoints.filter(isDnsEndpoint).map((value) => ({ value, addresses: [], resolvedAt: Number.NEGATIVE_INFINITY }));
     if (opts.registry) {
       this.#gauge = new Gauge({
         name: 'strata_store_nodes_grpc_connections',
@@ -111,6 +120,19 @@ export class EndpointSet {
 
   async #refresh(): Promise<void> {
     const discovered = new Set<string>();
+    const dnsInterval = this.#opts.dnsIntervalMs ?? 30_000;
+    await Promise.all(
+      this.#dns.map(async (d) => {
+        if (Date.now() - d.resolvedAt < dnsInterval) return;
+        try {
+          d.addresses = await resolveDnsEndpoint(d.value, this.#opts.resolver ?? systemResolver);
+          d.resolvedAt = Date.now();
+        } catch (e) {
+          this.#opts.logger.warn('looking up endpoint in DNS failed; keeping its last addresses', { endpoint: d.value, err: e as Error });
+        }
+      }),
+    );
+    for (const d of this.#dns) for (const a of d.addresses) discovered.add(a);
     for (const f of this.#opts.sdFiles ?? []) {
       try {
         for (const a of await readSdFile(f)) discovered.add(a);
