@@ -85,7 +85,7 @@ config:
 `);
     expect(cfg).toMatchObject({
       s3: {
-        http: { insecureSkipVerify: true, tls: { caFile: '/etc/ca.pem', certFile: '/etc/c.pem', keyFile: '/etc/k.pem', serverName: 'minio.local' } },
+        http: { insecureSkipVerify: true, tls: { caFile: '/etc/ca.pem', certFile: '/etc/c.pem', keyFile: '/etc/k.pem', serverName: 'minio.local', insecureSkipVerify: true } },
         metadata: { team: 'obs' },
         storageClass: 'STANDARD_IA',
         sse: { type: 'SSE-KMS', kmsKeyId: 'key-1', kmsEncryptionContext: { app: 'strata' } },

@@ -7,6 +7,7 @@ import { InstrumentedBucket } from './metrics.js';
 import { PrefixedBucket } from './prefixed.js';
 import { DEFAULT_RETRY_POLICY, RetryingBucket, type RetryPolicy } from './retry.js';
 import { S3Bucket, type S3Options } from './s3.js';
+import { parseTlsConfig } from './tlsconfig.js';
 
 /** Thanos' objstore config (`--objstore.config-file`), after validation. */
 export type BucketConfig = { type: 'S3'; s3: S3Options; prefix: string; maxRetries?: number } | { type: 'FILESYSTEM'; directory: string; prefix: string };
@@ -26,7 +27,6 @@ const HTTP_KEYS = new Set([
   'idle_conn_timeout', 'response_header_timeout', 'tls_handshake_timeout', 'max_conns_per_host', 'max_idle_conns', 'max_idle_conns_per_host', 'insecure_skip_verify', 'expect_continue_timeout',
   'tls_config', 'disable_compression',
 ]);
-const TLS_KEYS = new Set(['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify']);
 const SSE_KEYS = new Set(['type', 'kms_key_id', 'kms_encryption_context', 'encryption_key']);
 
 /**
@@ -54,15 +54,10 @@ export function parseBucketConfig(text: string, what = 'objstore config'): Bucke
   checkKeys(cfg, S3_KEYS, `${what}: config`);
   const http = asMap(cfg.http_config ?? {}, `${what}: config.http_config`);
   checkKeys(http, HTTP_KEYS, `${what}: config.http_config`);
-  const tlsConfig = asMap(http.tls_config ?? {}, `${what}: config.http_config.tls_config`);
-  checkKeys(tlsConfig, TLS_KEYS, `${what}: config.http_config.tls_config`);
+  const tls = parseTlsConfig(http.tls_config, `${what}: config.http_config.tls_config`);
   checkKeys(asMap(cfg.trace ?? {}, `${what}: config.trace`), new Set(['enable']), `${what}: config.trace`);
   if (cfg.signature_version2 === true) throw new Error(`${what}: config.signature_version2: Strata signs requests with AWS Signature Version 4 only; remove the field or set it to false`);
   const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
-  // Thanos' defaults are empty strings: unset.
-  const nonEmpty = (v: unknown) => str(v) || undefined;
-  const tls = { caFile: nonEmpty(tlsConfig.ca_file), certFile: nonEmpty(tlsConfig.cert_file), keyFile: nonEmpty(tlsConfig.key_file), serverName: nonEmpty(tlsConfig.server_name) };
-  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) throw new Error(`${what}: config.http_config.tls_config: cert_file and key_file go together`);
   const lookup = str(cfg.bucket_lookup_type) || 'auto';
   if (lookup === 'virtual-hosted') throw new Error(`${what}: config.bucket_lookup_type: Strata addresses buckets by path (as S3, MinIO and other S3-compatible servers accept); use auto or path`);
   if (lookup !== 'auto' && lookup !== 'path') throw new Error(`${what}: config.bucket_lookup_type must be auto or path, not ${JSON.stringify(lookup)}`);
@@ -84,8 +79,8 @@ export function parseBucketConfig(text: string, what = 'objstore config'): Bucke
       idleConnTimeoutMs: optDuration(http.idle_conn_timeout, `${what}: http_config.idle_conn_timeout`),
       maxConnsPerHost: http.max_conns_per_host === undefined ? undefined : Number(http.max_conns_per_host),
       maxIdleConns: http.max_idle_conns === undefined ? undefined : Number(http.max_idle_conns),
-      insecureSkipVerify: http.insecure_skip_verify === true || tlsConfig.insecure_skip_verify === true,
-      ...(Object.values(tls).some((v) => v !== undefined) ? { tls } : {}),
+      insecureSkipVerify: http.insecure_skip_verify === true || tls?.insecureSkipVerify === true,
+      ...(tls !== undefined ? { tls } : {}),
     },
     ...(listVersion === 'v1' ? { listObjectsV1: true } : {}),
     ...putUserMetadata(cfg.put_user_metadata, `${what}: config.put_user_metadata`),

@@ -363,16 +363,22 @@ const ignore = () => {};
 export class Http1Client {
   readonly #url: URL;
   readonly #idle: Conn[] = [];
+  readonly #tls: tls.ConnectionOptions;
   /** Makes the errors of connections and responses (given their message). */
   readonly #error: (message: string) => Error;
 
-  /** `maxIdleSockets`: connections kept alive between requests (as many as requests run at once, at best). */
+  /**
+   * `maxIdleSockets`: connections kept alive between requests (as many as requests run at once, at best);
+   * `tlsOptions`: for https: URLs, what tls.connect takes besides the host (a CA, a client certificate, a server name).
+   */
   constructor(
     origin: string | URL,
     error: (message: string) => Error = (message) => new Error(message),
     readonly maxIdleSockets = MAX_IDLE_SOCKETS,
+    tlsOptions: tls.ConnectionOptions = {},
   ) {
     this.#url = new URL(origin);
+    this.#tls = tlsOptions;
     this.#error = error;
     if (this.#url.protocol !== 'http:' && this.#url.protocol !== 'https:') throw new Error(`unsupported protocol ${this.#url.protocol}`);
   }
@@ -382,7 +388,7 @@ export class Http1Client {
     const port = Number(this.#url.port || (this.#url.protocol === 'https:' ? 443 : 80));
     let conn: Conn;
     if (this.#url.protocol === 'https:') {
-      const socket = tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
+      const socket = tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...this.#tls });
       conn = { socket, onData: ignore };
       socket.on('data', (buf: Buffer) => conn.onData(buf));
     } else {

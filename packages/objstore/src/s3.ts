@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
@@ -21,6 +20,7 @@ import { Http1Client } from './http1.js';
 import { checkRange } from './io.js';
 import { OperationTimeoutError } from './retry.js';
 import { encodeS3Path, SigV4Signer } from './sigv4.js';
+import { tlsConnectOptions, type TlsConfig } from './tlsconfig.js';
 
 export interface S3Options {
   bucket: string;
@@ -61,7 +61,7 @@ export interface S3HttpOptions {
   maxIdleConns?: number;
   insecureSkipVerify?: boolean;
   /** Files of the CA to verify the server with, and of a client certificate; the name to verify (Thanos' tls_config). */
-  tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; serverName?: string | undefined };
+  tls?: TlsConfig;
 }
 
 export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
@@ -118,7 +118,7 @@ export class S3Bucket implements Bucket {
       ...(http.idleConnTimeoutMs ? { timeout: http.idleConnTimeoutMs } : {}),
     };
     const httpAgent = new HttpAgent(agentOpts);
-    const httpsAgent = new HttpsAgent({ ...agentOpts, ...tlsOptions(http.tls), rejectUnauthorized: !http.insecureSkipVerify });
+    const httpsAgent = new HttpsAgent({ ...agentOpts, ...tlsConnectOptions(http.tls, 's3: http_config.tls_config'), rejectUnauthorized: !http.insecureSkipVerify });
     const requestTimeoutMs = http.responseHeaderTimeoutMs ?? 120_000;
     const connectTimeoutMs = http.connectTimeoutMs ?? 10_000;
     const config = {
@@ -507,23 +507,6 @@ function uploadParams(opts: S3Options): Partial<PutObjectCommandInput> {
         }
       : {}),
   };
-}
-
-/** The HTTPS agent's options from Thanos' tls_config: its files read now, so that a wrong path fails at start. */
-function tlsOptions(tls: S3HttpOptions['tls']): { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string } {
-  if (tls === undefined) return {};
-  const file = (field: string, path: string | undefined): Buffer | undefined => {
-    if (path === undefined) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (e) {
-      throw new Error(`s3: http_config.tls_config.${field} ${path}: ${(e as Error).message}`);
-    }
-  };
-  const ca = file('ca_file', tls.caFile);
-  const cert = file('cert_file', tls.certFile);
-  const key = file('key_file', tls.keyFile);
-  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(tls.serverName ? { servername: tls.serverName } : {}) };
 }
 
 function credentials(opts: S3Options): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined {

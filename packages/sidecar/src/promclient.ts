@@ -6,6 +6,7 @@ import { Http1Client } from '@strata/objstore';
 import { type LabelMatcher, type Meta, MIN_INT64 } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
+import { authorization, prometheusTlsOptions, type PrometheusHttpClientConfig } from './httpclient.js';
 import { encodeReadRequest, type ReadQuery, type ResponseType } from './remoteread.js';
 import type { PrometheusExemplars } from './exemplars.js';
 import type { PrometheusRules } from './rules.js';
@@ -41,13 +42,24 @@ export class PrometheusClient {
    */
   readonly #api1: Http1Client;
   readonly #remoteRead1: Http1Client;
+  readonly #httpClient: PrometheusHttpClientConfig;
 
-  constructor(url: string, opts: { timeoutMs?: number } = {}) {
+  /** `httpClient`: credentials and TLS settings for a Prometheus behind its --web.config.file (Thanos' --prometheus.http-client). */
+  constructor(url: string, opts: { timeoutMs?: number; httpClient?: PrometheusHttpClientConfig } = {}) {
     this.url = url.replace(/\/+$/, '');
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#prefix = new URL(this.url).pathname.replace(/\/+$/, '');
-    this.#api1 = new Http1Client(this.url);
-    this.#remoteRead1 = new Http1Client(this.url, (message) => new PrometheusError(`Prometheus remote read: ${message}`));
+    const httpClient = opts.httpClient ?? {};
+    this.#httpClient = httpClient;
+    const tls = prometheusTlsOptions(httpClient);
+    this.#api1 = new Http1Client(this.url, undefined, undefined, tls);
+    this.#remoteRead1 = new Http1Client(this.url, (message) => new PrometheusError(`Prometheus remote read: ${message}`), undefined, tls);
+  }
+
+  /** Headers every request carries besides its own: the credentials, if any. */
+  #withAuth(headers: Record<string, string>): Record<string, string> {
+    const auth = authorization(this.#httpClient);
+    return auth !== undefined ? { ...headers, Authorization: auth } : headers;
   }
 
   /** GET `path`, or POST `form`; the whole answer, within the client's timeout. */
@@ -61,7 +73,7 @@ export class PrometheusClient {
       const [method, headers, body] = opts.form
         ? ['POST', { 'Content-Type': 'application/x-www-form-urlencoded' }, Buffer.from(opts.form.toString())]
         : ['GET', {}, Buffer.alloc(0)];
-      const res = await this.#api1.request(method, this.#prefix + path, headers, body, ac.signal);
+      const res = await this.#api1.request(method, this.#prefix + path, this.#withAuth(headers), body, ac.signal);
       const pieces: Buffer[] = [];
       for await (const piece of res.body) pieces.push(piece);
       return { status: res.status, text: Buffer.concat(pieces).toString('utf8') };
@@ -206,7 +218,7 @@ export class PrometheusClient {
       'X-Prometheus-Remote-Read-Version': '0.1.0',
       'User-Agent': 'strata-sidecar',
     };
-    const res = await this.#remoteRead1.request('POST', `${this.#prefix}/api/v1/read`, headers, encodeReadRequest(query, accepted), signal);
+    const res = await this.#remoteRead1.request('POST', `${this.#prefix}/api/v1/read`, this.#withAuth(headers), encodeReadRequest(query, accepted), signal);
     if (res.status !== 200) {
       const pieces: Buffer[] = [];
       for await (const piece of res.body) pieces.push(piece);

@@ -1,10 +1,11 @@
 // The sidecar against a real Prometheus 2.42 (1s scrapes of itself, 5s blocks), compared with what
 // Prometheus' own HTTP API answers for the same selectors and ranges.
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
-import { freePort, sleep, tempDir } from '@strata/testing/process';
+import { freePort, sleep, startProcess, tempDir, type Managed } from '@strata/testing/process';
 import { nopLogger } from '@strata/runtime';
 import {
   labelNamesRequest,
@@ -18,7 +19,7 @@ import {
 } from '@strata/storeapi';
 import { isULID, Labels, ValueType, type ChunkSeries } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ResponseType, start, type Sidecar } from './index.js';
+import { parsePrometheusHttpClientConfig, ResponseType, start, type Sidecar } from './index.js';
 
 const EXT = { cluster: 'c1', replica: 'r0' };
 
@@ -327,6 +328,45 @@ describe('sidecar reloader against Prometheus 2.42', () => {
       await d.cleanup();
     }
   }, 60_000);
+});
+
+describe('sidecar against a Prometheus 2.42 behind TLS and basic auth (--web.config.file)', () => {
+  it('reaches it with --prometheus.http-client, and says what failed without', async () => {
+    const d = await tempDir('strata-sidecar-auth-');
+    let prom: Managed | undefined;
+    let sidecar: Sidecar | undefined;
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=prometheus.internal'], { cwd: d.path, stdio: 'pipe' });
+      // bcrypt's published test vector: the password is "U*U".
+      await writeFile(join(d.path, 'web.yml'), `tls_server_config: {cert_file: c.pem, key_file: k.pem}\nbasic_auth_users:\n  strata: $2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\n`);
+      await writeFile(join(d.path, 'password'), 'U*U\n');
+      await writeFile(join(d.path, 'prometheus.yml'), 'global:\n  external_labels: {cluster: c, replica: a}\n');
+      const port = await freePort();
+      prom = startProcess('prometheus', ['--config.file=prometheus.yml', '--web.config.file=web.yml', `--storage.tsdb.path=${join(d.path, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { cwd: d.path, logFile: join(d.path, 'prometheus.log') });
+      const url = `https://127.0.0.1:${port}`;
+      const httpClient = parsePrometheusHttpClientConfig(`basic_auth: {username: strata, password_file: ${join(d.path, 'password')}}\ntls_config: {ca_file: ${join(d.path, 'c.pem')}, server_name: prometheus.internal}\n`);
+      const base = { prometheusUrl: url, tsdbPath: join(d.path, 'data'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger };
+      // Start waits for Prometheus and reads its external labels: over TLS, authenticated.
+      sidecar = await start({ ...base, prometheusHttpClient: httpClient, readyTimeoutMs: 30_000 });
+      const client = new StoreClient(sidecar.grpcAddress);
+      try {
+        expect((await client.info()).labelSets).toEqual([[{ name: 'cluster', value: 'c' }, { name: 'replica', value: 'a' }]]);
+        // Remote read and the label API go the same way.
+        const frames: unknown[] = [];
+        for await (const f of client.series(seriesRequest({ minTime: 0, maxTime: Date.now(), matchers: [{ type: 0, name: '__name__', value: 'up' }] }))) frames.push(f);
+        expect(frames).toEqual([]);
+        expect((await client.labelNames(labelNamesRequest({ start: 0, end: Date.now() }))).names).toEqual(['cluster', 'replica']);
+      } finally {
+        client.close();
+      }
+      await expect(start({ ...base, prometheusHttpClient: { tls: httpClient.tls! }, readyTimeoutMs: 5_000 })).rejects.toThrow(/401|Unauthorized/);
+      await expect(start({ ...base, readyTimeoutMs: 2_000 })).rejects.toThrow(/certificate/);
+    } finally {
+      await sidecar?.stop();
+      await prom?.stop();
+      await d.cleanup();
+    }
+  }, 90_000);
 });
 
 async function until(what: string, cond: () => Promise<boolean>): Promise<void> {

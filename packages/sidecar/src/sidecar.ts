@@ -8,6 +8,7 @@ import { type Bucket, parseDuration } from '@strata/objstore';
 import { type Compression, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { SidecarMetrics } from './metrics.js';
+import type { PrometheusHttpClientConfig } from './httpclient.js';
 import { PrometheusClient } from './promclient.js';
 import { Reloader, type ReloaderOptions } from './reloader.js';
 import type { ResponseType } from './remoteread.js';
@@ -17,6 +18,8 @@ import { PrometheusStore, type PrometheusState } from './store.js';
 export interface SidecarConfig {
   /** Base URL of Prometheus, e.g. http://localhost:9090. */
   prometheusUrl: string;
+  /** How to reach a Prometheus behind its --web.config.file (--prometheus.http-client): credentials, TLS. */
+  prometheusHttpClient?: PrometheusHttpClientConfig;
   /** Prometheus' data directory (--storage.tsdb.path). */
   tsdbPath: string;
   /** Where blocks are shipped; without a bucket the sidecar only serves the StoreAPI. */
@@ -92,7 +95,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
   const registry = config.registry ?? new Registry();
   const metrics = new SidecarMetrics(registry);
   const prober = new Prober('sidecar', registry);
-  const prom = new PrometheusClient(config.prometheusUrl);
+  const prom = new PrometheusClient(config.prometheusUrl, config.prometheusHttpClient !== undefined ? { httpClient: config.prometheusHttpClient } : {});
   const minTimeFlag = config.minTime ?? MIN_INT64;
   let state: PrometheusState | undefined;
 

@@ -116,3 +116,13 @@ export async function clientTlsFromFlags(o: Record<string, unknown>): Promise<Cl
     ...(skipVerify ? { skipVerify } : {}),
   };
 }
+
+/** The YAML given inline with `--<flag>` or in the file of `--<flag>-file` (at most one of them), as Thanos' paired flags. */
+export async function yamlFlag(o: Record<string, unknown>, flag: string): Promise<string | undefined> {
+  // Commander's keys: dot-separated parts, each camel-cased (`store.caching-bucket.config` → `store.cachingBucket.config`).
+  const key = (f: string) => f.split('.').map((part) => part.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())).join('.');
+  const inline = o[key(flag)] as string | undefined;
+  const file = o[key(`${flag}-file`)] as string | undefined;
+  if (inline !== undefined && file !== undefined) throw new Error(`give only one of --${flag} and --${flag}-file`);
+  return file !== undefined ? readFile(file, 'utf8') : inline;
+}

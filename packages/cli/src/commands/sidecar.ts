@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { start } from '@strata/sidecar';
+import { parsePrometheusHttpClientConfig, start } from '@strata/sidecar';
 import { MIN_INT64 } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { parseDuration, parseTime } from '../flags.js';
-import { growHeapBetweenFullCollections, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
+import { growHeapBetweenFullCollections, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags, yamlFlag } from './component.js';
 import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata sidecar`: runs next to one Prometheus, with `thanos sidecar`'s flags. */
@@ -18,6 +18,8 @@ export function register(program: Command): void {
     .option('--min-time <time>', 'serve and advertise only data from this time on (RFC3339, Unix seconds, or relative like -2w)')
     .option('--prometheus.ready_timeout <duration>', 'how long to wait for Prometheus at start', '10m')
     .option('--prometheus.get_config_interval <duration>', 'how often to refresh external labels and the lowest timestamp', '30s')
+    .option('--prometheus.http-client <yaml>', "how to reach a Prometheus behind its --web.config.file (Thanos' YAML): basic_auth, bearer_token(_file), tls_config, e.g. \"basic_auth: {username: strata, password_file: /secrets/pw}\"")
+    .option('--prometheus.http-client-file <path>', 'file with that configuration')
     .option('--reloader.config-file <path>', "Prometheus' configuration to watch (gzipped too); Prometheus reloads when it changes")
     .option('--reloader.config-envsubst-file <path>', 'where the configuration goes with its $(NAME) references replaced by environment variables')
     .option('--reloader.rule-dir <dir>', 'directory of rule files to watch; repeatable', repeatable, [])
@@ -31,9 +33,11 @@ export function register(program: Command): void {
     const grpcTls = await serverTlsFromFlags(o);
     const bucket = await bucketFromFlags(o, 'objstore', { registry });
     const minTime = str('minTime');
+    const httpClient = await yamlFlag(o, 'prometheus.http-client');
 
     const sidecar = await start({
       prometheusUrl: str('prometheus.url')!,
+      ...(httpClient !== undefined ? { prometheusHttpClient: parsePrometheusHttpClientConfig(httpClient) } : {}),
       tsdbPath: str('tsdb.path')!,
       ...(bucket !== undefined ? { bucket } : {}),
       grpcAddress: str('grpcAddress')!,

@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseBytes } from '@strata/objstore';
 import { start } from '@strata/store';
 import { parseDuration, parseTime } from '../flags.js';
-import { growHeapBetweenFullCollections, loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
+import { growHeapBetweenFullCollections, loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags, yamlFlag } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata store`: the store gateway, serving every block in the bucket over the StoreAPI, with `thanos store`'s flags. */
@@ -68,16 +67,6 @@ export function register(program: Command): void {
       await bucket.close();
     });
   });
-}
-
-/** The YAML given inline with `--<flag>` or in the file of `--<flag>-file` (at most one of them), as Thanos' paired flags. */
-async function yamlFlag(o: Record<string, unknown>, flag: string): Promise<string | undefined> {
-  // Commander's keys: dot-separated parts, each camel-cased (`store.caching-bucket.config` → `store.cachingBucket.config`).
-  const key = (f: string) => f.split('.').map((part) => part.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())).join('.');
-  const inline = o[key(flag)] as string | undefined;
-  const file = o[key(`${flag}-file`)] as string | undefined;
-  if (inline !== undefined && file !== undefined) throw new Error(`give only one of --${flag} and --${flag}-file`);
-  return file !== undefined ? readFile(file, 'utf8') : inline;
 }
 
 function count(v: unknown, flag: string, min: number): number {
