@@ -1,5 +1,5 @@
-import { parse as parseYaml } from 'yaml';
 import { parseDuration } from './config.js';
+import { configMapping, parseYamlConfig } from './yamlconfig.js';
 
 /**
  * Thanos' caching bucket config (`--store.caching-bucket.config(-file)`), after validation: the
@@ -44,21 +44,10 @@ const IGNORED_DURATIONS = ['chunk_object_attrs_ttl', 'blocks_iter_ttl', 'metafil
  * is an error. Only the IN-MEMORY backend exists; MEMCACHED and REDIS are refused by name.
  */
 export function parseCachingBucketConfig(text: string, what = 'caching bucket config'): CachingBucketConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw new Error(`${what}: invalid YAML: ${(e as Error).message}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`${what}: expected a mapping`);
-  const top = doc as Record<string, unknown>;
-  for (const k of Object.keys(top)) if (!TOP_KEYS.has(k)) throw new Error(`${what}: unknown or unsupported field ${JSON.stringify(k)}`);
+  const top = configMapping(parseYamlConfig(text, what), what, TOP_KEYS);
   const type = String(top.type ?? '').toUpperCase();
   if (type !== 'IN-MEMORY') throw new Error(`${what}: unsupported cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY)`);
-  const cfg = top.config ?? {};
-  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new Error(`${what}: config: expected a mapping`);
-  const backend = cfg as Record<string, unknown>;
-  for (const k of Object.keys(backend)) if (k !== 'max_size' && k !== 'max_item_size') throw new Error(`${what}: config: unknown or unsupported field ${JSON.stringify(k)}`);
+  const backend = configMapping(top.config ?? {}, `${what}: config`, new Set(['max_size', 'max_item_size']));
   const bytes = (v: unknown, field: string, dflt: number) => (v === undefined || v === null ? dflt : parseBytes(String(v), `${what}: ${field}`));
   const count = (v: unknown, field: string, dflt: number) => {
     if (v === undefined || v === null) return dflt;

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
-import { parse as parseYaml } from 'yaml';
 import type { Bucket } from './bucket.js';
 import { FilesystemBucket } from './filesystem.js';
 import { InstrumentedBucket } from './metrics.js';
@@ -8,6 +7,7 @@ import { PrefixedBucket } from './prefixed.js';
 import { DEFAULT_RETRY_POLICY, RetryingBucket, type RetryPolicy } from './retry.js';
 import { S3Bucket, type S3Options } from './s3.js';
 import { parseTlsConfig } from './tlsconfig.js';
+import { configMapping, parseYamlConfig } from './yamlconfig.js';
 
 /** Thanos' objstore config (`--objstore.config-file`), after validation. */
 export type BucketConfig = { type: 'S3'; s3: S3Options; prefix: string; maxRetries?: number } | { type: 'FILESYSTEM'; directory: string; prefix: string };
@@ -34,28 +34,20 @@ const SSE_KEYS = new Set(['type', 'kms_key_id', 'kms_encryption_context', 'encry
  * silently ignored setting. `what` names the config (usually its file) in errors.
  */
 export function parseBucketConfig(text: string, what = 'objstore config'): BucketConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw new Error(`${what}: invalid YAML: ${(e as Error).message}`);
-  }
-  const top = asMap(doc, what);
-  checkKeys(top, new Set(['type', 'config', 'prefix']), what);
+  const top = configMapping(parseYamlConfig(text, what), what, new Set(['type', 'config', 'prefix']));
   const type = String(top.type ?? '').toUpperCase();
   const prefix = top.prefix === undefined || top.prefix === null ? '' : String(top.prefix);
-  const cfg = asMap(top.config ?? {}, `${what}: config`);
+  const cfg = configMapping(top.config ?? {}, `${what}: config`);
   if (type === 'FILESYSTEM') {
-    checkKeys(cfg, new Set(['directory']), `${what}: config`);
+    configMapping(cfg, `${what}: config`, new Set(['directory']));
     if (typeof cfg.directory !== 'string' || cfg.directory === '') throw new Error(`${what}: config.directory is required for type FILESYSTEM`);
     return { type: 'FILESYSTEM', directory: cfg.directory, prefix };
   }
   if (type !== 'S3') throw new Error(`${what}: unsupported bucket type ${JSON.stringify(top.type)} (supported: S3, FILESYSTEM)`);
-  checkKeys(cfg, S3_KEYS, `${what}: config`);
-  const http = asMap(cfg.http_config ?? {}, `${what}: config.http_config`);
-  checkKeys(http, HTTP_KEYS, `${what}: config.http_config`);
+  configMapping(cfg, `${what}: config`, S3_KEYS);
+  const http = configMapping(cfg.http_config ?? {}, `${what}: config.http_config`, HTTP_KEYS);
   const tls = parseTlsConfig(http.tls_config, `${what}: config.http_config.tls_config`);
-  checkKeys(asMap(cfg.trace ?? {}, `${what}: config.trace`), new Set(['enable']), `${what}: config.trace`);
+  configMapping(cfg.trace ?? {}, `${what}: config.trace`, new Set(['enable']));
   if (cfg.signature_version2 === true) throw new Error(`${what}: config.signature_version2: Strata signs requests with AWS Signature Version 4 only; remove the field or set it to false`);
   const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
   const lookup = str(cfg.bucket_lookup_type) || 'auto';
@@ -157,7 +149,7 @@ function optDuration(v: unknown, what: string): number | undefined {
 function putUserMetadata(v: unknown, what: string): Pick<S3Options, 'metadata' | 'storageClass'> {
   const metadata: Record<string, string> = {};
   let storageClass: string | undefined;
-  for (const [k, value] of Object.entries(asMap(v ?? {}, what))) {
+  for (const [k, value] of Object.entries(configMapping(v ?? {}, what))) {
     if (k.toLowerCase() === 'x-amz-storage-class') storageClass = String(value);
     else if (/^x-amz-|^(content-|cache-control$|expires$)/i.test(k)) throw new Error(`${what}: ${JSON.stringify(k)} is a request header, which Strata does not set (only X-Amz-Storage-Class and metadata keys)`);
     else metadata[k] = String(value);
@@ -167,25 +159,15 @@ function putUserMetadata(v: unknown, what: string): Pick<S3Options, 'metadata' |
 
 /** Thanos' sse_config: SSE-S3 or SSE-KMS on every upload; SSE-C (a key on every read) is refused. */
 function sseConfig(v: unknown, what: string): Pick<S3Options, 'sse'> {
-  const sse = asMap(v ?? {}, what);
-  checkKeys(sse, SSE_KEYS, what);
+  const sse = configMapping(v ?? {}, what, SSE_KEYS);
   const type = sse.type === undefined || sse.type === null ? '' : String(sse.type);
   if (type === '') return {};
   if (type === 'SSE-S3') return { sse: { type } };
   if (type === 'SSE-KMS') {
     if (typeof sse.kms_key_id !== 'string' || sse.kms_key_id === '') throw new Error(`${what}: kms_key_id is required for SSE-KMS`);
-    const context = sse.kms_encryption_context === undefined || sse.kms_encryption_context === null ? undefined : asMap(sse.kms_encryption_context, `${what}: kms_encryption_context`);
+    const context = sse.kms_encryption_context === undefined || sse.kms_encryption_context === null ? undefined : configMapping(sse.kms_encryption_context, `${what}: kms_encryption_context`);
     return { sse: { type, kmsKeyId: sse.kms_key_id, ...(context !== undefined ? { kmsEncryptionContext: Object.fromEntries(Object.entries(context).map(([k, x]) => [k, String(x)])) } : {}) } };
   }
   if (type === 'SSE-C') throw new Error(`${what}: SSE-C is not supported (every read would have to send the key); use SSE-S3 or SSE-KMS`);
   throw new Error(`${what}: type must be SSE-S3, SSE-KMS or SSE-C, not ${JSON.stringify(type)}`);
-}
-
-function asMap(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what}: expected a mapping`);
-  return v as Record<string, unknown>;
-}
-
-function checkKeys(m: Record<string, unknown>, allowed: Set<string>, what: string): void {
-  for (const k of Object.keys(m)) if (!allowed.has(k)) throw new Error(`${what}: unknown or unsupported field ${JSON.stringify(k)}`);
 }

@@ -11,3 +11,4 @@ export * from './config.js';
 export { parseCachingBucketConfig, parseBytes, type CachingBucketConfig } from './cachingconfig.js';
 export { Http1Client, type Http1Response } from './http1.js';
 export { parseTlsConfig, tlsConnectOptions, type TlsConfig } from './tlsconfig.js';
+export { configMapping, parseYamlConfig } from './yamlconfig.js';

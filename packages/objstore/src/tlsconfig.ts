@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { configMapping } from './yamlconfig.js';
 
 /** Thanos' `tls_config` of an HTTP client (the S3 config's http_config, the sidecar's Prometheus client): files by path. */
 export interface TlsConfig {
@@ -14,9 +15,7 @@ const TLS_KEYS = new Set(['ca_file', 'cert_file', 'key_file', 'server_name', 'in
 /** Reads a `tls_config` mapping (absent or all defaults: undefined); empty strings, Thanos' defaults, are unset. */
 export function parseTlsConfig(v: unknown, what: string): TlsConfig | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`${what}: expected a mapping`);
-  const m = v as Record<string, unknown>;
-  for (const k of Object.keys(m)) if (!TLS_KEYS.has(k)) throw new Error(`${what}: unknown or unsupported field ${JSON.stringify(k)}`);
+  const m = configMapping(v, what, TLS_KEYS);
   const path = (x: unknown) => (x === undefined || x === null || x === '' ? undefined : String(x));
   const cfg: TlsConfig = { caFile: path(m.ca_file), certFile: path(m.cert_file), keyFile: path(m.key_file), serverName: path(m.server_name), insecureSkipVerify: m.insecure_skip_verify === true };
   if ((cfg.certFile === undefined) !== (cfg.keyFile === undefined)) throw new Error(`${what}: cert_file and key_file go together`);

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { parseTlsConfig, tlsConnectOptions, type TlsConfig } from '@strata/objstore';
-import { parse as parseYaml } from 'yaml';
+import { configMapping, parseTlsConfig, parseYamlConfig, tlsConnectOptions, type TlsConfig } from '@strata/objstore';
 
 /**
  * How the sidecar reaches a Prometheus that asks clients to authenticate or serves HTTPS (its
@@ -24,17 +23,11 @@ const TRANSPORT_KEYS = new Set(['max_idle_conns', 'max_idle_conns_per_host', 'id
 
 /** Parses the YAML; like Thanos it is strict: an unknown field is an error. */
 export function parsePrometheusHttpClientConfig(text: string, what = '--prometheus.http-client'): PrometheusHttpClientConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw new Error(`${what}: invalid YAML: ${(e as Error).message}`);
-  }
-  const top = mapping(doc ?? {}, what, KEYS);
+  const top = configMapping(parseYamlConfig(text, what) ?? {}, what, KEYS);
   const str = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : String(v));
   if (str(top.proxy_url) !== undefined) throw new Error(`${what}: proxy_url is not supported: reach Prometheus directly`);
-  mapping(top.transport_config ?? {}, `${what}: transport_config`, TRANSPORT_KEYS);
-  const basic = mapping(top.basic_auth ?? {}, `${what}: basic_auth`, BASIC_AUTH_KEYS);
+  configMapping(top.transport_config ?? {}, `${what}: transport_config`, TRANSPORT_KEYS);
+  const basic = configMapping(top.basic_auth ?? {}, `${what}: basic_auth`, BASIC_AUTH_KEYS);
   const username = str(basic.username);
   const password = str(basic.password);
   const passwordFile = str(basic.password_file);
@@ -67,11 +60,4 @@ export function authorization(cfg: PrometheusHttpClientConfig): string | undefin
 /** tls.connect's options for the configuration's tls_config (its files read now). */
 export function prometheusTlsOptions(cfg: PrometheusHttpClientConfig): ConnectionOptions {
   return tlsConnectOptions(cfg.tls, '--prometheus.http-client: tls_config');
-}
-
-function mapping(v: unknown, what: string, keys: Set<string>): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what}: expected a mapping`);
-  const m = v as Record<string, unknown>;
-  for (const k of Object.keys(m)) if (!keys.has(k)) throw new Error(`${what}: unknown or unsupported field ${JSON.stringify(k)}`);
-  return m;
 }

@@ -1,5 +1,4 @@
-import { parseBytes, parseDuration } from '@strata/objstore';
-import { parse as parseYaml } from 'yaml';
+import { configMapping, parseBytes, parseDuration, parseYamlConfig } from '@strata/objstore';
 import { CacheItem } from './cache.js';
 
 /** Thanos' index cache config (`--index-cache.config(-file)`) after validation: the IN-MEMORY cache's bounds and what it holds. */
@@ -21,18 +20,10 @@ const DEFAULT_MAX_ITEM_BYTES = 125 * 1024 * 1024;
  * has no effect, as in Thanos' in-memory cache; MEMCACHED and REDIS are refused by name.
  */
 export function parseIndexCacheConfig(text: string, what = 'index cache config'): IndexCacheConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw new Error(`${what}: invalid YAML: ${(e as Error).message}`);
-  }
-  const top = mapping(doc, what);
-  for (const k of Object.keys(top)) if (!['type', 'config', 'enabled_items', 'ttl'].includes(k)) throw new Error(`${what}: unknown or unsupported field ${JSON.stringify(k)}`);
+  const top = configMapping(parseYamlConfig(text, what), what, new Set(['type', 'config', 'enabled_items', 'ttl']));
   const type = String(top.type ?? '').toUpperCase();
   if (type !== 'IN-MEMORY') throw new Error(`${what}: unsupported index cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY)`);
-  const cfg = mapping(top.config ?? {}, `${what}: config`);
-  for (const k of Object.keys(cfg)) if (k !== 'max_size' && k !== 'max_item_size') throw new Error(`${what}: config: unknown or unsupported field ${JSON.stringify(k)}`);
+  const cfg = configMapping(top.config ?? {}, `${what}: config`, new Set(['max_size', 'max_item_size']));
   if (top.ttl !== undefined && top.ttl !== null) {
     try {
       parseDuration(String(top.ttl));
@@ -50,9 +41,4 @@ export function parseIndexCacheConfig(text: string, what = 'index cache config')
     maxItemBytes: bytes(cfg.max_item_size, 'config.max_item_size', DEFAULT_MAX_ITEM_BYTES),
     enabledItems: items.length > 0 ? (items.map(String) as CacheItem[]) : (known as CacheItem[]),
   };
-}
-
-function mapping(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what}: expected a mapping`);
-  return v as Record<string, unknown>;
 }
