@@ -124,6 +124,18 @@ async function frames(r: SeriesRequest, c = client) {
 }
 
 describe('serveStore transport', () => {
+  it('listens on every interface for an address without a host (:port), as Go programs do', async () => {
+    const any = await serveStore(store, { address: ':0' });
+    const c = new StoreClient(`127.0.0.1:${any.port}`);
+    try {
+      expect(any.address).toBe(`0.0.0.0:${any.port}`);
+      expect((await c.info()).labelSets.length).toBeGreaterThan(0);
+    } finally {
+      c.close();
+      await any.stop();
+    }
+  });
+
   it('batches series into SeriesBatch frames, flushing before a warning', async () => {
     store.tail = [{ warning: 'one store was slow' }];
     try {

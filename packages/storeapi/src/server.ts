@@ -401,10 +401,13 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
     Info: unary('thanos.info.Info', 'Info', (_req: Record<string, never>, ctx) => impl.info(ctx)),
   });
 
+  // `:port` means every interface, as in Go (the Prometheus operator starts Thanos' sidecar with
+  // --grpc-address=:10901); grpc-js resolves an empty host to nothing.
+  const address = opts.address.startsWith(':') ? `0.0.0.0${opts.address}` : opts.address;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.address, serverCredentials(opts.tls), (err, p) => (err ? reject(new Error(`gRPC listen on ${opts.address}: ${err.message}`)) : resolve(p)));
+    server.bindAsync(address, serverCredentials(opts.tls), (err, p) => (err ? reject(new Error(`gRPC listen on ${opts.address}: ${err.message}`)) : resolve(p)));
   });
-  const host = opts.address.slice(0, opts.address.lastIndexOf(':'));
+  const host = address.slice(0, address.lastIndexOf(':'));
   return {
     address: `${host}:${port}`,
     port,
