@@ -201,6 +201,22 @@ describe('store gateway over promtool blocks', () => {
     await stopStore(limited.store, limited.client);
   });
 
+  it('a series limit ends the call with ResourceExhausted naming the flag, counted by reason', async () => {
+    const limited = await startStore({ bucket: counting, dataDir, seriesLimit: 5 });
+    const call = (value: string) =>
+      (async () => {
+        let n = 0;
+        for await (const f of limited.client.series(seriesRequest({ minTime: history.start, maxTime: history.end, matchers: [{ type: 2, name: '__name__', value }] }))) n += 'series' in f ? 1 : 0;
+        return n;
+      })();
+    const err = await call('rh_.*').catch((e: unknown) => e as { code: number; details: string });
+    expect(err).toMatchObject({ code: GrpcStatus.RESOURCE_EXHAUSTED });
+    expect((err as { details: string }).details).toMatch(/exceeded the series limit of 5 \(--store.limits.request-series, formerly --store.grpc.touched-series-limit\)/);
+    const text = await (await fetch(`http://${limited.store.httpAddress}/metrics`)).text();
+    expect(text).toMatch(/^strata_bucket_store_queries_dropped_total\{reason="series"\} 1$/m);
+    await stopStore(limited.store, limited.client);
+  });
+
   it('a restart with the same --data-dir reads no index or meta.json bytes from the bucket', async () => {
     expect(counting.rangeGets.some((n) => n.endsWith('/index'))).toBe(true);
     await stopStore(store, client);

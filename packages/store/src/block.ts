@@ -23,21 +23,45 @@ export interface BlockSeries {
   raw?: RawChunkRun;
 }
 
-/** Counts samples across the blocks of one Series call, for --store.grpc.series-sample-limit. */
-export class SampleBudget {
+/** What a Series call may take across its blocks, with the flags that set it (Thanos' name, and its former one). */
+export const RequestLimitKind = {
+  samples: { flags: '--store.limits.request-samples, formerly --store.grpc.series-sample-limit' },
+  series: { flags: '--store.limits.request-series, formerly --store.grpc.touched-series-limit' },
+} as const;
+export type RequestLimitKind = keyof typeof RequestLimitKind;
+
+/** A Series call refused by a limit: ResourceExhausted, saying which limit and how to raise it. */
+export class LimitExceededError extends StoreError {
+  constructor(
+    readonly kind: RequestLimitKind,
+    limit: number,
+  ) {
+    super(GrpcStatus.RESOURCE_EXHAUSTED, `exceeded the ${kind === 'samples' ? 'sample' : 'series'} limit of ${limit} (${RequestLimitKind[kind].flags}): narrow the query's matchers or time range, or raise the limit`);
+  }
+}
+
+/**
+ * Counts what the blocks of one Series call take against a limit (0: none): samples of the chunks
+ * read, or series touched (each block's postings for the matchers, as Thanos counts them).
+ */
+export class RequestLimit {
   #used = 0;
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly kind: RequestLimitKind,
+    readonly limit: number,
+  ) {}
 
   take(n: number): void {
     this.#used += n;
-    if (this.limit > 0 && this.#used > this.limit) {
-      throw new StoreError(
-        GrpcStatus.RESOURCE_EXHAUSTED,
-        `exceeded the sample limit of ${this.limit} (--store.grpc.series-sample-limit): narrow the query's matchers or time range, or raise the limit`,
-      );
-    }
+    if (this.limit > 0 && this.#used > this.limit) throw new LimitExceededError(this.kind, this.limit);
   }
+}
+
+/** The limits of one Series call. */
+export interface RequestLimits {
+  samples: RequestLimit;
+  series: RequestLimit;
 }
 
 export interface BlockOptions {
@@ -268,13 +292,14 @@ export class BucketBlock {
     mint: number,
     maxt: number,
     skipChunks: boolean,
-    budget: SampleBudget,
+    limits: RequestLimits,
     aggregates: readonly Aggr[],
     stats: QueryStats,
     drop: ReadonlySet<string>,
   ): Promise<SeriesRows> {
     return this.#use(stats, async (r) => {
       const ids = await this.#postings(r.index, matchers);
+      limits.series.take(ids.length);
       // Rows for as many series as the postings hold: a block's series mostly have chunks in the range
       // asked, and growing by doubling copied the rows of a 100,000-series query five times into fresh
       // memory. Beyond MAX_PRESIZED_ROWS they grow as they come, lest a long postings list of series
@@ -295,7 +320,7 @@ export class BucketBlock {
         if (b.length >= CHUNK_BATCH) capacity = CHUNK_BATCH + 64;
         segments ??= this.#segmentFiles(r.bucket);
         const n = b.length;
-        const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n)), budget, aggregates, rows));
+        const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n)), limits.samples, aggregates, rows));
         // Awaited below; until then a failure must not count as unhandled.
         read.catch(() => {});
         reads.push(read);
@@ -347,7 +372,7 @@ export class BucketBlock {
    * common case) rows of the batch's columns, any other (a downsampled block's aggregate chunks, the
    * requested aggregates unpacked) StoreAPI objects.
    */
-  #attach(batch: ChunkBatch, chunks: ReadChunks, budget: SampleBudget, aggregates: readonly Aggr[], rows: SeriesRows): void {
+  #attach(batch: ChunkBatch, chunks: ReadChunks, samplesLimit: RequestLimit, aggregates: readonly Aggr[], rows: SeriesRows): void {
     const { starts, minTimes, maxTimes, firstSeries } = batch;
     let columns: RawChunkColumns | undefined;
     let columnsNo = 0;
@@ -377,7 +402,7 @@ export class BucketBlock {
       }
       rows.setAggregates(firstSeries + k, out, bytes);
     }
-    budget.take(samples);
+    samplesLimit.take(samples);
   }
 
   labelNames(matchers: readonly Matcher[], stats: QueryStats): Promise<string[]> {

@@ -21,7 +21,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { SampleBudget, type BucketBlock } from './block.js';
+import { LimitExceededError, RequestLimit, type BucketBlock } from './block.js';
 import { mergeAligned, mergeSorted, type OutSeries } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
 import { QueryStats } from './querystats.js';
@@ -32,8 +32,10 @@ export interface BucketStoreOptions {
   /** --min-time / --max-time: requests are clamped to this range (ms). */
   minTime: number;
   maxTime: number;
-  /** --store.grpc.series-sample-limit (0 = none). */
+  /** --store.limits.request-samples (0 = none). */
   sampleLimit: number;
+  /** --store.limits.request-series (0 = none). */
+  seriesLimit: number;
   /** --store.grpc.series-max-concurrency. */
   seriesMaxConcurrency: number;
   /** Blocks read in parallel within one request. */
@@ -140,7 +142,7 @@ export class BucketStore implements StoreServer {
     const m = this.#opts.metrics;
     const stats = new QueryStats();
     const started = performance.now();
-    const budget = new SampleBudget(this.#opts.sampleLimit);
+    const limits = { samples: new RequestLimit('samples', this.#opts.sampleLimit), series: new RequestLimit('series', this.#opts.seriesLimit) };
     const limit = pLimit(this.#opts.blockConcurrency);
     const replicaLabels = new Set(req.withoutReplicaLabels);
     const reads: Promise<SeriesRows>[] = [];
@@ -151,14 +153,14 @@ export class BucketStore implements StoreServer {
       if (rest.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `no matchers beyond the external labels ${set.labels.toString()}: select series by their own labels`);
       for (const b of blocksFor(set.blocks, mint, maxt, req.maxResolutionWindow)) {
         queriedBlocks.push(b.id);
-        reads.push(limit(() => b.series(rest, mint, maxt, req.skipChunks, budget, req.aggregates, stats, replicaLabels)));
+        reads.push(limit(() => b.series(rest, mint, maxt, req.skipChunks, limits, req.aggregates, stats, replicaLabels)));
       }
     }
     let lists: SeriesRows[];
     try {
       lists = await Promise.all(reads);
     } catch (e) {
-      if (e instanceof StoreError && e.code === GrpcStatus.RESOURCE_EXHAUSTED) m.queriesDropped.inc({ reason: 'samples' });
+      if (e instanceof LimitExceededError) m.queriesDropped.inc({ reason: e.kind });
       throw e;
     }
     // One block's sorted, distinct series (most queries of recent data) are the answer as they are,

@@ -39,8 +39,10 @@ export interface StoreConfig {
   indexCacheBytes?: number;
   /** --index-cache.config (YAML, Thanos' format), e.g. `type: IN-MEMORY`, `config: {max_size: 1GB}`, `enabled_items: [Postings]`; replaces indexCacheBytes. */
   indexCacheConfig?: string;
-  /** --store.grpc.series-sample-limit (0 = none) */
+  /** --store.limits.request-samples (0 = none) */
   seriesSampleLimit?: number;
+  /** --store.limits.request-series: series a Series call may touch, summed over its blocks (0 = none) */
+  seriesLimit?: number;
   /** --store.grpc.series-max-concurrency (default 20) */
   seriesMaxConcurrency?: number;
   /** --consistency-delay (default 0) */
@@ -105,6 +107,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     minTime,
     maxTime,
     sampleLimit: cfg.seriesSampleLimit ?? 0,
+    seriesLimit: cfg.seriesLimit ?? 0,
     seriesMaxConcurrency: cfg.seriesMaxConcurrency ?? 20,
     blockConcurrency: 16,
     metrics,

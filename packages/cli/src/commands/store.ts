@@ -26,7 +26,10 @@ export function register(program: Command): void {
       'cache chunk reads in memory (Thanos caching bucket YAML), e.g. "type: IN-MEMORY\nconfig: {max_size: 1GiB, max_item_size: 16MiB}\nchunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3"',
     )
     .option('--store.caching-bucket.config-file <path>', 'file with the caching bucket configuration')
-    .option('--store.grpc.series-sample-limit <n>', 'maximum samples one Series call may return (0 = no limit)', '0')
+    .option('--store.limits.request-samples <n>', 'maximum samples one Series call may return (default 0: no limit)')
+    .option('--store.limits.request-series <n>', 'maximum series one Series call may touch, summed over its blocks (default 0: no limit)')
+    .option('--store.grpc.series-sample-limit <n>', 'former name of --store.limits.request-samples')
+    .option('--store.grpc.touched-series-limit <n>', 'former name of --store.limits.request-series')
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
     .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
@@ -55,7 +58,8 @@ export function register(program: Command): void {
       ...(indexCacheConfig !== undefined ? { indexCacheConfig } : {}),
       chunkPoolBytes: parseBytes(String(o.chunkPoolSize), '--chunk-pool-size'),
       ...(cachingBucketConfig !== undefined ? { cachingBucketConfig } : {}),
-      seriesSampleLimit: count(o['store.grpc.seriesSampleLimit'], '--store.grpc.series-sample-limit', 0),
+      seriesSampleLimit: count(o['store.limits.requestSamples'] ?? o['store.grpc.seriesSampleLimit'] ?? 0, '--store.limits.request-samples', 0),
+      seriesLimit: count(o['store.limits.requestSeries'] ?? o['store.grpc.touchedSeriesLimit'] ?? 0, '--store.limits.request-series', 0),
       seriesMaxConcurrency: count(o['store.grpc.seriesMaxConcurrency'], '--store.grpc.series-max-concurrency', 1),
       consistencyDelayMs: parseDuration(String(o.consistencyDelay)),
       ignoreDeletionMarksDelayMs: parseDuration(String(o.ignoreDeletionMarksDelay)),
