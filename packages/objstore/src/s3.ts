@@ -176,7 +176,7 @@ export class S3Bucket implements Bucket {
       );
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || o.Key === prefix) continue;
-        yield { name: o.Key, ...(o.Size !== undefined ? { size: o.Size } : {}), ...(o.LastModified ? { lastModified: o.LastModified } : {}) };
+        yield objectEntry(o.Key, o);
       }
       for (const p of page.CommonPrefixes ?? []) if (p.Prefix) yield { name: p.Prefix };
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -198,7 +198,7 @@ export class S3Bucket implements Bucket {
         if (o.Key === undefined) continue;
         last = o.Key;
         if (o.Key === prefix) continue;
-        yield { name: o.Key, ...(o.Size !== undefined ? { size: o.Size } : {}), ...(o.LastModified ? { lastModified: o.LastModified } : {}) };
+        yield objectEntry(o.Key, o);
       }
       for (const p of page.CommonPrefixes ?? []) {
         if (!p.Prefix) continue;
@@ -490,6 +490,11 @@ async function responseError(status: number, res: AsyncIterable<Buffer | string>
 
 function unescapeXml(s: string): string {
   return s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]!);
+}
+
+/** A listed object as `list` yields it (size and modification time where the listing gives them). */
+function objectEntry(name: string, o: { Size?: number | undefined; LastModified?: Date | undefined }): ObjectEntry {
+  return { name, ...(o.Size !== undefined ? { size: o.Size } : {}), ...(o.LastModified ? { lastModified: o.LastModified } : {}) };
 }
 
 /** What every upload sets from the config: metadata, storage class, server-side encryption. */

@@ -45,6 +45,8 @@ export class Reloader {
   readonly #metrics: ReturnType<typeof reloaderMetrics>;
   readonly #watchers: FSWatcher[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** The check a notification scheduled and that has not run yet: later notifications join it. */
+  #debounced: NodeJS.Timeout | undefined;
   /** The hash of what Prometheus last reloaded successfully (configuration and rules). */
   #applied: string | undefined;
   /** The check running, and whether another was asked for meanwhile. */
@@ -65,7 +67,7 @@ export class Reloader {
       try {
         const w = watch(dir, () => {
           this.#metrics.watchEvents.inc();
-          this.#after(DEBOUNCE_MS);
+          this.#debounced ??= this.#after(DEBOUNCE_MS, () => (this.#debounced = undefined));
         });
         w.on('error', (err) => {
           this.#metrics.watchErrors.inc();
@@ -107,13 +109,16 @@ export class Reloader {
     await this.#running;
   }
 
-  #after(ms: number): void {
+  /** Checks in `ms` (calling `before` first). */
+  #after(ms: number, before?: () => void): NodeJS.Timeout {
     const t = setTimeout(() => {
       this.#timers.delete(t);
+      before?.();
       void this.check();
     }, ms);
     t.unref();
     this.#timers.add(t);
+    return t;
   }
 
   async #apply(): Promise<void> {
