@@ -54,25 +54,29 @@ describe('strata tools bucket retention', () => {
 });
 
 describe('strata tools bucket downsample', () => {
-  it('downsamples a 2-day raw block to 5m, then stops on Ctrl-C', async () => {
+  it('downsamples 2-day raw blocks to 5m with two workers (--downsample.concurrency=2), then stops on Ctrl-C', async () => {
     const start = Math.floor((Date.now() - 6 * 24 * HOUR) / (48 * HOUR)) * 48 * HOUR;
-    const [meta] = await writeDemoBlocks(join(work.path, 'demo'), { instances: ['demo-0'], job: 'demo', startMs: start, endMs: start + 48 * HOUR - 60_000, stepMs: 60_000, blockMs: 48 * HOUR });
-    const ulid = meta?.ulid as string;
-    await uploadBlock(bucket, join(work.path, 'demo', ulid), { meta: { ...(meta as NonNullable<typeof meta>), thanos: { labels: { cluster: 'ds' }, downsample: { resolution: 0 }, source: 'test' } } });
+    const ulids: string[] = [];
+    for (const [i, cluster] of ['ds', 'ds2'].entries()) {
+      const [meta] = await writeDemoBlocks(join(work.path, `demo-${i}`), { instances: ['demo-0'], job: 'demo', startMs: start, endMs: start + 48 * HOUR - 60_000, stepMs: 60_000, blockMs: 48 * HOUR });
+      const ulid = meta?.ulid as string;
+      ulids.push(ulid);
+      await uploadBlock(bucket, join(work.path, `demo-${i}`, ulid), { meta: { ...(meta as NonNullable<typeof meta>), thanos: { labels: { cluster }, downsample: { resolution: 0 }, source: 'test' } } });
+    }
     const proc = startProcess(
       process.execPath,
-      ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'tools', 'bucket', 'downsample', `--objstore.config-file=${configFile}`, `--data-dir=${join(work.path, 'data')}`, '--http-address=127.0.0.1:0', '--wait-interval=1s'],
+      ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'tools', 'bucket', 'downsample', `--objstore.config-file=${configFile}`, `--data-dir=${join(work.path, 'data')}`, '--http-address=127.0.0.1:0', '--wait-interval=1s', '--downsample.concurrency=2'],
       { logFile: join(work.path, 'downsample.log'), env: { ...process.env, ...TSX_CHILD_ENV } },
     );
     try {
       let downsampled: string[] = [];
-      for (let i = 0; i < 600 && downsampled.length === 0; i++) {
+      for (let i = 0; i < 600 && downsampled.length < 2; i++) {
         const { metas } = await new MetaFetcher(bucket).fetch();
-        downsampled = [...metas.values()].filter((m) => m.thanos?.labels.cluster === 'ds' && m.thanos.downsample.resolution === 300_000).map((m) => m.compaction.sources?.join(',') ?? '');
+        downsampled = [...metas.values()].filter((m) => m.thanos?.labels.cluster?.startsWith('ds') && m.thanos.downsample.resolution === 300_000).map((m) => m.compaction.sources?.join(',') ?? '');
         if (proc.child.exitCode !== null) throw new Error(`downsample exited: ${await readFile(proc.logFile, 'utf8')}`);
-        if (downsampled.length === 0) await sleep(100);
+        if (downsampled.length < 2) await sleep(100);
       }
-      expect(downsampled).toEqual([ulid]);
+      expect(downsampled.sort()).toEqual(ulids.sort());
     } finally {
       await proc.stop('SIGINT');
     }

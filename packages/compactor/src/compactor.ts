@@ -51,6 +51,8 @@ export interface BucketCompactorOptions {
   verticalCompaction: boolean;
   /** Groups compacted in parallel. */
   concurrency: number;
+  /** Blocks downsampled in parallel (default 1). */
+  downsampleConcurrency?: number;
   relabel?: Relabeler;
   /** Compaction windows (default 2h, 8h, 2d, 14d). */
   ranges?: readonly number[];
@@ -311,8 +313,9 @@ export class BucketCompactor {
       if ((await readMarker(this.#o.bucket, m.ulid, NO_DOWNSAMPLE_MARK_FILENAME)) !== undefined) continue;
       due.push({ meta: m, target });
     }
-    this.#m.todoDownsampleBlocks.set(due.length);
-    for (const [i, { meta, target }] of due.entries()) {
+    let left = due.length;
+    this.#m.todoDownsampleBlocks.set(left);
+    await mapLimit(due, this.#o.downsampleConcurrency ?? 1, async ({ meta, target }) => {
       const work = join(this.#o.dataDir, 'downsample', meta.ulid);
       const started = Date.now();
       try {
@@ -327,7 +330,7 @@ export class BucketCompactor {
           await uploadBlock(this.#o.bucket, dir);
         }
         this.#m.downsamples.inc({ resolution: String(target) });
-        this.#m.todoDownsampleBlocks.set(due.length - i - 1);
+        this.#m.todoDownsampleBlocks.set(--left);
         this.#log.info('downsampled block', { source: meta.ulid, block: r.meta?.ulid ?? '', resolution: target, points_in: r.pointsIn, duration_ms: Date.now() - started });
       } catch (e) {
         this.#m.downsampleFailures.inc({ resolution: String(target) });
@@ -335,7 +338,7 @@ export class BucketCompactor {
       } finally {
         await rm(work, { recursive: true, force: true });
       }
-    }
+    });
   }
 
   /** Marks blocks older than their resolution's retention for deletion. */

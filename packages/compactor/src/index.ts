@@ -33,7 +33,10 @@ export interface CompactorConfig {
   /** `penalty` for HA Prometheus pairs (needs replica labels); `chain` (Thanos' default "") for identical replicas. */
   dedupFunc: DedupFunc;
   verticalCompaction: boolean;
+  /** --compact.concurrency: groups compacted in parallel. */
   concurrency: number;
+  /** --downsample.concurrency: blocks downsampled in parallel (default 1). */
+  downsampleConcurrency?: number;
   deleteDelayMs: number;
   relabel?: Relabeler;
   /** Serve /metrics and probes here (port 0 picks one); none without it. */
@@ -82,6 +85,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     dedupFunc: config.dedupFunc,
     verticalCompaction: config.verticalCompaction,
     concurrency: config.concurrency,
+    ...(config.downsampleConcurrency !== undefined ? { downsampleConcurrency: config.downsampleConcurrency } : {}),
     ...(config.relabel ? { relabel: config.relabel } : {}),
     ...(config.ranges ? { ranges: config.ranges } : {}),
   });

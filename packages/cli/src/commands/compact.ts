@@ -6,7 +6,7 @@ import { Relabeler } from '@strata/block';
 import { start, type Compactor } from '@strata/compactor';
 import type { Logger } from '@strata/runtime';
 import { parseDuration } from '../flags.js';
-import { loggerFromFlags, repeatable, runUntilSignal, withLogFlags } from './component.js';
+import { intFlag, loggerFromFlags, repeatable, runUntilSignal, withLogFlags } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** Flags `strata compact` shares with `tools bucket retention`. */
@@ -40,7 +40,8 @@ function withWorkFlags(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'local scratch directory for blocks being compacted or downsampled', './data')
     .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
-    .option('--wait-interval <duration>', 'time between iterations when running continuously', '5m');
+    .option('--wait-interval <duration>', 'time between iterations when running continuously', '5m')
+    .option('--downsample.concurrency <n>', 'blocks downsampled in parallel (each downloaded, downsampled and uploaded by one worker)', '1');
 }
 
 /** Runs a compactor until it is done, or (`wait`) until Ctrl-C. */
@@ -72,8 +73,6 @@ export function register(program: Command): void {
     const logger = loggerFromFlags(o);
     const func = String(o['deduplication.func']);
     if (func !== '' && func !== 'penalty') throw new Error(`--deduplication.func must be "" or penalty, not ${func}`);
-    const concurrency = Number(o['compact.concurrency']);
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--compact.concurrency must be a positive integer, not ${String(o['compact.concurrency'])}`);
     const compactor = await start({
       bucket: await requiredBucketFromFlags(o, 'objstore'),
       dataDir: String(o.dataDir),
@@ -85,7 +84,8 @@ export function register(program: Command): void {
       replicaLabels: o['deduplication.replicaLabel'] as string[],
       dedupFunc: func === 'penalty' ? 'penalty' : 'chain',
       verticalCompaction: o['compact.enableVerticalCompaction'] === true,
-      concurrency,
+      concurrency: intFlag(o['compact.concurrency'], '--compact.concurrency'),
+      downsampleConcurrency: intFlag(o['downsample.concurrency'], '--downsample.concurrency'),
       deleteDelayMs: parseDuration(String(o.deleteDelay)),
       logger,
     });
@@ -118,6 +118,7 @@ export function registerBucketSteps(bucket: Command): void {
       retention5mMs: 0,
       retention1hMs: 0,
       downsampling: true,
+      downsampleConcurrency: intFlag(o['downsample.concurrency'], '--downsample.concurrency'),
       only: 'downsample',
       logger,
     });

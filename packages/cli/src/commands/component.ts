@@ -126,3 +126,10 @@ export async function yamlFlag(o: Record<string, unknown>, flag: string): Promis
   if (inline !== undefined && file !== undefined) throw new Error(`give only one of --${flag} and --${flag}-file`);
   return file !== undefined ? readFile(file, 'utf8') : inline;
 }
+
+/** An integer flag's value, at least `min` (a positive count by default). */
+export function intFlag(v: unknown, flag: string, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(min === 1 ? `${flag} must be a positive integer, not ${String(v)}` : `${flag} must be an integer ≥ ${min}, not ${String(v)}`);
+  return n;
+}

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { corsOrigin, start } from '@strata/querier';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
-import { clientTlsFromFlags, flagValues, growHeapBetweenFullCollections, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcClientTlsFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
+import { clientTlsFromFlags, flagValues, growHeapBetweenFullCollections, intFlag, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcClientTlsFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
 export function register(program: Command): void {
@@ -71,12 +71,12 @@ export function register(program: Command): void {
       replicaLabels: o['query.replicaLabel'] as string[],
       dedupFunc,
       timeoutMs: parseDuration(String(o['query.timeout'])),
-      maxConcurrent: positiveInt(o['query.maxConcurrent'], '--query.max-concurrent'),
-      maxConcurrentSelect: positiveInt(o['query.maxConcurrentSelect'], '--query.max-concurrent-select'),
+      maxConcurrent: intFlag(o['query.maxConcurrent'], '--query.max-concurrent'),
+      maxConcurrentSelect: intFlag(o['query.maxConcurrentSelect'], '--query.max-concurrent-select'),
       lookbackDeltaMs: parseDuration(String(o['query.lookbackDelta'])),
       defaultEvaluationIntervalMs: parseDuration(String(o['query.defaultEvaluationInterval'])),
       metadataTimeRangeMs: parseDuration(String(o['query.metadata.defaultTimeRange'])),
-      maxSamples: positiveInt(o['query.maxSamples'], '--query.max-samples'),
+      maxSamples: intFlag(o['query.maxSamples'], '--query.max-samples'),
       corsOrigin: o['web.disableCors'] === true ? null : corsOriginFlag(String(o['web.cors.origin'])),
       partialResponse: o['query.partialResponse'] !== false,
       autoDownsampling: o['query.autoDownsampling'] === true,
@@ -90,12 +90,6 @@ export function register(program: Command): void {
     logger.info('querier ready', { http: querier.httpAddress, grpc: querier.grpcAddress ?? '' });
     await runUntilSignal(logger, () => querier.stop());
   });
-}
-
-function positiveInt(v: unknown, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, not ${String(v)}`);
-  return n;
 }
 
 function isCompression(s: string): s is Compression {

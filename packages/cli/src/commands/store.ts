@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseBytes } from '@strata/objstore';
 import { start } from '@strata/store';
 import { parseDuration, parseTime } from '../flags.js';
-import { growHeapBetweenFullCollections, loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags, yamlFlag } from './component.js';
+import { growHeapBetweenFullCollections, intFlag, loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags, yamlFlag } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata store`: the store gateway, serving every block in the bucket over the StoreAPI, with `thanos store`'s flags. */
@@ -50,7 +50,7 @@ export function register(program: Command): void {
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       httpAddress: String(o.httpAddress),
       syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
-      blockSyncConcurrency: count(o.blockSyncConcurrency, '--block-sync-concurrency', 1),
+      blockSyncConcurrency: intFlag(o.blockSyncConcurrency, '--block-sync-concurrency', 1),
       ...(minTime !== undefined ? { minTime: parseTime(minTime) } : {}),
       ...(maxTime !== undefined ? { maxTime: parseTime(maxTime) } : {}),
       ...(relabelConfig !== undefined ? { relabelConfig } : {}),
@@ -58,9 +58,9 @@ export function register(program: Command): void {
       ...(indexCacheConfig !== undefined ? { indexCacheConfig } : {}),
       chunkPoolBytes: parseBytes(String(o.chunkPoolSize), '--chunk-pool-size'),
       ...(cachingBucketConfig !== undefined ? { cachingBucketConfig } : {}),
-      seriesSampleLimit: count(o['store.limits.requestSamples'] ?? o['store.grpc.seriesSampleLimit'] ?? 0, '--store.limits.request-samples', 0),
-      seriesLimit: count(o['store.limits.requestSeries'] ?? o['store.grpc.touchedSeriesLimit'] ?? 0, '--store.limits.request-series', 0),
-      seriesMaxConcurrency: count(o['store.grpc.seriesMaxConcurrency'], '--store.grpc.series-max-concurrency', 1),
+      seriesSampleLimit: intFlag(o['store.limits.requestSamples'] ?? o['store.grpc.seriesSampleLimit'] ?? 0, '--store.limits.request-samples', 0),
+      seriesLimit: intFlag(o['store.limits.requestSeries'] ?? o['store.grpc.touchedSeriesLimit'] ?? 0, '--store.limits.request-series', 0),
+      seriesMaxConcurrency: intFlag(o['store.grpc.seriesMaxConcurrency'], '--store.grpc.series-max-concurrency', 1),
       consistencyDelayMs: parseDuration(String(o.consistencyDelay)),
       ignoreDeletionMarksDelayMs: parseDuration(String(o.ignoreDeletionMarksDelay)),
       logger,
@@ -71,10 +71,4 @@ export function register(program: Command): void {
       await bucket.close();
     });
   });
-}
-
-function count(v: unknown, flag: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer ≥ ${min}, not ${String(v)}`);
-  return n;
 }
