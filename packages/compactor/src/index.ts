@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Relabeler } from '@strata/block';
 import type { DedupFunc } from '@strata/dedup';
 import type { Bucket } from '@strata/objstore';
-import { nopLogger, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
+import { nopLogger, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketCompactor, type CompactorStep } from './compactor.js';
 import { DOWNSAMPLE_RANGE_1H, DOWNSAMPLE_RANGE_5M, RES_1H, RES_5M, RES_RAW } from './downsample.js';
@@ -41,6 +41,8 @@ export interface CompactorConfig {
   relabel?: Relabeler;
   /** Serve /metrics and probes here (port 0 picks one); none without it. */
   httpAddress?: string;
+  /** --http.config: TLS, basic authentication and headers of the HTTP server. */
+  httpWebConfig?: WebConfig;
   logger?: Logger;
   ranges?: readonly number[];
   /** Run only this step (Thanos' `tools bucket downsample` and `tools bucket retention`), not a whole iteration. */
@@ -90,7 +92,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     ...(config.ranges ? { ranges: config.ranges } : {}),
   });
   let http: HttpServer | undefined;
-  if (config.httpAddress !== undefined) http = await startHttpServer({ address: config.httpAddress, registry, prober, logger });
+  if (config.httpAddress !== undefined) http = await startHttpServer({ address: config.httpAddress, registry, prober, logger, ...(config.httpWebConfig !== undefined ? { web: config.httpWebConfig } : {}) });
   prober.healthy();
   prober.ready();
 

@@ -1,5 +1,5 @@
 import type { DedupFunc } from '@strata/dedup';
-import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
+import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -14,6 +14,8 @@ import { ProxyStore } from './proxy/proxy.js';
 export interface QuerierConfig {
   /** --http-address */
   httpAddress: string;
+  /** --http.config: TLS, basic authentication and headers of the HTTP server. */
+  httpWebConfig?: WebConfig;
   /** --grpc-address: the querier's own StoreAPI, for stacking; omitted = not served. */
   grpcAddress?: string;
   /** --grpc-server-tls-cert, --grpc-server-tls-key, --grpc-server-tls-client-ca: TLS of the querier's own StoreAPI. */
@@ -119,6 +121,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
       registry,
       prober,
       logger,
+      ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}),
       ...(cfg.routePrefix !== undefined ? { routePrefix: cfg.routePrefix } : {}),
       plugins: [
         apiPlugin({

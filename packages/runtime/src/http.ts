@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 import type { Prober } from './prober.js';
+import { addWebAuth, httpsOptions, type WebConfig } from './webauth.js';
 
 /**
  * The HTTP surface every component shares: `/metrics`, `/-/healthy`, `/-/ready` (200 "OK" or 503
@@ -17,6 +18,8 @@ export interface HttpServerOptions {
   plugins?: FastifyPluginAsync[];
   /** Served under this path prefix (querier's --web.route-prefix). */
   routePrefix?: string;
+  /** TLS, basic authentication and response headers (Thanos' --http.config). */
+  web?: WebConfig;
 }
 
 export interface HttpServer {
@@ -28,7 +31,9 @@ export interface HttpServer {
 
 /** Builds the app without listening, for tests that `inject` requests. */
 export async function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+  // An HTTPS server is a fastify instance of another server type; the routes are the same.
+  const app = (opts.web?.tls !== undefined ? Fastify({ logger: false, forceCloseConnections: true, https: httpsOptions(opts.web.tls) }) : Fastify({ logger: false, forceCloseConnections: true })) as unknown as FastifyInstance;
+  if (opts.web !== undefined) addWebAuth(app, opts.web);
   const requests = new Counter({
     name: 'http_requests_total',
     help: 'Tracks the number of HTTP requests.',

@@ -3,3 +3,4 @@ export * from './prober.js';
 export * from './http.js';
 export * from './grpc-metrics.js';
 export * from './net.js';
+export * from './webauth.js';

@@ -3,7 +3,7 @@
  * labels (refusing to run without any), serves the StoreAPI over remote read, keeps labels and min time
  * fresh with a heartbeat, and — when a bucket is configured — ships finished blocks.
  */
-import { createLogger, type Logger, Prober, startHttpServer } from '@strata/runtime';
+import { createLogger, type Logger, Prober, startHttpServer, type WebConfig } from '@strata/runtime';
 import { type Bucket, parseDuration } from '@strata/objstore';
 import { type Compression, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
 import { Registry } from 'prom-client';
@@ -28,6 +28,8 @@ export interface SidecarConfig {
   grpcAddress?: string;
   /** host:port for HTTP. Default 0.0.0.0:10902. */
   httpAddress?: string;
+  /** --http.config: TLS, basic authentication and headers of the HTTP server. */
+  httpWebConfig?: WebConfig;
   grpcTls?: ServerTLS;
   grpcCompression?: Compression;
   /** Also ship blocks Prometheus compacted itself (compaction level > 1). */
@@ -99,7 +101,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
   const minTimeFlag = config.minTime ?? MIN_INT64;
   let state: PrometheusState | undefined;
 
-  const http = await startHttpServer({ address: config.httpAddress ?? '0.0.0.0:10902', registry, prober, logger: log });
+  const http = await startHttpServer({ address: config.httpAddress ?? '0.0.0.0:10902', registry, prober, logger: log, ...(config.httpWebConfig !== undefined ? { web: config.httpWebConfig } : {}) });
   prober.healthy();
   prober.notReady('waiting for Prometheus');
 

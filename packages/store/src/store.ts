@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Relabeler } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, type Bucket } from '@strata/objstore';
-import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger } from '@strata/runtime';
+import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketStore } from './bucketstore.js';
@@ -26,6 +26,8 @@ export interface StoreConfig {
   grpcTls?: ServerTLS;
   /** --http-address */
   httpAddress: string;
+  /** --http.config: TLS, basic authentication and headers of the HTTP server. */
+  httpWebConfig?: WebConfig;
   /** --sync-block-duration (default 15m) */
   syncIntervalMs?: number;
   /** --block-sync-concurrency (default 20) */
@@ -132,7 +134,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     logger,
   });
 
-  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger });
+  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}) });
   prober.healthy();
   let grpc: ServingStore | undefined;
   try {

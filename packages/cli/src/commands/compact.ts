@@ -6,7 +6,7 @@ import { Relabeler } from '@strata/block';
 import { start, type Compactor } from '@strata/compactor';
 import type { Logger } from '@strata/runtime';
 import { parseDuration } from '../flags.js';
-import { intFlag, loggerFromFlags, repeatable, runUntilSignal, withLogFlags } from './component.js';
+import { intFlag, loggerFromFlags, repeatable, runUntilSignal, webConfigFromFlags, withHttpConfigFlag, withLogFlags } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** Flags `strata compact` shares with `tools bucket retention`. */
@@ -69,7 +69,7 @@ export function register(program: Command): void {
     .option('--compact.enable-vertical-compaction', 'merge overlapping blocks of a group instead of skipping them', false)
     .option('--compact.concurrency <n>', 'groups compacted in parallel', '1')
     .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h');
-  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withHttpConfigFlag(cmd)).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const func = String(o['deduplication.func']);
     if (func !== '' && func !== 'penalty') throw new Error(`--deduplication.func must be "" or penalty, not ${func}`);
@@ -77,6 +77,7 @@ export function register(program: Command): void {
       bucket: await requiredBucketFromFlags(o, 'objstore'),
       dataDir: String(o.dataDir),
       httpAddress: String(o.httpAddress),
+      ...(await webConfigFromFlags(o)),
       wait: o.wait === true,
       waitIntervalMs: parseDuration(String(o.waitInterval)),
       ...(await retentionFromFlags(o)),

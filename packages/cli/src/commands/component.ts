@@ -1,14 +1,26 @@
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { createLogger, type Logger, type LogLevel } from '@strata/runtime';
+import { createLogger, type Logger, type LogLevel, type WebConfig } from '@strata/runtime';
 import type { ClientTLS, ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
+import { loadWebConfig } from '../webconfig.js';
 
 /**
  * What every long-running component command shares: Thanos' --log.level/--log.format flags, and
  * running until SIGINT or SIGTERM, then stopping cleanly.
  */
+/** --http.config (Thanos' flag): the component's HTTP server over TLS and with basic authentication. */
+export function withHttpConfigFlag(cmd: Command): Command {
+  return cmd.option('--http.config <path>', "file with the HTTP server's TLS and basic authentication settings (exporter-toolkit web config, as Prometheus' --web.config.file)");
+}
+
+/** The web configuration `--http.config` names, loaded, as the component config field that takes it. */
+export async function webConfigFromFlags(o: Record<string, unknown>): Promise<{ httpWebConfig?: WebConfig }> {
+  const path = o['http.config'];
+  return path === undefined ? {} : { httpWebConfig: await loadWebConfig(String(path)) };
+}
+
 export function withLogFlags(cmd: Command): Command {
   return cmd.option('--log.level <level>', 'debug, info, warn or error', 'info').option('--log.format <format>', 'logfmt or json', 'logfmt');
 }

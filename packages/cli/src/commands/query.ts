@@ -2,7 +2,21 @@ import type { Command } from 'commander';
 import { corsOrigin, start } from '@strata/querier';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
-import { clientTlsFromFlags, flagValues, growHeapBetweenFullCollections, intFlag, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcClientTlsFlags, withGrpcServerTlsFlags, withLogFlags } from './component.js';
+import {
+  clientTlsFromFlags,
+  flagValues,
+  growHeapBetweenFullCollections,
+  intFlag,
+  loggerFromFlags,
+  repeatable,
+  runUntilSignal,
+  serverTlsFromFlags,
+  webConfigFromFlags,
+  withGrpcClientTlsFlags,
+  withGrpcServerTlsFlags,
+  withHttpConfigFlag,
+  withLogFlags,
+} from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
 export function register(program: Command): void {
@@ -38,7 +52,7 @@ export function register(program: Command): void {
     .option('--web.cors.origin <regex>', 'origins whose browser requests to the API get CORS headers, as Prometheus\' flag (anchored regex)', '.*')
     .option('--web.disable-cors', 'set no CORS headers (Thanos\' flag)', false)
     .option('--web.prefix-header <name>', 'request header (such as X-Forwarded-Prefix) giving that path per request; ignored with --web.external-prefix', '');
-  withLogFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd))).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withHttpConfigFlag(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
@@ -59,6 +73,7 @@ export function register(program: Command): void {
     const clientTls = await clientTlsFromFlags(o);
     const querier = await start({
       httpAddress: String(o.httpAddress),
+      ...(await webConfigFromFlags(o)),
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       ...(clientTls !== undefined ? { clientTls } : {}),

@@ -3,7 +3,18 @@ import { parsePrometheusHttpClientConfig, start } from '@strata/sidecar';
 import { MIN_INT64 } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { parseDuration, parseTime } from '../flags.js';
-import { growHeapBetweenFullCollections, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags, yamlFlag } from './component.js';
+import {
+  growHeapBetweenFullCollections,
+  loggerFromFlags,
+  repeatable,
+  runUntilSignal,
+  serverTlsFromFlags,
+  webConfigFromFlags,
+  withGrpcServerTlsFlags,
+  withHttpConfigFlag,
+  withLogFlags,
+  yamlFlag,
+} from './component.js';
 import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata sidecar`: runs next to one Prometheus, with `thanos sidecar`'s flags. */
@@ -25,7 +36,7 @@ export function register(program: Command): void {
     .option('--reloader.rule-dir <dir>', 'directory of rule files to watch; repeatable', repeatable, [])
     .option('--reloader.watch-interval <duration>', 'how often the watched files are checked besides change notifications', '3m')
     .option('--reloader.retry-interval <duration>', 'how soon a failed reload of Prometheus is tried again', '5s');
-  withLogFlags(withGrpcServerTlsFlags(cmd)).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withHttpConfigFlag(withGrpcServerTlsFlags(cmd))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     const logger = loggerFromFlags(o);
@@ -42,6 +53,7 @@ export function register(program: Command): void {
       ...(bucket !== undefined ? { bucket } : {}),
       grpcAddress: str('grpcAddress')!,
       httpAddress: str('httpAddress')!,
+      ...(await webConfigFromFlags(o)),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       uploadCompacted: o['shipper.uploadCompacted'] === true,
       shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),

@@ -2,7 +2,18 @@ import type { Command } from 'commander';
 import { parseBytes } from '@strata/objstore';
 import { start } from '@strata/store';
 import { parseDuration, parseTime } from '../flags.js';
-import { growHeapBetweenFullCollections, intFlag, loggerFromFlags, runUntilSignal, serverTlsFromFlags, withGrpcServerTlsFlags, withLogFlags, yamlFlag } from './component.js';
+import {
+  growHeapBetweenFullCollections,
+  intFlag,
+  loggerFromFlags,
+  runUntilSignal,
+  serverTlsFromFlags,
+  webConfigFromFlags,
+  withGrpcServerTlsFlags,
+  withHttpConfigFlag,
+  withLogFlags,
+  yamlFlag,
+} from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata store`: the store gateway, serving every block in the bucket over the StoreAPI, with `thanos store`'s flags. */
@@ -33,7 +44,7 @@ export function register(program: Command): void {
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
     .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
-  withLogFlags(withGrpcServerTlsFlags(cmd)).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withHttpConfigFlag(withGrpcServerTlsFlags(cmd))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const relabelConfig = await yamlFlag(o, 'selector.relabel-config');
@@ -49,6 +60,7 @@ export function register(program: Command): void {
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       httpAddress: String(o.httpAddress),
+      ...(await webConfigFromFlags(o)),
       syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
       blockSyncConcurrency: intFlag(o.blockSyncConcurrency, '--block-sync-concurrency', 1),
       ...(minTime !== undefined ? { minTime: parseTime(minTime) } : {}),
