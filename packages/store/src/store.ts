@@ -5,7 +5,7 @@ import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServ
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketStore } from './bucketstore.js';
-import { IndexCache } from './cache.js';
+import { IndexCache, type IndexCacheLimits } from './cache.js';
 import { DEFAULT_INDEX_CACHE_BYTES, parseIndexCacheConfig } from './indexcacheconfig.js';
 import { ChunkPool } from './chunkpool.js';
 import { ChunksCache } from './chunkscache.js';
@@ -96,11 +96,9 @@ export async function start(cfg: StoreConfig): Promise<Store> {
   const rawBucket = cfg.bucket ?? (cfg.objstoreConfigFile !== undefined ? await bucketFromConfigFile(cfg.objstoreConfigFile) : undefined);
   if (rawBucket === undefined) throw new Error('store: no bucket: give --objstore.config-file');
   const bucket = new InstrumentedBucket(rawBucket, registry);
-  const indexCache = cfg.indexCacheConfig !== undefined ? parseIndexCacheConfig(cfg.indexCacheConfig, '--index-cache.config') : undefined;
-  const cache =
-    indexCache !== undefined
-      ? new IndexCache(indexCache.maxBytes, registry, { maxItemBytes: indexCache.maxItemBytes, enabledItems: indexCache.enabledItems })
-      : new IndexCache(cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES, registry);
+  // --index-cache.config, else --index-cache-size with no further limits; its fields are IndexCache's limits.
+  const indexCache: IndexCacheLimits & { maxBytes: number } = cfg.indexCacheConfig !== undefined ? parseIndexCacheConfig(cfg.indexCacheConfig, '--index-cache.config') : { maxBytes: cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES };
+  const cache = new IndexCache(indexCache.maxBytes, registry, indexCache);
   const chunksCache = cfg.cachingBucketConfig !== undefined ? new ChunksCache(parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config'), registry) : undefined;
   const chunkPool = chunksCache === undefined && cfg.chunkPoolBytes !== 0 ? new ChunkPool(cfg.chunkPoolBytes ?? 256 * 1024 * 1024) : undefined;
   const minTime = cfg.minTime ?? MIN_INT64;
