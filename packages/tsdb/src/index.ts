@@ -3,6 +3,8 @@ export * from './labels/matcher.js';
 export * from './labels/regexp.js';
 export { alternationOf } from './labels/setmatches.js';
 export * from './chunkenc/chunk.js';
+export * from './histogram/types.js';
+export * from './histogram/float.js';
 export * from './series.js';
 export * from './arrays.js';
 export * from './block/meta.js';

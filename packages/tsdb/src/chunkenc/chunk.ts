@@ -3,10 +3,13 @@
  * StoreAPI client, PromQL engine).
  *
  * Iterators follow Prometheus' chunkenc.Iterator: `next()` moves to the next sample and says what type
- * it is; the current sample is read with `atT()`/`atFloat()`. Nothing is allocated per sample.
+ * it is; the current sample is read with `atT()`/`atFloat()` (or, for native histograms,
+ * `atHistogram()`/`atFloatHistogram()`). Nothing is allocated per float sample.
  */
+import type { FloatHistogram } from '../histogram/float.js';
+import type { Histogram } from '../histogram/types.js';
 
-/** Type of the sample an iterator is positioned on. Histogram types leave room for native histograms. */
+/** Type of the sample an iterator is positioned on. */
 export const ValueType = { None: 0, Float: 1, Histogram: 2, FloatHistogram: 3 } as const;
 export type ValueType = (typeof ValueType)[keyof typeof ValueType];
 
@@ -26,6 +29,16 @@ export interface SampleIterator {
   atT(): number;
   /** Value of the current float sample. */
   atFloat(): number;
+  /**
+   * The current sample of a `ValueType.Histogram` iterator (integer counts). Iterators that never yield
+   * histograms leave it out. The object may be reused by the next call: copy what you keep.
+   */
+  atHistogram?(): Histogram;
+  /**
+   * The current histogram sample with float counts: for `ValueType.FloatHistogram`, and for
+   * `ValueType.Histogram` converted. The object may be reused by the next call: copy what you keep.
+   */
+  atFloatHistogram?(): FloatHistogram;
   /** The error that ended iteration early, if any. */
   err(): Error | null;
 }
