@@ -1,0 +1,84 @@
+import { parseHistogramNotation as h } from '@strata/tsdb';
+import { describe, expect, it } from 'vitest';
+import { histogramAvg, histogramFraction, histogramQuantile, histogramStddev, histogramStdvar } from './histogram-quantile.js';
+
+describe('histogramQuantile', () => {
+  const positive = h('{{schema:0 count:12 sum:100 z_bucket:2 z_bucket_w:0.001 buckets:[2 3 0 1 4]}}');
+
+  it('interpolates exponentially in exponential buckets', () => {
+    // From above (q ≥ 0.5), rank 6 is reached in bucket (1,2], 2 of its 3 observations in: 2^(2/3).
+    expect(histogramQuantile(0.5, positive)).toBeCloseTo(2 ** (2 / 3), 14);
+    expect(histogramQuantile(0.5, h('{{schema:0 sum:5 count:4 buckets:[1 2 1]}}'))).toBeCloseTo(Math.SQRT2, 14);
+    expect(histogramQuantile(0.5, h('{{schema:0 sum:-5 count:4 n_buckets:[1 2 1]}}'))).toBeCloseTo(-Math.SQRT2, 14);
+    expect(histogramQuantile(1, positive)).toBe(16);
+  });
+
+  it('interpolates linearly in the zero bucket, which ends at 0 without negative buckets', () => {
+    // Rank 1.2 of the 2 observations in [0, 0.001].
+    expect(histogramQuantile(0.1, positive)).toBeCloseTo(0.0006, 15);
+    expect(histogramQuantile(0, positive)).toBe(0);
+    expect(histogramQuantile(0.5, h('{{schema:0 sum:0.25 count:1 z_bucket:1 z_bucket_w:0.5}}'))).toBe(0);
+  });
+
+  it('interpolates linearly in custom buckets, with 0 below the first and the last bound above', () => {
+    const nhcb = h('{{schema:-53 sum:10 count:4 custom_values:[2 4 8] buckets:[1 2 0 1]}}');
+    expect(histogramQuantile(0.25, nhcb)).toBe(2);
+    expect(histogramQuantile(0.5, nhcb)).toBe(3);
+    expect(histogramQuantile(0.125, nhcb)).toBe(1);
+    expect(histogramQuantile(0.9, nhcb)).toBe(8);
+    expect(histogramQuantile(0.1, h('{{schema:-53 sum:-10 count:1 custom_values:[-5 8] buckets:[1]}}'))).toBe(-5);
+  });
+
+  it('has the edge cases of Prometheus', () => {
+    expect(histogramQuantile(-1, positive)).toBe(-Infinity);
+    expect(histogramQuantile(1.001, positive)).toBe(Infinity);
+    expect(histogramQuantile(NaN, positive)).toBeNaN();
+    expect(histogramQuantile(0.5, h('{{}}'))).toBeNaN();
+    expect(histogramQuantile(-1, h('{{}}'))).toBe(-Infinity);
+    // Observations of NaN count but are in no bucket: the highest bound is returned.
+    expect(histogramQuantile(0.9, h('{{schema:0 sum:NaN count:3 buckets:[1] offset:1}}'))).toBe(2);
+  });
+});
+
+describe('histogramFraction', () => {
+  it('interpolates as histogramQuantile does', () => {
+    expect(histogramFraction(1, 2, h('{{schema:0 sum:5 count:4 buckets:[1 2 1]}}'))).toBe(0.5);
+    expect(histogramFraction(0, 8, h('{{schema:0 sum:5 count:4 buckets:[1 2 1]}}'))).toBe(1);
+    expect(histogramFraction(-2, -1, h('{{schema:0 sum:-5 count:4 n_buckets:[1 2 1]}}'))).toBe(0.5);
+    // Half of bucket (1,2] lies below √2 on the logarithmic scale.
+    expect(histogramFraction(-Infinity, Math.SQRT2, h('{{schema:0 sum:5 count:2 buckets:[2] offset:1}}'))).toBeCloseTo(0.5, 14);
+    expect(histogramFraction(0, 0.00025, h('{{schema:0 sum:0 count:2 z_bucket:2 z_bucket_w:0.001 buckets:[0]}}'))).toBe(0.25);
+    expect(histogramFraction(3, 6, h('{{schema:-53 sum:10 count:4 custom_values:[2 4 8] buckets:[1 2 0 1]}}'))).toBe(0.25);
+  });
+
+  it('has the edge cases of Prometheus', () => {
+    const one = h('{{schema:0 sum:1 count:1 buckets:[1]}}');
+    expect(histogramFraction(2, 1, one)).toBe(0);
+    expect(histogramFraction(NaN, 1, one)).toBeNaN();
+    expect(histogramFraction(-Infinity, Infinity, h('{{}}'))).toBeNaN();
+  });
+});
+
+describe('histogramStdvar and histogramStddev', () => {
+  it('take the geometric mean of exponential bounds as bucket midpoints', () => {
+    // {{schema:0 count:2 sum:3 buckets:[1 1] offset:1}}: midpoints √2 and √8, mean 1.5.
+    const hist = h('{{schema:0 count:2 sum:3 buckets:[1 1] offset:1}}');
+    const want = ((Math.SQRT2 - 1.5) ** 2 + (Math.sqrt(8) - 1.5) ** 2) / 2;
+    expect(histogramStdvar(hist)).toBeCloseTo(want, 14);
+    expect(histogramStddev(hist)).toBeCloseTo(Math.sqrt(want), 14);
+    expect(histogramStddev(h('{{schema:2 count:4 sum:10 buckets:[1 0 0 0 1 0 0 1 1]}}'))).toBeCloseTo(1.0787993180043811, 12);
+  });
+
+  it('take 0 in the zero bucket, mirrored means below it, arithmetic means of custom buckets', () => {
+    const hist = h('{{schema:0 count:3 sum:0 z_bucket:1 z_bucket_w:0.5 n_buckets:[1] n_offset:1 buckets:[1] offset:1}}');
+    expect(histogramStdvar(hist)).toBeCloseTo((2 * 2) / 3, 14);
+    expect(histogramStdvar(h('{{schema:-53 count:2 sum:8 custom_values:[2 4 8] buckets:[1 1] offset:1}}'))).toBe(((3 - 4) ** 2 + (6 - 4) ** 2) / 2);
+    expect(histogramStdvar(h('{{count:0 sum:0}}'))).toBeNaN();
+  });
+});
+
+describe('histogramAvg', () => {
+  it('is sum divided by count', () => {
+    expect(histogramAvg(h('{{schema:0 sum:5 count:4 buckets:[1 2 1]}}'))).toBe(1.25);
+  });
+});
