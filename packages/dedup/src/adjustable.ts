@@ -1,4 +1,4 @@
-import { ChainedChunksIterator, ValueType, type ChunkMeta, type SampleIterator } from '@strata/tsdb';
+import { ChainedChunksIterator, ValueType, type ChunkMeta, type FloatHistogram, type Histogram, type SampleIterator } from '@strata/tsdb';
 
 /**
  * A replica's iterator as the penalty merge sees it: it can be told the last value emitted before a
@@ -25,6 +25,12 @@ export class PlainIterator implements AdjustableIterator {
   }
   atFloat(): number {
     return this.it.atFloat();
+  }
+  atHistogram(): Histogram {
+    return (this.it as Required<SampleIterator>).atHistogram();
+  }
+  atFloatHistogram(): FloatHistogram {
+    return (this.it as Required<SampleIterator>).atFloatHistogram();
   }
   err(): Error | null {
     return this.it.err();

@@ -1,4 +1,4 @@
-import { ValueType, type SampleIterator } from '@strata/tsdb';
+import { ValueType, type FloatHistogram, type Histogram, type SampleIterator } from '@strata/tsdb';
 import type { AdjustableIterator } from './adjustable.js';
 
 /**
@@ -159,6 +159,14 @@ export class PenaltyDedupIterator implements AdjustableIterator {
     this.#value = this.#current().atFloat();
     this.#valueKnown = true;
     return this.#value;
+  }
+
+  atHistogram(): Histogram {
+    return (this.#current() as Required<AdjustableIterator>).atHistogram();
+  }
+
+  atFloatHistogram(): FloatHistogram {
+    return (this.#current() as Required<AdjustableIterator>).atFloatHistogram();
   }
 
   err(): Error | null {

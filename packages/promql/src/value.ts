@@ -1,10 +1,12 @@
-/** Query results, shaped as Prometheus' promql.Value. Times in ms. `h` leaves room for native histograms. */
-import type { Labels } from '@strata/tsdb';
+/** Query results, shaped as Prometheus' promql.Value. Times in ms. */
+import type { FloatHistogram, Labels } from '@strata/tsdb';
 
+/** One sample of a vector: a float `f`, or a native histogram `h` (then `f` is 0). */
 export interface Sample {
   readonly labels: Labels;
   readonly t: number;
   readonly f: number;
+  readonly h?: FloatHistogram;
 }
 
 export interface FPoint {
@@ -12,9 +14,16 @@ export interface FPoint {
   readonly f: number;
 }
 
+export interface HPoint {
+  readonly t: number;
+  readonly h: FloatHistogram;
+}
+
+/** A series of a matrix: its float points and its histogram points, each in time order. */
 export interface SeriesPoints {
   readonly labels: Labels;
   readonly floats: FPoint[];
+  readonly histograms: HPoint[];
 }
 
 export interface ScalarResult {

@@ -5,6 +5,8 @@ import {
   ValueType,
   chunkFromBytes,
   type Chunk,
+  type FloatHistogram,
+  type Histogram,
   type ChunkMeta,
   type Labels,
   type SampleIterator,
@@ -147,6 +149,14 @@ class SequenceIterator implements SampleIterator {
 
   atFloat(): number {
     return (this.#cur as { it: SampleIterator }).it.atFloat();
+  }
+
+  atHistogram(): Histogram {
+    return (this.#cur as { it: Required<SampleIterator> }).it.atHistogram();
+  }
+
+  atFloatHistogram(): FloatHistogram {
+    return (this.#cur as { it: Required<SampleIterator> }).it.atFloatHistogram();
   }
 
   err(): Error | null {

@@ -1,4 +1,6 @@
 import { ValueType, type SampleIterator } from './chunkenc/chunk.js';
+import type { FloatHistogram } from './histogram/float.js';
+import type { Histogram } from './histogram/types.js';
 
 /**
  * Prometheus' chained merge (storage.ChainedSeriesMerge): the union of all replicas' samples in time
@@ -67,6 +69,14 @@ export class ChainMergeIterator implements SampleIterator {
 
   atFloat(): number {
     return (this.#its[this.#cur] as SampleIterator).atFloat();
+  }
+
+  atHistogram(): Histogram {
+    return (this.#its[this.#cur] as Required<SampleIterator>).atHistogram();
+  }
+
+  atFloatHistogram(): FloatHistogram {
+    return (this.#its[this.#cur] as Required<SampleIterator>).atFloatHistogram();
   }
 
   err(): Error | null {

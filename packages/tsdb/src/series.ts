@@ -1,5 +1,6 @@
 import { ChunksSampleIterator } from './block/series-iterator.js';
 import { type ChunkMeta, type SampleIterator, ValueType } from './chunkenc/chunk.js';
+import type { FloatHistogram } from './histogram/float.js';
 import type { Labels } from './labels/labels.js';
 
 /** A series of samples, iterated in time order. */
@@ -48,23 +49,32 @@ export class ChunkSeriesSamples implements Series {
   }
 }
 
-/** Iterates samples held in two parallel arrays (timestamps ascending); `seek` binary-searches. */
+/**
+ * Iterates samples held in parallel arrays (timestamps ascending); `seek` binary-searches. Where `hs`
+ * holds a histogram, the sample is that histogram and its `vs` slot is ignored.
+ */
 export class ArraySampleIterator implements SampleIterator {
   #i = -1;
 
   constructor(
     private readonly ts: ArrayLike<number>,
     private readonly vs: ArrayLike<number>,
+    private readonly hs: ArrayLike<FloatHistogram | undefined> | null = null,
   ) {}
+
+  #type(): ValueType {
+    if (this.#i >= this.ts.length) return ValueType.None;
+    return this.hs !== null && this.hs[this.#i] !== undefined ? ValueType.FloatHistogram : ValueType.Float;
+  }
 
   next(): ValueType {
     this.#i++;
-    return this.#i < this.ts.length ? ValueType.Float : ValueType.None;
+    return this.#type();
   }
 
   seek(t: number): ValueType {
     if (this.#i < 0) this.#i = 0;
-    if (this.#i < this.ts.length && (this.ts[this.#i] as number) >= t) return ValueType.Float;
+    if (this.#i < this.ts.length && (this.ts[this.#i] as number) >= t) return this.#type();
     let lo = this.#i;
     let hi = this.ts.length;
     while (lo < hi) {
@@ -73,7 +83,7 @@ export class ArraySampleIterator implements SampleIterator {
       else hi = mid;
     }
     this.#i = lo;
-    return lo < this.ts.length ? ValueType.Float : ValueType.None;
+    return this.#type();
   }
 
   atT(): number {
@@ -84,15 +94,24 @@ export class ArraySampleIterator implements SampleIterator {
     return this.vs[this.#i] as number;
   }
 
+  atFloatHistogram(): FloatHistogram {
+    return (this.hs as ArrayLike<FloatHistogram | undefined>)[this.#i] as FloatHistogram;
+  }
+
   err(): Error | null {
     return null;
   }
 }
 
-/** Growable parallel arrays of samples (timestamps and values), reused across series. */
+/**
+ * Growable parallel arrays of samples (timestamps and values), reused across series. Histogram samples
+ * go in `hs`, allocated on the first one; their `vs` slot holds 0.
+ */
 export class SampleBuffer {
   ts: Float64Array;
   vs: Float64Array;
+  /** The histogram of each sample that is one; null while none is. */
+  hs: (FloatHistogram | undefined)[] | null = null;
   n = 0;
 
   constructor(capacity = 1024) {
@@ -102,12 +121,29 @@ export class SampleBuffer {
 
   reset(): void {
     this.n = 0;
+    this.hs = null;
   }
 
   push(t: number, v: number): void {
     if (this.n === this.ts.length) this.reserve(this.n + 1);
+    if (this.hs !== null) this.hs[this.n] = undefined;
     this.ts[this.n] = t;
     this.vs[this.n++] = v;
+  }
+
+  pushHistogram(t: number, h: FloatHistogram): void {
+    if (this.n === this.ts.length) this.reserve(this.n + 1);
+    this.hs ??= [];
+    // Slots written as floats before the first histogram (or by the bulk XOR path) are filled in first.
+    while (this.hs.length < this.n) this.hs.push(undefined);
+    this.hs[this.n] = h;
+    this.ts[this.n] = t;
+    this.vs[this.n++] = 0;
+  }
+
+  /** Marks samples from..n-1, written straight into `ts`/`vs`, as floats. */
+  floatsWritten(from: number): void {
+    if (this.hs !== null) for (let i = from; i < this.n; i++) this.hs[i] = undefined;
   }
 
   /** Makes room for `capacity` samples in all (for writing into `ts` and `vs` directly). */

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Labels, STALE_NAN, type Matcher } from '@strata/tsdb';
+import { type FloatHistogram, Labels, STALE_NAN, type Matcher } from '@strata/tsdb';
 import { Engine } from '../engine/engine.js';
 import { almostEqual } from '../float.js';
 import { formatValue } from '../format.js';
@@ -14,7 +14,8 @@ import { UnsupportedError } from '../parser/errors.js';
 import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
 import { parseExpr } from '../parser/parse.js';
 import { MemoryStorage } from '../storage/memory.js';
-import type { QueryResult, QueryValue } from '../value.js';
+import type { FPoint, HPoint, QueryResult, QueryValue, Sample } from '../value.js';
+import { histogramsMatch } from './histograms.js';
 import { type EvalCommand, type Expectation, type LoadCommand, parseScript, type SeriesLine } from './script.js';
 
 export type CaseStatus = 'passed' | 'failed' | 'skipped';
@@ -48,8 +49,8 @@ export class ScriptRunner {
   readonly #engine: Engine;
   readonly #compat: 2 | 3;
   readonly #storage = new MemoryStorage();
-  /** Series with native-histogram samples (or converted to NHCB); queries selecting them are skipped. */
-  readonly #histogramSeries: Labels[] = [];
+  /** Series converted to custom-bucket histograms by load_with_nhcb, which this runner does not do; queries selecting them are skipped. */
+  readonly #nhcbSeries: Labels[] = [];
 
   constructor(compat: 2 | 3) {
     this.#compat = compat;
@@ -66,7 +67,7 @@ export class ScriptRunner {
     for (const cmd of parseScript(text)) {
       if (cmd.kind === 'clear') {
         this.#storage.clear();
-        this.#histogramSeries.length = 0;
+        this.#nhcbSeries.length = 0;
         loadError = null;
       } else if (cmd.kind === 'load') {
         try {
@@ -91,12 +92,12 @@ export class ScriptRunner {
       const name = labels.get('__name__');
       if (cmd.nhcb) {
         const base = name.replace(/_(bucket|count|sum)$/, '');
-        if (base !== name) this.#histogramSeries.push(labels.without(['le']).with('__name__', base));
+        if (base !== name) this.#nhcbSeries.push(labels.without(['le']).with('__name__', base));
       }
-      if (s.values.includes('histogram')) this.#histogramSeries.push(labels);
       s.values.forEach((v, k) => {
-        if (v === null || v === 'histogram') return;
-        this.#storage.append(labels, k * cmd.interval, s.stale.has(k) ? STALE_NAN : v);
+        if (v === null) return;
+        if (typeof v === 'number') this.#storage.append(labels, k * cmd.interval, s.stale.has(k) ? STALE_NAN : v);
+        else this.#storage.appendHistogram(labels, k * cmd.interval, v);
       });
     }
   }
@@ -115,8 +116,7 @@ export class ScriptRunner {
   }
 
   #checkSupported(cmd: EvalCommand): void {
-    if (cmd.resultText.includes('{{')) throw new CaseSkip('native histograms in the expected result');
-    if (this.#histogramSeries.length > 0) {
+    if (this.#nhcbSeries.length > 0) {
       let expr: Expr;
       try {
         expr = parseExpr(cmd.expr, { compat: this.#compat });
@@ -125,8 +125,8 @@ export class ScriptRunner {
       }
       walk(expr, (node) => {
         if (node.kind !== 'vectorSelector') return;
-        const hit = this.#histogramSeries.find((l) => node.matchers.every((m) => m.matches(l.get(m.name))));
-        if (hit !== undefined) throw new CaseSkip(`selects native-histogram series ${hit.toString()}`);
+        const hit = this.#nhcbSeries.find((l) => node.matchers.every((m) => m.matches(l.get(m.name))));
+        if (hit !== undefined) throw new CaseSkip(`selects series load_with_nhcb converts ${hit.toString()}`);
       });
     }
   }
@@ -212,10 +212,12 @@ export class ScriptRunner {
       throw new CaseFailure(`in range mode: ${(e as Error).message}`);
     }
     if (r.value.type !== 'matrix') throw new CaseFailure(`range mode returned ${r.value.type}`);
-    const samples = [];
+    const samples: Sample[] = [];
     for (const s of r.value.series) {
       const p = s.floats.find((f) => f.t === cmd.at);
       if (p !== undefined) samples.push({ labels: s.labels, t: p.t, f: p.f });
+      const h = s.histograms.find((x) => x.t === cmd.at);
+      if (h !== undefined) samples.push({ labels: s.labels, t: h.t, f: 0, h: h.h });
     }
     const isScalar = cmd.results.length === 1 && (cmd.results[0] as SeriesLine).selector === '';
     const v: QueryValue = isScalar && samples.length === 1
@@ -229,23 +231,27 @@ export class ScriptRunner {
       throw new CaseFailure(context + msg);
     };
     if (cmd.results.length === 1 && (cmd.results[0] as SeriesLine).selector === '') {
-      const want = (cmd.results[0] as SeriesLine).values[0] as number;
+      const want = (cmd.results[0] as SeriesLine).values[0];
+      if (typeof want !== 'number') return fail(`expected a histogram scalar, which no query returns; got ${describe(v)}`);
       if (v.type !== 'scalar') return fail(`expected scalar ${formatValue(want)}, got ${describe(v)}`);
       if (!almostEqual(want, v.v, EPSILON)) fail(`expected scalar ${formatValue(want)}, got ${formatValue(v.v)}`);
       return;
     }
     if (v.type === 'scalar' || v.type === 'string') return fail(`expected a vector, got ${describe(v)}`);
     if (v.type === 'matrix') return fail(`expected a vector, got ${describe(v)}`);
-    const expected = cmd.results.map((r) => ({ labels: labelsOf(r.selector, this.#compat), value: r.values[0] as number }));
+    const expected = cmd.results.map((r) => ({ labels: labelsOf(r.selector, this.#compat), value: r.values[0] as number | FloatHistogram }));
     if (expected.length !== v.samples.length) {
       fail(`expected ${expected.length} samples ${describeExpected(expected)}, got ${v.samples.length}: ${describe(v)}`);
     }
     const byKey = new Map(expected.map((e, i) => [e.labels.key(), { ...e, index: i }]));
     v.samples.forEach((s, i) => {
       const e = byKey.get(s.labels.key());
-      if (e === undefined) return fail(`unexpected sample ${s.labels.toString()} ${formatValue(s.f)}; expected ${describeExpected(expected)}`);
+      if (e === undefined) return fail(`unexpected sample ${s.labels.toString()} ${sampleText(s)}; expected ${describeExpected(expected)}`);
       if (ordered && e.index !== i) fail(`expected ${e.labels.toString()} at position ${e.index}, got position ${i}`);
-      if (!almostEqual(e.value, s.f, EPSILON)) fail(`expected ${e.labels.toString()} ${formatValue(e.value)}, got ${formatValue(s.f)}`);
+      const ok = typeof e.value === 'number'
+        ? s.h === undefined && almostEqual(e.value, s.f, EPSILON)
+        : s.h !== undefined && histogramsMatch(e.value, s.h, EPSILON);
+      if (!ok) fail(`expected ${e.labels.toString()} ${valueText(e.value)}, got ${sampleText(s)}`);
     });
   }
 
@@ -256,21 +262,24 @@ export class ScriptRunner {
     for (const line of cmd.results) {
       const labels = labelsOf(line.selector, this.#compat);
       const s = got.get(labels.key());
-      const want: { t: number; f: number }[] = [];
+      const want: FPoint[] = [];
+      const wantHistograms: HPoint[] = [];
       line.values.forEach((x, k) => {
-        if (x !== null && x !== 'histogram') want.push({ t: range.start + k * range.step, f: x });
+        const t = range.start + k * range.step;
+        if (typeof x === 'number') want.push({ t, f: x });
+        else if (x !== null) wantHistograms.push({ t, h: x });
       });
-      if (want.length === 0 && s === undefined) continue;
+      if (want.length + wantHistograms.length === 0 && s === undefined) continue;
       if (s === undefined) throw new CaseFailure(`missing series ${labels.toString()}; got ${describe(v)}`);
       seen.add(labels.key());
       const ok = s.floats.length === want.length && want.every((w, k) => {
-        const p = s.floats[k] as { t: number; f: number };
+        const p = s.floats[k] as FPoint;
         return p.t === w.t && almostEqual(w.f, p.f, EPSILON);
+      }) && s.histograms.length === wantHistograms.length && wantHistograms.every((w, k) => {
+        const p = s.histograms[k] as HPoint;
+        return p.t === w.t && histogramsMatch(w.h, p.h, EPSILON);
       });
-      if (!ok) {
-        const fmt = (ps: { t: number; f: number }[]): string => ps.map((p) => `${formatValue(p.f)}@${p.t / 1000}`).join(' ');
-        throw new CaseFailure(`series ${labels.toString()}: expected ${fmt(want)}, got ${fmt(s.floats)}`);
-      }
+      if (!ok) throw new CaseFailure(`series ${labels.toString()}: expected ${pointsText(want, wantHistograms)}, got ${pointsText(s.floats, s.histograms)}`);
     }
     for (const s of v.series) if (!seen.has(s.labels.key())) throw new CaseFailure(`unexpected series ${s.labels.toString()}: ${describe(v)}`);
   }
@@ -299,8 +308,20 @@ function checkFailMessage(e: Expectation, message: string): void {
   if (!ok) throw new CaseFailure(`expected error ${JSON.stringify(e.message)}, got ${JSON.stringify(message)}`);
 }
 
-function describeExpected(list: { labels: Labels; value: number }[]): string {
-  return `[${list.map((e) => `${e.labels.toString()} ${formatValue(e.value)}`).join(', ')}]`;
+function valueText(v: number | FloatHistogram): string {
+  return typeof v === 'number' ? formatValue(v) : v.toString();
+}
+
+function sampleText(s: Sample): string {
+  return s.h === undefined ? formatValue(s.f) : s.h.toString();
+}
+
+function pointsText(floats: readonly FPoint[], histograms: readonly HPoint[]): string {
+  return [...floats.map((p) => `${formatValue(p.f)}@${p.t / 1000}`), ...histograms.map((p) => `${p.h.toString()}@${p.t / 1000}`)].join(' ');
+}
+
+function describeExpected(list: { labels: Labels; value: number | FloatHistogram }[]): string {
+  return `[${list.map((e) => `${e.labels.toString()} ${valueText(e.value)}`).join(', ')}]`;
 }
 
 function describe(v: QueryValue): string {
@@ -310,9 +331,9 @@ function describe(v: QueryValue): string {
     case 'string':
       return `string ${JSON.stringify(v.v)}`;
     case 'vector':
-      return `[${v.samples.map((s) => `${s.labels.toString()} ${formatValue(s.f)}`).join(', ')}]`;
+      return `[${v.samples.map((s) => `${s.labels.toString()} ${sampleText(s)}`).join(', ')}]`;
     case 'matrix':
-      return `matrix [${v.series.map((s) => `${s.labels.toString()} ${s.floats.map((p) => `${formatValue(p.f)}@${p.t / 1000}`).join(' ')}`).join('; ')}]`;
+      return `matrix [${v.series.map((s) => `${s.labels.toString()} ${pointsText(s.floats, s.histograms)}`).join('; ')}]`;
   }
 }
 

@@ -2,14 +2,15 @@
  * Reader of Prometheus' PromQL test scripts (promql/promqltest): `load`, `load_with_nhcb`, `clear`,
  * `eval instant|range` with the `eval_fail/_ordered/_warn/_info` forms and `expect` lines.
  */
+import { expandHistogramSeries, type FloatHistogram, HISTOGRAM_SERIES_ITEM } from '@strata/tsdb';
 import { UnsupportedError } from '../parser/errors.js';
 import { parseDuration, unquoteString } from '../parser/literals.js';
 
 export interface SeriesLine {
   /** The series descriptor, e.g. `foo{a="b"}` or `{}`. */
   readonly selector: string;
-  /** Values per slot; null = no sample (`_`); 'histogram' = native-histogram notation. */
-  readonly values: ReadonlyArray<number | null | 'histogram'>;
+  /** Values per slot: a float, a native histogram, or null for no sample (`_`). */
+  readonly values: ReadonlyArray<number | null | FloatHistogram>;
   readonly stale: ReadonlySet<number>;
 }
 
@@ -42,8 +43,6 @@ export interface EvalCommand {
   readonly expects: Expectation[];
   /** Expected result lines; a scalar result is one line with an empty selector. */
   readonly results: SeriesLine[];
-  /** Text of the raw result lines, to detect native-histogram notation. */
-  readonly resultText: string;
 }
 
 export type Command = LoadCommand | { readonly kind: 'clear'; readonly line: number } | EvalCommand;
@@ -90,20 +89,15 @@ function splitSeriesLine(line: string): [string, string] {
 }
 
 /** Parses the value list of a series line, expanding `a+bxN`, `axN`, `_xN`. */
-export function parseValues(text: string): { values: (number | null | 'histogram')[]; stale: Set<number> } {
-  const values: (number | null | 'histogram')[] = [];
+export function parseValues(text: string): { values: (number | null | FloatHistogram)[]; stale: Set<number> } {
+  const values: (number | null | FloatHistogram)[] = [];
   const stale = new Set<number>();
-  // Native-histogram values `{{…}}` (optionally with expansions) count as histogram slots.
-  const tokens = text.replace(/\{\{[^}]*\}\}(?:[+-]\{\{[^}]*\}\})?(?:x(\d+))?/g, (_m, n: string | undefined) =>
-    n === undefined ? ' HIST ' : ` HISTx${n} `,
-  ).split(/\s+/).filter((t) => t !== '');
+  // Native-histogram items (`{{…}}`, with their expansions) hold spaces: each becomes one token first.
+  const items: string[] = [];
+  const tokens = text.replace(HISTOGRAM_SERIES_ITEM, (item) => ` HIST${items.push(item) - 1} `).split(/\s+/).filter((t) => t !== '');
   for (const t of tokens) {
-    if (t === 'HIST') {
-      values.push('histogram');
-      continue;
-    }
-    if (t.startsWith('HISTx')) {
-      for (let k = 0; k <= Number(t.slice(5)); k++) values.push('histogram');
+    if (t.startsWith('HIST')) {
+      values.push(...expandHistogramSeries(items[Number(t.slice(4))] as string));
       continue;
     }
     if (t === '_') {
@@ -224,5 +218,5 @@ function parseEval(line: string, lineNo: number, block: string[]): EvalCommand {
     if (/^[+-]?(\d|\.\d|Inf|NaN|inf|nan)/.test(l) && !l.includes('{')) return { selector: '', ...parseValues(l) };
     return parseSeriesLine(l);
   });
-  return { kind: 'eval', line: lineNo, expr, range, at, expects, results, resultText: resultLines.join('\n') };
+  return { kind: 'eval', line: lineNo, expr, range, at, expects, results };
 }

@@ -1,9 +1,8 @@
 /** Buffers of samples: a series' samples loaded from its iterator, or the samples of an in-memory series. */
 import {
   appendXORSamples, type ChunkMeta, ChunkSeriesSamples, Encoding, isBulkSeries, isStaleNaN, SampleBuffer as TsdbSampleBuffer, type SampleIterator, type SampleWindow,
-  type Series, ValueType,
+  type FloatHistogram, type Series, ValueType,
 } from '@strata/tsdb';
-import { EvalError } from './errors.js';
 
 /** The engine's sample buffer: tsdb's, loaded from a series window by window. */
 export class SampleBuffer extends TsdbSampleBuffer {
@@ -19,7 +18,7 @@ export class SampleBuffer extends TsdbSampleBuffer {
    * writes its samples in one call, with no call per sample.
    */
   load(series: Series, mint: number, maxt: number, dropStale: boolean): void {
-    this.n = 0;
+    this.reset();
     const filter = this.#filter;
     filter.mint = mint;
     filter.maxt = maxt;
@@ -30,8 +29,10 @@ export class SampleBuffer extends TsdbSampleBuffer {
         if (c.minTime > maxt) break;
         const chunk = c.chunk;
         if (chunk.encoding === Encoding.XOR) {
-          this.reserve(this.n + chunk.numSamples());
-          this.n = appendXORSamples(chunk.bytes, this.ts, this.vs, this.n, filter);
+          const from = this.n;
+          this.reserve(from + chunk.numSamples());
+          this.n = appendXORSamples(chunk.bytes, this.ts, this.vs, from, filter);
+          this.floatsWritten(from);
         } else {
           const it = chunk.iterator(this.#it);
           this.#it = it;
@@ -51,12 +52,21 @@ export class SampleBuffer extends TsdbSampleBuffer {
   #read(it: SampleIterator, mint: number, maxt: number, dropStale: boolean): void {
     let type = it.seek(mint);
     while (type !== ValueType.None) {
-      if (type !== ValueType.Float) throw new EvalError('native histogram samples are not supported');
       const t = it.atT();
       if (t > maxt) break;
-      const v = it.atFloat();
-      // Only a NaN can be a stale marker: the cheap test first.
-      if (!dropStale || v === v || !isStaleNaN(v)) this.push(t, v);
+      if (type === ValueType.Float) {
+        const v = it.atFloat();
+        // Only a NaN can be a stale marker: the cheap test first.
+        if (!dropStale || v === v || !isStaleNaN(v)) this.push(t, v);
+      } else {
+        const h = (it.atFloatHistogram as () => FloatHistogram)();
+        // A stale histogram (sum = stale NaN) is kept as the float stale marker it stands for.
+        if (isStaleNaN(h.sum)) {
+          if (!dropStale) this.push(t, h.sum);
+        } else {
+          this.pushHistogram(t, h.copy());
+        }
+      }
       type = it.next();
     }
     const err = it.err();

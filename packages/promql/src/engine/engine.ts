@@ -214,14 +214,18 @@ export class Engine {
     if (type === 'range vector') {
       const series: SeriesPoints[] = ev
         .evalRangeVector(expr)
-        .map((s) => new PackedSeriesPoints(s.dropName ? dropMetricName(s.labels) : s.labels, s.ts, s.vs));
+        .map((s) => new PackedSeriesPoints(s.dropName ? dropMetricName(s.labels) : s.labels, s.ts, s.vs, s.hs));
       return { type: 'matrix', series };
     }
     const v = ev.eval(expr);
     if (v.type === 'string') return { type: 'string', t, v: v.value };
     if (v.type === 'scalar') return { type: 'scalar', t, v: v.vals[0] as number };
     const samples: Sample[] = [];
-    for (const s of removeDelayedNames(v, 1).series) if (s.has[0] === 1) samples.push({ labels: s.labels, t, f: s.vals[0] as number });
+    for (const s of removeDelayedNames(v, 1).series) {
+      if (s.has[0] !== 1) continue;
+      const h = s.histAt(0);
+      samples.push(h === undefined ? { labels: s.labels, t, f: s.vals[0] as number } : { labels: s.labels, t, f: 0, h });
+    }
     return { type: 'vector', samples };
   }
 
@@ -237,8 +241,8 @@ export class Engine {
     }
     const series: SeriesPoints[] = [];
     for (const s of vec.series) {
-      const { ts, vs } = s.points(range);
-      if (ts.length > 0) series.push(new PackedSeriesPoints(s.labels, ts, vs));
+      const { ts, vs, hs } = s.points(range);
+      if (ts.length > 0) series.push(new PackedSeriesPoints(s.labels, ts, vs, hs));
     }
     series.sort((a, b) => Labels.compare(a.labels, b.labels));
     return { type: 'matrix', series };

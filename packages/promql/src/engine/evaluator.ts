@@ -5,7 +5,7 @@
  * evaluated once.
  */
 import { dropMetricName, METRIC_IDENTITY, type NameRules } from './names.js';
-import { isStaleNaN, METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
+import { type FloatHistogram, isStaleNaN, METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
 import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, isSetOp } from '../parser/ast.js';
 import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
@@ -70,6 +70,8 @@ export interface RangeSeries {
   readonly labels: Labels;
   readonly ts: Float64Array;
   readonly vs: Float64Array;
+  /** The histogram of each sample that is one (its `vs` slot unused); null when none is. */
+  readonly hs: readonly (FloatHistogram | undefined)[] | null;
   readonly n: number;
   /** Its `__name__` is due for delayed removal. */
   readonly dropName: boolean;
@@ -179,7 +181,9 @@ export class Evaluator {
     if (single.type === 'string') return single;
     const series = single.series.map((s) => {
       const o = new StepSeries(s.labels, steps);
-      o.vals.fill(s.vals[0] as number);
+      const h = s.histAt(0);
+      if (h === undefined) o.vals.fill(s.vals[0] as number);
+      else o.hists = new Array<FloatHistogram | undefined>(steps).fill(h);
       o.has.fill(1);
       o.dropName = s.dropName;
       return o;
@@ -231,7 +235,7 @@ export class Evaluator {
       this.#shared.checkAbort();
       // Stale markers stay: a step whose latest sample is one has no value.
       buf.load(s, latestSampleFrom(s, first - lookback, first), last, false);
-      const { ts, vs: values, n } = buf;
+      const { ts, vs: values, hs, n } = buf;
       // ts[0, k) are the samples at or before the step's reference time.
       let k = 0;
       let o: StepSeries | null = null;
@@ -245,8 +249,18 @@ export class Evaluator {
           if (k === n) break;
           continue;
         }
+        const h = hs === null ? undefined : hs[k - 1];
         const v = values[k - 1] as number;
-        if (v === v || !isStaleNaN(v)) {
+        if (h !== undefined) {
+          o ??= new StepSeries(s.labels, steps);
+          if (timestamps) {
+            o.has[i] = 1;
+            o.vals[i] = t / 1000;
+          } else {
+            o.setHist(i, h);
+          }
+          read++;
+        } else if (v === v || !isStaleNaN(v)) {
           o ??= new StepSeries(s.labels, steps);
           o.has[i] = 1;
           o.vals[i] = timestamps ? t / 1000 : v;
@@ -277,7 +291,7 @@ export class Evaluator {
           for (const s of series) {
             this.#shared.checkAbort();
             buf.load(s, mint, maxt, true);
-            f({ labels: s.labels, ts: buf.ts, vs: buf.vs, n: buf.n, dropName: false });
+            f({ labels: s.labels, ts: buf.ts, vs: buf.vs, hs: buf.hs, n: buf.n, dropName: false });
           }
         },
       };
@@ -297,8 +311,8 @@ export class Evaluator {
     const innerRange = makeStepRange(start, end, step);
     const v = new Evaluator(innerRange, this.#shared).eval(sq.expr) as VectorValue;
     return v.series.map((s) => {
-      const { ts, vs } = s.points(innerRange);
-      return { labels: s.labels, ts, vs, n: ts.length, dropName: s.dropName };
+      const { ts, vs, hs } = s.points(innerRange);
+      return { labels: s.labels, ts, vs, hs, n: ts.length, dropName: s.dropName };
     });
   }
 
@@ -345,7 +359,9 @@ export class Evaluator {
     this.#windows(r, (s, b) => {
       const lo = b.lo[0] as number;
       const hi = b.hi[0] as number;
-      if (hi > lo) out.push({ labels: s.labels, ts: s.ts.slice(lo, hi), vs: s.vs.slice(lo, hi), n: hi - lo, dropName: s.dropName });
+      if (hi > lo) {
+        out.push({ labels: s.labels, ts: s.ts.slice(lo, hi), vs: s.vs.slice(lo, hi), hs: s.hs?.slice(lo, hi) ?? null, n: hi - lo, dropName: s.dropName });
+      }
     });
     return out;
   }
@@ -405,7 +421,7 @@ export class Evaluator {
     const out = new SeriesBuilder(steps);
     const countsResets = COUNTS_RESETS.has(c.func.name);
     const w: Window = {
-      ts: new Float64Array(0), vs: new Float64Array(0), lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
+      ts: new Float64Array(0), vs: new Float64Array(0), hs: null, lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
       params: params.map(() => 0), metricName: '', resets: new Int32Array(0), first: true,
     };
     this.#windows(arg, (s, b) => {
@@ -417,6 +433,7 @@ export class Evaluator {
       }
       w.ts = s.ts;
       w.vs = s.vs;
+      w.hs = s.hs;
       w.range = arg.range;
       w.first = true;
       for (let i = 0; i < steps; i++) {
@@ -442,7 +459,8 @@ export class Evaluator {
           if (distinct) target = out.distinct(keepName || delayed ? s.labels : dropMetricName(s.labels), keepName ? s.dropName : delayed);
           else target = keepName ? out.series(s.labels, s.dropName) : out.seriesWithoutName(s.labels, delayed);
         }
-        out.set(target, i, v);
+        if (typeof v === 'number') out.set(target, i, v);
+        else out.setHist(target, i, v);
       }
     });
     return out.result();

@@ -3,7 +3,7 @@
  * (as Prometheus' rangeEval does): each series holds one slot per step, dense, with a presence flag.
  */
 import { dropMetricName } from './names.js';
-import type { Labels } from '@strata/tsdb';
+import type { FloatHistogram, Labels } from '@strata/tsdb';
 import { DUPLICATE_LABELSET, EvalError } from './errors.js';
 
 /** The evaluation times: `start + i·interval` for i < steps (ms). */
@@ -23,11 +23,17 @@ export function makeStepRange(start: number, end: number, interval: number): Ste
   return { start, end, interval: interval > 0 ? interval : 1, steps };
 }
 
-/** One series of an instant-vector expression over the steps. Float samples only for now. */
+/**
+ * One series of an instant-vector expression over the steps. A step's value is a float in `vals`, or a
+ * native histogram in `hists`. Histograms are never changed once made: an operation copies one to
+ * compute another, so steps and series may share them.
+ */
 export class StepSeries {
   readonly labels: Labels;
   readonly vals: Float64Array;
   readonly has: Uint8Array;
+  /** The histogram of each step whose value is one (its `vals` slot unused); null while none is. */
+  hists: (FloatHistogram | undefined)[] | null = null;
   /**
    * Delayed name removal (Prometheus' promql-delayed-name-removal): `__name__` is still in `labels` but
    * goes at the end of evaluation.
@@ -41,24 +47,39 @@ export class StepSeries {
     this.has = has;
   }
 
+  /** The histogram at step i, or undefined for a float (or no value). */
+  histAt(i: number): FloatHistogram | undefined {
+    return this.hists === null ? undefined : this.hists[i];
+  }
+
+  /** Sets step i to a histogram. */
+  setHist(i: number, h: FloatHistogram): void {
+    this.hists ??= new Array<FloatHistogram | undefined>(this.has.length);
+    this.hists[i] = h;
+    this.has[i] = 1;
+  }
+
   count(): number {
     let n = 0;
     for (let i = 0; i < this.has.length; i++) n += this.has[i] as number;
     return n;
   }
 
-  /** The present steps as points: their times (ms, steps of `range`) and values. */
-  points(range: StepRange): { ts: Float64Array; vs: Float64Array } {
+  /** The present steps as points: their times (ms, steps of `range`) and values, with histograms if any. */
+  points(range: StepRange): { ts: Float64Array; vs: Float64Array; hs: (FloatHistogram | undefined)[] | null } {
     const n = this.count();
     const ts = new Float64Array(n);
     const vs = new Float64Array(n);
+    const hists = this.hists;
+    const hs = hists === null ? null : new Array<FloatHistogram | undefined>(n);
     let k = 0;
     for (let i = 0; i < range.steps; i++) {
       if (this.has[i] !== 1) continue;
       ts[k] = stepTime(range, i);
+      if (hs !== null) hs[k] = (hists as (FloatHistogram | undefined)[])[i];
       vs[k++] = this.vals[i] as number;
     }
-    return { ts, vs };
+    return { ts, vs, hs };
   }
 }
 
@@ -152,6 +173,18 @@ export class SeriesBuilder {
     s.vals[i] = v;
   }
 
+  setHist(s: StepSeries, i: number, h: FloatHistogram, duplicateMessage = DUPLICATE_LABELSET): void {
+    if (s.has[i] === 1) throw new EvalError(duplicateMessage);
+    s.setHist(i, h);
+  }
+
+  /** Step i of `from`, a float or a histogram, into `s`. */
+  copyStep(s: StepSeries, i: number, from: StepSeries, duplicateMessage = DUPLICATE_LABELSET): void {
+    const h = from.histAt(i);
+    if (h === undefined) this.set(s, i, from.vals[i] as number, duplicateMessage);
+    else this.setHist(s, i, h, duplicateMessage);
+  }
+
   result(): VectorValue {
     return { type: 'vector', series: this.#list };
   }
@@ -164,7 +197,7 @@ export function relabel(
   const out = new SeriesBuilder(steps);
   for (const s of input) {
     const o = out.series(labelsOf(s), dropNameOf(s));
-    for (let i = 0; i < steps; i++) if (s.has[i] === 1) out.set(o, i, s.vals[i] as number);
+    for (let i = 0; i < steps; i++) if (s.has[i] === 1) out.copyStep(o, i, s);
   }
   return out.result();
 }

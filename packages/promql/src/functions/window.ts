@@ -1,8 +1,12 @@
+import type { FloatHistogram } from '@strata/tsdb';
+
 /** The samples of one series inside one range window, as range functions see them. Reused across steps. */
 export interface Window {
   /** Sample times (ms) and values of the series; the window is indexes lo ≤ i < hi. */
   ts: Float64Array;
   vs: Float64Array;
+  /** The histogram of each sample that is one (its `vs` slot unused); null when the series has none. */
+  hs: readonly (FloatHistogram | undefined)[] | null;
   lo: number;
   hi: number;
   /** The window's boundaries (ms) and length (ms). */
@@ -28,5 +32,5 @@ export interface Window {
   first: boolean;
 }
 
-/** Computes one output value from a window, or undefined for no output at this step. */
-export type RangeFunction = (w: Window) => number | undefined;
+/** Computes one output value (a float or a histogram) from a window, or undefined for no output at this step. */
+export type RangeFunction = (w: Window) => number | FloatHistogram | undefined;

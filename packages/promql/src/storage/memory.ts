@@ -1,5 +1,7 @@
 /** An in-memory Queryable: series appended in time order, selected by matchers. For tests and the conformance runner. */
-import { ArraySampleIterator, Labels, METRIC_NAME, type Matcher, matchLabels, type SampleIterator, type Series } from '@strata/tsdb';
+import {
+  ArraySampleIterator, type FloatHistogram, Labels, METRIC_NAME, type Matcher, matchLabels, type SampleIterator, type Series,
+} from '@strata/tsdb';
 import { SampleBuffer } from '../engine/buffer.js';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 
@@ -11,21 +13,20 @@ class MemSeries implements Series {
     this.labels = labels;
   }
 
-  append(t: number, v: number): void {
+  /** Appends a float (`h` undefined) or a histogram sample. */
+  append(t: number, v: number, h: FloatHistogram | undefined): void {
     const s = this.#samples;
     const last = s.n > 0 ? (s.ts[s.n - 1] as number) : -Infinity;
-    // A sample at the last timestamp replaces it, as Prometheus' test storage does for repeated load lines.
-    if (t === last) {
-      s.vs[s.n - 1] = v;
-      return;
-    }
     if (t < last) throw new Error(`out of order sample for ${this.labels.toString()}: ${t} after ${last}`);
-    s.push(t, v);
+    // A sample at the last timestamp replaces it, as Prometheus' test storage does for repeated load lines.
+    if (t === last) s.n--;
+    if (h === undefined) s.push(t, v);
+    else s.pushHistogram(t, h);
   }
 
   iterator(): SampleIterator {
     const s = this.#samples;
-    return new ArraySampleIterator(s.ts.subarray(0, s.n), s.vs.subarray(0, s.n));
+    return new ArraySampleIterator(s.ts.subarray(0, s.n), s.vs.subarray(0, s.n), s.hs);
   }
 
   overlaps(mint: number, maxt: number): boolean {
@@ -42,6 +43,15 @@ export class MemoryStorage implements Queryable {
 
   /** Appends a float sample; samples of one series must come in time order (an equal time overwrites). */
   append(labels: Labels, t: number, v: number): void {
+    this.#seriesOf(labels).append(t, v, undefined);
+  }
+
+  /** Appends a native histogram sample, as `append` does a float. */
+  appendHistogram(labels: Labels, t: number, h: FloatHistogram): void {
+    this.#seriesOf(labels).append(t, 0, h);
+  }
+
+  #seriesOf(labels: Labels): MemSeries {
     const key = labels.key();
     let s = this.#series.get(key);
     if (s === undefined) {
@@ -50,7 +60,7 @@ export class MemoryStorage implements Queryable {
       this.#sorted = null;
       this.#byName = null;
     }
-    s.append(t, v);
+    return s;
   }
 
   clear(): void {

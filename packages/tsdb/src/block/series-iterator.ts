@@ -1,4 +1,6 @@
 import { ValueType, type ChunkMeta, type SampleIterator } from '../chunkenc/chunk.js';
+import type { FloatHistogram } from '../histogram/float.js';
+import type { Histogram } from '../histogram/types.js';
 import type { Interval } from '../tombstones/tombstones.js';
 
 /**
@@ -15,6 +17,7 @@ export class ChunksSampleIterator implements SampleIterator {
   #del = 0;
   #t = 0;
   #v = 0;
+  #type: ValueType = ValueType.None;
   #err: Error | null = null;
   #done = false;
 
@@ -28,24 +31,27 @@ export class ChunksSampleIterator implements SampleIterator {
   next(): ValueType {
     if (this.#done) return ValueType.None;
     for (;;) {
-      if (this.#it === undefined || this.#it.next() === ValueType.None) {
+      const type = this.#it === undefined ? ValueType.None : this.#it.next();
+      if (type === ValueType.None) {
         if (this.#it !== undefined && this.#it.err() !== null) return this.#stop(this.#it.err());
         if (!this.#nextChunk()) return this.#stop(null);
         continue;
       }
-      const t = this.#it.atT();
+      const it = this.#it as SampleIterator;
+      const t = it.atT();
       if (t < this.#mint) continue;
       if (t > this.#maxt) return this.#stop(null);
       if (this.#isDeleted(t)) continue;
       this.#t = t;
-      this.#v = this.#it.atFloat();
-      return ValueType.Float;
+      // A histogram is read from the chunk's iterator, which stays on it until the next call.
+      if (type === ValueType.Float) this.#v = it.atFloat();
+      return (this.#type = type);
     }
   }
 
   seek(t: number): ValueType {
     if (this.#done) return ValueType.None;
-    if (this.#it !== undefined && this.#t >= t && this.#i >= 0) return ValueType.Float;
+    if (this.#it !== undefined && this.#t >= t && this.#i >= 0) return this.#type;
     // Skip whole chunks that end before t, then step through samples.
     while (this.#i + 1 < this.#chunks.length && (this.#chunks[this.#i + 1] as ChunkMeta).maxTime < t) {
       this.#i++;
@@ -87,6 +93,14 @@ export class ChunksSampleIterator implements SampleIterator {
 
   atFloat(): number {
     return this.#v;
+  }
+
+  atHistogram(): Histogram {
+    return (this.#it as Required<SampleIterator>).atHistogram();
+  }
+
+  atFloatHistogram(): FloatHistogram {
+    return (this.#it as Required<SampleIterator>).atFloatHistogram();
   }
 
   err(): Error | null {
@@ -172,6 +186,14 @@ export class ChainedChunksIterator implements SampleIterator {
 
   atFloat(): number {
     return (this.#it as SampleIterator).atFloat();
+  }
+
+  atHistogram(): Histogram {
+    return (this.#it as Required<SampleIterator>).atHistogram();
+  }
+
+  atFloatHistogram(): FloatHistogram {
+    return (this.#it as Required<SampleIterator>).atFloatHistogram();
   }
 
   err(): Error | null {
