@@ -1,7 +1,7 @@
 import { formatTimestamp, formatValue, PackedSeriesPoints, type QueryValue, type SeriesPoints } from '@strata/promql';
-import { Labels } from '@strata/tsdb';
+import { FloatHistogram, Labels } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { goJson, queryDataPieces } from './respond.js';
+import { goJson, histogramJson, queryDataPieces } from './respond.js';
 
 /** The matrix JSON built the plain way, from JSON.stringify and the point formatters. */
 function reference(series: SeriesPoints[]): string {
@@ -23,7 +23,7 @@ describe('query answers as JSON', () => {
   const series: SeriesPoints[] = [
     new PackedSeriesPoints(Labels.from({ __name__: 'a', le: '+Inf', path: '/ü"\\' }), Float64Array.from(values, (_, i) => 1_700_000_000_000 + i * 15_500), Float64Array.from(values)),
     // Series whose points are objects, and steps the first series does not share.
-    { labels: Labels.from({ x: '1' }), floats: values.map((f, i) => ({ t: 1_700_000_000_000 + i * 60_000, f })) },
+    { labels: Labels.from({ x: '1' }), floats: values.map((f, i) => ({ t: 1_700_000_000_000 + i * 60_000, f })), histograms: [] },
   ];
 
   it('writes every point as the formatters do, repeated values, -0 after 0 and shared steps included', () => {
@@ -42,5 +42,32 @@ describe('query answers as JSON', () => {
     expect(pieces.length).toBeGreaterThan(5);
     const whole = pieces.join('');
     expect(whole).toBe(`${reference((big as { series: SeriesPoints[] }).series).slice(0, -1)},"stats":{}}`);
+  });
+});
+
+describe('native histograms as JSON', () => {
+  // Schema 0: positive buckets 0 and 1 are (0.5,1] and (1,2], negative bucket 0 is [-1,-0.5).
+  const h = new FloatHistogram({
+    schema: 0, zeroThreshold: 0.001, zeroCount: 2, count: 10, sum: 5,
+    positiveSpans: [{ offset: 0, length: 3 }], positiveBuckets: [3, 0, 4],
+    negativeSpans: [{ offset: 0, length: 1 }], negativeBuckets: [1],
+  });
+  const json = '{"count":"10","sum":"5","buckets":[[1,"-1","-0.5","1"],[3,"-0.001","0.001","2"],[0,"0.5","1","3"],[0,"2","4","4"]]}';
+
+  it('writes the populated buckets in ascending order with their boundary rule, as Prometheus', () => {
+    expect(histogramJson(h)).toBe(json);
+    expect(histogramJson(new FloatHistogram({ schema: 3, count: 0, sum: 0 }))).toBe('{"count":"0","sum":"0"}');
+  });
+
+  it('puts a vector sample under "histogram" and a series\' histogram points under "histograms", after its floats', () => {
+    const labels = Labels.from({ __name__: 'h' });
+    const vector = [...queryDataPieces({ type: 'vector', samples: [{ labels, t: 1000, f: 0, h }] })].join('');
+    expect(vector).toBe(`{"resultType":"vector","result":[{"metric":{"__name__":"h"},"histogram":[1,${json}]}]}`);
+    const mixed = new PackedSeriesPoints(labels, Float64Array.of(1000, 2000, 3000), Float64Array.of(7, 0, 0), [undefined, h, h]);
+    const onlyHistograms = new PackedSeriesPoints(labels, Float64Array.of(1000), Float64Array.of(0), [h]);
+    expect([...queryDataPieces({ type: 'matrix', series: [mixed, onlyHistograms] })].join('')).toBe(
+      `{"resultType":"matrix","result":[{"metric":{"__name__":"h"},"values":[[1,"7"]],"histograms":[[2,${json}],[3,${json}]]},` +
+        `{"metric":{"__name__":"h"},"histograms":[[1,${json}]]}]}`,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { formatFloatPlain, formatTimestamp, formatValue, PackedSeriesPoints, type QueryValue, type SeriesPoints } from '@strata/promql';
-import type { Labels } from '@strata/tsdb';
+import { forEachBucket, type FloatHistogram, type Labels } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { compressPieces, responseEncoding } from './compression.js';
 import { ApiError, STATUS_OF } from './errors.js';
@@ -42,6 +42,26 @@ function point(t: number, v: string): string {
 }
 
 /**
+ * A native histogram as Prometheus writes it: `{"count":"…","sum":"…","buckets":[[b,"lo","hi","n"],…]}`,
+ * the populated buckets in ascending order, b saying which bounds are inclusive (0 `(lo,hi]`, 1
+ * `[lo,hi)`, 2 `(lo,hi)`, 3 `[lo,hi]`); no `buckets` when none is populated.
+ */
+export function histogramJson(h: FloatHistogram): string {
+  const buckets: string[] = [];
+  forEachBucket(h, (b) => {
+    if (b.count === 0) return;
+    const bounds = b.lowerInclusive ? (b.upperInclusive ? 3 : 1) : b.upperInclusive ? 0 : 2;
+    buckets.push(`[${bounds},"${formatValue(b.lower)}","${formatValue(b.upper)}","${formatValue(b.count)}"]`);
+  });
+  const fields = `"count":"${formatValue(h.count)}","sum":"${formatValue(h.sum)}"`;
+  return buckets.length === 0 ? `{${fields}}` : `{${fields},"buckets":[${buckets.join(',')}]}`;
+}
+
+function histogramPoint(t: number, h: FloatHistogram): string {
+  return `[${formatTimestamp(t)},${histogramJson(h)}]`;
+}
+
+/**
  * `{"resultType":…,"result":…}` for a query result, in pieces; `fields` (`,"name":value…`) are added to
  * the object after the result.
  */
@@ -54,7 +74,11 @@ export function* queryDataPieces(v: QueryValue, fields = ''): Generator<string> 
       yield `{"resultType":"string","result":[${formatTimestamp(v.t)},${JSON.stringify(v.v)}]${fields}}`;
       return;
     case 'vector': {
-      const parts = v.samples.map((s) => `{"metric":${labelsJson(s.labels)},"value":${point(s.t, formatValue(s.f))}}`);
+      const parts = v.samples.map((s) =>
+        s.h === undefined
+          ? `{"metric":${labelsJson(s.labels)},"value":${point(s.t, formatValue(s.f))}}`
+          : `{"metric":${labelsJson(s.labels)},"histogram":${histogramPoint(s.t, s.h)}}`
+      );
       yield `{"resultType":"vector","result":[${parts.join(',')}]${fields}}`;
       return;
     }
@@ -63,8 +87,16 @@ export function* queryDataPieces(v: QueryValue, fields = ''): Generator<string> 
       const steps = new Map<number, string>();
       let out = '{"resultType":"matrix","result":[';
       for (const [i, s] of v.series.entries()) {
-        out += `${i === 0 ? '' : ','}{"metric":${labelsJson(s.labels)},"values":[`;
-        const { ts, fs } = s instanceof PackedSeriesPoints ? s : packed(s);
+        out += `${i === 0 ? '' : ','}{"metric":${labelsJson(s.labels)}`;
+        const { ts, fs, hs } = s instanceof PackedSeriesPoints ? s : packed(s);
+        // Prometheus writes `values` only for a series with floats, and `histograms` after it.
+        if (hs !== null) {
+          const floats = s.floats;
+          if (floats.length > 0) out += `,"values":[${floats.map((p) => point(p.t, formatValue(p.f))).join(',')}]`;
+          out += `,"histograms":[${s.histograms.map((p) => histogramPoint(p.t, p.h)).join(',')}]}`;
+          continue;
+        }
+        out += ',"values":[';
         let value = Number.NaN;
         let text = '';
         for (let j = 0; j < ts.length; j++) {
@@ -88,10 +120,10 @@ export function* queryDataPieces(v: QueryValue, fields = ''): Generator<string> 
   }
 }
 
-/** The points of a series that keeps them as objects, as arrays. */
-function packed(s: SeriesPoints): { ts: Float64Array; fs: Float64Array } {
+/** The points of a series that keeps them as objects, as arrays (its histograms, if any, are read from the series). */
+function packed(s: SeriesPoints): { ts: Float64Array; fs: Float64Array; hs: readonly unknown[] | null } {
   const points = s.floats;
-  return { ts: Float64Array.from(points, (p) => p.t), fs: Float64Array.from(points, (p) => p.f) };
+  return { ts: Float64Array.from(points, (p) => p.t), fs: Float64Array.from(points, (p) => p.f), hs: s.histograms.length > 0 ? s.histograms : null };
 }
 
 /** The pieces of `{"status":"success","data":…}`, escaped as Go escapes them. */
