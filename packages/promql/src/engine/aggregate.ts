@@ -1,10 +1,11 @@
 /** Aggregation operators over instant vectors, per step, groups keyed by their output labels. */
-import { Labels, METRIC_NAME } from '@strata/tsdb';
+import { Labels, METRIC_NAME, quoteGo, type FloatHistogram } from '@strata/tsdb';
 import type { AggregateExpr } from '../parser/ast.js';
 import { formatFloatPlain, goFloat } from '../format.js';
 import { kahanC, kahanSumInc } from '../functions/kahan.js';
 import { quantile } from '../functions/quantile.js';
 import { EvalError } from './errors.js';
+import { HistogramGroup, type HistogramAggregationEvents } from './histogram_sum.js';
 import { labelsHash } from './labelhash.js';
 import { isValidLabelName } from './names.js';
 import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
@@ -16,7 +17,42 @@ export interface AggregateContext {
   readonly param: Float64Array | null;
   /** count_values' label name. */
   readonly label: string;
+  /** An annotation at the parameter. */
   warn(message: string): void;
+  /** An annotation at character offset `pos` of the query. */
+  annotate(message: string, pos: number): void;
+}
+
+/**
+ * A series' presence flags for its float samples: its own while it has no histogram, else a copy
+ * without the histogram steps, so that float loops stay free of per-sample histogram checks.
+ */
+function floatPresence(s: StepSeries): Uint8Array {
+  const hists = s.hists;
+  if (hists === null) return s.has;
+  const has = s.has.slice();
+  for (let i = 0; i < has.length; i++) if (hists[i] !== undefined) has[i] = 0;
+  return has;
+}
+
+/**
+ * The annotation of an aggregation that skips histograms: Prometheus places it at the argument, but for
+ * topk and bottomk at the aggregation.
+ */
+function ignoredHistograms(e: AggregateExpr, ctx: AggregateContext): void {
+  ctx.annotate(`PromQL info: ignored histogram in ${e.op} aggregation`, e.op === 'topk' || e.op === 'bottomk' ? e.pos.start : e.expr.pos.start);
+}
+
+/** Flags of the steps at which some series has a histogram; null when none has. */
+function histogramSteps(series: readonly StepSeries[], steps: number): Uint8Array | null {
+  let out: Uint8Array | null = null;
+  for (const s of series) {
+    const hists = s.hists;
+    if (hists === null) continue;
+    out ??= new Uint8Array(steps);
+    for (let i = 0; i < steps; i++) if (hists[i] !== undefined) out[i] = 1;
+  }
+  return out;
 }
 
 
@@ -62,7 +98,8 @@ export function aggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateCo
 /**
  * sum, avg, count, min, max, group, stddev, stdvar: per-group accumulators, filled series by series over a
  * block of steps at a time (each series' values are read in order, not one step of every series after
- * another), each group's values still added in series order.
+ * another), each group's values still added in series order. Histograms are taken in a pass of their
+ * own per block (see HistogramAccumulation); min, max, stddev and stdvar ignore them.
  */
 function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
   const { of, groups } = assignGroups(e, input.series);
@@ -82,15 +119,25 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
   });
   const op = e.op;
   const kahan = ctx.compat === 3;
+  const present = input.series.map(floatPresence);
+  let hists: HistogramAccumulation | null = null;
+  if (input.series.some((s) => s.hists !== null)) {
+    if (op === 'sum' || op === 'avg' || op === 'count' || op === 'group') {
+      hists = new HistogramAccumulation(e, input.series, of, n, present, block, ctx, (g, i, h) => out.setHist(outSeries[g] as StepSeries, i, h));
+    } else {
+      ignoredHistograms(e, ctx);
+    }
+  }
   for (let from = 0; from < ctx.steps; from += block) {
     const to = Math.min(ctx.steps, from + block);
     count.fill(0);
     for (let j = 0; j < input.series.length; j++) {
       const s = input.series[j] as StepSeries;
+      const has = present[j] as Uint8Array;
       // The accumulators of the series' group at step i are at x = base + i.
       const base = (of[j] as number) * block - from;
       for (let i = from; i < to; i++) {
-        if (s.has[i] !== 1) continue;
+        if (has[i] !== 1) continue;
         const x = base + i;
         const v = s.vals[i] as number;
         const c = ++count[x];
@@ -139,6 +186,7 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
         }
       }
     }
+    hists?.block(from, to, count);
     for (let g = 0; g < n; g++) {
       for (let i = from; i < to; i++) {
         const x = g * block + i - from;
@@ -175,6 +223,102 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
     }
   }
   return { type: 'vector', series: outSeries.filter((s) => s.count() > 0) };
+}
+
+/**
+ * The histograms of accumulate()'s input, one block of steps at a time, after its floats: count and group
+ * count them beside the floats (in `count`); sum and avg aggregate them per group and step unless the group
+ * has floats at that step too, which then yields nothing (Prometheus' mixed warning). Such steps and those
+ * with a histogram result get count 0, so that the float results pass them over.
+ */
+class HistogramAccumulation {
+  readonly #e: AggregateExpr;
+  readonly #series: readonly StepSeries[];
+  readonly #of: Int32Array;
+  readonly #present: readonly Uint8Array[];
+  readonly #block: number;
+  readonly #ctx: AggregateContext;
+  readonly #emit: (g: number, i: number, h: FloatHistogram) => void;
+  /** The series that have histograms. */
+  readonly #withHists: number[] = [];
+  /**
+   * sum/avg per group and step of the block: null when a float came first (Prometheus then leaves the
+   * histograms alone, the result being void anyway), undefined without histograms.
+   */
+  readonly #groups: (HistogramGroup | null | undefined)[];
+  readonly #events: HistogramAggregationEvents;
+
+  constructor(
+    e: AggregateExpr, series: readonly StepSeries[], of: Int32Array, groupCount: number, present: readonly Uint8Array[], block: number,
+    ctx: AggregateContext, emit: (g: number, i: number, h: FloatHistogram) => void,
+  ) {
+    this.#e = e;
+    this.#series = series;
+    this.#of = of;
+    this.#present = present;
+    this.#block = block;
+    this.#ctx = ctx;
+    this.#emit = emit;
+    series.forEach((s, j) => s.hists !== null && this.#withHists.push(j));
+    this.#groups = e.op === 'sum' || e.op === 'avg' ? new Array<HistogramGroup | null | undefined>(groupCount * block) : [];
+    const pos = e.expr.pos.start;
+    this.#events = {
+      reconciled: () => ctx.annotate('PromQL info: mismatched custom buckets were reconciled during aggregation', pos),
+      incompatible: (j) => ctx.annotate(
+        `PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name ${quoteGo((series[j] as StepSeries).labels.get(METRIC_NAME))}`,
+        pos,
+      ),
+    };
+  }
+
+  block(from: number, to: number, count: Float64Array): void {
+    const op = this.#e.op;
+    const aggregating = op === 'sum' || op === 'avg';
+    const groups = this.#groups;
+    groups.fill(undefined);
+    for (const j of this.#withHists) {
+      const hists = (this.#series[j] as StepSeries).hists as (FloatHistogram | undefined)[];
+      const g = this.#of[j] as number;
+      const base = g * this.#block - from;
+      for (let i = from; i < to; i++) {
+        const h = hists[i];
+        if (h === undefined) continue;
+        const x = base + i;
+        if (!aggregating) count[x] = (count[x] as number) + 1;
+        else {
+          const acc = groups[x];
+          if (acc === undefined) groups[x] = count[x] !== 0 && this.#floatBefore(g, i, j) ? null : new HistogramGroup(h);
+          else if (acc !== null) acc.add(h, j, op === 'avg', this.#events);
+        }
+      }
+    }
+    if (aggregating) this.#results(from, to, count);
+  }
+
+  #results(from: number, to: number, count: Float64Array): void {
+    const pos = this.#e.expr.pos.start;
+    const groups = this.#groups;
+    for (let x = 0; x < groups.length; x++) {
+      const acc = groups[x];
+      if (acc === undefined) continue;
+      const i = from + (x % this.#block);
+      if (i >= to) continue;
+      if (count[x] !== 0 || acc === null) {
+        this.#ctx.annotate('PromQL warning: encountered a mix of histograms and floats for aggregation', pos);
+        count[x] = 0;
+        continue;
+      }
+      if (acc.incompatible) continue;
+      if (acc.counterResetCollision()) this.#ctx.annotate('PromQL warning: conflicting counter resets during histogram aggregation', pos);
+      this.#emit(Math.floor(x / this.#block), i, acc.result(this.#e.op === 'avg'));
+    }
+  }
+
+  /** Whether a series before series j in group g has a float at step i. */
+  #floatBefore(g: number, i: number, j: number): boolean {
+    for (let k = 0; k < j; k++) if (this.#of[k] === g && (this.#present[k] as Uint8Array)[i] === 1) return true;
+    return false;
+  }
 }
 
 /** 2.x avg: compensated incremental mean, keeping an infinite mean unless NaN or the opposite infinity arrives. */
@@ -220,10 +364,16 @@ function kParam(ctx: AggregateContext, i: number): number {
   return Math.trunc(k);
 }
 
-/** topk, bottomk, limitk: the input series themselves, k per group per step. */
+/**
+ * topk, bottomk, limitk: the input series themselves, k per group per step. limitk keeps histograms;
+ * topk and bottomk rank the floats only, with an annotation at the steps that have histograms.
+ */
 function selectK(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
   const { of, groups } = assignGroups(e, input.series);
   const series = input.series;
+  const limit = e.op === 'limitk';
+  const present = limit ? series.map((s) => s.has) : series.map(floatPresence);
+  const ignored = limit ? null : histogramSteps(series, ctx.steps);
   const out = new SeriesBuilder(ctx.steps);
   // Each input series' output series, looked up by its labels once, when it is first chosen.
   const outOf: (StepSeries | undefined)[] = new Array<StepSeries | undefined>(series.length);
@@ -233,15 +383,16 @@ function selectK(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): V
   for (let i = 0; i < ctx.steps; i++) {
     const k = kParam(ctx, i);
     if (k < 1) continue;
+    if (ignored !== null && ignored[i] === 1) ignoredHistograms(e, ctx);
     for (const m of members) m.length = 0;
-    for (let j = 0; j < series.length; j++) if ((series[j] as StepSeries).has[i] === 1) (members[of[j] as number] as number[]).push(j);
+    for (let j = 0; j < series.length; j++) if ((present[j] as Uint8Array)[i] === 1) (members[of[j] as number] as number[]).push(j);
     for (const m of members) {
-      const chosen = e.op === 'limitk' ? m.slice(0, k) : rankFirst(m, k, series, i, top, best);
+      const chosen = limit ? m.slice(0, k) : rankFirst(m, k, series, i, top, best);
       for (const j of chosen) {
         const s = series[j] as StepSeries;
         let o = outOf[j];
         if (o === undefined) o = outOf[j] = out.series(s.labels, s.dropName);
-        out.set(o, i, s.vals[i] as number);
+        out.copyStep(o, i, s);
       }
     }
   }
@@ -305,21 +456,24 @@ function limitRatio(input: VectorValue, ctx: AggregateContext): VectorValue {
     input.series.forEach((s, j) => {
       if (s.has[i] !== 1) return;
       const offset = offsets[j] as number;
-      if ((ratio >= 0 && offset < ratio) || (ratio < 0 && offset >= 1 + ratio)) out.set(out.series(s.labels, s.dropName), i, s.vals[i] as number);
+      if ((ratio >= 0 && offset < ratio) || (ratio < 0 && offset >= 1 + ratio)) out.copyStep(out.series(s.labels, s.dropName), i, s);
     });
   }
   return out.result();
 }
 
+/** quantile: of the floats; histograms are ignored, with an annotation. */
 function quantileAggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
   const { of, groups } = assignGroups(e, input.series);
+  const present = input.series.map(floatPresence);
+  if (input.series.some((s) => s.hists !== null)) ignoredHistograms(e, ctx);
   const out = new SeriesBuilder(ctx.steps);
   const values: number[][] = groups.map(() => []);
   for (let i = 0; i < ctx.steps; i++) {
     const q = (ctx.param as Float64Array)[i] as number;
     if (ctx.compat === 3 && (q < 0 || q > 1 || Number.isNaN(q))) ctx.warn(`PromQL warning: quantile value should be between 0 and 1, got ${goFloat(q)}`);
     for (const v of values) v.length = 0;
-    input.series.forEach((s, j) => s.has[i] === 1 && (values[of[j] as number] as number[]).push(s.vals[i] as number));
+    input.series.forEach((s, j) => (present[j] as Uint8Array)[i] === 1 && (values[of[j] as number] as number[]).push(s.vals[i] as number));
     values.forEach((v, g) => {
       if (v.length > 0) out.set(out.series(groups[g] as Labels), i, quantile(q, v));
     });
@@ -327,6 +481,7 @@ function quantileAggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateC
   return out.result();
 }
 
+/** count_values: the samples per group and value; a histogram's value is its Prometheus string form. */
 function countValues(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
   const label = ctx.label;
   if (!isValidLabelName(label, ctx.compat)) throw new EvalError(`invalid label name ${JSON.stringify(label)}`);
@@ -337,7 +492,9 @@ function countValues(e: AggregateExpr, input: VectorValue, ctx: AggregateContext
     counts.clear();
     input.series.forEach((s, j) => {
       if (s.has[i] !== 1) return;
-      const labels = (groups[of[j] as number] as Labels).with(label, formatFloatPlain(s.vals[i] as number));
+      const h = s.histAt(i);
+      const value = h === undefined ? formatFloatPlain(s.vals[i] as number) : h.toString();
+      const labels = (groups[of[j] as number] as Labels).with(label, value);
       const k = labels.key();
       const c = counts.get(k);
       if (c === undefined) counts.set(k, { labels, n: 1 });

@@ -475,6 +475,7 @@ export class Evaluator {
       param: param !== null && param.type === 'scalar' ? param.vals : null,
       label: param !== null && param.type === 'string' ? param.value : '',
       warn: (m) => this.#annotate(m, (e.param as Expr).pos.start),
+      annotate: (m, pos) => this.#annotate(m, pos),
     });
   }
 
