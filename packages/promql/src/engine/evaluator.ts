@@ -5,7 +5,7 @@
  * evaluated once.
  */
 import { dropMetricName, METRIC_IDENTITY, type NameRules } from './names.js';
-import { type FloatHistogram, isStaleNaN, METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
+import { CounterResetHint, type FloatHistogram, isStaleNaN, METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
 import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, isSetOp } from '../parser/ast.js';
 import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
@@ -310,8 +310,10 @@ export class Evaluator {
     if (start > end) return [];
     const innerRange = makeStepRange(start, end, step);
     const v = new Evaluator(innerRange, this.#shared).eval(sq.expr) as VectorValue;
+    const unhinted = new Map<FloatHistogram, FloatHistogram>();
     return v.series.map((s) => {
       const { ts, vs, hs } = s.points(innerRange);
+      if (hs !== null) withoutCounterResetHints(hs, unhinted);
       return { labels: s.labels, ts, vs, hs, n: ts.length, dropName: s.dropName };
     });
   }
@@ -420,9 +422,11 @@ export class Evaluator {
     const checkCounter = this.#shared.opts.compat === 3 && COUNTER_FUNCTIONS.has(c.func.name);
     const out = new SeriesBuilder(steps);
     const countsResets = COUNTS_RESETS.has(c.func.name);
+    // Prometheus reports a range function's annotations at its first argument.
+    const annotationPos = (c.args[0] as Expr).pos.start;
     const w: Window = {
       ts: new Float64Array(0), vs: new Float64Array(0), hs: null, lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
-      params: params.map(() => 0), metricName: '', resets: new Int32Array(0), first: true,
+      params: params.map(() => 0), metricName: '', annotate: (m) => this.#annotate(m, annotationPos), resets: new Int32Array(0), first: true,
     };
     this.#windows(arg, (s, b) => {
       let target: StepSeries | null = null;
@@ -449,7 +453,8 @@ export class Evaluator {
         const v = fn(w);
         w.first = false;
         if (v === undefined) continue;
-        if (checkCounter && w.metricName !== '' && !COUNTER_SUFFIXES.some((x) => w.metricName.endsWith(x))) {
+        // Only float results: a rate of histograms is of a counter by their counter reset hints.
+        if (checkCounter && typeof v === 'number' && w.metricName !== '' && !COUNTER_SUFFIXES.some((x) => w.metricName.endsWith(x))) {
           this.#annotate(
             `PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(w.metricName)}`,
             (c.args[matrixIndex] as Expr).pos.start,
@@ -491,6 +496,26 @@ export class Evaluator {
     }
     if (isSetOp(e.op)) return setBinop(e.op, lhs, rhs, e.matching, steps);
     return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps, this.#shared.opts);
+  }
+}
+
+/**
+ * Replaces the histograms of a subquery's points that say whether they follow a counter reset by
+ * copies that leave it to detection, as Prometheus does (its PR 15987): a subquery repeats a sample at
+ * several steps and skips others, so a hint would count a reset more than once or at the wrong sample.
+ * `copies` keeps the one copy of a histogram repeated at several steps.
+ */
+function withoutCounterResetHints(hs: (FloatHistogram | undefined)[], copies: Map<FloatHistogram, FloatHistogram>): void {
+  for (let k = 0; k < hs.length; k++) {
+    const h = hs[k];
+    if (h === undefined || (h.counterResetHint !== CounterResetHint.CounterReset && h.counterResetHint !== CounterResetHint.NotCounterReset)) continue;
+    let c = copies.get(h);
+    if (c === undefined) {
+      c = h.copy();
+      c.counterResetHint = CounterResetHint.Unknown;
+      copies.set(h, c);
+    }
+    hs[k] = c;
   }
 }
 

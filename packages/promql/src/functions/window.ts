@@ -19,6 +19,8 @@ export interface Window {
   params: number[];
   /** The series' metric name (for annotations). */
   metricName: string;
+  /** Records a warning or info at the function's first argument, where Prometheus reports them. */
+  annotate: (message: string) => void;
   /**
    * For functions in COUNTS_RESETS: resets[i] is the number of k ≤ i with vs[k] < vs[k-1], so a window
    * without a counter reset is found without walking it.
@@ -34,3 +36,12 @@ export interface Window {
 
 /** Computes one output value (a float or a histogram) from a window, or undefined for no output at this step. */
 export type RangeFunction = (w: Window) => number | FloatHistogram | undefined;
+
+/** How many of the window's samples are histograms (none when the series has none). */
+export function histogramsIn(w: Window): number {
+  const hs = w.hs;
+  if (hs === null) return 0;
+  let n = 0;
+  for (let i = w.lo; i < w.hi; i++) if (hs[i] !== undefined) n++;
+  return n;
+}
