@@ -1,4 +1,4 @@
-import type { ChunkMeta } from '../chunkenc/chunk.js';
+import type { Chunk, ChunkMeta } from '../chunkenc/chunk.js';
 import { XORChunk, type XORAppender } from '../chunkenc/xor.js';
 
 /** The number of samples Prometheus aims for per chunk. */
@@ -18,9 +18,47 @@ export const SAMPLES_PER_CHUNK = 120;
  * promtool's block writer uses twice the block duration.
  */
 export class HeadChunkCutter {
-  readonly #chunkRange: number;
+  readonly #schedule: ChunkSchedule;
   #chunk: XORChunk | undefined;
   #app: XORAppender | undefined;
+
+  constructor(chunkRange: number) {
+    this.#schedule = new ChunkSchedule(chunkRange);
+  }
+
+  /** Appends a sample; returns the chunk it completed, if the sample started a new one. */
+  append(t: number, v: number): ChunkMeta | undefined {
+    let done: ChunkMeta | undefined;
+    if (this.#schedule.due(t)) {
+      done = this.flush();
+      this.#chunk = new XORChunk();
+      this.#app = this.#chunk.appender();
+      this.#schedule.start(t);
+    }
+    (this.#app as XORAppender).append(t, v);
+    this.#schedule.added(t);
+    return done;
+  }
+
+  /** The chunk being filled, if it has samples; the cutter starts over afterwards. */
+  flush(): ChunkMeta | undefined {
+    if (this.#chunk === undefined) return undefined;
+    const c = this.#schedule.meta(this.#chunk);
+    this.#chunk = undefined;
+    this.#app = undefined;
+    this.#schedule.stop();
+    return c;
+  }
+}
+
+/**
+ * When Prometheus' head cuts a series' chunk by time and size (memSeries.appendPreprocessor in 2.42),
+ * whatever the encoding: HeadChunkCutter's rules. Call due(t) before each sample, start(t) when a
+ * chunk starts with it, added(t) after appending it.
+ */
+export class ChunkSchedule {
+  readonly #chunkRange: number;
+  #started = false;
   #minTime = 0;
   #maxTime = 0;
   #num = 0;
@@ -31,40 +69,36 @@ export class HeadChunkCutter {
     this.#chunkRange = chunkRange;
   }
 
-  /** Appends a sample; returns the chunk it completed, if the sample started a new one. */
-  append(t: number, v: number): ChunkMeta | undefined {
-    let done: ChunkMeta | undefined;
-    if (this.#chunk === undefined) this.#cut(t);
-    else {
-      if (t <= this.#maxTime) throw new RangeError(`sample at ${t} is not after the previous one at ${this.#maxTime}`);
-      if (this.#num === SAMPLES_PER_CHUNK / 4) this.#nextAt = computeChunkEndTime(this.#minTime, this.#maxTime, this.#nextAt);
-      if (t >= this.#nextAt || this.#num >= SAMPLES_PER_CHUNK * 2) {
-        done = this.flush();
-        this.#cut(t);
-      }
-    }
-    (this.#app as XORAppender).append(t, v);
-    this.#maxTime = t;
-    this.#num++;
-    return done;
+  /** Whether a sample at t must start a new chunk (always, when no chunk is started). */
+  due(t: number): boolean {
+    if (!this.#started) return true;
+    if (t <= this.#maxTime) throw new RangeError(`sample at ${t} is not after the previous one at ${this.#maxTime}`);
+    if (this.#num === SAMPLES_PER_CHUNK / 4) this.#nextAt = computeChunkEndTime(this.#minTime, this.#maxTime, this.#nextAt);
+    return t >= this.#nextAt || this.#num >= SAMPLES_PER_CHUNK * 2;
   }
 
-  /** The chunk being filled, if it has samples; the cutter starts over afterwards. */
-  flush(): ChunkMeta | undefined {
-    if (this.#chunk === undefined) return undefined;
-    const c = { minTime: this.#minTime, maxTime: this.#maxTime, chunk: this.#chunk };
-    this.#chunk = undefined;
-    this.#app = undefined;
-    return c;
-  }
-
-  #cut(t: number): void {
-    this.#chunk = new XORChunk();
-    this.#app = this.#chunk.appender();
+  /** A new chunk starts with the sample at t. */
+  start(t: number): void {
+    this.#started = true;
     this.#minTime = t;
     this.#maxTime = t;
     this.#num = 0;
     this.#nextAt = rangeEnd(t, this.#chunkRange);
+  }
+
+  added(t: number): void {
+    this.#maxTime = t;
+    this.#num++;
+  }
+
+  /** No chunk is started (the next sample starts one). */
+  stop(): void {
+    this.#started = false;
+  }
+
+  /** The current chunk's time range with `chunk`. */
+  meta(chunk: Chunk): ChunkMeta {
+    return { minTime: this.#minTime, maxTime: this.#maxTime, chunk };
   }
 }
 

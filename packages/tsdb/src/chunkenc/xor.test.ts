@@ -355,10 +355,9 @@ describe('XOR chunk: corrupt input', () => {
     }
   });
 
-  it('chunkFromBytes rejects unknown and unsupported encodings', () => {
+  it('chunkFromBytes rejects unknown encodings', () => {
     expect(chunkFromBytes(1, good).numSamples()).toBe(50);
     expect(() => chunkFromBytes(0, good)).toThrow(/unknown chunk encoding 0/);
-    expect(() => chunkFromBytes(2, good)).toThrow(/chunk encoding 2 \(histogram\) is not supported/);
     expect(() => chunkFromBytes(0x81, good)).toThrow(/unknown chunk encoding 129/);
   });
 });

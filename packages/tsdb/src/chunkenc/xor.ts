@@ -92,28 +92,34 @@ export class XORChunk implements Chunk {
 
 /** Appends samples to an XORChunk. Timestamps are integer milliseconds (safe integers). */
 export class XORAppender {
+  /** The last value and its window, as writeXORValue keeps them. */
+  private readonly value: XORValueState;
+
   constructor(
     private readonly w: BitWriter,
     private num: number,
     private t: number,
-    private vHi: number,
-    private vLo: number,
+    valueHi: number,
+    valueLo: number,
     private tDelta: number,
-    private leading: number,
-    private trailing: number,
-  ) {}
+    leading: number,
+    trailing: number,
+  ) {
+    this.value = { valueHi, valueLo, leading, trailing };
+  }
 
   append(t: number, v: number): void {
     if (!Number.isSafeInteger(t)) throw new RangeError(`XOR chunk: timestamp ${t} is not a safe integer`);
     if (this.num === MAX_SAMPLES) throw new RangeError(`XOR chunk: full (${MAX_SAMPLES} samples)`);
     const w = this.w;
     w.reserve(40);
-    const vHi = floatHi(v);
-    const vLo = floatLo(v);
     let tDelta = 0;
     if (this.num === 0) {
       writeVarint64(w, t);
-      w.writeBits64(vHi, vLo, 64);
+      const s = this.value;
+      s.valueHi = floatHi(v);
+      s.valueLo = floatLo(v);
+      w.writeBits64(s.valueHi, s.valueLo, 64);
     } else {
       tDelta = t - this.t;
       if (this.num === 1) {
@@ -121,45 +127,113 @@ export class XORAppender {
       } else {
         writeDod(w, tDelta - this.tDelta);
       }
-      this.writeValue(vHi, vLo);
+      writeXORValue(w, this.value, floatHi(v), floatLo(v));
     }
     this.t = t;
-    this.vHi = vHi;
-    this.vLo = vLo;
     this.tDelta = tDelta;
     this.num++;
     const buf = w.buffer;
     buf[0] = this.num >>> 8;
     buf[1] = this.num & 0xff;
   }
+}
 
-  private writeValue(vHi: number, vLo: number): void {
-    const w = this.w;
-    const xHi = (vHi ^ this.vHi) >>> 0;
-    const xLo = (vLo ^ this.vLo) >>> 0;
-    if (xHi === 0 && xLo === 0) {
-      w.writeBit(0);
-      return;
-    }
-    w.writeBit(1);
-    let leading = xHi !== 0 ? Math.clz32(xHi) : 32 + Math.clz32(xLo);
-    const trailing = xLo !== 0 ? ctz32(xLo) : 32 + ctz32(xHi);
-    // The leading-zero field has 5 bits.
-    if (leading > 31) leading = 31;
-    if (this.leading !== NO_WINDOW && leading >= this.leading && trailing >= this.trailing) {
-      w.writeBit(0);
-      writeShifted(w, xHi, xLo, this.trailing, 64 - this.leading - this.trailing);
-      return;
-    }
-    this.leading = leading;
-    this.trailing = trailing;
-    const sig = 64 - leading - trailing;
-    w.writeBit(1);
-    w.writeBits(leading, 5);
-    // 64 significant bits do not fit in 6 bits and are written as 0.
-    w.writeBits(sig & 63, 6);
-    writeShifted(w, xHi, xLo, trailing, sig);
+/**
+ * A value in the XOR scheme as its encoder and decoder track it: the last value's bits (two 32-bit
+ * halves) and the current window (`leading` is NO_WINDOW in an encoder that has written none yet).
+ * Histogram chunks keep one per XOR-encoded field.
+ */
+export interface XORValueState {
+  valueHi: number;
+  valueLo: number;
+  leading: number;
+  trailing: number;
+}
+
+/** Writes the value with bits vHi:vLo in the XOR form against `s`, and makes it s's last value. */
+export function writeXORValue(w: BitWriter, s: XORValueState, vHi: number, vLo: number): void {
+  const xHi = (vHi ^ s.valueHi) >>> 0;
+  const xLo = (vLo ^ s.valueLo) >>> 0;
+  s.valueHi = vHi;
+  s.valueLo = vLo;
+  if (xHi === 0 && xLo === 0) {
+    w.writeBit(0);
+    return;
   }
+  w.writeBit(1);
+  let leading = xHi !== 0 ? Math.clz32(xHi) : 32 + Math.clz32(xLo);
+  const trailing = xLo !== 0 ? ctz32(xLo) : 32 + ctz32(xHi);
+  // The leading-zero field has 5 bits.
+  if (leading > 31) leading = 31;
+  if (s.leading !== NO_WINDOW && leading >= s.leading && trailing >= s.trailing) {
+    w.writeBit(0);
+    writeShifted(w, xHi, xLo, s.trailing, 64 - s.leading - s.trailing);
+    return;
+  }
+  s.leading = leading;
+  s.trailing = trailing;
+  const sig = 64 - leading - trailing;
+  w.writeBit(1);
+  w.writeBits(leading, 5);
+  // 64 significant bits do not fit in 6 bits and are written as 0.
+  w.writeBits(sig & 63, 6);
+  writeShifted(w, xHi, xLo, trailing, sig);
+}
+
+/**
+ * Reads a value (value := '0' | '10' bits | '11' lead(5) sig(6) bits) into `s`; returns null, or why
+ * the data is corrupt.
+ */
+export function readXORValue(r: BitReader, s: XORValueState): string | null {
+  const w = r.peek32();
+  if (w < 0x80000000) {
+    r.pos += 1;
+    return null;
+  }
+  let trailing: number;
+  let sig: number;
+  let header: number;
+  if (w < 0xc0000000) {
+    header = 2;
+    trailing = s.trailing;
+    sig = 64 - s.leading - trailing;
+  } else {
+    header = 13;
+    const leading = (w >>> 25) & 31;
+    sig = (w >>> 19) & 63 || 64;
+    trailing = 64 - leading - sig;
+    if (trailing < 0) {
+      r.pos += header;
+      return `invalid value window: ${leading} leading zeros and ${sig} significant bits`;
+    }
+    s.leading = leading;
+    s.trailing = trailing;
+  }
+  let hi = 0;
+  let lo: number;
+  if (header + sig <= 32) {
+    // The bits are already in the peeked word.
+    lo = (w << header) >>> (32 - sig);
+    r.pos += header + sig;
+  } else {
+    r.pos += header;
+    if (sig > 32) {
+      hi = r.readBits(sig - 32);
+      lo = r.readBits(32);
+    } else {
+      lo = r.readBits(sig);
+    }
+  }
+  if (trailing >= 32) {
+    hi = lo << (trailing - 32);
+    lo = 0;
+  } else if (trailing > 0) {
+    hi = (hi << trailing) | (lo >>> (32 - trailing));
+    lo <<= trailing;
+  }
+  s.valueHi ^= hi;
+  s.valueLo ^= lo;
+  return null;
 }
 
 /** Writes the `n` bits of (hi:lo) >> shift. */
@@ -316,57 +390,13 @@ export class XORIterator extends BitReader implements SampleIterator {
     }
   }
 
-  /** Reads a value (value := '0' | '10' bits | '11' lead(5) sig(6) bits); false on corrupt data. */
+  /** Reads a value; false on corrupt data. */
   private readValue(): boolean {
-    const w = this.peek32();
-    if (w < 0x80000000) {
-      this.pos += 1;
-      return true;
+    const bad = readXORValue(this, this);
+    if (bad !== null) {
+      this.fail(bad);
+      return false;
     }
-    let trailing: number;
-    let sig: number;
-    let header: number;
-    if (w < 0xc0000000) {
-      header = 2;
-      trailing = this.trailing;
-      sig = 64 - this.leading - trailing;
-    } else {
-      header = 13;
-      const leading = (w >>> 25) & 31;
-      sig = (w >>> 19) & 63 || 64;
-      trailing = 64 - leading - sig;
-      if (trailing < 0) {
-        this.pos += header;
-        this.fail(`invalid value window: ${leading} leading zeros and ${sig} significant bits`);
-        return false;
-      }
-      this.leading = leading;
-      this.trailing = trailing;
-    }
-    let hi = 0;
-    let lo: number;
-    if (header + sig <= 32) {
-      // The bits are already in the peeked word.
-      lo = (w << header) >>> (32 - sig);
-      this.pos += header + sig;
-    } else {
-      this.pos += header;
-      if (sig > 32) {
-        hi = this.readBits(sig - 32);
-        lo = this.readBits(32);
-      } else {
-        lo = this.readBits(sig);
-      }
-    }
-    if (trailing >= 32) {
-      hi = lo << (trailing - 32);
-      lo = 0;
-    } else if (trailing > 0) {
-      hi = (hi << trailing) | (lo >>> (32 - trailing));
-      lo <<= trailing;
-    }
-    this.valueHi ^= hi;
-    this.valueLo ^= lo;
     this.val = floatFromBits(this.valueHi, this.valueLo);
     return true;
   }
