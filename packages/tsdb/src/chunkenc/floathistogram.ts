@@ -193,6 +193,7 @@ export class FloatHistogramIterator extends HistogramIteratorBase {
     for (const b of s.negative) readXOR(this, b);
   }
 
+  /** Whether the current sample is a stale marker. */
   isStale(): boolean {
     const sum = this.#s.sum;
     return sum.valueHi >>> 0 === STALE_NAN_HI && sum.valueLo >>> 0 === STALE_NAN_LO;

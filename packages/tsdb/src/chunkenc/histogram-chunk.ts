@@ -121,8 +121,6 @@ export abstract class HistogramIteratorBase extends BitReader implements SampleI
   protected abstract readFirst(): void;
   /** Reads the fields of a later sample after its dod. */
   protected abstract readNext(): void;
-  /** Whether the current sample is a stale marker. */
-  abstract isStale(): boolean;
 
   override reset(bytes: Uint8Array): void {
     this.error = null;

@@ -13,8 +13,7 @@ import { BlockReader } from '../block/reader.js';
 import { Encoding, ValueType, type ChunkMeta } from './chunk.js';
 import { floatHi, floatLo } from './floatbits.js';
 import { cutFloatHistogramChunks, cutHistogramChunks } from './histogram-cutter.js';
-import { bitsOf, seriesSpecs, toFloatHistogram, toHistogram, type Shape } from './histogram.testdata.js';
-import { histogramToFloat } from '../histogram/convert.js';
+import { normalized, seriesSpecs, toFloatHistogram, toHistogram, type Shape } from './histogram.testdata.js';
 import type { FloatHistogram } from '../histogram/float.js';
 import type { Histogram, Span } from '../histogram/types.js';
 
@@ -134,31 +133,6 @@ afterAll(async () => {
   await prom?.stop();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
-
-/** A histogram as bucket index → absolute count (zeros left out: recoding adds empty buckets). */
-function normalized(h: Histogram | FloatHistogram, float: boolean): unknown {
-  const f = float ? (h as FloatHistogram) : histogramToFloat(h as Histogram);
-  const buckets = (spans: readonly Span[], counts: readonly number[]): string[] => {
-    const out: string[] = [];
-    let idx = 0;
-    let k = 0;
-    for (const s of spans) {
-      idx += s.offset;
-      for (let j = 0; j < s.length; j++, idx++, k++) if (counts[k] !== 0) out.push(`${idx}:${counts[k]}`);
-    }
-    return out;
-  };
-  if (bitsOf(f.sum) === '7ff0000000000002') return { stale: true };
-  return {
-    schema: f.schema,
-    zeroThreshold: f.zeroThreshold,
-    zeroCount: f.zeroCount,
-    count: f.count,
-    sum: bitsOf(f.sum),
-    positive: buckets(f.positiveSpans, f.positiveBuckets),
-    negative: buckets(f.negativeSpans, f.negativeBuckets),
-  };
-}
 
 describe('native histogram chunks written by Prometheus 2.42', () => {
   it('decode to what was written, and re-encode byte for byte', async () => {

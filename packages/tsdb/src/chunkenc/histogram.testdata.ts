@@ -3,6 +3,7 @@
  * that counts are consistent (count = zero count + all buckets) and layouts can grow, shrink and jump.
  */
 import { floatHi, floatLo, STALE_NAN } from './floatbits.js';
+import { histogramToFloat } from '../histogram/convert.js';
 import { FloatHistogram } from '../histogram/float.js';
 import { CounterResetHint, CUSTOM_BUCKETS_SCHEMA, type Histogram, type Span } from '../histogram/types.js';
 
@@ -241,3 +242,29 @@ export function customBucketSeries(n: number): SeriesSpec {
 
 /** The bits of a float as hex, to compare NaN payloads. */
 export const bitsOf = (v: number): string => floatHi(v).toString(16).padStart(8, '0') + floatLo(v).toString(16).padStart(8, '0');
+
+/** A histogram as bucket index → absolute count (zeros left out: recoding adds empty buckets). */
+export function normalized(h: Histogram | FloatHistogram, float: boolean): unknown {
+  const f = float ? (h as FloatHistogram) : histogramToFloat(h as Histogram);
+  const buckets = (spans: readonly Span[], counts: readonly number[]): string[] => {
+    const out: string[] = [];
+    let idx = 0;
+    let k = 0;
+    for (const s of spans) {
+      idx += s.offset;
+      for (let j = 0; j < s.length; j++, idx++, k++) if (counts[k] !== 0) out.push(`${idx}:${counts[k]}`);
+    }
+    return out;
+  };
+  if (bitsOf(f.sum) === '7ff0000000000002') return { stale: true };
+  return {
+    schema: f.schema,
+    zeroThreshold: f.zeroThreshold,
+    zeroCount: f.zeroCount,
+    count: f.count,
+    sum: bitsOf(f.sum),
+    positive: buckets(f.positiveSpans, f.positiveBuckets),
+    negative: buckets(f.negativeSpans, f.negativeBuckets),
+  };
+}
+

@@ -228,6 +228,7 @@ export class HistogramIterator extends HistogramIteratorBase {
     readBucketDods(this, s.negative, s.negativeDelta);
   }
 
+  /** Whether the current sample is a stale marker. */
   isStale(): boolean {
     const sum = this.#s.sum;
     return sum.valueHi >>> 0 === STALE_NAN_HI && sum.valueLo >>> 0 === STALE_NAN_LO;
