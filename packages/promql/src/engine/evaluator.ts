@@ -16,7 +16,7 @@ import { MATH_FUNCTIONS, mapSamples } from '../functions/math.js';
 import { absentAt, absentLabels, MISC_FUNCTIONS } from '../functions/misc.js';
 import { overTimeFunctions } from '../functions/over_time.js';
 import { COUNTER_FUNCTIONS, COUNTS_RESETS, countResets, rateFunctions } from '../functions/rate.js';
-import { TIME_FUNCTIONS } from '../functions/time.js';
+import { stepTimes, TIME_FUNCTIONS } from '../functions/time.js';
 import type { RangeFunction, Window } from '../functions/window.js';
 import { goFloat } from '../format.js';
 import { aggregate } from './aggregate.js';
@@ -384,7 +384,7 @@ export class Evaluator {
       const arg = unwrap(c.args[0] as Expr);
       if (arg.kind === 'vectorSelector') return this.#vectorSelector(arg, true);
       const v = this.eval(arg) as VectorValue;
-      return mapSamples(v, this.#range.steps, this.#shared.opts.delayedNameRemoval, (_x, i) => stepTime(this.#range, i) / 1000);
+      return stepTimes(v, this.#range, this.#shared.opts.delayedNameRemoval);
     }
     if (this.#shared.isRangeQuery && name.startsWith('sort')) {
       this.#annotate('PromQL warning: sort is ineffective for range queries since results are always ordered by labels', c.pos.start);

@@ -35,8 +35,18 @@ describe('histogramQuantile', () => {
     expect(histogramQuantile(NaN, positive)).toBeNaN();
     expect(histogramQuantile(0.5, h('{{}}'))).toBeNaN();
     expect(histogramQuantile(-1, h('{{}}'))).toBe(-Infinity);
-    // Observations of NaN count but are in no bucket: the highest bound is returned.
-    expect(histogramQuantile(0.9, h('{{schema:0 sum:NaN count:3 buckets:[1] offset:1}}'))).toBe(2);
+  });
+
+  it('reports NaN observations: a rank among them gives NaN, one below them a result skewed higher', () => {
+    // NaN observations count but are in no bucket (the sum is NaN).
+    const nans = h('{{schema:0 sum:NaN count:3 buckets:[1] offset:1}}');
+    const effects: string[] = [];
+    expect(histogramQuantile(0.9, nans, (e) => effects.push(e))).toBeNaN();
+    expect(histogramQuantile(0.2, nans, (e) => effects.push(e))).toBeCloseTo(2 ** 0.6, 14);
+    expect(effects).toEqual(['nan', 'skewed']);
+    // Both infinities observed also make the sum NaN, but every observation is in a bucket.
+    histogramQuantile(0.5, h('{{schema:0 sum:NaN count:2 buckets:[1 1]}}'), (e) => effects.push(e));
+    expect(effects).toHaveLength(2);
   });
 });
 
@@ -56,6 +66,14 @@ describe('histogramFraction', () => {
     expect(histogramFraction(2, 1, one)).toBe(0);
     expect(histogramFraction(NaN, 1, one)).toBeNaN();
     expect(histogramFraction(-Infinity, Infinity, h('{{}}'))).toBeNaN();
+  });
+
+  it('leaves NaN observations out of every range, but not out of the total', () => {
+    let reported = 0;
+    const nans = h('{{schema:0 count:15 sum:NaN buckets:[12]}}');
+    expect(histogramFraction(-Infinity, Infinity, nans, () => reported++)).toBe(0.8);
+    expect(histogramFraction(-Infinity, Math.SQRT1_2, nans, () => reported++)).toBeCloseTo(0.4, 14);
+    expect(reported).toBe(2);
   });
 });
 

@@ -10,9 +10,10 @@ import { kahanC, kahanSumInc } from './kahan.js';
 /**
  * The q-quantile of the observations: NaN without observations or for q NaN, −Inf for q < 0, +Inf for
  * q > 1. The rank is found from below for q < 0.5 and from above otherwise (from below whenever the sum
- * is NaN: NaN observations are counted but in no bucket).
+ * is NaN: NaN observations are counted but in no bucket). `nanObservations` hears how NaN observations
+ * affected the result: they made it NaN (the rank lies among them) or skewed it higher.
  */
-export function histogramQuantile(q: number, h: FloatHistogram): number {
+export function histogramQuantile(q: number, h: FloatHistogram, nanObservations?: (effect: 'nan' | 'skewed') => void): number {
   if (q < 0) return -Infinity;
   if (q > 1) return Infinity;
   if (h.count === 0 || Number.isNaN(q)) return NaN;
@@ -44,8 +45,17 @@ export function histogramQuantile(q: number, h: FloatHistogram): number {
   }
   // Rounding can make the buckets add up to more than the count.
   if (count > h.count) count = h.count;
-  // Only NaN observations leave the rank unreached: the highest bound is the best estimate.
-  if (count < rank) return bucket.upper;
+  if (count < rank) {
+    // The rank lies among NaN observations (counted, in no bucket).
+    if (Number.isNaN(h.sum)) {
+      nanObservations?.('nan');
+      return NaN;
+    }
+    // Rounding only: the highest bound is the best estimate.
+    return bucket.upper;
+  }
+  // A NaN sum may also come from observing both infinities; NaN observations show as buckets short of the count.
+  if (Number.isNaN(h.sum) && bucketTotal(h) < h.count) nanObservations?.('skewed');
 
   rank = forward ? rank - (count - bucket.count) : count - rank;
   const fraction = rank / bucket.count;
@@ -61,9 +71,10 @@ export function histogramQuantile(q: number, h: FloatHistogram): number {
 
 /**
  * The fraction of observations between `lower` and `upper`: NaN without observations or for a NaN
- * bound, 0 when lower ≥ upper. Interpolation within a bucket as in histogramQuantile.
+ * bound, 0 when lower ≥ upper. Interpolation within a bucket as in histogramQuantile. NaN observations
+ * fall in no range (they still count towards the total); `nanObservations` hears of them.
  */
-export function histogramFraction(lower: number, upper: number, h: FloatHistogram): number {
+export function histogramFraction(lower: number, upper: number, h: FloatHistogram, nanObservations?: () => void): number {
   if (h.count === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return NaN;
   if (lower >= upper) return 0;
 
@@ -101,9 +112,24 @@ export function histogramFraction(lower: number, upper: number, h: FloatHistogra
     rank += b.count;
     return true;
   });
-  if (!lowerSet || lowerRank > h.count) lowerRank = h.count;
-  if (!upperSet || upperRank > h.count) upperRank = h.count;
+  // A NaN sum may come from NaN observations: ranks then reach no further than the buckets do.
+  let count = h.count;
+  if (Number.isNaN(h.sum)) {
+    count = bucketTotal(h);
+    if (count < h.count) nanObservations?.();
+  }
+  if (!lowerSet || lowerRank > count) lowerRank = count;
+  if (!upperSet || upperRank > count) upperRank = count;
   return (upperRank - lowerRank) / h.count;
+}
+
+/** The observations in buckets: all but NaN ones. */
+function bucketTotal(h: FloatHistogram): number {
+  let total = 0;
+  forEachBucket(h, (b) => {
+    total += b.count;
+  });
+  return total;
 }
 
 function linearFraction(b: Bucket, v: number): number {

@@ -1,5 +1,8 @@
-/** histogram_quantile and histogram_fraction over classic `le` buckets. */
-import { Labels, METRIC_NAME } from '@strata/tsdb';
+/**
+ * The histogram functions: histogram_quantile(s) and histogram_fraction over classic `le` buckets and
+ * native histograms, and the functions of native histograms alone (histogram_count, histogram_sum, …).
+ */
+import { type FloatHistogram, Labels, METRIC_NAME, quoteGo } from '@strata/tsdb';
 import { SeriesBuilder } from '../engine/steps.js';
 import type { StepSeries } from '../engine/steps.js';
 import { almostEqual } from '../float.js';
@@ -9,6 +12,8 @@ import type { Expr } from '../parser/ast.js';
 import { parseNumber } from '../parser/literals.js';
 import type { VectorValue } from '../engine/steps.js';
 import { scalarArg, stringArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
+import { histogramAvg, histogramFraction, histogramQuantile, histogramStddev, histogramStdvar } from './histogram-quantile.js';
+import { floatPresence } from './math.js';
 
 const SMALL_DELTA_TOLERANCE = 1e-12;
 
@@ -124,25 +129,48 @@ function parseLe(s: string): number {
   return parseNumber(s) ?? NaN;
 }
 
+/** Prometheus' maybeAddMetricName: the metric name is only known while its removal is delayed. */
+function forMetric(message: string, labels: Labels, ctx: FunctionContext): string {
+  const name = ctx.delayedNameRemoval ? labels.get(METRIC_NAME) : '';
+  return name === '' ? message : `${message} for metric name ${quoteGo(name)}`;
+}
+
+/** Computes a float from a native histogram at step i of series `s`. */
+type NativeCompute = (h: FloatHistogram, step: number, s: StepSeries) => number;
+
 /**
- * Evaluates `compute` per classic histogram and step: buckets are grouped by their labels without `le`
- * (with the metric name, so same-labelled histograms of two metrics collide in the output). A group's
- * series are put in the order of their bounds once (a stable sort, as Prometheus sorts each step's
- * buckets), so each step only gathers the counts present; each group's output series is looked up once.
+ * Evaluates `classic` per classic histogram and step, and `native` per native histogram sample.
+ * Classic buckets (float samples) are grouped by their labels without `le` (with the metric name, so
+ * same-labelled histograms of two metrics collide in the output). A group's series are put in the order
+ * of their bounds once (a stable sort, as Prometheus sorts each step's buckets), so each step only
+ * gathers the counts present; each output series is looked up once. A native histogram labelled as a
+ * group at a step where the group has buckets is Prometheus' conflict: neither is evaluated.
  */
 function perHistogram(
-  input: VectorValue, bucketsArg: Expr, ctx: FunctionContext, compute: (buckets: Buckets, step: number) => number,
-  infoName = ctx.call.func.name,
+  input: VectorValue, bucketsArg: Expr, ctx: FunctionContext, classic: (buckets: Buckets, step: number) => number,
+  native: NativeCompute, infoName = ctx.call.func.name,
 ): VectorValue {
   const steps = ctx.range.steps;
   const groupIndex = new Map<string, number>();
   const groups: Labels[] = [];
   const members: number[][] = [];
   const upper: number[] = [];
-  input.series.forEach((s, j) => {
+  const series = input.series;
+  /** Per series, the steps of its float samples: the buckets. */
+  const floats: Uint8Array[] = [];
+  /** The series with histograms, and the group each would conflict with (-1: none). */
+  const natives: number[] = [];
+  const conflictsWith: number[] = [];
+  series.forEach((s, j) => {
+    const present = floatPresence(s);
+    floats.push(present);
+    upper.push(NaN);
+    if (s.hists !== null) natives.push(j);
+    // A series of histograms only has no buckets, whatever its `le`.
+    if (present !== s.has && !present.includes(1)) return;
     const le = s.labels.get('le');
     const bound = le === '' ? NaN : parseLe(le);
-    upper.push(bound);
+    upper[j] = bound;
     if (Number.isNaN(bound)) {
       ctx.annotate(`PromQL warning: bucket label "le" is missing or has a malformed value of "${le}" for metric name "${s.labels.get(METRIC_NAME)}"`, bucketsArg.pos.start);
       return;
@@ -157,24 +185,40 @@ function perHistogram(
     }
     (members[gi] as number[]).push(j);
   });
+  for (const j of natives) conflictsWith.push(groupIndex.get((series[j] as StepSeries).labels.key()) ?? -1);
   for (const m of members) m.sort((a, b) => (upper[a] as number) - (upper[b] as number));
   const out = new SeriesBuilder(steps);
   const targets: (StepSeries | undefined)[] = groups.map(() => undefined);
+  const nativeTargets: (StepSeries | undefined)[] = natives.map(() => undefined);
+  /** The step at which each group conflicted last (-1: never). */
+  const conflictedAt = new Int32Array(groups.length).fill(-1);
   // The largest group's size, without spreading one argument per group into Math.max (a query without
   // aggregation has a group per histogram: tens of thousands).
   const buckets = new Buckets(members.reduce((most, m) => Math.max(most, m.length), 0));
-  const series = input.series;
   for (let i = 0; i < steps; i++) {
+    for (let k = 0; k < natives.length; k++) {
+      const s = series[natives[k] as number] as StepSeries;
+      const h = s.histAt(i);
+      if (h === undefined) continue;
+      const g = conflictsWith[k] as number;
+      if (g >= 0 && (members[g] as number[]).some((j) => (floats[j] as Uint8Array)[i] === 1)) {
+        ctx.annotate(forMetric('PromQL warning: vector contains a mix of classic and native histograms', s.labels, ctx), bucketsArg.pos.start);
+        conflictedAt[g] = i;
+        continue;
+      }
+      const target = (nativeTargets[k] ??= out.seriesWithoutName(s.labels, ctx.delayedNameRemoval));
+      out.set(target, i, native(h, i, s));
+    }
     for (let g = 0; g < groups.length; g++) {
+      if (conflictedAt[g] === i) continue;
       buckets.length = 0;
       buckets.forcedMonotonic = false;
       for (const j of members[g] as number[]) {
-        const s = series[j] as StepSeries;
-        if (s.has[i] === 1) buckets.add(upper[j] as number, s.vals[i] as number);
+        if ((floats[j] as Uint8Array)[i] === 1) buckets.add(upper[j] as number, (series[j] as StepSeries).vals[i] as number);
       }
       if (buckets.length === 0) continue;
       const labels = groups[g] as Labels;
-      const value = compute(buckets, i);
+      const value = classic(buckets, i);
       if (buckets.forcedMonotonic && ctx.compat === 3) {
         ctx.annotate(
           `PromQL info: input to ${infoName} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#${infoName}) for metric name "${labels.get(METRIC_NAME)}"`,
@@ -186,6 +230,33 @@ function perHistogram(
     }
   }
   return out.result();
+}
+
+/** histogram_quantile of a native histogram, noting NaN observations at `arg` as Prometheus does. */
+function nativeQuantile(q: Float64Array, arg: Expr, ctx: FunctionContext): NativeCompute {
+  return (h, i, s) => histogramQuantile(q[i] as number, h, (effect) => {
+    const message = `PromQL info: input to histogram_quantile has NaN observations, result is ${effect === 'nan' ? 'NaN' : 'skewed higher'}`;
+    ctx.annotate(forMetric(message, s.labels, ctx), arg.pos.start);
+  });
+}
+
+/** A function of a native histogram alone (histogram_count, …): float samples have no output. */
+function ofNativeHistograms(f: (h: FloatHistogram) => number): VectorFunction {
+  return (args, ctx) => {
+    const out = new SeriesBuilder(ctx.range.steps);
+    for (const s of vectorArg(args, 0).series) {
+      const hists = s.hists;
+      if (hists === null) continue;
+      let o: StepSeries | null = null;
+      for (let i = 0; i < hists.length; i++) {
+        const h = hists[i];
+        if (h === undefined) continue;
+        o ??= out.seriesWithoutName(s.labels, ctx.delayedNameRemoval);
+        out.set(o, i, f(h));
+      }
+    }
+    return out.result();
+  };
 }
 
 function warnOutOfRange(q: Float64Array, arg: Expr, ctx: FunctionContext): void {
@@ -205,7 +276,8 @@ export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
   histogram_quantile: (args, ctx) => {
     const q = scalarArg(args, 0);
     warnOutOfRange(q, ctx.call.args[0] as Expr, ctx);
-    return perHistogram(vectorArg(args, 1), ctx.call.args[1] as Expr, ctx, (b, i) => bucketQuantile(q[i] as number, b));
+    const arg = ctx.call.args[1] as Expr;
+    return perHistogram(vectorArg(args, 1), arg, ctx, (b, i) => bucketQuantile(q[i] as number, b), nativeQuantile(q, arg, ctx));
   },
   /** Several quantiles at once, each output series labelled with its quantile. */
   histogram_quantiles: (args, ctx) => {
@@ -218,7 +290,8 @@ export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
     for (let k = 2; k < args.length; k++) {
       const q = scalarArg(args, k);
       warnOutOfRange(q, ctx.call.args[k] as Expr, ctx);
-      const v = perHistogram(input, ctx.call.args[0] as Expr, ctx, (b, i) => bucketQuantile(q[i] as number, b), 'histogram_quantile');
+      const arg = ctx.call.args[0] as Expr;
+      const v = perHistogram(input, arg, ctx, (b, i) => bucketQuantile(q[i] as number, b), nativeQuantile(q, arg, ctx), 'histogram_quantile');
       for (const s of v.series) {
         for (let i = 0; i < ctx.range.steps; i++) {
           if (s.has[i] === 1) out.set(out.series(s.labels.with(label, quantileLabel(q[i] as number)), s.dropName), i, s.vals[i] as number);
@@ -230,6 +303,18 @@ export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
   histogram_fraction: (args, ctx) => {
     const lower = scalarArg(args, 0);
     const upper = scalarArg(args, 1);
-    return perHistogram(vectorArg(args, 2), ctx.call.args[2] as Expr, ctx, (b, i) => bucketFraction(lower[i] as number, upper[i] as number, b));
+    const arg = ctx.call.args[2] as Expr;
+    return perHistogram(
+      vectorArg(args, 2), arg, ctx, (b, i) => bucketFraction(lower[i] as number, upper[i] as number, b),
+      (h, i, s) => histogramFraction(lower[i] as number, upper[i] as number, h, () => {
+        const message = 'PromQL info: input to histogram_fraction has NaN observations, which are excluded from all fractions';
+        ctx.annotate(forMetric(message, s.labels, ctx), arg.pos.start);
+      }),
+    );
   },
+  histogram_count: ofNativeHistograms((h) => h.count),
+  histogram_sum: ofNativeHistograms((h) => h.sum),
+  histogram_avg: ofNativeHistograms(histogramAvg),
+  histogram_stddev: ofNativeHistograms(histogramStddev),
+  histogram_stdvar: ofNativeHistograms(histogramStdvar),
 };

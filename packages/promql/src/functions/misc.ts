@@ -1,8 +1,9 @@
-/** absent, scalar, vector, min_of/max_of, sorting, and the native-histogram functions (no output on float samples). */
+/** absent, scalar, vector, min_of/max_of and sorting. */
 import { compareStrings, Labels, METRIC_NAME } from '@strata/tsdb';
 import type { Expr } from '../parser/ast.js';
 import { StepSeries, type VectorValue } from '../engine/steps.js';
 import { scalarArg, stringArg, vectorArg, type VectorFunction } from './context.js';
+import { floatPresence } from './math.js';
 
 /** Labels of absent()'s output: the equality matchers of a direct selector, except `__name__`. */
 export function absentLabels(arg: Expr): Labels {
@@ -33,11 +34,28 @@ export function absentAt(labels: Labels, steps: number, present: (i: number) => 
   return { type: 'vector', series: s.count() > 0 ? [s] : [] };
 }
 
+/** The series with their float samples only (sorting by value leaves histograms out), in their order. */
+function floatsOnly(series: readonly StepSeries[]): StepSeries[] {
+  const out: StepSeries[] = [];
+  for (const s of series) {
+    if (s.hists === null) {
+      out.push(s);
+      continue;
+    }
+    const f = new StepSeries(s.labels, s.has.length);
+    f.vals.set(s.vals);
+    f.has.set(floatPresence(s));
+    f.dropName = s.dropName;
+    if (f.count() > 0) out.push(f);
+  }
+  return out;
+}
+
 function sortBy(desc: boolean): VectorFunction {
   return (args) => {
     const v = vectorArg(args, 0);
     // Only meaningful for instant queries (one step); NaN sorts last either way.
-    const series = [...v.series].sort((a, b) => {
+    const series = floatsOnly(v.series).sort((a, b) => {
       const x = a.vals[0] as number;
       const y = b.vals[0] as number;
       if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
@@ -81,21 +99,22 @@ function naturalCompare(a: string, b: string): number {
   return ca.length - cb.length;
 }
 
-const noFloatOutput: VectorFunction = () => ({ type: 'vector', series: [] });
-
 export const MISC_FUNCTIONS: Record<string, VectorFunction> = {
   absent: (args, ctx) => {
     const v = vectorArg(args, 0);
     return absentAt(absentLabels(ctx.call.args[0] as Expr), ctx.range.steps, (i) => v.series.some((s) => s.has[i] === 1));
   },
+  /** The single float sample of each step, else NaN; histogram samples are not counted. */
   scalar: (args, ctx) => {
     const v = vectorArg(args, 0);
+    const present = v.series.map(floatPresence);
     const vals = new Float64Array(ctx.range.steps);
     for (let i = 0; i < vals.length; i++) {
       let n = 0;
       let x = NaN;
-      for (const s of v.series) {
-        if (s.has[i] !== 1) continue;
+      for (let j = 0; j < present.length; j++) {
+        if ((present[j] as Uint8Array)[i] !== 1) continue;
+        const s = v.series[j] as StepSeries;
         n++;
         x = s.vals[i] as number;
       }
@@ -121,9 +140,4 @@ export const MISC_FUNCTIONS: Record<string, VectorFunction> = {
   sort_desc: sortBy(true),
   sort_by_label: sortByLabel(false),
   sort_by_label_desc: sortByLabel(true),
-  histogram_count: noFloatOutput,
-  histogram_sum: noFloatOutput,
-  histogram_avg: noFloatOutput,
-  histogram_stddev: noFloatOutput,
-  histogram_stdvar: noFloatOutput,
 };

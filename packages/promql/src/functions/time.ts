@@ -1,6 +1,6 @@
 /** time(), pi(), the query parameters start()/end()/range()/step() and the date functions (UTC). */
 import { Labels } from '@strata/tsdb';
-import { StepSeries, stepTime, type ScalarValue, type StepValue, type VectorValue } from '../engine/steps.js';
+import { SeriesBuilder, StepSeries, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue } from '../engine/steps.js';
 import { vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 import { mapSamples } from './math.js';
 
@@ -14,6 +14,23 @@ function dateFunction(f: (d: Date) => number): VectorFunction {
     }
     return mapSamples(vectorArg(args, 0), ctx.range.steps, ctx.delayedNameRemoval, (x) => (Number.isFinite(x) ? f(new Date(Math.trunc(x) * 1000)) : NaN));
   };
+}
+
+/**
+ * timestamp() of a computed vector: a sample's time is its step's, for floats and histograms alike (a
+ * selector's samples have their own times instead). Drops `__name__`.
+ */
+export function stepTimes(v: VectorValue, range: StepRange, delayedNameRemoval: boolean): VectorValue {
+  const out = new SeriesBuilder(range.steps);
+  for (const s of v.series) {
+    let o: StepSeries | null = null;
+    for (let i = 0; i < range.steps; i++) {
+      if (s.has[i] !== 1) continue;
+      o ??= out.seriesWithoutName(s.labels, delayedNameRemoval);
+      out.set(o, i, stepTime(range, i) / 1000);
+    }
+  }
+  return out.result();
 }
 
 function timeVector(vals: Float64Array, steps: number): VectorValue {
