@@ -1,7 +1,7 @@
 /** Buffers of samples: a series' samples loaded from its iterator, or the samples of an in-memory series. */
 import {
-  appendXORSamples, type ChunkMeta, ChunkSeriesSamples, Encoding, isBulkSeries, isStaleNaN, SampleBuffer as TsdbSampleBuffer, type SampleIterator, type SampleWindow,
-  type FloatHistogram, type Series, ValueType,
+  appendXORSamples, type ChunkMeta, ChunkSeriesSamples, CounterResetHint, Encoding, FloatHistogram, isBulkSeries, isStaleNaN, SampleBuffer as TsdbSampleBuffer,
+  type SampleIterator, type SampleWindow, type Series, ValueType,
 } from '@strata/tsdb';
 
 /** The engine's sample buffer: tsdb's, loaded from a series window by window. */
@@ -45,6 +45,38 @@ export class SampleBuffer extends TsdbSampleBuffer {
       const it = series.iterator(this.#it);
       this.#it = it;
       this.#read(it, mint, maxt, dropStale);
+    }
+  }
+
+  /**
+   * Turns the loaded histograms into what Prometheus' HistogramStatsIterator yields to selectors that only
+   * feed histogram_count, histogram_sum and histogram_avg: schema, count and sum alone (no buckets; the
+   * schema keeps exponential and custom ones from mixing) and a counter reset hint, which a histogram
+   * without one gets from comparing it with the histogram read before it, as that iterator detects resets
+   * on the fly (so that aggregating them can see both resets and non-resets). Step i reads the samples
+   * from `refAt(i) - window` on; where Prometheus seeks past samples to that start instead of reading on
+   * (a sample lies between step i-1's reference time and it), the previous histogram is forgotten.
+   */
+  histogramStats(refAt: (i: number) => number, steps: number, window: number): void {
+    const hs = this.hs;
+    if (hs === null) return;
+    const ts = this.ts;
+    let last: FloatHistogram | undefined;
+    let step = 1;
+    for (let k = 0; k < this.n; k++) {
+      const t = ts[k] as number;
+      // The steps whose reading starts after the previous sample and at or before this one.
+      for (; step < steps && refAt(step) - window <= t; step++) {
+        if (k > 0 && (ts[k - 1] as number) >= refAt(step - 1)) last = undefined;
+      }
+      const h = hs[k];
+      if (h === undefined) continue;
+      let hint = h.counterResetHint;
+      if (hint === CounterResetHint.Unknown && last !== undefined) {
+        hint = h.detectReset(last) ? CounterResetHint.CounterReset : CounterResetHint.NotCounterReset;
+      }
+      hs[k] = new FloatHistogram({ schema: h.schema, count: h.count, sum: h.sum, counterResetHint: hint });
+      last = h;
     }
   }
 

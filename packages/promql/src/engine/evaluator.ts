@@ -7,7 +7,7 @@
 import { dropMetricName, METRIC_IDENTITY, type NameRules } from './names.js';
 import { CounterResetHint, type FloatHistogram, isStaleNaN, METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
 import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
-import { exprType, isSetOp } from '../parser/ast.js';
+import { exprType, isSetOp, walk } from '../parser/ast.js';
 import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
 import type { FunctionContext, VectorFunction } from '../functions/context.js';
 import { HISTOGRAM_FUNCTIONS } from '../functions/histogram.js';
@@ -94,6 +94,31 @@ function position(input: string, pos: number): string {
   return `${line}:${pos - (before.lastIndexOf('\n') + 1) + 1}`;
 }
 
+/** Functions of a histogram's count and sum only, and the functions and (trim) operators that need its buckets. */
+const STATS_ONLY_FUNCTIONS = new Set(['histogram_count', 'histogram_sum', 'histogram_avg']);
+const BUCKET_FUNCTIONS = new Set(['histogram_quantile', 'histogram_quantiles', 'histogram_fraction']);
+const BUCKET_OPERATORS: ReadonlySet<string> = new Set(['</', '>/']);
+
+/**
+ * The selectors Prometheus reads through its HistogramStatsIterator (its detectHistogramStatsDecoding):
+ * those under histogram_count, histogram_sum or histogram_avg with nothing above them that needs buckets:
+ * no histogram_quantile(s) or histogram_fraction, no trim operator, and no subquery (whose counter reset
+ * detection needs them).
+ */
+function histogramStatsSelectors(root: Expr): Set<VectorSelector> {
+  const out = new Set<VectorSelector>();
+  walk(root, (node, path) => {
+    if (node.kind !== 'vectorSelector') return;
+    let statsOnly = false;
+    for (const p of path) {
+      if (p.kind === 'subquery' || (p.kind === 'binary' && BUCKET_OPERATORS.has(p.op)) || (p.kind === 'call' && BUCKET_FUNCTIONS.has(p.func.name))) return;
+      if (p.kind === 'call' && STATS_ONLY_FUNCTIONS.has(p.func.name)) statsOnly = true;
+    }
+    if (statsOnly) out.add(node);
+  });
+  return out;
+}
+
 function unwrap(e: Expr): Expr {
   while (e.kind === 'paren') e = e.expr;
   return e;
@@ -104,6 +129,8 @@ export class Evaluator {
   readonly #shared: EvalShared;
   readonly #buf = new SampleBuffer();
   static readonly #invariance = new WeakMap<Expr, boolean>();
+  /** Per query (its shared state): the selectors read as Prometheus' HistogramStatsIterator reads them. */
+  static readonly #statsSelectors = new WeakMap<EvalShared, ReadonlySet<VectorSelector>>();
 
   constructor(range: StepRange, shared: EvalShared) {
     this.#range = range;
@@ -112,6 +139,8 @@ export class Evaluator {
 
   eval(e: Expr): StepValue {
     this.#shared.checkAbort();
+    // The first expression evaluated with this shared state is the query's own.
+    if (!Evaluator.#statsSelectors.has(this.#shared)) Evaluator.#statsSelectors.set(this.#shared, histogramStatsSelectors(e));
     const stats = this.#shared.stats;
     const before = stats.currentSamples;
     const v = this.#range.steps > 1 && e.kind !== 'number' && e.kind !== 'string' && this.#stepInvariant(e)
@@ -132,6 +161,11 @@ export class Evaluator {
 
   #annotate(message: string, pos?: number): void {
     this.#shared.annotations.add(pos === undefined ? message : `${message} (${position(this.#shared.input, pos)})`);
+  }
+
+  /** Whether a selector's histograms are read as count and sum only, with counter resets detected on the fly. */
+  #readsHistogramStats(vs: VectorSelector): boolean {
+    return Evaluator.#statsSelectors.get(this.#shared)?.has(vs) === true;
   }
 
   #atTime(m: TimeModifiers): number | null {
@@ -229,12 +263,15 @@ export class Evaluator {
     const first = refAt(0);
     const last = refAt(steps - 1);
     const buf = this.#buf;
+    const stats = this.#readsHistogramStats(vs);
     const out: StepSeries[] = [];
     let read = 0;
     for (const s of series) {
       this.#shared.checkAbort();
-      // Stale markers stay: a step whose latest sample is one has no value.
-      buf.load(s, latestSampleFrom(s, first - lookback, first), last, false);
+      // Stale markers stay: a step whose latest sample is one has no value. Histogram stats are read from
+      // the first step's lookback window on, as Prometheus reads them to detect counter resets.
+      buf.load(s, stats ? first - lookback : latestSampleFrom(s, first - lookback, first), last, false);
+      if (stats) buf.histogramStats(refAt, steps, lookback);
       const { ts, vs: values, hs, n } = buf;
       // ts[0, k) are the samples at or before the step's reference time.
       let k = 0;
@@ -284,6 +321,7 @@ export class Evaluator {
       const mint = refAt(0) - e.range;
       const maxt = refAt(this.#range.steps - 1);
       const buf = this.#buf;
+      const stats = this.#readsHistogramStats(e.vs);
       return {
         range: e.range,
         refAt,
@@ -291,6 +329,7 @@ export class Evaluator {
           for (const s of series) {
             this.#shared.checkAbort();
             buf.load(s, mint, maxt, true);
+            if (stats) buf.histogramStats(refAt, this.#range.steps, e.range);
             f({ labels: s.labels, ts: buf.ts, vs: buf.vs, hs: buf.hs, n: buf.n, dropName: false });
           }
         },
