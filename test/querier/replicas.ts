@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { start as startQuerier, type Querier } from '@strata/querier';
+import { start as startQuerier, type Querier, type QuerierConfig } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
 import { start as startSidecar, type Sidecar } from '@strata/sidecar';
 import { sleep, tempDir } from '@strata/testing/process';
@@ -19,12 +19,13 @@ export interface ReplicaStack {
 /**
  * Starts `count` replicas with the options `prometheus` gives (external labels added), waits until
  * `ready` holds for each (polled every 100 ms, up to 30 s: Prometheus discovers its targets ~5 s after
- * it starts), then their sidecars and the querier.
+ * it starts), then their sidecars and the querier (with `querierConfig` added to its configuration).
  */
 export async function replicaStack(
   count: number,
   prometheus: (home: string) => Omit<PrometheusOptions, 'dir' | 'dataDir' | 'externalLabels' | 'blockDuration'>,
   ready: (prom: PrometheusHandle) => Promise<boolean> = async () => true,
+  querierConfig: Partial<QuerierConfig> = {},
 ): Promise<ReplicaStack> {
   const dir = await tempDir('strata-replicas-');
   const replicas: PrometheusHandle[] = [];
@@ -45,7 +46,7 @@ export async function replicaStack(
       for (let i = 0; i < 300 && !(await ready(prom)); i++) await sleep(100);
       sidecars.push(await startSidecar({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger }));
     }
-    querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: sidecars.map((s) => s.grpcAddress), replicaLabels: ['replica'], logger: nopLogger });
+    querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: sidecars.map((s) => s.grpcAddress), replicaLabels: ['replica'], logger: nopLogger, ...querierConfig });
     return { dir: dir.path, replicas, sidecars, querier, url: `http://${querier.httpAddress}`, stop };
   } catch (e) {
     await stop();

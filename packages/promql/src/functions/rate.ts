@@ -17,7 +17,8 @@ function extrapolatedRate(w: Window, isCounter: boolean, isRate: boolean, compat
       const h = histogramRate(w, isCounter);
       if (h === undefined) return undefined;
       const first = (w.hs[w.lo] as FloatHistogram).count;
-      return h.mul(extrapolationFactor(w, isCounter, isRate, compat, h.count, first));
+      // 2.x does not stop extrapolating histograms at the counter's zero point (its TODO); 3.x does, by count.
+      return h.mul(extrapolationFactor(w, isCounter && compat === 3, isRate, compat, h.count, first));
     }
     if (histograms > 0) {
       w.annotate(mixedFloatsHistograms(w.metricName));
