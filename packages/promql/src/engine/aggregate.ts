@@ -484,7 +484,7 @@ function quantileAggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateC
 /** count_values: the samples per group and value; a histogram's value is its Prometheus string form. */
 function countValues(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
   const label = ctx.label;
-  if (!isValidLabelName(label, ctx.compat)) throw new EvalError(`invalid label name ${JSON.stringify(label)}`);
+  if (!isValidLabelName(label, ctx.compat)) throw new EvalError(`invalid label name ${quoteGo(label)}`);
   const { of, groups } = assignGroups(e, input.series, label);
   const out = new SeriesBuilder(ctx.steps);
   const counts = new Map<string, { labels: Labels; n: number }>();

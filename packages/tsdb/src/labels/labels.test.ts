@@ -48,6 +48,8 @@ describe('Labels', () => {
 
   it('quotes as Go does', () => {
     expect(quoteGo('a"b\\c\nd\u00e9\u{1f600}\x01\u200b')).toBe('"a\\"b\\\\c\\nd\u00e9\u{1f600}\\x01\\u200b"');
+    // An invalid byte, kept by the PromQL parser as U+DC80 + byte, as Go quotes it.
+    expect(quoteGo('a\udd45z')).toBe('"a\\xc5z"');
   });
 });
 

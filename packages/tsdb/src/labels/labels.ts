@@ -227,7 +227,10 @@ export function quoteGo(s: string): string {
         out += '\\v';
         continue;
     }
-    if (isGoPrintable(c)) out += ch;
+    // A byte that was not valid UTF-8 where the string came from (PromQL's parser keeps it as the lone
+    // surrogate U+DC80 + byte) is quoted as Go quotes an invalid byte.
+    if (c >= 0xdc80 && c <= 0xdd7f) out += `\\x${hex(c - 0xdc80, 2)}`;
+    else if (isGoPrintable(c)) out += ch;
     else if (c < 0x10000) out += c < 0x100 ? `\\x${hex(c, 2)}` : `\\u${hex(c, 4)}`;
     else out += `\\U${hex(c, 8)}`;
   }
