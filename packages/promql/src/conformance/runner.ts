@@ -16,6 +16,7 @@ import { parseExpr } from '../parser/parse.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { FPoint, HPoint, QueryResult, QueryValue, Sample } from '../value.js';
 import { histogramsMatch } from './histograms.js';
+import { NhcbCollector } from './nhcb.js';
 import { type EvalCommand, type Expectation, type LoadCommand, parseScript, type SeriesLine } from './script.js';
 
 export type CaseStatus = 'passed' | 'failed' | 'skipped';
@@ -49,8 +50,6 @@ export class ScriptRunner {
   readonly #engine: Engine;
   readonly #compat: 2 | 3;
   readonly #storage = new MemoryStorage();
-  /** Series converted to custom-bucket histograms by load_with_nhcb, which this runner does not do; queries selecting them are skipped. */
-  readonly #nhcbSeries: Labels[] = [];
 
   constructor(compat: 2 | 3) {
     this.#compat = compat;
@@ -67,7 +66,6 @@ export class ScriptRunner {
     for (const cmd of parseScript(text)) {
       if (cmd.kind === 'clear') {
         this.#storage.clear();
-        this.#nhcbSeries.length = 0;
         loadError = null;
       } else if (cmd.kind === 'load') {
         try {
@@ -87,47 +85,33 @@ export class ScriptRunner {
   }
 
   #load(cmd: LoadCommand): void {
+    const nhcb = cmd.nhcb ? new NhcbCollector() : undefined;
     for (const s of cmd.series) {
       const labels = labelsOf(s.selector, this.#compat);
-      const name = labels.get('__name__');
-      if (cmd.nhcb) {
-        const base = name.replace(/_(bucket|count|sum)$/, '');
-        if (base !== name) this.#nhcbSeries.push(labels.without(['le']).with('__name__', base));
-      }
       s.values.forEach((v, k) => {
         if (v === null) return;
-        if (typeof v === 'number') this.#storage.append(labels, k * cmd.interval, s.stale.has(k) ? STALE_NAN : v);
-        else this.#storage.appendHistogram(labels, k * cmd.interval, v);
+        const t = k * cmd.interval;
+        if (typeof v !== 'number') {
+          this.#storage.appendHistogram(labels, t, v);
+          return;
+        }
+        const f = s.stale.has(k) ? STALE_NAN : v;
+        this.#storage.append(labels, t, f);
+        nhcb?.add(labels, t, f);
       });
     }
+    if (nhcb !== undefined) for (const { labels, t, h } of nhcb.histograms()) this.#storage.appendHistogram(labels, t, h);
   }
 
   async #evalCase(cmd: EvalCommand): Promise<CaseResult> {
     const base = { line: cmd.line, expr: cmd.expr };
     try {
-      this.#checkSupported(cmd);
       await this.#runEval(cmd);
       return { ...base, status: 'passed' };
     } catch (e) {
       if (e instanceof CaseSkip || e instanceof UnsupportedError) return { ...base, status: 'skipped', reason: (e as Error).message };
       if (e instanceof CaseFailure) return { ...base, status: 'failed', reason: e.message };
       return { ...base, status: 'failed', reason: `unexpected error: ${(e as Error).stack ?? String(e)}` };
-    }
-  }
-
-  #checkSupported(cmd: EvalCommand): void {
-    if (this.#nhcbSeries.length > 0) {
-      let expr: Expr;
-      try {
-        expr = parseExpr(cmd.expr, { compat: this.#compat });
-      } catch {
-        return;
-      }
-      walk(expr, (node) => {
-        if (node.kind !== 'vectorSelector') return;
-        const hit = this.#nhcbSeries.find((l) => node.matchers.every((m) => m.matches(l.get(m.name))));
-        if (hit !== undefined) throw new CaseSkip(`selects series load_with_nhcb converts ${hit.toString()}`);
-      });
     }
   }
 

@@ -61,6 +61,14 @@ describe('histogramFraction', () => {
     expect(histogramFraction(3, 6, h('{{schema:-53 sum:10 count:4 custom_values:[2 4 8] buckets:[1 2 0 1]}}'))).toBe(0.25);
   });
 
+  it('counts the observations of an infinite custom bucket as lying at its infinite end', () => {
+    // Buckets [-Inf,-3]:10, (-3,-2]:2, (-2,-1]:3, (-1,+Inf]:85.
+    const nhcb = h('{{schema:-53 sum:0 count:100 custom_values:[-3 -2 -1] buckets:[10 2 3 85]}}');
+    expect(histogramFraction(-4, -2, nhcb)).toBeCloseTo(0.02, 15);
+    expect(histogramFraction(-Infinity, -1.5, nhcb)).toBeCloseTo(0.135, 15);
+    expect(histogramFraction(-2, 5, nhcb)).toBeCloseTo(0.03, 15);
+  });
+
   it('has the edge cases of Prometheus', () => {
     const one = h('{{schema:0 sum:1 count:1 buckets:[1]}}');
     expect(histogramFraction(2, 1, one)).toBe(0);

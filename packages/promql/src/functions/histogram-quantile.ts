@@ -90,7 +90,14 @@ export function histogramFraction(lower: number, upper: number, h: FloatHistogra
       linear = true;
       assumeZeroBound(b, h);
     }
-    const rankAt = (v: number): number => rank + b.count * (linear ? linearFraction(b, v) : exponentialFraction(b, v));
+    // No interpolation in a bucket of infinite width (a custom-bucket histogram's first or last): its
+    // observations count as lying at its infinite end, so all are below a value inside [−Inf, x] and none
+    // below a value inside (x, +Inf].
+    const rankAt = (v: number): number => {
+      if (b.lower === -Infinity) return rank + b.count;
+      if (b.upper === Infinity) return rank;
+      return rank + b.count * (linear ? linearFraction(b, v) : exponentialFraction(b, v));
+    };
     if (!lowerSet && b.lower >= lower) {
       lowerRank = rank;
       lowerSet = true;
