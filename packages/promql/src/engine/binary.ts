@@ -1,11 +1,18 @@
-/** Binary operators: scalar/scalar, vector/scalar and vector/vector with Prometheus' vector matching. */
+/**
+ * Binary operators: scalar/scalar, vector/scalar and vector/vector with Prometheus' vector matching, over
+ * floats and native histograms; unary minus.
+ */
 import { dropMetricName, type NameRules } from './names.js';
-import { Labels, METRIC_NAME } from '@strata/tsdb';
+import { type ArithmeticOutcome, CounterResetHint, type FloatHistogram, IncompatibleSchemaError, Labels, METRIC_NAME } from '@strata/tsdb';
 import type { BinaryOp, VectorMatching } from '../parser/ast.js';
-import { isComparison } from '../parser/ast.js';
+import { isComparison, isTrimOp } from '../parser/ast.js';
 import { goPow } from '../functions/kahan.js';
 import { EvalError } from './errors.js';
+import { trimHistogram } from './histogram_trim.js';
 import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
+
+/** Reports an annotation of the binary expression. */
+export type Annotate = (message: string) => void;
 
 /** The arithmetic value of `l op r`, or for comparisons 1/0. */
 export function arith(op: BinaryOp, l: number, r: number): number {
@@ -33,31 +40,160 @@ export function scalarBinop(op: BinaryOp, a: Float64Array, b: Float64Array): Flo
   return out;
 }
 
-/** Arithmetic and `bool` comparisons drop the metric name; 2.x left atan2 out. */
+/** Arithmetic and `bool` comparisons drop the metric name; 2.x left atan2 out. A trimmed histogram keeps it. */
 function dropsName(op: BinaryOp, returnBool: boolean, compat: 2 | 3): boolean {
+  if (isTrimOp(op)) return false;
   return isComparison(op) ? returnBool : op !== 'atan2' || compat === 3;
+}
+
+/**
+ * What an operation on a pair of samples with a histogram (or any pair, for a trim operator) gives, as
+ * Prometheus' vectorElemBinop: `value` null drops the pair, `annotation` (if any) says why or, with a
+ * value, what else happened.
+ */
+interface HistogramOutcome {
+  readonly value: FloatHistogram | null;
+  /** False when == or != does not hold. */
+  readonly keep: boolean;
+  readonly annotation: string | null;
+}
+
+function dropped(annotation: string): HistogramOutcome {
+  return { value: null, keep: false, annotation };
+}
+
+function computed(value: FloatHistogram): HistogramOutcome {
+  return { value, keep: true, annotation: null };
+}
+
+function sampleType(h: FloatHistogram | undefined): string {
+  return h === undefined ? 'float' : 'histogram';
+}
+
+/**
+ * `l op r` where l or r (the floats `fl`, `fr` unless `hl`, `hr` are set) is a histogram: + and − of two
+ * histograms, * of a histogram and a float, histogram / float, the trims histogram </ float and
+ * histogram >/ float, == and != of two histograms. Every other combination has no result.
+ */
+function histogramBinop(op: BinaryOp, fl: number, fr: number, hl: FloatHistogram | undefined, hr: FloatHistogram | undefined): HistogramOutcome {
+  if (hl !== undefined && hr !== undefined) {
+    switch (op) {
+      case '+':
+      case '-':
+        return addHistograms(op, hl, hr);
+      // Histograms are compared compacted, as selectors and operations leave them.
+      case '==':
+        return { value: hl, keep: hl.equals(hr), annotation: null };
+      case '!=':
+        return { value: hl, keep: !hl.equals(hr), annotation: null };
+    }
+  } else if (hl !== undefined) {
+    switch (op) {
+      case '*':
+        return computed(hl.copy().mul(fr).compact(0));
+      case '/':
+        return computed(hl.copy().div(fr).compact(0));
+      case '</':
+      case '>/':
+        return computed(trimHistogram(hl, fr, op === '</'));
+    }
+  } else if (hr !== undefined && op === '*') {
+    return computed(hr.copy().mul(fl).compact(0));
+  }
+  return dropped(
+    `PromQL info: incompatible sample types encountered for binary operator ${JSON.stringify(op)}: ${sampleType(hl)} ${op} ${sampleType(hr)}`,
+  );
+}
+
+/**
+ * `hl + hr` or `hl - hr`. A difference is a gauge. Mixed exponential and custom buckets, and a counter
+ * reset hint meeting a not-counter-reset one, give no result (the latter as in Prometheus, which returns
+ * it as an error).
+ */
+function addHistograms(op: '+' | '-', hl: FloatHistogram, hr: FloatHistogram): HistogramOutcome {
+  const res = hl.copy();
+  let outcome: ArithmeticOutcome;
+  try {
+    outcome = op === '+' ? res.add(hr) : res.sub(hr);
+  } catch (e) {
+    if (e instanceof IncompatibleSchemaError) return dropped(`PromQL warning: incompatible bucket layout encountered for binary operator ${op}`);
+    throw e;
+  }
+  const operation = op === '+' ? 'addition' : 'subtraction';
+  if (outcome.counterResetCollision) return dropped(`PromQL warning: conflicting counter resets during histogram ${operation}`);
+  if (op === '-') res.counterResetHint = CounterResetHint.Gauge;
+  const annotation = outcome.nhcbBoundsReconciled ? `PromQL info: mismatched custom buckets were reconciled during ${operation}` : null;
+  return { value: res.compact(0), keep: true, annotation };
+}
+
+/** Unary minus: floats negated, histograms multiplied by −1 (which makes them gauges); the name goes. */
+export function negate(v: VectorValue, steps: number, delayedNameRemoval: boolean): VectorValue {
+  const out = new SeriesBuilder(steps);
+  for (const s of v.series) {
+    let o: StepSeries | null = null;
+    const hists = s.hists;
+    for (let i = 0; i < steps; i++) {
+      if (s.has[i] !== 1) continue;
+      o ??= out.seriesWithoutName(s.labels, delayedNameRemoval);
+      const h = hists === null ? undefined : hists[i];
+      if (h === undefined) out.set(o, i, -(s.vals[i] as number));
+      else out.setHist(o, i, h.copy().mul(-1));
+    }
+  }
+  return out.result();
+}
+
+/** The steps at which a series has a float: its own presence flags while it has no histogram. */
+function floatSteps(s: StepSeries): Uint8Array {
+  const hists = s.hists;
+  if (hists === null) return s.has;
+  const has = s.has.slice();
+  for (let i = 0; i < has.length; i++) if (hists[i] !== undefined) has[i] = 0;
+  return has;
 }
 
 /** Vector op scalar (or scalar op vector when `scalarLeft`). */
 export function vectorScalarBinop(
   op: BinaryOp, vec: VectorValue, scalar: Float64Array, scalarLeft: boolean, returnBool: boolean, steps: number, rules: NameRules,
+  annotate: Annotate,
 ): VectorValue {
   const cmp = isComparison(op);
+  const trim = isTrimOp(op);
   const dropName = dropsName(op, returnBool, rules.compat);
   const out = new SeriesBuilder(steps);
+  const outputOf = (s: StepSeries): StepSeries =>
+    dropName ? out.seriesWithoutName(s.labels, rules.delayedNameRemoval) : out.series(s.labels, s.dropName);
   for (const s of vec.series) {
     let o: StepSeries | null = null;
+    // Float samples go through this loop, free of histogram checks; a trim takes none of them (below).
+    if (!trim) {
+      const has = floatSteps(s);
+      for (let i = 0; i < steps; i++) {
+        if (has[i] !== 1) continue;
+        const v = s.vals[i] as number;
+        const c = scalar[i] as number;
+        let r = scalarLeft ? arith(op, c, v) : arith(op, v, c);
+        if (cmp) {
+          if (!returnBool && r === 0) continue;
+          if (!returnBool) r = v;
+        }
+        o ??= outputOf(s);
+        out.set(o, i, r);
+      }
+    }
+    if (!trim && s.hists === null) continue;
     for (let i = 0; i < steps; i++) {
       if (s.has[i] !== 1) continue;
+      const h = s.histAt(i);
+      if (h === undefined && !trim) continue;
+      // No comparison holds with a histogram here, so `bool` and filtering have nothing to do.
       const v = s.vals[i] as number;
       const c = scalar[i] as number;
-      let r = scalarLeft ? arith(op, c, v) : arith(op, v, c);
-      if (cmp) {
-        if (!returnBool && r === 0) continue;
-        if (!returnBool) r = v;
-      }
-      o ??= dropName ? out.seriesWithoutName(s.labels, rules.delayedNameRemoval) : out.series(s.labels, s.dropName);
-      out.set(o, i, r);
+      const res = scalarLeft ? histogramBinop(op, c, v, undefined, h) : histogramBinop(op, v, c, h, undefined);
+      if (res.annotation !== null) annotate(res.annotation);
+      if (res.value === null) continue;
+      o ??= outputOf(s);
+      out.setHist(o, i, res.value);
     }
   }
   return out.result();
@@ -105,10 +241,12 @@ export function setBinop(op: 'and' | 'or' | 'unless', lhs: VectorValue, rhs: Vec
   }
   const copy = (s: StepSeries, keep: (i: number) => boolean): void => {
     let o: StepSeries | null = null;
+    const floatsOnly = s.hists === null;
     for (let i = 0; i < steps; i++) {
       if (s.has[i] !== 1 || !keep(i)) continue;
       o ??= out.series(s.labels, s.dropName);
-      out.set(o, i, s.vals[i] as number);
+      if (floatsOnly) out.set(o, i, s.vals[i] as number);
+      else out.copyStep(o, i, s);
     }
   };
   lhs.series.forEach((s, j) => {
@@ -154,6 +292,7 @@ function signatureIds(lhs: readonly string[], rhs: readonly string[]): { l: Int3
  */
 export function vectorBinop(
   op: BinaryOp, lhsIn: VectorValue, rhsIn: VectorValue, m: VectorMatching, returnBool: boolean, steps: number, rules: NameRules,
+  annotate: Annotate,
 ): VectorValue {
   // The "one" side is always the right one below; swap for group_right.
   const swapped = m.card === 'one-to-many';
@@ -161,6 +300,9 @@ export function vectorBinop(
   const rhs = swapped ? lhsIn.series : rhsIn.series;
   const sigs = signatureIds(signatures(lhs, m), signatures(rhs, m));
   const cmp = isComparison(op);
+  const trim = isTrimOp(op);
+  // Only trims and operands with histograms look at the sample types.
+  const typed = trim || lhs.some((s) => s.hists !== null) || rhs.some((s) => s.hists !== null);
   const oneToOne = m.card === 'one-to-one';
   const out = new SeriesBuilder(steps);
   const nR = rhs.length;
@@ -196,6 +338,8 @@ export function vectorBinop(
   };
   for (let i = 0; i < steps; i++) {
     const stamp = i + 1;
+    // As Prometheus, a step reports only the last annotation of its pairs.
+    let problem: string | null = null;
     for (let k = 0; k < nR; k++) {
       const s = rhs[k] as StepSeries;
       if (s.has[i] !== 1) continue;
@@ -218,10 +362,31 @@ export function vectorBinop(
       const sig = sigs.l[j] as number;
       if (rightStamp[sig] !== stamp) continue;
       const k = rightOf[sig] as number;
+      const r = rhs[k] as StepSeries;
       const a = s.vals[i] as number;
-      const b = (rhs[k] as StepSeries).vals[i] as number;
+      const b = r.vals[i] as number;
       const fl = swapped ? b : a;
       const fr = swapped ? a : b;
+      let v: number;
+      let h: FloatHistogram | undefined;
+      let keep = true;
+      const hl = typed ? (swapped ? r : s).histAt(i) : undefined;
+      const hr = typed ? (swapped ? s : r).histAt(i) : undefined;
+      if (trim || hl !== undefined || hr !== undefined) {
+        const res = histogramBinop(op, fl, fr, hl, hr);
+        if (res.annotation !== null) problem = res.annotation;
+        // A pair without result does not count as a match.
+        if (res.value === null) continue;
+        v = 0;
+        h = res.value;
+        keep = res.keep;
+      } else {
+        v = arith(op, fl, fr);
+        if (cmp) {
+          keep = v === 1;
+          v = fl;
+        }
+      }
       // Checked before filtering: a many-to-one match is an error even if the comparison drops it.
       if (oneToOne) {
         if (matchedStamp[sig] === stamp) {
@@ -229,13 +394,10 @@ export function vectorBinop(
         }
         matchedStamp[sig] = stamp;
       }
-      let v = arith(op, fl, fr);
-      if (cmp) {
-        if (returnBool) {
-          // v is already 0 or 1.
-        } else if (v === 0) continue;
-        else v = fl;
-      }
+      if (returnBool) {
+        v = keep ? 1 : 0;
+        h = undefined;
+      } else if (!keep) continue;
       let id: number;
       if (lastRight[j] === k) id = lastOutput[j] as number;
       else {
@@ -245,8 +407,10 @@ export function vectorBinop(
       }
       if (outputStamp[id] === stamp) throw new EvalError('multiple matches for labels: grouping labels must ensure unique matches');
       outputStamp[id] = stamp;
-      out.set(outputs[id] as StepSeries, i, v);
+      if (h === undefined) out.set(outputs[id] as StepSeries, i, v);
+      else out.setHist(outputs[id] as StepSeries, i, h);
     }
+    if (problem !== null) annotate(problem);
   }
   return out.result();
 }

@@ -12,7 +12,7 @@ import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
 import type { FunctionContext, VectorFunction } from '../functions/context.js';
 import { HISTOGRAM_FUNCTIONS } from '../functions/histogram.js';
 import { LABEL_FUNCTIONS } from '../functions/label.js';
-import { MATH_FUNCTIONS, mapSamples } from '../functions/math.js';
+import { MATH_FUNCTIONS } from '../functions/math.js';
 import { absentAt, absentLabels, MISC_FUNCTIONS } from '../functions/misc.js';
 import { overTimeFunctions } from '../functions/over_time.js';
 import { COUNTER_FUNCTIONS, COUNTS_RESETS, countResets, rateFunctions } from '../functions/rate.js';
@@ -20,7 +20,7 @@ import { stepTimes, TIME_FUNCTIONS } from '../functions/time.js';
 import type { RangeFunction, Window } from '../functions/window.js';
 import { goFloat } from '../format.js';
 import { aggregate } from './aggregate.js';
-import { scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
+import { type Annotate, negate, scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
 import { latestSampleFrom, SampleBuffer } from './buffer.js';
 import { EvalError, TooManySamplesError } from './errors.js';
 import {
@@ -237,7 +237,7 @@ export class Evaluator {
         const v = this.eval(e.expr);
         if (e.op === '+') return v;
         if (v.type === 'scalar') return { type: 'scalar', vals: v.vals.map((x) => -x) };
-        return mapSamples(v as VectorValue, this.#range.steps, this.#shared.opts.delayedNameRemoval, (x) => -x);
+        return negate(v as VectorValue, this.#range.steps, this.#shared.opts.delayedNameRemoval);
       }
       case 'vectorSelector':
         return this.#vectorSelector(e, false);
@@ -527,14 +527,16 @@ export class Evaluator {
     const lhs = this.eval(e.lhs);
     const rhs = this.eval(e.rhs);
     const steps = this.#range.steps;
+    const opts = this.#shared.opts;
+    const annotate: Annotate = (m) => this.#annotate(m, e.pos.start);
     if (lhs.type === 'scalar' && rhs.type === 'scalar') return { type: 'scalar', vals: scalarBinop(e.op, lhs.vals, rhs.vals) };
-    if (lhs.type === 'vector' && rhs.type === 'scalar') return vectorScalarBinop(e.op, lhs, rhs.vals, false, e.returnBool, steps, this.#shared.opts);
-    if (lhs.type === 'scalar' && rhs.type === 'vector') return vectorScalarBinop(e.op, rhs, lhs.vals, true, e.returnBool, steps, this.#shared.opts);
+    if (lhs.type === 'vector' && rhs.type === 'scalar') return vectorScalarBinop(e.op, lhs, rhs.vals, false, e.returnBool, steps, opts, annotate);
+    if (lhs.type === 'scalar' && rhs.type === 'vector') return vectorScalarBinop(e.op, rhs, lhs.vals, true, e.returnBool, steps, opts, annotate);
     if (lhs.type !== 'vector' || rhs.type !== 'vector' || e.matching === null) {
       throw new EvalError(`invalid operand types ${exprType(e.lhs)} and ${exprType(e.rhs)} for binary operation`);
     }
     if (isSetOp(e.op)) return setBinop(e.op, lhs, rhs, e.matching, steps);
-    return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps, this.#shared.opts);
+    return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps, opts, annotate);
   }
 }
 

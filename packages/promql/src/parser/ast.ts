@@ -131,7 +131,9 @@ export interface AggregateExpr {
 export type ArithmeticOp = '+' | '-' | '*' | '/' | '%' | '^' | 'atan2';
 export type ComparisonOp = '==' | '!=' | '>' | '<' | '>=' | '<=';
 export type SetOp = 'and' | 'or' | 'unless';
-export type BinaryOp = ArithmeticOp | ComparisonOp | SetOp;
+/** Prometheus 3.x's experimental trim operators: `h </ x` keeps the observations below x, `h >/ x` those above. */
+export type TrimOp = '</' | '>/';
+export type BinaryOp = ArithmeticOp | ComparisonOp | SetOp | TrimOp;
 
 export type Cardinality = 'one-to-one' | 'many-to-one' | 'one-to-many' | 'many-to-many';
 
@@ -175,6 +177,10 @@ export function isComparison(op: BinaryOp): op is ComparisonOp {
 
 export function isSetOp(op: BinaryOp): op is SetOp {
   return op === 'and' || op === 'or' || op === 'unless';
+}
+
+export function isTrimOp(op: BinaryOp): op is TrimOp {
+  return op === '</' || op === '>/';
 }
 
 /** The type an expression evaluates to. */

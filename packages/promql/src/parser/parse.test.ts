@@ -57,6 +57,12 @@ describe('parseExpr', () => {
     expect(m.op).toBe('+');
   });
 
+  it('reads the trim operators </ and >/, with vector matching but without bool', () => {
+    expect(parseExpr('h </ 2 * 3')).toMatchObject({ kind: 'binary', op: '</', rhs: { kind: 'binary', op: '*' } });
+    expect(parseExpr('h >/ on(l) f')).toMatchObject({ op: '>/', matching: { card: 'one-to-one', matchingLabels: ['l'], on: true } });
+    expect(errorOf('h </ bool 2')).toBe('1:3: parse error: bool modifier can only be used on comparison operators');
+  });
+
   it('attaches offset and @ to the last operand of an unparenthesized operation', () => {
     const b = parseExpr('a offset 1m + b offset 2m @ 100') as BinaryExpr;
     expect(b.lhs).toMatchObject({ kind: 'vectorSelector', offset: 60_000 });

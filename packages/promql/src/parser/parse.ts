@@ -23,7 +23,7 @@ export interface ParseOptions {
 
 const BINARY_OPS: Record<string, BinaryOp> = {
   Pow: '^', Mul: '*', Div: '/', Mod: '%', Atan2: 'atan2', Add: '+', Sub: '-', Eql: '==', Neq: '!=', Gte: '>=',
-  Gtr: '>', Lte: '<=', Lss: '<', And: 'and', Or: 'or', Unless: 'unless',
+  Gtr: '>', Lte: '<=', Lss: '<', And: 'and', Or: 'or', Unless: 'unless', TrimUpper: '</', TrimLower: '>/',
 };
 const MATCH_OPS: Record<string, MatchType> = { EqlSingle: '=', Neq: '!=', EqlRegex: '=~', NeqRegex: '!~' };
 
