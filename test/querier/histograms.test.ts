@@ -12,7 +12,7 @@ import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
 import { start as startStore, type Store } from '@strata/store';
 import { remoteWrite, type WrittenSeries } from '@strata/testing/remotewrite';
-import { CounterResetHint, FloatHistogram, parseMeta, type Histogram } from '@strata/tsdb';
+import { BlockReader, CounterResetHint, dumpSamples, FloatHistogram, histogramToFloat, parseMeta, type Histogram } from '@strata/tsdb';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replicaStack, type ReplicaStack } from './replicas.js';
@@ -25,6 +25,7 @@ let store: Store;
 let storeQuerier: Querier;
 let start: number;
 let end: number;
+let snapDir: string;
 
 /** A counter histogram of schema 1 whose observations spread over more buckets as it grows, reset at sample 120. */
 function counter(i: number): Histogram {
@@ -82,7 +83,7 @@ beforeAll(async () => {
 
   const r0 = stack.replicas[0] as ReplicaStack['replicas'][number];
   const snap = (await (await fetch(`${r0.url}/api/v1/admin/tsdb/snapshot`, { method: 'POST' })).json()) as { data: { name: string } };
-  const snapDir = join(r0.dataDir, 'snapshots', snap.data.name);
+  snapDir = join(r0.dataDir, 'snapshots', snap.data.name);
   const bucket = new FilesystemBucket(join(stack.dir, 'bucket'));
   for (const ulid of await readdir(snapDir)) {
     const meta = parseMeta(await readFile(join(snapDir, ulid, 'meta.json'), 'utf8'));
@@ -155,6 +156,24 @@ const RANGE_QUERIES = [
   'histogram_count(queue_depth) / 2',
   'count_over_time(queue_depth[3m])',
 ];
+
+describe('strata tools tsdb dump of a block with native histograms', () => {
+  it('prints each histogram in its String() form, as current promtool does, and the float after it', async () => {
+    const [ulid] = await readdir(snapDir);
+    const block = await BlockReader.openDir(join(snapDir, ulid as string));
+    let out = '';
+    await dumpSamples([block], [], -Infinity, Infinity, async (text) => {
+      out += text;
+    });
+    await block.close();
+    const lines = out.trimEnd().split('\n');
+    expect(lines).toHaveLength(3 * (N + 1));
+    const series = '{__name__="request_duration_seconds", job="api", path="/a"}';
+    expect(lines).toContain(`${series} ${histogramToFloat(counter(7)).toString()} ${start + 7 * STEP}`);
+    expect(lines).toContain(`${series} 42 ${end}`);
+    expect(lines).toContain(`{__name__="queue_depth", job="api"} ${gauge(3).toString()} ${start + 3 * STEP}`);
+  });
+});
 
 describe('native histograms through the querier', () => {
   for (const [what, base] of [['sidecars', () => stack.url], ['the store gateway', () => `http://${storeQuerier.httpAddress}`]] as const) {

@@ -34,6 +34,7 @@ export * from './block/writer.js';
 export * from './openmetrics/backfill.js';
 export * from './block/reader.js';
 export * from './block/dump.js';
+export * from './encoding/gofloat.js';
 export * from './merge.js';
 export * from './chain.js';
 export * from './histogram/bounds.js';

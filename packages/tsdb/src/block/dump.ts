@@ -4,33 +4,9 @@ import type { Matcher } from '../labels/matcher.js';
 import type { Series } from '../series.js';
 import type { BlockReader } from './reader.js';
 import { ChainMergeIterator } from '../chain.js';
-
-/**
- * Go's `%g` for float64 as `fmt` prints it (what `promtool tsdb dump` writes): the shortest digits
- * that round-trip, in exponent form when the decimal exponent is < −4 or ≥ 6 (Go's rule for shortest
- * output), with at least two exponent digits (`1e+06`, `1.5e-05`); `NaN`, `+Inf`, `-Inf`, `-0`.
- */
-export function formatGoFloat(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  const sign = v < 0 ? '-' : '';
-  // toExponential() without an argument gives the shortest round-trip digits, like Go's shortest mode.
-  const e = Math.abs(v).toExponential();
-  const at = e.indexOf('e');
-  const digits = e.slice(0, at).replace('.', '');
-  const exp = Number(e.slice(at + 1));
-  if (exp < -4 || exp >= 6) {
-    const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    const ae = Math.abs(exp);
-    return `${sign}${mant}e${exp < 0 ? '-' : '+'}${ae < 10 ? '0' : ''}${ae}`;
-  }
-  const dp = exp + 1;
-  if (dp <= 0) return `${sign}0.${'0'.repeat(-dp)}${digits}`;
-  if (dp >= digits.length) return `${sign}${digits}${'0'.repeat(dp - digits.length)}`;
-  return `${sign}${digits.slice(0, dp)}.${digits.slice(dp)}`;
-}
+import { formatGoFloat } from '../encoding/gofloat.js';
+import type { FloatHistogram } from '../histogram/float.js';
+import { formatFloatHistogram } from '../histogram/format.js';
 
 /** Go's %g, with a fast path for the common range where JavaScript's String() prints the same. */
 function formatValue(v: number): string {
@@ -39,7 +15,8 @@ function formatValue(v: number): string {
 }
 
 /**
- * Writes every sample of the blocks as `promtool tsdb dump` prints it: `{labels} value timestamp`, series
+ * Writes every sample of the blocks as `promtool tsdb dump` prints it: `{labels} value timestamp` (a native
+ * histogram's value as `{count:…, sum:…, [lo,hi):n, …}`), series
  * in label order across all blocks, the samples of a series from all blocks merged in time order (one
  * sample per timestamp where blocks overlap). `write` receives batches of lines.
  */
@@ -66,8 +43,10 @@ export async function dumpSamples(
     }
     const prefix = `${min.labels.toString()} `;
     const it = its.length === 1 ? (its[0] as SampleIterator) : new ChainMergeIterator(its);
-    while (it.next() === ValueType.Float) {
-      out += `${prefix}${formatValue(it.atFloat())} ${it.atT()}\n`;
+    for (let type = it.next(); type !== ValueType.None; type = it.next()) {
+      // A native histogram as current promtool prints it: its String() form.
+      const value = type === ValueType.Float ? formatValue(it.atFloat()) : formatFloatHistogram((it.atFloatHistogram as () => FloatHistogram)());
+      out += `${prefix}${value} ${it.atT()}\n`;
       if (out.length > 1 << 16) {
         await write(out);
         out = '';

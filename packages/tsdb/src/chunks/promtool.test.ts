@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '@strata/testing/process';
 import { promtool } from '@strata/testing/prometheus';
-import { formatGoFloat } from '../block/dump.js';
+import { formatGoFloat } from '../encoding/gofloat.js';
 import { ValueType } from '../chunkenc/chunk.js';
 import { XORChunk } from '../chunkenc/xor.js';
 import { MemoryByteRange } from '../encoding/byterange.js';

@@ -1,5 +1,5 @@
 /** The textual form of histograms as Prometheus' FloatHistogram.String() writes it. */
-import { formatGoFloat } from '../block/dump.js';
+import { formatGoFloat } from '../encoding/gofloat.js';
 import { forEachNegativeBucket, forEachPositiveBucket, zeroBucket, type Bucket } from './buckets.js';
 import type { FloatHistogram } from './float.js';
 import { CUSTOM_BUCKETS_SCHEMA } from './types.js';
