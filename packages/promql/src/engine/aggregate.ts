@@ -5,7 +5,7 @@ import { formatFloatPlain, goFloat } from '../format.js';
 import { kahanC, kahanSumInc } from '../functions/kahan.js';
 import { quantile } from '../functions/quantile.js';
 import { EvalError } from './errors.js';
-import { HistogramGroup, type HistogramAggregationEvents } from './histogram_sum.js';
+import { HistogramGroup, type HistogramAggregationEvents } from './histogram-sum.js';
 import { labelsHash } from './labelhash.js';
 import { isValidLabelName } from './names.js';
 import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
@@ -21,18 +21,6 @@ export interface AggregateContext {
   warn(message: string): void;
   /** An annotation at character offset `pos` of the query. */
   annotate(message: string, pos: number): void;
-}
-
-/**
- * A series' presence flags for its float samples: its own while it has no histogram, else a copy
- * without the histogram steps, so that float loops stay free of per-sample histogram checks.
- */
-function floatPresence(s: StepSeries): Uint8Array {
-  const hists = s.hists;
-  if (hists === null) return s.has;
-  const has = s.has.slice();
-  for (let i = 0; i < has.length; i++) if (hists[i] !== undefined) has[i] = 0;
-  return has;
 }
 
 /**
@@ -119,7 +107,7 @@ function accumulate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext)
   });
   const op = e.op;
   const kahan = ctx.compat === 3;
-  const present = input.series.map(floatPresence);
+  const present = input.series.map((s) => s.floatPresence());
   let hists: HistogramAccumulation | null = null;
   if (input.series.some((s) => s.hists !== null)) {
     if (op === 'sum' || op === 'avg' || op === 'count' || op === 'group') {
@@ -372,7 +360,7 @@ function selectK(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): V
   const { of, groups } = assignGroups(e, input.series);
   const series = input.series;
   const limit = e.op === 'limitk';
-  const present = limit ? series.map((s) => s.has) : series.map(floatPresence);
+  const present = limit ? series.map((s) => s.has) : series.map((s) => s.floatPresence());
   const ignored = limit ? null : histogramSteps(series, ctx.steps);
   const out = new SeriesBuilder(ctx.steps);
   // Each input series' output series, looked up by its labels once, when it is first chosen.
@@ -465,7 +453,7 @@ function limitRatio(input: VectorValue, ctx: AggregateContext): VectorValue {
 /** quantile: of the floats; histograms are ignored, with an annotation. */
 function quantileAggregate(e: AggregateExpr, input: VectorValue, ctx: AggregateContext): VectorValue {
   const { of, groups } = assignGroups(e, input.series);
-  const present = input.series.map(floatPresence);
+  const present = input.series.map((s) => s.floatPresence());
   if (input.series.some((s) => s.hists !== null)) ignoredHistograms(e, ctx);
   const out = new SeriesBuilder(ctx.steps);
   const values: number[][] = groups.map(() => []);

@@ -8,7 +8,7 @@ import type { BinaryOp, VectorMatching } from '../parser/ast.js';
 import { isComparison, isTrimOp } from '../parser/ast.js';
 import { goPow } from '../functions/kahan.js';
 import { EvalError } from './errors.js';
-import { trimHistogram } from './histogram_trim.js';
+import { trimHistogram } from './histogram-trim.js';
 import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
 
 /** Reports an annotation of the binary expression. */
@@ -143,15 +143,6 @@ export function negate(v: VectorValue, steps: number, delayedNameRemoval: boolea
   return out.result();
 }
 
-/** The steps at which a series has a float: its own presence flags while it has no histogram. */
-function floatSteps(s: StepSeries): Uint8Array {
-  const hists = s.hists;
-  if (hists === null) return s.has;
-  const has = s.has.slice();
-  for (let i = 0; i < has.length; i++) if (hists[i] !== undefined) has[i] = 0;
-  return has;
-}
-
 /** Vector op scalar (or scalar op vector when `scalarLeft`). */
 export function vectorScalarBinop(
   op: BinaryOp, vec: VectorValue, scalar: Float64Array, scalarLeft: boolean, returnBool: boolean, steps: number, rules: NameRules,
@@ -167,7 +158,7 @@ export function vectorScalarBinop(
     let o: StepSeries | null = null;
     // Float samples go through this loop, free of histogram checks; a trim takes none of them (below).
     if (!trim) {
-      const has = floatSteps(s);
+      const has = s.floatPresence();
       for (let i = 0; i < steps; i++) {
         if (has[i] !== 1) continue;
         const v = s.vals[i] as number;

@@ -59,6 +59,18 @@ export class StepSeries {
     this.has[i] = 1;
   }
 
+  /**
+   * The presence flags of the float steps: `has` itself while the series has no histogram, else a copy
+   * without the histogram steps, so that float loops stay free of per-step histogram checks.
+   */
+  floatPresence(): Uint8Array {
+    const hists = this.hists;
+    if (hists === null) return this.has;
+    const has = this.has.slice();
+    for (let i = 0; i < has.length; i++) if (hists[i] !== undefined) has[i] = 0;
+    return has;
+  }
+
   count(): number {
     let n = 0;
     for (let i = 0; i < this.has.length; i++) n += this.has[i] as number;

@@ -13,7 +13,6 @@ import { parseNumber } from '../parser/literals.js';
 import type { VectorValue } from '../engine/steps.js';
 import { scalarArg, stringArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 import { histogramAvg, histogramFraction, histogramQuantile, histogramStddev, histogramStdvar } from './histogram-quantile.js';
-import { floatPresence } from './math.js';
 
 const SMALL_DELTA_TOLERANCE = 1e-12;
 
@@ -162,7 +161,7 @@ function perHistogram(
   const natives: number[] = [];
   const conflictsWith: number[] = [];
   series.forEach((s, j) => {
-    const present = floatPresence(s);
+    const present = s.floatPresence();
     floats.push(present);
     upper.push(NaN);
     if (s.hists !== null) natives.push(j);

@@ -3,18 +3,6 @@ import { SeriesBuilder, type StepSeries, type StepValue, type VectorValue } from
 import { scalarArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 
 /**
- * A series' presence flags for its float samples: its own while it has no histogram, else a copy
- * without the histogram steps, so that float loops stay free of per-sample histogram checks.
- */
-export function floatPresence(s: StepSeries): Uint8Array {
-  const hists = s.hists;
-  if (hists === null) return s.has;
-  const has = s.has.slice();
-  for (let i = 0; i < has.length; i++) if (hists[i] !== undefined) has[i] = 0;
-  return has;
-}
-
-/**
  * Applies `f(value, step)` to every float sample; undefined drops the sample. Histogram samples have no
  * output, as in Prometheus' float functions. Drops `__name__`.
  */
@@ -24,7 +12,7 @@ export function mapSamples(
   const out = new SeriesBuilder(steps);
   for (const s of v.series) {
     let o: StepSeries | null = null;
-    const present = floatPresence(s);
+    const present = s.floatPresence();
     for (let i = 0; i < steps; i++) {
       if (present[i] !== 1) continue;
       const r = f(s.vals[i] as number, i);

@@ -3,7 +3,6 @@ import { compareStrings, Labels, METRIC_NAME } from '@strata/tsdb';
 import type { Expr } from '../parser/ast.js';
 import { StepSeries, type VectorValue } from '../engine/steps.js';
 import { scalarArg, stringArg, vectorArg, type VectorFunction } from './context.js';
-import { floatPresence } from './math.js';
 
 /** Labels of absent()'s output: the equality matchers of a direct selector, except `__name__`. */
 export function absentLabels(arg: Expr): Labels {
@@ -44,7 +43,7 @@ function floatsOnly(series: readonly StepSeries[]): StepSeries[] {
     }
     const f = new StepSeries(s.labels, s.has.length);
     f.vals.set(s.vals);
-    f.has.set(floatPresence(s));
+    f.has.set(s.floatPresence());
     f.dropName = s.dropName;
     if (f.count() > 0) out.push(f);
   }
@@ -107,7 +106,7 @@ export const MISC_FUNCTIONS: Record<string, VectorFunction> = {
   /** The single float sample of each step, else NaN; histogram samples are not counted. */
   scalar: (args, ctx) => {
     const v = vectorArg(args, 0);
-    const present = v.series.map(floatPresence);
+    const present = v.series.map((s) => s.floatPresence());
     const vals = new Float64Array(ctx.range.steps);
     for (let i = 0; i < vals.length; i++) {
       let n = 0;

@@ -1,11 +1,11 @@
 /** The `*_over_time` family and the other aggregations of a window's samples. */
 import type { FloatHistogram } from '@strata/tsdb';
 import { EvalError } from '../engine/errors.js';
-import { HistogramGroup } from '../engine/histogram_sum.js';
-import { ignoringHistograms } from './floats_only.js';
+import { HistogramGroup } from '../engine/histogram-sum.js';
+import { ignoringHistograms } from './floats-only.js';
 import { kahanC, kahanSumInc } from './kahan.js';
 import { quantile } from './quantile.js';
-import { COUNTER_RESET_COLLISION, customBucketsReconciled, mixedExponentialCustom, mixedFloatsHistograms } from './range_annotations.js';
+import { COUNTER_RESET_COLLISION, customBucketsReconciled, mixedExponentialCustom, mixedFloatsHistograms } from './range-annotations.js';
 import { histogramsIn, type RangeFunction, type Window } from './window.js';
 
 const scratch: number[] = [];

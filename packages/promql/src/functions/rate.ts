@@ -1,6 +1,6 @@
 /** rate, increase, delta (extrapolated) and irate, idelta (last two samples), over floats or native histograms. */
 import { CounterResetHint, FloatHistogram, IncompatibleSchemaError } from '@strata/tsdb';
-import { customBucketsReconciled, mixedExponentialCustom, mixedFloatsHistograms, notCounter, notGauge } from './range_annotations.js';
+import { customBucketsReconciled, mixedExponentialCustom, mixedFloatsHistograms, notCounter, notGauge } from './range-annotations.js';
 import { histogramsIn, type RangeFunction, type Window } from './window.js';
 
 /**

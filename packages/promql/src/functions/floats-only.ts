@@ -1,5 +1,5 @@
 /** Range functions of floats over series that also hold native histograms. */
-import { histogramsIgnored } from './range_annotations.js';
+import { histogramsIgnored } from './range-annotations.js';
 import type { RangeFunction, Window } from './window.js';
 
 /**

@@ -1,6 +1,6 @@
 import { CounterResetHint, parseHistogramNotation, type FloatHistogram } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { HistogramGroup, KahanHistogram, type HistogramAggregationEvents } from './histogram_sum.js';
+import { HistogramGroup, KahanHistogram, type HistogramAggregationEvents } from './histogram-sum.js';
 
 const h = (text: string): FloatHistogram => parseHistogramNotation(`{{${text}}}`);
 
