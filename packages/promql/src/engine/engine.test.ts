@@ -1,4 +1,4 @@
-import { Labels, type Matcher } from '@strata/tsdb';
+import { Labels, parseHistogramNotation, type Matcher } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import { MemoryStorage } from '../storage/memory.js';
@@ -132,6 +132,17 @@ describe('Engine', () => {
     const r = await new Engine().instantQuery(st, 'sum_over_time(x[1m])', 60_000);
     expect(r.stats.samplesRead).toBe(4);
     expect(r.stats.peakSamples).toBeGreaterThanOrEqual(4);
+  });
+
+  it('counts a histogram as Prometheus does in statistics and the max-samples limit: by its size', async () => {
+    const st = new MemoryStorage();
+    // 168 bytes + 8 per span and bucket (1 + 3) + 8 for the time = 208 bytes = 13 samples of 16 bytes.
+    for (let i = 0; i < 10; i++) st.appendHistogram(Labels.from({ __name__: 'h' }), i * 15_000, parseHistogramNotation(`{{schema:0 count:${i} sum:1 buckets:[1 1 1]}}`));
+    const r = await new Engine().instantQuery(st, 'count_over_time(h[1m])', 60_000);
+    expect(r.stats.samplesRead).toBe(4 * 13);
+    expect(r.stats.peakSamples).toBeGreaterThanOrEqual(4 * 13);
+    expect((await new Engine().instantQuery(st, 'h', 60_000)).stats.samplesRead).toBe(13);
+    await expect(new Engine({ maxSamples: 40 }).instantQuery(st, 'count_over_time(h[1m])', 60_000)).rejects.toThrow(TooManySamplesError);
   });
 
   it('removes metric names at once by default and at the end with delayed name removal', async () => {

@@ -24,7 +24,7 @@ import { type Annotate, negate, scalarBinop, setBinop, vectorBinop, vectorScalar
 import { latestSampleFrom, SampleBuffer } from './buffer.js';
 import { EvalError, TooManySamplesError } from './errors.js';
 import {
-  SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,
+  histogramWeight, SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,
 } from './steps.js';
 
 export interface EvalOptions extends NameRules {
@@ -296,7 +296,7 @@ export class Evaluator {
           } else {
             o.setHist(i, h);
           }
-          read++;
+          read += histogramWeight(h);
         } else if (v === v || !isStaleNaN(v)) {
           o ??= new StepSeries(s.labels, steps);
           o.has[i] = 1;
@@ -371,6 +371,8 @@ export class Evaluator {
     let read = 0;
     src.each((s) => {
       const { ts, n } = s;
+      // With histograms, a window counts their weight: prefix sums of the samples' weights.
+      const weights = s.hs === null ? null : cumulativeWeights(s.hs, n);
       let lo = 0;
       let hi = 0;
       let widest = 0;
@@ -383,8 +385,9 @@ export class Evaluator {
         while (hi < n && (ts[hi] as number) <= ref) hi++;
         b.lo[i] = lo;
         b.hi[i] = hi;
-        read += hi - lo;
-        if (hi - lo > widest) widest = hi - lo;
+        const held = weights === null ? hi - lo : (weights[hi] as number) - (weights[lo] as number);
+        read += held;
+        if (held > widest) widest = held;
       }
       // The widest window is the most this series holds at once.
       this.#account(this.#shared.stats.currentSamples + widest);
@@ -572,6 +575,16 @@ function pointsOf(v: StepValue): number {
   if (v.type === 'scalar') return v.vals.length;
   if (v.type === 'string') return 0;
   let n = 0;
-  for (const s of v.series) n += s.count();
+  for (const s of v.series) n += s.weight();
   return n;
+}
+
+/** w[k] = the weight of samples 0…k−1: 1 per float, histogramWeight per histogram. */
+function cumulativeWeights(hs: readonly (FloatHistogram | undefined)[], n: number): Float64Array {
+  const w = new Float64Array(n + 1);
+  for (let k = 0; k < n; k++) {
+    const h = hs[k];
+    w[k + 1] = (w[k] as number) + (h === undefined ? 1 : histogramWeight(h));
+  }
+  return w;
 }

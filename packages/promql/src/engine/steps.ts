@@ -6,6 +6,16 @@ import { dropMetricName } from './names.js';
 import type { FloatHistogram, Labels } from '@strata/tsdb';
 import { DUPLICATE_LABELSET, EvalError } from './errors.js';
 
+/**
+ * How many samples a histogram counts as in query statistics and the max-samples limit (Prometheus'
+ * HPoint.size): its size in memory, in 16-byte float samples (a 168-byte struct, 8 bytes per span,
+ * bucket and custom bound, 8 for the timestamp).
+ */
+export function histogramWeight(h: FloatHistogram): number {
+  const items = h.positiveSpans.length + h.negativeSpans.length + h.positiveBuckets.length + h.negativeBuckets.length + h.customValues.length;
+  return Math.floor((168 + 8 * items + 8) / 16);
+}
+
 /** The evaluation times: `start + i·interval` for i < steps (ms). */
 export interface StepRange {
   readonly start: number;
@@ -74,6 +84,14 @@ export class StepSeries {
   count(): number {
     let n = 0;
     for (let i = 0; i < this.has.length; i++) n += this.has[i] as number;
+    return n;
+  }
+
+  /** The samples the steps count as in Prometheus' statistics and limit: 1 per float, a histogram's weight. */
+  weight(): number {
+    const hists = this.hists;
+    let n = this.count();
+    if (hists !== null) for (const h of hists) if (h !== undefined) n += histogramWeight(h) - 1;
     return n;
   }
 
