@@ -1,7 +1,10 @@
-import { AggrChunk, AggrType, chunkFromBytes, CounterResetsIterator, encodeChunkRecord, ValueType, XORChunk, type Chunk, type ChunkMeta, type ChunkRecord } from '@strata/tsdb';
+import {
+  AggrChunk, AggrType, chunkFromBytes, CounterResetHeader, CounterResetHint, CounterResetsIterator, encodeChunkRecord, Encoding, FloatHistogram, ValueType, XORChunk,
+  type Chunk, type ChunkMeta, type ChunkRecord, type FloatHistogramChunk, type SampleIterator,
+} from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import { RecordBuffer } from './aggr-record.js';
-import { downsampleAggr, downsampleRaw, RES_1H, RES_5M, SampleBuffer, windowEnd } from './downsample.js';
+import { downsampleAggr, downsampleRaw, downsampleRawHistograms, HistogramSamples, RES_1H, RES_5M, SampleBuffer, windowEnd } from './downsample.js';
 import { lengthFieldSize } from './records.js';
 
 function decode(c: Chunk | undefined): [number, number][] {
@@ -145,6 +148,95 @@ describe('downsampleRaw', () => {
       const want = referenceRaw(ts, Array.from(b.vs.subarray(0, b.n)), RES_5M);
       expect(got.map((r) => Buffer.from(r.record).toString('hex'))).toEqual(want.map((r) => Buffer.from(r).toString('hex')));
       if (count > 2000) expect(got.length).toBeGreaterThan(1);
+    }
+  });
+});
+
+describe('downsampling native histograms', () => {
+  /** A histogram whose count is c: buckets 1 and 2 of schema 0 with c − ⌊c/2⌋ and ⌊c/2⌋. */
+  const hist = (c: number, hint: CounterResetHint = CounterResetHint.Unknown): FloatHistogram =>
+    new FloatHistogram({ counterResetHint: hint, schema: 0, count: c, sum: 2 * c, positiveSpans: [{ offset: 1, length: 2 }], positiveBuckets: [c - Math.floor(c / 2), Math.floor(c / 2)] });
+  /** Two days of a counter histogram every 15s, reset twice, with a gap. */
+  function rawHistograms(hint?: CounterResetHint): HistogramSamples {
+    const s = new HistogramSamples();
+    let v = 0;
+    for (let t = 1_000, i = 0; t < 48 * RES_1H; t += 15_000, i++) {
+      if (t > 7 * RES_1H && t < 7.5 * RES_1H) continue;
+      v = i === 3000 || i === 7777 ? 1 : v + (i % 5);
+      s.ts.push(t);
+      s.hs.push(hist(v, hint));
+    }
+    return s;
+  }
+  const points = (c: Chunk | undefined): [number, FloatHistogram][] => {
+    const out: [number, FloatHistogram][] = [];
+    const it = c!.iterator() as Required<SampleIterator>;
+    while (it.next() !== ValueType.None) out.push([it.atT(), it.atFloatHistogram().copy()]);
+    return out;
+  };
+  const raw = rawHistograms();
+  const five = downsampleRawHistograms(raw, RES_5M);
+  const hour = downsampleAggr(five.map((c) => c.chunk as AggrChunk), five[0]!.minTime, five[five.length - 1]!.maxTime, RES_5M, RES_1H);
+
+  it('raw → 5m: count (XOR), sum and counter (float histograms), no min or max', () => {
+    let prevMax = Number.NEGATIVE_INFINITY;
+    for (const c of five) {
+      const a = c.chunk as AggrChunk;
+      expect(a.isHistogram()).toBe(true);
+      expect([a.get(AggrType.Min), a.get(AggrType.Max)]).toEqual([undefined, undefined]);
+      expect(a.get(AggrType.Count)!.encoding).toBe(Encoding.XOR);
+      expect(a.get(AggrType.Sum)!.encoding).toBe(Encoding.FloatHistogram);
+      const count = decode(a.get(AggrType.Count));
+      const sum = points(a.get(AggrType.Sum));
+      const counter = points(a.get(AggrType.Counter));
+      expect(sum.map(([t]) => t)).toEqual(count.map(([t]) => t));
+      expect(counter.map(([t]) => t)).toEqual(count.map(([t]) => t));
+      // The counter restarts at each chunk's first raw histogram and adds increases, a reset's whole value.
+      let ctr = 0;
+      let last: number | undefined;
+      for (let i = 0; i < count.length; i++) {
+        const t = count[i]![0];
+        const from = Math.max(t - (t % RES_5M), prevMax + 1);
+        const w = raw.ts.flatMap((ts, k) => (ts >= from && ts <= t ? [raw.hs[k]!.count] : []));
+        expect(count[i]![1]).toBe(w.length);
+        expect(sum[i]![1].count).toBe(w.reduce((x, y) => x + y, 0));
+        expect(sum[i]![1].positiveBuckets.reduce((x, y) => x + y, 0)).toBe(sum[i]![1].count);
+        for (const v of w) {
+          ctr = last === undefined ? v : ctr + (v < last ? v : v - last);
+          last = v;
+        }
+        expect(counter[i]![1].count).toBe(ctr);
+      }
+      expect((a.get(AggrType.Sum) as FloatHistogramChunk).counterResetHeader()).toBe(CounterResetHeader.Gauge);
+      expect((a.get(AggrType.Counter) as FloatHistogramChunk).counterResetHeader()).toBe(CounterResetHeader.Unknown);
+      prevMax = c.maxTime;
+    }
+  });
+
+  it('5m → 1h: counts and sums summed per hour, the counter rebuilt and never going down within a chunk', () => {
+    let windows = 0;
+    for (const c of hour) {
+      const a = c.chunk as AggrChunk;
+      const count = decode(a.get(AggrType.Count));
+      const sum = points(a.get(AggrType.Sum));
+      const counter = points(a.get(AggrType.Counter));
+      for (let i = 0; i < count.length; i++) {
+        const t = count[i]![0];
+        const w = raw.ts.flatMap((ts, k) => (ts >= t - (t % RES_1H) && ts <= t ? [raw.hs[k]!.count] : []));
+        expect(count[i]![1]).toBe(w.length);
+        expect(sum[i]![1].count).toBe(w.reduce((x, y) => x + y, 0));
+        if (i > 0) expect(counter[i]![1].count).toBeGreaterThanOrEqual(counter[i - 1]![1].count);
+        windows++;
+      }
+    }
+    expect(windows).toBe(48);
+  });
+
+  it('gauge histograms: sum and counter chunks are gauges', () => {
+    for (const c of downsampleRawHistograms(rawHistograms(CounterResetHint.Gauge), RES_5M)) {
+      const a = c.chunk as AggrChunk;
+      expect((a.get(AggrType.Counter) as FloatHistogramChunk).counterResetHeader()).toBe(CounterResetHeader.Gauge);
+      expect((a.get(AggrType.Sum) as FloatHistogramChunk).counterResetHeader()).toBe(CounterResetHeader.Gauge);
     }
   });
 });

@@ -3,12 +3,19 @@ import {
   AggrType,
   appendXORSamples,
   BlockWriter,
+  CHUNK_SAMPLES_MAX,
+  CounterResetHint,
   CounterResetsIterator,
+  Encoding,
+  FloatHistogramChunk,
+  HistogramHeadCutter,
   isDeleted,
   SampleBuffer as TsdbSampleBuffer,
+  SampleCountSchedule,
   ValueType,
   XORChunk,
   type BlockMeta,
+  type FloatHistogram,
   type Chunk,
   type ChunkMeta,
   type ChunkRecord,
@@ -69,6 +76,7 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
     });
     let pointsIn = 0;
     const samples = new SampleBuffer();
+    const histograms = new HistogramSamples();
     // A series' records stay in it until the writer has taken them: one per call, as calls may overlap.
     const output = new RecordBuffer();
     try {
@@ -77,15 +85,31 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
         const chunks = records.map((r, i) => src.chunkOf(r, src.chunkRefs[i]!));
         let out: readonly ChunkRecord[];
         if (inRes === RES_RAW) {
-          samples.reset();
           const deleted = src.deleted();
-          for (const c of chunks) samples.appendXOR(asXOR(c, source.ulid), deleted);
-          pointsIn += samples.n;
-          out = downsampleRaw(samples, resolution, output);
+          output.reset();
+          // Runs of float chunks and of histogram chunks are downsampled apart, as Thanos does (cutNewChunk).
+          out = [];
+          for (const [from, to] of runs(chunks, isHistogramChunk)) {
+            if (isHistogramChunk(chunks[from]!)) {
+              histograms.reset();
+              for (let i = from; i < to; i++) histograms.append(chunks[i]!, deleted);
+              pointsIn += histograms.ts.length;
+              out = out.concat(downsampleRawHistograms(histograms, resolution).map(toRecord));
+              continue;
+            }
+            samples.reset();
+            for (let i = from; i < to; i++) samples.appendXOR(asXOR(chunks[i]!, source.ulid), deleted);
+            pointsIn += samples.n;
+            const records = downsampleRaw(samples, resolution, output);
+            out = out.length === 0 ? records : out.concat(records);
+          }
         } else {
           const aggrs = chunks.map((c) => asAggr(c, source.ulid));
           for (const a of aggrs) pointsIn += a.numSamples();
-          out = downsampleAggr(aggrs, src.minTimes[0]!, src.maxTimes[src.numChunks - 1]!, inRes, resolution).map(toRecord);
+          out = [];
+          for (const [from, to] of runs(aggrs, (a) => a.isHistogram())) {
+            out = out.concat(downsampleAggr(aggrs.slice(from, to), src.minTimes[from]!, src.maxTimes[to - 1]!, inRes, resolution).map(toRecord));
+          }
         }
         if (out.length > 0) await writer.addSeriesRecords(src.labelRefs, src.numRefs, out);
       }
@@ -104,8 +128,23 @@ export async function downsampleBlock(dir: string, outDir: string, resolution: n
 }
 
 function asXOR(c: Chunk, block: string): XORChunk {
-  if (!(c instanceof XORChunk)) throw new Error(`block ${block}: raw block holds a chunk of encoding ${c.encoding}, want XOR chunks`);
+  if (!(c instanceof XORChunk)) throw new Error(`block ${block}: raw block holds a chunk of encoding ${c.encoding}, want XOR or histogram chunks`);
   return c;
+}
+
+function isHistogramChunk(c: Chunk): boolean {
+  return c.encoding === Encoding.Histogram || c.encoding === Encoding.FloatHistogram;
+}
+
+/** [from, to) of each run of consecutive items of one kind. */
+function* runs<T>(items: readonly T[], kind: (item: T) => boolean): Generator<[number, number]> {
+  for (let from = 0; from < items.length; ) {
+    const k = kind(items[from]!);
+    let to = from + 1;
+    while (to < items.length && kind(items[to]!) === k) to++;
+    yield [from, to];
+    from = to;
+  }
 }
 
 function asAggr(c: Chunk, block: string): AggrChunk {
@@ -235,9 +274,11 @@ class AggrBuilder {
     if (t > this.maxTime) this.maxTime = t;
   }
 
-  encode(): ChunkMeta {
+  /** The aggregate chunk; a histogram series' sum and counter are float histogram chunks built apart. */
+  encode(histogramSum?: Chunk, histogramCounter?: Chunk): ChunkMeta {
     const [count, sum, min, max, counter] = this.chunks;
-    return { minTime: this.minTime, maxTime: this.maxTime, chunk: AggrChunk.encode([count, sum, min, max, counter]) };
+    const parts = [count, histogramSum ?? sum, min, max, histogramCounter ?? counter] as const;
+    return { minTime: this.minTime, maxTime: this.maxTime, chunk: AggrChunk.encode(parts) };
   }
 }
 
@@ -282,9 +323,10 @@ const windows = new BatchWindows();
  * the last stamp. Each batch is aggregated in one pass into BatchWindows and each aggregate then
  * encoded from its array in one go.
  *
- * The chunks come as segment records for BlockWriter.addSeriesRecords, in `records`, which this resets:
- * the caller reuses it from one series to the next, so that there is no allocation per chunk (a
- * 2-day block's chunks would otherwise be garbage of about its size).
+ * The chunks come as segment records for BlockWriter.addSeriesRecords, in `records`: the caller
+ * resets it from one series to the next, so that there is no allocation per chunk (a 2-day block's
+ * chunks would otherwise be garbage of about its size), and records of one series' runs of floats
+ * stay valid together.
  */
 export function downsampleRaw(s: SampleBuffer, resolution: number, records: RecordBuffer): ChunkRecord[] {
   const { ts, vs, n } = s;
@@ -292,7 +334,6 @@ export function downsampleRaw(s: SampleBuffer, resolution: number, records: Reco
   const numChunks = targetChunkCount(ts[0] as number, ts[n - 1] as number, 60_000, resolution, n);
   const batchSize = Math.trunc(n / numChunks) + 1;
   const out: ChunkRecord[] = [];
-  records.reset();
   for (let from = 0; from < n; ) {
     let to = Math.min(from + batchSize, n);
     const w = windowEnd(ts[to - 1] as number, resolution);
@@ -358,9 +399,10 @@ const REAGGREGATE: readonly [AggrType, (a: Aggregator) => number][] = [
 ];
 
 /**
- * Aggregate chunks to a coarser resolution (Thanos' downsampleAggr), along input chunk boundaries
- * so that every output counter chunk still starts and ends with true raw values: count and sum are
- * summed, min and max folded, and the counter rebuilt from the resets-applied input counters.
+ * Aggregate chunks, all of floats or all of histograms, to a coarser resolution (Thanos'
+ * downsampleAggr), along input chunk boundaries so that every output counter chunk still starts and
+ * ends with true raw values: count and sum are summed, min and max folded, and the counter rebuilt
+ * from the resets-applied input counters; histogram aggregates as reaggregateHistogramBatch says.
  */
 export function downsampleAggr(chunks: readonly AggrChunk[], mint: number, maxt: number, inRes: number, outRes: number): ChunkMeta[] {
   let points = 0;
@@ -369,7 +411,8 @@ export function downsampleAggr(chunks: readonly AggrChunk[], mint: number, maxt:
   const batchSize = Math.max(1, Math.trunc(chunks.length / numChunks));
   const out: ChunkMeta[] = [];
   const buf = new SampleBuffer();
-  for (let i = 0; i < chunks.length; i += batchSize) out.push(reaggregateBatch(chunks.slice(i, i + batchSize), outRes, buf));
+  const batch = chunks[0]?.isHistogram() === true ? reaggregateHistogramBatch : reaggregateBatch;
+  for (let i = 0; i < chunks.length; i += batchSize) out.push(batch(chunks.slice(i, i + batchSize), outRes, buf));
   return out;
 }
 
@@ -402,4 +445,220 @@ function reaggregateBatch(batch: readonly AggrChunk[], resolution: number, buf: 
     }
   }
   return b.encode();
+}
+
+/** One series' histogram samples as float histograms, gathered for downsampling. */
+export class HistogramSamples {
+  ts: number[] = [];
+  hs: FloatHistogram[] = [];
+
+  reset(): void {
+    this.ts.length = 0;
+    this.hs.length = 0;
+  }
+
+  /**
+   * Appends a histogram chunk's samples (integer ones as float histograms), dropping those with a NaN
+   * sum (stale markers, as Thanos drops them), going back in time or `deleted`.
+   */
+  append(c: Chunk, deleted?: readonly Interval[]): void {
+    const it = c.iterator() as Required<SampleIterator>;
+    let last = this.ts.length > 0 ? (this.ts[this.ts.length - 1] as number) : Number.NEGATIVE_INFINITY;
+    while (it.next() !== ValueType.None) {
+      const t = it.atT();
+      if (t < last || (deleted !== undefined && isDeleted(deleted, t))) continue;
+      const h = it.atFloatHistogram();
+      if (Number.isNaN(h.sum)) continue;
+      // The iterator reuses its histogram.
+      this.hs.push(h.copy());
+      this.ts.push(t);
+      last = t;
+    }
+    const err = it.err();
+    if (err !== null) throw err;
+  }
+}
+
+/**
+ * Thanos' histogramAggregator: the window's number of histograms and their sum (a gauge), and the
+ * counter since the first histogram, all at the lowest schema of the batch. The counter adds each
+ * histogram's increase over the previous one, or the whole histogram after a counter reset (not
+ * looked for in gauge histograms, which simply add their differences).
+ */
+class HistogramAggregator {
+  total = 0;
+  count = 0;
+  sum: FloatHistogram | undefined;
+  counter: FloatHistogram | undefined;
+  #previous: FloatHistogram | undefined;
+
+  constructor(readonly schema: number) {}
+
+  resetWindow(): void {
+    this.count = 0;
+    this.sum = undefined;
+  }
+
+  add(h: FloatHistogram): void {
+    const fh = h.schema > this.schema ? h.copyToSchema(this.schema) : h;
+    const prev = this.#previous;
+    if (prev === undefined || this.counter === undefined) {
+      this.counter = fh.copy();
+    } else if (fh.counterResetHint !== CounterResetHint.Gauge && h.detectReset(prev)) {
+      // Thanos compares the histogram at its own schema with the previous one at the batch's schema,
+      // so a histogram of a finer schema than the batch's counts as a reset unless its hint says not.
+      this.counter.add(fh);
+    } else {
+      const increase = fh.copy();
+      increase.sub(prev);
+      this.counter.add(increase);
+    }
+    if (this.sum === undefined) this.sum = fh.copy();
+    else this.sum.add(fh);
+    this.sum.counterResetHint = CounterResetHint.Gauge;
+    this.#previous = fh;
+    this.count++;
+    this.total++;
+  }
+}
+
+/** The lowest schema of histograms [from, to): every aggregate of a batch is at it, so that they can share a chunk. */
+function minSchema(hs: readonly FloatHistogram[], from: number, to: number): number {
+  let schema = Number.POSITIVE_INFINITY;
+  for (let i = from; i < to; i++) schema = Math.min(schema, (hs[i] as FloatHistogram).schema);
+  return schema;
+}
+
+/**
+ * The float histogram sub-chunk of one aggregate: every point goes into one chunk (appendability
+ * checked and the chunk recoded for new buckets, as Prometheus' appender does). Thanos keeps only a
+ * new chunk its appender starts for a point that does not fit and drops the points before it; a
+ * point that does not fit (the zero threshold changed within the batch) is an error here instead.
+ */
+class HistogramAggrAppender {
+  readonly #cutter = new HistogramHeadCutter<FloatHistogram>(() => new FloatHistogramChunk(), new SampleCountSchedule(CHUNK_SAMPLES_MAX));
+  #n = 0;
+
+  /** Appends the point with hint `hint` (set on `h`, which the caller owns). */
+  append(t: number, h: FloatHistogram, hint: CounterResetHint): void {
+    h.counterResetHint = hint;
+    if (this.#cutter.append(t, h) !== undefined) throw new Error(`downsampling: histogram aggregate at ${t} does not fit its chunk's layout (zero threshold changed)`);
+    this.#n++;
+  }
+
+  /**
+   * The counter's hint for its next point: a gauge series' counter is a gauge; a counter's chunk
+   * starts with an unknown reset (the previous chunk restarts the counter) and never resets after.
+   */
+  counterHint(gauge: boolean): CounterResetHint {
+    if (gauge) return CounterResetHint.Gauge;
+    return this.#n === 0 ? CounterResetHint.Unknown : CounterResetHint.NotCounterReset;
+  }
+
+  chunk(): Chunk | undefined {
+    return this.#cutter.flush()?.chunk;
+  }
+}
+
+/**
+ * Aggregates histograms [from, to) into windows of `resolution` as aggregateBatch does floats,
+ * calling `add` at each window's end stamp; returns the last stamp.
+ */
+function aggregateHistogramBatch(ts: readonly number[], hs: readonly FloatHistogram[], from: number, to: number, resolution: number, add: (t: number, a: HistogramAggregator) => void): number {
+  const a = new HistogramAggregator(minSchema(hs, from, to));
+  const lastT = ts[to - 1] as number;
+  let nextT = Number.NEGATIVE_INFINITY;
+  for (let i = from; i < to; i++) {
+    const t = ts[i] as number;
+    if (t > nextT) {
+      if (nextT !== Number.NEGATIVE_INFINITY) add(nextT, a);
+      a.resetWindow();
+      nextT = Math.min(windowEnd(t, resolution), lastT);
+    }
+    a.add(hs[i] as FloatHistogram);
+  }
+  add(nextT, a);
+  return nextT;
+}
+
+/**
+ * Raw histograms to aggregate chunks (Thanos' DownsampleRaw for histograms, since v0.38): batches as
+ * for floats, each one aggregate chunk of count (XOR), sum and counter (float histogram chunks), min
+ * and max absent. The counter has no extra first and last raw samples. Whether the series is a gauge
+ * is taken from its first histogram, as Thanos does.
+ */
+export function downsampleRawHistograms(s: HistogramSamples, resolution: number): ChunkMeta[] {
+  const { ts, hs } = s;
+  const n = ts.length;
+  if (n === 0) return [];
+  const numChunks = targetChunkCount(ts[0] as number, ts[n - 1] as number, 60_000, resolution, n);
+  const batchSize = Math.trunc(n / numChunks) + 1;
+  const gauge = (hs[0] as FloatHistogram).counterResetHint === CounterResetHint.Gauge;
+  const out: ChunkMeta[] = [];
+  for (let from = 0; from < n; ) {
+    let to = Math.min(from + batchSize, n);
+    const w = windowEnd(ts[to - 1] as number, resolution);
+    while (to < n && (ts[to] as number) <= w) to++;
+    const b = new AggrBuilder();
+    const sum = new HistogramAggrAppender();
+    const counter = new HistogramAggrAppender();
+    aggregateHistogramBatch(ts, hs, from, to, resolution, (t, a) => {
+      b.point(t);
+      b.append(AggrType.Count, t, a.count);
+      sum.append(t, a.sum as FloatHistogram, CounterResetHint.Gauge);
+      counter.append(t, a.counter as FloatHistogram, counter.counterHint(gauge));
+    });
+    out.push(b.encode(sum.chunk(), counter.chunk()));
+    from = to;
+  }
+  return out;
+}
+
+/** The points of the histogram aggregate `type` of a batch, in time order. */
+function histogramPoints(batch: readonly AggrChunk[], type: AggrType): HistogramSamples {
+  const s = new HistogramSamples();
+  for (const c of batch) {
+    const sub = c.get(type);
+    if (sub !== undefined) s.append(sub);
+  }
+  return s;
+}
+
+/**
+ * Histogram aggregate chunks to a coarser resolution (Thanos' downsampleHistogramAggrBatch): the
+ * counter aggregated again from the input counters as from raw histograms (an input chunk's counter
+ * restarts at its first raw histogram, which shows as a reset unless it is higher than the counter
+ * so far), the sums summed, the counts summed.
+ */
+function reaggregateHistogramBatch(batch: readonly AggrChunk[], resolution: number, buf: SampleBuffer): ChunkMeta {
+  const b = new AggrBuilder();
+  const counters = histogramPoints(batch, AggrType.Counter);
+  const counter = new HistogramAggrAppender();
+  if (counters.ts.length > 0) {
+    const gauge = (counters.hs[0] as FloatHistogram).counterResetHint === CounterResetHint.Gauge;
+    aggregateHistogramBatch(counters.ts, counters.hs, 0, counters.ts.length, resolution, (t, a) => {
+      b.point(t);
+      counter.append(t, a.counter as FloatHistogram, counter.counterHint(gauge));
+    });
+  }
+  const sums = histogramPoints(batch, AggrType.Sum);
+  const sum = new HistogramAggrAppender();
+  if (sums.ts.length > 0) {
+    aggregateHistogramBatch(sums.ts, sums.hs, 0, sums.ts.length, resolution, (t, a) => {
+      b.point(t);
+      sum.append(t, a.sum as FloatHistogram, CounterResetHint.Gauge);
+    });
+  }
+  buf.reset();
+  for (const c of batch) {
+    const sub = c.get(AggrType.Count);
+    if (sub !== undefined) buf.expand(sub.iterator());
+  }
+  if (buf.n > 0) {
+    aggregateBatch(buf.ts, buf.vs, 0, buf.n, resolution, (t, a) => {
+      b.point(t);
+      b.append(AggrType.Count, t, a.sum);
+    });
+  }
+  return b.encode(sum.chunk(), counter.chunk());
 }

@@ -45,7 +45,14 @@ export async function mergeBlocks(dirs: readonly string[], opts: MergeBlocksOpti
     for (const d of dirs) sources.push(await SourceBlock.open(d));
     const metas = sources.map((s) => s.meta);
     const symbols = mergeSymbolTables(sources);
-    const writer = await BlockWriter.create(opts.outDir, { emptySymbol: false, symbols, thanos: opts.thanos, range: rangeOf(metas), compaction: () => compactionOf(metas) });
+    const writer = await BlockWriter.create(opts.outDir, {
+      emptySymbol: false,
+      symbols,
+      thanos: opts.thanos,
+      range: rangeOf(metas),
+      compaction: () => compactionOf(metas),
+      sampleTypeStats: true,
+    });
     let samplesIn = 0;
     try {
       const count = (n: number): void => {

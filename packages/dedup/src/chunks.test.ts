@@ -1,4 +1,6 @@
-import { ValueType, XORChunk, type ChunkMeta, type SampleIterator } from '@strata/tsdb';
+import {
+  ChainedChunksIterator, ChainMergeIterator, CounterResetHint, cutHistogramChunks, Encoding, HistogramChunk, ValueType, XORChunk, type ChunkMeta, type Histogram, type SampleIterator,
+} from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import { PlainIterator } from './adjustable.js';
 import { mergeChunkSeries, MERGED_CHUNK_SAMPLES } from './chunks.js';
@@ -84,5 +86,68 @@ describe('mergeChunkSeries', () => {
     const a = chunk([[0, 1], [10, 1], [20, 1]]);
     const b = chunk([[10, 2], [15, 2], [30, 2]]);
     expect(samplesOf(mergeChunkSeries([a, b], 'chain'))).toEqual([[0, 1], [10, 1], [15, 2], [20, 1], [30, 2]]);
+  });
+
+  describe('native histograms', () => {
+    /** A counter histogram with two buckets of schema 0, delta-encoded; a third bucket from count 40 on. */
+    const hist = (count: number): Histogram => {
+      const wide = count >= 40;
+      const [a, b, c] = wide ? [count - 20, 10, 10] : [count - 10, 10, 0];
+      return {
+        counterResetHint: CounterResetHint.Unknown, schema: 0, zeroThreshold: 2 ** -128, zeroCount: 0, count, sum: count * 1.5,
+        positiveSpans: [{ offset: 0, length: wide ? 3 : 2 }], negativeSpans: [], positiveBuckets: wide ? [a, b - a, c - b] : [a, b - a], negativeBuckets: [], customValues: [],
+      };
+    };
+    const histChunks = (ts: number[], value: (t: number) => number): ChunkMeta[] => cutHistogramChunks(ts.map((t) => ({ t, h: hist(value(t)) })), 7_200_000);
+    const times = (from: number, to: number, step: number, offset = 0): number[] => grid(from, to, step, offset).map(([t]) => t);
+    /** [t, count, sum] of every sample, whatever its type (a float: [t, value]). */
+    const decoded = (it: SampleIterator): number[][] => {
+      const out: number[][] = [];
+      for (let vt = it.next(); vt !== ValueType.None; vt = it.next()) {
+        if (vt === ValueType.Float) out.push([it.atT(), it.atFloat()]);
+        else {
+          const h = (it as Required<SampleIterator>).atFloatHistogram();
+          out.push([it.atT(), h.count, h.sum, ...h.positiveBuckets]);
+        }
+      }
+      return out;
+    };
+
+    const aCount = (t: number): number => 20 + Math.floor(t / 60_000);
+    const bCount = (t: number): number => 10 + Math.floor(t / 120_000);
+
+    it('merges overlapping histogram replicas with the penalty rule into histogram chunks, counter resets cutting chunks', () => {
+      // A stops for 10 minutes; B, offset by 5s, restarted (lower counts), so the switch to it is a reset.
+      // Chunks of half an hour, so that the merge sees the two replicas as they are given.
+      const a = [histChunks(times(0, 1_200_000, 15_000), aCount), histChunks(times(1_800_000, 3_600_000, 15_000), aCount)];
+      const b = [histChunks(times(0, 1_800_000, 15_000, 5_000), bCount), histChunks(times(1_800_000, 3_600_000, 15_000, 5_000), bCount)];
+      const out = mergeChunkSeries([...a.flat(), ...b.flat()], 'penalty');
+      // The halves do not overlap each other: each is merged on its own.
+      const want = [0, 1].flatMap((i) => decoded(penaltyMerge([a[i]!, b[i]!].map((r) => new PlainIterator(new ChainedChunksIterator(r))))));
+      expect(decoded(new ChainedChunksIterator(out))).toEqual(want);
+      // B filled A's gap.
+      expect(want.some(([t]) => t === 1_505_000)).toBe(true);
+      for (const c of out) {
+        expect(c.chunk.encoding).toBe(Encoding.Histogram);
+        expect(c.chunk.numSamples()).toBeLessThanOrEqual(MERGED_CHUNK_SAMPLES);
+      }
+      for (let i = 1; i < out.length; i++) expect(out[i]!.minTime).toBeGreaterThan(out[i - 1]!.maxTime);
+      // A's counts go down to B's at the switch: the chunk starting there says so.
+      const atSwitch = out.find((c) => c.minTime > 1_200_000 && c.minTime < 1_800_000)!;
+      expect((atSwitch.chunk as HistogramChunk).counterResetHeader()).toBe(0x80);
+      // The third bucket, from count 40 on, made the chunk recode rather than cut.
+      expect(out.length).toBeLessThan(8);
+    });
+
+    it('chain-merges a series switching between floats and histograms into a chunk per run of one type', () => {
+      // Floats until 60s, histograms from 50s to 120s (one at 60s too: the float comes first there).
+      const floats = chunk(grid(0, 61_000, 15_000));
+      const hists = histChunks(times(50_000, 120_000, 10_000), () => 30);
+      const out = mergeChunkSeries([floats, ...hists], 'chain');
+      const want = decoded(new ChainMergeIterator([new ChainedChunksIterator([floats]), new ChainedChunksIterator(hists)]));
+      expect(decoded(new ChainedChunksIterator(out))).toEqual(want);
+      expect(out.map((c) => c.chunk.encoding)).toEqual([Encoding.XOR, Encoding.Histogram, Encoding.XOR, Encoding.Histogram]);
+      expect(out.map((c) => c.chunk.numSamples())).toEqual([4, 1, 1, 5]);
+    });
   });
 });

@@ -1,8 +1,7 @@
-import {
-  ALL_SAMPLES, ChainMergeIterator, Labels, SampleBuffer, ValueType, XORChunk, xorSamplesBytes, type ChunkMeta, type SampleIterator, type XORAppender,
-} from '@strata/tsdb';
+import { ALL_SAMPLES, ChainMergeIterator, encodeSeriesChunks, Encoding, Labels, SampleBuffer, XORChunk, xorSamplesBytes, type ChunkMeta } from '@strata/tsdb';
 import { ChunksReplicaIterator } from './adjustable.js';
 import { splitOverlapping } from './overlap.js';
+import { penaltyMerge } from './penalty.js';
 import { PenaltyMergedSeries } from './plan.js';
 import type { DedupFunc } from './series.js';
 
@@ -18,8 +17,9 @@ export const MERGED_CHUNK_SAMPLES = 120;
  * chunk is kept as it is (bytes untouched); byte-identical copies of a chunk are dropped; anything
  * else is split into non-overlapping streams (splitOverlapping, which separates the replicas) and
  * merged sample by sample — with the penalty rule (no counter adjustment: the stored data stays as
- * scraped) or the chain merge (identical timestamps collapsed) — then re-encoded into XOR chunks of
- * at most MERGED_CHUNK_SAMPLES samples.
+ * scraped) or the chain merge (identical timestamps collapsed) — then re-encoded into chunks of at
+ * most MERGED_CHUNK_SAMPLES samples: XOR for floats, the histogram encodings for native histograms
+ * (a series switching between floats and histograms gets a chunk per run of one type).
  */
 export function mergeChunkSeries(chunks: readonly ChunkMeta[], func: DedupFunc): ChunkMeta[] {
   const sorted = [...chunks].sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
@@ -44,16 +44,14 @@ function mergeRun(run: ChunkMeta[], func: DedupFunc, out: ChunkMeta[]): void {
     out.push(unique[0] as ChunkMeta);
     return;
   }
-  for (const c of unique) {
-    if (c.chunk.encoding !== 1) throw new Error(`overlapping chunks of encoding ${c.chunk.encoding} cannot be merged sample-wise`);
-  }
   const replicas = splitOverlapping(unique);
-  if (func === 'chain') {
-    encodeSamples(new ChainMergeIterator(replicas.map((s) => new ChunksReplicaIterator(s, false))), out);
+  if (func === 'chain' || unique.some((c) => c.chunk.encoding !== Encoding.XOR)) {
+    // Sample by sample through the iterators, which carry histograms.
+    const its = replicas.map((s) => new ChunksReplicaIterator(s, false));
+    out.push(...encodeSeriesChunks(func === 'chain' ? new ChainMergeIterator(its) : penaltyMerge(its), MERGED_CHUNK_SAMPLES));
     return;
   }
-  // The penalty merge in bulk, as the querier reads replicas (every chunk is XOR: checked above), and
-  // its samples encoded in bulk.
+  // Floats only: the penalty merge in bulk, as the querier reads replicas, and its samples encoded in bulk.
   const merged = new SampleBuffer();
   (PenaltyMergedSeries.of(Labels.EMPTY, replicas, false) as PenaltyMergedSeries).appendSamples(merged, ALL_SAMPLES);
   for (let from = 0; from < merged.n; from += MERGED_CHUNK_SAMPLES) {
@@ -78,30 +76,4 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** Re-encodes a sample stream into XOR chunks of at most MERGED_CHUNK_SAMPLES samples. */
-function encodeSamples(it: SampleIterator, out: ChunkMeta[]): void {
-  let chunk: XORChunk | undefined;
-  let app: XORAppender | undefined;
-  let minTime = 0;
-  let maxTime = 0;
-  const flush = () => {
-    if (chunk !== undefined) out.push({ minTime, maxTime, chunk });
-    chunk = undefined;
-  };
-  while (it.next() === ValueType.Float) {
-    const t = it.atT();
-    if (chunk === undefined || chunk.numSamples() >= MERGED_CHUNK_SAMPLES) {
-      flush();
-      chunk = new XORChunk();
-      app = chunk.appender();
-      minTime = t;
-    }
-    (app as XORAppender).append(t, it.atFloat());
-    maxTime = t;
-  }
-  const err = it.err();
-  if (err !== null) throw err;
-  flush();
 }

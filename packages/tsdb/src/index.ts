@@ -51,3 +51,4 @@ export * from './chunkenc/histogram-chunk.js';
 export * from './chunkenc/histogram.js';
 export * from './chunkenc/floathistogram.js';
 export * from './chunkenc/histogram-cutter.js';
+export * from './chunkenc/series-encoder.js';

@@ -52,11 +52,24 @@ export class HeadChunkCutter {
 }
 
 /**
- * When Prometheus' head cuts a series' chunk by time and size (memSeries.appendPreprocessor in 2.42),
- * whatever the encoding: HeadChunkCutter's rules. Call due(t) before each sample, start(t) when a
- * chunk starts with it, added(t) after appending it.
+ * When a chunk is cut, whatever its encoding. Call due(t) before each sample, start(t) when a chunk
+ * starts with it, added(t) after appending it, stop() when the chunk is done.
  */
-export class ChunkSchedule {
+export interface CutSchedule {
+  /** Whether a sample at t must start a new chunk (always, when no chunk is started). */
+  due(t: number): boolean;
+  start(t: number): void;
+  added(t: number): void;
+  stop(): void;
+  /** The current chunk's time range with `chunk`. */
+  meta(chunk: Chunk): ChunkMeta;
+}
+
+/**
+ * When Prometheus' head cuts a series' chunk by time and size (memSeries.appendPreprocessor in 2.42):
+ * HeadChunkCutter's rules.
+ */
+export class ChunkSchedule implements CutSchedule {
   readonly #chunkRange: number;
   #started = false;
   #minTime = 0;
@@ -115,4 +128,48 @@ function computeChunkEndTime(start: number, cur: number, max: number): number {
   const n = Math.trunc((max - start) / ((cur - start + 1) * 4));
   if (n <= 1) return max;
   return start + Math.trunc((max - start) / n);
+}
+
+/**
+ * Chunks of at most `max` samples, whatever their time range: how Prometheus re-encodes merged or
+ * filtered samples (seriesToChunkEncoder, 120 samples a chunk), and, with the chunk format's limit,
+ * one chunk for as long as the samples fit into it.
+ */
+export class SampleCountSchedule implements CutSchedule {
+  readonly #max: number;
+  #started = false;
+  #minTime = 0;
+  #maxTime = 0;
+  #num = 0;
+
+  constructor(max: number) {
+    if (!(max > 0)) throw new RangeError(`samples per chunk must be positive, got ${max}`);
+    this.#max = max;
+  }
+
+  due(t: number): boolean {
+    if (!this.#started) return true;
+    if (t <= this.#maxTime) throw new RangeError(`sample at ${t} is not after the previous one at ${this.#maxTime}`);
+    return this.#num >= this.#max;
+  }
+
+  start(t: number): void {
+    this.#started = true;
+    this.#minTime = t;
+    this.#maxTime = t;
+    this.#num = 0;
+  }
+
+  added(t: number): void {
+    this.#maxTime = t;
+    this.#num++;
+  }
+
+  stop(): void {
+    this.#started = false;
+  }
+
+  meta(chunk: Chunk): ChunkMeta {
+    return { minTime: this.#minTime, maxTime: this.#maxTime, chunk };
+  }
 }

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ValueType, type Chunk, type ChunkMeta } from '../chunkenc/chunk.js';
-import { XORChunk } from '../chunkenc/xor.js';
+import type { Chunk, ChunkMeta } from '../chunkenc/chunk.js';
+import { CHUNK_SAMPLES_MAX, encodeSeriesChunks } from '../chunkenc/series-encoder.js';
 import { ChunkSegmentReader } from '../chunks/reader.js';
 import { FileByteRange, type ByteRange } from '../encoding/byterange.js';
 import { IndexReader, type SeriesEntry } from '../index/reader.js';
@@ -201,7 +201,10 @@ function coveredBy(ivs: readonly Interval[], mint: number, maxt: number): boolea
   return ivs.some((iv) => iv.mint <= mint && maxt <= iv.maxt);
 }
 
-/** Re-encodes chunks that overlap deleted intervals, as Prometheus' chunk querier does; the others are kept as they are. */
+/**
+ * Re-encodes chunks that overlap deleted intervals, as Prometheus' chunk querier does, each in its own
+ * encoding (encodeSeriesChunks: histograms stay histograms); the others are kept as they are.
+ */
 export function withoutDeleted(chunks: readonly ChunkMeta[], deleted: readonly Interval[]): ChunkMeta[] {
   const out: ChunkMeta[] = [];
   for (const c of chunks) {
@@ -209,19 +212,8 @@ export function withoutDeleted(chunks: readonly ChunkMeta[], deleted: readonly I
       out.push(c);
       continue;
     }
-    const it = new ChunksSampleIterator([c], -Infinity, Infinity, deleted);
-    const re = new XORChunk();
-    const app = re.appender();
-    let minTime = 0;
-    let maxTime = 0;
-    while (it.next() === ValueType.Float) {
-      if (re.numSamples() === 0) minTime = it.atT();
-      maxTime = it.atT();
-      app.append(maxTime, it.atFloat());
-    }
-    const err = it.err();
-    if (err !== null) throw err;
-    if (re.numSamples() > 0) out.push({ minTime, maxTime, chunk: re });
+    // One chunk in, one out as long as the samples left can share it.
+    out.push(...encodeSeriesChunks(new ChunksSampleIterator([c], -Infinity, Infinity, deleted), CHUNK_SAMPLES_MAX));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ValueType, type ChunkMeta, type SampleIterator } from '../chunkenc/chunk.js';
+import { Encoding, ValueType, type ChunkMeta, type SampleIterator } from '../chunkenc/chunk.js';
 import { ChunkSegmentWriter } from '../chunks/writer.js';
 import { BufferedFileWriter } from '../index/file-writer.js';
 import { IndexWriter, INDEX_FILENAME, type ChunkRef } from '../index/writer.js';
@@ -27,6 +27,12 @@ export interface BlockWriterOptions {
    * their sources' range, not just that of the samples they keep. Default: the range of the samples.
    */
   range?: { minTime: number; maxTime: number };
+  /**
+   * Also count float (XOR) and histogram samples apart in meta.json's stats (numFloatSamples,
+   * numHistogramSamples), as compactions of current Prometheus and Thanos do; Prometheus 2.42 ignores
+   * them, and neither 2.42 nor promtool writes them, so blocks equal to promtool's leave them out.
+   */
+  sampleTypeStats?: boolean;
   /**
    * Every label name and value the block's series will use, when known up front (a compaction knows
    * its sources' symbol tables): series entries then go to the index as they arrive, and nothing per
@@ -72,6 +78,8 @@ export class BlockWriter {
   #minTime = Infinity;
   #maxTime = -Infinity;
   #numSamples = 0;
+  #numFloatSamples = 0;
+  #numHistogramSamples = 0;
   #numChunks = 0;
 
   private constructor(parent: string, ulid: string, opts: BlockWriterOptions, chunks: ChunkSegmentWriter) {
@@ -111,7 +119,7 @@ export class BlockWriter {
     this.#numSeries++;
     const refs = await this.#chunks.writeChunks(chunks.map((c) => c.chunk));
     const metas: ChunkRef[] = chunks.map((c, i) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: refs[i] as number }));
-    for (const c of chunks) this.#numSamples += c.chunk.numSamples();
+    for (const c of chunks) this.#count(c.chunk.encoding, c.chunk.numSamples());
     this.#bounds(chunks);
     if (this.#index !== undefined) {
       await this.#index.addSeries(labels, metas);
@@ -138,7 +146,7 @@ export class BlockWriter {
     for (let i = 0; i < chunks.length; i++) {
       const c = chunks[i]!;
       records[i] = c.record;
-      this.#numSamples += c.numSamples;
+      this.#count(this.#opts.sampleTypeStats === true ? recordEncoding(c.record) : Encoding.Aggr, c.numSamples);
     }
     const refs = await this.#chunks.writeRecords(records);
     const metas = new Array<ChunkRef>(chunks.length);
@@ -146,6 +154,13 @@ export class BlockWriter {
     this.#bounds(chunks);
     await index.addSeriesRefs(labelRefs, numRefs, metas);
     this.#numSeries++;
+  }
+
+  /** Counts a chunk's samples into the block's stats (by encoding when sampleTypeStats asks for it). */
+  #count(encoding: number, samples: number): void {
+    this.#numSamples += samples;
+    if (encoding === Encoding.XOR) this.#numFloatSamples += samples;
+    else if (encoding === Encoding.Histogram || encoding === Encoding.FloatHistogram) this.#numHistogramSamples += samples;
   }
 
   /** Counts a series' chunks into the block's stats. */
@@ -191,7 +206,11 @@ export class BlockWriter {
         ulid: this.ulid,
         minTime: this.#opts.range?.minTime ?? (this.#numSeries > 0 ? this.#minTime : 0),
         maxTime: this.#opts.range?.maxTime ?? (this.#numSeries > 0 ? this.#maxTime + 1 : 0),
-        stats: { numSamples: this.#numSamples, numSeries: this.#numSeries, numChunks: this.#numChunks },
+        // In Prometheus' field order; zeros are left out.
+        stats:
+          this.#opts.sampleTypeStats === true
+            ? { numSamples: this.#numSamples, numFloatSamples: this.#numFloatSamples, numHistogramSamples: this.#numHistogramSamples, numSeries: this.#numSeries, numChunks: this.#numChunks }
+            : { numSamples: this.#numSamples, numSeries: this.#numSeries, numChunks: this.#numChunks },
         compaction: this.#opts.compaction?.(this.ulid) ?? { level: 1, sources: [this.ulid] },
         version: 1,
       };
@@ -214,4 +233,11 @@ export class BlockWriter {
     await this.#chunks.abort();
     await rm(this.#tmp, { recursive: true, force: true });
   }
+}
+
+/** The encoding byte of a chunk segment record (`len | encoding | data | CRC`), after its uvarint length. */
+function recordEncoding(record: Uint8Array): number {
+  let p = 0;
+  while (record[p]! >= 0x80) p++;
+  return record[p + 1]!;
 }

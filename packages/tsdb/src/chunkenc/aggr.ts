@@ -6,13 +6,17 @@
  *   entry := uvarint(len) [ encoding byte | sub-chunk bytes ]     (len counts the sub-chunk bytes only;
  *                                                                  len 0: the aggregate is absent)
  *
- * Sub-chunks are XOR chunks for float series. The counter sub-chunk starts with the first raw sample
+ * Sub-chunks are XOR chunks for float series. For native histogram series (Thanos ≥ 0.38) count is an
+ * XOR chunk, sum and counter are float histogram chunks, and min and max are absent. The counter sub-chunk starts with the first raw sample
  * and ends with an extra sample repeating the last timestamp with the last raw value, so readers can
- * fold counter resets across chunk boundaries (see CounterResetsIterator).
+ * fold counter resets across chunk boundaries (see CounterResetsIterator); a histogram counter has
+ * no such extra samples.
  */
 import { Decbuf } from '../encoding/decbuf.js';
 import { Encbuf, putUvarintAt, uvarintSize } from '../encoding/encbuf.js';
 import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js';
+import { FloatHistogramChunk } from './floathistogram.js';
+import { HistogramChunk } from './histogram.js';
 import { XORChunk } from './xor.js';
 
 /** The five aggregates, in their order inside an aggregate chunk. */
@@ -57,6 +61,12 @@ export class AggrChunk implements Chunk {
       p += c.bytes.length;
     }
     return new AggrChunk(buf, [...parts]);
+  }
+
+  /** Whether it aggregates native histograms: its counter is a histogram chunk (Thanos' isHistogramAggrChunk). */
+  isHistogram(): boolean {
+    const c = this.get(AggrType.Counter);
+    return c !== undefined && (c.encoding === Encoding.FloatHistogram || c.encoding === Encoding.Histogram);
   }
 
   /** The sub-chunk of one aggregate, or undefined if the chunk does not carry it. */
@@ -124,8 +134,10 @@ function decodeParts(bytes: Uint8Array): (Chunk | undefined)[] {
     }
     const enc = d.byte();
     const data = d.bytesN(n);
-    if (enc !== Encoding.XOR) d.fail(`aggregate ${i} has encoding ${enc}; only XOR sub-chunks are supported`);
-    parts.push(XORChunk.fromBytes(data));
+    if (enc === Encoding.XOR) parts.push(XORChunk.fromBytes(data));
+    else if (enc === Encoding.FloatHistogram) parts.push(FloatHistogramChunk.fromBytes(data));
+    else if (enc === Encoding.Histogram) parts.push(HistogramChunk.fromBytes(data));
+    else d.fail(`aggregate ${i} has encoding ${enc}; sub-chunks are XOR or histogram chunks`);
   }
   return parts;
 }

@@ -11,7 +11,7 @@
  *   when the sample could have joined the previous chunk (it was cut by time or size), and Unknown
  *   otherwise (the first chunk, a schema or zero threshold change, a stale marker before).
  */
-import { ChunkSchedule } from '../block/chunk-cutter.js';
+import { ChunkSchedule, type CutSchedule } from '../block/chunk-cutter.js';
 import type { ChunkMeta } from './chunk.js';
 import { FloatHistogramChunk } from './floathistogram.js';
 import type { Appendability, GaugeAppendability } from './histogram-appendable.js';
@@ -28,14 +28,17 @@ export interface HintedSample extends HistogramSample {
 
 /** Cuts samples of one histogram kind into chunks; see the module comment. */
 export class HistogramHeadCutter<H extends HintedSample> {
-  readonly #schedule: ChunkSchedule;
+  readonly #schedule: CutSchedule;
   readonly #newChunk: () => HistogramChunkBase<HistogramAppenderBase<H>>;
   #app: HistogramAppenderBase<H> | undefined;
 
-  /** `chunkRange`: as for HeadChunkCutter (the head uses the block duration). */
-  constructor(newChunk: () => HistogramChunkBase<HistogramAppenderBase<H>>, chunkRange: number) {
+  /**
+   * `cut`: a chunk range, to cut by time and size as the head does (as for HeadChunkCutter: the head
+   * uses the block duration), or another schedule (SampleCountSchedule: as Prometheus re-encodes).
+   */
+  constructor(newChunk: () => HistogramChunkBase<HistogramAppenderBase<H>>, cut: number | CutSchedule) {
     this.#newChunk = newChunk;
-    this.#schedule = new ChunkSchedule(chunkRange);
+    this.#schedule = typeof cut === 'number' ? new ChunkSchedule(cut) : cut;
   }
 
   /** Appends a sample; returns the chunk it completed, if it started a new one. */
