@@ -6,12 +6,8 @@
  * Prometheus serves those blocks; Strata's engine reads a copy of them through @strata/tsdb's block
  * reader (`--storage blocks`, the default: the same index lookups and XOR chunk decoding Prometheus'
  * evalTotalTime includes), or the same series from a MemoryStorage (`--storage memory`: the engine alone).
- * Each query runs as an instant query (at the end) and as a range query (1,000 steps over the whole
- * period), Prometheus and Strata alternately. Prometheus' time is its own evalTotalTime from `stats=all`
- * (querier, selection, evaluation and result sorting; no parsing, HTTP or JSON), Strata's the engine
- * call in-process (2.x mode) on an already parsed query. Printed per query: median times, the ratio
- * strata/prometheus (target ≤ 1), samples/s (samples read ÷ time) and peak samples of both, and the JS
- * heap growth during Strata's query.
+ * Each query runs as an instant and as a range query over the whole period, timed as promql-compare.ts
+ * describes; Strata in 2.x mode.
  */
 import { createWriteStream } from 'node:fs';
 import { cp } from 'node:fs/promises';
@@ -24,7 +20,7 @@ import { openBlocksQueryable } from '../packages/promql/src/testing/blocks.js';
 import { appendTo, openMetricsLines, syntheticSeries, type SyntheticOptions } from '../packages/promql/src/testing/synthetic.js';
 import { tempDir } from '../test/harness/process.js';
 import { promtool, startPrometheus } from '../test/harness/prometheus.js';
-import { median } from './stats.js';
+import { compareWithPrometheus } from './promql-compare.js';
 
 const QUERIES = [
   'rate(demo_requests_total[5m])',
@@ -32,13 +28,6 @@ const QUERIES = [
   'histogram_quantile(0.9, sum by (le) (rate(demo_latency_seconds_bucket[5m])))',
   'demo_gauge * on(job, instance) demo_requests_total',
 ];
-
-const WARMUP_ROUNDS = 3;
-
-interface PromStats {
-  timings: { evalTotalTime: number };
-  samples?: { totalQueryableSamples: number; peakSamples: number };
-}
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -89,58 +78,10 @@ export async function main(args: string[]): Promise<void> {
   } else throw new Error(`--storage must be blocks or memory, not ${values.storage}`);
   console.log(`strata reads from ${values.storage === 'memory' ? 'a MemoryStorage' : 'the TSDB blocks'}`);
   const engine = new Engine({ compat: 2, maxSamples: 500_000_000 });
-  const rangeRounds = Number(values.rounds);
-  // Instant queries take milliseconds: more rounds steady their median.
-  const instantRounds = Number(values['instant-rounds']);
-  const modes = (['instant', 'range'] as const).filter((m) => values.mode === 'both' || values.mode === m);
-  if (modes.length === 0) throw new Error(`--mode must be instant, range or both, not ${values.mode}`);
-  const rangeStep = Math.max(1000, Math.floor((opts.end - opts.start) / 999));
-
   try {
-    console.log('query | mode | strata ms | prometheus ms | ratio | strata samples/s | prometheus samples/s | peak samples strata / prometheus | heap growth MB');
-    for (const query of QUERIES) {
-      for (const mode of modes) {
-        const ours: number[] = [];
-        const theirs: number[] = [];
-        let stats = { samplesRead: 0, peakSamples: 0 };
-        let promStats: PromStats | undefined;
-        let heap = 0;
-        const rounds = mode === 'instant' ? instantRounds : rangeRounds;
-        // The first rounds warm up V8's JIT and Prometheus' caches; they are not counted.
-        for (let r = -WARMUP_ROUNDS; r < rounds; r++) {
-          const params: Record<string, string> =
-            mode === 'instant'
-              ? { query, time: String(opts.end / 1000), stats: 'all' }
-              : { query, start: String(opts.start / 1000), end: String(opts.end / 1000), step: String(rangeStep / 1000), stats: 'all' };
-          const p = await prom.api<{ stats: PromStats }>(mode === 'instant' ? 'query' : 'query_range', params);
-          promStats = p.stats;
-          // Parsed outside the timing: Prometheus' evalTotalTime does not include parsing either.
-          const expr = engine.parse(query);
-          const heapBefore = process.memoryUsage().heapUsed;
-          const t0 = process.hrtime.bigint();
-          const res =
-            mode === 'instant'
-              ? await engine.instantQuery(storage, expr, opts.end)
-              : await engine.rangeQuery(storage, expr, opts.start, opts.end, rangeStep);
-          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-          stats = res.stats;
-          if (r < 0) continue;
-          ours.push(ms);
-          theirs.push(p.stats.timings.evalTotalTime * 1000);
-          heap = Math.max(heap, process.memoryUsage().heapUsed - heapBefore);
-        }
-        const o = median(ours);
-        const t = median(theirs);
-        const promSamples = promStats?.samples?.totalQueryableSamples ?? NaN;
-        console.log(
-          [
-            query, mode, o.toFixed(1), t.toFixed(1), (o / t).toFixed(2),
-            Math.round(stats.samplesRead / (o / 1000)), Math.round(promSamples / (t / 1000)),
-            `${stats.peakSamples} / ${promStats?.samples?.peakSamples ?? '?'}`, (heap / 2 ** 20).toFixed(1),
-          ].join(' | '),
-        );
-      }
-    }
+    await compareWithPrometheus(prom, engine, storage, QUERIES, {
+      start: opts.start, end: opts.end, rangeRounds: Number(values.rounds), instantRounds: Number(values['instant-rounds']), mode: values.mode as string,
+    });
   } finally {
     await closeStorage();
     await prom.stop();
