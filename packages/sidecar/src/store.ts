@@ -31,7 +31,8 @@ import {
   storeChunk,
 } from '@strata/storeapi';
 import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
-import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
+import { parseDuration } from '@strata/objstore';
+import { PrometheusError, type PrometheusClient, type RemoteReadResponse } from './promclient.js';
 import { exemplarsFromPrometheus } from './exemplars.js';
 import { rulesFromPrometheus } from './rules.js';
 import { targetsFromPrometheus } from './targets.js';
@@ -97,6 +98,8 @@ export class PrometheusStore implements StoreServer {
    * first, it mostly comes with the response's head. Only when to ask depends on this: every call asks.
    */
   readonly #askEarly = new Set<string>();
+  /** Prometheus' block duration (ms), once a read had to be widened to whole chunks. */
+  #blockDurationMs: number | undefined;
 
   constructor(opts: PrometheusStoreOptions) {
     this.#prom = opts.prometheus;
@@ -162,7 +165,7 @@ export class PrometheusStore implements StoreServer {
     };
     const selector = selectorKey(matchers, drop);
     if (this.#askEarly.has(selector)) ask();
-    const response = await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, ctx.signal);
+    const response = await this.#read(matchers, minTime, maxTime, ctx.signal);
     const size = { series: 0, bytes: 0 };
     const long = () => size.series >= ORDER_CHECK_AFTER_SERIES || size.bytes >= ORDER_CHECK_AFTER_BYTES;
     const read = await readAhead(this.#remoteRead(response, finalLabels, size), () => {
@@ -205,6 +208,24 @@ export class PrometheusStore implements StoreServer {
     this.#noteLength(selector, long());
     all.sort(byLabels);
     for (const p of all) yield seriesFrame(p);
+  }
+
+  /**
+   * Prometheus' remote read of the range. Prometheus 2.42 re-encodes a chunk the range cuts, and fails on
+   * a gauge native histogram's ("detected unexpected counter reset in histogram"): the range is then
+   * widened to whole chunks (to multiples of the block duration, which no chunk crosses) and read again.
+   * The chunks outside the range are sent too, as they may be.
+   */
+  async #read(matchers: LabelMatcher[], minTime: number, maxTime: number, signal: AbortSignal): Promise<RemoteReadResponse> {
+    try {
+      return await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, signal);
+    } catch (e) {
+      if (!(e instanceof PrometheusError) || !e.message.includes('unexpected counter reset in histogram')) throw e;
+      this.#blockDurationMs ??= parseDuration((await this.#prom.flags())['storage.tsdb.min-block-duration'] ?? '2h');
+      const block = this.#blockDurationMs;
+      const range = { startMs: Math.floor(minTime / block) * block, endMs: Math.ceil((maxTime + 1) / block) * block - 1 };
+      return this.#prom.remoteRead({ ...range, matchers }, this.#responseTypes, signal);
+    }
   }
 
   /** Whether the response of `selector` was long enough to ask about its order: remembered for its next call. */
