@@ -1,5 +1,5 @@
 import { Aggr, storeChunk, type AggrChunk } from '@strata/storeapi';
-import { Encoding, Labels, ValueType, XORChunk, type SampleIterator } from '@strata/tsdb';
+import { CounterResetHint, cutFloatHistogramChunks, Encoding, FloatHistogram, Labels, ValueType, XORChunk, type SampleIterator } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import { chunkRunSeries } from './chunks.js';
 
@@ -65,5 +65,34 @@ describe('chunkRunSeries over downsampled chunks', () => {
   it('says which aggregate is missing', () => {
     const noMin: AggrChunk = { minTime: 0, maxTime: 1, count: xor([[0, 1]]) };
     expect(() => chunkRunSeries(Labels.EMPTY, [noMin], [Aggr.MIN])).toThrow(/lacks the min aggregate/);
+  });
+});
+
+describe('downsampled native histograms', () => {
+  const fh = (c: number, hint: CounterResetHint = CounterResetHint.NotCounterReset): FloatHistogram =>
+    new FloatHistogram({ counterResetHint: hint, schema: 0, count: c, sum: 2 * c, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [c] });
+  const histChunk = (points: [number, number][], gauge: boolean) =>
+    storeChunk(
+      Encoding.FloatHistogram,
+      cutFloatHistogramChunks(points.map(([t, c]) => ({ t, h: fh(c, gauge ? CounterResetHint.Gauge : CounterResetHint.NotCounterReset) })), 7_200_000)[0]!.chunk.bytes,
+    );
+  const hdown: AggrChunk[] = [
+    { minTime: 300_000, maxTime: 600_000, count: xor([[300_000, 20], [600_000, 10]]), sum: histChunk([[300_000, 100], [600_000, 300]], true), counter: histChunk([[300_000, 50], [600_000, 60]], false) },
+  ];
+  const histograms = (it: SampleIterator): [number, number, number][] => {
+    const out: [number, number, number][] = [];
+    while (it.next() === ValueType.FloatHistogram) {
+      const h = (it as Required<SampleIterator>).atFloatHistogram();
+      out.push([it.atT(), h.count, h.sum]);
+    }
+    return out;
+  };
+
+  it('average: the sum histogram divided by the count, as Thanos AverageChunkIterator', () => {
+    expect(histograms(chunkRunSeries(Labels.EMPTY, hdown, [Aggr.COUNT, Aggr.SUM]).iterator())).toEqual([[300_000, 5, 10], [600_000, 30, 60]]);
+  });
+
+  it('counter: histograms pass as they are', () => {
+    expect(histograms(chunkRunSeries(Labels.EMPTY, hdown, [Aggr.COUNTER]).iterator())).toEqual([[300_000, 50, 100], [600_000, 60, 120]]);
   });
 });

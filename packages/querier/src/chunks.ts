@@ -18,6 +18,8 @@ import {
  * function needs from downsampled chunks as Thanos' querier does: the `min`, `max`, `count` or `sum`
  * aggregate as is; the `counter` aggregate with resets folded back in; otherwise the average sum/count
  * per point. A raw chunk is always read as is, so raw and downsampled data can meet in one series.
+ * A downsampled native histogram has float histograms for sum and counter (read as they are: its
+ * counter has no resets) and floats for count; its average is a float histogram.
  */
 export function chunkRunSeries(labels: Labels, run: readonly AggrChunk[], aggregates: readonly Aggr[]): Series {
   const decoded = decodedChunkMetas(run);
@@ -73,12 +75,22 @@ function averageOrRaw(c: AggrChunk): { maxTime: number; it: SampleIterator } {
   return { maxTime: c.maxTime, it: new AverageIterator(sum, count) };
 }
 
-/** sum/count per point of two aggregate chunks with the same timestamps. */
+/**
+ * sum/count per point of two aggregate chunks with the same timestamps; for a downsampled native
+ * histogram, whose sum is a float histogram, the sum histogram divided by the count (Thanos'
+ * AverageChunkIterator).
+ */
 class AverageIterator implements SampleIterator {
   constructor(
     private readonly sum: SampleIterator,
     private readonly count: SampleIterator,
   ) {}
+
+  atFloatHistogram(): FloatHistogram {
+    const h = (this.sum as Required<SampleIterator>).atFloatHistogram().copy();
+    h.div(this.count.atFloat());
+    return h;
+  }
 
   next(): ValueType {
     const a = this.sum.next();

@@ -20,7 +20,8 @@ export interface StoreBoundChunk {
 /**
  * One block chunk as a StoreAPI AggrChunk (Thanos' populateChunk): raw XOR chunks fill `raw` with
  * their bytes as stored (not decoded); an aggregate chunk of a downsampled block (encoding 0xFF)
- * fills the fields of the requested aggregates, each its XOR sub-chunk as it is, hashed. Like Thanos,
+ * fills the fields of the requested aggregates, each its sub-chunk as it is, hashed (XOR; float
+ * histogram chunks for the sum and counter of a native histogram, which has no min or max). Like Thanos,
  * `RAW` asks nothing of an aggregate chunk, and a requested aggregate the chunk lacks fails the
  * request, since answering without it would silently change the query's result.
  */

@@ -18,6 +18,8 @@ import { Encoding, ValueType, type Chunk, type SampleIterator } from './chunk.js
 import { FloatHistogramChunk } from './floathistogram.js';
 import { HistogramChunk } from './histogram.js';
 import { XORChunk } from './xor.js';
+import type { FloatHistogram } from '../histogram/float.js';
+import type { Histogram } from '../histogram/types.js';
 
 /** The five aggregates, in their order inside an aggregate chunk. */
 export const AggrType = { Count: 0, Sum: 1, Min: 2, Max: 3, Counter: 4 } as const;
@@ -166,6 +168,7 @@ class ErrIterator implements SampleIterator {
  * order: a monotonic series with resets folded in. A sample repeating the previous timestamp is a
  * chunk's true last raw value and is used only to detect a reset at the next chunk's start; chunks
  * going back in time are skipped up to the last timestamp; NaNs (stale markers) are dropped.
+ * Histogram samples (a downsampled histogram's counter, already free of resets) pass unchanged.
  */
 export class CounterResetsIterator implements SampleIterator {
   readonly #its: SampleIterator[];
@@ -175,6 +178,8 @@ export class CounterResetsIterator implements SampleIterator {
   /** Last raw value seen: what a reset is detected against. */
   #lastV = 0;
   #totalV = 0;
+  /** The current sample's type. */
+  #type: ValueType = ValueType.None;
   #err: Error | null = null;
 
   constructor(chunks: readonly Chunk[]) {
@@ -189,13 +194,21 @@ export class CounterResetsIterator implements SampleIterator {
   next(): ValueType {
     while (this.#i < this.#its.length) {
       const it = this.#its[this.#i] as SampleIterator;
-      if (it.next() === ValueType.None) {
+      const type = it.next();
+      if (type === ValueType.None) {
         this.#err ??= it.err();
         if (this.#err !== null) return ValueType.None;
         this.#i++;
         continue;
       }
       const t = it.atT();
+      if (type !== ValueType.Float) {
+        // Histogram counters (downsampled native histograms) pass as they are, as in Thanos.
+        this.#lastT = t;
+        this.#type = type;
+        return type;
+      }
+      this.#type = ValueType.Float;
       const v = it.atFloat();
       if (Number.isNaN(v)) continue;
       if (this.#total === 0) {
@@ -219,10 +232,10 @@ export class CounterResetsIterator implements SampleIterator {
 
   seek(t: number): ValueType {
     // Steps sample by sample so that no reset is missed.
-    if (this.#total > 0 && this.#lastT >= t) return ValueType.Float;
+    if (this.#type !== ValueType.None && this.#lastT >= t) return this.#type;
     for (;;) {
-      if (this.next() === ValueType.None) return ValueType.None;
-      if (this.#lastT >= t) return ValueType.Float;
+      const type = this.next();
+      if (type === ValueType.None || this.#lastT >= t) return type;
     }
   }
 
@@ -232,6 +245,14 @@ export class CounterResetsIterator implements SampleIterator {
 
   atFloat(): number {
     return this.#totalV;
+  }
+
+  atHistogram(): Histogram {
+    return (this.#its[this.#i] as Required<SampleIterator>).atHistogram();
+  }
+
+  atFloatHistogram(): FloatHistogram {
+    return (this.#its[this.#i] as Required<SampleIterator>).atFloatHistogram();
   }
 
   err(): Error | null {
