@@ -10,8 +10,6 @@ import type { Engine, Queryable } from '../packages/promql/src/index.js';
 import type { PrometheusHandle } from '../test/harness/prometheus.js';
 import { median } from './stats.js';
 
-const WARMUP_ROUNDS = 3;
-
 interface PromStats {
   timings: { evalTotalTime: number };
   samples?: { totalQueryableSamples: number; peakSamples: number };
@@ -25,6 +23,8 @@ export interface CompareOptions {
   instantRounds: number;
   /** instant, range or both. */
   mode: string;
+  /** Untimed rounds before the timed ones (default 3). */
+  warmupRounds?: number;
 }
 
 export async function compareWithPrometheus(
@@ -44,7 +44,7 @@ export async function compareWithPrometheus(
       // Instant queries take milliseconds: more rounds steady their median.
       const rounds = mode === 'instant' ? o.instantRounds : o.rangeRounds;
       // The first rounds warm up V8's JIT and Prometheus' caches; they are not counted.
-      for (let r = -WARMUP_ROUNDS; r < rounds; r++) {
+      for (let r = -(o.warmupRounds ?? 3); r < rounds; r++) {
         const params: Record<string, string> =
           mode === 'instant'
             ? { query, time: String(o.end / 1000), stats: 'all' }
