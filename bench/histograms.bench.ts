@@ -6,8 +6,9 @@
  * histograms of request latencies are remote-written into a Prometheus with native histograms on, which
  * then serves them from its blocks and head; Strata's engine reads an admin snapshot of the same data
  * (the same histogram chunks) through @strata/tsdb's block reader. Timing as `pnpm bench promql`
- * (promql-compare.ts), with 20 untimed rounds first: V8 takes that long to optimize the histogram paths
- * (with 3, instant queries measured 1.25× Prometheus' time; after 300 rounds, 0.58×). Strata in 2.x mode.
+ * (promql-compare.ts), with 20 untimed rounds before the instant queries: V8 takes that long to optimize
+ * the histogram paths (with 3, instant queries measured 1.25× Prometheus' time; after 300, 0.58×). Strata
+ * in 2.x mode.
  */
 import { cp, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -75,7 +76,7 @@ export async function main(args: string[]): Promise<void> {
     const storage = await openBlocksQueryable(strataDir);
     closeStorage = () => storage.close();
     await compareWithPrometheus(prom, new Engine({ compat: 2, maxSamples: 500_000_000 }), storage, QUERIES, {
-      start, end, rangeRounds: Number(values.rounds), instantRounds: Number(values['instant-rounds']), mode: values.mode as string, warmupRounds: 20,
+      start, end, rangeRounds: Number(values.rounds), instantRounds: Number(values['instant-rounds']), mode: values.mode as string, instantWarmupRounds: 20,
     });
   } finally {
     await closeStorage();

@@ -23,8 +23,8 @@ export interface CompareOptions {
   instantRounds: number;
   /** instant, range or both. */
   mode: string;
-  /** Untimed rounds before the timed ones (default 3). */
-  warmupRounds?: number;
+  /** Untimed instant-query rounds before the timed ones (default 3; range queries always have 3). */
+  instantWarmupRounds?: number;
 }
 
 export async function compareWithPrometheus(
@@ -44,7 +44,8 @@ export async function compareWithPrometheus(
       // Instant queries take milliseconds: more rounds steady their median.
       const rounds = mode === 'instant' ? o.instantRounds : o.rangeRounds;
       // The first rounds warm up V8's JIT and Prometheus' caches; they are not counted.
-      for (let r = -(o.warmupRounds ?? 3); r < rounds; r++) {
+      const warmup = mode === 'instant' ? (o.instantWarmupRounds ?? 3) : 3;
+      for (let r = -warmup; r < rounds; r++) {
         const params: Record<string, string> =
           mode === 'instant'
             ? { query, time: String(o.end / 1000), stats: 'all' }
