@@ -65,53 +65,69 @@ export interface CutSchedule {
   meta(chunk: Chunk): ChunkMeta;
 }
 
+/** What both schedules track of the chunk being filled: whether one is started, its time range and samples. */
+abstract class ChunkBounds implements CutSchedule {
+  protected started = false;
+  protected minTime = 0;
+  protected maxTime = 0;
+  protected num = 0;
+
+  abstract due(t: number): boolean;
+
+  /** The common part of due(t): a sample must come after the previous one. */
+  protected checkOrder(t: number): void {
+    if (t <= this.maxTime) throw new RangeError(`sample at ${t} is not after the previous one at ${this.maxTime}`);
+  }
+
+  /** A new chunk starts with the sample at t. */
+  start(t: number): void {
+    this.started = true;
+    this.minTime = t;
+    this.maxTime = t;
+    this.num = 0;
+  }
+
+  added(t: number): void {
+    this.maxTime = t;
+    this.num++;
+  }
+
+  /** No chunk is started (the next sample starts one). */
+  stop(): void {
+    this.started = false;
+  }
+
+  /** The current chunk's time range with `chunk`. */
+  meta(chunk: Chunk): ChunkMeta {
+    return { minTime: this.minTime, maxTime: this.maxTime, chunk };
+  }
+}
+
 /**
  * When Prometheus' head cuts a series' chunk by time and size (memSeries.appendPreprocessor in 2.42):
  * HeadChunkCutter's rules.
  */
-export class ChunkSchedule implements CutSchedule {
+export class ChunkSchedule extends ChunkBounds {
   readonly #chunkRange: number;
-  #started = false;
-  #minTime = 0;
-  #maxTime = 0;
-  #num = 0;
   #nextAt = 0;
 
   constructor(chunkRange: number) {
+    super();
     if (!(chunkRange > 0)) throw new RangeError(`chunk range must be positive, got ${chunkRange}`);
     this.#chunkRange = chunkRange;
   }
 
   /** Whether a sample at t must start a new chunk (always, when no chunk is started). */
   due(t: number): boolean {
-    if (!this.#started) return true;
-    if (t <= this.#maxTime) throw new RangeError(`sample at ${t} is not after the previous one at ${this.#maxTime}`);
-    if (this.#num === SAMPLES_PER_CHUNK / 4) this.#nextAt = computeChunkEndTime(this.#minTime, this.#maxTime, this.#nextAt);
-    return t >= this.#nextAt || this.#num >= SAMPLES_PER_CHUNK * 2;
+    if (!this.started) return true;
+    this.checkOrder(t);
+    if (this.num === SAMPLES_PER_CHUNK / 4) this.#nextAt = computeChunkEndTime(this.minTime, this.maxTime, this.#nextAt);
+    return t >= this.#nextAt || this.num >= SAMPLES_PER_CHUNK * 2;
   }
 
-  /** A new chunk starts with the sample at t. */
-  start(t: number): void {
-    this.#started = true;
-    this.#minTime = t;
-    this.#maxTime = t;
-    this.#num = 0;
+  override start(t: number): void {
+    super.start(t);
     this.#nextAt = rangeEnd(t, this.#chunkRange);
-  }
-
-  added(t: number): void {
-    this.#maxTime = t;
-    this.#num++;
-  }
-
-  /** No chunk is started (the next sample starts one). */
-  stop(): void {
-    this.#started = false;
-  }
-
-  /** The current chunk's time range with `chunk`. */
-  meta(chunk: Chunk): ChunkMeta {
-    return { minTime: this.#minTime, maxTime: this.#maxTime, chunk };
   }
 }
 
@@ -135,41 +151,18 @@ function computeChunkEndTime(start: number, cur: number, max: number): number {
  * filtered samples (seriesToChunkEncoder, 120 samples a chunk), and, with the chunk format's limit,
  * one chunk for as long as the samples fit into it.
  */
-export class SampleCountSchedule implements CutSchedule {
+export class SampleCountSchedule extends ChunkBounds {
   readonly #max: number;
-  #started = false;
-  #minTime = 0;
-  #maxTime = 0;
-  #num = 0;
 
   constructor(max: number) {
+    super();
     if (!(max > 0)) throw new RangeError(`samples per chunk must be positive, got ${max}`);
     this.#max = max;
   }
 
   due(t: number): boolean {
-    if (!this.#started) return true;
-    if (t <= this.#maxTime) throw new RangeError(`sample at ${t} is not after the previous one at ${this.#maxTime}`);
-    return this.#num >= this.#max;
-  }
-
-  start(t: number): void {
-    this.#started = true;
-    this.#minTime = t;
-    this.#maxTime = t;
-    this.#num = 0;
-  }
-
-  added(t: number): void {
-    this.#maxTime = t;
-    this.#num++;
-  }
-
-  stop(): void {
-    this.#started = false;
-  }
-
-  meta(chunk: Chunk): ChunkMeta {
-    return { minTime: this.#minTime, maxTime: this.#maxTime, chunk };
+    if (!this.started) return true;
+    this.checkOrder(t);
+    return this.num >= this.#max;
   }
 }
