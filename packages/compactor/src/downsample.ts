@@ -231,25 +231,31 @@ class Aggregator {
 }
 
 /**
- * Aggregates samples [from, to) into windows of `resolution`, calling `add` at each window's end
- * stamp — the window end, or the batch's last sample time for a window the batch ends in, so that
- * consecutive batches never overlap. Returns the last stamp.
+ * Splits samples [from, to) into windows of `resolution`: visit(lo, hi, stamp) for the samples lo ≤ i < hi
+ * of each window, stamped at the window's end, or at the batch's last sample time for the window the
+ * batch ends in, so that consecutive batches never overlap. Returns the last stamp.
  */
+function forEachWindow(ts: ArrayLike<number>, from: number, to: number, resolution: number, visit: (lo: number, hi: number, stamp: number) => void): number {
+  const lastT = ts[to - 1] as number;
+  let stamp = Number.NEGATIVE_INFINITY;
+  for (let lo = from; lo < to; ) {
+    stamp = Math.min(windowEnd(ts[lo] as number, resolution), lastT);
+    let hi = lo + 1;
+    while (hi < to && (ts[hi] as number) <= stamp) hi++;
+    visit(lo, hi, stamp);
+    lo = hi;
+  }
+  return stamp;
+}
+
+/** Aggregates samples [from, to) into windows (forEachWindow), calling `add` with each window's aggregates. */
 function aggregateBatch(ts: Float64Array, vs: Float64Array, from: number, to: number, resolution: number, add: (t: number, a: Aggregator) => void): number {
   const a = new Aggregator();
-  const lastT = ts[to - 1] as number;
-  let nextT = Number.NEGATIVE_INFINITY;
-  for (let i = from; i < to; i++) {
-    const t = ts[i] as number;
-    if (t > nextT) {
-      if (nextT !== Number.NEGATIVE_INFINITY) add(nextT, a);
-      a.resetWindow();
-      nextT = Math.min(windowEnd(t, resolution), lastT);
-    }
-    a.add(vs[i] as number);
-  }
-  add(nextT, a);
-  return nextT;
+  return forEachWindow(ts, from, to, resolution, (lo, hi, stamp) => {
+    a.resetWindow();
+    for (let i = lo; i < hi; i++) a.add(vs[i] as number);
+    add(stamp, a);
+  });
 }
 
 /** Appenders for the five aggregates of one output chunk. */
@@ -560,25 +566,14 @@ class HistogramAggrAppender {
   }
 }
 
-/**
- * Aggregates histograms [from, to) into windows of `resolution` as aggregateBatch does floats,
- * calling `add` at each window's end stamp; returns the last stamp.
- */
+/** Aggregates histograms [from, to) into windows as aggregateBatch does floats; returns the last stamp. */
 function aggregateHistogramBatch(ts: readonly number[], hs: readonly FloatHistogram[], from: number, to: number, resolution: number, add: (t: number, a: HistogramAggregator) => void): number {
   const a = new HistogramAggregator(minSchema(hs, from, to));
-  const lastT = ts[to - 1] as number;
-  let nextT = Number.NEGATIVE_INFINITY;
-  for (let i = from; i < to; i++) {
-    const t = ts[i] as number;
-    if (t > nextT) {
-      if (nextT !== Number.NEGATIVE_INFINITY) add(nextT, a);
-      a.resetWindow();
-      nextT = Math.min(windowEnd(t, resolution), lastT);
-    }
-    a.add(hs[i] as FloatHistogram);
-  }
-  add(nextT, a);
-  return nextT;
+  return forEachWindow(ts, from, to, resolution, (lo, hi, stamp) => {
+    a.resetWindow();
+    for (let i = lo; i < hi; i++) a.add(hs[i] as FloatHistogram);
+    add(stamp, a);
+  });
 }
 
 /**
