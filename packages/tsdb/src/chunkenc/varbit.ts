@@ -33,15 +33,15 @@ function writeWide(w: BitWriter, x: number, n: number): void {
   w.writeBits64(Math.floor(x / TWO_32) >>> 0, x >>> 0, n);
 }
 
-export function writeVarbitInt(w: BitWriter, x: number): void {
+/** Writes x with the shortest prefix whose payload width `fits` it (0 as a single 0 bit, 64 bits after '11111111'). */
+function writeVarbit(w: BitWriter, x: number, fits: (x: number, bits: number) => boolean): void {
   if (x === 0) {
     w.writeBit(0);
     return;
   }
   for (let i = 0; i < WIDTHS.length; i++) {
     const n = WIDTHS[i] as number;
-    const half = 2 ** (n - 1);
-    if (x > -half && x <= half) {
+    if (fits(x, n)) {
       // Prefix: i + 1 one bits, then a zero.
       w.writeBits(((1 << (i + 2)) - 2) & 0xff, i + 2);
       if (n > 32) writeWide(w, x, n);
@@ -53,22 +53,16 @@ export function writeVarbitInt(w: BitWriter, x: number): void {
   writeWide(w, x, 64);
 }
 
+/** An n-bit signed payload holds −(2^(n−1)−1) … 2^(n−1), as the XOR timestamps' dod. */
+const fitsSigned = (x: number, n: number): boolean => x > -(2 ** (n - 1)) && x <= 2 ** (n - 1);
+const fitsUnsigned = (x: number, n: number): boolean => x < 2 ** n;
+
+export function writeVarbitInt(w: BitWriter, x: number): void {
+  writeVarbit(w, x, fitsSigned);
+}
+
 export function writeVarbitUint(w: BitWriter, x: number): void {
-  if (x === 0) {
-    w.writeBit(0);
-    return;
-  }
-  for (let i = 0; i < WIDTHS.length; i++) {
-    const n = WIDTHS[i] as number;
-    if (x < 2 ** n) {
-      w.writeBits(((1 << (i + 2)) - 2) & 0xff, i + 2);
-      if (n > 32) writeWide(w, x, n);
-      else w.writeBits(x, n);
-      return;
-    }
-  }
-  w.writeBits(0xff, 8);
-  writeWide(w, x, 64);
+  writeVarbit(w, x, fitsUnsigned);
 }
 
 /**
