@@ -18,9 +18,10 @@ import { Aggr, fromStoreEncoding, seriesRequest, StoreClient, type AggrChunk as 
 import { start as startStore } from '@strata/store';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { tempDir } from '@strata/testing/process';
+import { decodedSamples } from '@strata/testing/samples';
 import { remoteWrite } from '@strata/testing/remotewrite';
 import {
-  AggrChunk, AggrType, BlockReader, ChainedChunksIterator, chunkFromBytes, CounterResetHint, Encoding, ValueType, type ChunkMeta, type Histogram, type SampleIterator, type ThanosMeta,
+  AggrChunk, AggrType, BlockReader, ChainedChunksIterator, chunkFromBytes, CounterResetHint, Encoding, type ChunkMeta, type Histogram, type ThanosMeta,
 } from '@strata/tsdb';
 
 const STEP = 10_000;
@@ -35,20 +36,6 @@ function hist(c: number): Histogram {
     counterResetHint: CounterResetHint.Unknown, schema: 0, zeroThreshold: 2 ** -128, zeroCount: 0, count: c, sum: c * 1.5,
     positiveSpans: [{ offset: 1, length: wide ? 3 : 2 }], negativeSpans: [], positiveBuckets: wide ? [a, b - a, d - b] : [a, b - a], negativeBuckets: [], customValues: [],
   };
-}
-
-/** [t, count, sum, buckets…] of every sample of an iterator (floats as [t, v]). */
-function decoded(it: SampleIterator): number[][] {
-  const out: number[][] = [];
-  for (let vt = it.next(); vt !== ValueType.None; vt = it.next()) {
-    if (vt === ValueType.Float) out.push([it.atT(), it.atFloat()]);
-    else {
-      const h = (it as Required<SampleIterator>).atFloatHistogram();
-      out.push([it.atT(), h.count, h.sum, ...h.positiveBuckets]);
-    }
-  }
-  expect(it.err()).toBeNull();
-  return out;
 }
 
 /** Two replicas' chunks split where no chunk of either overlaps the next: [A's, B's] per run. */
@@ -136,8 +123,8 @@ describe('native histogram blocks of Prometheus 2.42 through compaction, vertica
     merged = join(out, res.meta!.ulid);
     const [a, b, m] = [(await seriesChunks(blockA)).get('req')!, (await seriesChunks(blockB)).get('req')!, (await seriesChunks(merged)).get('req')!];
     // The offline merge works on runs of transitively overlapping chunks, each merged on its own.
-    const want = overlapRuns(a, b).flatMap(([ra, rb]) => decoded(penaltyMerge([ra, rb].map((r) => new PlainIterator(new ChainedChunksIterator(r))))));
-    expect(decoded(new ChainedChunksIterator(m))).toEqual(want);
+    const want = overlapRuns(a, b).flatMap(([ra, rb]) => decodedSamples(penaltyMerge([ra, rb].map((r) => new PlainIterator(new ChainedChunksIterator(r))))));
+    expect(decodedSamples(new ChainedChunksIterator(m))).toEqual(want);
     // B filled A's gap: B's samples (5s off A's) are in the middle.
     expect(want.filter(([t]) => (t! - start) % STEP === 5_000).length).toBeGreaterThan(40);
     expect(new Set(m.map((c) => c.chunk.encoding))).toEqual(new Set([Encoding.Histogram, Encoding.XOR]));
@@ -154,7 +141,7 @@ describe('native histogram blocks of Prometheus 2.42 through compaction, vertica
     five = join(work.path, 'down5m', r5.meta!.ulid);
     const r1 = await downsampleBlock(five, join(work.path, 'down1h'), RES_1H, THANOS);
     hour = join(work.path, 'down1h', r1.meta!.ulid);
-    const raw = decoded(new ChainedChunksIterator((await seriesChunks(merged)).get('req')!)).filter((s) => s.length > 2);
+    const raw = decodedSamples(new ChainedChunksIterator((await seriesChunks(merged)).get('req')!)).filter((s) => s.length > 2);
     for (const [dir, res] of [[five, RES_5M], [hour, RES_1H]] as const) {
       const chunks = (await seriesChunks(dir)).get('req')!;
       let windows = 0;
@@ -163,8 +150,8 @@ describe('native histogram blocks of Prometheus 2.42 through compaction, vertica
         const a = c.chunk as AggrChunk;
         if (!a.isHistogram()) continue;
         expect([a.get(AggrType.Min), a.get(AggrType.Max)]).toEqual([undefined, undefined]);
-        const count = decoded(a.get(AggrType.Count)!.iterator());
-        const sum = decoded(a.get(AggrType.Sum)!.iterator());
+        const count = decodedSamples(a.get(AggrType.Count)!.iterator());
+        const sum = decodedSamples(a.get(AggrType.Sum)!.iterator());
         for (let i = 0; i < count.length; i++) {
           const t = count[i]![0]!;
           const w = raw.filter(([ts]) => ts! <= t && ts! >= t - (t % res));
@@ -197,7 +184,7 @@ describe('native histogram blocks of Prometheus 2.42 through compaction, vertica
           const sub = a.get(type)!;
           const got = c[field]!;
           expect(fromStoreEncoding(got.type)).toBe(sub.encoding);
-          expect(decoded(chunkFromBytes(fromStoreEncoding(got.type), got.data).iterator())).toEqual(decoded(sub.iterator()));
+          expect(decodedSamples(chunkFromBytes(fromStoreEncoding(got.type), got.data).iterator())).toEqual(decodedSamples(sub.iterator()));
         }
       });
       // HISTOGRAM = 1 never appears here (aggregates are float histograms); FLOAT_HISTOGRAM = 2 does.

@@ -2,6 +2,7 @@ import {
   ChainedChunksIterator, ChainMergeIterator, CounterResetHint, cutHistogramChunks, Encoding, HistogramChunk, ValueType, XORChunk, type ChunkMeta, type Histogram, type SampleIterator,
 } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
+import { decodedSamples } from '@strata/testing/samples';
 import { PlainIterator } from './adjustable.js';
 import { mergeChunkSeries, MERGED_CHUNK_SAMPLES } from './chunks.js';
 import { penaltyMerge } from './penalty.js';
@@ -100,19 +101,6 @@ describe('mergeChunkSeries', () => {
     };
     const histChunks = (ts: number[], value: (t: number) => number): ChunkMeta[] => cutHistogramChunks(ts.map((t) => ({ t, h: hist(value(t)) })), 7_200_000);
     const times = (from: number, to: number, step: number, offset = 0): number[] => grid(from, to, step, offset).map(([t]) => t);
-    /** [t, count, sum] of every sample, whatever its type (a float: [t, value]). */
-    const decoded = (it: SampleIterator): number[][] => {
-      const out: number[][] = [];
-      for (let vt = it.next(); vt !== ValueType.None; vt = it.next()) {
-        if (vt === ValueType.Float) out.push([it.atT(), it.atFloat()]);
-        else {
-          const h = (it as Required<SampleIterator>).atFloatHistogram();
-          out.push([it.atT(), h.count, h.sum, ...h.positiveBuckets]);
-        }
-      }
-      return out;
-    };
-
     const aCount = (t: number): number => 20 + Math.floor(t / 60_000);
     const bCount = (t: number): number => 10 + Math.floor(t / 120_000);
 
@@ -123,8 +111,8 @@ describe('mergeChunkSeries', () => {
       const b = [histChunks(times(0, 1_800_000, 15_000, 5_000), bCount), histChunks(times(1_800_000, 3_600_000, 15_000, 5_000), bCount)];
       const out = mergeChunkSeries([...a.flat(), ...b.flat()], 'penalty');
       // The halves do not overlap each other: each is merged on its own.
-      const want = [0, 1].flatMap((i) => decoded(penaltyMerge([a[i]!, b[i]!].map((r) => new PlainIterator(new ChainedChunksIterator(r))))));
-      expect(decoded(new ChainedChunksIterator(out))).toEqual(want);
+      const want = [0, 1].flatMap((i) => decodedSamples(penaltyMerge([a[i]!, b[i]!].map((r) => new PlainIterator(new ChainedChunksIterator(r))))));
+      expect(decodedSamples(new ChainedChunksIterator(out))).toEqual(want);
       // B filled A's gap.
       expect(want.some(([t]) => t === 1_505_000)).toBe(true);
       for (const c of out) {
@@ -144,8 +132,8 @@ describe('mergeChunkSeries', () => {
       const floats = chunk(grid(0, 61_000, 15_000));
       const hists = histChunks(times(50_000, 120_000, 10_000), () => 30);
       const out = mergeChunkSeries([floats, ...hists], 'chain');
-      const want = decoded(new ChainMergeIterator([new ChainedChunksIterator([floats]), new ChainedChunksIterator(hists)]));
-      expect(decoded(new ChainedChunksIterator(out))).toEqual(want);
+      const want = decodedSamples(new ChainMergeIterator([new ChainedChunksIterator([floats]), new ChainedChunksIterator(hists)]));
+      expect(decodedSamples(new ChainedChunksIterator(out))).toEqual(want);
       expect(out.map((c) => c.chunk.encoding)).toEqual([Encoding.XOR, Encoding.Histogram, Encoding.XOR, Encoding.Histogram]);
       expect(out.map((c) => c.chunk.numSamples())).toEqual([4, 1, 1, 5]);
     });

@@ -4,7 +4,7 @@
  */
 import { floatHi, floatLo, STALE_NAN } from './floatbits.js';
 import { histogramToFloat } from '../histogram/convert.js';
-import { FloatHistogram } from '../histogram/float.js';
+import type { FloatHistogram } from '../histogram/float.js';
 import { CounterResetHint, CUSTOM_BUCKETS_SCHEMA, type Histogram, type Span } from '../histogram/types.js';
 
 export interface Shape {
@@ -60,22 +60,9 @@ export function toHistogram(s: Shape): Histogram {
   };
 }
 
+/** The same shape with float counts: the integer histogram's buckets made absolute (exact for the shapes' counts). */
 export function toFloatHistogram(s: Shape): FloatHistogram {
-  const [pi, pc] = sorted(s.positive);
-  const [ni, nc] = sorted(s.negative);
-  return new FloatHistogram({
-    counterResetHint: s.hint,
-    schema: s.schema,
-    zeroThreshold: s.zeroThreshold,
-    zeroCount: s.zeroCount,
-    count: s.zeroCount + total(s.positive) + total(s.negative),
-    sum: s.sum,
-    positiveSpans: spansOf(pi),
-    negativeSpans: spansOf(ni),
-    positiveBuckets: pc,
-    negativeBuckets: nc,
-    customValues: s.customValues,
-  });
+  return histogramToFloat(toHistogram(s));
 }
 
 /** A deterministic pseudo-random generator (LCG) in [0, 1). */
