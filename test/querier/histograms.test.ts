@@ -155,6 +155,9 @@ const RANGE_QUERIES = [
   'sum by (job) (rate(request_duration_seconds[2m]))',
   'histogram_count(queue_depth) / 2',
   'count_over_time(queue_depth[3m])',
+  'histogram_quantile(0.9, rate(request_duration_seconds[2m]))',
+  'histogram_quantile(0.5, queue_depth)',
+  'histogram_fraction(0, 2, rate(request_duration_seconds[2m]))',
 ];
 
 describe('strata tools tsdb dump of a block with native histograms', () => {

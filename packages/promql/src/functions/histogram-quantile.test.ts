@@ -1,6 +1,6 @@
 import { parseHistogramNotation as h } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { histogramAvg, histogramFraction, histogramQuantile, histogramStddev, histogramStdvar } from './histogram-quantile.js';
+import { histogramAvg, histogramFraction, histogramQuantile, histogramQuantileV2, histogramStddev, histogramStdvar } from './histogram-quantile.js';
 
 describe('histogramQuantile', () => {
   const positive = h('{{schema:0 count:12 sum:100 z_bucket:2 z_bucket_w:0.001 buckets:[2 3 0 1 4]}}');
@@ -47,6 +47,18 @@ describe('histogramQuantile', () => {
     // Both infinities observed also make the sum NaN, but every observation is in a bucket.
     histogramQuantile(0.5, h('{{schema:0 sum:NaN count:2 buckets:[1 1]}}'), (e) => effects.push(e));
     expect(effects).toHaveLength(2);
+  });
+});
+
+describe('2.x semantics (histogramQuantileV2, histogramFraction with compat 2)', () => {
+  it('interpolate linearly where 3.x interpolates exponentially', () => {
+    // Bucket (1,2] holds the median: halfway by count is 1.5 linearly, √2 on the logarithmic scale.
+    const h2 = h('{{schema:0 sum:5 count:4 buckets:[1 2 1]}}');
+    expect(histogramQuantileV2(0.5, h2)).toBe(1.5);
+    expect(histogramQuantile(0.5, h2)).toBeCloseTo(Math.SQRT2, 14);
+    expect(histogramFraction(-Infinity, 1.5, h2, undefined, 2)).toBe(0.5);
+    expect(histogramFraction(-Infinity, Math.SQRT2, h2)).toBeCloseTo(0.5, 14);
+    expect([histogramQuantileV2(-1, h2), histogramQuantileV2(2, h2), histogramQuantileV2(0.5, h('{{}}'))]).toEqual([-Infinity, Infinity, NaN]);
   });
 });
 

@@ -70,11 +70,36 @@ export function histogramQuantile(q: number, h: FloatHistogram, nanObservations?
 }
 
 /**
+ * histogram_quantile of a native histogram as Prometheus 2.x computes it: the rank found from below, and
+ * linear interpolation within every bucket (3.x interpolates exponential buckets exponentially).
+ */
+export function histogramQuantileV2(q: number, h: FloatHistogram): number {
+  if (q < 0) return -Infinity;
+  if (q > 1) return Infinity;
+  if (h.count === 0 || Number.isNaN(q)) return NaN;
+  const rank = q * h.count;
+  let count = 0;
+  let found: Bucket | undefined;
+  forEachBucket(h, (b) => {
+    found = b;
+    count += b.count;
+    return count < rank;
+  });
+  const bucket = found ?? emptyBucket();
+  if (bucket.lower < 0 && bucket.upper > 0) assumeZeroBound(bucket, h);
+  if (count > h.count) count = h.count;
+  // Short of the rank only through NaN observations or rounding: the highest bound then.
+  if (count < rank) return bucket.upper;
+  return bucket.lower + (bucket.upper - bucket.lower) * ((rank - (count - bucket.count)) / bucket.count);
+}
+
+/**
  * The fraction of observations between `lower` and `upper`: NaN without observations or for a NaN
  * bound, 0 when lower ≥ upper. Interpolation within a bucket as in histogramQuantile. NaN observations
- * fall in no range (they still count towards the total); `nanObservations` hears of them.
+ * fall in no range (they still count towards the total); `nanObservations` hears of them. With `compat`
+ * 2, as Prometheus 2.x: linear interpolation in every bucket, NaN observations not told apart.
  */
-export function histogramFraction(lower: number, upper: number, h: FloatHistogram, nanObservations?: () => void): number {
+export function histogramFraction(lower: number, upper: number, h: FloatHistogram, nanObservations?: () => void, compat: 2 | 3 = 3): number {
   if (h.count === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return NaN;
   if (lower >= upper) return 0;
 
@@ -85,8 +110,8 @@ export function histogramFraction(lower: number, upper: number, h: FloatHistogra
   let lowerSet = false;
   let upperSet = false;
   forEachBucket(h, (b) => {
-    let linear = custom;
-    if (b.lower <= 0 && b.upper >= 0) {
+    let linear = custom || compat === 2;
+    if (compat === 2 ? b.lower < 0 && b.upper > 0 : b.lower <= 0 && b.upper >= 0) {
       linear = true;
       assumeZeroBound(b, h);
     }
@@ -121,7 +146,7 @@ export function histogramFraction(lower: number, upper: number, h: FloatHistogra
   });
   // A NaN sum may come from NaN observations: ranks then reach no further than the buckets do.
   let count = h.count;
-  if (Number.isNaN(h.sum)) {
+  if (compat === 3 && Number.isNaN(h.sum)) {
     count = bucketTotal(h);
     if (count < h.count) nanObservations?.();
   }

@@ -12,7 +12,7 @@ import type { Expr } from '../parser/ast.js';
 import { parseNumber } from '../parser/literals.js';
 import type { VectorValue } from '../engine/steps.js';
 import { scalarArg, stringArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
-import { histogramAvg, histogramFraction, histogramQuantile, histogramStddev, histogramStdvar } from './histogram-quantile.js';
+import { histogramAvg, histogramFraction, histogramQuantile, histogramQuantileV2, histogramStddev, histogramStdvar } from './histogram-quantile.js';
 
 const SMALL_DELTA_TOLERANCE = 1e-12;
 
@@ -233,6 +233,7 @@ function perHistogram(
 
 /** histogram_quantile of a native histogram, noting NaN observations at `arg` as Prometheus does. */
 function nativeQuantile(q: Float64Array, arg: Expr, ctx: FunctionContext): NativeCompute {
+  if (ctx.compat === 2) return (h, i) => histogramQuantileV2(q[i] as number, h);
   return (h, i, s) => histogramQuantile(q[i] as number, h, (effect) => {
     const message = `PromQL info: input to histogram_quantile has NaN observations, result is ${effect === 'nan' ? 'NaN' : 'skewed higher'}`;
     ctx.annotate(forMetric(message, s.labels, ctx), arg.pos.start);
@@ -308,7 +309,7 @@ export const HISTOGRAM_FUNCTIONS: Record<string, VectorFunction> = {
       (h, i, s) => histogramFraction(lower[i] as number, upper[i] as number, h, () => {
         const message = 'PromQL info: input to histogram_fraction has NaN observations, which are excluded from all fractions';
         ctx.annotate(forMetric(message, s.labels, ctx), arg.pos.start);
-      }),
+      }, ctx.compat),
     );
   },
   histogram_count: ofNativeHistograms((h) => h.count),
