@@ -2,7 +2,8 @@
 // integer, float and gauge histogram series by remote write; their sidecars stream the histogram chunks
 // Prometheus holds, and a querier deduplicating the replicas answers what Prometheus answers. A block of
 // the same data (an admin snapshot of r0) uploaded to a bucket is served by a store gateway, and a
-// querier over it answers the same again. The queriers follow 2.x semantics (--query.promql-compat=2),
+// querier over it answers the same again, as does a querier stacked on the sidecars' querier's StoreAPI.
+// The queriers follow 2.x semantics (--query.promql-compat=2),
 // which differ from 3.x for histograms in rate's extrapolation.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,6 +24,8 @@ const N = 200;
 let stack: ReplicaStack;
 let store: Store;
 let storeQuerier: Querier;
+/** A querier over the sidecars' querier's StoreAPI: queriers stacked as for a global view. */
+let globalQuerier: Querier;
 let start: number;
 let end: number;
 let snapDir: string;
@@ -90,6 +93,9 @@ beforeAll(async () => {
     await uploadBlock(bucket, join(snapDir, ulid), { meta: { ...meta, thanos: { labels: { cluster: 'c1', replica: 'r0' }, downsample: { resolution: 0 }, source: 'test' } } });
   }
   store = await startStore({ bucket, dataDir: join(stack.dir, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+  globalQuerier = await startQuerier({
+    httpAddress: '127.0.0.1:0', endpoints: [stack.querier.grpcAddress as string], replicaLabels: ['replica'], promqlCompat: 2, logger: nopLogger,
+  });
   storeQuerier = await startQuerier({
     httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], replicaLabels: ['replica'], promqlCompat: 2, logger: nopLogger,
   });
@@ -97,6 +103,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await storeQuerier?.stop();
+  await globalQuerier?.stop();
   await store?.stop();
   await stack?.stop();
 });
@@ -179,7 +186,12 @@ describe('strata tools tsdb dump of a block with native histograms', () => {
 });
 
 describe('native histograms through the querier', () => {
-  for (const [what, base] of [['sidecars', () => stack.url], ['the store gateway', () => `http://${storeQuerier.httpAddress}`]] as const) {
+  const paths = [
+    ['sidecars', () => stack.url],
+    ['the store gateway', () => `http://${storeQuerier.httpAddress}`],
+    ['a querier stacked on the sidecars\' querier', () => `http://${globalQuerier.httpAddress}`],
+  ] as const;
+  for (const [what, base] of paths) {
     it(`answers range queries over ${what} as Prometheus 2.42 does`, async () => {
       const r0 = stack.replicas[0] as ReplicaStack['replicas'][number];
       const params = { start: String(start / 1000), end: String((end + 60_000) / 1000), step: '60' };
