@@ -3,8 +3,8 @@
 // Prometheus holds, and a querier deduplicating the replicas answers what Prometheus answers. A block of
 // the same data (an admin snapshot of r0) uploaded to a bucket is served by a store gateway, and a
 // querier over it answers the same again, as does a querier stacked on the sidecars' querier's StoreAPI.
-// The queriers follow 2.x semantics (--query.promql-compat=2),
-// which differ from 3.x for histograms in rate's extrapolation.
+// The queriers follow 2.x semantics (--query.promql-compat=2), which for histograms differ from 3.x in
+// rate's extrapolation and in histogram_quantile's and histogram_fraction's interpolation.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { uploadBlock } from '@strata/block';
