@@ -10,7 +10,7 @@ import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import { PackedSeriesPoints } from '../points.js';
 import type { QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
 import { EvalError, QueryCanceledError, QueryTimeoutError } from './errors.js';
-import { Evaluator, rangeFunctionsFor, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
+import { Evaluator, histogramStatsSelectors, rangeFunctionsFor, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
 import { dropMetricName } from './names.js';
 import { StepSeries, makeStepRange, removeDelayedNames, type StepRange, type VectorValue } from './steps.js';
 
@@ -139,6 +139,7 @@ export class Engine {
         rangeFunctions: this.#rangeFunctions,
         isRangeQuery: isRange,
         queryStep: isRange ? range.interval : 0,
+        histogramStatsSelectors: histogramStatsSelectors(expr),
       };
       const ev = new Evaluator(range, shared);
       const value = isRange ? this.#rangeResult(ev.eval(expr), range) : this.#instantResult(ev, expr, range.start);

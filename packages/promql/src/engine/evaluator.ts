@@ -53,6 +53,8 @@ export interface EvalShared {
   readonly isRangeQuery: boolean;
   /** The query step (ms); 0 for instant queries. */
   readonly queryStep: number;
+  /** The selectors read as Prometheus' HistogramStatsIterator reads them (histogramStatsSelectors). */
+  readonly histogramStatsSelectors: ReadonlySet<VectorSelector>;
 }
 
 /** The windows of one series of a range vector at every step (see Evaluator#windows). */
@@ -105,7 +107,7 @@ const BUCKET_OPERATORS: ReadonlySet<string> = new Set(['</', '>/']);
  * no histogram_quantile(s) or histogram_fraction, no trim operator, and no subquery (whose counter reset
  * detection needs them).
  */
-function histogramStatsSelectors(root: Expr): Set<VectorSelector> {
+export function histogramStatsSelectors(root: Expr): Set<VectorSelector> {
   const out = new Set<VectorSelector>();
   walk(root, (node, path) => {
     if (node.kind !== 'vectorSelector') return;
@@ -129,8 +131,6 @@ export class Evaluator {
   readonly #shared: EvalShared;
   readonly #buf = new SampleBuffer();
   static readonly #invariance = new WeakMap<Expr, boolean>();
-  /** Per query (its shared state): the selectors read as Prometheus' HistogramStatsIterator reads them. */
-  static readonly #statsSelectors = new WeakMap<EvalShared, ReadonlySet<VectorSelector>>();
 
   constructor(range: StepRange, shared: EvalShared) {
     this.#range = range;
@@ -139,8 +139,6 @@ export class Evaluator {
 
   eval(e: Expr): StepValue {
     this.#shared.checkAbort();
-    // The first expression evaluated with this shared state is the query's own.
-    if (!Evaluator.#statsSelectors.has(this.#shared)) Evaluator.#statsSelectors.set(this.#shared, histogramStatsSelectors(e));
     const stats = this.#shared.stats;
     const before = stats.currentSamples;
     const v = this.#range.steps > 1 && e.kind !== 'number' && e.kind !== 'string' && this.#stepInvariant(e)
@@ -165,7 +163,7 @@ export class Evaluator {
 
   /** Whether a selector's histograms are read as count and sum only, with counter resets detected on the fly. */
   #readsHistogramStats(vs: VectorSelector): boolean {
-    return Evaluator.#statsSelectors.get(this.#shared)?.has(vs) === true;
+    return this.#shared.histogramStatsSelectors.has(vs);
   }
 
   #atTime(m: TimeModifiers): number | null {
