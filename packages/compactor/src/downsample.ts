@@ -475,8 +475,7 @@ export class HistogramSamples {
       if (t < last || (deleted !== undefined && isDeleted(deleted, t))) continue;
       const h = it.atFloatHistogram();
       if (Number.isNaN(h.sum)) continue;
-      // The iterator reuses its histogram.
-      this.hs.push(h.copy());
+      this.hs.push(h);
       this.ts.push(t);
       last = t;
     }

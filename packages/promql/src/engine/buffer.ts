@@ -96,7 +96,7 @@ export class SampleBuffer extends TsdbSampleBuffer {
         if (isStaleNaN(h.sum)) {
           if (!dropStale) this.push(t, h.sum);
         } else {
-          this.pushHistogram(t, h.copy());
+          this.pushHistogram(t, h);
         }
       }
       type = it.next();

@@ -31,12 +31,13 @@ export interface SampleIterator {
   atFloat(): number;
   /**
    * The current sample of a `ValueType.Histogram` iterator (integer counts). Iterators that never yield
-   * histograms leave it out. The object may be reused by the next call: copy what you keep.
+   * histograms leave it out. The caller may keep the histogram and never changes it (it copies one to
+   * compute with), so iterators may hand out one they share, and need not copy theirs.
    */
   atHistogram?(): Histogram;
   /**
    * The current histogram sample with float counts: for `ValueType.FloatHistogram`, and for
-   * `ValueType.Histogram` converted. The object may be reused by the next call: copy what you keep.
+   * `ValueType.Histogram` converted. Kept and never changed by the caller, as atHistogram's.
    */
   atFloatHistogram?(): FloatHistogram;
   /** The error that ended iteration early, if any. */
