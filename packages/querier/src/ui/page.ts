@@ -54,6 +54,11 @@ async function load(path, out) {
 const obj = (o) => Object.entries(o || {}).map(([k, v]) => esc(k + '="' + v + '"')).join(', ');
 function dur(s) { const m = /^(\\d+)(s|m|h|d|w)$/.exec(s); if (!m) throw new Error('range must look like 30m, 6h or 2d'); return m[1] * {s:1,m:60,h:3600,d:86400,w:604800}[m[2]]; }
 function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c])); }
+// A native histogram as Prometheus prints one: count, sum and its populated buckets, brackets after the
+// API's boundary rule (0 (lo,hi], 1 [lo,hi), 2 (lo,hi), 3 [lo,hi]).
+function hist(h) { return '{count:' + h.count + ', sum:' + h.sum + (h.buckets || []).map((b) => ', ' + (b[0] % 2 ? '[' : '(') + b[1] + ',' + b[2] + (b[0] === 0 || b[0] === 3 ? ']' : ')') + ':' + b[3]).join('') + '}'; }
+// A series' points to draw: its floats and, for histograms, their count.
+function points(s) { return (s.values || []).concat((s.histograms || []).map(([t, h]) => [t, h.count])).sort((a, b) => a[0] - b[0]); }
 function lbl(m) { const n = m.__name__ || ''; const r = Object.entries(m).filter(([k]) => k !== '__name__').map(([k, v]) => k + '="' + v + '"'); return n + '{' + r.join(', ') + '}'; }
 async function run() {
   const q = $('expr').value.trim(); if (!q) return;
@@ -72,8 +77,8 @@ async function run() {
   $('status').innerHTML = '<span class="ok">' + ms + ' ms</span>' + (body.warnings || []).map((w) => '<div class="warn">warning: ' + esc(w) + '</div>').join('');
   const d = body.data;
   if (d.resultType === 'matrix' && $('mode').value === 'graph') graph(d.result);
-  else if (d.resultType === 'vector') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + esc(s.value[1]) + '</td></tr>').join('') + '</table>';
-  else if (d.resultType === 'matrix') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + s.values.map((v) => esc(v[1]) + ' @' + v[0]).join('<br>') + '</td></tr>').join('') + '</table>';
+  else if (d.resultType === 'vector') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + esc(s.value ? s.value[1] : hist(s.histogram[1])) + '</td></tr>').join('') + '</table>';
+  else if (d.resultType === 'matrix') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + (s.values || []).map((v) => esc(v[1]) + ' @' + v[0]).concat((s.histograms || []).map((h) => esc(hist(h[1])) + ' @' + h[0])).join('<br>') + '</td></tr>').join('') + '</table>';
   else $('out').innerHTML = '<table><tr><td>' + d.resultType + '</td><td>' + esc(d.result[1]) + '</td></tr></table>';
 }
 async function format() {
@@ -84,18 +89,18 @@ async function format() {
 }
 function graph(series) {
   const W = 1100, H = 360, pad = 50; let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (const s of series) for (const [t, v] of s.values) { const f = +v; if (!isFinite(f)) continue; x0 = Math.min(x0, t); x1 = Math.max(x1, t); y0 = Math.min(y0, f); y1 = Math.max(y1, f); }
+  for (const s of series) for (const [t, v] of points(s)) { const f = +v; if (!isFinite(f)) continue; x0 = Math.min(x0, t); x1 = Math.max(x1, t); y0 = Math.min(y0, f); y1 = Math.max(y1, f); }
   if (!isFinite(x0)) { $('out').textContent = 'no data'; return; }
   if (y0 === y1) { y0 -= 1; y1 += 1; } if (x0 === x1) x1 = x0 + 1;
   const X = (t) => pad + (t - x0) / (x1 - x0) * (W - 2 * pad), Y = (v) => H - pad - (v - y0) / (y1 - y0) * (H - 2 * pad);
   let svg = '<svg width="' + W + '" height="' + H + '"><text x="4" y="' + (pad - 8) + '">' + y1.toPrecision(4) + '</text><text x="4" y="' + (H - pad) + '">' + y0.toPrecision(4) + '</text>';
   svg += '<text x="' + pad + '" y="' + (H - 20) + '">' + new Date(x0 * 1000).toISOString() + '</text><text x="' + (W - 260) + '" y="' + (H - 20) + '">' + new Date(x1 * 1000).toISOString() + '</text>';
   series.forEach((s, i) => {
-    const color = 'hsl(' + (i * 137) % 360 + ',65%,45%)'; let d = '', gap = true, last = null;
-    for (const [t, v] of s.values) { const f = +v; if (!isFinite(f) || (last !== null && t - last > 2 * (x1 - x0) / s.values.length + 1)) gap = true; if (!isFinite(f)) continue; d += (gap ? 'M' : 'L') + X(t).toFixed(1) + ' ' + Y(f).toFixed(1) + (gap ? ' l0 0 ' : ' '); gap = false; last = t; }
+    const color = 'hsl(' + (i * 137) % 360 + ',65%,45%)'; let d = '', gap = true, last = null; const ps = points(s);
+    for (const [t, v] of ps) { const f = +v; if (!isFinite(f) || (last !== null && t - last > 2 * (x1 - x0) / ps.length + 1)) gap = true; if (!isFinite(f)) continue; d += (gap ? 'M' : 'L') + X(t).toFixed(1) + ' ' + Y(f).toFixed(1) + (gap ? ' l0 0 ' : ' '); gap = false; last = t; }
     svg += '<path d="' + d + '" fill="none" stroke="' + color + '" stroke-width="1.5" stroke-linecap="round"><title>' + esc(lbl(s.metric)) + '</title></path>';
   });
-  $('out').innerHTML = svg + '</svg><table>' + series.map((s, i) => '<tr><td style="color:hsl(' + (i * 137) % 360 + ',65%,45%)">■ ' + esc(lbl(s.metric)) + '</td></tr>').join('') + '</table>';
+  $('out').innerHTML = svg + '</svg><table>' + series.map((s, i) => '<tr><td style="color:hsl(' + (i * 137) % 360 + ',65%,45%)">■ ' + esc(lbl(s.metric)) + (s.histograms ? ' (native histogram: its count)' : '') + '</td></tr>').join('') + '</table>';
 }
 async function alerts() {
   const d = await load('alerts', 'alertsout'); if (!d) return;

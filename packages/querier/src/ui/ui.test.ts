@@ -45,4 +45,20 @@ describe('web UI', () => {
     expect(hostile.body).not.toContain('<script>alert(1)');
     await dynamic.close();
   });
+
+  it('shows native histograms as Prometheus prints them, and draws their count', async () => {
+    const app = await appWith({});
+    const html = (await app.inject({ url: '/' })).body;
+    await app.close();
+    // The page's own helpers, evaluated as the browser would.
+    const helpers = html.slice(html.indexOf('function hist('), html.indexOf('function lbl('));
+    const { hist, points } = new Function(`${helpers}; return { hist, points };`)() as {
+      hist: (h: unknown) => string;
+      points: (s: unknown) => [number, string][];
+    };
+    const buckets = [[1, '-1', '-0.5', '1'], [3, '-0.001', '0.001', '2'], [0, '0.5', '1', '3'], [2, '1', '2', '4']];
+    expect(hist({ count: '10', sum: '5', buckets })).toBe('{count:10, sum:5, [-1,-0.5):1, [-0.001,0.001]:2, (0.5,1]:3, (1,2):4}');
+    expect(hist({ count: '0', sum: '0' })).toBe('{count:0, sum:0}');
+    expect(points({ values: [[2, '7']], histograms: [[1, { count: '3' }], [3, { count: '4' }]] })).toEqual([[1, '3'], [2, '7'], [3, '4']]);
+  });
 });
