@@ -16,7 +16,7 @@ import type { BitWriter } from './bstream.js';
 import { Encoding, ValueType, type SampleIterator } from './chunk.js';
 import { floatFromBits, floatHi, floatLo, STALE_NAN_HI, STALE_NAN_LO } from './floatbits.js';
 import type { AbsoluteBuckets } from './histogram-appendable.js';
-import { HISTOGRAM_HEADER_SIZE, sampleHint } from './histogram-meta.js';
+import { sampleHint } from './histogram-meta.js';
 import { countBuckets, HistogramAppenderBase, HistogramChunkBase, HistogramIteratorBase, readXOR } from './histogram-chunk.js';
 import { writeXORValue, type XORValueState } from './xor.js';
 import { NO_WINDOW } from './xor-bulk.js';
@@ -25,7 +25,7 @@ import { FloatHistogram } from '../histogram/float.js';
 import type { Span } from '../histogram/types.js';
 
 /** A chunk of float native histograms; `new FloatHistogramChunk()` is an empty one. */
-export class FloatHistogramChunk extends HistogramChunkBase<FloatHistogramAppender> {
+export class FloatHistogramChunk extends HistogramChunkBase<FloatHistogramAppender, FloatHistogramIterator> {
   readonly encoding = Encoding.FloatHistogram;
 
   /** A chunk over encoded bytes (BE16 sample count, header byte, bit stream); the bytes are not copied. */
@@ -41,13 +41,8 @@ export class FloatHistogramChunk extends HistogramChunkBase<FloatHistogramAppend
     return it;
   }
 
-  appender(): FloatHistogramAppender {
-    if (this.numSamples() === 0) return new FloatHistogramAppender(this, this.writerAt(HISTOGRAM_HEADER_SIZE * 8), null);
-    const it = this.iterator();
-    while (it.next() !== ValueType.None);
-    const err = it.err();
-    if (err !== null) throw err;
-    return new FloatHistogramAppender(this, this.writerAt(it.bitPos), it);
+  protected newAppender(w: BitWriter, from: FloatHistogramIterator | null): FloatHistogramAppender {
+    return new FloatHistogramAppender(this, w, from);
   }
 }
 

@@ -55,7 +55,7 @@ export interface HistogramSample extends HistogramLayout {
 }
 
 /** The chunk shell: bytes, sample count and header byte. `A` is the codec's appender. */
-export abstract class HistogramChunkBase<A> implements Chunk {
+export abstract class HistogramChunkBase<A, I extends HistogramIteratorBase = HistogramIteratorBase> implements Chunk {
   abstract readonly encoding: Encoding;
   #data: Uint8Array = EMPTY_DATA;
   #writer: BitWriter | null = null;
@@ -94,14 +94,24 @@ export abstract class HistogramChunkBase<A> implements Chunk {
     return this.#writer;
   }
 
-  abstract iterator(reuse?: SampleIterator): HistogramIteratorBase;
+  abstract iterator(reuse?: SampleIterator): I;
 
   /**
    * An appender continuing the chunk. Like Prometheus, it rebuilds its state by decoding every sample;
    * it continues at the exact bit after the last one, in the chunk's own copy of the bytes. Throws a
    * CorruptionError if the chunk does not decode.
    */
-  abstract appender(): A;
+  appender(): A {
+    if (this.numSamples() === 0) return this.newAppender(this.writerAt(HISTOGRAM_HEADER_SIZE * 8), null);
+    const it = this.iterator();
+    while (it.next() !== ValueType.None);
+    const err = it.err();
+    if (err !== null) throw err;
+    return this.newAppender(this.writerAt(it.bitPos), it);
+  }
+
+  /** The appender writing with `w`, its state taken from the iterator standing on the last sample (none for an empty chunk). */
+  protected abstract newAppender(w: BitWriter, from: I | null): A;
 }
 
 /** Iteration over either histogram encoding: header, layout, timestamps, errors. */

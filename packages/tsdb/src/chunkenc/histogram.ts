@@ -19,7 +19,7 @@ import { BitWriter } from './bstream.js';
 import { Encoding, ValueType, type SampleIterator } from './chunk.js';
 import { floatFromBits, floatHi, floatLo, STALE_NAN_HI, STALE_NAN_LO } from './floatbits.js';
 import type { AbsoluteBuckets } from './histogram-appendable.js';
-import { HISTOGRAM_HEADER_SIZE, sampleHint } from './histogram-meta.js';
+import { sampleHint } from './histogram-meta.js';
 import { countBuckets, HistogramAppenderBase, HistogramChunkBase, HistogramIteratorBase, readXOR } from './histogram-chunk.js';
 import { checkEnd, readVarbitInt, readVarbitUint, writeVarbitInt, writeVarbitUint } from './varbit.js';
 import { writeXORValue, type XORValueState } from './xor.js';
@@ -29,7 +29,7 @@ import type { FloatHistogram } from '../histogram/float.js';
 import { CounterResetHint, type Histogram, type Span } from '../histogram/types.js';
 
 /** A chunk of integer native histograms; `new HistogramChunk()` is an empty one. */
-export class HistogramChunk extends HistogramChunkBase<HistogramAppender> {
+export class HistogramChunk extends HistogramChunkBase<HistogramAppender, HistogramIterator> {
   readonly encoding = Encoding.Histogram;
 
   /** A chunk over encoded bytes (BE16 sample count, header byte, bit stream); the bytes are not copied. */
@@ -45,13 +45,8 @@ export class HistogramChunk extends HistogramChunkBase<HistogramAppender> {
     return it;
   }
 
-  appender(): HistogramAppender {
-    if (this.numSamples() === 0) return new HistogramAppender(this, this.writerAt(HISTOGRAM_HEADER_SIZE * 8), null);
-    const it = this.iterator();
-    while (it.next() !== ValueType.None);
-    const err = it.err();
-    if (err !== null) throw err;
-    return new HistogramAppender(this, this.writerAt(it.bitPos), it);
+  protected newAppender(w: BitWriter, from: HistogramIterator | null): HistogramAppender {
+    return new HistogramAppender(this, w, from);
   }
 }
 
