@@ -232,6 +232,42 @@ describe('downsampling native histograms', () => {
     expect(windows).toBe(48);
   });
 
+  it('a zero threshold change within a batch cuts the aggregate chunk there, keeping every window', () => {
+    // 12h every 15s: the threshold widens at 5h (as client_golang widens it to limit buckets) and
+    // narrows again at 9h (a reset of the zero bucket, which Prometheus takes for a counter reset).
+    const s = new HistogramSamples();
+    for (let t = 1_000, i = 0; t < 12 * RES_1H; t += 15_000, i++) {
+      const h = hist(i + 10);
+      h.zeroThreshold = t < 5 * RES_1H || t >= 9 * RES_1H ? 1e-3 : 0.5;
+      s.ts.push(t);
+      s.hs.push(h);
+    }
+    const five = downsampleRawHistograms(s, RES_5M);
+    const hourly = downsampleAggr(five.map((c) => c.chunk as AggrChunk), five[0]!.minTime, five[five.length - 1]!.maxTime, RES_5M, RES_1H);
+    for (const [res, chunks] of [[RES_5M, five], [RES_1H, hourly]] as const) {
+      const windows: [number, number, number][] = [];
+      for (const [k, c] of chunks.entries()) {
+        if (k > 0) expect(c.minTime).toBeGreaterThan(chunks[k - 1]!.maxTime);
+        const a = c.chunk as AggrChunk;
+        const sum = points(a.get(AggrType.Sum));
+        const counter = points(a.get(AggrType.Counter));
+        expect(new Set(sum.map(([, h]) => h.zeroThreshold)).size).toBe(1);
+        decode(a.get(AggrType.Count)).forEach(([t, n], i) => windows.push([t, n, sum[i]![1].count]));
+        for (let i = 1; i < counter.length; i++) expect(counter[i]![1].count).toBeGreaterThanOrEqual(counter[i - 1]![1].count);
+      }
+      expect(windows).toHaveLength(12 * (RES_1H / res));
+      for (const [t, n, total] of windows) {
+        const w = s.ts.flatMap((ts, k) => (ts > t - res && ts <= t ? [s.hs[k]!.count] : []));
+        expect([n, total]).toEqual([w.length, w.reduce((x, y) => x + y, 0)]);
+      }
+    }
+    // Each change cut the batch it fell in: more chunks than the batches alone make.
+    const unchanged = new HistogramSamples();
+    unchanged.ts = s.ts;
+    unchanged.hs = s.ts.map((_, i) => hist(i + 10));
+    expect(five.length).toBeGreaterThan(downsampleRawHistograms(unchanged, RES_5M).length);
+  });
+
   it('gauge histograms: sum and counter chunks are gauges', () => {
     for (const c of downsampleRawHistograms(rawHistograms(CounterResetHint.Gauge), RES_5M)) {
       const a = c.chunk as AggrChunk;

@@ -417,8 +417,12 @@ export function downsampleAggr(chunks: readonly AggrChunk[], mint: number, maxt:
   const batchSize = Math.max(1, Math.trunc(chunks.length / numChunks));
   const out: ChunkMeta[] = [];
   const buf = new SampleBuffer();
-  const batch = chunks[0]?.isHistogram() === true ? reaggregateHistogramBatch : reaggregateBatch;
-  for (let i = 0; i < chunks.length; i += batchSize) out.push(batch(chunks.slice(i, i + batchSize), outRes, buf));
+  const histograms = chunks[0]?.isHistogram() === true;
+  for (let i = 0; i < chunks.length; i += batchSize) {
+    const batch = chunks.slice(i, i + batchSize);
+    if (histograms) out.push(...reaggregateHistogramBatch(batch, outRes, buf));
+    else out.push(reaggregateBatch(batch, outRes, buf));
+  }
   return out;
 }
 
@@ -535,33 +539,72 @@ function minSchema(hs: readonly FloatHistogram[], from: number, to: number): num
 }
 
 /**
- * The float histogram sub-chunk of one aggregate: every point goes into one chunk (appendability
- * checked and the chunk recoded for new buckets, as Prometheus' appender does). Thanos keeps only a
- * new chunk its appender starts for a point that does not fit and drops the points before it; a
- * point that does not fit (the zero threshold changed within the batch) is an error here instead.
+ * The float histogram sub-chunk of one aggregate: appendability checked and the chunk recoded for new
+ * buckets, as Prometheus' appender does. Its points are gauges (a sum, or any aggregate of a gauge
+ * series), or a counter's, whose chunk starts with an unknown reset (the previous chunk restarts the
+ * counter) and never resets after.
  */
 class HistogramAggrAppender {
   readonly #cutter = new HistogramHeadCutter<FloatHistogram>(() => new FloatHistogramChunk(), new SampleCountSchedule(CHUNK_SAMPLES_MAX));
   #n = 0;
 
-  /** Appends the point with hint `hint` (set on `h`, which the caller owns). */
-  append(t: number, h: FloatHistogram, hint: CounterResetHint): void {
-    h.counterResetHint = hint;
-    if (this.#cutter.append(t, h) !== undefined) throw new Error(`downsampling: histogram aggregate at ${t} does not fit its chunk's layout (zero threshold changed)`);
+  constructor(readonly gauge: boolean) {}
+
+  /** Whether `h` at `t` (if any) can join the chunk being filled, always true when it is empty. */
+  fits(t: number, h: FloatHistogram | undefined): boolean {
+    if (h === undefined || this.#n === 0) return true;
+    this.#hint(h);
+    return this.#cutter.joins(t, h);
+  }
+
+  /** Appends a point that fits (`h` is the caller's to give away: its hint is set here). */
+  append(t: number, h: FloatHistogram): void {
+    this.#hint(h);
+    if (this.#cutter.append(t, h) !== undefined) throw new Error(`downsampling: histogram aggregate at ${t} was appended without fitting its chunk`);
     this.#n++;
   }
 
-  /**
-   * The counter's hint for its next point: a gauge series' counter is a gauge; a counter's chunk
-   * starts with an unknown reset (the previous chunk restarts the counter) and never resets after.
-   */
-  counterHint(gauge: boolean): CounterResetHint {
-    if (gauge) return CounterResetHint.Gauge;
-    return this.#n === 0 ? CounterResetHint.Unknown : CounterResetHint.NotCounterReset;
+  #hint(h: FloatHistogram): void {
+    h.counterResetHint = this.gauge ? CounterResetHint.Gauge : this.#n === 0 ? CounterResetHint.Unknown : CounterResetHint.NotCounterReset;
   }
 
-  chunk(): Chunk | undefined {
+  /** The chunk filled so far; the next point starts a new one. */
+  cut(): Chunk | undefined {
+    this.#n = 0;
     return this.#cutter.flush()?.chunk;
+  }
+}
+
+/**
+ * One series' histogram aggregate chunks: count (XOR), sum and counter (float histogram chunks) of each
+ * window, in one aggregate chunk per batch, cut early where a sum or counter does not fit its
+ * sub-chunk (the zero threshold or custom bucket bounds changed within the batch; schemas are
+ * unified per batch): all parts are cut at that window, so each chunk keeps every point of its time
+ * range. Thanos keeps only the new sub-chunk its appender starts then, dropping the points before.
+ */
+class HistogramAggrChunks {
+  readonly out: ChunkMeta[] = [];
+  #b = new AggrBuilder();
+  readonly #sum = new HistogramAggrAppender(true);
+  readonly #counter: HistogramAggrAppender;
+
+  constructor(gauge: boolean) {
+    this.#counter = new HistogramAggrAppender(gauge);
+  }
+
+  /** Adds the aggregates of the window ending at `t` (after the previous window's; histograms the caller's to give away). */
+  window(t: number, count: number | undefined, sum: FloatHistogram | undefined, counter: FloatHistogram | undefined): void {
+    if (!this.#sum.fits(t, sum) || !this.#counter.fits(t, counter)) this.cut();
+    this.#b.point(t);
+    if (count !== undefined) this.#b.append(AggrType.Count, t, count);
+    if (sum !== undefined) this.#sum.append(t, sum);
+    if (counter !== undefined) this.#counter.append(t, counter);
+  }
+
+  /** Ends the aggregate chunk being filled, if it has points. */
+  cut(): void {
+    if (this.#b.minTime <= this.#b.maxTime) this.out.push(this.#b.encode(this.#sum.cut(), this.#counter.cut()));
+    this.#b = new AggrBuilder();
   }
 }
 
@@ -587,25 +630,17 @@ export function downsampleRawHistograms(s: HistogramSamples, resolution: number)
   if (n === 0) return [];
   const numChunks = targetChunkCount(ts[0] as number, ts[n - 1] as number, 60_000, resolution, n);
   const batchSize = Math.trunc(n / numChunks) + 1;
-  const gauge = (hs[0] as FloatHistogram).counterResetHint === CounterResetHint.Gauge;
-  const out: ChunkMeta[] = [];
+  const out = new HistogramAggrChunks((hs[0] as FloatHistogram).counterResetHint === CounterResetHint.Gauge);
   for (let from = 0; from < n; ) {
     let to = Math.min(from + batchSize, n);
     const w = windowEnd(ts[to - 1] as number, resolution);
     while (to < n && (ts[to] as number) <= w) to++;
-    const b = new AggrBuilder();
-    const sum = new HistogramAggrAppender();
-    const counter = new HistogramAggrAppender();
-    aggregateHistogramBatch(ts, hs, from, to, resolution, (t, a) => {
-      b.point(t);
-      b.append(AggrType.Count, t, a.count);
-      sum.append(t, a.sum as FloatHistogram, CounterResetHint.Gauge);
-      counter.append(t, a.counter as FloatHistogram, counter.counterHint(gauge));
-    });
-    out.push(b.encode(sum.chunk(), counter.chunk()));
+    // The counter is appended as it stands and goes on changing, which appending (encoding) survives.
+    aggregateHistogramBatch(ts, hs, from, to, resolution, (t, a) => out.window(t, a.count, a.sum, a.counter));
+    out.cut();
     from = to;
   }
-  return out;
+  return out.out;
 }
 
 /** The points of the histogram aggregate `type` of a batch, in time order. */
@@ -618,41 +653,47 @@ function histogramPoints(batch: readonly AggrChunk[], type: AggrType): Histogram
   return s;
 }
 
+/** One aggregate's points of a batch, in time order. */
+class Windows<V> {
+  readonly ts: number[] = [];
+  readonly vs: V[] = [];
+
+  push(t: number, v: V): void {
+    this.ts.push(t);
+    this.vs.push(v);
+  }
+}
+
 /**
  * Histogram aggregate chunks to a coarser resolution (Thanos' downsampleHistogramAggrBatch): the
  * counter aggregated again from the input counters as from raw histograms (an input chunk's counter
  * restarts at its first raw histogram, which shows as a reset unless it is higher than the counter
- * so far), the sums summed, the counts summed.
+ * so far), the sums summed, the counts summed. One aggregate chunk, or more where HistogramAggrChunks
+ * cuts.
  */
-function reaggregateHistogramBatch(batch: readonly AggrChunk[], resolution: number, buf: SampleBuffer): ChunkMeta {
-  const b = new AggrBuilder();
-  const counters = histogramPoints(batch, AggrType.Counter);
-  const counter = new HistogramAggrAppender();
-  if (counters.ts.length > 0) {
-    const gauge = (counters.hs[0] as FloatHistogram).counterResetHint === CounterResetHint.Gauge;
-    aggregateHistogramBatch(counters.ts, counters.hs, 0, counters.ts.length, resolution, (t, a) => {
-      b.point(t);
-      counter.append(t, a.counter as FloatHistogram, counter.counterHint(gauge));
-    });
+function reaggregateHistogramBatch(batch: readonly AggrChunk[], resolution: number, buf: SampleBuffer): ChunkMeta[] {
+  const counterIn = histogramPoints(batch, AggrType.Counter);
+  const counters = new Windows<FloatHistogram>();
+  if (counterIn.ts.length > 0) {
+    // Copied: the aggregator's counter goes on changing.
+    aggregateHistogramBatch(counterIn.ts, counterIn.hs, 0, counterIn.ts.length, resolution, (t, a) => counters.push(t, (a.counter as FloatHistogram).copy()));
   }
-  const sums = histogramPoints(batch, AggrType.Sum);
-  const sum = new HistogramAggrAppender();
-  if (sums.ts.length > 0) {
-    aggregateHistogramBatch(sums.ts, sums.hs, 0, sums.ts.length, resolution, (t, a) => {
-      b.point(t);
-      sum.append(t, a.sum as FloatHistogram, CounterResetHint.Gauge);
-    });
-  }
+  const sumIn = histogramPoints(batch, AggrType.Sum);
+  const sums = new Windows<FloatHistogram>();
+  if (sumIn.ts.length > 0) aggregateHistogramBatch(sumIn.ts, sumIn.hs, 0, sumIn.ts.length, resolution, (t, a) => sums.push(t, a.sum as FloatHistogram));
   buf.reset();
   for (const c of batch) {
     const sub = c.get(AggrType.Count);
     if (sub !== undefined) buf.expand(sub.iterator());
   }
-  if (buf.n > 0) {
-    aggregateBatch(buf.ts, buf.vs, 0, buf.n, resolution, (t, a) => {
-      b.point(t);
-      b.append(AggrType.Count, t, a.sum);
-    });
+  const counts = new Windows<number>();
+  if (buf.n > 0) aggregateBatch(buf.ts, buf.vs, 0, buf.n, resolution, (t, a) => counts.push(t, a.sum));
+  const out = new HistogramAggrChunks(counterIn.hs[0]?.counterResetHint === CounterResetHint.Gauge);
+  // The three aggregates' windows in time order, together where their stamps are equal (as they are in chunks Strata or Thanos wrote).
+  for (let i = 0, j = 0, k = 0; i < counts.ts.length || j < sums.ts.length || k < counters.ts.length; ) {
+    const t = Math.min(counts.ts[i] ?? Infinity, sums.ts[j] ?? Infinity, counters.ts[k] ?? Infinity);
+    out.window(t, counts.ts[i] === t ? counts.vs[i++] : undefined, sums.ts[j] === t ? sums.vs[j++] : undefined, counters.ts[k] === t ? counters.vs[k++] : undefined);
   }
-  return b.encode(sum.chunk(), counter.chunk());
+  out.cut();
+  return out.out;
 }

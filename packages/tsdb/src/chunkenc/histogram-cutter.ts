@@ -52,13 +52,11 @@ export class HistogramHeadCutter<H extends HintedSample> {
       created = true;
     }
     const gauge = h.counterResetHint === CounterResetHint.Gauge;
-    let check: Appendability | GaugeAppendability | undefined;
-    if (gauge) check = prev?.appendableGauge(h);
-    else if (h.counterResetHint !== CounterResetHint.CounterReset) check = prev?.appendable(h);
+    const check = prev !== undefined ? appendability(prev, h) : undefined;
     const counterReset = h.counterResetHint === CounterResetHint.CounterReset || check?.counterReset === true;
     const ok = check?.okToAppend === true;
     if (!created && prev !== undefined) {
-      if (gauge && check !== undefined && 'backwardPositiveInserts' in check) {
+      if (check !== undefined && isGaugeCheck(check)) {
         if (check.backwardPositiveInserts.length + check.backwardNegativeInserts.length > 0) h = prev.withBackwardInserts(h, check);
       }
       if (!ok || counterReset) {
@@ -80,6 +78,13 @@ export class HistogramHeadCutter<H extends HintedSample> {
     return done;
   }
 
+  /** Whether a sample would join the chunk being filled (recoded at most) rather than start a new one. */
+  joins(t: number, h: H): boolean {
+    if (this.#app === undefined || this.#schedule.due(t)) return false;
+    const check = appendability(this.#app, h);
+    return check?.okToAppend === true && !check.counterReset;
+  }
+
   /** The chunk being filled, if any; the cutter starts over afterwards. */
   flush(): ChunkMeta | undefined {
     if (this.#app === undefined) return undefined;
@@ -93,6 +98,16 @@ export class HistogramHeadCutter<H extends HintedSample> {
     this.#app = this.#newChunk().appender();
     this.#schedule.start(t);
   }
+}
+
+/** Whether `h` can join `app`'s chunk, as its hint says to check; undefined for a counter reset, which never can. */
+function appendability<H extends HintedSample>(app: HistogramAppenderBase<H>, h: H): Appendability | GaugeAppendability | undefined {
+  if (h.counterResetHint === CounterResetHint.Gauge) return app.appendableGauge(h);
+  return h.counterResetHint === CounterResetHint.CounterReset ? undefined : app.appendable(h);
+}
+
+function isGaugeCheck(c: Appendability): c is GaugeAppendability {
+  return 'backwardPositiveInserts' in c;
 }
 
 function cutAll<H extends HintedSample>(cutter: HistogramHeadCutter<H>, samples: Iterable<{ t: number; h: H }>): ChunkMeta[] {
