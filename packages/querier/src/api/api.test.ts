@@ -126,6 +126,57 @@ describe('/api/v1/metadata', () => {
   });
 });
 
+describe('limit', () => {
+  /** A StoreAPI server holding series m{i="…"} for the given i, labels only. */
+  function labelServer(is: readonly string[], asked: number[]): StoreServer {
+    const names = ['__name__', 'i', ...is.map((i) => `n${i}`)];
+    return {
+      info: async () => ({ labelSets: [], componentType: 'store', store: { minTime: 0, maxTime: 10_000_000, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } }),
+      async *series(req) {
+        asked.push(req.limit);
+        for (const i of is) yield { series: { labels: [{ name: '__name__', value: 'm' }, { name: 'i', value: i }], chunks: [] } };
+      },
+      labelNames: async (req) => (asked.push(req.limit), { names, warnings: [] }),
+      labelValues: async (req) => (asked.push(req.limit), { values: req.label === 'i' ? [...is] : [], warnings: [] }),
+    };
+  }
+
+  it('cuts series, label names and values, and query answers as Prometheus, asking each store for one more', async () => {
+    const asked: number[] = [];
+    const servers = await Promise.all([['0', '2', '4'], ['1', '3']].map((is) => serveStore(labelServer(is, asked), { address: '127.0.0.1:0' })));
+    const endpoints = new EndpointSet({ endpoints: servers.map((s) => s.address), logger: createLogger({ write: () => {} }) });
+    try {
+      await endpoints.refresh();
+      const app = await apiApp({}, null, endpoints);
+      const get = async (url: string) => {
+        const res = await app.inject(url);
+        return { code: res.statusCode, ...(JSON.parse(res.body) as { data: unknown; warnings?: string[]; error?: string }) };
+      };
+      const truncated = ['results truncated due to limit'];
+      const series = await get('/api/v1/series?match[]=m&limit=3');
+      expect(series.data).toEqual(['0', '1', '2'].map((i) => ({ __name__: 'm', i })));
+      expect(series.warnings).toEqual(truncated);
+      expect(asked).toEqual([4, 4]);
+      expect((await get('/api/v1/series?match[]=m&limit=5')).warnings).toBeUndefined();
+      expect(await get('/api/v1/label/i/values?limit=4')).toMatchObject({ data: ['0', '1', '2', '3'], warnings: truncated });
+      expect(await get('/api/v1/labels?limit=2')).toMatchObject({ data: ['__name__', 'i'], warnings: truncated });
+      expect((await get('/api/v1/labels?limit=0')).data).toHaveLength(7);
+      const two = 'label_replace(vector(1), "x", "a", "", "") or label_replace(vector(2), "x", "b", "", "")';
+      const instant = await get(`/api/v1/query?query=${encodeURIComponent(two)}&limit=1`);
+      expect(instant).toMatchObject({ data: { resultType: 'vector', result: [{ metric: { x: 'a' } }] }, warnings: truncated });
+      const range = await get(`/api/v1/query_range?query=${encodeURIComponent(two)}&start=0&end=60&step=15&limit=1`);
+      expect(range).toMatchObject({ data: { resultType: 'matrix', result: [{ metric: { x: 'a' } }] }, warnings: truncated });
+      expect((await get(`/api/v1/query?query=${encodeURIComponent(two)}&limit=2`)).warnings).toBeUndefined();
+      expect(await get('/api/v1/labels?limit=-1')).toMatchObject({ code: 400, error: 'invalid parameter "limit": limit must be non-negative' });
+      expect(await get('/api/v1/query?query=1&limit=1.5')).toMatchObject({ code: 400, error: 'invalid parameter "limit": strconv.Atoi: parsing "1.5": invalid syntax' });
+      await app.close();
+    } finally {
+      endpoints.stop();
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  });
+});
+
 describe('CORS', () => {
   const preflight = { method: 'OPTIONS' as const, url: '/api/v1/query', headers: { origin: 'http://grafana.example' } };
   const cors = {

@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fromMatcher } from '../proxy/proxy.js';
 import { engineFor, handle, parseSelector, readOptions, type ApiContext } from './context.js';
 import { ApiError } from './errors.js';
+import { firstOf, parseLimit, storeLimit } from './limit.js';
 import { Params } from './params.js';
 import { labelsJson, sendData, sendSuccess } from './respond.js';
 
@@ -18,6 +19,7 @@ const selectorSchema = {
       partial_response: { type: 'string' },
       'replicaLabels[]': { type: 'array', items: { type: 'string' } },
       'storeMatch[]': { type: 'array', items: { type: 'string' } },
+      limit: { type: 'string' },
     },
   },
 } as const;
@@ -30,6 +32,7 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
         const selectors = p.all('match[]');
+        const limit = parseLimit(p);
         if (selectors.length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
         const { start, end } = timeRange(ctx, p);
         const opts = readOptions(ctx, p, engine);
@@ -45,12 +48,13 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
             partialResponseStrategy: opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
             partialResponseDisabled: !opts.partialResponse,
             withoutReplicaLabels: dedup ? [...opts.replicaLabels] : [],
+            limit: storeLimit(limit),
           });
           const res = await ctx.proxy.fetchSeries(req, signal, opts.endpointFilter);
           for (const s of res.series) seen.set(s.labels.key(), s.labels);
           warnings.push(...res.warnings);
         }
-        const sorted = [...seen.values()].sort(Labels.compare);
+        const sorted = firstOf([...seen.values()].sort(Labels.compare), limit, warnings);
         return sendSuccess(reply, `[${sorted.map(labelsJson).join(',')}]`, warnings);
       });
 
@@ -81,6 +85,7 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
 /** Label names (label = undefined) or one label's values, unioned over every match[] selector. */
 async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, label: string | undefined): Promise<{ names: string[]; warnings: string[] }> {
   const engine = engineFor(ctx, p);
+  const limit = parseLimit(p);
   const { start, end } = timeRange(ctx, p);
   const opts = readOptions(ctx, p, engine);
   const dedup = opts.dedup && opts.replicaLabels.length > 0;
@@ -95,6 +100,7 @@ async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, lab
       partialResponseStrategy: opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
       partialResponseDisabled: !opts.partialResponse,
       withoutReplicaLabels: dedup ? [...opts.replicaLabels] : [],
+      limit: storeLimit(limit),
     });
     const callCtx = { signal };
     const res =
@@ -104,7 +110,7 @@ async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, lab
     for (const v of res.values) out.add(v);
     warnings.push(...res.warnings);
   }
-  return { names: [...out].sort(compareStrings), warnings };
+  return { names: firstOf([...out].sort(compareStrings), limit, warnings), warnings };
 }
 
 /**

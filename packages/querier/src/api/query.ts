@@ -4,6 +4,7 @@ import { emptyQueryStats, type QueryStats } from '@strata/storeapi';
 import { StoreQueryable, type ReadOptions } from '../queryable.js';
 import { engineFor, handle, readOptions, type ApiContext } from './context.js';
 import { ApiError, invalidParam } from './errors.js';
+import { firstOf, parseLimit } from './limit.js';
 import { Params } from './params.js';
 import { queryDataPieces, sendData, sendSuccessPieces } from './respond.js';
 
@@ -26,6 +27,7 @@ const querySchema = {
       max_source_resolution: { type: 'string' },
       'replicaLabels[]': { type: 'array', items: { type: 'string' } },
       'storeMatch[]': { type: 'array', items: { type: 'string' } },
+      limit: { type: 'string' },
     },
   },
 } as const;
@@ -42,17 +44,19 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
       handle(ctx, req, reply, async (signal) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
+        const limit = parseLimit(p);
         const time = p.time('time', Date.now());
         const expr = parseQuery(engine, p);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
         const res = await engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal });
-        return respond(req, reply, res, p, started, read.costs);
+        return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     const range = async (req: FastifyRequest, reply: FastifyReply) =>
       handle(ctx, req, reply, async (signal) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
+        const limit = parseLimit(p);
         const start = p.time('start');
         const end = p.time('end');
         if (end < start) throw invalidParam('end', 'end timestamp must not be before start time');
@@ -66,7 +70,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
         const res = await engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal });
-        return respond(req, reply, res, p, started, read.costs);
+        return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     // The query as Prometheus' prettifier writes it (Grafana's and Prometheus' UI "format query").
     const format = async (req: FastifyRequest, reply: FastifyReply) =>
@@ -90,6 +94,15 @@ function parseQuery(engine: ReturnType<typeof engineFor>, p: Params) {
   } catch (e) {
     throw invalidParam('query', (e as Error).message);
   }
+}
+
+/** A vector or matrix answer cut to its first `limit` series (Prometheus' truncateResults). */
+function limited(res: QueryResult, limit: number): QueryResult {
+  const v = res.value;
+  const annotations = [...res.annotations];
+  if (v.type === 'vector') return { ...res, value: { type: 'vector', samples: firstOf(v.samples, limit, annotations) }, annotations };
+  if (v.type === 'matrix') return { ...res, value: { type: 'matrix', series: firstOf(v.series, limit, annotations) }, annotations };
+  return res;
 }
 
 /** Read options that, with `stats`, also collect what the query cost the stores. */
