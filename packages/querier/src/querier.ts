@@ -1,9 +1,9 @@
 import type { DedupFunc } from '@strata/dedup';
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
-import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { corsOrigin } from './api/cors.js';
+import { EngineMetrics, QueryGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import type { DnsResolver } from './endpoints/dns.js';
@@ -109,6 +109,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
     responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0,
   });
 
+  const maxConcurrent = cfg.maxConcurrent ?? 20;
   let grpc: ServingStore | undefined;
   let http: HttpServer | undefined;
   try {
@@ -128,7 +129,8 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
           proxy,
           endpoints,
           logger,
-          gate: pLimit(cfg.maxConcurrent ?? 20),
+          gate: new QueryGate(maxConcurrent, registry),
+          engineMetrics: new EngineMetrics(registry, maxConcurrent),
           defaults: {
             replicaLabels: cfg.replicaLabels ?? [],
             dedupFunc: cfg.dedupFunc ?? 'penalty',

@@ -1,13 +1,13 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
 import { serveStore, StoreError, GrpcStatus, type Meta, type MetricMetadata, type StoreServer } from '@strata/storeapi';
-import pLimit from 'p-limit';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { EndpointSet } from '../endpoints/endpointset.js';
 import { ProxyStore } from '../proxy/proxy.js';
 import { responseEncoding } from './compression.js';
 import { corsOrigin } from './cors.js';
+import { EngineMetrics, QueryGate } from './metrics.js';
 import { apiPlugin } from './plugin.js';
 
 type Defaults = Parameters<typeof apiPlugin>[0]['defaults'];
@@ -20,7 +20,8 @@ async function apiApp(overrides: Partial<Defaults> = {}, cors: RegExp | null = c
     proxy: new ProxyStore(endpoints),
     endpoints,
     logger,
-    gate: pLimit(1),
+    gate: new QueryGate(1, registry),
+    engineMetrics: new EngineMetrics(registry, 1),
     defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, maxSamples: 50_000_000, timeout: 60_000, compat: 3, ...overrides },
     corsOrigin: cors ?? undefined,
     flags: {},
@@ -70,6 +71,19 @@ describe('query defaults', () => {
     const points = async (app: Awaited<ReturnType<typeof apiApp>>) => JSON.parse((await app.inject('/api/v1/query?query=count_over_time(vector(1)[10m:])&time=3600')).body).data.result[0].value[1];
     expect(await points(await apiApp())).toBe('10');
     expect(await points(await apiApp({ subqueryStep: 120_000 }))).toBe('5');
+  });
+});
+
+describe('metrics', () => {
+  it("counts queries with Prometheus' engine metrics and requests with Thanos' gate metrics", async () => {
+    const app = await apiApp();
+    expect((await app.inject('/api/v1/query_range?query=time()&start=0&end=600&step=15')).statusCode).toBe(200);
+    expect((await app.inject('/api/v1/labels')).statusCode).toBe(200);
+    const text = (await app.inject('/metrics')).body;
+    for (const slice of ['queue_time', 'prepare_time', 'inner_eval']) expect(text).toMatch(new RegExp(`^prometheus_engine_query_duration_seconds_count\\{slice="${slice}"\\} 1$`, 'm'));
+    for (const line of ['prometheus_engine_queries 0', 'prometheus_engine_queries_concurrent_max 1', 'prometheus_engine_query_samples_total 0']) expect(text).toContain(`\n${line}\n`);
+    for (const line of ['strata_query_concurrent_gate_queries_in_flight 0', 'strata_query_concurrent_gate_queries_max 1', 'strata_query_concurrent_gate_duration_seconds_count 2']) expect(text).toContain(`\n${line}\n`);
+    await app.close();
   });
 });
 

@@ -4,12 +4,12 @@ import { StoreError, GrpcStatus } from '@strata/storeapi';
 import type { Logger } from '@strata/runtime';
 import { Labels, type Matcher } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { LimitFunction } from 'p-limit';
 import type { EndpointSet } from '../endpoints/endpointset.js';
 import type { ProxyStore } from '../proxy/proxy.js';
 import type { EndpointFilter } from '../proxy/proxy.js';
 import type { ReadOptions } from '../queryable.js';
 import { ApiError, invalidParam } from './errors.js';
+import type { EngineMetrics, QueryGate } from './metrics.js';
 import type { Params } from './params.js';
 import { sendError } from './respond.js';
 
@@ -19,7 +19,8 @@ export interface ApiContext {
   endpoints: EndpointSet;
   logger: Logger;
   /** Admission gate for queries (`--query.max-concurrent`). */
-  gate: LimitFunction;
+  gate: QueryGate;
+  engineMetrics: EngineMetrics;
   defaults: {
     replicaLabels: readonly string[];
     dedupFunc: DedupFunc;
@@ -133,15 +134,23 @@ export function toApiError(err: unknown, logger: Logger): ApiError {
   return new ApiError('execution', e.message);
 }
 
-/** Runs a route body under the query gate with an AbortSignal that fires when the client goes away. */
-export async function handle(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, body: (signal: AbortSignal) => Promise<FastifyReply>): Promise<FastifyReply> {
+/**
+ * Runs a route body under the query gate with an AbortSignal that fires when the client goes away,
+ * and how long it waited at the gate (seconds).
+ */
+export async function handle(
+  ctx: ApiContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  body: (signal: AbortSignal, queuedSeconds: number) => Promise<FastifyReply>,
+): Promise<FastifyReply> {
   const ac = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) ac.abort();
   });
   void req;
   try {
-    return await ctx.gate(() => body(ac.signal));
+    return await ctx.gate.run((queued) => body(ac.signal, queued));
   } catch (err) {
     return sendError(reply, toApiError(err, ctx.logger));
   }
