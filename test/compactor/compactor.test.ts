@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NO_COMPACT_MARK_FILENAME, readMarker } from '@strata/block';
+import { NO_COMPACT_MARK_FILENAME, readMarker, Relabeler, TimeBound } from '@strata/block';
 import { start } from '@strata/compactor';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, ValueType, type Chunk } from '@strata/tsdb';
@@ -181,9 +181,13 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     const c4Dir = join(work.path, 'c4');
     for (const src of blocks) await copyBlock(src, c4Dir);
     await uploadAll(bucket, c4Dir, { cluster: 'c4' });
+    // c5: a healthy stream left for the --min-time test.
+    const c5Dir = join(work.path, 'c5');
+    for (const src of blocks) await copyBlock(src, c5Dir);
+    await uploadAll(bucket, c5Dir, { cluster: 'c5' });
 
     const compactor = await start(
-      compactorConfig(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', replicaLabels: [], dedupFunc: 'chain', downsampling: false, concurrency: 2 }),
+      compactorConfig(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', replicaLabels: [], dedupFunc: 'chain', downsampling: false, concurrency: 2, relabel: only('c5', 'drop') }),
     );
     await compactor.done;
     metrics = await (await fetch(`http://${compactor.httpAddress}/metrics`)).text();
@@ -228,6 +232,15 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     expect(metrics).toMatch(/^strata_compact_group_skipped_total\{reason="corrupt-block"\} 1$/m);
   });
 
+  it('--min-time: works only on the blocks overlapping its range', async () => {
+    const compactor = await start(
+      compactorConfig(bucket, join(work.path, 'data'), { replicaLabels: [], dedupFunc: 'chain', downsampling: false, relabel: only('c5', 'keep'), timeRange: { min: TimeBound.at(T0 + 4.5 * HOUR), max: TimeBound.at(Infinity) } }),
+    );
+    await compactor.done;
+    await compactor.stop();
+    expect(layout(ofStream(await liveBlocks(bucket), 'c5'))).toEqual(['[0h,2h) L1', '[2h,4h) L1', '[4h,8h) L2', '[8h,10h) L1', '[10h,12h) L1']);
+  });
+
   it('applies raw retention: blocks whose newest sample is older are marked, then deleted after the delay', async () => {
     // The data ends about 9.5 days ago: a 9d retention removes every stream's blocks.
     const compactor = await start(compactorConfig(bucket, join(work.path, 'data'), { replicaLabels: [], dedupFunc: 'chain', downsampling: false, retentionRawMs: 9 * 24 * HOUR }));
@@ -238,6 +251,11 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
   });
 
 });
+
+/** Relabel rules keeping or dropping one stream (cluster). */
+function only(cluster: string, action: 'keep' | 'drop'): Relabeler {
+  return new Relabeler([{ source_labels: ['cluster'], regex: cluster, action }]);
+}
 
 function decode(c: Chunk): [number, number][] {
   const it = c.iterator();

@@ -12,6 +12,7 @@ import { MetaFetcher } from './fetcher.js';
 import { ConsistencyDelayFilter, IgnoreDeletionMarkFilter, LabelShardedFilter, TimePartitionFilter } from './filters.js';
 import { DELETION_MARK_FILENAME, markBlock, NO_COMPACT_MARK_FILENAME, readMarker } from './markers.js';
 import { hashmod, Relabeler } from './relabel.js';
+import { TimeBound } from './timebound.js';
 import { uploadBlock } from './upload.js';
 import { verifyBlocks } from './verify.js';
 
@@ -158,7 +159,7 @@ describe('MetaFetcher', () => {
     const deletion = new IgnoreDeletionMarkFilter(HOUR);
     const fetcher = new MetaFetcher(bucket, {
       now: () => now,
-      filters: [new TimePartitionFilter(0, 10 * HOUR), new LabelShardedFilter(new Relabeler([{ source_labels: ['cluster'], regex: 'a|b', action: 'keep' }])), new ConsistencyDelayFilter(30 * 60_000), deletion],
+      filters: [new TimePartitionFilter(TimeBound.at(0), TimeBound.at(10 * HOUR)), new LabelShardedFilter(new Relabeler([{ source_labels: ['cluster'], regex: 'a|b', action: 'keep' }])), new ConsistencyDelayFilter(30 * 60_000), deletion],
     });
     const res = await fetcher.fetch();
     expect([...res.metas.keys()].sort()).toEqual([a.ulid, b.ulid].sort());
@@ -186,6 +187,16 @@ describe('MetaFetcher', () => {
       seen.push(...res.metas.keys());
     }
     expect(seen.sort()).toEqual(ids.sort());
+  });
+
+  it('reads a relative --min-time/--max-time at every sync: the partition moves with the clock', async () => {
+    const bucket = new InMemoryBucket();
+    const ids: string[] = [];
+    for (let h = 0; h < 8; h += 2) ids.push((await uploadBlock(bucket, await makeBlock(root, { labels: { a: 'b' }, minTime: h * HOUR, maxTime: (h + 2) * HOUR }))).ulid);
+    const filter = new TimePartitionFilter(TimeBound.fromNow(-3 * HOUR), TimeBound.at(7 * HOUR));
+    const at = async (nowMs: number) => [...(await new MetaFetcher(bucket, { now: () => new Date(nowMs), filters: [filter] }).fetch()).metas.keys()].sort();
+    expect(await at(5.5 * HOUR)).toEqual(ids.slice(1).sort());
+    expect(await at(9.5 * HOUR)).toEqual(ids.slice(3).sort());
   });
 });
 

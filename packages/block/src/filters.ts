@@ -4,19 +4,22 @@ import type { FilterContext, MetaFilter, SyncedStates } from './fetcher.js';
 import { blockUploadTime } from './fetcher.js';
 import { DELETION_MARK_FILENAME, markTime, NO_COMPACT_MARK_FILENAME, readMarker, type DeletionMark, type NoCompactMark } from './markers.js';
 import type { Relabeler } from './relabel.js';
+import type { TimeBound } from './timebound.js';
 
 const count = (synced: SyncedStates, state: string) => synced.set(state, (synced.get(state) ?? 0) + 1);
 
-/** Keeps blocks overlapping [minTime, maxTime] (ms, inclusive), as `--min-time/--max-time` do. */
+/** Keeps blocks overlapping [minTime, maxTime] (inclusive, as of each sync), as `--min-time/--max-time` do. */
 export class TimePartitionFilter implements MetaFilter {
   constructor(
-    readonly minTime: number,
-    readonly maxTime: number,
+    readonly minTime: TimeBound,
+    readonly maxTime: TimeBound,
   ) {}
 
-  async filter(metas: Map<string, BlockMeta>, synced: SyncedStates): Promise<void> {
+  async filter(metas: Map<string, BlockMeta>, synced: SyncedStates, ctx: FilterContext): Promise<void> {
+    const now = ctx.now.getTime();
+    const [min, max] = [this.minTime.ms(now), this.maxTime.ms(now)];
     for (const [id, m] of metas) {
-      if (m.maxTime >= this.minTime && m.minTime <= this.maxTime) continue;
+      if (m.maxTime >= min && m.minTime <= max) continue;
       metas.delete(id);
       count(synced, 'time-excluded');
     }

@@ -4,6 +4,7 @@ export { downloadBlock, readBlockMeta, type DownloadOptions } from './download.j
 export { deleteBlock } from './delete.js';
 export * from './fetcher.js';
 export * from './filters.js';
+export { TimeBound } from './timebound.js';
 export * from './relabel.js';
 export * from './cleanup.js';
 export * from './verify.js';

@@ -3,6 +3,7 @@
  * `1h30m`, `2w`, `500ms`; times as RFC3339, Unix seconds, or relative to now (`-2w`, `now`).
  */
 
+import { TimeBound } from '@strata/block';
 import { parseDuration as parsePromDuration } from '@strata/promql';
 
 /** A Prometheus duration (`1h30m`, `15s`, `2w`) in milliseconds. */
@@ -12,17 +13,25 @@ export function parseDuration(s: string): number {
   return ms;
 }
 
-/** A time flag in Unix milliseconds: RFC3339, Unix seconds, `now`, or a duration relative to now (`-2w`, `+1h`). */
-export function parseTime(s: string, now = Date.now()): number {
-  if (s === 'now') return now;
+/**
+ * A time flag as a component keeps it (--min-time, --max-time): RFC3339 or Unix seconds, fixed; `now`
+ * or a duration relative to now (`-2w`, `+1h`), read again at every use as Thanos reads it.
+ */
+export function parseTimeBound(s: string): TimeBound {
+  if (s === 'now') return TimeBound.fromNow(0);
   if (/^[+-]\d/.test(s) && !/^[+-]?\d+(\.\d+)?$/.test(s)) {
     const d = parseDuration(s.slice(1));
-    return s[0] === '-' ? now - d : now + d;
+    return TimeBound.fromNow(s[0] === '-' ? -d : d);
   }
-  if (/^-?\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  if (/^-?\d+(\.\d+)?$/.test(s)) return TimeBound.at(Math.round(Number(s) * 1000));
   const t = Date.parse(s);
   if (Number.isNaN(t)) throw new Error(`invalid time ${JSON.stringify(s)}: want RFC3339, Unix seconds or a relative duration like -2w`);
-  return t;
+  return TimeBound.at(t);
+}
+
+/** A time flag in Unix milliseconds as of `now`, for a command that runs once. */
+export function parseTime(s: string, now = Date.now()): number {
+  return parseTimeBound(s).ms(now);
 }
 
 /** A path prefix as given (`thanos`, `/thanos/`) in the form routes and links use: `/thanos`; '' for none. */

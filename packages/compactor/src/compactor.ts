@@ -14,12 +14,14 @@ import {
   NO_DOWNSAMPLE_MARK_FILENAME,
   NoCompactMarkFilter,
   readMarker,
+  TimePartitionFilter,
   uploadBlock,
   type DeletionMark,
   type FetchResult,
   type MetaFilter,
   type NoCompactReason,
   type Relabeler,
+  type TimeBound,
 } from '@strata/block';
 import type { DedupFunc } from '@strata/dedup';
 import { mapLimit, type Bucket } from '@strata/objstore';
@@ -54,6 +56,8 @@ export interface BucketCompactorOptions {
   /** Blocks downsampled in parallel (default 1). */
   downsampleConcurrency?: number;
   relabel?: Relabeler;
+  /** --min-time / --max-time: only blocks overlapping this range (as of each sync) are worked on. */
+  timeRange?: { min: TimeBound; max: TimeBound };
   /** Compaction windows (default 2h, 8h, 2d, 14d). */
   ranges?: readonly number[];
   now?: () => Date;
@@ -130,6 +134,8 @@ export class BucketCompactor {
     const deletion = new IgnoreDeletionMarkFilter(this.#o.deleteDelayMs / 2);
     const noCompact = new NoCompactMarkFilter();
     const filters: MetaFilter[] = [];
+    const range = this.#o.timeRange;
+    if (range !== undefined) filters.push(new TimePartitionFilter(range.min, range.max));
     if (this.#o.relabel !== undefined) filters.push(new LabelShardedFilter(this.#o.relabel));
     filters.push(new ConsistencyDelayFilter(this.#o.consistencyDelayMs), deletion, noCompact);
     const fetched = await new MetaFetcher(this.#o.bucket, { filters, now: () => this.#now() }).fetch();

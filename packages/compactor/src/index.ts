@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { Relabeler } from '@strata/block';
+import type { Relabeler, TimeBound } from '@strata/block';
 import type { DedupFunc } from '@strata/dedup';
 import type { Bucket } from '@strata/objstore';
 import { nopLogger, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
@@ -39,6 +39,8 @@ export interface CompactorConfig {
   downsampleConcurrency?: number;
   deleteDelayMs: number;
   relabel?: Relabeler;
+  /** --min-time / --max-time: only blocks overlapping this range (as of each sync) are worked on. */
+  timeRange?: { min: TimeBound; max: TimeBound };
   /** Serve /metrics and probes here (port 0 picks one); none without it. */
   httpAddress?: string;
   /** --http.config: TLS, basic authentication and headers of the HTTP server. */
@@ -89,6 +91,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     concurrency: config.concurrency,
     ...(config.downsampleConcurrency !== undefined ? { downsampleConcurrency: config.downsampleConcurrency } : {}),
     ...(config.relabel ? { relabel: config.relabel } : {}),
+    ...(config.timeRange ? { timeRange: config.timeRange } : {}),
     ...(config.ranges ? { ranges: config.ranges } : {}),
   });
   let http: HttpServer | undefined;

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket, connect } from 'node:net';
+import { TimeBound } from '@strata/block';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { freePort, sleep, startProcess, tempDir, type Managed } from '@strata/testing/process';
 import { nopLogger } from '@strata/runtime';
@@ -235,7 +236,7 @@ describe('sidecar against Prometheus 2.42', () => {
 
   it('--min-time: advertised and enforced', async () => {
     const minTime = Date.now() - 5_000;
-    const limited = await start({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', minTime, logger: nopLogger });
+    const limited = await start({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', minTime: TimeBound.at(minTime), logger: nopLogger });
     const c = new StoreClient(limited.grpcAddress);
     try {
       expect((await c.info()).store?.minTime).toBe(minTime);

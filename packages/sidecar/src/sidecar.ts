@@ -3,6 +3,7 @@
  * labels (refusing to run without any), serves the StoreAPI over remote read, keeps labels and min time
  * fresh with a heartbeat, and — when a bucket is configured — ships finished blocks.
  */
+import { TimeBound } from '@strata/block';
 import { createLogger, type Logger, Prober, startHttpServer, type WebConfig } from '@strata/runtime';
 import { type Bucket, parseDuration } from '@strata/objstore';
 import { type Compression, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
@@ -34,8 +35,8 @@ export interface SidecarConfig {
   grpcCompression?: Compression;
   /** Also ship blocks Prometheus compacted itself (compaction level > 1). */
   uploadCompacted?: boolean;
-  /** Data older than this (ms) is neither served nor advertised. */
-  minTime?: number;
+  /** --min-time: data older than this (as of each heartbeat) is neither served nor advertised. */
+  minTime?: TimeBound;
   /** How long to wait for Prometheus at start. Default 10 minutes. */
   readyTimeoutMs?: number;
   /** Refresh of external labels and lowest timestamp. Default 30s. */
@@ -98,7 +99,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
   const metrics = new SidecarMetrics(registry);
   const prober = new Prober('sidecar', registry);
   const prom = new PrometheusClient(config.prometheusUrl, config.prometheusHttpClient !== undefined ? { httpClient: config.prometheusHttpClient } : {});
-  const minTimeFlag = config.minTime ?? MIN_INT64;
+  const minTimeFlag = config.minTime ?? TimeBound.at(MIN_INT64);
   let state: PrometheusState | undefined;
 
   const http = await startHttpServer({ address: config.httpAddress ?? '0.0.0.0:10902', registry, prober, logger: log, ...(config.httpWebConfig !== undefined ? { web: config.httpWebConfig } : {}) });
@@ -122,7 +123,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
 
   async function refresh(): Promise<PrometheusState> {
     const [extLabels, lowest] = await Promise.all([prom.externalLabels(), prom.lowestTimestamp()]);
-    return { extLabels, minTime: Math.max(minTimeFlag, lowest) };
+    return { extLabels, minTime: Math.max(minTimeFlag.ms(), lowest) };
   }
 
   try {

@@ -19,6 +19,7 @@ import {
   wantsQueryStats,
   type SeriesResponseHints,
 } from '@strata/storeapi';
+import type { TimeBound } from '@strata/block';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { LimitExceededError, RequestLimit, type BucketBlock } from './block.js';
@@ -29,9 +30,9 @@ import { blocksFor } from './resolution.js';
 import type { SeriesRows } from './seriesrows.js';
 
 export interface BucketStoreOptions {
-  /** --min-time / --max-time: requests are clamped to this range (ms). */
-  minTime: number;
-  maxTime: number;
+  /** --min-time / --max-time: requests are clamped to this range, as of each request. */
+  minTime: TimeBound;
+  maxTime: TimeBound;
   /** --store.limits.request-samples (0 = none). */
   sampleLimit: number;
   /** --store.limits.request-series (0 = none). */
@@ -86,6 +87,12 @@ export class BucketStore implements StoreServer {
     return [...this.#blocks.values()];
   }
 
+  /** --min-time and --max-time as of now (ms). */
+  #bounds(): [number, number] {
+    const now = Date.now();
+    return [this.#opts.minTime.ms(now), this.#opts.maxTime.ms(now)];
+  }
+
   #sets(): BlockSet[] {
     const sets = new Map<string, BlockSet>();
     for (const b of this.#blocks.values()) {
@@ -100,11 +107,12 @@ export class BucketStore implements StoreServer {
   async info(): Promise<InfoResponse> {
     if (!this.#ready) throw new StoreError(GrpcStatus.UNAVAILABLE, 'store gateway is not ready: the initial bucket sync has not finished');
     const sets = this.#sets();
+    const [lower, upper] = this.#bounds();
     const tsdbInfos: TSDBInfo[] = [];
     let minTime = MAX_INT64;
     let maxTime = MIN_INT64;
     for (const s of sets) {
-      const ranges = s.blocks.map((b) => [Math.max(b.minTime, this.#opts.minTime), Math.min(b.maxTime, this.#opts.maxTime)] as const).sort((a, b) => a[0] - b[0]);
+      const ranges = s.blocks.map((b) => [Math.max(b.minTime, lower), Math.min(b.maxTime, upper)] as const).sort((a, b) => a[0] - b[0]);
       let cur: [number, number] | undefined;
       const flush = () => cur && tsdbInfos.push({ labels: [...s.labels.toArray()], minTime: cur[0], maxTime: cur[1] });
       for (const [lo, hi] of ranges) {
@@ -137,8 +145,9 @@ export class BucketStore implements StoreServer {
   async #collectSeries(req: SeriesRequest): Promise<CollectedSeries> {
     const matchers = toMatchers(req.matchers);
     if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified');
-    const mint = Math.max(req.minTime, this.#opts.minTime);
-    const maxt = Math.min(req.maxTime, this.#opts.maxTime);
+    const [lower, upper] = this.#bounds();
+    const mint = Math.max(req.minTime, lower);
+    const maxt = Math.min(req.maxTime, upper);
     const m = this.#opts.metrics;
     const stats = new QueryStats();
     const started = performance.now();

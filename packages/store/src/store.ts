@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { Relabeler } from '@strata/block';
+import { Relabeler, TimeBound } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, type Bucket } from '@strata/objstore';
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
@@ -32,9 +32,9 @@ export interface StoreConfig {
   syncIntervalMs?: number;
   /** --block-sync-concurrency (default 20) */
   blockSyncConcurrency?: number;
-  /** --min-time / --max-time (ms) */
-  minTime?: number;
-  maxTime?: number;
+  /** --min-time / --max-time: only blocks and data within them are served. */
+  minTime?: TimeBound;
+  maxTime?: TimeBound;
   /** --selector.relabel-config(-file), as YAML */
   relabelConfig?: string;
   /** --index-cache-size in bytes (default 250 MiB) */
@@ -101,8 +101,8 @@ export async function start(cfg: StoreConfig): Promise<Store> {
   const cache = new IndexCache(indexCache.maxBytes, registry, indexCache);
   const chunksCache = cfg.cachingBucketConfig !== undefined ? new ChunksCache(parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config'), registry) : undefined;
   const chunkPool = chunksCache === undefined && cfg.chunkPoolBytes !== 0 ? new ChunkPool(cfg.chunkPoolBytes ?? 256 * 1024 * 1024) : undefined;
-  const minTime = cfg.minTime ?? MIN_INT64;
-  const maxTime = cfg.maxTime ?? MAX_INT64;
+  const minTime = cfg.minTime ?? TimeBound.at(MIN_INT64);
+  const maxTime = cfg.maxTime ?? TimeBound.at(MAX_INT64);
   const store = new BucketStore({
     minTime,
     maxTime,

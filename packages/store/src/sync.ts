@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConsistencyDelayFilter, IgnoreDeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter, type Relabeler } from '@strata/block';
+import { ConsistencyDelayFilter, IgnoreDeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter, type Relabeler, type TimeBound } from '@strata/block';
 import { settleLimit, type Bucket } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
 import { Labels, type BlockMeta } from '@strata/tsdb';
@@ -12,8 +12,8 @@ import type { StoreMetrics } from './metrics.js';
 
 export interface SyncOptions {
   dataDir: string;
-  minTime: number;
-  maxTime: number;
+  minTime: TimeBound;
+  maxTime: TimeBound;
   relabeler: Relabeler;
   consistencyDelayMs: number;
   ignoreDeletionMarksDelayMs: number;

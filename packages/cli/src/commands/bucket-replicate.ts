@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { IgnoreDeletionMarkFilter, MetaFetcher, TimePartitionFilter } from '@strata/block';
+import { IgnoreDeletionMarkFilter, MetaFetcher, TimeBound, TimePartitionFilter } from '@strata/block';
 import { joinKey, type Bucket } from '@strata/objstore';
 import { Labels, matchLabels, META_FILENAME, parseSelector, type BlockMeta, type Matcher } from '@strata/tsdb';
 import { parseDuration, parseTime } from '../flags.js';
@@ -69,7 +69,7 @@ export function registerReplicate(bucket: Command): void {
 
 /** Copies the selected blocks `to` lacks, oldest first; returns what it copied and what was there already. */
 export async function runReplicate(from: Bucket, to: Bucket, opts: ReplicateOptions, io: CommandIO = { out: process.stdout, err: process.stderr }): Promise<ReplicateResult> {
-  const fetcher = new MetaFetcher(from, { filters: [new TimePartitionFilter(opts.minTime, opts.maxTime), new IgnoreDeletionMarkFilter(0)] });
+  const fetcher = new MetaFetcher(from, { filters: [new TimePartitionFilter(TimeBound.at(opts.minTime), TimeBound.at(opts.maxTime)), new IgnoreDeletionMarkFilter(0)] });
   const selected = [...(await fetcher.fetch()).metas.values()].filter((m) => selects(opts, m)).sort((a, b) => a.minTime - b.minTime || (a.ulid < b.ulid ? -1 : 1));
   const result: ReplicateResult = { copied: [], present: [] };
   for (const [i, m] of selected.entries()) {

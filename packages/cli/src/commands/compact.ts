@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Relabeler } from '@strata/block';
+import { Relabeler, TimeBound } from '@strata/block';
 import { start, type Compactor } from '@strata/compactor';
 import type { Logger } from '@strata/runtime';
-import { parseDuration } from '../flags.js';
+import { parseDuration, parseTimeBound } from '../flags.js';
 import { intFlag, loggerFromFlags, repeatable, runUntilSignal, webConfigFromFlags, withHttpConfigFlag, withLogFlags } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
@@ -17,7 +17,14 @@ function withRetentionFlags(cmd: Command): Command {
     .option('--retention.resolution-5m <duration>', 'delete 5m blocks older than this (0d: keep forever)', '0d')
     .option('--retention.resolution-1h <duration>', 'delete 1h blocks older than this (0d: keep forever)', '0d')
     .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks to work on')
-    .option('--selector.relabel-config-file <path>', 'file with the relabel rules');
+    .option('--selector.relabel-config-file <path>', 'file with the relabel rules')
+    .option('--min-time <time>', 'work only on blocks ending at or after this time: RFC3339, Unix seconds or relative like -2w (read again at every iteration)')
+    .option('--max-time <time>', 'work only on blocks starting at or before this time: RFC3339, Unix seconds or relative like -1d');
+}
+
+/** A --min-time or --max-time flag; absent, `unbounded`. */
+function timeBoundFlag(value: unknown, unbounded: number): TimeBound {
+  return value === undefined ? TimeBound.at(unbounded) : parseTimeBound(String(value));
 }
 
 /** The compactor options those flags give. */
@@ -32,6 +39,9 @@ async function retentionFromFlags(o: Record<string, unknown>) {
     retention5mMs: parseDuration(String(o['retention.resolution5m'])),
     retention1hMs: parseDuration(String(o['retention.resolution1h'])),
     ...(relabelText !== undefined ? { relabel: Relabeler.fromYaml(relabelText, 'selector relabel config') } : {}),
+    ...(o.minTime !== undefined || o.maxTime !== undefined
+      ? { timeRange: { min: timeBoundFlag(o.minTime, -Infinity), max: timeBoundFlag(o.maxTime, Infinity) } }
+      : {}),
   };
 }
 

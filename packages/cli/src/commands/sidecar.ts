@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { parsePrometheusHttpClientConfig, start } from '@strata/sidecar';
-import { MIN_INT64 } from '@strata/storeapi';
 import { Registry } from 'prom-client';
-import { parseDuration, parseTime } from '../flags.js';
+import { parseDuration, parseTimeBound } from '../flags.js';
 import {
   growHeapBetweenFullCollections,
   loggerFromFlags,
@@ -57,7 +56,7 @@ export function register(program: Command): void {
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       uploadCompacted: o['shipper.uploadCompacted'] === true,
       shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),
-      minTime: minTime === undefined ? MIN_INT64 : parseTime(minTime),
+      ...(minTime !== undefined ? { minTime: parseTimeBound(minTime) } : {}),
       readyTimeoutMs: parseDuration(str('prometheus.ready_timeout')!),
       heartbeatIntervalMs: parseDuration(str('prometheus.get_config_interval')!),
       reloader: {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseBytes } from '@strata/objstore';
 import { start } from '@strata/store';
-import { parseDuration, parseTime } from '../flags.js';
+import { parseDuration, parseTimeBound } from '../flags.js';
 import {
   growHeapBetweenFullCollections,
   intFlag,
@@ -63,8 +63,8 @@ export function register(program: Command): void {
       ...(await webConfigFromFlags(o)),
       syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
       blockSyncConcurrency: intFlag(o.blockSyncConcurrency, '--block-sync-concurrency', 1),
-      ...(minTime !== undefined ? { minTime: parseTime(minTime) } : {}),
-      ...(maxTime !== undefined ? { maxTime: parseTime(maxTime) } : {}),
+      ...(minTime !== undefined ? { minTime: parseTimeBound(minTime) } : {}),
+      ...(maxTime !== undefined ? { maxTime: parseTimeBound(maxTime) } : {}),
       ...(relabelConfig !== undefined ? { relabelConfig } : {}),
       indexCacheBytes: parseBytes(String(o.indexCacheSize), '--index-cache-size'),
       ...(indexCacheConfig !== undefined ? { indexCacheConfig } : {}),
