@@ -104,10 +104,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   });
   await endpoints.refresh();
   endpoints.start(cfg.endpointRefreshMs ?? 5000);
-  const proxy = new ProxyStore(endpoints, {
-    maxConcurrency: cfg.maxConcurrentSelect ?? 4,
-    responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0,
-  });
+  const proxy = new ProxyStore(endpoints, { responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0 });
 
   const maxConcurrent = cfg.maxConcurrent ?? 20;
   let grpc: ServingStore | undefined;
@@ -140,6 +137,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
             subqueryStep: cfg.defaultEvaluationIntervalMs ?? 60_000,
             metadataTimeRange: cfg.metadataTimeRangeMs ?? 0,
             maxSamples: cfg.maxSamples ?? 50_000_000,
+            maxConcurrentSelect: cfg.maxConcurrentSelect ?? 4,
             timeout: cfg.timeoutMs ?? 2 * 60_000,
             compat: cfg.promqlCompat ?? 3,
           },

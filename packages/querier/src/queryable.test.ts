@@ -20,15 +20,19 @@ function seriesOf(name: string, base: number): LabeledSeries[] {
 function recordingProxy() {
   const data = [...seriesOf('a', 10), ...seriesOf('b', 100), ...seriesOf('c', 1000)].sort((x, y) => Labels.compare(x.labels, y.labels));
   const requests: SeriesRequest[] = [];
+  const calls = { inFlight: 0, most: 0 };
   const proxy = {
     async streamSeries(req: SeriesRequest, _signal: AbortSignal, onSeries: (s: LabeledSeries) => void) {
       requests.push(req);
+      calls.most = Math.max(calls.most, ++calls.inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      calls.inFlight--;
       const matchers = req.matchers.map((m) => new Matcher((['=', '!=', '=~', '!~'] as const)[m.type], m.name, m.value));
       for (const s of data) if (matchers.every((m) => m.matches(s.labels.get(m.name)))) onSeries(s);
       return { warnings: [], stats: {} };
     },
   } as unknown as ProxyStore;
-  return { proxy, requests };
+  return { proxy, requests, calls };
 }
 
 const read = { dedup: true, replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, maxSourceResolution: 0, autoDownsampling: false } as const;
@@ -51,5 +55,14 @@ describe('StoreQueryable', () => {
     const { proxy, requests } = recordingProxy();
     await engine.instantQuery(new StoreQueryable(proxy, read), 'a{instance="i0"} / ignoring(instance) b{instance="i1"} + on() sum(rate(c[5m])) + on() sum(rate(a[5m]))', 600_000);
     expect(requests.map(matcherText).sort()).toEqual(['instance=i0,__name__=a', 'instance=i1,__name__=b', '__name__=~c|a'].sort());
+  });
+
+  it('reads at most --query.max-concurrent-select selections at once', async () => {
+    const query = 'a{instance="i0"} + ignoring(instance) b{instance="i1"} + on() sum(rate(c[5m]))';
+    for (const [maxConcurrentSelect, most] of [[1, 1], [2, 2], [4, 3]] as const) {
+      const { proxy, calls } = recordingProxy();
+      await engine.instantQuery(new StoreQueryable(proxy, { ...read, maxConcurrentSelect }), query, 600_000);
+      expect(calls.most).toBe(most);
+    }
   });
 });

@@ -2,7 +2,9 @@ import { dedupReplicas, splitOverlapping, type DedupFunc } from '@strata/dedup';
 import type { Querier, Queryable, SelectHints, SelectRequest, SeriesSet } from '@strata/promql';
 import { addQueryStats, Aggr, PartialResponseStrategy, seriesRequest, seriesRequestHints, type QueryStats } from '@strata/storeapi';
 import { alternationOf, ChainMergeIterator, Matcher, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { chunkRunSeries } from './chunks.js';
+import type { LabeledSeries } from './proxy/merge.js';
 import type { EndpointFilter, ProxyStore } from './proxy/proxy.js';
 import { fromMatcher } from './proxy/proxy.js';
 
@@ -12,6 +14,8 @@ export interface ReadOptions {
   dedup: boolean;
   replicaLabels: readonly string[];
   dedupFunc: DedupFunc;
+  /** Selects read at once (--query.max-concurrent-select; default 4); each goes to every matching endpoint at once. */
+  maxConcurrentSelect?: number;
   partialResponse: boolean;
   /** Coarsest downsampling resolution to read (ms); 0 = raw only. */
   maxSourceResolution: number;
@@ -29,10 +33,15 @@ export interface ReadOptions {
  * that differ only in their metric name (`errors / total`) are read with one call to each endpoint.
  */
 export class StoreQueryable implements Queryable {
+  /** The query's select gate: one StoreQueryable serves one query. */
+  readonly #selects: LimitFunction;
+
   constructor(
     private readonly proxy: ProxyStore,
     private readonly opts: ReadOptions,
-  ) {}
+  ) {
+    this.#selects = pLimit(opts.maxConcurrentSelect ?? 4);
+  }
 
   querier(): Querier {
     return {
@@ -98,18 +107,14 @@ export class StoreQueryable implements Queryable {
       ...(this.opts.costs !== undefined ? { hints: seriesRequestHints(true) } : {}),
     });
     // Each series is merged as soon as every endpoint has sent its part, while the rest still arrives.
-    const { warnings, stats } = await this.proxy.streamSeries(
-      req,
-      signal,
-      (s) => {
-        // Overlapping chunks are replicas (or overlapping blocks): split into runs that do not overlap.
-        const runs = splitOverlapping(s.chunks).map((run) => chunkRunSeries(s.labels, run, req.aggregates));
-        if (runs.length === 1) onSeries(runs[0] as Series);
-        else if (!dedup) onSeries(new ChainedSeries(s.labels, runs));
-        else if (runs.length > 1) onSeries(dedupReplicas(runs, this.opts.dedupFunc, hints.func));
-      },
-      this.opts.endpointFilter,
-    );
+    const onChunkSeries = (s: LabeledSeries) => {
+      // Overlapping chunks are replicas (or overlapping blocks): split into runs that do not overlap.
+      const runs = splitOverlapping(s.chunks).map((run) => chunkRunSeries(s.labels, run, req.aggregates));
+      if (runs.length === 1) onSeries(runs[0] as Series);
+      else if (!dedup) onSeries(new ChainedSeries(s.labels, runs));
+      else if (runs.length > 1) onSeries(dedupReplicas(runs, this.opts.dedupFunc, hints.func));
+    };
+    const { warnings, stats } = await this.#selects(() => this.proxy.streamSeries(req, signal, onChunkSeries, this.opts.endpointFilter));
     if (this.opts.costs !== undefined) addQueryStats(this.opts.costs, stats);
     return warnings;
   }

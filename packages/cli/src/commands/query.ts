@@ -36,7 +36,7 @@ export function register(program: Command): void {
     .option('--deduplication.func <func>', 'penalty (for HA Prometheus pairs) or chain (replicas with identical samples)', 'penalty')
     .option('--query.timeout <duration>', 'maximum time to process a query', '2m')
     .option('--query.max-concurrent <n>', 'maximum number of queries processed at once', '20')
-    .option('--query.max-concurrent-select <n>', 'maximum concurrent endpoint calls per query', '4')
+    .option('--query.max-concurrent-select <n>', 'selects (selector reads) one query runs at once; each asks every matching endpoint at once', '4')
     .option('--query.lookback-delta <duration>', 'how far back an instant selector looks for a sample', '5m')
     .option('--query.metadata.default-time-range <duration>', 'the range /api/v1/series and /api/v1/labels read when the request gives no start and end, back from now (0s: all time)', '0s')
     .option('--query.max-samples <n>', 'most samples a query may hold in memory at once, as Prometheus\' flag; past it the query fails (422)', '50000000')

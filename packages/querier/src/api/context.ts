@@ -29,6 +29,8 @@ export interface ApiContext {
     lookbackDelta: number;
     /** Most samples a query may hold at once (--query.max-samples). */
     maxSamples: number;
+    /** Selects a query reads at once (--query.max-concurrent-select). */
+    maxConcurrentSelect: number;
     /** The range /series and /labels read without start and end (ms; 0: all time; --query.metadata.default-time-range). */
     metadataTimeRange: number;
     /** Step of subqueries without one (--query.default-evaluation-interval). */
@@ -83,6 +85,7 @@ export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOpt
     dedup: p.bool('dedup', true),
     replicaLabels: replicaLabels.length > 0 ? replicaLabels : ctx.defaults.replicaLabels,
     dedupFunc: ctx.defaults.dedupFunc,
+    maxConcurrentSelect: ctx.defaults.maxConcurrentSelect,
     partialResponse: p.bool('partial_response', ctx.defaults.partialResponse),
     maxSourceResolution,
     autoDownsampling,

@@ -77,6 +77,21 @@ describe('ProxyStore.streamSeries', () => {
     expect(names(got).map(([n]) => n)).toEqual(['{__name__="a"}', '{__name__="b"}', '{__name__="c"}', '{__name__="d"}']);
   });
 
+  it('asks every endpoint at once, however many there are (as Thanos)', async () => {
+    // Each endpoint answers only once all twelve have been asked.
+    let asked = 0;
+    let allAsked: () => void = () => {};
+    const everyone = new Promise<void>((r) => (allAsked = r));
+    const before = () => {
+      if (++asked === 12) allAsked();
+      return everyone;
+    };
+    const eps = Array.from({ length: 12 }, (_, i) => endpoint(`e${i}`, [{ batch: [series(`m${String(i).padStart(2, '0')}`, '', 0)] }], { before }));
+    const got: LabeledSeries[] = [];
+    await proxyOver(...eps).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+    expect(got).toHaveLength(12);
+  });
+
   it('fails with the error of the reader of the series, after the endpoints are done', async () => {
     const one = endpoint('one', [{ batch: [series('a', '', 0), series('b', '', 0)] }]);
     let calls = 0;

@@ -34,7 +34,6 @@ import {
 } from '@strata/storeapi';
 import { parseExpr, walk, type Expr } from '@strata/promql';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
-import pLimit from 'p-limit';
 import { endpointMatches, type Endpoint, type EndpointScope, type EndpointSet } from '../endpoints/endpointset.js';
 import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './merge.js';
 
@@ -45,8 +44,6 @@ import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './m
  * over gRPC so queriers can be stacked.
  */
 export interface ProxyOptions {
-  /** Concurrent endpoint calls per request (`--query.max-concurrent-select`). */
-  maxConcurrency?: number;
   /** Per-endpoint timeout for a whole Series call (`--store.response-timeout`; 0 = none). */
   responseTimeoutMs?: number;
 }
@@ -121,26 +118,24 @@ export class ProxyStore implements StoreServer {
         failed = { error };
       }
     });
-    const limit = pLimit(this.opts.maxConcurrency ?? 20);
+    // Every endpoint at once, as Thanos' proxy asks them (--query.max-concurrent-select bounds a query's selects).
     await Promise.all(
-      targets.map((e, i) =>
-        limit(async () => {
-          // An endpoint that cannot drop replica labels itself sends its series in another order than
-          // they have without them: they join the merge when it is done, stripped and sorted again.
-          const own: LabeledSeries[] | undefined = e.supportsWithoutReplicaLabels ? undefined : [];
-          try {
-            await this.#seriesFrom(e, req, signal, { warnings, stats }, abort, (s) => (own === undefined ? merge.add(i, s) : own.push(s)), () => merge.drain());
-            merge.end(i, own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels));
-          } catch (err) {
-            if (signal.aborted) throw err;
-            const msg = `fetch series for ${describe(e)}: ${(err as Error).message}`;
-            if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
-            warnings.push(msg);
-            merge.end(i);
-          }
-          merge.drain();
-        }),
-      ),
+      targets.map(async (e, i) => {
+        // An endpoint that cannot drop replica labels itself sends its series in another order than
+        // they have without them: they join the merge when it is done, stripped and sorted again.
+        const own: LabeledSeries[] | undefined = e.supportsWithoutReplicaLabels ? undefined : [];
+        try {
+          await this.#seriesFrom(e, req, signal, { warnings, stats }, abort, (s) => (own === undefined ? merge.add(i, s) : own.push(s)), () => merge.drain());
+          merge.end(i, own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels));
+        } catch (err) {
+          if (signal.aborted) throw err;
+          const msg = `fetch series for ${describe(e)}: ${(err as Error).message}`;
+          if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
+          warnings.push(msg);
+          merge.end(i);
+        }
+        merge.drain();
+      }),
     );
     if (failed !== undefined) throw failed.error;
     return { warnings, stats };
@@ -245,9 +240,8 @@ export class ProxyStore implements StoreServer {
   }
 
   /**
-   * Calls `call` on every healthy endpoint `serves` selects, at most --query.max-concurrent-select at
-   * a time; returns the warnings, theirs and, under WARN, one per failing endpoint (under ABORT a
-   * failure fails the request).
+   * Calls `call` on every healthy endpoint `serves` selects, all at once; returns the warnings, theirs
+   * and, under WARN, one per failing endpoint (under ABORT a failure fails the request).
    */
   async #fanOut(
     what: string,
@@ -258,24 +252,21 @@ export class ProxyStore implements StoreServer {
   ): Promise<string[]> {
     const warnings: string[] = [];
     const timeoutMs = this.opts.responseTimeoutMs || undefined;
-    const limit = pLimit(this.opts.maxConcurrency ?? 20);
     await Promise.all(
       this.endpoints
         .endpoints()
         .filter(serves)
-        .map((e) =>
-          limit(async () => {
-            try {
-              const theirs = await call(e, { signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}) });
-              warnings.push(...theirs.map((w) => `${describe(e)}: ${w}`));
-            } catch (err) {
-              if (ctx.signal.aborted) throw err;
-              const msg = `fetch ${what} for ${describe(e)}: ${(err as Error).message}`;
-              if (strategy === PartialResponseStrategy.ABORT) throw new StoreError(GrpcStatus.ABORTED, msg);
-              warnings.push(msg);
-            }
-          }),
-        ),
+        .map(async (e) => {
+          try {
+            const theirs = await call(e, { signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}) });
+            warnings.push(...theirs.map((w) => `${describe(e)}: ${w}`));
+          } catch (err) {
+            if (ctx.signal.aborted) throw err;
+            const msg = `fetch ${what} for ${describe(e)}: ${(err as Error).message}`;
+            if (strategy === PartialResponseStrategy.ABORT) throw new StoreError(GrpcStatus.ABORTED, msg);
+            warnings.push(msg);
+          }
+        }),
     );
     return warnings;
   }
@@ -340,26 +331,23 @@ export class ProxyStore implements StoreServer {
     const warnings: string[] = [];
     this.#missing('labels', matchers, start, end, abort, warnings);
     const values = new Set<string>();
-    const limit = pLimit(this.opts.maxConcurrency ?? 20);
     const timeoutMs = this.opts.responseTimeoutMs || undefined;
     await Promise.all(
-      targets.map((e) =>
-        limit(async () => {
-          try {
-            const r = await call(e, { signal, ...(timeoutMs ? { timeoutMs } : {}) });
-            for (const v of r.values) values.add(v);
-            for (const w of r.warnings) {
-              if (abort) throw new Error(w);
-              warnings.push(`${describe(e)}: ${w}`);
-            }
-          } catch (err) {
-            if (signal.aborted) throw err;
-            const msg = `fetch labels for ${describe(e)}: ${(err as Error).message}`;
-            if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
-            warnings.push(msg);
+      targets.map(async (e) => {
+        try {
+          const r = await call(e, { signal, ...(timeoutMs ? { timeoutMs } : {}) });
+          for (const v of r.values) values.add(v);
+          for (const w of r.warnings) {
+            if (abort) throw new Error(w);
+            warnings.push(`${describe(e)}: ${w}`);
           }
-        }),
-      ),
+        } catch (err) {
+          if (signal.aborted) throw err;
+          const msg = `fetch labels for ${describe(e)}: ${(err as Error).message}`;
+          if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
+          warnings.push(msg);
+        }
+      }),
     );
     return { values: [...values].sort(compareStrings), warnings };
   }
