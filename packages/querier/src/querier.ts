@@ -46,6 +46,8 @@ export interface QuerierConfig {
   maxConcurrent?: number;
   /** --query.max-concurrent-select */
   maxConcurrentSelect?: number;
+  /** --query.log-queries-longer-than (ms; 0: off, below 0: every request) */
+  logQueriesLongerThanMs?: number;
   /** --query.lookback-delta (ms) */
   lookbackDeltaMs?: number;
   /** --web.cors.origin (anchored regex; default every origin); null: no CORS headers (--web.disable-cors). */
@@ -138,6 +140,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
             metadataTimeRange: cfg.metadataTimeRangeMs ?? 0,
             maxSamples: cfg.maxSamples ?? 50_000_000,
             maxConcurrentSelect: cfg.maxConcurrentSelect ?? 4,
+            logQueriesLongerThanMs: cfg.logQueriesLongerThanMs ?? 0,
             timeout: cfg.timeoutMs ?? 2 * 60_000,
             compat: cfg.promqlCompat ?? 3,
           },

@@ -39,6 +39,7 @@ export function register(program: Command): void {
     .option('--query.max-concurrent-select <n>', 'selects (selector reads) one query runs at once; each asks every matching endpoint at once', '4')
     .option('--query.lookback-delta <duration>', 'how far back an instant selector looks for a sample', '5m')
     .option('--query.metadata.default-time-range <duration>', 'the range /api/v1/series and /api/v1/labels read when the request gives no start and end, back from now (0s: all time)', '0s')
+    .option('--query.log-queries-longer-than <duration>', 'log API requests slower than this, with their parameters (0: none; negative: every request), as Thanos\' query frontend', '0')
     .option('--query.max-samples <n>', 'most samples a query may hold in memory at once, as Prometheus\' flag; past it the query fails (422)', '50000000')
     .option('--query.default-evaluation-interval <duration>', 'step of subqueries that give none (`x[1h:]`)', '1m')
     .option('--query.partial-response', 'answer with the data available when an endpoint fails, with a warning', true)
@@ -92,6 +93,7 @@ export function register(program: Command): void {
       defaultEvaluationIntervalMs: parseDuration(String(o['query.defaultEvaluationInterval'])),
       metadataTimeRangeMs: parseDuration(String(o['query.metadata.defaultTimeRange'])),
       maxSamples: intFlag(o['query.maxSamples'], '--query.max-samples'),
+      logQueriesLongerThanMs: signedDuration(String(o['query.logQueriesLongerThan'])),
       corsOrigin: o['web.disableCors'] === true ? null : corsOriginFlag(String(o['web.cors.origin'])),
       partialResponse: o['query.partialResponse'] !== false,
       autoDownsampling: o['query.autoDownsampling'] === true,
@@ -117,4 +119,9 @@ function corsOriginFlag(pattern: string): RegExp {
   } catch (e) {
     throw new Error(`--web.cors.origin: invalid regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);
   }
+}
+
+/** A duration flag that may be negative (Go's time.Duration), such as `-1s`. */
+function signedDuration(s: string): number {
+  return s.startsWith('-') ? -parseDuration(s.slice(1)) : parseDuration(s);
 }

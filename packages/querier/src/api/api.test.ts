@@ -12,17 +12,22 @@ import { apiPlugin } from './plugin.js';
 
 type Defaults = Parameters<typeof apiPlugin>[0]['defaults'];
 
-/** `cors` null: --web.disable-cors. */
-async function apiApp(overrides: Partial<Defaults> = {}, cors: RegExp | null = corsOrigin('.*'), endpoints = new EndpointSet({ endpoints: [], logger: createLogger({ write: () => {} }) })) {
+/** `cors` null: --web.disable-cors; `log` gets the API's log lines. */
+async function apiApp(
+  overrides: Partial<Defaults> = {},
+  cors: RegExp | null = corsOrigin('.*'),
+  endpoints = new EndpointSet({ endpoints: [], logger: createLogger({ write: () => {} }) }),
+  log: (line: string) => void = () => {},
+) {
   const registry = new Registry();
-  const logger = createLogger({ write: () => {} });
+  const logger = createLogger({ write: log });
   const api = apiPlugin({
     proxy: new ProxyStore(endpoints),
     endpoints,
     logger,
     gate: new QueryGate(1, registry),
     engineMetrics: new EngineMetrics(registry, 1),
-    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, maxSamples: 50_000_000, maxConcurrentSelect: 4, timeout: 60_000, compat: 3, ...overrides },
+    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, maxSamples: 50_000_000, maxConcurrentSelect: 4, logQueriesLongerThanMs: 0, timeout: 60_000, compat: 3, ...overrides },
     corsOrigin: cors ?? undefined,
     flags: {},
   });
@@ -84,6 +89,23 @@ describe('metrics', () => {
     for (const line of ['prometheus_engine_queries 0', 'prometheus_engine_queries_concurrent_max 1', 'prometheus_engine_query_samples_total 0']) expect(text).toContain(`\n${line}\n`);
     for (const line of ['strata_query_concurrent_gate_queries_in_flight 0', 'strata_query_concurrent_gate_queries_max 1', 'strata_query_concurrent_gate_duration_seconds_count 2']) expect(text).toContain(`\n${line}\n`);
     await app.close();
+  });
+});
+
+describe('--query.log-queries-longer-than', () => {
+  it('logs the requests slower than the threshold with their parameters, every request below 0, none at 0', async () => {
+    const lines: string[] = [];
+    const query = '/api/v1/query_range?query=sum(vector(1))&start=0&end=600&step=15';
+    for (const threshold of [-1, 0, 60_000]) {
+      const app = await apiApp({ logQueriesLongerThanMs: threshold }, null, undefined, (l) => lines.push(l));
+      await app.inject(query);
+      await app.inject('/api/v1/query?query=sum(');
+      await app.close();
+    }
+    const slow = lines.filter((l) => l.includes('slow query detected'));
+    expect(slow).toHaveLength(2);
+    expect(slow[0]).toMatch(/method=GET path=\/api\/v1\/query_range status=200 time_taken=\d+\.\d{3}s .*param_query=sum\(vector\(1\)\) param_start=0 param_end=600 param_step=15/);
+    expect(slow[1]).toMatch(/path=\/api\/v1\/query status=400 .*param_query=sum\($/m);
   });
 });
 

@@ -11,6 +11,7 @@ import type { ReadOptions } from '../queryable.js';
 import { ApiError, invalidParam } from './errors.js';
 import type { EngineMetrics, QueryGate } from './metrics.js';
 import type { Params } from './params.js';
+import { logIfSlow } from './slowlog.js';
 import { sendError } from './respond.js';
 
 /** What every API route group needs: the proxy over the endpoints and the querier's defaults. */
@@ -29,6 +30,8 @@ export interface ApiContext {
     lookbackDelta: number;
     /** Most samples a query may hold at once (--query.max-samples). */
     maxSamples: number;
+    /** Requests taking longer are logged (ms; 0: none; below 0: all; --query.log-queries-longer-than). */
+    logQueriesLongerThanMs: number;
     /** Selects a query reads at once (--query.max-concurrent-select). */
     maxConcurrentSelect: number;
     /** The range /series and /labels read without start and end (ms; 0: all time; --query.metadata.default-time-range). */
@@ -147,14 +150,16 @@ export async function handle(
   reply: FastifyReply,
   body: (signal: AbortSignal, queuedSeconds: number) => Promise<FastifyReply>,
 ): Promise<FastifyReply> {
+  const arrived = performance.now();
   const ac = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) ac.abort();
   });
-  void req;
   try {
     return await ctx.gate.run((queued) => body(ac.signal, queued));
   } catch (err) {
     return sendError(reply, toApiError(err, ctx.logger));
+  } finally {
+    logIfSlow(ctx.logger, ctx.defaults.logQueriesLongerThanMs, req, reply, performance.now() - arrived);
   }
 }

@@ -28,6 +28,11 @@ export class Params {
     return this.params.getAll(name);
   }
 
+  /** Every parameter name with its values. */
+  names(): string[] {
+    return [...new Set(this.params.keys())];
+  }
+
   /** A time parameter (float Unix seconds or RFC3339) in ms; `fallback` when absent. */
   time(name: string, fallback?: number): number {
     const v = this.get(name);
