@@ -1,4 +1,4 @@
-import { PartialResponseStrategy, seriesRequest, type SeriesResponse, type StoreSeries } from '@strata/storeapi';
+import { PartialResponseStrategy, seriesRequest, type SeriesRequest, type SeriesResponse, type StoreSeries } from '@strata/storeapi';
 import { describe, expect, it } from 'vitest';
 import type { Endpoint, EndpointSet, UnavailableEndpoint } from '../endpoints/endpointset.js';
 import { Labels } from '@strata/tsdb';
@@ -12,7 +12,7 @@ const series = (name: string, replica: string, minTime: number): StoreSeries => 
 });
 
 /** An endpoint answering with `frames`, each after `before(i)` resolves. */
-function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i: number) => Promise<void>; stripsReplicaLabels?: boolean } = {}): Endpoint {
+function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i: number) => Promise<void>; stripsReplicaLabels?: boolean; asked?: SeriesRequest[] } = {}): Endpoint {
   return {
     address,
     labelSets: [],
@@ -25,7 +25,8 @@ function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i
     exemplars: false,
     targets: false,
     client: {
-      async *series() {
+      async *series(r: SeriesRequest) {
+        opts.asked?.push(r);
         for (const [i, f] of frames.entries()) {
           await opts.before?.(i);
           if (f instanceof Error) throw f;
@@ -90,6 +91,14 @@ describe('ProxyStore.streamSeries', () => {
     const got: LabeledSeries[] = [];
     await proxyOver(...eps).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
     expect(got).toHaveLength(12);
+  });
+
+  it('passes a limit on only to endpoints that strip replica labels themselves (the others sort by them)', async () => {
+    const asked: SeriesRequest[] = [];
+    const strips = endpoint('strips', [{ batch: [series('a', '', 0)] }], { asked });
+    const old = endpoint('old', [{ batch: [series('a', 'r0', 5), series('a', 'r1', 7)] }], { asked, stripsReplicaLabels: false });
+    await proxyOver(strips, old).streamSeries({ ...req(PartialResponseStrategy.ABORT), limit: 3 }, new AbortController().signal, () => {});
+    expect(asked.map((r) => r.limit).sort()).toEqual([0, 3]);
   });
 
   it('fails with the error of the reader of the series, after the endpoints are done', async () => {

@@ -124,8 +124,10 @@ export class ProxyStore implements StoreServer {
         // An endpoint that cannot drop replica labels itself sends its series in another order than
         // they have without them: they join the merge when it is done, stripped and sorted again.
         const own: LabeledSeries[] | undefined = e.supportsWithoutReplicaLabels ? undefined : [];
+        // Its first series with replica labels are not the first without them: a limit would cut the wrong ones.
+        const asked = own !== undefined && req.limit > 0 && req.withoutReplicaLabels.length > 0 ? { ...req, limit: 0 } : req;
         try {
-          await this.#seriesFrom(e, req, signal, { warnings, stats }, abort, (s) => (own === undefined ? merge.add(i, s) : own.push(s)), () => merge.drain());
+          await this.#seriesFrom(e, asked, signal, { warnings, stats }, abort, (s) => (own === undefined ? merge.add(i, s) : own.push(s)), () => merge.drain());
           merge.end(i, own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels));
         } catch (err) {
           if (signal.aborted) throw err;
