@@ -125,6 +125,15 @@ describe('splitOverlapping', () => {
       [c(5, 15), c(16, 30)],
     ]);
   });
+
+  it('keeps replicas apart where their chunks stop overlapping: a chunk continues the run left behind longest', () => {
+    const c = (minTime: number, maxTime: number) => ({ minTime, maxTime });
+    // Two replicas 5 s apart whose series switches kind at 60 s, in a range read up to 68 s: the chunks of
+    // the new kind are cut there, so r0's ends before r1's starts.
+    const r0 = [c(0, 55), c(60, 60)];
+    const r1 = [c(5, 58), c(65, 65)];
+    expect(splitOverlapping([...r0, ...r1].sort((x, y) => x.minTime - y.minTime))).toEqual([r0, r1]);
+  });
 });
 
 describe('dedupSeriesSet', () => {
