@@ -1,4 +1,4 @@
-import { ChunkSeriesSamples, Labels, STALE_NAN, XORChunk, type ChunkMeta, type Matcher } from '@strata/tsdb';
+import { ChunkSeriesSamples, cutFloatHistogramChunks, FloatHistogram, Labels, STALE_NAN, XORChunk, type ChunkMeta, type Matcher } from '@strata/tsdb';
 import { matchLabels } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
 import type { Queryable, SelectHints, SeriesSet } from '../storage.js';
@@ -78,4 +78,56 @@ describe('chunked series', () => {
       }
     });
   }
+});
+
+describe('chunked series switching between floats and histograms', () => {
+  /** Runs of floats (counters) and float histograms, a chunk per run: as Prometheus' head cuts them. */
+  const kinds = (i: number, k: number): 'f' | 'h' => ((k === 0 ? i >= 100 && i < 150 : i < 50 || (i >= 80 && i < 100 && i % 2 === 0) || (i >= 120 && i < 170)) ? 'f' : 'h');
+  const hist = (i: number) => new FloatHistogram({ schema: 1, count: 3.5 * i + 1, sum: 0.75 * i, positiveSpans: [{ offset: -1, length: 1 }, { offset: 2, length: 1 }], positiveBuckets: [2.5 * i + 1, i] });
+  const series = [0, 1].map((k) => {
+    const labels = Labels.from({ __name__: 'x', k: String(k) });
+    const chunks: ChunkMeta[] = [];
+    let run: number[] = [];
+    const flush = (): void => {
+      if (run.length === 0) return;
+      const ts = run.map((i) => 2345 + i * 60_000);
+      if (kinds(run[0] as number, k) === 'h') {
+        chunks.push(...cutFloatHistogramChunks(run.map((i, j) => ({ t: ts[j] as number, h: hist(i) })), 7_200_000));
+      } else {
+        const c = new XORChunk();
+        const app = c.appender();
+        run.forEach((i, j) => app.append(ts[j] as number, 10 * i));
+        chunks.push({ minTime: ts[0] as number, maxTime: ts.at(-1) as number, chunk: c });
+      }
+      run = [];
+    };
+    for (let i = 0; i < 220; i++) {
+      if (run.length > 0 && kinds(run[0] as number, k) !== kinds(i, k)) flush();
+      run.push(i);
+    }
+    flush();
+    return { labels, chunks };
+  });
+  const mem = new MemoryStorage();
+  for (let i = 0; i < 220; i++) for (const [k, s] of series.entries()) {
+    if (kinds(i, k) === 'f') mem.append(s.labels, 2345 + i * 60_000, 10 * i);
+    else mem.appendHistogram(s.labels, 2345 + i * 60_000, hist(i));
+  }
+  const blocks: Queryable = {
+    querier: () => ({
+      select: async (_h: SelectHints, matchers: readonly Matcher[]): Promise<SeriesSet> => ({
+        series: series.filter((s) => matchLabels(matchers, s.labels)).map((s) => new ChunkSeriesSamples(s.labels, s.chunks)),
+      }),
+      close: () => undefined,
+    }),
+  };
+  it('answer range queries as in memory', async () => {
+    const engine = new Engine({ compat: 2 });
+    // The chunks' headers give their histograms hints that the samples in memory lack.
+    const values = (r: QueryResult) => JSON.parse(JSON.stringify(r.value, (k, v: unknown) => (k === 'counterResetHint' ? undefined : v))) as unknown;
+    for (const q of ['x', 'rate(x[5m])', 'count_over_time(x[5m])', 'last_over_time(x[5m])', 'histogram_count(x)']) {
+      const want = values(await engine.rangeQuery(mem, q, 2345, 2345 + 222 * 60_000, 45_000));
+      expect(values(await engine.rangeQuery(blocks, q, 2345, 2345 + 222 * 60_000, 45_000)), q).toEqual(want);
+    }
+  });
 });
