@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { downloadBlock, MetaFetcher, uploadBlock } from '@strata/block';
 import type { CompactorConfig } from '@strata/compactor';
 import type { Bucket } from '@strata/objstore';
-import { formatMeta, isULID, newULID, parseMeta, type BlockMeta } from '@strata/tsdb';
+import { PlainIterator, penaltyMerge } from '@strata/dedup';
+import { BlockReader, ChainedChunksIterator, formatMeta, isULID, newULID, parseMeta, type BlockMeta, type ChunkMeta, type Labels } from '@strata/tsdb';
 import { promtool } from '@strata/testing/prometheus';
+import { decodedSamples } from '@strata/testing/samples';
 
 export const HOUR = 3_600_000;
 export const FIVE_MIN = 300_000;
@@ -164,4 +166,36 @@ export function compactorConfig(bucket: Bucket, dataDir: string, over: Partial<C
     deleteDelayMs: 0,
     ...over,
   };
+}
+
+/** Each series' chunks in the given blocks (in order), by `key` of its labels: default its metric name. */
+export async function seriesChunks(dirs: string | readonly string[], key = (l: Labels): string => l.get('__name__')): Promise<Map<string, readonly ChunkMeta[]>> {
+  const out = new Map<string, ChunkMeta[]>();
+  for (const dir of typeof dirs === 'string' ? [dirs] : dirs) {
+    const r = await BlockReader.openDir(dir);
+    for await (const s of r.chunkSeries([])) out.set(key(s.labels), [...(out.get(key(s.labels)) ?? []), ...s.chunks]);
+    await r.close();
+  }
+  return out;
+}
+
+/** Two replicas' chunks split where no chunk of either overlaps the next: [A's, B's] per run. */
+function overlapRuns(a: readonly ChunkMeta[], b: readonly ChunkMeta[]): [ChunkMeta[], ChunkMeta[]][] {
+  const all = [...a, ...b].sort((x, y) => x.minTime - y.minTime || x.maxTime - y.maxTime);
+  const runs: [ChunkMeta[], ChunkMeta[]][] = [];
+  let max = Number.NEGATIVE_INFINITY;
+  for (const c of all) {
+    if (runs.length === 0 || c.minTime > max) runs.push([[], []]);
+    runs[runs.length - 1]![a.includes(c) ? 0 : 1].push(c);
+    max = Math.max(max, c.maxTime);
+  }
+  return runs;
+}
+
+/**
+ * The samples the compactor's penalty merge of two replicas' chunks of a series must give: the offline
+ * merge works on runs of transitively overlapping chunks, each merged on its own.
+ */
+export function penaltyMerged(a: readonly ChunkMeta[], b: readonly ChunkMeta[]): number[][] {
+  return overlapRuns(a, b).flatMap(([ra, rb]) => decodedSamples(penaltyMerge([ra, rb].map((r) => new PlainIterator(new ChainedChunksIterator(r))))));
 }

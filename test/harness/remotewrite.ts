@@ -95,3 +95,34 @@ export async function remoteWrite(url: string, series: readonly WrittenSeries[])
   });
   if (res.status !== 204) throw new Error(`remote write: ${res.status} ${await res.text()}`);
 }
+
+/** A float or histogram sample of a series written by `remoteWriteInOrder`. */
+export type WrittenPoint = { readonly t: number; readonly v: number } | { readonly t: number; readonly h: Histogram | FloatHistogram };
+
+/**
+ * Writes series whose samples switch between floats and histograms, all in time order across series (so
+ * a head compaction Prometheus starts meanwhile never leaves a later request out of bounds). A request
+ * ends where a series switches kind: Prometheus' head commits a request's floats before its histograms.
+ */
+export async function remoteWriteInOrder(url: string, series: readonly { labels: Readonly<Record<string, string>>; points: readonly WrittenPoint[]; float?: boolean }[]): Promise<void> {
+  const all = series.flatMap((s, i) => s.points.map((p) => ({ i, p }))).sort((a, b) => a.p.t - b.p.t);
+  let batch = new Map<number, WrittenPoint[]>();
+  const flush = async () => {
+    if (batch.size === 0) return;
+    const out: WrittenSeries[] = [];
+    for (const [i, ps] of batch) {
+      const s = series[i]!;
+      out.push({ labels: s.labels, float: s.float, samples: ps.flatMap((p) => ('v' in p ? [p] : [])), histograms: ps.flatMap((p) => ('h' in p ? [p] : [])) });
+    }
+    batch = new Map();
+    await remoteWrite(url, out);
+  };
+  for (const { i, p } of all) {
+    const pending = batch.get(i);
+    if (pending !== undefined && 'v' in pending[0]! !== 'v' in p) await flush();
+    const ps = batch.get(i);
+    if (ps === undefined) batch.set(i, [p]);
+    else ps.push(p);
+  }
+  await flush();
+}

@@ -1,8 +1,8 @@
-import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DemoModel, writeOpenMetrics } from '@strata/cli';
 import { isULID, parseMeta, type BlockMeta } from '@strata/tsdb';
-import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+import { promtool, startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
 
 /** The instances the compliance queries name. */
 export const DEMO_INSTANCES = ['demo.promlabs.com:10000', 'demo.promlabs.com:10001', 'demo.promlabs.com:10002'];
@@ -41,8 +41,5 @@ export async function demoHistory(dir: string, startMs: number, endMs: number): 
 
 /** A Prometheus 2.42 serving copies of the given blocks, with the given external labels. */
 export async function prometheusOn(history: DemoHistory, blocks: readonly BlockMeta[], dir: string, externalLabels: Record<string, string>): Promise<PrometheusHandle> {
-  const dataDir = join(dir, 'data');
-  await mkdir(dataDir, { recursive: true });
-  for (const b of blocks) await cp(join(history.blocksDir, b.ulid), join(dataDir, b.ulid), { recursive: true });
-  return startPrometheus({ dir, dataDir, externalLabels, blockDuration: '2h' });
+  return startPrometheusOn(blocks.map((b) => join(history.blocksDir, b.ulid)), { dir, externalLabels, blockDuration: '2h' });
 }
