@@ -19,7 +19,7 @@ export interface ApiContext {
   proxy: ProxyStore;
   endpoints: EndpointSet;
   logger: Logger;
-  /** Admission gate for queries (`--query.max-concurrent`). */
+  /** Admission gate for PromQL queries (`--query.max-concurrent`), as Thanos gates them: around their evaluation only. */
   gate: QueryGate;
   engineMetrics: EngineMetrics;
   defaults: {
@@ -141,22 +141,17 @@ export function toApiError(err: unknown, logger: Logger): ApiError {
 }
 
 /**
- * Runs a route body under the query gate with an AbortSignal that fires when the client goes away,
- * and how long it waited at the gate (seconds).
+ * Runs a route body with an AbortSignal that fires when the client goes away, answering its errors in
+ * Prometheus' error JSON and logging it if slow.
  */
-export async function handle(
-  ctx: ApiContext,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  body: (signal: AbortSignal, queuedSeconds: number) => Promise<FastifyReply>,
-): Promise<FastifyReply> {
+export async function handle(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, body: (signal: AbortSignal) => Promise<FastifyReply>): Promise<FastifyReply> {
   const arrived = performance.now();
   const ac = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) ac.abort();
   });
   try {
-    return await ctx.gate.run((queued) => body(ac.signal, queued));
+    return await body(ac.signal);
   } catch (err) {
     return sendError(reply, toApiError(err, ctx.logger));
   } finally {

@@ -3,8 +3,8 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { Counter, Gauge, Histogram, Summary, type Registry } from 'prom-client';
 
 /**
- * The admission gate of the API's requests (--query.max-concurrent), with Thanos' gate metrics: how
- * many requests run, the most that may, and how long each waited for its turn.
+ * The admission gate of PromQL queries (--query.max-concurrent), with Thanos' gate metrics: how many
+ * queries run, the most that may, and how long each waited for its turn.
  */
 export class QueryGate {
   readonly #limit: LimitFunction;

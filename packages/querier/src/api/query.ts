@@ -41,7 +41,7 @@ const formatSchema = { querystring: { type: 'object', properties: { query: { typ
 export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     const instant = async (req: FastifyRequest, reply: FastifyReply) =>
-      handle(ctx, req, reply, async (signal, queued) => {
+      handle(ctx, req, reply, async (signal) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
         const limit = parseLimit(p);
@@ -49,11 +49,11 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const expr = parseQuery(engine, p);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
-        const res = await ctx.engineMetrics.track(queued, () => engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal }));
+        const res = await evaluate(ctx, () => engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     const range = async (req: FastifyRequest, reply: FastifyReply) =>
-      handle(ctx, req, reply, async (signal, queued) => {
+      handle(ctx, req, reply, async (signal) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
         const limit = parseLimit(p);
@@ -69,7 +69,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const expr = parseQuery(engine, p);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
-        const res = await ctx.engineMetrics.track(queued, () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal }));
+        const res = await evaluate(ctx, () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     // The query as Prometheus' prettifier writes it (Grafana's and Prometheus' UI "format query").
@@ -94,6 +94,11 @@ function parseQuery(engine: ReturnType<typeof engineFor>, p: Params) {
   } catch (e) {
     throw invalidParam('query', (e as Error).message);
   }
+}
+
+/** Evaluates a query once the gate (--query.max-concurrent) lets it, observed by the engine metrics. */
+function evaluate(ctx: ApiContext, run: () => Promise<QueryResult>): Promise<QueryResult> {
+  return ctx.gate.run((queued) => ctx.engineMetrics.track(queued, run));
 }
 
 /** A vector or matrix answer cut to its first `limit` series (Prometheus' truncateResults). */
