@@ -17,7 +17,7 @@ import { BlockReader, CounterResetHint, dumpSamples, FloatHistogram, histogramTo
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSameAnswer, query } from './answers.js';
-import { replicaStack, type ReplicaStack } from './replicas.js';
+import { histogramReplicaStack, recentStart, type ReplicaStack } from './replicas.js';
 
 const STEP = 15_000;
 const N = 200;
@@ -63,14 +63,9 @@ function gauge(i: number): FloatHistogram {
 }
 
 beforeAll(async () => {
-  stack = await replicaStack(
-    2,
-    () => ({ extraArgs: ['--enable-feature=native-histograms', '--web.enable-remote-write-receiver', '--web.enable-admin-api'] }),
-    undefined,
-    { promqlCompat: 2 },
-  );
-  // Off the step grid, as scrapes are; ends a minute ago, all in the replicas' heads.
-  start = Math.floor(Date.now() / 60_000) * 60_000 - N * STEP - 60_000 + 2345;
+  stack = await histogramReplicaStack();
+  // All in the replicas' heads.
+  start = recentStart(N, STEP);
   const times = Array.from({ length: N }, (_, i) => start + i * STEP);
   end = (times[N - 1] as number) + STEP;
   const series: WrittenSeries[] = [

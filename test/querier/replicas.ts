@@ -54,6 +54,19 @@ export async function replicaStack(
   }
 }
 
+/**
+ * Two replicas that take native histograms by remote write and make snapshots, behind a querier
+ * evaluating as Prometheus 2.42 does.
+ */
+export function histogramReplicaStack(): Promise<ReplicaStack> {
+  return replicaStack(2, () => ({ extraArgs: ['--enable-feature=native-histograms', '--web.enable-remote-write-receiver', '--web.enable-admin-api'] }), undefined, { promqlCompat: 2 });
+}
+
+/** The first of `n` timestamps `step` apart ending a minute ago, off the step grid as scrapes are. */
+export function recentStart(n: number, step: number): number {
+  return Math.floor(Date.now() / 60_000) * 60_000 - n * step - 60_000 + 2345;
+}
+
 /** Replaces what changes from one evaluation or scrape to the next (times, durations) by its shape, at any depth. */
 export function stable(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

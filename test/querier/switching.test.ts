@@ -23,7 +23,7 @@ import { decodedSamples } from '@strata/testing/samples';
 import { ChainedChunksIterator, CounterResetHint, Encoding, FloatHistogram, histogramToFloat, isULID, parseMeta, type Histogram } from '@strata/tsdb';
 import { penaltyMerged, seriesChunks } from '../compactor/fixtures.js';
 import { expectSameAnswer, query } from './answers.js';
-import { replicaStack, type ReplicaStack } from './replicas.js';
+import { histogramReplicaStack, recentStart, type ReplicaStack } from './replicas.js';
 
 const STEP = 60_000;
 const N = 220;
@@ -108,14 +108,8 @@ async function served(name: string, dirs: readonly string[], labels: Record<stri
 }
 
 beforeAll(async () => {
-  stack = await replicaStack(
-    2,
-    () => ({ extraArgs: ['--enable-feature=native-histograms', '--web.enable-remote-write-receiver', '--web.enable-admin-api'] }),
-    undefined,
-    { promqlCompat: 2 },
-  );
-  // Off the step grid, as scrapes are; ends a minute ago.
-  start = Math.floor(Date.now() / 60_000) * 60_000 - N * STEP - 60_000 + 2345;
+  stack = await histogramReplicaStack();
+  start = recentStart(N, STEP);
   end = start + N * STEP;
   await Promise.all(stack.replicas.map((r, replica) => remoteWriteInOrder(r.url, SERIES.map((s) => ({ labels: s.labels, float: s.float, points: points(replica, s) })))));
   for (const r of stack.replicas) {
