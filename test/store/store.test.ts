@@ -3,7 +3,7 @@
 // APIs on the same blocks.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DELETION_MARK_FILENAME, markBlock } from '@strata/block';
+import { DELETION_MARK_FILENAME, markBlock, TimeBound } from '@strata/block';
 import { nopLogger } from '@strata/runtime';
 import {
   acceptanceFixture,
@@ -189,6 +189,19 @@ describe('store gateway over promtool blocks', () => {
       const sv = await client.labelValues(labelValuesRequest({ label, start: history.start, end: history.end }));
       expect(sv.values, label).toEqual(pv);
     }
+  });
+
+  it('a relative --min-time (read at each sync and request) leaves out the blocks and chunks before it', async () => {
+    const mid = history.start + Math.floor((history.end - history.start) / 2);
+    const bounded = await startStore({ bucket: counting, dataDir: join(dir.path, 'bounded-data'), minTime: TimeBound.fromNow(mid - Date.now()) });
+    expect(bounded.store.bucketStore.blocks().length).toBeLessThan(blocks.length);
+    expect((await bounded.client.info()).store!.minTime).toBeGreaterThanOrEqual(mid);
+    const m: LabelMatcher[] = [{ type: 2, name: '__name__', value: 'rh_.*' }];
+    const got = await storeSamples(bounded.client, m, history.start, history.end, ['cluster']);
+    expect(got.length).toBeLessThan((await storeSamples(client, m, history.start, history.end, ['cluster'])).length);
+    // Whole chunks are sent: the one straddling --min-time brings a few earlier samples along.
+    expect(got.filter((s) => Number(s.split(' ').at(-2)) >= mid)).toEqual(await storeSamples(client, m, mid, history.end, ['cluster']));
+    await stopStore(bounded.store, bounded.client);
   });
 
   it('a sample limit ends the call with ResourceExhausted naming the flag', async () => {
