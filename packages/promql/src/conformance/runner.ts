@@ -54,7 +54,11 @@ export class ScriptRunner {
   constructor(compat: 2 | 3) {
     this.#compat = compat;
     // Prometheus' harness settings; its current version also enables delayed name removal.
-    this.#engine = new Engine({ compat, maxSamples: 10000, lookbackDelta: 5 * 60_000, subqueryStep: 60_000, delayedNameRemoval: compat === 3 });
+    // promqltest also enables every experimental parser feature (its TestParserOpts).
+    this.#engine = new Engine({
+      compat, maxSamples: 10000, lookbackDelta: 5 * 60_000, subqueryStep: 60_000, delayedNameRemoval: compat === 3,
+      extendedRangeSelectors: compat === 3, binopFillModifiers: compat === 3,
+    });
   }
 
   async run(text: string): Promise<CaseResult[]> {

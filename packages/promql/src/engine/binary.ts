@@ -309,28 +309,103 @@ export function vectorBinop(
   const lastRight = new Int32Array(lhs.length).fill(-1);
   const lastOutput = new Int32Array(lhs.length);
   const matching = new Set(m.matchingLabels);
+  const outputOf = (leftLabels: Labels, leftDropName: boolean, rightLabels: Labels): number => {
+    const delayedDrop = rules.delayedNameRemoval && (dropsName(op, returnBool, rules.compat) || leftDropName);
+    const o = out.series(resultLabels(leftLabels, rightLabels, op, m, matching, returnBool, rules), delayedDrop);
+    let id = outputId.get(o);
+    if (id === undefined) {
+      id = outputs.length;
+      outputs.push(o);
+      outputId.set(o, id);
+      outputStamp.push(0);
+    }
+    return id;
+  };
   const outputFor = (j: number, k: number): number => {
     const key = j * nR + k;
     let id = pairs.get(key);
     if (id === undefined) {
       const l = lhs[j] as StepSeries;
-      const delayedDrop = rules.delayedNameRemoval && (dropsName(op, returnBool, rules.compat) || l.dropName);
-      const o = out.series(resultLabels(l.labels, (rhs[k] as StepSeries).labels, op, m, matching, returnBool, rules), delayedDrop);
-      id = outputId.get(o);
-      if (id === undefined) {
-        id = outputs.length;
-        outputs.push(o);
-        outputId.set(o, id);
-        outputStamp.push(0);
-      }
+      id = outputOf(l.labels, l.dropName, (rhs[k] as StepSeries).labels);
       pairs.set(key, id);
     }
     return id;
   };
-  for (let i = 0; i < steps; i++) {
-    const stamp = i + 1;
-    // As Prometheus, a step reports only the last annotation of its pairs.
-    let problem: string | null = null;
+  // fill modifiers: a missing sample is one with this value and the labels of its match group, as in
+  // Prometheus (which applies them after swapping the sides of group_right).
+  const fillRight = m.fill?.rhs ?? null;
+  const fillLeft = m.fill?.lhs ?? null;
+  const filledOutputs = new Map<string, number>();
+  const filledOutput = (side: 'l' | 'r', index: number): number => {
+    const key = side + index;
+    let id = filledOutputs.get(key);
+    if (id === undefined) {
+      const present = ((side === 'l' ? rhs : lhs)[index] as StepSeries).labels;
+      const filled = signatureLabels(m, present);
+      id = side === 'l' ? outputOf(filled, false, present) : outputOf(present, false, filled);
+      filledOutputs.set(key, id);
+    }
+    return id;
+  };
+  /** The output of left series j and right series k, either −1 when filled in. */
+  const outputIndex = (j: number, k: number): number => {
+    if (j < 0) return filledOutput('l', k);
+    if (k < 0) return filledOutput('r', j);
+    if (lastRight[j] === k) return lastOutput[j] as number;
+    const id = outputFor(j, k);
+    lastRight[j] = k;
+    lastOutput[j] = id;
+    return id;
+  };
+  let i = 0;
+  let stamp = 0;
+  // As Prometheus, a step reports only the last annotation of its pairs.
+  let problem: string | null = null;
+  /**
+   * `a op b` (a of the left side as swapped, b of the right) at step i for the match group `sig`, from
+   * left series j and right series k (−1: filled in).
+   */
+  const apply = (a: number, b: number, ha: FloatHistogram | undefined, hb: FloatHistogram | undefined, sig: number, j: number, k: number): void => {
+    const fl = swapped ? b : a;
+    const fr = swapped ? a : b;
+    const hl = swapped ? hb : ha;
+    const hr = swapped ? ha : hb;
+    let v: number;
+    let h: FloatHistogram | undefined;
+    let keep = true;
+    if (trim || hl !== undefined || hr !== undefined) {
+      const res = histogramBinop(op, fl, fr, hl, hr);
+      if (res.annotation !== null) problem = res.annotation;
+      // A pair without result does not count as a match.
+      if (res.value === null) return;
+      v = 0;
+      h = res.value;
+      keep = res.keep;
+    } else {
+      v = arith(op, fl, fr);
+      if (cmp) {
+        keep = v === 1;
+        v = fl;
+      }
+    }
+    // Checked before filtering: a many-to-one match is an error even if the comparison drops it.
+    if (oneToOne && matchedStamp[sig] === stamp) {
+      throw new EvalError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+    }
+    matchedStamp[sig] = stamp;
+    if (returnBool) {
+      v = keep ? 1 : 0;
+      h = undefined;
+    } else if (!keep) return;
+    const o = outputIndex(j, k);
+    if (outputStamp[o] === stamp) throw new EvalError('multiple matches for labels: grouping labels must ensure unique matches');
+    outputStamp[o] = stamp;
+    if (h === undefined) out.set(outputs[o] as StepSeries, i, v);
+    else out.setHist(outputs[o] as StepSeries, i, h);
+  };
+  for (i = 0; i < steps; i++) {
+    stamp = i + 1;
+    problem = null;
     for (let k = 0; k < nR; k++) {
       const s = rhs[k] as StepSeries;
       if (s.has[i] !== 1) continue;
@@ -351,55 +426,22 @@ export function vectorBinop(
       const s = lhs[j] as StepSeries;
       if (s.has[i] !== 1) continue;
       const sig = sigs.l[j] as number;
-      if (rightStamp[sig] !== stamp) continue;
+      const ha = typed ? s.histAt(i) : undefined;
+      if (rightStamp[sig] !== stamp) {
+        if (fillRight !== null) apply(s.vals[i] as number, fillRight, ha, undefined, sig, j, -1);
+        continue;
+      }
       const k = rightOf[sig] as number;
       const r = rhs[k] as StepSeries;
-      const a = s.vals[i] as number;
-      const b = r.vals[i] as number;
-      const fl = swapped ? b : a;
-      const fr = swapped ? a : b;
-      let v: number;
-      let h: FloatHistogram | undefined;
-      let keep = true;
-      const hl = typed ? (swapped ? r : s).histAt(i) : undefined;
-      const hr = typed ? (swapped ? s : r).histAt(i) : undefined;
-      if (trim || hl !== undefined || hr !== undefined) {
-        const res = histogramBinop(op, fl, fr, hl, hr);
-        if (res.annotation !== null) problem = res.annotation;
-        // A pair without result does not count as a match.
-        if (res.value === null) continue;
-        v = 0;
-        h = res.value;
-        keep = res.keep;
-      } else {
-        v = arith(op, fl, fr);
-        if (cmp) {
-          keep = v === 1;
-          v = fl;
-        }
+      apply(s.vals[i] as number, r.vals[i] as number, ha, typed ? r.histAt(i) : undefined, sig, j, k);
+    }
+    if (fillLeft !== null) {
+      for (let k = 0; k < nR; k++) {
+        const r = rhs[k] as StepSeries;
+        const sig = sigs.r[k] as number;
+        if (r.has[i] !== 1 || matchedStamp[sig] === stamp) continue;
+        apply(fillLeft, r.vals[i] as number, undefined, typed ? r.histAt(i) : undefined, sig, -1, k);
       }
-      // Checked before filtering: a many-to-one match is an error even if the comparison drops it.
-      if (oneToOne) {
-        if (matchedStamp[sig] === stamp) {
-          throw new EvalError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
-        }
-        matchedStamp[sig] = stamp;
-      }
-      if (returnBool) {
-        v = keep ? 1 : 0;
-        h = undefined;
-      } else if (!keep) continue;
-      let id: number;
-      if (lastRight[j] === k) id = lastOutput[j] as number;
-      else {
-        id = outputFor(j, k);
-        lastRight[j] = k;
-        lastOutput[j] = id;
-      }
-      if (outputStamp[id] === stamp) throw new EvalError('multiple matches for labels: grouping labels must ensure unique matches');
-      outputStamp[id] = stamp;
-      if (h === undefined) out.set(outputs[id] as StepSeries, i, v);
-      else out.setHist(outputs[id] as StepSeries, i, h);
     }
     if (problem !== null) annotate(problem);
   }

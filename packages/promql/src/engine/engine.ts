@@ -32,6 +32,13 @@ export interface EngineOptions {
    * feature does (its test suite runs with it). Default false.
    */
   delayedNameRemoval?: boolean;
+  /**
+   * Accept the `anchored` and `smoothed` range selector modifiers (Prometheus' experimental
+   * promql-extended-range-selectors). Default false.
+   */
+  extendedRangeSelectors?: boolean;
+  /** Accept `fill`, `fill_left` and `fill_right` on binary operators (promql-binop-fill-modifiers). Default false. */
+  binopFillModifiers?: boolean;
 }
 
 export interface QueryOptions {
@@ -52,6 +59,8 @@ export class Engine {
       subqueryStep: opts.subqueryStep ?? 60_000,
       experimentalFunctions: opts.experimentalFunctions ?? true,
       delayedNameRemoval: opts.delayedNameRemoval ?? false,
+      extendedRangeSelectors: opts.extendedRangeSelectors ?? false,
+      binopFillModifiers: opts.binopFillModifiers ?? false,
     };
     this.#rangeFunctions = rangeFunctionsFor(this.#opts.compat);
   }
@@ -61,7 +70,10 @@ export class Engine {
   }
 
   parse(query: string): Expr {
-    return parseExpr(query, { compat: this.#opts.compat, experimentalFunctions: this.#opts.experimentalFunctions });
+    const o = this.#opts;
+    return parseExpr(query, {
+      compat: o.compat, experimentalFunctions: o.experimentalFunctions, extendedRangeSelectors: o.extendedRangeSelectors, binopFillModifiers: o.binopFillModifiers,
+    });
   }
 
   /** Evaluates `query` at `time` (ms). */
@@ -172,10 +184,13 @@ export class Engine {
           const from = (at ?? lo) - vs.offset;
           const to = (at ?? hi) - vs.offset;
           const window = e.kind === 'matrixSelector' ? e.range : lookback;
+          // anchored/smoothed ranges read a lookback delta more before (and, smoothed, after) the range.
+          const before = e.kind === 'matrixSelector' && vs.extension !== undefined ? lookback : 0;
+          const after = vs.extension === 'smoothed' ? lookback : 0;
           out.push({
             vs,
             hints: {
-              start: from - window, end: to, step: isRange ? range.interval : 0, func: ctx.func,
+              start: from - window - before, end: to + after, step: isRange ? range.interval : 0, func: ctx.func,
               range: e.kind === 'matrixSelector' ? e.range : 0, grouping: ctx.grouping, by: ctx.by,
             },
           });

@@ -6,10 +6,11 @@
  */
 import { dropMetricName, METRIC_IDENTITY, type NameRules } from './names.js';
 import { CounterResetHint, type FloatHistogram, isStaleNaN, METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
-import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
+import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, RangeExtension, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, isSetOp, walk } from '../parser/ast.js';
 import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
 import type { FunctionContext, VectorFunction } from '../functions/context.js';
+import { extendFloats } from '../functions/extended.js';
 import { HISTOGRAM_FUNCTIONS } from '../functions/histogram.js';
 import { LABEL_FUNCTIONS } from '../functions/label.js';
 import { MATH_FUNCTIONS } from '../functions/math.js';
@@ -23,6 +24,7 @@ import { aggregate } from './aggregate.js';
 import { type Annotate, negate, scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
 import { latestSampleFrom, SampleBuffer } from './buffer.js';
 import { EvalError, TooManySamplesError } from './errors.js';
+import { smoothedSelector } from './smoothed.js';
 import {
   histogramWeight, SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,
 } from './steps.js';
@@ -65,6 +67,12 @@ interface WindowBounds {
   readonly refs: Float64Array;
   /** The windows' length (ms). */
   readonly range: number;
+}
+
+/** How far an `anchored`/`smoothed` range's windows reach beyond the range (ms) before and after it. */
+function extensionReach(ext: RangeExtension | undefined, lookback: number): { before: number; after: number } {
+  if (ext === undefined) return { before: 0, after: 0 };
+  return { before: lookback, after: ext === 'smoothed' ? lookback : 0 };
 }
 
 /** One series of a range vector: its samples, in time order. */
@@ -261,6 +269,11 @@ export class Evaluator {
     const first = refAt(0);
     const last = refAt(steps - 1);
     const buf = this.#buf;
+    if (vs.extension === 'smoothed' && !timestamps) {
+      const smoothed = smoothedSelector(series, buf, refAt, steps, lookback, (m) => this.#annotate(m, vs.pos.start), () => this.#shared.checkAbort());
+      this.#shared.stats.samplesRead += smoothed.read;
+      return { type: 'vector', series: smoothed.series };
+    }
     const stats = this.#readsHistogramStats(vs);
     const out: StepSeries[] = [];
     let read = 0;
@@ -310,31 +323,35 @@ export class Evaluator {
   }
 
   /** The series of a range-vector expression with the reference time (ms) of each step. */
-  #rangeSource(e: MatrixSelector | SubqueryExpr): { range: number; refAt: (i: number) => number; each: (f: (s: RangeSeries) => void) => void } {
+  #rangeSource(e: MatrixSelector | SubqueryExpr): {
+    range: number; reach: { before: number; after: number }; refAt: (i: number) => number; each: (f: (s: RangeSeries) => void) => void;
+  } {
     const mods: TimeModifiers = e.kind === 'matrixSelector' ? e.vs : e;
     const at = this.#atTime(mods);
     const refAt = (i: number): number => (at ?? stepTime(this.#range, i)) - mods.offset;
     if (e.kind === 'matrixSelector') {
       const series = this.#shared.data.get(e.vs) ?? [];
-      const mint = refAt(0) - e.range;
-      const maxt = refAt(this.#range.steps - 1);
+      const reach = extensionReach(e.vs.extension, this.#shared.opts.lookbackDelta);
+      const mint = refAt(0) - e.range - reach.before;
+      const maxt = refAt(this.#range.steps - 1) + reach.after;
       const buf = this.#buf;
       const stats = this.#readsHistogramStats(e.vs);
       return {
         range: e.range,
+        reach,
         refAt,
         each: (f) => {
           for (const s of series) {
             this.#shared.checkAbort();
             buf.load(s, mint, maxt, true);
-            if (stats) buf.histogramStats(refAt, this.#range.steps, e.range);
+            if (stats) buf.histogramStats(refAt, this.#range.steps, e.range + reach.before);
             f({ labels: s.labels, ts: buf.ts, vs: buf.vs, hs: buf.hs, n: buf.n, dropName: false });
           }
         },
       };
     }
     const inner = this.#subqueryPoints(e, at);
-    return { range: e.range, refAt, each: (f) => inner.forEach(f) };
+    return { range: e.range, reach: extensionReach(undefined, 0), refAt, each: (f) => inner.forEach(f) };
   }
 
   /** Evaluates a subquery's expression on absolute multiples of its step covering all windows. */
@@ -376,11 +393,12 @@ export class Evaluator {
       let widest = 0;
       for (let i = 0; i < steps; i++) {
         const ref = b.refs[i] as number;
-        const from = ref - b.range;
+        const from = ref - b.range - src.reach.before;
+        const to = ref + src.reach.after;
         if (closed) while (lo < n && (ts[lo] as number) < from) lo++;
         else while (lo < n && (ts[lo] as number) <= from) lo++;
         if (hi < lo) hi = lo;
-        while (hi < n && (ts[hi] as number) <= ref) hi++;
+        while (hi < n && (ts[hi] as number) <= to) hi++;
         b.lo[i] = lo;
         b.hi[i] = hi;
         const held = weights === null ? hi - lo : (weights[hi] as number) - (weights[lo] as number);
@@ -398,10 +416,18 @@ export class Evaluator {
   evalRangeVector(e: Expr): RangeSeries[] {
     const r = unwrap(e) as MatrixSelector | SubqueryExpr;
     const out: RangeSeries[] = [];
+    const ext = r.kind === 'matrixSelector' ? r.vs.extension : undefined;
     this.#windows(r, (s, b) => {
       const lo = b.lo[0] as number;
       const hi = b.hi[0] as number;
-      if (hi > lo) {
+      if (ext !== undefined) {
+        if (s.hs !== null && s.hs.slice(lo, hi).some((h) => h !== undefined)) {
+          throw new EvalError('smoothed and anchored modifiers do not work with native histograms');
+        }
+        const maxt = b.refs[0] as number;
+        const x = extendFloats(s.ts, s.vs, lo, hi, maxt - b.range, maxt, ext === 'smoothed');
+        if (x !== null) out.push({ labels: s.labels, ts: x.ts, vs: x.vs, hs: null, n: x.ts.length, dropName: s.dropName });
+      } else if (hi > lo) {
         out.push({ labels: s.labels, ts: s.ts.slice(lo, hi), vs: s.vs.slice(lo, hi), hs: s.hs?.slice(lo, hi) ?? null, n: hi - lo, dropName: s.dropName });
       }
     });
@@ -410,6 +436,7 @@ export class Evaluator {
 
   #call(c: Call): StepValue {
     const name = c.func.name;
+    checkExtensionAllowed(c);
     const rangeFn = this.#shared.rangeFunctions[name];
     if (rangeFn !== undefined) return this.#rangeCall(c, rangeFn);
     if (name === 'absent_over_time') {
@@ -465,7 +492,8 @@ export class Evaluator {
     // Prometheus reports a range function's annotations at its first argument.
     const annotationPos = (c.args[0] as Expr).pos.start;
     const w: Window = {
-      ts: new Float64Array(0), vs: new Float64Array(0), hs: null, lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
+      ts: new Float64Array(0), vs: new Float64Array(0), hs: null, lo: 0, hi: 0, extension: arg.kind === 'matrixSelector' ? arg.vs.extension ?? null : null,
+      rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
       params: params.map(() => 0), metricName: '', annotate: (m) => this.#annotate(m, annotationPos), resets: new Int32Array(0), first: true,
     };
     this.#windows(arg, (s, b) => {
@@ -538,6 +566,23 @@ export class Evaluator {
     }
     if (isSetOp(e.op)) return setBinop(e.op, lhs, rhs, e.matching, steps);
     return vectorBinop(e.op, lhs, rhs, e.matching, e.returnBool, steps, opts, annotate);
+  }
+}
+
+/** The functions an `anchored` or `smoothed` range may feed, as Prometheus' AnchoredSafeFunctions and SmoothedSafeFunctions. */
+const EXTENSION_SAFE: Record<RangeExtension, readonly string[]> = {
+  anchored: ['changes', 'delta', 'increase', 'rate', 'resets'],
+  smoothed: ['delta', 'increase', 'rate'],
+};
+
+/** Rejects an `anchored`/`smoothed` range given to a function that does not handle it, with Prometheus' error. */
+function checkExtensionAllowed(c: Call): void {
+  for (const a of c.args) {
+    const arg = unwrap(a);
+    const ext = arg.kind === 'matrixSelector' ? arg.vs.extension : undefined;
+    if (ext === undefined) continue;
+    const safe = EXTENSION_SAFE[ext];
+    if (!safe.includes(c.func.name)) throw new EvalError(`${ext} modifier can only be used with: ${safe.join(', ')} - not with ${c.func.name}`);
   }
 }
 

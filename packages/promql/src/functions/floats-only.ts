@@ -11,7 +11,7 @@ import type { RangeFunction, Window } from './window.js';
  */
 export function ignoringHistograms(fn: RangeFunction): RangeFunction {
   const p: Window = {
-    ts: new Float64Array(64), vs: new Float64Array(64), hs: null, lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
+    ts: new Float64Array(64), vs: new Float64Array(64), hs: null, lo: 0, hi: 0, extension: null, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
     params: [], metricName: '', annotate: () => undefined, resets: new Int32Array(0), first: true,
   };
   /** floatsBefore[i]: how many of the series' samples before index i are floats (their index in p). */

@@ -18,7 +18,7 @@ describe('min_over_time and max_over_time', () => {
     const rnd = seededRandom(17);
     const fns = overTimeFunctions(3);
     const w: Window = {
-      ts: new Float64Array(0), vs: new Float64Array(0), hs: null, lo: 0, hi: 0, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
+      ts: new Float64Array(0), vs: new Float64Array(0), hs: null, lo: 0, hi: 0, extension: null, rangeStart: 0, rangeEnd: 0, range: 0, t: 0,
       params: [], metricName: '', annotate: () => undefined, resets: new Int32Array(0), first: true,
     };
     const pool = [NaN, 0, -0, 1, 1, 2, -3, Infinity, -Infinity];

@@ -2,6 +2,7 @@
 import type { FloatHistogram } from '@strata/tsdb';
 import { EvalError } from '../engine/errors.js';
 import { HistogramGroup } from '../engine/histogram-sum.js';
+import { anchorWindow } from './extended.js';
 import { ignoringHistograms } from './floats-only.js';
 import { kahanC, kahanSumInc } from './kahan.js';
 import { quantile } from './quantile.js';
@@ -298,6 +299,7 @@ export function overTimeFunctions(compat: 2 | 3): Record<string, RangeFunction> 
     ts_of_max_over_time: ignoringHistograms(tsOf((v, best) => v >= best)),
     // The float loops test inline: through the predicates they measured ~15% slower.
     changes: (w) => {
+      if (w.extension === 'anchored' && !anchorWindow(w)) return undefined;
       if (w.hs !== null) return transitions(w, w.hs, floatChanged, histogramChanged);
       let n = 0;
       let prev = w.vs[w.lo] as number;
@@ -309,6 +311,7 @@ export function overTimeFunctions(compat: 2 | 3): Record<string, RangeFunction> 
       return n;
     },
     resets: (w) => {
+      if (w.extension === 'anchored' && !anchorWindow(w)) return undefined;
       if (w.hs !== null) return transitions(w, w.hs, floatReset, histogramReset);
       let n = 0;
       let prev = w.vs[w.lo] as number;

@@ -11,7 +11,7 @@ function windowOf(samples: readonly (number | FloatHistogram)[], notes: string[]
   return {
     ts: Float64Array.from({ length: n }, (_, i) => i * 1000),
     vs: Float64Array.from(samples, (s) => (typeof s === 'number' ? s : 0)),
-    hs, lo: 0, hi: n, rangeStart: -1000, rangeEnd: (n - 1) * 1000, range: n * 1000, t: (n - 1) * 1000,
+    hs, lo: 0, hi: n, extension: null, rangeStart: -1000, rangeEnd: (n - 1) * 1000, range: n * 1000, t: (n - 1) * 1000,
     params: [0.5], metricName, annotate: (m) => notes.push(m), resets: new Int32Array(n), first: true,
   };
 }

@@ -1,6 +1,7 @@
 /** rate, increase, delta (extrapolated) and irate, idelta (last two samples), over floats or native histograms. */
 import { CounterResetHint, FloatHistogram, IncompatibleSchemaError } from '@strata/tsdb';
 import { customBucketsReconciled, mixedExponentialCustom, mixedFloatsHistograms, notCounter, notGauge } from './range-annotations.js';
+import { extendedRate } from './extended.js';
 import { histogramsIn, type RangeFunction, type Window } from './window.js';
 
 /**
@@ -9,6 +10,7 @@ import { histogramsIn, type RangeFunction, type Window } from './window.js';
  * only gives a histogram (histogramRate); floats and histograms mixed give nothing.
  */
 function extrapolatedRate(w: Window, isCounter: boolean, isRate: boolean, compat: 2 | 3): number | FloatHistogram | undefined {
+  if (w.extension !== null) return extendedRate(w, isCounter, isRate);
   const n = w.hi - w.lo;
   if (n < 2) return undefined;
   if (w.hs !== null) {

@@ -1,4 +1,5 @@
 import type { FloatHistogram } from '@strata/tsdb';
+import type { RangeExtension } from '../parser/ast.js';
 
 /** The samples of one series inside one range window, as range functions see them. Reused across steps. */
 export interface Window {
@@ -9,6 +10,11 @@ export interface Window {
   hs: readonly (FloatHistogram | undefined)[] | null;
   lo: number;
   hi: number;
+  /**
+   * `anchored`/`smoothed` on the range: the window then also holds the samples up to a lookback delta
+   * before rangeStart (and, smoothed, after rangeEnd).
+   */
+  extension: RangeExtension | null;
   /** The window's boundaries (ms) and length (ms). */
   rangeStart: number;
   rangeEnd: number;

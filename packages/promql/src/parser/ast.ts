@@ -66,10 +66,15 @@ export interface TimeModifiers {
   atAnchor: AtAnchor | null;
 }
 
+/** Prometheus' experimental extended range selectors (promql-extended-range-selectors). */
+export type RangeExtension = 'anchored' | 'smoothed';
+
 export interface VectorSelector extends TimeModifiers {
   readonly kind: 'vectorSelector';
   readonly name: string | null;
   readonly matchers: readonly Matcher[];
+  /** `anchored` / `smoothed` after the selector (or its range). */
+  extension?: RangeExtension;
   readonly pos: PosRange;
 }
 
@@ -145,6 +150,16 @@ export interface VectorMatching {
   readonly on: boolean;
   /** Extra labels of `group_left(…)`/`group_right(…)`. */
   readonly include: readonly string[];
+  /**
+   * Values standing in for a missing match (`fill`, `fill_left`, `fill_right`; Prometheus' experimental
+   * promql-binop-fill-modifiers): `lhs` for a missing left sample, `rhs` for a missing right one.
+   */
+  readonly fill?: FillValues;
+}
+
+export interface FillValues {
+  readonly lhs: number | null;
+  readonly rhs: number | null;
 }
 
 export interface BinaryExpr {

@@ -7,7 +7,8 @@ import { parser as lezer } from '@prometheus-io/lezer-promql';
 import { METRIC_NAME, Matcher, type MatchType } from '@strata/tsdb';
 import { exprType } from './ast.js';
 import type {
-  AggregateExpr, AggregateOp, DurationFn, QueryParams, BinaryExpr, BinaryOp, Cardinality, Expr, PosRange, SubqueryExpr, VectorMatching, VectorSelector,
+  AggregateExpr, AggregateOp, DurationFn, FillValues, QueryParams, BinaryExpr, BinaryOp, Cardinality, Expr, PosRange, RangeExtension, SubqueryExpr,
+  VectorMatching, VectorSelector,
 } from './ast.js';
 import { checkAggregate, checkBinary, checkCall, checkSubquery, checkUnary, checkVectorSelector } from './check.js';
 import { ParseError, UnsupportedError } from './errors.js';
@@ -19,6 +20,10 @@ export interface ParseOptions {
   compat?: 2 | 3;
   /** Accept experimental functions (as Prometheus' test suite does). Default true. */
   experimentalFunctions?: boolean;
+  /** Accept `anchored`/`smoothed` (Prometheus' promql-extended-range-selectors). Default false. */
+  extendedRangeSelectors?: boolean;
+  /** Accept `fill`/`fill_left`/`fill_right` (Prometheus' promql-binop-fill-modifiers). Default false. */
+  binopFillModifiers?: boolean;
 }
 
 const BINARY_OPS: Record<string, BinaryOp> = {
@@ -116,7 +121,12 @@ class Builder {
 
   constructor(input: string, opts: ParseOptions) {
     this.#input = input;
-    this.#opts = { compat: opts.compat ?? 3, experimentalFunctions: opts.experimentalFunctions ?? true };
+    this.#opts = {
+      compat: opts.compat ?? 3,
+      experimentalFunctions: opts.experimentalFunctions ?? true,
+      extendedRangeSelectors: opts.extendedRangeSelectors ?? false,
+      binopFillModifiers: opts.binopFillModifiers ?? false,
+    };
   }
 
   build(): Expr {
@@ -227,8 +237,9 @@ class Builder {
       case 'BinaryExpr':
         return this.#signedPowerBase(n, this.#binary(n));
       case 'AnchoredExpr':
+        return this.#extended(n, 'anchored');
       case 'SmoothedExpr':
-        throw new UnsupportedError(`${n.type.name === 'AnchoredExpr' ? 'anchored' : 'smoothed'} range modifier`);
+        return this.#extended(n, 'smoothed');
       default:
         throw this.#error(n.from, `unexpected ${n.type.name}`);
     }
@@ -356,6 +367,21 @@ class Builder {
     if (e.kind === 'vectorSelector' || e.kind === 'subquery') return e;
     if (e.kind === 'matrixSelector') return e.vs;
     throw this.#error(at, `${what} modifier must be preceded by an instant vector selector or range vector selector or a subquery`);
+  }
+
+  /** `… anchored` / `… smoothed`: on the last operand's selector, as Prometheus' setAnchored/setSmoothed. */
+  #extended(n: SyntaxNode, ext: RangeExtension): Expr {
+    const inner = this.#expr(this.#exprChildren(n)[0] as SyntaxNode);
+    let target = inner;
+    while (target.kind === 'binary' || target.kind === 'unary') target = target.kind === 'binary' ? target.rhs : target.expr;
+    const at = target.pos.start;
+    if (!this.#opts.extendedRangeSelectors) throw this.#error(at, `${ext} modifier is experimental and not enabled`);
+    if (target.kind === 'subquery') throw this.#error(at, `${ext} modifier is not supported for subqueries`);
+    if (target.kind !== 'vectorSelector' && target.kind !== 'matrixSelector') throw this.#error(at, `${ext} modifier not implemented`);
+    const vs = target.kind === 'vectorSelector' ? target : target.vs;
+    if (vs.extension !== undefined && vs.extension !== ext) throw this.#error(at, 'anchored and smoothed modifiers cannot be used together');
+    vs.extension = ext;
+    return inner;
   }
 
   #offset(n: SyntaxNode): Expr {
@@ -509,7 +535,6 @@ class Builder {
     const opNode = parts[1] as SyntaxNode;
     const op = BINARY_OPS[opNode.type.name];
     if (op === undefined) throw new UnsupportedError(`binary operator ${this.#text(opNode)}`);
-    if (n.getChild('FillModifier') !== null) throw new UnsupportedError('fill modifiers');
     const lhs = this.#expr(lhsNode);
     const rhs = this.#expr(rhsNode);
     const returnBool = n.getChild('BoolModifier') !== null;
@@ -531,8 +556,28 @@ class Builder {
       }
       matching = { card, matchingLabels: labels, on, include };
     }
+    const fill = this.#fill(n, op, bothVectors);
+    if (fill !== null && matching !== null) matching = { ...matching, fill };
     const b: BinaryExpr = { kind: 'binary', op, lhs, rhs, returnBool, matching, pos: this.#pos(n) };
     checkBinary(b, this.#input, clause !== null, opNode.from);
     return b;
+  }
+
+  /** The values of `fill(v)`, `fill_left(v)`, `fill_right(v)`, or null without them. */
+  #fill(n: SyntaxNode, op: BinaryOp, bothVectors: boolean): FillValues | null {
+    const mod = n.getChild('FillModifier');
+    if (mod === null) return null;
+    if (!this.#opts.binopFillModifiers) throw this.#error(n.from, 'binop fill modifiers are experimental and not enabled');
+    if (!bothVectors) throw this.#error(n.from, 'filling in missing series only allowed between instant vectors');
+    if (op === 'and' || op === 'or' || op === 'unless') throw this.#error(n.from, 'filling in missing series not allowed for set operators');
+    let lhs: number | null = null;
+    let rhs: number | null = null;
+    for (const c of this.#children(mod)) {
+      const lit = c.getChild('NumberDurationLiteral') as SyntaxNode;
+      const v = this.#numberOrDuration(lit, this.#text(lit));
+      if (c.type.name !== 'FillRightClause') lhs = v;
+      if (c.type.name !== 'FillLeftClause') rhs = v;
+    }
+    return { lhs, rhs };
   }
 }

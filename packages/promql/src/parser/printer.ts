@@ -7,7 +7,7 @@
 import { METRIC_NAME, quoteGo, type Matcher } from '@strata/tsdb';
 import { isValidLabelName } from '../engine/names.js';
 import { formatFloatPlain, goFloat } from '../format.js';
-import type { AggregateExpr, BinaryExpr, Expr, SubqueryExpr, TimeModifiers, VectorSelector } from './ast.js';
+import type { AggregateExpr, BinaryExpr, Expr, FillValues, SubqueryExpr, TimeModifiers, VectorSelector } from './ast.js';
 import { formatDuration } from './literals.js';
 
 export type PrintCompat = 2 | 3;
@@ -19,9 +19,9 @@ export function exprString(e: Expr, compat: PrintCompat): string {
     case 'string':
       return quoteGo(e.value);
     case 'vectorSelector':
-      return selectorString(e) + timeModifiers(e);
+      return selectorString(e) + timeModifiers(e) + extensionString(e);
     case 'matrixSelector':
-      return `${selectorString(e.vs)}[${durationString(e.range, e.rangeFn)}]${timeModifiers(e.vs)}`;
+      return `${selectorString(e.vs)}[${durationString(e.range, e.rangeFn)}]${timeModifiers(e.vs)}${extensionString(e.vs)}`;
     case 'subquery':
       return exprString(e.expr, compat) + subquerySuffix(e);
     case 'call':
@@ -50,10 +50,22 @@ export function binaryOp(e: BinaryExpr, compat: PrintCompat): string {
   if (vm === null) return s;
   const grouped = vm.card === 'many-to-one' || vm.card === 'one-to-many';
   // 2.x writes neither clause for `ignoring () group_left` (its text then reads `a * b`); 3.x writes both.
-  if (!(vm.matchingLabels.length > 0 || vm.on || (compat === 3 && grouped))) return s;
+  if (!(vm.matchingLabels.length > 0 || vm.on || (compat === 3 && grouped))) return s + fillString(vm.fill);
   s += ` ${vm.on ? 'on' : 'ignoring'} (${labelList(vm.matchingLabels)})`;
   if (grouped) s += ` group_${vm.card === 'many-to-one' ? 'left' : 'right'} (${labelList(vm.include)})`;
-  return s;
+  return s + fillString(vm.fill);
+}
+
+/** ` fill(0)`, ` fill_left(1) fill_right(2)`: the binop fill modifiers. */
+function fillString(fill: FillValues | undefined): string {
+  if (fill === undefined) return '';
+  const { lhs, rhs } = fill;
+  if (lhs !== null && rhs !== null && Object.is(lhs, rhs)) return ` fill(${formatFloatPlain(lhs)})`;
+  return (lhs === null ? '' : ` fill_left(${formatFloatPlain(lhs)})`) + (rhs === null ? '' : ` fill_right(${formatFloatPlain(rhs)})`);
+}
+
+function extensionString(vs: VectorSelector): string {
+  return vs.extension === undefined ? '' : ` ${vs.extension}`;
 }
 
 /** `[1h:5m] @ 100.000 offset 5m`: what a subquery adds to its expression. */
