@@ -12,3 +12,4 @@ export { PackedSeriesPoints } from './points.js';
 export { formatValue, formatTimestamp, formatFloatPlain } from './format.js';
 export { exprString } from './parser/printer.js';
 export { prettify } from './parser/prettier.js';
+export { promqlFeatures, PROMQL_FEATURE_NAMES, type PromqlFeatures } from './features.js';

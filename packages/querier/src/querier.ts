@@ -1,4 +1,5 @@
 import type { DedupFunc } from '@strata/dedup';
+import type { PromqlFeatures } from '@strata/promql';
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -64,6 +65,8 @@ export interface QuerierConfig {
   autoDownsampling?: boolean;
   /** --query.promql-compat */
   promqlCompat?: 2 | 3;
+  /** --enable-feature: the PromQL engine features it turns on. */
+  promqlFeatures?: PromqlFeatures;
   /** --store.response-timeout (ms; 0 = none) */
   storeResponseTimeoutMs?: number;
   /** --web.route-prefix */
@@ -143,6 +146,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
             logQueriesLongerThanMs: cfg.logQueriesLongerThanMs ?? 0,
             timeout: cfg.timeoutMs ?? 2 * 60_000,
             compat: cfg.promqlCompat ?? 3,
+            features: cfg.promqlFeatures ?? {},
           },
           corsOrigin: cfg.corsOrigin === null ? undefined : (cfg.corsOrigin ?? corsOrigin('.*')),
           flags: cfg.flags ?? {},

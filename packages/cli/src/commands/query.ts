@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { PROMQL_FEATURE_NAMES, promqlFeatures, type PromqlFeatures } from '@strata/promql';
 import { corsOrigin, start } from '@strata/querier';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
@@ -46,6 +47,12 @@ export function register(program: Command): void {
     .option('--no-query.partial-response', 'fail a query when any endpoint fails')
     .option('--query.auto-downsampling', 'read downsampled data as the step allows (max_source_resolution=auto)', false)
     .option('--query.promql-compat <version>', 'PromQL semantics: 3 (current Prometheus) or 2 (Prometheus 2.x)', '3')
+    .option(
+      '--enable-feature <names>',
+      `experimental PromQL features by Prometheus' names, comma-separated; repeatable: ${PROMQL_FEATURE_NAMES.join(', ')}`,
+      repeatable,
+      [],
+    )
     .option('--grpc-compression <algorithm>', 'compression of requests to the endpoints: none, snappy (as Thanos; grpc-go endpoints then answer compressed too), gzip or deflate', 'none')
     .option('--store.response-timeout <duration>', 'give up on an endpoint that does not answer a request within this time (0 = never)', '0')
     .option('--web.route-prefix <path>', 'prefix for all HTTP routes (default: --web.external-prefix)')
@@ -58,6 +65,7 @@ export function register(program: Command): void {
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
     if (compat !== '2' && compat !== '3') throw new Error(`--query.promql-compat must be 2 or 3, not ${compat}`);
+    const promqlFeatures = featuresFlag(o.enableFeature as string[]);
     const dedupFunc = String(o['deduplication.func']);
     if (dedupFunc !== 'penalty' && dedupFunc !== 'chain') throw new Error(`--deduplication.func must be penalty or chain, not ${dedupFunc}`);
     // Thanos' deprecated names of the same flags still serve: deployments written for Thanos before 0.21 use them.
@@ -98,6 +106,7 @@ export function register(program: Command): void {
       partialResponse: o['query.partialResponse'] !== false,
       autoDownsampling: o['query.autoDownsampling'] === true,
       promqlCompat: compat === '2' ? 2 : 3,
+      promqlFeatures,
       storeResponseTimeoutMs: parseDuration(String(o['store.responseTimeout'])),
       ...(prefix !== '' ? { routePrefix: prefix } : {}),
       ui: { ...(externalPrefix !== '' ? { externalPrefix } : {}), ...(prefixHeader !== '' ? { prefixHeader } : {}) },
@@ -107,6 +116,14 @@ export function register(program: Command): void {
     logger.info('querier ready', { http: querier.httpAddress, grpc: querier.grpcAddress ?? '' });
     await runUntilSignal(logger, () => querier.stop());
   });
+}
+
+function featuresFlag(values: readonly string[]): PromqlFeatures {
+  try {
+    return promqlFeatures(values);
+  } catch (e) {
+    throw new Error(`--enable-feature: ${(e as Error).message}`);
+  }
 }
 
 function isCompression(s: string): s is Compression {

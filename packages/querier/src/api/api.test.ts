@@ -72,6 +72,15 @@ describe('query defaults', () => {
     expect(JSON.parse(res.body)).toEqual({ status: 'error', errorType: 'execution', error: 'query processing would load too many samples into memory in query execution' });
   });
 
+  it('accepts experimental PromQL modifiers only when --enable-feature turned them on', async () => {
+    const q = `/api/v1/query?query=${encodeURIComponent('rate(x[5m] anchored) + fill(0) rate(y[5m] smoothed)')}&time=600`;
+    const off = await (await apiApp()).inject(q);
+    expect(off.statusCode).toBe(400);
+    expect(JSON.parse(off.body).error).toContain('anchored modifier is experimental and not enabled');
+    const on = await (await apiApp({ features: { extendedRangeSelectors: true, binopFillModifiers: true } })).inject(q);
+    expect(on.statusCode).toBe(200);
+  });
+
   it('steps subqueries that give no step by --query.default-evaluation-interval', async () => {
     const points = async (app: Awaited<ReturnType<typeof apiApp>>) => JSON.parse((await app.inject('/api/v1/query?query=count_over_time(vector(1)[10m:])&time=3600')).body).data.result[0].value[1];
     expect(await points(await apiApp())).toBe('10');

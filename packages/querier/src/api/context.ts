@@ -1,5 +1,5 @@
 import type { DedupFunc } from '@strata/dedup';
-import { Engine } from '@strata/promql';
+import { Engine, type PromqlFeatures } from '@strata/promql';
 import { StoreError, GrpcStatus } from '@strata/storeapi';
 import type { Logger } from '@strata/runtime';
 import { Labels, type Matcher } from '@strata/tsdb';
@@ -40,6 +40,8 @@ export interface ApiContext {
     subqueryStep: number;
     timeout: number;
     compat: 2 | 3;
+    /** PromQL features turned on with --enable-feature (Prometheus' names). */
+    features?: PromqlFeatures;
   };
   /** Origins whose browser requests get CORS headers (--web.cors.origin); undefined: none (--web.disable-cors). */
   corsOrigin: RegExp | undefined;
@@ -56,6 +58,7 @@ export function engineFor(ctx: ApiContext, p: Params): Engine {
     compat: ctx.defaults.compat,
     subqueryStep: ctx.defaults.subqueryStep,
     maxSamples: ctx.defaults.maxSamples,
+    ...ctx.defaults.features,
   });
 }
 
