@@ -377,6 +377,7 @@ class Builder {
     const at = target.pos.start;
     if (!this.#opts.extendedRangeSelectors) throw this.#error(at, `${ext} modifier is experimental and not enabled`);
     if (target.kind === 'subquery') throw this.#error(at, `${ext} modifier is not supported for subqueries`);
+    // Prometheus' own wording (setAnchored/setSmoothed) for a modifier on anything but a selector: a parse error, as there.
     if (target.kind !== 'vectorSelector' && target.kind !== 'matrixSelector') throw this.#error(at, `${ext} modifier not implemented`);
     const vs = target.kind === 'vectorSelector' ? target : target.vs;
     if (vs.extension !== undefined && vs.extension !== ext) throw this.#error(at, 'anchored and smoothed modifiers cannot be used together');
