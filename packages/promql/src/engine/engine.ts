@@ -3,7 +3,7 @@
  * once, as Prometheus' populateSeries), then evaluates synchronously.
  */
 import { Labels, type Series } from '@strata/tsdb';
-import type { Expr, TimeModifiers, VectorSelector } from '../parser/ast.js';
+import type { Call, Expr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, resolveDurations } from '../parser/ast.js';
 import { parseExpr } from '../parser/parse.js';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
@@ -11,6 +11,7 @@ import { PackedSeriesPoints } from '../points.js';
 import type { QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
 import { EvalError, QueryCanceledError, QueryTimeoutError } from './errors.js';
 import { Evaluator, histogramStatsSelectors, rangeFunctionsFor, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
+import { infoSelector } from './info.js';
 import { dropMetricName } from './names.js';
 import { StepSeries, makeStepRange, removeDelayedNames, type StepRange, type VectorValue } from './steps.js';
 
@@ -104,7 +105,7 @@ export class Engine {
     };
     checkAbort();
     resolveDurations(expr, { start: range.start, end: range.end, step: isRange ? range.interval : 0 });
-    const selections = this.#selections(expr, range, isRange);
+    const { selections, infoSelectors } = this.#selections(expr, range, isRange);
     const mint = Math.min(...selections.map((s) => s.hints.start));
     const maxt = Math.max(...selections.map((s) => s.hints.end));
     const annotations = new Set<string>();
@@ -152,6 +153,7 @@ export class Engine {
         isRangeQuery: isRange,
         queryStep: isRange ? range.interval : 0,
         histogramStatsSelectors: histogramStatsSelectors(expr),
+        infoSelectors,
       };
       const ev = new Evaluator(range, shared);
       const value = isRange ? this.#rangeResult(ev.eval(expr), range) : this.#instantResult(ev, expr, range.start);
@@ -169,9 +171,13 @@ export class Engine {
     };
   }
 
-  /** Every selector with the time range it needs and Prometheus' select hints. */
-  #selections(expr: Expr, range: StepRange, isRange: boolean): Selection[] {
+  /**
+   * Every selector with the time range it needs and Prometheus' select hints, and the selector made for
+   * each info() call's info series.
+   */
+  #selections(expr: Expr, range: StepRange, isRange: boolean): { selections: Selection[]; infoSelectors: Map<Call, VectorSelector> } {
     const out: Selection[] = [];
+    const infoSelectors = new Map<Call, VectorSelector>();
     const lookback = this.#opts.lookbackDelta;
     const atOf = (m: TimeModifiers): number | null =>
       m.atAnchor === 'start' ? range.start : m.atAnchor === 'end' ? range.end : m.timestamp;
@@ -203,6 +209,14 @@ export class Engine {
           return;
         }
         case 'call':
+          if (e.func.name === 'info') {
+            // Its label selector selects nothing itself: its matchers go into the info series' selector.
+            const info = infoSelector(e, atOf);
+            infoSelectors.set(e, info);
+            visit(e.args[0] as Expr, lo, hi, { ...ctx, func: 'info' });
+            visit(info, lo, hi, { func: 'info', grouping: [], by: false });
+            return;
+          }
           for (const a of e.args) visit(a, lo, hi, { ...ctx, func: e.func.name });
           return;
         case 'aggregate':
@@ -222,7 +236,7 @@ export class Engine {
       }
     };
     visit(expr, range.start, range.end, { func: '', grouping: [], by: false });
-    return out;
+    return { selections: out, infoSelectors };
   }
 
   #instantResult(ev: Evaluator, expr: Expr, t: number): QueryValue {

@@ -24,6 +24,7 @@ import { aggregate } from './aggregate.js';
 import { type Annotate, negate, scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
 import { latestSampleFrom, SampleBuffer } from './buffer.js';
 import { EvalError, TooManySamplesError } from './errors.js';
+import { enrichWithInfo } from './info.js';
 import { smoothedSelector } from './smoothed.js';
 import {
   histogramWeight, SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,
@@ -57,7 +58,15 @@ export interface EvalShared {
   readonly queryStep: number;
   /** The selectors read as Prometheus' HistogramStatsIterator reads them (histogramStatsSelectors). */
   readonly histogramStatsSelectors: ReadonlySet<VectorSelector>;
+  /** The selection of each info() call's info series (infoSelector). */
+  readonly infoSelectors: ReadonlyMap<Call, VectorSelector>;
 }
+
+/**
+ * What a selector's steps hold: its samples; their times in seconds (timestamp()); or the times of its
+ * float samples with histograms kept (info(), which rejects histograms).
+ */
+type SelectorOutput = 'samples' | 'timestamps' | 'floatTimestamps';
 
 /** The windows of one series of a range vector at every step (see Evaluator#windows). */
 interface WindowBounds {
@@ -246,7 +255,7 @@ export class Evaluator {
         return negate(v as VectorValue, this.#range.steps, this.#shared.opts.delayedNameRemoval);
       }
       case 'vectorSelector':
-        return this.#vectorSelector(e, false);
+        return this.#vectorSelector(e, 'samples');
       case 'matrixSelector':
       case 'subquery':
         throw new EvalError(`unexpected range vector ${e.kind} in instant evaluation`);
@@ -259,7 +268,7 @@ export class Evaluator {
     }
   }
 
-  #vectorSelector(vs: VectorSelector, timestamps: boolean): VectorValue {
+  #vectorSelector(vs: VectorSelector, output: SelectorOutput): VectorValue {
     const series = this.#shared.data.get(vs) ?? [];
     const at = this.#atTime(vs);
     const { steps } = this.#range;
@@ -269,7 +278,7 @@ export class Evaluator {
     const first = refAt(0);
     const last = refAt(steps - 1);
     const buf = this.#buf;
-    if (vs.extension === 'smoothed' && !timestamps) {
+    if (vs.extension === 'smoothed' && output === 'samples') {
       const smoothed = smoothedSelector(series, buf, refAt, steps, lookback, (m) => this.#annotate(m, vs.pos.start), () => this.#shared.checkAbort());
       this.#shared.stats.samplesRead += smoothed.read;
       return { type: 'vector', series: smoothed.series };
@@ -301,7 +310,7 @@ export class Evaluator {
         const v = values[k - 1] as number;
         if (h !== undefined) {
           o ??= new StepSeries(s.labels, steps);
-          if (timestamps) {
+          if (output === 'timestamps') {
             o.has[i] = 1;
             o.vals[i] = t / 1000;
           } else {
@@ -311,14 +320,14 @@ export class Evaluator {
         } else if (v === v || !isStaleNaN(v)) {
           o ??= new StepSeries(s.labels, steps);
           o.has[i] = 1;
-          o.vals[i] = timestamps ? t / 1000 : v;
+          o.vals[i] = output === 'samples' ? v : t / 1000;
           read++;
         }
       }
       if (o !== null) out.push(o);
     }
     this.#shared.stats.samplesRead += read;
-    if (timestamps) return dropMetricNames({ type: 'vector', series: out }, steps, this.#shared.opts.delayedNameRemoval);
+    if (output === 'timestamps') return dropMetricNames({ type: 'vector', series: out }, steps, this.#shared.opts.delayedNameRemoval);
     return { type: 'vector', series: out };
   }
 
@@ -449,10 +458,11 @@ export class Evaluator {
     }
     if (name === 'timestamp') {
       const arg = unwrap(c.args[0] as Expr);
-      if (arg.kind === 'vectorSelector') return this.#vectorSelector(arg, true);
+      if (arg.kind === 'vectorSelector') return this.#vectorSelector(arg, 'timestamps');
       const v = this.eval(arg) as VectorValue;
       return stepTimes(v, this.#range, this.#shared.opts.delayedNameRemoval);
     }
+    if (name === 'info') return this.#info(c);
     if (this.#shared.isRangeQuery && name.startsWith('sort')) {
       this.#annotate('PromQL warning: sort is ineffective for range queries since results are always ordered by labels', c.pos.start);
     }
@@ -469,6 +479,14 @@ export class Evaluator {
       annotate: (m, pos) => this.#annotate(m, pos),
     };
     return fn(args, ctx);
+  }
+
+  /** info(): the base series with the data labels of the info series the engine selected for the call. */
+  #info(c: Call): VectorValue {
+    const base = this.eval(c.args[0] as Expr) as VectorValue;
+    const selector = this.#shared.infoSelectors.get(c);
+    if (selector === undefined) throw new Error('internal error: the engine selected no info series for info()');
+    return enrichWithInfo(base, this.#vectorSelector(selector, 'floatTimestamps').series, c, this.#range.steps);
   }
 
   #rangeCall(c: Call, fn: RangeFunction): VectorValue {

@@ -41,10 +41,19 @@ export function checkCall(c: Call, input: string): void {
   if (f.variadic > 0 && n > f.argTypes.length) {
     throw new ParseError(input, c.pos.start, `expected at most ${f.argTypes.length} argument(s) in call to ${quoted}, got ${n}`);
   }
+  if (f.name === 'info' && c.args[1] !== undefined) checkInfoLabelSelector(c.args[1], c, input);
   c.args.forEach((a, i) => {
     const want = f.argTypes[Math.min(i, f.argTypes.length - 1)] as ExprType;
     expectType(input, a, want, `call to function ${quoted}`);
   });
+}
+
+/** info()'s second argument is a bare label selector (`{…}`), as Prometheus' checkAST requires, with its wording. */
+function checkInfoLabelSelector(arg: Expr, c: Call, input: string): void {
+  const t = exprType(arg);
+  if (t !== 'instant vector') throw new ParseError(input, c.pos.start, `expected type instant vector in call to function "info", got ${t}`);
+  if (arg.kind !== 'vectorSelector') throw new ParseError(input, arg.pos.start, 'expected label selectors only');
+  if (arg.name !== null) throw new ParseError(input, arg.pos.start, 'expected label selectors only, got vector selector instead');
 }
 
 export function checkAggregate(a: AggregateExpr, input: string): void {

@@ -51,6 +51,8 @@ const defs: FunctionDef[] = [
   def('histogram_fraction', [S, S, V], V),
   def('histogram_quantile', [S, V], V),
   def('histogram_quantiles', [V, STR, S], V, -1, { experimental: true }),
+  // The second argument is a label selector (`{…}`), read for its matchers only, never evaluated.
+  def('info', [V, V], V, 1, { experimental: true }),
   def('double_exponential_smoothing', [M, S, S], V, 0, { experimental: true }),
   def('holt_winters', [M, S, S], V, 0, { only2x: true }),
   def('label_replace', [V, STR, STR, STR, STR], V),

@@ -118,6 +118,8 @@ function describeToken(rest: string): string {
 class Builder {
   readonly #input: string;
   readonly #opts: Required<ParseOptions>;
+  /** Where info()'s second arguments start: selectors exempt from the non-empty matcher rule. */
+  readonly #labelSelectorsAt = new Set<number>();
 
   constructor(input: string, opts: ParseOptions) {
     this.#input = input;
@@ -304,7 +306,8 @@ class Builder {
     const vs: VectorSelector = {
       kind: 'vectorSelector', name: metricName, matchers, offset: 0, timestamp: null, atAnchor: null, pos: this.#pos(n),
     };
-    checkVectorSelector(vs, this.#input);
+    // info()'s label selector may match the empty string everywhere: it only filters info series.
+    if (!this.#labelSelectorsAt.has(n.from)) checkVectorSelector(vs, this.#input);
     return vs;
   }
 
@@ -475,19 +478,26 @@ class Builder {
     const name = this.#text(ident);
     const func = FUNCTIONS.get(name);
     if (func === undefined || (func.only2x === true && this.#opts.compat !== 2)) {
-      if (['info', 'start_timestamp'].includes(name)) {
-        throw new UnsupportedError(`function ${name}()`);
-      }
+      if (name === 'start_timestamp') throw new UnsupportedError(`function ${name}()`);
       throw this.#error(n.from, `unknown function with name ${JSON.stringify(name)}`);
     }
     if (func.experimental === true && !this.#opts.experimentalFunctions) {
       throw this.#error(n.from, `function ${JSON.stringify(name)} is not enabled`);
     }
     const body = n.getChild('FunctionCallBody') as SyntaxNode;
-    const args = this.#exprChildren(body).map((c) => this.#expr(c));
+    const argNodes = this.#exprChildren(body);
+    const labelSelector = name === 'info' && argNodes[1] !== undefined ? this.#selectorNode(argNodes[1]) : null;
+    if (labelSelector !== null) this.#labelSelectorsAt.add(labelSelector.from);
+    const args = argNodes.map((c) => this.#expr(c));
     const call = { kind: 'call', func, args, pos: this.#pos(n) } as const;
     checkCall(call, this.#input);
     return call;
+  }
+
+  /** The selector an argument is, through any `offset`/`@` on it, or null when it is something else. */
+  #selectorNode(n: SyntaxNode): SyntaxNode | null {
+    while (n.type.name === 'OffsetExpr' || n.type.name === 'StepInvariantExpr') n = this.#exprChildren(n)[0] as SyntaxNode;
+    return n.type.name === 'VectorSelector' ? n : null;
   }
 
   #aggregate(n: SyntaxNode): AggregateExpr {
