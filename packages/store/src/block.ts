@@ -5,7 +5,7 @@ import { Encoding, IndexReader, type BlockMeta, type ByteRange, type Labels, typ
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
-import { carve } from './columns.js';
+import { carveWritten } from './columns.js';
 import type { ChunkPool } from './chunkpool.js';
 import type { ChunksCache } from './chunkscache.js';
 import { chunkSizeHint, readChunks, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
@@ -100,7 +100,7 @@ class ChunkBatch {
   }
 
   #allocate(capacity: number): void {
-    const { buffer, at } = carve(capacity * (3 * 8 + 4));
+    const { buffer, at } = carveWritten(capacity * (3 * 8 + 4));
     this.refs = new Float64Array(buffer, at, capacity);
     this.minTimes = new Float64Array(buffer, at + capacity * 8, capacity);
     this.maxTimes = new Float64Array(buffer, at + capacity * 16, capacity);

@@ -1,6 +1,6 @@
 import type { ChunkPool } from './chunkpool.js';
 import type { VerifiedReads } from './chunkscache.js';
-import { carve } from './columns.js';
+import { carveWritten } from './columns.js';
 import { hashStaged, stage } from './wasmchunks.js';
 import {
   checkChunkCrc,
@@ -45,7 +45,8 @@ export interface RawChunk {
 /**
  * The chunks of one `readChunks`, each as stored: its encoding byte and data `buffers[buffer[k]][start[k],
  * end[k])`. Columns instead of an object and a view per chunk: a query holds its chunks until it has sent
- * them, and every object held that long costs the garbage collector a copy or two.
+ * them, and every object held that long costs the garbage collector a copy or two. The columns start
+ * unzeroed: whoever fills them (readChunks) writes every field of every row.
  */
 export class ReadChunks {
   readonly buffers: Uint8Array[] = [];
@@ -68,7 +69,7 @@ export class ReadChunks {
     readonly pool?: ChunkPool,
   ) {
     // Views of one carved buffer: a typed array of its own costs a backing store each, paid per read of every block.
-    const { buffer, at } = carve(length * (5 * 4 + 2 + 1));
+    const { buffer, at } = carveWritten(length * (5 * 4 + 2 + 1));
     this.buffer = new Uint32Array(buffer, at, length);
     this.start = new Uint32Array(buffer, at + length * 4, length);
     this.end = new Uint32Array(buffer, at + length * 8, length);
@@ -108,7 +109,7 @@ export class ReadChunks {
 export async function readChunks(segments: SegmentFiles, refs: ArrayLike<number>, plan: ChunkReadPlan, sizes?: ArrayLike<number | undefined>): Promise<ReadChunks> {
   const sizeOf = (k: number): number => sizes?.[k] || plan.sizeEstimate;
   const n = refs.length;
-  const carved = carve(4 * n);
+  const carved = carveWritten(4 * n);
   const order = new Uint32Array(carved.buffer, carved.at, n);
   let sorted = true;
   for (let k = 0; k < n; k++) {

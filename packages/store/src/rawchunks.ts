@@ -2,7 +2,7 @@ import { int64FieldSize, storeChunk, type AggrChunk, type EncodedChunks, type Pr
 import { Encoding } from '@strata/tsdb';
 import type { ReadChunks } from './chunkreader.js';
 import { xorSamples } from './aggrchunk.js';
-import { carve } from './columns.js';
+import { carveWritten } from './columns.js';
 import { writeChunkFields, writeChunkPieces } from './wasmchunks.js';
 
 /** Bytes of a varint of a non-negative integer below 2^32. */
@@ -47,7 +47,7 @@ export class RawChunkColumns {
     this.#holders = series;
     const n = bytes.length;
     // Views of one carved buffer: a typed array of its own costs a backing store each, paid per read of every block.
-    const { buffer, at } = carve(n * 8);
+    const { buffer, at } = carveWritten(n * 8);
     this.chunkSize = new Uint32Array(buffer, at, n);
     this.aggrSize = new Uint32Array(buffer, at + n * 4, n);
   }

@@ -312,6 +312,8 @@ describe('RawChunkRun', () => {
     let at = 0;
     datas.forEach((d, row) => {
       buf.set(d, at + 2);
+      bytes.buffer[row] = 0;
+      bytes.encoding[row] = Encoding.XOR;
       bytes.start[row] = at + 2;
       bytes.end[row] = at + 2 + d.length;
       bytes.head[row] = ((d[0] as number) << 8) | (d[1] as number);
