@@ -148,7 +148,7 @@ export function enrichWithInfo(base: VectorValue, info: readonly StepSeries[], c
   const { names, data } = infoMatchers(call);
   // Info series in the base are passed through, not enriched.
   const passThrough = base.series.map((s) => names.every((m) => m.matches(s.labels.get(METRIC_NAME))));
-  const wanted = identifyingValues(base.series.filter((_, k) => !passThrough[k]));
+  const wanted = identifyingValues(base.series.filter((s, k) => !passThrough[k] && s.has.includes(1)));
   const candidates = wanted.size === 0 ? [] : info.filter((s) => [...wanted].every(([l, values]) => values.has(s.labels.get(l))));
   const infoNames = [...new Set(candidates.map((s) => s.labels.get(METRIC_NAME)))].sort();
   const infoSignatures = candidates.map((s) => signature(s.labels.get(METRIC_NAME), s.labels));

@@ -48,3 +48,41 @@ describe('experimental parser features, off by default as in Prometheus', () => 
     expect(exprString(parseExpr('a + on(x) fill_left(5) fill_right(7) b', ALL), 3)).toBe('a + on (x) fill_left(5) fill_right(7) b');
   });
 });
+
+describe('info(), an experimental function', () => {
+  it('is gated like the other experimental functions', () => {
+    expect(reasonOf('info(m)', { experimentalFunctions: false })).toBe('function "info" is not enabled');
+    expect(exprString(parseExpr('info(m, {__name__=~".+_info", data=~".*"})'), 3)).toBe('info(m, {__name__=~".+_info",data=~".*"})');
+  });
+
+  it('takes a label selector that may match the empty string, with or without offset and @', () => {
+    for (const q of ['info(m, {})', 'info(m, {data=~".*"})', 'info(m, {} offset 5m)', 'info(m, {data=""} @ 10)']) {
+      expect(() => parseExpr(q)).not.toThrow();
+    }
+    // Only there: elsewhere, and as info()'s first argument, a selector needs a non-empty matcher.
+    expect(reasonOf('info({data=~".*"})')).toBe('vector selector must contain at least one non-empty matcher');
+    expect(reasonOf('info(m, m + {data=~".*"})')).toBe('vector selector must contain at least one non-empty matcher');
+  });
+
+  it('rejects other second arguments with Prometheus wording and positions', () => {
+    expect(reasonOf('info()')).toBe('expected at least 1 argument(s) in call to "info", got 0');
+    expect(reasonOf('info(m, {a="b"}, {c="d"})')).toBe('expected at most 2 argument(s) in call to "info", got 3');
+    expect(reasonOf('info(m, 1)')).toBe('expected type instant vector in call to function "info", got scalar');
+    expect(reasonOf('info(m, x)')).toBe('expected label selectors only, got vector selector instead');
+    expect(reasonOf('info(m, x{a="b"})')).toBe('expected label selectors only, got vector selector instead');
+    expect(reasonOf('info(m, sum({a="b"}))')).toBe('expected label selectors only');
+    expect(reasonOf('info(m, ({a="b"}))')).toBe('expected label selectors only');
+    expect(reasonOf('info(1)')).toBe('expected type instant vector in call to function "info", got scalar');
+    // The type error is at the call, the others at the argument.
+    const at = (q: string): number => {
+      try {
+        parseExpr(q);
+      } catch (e) {
+        return (e as ParseError).position;
+      }
+      return -1;
+    };
+    expect(at('1 + info(m, 1)')).toBe(4);
+    expect(at('1 + info(m, x)')).toBe(12);
+  });
+});
