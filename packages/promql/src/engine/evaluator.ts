@@ -486,7 +486,10 @@ export class Evaluator {
     const base = this.eval(c.args[0] as Expr) as VectorValue;
     const selector = this.#shared.infoSelectors.get(c);
     if (selector === undefined) throw new Error('internal error: the engine selected no info series for info()');
-    return enrichWithInfo(base, this.#vectorSelector(selector, 'floatTimestamps').series, c, this.#range.steps);
+    const info = this.#vectorSelector(selector, 'floatTimestamps');
+    // The info series' steps are held alongside the base series' while they are joined.
+    this.#account(this.#shared.stats.currentSamples + pointsOf(info));
+    return enrichWithInfo(base, info.series, c, this.#range.steps);
   }
 
   #rangeCall(c: Call, fn: RangeFunction): VectorValue {

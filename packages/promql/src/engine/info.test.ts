@@ -5,6 +5,7 @@ import { parseExpr } from '../parser/parse.js';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { Engine } from './engine.js';
+import { TooManySamplesError } from './errors.js';
 import { enrichWithInfo } from './info.js';
 import { StepSeries } from './steps.js';
 
@@ -90,6 +91,13 @@ describe('info()', () => {
     expect(await versions(st, 'info(metric, {__name__="custom_info"})', 0)).toEqual(['v1=1']);
     // With a job among the series, an info series without one is not selected for any of them.
     expect(await versions(st, 'info({__name__=~"metric|other"}, {__name__="custom_info"})', 0)).toEqual(['=1', '=2']);
+  });
+
+  it('counts the info series it holds towards the sample limit', async () => {
+    const engine = new Engine({ maxSamples: 15 });
+    // 10 steps of metric, and 10 of target_info held alongside them.
+    await expect(engine.rangeQuery(churning(), 'metric', 0, 9 * MIN, MIN)).resolves.toBeDefined();
+    await expect(engine.rangeQuery(churning(), 'info(metric)', 0, 9 * MIN, MIN)).rejects.toThrow(TooManySamplesError);
   });
 
   it('fails on two info series for one series at one time', async () => {
