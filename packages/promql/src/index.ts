@@ -2,6 +2,7 @@ export * from './parser/ast.js';
 export { parseExpr, type ParseOptions } from './parser/parse.js';
 export { ParseError, UnsupportedError } from './parser/errors.js';
 export { parseDuration } from './parser/literals.js';
+export { parseTime, parseDurationParam } from './params.js';
 export { FUNCTIONS, type FunctionDef } from './parser/functions.js';
 export { Engine, type EngineOptions, type QueryOptions } from './engine/engine.js';
 export { EvalError, TooManySamplesError, QueryTimeoutError, QueryCanceledError } from './engine/errors.js';

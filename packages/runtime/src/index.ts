@@ -4,3 +4,4 @@ export * from './http.js';
 export * from './grpc-metrics.js';
 export * from './net.js';
 export * from './webauth.js';
+export * from './compression.js';

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { createLogger, type Logger, type LogLevel, type WebConfig } from '@strata/runtime';
 import type { ClientTLS, ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
+import { parseDuration } from '../flags.js';
 import { loadWebConfig } from '../webconfig.js';
 
 /**
@@ -144,4 +145,9 @@ export function intFlag(v: unknown, flag: string, min = 1): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new Error(min === 1 ? `${flag} must be a positive integer, not ${String(v)}` : `${flag} must be an integer ≥ ${min}, not ${String(v)}`);
   return n;
+}
+
+/** A duration flag that may be negative (Go's time.Duration), such as `-1s`. */
+export function signedDuration(s: string): number {
+  return s.startsWith('-') ? -parseDuration(s.slice(1)) : parseDuration(s);
 }

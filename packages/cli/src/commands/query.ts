@@ -12,6 +12,7 @@ import {
   repeatable,
   runUntilSignal,
   serverTlsFromFlags,
+  signedDuration,
   webConfigFromFlags,
   withGrpcClientTlsFlags,
   withGrpcServerTlsFlags,
@@ -136,9 +137,4 @@ function corsOriginFlag(pattern: string): RegExp {
   } catch (e) {
     throw new Error(`--web.cors.origin: invalid regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);
   }
-}
-
-/** A duration flag that may be negative (Go's time.Duration), such as `-1s`. */
-function signedDuration(s: string): number {
-  return s.startsWith('-') ? -parseDuration(s.slice(1)) : parseDuration(s);
 }

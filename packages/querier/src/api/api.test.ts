@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { EndpointSet } from '../endpoints/endpointset.js';
 import { ProxyStore } from '../proxy/proxy.js';
-import { responseEncoding } from './compression.js';
+import { responseEncoding } from '@strata/runtime';
 import { corsOrigin } from './cors.js';
 import { EngineMetrics, QueryGate } from './metrics.js';
 import { apiPlugin } from './plugin.js';

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { compressResponses } from './compression.js';
+import { compressResponses } from '@strata/runtime';
 import { corsResponses } from './cors.js';
 import type { ApiContext } from './context.js';
 import { exemplarsRoutes } from './exemplars.js';

@@ -1,7 +1,7 @@
 import { formatFloatPlain, formatTimestamp, formatValue, PackedSeriesPoints, type QueryValue, type SeriesPoints } from '@strata/promql';
 import { forEachBucket, type FloatHistogram, type Labels } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { compressPieces, responseEncoding } from './compression.js';
+import { compressPieces, responseEncoding } from '@strata/runtime';
 import { ApiError, STATUS_OF } from './errors.js';
 
 /**
