@@ -4,6 +4,7 @@ import { register as registerBucketTools } from './tools-bucket.js';
 import { register as registerTsdbTools } from './tools-tsdb.js';
 import { register as registerSidecar } from './sidecar.js';
 import { register as registerQuery } from './query.js';
+import { register as registerQueryFrontend } from './query-frontend.js';
 import { register as registerCompact } from './compact.js';
 import { register as registerStore } from './store.js';
 import { register as registerQuickstart } from './quickstart.js';
@@ -15,6 +16,7 @@ import { register as registerQuickstart } from './quickstart.js';
 export function registerCommands(program: Command): void {
   registerSidecar(program);
   registerQuery(program);
+  registerQueryFrontend(program);
   registerCompact(program);
   registerStore(program);
   registerQuickstart(program);

@@ -1,0 +1,60 @@
+import type { FrontendMetrics } from './metrics.js';
+
+/** What the downstream querier answered. */
+export interface DownstreamAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: Buffer;
+}
+
+/** A request to the downstream querier: `path` with its query string, under the downstream URL's path. */
+export interface DownstreamRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: Buffer;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The querier the frontend stands in front of (Thanos' --query-frontend.downstream-url), over HTTP.
+ * A request that gets a 5xx answer or none is sent again, up to `maxRetries` times in all (Thanos'
+ * --query-range.max-retries-per-request); the last answer or error is the result. It is asked for
+ * uncompressed answers: the frontend reads them, and compresses its own.
+ */
+export class Downstream {
+  readonly #base: URL;
+
+  constructor(
+    url: string,
+    private readonly maxRetries: number,
+    private readonly metrics: FrontendMetrics,
+  ) {
+    this.#base = new URL(url);
+  }
+
+  async send(req: DownstreamRequest): Promise<DownstreamAnswer> {
+    const url = new URL(this.#base.pathname.replace(/\/$/, '') + req.path, this.#base);
+    for (let attempt = 1; ; attempt++) {
+      const last = attempt >= this.maxRetries;
+      const timer = this.metrics.downstreamDuration.startTimer();
+      try {
+        const res = await fetch(url, {
+          method: req.method,
+          headers: { ...req.headers, 'accept-encoding': 'identity' },
+          ...(req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD' ? { body: req.body } : {}),
+          ...(req.signal !== undefined ? { signal: req.signal } : {}),
+        });
+        const body = Buffer.from(await res.arrayBuffer());
+        timer();
+        this.metrics.downstreamRequests.inc({ code: String(res.status) });
+        if (res.status < 500 || last) return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', body };
+      } catch (e) {
+        timer();
+        this.metrics.downstreamRequests.inc({ code: '0' });
+        if (last || req.signal?.aborted === true) throw e;
+      }
+      this.metrics.downstreamRetries.inc();
+    }
+  }
+}

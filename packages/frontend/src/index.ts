@@ -1,0 +1,3 @@
+export { start, DEFAULT_RANGE_OPTIONS, type Frontend, type FrontendConfig } from './frontend.js';
+export { parseResponseCacheConfig, DEFAULT_RESPONSE_CACHE_BYTES } from './cacheconfig.js';
+export type { RangeOptions } from './range.js';

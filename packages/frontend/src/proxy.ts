@@ -1,0 +1,53 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Downstream, DownstreamAnswer } from './downstream.js';
+import type { FrontendMetrics } from './metrics.js';
+
+/** Headers that belong to one connection (or are set again for the request sent on), not passed through. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'host', 'content-length', 'accept-encoding']);
+
+/** The request's headers that go on to the downstream querier (authorization, content type, tracing…). */
+export function forwardedHeaders(req: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** Aborted when the client goes away before its answer is sent: the downstream requests for it stop too. */
+export function clientGone(req: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  req.raw.socket?.once('close', () => {
+    if (!reply.sent) controller.abort();
+  });
+  return controller.signal;
+}
+
+export function sendAnswer(reply: FastifyReply, a: DownstreamAnswer): FastifyReply {
+  return reply.code(a.status).type(a.contentType).send(a.body);
+}
+
+/** The answer to a request that reached no downstream querier: Prometheus' error for an unavailable backend. */
+export function sendUnavailable(reply: FastifyReply, e: unknown): FastifyReply {
+  return reply.code(503).type('application/json').send({ status: 'error', errorType: 'unavailable', error: `downstream querier: ${(e as Error).message}` });
+}
+
+/** Sends the request on to the downstream querier as it came, and its answer back. */
+export async function passThrough(downstream: Downstream, metrics: FrontendMetrics, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  metrics.queries.inc({ op: 'passthrough' });
+  try {
+    const body = Buffer.isBuffer(req.body) ? req.body : undefined;
+    const a = await downstream.send({ method: req.method, path: req.url, headers: forwardedHeaders(req), ...(body !== undefined ? { body } : {}), signal: clientGone(req, reply) });
+    return sendAnswer(reply, a);
+  } catch (e) {
+    return sendUnavailable(reply, e);
+  }
+}
+
+/** Every route the frontend does not answer itself (instant queries, labels, series, metadata, the UI…) goes downstream as it is. */
+export function passThroughPlugin(downstream: Downstream, metrics: FrontendMetrics): FastifyPluginAsync {
+  return async (app) => {
+    app.all('/*', { schema: {} }, (req, reply) => passThrough(downstream, metrics, req, reply));
+  };
+}

@@ -1,0 +1,223 @@
+import { parseDurationParam, parseTime } from '@strata/promql';
+import type { Logger } from '@strata/runtime';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
+import type { Extent, ResultsCache } from './cache.js';
+import type { Downstream, DownstreamAnswer } from './downstream.js';
+import type { FrontendMetrics } from './metrics.js';
+import { pinnedQuery } from './pin.js';
+import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
+import { alignToStep, splitByInterval, type StepRange } from './split.js';
+
+/** How range queries are split, cached and sent on (Thanos' --query-range.* flags). */
+export interface RangeOptions {
+  /** Split at multiples of this (ms; 0: not split, and not cached). */
+  splitInterval: number;
+  alignRangeWithStep: boolean;
+  /** Longest range accepted (ms; 0: any). */
+  maxQueryLength: number;
+  /** Downstream range queries in flight for one request. */
+  maxQueryParallelism: number;
+  /** Answers for times more recent than this (ms before now) are not cached: they may still change. */
+  maxCacheFreshness: number;
+  /** Log requests slower than this (ms; 0: none, below 0: all), as --query-frontend.log-queries-longer-than. */
+  logQueriesLongerThan: number;
+}
+
+export interface RangeContext {
+  readonly opts: RangeOptions;
+  readonly downstream: Downstream;
+  readonly cache: ResultsCache | undefined;
+  readonly metrics: FrontendMetrics;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+/** The parameters that name the query and its range; every other one goes to each piece as it came. */
+const RANGE_PARAMS = new Set(['query', 'start', 'end', 'step']);
+/**
+ * Parameters whose answer cannot be put together from pieces: `stats` (per-query costs) and `limit`
+ * (series cut per piece would differ from the whole's). Such queries go downstream whole.
+ */
+const WHOLE_ONLY_PARAMS = ['stats', 'limit'];
+
+/** A range query as the frontend answers it. */
+interface RangeQuery {
+  /** The query as every piece sends it (see pinnedQuery). */
+  readonly query: string;
+  readonly range: StepRange;
+  /** The other parameters, in a stable order (for cache keys). */
+  readonly rest: readonly [string, string][];
+}
+
+/** Prometheus' parameters of a request: the query string's, then a POST form body's (which wins for single values downstream). */
+function requestParams(req: FastifyRequest): URLSearchParams {
+  const out = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
+  const type = String(req.headers['content-type'] ?? '');
+  if (req.method === 'POST' && Buffer.isBuffer(req.body) && type.startsWith('application/x-www-form-urlencoded')) {
+    const form = new URLSearchParams(req.body.toString('utf8'));
+    for (const name of new Set(form.keys())) out.delete(name);
+    for (const [k, v] of form) out.append(k, v);
+  }
+  return out;
+}
+
+/** The request as a range query the frontend can split; undefined for one that goes downstream whole (invalid ones too: the querier says why). */
+function rangeQuery(params: URLSearchParams, opts: RangeOptions): RangeQuery | undefined {
+  if (WHOLE_ONLY_PARAMS.some((p) => params.has(p))) return undefined;
+  const query = params.get('query');
+  const start = parseTime(params.get('start') ?? '');
+  const end = parseTime(params.get('end') ?? '');
+  const step = parseDurationParam(params.get('step') ?? '');
+  if (query === null || start === undefined || end === undefined || step === undefined || step <= 0 || end < start || (end - start) / step > 11_000) return undefined;
+  const range = opts.alignRangeWithStep ? alignToStep({ start, end, step }) : { start, end, step };
+  const pinned = pinnedQuery(query, range);
+  if (pinned === undefined) return undefined;
+  const rest = [...params].filter(([k]) => !RANGE_PARAMS.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { query: pinned, range, rest };
+}
+
+/** A piece's answer: the downstream querier's matrix, or its error answer (sent to the client as it came). */
+type PieceAnswer = { answer: MatrixAnswer; cacheable: boolean; bytes: number } | { error: DownstreamAnswer };
+
+/** Answers range queries from pieces: split by interval, each piece from the cache where it holds it and downstream for the rest. */
+export class RangeHandler {
+  constructor(private readonly ctx: RangeContext) {}
+
+  async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { opts, metrics, downstream } = this.ctx;
+    const q = rangeQuery(requestParams(req), opts);
+    if (q === undefined) return passThrough(downstream, metrics, req, reply);
+    metrics.queries.inc({ op: 'query_range' });
+    const length = q.range.end - q.range.start;
+    if (opts.maxQueryLength > 0 && length > opts.maxQueryLength) {
+      return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: `the query time range exceeds the limit (query length: ${goDuration(length)}, limit: ${goDuration(opts.maxQueryLength)})` });
+    }
+    const fetcher = new PieceFetcher(this.ctx, q, forwardedHeaders(req), clientGone(req, reply));
+    let answers: PieceAnswer[];
+    try {
+      answers = await Promise.all(splitByInterval(q.range, opts.splitInterval).map((piece) => this.#answerPiece(fetcher, q, piece)));
+    } catch (e) {
+      return sendUnavailable(reply, e);
+    }
+    const failed = answers.find((a) => 'error' in a);
+    if (failed !== undefined && 'error' in failed) return sendAnswer(reply, failed.error);
+    return reply.type('application/json').send(JSON.stringify(mergeAnswers(answers.map((a) => (a as { answer: MatrixAnswer }).answer))));
+  }
+
+  /**
+   * One piece: what the cache holds of it up to the freshness cutoff, the gaps fetched (and cached, unless
+   * their answer carries warnings: a partial answer), and what is newer than the cutoff fetched uncached.
+   */
+  async #answerPiece(fetcher: PieceFetcher, q: RangeQuery, piece: StepRange): Promise<PieceAnswer> {
+    const { cache, opts, metrics, now } = this.ctx;
+    const { step } = piece;
+    // Cached extents lie on the step grid of a key: only step-aligned pieces share it.
+    if (cache === undefined || opts.splitInterval <= 0 || piece.start % step !== 0) return fetcher.fetch(piece);
+    const cutoff = Math.min(piece.end, Math.floor((now() - opts.maxCacheFreshness) / step) * step);
+    if (cutoff < piece.start) return fetcher.fetch(piece);
+    const key = JSON.stringify([q.query, step, Math.floor(piece.start / opts.splitInterval), q.rest]);
+    const cached = cache.get(key);
+    const parts: (Extent | StepRange)[] = [];
+    let t = piece.start;
+    for (const e of cached) {
+      if (e.end < t) continue;
+      if (e.start > cutoff) break;
+      if (e.start > t) parts.push({ start: t, end: e.start - step, step });
+      parts.push(e);
+      t = e.end + step;
+    }
+    if (t <= cutoff) parts.push({ start: t, end: cutoff, step });
+    if (cutoff < piece.end) parts.push({ start: cutoff + step, end: piece.end, step });
+    const gaps = parts.filter((p): p is StepRange => !('answer' in p));
+    const fetched = await Promise.all(gaps.map((g) => fetcher.fetch(g)));
+    const failed = fetched.find((f) => 'error' in f);
+    if (failed !== undefined) return failed;
+    // Up to the cutoff: answered from the cache whole, in part, or not at all.
+    const missing = gaps.filter((g) => g.end <= cutoff).length;
+    const held = parts.length - gaps.length;
+    metrics.cacheLookups.inc({ result: missing === 0 ? 'hit' : held > 0 ? 'partial' : 'miss' });
+    const answerOf = new Map(gaps.map((g, i) => [g, fetched[i] as { answer: MatrixAnswer; cacheable: boolean; bytes: number }]));
+    const extents: Extent[] = [...cached];
+    for (const [g, a] of answerOf) if (g.end <= cutoff && a.cacheable) extents.push({ start: g.start, end: g.end, answer: a.answer, bytes: a.bytes });
+    cache.set(key, joined(extents, step));
+    const answers = parts.map((p) => ('answer' in p ? trimAnswer(p.answer, piece.start, cutoff) : (answerOf.get(p) as { answer: MatrixAnswer }).answer));
+    return { answer: mergeAnswers(answers), cacheable: false, bytes: 0 };
+  }
+}
+
+/** The downstream range queries of one request, at most --query-range.max-query-parallelism at a time. */
+class PieceFetcher {
+  readonly #limit: LimitFunction;
+
+  constructor(
+    private readonly ctx: RangeContext,
+    private readonly q: RangeQuery,
+    private readonly headers: Record<string, string>,
+    private readonly signal: AbortSignal,
+  ) {
+    this.#limit = pLimit(Math.max(1, ctx.opts.maxQueryParallelism));
+  }
+
+  fetch(r: StepRange): Promise<PieceAnswer> {
+    return this.#limit(async () => {
+      this.ctx.metrics.splitQueries.inc();
+      const form = new URLSearchParams([['query', this.q.query], ['start', seconds(r.start)], ['end', seconds(r.end)], ['step', seconds(r.step)], ...this.q.rest]);
+      const a = await this.ctx.downstream.send({
+        method: 'POST',
+        path: '/api/v1/query_range',
+        headers: { ...this.headers, 'content-type': 'application/x-www-form-urlencoded' },
+        body: Buffer.from(form.toString()),
+        signal: this.signal,
+      });
+      const answer = a.status === 200 ? parseMatrixAnswer(a.body.toString('utf8')) : undefined;
+      if (answer === undefined) return { error: a };
+      return { answer, cacheable: (answer.warnings ?? []).length === 0, bytes: a.body.length };
+    });
+  }
+}
+
+/** Extents in time order, those that meet on the step grid joined into one. */
+function joined(extents: readonly Extent[], step: number): Extent[] {
+  const out: Extent[] = [];
+  for (const e of [...extents].sort((a, b) => a.start - b.start)) {
+    const last = out[out.length - 1];
+    if (last !== undefined && e.start <= last.end + step) {
+      const answer = mergeAnswers([last.answer, trimAnswer(e.answer, last.end + step, e.end)]);
+      out[out.length - 1] = { start: last.start, end: Math.max(last.end, e.end), answer, bytes: last.bytes + e.bytes };
+    } else {
+      out.push(e);
+    }
+  }
+  return out;
+}
+
+/** ms as the seconds an API parameter takes. */
+function seconds(ms: number): string {
+  return String(ms / 1000);
+}
+
+/** A duration as Go's time.Duration prints it (`721h0m0s`, `1m30s`, `500ms`), for Thanos' error wording. */
+export function goDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  if (Math.abs(ms) < 1000) return `${ms}ms`;
+  const sign = ms < 0 ? '-' : '';
+  let rest = Math.abs(ms);
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  const s = `${rest / 1000}s`;
+  return h > 0 ? `${sign}${h}h${m}m${s}` : m > 0 ? `${sign}${m}m${s}` : `${sign}${s}`;
+}
+
+/** Logs a request slower than the threshold with its parameters, as Thanos' query frontend. */
+export function logIfSlow(logger: Logger, thresholdMs: number, req: FastifyRequest, reply: FastifyReply): void {
+  const took = reply.elapsedTime;
+  if (thresholdMs === 0 || took < thresholdMs) return;
+  const fields: Record<string, string | number> = { method: req.method, path: req.url.split('?', 1)[0] as string, status: reply.statusCode, time_taken: `${(took / 1000).toFixed(3)}s`, remote_addr: req.ip };
+  const params = requestParams(req);
+  for (const name of new Set(params.keys())) fields[`param_${name}`] = params.getAll(name).join(',');
+  logger.info('slow query detected', fields);
+}

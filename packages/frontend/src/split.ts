@@ -1,0 +1,29 @@
+/** A range query's evaluation times: start, start + step, … up to end (all in ms). */
+export interface StepRange {
+  readonly start: number;
+  readonly end: number;
+  readonly step: number;
+}
+
+/**
+ * The range cut at every multiple of `interval` since the Unix epoch (midnights UTC for 24h), as
+ * Thanos' query frontend splits: each piece keeps the query's step grid, so the pieces' answers put
+ * together are the whole query's. A piece ends at the last step before a boundary, the next starts at
+ * the step after it. `interval` ≤ 0: the range whole.
+ */
+export function splitByInterval(r: StepRange, interval: number): StepRange[] {
+  if (interval <= 0) return [r];
+  const out: StepRange[] = [];
+  for (let start = r.start; start <= r.end; ) {
+    const boundary = (Math.floor(start / interval) + 1) * interval;
+    const end = Math.min(start + Math.floor((boundary - 1 - start) / r.step) * r.step, r.end);
+    out.push({ start, end, step: r.step });
+    start = end + r.step;
+  }
+  return out;
+}
+
+/** Start and end moved back onto multiples of the step (Thanos' --query-range.align-range-with-step), as Grafana asks. */
+export function alignToStep(r: StepRange): StepRange {
+  return { start: Math.floor(r.start / r.step) * r.step, end: Math.floor(r.end / r.step) * r.step, step: r.step };
+}

@@ -1,0 +1,260 @@
+/**
+ * `strata query-frontend` in front of real queriers: Prometheus 2.42 over two and a half days of blocks
+ * made by promtool, and Strata's querier over the same Prometheus through a sidecar. Split at midnights
+ * and put together again, range queries answer exactly as the querier answers them whole; the results
+ * cache answers repeated and overlapping ranges with only the missing pieces sent downstream (counted by
+ * Prometheus itself); errors, other API routes and failing downstream requests behave as a client of
+ * the querier expects.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { start as startFrontend, type Frontend, type FrontendConfig } from '@strata/frontend';
+import { start as startQuerier, type Querier } from '@strata/querier';
+import { nopLogger } from '@strata/runtime';
+import { start as startSidecar, type Sidecar } from '@strata/sidecar';
+import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
+import { tempDir } from '@strata/testing/process';
+import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const SCRAPE = 60_000;
+
+/** Last sample: 21:00 UTC the day before yesterday; first: two and a half days before. */
+const END = Math.floor(Date.now() / DAY) * DAY - DAY - 3 * HOUR;
+const START = END - 2.5 * DAY;
+
+const QUERIES = [
+  'sum by (code) (rate(http_requests_total[5m]))',
+  'http_requests_total',
+  'histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[10m])))',
+  'temperature - temperature @ start()',
+  'temperature @ end()',
+  'max_over_time(rate(http_requests_total[5m])[1h:7m])',
+  'temperature offset 1h',
+  'timestamp(temperature)',
+  'resets(http_requests_total[1h])',
+];
+
+/** The series, as OpenMetrics for promtool: counters (one with a reset), a gauge and a classic histogram, scraped 7s off the minute. */
+function openMetrics(): string {
+  const lines: string[] = [];
+  const family = (name: string, series: { labels: string; value: (i: number) => number }[]) => {
+    lines.push(`# TYPE ${name} gauge`);
+    for (const s of series) {
+      for (let t = START, i = 0; t <= END; t += SCRAPE, i++) lines.push(`${name}{${s.labels}} ${s.value(i)} ${(t + 7000) / 1000}`);
+    }
+  };
+  family('http_requests_total', [
+    { labels: 'code="200",job="api"', value: (i) => 3 * i + (i % 7) },
+    { labels: 'code="500",job="api"', value: (i) => (i < 2000 ? i : i - 2000) },
+  ]);
+  family('temperature', [
+    { labels: 'room="a"', value: (i) => 20 + 5 * Math.sin(i / 100) },
+    { labels: 'room="b"', value: (i) => 18 + (i % 60) / 10 },
+  ]);
+  const bounds = ['0.1', '0.5', '1', '+Inf'];
+  family(
+    'request_duration_seconds_bucket',
+    bounds.map((le, b) => ({ labels: `le="${le}"`, value: (i: number) => Math.floor(i * (b + 1) * 0.7) + (b === 3 ? i : 0) })),
+  );
+  lines.push('# EOF', '');
+  return lines.join('\n');
+}
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let prom: PrometheusHandle;
+let sidecar: Sidecar;
+let querier: Querier;
+let faults: FaultProxy;
+const frontends: Frontend[] = [];
+
+async function frontend(downstreamUrl: string, cfg: Partial<FrontendConfig> = {}): Promise<string> {
+  const f = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl, logger: nopLogger, ...cfg });
+  frontends.push(f);
+  return `http://${f.httpAddress}`;
+}
+
+interface Answered {
+  status: number;
+  body: unknown;
+}
+
+async function get(base: string, path: string, params: Record<string, string>): Promise<Answered> {
+  const res = await fetch(`${base}${path}?${new URLSearchParams(params)}`);
+  return { status: res.status, body: await res.json() };
+}
+
+function range(query: string, start: number, end: number, step: number): Record<string, string> {
+  return { query, start: String(start / 1000), end: String(end / 1000), step: String(step / 1000) };
+}
+
+/** Prometheus' count of range queries it answered. */
+async function promRangeQueries(): Promise<number> {
+  const text = await (await fetch(`${prom.url}/metrics`)).text();
+  const m = /^prometheus_http_requests_total\{code="\d+",handler="\/api\/v1\/query_range"\} (\d+)$/gm;
+  let n = 0;
+  for (const x of text.matchAll(m)) n += Number(x[1]);
+  return n;
+}
+
+async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  let n = 0;
+  for (const x of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) n += Number(x[1]);
+  return n;
+}
+
+beforeAll(async () => {
+  dir = await tempDir('strata-frontend-');
+  const om = join(dir.path, 'series.om');
+  await writeFile(om, openMetrics());
+  const dataDir = join(dir.path, 'data');
+  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '-q', om, dataDir]);
+  await mkdir(join(dir.path, 'prom'));
+  prom = await startPrometheus({ dir: join(dir.path, 'prom'), dataDir, externalLabels: { cluster: 'c1' } });
+  sidecar = await startSidecar({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+  querier = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [sidecar.grpcAddress], logger: nopLogger });
+  faults = await startFaultProxy(prom.url);
+}, 120_000);
+
+afterAll(async () => {
+  for (const f of frontends) await f.stop();
+  await faults?.stop();
+  await querier?.stop();
+  await sidecar?.stop();
+  await prom?.stop();
+  await dir?.cleanup();
+});
+
+describe('query frontend: split range queries', () => {
+  it('answers as Prometheus answers the step-aligned range whole, across midnights, with @, offsets and subqueries', async () => {
+    const base = await frontend(prom.url);
+    // From 09:23:17 two days before the last sample's day to 15:00 on it (moved back onto the 7-minute grid): three pieces.
+    const [start, end, step] = [START + 23 * 60_000 + 17_000, END - 6 * HOUR, 7 * 60_000];
+    const aligned = [Math.floor(start / step) * step, Math.floor(end / step) * step] as const;
+    const before = await promRangeQueries();
+    for (const q of QUERIES) {
+      const [got, want] = await Promise.all([get(base, '/api/v1/query_range', range(q, start, end, step)), get(prom.url, '/api/v1/query_range', range(q, ...aligned, step))]);
+      expect(want.status, q).toBe(200);
+      expect((want.body as { data: { result: unknown[] } }).data.result.length, q).toBeGreaterThan(0);
+      expect(got, q).toEqual(want);
+    }
+    // Each query: once whole from the test, three pieces from the frontend.
+    expect((await promRangeQueries()) - before).toBe(QUERIES.length * 4);
+  });
+
+  it('keeps start and end as asked with --no-query-range.align-range-with-step, and answers POST forms too', async () => {
+    const base = await frontend(prom.url, { range: { alignRangeWithStep: false } });
+    const params = range('sum by (code) (rate(http_requests_total[5m]))', START + 61_001, END - 1000, 5 * 60_000);
+    const got = await fetch(`${base}/api/v1/query_range`, { method: 'POST', body: new URLSearchParams(params) });
+    expect(got.status).toBe(200);
+    expect(await got.json()).toEqual((await get(prom.url, '/api/v1/query_range', params)).body);
+  });
+
+  it("passes on the querier's errors as it gave them: bad queries, failed evaluations, bad parameters", async () => {
+    const base = await frontend(prom.url);
+    const cases = [
+      range('sum(', START, END, 60_000),
+      range('http_requests_total / on() temperature', START, END, 3_600_000),
+      range('info(temperature)', START, END, 3_600_000),
+      range('temperature', START, END, 0),
+      range('temperature', START, END, 10_000),
+      { query: 'temperature', start: 'yesterday', end: '1', step: '60' },
+    ];
+    for (const params of cases) {
+      const [got, want] = await Promise.all([get(base, '/api/v1/query_range', params), get(prom.url, '/api/v1/query_range', params)]);
+      expect(want.status, params.query).toBeGreaterThanOrEqual(400);
+      expect(got, JSON.stringify(params)).toEqual(want);
+    }
+  });
+
+  it('refuses a range longer than --query-range.max-query-length with Thanos\' error', async () => {
+    const base = await frontend(prom.url, { range: { maxQueryLength: DAY } });
+    expect(await get(base, '/api/v1/query_range', range('temperature', START, START + DAY + 60_000, 60_000))).toEqual({
+      status: 400,
+      body: { status: 'error', errorType: 'bad_data', error: 'the query time range exceeds the limit (query length: 24h1m0s, limit: 24h0m0s)' },
+    });
+  });
+
+  it('passes every other route through: instant queries, labels, series (POST), status', async () => {
+    const base = await frontend(prom.url);
+    const t = String(END / 1000);
+    for (const [path, params] of [
+      ['/api/v1/query', { query: 'sum(temperature)', time: t }],
+      ['/api/v1/labels', {}],
+      ['/api/v1/label/room/values', {}],
+      ['/api/v1/status/buildinfo', {}],
+    ] as const) {
+      expect(await get(base, path, params), path).toEqual(await get(prom.url, path, params));
+    }
+    const series = { 'match[]': 'temperature', start: String(START / 1000), end: t };
+    const got = await fetch(`${base}/api/v1/series`, { method: 'POST', body: new URLSearchParams(series) });
+    expect(await got.json()).toEqual((await get(prom.url, '/api/v1/series', series)).body);
+  });
+
+  it('sends a request that failed or was cut off again, up to --query-range.max-retries-per-request attempts', async () => {
+    const base = await frontend(faults.endpoint, { maxRetries: 3 });
+    const params = range('sum by (code) (rate(http_requests_total[5m]))', START, END, 15 * 60_000);
+    const want = await get(prom.url, '/api/v1/query_range', params);
+    // The first request is answered 503, the connection of the second is reset.
+    let n = 0;
+    faults.onRequest(() => faults.setFaults([{ fail: 1 }, { reset: 1 }][n++] ?? {}));
+    expect(await get(base, '/api/v1/query_range', params)).toEqual(want);
+    expect(await metric(base, 'strata_frontend_downstream_retries_total')).toBeGreaterThanOrEqual(2);
+    // Three failures in a row: the last one is the answer.
+    faults.onRequest(() => faults.setFaults({ fail: 1 }));
+    const failed = await fetch(`${base}/api/v1/query_range?${new URLSearchParams(params)}`);
+    expect(failed.status).toBe(503);
+    faults.onRequest(undefined);
+    faults.setFaults({});
+  });
+});
+
+describe('query frontend: results cache', () => {
+  it('answers a repeated range from the cache and an overlapping one with only what it lacks, as Prometheus answers them', async () => {
+    const base = await frontend(prom.url, { responseCacheBytes: 64 << 20 });
+    const step = 5 * 60_000;
+    const q = 'sum by (code) (rate(http_requests_total[5m]))';
+    const ask = async (start: number, end: number) => {
+      const before = await promRangeQueries();
+      const [got, want] = await Promise.all([get(base, '/api/v1/query_range', range(q, start, end, step)), get(prom.url, '/api/v1/query_range', range(q, Math.floor(start / step) * step, Math.floor(end / step) * step, step))]);
+      expect(got).toEqual(want);
+      return (await promRangeQueries()) - before - 1;
+    };
+    // From noon on the first day to 18:00 on the second: two pieces, both fetched.
+    const noon = Math.floor(START / DAY) * DAY + DAY + 12 * HOUR;
+    expect(await ask(noon, noon + DAY + 6 * HOUR)).toBe(2);
+    expect(await ask(noon, noon + DAY + 6 * HOUR)).toBe(0);
+    expect(await metric(base, 'strata_frontend_results_cache_lookups_total\\{result="hit"\\}')).toBe(2);
+    // Two hours more at either end: the two gaps only.
+    expect(await ask(noon - 2 * HOUR, noon + DAY + 8 * HOUR)).toBe(2);
+    // Inside what is cached now: nothing.
+    expect(await ask(noon + HOUR, noon + DAY)).toBe(0);
+    expect(await metric(base, 'strata_frontend_results_cache_bytes')).toBeGreaterThan(0);
+  });
+
+  it('does not cache the last --query-range.response-cache-max-freshness: it is asked for every time', async () => {
+    const now = END + 30_000;
+    const base = await frontend(prom.url, { responseCacheBytes: 64 << 20, now: () => now });
+    const q = range('temperature', END - 2 * HOUR, END, 60_000);
+    const before = await promRangeQueries();
+    const first = await get(base, '/api/v1/query_range', q);
+    const second = await get(base, '/api/v1/query_range', q);
+    expect(second).toEqual(first);
+    // First: up to the cutoff and the fresh minute; then the fresh minute again only.
+    expect((await promRangeQueries()) - before).toBe(3);
+    expect(second).toEqual(await get(prom.url, '/api/v1/query_range', q));
+  });
+
+  it("works in front of Strata's querier, external labels and all", async () => {
+    const base = await frontend(`http://${querier.httpAddress}`, { responseCacheBytes: 64 << 20 });
+    const step = 10 * 60_000;
+    const params = range('sum by (cluster, code) (rate(http_requests_total[5m]))', Math.floor(START / step) * step, END, step);
+    const want = await get(`http://${querier.httpAddress}`, '/api/v1/query_range', params);
+    expect((want.body as { data: { result: { metric: Record<string, string> }[] } }).data.result[0]?.metric.cluster).toBe('c1');
+    expect(await get(base, '/api/v1/query_range', params)).toEqual(want);
+    expect(await get(base, '/api/v1/query_range', params)).toEqual(want);
+  });
+});
