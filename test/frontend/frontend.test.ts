@@ -257,4 +257,16 @@ describe('query frontend: results cache', () => {
     expect(await get(base, '/api/v1/query_range', params)).toEqual(want);
     expect(await get(base, '/api/v1/query_range', params)).toEqual(want);
   });
+
+  it('does not cache an answer with warnings (which may say it is partial): it is asked for again', async () => {
+    const base = await frontend(`http://${querier.httpAddress}`, { responseCacheBytes: 64 << 20 });
+    // Strata's querier warns that the gauge has no `le` label.
+    const params = range('histogram_quantile(0.9, temperature)', END - 6 * HOUR, END, 60_000);
+    const first = await get(base, '/api/v1/query_range', params);
+    expect((first.body as { warnings?: string[] }).warnings?.length).toBeGreaterThan(0);
+    const before = await metric(base, 'strata_frontend_split_queries_total');
+    expect(await get(base, '/api/v1/query_range', params)).toEqual(first);
+    expect((await metric(base, 'strata_frontend_split_queries_total')) - before).toBe(1);
+  });
 });
+
