@@ -6,7 +6,7 @@
  * Prometheus itself); errors, other API routes and failing downstream requests behave as a client of
  * the querier expects.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startFrontend, type Frontend, type FrontendConfig } from '@strata/frontend';
@@ -15,7 +15,8 @@ import { nopLogger } from '@strata/runtime';
 import { start as startSidecar, type Sidecar } from '@strata/sidecar';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
 import { tempDir } from '@strata/testing/process';
-import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+import { promtoolDataDir, syntheticOpenMetrics, type SyntheticSeries } from '@strata/testing/openmetrics';
+import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -37,31 +38,18 @@ const QUERIES = [
   'resets(http_requests_total[1h])',
 ];
 
-/** The series, as OpenMetrics for promtool: counters (one with a reset), a gauge and a classic histogram, scraped 7s off the minute. */
-function openMetrics(): string {
-  const lines: string[] = [];
-  const family = (name: string, series: { labels: string; value: (i: number) => number }[]) => {
-    lines.push(`# TYPE ${name} gauge`);
-    for (const s of series) {
-      for (let t = START, i = 0; t <= END; t += SCRAPE, i++) lines.push(`${name}{${s.labels}} ${s.value(i)} ${(t + 7000) / 1000}`);
-    }
-  };
-  family('http_requests_total', [
+/** Counters (one with a reset), a gauge and a classic histogram, scraped 7s off the minute. */
+const FAMILIES: Record<string, SyntheticSeries[]> = {
+  http_requests_total: [
     { labels: 'code="200",job="api"', value: (i) => 3 * i + (i % 7) },
     { labels: 'code="500",job="api"', value: (i) => (i < 2000 ? i : i - 2000) },
-  ]);
-  family('temperature', [
+  ],
+  temperature: [
     { labels: 'room="a"', value: (i) => 20 + 5 * Math.sin(i / 100) },
     { labels: 'room="b"', value: (i) => 18 + (i % 60) / 10 },
-  ]);
-  const bounds = ['0.1', '0.5', '1', '+Inf'];
-  family(
-    'request_duration_seconds_bucket',
-    bounds.map((le, b) => ({ labels: `le="${le}"`, value: (i: number) => Math.floor(i * (b + 1) * 0.7) + (b === 3 ? i : 0) })),
-  );
-  lines.push('# EOF', '');
-  return lines.join('\n');
-}
+  ],
+  request_duration_seconds_bucket: ['0.1', '0.5', '1', '+Inf'].map((le, b) => ({ labels: `le="${le}"`, value: (i: number) => Math.floor(i * (b + 1) * 0.7) + (b === 3 ? i : 0) })),
+};
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let prom: PrometheusHandle;
@@ -108,10 +96,7 @@ async function metric(base: string, name: string): Promise<number> {
 
 beforeAll(async () => {
   dir = await tempDir('strata-frontend-');
-  const om = join(dir.path, 'series.om');
-  await writeFile(om, openMetrics());
-  const dataDir = join(dir.path, 'data');
-  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '-q', om, dataDir]);
+  const dataDir = await promtoolDataDir(dir.path, syntheticOpenMetrics(FAMILIES, { start: START, end: END, step: SCRAPE, offset: 7000 }));
   await mkdir(join(dir.path, 'prom'));
   prom = await startPrometheus({ dir: join(dir.path, 'prom'), dataDir, externalLabels: { cluster: 'c1' } });
   sidecar = await startSidecar({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });

@@ -1,0 +1,35 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promtool } from './prometheus.js';
+
+/** One series of a family: its labels as OpenMetrics writes them (`a="1",b="2"`) and its i-th sample's value. */
+export interface SyntheticSeries {
+  readonly labels: string;
+  readonly value: (i: number) => number;
+}
+
+/**
+ * Families of synthetic series sampled every `step` ms from `start` to `end`, `offset` ms off the step
+ * grid (as scrapes are), as OpenMetrics (every family typed gauge: PromQL does not look at types).
+ */
+export function syntheticOpenMetrics(families: Readonly<Record<string, readonly SyntheticSeries[]>>, opts: { start: number; end: number; step: number; offset?: number }): string {
+  const lines: string[] = [];
+  for (const [name, series] of Object.entries(families)) {
+    lines.push(`# TYPE ${name} gauge`);
+    for (const s of series) {
+      for (let t = opts.start, i = 0; t <= opts.end; t += opts.step, i++) lines.push(`${name}{${s.labels}} ${s.value(i)} ${(t + (opts.offset ?? 0)) / 1000}`);
+    }
+  }
+  lines.push('# EOF', '');
+  return lines.join('\n');
+}
+
+/** Turns OpenMetrics text into 2h blocks with promtool, in a new data dir `<dir>/data`; returns its path. */
+export async function promtoolDataDir(dir: string, openMetrics: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'series.om');
+  await writeFile(file, openMetrics);
+  const dataDir = join(dir, 'data');
+  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '-q', file, dataDir]);
+  return dataDir;
+}
