@@ -163,7 +163,7 @@ describe('query frontend: split range queries', () => {
     });
   });
 
-  it('passes every other route through: instant queries, labels, series (POST), status', async () => {
+  it('passes every other route through: instant queries, labels, series (POST), status, redirects', async () => {
     const base = await frontend(prom.url);
     const t = String(END / 1000);
     for (const [path, params] of [
@@ -174,6 +174,10 @@ describe('query frontend: split range queries', () => {
     ] as const) {
       expect(await get(base, path, params), path).toEqual(await get(prom.url, path, params));
     }
+    // Redirects are the client's to follow (Prometheus' / to its UI).
+    const [redirect, want] = await Promise.all([fetch(`${base}/`, { redirect: 'manual' }), fetch(`${prom.url}/`, { redirect: 'manual' })]);
+    expect([redirect.status, redirect.headers.get('location')]).toEqual([want.status, want.headers.get('location')]);
+    expect(want.status).toBe(302);
     const series = { 'match[]': 'temperature', start: String(START / 1000), end: t };
     const got = await fetch(`${base}/api/v1/series`, { method: 'POST', body: new URLSearchParams(series) });
     expect(await got.json()).toEqual((await get(prom.url, '/api/v1/series', series)).body);

@@ -4,8 +4,13 @@ import type { FrontendMetrics } from './metrics.js';
 export interface DownstreamAnswer {
   readonly status: number;
   readonly contentType: string;
+  /** Its headers that go back to the client (Location, Cache-Control, WWW-Authenticate…). */
+  readonly headers: readonly [string, string][];
   readonly body: Buffer;
 }
+
+/** Response headers not passed back: the connection's own, and what the body as read no longer has (it was decoded). */
+const NOT_PASSED_BACK = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'content-type', 'date']);
 
 /** A request to the downstream querier: `path` with its query string, under the downstream URL's path. */
 export interface DownstreamRequest {
@@ -42,13 +47,18 @@ export class Downstream {
         const res = await fetch(url, {
           method: req.method,
           headers: { ...req.headers, 'accept-encoding': 'identity' },
+          // A redirect (the UI's `/` to `/graph`) is the client's to follow, at the frontend's address.
+          redirect: 'manual',
           ...(req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD' ? { body: req.body } : {}),
           ...(req.signal !== undefined ? { signal: req.signal } : {}),
         });
         const body = Buffer.from(await res.arrayBuffer());
         timer();
         this.metrics.downstreamRequests.inc({ code: String(res.status) });
-        if (res.status < 500 || last) return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', body };
+        if (res.status < 500 || last) {
+          const headers = [...res.headers].filter(([name]) => !NOT_PASSED_BACK.has(name));
+          return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', headers, body };
+        }
       } catch (e) {
         timer();
         this.metrics.downstreamRequests.inc({ code: '0' });

@@ -15,16 +15,17 @@ export function forwardedHeaders(req: FastifyRequest): Record<string, string> {
   return out;
 }
 
-/** Aborted when the client goes away before its answer is sent: the downstream requests for it stop too. */
-export function clientGone(req: FastifyRequest, reply: FastifyReply): AbortSignal {
+/** Aborted when the client goes away before its answer is written: the downstream requests for it stop too. */
+export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  req.raw.socket?.once('close', () => {
-    if (!reply.sent) controller.abort();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
   });
   return controller.signal;
 }
 
 export function sendAnswer(reply: FastifyReply, a: DownstreamAnswer): FastifyReply {
+  for (const [name, value] of a.headers) reply.header(name, value);
   return reply.code(a.status).type(a.contentType).send(a.body);
 }
 
@@ -38,7 +39,7 @@ export async function passThrough(downstream: Downstream, metrics: FrontendMetri
   metrics.queries.inc({ op: 'passthrough' });
   try {
     const body = Buffer.isBuffer(req.body) ? req.body : undefined;
-    const a = await downstream.send({ method: req.method, path: req.url, headers: forwardedHeaders(req), ...(body !== undefined ? { body } : {}), signal: clientGone(req, reply) });
+    const a = await downstream.send({ method: req.method, path: req.url, headers: forwardedHeaders(req), ...(body !== undefined ? { body } : {}), signal: clientGone(reply) });
     return sendAnswer(reply, a);
   } catch (e) {
     return sendUnavailable(reply, e);

@@ -94,7 +94,7 @@ export class RangeHandler {
     if (opts.maxQueryLength > 0 && length > opts.maxQueryLength) {
       return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: `the query time range exceeds the limit (query length: ${goDuration(length)}, limit: ${goDuration(opts.maxQueryLength)})` });
     }
-    const fetcher = new PieceFetcher(this.ctx, q, forwardedHeaders(req), clientGone(req, reply));
+    const fetcher = new PieceFetcher(this.ctx, q, forwardedHeaders(req), clientGone(reply));
     let answers: PieceAnswer[];
     try {
       answers = await Promise.all(splitByInterval(q.range, opts.splitInterval).map((piece) => this.#answerPiece(fetcher, q, piece)));
