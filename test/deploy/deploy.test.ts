@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -7,6 +7,7 @@ import { registerCommands } from '@strata/cli';
 import { parseBucketConfig } from '@strata/objstore';
 import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
 import { tempDir } from '@strata/testing/process';
+import { promtool } from '@strata/testing/prometheus';
 import { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -46,10 +47,27 @@ function findCommand(program: Command, path: string[]): Command | undefined {
   return cmd;
 }
 
-async function composeServices(): Promise<Record<string, { image?: string; command?: string[]; healthcheck?: { test: string[] } }>> {
-  // `docker-compose config` resolves anchors and merges exactly as Compose will.
+interface ComposeService {
+  image?: string;
+  command?: string[];
+  healthcheck?: { test: string[] };
+  /** `source:target[:mode]`, sources resolved to absolute paths or named volumes. */
+  volumes?: string[];
+}
+
+async function composeServices(): Promise<Record<string, ComposeService>> {
+  // `docker-compose config` resolves anchors, merges and resolves paths exactly as Compose will.
   const { stdout } = await execFileP('docker-compose', ['config'], { cwd: composeDir });
-  return (parse(stdout) as { services: Record<string, { image?: string; command?: string[]; healthcheck?: { test: string[] } }> }).services;
+  return (parse(stdout) as { services: Record<string, ComposeService> }).services;
+}
+
+/** The host path a service sees at `target` (a file or a directory under a bind mount). */
+function hostPath(svc: ComposeService, target: string): string | undefined {
+  for (const v of svc.volumes ?? []) {
+    const [source, mountedAt] = v.split(':') as [string, string];
+    if (source.startsWith('/') && (target === mountedAt || target.startsWith(`${mountedAt}/`))) return source + target.slice(mountedAt.length);
+  }
+  return undefined;
 }
 
 async function k8sObjects(): Promise<K8sObject[]> {
@@ -119,6 +137,36 @@ describe('deploy/docker-compose', () => {
     }
     expect(checked).toBeGreaterThanOrEqual(8);
   });
+  it('Prometheus loads deploy/monitoring/alerts.yml and scrapes each component under the job the alerts expect', async () => {
+    const prometheuses = Object.values(await composeServices()).filter((svc) => svc.image?.startsWith('prom/prometheus:'));
+    expect(prometheuses.length).toBe(2);
+    const tmp = await tempDir('strata-compose-prometheus-');
+    try {
+      for (const [i, svc] of prometheuses.entries()) {
+        const config = parse(await readFile(hostPath(svc, '/etc/prometheus/prometheus.yml') as string, 'utf8')) as { rule_files: string[]; scrape_configs: { job_name: string }[] };
+        expect(config.scrape_configs.map((c) => c.job_name)).toEqual(expect.arrayContaining(['strata-sidecar', 'strata-store', 'strata-query', 'strata-compact']));
+        const ruleFiles = config.rule_files.map((f) => hostPath(svc, f));
+        expect(ruleFiles).toEqual([join(root, 'deploy', 'monitoring', 'alerts.yml')]);
+        // The configuration as the container reads it, its rule files at their host paths.
+        const file = join(tmp.path, `prometheus-${i}.yml`);
+        await writeFile(file, JSON.stringify({ ...config, rule_files: ruleFiles }));
+        expect(await promtool(['check', 'config', file])).toContain('SUCCESS');
+      }
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
+  it('Grafana provisions the demo dashboard and the Strata overview', async () => {
+    const grafana = (await composeServices()).grafana as ComposeService;
+    const provisioning = parse(await readFile(join(composeDir, 'grafana', 'provisioning', 'dashboards', 'strata.yml'), 'utf8')) as { providers: { options: { path: string } }[] };
+    const uids: string[] = [];
+    for (const p of provisioning.providers) {
+      const dir = hostPath(grafana, p.options.path) as string;
+      for (const f of (await readdir(dir)).filter((n) => n.endsWith('.json'))) uids.push((JSON.parse(await readFile(join(dir, f), 'utf8')) as { uid: string }).uid);
+    }
+    expect(uids.sort()).toEqual(['strata-demo', 'strata-overview']);
+  });
 });
 
 describe('deploy/kubernetes', () => {
@@ -133,6 +181,12 @@ describe('deploy/kubernetes', () => {
       expect(Model, modulePath).toBeDefined();
       expect(() => new (Model as new (data: unknown) => { validate(): void })(o).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
     }
+  });
+
+  it('ships deploy/monitoring/alerts.yml as the ConfigMap strata-alerts', async () => {
+    const alerts = (await kustomize(join(k8sDir, 'base'))).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'strata-alerts');
+    expect(alerts?.metadata.namespace).toBe('strata');
+    expect((alerts?.data as Record<string, string>)['alerts.yml']).toBe(await readFile(join(root, 'deploy', 'monitoring', 'alerts.yml'), 'utf8'));
   });
 
   it('has probes on the ports and paths the components serve, resources, and a querier PDB', async () => {

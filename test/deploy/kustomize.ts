@@ -1,12 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 /**
  * The subset of kustomize the manifests in deploy/kubernetes use, to assemble them without a cluster
  * tool: `resources` (files or directories with a kustomization.yaml), `namespace`, `labels` with
- * `pairs` (added to metadata.labels), and `patches` with `path` (strategic-merge: maps merge, lists of
- * named items merge by name, anything else replaces).
+ * `pairs` (added to metadata.labels), `patches` with `path` (strategic-merge: maps merge, lists of
+ * named items merge by name, anything else replaces), and `configMapGenerator` with `files` under
+ * `generatorOptions.disableNameSuffixHash` (no name hashes to compute and rewrite references to).
  */
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<string, unknown>;
 
@@ -15,6 +16,8 @@ interface Kustomization {
   namespace?: string;
   labels?: { pairs: Record<string, string> }[];
   patches?: { path: string }[];
+  configMapGenerator?: { name: string; files: string[] }[];
+  generatorOptions?: { disableNameSuffixHash?: boolean };
 }
 
 export async function kustomize(dir: string): Promise<K8sObject[]> {
@@ -24,6 +27,12 @@ export async function kustomize(dir: string): Promise<K8sObject[]> {
     const path = resolve(dir, r);
     if ((await stat(path)).isDirectory()) out.push(...(await kustomize(path)));
     else out.push(...((await readYaml(path)) as K8sObject[]));
+  }
+  for (const g of k.configMapGenerator ?? []) {
+    if (k.generatorOptions?.disableNameSuffixHash !== true) throw new Error(`${dir}: configMapGenerator without generatorOptions.disableNameSuffixHash is not supported`);
+    const data: Record<string, string> = {};
+    for (const f of g.files) data[basename(f)] = await readFile(resolve(dir, f), 'utf8');
+    out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name }, data });
   }
   for (const p of k.patches ?? []) {
     for (const patch of (await readYaml(resolve(dir, p.path))) as K8sObject[]) {

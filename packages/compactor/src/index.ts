@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Relabeler, TimeBound } from '@strata/block';
 import type { DedupFunc } from '@strata/dedup';
-import type { Bucket } from '@strata/objstore';
+import { InstrumentedBucket, type Bucket } from '@strata/objstore';
 import { nopLogger, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketCompactor, type CompactorStep } from './compactor.js';
@@ -77,7 +77,8 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
   const prober = new Prober('compact', registry);
   await mkdir(config.dataDir, { recursive: true });
   const compactor = new BucketCompactor({
-    bucket: config.bucket,
+    // Counted in this registry, so that /metrics shows the compactor's object-store operations.
+    bucket: new InstrumentedBucket(config.bucket, registry),
     dataDir: config.dataDir,
     logger,
     metrics,

@@ -1,4 +1,9 @@
+import { DELETION_MARK_FILENAME, NO_COMPACT_MARK_FILENAME, type NoCompactReason } from '@strata/block';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { RES_1H, RES_5M } from './downsample.js';
+
+/** The no-compact reasons of the blocks the compactor skips itself (compactor.ts #skip). */
+const SKIP_REASONS: readonly NoCompactReason[] = ['overlapping-blocks', 'downsample-vertical-compaction', 'corrupt-block'];
 
 /** The compactor's metrics, named after Thanos' `thanos_compact_*` with the `strata_` prefix. */
 export class CompactorMetrics {
@@ -52,5 +57,16 @@ export class CompactorMetrics {
     this.todoDownsampleBlocks = gauge('strata_compact_todo_downsample_blocks', 'Blocks due for downsampling, as of the last sync.');
     this.todoDeletions = gauge('strata_compact_todo_deletions', 'Blocks marked for deletion and waiting for the delete delay.');
     this.samplesCompacted = counter('strata_compact_samples_total', 'Samples read by compactions.');
+
+    // Zero series for every label value the compactor uses, as Thanos does, so that alerts on increase() see a change from 0.
+    for (const reason of SKIP_REASONS) {
+      this.groupsSkipped.inc({ reason }, 0);
+      this.blocksMarked.inc({ marker: NO_COMPACT_MARK_FILENAME, reason }, 0);
+    }
+    this.blocksMarked.inc({ marker: DELETION_MARK_FILENAME, reason: '' }, 0);
+    for (const resolution of [String(RES_5M), String(RES_1H)]) {
+      this.downsamples.inc({ resolution }, 0);
+      this.downsampleFailures.inc({ resolution }, 0);
+    }
   }
 }

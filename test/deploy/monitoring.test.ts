@@ -1,0 +1,273 @@
+// deploy/monitoring: the rule file passes promtool's checks and unit tests, the dashboard is Grafana JSON
+// whose queries Strata's PromQL parser accepts, and every metric either names is on the /metrics of a
+// real Strata component (all four started from the CLI against s3rver and a Prometheus 2.42, which
+// scrapes them and evaluates the alerts).
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { uploadBlock } from '@strata/block';
+import { writeDemoBlocks } from '@strata/cli';
+import { newBucket, parseBucketConfig } from '@strata/objstore';
+import { parseExpr, walk, type Expr } from '@strata/promql';
+import { freePort, sleep, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
+import { promtool, startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
+import { startS3rver, type S3Server } from '@strata/testing/s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const monitoringDir = join(root, 'deploy', 'monitoring');
+const alertsFile = join(monitoringDir, 'alerts.yml');
+const dashboardFile = join(monitoringDir, 'dashboards', 'strata-overview.json');
+const HOUR = 3_600_000;
+
+type Component = 'sidecar' | 'store' | 'query' | 'compact';
+const COMPONENTS: readonly Component[] = ['sidecar', 'store', 'query', 'compact'];
+/** Made by Prometheus for every target, not by a component. */
+const SCRAPE_METRICS = new Set(['up']);
+
+interface RuleFile {
+  groups: { name: string; rules: { alert: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }[] }[];
+}
+
+interface Target {
+  datasource?: { uid?: string };
+  expr?: string;
+}
+
+interface Panel {
+  type: string;
+  title: string;
+  id: number;
+  gridPos?: unknown;
+  datasource?: { type?: string; uid?: string };
+  targets?: Target[];
+}
+
+interface Dashboard {
+  uid: string;
+  title: string;
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: string | { query: string } }[] };
+}
+
+async function alertRules(): Promise<RuleFile> {
+  return parse(await readFile(alertsFile, 'utf8')) as RuleFile;
+}
+
+async function dashboard(): Promise<Dashboard> {
+  return JSON.parse(await readFile(dashboardFile, 'utf8')) as Dashboard;
+}
+
+/** A panel query as Prometheus receives it: Grafana's variables replaced by values of their kind. */
+function grafanaExpr(expr: string): string {
+  return expr.replace(/\$\{?(\w+)\}?/g, (_, name: string) => (name.startsWith('__') ? '5m' : '.+'));
+}
+
+/** The metric names an expression selects, by Strata's PromQL parser. */
+function metricNames(expr: string): string[] {
+  const names: string[] = [];
+  walk(parseExpr(expr), (node: Expr) => {
+    if (node.kind !== 'vectorSelector') return;
+    const name = node.name ?? node.matchers.find((m) => m.name === '__name__' && m.type === '=')?.value;
+    if (name !== undefined) names.push(name);
+  });
+  return names;
+}
+
+/** The component whose /metrics must show what an alert group or dashboard row names; undefined: any of them. */
+function componentOf(title: string): Component | undefined {
+  const byTitle: Record<string, Component> = {
+    'strata-sidecar': 'sidecar',
+    Sidecar: 'sidecar',
+    'strata-store': 'store',
+    'Store gateway': 'store',
+    'strata-query': 'query',
+    Querier: 'query',
+    'strata-compact': 'compact',
+    Compactor: 'compact',
+  };
+  return byTitle[title];
+}
+
+/** Each non-row panel with the title of the row it is in. */
+function panelsByRow(d: Dashboard): { row: string; panel: Panel }[] {
+  let row = '';
+  const out: { row: string; panel: Panel }[] = [];
+  for (const p of d.panels) {
+    if (p.type === 'row') row = p.title;
+    else out.push({ row, panel: p });
+  }
+  return out;
+}
+
+describe('deploy/monitoring/alerts.yml', () => {
+  it('passes promtool check rules', async () => {
+    expect(await promtool(['check', 'rules', alertsFile])).toContain('SUCCESS');
+  });
+
+  it('passes its promtool unit tests', async () => {
+    expect(await promtool(['test', 'rules', 'alerts.test.yml'], { cwd: monitoringDir })).toContain('SUCCESS');
+  });
+
+  it('gives every alert a severity, a summary and a description, and a group per component', async () => {
+    const rules = await alertRules();
+    expect(rules.groups.map((g) => g.name)).toEqual(['strata', ...COMPONENTS.map((c) => `strata-${c}`)]);
+    for (const r of rules.groups.flatMap((g) => g.rules)) {
+      expect(['warning', 'critical'], r.alert).toContain(r.labels?.severity);
+      expect(r.annotations?.summary, r.alert).toBeTruthy();
+      expect(r.annotations?.description, r.alert).toBeTruthy();
+    }
+  });
+});
+
+describe('deploy/monitoring/dashboards/strata-overview.json', () => {
+  it('is a Grafana dashboard whose panels query ${datasource} with expressions Strata parses', async () => {
+    const d = await dashboard();
+    expect(d.uid).toBe('strata-overview');
+    const datasource = d.templating.list.find((v) => v.name === 'datasource');
+    expect(datasource).toMatchObject({ type: 'datasource', query: 'prometheus' });
+    const panels = panelsByRow(d);
+    expect(panels.length).toBeGreaterThan(20);
+    expect(new Set(d.panels.map((p) => p.id)).size).toBe(d.panels.length);
+    for (const { row, panel } of panels) {
+      const where = `${row} / ${panel.title}`;
+      expect(panel.gridPos, where).toBeDefined();
+      expect(panel.datasource, where).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      expect(panel.targets?.length, where).toBeGreaterThan(0);
+      for (const t of panel.targets ?? []) {
+        expect(t.datasource?.uid, where).toBe('${datasource}');
+        expect(() => parseExpr(grafanaExpr(t.expr ?? '')), `${where}: ${t.expr}`).not.toThrow();
+      }
+    }
+  });
+});
+
+describe('metrics named by deploy/monitoring', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let s3: S3Server;
+  let prometheus: PrometheusHandle;
+  const procs: Managed[] = [];
+  const http = {} as Record<Component, string>;
+  /** Metric names with samples on each component's /metrics. */
+  const exposed = {} as Record<Component, Set<string>>;
+
+  function strata(component: Component, args: string[]): Managed {
+    const proc = startProcess(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), component, `--http-address=${http[component]}`, ...args], {
+      logFile: join(dir.path, `${component}.log`),
+      env: { ...process.env, ...TSX_CHILD_ENV },
+    });
+    procs.push(proc);
+    return proc;
+  }
+
+  async function scrape(component: Component): Promise<Set<string>> {
+    const text = await (await fetch(`http://${http[component]}/metrics`)).text();
+    return new Set(text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => /^[^{ ]+/.exec(l)?.[0] as string));
+  }
+
+  beforeAll(async () => {
+    dir = await tempDir('strata-monitoring-');
+    s3 = await startS3rver();
+    const objstore = join(dir.path, 'objstore.yml');
+    await writeFile(objstore, s3.configYaml());
+    // Two 2h blocks of yesterday: one already in the bucket (the store gateway serves it), one in
+    // Prometheus' data directory (the sidecar uploads it).
+    const start = Math.floor((Date.now() - 24 * HOUR) / (2 * HOUR)) * 2 * HOUR;
+    const blocksDir = join(dir.path, 'blocks');
+    const [inBucket, inPrometheus] = await writeDemoBlocks(blocksDir, {
+      instances: ['demo-0'],
+      job: 'demo',
+      startMs: start,
+      endMs: start + 4 * HOUR - 60_000,
+      stepMs: 60_000,
+      blockMs: 2 * HOUR,
+    });
+    const externalLabels = { cluster: 'c1', replica: 'r0' };
+    const bucket = newBucket(parseBucketConfig(s3.configYaml()));
+    await uploadBlock(bucket, join(blocksDir, inBucket!.ulid), { meta: { ...inBucket!, thanos: { labels: externalLabels, downsample: { resolution: 0 }, source: 'test' } } });
+    await bucket.close();
+
+    for (const c of COMPONENTS) http[c] = `127.0.0.1:${await freePort()}`;
+    const grpc = { sidecar: `127.0.0.1:${await freePort()}`, store: `127.0.0.1:${await freePort()}`, query: `127.0.0.1:${await freePort()}` };
+    const unreachable = `127.0.0.1:${await freePort()}`;
+    prometheus = await startPrometheusOn([join(blocksDir, inPrometheus!.ulid)], {
+      dir: join(dir.path, 'prometheus'),
+      externalLabels,
+      scrapeInterval: '1s',
+      ruleFiles: [alertsFile],
+      // The job names alerts.yml expects.
+      scrapeConfigs: COMPONENTS.map((c) => ({ job_name: `strata-${c}`, static_configs: [{ targets: [http[c]] }] })),
+    });
+    const rulesDir = join(dir.path, 'rules');
+    await mkdir(rulesDir);
+    const started = [
+      strata('sidecar', [`--prometheus.url=${prometheus.url}`, `--tsdb.path=${prometheus.dataDir}`, `--objstore.config-file=${objstore}`, `--grpc-address=${grpc.sidecar}`, `--reloader.rule-dir=${rulesDir}`]),
+      strata('store', [`--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'store')}`, `--grpc-address=${grpc.store}`, '--store.caching-bucket.config=type: IN-MEMORY']),
+      strata('compact', ['--wait', `--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'compact')}`]),
+      // One endpoint nothing listens on: the querier reports it unhealthy, and one alert goes pending.
+      strata('query', [`--endpoint=${grpc.sidecar}`, `--endpoint=${grpc.store}`, `--endpoint=${unreachable}`, `--grpc-address=${grpc.query}`, '--query.replica-label=replica']),
+    ];
+    for (const [i, c] of COMPONENTS.entries()) await waitForHttp(`http://${http[c]}/-/ready`, { proc: started[i] as Managed });
+
+    // Ready once the sidecar's shipper has used the bucket and the querier has found both endpoints.
+    const api = (path: string, params: Record<string, string> = {}) => fetch(`http://${http.query}/api/v1/${path}?${new URLSearchParams(params)}`);
+    const bothFound = async () => {
+      const types = Object.keys(((await (await api('stores')).json()) as { data: Record<string, unknown> }).data);
+      return types.includes('sidecar') && types.includes('store');
+    };
+    for (let i = 0; i < 300 && !(await scrape('sidecar')).has('strata_objstore_bucket_operation_duration_seconds_bucket'); i++) await sleep(100);
+    for (let i = 0; i < 300 && !(await bothFound()); i++) await sleep(100);
+    // What operators' traffic does: queries over recent data and history, and a query that does not parse.
+    expect((await api('query', { query: 'up' })).status).toBe(200);
+    const history = { start: String(start / 1000), end: String((start + 4 * HOUR) / 1000), step: '300' };
+    expect((await api('query_range', { query: 'rate(demo_cpu_usage_seconds_total[5m])', ...history })).status).toBe(200);
+    expect((await api('query', { query: 'rate(' })).status).toBe(400);
+    for (const c of COMPONENTS) exposed[c] = await scrape(c);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const p of procs) await p.stop();
+    await prometheus?.stop();
+    await s3?.stop();
+    await dir?.cleanup();
+  });
+
+  function missing(exprs: { where: string; component: Component | undefined; expr: string }[]): string[] {
+    const out: string[] = [];
+    for (const { where, component, expr } of exprs) {
+      const on = component === undefined ? COMPONENTS : [component];
+      for (const name of metricNames(expr)) {
+        if (!SCRAPE_METRICS.has(name) && !on.some((c) => exposed[c].has(name))) out.push(`${where}: ${name} (${on.join(', ')})`);
+      }
+    }
+    return out;
+  }
+
+  it('alerts.yml names only metrics its components expose', async () => {
+    const exprs = (await alertRules()).groups.flatMap((g) => g.rules.map((r) => ({ where: r.alert, component: componentOf(g.name), expr: r.expr })));
+    expect(missing(exprs)).toEqual([]);
+  });
+
+  it('the dashboard names only metrics its components expose', async () => {
+    const d = await dashboard();
+    const exprs = panelsByRow(d).flatMap(({ row, panel }) => (panel.targets ?? []).map((t) => ({ where: `${row} / ${panel.title}`, component: componentOf(row), expr: grafanaExpr(t.expr ?? '') })));
+    for (const v of d.templating.list) {
+      const query = typeof v.query === 'string' ? v.query : v.query.query;
+      const selector = /^label_values\((.+),\s*\w+\)$/.exec(query)?.[1];
+      if (selector !== undefined) exprs.push({ where: `variable ${v.name}`, component: undefined, expr: selector });
+    }
+    expect(missing(exprs)).toEqual([]);
+  });
+
+  it('a healthy stack raises only the alert for its unreachable endpoint', async () => {
+    let names: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const alerts = await prometheus.api<{ alerts: { labels: { alertname: string } }[] }>('alerts');
+      names = [...new Set(alerts.alerts.map((a) => a.labels.alertname))].sort();
+      if (names.join() === 'StrataQueryEndpointsUnhealthy') break;
+      await sleep(100);
+    }
+    expect(names).toEqual(['StrataQueryEndpointsUnhealthy']);
+  });
+});
