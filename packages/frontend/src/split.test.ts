@@ -19,10 +19,11 @@ describe('splitByInterval', () => {
     expect(pieces.at(-1)?.end).toBe(r.end);
   });
 
-  it('keeps a range within one interval, one step, or with splitting off whole', () => {
+  it('keeps a range within one interval, one step, with splitting off, or with steps longer than the interval whole', () => {
     expect(splitByInterval({ start: 10, end: 1000, step: 10 }, DAY)).toEqual([{ start: 10, end: 1000, step: 10 }]);
     expect(splitByInterval({ start: DAY, end: DAY, step: MIN }, DAY)).toEqual([{ start: DAY, end: DAY, step: MIN }]);
     expect(splitByInterval({ start: 0, end: 3 * DAY, step: MIN }, 0)).toEqual([{ start: 0, end: 3 * DAY, step: MIN }]);
+    expect(splitByInterval({ start: 0, end: 30 * DAY, step: 2 * DAY }, DAY)).toEqual([{ start: 0, end: 30 * DAY, step: 2 * DAY }]);
   });
 
   it('puts a step on a boundary into the interval it starts', () => {

@@ -9,10 +9,11 @@ export interface StepRange {
  * The range cut at every multiple of `interval` since the Unix epoch (midnights UTC for 24h), as
  * Thanos' query frontend splits: each piece keeps the query's step grid, so the pieces' answers put
  * together are the whole query's. A piece ends at the last step before a boundary, the next starts at
- * the step after it. `interval` ≤ 0: the range whole.
+ * the step after it. The range whole when `interval` ≤ 0, or when a step spans an interval (each
+ * piece would be one step).
  */
 export function splitByInterval(r: StepRange, interval: number): StepRange[] {
-  if (interval <= 0) return [r];
+  if (interval <= 0 || r.step >= interval) return [r];
   const out: StepRange[] = [];
   for (let start = r.start; start <= r.end; ) {
     const boundary = (Math.floor(start / interval) + 1) * interval;
