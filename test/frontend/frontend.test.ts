@@ -155,6 +155,17 @@ describe('query frontend: split range queries', () => {
     }
   });
 
+  it('compresses its answers with --query-frontend.compress-responses for clients that accept it', async () => {
+    const base = await frontend(prom.url, { compressResponses: true });
+    const params = range('temperature', START, END, 60_000);
+    const [gzipped, plain] = await Promise.all([
+      fetch(`${base}/api/v1/query_range?${new URLSearchParams(params)}`, { headers: { 'accept-encoding': 'gzip' } }),
+      fetch(`${base}/api/v1/query_range?${new URLSearchParams(params)}`, { headers: { 'accept-encoding': 'identity' } }),
+    ]);
+    expect([gzipped.headers.get('content-encoding'), plain.headers.get('content-encoding')]).toEqual(['gzip', null]);
+    expect(await gzipped.json()).toEqual(await plain.json());
+  });
+
   it('refuses a range longer than --query-range.max-query-length with Thanos\' error', async () => {
     const base = await frontend(prom.url, { range: { maxQueryLength: DAY } });
     expect(await get(base, '/api/v1/query_range', range('temperature', START, START + DAY + 60_000, 60_000))).toEqual({
