@@ -235,6 +235,22 @@ describe('query frontend: results cache', () => {
     expect(await metric(base, 'strata_frontend_results_cache_bytes')).toBeGreaterThan(0);
   });
 
+  it('caches a range whose start is on the step grid and whose end is not (--no-query-range.align-range-with-step)', async () => {
+    const base = await frontend(prom.url, { responseCacheBytes: 64 << 20, range: { alignRangeWithStep: false } });
+    const step = 5 * 60_000;
+    const ask = async (end: number) => {
+      const params = range('sum by (code) (rate(http_requests_total[5m]))', Math.floor(START / step) * step + step, end, step);
+      const [got, want] = await Promise.all([get(base, '/api/v1/query_range', params), get(prom.url, '/api/v1/query_range', params)]);
+      expect(got).toEqual(want);
+    };
+    await ask(END - 2 * HOUR - 123_456);
+    const before = await promRangeQueries();
+    await ask(END - 2 * HOUR - 123_456);
+    expect((await promRangeQueries()) - before).toBe(1);
+    // Further on: the cached steps end on the grid, and the next ones follow on it.
+    await ask(END - HOUR - 7_000);
+  });
+
   it('does not cache the last --query-range.response-cache-max-freshness: it is asked for every time', async () => {
     const now = END + 30_000;
     const base = await frontend(prom.url, { responseCacheBytes: 64 << 20, now: () => now });

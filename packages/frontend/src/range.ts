@@ -115,7 +115,9 @@ export class RangeHandler {
     const { step } = piece;
     // Cached extents lie on the step grid of a key: only step-aligned pieces share it.
     if (cache === undefined || opts.splitInterval <= 0 || piece.start % step !== 0) return fetcher.fetch(piece);
-    const cutoff = Math.min(piece.end, Math.floor((now() - opts.maxCacheFreshness) / step) * step);
+    // The last step to cache: on the grid (the piece's end need not be, unaligned) and old enough.
+    const lastStep = piece.start + Math.floor((piece.end - piece.start) / step) * step;
+    const cutoff = Math.min(lastStep, Math.floor((now() - opts.maxCacheFreshness) / step) * step);
     if (cutoff < piece.start) return fetcher.fetch(piece);
     const key = JSON.stringify([q.query, step, Math.floor(piece.start / opts.splitInterval), q.rest]);
     const cached = cache.get(key);
@@ -129,7 +131,7 @@ export class RangeHandler {
       t = e.end + step;
     }
     if (t <= cutoff) parts.push({ start: t, end: cutoff, step });
-    if (cutoff < piece.end) parts.push({ start: cutoff + step, end: piece.end, step });
+    if (cutoff + step <= piece.end) parts.push({ start: cutoff + step, end: piece.end, step });
     const gaps = parts.filter((p): p is StepRange => !('answer' in p));
     const fetched = await Promise.all(gaps.map((g) => fetcher.fetch(g)));
     const failed = fetched.find((f) => 'error' in f);
