@@ -1,0 +1,71 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { nopLogger } from '@strata/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { start, type Frontend } from './frontend.js';
+
+const MIN = 60_000;
+const DAY = 86_400_000;
+const BASE = 20_000 * DAY;
+
+/**
+ * A stand-in querier whose range answers follow from the parameters alone: series {s="all"} at every
+ * step (its value the step's time), {s="some"} at steps whose minute of the day is below 600.
+ */
+function fakeQuerier(): Server {
+  return createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const p = new URLSearchParams(body);
+      const [startS, endS, stepS] = ['start', 'end', 'step'].map((k) => Number(p.get(k)));
+      const all: [number, string][] = [];
+      const some: [number, string][] = [];
+      for (let t = Math.round((startS as number) * 1000); t <= (endS as number) * 1000; t += (stepS as number) * 1000) {
+        all.push([t / 1000, String(t)]);
+        if ((t % DAY) / MIN < 600) some.push([t / 1000, '1']);
+      }
+      const result = [{ metric: { s: 'all' }, values: all }, ...(some.length > 0 ? [{ metric: { s: 'some' }, values: some }] : [])];
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result } }));
+    });
+  });
+}
+
+let downstream: Server;
+let downstreamUrl: string;
+let frontend: Frontend;
+
+beforeAll(async () => {
+  downstream = fakeQuerier();
+  await new Promise<void>((resolve) => downstream.listen(0, '127.0.0.1', resolve));
+  downstreamUrl = `http://127.0.0.1:${(downstream.address() as AddressInfo).port}`;
+  // "Now" in the middle of the third day: ranges run into the uncached last minute and past it.
+  frontend = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, responseCacheBytes: 64 << 10, logger: nopLogger, now: () => BASE + 2 * DAY + 7 * 3_600_000 + 12_345 });
+});
+
+afterAll(async () => {
+  await frontend.stop();
+  await new Promise((resolve) => downstream.close(resolve));
+});
+
+async function rangeAnswer(base: string, start: number, end: number, step: number): Promise<unknown> {
+  const res = await fetch(`${base}/api/v1/query_range`, { method: 'POST', body: new URLSearchParams({ query: 'x', start: String(start / 1000), end: String(end / 1000), step: String(step / 1000) }) });
+  return res.json();
+}
+
+describe('RangeHandler over a stand-in querier', () => {
+  it('answers random ranges through its cache (small, evicting) as the querier answers them whole', async () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 150; i++) {
+      const step = [MIN, 5 * MIN, 7 * MIN][Math.floor(random() * 3)] as number;
+      const start = BASE + Math.floor(random() * 3 * DAY);
+      const end = start + Math.floor(random() * 1.5 * DAY);
+      const aligned = [Math.floor(start / step) * step, Math.floor(end / step) * step] as const;
+      expect(await rangeAnswer(`http://${frontend.httpAddress}`, start, end, step), `${start}..${end} step ${step}`).toEqual(await rangeAnswer(downstreamUrl, ...aligned, step));
+    }
+    const metrics = await (await fetch(`http://${frontend.httpAddress}/metrics`)).text();
+    expect(metrics).toMatch(/strata_frontend_results_cache_lookups_total\{result="partial"\} [1-9]/);
+    expect(metrics).toMatch(/strata_frontend_results_cache_evicted_bytes_total [1-9]/);
+  });
+});
