@@ -144,7 +144,7 @@ describe('deploy/docker-compose', () => {
     try {
       for (const [i, svc] of prometheuses.entries()) {
         const config = parse(await readFile(hostPath(svc, '/etc/prometheus/prometheus.yml') as string, 'utf8')) as { rule_files: string[]; scrape_configs: { job_name: string }[] };
-        expect(config.scrape_configs.map((c) => c.job_name)).toEqual(expect.arrayContaining(['strata-sidecar', 'strata-store', 'strata-query', 'strata-compact']));
+        expect(config.scrape_configs.map((c) => c.job_name)).toEqual(expect.arrayContaining(['strata-sidecar', 'strata-store', 'strata-query', 'strata-frontend', 'strata-compact']));
         const ruleFiles = config.rule_files.map((f) => hostPath(svc, f));
         expect(ruleFiles).toEqual([join(root, 'deploy', 'monitoring', 'alerts.yml')]);
         // The configuration as the container reads it, its rule files at their host paths.

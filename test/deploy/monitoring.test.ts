@@ -1,6 +1,6 @@
 // deploy/monitoring: the rule file passes promtool's checks and unit tests, the dashboard is Grafana JSON
 // whose queries Strata's PromQL parser accepts, and every metric either names is on the /metrics of a
-// real Strata component (all four started from the CLI against s3rver and a Prometheus 2.42, which
+// real Strata component (all five started from the CLI against s3rver and a Prometheus 2.42, which
 // scrapes them and evaluates the alerts).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,8 +21,10 @@ const alertsFile = join(monitoringDir, 'alerts.yml');
 const dashboardFile = join(monitoringDir, 'dashboards', 'strata-overview.json');
 const HOUR = 3_600_000;
 
-type Component = 'sidecar' | 'store' | 'query' | 'compact';
-const COMPONENTS: readonly Component[] = ['sidecar', 'store', 'query', 'compact'];
+type Component = 'sidecar' | 'store' | 'query' | 'query-frontend' | 'compact';
+const COMPONENTS: readonly Component[] = ['sidecar', 'store', 'query', 'query-frontend', 'compact'];
+/** The job alerts.yml expects a component scraped under: the frontend's is not strata-query-frontend, which the querier's job=~"strata-query.*" would match. */
+const jobOf = (c: Component): string => (c === 'query-frontend' ? 'strata-frontend' : `strata-${c}`);
 /** Made by Prometheus for every target, not by a component. */
 const SCRAPE_METRICS = new Set(['up']);
 
@@ -84,6 +86,8 @@ function componentOf(title: string): Component | undefined {
     'Store gateway': 'store',
     'strata-query': 'query',
     Querier: 'query',
+    'strata-frontend': 'query-frontend',
+    'Query frontend': 'query-frontend',
     'strata-compact': 'compact',
     Compactor: 'compact',
   };
@@ -112,7 +116,7 @@ describe('deploy/monitoring/alerts.yml', () => {
 
   it('gives every alert a severity, a summary and a description, and a group per component', async () => {
     const rules = await alertRules();
-    expect(rules.groups.map((g) => g.name)).toEqual(['strata', ...COMPONENTS.map((c) => `strata-${c}`)]);
+    expect(rules.groups.map((g) => g.name)).toEqual(['strata', ...COMPONENTS.map(jobOf)]);
     for (const r of rules.groups.flatMap((g) => g.rules)) {
       expect(['warning', 'critical'], r.alert).toContain(r.labels?.severity);
       expect(r.annotations?.summary, r.alert).toBeTruthy();
@@ -197,21 +201,22 @@ describe('metrics named by deploy/monitoring', () => {
       scrapeInterval: '1s',
       ruleFiles: [alertsFile],
       // The job names alerts.yml expects.
-      scrapeConfigs: COMPONENTS.map((c) => ({ job_name: `strata-${c}`, static_configs: [{ targets: [http[c]] }] })),
+      scrapeConfigs: COMPONENTS.map((c) => ({ job_name: jobOf(c), static_configs: [{ targets: [http[c]] }] })),
     });
     const rulesDir = join(dir.path, 'rules');
     await mkdir(rulesDir);
-    const started = [
-      strata('sidecar', [`--prometheus.url=${prometheus.url}`, `--tsdb.path=${prometheus.dataDir}`, `--objstore.config-file=${objstore}`, `--grpc-address=${grpc.sidecar}`, `--reloader.rule-dir=${rulesDir}`]),
-      strata('store', [`--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'store')}`, `--grpc-address=${grpc.store}`, '--store.caching-bucket.config=type: IN-MEMORY']),
-      strata('compact', ['--wait', `--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'compact')}`]),
+    const started: Record<Component, Managed> = {
+      sidecar: strata('sidecar', [`--prometheus.url=${prometheus.url}`, `--tsdb.path=${prometheus.dataDir}`, `--objstore.config-file=${objstore}`, `--grpc-address=${grpc.sidecar}`, `--reloader.rule-dir=${rulesDir}`]),
+      store: strata('store', [`--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'store')}`, `--grpc-address=${grpc.store}`, '--store.caching-bucket.config=type: IN-MEMORY']),
+      compact: strata('compact', ['--wait', `--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'compact')}`]),
       // One endpoint nothing listens on: the querier reports it unhealthy, and one alert goes pending.
-      strata('query', [`--endpoint=${grpc.sidecar}`, `--endpoint=${grpc.store}`, `--endpoint=${unreachable}`, `--grpc-address=${grpc.query}`, '--query.replica-label=replica']),
-    ];
-    for (const [i, c] of COMPONENTS.entries()) await waitForHttp(`http://${http[c]}/-/ready`, { proc: started[i] as Managed });
+      query: strata('query', [`--endpoint=${grpc.sidecar}`, `--endpoint=${grpc.store}`, `--endpoint=${unreachable}`, `--grpc-address=${grpc.query}`, '--query.replica-label=replica']),
+      'query-frontend': strata('query-frontend', [`--query-frontend.downstream-url=http://${http.query}`, '--query-range.response-cache-config=type: IN-MEMORY']),
+    };
+    for (const c of COMPONENTS) await waitForHttp(`http://${http[c]}/-/ready`, { proc: started[c] });
 
     // Ready once the sidecar's shipper has used the bucket and the querier has found both endpoints.
-    const api = (path: string, params: Record<string, string> = {}) => fetch(`http://${http.query}/api/v1/${path}?${new URLSearchParams(params)}`);
+    const api = (path: string, params: Record<string, string> = {}, component: Component = 'query') => fetch(`http://${http[component]}/api/v1/${path}?${new URLSearchParams(params)}`);
     const bothFound = async () => {
       const types = Object.keys(((await (await api('stores')).json()) as { data: Record<string, unknown> }).data);
       return types.includes('sidecar') && types.includes('store');
@@ -221,8 +226,11 @@ describe('metrics named by deploy/monitoring', () => {
     // What operators' traffic does: queries over recent data and history, and a query that does not parse.
     expect((await api('query', { query: 'up' })).status).toBe(200);
     const history = { start: String(start / 1000), end: String((start + 4 * HOUR) / 1000), step: '300' };
-    expect((await api('query_range', { query: 'rate(demo_cpu_usage_seconds_total[5m])', ...history })).status).toBe(200);
+    const rangeQuery = { query: 'rate(demo_cpu_usage_seconds_total[5m])', ...history };
+    expect((await api('query_range', rangeQuery)).status).toBe(200);
     expect((await api('query', { query: 'rate(' })).status).toBe(400);
+    // The same range query through the frontend twice: sent downstream, then answered from its cache.
+    for (let i = 0; i < 2; i++) expect((await api('query_range', rangeQuery, 'query-frontend')).status).toBe(200);
     for (const c of COMPONENTS) exposed[c] = await scrape(c);
   }, 120_000);
 
