@@ -2,10 +2,13 @@
 // Older blocks were shipped to the bucket (s3rver) and are served by the store gateway; the newest
 // block is still in two Prometheus 2.42 replicas, each with a sidecar. `strata query` fans out over the
 // three endpoints and deduplicates on the replica label. Every compliance query, over a window that
-// reaches into both halves, must answer exactly as one Prometheus holding all the blocks does.
+// reaches into both halves, must answer exactly as one Prometheus holding all the blocks does; and
+// through `strata query-frontend` in front of the querier, split into 2-minute pieces and cached, as
+// the querier answers it whole.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { start as startFrontend, type Frontend } from '@strata/frontend';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
 import { uploadBlock } from '@strata/block';
@@ -35,6 +38,8 @@ let s3: S3Server;
 let store: Store;
 let querier: Querier;
 let queryUrl: string;
+let frontend: Frontend;
+let frontendUrl: string;
 
 interface ApiBody {
   status: string;
@@ -94,9 +99,13 @@ beforeAll(async () => {
     logger: nopLogger,
   });
   queryUrl = `http://${querier.httpAddress}`;
+  // Pieces of 2 minutes: every compliance window is cut into five, and each piece is cached.
+  frontend = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl: queryUrl, range: { splitInterval: 120_000 }, responseCacheBytes: 64 << 20, logger: nopLogger });
+  frontendUrl = `http://${frontend.httpAddress}`;
 });
 
 afterAll(async () => {
+  await frontend?.stop();
   await querier?.stop();
   await store?.stop();
   for (const s of sidecars) await s.stop();
@@ -117,7 +126,7 @@ function window() {
 }
 
 describe('compliance queries: querier over two replicas vs one Prometheus', () => {
-  it.skipIf(!complianceAvailable())('answers every range query as Prometheus does', { timeout: 900_000 }, async () => {
+  it.skipIf(!complianceAvailable())('answers every range query as Prometheus does, whole and split by the query frontend', { timeout: 900_000 }, async () => {
     const cases = await loadComplianceCases();
     const w = window();
     const failures: string[] = [];
@@ -126,7 +135,12 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
       cases.map((c) =>
         limit(async () => {
           const params = { query: c.query, ...w };
-          const [want, got] = await Promise.all([get(reference.url, '/api/v1/query_range', params), get(queryUrl, '/api/v1/query_range', params)]);
+          const [want, got, split] = await Promise.all([get(reference.url, '/api/v1/query_range', params), get(queryUrl, '/api/v1/query_range', params), get(frontendUrl, '/api/v1/query_range', params)]);
+          if (split.code !== got.code) failures.push(`${c.query}: status ${split.code} through the query frontend, ${got.code} from the querier`);
+          else if (got.body.status === 'success') {
+            const diff = diffMatrices(got.body.data?.result as MatrixSeries[], split.body.data?.result as MatrixSeries[]);
+            if (diff !== null) failures.push(`${c.query}: through the query frontend: ${diff}`);
+          }
           if (want.body.status !== 'success') {
             if (!c.shouldFail) failures.push(`${c.query}: reference failed: ${want.body.error}`);
             if (got.body.status === 'success') failures.push(`${c.query}: should fail as Prometheus does (${want.body.error}), but succeeded`);
@@ -144,6 +158,9 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
       ),
     );
     expect(failures, `${failures.length} of ${cases.length} queries differ:\n${failures.slice(0, 40).join('\n')}`).toEqual([]);
+    // Each query the querier answered went through the frontend in pieces.
+    const split = /^strata_frontend_split_queries_total (\d+)$/m.exec(await (await fetch(`${frontendUrl}/metrics`)).text());
+    expect(Number(split?.[1])).toBeGreaterThanOrEqual(4 * cases.length);
   });
   if (!complianceAvailable()) console.warn('SKIPPED: ../shared/promql-compliance is absent; the compliance comparison did not run');
 });
