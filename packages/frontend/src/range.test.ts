@@ -8,12 +8,17 @@ const MIN = 60_000;
 const DAY = 86_400_000;
 const BASE = 20_000 * DAY;
 
+/** Range queries the stand-in querier answered. */
+let asked = 0;
+
 /**
  * A stand-in querier whose range answers follow from the parameters alone: series {s="all"} at every
- * step (its value the step's time), {s="some"} at steps whose minute of the day is below 600.
+ * step (its value the step's time), {s="some"} at steps whose minute of the day is below 600. The
+ * query `volatile` it answers with Cache-Control: no-store.
  */
 function fakeQuerier(): Server {
   return createServer((req, res) => {
+    asked++;
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -26,7 +31,7 @@ function fakeQuerier(): Server {
         if ((t % DAY) / MIN < 600) some.push([t / 1000, '1']);
       }
       const result = [{ metric: { s: 'all' }, values: all }, ...(some.length > 0 ? [{ metric: { s: 'some' }, values: some }] : [])];
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result } }));
+      res.writeHead(200, { 'content-type': 'application/json', ...(p.get('query') === 'volatile' ? { 'cache-control': 'no-store' } : {}) }).end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result } }));
     });
   });
 }
@@ -48,8 +53,9 @@ afterAll(async () => {
   await new Promise((resolve) => downstream.close(resolve));
 });
 
-async function rangeAnswer(base: string, start: number, end: number, step: number): Promise<unknown> {
-  const res = await fetch(`${base}/api/v1/query_range`, { method: 'POST', body: new URLSearchParams({ query: 'x', start: String(start / 1000), end: String(end / 1000), step: String(step / 1000) }) });
+async function rangeAnswer(base: string, start: number, end: number, step: number, opts: { query?: string; headers?: Record<string, string> } = {}): Promise<unknown> {
+  const params = new URLSearchParams({ query: opts.query ?? 'x', start: String(start / 1000), end: String(end / 1000), step: String(step / 1000) });
+  const res = await fetch(`${base}/api/v1/query_range`, { method: 'POST', body: params, ...(opts.headers !== undefined ? { headers: opts.headers } : {}) });
   return res.json();
 }
 
@@ -67,5 +73,19 @@ describe('RangeHandler over a stand-in querier', () => {
     const metrics = await (await fetch(`http://${frontend.httpAddress}/metrics`)).text();
     expect(metrics).toMatch(/strata_frontend_results_cache_lookups_total\{result="partial"\} [1-9]/);
     expect(metrics).toMatch(/strata_frontend_results_cache_evicted_bytes_total [1-9]/);
+  });
+
+  it('neither reads nor keeps the cache for a request with Cache-Control: no-store, nor keeps an answer marked so', async () => {
+    const base = `http://${frontend.httpAddress}`;
+    const ask = async (opts: { query?: string; headers?: Record<string, string> }) => {
+      const before = asked;
+      await rangeAnswer(base, BASE, BASE + 3_600_000, MIN, opts);
+      return asked - before;
+    };
+    expect(await ask({ query: 'y' })).toBe(1);
+    expect(await ask({ query: 'y' })).toBe(0);
+    expect(await ask({ query: 'y', headers: { 'cache-control': 'no-store' } })).toBe(1);
+    expect(await ask({ query: 'volatile' })).toBe(1);
+    expect(await ask({ query: 'volatile' })).toBe(1);
   });
 });

@@ -95,9 +95,11 @@ export class RangeHandler {
       return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: `the query time range exceeds the limit (query length: ${goDuration(length)}, limit: ${goDuration(opts.maxQueryLength)})` });
     }
     const fetcher = new PieceFetcher(this.ctx, q, forwardedHeaders(req), clientGone(reply));
+    // A client asking for a fresh answer (Cache-Control: no-store, as Cortex' frontend reads it) gets one, and it is not cached.
+    const useCache = !noStore(req.headers['cache-control']);
     let answers: PieceAnswer[];
     try {
-      answers = await Promise.all(splitByInterval(q.range, opts.splitInterval).map((piece) => this.#answerPiece(fetcher, q, piece)));
+      answers = await Promise.all(splitByInterval(q.range, opts.splitInterval).map((piece) => (useCache ? this.#answerPiece(fetcher, q, piece) : fetcher.fetch(piece))));
     } catch (e) {
       return sendUnavailable(reply, e);
     }
@@ -175,7 +177,9 @@ class PieceFetcher {
       });
       const answer = a.status === 200 ? parseMatrixAnswer(a.body.toString('utf8')) : undefined;
       if (answer === undefined) return { error: a };
-      return { answer, cacheable: (answer.warnings ?? []).length === 0, bytes: a.body.length };
+      // An answer with warnings may be partial; one the querier marks no-store is not to be kept either.
+      const cacheable = (answer.warnings ?? []).length === 0 && !noStore(a.headers.find(([name]) => name === 'cache-control')?.[1]);
+      return { answer, cacheable, bytes: a.body.length };
     });
   }
 }
@@ -193,6 +197,10 @@ function joined(extents: readonly Extent[], step: number): Extent[] {
     }
   }
   return out;
+}
+
+function noStore(cacheControl: string | string[] | undefined): boolean {
+  return [cacheControl ?? []].flat().some((v) => v.split(',').some((d) => d.trim().toLowerCase() === 'no-store'));
 }
 
 /** ms as the seconds an API parameter takes. */
