@@ -48,6 +48,11 @@ const FAMILIES: Record<string, SyntheticSeries[]> = {
     { labels: 'room="a"', value: (i) => 20 + 5 * Math.sin(i / 100) },
     { labels: 'room="b"', value: (i) => 18 + (i % 60) / 10 },
   ],
+  // A version only in the first 18 hours, and one only from the last day on: labels and series that not every day has.
+  build_info: [
+    { labels: 'version="1.0"', value: () => 1, to: 18 * 60 },
+    { labels: 'version="2.0"', value: () => 1, from: 2 * 24 * 60 },
+  ],
   request_duration_seconds_bucket: ['0.1', '0.5', '1', '+Inf'].map((le, b) => ({ labels: `le="${le}"`, value: (i: number) => Math.floor(i * (b + 1) * 0.7) + (b === 3 ? i : 0) })),
 };
 
@@ -69,7 +74,7 @@ interface Answered {
   body: unknown;
 }
 
-async function get(base: string, path: string, params: Record<string, string>): Promise<Answered> {
+async function get(base: string, path: string, params: Record<string, string> | [string, string][]): Promise<Answered> {
   const res = await fetch(`${base}${path}?${new URLSearchParams(params)}`);
   return { status: res.status, body: await res.json() };
 }
@@ -227,7 +232,7 @@ describe('query frontend: results cache', () => {
     const noon = Math.floor(START / DAY) * DAY + DAY + 12 * HOUR;
     expect(await ask(noon, noon + DAY + 6 * HOUR)).toBe(2);
     expect(await ask(noon, noon + DAY + 6 * HOUR)).toBe(0);
-    expect(await metric(base, 'strata_frontend_results_cache_lookups_total\\{result="hit"\\}')).toBe(2);
+    expect(await metric(base, 'strata_frontend_results_cache_lookups_total\\{cache="query_range",result="hit"\\}')).toBe(2);
     // Two hours more at either end: the two gaps only.
     expect(await ask(noon - 2 * HOUR, noon + DAY + 8 * HOUR)).toBe(2);
     // Inside what is cached now: nothing.
@@ -283,6 +288,36 @@ describe('query frontend: results cache', () => {
     const before = await metric(base, 'strata_frontend_split_queries_total');
     expect(await get(base, '/api/v1/query_range', params)).toEqual(first);
     expect((await metric(base, 'strata_frontend_split_queries_total')) - before).toBe(1);
+  });
+});
+
+describe('query frontend: label and series requests', () => {
+  it('answers label names, values and series over days as Prometheus answers the range whole, then from its cache', async () => {
+    const base = await frontend(prom.url, { labelsResponseCacheBytes: 16 << 20 });
+    const r: [string, string][] = [
+      ['start', String((START + 3 * HOUR) / 1000)],
+      ['end', String((END - HOUR) / 1000)],
+    ];
+    const cases: [string, [string, string][]][] = [
+      ['/api/v1/labels', r],
+      ['/api/v1/labels', [...r, ['match[]', 'temperature']]],
+      ['/api/v1/label/version/values', r],
+      ['/api/v1/label/__name__/values', r],
+      ['/api/v1/series', [...r, ['match[]', 'temperature'], ['match[]', '{__name__=~"build_info|http_requests_total"}']]],
+    ];
+    const ask = async () => {
+      for (const [path, params] of cases) {
+        const [got, want] = await Promise.all([get(base, path, params), get(prom.url, path, params)]);
+        expect((want.body as { data: unknown[] }).data.length, path).toBeGreaterThan(0);
+        expect(got, path).toEqual(want);
+      }
+    };
+    await ask();
+    // Split at midnights: every request went to Prometheus in three pieces.
+    expect(await metric(base, 'strata_frontend_downstream_requests_total')).toBe(3 * cases.length);
+    await ask();
+    expect(await metric(base, 'strata_frontend_downstream_requests_total')).toBe(3 * cases.length);
+    expect(await metric(base, 'strata_frontend_results_cache_lookups_total\\{cache="labels",result="hit"\\}')).toBe(3 * cases.length);
   });
 });
 

@@ -2,10 +2,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promtool } from './prometheus.js';
 
-/** One series of a family: its labels as OpenMetrics writes them (`a="1",b="2"`) and its i-th sample's value. */
+/** One series of a family: its labels as OpenMetrics writes them (`a="1",b="2"`), its i-th sample's value, and which samples it has ([from, to) by index; all by default). */
 export interface SyntheticSeries {
   readonly labels: string;
   readonly value: (i: number) => number;
+  readonly from?: number;
+  readonly to?: number;
 }
 
 /**
@@ -17,7 +19,7 @@ export function syntheticOpenMetrics(families: Readonly<Record<string, readonly 
   for (const [name, series] of Object.entries(families)) {
     lines.push(`# TYPE ${name} gauge`);
     for (const s of series) {
-      for (let t = opts.start, i = 0; t <= opts.end; t += opts.step, i++) lines.push(`${name}{${s.labels}} ${s.value(i)} ${(t + (opts.offset ?? 0)) / 1000}`);
+      for (let t = opts.start, i = 0; t <= opts.end && i < (s.to ?? Infinity); t += opts.step, i++) if (i >= (s.from ?? 0)) lines.push(`${name}{${s.labels}} ${s.value(i)} ${(t + (opts.offset ?? 0)) / 1000}`);
     }
   }
   lines.push('# EOF', '');

@@ -62,14 +62,12 @@ export function mergeAnswers(answers: readonly MatrixAnswer[]): MatrixAnswer {
     }
   }
   const sorted = [...byLabels.values()].map((s) => ({ s, labels: Labels.from(s.metric) })).sort((x, y) => Labels.compare(x.labels, y.labels));
-  const out: MatrixAnswer = { status: 'success', data: { resultType: 'matrix', result: sorted.map((x) => x.s) } };
-  const warnings = unique(answers.flatMap((a) => a.warnings ?? []));
-  const infos = unique(answers.flatMap((a) => a.infos ?? []));
-  if (warnings.length > 0) out.warnings = warnings;
-  if (infos.length > 0) out.infos = infos;
-  return out;
+  return { status: 'success', data: { resultType: 'matrix', result: sorted.map((x) => x.s) }, ...joinedNotes(answers) };
 }
 
-function unique(xs: readonly string[]): string[] {
-  return [...new Set(xs)];
+/** The warnings and infos of answers put together, each said once (a field only where there are some). */
+export function joinedNotes(answers: readonly { warnings?: string[]; infos?: string[] }[]): { warnings?: string[]; infos?: string[] } {
+  const warnings = [...new Set(answers.flatMap((a) => a.warnings ?? []))];
+  const infos = [...new Set(answers.flatMap((a) => a.infos ?? []))];
+  return { ...(warnings.length > 0 ? { warnings } : {}), ...(infos.length > 0 ? { infos } : {}) };
 }

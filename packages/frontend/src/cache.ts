@@ -10,12 +10,13 @@ export interface Extent {
 }
 
 /**
- * The answers of range queries, as extents by key (the query, its step and parameters, and which split
- * interval they lie in), bounded in bytes: the least recently used keys go first. A key's extents do not
- * overlap and are kept in time order; adjacent ones are joined as later requests fill the gaps.
+ * Cached answers by key, bounded in bytes (each entry counts its `bytes`): the least recently used keys
+ * go first. A range query's key (the query, its step and parameters, and which split interval they lie
+ * in) holds extents that do not overlap, in time order, joined as later requests fill the gaps; a label
+ * or series request's key (its parameters and exact range) holds its one answer.
  */
-export class ResultsCache {
-  readonly #entries = new Map<string, Extent[]>();
+export class ResultsCache<E extends { readonly bytes: number } = Extent> {
+  readonly #entries = new Map<string, E[]>();
   #bytes = 0;
 
   constructor(
@@ -31,22 +32,22 @@ export class ResultsCache {
     return this.#entries.size;
   }
 
-  /** The key's extents, oldest first (made the most recently used key). */
-  get(key: string): readonly Extent[] {
-    const extents = this.#entries.get(key);
-    if (extents === undefined) return [];
+  /** The key's entries, in the order set (made the most recently used key). */
+  get(key: string): readonly E[] {
+    const entries = this.#entries.get(key);
+    if (entries === undefined) return [];
     this.#entries.delete(key);
-    this.#entries.set(key, extents);
-    return extents;
+    this.#entries.set(key, entries);
+    return entries;
   }
 
-  /** Replaces the key's extents; evicts other keys until the cache is within its bound. */
-  set(key: string, extents: readonly Extent[]): void {
+  /** Replaces the key's entries; evicts other keys until the cache is within its bound. */
+  set(key: string, entries: readonly E[]): void {
     this.#delete(key);
-    const bytes = extents.reduce((n, e) => n + e.bytes, 0);
+    const bytes = entries.reduce((n, e) => n + e.bytes, 0);
     // One key larger than the whole cache would evict everything for nothing.
     if (bytes > this.maxBytes) return;
-    this.#entries.set(key, [...extents]);
+    this.#entries.set(key, [...entries]);
     this.#bytes += bytes;
     for (const [oldest] of this.#entries) {
       if (this.#bytes <= this.maxBytes) break;
@@ -55,10 +56,10 @@ export class ResultsCache {
   }
 
   #delete(key: string): number {
-    const extents = this.#entries.get(key);
-    if (extents === undefined) return 0;
+    const entries = this.#entries.get(key);
+    if (entries === undefined) return 0;
     this.#entries.delete(key);
-    const bytes = extents.reduce((n, e) => n + e.bytes, 0);
+    const bytes = entries.reduce((n, e) => n + e.bytes, 0);
     this.#bytes -= bytes;
     return bytes;
   }

@@ -1,5 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** The frontend's results caches: range query answers, and label and series answers. */
+export type CacheName = 'query_range' | 'labels';
+
+/** What the cache gauges read. */
+export interface CacheSize {
+  readonly bytes: number;
+  readonly items: number;
+}
+
 /** The query frontend's own metrics (besides the request metrics every component has). */
 export class FrontendMetrics {
   readonly queries: Counter<'op'>;
@@ -7,17 +16,17 @@ export class FrontendMetrics {
   readonly downstreamRequests: Counter<'code'>;
   readonly downstreamRetries: Counter;
   readonly downstreamDuration: Histogram;
-  readonly cacheLookups: Counter<'result'>;
-  readonly cacheEvictedBytes: Counter;
+  readonly cacheLookups: Counter<'cache' | 'result'>;
+  readonly cacheEvictedBytes: Counter<'cache'>;
 
-  constructor(registry: Registry, cache?: { readonly bytes: number; readonly items: number }) {
+  constructor(registry: Registry, caches: Partial<Record<CacheName, CacheSize>>) {
     this.queries = new Counter({
       name: 'strata_frontend_queries_total',
-      help: 'Requests the frontend answered, by how: query_range (split and cached) or passthrough (sent on whole).',
+      help: 'Requests the frontend answered, by how: query_range and labels (label names, values and series; split and cached) or passthrough (sent on whole).',
       labelNames: ['op'],
       registers: [registry],
     });
-    for (const op of ['query_range', 'passthrough']) this.queries.inc({ op }, 0);
+    for (const op of ['query_range', 'labels', 'passthrough']) this.queries.inc({ op }, 0);
     this.splitQueries = new Counter({
       name: 'strata_frontend_split_queries_total',
       help: 'Range queries sent downstream for pieces of split range queries (the gaps the cache did not hold).',
@@ -42,33 +51,39 @@ export class FrontendMetrics {
     });
     this.cacheLookups = new Counter({
       name: 'strata_frontend_results_cache_lookups_total',
-      help: 'Pieces of range queries looked up in the results cache: hit (answered from it whole), partial (gaps fetched), miss.',
-      labelNames: ['result'],
+      help: 'Pieces of split requests looked up in a results cache: hit (answered from it whole), partial (gaps fetched), miss.',
+      labelNames: ['cache', 'result'],
       registers: [registry],
     });
-    for (const result of ['hit', 'partial', 'miss']) this.cacheLookups.inc({ result }, 0);
     this.cacheEvictedBytes = new Counter({
       name: 'strata_frontend_results_cache_evicted_bytes_total',
-      help: 'Bytes of cached answers evicted to keep the results cache within its size.',
+      help: 'Bytes of cached answers evicted to keep a results cache within its size.',
+      labelNames: ['cache'],
       registers: [registry],
     });
-    if (cache !== undefined) {
-      new Gauge({
-        name: 'strata_frontend_results_cache_bytes',
-        help: 'Bytes of answers in the results cache.',
-        registers: [registry],
-        collect() {
-          this.set(cache.bytes);
-        },
-      });
-      new Gauge({
-        name: 'strata_frontend_results_cache_items',
-        help: 'Range queries (by query, step, parameters and split interval) with answers in the results cache.',
-        registers: [registry],
-        collect() {
-          this.set(cache.items);
-        },
-      });
+    const sizes = Object.entries(caches) as [CacheName, CacheSize][];
+    for (const [cache] of sizes) {
+      for (const result of ['hit', 'partial', 'miss']) this.cacheLookups.inc({ cache, result }, 0);
+      this.cacheEvictedBytes.inc({ cache }, 0);
     }
+    if (sizes.length === 0) return;
+    new Gauge({
+      name: 'strata_frontend_results_cache_bytes',
+      help: 'Bytes of answers in a results cache.',
+      labelNames: ['cache'],
+      registers: [registry],
+      collect() {
+        for (const [cache, size] of sizes) this.set({ cache }, size.bytes);
+      },
+    });
+    new Gauge({
+      name: 'strata_frontend_results_cache_items',
+      help: 'Keys with answers in a results cache (a range query by query, step, parameters and split interval; a label or series request by parameters and range).',
+      labelNames: ['cache'],
+      registers: [registry],
+      collect() {
+        for (const [cache, size] of sizes) this.set({ cache }, size.items);
+      },
+    });
   }
 }

@@ -71,8 +71,8 @@ describe('RangeHandler over a stand-in querier', () => {
       expect(await rangeAnswer(`http://${frontend.httpAddress}`, start, end, step), `${start}..${end} step ${step}`).toEqual(await rangeAnswer(downstreamUrl, ...aligned, step));
     }
     const metrics = await (await fetch(`http://${frontend.httpAddress}/metrics`)).text();
-    expect(metrics).toMatch(/strata_frontend_results_cache_lookups_total\{result="partial"\} [1-9]/);
-    expect(metrics).toMatch(/strata_frontend_results_cache_evicted_bytes_total [1-9]/);
+    expect(metrics).toMatch(/strata_frontend_results_cache_lookups_total\{cache="query_range",result="partial"\} [1-9]/);
+    expect(metrics).toMatch(/strata_frontend_results_cache_evicted_bytes_total\{cache="query_range"\} [1-9]/);
   });
 
   it('neither reads nor keeps the cache for a request with Cache-Control: no-store, nor keeps an answer marked so', async () => {

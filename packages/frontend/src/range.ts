@@ -7,6 +7,7 @@ import type { Extent, ResultsCache } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
+import { noStore, otherParams, requestParams, seconds } from './request.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
 import { alignToStep, splitByInterval, type StepRange } from './split.js';
 
@@ -51,18 +52,6 @@ interface RangeQuery {
   readonly rest: readonly [string, string][];
 }
 
-/** Prometheus' parameters of a request: the query string's, then a POST form body's (which wins for single values downstream). */
-function requestParams(req: FastifyRequest): URLSearchParams {
-  const out = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
-  const type = String(req.headers['content-type'] ?? '');
-  if (req.method === 'POST' && Buffer.isBuffer(req.body) && type.startsWith('application/x-www-form-urlencoded')) {
-    const form = new URLSearchParams(req.body.toString('utf8'));
-    for (const name of new Set(form.keys())) out.delete(name);
-    for (const [k, v] of form) out.append(k, v);
-  }
-  return out;
-}
-
 /** The request as a range query the frontend can split; undefined for one that goes downstream whole (invalid ones too: the querier says why). */
 function rangeQuery(params: URLSearchParams, opts: RangeOptions): RangeQuery | undefined {
   if (WHOLE_ONLY_PARAMS.some((p) => params.has(p))) return undefined;
@@ -74,8 +63,7 @@ function rangeQuery(params: URLSearchParams, opts: RangeOptions): RangeQuery | u
   const range = opts.alignRangeWithStep ? alignToStep({ start, end, step }) : { start, end, step };
   const pinned = pinnedQuery(query, range);
   if (pinned === undefined) return undefined;
-  const rest = [...params].filter(([k]) => !RANGE_PARAMS.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return { query: pinned, range, rest };
+  return { query: pinned, range, rest: otherParams(params, RANGE_PARAMS) };
 }
 
 /** A piece's answer: the downstream querier's matrix, or its error answer (sent to the client as it came). */
@@ -141,7 +129,7 @@ export class RangeHandler {
     // Up to the cutoff: answered from the cache whole, in part, or not at all.
     const missing = gaps.filter((g) => g.end <= cutoff).length;
     const held = parts.length - gaps.length;
-    metrics.cacheLookups.inc({ result: missing === 0 ? 'hit' : held > 0 ? 'partial' : 'miss' });
+    metrics.cacheLookups.inc({ cache: 'query_range', result: missing === 0 ? 'hit' : held > 0 ? 'partial' : 'miss' });
     const answerOf = new Map(gaps.map((g, i) => [g, fetched[i] as { answer: MatrixAnswer; cacheable: boolean; bytes: number }]));
     const extents: Extent[] = [...cached];
     for (const [g, a] of answerOf) if (g.end <= cutoff && a.cacheable) extents.push({ start: g.start, end: g.end, answer: a.answer, bytes: a.bytes });
@@ -197,15 +185,6 @@ function joined(extents: readonly Extent[], step: number): Extent[] {
     }
   }
   return out;
-}
-
-function noStore(cacheControl: string | string[] | undefined): boolean {
-  return [cacheControl ?? []].flat().some((v) => v.split(',').some((d) => d.trim().toLowerCase() === 'no-store'));
-}
-
-/** ms as the seconds an API parameter takes. */
-function seconds(ms: number): string {
-  return String(ms / 1000);
 }
 
 /** A duration as Go's time.Duration prints it (`721h0m0s`, `1m30s`, `500ms`), for Thanos' error wording. */

@@ -1,0 +1,28 @@
+import type { FastifyRequest } from 'fastify';
+
+/** Prometheus' parameters of a request: the query string's, then a POST form body's (which wins for single values downstream). */
+export function requestParams(req: FastifyRequest): URLSearchParams {
+  const out = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
+  const type = String(req.headers['content-type'] ?? '');
+  if (req.method === 'POST' && Buffer.isBuffer(req.body) && type.startsWith('application/x-www-form-urlencoded')) {
+    const form = new URLSearchParams(req.body.toString('utf8'));
+    for (const name of new Set(form.keys())) out.delete(name);
+    for (const [k, v] of form) out.append(k, v);
+  }
+  return out;
+}
+
+/** The parameters but `except`, in a stable order: what, with the range, makes a cache key. */
+export function otherParams(params: URLSearchParams, except: ReadonlySet<string>): [string, string][] {
+  return [...params].filter(([k]) => !except.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Whether a Cache-Control header says no-store. */
+export function noStore(cacheControl: string | string[] | undefined): boolean {
+  return [cacheControl ?? []].flat().some((v) => v.split(',').some((d) => d.trim().toLowerCase() === 'no-store'));
+}
+
+/** ms as the seconds an API parameter takes. */
+export function seconds(ms: number): string {
+  return String(ms / 1000);
+}
