@@ -14,7 +14,7 @@ import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
 import { start as startSidecar, type Sidecar } from '@strata/sidecar';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
-import { tempDir } from '@strata/testing/process';
+import { freePort, tempDir } from '@strata/testing/process';
 import { promtoolDataDir, syntheticOpenMetrics, type SyntheticSeries } from '@strata/testing/openmetrics';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 
@@ -157,6 +157,18 @@ describe('query frontend: split range queries', () => {
       const [got, want] = await Promise.all([get(base, '/api/v1/query_range', params), get(prom.url, '/api/v1/query_range', params)]);
       expect(want.status, params.query).toBeGreaterThanOrEqual(400);
       expect(got, JSON.stringify(params)).toEqual(want);
+    }
+  });
+
+  it("answers Prometheus' unavailable error when no querier answers at all", async () => {
+    const base = await frontend(`http://127.0.0.1:${await freePort()}`, { maxRetries: 2 });
+    for (const [path, params] of [
+      ['/api/v1/query_range', range('temperature', START, END, 60_000)],
+      ['/api/v1/query', { query: 'temperature' }],
+    ] as const) {
+      const got = await get(base, path, params);
+      expect(got.status, path).toBe(503);
+      expect(got.body, path).toMatchObject({ status: 'error', errorType: 'unavailable' });
     }
   });
 
