@@ -161,7 +161,7 @@ describe('query frontend: split range queries', () => {
   });
 
   it("answers Prometheus' unavailable error when no querier answers at all", async () => {
-    const base = await frontend(`http://127.0.0.1:${await freePort()}`, { maxRetries: 2 });
+    const base = await frontend(`http://127.0.0.1:${await freePort()}`, { range: { maxRetries: 2 } });
     for (const [path, params] of [
       ['/api/v1/query_range', range('temperature', START, END, 60_000)],
       ['/api/v1/query', { query: 'temperature' }],
@@ -212,7 +212,7 @@ describe('query frontend: split range queries', () => {
   });
 
   it('sends a request that failed or was cut off again, up to --query-range.max-retries-per-request attempts', async () => {
-    const base = await frontend(faults.endpoint, { maxRetries: 3 });
+    const base = await frontend(faults.endpoint, { range: { maxRetries: 3 } });
     const params = range('sum by (code) (rate(http_requests_total[5m]))', START, END, 15 * 60_000);
     const want = await get(prom.url, '/api/v1/query_range', params);
     // The first request is answered 503, the connection of the second is reset.
@@ -231,7 +231,7 @@ describe('query frontend: split range queries', () => {
 
 describe('query frontend: results cache', () => {
   it('answers a repeated range from the cache and an overlapping one with only what it lacks, as Prometheus answers them', async () => {
-    const base = await frontend(prom.url, { responseCacheBytes: 64 << 20 });
+    const base = await frontend(prom.url, { range: { cacheBytes: 64 << 20 } });
     const step = 5 * 60_000;
     const q = 'sum by (code) (rate(http_requests_total[5m]))';
     const ask = async (start: number, end: number) => {
@@ -253,7 +253,7 @@ describe('query frontend: results cache', () => {
   });
 
   it('caches a range whose start is on the step grid and whose end is not (--no-query-range.align-range-with-step)', async () => {
-    const base = await frontend(prom.url, { responseCacheBytes: 64 << 20, range: { alignRangeWithStep: false } });
+    const base = await frontend(prom.url, { range: { cacheBytes: 64 << 20, alignRangeWithStep: false } });
     const step = 5 * 60_000;
     const ask = async (end: number) => {
       const params = range('sum by (code) (rate(http_requests_total[5m]))', Math.floor(START / step) * step + step, end, step);
@@ -270,7 +270,7 @@ describe('query frontend: results cache', () => {
 
   it('does not cache the last --query-range.response-cache-max-freshness: it is asked for every time', async () => {
     const now = END + 30_000;
-    const base = await frontend(prom.url, { responseCacheBytes: 64 << 20, now: () => now });
+    const base = await frontend(prom.url, { range: { cacheBytes: 64 << 20 }, now: () => now });
     const q = range('temperature', END - 2 * HOUR, END, 60_000);
     const before = await promRangeQueries();
     const first = await get(base, '/api/v1/query_range', q);
@@ -282,7 +282,7 @@ describe('query frontend: results cache', () => {
   });
 
   it("works in front of Strata's querier, external labels and all", async () => {
-    const base = await frontend(`http://${querier.httpAddress}`, { responseCacheBytes: 64 << 20 });
+    const base = await frontend(`http://${querier.httpAddress}`, { range: { cacheBytes: 64 << 20 } });
     const step = 10 * 60_000;
     const params = range('sum by (cluster, code) (rate(http_requests_total[5m]))', Math.floor(START / step) * step, END, step);
     const want = await get(`http://${querier.httpAddress}`, '/api/v1/query_range', params);
@@ -292,7 +292,7 @@ describe('query frontend: results cache', () => {
   });
 
   it('does not cache an answer with warnings (which may say it is partial): it is asked for again', async () => {
-    const base = await frontend(`http://${querier.httpAddress}`, { responseCacheBytes: 64 << 20 });
+    const base = await frontend(`http://${querier.httpAddress}`, { range: { cacheBytes: 64 << 20 } });
     // Strata's querier warns that the gauge has no `le` label.
     const params = range('histogram_quantile(0.9, temperature)', END - 6 * HOUR, END, 60_000);
     const first = await get(base, '/api/v1/query_range', params);
@@ -305,7 +305,7 @@ describe('query frontend: results cache', () => {
 
 describe('query frontend: label and series requests', () => {
   it('answers label names, values and series over days as Prometheus answers the range whole, then from its cache', async () => {
-    const base = await frontend(prom.url, { labelsResponseCacheBytes: 16 << 20 });
+    const base = await frontend(prom.url, { labels: { cacheBytes: 16 << 20 } });
     const r: [string, string][] = [
       ['start', String((START + 3 * HOUR) / 1000)],
       ['end', String((END - HOUR) / 1000)],

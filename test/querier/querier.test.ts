@@ -100,7 +100,7 @@ beforeAll(async () => {
   });
   queryUrl = `http://${querier.httpAddress}`;
   // Pieces of 2 minutes: every compliance window is cut into five, and each piece is cached.
-  frontend = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl: queryUrl, range: { splitInterval: 120_000 }, responseCacheBytes: 64 << 20, logger: nopLogger });
+  frontend = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl: queryUrl, range: { splitInterval: 120_000, cacheBytes: 64 << 20 }, logger: nopLogger });
   frontendUrl = `http://${frontend.httpAddress}`;
 });
 

@@ -3,25 +3,20 @@ import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ResultsCache, type Extent } from './cache.js';
 import { Downstream } from './downstream.js';
-import { LabelsHandler, type CachedSet, type LabelsOptions } from './labels.js';
-import { FrontendMetrics } from './metrics.js';
+import { LabelsHandler, type CachedSet } from './labels.js';
+import { FrontendMetrics, type CacheName } from './metrics.js';
 import { passThroughPlugin } from './proxy.js';
 import { logIfSlow, RangeHandler, type RangeOptions } from './range.js';
+import type { SplitOptions } from './split.js';
 
 export interface FrontendConfig {
   httpAddress: string;
   /** The querier's HTTP API (Thanos' --query-frontend.downstream-url). */
   downstreamUrl: string;
+  /** Range queries (Thanos' --query-range.* flags); other requests are passed through with its retries. */
   range?: Partial<RangeOptions>;
-  /** Attempts per downstream request (Thanos' --query-range.max-retries-per-request). */
-  maxRetries?: number;
-  /** Bytes of range query answers cached in memory; undefined: no results cache. */
-  responseCacheBytes?: number;
-  labels?: Partial<LabelsOptions>;
-  /** Attempts per downstream label or series request (Thanos' --labels.max-retries-per-request). */
-  labelsMaxRetries?: number;
-  /** Bytes of label and series answers cached in memory (Thanos' --labels.response-cache-config); undefined: none. */
-  labelsResponseCacheBytes?: number;
+  /** Label names, label values and series (Thanos' --labels.* flags). */
+  labels?: Partial<SplitOptions>;
   /** Gzip or deflate answers for clients that accept it (Thanos' --query-frontend.compress-responses). */
   compressResponses?: boolean;
   httpWebConfig?: WebConfig;
@@ -36,19 +31,19 @@ export interface Frontend {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_RANGE_OPTIONS: RangeOptions = {
+/** Thanos' defaults (without a cache unless one is configured). */
+export const DEFAULT_SPLIT_OPTIONS: SplitOptions = {
   splitInterval: 24 * 3_600_000,
-  alignRangeWithStep: true,
-  maxQueryLength: 0,
   maxQueryParallelism: 14,
+  maxRetries: 5,
   maxCacheFreshness: 60_000,
-  logQueriesLongerThan: 0,
 };
 
-export const DEFAULT_LABELS_OPTIONS: LabelsOptions = {
-  splitInterval: 24 * 3_600_000,
-  maxQueryParallelism: 14,
-  maxCacheFreshness: 60_000,
+export const DEFAULT_RANGE_OPTIONS: RangeOptions = {
+  ...DEFAULT_SPLIT_OPTIONS,
+  alignRangeWithStep: true,
+  maxQueryLength: 0,
+  logQueriesLongerThan: 0,
 };
 
 /**
@@ -61,22 +56,18 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const prober = new Prober('query-frontend', registry);
-  const opts = { ...DEFAULT_RANGE_OPTIONS, ...cfg.range };
+  const opts: RangeOptions = { ...DEFAULT_RANGE_OPTIONS, ...cfg.range };
+  const labelsOpts: SplitOptions = { ...DEFAULT_SPLIT_OPTIONS, ...cfg.labels };
   const now = cfg.now ?? Date.now;
   // Evictions are counted by the metrics made with the caches (the callbacks run only once both exist).
-  const rangeCache: ResultsCache<Extent> | undefined = cfg.responseCacheBytes !== undefined ? new ResultsCache(cfg.responseCacheBytes, (bytes) => metrics.cacheEvictedBytes.inc({ cache: 'query_range' }, bytes)) : undefined;
-  const labelsCache: ResultsCache<CachedSet> | undefined =
-    cfg.labelsResponseCacheBytes !== undefined ? new ResultsCache<CachedSet>(cfg.labelsResponseCacheBytes, (bytes) => metrics.cacheEvictedBytes.inc({ cache: 'labels' }, bytes)) : undefined;
+  const cacheOf = <E extends { bytes: number }>(o: SplitOptions, name: CacheName): ResultsCache<E> | undefined =>
+    o.cacheBytes !== undefined ? new ResultsCache<E>(o.cacheBytes, (bytes) => metrics.cacheEvictedBytes.inc({ cache: name }, bytes)) : undefined;
+  const rangeCache = cacheOf<Extent>(opts, 'query_range');
+  const labelsCache = cacheOf<CachedSet>(labelsOpts, 'labels');
   const metrics: FrontendMetrics = new FrontendMetrics(registry, { ...(rangeCache !== undefined ? { query_range: rangeCache } : {}), ...(labelsCache !== undefined ? { labels: labelsCache } : {}) });
-  const downstream = new Downstream(cfg.downstreamUrl, cfg.maxRetries ?? 5, metrics);
+  const downstream = new Downstream(cfg.downstreamUrl, opts.maxRetries, metrics);
   const range = new RangeHandler({ opts, downstream, cache: rangeCache, metrics, logger, now });
-  const labels = new LabelsHandler({
-    opts: { ...DEFAULT_LABELS_OPTIONS, ...cfg.labels },
-    downstream: new Downstream(cfg.downstreamUrl, cfg.labelsMaxRetries ?? 5, metrics),
-    cache: labelsCache,
-    metrics,
-    now,
-  });
+  const labels = new LabelsHandler({ opts: labelsOpts, downstream: new Downstream(cfg.downstreamUrl, labelsOpts.maxRetries, metrics), cache: labelsCache, metrics, now });
   const routes: FastifyPluginAsync = async (app) => {
     // Bodies stay bytes: passed through as they came, or read as a range query's form.
     app.removeAllContentTypeParsers();
@@ -95,7 +86,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     await app.register(passThroughPlugin(downstream, metrics));
   };
   const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [routes], ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}) });
-  logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, results_cache_bytes: cfg.responseCacheBytes ?? 0, labels_cache_bytes: cfg.labelsResponseCacheBytes ?? 0 });
+  logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, results_cache_bytes: opts.cacheBytes ?? 0, labels_cache_bytes: labelsOpts.cacheBytes ?? 0 });
   prober.healthy();
   prober.ready();
   return {

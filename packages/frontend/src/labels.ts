@@ -8,17 +8,7 @@ import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
 import { noStore, otherParams, requestParams, seconds } from './request.js';
-import { splitByInterval } from './split.js';
-
-/** How label and series requests are split and cached (Thanos' --labels.* flags). */
-export interface LabelsOptions {
-  /** Split at multiples of this (ms; 0: sent on whole, and not cached). */
-  splitInterval: number;
-  /** Downstream requests in flight for one request. */
-  maxQueryParallelism: number;
-  /** Pieces ending less than this (ms) before now are not cached: they may still change. */
-  maxCacheFreshness: number;
-}
+import { splitByInterval, type SplitOptions } from './split.js';
 
 /** A successful answer of /api/v1/labels, /api/v1/label/<name>/values (strings) or /api/v1/series (label sets). */
 interface SetAnswer {
@@ -35,7 +25,7 @@ export interface CachedSet {
 }
 
 export interface LabelsContext {
-  readonly opts: LabelsOptions;
+  readonly opts: SplitOptions;
   readonly downstream: Downstream;
   readonly cache: ResultsCache<CachedSet> | undefined;
   readonly metrics: FrontendMetrics;

@@ -45,7 +45,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => downstream.listen(0, '127.0.0.1', resolve));
   downstreamUrl = `http://127.0.0.1:${(downstream.address() as AddressInfo).port}`;
   // "Now" in the middle of the third day: ranges run into the uncached last minute and past it.
-  frontend = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, responseCacheBytes: 64 << 10, logger: nopLogger, now: () => BASE + 2 * DAY + 7 * 3_600_000 + 12_345 });
+  frontend = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: { cacheBytes: 64 << 10 }, logger: nopLogger, now: () => BASE + 2 * DAY + 7 * 3_600_000 + 12_345 });
 });
 
 afterAll(async () => {

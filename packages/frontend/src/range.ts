@@ -9,19 +9,13 @@ import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
 import { noStore, otherParams, requestParams, seconds } from './request.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
-import { alignToStep, splitByInterval, type StepRange } from './split.js';
+import { alignToStep, splitByInterval, type SplitOptions, type StepRange } from './split.js';
 
 /** How range queries are split, cached and sent on (Thanos' --query-range.* flags). */
-export interface RangeOptions {
-  /** Split at multiples of this (ms; 0: not split, and not cached). */
-  splitInterval: number;
+export interface RangeOptions extends SplitOptions {
   alignRangeWithStep: boolean;
   /** Longest range accepted (ms; 0: any). */
   maxQueryLength: number;
-  /** Downstream range queries in flight for one request. */
-  maxQueryParallelism: number;
-  /** Answers for times more recent than this (ms before now) are not cached: they may still change. */
-  maxCacheFreshness: number;
   /** Log requests slower than this (ms; 0: none, below 0: all), as --query-frontend.log-queries-longer-than. */
   logQueriesLongerThan: number;
 }

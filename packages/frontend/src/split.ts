@@ -1,3 +1,20 @@
+/**
+ * How one kind of request (range queries, or label and series requests) is split, sent on and cached:
+ * Thanos' --query-range.* and --labels.* flags of the same names.
+ */
+export interface SplitOptions {
+  /** Split at multiples of this (ms; 0: sent on whole, and not cached). */
+  splitInterval: number;
+  /** Downstream requests in flight for one request. */
+  maxQueryParallelism: number;
+  /** Attempts per downstream request when it fails or is answered 5xx. */
+  maxRetries: number;
+  /** Bytes of answers cached in memory; undefined: no results cache. */
+  cacheBytes?: number;
+  /** Answers for times more recent than this (ms before now) are not cached: they may still change. */
+  maxCacheFreshness: number;
+}
+
 /** A range query's evaluation times: start, start + step, … up to end (all in ms). */
 export interface StepRange {
   readonly start: number;
