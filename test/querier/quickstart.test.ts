@@ -12,6 +12,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 let dir: { path: string; cleanup: () => Promise<void> };
 let quickstart: Managed;
 let url: string;
+let frontendUrl: string;
 
 /** Processes whose command line mentions `text`. */
 function processesWith(text: string): number[] {
@@ -34,7 +35,8 @@ async function query(path: string, params: Record<string, string>): Promise<{ st
 beforeAll(async () => {
   dir = await tempDir('strata-quickstart-test-');
   const http = `127.0.0.1:${await freePort()}`;
-  quickstart = startProcess(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'quickstart', `--data-dir=${join(dir.path, 'data')}`, '--history=6h', `--http-address=${http}`], {
+  const frontendHttp = `127.0.0.1:${await freePort()}`;
+  quickstart = startProcess(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'quickstart', `--data-dir=${join(dir.path, 'data')}`, '--history=6h', `--http-address=${http}`, `--query-frontend.http-address=${frontendHttp}`], {
     logFile: join(dir.path, 'quickstart.log'),
     env: { ...process.env, ...TSX_CHILD_ENV },
   });
@@ -46,6 +48,8 @@ beforeAll(async () => {
   }
   url = /Querier \(Prometheus API\): (\S+)/.exec(await log())?.[1] as string;
   expect(url).toBe(`http://${http}`);
+  frontendUrl = /Query frontend \(.*\): (\S+)/.exec(await log())?.[1] as string;
+  expect(frontendUrl).toBe(`http://${frontendHttp}`);
 }, 120_000);
 
 afterAll(async () => {
@@ -69,6 +73,15 @@ describe('strata quickstart', () => {
     }
     expect(recent.data.result.map((s) => s.metric.instance).sort()).toEqual(['demo-0', 'demo-1', 'demo-2']);
     for (const s of recent.data.result) expect(s.metric).toEqual({ __name__: 'demo_num_cpus', cluster: 'quickstart', instance: s.metric.instance, job: 'demo' });
+  });
+
+  it('answers through the query frontend as the querier does, over the backfill and recent data', async () => {
+    const end = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+    const params = new URLSearchParams({ query: 'sum by (mode) (rate(demo_cpu_usage_seconds_total[5m]))', start: String((end - 5 * 3_600_000) / 1000), end: String(end / 1000), step: '60' });
+    const [viaFrontend, direct] = await Promise.all([fetch(`${frontendUrl}/api/v1/query_range?${params}`), fetch(`${url}/api/v1/query_range?${params}`)]);
+    const [a, b] = [(await viaFrontend.json()) as { data: { result: unknown[] } }, (await direct.json()) as { data: { result: unknown[] } }];
+    expect(a.data.result.length).toBe(3);
+    expect(a).toEqual(b);
   });
 
   it('shows the demo rules both replicas evaluate, once', async () => {

@@ -10,11 +10,12 @@ export function register(program: Command): void {
     .command('quickstart')
     .description(
       'Run a complete local Strata: 3 demo exporters, 2 Prometheus replicas (needs the prometheus binary) with a sidecar each, ' +
-        'backfilled history in the bucket, a store gateway and the querier. Ctrl-C stops everything.',
+        'backfilled history in the bucket, a store gateway, the querier and a query frontend in front of it. Ctrl-C stops everything.',
     )
     .option('--data-dir <dir>', 'where Prometheus data, the local bucket and caches live', './strata-quickstart')
     .option('--history <duration>', 'history to backfill into the bucket on the first start', '3d')
-    .option('--http-address <host:port>', 'where the querier serves the Prometheus API', '127.0.0.1:10902');
+    .option('--http-address <host:port>', 'where the querier serves the Prometheus API', '127.0.0.1:10902')
+    .option('--query-frontend.http-address <host:port>', 'where the query frontend serves the same API, range queries split and cached', '127.0.0.1:10904');
   withLogFlags(withObjstoreFlags(cmd, 'objstore', 'a bucket (e.g. S3) to use instead of a directory under --data-dir')).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const bucket = await bucketFromFlags(o, 'objstore');
@@ -23,13 +24,15 @@ export function register(program: Command): void {
       ...(bucket !== undefined ? { bucket } : {}),
       historyMs: parseDuration(String(o.history)),
       httpAddress: String(o.httpAddress),
+      frontendHttpAddress: String(o['queryFrontend.httpAddress']),
       logger,
     });
     process.stdout.write(
       `\nStrata is running. Querier (Prometheus API): ${qs.queryUrl}\n` +
         `  promtool query instant ${qs.queryUrl} 'sum by (mode) (rate(demo_cpu_usage_seconds_total[5m]))'\n` +
         `  curl '${qs.queryUrl}/api/v1/query?query=up'\n` +
-        `Point Grafana at ${qs.queryUrl} as a Prometheus data source. Ctrl-C stops everything.\n\n`,
+        `Query frontend (the same API, range queries split by day and cached): ${qs.frontendUrl}\n` +
+        `Point Grafana at ${qs.frontendUrl} as a Prometheus data source. Ctrl-C stops everything.\n\n`,
     );
     await runUntilSignal(logger, async () => {
       await qs.stop();

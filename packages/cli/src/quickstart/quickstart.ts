@@ -2,6 +2,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { uploadBlock } from '@strata/block';
 import { newBucket, type Bucket } from '@strata/objstore';
+import { start as startFrontend } from '@strata/frontend';
 import { start as startQuerier } from '@strata/querier';
 import type { Logger } from '@strata/runtime';
 import { start as startSidecar } from '@strata/sidecar';
@@ -15,7 +16,8 @@ import { startPrometheusProcess } from './prometheus.js';
  * A complete Strata on one machine, for trying it out: three demo exporters, two Prometheus replicas
  * scraping them (external labels cluster/replica, short blocks), a sidecar each shipping blocks to the
  * bucket (a local directory unless an objstore config is given), days of backfilled history in the
- * bucket, a store gateway serving it, and the querier over everything.
+ * bucket, a store gateway serving it, the querier over everything, and a query frontend with its
+ * results caches in front of the querier.
  */
 export interface QuickstartOptions {
   dataDir: string;
@@ -25,13 +27,19 @@ export interface QuickstartOptions {
   historyMs: number;
   /** Querier HTTP address. */
   httpAddress: string;
+  /** Query frontend HTTP address. */
+  frontendHttpAddress: string;
   logger: Logger;
 }
 
 export interface Quickstart {
   readonly queryUrl: string;
+  readonly frontendUrl: string;
   stop(): Promise<void>;
 }
+
+/** The query frontend's caches: room for a few dashboards' answers. */
+const FRONTEND_CACHE_BYTES = 256 * 1024 * 1024;
 
 const CLUSTER = 'quickstart';
 const INSTANCES = ['demo-0', 'demo-1', 'demo-2'];
@@ -127,7 +135,17 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
       logger: log,
     });
     stops.push(() => querier.stop());
-    return { queryUrl: `http://${querier.httpAddress}`, stop };
+    const queryUrl = `http://${querier.httpAddress}`;
+    const frontend = await startFrontend({
+      httpAddress: opts.frontendHttpAddress,
+      downstreamUrl: queryUrl,
+      range: { cacheBytes: FRONTEND_CACHE_BYTES },
+      labels: { cacheBytes: FRONTEND_CACHE_BYTES / 4 },
+      compressResponses: true,
+      logger: log,
+    });
+    stops.push(() => frontend.stop());
+    return { queryUrl, frontendUrl: `http://${frontend.httpAddress}`, stop };
   } catch (e) {
     await stop();
     throw e;
