@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ResultsCache, type Extent } from './cache.js';
 
-const extent = (start: number, bytes: number): Extent => ({ start, end: start + 10, bytes, json: '{}' });
+const extent = (start: number, bytes: number): Extent => ({ start, end: start + 10, bytes, answer: { status: 'success', data: { resultType: 'matrix', result: [] } } });
 
 describe('ResultsCache', () => {
   it('evicts the least recently used keys past its size, and refuses a key larger than all of it', () => {

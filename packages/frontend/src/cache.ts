@@ -1,12 +1,11 @@
-/**
- * What is cached of one range query: its answer for [start, end] (ms, both on its step grid), as JSON.
- * Kept as text, not parsed, so that the cache holds what it counts against its bound (parsed, an
- * answer takes several times its JSON's size).
- */
+import type { MatrixAnswer } from './answer.js';
+
+/** What is cached of one range query: its answer for [start, end] (ms, both on its step grid). */
 export interface Extent {
   readonly start: number;
   readonly end: number;
-  readonly json: string;
+  readonly answer: MatrixAnswer;
+  /** Its size as the downstream querier sent it, what the cache counts against its bound. */
   readonly bytes: number;
 }
 

@@ -18,9 +18,9 @@ interface SetAnswer {
   infos?: string[];
 }
 
-/** A piece's answer as cached: its JSON as the querier sent it (see Extent). */
+/** A piece's answer as cached, with its size as the querier sent it. */
 export interface CachedSet {
-  readonly json: string;
+  readonly answer: SetAnswer;
   readonly bytes: number;
 }
 
@@ -64,14 +64,13 @@ export class LabelsHandler {
       const cacheable = useCache && this.ctx.cache !== undefined && to <= this.ctx.now() - opts.maxCacheFreshness;
       const hit = cacheable ? this.ctx.cache?.get(key)[0] : undefined;
       if (cacheable) metrics.cacheLookups.inc({ cache: 'labels', result: hit !== undefined ? 'hit' : 'miss' });
-      if (hit !== undefined) return JSON.parse(hit.json) as SetAnswer;
+      if (hit !== undefined) return hit.answer;
       const qs = new URLSearchParams([...rest, ['start', seconds(from)], ['end', seconds(to)]]);
       const a = await limit(() => downstream.send({ method: 'GET', path: `${path}?${qs}`, headers, signal }));
-      const json = a.body.toString('utf8');
-      const answer = a.status === 200 ? parseSetAnswer(json) : undefined;
+      const answer = a.status === 200 ? parseSetAnswer(a.body.toString('utf8')) : undefined;
       if (answer === undefined) return a;
       const keep = cacheable && (answer.warnings ?? []).length === 0 && !noStore(a.headers.find(([name]) => name === 'cache-control')?.[1]);
-      if (keep) this.ctx.cache?.set(key, [{ json, bytes: a.body.length }]);
+      if (keep) this.ctx.cache?.set(key, [{ answer, bytes: a.body.length }]);
       return answer;
     };
     let answers: (SetAnswer | DownstreamAnswer)[];

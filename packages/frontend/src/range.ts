@@ -61,14 +61,7 @@ function rangeQuery(params: URLSearchParams, opts: RangeOptions): RangeQuery | u
 }
 
 /** A piece's answer: the downstream querier's matrix, or its error answer (sent to the client as it came). */
-type PieceAnswer = { answer: MatrixAnswer } | { error: DownstreamAnswer };
-
-/** A piece's matrix from the querier, with its JSON as sent (what the cache keeps) and whether it may be kept. */
-interface FetchedPiece {
-  answer: MatrixAnswer;
-  json: string;
-  cacheable: boolean;
-}
+type PieceAnswer = { answer: MatrixAnswer; cacheable: boolean; bytes: number } | { error: DownstreamAnswer };
 
 /** Answers range queries from pieces: split by interval, each piece from the cache where it holds it and downstream for the rest. */
 export class RangeHandler {
@@ -123,7 +116,7 @@ export class RangeHandler {
     }
     if (t <= cutoff) parts.push({ start: t, end: cutoff, step });
     if (cutoff + step <= piece.end) parts.push({ start: cutoff + step, end: piece.end, step });
-    const gaps = parts.filter((p): p is StepRange => !('json' in p));
+    const gaps = parts.filter((p): p is StepRange => !('answer' in p));
     const fetched = await Promise.all(gaps.map((g) => fetcher.fetch(g)));
     const failed = fetched.find((f) => 'error' in f);
     if (failed !== undefined) return failed;
@@ -131,12 +124,12 @@ export class RangeHandler {
     const missing = gaps.filter((g) => g.end <= cutoff).length;
     const held = parts.length - gaps.length;
     metrics.cacheLookups.inc({ cache: 'query_range', result: missing === 0 ? 'hit' : held > 0 ? 'partial' : 'miss' });
-    const fetchedOf = new Map(gaps.map((g, i) => [g, fetched[i] as FetchedPiece]));
+    const answerOf = new Map(gaps.map((g, i) => [g, fetched[i] as { answer: MatrixAnswer; cacheable: boolean; bytes: number }]));
     const extents: Extent[] = [...cached];
-    for (const [g, f] of fetchedOf) if (g.end <= cutoff && f.cacheable) extents.push(extent(g.start, g.end, f.json));
+    for (const [g, a] of answerOf) if (g.end <= cutoff && a.cacheable) extents.push({ start: g.start, end: g.end, answer: a.answer, bytes: a.bytes });
     cache.set(key, joined(extents, step));
-    const answers = parts.map((p) => ('json' in p ? trimAnswer(JSON.parse(p.json) as MatrixAnswer, piece.start, cutoff) : (fetchedOf.get(p) as FetchedPiece).answer));
-    return { answer: mergeAnswers(answers) };
+    const answers = parts.map((p) => ('answer' in p ? trimAnswer(p.answer, piece.start, cutoff) : (answerOf.get(p) as { answer: MatrixAnswer }).answer));
+    return { answer: mergeAnswers(answers), cacheable: false, bytes: 0 };
   }
 }
 
@@ -153,7 +146,7 @@ class PieceFetcher {
     this.#limit = pLimit(Math.max(1, ctx.opts.maxQueryParallelism));
   }
 
-  fetch(r: StepRange): Promise<FetchedPiece | { error: DownstreamAnswer }> {
+  fetch(r: StepRange): Promise<PieceAnswer> {
     return this.#limit(async () => {
       this.ctx.metrics.splitQueries.inc();
       const form = new URLSearchParams([['query', this.q.query], ['start', seconds(r.start)], ['end', seconds(r.end)], ['step', seconds(r.step)], ...this.q.rest]);
@@ -164,18 +157,13 @@ class PieceFetcher {
         body: Buffer.from(form.toString()),
         signal: this.signal,
       });
-      const json = a.body.toString('utf8');
-      const answer = a.status === 200 ? parseMatrixAnswer(json) : undefined;
+      const answer = a.status === 200 ? parseMatrixAnswer(a.body.toString('utf8')) : undefined;
       if (answer === undefined) return { error: a };
       // An answer with warnings may be partial; one the querier marks no-store is not to be kept either.
       const cacheable = (answer.warnings ?? []).length === 0 && !noStore(a.headers.find(([name]) => name === 'cache-control')?.[1]);
-      return { answer, json, cacheable };
+      return { answer, cacheable, bytes: a.body.length };
     });
   }
-}
-
-function extent(start: number, end: number, json: string): Extent {
-  return { start, end, json, bytes: Buffer.byteLength(json) };
 }
 
 /** Extents in time order, those that meet on the step grid joined into one. */
@@ -184,8 +172,8 @@ function joined(extents: readonly Extent[], step: number): Extent[] {
   for (const e of [...extents].sort((a, b) => a.start - b.start)) {
     const last = out[out.length - 1];
     if (last !== undefined && e.start <= last.end + step) {
-      const answer = mergeAnswers([JSON.parse(last.json) as MatrixAnswer, trimAnswer(JSON.parse(e.json) as MatrixAnswer, last.end + step, e.end)]);
-      out[out.length - 1] = extent(last.start, Math.max(last.end, e.end), JSON.stringify(answer));
+      const answer = mergeAnswers([last.answer, trimAnswer(e.answer, last.end + step, e.end)]);
+      out[out.length - 1] = { start: last.start, end: Math.max(last.end, e.end), answer, bytes: last.bytes + e.bytes };
     } else {
       out.push(e);
     }
