@@ -3,7 +3,7 @@ import { compareStrings, Labels } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit from 'p-limit';
 import { joinedNotes } from './answer.js';
-import type { ResultsCache } from './cache.js';
+import { parsedSize, type ResultsCache } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
@@ -18,7 +18,7 @@ interface SetAnswer {
   infos?: string[];
 }
 
-/** A piece's answer as cached, with its size as the querier sent it. */
+/** A piece's answer as cached, with the memory it is counted at (parsedSize). */
 export interface CachedSet {
   readonly answer: SetAnswer;
   readonly bytes: number;
@@ -70,7 +70,7 @@ export class LabelsHandler {
       const answer = a.status === 200 ? parseSetAnswer(a.body.toString('utf8')) : undefined;
       if (answer === undefined) return a;
       const keep = cacheable && (answer.warnings ?? []).length === 0 && !noStore(a.headers.find(([name]) => name === 'cache-control')?.[1]);
-      if (keep) this.ctx.cache?.set(key, [{ answer, bytes: a.body.length }]);
+      if (keep) this.ctx.cache?.set(key, [{ answer, bytes: parsedSize(a.body.length) }]);
       return answer;
     };
     let answers: (SetAnswer | DownstreamAnswer)[];

@@ -3,7 +3,7 @@ import type { Logger } from '@strata/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
-import type { Extent, ResultsCache } from './cache.js';
+import { parsedSize, type Extent, type ResultsCache } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
@@ -161,7 +161,7 @@ class PieceFetcher {
       if (answer === undefined) return { error: a };
       // An answer with warnings may be partial; one the querier marks no-store is not to be kept either.
       const cacheable = (answer.warnings ?? []).length === 0 && !noStore(a.headers.find(([name]) => name === 'cache-control')?.[1]);
-      return { answer, cacheable, bytes: a.body.length };
+      return { answer, cacheable, bytes: parsedSize(a.body.length) };
     });
   }
 }
