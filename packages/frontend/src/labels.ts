@@ -7,7 +7,7 @@ import { parsedSize, type ResultsCache } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
-import { noStore, otherParams, requestParams, seconds } from './request.js';
+import { mayCache, noStore, otherParams, requestParams, seconds } from './request.js';
 import { splitByInterval, type SplitOptions } from './split.js';
 
 /** A successful answer of /api/v1/labels, /api/v1/label/<name>/values (strings) or /api/v1/series (label sets). */
@@ -69,8 +69,7 @@ export class LabelsHandler {
       const a = await limit(() => downstream.send({ method: 'GET', path: `${path}?${qs}`, headers, signal }));
       const answer = a.status === 200 ? parseSetAnswer(a.body.toString('utf8')) : undefined;
       if (answer === undefined) return a;
-      const keep = cacheable && (answer.warnings ?? []).length === 0 && !noStore(a.headers.find(([name]) => name === 'cache-control')?.[1]);
-      if (keep) this.ctx.cache?.set(key, [{ answer, bytes: parsedSize(a.body.length) }]);
+      if (cacheable && mayCache(answer, a.headers)) this.ctx.cache?.set(key, [{ answer, bytes: parsedSize(a.body.length) }]);
       return answer;
     };
     let answers: (SetAnswer | DownstreamAnswer)[];

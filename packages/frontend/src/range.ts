@@ -7,7 +7,7 @@ import { parsedSize, type Extent, type ResultsCache } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
-import { noStore, otherParams, requestParams, seconds } from './request.js';
+import { mayCache, noStore, otherParams, requestParams, seconds } from './request.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
 import { alignToStep, splitByInterval, type SplitOptions, type StepRange } from './split.js';
 
@@ -159,9 +159,7 @@ class PieceFetcher {
       });
       const answer = a.status === 200 ? parseMatrixAnswer(a.body.toString('utf8')) : undefined;
       if (answer === undefined) return { error: a };
-      // An answer with warnings may be partial; one the querier marks no-store is not to be kept either.
-      const cacheable = (answer.warnings ?? []).length === 0 && !noStore(a.headers.find(([name]) => name === 'cache-control')?.[1]);
-      return { answer, cacheable, bytes: parsedSize(a.body.length) };
+      return { answer, cacheable: mayCache(answer, a.headers), bytes: parsedSize(a.body.length) };
     });
   }
 }

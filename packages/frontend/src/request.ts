@@ -22,6 +22,14 @@ export function noStore(cacheControl: string | string[] | undefined): boolean {
   return [cacheControl ?? []].flat().some((v) => v.split(',').some((d) => d.trim().toLowerCase() === 'no-store'));
 }
 
+/**
+ * Whether the querier's answer may be cached: not one with warnings (it may be partial, an endpoint
+ * missing), nor one it marks Cache-Control: no-store.
+ */
+export function mayCache(answer: { warnings?: string[] }, headers: readonly [string, string][]): boolean {
+  return (answer.warnings ?? []).length === 0 && !noStore(headers.find(([name]) => name === 'cache-control')?.[1]);
+}
+
 /** ms as the seconds an API parameter takes. */
 export function seconds(ms: number): string {
   return String(ms / 1000);
