@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startFrontend, type Frontend, type FrontendConfig } from '@strata/frontend';
 import { start as startQuerier, type Querier } from '@strata/querier';
-import { nopLogger } from '@strata/runtime';
+import { createLogger, nopLogger } from '@strata/runtime';
 import { start as startSidecar, type Sidecar } from '@strata/sidecar';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
 import { freePort, tempDir } from '@strata/testing/process';
@@ -158,6 +158,18 @@ describe('query frontend: split range queries', () => {
       expect(want.status, params.query).toBeGreaterThanOrEqual(400);
       expect(got, JSON.stringify(params)).toEqual(want);
     }
+  });
+
+  it('logs API requests slower than --query-frontend.log-queries-longer-than with their parameters (negative: every one)', async () => {
+    const lines: string[] = [];
+    const base = await frontend(prom.url, { logQueriesLongerThan: -1, logger: createLogger({ format: 'json', write: (l) => lines.push(l) }) });
+    await get(base, '/api/v1/query_range', range('sum(temperature)', START, END, 3_600_000));
+    await get(base, '/api/v1/label/room/values', {});
+    const slow = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'slow query detected');
+    expect(slow.map((l) => [l.path, l.status, l.param_query])).toEqual([
+      ['/api/v1/query_range', 200, 'sum(temperature)'],
+      ['/api/v1/label/room/values', 200, undefined],
+    ]);
   });
 
   it("answers Prometheus' unavailable error when no querier answers at all", async () => {

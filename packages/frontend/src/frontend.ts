@@ -6,7 +6,8 @@ import { Downstream } from './downstream.js';
 import { LabelsHandler, type CachedSet } from './labels.js';
 import { FrontendMetrics, type CacheName } from './metrics.js';
 import { passThroughPlugin } from './proxy.js';
-import { logIfSlow, RangeHandler, type RangeOptions } from './range.js';
+import { RangeHandler, type RangeOptions } from './range.js';
+import { logIfSlow } from './slowlog.js';
 import type { SplitOptions } from './split.js';
 
 export interface FrontendConfig {
@@ -17,6 +18,8 @@ export interface FrontendConfig {
   range?: Partial<RangeOptions>;
   /** Label names, label values and series (Thanos' --labels.* flags). */
   labels?: Partial<SplitOptions>;
+  /** Log API requests slower than this (ms; 0: none, below 0: all), as --query-frontend.log-queries-longer-than. */
+  logQueriesLongerThan?: number;
   /** Gzip or deflate answers for clients that accept it (Thanos' --query-frontend.compress-responses). */
   compressResponses?: boolean;
   httpWebConfig?: WebConfig;
@@ -43,7 +46,6 @@ export const DEFAULT_RANGE_OPTIONS: RangeOptions = {
   ...DEFAULT_SPLIT_OPTIONS,
   alignRangeWithStep: true,
   maxQueryLength: 0,
-  logQueriesLongerThan: 0,
 };
 
 /**
@@ -66,7 +68,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const labelsCache = cacheOf<CachedSet>(labelsOpts, 'labels');
   const metrics: FrontendMetrics = new FrontendMetrics(registry, { ...(rangeCache !== undefined ? { query_range: rangeCache } : {}), ...(labelsCache !== undefined ? { labels: labelsCache } : {}) });
   const downstream = new Downstream(cfg.downstreamUrl, opts.maxRetries, metrics);
-  const range = new RangeHandler({ opts, downstream, cache: rangeCache, metrics, logger, now });
+  const range = new RangeHandler({ opts, downstream, cache: rangeCache, metrics, now });
   const labels = new LabelsHandler({ opts: labelsOpts, downstream: new Downstream(cfg.downstreamUrl, labelsOpts.maxRetries, metrics), cache: labelsCache, metrics, now });
   const routes: FastifyPluginAsync = async (app) => {
     // Bodies stay bytes: passed through as they came, or read as a range query's form.
@@ -74,7 +76,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     if (cfg.compressResponses === true) compressResponses(app);
     app.addHook('onResponse', async (req, reply) => {
-      if (req.routeOptions.url === '/api/v1/query_range') logIfSlow(logger, opts.logQueriesLongerThan, req, reply);
+      if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply);
     });
     app.get('/api/v1/query_range', { schema: {} }, (req, reply) => range.handle(req, reply));
     app.post('/api/v1/query_range', { schema: {} }, (req, reply) => range.handle(req, reply));

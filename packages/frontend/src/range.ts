@@ -1,5 +1,4 @@
 import { parseDurationParam, parseTime } from '@strata/promql';
-import type { Logger } from '@strata/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
@@ -16,8 +15,6 @@ export interface RangeOptions extends SplitOptions {
   alignRangeWithStep: boolean;
   /** Longest range accepted (ms; 0: any). */
   maxQueryLength: number;
-  /** Log requests slower than this (ms; 0: none, below 0: all), as --query-frontend.log-queries-longer-than. */
-  logQueriesLongerThan: number;
 }
 
 export interface RangeContext {
@@ -25,7 +22,6 @@ export interface RangeContext {
   readonly downstream: Downstream;
   readonly cache: ResultsCache | undefined;
   readonly metrics: FrontendMetrics;
-  readonly logger: Logger;
   readonly now: () => number;
 }
 
@@ -191,14 +187,4 @@ export function goDuration(ms: number): string {
   rest -= m * 60_000;
   const s = `${rest / 1000}s`;
   return h > 0 ? `${sign}${h}h${m}m${s}` : m > 0 ? `${sign}${m}m${s}` : `${sign}${s}`;
-}
-
-/** Logs a request slower than the threshold with its parameters, as Thanos' query frontend. */
-export function logIfSlow(logger: Logger, thresholdMs: number, req: FastifyRequest, reply: FastifyReply): void {
-  const took = reply.elapsedTime;
-  if (thresholdMs === 0 || took < thresholdMs) return;
-  const fields: Record<string, string | number> = { method: req.method, path: req.url.split('?', 1)[0] as string, status: reply.statusCode, time_taken: `${(took / 1000).toFixed(3)}s`, remote_addr: req.ip };
-  const params = requestParams(req);
-  for (const name of new Set(params.keys())) fields[`param_${name}`] = params.getAll(name).join(',');
-  logger.info('slow query detected', fields);
 }

@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .option('--http-address <host:port>', 'listen address for the Prometheus API, /metrics and probes', '0.0.0.0:10902')
     .option('--query-frontend.downstream-url <url>', "the querier's HTTP API", 'http://localhost:9090')
     .option('--query-frontend.compress-responses', 'gzip or deflate answers for clients that accept it', false)
-    .option('--query-frontend.log-queries-longer-than <duration>', 'log range queries slower than this, with their parameters (0: none; negative: every one)', '0')
+    .option('--query-frontend.log-queries-longer-than <duration>', 'log API requests slower than this, with their parameters (0: none; negative: every one)', '0')
     .option('--query-range.align-range-with-step', 'move start and end onto multiples of the step, as Grafana asks, so that answers can be cached', true)
     .option('--no-query-range.align-range-with-step', 'keep start and end as asked (only step-aligned pieces are cached)')
     .option('--query-range.max-query-length <duration>', 'refuse range queries longer than this (0: any)', '0');
@@ -29,8 +29,8 @@ export function register(program: Command): void {
         ...range,
         alignRangeWithStep: o['queryRange.alignRangeWithStep'] !== false,
         maxQueryLength: parseDuration(String(o['queryRange.maxQueryLength'])),
-        logQueriesLongerThan: signedDuration(String(o['queryFrontend.logQueriesLongerThan'])),
       },
+      logQueriesLongerThan: signedDuration(String(o['queryFrontend.logQueriesLongerThan'])),
       labels: await splitOptions(o, 'labels'),
       logger,
     });
