@@ -1,4 +1,4 @@
-import { compressResponses, createLogger, Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { compressResponses, createLogger, logIfSlow, Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ResultsCache, type Extent } from './cache.js';
@@ -7,7 +7,7 @@ import { LabelsHandler, type CachedSet } from './labels.js';
 import { FrontendMetrics, type CacheName } from './metrics.js';
 import { passThroughPlugin } from './proxy.js';
 import { RangeHandler, type RangeOptions } from './range.js';
-import { logIfSlow } from './slowlog.js';
+import { requestParams } from './request.js';
 import type { SplitOptions } from './split.js';
 
 export interface FrontendConfig {
@@ -76,7 +76,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     if (cfg.compressResponses === true) compressResponses(app);
     app.addHook('onResponse', async (req, reply) => {
-      if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply);
+      if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req));
     });
     app.get('/api/v1/query_range', { schema: {} }, (req, reply) => range.handle(req, reply));
     app.post('/api/v1/query_range', { schema: {} }, (req, reply) => range.handle(req, reply));

@@ -5,3 +5,4 @@ export * from './grpc-metrics.js';
 export * from './net.js';
 export * from './webauth.js';
 export * from './compression.js';
+export * from './slowlog.js';

@@ -1,7 +1,7 @@
 import type { DedupFunc } from '@strata/dedup';
 import { Engine, type PromqlFeatures } from '@strata/promql';
 import { StoreError, GrpcStatus } from '@strata/storeapi';
-import type { Logger } from '@strata/runtime';
+import { logIfSlow, type Logger } from '@strata/runtime';
 import { Labels, type Matcher } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EndpointSet } from '../endpoints/endpointset.js';
@@ -10,8 +10,7 @@ import type { EndpointFilter } from '../proxy/proxy.js';
 import type { ReadOptions } from '../queryable.js';
 import { ApiError, invalidParam } from './errors.js';
 import type { EngineMetrics, QueryGate } from './metrics.js';
-import type { Params } from './params.js';
-import { logIfSlow } from './slowlog.js';
+import { Params } from './params.js';
 import { sendError } from './respond.js';
 
 /** What every API route group needs: the proxy over the endpoints and the querier's defaults. */
@@ -158,6 +157,6 @@ export async function handle(ctx: ApiContext, req: FastifyRequest, reply: Fastif
   } catch (err) {
     return sendError(reply, toApiError(err, ctx.logger));
   } finally {
-    logIfSlow(ctx.logger, ctx.defaults.logQueriesLongerThanMs, req, reply, performance.now() - arrived);
+    logIfSlow(ctx.logger, ctx.defaults.logQueriesLongerThanMs, req, reply, performance.now() - arrived, Params.from(req.query, req.body).pairs());
   }
 }

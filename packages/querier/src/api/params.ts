@@ -28,6 +28,11 @@ export class Params {
     return this.params.getAll(name);
   }
 
+  /** Every parameter as a name and value, repeated ones once per value. */
+  pairs(): Iterable<[string, string]> {
+    return this.params;
+  }
+
   /** Every parameter name with its values. */
   names(): string[] {
     return [...new Set(this.params.keys())];

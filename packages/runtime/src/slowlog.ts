@@ -1,13 +1,12 @@
-import type { Logger } from '@strata/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Params } from './params.js';
+import type { Logger } from './logger.js';
 
 /**
  * Logs an API request that took longer than `thresholdMs` (0: none; below 0: every request), as
  * Thanos' query frontend does with --query-frontend.log-queries-longer-than: what was asked (every
- * parameter as `param_<name>`), how it ended and how long it took.
+ * parameter as `param_<name>`, repeated ones joined by commas), how it ended and how long it took.
  */
-export function logIfSlow(logger: Logger, thresholdMs: number, req: FastifyRequest, reply: FastifyReply, tookMs: number): void {
+export function logIfSlow(logger: Logger, thresholdMs: number, req: FastifyRequest, reply: FastifyReply, tookMs: number, params: Iterable<[string, string]>): void {
   if (thresholdMs === 0 || tookMs < thresholdMs) return;
   const fields: Record<string, string | number> = {
     method: req.method,
@@ -16,7 +15,8 @@ export function logIfSlow(logger: Logger, thresholdMs: number, req: FastifyReque
     time_taken: `${(tookMs / 1000).toFixed(3)}s`,
     remote_addr: req.ip,
   };
-  const p = Params.from(req.query, req.body);
-  for (const name of p.names()) fields[`param_${name}`] = p.all(name).join(',');
+  const byName = new Map<string, string[]>();
+  for (const [name, value] of params) byName.set(name, [...(byName.get(name) ?? []), value]);
+  for (const [name, values] of byName) fields[`param_${name}`] = values.join(',');
   logger.info('slow query detected', fields);
 }
