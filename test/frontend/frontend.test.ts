@@ -203,13 +203,12 @@ describe('query frontend: split range queries', () => {
     });
   });
 
-  it('passes every other route through: instant queries, labels, series (POST), status, redirects', async () => {
+  it('passes every other route through: instant queries, metadata, status, redirects', async () => {
     const base = await frontend(prom.url);
     const t = String(END / 1000);
     for (const [path, params] of [
       ['/api/v1/query', { query: 'sum(temperature)', time: t }],
-      ['/api/v1/labels', {}],
-      ['/api/v1/label/room/values', {}],
+      ['/api/v1/metadata', {}],
       ['/api/v1/status/buildinfo', {}],
     ] as const) {
       expect(await get(base, path, params), path).toEqual(await get(prom.url, path, params));
@@ -342,6 +341,21 @@ describe('query frontend: label and series requests', () => {
     await ask();
     expect(await metric(base, 'strata_frontend_downstream_requests_total')).toBe(3 * cases.length);
     expect(await metric(base, 'strata_frontend_results_cache_lookups_total\\{cache="labels",result="hit"\\}')).toBe(3 * cases.length);
+  });
+
+  it('gives a request without a range the last --labels.default-time-range, as Thanos\' frontend does', async () => {
+    const base = await frontend(prom.url, { labels: { defaultTimeRange: 6 * HOUR }, now: () => END });
+    const lastHours: [string, string][] = [
+      ['start', String((END - 6 * HOUR) / 1000)],
+      ['end', String(END / 1000)],
+    ];
+    for (const path of ['/api/v1/labels', '/api/v1/label/version/values']) {
+      const [got, want] = await Promise.all([get(base, path, []), get(prom.url, path, lastHours)]);
+      expect((want.body as { data: unknown[] }).data.length, path).toBeGreaterThan(0);
+      expect(got, path).toEqual(want);
+    }
+    // The version of the first hours is not in the last six.
+    expect((await get(base, '/api/v1/label/version/values', [])).body).toMatchObject({ data: ['2.0'] });
   });
 });
 

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ResultsCache, type Extent } from './cache.js';
 import { Downstream } from './downstream.js';
-import { LabelsHandler, type CachedSet } from './labels.js';
+import { LabelsHandler, type CachedSet, type LabelsOptions } from './labels.js';
 import { FrontendMetrics, type CacheName } from './metrics.js';
 import { passThroughPlugin } from './proxy.js';
 import { RangeHandler, type RangeOptions } from './range.js';
@@ -17,7 +17,7 @@ export interface FrontendConfig {
   /** Range queries (Thanos' --query-range.* flags); other requests are passed through with its retries. */
   range?: Partial<RangeOptions>;
   /** Label names, label values and series (Thanos' --labels.* flags). */
-  labels?: Partial<SplitOptions>;
+  labels?: Partial<LabelsOptions>;
   /** Log API requests slower than this (ms; 0: none, below 0: all), as --query-frontend.log-queries-longer-than. */
   logQueriesLongerThan?: number;
   /** Gzip or deflate answers for clients that accept it (Thanos' --query-frontend.compress-responses). */
@@ -40,6 +40,7 @@ export const DEFAULT_SPLIT_OPTIONS: SplitOptions = {
   maxQueryParallelism: 14,
   maxRetries: 5,
   maxCacheFreshness: 60_000,
+  partialResponse: true,
 };
 
 export const DEFAULT_RANGE_OPTIONS: RangeOptions = {
@@ -47,6 +48,8 @@ export const DEFAULT_RANGE_OPTIONS: RangeOptions = {
   alignRangeWithStep: true,
   maxQueryLength: 0,
 };
+
+export const DEFAULT_LABELS_OPTIONS: LabelsOptions = { ...DEFAULT_SPLIT_OPTIONS, defaultTimeRange: 24 * 3_600_000 };
 
 /**
  * Starts the query frontend: in front of a querier, it splits range queries, and label and series
@@ -59,7 +62,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   collectDefaultMetrics({ register: registry });
   const prober = new Prober('query-frontend', registry);
   const opts: RangeOptions = { ...DEFAULT_RANGE_OPTIONS, ...cfg.range };
-  const labelsOpts: SplitOptions = { ...DEFAULT_SPLIT_OPTIONS, ...cfg.labels };
+  const labelsOpts: LabelsOptions = { ...DEFAULT_LABELS_OPTIONS, ...cfg.labels };
   const now = cfg.now ?? Date.now;
   // Evictions are counted by the metrics made with the caches (the callbacks run only once both exist).
   const cacheOf = <E extends { bytes: number }>(o: SplitOptions, name: CacheName): ResultsCache<E> | undefined =>

@@ -24,8 +24,14 @@ export interface CachedSet {
   readonly bytes: number;
 }
 
+/** How label and series requests are split (Thanos' --labels.* flags). */
+export interface LabelsOptions extends SplitOptions {
+  /** The range of a request that gives none (ms back from now; 0: such requests go to the querier whole). */
+  defaultTimeRange: number;
+}
+
 export interface LabelsContext {
-  readonly opts: SplitOptions;
+  readonly opts: LabelsOptions;
   readonly downstream: Downstream;
   readonly cache: ResultsCache<CachedSet> | undefined;
   readonly metrics: FrontendMetrics;
@@ -39,8 +45,8 @@ const RANGE_PARAMS = new Set(['start', 'end']);
  * Prometheus answers them from every block (and the head) that overlaps the range, and a block
  * overlaps the range exactly when it overlaps one of its pieces. So the range is split at multiples of
  * the split interval, each piece answered by the cache (an exact range asked before) or the querier,
- * and the answers joined, sorted as Prometheus sorts them. A request without a range, or with `limit`
- * (a cut the pieces would make differently), goes to the querier whole.
+ * and the answers joined, sorted as Prometheus sorts them. A request with `limit` (a cut the pieces
+ * would make differently) goes to the querier whole.
  */
 export class LabelsHandler {
   constructor(private readonly ctx: LabelsContext) {}
@@ -48,12 +54,14 @@ export class LabelsHandler {
   async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { opts, metrics, downstream } = this.ctx;
     const params = requestParams(req);
-    const start = parseTime(params.get('start') ?? '');
-    const end = parseTime(params.get('end') ?? '');
+    // Without a range, the last --labels.default-time-range, as Thanos' frontend asks.
+    const now = this.ctx.now();
+    const start = params.has('start') ? parseTime(params.get('start') as string) : opts.defaultTimeRange > 0 ? now - opts.defaultTimeRange : undefined;
+    const end = params.has('end') ? parseTime(params.get('end') as string) : opts.defaultTimeRange > 0 ? now : undefined;
     if (opts.splitInterval <= 0 || start === undefined || end === undefined || end < start || params.has('limit')) return passThrough(downstream, metrics, req, reply);
     metrics.queries.inc({ op: 'labels' });
     const path = req.url.split('?', 1)[0] as string;
-    const rest = otherParams(params, RANGE_PARAMS);
+    const rest = otherParams(params, RANGE_PARAMS, opts.partialResponse);
     const headers = forwardedHeaders(req);
     delete headers['content-type'];
     const signal = clientGone(reply);

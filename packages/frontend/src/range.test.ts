@@ -8,8 +8,9 @@ const MIN = 60_000;
 const DAY = 86_400_000;
 const BASE = 20_000 * DAY;
 
-/** Range queries the stand-in querier answered. */
+/** Range queries the stand-in querier answered, and the partial_response each asked for. */
 let asked = 0;
+const partialResponses: (string | null)[] = [];
 
 /**
  * A stand-in querier whose range answers follow from the parameters alone: series {s="all"} at every
@@ -23,6 +24,7 @@ function fakeQuerier(): Server {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       const p = new URLSearchParams(body);
+      partialResponses.push(p.get('partial_response'));
       const [startS, endS, stepS] = ['start', 'end', 'step'].map((k) => Number(p.get(k)));
       const all: [number, string][] = [];
       const some: [number, string][] = [];
@@ -87,5 +89,22 @@ describe('RangeHandler over a stand-in querier', () => {
     expect(await ask({ query: 'y', headers: { 'cache-control': 'no-store' } })).toBe(1);
     expect(await ask({ query: 'volatile' })).toBe(1);
     expect(await ask({ query: 'volatile' })).toBe(1);
+  });
+
+  it('asks for a partial response where a request does not say, as --query-range.partial-response sets it', async () => {
+    const strict = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: { partialResponse: false }, logger: nopLogger });
+    try {
+      const ask = async (base: string, extra: Record<string, string>) => {
+        partialResponses.length = 0;
+        const params = new URLSearchParams({ query: 'z', start: String(BASE / 1000), end: String((BASE + 3_600_000) / 1000), step: '60', ...extra });
+        await fetch(`${base}/api/v1/query_range`, { method: 'POST', body: params });
+        return [...new Set(partialResponses)];
+      };
+      expect(await ask(`http://${frontend.httpAddress}`, {})).toEqual(['true']);
+      expect(await ask(`http://${strict.httpAddress}`, {})).toEqual(['false']);
+      expect(await ask(`http://${strict.httpAddress}`, { partial_response: 'true' })).toEqual(['true']);
+    } finally {
+      await strict.stop();
+    }
   });
 });

@@ -53,7 +53,7 @@ function rangeQuery(params: URLSearchParams, opts: RangeOptions): RangeQuery | u
   const range = opts.alignRangeWithStep ? alignToStep({ start, end, step }) : { start, end, step };
   const pinned = pinnedQuery(query, range);
   if (pinned === undefined) return undefined;
-  return { query: pinned, range, rest: otherParams(params, RANGE_PARAMS) };
+  return { query: pinned, range, rest: otherParams(params, RANGE_PARAMS, opts.partialResponse) };
 }
 
 /** A piece's answer: the downstream querier's matrix, or its error answer (sent to the client as it came). */

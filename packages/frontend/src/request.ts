@@ -12,9 +12,15 @@ export function requestParams(req: FastifyRequest): URLSearchParams {
   return out;
 }
 
-/** The parameters but `except`, in a stable order: what, with the range, makes a cache key. */
-export function otherParams(params: URLSearchParams, except: ReadonlySet<string>): [string, string][] {
-  return [...params].filter(([k]) => !except.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/**
+ * The parameters but `except`, in a stable order: what, with the range, makes a cache key. A request
+ * that does not say whether it takes a partial response gets `partialResponse`, as Thanos' frontend
+ * sends it on.
+ */
+export function otherParams(params: URLSearchParams, except: ReadonlySet<string>, partialResponse: boolean): [string, string][] {
+  const out = [...params].filter(([k]) => !except.has(k));
+  if (!params.has('partial_response')) out.push(['partial_response', String(partialResponse)]);
+  return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** Whether a Cache-Control header says no-store. */

@@ -13,6 +13,8 @@ export interface SplitOptions {
   cacheBytes?: number;
   /** Answers for times more recent than this (ms before now) are not cached: they may still change. */
   maxCacheFreshness: number;
+  /** The `partial_response` asked for when a request does not say (Thanos' --query-range.partial-response). */
+  partialResponse: boolean;
 }
 
 /** A range query's evaluation times: start, start + step, … up to end (all in ms). */

@@ -16,7 +16,11 @@ export function register(program: Command): void {
     .option('--no-query-range.align-range-with-step', 'keep start and end as asked (only step-aligned pieces are cached)')
     .option('--query-range.max-query-length <duration>', 'refuse range queries longer than this (0: any)', '0');
   withSplitFlags(cmd, 'query-range', 'range queries');
-  withSplitFlags(cmd, 'labels', 'label names, label values and series requests');
+  withSplitFlags(cmd, 'labels', 'label names, label values and series requests').option(
+    '--labels.default-time-range <duration>',
+    'the range of label and series requests that give none, back from now (0: such requests go to the querier as they are)',
+    '24h',
+  );
   withLogFlags(withHttpConfigFlag(cmd)).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const range = await splitOptions(o, 'query-range');
@@ -31,7 +35,7 @@ export function register(program: Command): void {
         maxQueryLength: parseDuration(String(o['queryRange.maxQueryLength'])),
       },
       logQueriesLongerThan: signedDuration(String(o['queryFrontend.logQueriesLongerThan'])),
-      labels: await splitOptions(o, 'labels'),
+      labels: { ...(await splitOptions(o, 'labels')), defaultTimeRange: parseDuration(String(o['labels.defaultTimeRange'])) },
       logger,
     });
     if (range.cacheBytes === undefined && range.splitInterval > 0) logger.info('no --query-range.response-cache-config: range queries are split but not cached');
@@ -60,7 +64,9 @@ function withSplitFlags(cmd: Command, prefix: SplitFlags, requests: string): Com
     .option(`--${prefix}.max-retries-per-request <n>`, 'attempts per request to the querier when it fails or answers 5xx', '5')
     .option(`--${prefix}.response-cache-max-freshness <duration>`, 'answers for times more recent than this are not cached: they may still change', '1m')
     .option(`--${prefix}.response-cache-config <yaml>`, `a results cache for ${requests} in Thanos' YAML, e.g. "type: IN-MEMORY\nconfig: {max_size: 512MB}" (without it, they are not cached)`)
-    .option(`--${prefix}.response-cache-config-file <path>`, `file with the results cache configuration for ${requests}`);
+    .option(`--${prefix}.response-cache-config-file <path>`, `file with the results cache configuration for ${requests}`)
+    .option(`--${prefix}.partial-response`, `ask for a partial response (data with a warning when an endpoint fails) for ${requests} that do not say`, true)
+    .option(`--no-${prefix}.partial-response`, `ask for no partial response for ${requests} that do not say`);
 }
 
 async function splitOptions(o: Record<string, unknown>, prefix: SplitFlags): Promise<SplitOptions> {
@@ -71,6 +77,7 @@ async function splitOptions(o: Record<string, unknown>, prefix: SplitFlags): Pro
     maxQueryParallelism: intFlag(o[`${key}.maxQueryParallelism`], `--${prefix}.max-query-parallelism`),
     maxRetries: intFlag(o[`${key}.maxRetriesPerRequest`], `--${prefix}.max-retries-per-request`),
     maxCacheFreshness: parseDuration(String(o[`${key}.responseCacheMaxFreshness`])),
+    partialResponse: o[`${key}.partialResponse`] !== false,
     ...(cacheConfig !== undefined ? { cacheBytes: parseResponseCacheConfig(cacheConfig, `--${prefix}.response-cache-config`).maxBytes } : {}),
   };
 }
