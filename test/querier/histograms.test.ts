@@ -17,7 +17,7 @@ import { BlockReader, CounterResetHint, dumpSamples, FloatHistogram, histogramTo
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSameAnswer, query } from './answers.js';
-import { histogramReplicaStack, recentStart, type ReplicaStack } from './replicas.js';
+import { histogramReplicaStack, startAcrossChunkCut, type ReplicaStack } from './replicas.js';
 
 const STEP = 15_000;
 const N = 200;
@@ -64,14 +64,18 @@ function gauge(i: number): FloatHistogram {
 
 beforeAll(async () => {
   stack = await histogramReplicaStack();
-  // All in the replicas' heads.
-  start = recentStart(N, STEP);
+  // All in the replicas' heads, their chunks cut between samples 83 and 84: the instant queries at
+  // sample 90 read ranges that cut both chunks, which Prometheus 2.42's remote read fails on in the
+  // middle of its stream (see the instant query test).
+  start = startAcrossChunkCut(N, STEP, 84);
   const times = Array.from({ length: N }, (_, i) => start + i * STEP);
   end = (times[N - 1] as number) + STEP;
   const series: WrittenSeries[] = [
     { labels: { __name__: 'request_duration_seconds', job: 'api', path: '/a' }, histograms: times.map((t, i) => ({ t, h: counter(i) })) },
     { labels: { __name__: 'request_duration_seconds', job: 'api', path: '/b' }, histograms: times.map((t, i) => ({ t, h: floatCounter(i) })), float: true },
     { labels: { __name__: 'queue_depth', job: 'api' }, histograms: times.map((t, i) => ({ t, h: gauge(i) })), float: true },
+    // Floats, sent before queue_depth by a remote read of both.
+    { labels: { __name__: 'queue_capacity', job: 'api' }, samples: times.map((t, i) => ({ t, v: 100 + (i % 3) })) },
   ];
   for (const r of stack.replicas) {
     await remoteWrite(r.url, series);
@@ -129,7 +133,7 @@ describe('strata tools tsdb dump of a block with native histograms', () => {
     });
     await block.close();
     const lines = out.trimEnd().split('\n');
-    expect(lines).toHaveLength(3 * (N + 1));
+    expect(lines).toHaveLength(4 * (N + 1));
     const series = '{__name__="request_duration_seconds", job="api", path="/a"}';
     expect(lines).toContain(`${series} ${histogramToFloat(counter(7)).toString()} ${start + 7 * STEP}`);
     expect(lines).toContain(`${series} 42 ${end}`);
@@ -156,9 +160,10 @@ describe('native histograms through the querier', () => {
     it(`answers instant queries over ${what} as Prometheus 2.42 does, replicas merged`, async () => {
       const r0 = stack.replicas[0] as ReplicaStack['replicas'][number];
       // An instant query's range cuts chunks, which makes Prometheus 2.42's remote read fail on gauge
-      // histograms ("detected unexpected counter reset" while re-encoding); the sidecar reads whole chunks then.
+      // histograms ("detected unexpected counter reset" while re-encoding), at once or, after a chunk or
+      // a series it could send, in the middle of its stream; the sidecar reads whole chunks then.
       for (const at of [start + 90 * STEP + 1000, end + 1000]) {
-        for (const q of ['request_duration_seconds', 'queue_depth', 'request_duration_seconds{path="/a"}[1m]', 'rate(request_duration_seconds[5m])', 'queue_depth[2m]']) {
+        for (const q of ['request_duration_seconds', 'queue_depth', 'request_duration_seconds{path="/a"}[1m]', 'rate(request_duration_seconds[5m])', 'queue_depth[2m]', '{__name__=~"queue_.+"}[2m]']) {
           const [got, want] = await Promise.all([query(base(), 'query', { query: q, time: String(at / 1000) }), query(r0.url, 'query', { query: q, time: String(at / 1000) })]);
           expectSameAnswer(got, want, `${q} at ${at}`);
         }

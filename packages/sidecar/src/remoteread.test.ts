@@ -76,6 +76,13 @@ describe('readFrames', () => {
 
   it('rejects a stream cut inside a frame and frames over the size limit', async () => {
     await expect(collect(pieces(stream.subarray(0, stream.length - 2), 10))).rejects.toThrow(/stream ended inside a frame/);
+    // An error Prometheus wrote into a body it had begun streaming (its status already 200) is quoted.
+    const error = 'iterate chunk while re-encoding: detected unexpected counter reset in histogram\n';
+    for (const size of [10, 1000]) {
+      await expect(collect(pieces(Buffer.concat([stream, Buffer.from(error)]), size))).rejects.toThrow(
+        `stream ended inside a frame at byte ${stream.length} (${error.length} bytes left over): Prometheus wrote "${error.trim()}"`,
+      );
+    }
     await expect(async () => {
       for await (const _ of readFrames(pieces(stream, 100), 100));
     }).rejects.toThrow(/exceeds the 100-byte limit/);

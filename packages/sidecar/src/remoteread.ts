@@ -395,6 +395,8 @@ export async function* readFramePieces(body: AsyncIterable<Uint8Array>, maxFrame
   let missing = 0;
   let frameLen = 0;
   let frameHeader = 0;
+  /** The header of the payload spanning network chunks, for the error if the stream ends inside it. */
+  let partHeader: Buffer | undefined;
   /** The running CRC of the payload, and the CRC in its frame's header. */
   let crc = 0;
   let want = 0;
@@ -454,6 +456,7 @@ export async function* readFramePieces(body: AsyncIterable<Uint8Array>, maxFrame
         missing = len - part.length;
         frameLen = len;
         frameHeader = p - pos;
+        partHeader = buf.subarray(pos, p);
         break;
       }
       check();
@@ -464,9 +467,18 @@ export async function* readFramePieces(body: AsyncIterable<Uint8Array>, maxFrame
     }
   }
   if (carry !== undefined || missing > 0) {
-    const left = (carry?.length ?? 0) + (missing > 0 ? frameLen - missing : 0);
-    throw new Error(`remote read: stream ended inside a frame at byte ${offset} (${left} bytes left over)`);
+    const left = carry ?? Buffer.concat([partHeader as Buffer, ...parts]);
+    throw new Error(`remote read: stream ended inside a frame at byte ${offset} (${left.length} bytes left over)${errorText(left)}`);
   }
+}
+
+/**
+ * What Prometheus wrote where a frame was due, if it is text: an error that came once streaming had
+ * begun (the status already sent as 200), which it writes into the body instead.
+ */
+function errorText(left: Buffer): string {
+  const text = left.toString('latin1').trim();
+  return text.length > 0 && /^[\x20-\x7e]+$/.test(text) ? `: Prometheus wrote ${JSON.stringify(text)}` : '';
 }
 
 /** `readFramePieces` with each payload in one buffer: pieces of a payload that spans network chunks are joined. */

@@ -32,7 +32,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import { parseDuration } from '@strata/objstore';
-import { PrometheusError, type PrometheusClient, type RemoteReadResponse } from './promclient.js';
+import { type PrometheusClient, type RemoteReadResponse } from './promclient.js';
 import { exemplarsFromPrometheus } from './exemplars.js';
 import { rulesFromPrometheus } from './rules.js';
 import { targetsFromPrometheus } from './targets.js';
@@ -165,10 +165,9 @@ export class PrometheusStore implements StoreServer {
     };
     const selector = selectorKey(matchers, drop);
     if (this.#askEarly.has(selector)) ask();
-    const response = await this.#read(matchers, minTime, maxTime, ctx.signal);
     const size = { series: 0, bytes: 0 };
     const long = () => size.series >= ORDER_CHECK_AFTER_SERIES || size.bytes >= ORDER_CHECK_AFTER_BYTES;
-    const read = await readAhead(this.#remoteRead(response, finalLabels, size), () => {
+    const read = await readAhead(this.#read(matchers, minTime, maxTime, finalLabels, size, ctx.signal), () => {
       if (!asked && long()) ask();
       return keepsOrder !== undefined;
     });
@@ -211,20 +210,40 @@ export class PrometheusStore implements StoreServer {
   }
 
   /**
-   * Prometheus' remote read of the range. Prometheus 2.42 re-encodes a chunk the range cuts, and fails on
-   * a gauge native histogram's ("detected unexpected counter reset in histogram"): the range is then
-   * widened to whole chunks (to multiples of the block duration, which no chunk crosses) and read again.
+   * The series of Prometheus' remote read of the range, in its order. Prometheus 2.42 re-encodes a chunk
+   * the range cuts, and fails on a gauge native histogram's ("detected unexpected counter reset in
+   * histogram"), before it streams or, after other series, in the middle of the stream: the range is then
+   * widened to whole chunks (to multiples of the block duration, which no chunk crosses) and read again,
+   * from the series after the last one yielded (the order is the same, the widened read's series a superset).
    * The chunks outside the range are sent too, as they may be.
    */
-  async #read(matchers: LabelMatcher[], minTime: number, maxTime: number, signal: AbortSignal): Promise<RemoteReadResponse> {
+  async *#read(
+    matchers: LabelMatcher[], minTime: number, maxTime: number, finalLabels: (stored: readonly Label[]) => Labels,
+    size: { series: number; bytes: number }, signal: AbortSignal,
+  ): AsyncGenerator<Pending> {
+    let last: Labels | undefined;
     try {
-      return await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, signal);
+      const res = await this.#prom.remoteRead({ startMs: minTime, endMs: maxTime, matchers }, this.#responseTypes, signal);
+      for await (const p of this.#remoteRead(res, finalLabels, size)) {
+        last = p.labels;
+        yield p;
+      }
+      return;
     } catch (e) {
-      if (!(e instanceof PrometheusError) || !e.message.includes('unexpected counter reset in histogram')) throw e;
-      this.#blockDurationMs ??= parseDuration((await this.#prom.flags())['storage.tsdb.min-block-duration'] ?? '2h');
-      const block = this.#blockDurationMs;
-      const range = { startMs: Math.floor(minTime / block) * block, endMs: Math.ceil((maxTime + 1) / block) * block - 1 };
-      return this.#prom.remoteRead({ ...range, matchers }, this.#responseTypes, signal);
+      if (!(e instanceof Error) || !e.message.includes('unexpected counter reset in histogram')) throw e;
+    }
+    this.#blockDurationMs ??= parseDuration((await this.#prom.flags())['storage.tsdb.min-block-duration'] ?? '2h');
+    const block = this.#blockDurationMs;
+    const range = { startMs: Math.floor(minTime / block) * block, endMs: Math.ceil((maxTime + 1) / block) * block - 1 };
+    const res = await this.#prom.remoteRead({ ...range, matchers }, this.#responseTypes, signal);
+    let skipping = last !== undefined;
+    for await (const p of this.#remoteRead(res, finalLabels, size)) {
+      if (!skipping) {
+        yield p;
+        continue;
+      }
+      skipping = !p.labels.equals(last as Labels);
+      p.transcoded?.release(); // sent before
     }
   }
 
