@@ -67,6 +67,18 @@ export function recentStart(n: number, step: number): number {
   return Math.floor(Date.now() / 60_000) * 60_000 - n * step - 60_000 + 2345;
 }
 
+/** Prometheus' head cuts every series' chunk at multiples of its block duration (the stacks' 2h). */
+const CHUNK_RANGE_MS = 2 * 3600_000;
+
+/**
+ * The first of `n` timestamps `step` apart, off the step grid as scrapes are, whose `cut`-th is the first
+ * past a multiple of 2h, where Prometheus' head cuts every series' chunk; the last at least a minute ago.
+ */
+export function startAcrossChunkCut(n: number, step: number, cut: number): number {
+  const boundary = Math.floor((Date.now() - 60_000 - (n - cut) * step) / CHUNK_RANGE_MS) * CHUNK_RANGE_MS;
+  return boundary - cut * step + 2345;
+}
+
 /** Replaces what changes from one evaluation or scrape to the next (times, durations) by its shape, at any depth. */
 export function stable(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -134,6 +134,18 @@ describe('splitOverlapping', () => {
     const r1 = [c(5, 58), c(65, 65)];
     expect(splitOverlapping([...r0, ...r1].sort((x, y) => x.minTime - y.minTime))).toEqual([r0, r1]);
   });
+
+  it('keeps a chunk out of another replica’s run where the replicas are known', () => {
+    const c = (minTime: number, maxTime: number) => ({ minTime, maxTime });
+    // A range read from 25 s: r1, back from a gap, starts after r0's chunk cut at the 60 s boundary ends.
+    const chunks = [c(25, 59), c(60, 60), c(67, 67)];
+    expect(splitOverlapping(chunks)).toEqual([chunks]);
+    expect(splitOverlapping(chunks, ['r0', 'r0', 'r1'])).toEqual([[c(25, 59), c(60, 60)], [c(67, 67)]]);
+    // A chunk of no known replica (a store of several) joins either.
+    expect(splitOverlapping([...chunks, c(70, 80)], ['r0', 'r0', 'r1', undefined])).toEqual([[c(25, 59), c(60, 60), c(70, 80)], [c(67, 67)]]);
+    // Out of order, the replicas go with their chunks.
+    expect(splitOverlapping([c(67, 67), c(25, 59), c(60, 60)], ['r1', 'r0', 'r0'])).toEqual([[c(25, 59), c(60, 60)], [c(67, 67)]]);
+  });
 });
 
 describe('dedupSeriesSet', () => {

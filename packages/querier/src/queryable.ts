@@ -109,7 +109,7 @@ export class StoreQueryable implements Queryable {
     // Each series is merged as soon as every endpoint has sent its part, while the rest still arrives.
     const onChunkSeries = (s: LabeledSeries) => {
       // Overlapping chunks are replicas (or overlapping blocks): split into runs that do not overlap.
-      const runs = splitOverlapping(s.chunks).map((run) => chunkRunSeries(s.labels, run, req.aggregates));
+      const runs = splitOverlapping(s.chunks, s.replicaOf).map((run) => chunkRunSeries(s.labels, run, req.aggregates));
       if (runs.length === 1) onSeries(runs[0] as Series);
       else if (!dedup) onSeries(new ChainedSeries(s.labels, runs));
       else if (runs.length > 1) onSeries(dedupReplicas(runs, this.opts.dedupFunc, hints.func));

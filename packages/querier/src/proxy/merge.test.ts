@@ -39,7 +39,7 @@ describe('SeriesStreamMerge', () => {
 
   it('emits a series once every endpoint still sending has sent a later one', () => {
     const out: LabeledSeries[] = [];
-    const m = new SeriesStreamMerge(3, (s) => out.push(s));
+    const m = new SeriesStreamMerge([undefined, undefined, undefined], (s) => out.push(s));
     m.add(0, series('a', 0));
     m.add(0, series('c', 0));
     m.drain();
@@ -61,13 +61,30 @@ describe('SeriesStreamMerge', () => {
 
   it('merges an endpoint’s whole answer given at its end, equal labels in it included, and drops copies of chunks', () => {
     const out: LabeledSeries[] = [];
-    const m = new SeriesStreamMerge(2, (s) => out.push(s));
+    const m = new SeriesStreamMerge([undefined, undefined], (s) => out.push(s));
     m.add(0, series('a', 0, 10));
     m.add(0, series('b', 0));
     m.end(0);
     m.end(1, [series('a', 10, 20), series('a', 30), series('c', 0)]);
     m.drain();
     expect(out.map(view)).toEqual([['a', [0, 10, 20, 30]], ['b', [0]], ['c', [0]]]);
+  });
+
+  it('names each chunk’s replica where endpoints of different replicas sent the series', () => {
+    const out: LabeledSeries[] = [];
+    const m = new SeriesStreamMerge(['r0', 'r1', undefined, 'r0'], (s) => out.push(s));
+    m.add(0, series('a', 30, 0));
+    m.add(1, series('a', 5));
+    m.add(2, series('a', 10));
+    m.add(3, series('a', 20, 0)); // the first a copy of endpoint 0's
+    m.add(0, series('b', 0));
+    m.add(3, series('b', 10)); // one replica's: none named
+    for (let i = 0; i < 4; i++) m.end(i);
+    m.drain();
+    expect(out.map((s) => [...view(s), s.replicaOf])).toEqual([
+      ['a', [0, 5, 10, 20, 30], ['r0', 'r1', undefined, 'r0', 'r0']],
+      ['b', [0, 10], undefined],
+    ]);
   });
 
   it('emits what a full merge of the endpoints’ answers gives, in order, however their frames interleave', () => {
@@ -83,7 +100,7 @@ describe('SeriesStreamMerge', () => {
         .filter(([, mins]) => mins.length > 0)
         .map(([name, mins]) => [name, [...mins].sort((a, b) => a - b)]);
       const out: LabeledSeries[] = [];
-      const m = new SeriesStreamMerge(n, (s) => out.push(s));
+      const m = new SeriesStreamMerge(new Array<undefined>(n).fill(undefined), (s) => out.push(s));
       const pos = answers.map(() => 0);
       const open = answers.map((_, e) => e);
       while (open.length > 0) {

@@ -5,6 +5,13 @@ import { Labels, type Label } from '@strata/tsdb';
 export interface LabeledSeries {
   readonly labels: Labels;
   readonly chunks: AggrChunk[];
+  /**
+   * The replica each chunk comes from (its endpoint's one label set), where endpoints of different
+   * replicas sent the series; undefined for a chunk from an endpoint of several label sets. A replica's
+   * chunks cut at the range read can end before another replica's begin, which without this would
+   * look like one replica's continuation (splitOverlapping).
+   */
+  readonly replicaOf?: (string | undefined)[];
 }
 
 export function labeled(s: StoreSeries): LabeledSeries {
@@ -25,11 +32,18 @@ export class SeriesStreamMerge {
   /** Per endpoint: the first of its series not emitted yet, and whether it has sent everything. */
   readonly #pos: number[];
   readonly #done: boolean[];
+  /** The parts of the series being merged: endpoint and number of chunks, in turn (reused). */
+  readonly #parts: number[] = [];
 
+  /**
+   * `replicas`: per endpoint, the replica it serves (a key of its one label set), or undefined when
+   * it serves several.
+   */
   constructor(
-    endpoints: number,
+    private readonly replicas: readonly (string | undefined)[],
     private readonly emit: (s: LabeledSeries) => void,
   ) {
+    const endpoints = replicas.length;
     this.#lists = Array.from({ length: endpoints }, () => []);
     this.#pos = new Array<number>(endpoints).fill(0);
     this.#done = new Array<boolean>(endpoints).fill(false);
@@ -80,16 +94,30 @@ export class SeriesStreamMerge {
         if (last === undefined || Labels.compare(last.labels, min) <= 0) return;
       }
       let chunks: AggrChunk[] | undefined;
+      const parts = this.#parts;
+      parts.length = 0;
+      let known: string | undefined;
+      let several = false;
       for (let i = 0; i < lists.length; i++) {
         const list = lists[i] as LabeledSeries[];
+        const replica = this.replicas[i];
         for (let head = list[pos[i] as number]; head !== undefined && head.labels.equals(min); head = list[pos[i] as number]) {
           pos[i] = (pos[i] as number) + 1;
           if (chunks === undefined) chunks = head.chunks;
           else chunks.push(...head.chunks);
+          parts.push(i, head.chunks.length);
+          if (replica !== undefined && known !== undefined && replica !== known) several = true;
+          known ??= replica;
         }
       }
-      dedupChunks(chunks as AggrChunk[]);
-      this.emit({ labels: min, chunks: chunks as AggrChunk[] });
+      if (!several) {
+        dedupChunks(chunks as AggrChunk[]);
+        this.emit({ labels: min, chunks: chunks as AggrChunk[] });
+        continue;
+      }
+      const replicaOf: (string | undefined)[] = [];
+      for (let p = 0; p < parts.length; p += 2) for (let n = parts[p + 1] as number; n > 0; n--) replicaOf.push(this.replicas[parts[p] as number]);
+      this.emit(dedupReplicaChunks(min, chunks as AggrChunk[], replicaOf));
     }
   }
 }
@@ -102,10 +130,28 @@ export function dedupChunks(chunks: AggrChunk[]): void {
   for (let r = 1; r < chunks.length; r++) {
     const prev = chunks[w - 1] as AggrChunk;
     const cur = chunks[r] as AggrChunk;
-    if (cur.minTime === prev.minTime && cur.maxTime === prev.maxTime && sameContent(cur, prev)) continue;
+    if (isCopy(cur, prev)) continue;
     chunks[w++] = cur;
   }
   chunks.length = w;
+}
+
+/** dedupChunks for chunks of several replicas, each chunk's replica (`replicaOf`) kept with it. */
+function dedupReplicaChunks(labels: Labels, chunks: AggrChunk[], replicaOf: (string | undefined)[]): LabeledSeries {
+  const order = chunks.map((_, i) => i).sort((i, j) => compareChunks(chunks[i] as AggrChunk, chunks[j] as AggrChunk));
+  const kept: AggrChunk[] = [];
+  const keptReplicas: (string | undefined)[] = [];
+  for (const i of order) {
+    const c = chunks[i] as AggrChunk;
+    if (kept.length > 0 && isCopy(c, kept[kept.length - 1] as AggrChunk)) continue;
+    kept.push(c);
+    keptReplicas.push(replicaOf[i]);
+  }
+  return { labels, chunks: kept, replicaOf: keptReplicas };
+}
+
+function isCopy(a: AggrChunk, b: AggrChunk): boolean {
+  return a.minTime === b.minTime && a.maxTime === b.maxTime && sameContent(a, b);
 }
 
 function firstChunk(c: AggrChunk): StoreChunk | undefined {

@@ -110,7 +110,9 @@ export class ProxyStore implements StoreServer {
     this.#missing('series', matchers, req.minTime, req.maxTime, abort, warnings, filter);
     const stats = emptyQueryStats();
     let failed: { error: unknown } | undefined;
-    const merge = new SeriesStreamMerge(targets.length, (s) => {
+    // An endpoint of one label set serves one replica: its chunks are told apart from other replicas' (LabeledSeries.replicaOf).
+    const replicas = targets.map((e) => (e.labelSets.length === 1 ? (e.labelSets[0] as Labels).toString() : undefined));
+    const merge = new SeriesStreamMerge(replicas, (s) => {
       if (failed !== undefined) return;
       try {
         onSeries(s);
