@@ -83,6 +83,22 @@ describe('mergeChunkSeries', () => {
     for (let i = 1; i < out.length; i++) expect(out[i]!.minTime).toBeGreaterThan(out[i - 1]!.maxTime);
   });
 
+  it('goes on with the penalty merge from one block range to the next, keeping one replica’s sample at each boundary', () => {
+    // Two replicas 7 s apart (past the initial 5 s penalty), their chunks cut at 2 h as Prometheus cuts them.
+    const h = 7_200_000;
+    const cut = (s: [number, number][]) => [chunk(s.filter(([t]) => t < h)), chunk(s.filter(([t]) => t >= h))];
+    const a = grid(0, 2 * h, 60_000, 2_345);
+    const b = grid(0, 2 * h, 60_000, 9_345);
+    const got = samplesOf(mergeChunkSeries([...cut(a), ...cut(b)], 'penalty'));
+    const want: [number, number][] = [];
+    const it = penaltyMerge([new PlainIterator(new Arr(a)), new PlainIterator(new Arr(b))]);
+    while (it.next() === ValueType.Float) want.push([it.atT(), it.atFloat()]);
+    expect(got).toEqual(want);
+    // Like any merge that starts without a sample before it, both replicas' first samples are kept.
+    expect(got.slice(0, 3).map(([t]) => t)).toEqual([2_345, 9_345, 62_345]);
+    expect(got).toHaveLength(a.length + 1);
+  });
+
   it('unions overlapping chunks with the chain merge, equal timestamps once', () => {
     const a = chunk([[0, 1], [10, 1], [20, 1]]);
     const b = chunk([[10, 2], [15, 2], [30, 2]]);

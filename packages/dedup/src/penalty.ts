@@ -12,6 +12,10 @@ import type { AdjustableIterator } from './adjustable.js';
  * rate of one replica, not the sum of both.
  *
  * Unlike Thanos, `seek` before the first `next` does not emit the first sample twice.
+ *
+ * `previousT`, where given, is the time of a sample the merge of the series' earlier chunks emitted before
+ * these replicas begin: the first pick's penalty is measured from it, as if that merge went on. Without
+ * it the first samples of replicas more than the initial 5 s apart are both emitted.
  */
 export const INITIAL_PENALTY_MS = 5000;
 
@@ -34,6 +38,7 @@ export class PenaltyDedupIterator implements AdjustableIterator {
   constructor(
     private readonly a: AdjustableIterator,
     private readonly b: AdjustableIterator,
+    private readonly previousT?: number,
   ) {
     this.adjusts = a.adjusts || b.adjusts;
     this.#aType = a.next();
@@ -94,7 +99,7 @@ export class PenaltyDedupIterator implements AdjustableIterator {
     const tb = this.b.atT();
     this.#useA = ta <= tb;
     const chosen = this.#useA ? ta : tb;
-    const penalty = known ? 2 * (chosen - this.#lastT) : INITIAL_PENALTY_MS;
+    const penalty = known ? 2 * (chosen - this.#lastT) : initialPenalty(chosen, this.previousT);
     this.#pick(chosen, penalty);
     return this.#useA ? this.#aType : this.#bType;
   }
@@ -182,11 +187,16 @@ export class PenaltyDedupIterator implements AdjustableIterator {
   }
 }
 
-/** Folds replicas pairwise into one penalty-deduplicated iterator. */
-export function penaltyMerge(replicas: readonly AdjustableIterator[]): SampleIterator {
+/** The penalty of the replica not picked first, at `chosen`: from `previousT` (PenaltyDedupIterator), else the initial one. */
+export function initialPenalty(chosen: number, previousT: number | undefined): number {
+  return previousT === undefined ? INITIAL_PENALTY_MS : 2 * (chosen - previousT);
+}
+
+/** Folds replicas pairwise into one penalty-deduplicated iterator (`previousT`: see PenaltyDedupIterator). */
+export function penaltyMerge(replicas: readonly AdjustableIterator[], previousT?: number): SampleIterator {
   const [first, ...rest] = replicas;
   if (first === undefined) throw new Error('penaltyMerge needs at least one replica');
   let it: AdjustableIterator = first;
-  for (const r of rest) it = new PenaltyDedupIterator(it, r);
+  for (const r of rest) it = new PenaltyDedupIterator(it, r, previousT);
   return it;
 }

@@ -3,7 +3,7 @@ import {
   type SampleWindow,
 } from '@strata/tsdb';
 import { raised } from './adjustable.js';
-import { INITIAL_PENALTY_MS } from './penalty.js';
+import { initialPenalty } from './penalty.js';
 
 /**
  * The penalty merge (penalty.ts) of replicas made of XOR chunks, written by the reader's request
@@ -24,13 +24,15 @@ export class PenaltyMergedSeries implements BulkSeries {
     readonly labels: Labels,
     private readonly replicas: readonly (readonly ChunkMeta[])[],
     private readonly counter: boolean,
+    private readonly previousT: number | undefined,
   ) {}
 
-  static of(labels: Labels, replicas: readonly (readonly ChunkMeta[])[], counter: boolean): PenaltyMergedSeries | undefined {
+  /** `previousT`: see PenaltyDedupIterator. */
+  static of(labels: Labels, replicas: readonly (readonly ChunkMeta[])[], counter: boolean, previousT?: number): PenaltyMergedSeries | undefined {
     if (replicas.length === 0) throw new Error('PenaltyMergedSeries needs at least one replica');
     if (counter && replicas.length > 2) return undefined;
     if (replicas.some((r) => r.some((c) => c.chunk.encoding !== Encoding.XOR))) return undefined;
-    return new PenaltyMergedSeries(labels, replicas, counter);
+    return new PenaltyMergedSeries(labels, replicas, counter, previousT);
   }
 
   iterator(): SampleIterator {
@@ -49,7 +51,7 @@ export class PenaltyMergedSeries implements BulkSeries {
       const into = last ? buf : new SampleBuffer();
       const out = new Output(into, last ? window : ALL_SAMPLES);
       const a = merged === undefined ? new Replica(first, buffers[0], out) : Replica.decoded(merged, out);
-      mergeTwo(a, new Replica(rest[i] as readonly ChunkMeta[], buffers[1], out), this.counter, out);
+      mergeTwo(a, new Replica(rest[i] as readonly ChunkMeta[], buffers[1], out), this.counter, out, this.previousT);
       merged = into;
     }
   }
@@ -384,7 +386,7 @@ function pick(cur: Replica, other: Replica, penalty: number): void {
  * replica that emitted takes its next sample; the other is only moved to its target where it could
  * be picked.
  */
-function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output): void {
+function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output, previousT: number | undefined): void {
   a.next();
   b.next();
   // lastT stays a local (no closure writes it), so that it is never boxed.
@@ -431,7 +433,7 @@ function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output): void {
         const tb = b.t();
         useA = ta <= tb;
         const chosen = useA ? ta : tb;
-        pick(useA ? a : b, useA ? b : a, known ? 2 * (chosen - lastT) : INITIAL_PENALTY_MS);
+        pick(useA ? a : b, useA ? b : a, known ? 2 * (chosen - lastT) : initialPenalty(chosen, previousT));
         lastT = chosen;
       }
       if (useA !== wasA && known && counter) {
