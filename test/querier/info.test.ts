@@ -4,6 +4,10 @@
  * 2.42 has no info(), so each answer is compared with r0's answer to the join info() stands for, written
  * with `group_left`: the data labels of the info series that shares `instance` and `job`, and a series
  * without one kept as it is unless a data label matcher needs a value.
+ *
+ * The same replicas show the penalty merge at the edges of what a query reads: r1's samples, 7 s after
+ * r0's, are past Thanos' initial 5 s penalty, with which a merge starting at a window's start counts
+ * both replicas' first samples.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { remoteWriteInOrder, type WrittenPoint } from '@strata/testing/remotewrite';
@@ -74,6 +78,21 @@ describe('info() through the querier over deduplicated replicas', () => {
         const time = String((start + i * STEP + 30_000) / 1000);
         const [gotAt, wantAt] = await Promise.all([query(stack.url, 'query', { query: info, time }), query(r0.url, 'query', { query: join, time })]);
         expectSameAnswer(gotAt, wantAt, `${info} at sample ${i}`);
+      }
+    }
+  });
+});
+
+describe('penalty deduplication of the same replicas', () => {
+  it('counts each sample once at the start of every window, in range and instant queries, as one replica does', async () => {
+    const r0 = stack.replicas[0]!;
+    const range = { start: String((start + 5 * STEP) / 1000), end: String((start + N * STEP) / 1000), step: '60' };
+    for (const q of ['count_over_time(app_requests_total[5m])', 'changes(app_requests_total[10m])', 'app_requests_total[3m]']) {
+      if (!q.endsWith(']')) expectSameAnswer(await query(stack.url, 'query_range', { query: q, ...range }), await query(r0.url, 'query_range', { query: q, ...range }), q);
+      for (const i of [10, 25, 30, N - 1]) {
+        const time = String((start + i * STEP + 30_000) / 1000);
+        const [got, want] = await Promise.all([query(stack.url, 'query', { query: q, time }), query(r0.url, 'query', { query: q, time })]);
+        expectSameAnswer(got, want, `${q} at sample ${i}`);
       }
     }
   });

@@ -84,7 +84,7 @@ describe('mergeChunkSeries', () => {
   });
 
   it('goes on with the penalty merge from one block range to the next, keeping one replica’s sample at each boundary', () => {
-    // Two replicas 7 s apart (past the initial 5 s penalty), their chunks cut at 2 h as Prometheus cuts them.
+    // Two replicas 7 s apart (past Thanos' initial 5 s penalty), their chunks cut at 2 h as Prometheus cuts them.
     const h = 7_200_000;
     const cut = (s: [number, number][]) => [chunk(s.filter(([t]) => t < h)), chunk(s.filter(([t]) => t >= h))];
     const a = grid(0, 2 * h, 60_000, 2_345);
@@ -94,9 +94,7 @@ describe('mergeChunkSeries', () => {
     const it = penaltyMerge([new PlainIterator(new Arr(a)), new PlainIterator(new Arr(b))]);
     while (it.next() === ValueType.Float) want.push([it.atT(), it.atFloat()]);
     expect(got).toEqual(want);
-    // Like any merge that starts without a sample before it, both replicas' first samples are kept.
-    expect(got.slice(0, 3).map(([t]) => t)).toEqual([2_345, 9_345, 62_345]);
-    expect(got).toHaveLength(a.length + 1);
+    expect(got).toEqual(a);
   });
 
   it('unions overlapping chunks with the chain merge, equal timestamps once', () => {

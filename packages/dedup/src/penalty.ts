@@ -6,19 +6,22 @@ import type { AdjustableIterator } from './adjustable.js';
  * folded pairwise: ((r0 ⊕ r1) ⊕ r2) ⊕ ….
  *
  * The merge emits the earliest next sample of either replica, but a replica that was not picked may
- * only contribute samples more than `2 × (t_picked − t_last)` after the last emitted one (5 s before
- * any delta is known). So while the current replica keeps its scrape interval the merge sticks to it,
- * and switches only across a gap of more than about two intervals: the merged series has the sample
- * rate of one replica, not the sum of both.
+ * only contribute samples more than `2 × (t_picked − t_last)` after the last emitted one. So while the
+ * current replica keeps its scrape interval the merge sticks to it, and switches only across a gap of
+ * more than about two intervals: the merged series has the sample rate of one replica, not the sum of both.
+ *
+ * Where the merge starts, no interval is known yet. Thanos then bars the other replica for 5 s only,
+ * which keeps both replicas' first samples where they are further apart (replicas scrape at offsets
+ * anywhere within the interval): every read that starts inside the data (a sidecar's, cut to the
+ * range) counts a sample twice in its first window. Here the other replica's first sample is taken for
+ * the same scrape as the first one picked and skipped, and its second may be picked: the cost of a
+ * switch, at most, where the other replica's first sample was one of its own.
  *
  * Unlike Thanos, `seek` before the first `next` does not emit the first sample twice.
  *
  * `previousT`, where given, is the time of a sample the merge of the series' earlier chunks emitted before
- * these replicas begin: the first pick's penalty is measured from it, as if that merge went on. Without
- * it the first samples of replicas more than the initial 5 s apart are both emitted.
+ * these replicas begin: the first pick's penalty is measured from it, as if that merge went on.
  */
-export const INITIAL_PENALTY_MS = 5000;
-
 export class PenaltyDedupIterator implements AdjustableIterator {
   readonly adjusts: boolean;
   #aType: ValueType;
@@ -99,7 +102,7 @@ export class PenaltyDedupIterator implements AdjustableIterator {
     const tb = this.b.atT();
     this.#useA = ta <= tb;
     const chosen = this.#useA ? ta : tb;
-    const penalty = known ? 2 * (chosen - this.#lastT) : initialPenalty(chosen, this.previousT);
+    const penalty = known ? 2 * (chosen - this.#lastT) : initialPenalty(chosen, this.#useA ? tb : ta, this.previousT);
     this.#pick(chosen, penalty);
     return this.#useA ? this.#aType : this.#bType;
   }
@@ -187,9 +190,12 @@ export class PenaltyDedupIterator implements AdjustableIterator {
   }
 }
 
-/** The penalty of the replica not picked first, at `chosen`: from `previousT` (PenaltyDedupIterator), else the initial one. */
-export function initialPenalty(chosen: number, previousT: number | undefined): number {
-  return previousT === undefined ? INITIAL_PENALTY_MS : 2 * (chosen - previousT);
+/**
+ * The penalty of the replica not picked first (its first sample at `other`), at `chosen`: from
+ * `previousT`, else one that skips that first sample (PenaltyDedupIterator).
+ */
+export function initialPenalty(chosen: number, other: number, previousT: number | undefined): number {
+  return previousT === undefined ? other - chosen : 2 * (chosen - previousT);
 }
 
 /** Folds replicas pairwise into one penalty-deduplicated iterator (`previousT`: see PenaltyDedupIterator). */

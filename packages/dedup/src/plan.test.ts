@@ -147,14 +147,14 @@ describe('PenaltyMergedSeries', () => {
         },
       } as unknown as Chunk,
     });
-    // A's first sample comes first; B's first, 7 s later, is past the initial 5 s penalty and before
-    // A's second: the merge takes it and then follows B, whose samples are never 30 s apart.
-    const got = merged([[a[0]!, ...a.slice(1).map(untouchable)], b], true);
-    expect(got).toEqual([[0, 0], ...step(7_000)]);
-    // Up to 1 h, B's chunks from the third (from 1 h 7 s on) are not needed.
-    const window = { mint: 0, maxt: 3_600_000, dropStale: false };
-    expect(merged([[a[0]!, ...a.slice(1).map(untouchable)], [...b.slice(0, 2), ...b.slice(2).map(untouchable)]], true, window)).toEqual(
-      got.filter(([t]) => t <= 3_600_000),
+    // A's first sample comes first; B's first, 7 s later, is taken for the same scrape, and the merge
+    // follows A, whose samples are never 30 s apart: B's chunks after its first are not needed.
+    const got = merged([a, [b[0]!, ...b.slice(1).map(untouchable)]], true);
+    expect(got).toEqual(step(0));
+    // Up to 1 h, A's chunks from the third (from 1 h on) are not needed either.
+    const window = { mint: 0, maxt: 3_599_999, dropStale: false };
+    expect(merged([[...a.slice(0, 2), ...a.slice(2).map(untouchable)], [b[0]!, ...b.slice(1).map(untouchable)]], true, window)).toEqual(
+      got.filter(([t]) => t < 3_600_000),
     );
   });
 

@@ -433,7 +433,7 @@ function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output, previou
         const tb = b.t();
         useA = ta <= tb;
         const chosen = useA ? ta : tb;
-        pick(useA ? a : b, useA ? b : a, known ? 2 * (chosen - lastT) : initialPenalty(chosen, previousT));
+        pick(useA ? a : b, useA ? b : a, known ? 2 * (chosen - lastT) : initialPenalty(chosen, useA ? tb : ta, previousT));
         lastT = chosen;
       }
       if (useA !== wasA && known && counter) {
