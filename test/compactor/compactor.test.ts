@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_COMPACT_MARK_FILENAME, readMarker, Relabeler, TimeBound } from '@strata/block';
 import { start } from '@strata/compactor';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
-import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, ValueType, type Chunk } from '@strata/tsdb';
+import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, ValueType, type BlockMeta, type Chunk } from '@strata/tsdb';
 import { promtool } from '@strata/testing/prometheus';
 import { tempDir } from '@strata/testing/process';
 import { createLogger } from '@strata/runtime';
@@ -22,6 +22,8 @@ describe('strata compact over promtool blocks of two HA replicas in S3', () => {
   let r0: SeriesData;
   let r1: SeriesData;
   let metrics = '';
+  /** The compactor's block viewer's blocks once it was done. */
+  let viewed: BlockMeta[] = [];
 
   beforeAll(async () => {
     work = await tempDir('strata-compact-');
@@ -39,6 +41,7 @@ describe('strata compact over promtool blocks of two HA replicas in S3', () => {
     const compactor = await start(compactorConfig(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', logger }));
     await compactor.done.finally(() => writeFile(join(work.path, 'compactor.log'), lines.join('')));
     metrics = await (await fetch(`http://${compactor.httpAddress}/metrics`)).text();
+    viewed = ((await (await fetch(`http://${compactor.httpAddress}/api/v1/blocks`)).json()) as { data: { blocks: BlockMeta[] } }).data.blocks;
     await compactor.stop();
   });
 
@@ -60,6 +63,8 @@ describe('strata compact over promtool blocks of two HA replicas in S3', () => {
     expect(c1[0]!.compaction.sources).toHaveLength(48);
     expect(metrics).toMatch(/^strata_compact_todo_compactions 0$/m);
     expect(metrics).toMatch(/^strata_compact_iterations_total 1$/m);
+    // Its block viewer shows the bucket as its last sync found it.
+    expect(viewed.map((m) => m.ulid).sort()).toEqual(live.map((m) => m.ulid).sort());
   });
 
   it('writes blocks promtool analyzes, holding only source samples, deduplicated by the penalty rule', async () => {

@@ -2,7 +2,7 @@
 // answers compared with the StoreAPI acceptance suite, `promtool tsdb dump` and Prometheus' own label
 // APIs on the same blocks.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DELETION_MARK_FILENAME, markBlock, TimeBound } from '@strata/block';
 import { nopLogger } from '@strata/runtime';
 import {
@@ -21,7 +21,7 @@ import { start, type Store, type StoreConfig } from '@strata/store';
 import { tempDir } from '@strata/testing/process';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
-import { Labels, ValueType } from '@strata/tsdb';
+import { Labels, ValueType, type BlockMeta } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '@strata/testing/random';
 import { copyBlock, CountingBucket, promtoolBlocks, randomHistory, s3Bucket, uploadWithLabels } from './fixtures.js';
@@ -269,6 +269,16 @@ describe('store gateway over promtool blocks', () => {
     expect(text).toContain(`strata_bucket_store_blocks_loaded ${blocks.length}`);
     expect(text).toMatch(/strata_store_index_cache_hits_total\{item_type="ExpandedPostings"\} [1-9]/);
     expect(text).toContain('strata_bucket_store_query_object_requests_count');
+  });
+
+  it('shows the blocks it serves in the block viewer, as Thanos’ /api/v1/blocks?view=loaded', async () => {
+    const res = await fetch(`http://${store.httpAddress}/api/v1/blocks?view=loaded`);
+    const body = (await res.json()) as { status: string; data: { blocks: BlockMeta[]; err: string | null } };
+    expect(body.status).toBe('success');
+    expect(body.data.err).toBeNull();
+    expect(body.data.blocks.map((b) => b.ulid).sort()).toEqual(blocks.map((b) => basename(b)).sort());
+    expect(body.data.blocks[0]!.thanos?.labels).toBeDefined();
+    expect((await fetch(`http://${store.httpAddress}/loaded`)).headers.get('content-type')).toMatch(/^text\/html/);
   });
 });
 

@@ -9,3 +9,5 @@ export * from './relabel.js';
 export * from './cleanup.js';
 export * from './verify.js';
 export { BucketByteRange } from './byterange.js';
+export { BlocksView, type BlocksInfo } from './viewer/view.js';
+export { blocksPlugin, type BlocksViews } from './viewer/plugin.js';

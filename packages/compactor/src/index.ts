@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { Relabeler, TimeBound } from '@strata/block';
+import { blocksPlugin, BlocksView, type Relabeler, type TimeBound } from '@strata/block';
 import type { DedupFunc } from '@strata/dedup';
 import { InstrumentedBucket, type Bucket } from '@strata/objstore';
 import { nopLogger, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
@@ -45,6 +45,8 @@ export interface CompactorConfig {
   httpAddress?: string;
   /** --http.config: TLS, basic authentication and headers of the HTTP server. */
   httpWebConfig?: WebConfig;
+  /** --block-viewer.label: the external label the block viewer (`/blocks`) titles groups of blocks with. */
+  blockViewerLabel?: string;
   logger?: Logger;
   ranges?: readonly number[];
   /** Run only this step (Thanos' `tools bucket downsample` and `tools bucket retention`), not a whole iteration. */
@@ -76,6 +78,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
   const metrics = new CompactorMetrics(registry);
   const prober = new Prober('compact', registry);
   await mkdir(config.dataDir, { recursive: true });
+  const blocks = new BlocksView(config.blockViewerLabel);
   const compactor = new BucketCompactor({
     // Counted in this registry, so that /metrics shows the compactor's object-store operations.
     bucket: new InstrumentedBucket(config.bucket, registry),
@@ -94,9 +97,13 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     ...(config.relabel ? { relabel: config.relabel } : {}),
     ...(config.timeRange ? { timeRange: config.timeRange } : {}),
     ...(config.ranges ? { ranges: config.ranges } : {}),
+    blocks,
   });
   let http: HttpServer | undefined;
-  if (config.httpAddress !== undefined) http = await startHttpServer({ address: config.httpAddress, registry, prober, logger, ...(config.httpWebConfig !== undefined ? { web: config.httpWebConfig } : {}) });
+  if (config.httpAddress !== undefined) {
+    const web = config.httpWebConfig !== undefined ? { web: config.httpWebConfig } : {};
+    http = await startHttpServer({ address: config.httpAddress, registry, prober, logger, plugins: [blocksPlugin({ global: blocks })], ...web });
+  }
   prober.healthy();
   prober.ready();
 

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { Relabeler, TimeBound } from '@strata/block';
+import { blocksPlugin, BlocksView, Relabeler, TimeBound } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, type Bucket } from '@strata/objstore';
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
@@ -112,6 +112,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     blockConcurrency: 16,
     metrics,
   });
+  const views = { global: new BlocksView(), loaded: new BlocksView() };
   const syncer = new BlockSyncer(bucket, store, {
     dataDir: cfg.dataDir,
     minTime,
@@ -130,9 +131,11 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     cache,
     metrics,
     logger,
+    views,
   });
 
-  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}) });
+  const web = cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {};
+  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [blocksPlugin(views)], ...web });
   prober.healthy();
   let grpc: ServingStore | undefined;
   try {

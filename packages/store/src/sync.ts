@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConsistencyDelayFilter, IgnoreDeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter, type Relabeler, type TimeBound } from '@strata/block';
+import { ConsistencyDelayFilter, IgnoreDeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter, type BlocksViews, type Relabeler, type TimeBound } from '@strata/block';
 import { settleLimit, type Bucket } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
 import { Labels, type BlockMeta } from '@strata/tsdb';
@@ -23,6 +23,8 @@ export interface SyncOptions {
   cache: IndexCache;
   metrics: StoreMetrics;
   logger: Logger;
+  /** The block viewer's views, refreshed by every sync: the blocks the store should serve, and those it loaded. */
+  views?: Required<BlocksViews>;
 }
 
 /**
@@ -67,8 +69,13 @@ export class BlockSyncer {
       });
       for (const id of loaded) if (!metas.has(id)) await this.#drop(id);
       m.blocksLoaded.set(this.#store.blocks().length);
+      const served = new Set(this.#store.blocks().map((b) => b.id));
+      this.#opts.views?.global.set(metas.values());
+      this.#opts.views?.loaded.set([...metas.values()].filter((meta) => served.has(meta.ulid)));
     } catch (e) {
       m.syncFailures.inc();
+      this.#opts.views?.global.fail(e as Error);
+      this.#opts.views?.loaded.fail(e as Error);
       throw e;
     } finally {
       end();

@@ -78,7 +78,8 @@ export function register(program: Command): void {
     .option('--deduplication.func <func>', '"" (chain: identical replicas, as Prometheus vertical compaction) or penalty (HA Prometheus pairs)', '')
     .option('--compact.enable-vertical-compaction', 'merge overlapping blocks of a group instead of skipping them', false)
     .option('--compact.concurrency <n>', 'groups compacted in parallel', '1')
-    .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h');
+    .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h')
+    .option('--bucket-web-label <label>', 'external label the block viewer (/blocks on --http-address) titles groups of blocks with');
   withLogFlags(withHttpConfigFlag(cmd)).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const func = String(o['deduplication.func']);
@@ -98,6 +99,7 @@ export function register(program: Command): void {
       concurrency: intFlag(o['compact.concurrency'], '--compact.concurrency'),
       downsampleConcurrency: intFlag(o['downsample.concurrency'], '--downsample.concurrency'),
       deleteDelayMs: parseDuration(String(o.deleteDelay)),
+      ...(o.bucketWebLabel !== undefined ? { blockViewerLabel: String(o.bucketWebLabel) } : {}),
       logger,
     });
     logger.info('compactor started', { http: compactor.httpAddress ?? '', wait: o.wait === true });

@@ -21,6 +21,7 @@ import { joinKey, mapLimit, type Bucket } from '@strata/objstore';
 import { isULID, META_FILENAME, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
 import { registerReplicate } from './bucket-replicate.js';
+import { registerWeb } from './bucket-web.js';
 import { checkBlockIds } from './component.js';
 import { registerBucketSteps } from './compact.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
@@ -73,6 +74,7 @@ export function register(tools: Command): void {
 
   registerRewrite(bucket, withBucket);
   registerReplicate(bucket);
+  registerWeb(bucket);
   registerBucketSteps(bucket);
 
   withConfig(bucket.command('verify').description('Check blocks: overlaps within a compaction group, missing files, meta.json against files, index order and CRCs, file hashes'))

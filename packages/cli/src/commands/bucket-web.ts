@@ -1,0 +1,126 @@
+import type { Command } from 'commander';
+import { blocksPlugin, BlocksView, LabelShardedFilter, MetaFetcher, Relabeler } from '@strata/block';
+import type { Bucket } from '@strata/objstore';
+import { Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { parseDuration } from '../flags.js';
+import { loggerFromFlags, runUntilSignal, webConfigFromFlags, withHttpConfigFlag, withLogFlags, yamlFlag } from './component.js';
+import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
+
+export interface BucketWebOptions {
+  bucket: Bucket;
+  httpAddress: string;
+  httpWebConfig?: WebConfig;
+  routePrefix?: string;
+  /** How often the blocks are read from the bucket again. */
+  refreshMs: number;
+  /** A refresh that takes longer fails (the blocks read before stay shown). */
+  timeoutMs: number;
+  /** The external label that titles groups of blocks. */
+  label: string;
+  /** Relabel rules over external labels and __block_id selecting the blocks shown. */
+  relabelConfig?: string;
+  logger: Logger;
+}
+
+export interface BucketWeb {
+  readonly httpAddress: string;
+  readonly view: BlocksView;
+  /** Reads the bucket's blocks again now. */
+  refresh(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** `strata tools bucket web`: Thanos' block viewer over a bucket, its blocks read again every `refreshMs`. */
+export async function startBucketWeb(opts: BucketWebOptions): Promise<BucketWeb> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const refreshes = new Counter({ name: 'strata_bucket_web_refreshes_total', help: 'Reads of the bucket’s blocks.', registers: [registry] });
+  const failures = new Counter({ name: 'strata_bucket_web_refresh_failures_total', help: 'Reads of the bucket’s blocks that failed or timed out.', registers: [registry] });
+  const lastSuccess = new Gauge({ name: 'strata_bucket_web_last_successful_refresh_timestamp_seconds', help: 'When the blocks shown were read.', registers: [registry] });
+  const prober = new Prober('bucket-web', registry);
+  const view = new BlocksView(opts.label);
+  const filters = opts.relabelConfig !== undefined ? [new LabelShardedFilter(Relabeler.fromYaml(opts.relabelConfig, '--selector.relabel-config'))] : [];
+  const fetcher = new MetaFetcher(opts.bucket, { filters });
+  const refresh = async (): Promise<void> => {
+    refreshes.inc();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`reading the bucket's blocks took longer than ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    });
+    try {
+      const { metas, failed } = await Promise.race([fetcher.fetch(), timeout]);
+      for (const [id, err] of failed) opts.logger.warn('block meta.json unreadable; block not shown', { block: id, err });
+      view.set(metas.values());
+      lastSuccess.setToCurrentTime();
+      prober.ready();
+    } catch (e) {
+      failures.inc();
+      view.fail(e as Error);
+      opts.logger.error('reading the bucket failed; the blocks read before stay shown', { err: e as Error });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const http = await startHttpServer({
+    address: opts.httpAddress,
+    registry,
+    prober,
+    logger: opts.logger,
+    plugins: [blocksPlugin({ global: view })],
+    ...(opts.routePrefix !== undefined ? { routePrefix: opts.routePrefix } : {}),
+    ...(opts.httpWebConfig !== undefined ? { web: opts.httpWebConfig } : {}),
+  });
+  prober.healthy();
+  // One refresh at a time: a slow bucket is read again only after the last read ended.
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running = refresh();
+  const schedule = (): void => {
+    if (!stopped) timer = setTimeout(() => void (running = refresh().then(schedule)), opts.refreshMs);
+  };
+  void running.then(schedule);
+  return {
+    httpAddress: http.address,
+    view,
+    refresh: async () => {
+      await running;
+      await refresh();
+    },
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+      await http.close();
+    },
+  };
+}
+
+/** Registers `strata tools bucket web`, with `thanos tools bucket web`'s flags. */
+export function registerWeb(bucket: Command): void {
+  const cmd = withObjstoreFlags(bucket.command('web').description("Serve the block viewer: the bucket's blocks on a timeline (/blocks) and Thanos' blocks API (/api/v1/blocks), read again every --refresh"), 'objstore', 'the bucket')
+    .option('--http-address <host:port>', 'listen address for the block viewer, /metrics and probes', '0.0.0.0:10902')
+    .option('--web.route-prefix <path>', 'path prefix of every route')
+    .option('--refresh <duration>', "how often the bucket's blocks are read again", '30m')
+    .option('--timeout <duration>', 'how long a read of the blocks may take', '5m')
+    .option('--label <label>', 'external label to title groups of blocks with', '')
+    .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks shown')
+    .option('--selector.relabel-config-file <path>', 'file with the relabel rules');
+  withLogFlags(withHttpConfigFlag(cmd)).action(async (o: Record<string, unknown>) => {
+    const logger = loggerFromFlags(o);
+    const relabelConfig = await yamlFlag(o, 'selector.relabel-config');
+    const web = await startBucketWeb({
+      bucket: await requiredBucketFromFlags(o, 'objstore'),
+      httpAddress: String(o.httpAddress),
+      ...(await webConfigFromFlags(o)),
+      ...(o['web.routePrefix'] !== undefined ? { routePrefix: String(o['web.routePrefix']) } : {}),
+      refreshMs: parseDuration(String(o.refresh)),
+      timeoutMs: parseDuration(String(o.timeout)),
+      label: String(o.label),
+      ...(relabelConfig !== undefined ? { relabelConfig } : {}),
+      logger,
+    });
+    logger.info('bucket web started', { http: web.httpAddress });
+    await runUntilSignal(logger, () => web.stop());
+  });
+}
