@@ -99,7 +99,11 @@ describe('the block viewer page', () => {
     }
     const byId = new Map<string, Node>();
     const document = {
-      getElementById: (id: string) => byId.get(id) ?? byId.set(id, new Node(id)).get(id),
+      getElementById: (id: string): Node => {
+        let node = byId.get(id);
+        if (node === undefined) byId.set(id, (node = new Node(id)));
+        return node;
+      },
       createElement: (name: string) => new Node(name),
       createElementNS: (_ns: string, name: string) => new Node(name),
     };
