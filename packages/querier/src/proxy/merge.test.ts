@@ -70,21 +70,23 @@ describe('SeriesStreamMerge', () => {
     expect(out.map(view)).toEqual([['a', [0, 10, 20, 30]], ['b', [0]], ['c', [0]]]);
   });
 
-  it('names each chunk’s replica where endpoints of different replicas sent the series', () => {
-    const out: LabeledSeries[] = [];
-    const m = new SeriesStreamMerge(['r0', 'r1', undefined, 'r0'], (s) => out.push(s));
-    m.add(0, series('a', 30, 0));
-    m.add(1, series('a', 5));
-    m.add(2, series('a', 10));
-    m.add(3, series('a', 20, 0)); // the first a copy of endpoint 0's
-    m.add(0, series('b', 0));
-    m.add(3, series('b', 10)); // one replica's: none named
-    for (let i = 0; i < 4; i++) m.end(i);
-    m.drain();
-    expect(out.map((s) => [...view(s), s.replicaOf])).toEqual([
-      ['a', [0, 5, 10, 20, 30], ['r0', 'r1', undefined, 'r0', 'r0']],
-      ['b', [0, 10], undefined],
-    ]);
+  it('names each chunk’s replica where endpoints of different replicas sent the series, their chunks in order or not', () => {
+    for (const first of [[0, 30], [30, 0]]) {
+      const out: LabeledSeries[] = [];
+      const m = new SeriesStreamMerge(['r0', 'r1', undefined, 'r0'], (s) => out.push(s));
+      m.add(0, series('a', ...first));
+      m.add(1, series('a', 5));
+      m.add(2, series('a', 10));
+      m.add(3, series('a', 0, 20)); // the first a copy of endpoint 0's
+      m.add(0, series('b', 0));
+      m.add(3, series('b', 10)); // one replica's: none named
+      for (let i = 0; i < 4; i++) m.end(i);
+      m.drain();
+      expect(out.map((s) => [...view(s), s.replicaOf])).toEqual([
+        ['a', [0, 5, 10, 20, 30], ['r0', 'r1', undefined, 'r0', 'r0']],
+        ['b', [0, 10], undefined],
+      ]);
+    }
   });
 
   it('emits what a full merge of the endpoints’ answers gives, in order, however their frames interleave', () => {

@@ -115,9 +115,7 @@ export class SeriesStreamMerge {
         this.emit({ labels: min, chunks: chunks as AggrChunk[] });
         continue;
       }
-      const replicaOf: (string | undefined)[] = [];
-      for (let p = 0; p < parts.length; p += 2) for (let n = parts[p + 1] as number; n > 0; n--) replicaOf.push(this.replicas[parts[p] as number]);
-      this.emit(dedupReplicaChunks(min, chunks as AggrChunk[], replicaOf));
+      this.emit(dedupReplicaChunks(min, chunks as AggrChunk[], parts, this.replicas));
     }
   }
 }
@@ -136,18 +134,45 @@ export function dedupChunks(chunks: AggrChunk[]): void {
   chunks.length = w;
 }
 
-/** dedupChunks for chunks of several replicas, each chunk's replica (`replicaOf`) kept with it. */
-function dedupReplicaChunks(labels: Labels, chunks: AggrChunk[], replicaOf: (string | undefined)[]): LabeledSeries {
-  const order = chunks.map((_, i) => i).sort((i, j) => compareChunks(chunks[i] as AggrChunk, chunks[j] as AggrChunk));
+/**
+ * dedupChunks for chunks of several replicas, each chunk's replica kept with it: `chunks` is made of
+ * parts (`parts`: endpoint and number of chunks, in turn), each sent by one endpoint and, as stores
+ * send them, in order, which are merged (a part out of order has all chunks sorted instead).
+ */
+function dedupReplicaChunks(labels: Labels, chunks: AggrChunk[], parts: readonly number[], replicas: readonly (string | undefined)[]): LabeledSeries {
+  const k = parts.length / 2;
+  const pos = new Array<number>(k);
+  const end = new Array<number>(k);
+  let inOrder = true;
+  for (let p = 0, from = 0; p < k; p++) {
+    pos[p] = from;
+    from += parts[2 * p + 1] as number;
+    end[p] = from;
+    for (let i = (pos[p] as number) + 1; inOrder && i < from; i++) inOrder = compareChunks(chunks[i - 1] as AggrChunk, chunks[i] as AggrChunk) <= 0;
+  }
   const kept: AggrChunk[] = [];
   const keptReplicas: (string | undefined)[] = [];
-  for (const i of order) {
-    const c = chunks[i] as AggrChunk;
-    if (kept.length > 0 && isCopy(c, kept[kept.length - 1] as AggrChunk)) continue;
+  const keep = (c: AggrChunk, replica: string | undefined): void => {
+    if (kept.length > 0 && isCopy(c, kept[kept.length - 1] as AggrChunk)) return;
     kept.push(c);
-    keptReplicas.push(replicaOf[i]);
+    keptReplicas.push(replica);
+  };
+  if (!inOrder) {
+    const replicaOf: (string | undefined)[] = [];
+    for (let p = 0; p < k; p++) for (let i = pos[p] as number; i < (end[p] as number); i++) replicaOf.push(replicas[parts[2 * p] as number]);
+    const order = chunks.map((_, i) => i).sort((i, j) => compareChunks(chunks[i] as AggrChunk, chunks[j] as AggrChunk));
+    for (const i of order) keep(chunks[i] as AggrChunk, replicaOf[i]);
+    return { labels, chunks: kept, replicaOf: keptReplicas };
   }
-  return { labels, chunks: kept, replicaOf: keptReplicas };
+  for (;;) {
+    let best = -1;
+    for (let p = 0; p < k; p++) {
+      if ((pos[p] as number) < (end[p] as number) && (best < 0 || compareChunks(chunks[pos[p] as number] as AggrChunk, chunks[pos[best] as number] as AggrChunk) < 0)) best = p;
+    }
+    if (best < 0) return { labels, chunks: kept, replicaOf: keptReplicas };
+    keep(chunks[pos[best] as number] as AggrChunk, replicas[parts[2 * best] as number]);
+    pos[best] = (pos[best] as number) + 1;
+  }
 }
 
 function isCopy(a: AggrChunk, b: AggrChunk): boolean {
