@@ -32,7 +32,7 @@ import {
 } from '@strata/storeapi';
 import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import { parseDuration } from '@strata/objstore';
-import { type PrometheusClient, type RemoteReadResponse } from './promclient.js';
+import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { exemplarsFromPrometheus } from './exemplars.js';
 import { rulesFromPrometheus } from './rules.js';
 import { targetsFromPrometheus } from './targets.js';
