@@ -13,6 +13,7 @@ let dir: { path: string; cleanup: () => Promise<void> };
 let quickstart: Managed;
 let url: string;
 let frontendUrl: string;
+let blocksUrl: string;
 
 /** Processes whose command line mentions `text`. */
 function processesWith(text: string): number[] {
@@ -50,6 +51,7 @@ beforeAll(async () => {
   expect(url).toBe(`http://${http}`);
   frontendUrl = /Query frontend \(.*\): (\S+)/.exec(await log())?.[1] as string;
   expect(frontendUrl).toBe(`http://${frontendHttp}`);
+  blocksUrl = /Block viewer \(.*\): (\S+)/.exec(await log())?.[1] as string;
 }, 120_000);
 
 afterAll(async () => {
@@ -58,6 +60,14 @@ afterAll(async () => {
 });
 
 describe('strata quickstart', () => {
+  it('prints the block viewer, which shows the backfilled history', async () => {
+    expect(blocksUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/blocks$/);
+    expect((await fetch(blocksUrl)).headers.get('content-type')).toMatch(/^text\/html/);
+    const res = (await (await fetch(blocksUrl.replace(/blocks$/, 'api/v1/blocks'))).json()) as { data: { blocks: { thanos: { source: string } }[] } };
+    // 6h of history in 2h blocks (the first and last cut by the hour), and whatever the sidecars shipped since.
+    expect(res.data.blocks.filter((b) => b.thanos.source === 'bucket.upload').length).toBeGreaterThanOrEqual(3);
+  });
+
   it('serves both replicas deduplicated, recent data and the backfilled history', async () => {
     const stores = (await (await fetch(`${url}/api/v1/stores`)).json()) as { data: Record<string, unknown[]> };
     expect(Object.fromEntries(Object.entries(stores.data).map(([type, list]) => [type, list.length]))).toEqual({ sidecar: 2, store: 1 });

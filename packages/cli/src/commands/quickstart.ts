@@ -32,7 +32,9 @@ export function register(program: Command): void {
         `  promtool query instant ${qs.queryUrl} 'sum by (mode) (rate(demo_cpu_usage_seconds_total[5m]))'\n` +
         `  curl '${qs.queryUrl}/api/v1/query?query=up'\n` +
         `Query frontend (the same API, range queries split by day and cached): ${qs.frontendUrl}\n` +
-        `Point Grafana at ${qs.frontendUrl} as a Prometheus data source. Ctrl-C stops everything.\n\n`,
+        `Point Grafana at ${qs.frontendUrl} as a Prometheus data source.\n` +
+        `Block viewer (the bucket's blocks, as the store gateway sees them): ${qs.blocksUrl}\n` +
+        `Ctrl-C stops everything.\n\n`,
     );
     await runUntilSignal(logger, async () => {
       await qs.stop();

@@ -35,6 +35,8 @@ export interface QuickstartOptions {
 export interface Quickstart {
   readonly queryUrl: string;
   readonly frontendUrl: string;
+  /** The block viewer of the store gateway: the bucket's blocks. */
+  readonly blocksUrl: string;
   stop(): Promise<void>;
 }
 
@@ -145,7 +147,7 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
       logger: log,
     });
     stops.push(() => frontend.stop());
-    return { queryUrl, frontendUrl: `http://${frontend.httpAddress}`, stop };
+    return { queryUrl, frontendUrl: `http://${frontend.httpAddress}`, blocksUrl: `http://${store.httpAddress}/blocks`, stop };
   } catch (e) {
     await stop();
     throw e;
