@@ -83,7 +83,7 @@ describe('mergeChunkSeries', () => {
     for (let i = 1; i < out.length; i++) expect(out[i]!.minTime).toBeGreaterThan(out[i - 1]!.maxTime);
   });
 
-  it('goes on with the penalty merge from one block range to the next, keeping one replica’s sample at each boundary', () => {
+  it('keeps one replica’s sample at each block boundary, where the merge of each run of overlapping chunks starts', () => {
     // Two replicas 7 s apart (past Thanos' initial 5 s penalty), their chunks cut at 2 h as Prometheus cuts them.
     const h = 7_200_000;
     const cut = (s: [number, number][]) => [chunk(s.filter(([t]) => t < h)), chunk(s.filter(([t]) => t >= h))];

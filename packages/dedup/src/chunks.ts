@@ -45,18 +45,15 @@ function mergeRun(run: ChunkMeta[], func: DedupFunc, out: ChunkMeta[]): void {
     return;
   }
   const replicas = splitOverlapping(unique);
-  // The penalty merge goes on from the run before, rather than starting anew (where it would keep the
-  // first samples of replicas more than 5 s apart, one more sample at every block boundary).
-  const previousT = out.length > 0 ? (out[out.length - 1] as ChunkMeta).maxTime : undefined;
   if (func === 'chain' || unique.some((c) => c.chunk.encoding !== Encoding.XOR)) {
     // Sample by sample through the iterators, which carry histograms.
     const its = replicas.map((s) => new ChunksReplicaIterator(s, false));
-    out.push(...encodeSeriesChunks(func === 'chain' ? new ChainMergeIterator(its) : penaltyMerge(its, previousT), MERGED_CHUNK_SAMPLES));
+    out.push(...encodeSeriesChunks(func === 'chain' ? new ChainMergeIterator(its) : penaltyMerge(its), MERGED_CHUNK_SAMPLES));
     return;
   }
   // Floats only: the penalty merge in bulk, as the querier reads replicas, and its samples encoded in bulk.
   const merged = new SampleBuffer();
-  (PenaltyMergedSeries.of(Labels.EMPTY, replicas, false, previousT) as PenaltyMergedSeries).appendSamples(merged, ALL_SAMPLES);
+  (PenaltyMergedSeries.of(Labels.EMPTY, replicas, false) as PenaltyMergedSeries).appendSamples(merged, ALL_SAMPLES);
   for (let from = 0; from < merged.n; from += MERGED_CHUNK_SAMPLES) {
     const to = Math.min(merged.n, from + MERGED_CHUNK_SAMPLES);
     const chunk = XORChunk.fromBytes(xorSamplesBytes(merged.ts, merged.vs, from, to).slice());

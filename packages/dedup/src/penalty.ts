@@ -18,9 +18,6 @@ import type { AdjustableIterator } from './adjustable.js';
  * switch, at most, where the other replica's first sample was one of its own.
  *
  * Unlike Thanos, `seek` before the first `next` does not emit the first sample twice.
- *
- * `previousT`, where given, is the time of a sample the merge of the series' earlier chunks emitted before
- * these replicas begin: the first pick's penalty is measured from it, as if that merge went on.
  */
 export class PenaltyDedupIterator implements AdjustableIterator {
   readonly adjusts: boolean;
@@ -41,7 +38,6 @@ export class PenaltyDedupIterator implements AdjustableIterator {
   constructor(
     private readonly a: AdjustableIterator,
     private readonly b: AdjustableIterator,
-    private readonly previousT?: number,
   ) {
     this.adjusts = a.adjusts || b.adjusts;
     this.#aType = a.next();
@@ -102,7 +98,7 @@ export class PenaltyDedupIterator implements AdjustableIterator {
     const tb = this.b.atT();
     this.#useA = ta <= tb;
     const chosen = this.#useA ? ta : tb;
-    const penalty = known ? 2 * (chosen - this.#lastT) : initialPenalty(chosen, this.#useA ? tb : ta, this.previousT);
+    const penalty = known ? 2 * (chosen - this.#lastT) : initialPenalty(chosen, this.#useA ? tb : ta);
     this.#pick(chosen, penalty);
     return this.#useA ? this.#aType : this.#bType;
   }
@@ -190,19 +186,16 @@ export class PenaltyDedupIterator implements AdjustableIterator {
   }
 }
 
-/**
- * The penalty of the replica not picked first (its first sample at `other`), at `chosen`: from
- * `previousT`, else one that skips that first sample (PenaltyDedupIterator).
- */
-export function initialPenalty(chosen: number, other: number, previousT: number | undefined): number {
-  return previousT === undefined ? other - chosen : 2 * (chosen - previousT);
+/** The penalty of the replica not picked first, at `chosen`: one that skips its first sample, at `other` (PenaltyDedupIterator). */
+export function initialPenalty(chosen: number, other: number): number {
+  return other - chosen;
 }
 
-/** Folds replicas pairwise into one penalty-deduplicated iterator (`previousT`: see PenaltyDedupIterator). */
-export function penaltyMerge(replicas: readonly AdjustableIterator[], previousT?: number): SampleIterator {
+/** Folds replicas pairwise into one penalty-deduplicated iterator. */
+export function penaltyMerge(replicas: readonly AdjustableIterator[]): SampleIterator {
   const [first, ...rest] = replicas;
   if (first === undefined) throw new Error('penaltyMerge needs at least one replica');
   let it: AdjustableIterator = first;
-  for (const r of rest) it = new PenaltyDedupIterator(it, r, previousT);
+  for (const r of rest) it = new PenaltyDedupIterator(it, r);
   return it;
 }

@@ -24,15 +24,13 @@ export class PenaltyMergedSeries implements BulkSeries {
     readonly labels: Labels,
     private readonly replicas: readonly (readonly ChunkMeta[])[],
     private readonly counter: boolean,
-    private readonly previousT: number | undefined,
   ) {}
 
-  /** `previousT`: see PenaltyDedupIterator. */
-  static of(labels: Labels, replicas: readonly (readonly ChunkMeta[])[], counter: boolean, previousT?: number): PenaltyMergedSeries | undefined {
+  static of(labels: Labels, replicas: readonly (readonly ChunkMeta[])[], counter: boolean): PenaltyMergedSeries | undefined {
     if (replicas.length === 0) throw new Error('PenaltyMergedSeries needs at least one replica');
     if (counter && replicas.length > 2) return undefined;
     if (replicas.some((r) => r.some((c) => c.chunk.encoding !== Encoding.XOR))) return undefined;
-    return new PenaltyMergedSeries(labels, replicas, counter, previousT);
+    return new PenaltyMergedSeries(labels, replicas, counter);
   }
 
   iterator(): SampleIterator {
@@ -51,7 +49,7 @@ export class PenaltyMergedSeries implements BulkSeries {
       const into = last ? buf : new SampleBuffer();
       const out = new Output(into, last ? window : ALL_SAMPLES);
       const a = merged === undefined ? new Replica(first, buffers[0], out) : Replica.decoded(merged, out);
-      mergeTwo(a, new Replica(rest[i] as readonly ChunkMeta[], buffers[1], out), this.counter, out, this.previousT);
+      mergeTwo(a, new Replica(rest[i] as readonly ChunkMeta[], buffers[1], out), this.counter, out);
       merged = into;
     }
   }
@@ -386,7 +384,7 @@ function pick(cur: Replica, other: Replica, penalty: number): void {
  * replica that emitted takes its next sample; the other is only moved to its target where it could
  * be picked.
  */
-function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output, previousT: number | undefined): void {
+function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output): void {
   a.next();
   b.next();
   // lastT stays a local (no closure writes it), so that it is never boxed.
@@ -433,7 +431,7 @@ function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output, previou
         const tb = b.t();
         useA = ta <= tb;
         const chosen = useA ? ta : tb;
-        pick(useA ? a : b, useA ? b : a, known ? 2 * (chosen - lastT) : initialPenalty(chosen, useA ? tb : ta, previousT));
+        pick(useA ? a : b, useA ? b : a, known ? 2 * (chosen - lastT) : initialPenalty(chosen, useA ? tb : ta));
         lastT = chosen;
       }
       if (useA !== wasA && known && counter) {
