@@ -11,3 +11,4 @@ export * from './verify.js';
 export { BucketByteRange } from './byterange.js';
 export { BlocksView, type BlocksInfo } from './viewer/view.js';
 export { blocksPlugin, type BlocksViews } from './viewer/plugin.js';
+export { BlocksRefresher, type BlocksRefresherOptions } from './viewer/refresher.js';

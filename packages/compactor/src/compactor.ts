@@ -16,7 +16,6 @@ import {
   readMarker,
   TimePartitionFilter,
   uploadBlock,
-  type BlocksView,
   type DeletionMark,
   type FetchResult,
   type MetaFilter,
@@ -61,8 +60,6 @@ export interface BucketCompactorOptions {
   timeRange?: { min: TimeBound; max: TimeBound };
   /** Compaction windows (default 2h, 8h, 2d, 14d). */
   ranges?: readonly number[];
-  /** The block viewer's view of the bucket, refreshed by every sync. */
-  blocks?: BlocksView;
   now?: () => Date;
 }
 
@@ -141,17 +138,10 @@ export class BucketCompactor {
     if (range !== undefined) filters.push(new TimePartitionFilter(range.min, range.max));
     if (this.#o.relabel !== undefined) filters.push(new LabelShardedFilter(this.#o.relabel));
     filters.push(new ConsistencyDelayFilter(this.#o.consistencyDelayMs), deletion, noCompact);
-    let fetched: FetchResult;
-    try {
-      fetched = await new MetaFetcher(this.#o.bucket, { filters, now: () => this.#now() }).fetch();
-    } catch (e) {
-      this.#o.blocks?.fail(e as Error, this.#now());
-      throw e;
-    }
+    const fetched = await new MetaFetcher(this.#o.bucket, { filters, now: () => this.#now() }).fetch();
     for (const [id, err] of fetched.failed) this.#log.warn('block meta.json unreadable; block ignored', { block: id, err });
     // A block marked for deletion is on its way out, whatever the delay: never plan with it.
     for (const id of deletion.deletionMarks.keys()) fetched.metas.delete(id);
-    this.#o.blocks?.set(fetched.metas.values(), this.#now());
     const groups = groupBlocks(fetched.metas.values(), this.#o.replicaLabels);
     this.#m.todoDeletions.set(deletion.deletionMarks.size);
     return { fetched, groups, deletionMarks: deletion.deletionMarks, noCompact: new Set(noCompact.noCompactMarks.keys()) };

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { blocksPlugin, BlocksView, type Relabeler, type TimeBound } from '@strata/block';
+import { blocksPlugin, BlocksRefresher, BlocksView, MetaFetcher, type Relabeler, type TimeBound } from '@strata/block';
 import type { DedupFunc } from '@strata/dedup';
 import { InstrumentedBucket, type Bucket } from '@strata/objstore';
 import { nopLogger, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
@@ -45,8 +45,11 @@ export interface CompactorConfig {
   httpAddress?: string;
   /** --http.config: TLS, basic authentication and headers of the HTTP server. */
   httpWebConfig?: WebConfig;
-  /** --block-viewer.label: the external label the block viewer (`/blocks`) titles groups of blocks with. */
+  /** --bucket-web-label: the external label the block viewer (`/blocks`) titles groups of blocks with. */
   blockViewerLabel?: string;
+  /** --block-viewer.global.sync-block-interval (default 1m) and …-timeout (default 5m): the block viewer's reads of the bucket. */
+  blockViewerSyncIntervalMs?: number;
+  blockViewerSyncTimeoutMs?: number;
   logger?: Logger;
   ranges?: readonly number[];
   /** Run only this step (Thanos' `tools bucket downsample` and `tools bucket retention`), not a whole iteration. */
@@ -78,10 +81,10 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
   const metrics = new CompactorMetrics(registry);
   const prober = new Prober('compact', registry);
   await mkdir(config.dataDir, { recursive: true });
-  const blocks = new BlocksView(config.blockViewerLabel);
+  // Counted in this registry, so that /metrics shows the compactor's object-store operations.
+  const bucket = new InstrumentedBucket(config.bucket, registry);
   const compactor = new BucketCompactor({
-    // Counted in this registry, so that /metrics shows the compactor's object-store operations.
-    bucket: new InstrumentedBucket(config.bucket, registry),
+    bucket,
     dataDir: config.dataDir,
     logger,
     metrics,
@@ -97,12 +100,24 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     ...(config.relabel ? { relabel: config.relabel } : {}),
     ...(config.timeRange ? { timeRange: config.timeRange } : {}),
     ...(config.ranges ? { ranges: config.ranges } : {}),
-    blocks,
   });
   let http: HttpServer | undefined;
+  let viewer: BlocksRefresher | undefined;
   if (config.httpAddress !== undefined) {
+    // The block viewer shows every block in the bucket, read on a timer of its own, as Thanos' global view.
+    const blocks = new BlocksView(config.blockViewerLabel);
+    viewer = new BlocksRefresher({
+      fetcher: new MetaFetcher(bucket),
+      view: blocks,
+      intervalMs: config.blockViewerSyncIntervalMs ?? 60_000,
+      timeoutMs: config.blockViewerSyncTimeoutMs ?? 5 * 60_000,
+      onRefresh: (err) => {
+        if (err !== undefined) logger.warn('block viewer: reading the bucket failed; the blocks read before stay shown', { err });
+      },
+    });
     const web = config.httpWebConfig !== undefined ? { web: config.httpWebConfig } : {};
     http = await startHttpServer({ address: config.httpAddress, registry, prober, logger, plugins: [blocksPlugin({ global: blocks })], ...web });
+    viewer.start();
   }
   prober.healthy();
   prober.ready();
@@ -146,6 +161,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
       stopped = true;
       wake?.();
       await done.catch(() => {});
+      viewer?.stop();
       await http?.close();
     },
   };

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { blocksPlugin, BlocksView, LabelShardedFilter, MetaFetcher, Relabeler } from '@strata/block';
+import { blocksPlugin, BlocksRefresher, BlocksView, LabelShardedFilter, MetaFetcher, Relabeler } from '@strata/block';
 import type { Bucket } from '@strata/objstore';
 import { Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
@@ -41,27 +41,23 @@ export async function startBucketWeb(opts: BucketWebOptions): Promise<BucketWeb>
   const prober = new Prober('bucket-web', registry);
   const view = new BlocksView(opts.label);
   const filters = opts.relabelConfig !== undefined ? [new LabelShardedFilter(Relabeler.fromYaml(opts.relabelConfig, '--selector.relabel-config'))] : [];
-  const fetcher = new MetaFetcher(opts.bucket, { filters });
-  const refresh = async (): Promise<void> => {
-    refreshes.inc();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`reading the bucket's blocks took longer than ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    });
-    try {
-      const { metas, failed } = await Promise.race([fetcher.fetch(), timeout]);
-      for (const [id, err] of failed) opts.logger.warn('block meta.json unreadable; block not shown', { block: id, err });
-      view.set(metas.values());
+  const refresher = new BlocksRefresher({
+    fetcher: new MetaFetcher(opts.bucket, { filters }),
+    view,
+    intervalMs: opts.refreshMs,
+    timeoutMs: opts.timeoutMs,
+    onRefresh: (err, unreadable) => {
+      refreshes.inc();
+      for (const [id, e] of unreadable) opts.logger.warn('block meta.json unreadable; block not shown', { block: id, err: e });
+      if (err !== undefined) {
+        failures.inc();
+        opts.logger.error('reading the bucket failed; the blocks read before stay shown', { err });
+        return;
+      }
       lastSuccess.setToCurrentTime();
       prober.ready();
-    } catch (e) {
-      failures.inc();
-      view.fail(e as Error);
-      opts.logger.error('reading the bucket failed; the blocks read before stay shown', { err: e as Error });
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+    },
+  });
   const http = await startHttpServer({
     address: opts.httpAddress,
     registry,
@@ -72,25 +68,13 @@ export async function startBucketWeb(opts: BucketWebOptions): Promise<BucketWeb>
     ...(opts.httpWebConfig !== undefined ? { web: opts.httpWebConfig } : {}),
   });
   prober.healthy();
-  // One refresh at a time: a slow bucket is read again only after the last read ended.
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running = refresh();
-  const schedule = (): void => {
-    if (!stopped) timer = setTimeout(() => void (running = refresh().then(schedule)), opts.refreshMs);
-  };
-  void running.then(schedule);
+  refresher.start();
   return {
     httpAddress: http.address,
     view,
-    refresh: async () => {
-      await running;
-      await refresh();
-    },
-    // A read in progress is not waited for: it can take up to the timeout, and only updates the view.
+    refresh: () => refresher.refresh(),
     stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
+      refresher.stop();
       await http.close();
     },
   };

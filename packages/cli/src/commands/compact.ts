@@ -79,7 +79,9 @@ export function register(program: Command): void {
     .option('--compact.enable-vertical-compaction', 'merge overlapping blocks of a group instead of skipping them', false)
     .option('--compact.concurrency <n>', 'groups compacted in parallel', '1')
     .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h')
-    .option('--bucket-web-label <label>', 'external label the block viewer (/blocks on --http-address) titles groups of blocks with');
+    .option('--bucket-web-label <label>', 'external label the block viewer (/blocks on --http-address) titles groups of blocks with')
+    .option('--block-viewer.global.sync-block-interval <duration>', "how often the block viewer reads the bucket's blocks", '1m')
+    .option('--block-viewer.global.sync-block-timeout <duration>', "how long the block viewer's read of the bucket may take", '5m');
   withLogFlags(withHttpConfigFlag(cmd)).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const func = String(o['deduplication.func']);
@@ -100,6 +102,8 @@ export function register(program: Command): void {
       downsampleConcurrency: intFlag(o['downsample.concurrency'], '--downsample.concurrency'),
       deleteDelayMs: parseDuration(String(o.deleteDelay)),
       ...(o.bucketWebLabel !== undefined ? { blockViewerLabel: String(o.bucketWebLabel) } : {}),
+      blockViewerSyncIntervalMs: parseDuration(String(o['blockViewer.global.syncBlockInterval'])),
+      blockViewerSyncTimeoutMs: parseDuration(String(o['blockViewer.global.syncBlockTimeout'])),
       logger,
     });
     logger.info('compactor started', { http: compactor.httpAddress ?? '', wait: o.wait === true });
