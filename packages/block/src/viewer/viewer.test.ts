@@ -3,7 +3,9 @@ import type { BlockMeta } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { blocksHtml } from './page.js';
+import type { MetaFetcher } from '../fetcher.js';
 import { blocksPlugin, type BlocksViews } from './plugin.js';
+import { BlocksRefresher } from './refresher.js';
 import { BlocksView } from './view.js';
 
 const meta = (ulid: string, minTime: number, maxTime: number, replica = 'r0', level = 1, resolution = 0): BlockMeta => ({
@@ -149,5 +151,33 @@ describe('the block viewer page', () => {
     expect([...overlapping(blocks)].sort()).toEqual(['b', 'c']);
     // A long block overlaps every block within it, not only the one before.
     expect([...overlapping([meta('x', 0, 10 * h), meta('y', h, 2 * h), meta('z', 3 * h, 4 * h)])].sort()).toEqual(['x', 'y', 'z']);
+  });
+});
+
+describe('BlocksRefresher', () => {
+  it('fails a read that takes longer than its timeout, keeping the blocks shown, and reads again on its timer', async () => {
+    const view = new BlocksView();
+    const a = meta('01A', 0, 7_200_000);
+    let reads = 0;
+    let hang = false;
+    // A stand-in for the bucket's fetcher: the refresher only calls fetch().
+    const fetcher = {
+      fetch: async () => {
+        reads++;
+        if (hang) return new Promise<never>(() => {});
+        return { metas: new Map([[a.ulid, a]]), partial: new Map(), failed: new Map(), objects: new Map(), synced: new Map() };
+      },
+    } as unknown as MetaFetcher;
+    const outcomes: (string | undefined)[] = [];
+    const refresher = new BlocksRefresher({ fetcher, view, intervalMs: 20, timeoutMs: 50, onRefresh: (err) => outcomes.push(err?.message) });
+    refresher.start();
+    for (let i = 0; i < 200 && reads < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(reads).toBeGreaterThan(1);
+    expect(view.info().blocks).toEqual([a]);
+    hang = true;
+    await refresher.refresh();
+    expect(view.info()).toMatchObject({ blocks: [a], err: "reading the bucket's blocks took longer than 50 ms" });
+    expect(outcomes.at(-1)).toBe("reading the bucket's blocks took longer than 50 ms");
+    refresher.stop();
   });
 });
