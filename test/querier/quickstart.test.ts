@@ -1,6 +1,7 @@
 // The README's command one, `strata quickstart`, as a user runs it: it prints the querier's URL; the
 // querier answers over both replicas deduplicated (recent data from the sidecars, the backfilled history
-// from the store gateway); Ctrl-C stops everything it started, Prometheus processes included.
+// from the store gateway); Ctrl-C stops everything it started, the Prometheus and compactor processes
+// included.
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -60,7 +61,7 @@ afterAll(async () => {
 });
 
 describe('strata quickstart', () => {
-  it('prints the block viewer, which shows the backfilled history', async () => {
+  it('runs the compactor and prints its block viewer, which shows the backfilled history', async () => {
     expect(blocksUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/blocks$/);
     expect((await fetch(blocksUrl)).headers.get('content-type')).toMatch(/^text\/html/);
     const res = (await (await fetch(blocksUrl.replace(/blocks$/, 'api/v1/blocks'))).json()) as { data: { blocks: { thanos: { source: string } }[] } };
@@ -103,7 +104,9 @@ describe('strata quickstart', () => {
 
   it('stops everything it started on Ctrl-C', async () => {
     const data = join(dir.path, 'data');
-    expect(processesWith(data).length).toBeGreaterThanOrEqual(3);
+    // Itself, two Prometheus and the compactor.
+    expect(processesWith(data).length).toBeGreaterThanOrEqual(4);
+    expect(processesWith(join(data, 'compact'))).toHaveLength(1);
     quickstart.child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => quickstart.child.once('exit', (c) => resolve(c)));
     expect(code).toBe(0);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startQuickstart } from '../quickstart/quickstart.js';
 import { parseDuration } from '../flags.js';
-import { loggerFromFlags, runUntilSignal, withLogFlags } from './component.js';
+import { loggerFromFlags, runUntilSignal, withLogFlags, yamlFlag } from './component.js';
 import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** `strata quickstart`: everything on one machine, with demo data, until Ctrl-C. */
@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .command('quickstart')
     .description(
       'Run a complete local Strata: 3 demo exporters, 2 Prometheus replicas (needs the prometheus binary) with a sidecar each, ' +
-        'backfilled history in the bucket, a store gateway, the querier and a query frontend in front of it. Ctrl-C stops everything.',
+        'backfilled history in the bucket, a store gateway, the querier, a query frontend in front of it and the compactor. Ctrl-C stops everything.',
     )
     .option('--data-dir <dir>', 'where Prometheus data, the local bucket and caches live', './strata-quickstart')
     .option('--history <duration>', 'history to backfill into the bucket on the first start', '3d')
@@ -19,9 +19,13 @@ export function register(program: Command): void {
   withLogFlags(withObjstoreFlags(cmd, 'objstore', 'a bucket (e.g. S3) to use instead of a directory under --data-dir')).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const bucket = await bucketFromFlags(o, 'objstore');
+    const bucketConfig = await yamlFlag(o, 'objstore.config');
     const qs = await startQuickstart({
       dataDir: String(o.dataDir),
       ...(bucket !== undefined ? { bucket } : {}),
+      ...(bucketConfig !== undefined ? { bucketConfig } : {}),
+      // This very command, for the compactor's process.
+      strataCommand: [process.execPath, ...process.execArgv, process.argv[1] as string],
       historyMs: parseDuration(String(o.history)),
       httpAddress: String(o.httpAddress),
       frontendHttpAddress: String(o['queryFrontend.httpAddress']),
@@ -33,7 +37,7 @@ export function register(program: Command): void {
         `  curl '${qs.queryUrl}/api/v1/query?query=up'\n` +
         `Query frontend (the same API, range queries split by day and cached): ${qs.frontendUrl}\n` +
         `Point Grafana at ${qs.frontendUrl} as a Prometheus data source.\n` +
-        `Block viewer (the bucket's blocks, as the store gateway sees them): ${qs.blocksUrl}\n` +
+        `Block viewer (every block in the bucket, as the compactor merges, compacts and downsamples them): ${qs.blocksUrl}\n` +
         `Ctrl-C stops everything.\n\n`,
     );
     await runUntilSignal(logger, async () => {

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '@strata/runtime';
 import { stringify } from 'yaml';
+import { startChild } from './child.js';
 
 /**
  * Prometheus (Debian's package, or any `prometheus` on the PATH) as a child process on 127.0.0.1 and
@@ -37,12 +36,6 @@ export interface PrometheusProcess {
   stop(): Promise<void>;
 }
 
-const running = new Set<{ kill(signal: NodeJS.Signals): boolean }>();
-process.once('exit', () => {
-  // Never leave a Prometheus behind, whatever ends this process.
-  for (const c of running) c.kill('SIGKILL');
-});
-
 export async function startPrometheusProcess(opts: PrometheusProcessOptions): Promise<PrometheusProcess> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? join(opts.dir, 'data');
@@ -62,8 +55,9 @@ export async function startPrometheusProcess(opts: PrometheusProcessOptions): Pr
   );
   const block = opts.blockDuration ?? '2h';
   const logFile = join(opts.dir, `prometheus-${port}.log`);
-  const log = createWriteStream(logFile);
-  const child = spawn(
+  const url = `http://127.0.0.1:${port}`;
+  const child = await startChild(
+    'prometheus',
     'prometheus',
     [
       `--config.file=${config}`,
@@ -75,44 +69,7 @@ export async function startPrometheusProcess(opts: PrometheusProcessOptions): Pr
       '--web.enable-lifecycle',
       ...(opts.extraArgs ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { logFile, readyUrl: `${url}/-/ready`, cannotRun: 'install it ("apt-get install prometheus") or run scripts/quickstart.sh' },
   );
-  running.add(child);
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void exited.then(() => running.delete(child));
-  const spawnFailed = new Promise<never>((_, reject) =>
-    child.once('error', (e) => reject(new Error(`cannot run prometheus (${e.message}): install it ("apt-get install prometheus") or run scripts/quickstart.sh`))),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await Promise.race([waitReady(url, () => child.exitCode, logFile), spawnFailed]);
-  return {
-    url,
-    port,
-    dataDir,
-    logFile,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-async function waitReady(url: string, exitCode: () => number | null, logFile: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const code = exitCode();
-    if (code !== null) throw new Error(`prometheus exited with ${code} before it was ready; see ${logFile}`);
-    try {
-      if ((await fetch(`${url}/-/ready`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`prometheus at ${url} not ready after 60s; see ${logFile}`);
+  return { url, port, dataDir, logFile, stop: () => child.stop() };
 }

@@ -1,28 +1,34 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { uploadBlock } from '@strata/block';
 import { newBucket, type Bucket } from '@strata/objstore';
 import { start as startFrontend } from '@strata/frontend';
 import { start as startQuerier } from '@strata/querier';
-import type { Logger } from '@strata/runtime';
+import { freePort, type Logger } from '@strata/runtime';
 import { start as startSidecar } from '@strata/sidecar';
 import { start as startStore } from '@strata/store';
 import { Registry } from 'prom-client';
 import { writeDemoBlocks } from '../demo/blocks.js';
 import { startDemoExporter } from '../demo/exporter.js';
+import { stringify } from 'yaml';
+import { startChild } from './child.js';
 import { startPrometheusProcess } from './prometheus.js';
 
 /**
  * A complete Strata on one machine, for trying it out: three demo exporters, two Prometheus replicas
  * scraping them (external labels cluster/replica, short blocks), a sidecar each shipping blocks to the
  * bucket (a local directory unless an objstore config is given), days of backfilled history in the
- * bucket, a store gateway serving it, the querier over everything, and a query frontend with its
- * results caches in front of the querier.
+ * bucket, a store gateway serving it, the querier over everything, a query frontend with its results
+ * caches in front of the querier, and (given `strataCommand`) the compactor.
  */
 export interface QuickstartOptions {
   dataDir: string;
   /** The bucket to use (S3, say); default: a directory under dataDir. */
   bucket?: Bucket;
+  /** That bucket's configuration (YAML), for the compactor. */
+  bucketConfig?: string;
+  /** How to run `strata` (command and its first arguments): the compactor runs as a process of its own. */
+  strataCommand?: readonly string[];
   /** How much history to backfill into the bucket on the first start (ms). */
   historyMs: number;
   /** Querier HTTP address. */
@@ -35,7 +41,7 @@ export interface QuickstartOptions {
 export interface Quickstart {
   readonly queryUrl: string;
   readonly frontendUrl: string;
-  /** The block viewer of the store gateway: the bucket's blocks. */
+  /** The block viewer: the compactor's (every block in the bucket), else the store gateway's. */
   readonly blocksUrl: string;
   stop(): Promise<void>;
 }
@@ -147,11 +153,49 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
       logger: log,
     });
     stops.push(() => frontend.stop());
-    return { queryUrl, frontendUrl: `http://${frontend.httpAddress}`, blocksUrl: `http://${store.httpAddress}/blocks`, stop };
+    let blocksUrl = `http://${store.httpAddress}/blocks`;
+    if (opts.strataCommand !== undefined) {
+      const compactor = await startCompactor(opts, opts.strataCommand);
+      stops.push(() => compactor.stop());
+      blocksUrl = compactor.blocksUrl;
+      log.info('compactor up', { blocks: blocksUrl });
+    }
+    return { queryUrl, frontendUrl: `http://${frontend.httpAddress}`, blocksUrl, stop };
   } catch (e) {
     await stop();
     throw e;
   }
+}
+
+/**
+ * `strata compact --wait` over the bucket, as a process of its own: compaction's CPU work stays off this
+ * process's event loop, which serves the querier. It merges the replicas' blocks (penalty deduplication
+ * on `replica`), compacts them and downsamples them, once they are older than its consistency delay.
+ */
+async function startCompactor(opts: QuickstartOptions, strata: readonly string[]): Promise<{ blocksUrl: string; stop(): Promise<void> }> {
+  const dir = join(opts.dataDir, 'compact');
+  await mkdir(dir, { recursive: true });
+  const config = join(dir, 'objstore.yml');
+  await writeFile(config, opts.bucketConfig ?? stringify({ type: 'FILESYSTEM', config: { directory: resolve(opts.dataDir, 'bucket') } }));
+  const address = `127.0.0.1:${await freePort()}`;
+  const [command, ...first] = strata as [string, ...string[]];
+  const child = await startChild(
+    'strata compact',
+    command,
+    [
+      ...first,
+      'compact',
+      '--wait',
+      `--objstore.config-file=${config}`,
+      `--data-dir=${join(dir, 'data')}`,
+      `--http-address=${address}`,
+      '--deduplication.replica-label=replica',
+      '--deduplication.func=penalty',
+      '--bucket-web-label=cluster',
+    ],
+    { logFile: join(dir, 'compact.log'), readyUrl: `http://${address}/-/ready`, cannotRun: 'run the quick start through scripts/quickstart.sh' },
+  );
+  return { blocksUrl: `http://${address}/blocks`, stop: () => child.stop() };
 }
 
 async function openBucket(opts: QuickstartOptions): Promise<Bucket> {
