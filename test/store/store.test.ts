@@ -282,6 +282,28 @@ describe('store gateway over promtool blocks', () => {
   });
 });
 
+/**
+ * A byte of chunk data (not a record's length, encoding or CRC, whose damage reads as other errors) in
+ * the first chunk record of a segment file that ends past `offset`. A record: uvarint data length,
+ * encoding byte, data, CRC-32C; records follow the 8-byte segment header.
+ */
+function chunkDataByteNear(segment: Uint8Array, offset: number): number {
+  let pos = 8;
+  for (;;) {
+    let len = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = segment[pos++]!;
+      len += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b >= 0x80);
+    const data = pos + 1;
+    if (data + len > offset) return data + Math.floor(len / 2);
+    pos = data + len + 4;
+  }
+}
+
 describe('store gateway: bad and changing buckets', () => {
   let block: string;
   beforeAll(async () => {
@@ -294,7 +316,7 @@ describe('store gateway: bad and changing buckets', () => {
     const bad = await copyBlock(block, join(dir.path, 'corrupt'));
     const seg = join(bad, 'chunks', '000001');
     const bytes = await readFile(seg);
-    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    bytes[chunkDataByteNear(bytes, bytes.length / 2)]! ^= 0xff;
     await writeFile(seg, bytes);
     const good = await copyBlock(block, join(dir.path, 'corrupt'));
     await uploadWithLabels(bucket, good, { cluster: 'good' });
