@@ -8,6 +8,7 @@ import { runCleanup, runInspect, runLs, runUploadBlocks, runVerify } from '../..
 import { bucketFromConfigFile, getBuffer, mapLimit, newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { parseMeta } from '@strata/tsdb';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
+import { chunkDataByteNear } from '@strata/testing/corrupt';
 import { tempDir } from '@strata/testing/process';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { capture, promtoolBlocks, syntheticBlock } from './fixtures.js';
@@ -84,7 +85,7 @@ describe.each(backends)('strata tools bucket against %s', (_name, makeConfig) =>
     const victim = ids[1] as string;
     const key = `${victim}/chunks/000001`;
     const bytes = await getBuffer(bucket, key);
-    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    bytes[chunkDataByteNear(bytes, bytes.length / 2)]! ^= 0x01;
     await bucket.upload(key, bytes);
     // Caught by the chunk CRCs alone, and by the recorded SHA256 as well.
     const byCrc = capture();

@@ -18,6 +18,7 @@ import {
   storeAcceptanceCases,
 } from '@strata/storeapi';
 import { start, type Store, type StoreConfig } from '@strata/store';
+import { chunkDataByteNear } from '@strata/testing/corrupt';
 import { tempDir } from '@strata/testing/process';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
@@ -281,28 +282,6 @@ describe('store gateway over promtool blocks', () => {
     expect((await fetch(`http://${store.httpAddress}/loaded`)).headers.get('content-type')).toMatch(/^text\/html/);
   });
 });
-
-/**
- * A byte of chunk data (not a record's length, encoding or CRC, whose damage reads as other errors) in
- * the first chunk record of a segment file that ends past `offset`. A record: uvarint data length,
- * encoding byte, data, CRC-32C; records follow the 8-byte segment header.
- */
-function chunkDataByteNear(segment: Uint8Array, offset: number): number {
-  let pos = 8;
-  for (;;) {
-    let len = 0;
-    let shift = 0;
-    let b: number;
-    do {
-      b = segment[pos++]!;
-      len += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b >= 0x80);
-    const data = pos + 1;
-    if (data + len > offset) return data + Math.floor(len / 2);
-    pos = data + len + 4;
-  }
-}
 
 describe('store gateway: bad and changing buckets', () => {
   let block: string;
