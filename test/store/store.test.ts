@@ -231,6 +231,39 @@ describe('store gateway over promtool blocks', () => {
     await stopStore(limited.store, limited.client);
   });
 
+  it('a call that would hold more chunk bytes than --chunk-pool-size ends with ResourceExhausted naming the flag, and gives them back', async () => {
+    const bound = 32 * 1024;
+    const all = seriesRequest({ minTime: history.start, maxTime: history.end, matchers: [{ type: 2, name: '__name__', value: 'rh_.*' }] });
+    let allChunkBytes = 0;
+    for await (const s of readChunkSeries(client.series(all))) for (const c of s.chunks) allChunkBytes += c.chunk.bytes.length;
+    // Reads cover at least the chunks they return: the whole selection cannot fit.
+    expect(allChunkBytes).toBeGreaterThan(2 * bound);
+    const bounded = await startStore({ bucket: counting, dataDir, chunkPoolBytes: bound });
+    const read = async (req: typeof all) => {
+      let n = 0;
+      for await (const f of bounded.client.series(req)) n += 'series' in f ? 1 : 'batch' in f ? f.batch.length : 0;
+      return n;
+    };
+    const err = await read(all).catch((e: unknown) => e as { code: number; details: string });
+    expect(err).toMatchObject({ code: GrpcStatus.RESOURCE_EXHAUSTED });
+    expect((err as { details: string }).details).toMatch(/^chunk bytes exhausted: .*past --chunk-pool-size \(0\.0 MiB, .*raise --chunk-pool-size$/);
+    // What the failed call took is given back: a call that fits is served, one cut by its limit too.
+    const metrics = async () => (await fetch(`http://${bounded.store.httpAddress}/metrics`)).text();
+    expect(await metrics()).toMatch(/^strata_bucket_store_chunk_bytes_held 0$/m);
+    const one: LabelMatcher[] = [
+      { type: 0, name: '__name__', value: 'rh_temp' },
+      { type: 0, name: 'job', value: 'db' },
+      { type: 0, name: 'instance', value: 'i1' },
+    ];
+    expect(await read(seriesRequest({ minTime: history.end - 3_600_000, maxTime: history.end, matchers: one }))).toBe(1);
+    const instances: LabelMatcher[] = [{ type: 0, name: '__name__', value: 'rh_temp' }, { type: 0, name: 'job', value: 'db' }];
+    expect(await read(seriesRequest({ minTime: history.end - 3_600_000, maxTime: history.end, matchers: instances, limit: 1 }))).toBe(1);
+    const text = await metrics();
+    expect(text).toMatch(/^strata_bucket_store_chunk_bytes_held 0$/m);
+    expect(text).toMatch(/^strata_bucket_store_queries_dropped_total\{reason="chunk-bytes"\} 1$/m);
+    await stopStore(bounded.store, bounded.client);
+  });
+
   it('a restart with the same --data-dir reads no index or meta.json bytes from the bucket', async () => {
     expect(counting.rangeGets.some((n) => n.endsWith('/index'))).toBe(true);
     await stopStore(store, client);

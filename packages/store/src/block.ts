@@ -6,6 +6,7 @@ import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
 import { carveWritten } from './columns.js';
+import type { CallChunkBytes } from './chunkbytes.js';
 import type { ChunkPool } from './chunkpool.js';
 import type { ChunksCache } from './chunkscache.js';
 import { chunkSizeHint, readChunks, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
@@ -62,6 +63,8 @@ export class RequestLimit {
 export interface RequestLimits {
   samples: RequestLimit;
   series: RequestLimit;
+  /** Its share of --chunk-pool-size: every chunk read takes its bytes before it is made. */
+  chunkBytes?: CallChunkBytes;
 }
 
 export interface BlockOptions {
@@ -250,8 +253,8 @@ export class BucketBlock {
     }
   }
 
-  /** The segment files as one query reads them (sizes from meta.json or the listing, else asked once per read). */
-  async #segmentFiles(bucket: AccountingBucket): Promise<SegmentFiles> {
+  /** The segment files as one query reads them (sizes from meta.json or the listing, else asked once per read), its reads taking `held`. */
+  async #segmentFiles(bucket: AccountingBucket, held: CallChunkBytes | undefined): Promise<SegmentFiles> {
     const cache = this.#opts.chunksCache;
     const pool = cache === undefined ? this.#opts.chunkPool : undefined;
     const files: ByteRange[] = this.#segments.map((s) => {
@@ -259,7 +262,7 @@ export class BucketBlock {
       return cache !== undefined ? cache.wrap(file) : file;
     });
     const sizes = await Promise.all(files.map((f) => f.size()));
-    return pool !== undefined ? { files, sizes, pool } : { files, sizes };
+    return { files, sizes, ...(pool !== undefined ? { pool } : {}), ...(held !== undefined ? { held } : {}) };
   }
 
   /** Closes the readers if no request used the block for `idleMs`; returns whether it did. */
@@ -318,7 +321,7 @@ export class BucketBlock {
       const flush = (b: ChunkBatch) => {
         batch = undefined;
         if (b.length >= CHUNK_BATCH) capacity = CHUNK_BATCH + 64;
-        segments ??= this.#segmentFiles(r.bucket);
+        segments ??= this.#segmentFiles(r.bucket, limits.chunkBytes);
         const n = b.length;
         const read = segments.then(async (files) => this.#attach(b, await readChunks(files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n)), limits.samples, aggregates, rows));
         // Awaited below; until then a failure must not count as unhandled.

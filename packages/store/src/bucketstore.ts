@@ -23,6 +23,7 @@ import type { TimeBound } from '@strata/block';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { LimitExceededError, RequestLimit, type BucketBlock } from './block.js';
+import { ChunkBytesExhaustedError, type CallChunkBytes, type ChunkBytesLimit } from './chunkbytes.js';
 import { mergeAligned, mergeSorted, type OutSeries } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
 import { QueryStats } from './querystats.js';
@@ -41,6 +42,8 @@ export interface BucketStoreOptions {
   seriesMaxConcurrency: number;
   /** Blocks read in parallel within one request. */
   blockConcurrency: number;
+  /** --chunk-pool-size: the chunk bytes Series calls may hold at once (none: no bound). */
+  chunkBytes?: ChunkBytesLimit;
   metrics: StoreMetrics;
 }
 
@@ -139,10 +142,11 @@ export class BucketStore implements StoreServer {
   }
 
   series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
-    return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req)), wantsQueryStats(req.hints));
+    const held = this.#opts.chunkBytes?.call();
+    return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req, held)), wantsQueryStats(req.hints), () => held?.end());
   }
 
-  async #collectSeries(req: SeriesRequest): Promise<CollectedSeries> {
+  async #collectSeries(req: SeriesRequest, held: CallChunkBytes | undefined): Promise<CollectedSeries> {
     const matchers = toMatchers(req.matchers);
     if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified');
     const [lower, upper] = this.#bounds();
@@ -151,7 +155,11 @@ export class BucketStore implements StoreServer {
     const m = this.#opts.metrics;
     const stats = new QueryStats();
     const started = performance.now();
-    const limits = { samples: new RequestLimit('samples', this.#opts.sampleLimit), series: new RequestLimit('series', this.#opts.seriesLimit) };
+    const limits = {
+      samples: new RequestLimit('samples', this.#opts.sampleLimit),
+      series: new RequestLimit('series', this.#opts.seriesLimit),
+      ...(held !== undefined ? { chunkBytes: held } : {}),
+    };
     const limit = pLimit(this.#opts.blockConcurrency);
     const replicaLabels = new Set(req.withoutReplicaLabels);
     const reads: Promise<SeriesRows>[] = [];
@@ -170,6 +178,7 @@ export class BucketStore implements StoreServer {
       lists = await Promise.all(reads);
     } catch (e) {
       if (e instanceof LimitExceededError) m.queriesDropped.inc({ reason: e.kind });
+      else if (e instanceof ChunkBytesExhaustedError) m.queriesDropped.inc({ reason: 'chunk-bytes' });
       throw e;
     }
     // One block's sorted, distinct series (most queries of recent data) are the answer as they are,
@@ -282,17 +291,20 @@ interface CollectedSeries {
  * The frames of a Series call once its series are collected: its series in runs of up to RUN_SERIES,
  * then (when the request asks, for the querier's stats=all) what the query cost as Thanos' hints. A
  * step of the transport's `for await` per run, not per series: each costs a promise and a turn of the
- * microtask queue.
+ * microtask queue. `ended` runs once when the call ends: sent, failed, or left by the transport (the
+ * client went away or took its `limit`).
  */
 class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
   readonly #collect: () => Promise<CollectedSeries>;
   readonly #wantHints: boolean;
+  readonly #ended: () => void;
   #collected: CollectedSeries | undefined;
   #next = 0;
 
-  constructor(collect: () => Promise<CollectedSeries>, wantHints: boolean) {
+  constructor(collect: () => Promise<CollectedSeries>, wantHints: boolean, ended: () => void) {
     this.#collect = collect;
     this.#wantHints = wantHints;
+    this.#ended = ended;
   }
 
   [Symbol.asyncIterator](): this {
@@ -300,6 +312,22 @@ class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
   }
 
   async next(): Promise<IteratorResult<SeriesFrame>> {
+    try {
+      const step = await this.#step();
+      if (step.done === true) this.#ended();
+      return step;
+    } catch (e) {
+      this.#ended();
+      throw e;
+    }
+  }
+
+  async return(): Promise<IteratorResult<SeriesFrame>> {
+    this.#ended();
+    return { done: true, value: undefined };
+  }
+
+  async #step(): Promise<IteratorResult<SeriesFrame>> {
     this.#collected ??= await this.#collect();
     const { series, hints } = this.#collected;
     const from = this.#next;

@@ -1,3 +1,4 @@
+import type { CallChunkBytes } from './chunkbytes.js';
 import type { ChunkPool } from './chunkpool.js';
 import type { VerifiedReads } from './chunkscache.js';
 import { carveWritten } from './columns.js';
@@ -34,6 +35,8 @@ export interface SegmentFiles {
   readonly sizes: readonly number[];
   /** The pool the files' reads take their buffers from, if any. */
   readonly pool?: ChunkPool;
+  /** The bytes the reads' call may hold (--chunk-pool-size): each read takes its length before it is made. */
+  readonly held?: CallChunkBytes;
 }
 
 /** A chunk as stored: its encoding byte and data, not decoded. */
@@ -118,8 +121,10 @@ export async function readChunks(segments: SegmentFiles, refs: ArrayLike<number>
   }
   // A batch of series in index order asks for its chunks in file order already.
   if (!sorted) order.sort((a, b) => (refs[a] as number) - (refs[b] as number));
-  const out = new ReadChunks(n, segments.pool);
-  const reads: Promise<void>[] = [];
+  // Planned whole before any read starts: a ref outside the files, or the call's bytes running out,
+  // fails the call with no read left in flight.
+  const parts: number[] = [];
+  let bytes = 0;
   for (let i = 0; i < n; ) {
     const first = refs[order[i] as number] as number;
     const file = refFileIndex(first);
@@ -133,8 +138,17 @@ export async function readChunks(segments: SegmentFiles, refs: ArrayLike<number>
       if (off > end + plan.maxGap) break;
       end = Math.max(end, off + sizeOf(order[j] as number));
     }
-    reads.push(readPart(segments, file, start, Math.min(end, segments.sizes[file] as number), order.subarray(i, j), refs, out, plan.sizeEstimate));
+    end = Math.min(end, segments.sizes[file] as number);
+    parts.push(file, start, end, i, j);
+    bytes += end - start;
     i = j;
+  }
+  segments.held?.take(bytes);
+  const out = new ReadChunks(n, segments.pool);
+  const reads: Promise<void>[] = [];
+  for (let p = 0; p < parts.length; p += 5) {
+    const group = order.subarray(parts[p + 3] as number, parts[p + 4] as number);
+    reads.push(readPart(segments, parts[p] as number, parts[p + 1] as number, parts[p + 2] as number, group, refs, out, plan.sizeEstimate));
   }
   await Promise.all(reads);
   return out;
@@ -169,9 +183,18 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
   for (const k of apart ?? []) {
     const off = refOffset(refs[k] as number);
     const head = data.subarray(off - start);
-    let record = recordLength(head) > 0 ? head : await range.read(off, Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off));
+    let record = head;
+    if (recordLength(head) === 0) {
+      const length = Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off);
+      segments.held?.take(length);
+      record = await range.read(off, length);
+    }
     const need = recordLength(record);
-    if (need > record.length && off + need <= size) record = Buffer.concat([record, await range.read(off + record.length, need - record.length)]);
+    if (need > record.length && off + need <= size) {
+      // The rest, and the whole record again where it is joined.
+      segments.held?.take(need);
+      record = Buffer.concat([record, await range.read(off + record.length, need - record.length)]);
+    }
     const buffer = out.buffers.push(record) - 1;
     parseRecord(range, refs[k] as number, record, 0, true, out, k, buffer);
     checkChunkCrc(record, (out.start[k] as number) - 1, out.end[k] as number, range.name, refs[k] as number);

@@ -3,10 +3,11 @@ import { blocksPlugin, BlocksView, Relabeler, TimeBound } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, type Bucket } from '@strata/objstore';
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { BucketStore } from './bucketstore.js';
 import { IndexCache, type IndexCacheLimits } from './cache.js';
 import { DEFAULT_INDEX_CACHE_BYTES, parseIndexCacheConfig } from './indexcacheconfig.js';
+import { ChunkBytesLimit } from './chunkbytes.js';
 import { ChunkPool } from './chunkpool.js';
 import { ChunksCache } from './chunkscache.js';
 import { storeMetrics } from './metrics.js';
@@ -63,12 +64,19 @@ export interface StoreConfig {
   /** Chunks at most this many bytes apart are read with one request (default: each block's average chunk size). */
   chunkGapBytes?: number;
   /**
-   * Bytes of chunk read buffers kept for reuse once their series are sent (default 256 MiB; 0: none).
-   * Without a caching bucket only: cached chunks keep the bytes they were read into.
+   * --chunk-pool-size: the chunk bytes Series calls may hold at once (default 2 GiB, as Thanos; 0: no
+   * bound); a call that would hold more fails with ResourceExhausted. Without a caching bucket (whose
+   * cached chunks keep the bytes they were read into), read buffers given back are kept for reuse up to
+   * an eighth of it (256 MiB when unbounded).
    */
   chunkPoolBytes?: number;
   logger?: Logger;
 }
+
+/** Thanos' --chunk-pool-size default. */
+export const DEFAULT_CHUNK_POOL_BYTES = 2 * 1024 ** 3;
+/** Read buffers kept for reuse with --chunk-pool-size=0 (no bound). */
+const UNBOUNDED_IDLE_POOL_BYTES = 256 * 1024 ** 2;
 
 export interface Store {
   readonly grpcAddress: string;
@@ -100,7 +108,16 @@ export async function start(cfg: StoreConfig): Promise<Store> {
   const indexCache: IndexCacheLimits & { maxBytes: number } = cfg.indexCacheConfig !== undefined ? parseIndexCacheConfig(cfg.indexCacheConfig, '--index-cache.config') : { maxBytes: cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES };
   const cache = new IndexCache(indexCache.maxBytes, registry, indexCache);
   const chunksCache = cfg.cachingBucketConfig !== undefined ? new ChunksCache(parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config'), registry) : undefined;
-  const chunkPool = chunksCache === undefined && cfg.chunkPoolBytes !== 0 ? new ChunkPool(cfg.chunkPoolBytes ?? 256 * 1024 * 1024) : undefined;
+  const chunkBytes = new ChunkBytesLimit(cfg.chunkPoolBytes ?? DEFAULT_CHUNK_POOL_BYTES);
+  new Gauge({
+    name: 'strata_bucket_store_chunk_bytes_held',
+    help: 'Chunk bytes the Series calls in flight hold (bounded by --chunk-pool-size).',
+    registers: [registry],
+    collect() {
+      this.set(chunkBytes.held);
+    },
+  });
+  const chunkPool = chunksCache === undefined ? new ChunkPool(chunkBytes.max > 0 ? chunkBytes.max / 8 : UNBOUNDED_IDLE_POOL_BYTES) : undefined;
   const minTime = cfg.minTime ?? TimeBound.at(MIN_INT64);
   const maxTime = cfg.maxTime ?? TimeBound.at(MAX_INT64);
   const store = new BucketStore({
@@ -110,6 +127,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     seriesLimit: cfg.seriesLimit ?? 0,
     seriesMaxConcurrency: cfg.seriesMaxConcurrency ?? 20,
     blockConcurrency: 16,
+    chunkBytes,
     metrics,
   });
   const views = { global: new BlocksView(), loaded: new BlocksView() };

@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('--index-cache-size <bytes>', 'memory for cached postings, expanded postings and series (e.g. 250MB, base 1024; replaced by --index-cache.config)', '250MB')
     .option('--index-cache.config <yaml>', 'the index cache in Thanos\' YAML, e.g. "type: IN-MEMORY\nconfig: {max_size: 1GB, max_item_size: 16MB}\nenabled_items: [Postings, Series]"')
     .option('--index-cache.config-file <path>', 'file with the index cache configuration')
-    .option('--chunk-pool-size <bytes>', 'chunk read buffers kept for reuse once their series are sent, without a caching bucket (0 = none)', '256MB')
+    .option('--chunk-pool-size <bytes>', 'most chunk bytes the Series calls in flight may hold at once (as Thanos\' chunk pool); a call that would take more fails with ResourceExhausted (0 = no bound). Without a caching bucket, read buffers are kept for reuse up to an eighth of it', '2GB')
     .option(
       '--store.caching-bucket.config <yaml>',
       'cache chunk reads in memory (Thanos caching bucket YAML), e.g. "type: IN-MEMORY\nconfig: {max_size: 1GiB, max_item_size: 16MiB}\nchunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3"',
