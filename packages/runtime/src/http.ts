@@ -53,6 +53,8 @@ export async function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Pr
     duration.observe(labels, reply.elapsedTime / 1000);
   });
 
+  // Unknown paths answer as Go's http.NotFound, as Prometheus' and Thanos' servers answer them.
+  app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').header('X-Content-Type-Options', 'nosniff').send('404 page not found\n'));
   const prefix = opts.routePrefix && opts.routePrefix !== '/' ? opts.routePrefix.replace(/\/$/, '') : '';
   await app.register(
     async (scope) => {

@@ -22,6 +22,16 @@ describe('component HTTP surface', () => {
     expect(metrics).toContain('http_requests_total{handler="/-/ready",code="503",method="GET"} 1');
     await app.close();
   });
+
+  it('answers unknown paths as Prometheus does (Go\'s http.NotFound)', async () => {
+    const registry = new Registry();
+    const app = await buildHttpApp({ registry, prober: new Prober('test', registry), logger: createLogger({ write: () => {} }) });
+    const res = await app.inject('/api/v1/status/nothing');
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(res.body).toBe('404 page not found\n');
+    await app.close();
+  });
 });
 
 describe('logger', () => {

@@ -6,7 +6,7 @@
 import { TimeBound } from '@strata/block';
 import { createLogger, type Logger, Prober, startHttpServer, type WebConfig } from '@strata/runtime';
 import { type Bucket, parseDuration } from '@strata/objstore';
-import { type Compression, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
+import { type Compression, formatInt64, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SidecarMetrics } from './metrics.js';
 import type { PrometheusHttpClientConfig } from './httpclient.js';
@@ -149,7 +149,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
-    log.info('Prometheus is up', { external_labels: state.extLabels.toString(), min_time: state.minTime });
+    log.info('Prometheus is up', { external_labels: state.extLabels.toString(), min_time: formatInt64(state.minTime) });
     metrics.prometheusUp.set(1);
     prober.ready();
 

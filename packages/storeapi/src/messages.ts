@@ -4,9 +4,20 @@
  * uint64 chunk hashes are bigints.
  */
 import type { Label } from '@strata/tsdb';
-import type { ProtoWriter } from './wire/writer.js';
+import { MAX_INT64, MIN_INT64, type ProtoWriter } from './wire/writer.js';
 
 export { MAX_INT64, MIN_INT64 } from './wire/writer.js';
+
+/**
+ * An int64 time as Go writes it: Go's MinInt64 and MaxInt64 (a store with no bounds) exactly, which a
+ * float64 cannot hold (String and JSON.stringify write -9223372036854776000, which a Go client refuses
+ * to decode into an int64).
+ */
+export function formatInt64(ms: number): string {
+  if (ms <= MIN_INT64) return '-9223372036854775808';
+  if (ms >= MAX_INT64) return '9223372036854775807';
+  return String(ms);
+}
 
 /** thanos.Chunk.Encoding: one less than the TSDB / remote-read encoding numbers. */
 export const ChunkEncoding = { XOR: 0, Histogram: 1, FloatHistogram: 2 } as const;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { handle, type ApiContext } from './context.js';
-import { MAX_INT64, metricMetadataRequest, MIN_INT64, PartialResponseStrategy } from '@strata/storeapi';
+import { formatInt64, metricMetadataRequest, PartialResponseStrategy } from '@strata/storeapi';
 import { ApiError } from './errors.js';
 import { Params } from './params.js';
 import { sendData, sendSuccess } from './respond.js';
@@ -71,14 +71,7 @@ function metadata(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply): Pr
   });
 }
 
-/**
- * An int64 time as Thanos writes it: an endpoint with no bounds advertises Go's MinInt64 and MaxInt64,
- * which a float64 cannot hold (JSON.stringify would write -9223372036854776000, which a Go client
- * refuses to decode into an int64).
- */
+/** An int64 time in JSON as Thanos writes it (formatInt64). */
 function int64Json(ms: number | undefined): string {
-  if (ms === undefined) return 'null';
-  if (ms <= MIN_INT64) return '-9223372036854775808';
-  if (ms >= MAX_INT64) return '9223372036854775807';
-  return String(ms);
+  return ms === undefined ? 'null' : formatInt64(ms);
 }
