@@ -4,13 +4,16 @@
  *
  * Series throughput (samples/s) through the sidecar's StoreAPI (a `strata sidecar` process) vs
  * Prometheus' streamed remote read read directly, on the same Prometheus 2.42 and the same backfilled
- * data, in the same run.
+ * data (persisted blocks), in the same run. Two sidecars: one as deployed, serving the blocks Prometheus
+ * has written from disk (`disk`: its own reads of the block files, as the store gateway's, and Prometheus
+ * not involved), and one with `--no-tsdb.serve-blocks` (`remote read`: everything through Prometheus'
+ * remote read, as Thanos' sidecar, and as Strata's serves Prometheus' head).
  *
  * Both sides decode every frame into objects (a series with its labels and one object per chunk, whose
  * bytes stay a view) and count samples from each chunk's header (no XOR decoding), so the ratio is the
- * cost the sidecar adds: the remote-read round trip it makes, transcoding chunks into gRPC frames (with
- * each chunk's xxhash64, as Thanos' sidecar sends it and the client decodes it) and a StoreAPI client's
- * decoding (StoreClient, as Strata's querier uses it). Both read remote read with the same client
+ * cost the sidecar adds: the remote-read round trip it makes (or its reads from disk), transcoding chunks
+ * into gRPC frames (with each chunk's xxhash64, as Thanos' sidecar sends it and the client decodes it) and
+ * a StoreAPI client's decoding (StoreClient, as Strata's querier uses it). Both read remote read with the same client
  * (PrometheusClient and its HTTP/1.1 reader) and the same frame reader.
  * Sidecar cases, by what the client asks for:
  * - batches of 64: what Thanos' querier sends (response_batch_size is hard-coded to 64 since v0.41);
@@ -30,6 +33,8 @@
  * (on 2 cores the direct read keeps ~1.8 busy: Prometheus and the reader take ~27 ms each in parallel).
  * Threads that exit during a call are not counted.
  * Target (issue 4): the sidecar adds at most 20%, i.e. ratio ≥ 0.8.
+ * The disk sidecar's calls are checked to have been served from its blocks (its
+ * strata_sidecar_series_calls_total{source="blocks"}).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -82,17 +87,18 @@ interface Run {
   cpu: [number, number, number];
 }
 
-/** Processes whose CPU `timed` measures: Prometheus' and the sidecar's pids. */
-const pids: { prometheus?: number | undefined; sidecar?: number | undefined } = {};
+/** Processes whose CPU `timed` measures: Prometheus' and the sidecars' pids (an idle sidecar adds nothing). */
+const pids: { prometheus?: number | undefined; sidecars: (number | undefined)[] } = { sidecars: [] };
+const sidecarsCpuMs = () => pids.sidecars.reduce<number>((sum, pid) => sum + cpuMs(pid), 0);
 
 async function timed(fn: () => Promise<Omit<Run, 'seconds' | 'cpu'>>): Promise<Run> {
-  const before = [cpuMs(pids.prometheus), cpuMs(pids.sidecar)];
+  const before = [cpuMs(pids.prometheus), sidecarsCpuMs()];
   const own = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const r = await fn();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const { user, system } = process.cpuUsage(own);
-  return { ...r, seconds, cpu: [cpuMs(pids.prometheus) - before[0]!, cpuMs(pids.sidecar) - before[1]!, (user + system) / 1000] };
+  return { ...r, seconds, cpu: [cpuMs(pids.prometheus) - before[0]!, sidecarsCpuMs() - before[1]!, (user + system) / 1000] };
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -109,27 +115,38 @@ export async function main(args: string[]): Promise<void> {
   await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', join(dir.path, 'bench.om'), data]);
 
   const prom = await startPrometheus({ dir: dir.path, dataDir: data, externalLabels: { cluster: 'bench', replica: 'r0' } });
-  // The sidecar runs as its own process (the built CLI), as in production, so its work and the
+  // The sidecars run as processes of their own (the built CLI), as in production, so their work and the
   // client's decoding overlap as they would with a querier on another machine.
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const sidecar = startProcess(
-    process.execPath,
-    [
-      ...(values['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`] : []),
-      fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url)),
-      'sidecar',
-      `--prometheus.url=${prom.url}`,
-      `--tsdb.path=${data}`,
-      `--grpc-address=127.0.0.1:${grpcPort}`,
-      `--http-address=127.0.0.1:${httpPort}`,
-      '--log.level=warn',
-    ],
-    { logFile: join(dir.path, 'sidecar.log') },
-  );
-  await waitForHttp(`http://127.0.0.1:${httpPort}/-/ready`, { proc: sidecar });
+  const startSidecar = async (name: string, flags: string[]) => {
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const proc = startProcess(
+      process.execPath,
+      [
+        ...(values['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`] : []),
+        fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url)),
+        'sidecar',
+        `--prometheus.url=${prom.url}`,
+        `--tsdb.path=${data}`,
+        `--grpc-address=127.0.0.1:${grpcPort}`,
+        `--http-address=127.0.0.1:${httpPort}`,
+        '--log.level=warn',
+        ...flags,
+      ],
+      { logFile: join(dir.path, `sidecar-${name}.log`) },
+    );
+    const metrics = `http://127.0.0.1:${httpPort}/metrics`;
+    await waitForHttp(`http://127.0.0.1:${httpPort}/-/ready`, { proc });
+    pids.sidecars.push(proc.child.pid);
+    return { proc, client: new StoreClient(`127.0.0.1:${grpcPort}`), metric: async (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(await (await fetch(metrics)).text())?.[1] ?? 0) };
+  };
+  const disk = await startSidecar('disk', []);
+  const remote = await startSidecar('remote-read', ['--no-tsdb.serve-blocks']);
   pids.prometheus = pidWithArgument(`--storage.tsdb.path=${data}`);
-  pids.sidecar = sidecar.child.pid;
-  const client = new StoreClient(`127.0.0.1:${grpcPort}`);
+  // The disk sidecar loads Prometheus' blocks in the background after it starts.
+  for (let i = 0; (await disk.metric('strata_bucket_store_blocks_loaded')) < 1; i++) {
+    if (i === 600) throw new Error('the sidecar did not load the blocks from disk');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const promClient = new PrometheusClient(prom.url, { timeoutMs: 600_000 });
   const matchers: LabelMatcher[] = [{ type: 0, name: '__name__', value: 'bench_value' }];
   const minTime = (endS - hours * 3600) * 1000;
@@ -148,7 +165,7 @@ export async function main(args: string[]): Promise<void> {
       }
       return { samples, series };
     });
-  const viaSidecar = (fields: Partial<SeriesRequest>) => () =>
+  const viaSidecar = (client: StoreClient, fields: Partial<SeriesRequest>) => () =>
     timed(async () => {
       let samples = 0;
       let series = 0;
@@ -162,11 +179,14 @@ export async function main(args: string[]): Promise<void> {
       return { samples, series };
     });
 
-  const cases: [string, () => Promise<Run>][] = [
-    ['sidecar, batches of 64', viaSidecar({ responseBatchSize: 64 })],
-    ['sidecar, one per frame', viaSidecar({})],
-    ['sidecar, dedup', viaSidecar({ withoutReplicaLabels: ['replica'], responseBatchSize: 64 })],
-  ];
+  const cases: [string, () => Promise<Run>][] = [];
+  for (const [name, { client }] of [['disk', disk], ['remote read', remote]] as const) {
+    cases.push(
+      [`${name}, batches of 64`, viaSidecar(client, { responseBatchSize: 64 })],
+      [`${name}, one per frame`, viaSidecar(client, {})],
+      [`${name}, dedup`, viaSidecar(client, { withoutReplicaLabels: ['replica'], responseBatchSize: 64 })],
+    );
+  }
   const best = new Map<string, Run>();
   const keepBest = (name: string, run: Run) => {
     const prev = best.get(name);
@@ -198,9 +218,14 @@ export async function main(args: string[]): Promise<void> {
         paired.set(name, [...(paired.get(name) ?? []), refRun.seconds / run.seconds]);
       }
     }
+    const fromBlocks = await disk.metric('strata_sidecar_series_calls_total{source="blocks"}');
+    const calls = (WARM_UP_ROUNDS + rounds) * 3;
+    if (fromBlocks < calls) throw new Error(`the disk sidecar served ${fromBlocks} of its ${calls} calls from blocks: see ${join(dir.path, 'sidecar-disk.log')}`);
   } finally {
-    client.close();
-    await sidecar.stop();
+    for (const { client, proc } of [disk, remote]) {
+      client.close();
+      await proc.stop();
+    }
     await prom.stop();
     await dir.cleanup();
   }
@@ -213,17 +238,17 @@ export async function main(args: string[]): Promise<void> {
     if (run.samples !== ref.samples || run.series !== ref.series) throw new Error(`${name} returned ${run.series} series / ${run.samples} samples, remote read ${ref.series} / ${ref.samples}`);
     const pairs = paired.get(name);
     process.stdout.write(
-      `${name.padEnd(26)} ${run.seconds.toFixed(3)} s  ${(rate(run) / 1e6).toFixed(2)} M samples/s  ${(run.series / run.seconds).toFixed(0)} series/s  ratio ${(rate(run) / rate(ref)).toFixed(3)}` +
+      `${name.padEnd(28)} ${run.seconds.toFixed(3)} s  ${(rate(run) / 1e6).toFixed(2)} M samples/s  ${(run.series / run.seconds).toFixed(0)} series/s  ratio ${(rate(run) / rate(ref)).toFixed(3)}` +
         (pairs ? `  paired ${median(pairs).toFixed(3)} (${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)})` : '') +
         '\n',
     );
   }
-  if (pids.prometheus !== undefined && pids.sidecar !== undefined) {
+  if (pids.prometheus !== undefined && pids.sidecars.every((pid) => pid !== undefined)) {
     process.stdout.write('CPU per call (mean over the rounds): Prometheus + sidecar + reader = total, and cores that kept busy (total / wall)\n');
     for (const [name, { ms, seconds, calls }] of cpu) {
       const [p, sc, reader] = ms.map((x) => x / calls) as [number, number, number];
       const total = p + sc + reader;
-      process.stdout.write(`${name.padEnd(26)} ${p.toFixed(0)} + ${sc.toFixed(0)} + ${reader.toFixed(0)} = ${total.toFixed(0)} ms, ${(total / ((1000 * seconds) / calls)).toFixed(2)} cores\n`);
+      process.stdout.write(`${name.padEnd(28)} ${p.toFixed(0)} + ${sc.toFixed(0)} + ${reader.toFixed(0)} = ${total.toFixed(0)} ms, ${(total / ((1000 * seconds) / calls)).toFixed(2)} cores\n`);
     }
   }
 }

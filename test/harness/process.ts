@@ -61,8 +61,9 @@ export async function waitForHttp(url: string, opts: { timeoutMs?: number; proc?
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   let last = '';
   while (Date.now() < deadline) {
-    if (opts.proc && opts.proc.child.exitCode !== null) {
-      throw new Error(`process exited with ${opts.proc.child.exitCode} before ${url} was up; see ${opts.proc.logFile}`);
+    const child = opts.proc?.child;
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`process exited with ${child.exitCode ?? child.signalCode} before ${url} was up; see ${opts.proc!.logFile}`);
     }
     try {
       const res = await fetch(url);

@@ -10,6 +10,8 @@ export class SidecarMetrics {
   readonly dirSyncFailures: Counter;
   readonly corruptedBlocks: Counter;
   readonly lastSuccessfulUpload: Gauge;
+  /** Series calls by where their persisted data came from (see PrometheusStore). */
+  readonly seriesSources: Counter<'source'>;
   readonly grpc: GrpcServerObserver;
 
   constructor(registry: Registry) {
@@ -25,6 +27,14 @@ export class SidecarMetrics {
       help: 'Unix time in seconds of the last successful block upload.',
       registers,
     });
+
+    this.seriesSources = new Counter({
+      name: 'strata_sidecar_series_calls_total',
+      help: 'Series calls by where their data came from: blocks (Prometheus\' blocks read from disk, the head by remote read), remote_read (no block in the range), tombstones or block_failed (blocks in the range, read by remote read instead).',
+      labelNames: ['source'],
+      registers,
+    });
+    for (const source of ['blocks', 'remote_read', 'tombstones', 'block_failed']) this.seriesSources.inc({ source }, 0);
 
     const labelNames = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
     const started = new Counter({ name: 'grpc_server_started_total', help: 'Total number of RPCs started on the server.', labelNames, registers });

@@ -277,8 +277,9 @@ describe('strata sidecar process', () => {
       await writeFile(objstore, s3.configYaml({ endpoint: proxy.endpoint }).replace(/bucket: .*/, 'bucket: killed'));
       const check = newBucket(parseBucketConfig(s3.configYaml().replace(/bucket: .*/, 'bucket: killed')), { registry: new Registry() });
 
-      // `spawned` learns of the process before it is ready: it may ship blocks before its readiness is seen.
-      const run = async (n: number, spawned?: (proc: Managed) => void) => {
+      // `spawned` learns of the process before it is ready: it may ship blocks (and be killed) before its
+      // readiness is seen, which `killed` then stands for.
+      const run = async (n: number, spawned?: (proc: Managed) => void, killed?: Promise<void>) => {
         const http = `127.0.0.1:${await freePort()}`;
         const proc = startProcess(
           process.execPath,
@@ -286,7 +287,9 @@ describe('strata sidecar process', () => {
           { logFile: join(dir.path, `sidecar-${n}.log`) },
         );
         spawned?.(proc);
-        await waitForHttp(`http://${http}/-/ready`, { proc });
+        const ready = waitForHttp(`http://${http}/-/ready`, { proc });
+        if (killed === undefined) await ready;
+        else await Promise.race([ready.catch(() => killed), killed]);
         return proc;
       };
 
@@ -301,9 +304,13 @@ describe('strata sidecar process', () => {
         });
       });
       // Known before it ships anything, so that the victim's upload is always seen and killed.
-      first = await run(1, (proc) => {
-        first = proc;
-      });
+      first = await run(
+        1,
+        (proc) => {
+          first = proc;
+        },
+        killed,
+      );
       await killed;
       await new Promise((r) => first!.child.once('exit', r));
       expect(first.child.signalCode).toBe('SIGKILL');

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { CHUNKS_DIRNAME, INDEX_FILENAME, MetaFetcher, uploadBlock } from '@strata/block';
 import { type Bucket, joinKey } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
-import { type BlockMeta, formatMeta, isULID, Labels, META_FILENAME, parseMeta, Resolution } from '@strata/tsdb';
+import { type BlockMeta, formatMeta, Labels, META_FILENAME, Resolution } from '@strata/tsdb';
 import type { SidecarMetrics } from './metrics.js';
+import { finishedBlocks } from './tsdbdir.js';
 
 export const SHIPPER_META_FILENAME = 'thanos.shipper.json';
 /** Where blocks are staged (hard links plus a meta.json with the thanos section) before upload. */
@@ -167,22 +168,12 @@ export class Shipper {
     return result;
   }
 
-  /** Finished blocks (directories named exactly as a ULID; never *.tmp-for-creation), oldest first. */
-  async #localBlocks(): Promise<BlockMeta[]> {
-    const metas: BlockMeta[] = [];
-    for (const e of await readdir(this.#opts.dir, { withFileTypes: true })) {
-      if (!e.isDirectory() || !isULID(e.name)) continue;
-      const path = join(this.#opts.dir, e.name, META_FILENAME);
-      try {
-        metas.push(parseMeta(await readFile(path, 'utf8'), path));
-      } catch (err) {
-        // Deleted by retention between readdir and read: not an error. Anything else is a damaged block.
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        this.#opts.metrics.corruptedBlocks.inc();
-        this.#opts.logger.error('cannot read block meta.json; skipping the block', { block: e.name, err: err as Error });
-      }
-    }
-    return metas.sort((a, b) => a.minTime - b.minTime || (a.ulid < b.ulid ? -1 : 1));
+  /** Finished blocks, oldest first; a damaged one is counted, logged and skipped. */
+  #localBlocks(): Promise<BlockMeta[]> {
+    return finishedBlocks(this.#opts.dir, (block, err) => {
+      this.#opts.metrics.corruptedBlocks.inc();
+      this.#opts.logger.error('cannot read block meta.json; skipping the block', { block, err });
+    });
   }
 
   /**

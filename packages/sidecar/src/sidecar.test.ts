@@ -78,6 +78,12 @@ async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 6
 
 const persistedBlocks = async () => (await readdir(prom.dataDir)).filter(isULID);
 
+/** A sample of a sidecar's metrics, by name and labels as written (e.g. `strata_sidecar_series_calls_total{source="blocks"}`); 0 if absent. */
+async function metric(s: Sidecar, series: string): Promise<number> {
+  const line = (await s.registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
 /** Samples of the decoded chunk series within [mint, maxt], keyed by labels without the external ones. */
 function samplesByLabels(series: ChunkSeries[], mint: number, maxt: number): Map<string, [number, number][]> {
   const out = new Map<string, [number, number][]>();
@@ -96,8 +102,8 @@ function samplesByLabels(series: ChunkSeries[], mint: number, maxt: number): Map
 }
 
 /** Prometheus' own answer: the raw samples of `selector` in [mint, maxt] via a range-vector query. */
-async function promSamples(selector: string, mint: number, maxt: number): Promise<Map<string, [number, number][]>> {
-  const data = await prom.api<{ result: { metric: Record<string, string>; values: [number, string][] }[] }>('query', {
+async function promSamples(selector: string, mint: number, maxt: number, p: PrometheusHandle = prom): Promise<Map<string, [number, number][]>> {
+  const data = await p.api<{ result: { metric: Record<string, string>; values: [number, string][] }[] }>('query', {
     query: `${selector}[${maxt - mint}ms]`,
     time: (maxt / 1000).toFixed(3),
   });
@@ -111,9 +117,9 @@ async function promSamples(selector: string, mint: number, maxt: number): Promis
   return out;
 }
 
-async function series(req: Partial<SeriesRequest>): Promise<ChunkSeries[]> {
+async function series(req: Partial<SeriesRequest>, c: StoreClient = client): Promise<ChunkSeries[]> {
   const out: ChunkSeries[] = [];
-  for await (const s of readChunkSeries(client.series(seriesRequest(req)))) out.push(s);
+  for await (const s of readChunkSeries(c.series(seriesRequest(req)))) out.push(s);
   return out;
 }
 
@@ -148,7 +154,9 @@ afterAll(async () => {
 });
 
 describe('sidecar against Prometheus 2.42', () => {
-  it('Series returns sample for sample what Prometheus holds, across blocks and head', async () => {
+  it('Series returns sample for sample what Prometheus holds, across blocks (read from disk) and head (remote read)', async () => {
+    await waitFor('blocks loaded from disk', async () => (await metric(sidecar, 'strata_bucket_store_blocks_loaded')) >= 2);
+    const fromBlocks = await metric(sidecar, 'strata_sidecar_series_calls_total{source="blocks"}');
     const maxt = Date.now() - 1000;
     const mint = startMs - 60_000;
     const metas = await Promise.all((await persistedBlocks()).map(async (id) => JSON.parse(await readFile(join(prom.dataDir, id, 'meta.json'), 'utf8')) as { minTime: number }));
@@ -172,6 +180,7 @@ describe('sidecar against Prometheus 2.42', () => {
     // Data older than the newest block must have come from persisted blocks.
     const up = samplesByLabels(await series({ minTime: mint, maxTime: maxt, matchers: [m('__name__', 'up')] }), mint, maxt);
     expect([...up.values()][0]![0]![0]).toBeLessThan(oldestBlock + 1000);
+    expect(await metric(sidecar, 'strata_sidecar_series_calls_total{source="blocks"}')).toBeGreaterThanOrEqual(fromBlocks + 5);
   });
 
   it('streams series sorted by label set, with batches, limit and skip_chunks', async () => {
@@ -214,6 +223,8 @@ describe('sidecar against Prometheus 2.42', () => {
       grpcAddress: '127.0.0.1:0',
       httpAddress: '127.0.0.1:0',
       remoteReadResponseTypes: [ResponseType.SAMPLES],
+      // Everything through remote read, blocks too.
+      serveBlocks: false,
       logger: nopLogger,
     });
     const c = new StoreClient(old.grpcAddress);
@@ -244,8 +255,9 @@ describe('sidecar against Prometheus 2.42', () => {
       for await (const s of readChunkSeries(c.series(seriesRequest({ minTime: startMs - 60_000, maxTime: Date.now(), matchers: [m('__name__', 'up')] })))) got.push(s);
       const samples = samplesByLabels(got, startMs - 60_000, Date.now());
       expect(samples.size).toBe(1);
-      // Prometheus trims chunks to the requested range, which the sidecar raised to --min-time.
-      for (const list of samples.values()) expect(list[0]![0]).toBeGreaterThanOrEqual(minTime);
+      // Prometheus trims chunks to the requested range, which the sidecar raised to --min-time; chunks
+      // read from blocks are sent whole, as the store gateway sends them: none ends before --min-time.
+      for (const s of got) for (const c of s.chunks) expect(c.maxTime).toBeGreaterThanOrEqual(minTime);
     } finally {
       c.close();
       await limited.stop();
@@ -295,6 +307,74 @@ describe('sidecar against Prometheus 2.42', () => {
     expect(metrics).toMatch(/^strata_sidecar_prometheus_up 1$/m);
     expect(metrics).toMatch(/^grpc_server_handled_total\{grpc_service="thanos.Store",grpc_method="Series",grpc_type="server_stream",grpc_code="OK"\} [1-9]/m);
   });
+});
+
+describe("sidecar serving Prometheus 2.42's blocks from disk while Prometheus compacts, deletes and tombstones them", () => {
+  let p: PrometheusHandle;
+  let d: { path: string; cleanup: () => Promise<void> };
+  let s: Sidecar;
+  let c: StoreClient;
+  let began: number;
+
+  beforeAll(async () => {
+    d = await tempDir('strata-sidecar-compacting-');
+    began = Date.now();
+    // 5s blocks compacted locally up to 20s (parents replaced, then deleted), 40s retention; the admin API for delete_series.
+    p = await startPrometheus({ dir: d.path, externalLabels: EXT, scrapeInterval: '1s', blockDuration: '5s', maxBlockDuration: '20s', retention: '40s', scrapeSelf: true, extraArgs: ['--web.enable-admin-api'] });
+    s = await start({ prometheusUrl: p.url, tsdbPath: p.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', heartbeatIntervalMs: 200, logger: nopLogger });
+    c = new StoreClient(s.grpcAddress);
+  }, 60_000);
+
+  afterAll(async () => {
+    c?.close();
+    await s?.stop();
+    await p?.stop();
+    await d?.cleanup();
+  });
+
+  /**
+   * The sidecar's samples of `selector` equal Prometheus' own over the last 30s (up to a second ago): out
+   * of reach of the retention, which may delete older blocks between the two answers.
+   */
+  const expectSameAsPrometheus = async (text: string, sel: LabelMatcher[]) => {
+    const maxt = Date.now() - 1000;
+    const mint = maxt - 29_000;
+    const want = await promSamples(text, mint, maxt, p);
+    const got = samplesByLabels(await series({ minTime: mint, maxTime: maxt, matchers: sel }, c), mint, maxt);
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [k, v] of want) expect(got.get(k), k).toEqual(v);
+  };
+
+  it('answers exactly as Prometheus while blocks are compacted into others and deleted', async () => {
+    const compacted = async () => {
+      for (const id of (await readdir(p.dataDir)).filter(isULID)) {
+        const meta = JSON.parse(await readFile(join(p.dataDir, id, 'meta.json'), 'utf8').catch(() => '{}')) as { compaction?: { level: number } };
+        if ((meta.compaction?.level ?? 0) > 1) return true;
+      }
+      return false;
+    };
+    let rounds = 0;
+    // Until Prometheus has compacted blocks and its retention deleted some (and a few more rounds after).
+    while (rounds < 8 || !(await compacted()) || Date.now() - began < 50_000) {
+      await expectSameAsPrometheus('{__name__="up"}', [m('__name__', 'up')]);
+      await expectSameAsPrometheus('{__name__=~"prometheus_tsdb_head_.+"}', [m('__name__', 'prometheus_tsdb_head_.+', 2)]);
+      rounds++;
+      await sleep(500);
+    }
+    expect(await metric(s, 'strata_sidecar_series_calls_total{source="blocks"}')).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('leaves out samples deleted with the admin API (tombstones) as Prometheus does', async () => {
+    await waitFor('blocks loaded from disk', async () => (await metric(s, 'strata_bucket_store_blocks_loaded')) >= 2);
+    const end = Date.now() - 8_000;
+    const range = { start: ((end - 12_000) / 1000).toFixed(3), end: (end / 1000).toFixed(3) };
+    const res = await fetch(`${p.url}/api/v1/admin/tsdb/delete_series?${new URLSearchParams({ 'match[]': 'up', ...range })}`, { method: 'POST' });
+    expect(res.status).toBe(204);
+    // Tombstoned blocks are read through remote read until Prometheus rewrites them without the samples.
+    await expectSameAsPrometheus('{__name__="up"}', [m('__name__', 'up')]);
+    const left = await promSamples('{__name__="up"}', end - 12_000, end, p);
+    expect([...left.values()].flat()).toEqual([]);
+  }, 60_000);
 });
 
 describe('sidecar reloader against Prometheus 2.42', () => {

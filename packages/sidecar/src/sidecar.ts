@@ -13,6 +13,7 @@ import type { PrometheusHttpClientConfig } from './httpclient.js';
 import { PrometheusClient } from './promclient.js';
 import { Reloader, type ReloaderOptions } from './reloader.js';
 import type { ResponseType } from './remoteread.js';
+import { LocalBlocks } from './localblocks.js';
 import { Shipper } from './shipper.js';
 import { PrometheusStore, type PrometheusState } from './store.js';
 
@@ -47,6 +48,11 @@ export interface SidecarConfig {
   reloader?: Omit<ReloaderOptions, 'prometheus' | 'registry' | 'logger'>;
   /** Remote-read response types offered to Prometheus (tests force SAMPLES to cover old Prometheus). */
   remoteReadResponseTypes?: readonly ResponseType[];
+  /**
+   * Serve the blocks Prometheus has written from `tsdbPath` (LocalBlocks), its head only through remote
+   * read (default true; --no-tsdb.serve-blocks: everything through remote read, as Thanos' sidecar).
+   */
+  serveBlocks?: boolean;
   logger?: Logger;
   registry?: Registry;
 }
@@ -153,10 +159,22 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
     metrics.prometheusUp.set(1);
     prober.ready();
 
+    let blocks: LocalBlocks | undefined;
+    if (config.serveBlocks !== false) {
+      const local = await LocalBlocks.open({ dir: config.tsdbPath, registry, logger: log.with({ subsystem: 'blocks' }) });
+      closers.push(() => local.close());
+      blocks = local;
+    }
+    /** Follows Prometheus' blocks on disk (at start and at every heartbeat); until the first sync, remote read serves everything. */
+    const syncBlocks = () => void blocks?.sync(state!.extLabels).catch((e: unknown) => log.warn('reading Prometheus\' blocks failed; remote read serves what they hold', { err: e as Error }));
+    syncBlocks();
     const store = new PrometheusStore({
       prometheus: prom,
       state: () => state,
       ...(config.remoteReadResponseTypes ? { responseTypes: config.remoteReadResponseTypes } : {}),
+      ...(blocks !== undefined ? { blocks } : {}),
+      sources: metrics.seriesSources,
+      logger: log,
     });
     const grpc = await serveStore(store, {
       address: config.grpcAddress ?? '0.0.0.0:10901',
@@ -176,6 +194,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
         // Keep serving and shipping under the last good labels rather than none.
         if (next.extLabels.size === 0) throw new Error('Prometheus configuration no longer has external labels');
         state = next;
+        syncBlocks();
         metrics.prometheusUp.set(1);
         if (!prober.isReady()) log.info('Prometheus reachable again');
         prober.ready();

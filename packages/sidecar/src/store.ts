@@ -1,10 +1,12 @@
 /**
- * The sidecar's StoreAPI: Series over Prometheus remote read, LabelNames/LabelValues over its HTTP API,
+ * The sidecar's StoreAPI: Series from Prometheus' blocks on disk and its head over remote read,
+ * LabelNames/LabelValues over its HTTP API,
  * with the external labels appended (external wins on a clash) and `without_replica_labels` removed.
  */
 import {
   type AggrChunk,
   type CallContext,
+  type EncodedChunks,
   GrpcStatus,
   type InfoResponse,
   type LabelMatcher,
@@ -27,9 +29,13 @@ import {
   type SeriesFrame,
   type SeriesRequest,
   StoreError,
+  type StoreSeries,
   type StoreServer,
   storeChunk,
 } from '@strata/storeapi';
+import type { Logger } from '@strata/runtime';
+import type { Counter } from 'prom-client';
+import type { LocalBlocks } from './localblocks.js';
 import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import { parseDuration } from '@strata/objstore';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
@@ -50,6 +56,11 @@ export interface PrometheusStoreOptions {
   state: () => PrometheusState | undefined;
   /** Remote-read response types to offer, preferred first; SAMPLES alone forces the old-Prometheus path. */
   responseTypes?: readonly ResponseType[];
+  /** Prometheus' blocks on disk: persisted data is read from them, only the head through remote read. */
+  blocks?: LocalBlocks;
+  /** Counts where each Series call's data came from. */
+  sources?: Counter<'source'>;
+  logger?: Logger;
 }
 
 /**
@@ -81,6 +92,77 @@ interface Pending {
 
 const byLabels = (a: Pending, b: Pending): number => Labels.compare(a.labels, b.labels);
 
+/**
+ * The series of Prometheus' blocks (sorted) and of its head (sorted, streamed) in one order; a series in
+ * both is sent once, its block chunks first.
+ */
+async function* mergeByLabels(persisted: readonly StoreSeries[], head: AsyncIterable<SeriesFrame> | undefined): AsyncGenerator<SeriesFrame> {
+  const labelsOf = (s: StoreSeries) => Labels.fromSorted(s.labels as Label[]);
+  let i = 0;
+  for await (const f of head ?? []) {
+    if (!('series' in f)) {
+      yield f;
+      continue;
+    }
+    const labels = labelsOf(f.series);
+    const from = i;
+    while (i < persisted.length && Labels.compare(labelsOf(persisted[i] as StoreSeries), labels) < 0) i++;
+    if (i > from) yield { run: persisted.slice(from, i) };
+    if (i < persisted.length && Labels.compare(labelsOf(persisted[i] as StoreSeries), labels) === 0) yield { series: joinSeries(persisted[i++] as StoreSeries, f.series) };
+    else yield f;
+  }
+  if (i < persisted.length) yield { run: persisted.slice(i) };
+}
+
+/** A generator whose first step has begun when this is made (its reader comes later), or is stopped unread. */
+class StartedReader<T> implements AsyncIterable<T> {
+  readonly #gen: AsyncGenerator<T>;
+  readonly #first: Promise<IteratorResult<T>>;
+
+  constructor(gen: AsyncGenerator<T>) {
+    this.#gen = gen;
+    this.#first = gen.next();
+    // Awaited by the reader, or left by stop().
+    this.#first.catch(() => undefined);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    try {
+      for (let step = await this.#first; step.done !== true; step = await this.#gen.next()) yield step.value;
+    } finally {
+      await this.#gen.return(undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.#first.catch(() => undefined);
+    await this.#gen.return(undefined);
+  }
+}
+
+/** One series' chunks from its block (`a`) and its head (`b`), as one series. */
+function joinSeries(a: StoreSeries, b: StoreSeries): StoreSeries {
+  const x = a.extraChunks;
+  const y = b.extraChunks;
+  const chunks = [...a.chunks, ...b.chunks];
+  if (x === undefined || y === undefined) {
+    const extra = x ?? y;
+    return extra !== undefined ? { labels: a.labels, chunks, extraChunks: extra } : { labels: a.labels, chunks };
+  }
+  const extraChunks: EncodedChunks = {
+    size: x.size + y.size,
+    write: (w) => {
+      x.write(w);
+      y.write(w);
+    },
+    release: () => {
+      x.release?.();
+      y.release?.();
+    },
+  };
+  return { labels: a.labels, chunks, extraChunks };
+}
+
 function seriesFrame(p: Pending): SeriesFrame {
   const labels = p.labels.toArray();
   return { series: p.transcoded !== undefined ? { labels, chunks: p.chunks, extraChunks: p.transcoded } : { labels, chunks: p.chunks } };
@@ -90,6 +172,9 @@ export class PrometheusStore implements StoreServer {
   readonly #prom: PrometheusClient;
   readonly #state: () => PrometheusState | undefined;
   readonly #responseTypes: readonly ResponseType[];
+  readonly #blocks: LocalBlocks | undefined;
+  readonly #sources: Counter<'source'> | undefined;
+  readonly #log: Logger | undefined;
   /**
    * Selectors (matchers and dropped labels) whose last response was long enough to ask Prometheus about
    * its order, least recently used first: their next call asks at once, alongside the remote read,
@@ -105,6 +190,9 @@ export class PrometheusStore implements StoreServer {
     this.#prom = opts.prometheus;
     this.#state = opts.state;
     this.#responseTypes = opts.responseTypes ?? [ResponseType.STREAMED_XOR_CHUNKS, ResponseType.SAMPLES];
+    this.#blocks = opts.blocks;
+    this.#sources = opts.sources;
+    this.#log = opts.logger;
   }
 
   #current(): PrometheusState {
@@ -134,6 +222,13 @@ export class PrometheusStore implements StoreServer {
     };
   }
 
+  /**
+   * The series of Prometheus' blocks on disk (LocalBlocks) up to where they end, then those of its head
+   * through remote read, merged by labels (a series in both is sent twice in a row, its block chunks
+   * first, as the StoreAPI allows). Without blocks in the range, with tombstones in them (remote read
+   * applies deletions), or where reading them fails (a block deleted since the last sync: the store
+   * reads every chunk before it sends any, so nothing was sent), all of it through remote read.
+   */
   async *series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
     const { extLabels, minTime: advertisedMin } = this.#current();
     const matchers = withoutExternalMatchers(req.matchers, extLabels);
@@ -142,6 +237,43 @@ export class PrometheusStore implements StoreServer {
     const minTime = Math.max(req.minTime, advertisedMin);
     const maxTime = req.maxTime;
     if (minTime > maxTime) return;
+    const remote = (from: number) => this.#remoteSeries(req, matchers, extLabels, from, maxTime, ctx);
+    const blocks = this.#blocks;
+    const end = blocks?.end ?? MIN_INT64;
+    if (blocks === undefined || req.skipChunks || end <= minTime) {
+      this.#sources?.inc({ source: 'remote_read' });
+      yield* remote(minTime);
+      return;
+    }
+    const upTo = Math.min(maxTime, end - 1);
+    if (!(await blocks.readable(minTime, upTo))) {
+      this.#sources?.inc({ source: 'tombstones' });
+      yield* remote(minTime);
+      return;
+    }
+    // The head's remote read is under way while the blocks are read.
+    const head = maxTime >= end ? new StartedReader(remote(end)) : undefined;
+    let persisted: StoreSeries[];
+    try {
+      persisted = [];
+      for await (const f of blocks.series({ ...req, minTime, maxTime: upTo, hints: undefined })) {
+        if ('run' in f) persisted.push(...f.run);
+        else if ('series' in f) persisted.push(f.series);
+      }
+    } catch (e) {
+      await head?.stop();
+      if (ctx.signal.aborted) throw e;
+      this.#sources?.inc({ source: 'block_failed' });
+      this.#log?.warn('reading Prometheus\' blocks failed; the call is answered by remote read', { err: e as Error });
+      yield* remote(minTime);
+      return;
+    }
+    this.#sources?.inc({ source: 'blocks' });
+    yield* mergeByLabels(persisted, head);
+  }
+
+  /** Series of the range [minTime, maxTime] through remote read (and Prometheus' series API for skip_chunks). */
+  async *#remoteSeries(req: SeriesRequest, matchers: LabelMatcher[], extLabels: Labels, minTime: number, maxTime: number, ctx: CallContext): AsyncGenerator<SeriesFrame> {
     const drop = new Set(req.withoutReplicaLabels);
     const ext = extLabels.toArray();
     const finalLabels = (stored: readonly Label[]) => withExternal(stored, ext).without(drop);

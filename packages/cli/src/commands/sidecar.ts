@@ -21,6 +21,7 @@ export function register(program: Command): void {
   const cmd = withObjstoreFlags(program.command('sidecar').description('Serve a Prometheus over the StoreAPI and upload its finished blocks to object storage'), 'objstore', 'the bucket to upload to (without it, blocks are not uploaded)')
     .option('--prometheus.url <url>', 'URL of the Prometheus to serve and ship', 'http://localhost:9090')
     .option('--tsdb.path <dir>', "Prometheus' data directory (--storage.tsdb.path)", './data')
+    .option('--no-tsdb.serve-blocks', "read everything through Prometheus' remote read, as Thanos' sidecar does, instead of serving the blocks Prometheus has written from --tsdb.path (only its head through remote read)")
     .option('--grpc-address <host:port>', 'listen address for the StoreAPI (gRPC)', '0.0.0.0:10901')
     .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
     .option('--shipper.upload-compacted', 'also upload blocks Prometheus compacted itself (level > 1)', false)
@@ -49,6 +50,7 @@ export function register(program: Command): void {
       prometheusUrl: str('prometheus.url')!,
       ...(httpClient !== undefined ? { prometheusHttpClient: parsePrometheusHttpClientConfig(httpClient) } : {}),
       tsdbPath: str('tsdb.path')!,
+      serveBlocks: o['tsdb.serveBlocks'] !== false,
       ...(bucket !== undefined ? { bucket } : {}),
       grpcAddress: str('grpcAddress')!,
       httpAddress: str('httpAddress')!,

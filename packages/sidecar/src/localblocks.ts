@@ -1,0 +1,155 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FilesystemBucket } from '@strata/objstore';
+import type { Logger } from '@strata/runtime';
+import { MAX_INT64, MIN_INT64, type SeriesFrame, type SeriesRequest } from '@strata/storeapi';
+import { AccountingBucket, BucketBlock, BucketStore, ChunkBytesLimit, ChunkPool, IndexCache, storeMetrics, type BlockOptions, type StoreMetrics } from '@strata/store';
+import { TimeBound } from '@strata/block';
+import { type BlockMeta, type Labels, TOMBSTONES_FILENAME } from '@strata/tsdb';
+import type { Registry } from 'prom-client';
+import { finishedBlocks } from './tsdbdir.js';
+
+export interface LocalBlocksOptions {
+  /** Prometheus' data directory (--tsdb.path). */
+  dir: string;
+  registry: Registry;
+  logger: Logger;
+}
+
+/** Bytes of a tombstones file that deletes nothing: magic, version and the CRC of no entries. */
+const EMPTY_TOMBSTONES_BYTES = 9;
+/** The chunk bytes the Series calls served from blocks may hold at once (as the store gateway's --chunk-pool-size). */
+const CHUNK_BYTES = 1024 ** 3;
+/** Index cache for the blocks' postings and series (the store gateway's default is 250 MiB; a sidecar serves few blocks). */
+const INDEX_CACHE_BYTES = 64 * 1024 ** 2;
+/** Chunk read buffers kept for the next calls once their series are sent (fresh ones cost page faults and garbage collections). */
+const IDLE_CHUNK_BUFFER_BYTES = 64 * 1024 ** 2;
+
+/**
+ * The blocks Prometheus has written to disk, served from its data directory as the store gateway serves
+ * blocks from a bucket (index-headers built from the local index, range reads of the files), so that
+ * queries of persisted data cost Prometheus nothing: only its head is read through remote read. Blocks
+ * are immutable once Prometheus has renamed them into place; what Prometheus does to them afterwards is
+ * handled thus:
+ * - a block compacted into another (max block duration above the min) is left out once the compacted
+ *   one is there (`compaction.parents`); a block deleted (retention, compaction) fails the reads of a
+ *   call, which is then answered by remote read alone (`PrometheusStore`);
+ * - a block with tombstones (the delete_series admin API) is read through remote read, which applies
+ *   them: `readable` says whether a range is free of them, checked on disk at every call;
+ * - a block that fails to load, and everything after its start, is left to remote read.
+ * `sync()` follows the directory (the sidecar's heartbeat); until the first one, everything is remote read.
+ */
+export class LocalBlocks {
+  readonly #opts: LocalBlocksOptions;
+  readonly #headerDir: string;
+  readonly #blockOptions: BlockOptions;
+  readonly #cache: IndexCache;
+  readonly #store: BucketStore;
+  readonly #metrics: StoreMetrics;
+  /** External labels of the blocks loaded (Prometheus' as of the sync that loaded them). */
+  #labels: Labels | undefined;
+  /** Where the data served from blocks ends (exclusive): after it, remote read. */
+  #end = MIN_INT64;
+  #syncing: Promise<void> | undefined;
+
+  private constructor(opts: LocalBlocksOptions, headerDir: string) {
+    this.#opts = opts;
+    this.#headerDir = headerDir;
+    this.#cache = new IndexCache(INDEX_CACHE_BYTES, opts.registry);
+    this.#blockOptions = { bucket: new AccountingBucket(new FilesystemBucket(opts.dir), 32), cache: this.#cache, chunkPool: new ChunkPool(IDLE_CHUNK_BUFFER_BYTES) };
+    this.#metrics = storeMetrics(opts.registry);
+    this.#store = new BucketStore({
+      minTime: TimeBound.at(MIN_INT64),
+      maxTime: TimeBound.at(MAX_INT64),
+      sampleLimit: 0,
+      seriesLimit: 0,
+      seriesMaxConcurrency: 20,
+      blockConcurrency: 4,
+      chunkBytes: new ChunkBytesLimit(CHUNK_BYTES),
+      metrics: this.#metrics,
+    });
+  }
+
+  /** Index-headers are kept in a directory of their own under the system's temporary directory, removed by `close`. */
+  static async open(opts: LocalBlocksOptions): Promise<LocalBlocks> {
+    return new LocalBlocks(opts, await mkdtemp(join(tmpdir(), 'strata-sidecar-headers-')));
+  }
+
+  /** The end (exclusive, ms) of the data served from blocks; MIN_INT64 when none is. */
+  get end(): number {
+    return this.#end;
+  }
+
+  /** Loads the blocks Prometheus has finished since the last sync and drops those it has deleted or replaced; `labels`: Prometheus' external labels now. */
+  sync(labels: Labels): Promise<void> {
+    return (this.#syncing ??= this.#sync(labels).finally(() => (this.#syncing = undefined)));
+  }
+
+  async #sync(labels: Labels): Promise<void> {
+    const log = this.#opts.logger;
+    if (this.#labels !== undefined && !labels.equals(this.#labels)) {
+      // New external labels: every block is loaded again under them.
+      this.#end = MIN_INT64;
+      for (const b of this.#store.blocks()) await this.#drop(b.id);
+    }
+    this.#labels = labels;
+    const metas = await finishedBlocks(this.#opts.dir, (block, err) => log.warn('cannot read block meta.json; its data is read through remote read', { block, err }));
+    const present = new Set(metas.map((m) => m.ulid));
+    // A compacted block replaces its parents, which Prometheus deletes next.
+    const replaced = new Set<string>();
+    for (const m of metas) for (const p of m.compaction.parents ?? []) if (present.has(p.ulid)) replaced.add(p.ulid);
+    const wanted = metas.filter((m) => !replaced.has(m.ulid));
+    const keep = new Set(wanted.map((m) => m.ulid));
+    for (const b of this.#store.blocks()) if (!keep.has(b.id)) await this.#drop(b.id);
+    let end = MIN_INT64;
+    let failedAt = Infinity;
+    for (const m of wanted) {
+      if (!this.#store.blocks().some((b) => b.id === m.ulid) && !(await this.#load(m, labels))) failedAt = Math.min(failedAt, m.minTime);
+      end = Math.max(end, m.maxTime);
+    }
+    this.#end = Math.min(end, failedAt);
+    this.#metrics.blocksLoaded.set(this.#store.blocks().length);
+  }
+
+  async #load(meta: BlockMeta, labels: Labels): Promise<boolean> {
+    try {
+      const { block } = await BucketBlock.load(meta, labels, this.#headerDir, this.#blockOptions);
+      this.#store.addBlock(block);
+      this.#metrics.blockLoads.inc();
+      return true;
+    } catch (e) {
+      this.#metrics.blockLoadFailures.inc();
+      this.#opts.logger.warn('cannot load block; its data and everything after its start is read through remote read', { block: meta.ulid, err: e as Error });
+      return false;
+    }
+  }
+
+  async #drop(id: string): Promise<void> {
+    await this.#store.removeBlock(id)?.close();
+    this.#metrics.blockDrops.inc();
+    this.#cache.dropBlock(id);
+    await rm(join(this.#headerDir, id), { recursive: true, force: true });
+  }
+
+  /** Whether the blocks holding [mint, maxt] may be served as they are: none has tombstones now. */
+  async readable(mint: number, maxt: number): Promise<boolean> {
+    for (const b of this.#store.blocks()) {
+      if (b.maxTime <= mint || b.minTime > maxt) continue;
+      const size = await stat(join(this.#opts.dir, b.id, TOMBSTONES_FILENAME)).then((s) => s.size, () => 0);
+      if (size > EMPTY_TOMBSTONES_BYTES) return false;
+    }
+    return true;
+  }
+
+  /** The blocks' series for `req`, as the store gateway answers (every chunk read, and checked, before the first is sent). */
+  series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
+    return this.#store.series(req);
+  }
+
+  async close(): Promise<void> {
+    await this.#syncing?.catch(() => undefined);
+    for (const b of this.#store.blocks()) await b.close();
+    await rm(this.#headerDir, { recursive: true, force: true });
+  }
+}
