@@ -2,7 +2,7 @@
  * The parts of Prometheus' HTTP API the sidecar uses: readiness, config (external labels), flags,
  * the lowest timestamp from /metrics, label names/values and series with matchers, and remote read.
  */
-import { Http1Client } from '@strata/objstore';
+import { Http1Client, parseDuration } from '@strata/objstore';
 import { type LabelMatcher, type Meta, MIN_INT64 } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
@@ -118,11 +118,20 @@ export class PrometheusClient {
   }
 
   /** `global.external_labels` from the loaded configuration (the YAML inside /api/v1/status/config). */
-  async externalLabels(): Promise<Labels> {
+  /**
+   * What the sidecar needs of Prometheus' configuration (`/api/v1/status/config`): its external labels,
+   * and how far back out-of-order samples are accepted (storage.tsdb.out_of_order_time_window, 0 when
+   * off): until Prometheus compacts them, such samples are in its head, behind the blocks on disk.
+   */
+  async config(): Promise<{ externalLabels: Labels; outOfOrderWindowMs: number }> {
     const { yaml } = await this.#api<{ yaml: string }>('status/config');
-    const config = parseYaml(yaml) as { global?: { external_labels?: Record<string, unknown> } } | null;
+    const config = parseYaml(yaml) as { global?: { external_labels?: Record<string, unknown> }; storage?: { tsdb?: { out_of_order_time_window?: unknown } } } | null;
     const ext = config?.global?.external_labels ?? {};
-    return Labels.from(Object.entries(ext).map(([name, value]) => ({ name, value: String(value) })));
+    const window = config?.storage?.tsdb?.out_of_order_time_window;
+    return {
+      externalLabels: Labels.from(Object.entries(ext).map(([name, value]) => ({ name, value: String(value) }))),
+      outOfOrderWindowMs: window === undefined || window === null ? 0 : parseDuration(String(window)),
+    };
   }
 
   /** Command-line flags, e.g. `storage.tsdb.min-block-duration`. */
@@ -131,19 +140,25 @@ export class PrometheusClient {
   }
 
   /**
-   * The oldest sample timestamp Prometheus holds (ms), from the gauge
-   * prometheus_tsdb_lowest_timestamp_seconds; MIN_INT64 when it holds nothing yet.
+   * The oldest sample timestamp Prometheus holds and the newest in its head (ms), from the gauges
+   * prometheus_tsdb_lowest_timestamp_seconds and prometheus_tsdb_head_max_time; MIN_INT64 for either
+   * when it holds nothing yet.
    */
-  async lowestTimestamp(): Promise<number> {
+  async tsdbTimes(): Promise<{ lowest: number; headMax: number }> {
     const res = await this.#fetch('/metrics');
     if (res.status !== 200) throw new PrometheusError(`Prometheus /metrics: HTTP ${res.status}`);
     const m = /^prometheus_tsdb_lowest_timestamp_seconds(?:\{\})? (\S+)/m.exec(res.text);
     if (!m) throw new PrometheusError('Prometheus /metrics has no prometheus_tsdb_lowest_timestamp_seconds');
     const seconds = Number(m[1]);
-    // An empty TSDB reports math.MaxInt64 (as seconds ≈ 9.22e15).
-    if (!Number.isFinite(seconds) || seconds * 1000 >= API_TIME_BOUND) return MIN_INT64;
-    return Math.round(seconds * 1000);
+    const head = Number(/^prometheus_tsdb_head_max_time(?:\{\})? (\S+)/m.exec(res.text)?.[1]);
+    return {
+      // An empty TSDB reports math.MaxInt64 (as seconds ≈ 9.22e15).
+      lowest: !Number.isFinite(seconds) || seconds * 1000 >= API_TIME_BOUND ? MIN_INT64 : Math.round(seconds * 1000),
+      // And an empty head math.MinInt64.
+      headMax: Number.isFinite(head) && Math.abs(head) < API_TIME_BOUND ? head : MIN_INT64,
+    };
   }
+
 
   labelNames(matchers: readonly LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
     const params: [string, string | undefined][] = [

@@ -129,8 +129,15 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
     })());
 
   async function refresh(): Promise<PrometheusState> {
-    const [extLabels, lowest] = await Promise.all([prom.externalLabels(), prom.lowestTimestamp()]);
-    return { extLabels, minTime: Math.max(minTimeFlag.ms(), lowest) };
+    const [config, times] = await Promise.all([prom.config(), prom.tsdbTimes()]);
+    const window = config.outOfOrderWindowMs;
+    return {
+      extLabels: config.externalLabels,
+      minTime: Math.max(minTimeFlag.ms(), times.lowest),
+      // Out-of-order samples are accepted back to the window before the head's newest: they stay in the
+      // head until Prometheus compacts them (MIN_INT64: everything may be there, the head being empty).
+      ...(window > 0 ? { headOnlyFrom: times.headMax === MIN_INT64 ? MIN_INT64 : times.headMax - window } : {}),
+    };
   }
 
   try {
@@ -161,9 +168,14 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
 
     let blocks: LocalBlocks | undefined;
     if (config.serveBlocks !== false) {
-      const local = await LocalBlocks.open({ dir: config.tsdbPath, registry, logger: log.with({ subsystem: 'blocks' }) });
-      closers.push(() => local.close());
-      blocks = local;
+      try {
+        const local = await LocalBlocks.open({ dir: config.tsdbPath, registry, logger: log.with({ subsystem: 'blocks' }) });
+        closers.push(() => local.close());
+        blocks = local;
+      } catch (e) {
+        // E.g. a read-only root filesystem without a writable temporary directory.
+        log.warn("cannot keep index-headers of Prometheus' blocks (in the system's temporary directory): everything is read through remote read", { err: e as Error });
+      }
     }
     /** Follows Prometheus' blocks on disk (at start and at every heartbeat); until the first sync, remote read serves everything. */
     const syncBlocks = () => void blocks?.sync(state!.extLabels).catch((e: unknown) => log.warn('reading Prometheus\' blocks failed; remote read serves what they hold', { err: e as Error }));

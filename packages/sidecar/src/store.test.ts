@@ -1,10 +1,15 @@
-// PrometheusStore with a stand-in Prometheus: how the remote read and the order check overlap.
-import { type CallContext, ProtoWriter, putVarint32, seriesRequest } from '@strata/storeapi';
-import { crc32c, Labels } from '@strata/tsdb';
-import { describe, expect, it } from 'vitest';
+// PrometheusStore with a stand-in Prometheus: how the remote read and the order check overlap, and how
+// blocks read from disk and the head read remotely are joined.
+import { nopLogger } from '@strata/runtime';
+import { type CallContext, decodeSeriesResponse, encodeSeriesResponse, ProtoWriter, putVarint32, seriesRequest, type StoreSeries } from '@strata/storeapi';
+import { tempDir } from '@strata/testing/process';
+import { ArraySampleIterator, BlockWriter, crc32c, Labels } from '@strata/tsdb';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalBlocks } from './localblocks.js';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { STREAMED_CONTENT_TYPE } from './remoteread.js';
-import { ORDER_CHECK_AFTER_BYTES, ORDER_CHECK_AFTER_SERIES, PrometheusStore, withExternal } from './store.js';
+import { ORDER_CHECK_AFTER_BYTES, ORDER_CHECK_AFTER_SERIES, PrometheusStore, withExternal, type PrometheusState } from './store.js';
 
 /** One streamed remote-read frame holding the series `job="<name>"` (and `labels`) with one XOR chunk. */
 function frame(name: string, labels: Record<string, string> = {}, chunk: Uint8Array = Buffer.from([0, 1, 2])): Buffer {
@@ -265,5 +270,70 @@ describe('withExternal', () => {
       [{ name: 'a', value: '' }, { name: 'b', value: '2' }],
     ];
     for (const stored of odd) expect(withExternal(stored, ext.toArray()).toArray()).toEqual(Labels.from(stored).merge(ext).toArray());
+  });
+});
+
+describe('PrometheusStore.series over blocks on disk and the head', () => {
+  const S = 1000;
+  let work: { path: string; cleanup: () => Promise<void> };
+  let blocks: LocalBlocks;
+
+  beforeAll(async () => {
+    work = await tempDir('strata-sidecar-store-');
+    // One block of [0, 10s) with series a and c, a sample every second.
+    const w = await BlockWriter.create(work.path, { chunkRange: 120 * S, range: { minTime: 0, maxTime: 10 * S } });
+    const ts = Array.from({ length: 10 }, (_, i) => i * S);
+    for (const job of ['a', 'c']) await w.addSeries(Labels.from({ job }), new ArraySampleIterator(ts, ts.map(() => 1)));
+    await w.close();
+    blocks = await LocalBlocks.open({ dir: work.path, registry: new Registry(), logger: nopLogger });
+    await blocks.sync(Labels.from({ replica: 'r0' }));
+  });
+
+  afterAll(async () => {
+    await blocks?.close();
+    await work?.cleanup();
+  });
+
+  /** Each series sent (labels: chunks as [minTime, maxTime]), and where each remote read began. */
+  const read = async (state: PrometheusState) => {
+    const remoteFrom: number[] = [];
+    const prometheus = {
+      async remoteRead(q: { startMs: number }): Promise<RemoteReadResponse> {
+        remoteFrom.push(q.startMs);
+        async function* body() {
+          for (const n of ['a', 'b']) yield frame(n);
+        }
+        return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {}, recycle: () => {} };
+      },
+      async labelNames() {
+        return ['job'];
+      },
+    } as unknown as PrometheusClient;
+    const store = new PrometheusStore({ prometheus, state: () => state, blocks });
+    const got: string[] = [];
+    const add = (sent: StoreSeries) => {
+      const f = decodeSeriesResponse(encodeSeriesResponse({ series: sent }));
+      const s = 'series' in f ? f.series : sent;
+      got.push(`${s.labels.map((l) => `${l.name}=${l.value}`).join(',')}: ${s.chunks.map((c) => `[${c.minTime / S}, ${c.maxTime / S}]`).join(' ')}`);
+    };
+    for await (const f of store.series(seriesRequest({ minTime: 0, maxTime: 20 * S, matchers: [{ type: 2, name: 'job', value: '.+' }] }), { signal: new AbortController().signal })) {
+      if ('run' in f) f.run.forEach(add);
+      else if ('series' in f) add(f.series);
+    }
+    return { got, remoteFrom };
+  };
+
+  it('sends the blocks up to their end, the head after it, a series in both once with its block chunks first', async () => {
+    expect(await read({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 })).toEqual({
+      got: ['job=a,replica=r0: [0, 9] [1, 2]', 'job=b,replica=r0: [1, 2]', 'job=c,replica=r0: [0, 9]'],
+      remoteFrom: [10 * S],
+    });
+  });
+
+  it('reads through remote read from where out-of-order samples may still be in the head only', async () => {
+    const { got, remoteFrom } = await read({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0, headOnlyFrom: 5 * S });
+    expect(remoteFrom).toEqual([5 * S]);
+    // The blocks up to 5s: their chunks as they are, whole.
+    expect(got).toEqual(['job=a,replica=r0: [0, 9] [1, 2]', 'job=b,replica=r0: [1, 2]', 'job=c,replica=r0: [0, 9]']);
   });
 });

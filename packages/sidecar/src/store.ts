@@ -49,6 +49,11 @@ export interface PrometheusState {
   extLabels: Labels;
   /** Advertised min time: max(--min-time, Prometheus' lowest timestamp). */
   minTime: number;
+  /**
+   * With out-of-order ingestion on: from this time (ms) on, samples may be in Prometheus' head only,
+   * whatever blocks hold that time, so that is read through remote read.
+   */
+  headOnlyFrom?: number;
 }
 
 export interface PrometheusStoreOptions {
@@ -230,7 +235,7 @@ export class PrometheusStore implements StoreServer {
    * reads every chunk before it sends any, so nothing was sent), all of it through remote read.
    */
   async *series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
-    const { extLabels, minTime: advertisedMin } = this.#current();
+    const { extLabels, minTime: advertisedMin, headOnlyFrom = MAX_INT64 } = this.#current();
     const matchers = withoutExternalMatchers(req.matchers, extLabels);
     if (matchers === null) return;
     if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding external labels)');
@@ -239,7 +244,7 @@ export class PrometheusStore implements StoreServer {
     if (minTime > maxTime) return;
     const remote = (from: number) => this.#remoteSeries(req, matchers, extLabels, from, maxTime, ctx);
     const blocks = this.#blocks;
-    const end = blocks?.end ?? MIN_INT64;
+    const end = Math.min(blocks?.end ?? MIN_INT64, headOnlyFrom);
     if (blocks === undefined || req.skipChunks || end <= minTime) {
       this.#sources?.inc({ source: 'remote_read' });
       yield* remote(minTime);
