@@ -4,7 +4,9 @@ import { nopLogger } from '@strata/runtime';
 import { type CallContext, decodeSeriesResponse, encodeSeriesResponse, ProtoWriter, putVarint32, seriesRequest, type StoreSeries } from '@strata/storeapi';
 import { tempDir } from '@strata/testing/process';
 import { ArraySampleIterator, BlockWriter, crc32c, Labels } from '@strata/tsdb';
-import { Registry } from 'prom-client';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBlocks } from './localblocks.js';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
@@ -295,7 +297,7 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
   });
 
   /** Each series sent (labels: chunks as [minTime, maxTime]), and where each remote read began. */
-  const read = async (state: PrometheusState) => {
+  const read = async (state: PrometheusState, sources?: Counter<'source'>) => {
     const remoteFrom: number[] = [];
     const prometheus = {
       async remoteRead(q: { startMs: number }): Promise<RemoteReadResponse> {
@@ -309,7 +311,7 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
         return ['job'];
       },
     } as unknown as PrometheusClient;
-    const store = new PrometheusStore({ prometheus, state: () => state, blocks });
+    const store = new PrometheusStore({ prometheus, state: () => state, blocks, ...(sources !== undefined ? { sources } : {}) });
     const got: string[] = [];
     const add = (sent: StoreSeries) => {
       const f = decodeSeriesResponse(encodeSeriesResponse({ series: sent }));
@@ -328,6 +330,24 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
       got: ['job=a,replica=r0: [0, 9] [1, 2]', 'job=b,replica=r0: [1, 2]', 'job=c,replica=r0: [0, 9]'],
       remoteFrom: [10 * S],
     });
+  });
+
+  it('answers by remote read alone where a block was deleted since the last sync, having sent nothing from disk', async () => {
+    const extra = await BlockWriter.create(work.path, { chunkRange: 120 * S, range: { minTime: 10 * S, maxTime: 20 * S } });
+    await extra.addSeries(Labels.from({ job: 'c' }), new ArraySampleIterator([10 * S], [1]));
+    const { ulid } = await extra.close();
+    await blocks.sync(Labels.from({ replica: 'r0' }));
+    expect(blocks.end).toBe(20 * S);
+    await rm(join(work.path, ulid), { recursive: true });
+    const sources = new Counter({ name: 'calls', help: 'calls', labelNames: ['source'], registers: [] });
+    expect(await read({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 }, sources)).toEqual({
+      got: ['job=a,replica=r0: [1, 2]', 'job=b,replica=r0: [1, 2]'],
+      // The head's read, begun with the blocks', is left for one of everything.
+      remoteFrom: [20 * S, 0],
+    });
+    expect((await sources.get()).values).toEqual([{ labels: { source: 'block_failed' }, value: 1 }]);
+    await blocks.sync(Labels.from({ replica: 'r0' }));
+    expect(blocks.end).toBe(10 * S);
   });
 
   it('reads through remote read from where out-of-order samples may still be in the head only', async () => {
