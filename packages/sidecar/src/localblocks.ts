@@ -91,7 +91,7 @@ export class LocalBlocks {
     if (this.#labels !== undefined && !labels.equals(this.#labels)) {
       // New external labels: every block is loaded again under them.
       this.#end = MIN_INT64;
-      for (const b of this.#store.blocks()) await this.#drop(b.id);
+      await this.#release(this.#store.blocks().map((b) => this.#store.removeBlock(b.id) as BucketBlock));
     }
     this.#labels = labels;
     const metas = await finishedBlocks(this.#opts.dir, (block, err) => log.warn('cannot read block meta.json; its data is read through remote read', { block, err }));
@@ -100,36 +100,48 @@ export class LocalBlocks {
     const replaced = new Set<string>();
     for (const m of metas) for (const p of m.compaction.parents ?? []) if (present.has(p.ulid)) replaced.add(p.ulid);
     const wanted = metas.filter((m) => !replaced.has(m.ulid));
-    const keep = new Set(wanted.map((m) => m.ulid));
-    for (const b of this.#store.blocks()) if (!keep.has(b.id)) await this.#drop(b.id);
+    const loaded = new Set(this.#store.blocks().map((b) => b.id));
+    const added: BucketBlock[] = [];
     let end = MIN_INT64;
     let failedAt = Infinity;
     for (const m of wanted) {
-      if (!this.#store.blocks().some((b) => b.id === m.ulid) && !(await this.#load(m, labels))) failedAt = Math.min(failedAt, m.minTime);
       end = Math.max(end, m.maxTime);
+      if (loaded.has(m.ulid)) continue;
+      const block = await this.#load(m, labels);
+      if (block !== undefined) added.push(block);
+      else failedAt = Math.min(failedAt, m.minTime);
     }
+    // Nothing awaits from here until the end is set: a query sees the blocks before this sync or after
+    // it, never a compacted block next to its parents, nor a range without either.
+    for (const b of added) this.#store.addBlock(b);
+    const keep = new Set(wanted.map((m) => m.ulid));
+    const dropped = this.#store.blocks().filter((b) => !keep.has(b.id));
+    for (const b of dropped) this.#store.removeBlock(b.id);
     this.#end = Math.min(end, failedAt);
     this.#metrics.blocksLoaded.set(this.#store.blocks().length);
+    await this.#release(dropped);
   }
 
-  async #load(meta: BlockMeta, labels: Labels): Promise<boolean> {
+  async #load(meta: BlockMeta, labels: Labels): Promise<BucketBlock | undefined> {
     try {
       const { block } = await BucketBlock.load(meta, labels, this.#headerDir, this.#blockOptions);
-      this.#store.addBlock(block);
       this.#metrics.blockLoads.inc();
-      return true;
+      return block;
     } catch (e) {
       this.#metrics.blockLoadFailures.inc();
       this.#opts.logger.warn('cannot load block; its data and everything after its start is read through remote read', { block: meta.ulid, err: e as Error });
-      return false;
+      return undefined;
     }
   }
 
-  async #drop(id: string): Promise<void> {
-    await this.#store.removeBlock(id)?.close();
-    this.#metrics.blockDrops.inc();
-    this.#cache.dropBlock(id);
-    await rm(join(this.#headerDir, id), { recursive: true, force: true });
+  /** Closes blocks no longer served, and forgets their cached index entries and index-headers. */
+  async #release(blocks: readonly BucketBlock[]): Promise<void> {
+    for (const b of blocks) {
+      await b.close();
+      this.#metrics.blockDrops.inc();
+      this.#cache.dropBlock(b.id);
+      await rm(join(this.#headerDir, b.id), { recursive: true, force: true });
+    }
   }
 
   /** Whether the blocks holding [mint, maxt] may be served as they are: none has tombstones now. */
