@@ -15,12 +15,17 @@ export interface LocalBlocksOptions {
   dir: string;
   registry: Registry;
   logger: Logger;
+  /** The chunk bytes the calls served from blocks may hold at once (default 256 MiB); more is read through remote read. */
+  chunkBytes?: number;
 }
 
 /** Bytes of a tombstones file that deletes nothing: magic, version and the CRC of no entries. */
 const EMPTY_TOMBSTONES_BYTES = 9;
-/** The chunk bytes the Series calls served from blocks may hold at once (as the store gateway's --chunk-pool-size). */
-const CHUNK_BYTES = 1024 ** 3;
+/**
+ * The chunk bytes the Series calls served from blocks may hold at once (as the store gateway's
+ * --chunk-pool-size): a call that would take more is read through remote read, which streams.
+ */
+const CHUNK_BYTES = 256 * 1024 ** 2;
 /** Index cache for the blocks' postings and series (the store gateway's default is 250 MiB; a sidecar serves few blocks). */
 const INDEX_CACHE_BYTES = 64 * 1024 ** 2;
 /** Chunk read buffers kept for the next calls once their series are sent (fresh ones cost page faults and garbage collections). */
@@ -66,7 +71,7 @@ export class LocalBlocks {
       seriesLimit: 0,
       seriesMaxConcurrency: 20,
       blockConcurrency: 4,
-      chunkBytes: new ChunkBytesLimit(CHUNK_BYTES),
+      chunkBytes: new ChunkBytesLimit(opts.chunkBytes ?? CHUNK_BYTES),
       metrics: this.#metrics,
     });
   }

@@ -30,11 +30,11 @@ export class SidecarMetrics {
 
     this.seriesSources = new Counter({
       name: 'strata_sidecar_series_calls_total',
-      help: 'Series calls by where their data came from: blocks (Prometheus\' blocks read from disk, the head by remote read), remote_read (no block in the range), tombstones or block_failed (blocks in the range, read by remote read instead).',
+      help: 'Series calls by where their data came from: blocks (Prometheus\' blocks read from disk, the head by remote read), remote_read (no block in the range), tombstones, block_failed or too_large (blocks in the range, read by remote read instead).',
       labelNames: ['source'],
       registers,
     });
-    for (const source of ['blocks', 'remote_read', 'tombstones', 'block_failed']) this.seriesSources.inc({ source }, 0);
+    for (const source of ['blocks', 'remote_read', 'tombstones', 'block_failed', 'too_large']) this.seriesSources.inc({ source }, 0);
 
     const labelNames = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
     const started = new Counter({ name: 'grpc_server_started_total', help: 'Total number of RPCs started on the server.', labelNames, registers });

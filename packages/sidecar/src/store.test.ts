@@ -297,7 +297,7 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
   });
 
   /** Each series sent (labels: chunks as [minTime, maxTime]), and where each remote read began. */
-  const read = async (state: PrometheusState, sources?: Counter<'source'>) => {
+  const read = async (state: PrometheusState, sources?: Counter<'source'>, from: LocalBlocks = blocks) => {
     const remoteFrom: number[] = [];
     const prometheus = {
       async remoteRead(q: { startMs: number }): Promise<RemoteReadResponse> {
@@ -311,7 +311,7 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
         return ['job'];
       },
     } as unknown as PrometheusClient;
-    const store = new PrometheusStore({ prometheus, state: () => state, blocks, ...(sources !== undefined ? { sources } : {}) });
+    const store = new PrometheusStore({ prometheus, state: () => state, blocks: from, ...(sources !== undefined ? { sources } : {}) });
     const got: string[] = [];
     const add = (sent: StoreSeries) => {
       const f = decodeSeriesResponse(encodeSeriesResponse({ series: sent }));
@@ -348,6 +348,21 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
     expect((await sources.get()).values).toEqual([{ labels: { source: 'block_failed' }, value: 1 }]);
     await blocks.sync(Labels.from({ replica: 'r0' }));
     expect(blocks.end).toBe(10 * S);
+  });
+
+  it('answers by remote read alone a call whose blocks would hold more chunk bytes than allowed', async () => {
+    const small = await LocalBlocks.open({ dir: work.path, registry: new Registry(), logger: nopLogger, chunkBytes: 16 });
+    try {
+      await small.sync(Labels.from({ replica: 'r0' }));
+      const sources = new Counter({ name: 'calls', help: 'calls', labelNames: ['source'], registers: [] });
+      expect(await read({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 }, sources, small)).toEqual({
+        got: ['job=a,replica=r0: [1, 2]', 'job=b,replica=r0: [1, 2]'],
+        remoteFrom: [10 * S, 0],
+      });
+      expect((await sources.get()).values).toEqual([{ labels: { source: 'too_large' }, value: 1 }]);
+    } finally {
+      await small.close();
+    }
   });
 
   it('reads through remote read from where out-of-order samples may still be in the head only', async () => {

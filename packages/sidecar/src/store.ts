@@ -35,6 +35,7 @@ import {
 } from '@strata/storeapi';
 import type { Logger } from '@strata/runtime';
 import type { Counter } from 'prom-client';
+import { ChunkBytesExhaustedError } from '@strata/store';
 import type { LocalBlocks } from './localblocks.js';
 import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import { parseDuration } from '@strata/objstore';
@@ -229,10 +230,10 @@ export class PrometheusStore implements StoreServer {
 
   /**
    * The series of Prometheus' blocks on disk (LocalBlocks) up to where they end, then those of its head
-   * through remote read, merged by labels (a series in both is sent twice in a row, its block chunks
-   * first, as the StoreAPI allows). Without blocks in the range, with tombstones in them (remote read
-   * applies deletions), or where reading them fails (a block deleted since the last sync: the store
-   * reads every chunk before it sends any, so nothing was sent), all of it through remote read.
+   * through remote read, merged by labels (a series in both is sent once, its block chunks first).
+   * Without blocks in the range, with tombstones in them (remote read applies deletions), where reading
+   * them fails (a block deleted since the last sync: the store reads every chunk before it sends any, so
+   * nothing was sent) or would hold too many chunk bytes at once, all of it through remote read.
    */
   async *series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
     const { extLabels, minTime: advertisedMin, headOnlyFrom = MAX_INT64 } = this.#current();
@@ -268,8 +269,12 @@ export class PrometheusStore implements StoreServer {
     } catch (e) {
       await head?.stop();
       if (ctx.signal.aborted) throw e;
-      this.#sources?.inc({ source: 'block_failed' });
-      this.#log?.warn('reading Prometheus\' blocks failed; the call is answered by remote read', { err: e as Error });
+      if (e instanceof ChunkBytesExhaustedError) {
+        this.#sources?.inc({ source: 'too_large' });
+      } else {
+        this.#sources?.inc({ source: 'block_failed' });
+        this.#log?.warn('reading Prometheus\' blocks failed; the call is answered by remote read', { err: e as Error });
+      }
       yield* remote(minTime);
       return;
     }

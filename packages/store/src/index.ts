@@ -8,6 +8,6 @@ export { QueryStats } from './querystats.js';
 export { ChunksCache, InMemoryCache } from './chunkscache.js';
 export { AccountingBucket } from './querystats.js';
 export { storeMetrics, type StoreMetrics } from './metrics.js';
-export { ChunkBytesLimit } from './chunkbytes.js';
+export { ChunkBytesExhaustedError, ChunkBytesLimit } from './chunkbytes.js';
 export type { BlockOptions } from './block.js';
 export { ChunkPool } from './chunkpool.js';
