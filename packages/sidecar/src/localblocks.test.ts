@@ -54,10 +54,12 @@ describe('LocalBlocks', () => {
       const s = 'series' in frame ? frame.series : sent;
       out.push({ labels: Labels.fromSorted([...s.labels]).toString(), samples: s.chunks.reduce((n, c) => n + ((c.raw!.data[0]! << 8) | c.raw!.data[1]!), 0) });
     };
-    for await (const f of blocks.series(seriesRequest({ minTime: mint, maxTime: maxt, matchers: [{ type: 0, name: '__name__', value: 'up' }] }))) {
+    const { frames, release } = blocks.series(seriesRequest({ minTime: mint, maxTime: maxt, matchers: [{ type: 0, name: '__name__', value: 'up' }] }));
+    for await (const f of frames) {
       if ('run' in f) f.run.forEach(add);
       else if ('series' in f) add(f.series);
     }
+    release();
     return out;
   };
 

@@ -159,9 +159,13 @@ export class LocalBlocks {
     return true;
   }
 
-  /** The blocks' series for `req`, as the store gateway answers (every chunk read, and checked, before the first is sent). */
-  series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
-    return this.#store.series(req);
+  /**
+   * The blocks' series for `req`, as the store gateway answers (every chunk read, and checked, before the
+   * first is sent); their chunk bytes count against the bound until `release()`, once they are sent.
+   */
+  series(req: SeriesRequest): { frames: AsyncIterable<SeriesFrame>; release: () => void } {
+    const held = this.#store.chunkBytes();
+    return { frames: this.#store.seriesHeld(req, held), release: () => held?.end() };
   }
 
   async close(): Promise<void> {

@@ -259,14 +259,15 @@ export class PrometheusStore implements StoreServer {
     }
     // The head's remote read is under way while the blocks are read.
     const head = maxTime >= end ? new StartedReader(remote(end)) : undefined;
-    let persisted: StoreSeries[];
+    const persisted: StoreSeries[] = [];
+    const fromBlocks = blocks.series({ ...req, minTime, maxTime: upTo, hints: undefined });
     try {
-      persisted = [];
-      for await (const f of blocks.series({ ...req, minTime, maxTime: upTo, hints: undefined })) {
+      for await (const f of fromBlocks.frames) {
         if ('run' in f) persisted.push(...f.run);
         else if ('series' in f) persisted.push(f.series);
       }
     } catch (e) {
+      fromBlocks.release();
       await head?.stop();
       if (ctx.signal.aborted) throw e;
       if (e instanceof ChunkBytesExhaustedError) {
@@ -279,7 +280,11 @@ export class PrometheusStore implements StoreServer {
       return;
     }
     this.#sources?.inc({ source: 'blocks' });
-    yield* mergeByLabels(persisted, head);
+    try {
+      yield* mergeByLabels(persisted, head);
+    } finally {
+      fromBlocks.release();
+    }
   }
 
   /** Series of the range [minTime, maxTime] through remote read (and Prometheus' series API for skip_chunks). */

@@ -142,8 +142,21 @@ export class BucketStore implements StoreServer {
   }
 
   series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
-    const held = this.#opts.chunkBytes?.call();
+    const held = this.chunkBytes();
     return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req, held)), wantsQueryStats(req.hints), () => held?.end());
+  }
+
+  /** A Series call's share of --chunk-pool-size (none without a bound). */
+  chunkBytes(): CallChunkBytes | undefined {
+    return this.#opts.chunkBytes?.call();
+  }
+
+  /**
+   * `series`, its chunk bytes taken for `held`, which the caller ends once it has sent the series (a
+   * caller that holds them past the end of this iteration, to merge them with others).
+   */
+  seriesHeld(req: SeriesRequest, held: CallChunkBytes | undefined): AsyncIterable<SeriesFrame> {
+    return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req, held)), wantsQueryStats(req.hints), () => {});
   }
 
   async #collectSeries(req: SeriesRequest, held: CallChunkBytes | undefined): Promise<CollectedSeries> {
