@@ -30,6 +30,8 @@ const CHUNK_BYTES = 256 * 1024 ** 2;
 const INDEX_CACHE_BYTES = 64 * 1024 ** 2;
 /** Chunk read buffers kept for the next calls once their series are sent (fresh ones cost page faults and garbage collections). */
 const IDLE_CHUNK_BUFFER_BYTES = 64 * 1024 ** 2;
+/** Blocks' readers, and the kept buffers, not used for this long are let go (as the store gateway's idle sweep). */
+const IDLE_MS = 5 * 60_000;
 
 /**
  * The blocks Prometheus has written to disk, served from its data directory as the store gateway serves
@@ -43,13 +45,15 @@ const IDLE_CHUNK_BUFFER_BYTES = 64 * 1024 ** 2;
  * - a block with tombstones (the delete_series admin API) is read through remote read, which applies
  *   them: `readable` says whether a range is free of them, checked on disk at every call;
  * - a block that fails to load, and everything after its start, is left to remote read.
- * `sync()` follows the directory (the sidecar's heartbeat); until the first one, everything is remote read.
+ * `sync()` follows the directory (the sidecar's heartbeat) and closes what has been idle; until the first
+ * sync, everything is remote read.
  */
 export class LocalBlocks {
   readonly #opts: LocalBlocksOptions;
   readonly #headerDir: string;
   readonly #blockOptions: BlockOptions;
   readonly #cache: IndexCache;
+  readonly #pool = new ChunkPool(IDLE_CHUNK_BUFFER_BYTES);
   readonly #store: BucketStore;
   readonly #metrics: StoreMetrics;
   /** External labels of the blocks loaded (Prometheus' as of the sync that loaded them). */
@@ -62,7 +66,7 @@ export class LocalBlocks {
     this.#opts = opts;
     this.#headerDir = headerDir;
     this.#cache = new IndexCache(INDEX_CACHE_BYTES, opts.registry);
-    this.#blockOptions = { bucket: new AccountingBucket(new FilesystemBucket(opts.dir), 32), cache: this.#cache, chunkPool: new ChunkPool(IDLE_CHUNK_BUFFER_BYTES) };
+    this.#blockOptions = { bucket: new AccountingBucket(new FilesystemBucket(opts.dir), 32), cache: this.#cache, chunkPool: this.#pool };
     this.#metrics = storeMetrics(opts.registry);
     this.#store = new BucketStore({
       minTime: TimeBound.at(MIN_INT64),
@@ -125,6 +129,8 @@ export class LocalBlocks {
     this.#end = Math.min(end, failedAt);
     this.#metrics.blocksLoaded.set(this.#store.blocks().length);
     await this.#release(dropped);
+    for (const b of this.#store.blocks()) await b.closeIfIdle(IDLE_MS);
+    this.#pool.dropIfUnused(IDLE_MS);
   }
 
   async #load(meta: BlockMeta, labels: Labels): Promise<BucketBlock | undefined> {
