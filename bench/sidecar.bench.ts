@@ -1,6 +1,6 @@
 /**
  * `pnpm bench sidecar [--series=N] [--hours=H] [--rounds=N (default 15)] [--cpu-prof-dir=DIR]`
- * (`--cpu-prof-dir` writes a V8 CPU profile of the sidecar process there)
+ * (`--cpu-prof-dir` writes V8 CPU profiles of both sidecar processes there)
  *
  * Series throughput (samples/s) through the sidecar's StoreAPI (a `strata sidecar` process) vs
  * Prometheus' streamed remote read read directly, on the same Prometheus 2.42 and the same backfilled
