@@ -108,7 +108,8 @@ export class LocalBlocks {
     // A compacted block replaces its parents, which Prometheus deletes next.
     const replaced = new Set<string>();
     for (const m of metas) for (const p of m.compaction.parents ?? []) if (present.has(p.ulid)) replaced.add(p.ulid);
-    const wanted = metas.filter((m) => !replaced.has(m.ulid));
+    // Prometheus deletes a compaction's empty output (marked deletable) without serving it.
+    const wanted = metas.filter((m) => !replaced.has(m.ulid) && m.compaction.deletable !== true);
     const loaded = new Set(this.#store.blocks().map((b) => b.id));
     const added: BucketBlock[] = [];
     let end = MIN_INT64;
