@@ -247,7 +247,12 @@ describe('replicas failing', () => {
     const params = { query: 'sum by (instance) (rate(demo_cpu_usage_seconds_total[5m]))', ...window() };
     const before = await get(queryUrl, '/api/v1/query_range', params);
     // With its Prometheus down, the replica's sidecar still serves the blocks Prometheus wrote (the window
-    // holds no head data): nothing is missing.
+    // holds no head data), once it has loaded them: nothing is missing.
+    const loaded = async () => /^strata_bucket_store_blocks_loaded [1-9]/m.test(await (sidecars[1] as Sidecar).registry.metrics());
+    for (let i = 0; !(await loaded()); i++) {
+      if (i === 100) throw new Error("the sidecar did not load its Prometheus' blocks");
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await (replicas[1] as PrometheusHandle).stop();
     const promDown = await get(queryUrl, '/api/v1/query_range', params);
     expect(promDown.body.data).toEqual(before.body.data);
