@@ -2,9 +2,10 @@
 // blocks read from disk and the head read remotely are joined.
 import { nopLogger } from '@strata/runtime';
 import { type CallContext, decodeSeriesResponse, encodeSeriesResponse, ProtoWriter, putVarint32, seriesRequest, type StoreSeries } from '@strata/storeapi';
+import { chunkDataByteNear } from '@strata/testing/corrupt';
 import { tempDir } from '@strata/testing/process';
 import { ArraySampleIterator, BlockWriter, crc32c, Labels } from '@strata/tsdb';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -348,6 +349,26 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
     expect((await sources.get()).values).toEqual([{ labels: { source: 'block_failed' }, value: 1 }]);
     await blocks.sync(Labels.from({ replica: 'r0' }));
     expect(blocks.end).toBe(10 * S);
+  });
+
+  it('fails a call that reads a chunk whose CRC does not match, naming the block, rather than serve the damage through remote read', async () => {
+    const d = await tempDir('strata-sidecar-corrupt-');
+    const w = await BlockWriter.create(d.path, { chunkRange: 120 * S, range: { minTime: 0, maxTime: 10 * S } });
+    const ts = Array.from({ length: 10 }, (_, i) => i * S);
+    await w.addSeries(Labels.from({ job: 'a' }), new ArraySampleIterator(ts, ts.map((t) => t / 7)));
+    const { ulid } = await w.close();
+    const segment = join(d.path, ulid, 'chunks', '000001');
+    const bytes = await readFile(segment);
+    bytes[chunkDataByteNear(bytes, 8)]! ^= 0xff;
+    await writeFile(segment, bytes);
+    const damaged = await LocalBlocks.open({ dir: d.path, registry: new Registry(), logger: nopLogger });
+    try {
+      await damaged.sync(Labels.from({ replica: 'r0' }));
+      await expect(read({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 }, undefined, damaged)).rejects.toThrow(new RegExp(`block ${ulid}: .*checksum`));
+    } finally {
+      await damaged.close();
+      await d.cleanup();
+    }
   });
 
   it('answers by remote read alone a call whose blocks would hold more chunk bytes than allowed', async () => {

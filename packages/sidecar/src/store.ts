@@ -37,7 +37,7 @@ import type { Logger } from '@strata/runtime';
 import type { Counter } from 'prom-client';
 import { ChunkBytesExhaustedError } from '@strata/store';
 import type { LocalBlocks } from './localblocks.js';
-import { compareStrings, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
+import { compareStrings, CorruptionError, Encoding, type Label, Labels, Matcher, type MatchType, XORChunk } from '@strata/tsdb';
 import { parseDuration } from '@strata/objstore';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { exemplarsFromPrometheus } from './exemplars.js';
@@ -233,7 +233,8 @@ export class PrometheusStore implements StoreServer {
    * through remote read, merged by labels (a series in both is sent once, its block chunks first).
    * Without blocks in the range, with tombstones in them (remote read applies deletions), where reading
    * them fails (a block deleted since the last sync: the store reads every chunk before it sends any, so
-   * nothing was sent) or would hold too many chunk bytes at once, all of it through remote read.
+   * nothing was sent) or would hold too many chunk bytes at once, all of it through remote read. A chunk
+   * whose CRC does not match fails the call.
    */
   async *series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
     const { extLabels, minTime: advertisedMin, headOnlyFrom = MAX_INT64 } = this.#current();
@@ -269,7 +270,9 @@ export class PrometheusStore implements StoreServer {
     } catch (e) {
       fromBlocks.release();
       await head?.stop();
-      if (ctx.signal.aborted) throw e;
+      // A damaged block fails the call, naming the block and chunk, as the store gateway does: remote
+      // read would serve the same bytes unchecked (and an HA replica can answer instead).
+      if (ctx.signal.aborted || (e instanceof Error && e.cause instanceof CorruptionError)) throw e;
       if (e instanceof ChunkBytesExhaustedError) {
         this.#sources?.inc({ source: 'too_large' });
       } else {
