@@ -177,8 +177,23 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
         log.warn("cannot keep index-headers of Prometheus' blocks (in the system's temporary directory): everything is read through remote read", { err: e as Error });
       }
     }
-    /** Follows Prometheus' blocks on disk (at start and at every heartbeat); until the first sync, remote read serves everything. */
-    const syncBlocks = () => void blocks?.sync(state!.extLabels).catch((e: unknown) => log.warn('reading Prometheus\' blocks failed; remote read serves what they hold', { err: e as Error }));
+    /**
+     * Follows Prometheus' blocks on disk (at start and at every heartbeat); until the first sync, remote
+     * read serves everything. A failure is logged when it starts and when it ends, not at every beat (a
+     * sidecar without access to the data directory serves everything through remote read).
+     */
+    let blocksFailing = false;
+    const syncBlocks = () =>
+      void blocks?.sync(state!.extLabels).then(
+        () => {
+          if (blocksFailing) log.info("reading Prometheus' blocks again");
+          blocksFailing = false;
+        },
+        (e: unknown) => {
+          if (!blocksFailing) log.warn("reading Prometheus' blocks failed; remote read serves what they hold until they can be read", { err: e as Error });
+          blocksFailing = true;
+        },
+      );
     syncBlocks();
     const store = new PrometheusStore({
       prometheus: prom,
