@@ -143,7 +143,7 @@ export class BucketStore implements StoreServer {
 
   series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
     const held = this.chunkBytes();
-    return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req, held)), wantsQueryStats(req.hints), () => held?.end());
+    return this.#frames(req, held, () => held?.end());
   }
 
   /** A Series call's share of --chunk-pool-size (none without a bound). */
@@ -156,7 +156,12 @@ export class BucketStore implements StoreServer {
    * caller that holds them past the end of this iteration, to merge them with others).
    */
   seriesHeld(req: SeriesRequest, held: CallChunkBytes | undefined): AsyncIterable<SeriesFrame> {
-    return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req, held)), wantsQueryStats(req.hints), () => {});
+    return this.#frames(req, held, () => {});
+  }
+
+  /** The frames of a Series call whose reads take `held`; `ended` runs when the call ends. */
+  #frames(req: SeriesRequest, held: CallChunkBytes | undefined, ended: () => void): AsyncIterable<SeriesFrame> {
+    return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req, held)), wantsQueryStats(req.hints), ended);
   }
 
   async #collectSeries(req: SeriesRequest, held: CallChunkBytes | undefined): Promise<CollectedSeries> {
