@@ -24,6 +24,8 @@ export interface Bucket {
    * (use getRange).
    */
   readonly getRangeInto?: RangeIntoReader;
+  /** Objects are local files: reads are served by Node's thread pool, where many at once only queue. */
+  readonly local?: boolean;
   exists(name: string): Promise<boolean>;
   /** Rejects with ObjectNotFoundError when the object does not exist. */
   attributes(name: string): Promise<ObjectAttributes>;
@@ -108,6 +110,10 @@ export class ForwardingBucket implements Bucket {
 
   get name(): string {
     return this.inner.name;
+  }
+
+  get local(): boolean | undefined {
+    return this.inner.local;
   }
 
   list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {

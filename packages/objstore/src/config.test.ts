@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseBucketConfig, parseDuration } from './config.js';
+import { Registry } from 'prom-client';
+import { newBucket, parseBucketConfig, parseDuration } from './config.js';
 
 describe('parseBucketConfig', () => {
   it('reads an S3 config with Thanos field names', () => {
@@ -111,6 +112,12 @@ config:
 
   it('reads a FILESYSTEM config', () => {
     expect(parseBucketConfig('type: FILESYSTEM\nconfig:\n  directory: /data/bucket\n')).toEqual({ type: 'FILESYSTEM', directory: '/data/bucket', prefix: '' });
+  });
+
+  it('makes a bucket of local files, or not, as readers see it through the wrappers', () => {
+    const registry = new Registry();
+    expect(newBucket(parseBucketConfig('type: FILESYSTEM\nconfig:\n  directory: /data/bucket\nprefix: tenant\n'), { registry }).local).toBe(true);
+    expect(newBucket(parseBucketConfig('type: S3\nconfig:\n  bucket: b\n  endpoint: e\n'), { registry }).local).toBeUndefined();
   });
 
   it('rejects unknown fields, unknown types and missing required fields, naming the config', () => {

@@ -24,6 +24,7 @@ const WHOLE_RANGE_MAX = 16 * 1024 * 1024;
  */
 export class FilesystemBucket implements Bucket {
   readonly root: string;
+  readonly local = true;
 
   constructor(
     directory: string,

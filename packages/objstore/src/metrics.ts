@@ -40,6 +40,10 @@ export class InstrumentedBucket implements Bucket {
     return this.inner.name;
   }
 
+  get local(): boolean | undefined {
+    return this.inner.local;
+  }
+
   async *list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {
     const done = this.#start('iter');
     let failure: unknown;

@@ -19,6 +19,10 @@ export class PrefixedBucket implements Bucket {
     return this.inner.name;
   }
 
+  get local(): boolean | undefined {
+    return this.inner.local;
+  }
+
   async *list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {
     for await (const e of this.inner.list(this.#key(dir), opts)) yield { ...e, name: e.name.slice(this.#prefix.length) };
   }

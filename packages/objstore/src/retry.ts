@@ -94,6 +94,10 @@ export class RetryingBucket implements Bucket {
     return this.inner.name;
   }
 
+  get local(): boolean | undefined {
+    return this.inner.local;
+  }
+
   async *list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {
     // A listing that fails midway restarts and skips what it already produced.
     const seen = new Set<string>();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FilesystemBucket } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, type SeriesFrame, type SeriesRequest } from '@strata/storeapi';
-import { AccountingBucket, BucketBlock, BucketStore, ChunkBytesLimit, ChunkPool, IndexCache, storeMetrics, type BlockOptions, type StoreMetrics } from '@strata/store';
+import { AccountingBucket, BucketBlock, BucketStore, ChunkBytesLimit, ChunkPool, IndexCache, LOCAL_CHUNK_READS_IN_FLIGHT, storeMetrics, type BlockOptions, type StoreMetrics } from '@strata/store';
 import { TimeBound } from '@strata/block';
 import { type BlockMeta, type Labels, TOMBSTONES_FILENAME } from '@strata/tsdb';
 import type { Registry } from 'prom-client';
@@ -23,7 +23,7 @@ export interface LocalBlocksOptions {
 const EMPTY_TOMBSTONES_BYTES = 9;
 /**
  * The chunk bytes the Series calls served from blocks may hold at once (as the store gateway's
- * --chunk-pool-size): a call that would take more is read through remote read, which streams.
+ * --chunk-pool-size): the rest of a call that would take more is read through remote read, which streams.
  */
 const CHUNK_BYTES = 256 * 1024 ** 2;
 /** Index cache for the blocks' postings and series (the store gateway's default is 250 MiB; a sidecar serves few blocks). */
@@ -66,7 +66,7 @@ export class LocalBlocks {
     this.#opts = opts;
     this.#headerDir = headerDir;
     this.#cache = new IndexCache(INDEX_CACHE_BYTES, opts.registry);
-    this.#blockOptions = { bucket: new AccountingBucket(new FilesystemBucket(opts.dir), 32), cache: this.#cache, chunkPool: this.#pool };
+    this.#blockOptions = { bucket: new AccountingBucket(new FilesystemBucket(opts.dir), 32), cache: this.#cache, chunkPool: this.#pool, chunkReadsInFlight: LOCAL_CHUNK_READS_IN_FLIGHT };
     this.#metrics = storeMetrics(opts.registry);
     this.#store = new BucketStore({
       minTime: TimeBound.at(MIN_INT64),
@@ -76,6 +76,7 @@ export class LocalBlocks {
       seriesMaxConcurrency: 20,
       blockConcurrency: 4,
       chunkBytes: new ChunkBytesLimit(opts.chunkBytes ?? CHUNK_BYTES),
+      streamSeries: true,
       metrics: this.#metrics,
     });
   }
@@ -167,8 +168,8 @@ export class LocalBlocks {
   }
 
   /**
-   * The blocks' series for `req`, as the store gateway answers (every chunk read, and checked, before the
-   * first is sent); their chunk bytes count against the bound until `release()`, once they are sent.
+   * The blocks' series for `req`, sent as their chunks are read (each read checked against its CRCs);
+   * their chunk bytes count against the bound until `release()`, once they are sent.
    */
   series(req: SeriesRequest): { frames: AsyncIterable<SeriesFrame>; release: () => void } {
     const held = this.#store.chunkBytes();

@@ -5,7 +5,7 @@ import { type CallContext, decodeSeriesResponse, encodeSeriesResponse, ProtoWrit
 import { chunkDataByteNear } from '@strata/testing/corrupt';
 import { tempDir } from '@strata/testing/process';
 import { ArraySampleIterator, BlockWriter, crc32c, Labels } from '@strata/tsdb';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -298,13 +298,13 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
   });
 
   /** Each series sent (labels: chunks as [minTime, maxTime]), and where each remote read began. */
-  const read = async (state: PrometheusState, sources?: Counter<'source'>, from: LocalBlocks = blocks) => {
+  const read = async (state: PrometheusState, sources?: Counter<'source'>, from: LocalBlocks = blocks, remoteJobs: readonly string[] = ['a', 'b']) => {
     const remoteFrom: number[] = [];
     const prometheus = {
       async remoteRead(q: { startMs: number }): Promise<RemoteReadResponse> {
         remoteFrom.push(q.startMs);
         async function* body() {
-          for (const n of ['a', 'b']) yield frame(n);
+          for (const n of remoteJobs) yield frame(n);
         }
         return { contentType: STREAMED_CONTENT_TYPE, body: body(), cancel: () => {}, recycle: () => {} };
       },
@@ -383,6 +383,34 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
       expect((await sources.get()).values).toEqual([{ labels: { source: 'too_large' }, value: 1 }]);
     } finally {
       await small.close();
+    }
+  });
+
+  it('sends series as their chunks are read, and where a later read fails, the series after the last one sent through remote read', async () => {
+    const d = await tempDir('strata-sidecar-midway-');
+    // More series of one chunk each than one read of chunks takes (4,096), so that they are read twice.
+    const jobs = Array.from({ length: 5000 }, (_, i) => `s${String(i).padStart(4, '0')}`);
+    const w = await BlockWriter.create(d.path, { chunkRange: 120 * S, range: { minTime: 0, maxTime: 10 * S } });
+    for (const job of jobs) await w.addSeries(Labels.from({ job }), new ArraySampleIterator([0], [1]));
+    const { ulid } = await w.close();
+    // Room for the first read's chunks (82% of them), not for the second's too.
+    const { size } = await stat(join(d.path, ulid, 'chunks', '000001'));
+    const bounded = await LocalBlocks.open({ dir: d.path, registry: new Registry(), logger: nopLogger, chunkBytes: Math.floor(size * 0.9) });
+    try {
+      await bounded.sync(Labels.from({ replica: 'r0' }));
+      const sources = new Counter({ name: 'calls', help: 'calls', labelNames: ['source'], registers: [] });
+      const { got, remoteFrom } = await read({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 }, sources, bounded, jobs);
+      // Every series once, in order: the first ones from the block (joined with the head), the rest by remote read.
+      expect(got.map((g) => g.slice(0, g.indexOf(':')))).toEqual(jobs.map((j) => `job=${j},replica=r0`));
+      const fromBlock = got.filter((g) => g.endsWith(': [0, 0] [1, 2]')).length;
+      // The first read's series: sent before the second read failed.
+      expect(fromBlock).toBe(4096);
+      expect(got.slice(fromBlock).every((g) => g.endsWith(': [1, 2]'))).toBe(true);
+      expect(remoteFrom).toEqual([10 * S, 0]);
+      expect((await sources.get()).values).toEqual([{ labels: { source: 'too_large' }, value: 1 }]);
+    } finally {
+      await bounded.close();
+      await d.cleanup();
     }
   });
 

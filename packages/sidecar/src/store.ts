@@ -98,26 +98,99 @@ interface Pending {
 
 const byLabels = (a: Pending, b: Pending): number => Labels.compare(a.labels, b.labels);
 
+/** A read of Prometheus' blocks that failed (not the head's remote read). */
+class BlocksFailed extends Error {
+  constructor(readonly error: unknown) {
+    super((error as Error).message, { cause: error });
+  }
+}
+
+const labelsOf = (s: StoreSeries) => Labels.fromSorted(s.labels as Label[]);
+
+/** The series of a stream of frames (runs and single series) as runs, taken up to a label set. */
+class RunCursor {
+  readonly #frames: AsyncIterator<SeriesFrame>;
+  #run: readonly StoreSeries[] = [];
+  #at = 0;
+  #done = false;
+
+  constructor(frames: AsyncIterable<SeriesFrame>) {
+    this.#frames = frames[Symbol.asyncIterator]();
+  }
+
+  /** The next series (undefined at the end); a failed read throws BlocksFailed. */
+  async peek(): Promise<StoreSeries | undefined> {
+    while (this.#at === this.#run.length && !this.#done) {
+      let step: IteratorResult<SeriesFrame>;
+      try {
+        step = await this.#frames.next();
+      } catch (e) {
+        throw new BlocksFailed(e);
+      }
+      if (step.done === true) this.#done = true;
+      else {
+        const f = step.value;
+        this.#run = 'run' in f ? f.run : 'series' in f ? [f.series] : [];
+        this.#at = 0;
+      }
+    }
+    return this.#run[this.#at];
+  }
+
+  /** The series that sort before `labels` (all of them without), a run at a time: empty once there are none. */
+  async takeBefore(labels: Labels | undefined): Promise<readonly StoreSeries[]> {
+    if ((await this.peek()) === undefined) return [];
+    const from = this.#at;
+    if (labels === undefined) this.#at = this.#run.length;
+    else while (this.#at < this.#run.length && Labels.compare(labelsOf(this.#run[this.#at] as StoreSeries), labels) < 0) this.#at++;
+    return from === 0 && this.#at === this.#run.length ? this.#run : this.#run.slice(from, this.#at);
+  }
+
+  skip(): void {
+    this.#at++;
+  }
+}
+
 /**
- * The series of Prometheus' blocks (sorted) and of its head (sorted, streamed) in one order; a series in
- * both is sent once, its block chunks first.
+ * The series of Prometheus' blocks (sorted, sent as they are read) and of its head (sorted, streamed) in
+ * one order; a series in both is sent once, its block chunks first. `sent.last` is the label set of the
+ * last series yielded. A failed read of the blocks throws BlocksFailed.
  */
-async function* mergeByLabels(persisted: readonly StoreSeries[], head: AsyncIterable<SeriesFrame> | undefined): AsyncGenerator<SeriesFrame> {
-  const labelsOf = (s: StoreSeries) => Labels.fromSorted(s.labels as Label[]);
-  let i = 0;
+async function* mergeByLabels(blocks: AsyncIterable<SeriesFrame>, head: AsyncIterable<SeriesFrame> | undefined, sent: { last?: Labels }): AsyncGenerator<SeriesFrame> {
+  const cursor = new RunCursor(blocks);
   for await (const f of head ?? []) {
     if (!('series' in f)) {
       yield f;
       continue;
     }
     const labels = labelsOf(f.series);
-    const from = i;
-    while (i < persisted.length && Labels.compare(labelsOf(persisted[i] as StoreSeries), labels) < 0) i++;
-    if (i > from) yield { run: persisted.slice(from, i) };
-    if (i < persisted.length && Labels.compare(labelsOf(persisted[i] as StoreSeries), labels) === 0) yield { series: joinSeries(persisted[i++] as StoreSeries, f.series) };
-    else yield f;
+    for (let before = await cursor.takeBefore(labels); before.length > 0; before = await cursor.takeBefore(labels)) {
+      sent.last = labelsOf(before[before.length - 1] as StoreSeries);
+      yield { run: before };
+    }
+    const same = await cursor.peek();
+    sent.last = labels;
+    if (same !== undefined && Labels.compare(labelsOf(same), labels) === 0) {
+      cursor.skip();
+      yield { series: joinSeries(same, f.series) };
+    } else yield f;
   }
-  if (i < persisted.length) yield { run: persisted.slice(i) };
+  for (let rest = await cursor.takeBefore(undefined); rest.length > 0; rest = await cursor.takeBefore(undefined)) {
+    sent.last = labelsOf(rest[rest.length - 1] as StoreSeries);
+    yield { run: rest };
+  }
+}
+
+/** The series of `frames` whose labels sort after `last` (all of them without). */
+async function* seriesAfter(last: Labels | undefined, frames: AsyncIterable<SeriesFrame>): AsyncGenerator<SeriesFrame> {
+  let past = last === undefined;
+  for await (const f of frames) {
+    if (!past && 'series' in f) {
+      if (Labels.compare(labelsOf(f.series), last as Labels) <= 0) continue;
+      past = true;
+    }
+    yield f;
+  }
 }
 
 /** A generator whose first step has begun when this is made (its reader comes later), or is stopped unread. */
@@ -230,11 +303,11 @@ export class PrometheusStore implements StoreServer {
 
   /**
    * The series of Prometheus' blocks on disk (LocalBlocks) up to where they end, then those of its head
-   * through remote read, merged by labels (a series in both is sent once, its block chunks first).
-   * Without blocks in the range, with tombstones in them (remote read applies deletions), where reading
-   * them fails (a block deleted since the last sync: the store reads every chunk before it sends any, so
-   * nothing was sent) or would hold too many chunk bytes at once, all of it through remote read. A chunk
-   * whose CRC does not match fails the call.
+   * through remote read, merged by labels (a series in both is sent once, its block chunks first), sent
+   * as the blocks' chunks are read. Without blocks in the range, or with tombstones in them (remote read
+   * applies deletions), all of it through remote read. Where reading the blocks fails (a block deleted
+   * since the last sync) or would hold too many chunk bytes at once, the rest of the call (the series
+   * after the last one sent) is read through remote read. A chunk whose CRC does not match fails the call.
    */
   async *series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
     const { extLabels, minTime: advertisedMin, headOnlyFrom = MAX_INT64 } = this.#current();
@@ -260,33 +333,27 @@ export class PrometheusStore implements StoreServer {
     }
     // The head's remote read is under way while the blocks are read.
     const head = maxTime >= end ? new StartedReader(remote(end)) : undefined;
-    const persisted: StoreSeries[] = [];
     const fromBlocks = blocks.series({ ...req, minTime, maxTime: upTo, hints: undefined });
+    const sent: { last?: Labels } = {};
+    let source = 'blocks';
     try {
-      for await (const f of fromBlocks.frames) {
-        if ('run' in f) persisted.push(...f.run);
-        else if ('series' in f) persisted.push(f.series);
-      }
+      yield* mergeByLabels(fromBlocks.frames, head, sent);
     } catch (e) {
-      fromBlocks.release();
+      if (!(e instanceof BlocksFailed)) throw e;
       await head?.stop();
+      const err = e.error;
       // A damaged block fails the call, naming the block and chunk, as the store gateway does: remote
       // read would serve the same bytes unchecked (and an HA replica can answer instead).
-      if (ctx.signal.aborted || (e instanceof Error && e.cause instanceof CorruptionError)) throw e;
-      if (e instanceof ChunkBytesExhaustedError) {
-        this.#sources?.inc({ source: 'too_large' });
-      } else {
-        this.#sources?.inc({ source: 'block_failed' });
-        this.#log?.warn('reading Prometheus\' blocks failed; the call is answered by remote read', { err: e as Error });
+      if (ctx.signal.aborted || (err instanceof Error && err.cause instanceof CorruptionError)) throw err;
+      if (err instanceof ChunkBytesExhaustedError) source = 'too_large';
+      else {
+        source = 'block_failed';
+        this.#log?.warn("reading Prometheus' blocks failed; the rest of the call is answered by remote read", { err: err as Error });
       }
-      yield* remote(minTime);
-      return;
-    }
-    this.#sources?.inc({ source: 'blocks' });
-    try {
-      yield* mergeByLabels(persisted, head);
+      yield* seriesAfter(sent.last, remote(minTime));
     } finally {
       fromBlocks.release();
+      this.#sources?.inc({ source });
     }
   }
 

@@ -24,7 +24,7 @@ import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { LimitExceededError, RequestLimit, type BucketBlock } from './block.js';
 import { ChunkBytesExhaustedError, type CallChunkBytes, type ChunkBytesLimit } from './chunkbytes.js';
-import { mergeAligned, mergeSorted, type OutSeries } from './merge.js';
+import { mergeAligned, mergeSorted, toStoreSeries, type OutSeries, type SeriesSource } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
 import { QueryStats } from './querystats.js';
 import { blocksFor } from './resolution.js';
@@ -44,6 +44,12 @@ export interface BucketStoreOptions {
   blockConcurrency: number;
   /** --chunk-pool-size: the chunk bytes Series calls may hold at once (none: no bound). */
   chunkBytes?: ChunkBytesLimit;
+  /**
+   * Series are sent as their chunks are read (each read checked against its CRCs), not once a call has
+   * read them all: a corrupt chunk then fails the call after the series before it were sent. Off, a
+   * corrupt block fails the call before its first frame (the store gateway's choice).
+   */
+  streamSeries?: boolean;
   metrics: StoreMetrics;
 }
 
@@ -161,7 +167,26 @@ export class BucketStore implements StoreServer {
 
   /** The frames of a Series call whose reads take `held`; `ended` runs when the call ends. */
   #frames(req: SeriesRequest, held: CallChunkBytes | undefined, ended: () => void): AsyncIterable<SeriesFrame> {
-    return new SeriesFrames(() => this.#gate(() => this.#collectSeries(req, held)), wantsQueryStats(req.hints), ended);
+    return new SeriesFrames(() => this.#gated(req, held), wantsQueryStats(req.hints), ended);
+  }
+
+  /** The call's series, selected within --store.grpc.series-max-concurrency, which holds its slot until its chunks are read. */
+  #gated(req: SeriesRequest, held: CallChunkBytes | undefined): Promise<CollectedSeries> {
+    return new Promise((resolve, reject) => {
+      this.#gate(async () => {
+        const collected = await this.#collectSeries(req, held);
+        resolve(collected);
+        await collected.hints.catch(() => {});
+      }).catch(reject);
+    });
+  }
+
+  /** Counts a call that a limit ended; returns its error. */
+  #dropped(e: unknown): unknown {
+    const m = this.#opts.metrics;
+    if (e instanceof LimitExceededError) m.queriesDropped.inc({ reason: e.kind });
+    else if (e instanceof ChunkBytesExhaustedError) m.queriesDropped.inc({ reason: 'chunk-bytes' });
+    return e;
   }
 
   async #collectSeries(req: SeriesRequest, held: CallChunkBytes | undefined): Promise<CollectedSeries> {
@@ -188,57 +213,60 @@ export class BucketStore implements StoreServer {
       if (rest.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `no matchers beyond the external labels ${set.labels.toString()}: select series by their own labels`);
       for (const b of blocksFor(set.blocks, mint, maxt, req.maxResolutionWindow)) {
         queriedBlocks.push(b.id);
-        reads.push(limit(() => b.series(rest, mint, maxt, req.skipChunks, limits, req.aggregates, stats, replicaLabels)));
+        reads.push(
+          limit(async () => {
+            const rows = await b.series(rest, mint, maxt, req.skipChunks, limits, req.aggregates, stats, replicaLabels);
+            // Not streaming, a block's slot is held until its chunks are read: the limit bounds the blocks read at once.
+            if (this.#opts.streamSeries !== true) await rows.read.catch(() => {});
+            return rows;
+          }),
+        );
       }
     }
-    let lists: SeriesRows[];
-    try {
-      lists = await Promise.all(reads);
-    } catch (e) {
-      if (e instanceof LimitExceededError) m.queriesDropped.inc({ reason: e.kind });
-      else if (e instanceof ChunkBytesExhaustedError) m.queriesDropped.inc({ reason: 'chunk-bytes' });
-      throw e;
-    }
+    const lists = await Promise.all(reads).catch((e: unknown) => {
+      throw this.#dropped(e);
+    });
+    const read = Promise.all(lists.map((l) => l.read)).then(
+      () => {},
+      (e: unknown) => {
+        throw this.#dropped(e);
+      },
+    );
+    read.catch(() => {});
+    if (this.#opts.streamSeries !== true) await read;
     // One block's sorted, distinct series (most queries of recent data) are the answer as they are,
-    // each made when it is sent; others are merged as objects.
+    // each made when it is sent; blocks holding the same series (aligned) are joined as they are sent;
+    // others are merged as objects, once read.
     const nonEmpty = lists.filter((l) => l.length > 0);
     let merged: SeriesSource;
     if (nonEmpty.length === 1 && (nonEmpty[0] as SeriesRows).sorted && (nonEmpty[0] as SeriesRows).distinct) merged = nonEmpty[0] as SeriesRows;
-    else {
-      const all =
-        (nonEmpty.length > 1 ? mergeAligned(nonEmpty) : undefined) ??
-        mergeSorted(
-          nonEmpty.map((l) => {
-            const series = l.toArray();
-            // Adding and removing labels can change the order (a shorter set no longer sorts first).
-            if (!l.sorted) series.sort((x, y) => Labels.compare(x.labels, y.labels));
-            return series;
-          }),
-        );
-      merged = { length: all.length, storeSeries: (i) => toStoreSeries(all[i] as OutSeries) };
-    }
-    // Merging joins series, never chunks.
-    let chunks = 0;
-    let chunkBytes = 0;
-    for (const l of lists) {
-      chunks += l.chunks;
-      chunkBytes += l.chunkBytes;
-    }
-    m.blocksQueried.observe(reads.length);
-    m.dataFetched.observe({ data_type: 'series' }, merged.length);
-    m.dataFetched.observe({ data_type: 'chunks' }, chunks);
-    m.dataSizeFetched.observe({ data_type: 'chunks' }, chunkBytes);
-    m.objectRequests.observe(stats.requests);
-    m.objectBytes.observe(stats.bytes);
-    m.getAllDuration.observe((performance.now() - started) / 1000);
-    const queryStats = emptyQueryStats();
-    queryStats.blocksQueried = reads.length;
-    queryStats.seriesFetched = merged.length;
-    queryStats.chunksFetched = chunks;
-    queryStats.chunksFetchedSizeSum = chunkBytes;
-    queryStats.dataDownloadedSizeSum = stats.bytes;
-    queryStats.objectRequests = stats.requests;
-    return { series: merged, hints: { queriedBlocks, queryStats } };
+    else merged = (nonEmpty.length > 1 ? mergeAligned(nonEmpty) : undefined) ?? (await mergedWhenRead(nonEmpty, read));
+    const hints = read.then(() => {
+      // Merging joins series, never chunks.
+      let chunks = 0;
+      let chunkBytes = 0;
+      for (const l of lists) {
+        chunks += l.chunks;
+        chunkBytes += l.chunkBytes;
+      }
+      m.blocksQueried.observe(reads.length);
+      m.dataFetched.observe({ data_type: 'series' }, merged.length);
+      m.dataFetched.observe({ data_type: 'chunks' }, chunks);
+      m.dataSizeFetched.observe({ data_type: 'chunks' }, chunkBytes);
+      m.objectRequests.observe(stats.requests);
+      m.objectBytes.observe(stats.bytes);
+      m.getAllDuration.observe((performance.now() - started) / 1000);
+      const queryStats = emptyQueryStats();
+      queryStats.blocksQueried = reads.length;
+      queryStats.seriesFetched = merged.length;
+      queryStats.chunksFetched = chunks;
+      queryStats.chunksFetchedSizeSum = chunkBytes;
+      queryStats.dataDownloadedSizeSum = stats.bytes;
+      queryStats.objectRequests = stats.requests;
+      return { queriedBlocks, queryStats };
+    });
+    hints.catch(() => {});
+    return { series: merged, hints };
   }
 
   /** Each block set's blocks overlapping [start, end] (0, 0 = all time) with the matchers left after its external labels. */
@@ -290,19 +318,24 @@ export class BucketStore implements StoreServer {
   }
 }
 
-/** A Series call's answer: its series in order, each made by `storeSeries` (once: it is sent and dropped). */
-interface SeriesSource {
-  readonly length: number;
-  storeSeries(i: number): StoreSeries;
-}
-
-function toStoreSeries(s: OutSeries): StoreSeries {
-  return s.raw !== undefined ? { labels: s.labels.toArray(), chunks: s.chunks, extraChunks: s.raw } : { labels: s.labels.toArray(), chunks: s.chunks };
+/** The blocks' series merged as objects (sorted where adding and removing labels changed their order), once `read` has settled. */
+async function mergedWhenRead(lists: readonly SeriesRows[], read: Promise<void>): Promise<SeriesSource> {
+  await read;
+  const all = mergeSorted(
+    lists.map((l) => {
+      const series = l.toArray();
+      // Adding and removing labels can change the order (a shorter set no longer sorts first).
+      if (!l.sorted) series.sort((x, y) => Labels.compare(x.labels, y.labels));
+      return series;
+    }),
+  );
+  return { length: all.length, storeSeries: (i) => toStoreSeries(all[i] as OutSeries), readThrough: () => read };
 }
 
 interface CollectedSeries {
   series: SeriesSource;
-  hints: SeriesResponseHints;
+  /** What the call cost, as Thanos' hints, once every chunk is read (rejects if a read failed). */
+  hints: Promise<SeriesResponseHints>;
 }
 
 /**
@@ -351,6 +384,7 @@ class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
     const from = this.#next;
     if (from < series.length) {
       const to = Math.min(series.length, from + RUN_SERIES);
+      await series.readThrough(to);
       this.#next = to;
       const run: StoreSeries[] = new Array(to - from);
       for (let i = from; i < to; i++) run[i - from] = series.storeSeries(i);
@@ -358,8 +392,9 @@ class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
     }
     if (from === series.length && this.#wantHints) {
       this.#next++;
-      return { done: false, value: { hints: encodeSeriesResponseHints(hints) } };
+      return { done: false, value: { hints: encodeSeriesResponseHints(await hints) } };
     }
+    await hints;
     return { done: true, value: undefined };
   }
 }

@@ -1,5 +1,5 @@
 import { mergeByLabels, type Labels } from '@strata/tsdb';
-import type { AggrChunk } from '@strata/storeapi';
+import type { AggrChunk, StoreSeries } from '@strata/storeapi';
 import type { BlockSeries } from './block.js';
 import type { SeriesRows } from './seriesrows.js';
 import { carve } from './columns.js';
@@ -44,27 +44,41 @@ export function mergeSorted(lists: readonly (readonly BlockSeries[])[]): readonl
 }
 
 /**
+ * A Series call's answer: its series in order, each made by `storeSeries` (once: it is sent and
+ * dropped) once `readThrough` of a count past it has settled (its chunks are read by then).
+ */
+export interface SeriesSource {
+  readonly length: number;
+  storeSeries(i: number): StoreSeries;
+  readThrough(n: number): Promise<void>;
+}
+
+/**
  * The merge of blocks that hold the same series, each sorted and distinct (one replica's blocks over
  * time, and its replicas once their replica label is removed, as a dashboard's queries read them): series
- * k of every list is one series, its runs joined, with no merge heap and labels made for the first list
- * only (the others' are compared in place). Undefined when the lists differ; then mergeSorted.
+ * k of every list is one series, its runs joined as it is sent, with no merge heap and labels made for
+ * the first list only (the others' are compared in place). Known from the series' labels alone, before
+ * their chunks are read. Undefined when the lists differ; then mergeSorted.
  */
-export function mergeAligned(lists: readonly SeriesRows[]): readonly OutSeries[] | undefined {
-  const n = (lists[0] as SeriesRows).length;
+export function mergeAligned(lists: readonly SeriesRows[]): SeriesSource | undefined {
+  const first = lists[0] as SeriesRows;
+  const n = first.length;
   for (const l of lists) if (!l.sorted || !l.distinct || l.length !== n) return undefined;
-  const first = (lists[0] as SeriesRows).toArray();
+  const labels: Labels[] = new Array(n);
+  for (let k = 0; k < n; k++) labels[k] = first.labels(k);
   for (let i = 1; i < lists.length; i++) {
     const l = lists[i] as SeriesRows;
-    for (let k = 0; k < n; k++) if (!l.labelsEqual(k, (first[k] as BlockSeries).labels.toArray())) return undefined;
+    for (let k = 0; k < n; k++) if (!l.labelsEqual(k, (labels[k] as Labels).toArray())) return undefined;
   }
-  const out: OutSeries[] = new Array(n);
-  for (let k = 0; k < n; k++) {
-    const s = first[k] as BlockSeries;
-    const runs: Run[] = [{ chunks: s.chunks, raw: s.raw }];
-    for (let i = 1; i < lists.length; i++) runs.push((lists[i] as SeriesRows).chunksOf(k));
-    out[k] = { labels: s.labels, ...joinRuns(runs) };
-  }
-  return out;
+  return {
+    length: n,
+    storeSeries: (k) => toStoreSeries({ labels: labels[k] as Labels, ...joinRuns(lists.map((l) => l.chunksOf(k))) }),
+    readThrough: (upTo) => Promise.all(lists.map((l) => l.readThrough(upTo))).then(() => {}),
+  };
+}
+
+export function toStoreSeries(s: OutSeries): StoreSeries {
+  return s.raw !== undefined ? { labels: s.labels.toArray(), chunks: s.chunks, extraChunks: s.raw } : { labels: s.labels.toArray(), chunks: s.chunks };
 }
 
 /**

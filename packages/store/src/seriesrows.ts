@@ -13,11 +13,12 @@ const NONE = 0xffffffff;
 
 /**
  * One block's series for one query, in the index's order, as rows of numbers: each series' labels as
- * symbol refs and its raw chunks as rows of a read batch's columns. A query holds all its series until
- * it has read every block (a corrupt block fails the call before any frame), and objects held that
- * long are what the garbage collector copies: a series is made an object (`storeSeries`) only when it
- * is sent. Also tells how the order relates to the series' mapped labels (the mapping may reorder them
- * or make neighbours equal), found as each series is added.
+ * symbol refs and its raw chunks as rows of a read batch's columns, given as each batch's read ends
+ * (`readThrough`). A query holds its series until they are sent (the store gateway's until it has read
+ * every block: a corrupt block fails the call before any frame), and objects held that long are what
+ * the garbage collector copies: a series is made an object (`storeSeries`) only when it is sent. Also
+ * tells how the order relates to the series' mapped labels (the mapping may reorder them or make
+ * neighbours equal), found as each series is added.
  */
 export class SeriesRows {
   length = 0;
@@ -43,6 +44,9 @@ export class SeriesRows {
   #prevKeys: Float64Array;
   #prevLength = 0;
   #keys: Float64Array;
+  /** The chunk reads, in series order: `from[i]` is the first series read `i` gives chunks; `through[i]` settles once reads 0..i have. */
+  readonly #readFrom: number[] = [];
+  readonly #readThrough: Promise<void>[] = [];
 
   /**
    * `series`: how many series the block may add (its postings), so that the rows are allocated once.
@@ -112,6 +116,36 @@ export class SeriesRows {
     this.#prevLength = n;
   }
 
+  /**
+   * Registers the read that gives series `from` onwards (up to the next read's `from`) their chunks. A
+   * failure is kept for `readThrough` and `read`, never unhandled: a caller may stop before it asks.
+   */
+  reading(from: number, read: Promise<void>): void {
+    const prev = this.#readThrough[this.#readThrough.length - 1];
+    const through = prev !== undefined ? Promise.all([prev, read]).then(() => {}) : read;
+    through.catch(() => {});
+    this.#readFrom.push(from);
+    this.#readThrough.push(through);
+  }
+
+  /** Settles once series [0, n) have their chunks; rejects with the error of a read among them that failed. */
+  readThrough(n: number): Promise<void> {
+    // The last read that starts before series n (reads start in series order).
+    let lo = 0;
+    let hi = this.#readFrom.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.#readFrom[mid] as number) < n) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? Promise.resolve() : (this.#readThrough[lo - 1] as Promise<void>);
+  }
+
+  /** Settles once every series has its chunks. */
+  get read(): Promise<void> {
+    return this.#readThrough[this.#readThrough.length - 1] ?? Promise.resolve();
+  }
+
   /** Adds a batch's chunk columns; returns the number `setRaw` takes for them. */
   addColumns(columns: RawChunkColumns): number {
     return this.#columns.push(columns) - 1;
@@ -149,11 +183,16 @@ export class SeriesRows {
     return raw !== undefined ? { labels, chunks, extraChunks: raw } : { labels, chunks };
   }
 
-  /** Every series as an object, for the merges and sorts that need them all at once. */
+  /** Every series as an object, for the merges and sorts that need them all at once (once `read` has settled). */
   toArray(): BlockSeries[] {
     const out: BlockSeries[] = new Array(this.length);
-    for (let k = 0; k < this.length; k++) out[k] = { labels: Labels.fromSorted(this.#labels(k)), ...this.chunksOf(k) };
+    for (let k = 0; k < this.length; k++) out[k] = { labels: this.labels(k), ...this.chunksOf(k) };
     return out;
+  }
+
+  /** Series `k`'s mapped labels. */
+  labels(k: number): Labels {
+    return Labels.fromSorted(this.#labels(k));
   }
 
   /** Series `k`'s chunks: a run of raw chunks, or aggregate chunks as objects. */

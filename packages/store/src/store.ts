@@ -4,6 +4,7 @@ import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, typ
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { LOCAL_CHUNK_READS_IN_FLIGHT } from './block.js';
 import { BucketStore } from './bucketstore.js';
 import { IndexCache, type IndexCacheLimits } from './cache.js';
 import { DEFAULT_INDEX_CACHE_BYTES, parseIndexCacheConfig } from './indexcacheconfig.js';
@@ -145,6 +146,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
       ...(cfg.chunkGapBytes !== undefined ? { chunkGapBytes: cfg.chunkGapBytes } : {}),
       ...(chunksCache !== undefined ? { chunksCache } : {}),
       ...(chunkPool !== undefined ? { chunkPool } : {}),
+      ...(bucket.local === true ? { chunkReadsInFlight: LOCAL_CHUNK_READS_IN_FLIGHT } : {}),
     },
     cache,
     metrics,

@@ -1,0 +1,116 @@
+// BucketStore over a block on local disk: reading a block's chunks a few reads at a time, and when a
+// Series call sends its first series (once every chunk is read, or as they are read with streamSeries).
+import { ForwardingBucket, FilesystemBucket } from '@strata/objstore';
+import { seriesRequest, type SeriesFrame, type SeriesRequest } from '@strata/storeapi';
+import { tempDir } from '@strata/testing/process';
+import { ArraySampleIterator, BlockWriter, Labels, type BlockMeta } from '@strata/tsdb';
+import { TimeBound } from '@strata/block';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BucketBlock, type BlockOptions } from './block.js';
+import { BucketStore } from './bucketstore.js';
+import { IndexCache } from './cache.js';
+import { ChunkBytesExhaustedError, ChunkBytesLimit } from './chunkbytes.js';
+import { storeMetrics } from './metrics.js';
+import { AccountingBucket } from './querystats.js';
+
+/** Counts the reads of segment files in flight, and the most there were at once. */
+class CountingBucket extends ForwardingBucket {
+  inFlight = 0;
+  most = 0;
+
+  override async getRange(name: string, offset: number, length: number): Promise<Readable> {
+    const chunks = name.includes('/chunks/');
+    if (chunks) this.most = Math.max(this.most, ++this.inFlight);
+    try {
+      // A turn of the event loop, so that reads started together overlap.
+      await new Promise((resolve) => setImmediate(resolve));
+      return await super.getRange(name, offset, length);
+    } finally {
+      if (chunks) this.inFlight--;
+    }
+  }
+}
+
+/** More series of one chunk each than one read of chunks takes (4,096): their chunks are read three times. */
+const SERIES = 10_000;
+
+describe('BucketStore over a local block', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let meta: BlockMeta;
+  let segmentBytes: number;
+
+  beforeAll(async () => {
+    dir = await tempDir('strata-bucketstore-');
+    const w = await BlockWriter.create(dir.path, { chunkRange: 120_000, range: { minTime: 0, maxTime: 10_000 } });
+    for (let i = 0; i < SERIES; i++) await w.addSeries(Labels.from({ job: `s${String(i).padStart(5, '0')}` }), new ArraySampleIterator([0], [i]));
+    meta = await w.close();
+    segmentBytes = (await stat(join(dir.path, meta.ulid, 'chunks', '000001'))).size;
+  });
+
+  afterAll(async () => {
+    await dir?.cleanup();
+  });
+
+  const open = async (opts: { readsInFlight?: number; streamSeries?: boolean; chunkBytes?: number }) => {
+    const bucket = new CountingBucket(new FilesystemBucket(dir.path));
+    const blockOptions: BlockOptions = { bucket: new AccountingBucket(bucket, 32), cache: new IndexCache(1 << 20, new Registry()), ...(opts.readsInFlight !== undefined ? { chunkReadsInFlight: opts.readsInFlight } : {}) };
+    const headers = await tempDir('strata-bucketstore-headers-');
+    const { block } = await BucketBlock.load(meta, Labels.from({ replica: 'r0' }), headers.path, blockOptions);
+    const store = new BucketStore({
+      minTime: TimeBound.at(-Infinity),
+      maxTime: TimeBound.at(Infinity),
+      sampleLimit: 0,
+      seriesLimit: 0,
+      seriesMaxConcurrency: 4,
+      blockConcurrency: 4,
+      ...(opts.chunkBytes !== undefined ? { chunkBytes: new ChunkBytesLimit(opts.chunkBytes) } : {}),
+      ...(opts.streamSeries !== undefined ? { streamSeries: opts.streamSeries } : {}),
+      metrics: storeMetrics(new Registry()),
+    });
+    store.addBlock(block);
+    return { store, bucket, close: async () => (await block.close(), await headers.cleanup()) };
+  };
+
+  const request: SeriesRequest = seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: 2, name: 'job', value: '.+' }] });
+
+  /** The series a call sent before it ended, and how it ended. */
+  const call = async (store: BucketStore): Promise<{ sent: number; error: unknown }> => {
+    let sent = 0;
+    try {
+      for await (const f of store.series(request) as AsyncIterable<SeriesFrame>) if ('run' in f) sent += f.run.length;
+      return { sent, error: undefined };
+    } catch (error) {
+      return { sent, error };
+    }
+  };
+
+  it('keeps at most chunkReadsInFlight reads of a block in flight, and reads every chunk', async () => {
+    for (const [readsInFlight, most] of [[1, 1], [2, 2], [undefined, 3]] as const) {
+      const { store, bucket, close } = await open(readsInFlight !== undefined ? { readsInFlight } : {});
+      try {
+        expect(await call(store)).toEqual({ sent: SERIES, error: undefined });
+        expect(bucket.most).toBe(most);
+      } finally {
+        await close();
+      }
+    }
+  });
+
+  it('sends nothing of a call whose later read fails, or with streamSeries the series of the reads before it', async () => {
+    // Room for the first two reads' chunks (82% of them), not for the third's too.
+    for (const streamSeries of [false, true]) {
+      const { store, close } = await open({ readsInFlight: 1, streamSeries, chunkBytes: Math.floor(segmentBytes * 0.9) });
+      try {
+        const { sent, error } = await call(store);
+        expect(error).toBeInstanceOf(ChunkBytesExhaustedError);
+        expect(sent).toBe(streamSeries ? 2 * 4096 : 0);
+      } finally {
+        await close();
+      }
+    }
+  });
+});
