@@ -22,8 +22,9 @@ export interface LocalBlocksOptions {
 /** Bytes of a tombstones file that deletes nothing: magic, version and the CRC of no entries. */
 const EMPTY_TOMBSTONES_BYTES = 9;
 /**
- * The chunk bytes the Series calls served from blocks may hold at once (as the store gateway's
- * --chunk-pool-size): the rest of a call that would take more is read through remote read, which streams.
+ * The chunk bytes the Series calls served from blocks may hold at once, read and not yet sent (as the
+ * store gateway's --chunk-pool-size): where a call's next read would take more, the rest of the call is
+ * read through remote read.
  */
 const CHUNK_BYTES = 256 * 1024 ** 2;
 /** Index cache for the blocks' postings and series (the store gateway's default is 250 MiB; a sidecar serves few blocks). */
@@ -168,8 +169,9 @@ export class LocalBlocks {
   }
 
   /**
-   * The blocks' series for `req`, sent as their chunks are read (each read checked against its CRCs);
-   * their chunk bytes count against the bound until `release()`, once they are sent.
+   * The blocks' series for `req`, sent as their chunks are read (each read checked against its CRCs, a
+   * few reads ahead of what is sent); their chunk bytes count against the bound until they are sent, or
+   * until `release()`.
    */
   series(req: SeriesRequest): { frames: AsyncIterable<SeriesFrame>; release: () => void } {
     const held = this.#store.chunkBytes();

@@ -149,6 +149,11 @@ class RunCursor {
   skip(): void {
     this.#at++;
   }
+
+  /** Ends the frames' stream where it was left before its end (the store's reads and bytes go with it). */
+  async close(): Promise<void> {
+    if (!this.#done) await this.#frames.return?.();
+  }
 }
 
 /**
@@ -158,26 +163,30 @@ class RunCursor {
  */
 async function* mergeByLabels(blocks: AsyncIterable<SeriesFrame>, head: AsyncIterable<SeriesFrame> | undefined, sent: { last?: Labels }): AsyncGenerator<SeriesFrame> {
   const cursor = new RunCursor(blocks);
-  for await (const f of head ?? []) {
-    if (!('series' in f)) {
-      yield f;
-      continue;
+  try {
+    for await (const f of head ?? []) {
+      if (!('series' in f)) {
+        yield f;
+        continue;
+      }
+      const labels = labelsOf(f.series);
+      for (let before = await cursor.takeBefore(labels); before.length > 0; before = await cursor.takeBefore(labels)) {
+        sent.last = labelsOf(before[before.length - 1] as StoreSeries);
+        yield { run: before };
+      }
+      const same = await cursor.peek();
+      sent.last = labels;
+      if (same !== undefined && Labels.compare(labelsOf(same), labels) === 0) {
+        cursor.skip();
+        yield { series: joinSeries(same, f.series) };
+      } else yield f;
     }
-    const labels = labelsOf(f.series);
-    for (let before = await cursor.takeBefore(labels); before.length > 0; before = await cursor.takeBefore(labels)) {
-      sent.last = labelsOf(before[before.length - 1] as StoreSeries);
-      yield { run: before };
+    for (let rest = await cursor.takeBefore(undefined); rest.length > 0; rest = await cursor.takeBefore(undefined)) {
+      sent.last = labelsOf(rest[rest.length - 1] as StoreSeries);
+      yield { run: rest };
     }
-    const same = await cursor.peek();
-    sent.last = labels;
-    if (same !== undefined && Labels.compare(labelsOf(same), labels) === 0) {
-      cursor.skip();
-      yield { series: joinSeries(same, f.series) };
-    } else yield f;
-  }
-  for (let rest = await cursor.takeBefore(undefined); rest.length > 0; rest = await cursor.takeBefore(undefined)) {
-    sent.last = labelsOf(rest[rest.length - 1] as StoreSeries);
-    yield { run: rest };
+  } finally {
+    await cursor.close();
   }
 }
 

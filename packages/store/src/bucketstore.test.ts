@@ -17,17 +17,21 @@ import { ChunkBytesExhaustedError, ChunkBytesLimit } from './chunkbytes.js';
 import { storeMetrics } from './metrics.js';
 import { AccountingBucket } from './querystats.js';
 
-/** Counts the reads of segment files in flight, and the most there were at once. */
+/** Counts the reads of segment files: started, in flight, and the most there were at once. */
 class CountingBucket extends ForwardingBucket {
+  started = 0;
   inFlight = 0;
   most = 0;
 
   override async getRange(name: string, offset: number, length: number): Promise<Readable> {
     const chunks = name.includes('/chunks/');
-    if (chunks) this.most = Math.max(this.most, ++this.inFlight);
+    if (chunks) {
+      this.started++;
+      this.most = Math.max(this.most, ++this.inFlight);
+    }
     try {
-      // A turn of the event loop, so that reads started together overlap.
-      await new Promise((resolve) => setImmediate(resolve));
+      // Long enough that reads started together overlap (a block's reads start within its index pass).
+      if (chunks) await new Promise((resolve) => setTimeout(resolve, 20));
       return await super.getRange(name, offset, length);
     } finally {
       if (chunks) this.inFlight--;
@@ -35,8 +39,8 @@ class CountingBucket extends ForwardingBucket {
   }
 }
 
-/** More series of one chunk each than one read of chunks takes (4,096): their chunks are read three times. */
-const SERIES = 10_000;
+/** Series of one chunk each: six reads of chunks (4,096 each). */
+const SERIES = 6 * 4096;
 
 describe('BucketStore over a local block', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
@@ -60,6 +64,7 @@ describe('BucketStore over a local block', () => {
     const blockOptions: BlockOptions = { bucket: new AccountingBucket(bucket, 32), cache: new IndexCache(1 << 20, new Registry()), ...(opts.readsInFlight !== undefined ? { chunkReadsInFlight: opts.readsInFlight } : {}) };
     const headers = await tempDir('strata-bucketstore-headers-');
     const { block } = await BucketBlock.load(meta, Labels.from({ replica: 'r0' }), headers.path, blockOptions);
+    const chunkBytes = opts.chunkBytes !== undefined ? new ChunkBytesLimit(opts.chunkBytes) : undefined;
     const store = new BucketStore({
       minTime: TimeBound.at(-Infinity),
       maxTime: TimeBound.at(Infinity),
@@ -67,12 +72,12 @@ describe('BucketStore over a local block', () => {
       seriesLimit: 0,
       seriesMaxConcurrency: 4,
       blockConcurrency: 4,
-      ...(opts.chunkBytes !== undefined ? { chunkBytes: new ChunkBytesLimit(opts.chunkBytes) } : {}),
+      ...(chunkBytes !== undefined ? { chunkBytes } : {}),
       ...(opts.streamSeries !== undefined ? { streamSeries: opts.streamSeries } : {}),
       metrics: storeMetrics(new Registry()),
     });
     store.addBlock(block);
-    return { store, bucket, close: async () => (await block.close(), await headers.cleanup()) };
+    return { store, bucket, chunkBytes, close: async () => (await block.close(), await headers.cleanup()) };
   };
 
   const request: SeriesRequest = seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: 2, name: 'job', value: '.+' }] });
@@ -89,28 +94,56 @@ describe('BucketStore over a local block', () => {
   };
 
   it('keeps at most chunkReadsInFlight reads of a block in flight, and reads every chunk', async () => {
-    for (const [readsInFlight, most] of [[1, 1], [2, 2], [undefined, 3]] as const) {
+    for (const readsInFlight of [1, 2, undefined]) {
       const { store, bucket, close } = await open(readsInFlight !== undefined ? { readsInFlight } : {});
       try {
         expect(await call(store)).toEqual({ sent: SERIES, error: undefined });
-        expect(bucket.most).toBe(most);
+        expect(bucket.started).toBe(6);
+        // Unbounded, more than two of the six (how many depends on how soon each starts).
+        if (readsInFlight !== undefined) expect(bucket.most).toBe(readsInFlight);
+        else expect(bucket.most).toBeGreaterThan(2);
       } finally {
         await close();
       }
     }
   });
 
-  it('sends nothing of a call whose later read fails, or with streamSeries the series of the reads before it', async () => {
-    // Room for the first two reads' chunks (82% of them), not for the third's too.
+  it('read whole before it is sent, fails a call past the chunk bytes bound having sent nothing; sent as read, gives back what it sent and goes on', async () => {
+    // Room for five of the six reads' chunks.
     for (const streamSeries of [false, true]) {
-      const { store, close } = await open({ readsInFlight: 1, streamSeries, chunkBytes: Math.floor(segmentBytes * 0.9) });
+      const { store, chunkBytes, close } = await open({ readsInFlight: 1, streamSeries, chunkBytes: Math.floor(segmentBytes * 0.9) });
       try {
         const { sent, error } = await call(store);
-        expect(error).toBeInstanceOf(ChunkBytesExhaustedError);
-        expect(sent).toBe(streamSeries ? 2 * 4096 : 0);
+        if (streamSeries) expect({ sent, error }).toEqual({ sent: SERIES, error: undefined });
+        else {
+          expect(error).toBeInstanceOf(ChunkBytesExhaustedError);
+          expect(sent).toBe(0);
+        }
+        expect(chunkBytes?.held).toBe(0);
       } finally {
         await close();
       }
+    }
+  });
+
+  it('sent as read, keeps its reads a few ahead of the series asked for, and a call left midway ends its waiting reads', async () => {
+    const { store, bucket, chunkBytes, close } = await open({ streamSeries: true, chunkBytes: 1 << 30 });
+    try {
+      // The first frame asks for 64 series, of the first read: four reads (READ_AHEAD) start, not six.
+      // As many calls left so as there are slots (seriesMaxConcurrency 4): each must give its slot back.
+      for (let i = 1; i <= 4; i++) {
+        const frames = (store.series(request) as AsyncIterable<SeriesFrame>)[Symbol.asyncIterator]();
+        await frames.next();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(bucket.started).toBe(4 * i);
+        await frames.return?.();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(bucket.started).toBe(16);
+      expect(chunkBytes?.held).toBe(0);
+      expect(await call(store)).toEqual({ sent: SERIES, error: undefined });
+    } finally {
+      await close();
     }
   });
 });

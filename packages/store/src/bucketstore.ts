@@ -216,16 +216,24 @@ export class BucketStore implements StoreServer {
         reads.push(
           limit(async () => {
             const rows = await b.series(rest, mint, maxt, req.skipChunks, limits, req.aggregates, stats, replicaLabels);
-            // Not streaming, a block's slot is held until its chunks are read: the limit bounds the blocks read at once.
-            if (this.#opts.streamSeries !== true) await rows.read.catch(() => {});
+            if (this.#opts.streamSeries !== true) {
+              // Read whole before it is sent; the block's slot is held until it is: the limit bounds the blocks read at once.
+              rows.paceReads(false);
+              await rows.read.catch(() => {});
+            }
             return rows;
           }),
         );
       }
     }
-    const lists = await Promise.all(reads).catch((e: unknown) => {
-      throw this.#dropped(e);
-    });
+    const indexed = await Promise.allSettled(reads);
+    const lists: SeriesRows[] = [];
+    for (const r of indexed) if (r.status === 'fulfilled') lists.push(r.value);
+    const failed = indexed.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      for (const l of lists) l.end();
+      throw this.#dropped(failed.reason);
+    }
     const read = Promise.all(lists.map((l) => l.read)).then(
       () => {},
       (e: unknown) => {
@@ -238,9 +246,12 @@ export class BucketStore implements StoreServer {
     // each made when it is sent; blocks holding the same series (aligned) are joined as they are sent;
     // others are merged as objects, once read.
     const nonEmpty = lists.filter((l) => l.length > 0);
-    let merged: SeriesSource;
+    let merged: SeriesSource | undefined;
     if (nonEmpty.length === 1 && (nonEmpty[0] as SeriesRows).sorted && (nonEmpty[0] as SeriesRows).distinct) merged = nonEmpty[0] as SeriesRows;
-    else merged = (nonEmpty.length > 1 ? mergeAligned(nonEmpty) : undefined) ?? (await mergedWhenRead(nonEmpty, read));
+    else if (nonEmpty.length > 1) merged = mergeAligned(nonEmpty);
+    // Sent as read, the reads stay a few ahead of what is sent; merged whole, they go on as they come.
+    if (this.#opts.streamSeries === true) for (const l of lists) l.paceReads(merged !== undefined);
+    merged ??= await mergedWhenRead(nonEmpty, read);
     const hints = read.then(() => {
       // Merging joins series, never chunks.
       let chunks = 0;
@@ -329,7 +340,7 @@ async function mergedWhenRead(lists: readonly SeriesRows[], read: Promise<void>)
       return series;
     }),
   );
-  return { length: all.length, storeSeries: (i) => toStoreSeries(all[i] as OutSeries), readThrough: () => read };
+  return { length: all.length, storeSeries: (i) => toStoreSeries(all[i] as OutSeries), readThrough: () => read, sentThrough: () => {}, end: () => {} };
 }
 
 interface CollectedSeries {
@@ -349,6 +360,7 @@ class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
   readonly #collect: () => Promise<CollectedSeries>;
   readonly #wantHints: boolean;
   readonly #ended: () => void;
+  #collecting: Promise<CollectedSeries> | undefined;
   #collected: CollectedSeries | undefined;
   #next = 0;
 
@@ -365,21 +377,30 @@ class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
   async next(): Promise<IteratorResult<SeriesFrame>> {
     try {
       const step = await this.#step();
-      if (step.done === true) this.#ended();
+      if (step.done === true) this.#end();
       return step;
     } catch (e) {
-      this.#ended();
+      this.#end();
       throw e;
     }
   }
 
   async return(): Promise<IteratorResult<SeriesFrame>> {
-    this.#ended();
+    this.#end();
     return { done: true, value: undefined };
   }
 
+  #end(): void {
+    this.#ended();
+    // Reads still waiting to start (an answer left before its end) fail rather than wait for ever.
+    this.#collecting?.then(
+      (c) => c.series.end(),
+      () => {},
+    );
+  }
+
   async #step(): Promise<IteratorResult<SeriesFrame>> {
-    this.#collected ??= await this.#collect();
+    this.#collected ??= await (this.#collecting ??= this.#collect());
     const { series, hints } = this.#collected;
     const from = this.#next;
     if (from < series.length) {
@@ -388,6 +409,7 @@ class SeriesFrames implements AsyncIterableIterator<SeriesFrame> {
       this.#next = to;
       const run: StoreSeries[] = new Array(to - from);
       for (let i = from; i < to; i++) run[i - from] = series.storeSeries(i);
+      series.sentThrough(to);
       return { done: false, value: { run } };
     }
     if (from === series.length && this.#wantHints) {

@@ -2,9 +2,10 @@ import { GrpcStatus, StoreError } from '@strata/storeapi';
 
 /**
  * The chunk bytes that Series calls hold at once, bounded by --chunk-pool-size as Thanos' chunk pool
- * bounds them (default 2 GiB). A call reads all of its chunks before it sends any (so that a corrupt
- * block fails the call instead of being served half), so without a bound one wide query over a long
- * range, or twenty at once, would hold their whole answers in memory: a call that would go past the
+ * bounds them (default 2 GiB). A store gateway's call reads all of its chunks before it sends any (so
+ * that a corrupt block fails the call instead of being served half), and a call holds what it read
+ * until it ends, so without a bound one wide query over a long range, or twenty at once, would hold
+ * their whole answers in memory: a call that would go past the
  * bound fails with ResourceExhausted instead, and the store gateway goes on serving the others.
  */
 export class ChunkBytesLimit {
@@ -47,6 +48,14 @@ export class CallChunkBytes {
     if (this.#ended) return;
     this.limit.take(n);
     this.#held += n;
+  }
+
+  /** Gives back `n` of the bytes taken, before the call ends (what it has sent). */
+  give(n: number): void {
+    if (this.#ended) return;
+    const back = Math.min(n, this.#held);
+    this.limit.give(back);
+    this.#held -= back;
   }
 
   /** The call has ended: everything it took is given back (once). */

@@ -65,6 +65,8 @@ export class ReadChunks {
   readonly head: Uint16Array;
   /** Each chunk's xxhash64 (the StoreAPI chunk hash), as two 32-bit halves. */
   readonly hashLo: Uint32Array;
+  /** The bytes the reads took (from their call's share of --chunk-pool-size, SegmentFiles.held, if any). */
+  heldBytes = 0;
   readonly hashHi: Uint32Array;
 
   constructor(
@@ -145,6 +147,7 @@ export async function readChunks(segments: SegmentFiles, refs: ArrayLike<number>
   }
   segments.held?.take(bytes);
   const out = new ReadChunks(n, segments.pool);
+  out.heldBytes = bytes;
   const reads: Promise<void>[] = [];
   for (let p = 0; p < parts.length; p += 5) {
     const group = order.subarray(parts[p + 3] as number, parts[p + 4] as number);
@@ -187,12 +190,14 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
     if (recordLength(head) === 0) {
       const length = Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off);
       segments.held?.take(length);
+      out.heldBytes += length;
       record = await range.read(off, length);
     }
     const need = recordLength(record);
     if (need > record.length && off + need <= size) {
       // The rest, and the whole record again where it is joined.
       segments.held?.take(need);
+      out.heldBytes += need;
       record = Buffer.concat([record, await range.read(off + record.length, need - record.length)]);
     }
     const buffer = out.buffers.push(record) - 1;

@@ -45,12 +45,15 @@ export function mergeSorted(lists: readonly (readonly BlockSeries[])[]): readonl
 
 /**
  * A Series call's answer: its series in order, each made by `storeSeries` (once: it is sent and
- * dropped) once `readThrough` of a count past it has settled (its chunks are read by then).
+ * dropped) once `readThrough` of a count past it has settled (its chunks are read by then); then
+ * `sentThrough`, and `end` once the call ends (SeriesRows).
  */
 export interface SeriesSource {
   readonly length: number;
   storeSeries(i: number): StoreSeries;
   readThrough(n: number): Promise<void>;
+  sentThrough(n: number): void;
+  end(): void;
 }
 
 /**
@@ -74,6 +77,12 @@ export function mergeAligned(lists: readonly SeriesRows[]): SeriesSource | undef
     length: n,
     storeSeries: (k) => toStoreSeries({ labels: labels[k] as Labels, ...joinRuns(lists.map((l) => l.chunksOf(k))) }),
     readThrough: (upTo) => Promise.all(lists.map((l) => l.readThrough(upTo))).then(() => {}),
+    sentThrough: (upTo) => {
+      for (const l of lists) l.sentThrough(upTo);
+    },
+    end: () => {
+      for (const l of lists) l.end();
+    },
   };
 }
 

@@ -1,12 +1,16 @@
 import type { AggrChunk, EncodedChunks, EncodedLabels, ProtoWriter, StoreSeries } from '@strata/storeapi';
 import { grown, Labels, type Label, type SeriesColumns } from '@strata/tsdb';
 import type { BlockSeries } from './block.js';
+import type { CallChunkBytes } from './chunkbytes.js';
 import { carve } from './columns.js';
 import { compareKeys, type LabelMapping } from './extlabels.js';
 import { RawChunkRun, type RawChunkColumns } from './rawchunks.js';
 
 /** Shared by every series whose chunks are a RawChunkRun (or that has none); frozen, so a push throws. */
 const NO_CHUNKS = Object.freeze([]) as unknown as AggrChunk[];
+
+/** Why a read that waited for its call's series to be asked for did not start. */
+const CALL_ENDED = 'the Series call ended';
 
 /** No chunk columns: the series has no chunks (skip_chunks) or aggregate chunks. */
 const NONE = 0xffffffff;
@@ -47,14 +51,24 @@ export class SeriesRows {
   /** The chunk reads, in series order: `from[i]` is the first series read `i` gives chunks; `through[i]` settles once reads 0..i have. */
   readonly #readFrom: number[] = [];
   readonly #readThrough: Promise<void>[] = [];
+  /** What each read took of the call's share of --chunk-pool-size (once it is done), and how many reads gave it back. */
+  readonly #readBytes: number[] = [];
+  #readsGivenBack = 0;
+  readonly #held: CallChunkBytes | undefined;
+  /** The most series `readThrough` was asked for; reads paced by it (undefined: not decided yet) wait for it. */
+  #asked = 0;
+  #paced: boolean | undefined;
+  #ended = false;
+  readonly #waiters: { n: number; resolve: () => void; reject: (e: Error) => void }[] = [];
 
   /**
    * `series`: how many series the block may add (its postings), so that the rows are allocated once.
    * The columns are views of one carved buffer (a typed array of its own costs a backing store each,
    * which a query pays for every block it reads).
    */
-  constructor(mapping: LabelMapping, series: number) {
+  constructor(mapping: LabelMapping, series: number, held?: CallChunkBytes) {
     this.#mapping = mapping;
+    this.#held = held;
     const n = Math.max(1, series) + 1;
     const { buffer, at } = carve(2 * 16 * 8 + 4 * (4 * n + 16 * n));
     this.#prevKeys = new Float64Array(buffer, at, 16);
@@ -117,12 +131,17 @@ export class SeriesRows {
   }
 
   /**
-   * Registers the read that gives series `from` onwards (up to the next read's `from`) their chunks. A
-   * failure is kept for `readThrough` and `read`, never unhandled: a caller may stop before it asks.
+   * Registers the read that gives series `from` onwards (up to the next read's `from`) their chunks,
+   * resolving to the bytes it took of the call's share of --chunk-pool-size. A failure is kept for
+   * `readThrough` and `read`, never unhandled: a caller may stop before it asks.
    */
-  reading(from: number, read: Promise<void>): void {
+  reading(from: number, read: Promise<number>): void {
+    const i = this.#readFrom.length;
+    const done = read.then((bytes) => {
+      this.#readBytes[i] = bytes;
+    });
     const prev = this.#readThrough[this.#readThrough.length - 1];
-    const through = prev !== undefined ? Promise.all([prev, read]).then(() => {}) : read;
+    const through = prev !== undefined ? Promise.all([prev, done]).then(() => {}) : done;
     through.catch(() => {});
     this.#readFrom.push(from);
     this.#readThrough.push(through);
@@ -130,6 +149,10 @@ export class SeriesRows {
 
   /** Settles once series [0, n) have their chunks; rejects with the error of a read among them that failed. */
   readThrough(n: number): Promise<void> {
+    if (n > this.#asked) {
+      this.#asked = n;
+      this.#wake();
+    }
     // The last read that starts before series n (reads start in series order).
     let lo = 0;
     let hi = this.#readFrom.length;
@@ -144,6 +167,53 @@ export class SeriesRows {
   /** Settles once every series has its chunks. */
   get read(): Promise<void> {
     return this.#readThrough[this.#readThrough.length - 1] ?? Promise.resolve();
+  }
+
+  /**
+   * Whether reads wait for the series before them to be asked for (`whenAsked`: an answer sent as it is
+   * read, whose reads then stay a few ahead of what is sent), or go on as they come (an answer read
+   * whole before any of it is sent, which pacing would deadlock). Reads past the first few wait for this.
+   */
+  paceReads(byAsks: boolean): void {
+    this.#paced = byAsks;
+    this.#wake();
+  }
+
+  /** Settles once `readThrough` was asked for at least `n` series, or at once where reads are not paced; rejects once the call has ended. */
+  whenAsked(n: number): Promise<void> {
+    if (this.#ended) return Promise.reject(new Error(CALL_ENDED));
+    if (this.#mayRead(n)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ n, resolve, reject }));
+  }
+
+  #mayRead(asked: number): boolean {
+    return this.#paced === false || (this.#paced === true && this.#asked >= asked);
+  }
+
+  /** Series [0, n) have been sent: the reads whose series all were give back the bytes they took. */
+  sentThrough(n: number): void {
+    const reads = this.#readFrom.length;
+    for (; this.#readsGivenBack < reads; this.#readsGivenBack++) {
+      const end = this.#readsGivenBack + 1 < reads ? (this.#readFrom[this.#readsGivenBack + 1] as number) : this.length;
+      if (end > n) break;
+      this.#held?.give(this.#readBytes[this.#readsGivenBack] ?? 0);
+    }
+  }
+
+  /** The call has ended (sent, failed, or left): reads still waiting to start fail instead. */
+  end(): void {
+    this.#ended = true;
+    this.#wake();
+  }
+
+  #wake(): void {
+    let kept = 0;
+    for (const w of this.#waiters) {
+      if (this.#ended) w.reject(new Error(CALL_ENDED));
+      else if (this.#mayRead(w.n)) w.resolve();
+      else this.#waiters[kept++] = w;
+    }
+    this.#waiters.length = kept;
   }
 
   /** Adds a batch's chunk columns; returns the number `setRaw` takes for them. */
