@@ -386,32 +386,42 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
     }
   });
 
-  it('sends series as their chunks are read, and where a later read fails, the series after the last one sent through remote read', async () => {
-    const d = await tempDir('strata-sidecar-midway-');
-    // More series of one chunk each than one read of chunks takes (4,096), so that they are read twice.
-    const jobs = Array.from({ length: 5000 }, (_, i) => `s${String(i).padStart(4, '0')}`);
+  /**
+   * A block of `series` series of one chunk each (reads of chunks take 4,096), served by LocalBlocks
+   * that may hold `share` of its chunk bytes at once, with a head holding the same series.
+   */
+  const readBounded = async (series: number, share: number) => {
+    const d = await tempDir('strata-sidecar-bounded-');
+    const jobs = Array.from({ length: series }, (_, i) => `s${String(i).padStart(5, '0')}`);
     const w = await BlockWriter.create(d.path, { chunkRange: 120 * S, range: { minTime: 0, maxTime: 10 * S } });
     for (const job of jobs) await w.addSeries(Labels.from({ job }), new ArraySampleIterator([0], [1]));
     const { ulid } = await w.close();
-    // Room for the first read's chunks (82% of them), not for the second's too.
     const { size } = await stat(join(d.path, ulid, 'chunks', '000001'));
-    const bounded = await LocalBlocks.open({ dir: d.path, registry: new Registry(), logger: nopLogger, chunkBytes: Math.floor(size * 0.9) });
+    const bounded = await LocalBlocks.open({ dir: d.path, registry: new Registry(), logger: nopLogger, chunkBytes: Math.floor(size * share) });
     try {
       await bounded.sync(Labels.from({ replica: 'r0' }));
       const sources = new Counter({ name: 'calls', help: 'calls', labelNames: ['source'], registers: [] });
       const { got, remoteFrom } = await read({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 }, sources, bounded, jobs);
-      // Every series once, in order: the first ones from the block (joined with the head), the rest by remote read.
+      // Every series once, in order.
       expect(got.map((g) => g.slice(0, g.indexOf(':')))).toEqual(jobs.map((j) => `job=${j},replica=r0`));
+      // Those from the block, joined with the head's; the rest by remote read.
       const fromBlock = got.filter((g) => g.endsWith(': [0, 0] [1, 2]')).length;
-      // The first read's series: sent before the second read failed.
-      expect(fromBlock).toBe(4096);
       expect(got.slice(fromBlock).every((g) => g.endsWith(': [1, 2]'))).toBe(true);
-      expect(remoteFrom).toEqual([10 * S, 0]);
-      expect((await sources.get()).values).toEqual([{ labels: { source: 'too_large' }, value: 1 }]);
+      return { fromBlock, remoteFrom, sources: (await sources.get()).values };
     } finally {
       await bounded.close();
       await d.cleanup();
     }
+  };
+
+  it('sends series as their chunks are read, and where a later read fails, the series after the last one sent through remote read', async () => {
+    // Two reads, of 82% and 18% of the chunk bytes; room for 90%.
+    expect(await readBounded(5000, 0.9)).toEqual({ fromBlock: 4096, remoteFrom: [10 * S, 0], sources: [{ labels: { source: 'too_large' }, value: 1 }] });
+  });
+
+  it('serves from blocks a call of more chunk bytes than it may hold at once, giving back what it has sent', async () => {
+    // Six reads of a sixth of the chunk bytes each; room for 70%: the first four, then one more as each is sent.
+    expect(await readBounded(6 * 4096, 0.7)).toEqual({ fromBlock: 6 * 4096, remoteFrom: [10 * S], sources: [{ labels: { source: 'blocks' }, value: 1 }] });
   });
 
   it('reads through remote read from where out-of-order samples may still be in the head only', async () => {
