@@ -330,8 +330,7 @@ export class BucketBlock {
       const rows = new SeriesRows(this.#labelMapping(r, drop), Math.min(ids.length, MAX_PRESIZED_ROWS), limits.chunkBytes);
       let segments: Promise<SegmentFiles> | undefined;
       const inFlight = this.#opts.chunkReadsInFlight;
-      // Each read's first series, and (with inFlight) each read, settled either way.
-      const firsts: number[] = [];
+      // With inFlight, each read, settled either way.
       const started: Promise<unknown>[] = [];
       // The batch's chunks (where each is, its time range, a size hint), and its series: each owns the
       // chunks from its start to the next one's (a series' chunks are never split between batches).
@@ -346,11 +345,11 @@ export class BucketBlock {
         if (b.length >= CHUNK_BATCH) capacity = CHUNK_BATCH + 64;
         const files = (segments ??= this.#segmentFiles(r.bucket, limits.chunkBytes));
         const n = b.length;
-        const k = firsts.push(b.firstSeries) - 1;
+        const k = rows.reads;
         // Where the answer is sent as it is read (SeriesRows.paceReads), a read waits until the series
         // asked for reach into the read READ_AHEAD - 1 before it; with inFlight, for the read inFlight before to end.
         const turn: Promise<unknown>[] = [files];
-        if (k >= READ_AHEAD) turn.push(rows.whenAsked((firsts[k - READ_AHEAD + 1] as number) + 1));
+        if (k >= READ_AHEAD) turn.push(rows.whenAskedInto(k - READ_AHEAD + 1));
         if (inFlight !== undefined && k >= inFlight) turn.push(started[k - inFlight] as Promise<unknown>);
         const read = Promise.all(turn).then(async () => {
           const chunks = await readChunks(await files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n));

@@ -170,7 +170,7 @@ export class SeriesRows {
   }
 
   /**
-   * Whether reads wait for the series before them to be asked for (`whenAsked`: an answer sent as it is
+   * Whether reads wait for the series before them to be asked for (`whenAskedInto`: an answer sent as it is
    * read, whose reads then stay a few ahead of what is sent), or go on as they come (an answer read
    * whole before any of it is sent, which pacing would deadlock). Reads past the first few wait for this.
    */
@@ -179,8 +179,17 @@ export class SeriesRows {
     this.#wake();
   }
 
-  /** Settles once `readThrough` was asked for at least `n` series, or at once where reads are not paced; rejects once the call has ended. */
-  whenAsked(n: number): Promise<void> {
+  /** The reads registered so far. */
+  get reads(): number {
+    return this.#readFrom.length;
+  }
+
+  /**
+   * Settles once `readThrough` was asked for series of read `i` (registered), or at once where reads are
+   * not paced; rejects once the call has ended.
+   */
+  whenAskedInto(i: number): Promise<void> {
+    const n = (this.#readFrom[i] as number) + 1;
     if (this.#ended) return Promise.reject(new Error(CALL_ENDED));
     if (this.#mayRead(n)) return Promise.resolve();
     return new Promise((resolve, reject) => this.#waiters.push({ n, resolve, reject }));
