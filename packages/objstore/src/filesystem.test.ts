@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,5 +81,57 @@ describe('FilesystemBucket', () => {
     await expect(wrapped.getRangeInto!('blk/chunks/000001/x', 0, target)).rejects.toThrow(ObjectNotFoundError);
     await expect(b.getRange('p/blk', 0, 10)).rejects.toThrow(ObjectNotFoundError);
     expect(await registry.getSingleMetricAsString('strata_objstore_bucket_operations_total')).toMatch(/operation="get_range"} 5/);
+  });
+});
+
+describe('FilesystemBucket: descriptors kept open for range reads', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'strata-fsbucket-fds-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const readRange = async (b: FilesystemBucket, name: string, offset: number, length: number) => {
+    const buf = Buffer.alloc(length);
+    const n = await b.getRangeInto(name, offset, buf);
+    return buf.subarray(0, n).toString();
+  };
+  const openFds = () => readdirSync('/proc/self/fd').length;
+
+  it('reads an object by range through one descriptor, and anew once the bucket replaces or deletes it', async () => {
+    const b = new FilesystemBucket(dir);
+    await b.upload('blk/chunks/000001', Buffer.from('0123456789'));
+    const before = openFds();
+    const got = await Promise.all(Array.from({ length: 50 }, (_, i) => readRange(b, 'blk/chunks/000001', i % 8, 2)));
+    expect(got.slice(0, 3)).toEqual(['01', '12', '23']);
+    expect(b.openFiles.size).toBe(1);
+    expect(openFds() - before).toBeLessThanOrEqual(1);
+    await b.upload('blk/chunks/000001', Buffer.from('abcdefghij'));
+    expect(await readRange(b, 'blk/chunks/000001', 0, 3)).toBe('abc');
+    await b.delete('blk/chunks/000001');
+    await expect(readRange(b, 'blk/chunks/000001', 0, 3)).rejects.toThrow(ObjectNotFoundError);
+    await expect(readRange(b, 'blk', 0, 3)).rejects.toThrow(ObjectNotFoundError);
+    expect(b.openFiles.size).toBe(0);
+    await b.close();
+  });
+
+  it('closes descriptors unread for a while, held too long, or past the most it keeps', async () => {
+    const b = new FilesystemBucket(dir, dir, { idleMs: 50, maxAgeMs: 1000, maxOpen: 4 });
+    for (let i = 0; i < 10; i++) await b.upload(`o${i}`, Buffer.from(`object ${i}`));
+    for (let i = 0; i < 10; i++) expect(await readRange(b, `o${i}`, 7, 1)).toBe(String(i));
+    expect(b.openFiles.size).toBe(4);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(b.openFiles.size).toBe(0);
+    // Read again and again, a descriptor is still let go once it is maxAgeMs old.
+    const aged = new FilesystemBucket(dir, dir, { idleMs: 10_000, maxAgeMs: 100 });
+    await readRange(aged, 'o1', 0, 1);
+    for (let t = 0; t < 4; t++) {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      await readRange(aged, 'o1', 0, 1);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(aged.openFiles.size).toBe(0);
+    await aged.close();
+    await b.close();
   });
 });

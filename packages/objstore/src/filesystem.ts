@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { close, createReadStream, createWriteStream, open as openFd, read, type Dirent } from 'node:fs';
+import { createReadStream, createWriteStream, read, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { dirPrefix, isBodySource, ObjectNotFoundError, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
 import { checkRange } from './io.js';
+import { OpenFiles, type OpenFilesLimits } from './openfiles.js';
 
 /** Uploads are written here first and renamed into place, so readers never see half an object. */
 const TMP_DIR = '.strata-tmp';
@@ -25,12 +26,16 @@ const WHOLE_RANGE_MAX = 16 * 1024 * 1024;
 export class FilesystemBucket implements Bucket {
   readonly root: string;
   readonly local = true;
+  /** Descriptors of the files read by range, kept open for the next reads. */
+  readonly openFiles: OpenFiles;
 
   constructor(
     directory: string,
     readonly name = directory,
+    openFiles: OpenFilesLimits = {},
   ) {
     this.root = resolve(directory);
+    this.openFiles = new OpenFiles(openFiles);
   }
 
   async *list(dir: string, opts: ListOptions = {}): AsyncIterable<ObjectEntry> {
@@ -89,28 +94,25 @@ export class FilesystemBucket implements Bucket {
 
   /**
    * Reads bytes [offset, offset + target.length) of an object into `target`; returns how many (fewer where
-   * it ends sooner). A missing object is found by the open (or, for a directory, the read) failing: a
-   * store gateway's chunk reads are many, and a stat and a FileHandle each cost about as much as the read.
+   * it ends sooner), through a descriptor kept open for the next reads (OpenFiles). A missing object is
+   * found by the open (or, for a directory, the read) failing: a store gateway's chunk reads are many,
+   * and a stat and a FileHandle each cost about as much as the read.
    */
   async #readInto(name: string, offset: number, target: Uint8Array): Promise<number> {
-    let fd: number;
+    const path = this.#path(name);
     try {
-      fd = await new Promise<number>((res, rej) => openFd(this.#path(name), 'r', (err, f) => (err ? rej(err) : res(f))));
+      return await this.openFiles.read(path, async (fd) => {
+        let n = 0;
+        while (n < target.length) {
+          const bytesRead = await new Promise<number>((res, rej) => read(fd, target, n, target.length - n, offset + n, (err, b) => (err ? rej(err) : res(b))));
+          if (bytesRead === 0) break;
+          n += bytesRead;
+        }
+        return n;
+      });
     } catch (e) {
-      throw isNotFound(e) ? new ObjectNotFoundError(this.name, name) : e;
-    }
-    try {
-      let n = 0;
-      while (n < target.length) {
-        const bytesRead = await new Promise<number>((res, rej) => read(fd, target, n, target.length - n, offset + n, (err, b) => (err ? rej(err) : res(b))));
-        if (bytesRead === 0) break;
-        n += bytesRead;
-      }
-      return n;
-    } catch (e) {
-      throw isErrno(e, 'EISDIR') ? new ObjectNotFoundError(this.name, name) : e;
-    } finally {
-      close(fd, () => undefined);
+      if (isErrno(e, 'EISDIR')) this.openFiles.forget(path);
+      throw isNotFound(e) || isErrno(e, 'EISDIR') ? new ObjectNotFoundError(this.name, name) : e;
     }
   }
 
@@ -145,6 +147,7 @@ export class FilesystemBucket implements Bucket {
       }
       await mkdir(dirname(dst), { recursive: true });
       await rename(tmp, dst);
+      this.openFiles.forget(dst);
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
@@ -153,6 +156,7 @@ export class FilesystemBucket implements Bucket {
 
   async delete(name: string): Promise<void> {
     const path = this.#path(name);
+    this.openFiles.forget(path);
     try {
       await unlink(path);
     } catch (e) {
@@ -168,7 +172,9 @@ export class FilesystemBucket implements Bucket {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.openFiles.closeAll();
+  }
 
   /** The file for an object name; rejects names that would land outside the bucket directory. */
   #path(name: string): string {

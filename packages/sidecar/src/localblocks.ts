@@ -181,6 +181,7 @@ export class LocalBlocks {
   async close(): Promise<void> {
     await this.#syncing?.catch(() => undefined);
     for (const b of this.#store.blocks()) await b.close();
+    await this.#blockOptions.bucket.close();
     await rm(this.#headerDir, { recursive: true, force: true });
   }
 }
