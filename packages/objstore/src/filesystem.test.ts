@@ -120,6 +120,10 @@ describe('FilesystemBucket: descriptors kept open for range reads', () => {
     for (let i = 0; i < 10; i++) await b.upload(`o${i}`, Buffer.from(`object ${i}`));
     for (let i = 0; i < 10; i++) expect(await readRange(b, `o${i}`, 7, 1)).toBe(String(i));
     expect(b.openFiles.size).toBe(4);
+    // Past the most it keeps with every descriptor being read, each read still gets its own.
+    const one = new FilesystemBucket(dir, dir, { maxOpen: 1 });
+    expect(await Promise.all(Array.from({ length: 10 }, (_, i) => readRange(one, `o${i}`, 7, 1)))).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+    await one.close();
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(b.openFiles.size).toBe(0);
     // Read again and again, a descriptor is still let go once it is maxAgeMs old.

@@ -86,9 +86,10 @@ export class OpenFiles {
     const opened: OpenFile = { fd: openForReading(path), opened: now, lastUsed: now, users: 0, dropped: false };
     opened.fd.catch(() => this.#open.get(path) === opened && this.#open.delete(path));
     this.#open.set(path, opened);
+    // The least recently used ones not being read; never the one just opened, about to be read.
     for (const [p, old] of this.#open) {
       if (this.#open.size <= this.#maxOpen) break;
-      if (old.users === 0) this.#drop(p, old);
+      if (old.users === 0 && old !== opened) this.#drop(p, old);
     }
     this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(this.#idleMs, this.#maxAgeMs)).unref();
     return opened;
