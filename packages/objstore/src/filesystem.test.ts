@@ -97,6 +97,10 @@ describe('FilesystemBucket: descriptors kept open for range reads', () => {
     return buf.subarray(0, n).toString();
   };
   const openFds = () => readdirSync('/proc/self/fd').length;
+  /** Resolves once `done` holds, checking every 10 ms; fails after 5 s (timers run late on a loaded machine). */
+  const until = async (done: () => boolean) => {
+    for (const deadline = Date.now() + 5000; !done(); await new Promise((resolve) => setTimeout(resolve, 10))) if (Date.now() > deadline) throw new Error('not within 5 s');
+  };
 
   it('reads an object by range through one descriptor, and anew once the bucket replaces or deletes it', async () => {
     const b = new FilesystemBucket(dir);
@@ -124,17 +128,14 @@ describe('FilesystemBucket: descriptors kept open for range reads', () => {
     const one = new FilesystemBucket(dir, dir, { maxOpen: 1 });
     expect(await Promise.all(Array.from({ length: 10 }, (_, i) => readRange(one, `o${i}`, 7, 1)))).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
     await one.close();
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(b.openFiles.size).toBe(0);
-    // Read again and again, a descriptor is still let go once it is maxAgeMs old.
-    const aged = new FilesystemBucket(dir, dir, { idleMs: 10_000, maxAgeMs: 100 });
-    await readRange(aged, 'o1', 0, 1);
-    for (let t = 0; t < 4; t++) {
-      await new Promise((resolve) => setTimeout(resolve, 40));
+    await until(() => b.openFiles.size === 0);
+    // Read again and again, then not: let go once maxAgeMs old, long before it is idleMs unread.
+    const aged = new FilesystemBucket(dir, dir, { idleMs: 60_000, maxAgeMs: 100 });
+    for (let t = 0; t < 5; t++) {
       await readRange(aged, 'o1', 0, 1);
+      await new Promise((resolve) => setTimeout(resolve, 40));
     }
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(aged.openFiles.size).toBe(0);
+    await until(() => aged.openFiles.size === 0);
     await aged.close();
     await b.close();
   });
