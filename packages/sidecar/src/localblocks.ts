@@ -15,7 +15,7 @@ export interface LocalBlocksOptions {
   dir: string;
   registry: Registry;
   logger: Logger;
-  /** The chunk bytes the calls served from blocks may hold at once (default 256 MiB); more is read through remote read. */
+  /** The chunk bytes the calls served from blocks may hold at once, read and not yet sent (default 256 MiB); the rest of a call that would take more is read through remote read. */
   chunkBytes?: number;
 }
 

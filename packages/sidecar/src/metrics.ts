@@ -30,7 +30,7 @@ export class SidecarMetrics {
 
     this.seriesSources = new Counter({
       name: 'strata_sidecar_series_calls_total',
-      help: 'Series calls by where their data came from: blocks (Prometheus\' blocks read from disk, the head by remote read), remote_read (no block in the range), tombstones, block_failed or too_large (blocks in the range, read by remote read instead).',
+      help: 'Series calls by where their data came from: blocks (Prometheus\' blocks read from disk, the head by remote read), remote_read (no block in the range), tombstones (blocks in the range, read by remote read instead), block_failed or too_large (a read of the blocks failed, or would have held too many chunk bytes: the rest of the call read by remote read).',
       labelNames: ['source'],
       registers,
     });
