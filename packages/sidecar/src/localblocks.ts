@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FilesystemBucket } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, type SeriesFrame, type SeriesRequest } from '@strata/storeapi';
-import { AccountingBucket, BucketBlock, BucketStore, ChunkBytesLimit, ChunkPool, IndexCache, LOCAL_CHUNK_GAP_BYTES, LOCAL_CHUNK_READS_IN_FLIGHT, storeMetrics, type BlockOptions, type StoreMetrics } from '@strata/store';
+import { AccountingBucket, BucketBlock, BucketStore, ChunkBytesLimit, ChunkPool, IndexCache, LOCAL_CHUNK_READS, storeMetrics, type BlockOptions, type StoreMetrics } from '@strata/store';
 import { TimeBound } from '@strata/block';
 import { type BlockMeta, type Labels, TOMBSTONES_FILENAME } from '@strata/tsdb';
 import type { Registry } from 'prom-client';
@@ -67,10 +67,7 @@ export class LocalBlocks {
     this.#opts = opts;
     this.#headerDir = headerDir;
     this.#cache = new IndexCache(INDEX_CACHE_BYTES, opts.registry);
-    this.#blockOptions = { bucket: new AccountingBucket(new FilesystemBucket(opts.dir), 32), cache: this.#cache, chunkPool: this.#pool,
-      chunkReadsInFlight: LOCAL_CHUNK_READS_IN_FLIGHT,
-      chunkGapBytes: LOCAL_CHUNK_GAP_BYTES,
-    };
+    this.#blockOptions = { bucket: new AccountingBucket(new FilesystemBucket(opts.dir), 32), cache: this.#cache, chunkPool: this.#pool, ...LOCAL_CHUNK_READS };
     this.#metrics = storeMetrics(opts.registry);
     this.#store = new BucketStore({
       minTime: TimeBound.at(MIN_INT64),

@@ -136,14 +136,14 @@ class ChunkBatch {
 
 /** Reads of chunks a query sent as it is read keeps in flight or read and unsent, per block (SeriesRows.paceReads). */
 const READ_AHEAD = 4;
-/** BlockOptions.chunkReadsInFlight for segment files on local disk (measured best of 1, 2, 4 and 8 on two cores). */
-export const LOCAL_CHUNK_READS_IN_FLIGHT = 2;
 /**
- * BlockOptions.chunkGapBytes for segment files on local disk: a read costs a thread-pool round trip,
- * about what copying 64 KiB does (a sidecar's call of 25 series spread over two blocks: 0.90 ms of
- * CPU with the object-store default, 0.67 with this; 16 KiB 0.81, 128 and 256 KiB 0.71).
+ * How chunks are read from segment files on local disk, where a read costs a thread-pool round trip
+ * and reads beyond the pool's threads only queue: two at a time per block (measured best of 1, 2, 4
+ * and 8 on two cores), and chunks up to 64 KiB apart in one read, about what a round trip costs in
+ * copying (a sidecar's call of 25 series spread over two blocks: 0.90 ms of CPU with the object-store
+ * gap, 0.67 with this; 16 KiB 0.81, 128 and 256 KiB 0.71).
  */
-export const LOCAL_CHUNK_GAP_BYTES = 64 * 1024;
+export const LOCAL_CHUNK_READS: Readonly<Pick<BlockOptions, 'chunkReadsInFlight' | 'chunkGapBytes'>> = { chunkReadsInFlight: 2, chunkGapBytes: 64 * 1024 };
 /** How many chunk refs one read of chunks is planned over; the next batch's series are decoded while it runs. */
 const CHUNK_BATCH = 4096;
 /** The least a first batch's columns hold (grown if more chunks come than its series were expected to have). */

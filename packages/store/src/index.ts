@@ -1,6 +1,6 @@
 export { start, type Store, type StoreConfig } from './store.js';
 export { BucketStore, type BucketStoreOptions } from './bucketstore.js';
-export { BucketBlock, LimitExceededError, LOCAL_CHUNK_GAP_BYTES, LOCAL_CHUNK_READS_IN_FLIGHT, RequestLimit, type BlockSeries, type RequestLimits } from './block.js';
+export { BucketBlock, LimitExceededError, LOCAL_CHUNK_READS, RequestLimit, type BlockSeries, type RequestLimits } from './block.js';
 export { IndexHeader, INDEX_HEADER_FILENAME } from './indexheader.js';
 export { IndexCache, CacheItem } from './cache.js';
 export { blocksFor } from './resolution.js';

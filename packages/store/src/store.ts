@@ -4,7 +4,7 @@ import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, typ
 import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { LOCAL_CHUNK_GAP_BYTES, LOCAL_CHUNK_READS_IN_FLIGHT } from './block.js';
+import { LOCAL_CHUNK_READS } from './block.js';
 import { BucketStore } from './bucketstore.js';
 import { IndexCache, type IndexCacheLimits } from './cache.js';
 import { DEFAULT_INDEX_CACHE_BYTES, parseIndexCacheConfig } from './indexcacheconfig.js';
@@ -62,7 +62,7 @@ export interface StoreConfig {
   cachingBucketConfig?: string;
   /** Concurrent object-store range reads across all queries (default 32). */
   bucketReadConcurrency?: number;
-  /** Chunks at most this many bytes apart are read with one request (default: each block's average chunk size; from local files LOCAL_CHUNK_GAP_BYTES). */
+  /** Chunks at most this many bytes apart are read with one request (default: each block's average chunk size; from local files LOCAL_CHUNK_READS). */
   chunkGapBytes?: number;
   /**
    * --chunk-pool-size: the chunk bytes Series calls may hold at once (default 2 GiB, as Thanos; 0: no
@@ -145,8 +145,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
       cache,
       ...(chunksCache !== undefined ? { chunksCache } : {}),
       ...(chunkPool !== undefined ? { chunkPool } : {}),
-      // Local files: reads cost a thread-pool round trip each and queue in the pool.
-      ...(bucket.local === true ? { chunkReadsInFlight: LOCAL_CHUNK_READS_IN_FLIGHT, chunkGapBytes: LOCAL_CHUNK_GAP_BYTES } : {}),
+      ...(bucket.local === true ? LOCAL_CHUNK_READS : {}),
       ...(cfg.chunkGapBytes !== undefined ? { chunkGapBytes: cfg.chunkGapBytes } : {}),
     },
     cache,
