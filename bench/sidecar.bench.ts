@@ -1,10 +1,13 @@
 /**
- * `pnpm bench sidecar [--series=N] [--hours=H] [--rounds=N (default 15)] [--cpu-prof-dir=DIR]`
+ * `pnpm bench sidecar [--series=N] [--hours=H] [--block-hours=H (default 2)] [--rounds=N (default 15)] [--cpu-prof-dir=DIR]`
  * (`--cpu-prof-dir` writes V8 CPU profiles of both sidecar processes there)
  *
  * Series throughput (samples/s) through the sidecar's StoreAPI (a `strata sidecar` process) vs
  * Prometheus' streamed remote read read directly, on the same Prometheus 2.42 and the same backfilled
- * data (persisted blocks), in the same run. Two sidecars: one as deployed, serving the blocks Prometheus
+ * data (persisted blocks), in the same run. The data is backfilled in blocks of `--block-hours`: by
+ * default 2h, the blocks Prometheus writes next to a sidecar that uploads (which needs min = max block
+ * duration), so a day's query reads twelve; `--block-hours=24` gives the one block a Prometheus that
+ * compacts locally would have made of it. Two sidecars: one as deployed, serving the blocks Prometheus
  * has written from disk (`disk`: its own reads of the block files, as the store gateway's, and Prometheus
  * not involved), and one with `--no-tsdb.serve-blocks` (`remote read`: everything through Prometheus'
  * remote read, as Thanos' sidecar, and as Strata's serves Prometheus' head).
@@ -36,7 +39,7 @@
  * The disk sidecar's calls are checked to have been served from its blocks (its
  * strata_sidecar_series_calls_total{source="blocks"}).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -102,17 +105,18 @@ async function timed(fn: () => Promise<Omit<Run, 'seconds' | 'cpu'>>): Promise<R
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { series: { type: 'string', default: '500' }, hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '15' }, 'cpu-prof-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { series: { type: 'string', default: '500' }, hours: { type: 'string', default: '24' }, 'block-hours': { type: 'string', default: '2' }, rounds: { type: 'string', default: '15' }, 'cpu-prof-dir': { type: 'string' } } });
   const seriesCount = Number(values.series);
   const hours = Number(values.hours);
+  const blockHours = Number(values['block-hours']);
   const rounds = Number(values.rounds);
   const dir = await tempDir('strata-bench-sidecar-');
   const data = join(dir.path, 'data');
   await mkdir(join(data, 'wal'), { recursive: true });
   const endS = Math.floor(Date.now() / 1000 / 3600) * 3600 - 3600;
-  process.stderr.write(`backfilling ${seriesCount} series × ${hours}h at ${STEP_S}s with promtool…\n`);
+  process.stderr.write(`backfilling ${seriesCount} series × ${hours}h at ${STEP_S}s in ${blockHours}h blocks with promtool…\n`);
   await writeFile(join(dir.path, 'bench.om'), openMetrics(seriesCount, hours, endS));
-  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', join(dir.path, 'bench.om'), data]);
+  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', `--max-block-duration=${blockHours}h`, join(dir.path, 'bench.om'), data]);
 
   const prom = await startPrometheus({ dir: dir.path, dataDir: data, externalLabels: { cluster: 'bench', replica: 'r0' } });
   // The sidecars run as processes of their own (the built CLI), as in production, so their work and the
@@ -143,7 +147,8 @@ export async function main(args: string[]): Promise<void> {
   const remote = await startSidecar('remote-read', ['--no-tsdb.serve-blocks']);
   pids.prometheus = pidWithArgument(`--storage.tsdb.path=${data}`);
   // The disk sidecar loads Prometheus' blocks in the background after it starts.
-  for (let i = 0; (await disk.metric('strata_bucket_store_blocks_loaded')) < 1; i++) {
+  const blocks = (await readdir(data)).filter((name) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(name)).length;
+  for (let i = 0; (await disk.metric('strata_bucket_store_blocks_loaded')) < blocks; i++) {
     if (i === 600) throw new Error('the sidecar did not load the blocks from disk');
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -232,7 +237,7 @@ export async function main(args: string[]): Promise<void> {
 
   const ref = best.get('remote read direct')!;
   const rate = (r: Run) => r.samples / r.seconds;
-  process.stdout.write(`sidecar Series vs Prometheus remote read, ${ref.series} series, ${ref.samples} samples, best of ${rounds} rounds; paired: median ratio to the direct read next to it\n`);
+  process.stdout.write(`sidecar Series vs Prometheus remote read, ${ref.series} series, ${ref.samples} samples in ${blockHours}h blocks, best of ${rounds} rounds; paired: median ratio to the direct read next to it\n`);
   for (const name of ['remote read direct', ...cases.map(([n]) => n)]) {
     const run = best.get(name)!;
     if (run.samples !== ref.samples || run.series !== ref.series) throw new Error(`${name} returned ${run.series} series / ${run.samples} samples, remote read ${ref.series} / ${ref.samples}`);

@@ -165,7 +165,7 @@ function interleave(raws: readonly RawChunkRun[]): RawChunkRuns {
     best.skipTo(to);
   }
   columns.length = n;
-  return new RawChunkRuns(columns, froms.subarray(0, n), tos.subarray(0, n));
+  return new RawChunkRuns(columns, froms.subarray(0, n), tos.subarray(0, n), raws);
 }
 
 /** Whether a cursor other than `best` has a next chunk sorting before row `i` of `run`'s columns. */

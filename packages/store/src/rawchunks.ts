@@ -152,7 +152,9 @@ export class RawChunkRun implements EncodedChunks {
 /**
  * One series' chunks from several blocks (one after another, or replicas' interleaved), in time order:
  * piece `k` is rows [from[k], to[k]) of columns[k]. Pieces, not a RawChunkRun each: interleaved
- * replicas make a piece of nearly every chunk.
+ * replicas make a piece of nearly every chunk. `runs` are the series' own runs the pieces come from,
+ * released with it: without that, the read buffers of every series merged from several blocks (a
+ * sidecar's every series, a day of 2h blocks) went to the garbage collector instead of back to the pool.
  */
 export class RawChunkRuns implements EncodedChunks {
   readonly size: number;
@@ -161,6 +163,7 @@ export class RawChunkRuns implements EncodedChunks {
     readonly columns: readonly RawChunkColumns[],
     readonly from: ArrayLike<number>,
     readonly to: ArrayLike<number>,
+    private readonly runs: readonly RawChunkRun[],
   ) {
     let size = 0;
     for (let k = 0; k < columns.length; k++) size += rowsSize(columns[k] as RawChunkColumns, from[k] as number, to[k] as number);
@@ -173,7 +176,13 @@ export class RawChunkRuns implements EncodedChunks {
       runs.map((r) => r.columns),
       runs.map((r) => r.from),
       runs.map((r) => r.to),
+      runs,
     );
+  }
+
+  /** The series has been sent: its runs are released. */
+  release(): void {
+    for (const r of this.runs) r.release();
   }
 
   get count(): number {

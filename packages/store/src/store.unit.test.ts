@@ -262,6 +262,31 @@ describe('ChunkPool', () => {
     expect(pool.idleBytes).toBe(buf.buffer.byteLength);
     expect(bytes.buffers).toEqual([]);
   });
+
+  it("gives the read buffers of a series merged from several blocks back once the series is sent, whether its blocks follow or overlap one another", () => {
+    const pool = new ChunkPool(1 << 20);
+    /** One block's one series: a run of one chunk [minTime, minTime + 9] in a pooled read buffer. */
+    const block = (minTime: number): BlockSeries => {
+      const bytes = new ReadChunks(1, pool);
+      bytes.buffers.push(pool.get(100_000));
+      bytes.end[0] = 10;
+      const cols = new RawChunkColumns(bytes, Float64Array.of(minTime), Float64Array.of(minTime + 9), 1);
+      return { labels: Labels.from({ a: '1' }), chunks: [], raw: new RawChunkRun(cols, 0, 1) };
+    };
+    for (const minTimes of [
+      [0, 10, 20],
+      [0, 5, 20],
+    ]) {
+      const [merged] = mergeSorted(minTimes.map((m) => [block(m)]));
+      expect(merged?.raw?.count).toBe(3);
+      expect(pool.idleBytes).toBe(0);
+      merged?.raw?.release();
+      expect(pool.idleBytes).toBe(3 * 128 * 1024);
+      // Taken again by the next reads, as the next call's would take them.
+      for (let i = 0; i < 3; i++) pool.get(100_000);
+      expect(pool.idleBytes).toBe(0);
+    }
+  });
 });
 
 describe('RawChunkRun', () => {
