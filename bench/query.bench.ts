@@ -35,10 +35,11 @@
  * Every component runs as its own process (the built CLI), as in production. Each round sends every
  * query to every target back to back, in an order that rotates through all permutations, so no target
  * is favoured by a quieter or warmer machine. Round 0 checks the answers and `--warm-up` rounds (default
- * 30) after it are not timed either: V8 goes on optimizing the components' per-query code over their
- * first few hundred queries (a store gateway's CPU per Series call fell by a third or more between its
- * first and its second thousand calls), and a production querier has long done so; all three targets
- * get them.
+ * 150, some 1,200 calls to each store gateway and sidecar) after it are not timed either: V8 goes on
+ * optimizing the components' per-query code over their first thousand or so calls (measured in-process
+ * on this bench's data, for a query of 24 series: a store gateway's CPU per Series call 2.6 ms over its
+ * first 300 calls, 0.67 ms after 1,500; a sidecar's 1.4 ms over calls 100–300, 0.75 over 700–1,000,
+ * 0.47 after 1,500), and production components have long done so; all three targets get them.
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -127,7 +128,7 @@ async function startComponent(args: string[], dir: string, name: string, nodeArg
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '20' }, 'warm-up': { type: 'string', default: '30' }, history: { type: 'string', default: 'bucket' }, 'store-cache': { type: 'string', default: 'in-memory' }, 'cpu-prof-dir': { type: 'string' }, only: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '20' }, 'warm-up': { type: 'string', default: '150' }, history: { type: 'string', default: 'bucket' }, 'store-cache': { type: 'string', default: 'in-memory' }, 'cpu-prof-dir': { type: 'string' }, only: { type: 'string' } } });
   const QUERIES = values.only === undefined ? ALL_QUERIES : values.only.split(',').map((i) => ALL_QUERIES[Number(i) - 1] ?? fail(`--only: there is no query ${i}`));
   if (values.history !== 'bucket' && values.history !== 'sidecar') throw new Error('--history is bucket or sidecar');
   if (values['store-cache'] !== 'in-memory' && values['store-cache'] !== 'none') throw new Error('--store-cache is in-memory or none');
