@@ -45,6 +45,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeChunkedReadResponse, PrometheusClient, readFrames, ResponseType } from '../packages/sidecar/src/index.js';
 import { seriesRequest, StoreClient, type LabelMatcher, type SeriesRequest } from '../packages/storeapi/src/index.js';
+import { isULID } from '../packages/tsdb/src/index.js';
 import { freePort, pidWithArgument, processCpuMs, startProcess, tempDir, waitForHttp } from '../test/harness/process.js';
 import { promtool, startPrometheus } from '../test/harness/prometheus.js';
 import { median } from './stats.js';
@@ -147,7 +148,7 @@ export async function main(args: string[]): Promise<void> {
   const remote = await startSidecar('remote-read', ['--no-tsdb.serve-blocks']);
   pids.prometheus = pidWithArgument(`--storage.tsdb.path=${data}`);
   // The disk sidecar loads Prometheus' blocks in the background after it starts.
-  const blocks = (await readdir(data)).filter((name) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(name)).length;
+  const blocks = (await readdir(data)).filter(isULID).length;
   for (let i = 0; (await disk.metric('strata_bucket_store_blocks_loaded')) < blocks; i++) {
     if (i === 600) throw new Error('the sidecar did not load the blocks from disk');
     await new Promise((r) => setTimeout(r, 100));
