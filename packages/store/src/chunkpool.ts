@@ -1,11 +1,11 @@
 /**
  * Buffers for reading chunks from the bucket, reused once every series whose chunks a buffer holds has
- * been sent (--chunk-pool-size bounds the bytes queries hold, ChunkBytesLimit; this pool bounds
- * the idle ones). A store gateway's query reads all its
- * chunk bytes before it sends any, in reads of up to a few MB; fresh buffers for them cost the kernel a page fault
- * per 4 KiB as the read fills them, and V8 a garbage collection per so many MB of new external memory.
- * Released buffers are kept up to `maxIdleBytes`; a buffer never released (a failed call, series merged
- * from several blocks) is left to the garbage collector.
+ * been sent (--chunk-pool-size bounds the bytes queries hold, ChunkBytesLimit; this pool bounds the
+ * idle ones). A store gateway's query reads all its chunk bytes before it sends any, in reads of up to a
+ * few MB; fresh buffers for them cost the kernel a page fault per 4 KiB as the read fills them, and V8 a
+ * garbage collection per so many MB of new external memory. Released buffers are kept up to
+ * `maxIdleBytes`; a buffer never released (a failed or abandoned call, chunks made objects for a merge
+ * that orders them one by one) is left to the garbage collector.
  */
 export class ChunkPool {
   /** Idle buffers, by size ascending. */
