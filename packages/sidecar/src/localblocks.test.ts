@@ -73,12 +73,12 @@ describe('LocalBlocks', () => {
   });
 
   it('says a range with tombstones in its blocks is not readable as it is', async () => {
-    expect(await blocks.readable(0, 30 * S - 1)).toBe(true);
+    expect(blocks.readable(0, 30 * S - 1)).toBe(true);
     const deleted = new Tombstones();
     deleted.add(1, { mint: 0, maxt: 5 * S });
     await writeTombstonesFile(join(work.path, ids.ab!, 'tombstones'), deleted);
-    expect(await blocks.readable(0, 30 * S - 1)).toBe(false);
-    expect(await blocks.readable(20 * S, 30 * S - 1)).toBe(true);
+    expect(blocks.readable(0, 30 * S - 1)).toBe(false);
+    expect(blocks.readable(20 * S, 30 * S - 1)).toBe(true);
     await writeTombstonesFile(join(work.path, ids.ab!, 'tombstones'), new Tombstones());
   });
 

@@ -335,7 +335,7 @@ export class PrometheusStore implements StoreServer {
       return;
     }
     const upTo = Math.min(maxTime, end - 1);
-    if (!(await blocks.readable(minTime, upTo))) {
+    if (!blocks.readable(minTime, upTo)) {
       this.#sources?.inc({ source: 'tombstones' });
       yield* remote(minTime);
       return;
