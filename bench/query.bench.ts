@@ -30,8 +30,11 @@
  * (issue 7): p50 ≤ 1.0× Prometheus; deduplication ≤ +10%.
  * Where /proc is readable (Linux), also the CPU time per query of every process behind each target
  * (querier, store gateway, s3rver, sidecars, Prometheus), taken around each request: queries run one
- * at a time, so what those processes spend meanwhile is that query's cost; and the peak resident memory
- * of each process (s3rver, shared and not Strata's, left out).
+ * at a time, so what those processes spend meanwhile is that query's cost; the time their threads
+ * were ready to run but waited for one of the machine's cores (its run queues), which every process
+ * more on the machine adds to (two replicas: a second sidecar, whose call runs at the same moment as
+ * the store gateway's); and the peak resident memory of each process (s3rver, shared and not Strata's,
+ * left out).
  * Every component runs as its own process (the built CLI), as in production. Each round sends every
  * query to every target back to back, in an order that rotates through all permutations, so no target
  * is favoured by a quieter or warmer machine. Round 0 checks the answers and `--warm-up` rounds (default
@@ -50,7 +53,7 @@ import { startFlags } from '../packages/cli/src/startflags.js';
 import { writeDemoBlocks } from '../packages/cli/src/demo/blocks.js';
 import { newBucket, parseBucketConfig } from '../packages/objstore/src/index.js';
 import { BlockReader, BlockWriter, Matcher, type BlockMeta, type SampleIterator, type ThanosMeta, type ValueType } from '../packages/tsdb/src/index.js';
-import { freePort, pidWithArgument, processCpuMs, processPeakRssMiB, startProcess, tempDir, waitForHttp, withDescendants, type Managed } from '../test/harness/process.js';
+import { freePort, pidWithArgument, processPeakRssMiB, processSchedMs, startProcess, tempDir, waitForHttp, withDescendants, type Managed } from '../test/harness/process.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { startS3rver } from '../test/harness/s3.js';
 import { diffMatrices, type MatrixSeries } from '../test/querier/compliance.js';
@@ -217,8 +220,18 @@ export async function main(args: string[]): Promise<void> {
       'strata, 1 replica': { querier: withDescendants(one.proc.child.pid), 'store gateway': stores.slice(0, 1), s3rver: s3pid, sidecars: pids.sidecar.slice(0, 1), 'Prometheus replicas': pids.replica.slice(0, 1) },
       'strata, 2 replicas (dedup)': { querier: withDescendants(two.proc.child.pid), 'store gateway': stores.slice(1), s3rver: s3pid, sidecars: pids.sidecar, 'Prometheus replicas': pids.replica },
     };
-    const cpuOf = (name: string) => Object.fromEntries(Object.entries(components[name] ?? {}).filter(([, ps]) => ps.length > 0).map(([c, ps]) => [c, ps.reduce<number>((sum, p) => sum + (processCpuMs(p) ?? NaN), 0)]));
+    /** Per component of a target: CPU used and time waiting for a CPU so far (ms, all its processes' threads). */
+    const schedOf = (name: string) =>
+      Object.fromEntries(
+        Object.entries(components[name] ?? {})
+          .filter(([, ps]) => ps.length > 0)
+          .map(([c, ps]) => {
+            const all = ps.map((p) => processSchedMs(p));
+            return [c, { cpuMs: all.reduce((sum, s) => sum + (s?.cpuMs ?? NaN), 0), waitMs: all.reduce((sum, s) => sum + (s?.waitMs ?? NaN), 0) }];
+          }),
+      );
     const cpuSpent: Record<string, Record<string, number>> = {};
+    const cpuWaited: Record<string, Record<string, number>> = {};
     const orders = permutations(Object.keys(targets));
     const latencies: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const perQuery: Record<string, number[]>[] = QUERIES.map(() => Object.fromEntries(Object.keys(targets).map((k) => [k, []])));
@@ -227,7 +240,7 @@ export async function main(args: string[]): Promise<void> {
     for (let r = 0; r <= warmUp + rounds; r++) {
       for (const [qi, q] of QUERIES.entries()) {
         for (const name of orders[(r * QUERIES.length + qi) % orders.length] as string[]) {
-          const cpu0 = cpuOf(name);
+          const sched0 = schedOf(name);
           const t0 = performance.now();
           const res = await fetch(`${targets[name]}/api/v1/query_range?${params(q)}`);
           const body = (await res.json()) as { status: string; error?: string; warnings?: string[]; data?: { result: MatrixSeries[] } };
@@ -246,7 +259,12 @@ export async function main(args: string[]): Promise<void> {
           }
           if (r <= warmUp) continue;
           const spent = (cpuSpent[name] ??= {});
-          for (const [c, after] of Object.entries(cpuOf(name))) spent[c] = (spent[c] ?? 0) + after - (cpu0[c] as number);
+          const waited = (cpuWaited[name] ??= {});
+          for (const [c, after] of Object.entries(schedOf(name))) {
+            const before = sched0[c] as { cpuMs: number; waitMs: number };
+            spent[c] = (spent[c] ?? 0) + after.cpuMs - before.cpuMs;
+            waited[c] = (waited[c] ?? 0) + after.waitMs - before.waitMs;
+          }
           (latencies[name] as number[]).push(ms);
           (perQuery[qi]?.[name] as number[]).push(ms);
         }
@@ -296,12 +314,17 @@ export async function main(args: string[]): Promise<void> {
         .map(([k, ms]) => `${k} ${ms.toFixed(1)} (${(ms / (refresh.prometheus as number)).toFixed(2)}×)`)
         .join(', ')}\n`,
     );
-    process.stdout.write(`\nCPU ms per query (mean over all queries; /proc schedstat of every thread), by process:\n`);
-    for (const name of Object.keys(targets)) {
-      const parts = Object.entries(cpuSpent[name] ?? {}).map(([c, ms]) => [c, ms / (rounds * QUERIES.length)] as const);
-      const total = parts.reduce((sum, [, ms]) => sum + ms, 0);
-      if (!Number.isNaN(total)) process.stdout.write(`${name.padEnd(30)} ${total.toFixed(1).padStart(7)}  = ${parts.map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(' + ')}\n`);
-    }
+    const perQueryMs = (title: string, byTarget: Record<string, Record<string, number>>) => {
+      process.stdout.write(`\n${title}, by process:\n`);
+      for (const name of Object.keys(targets)) {
+        const parts = Object.entries(byTarget[name] ?? {}).map(([c, ms]) => [c, ms / (rounds * QUERIES.length)] as const);
+        const total = parts.reduce((sum, [, ms]) => sum + ms, 0);
+        if (!Number.isNaN(total)) process.stdout.write(`${name.padEnd(30)} ${total.toFixed(1).padStart(7)}  = ${parts.map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(' + ')}\n`);
+      }
+    };
+    perQueryMs('CPU ms per query (mean over all queries; /proc schedstat of every thread)', cpuSpent);
+    // Every component shares this machine's cores: time a thread was ready to run but had no core.
+    perQueryMs('ms per query waiting for a CPU (schedstat run-queue time of every thread)', cpuWaited);
     process.stdout.write(`\npeak resident memory, MiB (VmHWM over the run, start-up included), by process:\n`);
     for (const name of Object.keys(targets)) {
       const parts = Object.entries(components[name] ?? {})

@@ -87,12 +87,24 @@ export function sleep(ms: number): Promise<void> {
  * unreadable. A thread that has exited no longer counts: measure across spans the threads outlive.
  */
 export function processCpuMs(pid: number | undefined): number | undefined {
+  return processSchedMs(pid)?.cpuMs;
+}
+
+/**
+ * What the threads of a process have spent (ms), from schedstat as processCpuMs: `cpuMs` running, and
+ * `waitMs` runnable but waiting for a CPU (on a run queue), what a machine with more work than cores
+ * adds to every request's latency.
+ */
+export function processSchedMs(pid: number | undefined): { cpuMs: number; waitMs: number } | undefined {
   if (pid === undefined) return undefined;
-  let ns = 0;
+  let cpu = 0;
+  let wait = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        const [run, queued] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+        cpu += Number(run);
+        wait += Number(queued);
       } catch {
         // the thread has just exited
       }
@@ -100,7 +112,7 @@ export function processCpuMs(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
-  return ns / 1e6;
+  return { cpuMs: cpu / 1e6, waitMs: wait / 1e6 };
 }
 
 /** A process' peak resident memory so far (MiB; VmHWM of /proc/PID/status); undefined where /proc is unreadable. */
