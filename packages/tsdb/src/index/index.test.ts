@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promtool } from '@strata/testing/prometheus';
 import { tempDir } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileByteRange, MemoryByteRange } from '../encoding/byterange.js';
+import { FileByteRange, MemoryByteRange, type ByteRange } from '../encoding/byterange.js';
 import { compareStrings, Labels } from '../labels/labels.js';
 import { matchLabels, Matcher } from '../labels/matcher.js';
 import { IndexReader, type SeriesEntry } from './reader.js';
@@ -175,6 +175,53 @@ describe('index', () => {
     expect(entries.map((x) => [x.labels.toString(), x.chunks])).toEqual(want.map((x) => [x.labels.toString(), x.chunks]));
     expect(r.symbolsSorted).toBe(true);
     await r.close();
+  });
+
+  it('checks each series entry of a buffer it reads once: a cached read is not checked again, its other entries are', async () => {
+    const bytes = Uint8Array.from(await readFile(indexPath));
+    // The same buffer for the same read, as the store gateway's index cache hands out.
+    const cache = new Map<string, Uint8Array>();
+    const cached: ByteRange = {
+      name: 'blk/index',
+      size: async () => bytes.length,
+      read: async (offset, length) => {
+        const key = `${offset}:${length}`;
+        let b = cache.get(key);
+        if (b === undefined) cache.set(key, (b = bytes.slice(offset, offset + length)));
+        return b;
+      },
+      close: async () => {},
+    };
+    const r = await IndexReader.open(cached);
+    const ids = await r.allPostings();
+    const victim = ids[Math.floor(ids.length / 2)] as number;
+    const others = ids.filter((id) => id !== victim);
+    const readAll = async (sel: Uint32Array) => {
+      for await (const c of r.seriesColumns(sel)) void c;
+    };
+    // Flips a byte of entry `id`'s CRC (its content decodes as before), in the file and in every buffer read.
+    const breakCrc = (id: number) => {
+      let at = id * 16;
+      let len = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = bytes[at++] as number;
+        len += (b & 0x7f) * 2 ** shift;
+        if (b < 0x80) break;
+      }
+      const crcAt = at + len;
+      bytes[crcAt] = (bytes[crcAt] as number) ^ 0xff;
+      for (const [key, b] of cache) {
+        const offset = Number(key.split(':')[0]);
+        if (crcAt >= offset && crcAt < offset + b.length) b[crcAt - offset] = (b[crcAt - offset] as number) ^ 0xff;
+      }
+    };
+    await readAll(others);
+    breakCrc(others[0] as number);
+    breakCrc(victim);
+    // The entries read before were checked in these very buffers.
+    await readAll(others);
+    // The victim was not: its CRC is checked, and fails.
+    await expect(readAll(ids)).rejects.toThrow(new RegExp(`^blk/index: series ${victim}: checksum mismatch: .* at offset \\d+$`));
   });
 
   it('reports corruption with the file name and offset', async () => {
