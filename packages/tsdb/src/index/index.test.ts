@@ -4,6 +4,7 @@ import { promtool } from '@strata/testing/prometheus';
 import { tempDir } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileByteRange, MemoryByteRange, type ByteRange } from '../encoding/byterange.js';
+import { Decbuf } from '../encoding/decbuf.js';
 import { compareStrings, Labels } from '../labels/labels.js';
 import { matchLabels, Matcher } from '../labels/matcher.js';
 import { IndexReader, type SeriesEntry } from './reader.js';
@@ -201,14 +202,8 @@ describe('index', () => {
     };
     // Flips a byte of entry `id`'s CRC (its content decodes as before), in the file and in every buffer read.
     const breakCrc = (id: number) => {
-      let at = id * 16;
-      let len = 0;
-      for (let shift = 0; ; shift += 7) {
-        const b = bytes[at++] as number;
-        len += (b & 0x7f) * 2 ** shift;
-        if (b < 0x80) break;
-      }
-      const crcAt = at + len;
+      const entry = new Decbuf(bytes.subarray(id * 16), `series ${id}`);
+      const crcAt = id * 16 + entry.uvarint() + entry.pos;
       bytes[crcAt] = (bytes[crcAt] as number) ^ 0xff;
       for (const [key, b] of cache) {
         const offset = Number(key.split(':')[0]);

@@ -648,7 +648,8 @@ class UncheckedEntries {
     const ends = this.#ends;
     // An entry starts at its ID × 16, and so does every read of entries: bit (ID - firstId) is its own.
     const firstId = bufStart / 16;
-    let checked = Number.isInteger(firstId) ? checkedEntries.get(buf) : undefined;
+    const aligned = Number.isInteger(firstId);
+    let checked = aligned ? checkedEntries.get(buf) : undefined;
     let n = 0;
     for (let k = 0; k < this.length; k++) {
       const bit = (ids[k] as number) - firstId;
@@ -669,7 +670,7 @@ class UncheckedEntries {
       }
       from = i;
     }
-    if (n === 0 || !Number.isInteger(firstId)) return;
+    if (n === 0 || !aligned) return;
     if (checked === undefined) checkedEntries.set(buf, (checked = new Uint8Array(Math.ceil(buf.length / 128))));
     for (let k = 0; k < n; k++) {
       const bit = (ids[k] as number) - firstId;
