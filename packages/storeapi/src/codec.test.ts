@@ -329,6 +329,18 @@ describe('codec vs protobufjs on the .proto files', () => {
     const own = Buffer.from(new Uint8Array(batch).buffer);
     const got = codec.decodeSeriesResponseParts(splits(own, [own.length - 1]));
     expect('batch' in got && got.batch[2]!.chunks[0]!.raw!.data.buffer).toBe(own.buffer);
+    // So are the chunks of a series that spans parts, but for one that spans them itself (copied).
+    const chunkData = Buffer.alloc(42, 2);
+    const first = own.indexOf(chunkData);
+    const firstEnd = first + chunkData.length + 3; // its hash field: a tag and a 2-byte varint
+    const chunkBuffers = (at: number) => {
+      const d = codec.decodeSeriesResponseParts(splits(own, [at]));
+      return 'batch' in d ? d.batch[3]!.chunks.map((ch) => ch.raw!.data.buffer) : [];
+    };
+    expect(chunkBuffers(firstEnd)).toEqual([own.buffer, own.buffer]);
+    const [inPart, spanning] = chunkBuffers(firstEnd + 6);
+    expect(inPart).toBe(own.buffer);
+    expect(spanning).not.toBe(own.buffer);
     // Other messages, and batches with other fields in or around them, are decoded joined.
     const w = new ProtoWriter();
     w.fork(4).bytes(1, codec.encodeSeriesResponse({ series: series(1) }).subarray(2), true).uint32(2, 5).ldelim();

@@ -640,10 +640,10 @@ export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {
 
 /**
  * Decodes a SeriesResponse message that lies in consecutive `parts` (the DATA chunks it came in) without
- * joining them first: a SeriesBatch's series are decoded where they lie, and only a series that spans
- * parts is copied, into a buffer of its own (joining a batch message copied all of its bytes once more,
- * its chunks included). Any other message (a warning, hints, a batch with other fields around or in it)
- * is joined and decoded by `decodeSeriesResponse`.
+ * joining them first: a SeriesBatch's series are decoded where they lie, field by field where a series
+ * spans parts, and only a label or chunk that spans parts is copied (joining a batch message copied all of
+ * its bytes once more, its chunks included). Any other message (a warning, hints, a batch or series with
+ * other fields around or in it) is joined and decoded by `decodeSeriesResponse`.
  */
 export function decodeSeriesResponseParts(parts: readonly Buffer[]): SeriesResponse {
   if (parts.length === 1) return decodeSeriesResponse(parts[0]!);
@@ -670,6 +670,12 @@ class PartsCursor {
       this.part++;
       this.pos = 0;
     }
+  }
+
+  /** Whether the next `n` bytes (n > 0) lie in one part; settles first. */
+  inOnePart(n: number): boolean {
+    this.settle();
+    return this.part < this.parts.length && this.pos + n <= this.parts[this.part]!.length;
   }
 
   /** The next byte; -1 at the end. */
@@ -708,55 +714,98 @@ class PartsCursor {
   }
 }
 
+/**
+ * Readers over the parts where they lie. Parts are views of larger buffers (Node's HTTP/2 session hands
+ * out DATA chunks as views of the ~64 KiB it read from the socket), so one reader over such a buffer
+ * serves its parts one after another, at their offsets in it: a reader (and its views) per part cost as
+ * much as copying the part.
+ */
+class PartReaders {
+  #reader: ProtoReader | undefined;
+  #part = -1;
+  /** Where the current part starts in the reader's buffer. */
+  #base = 0;
+
+  /** A reader at the cursor's position, in its part (which holds a byte there). */
+  at(c: PartsCursor): ProtoReader {
+    if (this.#part !== c.part) {
+      const part = c.parts[c.part]!;
+      const ab = part.buffer;
+      if (this.#reader === undefined || this.#reader.source.buffer !== ab) this.#reader = new ProtoReader(Buffer.from(ab, 0, ab.byteLength));
+      this.#part = c.part;
+      this.#base = part.byteOffset - this.#reader.source.byteOffset;
+    }
+    const r = this.#reader!;
+    r.pos = this.#base + c.pos;
+    return r;
+  }
+
+  /** Moves the cursor to where the reader `at` gave has read to. */
+  advance(c: PartsCursor, r: ProtoReader): void {
+    const to = r.pos - this.#base;
+    c.remaining -= to - c.pos;
+    c.pos = to;
+  }
+}
+
 /** A message that is one SeriesBatch field holding only series fields, decoded from its parts; undefined for any other. */
 function decodeBatchParts(c: PartsCursor): SeriesResponse | undefined {
   if (c.byte() !== 34 || c.uint32() !== c.remaining) return undefined;
   const batch: StoreSeries[] = [];
-  // Parts are views of larger buffers (Node's HTTP/2 session hands out DATA chunks as views of the
-  // ~64 KiB it read from the socket), so one reader over such a buffer serves its parts one after
-  // another, at their offsets in it: a reader (and its views) per part cost as much as copying the part.
-  let reader: ProtoReader | undefined;
-  let readerPart = -1;
-  /** Where `parts[readerPart]` starts in the reader's buffer. */
-  let base = 0;
-  const readerFor = (): ProtoReader => {
-    if (readerPart !== c.part) {
-      const part = c.parts[c.part]!;
-      const ab = part.buffer;
-      if (reader === undefined || reader.source.buffer !== ab) reader = new ProtoReader(Buffer.from(ab, 0, ab.byteLength));
-      readerPart = c.part;
-      base = part.byteOffset - reader.source.byteOffset;
-    }
-    return reader!;
-  };
+  const readers = new PartReaders();
   while (c.remaining > 0) {
-    c.settle();
     let n: number;
-    if (c.pos + 6 <= c.parts[c.part]!.length) {
+    if (c.inOnePart(6)) {
       // The series' tag and length (at most 6 bytes) inside this part: read in place.
-      const r = readerFor();
-      r.pos = base + c.pos;
+      const r = readers.at(c);
       if (r.tag() !== 10) return undefined;
       n = r.uint32();
-      c.remaining -= r.pos - base - c.pos;
-      c.pos = r.pos - base;
+      readers.advance(c, r);
     } else {
       if (c.byte() !== 10) return undefined;
       n = c.uint32();
     }
     if (n < 0 || n > c.remaining) return undefined;
-    c.settle();
-    if (n > 0 && c.pos + n <= c.parts[c.part]!.length) {
-      const r = readerFor();
-      r.pos = base + c.pos;
-      batch.push(readSeries(r, base + c.pos + n));
-      c.pos += n;
-      c.remaining -= n;
+    if (n > 0 && c.inOnePart(n)) {
+      const r = readers.at(c);
+      batch.push(readSeries(r, r.pos + n));
+      readers.advance(c, r);
     } else {
-      batch.push(readSeries(new ProtoReader(c.take(n)), n));
+      const s = readSeriesAcross(c, n, readers);
+      if (s === undefined) return undefined;
+      batch.push(s);
     }
   }
   return { batch };
+}
+
+/**
+ * A series (`n` bytes at the cursor) that spans parts, as most of a large answer's do (Node's HTTP/2
+ * peers send DATA frames of at most 16 KiB, and a series of a day is several): its labels and chunks
+ * are decoded where they lie, and only one that spans parts is copied, into a buffer of its own. (A
+ * copy of every such series was a new buffer for nearly all the bytes of a large answer, and V8
+ * collects its young generation for the bytes of the buffers made since the last collection.)
+ * Undefined where the series has fields other than labels and chunks.
+ */
+function readSeriesAcross(c: PartsCursor, n: number, readers: PartReaders): StoreSeries | undefined {
+  const labels: Label[] = [];
+  const chunks: AggrChunk[] = [];
+  const after = c.remaining - n;
+  while (c.remaining > after) {
+    const t = c.uint32();
+    if (t !== 10 && t !== 18) return undefined;
+    const len = c.uint32();
+    if (len < 0 || len > c.remaining - after) return undefined;
+    const inPlace = len > 0 && c.inOnePart(len);
+    const r = inPlace ? readers.at(c) : new ProtoReader(c.take(len));
+    const end = r.pos + len;
+    if (t === 10) {
+      labels.push(readLabelTo(r, end));
+      r.leave(end);
+    } else chunks.push(readAggrChunk(r, end));
+    if (inPlace) readers.advance(c, r);
+  }
+  return { labels, chunks };
 }
 
 // ---------------------------------------------------------------- LabelNames / LabelValues
