@@ -130,27 +130,35 @@ export interface StringValue {
 
 export type StepValue = VectorValue | ScalarValue | StringValue;
 
-/** Series per slab: enough to matter, little memory held past the last series of a small result. */
-const SLAB_SERIES = 64;
+/**
+ * Series per slab: the first slab of a builder holds a few, each next one twice as many, up to the most
+ * (enough to matter). Most builders hold a handful of series (an aggregation's groups): a slab sized for
+ * the most would be mostly unused, and V8 collects its young generation early for the size of
+ * the buffers made since the last collection, used or not.
+ */
+const SLAB_FIRST_SERIES = 4;
+const SLAB_MAX_SERIES = 64;
 
 /**
  * Hands out the per-step arrays of many series as views of shared buffers: one buffer (and one backing
- * store outside the JS heap, which V8 counts towards collecting) per 64 series instead of two per series.
+ * store outside the JS heap, which V8 counts towards collecting) per slab of series instead of two per series.
  */
 class StepSlab {
   readonly #steps: number;
   #vals = new Float64Array(0);
   #has = new Uint8Array(0);
-  #used = SLAB_SERIES;
+  #size = 0;
+  #used = 0;
 
   constructor(steps: number) {
     this.#steps = steps;
   }
 
   series(labels: Labels): StepSeries {
-    if (this.#used === SLAB_SERIES) {
-      this.#vals = new Float64Array(this.#steps * SLAB_SERIES);
-      this.#has = new Uint8Array(this.#steps * SLAB_SERIES);
+    if (this.#used === this.#size) {
+      this.#size = this.#size === 0 ? SLAB_FIRST_SERIES : Math.min(2 * this.#size, SLAB_MAX_SERIES);
+      this.#vals = new Float64Array(this.#steps * this.#size);
+      this.#has = new Uint8Array(this.#steps * this.#size);
       this.#used = 0;
     }
     const from = this.#used++ * this.#steps;
