@@ -781,10 +781,11 @@ function decodeBatchParts(c: PartsCursor): SeriesResponse | undefined {
 
 /**
  * A series (`n` bytes at the cursor) that spans parts, as most of a large answer's do (Node's HTTP/2
- * peers send DATA frames of at most 16 KiB, and a series of a day is several): its labels and chunks
- * are decoded where they lie, and only one that spans parts is copied, into a buffer of its own. (A
- * copy of every such series was a new buffer for nearly all the bytes of a large answer, and V8
- * collects its young generation for the bytes of the buffers made since the last collection.)
+ * peers send DATA frames of at most 16 KiB, and a day of a series, its replicas' chunks together, is
+ * often more): its labels and chunks are decoded where they lie, and only one that spans parts is
+ * copied, into a buffer of its own. (A copy of every such series was a new buffer for nearly all the
+ * bytes of a large answer, and V8 collects its young generation for the bytes of the buffers made
+ * since the last collection.)
  * Undefined where the series has fields other than labels and chunks.
  */
 function readSeriesAcross(c: PartsCursor, n: number, readers: PartReaders): StoreSeries | undefined {
