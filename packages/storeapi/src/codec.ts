@@ -334,15 +334,19 @@ function readSeries(r: ProtoReader, end: number): StoreSeries {
   const chunks: AggrChunk[] = [];
   while (r.pos < end) {
     const t = r.tag();
-    if (t === 10) {
-      const labelEnd = r.enter();
-      labels.push(readLabelTo(r, labelEnd));
-      r.leave(labelEnd);
-    } else if (t === 18) chunks.push(readAggrChunk(r, r.enter()));
+    if (t === 10 || t === 18) readSeriesField(r, t, r.enter(), labels, chunks);
     else r.skip(t & 7);
   }
   r.leave(end);
   return { labels, chunks };
+}
+
+/** A Series message's label (tag 10) or chunk (tag 18), read from `r` up to `end` into `labels` or `chunks`. */
+function readSeriesField(r: ProtoReader, t: 10 | 18, end: number, labels: Label[], chunks: AggrChunk[]): void {
+  if (t === 10) {
+    labels.push(readLabelTo(r, end));
+    r.leave(end);
+  } else chunks.push(readAggrChunk(r, end));
 }
 
 // ---------------------------------------------------------------- Series RPC
@@ -799,11 +803,7 @@ function readSeriesAcross(c: PartsCursor, n: number, readers: PartReaders): Stor
     if (len < 0 || len > c.remaining - after) return undefined;
     const inPlace = len > 0 && c.inOnePart(len);
     const r = inPlace ? readers.at(c) : new ProtoReader(c.take(len));
-    const end = r.pos + len;
-    if (t === 10) {
-      labels.push(readLabelTo(r, end));
-      r.leave(end);
-    } else chunks.push(readAggrChunk(r, end));
+    readSeriesField(r, t, r.pos + len, labels, chunks);
     if (inPlace) readers.advance(c, r);
   }
   return { labels, chunks };
