@@ -338,6 +338,7 @@ describe('codec vs protobufjs on the .proto files', () => {
       return 'batch' in d ? d.batch[3]!.chunks.map((ch) => ch.raw!.data.buffer) : [];
     };
     expect(chunkBuffers(firstEnd)).toEqual([own.buffer, own.buffer]);
+    // Split 6 bytes into the second chunk's field: that chunk spans the parts.
     const [inPart, spanning] = chunkBuffers(firstEnd + 6);
     expect(inPart).toBe(own.buffer);
     expect(spanning).not.toBe(own.buffer);
