@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, read, type Dirent } from 'node:fs';
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { dirPrefix, isBodySource, ObjectNotFoundError, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type UploadBody } from './bucket.js';
+import { FileReads } from './filereads.js';
 import { checkRange } from './io.js';
 import { OpenFiles, type OpenFilesLimits } from './openfiles.js';
 
@@ -28,6 +29,7 @@ export class FilesystemBucket implements Bucket {
   readonly local = true;
   /** Descriptors of the files read by range, kept open for the next reads. */
   readonly openFiles: OpenFiles;
+  readonly #fileReads = new FileReads();
 
   constructor(
     directory: string,
@@ -101,15 +103,7 @@ export class FilesystemBucket implements Bucket {
   async #readInto(name: string, offset: number, target: Uint8Array): Promise<number> {
     const path = this.#path(name);
     try {
-      return await this.openFiles.read(path, async (fd) => {
-        let n = 0;
-        while (n < target.length) {
-          const bytesRead = await new Promise<number>((res, rej) => read(fd, target, n, target.length - n, offset + n, (err, b) => (err ? rej(err) : res(b))));
-          if (bytesRead === 0) break;
-          n += bytesRead;
-        }
-        return n;
-      });
+      return await this.openFiles.read(path, (fd) => this.#fileReads.read(fd, target, offset));
     } catch (e) {
       if (isErrno(e, 'EISDIR')) this.openFiles.forget(path);
       throw isNotFound(e) || isErrno(e, 'EISDIR') ? new ObjectNotFoundError(this.name, name) : e;
