@@ -1,6 +1,6 @@
-import { compressResponses, createLogger, logIfSlow, Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, compressResponses, createLogger, logIfSlow, Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import type { FastifyPluginAsync } from 'fastify';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { ResultsCache, type Extent } from './cache.js';
 import { Downstream } from './downstream.js';
 import { LabelsHandler, type CachedSet, type LabelsOptions } from './labels.js';
@@ -59,7 +59,7 @@ export const DEFAULT_LABELS_OPTIONS: LabelsOptions = { ...DEFAULT_SPLIT_OPTIONS,
 export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const logger = cfg.logger ?? createLogger();
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const prober = new Prober('query-frontend', registry);
   const opts: RangeOptions = { ...DEFAULT_RANGE_OPTIONS, ...cfg.range };
   const labelsOpts: LabelsOptions = { ...DEFAULT_LABELS_OPTIONS, ...cfg.labels };

@@ -1,8 +1,8 @@
 import type { DedupFunc } from '@strata/dedup';
 import type { PromqlFeatures } from '@strata/promql';
-import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { corsOrigin } from './api/cors.js';
 import { EngineMetrics, QueryGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
@@ -94,7 +94,7 @@ export interface Querier {
 export async function start(cfg: QuerierConfig): Promise<Querier> {
   const logger = (cfg.logger ?? createLogger()).with({ component: 'query' });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const prober = new Prober('query', registry);
   const endpoints = new EndpointSet({
     endpoints: cfg.endpoints,

@@ -6,3 +6,4 @@ export * from './net.js';
 export * from './webauth.js';
 export * from './compression.js';
 export * from './slowlog.js';
+export * from './processmetrics.js';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildHttpApp } from './http.js';
 import { createLogger } from './logger.js';
 import { Prober } from './prober.js';
+import { collectProcessMetrics } from './processmetrics.js';
 
 describe('component HTTP surface', () => {
   it('serves probes that follow the prober, and metrics', async () => {
@@ -31,6 +32,15 @@ describe('component HTTP surface', () => {
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(res.body).toBe('404 page not found\n');
     await app.close();
+  });
+});
+
+describe('process metrics', () => {
+  it("exposes Node's process metrics, the event loop's delay among them", async () => {
+    const registry = new Registry();
+    collectProcessMetrics(registry);
+    const text = await registry.metrics();
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds']) expect(text).toContain(`# TYPE ${name} `);
   });
 });
 

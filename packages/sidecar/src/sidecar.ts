@@ -4,10 +4,10 @@
  * fresh with a heartbeat, and — when a bucket is configured — ships finished blocks.
  */
 import { TimeBound } from '@strata/block';
-import { createLogger, type Logger, Prober, startHttpServer, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, createLogger, type Logger, Prober, startHttpServer, type WebConfig } from '@strata/runtime';
 import { type Bucket, parseDuration } from '@strata/objstore';
 import { type Compression, formatInt64, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { SidecarMetrics } from './metrics.js';
 import type { PrometheusHttpClientConfig } from './httpclient.js';
 import { PrometheusClient } from './promclient.js';
@@ -102,7 +102,7 @@ function checkBlockDurations(flags: Record<string, string>, log: Logger): void {
 export async function start(config: SidecarConfig): Promise<Sidecar> {
   const log = (config.logger ?? createLogger()).with({ component: 'sidecar' });
   const registry = config.registry ?? new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const metrics = new SidecarMetrics(registry);
   const prober = new Prober('sidecar', registry);
   const prom = new PrometheusClient(config.prometheusUrl, config.prometheusHttpClient !== undefined ? { httpClient: config.prometheusHttpClient } : {});

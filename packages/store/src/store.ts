@@ -1,9 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { blocksPlugin, BlocksView, Relabeler, TimeBound } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, type Bucket } from '@strata/objstore';
-import { createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { LOCAL_CHUNK_READS } from './block.js';
 import { BucketStore } from './bucketstore.js';
 import { IndexCache, type IndexCacheLimits } from './cache.js';
@@ -98,7 +98,7 @@ export interface Store {
 export async function start(cfg: StoreConfig): Promise<Store> {
   const logger = (cfg.logger ?? createLogger()).with({ component: 'store' });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const prober = new Prober('store', registry);
   const metrics = storeMetrics(registry);
   await mkdir(cfg.dataDir, { recursive: true });

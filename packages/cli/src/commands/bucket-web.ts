@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { blocksPlugin, BlocksRefresher, BlocksView, LabelShardedFilter, MetaFetcher, Relabeler } from '@strata/block';
 import type { Bucket } from '@strata/objstore';
-import { Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectProcessMetrics, Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { parseDuration } from '../flags.js';
 import { loggerFromFlags, runUntilSignal, webConfigFromFlags, withHttpConfigFlag, withLogFlags, yamlFlag } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
@@ -34,7 +34,7 @@ export interface BucketWeb {
 /** `strata tools bucket web`: Thanos' block viewer over a bucket, its blocks read again every `refreshMs`. */
 export async function startBucketWeb(opts: BucketWebOptions): Promise<BucketWeb> {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const refreshes = new Counter({ name: 'strata_bucket_web_refreshes_total', help: 'Reads of the bucket’s blocks.', registers: [registry] });
   const failures = new Counter({ name: 'strata_bucket_web_refresh_failures_total', help: 'Reads of the bucket’s blocks that failed or timed out.', registers: [registry] });
   const lastSuccess = new Gauge({ name: 'strata_bucket_web_last_successful_refresh_timestamp_seconds', help: 'When the blocks shown were read.', registers: [registry] });
