@@ -1,7 +1,8 @@
 /**
  * `pnpm bench query [--hours=H] [--rounds=N] [--warm-up=N] [--history=bucket|sidecar] [--store-cache=in-memory|none] [--only=I,J] [--cpu-prof-dir=DIR]`
  * (`--cpu-prof-dir` writes V8 CPU profiles of every Strata process there: query-one.cpuprofile and
- * query-two.cpuprofile, the store gateways store-r0 and store-all, sidecar-r0 and sidecar-r1;
+ * query-two.cpuprofile, the store gateways store-r0 and store-all, the sidecars sidecar-r0-one,
+ * sidecar-r0-two and sidecar-r1-two;
  * `--only=2,5` runs just those queries, numbered from 1 as listed in QUERIES)
  *
  * A dashboard-like query set (Grafana-style range queries over the whole history at a 1-minute step)
@@ -14,6 +15,9 @@
  *     deduplicates on `replica`. r1 scrapes 7 s after r0, as HA replicas scrape at their own phase,
  *     so its chunks differ from r0's and the querier's penalty merge does real work (byte-identical
  *     replicas would be dropped early as duplicate chunks).
+ * Each target has sidecars of its own (r0's Prometheus has two), so that each sidecar warms up on its
+ * own target's calls: one shared by both targets had twice the warm-up calls of r1's, and cost 2.3–2.5 ms
+ * of CPU a query where r1's cost 3.3–4.3.
  * The store gateways cache chunk reads in memory (Thanos' caching bucket, `--store.caching-bucket.config`
  * with `type: IN-MEMORY` and Thanos' defaults: 250 MiB), as Thanos deployments configure it: a dashboard
  * queries the same history again and again, which Prometheus reads from its page cache.
@@ -157,10 +161,11 @@ export async function main(args: string[]): Promise<void> {
     const objstoreConfig = join(dir.path, 'objstore.yaml');
     if (s3 !== undefined) await writeFile(objstoreConfig, s3.configYaml());
     const bucket = s3 !== undefined ? newBucket(parseBucketConfig(s3.configYaml())) : undefined;
-    const sidecars: string[] = [];
+    /** Each target's sidecars' gRPC addresses. */
+    const sidecars = { one: [] as string[], two: [] as string[] };
     const profile = (name: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
     /** Processes per component behind each target, for the CPU breakdown. */
-    const pids = { sidecar: [] as (number | undefined)[], replica: [] as (number | undefined)[] };
+    const pids = { one: [] as (number | undefined)[], two: [] as (number | undefined)[], replica: [] as (number | undefined)[] };
     for (const [i, replica] of ['r0', 'r1'].entries()) {
       // Each replica's blocks carry its external labels, as its sidecar ships them; the newest block is
       // still on the replica's disk, every older one only in the bucket (with --history=bucket).
@@ -177,10 +182,13 @@ export async function main(args: string[]): Promise<void> {
       }
       const prom = await startPrometheus({ dir: home, dataDir, externalLabels: { cluster: 'bench', replica }, blockDuration: '2h' });
       procs.push(prom);
-      const sc = await startComponent(['sidecar', `--prometheus.url=${prom.url}`, `--tsdb.path=${dataDir}`], dir.path, `sidecar-${replica}`, profile(`sidecar-${replica}`));
-      procs.push(sc.proc);
-      sidecars.push(sc.grpc);
-      pids.sidecar.push(sc.proc.child.pid);
+      for (const target of i === 0 ? (['one', 'two'] as const) : (['two'] as const)) {
+        const name = `sidecar-${replica}-${target}`;
+        const sc = await startComponent(['sidecar', `--prometheus.url=${prom.url}`, `--tsdb.path=${dataDir}`], dir.path, name, profile(name));
+        procs.push(sc.proc);
+        sidecars[target].push(sc.grpc);
+        pids[target].push(sc.proc.child.pid);
+      }
       pids.replica.push(pidWithArgument(`--storage.tsdb.path=${dataDir}`));
     }
     // Started after the replicas' copies were read from its data dir.
@@ -188,8 +196,8 @@ export async function main(args: string[]): Promise<void> {
     procs.push(reference);
     const store = (name: string, relabel: string[]) =>
       startComponent(['store', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, name)}`, ...storeCache, ...relabel], dir.path, name, profile(name));
-    const oneEndpoints = [sidecars[0] as string];
-    const twoEndpoints = [...sidecars];
+    const oneEndpoints = [...sidecars.one];
+    const twoEndpoints = [...sidecars.two];
     const stores: (number | undefined)[] = [];
     if (inBucket) {
       const storeR0 = await store('store-r0', ['--selector.relabel-config=[{action: keep, source_labels: [replica], regex: r0}]']);
@@ -217,8 +225,8 @@ export async function main(args: string[]): Promise<void> {
     const s3pid = s3 !== undefined ? [s3.proc.child.pid] : [];
     const components: Record<string, Record<string, (number | undefined)[]>> = {
       prometheus: { prometheus: [pidWithArgument(`--storage.tsdb.path=${referenceDir}`)] },
-      'strata, 1 replica': { querier: withDescendants(one.proc.child.pid), 'store gateway': stores.slice(0, 1), s3rver: s3pid, sidecars: pids.sidecar.slice(0, 1), 'Prometheus replicas': pids.replica.slice(0, 1) },
-      'strata, 2 replicas (dedup)': { querier: withDescendants(two.proc.child.pid), 'store gateway': stores.slice(1), s3rver: s3pid, sidecars: pids.sidecar, 'Prometheus replicas': pids.replica },
+      'strata, 1 replica': { querier: withDescendants(one.proc.child.pid), 'store gateway': stores.slice(0, 1), s3rver: s3pid, sidecars: pids.one, 'Prometheus replicas': pids.replica.slice(0, 1) },
+      'strata, 2 replicas (dedup)': { querier: withDescendants(two.proc.child.pid), 'store gateway': stores.slice(1), s3rver: s3pid, sidecars: pids.two, 'Prometheus replicas': pids.replica },
     };
     /** Per component of a target: CPU used and time waiting for a CPU so far (ms, all its processes' threads). */
     const schedOf = (name: string) =>
