@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { constants, createDeflate, createGzip, type ZlibOptions } from 'node:zlib';
+import { constants, createDeflate, createGzip, deflateSync, gzipSync, type ZlibOptions } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -10,7 +10,15 @@ import type { FastifyInstance } from 'fastify';
  */
 const OPTIONS: ZlibOptions = { level: constants.Z_BEST_SPEED, chunkSize: 64 * 1024 };
 const ENCODERS = { gzip: () => createGzip(OPTIONS), deflate: () => createDeflate(OPTIONS) } as const;
+const AT_ONCE = { gzip: (b: Buffer) => gzipSync(b, OPTIONS), deflate: (b: Buffer) => deflateSync(b, OPTIONS) } as const;
 export type ResponseEncoding = keyof typeof ENCODERS;
+/**
+ * Bodies up to about this many characters are compressed at once on the event loop: a trip to zlib's
+ * thread pool costs more than compressing them. Measured on a 2-core VM (a querier's answer, zlib's
+ * fastest level): a 1 KB vector 10 µs at once against 70–100 µs through the pool (31–39 µs of CPU
+ * against 100–360), a 44 KB matrix 0.28 ms against 0.59; at 131 KB the two took the same time.
+ */
+const AT_ONCE_MAX_CHARS = 64 * 1024;
 
 /**
  * The encoding Prometheus' API answers in (util/httputil's compression handler): the first of `gzip`
@@ -25,12 +33,21 @@ export function responseEncoding(acceptEncoding: string | undefined): ResponseEn
 }
 
 /**
- * A body written in pieces, compressed off the event loop in zlib's thread pool: each piece is handed
- * to zlib before the next one is written, and this thread yields in between so that zlib's finished
- * work comes back and its next piece starts. Writing a large answer and compressing it overlap on two
- * cores instead of taking turns.
+ * A body written in pieces, compressed. A small one (AT_ONCE_MAX_CHARS) at once; a larger one off the
+ * event loop in zlib's thread pool: each piece is handed to zlib before the next one is written, and
+ * this thread yields in between so that zlib's finished work comes back and its next piece starts.
+ * Writing a large answer and compressing it overlap on two cores instead of taking turns.
  */
 export async function compressPieces(pieces: Iterable<string | Buffer>, encoding: ResponseEncoding): Promise<Buffer> {
+  const rest = pieces[Symbol.iterator]();
+  const head: Buffer[] = [];
+  let chars = 0;
+  while (chars <= AT_ONCE_MAX_CHARS) {
+    const r = rest.next();
+    if (r.done === true) return AT_ONCE[encoding](head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head));
+    head.push(typeof r.value === 'string' ? Buffer.from(r.value) : r.value);
+    chars += r.value.length;
+  }
   const zlib = ENCODERS[encoding]();
   const out: Buffer[] = [];
   zlib.on('data', (b: Buffer) => out.push(b));
@@ -38,9 +55,10 @@ export async function compressPieces(pieces: Iterable<string | Buffer>, encoding
   // A zlib error rejects `ended` while pieces are still being written: handled when awaited below, not
   // an unhandled rejection in the meantime.
   ended.catch(() => {});
-  for (const piece of pieces) {
-    zlib.write(piece);
+  zlib.write(Buffer.concat(head));
+  for (let r = rest.next(); r.done !== true; r = rest.next()) {
     await nextTurn();
+    zlib.write(r.value);
   }
   zlib.end();
   await ended;

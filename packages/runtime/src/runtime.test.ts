@@ -1,5 +1,7 @@
+import { gunzipSync, inflateSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { compressPieces } from './compression.js';
 import { buildHttpApp } from './http.js';
 import { createLogger } from './logger.js';
 import { Prober } from './prober.js';
@@ -32,6 +34,28 @@ describe('component HTTP surface', () => {
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(res.body).toBe('404 page not found\n');
     await app.close();
+  });
+});
+
+describe('compressPieces', () => {
+  it('compresses small bodies at once and large ones piece by piece, to the same bytes as written', async () => {
+    const piece = (i: number) => `[${i},"${'x'.repeat(i % 50)}"],`;
+    for (const count of [0, 1, 10, 1500, 3000, 20_000]) {
+      // Strings and Buffers mixed, in pieces of up to ~32 KB as the querier writes them.
+      const pieces: (string | Buffer)[] = [];
+      let current = '';
+      for (let i = 0; i < count; i++) {
+        current += piece(i);
+        if (current.length >= 32 * 1024) {
+          pieces.push(pieces.length % 2 === 0 ? current : Buffer.from(current));
+          current = '';
+        }
+      }
+      pieces.push(current);
+      const text = pieces.map((p) => p.toString()).join('');
+      expect(gunzipSync(await compressPieces(pieces, 'gzip')).toString(), `${count} pieces, gzip`).toBe(text);
+      expect(inflateSync(await compressPieces(pieces, 'deflate')).toString(), `${count} pieces, deflate`).toBe(text);
+    }
   });
 });
 

@@ -140,7 +140,7 @@ export function sendSuccess(reply: FastifyReply, dataJson: string, warnings: rea
 
 /**
  * Sends `{"status":"success","data":…}` with the data written piece by piece: compressed as the client
- * asks (compression.ts), each piece in zlib's thread pool while the next one is written.
+ * asks (compression.ts; a large answer each piece in zlib's thread pool while the next one is written).
  */
 export async function sendSuccessPieces(req: FastifyRequest, reply: FastifyReply, data: Iterable<string>, warnings: readonly string[] = []): Promise<FastifyReply> {
   const pieces = successPieces(data, warnings);
