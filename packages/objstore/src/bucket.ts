@@ -24,7 +24,7 @@ export interface Bucket {
    * (use getRange).
    */
   readonly getRangeInto?: RangeIntoReader;
-  /** Objects are local files: reads are served by Node's thread pool, where many at once only queue. */
+  /** Objects are local files: reads over 1 MiB are served by Node's thread pool, where many at once only queue (smaller ones inline: FileReads). */
   readonly local?: boolean;
   exists(name: string): Promise<boolean>;
   /** Rejects with ObjectNotFoundError when the object does not exist. */

@@ -78,7 +78,7 @@ export interface BlockOptions {
   chunkPool?: ChunkPool;
   /**
    * Chunk reads one query keeps in flight per block, the next starting as one ends (default: all at
-   * once). For local files: their reads queue in Node's thread pool, and all at once a query's took
+   * once). For local files: their large reads queue in Node's thread pool, and all at once a query's took
    * longer in all (a 100,000-series block 1.2× the CPU) and ended together, none sendable before the last.
    */
   chunkReadsInFlight?: number;
@@ -137,11 +137,12 @@ class ChunkBatch {
 /** Reads of chunks a query sent as it is read keeps in flight or read and unsent, per block (SeriesRows.paceReads). */
 const READ_AHEAD = 4;
 /**
- * How chunks are read from segment files on local disk, where a read costs a thread-pool round trip
- * and reads beyond the pool's threads only queue: two at a time per block (measured best of 1, 2, 4
- * and 8 on two cores), and chunks up to 64 KiB apart in one read, about what a round trip costs in
- * copying (a sidecar's call of 25 series spread over two blocks: 0.90 ms of CPU with the object-store
- * gap, 0.67 with this; 16 KiB 0.81, 128 and 256 KiB 0.71).
+ * How chunks are read from segment files on local disk, where a read costs a system call (and a read
+ * over 1 MiB a thread-pool round trip, reads beyond the pool's threads only queueing: FileReads): two
+ * at a time per block (measured best of 1, 2, 4 and 8 on two cores), and chunks up to 64 KiB apart in
+ * one read, about what a round trip costs in copying (a sidecar's call of 25 series spread over two
+ * blocks: 0.90 ms of CPU with the object-store gap, 0.67 with this; 16 KiB 0.81, 128 and 256 KiB 0.71;
+ * all measured with every read in the pool).
  */
 export const LOCAL_CHUNK_READS: Readonly<Pick<BlockOptions, 'chunkReadsInFlight' | 'chunkGapBytes'>> = { chunkReadsInFlight: 2, chunkGapBytes: 64 * 1024 };
 /** How many chunk refs one read of chunks is planned over; the next batch's series are decoded while it runs. */
