@@ -2,13 +2,17 @@
  * gRPC plumbing shared by server and client: service definitions with our codecs as (de)serializers,
  * channel options, credentials and status codes.
  */
+import { gunzipSync, inflateSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { MessageArena } from './arena.js';
 import * as codec from './codec.js';
-import type { SeriesResponse, StoreSeries } from './messages.js';
 import { decodeSnappyStream } from './snappystream.js';
 
 grpc.registerMessageDecompressor('snappy', decodeSnappyStream);
+
+/** Decompressors of the message encodings Strata reads, by `grpc-encoding` name. */
+export const DECOMPRESS: Readonly<Record<string, (message: Buffer) => Buffer>> = { gzip: gunzipSync, deflate: inflateSync, snappy: (b) => decodeSnappyStream(b) };
+/** The encodings a Strata server accepts, as it advertises them (`grpc-accept-encoding`). */
+export const ACCEPT_ENCODING = 'identity,deflate,gzip,snappy';
 
 /** Largest message either side accepts, as Thanos sets it (math.MaxInt32). */
 export const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
@@ -129,42 +133,8 @@ function method<Req, Res>(
   };
 }
 
-/** Buffers of Series messages being sent; the server reports each written (`seriesMessages.written(frame)`). */
-export const seriesMessages = new MessageArena();
-
-/**
- * Series frames are written after room for the gRPC message header, which is filled in here, and marked
- * so that grpc-js sends them as they are (`framedMessage`, patched in): without it, grpc-js copies every
- * response into a framed buffer of its own, a second copy of all the chunk bytes of a query. Several
- * frames written at once (`SeriesMessages`) are several framed messages in one buffer.
- */
-function serializeSeriesResponse(frame: SeriesResponse | codec.SeriesMessages): Buffer {
-  const alloc = (bytes: number) => seriesMessages.alloc(frame, bytes);
-  if ('messages' in frame) {
-    const framed = codec.encodeSeriesMessages(frame, alloc);
-    releaseSeries(frame.messages);
-    return grpc.framedMessage(framed);
-  }
-  const framed = codec.encodeSeriesResponse(frame, codec.GRPC_MESSAGE_HEADER_BYTES, alloc);
-  framed[0] = 0; // uncompressed: grpc-js servers never compress responses
-  framed.writeUInt32BE(framed.length - codec.GRPC_MESSAGE_HEADER_BYTES, 1);
-  if ('series' in frame) frame.series.extraChunks?.release?.();
-  else if ('batch' in frame) releaseSeries(frame.batch);
-  return grpc.framedMessage(framed);
-}
-
-/**
- * Once a frame's series are encoded, their chunks have been copied into the message: their own memory
- * goes back (EncodedChunks.release), and the frame lets go of the series, which would otherwise live
- * (and be copied by the garbage collector) until the message has been written to the socket.
- */
-function releaseSeries(series: StoreSeries[]): void {
-  for (const s of series) s.extraChunks?.release?.();
-  series.length = 0;
-}
-
+/** thanos.Store through grpc-js; Series is served by seriesserver.ts and called by seriesclient.ts. */
 export const storeService = {
-  Series: method(Method.Series, true, codec.encodeSeriesRequest, codec.decodeSeriesRequest, serializeSeriesResponse, codec.decodeSeriesResponse),
   LabelNames: method(
     Method.LabelNames,
     false,

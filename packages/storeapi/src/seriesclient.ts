@@ -13,12 +13,12 @@
  */
 import * as http2 from 'node:http2';
 import { finished as streamFinished } from 'node:stream';
-import { deflateSync, gzipSync, gunzipSync, inflateSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { type ClientTLS, type Compression, Method } from './grpc.js';
+import { ACCEPT_ENCODING, type ClientTLS, type Compression, DECOMPRESS, Method } from './grpc.js';
 import { decodeSeriesResponse, decodeSeriesResponseParts, encodeSeriesRequest } from './codec.js';
 import type { SeriesRequest, SeriesResponse } from './messages.js';
-import { decodeSnappyStream, encodeSnappyStream } from './snappystream.js';
+import { encodeSnappyStream } from './snappystream.js';
 
 /** A failed call, shaped as grpc-js' ServiceError so that callers handle both alike. */
 export class SeriesCallError extends Error {
@@ -166,7 +166,6 @@ class MessageReader {
  */
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
-const DECOMPRESS: Record<string, (b: Buffer) => Buffer> = { gzip: gunzipSync, deflate: inflateSync, snappy: (b) => decodeSnappyStream(b) };
 const COMPRESS: Partial<Record<Compression, (b: Buffer) => Buffer>> = { gzip: gzipSync, deflate: deflateSync, snappy: encodeSnappyStream };
 
 /** One endpoint's HTTP/2 connection for Series calls, opened on the first call and again after it fails. */
@@ -246,7 +245,7 @@ export class SeriesConnection {
       ':path': Method.Series,
       'content-type': 'application/grpc',
       te: 'trailers',
-      'grpc-accept-encoding': 'identity,deflate,gzip,snappy',
+      'grpc-accept-encoding': ACCEPT_ENCODING,
       ...(compress !== undefined ? { 'grpc-encoding': this.#compression } : {}),
       ...(opts.timeoutMs !== undefined ? { 'grpc-timeout': grpcTimeout(opts.timeoutMs) } : {}),
     };

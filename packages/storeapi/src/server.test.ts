@@ -20,6 +20,7 @@ import { decodeSeriesResponse, encodeSeriesRequest } from './codec.js';
 import { type InfoResponse, type LabelNamesRequest, type LabelValuesRequest, MAX_INT64, PartialResponseStrategy, type SeriesRequest, seriesRequest } from './messages.js';
 import { PROTO_DIR, PROTO_FILES } from './proto.js';
 import { encodeSnappyStream } from './snappystream.js';
+import { percentEncoded } from './seriesserver.js';
 import { type CallContext, type SeriesFrame, serveStore, type ServingStore, type StoreServer } from './server.js';
 
 const TYPES: readonly MatchType[] = ['=', '!=', '=~', '!~'];
@@ -121,6 +122,35 @@ async function frames(r: SeriesRequest, c = client) {
   const out = [];
   for await (const f of c.series(r)) out.push(f);
   return out;
+}
+
+/** A gRPC message: its compressed flag, its length as big-endian uint32, its bytes. */
+function grpcMessage(body: Buffer, compressed = false): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix[0] = compressed ? 1 : 0;
+  prefix.writeUInt32BE(body.length, 1);
+  return Buffer.concat([prefix, body]);
+}
+
+/** A Series call made by hand over HTTP/2, as another gRPC implementation would make it; what came back. */
+async function rawSeriesCall(body: Buffer, headers: http2.OutgoingHttpHeaders = {}): Promise<{ headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders | undefined; data: Buffer }> {
+  const session = http2.connect(`http://${serving.address}`);
+  try {
+    const stream = session.request({ ':method': 'POST', ':path': Method.Series, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    stream.end(body);
+    return await new Promise((resolve, reject) => {
+      const parts: Buffer[] = [];
+      let head: http2.IncomingHttpHeaders = {};
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      stream.once('response', (h) => (head = h));
+      stream.once('trailers', (t) => (trailers = t));
+      stream.on('data', (d: Buffer) => parts.push(d));
+      stream.once('end', () => resolve({ headers: head, trailers, data: Buffer.concat(parts) }));
+      stream.once('error', reject);
+    });
+  } finally {
+    session.close();
+  }
 }
 
 describe('serveStore transport', () => {
@@ -275,43 +305,63 @@ describe('serveStore transport', () => {
     // What grpc-go sends with Thanos' snappy compressor: grpc-encoding: snappy, the compressed flag set and
     // the message as a snappy stream; the answer comes uncompressed (flag 0), which grpc-go accepts.
     const request = req({ responseBatchSize: 2 });
-    const session = http2.connect(`http://${serving.address}`);
-    try {
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': Method.Series,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        'grpc-encoding': 'snappy',
-        'grpc-accept-encoding': 'identity,snappy',
-      });
-      const body = encodeSnappyStream(encodeSeriesRequest(request));
-      const prefix = Buffer.alloc(5);
-      prefix[0] = 1;
-      prefix.writeUInt32BE(body.length, 1);
-      stream.end(Buffer.concat([prefix, body]));
-      const [headers, trailers, data] = await new Promise<[http2.IncomingHttpHeaders, http2.IncomingHttpHeaders, Buffer]>((resolve, reject) => {
-        const parts: Buffer[] = [];
-        let headers: http2.IncomingHttpHeaders = {};
-        stream.once('response', (h) => (headers = h));
-        stream.on('data', (d: Buffer) => parts.push(d));
-        stream.once('trailers', (t) => resolve([headers, t, Buffer.concat(parts)]));
-        stream.once('error', reject);
-      });
-      expect(trailers['grpc-status']).toBe(String(GrpcStatus.OK));
-      expect(String(headers['grpc-accept-encoding']).split(',')).toContain('snappy');
-      const got = [];
-      for (let off = 0; off < data.length; ) {
-        expect(data[off]).toBe(0);
-        const length = data.readUInt32BE(off + 1);
-        got.push(decodeSeriesResponse(data.subarray(off + 5, off + 5 + length)));
-        off += 5 + length;
-      }
-      expect(got.length).toBeGreaterThan(0);
-      expect(got).toEqual(await frames(request));
-    } finally {
-      session.close();
+    const { headers, trailers, data } = await rawSeriesCall(grpcMessage(encodeSnappyStream(encodeSeriesRequest(request)), true), {
+      'grpc-encoding': 'snappy',
+      'grpc-accept-encoding': 'identity,snappy',
+    });
+    expect(trailers?.['grpc-status']).toBe(String(GrpcStatus.OK));
+    expect(String(headers['grpc-accept-encoding']).split(',')).toContain('snappy');
+    const got = [];
+    for (let off = 0; off < data.length; ) {
+      expect(data[off]).toBe(0);
+      const length = data.readUInt32BE(off + 1);
+      got.push(decodeSeriesResponse(data.subarray(off + 5, off + 5 + length)));
+      off += 5 + length;
     }
+    expect(got.length).toBeGreaterThan(0);
+    expect(got).toEqual(await frames(request));
+  });
+
+  it('percent-encodes status messages as gRPC does: bytes outside printable ASCII, and %', () => {
+    expect(percentEncoded('Deadline exceeded')).toBe('Deadline exceeded');
+    expect(percentEncoded('50% of "blocks"\nfailed: é')).toBe('50%25 of "blocks"%0Afailed: %C3%A9');
+    expect(decodeURIComponent(percentEncoded('50% of "blocks"\nfailed: é'))).toBe('50% of "blocks"\nfailed: é');
+  });
+
+  it("ends a Series call at the client's grpc-timeout with DeadlineExceeded, and aborts the store's work", async () => {
+    store.hold = true;
+    try {
+      const { headers, trailers, data } = await rawSeriesCall(grpcMessage(encodeSeriesRequest(req())), { 'grpc-timeout': '300m' });
+      expect(headers[':status']).toBe(200);
+      expect(data.length).toBeGreaterThan(0); // the series went out before the store held the call open
+      expect(trailers).toMatchObject({ 'grpc-status': String(GrpcStatus.DEADLINE_EXCEEDED), 'grpc-message': 'Deadline exceeded' });
+      expect(store.lastSignal?.aborted).toBe(true);
+    } finally {
+      store.hold = false;
+    }
+  });
+
+  it('answers a request that is not one message, in an unknown encoding or with a bad grpc-timeout with a status alone (trailers-only)', async () => {
+    const request = encodeSeriesRequest(req());
+    const cases: [Buffer, http2.OutgoingHttpHeaders, GrpcStatus, RegExp][] = [
+      [Buffer.alloc(0), {}, GrpcStatus.INTERNAL, /no request message/],
+      [grpcMessage(request).subarray(0, 9), {}, GrpcStatus.INTERNAL, /expected one request message/],
+      [Buffer.concat([grpcMessage(request), grpcMessage(request)]), {}, GrpcStatus.INTERNAL, /expected one request message/],
+      [grpcMessage(Buffer.from([0xff, 0xff])), {}, GrpcStatus.INTERNAL, /Error deserializing request/],
+      [grpcMessage(request, true), { 'grpc-encoding': 'br' }, GrpcStatus.UNIMPLEMENTED, /unsupported encoding "br"/],
+      [grpcMessage(Buffer.from('not gzip'), true), { 'grpc-encoding': 'gzip' }, GrpcStatus.INTERNAL, /Failed to decompress gzip/],
+      [grpcMessage(request), { 'grpc-timeout': '1 hour' }, GrpcStatus.INTERNAL, /Invalid grpc-timeout/],
+    ];
+    for (const [body, headers, code, message] of cases) {
+      const res = await rawSeriesCall(body, headers);
+      expect(res.trailers).toBeUndefined();
+      expect(res.data.length).toBe(0);
+      expect(res.headers[':status']).toBe(200);
+      expect(res.headers['grpc-status']).toBe(String(code));
+      expect(decodeURIComponent(String(res.headers['grpc-message']))).toMatch(message);
+    }
+    // The server goes on serving.
+    expect((await frames(req())).length).toBeGreaterThan(0);
   });
 
   it('mutual TLS: a client with a certificate from the CA is served, one without is refused', async () => {

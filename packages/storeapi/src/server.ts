@@ -12,7 +12,7 @@ import {
   GRPC_CODE_NAMES,
   GrpcStatus,
   infoService,
-  seriesMessages,
+  Method,
   type ServerTLS,
   serverCredentials,
   serverOptions,
@@ -20,6 +20,7 @@ import {
   storeService,
 } from './grpc.js';
 import { encodedSeriesSize, type SeriesMessages } from './codec.js';
+import { SeriesCall } from './seriesserver.js';
 import { metadataService, type MetricMetadata, type MetricMetadataFrame, type MetricMetadataRequest } from './metadata.js';
 import { rulesService, type RuleGroup, type RulesFrame, type RulesRequest } from './rules.js';
 import { exemplarsService, type ExemplarData, type ExemplarsFrame, type ExemplarsRequest } from './exemplars.js';
@@ -98,7 +99,7 @@ interface ServiceError {
 
 function toServiceError(err: unknown, signal: AbortSignal): ServiceError {
   if (err instanceof StoreError) return { code: err.code, details: err.message };
-  if (signal.aborted) return { code: GrpcStatus.CANCELLED, details: 'call cancelled by the client' };
+  if (signal.aborted) return signal.reason instanceof StoreError ? { code: signal.reason.code, details: signal.reason.message } : { code: GrpcStatus.CANCELLED, details: 'call cancelled by the client' };
   return { code: GrpcStatus.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
 }
 
@@ -114,8 +115,8 @@ function callContext(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerW
 
 /**
  * A SeriesBatch is also cut once it holds this many encoded bytes (clients take batches of any size up
- * to response_batch_size). Larger gRPC messages cost both ends more than they save: grpc-js allocates
- * and copies each one whole on both sides, and the client decodes nothing until all of it has arrived.
+ * to response_batch_size). Larger gRPC messages cost both ends more than they save: a grpc-js client
+ * allocates and copies each one whole, and the client decodes nothing until all of it has arrived.
  */
 const MAX_BATCH_BYTES = 256 * 1024;
 
@@ -126,12 +127,11 @@ const MAX_PENDING_BYTES = 256 * 1024;
  * Cuts series into frames (SeriesBatch frames of response_batch_size series, or one series each without
  * batching) and writes them. A frame goes out at once while nothing is being written; the frames cut
  * meanwhile are written together once the transport is free, each still a gRPC message of its own (as
- * grpc-go's transport coalesces messages): grpc-js writes one message at a time, waiting for the socket
- * between them, and a write per frame costs both ends a wake-up, and this one grpc-js' per-message work
- * and a syscall. Waits for 'drain' when grpc-js' buffer is full.
+ * grpc-go's transport coalesces messages): a write per frame costs both ends a wake-up, and this one a
+ * syscall. Waits for 'drain' when the HTTP/2 stream's buffer is full.
  */
 class FrameSink {
-  readonly #call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>;
+  readonly #call: SeriesCall;
   readonly #batchSize: number;
   /** Series cut into frames and not yet written, then those of the frame being filled; each one's encoded size. */
   #series: StoreSeries[] = [];
@@ -140,14 +140,14 @@ class FrameSink {
   #ends: number[] = [];
   #batchBytes = 0;
   #pendingBytes = 0;
-  /** Frames handed to grpc-js and not yet written to the socket. */
+  /** Frames handed to the stream and not yet written to the socket. */
   #inFlight = 0;
   /** Resolves the producer waiting for the write in flight (pending frames at their limit). */
   #wake: (() => void) | undefined;
   /** The call is ending (its status follows): nothing more is written. */
   #closed = false;
 
-  constructor(call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, batchSize: number) {
+  constructor(call: SeriesCall, batchSize: number) {
     this.#call = call;
     this.#batchSize = Math.max(1, batchSize);
   }
@@ -174,7 +174,7 @@ class FrameSink {
     this.#closed = true;
   }
 
-  /** Writes every series held (grpc-js queues it behind a write in flight). */
+  /** Writes every series held (the stream queues it behind a write in flight). */
   flush(): Promise<void> | undefined {
     if (this.#closed) return undefined;
     if (this.#open() > 0) this.#cut();
@@ -215,13 +215,10 @@ class FrameSink {
     });
   }
 
-  /** Undefined when grpc-js took the frame without asking to wait for 'drain'. */
+  /** Undefined when the stream took the frame without asking to wait for 'drain'. */
   #write(frame: SeriesResponse | SeriesMessages): Promise<void> | undefined {
     this.#inFlight++;
     const onWritten = (err: Error | null | undefined) => {
-      // Once written to the socket, the frame's message buffer can take another message (its series'
-      // chunks were released when it was serialized, see grpc.ts).
-      seriesMessages.written(frame);
       if (--this.#inFlight > 0 || err != null) return;
       // The transport is free: the frames cut meanwhile go out now, in one write (whose 'drain', if it
       // needs one, the next series waits for), and a producer waiting for room goes on.
@@ -230,8 +227,7 @@ class FrameSink {
       this.#wake = undefined;
       wake?.();
     };
-    // The Series serializer (grpc.ts) also takes the frames only the sink makes (several messages in one buffer).
-    if (this.#call.write(frame as SeriesResponse, onWritten)) return undefined;
+    if (this.#call.write(frame, onWritten)) return undefined;
     return new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         this.#call.off('close', onClose);
@@ -247,8 +243,9 @@ class FrameSink {
   }
 }
 
-async function streamSeries(impl: StoreServer, call: grpc.ServerWritableStream<SeriesRequest, SeriesResponse>, ctx: CallContext): Promise<void> {
-  const req = call.request;
+async function streamSeries(impl: StoreServer, call: SeriesCall): Promise<void> {
+  const req = await call.request();
+  const ctx: CallContext = { signal: call.signal };
   const abort = isAbort(req);
   const limit = req.limit > 0 ? req.limit : Infinity;
   const sink = new FrameSink(call, req.responseBatchSize);
@@ -308,27 +305,24 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
     };
   }
 
-  const series: grpc.handleServerStreamingCall<SeriesRequest, SeriesResponse> = (call) => {
+  server.serveStreams(Method.Series, (stream, headers) => {
     const started = performance.now();
     observer?.started('thanos.Store', 'Series');
-    const { ctx, done } = callContext(call as grpc.ServerWritableStream<unknown, unknown>);
-    streamSeries(impl, call, ctx).then(
+    const call = new SeriesCall(stream, headers);
+    streamSeries(impl, call).then(
       () => {
-        done();
         observer?.handled('thanos.Store', 'Series', 'OK', (performance.now() - started) / 1000);
-        call.end();
+        call.finish(GrpcStatus.OK, 'OK');
       },
       (err: unknown) => {
-        done();
-        const e = toServiceError(err, ctx.signal);
+        const e = toServiceError(err, call.signal);
         observer?.handled('thanos.Store', 'Series', GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
-        call.emit('error', e);
+        call.finish(e.code, e.details);
       },
     );
-  };
+  });
 
   server.addService(storeService, {
-    Series: series,
     LabelNames: unary('thanos.Store', 'LabelNames', async (req: LabelNamesRequest, ctx) => {
       const res = await impl.labelNames(req, ctx);
       return { ...res, names: limited(res.names, req.limit) };
