@@ -48,6 +48,14 @@ export function percentEncoded(details: string): string {
   return out;
 }
 
+/**
+ * Bytes a call may have waiting in its stream before the producer waits for 'drain'. The stream's own
+ * high-water mark (16 KiB) is below a single SeriesBatch: waiting on it would cost a 'drain' per frame,
+ * as grpc-js' object-mode stream did not (it buffered up to 16 frames). Past the stream's mark its write
+ * has set the 'drain' this waits for.
+ */
+const MAX_BUFFERED_BYTES = 1 << 20;
+
 /** Buffers of the Series messages being sent, reused once written to the socket. */
 const seriesMessages = new MessageArena();
 
@@ -161,18 +169,20 @@ export class SeriesCall {
   }
 
   /**
-   * Writes `frame` as gRPC messages; false when the stream's buffer is full (wait for 'drain'). `cb`
-   * runs once they are handed to the socket, when their buffer from the arena may be reused.
+   * Writes `frame` as gRPC messages; false when the stream holds MAX_BUFFERED_BYTES or more not yet
+   * written (wait for 'drain'). `cb` runs once they are handed to the socket, when their buffer from the
+   * arena may be reused.
    */
   write(frame: SeriesFrameOut, cb: (err?: Error | null) => void): boolean {
     if (!this.#responded) {
       this.#responded = true;
       this.#stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
     }
-    return this.#stream.write(framed(frame), (err?: Error | null) => {
+    this.#stream.write(framed(frame), (err?: Error | null) => {
       seriesMessages.written(frame);
       cb(err);
     });
+    return this.#stream.writableLength < MAX_BUFFERED_BYTES;
   }
 
   once(event: 'drain' | 'close', listener: () => void): void {
