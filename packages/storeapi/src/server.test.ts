@@ -20,7 +20,6 @@ import { decodeSeriesResponse, encodeSeriesRequest } from './codec.js';
 import { type InfoResponse, type LabelNamesRequest, type LabelValuesRequest, MAX_INT64, PartialResponseStrategy, type SeriesRequest, seriesRequest } from './messages.js';
 import { PROTO_DIR, PROTO_FILES } from './proto.js';
 import { encodeSnappyStream } from './snappystream.js';
-import { percentEncoded } from './seriesserver.js';
 import { type CallContext, type SeriesFrame, serveStore, type ServingStore, type StoreServer } from './server.js';
 
 const TYPES: readonly MatchType[] = ['=', '!=', '=~', '!~'];
@@ -320,12 +319,6 @@ describe('serveStore transport', () => {
     }
     expect(got.length).toBeGreaterThan(0);
     expect(got).toEqual(await frames(request));
-  });
-
-  it('percent-encodes status messages as gRPC does: bytes outside printable ASCII, and %', () => {
-    expect(percentEncoded('Deadline exceeded')).toBe('Deadline exceeded');
-    expect(percentEncoded('50% of "blocks"\nfailed: é')).toBe('50%25 of "blocks"%0Afailed: %C3%A9');
-    expect(decodeURIComponent(percentEncoded('50% of "blocks"\nfailed: é'))).toBe('50% of "blocks"\nfailed: é');
   });
 
   it("ends a Series call at the client's grpc-timeout with DeadlineExceeded, and aborts the store's work", async () => {

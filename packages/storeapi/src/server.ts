@@ -97,7 +97,8 @@ interface ServiceError {
   details: string;
 }
 
-function toServiceError(err: unknown, signal: AbortSignal): ServiceError {
+/** `err` as a gRPC status; `signal` (or a SeriesCall) says whether and why the call was aborted. */
+function toServiceError(err: unknown, signal: Pick<AbortSignal, 'aborted' | 'reason'>): ServiceError {
   if (err instanceof StoreError) return { code: err.code, details: err.message };
   if (signal.aborted) return signal.reason instanceof StoreError ? { code: signal.reason.code, details: signal.reason.message } : { code: GrpcStatus.CANCELLED, details: 'call cancelled by the client' };
   return { code: GrpcStatus.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
@@ -245,13 +246,12 @@ class FrameSink {
 
 async function streamSeries(impl: StoreServer, call: SeriesCall): Promise<void> {
   const req = await call.request();
-  const ctx: CallContext = { signal: call.signal };
   const abort = isAbort(req);
   const limit = req.limit > 0 ? req.limit : Infinity;
   const sink = new FrameSink(call, req.responseBatchSize);
   let sent = 0;
   try {
-    frames: for await (const frame of impl.series(req, ctx)) {
+    frames: for await (const frame of impl.series(req, call)) {
       const one = 'series' in frame;
       if (one || 'run' in frame) {
         const n = one ? 1 : frame.run.length;
@@ -315,7 +315,7 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
         call.finish(GrpcStatus.OK, 'OK');
       },
       (err: unknown) => {
-        const e = toServiceError(err, call.signal);
+        const e = toServiceError(err, call);
         observer?.handled('thanos.Store', 'Series', GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
         call.finish(e.code, e.details);
       },
