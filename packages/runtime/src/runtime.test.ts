@@ -2,6 +2,7 @@ import { gunzipSync, inflateSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { compressPieces } from './compression.js';
+import { grpcServerMetrics } from './grpc-metrics.js';
 import { buildHttpApp } from './http.js';
 import { createLogger } from './logger.js';
 import { Prober } from './prober.js';
@@ -65,6 +66,27 @@ describe('process metrics', () => {
     collectProcessMetrics(registry);
     const text = await registry.metrics();
     for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds']) expect(text).toContain(`# TYPE ${name} `);
+  });
+});
+
+describe('gRPC server metrics', () => {
+  it('counts calls per method and code under go-grpc-prometheus names', async () => {
+    const registry = new Registry();
+    const m = grpcServerMetrics(registry);
+    for (const code of ['OK', 'OK', 'Canceled']) {
+      m.started('thanos.Store', 'Series');
+      m.handled('thanos.Store', 'Series', code, 0.002);
+    }
+    m.started('thanos.info.Info', 'Info');
+    m.handled('thanos.info.Info', 'Info', 'OK', 0.5);
+    const text = await registry.metrics();
+    const series = 'grpc_service="thanos.Store",grpc_method="Series",grpc_type="server_stream"';
+    expect(text).toContain(`grpc_server_started_total{${series}} 3`);
+    expect(text).toContain(`grpc_server_handled_total{${series},grpc_code="OK"} 2`);
+    expect(text).toContain(`grpc_server_handled_total{${series},grpc_code="Canceled"} 1`);
+    expect(text).toContain(`grpc_server_handling_seconds_bucket{le="0.01",${series}} 3`);
+    expect(text).toContain('grpc_server_handled_total{grpc_service="thanos.info.Info",grpc_method="Info",grpc_type="unary",grpc_code="OK"} 1');
+    expect(text).toContain('grpc_server_handling_seconds_bucket{le="0.3",grpc_service="thanos.info.Info",grpc_method="Info",grpc_type="unary"} 0');
   });
 });
 
