@@ -10,9 +10,9 @@
  *   `grpc-encoding` of the headers; its length as big-endian uint32; its bytes), and an optional
  *   `grpc-timeout` (digits and a unit: H M S m u n) after which the call fails with DeadlineExceeded;
  * - the answer: headers (`:status` 200, `content-type: application/grpc+proto`, the encodings accepted),
- *   the response messages in DATA frames, uncompressed, and trailers with `grpc-status` and the
- *   `grpc-message` (percent-encoded where it is not printable ASCII); a call that fails before sending anything answers with headers
- *   holding the status alone ("trailers-only");
+ *   the response messages in DATA frames, uncompressed, and trailers with `grpc-status` and
+ *   `grpc-message` (percent-encoded where it is not printable ASCII); a call that fails before sending
+ *   anything answers with headers holding the status alone ("trailers-only");
  * - the client cancelling (RST_STREAM, or its connection closing) aborts the call's signal.
  */
 import * as http2 from 'node:http2';
