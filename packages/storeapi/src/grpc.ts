@@ -113,9 +113,9 @@ export const Method = {
   Info: '/thanos.info.Info/Info',
 } as const;
 
-function method<Req, Res>(
+/** A unary method with our codecs as its (de)serializers. */
+function unaryMethod<Req, Res>(
   path: string,
-  responseStream: boolean,
   encodeReq: (r: Req) => Buffer,
   decodeReq: (b: Buffer) => Req,
   encodeRes: (r: Res) => Buffer,
@@ -124,7 +124,7 @@ function method<Req, Res>(
   return {
     path,
     requestStream: false,
-    responseStream,
+    responseStream: false,
     requestSerialize: encodeReq,
     requestDeserialize: decodeReq,
     responseSerialize: encodeRes,
@@ -135,17 +135,15 @@ function method<Req, Res>(
 
 /** thanos.Store through grpc-js; Series is served by seriesserver.ts and called by seriesclient.ts. */
 export const storeService = {
-  LabelNames: method(
+  LabelNames: unaryMethod(
     Method.LabelNames,
-    false,
     codec.encodeLabelNamesRequest,
     codec.decodeLabelNamesRequest,
     codec.encodeLabelNamesResponse,
     codec.decodeLabelNamesResponse,
   ),
-  LabelValues: method(
+  LabelValues: unaryMethod(
     Method.LabelValues,
-    false,
     codec.encodeLabelValuesRequest,
     codec.decodeLabelValuesRequest,
     codec.encodeLabelValuesResponse,
@@ -154,7 +152,7 @@ export const storeService = {
 } satisfies grpc.ServiceDefinition;
 
 export const infoService = {
-  Info: method(Method.Info, false, codec.encodeInfoRequest, codec.decodeInfoRequest, codec.encodeInfoResponse, codec.decodeInfoResponse),
+  Info: unaryMethod(Method.Info, codec.encodeInfoRequest, codec.decodeInfoRequest, codec.encodeInfoResponse, codec.decodeInfoResponse),
 } satisfies grpc.ServiceDefinition;
 
 export { status as GrpcStatus } from '@grpc/grpc-js';
