@@ -30,6 +30,7 @@ export function grpcServerMetrics(registry: Registry): GrpcServerMetrics {
   // Each method's labelled children, made once: prom-client hashes a label object on every call
   // otherwise, a share of a small Series call's CPU.
   interface MethodMetrics {
+    labels: Record<(typeof labelNames)[number], string>;
     started: Counter.Internal;
     seconds: Histogram.Internal<string>;
     handled: Map<string, Counter.Internal>;
@@ -40,7 +41,7 @@ export function grpcServerMetrics(registry: Registry): GrpcServerMetrics {
     let m = byMethod.get(key);
     if (m === undefined) {
       const labels = { grpc_service: service, grpc_method: method, grpc_type: type(method) };
-      m = { started: started.labels(labels), seconds: seconds.labels(labels), handled: new Map() };
+      m = { labels, started: started.labels(labels), seconds: seconds.labels(labels), handled: new Map() };
       byMethod.set(key, m);
     }
     return m;
@@ -50,7 +51,7 @@ export function grpcServerMetrics(registry: Registry): GrpcServerMetrics {
     handled: (service, method, code, s) => {
       const m = of(service, method);
       let h = m.handled.get(code);
-      if (h === undefined) m.handled.set(code, (h = handled.labels({ grpc_service: service, grpc_method: method, grpc_type: type(method), grpc_code: code })));
+      if (h === undefined) m.handled.set(code, (h = handled.labels({ ...m.labels, grpc_code: code })));
       h.inc();
       m.seconds.observe(s);
     },

@@ -20,7 +20,7 @@ import {
   storeService,
 } from './grpc.js';
 import { encodedSeriesSize, type SeriesMessages } from './codec.js';
-import { SeriesCall } from './seriesserver.js';
+import { SeriesCall, type SeriesFrameOut } from './seriesserver.js';
 import { metadataService, type MetricMetadata, type MetricMetadataFrame, type MetricMetadataRequest } from './metadata.js';
 import { rulesService, type RuleGroup, type RulesFrame, type RulesRequest } from './rules.js';
 import { exemplarsService, type ExemplarData, type ExemplarsFrame, type ExemplarsRequest } from './exemplars.js';
@@ -217,7 +217,7 @@ class FrameSink {
   }
 
   /** Undefined when the stream took the frame without asking to wait for 'drain'. */
-  #write(frame: SeriesResponse | SeriesMessages): Promise<void> | undefined {
+  #write(frame: SeriesFrameOut): Promise<void> | undefined {
     this.#inFlight++;
     const onWritten = (err: Error | null | undefined) => {
       if (--this.#inFlight > 0 || err != null) return;
