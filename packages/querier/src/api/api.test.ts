@@ -63,6 +63,21 @@ describe('API response compression', () => {
   });
 });
 
+describe("Go's escapes in answers", () => {
+  it('writes <, > and & in label values and strings as Prometheus does, in instant and range answers', async () => {
+    const app = await apiApp();
+    const expr = encodeURIComponent('label_replace(vector(1), "a", "x<y && z>w", "", "")');
+    for (const url of [`/api/v1/query?query=${expr}&time=1`, `/api/v1/query_range?query=${expr}&start=0&end=2&step=1`]) {
+      const res = await app.inject(url);
+      expect(res.body).toContain('"a":"x\\u003cy \\u0026\\u0026 z\\u003ew"');
+      expect(JSON.parse(res.body).data.result[0].metric.a).toBe('x<y && z>w');
+    }
+    const str = await app.inject(`/api/v1/query?query=${encodeURIComponent('"<&>"')}&time=1`);
+    expect(str.body).toBe('{"status":"success","data":{"resultType":"string","result":[1,"\\u003c\\u0026\\u003e"]}}');
+    await app.close();
+  });
+});
+
 describe('query defaults', () => {
   it('fails a query holding more than --query.max-samples samples at once with 422, as Prometheus', async () => {
     const q = '/api/v1/query_range?query=vector(1)&start=0&end=99&step=1';

@@ -45,6 +45,19 @@ describe('query answers as JSON', () => {
   });
 });
 
+describe("Go's escapes in query answers", () => {
+  it('are applied to label names and values, strings and extra fields, as in an escaped whole', () => {
+    const series = [new PackedSeriesPoints(Labels.from({ __name__: 'a', 'q': 'x<y && z>w', sep: '\u2028' }), Float64Array.of(1000, 2000), Float64Array.of(1, 2))];
+    const got = [...queryDataPieces({ type: 'matrix', series }, ',"note":"<&>"')].join('');
+    expect(got).toBe(goJson(`${reference(series).slice(0, -1)},"note":"<&>"}`));
+    expect(got).not.toMatch(/[<>&\u2028]/);
+    expect(JSON.parse(got).result[0].metric.q).toBe('x<y && z>w');
+    const vector = [...queryDataPieces({ type: 'vector', samples: [{ labels: Labels.from({ a: '<' }), t: 1000, f: 1 }] })].join('');
+    expect(vector).toBe('{"resultType":"vector","result":[{"metric":{"a":"\\u003c"},"value":[1,"1"]}]}');
+    expect([...queryDataPieces({ type: 'string', t: 1000, v: 'a&b' })].join('')).toBe('{"resultType":"string","result":[1,"a\\u0026b"]}');
+  });
+});
+
 describe('native histograms as JSON', () => {
   // Schema 0: positive buckets 0 and 1 are (0.5,1] and (1,2], negative bucket 0 is [-1,-0.5).
   const h = new FloatHistogram({

@@ -9,6 +9,8 @@ import { ApiError, STATUS_OF } from './errors.js';
  * millisecond decimals, labels in their sorted order. Large matrices are written in pieces of about
  * PIECE_CHARS characters rather than through JSON.stringify of nested arrays, which is both faster and
  * exact about number format; a compressed answer compresses each piece while the next is written.
+ * Go's escapes (goJson) are applied where data enters the text (label names and values, strings,
+ * extra fields) rather than by scanning every piece: numbers and the JSON around them never need them.
  */
 
 /** Characters Go's encoding/json escapes in strings (for HTML safety), as Prometheus' answers carry them. */
@@ -27,6 +29,7 @@ export function goJson(json: string): string {
 /** About how many characters of JSON a piece holds: a fraction of a millisecond to write or to compress. */
 const PIECE_CHARS = 32 * 1024;
 
+/** A label set as a JSON object, Go-escaped. */
 export function labelsJson(l: Labels): string {
   let out = '{';
   let first = true;
@@ -34,7 +37,7 @@ export function labelsJson(l: Labels): string {
     out += `${first ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(value)}`;
     first = false;
   }
-  return `${out}}`;
+  return goJson(`${out}}`);
 }
 
 function point(t: number, v: string): string {
@@ -62,16 +65,17 @@ function histogramPoint(t: number, h: FloatHistogram): string {
 }
 
 /**
- * `{"resultType":…,"result":…}` for a query result, in pieces; `fields` (`,"name":value…`) are added to
- * the object after the result.
+ * `{"resultType":…,"result":…}` for a query result, in Go-escaped pieces; `extraFields` (`,"name":value…`)
+ * are added to the object after the result.
  */
-export function* queryDataPieces(v: QueryValue, fields = ''): Generator<string> {
+export function* queryDataPieces(v: QueryValue, extraFields = ''): Generator<string> {
+  const fields = goJson(extraFields);
   switch (v.type) {
     case 'scalar':
       yield `{"resultType":"scalar","result":${point(v.t, formatFloatPlain(v.v))}${fields}}`;
       return;
     case 'string':
-      yield `{"resultType":"string","result":[${formatTimestamp(v.t)},${JSON.stringify(v.v)}]${fields}}`;
+      yield `{"resultType":"string","result":[${formatTimestamp(v.t)},${goJson(JSON.stringify(v.v))}]${fields}}`;
       return;
     case 'vector': {
       const parts = v.samples.map((s) =>
@@ -126,21 +130,22 @@ function packed(s: SeriesPoints): { ts: Float64Array; fs: Float64Array; hs: read
   return { ts: Float64Array.from(points, (p) => p.t), fs: Float64Array.from(points, (p) => p.f), hs: s.histograms.length > 0 ? s.histograms : null };
 }
 
-/** The pieces of `{"status":"success","data":…}`, escaped as Go escapes them. */
+/** The pieces of `{"status":"success","data":…}` around `data`'s, which are Go-escaped already. */
 function* successPieces(data: Iterable<string>, warnings: readonly string[]): Generator<string> {
   yield '{"status":"success","data":';
-  for (const piece of data) yield goJson(piece);
+  yield* data;
   yield warnings.length > 0 ? `,"warnings":${goJson(JSON.stringify(warnings))}}` : '}';
 }
 
-/** Sends `{"status":"success","data":…}` with `dataJson` already serialized. */
+/** Sends `{"status":"success","data":…}` with `dataJson` already serialized (Go's escapes are applied here). */
 export function sendSuccess(reply: FastifyReply, dataJson: string, warnings: readonly string[] = []): FastifyReply {
-  return reply.type('application/json').send([...successPieces([dataJson], warnings)].join(''));
+  return reply.type('application/json').send([...successPieces([goJson(dataJson)], warnings)].join(''));
 }
 
 /**
- * Sends `{"status":"success","data":…}` with the data written piece by piece: compressed as the client
- * asks (compression.ts; a large answer each piece in zlib's thread pool while the next one is written).
+ * Sends `{"status":"success","data":…}` with the data written piece by piece (Go-escaped, as
+ * queryDataPieces writes them): compressed as the client asks (compression.ts; a large answer each
+ * piece in zlib's thread pool while the next one is written).
  */
 export async function sendSuccessPieces(req: FastifyRequest, reply: FastifyReply, data: Iterable<string>, warnings: readonly string[] = []): Promise<FastifyReply> {
   const pieces = successPieces(data, warnings);
