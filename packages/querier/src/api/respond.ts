@@ -29,7 +29,7 @@ export function goJson(json: string): string {
 /** About how many characters of JSON a piece holds: a fraction of a millisecond to write or to compress. */
 const PIECE_CHARS = 32 * 1024;
 
-/** A label set as a JSON object, Go-escaped. */
+/** A label set as a JSON object (not Go-escaped: sendSuccess escapes the whole answer). */
 export function labelsJson(l: Labels): string {
   let out = '{';
   let first = true;
@@ -37,7 +37,12 @@ export function labelsJson(l: Labels): string {
     out += `${first ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(value)}`;
     first = false;
   }
-  return goJson(`${out}}`);
+  return `${out}}`;
+}
+
+/** A query answer's label set: Go-escaped where it is written, as its pieces are not scanned whole. */
+function metricJson(l: Labels): string {
+  return goJson(labelsJson(l));
 }
 
 function point(t: number, v: string): string {
@@ -80,8 +85,8 @@ export function* queryDataPieces(v: QueryValue, extraFields = ''): Generator<str
     case 'vector': {
       const parts = v.samples.map((s) =>
         s.h === undefined
-          ? `{"metric":${labelsJson(s.labels)},"value":${point(s.t, formatValue(s.f))}}`
-          : `{"metric":${labelsJson(s.labels)},"histogram":${histogramPoint(s.t, s.h)}}`
+          ? `{"metric":${metricJson(s.labels)},"value":${point(s.t, formatValue(s.f))}}`
+          : `{"metric":${metricJson(s.labels)},"histogram":${histogramPoint(s.t, s.h)}}`
       );
       yield `{"resultType":"vector","result":[${parts.join(',')}]${fields}}`;
       return;
@@ -91,7 +96,7 @@ export function* queryDataPieces(v: QueryValue, extraFields = ''): Generator<str
       const steps = new Map<number, string>();
       let out = '{"resultType":"matrix","result":[';
       for (const [i, s] of v.series.entries()) {
-        out += `${i === 0 ? '' : ','}{"metric":${labelsJson(s.labels)}`;
+        out += `${i === 0 ? '' : ','}{"metric":${metricJson(s.labels)}`;
         const { ts, fs, hs } = s instanceof PackedSeriesPoints ? s : packed(s);
         // Prometheus writes `values` only for a series with floats, and `histograms` after it.
         if (hs !== null) {
