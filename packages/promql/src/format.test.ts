@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatFloatPlain, formatTimestamp, formatValue } from './format.js';
+import { formatFloatPlain, formatTimestamp, formatValue, formatValues } from './format.js';
 
 describe('number formatting', () => {
   it('formats sample values as the HTTP API does', () => {
@@ -22,6 +22,20 @@ describe('number formatting', () => {
       expect(formatValue(v)).toBe(String(v));
       expect(formatValue(-v)).toBe(String(-v));
     }
+  });
+
+  it('formats many values at once exactly as formatValue formats each', () => {
+    const values = [0, -0, -0, 0, 0, NaN, NaN, Infinity, -Infinity, 0.25, 0.25, 1e-7, 1e-7, 1e-6, 9.99e-7, -1e-6, 1e21, 9.999999999999999e20, -1e21, 5e-324, Number.MAX_VALUE, 0.1, -2.5, 1, 2 ** 31, 2 ** 53 + 2, 1 / 3];
+    // Spread over every magnitude and sign (golden-ratio steps, the same each run), fractions and whole numbers.
+    for (let i = 1; i <= 5000; i++) {
+      const x = ((i * 0.6180339887498949) % 1) * 2 ** ((i % 160) - 80);
+      values.push(i % 3 === 0 ? -x : i % 7 === 0 ? Math.round(x) : x);
+    }
+    const texts = formatValues(values, 0, values.length);
+    expect(texts).toEqual(values.map(formatValue));
+    expect(formatValues(values, 6, 9)).toEqual(['NaN', '+Inf', '-Inf']);
+    expect(formatValues(values, 4, 4)).toEqual([]);
+    expect(formatValues(new Float64Array([1.5, -0]), 0, 2)).toEqual(['1.5', '-0']);
   });
 
   it('formats without exponent as strconv.FormatFloat(f, \'f\', -1, 64)', () => {

@@ -15,6 +15,47 @@ export function formatValue(v: number): string {
   return `${s.slice(0, e)}e${sign}${digits}`;
 }
 
+/**
+ * formatValue of `values[from, to)`, in order: one JSON.stringify of them all. JSON writes a finite number
+ * as String() does (the spec's ToString), but V8's JSON writer skips String()'s number-to-string cache,
+ * which costs about as much as the digits, and one call for many values spares a call per value: a range
+ * query's answer, thousands of values a series, is written in about 0.7× the time. A value equal to the
+ * one before it (a flat line) shares its text. What JSON writes differently (NaN and ±Inf as null, -0 as
+ * 0, JavaScript's exponent form) is left to formatValue.
+ */
+export function formatValues(values: ArrayLike<number>, from: number, to: number): string[] {
+  const texts = new Array<string>(Math.max(0, to - from));
+  const changed: number[] = [];
+  let last = Number.NaN;
+  for (let i = from; i < to; i++) {
+    const v = values[i] as number;
+    if (!sameValue(v, last)) changed.push((last = v));
+  }
+  if (changed.length === 0) return texts;
+  // Numbers in JSON hold no comma: the array's text splits into the values' texts.
+  const changedTexts = JSON.stringify(changed).slice(1, -1).split(',');
+  let k = -1;
+  let text = '';
+  last = Number.NaN;
+  for (let i = from; i < to; i++) {
+    const v = values[i] as number;
+    if (!sameValue(v, last)) {
+      last = v;
+      const a = v < 0 ? -v : v;
+      // In [1e-6, 1e21) Go and JavaScript both write digits without an exponent, the same ones; 0 (for -0),
+      // NaN and the exponent forms go through formatValue.
+      text = a >= 1e-6 && a < 1e21 ? (changedTexts[++k] as string) : (k++, formatValue(v));
+    }
+    texts[i - from] = text;
+  }
+  return texts;
+}
+
+/** Whether `a` and `b` have the same text: equal, and 0 and -0 told apart (NaN is never the same). */
+function sameValue(a: number, b: number): boolean {
+  return a === b && (a !== 0 || 1 / a === 1 / b);
+}
+
 /** Whole numbers up to here are written by wholeNumber (all below 1e21, which String() writes without an exponent). */
 const MAX_SAFE_WHOLE = 2 ** 53;
 const INT32_LIMIT = 2 ** 31;

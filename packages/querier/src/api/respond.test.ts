@@ -34,9 +34,11 @@ describe('query answers as JSON', () => {
 
   it('splits large answers into pieces that join into the same JSON, fields after the result', () => {
     const n = 20_000;
+    // Every value of `values` in turn around each multiple of 512, so that they straddle the ends of the runs the writer formats at once.
+    const value = (i: number): number => ((i + 8) % 512 < 16 ? (values[(i + 8) % 512] as number) : Math.floor(i / 3) / 7);
     const big: QueryValue = {
       type: 'matrix',
-      series: [new PackedSeriesPoints(Labels.from({ job: 'x' }), Float64Array.from({ length: n }, (_, i) => i * 1000), Float64Array.from({ length: n }, (_, i) => Math.floor(i / 3) / 7))],
+      series: [new PackedSeriesPoints(Labels.from({ job: 'x' }), Float64Array.from({ length: n }, (_, i) => i * 1000), Float64Array.from({ length: n }, (_, i) => value(i)))],
     };
     const pieces = [...queryDataPieces(big, ',"stats":{}')];
     expect(pieces.length).toBeGreaterThan(5);

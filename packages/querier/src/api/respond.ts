@@ -1,4 +1,4 @@
-import { formatFloatPlain, formatTimestamp, formatValue, PackedSeriesPoints, type QueryValue, type SeriesPoints } from '@strata/promql';
+import { formatFloatPlain, formatTimestamp, formatValue, formatValues, PackedSeriesPoints, type QueryValue, type SeriesPoints } from '@strata/promql';
 import { forEachBucket, type FloatHistogram, type Labels } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { compressPieces, responseEncoding } from '@strata/runtime';
@@ -7,8 +7,9 @@ import { ApiError, STATUS_OF } from './errors.js';
 /**
  * Prometheus' JSON, written by hand: values as strings in Go's float format, timestamps as seconds with
  * millisecond decimals, labels in their sorted order. Large matrices are written in pieces of about
- * PIECE_CHARS characters rather than through JSON.stringify of nested arrays, which is both faster and
- * exact about number format; a compressed answer compresses each piece while the next is written.
+ * PIECE_CHARS characters, a run of values formatted at a time (formatValues), rather than through
+ * JSON.stringify of nested arrays, which would write values as numbers, not as Go's strings; a
+ * compressed answer compresses each piece while the next is written.
  * Go's escapes (goJson) are applied where data enters the text (label names and values, strings,
  * extra fields) rather than by scanning every piece: numbers and the JSON around them never need them.
  */
@@ -28,6 +29,9 @@ export function goJson(json: string): string {
 
 /** About how many characters of JSON a piece holds: a fraction of a millisecond to write or to compress. */
 const PIECE_CHARS = 32 * 1024;
+
+/** Points of a matrix series written at a time: about PIECE_CHARS of text. */
+const POINTS_PER_RUN = 1024;
 
 /** A label set as a JSON object (not Go-escaped: sendSuccess escapes the whole answer). */
 export function labelsJson(l: Labels): string {
@@ -83,9 +87,10 @@ export function* queryDataPieces(v: QueryValue, extraFields = ''): Generator<str
       yield `{"resultType":"string","result":[${formatTimestamp(v.t)},${goJson(JSON.stringify(v.v))}]${fields}}`;
       return;
     case 'vector': {
-      const parts = v.samples.map((s) =>
+      const values = formatValues(v.samples.map((s) => s.f), 0, v.samples.length);
+      const parts = v.samples.map((s, i) =>
         s.h === undefined
-          ? `{"metric":${metricJson(s.labels)},"value":${point(s.t, formatValue(s.f))}}`
+          ? `{"metric":${metricJson(s.labels)},"value":${point(s.t, values[i] as string)}}`
           : `{"metric":${metricJson(s.labels)},"histogram":${histogramPoint(s.t, s.h)}}`
       );
       yield `{"resultType":"vector","result":[${parts.join(',')}]${fields}}`;
@@ -106,16 +111,17 @@ export function* queryDataPieces(v: QueryValue, extraFields = ''): Generator<str
           continue;
         }
         out += ',"values":[';
-        let value = Number.NaN;
-        let text = '';
-        for (let j = 0; j < ts.length; j++) {
-          const t = ts[j] as number;
-          let step = steps.get(t);
-          if (step === undefined) steps.set(t, (step = `[${formatTimestamp(t)},"`));
-          const f = fs[j] as number;
-          // A value repeated from the step before (a flat line) is not formatted again; 0 is, for -0.
-          if (f !== value || f === 0) text = formatValue((value = f));
-          out += `${j === 0 ? '' : ','}${step}${text}"]`;
+        // A run of points at a time: its values formatted at once, its points joined into one flat string.
+        for (let from = 0; from < ts.length; from += POINTS_PER_RUN) {
+          const to = Math.min(ts.length, from + POINTS_PER_RUN);
+          const points = formatValues(fs, from, to);
+          for (let j = from; j < to; j++) {
+            const t = ts[j] as number;
+            let step = steps.get(t);
+            if (step === undefined) steps.set(t, (step = `[${formatTimestamp(t)},"`));
+            points[j - from] = `${step}${points[j - from] as string}"]`;
+          }
+          out += `${from === 0 ? '' : ','}${points.join(',')}`;
           if (out.length >= PIECE_CHARS) {
             yield out;
             out = '';
