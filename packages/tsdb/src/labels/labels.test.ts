@@ -93,12 +93,21 @@ describe('Matcher', () => {
       ['a(?i)b', 'AB', false],
       ['(?i:pro)d', 'PROd', true],
       ['(?i:pro)d', 'PROD', false],
+      // RE2's flags and classes that JavaScript has no equivalent for (test/tsdb/regexp.test.ts checks many more against Go's regexp).
+      ['[[:^alpha:]]+', '1-', true],
+      ['(?i:[a-z])', 'Q', true],
+      ['[^\\S]', '\v', false],
+      ['a(?-i:b)', 'aB', false],
+      ['(?i)a(?-i:b)', 'Ab', true],
+      ['(?i)a(?-i:b)', 'AB', false],
+      ['(?s:.)', '\n', true],
+      ['(?-s:.)', '\n', false],
     ];
     for (const [re, s, want] of cases) expect(new Matcher('=~', 'x', re).matches(s), `${re} ~ ${JSON.stringify(s)}`).toBe(want);
   });
 
   it('rejects what RE2 rejects or JavaScript cannot express identically', () => {
-    for (const re of ['a(?=b)', '(a)\\1', 'a{1001}', '[[:^alpha:]]', '(?i:[a-z])', '(', '\\q', 'a**']) {
+    for (const re of ['a(?=b)', '(a)\\1', 'a{1001}', '(', 'a)', '\\q', 'a**', 'a{2}{3}', '*a', '(?z)', '(?i-)', '[[:nope:]]', '[z-a]']) {
       expect(() => new Matcher('=~', 'x', re), re).toThrow(RegexpSyntaxError);
     }
   });

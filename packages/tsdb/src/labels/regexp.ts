@@ -3,8 +3,13 @@
  * equivalent JavaScript RegExp with the `u` flag.
  *
  * Prometheus anchors every regex: 3.x compiles `^(?s:re)$` (`.` matches a newline), 2.x `^(?:re)$`.
- * Where a construct has no identical JavaScript equivalent (lookaround and backreferences, which RE2
- * rejects; inline flags after the start; negated POSIX classes), translation fails with a clear error
+ * RE2's flags (`i`, `m`, `s`, `U`, set or cleared by `(?flags)` and `(?flags:re)` anywhere) are spelled
+ * out where they apply, as JavaScript has no flags for part of a pattern: `.` as the characters it
+ * matches, `^` and `$` as lookarounds under `m`, letters and classes with their other cases under `i`
+ * (a pattern caseless throughout keeps JavaScript's `i` flag, which folds cases as RE2 does), and
+ * repetitions' greediness swapped under `U` (label_replace's captures notice). Where a construct has
+ * no identical JavaScript equivalent (lookaround and backreferences, which RE2 rejects; a Unicode class
+ * or a very large range inside a class under a caseless scope), translation fails with a clear error
  * instead of matching differently.
  */
 
@@ -20,65 +25,98 @@ export interface RegexpOptions {
   dotMatchesNewline?: boolean;
 }
 
-const POSIX_CLASSES: Record<string, string> = {
-  alnum: '0-9A-Za-z',
-  alpha: 'A-Za-z',
-  ascii: '\\x00-\\x7F',
-  blank: '\\t ',
-  cntrl: '\\x00-\\x1F\\x7F',
-  digit: '0-9',
-  graph: '!-~',
-  lower: 'a-z',
-  print: ' -~',
-  punct: '!-\\/:-@\\[-`{-~',
-  space: '\\t\\n\\v\\f\\r ',
-  upper: 'A-Z',
-  word: '0-9A-Za-z_',
-  xdigit: '0-9A-Fa-f',
+/** Code point ranges [lo, hi], flattened. */
+type Ranges = number[];
+
+const POSIX_CLASSES: Record<string, Ranges> = {
+  alnum: [0x30, 0x39, 0x41, 0x5a, 0x61, 0x7a],
+  alpha: [0x41, 0x5a, 0x61, 0x7a],
+  ascii: [0x00, 0x7f],
+  blank: [0x09, 0x09, 0x20, 0x20],
+  cntrl: [0x00, 0x1f, 0x7f, 0x7f],
+  digit: [0x30, 0x39],
+  graph: [0x21, 0x7e],
+  lower: [0x61, 0x7a],
+  print: [0x20, 0x7e],
+  punct: [0x21, 0x2f, 0x3a, 0x40, 0x5b, 0x60, 0x7b, 0x7e],
+  space: [0x09, 0x0d, 0x20, 0x20],
+  upper: [0x41, 0x5a],
+  word: [0x30, 0x39, 0x41, 0x5a, 0x5f, 0x5f, 0x61, 0x7a],
+  xdigit: [0x30, 0x39, 0x41, 0x46, 0x61, 0x66],
 };
+/** RE2's `\s`: [\t\n\f\r ] (JavaScript's also holds \v and Unicode spaces). */
+const SPACE: Ranges = [0x09, 0x0a, 0x0c, 0x0d, 0x20, 0x20];
 
 // Characters that must stay escaped in a `u`-mode JavaScript regex.
 const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/-'.split(''));
 const RE2_MAX_REPEAT = 1000;
 const TEXT_START = '(?<![\\s\\S])';
 const TEXT_END = '(?![\\s\\S])';
+/** The code points of ASCII. */
+const ASCII = Array.from({ length: 0x80 }, (_, cp) => cp);
+/** Ranges past this many code points are not case-folded one by one (see foldRanges). */
+const MAX_FOLDED_RANGE = 0x3000;
+
 
 /** Compiles an RE2 pattern into an anchored JavaScript RegExp that matches the whole input. */
 export function compileAnchored(pattern: string, opts: RegexpOptions = {}): RegExp {
-  const { source, flags } = translate(pattern);
-  const dotAll = opts.dotMatchesNewline ?? true;
-  let f = `u${flags}`;
-  if (dotAll && !f.includes('s')) f += 's';
+  const { source, flags } = translate(pattern, opts.dotMatchesNewline ?? true);
   try {
-    // Under (?m) JavaScript's ^ and $ would also match at line breaks; the outer anchors must not.
-    const [start, end] = f.includes('m') ? [TEXT_START, TEXT_END] : ['^', '$'];
-    return new RegExp(`${start}(?:${source})${end}`, f);
+    return new RegExp(`^(?:${source})$`, `u${flags}`);
   } catch (e) {
     throw new RegexpSyntaxError(pattern, (e as Error).message.replace(/^Invalid regular expression: /, ''));
   }
 }
 
-/** Translates RE2 syntax into JavaScript `u`-mode source plus the flags set by a leading `(?flags)`. */
-export function translate(pattern: string): { source: string; flags: string } {
-  let i = 0;
-  let flags = '';
-  const lead = /^\(\?([imsU]+)\)/.exec(pattern);
-  if (lead) {
-    const f = lead[1] as string;
-    if (f.includes('U')) throw new RegexpSyntaxError(pattern, 'ungreedy flag (?U) is not supported');
-    flags = [...new Set(f)].join('');
-    i = lead[0].length;
+/** RE2's flags in a scope of a pattern. */
+interface Flags {
+  /** Case-insensitive. */
+  i: boolean;
+  /** `^` and `$` also match at line breaks. */
+  m: boolean;
+  /** `.` matches `\n`. */
+  s: boolean;
+  /** Repetitions are lazy, and lazy ones (`*?`) greedy. */
+  U: boolean;
+}
+
+/**
+ * Translates RE2 syntax into JavaScript `u`-mode source, and the JavaScript flags it needs: `i` where
+ * the whole pattern is caseless (a leading `(?i)` never cleared), else none. `dotAll` is the `s` flag
+ * the pattern starts with.
+ */
+export function translate(pattern: string, dotAll = false): { source: string; flags: string } {
+  // A leading `(?i)` (not `(?i:…)`, which ends) makes the whole pattern caseless unless a later group clears it.
+  if (/^\(\?[msU]*i[imsU]*(-[msU]*)?\)/.test(pattern)) {
+    const whole = translateWith(pattern, dotAll, true);
+    if (whole !== undefined) return { source: whole, flags: 'i' };
   }
-  let out = '';
+  return { source: translateWith(pattern, dotAll, false) as string, flags: '' };
+}
+
+/** A piece of an escape sequence: a character, JavaScript text, characters, or a class JavaScript cannot negate inside a class. */
+type Escaped = { char: number } | { text: string } | { chars: number[] } | { negated: Ranges };
+
+/**
+ * The translation with case folding left to JavaScript's `i` flag (`jsCaseless`: undefined if some
+ * scope turns `i` off), or spelled out.
+ */
+function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): string | undefined {
+  let i = 0;
   const n = pattern.length;
-  // Case-insensitive scopes opened mid-pattern by `(?i:…)` or `(?i)`: letters become [xX] pairs.
-  let caseless = false;
-  const groupCaseless: boolean[] = [];
+  let flags: Flags = { i: false, m: false, s: dotAll, U: false };
+  // Each open group's flags outside it, restored at its `)`.
+  const outer: Flags[] = [];
+  let out = '';
+  // Whether the last piece written may take a repetition.
+  let repeatable = false;
   const fail = (reason: string): never => {
     throw new RegexpSyntaxError(pattern, reason);
   };
+  /** Letters written with their other cases (under `i` where JavaScript does not fold). */
+  const spelled = () => flags.i && !jsCaseless;
 
-  const escape = (inClass: boolean): string => {
+  const escape = (inClass: boolean): Escaped => {
     // pattern[i] is the character after the backslash.
     if (i >= n) fail('trailing backslash at end of expression');
     const c = pattern[i] as string;
@@ -88,34 +126,38 @@ export function translate(pattern: string): { source: string; flags: string } {
       case 'D':
       case 'w':
       case 'W':
+        return { text: `\\${c}` };
       case 'f':
+        return { char: 0x0c };
       case 't':
+        return { char: 0x09 };
       case 'n':
+        return { char: 0x0a };
       case 'r':
+        return { char: 0x0d };
       case 'v':
-        return `\\${c}`;
+        return { char: 0x0b };
+      case 'a':
+        return { char: 0x07 };
       case 'b':
       case 'B':
         if (inClass) fail(`invalid escape sequence: \`\\${c}\``);
-        return `\\${c}`;
-      case 'a':
-        return '\\x07';
+        return { text: `\\${c}` };
       case 's':
-        return inClass ? '\\t\\n\\f\\r ' : '[\\t\\n\\f\\r ]';
+        return inClass ? { chars: rangeChars(SPACE) } : { text: '[\\t\\n\\f\\r ]' };
       case 'S':
-        if (inClass) fail('\\S inside a character class is not supported');
-        return '[^\\t\\n\\f\\r ]';
+        return inClass ? { negated: SPACE } : { text: '[^\\t\\n\\f\\r ]' };
       case 'A':
         if (inClass) fail('invalid escape sequence: `\\A`');
-        return TEXT_START;
+        return { text: TEXT_START };
       case 'z':
         if (inClass) fail('invalid escape sequence: `\\z`');
-        return TEXT_END;
+        return { text: TEXT_END };
       case 'Q': {
         const end = pattern.indexOf('\\E', i);
         const lit = end < 0 ? pattern.slice(i) : pattern.slice(i, end);
         i = end < 0 ? n : end + 2;
-        return [...lit].map((ch) => literal(ch, inClass)).join('');
+        return { chars: [...lit].map((ch) => ch.codePointAt(0) as number) };
       }
       case 'x': {
         if (pattern[i] === '{') {
@@ -123,12 +165,12 @@ export function translate(pattern: string): { source: string; flags: string } {
           const hex = end < 0 ? '' : pattern.slice(i + 1, end);
           if (!/^[0-9A-Fa-f]{1,8}$/.test(hex) || parseInt(hex, 16) > 0x10ffff) fail('invalid escape sequence: `\\x{`');
           i = end + 1;
-          return `\\u{${hex}}`;
+          return { char: parseInt(hex, 16) };
         }
         const hex = pattern.slice(i, i + 2);
         if (!/^[0-9A-Fa-f]{2}$/.test(hex)) fail('invalid escape sequence: `\\x`');
         i += 2;
-        return `\\x${hex}`;
+        return { char: parseInt(hex, 16) };
       }
       case 'p':
       case 'P': {
@@ -149,7 +191,9 @@ export function translate(pattern: string): { source: string; flags: string } {
         }
         const prop = unicodeProperty(name);
         if (prop === undefined) fail(`invalid character class range: \`\\${c}{${name}}\``);
-        return `\\${negate ? 'P' : 'p'}{${prop}}`;
+        const text = `\\${negate ? 'P' : 'p'}{${prop}}`;
+        // Under a caseless scope spelled out, with the other cases of its characters that it lacks.
+        return { text: spelled() ? `${text}${foldedExtras(text)}` : text };
       }
       default:
         break;
@@ -159,92 +203,147 @@ export function translate(pattern: string): { source: string; flags: string } {
       if (c !== '0' && !/[0-7]/.test(pattern[i] ?? '')) fail(`invalid escape sequence: \`\\${c}\``);
       let digits = c;
       while (digits.length < 3 && /[0-7]/.test(pattern[i] ?? '')) digits += pattern[i++];
-      return `\\u{${parseInt(digits, 8).toString(16)}}`;
+      return { char: parseInt(digits, 8) };
     }
-    if (c.charCodeAt(0) < 0x80 && !/[0-9A-Za-z]/.test(c)) return literal(c, inClass);
+    if (c.charCodeAt(0) < 0x80 && !/[0-9A-Za-z]/.test(c)) return { char: c.charCodeAt(0) };
     return fail(`invalid escape sequence: \`\\${c}\``);
+  };
+
+  /** A character outside a class, with its other cases where they are spelled out. */
+  const char = (cp: number): string => {
+    if (spelled()) {
+      const orbit = caseOrbit(cp);
+      if (orbit.length > 1) return `[${orbit.map(classChar).join('')}]`;
+    }
+    const ch = String.fromCodePoint(cp);
+    // `-` is escaped only inside a class in `u` mode.
+    if (JS_SYNTAX.has(ch) && ch !== '-') return `\\${ch}`;
+    return cp < 0x20 || cp === 0x7f ? `\\u{${cp.toString(16)}}` : ch;
+  };
+
+  /** A repetition just read (`*`, `+`, `?` or `{…}`): lazy if a `?` follows, the other way round under `U`. */
+  const repetition = (op: string): void => {
+    if (!repeatable) fail(`missing argument to repetition operator: \`${op}\``);
+    let lazy = flags.U;
+    if (pattern[i] === '?') {
+      i++;
+      lazy = !lazy;
+    }
+    out += lazy ? `${op}?` : op;
+    if (pattern[i] === '*' || pattern[i] === '+' || pattern[i] === '?') fail(`invalid nested repetition operator: \`${op}${pattern[i]}\``);
+    repeatable = false;
   };
 
   while (i < n) {
     const c = pattern[i] as string;
     if (c === '\\') {
       i++;
-      out += escape(false);
+      const e = escape(false);
+      if ('char' in e) out += char(e.char);
+      else if ('chars' in e) out += e.chars.map(char).join('');
+      else if ('text' in e) {
+        out += e.text.startsWith('\\p') || e.text.startsWith('\\P') ? `[${e.text}]` : e.text;
+      }
+      repeatable = !('text' in e && (e.text === TEXT_START || e.text === TEXT_END || e.text === '\\b' || e.text === '\\B'));
     } else if (c === '[') {
       out += charClass();
+      repeatable = true;
     } else if (c === '(') {
       i++;
-      groupCaseless.push(caseless);
+      outer.push(flags);
+      repeatable = false;
       if (pattern[i] !== '?') {
         out += '(';
         continue;
       }
       const rest = pattern.slice(i);
-      const inline = /^\?i(:|\))/.exec(rest);
-      if (inline) {
-        caseless = true;
-        i += inline[0].length;
-        if (inline[1] === ':') {
-          out += '(?:';
-        } else {
-          // `(?i)` applies to the rest of the enclosing group.
-          groupCaseless.pop();
-        }
-        continue;
-      }
       const named = /^\?P?<([A-Za-z0-9_]+)>/.exec(rest);
+      const flagGroup = /^\?([imsU]*)(?:-([imsU]*))?([:)])/.exec(rest);
       if (named) {
         out += `(?<${named[1]}>`;
         i += named[0].length;
+      } else if (flagGroup && (flagGroup[1] !== '' || flagGroup[2] !== undefined) && flagGroup[2] !== '') {
+        const set = flagGroup[1] as string;
+        const clear = flagGroup[2] ?? '';
+        const next = { ...flags };
+        for (const f of set) next[f as keyof Flags] = true;
+        for (const f of clear) next[f as keyof Flags] = false;
+        if (jsCaseless && !next.i) return undefined;
+        i += flagGroup[0].length;
+        if (flagGroup[3] === ':') {
+          out += '(?:';
+          flags = next;
+        } else {
+          // `(?flags)` applies to the rest of the enclosing group.
+          outer.pop();
+          flags = next;
+        }
       } else if (rest.startsWith('?:')) {
         out += '(?:';
         i += 2;
       } else if (/^\?(=|!|<=|<!)/.test(rest)) {
         fail(`invalid or unsupported Perl syntax: \`(${rest.slice(0, 3)}\``);
       } else {
-        fail(`inline flags are only supported at the start of the expression: \`(${rest.slice(0, 4)}\``);
+        fail(`invalid or unsupported Perl syntax: \`(${rest.slice(0, 2)}\``);
       }
+    } else if (c === ')') {
+      if (outer.length === 0) fail('unexpected ): `)`');
+      flags = outer.pop() as Flags;
+      out += ')';
+      repeatable = true;
+      i++;
     } else if (c === '{') {
       const rep = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
-      if (rep && out.length > 0) {
+      if (rep) {
         const lo = Number(rep[1]);
         const hi = rep[3] ? Number(rep[3]) : lo;
         if (lo > RE2_MAX_REPEAT || hi > RE2_MAX_REPEAT) fail(`invalid repeat count: \`${rep[0]}\``);
         if (rep[3] && hi < lo) fail(`invalid repeat count: \`${rep[0]}\``);
-        out += rep[0];
         i += rep[0].length;
+        repetition(rep[0]);
       } else {
+        // Not a repetition: a literal brace, as in RE2.
         out += '\\{';
+        repeatable = true;
         i++;
       }
-    } else if (c === '}' || c === ']') {
-      out += `\\${c}`;
+    } else if (c === '*' || c === '+' || c === '?') {
       i++;
-    } else if (c === ')') {
-      caseless = groupCaseless.pop() ?? caseless;
-      out += ')';
+      repetition(c);
+    } else if (c === '.') {
+      out += flags.s ? '[\\s\\S]' : '[^\\n]';
+      repeatable = true;
+      i++;
+    } else if (c === '^' || c === '$') {
+      // JavaScript's own ^ and $ match at the text's ends only, as RE2's do without `m`.
+      out += flags.m ? (c === '^' ? '(?<![^\\n])' : '(?![^\\n])') : c;
+      repeatable = false;
+      i++;
+    } else if (c === '|') {
+      out += '|';
+      repeatable = false;
       i++;
     } else {
       const cp = pattern.codePointAt(i) as number;
-      const ch = String.fromCodePoint(cp);
-      const lower = ch.toLowerCase();
-      const upper = ch.toUpperCase();
-      if (caseless && lower !== upper) out += `[${lower}${upper}]`;
-      else out += ch === '/' ? '\\/' : ch;
-      i += ch.length;
+      out += char(cp);
+      repeatable = true;
+      i += cp > 0xffff ? 2 : 1;
     }
   }
-  return { source: out, flags };
+  if (outer.length > 0) fail(`missing closing ): \`${pattern}\``);
+  return out;
 
+  /** A bracketed class at pattern[i] === '['. */
   function charClass(): string {
-    // pattern[i] === '['
-    if (caseless) fail('character classes inside a mid-pattern (?i) group are not supported');
     i++;
-    let cls = '[';
+    let negate = false;
     if (pattern[i] === '^') {
-      cls += '^';
+      negate = true;
       i++;
     }
+    const ranges: Ranges = [];
+    const texts: string[] = [];
+    const negated: Ranges[] = [];
     let first = true;
     for (;;) {
       if (i >= n) fail(`missing closing ]: \`${pattern.slice(pattern.lastIndexOf('['))}\``);
@@ -256,32 +355,177 @@ export function translate(pattern: string): { source: string; flags: string } {
       first = false;
       if (c === '[' && pattern[i + 1] === ':') {
         const end = pattern.indexOf(':]', i + 2);
-        const name = end < 0 ? '' : pattern.slice(i + 2, end);
-        if (name.startsWith('^')) fail(`negated POSIX class [:${name}:] is not supported`);
-        const ranges = POSIX_CLASSES[name];
-        if (ranges === undefined) fail(`invalid character class range: \`[:${name}:]\``);
-        cls += ranges;
+        let name = end < 0 ? '' : pattern.slice(i + 2, end);
+        const not = name.startsWith('^');
+        if (not) name = name.slice(1);
+        const set = POSIX_CLASSES[name];
+        if (set === undefined) fail(`invalid character class range: \`[:${not ? '^' : ''}${name}:]\``);
+        if (not) negated.push(set);
+        else ranges.push(...set);
         i = end + 2;
-      } else if (c === '\\') {
-        i++;
-        cls += escape(true);
-      } else if (c === '[' || c === ']') {
-        cls += `\\${c}`;
-        i++;
-      } else {
-        const cp = pattern.codePointAt(i) as number;
-        const ch = String.fromCodePoint(cp);
-        cls += ch === '/' ? '\\/' : ch;
-        i += ch.length;
+        continue;
       }
+      let lo: number;
+      if (c === '\\') {
+        i++;
+        const e = escape(true);
+        if ('text' in e) {
+          texts.push(e.text);
+          continue;
+        }
+        if ('negated' in e) {
+          negated.push(e.negated);
+          continue;
+        }
+        if ('chars' in e) {
+          for (const ch of e.chars) ranges.push(ch, ch);
+          continue;
+        }
+        lo = e.char;
+      } else {
+        lo = pattern.codePointAt(i) as number;
+        i += lo > 0xffff ? 2 : 1;
+      }
+      // A range lo-hi, unless the `-` is the class's last character.
+      let hi = lo;
+      if (pattern[i] === '-' && pattern[i + 1] !== ']' && i + 1 < n) {
+        i++;
+        if (pattern[i] === '\\') {
+          i++;
+          const e = escape(true);
+          hi = 'char' in e ? e.char : fail(`invalid character class range: \`${String.fromCodePoint(lo)}-\``);
+        } else {
+          hi = pattern.codePointAt(i) as number;
+          i += hi > 0xffff ? 2 : 1;
+        }
+        if (hi < lo) fail(`invalid character class range: \`${String.fromCodePoint(lo)}-${String.fromCodePoint(hi)}\``);
+      }
+      ranges.push(lo, hi);
     }
-    return `${cls}]`;
+    const folded = spelled() ? foldRanges(ranges, fail) : ranges;
+    const body = rangesText(folded) + texts.join('');
+    if (negated.length === 0) return `[${negate ? '^' : ''}${body}]`;
+    // A class that holds complements of ASCII sets S1…Sk besides the rest P is the complement of
+    // T = (S1 ∩ … ∩ Sk) − P, found character by character. Under `i`, as RE2 folds each item before
+    // the class is negated: each Sj and P with their other cases (which adds two non-ASCII letters).
+    const sets = flags.i ? negated.map((set) => foldRanges(set, fail)) : negated;
+    const rest = body === '' ? undefined : new RegExp(`[${body}]`, flags.i ? 'iu' : 'u');
+    const outside: number[] = [];
+    for (const cp of flags.i ? complementCandidates() : ASCII) {
+      if (!sets.every((set) => inRanges(set, cp))) continue;
+      if (rest?.test(String.fromCodePoint(cp))) continue;
+      outside.push(cp);
+    }
+    const text = outside.map(classChar).join('');
+    return negate ? `[${text}]` : `[^${text}]`;
   }
 }
 
-function literal(ch: string, inClass: boolean): string {
-  if (JS_SYNTAX.has(ch)) return ch === '-' && !inClass ? '-' : `\\${ch}`;
-  return ch;
+/** The characters of `ranges`, one by one. */
+function rangeChars(ranges: Ranges): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < ranges.length; k += 2) for (let cp = ranges[k] as number; cp <= (ranges[k + 1] as number); cp++) out.push(cp);
+  return out;
+}
+
+function inRanges(ranges: Ranges, cp: number): boolean {
+  for (let k = 0; k < ranges.length; k += 2) if (cp >= (ranges[k] as number) && cp <= (ranges[k + 1] as number)) return true;
+  return false;
+}
+
+function rangesText(ranges: Ranges): string {
+  let out = '';
+  for (let k = 0; k < ranges.length; k += 2) {
+    const lo = ranges[k] as number;
+    const hi = ranges[k + 1] as number;
+    out += lo === hi ? classChar(lo) : `${classChar(lo)}-${classChar(hi)}`;
+  }
+  return out;
+}
+
+/** A character inside a JavaScript `u`-mode class. */
+function classChar(cp: number): string {
+  const ch = String.fromCodePoint(cp);
+  if (JS_SYNTAX.has(ch)) return `\\${ch}`;
+  return cp < 0x20 || cp === 0x7f ? `\\u{${cp.toString(16)}}` : ch;
+}
+
+/**
+ * The characters that match `cp` case-insensitively, itself first: its orbit under Unicode's simple case
+ * folding, which RE2 folds by, as JavaScript's `i` and `u` flags do (`k` with the Kelvin sign, `σ` with
+ * `ς`, `ǆ` with the titlecase `ǅ`). Candidates come from an index of characters by the upper case of
+ * their lower case, built on first use; JavaScript's own folding decides among them.
+ */
+function caseOrbit(cp: number): number[] {
+  let orbit = orbits.get(cp);
+  if (orbit === undefined) {
+    caseCandidates ??= indexCases();
+    const same = new RegExp(`^\\u{${cp.toString(16)}}$`, 'iu');
+    orbit = [cp, ...(caseCandidates.get(caseKey(cp)) ?? []).filter((o) => o !== cp && same.test(String.fromCodePoint(o)))];
+    orbits.set(cp, orbit);
+  }
+  return orbit;
+}
+const orbits = new Map<number, number[]>();
+let caseCandidates: Map<number, number[]> | undefined;
+
+/** The upper case of `cp`'s lower case, where each is one character. */
+function caseKey(cp: number): number {
+  const ch = String.fromCodePoint(cp);
+  const lower = ch.toLowerCase();
+  const l = lower.length === ch.length || [...lower].length === 1 ? lower : ch;
+  const upper = l.toUpperCase();
+  return ([...upper].length === 1 ? upper : l).codePointAt(0) as number;
+}
+
+/** Characters with another case, by caseKey (the planes that hold cased letters). */
+function indexCases(): Map<number, number[]> {
+  const index = new Map<number, number[]>();
+  for (let cp = 0; cp < 0x20000; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue;
+    const key = caseKey(cp);
+    const list = index.get(key);
+    if (list === undefined) index.set(key, [cp]);
+    else list.push(cp);
+  }
+  for (const [key, list] of index) if (list.length < 2) index.delete(key);
+  return index;
+}
+
+/**
+ * The characters outside the class `text` (a property escape) that fold onto one inside it, as class
+ * characters: what it lacks to match case-insensitively. Only characters with another case can.
+ */
+function foldedExtras(text: string): string {
+  caseCandidates ??= indexCases();
+  const inside = new RegExp(`^[${text}]$`, 'u');
+  let extras = '';
+  for (const list of caseCandidates.values()) {
+    for (const cp of list) {
+      if (inside.test(String.fromCodePoint(cp))) continue;
+      if (caseOrbit(cp).some((o) => inside.test(String.fromCodePoint(o)))) extras += classChar(cp);
+    }
+  }
+  return extras;
+}
+
+/** The characters a folded set of ASCII characters can hold: ASCII and the other cases of its letters. */
+function complementCandidates(): number[] {
+  complementChars ??= [...new Set([...ASCII, ...rangeChars([0x41, 0x5a, 0x61, 0x7a]).flatMap(caseOrbit)])];
+  return complementChars;
+}
+let complementChars: number[] | undefined;
+
+/** `ranges` with every character's other cases added. */
+function foldRanges(ranges: Ranges, fail: (reason: string) => never): Ranges {
+  const out = [...ranges];
+  for (let k = 0; k < ranges.length; k += 2) {
+    const lo = ranges[k] as number;
+    const hi = ranges[k + 1] as number;
+    if (hi - lo > MAX_FOLDED_RANGE) fail(`a character class range of more than ${MAX_FOLDED_RANGE} characters in a case-insensitive part of a pattern is not supported`);
+    for (let cp = lo; cp <= hi; cp++) for (const o of caseOrbit(cp)) if (o !== cp) out.push(o, o);
+  }
+  return out;
 }
 
 /** Maps an RE2 Unicode class name (category or script) to a JavaScript property expression. */
