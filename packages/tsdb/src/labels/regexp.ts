@@ -8,9 +8,9 @@
  * matches, `^` and `$` as lookarounds under `m`, letters and classes with their other cases under `i`
  * (a pattern caseless throughout keeps JavaScript's `i` flag, which folds cases as RE2 does), and
  * repetitions' greediness swapped under `U` (label_replace's captures notice). Where a construct has
- * no identical JavaScript equivalent (lookaround and backreferences, which RE2 rejects; a Unicode class
- * or a very large range inside a class under a caseless scope), translation fails with a clear error
- * instead of matching differently.
+ * no identical JavaScript equivalent (lookaround and backreferences, which RE2 rejects; a class range of
+ * more than MAX_FOLDED_RANGE characters in a caseless part of a pattern that is not caseless
+ * throughout), translation fails with a clear error instead of matching differently.
  */
 
 export class RegexpSyntaxError extends Error {
@@ -94,8 +94,12 @@ export function translate(pattern: string, dotAll = false): { source: string; fl
   return { source: translateWith(pattern, dotAll, false) as string, flags: '' };
 }
 
-/** A piece of an escape sequence: a character, JavaScript text, characters, or a class JavaScript cannot negate inside a class. */
-type Escaped = { char: number } | { text: string } | { chars: number[] } | { negated: Ranges };
+/**
+ * What an escape sequence stands for: a character, characters (`\Q…\E`), a class as JavaScript text, a
+ * Unicode property class (text for inside a class), an assertion (no repetition may follow), or, inside a
+ * class, the complement of an ASCII set (which JavaScript cannot write inside a class).
+ */
+type Escaped = { char: number } | { chars: number[] } | { text: string } | { property: string } | { assertion: string } | { negated: Ranges };
 
 /**
  * The translation with case folding left to JavaScript's `i` flag (`jsCaseless`: undefined if some
@@ -142,17 +146,17 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       case 'b':
       case 'B':
         if (inClass) fail(`invalid escape sequence: \`\\${c}\``);
-        return { text: `\\${c}` };
+        return { assertion: `\\${c}` };
       case 's':
         return inClass ? { chars: rangeChars(SPACE) } : { text: '[\\t\\n\\f\\r ]' };
       case 'S':
         return inClass ? { negated: SPACE } : { text: '[^\\t\\n\\f\\r ]' };
       case 'A':
         if (inClass) fail('invalid escape sequence: `\\A`');
-        return { text: TEXT_START };
+        return { assertion: TEXT_START };
       case 'z':
         if (inClass) fail('invalid escape sequence: `\\z`');
-        return { text: TEXT_END };
+        return { assertion: TEXT_END };
       case 'Q': {
         const end = pattern.indexOf('\\E', i);
         const lit = end < 0 ? pattern.slice(i) : pattern.slice(i, end);
@@ -193,7 +197,7 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
         if (prop === undefined) fail(`invalid character class range: \`\\${c}{${name}}\``);
         const text = `\\${negate ? 'P' : 'p'}{${prop}}`;
         // Under a caseless scope spelled out, with the other cases of its characters that it lacks.
-        return { text: spelled() ? `${text}${foldedExtras(text)}` : text };
+        return { property: spelled() ? `${text}${foldedExtras(text)}` : text };
       }
       default:
         break;
@@ -241,10 +245,10 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       const e = escape(false);
       if ('char' in e) out += char(e.char);
       else if ('chars' in e) out += e.chars.map(char).join('');
-      else if ('text' in e) {
-        out += e.text.startsWith('\\p') || e.text.startsWith('\\P') ? `[${e.text}]` : e.text;
-      }
-      repeatable = !('text' in e && (e.text === TEXT_START || e.text === TEXT_END || e.text === '\\b' || e.text === '\\B'));
+      else if ('text' in e) out += e.text;
+      else if ('property' in e) out += `[${e.property}]`;
+      else if ('assertion' in e) out += e.assertion;
+      repeatable = !('assertion' in e);
     } else if (c === '[') {
       out += charClass();
       repeatable = true;
@@ -270,14 +274,10 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
         for (const f of clear) next[f as keyof Flags] = false;
         if (jsCaseless && !next.i) return undefined;
         i += flagGroup[0].length;
-        if (flagGroup[3] === ':') {
-          out += '(?:';
-          flags = next;
-        } else {
-          // `(?flags)` applies to the rest of the enclosing group.
-          outer.pop();
-          flags = next;
-        }
+        flags = next;
+        // `(?flags)` opens no group: its flags apply to the rest of the enclosing one.
+        if (flagGroup[3] === ':') out += '(?:';
+        else outer.pop();
       } else if (rest.startsWith('?:')) {
         out += '(?:';
         i += 2;
@@ -369,8 +369,8 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       if (c === '\\') {
         i++;
         const e = escape(true);
-        if ('text' in e) {
-          texts.push(e.text);
+        if ('text' in e || 'property' in e) {
+          texts.push('text' in e ? e.text : e.property);
           continue;
         }
         if ('negated' in e) {
@@ -381,7 +381,8 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
           for (const ch of e.chars) ranges.push(ch, ch);
           continue;
         }
-        lo = e.char;
+        // An assertion inside a class was refused by escape.
+        lo = 'char' in e ? e.char : fail('invalid escape sequence in a character class');
       } else {
         lo = pattern.codePointAt(i) as number;
         i += lo > 0xffff ? 2 : 1;
