@@ -79,6 +79,20 @@ const MATCHES: [string, string[]][] = [
   ['\\a\\f\\v', ['\u0007\f\v']],
   ['(?s).+', ['a\nb']],
   ['.+', ['a\nb', 'a\rb']],
+  // Shapes the matcher answers without the regex (sets of literals, prefixes, suffixes, substrings).
+  ['foo|bar|', ['foo', 'bar', '', 'foobar']],
+  ['(foo|bar)', ['foo', 'baz']],
+  ['a\\.b|c', ['a.b', 'axb', 'c']],
+  ['\\Qa|b\\E', ['a|b', 'a']],
+  ['api.*', ['api', 'api/x', 'api\nx', 'xapi']],
+  ['.*foo', ['foo', 'a\nfoo', 'foox']],
+  ['.*foo.*', ['xfooy', 'x\nfoo', 'fo']],
+  ['.+foo', ['foo', 'xfoo']],
+  ['api.+', ['api', 'api1']],
+  ['.*', ['', 'a\nb']],
+  ['.+', ['', 'a']],
+  ['(?i)foo|bar', ['FOO', 'BAR']],
+  ['foo(?i)|bar', ['foo', 'BAR']],
 ];
 const CAPTURES: [string, string][] = [
   ['(?U)(a+)(a*)', 'aaa'],
