@@ -187,6 +187,8 @@ export class BucketBlock {
   readonly resolution: number;
   readonly extLabels: Labels;
   readonly #segments: readonly { object: string; size: number | undefined }[];
+  /** The segment files' sizes where all are known. */
+  readonly #segmentSizes: readonly number[] | undefined;
   readonly #chunkPlan: ChunkReadPlan;
   /** The block's chunks per series (meta.json's stats; 0 if it has none), to size a query's first chunk batch. */
   readonly #chunksPerSeries: number;
@@ -203,6 +205,7 @@ export class BucketBlock {
     this.resolution = meta.thanos?.downsample.resolution ?? 0;
     this.extLabels = extLabels;
     this.#segments = segments;
+    this.#segmentSizes = segments.every((s) => s.size !== undefined) ? segments.map((s) => s.size as number) : undefined;
     // Without index_stats, the block's average chunk size: reads then cover most chunks at once.
     const segmentBytes = segments.reduce((n, s) => n + (s.size ?? 0), 0);
     const avgChunk = meta.stats?.numChunks && segmentBytes > 0 ? Math.ceil(segmentBytes / meta.stats.numChunks) : DEFAULT_CHUNK_SIZE_ESTIMATE;
@@ -287,7 +290,8 @@ export class BucketBlock {
       const file = new AccountedByteRange(bucket, s.object, s.size, pool);
       return cache !== undefined ? cache.wrap(file) : file;
     });
-    const sizes = await Promise.all(files.map((f) => f.size()));
+    // Known from meta.json or the listing (nearly always): no promise per file, block and query.
+    const sizes = this.#segmentSizes ?? (await Promise.all(files.map((f) => f.size())));
     return { files, sizes, ...(pool !== undefined ? { pool } : {}), ...(held !== undefined ? { held } : {}) };
   }
 
@@ -358,7 +362,7 @@ export class BucketBlock {
         const turn: Promise<unknown>[] = [files];
         if (k >= READ_AHEAD) turn.push(rows.whenAskedInto(k - READ_AHEAD + 1));
         if (inFlight !== undefined && k >= inFlight) turn.push(started[k - inFlight] as Promise<unknown>);
-        const read = Promise.all(turn).then(async () => {
+        const read = (turn.length === 1 ? files : Promise.all(turn)).then(async () => {
           const chunks = await readChunks(await files, b.refs.subarray(0, n), this.#chunkPlan, b.sizes.subarray(0, n));
           this.#attach(b, chunks, limits.samples, aggregates, rows);
           return chunks.heldBytes;
