@@ -4,7 +4,8 @@
  * series whose label values are the strings below, and every string must match (and capture) in Strata
  * exactly where it does in promtool. The cases are the constructs JavaScript has no direct equivalent for:
  * RE2's `\s`, negated Perl and POSIX classes inside classes, flags set and cleared midway (`i`, `m`, `s`,
- * `U`), case folding beyond ASCII, `.` and line breaks as Prometheus 2.42 anchors them (`^(?:re)$`).
+ * `U`), case folding beyond ASCII, `.` and line breaks as Prometheus 2.42 anchors them (`^(?:re)$`),
+ * and 400 random patterns built of them (seeded: the same ones every run).
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -93,6 +94,10 @@ const MATCHES: [string, string[]][] = [
   ['.+', ['', 'a']],
   ['(?i)foo|bar', ['FOO', 'BAR']],
   ['foo(?i)|bar', ['foo', 'BAR']],
+  // Caseless word characters hold the Kelvin sign and the long s (a random pattern found it).
+  ['x(?i)\\W', ['x\u212A', 'xſ', 'xK', 'x-']],
+  ['x(?i)[\\W1]', ['x\u212A', 'x1', 'x-']],
+  ['x(?i)\\w', ['x\u212A', 'xſ', 'x-']],
 ];
 const CAPTURES: [string, string][] = [
   ['(?U)(a+)(a*)', 'aaa'],
@@ -116,7 +121,7 @@ async function promtoolAnswers(dir: string, values: readonly string[]): Promise<
   let y = 'rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n';
   values.forEach((v, k) => (y += `      - series: ${JSON.stringify(`m{v=${promString(v)}, k="${k}"}`)}\n        values: '1'\n`));
   y += '    promql_expr_test:\n';
-  for (const expr of [...MATCHES.map(([re]) => matchExpr(re)), ...CAPTURES.map(([re]) => captureExpr(re))]) {
+  for (const expr of [...[...MATCHES, ...RANDOM].map(([re]) => matchExpr(re)), ...CAPTURES.map(([re]) => captureExpr(re))]) {
     y += `      - expr: ${JSON.stringify(expr)}\n        eval_time: 0\n        exp_samples: []\n`;
   }
   const file = join(dir, 'regexp.yml');
@@ -132,13 +137,42 @@ async function promtoolAnswers(dir: string, values: readonly string[]): Promise<
   const answers = new Map<string, string>();
   for (const block of report.split(/\n {4}expr: /).slice(1)) {
     const expr = /^(".*"), time:/.exec(block);
-    if (expr !== null) answers.set(JSON.parse(expr[1] as string) as string, /got: (.*)/.exec(block)?.[1] ?? '');
+    if (expr !== null) answers.set(JSON.parse(expr[1] as string) as string, /got: ([\s\S]*)/.exec(block)?.[1] ?? '');
   }
   return answers;
 }
 
+/**
+ * Random patterns over the same constructs (a fixed seed: the same ones every run), nested up to three
+ * groups deep, each against six random strings of the letters that fold in unusual ways.
+ */
+function randomCases(count: number, seed: number): [string, string[]][] {
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(random() * a.length)] as T;
+  const atoms = ['a', 'b', 'A', 'k', 's', '1', '-', '\\.', 'σ', 'é', '\\s', '\\S', '\\d', '\\w', '\\W', '.', '\\pL', '\\p{Lu}', '\\PL', '[a-c]', '[^a-c]', '[\\S]', '[^\\S]', '[[:alpha:]]', '[[:^alpha:]]', '[^[:^lower:]]', '[a\\s]', '[^k]', '[σ-ω]', '[\\d-]', '[[:upper:]1]', '\\x41', '\\Qa.\\E'];
+  const letters = ['a', 'b', 'A', 'B', 'k', 'K', 's', 'S', '1', '-', ' ', '\n', '\r', '_', 'é', 'É', 'σ', 'ς', 'Σ', '\u212A', 'ſ', '.', '\t'];
+  const atom = (depth: number): string => {
+    const r = random();
+    if (depth > 2 || r < 0.35) return pick(atoms);
+    if (r < 0.5) return `(${pattern(depth + 1)})`;
+    if (r < 0.6) return `(?:${pattern(depth + 1)})`;
+    if (r < 0.75) return `(?${pick(['i', 's', 'm', 'U', '-i', 'i-s', 'is', '-s', 'im'])}:${pattern(depth + 1)})`;
+    if (r < 0.85) return `(?${pick(['i', '-i', 's', '-s'])})${atom(depth + 1)}`;
+    return random() < 0.5 ? `(?m:^)${atom(depth + 1)}` : `${atom(depth + 1)}(?m:$)`;
+  };
+  const piece = (depth: number): string => atom(depth) + (random() < 0.6 ? '' : pick(['*', '+', '?', '{1,2}', '*?', '+?']));
+  const pattern = (depth: number): string => {
+    let p = '';
+    for (let k = 1 + Math.floor(random() * 3); k > 0; k--) p += piece(depth);
+    return random() < 0.2 ? `${p}|${piece(depth)}` : p;
+  };
+  const text = () => Array.from({ length: Math.floor(random() * 5) }, () => pick(letters)).join('');
+  return Array.from({ length: count }, () => [pattern(0), Array.from({ length: 6 }, text)]);
+}
+const RANDOM = randomCases(400, 28);
+
 describe("RE2 regexes, against Go's regexp in promtool 2.42", () => {
-  const values = [...new Set([...MATCHES.flatMap(([, vs]) => vs), ...CAPTURES.map(([, v]) => v)])];
+  const values = [...new Set([...[...MATCHES, ...RANDOM].flatMap(([, vs]) => vs), ...CAPTURES.map(([, v]) => v)])];
   let tmp: { path: string; cleanup: () => Promise<void> };
   let answers: Map<string, string>;
 
@@ -148,14 +182,18 @@ describe("RE2 regexes, against Go's regexp in promtool 2.42", () => {
   });
   afterAll(async () => tmp.cleanup());
 
-  it('match the same label values', () => {
-    for (const [re, strings] of MATCHES) {
+  const sameMatches = (cases: readonly [string, string[]][]) => {
+    for (const [re, strings] of cases) {
       // An expression that matched nothing passed its test and is not printed.
       const matched = new Set([...(answers.get(matchExpr(re)) ?? '').matchAll(/k="(\d+)"/g)].map((m) => values[Number(m[1])]));
       const m = new Matcher('=~', 'v', re, { dotMatchesNewline: false });
       for (const s of strings) expect(m.matches(s), `${re} ~ ${JSON.stringify(s)}`).toBe(matched.has(s));
     }
-  });
+  };
+
+  it('match the same label values', () => sameMatches(MATCHES));
+
+  it('match the same label values for 400 random patterns of those constructs', () => sameMatches(RANDOM));
 
   it("capture the same groups in label_replace", () => {
     for (const [re, s] of CAPTURES) {

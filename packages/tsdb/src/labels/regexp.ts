@@ -28,6 +28,10 @@ export interface RegexpOptions {
 /** Code point ranges [lo, hi], flattened. */
 type Ranges = number[];
 
+/** RE2's `\w`, and as a caseless scope folds it (with the long s and the Kelvin sign), as class text. */
+const WORD: Ranges = [0x30, 0x39, 0x41, 0x5a, 0x5f, 0x5f, 0x61, 0x7a];
+const FOLDED_WORD = '\\w\\u{17f}\\u{212a}';
+
 const POSIX_CLASSES: Record<string, Ranges> = {
   alnum: [0x30, 0x39, 0x41, 0x5a, 0x61, 0x7a],
   alpha: [0x41, 0x5a, 0x61, 0x7a],
@@ -41,7 +45,7 @@ const POSIX_CLASSES: Record<string, Ranges> = {
   punct: [0x21, 0x2f, 0x3a, 0x40, 0x5b, 0x60, 0x7b, 0x7e],
   space: [0x09, 0x0d, 0x20, 0x20],
   upper: [0x41, 0x5a],
-  word: [0x30, 0x39, 0x41, 0x5a, 0x5f, 0x5f, 0x61, 0x7a],
+  word: WORD,
   xdigit: [0x30, 0x39, 0x41, 0x46, 0x61, 0x66],
 };
 /** RE2's `\s`: [\t\n\f\r ] (JavaScript's also holds \v and Unicode spaces). */
@@ -128,9 +132,13 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
     switch (c) {
       case 'd':
       case 'D':
+        return { text: `\\${c}` };
       case 'w':
       case 'W':
-        return { text: `\\${c}` };
+        if (!spelled()) return { text: `\\${c}` };
+        // Caseless, RE2's word characters also hold the two non-ASCII letters that fold onto ASCII ones.
+        if (c === 'w') return { text: inClass ? FOLDED_WORD : `[${FOLDED_WORD}]` };
+        return inClass ? { negated: WORD } : { text: `[^${FOLDED_WORD}]` };
       case 'f':
         return { char: 0x0c };
       case 't':
