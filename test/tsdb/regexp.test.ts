@@ -147,7 +147,7 @@ async function promtoolAnswers(dir: string, values: readonly string[]): Promise<
  * groups deep, each against six random strings of the letters that fold in unusual ways.
  */
 function randomCases(count: number, seed: number): [string, string[]][] {
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const pick = <T>(a: readonly T[]): T => a[Math.floor(random() * a.length)] as T;
   const atoms = ['a', 'b', 'A', 'k', 's', '1', '-', '\\.', 'σ', 'é', '\\s', '\\S', '\\d', '\\w', '\\W', '.', '\\pL', '\\p{Lu}', '\\PL', '[a-c]', '[^a-c]', '[\\S]', '[^\\S]', '[[:alpha:]]', '[[:^alpha:]]', '[^[:^lower:]]', '[a\\s]', '[^k]', '[σ-ω]', '[\\d-]', '[[:upper:]1]', '\\x41', '\\Qa.\\E'];
   const letters = ['a', 'b', 'A', 'B', 'k', 'K', 's', 'S', '1', '-', ' ', '\n', '\r', '_', 'é', 'É', 'σ', 'ς', 'Σ', '\u212A', 'ſ', '.', '\t'];
