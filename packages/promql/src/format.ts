@@ -41,10 +41,11 @@ export function formatValues(values: ArrayLike<number>, from: number, to: number
     const v = values[i] as number;
     if (!sameValue(v, last)) {
       last = v;
+      k++;
       const a = v < 0 ? -v : v;
       // In [1e-6, 1e21) Go and JavaScript both write digits without an exponent, the same ones; 0 (for -0),
       // NaN and the exponent forms go through formatValue.
-      text = a >= 1e-6 && a < 1e21 ? (changedTexts[++k] as string) : (k++, formatValue(v));
+      text = a >= 1e-6 && a < 1e21 ? (changedTexts[k] as string) : formatValue(v);
     }
     texts[i - from] = text;
   }
