@@ -240,6 +240,24 @@ describe('Relabeler', () => {
     expect(new Relabeler([{ regex: 'b', action: 'labeldrop' }]).process({ a: '1', b: '2' })).toEqual({ a: '1' });
     expect(() => new Relabeler([{ action: 'hashmod' as const, target_label: 'x' }])).toThrow(/positive modulus/);
   });
+
+  it("has Prometheus 2.42's lowercase, uppercase, keepequal and dropequal actions", () => {
+    const ls = { a: 'Foo-ΑΣ', b: 'x', c: 'x', d: 'İ' };
+    expect(new Relabeler([{ source_labels: ['a'], target_label: 'l', action: 'lowercase' }]).process(ls)).toEqual({ ...ls, l: 'foo-ασ' });
+    expect(new Relabeler([{ source_labels: ['a', 'b'], target_label: 'u', action: 'uppercase' }]).process(ls)).toEqual({ ...ls, u: 'FOO-ΑΣ;X' });
+    // Go's simple mappings: İ lowercases to i, ß has no single-letter uppercase.
+    expect(new Relabeler([{ source_labels: ['d'], target_label: 'l', action: 'lowercase' }]).process(ls)).toEqual({ ...ls, l: 'i' });
+    expect(new Relabeler([{ source_labels: ['e'], target_label: 'u', action: 'uppercase' }]).process({ e: 'ß' })).toEqual({ e: 'ß', u: 'ß' });
+    // An empty result deletes the target, as every action that sets a label.
+    expect(new Relabeler([{ source_labels: ['missing'], target_label: 'a', action: 'lowercase' }]).process(ls)).toEqual({ b: 'x', c: 'x', d: 'İ' });
+    expect(new Relabeler([{ source_labels: ['b'], target_label: 'c', action: 'keepequal' }]).process(ls)).toEqual(ls);
+    expect(new Relabeler([{ source_labels: ['b'], target_label: 'a', action: 'keepequal' }]).process(ls)).toBeUndefined();
+    expect(new Relabeler([{ source_labels: ['b'], target_label: 'c', action: 'dropequal' }]).process(ls)).toBeUndefined();
+    expect(new Relabeler([{ source_labels: ['missing'], target_label: 'none', action: 'keepequal' }]).process(ls)).toEqual(ls);
+    expect(() => new Relabeler([{ source_labels: ['b'], action: 'keepequal' }])).toThrow(/needs target_label/);
+    expect(() => new Relabeler([{ source_labels: ['b'], target_label: 'c', regex: 'x', action: 'dropequal' }])).toThrow(/requires only 'source_labels' and 'target_label'/);
+    expect(() => new Relabeler([{ source_labels: ['b'], target_label: '${1}', action: 'lowercase' }])).toThrow(/invalid 'target_label' for lowercase/);
+  });
 });
 
 describe('verifyBlocks', () => {

@@ -13,8 +13,11 @@ export interface RelabelConfig {
   action?: RelabelAction;
 }
 
-export type RelabelAction = 'replace' | 'keep' | 'drop' | 'hashmod' | 'labelmap' | 'labeldrop' | 'labelkeep';
-const ACTIONS = new Set<string>(['replace', 'keep', 'drop', 'hashmod', 'labelmap', 'labeldrop', 'labelkeep']);
+export type RelabelAction = 'replace' | 'keep' | 'drop' | 'keepequal' | 'dropequal' | 'hashmod' | 'lowercase' | 'uppercase' | 'labelmap' | 'labeldrop' | 'labelkeep';
+const ACTIONS = new Set<string>(['replace', 'keep', 'drop', 'keepequal', 'dropequal', 'hashmod', 'lowercase', 'uppercase', 'labelmap', 'labeldrop', 'labelkeep']);
+/** Actions that write or compare `target_label` as it is written: it must be a label name. */
+const NAMED_TARGET = new Set<string>(['keepequal', 'dropequal', 'hashmod', 'lowercase', 'uppercase']);
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 interface CompiledRule {
   action: RelabelAction;
@@ -27,8 +30,9 @@ interface CompiledRule {
 }
 
 /**
- * Prometheus relabelling over a plain label map, enough for block selection: keep/drop on external
- * labels and `hashmod` on `__block_id` to shard blocks over several store gateways or compactors.
+ * Prometheus relabelling over a plain label map, with all of Prometheus 2.42's actions: block selection
+ * (keep/drop on external labels, `hashmod` on `__block_id` to shard blocks over several store gateways or
+ * compactors) and the series relabelling of `tools bucket rewrite`.
  */
 export class Relabeler {
   readonly #rules: CompiledRule[];
@@ -63,6 +67,16 @@ export class Relabeler {
           break;
         case 'drop':
           if (r.regex.test(value)) return undefined;
+          break;
+        case 'keepequal':
+          if ((ls[r.target] ?? '') !== value) return undefined;
+          break;
+        case 'dropequal':
+          if ((ls[r.target] ?? '') === value) return undefined;
+          break;
+        case 'lowercase':
+        case 'uppercase':
+          set(ls, r.target, changeCase(value, r.action === 'uppercase'));
           break;
         case 'hashmod':
           set(ls, r.target, String(hashmod(value, r.modulus)));
@@ -112,8 +126,26 @@ function compileRule(c: RelabelConfig, i: number): CompiledRule {
     replacement: c.replacement ?? '$1',
   };
   if (rule.action === 'hashmod' && (!Number.isInteger(rule.modulus) || rule.modulus <= 0)) throw new Error(`rule ${i}: hashmod needs a positive modulus`);
-  if ((rule.action === 'hashmod' || rule.action === 'replace') && rule.target === '') throw new Error(`rule ${i}: ${rule.action} needs target_label`);
+  if ((NAMED_TARGET.has(rule.action) || rule.action === 'replace') && rule.target === '') throw new Error(`rule ${i}: ${rule.action} needs target_label`);
+  if (NAMED_TARGET.has(rule.action) && !LABEL_NAME.test(rule.target)) throw new Error(`rule ${i}: ${JSON.stringify(rule.target)} is invalid 'target_label' for ${rule.action} action`);
+  if ((rule.action === 'keepequal' || rule.action === 'dropequal') && (c.regex !== undefined || c.modulus !== undefined || c.separator !== undefined || c.replacement !== undefined)) {
+    throw new Error(`rule ${i}: ${rule.action} action requires only 'source_labels' and 'target_label', and no other fields`);
+  }
   return rule;
+}
+
+/**
+ * Go's strings.ToLower / ToUpper: each character by its own (simple) mapping, where JavaScript's applies
+ * context (a final sigma) and full mappings (İ to i and a combining dot): a character whose JavaScript
+ * mapping is longer than one keeps Go's simple one where it differs (İ → i), else stays as it is.
+ */
+function changeCase(value: string, upper: boolean): string {
+  let out = '';
+  for (const ch of value) {
+    const mapped = upper ? ch.toUpperCase() : ch.toLowerCase();
+    out += [...mapped].length === 1 ? mapped : !upper && ch === '\u0130' ? 'i' : ch;
+  }
+  return out;
 }
 
 /** Go's regexp Expand: $1, ${1}, $name, ${name}; $$ is a literal $. */
