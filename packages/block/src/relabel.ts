@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { compileAnchored } from '@strata/tsdb';
+import { compileAnchored, isLegacyLabelName } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
 
 /** One Prometheus relabel rule, as written in `--selector.relabel-config`. */
@@ -17,7 +17,6 @@ export type RelabelAction = 'replace' | 'keep' | 'drop' | 'keepequal' | 'dropequ
 const ACTIONS = new Set<string>(['replace', 'keep', 'drop', 'keepequal', 'dropequal', 'hashmod', 'lowercase', 'uppercase', 'labelmap', 'labeldrop', 'labelkeep']);
 /** Actions that write or compare `target_label` as it is written: it must be a label name. */
 const NAMED_TARGET = new Set<string>(['keepequal', 'dropequal', 'hashmod', 'lowercase', 'uppercase']);
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 interface CompiledRule {
   action: RelabelAction;
@@ -127,7 +126,7 @@ function compileRule(c: RelabelConfig, i: number): CompiledRule {
   };
   if (rule.action === 'hashmod' && (!Number.isInteger(rule.modulus) || rule.modulus <= 0)) throw new Error(`rule ${i}: hashmod needs a positive modulus`);
   if ((NAMED_TARGET.has(rule.action) || rule.action === 'replace') && rule.target === '') throw new Error(`rule ${i}: ${rule.action} needs target_label`);
-  if (NAMED_TARGET.has(rule.action) && !LABEL_NAME.test(rule.target)) throw new Error(`rule ${i}: ${JSON.stringify(rule.target)} is invalid 'target_label' for ${rule.action} action`);
+  if (NAMED_TARGET.has(rule.action) && !isLegacyLabelName(rule.target)) throw new Error(`rule ${i}: ${JSON.stringify(rule.target)} is invalid 'target_label' for ${rule.action} action`);
   if ((rule.action === 'keepequal' || rule.action === 'dropequal') && (c.regex !== undefined || c.modulus !== undefined || c.separator !== undefined || c.replacement !== undefined)) {
     throw new Error(`rule ${i}: ${rule.action} action requires only 'source_labels' and 'target_label', and no other fields`);
   }

@@ -1,4 +1,4 @@
-import type { Labels } from '@strata/tsdb';
+import { isLegacyLabelName, type Labels } from '@strata/tsdb';
 
 /** Labels that describe the metric rather than the series; they go with `__name__` when an operation changes the meaning. */
 export const METRIC_IDENTITY: readonly string[] = ['__name__', '__type__', '__unit__'];
@@ -16,7 +16,6 @@ export interface NameRules {
   readonly delayedNameRemoval: boolean;
 }
 
-const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** In u-mode a surrogate pair is one code point: only unpaired surrogates match. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -25,5 +24,5 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * string literal with invalid UTF-8 bytes holds lone surrogates, see unquoteString).
  */
 export function isValidLabelName(name: string, compat: 2 | 3): boolean {
-  return compat === 2 ? LEGACY_LABEL_NAME.test(name) : name !== '' && !LONE_SURROGATE.test(name);
+  return compat === 2 ? isLegacyLabelName(name) : name !== '' && !LONE_SURROGATE.test(name);
 }

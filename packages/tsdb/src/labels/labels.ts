@@ -14,6 +14,12 @@ export interface Label {
 
 export const METRIC_NAME = '__name__';
 
+/** Prometheus 2.x's rule for label names (and for relabel targets in every version): [a-zA-Z_][a-zA-Z0-9_]*. */
+export function isLegacyLabelName(name: string): boolean {
+  return LEGACY_LABEL_NAME.test(name);
+}
+const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
 /** Byte-wise UTF-8 comparison of two JavaScript strings. */
 export function compareStrings(a: string, b: string): number {
   if (a === b) return 0;

@@ -227,10 +227,8 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       const orbit = caseOrbit(cp);
       if (orbit.length > 1) return `[${orbit.map(classChar).join('')}]`;
     }
-    const ch = String.fromCodePoint(cp);
-    // `-` is escaped only inside a class in `u` mode.
-    if (JS_SYNTAX.has(ch) && ch !== '-') return `\\${ch}`;
-    return cp < 0x20 || cp === 0x7f ? `\\u{${cp.toString(16)}}` : ch;
+    // As inside a class, but `-`, which `u` mode escapes only inside one.
+    return cp === 0x2d ? '-' : classChar(cp);
   };
 
   /** A repetition just read (`*`, `+`, `?` or `{…}`): lazy if a `?` follows, the other way round under `U`. */
