@@ -60,22 +60,6 @@ describe('FileReads', () => {
     expect((await read(new FileReads(), 4096, 0)).inline).toBe(true);
   });
 
-  it('keeps reads inline after one that was slow only for waiting for a CPU', async () => {
-    // Every read is "slow", but the thread waited for a core longer than it took (preempted mid-read).
-    let waited = 0;
-    const preempted = new FileReads(-1, () => (waited += 1000));
-    expect((await read(preempted, 4096, 0)).inline).toBe(true);
-    expect((await read(preempted, 4096, 4096)).inline).toBe(true);
-    // No wait for a core: the time was the disk's.
-    const disk = new FileReads(-1, () => 0);
-    await read(disk, 4096, 0);
-    expect((await read(disk, 4096, 4096)).inline).toBe(false);
-    // Where the kernel does not say, all of the time counts.
-    const unknown = new FileReads(-1, () => undefined);
-    await read(unknown, 4096, 0);
-    expect((await read(unknown, 4096, 4096)).inline).toBe(false);
-  });
-
   it('fails a read of a closed descriptor, inline and pooled', async () => {
     const other = fs.openSync(join(dir, 'f'), 'r');
     fs.closeSync(other);

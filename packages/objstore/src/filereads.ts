@@ -1,5 +1,4 @@
 import { read, readSync } from 'node:fs';
-import { threadRunDelayMs } from './rundelay.js';
 
 /** Reads longer than this always go to the thread pool: inline, they would hold the event loop for a long copy. */
 const INLINE_MAX_BYTES = 1024 * 1024;
@@ -16,30 +15,22 @@ const POOL_MS = 10_000;
  * Series call reads the local block's chunks in one read and lost more than that to the trip.
  * Prometheus reads its blocks through mmap, where a page-cache hit is a memory read too. An inline read
  * holds the event loop for as long as the disk takes, so after one that was slow the reads go to the
- * pool for a while. Slow means slow beyond the time the thread spent waiting for a CPU meanwhile (Linux's
- * run_delay): on a busy machine a read is often preempted, and counting that wait as the disk's had a
- * sidecar's reads in the pool nearly all the time under load.
+ * pool for a while.
  */
 export class FileReads {
   /** Until when (performance.now()) reads go to the pool. */
   #poolUntil = 0;
   readonly #slowReadMs: number;
-  readonly #runDelayMs: () => number | undefined;
 
-  /**
-   * `slowReadMs`: an inline read that takes longer, less the time the thread waited for a CPU meanwhile
-   * (`runDelayMs`: its total so far, undefined if unknown), sends the next reads to the pool (default 2 ms).
-   */
-  constructor(slowReadMs = SLOW_READ_MS, runDelayMs: () => number | undefined = threadRunDelayMs) {
+  /** `slowReadMs`: an inline read that takes longer sends the next reads to the pool (default 2 ms). */
+  constructor(slowReadMs = SLOW_READ_MS) {
     this.#slowReadMs = slowReadMs;
-    this.#runDelayMs = runDelayMs;
   }
 
   /** Reads `target.length` bytes at `position` into `target`; returns how many (fewer where the file ends). */
   async read(fd: number, target: Uint8Array, position: number): Promise<number> {
     if (target.length > INLINE_MAX_BYTES || performance.now() < this.#poolUntil) return readPooled(fd, target, position);
     const start = performance.now();
-    const waitedBefore = this.#runDelayMs();
     let n = 0;
     while (n < target.length) {
       const bytesRead = readSync(fd, target, n, target.length - n, position + n);
@@ -47,11 +38,7 @@ export class FileReads {
       n += bytesRead;
     }
     const end = performance.now();
-    if (end - start > this.#slowReadMs) {
-      const waitedAfter = waitedBefore === undefined ? undefined : this.#runDelayMs();
-      const waited = waitedAfter === undefined ? 0 : waitedAfter - (waitedBefore as number);
-      if (end - start - waited > this.#slowReadMs) this.#poolUntil = end + POOL_MS;
-    }
+    if (end - start > this.#slowReadMs) this.#poolUntil = end + POOL_MS;
     return n;
   }
 }
