@@ -2,12 +2,12 @@ import type { CallChunkBytes } from './chunkbytes.js';
 import type { ChunkPool } from './chunkpool.js';
 import type { VerifiedReads } from './chunkscache.js';
 import { carveWritten } from './columns.js';
+import { intactRecords } from './records.js';
 import { hashStaged, stage } from './wasmchunks.js';
 import {
   checkChunkCrc,
   CorruptionError,
   formatRef,
-  grown,
   MAX_CHUNK_LENGTH_FIELD_SIZE,
   MAX_SPAN_GAP,
   recordLength,
@@ -164,28 +164,14 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
   const size = segments.sizes[file] as number;
   const data = await range.read(start, end - start);
   const part = out.buffers.push(data) - 1;
-  // Records are parsed, CRC-checked and hashed from a staged copy of the read (same offsets; see stage),
-  // all before the next await, since the copy is shared; the chunks stay views of `data`.
-  const staged = stage(data, group.length);
-  let apart: number[] | undefined;
-  for (let g = 0; g < group.length; g++) {
-    const k = group[g] as number;
-    if (parseRecord(range, refs[k] as number, staged, refOffset(refs[k] as number) - start, false, out, k, part)) continue;
-    // Runs past the read: read apart below (and not in this read's span checks or hashes meanwhile).
-    out.buffer[k] = APART;
-    (apart ??= []).push(k);
-  }
-  // Through the chunk cache, a read is checked whole (every record in it) once, and not again while it
-  // is made of the same cached pieces; where one of its records is damaged, only the chunks asked for.
-  const verifiedReads = 'markVerified' in range ? (range as ByteRange & VerifiedReads) : undefined;
-  if (verifiedReads === undefined || !verifiedReads.verified(start, end - start, data)) {
-    if (verifiedReads !== undefined && recordsIntact(staged)) verifiedReads.markVerified(start, end - start, data);
-    else checkPartCrcs(range, staged, group, refs, out, part);
-  }
-  hashStaged(out, group, part);
+  // Through the chunk cache, a read is checked whole (every record in it) once, and its records kept
+  // while it is made of the same cached pieces; where one of its records is damaged, only the chunks
+  // asked for are checked (and those are what fails).
+  const verifiedReads = 'recall' in range ? (range as ByteRange & VerifiedReads) : undefined;
+  const apart = (verifiedReads !== undefined ? rowsOfIntactRead(verifiedReads, start, data, group, refs, out, part) : undefined) ?? parsePart(range, start, data, group, refs, out, part);
   // Only a chunk running past the read needs another read: of the rest of its record when the part
   // already read holds its length field, else of an estimate first.
-  for (const k of apart ?? []) {
+  for (const k of apart) {
     const off = refOffset(refs[k] as number);
     const head = data.subarray(off - start);
     let record = head;
@@ -210,35 +196,63 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
   }
 }
 
-/** Where the records of `recordsIntact` are covered by their CRCs, reused from call to call. */
-let recordEncodings = new Uint32Array(1024);
-let recordCrcs = new Uint32Array(1024);
+/** No chunk to read apart. */
+const NONE: readonly number[] = [];
 
 /**
- * Whether every whole chunk record in `data` (records back to back from its start, as a segment file
- * holds them; a last one cut short by the end of the read is not looked at) matches its CRC32C.
+ * Rows `group` of `out` from the records of `data` (a read from `start`, buffer `part` of `out`) when
+ * every record in it is intact: recalled, or checked and hashed whole now and remembered. Returns the
+ * chunks whose records run past the read; undefined when a record is damaged or a ref starts none
+ * (then each chunk is parsed and checked alone, to name the damaged one).
  */
-function recordsIntact(data: Uint8Array): boolean {
-  let count = 0;
-  for (let pos = 0; pos < data.length; ) {
-    const length = recordLength(data, pos);
-    if (length === 0) break;
-    let fieldBytes = 1;
-    while ((data[pos + fieldBytes - 1] as number) >= 0x80) fieldBytes++;
-    const end = pos + length;
-    if (end > data.length) break;
-    if (count === recordEncodings.length) {
-      recordEncodings = grown(recordEncodings, count + 1);
-      recordCrcs = grown(recordCrcs, count + 1);
-    }
-    recordEncodings[count] = pos + fieldBytes;
-    recordCrcs[count] = end - 4;
-    count++;
-    pos = end;
+function rowsOfIntactRead(reads: VerifiedReads, start: number, data: Uint8Array, group: Uint32Array, refs: ArrayLike<number>, out: ReadChunks, part: number): readonly number[] | undefined {
+  let records = reads.recall(start, data.length, data);
+  if (records === undefined) {
+    records = intactRecords(stage(data, 0));
+    if (records === undefined) return undefined;
+    reads.remember(start, data.length, data, records);
   }
-  const encodings = recordEncodings;
-  const crcs = recordCrcs;
-  return spanCrcsMatch(data, count, (i) => encodings[i] as number, (i) => crcs[i] as number);
+  let apart: number[] | undefined;
+  let r = 0;
+  for (let g = 0; g < group.length; g++) {
+    const k = group[g] as number;
+    const at = refOffset(refs[k] as number) - start;
+    r = records.seek(at, r);
+    if (r < records.count && records.offset(r) === at) {
+      out.buffer[k] = part;
+      out.start[k] = records.dataStart(r);
+      out.end[k] = records.dataEnd(r);
+      out.encoding[k] = records.encoding(r);
+      out.head[k] = records.head(r);
+      out.hashLo[k] = records.hashLo(r);
+      out.hashHi[k] = records.hashHi(r);
+    } else if (at >= records.wholeEnd) {
+      out.buffer[k] = APART;
+      (apart ??= []).push(k);
+    } else return undefined;
+  }
+  return apart ?? NONE;
+}
+
+/**
+ * Rows `group` of `out` parsed from `data` (a read from `start`, buffer `part` of `out`), each chunk's
+ * CRC checked and its data hashed. Returns the chunks whose records run past the read.
+ */
+function parsePart(range: ByteRange, start: number, data: Uint8Array, group: Uint32Array, refs: ArrayLike<number>, out: ReadChunks, part: number): readonly number[] {
+  // Records are parsed, CRC-checked and hashed from a staged copy of the read (same offsets; see stage),
+  // all before the next await, since the copy is shared; the chunks stay views of `data`.
+  const staged = stage(data, group.length);
+  let apart: number[] | undefined;
+  for (let g = 0; g < group.length; g++) {
+    const k = group[g] as number;
+    if (parseRecord(range, refs[k] as number, staged, refOffset(refs[k] as number) - start, false, out, k, part)) continue;
+    // Runs past the read: read apart (and not in this read's span checks or hashes meanwhile).
+    out.buffer[k] = APART;
+    (apart ??= []).push(k);
+  }
+  checkPartCrcs(range, staged, group, refs, out, part);
+  hashStaged(out, group, part);
+  return apart ?? NONE;
 }
 
 /** `ReadChunks.buffer` of a chunk whose record is still to be read. */

@@ -3,6 +3,7 @@ import type { ByteRange } from '@strata/tsdb';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { LruMap } from './lru.js';
 import { scrapedCounter, type CountCell } from './metrics.js';
+import type { ReadRecords } from './records.js';
 
 /** Map slot, key string and entry object per item, so many small items still count against max_size. */
 const ENTRY_OVERHEAD = 64;
@@ -126,16 +127,30 @@ const CONFIG = 'chunks';
 
 /** Reads whose chunk records were all found intact, remembered (oldest forgotten first). */
 const MAX_VERIFIED_READS = 16_384;
+/**
+ * The share of max_size their records may take besides (a record's fields take ~2% of its chunk's
+ * bytes for chunks of a few hundred samples, so this covers every read a full cache could make again),
+ * and at least MIN_VERIFIED_RECORDS_BYTES.
+ */
+const VERIFIED_RECORDS_SHARE = 1 / 32;
+const MIN_VERIFIED_RECORDS_BYTES = 64 * 1024;
 
 /**
- * A range of chunk records that can say whether the bytes of a read are ones whose records were all
- * checked before (CachedChunkRange: the same cached pieces), so that their CRCs need not be checked again.
+ * A range of chunk records that can tell the bytes of a read whose records were all checked before
+ * (CachedChunkRange: the same cached pieces), and give back those records, so that they are not
+ * parsed, checked nor hashed again.
  */
 export interface VerifiedReads {
-  /** Whether every whole record in `bytes` (a read of [offset, offset + length)) was found intact before. */
-  verified(offset: number, length: number, bytes: Uint8Array): boolean;
-  /** Every whole record in `bytes` has been found intact. */
-  markVerified(offset: number, length: number, bytes: Uint8Array): void;
+  /** The records of `bytes` (a read of [offset, offset + length)) if they were all found intact before. */
+  recall(offset: number, length: number, bytes: Uint8Array): ReadRecords | undefined;
+  /** `records`, every whole one of `bytes` and all intact, for `recall`. */
+  remember(offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void;
+}
+
+/** A read checked whole: the ids of the cached pieces it was made of, and its records. */
+interface VerifiedRead {
+  readonly ids: readonly number[];
+  readonly records: ReadRecords;
 }
 
 /**
@@ -167,7 +182,10 @@ export class ChunksCache {
    * made of. A read made of the very same pieces again holds the same bytes; a piece evicted and
    * fetched anew gets a new id, and the read is checked again.
    */
-  readonly #verifiedReads = new LruMap<readonly number[]>();
+  readonly #verifiedReads = new LruMap<VerifiedRead>();
+  /** Bytes of the records of #verifiedReads, and their bound (VERIFIED_RECORDS_SHARE). */
+  #verifiedBytes = 0;
+  readonly #maxVerifiedBytes: number;
   /** Ids of cached pieces, and the pieces' ids behind reads returned (while they are referred to). */
   readonly #pieceIds = new WeakMap<Uint8Array, number>();
   readonly #readPieces = new WeakMap<Uint8Array, readonly number[]>();
@@ -178,6 +196,7 @@ export class ChunksCache {
     this.#subrange = cfg.chunkSubrangeSize;
     this.#maxRequests = cfg.maxChunksGetRangeRequests;
     this.#ttl = cfg.chunkSubrangeTtlMs;
+    this.#maxVerifiedBytes = Math.max(cfg.maxSize * VERIFIED_RECORDS_SHARE, MIN_VERIFIED_RECORDS_BYTES);
     const operation = { operation: 'get_range', config: CONFIG };
     this.#requests = scrapedCounter(registry, 'strata_store_bucket_cache_operation_requests_total', 'Number of requested operations matching given config.', ['operation', 'config'])(operation);
     this.#hits = scrapedCounter(registry, 'strata_store_bucket_cache_operation_hits_total', 'Number of operations served from cache for given config.', ['operation', 'config'])(operation);
@@ -206,7 +225,13 @@ export class ChunksCache {
 
   /** Drops a block's pieces (its objects are `<ULID>/chunks/...`). */
   dropBlock(id: string): void {
-    this.#cache.dropPrefix(`${id}/`);
+    const prefix = `${id}/`;
+    this.#cache.dropPrefix(prefix);
+    for (const [key, read] of this.#verifiedReads.entries()) {
+      if (!key.startsWith(prefix)) continue;
+      this.#verifiedReads.delete(key);
+      this.#verifiedBytes -= read.records.bytes;
+    }
   }
 
   /** Bytes [offset, offset + length) of `file`, from cached pieces where present. */
@@ -281,18 +306,26 @@ export class ChunksCache {
     return bytes;
   }
 
-  verified(file: ByteRange, offset: number, length: number, bytes: Uint8Array): boolean {
+  recall(file: ByteRange, offset: number, length: number, bytes: Uint8Array): ReadRecords | undefined {
     const ids = this.#readPieces.get(bytes);
-    if (ids === undefined) return false;
-    const known = this.#verifiedReads.peek(readKey(file, offset, length));
-    return known !== undefined && known.length === ids.length && known.every((id, i) => id === ids[i]);
+    if (ids === undefined) return undefined;
+    const known = this.#verifiedReads.get(readKey(file, offset, length));
+    return known !== undefined && known.ids.length === ids.length && known.ids.every((id, i) => id === ids[i]) ? known.records : undefined;
   }
 
-  markVerified(file: ByteRange, offset: number, length: number, bytes: Uint8Array): void {
+  remember(file: ByteRange, offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void {
     const ids = this.#readPieces.get(bytes);
-    if (ids === undefined) return;
-    this.#verifiedReads.set(readKey(file, offset, length), ids);
-    if (this.#verifiedReads.size > MAX_VERIFIED_READS) this.#verifiedReads.delete((this.#verifiedReads.oldest() as [string, readonly number[]])[0]);
+    if (ids === undefined || records.bytes > this.#maxVerifiedBytes) return;
+    const key = readKey(file, offset, length);
+    const old = this.#verifiedReads.peek(key);
+    if (old !== undefined) this.#verifiedBytes -= old.records.bytes;
+    this.#verifiedReads.set(key, { ids, records });
+    this.#verifiedBytes += records.bytes;
+    while (this.#verifiedReads.size > MAX_VERIFIED_READS || this.#verifiedBytes > this.#maxVerifiedBytes) {
+      const [oldestKey, oldest] = this.#verifiedReads.oldest() as [string, VerifiedRead];
+      this.#verifiedReads.delete(oldestKey);
+      this.#verifiedBytes -= oldest.records.bytes;
+    }
   }
 
   /**
@@ -362,12 +395,12 @@ class CachedChunkRange implements ByteRange, VerifiedReads {
     return this.cache.read(this.inner, offset, length);
   }
 
-  verified(offset: number, length: number, bytes: Uint8Array): boolean {
-    return this.cache.verified(this.inner, offset, length, bytes);
+  recall(offset: number, length: number, bytes: Uint8Array): ReadRecords | undefined {
+    return this.cache.recall(this.inner, offset, length, bytes);
   }
 
-  markVerified(offset: number, length: number, bytes: Uint8Array): void {
-    this.cache.markVerified(this.inner, offset, length, bytes);
+  remember(offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void {
+    this.cache.remember(this.inner, offset, length, bytes, records);
   }
 
   close(): Promise<void> {

@@ -134,13 +134,17 @@ export function stage(data: Uint8Array, ranges: number): Uint8Array {
   return bytes.subarray(readAt, readAt + data.length);
 }
 
-/** Ranges of staged bytes and the columns their hashes go to: range k is [start[k], end[k]) if buffer[k] is the staged read. */
-export interface StagedRanges {
-  readonly buffer: Uint32Array;
+/** Ranges of staged bytes and the columns their hashes go to: range k is [start[k], end[k]). */
+export interface HashedRanges {
   readonly start: Uint32Array;
   readonly end: Uint32Array;
   readonly hashLo: Uint32Array;
   readonly hashHi: Uint32Array;
+}
+
+/** Ranges of reads, range k of the read `buffer[k]`. */
+export interface StagedRanges extends HashedRanges {
+  readonly buffer: Uint32Array;
 }
 
 /**
@@ -148,19 +152,33 @@ export interface StagedRanges {
  * staged (at most as many as staged for), for each k of `ks` whose `buffer[k]` is `staged`.
  */
 export function hashStaged(r: StagedRanges, ks: ArrayLike<number>, staged: number): void {
+  hashRanges(r, ks, ks.length, r.buffer, staged);
+}
+
+/**
+ * Hashes ranges 0‥count-1 of the read last staged, as hashStaged does, room for their descriptions
+ * made: the memory may grow, so a view of the staged read taken before is not to be read after.
+ */
+export function hashStagedRecords(r: HashedRanges, count: number): void {
+  reserve(hashDescAt + 8 * count);
+  hashRanges(r, null, count, null, 0);
+}
+
+/** Ranges `ks[i]` (or `i`, with no `ks`) for i < n, those of the staged read if `buffer` says which. */
+function hashRanges(r: HashedRanges, ks: ArrayLike<number> | null, n: number, buffer: Uint32Array | null, staged: number): void {
   let at = hashDescAt;
-  for (let i = 0; i < ks.length; i++) {
-    const k = ks[i] as number;
-    if (r.buffer[k] !== staged) continue;
+  for (let i = 0; i < n; i++) {
+    const k = ks === null ? i : (ks[i] as number);
+    if (buffer !== null && buffer[k] !== staged) continue;
     view.setUint32(at, readAt + (r.start[k] as number), true);
     view.setUint32(at + 4, readAt + (r.end[k] as number), true);
     at += 8;
   }
   wasm.hashMany(hashDescAt, (at - hashDescAt) / 8);
   at = hashDescAt;
-  for (let i = 0; i < ks.length; i++) {
-    const k = ks[i] as number;
-    if (r.buffer[k] !== staged) continue;
+  for (let i = 0; i < n; i++) {
+    const k = ks === null ? i : (ks[i] as number);
+    if (buffer !== null && buffer[k] !== staged) continue;
     r.hashLo[k] = view.getUint32(at, true);
     r.hashHi[k] = view.getUint32(at + 4, true);
     at += 8;
