@@ -117,10 +117,16 @@ describe('readChunks', () => {
     });
     const shuffled = [...refs.keys()].sort((a, b) => ((a * 7) % 30) - ((b * 7) % 30));
     const small = { sizeEstimate: 64, maxGap: 100_000 };
-    for (let round = 0; round < 2; round++) {
-      expect(fields(await readChunks(intactSegments, refs, plan))).toEqual(expected);
-      expect(fields(await readChunks(intactSegments, shuffled.map((i) => refs[i]!), plan))).toEqual(shuffled.map((i) => expected[i]));
-      expect(fields(await readChunks(intactSegments, refs, small, refs.map(() => 64)))).toEqual(expected);
+    // Also from pieces smaller than a chunk, most chunks then spanning two or more.
+    const fine = new ChunksCache(parseCachingBucketConfig('type: IN-MEMORY\nchunk_subrange_size: 97'), new Registry());
+    const fineSegments = { files: [fine.wrap(file)], sizes: segments.sizes };
+    for (const cachedSegments of [intactSegments, fineSegments]) {
+      for (let round = 0; round < 2; round++) {
+        expect(hex(await readChunks(cachedSegments, refs, plan))).toEqual(everyChunk);
+        expect(fields(await readChunks(cachedSegments, refs, plan))).toEqual(expected);
+        expect(fields(await readChunks(cachedSegments, shuffled.map((i) => refs[i]!), plan))).toEqual(shuffled.map((i) => expected[i]));
+        expect(fields(await readChunks(cachedSegments, refs, small, refs.map(() => 64)))).toEqual(expected);
+      }
     }
     const want = chunks.filter((_, i) => i !== 13).map((c) => Buffer.from(c.bytes).toString('hex'));
     // Chunk 13 damaged before anything is cached: a read around it, not asking for it, is served; asking for it fails.

@@ -1,6 +1,6 @@
 import type { CallChunkBytes } from './chunkbytes.js';
 import type { ChunkPool } from './chunkpool.js';
-import type { VerifiedReads } from './chunkscache.js';
+import { recalledBytes, type RecalledRead, type VerifiedReads } from './chunkscache.js';
 import { carveWritten } from './columns.js';
 import { intactRecords } from './records.js';
 import { hashStaged, stage } from './wasmchunks.js';
@@ -162,18 +162,32 @@ export async function readChunks(segments: SegmentFiles, refs: ArrayLike<number>
 async function readPart(segments: SegmentFiles, file: number, start: number, end: number, group: Uint32Array, refs: ArrayLike<number>, out: ReadChunks, estimate: number): Promise<void> {
   const range = segments.files[file] as ByteRange;
   const size = segments.sizes[file] as number;
-  const data = await range.read(start, end - start);
-  const part = out.buffers.push(data) - 1;
   // Through the chunk cache, a read is checked whole (every record in it) once, and its records kept
-  // while it is made of the same cached pieces; where one of its records is damaged, only the chunks
-  // asked for are checked (and those are what fails).
-  const verifiedReads = 'recall' in range ? (range as ByteRange & VerifiedReads) : undefined;
-  const apart = (verifiedReads !== undefined ? rowsOfIntactRead(verifiedReads, start, data, group, refs, out, part) : undefined) ?? parsePart(range, start, data, group, refs, out, part);
+  // while it is made of the same cached pieces, which its chunks are then read from as they are; where
+  // one of its records is damaged, only the chunks asked for are checked (and those are what fails).
+  const verifiedReads = 'readRecords' in range ? (range as ByteRange & VerifiedReads) : undefined;
+  let read = verifiedReads !== undefined ? await verifiedReads.readRecords(start, end - start) : await range.read(start, end - start);
+  if (read instanceof Uint8Array && verifiedReads !== undefined) {
+    const records = intactRecords(stage(read, 0));
+    if (records !== undefined) {
+      verifiedReads.remember(start, end - start, read, records);
+      read = { pieces: [read], at: 0, records };
+    }
+  }
+  let apart = read instanceof Uint8Array ? undefined : rowsOfRecords(read, start, group, refs, out);
+  // Bytes [off, end) of the read.
+  let data = read instanceof Uint8Array ? read : undefined;
+  const tail = (off: number): Uint8Array => (data !== undefined ? data.subarray(off - start) : recalledBytes(read as RecalledRead, off - start, end - start));
+  if (apart === undefined) {
+    // Not intact, or a ref that starts no record in it: each chunk parsed and checked alone, to name the damaged one.
+    data ??= tail(start);
+    apart = parsePart(range, start, data, group, refs, out, out.buffers.push(data) - 1);
+  }
   // Only a chunk running past the read needs another read: of the rest of its record when the part
   // already read holds its length field, else of an estimate first.
   for (const k of apart) {
     const off = refOffset(refs[k] as number);
-    const head = data.subarray(off - start);
+    const head = tail(off);
     let record = head;
     if (recordLength(head) === 0) {
       const length = Math.min(MAX_CHUNK_LENGTH_FIELD_SIZE + estimate, size - off);
@@ -200,18 +214,15 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
 const NONE: readonly number[] = [];
 
 /**
- * Rows `group` of `out` from the records of `data` (a read from `start`, buffer `part` of `out`) when
- * every record in it is intact: recalled, or checked and hashed whole now and remembered. Returns the
- * chunks whose records run past the read; undefined when a record is damaged or a ref starts none
- * (then each chunk is parsed and checked alone, to name the damaged one).
+ * Rows `group` of `out` from the records of a read whose records are all intact, each chunk's data where
+ * it is in the read's pieces (a copy of its own for one that spans two). Returns the chunks whose records
+ * run past the read, or undefined when a ref starts no record.
  */
-function rowsOfIntactRead(reads: VerifiedReads, start: number, data: Uint8Array, group: Uint32Array, refs: ArrayLike<number>, out: ReadChunks, part: number): readonly number[] | undefined {
-  let records = reads.recall(start, data.length, data);
-  if (records === undefined) {
-    records = intactRecords(stage(data, 0));
-    if (records === undefined) return undefined;
-    reads.remember(start, data.length, data, records);
-  }
+function rowsOfRecords(read: RecalledRead, start: number, group: Uint32Array, refs: ArrayLike<number>, out: ReadChunks): readonly number[] | undefined {
+  const { pieces, records } = read;
+  const first = out.buffers.length;
+  for (const p of pieces) out.buffers.push(p);
+  const pieceSize = (pieces[0] as Uint8Array).length;
   let apart: number[] | undefined;
   let r = 0;
   for (let g = 0; g < group.length; g++) {
@@ -219,9 +230,18 @@ function rowsOfIntactRead(reads: VerifiedReads, start: number, data: Uint8Array,
     const at = refOffset(refs[k] as number) - start;
     r = records.seek(at, r);
     if (r < records.count && records.offset(r) === at) {
-      out.buffer[k] = part;
-      out.start[k] = records.dataStart(r);
-      out.end[k] = records.dataEnd(r);
+      const dataStart = read.at + records.dataStart(r);
+      const dataEnd = read.at + records.dataEnd(r);
+      const p = Math.min(Math.floor(dataStart / pieceSize), pieces.length - 1);
+      if (dataEnd <= (p + 1) * pieceSize || p === pieces.length - 1) {
+        out.buffer[k] = first + p;
+        out.start[k] = dataStart - p * pieceSize;
+        out.end[k] = dataEnd - p * pieceSize;
+      } else {
+        out.buffer[k] = out.buffers.push(recalledBytes(read, dataStart - read.at, dataEnd - read.at)) - 1;
+        out.start[k] = 0;
+        out.end[k] = dataEnd - dataStart;
+      }
       out.encoding[k] = records.encoding(r);
       out.head[k] = records.head(r);
       out.hashLo[k] = records.hashLo(r);

@@ -3,7 +3,7 @@ import { seededRandom } from '@strata/testing/random';
 import { MemoryByteRange, type ByteRange } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { ChunksCache, InMemoryCache, type VerifiedReads } from './chunkscache.js';
+import { ChunksCache, InMemoryCache, recalledBytes, type VerifiedReads } from './chunkscache.js';
 import { ReadRecords } from './records.js';
 
 /** A segment file in memory that records every read it serves. */
@@ -138,32 +138,42 @@ describe('ChunksCache', () => {
     expect(c.items).toBe(0);
   });
 
-  it('recalls the records of a read checked whole while it is made of the same cached pieces, and forgets them when one is fetched anew', async () => {
+  it('recalls the records and pieces of a read checked whole while it is made of the same cached pieces, and forgets them when one is fetched anew', async () => {
     const bytes = new Uint8Array(10_000).map((_, i) => i & 0xff);
     const file = new RecordingRange('01ABC/chunks/000001', bytes);
     // Room for 4 pieces of 1000 bytes (each counted with its overhead).
     const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxSize: 4 * 1100, maxItemSize: 1000 }), new Registry());
     const cached = cache.wrap(file) as ByteRange & VerifiedReads;
     const records = new ReadRecords(new Uint32Array(6), 10);
-    const first = await cached.read(1500, 1200);
-    expect(cached.recall(1500, 1200, first)).toBeUndefined();
-    cached.remember(1500, 1200, first, records);
-    // From the cache: the same pieces, whole (two pieces) or one.
-    expect(cached.recall(1500, 1200, await cached.read(1500, 1200))).toBe(records);
-    // Another range of the same pieces was not checked; nor were bytes the cache did not make.
-    expect(cached.recall(1500, 1100, await cached.read(1500, 1100))).toBeUndefined();
-    expect(cached.recall(1500, 1200, bytes.subarray(1500, 2700))).toBeUndefined();
+    const recalled = async (offset: number, length: number) => {
+      const read = await cached.readRecords(offset, length);
+      if (read instanceof Uint8Array) {
+        expect(new Uint8Array(read)).toEqual(bytes.subarray(offset, offset + length));
+        return undefined;
+      }
+      expect(new Uint8Array(recalledBytes(read, 0, length))).toEqual(bytes.subarray(offset, offset + length));
+      return read.records;
+    };
+    expect(await recalled(1500, 1200)).toBeUndefined();
+    cached.remember(1500, 1200, await cached.read(1500, 1200), records);
+    // From the cache: the same pieces (two of them).
+    expect(await recalled(1500, 1200)).toBe(records);
+    // Another range of the same pieces was not checked; bytes the cache did not make are not remembered.
+    expect(await recalled(1500, 1100)).toBeUndefined();
+    cached.remember(1600, 300, bytes.subarray(1600, 1900), records);
+    expect(await recalled(1600, 300)).toBeUndefined();
     // Evicted by reads of other pieces, fetched anew: checked again.
     await cached.read(5000, 4000);
-    const again = await cached.read(1500, 1200);
+    expect(await recalled(1500, 1200)).toBeUndefined();
     expect(file.reads.at(-1)).toEqual([1000, 2000]);
-    expect(cached.recall(1500, 1200, again)).toBeUndefined();
     // A read partly fetched, partly cached is remembered by all its pieces.
+    await cached.read(5000, 4000);
+    const again = await cached.read(1500, 1200);
     cached.remember(1500, 1200, again, records);
-    expect(cached.recall(1500, 1200, await cached.read(1500, 1200))).toBe(records);
+    expect(await recalled(1500, 1200)).toBe(records);
     // Not once its block is dropped.
     cache.dropBlock('01ABC');
-    expect(cached.recall(1500, 1200, await cached.read(1500, 1200))).toBeUndefined();
+    expect(await recalled(1500, 1200)).toBeUndefined();
   });
 
   it('keeps the records of checked reads within a thirty-second of max_size (64 KiB at least), the least recently recalled dropped first', async () => {
@@ -174,16 +184,20 @@ describe('ChunksCache', () => {
     const table = () => new ReadRecords(new Uint32Array(6250), 10);
     const reads = [0, 1000, 2000, 3000];
     const tables = reads.map(table);
+    const recall = async (at: number) => {
+      const read = await cached.readRecords(at, 500);
+      return read instanceof Uint8Array ? undefined : read.records;
+    };
     for (const [i, at] of reads.entries()) cached.remember(at, 500, await cached.read(at, 500), tables[i]!);
-    const recalled = async () => Promise.all(reads.map(async (at) => tables.indexOf(cached.recall(at, 500, await cached.read(at, 500))!)));
+    const recalled = async () => Promise.all(reads.map(async (at) => tables.indexOf((await recall(at))!)));
     expect(await recalled()).toEqual([-1, 1, 2, 3]);
     // Recalled last, read 1's table outlives read 2's.
-    await cached.read(1000, 500).then((b) => cached.recall(1000, 500, b));
+    await recall(1000);
     cached.remember(0, 500, await cached.read(0, 500), tables[0]!);
     expect(await recalled()).toEqual([0, 1, -1, 3]);
     // A table larger than the share is not kept.
     cached.remember(4000, 500, await cached.read(4000, 500), new ReadRecords(new Uint32Array(30_000), 10));
-    expect(cached.recall(4000, 500, await cached.read(4000, 500))).toBeUndefined();
+    expect(await recall(4000)).toBeUndefined();
   });
 
   it('rejects reads outside the file like the file itself', async () => {

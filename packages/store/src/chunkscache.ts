@@ -136,15 +136,29 @@ const VERIFIED_RECORDS_SHARE = 1 / 32;
 const MIN_VERIFIED_RECORDS_BYTES = 64 * 1024;
 
 /**
- * A range of chunk records that can tell the bytes of a read whose records were all checked before
- * (CachedChunkRange: the same cached pieces), and give back those records, so that they are not
- * parsed, checked nor hashed again.
+ * A range of chunk records that can tell a read whose records were all checked before (CachedChunkRange:
+ * the same cached pieces), and give back those records and the pieces as they are, so that they are
+ * neither joined into one buffer nor parsed, checked and hashed again.
  */
 export interface VerifiedReads {
-  /** The records of `bytes` (a read of [offset, offset + length)) if they were all found intact before. */
-  recall(offset: number, length: number, bytes: Uint8Array): ReadRecords | undefined;
-  /** `records`, every whole one of `bytes` and all intact, for `recall`. */
+  /** Bytes [offset, offset + length), or their records and pieces if they were all found intact before. */
+  readRecords(offset: number, length: number): Promise<Uint8Array | RecalledRead>;
+  /** `records`, every whole one of `bytes` (a read of [offset, offset + length)) and all intact, for `readRecords`. */
   remember(offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void;
+}
+
+/** A read made of cached pieces whose records were all found intact before. */
+export interface RecalledRead {
+  /** The pieces, consecutive; all but the file's last are equally long. */
+  readonly pieces: readonly Uint8Array[];
+  /** Where the read starts in the first piece. */
+  readonly at: number;
+  readonly records: ReadRecords;
+}
+
+/** Bytes [from, to) of a recalled read, copied out of its pieces. */
+export function recalledBytes(read: RecalledRead, from: number, to: number): Uint8Array {
+  return assemble(read.pieces, read.at + from, to - from);
 }
 
 /** A read checked whole: the ids of the cached pieces it was made of, and its records. */
@@ -235,7 +249,16 @@ export class ChunksCache {
   }
 
   /** Bytes [offset, offset + length) of `file`, from cached pieces where present. */
-  async read(file: ByteRange, offset: number, length: number): Promise<Uint8Array> {
+  read(file: ByteRange, offset: number, length: number): Promise<Uint8Array> {
+    return this.#read(file, offset, length, false) as Promise<Uint8Array>;
+  }
+
+  /** As `read`, or the read's records and pieces where VerifiedReads can recall them. */
+  readRecords(file: ByteRange, offset: number, length: number): Promise<Uint8Array | RecalledRead> {
+    return this.#read(file, offset, length, true);
+  }
+
+  async #read(file: ByteRange, offset: number, length: number, recall: boolean): Promise<Uint8Array | RecalledRead> {
     const size = await file.size();
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
       throw new RangeError(`${file.name}: range [${offset}, ${offset + length}) outside object of ${size} bytes`);
@@ -260,7 +283,11 @@ export class ChunksCache {
     }
     // As Thanos: the share of the read's pieces that were cached.
     this.#hits.value += hits / n;
-    if (hits === n) return this.#made(n === 1 ? (pieces[0] as Uint8Array).subarray(offset - first * sub, offset - first * sub + length) : assemble(pieces, offset - first * sub, length), pieces);
+    if (hits === n) {
+      const recalled = recall ? this.#recall(file, offset, length, pieces as Uint8Array[], offset - first * sub) : undefined;
+      if (recalled !== undefined) return recalled;
+      return this.#made(n === 1 ? (pieces[0] as Uint8Array).subarray(offset - first * sub, offset - first * sub + length) : assemble(pieces, offset - first * sub, length), pieces);
+    }
     // The cached pieces behind the read (a piece fetched is cached as a copy of its own, with the same bytes).
     const cached = pieces.slice();
 
@@ -306,11 +333,12 @@ export class ChunksCache {
     return bytes;
   }
 
-  recall(file: ByteRange, offset: number, length: number, bytes: Uint8Array): ReadRecords | undefined {
-    const ids = this.#readPieces.get(bytes);
-    if (ids === undefined) return undefined;
+  /** The read, if it was checked whole when made of these very pieces. */
+  #recall(file: ByteRange, offset: number, length: number, pieces: Uint8Array[], at: number): RecalledRead | undefined {
     const known = this.#verifiedReads.get(readKey(file, offset, length));
-    return known !== undefined && known.ids.length === ids.length && known.ids.every((id, i) => id === ids[i]) ? known.records : undefined;
+    if (known === undefined || known.ids.length !== pieces.length) return undefined;
+    for (let i = 0; i < pieces.length; i++) if (this.#pieceIds.get(pieces[i] as Uint8Array) !== known.ids[i]) return undefined;
+    return { pieces, at, records: known.records };
   }
 
   remember(file: ByteRange, offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void {
@@ -395,8 +423,8 @@ class CachedChunkRange implements ByteRange, VerifiedReads {
     return this.cache.read(this.inner, offset, length);
   }
 
-  recall(offset: number, length: number, bytes: Uint8Array): ReadRecords | undefined {
-    return this.cache.recall(this.inner, offset, length, bytes);
+  readRecords(offset: number, length: number): Promise<Uint8Array | RecalledRead> {
+    return this.cache.readRecords(this.inner, offset, length);
   }
 
   remember(offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void {
