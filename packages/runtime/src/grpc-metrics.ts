@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { scrapedCounter, scrapedHistogram, type CountCell, type HistogramCell } from './scraped.js';
 
 /**
  * gRPC server metrics with go-grpc-prometheus' names, which Thanos dashboards and alerts use:
@@ -12,28 +13,22 @@ export interface GrpcServerMetrics {
 
 export function grpcServerMetrics(registry: Registry): GrpcServerMetrics {
   const labelNames = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
-  const started = new Counter({ name: 'grpc_server_started_total', help: 'Total number of RPCs started on the server.', labelNames, registers: [registry] });
-  const handled = new Counter({
-    name: 'grpc_server_handled_total',
-    help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-    labelNames: [...labelNames, 'grpc_code'],
-    registers: [registry],
-  });
-  const seconds = new Histogram({
-    name: 'grpc_server_handling_seconds',
-    help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
+  const started = scrapedCounter(registry, 'grpc_server_started_total', 'Total number of RPCs started on the server.', labelNames);
+  const handled = scrapedCounter(registry, 'grpc_server_handled_total', 'Total number of RPCs completed on the server, regardless of success or failure.', [...labelNames, 'grpc_code']);
+  const seconds = scrapedHistogram(
+    registry,
+    'grpc_server_handling_seconds',
+    'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
     labelNames,
-    buckets: [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120],
-    registers: [registry],
-  });
+    [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120],
+  );
   const type = (method: string) => (method === 'Series' ? 'server_stream' : 'unary');
-  // Each method's labelled children, made once: prom-client hashes a label object on every call
-  // otherwise, a share of a small Series call's CPU.
+  // Each method's cells, made when it is first called.
   interface MethodMetrics {
     labels: Record<(typeof labelNames)[number], string>;
-    started: Counter.Internal;
-    seconds: Histogram.Internal<string>;
-    handled: Map<string, Counter.Internal>;
+    started: CountCell;
+    seconds: HistogramCell;
+    handled: Map<string, CountCell>;
   }
   const byMethod = new Map<string, MethodMetrics>();
   const of = (service: string, method: string): MethodMetrics => {
@@ -41,18 +36,20 @@ export function grpcServerMetrics(registry: Registry): GrpcServerMetrics {
     let m = byMethod.get(key);
     if (m === undefined) {
       const labels = { grpc_service: service, grpc_method: method, grpc_type: type(method) };
-      m = { labels, started: started.labels(labels), seconds: seconds.labels(labels), handled: new Map() };
+      m = { labels, started: started(labels), seconds: seconds(labels), handled: new Map() };
       byMethod.set(key, m);
     }
     return m;
   };
   return {
-    started: (service, method) => of(service, method).started.inc(),
+    started: (service, method) => {
+      of(service, method).started.value++;
+    },
     handled: (service, method, code, s) => {
       const m = of(service, method);
       let h = m.handled.get(code);
-      if (h === undefined) m.handled.set(code, (h = handled.labels({ ...m.labels, grpc_code: code })));
-      h.inc();
+      if (h === undefined) m.handled.set(code, (h = handled({ ...m.labels, grpc_code: code })));
+      h.value++;
       m.seconds.observe(s);
     },
   };

@@ -1,11 +1,12 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
-import { Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { compressPieces } from './compression.js';
 import { grpcServerMetrics } from './grpc-metrics.js';
 import { buildHttpApp } from './http.js';
 import { createLogger } from './logger.js';
 import { Prober } from './prober.js';
+import { scrapedCounter, scrapedHistogram } from './scraped.js';
 import { collectProcessMetrics } from './processmetrics.js';
 
 describe('component HTTP surface', () => {
@@ -98,5 +99,35 @@ describe('logger', () => {
     log.debug('hidden');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^ts=\S+ level=info component=sidecar msg="uploaded block" block=01H err="a b"\n$/);
+  });
+});
+
+describe('scraped metrics', () => {
+  it("expose cells' histograms exactly as prom-client's Histogram exposes the same observations, and counters as its Counter", async () => {
+    const buckets = [0.001, 0.5, 1, 10];
+    const observations = [0, 0.001, 0.0011, 0.4, 0.5, 0.7, 1, 9.99, 10, 11, 1e9];
+    const cells = new Registry();
+    const histogram = scrapedHistogram(cells, 'h_seconds', 'A histogram.', ['a', 'b'], buckets);
+    const counter = scrapedCounter(cells, 'c_total', 'A counter.', ['a']);
+    const reference = new Registry();
+    const h = new Histogram({ name: 'h_seconds', help: 'A histogram.', labelNames: ['a', 'b'], buckets, registers: [reference] });
+    const c = new Counter({ name: 'c_total', help: 'A counter.', labelNames: ['a'], registers: [reference] });
+    const x = histogram({ a: 'x', b: 'y' });
+    const empty = histogram({ a: 'e', b: '"quoted"\n' });
+    h.observe({ a: 'x', b: 'y' }, 0);
+    h.zero({ a: 'e', b: '"quoted"\n' });
+    x.observe(0);
+    for (const v of observations) {
+      x.observe(v);
+      h.observe({ a: 'x', b: 'y' }, v);
+    }
+    counter({ a: '1' }).value += 3;
+    c.inc({ a: '1' }, 3);
+    expect(empty.count).toBe(0);
+    expect(await cells.metrics()).toBe(await reference.metrics());
+    // Registry.resetMetrics empties the cells as it empties prom-client's metrics.
+    cells.resetMetrics();
+    expect(x.count).toBe(0);
+    expect(await cells.metrics()).toContain('h_seconds_bucket{le="+Inf",a="x",b="y"} 0');
   });
 });

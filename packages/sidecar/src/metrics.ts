@@ -1,6 +1,6 @@
 /** The sidecar's Prometheus metrics (names after Thanos', with the strata_ prefix where Thanos uses thanos_). */
-import type { GrpcServerObserver } from '@strata/storeapi';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { grpcServerMetrics, type GrpcServerMetrics } from '@strata/runtime';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 export class SidecarMetrics {
   readonly prometheusUp: Gauge;
@@ -12,7 +12,7 @@ export class SidecarMetrics {
   readonly lastSuccessfulUpload: Gauge;
   /** Series calls by where their persisted data came from (see PrometheusStore). */
   readonly seriesSources: Counter<'source'>;
-  readonly grpc: GrpcServerObserver;
+  readonly grpc: GrpcServerMetrics;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -36,29 +36,6 @@ export class SidecarMetrics {
     });
     for (const source of ['blocks', 'remote_read', 'tombstones', 'block_failed', 'too_large']) this.seriesSources.inc({ source }, 0);
 
-    const labelNames = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
-    const started = new Counter({ name: 'grpc_server_started_total', help: 'Total number of RPCs started on the server.', labelNames, registers });
-    const handled = new Counter({
-      name: 'grpc_server_handled_total',
-      help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-      labelNames: [...labelNames, 'grpc_code'],
-      registers,
-    });
-    const seconds = new Histogram({
-      name: 'grpc_server_handling_seconds',
-      help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
-      labelNames,
-      buckets: [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120],
-      registers,
-    });
-    const type = (method: string) => (method === 'Series' ? 'server_stream' : 'unary');
-    this.grpc = {
-      started: (service, method) => started.inc({ grpc_service: service, grpc_method: method, grpc_type: type(method) }),
-      handled: (service, method, code, s) => {
-        const l = { grpc_service: service, grpc_method: method, grpc_type: type(method) };
-        handled.inc({ ...l, grpc_code: code });
-        seconds.observe(l, s);
-      },
-    };
+    this.grpc = grpcServerMetrics(registry);
   }
 }

@@ -261,9 +261,9 @@ export class BucketStore implements StoreServer {
         chunkBytes += l.chunkBytes;
       }
       m.blocksQueried.observe(reads.length);
-      m.dataFetched.observe({ data_type: 'series' }, merged.length);
-      m.dataFetched.observe({ data_type: 'chunks' }, chunks);
-      m.dataSizeFetched.observe({ data_type: 'chunks' }, chunkBytes);
+      m.seriesFetched.observe(merged.length);
+      m.chunksFetched.observe(chunks);
+      m.chunkBytesFetched.observe(chunkBytes);
       m.objectRequests.observe(stats.requests);
       m.objectBytes.observe(stats.bytes);
       m.getAllDuration.observe((performance.now() - started) / 1000);

@@ -1,6 +1,6 @@
+import { scrapedCounter, type CountCell } from '@strata/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { LruMap } from './lru.js';
-import { scrapedCounter, type CountCell } from './metrics.js';
 
 /** What the index cache holds, with Thanos' item_type label values. */
 export const CacheItem = { Postings: 'Postings', ExpandedPostings: 'ExpandedPostings', Series: 'Series' } as const;

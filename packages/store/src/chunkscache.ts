@@ -1,8 +1,8 @@
 import type { CachingBucketConfig } from '@strata/objstore';
+import { scrapedCounter, type CountCell } from '@strata/runtime';
 import type { ByteRange } from '@strata/tsdb';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { LruMap } from './lru.js';
-import { scrapedCounter, type CountCell } from './metrics.js';
 import type { ReadRecords } from './records.js';
 
 /** Map slot, key string and entry object per item, so many small items still count against max_size. */
