@@ -178,7 +178,8 @@ describe('ChunksCache', () => {
 
   it('keeps the records of checked reads within a thirty-second of max_size (64 KiB at least), the least recently recalled dropped first', async () => {
     const file = new RecordingRange('01ABC/chunks/000001', new Uint8Array(10_000));
-    const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxSize: 3_200_000, maxItemSize: 1000 }), new Registry());
+    const registry = new Registry();
+    const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxSize: 3_200_000, maxItemSize: 1000 }), registry);
     const cached = cache.wrap(file) as ByteRange & VerifiedReads;
     // 100,000 bytes of records in all: four tables of 25,000 bytes take more.
     const table = () => new ReadRecords(new Uint32Array(6250), 10);
@@ -195,6 +196,9 @@ describe('ChunksCache', () => {
     await recall(1000);
     cached.remember(0, 500, await cached.read(0, 500), tables[0]!);
     expect(await recalled()).toEqual([0, 1, -1, 3]);
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('strata_store_bucket_cache_checked_reads 3\n');
+    expect(metrics).toContain(`strata_store_bucket_cache_checked_reads_bytes ${3 * tables[0]!.bytes}\n`);
     // A table larger than the share is not kept.
     cached.remember(4000, 500, await cached.read(4000, 500), new ReadRecords(new Uint32Array(30_000), 10));
     expect(await recall(4000)).toBeUndefined();

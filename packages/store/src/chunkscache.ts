@@ -225,6 +225,23 @@ export class ChunksCache {
     this.#fetchedFromBucket = fetched({ origin: 'bucket', config: CONFIG });
     this.#refetchedBytes = new Counter({ name: 'strata_store_bucket_cache_getrange_refetched_bytes_total', help: 'Total number of bytes re-fetched from storage because of GetRange operation, despite being in cache already.', labelNames: ['origin', 'config'], registers: [registry] });
     this.#refetchedBytes.inc({ origin: 'cache', config: CONFIG }, 0);
+    const cache = this;
+    new Gauge({
+      name: 'strata_store_bucket_cache_checked_reads',
+      help: 'Chunk reads whose records were all found intact, kept with their records to be served again from the same cached pieces.',
+      registers: [registry],
+      collect() {
+        this.set(cache.#verifiedReads.size);
+      },
+    });
+    new Gauge({
+      name: 'strata_store_bucket_cache_checked_reads_bytes',
+      help: 'Memory held by the records of checked chunk reads (at most a 32nd of max_size, or 64 KiB).',
+      registers: [registry],
+      collect() {
+        this.set(cache.#verifiedBytes);
+      },
+    });
   }
 
   /** The in-memory cache underneath (sizes, for tests and memory accounting). */
