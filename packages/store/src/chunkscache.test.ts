@@ -130,7 +130,7 @@ describe('ChunksCache', () => {
     c.set('b/1', new Uint8Array(10), 1000, 0);
     expect(c.get('a/1', 999)).toBeDefined();
     expect(c.get('a/1', 1000)).toBeUndefined();
-    c.dropPrefix('b/');
+    c.dropWhere((key) => key.startsWith('b/'));
     expect(c.items).toBe(0);
     expect(c.bytes).toBe(0);
     // Bigger than max_item_size: not cached.
@@ -202,6 +202,33 @@ describe('ChunksCache', () => {
     // A table larger than the share is not kept.
     cached.remember(4000, 500, await cached.read(4000, 500), new ReadRecords(new Uint32Array(30_000), 10));
     expect(await recall(4000)).toBeUndefined();
+  });
+
+  it("gives a dropped block's files' keys to new files, never serving a piece of the old ones, even from a read in flight when it was dropped", async () => {
+    const file = (block: string, fill: number) => new RecordingRange(`${block}/chunks/000001`, new Uint8Array(5000).fill(fill));
+    const cache = new ChunksCache(config({ chunkSubrangeSize: 1000 }), new Registry());
+    const a = file('01A', 1);
+    expect(new Uint8Array(await cache.wrap(a).read(0, 3000))).toEqual(new Uint8Array(3000).fill(1));
+    cache.dropBlock('01A');
+    // Block C's file takes A's key: its pieces come from C.
+    const c = file('01C', 3);
+    expect(new Uint8Array(await cache.wrap(c).read(500, 2000))).toEqual(new Uint8Array(2000).fill(3));
+    expect(c.reads).toEqual([[0, 3000]]);
+    // D's read is in flight when D is dropped and E takes D's key: D's bytes are not cached under it.
+    const d = file('01D', 4);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow: ByteRange = { name: d.name, size: () => d.size(), read: async (offset, length) => (await gate, d.read(offset, length)), close: async () => {} };
+    const inFlight = cache.wrap(slow).read(0, 2000);
+    await new Promise((resolve) => setImmediate(resolve));
+    cache.dropBlock('01D');
+    const e = file('01E', 5);
+    release();
+    expect(new Uint8Array(await inFlight)).toEqual(new Uint8Array(2000).fill(4));
+    expect(new Uint8Array(await cache.wrap(e).read(0, 2000))).toEqual(new Uint8Array(2000).fill(5));
+    expect(e.reads).toEqual([[0, 2000]]);
+    expect(new Uint8Array(await cache.wrap(c).read(0, 3000))).toEqual(new Uint8Array(3000).fill(3));
+    expect(c.reads).toEqual([[0, 3000]]);
   });
 
   it('rejects reads outside the file like the file itself', async () => {

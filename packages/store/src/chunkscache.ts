@@ -18,10 +18,11 @@ interface Entry {
  * Thanos' in-memory cache (cache.InMemoryCache): byte-bounded LRU (LruMap) with a TTL per item,
  * max_item_size, and its metrics under `strata_cache_inmemory_*{name}`. Values are kept as given:
  * callers hand in bytes of their own (not views into larger buffers, which would pin more memory than
- * is counted).
+ * is counted). Keys are strings, or numbers where a caller can number its items: a string made for a
+ * lookup is hashed anew each time, which costs ~25 times a number's lookup.
  */
-export class InMemoryCache {
-  readonly #entries = new LruMap<Entry>();
+export class InMemoryCache<K extends string | number = string> {
+  readonly #entries = new LruMap<Entry, K>();
   #bytes = 0;
   /** Counted on every lookup (see scrapedCounter). */
   readonly #requests: CountCell;
@@ -71,7 +72,7 @@ export class InMemoryCache {
     return this.#entries.size;
   }
 
-  get(key: string, now = Date.now()): Uint8Array | undefined {
+  get(key: K, now = Date.now()): Uint8Array | undefined {
     this.#requests.value++;
     const e = this.#entries.get(key);
     if (e === undefined) return undefined;
@@ -84,19 +85,19 @@ export class InMemoryCache {
     return e.value;
   }
 
-  set(key: string, value: Uint8Array, ttlMs: number, now = Date.now()): void {
+  set(key: K, value: Uint8Array, ttlMs: number, now = Date.now()): void {
     if (this.#entries.has(key)) return;
     if (value.byteLength > this.maxItemSize) {
       this.#overflowed.inc(this.#labels);
       return;
     }
-    const size = value.byteLength + key.length * 2 + ENTRY_OVERHEAD;
+    const size = value.byteLength + (typeof key === 'string' ? key.length * 2 : 8) + ENTRY_OVERHEAD;
     if (size > this.maxSize) {
       this.#overflowed.inc(this.#labels);
       return;
     }
     while (this.#bytes + size > this.maxSize) {
-      const [k, e] = this.#entries.oldest() as [string, Entry];
+      const [k, e] = this.#entries.oldest() as [K, Entry];
       this.#remove(k, e);
       this.#evicted.inc(this.#labels);
     }
@@ -108,12 +109,12 @@ export class InMemoryCache {
     this.#totalSize.inc(this.#labels, size - ENTRY_OVERHEAD);
   }
 
-  /** Drops every item whose key starts with `prefix` (a block's, once it is unloaded). */
-  dropPrefix(prefix: string): void {
-    for (const [k, e] of this.#entries.entries()) if (k.startsWith(prefix)) this.#remove(k, e);
+  /** Drops every item whose key `drop` picks (a block's, once it is unloaded). */
+  dropWhere(drop: (key: K) => boolean): void {
+    for (const [k, e] of this.#entries.entries()) if (drop(k)) this.#remove(k, e);
   }
 
-  #remove(key: string, e: Entry): void {
+  #remove(key: K, e: Entry): void {
     this.#entries.delete(key);
     this.#bytes -= e.size;
     this.#items.dec(this.#labels);
@@ -124,6 +125,12 @@ export class InMemoryCache {
 
 /** Thanos' caching bucket config name for chunk objects (the `config` label of its metrics). */
 const CONFIG = 'chunks';
+
+/**
+ * The keys of one segment file's pieces and reads (piece index or offset added to the file's key): an
+ * offset in a chunk ref is 32 bits, and 2^21 files then fit the integers a double holds exactly.
+ */
+const FILE_KEY_STEP = 2 ** 32;
 
 /** Reads whose chunk records were all found intact, remembered (oldest forgotten first). */
 const MAX_VERIFIED_READS = 16_384;
@@ -161,8 +168,9 @@ export function recalledBytes(read: RecalledRead, from: number, to: number): Uin
   return assemble(read.pieces, read.at + from, to - from);
 }
 
-/** A read checked whole: the ids of the cached pieces it was made of, and its records. */
+/** A read checked whole (of `length` bytes): the ids of the cached pieces it was made of, and its records. */
 interface VerifiedRead {
+  readonly length: number;
   readonly ids: readonly number[];
   readonly records: ReadRecords;
 }
@@ -180,7 +188,8 @@ interface VerifiedRead {
  * reads that really went to the bucket.
  */
 export class ChunksCache {
-  readonly #cache: InMemoryCache;
+  /** Pieces by fileKey + piece index. */
+  readonly #cache: InMemoryCache<number>;
   readonly #subrange: number;
   readonly #maxRequests: number;
   readonly #ttl: number;
@@ -192,11 +201,17 @@ export class ChunksCache {
   readonly #fetchedFromBucket: CountCell;
   readonly #refetchedBytes: Counter<'origin' | 'config'>;
   /**
-   * Checked reads: each one's key (object, offset, length) with the ids of the cached pieces it was
-   * made of. A read made of the very same pieces again holds the same bytes; a piece evicted and
-   * fetched anew gets a new id, and the read is checked again.
+   * Checked reads by fileKey + offset, each with the ids of the cached pieces it was made of. A read made
+   * of the very same pieces again holds the same bytes; a piece evicted and fetched anew gets a new id,
+   * and the read is checked again.
    */
-  readonly #verifiedReads = new LruMap<VerifiedRead>();
+  readonly #verifiedReads = new LruMap<VerifiedRead, number>();
+  /**
+   * Each segment file's number (the objects' names, those of dropped blocks given to new ones), times
+   * FILE_KEY_STEP: the keys of its pieces and reads are numbers, not strings made for every lookup.
+   */
+  readonly #fileKeys = new Map<string, number>();
+  readonly #freeFileKeys: number[] = [];
   /** Bytes of the records of #verifiedReads, and their bound (VERIFIED_RECORDS_SHARE). */
   #verifiedBytes = 0;
   readonly #maxVerifiedBytes: number;
@@ -206,7 +221,7 @@ export class ChunksCache {
   #nextPieceId = 1;
 
   constructor(cfg: CachingBucketConfig, registry: Registry) {
-    this.#cache = new InMemoryCache('caching-bucket', cfg.maxSize, cfg.maxItemSize, registry);
+    this.#cache = new InMemoryCache<number>('caching-bucket', cfg.maxSize, cfg.maxItemSize, registry);
     this.#subrange = cfg.chunkSubrangeSize;
     this.#maxRequests = cfg.maxChunksGetRangeRequests;
     this.#ttl = cfg.chunkSubrangeTtlMs;
@@ -245,7 +260,7 @@ export class ChunksCache {
   }
 
   /** The in-memory cache underneath (sizes, for tests and memory accounting). */
-  get cache(): InMemoryCache {
+  get cache(): InMemoryCache<number> {
     return this.#cache;
   }
 
@@ -257,12 +272,28 @@ export class ChunksCache {
   /** Drops a block's pieces (its objects are `<ULID>/chunks/...`). */
   dropBlock(id: string): void {
     const prefix = `${id}/`;
-    this.#cache.dropPrefix(prefix);
+    const dropped = new Set<number>();
+    for (const [name, key] of this.#fileKeys) {
+      if (!name.startsWith(prefix)) continue;
+      dropped.add(key);
+      this.#fileKeys.delete(name);
+      this.#freeFileKeys.push(key);
+    }
+    if (dropped.size === 0) return;
+    const ofDropped = (key: number) => dropped.has(key - (key % FILE_KEY_STEP));
+    this.#cache.dropWhere(ofDropped);
     for (const [key, read] of this.#verifiedReads.entries()) {
-      if (!key.startsWith(prefix)) continue;
+      if (!ofDropped(key)) continue;
       this.#verifiedReads.delete(key);
       this.#verifiedBytes -= read.records.bytes;
     }
+  }
+
+  /** The key of `file`'s piece 0 and of its read at offset 0 (see #fileKeys). */
+  #fileKey(file: ByteRange): number {
+    let key = this.#fileKeys.get(file.name);
+    if (key === undefined) this.#fileKeys.set(file.name, (key = this.#freeFileKeys.pop() ?? this.#fileKeys.size * FILE_KEY_STEP));
+    return key;
   }
 
   /** Bytes [offset, offset + length) of `file`, from cached pieces where present. */
@@ -288,10 +319,11 @@ export class ChunksCache {
     const last = Math.floor((offset + length - 1) / sub);
     const n = last - first + 1;
     const now = Date.now();
+    const fileKey = this.#fileKey(file);
     const pieces = new Array<Uint8Array | undefined>(n);
     let hits = 0;
     for (let i = 0; i < n; i++) {
-      const p = this.#cache.get(`${file.name}:${first + i}`, now);
+      const p = this.#cache.get(fileKey + first + i, now);
       pieces[i] = p;
       if (p !== undefined) {
         hits++;
@@ -315,6 +347,8 @@ export class ChunksCache {
         const end = Math.min((first + to) * sub, size);
         const bytes = await file.read(start, end - start);
         this.#fetchedFromBucket.value += bytes.length;
+        // Its block dropped meanwhile, the file's key may be another file's now: nothing is cached under it.
+        const keyHeld = this.#fileKeys.get(file.name) === fileKey;
         for (let i = from; i < to; i++) {
           const piece = bytes.subarray((i - from) * sub, Math.min((i - from + 1) * sub, bytes.length));
           if (pieces[i] !== undefined) {
@@ -322,9 +356,10 @@ export class ChunksCache {
             continue;
           }
           pieces[i] = piece;
+          if (!keyHeld) continue;
           const copy = piece.slice();
           this.#pieceIds.set(copy, this.#nextPieceId++);
-          this.#cache.set(`${file.name}:${first + i}`, copy, this.#ttl, now);
+          this.#cache.set(fileKey + first + i, copy, this.#ttl, now);
           cached[i] = copy;
         }
         return bytes;
@@ -352,8 +387,8 @@ export class ChunksCache {
 
   /** The read, if it was checked whole when made of these very pieces. */
   #recall(file: ByteRange, offset: number, length: number, pieces: Uint8Array[], at: number): RecalledRead | undefined {
-    const known = this.#verifiedReads.get(readKey(file, offset, length));
-    if (known === undefined || known.ids.length !== pieces.length) return undefined;
+    const known = this.#verifiedReads.get(this.#fileKey(file) + offset);
+    if (known === undefined || known.length !== length || known.ids.length !== pieces.length) return undefined;
     for (let i = 0; i < pieces.length; i++) if (this.#pieceIds.get(pieces[i] as Uint8Array) !== known.ids[i]) return undefined;
     return { pieces, at, records: known.records };
   }
@@ -361,13 +396,14 @@ export class ChunksCache {
   remember(file: ByteRange, offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void {
     const ids = this.#readPieces.get(bytes);
     if (ids === undefined || records.bytes > this.#maxVerifiedBytes) return;
-    const key = readKey(file, offset, length);
+    // One read kept per offset: another length from there replaces it.
+    const key = this.#fileKey(file) + offset;
     const old = this.#verifiedReads.peek(key);
     if (old !== undefined) this.#verifiedBytes -= old.records.bytes;
-    this.#verifiedReads.set(key, { ids, records });
+    this.#verifiedReads.set(key, { length, ids, records });
     this.#verifiedBytes += records.bytes;
     while (this.#verifiedReads.size > MAX_VERIFIED_READS || this.#verifiedBytes > this.#maxVerifiedBytes) {
-      const [oldestKey, oldest] = this.#verifiedReads.oldest() as [string, VerifiedRead];
+      const [oldestKey, oldest] = this.#verifiedReads.oldest() as [number, VerifiedRead];
       this.#verifiedReads.delete(oldestKey);
       this.#verifiedBytes -= oldest.records.bytes;
     }
@@ -395,11 +431,6 @@ export class ChunksCache {
     }
     return runs;
   }
-}
-
-/** The key of a read of [offset, offset + length) of `file` among the checked reads. */
-function readKey(file: ByteRange, offset: number, length: number): string {
-  return `${file.name}:${offset}:${length}`;
 }
 
 /** `length` bytes starting `at` bytes into the concatenation of consecutive pieces. */

@@ -1,7 +1,7 @@
 /**
- * String-keyed entries in least-recently-used order, for the store gateway's caches: a Map from key to
- * node, and the nodes in a doubly linked list from the least to the most recently used. A hit moves
- * its node to the back of the list; the Map is not touched.
+ * Entries keyed by strings or numbers in least-recently-used order, for the store gateway's caches:
+ * a Map from key to node, and the nodes in a doubly linked list from the least to the most recently
+ * used. A hit moves its node to the back of the list; the Map is not touched.
  *
  * Why not the usual JavaScript LRU, a Map re-inserting each hit (`delete` then `set`): V8 leaves a
  * deleted entry in its bucket's chain until the table is rehashed, so a key hit again and again makes
@@ -9,24 +9,24 @@
  * deleted from the front. With 50,000 entries that measured 67 µs a hit of one hot key and 14 µs an
  * eviction (here: tens of nanoseconds each); a dashboard asks for the same postings again and again.
  */
-interface LruNode<V> {
-  readonly key: string;
+interface LruNode<V, K> {
+  readonly key: K;
   value: V;
-  older: LruNode<V> | undefined;
-  newer: LruNode<V> | undefined;
+  older: LruNode<V, K> | undefined;
+  newer: LruNode<V, K> | undefined;
 }
 
-export class LruMap<V> {
-  readonly #nodes = new Map<string, LruNode<V>>();
-  #oldest: LruNode<V> | undefined;
-  #newest: LruNode<V> | undefined;
+export class LruMap<V, K extends string | number = string> {
+  readonly #nodes = new Map<K, LruNode<V, K>>();
+  #oldest: LruNode<V, K> | undefined;
+  #newest: LruNode<V, K> | undefined;
 
   get size(): number {
     return this.#nodes.size;
   }
 
   /** The value under `key`, which becomes the most recently used. */
-  get(key: string): V | undefined {
+  get(key: K): V | undefined {
     const n = this.#nodes.get(key);
     if (n === undefined) return undefined;
     if (n !== this.#newest) {
@@ -37,16 +37,16 @@ export class LruMap<V> {
   }
 
   /** The value under `key`, leaving the order as it is. */
-  peek(key: string): V | undefined {
+  peek(key: K): V | undefined {
     return this.#nodes.get(key)?.value;
   }
 
-  has(key: string): boolean {
+  has(key: K): boolean {
     return this.#nodes.has(key);
   }
 
   /** Sets the value under `key`, which becomes the most recently used. */
-  set(key: string, value: V): void {
+  set(key: K, value: V): void {
     const old = this.#nodes.get(key);
     if (old !== undefined) {
       old.value = value;
@@ -56,12 +56,12 @@ export class LruMap<V> {
       }
       return;
     }
-    const n: LruNode<V> = { key, value, older: undefined, newer: undefined };
+    const n: LruNode<V, K> = { key, value, older: undefined, newer: undefined };
     this.#nodes.set(key, n);
     this.#append(n);
   }
 
-  delete(key: string): boolean {
+  delete(key: K): boolean {
     const n = this.#nodes.get(key);
     if (n === undefined) return false;
     this.#nodes.delete(key);
@@ -70,13 +70,13 @@ export class LruMap<V> {
   }
 
   /** The least recently used entry. */
-  oldest(): [string, V] | undefined {
+  oldest(): [K, V] | undefined {
     const n = this.#oldest;
     return n === undefined ? undefined : [n.key, n.value];
   }
 
   /** Every entry, from the least to the most recently used (the entry just given may be deleted meanwhile). */
-  *entries(): Generator<[string, V]> {
+  *entries(): Generator<[K, V]> {
     for (let n = this.#oldest; n !== undefined; ) {
       const newer = n.newer;
       yield [n.key, n.value];
@@ -84,7 +84,7 @@ export class LruMap<V> {
     }
   }
 
-  #append(n: LruNode<V>): void {
+  #append(n: LruNode<V, K>): void {
     n.older = this.#newest;
     n.newer = undefined;
     if (this.#newest !== undefined) this.#newest.newer = n;
@@ -92,7 +92,7 @@ export class LruMap<V> {
     this.#newest = n;
   }
 
-  #unlink(n: LruNode<V>): void {
+  #unlink(n: LruNode<V, K>): void {
     if (n.older !== undefined) n.older.newer = n.newer;
     else this.#oldest = n.newer;
     if (n.newer !== undefined) n.newer.older = n.older;
