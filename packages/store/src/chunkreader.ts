@@ -175,8 +175,8 @@ async function readPart(segments: SegmentFiles, file: number, start: number, end
     }
   }
   let apart = read instanceof Uint8Array ? undefined : rowsOfRecords(read, start, group, refs, out);
-  // Bytes [off, end) of the read.
   let data = read instanceof Uint8Array ? read : undefined;
+  // Bytes [off, end) of the read.
   const tail = (off: number): Uint8Array => (data !== undefined ? data.subarray(off - start) : recalledBytes(read as RecalledRead, off - start, end - start));
   if (apart === undefined) {
     // Not intact, or a ref that starts no record in it: each chunk parsed and checked alone, to name the damaged one.

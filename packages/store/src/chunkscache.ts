@@ -289,7 +289,10 @@ export class ChunksCache {
     }
   }
 
-  /** The key of `file`'s piece 0 and of its read at offset 0 (see #fileKeys). */
+  /**
+   * The key of `file`'s piece 0 and of its read at offset 0 (see #fileKeys). Keys are handed out in
+   * order, freed ones first: with none free, every key below size × FILE_KEY_STEP is taken.
+   */
   #fileKey(file: ByteRange): number {
     let key = this.#fileKeys.get(file.name);
     if (key === undefined) this.#fileKeys.set(file.name, (key = this.#freeFileKeys.pop() ?? this.#fileKeys.size * FILE_KEY_STEP));
@@ -333,7 +336,7 @@ export class ChunksCache {
     // As Thanos: the share of the read's pieces that were cached.
     this.#hits.value += hits / n;
     if (hits === n) {
-      const recalled = recall ? this.#recall(file, offset, length, pieces as Uint8Array[], offset - first * sub) : undefined;
+      const recalled = recall ? this.#recall(fileKey + offset, length, pieces as Uint8Array[], offset - first * sub) : undefined;
       if (recalled !== undefined) return recalled;
       return this.#made(n === 1 ? (pieces[0] as Uint8Array).subarray(offset - first * sub, offset - first * sub + length) : assemble(pieces, offset - first * sub, length), pieces);
     }
@@ -385,9 +388,9 @@ export class ChunksCache {
     return bytes;
   }
 
-  /** The read, if it was checked whole when made of these very pieces. */
-  #recall(file: ByteRange, offset: number, length: number, pieces: Uint8Array[], at: number): RecalledRead | undefined {
-    const known = this.#verifiedReads.get(this.#fileKey(file) + offset);
+  /** The read at `key` (its file's key + offset), if it was checked whole when made of these very pieces. */
+  #recall(key: number, length: number, pieces: Uint8Array[], at: number): RecalledRead | undefined {
+    const known = this.#verifiedReads.get(key);
     if (known === undefined || known.length !== length || known.ids.length !== pieces.length) return undefined;
     for (let i = 0; i < pieces.length; i++) if (this.#pieceIds.get(pieces[i] as Uint8Array) !== known.ids[i]) return undefined;
     return { pieces, at, records: known.records };
