@@ -21,9 +21,9 @@ import {
 } from '@strata/storeapi';
 import type { TimeBound } from '@strata/block';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
-import pLimit, { type LimitFunction } from 'p-limit';
 import { LimitExceededError, RequestLimit, type BucketBlock } from './block.js';
 import { ChunkBytesExhaustedError, type CallChunkBytes, type ChunkBytesLimit } from './chunkbytes.js';
+import { gate, type Gate } from './gate.js';
 import { mergeAligned, mergeSorted, toStoreSeries, type OutSeries, type SeriesSource } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
 import { QueryStats } from './querystats.js';
@@ -69,12 +69,12 @@ interface BlockSet {
 export class BucketStore implements StoreServer {
   readonly #blocks = new Map<string, BucketBlock>();
   readonly #opts: BucketStoreOptions;
-  readonly #gate: LimitFunction;
+  readonly #gate: Gate;
   #ready = false;
 
   constructor(opts: BucketStoreOptions) {
     this.#opts = opts;
-    this.#gate = pLimit(opts.seriesMaxConcurrency);
+    this.#gate = gate(opts.seriesMaxConcurrency);
   }
 
   /** Marks the first sync done: from now on Info answers. */
@@ -203,7 +203,7 @@ export class BucketStore implements StoreServer {
       series: new RequestLimit('series', this.#opts.seriesLimit),
       ...(held !== undefined ? { chunkBytes: held } : {}),
     };
-    const limit = pLimit(this.#opts.blockConcurrency);
+    const limit = gate(this.#opts.blockConcurrency);
     const replicaLabels = new Set(req.withoutReplicaLabels);
     const reads: Promise<SeriesRows>[] = [];
     const queriedBlocks: string[] = [];
@@ -322,7 +322,7 @@ export class BucketStore implements StoreServer {
 
   /** Runs `fn` for every block a label request touches (bounded concurrency), counting its bucket requests. */
   async #eachLabelBlock(req: LabelNamesRequest, fn: (set: BlockSet, b: BucketBlock, rest: Matcher[], stats: QueryStats) => Promise<void>): Promise<void> {
-    const limit = pLimit(this.#opts.blockConcurrency);
+    const limit = gate(this.#opts.blockConcurrency);
     const stats = new QueryStats();
     await Promise.all(this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) => blocks.map((b) => limit(() => fn(set, b, rest, stats)))));
     this.#opts.metrics.objectRequests.observe(stats.requests);

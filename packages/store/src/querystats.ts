@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { ForwardingBucket, type Bucket, type ObjectAttributes } from '@strata/objstore';
 import { BucketByteRange } from '@strata/block';
-import pLimit, { type LimitFunction } from 'p-limit';
+import { gate, type Gate } from './gate.js';
 import type { ChunkPool } from './chunkpool.js';
 
 /** Object-store traffic of one Series/Label call, gathered across every block it touches. */
@@ -18,12 +18,12 @@ export class QueryStats {
  * tracking the query through AsyncLocalStorage's promise hooks.
  */
 export class AccountingBucket extends ForwardingBucket {
-  readonly #limit: LimitFunction;
+  readonly #limit: Gate;
   readonly #stats: QueryStats | undefined;
 
-  constructor(inner: Bucket, concurrency: number | LimitFunction, stats?: QueryStats) {
+  constructor(inner: Bucket, concurrency: number | Gate, stats?: QueryStats) {
     super(inner);
-    this.#limit = typeof concurrency === 'number' ? pLimit(concurrency) : concurrency;
+    this.#limit = typeof concurrency === 'number' ? gate(concurrency) : concurrency;
     this.#stats = stats;
   }
 
