@@ -30,14 +30,16 @@ export function grpcServerMetrics(registry: Registry): GrpcServerMetrics {
     seconds: HistogramCell;
     handled: Map<string, CountCell>;
   }
-  const byMethod = new Map<string, MethodMetrics>();
+  // By service, then method: a key joined from both was a string built and hashed twice a call.
+  const byService = new Map<string, Map<string, MethodMetrics>>();
   const of = (service: string, method: string): MethodMetrics => {
-    const key = `${service}/${method}`;
-    let m = byMethod.get(key);
+    let methods = byService.get(service);
+    if (methods === undefined) byService.set(service, (methods = new Map()));
+    let m = methods.get(method);
     if (m === undefined) {
       const labels = { grpc_service: service, grpc_method: method, grpc_type: type(method) };
       m = { labels, started: started(labels), seconds: seconds(labels), handled: new Map() };
-      byMethod.set(key, m);
+      methods.set(method, m);
     }
     return m;
   };

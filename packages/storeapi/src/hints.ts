@@ -37,8 +37,11 @@ export const QUERY_STATS_FIELDS = {
 
 export type QueryStats = { -readonly [K in keyof typeof QUERY_STATS_FIELDS]: number };
 
+const NO_QUERY_STATS = Object.freeze(Object.fromEntries(Object.keys(QUERY_STATS_FIELDS).map((k) => [k, 0])) as QueryStats);
+
+/** QueryStats of zeros; copied from one made once: every Series call of a store makes one. */
 export function emptyQueryStats(): QueryStats {
-  return Object.fromEntries(Object.keys(QUERY_STATS_FIELDS).map((k) => [k, 0])) as QueryStats;
+  return { ...NO_QUERY_STATS };
 }
 
 /** Adds `b` into `a`. */
