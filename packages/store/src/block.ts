@@ -8,7 +8,7 @@ import { CachedIndexRange } from './cachedrange.js';
 import { carveWritten } from './columns.js';
 import type { CallChunkBytes } from './chunkbytes.js';
 import type { ChunkPool } from './chunkpool.js';
-import type { ChunksCache } from './chunkscache.js';
+import type { CachedSegment, ChunksCache } from './chunkscache.js';
 import { chunkSizeHint, readChunks, type ChunkReadPlan, type ReadChunks, type SegmentFiles } from './chunkreader.js';
 import { IndexHeader, type HeaderBackedRange } from './indexheader.js';
 import { AccountedByteRange, type AccountingBucket, type QueryStats } from './querystats.js';
@@ -187,6 +187,8 @@ export class BucketBlock {
   readonly resolution: number;
   readonly extLabels: Labels;
   readonly #segments: readonly { object: string; size: number | undefined }[];
+  /** The segment files as the chunk cache knows them, with `chunksCache`. */
+  readonly #cachedSegments: readonly CachedSegment[] | undefined;
   /** The segment files' sizes where all are known. */
   readonly #segmentSizes: readonly number[] | undefined;
   readonly #chunkPlan: ChunkReadPlan;
@@ -205,6 +207,8 @@ export class BucketBlock {
     this.resolution = meta.thanos?.downsample.resolution ?? 0;
     this.extLabels = extLabels;
     this.#segments = segments;
+    const cache = opts.chunksCache;
+    this.#cachedSegments = cache !== undefined ? segments.map((s) => cache.segment(s.object)) : undefined;
     this.#segmentSizes = segments.every((s) => s.size !== undefined) ? segments.map((s) => s.size as number) : undefined;
     // Without index_stats, the block's average chunk size: reads then cover most chunks at once.
     const segmentBytes = segments.reduce((n, s) => n + (s.size ?? 0), 0);
@@ -284,11 +288,11 @@ export class BucketBlock {
 
   /** The segment files as one query reads them (sizes from meta.json or the listing, else asked once per read), its reads taking `held`. */
   async #segmentFiles(bucket: AccountingBucket, held: CallChunkBytes | undefined): Promise<SegmentFiles> {
-    const cache = this.#opts.chunksCache;
-    const pool = cache === undefined ? this.#opts.chunkPool : undefined;
-    const files: ByteRange[] = this.#segments.map((s) => {
+    const cached = this.#cachedSegments;
+    const pool = cached === undefined ? this.#opts.chunkPool : undefined;
+    const files: ByteRange[] = this.#segments.map((s, i) => {
       const file = new AccountedByteRange(bucket, s.object, s.size, pool);
-      return cache !== undefined ? cache.wrap(file) : file;
+      return cached !== undefined ? (cached[i] as CachedSegment).wrap(file) : file;
     });
     // Known from meta.json or the listing (nearly always): no promise per file, block and query.
     const sizes = this.#segmentSizes ?? (await Promise.all(files.map((f) => f.size())));

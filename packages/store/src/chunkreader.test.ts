@@ -98,13 +98,13 @@ describe('readChunks', () => {
     const file = segments.files[0] as MemoryByteRange;
     const all = await file.read(0, segments.sizes[0] as number);
     const cache = new ChunksCache(parseCachingBucketConfig('type: IN-MEMORY'), new Registry());
-    const cachedSegments = { files: [cache.wrap(file)], sizes: segments.sizes };
+    const cachedSegments = { files: [cache.segment(file.name).wrap(file)], sizes: segments.sizes };
     const plan = { sizeEstimate: 4096, maxGap: 100_000 };
     const hex = (got: Awaited<ReturnType<typeof readChunks>>) => Array.from({ length: got.length }, (_, k) => Buffer.from(got.data(k)).toString('hex'));
     const asked = refs.filter((_, i) => i !== 13);
     // Intact: checked whole on the first read, from the cache (and remembered as checked) on the next ones.
     const intact = new ChunksCache(parseCachingBucketConfig('type: IN-MEMORY'), new Registry());
-    const intactSegments = { files: [intact.wrap(file)], sizes: segments.sizes };
+    const intactSegments = { files: [intact.segment(file.name).wrap(file)], sizes: segments.sizes };
     const everyChunk = chunks.map((c) => Buffer.from(c.bytes).toString('hex'));
     for (let round = 0; round < 3; round++) expect(hex(await readChunks(intactSegments, refs, plan))).toEqual(everyChunk);
     // What the records kept give is what parsing gives: every field of every row, asked in any order and
@@ -119,7 +119,7 @@ describe('readChunks', () => {
     const small = { sizeEstimate: 64, maxGap: 100_000 };
     // Also from pieces smaller than a chunk, most chunks then spanning two or more.
     const fine = new ChunksCache(parseCachingBucketConfig('type: IN-MEMORY\nchunk_subrange_size: 97'), new Registry());
-    const fineSegments = { files: [fine.wrap(file)], sizes: segments.sizes };
+    const fineSegments = { files: [fine.segment(file.name).wrap(file)], sizes: segments.sizes };
     for (const cachedSegments of [intactSegments, fineSegments]) {
       for (let round = 0; round < 2; round++) {
         expect(hex(await readChunks(cachedSegments, refs, plan))).toEqual(everyChunk);

@@ -3,7 +3,7 @@ import { seededRandom } from '@strata/testing/random';
 import { MemoryByteRange, type ByteRange } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { ChunksCache, InMemoryCache, recalledBytes, type VerifiedReads } from './chunkscache.js';
+import { ChunksCache, InMemoryCache, recalledBytes } from './chunkscache.js';
 import { ReadRecords } from './records.js';
 
 /** A segment file in memory that records every read it serves. */
@@ -45,7 +45,7 @@ describe('ChunksCache', () => {
     const bytes = new Uint8Array(200_003).map(() => Math.floor(rand() * 256));
     const file = new RecordingRange('01ABC/chunks/000001', bytes);
     const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxChunksGetRangeRequests: 0 }), new Registry());
-    const cached = cache.wrap(file);
+    const cached = cache.segment(file.name).wrap(file);
     for (let i = 0; i < 2000; i++) {
       const offset = Math.floor(rand() * bytes.length);
       const length = Math.floor(rand() * Math.min(rand() < 0.2 ? 20_000 : 3000, bytes.length - offset + 1));
@@ -69,7 +69,7 @@ describe('ChunksCache', () => {
     const file = new RecordingRange('01ABC/chunks/000002', bytes);
     // Room for about ten pieces of 512 bytes.
     const cache = new ChunksCache(config({ chunkSubrangeSize: 512, maxChunksGetRangeRequests: 2, maxSize: 10 * 700, maxItemSize: 512 }), new Registry());
-    const cached = cache.wrap(file);
+    const cached = cache.segment(file.name).wrap(file);
     for (let round = 0; round < 200; round++) {
       const ranges = Array.from({ length: 4 }, () => {
         const offset = Math.floor(rand() * bytes.length);
@@ -88,7 +88,7 @@ describe('ChunksCache', () => {
     const bytes = new Uint8Array(10_000).map((_, i) => i & 0xff);
     const file = new RecordingRange('01ABC/chunks/000001', bytes);
     const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxSize: 3 * 1200, maxItemSize: 1000 }), registry);
-    const cached = cache.wrap(file);
+    const cached = cache.segment(file.name).wrap(file);
     await cached.read(1500, 1000); // pieces 1 and 2, one read
     expect(file.reads).toEqual([[1000, 2000]]);
     await cached.read(1000, 2000);
@@ -111,7 +111,7 @@ describe('ChunksCache', () => {
     const bytes = new Uint8Array(10_000).map((_, i) => (i * 7) & 0xff);
     const file = new RecordingRange('01ABC/chunks/000001', bytes);
     const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxChunksGetRangeRequests: 2 }), new Registry());
-    const cached = cache.wrap(file);
+    const cached = cache.segment(file.name).wrap(file);
     // Pieces 1, 3 and 4 cached: 0, 2 and 5..9 missing, three runs; the closest two (0 and 2) merge.
     await cached.read(1000, 1000);
     await cached.read(3000, 2000);
@@ -143,7 +143,7 @@ describe('ChunksCache', () => {
     const file = new RecordingRange('01ABC/chunks/000001', bytes);
     // Room for 4 pieces of 1000 bytes (each counted with its overhead).
     const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxSize: 4 * 1100, maxItemSize: 1000 }), new Registry());
-    const cached = cache.wrap(file) as ByteRange & VerifiedReads;
+    const cached = cache.segment(file.name).wrap(file);
     const records = new ReadRecords(new Uint32Array(6), 10);
     const recalled = async (offset: number, length: number) => {
       const read = await cached.readRecords(offset, length);
@@ -180,7 +180,7 @@ describe('ChunksCache', () => {
     const file = new RecordingRange('01ABC/chunks/000001', new Uint8Array(10_000));
     const registry = new Registry();
     const cache = new ChunksCache(config({ chunkSubrangeSize: 1000, maxSize: 3_200_000, maxItemSize: 1000 }), registry);
-    const cached = cache.wrap(file) as ByteRange & VerifiedReads;
+    const cached = cache.segment(file.name).wrap(file);
     // 100,000 bytes of records in all: four tables of 25,000 bytes take more.
     const table = () => new ReadRecords(new Uint32Array(6250), 10);
     const reads = [0, 1000, 2000, 3000];
@@ -204,36 +204,45 @@ describe('ChunksCache', () => {
     expect(await recall(4000)).toBeUndefined();
   });
 
-  it("gives a dropped block's files' keys to new files, never serving a piece of the old ones, even from a read in flight when it was dropped", async () => {
+  it("gives a dropped block's files' keys to new files, never serving a piece of the old ones, even from a read in flight when it was dropped, whose query reads on uncached", async () => {
     const file = (block: string, fill: number) => new RecordingRange(`${block}/chunks/000001`, new Uint8Array(5000).fill(fill));
     const cache = new ChunksCache(config({ chunkSubrangeSize: 1000 }), new Registry());
     const a = file('01A', 1);
-    expect(new Uint8Array(await cache.wrap(a).read(0, 3000))).toEqual(new Uint8Array(3000).fill(1));
+    expect(new Uint8Array(await cache.segment(a.name).wrap(a).read(0, 3000))).toEqual(new Uint8Array(3000).fill(1));
     cache.dropBlock('01A');
     // Block C's file takes A's key: its pieces come from C.
     const c = file('01C', 3);
-    expect(new Uint8Array(await cache.wrap(c).read(500, 2000))).toEqual(new Uint8Array(2000).fill(3));
+    expect(new Uint8Array(await cache.segment(c.name).wrap(c).read(500, 2000))).toEqual(new Uint8Array(2000).fill(3));
     expect(c.reads).toEqual([[0, 3000]]);
     // D's read is in flight when D is dropped and E takes D's key: D's bytes are not cached under it.
     const d = file('01D', 4);
     let release = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
     const slow: ByteRange = { name: d.name, size: () => d.size(), read: async (offset, length) => (await gate, d.read(offset, length)), close: async () => {} };
-    const inFlight = cache.wrap(slow).read(0, 2000);
+    const dQuery = cache.segment(slow.name).wrap(slow);
+    const inFlight = dQuery.read(0, 2000);
     await new Promise((resolve) => setImmediate(resolve));
     cache.dropBlock('01D');
     const e = file('01E', 5);
+    const eQuery = cache.segment(e.name).wrap(e);
     release();
     expect(new Uint8Array(await inFlight)).toEqual(new Uint8Array(2000).fill(4));
-    expect(new Uint8Array(await cache.wrap(e).read(0, 2000))).toEqual(new Uint8Array(2000).fill(5));
+    // The query reading D goes on after the drop: straight from the bucket, nothing cached or registered for D again.
+    const items = cache.cache.items;
+    expect(new Uint8Array(await dQuery.read(1000, 2000))).toEqual(new Uint8Array(2000).fill(4));
+    expect(new Uint8Array(await dQuery.read(1000, 2000))).toEqual(new Uint8Array(2000).fill(4));
+    expect(d.reads).toEqual([[0, 2000], [1000, 2000], [1000, 2000]]);
+    expect(cache.cache.items).toBe(items);
+    cache.dropBlock('01D');
+    expect(new Uint8Array(await eQuery.read(0, 2000))).toEqual(new Uint8Array(2000).fill(5));
     expect(e.reads).toEqual([[0, 2000]]);
-    expect(new Uint8Array(await cache.wrap(c).read(0, 3000))).toEqual(new Uint8Array(3000).fill(3));
+    expect(new Uint8Array(await cache.segment(c.name).wrap(c).read(0, 3000))).toEqual(new Uint8Array(3000).fill(3));
     expect(c.reads).toEqual([[0, 3000]]);
   });
 
   it('rejects reads outside the file like the file itself', async () => {
     const cache = new ChunksCache(config(), new Registry());
-    const cached = cache.wrap(new RecordingRange('01ABC/chunks/000001', new Uint8Array(100)));
+    const cached = cache.segment('01ABC/chunks/000001').wrap(new RecordingRange('01ABC/chunks/000001', new Uint8Array(100)));
     await expect(cached.read(90, 11)).rejects.toThrow(RangeError);
     expect((await cached.read(100, 0)).length).toBe(0);
   });

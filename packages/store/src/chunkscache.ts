@@ -131,6 +131,8 @@ const CONFIG = 'chunks';
  * offset in a chunk ref is 32 bits, and 2^21 files then fit the integers a double holds exactly.
  */
 const FILE_KEY_STEP = 2 ** 32;
+/** The key of a dropped block's segment file: its reads go to the bucket, uncached. */
+const DROPPED = -1;
 
 /** Reads whose chunk records were all found intact, remembered (oldest forgotten first). */
 const MAX_VERIFIED_READS = 16_384;
@@ -207,10 +209,11 @@ export class ChunksCache {
    */
   readonly #verifiedReads = new LruMap<VerifiedRead, number>();
   /**
-   * Each segment file's number (the objects' names, those of dropped blocks given to new ones), times
-   * FILE_KEY_STEP: the keys of its pieces and reads are numbers, not strings made for every lookup.
+   * The segment files of loaded blocks by object name, each numbered (the numbers of dropped blocks'
+   * files given to new ones) times FILE_KEY_STEP: the keys of its pieces and reads are numbers, not
+   * strings made for every lookup.
    */
-  readonly #fileKeys = new Map<string, number>();
+  readonly #segments = new Map<string, CachedSegment>();
   readonly #freeFileKeys: number[] = [];
   /** Bytes of the records of #verifiedReads, and their bound (VERIFIED_RECORDS_SHARE). */
   #verifiedBytes = 0;
@@ -264,20 +267,27 @@ export class ChunksCache {
     return this.#cache;
   }
 
-  /** A segment file read through the cache. */
-  wrap(file: ByteRange): ByteRange {
-    return new CachedChunkRange(file, this);
+  /**
+   * The segment file `name` of a block being loaded, registered until `dropBlock` drops its block. Only
+   * registered files are cached: one registered on a read could be a dropped block's, read by a query
+   * still running, and would never be dropped again.
+   */
+  segment(name: string): CachedSegment {
+    let segment = this.#segments.get(name);
+    if (segment === undefined) this.#segments.set(name, (segment = new CachedSegment(this, name, this.#freeFileKeys.pop() ?? this.#segments.size * FILE_KEY_STEP)));
+    return segment;
   }
 
-  /** Drops a block's pieces (its objects are `<ULID>/chunks/...`). */
+  /** Drops a block's pieces and segment files (its objects are `<ULID>/chunks/...`); reads still in flight go on uncached. */
   dropBlock(id: string): void {
     const prefix = `${id}/`;
     const dropped = new Set<number>();
-    for (const [name, key] of this.#fileKeys) {
+    for (const [name, segment] of this.#segments) {
       if (!name.startsWith(prefix)) continue;
-      dropped.add(key);
-      this.#fileKeys.delete(name);
-      this.#freeFileKeys.push(key);
+      dropped.add(segment.key);
+      this.#freeFileKeys.push(segment.key);
+      segment.key = DROPPED;
+      this.#segments.delete(name);
     }
     if (dropped.size === 0) return;
     const ofDropped = (key: number) => dropped.has(key - (key % FILE_KEY_STEP));
@@ -289,27 +299,19 @@ export class ChunksCache {
     }
   }
 
-  /**
-   * The key of `file`'s piece 0 and of its read at offset 0 (see #fileKeys). Keys are handed out in
-   * order, freed ones first: with none free, every key below size × FILE_KEY_STEP is taken.
-   */
-  #fileKey(file: ByteRange): number {
-    let key = this.#fileKeys.get(file.name);
-    if (key === undefined) this.#fileKeys.set(file.name, (key = this.#freeFileKeys.pop() ?? this.#fileKeys.size * FILE_KEY_STEP));
-    return key;
-  }
-
-  /** Bytes [offset, offset + length) of `file`, from cached pieces where present. */
-  read(file: ByteRange, offset: number, length: number): Promise<Uint8Array> {
-    return this.#read(file, offset, length, false) as Promise<Uint8Array>;
+  /** Bytes [offset, offset + length) of `file` (`segment` as one query reads it), from cached pieces where present. */
+  read(segment: CachedSegment, file: ByteRange, offset: number, length: number): Promise<Uint8Array> {
+    return this.#read(segment, file, offset, length, false) as Promise<Uint8Array>;
   }
 
   /** As `read`, or the read's records and pieces where VerifiedReads can recall them. */
-  readRecords(file: ByteRange, offset: number, length: number): Promise<Uint8Array | RecalledRead> {
-    return this.#read(file, offset, length, true);
+  readRecords(segment: CachedSegment, file: ByteRange, offset: number, length: number): Promise<Uint8Array | RecalledRead> {
+    return this.#read(segment, file, offset, length, true);
   }
 
-  async #read(file: ByteRange, offset: number, length: number, recall: boolean): Promise<Uint8Array | RecalledRead> {
+  async #read(segment: CachedSegment, file: ByteRange, offset: number, length: number, recall: boolean): Promise<Uint8Array | RecalledRead> {
+    const fileKey = segment.key;
+    if (fileKey === DROPPED) return file.read(offset, length);
     const size = await file.size();
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
       throw new RangeError(`${file.name}: range [${offset}, ${offset + length}) outside object of ${size} bytes`);
@@ -322,7 +324,6 @@ export class ChunksCache {
     const last = Math.floor((offset + length - 1) / sub);
     const n = last - first + 1;
     const now = Date.now();
-    const fileKey = this.#fileKey(file);
     const pieces = new Array<Uint8Array | undefined>(n);
     let hits = 0;
     for (let i = 0; i < n; i++) {
@@ -351,7 +352,7 @@ export class ChunksCache {
         const bytes = await file.read(start, end - start);
         this.#fetchedFromBucket.value += bytes.length;
         // Its block dropped meanwhile, the file's key may be another file's now: nothing is cached under it.
-        const keyHeld = this.#fileKeys.get(file.name) === fileKey;
+        const keyHeld = segment.key === fileKey;
         for (let i = from; i < to; i++) {
           const piece = bytes.subarray((i - from) * sub, Math.min((i - from + 1) * sub, bytes.length));
           if (pieces[i] !== undefined) {
@@ -396,11 +397,11 @@ export class ChunksCache {
     return { pieces, at, records: known.records };
   }
 
-  remember(file: ByteRange, offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void {
+  remember(segment: CachedSegment, offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void {
     const ids = this.#readPieces.get(bytes);
-    if (ids === undefined || records.bytes > this.#maxVerifiedBytes) return;
+    if (ids === undefined || records.bytes > this.#maxVerifiedBytes || segment.key === DROPPED) return;
     // One read kept per offset: another length from there replaces it.
-    const key = this.#fileKey(file) + offset;
+    const key = segment.key + offset;
     const old = this.#verifiedReads.peek(key);
     if (old !== undefined) this.#verifiedBytes -= old.records.bytes;
     this.#verifiedReads.set(key, { length, ids, records });
@@ -455,11 +456,26 @@ function assemble(pieces: readonly (Uint8Array | undefined)[], at: number, lengt
   return out;
 }
 
+/** A segment file of a loaded block, known to the chunk cache (ChunksCache.segment). */
+export class CachedSegment {
+  constructor(
+    readonly cache: ChunksCache,
+    readonly name: string,
+    /** The key of its piece 0 and of its read at offset 0; DROPPED once its block is dropped. */
+    public key: number,
+  ) {}
+
+  /** `file`, this segment as one query reads it, read through the cache. */
+  wrap(file: ByteRange): ByteRange & VerifiedReads {
+    return new CachedChunkRange(file, this);
+  }
+}
+
 /** A segment file whose range reads go through the chunk cache. */
 class CachedChunkRange implements ByteRange, VerifiedReads {
   constructor(
     readonly inner: ByteRange,
-    readonly cache: ChunksCache,
+    readonly segment: CachedSegment,
   ) {}
 
   get name(): string {
@@ -471,15 +487,15 @@ class CachedChunkRange implements ByteRange, VerifiedReads {
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {
-    return this.cache.read(this.inner, offset, length);
+    return this.segment.cache.read(this.segment, this.inner, offset, length);
   }
 
   readRecords(offset: number, length: number): Promise<Uint8Array | RecalledRead> {
-    return this.cache.readRecords(this.inner, offset, length);
+    return this.segment.cache.readRecords(this.segment, this.inner, offset, length);
   }
 
   remember(offset: number, length: number, bytes: Uint8Array, records: ReadRecords): void {
-    this.cache.remember(this.inner, offset, length, bytes, records);
+    this.segment.cache.remember(this.segment, offset, length, bytes, records);
   }
 
   close(): Promise<void> {
