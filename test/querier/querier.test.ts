@@ -205,6 +205,28 @@ describe('HTTP API', () => {
       ['/api/v1/labels', { end: 'yesterday' }],
       ['/api/v1/label/job/values', { start: 'yesterday' }],
       ['/api/v1/query', { query: 'label_replace(demo_num_cpus, "instance", "", "", "")', time: end }],
+      ['/api/v1/query', { query: '' }],
+      ['/api/v1/query', { query: ' # a comment alone' }],
+      ['/api/v1/query', { query: 'demo_num_cpus{job=~"("}' }],
+      ['/api/v1/query', { query: 'demo_num_cpus{__name__=~"demo_.*"}' }],
+      ['/api/v1/query', { query: 'demo_num_cpus[0s:1m]' }],
+      ['/api/v1/query', { query: 'demo_num_cpus[5m:0s]' }],
+      // Checked before evaluation, as bad data; 2.42 does not name the parameter for a range query.
+      ['/api/v1/query_range', { query: 'demo_num_cpus[5m]', start, end, step: '60' }],
+      ['/api/v1/query_range', { query: '"a string"', start, end, step: '60' }],
+      ['/api/v1/query_range', { query: 'sum(', start, end, step: '60' }],
+      // match[] is a selector alone (Prometheus' ParseMetricSelector); the label endpoints do not name it.
+      ['/api/v1/series', { 'match[]': 'demo_num_cpus[5m]' }],
+      ['/api/v1/series', { 'match[]': 'demo_num_cpus offset 5m' }],
+      ['/api/v1/series', { 'match[]': 'rate(demo_num_cpus[5m])' }],
+      ['/api/v1/series', { 'match[]': '{job=~".*"}' }],
+      ['/api/v1/series', { 'match[]': 'demo_num_cpus 5m' }],
+      ['/api/v1/series', { 'match[]': 'demo_num_cpus)' }],
+      ['/api/v1/series', { 'match[]': 'demo_num_cpus{job=~"["}' }],
+      ['/api/v1/series', { 'match[]': 'demo_num_cpus{job="demo"' }],
+      ['/api/v1/labels', { 'match[]': 'sum(' }],
+      ['/api/v1/labels', { 'match[]': '{}' }],
+      ['/api/v1/label/job/values', { 'match[]': 'demo_num_cpus and up' }],
     ];
     for (const [path, params] of cases) {
       const [want, got] = await Promise.all([get(p, path, params), get(queryUrl, path, params)]);

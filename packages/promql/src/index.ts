@@ -1,10 +1,11 @@
 export * from './parser/ast.js';
 export { parseExpr, type ParseOptions } from './parser/parse.js';
+export { parseMetricSelector } from './parser/selector.js';
 export { ParseError, UnsupportedError } from './parser/errors.js';
 export { parseDuration } from './parser/literals.js';
 export { parseTime, parseDurationParam } from './params.js';
 export { FUNCTIONS, type FunctionDef } from './parser/functions.js';
-export { Engine, type EngineOptions, type QueryOptions } from './engine/engine.js';
+export { Engine, rangeQueryTypeError, type EngineOptions, type QueryOptions } from './engine/engine.js';
 export { EvalError, TooManySamplesError, QueryTimeoutError, QueryCanceledError } from './engine/errors.js';
 export type { Queryable, Querier, SelectHints, SelectRequest, SeriesSet } from './storage.js';
 export { MemoryStorage } from './storage/memory.js';

@@ -2,10 +2,11 @@
  * The query engine: parses, selects every selector's series from the Queryable (asynchronously, all at
  * once, as Prometheus' populateSeries), then evaluates synchronously.
  */
-import { Labels, type Series } from '@strata/tsdb';
+import { Labels, type Matcher, type Series } from '@strata/tsdb';
 import type { Call, Expr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, resolveDurations } from '../parser/ast.js';
-import { parseExpr } from '../parser/parse.js';
+import { parseExpr, type ParseOptions } from '../parser/parse.js';
+import { parseMetricSelector } from '../parser/selector.js';
 import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import { PackedSeriesPoints } from '../points.js';
 import type { QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
@@ -71,10 +72,17 @@ export class Engine {
   }
 
   parse(query: string): Expr {
+    return parseExpr(query, this.#parseOptions());
+  }
+
+  /** A series selector as the HTTP API reads `match[]` (Prometheus' ParseMetricSelector). */
+  parseMetricSelector(selector: string): Matcher[] {
+    return parseMetricSelector(selector, this.#parseOptions());
+  }
+
+  #parseOptions(): ParseOptions {
     const o = this.#opts;
-    return parseExpr(query, {
-      compat: o.compat, experimentalFunctions: o.experimentalFunctions, extendedRangeSelectors: o.extendedRangeSelectors, binopFillModifiers: o.binopFillModifiers,
-    });
+    return { compat: o.compat, experimentalFunctions: o.experimentalFunctions, extendedRangeSelectors: o.extendedRangeSelectors, binopFillModifiers: o.binopFillModifiers };
   }
 
   /** Evaluates `query` at `time` (ms). */
@@ -92,10 +100,8 @@ export class Engine {
   async #exec(q: Queryable, query: string | Expr, range: StepRange, isRange: boolean, opts: QueryOptions): Promise<QueryResult> {
     const input = typeof query === 'string' ? query : '';
     const expr = typeof query === 'string' ? this.parse(query) : query;
-    const type = exprType(expr);
-    if (isRange && type !== 'scalar' && type !== 'instant vector') {
-      throw new EvalError(`invalid expression type "${type}" for range query, must be Scalar or instant Vector`);
-    }
+    const wrongType = isRange ? rangeQueryTypeError(expr) : undefined;
+    if (wrongType !== undefined) throw new EvalError(wrongType);
     const deadline = Date.now() + this.#opts.timeout;
     const signal = opts.signal;
     let where = 'query preparation';
@@ -282,4 +288,10 @@ export class Engine {
 interface Selection {
   readonly vs: VectorSelector;
   readonly hints: SelectHints;
+}
+
+/** Why a range query cannot evaluate `expr` (Prometheus' NewRangeQuery), if it cannot. */
+export function rangeQueryTypeError(expr: Expr): string | undefined {
+  const type = exprType(expr);
+  return type === 'scalar' || type === 'instant vector' ? undefined : `invalid expression type "${type}" for range query, must be Scalar or instant Vector`;
 }

@@ -90,6 +90,12 @@ describe('parseExpr', () => {
     expect(errorOf('a + bool b')).toBe('1:3: parse error: bool modifier can only be used on comparison operators');
     expect(errorOf('{a=""}')).toBe('1:1: parse error: vector selector must contain at least one non-empty matcher');
     expect(errorOf('foo{__name__="bar"}')).toBe('1:1: parse error: metric name must not be set twice: "foo" or "bar"');
+    expect(errorOf('foo{__name__=~"ba.*"}')).toBe('1:1: parse error: metric name must not be set twice: "foo" or "ba.*"');
+    // A subquery's range and step as any duration in brackets (Prometheus 2.42's wording).
+    expect(errorOf('x[0s:1m]')).toBe('1:3: parse error: duration must be greater than 0');
+    expect(errorOf('x[0s:]')).toBe('1:3: parse error: duration must be greater than 0');
+    expect(errorOf('x[5m:0s]')).toBe('1:6: parse error: duration must be greater than 0');
+    for (const blank of ['', '   ', '# only a comment', ' \n# two\n# comments\n']) expect(errorOf(blank)).toBe('1:1: parse error: no expression found in input');
     expect(errorOf('1 and 2')).toBe('1:1: parse error: set operator "and" not allowed in binary scalar expression');
     expect(errorOf('(a + b) offset 5m')).toMatch(/^1:1: parse error: offset modifier must be preceded by an instant vector selector/);
     expect(errorOf('round(x, 1, 2)')).toBe('1:1: parse error: expected at most 2 argument(s) in call to "round", got 3');

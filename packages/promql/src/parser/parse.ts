@@ -37,6 +37,13 @@ export function parseExpr(input: string, opts: ParseOptions = {}): Expr {
   return new Builder(input, opts).build();
 }
 
+/** Parses a lone vector selector that may match the empty string everywhere (parseMetricSelector's braces). */
+export function parseUncheckedSelector(input: string, opts: ParseOptions): VectorSelector {
+  const e = new Builder(input, opts, false).build();
+  if (e.kind !== 'vectorSelector') throw new ParseError(input, e.pos.start, `expected a vector selector, got ${exprType(e)}`);
+  return e;
+}
+
 /**
  * The query as handed to the lezer grammar: the same length, with what the grammar lacks but Prometheus
  * accepts rewritten in place (`2.` → `2 `; case-insensitive `STEP()`; 2.x's `holt_winters` and the scalar
@@ -121,7 +128,12 @@ class Builder {
   /** Where info()'s second arguments start: selectors exempt from the non-empty matcher rule. */
   readonly #labelSelectorsAt = new Set<number>();
 
-  constructor(input: string, opts: ParseOptions) {
+  constructor(
+    input: string,
+    opts: ParseOptions,
+    /** Whether a vector selector must have a matcher that does not match the empty string. */
+    private readonly checkSelectors = true,
+  ) {
     this.#input = input;
     this.#opts = {
       compat: opts.compat ?? 3,
@@ -132,6 +144,8 @@ class Builder {
   }
 
   build(): Expr {
+    // Only blanks and comments: Prometheus' lexer finds no token at all.
+    if (/^(?:\s|#[^\n]*)*$/.test(this.#input)) throw this.#error(0, 'no expression found in input');
     const tree = lezer.parse(lezerInput(this.#input));
     this.#reportSyntaxError(tree.topNode);
     const top = tree.topNode.firstChild;
@@ -297,7 +311,7 @@ class Builder {
     }
     if (metricName !== null) {
       for (const m of matchers) {
-        if (m.name === METRIC_NAME && m.type === '=') {
+        if (m.name === METRIC_NAME) {
           throw this.#error(n.from, `metric name must not be set twice: ${JSON.stringify(metricName)} or ${JSON.stringify(m.value)}`);
         }
       }
@@ -307,7 +321,7 @@ class Builder {
       kind: 'vectorSelector', name: metricName, matchers, offset: 0, timestamp: null, atAnchor: null, pos: this.#pos(n),
     };
     // info()'s label selector may match the empty string everywhere: it only filters info series.
-    if (!this.#labelSelectorsAt.has(n.from)) checkVectorSelector(vs, this.#input);
+    if (this.checkSelectors && !this.#labelSelectorsAt.has(n.from)) checkVectorSelector(vs, this.#input);
     return vs;
   }
 
@@ -351,7 +365,9 @@ class Builder {
     const durs = parts.filter((c) => c.type.name === 'DurationExpr');
     const range = this.#duration(durs[0] as SyntaxNode);
     const step = durs[1] === undefined ? 0 : this.#duration(durs[1]);
-    if (durs[1] !== undefined && typeof step === 'number' && step <= 0) throw this.#error(durs[1].from, 'step must be positive');
+    for (const [d, node] of [[range, durs[0]], [step, durs[1]]] as const) {
+      if (node !== undefined && typeof d === 'number' && d <= 0) throw this.#error(node.from, 'duration must be greater than 0');
+    }
     const sq: SubqueryExpr = {
       kind: 'subquery', expr, range: typeof range === 'number' ? range : 0, step: typeof step === 'number' ? step : 0,
       offset: 0, timestamp: null, atAnchor: null, pos: this.#pos(n),

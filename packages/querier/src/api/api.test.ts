@@ -63,6 +63,27 @@ describe('API response compression', () => {
   });
 });
 
+describe('a range query it cannot range over', () => {
+  it('is bad data before evaluation; current Prometheus names the parameter, 2.42 does not (its live wording is in test/querier)', async () => {
+    const range = (app: Awaited<ReturnType<typeof apiApp>>, q: string) => app.inject(`/api/v1/query_range?query=${encodeURIComponent(q)}&start=0&end=60&step=15`);
+    const current = await apiApp();
+    const old = await apiApp({ compat: 2 });
+    for (const [q, reason] of [
+      ['vector(1)[5m:]', 'invalid expression type "range vector" for range query, must be Scalar or instant Vector'],
+      ['"a"', 'invalid expression type "string" for range query, must be Scalar or instant Vector'],
+      ['sum(', '1:5: parse error: unclosed left parenthesis'],
+    ] as const) {
+      for (const [app, error] of [[current, `invalid parameter "query": ${reason}`], [old, reason]] as const) {
+        const res = await range(app, q);
+        expect(res.statusCode, q).toBe(400);
+        expect(JSON.parse(res.body), q).toEqual({ status: 'error', errorType: 'bad_data', error });
+      }
+    }
+    await current.close();
+    await old.close();
+  });
+});
+
 describe("Go's escapes in answers", () => {
   it('writes <, > and & in label values and strings as Prometheus does, in instant and range answers', async () => {
     const app = await apiApp();

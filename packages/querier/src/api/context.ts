@@ -85,7 +85,8 @@ export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOpt
     maxSourceResolution = p.duration('max_source_resolution') as number;
     autoDownsampling = false;
   }
-  const storeMatchers = p.all('storeMatch[]').map((s) => parseSelector(engine, s, 'storeMatch[]'));
+  // As Thanos: unnamed in the error, and a selector may match every store.
+  const storeMatchers = p.all('storeMatch[]').map((s) => parseSelector(engine, s, (reason) => new ApiError('bad_data', reason)));
   return {
     dedup: p.bool('dedup', true),
     replicaLabels: replicaLabels.length > 0 ? replicaLabels : ctx.defaults.replicaLabels,
@@ -109,17 +110,28 @@ function storeMatchFilter(selectors: readonly Matcher[][]): EndpointFilter {
   };
 }
 
-/** A series selector parameter (match[], storeMatch[]): a vector selector, nothing else. */
-export function parseSelector(engine: Engine, text: string, param: string): Matcher[] {
-  let expr;
+/**
+ * A series selector parameter (match[], storeMatch[]): a vector selector alone, read as Prometheus'
+ * ParseMetricSelector reads it. `reject` makes the error of one that is not.
+ */
+function parseSelector(engine: Engine, text: string, reject: (reason: string) => ApiError): Matcher[] {
   try {
-    expr = engine.parse(text);
+    return engine.parseMetricSelector(text);
   } catch (e) {
-    throw invalidParam(param, (e as Error).message);
+    throw reject((e as Error).message);
   }
-  while (expr.kind === 'paren') expr = expr.expr;
-  if (expr.kind !== 'vectorSelector') throw invalidParam(param, `expected a series selector, got ${JSON.stringify(text)}`);
-  return [...expr.matchers];
+}
+
+/**
+ * Prometheus' match[] (parseMatchersParam): every selector parsed, each with a matcher that does not
+ * match the empty string. Its series endpoint names the parameter in the error, its label endpoints
+ * do not (`named`).
+ */
+export function parseMatchSelectors(engine: Engine, p: Params, named: boolean): Matcher[][] {
+  const reject = (reason: string) => (named ? invalidParam('match[]', reason) : new ApiError('bad_data', reason));
+  const sets = p.all('match[]').map((s) => parseSelector(engine, s, reject));
+  if (sets.some((ms) => ms.every((m) => m.matches('')))) throw reject('match[] must contain at least one non-empty matcher');
+  return sets;
 }
 
 /** Maps a failure to Prometheus' error type; unexpected ones are logged and reported as execution errors. */

@@ -1,8 +1,8 @@
 import { PartialResponseStrategy, labelNamesRequest, seriesRequest, MAX_INT64, MIN_INT64 } from '@strata/storeapi';
-import { compareStrings, Labels, type Matcher } from '@strata/tsdb';
+import { compareStrings, Labels } from '@strata/tsdb';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fromMatcher } from '../proxy/proxy.js';
-import { engineFor, handle, parseSelector, readOptions, type ApiContext } from './context.js';
+import { engineFor, handle, parseMatchSelectors, readOptions, type ApiContext } from './context.js';
 import { ApiError } from './errors.js';
 import { firstOf, parseLimit, storeLimit } from './limit.js';
 import { Params } from './params.js';
@@ -31,10 +31,10 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
       handle(ctx, req, reply, async (signal) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
-        const selectors = p.all('match[]');
+        if (p.all('match[]').length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
         const limit = parseLimit(p);
-        if (selectors.length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
         const { start, end } = timeRange(ctx, p);
+        const selectors = parseMatchSelectors(engine, p, true);
         const opts = readOptions(ctx, p, engine);
         const dedup = opts.dedup && opts.replicaLabels.length > 0;
         const seen = new Map<string, Labels>();
@@ -43,7 +43,7 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
           const req = seriesRequest({
             minTime: start,
             maxTime: end,
-            matchers: parseSelector(engine, sel, 'match[]').map(fromMatcher),
+            matchers: sel.map(fromMatcher),
             skipChunks: true,
             partialResponseStrategy: opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
             partialResponseDisabled: !opts.partialResponse,
@@ -89,7 +89,7 @@ async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, lab
   const { start, end } = timeRange(ctx, p);
   const opts = readOptions(ctx, p, engine);
   const dedup = opts.dedup && opts.replicaLabels.length > 0;
-  const selectors: Matcher[][] = p.all('match[]').map((s) => parseSelector(engine, s, 'match[]'));
+  const selectors = parseMatchSelectors(engine, p, false);
   const out = new Set<string>();
   const warnings: string[] = [];
   for (const matchers of selectors.length > 0 ? selectors : [[]]) {

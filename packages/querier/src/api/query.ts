@@ -1,4 +1,4 @@
-import { prettify, type QueryResult } from '@strata/promql';
+import { prettify, rangeQueryTypeError, type QueryResult } from '@strata/promql';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { emptyQueryStats, type QueryStats } from '@strata/storeapi';
 import { StoreQueryable, type ReadOptions } from '../queryable.js';
@@ -66,7 +66,12 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         if ((end - start) / step > MAX_POINTS) {
           throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
         }
-        const expr = parseQuery(engine, p);
+        // Prometheus rejects a query it cannot parse or range over before evaluating it; 2.42 without
+        // naming the parameter (its NewRangeQuery errors went out as they were).
+        const reject = (reason: string) => (engine.compat === 2 ? new ApiError('bad_data', reason) : invalidParam('query', reason));
+        const expr = parseQuery(engine, p, reject);
+        const wrongType = rangeQueryTypeError(expr);
+        if (wrongType !== undefined) throw reject(wrongType);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
         const res = await evaluate(ctx, () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal }));
@@ -88,11 +93,11 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
   };
 }
 
-function parseQuery(engine: ReturnType<typeof engineFor>, p: Params) {
+function parseQuery(engine: ReturnType<typeof engineFor>, p: Params, reject = (reason: string) => invalidParam('query', reason)) {
   try {
     return engine.parse(p.get('query') ?? '');
   } catch (e) {
-    throw invalidParam('query', (e as Error).message);
+    throw reject((e as Error).message);
   }
 }
 

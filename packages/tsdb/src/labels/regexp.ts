@@ -13,9 +13,10 @@
  * throughout), translation fails with a clear error instead of matching differently.
  */
 
+/** Go's regexp error: `detail` is its code and the expression at fault (`missing closing ): \`…\``). */
 export class RegexpSyntaxError extends Error {
-  constructor(pattern: string, reason: string) {
-    super(`error parsing regexp: ${reason}: \`${pattern}\``);
+  constructor(detail: string) {
+    super(`error parsing regexp: ${detail}`);
     this.name = 'RegexpSyntaxError';
   }
 }
@@ -68,7 +69,7 @@ export function compileAnchored(pattern: string, opts: RegexpOptions = {}): RegE
   try {
     return new RegExp(`^(?:${source})$`, `u${flags}`);
   } catch (e) {
-    throw new RegexpSyntaxError(pattern, (e as Error).message.replace(/^Invalid regular expression: /, ''));
+    throw new RegexpSyntaxError(`${(e as Error).message.replace(/^Invalid regular expression: /, '')}: \`${pattern}\``);
   }
 }
 
@@ -118,15 +119,17 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
   let out = '';
   // Whether the last piece written may take a repetition.
   let repeatable = false;
-  const fail = (reason: string): never => {
-    throw new RegexpSyntaxError(pattern, reason);
+  const fail = (detail: string): never => {
+    throw new RegexpSyntaxError(detail);
   };
+  // Go names some errors by the whole pattern as Prometheus compiles it, anchored.
+  const anchored = `${dotAll ? '^(?s:' : '^(?:'}${pattern})$`;
   /** Letters written with their other cases (under `i` where JavaScript does not fold). */
   const spelled = () => flags.i && !jsCaseless;
 
   const escape = (inClass: boolean): Escaped => {
     // pattern[i] is the character after the backslash.
-    if (i >= n) fail('trailing backslash at end of expression');
+    if (i >= n) fail('trailing backslash at end of expression: ``');
     const c = pattern[i] as string;
     i++;
     switch (c) {
@@ -293,7 +296,7 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
         fail(`invalid or unsupported Perl syntax: \`(${rest.slice(0, 2)}\``);
       }
     } else if (c === ')') {
-      if (outer.length === 0) fail('unexpected ): `)`');
+      if (outer.length === 0) fail(`unexpected ): \`${anchored}\``);
       flags = outer.pop() as Flags;
       out += ')';
       repeatable = true;
@@ -336,12 +339,12 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       i += cp > 0xffff ? 2 : 1;
     }
   }
-  if (outer.length > 0) fail(`missing closing ): \`${pattern}\``);
+  if (outer.length > 0) fail(`missing closing ): \`${anchored}\``);
   return out;
 
   /** A bracketed class at pattern[i] === '['. */
   function charClass(): string {
-    i++;
+    const open = i++;
     let negate = false;
     if (pattern[i] === '^') {
       negate = true;
@@ -352,7 +355,7 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
     const negated: Ranges[] = [];
     let first = true;
     for (;;) {
-      if (i >= n) fail(`missing closing ]: \`${pattern.slice(pattern.lastIndexOf('['))}\``);
+      if (i >= n) fail(`missing closing ]: \`${pattern.slice(open)})$\``);
       const c = pattern[i] as string;
       if (c === ']' && !first) {
         i++;
@@ -388,7 +391,7 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
           continue;
         }
         // An assertion inside a class was refused by escape.
-        lo = 'char' in e ? e.char : fail('invalid escape sequence in a character class');
+        lo = 'char' in e ? e.char : fail(`invalid escape sequence in a character class: \`${pattern}\``);
       } else {
         lo = pattern.codePointAt(i) as number;
         i += lo > 0xffff ? 2 : 1;
