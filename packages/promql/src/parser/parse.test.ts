@@ -106,7 +106,8 @@ describe('parseExpr', () => {
   it('reports syntax errors at their position', () => {
     expect(errorOf('{a="b"')).toBe('1:7: parse error: unexpected end of input inside braces');
     expect(errorOf('sum(a) by')).toMatch(/^1:10: parse error: unexpected end of input/);
-    expect(errorOf('a +\n  )')).toBe("2:3: parse error: unexpected right parenthesis ')'");
+    // Past the parenthesis, where Prometheus' lexer stands when it finds none open.
+    expect(errorOf('a +\n  )')).toBe("2:4: parse error: unexpected right parenthesis ')'");
     expect(errorOf('sum(')).toBe('1:5: parse error: unclosed left parenthesis');
     expect(errorOf('x[5m:1m')).toBe('1:8: parse error: unclosed left bracket');
     expect(errorOf('a b')).toBe('1:3: parse error: unexpected identifier "b"');
@@ -114,6 +115,25 @@ describe('parseExpr', () => {
     expect(errorOf('foo(bar)')).toBe('1:1: parse error: unknown function with name "foo"');
     expect(errorOf('foo @ bar')).toBe('1:7: parse error: unexpected identifier "bar" in @, expected timestamp');
     expect(errorOf('x offset')).toBe('1:9: parse error: unexpected end of input in offset, expected duration');
+    // Prometheus 2.42's own wording for each (its instant query API, compared by hand).
+    const cases: [string, string][] = [
+      ['sum by', '1:7: parse error: unexpected end of input in grouping opts, expected "("'],
+      ['sum(x) by', '1:10: parse error: unexpected end of input in grouping opts, expected "("'],
+      ['by(a) sum(x)', '1:3: parse error: unexpected "("'],
+      ['sum without() (x) by (a)', '1:19: parse error: unexpected <by>'],
+      ['group_left', '1:1: parse error: unexpected <group_left>'],
+      ['foo(', '1:5: parse error: unclosed left parenthesis'],
+      ['topk()', '1:1: parse error: no arguments for aggregate expression provided'],
+      ['x[5m] offset 1m [1m]', '1:17: parse error: ranges only allowed for vector selectors'],
+      ['x offset -', '1:11: parse error: unexpected end of input in offset, expected duration'],
+      ['x = y', '1:3: parse error: unexpected "="'],
+      ['x =~ y', "1:3: parse error: unexpected character after '=': '~'"],
+      ['x ! y', "1:3: parse error: unexpected character after '!': ' '"],
+      ['`abc', '1:1: parse error: unterminated raw string'],
+      ['.', "1:1: parse error: unexpected character: '.'"],
+      [')', "1:2: parse error: unexpected right parenthesis ')'"],
+    ];
+    for (const [input, error] of cases) expect(errorOf(input), input).toBe(error);
     expect(() => parseExpr('x[5]', { compat: 2 })).toThrow('1:3: parse error: missing unit character in duration');
     expect((parseExpr('x[5]') as { range: number }).range).toBe(5000);
   });

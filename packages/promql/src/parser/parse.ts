@@ -12,6 +12,7 @@ import type {
 } from './ast.js';
 import { checkAggregate, checkBinary, checkCall, checkSubquery, checkUnary, checkVectorSelector } from './check.js';
 import { ParseError, UnsupportedError } from './errors.js';
+import { errorOffset, isAggregator, unexpectedAt } from './items.js';
 import { FUNCTIONS } from './functions.js';
 import { parseDuration, parseNumber, unquoteString } from './literals.js';
 
@@ -102,24 +103,28 @@ function closingParen(s: string, open: number): number {
   return s.length;
 }
 
-const PUNCTUATION: Record<string, string> = {
-  '(': 'left parenthesis', ')': 'right parenthesis', '[': 'left bracket', ']': 'right bracket',
-  '{': 'left brace', '}': 'right brace', ',': 'comma', ':': 'colon', '@': '<@>',
-};
-
-/** The next token as Prometheus' lexer names it in "unexpected …" messages. */
-function describeToken(rest: string): string {
-  const ident = /^[A-Za-z_:][\w:]*/.exec(rest);
-  if (ident !== null) return `identifier ${JSON.stringify(ident[0])}`;
-  const num = /^(\d[\w.]*|\.\d[\w.]*)/.exec(rest);
-  if (num !== null) return `number ${JSON.stringify(num[0])}`;
-  if (/^["'`]/.test(rest)) return `string ${JSON.stringify(/^(["'`])(?:[^\\]|\\.)*?\1/.exec(rest)?.[0] ?? rest)}`;
-  const op = /^(==|!=|>=|<=|=~|!~|[-+*/%^<>=])/.exec(rest);
-  if (op !== null) return `<op:${op[0]}>`;
-  const c = rest[0] as string;
-  const name = PUNCTUATION[c];
-  if (name === undefined) return JSON.stringify(c);
-  return name.startsWith('<') ? name : `${name} '${c}'`;
+/**
+ * Whether the text before the parser stopped ends in a grouping keyword that must be followed by
+ * labels in parentheses: `by`/`without` of an aggregation (`sum by`, `sum(x) by`), `on`/`ignoring`
+ * after a binary operator. Elsewhere these words are metric names (`by(a)` is `by` called).
+ */
+function groupingExpected(before: string): boolean {
+  if (/(?:[-+*/%^<>=]|\b(?:and|or|unless|atan2|bool))\s*(?:on|ignoring)$/i.test(before)) return true;
+  const keyword = /\b(?:by|without)$/i.exec(before);
+  if (keyword === null) return false;
+  let head = before.slice(0, keyword.index).trimEnd();
+  if (head.endsWith(')')) {
+    // Past the aggregation's arguments, to its name.
+    for (let i = head.length - 1, depth = 0; i >= 0; i--) {
+      if (head[i] === ')') depth++;
+      else if (head[i] === '(' && --depth === 0) {
+        head = head.slice(0, i).trimEnd();
+        break;
+      }
+    }
+  }
+  const word = /\w+$/.exec(head)?.[0];
+  return word !== undefined && isAggregator(word);
 }
 
 class Builder {
@@ -177,20 +182,31 @@ class Builder {
     const rest = this.#input.slice(at).trimStart();
     const tokenAt = at + (this.#input.slice(at).length - rest.length);
     const before = this.#input.slice(0, tokenAt).trimEnd();
-    const context = /\boffset$/i.test(before) ? ' in offset, expected duration' : before.endsWith('@') ? ' in @, expected timestamp' : '';
-    if (context !== '') throw this.#error(tokenAt, `unexpected ${rest === '' ? 'end of input' : describeToken(rest)}${context}`);
-    if (rest === '') {
-      const open = this.#unclosed(at);
-      if (open === 'parentheses') throw this.#error(at, 'unclosed left parenthesis');
-      if (open === 'brackets') throw this.#error(at, 'unclosed left bracket');
-      throw this.#error(at, open === null ? 'unexpected end of input' : `unexpected end of input inside ${open}`);
-    }
-    // An identifier directly followed by "(" that the grammar did not take as a call names no function.
+    const context = /\boffset\s*-?$/i.test(before)
+      ? ' in offset, expected duration'
+      : before.endsWith('@')
+        ? ' in @, expected timestamp'
+        : groupingExpected(before)
+          ? ' in grouping opts, expected "("'
+          : '';
+    if (context !== '') throw this.#error(tokenAt, unexpectedAt(rest, context));
+    if (rest === '') this.#endOfInput(at);
+    // An identifier directly followed by "(" that the grammar did not take as a call names no function,
+    // once the lexer has read to the end without finding a bracket left open.
     const call = /([A-Za-z_:][\w:]*)\s*$/.exec(this.#input.slice(0, tokenAt));
     if (rest.startsWith('(') && call !== null && !/^(by|without|on|ignoring|group_left|group_right|bool|offset)$/i.test(call[1] as string)) {
+      if (this.#unclosed(this.#input.length) !== null) this.#endOfInput(this.#input.length);
       throw this.#error(tokenAt - (call[0] as string).length, `unknown function with name ${JSON.stringify(call[1])}`);
     }
-    throw this.#error(tokenAt, `unexpected ${describeToken(rest)}`);
+    throw this.#error(tokenAt + errorOffset(rest), unexpectedAt(rest));
+  }
+
+  /** The lexer's error for the input ending at `at`, as the innermost bracket still open there has it. */
+  #endOfInput(at: number): never {
+    const open = this.#unclosed(at);
+    if (open === 'parentheses') throw this.#error(at, 'unclosed left parenthesis');
+    if (open === 'brackets') throw this.#error(at, 'unclosed left bracket');
+    throw this.#error(at, open === null ? 'unexpected end of input' : `unexpected end of input inside ${open}`);
   }
 
   /** The innermost bracket still open at `pos`, for "inside braces"-style messages. */
@@ -346,9 +362,11 @@ class Builder {
   }
 
   #rangeOf(n: SyntaxNode, vs: Expr, durNode: SyntaxNode): Expr {
-    if (vs.kind !== 'vectorSelector') throw this.#error(n.from, 'ranges only allowed for vector selectors');
+    // Reported at the range's bracket, as Prometheus' grammar does.
+    const bracket = this.#input.lastIndexOf('[', durNode.from);
+    if (vs.kind !== 'vectorSelector') throw this.#error(bracket, 'ranges only allowed for vector selectors');
     if (vs.offset !== 0 || vs.timestamp !== null || vs.atAnchor !== null) {
-      throw this.#error(n.from, 'no offset or @ modifiers allowed before range');
+      throw this.#error(bracket, 'no offset or @ modifiers allowed before range');
     }
     const range = this.#duration(durNode);
     if (typeof range === 'function') return { kind: 'matrixSelector', vs, range: 0, rangeFn: range, pos: this.#pos(n) };
@@ -526,6 +544,7 @@ class Builder {
     const without = mod !== null && mod.getChild('Without') !== null;
     const wantsParam = op === 'topk' || op === 'bottomk' || op === 'quantile' || op === 'count_values' || op === 'limitk' || op === 'limit_ratio';
     const want = wantsParam ? 2 : 1;
+    if (args.length === 0) throw this.#error(n.from, 'no arguments for aggregate expression provided');
     if (args.length !== want) {
       throw this.#error(n.from, `wrong number of arguments for aggregate expression provided, expected ${want}, got ${args.length}`);
     }

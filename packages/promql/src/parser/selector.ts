@@ -7,6 +7,7 @@
  */
 import { METRIC_NAME, Matcher } from '@strata/tsdb';
 import { ParseError } from './errors.js';
+import { closingQuote, errorOffset, unexpectedAt } from './items.js';
 import { parseUncheckedSelector, type ParseOptions } from './parse.js';
 
 export function parseMetricSelector(input: string, opts: ParseOptions = {}): Matcher[] {
@@ -26,8 +27,8 @@ export function parseMetricSelector(input: string, opts: ParseOptions = {}): Mat
   }
   const next = skipBlanks(input, end);
   if (end === start || next < input.length) {
-    const { at, reason } = unexpected(input, next);
-    throw new ParseError(input, at, reason);
+    const rest = input.slice(next);
+    throw new ParseError(input, next + errorOffset(rest), unexpectedAt(rest));
   }
   // Unlike an expression's selector, one may name its metric twice (`up{__name__="x"}`: nothing matches).
   if (name !== '') matchers.push(Matcher.equal(METRIC_NAME, name));
@@ -54,59 +55,4 @@ function closingBrace(input: string, open: number): number {
     }
   }
   return -1;
-}
-
-/** The index of the quote closing the one at `open` (backquoted strings have no escapes); -1 if none does. */
-function closingQuote(input: string, open: number): number {
-  const q = input[open];
-  for (let i = open + 1; i < input.length; i++) {
-    if (input[i] === q) return i;
-    if (q !== '`' && input[i] === '\\') i++;
-  }
-  return -1;
-}
-
-const KEYWORDS = new Set(['offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'start', 'end']);
-const AGGREGATORS = new Set(['sum', 'avg', 'count', 'min', 'max', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'count_values', 'quantile', 'limitk', 'limit_ratio']);
-const WORD_OPERATORS = new Set(['and', 'or', 'unless', 'atan2']);
-const PUNCTUATION = new Set(['(', '[', '{', ',', '=', ':']);
-
-/**
- * Prometheus' error for the item at `at` where the selector must end: the parser's, or the lexer's for
- * what it cannot read (a `)` with none open reported past it: the lexer emits it before it counts).
- */
-function unexpected(input: string, at: number): { at: number; reason: string } {
-  return { at: input[at] === ')' ? at + 1 : at, reason: unexpectedItem(input, at) };
-}
-
-const CLOSING: Record<string, string> = { ')': 'right parenthesis', ']': 'right bracket', '}': 'right brace' };
-
-function unexpectedItem(input: string, at: number): string {
-  if (at >= input.length) return 'unexpected end of input';
-  const rest = input.slice(at);
-  const word = /^[A-Za-z_][\w:]*/.exec(rest)?.[0];
-  if (word !== undefined) {
-    const w = word.toLowerCase();
-    if (KEYWORDS.has(w)) return `unexpected <${word}>`;
-    if (AGGREGATORS.has(w)) return `unexpected <aggr:${word}>`;
-    if (WORD_OPERATORS.has(w)) return `unexpected <op:${word}>`;
-    return `unexpected identifier ${JSON.stringify(word)}`;
-  }
-  const number = /^(?:\d|\.\d)[\w.]*/.exec(rest)?.[0];
-  if (number !== undefined) return `unexpected ${/^\d+(?:ms|[smhdwy])/.test(number) ? 'duration' : 'number'} ${JSON.stringify(number)}`;
-  const quote = rest[0] as string;
-  if (quote === '"' || quote === "'" || quote === '`') {
-    const end = closingQuote(rest, 0);
-    return end < 0 ? 'unterminated quoted string' : `unexpected string ${JSON.stringify(rest.slice(0, end + 1))}`;
-  }
-  const op = /^(?:==|!=|>=|<=|[-+*/%^<>@])/.exec(rest)?.[0];
-  if (op !== undefined) return `unexpected <op:${op}>`;
-  const c = rest[0] as string;
-  if (c === '=' || c === '!') {
-    const after = rest[1];
-    if (c === '!' || after === '~') return `unexpected character after '${c}': ${after === undefined ? 'EOF' : `'${after}'`}`;
-  }
-  if (PUNCTUATION.has(c)) return `unexpected ${JSON.stringify(c)}`;
-  const closing = CLOSING[c];
-  return closing !== undefined ? `unexpected ${closing} '${c}'` : `unexpected character: '${c}'`;
 }

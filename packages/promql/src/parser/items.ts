@@ -1,0 +1,77 @@
+/**
+ * Prometheus' words for a token where its parser stops: the lexer's item, as `unexpected <item>` names
+ * it (lex.go's Item.desc), or the lexer's own error where it cannot read one there.
+ */
+
+const KEYWORDS = new Set(['offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'start', 'end']);
+const AGGREGATORS = new Set(['sum', 'avg', 'count', 'min', 'max', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'count_values', 'quantile', 'limitk', 'limit_ratio']);
+const WORD_OPERATORS = new Set(['and', 'or', 'unless', 'atan2']);
+/** Items the lexer passes to the parser as they are: named by their text. */
+const PUNCTUATION = new Set(['(', '[', '{', ',', '=', ':']);
+/** Closing brackets with none open: the lexer's errors. */
+const CLOSING: Record<string, string> = { ')': 'right parenthesis', ']': 'right bracket', '}': 'right brace' };
+
+/** Whether the lexer reads `word` as an aggregation operator (in any case). */
+export function isAggregator(word: string): boolean {
+  return AGGREGATORS.has(word.toLowerCase());
+}
+
+/** How `unexpected` names the item `rest` starts with (undefined: the lexer fails there, see lexerError). */
+export function describeItem(rest: string): string | undefined {
+  const word = /^[A-Za-z_][\w:]*/.exec(rest)?.[0];
+  if (word !== undefined) {
+    // The lexer reads keywords in any case; the item keeps the text as written.
+    const w = word.toLowerCase();
+    if (KEYWORDS.has(w)) return `<${word}>`;
+    if (isAggregator(w)) return `<aggr:${word}>`;
+    if (WORD_OPERATORS.has(w)) return `<op:${word}>`;
+    return `identifier ${JSON.stringify(word)}`;
+  }
+  const number = /^(?:\d|\.\d)[\w.]*/.exec(rest)?.[0];
+  if (number !== undefined) return `${/^\d+(?:ms|[smhdwy])/.test(number) ? 'duration' : 'number'} ${JSON.stringify(number)}`;
+  const quote = rest[0];
+  if (quote === '"' || quote === "'" || quote === '`') {
+    const end = closingQuote(rest, 0);
+    return end < 0 ? undefined : `string ${JSON.stringify(rest.slice(0, end + 1))}`;
+  }
+  const op = /^(?:==|!=|>=|<=|[-+*/%^<>@])/.exec(rest)?.[0];
+  if (op !== undefined) return `<op:${op}>`;
+  const c = rest[0] as string;
+  if (c === '=' && rest[1] === '~') return undefined;
+  return PUNCTUATION.has(c) ? JSON.stringify(c) : undefined;
+}
+
+/** The lexer's error for what `rest` starts with, where it reads no item (see describeItem). */
+export function lexerError(rest: string): string {
+  const c = rest[0] as string;
+  if (c === '"' || c === "'") return 'unterminated quoted string';
+  if (c === '`') return 'unterminated raw string';
+  if (c === '=' || c === '!') return `unexpected character after '${c}': ${rest[1] === undefined ? 'EOF' : `'${rest[1]}'`}`;
+  const closing = CLOSING[c];
+  return closing !== undefined ? `unexpected ${closing} '${c}'` : `unexpected character: '${c}'`;
+}
+
+/** Prometheus' error where `rest` cannot go on, `context` (" in offset, expected duration") added to the parser's. */
+export function unexpectedAt(rest: string, context = ''): string {
+  if (rest === '') return `unexpected end of input${context}`;
+  const item = describeItem(rest);
+  return item === undefined ? lexerError(rest) : `unexpected ${item}${context}`;
+}
+
+/**
+ * Where Prometheus reports an error at the token `rest` starts with, relative to it: past a `)` that
+ * closes nothing (the lexer emits it before it counts the parentheses), at the token otherwise.
+ */
+export function errorOffset(rest: string): number {
+  return rest[0] === ')' ? 1 : 0;
+}
+
+/** The index of the quote closing the one at `open` (raw strings have no escapes); -1 if none does. */
+export function closingQuote(input: string, open: number): number {
+  const q = input[open];
+  for (let i = open + 1; i < input.length; i++) {
+    if (input[i] === q) return i;
+    if (q !== '`' && input[i] === '\\') i++;
+  }
+  return -1;
+}
