@@ -227,6 +227,7 @@ describe('HTTP API', () => {
       ['/api/v1/labels', { 'match[]': 'sum(' }],
       ['/api/v1/labels', { 'match[]': '{}' }],
       ['/api/v1/label/job/values', { 'match[]': 'demo_num_cpus and up' }],
+      ['/api/v1/query_exemplars', { query: 'demo_num_cpus', start: end, end: start }],
     ];
     for (const [path, params] of cases) {
       const [want, got] = await Promise.all([get(p, path, params), get(queryUrl, path, params)]);

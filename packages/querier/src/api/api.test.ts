@@ -84,6 +84,15 @@ describe('a range query it cannot range over', () => {
   });
 });
 
+describe('parameters given twice', () => {
+  it('count by their first value, as Go reads a form value', async () => {
+    const app = await apiApp();
+    const res = await app.inject('/api/v1/query?query=1&query=2&time=10&time=20');
+    expect(JSON.parse(res.body)).toEqual({ status: 'success', data: { resultType: 'scalar', result: [10, '1'] } });
+    await app.close();
+  });
+});
+
 describe("Go's escapes in answers", () => {
   it('writes <, > and & in label values and strings as Prometheus does, in instant and range answers', async () => {
     const app = await apiApp();

@@ -5,11 +5,11 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { selectorsOf } from '../proxy/proxy.js';
 import { engineFor, handle, type ApiContext } from './context.js';
 import { ApiError } from './errors.js';
-import { Params } from './params.js';
+import { Params, SINGLE } from './params.js';
 import { labelsJson, sendSuccess } from './respond.js';
 
 const exemplarsSchema = {
-  querystring: { type: 'object', properties: { query: { type: 'string' }, start: { type: 'string' }, end: { type: 'string' }, partial_response: { type: 'string' } } },
+  querystring: { type: 'object', properties: { query: SINGLE, start: SINGLE, end: SINGLE, partial_response: SINGLE } },
 } as const;
 
 /**
@@ -24,6 +24,7 @@ export function exemplarsRoutes(ctx: ApiContext): FastifyPluginAsync {
         const p = Params.from(req.query, req.body);
         const start = p.time('start', MIN_INT64);
         const end = p.time('end', MAX_INT64);
+        if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start timestamp');
         const query = p.get('query') ?? '';
         let selectors;
         try {

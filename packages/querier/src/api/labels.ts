@@ -5,7 +5,7 @@ import { fromMatcher } from '../proxy/proxy.js';
 import { engineFor, handle, parseMatchSelectors, readOptions, type ApiContext } from './context.js';
 import { ApiError } from './errors.js';
 import { firstOf, parseLimit, storeLimit } from './limit.js';
-import { Params } from './params.js';
+import { Params, SINGLE } from './params.js';
 import { labelsJson, sendData, sendSuccess } from './respond.js';
 
 const selectorSchema = {
@@ -13,13 +13,13 @@ const selectorSchema = {
     type: 'object',
     properties: {
       'match[]': { type: 'array', items: { type: 'string' } },
-      start: { type: 'string' },
-      end: { type: 'string' },
-      dedup: { type: 'string' },
-      partial_response: { type: 'string' },
+      start: SINGLE,
+      end: SINGLE,
+      dedup: SINGLE,
+      partial_response: SINGLE,
       'replicaLabels[]': { type: 'array', items: { type: 'string' } },
       'storeMatch[]': { type: 'array', items: { type: 'string' } },
-      limit: { type: 'string' },
+      limit: SINGLE,
     },
   },
 } as const;

@@ -2,6 +2,12 @@ import { parseDurationParam, parseTime } from '@strata/promql';
 import { invalidParam } from './errors.js';
 
 /**
+ * The schema of a parameter Prometheus reads with FormValue: one value, or several of which the first
+ * counts (Params.get), as Go's FormValue takes it.
+ */
+export const SINGLE = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] } as const;
+
+/**
  * Request parameters as Prometheus reads them: from the query string and, for POST, a form body;
  * the body wins for single values, repeated values (match[]) come from both.
  */

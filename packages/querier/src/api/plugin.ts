@@ -1,10 +1,12 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { compressResponses } from '@strata/runtime';
 import { corsResponses } from './cors.js';
 import type { ApiContext } from './context.js';
+import { ApiError } from './errors.js';
 import { exemplarsRoutes } from './exemplars.js';
 import { labelRoutes } from './labels.js';
 import { queryRoutes } from './query.js';
+import { sendError } from './respond.js';
 import { rulesRoutes } from './rules.js';
 import { statusRoutes } from './status.js';
 import { targetsRoutes } from './targets.js';
@@ -14,6 +16,11 @@ export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
       done(null, new URLSearchParams(body as string));
+    });
+    // A request a route's schema refuses is bad data, answered in Prometheus' error envelope.
+    app.setErrorHandler((err: FastifyError, _req, reply) => {
+      if (err.validation === undefined) throw err;
+      return sendError(reply, new ApiError('bad_data', err.message));
     });
     compressResponses(app);
     corsResponses(app, ctx.corsOrigin);

@@ -5,7 +5,7 @@ import { StoreQueryable, type ReadOptions } from '../queryable.js';
 import { engineFor, handle, readOptions, type ApiContext } from './context.js';
 import { ApiError, invalidParam } from './errors.js';
 import { firstOf, parseLimit } from './limit.js';
-import { Params } from './params.js';
+import { Params, SINGLE } from './params.js';
 import { queryDataPieces, sendData, sendSuccessPieces } from './respond.js';
 
 const MAX_POINTS = 11_000;
@@ -14,25 +14,25 @@ const querySchema = {
   querystring: {
     type: 'object',
     properties: {
-      query: { type: 'string' },
-      time: { type: 'string' },
-      start: { type: 'string' },
-      end: { type: 'string' },
-      step: { type: 'string' },
-      timeout: { type: 'string' },
-      stats: { type: 'string' },
-      lookback_delta: { type: 'string' },
-      dedup: { type: 'string' },
-      partial_response: { type: 'string' },
-      max_source_resolution: { type: 'string' },
+      query: SINGLE,
+      time: SINGLE,
+      start: SINGLE,
+      end: SINGLE,
+      step: SINGLE,
+      timeout: SINGLE,
+      stats: SINGLE,
+      lookback_delta: SINGLE,
+      dedup: SINGLE,
+      partial_response: SINGLE,
+      max_source_resolution: SINGLE,
       'replicaLabels[]': { type: 'array', items: { type: 'string' } },
       'storeMatch[]': { type: 'array', items: { type: 'string' } },
-      limit: { type: 'string' },
+      limit: SINGLE,
     },
   },
 } as const;
 
-const formatSchema = { querystring: { type: 'object', properties: { query: { type: 'string' } } } } as const;
+const formatSchema = { querystring: { type: 'object', properties: { query: SINGLE } } } as const;
 
 /**
  * `/api/v1/query` and `/api/v1/query_range`, GET or POST form, with Prometheus' and Thanos' parameters;

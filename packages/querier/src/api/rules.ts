@@ -3,11 +3,11 @@ import { compareStrings, type Label } from '@strata/tsdb';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { handle, type ApiContext } from './context.js';
 import { invalidParam } from './errors.js';
-import { Params } from './params.js';
+import { Params, SINGLE } from './params.js';
 import { sendSuccess } from './respond.js';
 
-const rulesSchema = { querystring: { type: 'object', properties: { type: { type: 'string' }, partial_response: { type: 'string' } } } } as const;
-const alertsSchema = { querystring: { type: 'object', properties: { partial_response: { type: 'string' } } } } as const;
+const rulesSchema = { querystring: { type: 'object', properties: { type: SINGLE, partial_response: SINGLE } } } as const;
+const alertsSchema = { querystring: { type: 'object', properties: { partial_response: SINGLE } } } as const;
 
 /**
  * `/api/v1/rules` and `/api/v1/alerts` from the endpoints that serve Thanos' Rules API (sidecars: their

@@ -2,11 +2,11 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { handle, type ApiContext } from './context.js';
 import { formatInt64, metricMetadataRequest, PartialResponseStrategy } from '@strata/storeapi';
 import { ApiError } from './errors.js';
-import { Params } from './params.js';
+import { Params, SINGLE } from './params.js';
 import { sendData, sendSuccess } from './respond.js';
 
 const metadataSchema = {
-  querystring: { type: 'object', properties: { metric: { type: 'string' }, limit: { type: 'string' }, partial_response: { type: 'string' } } },
+  querystring: { type: 'object', properties: { metric: SINGLE, limit: SINGLE, partial_response: SINGLE } },
 } as const;
 
 const STRATA_VERSION = '0.1.0';

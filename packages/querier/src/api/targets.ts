@@ -2,11 +2,11 @@ import { formatGoTime, PartialResponseStrategy, TargetHealth, targetsRequest, Ta
 import { compareStrings, type Label } from '@strata/tsdb';
 import type { FastifyPluginAsync } from 'fastify';
 import { handle, type ApiContext } from './context.js';
-import { Params } from './params.js';
+import { Params, SINGLE } from './params.js';
 import { sendSuccess } from './respond.js';
 import { compareLabels, labelsObject } from './rules.js';
 
-const targetsSchema = { querystring: { type: 'object', properties: { state: { type: 'string' }, partial_response: { type: 'string' } } } } as const;
+const targetsSchema = { querystring: { type: 'object', properties: { state: SINGLE, partial_response: SINGLE } } } as const;
 
 const STATES: Record<string, TargetsState> = { '': TargetsState.ANY, any: TargetsState.ANY, active: TargetsState.ACTIVE, dropped: TargetsState.DROPPED };
 
