@@ -14,7 +14,9 @@ describe('pinnedQuery', () => {
     expect(pinnedQuery('max_over_time(x[1h:5m] @ start())', q)).toBe('max_over_time(x[1h:5m] @ 1700000000.000)');
   });
 
-  it('is undefined for a query that does not parse', () => {
+  it('is undefined for a query that does not parse, or that a range query cannot evaluate', () => {
     expect(pinnedQuery('sum(', q)).toBeUndefined();
+    expect(pinnedQuery('x[5m]', q)).toBeUndefined();
+    expect(pinnedQuery('"a"', q)).toBeUndefined();
   });
 });

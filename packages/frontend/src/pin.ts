@@ -1,11 +1,11 @@
-import { exprString, parseExpr, resolveDurations, walk, type Expr, type QueryParams } from '@strata/promql';
+import { exprString, parseExpr, rangeQueryTypeError, resolveDurations, walk, type Expr, type QueryParams } from '@strata/promql';
 
 /**
  * The query as each piece of a split range query must be sent: what depends on the whole query's range
  * is fixed to it. `@ start()` and `@ end()` become the range's start and end, and duration expressions
  * (`range()`, `step()`) their values, since every piece has a start, end and range of its own. The same
- * string when nothing depends on them; undefined when the query does not parse (the downstream querier
- * then answers it whole, with its own error).
+ * string when nothing depends on them; undefined when the query does not parse or is no instant vector
+ * or scalar (the downstream querier then answers it whole, with its own error).
  */
 export function pinnedQuery(query: string, q: QueryParams): string | undefined {
   let expr: Expr;
@@ -14,6 +14,8 @@ export function pinnedQuery(query: string, q: QueryParams): string | undefined {
   } catch {
     return undefined;
   }
+  // Nothing a range query can evaluate (`x[5m]`, a string): refused whole, not once per piece.
+  if (rangeQueryTypeError(expr) !== undefined) return undefined;
   resolveDurations(expr, q);
   let pinned = false;
   walk(expr, (node) => {
