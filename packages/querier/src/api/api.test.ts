@@ -84,6 +84,18 @@ describe('a range query it cannot range over', () => {
   });
 });
 
+describe('a POST body', () => {
+  it('is read as a form, and ignored whatever else its type says, as Prometheus ignores it', async () => {
+    const app = await apiApp();
+    const post = (type: string, body: string) => app.inject({ method: 'POST', url: '/api/v1/query?query=1&time=5', headers: { 'content-type': type }, body });
+    const one = { status: 'success', data: { resultType: 'scalar', result: [5, '1'] } };
+    expect(JSON.parse((await post('application/json', '{bad')).body)).toEqual(one);
+    expect(JSON.parse((await post('text/plain', 'query=2')).body)).toEqual(one);
+    expect(JSON.parse((await post('application/x-www-form-urlencoded', 'query=3')).body)).toEqual({ status: 'success', data: { resultType: 'scalar', result: [5, '3'] } });
+    await app.close();
+  });
+});
+
 describe('parameters given twice', () => {
   it('count by their first value, as Go reads a form value', async () => {
     const app = await apiApp();

@@ -14,8 +14,13 @@ import { targetsRoutes } from './targets.js';
 /** The Prometheus-compatible HTTP API: form bodies parsed, answers compressed and CORS headers set as Prometheus does, then each route group. */
 export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
+    // Prometheus reads form bodies only: any other body is read and ignored, whatever its type says.
+    app.removeAllContentTypeParsers();
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
       done(null, new URLSearchParams(body as string));
+    });
+    app.addContentTypeParser('*', (_req, payload, done) => {
+      payload.on('error', done).on('end', () => done(null, undefined)).resume();
     });
     // A request a route's schema refuses is bad data, answered in Prometheus' error envelope.
     app.setErrorHandler((err: FastifyError, _req, reply) => {
