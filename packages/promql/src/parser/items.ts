@@ -58,14 +58,6 @@ export function unexpectedAt(rest: string, context = ''): string {
   return item === undefined ? lexerError(rest) : `unexpected ${item}${context}`;
 }
 
-/**
- * Where Prometheus reports an error at the token `rest` starts with, relative to it: past a `)` that
- * closes nothing (the lexer emits it before it counts the parentheses), at the token otherwise.
- */
-export function errorOffset(rest: string): number {
-  return rest[0] === ')' ? 1 : 0;
-}
-
 /** The index of the quote closing the one at `open` (raw strings have no escapes); -1 if none does. */
 export function closingQuote(input: string, open: number): number {
   const q = input[open];

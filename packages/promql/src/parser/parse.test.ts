@@ -132,6 +132,9 @@ describe('parseExpr', () => {
       ['`abc', '1:1: parse error: unterminated raw string'],
       ['.', "1:1: parse error: unexpected character: '.'"],
       [')', "1:2: parse error: unexpected right parenthesis ')'"],
+      ['(foo))', "1:7: parse error: unexpected right parenthesis ')'"],
+      ['sum(rate(foo[5m)', '1:16: parse error: unexpected ")" in subquery or range, expected ":" or "]"'],
+      ['foo{a="b")', "1:10: parse error: unexpected character inside braces: ')'"],
     ];
     for (const [input, error] of cases) expect(errorOf(input), input).toBe(error);
     expect(() => parseExpr('x[5]', { compat: 2 })).toThrow('1:3: parse error: missing unit character in duration');

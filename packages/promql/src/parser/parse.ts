@@ -12,7 +12,7 @@ import type {
 } from './ast.js';
 import { checkAggregate, checkBinary, checkCall, checkSubquery, checkUnary, checkVectorSelector } from './check.js';
 import { ParseError, UnsupportedError } from './errors.js';
-import { errorOffset, isAggregator, unexpectedAt } from './items.js';
+import { isAggregator, unexpectedAt } from './items.js';
 import { FUNCTIONS } from './functions.js';
 import { parseDuration, parseNumber, unquoteString } from './literals.js';
 
@@ -198,7 +198,19 @@ class Builder {
       if (this.#unclosed(this.#input.length) !== null) this.#endOfInput(this.#input.length);
       throw this.#error(tokenAt - (call[0] as string).length, `unknown function with name ${JSON.stringify(call[1])}`);
     }
-    throw this.#error(tokenAt + errorOffset(rest), unexpectedAt(rest));
+    if (rest.startsWith(')')) this.#strayParenthesis(tokenAt);
+    throw this.#error(tokenAt, unexpectedAt(rest));
+  }
+
+  /**
+   * A `)` the grammar did not expect at `at`: with nothing open the lexer's error, reported past it (the
+   * lexer emits it before it counts); inside braces the lexer's too; else the parser's.
+   */
+  #strayParenthesis(at: number): never {
+    const open = this.#unclosed(at);
+    if (open === null) throw this.#error(at + 1, "unexpected right parenthesis ')'");
+    if (open === 'braces') throw this.#error(at, "unexpected character inside braces: ')'");
+    throw this.#error(at, `unexpected ")"${open === 'brackets' ? ' in subquery or range, expected ":" or "]"' : ''}`);
   }
 
   /** The lexer's error for the input ending at `at`, as the innermost bracket still open there has it. */

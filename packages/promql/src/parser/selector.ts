@@ -7,7 +7,7 @@
  */
 import { METRIC_NAME, Matcher } from '@strata/tsdb';
 import { ParseError } from './errors.js';
-import { closingQuote, errorOffset, unexpectedAt } from './items.js';
+import { closingQuote, unexpectedAt } from './items.js';
 import { parseUncheckedSelector, type ParseOptions } from './parse.js';
 
 export function parseMetricSelector(input: string, opts: ParseOptions = {}): Matcher[] {
@@ -27,8 +27,8 @@ export function parseMetricSelector(input: string, opts: ParseOptions = {}): Mat
   }
   const next = skipBlanks(input, end);
   if (end === start || next < input.length) {
-    const rest = input.slice(next);
-    throw new ParseError(input, next + errorOffset(rest), unexpectedAt(rest));
+    // A `)` (none is open here) the lexer reports past it: it emits it before it counts.
+    throw new ParseError(input, input[next] === ')' ? next + 1 : next, unexpectedAt(input.slice(next)));
   }
   // Unlike an expression's selector, one may name its metric twice (`up{__name__="x"}`: nothing matches).
   if (name !== '') matchers.push(Matcher.equal(METRIC_NAME, name));

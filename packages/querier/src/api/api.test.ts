@@ -101,6 +101,9 @@ describe('parameters given twice', () => {
     const app = await apiApp();
     const res = await app.inject('/api/v1/query?query=1&query=2&time=10&time=20');
     expect(JSON.parse(res.body)).toEqual({ status: 'success', data: { resultType: 'scalar', result: [10, '1'] } });
+    // Typed as Prometheus types its answers, success or error: no charset.
+    expect(res.headers['content-type']).toBe('application/json');
+    expect((await app.inject('/api/v1/query?query=sum(')).headers['content-type']).toBe('application/json');
     await app.close();
   });
 });

@@ -148,9 +148,17 @@ function* successPieces(data: Iterable<string>, warnings: readonly string[]): Ge
   yield warnings.length > 0 ? `,"warnings":${goJson(JSON.stringify(warnings))}}` : '}';
 }
 
+/**
+ * Sends a JSON answer typed `application/json` as Prometheus types it: as bytes, since fastify adds
+ * `; charset=utf-8` to the type of a string it sends.
+ */
+function sendJson(reply: FastifyReply, json: string): FastifyReply {
+  return reply.header('content-type', 'application/json').send(Buffer.from(json));
+}
+
 /** Sends `{"status":"success","data":…}` with `dataJson` already serialized (Go's escapes are applied here). */
 export function sendSuccess(reply: FastifyReply, dataJson: string, warnings: readonly string[] = []): FastifyReply {
-  return reply.type('application/json').send([...successPieces([goJson(dataJson)], warnings)].join(''));
+  return sendJson(reply, [...successPieces([goJson(dataJson)], warnings)].join(''));
 }
 
 /**
@@ -161,10 +169,9 @@ export function sendSuccess(reply: FastifyReply, dataJson: string, warnings: rea
 export async function sendSuccessPieces(req: FastifyRequest, reply: FastifyReply, data: Iterable<string>, warnings: readonly string[] = []): Promise<FastifyReply> {
   const pieces = successPieces(data, warnings);
   const encoding = responseEncoding(req.headers['accept-encoding']);
-  reply.type('application/json');
-  if (encoding === undefined) return reply.send([...pieces].join(''));
+  if (encoding === undefined) return sendJson(reply, [...pieces].join(''));
   const body = await compressPieces(pieces, encoding);
-  return reply.header('content-encoding', encoding).send(body);
+  return reply.header('content-type', 'application/json').header('content-encoding', encoding).send(body);
 }
 
 export function sendData(reply: FastifyReply, data: unknown, warnings: readonly string[] = []): FastifyReply {
@@ -172,8 +179,5 @@ export function sendData(reply: FastifyReply, data: unknown, warnings: readonly 
 }
 
 export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
-  return reply
-    .code(STATUS_OF[err.type])
-    .type('application/json')
-    .send(goJson(JSON.stringify({ status: 'error', errorType: err.type, error: err.message })));
+  return sendJson(reply.code(STATUS_OF[err.type]), goJson(JSON.stringify({ status: 'error', errorType: err.type, error: err.message })));
 }
