@@ -1,4 +1,5 @@
 import { parseTime } from '@strata/promql';
+import { goJson, sendJson } from '@strata/runtime';
 import { compareStrings, Labels } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit from 'p-limit';
@@ -88,7 +89,7 @@ export class LabelsHandler {
     }
     const failed = answers.find((a): a is DownstreamAnswer => !('data' in a));
     if (failed !== undefined) return sendAnswer(reply, failed);
-    return reply.type('application/json').send(JSON.stringify(joinSets(answers as SetAnswer[], path.endsWith('/series'))));
+    return sendJson(reply, goJson(JSON.stringify(joinSets(answers as SetAnswer[], path.endsWith('/series')))));
   }
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { goJson, sendJson } from '@strata/runtime';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 
@@ -31,7 +32,7 @@ export function sendAnswer(reply: FastifyReply, a: DownstreamAnswer): FastifyRep
 
 /** The answer to a request that reached no downstream querier: Prometheus' error for an unavailable backend. */
 export function sendUnavailable(reply: FastifyReply, e: unknown): FastifyReply {
-  return reply.code(503).type('application/json').send({ status: 'error', errorType: 'unavailable', error: `downstream querier: ${(e as Error).message}` });
+  return sendJson(reply.code(503), goJson(JSON.stringify({ status: 'error', errorType: 'unavailable', error: `downstream querier: ${(e as Error).message}` })));
 }
 
 /** Sends the request on to the downstream querier as it came, and its answer back. */

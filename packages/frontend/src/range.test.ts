@@ -32,7 +32,8 @@ function fakeQuerier(): Server {
         all.push([t / 1000, String(t)]);
         if ((t % DAY) / MIN < 600) some.push([t / 1000, '1']);
       }
-      const result = [{ metric: { s: 'all' }, values: all }, ...(some.length > 0 ? [{ metric: { s: 'some' }, values: some }] : [])];
+      // `html` names its one series with the characters Go's JSON escapes.
+      const result = p.get('query') === 'html' ? [{ metric: { s: '<&>' }, values: all }] : [{ metric: { s: 'all' }, values: all }, ...(some.length > 0 ? [{ metric: { s: 'some' }, values: some }] : [])];
       res.writeHead(200, { 'content-type': 'application/json', ...(p.get('query') === 'volatile' ? { 'cache-control': 'no-store' } : {}) }).end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result } }));
     });
   });
@@ -89,6 +90,13 @@ describe('RangeHandler over a stand-in querier', () => {
     expect(await ask({ query: 'y', headers: { 'cache-control': 'no-store' } })).toBe(1);
     expect(await ask({ query: 'volatile' })).toBe(1);
     expect(await ask({ query: 'volatile' })).toBe(1);
+  });
+
+  it("writes a split answer as Prometheus writes JSON: Go's escapes, typed application/json", async () => {
+    const params = new URLSearchParams({ query: 'html', start: String(BASE / 1000), end: String((BASE + 2 * DAY) / 1000), step: '3600' });
+    const res = await fetch(`http://${frontend.httpAddress}/api/v1/query_range`, { method: 'POST', body: params });
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.text()).toMatch(/^\{"status":"success","data":\{"resultType":"matrix","result":\[\{"metric":\{"s":"\\u003c\\u0026\\u003e"\},"values":\[\[1728000000,"1728000000000"\],/);
   });
 
   it('asks for a partial response where a request does not say, as --query-range.partial-response sets it', async () => {

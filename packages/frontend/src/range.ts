@@ -1,4 +1,5 @@
 import { parseDurationParam, parseTime } from '@strata/promql';
+import { goJson, sendJson } from '@strata/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
@@ -83,7 +84,7 @@ export class RangeHandler {
     }
     const failed = answers.find((a) => 'error' in a);
     if (failed !== undefined && 'error' in failed) return sendAnswer(reply, failed.error);
-    return reply.type('application/json').send(JSON.stringify(mergeAnswers(answers.map((a) => (a as { answer: MatrixAnswer }).answer))));
+    return sendJson(reply, goJson(JSON.stringify(mergeAnswers(answers.map((a) => (a as { answer: MatrixAnswer }).answer)))));
   }
 
   /**

@@ -8,3 +8,4 @@ export * from './webauth.js';
 export * from './compression.js';
 export * from './slowlog.js';
 export * from './processmetrics.js';
+export * from './json.js';

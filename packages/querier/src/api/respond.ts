@@ -1,7 +1,7 @@
 import { formatFloatPlain, formatTimestamp, formatValue, formatValues, PackedSeriesPoints, type QueryValue, type SeriesPoints } from '@strata/promql';
 import { forEachBucket, type FloatHistogram, type Labels } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { compressPieces, responseEncoding } from '@strata/runtime';
+import { compressPieces, goJson, responseEncoding, sendJson } from '@strata/runtime';
 import { ApiError, STATUS_OF } from './errors.js';
 
 /**
@@ -13,19 +13,6 @@ import { ApiError, STATUS_OF } from './errors.js';
  * Go's escapes (goJson) are applied where data enters the text (label names and values, strings,
  * extra fields) rather than by scanning every piece: numbers and the JSON around them never need them.
  */
-
-/** Characters Go's encoding/json escapes in strings (for HTML safety), as Prometheus' answers carry them. */
-const GO_ESCAPED = /[<>&\u2028\u2029]/;
-const GO_ESCAPED_ALL = /[<>&\u2028\u2029]/g;
-
-/**
- * JSON text as Go writes it: `<`, `>`, `&`, U+2028 and U+2029 as \u escapes. JSON.stringify leaves
- * them as they are, and outside strings JSON has none of them, so the whole text (or any piece of it)
- * can be rewritten at once.
- */
-export function goJson(json: string): string {
-  return GO_ESCAPED.test(json) ? json.replace(GO_ESCAPED_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
-}
 
 /** About how many characters of JSON a piece holds: a fraction of a millisecond to write or to compress. */
 const PIECE_CHARS = 32 * 1024;
@@ -146,14 +133,6 @@ function* successPieces(data: Iterable<string>, warnings: readonly string[]): Ge
   yield '{"status":"success","data":';
   yield* data;
   yield warnings.length > 0 ? `,"warnings":${goJson(JSON.stringify(warnings))}}` : '}';
-}
-
-/**
- * Sends a JSON answer typed `application/json` as Prometheus types it: as bytes, since fastify adds
- * `; charset=utf-8` to the type of a string it sends.
- */
-function sendJson(reply: FastifyReply, json: string): FastifyReply {
-  return reply.header('content-type', 'application/json').send(Buffer.from(json));
 }
 
 /** Sends `{"status":"success","data":…}` with `dataJson` already serialized (Go's escapes are applied here). */
