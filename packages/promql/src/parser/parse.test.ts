@@ -135,6 +135,14 @@ describe('parseExpr', () => {
       ['(foo))', "1:7: parse error: unexpected right parenthesis ')'"],
       ['sum(rate(foo[5m)', '1:16: parse error: unexpected ")" in subquery or range, expected ":" or "]"'],
       ['foo{a="b")', "1:10: parse error: unexpected character inside braces: ')'"],
+      ['x{a=}', '1:5: parse error: unexpected "}" in label matching, expected string'],
+      ['x{a}', '1:4: parse error: unexpected "}" in label matching, expected label matching operator'],
+      ['x{a="b" c="d"}', '1:9: parse error: unexpected identifier "c" in label matching, expected "," or "}"'],
+      ['x{,}', '1:3: parse error: unexpected "," in label matching, expected identifier or "}"'],
+      ['x{a="b"=}', '1:8: parse error: unexpected "=" in label matching, expected "," or "}"'],
+      ['x{1}', "1:3: parse error: unexpected character inside braces: '1'"],
+      ['x{a!}', "1:4: parse error: unexpected character after '!' inside braces: '}'"],
+      ['x[5m:1m:1m]', "1:8: parse error: unexpected colon ':'"],
     ];
     for (const [input, error] of cases) expect(errorOf(input), input).toBe(error);
     expect(() => parseExpr('x[5]', { compat: 2 })).toThrow('1:3: parse error: missing unit character in duration');

@@ -12,7 +12,7 @@ import type {
 } from './ast.js';
 import { checkAggregate, checkBinary, checkCall, checkSubquery, checkUnary, checkVectorSelector } from './check.js';
 import { ParseError, UnsupportedError } from './errors.js';
-import { isAggregator, unexpectedAt } from './items.js';
+import { describeItem, isAggregator, unexpectedAt } from './items.js';
 import { FUNCTIONS } from './functions.js';
 import { parseDuration, parseNumber, unquoteString } from './literals.js';
 
@@ -191,6 +191,9 @@ class Builder {
           : '';
     if (context !== '') throw this.#error(tokenAt, unexpectedAt(rest, context));
     if (rest === '') this.#endOfInput(at);
+    const open = this.#unclosed(tokenAt);
+    if (open === 'braces') this.#labelMatchingError(tokenAt, rest);
+    if (open === 'brackets' && rest.startsWith(':')) throw this.#error(tokenAt, "unexpected colon ':'");
     // An identifier directly followed by "(" that the grammar did not take as a call names no function,
     // once the lexer has read to the end without finding a bracket left open.
     const call = /([A-Za-z_:][\w:]*)\s*$/.exec(this.#input.slice(0, tokenAt));
@@ -203,14 +206,32 @@ class Builder {
   }
 
   /**
-   * A `)` the grammar did not expect at `at`: with nothing open the lexer's error, reported past it (the
-   * lexer emits it before it counts); inside braces the lexer's too; else the parser's.
+   * A `)` the grammar did not expect at `at` (not inside braces): with nothing open the lexer's error,
+   * reported past it (the lexer emits it before it counts); else the parser's.
    */
   #strayParenthesis(at: number): never {
     const open = this.#unclosed(at);
     if (open === null) throw this.#error(at + 1, "unexpected right parenthesis ')'");
-    if (open === 'braces') throw this.#error(at, "unexpected character inside braces: ')'");
     throw this.#error(at, `unexpected ")"${open === 'brackets' ? ' in subquery or range, expected ":" or "]"' : ''}`);
+  }
+
+  /**
+   * An error at `at` inside braces: the braces lexer's for a character it cannot read there, else the
+   * parser's in label matching, expecting what the token before calls for.
+   */
+  #labelMatchingError(at: number, rest: string): never {
+    const c = rest[0] as string;
+    if (c === '!' && rest[1] !== '=' && rest[1] !== '~') {
+      throw this.#error(at, `unexpected character after '!' inside braces: ${rest[1] === undefined ? 'EOF' : `'${rest[1]}'`}`);
+    }
+    if (!/[A-Za-z_"'`=!,}]/.test(c)) throw this.#error(at, `unexpected character inside braces: '${c}'`);
+    // The braces lexer reads words as identifiers, keywords too, and `=~`/`!~` as operators.
+    const word = /^[A-Za-z_]\w*/.exec(rest)?.[0];
+    const op = /^(?:=~|!~|!=)/.exec(rest)?.[0];
+    const item = word !== undefined ? `identifier ${JSON.stringify(word)}` : op !== undefined ? `<op:${op}>` : (describeItem(rest) ?? JSON.stringify(c));
+    const before = this.#input.slice(0, at).trimEnd();
+    const expected = /[{,]$/.test(before) ? 'identifier or "}"' : /(?:=|~)$/.test(before) ? 'string' : /["'`]$/.test(before) ? '"," or "}"' : 'label matching operator';
+    throw this.#error(at, `unexpected ${item} in label matching, expected ${expected}`);
   }
 
   /** The lexer's error for the input ending at `at`, as the innermost bracket still open there has it. */
