@@ -149,6 +149,12 @@ describe('parseExpr', () => {
     expect((parseExpr('x[5]') as { range: number }).range).toBe(5000);
   });
 
+  it('reads quoted (UTF-8) names only in 3.x mode', () => {
+    expect(() => parseExpr('x{"a.b"="c"}', { compat: 2 })).toThrow('1:3: parse error: unexpected string "\\"a.b\\"" in label matching, expected identifier or "}"');
+    expect(() => parseExpr('{"foo"}', { compat: 2 })).toThrow('1:2: parse error: unexpected string "\\"foo\\"" in label matching, expected identifier or "}"');
+    expect(parseExpr('{"foo.bar", a="b"}')).toMatchObject({ kind: 'vectorSelector', name: 'foo.bar' });
+  });
+
   it('accepts holt_winters only in 2.x mode', () => {
     expect(parseExpr('holt_winters(x[1m], 0.1, 0.1)', { compat: 2 })).toMatchObject({ kind: 'call', func: { name: 'holt_winters' } });
   });

@@ -337,6 +337,10 @@ class Builder {
     const lm = n.getChild('LabelMatchers');
     if (lm !== null) {
       for (const m of this.#children(lm)) {
+        // Quoted (UTF-8) names came with Prometheus 3: 2.x reads a string there as out of place.
+        if (this.#opts.compat === 2 && (m.type.name === 'QuotedLabelName' || m.type.name === 'QuotedLabelMatcher')) {
+          throw this.#error(m.from, `unexpected string ${JSON.stringify(this.#text(m.type.name === 'QuotedLabelName' ? m : (m.firstChild as SyntaxNode)))} in label matching, expected identifier or "}"`);
+        }
         if (m.type.name === 'QuotedLabelName') {
           quotedName = this.#string(m.firstChild as SyntaxNode);
           continue;
