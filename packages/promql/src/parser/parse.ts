@@ -133,13 +133,12 @@ class Builder {
   /** Where info()'s second arguments start: selectors exempt from the non-empty matcher rule. */
   readonly #labelSelectorsAt = new Set<number>();
 
-  constructor(
-    input: string,
-    opts: ParseOptions,
-    /** Whether a vector selector must have a matcher that does not match the empty string. */
-    private readonly checkSelectors = true,
-  ) {
+  /** Whether a vector selector must have a matcher that does not match the empty string. */
+  readonly #checkSelectors: boolean;
+
+  constructor(input: string, opts: ParseOptions, checkSelectors = true) {
     this.#input = input;
+    this.#checkSelectors = checkSelectors;
     this.#opts = {
       compat: opts.compat ?? 3,
       experimentalFunctions: opts.experimentalFunctions ?? true,
@@ -374,7 +373,7 @@ class Builder {
       kind: 'vectorSelector', name: metricName, matchers, offset: 0, timestamp: null, atAnchor: null, pos: this.#pos(n),
     };
     // info()'s label selector may match the empty string everywhere: it only filters info series.
-    if (this.checkSelectors && !this.#labelSelectorsAt.has(n.from)) checkVectorSelector(vs, this.#input);
+    if (this.#checkSelectors && !this.#labelSelectorsAt.has(n.from)) checkVectorSelector(vs, this.#input);
     return vs;
   }
 
