@@ -96,6 +96,21 @@ describe('a POST body', () => {
   });
 });
 
+describe('a method an API path does not take', () => {
+  it('is 405 Method Not Allowed, HEAD included, as Prometheus answers it', async () => {
+    const app = await apiApp();
+    for (const method of ['PUT', 'DELETE', 'HEAD', 'PATCH'] as const) {
+      const res = await app.inject({ method, url: '/api/v1/query?query=1' });
+      expect(res.statusCode, method).toBe(405);
+      if (method !== 'HEAD') expect(res.body, method).toBe('Method Not Allowed\n');
+    }
+    expect((await app.inject({ method: 'POST', url: '/api/v1/labels' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'OPTIONS', url: '/api/v1/query' })).statusCode).toBe(204);
+    expect((await app.inject({ method: 'PUT', url: '/api/v1/nope' })).statusCode).toBe(404);
+    await app.close();
+  });
+});
+
 describe('parameters given twice', () => {
   it('count by their first value, as Go reads a form value', async () => {
     const app = await apiApp();

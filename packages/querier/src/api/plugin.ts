@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { compressResponses } from '@strata/runtime';
 import { corsResponses } from './cors.js';
 import type { ApiContext } from './context.js';
@@ -10,6 +10,9 @@ import { sendError } from './respond.js';
 import { rulesRoutes } from './rules.js';
 import { statusRoutes } from './status.js';
 import { targetsRoutes } from './targets.js';
+
+/** Methods Prometheus' router answers 405 Method Not Allowed on an API path that does not take them. */
+const OTHER_METHODS = ['DELETE', 'HEAD', 'PATCH', 'PUT'] as const;
 
 /** The Prometheus-compatible HTTP API: form bodies parsed, answers compressed and CORS headers set as Prometheus does, then each route group. */
 export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
@@ -29,11 +32,29 @@ export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
     });
     compressResponses(app);
     corsResponses(app, ctx.corsOrigin);
+    // As Prometheus' router: a method an API path does not take is 405, HEAD too (fastify answers it for
+    // every GET route unless told otherwise).
+    const taken = new Map<string, Set<string>>();
+    app.addHook('onRoute', (route) => {
+      if (!route.url.startsWith('/api/v1/') || route.url.endsWith('*')) return;
+      if (route.method === 'HEAD') route.handler = methodNotAllowed;
+      const methods = taken.get(route.url) ?? new Set<string>();
+      for (const m of [route.method].flat()) methods.add(m);
+      taken.set(route.url, methods);
+    });
     await app.register(queryRoutes(ctx));
     await app.register(labelRoutes(ctx));
     await app.register(rulesRoutes(ctx));
     await app.register(exemplarsRoutes(ctx));
     await app.register(targetsRoutes(ctx));
     await app.register(statusRoutes(ctx));
+    for (const [url, methods] of [...taken]) {
+      const others = OTHER_METHODS.filter((m) => !methods.has(m));
+      if (others.length > 0) app.route({ method: others, url, handler: methodNotAllowed });
+    }
   };
+}
+
+function methodNotAllowed(_req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.code(405).type('text/plain; charset=utf-8').send('Method Not Allowed\n');
 }
