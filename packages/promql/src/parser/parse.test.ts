@@ -143,6 +143,8 @@ describe('parseExpr', () => {
       ['x{1}', "1:3: parse error: unexpected character inside braces: '1'"],
       ['x{a!}', "1:4: parse error: unexpected character after '!' inside braces: '}'"],
       ['x[5m:1m:1m]', "1:8: parse error: unexpected colon ':'"],
+      // An escaped quote does not end a string: the braces are still open after it.
+      ['x{a="\\"}"', '1:10: parse error: unexpected end of input inside braces'],
     ];
     for (const [input, error] of cases) expect(errorOf(input), input).toBe(error);
     expect(() => parseExpr('x[5]', { compat: 2 })).toThrow('1:3: parse error: missing unit character in duration');

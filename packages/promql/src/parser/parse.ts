@@ -12,7 +12,7 @@ import type {
 } from './ast.js';
 import { checkAggregate, checkBinary, checkCall, checkSubquery, checkUnary, checkVectorSelector } from './check.js';
 import { ParseError, UnsupportedError } from './errors.js';
-import { describeItem, isAggregator, unexpectedAt } from './items.js';
+import { closingQuote, describeItem, isAggregator, lexerError, unexpectedAt } from './items.js';
 import { FUNCTIONS } from './functions.js';
 import { parseDuration, parseNumber, unquoteString } from './literals.js';
 
@@ -210,7 +210,7 @@ class Builder {
    */
   #strayParenthesis(at: number): never {
     const open = this.#unclosed(at);
-    if (open === null) throw this.#error(at + 1, "unexpected right parenthesis ')'");
+    if (open === null) throw this.#error(at + 1, lexerError(')'));
     throw this.#error(at, `unexpected ")"${open === 'brackets' ? ' in subquery or range, expected ":" or "]"' : ''}`);
   }
 
@@ -249,7 +249,7 @@ class Builder {
     for (let i = 0; i < s.length; i++) {
       const c = s[i] as string;
       if (c === '"' || c === "'" || c === '`') {
-        const end = s.indexOf(c, i + 1);
+        const end = closingQuote(s, i);
         i = end < 0 ? s.length : end;
       } else if (c in names) stack.push(names[c] as string);
       else if (c === '}' || c === ')' || c === ']') stack.pop();
