@@ -9,7 +9,7 @@ import { almostEqual } from '../float.js';
 import { EvalError } from '../engine/errors.js';
 import { formatFloatPlain, goFloat } from '../format.js';
 import type { Expr } from '../parser/ast.js';
-import { parseNumber } from '../parser/literals.js';
+import { parseGoFloat } from '../parser/literals.js';
 import type { VectorValue } from '../engine/steps.js';
 import { scalarArg, stringArg, vectorArg, type FunctionContext, type VectorFunction } from './context.js';
 import { histogramAvg, histogramFraction, histogramQuantile, histogramQuantileV2, histogramStddev, histogramStdvar } from './histogram-quantile.js';
@@ -125,7 +125,8 @@ function bucketFraction(lower: number, upper: number, b: Buckets): number {
 
 /** An `le` bound as Go's strconv.ParseFloat reads it; NaN when malformed. */
 function parseLe(s: string): number {
-  return parseNumber(s) ?? NaN;
+  const v = parseGoFloat(s);
+  return typeof v === 'number' ? v : NaN;
 }
 
 /** Prometheus' maybeAddMetricName: the metric name is only known while its removal is delayed. */

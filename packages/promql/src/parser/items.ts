@@ -2,14 +2,16 @@
  * Prometheus' words for a token where its parser stops: the lexer's item, as `unexpected <item>` names
  * it (lex.go's Item.desc), or the lexer's own error where it cannot read one there.
  */
+import { closingQuote } from './literals.js';
+import { numberItemAt } from './numberitems.js';
 
 const KEYWORDS = new Set(['offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'start', 'end']);
 const AGGREGATORS = new Set(['sum', 'avg', 'count', 'min', 'max', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'count_values', 'quantile', 'limitk', 'limit_ratio']);
 const WORD_OPERATORS = new Set(['and', 'or', 'unless', 'atan2']);
 /** Items the lexer passes to the parser as they are: named by their text. */
 const PUNCTUATION = new Set(['(', '[', '{', ',', '=', ':']);
-/** Closing brackets with none open: the lexer's errors. */
-const CLOSING: Record<string, string> = { ')': 'right parenthesis', ']': 'right bracket', '}': 'right brace' };
+/** Closing brackets with none open: the lexer's errors (a `}` is just an unexpected character to it). */
+const CLOSING: Record<string, string> = { ')': 'right parenthesis', ']': 'right bracket' };
 
 /** Whether the lexer reads `word` as an aggregation operator (in any case). */
 export function isAggregator(word: string): boolean {
@@ -22,23 +24,32 @@ export function describeItem(rest: string): string | undefined {
   if (word !== undefined) {
     // The lexer reads keywords in any case; the item keeps the text as written.
     const w = word.toLowerCase();
+    if (w === 'inf' || w === 'nan') return `number ${JSON.stringify(word)}`;
     if (KEYWORDS.has(w)) return `<${word}>`;
     if (isAggregator(w)) return `<aggr:${word}>`;
     if (WORD_OPERATORS.has(w)) return `<op:${word}>`;
     return `identifier ${JSON.stringify(word)}`;
   }
-  const number = /^(?:\d|\.\d)[\w.]*/.exec(rest)?.[0];
-  if (number !== undefined) return `${/^\d+(?:ms|[smhdwy])/.test(number) ? 'duration' : 'number'} ${JSON.stringify(number)}`;
+  if (/^\.?\d/.test(rest)) {
+    const item = numberItemAt(rest);
+    return item === undefined ? undefined : `${item.kind} ${quoteItem(item.text)}`;
+  }
   const quote = rest[0];
   if (quote === '"' || quote === "'" || quote === '`') {
     const end = closingQuote(rest, 0);
-    return end < 0 ? undefined : `string ${JSON.stringify(rest.slice(0, end + 1))}`;
+    return end < 0 ? undefined : `string ${quoteItem(rest.slice(0, end + 1))}`;
   }
   const op = /^(?:==|!=|>=|<=|[-+*/%^<>@])/.exec(rest)?.[0];
   if (op !== undefined) return `<op:${op}>`;
   const c = rest[0] as string;
   if (c === '=' && rest[1] === '~') return undefined;
   return PUNCTUATION.has(c) ? JSON.stringify(c) : undefined;
+}
+
+/** An item's text as Item.String quotes it: past 10 characters, the first 10 (`%.10q...`). */
+function quoteItem(text: string): string {
+  const chars = [...text];
+  return chars.length > 10 ? `${JSON.stringify(chars.slice(0, 10).join(''))}...` : JSON.stringify(text);
 }
 
 /** The lexer's error for what `rest` starts with, where it reads no item (see describeItem). */
@@ -56,14 +67,4 @@ export function unexpectedAt(rest: string, context = ''): string {
   if (rest === '') return `unexpected end of input${context}`;
   const item = describeItem(rest);
   return item === undefined ? lexerError(rest) : `unexpected ${item}${context}`;
-}
-
-/** The index of the quote closing the one at `open` (raw strings have no escapes); -1 if none does. */
-export function closingQuote(input: string, open: number): number {
-  const q = input[open];
-  for (let i = open + 1; i < input.length; i++) {
-    if (input[i] === q) return i;
-    if (q !== '`' && input[i] === '\\') i++;
-  }
-  return -1;
 }

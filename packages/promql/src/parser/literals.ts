@@ -41,22 +41,71 @@ export function formatDuration(ms: number): string {
   return out;
 }
 
-/** Parses a number literal (decimal, hex, Inf, NaN, `_` digit separators); null if invalid. */
-export function parseNumber(text: string): number | null {
-  const t = text.replace(/_/g, '');
-  const lower = t.toLowerCase();
-  let sign = 1;
-  let body = lower;
-  if (body.startsWith('-') || body.startsWith('+')) {
-    if (body.startsWith('-')) sign = -1;
-    body = body.slice(1);
+/** Why Go's strconv.ParseFloat refuses a text: the end of its error (`strconv.ParseFloat: parsing "1e": invalid syntax`). */
+export type NumberSyntaxError = 'invalid syntax' | 'value out of range';
+
+/** Go's digit runs: underscores only between digits (strconv's underscoreOK). */
+const DEC = String.raw`\d(?:_?\d)*`;
+const HEX = String.raw`[0-9a-fA-F](?:_?[0-9a-fA-F])*`;
+/** strconv.ParseInt with base 0: a base prefix (0x, 0b, 0o, or a leading 0 for octal) may be followed by an underscore. */
+const GO_INT = /^([+-]?)(?:0[xX]_?([0-9a-fA-F](?:_?[0-9a-fA-F])*)|0[bB]_?([01](?:_?[01])*)|0[oO]_?([0-7](?:_?[0-7])*)|0(_?[0-7](?:_?[0-7])*)|([1-9](?:_?\d)*|0))$/;
+const GO_DECIMAL_FLOAT = new RegExp(String.raw`^[+-]?(?:${DEC}(?:\.(?:${DEC})?)?|\.${DEC})(?:[eE][+-]?${DEC})?$`);
+/** A hexadecimal float needs its binary exponent (`0x1.8p1`). */
+const GO_HEX_FLOAT = new RegExp(String.raw`^([+-]?)0[xX]_?(${HEX})?(?:\.(${HEX})?)?[pP]([+-]?${DEC})$`);
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A PromQL number literal's value as Prometheus' parser reads it (its `number()`): Go's strconv.ParseInt
+ * with base 0, so `0x1F` is hexadecimal and `010` octal (8); where that fails (not an integer, or past
+ * int64), strconv.ParseFloat, whose error is the literal's.
+ */
+export function parseNumberLiteral(text: string): number | NumberSyntaxError {
+  const m = GO_INT.exec(text);
+  if (m !== null) {
+    const [, sign, hex, bin, oct, leadingZeroOct, dec] = m;
+    const digits = (hex ?? bin ?? oct ?? leadingZeroOct ?? dec ?? '').replace(/_/g, '');
+    const prefix = hex !== undefined ? '0x' : bin !== undefined ? '0b' : oct !== undefined || leadingZeroOct !== undefined ? '0o' : '';
+    const n = (sign === '-' ? -1n : 1n) * BigInt(prefix + digits);
+    if (n >= INT64_MIN && n <= INT64_MAX) return Number(n);
   }
-  if (body === 'inf' || body === 'infinity') return sign * Infinity;
-  if (body === 'nan') return NaN;
-  if (/^0x[0-9a-f]+$/.test(body)) return sign * parseInt(body.slice(2), 16);
-  if (/^(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/.test(body)) return sign * Number(body);
-  // Octal literals, as Go's ParseInt with base 0 reads a leading zero.
-  return null;
+  return parseGoFloat(text);
+}
+
+/**
+ * Go's strconv.ParseFloat(text, 64): decimal and hexadecimal floats with Go's underscores, `Inf`,
+ * `Infinity` and `NaN` in any case; a value past the float64 range is an error, not ±Inf.
+ */
+export function parseGoFloat(text: string): number | NumberSyntaxError {
+  const special = /^([+-]?)(inf|infinity|nan)$/i.exec(text);
+  if (special !== null) return (special[2] as string).toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity;
+  let v: number;
+  if (GO_DECIMAL_FLOAT.test(text)) {
+    v = Number(text.replace(/_/g, ''));
+  } else {
+    const h = GO_HEX_FLOAT.exec(text);
+    if (h === null) return 'invalid syntax';
+    const [, sign, whole = '', frac = '', exp] = h;
+    const mantissa = (whole + frac).replace(/_/g, '');
+    if (mantissa === '') return 'invalid syntax';
+    v = (sign === '-' ? -1 : 1) * Number(BigInt(`0x${mantissa}`)) * 2 ** (Number((exp as string).replace(/_/g, '')) - 4 * frac.replace(/_/g, '').length);
+  }
+  return Number.isFinite(v) ? v : 'value out of range';
+}
+
+/** Prometheus' error for a number literal ParseFloat refuses. */
+export function numberError(text: string, reason: NumberSyntaxError): string {
+  return `error parsing number: strconv.ParseFloat: parsing ${JSON.stringify(text)}: ${reason}`;
+}
+
+/** The index of the quote closing the one at `open` (raw strings have no escapes); -1 if none does. */
+export function closingQuote(input: string, open: number): number {
+  const q = input[open];
+  for (let i = open + 1; i < input.length; i++) {
+    if (input[i] === q) return i;
+    if (q !== '`' && input[i] === '\\') i++;
+  }
+  return -1;
 }
 
 const SIMPLE_ESCAPES: Record<string, string> = {

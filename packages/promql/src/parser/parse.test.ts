@@ -24,6 +24,68 @@ describe('parseExpr', () => {
     expect(value('-Inf')).toBe(-Infinity);
     expect(Number.isNaN(value('nAn'))).toBe(true);
     expect(value('- - - 1')).toBe(-1);
+    // Go's ParseInt with base 0 first: a leading 0 is octal, unless a digit is not (then ParseFloat).
+    expect(value('010')).toBe(8);
+    expect(value('09')).toBe(9);
+    expect(value('0X1f')).toBe(31);
+    expect(value('9223372036854775807')).toBe(2 ** 63);
+    expect(value('99999999999999999999')).toBe(1e20);
+    expect(value('1e-400')).toBe(0);
+    expect(errorOf('1e400 + 1')).toBe('1:1: parse error: error parsing number: strconv.ParseFloat: parsing "1e400": value out of range');
+    expect(errorOf('-1e400')).toBe('1:2: parse error: error parsing number: strconv.ParseFloat: parsing "1e400": value out of range');
+  });
+
+  it('places an @ time out of int64 at the expression it modifies, in Go\'s %f, and wraps milliseconds past it as Go does', () => {
+    expect(errorOf('rate(x[5m] @ Inf)')).toBe('1:6: parse error: timestamp out of bounds for @ modifier: +Inf');
+    expect(errorOf('1 + x @ -Inf')).toBe('1:5: parse error: timestamp out of bounds for @ modifier: -Inf');
+    expect(errorOf('x[5m:] @ NaN')).toBe('1:1: parse error: timestamp out of bounds for @ modifier: NaN');
+    expect(errorOf('x @ 1e19')).toBe('1:1: parse error: timestamp out of bounds for @ modifier: 10000000000000000000.000000');
+    expect(parseExpr('x @ 9223372036854')).toMatchObject({ timestamp: 9223372036854000 });
+    expect(parseExpr('x @ 9223372036854776')).toMatchObject({ timestamp: -(2 ** 63) });
+    expect(parseExpr('x @ -0.0005')).toMatchObject({ timestamp: -1 });
+  });
+
+  it('in 2.x mode reads numbers and durations as 2.x\'s lexer does, with Prometheus 2.42\'s errors', () => {
+    const error2 = (q: string): string => {
+      try {
+        parseExpr(q, { compat: 2 });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error(`${q} parsed`);
+    };
+    // Prometheus 2.42's instant query API, compared by a script over ~1,000 such queries.
+    const cases: [string, string][] = [
+      ['1e', '1:1: parse error: error parsing number: strconv.ParseFloat: parsing "1e": invalid syntax'],
+      ['x > 0x', '1:5: parse error: error parsing number: strconv.ParseFloat: parsing "0x": invalid syntax'],
+      ['0x1g', '1:1: parse error: bad number or duration syntax: "0x1"'],
+      ['1_000', '1:1: parse error: bad number or duration syntax: "1"'],
+      ['x offset 5mm', '1:10: parse error: bad number or duration syntax: "5mm"'],
+      ['1..2', '1:3: parse error: unexpected number ".2"'],
+      ['x[', '1:3: parse error: missing unit character in duration'],
+      ['x[-5m]', '1:3: parse error: missing unit character in duration'],
+      ['x[5x]', '1:3: parse error: bad duration syntax: "5"'],
+      ['x[1m1h]', '1:3: parse error: not a valid duration string: "1m1h"'],
+      ['x[1.5m]', '1:3: parse error: not a valid duration string: "1.5m"'],
+      ['x[99999999999999999999y]', '1:3: parse error: duration out of range'],
+      ['x[5m 1m]', '1:6: parse error: unexpected duration "1m" in subquery or range, expected ":" or "]"'],
+      ['x[5m:-1m]', '1:6: parse error: unexpected <op:-> in subquery selector, expected duration or "]"'],
+      ['x[5m:99999999999999999999]', '1:6: parse error: unexpected number "9999999999"... in subquery selector, expected duration or "]"'],
+      ['x offset 5', '1:10: parse error: unexpected number "5" in offset, expected duration'],
+      ['x offset -Inf', '1:11: parse error: unexpected number "Inf" in offset, expected duration'],
+      ['x offset 0s', '1:10: parse error: duration must be greater than 0'],
+      ['x @ -5m', '1:6: parse error: unexpected duration "5m" in @, expected timestamp'],
+      ['x @ end', '1:8: parse error: unexpected end of input in @, expected timestamp'],
+      ['5m + 1', '1:1: parse error: unexpected duration "5m"'],
+      ['topk(5m, x)', '1:6: parse error: unexpected duration "5m" in aggregation'],
+      ['round(x, 5m)', '1:8: parse error: trailing commas not allowed in function call args'],
+      ['x}', "1:2: parse error: unexpected character: '}'"],
+      // The number's error comes before the @ modifier's own check, made once the modifier is read.
+      ['last_over_time(x[5m:]) @ 1e400', '1:26: parse error: error parsing number: strconv.ParseFloat: parsing "1e400": value out of range'],
+    ];
+    for (const [input, error] of cases) expect(error2(input), input).toBe(error);
+    // 3.x reads a duration where a number goes as seconds.
+    expect(parseExpr('5m + 1')).toMatchObject({ kind: 'binary' });
   });
 
   it('unquotes strings with Go escapes', () => {
@@ -143,6 +205,11 @@ describe('parseExpr', () => {
       ['x{1}', "1:3: parse error: unexpected character inside braces: '1'"],
       ['x{a!}', "1:4: parse error: unexpected character after '!' inside braces: '}'"],
       ['x[5m:1m:1m]', "1:8: parse error: unexpected colon ':'"],
+      // Inside an aggregation, at any depth, and after a call's comma, as the parser recovers there.
+      ['sum(rate(x y))', '1:12: parse error: unexpected identifier "y" in aggregation'],
+      ['sum by (a) (x +)', '1:16: parse error: unexpected ")" in aggregation'],
+      ['sum(x,)', '1:6: parse error: trailing commas not allowed in function call args'],
+      ['round(x,, 1)', '1:8: parse error: trailing commas not allowed in function call args'],
       // An escaped quote does not end a string: the braces are still open after it.
       ['x{a="\\"}"', '1:10: parse error: unexpected end of input inside braces'],
     ];

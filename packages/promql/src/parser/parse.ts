@@ -12,9 +12,10 @@ import type {
 } from './ast.js';
 import { checkAggregate, checkBinary, checkCall, checkSubquery, checkUnary, checkVectorSelector } from './check.js';
 import { ParseError, UnsupportedError } from './errors.js';
-import { closingQuote, describeItem, isAggregator, lexerError, unexpectedAt } from './items.js';
+import { describeItem, isAggregator, lexerError, unexpectedAt } from './items.js';
 import { FUNCTIONS } from './functions.js';
-import { parseDuration, parseNumber, unquoteString } from './literals.js';
+import { closingQuote, numberError, parseDuration, parseNumberLiteral, unquoteString } from './literals.js';
+import { firstItemError } from './numberitems.js';
 
 export interface ParseOptions {
   /** Prometheus major version whose syntax to accept (2: holt_winters, regex `.` excludes newlines). Default 3. */
@@ -47,7 +48,7 @@ export function parseUncheckedSelector(input: string, opts: ParseOptions): Vecto
 
 /**
  * The query as handed to the lezer grammar: the same length, with what the grammar lacks but Prometheus
- * accepts rewritten in place (`2.` → `2 `; case-insensitive `STEP()`; 2.x's `holt_winters` and the scalar
+ * accepts rewritten in place (`2.` → `2 `; `0X1F` → `0x1F`; case-insensitive `STEP()`; 2.x's `holt_winters` and the scalar
  * `min_of`/`max_of` outside durations → same-length known names). Node texts are always read from the
  * original query.
  */
@@ -59,7 +60,8 @@ function lezerInput(input: string): string {
     const codeEnd = q === null ? input.length : i + q.index;
     out += input
       .slice(i, codeEnd)
-      .replace(/(?<![\w.])(\d+)\.(?![\w.])/g, '$1 ')
+      .replace(/(?<![\w.])(\d+)\.(?!\w)/g, '$1 ')
+      .replace(/(?<![\w.])0X(?=[0-9a-fA-F])/g, '0x')
       .replace(/\bholt_winters(?=\s*\()/g, 'day_of_month')
       .replace(/\b(step|range|min_of|max_of)(?=\s*\()/gi, (m) => m.toLowerCase());
     if (codeEnd >= input.length) break;
@@ -127,6 +129,29 @@ function groupingExpected(before: string): boolean {
   return word !== undefined && isAggregator(word);
 }
 
+/** What a parenthesis opens: an aggregation's argument, a call's, grouping labels, or an expression. */
+type Paren = 'aggregation' | 'call' | 'grouping' | 'parentheses';
+
+/** The kind of the parenthesis that follows `before`. */
+function parenKind(before: string): Paren {
+  const head = before.trimEnd();
+  const word = /[A-Za-z_][\w:]*$/.exec(head)?.[0];
+  if (word !== undefined) {
+    if (isAggregator(word)) return 'aggregation';
+    return /^(?:by|without|on|ignoring|group_left|group_right)$/i.test(word) ? 'grouping' : 'call';
+  }
+  // `sum by (a) (…)`: the aggregation's argument after its grouping.
+  const grouped = /([A-Za-z_]\w*)\s*(?:by|without)\s*\([^()]*\)$/i.exec(head);
+  return grouped !== null && isAggregator(grouped[1] as string) ? 'aggregation' : 'parentheses';
+}
+
+/** Go's `%f` of a float that is not finite or is an integer (past 2^53, as an out-of-bounds @ time is). */
+function goFixed(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
+  return Number.isInteger(v) ? `${BigInt(v)}.000000` : v.toFixed(6);
+}
+
 class Builder {
   readonly #input: string;
   readonly #opts: Required<ParseOptions>;
@@ -151,7 +176,18 @@ class Builder {
     // Only blanks and comments: Prometheus' lexer finds no token at all.
     if (/^(?:\s|#[^\n]*)*$/.test(this.#input)) throw this.#error(0, 'no expression found in input');
     const tree = lezer.parse(lezerInput(this.#input));
-    this.#reportSyntaxError(tree.topNode);
+    // 2.x stops at the first number or duration it cannot read, unless its grammar failed before it;
+    // what is checked once a construct is read (here: as the tree is built) comes after.
+    const itemError = this.#opts.compat === 2 ? firstItemError(this.#input) : undefined;
+    try {
+      this.#reportSyntaxError(tree.topNode);
+    } catch (e) {
+      if (itemError === undefined || !(e instanceof ParseError) || e.position < itemError.pos) throw e;
+    }
+    if (itemError !== undefined) {
+      if (itemError.reason === undefined) this.#unexpected(itemError.pos);
+      throw this.#error(itemError.pos, itemError.reason);
+    }
     const top = tree.topNode.firstChild;
     if (top === null) throw this.#error(0, 'no expression found in input');
     return this.#expr(top);
@@ -177,13 +213,17 @@ class Builder {
       return undefined;
     });
     if (bad === null) return;
-    const at = (bad as SyntaxNode).from;
+    this.#unexpected((bad as SyntaxNode).from);
+  }
+
+  /** Prometheus' error for the first token from `at` on, where its parser cannot go on. */
+  #unexpected(at: number): never {
     const rest = this.#input.slice(at).trimStart();
     const tokenAt = at + (this.#input.slice(at).length - rest.length);
     const before = this.#input.slice(0, tokenAt).trimEnd();
     const context = /\boffset\s*-?$/i.test(before)
       ? ' in offset, expected duration'
-      : before.endsWith('@')
+      : /@\s*(?:[-+]|start|end)?$/i.test(before)
         ? ' in @, expected timestamp'
         : groupingExpected(before)
           ? ' in grouping opts, expected "("'
@@ -192,7 +232,12 @@ class Builder {
     if (rest === '') this.#endOfInput(at);
     const open = this.#unclosed(tokenAt);
     if (open === 'braces') this.#labelMatchingError(tokenAt, rest);
-    if (open === 'brackets' && rest.startsWith(':')) throw this.#error(tokenAt, "unexpected colon ':'");
+    if (open === 'brackets') {
+      if (rest.startsWith(':')) throw this.#error(tokenAt, "unexpected colon ':'");
+      // After a range's duration: a colon for a subquery, or its end (a `)` is worded below).
+      if (/\[\s*[\w.]+$/.test(before) && !rest.startsWith(')')) throw this.#error(tokenAt, unexpectedAt(rest, ' in subquery or range, expected ":" or "]"'));
+      if (before.endsWith(':')) throw this.#error(tokenAt, unexpectedAt(rest, ' in subquery selector, expected duration or "]"'));
+    }
     // An identifier directly followed by "(" that the grammar did not take as a call names no function,
     // once the lexer has read to the end without finding a bracket left open.
     const call = /([A-Za-z_:][\w:]*)\s*$/.exec(this.#input.slice(0, tokenAt));
@@ -200,18 +245,26 @@ class Builder {
       if (this.#unclosed(this.#input.length) !== null) this.#endOfInput(this.#input.length);
       throw this.#error(tokenAt - (call[0] as string).length, `unknown function with name ${JSON.stringify(call[1])}`);
     }
-    if (rest.startsWith(')')) this.#strayParenthesis(tokenAt);
-    throw this.#error(tokenAt, unexpectedAt(rest));
+    const parens = this.#openAt(tokenAt);
+    const innermost = parens.at(-1)?.kind;
+    // After a call's or an aggregation's comma the parser has taken the comma as the arguments' last.
+    if (before.endsWith(',') && (innermost === 'call' || innermost === 'aggregation')) {
+      throw this.#error(before.length - 1, 'trailing commas not allowed in function call args');
+    }
+    // Inside an aggregation, at any depth, the parser recovers at the aggregation and names it.
+    const recovered = parens.some((p) => p.kind === 'aggregation') ? ' in aggregation' : '';
+    if (rest.startsWith(')')) this.#strayParenthesis(tokenAt, recovered);
+    throw this.#error(tokenAt, unexpectedAt(rest, recovered));
   }
 
   /**
    * A `)` the grammar did not expect at `at` (not inside braces): with nothing open the lexer's error,
    * reported past it (the lexer emits it before it counts); else the parser's.
    */
-  #strayParenthesis(at: number): never {
+  #strayParenthesis(at: number, context: string): never {
     const open = this.#unclosed(at);
     if (open === null) throw this.#error(at + 1, lexerError(')'));
-    throw this.#error(at, `unexpected ")"${open === 'brackets' ? ' in subquery or range, expected ":" or "]"' : ''}`);
+    throw this.#error(at, `unexpected ")"${open === 'brackets' ? ' in subquery or range, expected ":" or "]"' : context}`);
   }
 
   /**
@@ -242,19 +295,29 @@ class Builder {
   }
 
   /** The innermost bracket still open at `pos`, for "inside braces"-style messages. */
-  #unclosed(pos: number): string | null {
-    const stack: string[] = [];
-    const names: Record<string, string> = { '{': 'braces', '(': 'parentheses', '[': 'brackets' };
+  #unclosed(pos: number): 'braces' | 'parentheses' | 'brackets' | null {
+    const top = this.#openAt(pos).at(-1);
+    return top === undefined ? null : top.kind === 'braces' || top.kind === 'brackets' ? top.kind : 'parentheses';
+  }
+
+  /** The brackets open at `pos`, outermost first, each a parenthesis told apart by what it opens. */
+  #openAt(pos: number): { kind: 'braces' | 'brackets' | Paren; at: number }[] {
+    const stack: { kind: 'braces' | 'brackets' | Paren; at: number }[] = [];
     const s = this.#input.slice(0, pos);
     for (let i = 0; i < s.length; i++) {
       const c = s[i] as string;
       if (c === '"' || c === "'" || c === '`') {
         const end = closingQuote(s, i);
         i = end < 0 ? s.length : end;
-      } else if (c in names) stack.push(names[c] as string);
+      } else if (c === '#') {
+        const eol = s.indexOf('\n', i);
+        i = eol < 0 ? s.length : eol;
+      } else if (c === '{') stack.push({ kind: 'braces', at: i });
+      else if (c === '[') stack.push({ kind: 'brackets', at: i });
+      else if (c === '(') stack.push({ kind: parenKind(s.slice(0, i)), at: i });
       else if (c === '}' || c === ')' || c === ']') stack.pop();
     }
-    return stack.at(-1) ?? null;
+    return stack;
   }
 
   #children(n: SyntaxNode): SyntaxNode[] {
@@ -319,11 +382,13 @@ class Builder {
 
   /** A number literal; in 3.x a duration literal where a number is expected reads as seconds. */
   #numberOrDuration(n: SyntaxNode, text: string): number {
-    const num = parseNumber(text);
-    if (num !== null) return num;
+    const num = parseNumberLiteral(text);
+    if (typeof num === 'number') return num;
     const unsigned = text.replace(/^[-+]/, '');
     const d = parseDuration(unsigned);
     if (d !== null) return (text.startsWith('-') ? -d : d) / 1000;
+    // A sign is an operator of its own to Prometheus: the number it quotes and places starts after it.
+    if (num === 'value out of range') throw this.#error(n.from + text.length - unsigned.length, numberError(unsigned, num));
     throw this.#error(n.from, `bad number or duration syntax: ${JSON.stringify(text)}`);
   }
 
@@ -480,11 +545,11 @@ class Builder {
     }
     const lit = n.getChild('NumberDurationLiteral') as SyntaxNode;
     const secs = this.#numberOrDuration(lit, this.#text(lit));
-    const ms = Math.round(secs * 1000);
-    if (!Number.isFinite(secs) || !Number.isSafeInteger(ms)) {
-      throw this.#error(lit.from, `timestamp out of bounds for @ modifier: ${secs}`);
-    }
-    target.timestamp = ms;
+    // Prometheus' setTimestamp: seconds past int64 are refused (at the expression the modifier is on),
+    // in Go's %f; milliseconds past it wrap, as Go's conversion does on amd64, to the lowest int64.
+    if (!(secs < 2 ** 63 && secs > -(2 ** 63))) throw this.#error(target.pos.start, `timestamp out of bounds for @ modifier: ${goFixed(secs)}`);
+    const ms = (secs < 0 ? -Math.round(-secs * 1000) : Math.round(secs * 1000)) + 0; // + 0: no -0
+    target.timestamp = ms < 2 ** 63 && ms >= -(2 ** 63) ? ms : -(2 ** 63);
     return inner;
   }
 
@@ -506,8 +571,8 @@ class Builder {
         const text = this.#text(first);
         const d = parseDuration(text);
         if (d !== null) return d / 1000;
-        const num = parseNumber(text);
-        if (num === null || !Number.isFinite(num)) throw this.#error(first.from, `bad duration syntax: ${JSON.stringify(text)}`);
+        const num = parseNumberLiteral(text);
+        if (typeof num !== 'number' || !Number.isFinite(num)) throw this.#error(first.from, `bad duration syntax: ${JSON.stringify(text)}`);
         if (this.#opts.compat === 2) throw this.#error(first.from, 'missing unit character in duration');
         return num;
       }

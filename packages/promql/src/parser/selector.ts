@@ -7,7 +7,8 @@
  */
 import { METRIC_NAME, Matcher } from '@strata/tsdb';
 import { ParseError } from './errors.js';
-import { closingQuote, unexpectedAt } from './items.js';
+import { unexpectedAt } from './items.js';
+import { closingQuote } from './literals.js';
 import { parseUncheckedSelector, type ParseOptions } from './parse.js';
 
 export function parseMetricSelector(input: string, opts: ParseOptions = {}): Matcher[] {
