@@ -1,5 +1,5 @@
 /**
- * `pnpm bench query [--hours=H] [--rounds=N] [--warm-up=N] [--history=bucket|sidecar] [--store-cache=in-memory|none] [--only=I,J] [--cpu-prof-dir=DIR]`
+ * `pnpm bench query [--hours=H] [--rounds=N] [--warm-up=N] [--history=bucket|deduplicated|sidecar] [--store-cache=in-memory|none] [--only=I,J] [--cpu-prof-dir=DIR]`
  * (`--cpu-prof-dir` writes V8 CPU profiles of every Strata process there: query-one.cpuprofile and
  * query-two.cpuprofile, the store gateways store-r0 and store-all, the sidecars sidecar-r0-one,
  * sidecar-r0-two and sidecar-r1-two;
@@ -22,6 +22,11 @@
  * with `type: IN-MEMORY` and Thanos' defaults: 250 MiB), as Thanos deployments configure it: a dashboard
  * queries the same history again and again, which Prometheus reads from its page cache.
  * `--store-cache=none` runs them without it, every chunk read going to s3rver.
+ * `--history=deduplicated` has `strata compact --deduplication.replica-label=replica
+ * --deduplication.func=penalty` merge both replicas' blocks in the bucket into one copy first (vertical
+ * compaction, then the usual levels), as Thanos deployments of HA pairs run their compactor: both
+ * targets' store gateways then serve that one copy, which has no replica label, and the querier merges
+ * it with the sidecars' newest blocks (the check of round 0 holds: the copy is r0's samples).
  * `--history=sidecar` keeps every block on the replicas' disks instead, with no store gateway: the
  * querier's own cost without the object store's round trips.
  * The queriers evaluate PromQL as Prometheus 2.42 does (`--query.promql-compat=2`), and the warm-up
@@ -137,10 +142,11 @@ async function startComponent(args: string[], dir: string, name: string, nodeArg
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { hours: { type: 'string', default: '24' }, rounds: { type: 'string', default: '20' }, 'warm-up': { type: 'string', default: '150' }, history: { type: 'string', default: 'bucket' }, 'store-cache': { type: 'string', default: 'in-memory' }, 'cpu-prof-dir': { type: 'string' }, only: { type: 'string' } } });
   const QUERIES = values.only === undefined ? ALL_QUERIES : values.only.split(',').map((i) => ALL_QUERIES[Number(i) - 1] ?? fail(`--only: there is no query ${i}`));
-  if (values.history !== 'bucket' && values.history !== 'sidecar') throw new Error('--history is bucket or sidecar');
+  if (values.history !== 'bucket' && values.history !== 'deduplicated' && values.history !== 'sidecar') throw new Error('--history is bucket, deduplicated or sidecar');
   if (values['store-cache'] !== 'in-memory' && values['store-cache'] !== 'none') throw new Error('--store-cache is in-memory or none');
   const storeCache = values['store-cache'] === 'in-memory' ? ['--store.caching-bucket.config=type: IN-MEMORY'] : [];
-  const inBucket = values.history === 'bucket';
+  const inBucket = values.history !== 'sidecar';
+  const deduplicated = values.history === 'deduplicated';
   const profDir = values['cpu-prof-dir'];
   const hours = Number(values.hours);
   const rounds = Number(values.rounds);
@@ -194,13 +200,24 @@ export async function main(args: string[]): Promise<void> {
     // Started after the replicas' copies were read from its data dir.
     const reference = await startPrometheus({ dir: join(dir.path, 'reference'), dataDir: referenceDir, externalLabels: {}, blockDuration: '2h' });
     procs.push(reference);
+    if (deduplicated) {
+      process.stderr.write('merging both replicas\' blocks in the bucket into one copy (strata compact)…\n');
+      const compact = startProcess(
+        'node',
+        [CLI, 'compact', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, 'compact')}`, '--deduplication.replica-label=replica', '--deduplication.func=penalty', '--consistency-delay=0s', '--delete-delay=0s', '--downsampling.disable', `--http-address=127.0.0.1:${await freePort()}`],
+        { logFile: join(dir.path, 'compact.log') },
+      );
+      const code = await new Promise<number | null>((resolve) => compact.child.once('exit', resolve));
+      if (code !== 0) fail(`strata compact exited with ${code}: see ${compact.logFile}`);
+    }
     const store = (name: string, relabel: string[]) =>
       startComponent(['store', `--objstore.config-file=${objstoreConfig}`, `--data-dir=${join(dir.path, name)}`, ...storeCache, ...relabel], dir.path, name, profile(name));
     const oneEndpoints = [...sidecars.one];
     const twoEndpoints = [...sidecars.two];
     const stores: (number | undefined)[] = [];
     if (inBucket) {
-      const storeR0 = await store('store-r0', ['--selector.relabel-config=[{action: keep, source_labels: [replica], regex: r0}]']);
+      // Deduplicated, the bucket holds one copy, without a replica label, for both targets.
+      const storeR0 = await store('store-r0', deduplicated ? [] : ['--selector.relabel-config=[{action: keep, source_labels: [replica], regex: r0}]']);
       const storeAll = await store('store-all', []);
       procs.push(storeR0.proc, storeAll.proc);
       oneEndpoints.push(storeR0.grpc);
@@ -303,7 +320,7 @@ export async function main(args: string[]): Promise<void> {
     const prom = stats.prometheus as { p50: number; p95: number };
     const oneS = stats['strata, 1 replica'] as { p50: number; p95: number };
     const twoS = stats['strata, 2 replicas (dedup)'] as { p50: number; p95: number };
-    process.stdout.write(`\nquery benchmark: ${QUERIES.length} dashboard queries × ${rounds} rounds after ${warmUp} untimed, ${hours}h of history (${inBucket ? `newest block via sidecars, the rest via store gateway${storeCache.length > 0 ? ' (in-memory chunk cache)' : ''} + s3rver` : 'all via sidecars'}), step 60s\n`);
+    process.stdout.write(`\nquery benchmark: ${QUERIES.length} dashboard queries × ${rounds} rounds after ${warmUp} untimed, ${hours}h of history (${inBucket ? `newest block via sidecars, the rest${deduplicated ? ', deduplicated by strata compact,' : ''} via store gateway${storeCache.length > 0 ? ' (in-memory chunk cache)' : ''} + s3rver` : 'all via sidecars'}), step 60s\n`);
     process.stdout.write(`${'target'.padEnd(30)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'p50 ×prom'.padStart(10)} ${'p95 ×prom'.padStart(10)}\n`);
     for (const [k, s] of Object.entries(stats)) {
       process.stdout.write(`${k.padEnd(30)} ${s.p50.toFixed(1).padStart(9)} ${s.p95.toFixed(1).padStart(9)} ${(s.p50 / prom.p50).toFixed(2).padStart(10)} ${(s.p95 / prom.p95).toFixed(2).padStart(10)}\n`);

@@ -57,6 +57,20 @@ describe('penalty deduplication', () => {
     expect(got).toEqual(expected);
   });
 
+  it('where one replica ends, goes on with the other after one interval, not two (thanos-io/thanos#7656)', () => {
+    // History deduplicated by the compactor (no replica label) up to 60s, a sidecar's r0 from 70s on:
+    // one replica's scrapes, one after the other. Thanos' penalty would drop 70s and 80s.
+    const history = series(10_000, 0, 0, 70_000);
+    const recent = series(10_000, 0, 70_000, 150_000);
+    expect(drain(penaltyMerge([plain(history), plain(recent)]))).toEqual([...history, ...recent]);
+    // Replicas that both end: the other's last sample, 4s after the one emitted, is that scrape's twin.
+    const a = series(10_000, 0, 0, 100_000);
+    expect(drain(penaltyMerge([plain(a), plain(series(10_000, 4_000, 0, 100_000))]))).toEqual(a);
+    // One that stops while the other goes on: the twin at 94s skipped, the next scrape taken at 104s.
+    const b = series(10_000, 4_000, 0, 200_000);
+    expect(drain(penaltyMerge([plain(a), plain(b)]))).toEqual([...a, ...series(10_000, 4_000, 100_000, 200_000)]);
+  });
+
   it('keeps a gap that both replicas share', () => {
     const a = [...series(10_000, 0, 0, 50_000), ...series(10_000, 0, 150_000, 200_000)];
     const b = [...series(10_000, 4_000, 0, 50_000), ...series(10_000, 4_000, 150_000, 200_000)];
@@ -70,10 +84,11 @@ describe('penalty deduplication', () => {
     const it = penaltyMerge([new CounterAdjustingIterator(arrayIterator(a)), new CounterAdjustingIterator(arrayIterator(b))]);
     const got = drain(it);
     for (let i = 1; i < got.length; i++) expect((got[i] as [number, number])[1]).toBeGreaterThanOrEqual((got[i - 1] as [number, number])[1]);
-    // The switch comes at 85s (B's first sample after 60s + 2×10s): B reads 550 there, below the 600 A
-    // last emitted, so B and everything after it are raised by 50.
-    expect(got.find(([t]) => t === 85_000)).toEqual([85_000, 600]);
-    expect(got[got.length - 1]).toEqual([195_000, 1950 - 300 + 50]);
+    // A has ended: B is barred for one interval, its 65s sample (the twin of A's last scrape at 60s)
+    // skipped, and the switch comes at 75s. B reads 450 there, below the 600 A last emitted, so B and
+    // everything after it are raised by 150.
+    expect(got.find(([t]) => t === 75_000)).toEqual([75_000, 600]);
+    expect(got[got.length - 1]).toEqual([195_000, 1950 - 300 + 150]);
   });
 
   it('does not adjust plain (non-counter) replicas', () => {

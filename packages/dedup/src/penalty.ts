@@ -17,6 +17,12 @@ import type { AdjustableIterator } from './adjustable.js';
  * the same scrape as the first one picked and skipped, and its second may be picked: the cost of a
  * switch, at most, where the other replica's first sample was one of its own.
  *
+ * Where the replica followed ends (its Prometheus stopped, or its data does: history deduplicated by
+ * the compactor, without a replica label, meets a sidecar's recent data), Thanos still bars the other
+ * for the penalty, two intervals, so that its next scrape is lost as well as the one that answers
+ * the last sample emitted (thanos-io/thanos#7656). Here it is barred for one interval: a sample less
+ * than an interval after the last one is that scrape's twin and skipped, the next is taken.
+ *
  * Unlike Thanos, `seek` before the first `next` does not emit the first sample twice.
  */
 export class PenaltyDedupIterator implements AdjustableIterator {
@@ -66,15 +72,16 @@ export class PenaltyDedupIterator implements AdjustableIterator {
       // decoded) while the first replica's next sample comes before that window ends, since it could
       // not be picked anyway. Seeks only go forward, so one seek to the furthest target later lands
       // where all of them would have.
+      // Where it ends, the other replica is barred for one interval instead (see above).
       if (this.#useA) {
         if (this.#aType !== ValueType.None) this.#aType = this.a.next();
-        const target = this.#lastT + 1 + this.#penB;
-        if (target > this.#bTarget) this.#bTarget = target;
+        if (this.#aType === ValueType.None) this.#bTarget = this.#lastT + this.#penB / 2;
+        else if (this.#lastT + 1 + this.#penB > this.#bTarget) this.#bTarget = this.#lastT + 1 + this.#penB;
         if (this.#keeps(this.a, this.#aType, this.#bType, this.#bTarget)) return this.#aType;
       } else {
         if (this.#bType !== ValueType.None) this.#bType = this.b.next();
-        const target = this.#lastT + 1 + this.#penA;
-        if (target > this.#aTarget) this.#aTarget = target;
+        if (this.#bType === ValueType.None) this.#aTarget = this.#lastT + this.#penA / 2;
+        else if (this.#lastT + 1 + this.#penA > this.#aTarget) this.#aTarget = this.#lastT + 1 + this.#penA;
         if (this.#keeps(this.b, this.#bType, this.#aType, this.#aTarget)) return this.#bType;
       }
       this.#settle();

@@ -404,8 +404,10 @@ function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output): void {
       const other = useA ? b : a;
       cur.next();
       if (out.done) break;
+      // A replica that has ended bars the other for one interval only (PenaltyDedupIterator).
       const target = lastT + 1 + other.penalty;
-      if (target > other.target) other.target = target;
+      if (!cur.alive) other.target = lastT + other.penalty / 2;
+      else if (target > other.target) other.target = target;
       if (cur.alive && (!other.alive || cur.t() < other.target)) {
         const t = cur.t();
         pick(cur, other, 2 * (t - lastT));
