@@ -125,6 +125,19 @@ describe('ProxyStore.streamSeries', () => {
   });
 });
 
+describe('ProxyStore replicas', () => {
+  const labelled = (address: string, labels: Record<string, string>, frames: SeriesResponse[]) => ({ ...endpoint(address, frames), labelSets: [Labels.from(labels)] });
+
+  it('names the replica of each chunk by its endpoint, none where the endpoint has no replica label (deduplicated history)', async () => {
+    const history = labelled('store', { cluster: 'a' }, [{ batch: [series('x', '', 0)] }]);
+    const r0 = labelled('sidecar-r0', { cluster: 'a', replica: 'r0' }, [{ batch: [series('x', '', 100)] }]);
+    const r1 = labelled('sidecar-r1', { cluster: 'a', replica: 'r1' }, [{ batch: [series('x', '', 105)] }]);
+    const got: LabeledSeries[] = [];
+    await proxyOver(history, r0, r1).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+    expect(got.map((s) => s.replicaOf)).toEqual([[undefined, '{cluster="a", replica="r0"}', '{cluster="a", replica="r1"}']]);
+  });
+});
+
 describe('ProxyStore with an unavailable endpoint', () => {
   const down: UnavailableEndpoint = { address: 'store:1', labelSets: [Labels.from({ replica: 'r0' })], minTime: 0, maxTime: 500, lastError: 'connect ECONNREFUSED' };
   const proxy = new ProxyStore({ endpoints: () => [endpoint('up', [{ batch: [series('a', '', 0)] }])], unavailable: () => [down] } as unknown as EndpointSet);

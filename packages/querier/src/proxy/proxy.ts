@@ -110,8 +110,16 @@ export class ProxyStore implements StoreServer {
     this.#missing('series', matchers, req.minTime, req.maxTime, abort, warnings, filter);
     const stats = emptyQueryStats();
     let failed: { error: unknown } | undefined;
-    // An endpoint of one label set serves one replica: its chunks are told apart from other replicas' (LabeledSeries.replicaOf).
-    const replicas = targets.map((e) => (e.labelSets.length === 1 ? (e.labelSets[0] as Labels).toString() : undefined));
+    // An endpoint of one label set serves one replica: its chunks are told apart from other replicas'
+    // (LabeledSeries.replicaOf). One whose label set has no replica label serves what is no replica's
+    // (history the compactor deduplicated): its chunks may continue any replica's where they do not
+    // overlap, so that a replica's recent data after it is read on, not merged as another replica.
+    const replicaLabels = req.withoutReplicaLabels;
+    const replicas = targets.map((e) => {
+      const set = e.labelSets.length === 1 ? (e.labelSets[0] as Labels) : undefined;
+      if (set === undefined || (replicaLabels.length > 0 && !replicaLabels.some((n) => set.has(n)))) return undefined;
+      return set.toString();
+    });
     const merge = new SeriesStreamMerge(replicas, (s) => {
       if (failed !== undefined) return;
       try {
