@@ -69,6 +69,9 @@ describe('penalty deduplication', () => {
     // One that stops while the other goes on: the twin at 94s skipped, the next scrape taken at 104s.
     const b = series(10_000, 4_000, 0, 200_000);
     expect(drain(penaltyMerge([plain(a), plain(b)]))).toEqual([...a, ...series(10_000, 4_000, 100_000, 200_000)]);
+    // Replicas with the same timestamps: never a timestamp twice, even where no interval is known yet.
+    expect(drain(penaltyMerge([plain([[0, 1]]), plain([[0, 1], [10, 2]])]))).toEqual([[0, 1], [10, 2]]);
+    expect(drain(penaltyMerge([plain(series(10, 0, 0, 30)), plain(series(10, 0, 0, 40))]))).toEqual(series(10, 0, 0, 40));
   });
 
   it('keeps a gap that both replicas share', () => {

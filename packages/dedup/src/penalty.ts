@@ -75,12 +75,12 @@ export class PenaltyDedupIterator implements AdjustableIterator {
       // Where it ends, the other replica is barred for one interval instead (see above).
       if (this.#useA) {
         if (this.#aType !== ValueType.None) this.#aType = this.a.next();
-        if (this.#aType === ValueType.None) this.#bTarget = this.#lastT + this.#penB / 2;
+        if (this.#aType === ValueType.None) this.#bTarget = this.#lastT + Math.max(1, this.#penB / 2);
         else if (this.#lastT + 1 + this.#penB > this.#bTarget) this.#bTarget = this.#lastT + 1 + this.#penB;
         if (this.#keeps(this.a, this.#aType, this.#bType, this.#bTarget)) return this.#aType;
       } else {
         if (this.#bType !== ValueType.None) this.#bType = this.b.next();
-        if (this.#bType === ValueType.None) this.#aTarget = this.#lastT + this.#penA / 2;
+        if (this.#bType === ValueType.None) this.#aTarget = this.#lastT + Math.max(1, this.#penA / 2);
         else if (this.#lastT + 1 + this.#penA > this.#aTarget) this.#aTarget = this.#lastT + 1 + this.#penA;
         if (this.#keeps(this.b, this.#bType, this.#aType, this.#aTarget)) return this.#bType;
       }

@@ -406,7 +406,7 @@ function mergeTwo(a: Replica, b: Replica, counter: boolean, out: Output): void {
       if (out.done) break;
       // A replica that has ended bars the other for one interval only (PenaltyDedupIterator).
       const target = lastT + 1 + other.penalty;
-      if (!cur.alive) other.target = lastT + other.penalty / 2;
+      if (!cur.alive) other.target = lastT + Math.max(1, other.penalty / 2);
       else if (target > other.target) other.target = target;
       if (cur.alive && (!other.alive || cur.t() < other.target)) {
         const t = cur.t();
