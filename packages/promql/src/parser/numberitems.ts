@@ -8,7 +8,7 @@
  * (strings, comments, braces and identifiers skipped; right after `[` a duration is due), and reported
  * as 2.42 reports it where it comes before the grammar's own error.
  */
-import { closingQuote, numberError, parseNumberLiteral } from './literals.js';
+import { closingQuote, numberError, parseDuration, parseNumberLiteral } from './literals.js';
 
 /** An error 2.x reports at an item: its offset in the query and its reason (none: the grammar does not take the item there). */
 export interface ItemError {
@@ -25,7 +25,7 @@ function isDigit(c: string | undefined): boolean {
 
 /** lex.go's isAlphaNumeric: `_`, ASCII letters and digits. */
 function isAlphaNumeric(c: string | undefined): boolean {
-  return c !== undefined && /[\w]/.test(c);
+  return c !== undefined && /\w/.test(c);
 }
 
 /** The lexer's position over the query, with its accept/acceptRun. */
@@ -105,24 +105,12 @@ function duration(c: Cursor): Item {
   return { kind: 'duration', text: c.input.slice(start, c.pos) };
 }
 
-const UNIT_MS: Record<string, bigint> = { y: 31536000000n, w: 604800000n, d: 86400000n, h: 3600000n, m: 60000n, s: 1000n, ms: 1n };
-const DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
-const MAX_NS = 2n ** 63n - 1n;
-
-/** The error of 2.x's parseDuration (common/model's ParseDuration, then none of 0) for a duration item; none if it reads. */
+/** The error of 2.x's parseDuration (common/model's ParseDuration into an int64 of nanoseconds, then none of 0) for a duration item; none if it reads. */
 function durationError(text: string): string | undefined {
-  const m = DURATION.exec(text);
-  if (m === null || text === '') return `not a valid duration string: ${JSON.stringify(text)}`;
-  // Nanoseconds in an int64, as time.Duration.
-  let ns = 0n;
-  const units = ['y', 'w', 'd', 'h', 'm', 's', 'ms'];
-  for (let i = 0; i < units.length; i++) {
-    const n = m[i + 1];
-    if (n === undefined) continue;
-    ns += BigInt(n) * (UNIT_MS[units[i] as string] as bigint) * 1000000n;
-    if (ns > MAX_NS) return 'duration out of range';
-  }
-  return ns === 0n ? 'duration must be greater than 0' : undefined;
+  const ms = parseDuration(text);
+  if (ms === null) return `not a valid duration string: ${JSON.stringify(text)}`;
+  if (ms * 1e6 >= 2 ** 63) return 'duration out of range';
+  return ms === 0 ? 'duration must be greater than 0' : undefined;
 }
 
 /**
