@@ -48,7 +48,7 @@ export type NumberSyntaxError = 'invalid syntax' | 'value out of range';
 const DEC = String.raw`\d(?:_?\d)*`;
 const HEX = String.raw`[0-9a-fA-F](?:_?[0-9a-fA-F])*`;
 /** strconv.ParseInt with base 0: a base prefix (0x, 0b, 0o, or a leading 0 for octal) may be followed by an underscore. */
-const GO_INT = /^([+-]?)(?:0[xX]_?([0-9a-fA-F](?:_?[0-9a-fA-F])*)|0[bB]_?([01](?:_?[01])*)|0[oO]_?([0-7](?:_?[0-7])*)|0(_?[0-7](?:_?[0-7])*)|([1-9](?:_?\d)*|0))$/;
+const GO_INT = new RegExp(String.raw`^([+-]?)(?:0[xX]_?(${HEX})|0[bB]_?([01](?:_?[01])*)|0[oO]_?([0-7](?:_?[0-7])*)|0(_?[0-7](?:_?[0-7])*)|([1-9](?:_?\d)*|0))$`);
 const GO_DECIMAL_FLOAT = new RegExp(String.raw`^[+-]?(?:${DEC}(?:\.(?:${DEC})?)?|\.${DEC})(?:[eE][+-]?${DEC})?$`);
 /** A hexadecimal float needs its binary exponent (`0x1.8p1`). */
 const GO_HEX_FLOAT = new RegExp(String.raw`^([+-]?)0[xX]_?(${HEX})?(?:\.(${HEX})?)?[pP]([+-]?${DEC})$`);
