@@ -75,13 +75,15 @@ export class PenaltyDedupIterator implements AdjustableIterator {
       // Where it ends, the other replica is barred for one interval instead (see above).
       if (this.#useA) {
         if (this.#aType !== ValueType.None) this.#aType = this.a.next();
+        const target = this.#lastT + 1 + this.#penB;
         if (this.#aType === ValueType.None) this.#bTarget = this.#lastT + Math.max(1, this.#penB / 2);
-        else if (this.#lastT + 1 + this.#penB > this.#bTarget) this.#bTarget = this.#lastT + 1 + this.#penB;
+        else if (target > this.#bTarget) this.#bTarget = target;
         if (this.#keeps(this.a, this.#aType, this.#bType, this.#bTarget)) return this.#aType;
       } else {
         if (this.#bType !== ValueType.None) this.#bType = this.b.next();
+        const target = this.#lastT + 1 + this.#penA;
         if (this.#bType === ValueType.None) this.#aTarget = this.#lastT + Math.max(1, this.#penA / 2);
-        else if (this.#lastT + 1 + this.#penA > this.#aTarget) this.#aTarget = this.#lastT + 1 + this.#penA;
+        else if (target > this.#aTarget) this.#aTarget = target;
         if (this.#keeps(this.b, this.#bType, this.#aType, this.#aTarget)) return this.#bType;
       }
       this.#settle();
