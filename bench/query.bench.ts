@@ -257,6 +257,8 @@ export async function main(args: string[]): Promise<void> {
       );
     const cpuSpent: Record<string, Record<string, number>> = {};
     const cpuWaited: Record<string, Record<string, number>> = {};
+    /** CPU per query (index) of each target's components, summed over the timed rounds. */
+    const cpuByQuery: Record<string, Record<string, number>>[] = QUERIES.map(() => ({}));
     const orders = permutations(Object.keys(targets));
     const latencies: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const perQuery: Record<string, number[]>[] = QUERIES.map(() => Object.fromEntries(Object.keys(targets).map((k) => [k, []])));
@@ -285,10 +287,12 @@ export async function main(args: string[]): Promise<void> {
           if (r <= warmUp) continue;
           const spent = (cpuSpent[name] ??= {});
           const waited = (cpuWaited[name] ??= {});
+          const ofQuery = ((cpuByQuery[qi] as Record<string, Record<string, number>>)[name] ??= {});
           for (const [c, after] of Object.entries(schedOf(name))) {
             const before = sched0[c] as { cpuMs: number; waitMs: number };
             spent[c] = (spent[c] ?? 0) + after.cpuMs - before.cpuMs;
             waited[c] = (waited[c] ?? 0) + after.waitMs - before.waitMs;
+            ofQuery[c] = (ofQuery[c] ?? 0) + after.cpuMs - before.cpuMs;
           }
           (latencies[name] as number[]).push(ms);
           (perQuery[qi]?.[name] as number[]).push(ms);
@@ -348,6 +352,14 @@ export async function main(args: string[]): Promise<void> {
       }
     };
     perQueryMs('CPU ms per query (mean over all queries; /proc schedstat of every thread)', cpuSpent);
+    // Where the second replica's cost lies, query by query (the p50 falls among the small ones).
+    const [oneName, twoName] = ['strata, 1 replica', 'strata, 2 replicas (dedup)'];
+    const parts = Object.keys(cpuSpent[twoName] ?? {}).filter((c) => c !== 's3rver' && c !== 'Prometheus replicas' && !Number.isNaN(cpuSpent[twoName]?.[c]));
+    process.stdout.write(`\nCPU ms per query, 1 replica → 2 replicas (mean over the timed rounds), by process:\n`);
+    for (const [qi, q] of QUERIES.entries()) {
+      const ms = (name: string, c: string) => ((cpuByQuery[qi] as Record<string, Record<string, number>>)[name]?.[c] ?? 0) / rounds;
+      process.stdout.write(`${parts.map((c) => `${c} ${ms(oneName, c).toFixed(1)} → ${ms(twoName, c).toFixed(1)}`).join(', ')}  ${q}\n`);
+    }
     // Every component shares this machine's cores: time a thread was ready to run but had no core.
     perQueryMs('ms per query waiting for a CPU (schedstat run-queue time of every thread)', cpuWaited);
     process.stdout.write(`\npeak resident memory, MiB (VmHWM over the run, start-up included), by process:\n`);
