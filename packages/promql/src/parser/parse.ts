@@ -230,9 +230,10 @@ class Builder {
           : '';
     if (context !== '') throw this.#error(tokenAt, unexpectedAt(rest, context));
     if (rest === '') this.#endOfInput(at);
-    const open = this.#unclosed(tokenAt);
-    if (open === 'braces') this.#labelMatchingError(tokenAt, rest);
-    if (open === 'brackets') {
+    const open = this.#openAt(tokenAt);
+    const innermost = open.at(-1);
+    if (innermost === 'braces') this.#labelMatchingError(tokenAt, rest);
+    if (innermost === 'brackets') {
       if (rest.startsWith(':')) throw this.#error(tokenAt, "unexpected colon ':'");
       // After a range's duration: a colon for a subquery, or its end (a `)` is worded below).
       if (/\[\s*[\w.]+$/.test(before) && !rest.startsWith(')')) throw this.#error(tokenAt, unexpectedAt(rest, ' in subquery or range, expected ":" or "]"'));
@@ -245,14 +246,12 @@ class Builder {
       if (this.#unclosed(this.#input.length) !== null) this.#endOfInput(this.#input.length);
       throw this.#error(tokenAt - (call[0] as string).length, `unknown function with name ${JSON.stringify(call[1])}`);
     }
-    const parens = this.#openAt(tokenAt);
-    const innermost = parens.at(-1)?.kind;
     // After a call's or an aggregation's comma the parser has taken the comma as the arguments' last.
     if (before.endsWith(',') && (innermost === 'call' || innermost === 'aggregation')) {
       throw this.#error(before.length - 1, 'trailing commas not allowed in function call args');
     }
     // Inside an aggregation, at any depth, the parser recovers at the aggregation and names it.
-    const recovered = parens.some((p) => p.kind === 'aggregation') ? ' in aggregation' : '';
+    const recovered = open.includes('aggregation') ? ' in aggregation' : '';
     if (rest.startsWith(')')) this.#strayParenthesis(tokenAt, recovered);
     throw this.#error(tokenAt, unexpectedAt(rest, recovered));
   }
@@ -297,12 +296,12 @@ class Builder {
   /** The innermost bracket still open at `pos`, for "inside braces"-style messages. */
   #unclosed(pos: number): 'braces' | 'parentheses' | 'brackets' | null {
     const top = this.#openAt(pos).at(-1);
-    return top === undefined ? null : top.kind === 'braces' || top.kind === 'brackets' ? top.kind : 'parentheses';
+    return top === undefined ? null : top === 'braces' || top === 'brackets' ? top : 'parentheses';
   }
 
   /** The brackets open at `pos`, outermost first, each a parenthesis told apart by what it opens. */
-  #openAt(pos: number): { kind: 'braces' | 'brackets' | Paren; at: number }[] {
-    const stack: { kind: 'braces' | 'brackets' | Paren; at: number }[] = [];
+  #openAt(pos: number): ('braces' | 'brackets' | Paren)[] {
+    const stack: ('braces' | 'brackets' | Paren)[] = [];
     const s = this.#input.slice(0, pos);
     for (let i = 0; i < s.length; i++) {
       const c = s[i] as string;
@@ -312,9 +311,9 @@ class Builder {
       } else if (c === '#') {
         const eol = s.indexOf('\n', i);
         i = eol < 0 ? s.length : eol;
-      } else if (c === '{') stack.push({ kind: 'braces', at: i });
-      else if (c === '[') stack.push({ kind: 'brackets', at: i });
-      else if (c === '(') stack.push({ kind: parenKind(s.slice(0, i)), at: i });
+      } else if (c === '{') stack.push('braces');
+      else if (c === '[') stack.push('brackets');
+      else if (c === '(') stack.push(parenKind(s.slice(0, i)));
       else if (c === '}' || c === ')' || c === ']') stack.pop();
     }
     return stack;
@@ -548,7 +547,8 @@ class Builder {
     // Prometheus' setTimestamp: seconds past int64 are refused (at the expression the modifier is on),
     // in Go's %f; milliseconds past it wrap, as Go's conversion does on amd64, to the lowest int64.
     if (!(secs < 2 ** 63 && secs > -(2 ** 63))) throw this.#error(target.pos.start, `timestamp out of bounds for @ modifier: ${goFixed(secs)}`);
-    const ms = (secs < 0 ? -Math.round(-secs * 1000) : Math.round(secs * 1000)) + 0; // + 0: no -0
+    // Go's math.Round (halves away from zero); + 0 makes -0 the 0 an int64 holds.
+    const ms = (secs < 0 ? -Math.round(-secs * 1000) : Math.round(secs * 1000)) + 0;
     target.timestamp = ms < 2 ** 63 && ms >= -(2 ** 63) ? ms : -(2 ** 63);
     return inner;
   }
