@@ -108,6 +108,19 @@ export function closingQuote(input: string, open: number): number {
   return -1;
 }
 
+/** The index of the `}` closing the brace at `open`, past quoted strings; -1 if none does. */
+export function closingBrace(input: string, open: number): number {
+  for (let i = open + 1; i < input.length; i++) {
+    const c = input[i] as string;
+    if (c === '}') return i;
+    if (c === '"' || c === "'" || c === '`') {
+      i = closingQuote(input, i);
+      if (i < 0) return -1;
+    }
+  }
+  return -1;
+}
+
 const SIMPLE_ESCAPES: Record<string, string> = {
   a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"',
 };

@@ -8,7 +8,7 @@
  * (strings, comments, braces and identifiers skipped; right after `[` a duration is due), and reported
  * as 2.42 reports it where it comes before the grammar's own error.
  */
-import { closingQuote, numberError, parseDuration, parseNumberLiteral } from './literals.js';
+import { closingBrace, closingQuote, numberError, parseDuration, parseNumberLiteral } from './literals.js';
 
 /** An error 2.x reports at an item: its offset in the query and its reason (none: the grammar does not take the item there). */
 export interface ItemError {
@@ -190,17 +190,6 @@ export function firstItemError(input: string): ItemError | undefined {
 
 /** The offset past the string or braces starting at `open` (strings inside braces skipped whole); -1 if unclosed. */
 function skipQuotedOrBraces(input: string, open: number): number {
-  if (input[open] !== '{') {
-    const end = closingQuote(input, open);
-    return end < 0 ? -1 : end + 1;
-  }
-  for (let i = open + 1; i < input.length; i++) {
-    const c = input[i];
-    if (c === '}') return i + 1;
-    if (c === '"' || c === "'" || c === '`') {
-      i = closingQuote(input, i);
-      if (i < 0) return -1;
-    }
-  }
-  return -1;
+  const end = input[open] === '{' ? closingBrace(input, open) : closingQuote(input, open);
+  return end < 0 ? -1 : end + 1;
 }

@@ -8,7 +8,7 @@
 import { METRIC_NAME, Matcher } from '@strata/tsdb';
 import { ParseError } from './errors.js';
 import { unexpectedAt } from './items.js';
-import { closingQuote } from './literals.js';
+import { closingBrace } from './literals.js';
 import { parseUncheckedSelector, type ParseOptions } from './parse.js';
 
 export function parseMetricSelector(input: string, opts: ParseOptions = {}): Matcher[] {
@@ -43,17 +43,4 @@ function skipBlanks(input: string, at: number): number {
     if (input[at] !== '#') return at;
     while (at < input.length && input[at] !== '\n') at++;
   }
-}
-
-/** The index of the `}` closing the brace at `open`, past quoted strings; -1 if none does. */
-function closingBrace(input: string, open: number): number {
-  for (let i = open + 1; i < input.length; i++) {
-    const c = input[i] as string;
-    if (c === '}') return i;
-    if (c === '"' || c === "'" || c === '`') {
-      i = closingQuote(input, i);
-      if (i < 0) return -1;
-    }
-  }
-  return -1;
 }
