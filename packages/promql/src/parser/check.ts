@@ -1,5 +1,5 @@
 /** Type checks of Prometheus' parser (checkAST), with its error wording. */
-import type { AggregateExpr, BinaryExpr, Call, Expr, ExprType, SubqueryExpr, UnaryExpr, VectorSelector } from './ast.js';
+import type { AggregateExpr, BinaryExpr, Call, Expr, ExprType, SubqueryExpr, UnaryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { exprType, isComparison, isSetOp } from './ast.js';
 import { ParseError } from './errors.js';
 
@@ -63,7 +63,7 @@ export function checkAggregate(a: AggregateExpr, input: string): void {
   if (a.param !== null) expectType(input, a.param, a.op === 'count_values' ? 'string' : 'scalar', 'aggregation parameter');
 }
 
-export function checkBinary(b: BinaryExpr, input: string, hasMatchingClause: boolean, opPos: number): void {
+export function checkBinary(b: BinaryExpr, input: string, clause: VectorMatching | null, opPos: number): void {
   const lt = exprType(b.lhs);
   const rt = exprType(b.rhs);
   const valid = (t: ExprType): boolean => t === 'scalar' || t === 'instant vector';
@@ -71,20 +71,21 @@ export function checkBinary(b: BinaryExpr, input: string, hasMatchingClause: boo
   if (isComparison(b.op) && !b.returnBool && lt === 'scalar' && rt === 'scalar') {
     throw new ParseError(input, opPos, 'comparisons between scalars must use BOOL modifier');
   }
+  if (clause?.on === true) {
+    for (const l of clause.include) {
+      if (clause.matchingLabels.includes(l)) throw new ParseError(input, opPos, `label "${l}" must not occur in ON and GROUP clause at once`);
+    }
+  }
+  // At the operand of the wrong type, as Prometheus' checkAST.
+  if (!valid(lt)) throw new ParseError(input, b.lhs.pos.start, 'binary expression must contain only scalar and instant vector types');
+  if (!valid(rt)) throw new ParseError(input, b.rhs.pos.start, 'binary expression must contain only scalar and instant vector types');
+  if (clause !== null && clause.matchingLabels.length > 0 && (lt !== 'instant vector' || rt !== 'instant vector')) {
+    throw new ParseError(input, b.pos.start, 'vector matching only allowed between instant vectors');
+  }
   if (isSetOp(b.op) && b.matching !== null && b.matching.card !== 'many-to-many') {
     throw new ParseError(input, b.pos.start, `no grouping allowed for "${b.op}" operation`);
   }
-  if (!valid(lt) || !valid(rt)) throw new ParseError(input, b.pos.start, 'binary expression must contain only scalar and instant vector types');
-  if (hasMatchingClause && (lt !== 'instant vector' || rt !== 'instant vector')) {
-    throw new ParseError(input, b.pos.start, 'vector matching only allowed between instant vectors');
-  }
   if (isSetOp(b.op) && (lt === 'scalar' || rt === 'scalar')) {
     throw new ParseError(input, b.pos.start, `set operator "${b.op}" not allowed in binary scalar expression`);
-  }
-  const m = b.matching;
-  if (m !== null && m.on) {
-    for (const l of m.include) {
-      if (m.matchingLabels.includes(l)) throw new ParseError(input, opPos, `label "${l}" must not occur in ON and GROUP clause at once`);
-    }
   }
 }

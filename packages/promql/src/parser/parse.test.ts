@@ -126,6 +126,33 @@ describe('parseExpr', () => {
     });
   });
 
+  it('binds a modifier tighter than any operator after it, as Prometheus 2.42 answers', () => {
+    // lezer's tree is ((a + b) offset 1d) * 2; Prometheus' grammar reads a + ((b offset 1d) * 2).
+    expect(parseExpr('a + b offset 1d * 2')).toMatchObject({ op: '+', rhs: { op: '*', lhs: { name: 'b', offset: 86_400_000 } } });
+    expect(parseExpr('a and b @ start() < bool 0.9')).toMatchObject({ op: 'and', rhs: { op: '<', returnBool: true, lhs: { atAnchor: 'start' } } });
+    expect(parseExpr('a or on(path) b offset 30s != bool 1')).toMatchObject({ op: 'or', matching: { on: true, matchingLabels: ['path'] }, rhs: { op: '!=' } });
+    expect(parseExpr('a or b + c offset 1m * d')).toMatchObject({ op: 'or', rhs: { op: '+', rhs: { op: '*', lhs: { name: 'c', offset: 60_000 } } } });
+    expect(parseExpr('a ^ b offset 1m ^ c')).toMatchObject({ op: '^', lhs: { name: 'a' }, rhs: { op: '^', lhs: { name: 'b' } } });
+    // A sign binds looser than ^: -((a offset 1m) ^ b).
+    expect(parseExpr('-a offset 1m ^ b')).toMatchObject({ kind: 'unary', expr: { op: '^', lhs: { name: 'a', offset: 60_000 } } });
+    expect(parseExpr('a + -b offset 1m * c')).toMatchObject({ op: '+', rhs: { op: '*', lhs: { kind: 'unary', expr: { name: 'b' } } } });
+    // Each error where Prometheus 2.42 reports it.
+    expect(errorOf('a + (b) offset 1m')).toBe('1:5: parse error: offset modifier must be preceded by an instant vector selector or range vector selector or a subquery');
+    expect(errorOf('a + b offset 1m offset 2m * c')).toBe('1:5: parse error: offset may not be set multiple times');
+    expect(errorOf('aaa + b[5m] @ 5')).toBe('1:7: parse error: binary expression must contain only scalar and instant vector types');
+    expect(errorOf('a + b offset 1m * c[5m]')).toBe('1:19: parse error: binary expression must contain only scalar and instant vector types');
+    expect(errorOf('-a offset 1m[5m]')).toBe('1:13: parse error: no offset modifiers allowed before range');
+    expect(errorOf('x @ 5 [5m]')).toBe('1:7: parse error: no @ modifiers allowed before range');
+    expect(parseExpr('x @ start() [5m]')).toMatchObject({ kind: 'matrixSelector', vs: { atAnchor: 'start' } });
+  });
+
+  it('checks vector matching as Prometheus: an empty on() between scalars is dropped, ON and GROUP labels first', () => {
+    expect(parseExpr('1 + on() 2')).toMatchObject({ kind: 'binary', matching: null });
+    expect(parseExpr('x + on() 1')).toMatchObject({ kind: 'binary', matching: null });
+    expect(errorOf('x + on(a) 1')).toBe('1:1: parse error: vector matching only allowed between instant vectors');
+    expect(errorOf('1 + on(a) group_left(a) 2')).toBe('1:3: parse error: label "a" must not occur in ON and GROUP clause at once');
+  });
+
   it('builds selectors with the metric name as a matcher and vector matching', () => {
     const b = parseExpr('foo{a="b"} * on(a) group_left(c) bar') as BinaryExpr;
     expect(b.matching).toEqual({ card: 'many-to-one', matchingLabels: ['a'], on: true, include: ['c'] });

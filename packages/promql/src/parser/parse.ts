@@ -32,6 +32,20 @@ const BINARY_OPS: Record<string, BinaryOp> = {
   Pow: '^', Mul: '*', Div: '/', Mod: '%', Atan2: 'atan2', Add: '+', Sub: '-', Eql: '==', Neq: '!=', Gte: '>=',
   Gtr: '>', Lte: '<=', Lss: '<', And: 'and', Or: 'or', Unless: 'unless', TrimUpper: '</', TrimLower: '>/',
 };
+/** How tightly each binary operator binds (Prometheus' grammar; the trim operators at the comparisons', as lezer's). */
+const PRECEDENCE: Record<BinaryOp, number> = {
+  or: 1, and: 2, unless: 2, '==': 3, '!=': 3, '>=': 3, '>': 3, '<=': 3, '<': 3, '</': 3, '>/': 3,
+  '+': 4, '-': 4, '*': 5, '/': 5, '%': 5, atan2: 5, '^': 6,
+};
+/** Nodes that lezer writes around the whole operation before them, where Prometheus binds them to its last operand. */
+const POSTFIX_NODES = new Set(['OffsetExpr', 'StepInvariantExpr', 'AnchoredExpr', 'SmoothedExpr', 'MatrixSelector', 'SubqueryExpr']);
+
+/** A piece of an operation as written: an operand, a sign before one, a postfix after one, or a binary operator (its BinaryExpr node). */
+interface OperationPiece {
+  kind: 'operand' | 'prefix' | 'postfix' | 'op';
+  node: SyntaxNode;
+}
+
 const MATCH_OPS: Record<string, MatchType> = { EqlSingle: '=', Neq: '!=', EqlRegex: '=~', NeqRegex: '!~' };
 
 /** Parses a PromQL expression; throws ParseError (or UnsupportedError for unimplemented syntax). */
@@ -337,35 +351,21 @@ class Builder {
         return { kind: 'string', value: this.#string(n), pos: this.#pos(n) };
       case 'ParenExpr':
         return { kind: 'paren', expr: this.#expr(this.#exprChildren(n)[0] as SyntaxNode), pos: this.#pos(n) };
-      case 'UnaryExpr': {
-        const op = this.#text(n.firstChild as SyntaxNode) as '-' | '+';
-        const inner = this.#expr(this.#exprChildren(n)[0] as SyntaxNode);
-        const e = { kind: 'unary', op, expr: inner, pos: this.#pos(n) } as const;
-        checkUnary(e, this.#input);
-        // Prometheus folds a sign into a number literal.
-        if (inner.kind === 'number') return { kind: 'number', value: op === '-' ? -inner.value : inner.value, pos: e.pos };
-        return e;
-      }
       case 'VectorSelector':
         return this.#vectorSelector(n);
-      case 'MatrixSelector':
-        return this.#matrixSelector(n);
-      case 'SubqueryExpr':
-        return this.#subquery(n);
-      case 'OffsetExpr':
-        return this.#offset(n);
-      case 'StepInvariantExpr':
-        return this.#at(n);
       case 'FunctionCall':
         return this.#call(n);
       case 'AggregateExpr':
         return this.#aggregate(n);
       case 'BinaryExpr':
-        return this.#signedPowerBase(n, this.#binary(n));
+      case 'UnaryExpr':
+      case 'MatrixSelector':
+      case 'SubqueryExpr':
+      case 'OffsetExpr':
+      case 'StepInvariantExpr':
       case 'AnchoredExpr':
-        return this.#extended(n, 'anchored');
       case 'SmoothedExpr':
-        return this.#extended(n, 'smoothed');
+        return this.#operation(n);
       default:
         throw this.#error(n.from, `unexpected ${n.type.name}`);
     }
@@ -441,42 +441,106 @@ class Builder {
     return vs;
   }
 
-  /** Applies a postfix `[…]` to the last operand of an unparenthesized operation, as Prometheus' grammar binds it. */
-  #onLastOperand(e: Expr, build: (leaf: Expr) => Expr): Expr {
-    if (e.kind === 'binary') {
-      e.rhs = this.#onLastOperand(e.rhs, build);
-      checkBinary(e, this.#input, false, e.pos.start);
-      return e;
-    }
-    if (e.kind === 'unary') {
-      e.expr = this.#onLastOperand(e.expr, build);
-      checkUnary(e, this.#input);
-      return e;
-    }
-    return build(e);
+  /**
+   * An operation as Prometheus' grammar binds it. The lezer grammar attaches a postfix (`offset`, `@`,
+   * `anchored`, `smoothed`, `[…]`, `[…:…]`) to the whole unparenthesized operation before it, so that
+   * `a + b offset 1d * 2` reads as `((a + b) offset 1d) * 2`; in Prometheus' grammar the postfix binds
+   * tighter than any operator, to the operand just before it: `a + ((b offset 1d) * 2)`. So the tree is
+   * taken apart into operands, prefix signs, postfixes and binary operators in written order, and put
+   * together again by precedence.
+   */
+  #operation(n: SyntaxNode): Expr {
+    const pieces: OperationPiece[] = [];
+    this.#operationPieces(n, pieces);
+    let next = 0;
+    // Each built expression with where its text ends (a selector's pos leaves out its modifiers).
+    const operand = (): { e: Expr; end: number } => {
+      const piece = pieces[next++] as OperationPiece;
+      if (piece.kind === 'prefix') {
+        const inner = binary(PRECEDENCE['^']);
+        return { e: this.#unary(piece.node, inner.e, inner.end), end: inner.end };
+      }
+      let e = this.#expr(piece.node);
+      let end = piece.node.to;
+      while (pieces[next]?.kind === 'postfix') {
+        const post = (pieces[next++] as OperationPiece).node;
+        e = this.#postfix(post, e);
+        end = post.to;
+      }
+      return { e, end };
+    };
+    // Precedence climbing: operators at least as tight as `min`, `^` to the right, the others to the left.
+    const binary = (min: number): { e: Expr; end: number } => {
+      let lhs = operand();
+      for (;;) {
+        const piece = pieces[next];
+        if (piece?.kind !== 'op') return lhs;
+        const op = this.#binaryOp(piece.node);
+        const prec = PRECEDENCE[op];
+        if (prec < min) return lhs;
+        next++;
+        const rhs = binary(op === '^' ? prec : prec + 1);
+        lhs = { e: this.#binary(piece.node, op, lhs.e, rhs.e, rhs.end), end: rhs.end };
+      }
+    };
+    return binary(0).e;
   }
 
-  #matrixSelector(n: SyntaxNode): Expr {
-    const [inner, durNode] = this.#children(n).filter((c) => c.type.is('Expr') || c.type.name === 'DurationExpr') as [SyntaxNode, SyntaxNode];
-    return this.#onLastOperand(this.#expr(inner), (vs) => this.#rangeOf(n, vs, durNode));
+  /** `n` in written order: its operands, the signs before and the postfixes after them, and the operators between. */
+  #operationPieces(n: SyntaxNode, out: OperationPiece[]): void {
+    const name = n.type.name;
+    if (name === 'BinaryExpr') {
+      const [lhs, rhs] = this.#exprChildren(n) as [SyntaxNode, SyntaxNode];
+      this.#operationPieces(lhs, out);
+      out.push({ kind: 'op', node: n });
+      this.#operationPieces(rhs, out);
+    } else if (name === 'UnaryExpr') {
+      out.push({ kind: 'prefix', node: n });
+      this.#operationPieces(this.#exprChildren(n)[0] as SyntaxNode, out);
+    } else if (POSTFIX_NODES.has(name)) {
+      this.#operationPieces(this.#exprChildren(n)[0] as SyntaxNode, out);
+      out.push({ kind: 'postfix', node: n });
+    } else {
+      out.push({ kind: 'operand', node: n });
+    }
+  }
+
+  #postfix(n: SyntaxNode, e: Expr): Expr {
+    switch (n.type.name) {
+      case 'MatrixSelector':
+        return this.#rangeOf(n, e, n.getChild('DurationExpr') as SyntaxNode);
+      case 'SubqueryExpr':
+        return this.#subqueryOf(n, e, this.#children(n));
+      case 'OffsetExpr':
+        return this.#offset(n, e);
+      case 'StepInvariantExpr':
+        return this.#at(n, e);
+      default:
+        return this.#extended(e, n.type.name === 'AnchoredExpr' ? 'anchored' : 'smoothed');
+    }
+  }
+
+  #unary(n: SyntaxNode, inner: Expr, end: number): Expr {
+    const op = this.#text(n.firstChild as SyntaxNode) as '-' | '+';
+    const e = { kind: 'unary', op, expr: inner, pos: { start: n.from, end } } as const;
+    checkUnary(e, this.#input);
+    // Prometheus folds a sign into a number literal.
+    if (inner.kind === 'number') return { kind: 'number', value: op === '-' ? -inner.value : inner.value, pos: e.pos };
+    return e;
   }
 
   #rangeOf(n: SyntaxNode, vs: Expr, durNode: SyntaxNode): Expr {
     // Reported at the range's bracket, as Prometheus' grammar does.
     const bracket = this.#input.lastIndexOf('[', durNode.from);
     if (vs.kind !== 'vectorSelector') throw this.#error(bracket, 'ranges only allowed for vector selectors');
-    if (vs.offset !== 0 || vs.timestamp !== null || vs.atAnchor !== null) {
-      throw this.#error(bracket, 'no offset or @ modifiers allowed before range');
-    }
+    if (vs.offset !== 0 || vs.offsetFn !== undefined) throw this.#error(bracket, 'no offset modifiers allowed before range');
+    // Only a time: Prometheus' grammar takes `x @ start() [5m]` (its preprocessor sets the time later).
+    if (vs.timestamp !== null) throw this.#error(bracket, 'no @ modifiers allowed before range');
     const range = this.#duration(durNode);
-    if (typeof range === 'function') return { kind: 'matrixSelector', vs, range: 0, rangeFn: range, pos: this.#pos(n) };
+    const pos = { start: vs.pos.start, end: n.to };
+    if (typeof range === 'function') return { kind: 'matrixSelector', vs, range: 0, rangeFn: range, pos };
     if (range <= 0) throw this.#error(durNode.from, 'duration must be greater than 0');
-    return { kind: 'matrixSelector', vs, range, pos: this.#pos(n) };
-  }
-
-  #subquery(n: SyntaxNode): Expr {
-    const parts = this.#children(n);
-    return this.#onLastOperand(this.#expr(parts[0] as SyntaxNode), (expr) => this.#subqueryOf(n, expr, parts));
+    return { kind: 'matrixSelector', vs, range, pos };
   }
 
   #subqueryOf(n: SyntaxNode, expr: Expr, parts: SyntaxNode[]): SubqueryExpr {
@@ -488,7 +552,7 @@ class Builder {
     }
     const sq: SubqueryExpr = {
       kind: 'subquery', expr, range: typeof range === 'number' ? range : 0, step: typeof step === 'number' ? step : 0,
-      offset: 0, timestamp: null, atAnchor: null, pos: this.#pos(n),
+      offset: 0, timestamp: null, atAnchor: null, pos: { start: expr.pos.start, end: n.to },
     };
     if (typeof range === 'function') sq.rangeFn = range;
     if (typeof step === 'function') sq.stepFn = step;
@@ -496,21 +560,15 @@ class Builder {
     return sq;
   }
 
-  /** The target of `offset`/`@`: a selector, the selector of a range, or a subquery. */
-  #modifierTarget(e: Expr, at: number, what: string): VectorSelector | SubqueryExpr {
-    // The grammar attaches a trailing modifier to a whole unparenthesized operation; it belongs to the last operand.
-    if (e.kind === 'binary') return this.#modifierTarget(e.rhs, at, what);
-    if (e.kind === 'unary') return this.#modifierTarget(e.expr, at, what);
+  /** The target of `offset`/`@`: a selector, the selector of a range, or a subquery; errors name `e`'s position, as Prometheus'. */
+  #modifierTarget(e: Expr, what: string): VectorSelector | SubqueryExpr {
     if (e.kind === 'vectorSelector' || e.kind === 'subquery') return e;
     if (e.kind === 'matrixSelector') return e.vs;
-    throw this.#error(at, `${what} modifier must be preceded by an instant vector selector or range vector selector or a subquery`);
+    throw this.#error(e.pos.start, `${what} modifier must be preceded by an instant vector selector or range vector selector or a subquery`);
   }
 
-  /** `… anchored` / `… smoothed`: on the last operand's selector, as Prometheus' setAnchored/setSmoothed. */
-  #extended(n: SyntaxNode, ext: RangeExtension): Expr {
-    const inner = this.#expr(this.#exprChildren(n)[0] as SyntaxNode);
-    let target = inner;
-    while (target.kind === 'binary' || target.kind === 'unary') target = target.kind === 'binary' ? target.rhs : target.expr;
+  /** `… anchored` / `… smoothed` on a selector, as Prometheus' setAnchored/setSmoothed. */
+  #extended(target: Expr, ext: RangeExtension): Expr {
     const at = target.pos.start;
     if (!this.#opts.extendedRangeSelectors) throw this.#error(at, `${ext} modifier is experimental and not enabled`);
     if (target.kind === 'subquery') throw this.#error(at, `${ext} modifier is not supported for subqueries`);
@@ -519,24 +577,22 @@ class Builder {
     const vs = target.kind === 'vectorSelector' ? target : target.vs;
     if (vs.extension !== undefined && vs.extension !== ext) throw this.#error(at, 'anchored and smoothed modifiers cannot be used together');
     vs.extension = ext;
-    return inner;
+    return target;
   }
 
-  #offset(n: SyntaxNode): Expr {
-    const inner = this.#expr(this.#exprChildren(n)[0] as SyntaxNode);
+  #offset(n: SyntaxNode, inner: Expr): Expr {
     const durNode = n.getChild('OffsetDurationExpr') as SyntaxNode;
-    const target = this.#modifierTarget(inner, n.from, 'offset');
-    if (target.offset !== 0) throw this.#error(n.from, 'offset may not be set multiple times');
+    const target = this.#modifierTarget(inner, 'offset');
+    if (target.offset !== 0) throw this.#error(inner.pos.start, 'offset may not be set multiple times');
     const offset = this.#duration(durNode);
     if (typeof offset === 'function') target.offsetFn = offset;
     else target.offset = offset;
     return inner;
   }
 
-  #at(n: SyntaxNode): Expr {
-    const inner = this.#expr(this.#exprChildren(n)[0] as SyntaxNode);
-    const target = this.#modifierTarget(inner, n.from, '@');
-    if (target.timestamp !== null || target.atAnchor !== null) throw this.#error(n.from, '@ <timestamp> may not be set multiple times');
+  #at(n: SyntaxNode, inner: Expr): Expr {
+    const target = this.#modifierTarget(inner, '@');
+    if (target.timestamp !== null || target.atAnchor !== null) throw this.#error(inner.pos.start, '@ <timestamp> may not be set multiple times');
     const pre = n.getChild('AtModifierPreprocessors');
     if (pre !== null) {
       target.atAnchor = pre.getChild('AtStart') !== null ? 'start' : 'end';
@@ -662,61 +718,59 @@ class Builder {
       .map((c) => (c.type.name === 'LabelName' ? this.#text(c) : this.#string(c.firstChild as SyntaxNode)));
   }
 
-  /**
-   * lezer lexes the sign of `-1 ^ 2` into the number, giving (-1)^2; in Prometheus' grammar `^` binds
-   * tighter than a unary sign, so it is -(1^2).
-   */
-  #signedPowerBase(n: SyntaxNode, b: BinaryExpr): Expr {
-    if (b.op !== '^' || b.lhs.kind !== 'number') return b;
-    const sign = this.#text(this.#exprChildren(n)[0] as SyntaxNode)[0];
-    if (sign !== '-' && sign !== '+') return b;
-    const power: BinaryExpr = { ...b, lhs: { ...b.lhs, value: sign === '-' ? -b.lhs.value : b.lhs.value } };
+  /** The operator of a BinaryExpr node. */
+  #binaryOp(n: SyntaxNode): BinaryOp {
+    const opNode = this.#children(n)[1] as SyntaxNode;
+    const op = BINARY_OPS[opNode.type.name];
+    if (op === undefined) throw new UnsupportedError(`binary operator ${this.#text(opNode)}`);
+    return op;
+  }
+
+  /** `lhs op rhs` with the modifiers (bool, matching, fill) of the BinaryExpr node `n` that wrote `op`; its text ends at `end`. */
+  #binary(n: SyntaxNode, op: BinaryOp, lhs: Expr, rhs: Expr, end: number): Expr {
+    const start = lhs.pos.start;
+    const returnBool = n.getChild('BoolModifier') !== null;
+    const clause = this.#matchingClause(n, op);
+    const bothVectors = exprType(lhs) === 'instant vector' && exprType(rhs) === 'instant vector';
+    // Between anything but two vectors Prometheus drops the matching (once checked).
+    let matching: VectorMatching | null = bothVectors ? clause ?? { card: op === 'and' || op === 'or' || op === 'unless' ? 'many-to-many' : 'one-to-one', matchingLabels: [], on: false, include: [] } : null;
+    const fill = this.#fill(n, start, op, bothVectors);
+    if (fill !== null && matching !== null) matching = { ...matching, fill };
+    const b: BinaryExpr = { kind: 'binary', op, lhs, rhs, returnBool, matching, pos: { start, end } };
+    checkBinary(b, this.#input, clause, (this.#children(n)[1] as SyntaxNode).from);
+    // lezer lexes the sign of `-1 ^ 2` into the number, giving (-1)^2; in Prometheus' grammar `^` binds
+    // tighter than a unary sign, so it is -(1^2).
+    const sign = this.#input[start];
+    if (op !== '^' || lhs.kind !== 'number' || (sign !== '-' && sign !== '+')) return b;
+    const power: BinaryExpr = { ...b, lhs: { ...lhs, value: sign === '-' ? -lhs.value : lhs.value } };
     const e = { kind: 'unary', op: sign, expr: power, pos: b.pos } as const;
     checkUnary(e, this.#input);
     return e;
   }
 
-  #binary(n: SyntaxNode): BinaryExpr {
-    const parts = this.#children(n);
-    const [lhsNode, rhsNode] = this.#exprChildren(n) as [SyntaxNode, SyntaxNode];
-    const opNode = parts[1] as SyntaxNode;
-    const op = BINARY_OPS[opNode.type.name];
-    if (op === undefined) throw new UnsupportedError(`binary operator ${this.#text(opNode)}`);
-    const lhs = this.#expr(lhsNode);
-    const rhs = this.#expr(rhsNode);
-    const returnBool = n.getChild('BoolModifier') !== null;
+  /** The `on`/`ignoring` clause of a BinaryExpr node with its `group_left`/`group_right`, or null without one. */
+  #matchingClause(n: SyntaxNode, op: BinaryOp): VectorMatching | null {
     const clause = n.getChild('MatchingModifierClause');
-    let matching: VectorMatching | null = null;
-    const bothVectors = exprType(lhs) === 'instant vector' && exprType(rhs) === 'instant vector';
-    if (bothVectors) {
-      let card: Cardinality = op === 'and' || op === 'or' || op === 'unless' ? 'many-to-many' : 'one-to-one';
-      let labels: string[] = [];
-      let include: string[] = [];
-      let on = false;
-      if (clause !== null) {
-        const groups = clause.getChildren('GroupingLabels');
-        on = clause.getChild('On') !== null;
-        labels = this.#groupingLabels(groups[0] as SyntaxNode);
-        if (clause.getChild('GroupLeft') !== null) card = 'many-to-one';
-        if (clause.getChild('GroupRight') !== null) card = 'one-to-many';
-        if (groups[1] !== undefined) include = this.#groupingLabels(groups[1]);
-      }
-      matching = { card, matchingLabels: labels, on, include };
-    }
-    const fill = this.#fill(n, op, bothVectors);
-    if (fill !== null && matching !== null) matching = { ...matching, fill };
-    const b: BinaryExpr = { kind: 'binary', op, lhs, rhs, returnBool, matching, pos: this.#pos(n) };
-    checkBinary(b, this.#input, clause !== null, opNode.from);
-    return b;
+    if (clause === null) return null;
+    const groups = clause.getChildren('GroupingLabels');
+    let card: Cardinality = op === 'and' || op === 'or' || op === 'unless' ? 'many-to-many' : 'one-to-one';
+    if (clause.getChild('GroupLeft') !== null) card = 'many-to-one';
+    if (clause.getChild('GroupRight') !== null) card = 'one-to-many';
+    return {
+      card,
+      matchingLabels: this.#groupingLabels(groups[0] as SyntaxNode),
+      on: clause.getChild('On') !== null,
+      include: groups[1] === undefined ? [] : this.#groupingLabels(groups[1]),
+    };
   }
 
   /** The values of `fill(v)`, `fill_left(v)`, `fill_right(v)`, or null without them. */
-  #fill(n: SyntaxNode, op: BinaryOp, bothVectors: boolean): FillValues | null {
+  #fill(n: SyntaxNode, start: number, op: BinaryOp, bothVectors: boolean): FillValues | null {
     const mod = n.getChild('FillModifier');
     if (mod === null) return null;
-    if (!this.#opts.binopFillModifiers) throw this.#error(n.from, 'binop fill modifiers are experimental and not enabled');
-    if (!bothVectors) throw this.#error(n.from, 'filling in missing series only allowed between instant vectors');
-    if (op === 'and' || op === 'or' || op === 'unless') throw this.#error(n.from, 'filling in missing series not allowed for set operators');
+    if (!this.#opts.binopFillModifiers) throw this.#error(start, 'binop fill modifiers are experimental and not enabled');
+    if (!bothVectors) throw this.#error(start, 'filling in missing series only allowed between instant vectors');
+    if (op === 'and' || op === 'or' || op === 'unless') throw this.#error(start, 'filling in missing series not allowed for set operators');
     let lhs: number | null = null;
     let rhs: number | null = null;
     for (const c of this.#children(mod)) {
