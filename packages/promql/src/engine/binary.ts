@@ -403,9 +403,12 @@ export function vectorBinop(
     if (h === undefined) out.set(outputs[o] as StepSeries, i, v);
     else out.setHist(outputs[o] as StepSeries, i, h);
   };
+  const present = (side: readonly StepSeries[]): boolean => side.some((s) => s.has[i] === 1);
   for (i = 0; i < steps; i++) {
     stamp = i + 1;
     problem = null;
+    // As Prometheus: with a side empty at this step (and nothing to fill in for it), nothing matches and nothing is checked.
+    if ((fillLeft === null && !present(lhs)) || (fillRight === null && !present(rhs))) continue;
     for (let k = 0; k < nR; k++) {
       const s = rhs[k] as StepSeries;
       if (s.has[i] !== 1) continue;
@@ -413,9 +416,12 @@ export function vectorBinop(
       if (rightStamp[sig] === stamp) {
         const side = swapped ? 'left' : 'right';
         const group = signatureLabels(m, s.labels);
+        // 3.x names the two series sorted; 2.x this one, then the one before it.
+        const both = [s.labels, (rhs[rightOf[sig] as number] as StepSeries).labels];
+        if (rules.compat !== 2) both.sort(Labels.compare);
         throw new EvalError(
           `found duplicate series for the match group ${group.toString()} on the ${side} hand-side of the operation: ` +
-            `[${[s.labels, (rhs[rightOf[sig] as number] as StepSeries).labels].sort(Labels.compare).map((l) => l.toString()).join(', ')}]` +
+            `[${both.map((l) => l.toString()).join(', ')}]` +
             ';many-to-many matching not allowed: matching labels must be unique on one side',
         );
       }

@@ -80,6 +80,32 @@ describe('Engine', () => {
     expect(values((await new Engine({ compat: 3 }).instantQuery(st, 'sum(x)', 0)).value)).toEqual([1]);
   });
 
+  it('matches nothing and checks nothing at a step where one side of a vector operation is empty, as Prometheus', async () => {
+    const st = new MemoryStorage();
+    for (const i of ['a', 'b']) st.append(Labels.from({ __name__: 'dup', i }), 0, 1);
+    st.append(Labels.from({ __name__: 'x' }), 60_000, 1);
+    // At 0 the left side is empty: no error for the duplicates on the right.
+    expect((await new Engine().instantQuery(st, 'x == on() group_left dup', 0)).value).toEqual({ type: 'vector', samples: [] });
+    // Where both sides have samples, the duplicates fail the query: 2.x names this one and the one before it, 3.x both sorted.
+    const fail = (compat: 2 | 3) => new Engine({ compat }).instantQuery(st, 'x * on() group_left dup', 60_000);
+    await expect(fail(2)).rejects.toThrow('match group {} on the right hand-side of the operation: [{__name__="dup", i="b"}, {__name__="dup", i="a"}]');
+    await expect(fail(3)).rejects.toThrow('match group {} on the right hand-side of the operation: [{__name__="dup", i="a"}, {__name__="dup", i="b"}]');
+  });
+
+  it("reads sample values as dates as Prometheus' time.Unix(int64(v)) on amd64, NaN, ±Inf and values past int64 at its lowest", async () => {
+    const st = new MemoryStorage();
+    const at0 = async (q: string): Promise<number[]> => values((await new Engine().instantQuery(st, q, 0)).value);
+    // Checked against Prometheus 2.42 on this machine.
+    for (const q of ['year(vector(NaN))', 'year(vector(Inf))', 'year(vector(-1e19))']) expect(await at0(q)).toEqual([292277026596]);
+    expect(await at0('year(vector(1e19))')).toEqual([292277026596]);
+    expect(await at0('year(vector(9e18))')).toEqual([285198648531]);
+    expect(await at0('year(vector(-9.22337203e18))')).toEqual([292277026814]);
+    expect(await at0('year(vector(1e13))')).toEqual([318857]);
+    expect(await at0('month(vector(1e17))')).toEqual([9]);
+    expect(await at0('day_of_week(vector(NaN))')).toEqual([0]);
+    expect(await at0('year(vector(-62135596801))')).toEqual([0]);
+  });
+
   it('evaluates @ pinned expressions once and repeats them at every step', async () => {
     const st = storage({ x: every15s(40, (i) => i) });
     const r = await new Engine().rangeQuery(st, 'x @ 100 + 0 * x', 300_000, 420_000, 60_000);
