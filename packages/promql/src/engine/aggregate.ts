@@ -474,15 +474,17 @@ function countValues(e: AggregateExpr, input: VectorValue, ctx: AggregateContext
   const label = ctx.label;
   if (!isValidLabelName(label, ctx.compat)) throw new EvalError(`invalid label name ${quoteGo(label)}`);
   const { of, groups } = assignGroups(e, input.series, label);
+  // Prometheus groups the series with the value set as `label`: `without` that label counts all values together.
+  const byValue = !(e.without && e.grouping.includes(label));
   const out = new SeriesBuilder(ctx.steps);
   const counts = new Map<string, { labels: Labels; n: number }>();
   for (let i = 0; i < ctx.steps; i++) {
     counts.clear();
     input.series.forEach((s, j) => {
       if (s.has[i] !== 1) return;
-      const h = s.histAt(i);
-      const value = h === undefined ? formatFloatPlain(s.vals[i] as number) : h.toString();
-      const labels = (groups[of[j] as number] as Labels).with(label, value);
+      const group = groups[of[j] as number] as Labels;
+      const h = byValue ? s.histAt(i) : undefined;
+      const labels = byValue ? group.with(label, h === undefined ? formatFloatPlain(s.vals[i] as number) : h.toString()) : group;
       const k = labels.key();
       const c = counts.get(k);
       if (c === undefined) counts.set(k, { labels, n: 1 });

@@ -92,6 +92,15 @@ describe('Engine', () => {
     await expect(fail(3)).rejects.toThrow('match group {} on the right hand-side of the operation: [{__name__="dup", i="a"}, {__name__="dup", i="b"}]');
   });
 
+  it('count_values without its own label counts all values of a group together, as Prometheus', async () => {
+    const st = new MemoryStorage();
+    [1, 2, 2].forEach((v, i) => st.append(Labels.from({ __name__: 'x', i: String(i), job: 'a' }), 0, v));
+    const at0 = async (q: string) => ((await new Engine().instantQuery(st, q, 0)).value as Extract<QueryValue, { type: 'vector' }>).samples.map((s) => `${s.labels.toString()} ${s.f}`).sort();
+    expect(await at0('count_values without (i, le) ("le", x)')).toEqual(['{job="a"} 3']);
+    expect(await at0('count_values without (i) ("le", x)')).toEqual(['{job="a", le="1"} 1', '{job="a", le="2"} 2']);
+    expect(await at0('count_values by (le) ("le", x)')).toEqual(['{le="1"} 1', '{le="2"} 2']);
+  });
+
   it("reads sample values as dates as Prometheus' time.Unix(int64(v)) on amd64, NaN, ±Inf and values past int64 at its lowest", async () => {
     const st = new MemoryStorage();
     const at0 = async (q: string): Promise<number[]> => values((await new Engine().instantQuery(st, q, 0)).value);

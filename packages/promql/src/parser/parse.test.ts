@@ -200,6 +200,11 @@ describe('parseExpr', () => {
     const cases: [string, string][] = [
       ['sum by', '1:7: parse error: unexpected end of input in grouping opts, expected "("'],
       ['sum(x) by', '1:10: parse error: unexpected end of input in grouping opts, expected "("'],
+      ['sum by (a b) (x)', '1:11: parse error: unexpected identifier "b" in grouping opts, expected "," or ")"'],
+      ['x * on(a) group_left (x{a="b"})', '1:24: parse error: unexpected "{" in grouping opts, expected "," or ")"'],
+      ['sum without (a +) (x)', '1:16: parse error: unexpected <op:+> in grouping opts, expected "," or ")"'],
+      ['sum by (1) (x)', '1:9: parse error: unexpected number "1" in grouping opts, expected label'],
+      ['sum by (a,, b) (x)', '1:11: parse error: unexpected "," in grouping opts, expected label'],
       ['by(a) sum(x)', '1:3: parse error: unexpected "("'],
       ['sum without() (x) by (a)', '1:19: parse error: unexpected <by>'],
       ['group_left', '1:1: parse error: unexpected <group_left>'],
@@ -240,6 +245,11 @@ describe('parseExpr', () => {
   it('reads quoted (UTF-8) names only in 3.x mode', () => {
     expect(() => parseExpr('x{"a.b"="c"}', { compat: 2 })).toThrow('1:3: parse error: unexpected string "\\"a.b\\"" in label matching, expected identifier or "}"');
     expect(() => parseExpr('{"foo"}', { compat: 2 })).toThrow('1:2: parse error: unexpected string "\\"foo\\"" in label matching, expected identifier or "}"');
+    // 2.x finds the string before the grammar's own error after it; quoted names in groupings came with 3.x too.
+    expect(() => parseExpr('{"a"="b" c}', { compat: 2 })).toThrow('1:2: parse error: unexpected string "\\"a\\"" in label matching, expected identifier or "}"');
+    expect(() => parseExpr('sum by ("a" b) (x)', { compat: 2 })).toThrow('1:9: parse error: unexpected string "\\"a\\"" in grouping opts, expected label');
+    expect(() => parseExpr('x * on("a") y', { compat: 2 })).toThrow('1:8: parse error: unexpected string "\\"a\\"" in grouping opts, expected label');
+    expect(parseExpr('sum by ("a") (x)')).toMatchObject({ grouping: ['a'] });
     expect(parseExpr('{"foo.bar", a="b"}')).toMatchObject({ kind: 'vectorSelector', name: 'foo.bar' });
   });
 

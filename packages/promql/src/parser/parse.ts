@@ -15,7 +15,7 @@ import { ParseError, UnsupportedError } from './errors.js';
 import { describeItem, isAggregator, lexerError, unexpectedAt } from './items.js';
 import { FUNCTIONS } from './functions.js';
 import { closingQuote, numberError, parseDuration, parseNumberLiteral, unquoteString } from './literals.js';
-import { firstItemError } from './numberitems.js';
+import { firstItemError, type ItemError } from './numberitems.js';
 
 export interface ParseOptions {
   /** Prometheus major version whose syntax to accept (2: holt_winters, regex `.` excludes newlines). Default 3. */
@@ -159,6 +159,11 @@ function parenKind(before: string): Paren {
   return grouped !== null && isAggregator(grouped[1] as string) ? 'aggregation' : 'parentheses';
 }
 
+/** The error of the two that comes first in the query. */
+function firstOf(a: ItemError | undefined, b: ItemError | undefined): ItemError | undefined {
+  return a === undefined || (b !== undefined && b.pos < a.pos) ? b : a;
+}
+
 /** Go's `%f` of a float that is not finite or is an integer (past 2^53, as an out-of-bounds @ time is). */
 function goFixed(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
@@ -192,7 +197,7 @@ class Builder {
     const tree = lezer.parse(lezerInput(this.#input));
     // 2.x stops at the first number or duration it cannot read, unless its grammar failed before it;
     // what is checked once a construct is read (here: as the tree is built) comes after.
-    const itemError = this.#opts.compat === 2 ? firstItemError(this.#input) : undefined;
+    const itemError = this.#opts.compat === 2 ? firstOf(firstItemError(this.#input), this.#quotedLabelName(tree.topNode)) : undefined;
     try {
       this.#reportSyntaxError(tree.topNode);
     } catch (e) {
@@ -205,6 +210,22 @@ class Builder {
     const top = tree.topNode.firstChild;
     if (top === null) throw this.#error(0, 'no expression found in input');
     return this.#expr(top);
+  }
+
+  /**
+   * The first quoted (UTF-8) label name, in a selector or a grouping: they came with Prometheus 3, and
+   * 2.x's parser finds a string out of place there.
+   */
+  #quotedLabelName(top: SyntaxNode): ItemError | undefined {
+    let found: ItemError | undefined;
+    top.cursor().iterate((n) => {
+      if (found !== undefined) return false;
+      if (n.name !== 'QuotedLabelName') return undefined;
+      const where = n.node.parent?.name === 'GroupingLabels' ? 'grouping opts, expected label' : 'label matching, expected identifier or "}"';
+      found = { pos: n.from, reason: `unexpected string ${JSON.stringify(this.#input.slice(n.from, n.to))} in ${where}` };
+      return false;
+    });
+    return found;
   }
 
   #text(n: SyntaxNode): string {
@@ -247,6 +268,7 @@ class Builder {
     const open = this.#openAt(tokenAt);
     const innermost = open.at(-1);
     if (innermost === 'braces') this.#labelMatchingError(tokenAt, rest);
+    if (innermost === 'grouping') throw this.#error(tokenAt, unexpectedAt(rest, /[(,]$/.test(before) ? ' in grouping opts, expected label' : ' in grouping opts, expected "," or ")"'));
     if (innermost === 'brackets') {
       if (rest.startsWith(':')) throw this.#error(tokenAt, "unexpected colon ':'");
       // After a range's duration: a colon for a subquery, or its end (a `)` is worded below).
@@ -400,10 +422,6 @@ class Builder {
     const lm = n.getChild('LabelMatchers');
     if (lm !== null) {
       for (const m of this.#children(lm)) {
-        // Quoted (UTF-8) names came with Prometheus 3: 2.x reads a string there as out of place.
-        if (this.#opts.compat === 2 && (m.type.name === 'QuotedLabelName' || m.type.name === 'QuotedLabelMatcher')) {
-          throw this.#error(m.from, `unexpected string ${JSON.stringify(this.#text(m.type.name === 'QuotedLabelName' ? m : (m.firstChild as SyntaxNode)))} in label matching, expected identifier or "}"`);
-        }
         if (m.type.name === 'QuotedLabelName') {
           quotedName = this.#string(m.firstChild as SyntaxNode);
           continue;
