@@ -361,6 +361,12 @@ export function vectorBinop(
   let stamp = 0;
   // As Prometheus, a step reports only the last annotation of its pairs.
   let problem: string | null = null;
+  const checkBeforeFilter = rules.compat !== 2;
+  /** Marks the match group `sig` matched at this step (fill_left fills the others); one-to-one, a second match is an error. */
+  const matched = (sig: number): void => {
+    if (oneToOne && matchedStamp[sig] === stamp) throw new EvalError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+    matchedStamp[sig] = stamp;
+  };
   /**
    * `a op b` (a of the left side as swapped, b of the right) at step i for the match group `sig`, from
    * left series j and right series k (−1: filled in).
@@ -388,15 +394,13 @@ export function vectorBinop(
         v = fl;
       }
     }
-    // Checked before filtering: a many-to-one match is an error even if the comparison drops it.
-    if (oneToOne && matchedStamp[sig] === stamp) {
-      throw new EvalError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
-    }
-    matchedStamp[sig] = stamp;
+    // 3.x checks before filtering (a many-to-one match is an error even if the comparison drops it), 2.x after.
+    if (checkBeforeFilter) matched(sig);
     if (returnBool) {
       v = keep ? 1 : 0;
       h = undefined;
     } else if (!keep) return;
+    if (!checkBeforeFilter) matched(sig);
     const o = outputIndex(j, k);
     if (outputStamp[o] === stamp) throw new EvalError('multiple matches for labels: grouping labels must ensure unique matches');
     outputStamp[o] = stamp;

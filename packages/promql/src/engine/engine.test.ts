@@ -92,6 +92,16 @@ describe('Engine', () => {
     await expect(fail(3)).rejects.toThrow('match group {} on the right hand-side of the operation: [{__name__="dup", i="a"}, {__name__="dup", i="b"}]');
   });
 
+  it('finds a many-to-one match before a comparison filters it in 3.x mode, and only among the kept pairs in 2.x', async () => {
+    const st = new MemoryStorage();
+    [1, 2].forEach((v, i) => st.append(Labels.from({ __name__: 'many', i: String(i), job: 'a' }), 0, v));
+    st.append(Labels.from({ __name__: 'one', job: 'a' }), 0, 5);
+    const q = 'many == on(job) one';
+    expect((await new Engine({ compat: 2 }).instantQuery(st, q, 0)).value).toEqual({ type: 'vector', samples: [] });
+    await expect(new Engine({ compat: 3 }).instantQuery(st, q, 0)).rejects.toThrow('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+    await expect(new Engine({ compat: 2 }).instantQuery(st, 'many != on(job) one', 0)).rejects.toThrow('multiple matches for labels');
+  });
+
   it('count_values without its own label counts all values of a group together, as Prometheus', async () => {
     const st = new MemoryStorage();
     [1, 2, 2].forEach((v, i) => st.append(Labels.from({ __name__: 'x', i: String(i), job: 'a' }), 0, v));
