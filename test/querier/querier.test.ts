@@ -245,6 +245,8 @@ describe('HTTP API', () => {
     const { queryPreparationTime, innerEvalTime, evalTotalTime } = stats.timings as Record<string, number>;
     expect(queryPreparationTime).toBeGreaterThan(0);
     expect(queryPreparationTime! + innerEvalTime!).toBeCloseTo(evalTotalTime!, 6);
+    // Whole nanoseconds, as Prometheus' durations are written.
+    for (const t of [queryPreparationTime!, innerEvalTime!, evalTotalTime!]) expect(String(t)).toBe(String(Math.round(t * 1e9) / 1e9));
     // 9 series from each of three endpoints (two sidecars, one store gateway) before deduplication.
     expect(stats.storage.seriesFetched).toBe(27);
     expect(stats.storage.chunksFetched).toBeGreaterThan(27);

@@ -145,6 +145,8 @@ describe('Engine', () => {
     ac.abort();
     await expect(new Engine().instantQuery(st, 'x', 0, { signal: ac.signal })).rejects.toThrow(QueryCanceledError);
     await expect(new Engine({ timeout: -1 }).instantQuery(st, 'x', 0)).rejects.toThrow(QueryTimeoutError);
+    // A request's timeout=0 has run out at once, as Prometheus' context (503 "query timed out in query execution").
+    await expect(new Engine({ timeout: 0 }).instantQuery(st, 'x', 0)).rejects.toThrow(new QueryTimeoutError('query execution'));
   });
 
   it('hands selection a signal that fires on timeout and on abort', async () => {

@@ -109,6 +109,8 @@ export class Engine {
       if (signal?.aborted === true) throw new QueryCanceledError(where);
       if (Date.now() > deadline) throw new QueryTimeoutError(where);
     };
+    // A timeout of 0 has run out before anything: Prometheus' first check, in "query execution".
+    if (this.#opts.timeout <= 0) throw new QueryTimeoutError('query execution');
     checkAbort();
     resolveDurations(expr, { start: range.start, end: range.end, step: isRange ? range.interval : 0 });
     const { selections, infoSelectors } = this.#selections(expr, range, isRange);

@@ -200,6 +200,9 @@ describe('parseExpr', () => {
     const cases: [string, string][] = [
       ['sum by', '1:7: parse error: unexpected end of input in grouping opts, expected "("'],
       ['sum(x) by', '1:10: parse error: unexpected end of input in grouping opts, expected "("'],
+      ['x{a="', '1:5: parse error: unterminated quoted string'],
+      ["x{a='b", '1:5: parse error: unterminated quoted string'],
+      ['x{a=`', '1:5: parse error: unterminated raw string'],
       ['sum by (a b) (x)', '1:11: parse error: unexpected identifier "b" in grouping opts, expected "," or ")"'],
       ['x * on(a) group_left (x{a="b"})', '1:24: parse error: unexpected "{" in grouping opts, expected "," or ")"'],
       ['sum without (a +) (x)', '1:16: parse error: unexpected <op:+> in grouping opts, expected "," or ")"'],

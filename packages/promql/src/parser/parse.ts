@@ -255,6 +255,9 @@ class Builder {
   #unexpected(at: number): never {
     const rest = this.#input.slice(at).trimStart();
     const tokenAt = at + (this.#input.slice(at).length - rest.length);
+    // Prometheus' lexer fails at a string that never ends before its parser gets past it.
+    const unterminated = this.#unterminatedQuote();
+    if (unterminated !== null && unterminated <= tokenAt) throw this.#error(unterminated, lexerError(this.#input.slice(unterminated)));
     const before = this.#input.slice(0, tokenAt).trimEnd();
     const context = /\boffset\s*-?$/i.test(before)
       ? ' in offset, expected duration'
@@ -327,6 +330,24 @@ class Builder {
     if (open === 'parentheses') throw this.#error(at, 'unclosed left parenthesis');
     if (open === 'brackets') throw this.#error(at, 'unclosed left bracket');
     throw this.#error(at, open === null ? 'unexpected end of input' : `unexpected end of input inside ${open}`);
+  }
+
+  /** Where a quoted string starts that does not end in the query (comments skipped), or null. */
+  #unterminatedQuote(): number | null {
+    const s = this.#input;
+    for (let i = 0; i < s.length; i++) {
+      const c = s[i] as string;
+      if (c === '#') {
+        const eol = s.indexOf('\n', i);
+        if (eol < 0) return null;
+        i = eol;
+      } else if (c === '"' || c === "'" || c === '`') {
+        const end = closingQuote(s, i);
+        if (end < 0) return i;
+        i = end;
+      }
+    }
+    return null;
   }
 
   /** The innermost bracket still open at `pos`, for "inside braces"-style messages. */
