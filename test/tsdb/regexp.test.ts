@@ -98,6 +98,12 @@ const MATCHES: [string, string[]][] = [
   ['x(?i)\\W', ['x\u212A', 'xſ', 'xK', 'x-']],
   ['x(?i)[\\W1]', ['x\u212A', 'x1', 'x-']],
   ['x(?i)\\w', ['x\u212A', 'xſ', 'x-']],
+  // Assertions repeated (JavaScript takes them only in a group), and a repetition past a `(?flags)`.
+  ['\\b+a\\z*', ['a', 'ba']],
+  ['a\\B*b|a\\b{1,2}', ['ab', 'a']],
+  ['(?m)^*a$?', ['a']],
+  ['a(?i)*b', ['aab', 'AB', 'b']],
+  ['x*(?i)*', ['xx', '']],
 ];
 const CAPTURES: [string, string][] = [
   ['(?U)(a+)(a*)', 'aaa'],

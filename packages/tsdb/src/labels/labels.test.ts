@@ -111,4 +111,33 @@ describe('Matcher', () => {
       expect(() => new Matcher('=~', 'x', re), re).toThrow(RegexpSyntaxError);
     }
   });
+
+  it("words repetition errors as Go's regexp: the operator with its `?`, a repetition of a repetition both", () => {
+    // Each checked against Prometheus 2.42's /api/v1/series.
+    const cases: [string, string][] = [
+      ['a{1,3}+?', 'invalid nested repetition operator: `{1,3}+?`'],
+      ['a+?{0,}', 'invalid nested repetition operator: `+?{0,}`'],
+      ['.*{2}', 'invalid nested repetition operator: `*{2}`'],
+      ['a**', 'invalid nested repetition operator: `**`'],
+      ['*?a', 'missing argument to repetition operator: `*?`'],
+      ['a|{2}', 'missing argument to repetition operator: `{2}`'],
+    ];
+    for (const [re, want] of cases) expect(() => new Matcher('=~', 'x', re), re).toThrow(`error parsing regexp: ${want}`);
+  });
+
+  it('repeats assertions as RE2 does, and past a (?flags) what came before it', () => {
+    const cases: [string, string, boolean][] = [
+      ['\\b+a', 'a', true],
+      ['a\\b*b', 'ab', true],
+      ['\\A{1,3}a\\z+', 'a', true],
+      ['a$?', 'a', true],
+      ['(?m)^*a', 'a', true],
+      ['a\\B+b', 'ab', true],
+      ['a\\b+b', 'ab', false],
+      ['a(?i)*', 'aa', true],
+      ['a(?i)*', 'A', false],
+      ['x*(?i)*', 'xx', true],
+    ];
+    for (const [re, s, want] of cases) expect(new Matcher('=~', 'x', re).matches(s), `${re} ~ ${JSON.stringify(s)}`).toBe(want);
+  });
 });

@@ -117,8 +117,13 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
   // Each open group's flags outside it, restored at its `)`.
   const outer: Flags[] = [];
   let out = '';
-  // Whether the last piece written may take a repetition.
-  let repeatable = false;
+  // The last piece written, which a repetition repeats: where it starts in `out` and what it is; null
+  // where RE2 finds nothing to repeat (at the start, after `(` or `|`).
+  let last: { at: number; kind: 'atom' | 'assertion' | 'repetition' } | null = null;
+  // Where each open group starts in `out` (a group is the piece its `)` ends).
+  const groupAt: number[] = [];
+  // Where in `pattern` the token just read starts when it is a repetition (Go's lastRepeat), else -1.
+  let repeatAt = -1;
   const fail = (detail: string): never => {
     throw new RegexpSyntaxError(detail);
   };
@@ -234,21 +239,33 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
     return cp === 0x2d ? '-' : classChar(cp);
   };
 
-  /** A repetition just read (`*`, `+`, `?` or `{…}`): lazy if a `?` follows, the other way round under `U`. */
-  const repetition = (op: string): void => {
-    if (!repeatable) fail(`missing argument to repetition operator: \`${op}\``);
+  /**
+   * A repetition just read (`*`, `+`, `?` or `{…}`, from `start`): lazy if a `?` follows, the other way round
+   * under `U`. Go's errors name the operator with its `?`, and a repetition of a repetition both.
+   */
+  const repetition = (op: string, start: number): void => {
     let lazy = flags.U;
     if (pattern[i] === '?') {
       i++;
       lazy = !lazy;
     }
+    if (repeatAt >= 0) fail(`invalid nested repetition operator: \`${pattern.slice(repeatAt, i)}\``);
+    const piece = last;
+    if (piece === null) return fail(`missing argument to repetition operator: \`${pattern.slice(start, i)}\``);
+    // RE2 repeats an assertion (`\b+` is `\b`, `^*` nothing) and, past a `(?flags)`, a repetition;
+    // JavaScript only as a group.
+    if (piece.kind !== 'atom') out = `${out.slice(0, piece.at)}(?:${out.slice(piece.at)})`;
     out += lazy ? `${op}?` : op;
-    if (pattern[i] === '*' || pattern[i] === '+' || pattern[i] === '?') fail(`invalid nested repetition operator: \`${op}${pattern[i]}\``);
-    repeatable = false;
+    last = { at: piece.at, kind: 'repetition' };
+    repeatAt = start;
   };
 
   while (i < n) {
     const c = pattern[i] as string;
+    const at = out.length;
+    const start = i;
+    const lastRepeat = repeatAt;
+    repeatAt = -1;
     if (c === '\\') {
       i++;
       const e = escape(false);
@@ -257,16 +274,18 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       else if ('text' in e) out += e.text;
       else if ('property' in e) out += `[${e.property}]`;
       else if ('assertion' in e) out += e.assertion;
-      repeatable = !('assertion' in e);
+      // An empty `\Q\E` is no piece: a repetition after it repeats the one before.
+      if (out.length > at) last = { at, kind: 'assertion' in e ? 'assertion' : 'atom' };
     } else if (c === '[') {
       out += charClass();
-      repeatable = true;
+      last = { at, kind: 'atom' };
     } else if (c === '(') {
       i++;
       outer.push(flags);
-      repeatable = false;
       if (pattern[i] !== '?') {
         out += '(';
+        groupAt.push(at);
+        last = null;
         continue;
       }
       const rest = pattern.slice(i);
@@ -284,9 +303,13 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
         if (jsCaseless && !next.i) return undefined;
         i += flagGroup[0].length;
         flags = next;
-        // `(?flags)` opens no group: its flags apply to the rest of the enclosing one.
-        if (flagGroup[3] === ':') out += '(?:';
-        else outer.pop();
+        // `(?flags)` opens no group and is no piece: its flags apply to the rest of the enclosing group,
+        // and a repetition after it repeats what came before (RE2's `a(?i)*` is `a*`).
+        if (flagGroup[3] === ')') {
+          outer.pop();
+          continue;
+        }
+        out += '(?:';
       } else if (rest.startsWith('?:')) {
         out += '(?:';
         i += 2;
@@ -295,11 +318,13 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       } else {
         fail(`invalid or unsupported Perl syntax: \`(${rest.slice(0, 2)}\``);
       }
+      groupAt.push(at);
+      last = null;
     } else if (c === ')') {
       if (outer.length === 0) fail(`unexpected ): \`${anchored}\``);
       flags = outer.pop() as Flags;
       out += ')';
-      repeatable = true;
+      last = { at: groupAt.pop() as number, kind: 'atom' };
       i++;
     } else if (c === '{') {
       const rep = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
@@ -309,33 +334,35 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
         if (lo > RE2_MAX_REPEAT || hi > RE2_MAX_REPEAT) fail(`invalid repeat count: \`${rep[0]}\``);
         if (rep[3] && hi < lo) fail(`invalid repeat count: \`${rep[0]}\``);
         i += rep[0].length;
-        repetition(rep[0]);
+        repeatAt = lastRepeat;
+        repetition(rep[0], start);
       } else {
         // Not a repetition: a literal brace, as in RE2.
         out += '\\{';
-        repeatable = true;
+        last = { at, kind: 'atom' };
         i++;
       }
     } else if (c === '*' || c === '+' || c === '?') {
       i++;
-      repetition(c);
+      repeatAt = lastRepeat;
+      repetition(c, start);
     } else if (c === '.') {
       out += flags.s ? '[\\s\\S]' : '[^\\n]';
-      repeatable = true;
+      last = { at, kind: 'atom' };
       i++;
     } else if (c === '^' || c === '$') {
       // JavaScript's own ^ and $ match at the text's ends only, as RE2's do without `m`.
       out += flags.m ? (c === '^' ? '(?<![^\\n])' : '(?![^\\n])') : c;
-      repeatable = false;
+      last = { at, kind: 'assertion' };
       i++;
     } else if (c === '|') {
       out += '|';
-      repeatable = false;
+      last = null;
       i++;
     } else {
       const cp = pattern.codePointAt(i) as number;
       out += char(cp);
-      repeatable = true;
+      last = { at, kind: 'atom' };
       i += cp > 0xffff ? 2 : 1;
     }
   }
