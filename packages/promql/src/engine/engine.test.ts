@@ -102,6 +102,15 @@ describe('Engine', () => {
     await expect(new Engine({ compat: 2 }).instantQuery(st, 'many != on(job) one', 0)).rejects.toThrow('multiple matches for labels');
   });
 
+  it("compiles label_replace's regex as Prometheus, anchored only, and names only the pattern when it fails", async () => {
+    const st = new MemoryStorage();
+    st.append(Labels.from({ __name__: 'x', c: 'ab' }), 0, 1);
+    const at0 = async (q: string) => ((await new Engine({ compat: 2 }).instantQuery(st, q, 0)).value as Extract<QueryValue, { type: 'vector' }>).samples.map((s) => s.labels.get('d'));
+    // Inside `^(?:…)$` the stray `)` closes the anchoring group: `^(?:a)|(b)$` matches a leading a.
+    expect(await at0('label_replace(x, "d", "y", "c", "a)|(b")')).toEqual(['y']);
+    await expect(new Engine({ compat: 2 }).instantQuery(st, 'label_replace(x, "d", "y", "c", "(")', 0)).rejects.toThrow(/^invalid regular expression in label_replace\(\): \($/);
+  });
+
   it('count_values without its own label counts all values of a group together, as Prometheus', async () => {
     const st = new MemoryStorage();
     [1, 2, 2].forEach((v, i) => st.append(Labels.from({ __name__: 'x', i: String(i), job: 'a' }), 0, v));

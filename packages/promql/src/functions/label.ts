@@ -1,5 +1,5 @@
 /** label_replace and label_join: rewrite labels, keep the metric name unless it is the target. */
-import { METRIC_NAME, RegexpSyntaxError, compileAnchored } from '@strata/tsdb';
+import { METRIC_NAME, RegexpSyntaxError, RegexpUnsupportedError, compileAnchored, prometheusRegexp } from '@strata/tsdb';
 import { EvalError } from '../engine/errors.js';
 import { isValidLabelName } from '../engine/names.js';
 import { relabel } from '../engine/steps.js';
@@ -59,10 +59,13 @@ export const LABEL_FUNCTIONS: Record<string, VectorFunction> = {
     const pattern = stringArg(args, 4);
     let re: RegExp;
     try {
-      re = compileAnchored(pattern, { dotMatchesNewline: ctx.compat === 3 });
+      // Prometheus compiles label_replace's regex anchored only, not as a matcher's.
+      re = compileAnchored(pattern, { ...prometheusRegexp(ctx.compat), parse: 'anchored' });
     } catch (e) {
-      const reason = e instanceof RegexpSyntaxError ? e.message : String(e);
-      throw new EvalError(`invalid regular expression in label_replace(): ${pattern}: ${reason}`);
+      // Prometheus names the pattern only; what Strata cannot express it explains.
+      if (e instanceof RegexpUnsupportedError) throw new EvalError(`invalid regular expression in label_replace(): ${pattern}: ${e.message}`);
+      if (e instanceof RegexpSyntaxError) throw new EvalError(`invalid regular expression in label_replace(): ${pattern}`);
+      throw e;
     }
     checkLabelName(dst, ctx.compat, ctx.call.func.name);
     return relabel(

@@ -4,7 +4,7 @@
  */
 import type { SyntaxNode } from '@lezer/common';
 import { parser as lezer } from '@prometheus-io/lezer-promql';
-import { METRIC_NAME, Matcher, type MatchType } from '@strata/tsdb';
+import { METRIC_NAME, Matcher, prometheusRegexp, type MatchType } from '@strata/tsdb';
 import { exprType } from './ast.js';
 import type {
   AggregateExpr, AggregateOp, DurationFn, FillValues, QueryParams, BinaryExpr, BinaryOp, Cardinality, Expr, PosRange, RangeExtension, SubqueryExpr,
@@ -438,7 +438,7 @@ class Builder {
     const ident = n.getChild('Identifier');
     const name = ident === null ? null : this.#text(ident);
     const matchers: Matcher[] = [];
-    const regexOpts = { dotMatchesNewline: this.#opts.compat === 3 };
+    const regexOpts = prometheusRegexp(this.#opts.compat);
     let quotedName: string | null = null;
     const lm = n.getChild('LabelMatchers');
     if (lm !== null) {

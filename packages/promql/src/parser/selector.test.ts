@@ -48,9 +48,33 @@ describe('parseMetricSelector', () => {
       ['up ! x', "1:4: parse error: unexpected character after '!': ' '"],
       ['up =~ x', "1:4: parse error: unexpected character after '=': '~'"],
       ['up .', "1:4: parse error: unexpected character: '.'"],
-      ['up{a=~"("}', '1:4: parse error: error parsing regexp: missing closing ): `^(?s:()$`'],
+      // 3.x's Go parses the pattern alone (2.42's anchored first: see below).
+      ['up{a=~"("}', '1:4: parse error: error parsing regexp: missing closing ): `(`'],
       ['up{a="b"', '1:9: parse error: unexpected end of input inside braces'],
     ];
     for (const [input, error] of cases) expect(errorOf(input), input).toBe(error);
+  });
+
+  it("words regexp errors as Prometheus 2.42, which compiles the pattern anchored, then parses it alone", () => {
+    // Each checked against Prometheus 2.42's /api/v1/series.
+    const cases: [string, string][] = [
+      ['up{a=~"("}', 'missing closing ): `^(?:()$`'],
+      ['up{a=~"[a"}', 'missing closing ]: `[a)$`'],
+      ['up{a=~"a\\\\"}', 'missing closing ): `^(?:a\\)$`'],
+      ['up{a=~"(?i"}', 'missing closing ): `^(?:(?i)$`'],
+      ['up{a=~"\\\\Qa."}', 'missing closing ): `^(?:\\Qa.)$`'],
+      // Anchored, `a)|(b` is `^(?:a)|(b)$`; alone it is not whole.
+      ['up{a=~"a)|(b"}', 'unexpected ): `a)|(b`'],
+      ['up{a=~"(?<n>a)"}', 'invalid or unsupported Perl syntax: `(?<`'],
+      ['up{a=~"[\\\\Qa\\\\E]"}', 'invalid escape sequence: `\\Q`'],
+      ['up{a=~"\\\\x{2,1}"}', 'invalid escape sequence: `\\x{2,`'],
+      ['up{a=~"(?i\\\\PL)"}', 'invalid or unsupported Perl syntax: `(?i\\`'],
+    ];
+    for (const [input, error] of cases) {
+      expect(() => parseMetricSelector(input, { compat: 2 }), input).toThrow(`1:4: parse error: error parsing regexp: ${error}`);
+    }
+    // A `(?)` sets no flag, and `(?<name>…)` names a group in 3.x.
+    expect(parseMetricSelector('up{a=~"(?)b"}', { compat: 2 })).toHaveLength(2);
+    expect(parseMetricSelector('up{a=~"(?<n>a)"}')).toHaveLength(2);
   });
 });

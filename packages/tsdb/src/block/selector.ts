@@ -1,12 +1,12 @@
 import { Matcher, type MatchType } from '../labels/matcher.js';
-import type { RegexpOptions } from '../labels/regexp.js';
+import { prometheusRegexp, type RegexpOptions } from '../labels/regexp.js';
 
 /**
  * Parses a series selector as promtool's `--match` takes it: `metric`, `{a="b", c=~"d"}` or
  * `metric{…}`. Values are Go-style double-quoted strings (or single/back-quoted); a metric name becomes
  * a `__name__` equality matcher. Regexes use Prometheus 2.x semantics unless `opts` says otherwise.
  */
-export function parseSelector(s: string, opts: RegexpOptions = { dotMatchesNewline: false }): Matcher[] {
+export function parseSelector(s: string, opts: RegexpOptions = prometheusRegexp(2)): Matcher[] {
   const fail = (reason: string, at: number): never => {
     throw new Error(`invalid selector ${JSON.stringify(s)}: ${reason} at position ${at}`);
   };

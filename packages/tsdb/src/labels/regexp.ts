@@ -21,9 +21,34 @@ export class RegexpSyntaxError extends Error {
   }
 }
 
+/** A pattern Go's regexp takes that Strata cannot express identically in JavaScript. */
+export class RegexpUnsupportedError extends Error {
+  constructor(detail: string) {
+    super(`unsupported regexp: ${detail}`);
+    this.name = 'RegexpUnsupportedError';
+  }
+}
+
 export interface RegexpOptions {
   /** `.` matches `\n`, as in Prometheus 3.x. Default true. */
   dotMatchesNewline?: boolean;
+  /** `(?<name>re)` names a group as `(?P<name>re)` does (Go 1.22's regexp, Prometheus 3.x); 2.x's Go refuses it. Default true. */
+  angleNamedGroups?: boolean;
+  /**
+   * What Prometheus hands Go's regexp, which decides what a pattern that is not whole on its own means
+   * and which error comes first (Go names the text it parsed in some):
+   * - `anchored`: the pattern inside Prometheus' `^(?:…)$` (label_replace, relabelling): a stray `)`
+   *   closes the `(?:` (`a)|(b` is `^(?:a)|(b)$`), a trailing `\` escapes its `)`, `\Q` without `\E` quotes it;
+   * - `pattern`: the pattern alone, then anchored whole (3.x's matchers);
+   * - `both`: anchored, then the pattern alone too, which must parse as well (2.42's matchers).
+   * Default `anchored`.
+   */
+  parse?: 'anchored' | 'pattern' | 'both';
+}
+
+/** The label matchers' regexps of Prometheus 2.42 (`^(?:re)$`, Go 1.19's syntax) or 3.x (`^(?s:re)$`, Go 1.22's). */
+export function prometheusRegexp(version: 2 | 3): RegexpOptions {
+  return { dotMatchesNewline: version === 3, angleNamedGroups: version === 3, parse: version === 3 ? 'pattern' : 'both' };
 }
 
 /** Code point ranges [lo, hi], flattened. */
@@ -63,13 +88,24 @@ const ASCII = Array.from({ length: 0x80 }, (_, cp) => cp);
 const MAX_FOLDED_RANGE = 0x3000;
 
 
-/** Compiles an RE2 pattern into an anchored JavaScript RegExp that matches the whole input. */
+/** Compiles an RE2 pattern into an anchored JavaScript RegExp that matches the whole input, as Prometheus compiles it. */
 export function compileAnchored(pattern: string, opts: RegexpOptions = {}): RegExp {
-  const { source, flags } = translate(pattern, opts.dotMatchesNewline ?? true);
+  const dotAll = opts.dotMatchesNewline ?? true;
+  const angleNames = opts.angleNamedGroups ?? true;
+  const parse = opts.parse ?? 'anchored';
+  let t: { source: string; flags: string };
+  if (parse === 'pattern') {
+    t = translate(pattern, { dotAll, angleNames }, pattern);
+    t.source = `^(?:${t.source})$`;
+  } else {
+    // The pattern's `s` is in the anchoring group; its `(?i)` still starts everything that can match a letter.
+    t = translate(goAnchored(pattern, dotAll), { dotAll: false, angleNames }, pattern);
+    if (parse === 'both') translate(pattern, { dotAll, angleNames }, pattern);
+  }
   try {
-    return new RegExp(`^(?:${source})$`, `u${flags}`);
+    return new RegExp(t.source, `u${t.flags}`);
   } catch (e) {
-    throw new RegexpSyntaxError(`${(e as Error).message.replace(/^Invalid regular expression: /, '')}: \`${pattern}\``);
+    throw new RegexpUnsupportedError(`${(e as Error).message.replace(/^Invalid regular expression: /, '')}: \`${pattern}\``);
   }
 }
 
@@ -87,16 +123,26 @@ interface Flags {
 
 /**
  * Translates RE2 syntax into JavaScript `u`-mode source, and the JavaScript flags it needs: `i` where
- * the whole pattern is caseless (a leading `(?i)` never cleared), else none. `dotAll` is the `s` flag
- * the pattern starts with.
+ * the whole pattern is caseless (`caseless`, the user's pattern, starts with a `(?i)` never cleared), else none.
  */
-export function translate(pattern: string, dotAll = false): { source: string; flags: string } {
+function translate(pattern: string, syntax: Syntax, caseless: string): { source: string; flags: string } {
   // A leading `(?i)` (not `(?i:…)`, which ends) makes the whole pattern caseless unless a later group clears it.
-  if (/^\(\?[msU]*i[imsU]*(-[msU]*)?\)/.test(pattern)) {
-    const whole = translateWith(pattern, dotAll, true);
-    if (whole !== undefined) return { source: whole, flags: 'i' };
+  if (/^\(\?[msU]*i[imsU]*(-[msU]*)?\)/.test(caseless)) {
+    const source = translateWith(pattern, syntax, true);
+    if (source !== undefined) return { source, flags: 'i' };
   }
-  return { source: translateWith(pattern, dotAll, false) as string, flags: '' };
+  return { source: translateWith(pattern, syntax, false) as string, flags: '' };
+}
+
+/** What a pattern translates under: the `s` flag it starts with, and whether `(?<name>` names a group. */
+interface Syntax {
+  dotAll: boolean;
+  angleNames: boolean;
+}
+
+/** The pattern as Prometheus anchors it. */
+function goAnchored(pattern: string, dotAll: boolean): string {
+  return `${dotAll ? '^(?s:' : '^(?:'}${pattern})$`;
 }
 
 /**
@@ -110,10 +156,10 @@ type Escaped = { char: number } | { chars: number[] } | { text: string } | { pro
  * The translation with case folding left to JavaScript's `i` flag (`jsCaseless`: undefined if some
  * scope turns `i` off), or spelled out.
  */
-function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): string | undefined {
+function translateWith(pattern: string, syntax: Syntax, jsCaseless: boolean): string | undefined {
   let i = 0;
   const n = pattern.length;
-  let flags: Flags = { i: false, m: false, s: dotAll, U: false };
+  let flags: Flags = { i: false, m: false, s: syntax.dotAll, U: false };
   // Each open group's flags outside it, restored at its `)`.
   const outer: Flags[] = [];
   let out = '';
@@ -127,8 +173,6 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
   const fail = (detail: string): never => {
     throw new RegexpSyntaxError(detail);
   };
-  // Go names some errors by the whole pattern as Prometheus compiles it, anchored.
-  const anchored = `${dotAll ? '^(?s:' : '^(?:'}${pattern})$`;
   /** Letters written with their other cases (under `i` where JavaScript does not fold). */
   const spelled = () => flags.i && !jsCaseless;
 
@@ -175,20 +219,27 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
         return { assertion: TEXT_END };
       case 'Q': {
         const end = pattern.indexOf('\\E', i);
+        if (inClass) fail('invalid escape sequence: `\\Q`');
         const lit = end < 0 ? pattern.slice(i) : pattern.slice(i, end);
         i = end < 0 ? n : end + 2;
         return { chars: [...lit].map((ch) => ch.codePointAt(0) as number) };
       }
       case 'x': {
+        // Go names the escape up to the character it failed at.
+        const invalid = (end: number): never => fail(`invalid escape sequence: \`\\x${pattern.slice(i, end)}\``);
         if (pattern[i] === '{') {
-          const end = pattern.indexOf('}', i);
-          const hex = end < 0 ? '' : pattern.slice(i + 1, end);
-          if (!/^[0-9A-Fa-f]{1,8}$/.test(hex) || parseInt(hex, 16) > 0x10ffff) fail('invalid escape sequence: `\\x{`');
-          i = end + 1;
-          return { char: parseInt(hex, 16) };
+          let cp = 0;
+          let j = i + 1;
+          for (; pattern[j] !== '}'; j++) {
+            const digit = parseInt(pattern[j] ?? '', 16);
+            if (Number.isNaN(digit) || (cp = cp * 16 + digit) > 0x10ffff) invalid(Math.min(j + 1, n));
+          }
+          if (j === i + 1) invalid(j + 1);
+          i = j + 1;
+          return { char: cp };
         }
         const hex = pattern.slice(i, i + 2);
-        if (!/^[0-9A-Fa-f]{2}$/.test(hex)) fail('invalid escape sequence: `\\x`');
+        if (!/^[0-9A-Fa-f]{2}$/.test(hex)) invalid(Math.min(i + 2, n));
         i += 2;
         return { char: parseInt(hex, 16) };
       }
@@ -289,12 +340,12 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
         continue;
       }
       const rest = pattern.slice(i);
-      const named = /^\?P?<([A-Za-z0-9_]+)>/.exec(rest);
+      const named = (syntax.angleNames ? /^\?P?<([A-Za-z0-9_]+)>/ : /^\?P<([A-Za-z0-9_]+)>/).exec(rest);
       const flagGroup = /^\?([imsU]*)(?:-([imsU]*))?([:)])/.exec(rest);
       if (named) {
         out += `(?<${named[1]}>`;
         i += named[0].length;
-      } else if (flagGroup && (flagGroup[1] !== '' || flagGroup[2] !== undefined) && flagGroup[2] !== '') {
+      } else if (flagGroup && flagGroup[2] !== '') {
         const set = flagGroup[1] as string;
         const clear = flagGroup[2] ?? '';
         const next = { ...flags };
@@ -313,15 +364,15 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       } else if (rest.startsWith('?:')) {
         out += '(?:';
         i += 2;
-      } else if (/^\?(=|!|<=|<!)/.test(rest)) {
-        fail(`invalid or unsupported Perl syntax: \`(${rest.slice(0, 3)}\``);
       } else {
-        fail(`invalid or unsupported Perl syntax: \`(${rest.slice(0, 2)}\``);
+        // Go names the flags read and the character that ended them.
+        const flagsEnd = /^\?[imsU-]*/.exec(rest)?.[0].length as number;
+        fail(`invalid or unsupported Perl syntax: \`(${rest.slice(0, flagsEnd + 1)}\``);
       }
       groupAt.push(at);
       last = null;
     } else if (c === ')') {
-      if (outer.length === 0) fail(`unexpected ): \`${anchored}\``);
+      if (outer.length === 0) fail(`unexpected ): \`${pattern}\``);
       flags = outer.pop() as Flags;
       out += ')';
       last = { at: groupAt.pop() as number, kind: 'atom' };
@@ -366,7 +417,7 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       i += cp > 0xffff ? 2 : 1;
     }
   }
-  if (outer.length > 0) fail(`missing closing ): \`${anchored}\``);
+  if (outer.length > 0) fail(`missing closing ): \`${pattern}\``);
   return out;
 
   /** A bracketed class at pattern[i] === '['. */
@@ -382,7 +433,7 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
     const negated: Ranges[] = [];
     let first = true;
     for (;;) {
-      if (i >= n) fail(`missing closing ]: \`${pattern.slice(open)})$\``);
+      if (i >= n) fail(`missing closing ]: \`${pattern.slice(open)}\``);
       const c = pattern[i] as string;
       if (c === ']' && !first) {
         i++;
@@ -439,13 +490,13 @@ function translateWith(pattern: string, dotAll: boolean, jsCaseless: boolean): s
       }
       ranges.push(lo, hi);
     }
-    const folded = spelled() ? foldRanges(ranges, fail) : ranges;
+    const folded = spelled() ? foldRanges(ranges) : ranges;
     const body = rangesText(folded) + texts.join('');
     if (negated.length === 0) return `[${negate ? '^' : ''}${body}]`;
     // A class that holds complements of ASCII sets S1…Sk besides the rest P is the complement of
     // T = (S1 ∩ … ∩ Sk) − P, found character by character. Under `i`, as RE2 folds each item before
     // the class is negated: each Sj and P with their other cases (which adds two non-ASCII letters).
-    const sets = flags.i ? negated.map((set) => foldRanges(set, fail)) : negated;
+    const sets = flags.i ? negated.map((set) => foldRanges(set)) : negated;
     const rest = body === '' ? undefined : new RegExp(`[${body}]`, flags.i ? 'iu' : 'u');
     const outside: number[] = [];
     for (const cp of flags.i ? complementCandidates() : ASCII) {
@@ -554,12 +605,12 @@ function complementCandidates(): number[] {
 let complementChars: number[] | undefined;
 
 /** `ranges` with every character's other cases added. */
-function foldRanges(ranges: Ranges, fail: (reason: string) => never): Ranges {
+function foldRanges(ranges: Ranges): Ranges {
   const out = [...ranges];
   for (let k = 0; k < ranges.length; k += 2) {
     const lo = ranges[k] as number;
     const hi = ranges[k + 1] as number;
-    if (hi - lo > MAX_FOLDED_RANGE) fail(`a character class range of more than ${MAX_FOLDED_RANGE} characters in a case-insensitive part of a pattern is not supported`);
+    if (hi - lo > MAX_FOLDED_RANGE) throw new RegexpUnsupportedError(`a character class range of more than ${MAX_FOLDED_RANGE} characters in a case-insensitive part of a pattern`);
     for (let cp = lo; cp <= hi; cp++) for (const o of caseOrbit(cp)) if (o !== cp) out.push(o, o);
   }
   return out;
