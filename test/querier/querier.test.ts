@@ -23,6 +23,7 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { complianceAvailable, diffMatrices, loadComplianceCases, type MatrixSeries } from './compliance.js';
+import { randomQueries } from './randomqueries.js';
 import { demoHistory, prometheusOn, type DemoHistory } from './stack.js';
 
 const execFileP = promisify(execFile);
@@ -163,6 +164,45 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
     expect(Number(split?.[1])).toBeGreaterThanOrEqual(4 * cases.length);
   });
   if (!complianceAvailable()) console.warn('SKIPPED: ../shared/promql-compliance is absent; the compliance comparison did not run');
+});
+
+/** Where an answer of the querier differs from Prometheus' (status, error, series, points), or null. */
+function answerDiff(want: { code: number; body: ApiBody }, got: { code: number; body: ApiBody }): string | null {
+  if (got.code !== want.code) return `status ${got.code} (${got.body.error ?? 'success'}), Prometheus ${want.code} (${want.body.error ?? 'success'})`;
+  if (want.body.status !== 'success') {
+    if (got.body.errorType !== want.body.errorType) return `error type ${got.body.errorType}, Prometheus ${want.body.errorType}`;
+    // A parse error's text is Prometheus'; an execution error may name series in Go's map order.
+    return want.code === 400 && got.body.error !== want.body.error ? `error ${got.body.error}, Prometheus ${want.body.error}` : null;
+  }
+  const [w, g] = [want.body.data, got.body.data];
+  if (g?.resultType !== w?.resultType) return `result type ${g?.resultType}, Prometheus ${w?.resultType}`;
+  return diffMatrices(asMatrix(w), asMatrix(g), { dropLabels: ['cluster'] });
+}
+
+/** An instant query's vector or scalar as a matrix of one point per series. */
+function asMatrix(data: ApiBody['data']): MatrixSeries[] {
+  if (data?.resultType === 'matrix') return data.result as MatrixSeries[];
+  if (data?.resultType === 'scalar') return [{ metric: {}, values: [data.result as [number, string]] }];
+  return (data?.result as { metric: Record<string, string>; value: [number, string] }[]).map((s) => ({ metric: s.metric, values: [s.value] }));
+}
+
+describe('random queries: querier over two replicas vs one Prometheus', () => {
+  it('answers 500 seeded random queries as Prometheus does, range and instant, errors included', { timeout: 300_000 }, async () => {
+    const w = window();
+    const queries = randomQueries(34, 500);
+    const failures: string[] = [];
+    const limit = pLimit(2);
+    await Promise.all(
+      queries.map((query, i) =>
+        limit(async () => {
+          const [path, params] = i % 3 === 0 ? ['/api/v1/query', { query, time: w.end }] : ['/api/v1/query_range', { query, ...w }];
+          const diff = answerDiff(...(await Promise.all([get(reference.url, path, params), get(queryUrl, path, params)])));
+          if (diff !== null) failures.push(`${path} ${query}: ${diff}`);
+        }),
+      ),
+    );
+    expect(failures, `${failures.length} of ${queries.length} queries differ:\n${failures.slice(0, 20).join('\n')}`).toEqual([]);
+  });
 });
 
 describe('HTTP API', () => {
