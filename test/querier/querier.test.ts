@@ -23,7 +23,7 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { complianceAvailable, diffMatrices, loadComplianceCases, type MatrixSeries } from './compliance.js';
-import { randomQueries } from './randomqueries.js';
+import { randomMatchers, randomQueries } from './randomqueries.js';
 import { demoHistory, prometheusOn, type DemoHistory } from './stack.js';
 
 const execFileP = promisify(execFile);
@@ -202,6 +202,26 @@ describe('random queries: querier over two replicas vs one Prometheus', () => {
       ),
     );
     expect(failures, `${failures.length} of ${queries.length} queries differ:\n${failures.slice(0, 20).join('\n')}`).toEqual([]);
+  });
+});
+
+describe('random regex matchers: querier vs one Prometheus', () => {
+  it("selects with 500 seeded random regexes the series Prometheus selects, or fails as Go's regexp fails", { timeout: 300_000 }, async () => {
+    const w = window();
+    const failures: string[] = [];
+    const limit = pLimit(2);
+    const sorted = (b: ApiBody) => (b.data as unknown as Record<string, string>[]).map((m) => JSON.stringify(Object.entries(m).filter(([k]) => k !== 'cluster').sort())).sort();
+    await Promise.all(
+      randomMatchers(34, 500).map((matcher) =>
+        limit(async () => {
+          const params = { 'match[]': matcher, start: w.start, end: w.end };
+          const [want, got] = await Promise.all([get(reference.url, '/api/v1/series', params), get(queryUrl, '/api/v1/series', params)]);
+          if (got.code !== want.code || got.body.error !== want.body.error) failures.push(`${matcher}: ${got.code} ${got.body.error ?? ''}, Prometheus ${want.code} ${want.body.error ?? ''}`);
+          else if (want.code === 200 && JSON.stringify(sorted(got.body)) !== JSON.stringify(sorted(want.body))) failures.push(`${matcher}: other series than Prometheus'`);
+        }),
+      ),
+    );
+    expect(failures, `${failures.length} matchers differ:\n${failures.slice(0, 20).join('\n')}`).toEqual([]);
   });
 });
 

@@ -193,3 +193,34 @@ export function randomQueries(seed: number, n: number): string[] {
   const g = new Generator(c);
   return Array.from({ length: n }, () => g.vector(1 + Math.floor(c.next() * 3)));
 }
+
+/** Pieces of RE2 patterns: literals of the demo's label values, classes, escapes, assertions, flags, and some that Go refuses. */
+const REGEX_ATOMS = [
+  'a', 'e', 'o', 'd', 'm', 'u', 's', '0', '1', '5', ':', '/', '_', '-', '+', 'G', 'E', 'T', '.', '\\.', '\\d', '\\D', '\\w', '\\W', '\\s', '\\S',
+  '[a-z]', '[^0-9]', '[0-9a-f]', '[[:digit:]]', '[[:alpha:]]', '[[:^alpha:]]', '[^[:space:]]', '\\pL', '\\PL', '\\p{Lu}', '\\p{N}', '[\\d.]',
+  '\\x41', '\\x{61}', '\\Qa.b\\E', '(?i:get)', '\\b', '\\B', '$', '^', '\\A', '\\z', '(?U)', '(?P<n>a)', '(?<n>o)', '[]a]', '[a-]', '\\Qa.',
+  'a{,2}', '{', '\\8', '(?)', '(?', '(?i', '[', '\\', ')', 'x{2,1}', '\\x{2,1}', '[\\Qa\\E]',
+];
+
+/** `n` random regex matchers on the demo's series (some refused by Go's regexp), from `seed`. */
+export function randomMatchers(seed: number, n: number): string[] {
+  const c = new Choices(seed);
+  const pattern = (depth: number): string => {
+    const r = c.next();
+    if (depth <= 0 || r < 0.4) {
+      let s = '';
+      for (let i = 1 + Math.floor(c.next() * 4); i > 0; i--) s += c.pick(REGEX_ATOMS);
+      return s;
+    }
+    if (r < 0.55) return `(${pattern(depth - 1)}|${pattern(depth - 1)})`;
+    if (r < 0.7) return `${pattern(depth - 1)}${c.pick(['*', '+', '?', '{1,3}', '{2}', '*?', '+?'])}`;
+    if (r < 0.8) return `(?:${pattern(depth - 1)})${c.pick(['', '*', '+'])}`;
+    if (r < 0.9) return `(?${c.pick(['i', 's', 'm', 'i-s'])})${pattern(depth - 1)}`;
+    return `.*${pattern(depth - 1)}.*`;
+  };
+  return Array.from({ length: n }, () => {
+    const [name] = c.pick([...COUNTERS, ...GAUGES]);
+    const value = pattern(2).replaceAll('\\', '\\\\').replaceAll('"', '\\"');
+    return `${name}{${c.pick(LABELS)}${c.pick(['=~', '!~'])}"${value}"}`;
+  });
+}
