@@ -82,6 +82,8 @@ export const LABEL_FUNCTIONS: Record<string, VectorFunction> = {
     const dst = stringArg(args, 1);
     const sep = stringArg(args, 2);
     const srcs = args.slice(3).map((_, i) => stringArg(args, i + 3));
+    // The sources first, as Prometheus checks them.
+    for (const src of srcs) if (!isValidLabelName(src, ctx.compat)) throw new EvalError(`invalid source label name in label_join(): ${src}`);
     checkLabelName(dst, ctx.compat, ctx.call.func.name);
     return relabel(
       vectorArg(args, 0).series,

@@ -9,8 +9,8 @@ export interface FunctionDef {
   readonly returnType: ExprType;
   /** Behind Prometheus' experimental-functions flag (enabled in its test suite). */
   readonly experimental?: boolean;
-  /** Only in Prometheus 2.x. */
-  readonly only2x?: boolean;
+  /** Only in Prometheus 2.x (`holt_winters`, renamed in 3.0), or only in 3.x (added after 2.42, which does not know it). */
+  readonly only?: 2 | 3;
 }
 
 const S: ExprType = 'scalar';
@@ -41,20 +41,20 @@ const histogramFunctions = ['histogram_avg', 'histogram_count', 'histogram_sum',
 const defs: FunctionDef[] = [
   ...elementwise.map((n) => def(n, [V], V)),
   ...overTime.map((n) => def(n, [M], V)),
-  ...experimentalOverTime.map((n) => def(n, [M], V, 0, { experimental: true })),
+  ...experimentalOverTime.map((n) => def(n, [M], V, 0, { experimental: true, only: 3 })),
   ...dateFunctions.map((n) => def(n, [V], V, 1)),
-  ...histogramFunctions.map((n) => def(n, [V], V)),
+  ...histogramFunctions.map((n) => def(n, [V], V, 0, ['histogram_count', 'histogram_sum'].includes(n) ? {} : { only: 3 })),
   def('absent', [V], V),
   def('clamp', [V, S, S], V),
   def('clamp_max', [V, S], V),
   def('clamp_min', [V, S], V),
   def('histogram_fraction', [S, S, V], V),
   def('histogram_quantile', [S, V], V),
-  def('histogram_quantiles', [V, STR, S], V, -1, { experimental: true }),
+  def('histogram_quantiles', [V, STR, S], V, -1, { experimental: true, only: 3 }),
   // The second argument is a label selector (`{…}`), read for its matchers only, never evaluated.
-  def('info', [V, V], V, 1, { experimental: true }),
-  def('double_exponential_smoothing', [M, S, S], V, 0, { experimental: true }),
-  def('holt_winters', [M, S, S], V, 0, { only2x: true }),
+  def('info', [V, V], V, 1, { experimental: true, only: 3 }),
+  def('double_exponential_smoothing', [M, S, S], V, 0, { experimental: true, only: 3 }),
+  def('holt_winters', [M, S, S], V, 0, { only: 2 }),
   def('label_replace', [V, STR, STR, STR, STR], V),
   def('label_join', [V, STR, STR, STR], V, -1),
   def('pi', [], S),
@@ -64,13 +64,13 @@ const defs: FunctionDef[] = [
   def('scalar', [V], S),
   def('sort', [V], V),
   def('sort_desc', [V], V),
-  def('sort_by_label', [V, STR], V, -1, { experimental: true }),
-  def('sort_by_label_desc', [V, STR], V, -1, { experimental: true }),
+  def('sort_by_label', [V, STR], V, -1, { experimental: true, only: 3 }),
+  def('sort_by_label_desc', [V, STR], V, -1, { experimental: true, only: 3 }),
   def('time', [], S),
   // The query's own parameters, in seconds (experimental; `range()` and `step()` are 0 for instant queries).
-  ...['start', 'end', 'range', 'step'].map((n) => def(n, [], S, 0, { experimental: true })),
-  def('min_of', [S, S], S, 0, { experimental: true }),
-  def('max_of', [S, S], S, 0, { experimental: true }),
+  ...['start', 'end', 'range', 'step'].map((n) => def(n, [], S, 0, { experimental: true, only: 3 })),
+  def('min_of', [S, S], S, 0, { experimental: true, only: 3 }),
+  def('max_of', [S, S], S, 0, { experimental: true, only: 3 }),
   def('timestamp', [V], V),
   def('vector', [S], V),
 ];

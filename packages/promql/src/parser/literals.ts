@@ -103,7 +103,33 @@ export function closingQuote(input: string, open: number): number {
   const q = input[open];
   for (let i = open + 1; i < input.length; i++) {
     if (input[i] === q) return i;
-    if (q !== '`' && input[i] === '\\') i++;
+    if (q === '`') continue;
+    if (input[i] === '\\') i++;
+    // Prometheus' lexer ends a quoted string at a line break, unterminated (a raw string goes on).
+    else if (input[i] === '\n') return -1;
+  }
+  return -1;
+}
+
+const CLOSING: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+
+/**
+ * The index of the `)` closing the parenthesis at `open`, past quoted strings and brackets of any kind
+ * nested in it; -1 if none does (a bracket closed by the wrong kind ends the search).
+ */
+export function closingParen(input: string, open: number): number {
+  const expected: string[] = [];
+  for (let i = open; i < input.length; i++) {
+    const c = input[i] as string;
+    const closing = CLOSING[c];
+    if (closing !== undefined) expected.push(closing);
+    else if (c === ')' || c === ']' || c === '}') {
+      if (expected.pop() !== c) return -1;
+      if (expected.length === 0) return i;
+    } else if (c === '"' || c === "'" || c === '`') {
+      i = closingQuote(input, i);
+      if (i < 0) return -1;
+    }
   }
   return -1;
 }

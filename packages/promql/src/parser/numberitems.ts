@@ -163,8 +163,9 @@ export function firstItemError(input: string): ItemError | undefined {
       }
       item = { kind: 'number', text: input.slice(at, c.pos) };
     } else {
-      // A subquery's step is a duration or nothing.
+      // A subquery's step is a duration or nothing; an offset a duration (2.x has no duration expressions).
       if (context === 'step' && ch !== ']' && ch !== ':') return { pos: at };
+      if (context === 'offset' && ch === '(') return { pos: at };
       c.pos++;
       if (ch === ']') bracketOpen = false;
       // An offset may be negative.

@@ -146,6 +146,28 @@ describe('parseExpr', () => {
     expect(parseExpr('x @ start() [5m]')).toMatchObject({ kind: 'matrixSelector', vs: { atAnchor: 'start' } });
   });
 
+  it('skips comments anywhere, and reads `offset` where an expression starts as a metric name, as Prometheus', () => {
+    expect(parseExpr('#c\nx #d\n')).toMatchObject({ kind: 'vectorSelector', name: 'x' });
+    expect(parseExpr('x{a#c\n!="b"}')).toMatchObject({ matchers: [{ type: '!=', name: 'a', value: 'b' }, { name: '__name__' }] });
+    expect(parseExpr('offset')).toMatchObject({ kind: 'vectorSelector', name: 'offset' });
+    expect(parseExpr('x + on(a) offset offset 5m')).toMatchObject({ op: '+', rhs: { name: 'offset', offset: 300_000 } });
+    expect(parseExpr('rate(offset[5m])')).toMatchObject({ args: [{ vs: { name: 'offset' } }] });
+    expect(parseExpr('x #c\n offset 5m')).toMatchObject({ name: 'x', offset: 300_000 });
+    expect(errorOf('x + offset 100')).toBe('1:12: parse error: unexpected number "100"');
+  });
+
+  it("knows with compat 2 only the functions of Prometheus 2.42", () => {
+    const twoX = { compat: 2 } as const;
+    for (const q of ['sort_by_label(x, "a")', 'mad_over_time(x[5m])', 'histogram_avg(x)', 'double_exponential_smoothing(x[5m], 0.5, 0.5)', 'limitk(1, x)', 'range()']) {
+      expect(errorOf(q, twoX), q).toMatch(/^1:1: parse error: unknown function with name "\w+"$/);
+      expect(() => parseExpr(q)).not.toThrow();
+    }
+    // `start` and `end` are metric names to 2.x where no `@` precedes them.
+    expect(errorOf('start()', twoX)).toBe('1:6: parse error: unexpected "("');
+    expect(errorOf('holt_winters(x[5m], 0.5, 0.5)')).toBe('1:1: parse error: unknown function with name "holt_winters"');
+    expect(parseExpr('holt_winters(x[5m], 0.5, 0.5)', twoX)).toMatchObject({ kind: 'call' });
+  });
+
   it('checks vector matching as Prometheus: an empty on() between scalars is dropped, ON and GROUP labels first', () => {
     expect(parseExpr('1 + on() 2')).toMatchObject({ kind: 'binary', matching: null });
     expect(parseExpr('x + on() 1')).toMatchObject({ kind: 'binary', matching: null });
@@ -201,6 +223,32 @@ describe('parseExpr', () => {
       ['sum by', '1:7: parse error: unexpected end of input in grouping opts, expected "("'],
       ['sum(x) by', '1:10: parse error: unexpected end of input in grouping opts, expected "("'],
       ['x{a="', '1:5: parse error: unterminated quoted string'],
+      ['x{a="b\nc"}', '1:5: parse error: unterminated quoted string'],
+      ['x !', "1:3: parse error: unexpected character after '!': '\ufffd'"],
+      ['x{a!', "1:4: parse error: unexpected character after '!' inside braces: '\ufffd'"],
+      ['x{a="b"{', "1:8: parse error: unexpected left brace '{'"],
+      ['x{instance:=~"a"}', "1:11: parse error: unexpected character inside braces: ':'"],
+      ['x{a="b" == "c"}', '1:9: parse error: unexpected "=" in label matching, expected "," or "}"'],
+      ['x{offset y}', '1:10: parse error: unexpected identifier "y" in label matching, expected label matching operator'],
+      ['rate(x offset', '1:14: parse error: unclosed left parenthesis'],
+      ['rate(x[5m] @', '1:13: parse error: unclosed left parenthesis'],
+      ['last_over_time((x)[5m', '1:22: parse error: unclosed left parenthesis'],
+      ['x @ start(}', "1:11: parse error: unexpected character: '}'"],
+      ['x @ start({)', '1:11: parse error: unexpected "{" in @, expected timestamp'],
+      ['f(x@)', '1:5: parse error: unexpected ")" in @, expected timestamp'],
+      ['min by (a)', '1:11: parse error: unexpected end of input in aggregation'],
+      ['avg by () by (x)', '1:11: parse error: unexpected <by> in aggregation'],
+      ['x[5m:1m)', "1:9: parse error: unexpected right parenthesis ')'"],
+      ['rate(x[5m:1m)', '1:13: parse error: unexpected ")" in subquery selector, expected "]"'],
+      ['x[5m:1m x]', "1:9: parse error: unexpected colon 'x'"],
+      ['x[5m[5m]]', "1:5: parse error: unexpected left bracket '['"],
+      ['a:b(x)', '1:4: parse error: unexpected "("'],
+      ['v ector:(1)', '1:3: parse error: unexpected metric identifier "ector:"'],
+      ['sum(x start() y)', '1:7: parse error: unexpected "start" in aggregation'],
+      ['foo(x{a=b})', '1:9: parse error: unexpected identifier "b" in label matching, expected string'],
+      ['foo(x[5m)', '1:9: parse error: unexpected ")" in subquery or range, expected ":" or "]"'],
+      ['foo(bar(x))', '1:5: parse error: unknown function with name "bar"'],
+      ['foo(x) +* 2', '1:1: parse error: unknown function with name "foo"'],
       ["x{a='b", '1:5: parse error: unterminated quoted string'],
       ['x{a=`', '1:5: parse error: unterminated raw string'],
       ['sum by (a b) (x)', '1:11: parse error: unexpected identifier "b" in grouping opts, expected "," or ")"'],

@@ -12,9 +12,9 @@ import type {
 } from './ast.js';
 import { checkAggregate, checkBinary, checkCall, checkSubquery, checkUnary, checkVectorSelector } from './check.js';
 import { ParseError, UnsupportedError } from './errors.js';
-import { describeItem, isAggregator, lexerError, unexpectedAt } from './items.js';
+import { describeItem, isAggregator, lexerError, quoteRune, unexpectedAt } from './items.js';
 import { FUNCTIONS } from './functions.js';
-import { closingQuote, numberError, parseDuration, parseNumberLiteral, unquoteString } from './literals.js';
+import { closingParen, closingQuote, numberError, parseDuration, parseNumberLiteral, unquoteString } from './literals.js';
 import { firstItemError, type ItemError } from './numberitems.js';
 
 export interface ParseOptions {
@@ -60,9 +60,16 @@ export function parseUncheckedSelector(input: string, opts: ParseOptions): Vecto
   return e;
 }
 
+/** `offset` after what an expression follows: an operator, `(`, `,`, a vector matching clause. */
+const OFFSET_NAME_HEAD = String.raw`[(,+\-*/%^=<>]|\b(?:and|or|unless|atan2|bool)|\b(?:on|ignoring|group_left|group_right)\s*\([^()]*\)|\b(?:group_left|group_right)`;
+const OFFSET_NAME = new RegExp(String.raw`(${OFFSET_NAME_HEAD})(\s*)offset\b`, 'gi');
+const OFFSET_NAME_AT_START = new RegExp(String.raw`(^|${OFFSET_NAME_HEAD})(\s*)offset\b`, 'gi');
+/** Text that ends in `offset` as a metric's name. */
+const ENDS_IN_OFFSET_NAME = new RegExp(String.raw`(?:^|${OFFSET_NAME_HEAD})\s*offset$`, 'i');
+
 /**
  * The query as handed to the lezer grammar: the same length, with what the grammar lacks but Prometheus
- * accepts rewritten in place (`2.` → `2 `; `0X1F` → `0x1F`; case-insensitive `STEP()`; 2.x's `holt_winters` and the scalar
+ * accepts rewritten in place (`2.` → `2 `; `0X1F` → `0x1F`; `offset` as a metric name; case-insensitive `STEP()`; 2.x's `holt_winters` and the scalar
  * `min_of`/`max_of` outside durations → same-length known names). Node texts are always read from the
  * original query.
  */
@@ -74,6 +81,8 @@ function lezerInput(input: string): string {
     const codeEnd = q === null ? input.length : i + q.index;
     out += input
       .slice(i, codeEnd)
+      // `offset` where an expression starts is a metric's name, as in Prometheus' grammar (`x + offset`).
+      .replace(i === 0 ? OFFSET_NAME_AT_START : OFFSET_NAME, (_m, head: string, blank: string) => `${head}${blank}offse_`)
       .replace(/(?<![\w.])(\d+)\.(?!\w)/g, '$1 ')
       .replace(/(?<![\w.])0X(?=[0-9a-fA-F])/g, '0x')
       .replace(/\bholt_winters(?=\s*\()/g, 'day_of_month')
@@ -103,20 +112,23 @@ function scalarMinMaxOf(query: string): string {
     const insideBrackets = before.lastIndexOf('[') > before.lastIndexOf(']');
     if (at < durationUntil || insideBrackets) return m;
     if (/\boffset[\s(+-]*$/i.test(before)) {
-      durationUntil = closingParen(query, query.indexOf('(', at));
+      const close = closingParen(query, query.indexOf('(', at));
+      durationUntil = close < 0 ? query.length : close;
       return m;
     }
     return m === 'min_of' ? 'vector' : 'scalar';
   });
 }
 
-function closingParen(s: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < s.length; i++) {
-    if (s[i] === '(') depth++;
-    else if (s[i] === ')' && --depth === 0) return i;
-  }
-  return s.length;
+/** What the grammar expects where it stopped inside `[…]`: after a subquery's step only its `]`. */
+function bracketContext(before: string): string {
+  return /:\s*[\w.]+\s*$/.test(before) ? ' in subquery selector, expected "]"' : ' in subquery or range, expected ":" or "]"';
+}
+
+/** Whether the text before the parser stopped is an aggregation's operator and grouping, its arguments still due (`sum by (a)`). */
+function groupedAggregation(before: string): boolean {
+  const m = /([A-Za-z_]\w*)\s*(?:by|without)\s*\([^()]*\)$/i.exec(before);
+  return m !== null && isAggregator(m[1] as string);
 }
 
 /**
@@ -194,6 +206,14 @@ class Builder {
   build(): Expr {
     // Only blanks and comments: Prometheus' lexer finds no token at all.
     if (/^(?:\s|#[^\n]*)*$/.test(this.#input)) throw this.#error(0, 'no expression found in input');
+    const tree = this.#checkedSyntax();
+    const top = this.#children(tree.topNode)[0];
+    if (top === undefined) throw this.#error(0, 'no expression found in input');
+    return this.#expr(top);
+  }
+
+  /** The query's syntax tree, once it has no error of Prometheus' lexer or grammar (else the first, as Prometheus reports it). */
+  #checkedSyntax(): ReturnType<typeof lezer.parse> {
     const tree = lezer.parse(lezerInput(this.#input));
     // 2.x stops at the first number or duration it cannot read, unless its grammar failed before it;
     // what is checked once a construct is read (here: as the tree is built) comes after.
@@ -207,9 +227,24 @@ class Builder {
       if (itemError.reason === undefined) this.#unexpected(itemError.pos);
       throw this.#error(itemError.pos, itemError.reason);
     }
-    const top = tree.topNode.firstChild;
-    if (top === null) throw this.#error(0, 'no expression found in input');
-    return this.#expr(top);
+    return tree;
+  }
+
+  /**
+   * The error of a call of `name` (at `nameAt`) that names no function. Prometheus' grammar adds it once
+   * the call is read, at its `)`: a syntax error inside the call comes first (read with a function
+   * of that name's length in its place), one after it later.
+   */
+  #unknownFunction(nameAt: number, name: string, parenAt: number): never {
+    const close = closingParen(this.#input, parenAt);
+    const known = name.length >= 2 ? `ln${' '.repeat(name.length - 2)}` : ' ';
+    const standIn = new Builder(`${this.#input.slice(0, nameAt)}${known}${this.#input.slice(nameAt + name.length)}`, this.#opts, this.#checkSelectors);
+    try {
+      standIn.#checkedSyntax();
+    } catch (e) {
+      if (e instanceof ParseError && (close < 0 || e.position <= close)) throw this.#error(e.position, e.reason);
+    }
+    throw this.#error(nameAt, `unknown function with name ${JSON.stringify(name)}`);
   }
 
   /**
@@ -221,6 +256,8 @@ class Builder {
     top.cursor().iterate((n) => {
       if (found !== undefined) return false;
       if (n.name !== 'QuotedLabelName') return undefined;
+      // Only where a label name goes (a string after a name is another error: `a"b"`).
+      if (!/[{(,]$/.test(this.#input.slice(0, n.from).trimEnd())) return undefined;
       const where = n.node.parent?.name === 'GroupingLabels' ? 'grouping opts, expected label' : 'label matching, expected identifier or "}"';
       found = { pos: n.from, reason: `unexpected string ${JSON.stringify(this.#input.slice(n.from, n.to))} in ${where}` };
       return false;
@@ -253,37 +290,53 @@ class Builder {
 
   /** Prometheus' error for the first token from `at` on, where its parser cannot go on. */
   #unexpected(at: number): never {
-    const rest = this.#input.slice(at).trimStart();
-    const tokenAt = at + (this.#input.slice(at).length - rest.length);
+    let rest = this.#input.slice(at).trimStart();
+    let tokenAt = at + (this.#input.slice(at).length - rest.length);
+    // Outside brackets the lexer reads a name with a colon in it (`a:b`) as one metric identifier, from its start.
+    const word = /[A-Za-z_:][\w:]*$/.exec(this.#input.slice(0, tokenAt))?.[0];
+    if (word !== undefined && /^[\w:]/.test(rest) && `${word}${/^[\w:]*/.exec(rest)?.[0]}`.includes(':') && !this.#openAt(tokenAt).includes('brackets')) {
+      tokenAt -= word.length;
+      rest = this.#input.slice(tokenAt);
+    }
     // Prometheus' lexer fails at a string that never ends before its parser gets past it.
     const unterminated = this.#unterminatedQuote();
     if (unterminated !== null && unterminated <= tokenAt) throw this.#error(unterminated, lexerError(this.#input.slice(unterminated)));
     const before = this.#input.slice(0, tokenAt).trimEnd();
-    const context = /\boffset\s*-?$/i.test(before)
+    const open = this.#openAt(tokenAt);
+    const innermost = open.at(-1);
+    // At the end with a bracket open, the lexer's error comes before the parser's; inside braces the braces lexer's.
+    if (rest === '' && innermost !== undefined) this.#endOfInput(at);
+    if (innermost === 'braces') this.#labelMatchingError(tokenAt, rest);
+    // (`offset` where an expression starts is a metric's name, see lezerInput.)
+    const context = /\boffset\s*-?$/i.test(before) && !ENDS_IN_OFFSET_NAME.test(before.replace(/-$/, '').trimEnd())
       ? ' in offset, expected duration'
-      : /@\s*(?:[-+]|start|end)?$/i.test(before)
+      : /@\s*(?:[-+]|(?:start|end)(?:\s*\()?)?$/i.test(before)
         ? ' in @, expected timestamp'
         : groupingExpected(before)
           ? ' in grouping opts, expected "("'
-          : '';
+          : groupedAggregation(before)
+            ? ' in aggregation'
+            : '';
+    if (context !== '' && rest.startsWith(')')) this.#strayParenthesis(tokenAt, context);
     if (context !== '') throw this.#error(tokenAt, unexpectedAt(rest, context));
     if (rest === '') this.#endOfInput(at);
-    const open = this.#openAt(tokenAt);
-    const innermost = open.at(-1);
-    if (innermost === 'braces') this.#labelMatchingError(tokenAt, rest);
     if (innermost === 'grouping') throw this.#error(tokenAt, unexpectedAt(rest, /[(,]$/.test(before) ? ' in grouping opts, expected label' : ' in grouping opts, expected "," or ")"'));
     if (innermost === 'brackets') {
       if (rest.startsWith(':')) throw this.#error(tokenAt, "unexpected colon ':'");
+      // 2.x's lexer takes a letter inside brackets for a colon, and after the colon names it so.
+      if (/^[A-Za-z_]/.test(rest) && /\[[^\]]*:[^\]]*$/.test(before)) throw this.#error(tokenAt, `unexpected colon '${rest[0]}'`);
+      if (rest.startsWith('[')) throw this.#error(tokenAt, "unexpected left bracket '['");
       // After a range's duration: a colon for a subquery, or its end (a `)` is worded below).
       if (/\[\s*[\w.]+$/.test(before) && !rest.startsWith(')')) throw this.#error(tokenAt, unexpectedAt(rest, ' in subquery or range, expected ":" or "]"'));
+      if (/\[[^\]]*:\s*[\w.]+$/.test(before) && !rest.startsWith(')')) throw this.#error(tokenAt, unexpectedAt(rest, ' in subquery selector, expected "]"'));
       if (before.endsWith(':')) throw this.#error(tokenAt, unexpectedAt(rest, ' in subquery selector, expected duration or "]"'));
     }
     // An identifier directly followed by "(" that the grammar did not take as a call names no function,
     // once the lexer has read to the end without finding a bracket left open.
     const call = /([A-Za-z_:][\w:]*)\s*$/.exec(this.#input.slice(0, tokenAt));
-    if (rest.startsWith('(') && call !== null && !/^(by|without|on|ignoring|group_left|group_right|bool|offset)$/i.test(call[1] as string)) {
-      if (this.#unclosed(this.#input.length) !== null) this.#endOfInput(this.#input.length);
-      throw this.#error(tokenAt - (call[0] as string).length, `unknown function with name ${JSON.stringify(call[1])}`);
+    // (A name with a colon is a metric name to the lexer, never a function's.)
+    if (rest.startsWith('(') && call !== null && !(call[1] as string).includes(':') && !/^(by|without|on|ignoring|group_left|group_right|bool|offset)$/i.test(call[1] as string)) {
+      this.#unknownFunction(tokenAt - (call[0] as string).length, call[1] as string, tokenAt);
     }
     // After a call's or an aggregation's comma the parser has taken the comma as the arguments' last.
     if (before.endsWith(',') && (innermost === 'call' || innermost === 'aggregation')) {
@@ -301,8 +354,9 @@ class Builder {
    */
   #strayParenthesis(at: number, context: string): never {
     const open = this.#unclosed(at);
-    if (open === null) throw this.#error(at + 1, lexerError(')'));
-    throw this.#error(at, `unexpected ")"${open === 'brackets' ? ' in subquery or range, expected ":" or "]"' : context}`);
+    // With no parenthesis open (brackets do not count) the lexer's error replaces the `)` it read.
+    if (!this.#openAt(at).some((o) => o !== 'braces' && o !== 'brackets')) throw this.#error(at + 1, lexerError(')'));
+    throw this.#error(at, `unexpected ")"${open === 'brackets' ? bracketContext(this.#input.slice(0, at)) : context}`);
   }
 
   /**
@@ -312,24 +366,33 @@ class Builder {
   #labelMatchingError(at: number, rest: string): never {
     const c = rest[0] as string;
     if (c === '!' && rest[1] !== '=' && rest[1] !== '~') {
-      throw this.#error(at, `unexpected character after '!' inside braces: ${rest[1] === undefined ? 'EOF' : `'${rest[1]}'`}`);
+      throw this.#error(at, `unexpected character after '!' inside braces: ${quoteRune(rest[1])}`);
     }
+    if (c === '{') throw this.#error(at, "unexpected left brace '{'");
     if (!/[A-Za-z_"'`=!,}]/.test(c)) throw this.#error(at, `unexpected character inside braces: '${c}'`);
     // The braces lexer reads words as identifiers, keywords too, and `=~`/`!~` as operators.
     const word = /^[A-Za-z_]\w*/.exec(rest)?.[0];
+    const beforeItem = this.#input.slice(0, at).trimEnd();
+    // A label name where one goes, then a character the braces lexer cannot read (`a:b`): its error.
+    if (word !== undefined && /[{,]$/.test(beforeItem) && rest[word.length] !== undefined && !/[\s=!,}"'`#]/.test(rest[word.length] as string)) {
+      throw this.#error(at + word.length, `unexpected character inside braces: '${rest[word.length]}'`);
+    }
+    // The braces lexer reads `=~`, `!=` and `!~` as operators and `=` as itself (so `==` is `=` twice).
     const op = /^(?:=~|!~|!=)/.exec(rest)?.[0];
-    const item = word !== undefined ? `identifier ${JSON.stringify(word)}` : op !== undefined ? `<op:${op}>` : (describeItem(rest) ?? JSON.stringify(c));
-    const before = this.#input.slice(0, at).trimEnd();
+    const item = word !== undefined ? `identifier ${JSON.stringify(word)}` : op !== undefined ? `<op:${op}>` : c === '=' ? '"="' : (describeItem(rest) ?? JSON.stringify(c));
+    const before = beforeItem;
     const expected = /[{,]$/.test(before) ? 'identifier or "}"' : /(?:=|~)$/.test(before) ? 'string' : /["'`]$/.test(before) ? '"," or "}"' : 'label matching operator';
     throw this.#error(at, `unexpected ${item} in label matching, expected ${expected}`);
   }
 
   /** The lexer's error for the input ending at `at`, as the innermost bracket still open there has it. */
   #endOfInput(at: number): never {
-    const open = this.#unclosed(at);
-    if (open === 'parentheses') throw this.#error(at, 'unclosed left parenthesis');
-    if (open === 'brackets') throw this.#error(at, 'unclosed left bracket');
-    throw this.#error(at, open === null ? 'unexpected end of input' : `unexpected end of input inside ${open}`);
+    // Prometheus' lexer at the end: inside braces their own error, else any parenthesis open before a bracket.
+    const open = this.#openAt(at);
+    if (open.at(-1) === 'braces') throw this.#error(at, 'unexpected end of input inside braces');
+    if (open.some((o) => o !== 'braces' && o !== 'brackets')) throw this.#error(at, 'unclosed left parenthesis');
+    if (open.includes('brackets')) throw this.#error(at, 'unclosed left bracket');
+    throw this.#error(at, 'unexpected end of input');
   }
 
   /** Where a quoted string starts that does not end in the query (comments skipped), or null. */
@@ -376,9 +439,10 @@ class Builder {
     return stack;
   }
 
+  /** A node's children, the comments the grammar keeps among them (`x{a#c\n="b"}`) left out. */
   #children(n: SyntaxNode): SyntaxNode[] {
     const out: SyntaxNode[] = [];
-    for (let c = n.firstChild; c !== null; c = c.nextSibling) out.push(c);
+    for (let c = n.firstChild; c !== null; c = c.nextSibling) if (c.type.name !== 'LineComment') out.push(c);
     return out;
   }
 
@@ -707,14 +771,18 @@ class Builder {
     const ident = n.getChild('FunctionIdentifier') as SyntaxNode;
     const name = this.#text(ident);
     const func = FUNCTIONS.get(name);
-    if (func === undefined || (func.only2x === true && this.#opts.compat !== 2)) {
+    const body = n.getChild('FunctionCallBody') as SyntaxNode;
+    if (func === undefined || (func.only !== undefined && func.only !== this.#opts.compat)) {
       if (name === 'start_timestamp') throw new UnsupportedError(`function ${name}()`);
+      // To 2.x's lexer `start` and `end` are `@`'s words, read as a metric's name here: the call's `(` is out of place.
+      if (this.#opts.compat === 2 && (name === 'start' || name === 'end')) throw this.#error(body.from, 'unexpected "("');
+      // What is wrong inside the call comes first: Prometheus' grammar finds the name unknown once the call is read.
+      for (const c of this.#exprChildren(body)) this.#expr(c);
       throw this.#error(n.from, `unknown function with name ${JSON.stringify(name)}`);
     }
     if (func.experimental === true && !this.#opts.experimentalFunctions) {
       throw this.#error(n.from, `function ${JSON.stringify(name)} is not enabled`);
     }
-    const body = n.getChild('FunctionCallBody') as SyntaxNode;
     const argNodes = this.#exprChildren(body);
     const labelSelector = name === 'info' && argNodes[1] !== undefined ? this.#selectorNode(argNodes[1]) : null;
     if (labelSelector !== null) this.#labelSelectorsAt.add(labelSelector.from);
@@ -735,6 +803,8 @@ class Builder {
     const op = this.#text(opNode).toLowerCase() as AggregateOp;
     const body = n.getChild('FunctionCallBody') as SyntaxNode;
     const args = this.#exprChildren(body).map((c) => this.#expr(c));
+    // 2.x has no limitk or limit_ratio: a call of a function it does not know.
+    if (this.#opts.compat === 2 && (op === 'limitk' || op === 'limit_ratio')) throw this.#error(n.from, `unknown function with name ${JSON.stringify(this.#text(opNode))}`);
     const mod = n.getChild('AggregateModifier');
     const grouping = mod === null ? [] : this.#groupingLabels(mod.getChild('GroupingLabels') as SyntaxNode);
     const without = mod !== null && mod.getChild('Without') !== null;
