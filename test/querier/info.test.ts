@@ -55,7 +55,8 @@ function points(replica: number, value: (i: number) => number): WrittenPoint[] {
 }
 
 beforeAll(async () => {
-  stack = await replicaStack(2, () => ({ extraArgs: ['--web.enable-remote-write-receiver'] }), undefined, { promqlCompat: 2 });
+  // 2.x's language with 3.x's experimental functions turned on (--enable-feature=promql-experimental-functions): info() with 2.42's rate.
+  stack = await replicaStack(2, () => ({ extraArgs: ['--web.enable-remote-write-receiver'] }), undefined, { promqlCompat: 2, promqlFeatures: { experimentalFunctions: true } });
   // r1 is back from its gap just after the 2h chunk cut, in a chunk of its own that the windows ending
   // there cut off from its chunk before the gap: it must not pass for r0's continuation.
   start = startAcrossChunkCut(N, STEP, 30);

@@ -10,7 +10,7 @@ export type PromqlFeatures = Pick<EngineOptions, 'extendedRangeSelectors' | 'bin
 const FLAGS: Readonly<Record<string, keyof PromqlFeatures>> = {
   'promql-extended-range-selectors': 'extendedRangeSelectors',
   'promql-binop-fill-modifiers': 'binopFillModifiers',
-  // Strata's engine already accepts experimental functions by default; the name is accepted as Prometheus'.
+  // On by default with 3.x semantics; with --query.promql-compat=2 it also brings 3.x's newer functions.
   'promql-experimental-functions': 'experimentalFunctions',
   'promql-delayed-name-removal': 'delayedNameRemoval',
 };

@@ -27,7 +27,7 @@ export interface EngineOptions {
   compat?: 2 | 3;
   /** Step of subqueries without an explicit one (ms). Default 1m. */
   subqueryStep?: number;
-  /** Accept Prometheus' experimental functions. Default true. */
+  /** Accept Prometheus' experimental functions, and with compat 2 all of 3.x's newer ones. Default: with compat 3. */
   experimentalFunctions?: boolean;
   /**
    * Keep `__name__` until the end of evaluation, as Prometheus' experimental promql-delayed-name-removal
@@ -59,7 +59,8 @@ export class Engine {
       timeout: opts.timeout ?? 2 * 60_000,
       compat: opts.compat ?? 3,
       subqueryStep: opts.subqueryStep ?? 60_000,
-      experimentalFunctions: opts.experimentalFunctions ?? true,
+      // 3.x's experimental functions: on by default with 3.x semantics; with 2.x's only when asked for.
+      experimentalFunctions: opts.experimentalFunctions ?? (opts.compat ?? 3) === 3,
       delayedNameRemoval: opts.delayedNameRemoval ?? false,
       extendedRangeSelectors: opts.extendedRangeSelectors ?? false,
       binopFillModifiers: opts.binopFillModifiers ?? false,

@@ -162,6 +162,8 @@ describe('parseExpr', () => {
       expect(errorOf(q, twoX), q).toMatch(/^1:1: parse error: unknown function with name "\w+"$/);
       expect(() => parseExpr(q)).not.toThrow();
     }
+    // Asked for (--enable-feature=promql-experimental-functions), 3.x's functions come with 2.x's language.
+    expect(parseExpr('sort_by_label(x, "a")', { compat: 2, experimentalFunctions: true })).toMatchObject({ kind: 'call' });
     // `start` and `end` are metric names to 2.x where no `@` precedes them.
     expect(errorOf('start()', twoX)).toBe('1:6: parse error: unexpected "("');
     expect(errorOf('holt_winters(x[5m], 0.5, 0.5)')).toBe('1:1: parse error: unknown function with name "holt_winters"');

@@ -20,7 +20,7 @@ import { firstItemError, type ItemError } from './numberitems.js';
 export interface ParseOptions {
   /** Prometheus major version whose syntax to accept (2: holt_winters, regex `.` excludes newlines). Default 3. */
   compat?: 2 | 3;
-  /** Accept experimental functions (as Prometheus' test suite does). Default true. */
+  /** Accept experimental functions (as Prometheus' test suite does), and with compat 2 all of 3.x's newer ones. Default: with compat 3. */
   experimentalFunctions?: boolean;
   /** Accept `anchored`/`smoothed` (Prometheus' promql-extended-range-selectors). Default false. */
   extendedRangeSelectors?: boolean;
@@ -197,7 +197,7 @@ class Builder {
     this.#checkSelectors = checkSelectors;
     this.#opts = {
       compat: opts.compat ?? 3,
-      experimentalFunctions: opts.experimentalFunctions ?? true,
+      experimentalFunctions: opts.experimentalFunctions ?? (opts.compat ?? 3) === 3,
       extendedRangeSelectors: opts.extendedRangeSelectors ?? false,
       binopFillModifiers: opts.binopFillModifiers ?? false,
     };
@@ -772,7 +772,9 @@ class Builder {
     const name = this.#text(ident);
     const func = FUNCTIONS.get(name);
     const body = n.getChild('FunctionCallBody') as SyntaxNode;
-    if (func === undefined || (func.only !== undefined && func.only !== this.#opts.compat)) {
+    // 3.x's functions with 2.x's language only where experimental functions are asked for (2.42 has none of them).
+    const absent = func === undefined || (func.only === (this.#opts.compat === 2 ? 3 : 2) && !(func.only === 3 && this.#opts.experimentalFunctions));
+    if (absent) {
       if (name === 'start_timestamp') throw new UnsupportedError(`function ${name}()`);
       // To 2.x's lexer `start` and `end` are `@`'s words, read as a metric's name here: the call's `(` is out of place.
       if (this.#opts.compat === 2 && (name === 'start' || name === 'end')) throw this.#error(body.from, 'unexpected "("');
