@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('--query.partial-response', 'answer with the data available when an endpoint fails, with a warning', true)
     .option('--no-query.partial-response', 'fail a query when any endpoint fails')
     .option('--query.auto-downsampling', 'read downsampled data as the step allows (max_source_resolution=auto)', false)
-    .option('--query.promql-compat <version>', 'PromQL semantics: 3 (current Prometheus) or 2 (Prometheus 2.x)', '3')
+    .option('--query.promql-compat <version>', "PromQL: 3 (current Prometheus) or 2 (Prometheus 2.42's syntax, functions and evaluation; 3.x's newer functions with --enable-feature=promql-experimental-functions)", '3')
     .option(
       '--enable-feature <names>',
       `experimental PromQL features by Prometheus' names, comma-separated; repeatable: ${PROMQL_FEATURE_NAMES.join(', ')}`,
