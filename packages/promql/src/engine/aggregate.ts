@@ -1,5 +1,5 @@
 /** Aggregation operators over instant vectors, per step, groups keyed by their output labels. */
-import { Labels, METRIC_NAME, quoteGo, type FloatHistogram } from '@strata/tsdb';
+import { formatGoFloat, Labels, METRIC_NAME, quoteGo, type FloatHistogram } from '@strata/tsdb';
 import type { AggregateExpr } from '../parser/ast.js';
 import { formatFloatPlain, goFloat } from '../format.js';
 import { kahanC, kahanSumInc } from '../functions/kahan.js';
@@ -347,8 +347,9 @@ function avgKahan(
 
 function kParam(ctx: AggregateContext, i: number): number {
   const k = (ctx.param as Float64Array)[i] as number;
-  if (Number.isNaN(k)) throw new EvalError('Parameter value is NaN');
-  if (Math.abs(k) >= 2 ** 63) throw new EvalError(`Scalar value ${k} overflows int64`);
+  // 3.x names a NaN; 2.x finds it, as an infinity, not convertible to int64 (Go's %v).
+  if (Number.isNaN(k) && ctx.compat === 3) throw new EvalError('Parameter value is NaN');
+  if (!(Math.abs(k) < 2 ** 63)) throw new EvalError(`Scalar value ${formatGoFloat(k)} overflows int64`);
   return Math.trunc(k);
 }
 

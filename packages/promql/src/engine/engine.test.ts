@@ -111,6 +111,14 @@ describe('Engine', () => {
     await expect(new Engine({ compat: 2 }).instantQuery(st, 'label_replace(x, "d", "y", "c", "(")', 0)).rejects.toThrow(/^invalid regular expression in label_replace\(\): \($/);
   });
 
+  it("refuses a topk of NaN as each version words it (2.42 as an int64 overflow), and infinities in Go's %v", async () => {
+    const st = new MemoryStorage();
+    await expect(new Engine({ compat: 2 }).instantQuery(st, 'topk(NaN, x)', 0)).rejects.toThrow(/^Scalar value NaN overflows int64$/);
+    await expect(new Engine({ compat: 3 }).instantQuery(st, 'topk(NaN, x)', 0)).rejects.toThrow(/^Parameter value is NaN$/);
+    await expect(new Engine({ compat: 2 }).instantQuery(st, 'bottomk(-Inf, x)', 0)).rejects.toThrow(/^Scalar value -Inf overflows int64$/);
+    await expect(new Engine({ compat: 2 }).instantQuery(st, 'topk(1e19, x)', 0)).rejects.toThrow(/^Scalar value 1e\+19 overflows int64$/);
+  });
+
   it('count_values without its own label counts all values of a group together, as Prometheus', async () => {
     const st = new MemoryStorage();
     [1, 2, 2].forEach((v, i) => st.append(Labels.from({ __name__: 'x', i: String(i), job: 'a' }), 0, v));
