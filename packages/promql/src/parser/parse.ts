@@ -62,8 +62,7 @@ export function parseUncheckedSelector(input: string, opts: ParseOptions): Vecto
 
 /** `offset` after what an expression follows: an operator, `(`, `,`, a vector matching clause. */
 const OFFSET_NAME_HEAD = String.raw`[(,+\-*/%^=<>]|\b(?:and|or|unless|atan2|bool)|\b(?:on|ignoring|group_left|group_right)\s*\([^()]*\)|\b(?:group_left|group_right)`;
-const OFFSET_NAME = new RegExp(String.raw`(${OFFSET_NAME_HEAD})(\s*)offset\b`, 'gi');
-const OFFSET_NAME_AT_START = new RegExp(String.raw`(^|${OFFSET_NAME_HEAD})(\s*)offset\b`, 'gi');
+const OFFSET_NAME = new RegExp(String.raw`(^|${OFFSET_NAME_HEAD})(\s*)offset\b`, 'gi');
 /** Text that ends in `offset` as a metric's name. */
 const ENDS_IN_OFFSET_NAME = new RegExp(String.raw`(?:^|${OFFSET_NAME_HEAD})\s*offset$`, 'i');
 
@@ -82,7 +81,8 @@ function lezerInput(input: string): string {
     out += input
       .slice(i, codeEnd)
       // `offset` where an expression starts is a metric's name, as in Prometheus' grammar (`x + offset`).
-      .replace(i === 0 ? OFFSET_NAME_AT_START : OFFSET_NAME, (_m, head: string, blank: string) => `${head}${blank}offse_`)
+      // (A piece of code after a string or comment does not start the query.)
+      .replace(OFFSET_NAME, (m, head: string, blank: string, at: number) => (head === '' && at + i > 0 ? m : `${head}${blank}offse_`))
       .replace(/(?<![\w.])(\d+)\.(?!\w)/g, '$1 ')
       .replace(/(?<![\w.])0X(?=[0-9a-fA-F])/g, '0x')
       .replace(/\bholt_winters(?=\s*\()/g, 'day_of_month')
@@ -169,6 +169,11 @@ function parenKind(before: string): Paren {
   // `sum by (a) (…)`: the aggregation's argument after its grouping.
   const grouped = /([A-Za-z_]\w*)\s*(?:by|without)\s*\([^()]*\)$/i.exec(head);
   return grouped !== null && isAggregator(grouped[1] as string) ? 'aggregation' : 'parentheses';
+}
+
+/** Whether an open bracket is a parenthesis (of any kind). */
+function isParen(open: 'braces' | 'brackets' | Paren): boolean {
+  return open !== 'braces' && open !== 'brackets';
 }
 
 /** The error of the two that comes first in the query. */
@@ -292,9 +297,11 @@ class Builder {
   #unexpected(at: number): never {
     let rest = this.#input.slice(at).trimStart();
     let tokenAt = at + (this.#input.slice(at).length - rest.length);
+    const open = this.#openAt(tokenAt);
+    const innermost = open.at(-1);
     // Outside brackets the lexer reads a name with a colon in it (`a:b`) as one metric identifier, from its start.
     const word = /[A-Za-z_:][\w:]*$/.exec(this.#input.slice(0, tokenAt))?.[0];
-    if (word !== undefined && /^[\w:]/.test(rest) && `${word}${/^[\w:]*/.exec(rest)?.[0]}`.includes(':') && !this.#openAt(tokenAt).includes('brackets')) {
+    if (word !== undefined && /^[\w:]/.test(rest) && `${word}${/^[\w:]*/.exec(rest)?.[0]}`.includes(':') && !open.includes('brackets')) {
       tokenAt -= word.length;
       rest = this.#input.slice(tokenAt);
     }
@@ -302,8 +309,6 @@ class Builder {
     const unterminated = this.#unterminatedQuote();
     if (unterminated !== null && unterminated <= tokenAt) throw this.#error(unterminated, lexerError(this.#input.slice(unterminated)));
     const before = this.#input.slice(0, tokenAt).trimEnd();
-    const open = this.#openAt(tokenAt);
-    const innermost = open.at(-1);
     // At the end with a bracket open, the lexer's error comes before the parser's; inside braces the braces lexer's.
     if (rest === '' && innermost !== undefined) this.#endOfInput(at);
     if (innermost === 'braces') this.#labelMatchingError(tokenAt, rest);
@@ -326,9 +331,8 @@ class Builder {
       // 2.x's lexer takes a letter inside brackets for a colon, and after the colon names it so.
       if (/^[A-Za-z_]/.test(rest) && /\[[^\]]*:[^\]]*$/.test(before)) throw this.#error(tokenAt, `unexpected colon '${rest[0]}'`);
       if (rest.startsWith('[')) throw this.#error(tokenAt, "unexpected left bracket '['");
-      // After a range's duration: a colon for a subquery, or its end (a `)` is worded below).
-      if (/\[\s*[\w.]+$/.test(before) && !rest.startsWith(')')) throw this.#error(tokenAt, unexpectedAt(rest, ' in subquery or range, expected ":" or "]"'));
-      if (/\[[^\]]*:\s*[\w.]+$/.test(before) && !rest.startsWith(')')) throw this.#error(tokenAt, unexpectedAt(rest, ' in subquery selector, expected "]"'));
+      // After a range's duration a colon for a subquery or its end, after a step the end (a `)` is worded below).
+      if (/[[:]\s*[\w.]+$/.test(before) && !rest.startsWith(')')) throw this.#error(tokenAt, unexpectedAt(rest, bracketContext(before)));
       if (before.endsWith(':')) throw this.#error(tokenAt, unexpectedAt(rest, ' in subquery selector, expected duration or "]"'));
     }
     // An identifier directly followed by "(" that the grammar did not take as a call names no function,
@@ -353,10 +357,10 @@ class Builder {
    * reported past it (the lexer emits it before it counts); else the parser's.
    */
   #strayParenthesis(at: number, context: string): never {
-    const open = this.#unclosed(at);
+    const open = this.#openAt(at);
     // With no parenthesis open (brackets do not count) the lexer's error replaces the `)` it read.
-    if (!this.#openAt(at).some((o) => o !== 'braces' && o !== 'brackets')) throw this.#error(at + 1, lexerError(')'));
-    throw this.#error(at, `unexpected ")"${open === 'brackets' ? bracketContext(this.#input.slice(0, at)) : context}`);
+    if (!open.some(isParen)) throw this.#error(at + 1, lexerError(')'));
+    throw this.#error(at, `unexpected ")"${open.at(-1) === 'brackets' ? bracketContext(this.#input.slice(0, at)) : context}`);
   }
 
   /**
@@ -372,15 +376,14 @@ class Builder {
     if (!/[A-Za-z_"'`=!,}]/.test(c)) throw this.#error(at, `unexpected character inside braces: '${c}'`);
     // The braces lexer reads words as identifiers, keywords too, and `=~`/`!~` as operators.
     const word = /^[A-Za-z_]\w*/.exec(rest)?.[0];
-    const beforeItem = this.#input.slice(0, at).trimEnd();
+    const before = this.#input.slice(0, at).trimEnd();
     // A label name where one goes, then a character the braces lexer cannot read (`a:b`): its error.
-    if (word !== undefined && /[{,]$/.test(beforeItem) && rest[word.length] !== undefined && !/[\s=!,}"'`#]/.test(rest[word.length] as string)) {
+    if (word !== undefined && /[{,]$/.test(before) && rest[word.length] !== undefined && !/[\s=!,}"'`#]/.test(rest[word.length] as string)) {
       throw this.#error(at + word.length, `unexpected character inside braces: '${rest[word.length]}'`);
     }
     // The braces lexer reads `=~`, `!=` and `!~` as operators and `=` as itself (so `==` is `=` twice).
     const op = /^(?:=~|!~|!=)/.exec(rest)?.[0];
     const item = word !== undefined ? `identifier ${JSON.stringify(word)}` : op !== undefined ? `<op:${op}>` : c === '=' ? '"="' : (describeItem(rest) ?? JSON.stringify(c));
-    const before = beforeItem;
     const expected = /[{,]$/.test(before) ? 'identifier or "}"' : /(?:=|~)$/.test(before) ? 'string' : /["'`]$/.test(before) ? '"," or "}"' : 'label matching operator';
     throw this.#error(at, `unexpected ${item} in label matching, expected ${expected}`);
   }
@@ -390,7 +393,7 @@ class Builder {
     // Prometheus' lexer at the end: inside braces their own error, else any parenthesis open before a bracket.
     const open = this.#openAt(at);
     if (open.at(-1) === 'braces') throw this.#error(at, 'unexpected end of input inside braces');
-    if (open.some((o) => o !== 'braces' && o !== 'brackets')) throw this.#error(at, 'unclosed left parenthesis');
+    if (open.some(isParen)) throw this.#error(at, 'unclosed left parenthesis');
     if (open.includes('brackets')) throw this.#error(at, 'unclosed left bracket');
     throw this.#error(at, 'unexpected end of input');
   }
@@ -411,12 +414,6 @@ class Builder {
       }
     }
     return null;
-  }
-
-  /** The innermost bracket still open at `pos`, for "inside braces"-style messages. */
-  #unclosed(pos: number): 'braces' | 'parentheses' | 'brackets' | null {
-    const top = this.#openAt(pos).at(-1);
-    return top === undefined ? null : top === 'braces' || top === 'brackets' ? top : 'parentheses';
   }
 
   /** The brackets open at `pos`, outermost first, each a parenthesis told apart by what it opens. */
