@@ -5,7 +5,7 @@
 import type { SyntaxNode } from '@lezer/common';
 import { parser as lezer } from '@prometheus-io/lezer-promql';
 import { METRIC_NAME, Matcher, prometheusRegexp, type MatchType } from '@strata/tsdb';
-import { exprType } from './ast.js';
+import { exprType, isSetOp } from './ast.js';
 import type {
   AggregateExpr, AggregateOp, DurationFn, FillValues, QueryParams, BinaryExpr, BinaryOp, Cardinality, Expr, PosRange, RangeExtension, SubqueryExpr,
   VectorMatching, VectorSelector,
@@ -841,7 +841,7 @@ class Builder {
     const clause = this.#matchingClause(n, op);
     const bothVectors = exprType(lhs) === 'instant vector' && exprType(rhs) === 'instant vector';
     // Between anything but two vectors Prometheus drops the matching (once checked).
-    let matching: VectorMatching | null = bothVectors ? clause ?? { card: op === 'and' || op === 'or' || op === 'unless' ? 'many-to-many' : 'one-to-one', matchingLabels: [], on: false, include: [] } : null;
+    let matching: VectorMatching | null = bothVectors ? clause ?? { card: isSetOp(op) ? 'many-to-many' : 'one-to-one', matchingLabels: [], on: false, include: [] } : null;
     const fill = this.#fill(n, start, op, bothVectors);
     if (fill !== null && matching !== null) matching = { ...matching, fill };
     const b: BinaryExpr = { kind: 'binary', op, lhs, rhs, returnBool, matching, pos: { start, end } };
@@ -861,7 +861,7 @@ class Builder {
     const clause = n.getChild('MatchingModifierClause');
     if (clause === null) return null;
     const groups = clause.getChildren('GroupingLabels');
-    let card: Cardinality = op === 'and' || op === 'or' || op === 'unless' ? 'many-to-many' : 'one-to-one';
+    let card: Cardinality = isSetOp(op) ? 'many-to-many' : 'one-to-one';
     if (clause.getChild('GroupLeft') !== null) card = 'many-to-one';
     if (clause.getChild('GroupRight') !== null) card = 'one-to-many';
     return {
@@ -878,7 +878,7 @@ class Builder {
     if (mod === null) return null;
     if (!this.#opts.binopFillModifiers) throw this.#error(start, 'binop fill modifiers are experimental and not enabled');
     if (!bothVectors) throw this.#error(start, 'filling in missing series only allowed between instant vectors');
-    if (op === 'and' || op === 'or' || op === 'unless') throw this.#error(start, 'filling in missing series not allowed for set operators');
+    if (isSetOp(op)) throw this.#error(start, 'filling in missing series not allowed for set operators');
     let lhs: number | null = null;
     let rhs: number | null = null;
     for (const c of this.#children(mod)) {
