@@ -166,8 +166,8 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
   if (!complianceAvailable()) console.warn('SKIPPED: ../shared/promql-compliance is absent; the compliance comparison did not run');
 });
 
-/** Where an answer of the querier differs from Prometheus' (status, error, series, points), or null. */
-function answerDiff(want: { code: number; body: ApiBody }, got: { code: number; body: ApiBody }): string | null {
+/** Where an answer differs from the expected one (status, error, series, points; `dropLabels` left out of its series), or null. */
+function answerDiff(want: { code: number; body: ApiBody }, got: { code: number; body: ApiBody }, dropLabels = ['cluster']): string | null {
   if (got.code !== want.code) return `status ${got.code} (${got.body.error ?? 'success'}), Prometheus ${want.code} (${want.body.error ?? 'success'})`;
   if (want.body.status !== 'success') {
     if (got.body.errorType !== want.body.errorType) return `error type ${got.body.errorType}, Prometheus ${want.body.errorType}`;
@@ -176,7 +176,7 @@ function answerDiff(want: { code: number; body: ApiBody }, got: { code: number; 
   }
   const [w, g] = [want.body.data, got.body.data];
   if (g?.resultType !== w?.resultType) return `result type ${g?.resultType}, Prometheus ${w?.resultType}`;
-  return diffMatrices(asMatrix(w), asMatrix(g), { dropLabels: ['cluster'] });
+  return diffMatrices(asMatrix(w), asMatrix(g), { dropLabels });
 }
 
 /** An instant query's vector or scalar as a matrix of one point per series. */
@@ -187,7 +187,7 @@ function asMatrix(data: ApiBody['data']): MatrixSeries[] {
 }
 
 describe('random queries: querier over two replicas vs one Prometheus', () => {
-  it('answers 500 seeded random queries as Prometheus does, range and instant, errors included', { timeout: 300_000 }, async () => {
+  it('answers 500 seeded random queries as Prometheus does, range and instant, errors included, whole and through the query frontend', { timeout: 300_000 }, async () => {
     const w = window();
     const queries = randomQueries(34, 500);
     const failures: string[] = [];
@@ -196,8 +196,12 @@ describe('random queries: querier over two replicas vs one Prometheus', () => {
       queries.map((query, i) =>
         limit(async () => {
           const [path, params] = i % 3 === 0 ? ['/api/v1/query', { query, time: w.end }] : ['/api/v1/query_range', { query, ...w }];
-          const diff = answerDiff(...(await Promise.all([get(reference.url, path, params), get(queryUrl, path, params)])));
+          const [want, got, split] = await Promise.all([get(reference.url, path, params), get(queryUrl, path, params), get(frontendUrl, path, params)]);
+          const diff = answerDiff(want, got);
           if (diff !== null) failures.push(`${path} ${query}: ${diff}`);
+          // Through the query frontend, range queries split into 2-minute pieces, as the querier answers them whole.
+          const splitDiff = answerDiff(got, split, []);
+          if (splitDiff !== null) failures.push(`${path} ${query} through the query frontend: ${splitDiff}`);
         }),
       ),
     );
