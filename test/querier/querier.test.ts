@@ -23,7 +23,7 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { complianceAvailable, diffMatrices, loadComplianceCases, type MatrixSeries } from './compliance.js';
-import { randomMatchers, randomQueries } from './randomqueries.js';
+import { randomMatchers, randomQueries, randomWindows, type RandomWindow } from './randomqueries.js';
 import { demoHistory, prometheusOn, type DemoHistory } from './stack.js';
 
 const execFileP = promisify(execFile);
@@ -41,6 +41,8 @@ let querier: Querier;
 let queryUrl: string;
 let frontend: Frontend;
 let frontendUrl: string;
+/** A query frontend that keeps start and end as asked (`--no-query-range.align-range-with-step`). */
+let unalignedFrontend: Frontend;
 
 interface ApiBody {
   status: string;
@@ -103,9 +105,13 @@ beforeAll(async () => {
   // Pieces of 2 minutes: every compliance window is cut into five, and each piece is cached.
   frontend = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl: queryUrl, range: { splitInterval: 120_000, cacheBytes: 64 << 20 }, logger: nopLogger });
   frontendUrl = `http://${frontend.httpAddress}`;
+  unalignedFrontend = await startFrontend({
+    httpAddress: '127.0.0.1:0', downstreamUrl: queryUrl, range: { splitInterval: 120_000, cacheBytes: 64 << 20, alignRangeWithStep: false }, logger: nopLogger,
+  });
 });
 
 afterAll(async () => {
+  await unalignedFrontend?.stop();
   await frontend?.stop();
   await querier?.stop();
   await store?.stop();
@@ -187,21 +193,25 @@ function asMatrix(data: ApiBody['data']): MatrixSeries[] {
 }
 
 describe('random queries: querier over two replicas vs one Prometheus', () => {
-  it('answers 500 seeded random queries as Prometheus does, range and instant, errors included, whole and through the query frontend', { timeout: 300_000 }, async () => {
-    const w = window();
+  it('answers 500 seeded random queries as Prometheus does, at random times and over random ranges, errors included, whole and through the query frontend', { timeout: 300_000 }, async () => {
+    const windows = randomWindows(34, 500, boundary);
     const queries = randomQueries(34, 500);
     const failures: string[] = [];
     const limit = pLimit(2);
     await Promise.all(
       queries.map((query, i) =>
         limit(async () => {
-          const [path, params] = i % 3 === 0 ? ['/api/v1/query', { query, time: w.end }] : ['/api/v1/query_range', { query, ...w }];
-          const [want, got, split] = await Promise.all([get(reference.url, path, params), get(queryUrl, path, params), get(frontendUrl, path, params)]);
+          const w = windows[i] as RandomWindow;
+          const [path, params] = 'time' in w ? ['/api/v1/query', { query, ...w }] : ['/api/v1/query_range', { query, ...w }];
+          // A range off the step grid goes to the frontend that keeps it as asked: the default one moves it onto the grid.
+          const aligned = !('step' in w) || (Number(w.start) % Number(w.step) === 0 && Number(w.end) % Number(w.step) === 0);
+          const through = aligned ? frontendUrl : `http://${unalignedFrontend.httpAddress}`;
+          const [want, got, split] = await Promise.all([get(reference.url, path, params), get(queryUrl, path, params), get(through, path, params)]);
           const diff = answerDiff(want, got);
-          if (diff !== null) failures.push(`${path} ${query}: ${diff}`);
+          if (diff !== null) failures.push(`${path} ${JSON.stringify(params)}: ${diff}`);
           // Through the query frontend, range queries split into 2-minute pieces, as the querier answers them whole.
           const splitDiff = answerDiff(got, split, []);
-          if (splitDiff !== null) failures.push(`${path} ${query} through the query frontend: ${splitDiff}`);
+          if (splitDiff !== null) failures.push(`${path} ${JSON.stringify(params)} through the query frontend: ${splitDiff}`);
         }),
       ),
     );
@@ -210,8 +220,8 @@ describe('random queries: querier over two replicas vs one Prometheus', () => {
 });
 
 describe('random regex matchers: querier vs one Prometheus', () => {
-  it("selects with 500 seeded random regexes the series and label names Prometheus selects, or fails as Go's regexp fails", { timeout: 300_000 }, async () => {
-    const w = window();
+  it("selects with 500 seeded random regexes, over random time ranges, the series, label names and values Prometheus selects, or fails as Go's regexp fails", { timeout: 300_000 }, async () => {
+    const windows = randomWindows(35, 500, boundary);
     const failures: string[] = [];
     const limit = pLimit(2);
     // Series as sorted label sets, label names sorted; without the external label Prometheus lacks.
@@ -223,8 +233,9 @@ describe('random regex matchers: querier vs one Prometheus', () => {
     await Promise.all(
       randomMatchers(34, 500).map((matcher, i) =>
         limit(async () => {
-          const path = i % 2 === 0 ? '/api/v1/series' : '/api/v1/labels';
-          const params = { 'match[]': matcher, start: w.start, end: w.end };
+          const path = ['/api/v1/series', '/api/v1/labels', '/api/v1/label/instance/values'][i % 3] as string;
+          const w = windows[i] as RandomWindow;
+          const params = { 'match[]': matcher, ...('time' in w ? { start: w.time, end: w.time } : { start: w.start, end: w.end }) };
           const [want, got] = await Promise.all([get(reference.url, path, params), get(queryUrl, path, params)]);
           if (got.code !== want.code || got.body.error !== want.body.error) failures.push(`${path} ${matcher}: ${got.code} ${got.body.error ?? ''}, Prometheus ${want.code} ${want.body.error ?? ''}`);
           else if (want.code === 200 && JSON.stringify(sorted(got.body)) !== JSON.stringify(sorted(want.body))) failures.push(`${path} ${matcher}: ${JSON.stringify(sorted(got.body)).slice(0, 200)}, Prometheus ${JSON.stringify(sorted(want.body)).slice(0, 200)}`);

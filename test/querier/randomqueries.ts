@@ -194,6 +194,32 @@ export function randomQueries(seed: number, n: number): string[] {
   return Array.from({ length: n }, () => g.vector(1 + Math.floor(c.next() * 3)));
 }
 
+/** Query API parameters: an instant query's `time`, or a range query's `start`, `end` and `step`. */
+export type RandomWindow = { time: string } | { start: string; end: string; step: string };
+
+/**
+ * `n` random evaluation times and ranges around `boundary` (ms; data from 3h before it to 40 minutes
+ * after): times on, next to and far from the boundary, steps from 1s to 1h that need not divide
+ * anything, starts off the step grid, fractional seconds, ranges from one point to four hours.
+ */
+export function randomWindows(seed: number, n: number, boundary: number): RandomWindow[] {
+  const c = new Choices(seed);
+  const b = boundary / 1000;
+  const seconds = (x: number) => (c.chance(0.7) ? String(Math.round(x)) : x.toFixed(3));
+  const jitter = (scale: number) => (c.chance(0.5) ? c.next() * scale : 0);
+  return Array.from({ length: n }, () => {
+    if (c.chance(0.35)) {
+      const offset = c.pick([-10_800, -7200, -3600, -600, -301, -300, -60, -15, -5, -1, 0, 1, 5, 14, 15, 60, 299, 300, 600, 1200, 2399, 2400, 2401, 2460]);
+      return { time: seconds(b + offset + jitter(10)) };
+    }
+    const step = c.pick([1, 2, 5, 7, 10, 13, 15, 30, 45, 60, 61, 120, 300, 600, 900, 3600]);
+    const end = b + c.pick([-3600, -600, -30, -1, 0, 1, 30, 300, 900, 1800, 2400, 2460]) + jitter(100);
+    const span = Math.min(Math.floor(1 + c.next() * 400) * step, 4 * 3600);
+    const start = end - Math.max(0, span - (c.chance(0.3) ? c.next() * step : 0));
+    return { start: seconds(start), end: seconds(end), step: String(step) };
+  });
+}
+
 /** Pieces of RE2 patterns: literals of the demo's label values, classes, escapes, assertions, flags, and some that Go refuses. */
 const REGEX_ATOMS = [
   'a', 'e', 'o', 'd', 'm', 'u', 's', '0', '1', '5', ':', '/', '_', '-', '+', 'G', 'E', 'T', '.', '\\.', '\\d', '\\D', '\\w', '\\W', '\\s', '\\S',

@@ -35,6 +35,19 @@ function deadline(opts: CallOptions): grpc.CallOptions {
   return opts.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
 }
 
+/**
+ * Cancels `call` when the signal aborts, until `settled` ends: a querier hands one request's signal to
+ * many calls, and a listener left behind by each would pile up on it for the request's lifetime.
+ */
+function cancelOnAbort(opts: CallOptions, call: grpc.Call, settled: Promise<unknown>): void {
+  const signal = opts.signal;
+  if (signal === undefined) return;
+  const onAbort = () => call.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const remove = () => signal.removeEventListener('abort', onAbort);
+  settled.then(remove, remove);
+}
+
 export class StoreClient {
   readonly address: string;
   readonly #client: grpc.Client;
@@ -48,8 +61,9 @@ export class StoreClient {
   }
 
   #unary<Req, Res>(def: grpc.MethodDefinition<Req, Res>, req: Req, opts: CallOptions): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      const call = this.#client.makeUnaryRequest(
+    let call: grpc.ClientUnaryCall | undefined;
+    const answer = new Promise<Res>((resolve, reject) => {
+      call = this.#client.makeUnaryRequest(
         def.path,
         def.requestSerialize,
         def.responseDeserialize,
@@ -58,8 +72,9 @@ export class StoreClient {
         deadline(opts),
         (err: grpc.ServiceError | null, res?: Res) => (err ? reject(err) : resolve(res as Res)),
       );
-      opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
     });
+    cancelOnAbort(opts, call as grpc.ClientUnaryCall, answer);
+    return answer;
   }
 
   info(opts: CallOptions = {}): Promise<InfoResponse> {
@@ -104,13 +119,14 @@ export class StoreClient {
   #answer<Req, Frame extends object>(def: grpc.MethodDefinition<Req, Frame | { warning: string }>, req: Req, opts: CallOptions): Promise<{ frames: Frame[]; warnings: string[] }> {
     const frames: Frame[] = [];
     const warnings: string[] = [];
-    return new Promise((resolve, reject) => {
-      const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), deadline(opts));
-      opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), deadline(opts));
+    const answer = new Promise<{ frames: Frame[]; warnings: string[] }>((resolve, reject) => {
       call.on('data', (f: Frame | { warning: string }) => ('warning' in f ? warnings.push(f.warning) : frames.push(f as Frame)));
       call.on('error', reject);
       call.on('end', () => resolve({ frames, warnings }));
     });
+    cancelOnAbort(opts, call, answer);
+    return answer;
   }
 
   /** The raw Series frames; an error status surfaces as a thrown SeriesCallError (code, details). Breaking out cancels the call. */

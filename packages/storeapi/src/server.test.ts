@@ -2,6 +2,7 @@
 // (batches, limit, ABORT, status codes, cancellation, compression, TLS), and wire compatibility with
 // clients built independently of our codec (a hand-written decoder, and protobufjs on the .proto files).
 import { execFileSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -276,6 +277,16 @@ describe('serveStore transport', () => {
     } finally {
       store.hold = false;
     }
+  });
+
+  it('leaves no listener on the signal a call was given once it ends (a querier gives one request\'s signal to many calls)', async () => {
+    const signal = new AbortController().signal;
+    const labels = { start: 0, end: MAX_INT64, matchers: [], withoutReplicaLabels: [], limit: 0, partialResponseDisabled: false, partialResponseStrategy: PartialResponseStrategy.WARN };
+    await client.labelNames(labels, { signal });
+    await client.labelValues({ ...labels, label: 'job' }, { signal });
+    await client.metricMetadata({ metric: '', limit: -1, partialResponseStrategy: PartialResponseStrategy.WARN }, { signal }).catch(() => undefined);
+    for await (const _ of client.series(req(), { signal }));
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
   it('gzip-compressed requests (grpc-js servers answer uncompressed)', async () => {

@@ -25,12 +25,19 @@ function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i
     exemplars: false,
     targets: false,
     client: {
-      async *series(r: SeriesRequest) {
+      async *series(r: SeriesRequest, call: { signal?: AbortSignal } = {}) {
         opts.asked?.push(r);
-        for (const [i, f] of frames.entries()) {
-          await opts.before?.(i);
-          if (f instanceof Error) throw f;
-          yield f;
+        // Listening for cancellation while the call runs, as StoreClient does.
+        const onAbort = () => {};
+        call.signal?.addEventListener('abort', onAbort);
+        try {
+          for (const [i, f] of frames.entries()) {
+            await opts.before?.(i);
+            if (f instanceof Error) throw f;
+            yield f;
+          }
+        } finally {
+          call.signal?.removeEventListener('abort', onAbort);
         }
       },
     } as unknown as Endpoint['client'],
@@ -78,7 +85,7 @@ describe('ProxyStore.streamSeries', () => {
     expect(names(got).map(([n]) => n)).toEqual(['{__name__="a"}', '{__name__="b"}', '{__name__="c"}', '{__name__="d"}']);
   });
 
-  it('asks every endpoint at once, however many there are (as Thanos)', async () => {
+  it('asks every endpoint at once, however many there are (as Thanos), without a listener leak warning on the signal they share', async () => {
     // Each endpoint answers only once all twelve have been asked.
     let asked = 0;
     let allAsked: () => void = () => {};
@@ -89,8 +96,17 @@ describe('ProxyStore.streamSeries', () => {
     };
     const eps = Array.from({ length: 12 }, (_, i) => endpoint(`e${i}`, [{ batch: [series(`m${String(i).padStart(2, '0')}`, '', 0)] }], { before }));
     const got: LabeledSeries[] = [];
-    await proxyOver(...eps).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      await proxyOver(...eps).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
     expect(got).toHaveLength(12);
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
   });
 
   it('passes a limit on only to endpoints that strip replica labels themselves (the others sort by them)', async () => {

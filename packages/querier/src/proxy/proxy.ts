@@ -32,6 +32,7 @@ import {
   type TargetDiscovery,
   type TargetsRequest,
 } from '@strata/storeapi';
+import { setMaxListeners } from 'node:events';
 import { parseExpr, walk, type Expr } from '@strata/promql';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import { endpointMatches, type Endpoint, type EndpointScope, type EndpointSet } from '../endpoints/endpointset.js';
@@ -53,6 +54,15 @@ export interface SeriesResult {
   warnings: string[];
   /** What the endpoints reported the request cost (when the request asked for query stats). */
   stats: QueryStats;
+}
+
+/**
+ * The signal every endpoint of a fan-out listens on at once, for as long as its call runs (as do all
+ * the selects of a query): past EventTarget's 10 listeners Node would print a leak warning per request.
+ */
+function fannedOut(signal: AbortSignal): AbortSignal {
+  setMaxListeners(0, signal);
+  return signal;
 }
 
 /** Restricts the endpoints of one request (Thanos' storeMatch[]: matchers on external labels and __address__). */
@@ -109,6 +119,7 @@ export class ProxyStore implements StoreServer {
     const warnings: string[] = [];
     this.#missing('series', matchers, req.minTime, req.maxTime, abort, warnings, filter);
     const stats = emptyQueryStats();
+    fannedOut(signal);
     let failed: { error: unknown } | undefined;
     // An endpoint of one label set serves one replica: its chunks are told apart from other replicas'
     // (LabeledSeries.replicaOf). One whose label set has no replica label serves what is no replica's
@@ -264,13 +275,14 @@ export class ProxyStore implements StoreServer {
   ): Promise<string[]> {
     const warnings: string[] = [];
     const timeoutMs = this.opts.responseTimeoutMs || undefined;
+    const signal = fannedOut(ctx.signal);
     await Promise.all(
       this.endpoints
         .endpoints()
         .filter(serves)
         .map(async (e) => {
           try {
-            const theirs = await call(e, { signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}) });
+            const theirs = await call(e, { signal, ...(timeoutMs ? { timeoutMs } : {}) });
             warnings.push(...theirs.map((w) => `${describe(e)}: ${w}`));
           } catch (err) {
             if (ctx.signal.aborted) throw err;
@@ -344,6 +356,7 @@ export class ProxyStore implements StoreServer {
     this.#missing('labels', matchers, start, end, abort, warnings);
     const values = new Set<string>();
     const timeoutMs = this.opts.responseTimeoutMs || undefined;
+    fannedOut(signal);
     await Promise.all(
       targets.map(async (e) => {
         try {
