@@ -57,12 +57,11 @@ export interface SeriesResult {
 }
 
 /**
- * The signal every endpoint of a fan-out listens on at once, for as long as its call runs (as do all
+ * Lets every endpoint of a fan-out listen on `signal` at once, for as long as its call runs (as do all
  * the selects of a query): past EventTarget's 10 listeners Node would print a leak warning per request.
  */
-function fannedOut(signal: AbortSignal): AbortSignal {
+function fannedOut(signal: AbortSignal): void {
   setMaxListeners(0, signal);
-  return signal;
 }
 
 /** Restricts the endpoints of one request (Thanos' storeMatch[]: matchers on external labels and __address__). */
@@ -275,14 +274,14 @@ export class ProxyStore implements StoreServer {
   ): Promise<string[]> {
     const warnings: string[] = [];
     const timeoutMs = this.opts.responseTimeoutMs || undefined;
-    const signal = fannedOut(ctx.signal);
+    fannedOut(ctx.signal);
     await Promise.all(
       this.endpoints
         .endpoints()
         .filter(serves)
         .map(async (e) => {
           try {
-            const theirs = await call(e, { signal, ...(timeoutMs ? { timeoutMs } : {}) });
+            const theirs = await call(e, { signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}) });
             warnings.push(...theirs.map((w) => `${describe(e)}: ${w}`));
           } catch (err) {
             if (ctx.signal.aborted) throw err;
