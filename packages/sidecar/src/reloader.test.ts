@@ -94,6 +94,16 @@ describe('Reloader against a fake Prometheus', () => {
     expect(metrics).toMatch(/^strata_sidecar_reloader_watches 2$/m);
   });
 
+  it("takes no notice of its own writes of the output file next to the template", async () => {
+    const template = join(dir.path, 'prometheus.yml.tmpl');
+    await writeFile(template, 'a: $(A)\n');
+    const { r, registry } = reloader({ configFile: template, configOutputFile: join(dir.path, 'prometheus.yml'), env: { A: '1' } });
+    r.start();
+    await until('the first reload', () => reloads === 1);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(await registry.metrics()).toMatch(/^strata_sidecar_reloader_watch_events_total 0$/m);
+  });
+
   it('keeps the last configuration when the template names an unset variable, and retries a failed reload until it succeeds', async () => {
     const template = join(dir.path, 'prometheus.yml.tmpl');
     const out = join(dir.path, 'prometheus.yml');

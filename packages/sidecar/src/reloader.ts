@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Logger } from '@strata/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -63,9 +63,14 @@ export class Reloader {
   /** Watches the files and applies them now (reloading Prometheus, as at every change). */
   start(): void {
     const dirs = [...new Set([...(this.#opts.configFile !== undefined ? [dirname(this.#opts.configFile)] : []), ...(this.#opts.ruleDirs ?? [])])];
+    // Writing the output file is no change to apply: a check it scheduled could read the template while
+    // someone else writes it (truncated, empty) and apply that.
+    const out = this.#opts.configOutputFile;
+    const own = (dir: string, name: string | null) => out !== undefined && name !== null && dirname(out) === dir && (name === basename(out) || name === basename(outputTemp(out)));
     for (const dir of dirs) {
       try {
-        const w = watch(dir, () => {
+        const w = watch(dir, (_event, name) => {
+          if (own(dir, name)) return;
           this.#metrics.watchEvents.inc();
           this.#debounced ??= this.#after(DEBOUNCE_MS, () => (this.#debounced = undefined));
         });
@@ -161,13 +166,18 @@ export class Reloader {
     const current = await readFile(configOutputFile).catch(() => undefined);
     if (current === undefined || !current.equals(out)) {
       // Written whole and renamed into place: Prometheus never reads half a configuration.
-      const tmp = `${configOutputFile}.tmp`;
+      const tmp = outputTemp(configOutputFile);
       await writeFile(tmp, out);
       await rename(tmp, configOutputFile);
       this.#metrics.applies.inc();
     }
     return out;
   }
+}
+
+/** Where the output is written before it is renamed into place. */
+function outputTemp(configOutputFile: string): string {
+  return `${configOutputFile}.tmp`;
 }
 
 /** `text` with every `$(NAME)` replaced by the environment variable NAME; an unset one is an error, as in Thanos. */
