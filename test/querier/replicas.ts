@@ -62,11 +62,6 @@ export function histogramReplicaStack(): Promise<ReplicaStack> {
   return replicaStack(2, () => ({ extraArgs: ['--enable-feature=native-histograms', '--web.enable-remote-write-receiver', '--web.enable-admin-api'] }), undefined, { promqlCompat: 2 });
 }
 
-/** The first of `n` timestamps `step` apart ending a minute ago, off the step grid as scrapes are. */
-export function recentStart(n: number, step: number): number {
-  return Math.floor(Date.now() / 60_000) * 60_000 - n * step - 60_000 + 2345;
-}
-
 /** Prometheus' head cuts every series' chunk at multiples of its block duration (the stacks' 2h). */
 const CHUNK_RANGE_MS = 2 * 3600_000;
 

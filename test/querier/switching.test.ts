@@ -23,7 +23,7 @@ import { decodedSamples } from '@strata/testing/samples';
 import { ChainedChunksIterator, CounterResetHint, Encoding, FloatHistogram, histogramToFloat, isULID, parseMeta, type Histogram } from '@strata/tsdb';
 import { penaltyMerged, seriesChunks } from '../compactor/fixtures.js';
 import { expectSameAnswer, query } from './answers.js';
-import { histogramReplicaStack, recentStart, type ReplicaStack } from './replicas.js';
+import { histogramReplicaStack, startAcrossChunkCut, type ReplicaStack } from './replicas.js';
 
 const STEP = 60_000;
 const N = 220;
@@ -109,7 +109,10 @@ async function served(name: string, dirs: readonly string[], labels: Record<stri
 
 beforeAll(async () => {
   stack = await histogramReplicaStack();
-  start = recentStart(N, STEP);
+  // The head cuts every chunk at multiples of 2h: here before samples 60 and 180, inside runs of one kind.
+  // A cut right before a switch would leave each replica a one-sample chunk there, 5s apart: chunks that
+  // do not overlap are no replicas of each other to the merge (as to Thanos'), and both would be kept.
+  start = startAcrossChunkCut(N, STEP, 60);
   end = start + N * STEP;
   await Promise.all(stack.replicas.map((r, replica) => remoteWriteInOrder(r.url, SERIES.map((s) => ({ labels: s.labels, float: s.float, points: points(replica, s) })))));
   for (const r of stack.replicas) {
