@@ -94,7 +94,7 @@ describe('Reloader against a fake Prometheus', () => {
     expect(metrics).toMatch(/^strata_sidecar_reloader_watches 2$/m);
   });
 
-  it("takes no notice of its own writes of the output file next to the template", async () => {
+  it('takes no notice of its own writes of the output file next to the template', async () => {
     const template = join(dir.path, 'prometheus.yml.tmpl');
     await writeFile(template, 'a: $(A)\n');
     const { r, registry } = reloader({ configFile: template, configOutputFile: join(dir.path, 'prometheus.yml'), env: { A: '1' } });

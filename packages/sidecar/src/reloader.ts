@@ -66,7 +66,9 @@ export class Reloader {
     // Writing the output file is no change to apply: a check it scheduled could read the template while
     // someone else writes it (truncated, empty) and apply that.
     const out = this.#opts.configOutputFile;
-    const own = (dir: string, name: string | null) => out !== undefined && name !== null && dirname(out) === dir && (name === basename(out) || name === basename(outputTemp(out)));
+    const outDir = out === undefined ? undefined : dirname(out);
+    const ownNames = out === undefined ? new Set<string>() : new Set([basename(out), basename(outputTemp(out))]);
+    const own = (dir: string, name: string | null) => dir === outDir && name !== null && ownNames.has(name);
     for (const dir of dirs) {
       try {
         const w = watch(dir, (_event, name) => {
