@@ -312,6 +312,19 @@ describe('query frontend: results cache', () => {
     expect(await get(base, '/api/v1/query_range', params)).toEqual(first);
     expect((await metric(base, 'strata_frontend_split_queries_total')) - before).toBe(1);
   });
+
+  it('caches an answer whose only notes are infos, and says them again from the cache', async () => {
+    const base = await frontend(`http://${querier.httpAddress}`, { range: { cacheBytes: 64 << 20 } });
+    // `rate` of a gauge: Strata's querier notes, as Prometheus does, under `infos`, that it might not be a counter.
+    const params = range('rate(temperature[5m])', END - 6 * HOUR, END, 60_000);
+    const first = await get(base, '/api/v1/query_range', params);
+    const notes = first.body as { warnings?: string[]; infos?: string[] };
+    expect(notes.warnings).toBeUndefined();
+    expect(notes.infos).toEqual(['PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "temperature" (1:6)']);
+    const before = await metric(base, 'strata_frontend_split_queries_total');
+    expect(await get(base, '/api/v1/query_range', params)).toEqual(first);
+    expect((await metric(base, 'strata_frontend_split_queries_total')) - before).toBe(0);
+  });
 });
 
 describe('query frontend: label and series requests', () => {

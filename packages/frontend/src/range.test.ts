@@ -15,7 +15,8 @@ const partialResponses: (string | null)[] = [];
 /**
  * A stand-in querier whose range answers follow from the parameters alone: series {s="all"} at every
  * step (its value the step's time), {s="some"} at steps whose minute of the day is below 600. The
- * query `volatile` it answers with Cache-Control: no-store.
+ * query `volatile` it answers with Cache-Control: no-store, `warned` with a warning (as an endpoint
+ * missing from a partial response gives one) and `informed` with an info (as `rate` of a gauge gives one).
  */
 function fakeQuerier(): Server {
   return createServer((req, res) => {
@@ -34,7 +35,8 @@ function fakeQuerier(): Server {
       }
       // `html` names its one series with the characters Go's JSON escapes.
       const result = p.get('query') === 'html' ? [{ metric: { s: '<&>' }, values: all }] : [{ metric: { s: 'all' }, values: all }, ...(some.length > 0 ? [{ metric: { s: 'some' }, values: some }] : [])];
-      res.writeHead(200, { 'content-type': 'application/json', ...(p.get('query') === 'volatile' ? { 'cache-control': 'no-store' } : {}) }).end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result } }));
+      const notes = { warned: { warnings: ['store 127.0.0.1:1 is down'] }, informed: { infos: ['PromQL info: metric might not be a counter (1:6)'] } }[p.get('query') ?? ''];
+      res.writeHead(200, { 'content-type': 'application/json', ...(p.get('query') === 'volatile' ? { 'cache-control': 'no-store' } : {}) }).end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result }, ...notes }));
     });
   });
 }
@@ -90,6 +92,21 @@ describe('RangeHandler over a stand-in querier', () => {
     expect(await ask({ query: 'y', headers: { 'cache-control': 'no-store' } })).toBe(1);
     expect(await ask({ query: 'volatile' })).toBe(1);
     expect(await ask({ query: 'volatile' })).toBe(1);
+  });
+
+  it('keeps an answer with infos, and says them again from the cache, but not one with warnings (it may be partial)', async () => {
+    const base = `http://${frontend.httpAddress}`;
+    const ask = async (query: string) => {
+      const before = asked;
+      const answer = (await rangeAnswer(base, BASE, BASE + 3_600_000, MIN, { query })) as { warnings?: string[]; infos?: string[] };
+      return { asked: asked - before, warnings: answer.warnings, infos: answer.infos };
+    };
+    const informed = { warnings: undefined, infos: ['PromQL info: metric might not be a counter (1:6)'] };
+    expect(await ask('informed')).toEqual({ asked: 1, ...informed });
+    expect(await ask('informed')).toEqual({ asked: 0, ...informed });
+    const warned = { warnings: ['store 127.0.0.1:1 is down'], infos: undefined };
+    expect(await ask('warned')).toEqual({ asked: 1, ...warned });
+    expect(await ask('warned')).toEqual({ asked: 1, ...warned });
   });
 
   it("writes a split answer as Prometheus writes JSON: Go's escapes, typed application/json", async () => {

@@ -221,7 +221,7 @@ function perHistogram(
       const value = classic(buckets, i);
       if (buckets.forcedMonotonic && ctx.compat === 3) {
         ctx.annotate(
-          `PromQL info: input to ${infoName} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#${infoName}) for metric name "${labels.get(METRIC_NAME)}"`,
+          forMetric(`PromQL info: input to ${infoName} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#${infoName})`, labels, ctx),
           bucketsArg.pos.start,
         );
       }

@@ -138,6 +138,40 @@ describe("Go's escapes in answers", () => {
   });
 });
 
+describe('annotations', () => {
+  /** Classic histogram buckets that fall from le="1" to le="+Inf": histogram_quantile has to force them monotonic. */
+  const unordered = 'histogram_quantile(0.5, label_replace(vector(2), "le", "1", "", "") or label_replace(vector(1), "le", "+Inf", "", ""))';
+  const answer = async (app: Awaited<ReturnType<typeof apiApp>>, q: string) =>
+    JSON.parse((await app.inject(`/api/v1/query?query=${encodeURIComponent(q)}&time=60`)).body) as { warnings?: string[]; infos?: string[] };
+
+  it("go out as Prometheus' API sends them: infos under infos, warnings under warnings", async () => {
+    const app = await apiApp();
+    const info = await answer(app, unordered);
+    expect(info.warnings).toBeUndefined();
+    // Without delayed name removal the grouped buckets have no metric name, and the info names none.
+    expect(info.infos).toEqual(['PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) (1:25)']);
+    const both = await answer(app, `${unordered} + quantile(2, vector(1))`);
+    // At the quantile's parameter: the column after `${unordered} + quantile(`.
+    expect(both.warnings).toEqual([`PromQL warning: quantile value should be between 0 and 1, got 2 (1:${unordered.length + 13})`]);
+    expect(both.infos).toHaveLength(1);
+    const range = JSON.parse((await app.inject(`/api/v1/query_range?query=${encodeURIComponent(unordered)}&start=0&end=60&step=30&stats=all`)).body);
+    expect(range.infos).toHaveLength(1);
+    expect(range.warnings).toBeUndefined();
+    await app.close();
+  });
+
+  it('are ten of each at the most, with a count of the others', async () => {
+    const app = await apiApp();
+    const many = (n: number, one: (i: number) => string) => Array.from({ length: n }, (_, i) => one(i)).join(' + ');
+    const a = await answer(app, `${many(12, (i) => `quantile(${2 + i}, vector(1))`)} + ${many(11, () => unordered)}`);
+    expect(a.warnings).toHaveLength(11);
+    expect(a.warnings?.[10]).toBe('2 more warning annotations omitted');
+    expect(a.infos).toHaveLength(11);
+    expect(a.infos?.[10]).toBe('1 more info annotations omitted');
+    await app.close();
+  });
+});
+
 describe('query defaults', () => {
   it('fails a query holding more than --query.max-samples samples at once with 422, as Prometheus', async () => {
     const q = '/api/v1/query_range?query=vector(1)&start=0&end=99&step=1';

@@ -6,7 +6,7 @@ import { engineFor, handle, readOptions, type ApiContext } from './context.js';
 import { ApiError, invalidParam } from './errors.js';
 import { firstOf, parseLimit } from './limit.js';
 import { Params, SINGLE } from './params.js';
-import { queryDataPieces, sendData, sendSuccessPieces } from './respond.js';
+import { queryDataPieces, queryNotes, sendData, sendSuccessPieces } from './respond.js';
 
 const MAX_POINTS = 11_000;
 
@@ -127,7 +127,8 @@ function wantsStats(p: Params): boolean {
 }
 
 function respond(req: FastifyRequest, reply: FastifyReply, res: QueryResult, p: Params, started: number, costs: QueryStats | undefined) {
-  if (!wantsStats(p)) return sendSuccessPieces(req, reply, queryDataPieces(res.value), res.annotations);
+  const notes = queryNotes(res.annotations);
+  if (!wantsStats(p)) return sendSuccessPieces(req, reply, queryDataPieces(res.value), notes);
   // In whole nanoseconds, as Prometheus' durations (not a float difference's noise: 0.000592293, not 0.0005922930000087944).
   const ns = Math.round((performance.now() - started) * 1e6);
   // Preparation is where Strata fetches the series from the stores (Prometheus opens its blocks there).
@@ -150,5 +151,5 @@ function respond(req: FastifyRequest, reply: FastifyReply, res: QueryResult, p: 
         }
       : {}),
   };
-  return sendSuccessPieces(req, reply, queryDataPieces(res.value, `,"stats":${JSON.stringify(stats)}`), res.annotations);
+  return sendSuccessPieces(req, reply, queryDataPieces(res.value, `,"stats":${JSON.stringify(stats)}`), notes);
 }

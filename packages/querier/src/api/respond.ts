@@ -128,11 +128,48 @@ function packed(s: SeriesPoints): { ts: Float64Array; fs: Float64Array; hs: read
   return { ts: Float64Array.from(points, (p) => p.t), fs: Float64Array.from(points, (p) => p.f), hs: s.histograms.length > 0 ? s.histograms : null };
 }
 
-/** The pieces of `{"status":"success","data":…}` around `data`'s, which are Go-escaped already. */
-function* successPieces(data: Iterable<string>, warnings: readonly string[]): Generator<string> {
+/** A query's annotations as Prometheus' API sends them beside its data. */
+export interface QueryNotes {
+  readonly warnings: readonly string[];
+  readonly infos: readonly string[];
+}
+
+/** At most this many warnings, and as many infos, go out with an answer (Prometheus' API: AsStrings(query, 10, 10)). */
+const MAX_NOTES = 10;
+
+/** How an info annotation's text begins (Prometheus' annotations.PromQLInfo). */
+const PROMQL_INFO = 'PromQL info';
+
+/**
+ * The engine's annotations (and the stores' warnings among them) split as Prometheus' API splits them:
+ * `PromQL info: …` under `infos`, everything else under `warnings`, ten of each at the most and a count
+ * of the rest. Grafana shows the two apart, and a results cache need not pass over an answer for an
+ * info (that `rate` was taken of a metric not named like a counter) as it must for a warning.
+ */
+export function queryNotes(annotations: readonly string[]): QueryNotes {
+  const warnings: string[] = [];
+  const infos: string[] = [];
+  let warningsOmitted = 0;
+  let infosOmitted = 0;
+  for (const a of annotations) {
+    if (a.startsWith(PROMQL_INFO)) {
+      if (infos.length < MAX_NOTES) infos.push(a);
+      else infosOmitted++;
+    } else if (warnings.length < MAX_NOTES) warnings.push(a);
+    else warningsOmitted++;
+  }
+  if (warningsOmitted > 0) warnings.push(`${warningsOmitted} more warning annotations omitted`);
+  if (infosOmitted > 0) infos.push(`${infosOmitted} more info annotations omitted`);
+  return { warnings, infos };
+}
+
+/** The pieces of `{"status":"success","data":…}` around `data`'s, which are Go-escaped already; `warnings` and `infos` only where there are some. */
+function* successPieces(data: Iterable<string>, warnings: readonly string[], infos: readonly string[] = []): Generator<string> {
   yield '{"status":"success","data":';
   yield* data;
-  yield warnings.length > 0 ? `,"warnings":${goJson(JSON.stringify(warnings))}}` : '}';
+  if (warnings.length > 0) yield `,"warnings":${goJson(JSON.stringify(warnings))}`;
+  if (infos.length > 0) yield `,"infos":${goJson(JSON.stringify(infos))}`;
+  yield '}';
 }
 
 /** Sends `{"status":"success","data":…}` with `dataJson` already serialized (Go's escapes are applied here). */
@@ -145,8 +182,8 @@ export function sendSuccess(reply: FastifyReply, dataJson: string, warnings: rea
  * queryDataPieces writes them): compressed as the client asks (compression.ts; a large answer each
  * piece in zlib's thread pool while the next one is written).
  */
-export async function sendSuccessPieces(req: FastifyRequest, reply: FastifyReply, data: Iterable<string>, warnings: readonly string[] = []): Promise<FastifyReply> {
-  const pieces = successPieces(data, warnings);
+export async function sendSuccessPieces(req: FastifyRequest, reply: FastifyReply, data: Iterable<string>, notes: QueryNotes): Promise<FastifyReply> {
+  const pieces = successPieces(data, notes.warnings, notes.infos);
   const encoding = responseEncoding(req.headers['accept-encoding']);
   if (encoding === undefined) return sendJson(reply, [...pieces].join(''));
   const body = await compressPieces(pieces, encoding);

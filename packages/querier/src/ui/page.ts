@@ -16,7 +16,7 @@ body{font:14px system-ui,sans-serif;margin:0;color:#222}header{background:#2c3e5
 header a{color:#cfd8dc;text-decoration:none}header b{font-size:16px}main{padding:16px;max-width:1200px}
 textarea{width:100%;font:13px monospace;box-sizing:border-box}fieldset{border:0;padding:0;margin:8px 0;display:flex;gap:12px;flex-wrap:wrap;align-items:center}
 table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;font:12px monospace;vertical-align:top}
-.err{color:#b71c1c;white-space:pre-wrap}.warn{color:#e65100}.ok{color:#2e7d32}svg{border:1px solid #ddd;margin-top:8px;background:#fff}
+.err{color:#b71c1c;white-space:pre-wrap}.warn{color:#e65100}.info{color:#546e7a}.ok{color:#2e7d32}svg{border:1px solid #ddd;margin-top:8px;background:#fff}
 </style></head><body>
 <header><b>Strata</b><a href="#query" onclick="show('query')">Query</a><a href="#alerts" onclick="show('alerts')">Alerts</a><a href="#rules" onclick="show('rules')">Rules</a><a href="#targets" onclick="show('targets')">Targets</a><a href="#stores" onclick="show('stores')">Stores</a></header>
 <main>
@@ -74,7 +74,7 @@ async function run() {
   const res = await fetch(api + path, { method: 'POST', body: p }); const body = await res.json();
   const ms = Math.round(performance.now() - t0);
   if (body.status !== 'success') { $('status').innerHTML = '<span class="err">' + esc(body.errorType + ': ' + body.error) + '</span>'; $('out').innerHTML = ''; return; }
-  $('status').innerHTML = '<span class="ok">' + ms + ' ms</span>' + (body.warnings || []).map((w) => '<div class="warn">warning: ' + esc(w) + '</div>').join('');
+  $('status').innerHTML = '<span class="ok">' + ms + ' ms</span>' + (body.warnings || []).map((w) => '<div class="warn">warning: ' + esc(w) + '</div>').join('') + (body.infos || []).map((i) => '<div class="info">info: ' + esc(i) + '</div>').join('');
   const d = body.data;
   if (d.resultType === 'matrix' && $('mode').value === 'graph') graph(d.result);
   else if (d.resultType === 'vector') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + esc(s.value ? s.value[1] : hist(s.histogram[1])) + '</td></tr>').join('') + '</table>';
