@@ -109,7 +109,8 @@ function render() {
   const axis = el('svg', { width: WIDTH, height: 18 });
   for (let i = 0; i <= 4; i++) {
     const t = min + ((max - min) * i) / 4;
-    axis.append(el('text', { x: Math.min(x(t), WIDTH - 150), y: 13, 'font-size': 11 }, iso(Math.round(t))));
+    // Each time centred on its place, the first and last kept inside the axis (a label clamped short of the end overlapped the one before).
+    axis.append(el('text', { x: x(t), y: 13, 'font-size': 11, 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' }, iso(Math.round(t))));
   }
   axisEl.append(axis);
   for (const [key, blocks, over] of groups) {
