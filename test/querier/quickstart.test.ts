@@ -76,6 +76,9 @@ describe('strata quickstart', () => {
     const now = Date.now() / 1000;
     const history = await query('query', { query: 'count(demo_num_cpus)', time: String(now - 3 * 3600) });
     expect(history.data.result).toEqual([{ metric: {}, value: [now - 3 * 3600, '3'] }]);
+    // And `up`, as the scrapes would have written it: the first query a Prometheus user types.
+    const up = await query('query', { query: 'sum by (job) (up)', time: String(now - 3 * 3600) });
+    expect(up.data.result).toEqual([{ metric: { job: 'demo' }, value: [now - 3 * 3600, '3'] }]);
     // Recent data: scraped by both replicas (every 5s), deduplicated, without the replica label.
     let recent = await query('query', { query: 'demo_num_cpus' });
     for (let i = 0; i < 100 && recent.data.result.length < 3; i++) {

@@ -41,4 +41,17 @@ describe('demo history blocks', () => {
       await dir.cleanup();
     }
   });
+
+  it('hold `up` for every instance at every step when asked, as the scrapes would have written it', async () => {
+    const dir = await tempDir();
+    try {
+      const range = { startMs: Date.UTC(2026, 10, 1, 1, 30), endMs: Date.UTC(2026, 10, 1, 1, 40), stepMs: 60_000 };
+      await writeDemoBlocks(join(dir.path, 'blocks'), { instances: ['demo-0', 'demo-1'], job: 'demo', up: true, ...range, blockMs: 2 * 3_600_000 });
+      const ups = (await dump(join(dir.path, 'blocks'), join(dir.path, 'scratch'))).filter((l) => l.startsWith('{__name__="up"'));
+      expect(ups).toHaveLength(2 * 11);
+      expect(new Set(ups.map((l) => l.replace(/ \d+$/, '')))).toEqual(new Set(['{__name__="up", instance="demo-0", job="demo"} 1', '{__name__="up", instance="demo-1", job="demo"} 1']));
+    } finally {
+      await dir.cleanup();
+    }
+  });
 });

@@ -1,6 +1,9 @@
 import { ArraySampleIterator, BlockWriter, Labels, type BlockMeta, type ThanosMeta } from '@strata/tsdb';
 import { DemoModel, type DemoSample } from './model.js';
 
+/** The sample Prometheus writes for a successful scrape. */
+const UP: DemoSample = { family: 'up', name: 'up', labels: {}, value: 1 };
+
 export interface DemoBlocksOptions {
   /** Instance names (`host:port`), as Prometheus would label the scrapes. */
   instances: readonly string[];
@@ -10,6 +13,8 @@ export interface DemoBlocksOptions {
   stepMs: number;
   /** Block length; blocks are aligned to multiples of it, as Prometheus and promtool cut them. */
   blockMs: number;
+  /** Also `up` = 1 for every instance at every step, as Prometheus records each successful scrape (not part of the exporter's own output). */
+  up?: boolean;
   /** The thanos section for every block (external labels), or none for plain Prometheus blocks. */
   thanos?: ThanosMeta;
   /** Called after each block with its meta. */
@@ -42,7 +47,7 @@ export async function writeDemoBlocks(outDir: string, opts: DemoBlocksOptions): 
     const series = new Map<string, { labels: Labels; ts: number[]; vs: number[] }>();
     for (let t = from; t <= to; t += opts.stepMs) {
       models.forEach((m, i) => {
-        for (const s of m.samples(t)) {
+        for (const s of opts.up ? [...m.samples(t), UP] : m.samples(t)) {
           const labels = labelsOf(i, s);
           const key = labels.key();
           let entry = series.get(key);

@@ -218,6 +218,7 @@ async function backfill(opts: QuickstartOptions, bucket: Bucket): Promise<void> 
   await writeDemoBlocks(tmp, {
     instances: INSTANCES,
     job: 'demo',
+    up: true,
     startMs: endMs - opts.historyMs,
     endMs,
     stepMs,
