@@ -11,8 +11,10 @@ if (!relaunchWithStartFlags(process.argv)) {
   stopWithLauncher();
   const { Command } = await import('commander');
   const { registerCommands } = await import('./commands/index.js');
+  const { versionText } = await import('@strata/runtime');
   const program = new Command('strata')
     .description('Long-term storage and high availability for Prometheus')
+    .version(versionText(), '--version', 'print the version and exit')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerCommands(program);

@@ -9,3 +9,4 @@ export * from './compression.js';
 export * from './slowlog.js';
 export * from './processmetrics.js';
 export * from './json.js';
+export * from './version.js';

@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
+import { STRATA_VERSION } from './version.js';
 
 /**
  * How often the event loop's delay is sampled (ms). prom-client's default, 10, wakes an idle process
@@ -8,7 +9,17 @@ import { collectDefaultMetrics, type Registry } from 'prom-client';
  */
 const EVENT_LOOP_SAMPLE_MS = 100;
 
-/** Registers Node's process metrics on `registry` (prom-client's defaults: CPU, memory, heap, GC, handles, event loop delay). */
+/**
+ * Registers Node's process metrics on `registry` (prom-client's defaults: CPU, memory, heap, GC, handles,
+ * event loop delay) and `strata_build_info`, 1 with the version as labels, as Prometheus' and Thanos'
+ * build_info: what a fleet's dashboards read to see which version each component runs.
+ */
 export function collectProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  new Gauge({
+    name: 'strata_build_info',
+    help: 'A metric with a constant 1 value labeled by the version of Strata, and the Node.js version and platform it runs on.',
+    labelNames: ['version', 'nodeversion', 'os', 'arch'],
+    registers: [registry],
+  }).set({ version: STRATA_VERSION, nodeversion: process.version, os: process.platform, arch: process.arch }, 1);
 }

@@ -1,4 +1,5 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
+import { readFile } from 'node:fs/promises';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { compressPieces } from './compression.js';
@@ -8,6 +9,7 @@ import { createLogger } from './logger.js';
 import { Prober } from './prober.js';
 import { scrapedCounter, scrapedHistogram } from './scraped.js';
 import { collectProcessMetrics } from './processmetrics.js';
+import { STRATA_VERSION, versionText } from './version.js';
 
 describe('component HTTP surface', () => {
   it('serves probes that follow the prober, and metrics', async () => {
@@ -67,6 +69,15 @@ describe('process metrics', () => {
     collectProcessMetrics(registry);
     const text = await registry.metrics();
     for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds']) expect(text).toContain(`# TYPE ${name} `);
+  });
+
+  it("exposes the version as strata_build_info, as Prometheus' and Thanos' build_info, from the package Strata is released as", async () => {
+    const registry = new Registry();
+    collectProcessMetrics(registry);
+    const version = (JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    expect(STRATA_VERSION).toBe(version);
+    expect(await registry.metrics()).toContain(`strata_build_info{version="${version}",nodeversion="${process.version}",os="${process.platform}",arch="${process.arch}"} 1`);
+    expect(versionText()).toMatch(new RegExp(`^strata, version ${version.replace(/\./g, '\\.')}\n`));
   });
 });
 

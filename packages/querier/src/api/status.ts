@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { STRATA_VERSION } from '@strata/runtime';
 import { handle, type ApiContext } from './context.js';
 import { formatInt64, metricMetadataRequest, PartialResponseStrategy } from '@strata/storeapi';
 import { ApiError } from './errors.js';
@@ -8,8 +9,6 @@ import { sendData, sendSuccess } from './respond.js';
 const metadataSchema = {
   querystring: { type: 'object', properties: { metric: SINGLE, limit: SINGLE, partial_response: SINGLE } },
 } as const;
-
-const STRATA_VERSION = '0.1.0';
 
 /**
  * The Prometheus version whose HTTP API Strata answers as. Grafana turns Prometheus features on by the
