@@ -7,7 +7,7 @@ import { corsOrigin } from './api/cors.js';
 import { EngineMetrics, QueryGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
-import type { DnsResolver } from './endpoints/dns.js';
+import type { DnsResolver } from '@strata/runtime';
 import { EndpointSet } from './endpoints/endpointset.js';
 import { ProxyStore } from './proxy/proxy.js';
 

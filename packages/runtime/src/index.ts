@@ -10,3 +10,4 @@ export * from './slowlog.js';
 export * from './processmetrics.js';
 export * from './json.js';
 export * from './version.js';
+export * from './dns.js';

@@ -2,7 +2,7 @@ import { StoreClient, type InfoResponse, type StoreClientOptions } from '@strata
 import { Labels, type Matcher } from '@strata/tsdb';
 import type { Logger } from '@strata/runtime';
 import { Gauge, type Registry } from 'prom-client';
-import { isDnsEndpoint, resolveDnsEndpoint, systemResolver, type DnsResolver } from './dns.js';
+import { isDnsEndpoint, resolveDnsEndpoint, systemResolver, type DnsResolver } from '@strata/runtime';
 import { readSdFile } from './sdfile.js';
 
 /**

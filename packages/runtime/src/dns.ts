@@ -1,7 +1,7 @@
 import { promises as dns } from 'node:dns';
 
 /**
- * DNS service discovery of endpoints, as Thanos reads `--endpoint` values with a prefix:
+ * DNS service discovery, as Thanos reads `--endpoint` values and memcached `addresses` with a prefix:
  * `dns+host:port` (every A/AAAA address of host, at port), `dnssrv+name` (every target of the SRV record
  * name at its port, by its addresses) and `dnssrvnoa+name` (the SRV targets by name, not looked up).
  * Kubernetes' headless services answer both kinds, one address per pod.
