@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Strata's build, tests and quick start need on a fresh Debian machine with Node 20:
-# Debian's prometheus package (prometheus + promtool 2.42), pnpm (pinned in package.json) and the
+# Debian's prometheus package (prometheus + promtool 2.42), memcached for the cache tests, pnpm (pinned in package.json) and the
 # workspace's node packages. Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || 
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # openssl: the TLS tests make their certificates with it.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# memcached: the memcached cache client's and the query frontend's memcached tests run a real one.
+command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   as_root apt-get update -qq

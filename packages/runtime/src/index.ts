@@ -11,3 +11,5 @@ export * from './processmetrics.js';
 export * from './json.js';
 export * from './version.js';
 export * from './dns.js';
+export * from './gate.js';
+export * from './memcached.js';

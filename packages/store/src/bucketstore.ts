@@ -23,7 +23,7 @@ import type { TimeBound } from '@strata/block';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import { LimitExceededError, RequestLimit, type BucketBlock } from './block.js';
 import { ChunkBytesExhaustedError, type CallChunkBytes, type ChunkBytesLimit } from './chunkbytes.js';
-import { gate, type Gate } from './gate.js';
+import { gate, type Gate } from '@strata/runtime';
 import { mergeAligned, mergeSorted, toStoreSeries, type OutSeries, type SeriesSource } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
 import { QueryStats } from './querystats.js';

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { ForwardingBucket, type Bucket, type ObjectAttributes } from '@strata/objstore';
 import { BucketByteRange } from '@strata/block';
-import { gate, type Gate } from './gate.js';
+import { gate, type Gate } from '@strata/runtime';
 import type { ChunkPool } from './chunkpool.js';
 
 /** Object-store traffic of one Series/Label call, gathered across every block it touches. */

@@ -1,6 +1,7 @@
 /**
- * Runs tasks at most `limit` at a time, in the order they come. A task under the limit starts at once,
- * in the caller's turn; one over it waits for a task to end and takes over its slot.
+ * Runs tasks at most `limit` at a time, in the order they come (the store gateway's and sidecars' reads,
+ * memcached's batches). A task under the limit starts at once, in the caller's turn; one over it waits
+ * for a task to end and takes over its slot.
  *
  * Why not p-limit: it starts every task a few microtasks later, through a promise, a bound function
  * and an async wrapper, even where nothing waits. The store gateway runs every read and every block of
