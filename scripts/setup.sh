@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Strata's build, tests and quick start need on a fresh Debian machine with Node 20:
-# Debian's prometheus package (prometheus + promtool 2.42), memcached for the cache tests, pnpm (pinned in package.json) and the
-# workspace's node packages. Safe to run again: each step is skipped when already done.
+# Debian's prometheus package (prometheus + promtool 2.42), memcached for the cache tests, pnpm
+# (pinned in package.json) and the workspace's node packages. Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
