@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startFrontend, type Frontend, type FrontendConfig } from '@strata/frontend';
 import { start as startQuerier, type Querier } from '@strata/querier';
-import { createLogger, nopLogger } from '@strata/runtime';
+import { createLogger, DEFAULT_MEMCACHED_CLIENT_CONFIG, nopLogger } from '@strata/runtime';
 import { start as startSidecar, type Sidecar } from '@strata/sidecar';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
-import { freePort, tempDir } from '@strata/testing/process';
+import { startMemcached } from '@strata/testing/memcached';
+import { freePort, sleep, tempDir } from '@strata/testing/process';
 import { promtoolDataDir, syntheticOpenMetrics, type SyntheticSeries } from '@strata/testing/openmetrics';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 
@@ -328,32 +329,52 @@ describe('query frontend: results cache', () => {
 });
 
 describe('query frontend: label and series requests', () => {
+  const r: [string, string][] = [
+    ['start', String((START + 3 * HOUR) / 1000)],
+    ['end', String((END - HOUR) / 1000)],
+  ];
+  const cases: [string, [string, string][]][] = [
+    ['/api/v1/labels', r],
+    ['/api/v1/labels', [...r, ['match[]', 'temperature']]],
+    ['/api/v1/label/version/values', r],
+    ['/api/v1/label/__name__/values', r],
+    ['/api/v1/series', [...r, ['match[]', 'temperature'], ['match[]', '{__name__=~"build_info|http_requests_total"}']]],
+  ];
+  /** Every case through the frontend at `base`, answered as Prometheus answers the range whole. */
+  const ask = async (base: string) => {
+    for (const [path, params] of cases) {
+      const [got, want] = await Promise.all([get(base, path, params), get(prom.url, path, params)]);
+      expect((want.body as { data: unknown[] }).data.length, path).toBeGreaterThan(0);
+      expect(got, path).toEqual(want);
+    }
+  };
+
   it('answers label names, values and series over days as Prometheus answers the range whole, then from its cache', async () => {
     const base = await frontend(prom.url, { labels: { cacheBytes: 16 << 20 } });
-    const r: [string, string][] = [
-      ['start', String((START + 3 * HOUR) / 1000)],
-      ['end', String((END - HOUR) / 1000)],
-    ];
-    const cases: [string, [string, string][]][] = [
-      ['/api/v1/labels', r],
-      ['/api/v1/labels', [...r, ['match[]', 'temperature']]],
-      ['/api/v1/label/version/values', r],
-      ['/api/v1/label/__name__/values', r],
-      ['/api/v1/series', [...r, ['match[]', 'temperature'], ['match[]', '{__name__=~"build_info|http_requests_total"}']]],
-    ];
-    const ask = async () => {
-      for (const [path, params] of cases) {
-        const [got, want] = await Promise.all([get(base, path, params), get(prom.url, path, params)]);
-        expect((want.body as { data: unknown[] }).data.length, path).toBeGreaterThan(0);
-        expect(got, path).toEqual(want);
-      }
-    };
-    await ask();
+    await ask(base);
     // Split at midnights: every request went to Prometheus in three pieces.
     expect(await metric(base, 'strata_frontend_downstream_requests_total')).toBe(3 * cases.length);
-    await ask();
+    await ask(base);
     expect(await metric(base, 'strata_frontend_downstream_requests_total')).toBe(3 * cases.length);
     expect(await metric(base, 'strata_frontend_results_cache_lookups_total\\{cache="labels",result="hit"\\}')).toBe(3 * cases.length);
+  });
+
+  it('keeps them in memcached, where another frontend finds them', async () => {
+    const memcached = await startMemcached();
+    try {
+      const labels = { memcached: { client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: [memcached.address] }, expirationMs: HOUR } };
+      const first = await frontend(prom.url, { labels });
+      await ask(first);
+      expect(await metric(first, 'strata_frontend_downstream_requests_total')).toBe(3 * cases.length);
+      // Its sets go out after its answers: once memcached took them all, a second frontend asks Prometheus nothing.
+      for (let i = 0; i < 200 && (await metric(first, 'strata_memcached_operation_duration_seconds_count\\{name="labels",operation="set"\\}')) < 3 * cases.length; i++) await sleep(10);
+      const second = await frontend(prom.url, { labels });
+      await ask(second);
+      expect(await metric(second, 'strata_frontend_downstream_requests_total')).toBe(0);
+      expect(await metric(second, 'strata_frontend_results_cache_lookups_total\\{cache="labels",result="hit"\\}')).toBe(3 * cases.length);
+    } finally {
+      await memcached.stop();
+    }
   });
 
   it('gives a request without a range the last --labels.default-time-range, as Thanos\' frontend does', async () => {

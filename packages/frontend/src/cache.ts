@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import type { MemcachedClient } from '@strata/runtime';
 import type { MatrixAnswer } from './answer.js';
 
 /** What is cached of one range query: its answer for [start, end] (ms, both on its step grid). */
@@ -19,13 +21,21 @@ export function parsedSize(jsonBytes: number): number {
   return 4 * jsonBytes;
 }
 
+/** Where the range and label handlers keep answers by key: this process' memory (ResultsCache) or memcached (MemcachedResults). */
+export interface EntriesCache<E> {
+  /** The key's entries; none where the cache has none (or could not be asked). */
+  get(key: string): readonly E[] | Promise<readonly E[]>;
+  /** Replaces the key's entries (in memcached: queued, and kept for its expiration). */
+  set(key: string, entries: readonly E[]): void;
+}
+
 /**
  * Cached answers by key, bounded in bytes (each entry counts its `bytes`): the least recently used keys
  * go first. A range query's key (the query, its step and parameters, and which split interval they lie
  * in) holds extents that do not overlap, in time order, joined as later requests fill the gaps; a label
  * or series request's key (its parameters and exact range) holds its one answer.
  */
-export class ResultsCache<E extends { readonly bytes: number } = Extent> {
+export class ResultsCache<E extends { readonly bytes: number } = Extent> implements EntriesCache<E> {
   readonly #entries = new Map<string, E[]>();
   #bytes = 0;
 
@@ -72,5 +82,38 @@ export class ResultsCache<E extends { readonly bytes: number } = Extent> {
     const bytes = entries.reduce((n, e) => n + e.bytes, 0);
     this.#bytes -= bytes;
     return bytes;
+  }
+}
+
+/**
+ * Answers kept in memcached, where every frontend pointed at it finds them (and a restarted one still
+ * does). Entries are stored as JSON under `prefix:` and the SHA-256 of the key (memcached keys are at
+ * most 250 bytes), with the key itself, so that a hash collision reads as a miss.
+ */
+export class MemcachedResults<E> implements EntriesCache<E> {
+  constructor(
+    private readonly client: MemcachedClient,
+    private readonly expirationMs: number,
+    private readonly prefix: string,
+  ) {}
+
+  async get(key: string): Promise<readonly E[]> {
+    const id = this.#id(key);
+    const value = (await this.client.getMulti([id])).get(id);
+    if (value === undefined) return [];
+    try {
+      const stored = JSON.parse(value.toString('utf8')) as { key?: unknown; entries?: unknown };
+      return stored.key === key && Array.isArray(stored.entries) ? (stored.entries as E[]) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  set(key: string, entries: readonly E[]): void {
+    this.client.setAsync(this.#id(key), Buffer.from(JSON.stringify({ key, entries })), this.expirationMs);
+  }
+
+  #id(key: string): string {
+    return `${this.prefix}:${createHash('sha256').update(key).digest('hex')}`;
   }
 }

@@ -1,7 +1,7 @@
-import { collectProcessMetrics, compressResponses, createLogger, logIfSlow, Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, compressResponses, createLogger, logIfSlow, MemcachedClient, Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import type { FastifyPluginAsync } from 'fastify';
 import { Registry } from 'prom-client';
-import { ResultsCache, type Extent } from './cache.js';
+import { MemcachedResults, ResultsCache, type EntriesCache, type Extent } from './cache.js';
 import { Downstream } from './downstream.js';
 import { LabelsHandler, type CachedSet, type LabelsOptions } from './labels.js';
 import { FrontendMetrics, type CacheName } from './metrics.js';
@@ -64,12 +64,25 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const opts: RangeOptions = { ...DEFAULT_RANGE_OPTIONS, ...cfg.range };
   const labelsOpts: LabelsOptions = { ...DEFAULT_LABELS_OPTIONS, ...cfg.labels };
   const now = cfg.now ?? Date.now;
+  const memcached: MemcachedClient[] = [];
+  const sizes: Partial<Record<CacheName, ResultsCache<{ bytes: number }>>> = {};
   // Evictions are counted by the metrics made with the caches (the callbacks run only once both exist).
-  const cacheOf = <E extends { bytes: number }>(o: SplitOptions, name: CacheName): ResultsCache<E> | undefined =>
-    o.cacheBytes !== undefined ? new ResultsCache<E>(o.cacheBytes, (bytes) => metrics.cacheEvictedBytes.inc({ cache: name }, bytes)) : undefined;
-  const rangeCache = cacheOf<Extent>(opts, 'query_range');
-  const labelsCache = cacheOf<CachedSet>(labelsOpts, 'labels');
-  const metrics: FrontendMetrics = new FrontendMetrics(registry, { ...(rangeCache !== undefined ? { query_range: rangeCache } : {}), ...(labelsCache !== undefined ? { labels: labelsCache } : {}) });
+  const cacheOf = async <E extends { bytes: number }>(o: SplitOptions, name: CacheName): Promise<EntriesCache<E> | undefined> => {
+    if (o.memcached !== undefined) {
+      const client = new MemcachedClient(o.memcached.client, { name: name.replace('_', '-'), registry, logger });
+      await client.start();
+      memcached.push(client);
+      return new MemcachedResults<E>(client, o.memcached.expirationMs, `strata-frontend-v1-${name}`);
+    }
+    if (o.cacheBytes === undefined) return undefined;
+    const cache = new ResultsCache<E>(o.cacheBytes, (bytes) => metrics.cacheEvictedBytes.inc({ cache: name }, bytes));
+    sizes[name] = cache;
+    return cache;
+  };
+  const rangeCache = await cacheOf<Extent>(opts, 'query_range');
+  const labelsCache = await cacheOf<CachedSet>(labelsOpts, 'labels');
+  const cached = (['query_range', 'labels'] as const).filter((name) => (name === 'labels' ? labelsCache : rangeCache) !== undefined);
+  const metrics: FrontendMetrics = new FrontendMetrics(registry, cached, sizes);
   const downstream = new Downstream(cfg.downstreamUrl, opts.maxRetries, metrics);
   const range = new RangeHandler({ opts, downstream, cache: rangeCache, metrics, now });
   const labels = new LabelsHandler({ opts: labelsOpts, downstream: new Downstream(cfg.downstreamUrl, labelsOpts.maxRetries, metrics), cache: labelsCache, metrics, now });
@@ -91,7 +104,8 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     await app.register(passThroughPlugin(downstream, metrics));
   };
   const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [routes], ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}) });
-  logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, results_cache_bytes: opts.cacheBytes ?? 0, labels_cache_bytes: labelsOpts.cacheBytes ?? 0 });
+  const cacheText = (o: SplitOptions) => (o.memcached !== undefined ? `memcached ${o.memcached.client.addresses.join(',')}` : `${o.cacheBytes ?? 0} bytes in memory`);
+  logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, results_cache: cacheText(opts), labels_cache: cacheText(labelsOpts) });
   prober.healthy();
   prober.ready();
   return {
@@ -100,6 +114,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     async stop() {
       prober.notReady('stopping');
       await http.close();
+      for (const client of memcached) client.stop();
     },
   };
 }

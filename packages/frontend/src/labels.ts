@@ -4,7 +4,7 @@ import { compareStrings, Labels } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit from 'p-limit';
 import { joinedNotes } from './answer.js';
-import { parsedSize, type ResultsCache } from './cache.js';
+import { parsedSize, type EntriesCache } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
@@ -34,7 +34,7 @@ export interface LabelsOptions extends SplitOptions {
 export interface LabelsContext {
   readonly opts: LabelsOptions;
   readonly downstream: Downstream;
-  readonly cache: ResultsCache<CachedSet> | undefined;
+  readonly cache: EntriesCache<CachedSet> | undefined;
   readonly metrics: FrontendMetrics;
   readonly now: () => number;
 }
@@ -71,7 +71,7 @@ export class LabelsHandler {
     const answerPiece = async (from: number, to: number): Promise<SetAnswer | DownstreamAnswer> => {
       const key = JSON.stringify([path, rest, from, to]);
       const cacheable = useCache && this.ctx.cache !== undefined && to <= this.ctx.now() - opts.maxCacheFreshness;
-      const hit = cacheable ? this.ctx.cache?.get(key)[0] : undefined;
+      const hit = cacheable ? (await this.ctx.cache?.get(key))?.[0] : undefined;
       if (cacheable) metrics.cacheLookups.inc({ cache: 'labels', result: hit !== undefined ? 'hit' : 'miss' });
       if (hit !== undefined) return hit.answer;
       const qs = new URLSearchParams([...rest, ['start', seconds(from)], ['end', seconds(to)]]);

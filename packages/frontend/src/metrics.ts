@@ -19,7 +19,8 @@ export class FrontendMetrics {
   readonly cacheLookups: Counter<'cache' | 'result'>;
   readonly cacheEvictedBytes: Counter<'cache'>;
 
-  constructor(registry: Registry, caches: Partial<Record<CacheName, CacheSize>>) {
+  /** `cached`: the caches there are; `sizes`: those kept in this process (memcached's are not counted here). */
+  constructor(registry: Registry, cached: readonly CacheName[], sizes: Partial<Record<CacheName, CacheSize>>) {
     this.queries = new Counter({
       name: 'strata_frontend_queries_total',
       help: 'Requests the frontend answered, by how: query_range and labels (label names, values and series; split and cached) or passthrough (sent on whole).',
@@ -61,19 +62,17 @@ export class FrontendMetrics {
       labelNames: ['cache'],
       registers: [registry],
     });
-    const sizes = Object.entries(caches) as [CacheName, CacheSize][];
-    for (const [cache] of sizes) {
-      for (const result of ['hit', 'partial', 'miss']) this.cacheLookups.inc({ cache, result }, 0);
-      this.cacheEvictedBytes.inc({ cache }, 0);
-    }
-    if (sizes.length === 0) return;
+    for (const cache of cached) for (const result of ['hit', 'partial', 'miss']) this.cacheLookups.inc({ cache, result }, 0);
+    const held = Object.entries(sizes) as [CacheName, CacheSize][];
+    for (const [cache] of held) this.cacheEvictedBytes.inc({ cache }, 0);
+    if (held.length === 0) return;
     new Gauge({
       name: 'strata_frontend_results_cache_bytes',
       help: 'Bytes of answers in a results cache.',
       labelNames: ['cache'],
       registers: [registry],
       collect() {
-        for (const [cache, size] of sizes) this.set({ cache }, size.bytes);
+        for (const [cache, size] of held) this.set({ cache }, size.bytes);
       },
     });
     new Gauge({
@@ -82,7 +81,7 @@ export class FrontendMetrics {
       labelNames: ['cache'],
       registers: [registry],
       collect() {
-        for (const [cache, size] of sizes) this.set({ cache }, size.items);
+        for (const [cache, size] of held) this.set({ cache }, size.items);
       },
     });
   }

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { nopLogger } from '@strata/runtime';
+import { DEFAULT_MEMCACHED_CLIENT_CONFIG, nopLogger } from '@strata/runtime';
+import { startMemcached } from '@strata/testing/memcached';
+import { sleep } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, type Frontend } from './frontend.js';
 
@@ -64,17 +66,21 @@ async function rangeAnswer(base: string, start: number, end: number, step: numbe
   return res.json();
 }
 
+/** `n` seeded random ranges through the frontend at `base`, each answered as the stand-in querier answers it whole. */
+async function expectRandomRanges(base: string, n: number, seed: number): Promise<void> {
+  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < n; i++) {
+    const step = [MIN, 5 * MIN, 7 * MIN][Math.floor(random() * 3)] as number;
+    const start = BASE + Math.floor(random() * 3 * DAY);
+    const end = start + Math.floor(random() * 1.5 * DAY);
+    const aligned = [Math.floor(start / step) * step, Math.floor(end / step) * step] as const;
+    expect(await rangeAnswer(base, start, end, step), `${start}..${end} step ${step}`).toEqual(await rangeAnswer(downstreamUrl, ...aligned, step));
+  }
+}
+
 describe('RangeHandler over a stand-in querier', () => {
   it('answers random ranges through its cache (small, evicting) as the querier answers them whole', async () => {
-    let seed = 7;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    for (let i = 0; i < 150; i++) {
-      const step = [MIN, 5 * MIN, 7 * MIN][Math.floor(random() * 3)] as number;
-      const start = BASE + Math.floor(random() * 3 * DAY);
-      const end = start + Math.floor(random() * 1.5 * DAY);
-      const aligned = [Math.floor(start / step) * step, Math.floor(end / step) * step] as const;
-      expect(await rangeAnswer(`http://${frontend.httpAddress}`, start, end, step), `${start}..${end} step ${step}`).toEqual(await rangeAnswer(downstreamUrl, ...aligned, step));
-    }
+    await expectRandomRanges(`http://${frontend.httpAddress}`, 150, 7);
     const metrics = await (await fetch(`http://${frontend.httpAddress}/metrics`)).text();
     expect(metrics).toMatch(/strata_frontend_results_cache_lookups_total\{cache="query_range",result="partial"\} [1-9]/);
     expect(metrics).toMatch(/strata_frontend_results_cache_evicted_bytes_total\{cache="query_range"\} [1-9]/);
@@ -130,6 +136,51 @@ describe('RangeHandler over a stand-in querier', () => {
       expect(await ask(`http://${strict.httpAddress}`, { partial_response: 'true' })).toEqual(['true']);
     } finally {
       await strict.stop();
+    }
+  });
+});
+
+describe('RangeHandler with its results in memcached', () => {
+  const now = () => BASE + 2 * DAY + 7 * 3_600_000 + 12_345;
+  const memcachedRange = (addresses: string[]) => ({ memcached: { client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses }, expirationMs: 3_600_000 } });
+
+  /** Until the frontend's memcached sets so far have been answered (they are sent after the answer). */
+  async function setsDone(f: Frontend): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const text = await f.registry.metrics();
+      const sent = /^strata_memcached_operations_total\{name="query-range",operation="set"\} (\d+)/m.exec(text)?.[1];
+      const failed = [...text.matchAll(/^strata_memcached_operation_failures_total\{name="query-range",operation="set",reason="[^"]+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      const done = /^strata_memcached_operation_duration_seconds_count\{name="query-range",operation="set"\} (\d+)/m.exec(text)?.[1];
+      if (Number(done) + failed === Number(sent)) return;
+      await sleep(10);
+    }
+    throw new Error('memcached sets did not finish');
+  }
+
+  it('answers random ranges as the querier does, and a second frontend answers from what the first kept', async () => {
+    const memcached = await startMemcached();
+    const [a, b] = await Promise.all([0, 1].map(() => start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: memcachedRange([memcached.address]), logger: nopLogger, now })));
+    try {
+      await expectRandomRanges(`http://${a!.httpAddress}`, 60, 11);
+      const range = [BASE + 3_600_000, BASE + DAY + 5 * 3_600_000, 5 * MIN] as const;
+      const first = await rangeAnswer(`http://${a!.httpAddress}`, ...range);
+      await setsDone(a!);
+      const before = asked;
+      expect(await rangeAnswer(`http://${b!.httpAddress}`, ...range)).toEqual(first);
+      expect(asked - before).toBe(0);
+      expect(await b!.registry.metrics()).toMatch(/strata_frontend_results_cache_lookups_total\{cache="query_range",result="hit"\} 2/);
+    } finally {
+      await Promise.all([a!.stop(), b!.stop(), memcached.stop()]);
+    }
+  });
+
+  it('answers as the querier does while memcached is away, each piece a miss', async () => {
+    const f = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: memcachedRange(['127.0.0.1:1']), logger: nopLogger, now });
+    try {
+      await expectRandomRanges(`http://${f.httpAddress}`, 10, 13);
+      expect(await f.registry.metrics()).toMatch(/strata_memcached_operation_failures_total\{name="query-range",operation="getmulti",reason="network-error"\} [1-9]/);
+    } finally {
+      await f.stop();
     }
   });
 });

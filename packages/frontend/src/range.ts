@@ -3,7 +3,7 @@ import { goJson, sendJson } from '@strata/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
-import { parsedSize, type Extent, type ResultsCache } from './cache.js';
+import { parsedSize, type EntriesCache, type Extent } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
@@ -21,7 +21,7 @@ export interface RangeOptions extends SplitOptions {
 export interface RangeContext {
   readonly opts: RangeOptions;
   readonly downstream: Downstream;
-  readonly cache: ResultsCache | undefined;
+  readonly cache: EntriesCache<Extent> | undefined;
   readonly metrics: FrontendMetrics;
   readonly now: () => number;
 }
@@ -101,7 +101,7 @@ export class RangeHandler {
     const cutoff = Math.min(lastStep, Math.floor((now() - opts.maxCacheFreshness) / step) * step);
     if (cutoff < piece.start) return fetcher.fetch(piece);
     const key = JSON.stringify([q.query, step, Math.floor(piece.start / opts.splitInterval), q.rest]);
-    const cached = cache.get(key);
+    const cached = await cache.get(key);
     const parts: (Extent | StepRange)[] = [];
     let t = piece.start;
     for (const e of cached) {

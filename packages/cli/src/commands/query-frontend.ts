@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseResponseCacheConfig, start, type SplitOptions } from '@strata/frontend';
+import { parseResponseCacheConfig, start, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
 import { parseDuration } from '../flags.js';
 import { intFlag, loggerFromFlags, runUntilSignal, signedDuration, webConfigFromFlags, withHttpConfigFlag, withLogFlags, yamlFlag } from './component.js';
 
@@ -38,7 +38,7 @@ export function register(program: Command): void {
       labels: { ...(await splitOptions(o, 'labels')), defaultTimeRange: parseDuration(String(o['labels.defaultTimeRange'])) },
       logger,
     });
-    if (range.cacheBytes === undefined && range.splitInterval > 0) logger.info('no --query-range.response-cache-config: range queries are split but not cached');
+    if (range.cacheBytes === undefined && range.memcached === undefined && range.splitInterval > 0) logger.info('no --query-range.response-cache-config: range queries are split but not cached');
     logger.info('query frontend ready', { http: frontend.httpAddress });
     await runUntilSignal(logger, () => frontend.stop());
   });
@@ -63,7 +63,7 @@ function withSplitFlags(cmd: Command, prefix: SplitFlags, requests: string): Com
     .option(`--${prefix}.max-query-parallelism <n>`, `pieces of one of the ${requests} sent to the querier at once`, '14')
     .option(`--${prefix}.max-retries-per-request <n>`, 'attempts per request to the querier when it fails or answers 5xx', '5')
     .option(`--${prefix}.response-cache-max-freshness <duration>`, 'answers for times more recent than this are not cached: they may still change', '1m')
-    .option(`--${prefix}.response-cache-config <yaml>`, `a results cache for ${requests} in Thanos' YAML, e.g. "type: IN-MEMORY\nconfig: {max_size: 512MB}" (without it, they are not cached)`)
+    .option(`--${prefix}.response-cache-config <yaml>`, `a results cache for ${requests} in Thanos' YAML, e.g. "type: IN-MEMORY\nconfig: {max_size: 512MB}" or "type: MEMCACHED\nconfig: {addresses: [dns+memcached:11211]}" (without it, they are not cached)`)
     .option(`--${prefix}.response-cache-config-file <path>`, `file with the results cache configuration for ${requests}`)
     .option(`--${prefix}.partial-response`, `ask for a partial response (data with a warning when an endpoint fails) for ${requests} that do not say`, true)
     .option(`--no-${prefix}.partial-response`, `ask for no partial response for ${requests} that do not say`);
@@ -78,7 +78,11 @@ async function splitOptions(o: Record<string, unknown>, prefix: SplitFlags): Pro
     maxRetries: intFlag(o[`${key}.maxRetriesPerRequest`], `--${prefix}.max-retries-per-request`),
     maxCacheFreshness: parseDuration(String(o[`${key}.responseCacheMaxFreshness`])),
     partialResponse: o[`${key}.partialResponse`] !== false,
-    ...(cacheConfig !== undefined ? { cacheBytes: parseResponseCacheConfig(cacheConfig, `--${prefix}.response-cache-config`).maxBytes } : {}),
+    ...(cacheConfig !== undefined ? cacheOptions(parseResponseCacheConfig(cacheConfig, `--${prefix}.response-cache-config`)) : {}),
   };
+}
+
+function cacheOptions(c: ResponseCacheConfig): Pick<SplitOptions, 'cacheBytes' | 'memcached'> {
+  return c.type === 'MEMCACHED' ? { memcached: { client: c.client, expirationMs: c.expirationMs } } : { cacheBytes: c.maxBytes };
 }
 
