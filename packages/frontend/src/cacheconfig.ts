@@ -1,5 +1,5 @@
-import { configMapping, parseBytes, parseDuration, parseYamlConfig } from '@strata/objstore';
-import { DEFAULT_MEMCACHED_CLIENT_CONFIG, type MemcachedClientConfig } from '@strata/runtime';
+import { configMapping, parseBytes, parseYamlConfig } from '@strata/objstore';
+import { configDuration, parseMemcachedClientConfig, type MemcachedClientConfig } from '@strata/runtime';
 
 /** A results cache as configured: in this process' memory, or in memcached, shared by every frontend that points at it. */
 export type ResponseCacheConfig = { type: 'IN-MEMORY'; maxBytes: number } | { type: 'MEMCACHED'; client: MemcachedClientConfig; expirationMs: number };
@@ -34,49 +34,8 @@ export const DEFAULT_RESPONSE_CACHE_BYTES = 1024 * 1024 * 1024;
 /** How long memcached keeps an answer when the configuration does not say (Thanos' query frontend: 24h). */
 const DEFAULT_EXPIRATION_MS = 24 * 3_600_000;
 
-const MEMCACHED_KEYS = {
-  timeout: 'timeoutMs',
-  max_idle_connections: 'maxIdleConnections',
-  max_async_concurrency: 'maxAsyncConcurrency',
-  max_async_buffer_size: 'maxAsyncBufferSize',
-  max_get_multi_concurrency: 'maxGetMultiConcurrency',
-  max_get_multi_batch_size: 'maxGetMultiBatchSize',
-  max_item_size: 'maxItemSize',
-  dns_provider_update_interval: 'dnsProviderUpdateIntervalMs',
-} as const satisfies Record<string, keyof MemcachedClientConfig>;
-
 function parseMemcached(v: unknown, what: string): ResponseCacheConfig {
-  const cfg = configMapping(v, what, new Set(['addresses', 'expiration', 'auto_discovery', ...Object.keys(MEMCACHED_KEYS)]));
-  const addresses = cfg.addresses;
-  if (!Array.isArray(addresses) || addresses.length === 0 || addresses.some((a) => typeof a !== 'string' || a === '')) {
-    throw new Error(`${what}.addresses: a list of memcached addresses (host:port, dns+host:port, dnssrv+name) is required`);
-  }
-  if (cfg.auto_discovery === true) throw new Error(`${what}.auto_discovery: AWS ElastiCache auto discovery is not supported; list the nodes, or a DNS name for them, in addresses`);
-  const client: MemcachedClientConfig = { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: addresses as string[] };
-  for (const [key, field] of Object.entries(MEMCACHED_KEYS)) {
-    const value = cfg[key];
-    if (value === undefined || value === null) continue;
-    const at = `${what}.${key}`;
-    const n = field === 'timeoutMs' || field === 'dnsProviderUpdateIntervalMs' ? duration(value, at) : field === 'maxItemSize' ? parseBytes(String(value), at) : count(value, at);
-    client[field] = n;
-  }
-  if (!(client.timeoutMs > 0)) throw new Error(`${what}.timeout: must be positive`);
-  if (!(client.maxAsyncConcurrency > 0)) throw new Error(`${what}.max_async_concurrency: must be positive`);
-  if (!(client.dnsProviderUpdateIntervalMs > 0)) throw new Error(`${what}.dns_provider_update_interval: must be positive`);
-  const expirationMs = cfg.expiration === undefined || cfg.expiration === null ? DEFAULT_EXPIRATION_MS : duration(cfg.expiration, `${what}.expiration`);
+  const { client, rest } = parseMemcachedClientConfig(v, what, ['expiration']);
+  const expirationMs = rest.expiration === undefined || rest.expiration === null ? DEFAULT_EXPIRATION_MS : configDuration(rest.expiration, `${what}.expiration`);
   return { type: 'MEMCACHED', client, expirationMs };
-}
-
-function duration(v: unknown, what: string): number {
-  try {
-    return parseDuration(String(v));
-  } catch (e) {
-    throw new Error(`${what}: ${(e as Error).message}`);
-  }
-}
-
-function count(v: unknown, what: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${what}: want a whole number, not ${JSON.stringify(v)}`);
-  return n;
 }

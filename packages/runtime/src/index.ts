@@ -13,3 +13,4 @@ export * from './version.js';
 export * from './dns.js';
 export * from './gate.js';
 export * from './memcached.js';
+export * from './memcachedconfig.js';
