@@ -3,7 +3,7 @@ import { joinKey } from '@strata/objstore';
 import { aggrChunkBytes, GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
 import { Encoding, IndexReader, type BlockMeta, type ByteRange, type Labels, type Matcher, type Postings } from '@strata/tsdb';
 import { toStoreAggrChunk } from './aggrchunk.js';
-import { CacheItem, type IndexCache } from './cache.js';
+import { CacheItem, type IndexItemCache } from './cache.js';
 import { CachedIndexRange } from './cachedrange.js';
 import { carveWritten } from './columns.js';
 import type { CallChunkBytes } from './chunkbytes.js';
@@ -69,7 +69,7 @@ export interface RequestLimits {
 
 export interface BlockOptions {
   bucket: AccountingBucket;
-  cache: IndexCache;
+  cache: IndexItemCache;
   /** Chunks at most this many bytes apart in a segment file are fetched with one request (default: the block's average chunk size). */
   chunkGapBytes?: number;
   /** --store.caching-bucket.config: segment file reads go through this cache. */
@@ -309,7 +309,7 @@ export class BucketBlock {
   /** Series IDs for the matchers, from the expanded-postings cache or the index. */
   async #postings(index: IndexReader, matchers: readonly Matcher[]): Promise<Postings> {
     const key = `${this.id}:EP:${matchersKey(matchers)}`;
-    const hit = this.#opts.cache.get(CacheItem.ExpandedPostings, key);
+    const hit = await this.#opts.cache.get(CacheItem.ExpandedPostings, key);
     if (hit !== undefined) return new Uint32Array(hit.buffer, hit.byteOffset, hit.byteLength / 4);
     const ids = await index.postingsForMatchers(matchers);
     this.#opts.cache.set(CacheItem.ExpandedPostings, key, new Uint8Array(ids.slice().buffer));

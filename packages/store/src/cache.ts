@@ -1,4 +1,5 @@
-import { scrapedCounter, type CountCell } from '@strata/runtime';
+import { createHash } from 'node:crypto';
+import { scrapedCounter, type CountCell, type MemcachedClient } from '@strata/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { LruMap } from './lru.js';
 
@@ -23,20 +24,42 @@ export interface IndexCacheLimits {
   enabledItems?: readonly CacheItem[];
 }
 
+/** Where the store gateway keeps index items: in memory (IndexCache) or in memcached (MemcachedIndexCache). */
+export interface IndexItemCache {
+  /** The item's bytes, or undefined where the cache lacks it (or could not be asked). */
+  get(item: CacheItem, key: string): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  set(item: CacheItem, key: string, value: Uint8Array): void;
+  /** Forgets a block's items that this process holds (an unloaded block must not hold memory). */
+  dropBlock(id: string): void;
+}
+
+type Lookups = Record<CacheItem, { requests: CountCell; hits: CountCell }>;
+
+/** The index cache's lookup counters per item type (counted on every lookup: see scrapedCounter), as Thanos names them. */
+function lookupCounters(registry: Registry): Lookups {
+  const labelNames = ['item_type'] as const;
+  const requests = scrapedCounter(registry, 'strata_store_index_cache_requests_total', 'Index cache lookups.', labelNames);
+  const hits = scrapedCounter(registry, 'strata_store_index_cache_hits_total', 'Index cache lookups that found the item.', labelNames);
+  return Object.fromEntries(Object.values(CacheItem).map((item) => [item, { requests: requests({ item_type: item }), hits: hits({ item_type: item }) }])) as Lookups;
+}
+
+/** Per item type, whether it is cached (`enabled`: the types given, default all): a type left out is neither looked up nor kept. */
+function enabledItems(enabled: readonly CacheItem[] = Object.values(CacheItem)): Record<CacheItem, boolean> {
+  return Object.fromEntries(Object.values(CacheItem).map((item) => [item, enabled.includes(item)])) as Record<CacheItem, boolean>;
+}
+
 /**
  * The in-memory index cache (Thanos' --index-cache-size, or --index-cache.config's IN-MEMORY type):
  * postings lists, expanded postings and series entries, keyed per block, bounded in bytes with
  * least-recently-used eviction (LruMap).
  */
-export class IndexCache {
+export class IndexCache implements IndexItemCache {
   readonly #maxBytes: number;
   readonly #maxItemBytes: number;
-  /** Per item type, whether it is cached: a type left out is neither looked up nor kept. */
   readonly #enabled: Record<CacheItem, boolean>;
   readonly #entries = new LruMap<Entry>();
   #bytes = 0;
-  /** Lookups and hits per item type (counted on every lookup: see scrapedCounter). */
-  readonly #lookups: Record<CacheItem, { requests: CountCell; hits: CountCell }>;
+  readonly #lookups: Lookups;
   readonly #items: Gauge<'item_type'>;
   readonly #size: Gauge<'item_type'>;
   readonly #evicted: Counter<'item_type'>;
@@ -44,14 +67,9 @@ export class IndexCache {
   constructor(maxBytes: number, registry: Registry, limits: IndexCacheLimits = {}) {
     this.#maxBytes = maxBytes;
     this.#maxItemBytes = limits.maxItemBytes ?? maxBytes;
-    const enabled = limits.enabledItems ?? Object.values(CacheItem);
-    this.#enabled = Object.fromEntries(Object.values(CacheItem).map((item) => [item, enabled.includes(item)])) as Record<CacheItem, boolean>;
+    this.#enabled = enabledItems(limits.enabledItems);
     const labelNames = ['item_type'] as const;
-    const requests = scrapedCounter(registry, 'strata_store_index_cache_requests_total', 'Index cache lookups.', labelNames);
-    const hits = scrapedCounter(registry, 'strata_store_index_cache_hits_total', 'Index cache lookups that found the item.', labelNames);
-    this.#lookups = Object.fromEntries(
-      Object.values(CacheItem).map((item) => [item, { requests: requests({ item_type: item }), hits: hits({ item_type: item }) }]),
-    ) as Record<CacheItem, { requests: CountCell; hits: CountCell }>;
+    this.#lookups = lookupCounters(registry);
     this.#items = new Gauge({ name: 'strata_store_index_cache_items', help: 'Items in the index cache.', labelNames, registers: [registry] });
     this.#size = new Gauge({ name: 'strata_store_index_cache_items_size_bytes', help: 'Bytes held by the index cache.', labelNames, registers: [registry] });
     this.#evicted = new Counter({ name: 'strata_store_index_cache_items_evicted_total', help: 'Items evicted to stay within --index-cache-size.', labelNames, registers: [registry] });
@@ -105,4 +123,47 @@ export class IndexCache {
     this.#items.dec({ item_type: e.item });
     this.#size.dec({ item_type: e.item }, e.size);
   }
+}
+
+/**
+ * The index cache in memcached (--index-cache.config's MEMCACHED type), shared by every store gateway
+ * pointed at it and kept across restarts, as Thanos' remote index cache: items under the SHA-256 of
+ * their key (a block's ULID and the item's byte range or matchers), kept `ttlMs`. A memcached that is
+ * down or slow gives misses: the store gateway reads the bucket instead.
+ */
+export class MemcachedIndexCache implements IndexItemCache {
+  readonly #client: MemcachedClient;
+  readonly #ttlMs: number;
+  readonly #enabled: Record<CacheItem, boolean>;
+  readonly #lookups: Lookups;
+
+  constructor(client: MemcachedClient, ttlMs: number, registry: Registry, enabled?: readonly CacheItem[]) {
+    this.#client = client;
+    this.#ttlMs = ttlMs;
+    this.#enabled = enabledItems(enabled);
+    this.#lookups = lookupCounters(registry);
+  }
+
+  async get(item: CacheItem, key: string): Promise<Uint8Array | undefined> {
+    if (!this.#enabled[item]) return undefined;
+    const counts = this.#lookups[item];
+    counts.requests.value++;
+    const id = memcachedKey(key);
+    const value = (await this.#client.getMulti([id])).get(id);
+    if (value === undefined) return undefined;
+    counts.hits.value++;
+    // In memory of its own: expanded postings are read as 32-bit words from offset 0.
+    return new Uint8Array(value);
+  }
+
+  set(item: CacheItem, key: string, value: Uint8Array): void {
+    if (this.#enabled[item]) this.#client.setAsync(memcachedKey(key), Buffer.from(value.buffer, value.byteOffset, value.byteLength), this.#ttlMs);
+  }
+
+  /** memcached keeps what an unloaded block left until it expires or is evicted, as Thanos' does. */
+  dropBlock(): void {}
+}
+
+function memcachedKey(key: string): string {
+  return `strata-index-v1:${createHash('sha256').update(key).digest('hex')}`;
 }

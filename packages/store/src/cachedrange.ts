@@ -1,5 +1,5 @@
 import type { ByteRange } from '@strata/tsdb';
-import { CacheItem, type IndexCache } from './cache.js';
+import { CacheItem, type IndexItemCache } from './cache.js';
 
 /**
  * The index reads that miss the index-header (postings lists and series entries) go through here:
@@ -10,7 +10,7 @@ export class CachedIndexRange implements ByteRange {
   constructor(
     readonly inner: ByteRange,
     readonly blockId: string,
-    readonly cache: IndexCache,
+    readonly cache: IndexItemCache,
     /** Where the postings section starts (the TOC's postings offset): reads before it are series entries. */
     readonly postingsStart: number,
   ) {}
@@ -26,7 +26,7 @@ export class CachedIndexRange implements ByteRange {
   async read(offset: number, length: number): Promise<Uint8Array> {
     const item = offset >= this.postingsStart ? CacheItem.Postings : CacheItem.Series;
     const key = `${this.blockId}:${item === CacheItem.Postings ? 'P' : 'S'}:${offset}:${length}`;
-    const hit = this.cache.get(item, key);
+    const hit = await this.cache.get(item, key);
     if (hit !== undefined) return hit;
     const bytes = await this.inner.read(offset, length);
     this.cache.set(item, key, bytes);

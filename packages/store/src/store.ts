@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { blocksPlugin, BlocksView, Relabeler, TimeBound } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, type Bucket } from '@strata/objstore';
-import { collectProcessMetrics, createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, createLogger, grpcServerMetrics, MemcachedClient, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Gauge, Registry } from 'prom-client';
 import { LOCAL_CHUNK_READS } from './block.js';
 import { BucketStore } from './bucketstore.js';
-import { IndexCache, type IndexCacheLimits } from './cache.js';
-import { DEFAULT_INDEX_CACHE_BYTES, parseIndexCacheConfig } from './indexcacheconfig.js';
+import { CacheItem, IndexCache, MemcachedIndexCache, type IndexItemCache } from './cache.js';
+import { DEFAULT_INDEX_CACHE_BYTES, parseIndexCacheConfig, type IndexCacheConfig } from './indexcacheconfig.js';
 import { ChunkBytesLimit } from './chunkbytes.js';
 import { ChunkPool } from './chunkpool.js';
 import { ChunksCache } from './chunkscache.js';
@@ -105,9 +105,20 @@ export async function start(cfg: StoreConfig): Promise<Store> {
   const rawBucket = cfg.bucket ?? (cfg.objstoreConfigFile !== undefined ? await bucketFromConfigFile(cfg.objstoreConfigFile) : undefined);
   if (rawBucket === undefined) throw new Error('store: no bucket: give --objstore.config-file');
   const bucket = new InstrumentedBucket(rawBucket, registry);
-  // --index-cache.config, else --index-cache-size with no further limits; its fields are IndexCache's limits.
-  const indexCache: IndexCacheLimits & { maxBytes: number } = cfg.indexCacheConfig !== undefined ? parseIndexCacheConfig(cfg.indexCacheConfig, '--index-cache.config') : { maxBytes: cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES };
-  const cache = new IndexCache(indexCache.maxBytes, registry, indexCache);
+  // --index-cache.config, else --index-cache-size with no further limits.
+  const indexCache: IndexCacheConfig =
+    cfg.indexCacheConfig !== undefined
+      ? parseIndexCacheConfig(cfg.indexCacheConfig, '--index-cache.config')
+      : { type: 'IN-MEMORY', maxBytes: cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES, maxItemBytes: cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES, enabledItems: Object.values(CacheItem) };
+  let memcached: MemcachedClient | undefined;
+  let cache: IndexItemCache;
+  if (indexCache.type === 'MEMCACHED') {
+    memcached = new MemcachedClient(indexCache.client, { name: 'index-cache', registry, logger });
+    await memcached.start();
+    cache = new MemcachedIndexCache(memcached, indexCache.ttlMs, registry, indexCache.enabledItems);
+  } else {
+    cache = new IndexCache(indexCache.maxBytes, registry, indexCache);
+  }
   const chunksCache = cfg.cachingBucketConfig !== undefined ? new ChunksCache(parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config'), registry) : undefined;
   const chunkBytes = new ChunkBytesLimit(cfg.chunkPoolBytes ?? DEFAULT_CHUNK_POOL_BYTES);
   new Gauge({
@@ -208,6 +219,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
       await serving.stop(5000);
       await http.close();
       await closeBlocks(store);
+      memcached?.stop();
       // A bucket passed in belongs to the caller.
       if (cfg.bucket === undefined) await rawBucket.close();
     },

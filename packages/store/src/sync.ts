@@ -6,7 +6,7 @@ import type { Logger } from '@strata/runtime';
 import { Labels, type BlockMeta } from '@strata/tsdb';
 import { BucketBlock, type BlockOptions } from './block.js';
 import type { BucketStore } from './bucketstore.js';
-import type { IndexCache } from './cache.js';
+import type { IndexItemCache } from './cache.js';
 import { MetaCacheBucket } from './metacache.js';
 import type { StoreMetrics } from './metrics.js';
 
@@ -20,7 +20,7 @@ export interface SyncOptions {
   /** --block-sync-concurrency */
   concurrency: number;
   blockOptions: BlockOptions;
-  cache: IndexCache;
+  cache: IndexItemCache;
   metrics: StoreMetrics;
   logger: Logger;
   /** The block viewer's views, refreshed by every sync: the blocks the store should serve, and those it loaded. */
