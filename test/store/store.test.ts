@@ -360,34 +360,38 @@ describe('store gateway: bad and changing buckets', () => {
     for (const item of ['Postings', 'ExpandedPostings']) expect(text).toMatch(new RegExp(`^strata_store_index_cache_requests_total\\{item_type="${item}"\\} 0$`, 'm'));
   });
 
-  it('keeps its index cache in memcached (type: MEMCACHED), where a second store gateway finds it and answers the same', async () => {
+  it('keeps its index cache and chunk pieces in memcached (type: MEMCACHED), where a second store gateway finds them and answers the same', async () => {
     const memcached = await startMemcached();
     try {
       const bucket = s3Bucket(s3, 'index-memcached');
       await uploadWithLabels(bucket, await copyBlock(block, join(dir.path, 'index-memcached')), { cluster: 'c' });
       const indexCacheConfig = `type: MEMCACHED\nconfig: {addresses: ["${memcached.address}"]}\nttl: 1h\n`;
+      const cachingBucketConfig = `type: MEMCACHED\nconfig: {addresses: ["${memcached.address}"]}\nchunk_subrange_ttl: 1h\n`;
       const m: LabelMatcher[] = [{ type: 0, name: 'job', value: 'api' }];
       const metrics = async (s: Store) => (await fetch(`http://${s.httpAddress}/metrics`)).text();
-      const first = await startStore({ bucket, dataDir: join(dir.path, 'index-memcached-1'), indexCacheConfig });
+      const first = await startStore({ bucket, dataDir: join(dir.path, 'index-memcached-1'), indexCacheConfig, cachingBucketConfig });
       const want = await storeSamples(first.client, m, 0, Date.now(), []);
       expect(want.length).toBeGreaterThan(0);
       expect(await metrics(first.store)).toMatch(/^strata_store_index_cache_hits_total\{item_type="Series"\} 0$/m);
-      // Its sets go out after the answer: wait until memcached took every one.
+      // Its sets go out after the answer: wait until memcached took every one, of both caches.
+      const setsDone = (text: string, name: string) => {
+        const sent = new RegExp(`^strata_memcached_operations_total\\{name="${name}",operation="set"\\} (\\d+)`, 'm').exec(text)?.[1];
+        return sent !== '0' && sent === new RegExp(`^strata_memcached_operation_duration_seconds_count\\{name="${name}",operation="set"\\} (\\d+)`, 'm').exec(text)?.[1];
+      };
       for (let i = 0; i < 200; i++) {
         const text = await metrics(first.store);
-        const sent = /^strata_memcached_operations_total\{name="index-cache",operation="set"\} (\d+)/m.exec(text)?.[1];
-        if (sent !== '0' && sent === /^strata_memcached_operation_duration_seconds_count\{name="index-cache",operation="set"\} (\d+)/m.exec(text)?.[1]) break;
+        if (setsDone(text, 'index-cache') && setsDone(text, 'caching-bucket')) break;
         await sleep(10);
       }
       const counting = new CountingBucket(bucket);
-      const second = await startStore({ bucket: counting, dataDir: join(dir.path, 'index-memcached-2'), indexCacheConfig });
+      const second = await startStore({ bucket: counting, dataDir: join(dir.path, 'index-memcached-2'), indexCacheConfig, cachingBucketConfig });
       counting.reset();
       expect(await storeSamples(second.client, m, 0, Date.now(), [])).toEqual(want);
       const text = await metrics(second.store);
-      // The expanded postings came from memcached, and so did every series entry: the query read no index bytes, only chunks.
+      // The expanded postings came from memcached, and so did every series entry and every chunk: the query read nothing from the bucket.
       for (const item of ['ExpandedPostings', 'Series']) expect(text).toMatch(new RegExp(`^strata_store_index_cache_hits_total\\{item_type="${item}"\\} [1-9]`, 'm'));
-      expect(counting.rangeGets.length).toBeGreaterThan(0);
-      expect(counting.rangeGets.filter((name) => name.endsWith('/index'))).toEqual([]);
+      expect(text).toMatch(/^strata_store_bucket_cache_getrange_fetched_bytes_total\{origin="cache",config="chunks"\} [1-9]/m);
+      expect(counting.rangeGets).toEqual([]);
     } finally {
       await memcached.stop();
     }

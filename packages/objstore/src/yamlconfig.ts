@@ -20,3 +20,13 @@ export function configMapping(v: unknown, what: string, keys?: ReadonlySet<strin
   if (keys !== undefined) for (const k of Object.keys(m)) if (!keys.has(k)) throw new Error(`${what}: unknown or unsupported field ${JSON.stringify(k)}`);
   return m;
 }
+
+const UNITS: Record<string, number> = { B: 1, KB: 1024, KIB: 1024, MB: 1024 ** 2, MIB: 1024 ** 2, GB: 1024 ** 3, GIB: 1024 ** 3, TB: 1024 ** 4, TIB: 1024 ** 4 };
+
+/** A size like `250MB`, `1GiB` or `16000` (base 1024, as Thanos reads sizes in flags and configs) in bytes. */
+export function parseBytes(s: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(s.trim());
+  const unit = UNITS[(m?.[2] || 'B').toUpperCase()];
+  if (m === null || unit === undefined) throw new Error(`${what}: invalid size ${JSON.stringify(s)}: want e.g. 250MB or 1GiB`);
+  return Math.floor(Number(m[1]) * unit);
+}

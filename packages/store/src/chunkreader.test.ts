@@ -1,6 +1,6 @@
 import { chunkRef, encodeChunkRecord, Encoding, formatRef, MemoryByteRange, refOffset, SEGMENT_HEADER_SIZE, XORChunk } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { parseCachingBucketConfig } from '@strata/objstore';
+import { parseCachingBucketConfig } from './cachingbucketconfig.js';
 import { Registry } from 'prom-client';
 import { chunkHash } from '@strata/storeapi';
 import { chunkSizeHint, readChunks } from './chunkreader.js';

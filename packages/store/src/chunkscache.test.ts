@@ -1,4 +1,6 @@
-import { parseCachingBucketConfig, type CachingBucketConfig } from '@strata/objstore';
+import { parseCachingBucketConfig, type CachingBucketConfig } from './cachingbucketconfig.js';
+import { DEFAULT_MEMCACHED_CLIENT_CONFIG, MemcachedClient } from '@strata/runtime';
+import { startMemcached } from '@strata/testing/memcached';
 import { seededRandom } from '@strata/testing/random';
 import { MemoryByteRange, type ByteRange } from '@strata/tsdb';
 import { Registry } from 'prom-client';
@@ -79,7 +81,7 @@ describe('ChunksCache', () => {
       const got = await Promise.all(ranges.map(([o, l]) => cached.read(o, l)));
       ranges.forEach(([o, l], i) => expect(Buffer.from(got[i] as Uint8Array).equals(Buffer.from(bytes.subarray(o, o + l)))).toBe(true));
       expect(file.reads.length - before).toBeLessThanOrEqual(ranges.length * 2);
-      expect(cache.cache.bytes).toBeLessThanOrEqual(10 * 700);
+      expect(cache.cache!.bytes).toBeLessThanOrEqual(10 * 700);
     }
   });
 
@@ -101,7 +103,7 @@ describe('ChunksCache', () => {
     expect(await metric(registry, /^strata_store_bucket_cache_getrange_fetched_bytes_total\{origin="cache",config="chunks"\} (\S+)$/m)).toBe(2000);
     // Two more pieces: the least recently used one (piece 1 or 2, whichever was touched first) goes.
     await cached.read(5000, 2000);
-    expect(cache.cache.items).toBe(3);
+    expect(cache.cache!.items).toBe(3);
     expect(await m('strata_cache_inmemory_items_evicted_total')).toBe(1);
     expect(await m('strata_cache_inmemory_items')).toBe(3);
     expect(await m('strata_cache_inmemory_max_size_bytes')).toBe(3600);
@@ -228,11 +230,11 @@ describe('ChunksCache', () => {
     release();
     expect(new Uint8Array(await inFlight)).toEqual(new Uint8Array(2000).fill(4));
     // The query reading D goes on after the drop: straight from the bucket, nothing cached or registered for D again.
-    const items = cache.cache.items;
+    const items = cache.cache!.items;
     expect(new Uint8Array(await dQuery.read(1000, 2000))).toEqual(new Uint8Array(2000).fill(4));
     expect(new Uint8Array(await dQuery.read(1000, 2000))).toEqual(new Uint8Array(2000).fill(4));
     expect(d.reads).toEqual([[0, 2000], [1000, 2000], [1000, 2000]]);
-    expect(cache.cache.items).toBe(items);
+    expect(cache.cache!.items).toBe(items);
     cache.dropBlock('01D');
     expect(new Uint8Array(await eQuery.read(0, 2000))).toEqual(new Uint8Array(2000).fill(5));
     expect(e.reads).toEqual([[0, 2000]]);
@@ -245,6 +247,44 @@ describe('ChunksCache', () => {
     const cached = cache.segment('01ABC/chunks/000001').wrap(new RecordingRange('01ABC/chunks/000001', new Uint8Array(100)));
     await expect(cached.read(90, 11)).rejects.toThrow(RangeError);
     expect((await cached.read(100, 0)).length).toBe(0);
+  });
+});
+
+describe('ChunksCache in memcached', () => {
+  it('returns exactly the bytes of the file, and another store gateway reads the pieces the first one kept', async () => {
+    const memcached = await startMemcached();
+    const clients: MemcachedClient[] = [];
+    const cacheWith = async (registry: Registry) => {
+      const client = new MemcachedClient({ ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: [memcached.address] }, { name: 'caching-bucket', registry });
+      await client.start();
+      clients.push(client);
+      return new ChunksCache(config({ chunkSubrangeSize: 1000, maxChunksGetRangeRequests: 0 }), registry, client);
+    };
+    try {
+      const rand = seededRandom(17);
+      const bytes = new Uint8Array(60_001).map(() => Math.floor(rand() * 256));
+      const ranges = Array.from({ length: 300 }, () => {
+        const offset = Math.floor(rand() * bytes.length);
+        return [offset, Math.floor(rand() * Math.min(5000, bytes.length - offset + 1))] as const;
+      });
+      const readAll = async (registry: Registry) => {
+        const file = new RecordingRange('01ABC/chunks/000001', bytes);
+        const cache = await cacheWith(registry);
+        expect(cache.cache).toBeUndefined();
+        const cached = cache.segment(file.name).wrap(file);
+        for (const [o, l] of ranges) expect(Buffer.from(await cached.read(o, l)).equals(Buffer.from(bytes.subarray(o, o + l)))).toBe(true);
+        await clients.at(-1)!.flush();
+        return file.reads.reduce((n, [, l]) => n + l, 0);
+      };
+      // The first reads each piece from the file once at most; the second finds them all in memcached.
+      expect(await readAll(new Registry())).toBeLessThanOrEqual(bytes.length);
+      const second = new Registry();
+      expect(await readAll(second)).toBe(0);
+      expect(await metric(second, /^strata_store_bucket_cache_getrange_fetched_bytes_total\{origin="bucket",config="chunks"\} (\S+)$/m)).toBe(0);
+    } finally {
+      for (const c of clients) c.stop();
+      await memcached.stop();
+    }
   });
 });
 
@@ -271,8 +311,21 @@ describe('parseCachingBucketConfig', () => {
     expect(full).toEqual({ maxSize: 1024 ** 3, maxItemSize: 16 * 1024 ** 2, chunkSubrangeSize: 8000, maxChunksGetRangeRequests: 5, chunkSubrangeTtlMs: 7_200_000 });
   });
 
+  it("reads Thanos' MEMCACHED backend: its client's keys, items bounded by the client's max_item_size", () => {
+    expect(parseCachingBucketConfig('type: MEMCACHED\nconfig: {addresses: [m:11211], max_async_concurrency: 50}\nchunk_subrange_ttl: 1h')).toEqual({
+      memcached: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: ['m:11211'], maxAsyncConcurrency: 50 },
+      maxSize: Number.MAX_SAFE_INTEGER,
+      maxItemSize: 1024 * 1024,
+      chunkSubrangeSize: 16000,
+      maxChunksGetRangeRequests: 3,
+      chunkSubrangeTtlMs: 3_600_000,
+    });
+  });
+
   it('refuses what it cannot honour', () => {
-    expect(() => parseCachingBucketConfig('type: MEMCACHED\nconfig: {addresses: [a]}')).toThrow(/unsupported cache type "MEMCACHED"/);
+    expect(() => parseCachingBucketConfig('type: REDIS\nconfig: {addr: a}')).toThrow(/unsupported cache type "REDIS" \(supported: IN-MEMORY, MEMCACHED\)/);
+    expect(() => parseCachingBucketConfig('type: MEMCACHED\nconfig: {addresses: [a:1], max_size: 1GB}')).toThrow(/config: unknown or unsupported field "max_size"/);
+    expect(() => parseCachingBucketConfig('type: MEMCACHED\nconfig: {addresses: [a:1], max_item_size: 8KB}')).toThrow(/nothing could be cached/);
     expect(() => parseCachingBucketConfig('type: IN-MEMORY\nchunk_subrange: 1')).toThrow(/unknown or unsupported field "chunk_subrange"/);
     expect(() => parseCachingBucketConfig('type: IN-MEMORY\nconfig: {max_size: 1MB, max_item_size: 2MB}')).toThrow(/max_item_size/);
     expect(() => parseCachingBucketConfig('type: IN-MEMORY\nconfig: {max_size: 10KB, max_item_size: 1KB}')).toThrow(/nothing could be cached/);

@@ -1,5 +1,5 @@
-import type { CachingBucketConfig } from '@strata/objstore';
-import { scrapedCounter, type CountCell } from '@strata/runtime';
+import type { CachingBucketConfig } from './cachingbucketconfig.js';
+import { scrapedCounter, type CountCell, type MemcachedClient } from '@strata/runtime';
 import type { ByteRange } from '@strata/tsdb';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { LruMap } from './lru.js';
@@ -190,8 +190,9 @@ interface VerifiedRead {
  * reads that really went to the bucket.
  */
 export class ChunksCache {
-  /** Pieces by fileKey + piece index. */
-  readonly #cache: InMemoryCache<number>;
+  /** Pieces by fileKey + piece index, in this process; or, with a memcached client, in memcached. */
+  readonly #cache: InMemoryCache<number> | undefined;
+  readonly #remote: MemcachedPieces | undefined;
   readonly #subrange: number;
   readonly #maxRequests: number;
   readonly #ttl: number;
@@ -223,8 +224,10 @@ export class ChunksCache {
   readonly #readPieces = new WeakMap<Uint8Array, readonly number[]>();
   #nextPieceId = 1;
 
-  constructor(cfg: CachingBucketConfig, registry: Registry) {
-    this.#cache = new InMemoryCache<number>('caching-bucket', cfg.maxSize, cfg.maxItemSize, registry);
+  /** `memcached`: the client for cfg.memcached, where the pieces are kept instead of this process' memory. */
+  constructor(cfg: CachingBucketConfig, registry: Registry, memcached?: MemcachedClient) {
+    this.#cache = memcached === undefined ? new InMemoryCache<number>('caching-bucket', cfg.maxSize, cfg.maxItemSize, registry) : undefined;
+    this.#remote = memcached !== undefined ? new MemcachedPieces(memcached, cfg.chunkSubrangeSize, cfg.chunkSubrangeTtlMs) : undefined;
     this.#subrange = cfg.chunkSubrangeSize;
     this.#maxRequests = cfg.maxChunksGetRangeRequests;
     this.#ttl = cfg.chunkSubrangeTtlMs;
@@ -262,8 +265,8 @@ export class ChunksCache {
     });
   }
 
-  /** The in-memory cache underneath (sizes, for tests and memory accounting). */
-  get cache(): InMemoryCache<number> {
+  /** The in-memory cache underneath (sizes, for tests and memory accounting); none where the pieces are in memcached. */
+  get cache(): InMemoryCache<number> | undefined {
     return this.#cache;
   }
 
@@ -291,7 +294,7 @@ export class ChunksCache {
     }
     if (dropped.size === 0) return;
     const ofDropped = (key: number) => dropped.has(key - (key % FILE_KEY_STEP));
-    this.#cache.dropWhere(ofDropped);
+    this.#cache?.dropWhere(ofDropped);
     for (const [key, read] of this.#verifiedReads.entries()) {
       if (!ofDropped(key)) continue;
       this.#verifiedReads.delete(key);
@@ -324,15 +327,12 @@ export class ChunksCache {
     const last = Math.floor((offset + length - 1) / sub);
     const n = last - first + 1;
     const now = Date.now();
-    const pieces = new Array<Uint8Array | undefined>(n);
+    const pieces = this.#remote !== undefined ? await this.#remote.get(segment.name, first, n) : this.#localPieces(fileKey + first, n, now);
     let hits = 0;
-    for (let i = 0; i < n; i++) {
-      const p = this.#cache.get(fileKey + first + i, now);
-      pieces[i] = p;
-      if (p !== undefined) {
-        hits++;
-        this.#fetchedFromCache.value += p.length;
-      }
+    for (const p of pieces) {
+      if (p === undefined) continue;
+      hits++;
+      this.#fetchedFromCache.value += p.length;
     }
     // As Thanos: the share of the read's pieces that were cached.
     this.#hits.value += hits / n;
@@ -361,9 +361,13 @@ export class ChunksCache {
           }
           pieces[i] = piece;
           if (!keyHeld) continue;
+          if (this.#remote !== undefined) {
+            this.#remote.set(segment.name, first + i, piece);
+            continue;
+          }
           const copy = piece.slice();
           this.#pieceIds.set(copy, this.#nextPieceId++);
-          this.#cache.set(fileKey + first + i, copy, this.#ttl, now);
+          this.#cache?.set(fileKey + first + i, copy, this.#ttl, now);
           cached[i] = copy;
         }
         return bytes;
@@ -375,6 +379,14 @@ export class ChunksCache {
       return this.#made((fetched[0] as Uint8Array).subarray(at, at + length), cached);
     }
     return this.#made(assemble(pieces, offset - first * sub, length), cached);
+  }
+
+  /** The `n` pieces from `key` on in this process' cache. */
+  #localPieces(key: number, n: number, now: number): (Uint8Array | undefined)[] {
+    const cache = this.#cache as InMemoryCache<number>;
+    const pieces = new Array<Uint8Array | undefined>(n);
+    for (let i = 0; i < n; i++) pieces[i] = cache.get(key + i, now);
+    return pieces;
   }
 
   /** `bytes`, noted as made of the cached `pieces` (VerifiedReads). */
@@ -434,6 +446,36 @@ export class ChunksCache {
       runs.splice(best + 1, 1);
     }
     return runs;
+  }
+}
+
+/**
+ * A chunk cache's pieces in memcached (`type: MEMCACHED`), shared by every store gateway pointed at it:
+ * piece i of a segment file under its object name, i and the piece size (store gateways with another
+ * chunk_subrange_size cut other pieces). Pieces read back are checked like any bytes from the bucket:
+ * a read made of them is never recalled as checked before (VerifiedReads), as nothing here can tell
+ * that they are the same bytes.
+ */
+class MemcachedPieces {
+  constructor(
+    private readonly client: MemcachedClient,
+    private readonly subrange: number,
+    private readonly ttlMs: number,
+  ) {}
+
+  async get(object: string, first: number, n: number): Promise<(Uint8Array | undefined)[]> {
+    const keys = Array.from({ length: n }, (_, i) => this.#key(object, first + i));
+    const found = await this.client.getMulti(keys);
+    return keys.map((k) => found.get(k));
+  }
+
+  set(object: string, index: number, piece: Uint8Array): void {
+    // A copy of its own: the read it is a view of goes back to the caller.
+    this.client.setAsync(this.#key(object, index), Buffer.from(piece), this.ttlMs);
+  }
+
+  #key(object: string, index: number): string {
+    return `strata-chunks-v1:${this.subrange}:${object}:${index}`;
   }
 }
 

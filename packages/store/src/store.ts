@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { blocksPlugin, BlocksView, Relabeler, TimeBound } from '@strata/block';
-import { bucketFromConfigFile, InstrumentedBucket, parseCachingBucketConfig, type Bucket } from '@strata/objstore';
-import { collectProcessMetrics, createLogger, grpcServerMetrics, MemcachedClient, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { bucketFromConfigFile, InstrumentedBucket, type Bucket } from '@strata/objstore';
+import { parseCachingBucketConfig } from './cachingbucketconfig.js';
+import { collectProcessMetrics, createLogger, grpcServerMetrics, MemcachedClient, Prober, startHttpServer, type HttpServer, type Logger, type MemcachedClientConfig, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Gauge, Registry } from 'prom-client';
 import { LOCAL_CHUNK_READS } from './block.js';
@@ -110,16 +111,20 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     cfg.indexCacheConfig !== undefined
       ? parseIndexCacheConfig(cfg.indexCacheConfig, '--index-cache.config')
       : { type: 'IN-MEMORY', maxBytes: cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES, maxItemBytes: cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES, enabledItems: Object.values(CacheItem) };
-  let memcached: MemcachedClient | undefined;
-  let cache: IndexItemCache;
-  if (indexCache.type === 'MEMCACHED') {
-    memcached = new MemcachedClient(indexCache.client, { name: 'index-cache', registry, logger });
-    await memcached.start();
-    cache = new MemcachedIndexCache(memcached, indexCache.ttlMs, registry, indexCache.enabledItems);
-  } else {
-    cache = new IndexCache(indexCache.maxBytes, registry, indexCache);
-  }
-  const chunksCache = cfg.cachingBucketConfig !== undefined ? new ChunksCache(parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config'), registry) : undefined;
+  const memcached: MemcachedClient[] = [];
+  const memcachedClient = async (client: MemcachedClientConfig, name: string) => {
+    const c = new MemcachedClient(client, { name, registry, logger });
+    await c.start();
+    memcached.push(c);
+    return c;
+  };
+  const cache: IndexItemCache =
+    indexCache.type === 'MEMCACHED'
+      ? new MemcachedIndexCache(await memcachedClient(indexCache.client, 'index-cache'), indexCache.ttlMs, registry, indexCache.enabledItems)
+      : new IndexCache(indexCache.maxBytes, registry, indexCache);
+  const cachingBucket = cfg.cachingBucketConfig !== undefined ? parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config') : undefined;
+  const chunksCache =
+    cachingBucket !== undefined ? new ChunksCache(cachingBucket, registry, cachingBucket.memcached !== undefined ? await memcachedClient(cachingBucket.memcached, 'caching-bucket') : undefined) : undefined;
   const chunkBytes = new ChunkBytesLimit(cfg.chunkPoolBytes ?? DEFAULT_CHUNK_POOL_BYTES);
   new Gauge({
     name: 'strata_bucket_store_chunk_bytes_held',
@@ -219,7 +224,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
       await serving.stop(5000);
       await http.close();
       await closeBlocks(store);
-      memcached?.stop();
+      for (const c of memcached) c.stop();
       // A bucket passed in belongs to the caller.
       if (cfg.bucket === undefined) await rawBucket.close();
     },

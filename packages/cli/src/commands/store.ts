@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option('--chunk-pool-size <bytes>', 'most chunk bytes the Series calls in flight may hold at once (as Thanos\' chunk pool); a call that would take more fails with ResourceExhausted (0 = no bound). Without a caching bucket, read buffers are kept for reuse up to an eighth of it', '2GB')
     .option(
       '--store.caching-bucket.config <yaml>',
-      'cache chunk reads in memory (Thanos caching bucket YAML), e.g. "type: IN-MEMORY\nconfig: {max_size: 1GiB, max_item_size: 16MiB}\nchunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3"',
+      'cache chunk reads in memory or memcached (Thanos caching bucket YAML), e.g. "type: IN-MEMORY\nconfig: {max_size: 1GiB, max_item_size: 16MiB}\nchunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3", or "type: MEMCACHED\nconfig: {addresses: [dns+memcached:11211]}"',
     )
     .option('--store.caching-bucket.config-file <path>', 'file with the caching bucket configuration')
     .option('--store.limits.request-samples <n>', 'maximum samples one Series call may return (default 0: no limit)')

@@ -1,15 +1,17 @@
-import { parseDuration } from './config.js';
-import { configMapping, parseYamlConfig } from './yamlconfig.js';
+import { configMapping, parseBytes, parseDuration, parseYamlConfig } from '@strata/objstore';
+import { parseMemcachedClientConfig, type MemcachedClientConfig } from '@strata/runtime';
 
 /**
  * Thanos' caching bucket config (`--store.caching-bucket.config(-file)`), after validation: the
- * IN-MEMORY backend's bounds, and how GetRange of `chunks/*` objects is cached. Sizes in bytes,
- * durations in ms.
+ * IN-MEMORY backend's bounds (or the MEMCACHED client), and how GetRange of `chunks/*` objects is
+ * cached. Sizes in bytes, durations in ms.
  */
 export interface CachingBucketConfig {
-  /** config.max_size: bytes the cache may hold (default 250 MiB, as Thanos' in-memory cache). */
+  /** type: MEMCACHED: the pieces are kept in memcached, by this client. */
+  memcached?: MemcachedClientConfig;
+  /** config.max_size: bytes the cache may hold (default 250 MiB, as Thanos' in-memory cache; in memcached, memcached's). */
   maxSize: number;
-  /** config.max_item_size: larger items are not cached (default 125 MiB). */
+  /** config.max_item_size: larger items are not cached (default 125 MiB; in memcached, the client's max_item_size, 1 MiB). */
   maxItemSize: number;
   /** chunk_subrange_size: chunk objects are cached in aligned pieces of this many bytes (default 16000). */
   chunkSubrangeSize: number;
@@ -41,13 +43,13 @@ const IGNORED_DURATIONS = ['chunk_object_attrs_ttl', 'blocks_iter_ttl', 'metafil
  * Parses the YAML, e.g.
  * `type: IN-MEMORY`, `config: {max_size: 512MiB, max_item_size: 16MiB}`, `chunk_subrange_size: 16000`,
  * `max_chunks_get_range_requests: 3`, `chunk_subrange_ttl: 24h`. Strict like Thanos: an unknown key
- * is an error. Only the IN-MEMORY backend exists; MEMCACHED and REDIS are refused by name.
+ * is an error. `type: MEMCACHED` takes Thanos' memcached client keys under `config`; REDIS is refused by name.
  */
 export function parseCachingBucketConfig(text: string, what = 'caching bucket config'): CachingBucketConfig {
   const top = configMapping(parseYamlConfig(text, what), what, TOP_KEYS);
   const type = String(top.type ?? '').toUpperCase();
-  if (type !== 'IN-MEMORY') throw new Error(`${what}: unsupported cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY)`);
-  const backend = configMapping(top.config ?? {}, `${what}: config`, new Set(['max_size', 'max_item_size']));
+  if (type !== 'IN-MEMORY' && type !== 'MEMCACHED') throw new Error(`${what}: unsupported cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY, MEMCACHED)`);
+  const memcached = type === 'MEMCACHED' ? parseMemcachedClientConfig(top.config ?? {}, `${what}: config`).client : undefined;
   const bytes = (v: unknown, field: string, dflt: number) => (v === undefined || v === null ? dflt : parseBytes(String(v), `${what}: ${field}`));
   const count = (v: unknown, field: string, dflt: number) => {
     if (v === undefined || v === null) return dflt;
@@ -63,9 +65,12 @@ export function parseCachingBucketConfig(text: string, what = 'caching bucket co
       throw new Error(`${what}: ${field}: ${(e as Error).message}`);
     }
   };
+  // memcached bounds what it holds itself; its items, by the client's max_item_size.
+  const backend = memcached !== undefined ? undefined : configMapping(top.config ?? {}, `${what}: config`, new Set(['max_size', 'max_item_size']));
   const out: CachingBucketConfig = {
-    maxSize: bytes(backend.max_size, 'config.max_size', 250 * 1024 * 1024),
-    maxItemSize: bytes(backend.max_item_size, 'config.max_item_size', 125 * 1024 * 1024),
+    ...(memcached !== undefined ? { memcached } : {}),
+    maxSize: backend !== undefined ? bytes(backend.max_size, 'config.max_size', 250 * 1024 * 1024) : Number.MAX_SAFE_INTEGER,
+    maxItemSize: backend !== undefined ? bytes(backend.max_item_size, 'config.max_item_size', 125 * 1024 * 1024) : (memcached as MemcachedClientConfig).maxItemSize,
     chunkSubrangeSize: bytes(top.chunk_subrange_size, 'chunk_subrange_size', 16_000),
     maxChunksGetRangeRequests: count(top.max_chunks_get_range_requests, 'max_chunks_get_range_requests', 3),
     chunkSubrangeTtlMs: duration(top.chunk_subrange_ttl, 'chunk_subrange_ttl', 24 * 3_600_000),
@@ -77,14 +82,4 @@ export function parseCachingBucketConfig(text: string, what = 'caching bucket co
   if (out.chunkSubrangeSize > out.maxItemSize) throw new Error(`${what}: chunk_subrange_size (${out.chunkSubrangeSize}) is bigger than config.max_item_size (${out.maxItemSize}): nothing could be cached`);
   if (out.chunkSubrangeTtlMs <= 0) throw new Error(`${what}: chunk_subrange_ttl must be positive`);
   return out;
-}
-
-const UNITS: Record<string, number> = { B: 1, KB: 1024, KIB: 1024, MB: 1024 ** 2, MIB: 1024 ** 2, GB: 1024 ** 3, GIB: 1024 ** 3, TB: 1024 ** 4, TIB: 1024 ** 4 };
-
-/** A size like `250MB`, `1GiB` or `16000` (base 1024, as Thanos reads sizes in flags and configs) in bytes. */
-export function parseBytes(s: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(s.trim());
-  const unit = UNITS[(m?.[2] || 'B').toUpperCase()];
-  if (m === null || unit === undefined) throw new Error(`${what}: invalid size ${JSON.stringify(s)}: want e.g. 250MB or 1GiB`);
-  return Math.floor(Number(m[1]) * unit);
 }
