@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadBlock } from '@strata/block';
 import { start as startCompactor } from '@strata/compactor';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
+import { start as startFrontend } from '@strata/frontend';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
 import { Aggr, seriesRequest, StoreClient, type AggrChunk } from '@strata/storeapi';
@@ -194,6 +195,30 @@ describe('downsampled data through compactor, store gateway and querier', () => 
       }
     }
     expect(acrossReset).toBeGreaterThan(4);
+  });
+
+  it("the query frontend fills what raw retention took from 5m data, as Thanos' --query-range.request-downsampled", async () => {
+    // A store gateway without the raw blocks, as a raw retention shorter than 5m's leaves the bucket.
+    const raw = (await liveBlocks(bucket)).filter((m) => m.thanos?.downsample.resolution === 0 && m.minTime < Q_END).map((m) => m.ulid);
+    expect(raw.length).toBeGreaterThan(0);
+    const retained = await startStore({ bucket, dataDir: join(work.path, 'store-retained'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', relabelConfig: `- action: drop\n  source_labels: [__block_id]\n  regex: ${raw.join('|')}\n`, logger: nopLogger });
+    const q = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [retained.grpcAddress], promqlCompat: 2, endpointRefreshMs: 200, logger: nopLogger });
+    const frontend = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl: `http://${q.httpAddress}`, logger: nopLogger });
+    try {
+      const direct = `http://${q.httpAddress}`;
+      for (let i = 0; i < 100 && (await rangeQuery(direct, 'demo_gauge_a', '5m', Q_START, Q_END, 300_000)).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      for (const query of ['demo_gauge_a', 'sum(demo_gauge_b)', 'max_over_time(demo_gauge_c[30m])']) {
+        // At a 5m step, auto is 1m: raw data only, which is gone.
+        expect(await rangeQuery(direct, query, 'auto', Q_START, Q_END, 300_000), query).toEqual([]);
+        const want = await rangeQuery(direct, query, '5m', Q_START, Q_END, 300_000);
+        expect(want.length, query).toBeGreaterThan(0);
+        expect(await rangeQuery(`http://${frontend.httpAddress}`, query, 'auto', Q_START, Q_END, 300_000), query).toEqual(want);
+      }
+    } finally {
+      await frontend.stop();
+      await q.stop();
+      await retained.stop();
+    }
   });
 
   it('the store gateway sends only the requested aggregates; the count aggregate adds up to the raw sample count', async () => {

@@ -47,6 +47,7 @@ export const DEFAULT_RANGE_OPTIONS: RangeOptions = {
   ...DEFAULT_SPLIT_OPTIONS,
   alignRangeWithStep: true,
   maxQueryLength: 0,
+  requestDownsampled: true,
 };
 
 export const DEFAULT_LABELS_OPTIONS: LabelsOptions = { ...DEFAULT_SPLIT_OPTIONS, defaultTimeRange: 24 * 3_600_000 };

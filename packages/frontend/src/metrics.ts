@@ -13,6 +13,7 @@ export interface CacheSize {
 export class FrontendMetrics {
   readonly queries: Counter<'op'>;
   readonly splitQueries: Counter;
+  readonly downsampledExtraQueries: Counter;
   readonly downstreamRequests: Counter<'code'>;
   readonly downstreamRetries: Counter;
   readonly downstreamDuration: Histogram;
@@ -31,6 +32,11 @@ export class FrontendMetrics {
     this.splitQueries = new Counter({
       name: 'strata_frontend_split_queries_total',
       help: 'Range queries sent downstream for pieces of split range queries (the gaps the cache did not hold).',
+      registers: [registry],
+    });
+    this.downsampledExtraQueries = new Counter({
+      name: 'strata_frontend_downsampled_extra_queries_total',
+      help: 'Range queries sent again at a coarser max_source_resolution for the start of a piece that max_source_resolution=auto left empty (--query-range.request-downsampled).',
       registers: [registry],
     });
     this.downstreamRequests = new Counter({

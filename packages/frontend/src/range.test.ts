@@ -19,6 +19,9 @@ const partialResponses: (string | null)[] = [];
  * step (its value the step's time), {s="some"} at steps whose minute of the day is below 600. The
  * query `volatile` it answers with Cache-Control: no-store, `warned` with a warning (as an endpoint
  * missing from a partial response gives one) and `informed` with an info (as `rate` of a gauge gives one).
+ * The query `retained` has raw data (max_source_resolution auto or none) from the third day on, 5m data
+ * from the second and 1h data from the first, as per-resolution retention leaves a bucket; its values
+ * say which resolution answered.
  */
 function fakeQuerier(): Server {
   return createServer((req, res) => {
@@ -34,6 +37,13 @@ function fakeQuerier(): Server {
       for (let t = Math.round((startS as number) * 1000); t <= (endS as number) * 1000; t += (stepS as number) * 1000) {
         all.push([t / 1000, String(t)]);
         if ((t % DAY) / MIN < 600) some.push([t / 1000, '1']);
+      }
+      if (p.get('query') === 'retained') {
+        const resolution = p.get('max_source_resolution') ?? 'auto';
+        const from = BASE + ({ '300s': 1, '3600s': 0 }[resolution] ?? 2) * DAY;
+        const values = all.filter(([t]) => t * 1000 >= from).map(([t]): [number, string] => [t, resolution]);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: values.length > 0 ? [{ metric: { s: 'all' }, values }] : [] } }));
+        return;
       }
       // `html` names its one series with the characters Go's JSON escapes.
       const result = p.get('query') === 'html' ? [{ metric: { s: '<&>' }, values: all }] : [{ metric: { s: 'all' }, values: all }, ...(some.length > 0 ? [{ metric: { s: 'some' }, values: some }] : [])];
@@ -136,6 +146,32 @@ describe('RangeHandler over a stand-in querier', () => {
       expect(await ask(`http://${strict.httpAddress}`, { partial_response: 'true' })).toEqual(['true']);
     } finally {
       await strict.stop();
+    }
+  });
+});
+
+describe('--query-range.request-downsampled', () => {
+  it('fills what max_source_resolution=auto left empty at the start of each piece from 5m, then 1h data', async () => {
+    const ask = async (base: string, params: Record<string, string>) => {
+      const body = new URLSearchParams({ query: 'retained', start: String(BASE / 1000), end: String((BASE + 3 * DAY - MIN) / 1000), step: '300', ...params });
+      const a = (await (await fetch(`${base}/api/v1/query_range`, { method: 'POST', body })).json()) as { data: { result: { values: [number, string][] }[] } };
+      return a.data.result.flatMap((s) => s.values);
+    };
+    const byResolution = (values: [number, string][]) => values.reduce<Record<string, number>>((n, [, r]) => ({ ...n, [r]: (n[r] ?? 0) + 1 }), {});
+    const base = `http://${frontend.httpAddress}`;
+    const filled = await ask(base, { max_source_resolution: 'auto' });
+    // Each day's piece at its best resolution (auto: step / 5, 1m): the first from 1h, the second from 5m, the third raw; every step once, in order.
+    expect(byResolution(filled)).toEqual({ '3600s': 288, '300s': 288, auto: 288 });
+    expect(filled.map(([t]) => t)).toEqual(Array.from({ length: 864 }, (_, i) => BASE / 1000 + i * 300));
+    const extra = /^strata_frontend_downsampled_extra_queries_total (\d+)/m;
+    expect(Number(extra.exec(await frontend.registry.metrics())?.[1])).toBe(3);
+    // Not for a fixed resolution, nor with the flag off.
+    expect(byResolution(await ask(base, { max_source_resolution: '0s' }))).toEqual({ '0s': 288 });
+    const plain = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: { requestDownsampled: false }, logger: nopLogger });
+    try {
+      expect(byResolution(await ask(`http://${plain.httpAddress}`, { max_source_resolution: 'auto' }))).toEqual({ auto: 288 });
+    } finally {
+      await plain.stop();
     }
   });
 });

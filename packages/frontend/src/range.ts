@@ -14,6 +14,13 @@ import { alignToStep, splitByInterval, type SplitOptions, type StepRange } from 
 /** How range queries are split, cached and sent on (Thanos' --query-range.* flags). */
 export interface RangeOptions extends SplitOptions {
   alignRangeWithStep: boolean;
+  /**
+   * For a query with max_source_resolution=auto, ask again at the next coarser resolution (5m, then 1h)
+   * for the start of a piece the answer left empty, as Thanos' --query-range.request-downsampled: raw
+   * data kept for less time than the downsampled data (per-resolution retention) otherwise leaves the
+   * older part of a long range blank.
+   */
+  requestDownsampled: boolean;
   /** Longest range accepted (ms; 0: any). */
   maxQueryLength: number;
 }
@@ -58,7 +65,8 @@ function rangeQuery(params: URLSearchParams, opts: RangeOptions): RangeQuery | u
 }
 
 /** A piece's answer: the downstream querier's matrix, or its error answer (sent to the client as it came). */
-type PieceAnswer = { answer: MatrixAnswer; cacheable: boolean; bytes: number } | { error: DownstreamAnswer };
+type FetchedPiece = { answer: MatrixAnswer; cacheable: boolean; bytes: number };
+type PieceAnswer = FetchedPiece | { error: DownstreamAnswer };
 
 /** Answers range queries from pieces: split by interval, each piece from the cache where it holds it and downstream for the rest. */
 export class RangeHandler {
@@ -146,19 +154,62 @@ class PieceFetcher {
   fetch(r: StepRange): Promise<PieceAnswer> {
     return this.#limit(async () => {
       this.ctx.metrics.splitQueries.inc();
-      const form = new URLSearchParams([['query', this.q.query], ['start', seconds(r.start)], ['end', seconds(r.end)], ['step', seconds(r.step)], ...this.q.rest]);
-      const a = await this.ctx.downstream.send({
-        method: 'POST',
-        path: '/api/v1/query_range',
-        headers: { ...this.headers, 'content-type': 'application/x-www-form-urlencoded' },
-        body: Buffer.from(form.toString()),
-        signal: this.signal,
-      });
-      const answer = a.status === 200 ? parseMatrixAnswer(a.body.toString('utf8')) : undefined;
-      if (answer === undefined) return { error: a };
-      return { answer, cacheable: mayCache(answer, a.headers), bytes: parsedSize(a.body.length) };
+      const first = await this.#send(r, this.q.rest);
+      const auto = this.q.rest.some(([k, v]) => k === 'max_source_resolution' && v === 'auto');
+      return 'error' in first || !this.ctx.opts.requestDownsampled || !auto ? first : this.#withDownsampled(r, first);
     });
   }
+
+  /**
+   * `first` (the piece at max_source_resolution=auto, step / 5) with what coarser resolutions have for
+   * where it starts late: [start, its earliest point - step] asked at 5m, then what that left empty at
+   * 1h, each answer's points earlier than the one before's.
+   */
+  async #withDownsampled(r: StepRange, first: FetchedPiece): Promise<PieceAnswer> {
+    const parts = [first];
+    let end = r.end;
+    for (const resolution of DOWNSAMPLED_RESOLUTIONS) {
+      if (resolution <= r.step / 5) continue;
+      const earliest = earliestPoint((parts[parts.length - 1] as FetchedPiece).answer);
+      if (earliest === r.start) break;
+      if (earliest !== undefined) end = earliest - r.step;
+      if (end < r.start) break;
+      this.ctx.metrics.downsampledExtraQueries.inc();
+      const rest = this.q.rest.map(([k, v]): [string, string] => [k, k === 'max_source_resolution' ? `${resolution / 1000}s` : v]);
+      const more = await this.#send({ start: r.start, end, step: r.step }, rest);
+      if ('error' in more) return more;
+      parts.push(more);
+    }
+    if (parts.length === 1) return first;
+    return { answer: mergeAnswers(parts.map((p) => p.answer).reverse()), cacheable: parts.every((p) => p.cacheable), bytes: parts.reduce((n, p) => n + p.bytes, 0) };
+  }
+
+  async #send(r: StepRange, rest: readonly [string, string][]): Promise<PieceAnswer> {
+    const form = new URLSearchParams([['query', this.q.query], ['start', seconds(r.start)], ['end', seconds(r.end)], ['step', seconds(r.step)], ...rest]);
+    const a = await this.ctx.downstream.send({
+      method: 'POST',
+      path: '/api/v1/query_range',
+      headers: { ...this.headers, 'content-type': 'application/x-www-form-urlencoded' },
+      body: Buffer.from(form.toString()),
+      signal: this.signal,
+    });
+    const answer = a.status === 200 ? parseMatrixAnswer(a.body.toString('utf8')) : undefined;
+    if (answer === undefined) return { error: a };
+    return { answer, cacheable: mayCache(answer, a.headers), bytes: parsedSize(a.body.length) };
+  }
+}
+
+/** The resolutions the compactor downsamples to (ms), finest first. */
+const DOWNSAMPLED_RESOLUTIONS = [5 * 60_000, 3_600_000];
+
+/** The time (ms) of an answer's earliest point, over all its series; undefined for an empty answer. */
+function earliestPoint(a: MatrixAnswer): number | undefined {
+  let earliest: number | undefined;
+  for (const s of a.data.result) {
+    const t = Math.min(s.values?.[0]?.[0] ?? Infinity, s.histograms?.[0]?.[0] ?? Infinity);
+    if (t !== Infinity && (earliest === undefined || t < earliest)) earliest = t;
+  }
+  return earliest === undefined ? undefined : Math.round(earliest * 1000);
 }
 
 /** Extents in time order, those that meet on the step grid joined into one. */

@@ -14,6 +14,8 @@ export function register(program: Command): void {
     .option('--query-frontend.log-queries-longer-than <duration>', 'log API requests slower than this, with their parameters (0: none; negative: every one)', '0')
     .option('--query-range.align-range-with-step', 'move start and end onto multiples of the step, as Grafana asks, so that answers can be cached', true)
     .option('--no-query-range.align-range-with-step', 'keep start and end as asked (only step-aligned pieces are cached)')
+    .option('--query-range.request-downsampled', 'for max_source_resolution=auto, ask again at 5m, then 1h, for the start of a range the answer left empty (raw data gone by retention before the downsampled data)', true)
+    .option('--no-query-range.request-downsampled', 'answer max_source_resolution=auto queries with what the querier finds at step / 5 alone')
     .option('--query-range.max-query-length <duration>', 'refuse range queries longer than this (0: any)', '0');
   withSplitFlags(cmd, 'query-range', 'range queries');
   withSplitFlags(cmd, 'labels', 'label names, label values and series requests').option(
@@ -32,6 +34,7 @@ export function register(program: Command): void {
       range: {
         ...range,
         alignRangeWithStep: o['queryRange.alignRangeWithStep'] !== false,
+        requestDownsampled: o['queryRange.requestDownsampled'] !== false,
         maxQueryLength: parseDuration(String(o['queryRange.maxQueryLength'])),
       },
       logQueriesLongerThan: signedDuration(String(o['queryFrontend.logQueriesLongerThan'])),
