@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { registerCommands } from '@strata/cli';
 import { parseBucketConfig } from '@strata/objstore';
+import { parseResponseCacheConfig } from '@strata/frontend';
+import { parseCachingBucketConfig, parseIndexCacheConfig } from '@strata/store';
 import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
 import { tempDir } from '@strata/testing/process';
 import { promtool } from '@strata/testing/prometheus';
@@ -195,10 +197,14 @@ describe('deploy/kubernetes', () => {
     // Long-running workloads only: a Job's container runs to completion and has nothing to probe.
     for (const o of objects.filter((x) => x.kind !== 'Job')) {
       for (const c of containers(o)) {
+        expect((c as { resources?: { requests?: unknown } }).resources?.requests, `${o.metadata.name}/${c.name} requests`).toBeDefined();
+        if (!c.image.startsWith('strata:')) {
+          // A server without HTTP (memcached) is probed on its port.
+          for (const probe of [c.readinessProbe, c.livenessProbe]) expect(probe?.httpGet ?? (probe as { tcpSocket?: unknown } | undefined)?.tcpSocket, `${o.metadata.name}/${c.name} probes`).toBeDefined();
+          continue;
+        }
         expect(c.readinessProbe?.httpGet, `${o.metadata.name}/${c.name} readiness`).toBeDefined();
         expect(c.livenessProbe?.httpGet, `${o.metadata.name}/${c.name} liveness`).toBeDefined();
-        expect((c as { resources?: { requests?: unknown } }).resources?.requests, `${o.metadata.name}/${c.name} requests`).toBeDefined();
-        if (!c.image.startsWith('strata:')) continue;
         const httpPort = Number(flagValue(c.args ?? [], '--http-address')?.split(':').pop());
         for (const probe of [c.readinessProbe, c.livenessProbe]) {
           const get = probe?.httpGet as { path: string; port: string | number };
@@ -223,6 +229,33 @@ describe('deploy files and the CLI', () => {
       const known = new Set((cmd as Command).options.map((o) => o.long));
       for (const f of flags) expect(known, `${inv.where}: flag ${f.split('=')[0]}`).toContain(f.split('=')[0]);
     }
+  });
+
+  it('cache configs parse with Strata own loaders, memcached ones naming the memcached deployed with them', async () => {
+    const parsers: Record<string, (text: string, what: string) => { client?: { addresses: string[] }; memcached?: { addresses: string[] } } | object> = {
+      '--index-cache.config': parseIndexCacheConfig,
+      '--store.caching-bucket.config': parseCachingBucketConfig,
+      '--query-range.response-cache-config': parseResponseCacheConfig,
+      '--labels.response-cache-config': parseResponseCacheConfig,
+    };
+    let memcached = 0;
+    for (const inv of await strataInvocations()) {
+      for (const [flag, parse] of Object.entries(parsers)) {
+        const value = flagValue(inv.args, flag);
+        if (value === undefined) continue;
+        const parsed = parse(value, `${inv.where} ${flag}`) as { client?: { addresses: string[] }; memcached?: { addresses: string[] } };
+        const addresses = (parsed.client ?? parsed.memcached)?.addresses;
+        if (addresses === undefined) continue;
+        memcached++;
+        const host = inv.where.startsWith('compose') ? 'memcached:11211' : 'dns+memcached.strata.svc.cluster.local:11211';
+        expect(addresses, `${inv.where} ${flag}`).toEqual([host]);
+      }
+    }
+    // The store gateway's two caches and the frontend's two: in compose, and in each Kubernetes layout.
+    expect(memcached % 4).toBe(0);
+    expect(memcached).toBeGreaterThanOrEqual(8);
+    expect(Object.keys(await composeServices())).toContain('memcached');
+    expect((await k8sObjects()).some((o) => o.kind === 'Service' && o.metadata.name === 'memcached' && (o.spec as { clusterIP?: string }).clusterIP === 'None')).toBe(true);
   });
 
   it('objstore configs parse with Strata own loader', async () => {

@@ -11,3 +11,5 @@ export { storeMetrics, type StoreMetrics } from './metrics.js';
 export { ChunkBytesExhaustedError, ChunkBytesLimit } from './chunkbytes.js';
 export type { BlockOptions } from './block.js';
 export { ChunkPool } from './chunkpool.js';
+export { parseIndexCacheConfig, type IndexCacheConfig } from './indexcacheconfig.js';
+export { parseCachingBucketConfig, type CachingBucketConfig } from './cachingbucketconfig.js';
