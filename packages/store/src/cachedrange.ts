@@ -26,7 +26,9 @@ export class CachedIndexRange implements ByteRange {
   async read(offset: number, length: number): Promise<Uint8Array> {
     const item = offset >= this.postingsStart ? CacheItem.Postings : CacheItem.Series;
     const key = `${this.blockId}:${item === CacheItem.Postings ? 'P' : 'S'}:${offset}:${length}`;
-    const hit = await this.cache.get(item, key);
+    const got = this.cache.get(item, key);
+    // Awaited only when the cache is remote (memcached): a read of the in-memory cache takes no extra turn.
+    const hit = got instanceof Promise ? await got : got;
     if (hit !== undefined) return hit;
     const bytes = await this.inner.read(offset, length);
     this.cache.set(item, key, bytes);
