@@ -82,7 +82,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   };
   const rangeCache = await cacheOf<Extent>(opts, 'query_range');
   const labelsCache = await cacheOf<CachedSet>(labelsOpts, 'labels');
-  const cached = (['query_range', 'labels'] as const).filter((name) => (name === 'labels' ? labelsCache : rangeCache) !== undefined);
+  const cached: CacheName[] = [...(rangeCache !== undefined ? ['query_range' as const] : []), ...(labelsCache !== undefined ? ['labels' as const] : [])];
   const metrics: FrontendMetrics = new FrontendMetrics(registry, cached, sizes);
   const downstream = new Downstream(cfg.downstreamUrl, opts.maxRetries, metrics);
   const range = new RangeHandler({ opts, downstream, cache: rangeCache, metrics, now });
