@@ -232,7 +232,7 @@ describe('deploy files and the CLI', () => {
   });
 
   it('cache configs parse with Strata own loaders, memcached ones naming the memcached deployed with them', async () => {
-    const parsers: Record<string, (text: string, what: string) => { client?: { addresses: string[] }; memcached?: { addresses: string[] } } | object> = {
+    const parsers: Record<string, (text: string, what: string) => object> = {
       '--index-cache.config': parseIndexCacheConfig,
       '--store.caching-bucket.config': parseCachingBucketConfig,
       '--query-range.response-cache-config': parseResponseCacheConfig,
@@ -243,6 +243,7 @@ describe('deploy files and the CLI', () => {
       for (const [flag, parse] of Object.entries(parsers)) {
         const value = flagValue(inv.args, flag);
         if (value === undefined) continue;
+        // A MEMCACHED config's client: `client` (index cache, results caches) or `memcached` (caching bucket).
         const parsed = parse(value, `${inv.where} ${flag}`) as { client?: { addresses: string[] }; memcached?: { addresses: string[] } };
         const addresses = (parsed.client ?? parsed.memcached)?.addresses;
         if (addresses === undefined) continue;

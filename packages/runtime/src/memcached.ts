@@ -123,10 +123,6 @@ export class MemcachedClient {
     }
   }
 
-  get servers(): readonly string[] {
-    return this.#servers;
-  }
-
   /** The values memcached holds of `keys`; a key it lacks, or that failed, is absent. */
   async getMulti(keys: readonly string[]): Promise<Map<string, Buffer>> {
     const found = new Map<string, Buffer>();
