@@ -364,7 +364,8 @@ describe('store gateway: bad and changing buckets', () => {
     const memcached = await startMemcached();
     try {
       const bucket = s3Bucket(s3, 'index-memcached');
-      await uploadWithLabels(bucket, await copyBlock(block, join(dir.path, 'index-memcached')), { cluster: 'c' });
+      // Three blocks, read at once by a query: their index lookups go to memcached together.
+      for (const cluster of ['c', 'd', 'e']) await uploadWithLabels(bucket, await copyBlock(block, join(dir.path, `index-memcached-${cluster}`)), { cluster });
       const indexCacheConfig = `type: MEMCACHED\nconfig: {addresses: ["${memcached.address}"]}\nttl: 1h\n`;
       const cachingBucketConfig = `type: MEMCACHED\nconfig: {addresses: ["${memcached.address}"]}\nchunk_subrange_ttl: 1h\n`;
       const m: LabelMatcher[] = [{ type: 0, name: 'job', value: 'api' }];
@@ -392,6 +393,12 @@ describe('store gateway: bad and changing buckets', () => {
       for (const item of ['ExpandedPostings', 'Series']) expect(text).toMatch(new RegExp(`^strata_store_index_cache_hits_total\\{item_type="${item}"\\} [1-9]`, 'm'));
       expect(text).toMatch(/^strata_store_bucket_cache_getrange_fetched_bytes_total\{origin="cache",config="chunks"\} [1-9]/m);
       expect(counting.rangeGets).toEqual([]);
+      // Index lookups made in the same turn went out together: fewer multi-gets than lookups.
+      const sum = (re: RegExp) => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+      const lookups = sum(/^strata_store_index_cache_requests_total\{[^}]*\} (\d+)/gm);
+      const gets = sum(/^strata_memcached_operations_total\{name="index-cache",operation="getmulti"\} (\d+)/gm);
+      expect(gets).toBeGreaterThan(0);
+      expect(gets).toBeLessThan(lookups);
     } finally {
       await memcached.stop();
     }

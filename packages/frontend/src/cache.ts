@@ -98,8 +98,7 @@ export class MemcachedResults<E> implements EntriesCache<E> {
   ) {}
 
   async get(key: string): Promise<readonly E[]> {
-    const id = this.#id(key);
-    const value = (await this.client.getMulti([id])).get(id);
+    const value = await this.client.get(this.#id(key));
     if (value === undefined) return [];
     try {
       const stored = JSON.parse(value.toString('utf8')) as { key?: unknown; entries?: unknown };

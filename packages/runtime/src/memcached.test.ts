@@ -68,6 +68,19 @@ describe('MemcachedClient against memcached', () => {
     both.stop();
   });
 
+  it('sends the gets made in one turn as one multi-get, each caller answered with its own key', async () => {
+    const registry = new Registry();
+    const c = await client({}, registry);
+    for (let i = 0; i < 10; i++) c.setAsync(`turn-${i}`, Buffer.from(`v${i}`), 60_000);
+    await c.flush();
+    const before = await counter(registry, 'strata_memcached_operations_total', 'name="test",operation="getmulti"');
+    const keys = [...Array.from({ length: 12 }, (_, i) => `turn-${i}`), 'turn-3'];
+    const got = await Promise.all(keys.map((k) => c.get(k)));
+    expect(got.map((v) => v?.toString())).toEqual([...Array.from({ length: 10 }, (_, i) => `v${i}`), undefined, undefined, 'v3']);
+    expect((await counter(registry, 'strata_memcached_operations_total', 'name="test",operation="getmulti"')) - before).toBe(1);
+    c.stop();
+  });
+
   it('skips values over max_item_size and keys memcached would refuse, counting them', async () => {
     const registry = new Registry();
     const c = await client({ maxItemSize: 100 }, registry);

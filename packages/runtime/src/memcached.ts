@@ -100,6 +100,8 @@ export class MemcachedClient {
   readonly #queue: (() => Promise<void>)[] = [];
   #setsRunning = 0;
   readonly #getGate: Gate;
+  /** Keys asked for with `get` this turn, and who waits for each. */
+  readonly #pendingGets = new Map<string, ((value: Buffer | undefined) => void)[]>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -121,6 +123,27 @@ export class MemcachedClient {
       this.#timer = setInterval(() => void this.#resolve(), this.#cfg.dnsProviderUpdateIntervalMs);
       this.#timer.unref();
     }
+  }
+
+  /**
+   * The value memcached holds of `key` (undefined where it lacks it, or failed). Gets made in the same
+   * turn of the event loop go out together, as one multi-get per server: a store gateway's concurrent
+   * index reads of a query (Thanos fetches a block's postings and series entries in batches).
+   */
+  get(key: string): Promise<Buffer | undefined> {
+    return new Promise((resolve) => {
+      const waiting = this.#pendingGets.get(key);
+      if (waiting !== undefined) waiting.push(resolve);
+      else this.#pendingGets.set(key, [resolve]);
+      if (this.#pendingGets.size === 1 && waiting === undefined) setImmediate(() => void this.#sendPendingGets());
+    });
+  }
+
+  async #sendPendingGets(): Promise<void> {
+    const pending = [...this.#pendingGets];
+    this.#pendingGets.clear();
+    const found = await this.getMulti(pending.map(([key]) => key));
+    for (const [key, waiting] of pending) for (const resolve of waiting) resolve(found.get(key));
   }
 
   /** The values memcached holds of `keys`; a key it lacks, or that failed, is absent. */

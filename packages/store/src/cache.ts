@@ -148,8 +148,7 @@ export class MemcachedIndexCache implements IndexItemCache {
     if (!this.#enabled[item]) return undefined;
     const counts = this.#lookups[item];
     counts.requests.value++;
-    const id = memcachedKey(key);
-    const value = (await this.#client.getMulti([id])).get(id);
+    const value = await this.#client.get(memcachedKey(key));
     if (value === undefined) return undefined;
     counts.hits.value++;
     // In memory of its own: expanded postings are read as 32-bit words from offset 0.
