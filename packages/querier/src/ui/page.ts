@@ -87,20 +87,50 @@ async function format() {
   if (body.status !== 'success') { $('status').innerHTML = '<span class="err">' + esc(body.errorType + ': ' + body.error) + '</span>'; return; }
   $('expr').value = body.data; $('expr').rows = Math.min(20, Math.max(3, body.data.split('\\n').length));
 }
+// Axis ticks at round values (1, 2 or 5 times a power of ten) covering [lo, hi], about n of them.
+function valueTicks(lo, hi, n) {
+  const raw = (hi - lo) / n, p = Math.pow(10, Math.floor(Math.log10(raw))), f = raw / p;
+  const step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p, out = [];
+  // Multiples of the step, rounded to twelve digits: 0.06, not 0.060000000000000005.
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) out.push(+(k * step).toPrecision(12));
+  return out;
+}
+// A value as an axis shows it: SI prefixes from k up, four significant digits below.
+function fmtValue(v) {
+  const a = Math.abs(v);
+  for (const [d, u] of [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']]) if (a >= d) return +(v / d).toPrecision(4) + u;
+  return String(+v.toPrecision(4));
+}
+// Time ticks (seconds) at round UTC times covering [lo, hi], about n of them; labels with the date once the range spans days.
+const TIME_STEPS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 10800, 21600, 43200, 86400, 172800, 604800];
+function timeTicks(lo, hi, n) {
+  const step = TIME_STEPS.find((s) => (hi - lo) / s <= n) || TIME_STEPS[TIME_STEPS.length - 1], out = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) out.push(t);
+  return { ticks: out, label: (t) => { const iso = new Date(t * 1000).toISOString(); return (hi - lo > 86400 ? iso.slice(5, 10) + ' ' : '') + iso.slice(11, step < 60 ? 19 : 16); } };
+}
 function graph(series) {
   const W = 1100, H = 360, pad = 50; let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
   for (const s of series) for (const [t, v] of points(s)) { const f = +v; if (!isFinite(f)) continue; x0 = Math.min(x0, t); x1 = Math.max(x1, t); y0 = Math.min(y0, f); y1 = Math.max(y1, f); }
   if (!isFinite(x0)) { $('out').textContent = 'no data'; return; }
   if (y0 === y1) { y0 -= 1; y1 += 1; } if (x0 === x1) x1 = x0 + 1;
   const X = (t) => pad + (t - x0) / (x1 - x0) * (W - 2 * pad), Y = (v) => H - pad - (v - y0) / (y1 - y0) * (H - 2 * pad);
-  let svg = '<svg width="' + W + '" height="' + H + '"><text x="4" y="' + (pad - 8) + '">' + y1.toPrecision(4) + '</text><text x="4" y="' + (H - pad) + '">' + y0.toPrecision(4) + '</text>';
-  svg += '<text x="' + pad + '" y="' + (H - 20) + '">' + new Date(x0 * 1000).toISOString() + '</text><text x="' + (W - 260) + '" y="' + (H - 20) + '">' + new Date(x1 * 1000).toISOString() + '</text>';
+  let svg = '<svg width="' + W + '" height="' + H + '" font-size="11">';
+  for (const v of valueTicks(y0, y1, 5)) svg += '<line x1="' + pad + '" x2="' + (W - pad) + '" y1="' + Y(v).toFixed(1) + '" y2="' + Y(v).toFixed(1) + '" stroke="#eee"/><text x="' + (pad - 4) + '" y="' + (Y(v) + 4).toFixed(1) + '" text-anchor="end">' + fmtValue(v) + '</text>';
+  const time = timeTicks(x0, x1, 8);
+  for (const t of time.ticks) svg += '<line y1="' + pad + '" y2="' + (H - pad) + '" x1="' + X(t).toFixed(1) + '" x2="' + X(t).toFixed(1) + '" stroke="#eee"/><text y="' + (H - pad + 16) + '" x="' + X(t).toFixed(1) + '" text-anchor="middle">' + time.label(t) + '</text>';
+  svg += '<text x="' + (W - pad) + '" y="' + (H - 8) + '" text-anchor="end" fill="#888">UTC</text>';
   series.forEach((s, i) => {
     const color = 'hsl(' + (i * 137) % 360 + ',65%,45%)'; let d = '', gap = true, last = null; const ps = points(s);
     for (const [t, v] of ps) { const f = +v; if (!isFinite(f) || (last !== null && t - last > 2 * (x1 - x0) / ps.length + 1)) gap = true; if (!isFinite(f)) continue; d += (gap ? 'M' : 'L') + X(t).toFixed(1) + ' ' + Y(f).toFixed(1) + (gap ? ' l0 0 ' : ' '); gap = false; last = t; }
     svg += '<path d="' + d + '" fill="none" stroke="' + color + '" stroke-width="1.5" stroke-linecap="round"><title>' + esc(lbl(s.metric)) + '</title></path>';
   });
-  $('out').innerHTML = svg + '</svg><table>' + series.map((s, i) => '<tr><td style="color:hsl(' + (i * 137) % 360 + ',65%,45%)">■ ' + esc(lbl(s.metric)) + (s.histograms ? ' (native histogram: its count)' : '') + '</td></tr>').join('') + '</table>';
+  $('out').innerHTML = svg + '</svg><table>' + series.map((s, i) => '<tr data-series="' + i + '"><td style="color:hsl(' + (i * 137) % 360 + ',65%,45%)">■ ' + esc(lbl(s.metric)) + (s.histograms ? ' (native histogram: its count)' : '') + '</td></tr>').join('') + '</table>';
+  // Hovering a legend row brings its line forward.
+  const paths = $('out').querySelectorAll('path');
+  for (const row of $('out').querySelectorAll('tr[data-series]')) {
+    row.onmouseenter = () => paths.forEach((p, i) => { p.style.opacity = String(i) === row.dataset.series ? '1' : '0.15'; });
+    row.onmouseleave = () => paths.forEach((p) => { p.style.opacity = '1'; });
+  }
 }
 async function alerts() {
   const d = await load('alerts', 'alertsout'); if (!d) return;

@@ -61,4 +61,25 @@ describe('web UI', () => {
     expect(hist({ count: '0', sum: '0' })).toBe('{count:0, sum:0}');
     expect(points({ values: [[2, '7']], histograms: [[1, { count: '3' }], [3, { count: '4' }]] })).toEqual([[1, '3'], [2, '7'], [3, '4']]);
   });
+
+  it('labels the graph axes at round values and round UTC times', async () => {
+    const app = await appWith({});
+    const html = (await app.inject({ url: '/' })).body;
+    await app.close();
+    const helpers = html.slice(html.indexOf('function valueTicks('), html.indexOf('function graph('));
+    const { valueTicks, fmtValue, timeTicks } = new Function(`${helpers}; return { valueTicks, fmtValue, timeTicks };`)() as {
+      valueTicks: (lo: number, hi: number, n: number) => number[];
+      fmtValue: (v: number) => string;
+      timeTicks: (lo: number, hi: number, n: number) => { ticks: number[]; label: (t: number) => string };
+    };
+    expect(valueTicks(0.0265, 0.0795, 5)).toEqual([0.03, 0.04, 0.05, 0.06, 0.07]);
+    expect(valueTicks(-3, 7, 5)).toEqual([-2, 0, 2, 4, 6]);
+    expect(valueTicks(1.2e9, 4.9e9, 5).map(fmtValue)).toEqual(['1.5G', '2G', '2.5G', '3G', '3.5G', '4G', '4.5G']);
+    expect([0, 0.1 + 0.2, 1234.6, -2.5e6, 7e12].map(fmtValue)).toEqual(['0', '0.3', '1.235k', '-2.5M', '7T']);
+    // Three days: a tick every twelve hours, dated; an hour: every ten minutes… at 15m, without the date.
+    const days = timeTicks(Date.UTC(2026, 11, 3, 16, 18) / 1000, Date.UTC(2026, 11, 6, 16, 1) / 1000, 8);
+    expect(days.ticks.map(days.label)).toEqual(['12-04 00:00', '12-04 12:00', '12-05 00:00', '12-05 12:00', '12-06 00:00', '12-06 12:00']);
+    const hour = timeTicks(Date.UTC(2026, 11, 6, 15, 2) / 1000, Date.UTC(2026, 11, 6, 16, 2) / 1000, 8);
+    expect(hour.ticks.map(hour.label)).toEqual(['15:15', '15:30', '15:45', '16:00']);
+  });
 });
