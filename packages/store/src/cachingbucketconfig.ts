@@ -1,5 +1,5 @@
-import { configMapping, parseBytes, parseDuration, parseYamlConfig } from '@strata/objstore';
-import { parseMemcachedClientConfig, type MemcachedClientConfig } from '@strata/runtime';
+import { configMapping, parseBytes, parseYamlConfig } from '@strata/objstore';
+import { configDuration, parseMemcachedClientConfig, type MemcachedClientConfig } from '@strata/runtime';
 
 /**
  * Thanos' caching bucket config (`--store.caching-bucket.config(-file)`), after validation: the
@@ -57,14 +57,7 @@ export function parseCachingBucketConfig(text: string, what = 'caching bucket co
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${what}: ${field} must be a non-negative integer, not ${JSON.stringify(v)}`);
     return n;
   };
-  const duration = (v: unknown, field: string, dflt: number) => {
-    if (v === undefined || v === null) return dflt;
-    try {
-      return parseDuration(String(v));
-    } catch (e) {
-      throw new Error(`${what}: ${field}: ${(e as Error).message}`);
-    }
-  };
+  const duration = (v: unknown, field: string, dflt: number) => (v === undefined || v === null ? dflt : configDuration(v, `${what}: ${field}`));
   // memcached bounds what it holds itself; its items, by the client's max_item_size.
   const backend = memcached !== undefined ? undefined : configMapping(top.config ?? {}, `${what}: config`, new Set(['max_size', 'max_item_size']));
   const out: CachingBucketConfig = {
