@@ -1,6 +1,6 @@
 import { dedupReplicas, splitOverlapping, type DedupFunc } from '@strata/dedup';
 import type { Querier, Queryable, SelectHints, SelectRequest, SeriesSet } from '@strata/promql';
-import { addQueryStats, Aggr, PartialResponseStrategy, seriesRequest, seriesRequestHints, type QueryStats } from '@strata/storeapi';
+import { addQueryStats, Aggr, PartialResponseStrategy, seriesRequest, seriesRequestHints, type QueryStats, type ShardInfo } from '@strata/storeapi';
 import { alternationOf, ChainMergeIterator, Matcher, type Labels, type SampleIterator, type Series } from '@strata/tsdb';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { chunkRunSeries } from './chunks.js';
@@ -24,6 +24,8 @@ export interface ReadOptions {
   endpointFilter?: EndpointFilter;
   /** When set, endpoints are asked what the query costs, and their reports are added up here. */
   costs?: QueryStats;
+  /** Read only this shard's series (Thanos' `shard_info`, from a query frontend's vertical sharding). */
+  shardInfo?: ShardInfo;
 }
 
 /**
@@ -104,6 +106,7 @@ export class StoreQueryable implements Queryable {
       range: hints.range,
       withoutReplicaLabels: dedup ? [...this.opts.replicaLabels] : [],
       responseBatchSize: RESPONSE_BATCH_SIZE,
+      ...(this.opts.shardInfo !== undefined ? { shardInfo: this.opts.shardInfo } : {}),
       ...(this.opts.costs !== undefined ? { hints: seriesRequestHints(true) } : {}),
     });
     // Each series is merged as soon as every endpoint has sent its part, while the rest still arrives.

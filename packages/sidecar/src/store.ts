@@ -28,6 +28,7 @@ import {
   TargetsState,
   type SeriesFrame,
   type SeriesRequest,
+  ShardMatcher,
   StoreError,
   type StoreSeries,
   type StoreServer,
@@ -97,6 +98,14 @@ interface Pending {
 }
 
 const byLabels = (a: Pending, b: Pending): number => Labels.compare(a.labels, b.labels);
+
+/** The series of `shard`; the chunks of the others are let go. */
+async function* inShard(series: AsyncIterable<Pending>, shard: ShardMatcher): AsyncGenerator<Pending> {
+  for await (const p of series) {
+    if (shard.matches(p.labels)) yield p;
+    else p.transcoded?.release();
+  }
+}
 
 /** A read of Prometheus' blocks that failed (not the head's remote read). */
 class BlocksFailed extends Error {
@@ -298,7 +307,7 @@ export class PrometheusStore implements StoreServer {
       store: {
         minTime,
         maxTime: MAX_INT64,
-        supportsSharding: false,
+        supportsSharding: true,
         supportsWithoutReplicaLabels: true,
         tsdbInfos: [{ labels, minTime, maxTime: MAX_INT64 }],
         supportsProjections: false,
@@ -371,9 +380,11 @@ export class PrometheusStore implements StoreServer {
     const drop = new Set(req.withoutReplicaLabels);
     const ext = extLabels.toArray();
     const finalLabels = (stored: readonly Label[]) => withExternal(stored, ext).without(drop);
+    // Prometheus answers every series; a sharded call keeps its shard's (the blocks' reads do so themselves).
+    const shard = ShardMatcher.of(req.shardInfo);
 
     if (req.skipChunks) {
-      const all = (await this.#prom.series(matchers, minTime, maxTime, ctx.signal)).map((rec) => finalLabels(Labels.from(rec).toArray()));
+      const all = (await this.#prom.series(matchers, minTime, maxTime, ctx.signal)).map((rec) => finalLabels(Labels.from(rec).toArray())).filter((l) => shard?.matches(l) ?? true);
       all.sort(Labels.compare);
       for (const labels of all) yield { series: { labels: labels.toArray(), chunks: [] } };
       return;
@@ -393,7 +404,8 @@ export class PrometheusStore implements StoreServer {
     if (this.#askEarly.has(selector)) ask();
     const size = { series: 0, bytes: 0 };
     const long = () => size.series >= ORDER_CHECK_AFTER_SERIES || size.bytes >= ORDER_CHECK_AFTER_BYTES;
-    const read = await readAhead(this.#read(matchers, minTime, maxTime, finalLabels, size, ctx.signal), () => {
+    const series = this.#read(matchers, minTime, maxTime, finalLabels, size, ctx.signal);
+    const read = await readAhead(shard === undefined ? series : inShard(series, shard), () => {
       if (!asked && long()) ask();
       return keepsOrder !== undefined;
     });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { joinKey } from '@strata/objstore';
-import { aggrChunkBytes, GrpcStatus, StoreError, type Aggr, type AggrChunk } from '@strata/storeapi';
+import { aggrChunkBytes, GrpcStatus, StoreError, type Aggr, type AggrChunk, type ShardMatcher } from '@strata/storeapi';
 import { Encoding, IndexReader, type BlockMeta, type ByteRange, type Labels, type Matcher, type Postings } from '@strata/tsdb';
 import { toStoreAggrChunk } from './aggrchunk.js';
 import { CacheItem, type IndexItemCache } from './cache.js';
@@ -323,7 +323,8 @@ export class BucketBlock {
    * chunks still being read: `SeriesRows.readThrough` tells when a prefix of them has its chunks (each
    * read checked against its CRCs), and fails, naming the block, if a read failed. Each series' labels
    * are its labels in the index with the block's external labels added and the labels named in `drop`
-   * removed; the rows say whether that kept them sorted.
+   * removed; the rows say whether that kept them sorted. With `shard`, only the series of that shard
+   * (by those labels): the others' chunks are never read.
    */
   series(
     matchers: readonly Matcher[],
@@ -334,6 +335,7 @@ export class BucketBlock {
     aggregates: readonly Aggr[],
     stats: QueryStats,
     drop: ReadonlySet<string>,
+    shard?: ShardMatcher,
   ): Promise<SeriesRows> {
     return this.#use(stats, async (r) => {
       const ids = await this.#postings(r.index, matchers);
@@ -342,7 +344,8 @@ export class BucketBlock {
       // asked, and growing by doubling copied the rows of a 100,000-series query five times into fresh
       // memory. Beyond MAX_PRESIZED_ROWS they grow as they come, lest a long postings list of series
       // mostly outside the range take much more than its answer.
-      const rows = new SeriesRows(this.#labelMapping(r, drop), Math.min(ids.length, MAX_PRESIZED_ROWS), limits.chunkBytes);
+      const mapping = this.#labelMapping(r, drop);
+      const rows = new SeriesRows(mapping, Math.min(ids.length, MAX_PRESIZED_ROWS), limits.chunkBytes);
       let segments: Promise<SegmentFiles> | undefined;
       const inFlight = this.#opts.chunkReadsInFlight;
       // With inFlight, each read, settled either way.
@@ -382,6 +385,7 @@ export class BucketBlock {
       for await (const cols of r.index.seriesColumns(ids)) {
         const { chunkStart, minTime, maxTime, ref } = cols;
         for (let e = 0; e < cols.length; e++) {
+          if (shard !== undefined && !shard.matches(mapping.labels(cols.labelRefs, cols.labelStart[e] as number, cols.labelStart[e + 1] as number))) continue;
           const first = chunkStart[e] as number;
           const end = chunkStart[e + 1] as number;
           let added = false;

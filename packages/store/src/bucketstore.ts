@@ -10,6 +10,7 @@ import {
   MIN_INT64,
   type SeriesFrame,
   type SeriesRequest,
+  ShardMatcher,
   StoreError,
   type StoreSeries,
   type StoreServer,
@@ -143,7 +144,7 @@ export class BucketStore implements StoreServer {
     return {
       labelSets: sets.map((s) => [...s.labels.toArray()]),
       componentType: 'store',
-      store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos, supportsProjections: false },
+      store: { minTime, maxTime, supportsSharding: true, supportsWithoutReplicaLabels: true, tsdbInfos, supportsProjections: false },
     };
   }
 
@@ -205,6 +206,7 @@ export class BucketStore implements StoreServer {
     };
     const limit = gate(this.#opts.blockConcurrency);
     const replicaLabels = new Set(req.withoutReplicaLabels);
+    const shard = ShardMatcher.of(req.shardInfo);
     const reads: Promise<SeriesRows>[] = [];
     const queriedBlocks: string[] = [];
     for (const set of this.#sets()) {
@@ -215,7 +217,7 @@ export class BucketStore implements StoreServer {
         queriedBlocks.push(b.id);
         reads.push(
           limit(async () => {
-            const rows = await b.series(rest, mint, maxt, req.skipChunks, limits, req.aggregates, stats, replicaLabels);
+            const rows = await b.series(rest, mint, maxt, req.skipChunks, limits, req.aggregates, stats, replicaLabels, shard);
             if (this.#opts.streamSeries !== true) {
               // Read whole before it is sent; the block's slot is held until it is: the limit bounds the blocks read at once.
               rows.paceReads(false);

@@ -12,6 +12,7 @@ import { deepStrictEqual, ok } from 'node:assert/strict';
 import { compareStrings, Labels, Matcher, matchLabels, type MatchType, ValueType } from '@strata/tsdb';
 import type { StoreClient } from './client.js';
 import { readChunkSeries } from './convert.js';
+import { ShardMatcher } from './shard.js';
 import { type LabelMatcher, labelNamesRequest, labelValuesRequest, type SeriesRequest, seriesRequest } from './messages.js';
 
 export interface AcceptanceSeries {
@@ -105,17 +106,21 @@ export interface AcceptanceCase {
 const TYPES: readonly MatchType[] = ['=', '!=', '=~', '!~'];
 const mt = (name: string, value: string, type: LabelMatcher['type'] = 0): LabelMatcher => ({ type, name, value });
 
-/** What a correct store returns: ext labels appended (ext wins), replica labels dropped, sorted, samples in range. */
+/** What a correct store returns: ext labels appended (ext wins), replica labels dropped, the shard's series only, sorted, samples in range. */
 function expectedSeries(fx: AcceptanceFixture, req: SeriesRequest): { labels: string; samples: [number, number][] }[] {
   const ext = Labels.from(fx.extLabels);
   const matchers = req.matchers.map((m) => new Matcher(TYPES[m.type]!, m.name, m.value));
+  // The shard is of the labels as answered: external labels added, replica labels dropped.
+  const shard = ShardMatcher.of(req.shardInfo);
   const out: { labels: Labels; samples: [number, number][] }[] = [];
   for (const s of fx.series) {
     const all = Labels.from(s.labels).merge(ext);
     if (!matchLabels(matchers, all)) continue;
     const samples = s.samples.filter(([t]) => t >= req.minTime && t <= req.maxTime);
     if (samples.length === 0) continue;
-    out.push({ labels: all.without(req.withoutReplicaLabels), samples: req.skipChunks ? [] : samples });
+    const labels = all.without(req.withoutReplicaLabels);
+    if (shard !== undefined && !shard.matches(labels)) continue;
+    out.push({ labels, samples: req.skipChunks ? [] : samples });
   }
   out.sort((a, b) => Labels.compare(a.labels, b.labels));
   const limited = req.limit > 0 ? out.slice(0, req.limit) : out;
@@ -181,6 +186,17 @@ export function storeAcceptanceCases(fx: AcceptanceFixture): AcceptanceCase[] {
     seriesCase('skip_chunks', fx, { matchers: [mt('__name__', 'acc_requests')], skipChunks: true }),
     seriesCase('limit', fx, { matchers: [mt('__name__', 'acc_.*', 2)], limit: 5 }),
     seriesCase('response_batch_size', fx, { matchers: [mt('__name__', 'acc_.*', 2)], responseBatchSize: 4 }),
+    ...[0, 1].map((shardIndex) =>
+      seriesCase(`shard_info by job, shard ${shardIndex} of 2`, fx, { matchers: [mt('__name__', 'acc_.*', 2)], shardInfo: { shardIndex, totalShards: 2, by: true, labels: ['job'] } }),
+    ),
+    // Without `by`: every label but those named, after the replica label is dropped (replicas share a shard).
+    ...[0, 1, 2].map((shardIndex) =>
+      seriesCase(`shard_info without instance, shard ${shardIndex} of 3, replica label dropped`, fx, {
+        matchers: [mt('__name__', 'acc_.*', 2)],
+        withoutReplicaLabels: [fx.replicaLabel],
+        shardInfo: { shardIndex, totalShards: 3, by: false, labels: ['instance'] },
+      }),
+    ),
     {
       name: 'Series: a request whose only matchers are on external labels is rejected',
       async run(client) {

@@ -6,6 +6,7 @@ export * from './messages.js';
 export * from './codec.js';
 export * from './convert.js';
 export * from './hash.js';
+export * from './shard.js';
 export { chunkWasm, type ChunkWasm } from './chunkwasm.js';
 export * from './server.js';
 export * from './client.js';

@@ -20,6 +20,7 @@ import { chunkHash } from './hash.js';
 import { decodeSeriesResponse, encodeSeriesRequest } from './codec.js';
 import { type InfoResponse, type LabelNamesRequest, type LabelValuesRequest, MAX_INT64, PartialResponseStrategy, type SeriesRequest, seriesRequest } from './messages.js';
 import { PROTO_DIR, PROTO_FILES } from './proto.js';
+import { ShardMatcher } from './shard.js';
 import { encodeSnappyStream } from './snappystream.js';
 import { type CallContext, type SeriesFrame, serveStore, type ServingStore, type StoreServer } from './server.js';
 
@@ -57,7 +58,7 @@ class MemoryStore implements StoreServer {
     return {
       labelSets: [[...this.#ext.toArray()]],
       componentType: 'store',
-      store: { minTime: this.fx.minTime, maxTime: this.fx.maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false },
+      store: { minTime: this.fx.minTime, maxTime: this.fx.maxTime, supportsSharding: true, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false },
     };
   }
 
@@ -69,9 +70,10 @@ class MemoryStore implements StoreServer {
 
   async *series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
     this.lastSignal = ctx.signal;
+    const shard = ShardMatcher.of(req.shardInfo);
     const out = this.#select(req.matchers)
       .map((s) => ({ labels: s.labels.without(req.withoutReplicaLabels), chunks: s.chunks.filter((c) => c.maxTime >= req.minTime && c.minTime <= req.maxTime) }))
-      .filter((s) => s.chunks.length > 0)
+      .filter((s) => s.chunks.length > 0 && (shard?.matches(s.labels) ?? true))
       .sort((a, b) => Labels.compare(a.labels, b.labels));
     const series = out.map((s) => toStoreSeries(s.labels, req.skipChunks ? [] : s.chunks));
     if (this.runs > 0) for (let i = 0; i < series.length; i += this.runs) yield { run: series.slice(i, i + this.runs) };

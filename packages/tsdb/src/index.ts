@@ -1,4 +1,5 @@
 export * from './labels/labels.js';
+export * from './labels/hash.js';
 export * from './labels/matcher.js';
 export * from './labels/regexp.js';
 export { alternationOf } from './labels/setmatches.js';

@@ -1,12 +1,11 @@
 /** Aggregation operators over instant vectors, per step, groups keyed by their output labels. */
-import { formatGoFloat, Labels, METRIC_NAME, quoteGo, type FloatHistogram } from '@strata/tsdb';
+import { formatGoFloat, Labels, labelsHash, METRIC_NAME, quoteGo, type FloatHistogram } from '@strata/tsdb';
 import type { AggregateExpr } from '../parser/ast.js';
 import { formatFloatPlain, goFloat } from '../format.js';
 import { kahanC, kahanSumInc } from '../functions/kahan.js';
 import { quantile } from '../functions/quantile.js';
 import { EvalError } from './errors.js';
 import { HistogramGroup, type HistogramAggregationEvents } from './histogram-sum.js';
-import { labelsHash } from './labelhash.js';
 import { isValidLabelName } from './names.js';
 import { SeriesBuilder, type StepSeries, type VectorValue } from './steps.js';
 

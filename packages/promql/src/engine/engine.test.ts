@@ -4,11 +4,7 @@ import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { QueryValue } from '../value.js';
 import { Engine } from './engine.js';
-import { labelsHash } from './labelhash.js';
-import xxhash from 'xxhash-wasm';
 import { QueryCanceledError, QueryTimeoutError, TooManySamplesError } from './errors.js';
-
-const { h64Raw } = await xxhash();
 
 function storage(series: Record<string, [number, number][]>): MemoryStorage {
   const st = new MemoryStorage();
@@ -257,13 +253,6 @@ describe('Engine', () => {
     expect(capped.value.type === 'vector' && capped.value.samples.length).toBe(200);
     expect(capped.annotations).toEqual(['PromQL warning: ratio value should be between -1 and 1, got -1.5, capping to -1 (1:13)']);
     await expect(engine.instantQuery(st, 'limit_ratio(NaN, x)', 60_000)).rejects.toThrow('Ratio value is NaN');
-  });
-
-  it("hashes labels as Prometheus' Labels.Hash: xxhash64 of name, 0xff, value, 0xff, …", () => {
-    // xxhash64 of no bytes (the published test vector) and of "a\xffb\xff" built by hand.
-    expect(labelsHash(Labels.EMPTY)).toBe(0xef46db3751d8e999n);
-    expect(labelsHash(Labels.from({ a: 'b' }))).toBe(h64Raw(new Uint8Array([0x61, 0xff, 0x62, 0xff]), 0n));
-    expect(labelsHash(Labels.from({ a: 'b' }))).not.toBe(labelsHash(Labels.from({ ab: '' })));
   });
 });
 

@@ -1,6 +1,7 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
-import { serveStore, StoreError, GrpcStatus, type Meta, type MetricMetadata, type StoreServer } from '@strata/storeapi';
+import { serveStore, StoreError, GrpcStatus, toStoreSeries, type Meta, type MetricMetadata, type StoreServer } from '@strata/storeapi';
+import { Labels, XORChunk } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { EndpointSet } from '../endpoints/endpointset.js';
@@ -367,5 +368,45 @@ describe('status', () => {
   it('reports the Prometheus API version Strata answers as in buildinfo, without features, so that Grafana reads a Prometheus', async () => {
     const res = await (await apiApp()).inject('/api/v1/status/buildinfo');
     expect(JSON.parse(res.body)).toEqual({ status: 'success', data: { version: '2.42.0', revision: 'strata-0.1.0', branch: '', buildUser: '', buildDate: '', goVersion: '' } });
+  });
+});
+
+describe('shard_info', () => {
+  it("answers a query with its shard's series only (read from Thanos' JSON), and refuses a malformed one with 400", async () => {
+    const chunk = new XORChunk();
+    const app = chunk.appender();
+    for (let t = 0; t <= 60_000; t += 15_000) app.append(t, 1);
+    // A store that cannot shard: the querier keeps the shard's series itself.
+    const server = await serveStore(
+      {
+        info: async () => ({ labelSets: [], componentType: 'store', store: { minTime: 0, maxTime: 60_000, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } }),
+        async *series() {
+          for (let i = 0; i < 12; i++) yield { series: toStoreSeries(Labels.from({ __name__: 'm', i: String(i).padStart(2, '0') }), [{ minTime: 0, maxTime: 60_000, chunk }]) };
+        },
+        labelNames: async () => ({ names: [], warnings: [] }),
+        labelValues: async () => ({ values: [], warnings: [] }),
+      },
+      { address: '127.0.0.1:0' },
+    );
+    const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
+    try {
+      await endpoints.refresh();
+      const api = await apiApp({}, null, endpoints);
+      const query = async (shardInfo?: string) => {
+        const res = await api.inject(`/api/v1/query?query=m&time=30${shardInfo === undefined ? '' : `&shard_info=${encodeURIComponent(shardInfo)}`}`);
+        return { code: res.statusCode, ...(JSON.parse(res.body) as { data: { result: { metric: { i: string } }[] }; error?: string }) };
+      };
+      const whole = (await query()).data.result.map((s) => s.metric.i);
+      expect(whole).toHaveLength(12);
+      const shards = await Promise.all([0, 1, 2].map(async (k) => (await query(`{"shard_index":${k},"total_shards":3,"by":true,"labels":["i"]}`)).data.result.map((s) => s.metric.i)));
+      for (const s of shards) expect(s.length).toBeGreaterThan(0);
+      expect(shards.flat().sort()).toEqual(whole);
+      expect(await query('{"total_shards":3,"shard_index":3}')).toMatchObject({ code: 400, errorType: 'bad_data', error: 'invalid parameter "shard_info": shard_info.shard_index 3 is not below total_shards 3' });
+      expect((await query('{')).code).toBe(400);
+      await api.close();
+    } finally {
+      endpoints.stop();
+      await server.stop();
+    }
   });
 });

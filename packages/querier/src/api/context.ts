@@ -1,6 +1,6 @@
 import type { DedupFunc } from '@strata/dedup';
 import { Engine, type PromqlFeatures } from '@strata/promql';
-import { StoreError, GrpcStatus } from '@strata/storeapi';
+import { StoreError, GrpcStatus, parseShardInfoJson, type ShardInfo } from '@strata/storeapi';
 import { logIfSlow, type Logger } from '@strata/runtime';
 import { Labels, type Matcher } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -74,7 +74,7 @@ function dynamicLookbackDelta(configured: number, p: Params): number {
   return configured;
 }
 
-/** Thanos' per-request read parameters: dedup, replicaLabels[], partial_response, max_source_resolution, storeMatch[]. */
+/** Thanos' per-request read parameters: dedup, replicaLabels[], partial_response, max_source_resolution, storeMatch[], shard_info. */
 export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOptions {
   const replicaLabels = p.all('replicaLabels[]');
   const res = p.get('max_source_resolution');
@@ -87,6 +87,7 @@ export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOpt
   }
   // As Thanos: unnamed in the error, and a selector may match every store.
   const storeMatchers = p.all('storeMatch[]').map((s) => parseSelector(engine, s, (reason) => new ApiError('bad_data', reason)));
+  const shardInfo = p.get('shard_info');
   return {
     dedup: p.bool('dedup', true),
     replicaLabels: replicaLabels.length > 0 ? replicaLabels : ctx.defaults.replicaLabels,
@@ -96,7 +97,17 @@ export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOpt
     maxSourceResolution,
     autoDownsampling,
     ...(storeMatchers.length > 0 ? { endpointFilter: storeMatchFilter(storeMatchers) } : {}),
+    ...(shardInfo !== undefined && shardInfo !== '' ? { shardInfo: shardInfoParam(shardInfo) } : {}),
   };
+}
+
+/** Thanos' `shard_info`: the shard of a query frontend's vertically sharded query, as JSON. */
+function shardInfoParam(json: string): ShardInfo {
+  try {
+    return parseShardInfoJson(json);
+  } catch (e) {
+    throw invalidParam('shard_info', (e as Error).message);
+  }
 }
 
 /**

@@ -27,6 +27,7 @@ const querySchema = {
       max_source_resolution: SINGLE,
       'replicaLabels[]': { type: 'array', items: { type: 'string' } },
       'storeMatch[]': { type: 'array', items: { type: 'string' } },
+      shard_info: SINGLE,
       limit: SINGLE,
     },
   },

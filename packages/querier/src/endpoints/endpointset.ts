@@ -37,6 +37,8 @@ export interface Endpoint {
   readonly maxTime: number;
   readonly componentType: string;
   readonly supportsWithoutReplicaLabels: boolean;
+  /** It answers a sharded Series call with its shard's series only (Info's supports_sharding); the querier filters the others' answers. */
+  readonly supportsSharding: boolean;
   /** It serves Thanos' Metadata API (Info's metric_metadata). */
   readonly metricMetadata: boolean;
   /** It serves Thanos' Rules API (Info's rules). */
@@ -210,6 +212,7 @@ export class EndpointSet {
         maxTime: s.info.store.maxTime,
         componentType: s.info.componentType,
         supportsWithoutReplicaLabels: s.info.store.supportsWithoutReplicaLabels,
+        supportsSharding: s.info.store.supportsSharding,
         metricMetadata: s.info.metricMetadata === true,
         rules: s.info.rules === true,
         exemplars: s.info.exemplars !== undefined,

@@ -1,4 +1,4 @@
-import { PartialResponseStrategy, seriesRequest, type SeriesRequest, type SeriesResponse, type StoreSeries } from '@strata/storeapi';
+import { PartialResponseStrategy, seriesRequest, ShardMatcher, type SeriesRequest, type SeriesResponse, type StoreSeries } from '@strata/storeapi';
 import { describe, expect, it } from 'vitest';
 import type { Endpoint, EndpointSet, UnavailableEndpoint } from '../endpoints/endpointset.js';
 import { Labels } from '@strata/tsdb';
@@ -12,7 +12,7 @@ const series = (name: string, replica: string, minTime: number): StoreSeries => 
 });
 
 /** An endpoint answering with `frames`, each after `before(i)` resolves. */
-function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i: number) => Promise<void>; stripsReplicaLabels?: boolean; asked?: SeriesRequest[] } = {}): Endpoint {
+function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i: number) => Promise<void>; stripsReplicaLabels?: boolean; shards?: boolean; asked?: SeriesRequest[] } = {}): Endpoint {
   return {
     address,
     labelSets: [],
@@ -20,6 +20,7 @@ function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i
     maxTime: Number.MAX_SAFE_INTEGER,
     componentType: 'store',
     supportsWithoutReplicaLabels: opts.stripsReplicaLabels ?? true,
+    supportsSharding: opts.shards ?? false,
     metricMetadata: false,
     rules: false,
     exemplars: false,
@@ -49,6 +50,26 @@ const req = (strategy: PartialResponseStrategy) => seriesRequest({ minTime: 0, m
 const names = (got: LabeledSeries[]) => got.map((s) => [s.labels.toString(), s.chunks.map((c) => c.minTime)]);
 
 describe('ProxyStore.streamSeries', () => {
+  it("keeps only the shard's series of an endpoint that cannot shard, by the labels they are answered with, and asks it for all of them", async () => {
+    const all = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    const shardInfo = { shardIndex: 1, totalShards: 3, by: false, labels: [] };
+    const shard = ShardMatcher.of(shardInfo) as ShardMatcher;
+    const inShard = all.filter((n) => shard.matches(Labels.from({ __name__: n })));
+    expect(inShard.length).toBeGreaterThan(0);
+    expect(inShard.length).toBeLessThan(all.length);
+    for (const strips of [true, false]) {
+      const asked: SeriesRequest[] = [];
+      const old = endpoint('old', [{ batch: all.map((n) => series(n, strips ? '' : 'r1', 0)) }], { stripsReplicaLabels: strips, asked });
+      // One that shards is trusted with its answer.
+      const sharding = endpoint('new', [{ batch: [series('z', '', 0)] }], { shards: true });
+      const got: LabeledSeries[] = [];
+      await proxyOver(old, sharding).streamSeries({ ...req(PartialResponseStrategy.ABORT), shardInfo, limit: 2 }, new AbortController().signal, (s) => got.push(s));
+      expect(got.map((s) => s.labels.get('__name__'))).toEqual([...inShard, 'z']);
+      // Its first series are not the shard's first: no limit asked of it.
+      expect(asked[0]?.limit).toBe(0);
+    }
+  });
+
   it('hands on each series once every endpoint has sent past it, before slower endpoints finish', async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));

@@ -31,6 +31,7 @@ import {
   type ExemplarsRequest,
   type TargetDiscovery,
   type TargetsRequest,
+  ShardMatcher,
 } from '@strata/storeapi';
 import { setMaxListeners } from 'node:events';
 import { parseExpr, walk, type Expr } from '@strata/promql';
@@ -138,17 +139,25 @@ export class ProxyStore implements StoreServer {
         failed = { error };
       }
     });
+    const shard = ShardMatcher.of(req.shardInfo);
     // Every endpoint at once, as Thanos' proxy asks them (--query.max-concurrent-select bounds a query's selects).
     await Promise.all(
       targets.map(async (e, i) => {
         // An endpoint that cannot drop replica labels itself sends its series in another order than
         // they have without them: they join the merge when it is done, stripped and sorted again.
         const own: LabeledSeries[] | undefined = e.supportsWithoutReplicaLabels ? undefined : [];
-        // Its first series with replica labels are not the first without them: a limit would cut the wrong ones.
-        const asked = own !== undefined && req.limit > 0 && req.withoutReplicaLabels.length > 0 ? { ...req, limit: 0 } : req;
+        // One that cannot shard sends every series: the shard's are kept here, by the labels they are answered with.
+        const inShard = shard === undefined || e.supportsSharding ? undefined : (s: LabeledSeries) => shard.matches(s.labels);
+        // Its first series with replica labels are not the first without them, nor are its first series
+        // the shard's first: a limit would cut the wrong ones.
+        const cutsWrong = (own !== undefined && req.withoutReplicaLabels.length > 0) || inShard !== undefined;
+        const asked = req.limit > 0 && cutsWrong ? { ...req, limit: 0 } : req;
         try {
-          await this.#seriesFrom(e, asked, signal, { warnings, stats }, abort, (s) => (own === undefined ? merge.add(i, s) : own.push(s)), () => merge.drain());
-          merge.end(i, own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels));
+          await this.#seriesFrom(e, asked, signal, { warnings, stats }, abort, (s) => {
+            if (own !== undefined) own.push(s);
+            else if (inShard === undefined || inShard(s)) merge.add(i, s);
+          }, () => merge.drain());
+          merge.end(i, own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels).filter(inShard ?? (() => true)));
         } catch (err) {
           if (signal.aborted) throw err;
           const msg = `fetch series for ${describe(e)}: ${(err as Error).message}`;
@@ -307,7 +316,7 @@ export class ProxyStore implements StoreServer {
       store: {
         minTime: eps.length === 0 ? MAX_INT64 : Math.min(...eps.map((e) => e.minTime)),
         maxTime: eps.length === 0 ? MIN_INT64 : Math.max(...eps.map((e) => e.maxTime)),
-        supportsSharding: false,
+        supportsSharding: true,
         supportsWithoutReplicaLabels: true,
         tsdbInfos: [],
         supportsProjections: false,
