@@ -43,6 +43,9 @@ let frontend: Frontend;
 let frontendUrl: string;
 /** A query frontend that keeps start and end as asked (`--no-query-range.align-range-with-step`). */
 let unalignedFrontend: Frontend;
+/** A frontend that sends every shardable range query as asked (unsplit, unaligned) but as 3 vertical shards. */
+let shardedFrontend: Frontend;
+let shardedUrl: string;
 
 interface ApiBody {
   status: string;
@@ -52,7 +55,9 @@ interface ApiBody {
   error?: string;
 }
 
-async function get(base: string, path: string, params: Record<string, string | string[]>): Promise<{ code: number; body: ApiBody }> {
+type Answer = { code: number; body: ApiBody };
+
+async function get(base: string, path: string, params: Record<string, string | string[]>): Promise<Answer> {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) for (const x of Array.isArray(v) ? v : [v]) qs.append(k, x);
   const res = await fetch(`${base}${path}?${qs}`);
@@ -108,9 +113,12 @@ beforeAll(async () => {
   unalignedFrontend = await startFrontend({
     httpAddress: '127.0.0.1:0', downstreamUrl: queryUrl, range: { splitInterval: 120_000, cacheBytes: 64 << 20, alignRangeWithStep: false }, logger: nopLogger,
   });
+  shardedFrontend = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl: queryUrl, range: { splitInterval: 0, alignRangeWithStep: false, verticalShards: 3 }, logger: nopLogger });
+  shardedUrl = `http://${shardedFrontend.httpAddress}`;
 });
 
 afterAll(async () => {
+  await shardedFrontend?.stop();
   await unalignedFrontend?.stop();
   await frontend?.stop();
   await querier?.stop();
@@ -133,7 +141,7 @@ function window() {
 }
 
 describe('compliance queries: querier over two replicas vs one Prometheus', () => {
-  it.skipIf(!complianceAvailable())('answers every range query as Prometheus does, whole and split by the query frontend', { timeout: 900_000 }, async () => {
+  it.skipIf(!complianceAvailable())('answers every range query as Prometheus does, whole, split by the query frontend and in vertical shards', { timeout: 900_000 }, async () => {
     const cases = await loadComplianceCases();
     const w = window();
     const failures: string[] = [];
@@ -142,11 +150,13 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
       cases.map((c) =>
         limit(async () => {
           const params = { query: c.query, ...w };
-          const [want, got, split] = await Promise.all([get(reference.url, '/api/v1/query_range', params), get(queryUrl, '/api/v1/query_range', params), get(frontendUrl, '/api/v1/query_range', params)]);
-          if (split.code !== got.code) failures.push(`${c.query}: status ${split.code} through the query frontend, ${got.code} from the querier`);
-          else if (got.body.status === 'success') {
-            const diff = diffMatrices(got.body.data?.result as MatrixSeries[], split.body.data?.result as MatrixSeries[]);
-            if (diff !== null) failures.push(`${c.query}: through the query frontend: ${diff}`);
+          const [want, got, split, sharded] = await Promise.all([reference.url, queryUrl, frontendUrl, shardedUrl].map((base) => get(base, '/api/v1/query_range', params)));
+          for (const [how, answer] of [['split by the query frontend', split], ['in vertical shards', sharded]] as const) {
+            if (answer.code !== got.code) failures.push(`${c.query}: status ${answer.code} ${how}, ${got.code} from the querier`);
+            else if (got.body.status === 'success') {
+              const diff = diffMatrices(got.body.data?.result as MatrixSeries[], answer.body.data?.result as MatrixSeries[]);
+              if (diff !== null) failures.push(`${c.query}: ${how}: ${diff}`);
+            }
           }
           if (want.body.status !== 'success') {
             if (!c.shouldFail) failures.push(`${c.query}: reference failed: ${want.body.error}`);
@@ -168,6 +178,9 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
     // Each query the querier answered went through the frontend in pieces.
     const split = /^strata_frontend_split_queries_total (\d+)$/m.exec(await (await fetch(`${frontendUrl}/metrics`)).text());
     expect(Number(split?.[1])).toBeGreaterThanOrEqual(4 * cases.length);
+    // Most of them went out in shards (those that aggregate everything into one series cannot).
+    const sharded = /^strata_frontend_vertical_sharding_queries_total\{result="sharded"\} (\d+)$/m.exec(await (await fetch(`${shardedUrl}/metrics`)).text());
+    expect(Number(sharded?.[1])).toBeGreaterThan(cases.length / 2);
   });
   if (!complianceAvailable()) console.warn('SKIPPED: ../shared/promql-compliance is absent; the compliance comparison did not run');
 });
@@ -206,12 +219,14 @@ describe('random queries: querier over two replicas vs one Prometheus', () => {
           // A range off the step grid goes to the frontend that keeps it as asked: the default one moves it onto the grid.
           const aligned = !('step' in w) || (Number(w.start) % Number(w.step) === 0 && Number(w.end) % Number(w.step) === 0);
           const through = aligned ? frontendUrl : `http://${unalignedFrontend.httpAddress}`;
-          const [want, got, split] = await Promise.all([get(reference.url, path, params), get(queryUrl, path, params), get(through, path, params)]);
+          const [want, got, split, sharded] = await Promise.all([get(reference.url, path, params), get(queryUrl, path, params), get(through, path, params), get(shardedUrl, path, params)]);
           const diff = answerDiff(want, got);
           if (diff !== null) failures.push(`${path} ${JSON.stringify(params)}: ${diff}`);
-          // Through the query frontend, range queries split into 2-minute pieces, as the querier answers them whole.
+          // Through the query frontend, range queries split into 2-minute pieces, and in 3 vertical shards, as the querier answers them whole.
           const splitDiff = answerDiff(got, split, []);
           if (splitDiff !== null) failures.push(`${path} ${JSON.stringify(params)} through the query frontend: ${splitDiff}`);
+          const shardedDiff = answerDiff(got, sharded, []);
+          if (shardedDiff !== null) failures.push(`${path} ${JSON.stringify(params)} in vertical shards: ${shardedDiff}`);
         }),
       ),
     );

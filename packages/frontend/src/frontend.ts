@@ -48,6 +48,7 @@ export const DEFAULT_RANGE_OPTIONS: RangeOptions = {
   alignRangeWithStep: true,
   maxQueryLength: 0,
   requestDownsampled: true,
+  verticalShards: 0,
 };
 
 export const DEFAULT_LABELS_OPTIONS: LabelsOptions = { ...DEFAULT_SPLIT_OPTIONS, defaultTimeRange: 24 * 3_600_000 };
@@ -106,7 +107,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   };
   const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [routes], ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}) });
   const cacheText = (o: SplitOptions) => (o.memcached !== undefined ? `memcached ${o.memcached.client.addresses.join(',')}` : `${o.cacheBytes ?? 0} bytes in memory`);
-  logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, results_cache: cacheText(opts), labels_cache: cacheText(labelsOpts) });
+  logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, vertical_shards: opts.verticalShards, results_cache: cacheText(opts), labels_cache: cacheText(labelsOpts) });
   prober.healthy();
   prober.ready();
   return {

@@ -14,6 +14,7 @@ export class FrontendMetrics {
   readonly queries: Counter<'op'>;
   readonly splitQueries: Counter;
   readonly downsampledExtraQueries: Counter;
+  readonly verticalSharding: Counter<'result'>;
   readonly downstreamRequests: Counter<'code'>;
   readonly downstreamRetries: Counter;
   readonly downstreamDuration: Histogram;
@@ -37,6 +38,12 @@ export class FrontendMetrics {
     this.downsampledExtraQueries = new Counter({
       name: 'strata_frontend_downsampled_extra_queries_total',
       help: 'Range queries sent again at a coarser max_source_resolution for the start of a piece that max_source_resolution=auto left empty (--query-range.request-downsampled).',
+      registers: [registry],
+    });
+    this.verticalSharding = new Counter({
+      name: 'strata_frontend_vertical_sharding_queries_total',
+      help: 'Range queries by whether their downstream queries went out as --query-frontend.vertical-shards shards (sharded) or whole (whole: nothing to shard them by).',
+      labelNames: ['result'],
       registers: [registry],
     });
     this.downstreamRequests = new Counter({

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { DEFAULT_MEMCACHED_CLIENT_CONFIG, nopLogger } from '@strata/runtime';
 import { startMemcached } from '@strata/testing/memcached';
 import { sleep } from '@strata/testing/process';
+import { parseShardInfoJson, ShardMatcher } from '@strata/storeapi';
+import { Labels } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, type Frontend } from './frontend.js';
 
@@ -10,9 +12,10 @@ const MIN = 60_000;
 const DAY = 86_400_000;
 const BASE = 20_000 * DAY;
 
-/** Range queries the stand-in querier answered, and the partial_response each asked for. */
+/** Range queries the stand-in querier answered, and the partial_response and shard_info each asked for. */
 let asked = 0;
 const partialResponses: (string | null)[] = [];
+const shardInfos: (string | null)[] = [];
 
 /**
  * A stand-in querier whose range answers follow from the parameters alone: series {s="all"} at every
@@ -21,7 +24,7 @@ const partialResponses: (string | null)[] = [];
  * missing from a partial response gives one) and `informed` with an info (as `rate` of a gauge gives one).
  * The query `retained` has raw data (max_source_resolution auto or none) from the third day on, 5m data
  * from the second and 1h data from the first, as per-resolution retention leaves a bucket; its values
- * say which resolution answered.
+ * say which resolution answered. Asked with shard_info, it answers the shard's series only.
  */
 function fakeQuerier(): Server {
   return createServer((req, res) => {
@@ -31,6 +34,8 @@ function fakeQuerier(): Server {
     req.on('end', () => {
       const p = new URLSearchParams(body);
       partialResponses.push(p.get('partial_response'));
+      shardInfos.push(p.get('shard_info'));
+      const shard = ShardMatcher.of(p.has('shard_info') ? parseShardInfoJson(p.get('shard_info') as string) : undefined);
       const [startS, endS, stepS] = ['start', 'end', 'step'].map((k) => Number(p.get(k)));
       const all: [number, string][] = [];
       const some: [number, string][] = [];
@@ -46,7 +51,8 @@ function fakeQuerier(): Server {
         return;
       }
       // `html` names its one series with the characters Go's JSON escapes.
-      const result = p.get('query') === 'html' ? [{ metric: { s: '<&>' }, values: all }] : [{ metric: { s: 'all' }, values: all }, ...(some.length > 0 ? [{ metric: { s: 'some' }, values: some }] : [])];
+      const series = p.get('query') === 'html' ? [{ metric: { s: '<&>' }, values: all }] : [{ metric: { s: 'all' }, values: all }, ...(some.length > 0 ? [{ metric: { s: 'some' }, values: some }] : [])];
+      const result = series.filter((x) => shard?.matches(Labels.from(x.metric)) ?? true);
       const notes = { warned: { warnings: ['store 127.0.0.1:1 is down'] }, informed: { infos: ['PromQL info: metric might not be a counter (1:6)'] } }[p.get('query') ?? ''];
       res.writeHead(200, { 'content-type': 'application/json', ...(p.get('query') === 'volatile' ? { 'cache-control': 'no-store' } : {}) }).end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result }, ...notes }));
     });
@@ -146,6 +152,37 @@ describe('RangeHandler over a stand-in querier', () => {
       expect(await ask(`http://${strict.httpAddress}`, { partial_response: 'true' })).toEqual(['true']);
     } finally {
       await strict.stop();
+    }
+  });
+});
+
+describe('--query-frontend.vertical-shards', () => {
+  it("sends a shardable query's pieces as one query per shard and puts the shards' answers together", async () => {
+    const sharded = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: { verticalShards: 3 }, logger: nopLogger });
+    try {
+      const base = `http://${sharded.httpAddress}`;
+      const ask = async (query: string, extra: Record<string, string> = {}) => {
+        const params = new URLSearchParams({ query, start: String(BASE / 1000), end: String((BASE + DAY + 3_600_000) / 1000), step: '60', ...extra });
+        const before = shardInfos.length;
+        const answer: unknown = await (await fetch(`${base}/api/v1/query_range`, { method: 'POST', body: params })).json();
+        return { answer, shards: shardInfos.slice(before) };
+      };
+      const whole = await rangeAnswer(downstreamUrl, BASE, BASE + DAY + 3_600_000, MIN, { query: 'sum by (s) (x)' });
+      // Two pieces (split at midnight), three shards each, by the label its aggregation keeps.
+      const bySum = await ask('sum by (s) (x)');
+      expect(bySum.answer).toEqual(whole);
+      expect(bySum.shards.map((j) => parseShardInfoJson(j as string)).sort((a, b) => a.shardIndex - b.shardIndex)).toEqual(
+        [0, 0, 1, 1, 2, 2].map((shardIndex) => ({ shardIndex, totalShards: 3, by: true, labels: ['s'] })),
+      );
+      // Nothing to shard it by: sent whole.
+      expect((await ask('sum(x)')).shards).toEqual([null, null]);
+      // A request that names its shard is that shard's.
+      expect((await ask('x', { shard_info: '{"total_shards":2}' })).shards).toEqual(['{"total_shards":2}', '{"total_shards":2}']);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/strata_frontend_vertical_sharding_queries_total\{result="sharded"\} 1$/m);
+      expect(metrics).toMatch(/strata_frontend_vertical_sharding_queries_total\{result="whole"\} 2$/m);
+    } finally {
+      await sharded.stop();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { parseDurationParam, parseTime } from '@strata/promql';
 import { goJson, sendJson } from '@strata/runtime';
+import { shardInfoJson } from '@strata/storeapi';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
@@ -9,6 +10,7 @@ import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
 import { mayCache, noStore, otherParams, requestParams, seconds } from './request.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
+import { shardingOf, type ShardingKey } from './sharding.js';
 import { alignToStep, splitByInterval, type SplitOptions, type StepRange } from './split.js';
 
 /** How range queries are split, cached and sent on (Thanos' --query-range.* flags). */
@@ -23,6 +25,11 @@ export interface RangeOptions extends SplitOptions {
   requestDownsampled: boolean;
   /** Longest range accepted (ms; 0: any). */
   maxQueryLength: number;
+  /**
+   * Send each shardable query as this many queries, each over a shard of the series (Thanos'
+   * --query-frontend.vertical-shards; 0 or 1: not sharded), so that as many queriers share its work.
+   */
+  verticalShards: number;
 }
 
 export interface RangeContext {
@@ -48,6 +55,8 @@ interface RangeQuery {
   readonly range: StepRange;
   /** The other parameters, in a stable order (for cache keys). */
   readonly rest: readonly [string, string][];
+  /** How each downstream query is sharded (--query-frontend.vertical-shards); undefined: sent whole. */
+  readonly sharding?: ShardingKey;
 }
 
 /** The request as a range query the frontend can split; undefined for one that goes downstream whole (invalid ones too: the querier says why). */
@@ -61,7 +70,9 @@ function rangeQuery(params: URLSearchParams, opts: RangeOptions): RangeQuery | u
   const range = opts.alignRangeWithStep ? alignToStep({ start, end, step }) : { start, end, step };
   const pinned = pinnedQuery(query, range);
   if (pinned === undefined) return undefined;
-  return { query: pinned, range, rest: otherParams(params, RANGE_PARAMS, opts.partialResponse) };
+  // A request that names its shard (a frontend in front of this one) is that shard's already.
+  const sharding = opts.verticalShards > 1 && !params.has('shard_info') ? shardingOf(pinned) : undefined;
+  return { query: pinned, range, rest: otherParams(params, RANGE_PARAMS, opts.partialResponse), ...(sharding !== undefined ? { sharding } : {}) };
 }
 
 /** A piece's answer: the downstream querier's matrix, or its error answer (sent to the client as it came). */
@@ -77,6 +88,7 @@ export class RangeHandler {
     const q = rangeQuery(requestParams(req), opts);
     if (q === undefined) return passThrough(downstream, metrics, req, reply);
     metrics.queries.inc({ op: 'query_range' });
+    if (opts.verticalShards > 1) metrics.verticalSharding.inc({ result: q.sharding !== undefined ? 'sharded' : 'whole' });
     const length = q.range.end - q.range.start;
     if (opts.maxQueryLength > 0 && length > opts.maxQueryLength) {
       return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: `the query time range exceeds the limit (query length: ${goDuration(length)}, limit: ${goDuration(opts.maxQueryLength)})` });
@@ -184,7 +196,22 @@ class PieceFetcher {
     return { answer: mergeAnswers(parts.map((p) => p.answer).reverse()), cacheable: parts.every((p) => p.cacheable), bytes: parts.reduce((n, p) => n + p.bytes, 0) };
   }
 
+  /** The range query over `r`, as one query, or as one per shard put together. */
   async #send(r: StepRange, rest: readonly [string, string][]): Promise<PieceAnswer> {
+    const key = this.q.sharding;
+    if (key === undefined) return this.#sendOne(r, rest);
+    const total = this.ctx.opts.verticalShards;
+    const shards = await Promise.all(
+      Array.from({ length: total }, (_, shardIndex) => this.#sendOne(r, [...rest, ['shard_info', shardInfoJson({ shardIndex, totalShards: total, by: key.by, labels: [...key.labels] })]])),
+    );
+    const failed = shards.find((a) => 'error' in a);
+    if (failed !== undefined) return failed;
+    const fetched = shards as FetchedPiece[];
+    // The shards hold different series: put together, they are the whole answer.
+    return { answer: mergeAnswers(fetched.map((a) => a.answer)), cacheable: fetched.every((a) => a.cacheable), bytes: fetched.reduce((n, a) => n + a.bytes, 0) };
+  }
+
+  async #sendOne(r: StepRange, rest: readonly [string, string][]): Promise<PieceAnswer> {
     const form = new URLSearchParams([['query', this.q.query], ['start', seconds(r.start)], ['end', seconds(r.end)], ['step', seconds(r.step)], ...rest]);
     const a = await this.ctx.downstream.send({
       method: 'POST',

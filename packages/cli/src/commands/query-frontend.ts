@@ -16,7 +16,12 @@ export function register(program: Command): void {
     .option('--no-query-range.align-range-with-step', 'keep start and end as asked (only step-aligned pieces are cached)')
     .option('--query-range.request-downsampled', 'for max_source_resolution=auto, ask again at 5m, then 1h, for the start of a range the answer left empty (raw data gone by retention before the downsampled data)', true)
     .option('--no-query-range.request-downsampled', 'answer max_source_resolution=auto queries with what the querier finds at step / 5 alone')
-    .option('--query-range.max-query-length <duration>', 'refuse range queries longer than this (0: any)', '0');
+    .option('--query-range.max-query-length <duration>', 'refuse range queries longer than this (0: any)', '0')
+    .option(
+      '--query-frontend.vertical-shards <n>',
+      'send each range query that can be sharded (by the labels its aggregations and vector matchings keep) as this many queries over disjoint shards of the series, answered by as many queriers at once (0 or 1: whole)',
+      '0',
+    );
   withSplitFlags(cmd, 'query-range', 'range queries');
   withSplitFlags(cmd, 'labels', 'label names, label values and series requests').option(
     '--labels.default-time-range <duration>',
@@ -36,6 +41,7 @@ export function register(program: Command): void {
         alignRangeWithStep: o['queryRange.alignRangeWithStep'] !== false,
         requestDownsampled: o['queryRange.requestDownsampled'] !== false,
         maxQueryLength: parseDuration(String(o['queryRange.maxQueryLength'])),
+        verticalShards: intFlag(o['queryFrontend.verticalShards'], '--query-frontend.vertical-shards', 0),
       },
       logQueriesLongerThan: signedDuration(String(o['queryFrontend.logQueriesLongerThan'])),
       labels: { ...(await splitOptions(o, 'labels')), defaultTimeRange: parseDuration(String(o['labels.defaultTimeRange'])) },
