@@ -43,7 +43,7 @@ let frontend: Frontend;
 let frontendUrl: string;
 /** A query frontend that keeps start and end as asked (`--no-query-range.align-range-with-step`). */
 let unalignedFrontend: Frontend;
-/** A frontend that sends every shardable range query as asked (unsplit, unaligned) but as 3 vertical shards. */
+/** A frontend that sends every shardable query as asked (unsplit, unaligned) but as 3 vertical shards. */
 let shardedFrontend: Frontend;
 let shardedUrl: string;
 
@@ -179,7 +179,7 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
     const split = /^strata_frontend_split_queries_total (\d+)$/m.exec(await (await fetch(`${frontendUrl}/metrics`)).text());
     expect(Number(split?.[1])).toBeGreaterThanOrEqual(4 * cases.length);
     // Most of them went out in shards (those that aggregate everything into one series cannot).
-    const sharded = /^strata_frontend_vertical_sharding_queries_total\{result="sharded"\} (\d+)$/m.exec(await (await fetch(`${shardedUrl}/metrics`)).text());
+    const sharded = /^strata_frontend_vertical_sharding_queries_total\{op="query_range",result="sharded"\} (\d+)$/m.exec(await (await fetch(`${shardedUrl}/metrics`)).text());
     expect(Number(sharded?.[1])).toBeGreaterThan(cases.length / 2);
   });
   if (!complianceAvailable()) console.warn('SKIPPED: ../shared/promql-compliance is absent; the compliance comparison did not run');
@@ -206,7 +206,7 @@ function asMatrix(data: ApiBody['data']): MatrixSeries[] {
 }
 
 describe('random queries: querier over two replicas vs one Prometheus', () => {
-  it('answers 500 seeded random queries as Prometheus does, at random times and over random ranges, errors included, whole and through the query frontend', { timeout: 300_000 }, async () => {
+  it('answers 500 seeded random queries as Prometheus does, at random times and over random ranges, errors included, whole, through the query frontend and in its vertical shards', { timeout: 300_000 }, async () => {
     const windows = randomWindows(34, 500, boundary);
     const queries = randomQueries(34, 500);
     const failures: string[] = [];
@@ -231,6 +231,9 @@ describe('random queries: querier over two replicas vs one Prometheus', () => {
       ),
     );
     expect(failures, `${failures.length} of ${queries.length} queries differ:\n${failures.slice(0, 20).join('\n')}`).toEqual([]);
+    // Instant queries went out in shards too.
+    const sharded = /^strata_frontend_vertical_sharding_queries_total\{op="query",result="sharded"\} (\d+)$/m.exec(await (await fetch(`${shardedUrl}/metrics`)).text());
+    expect(Number(sharded?.[1])).toBeGreaterThan(50);
   });
 });
 

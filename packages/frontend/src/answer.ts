@@ -61,8 +61,47 @@ export function mergeAnswers(answers: readonly MatrixAnswer[]): MatrixAnswer {
       if (s.histograms) (merged.histograms ??= []).push(...s.histograms);
     }
   }
-  const sorted = [...byLabels.values()].map((s) => ({ s, labels: Labels.from(s.metric) })).sort((x, y) => Labels.compare(x.labels, y.labels));
-  return { status: 'success', data: { resultType: 'matrix', result: sorted.map((x) => x.s) }, ...joinedNotes(answers) };
+  return { status: 'success', data: { resultType: 'matrix', result: sortedByLabels([...byLabels.values()]) }, ...joinedNotes(answers) };
+}
+
+/** One series of an instant query's answer. */
+export interface VectorSample {
+  metric: Record<string, string>;
+  value?: [number, string];
+  histogram?: [number, unknown];
+}
+
+/** A successful instant query's answer of series (`/api/v1/query`): a vector, or a matrix for a range selector. */
+export type SeriesAnswer = MatrixAnswer | { status: 'success'; data: { resultType: 'vector'; result: VectorSample[] }; warnings?: string[]; infos?: string[] };
+
+/** The answer parsed, if it is a successful vector or matrix; undefined for anything else. */
+export function parseSeriesAnswer(body: string): SeriesAnswer | undefined {
+  try {
+    const a = JSON.parse(body) as Partial<SeriesAnswer>;
+    return a.status === 'success' && (a.data?.resultType === 'vector' || a.data?.resultType === 'matrix') && Array.isArray(a.data.result) ? (a as SeriesAnswer) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The answers of one instant query over disjoint sets of series (vertical shards) as its whole answer:
+ * all their series, sorted by labels (the order of an instant vector that is not sorted is its
+ * evaluation's, which no shard knows), warnings and infos each said once.
+ */
+export function unionAnswers(answers: readonly SeriesAnswer[]): SeriesAnswer {
+  const first = answers[0] as SeriesAnswer;
+  if (answers.length === 1) return first;
+  if (first.data.resultType === 'matrix') return mergeAnswers(answers as MatrixAnswer[]);
+  return { status: 'success', data: { resultType: 'vector', result: sortedByLabels(answers.flatMap((a) => a.data.result as VectorSample[])) }, ...joinedNotes(answers) };
+}
+
+/** Series sorted by their labels, as Prometheus sorts a matrix. */
+function sortedByLabels<S extends { metric: Record<string, string> }>(series: readonly S[]): S[] {
+  return series
+    .map((s) => ({ s, labels: Labels.from(s.metric) }))
+    .sort((x, y) => Labels.compare(x.labels, y.labels))
+    .map((x) => x.s);
 }
 
 /** The warnings and infos of answers put together, each said once (a field only where there are some). */

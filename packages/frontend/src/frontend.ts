@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { MemcachedResults, ResultsCache, type EntriesCache, type Extent } from './cache.js';
 import { Downstream } from './downstream.js';
 import { LabelsHandler, type CachedSet, type LabelsOptions } from './labels.js';
+import { InstantHandler } from './instant.js';
 import { FrontendMetrics, type CacheName } from './metrics.js';
 import { passThroughPlugin } from './proxy.js';
 import { RangeHandler, type RangeOptions } from './range.js';
@@ -14,7 +15,7 @@ export interface FrontendConfig {
   httpAddress: string;
   /** The querier's HTTP API (Thanos' --query-frontend.downstream-url). */
   downstreamUrl: string;
-  /** Range queries (Thanos' --query-range.* flags); other requests are passed through with its retries. */
+  /** Range queries (Thanos' --query-range.* flags, and --query-frontend.vertical-shards for instant queries too); other requests are passed through with its retries. */
   range?: Partial<RangeOptions>;
   /** Label names, label values and series (Thanos' --labels.* flags). */
   labels?: Partial<LabelsOptions>;
@@ -87,6 +88,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const metrics: FrontendMetrics = new FrontendMetrics(registry, cached, sizes);
   const downstream = new Downstream(cfg.downstreamUrl, opts.maxRetries, metrics);
   const range = new RangeHandler({ opts, downstream, cache: rangeCache, metrics, now });
+  const instant = new InstantHandler({ verticalShards: opts.verticalShards, downstream, metrics, now });
   const labels = new LabelsHandler({ opts: labelsOpts, downstream: new Downstream(cfg.downstreamUrl, labelsOpts.maxRetries, metrics), cache: labelsCache, metrics, now });
   const routes: FastifyPluginAsync = async (app) => {
     // Bodies stay bytes: passed through as they came, or read as a range query's form.
@@ -96,6 +98,8 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     app.addHook('onResponse', async (req, reply) => {
       if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req));
     });
+    app.get('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));
+    app.post('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));
     app.get('/api/v1/query_range', { schema: {} }, (req, reply) => range.handle(req, reply));
     app.post('/api/v1/query_range', { schema: {} }, (req, reply) => range.handle(req, reply));
     for (const url of ['/api/v1/labels', '/api/v1/series']) {

@@ -14,7 +14,7 @@ export class FrontendMetrics {
   readonly queries: Counter<'op'>;
   readonly splitQueries: Counter;
   readonly downsampledExtraQueries: Counter;
-  readonly verticalSharding: Counter<'result'>;
+  readonly verticalSharding: Counter<'op' | 'result'>;
   readonly downstreamRequests: Counter<'code'>;
   readonly downstreamRetries: Counter;
   readonly downstreamDuration: Histogram;
@@ -25,11 +25,11 @@ export class FrontendMetrics {
   constructor(registry: Registry, cached: readonly CacheName[], sizes: Partial<Record<CacheName, CacheSize>>) {
     this.queries = new Counter({
       name: 'strata_frontend_queries_total',
-      help: 'Requests the frontend answered, by how: query_range and labels (label names, values and series; split and cached) or passthrough (sent on whole).',
+      help: 'Requests the frontend answered, by how: query_range and labels (label names, values and series; split and cached), query (instant queries sent in vertical shards) or passthrough (sent on whole).',
       labelNames: ['op'],
       registers: [registry],
     });
-    for (const op of ['query_range', 'labels', 'passthrough']) this.queries.inc({ op }, 0);
+    for (const op of ['query_range', 'query', 'labels', 'passthrough']) this.queries.inc({ op }, 0);
     this.splitQueries = new Counter({
       name: 'strata_frontend_split_queries_total',
       help: 'Range queries sent downstream for pieces of split range queries (the gaps the cache did not hold).',
@@ -42,8 +42,8 @@ export class FrontendMetrics {
     });
     this.verticalSharding = new Counter({
       name: 'strata_frontend_vertical_sharding_queries_total',
-      help: 'Range queries by whether their downstream queries went out as --query-frontend.vertical-shards shards (sharded) or whole (whole: nothing to shard them by).',
-      labelNames: ['result'],
+      help: 'Range (query_range) and instant (query) queries by whether they went downstream as --query-frontend.vertical-shards shards (sharded) or whole (whole: nothing to shard them by, or their answer cannot be put together from shards).',
+      labelNames: ['op', 'result'],
       registers: [registry],
     });
     this.downstreamRequests = new Counter({

@@ -179,8 +179,8 @@ describe('--query-frontend.vertical-shards', () => {
       // A request that names its shard is that shard's.
       expect((await ask('x', { shard_info: '{"total_shards":2}' })).shards).toEqual(['{"total_shards":2}', '{"total_shards":2}']);
       const metrics = await (await fetch(`${base}/metrics`)).text();
-      expect(metrics).toMatch(/strata_frontend_vertical_sharding_queries_total\{result="sharded"\} 1$/m);
-      expect(metrics).toMatch(/strata_frontend_vertical_sharding_queries_total\{result="whole"\} 2$/m);
+      expect(metrics).toMatch(/strata_frontend_vertical_sharding_queries_total\{op="query_range",result="sharded"\} 1$/m);
+      expect(metrics).toMatch(/strata_frontend_vertical_sharding_queries_total\{op="query_range",result="whole"\} 2$/m);
     } finally {
       await sharded.stop();
     }

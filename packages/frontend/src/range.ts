@@ -1,6 +1,5 @@
 import { parseDurationParam, parseTime } from '@strata/promql';
 import { goJson, sendJson } from '@strata/runtime';
-import { shardInfoJson } from '@strata/storeapi';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
@@ -10,7 +9,7 @@ import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
 import { mayCache, noStore, otherParams, requestParams, seconds } from './request.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
-import { shardingOf, type ShardingKey } from './sharding.js';
+import { shardInfoParams, shardingOf, type ShardingKey } from './sharding.js';
 import { alignToStep, splitByInterval, type SplitOptions, type StepRange } from './split.js';
 
 /** How range queries are split, cached and sent on (Thanos' --query-range.* flags). */
@@ -88,7 +87,7 @@ export class RangeHandler {
     const q = rangeQuery(requestParams(req), opts);
     if (q === undefined) return passThrough(downstream, metrics, req, reply);
     metrics.queries.inc({ op: 'query_range' });
-    if (opts.verticalShards > 1) metrics.verticalSharding.inc({ result: q.sharding !== undefined ? 'sharded' : 'whole' });
+    if (opts.verticalShards > 1) metrics.verticalSharding.inc({ op: 'query_range', result: q.sharding !== undefined ? 'sharded' : 'whole' });
     const length = q.range.end - q.range.start;
     if (opts.maxQueryLength > 0 && length > opts.maxQueryLength) {
       return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: `the query time range exceeds the limit (query length: ${goDuration(length)}, limit: ${goDuration(opts.maxQueryLength)})` });
@@ -200,10 +199,7 @@ class PieceFetcher {
   async #send(r: StepRange, rest: readonly [string, string][]): Promise<PieceAnswer> {
     const key = this.q.sharding;
     if (key === undefined) return this.#sendOne(r, rest);
-    const total = this.ctx.opts.verticalShards;
-    const shards = await Promise.all(
-      Array.from({ length: total }, (_, shardIndex) => this.#sendOne(r, [...rest, ['shard_info', shardInfoJson({ shardIndex, totalShards: total, by: key.by, labels: [...key.labels] })]])),
-    );
+    const shards = await Promise.all(shardInfoParams(key, this.ctx.opts.verticalShards).map((param) => this.#sendOne(r, [...rest, param])));
     const failed = shards.find((a) => 'error' in a);
     if (failed !== undefined) return failed;
     const fetched = shards as FetchedPiece[];

@@ -1,4 +1,5 @@
 import { exprType, parseExpr, walk, type Expr } from '@strata/promql';
+import { shardInfoJson } from '@strata/storeapi';
 
 /**
  * The labels a query can be sharded by (Thanos' vertical query sharding): `by`, the series are spread
@@ -37,8 +38,10 @@ const LABEL_WRITING_FUNCTIONS = new Set(['label_replace', 'label_join']);
  * This shards more queries than Thanos' analyzer (`rate(x[5m])`, `a / b`), and leaves none out that it
  * shards: it rules out the metric name where Thanos does not (`sum without (pod) ({__name__=~"a|b"})`,
  * whose groups join series of both names), and it shards label_replace where its label is not a key.
+ * `ordered`: the answer's order counts (an instant query's vector), so a query that sorts (`sort`,
+ * `sort_desc`, `sort_by_label`, `topk`, `bottomk`) is left whole; shards put together are sorted by labels.
  */
-export function shardingOf(query: string): ShardingKey | undefined {
+export function shardingOf(query: string, opts: { ordered?: boolean } = {}): ShardingKey | undefined {
   let expr: Expr;
   try {
     expr = parseExpr(query, { experimentalFunctions: true, extendedRangeSelectors: true, binopFillModifiers: true });
@@ -62,6 +65,7 @@ export function shardingOf(query: string): ShardingKey | undefined {
       case 'aggregate':
         if (node.without) ruleOut(node.grouping);
         else keep(node.grouping);
+        if (opts.ordered === true && (node.op === 'topk' || node.op === 'bottomk')) shardable = false;
         if (node.op === 'count_values') {
           const label = stringValue(node.param);
           if (label === undefined) shardable = false;
@@ -78,7 +82,7 @@ export function shardingOf(query: string): ShardingKey | undefined {
         const name = node.func.name;
         // Series made of none (`vector(1)`, `hour()`): every shard would answer them.
         const madeOfNone = node.func.returnType === 'instant vector' && !node.args.some((a) => exprType(a) === 'instant vector' || exprType(a) === 'range vector');
-        if (madeOfNone || UNSHARDABLE_FUNCTIONS.has(name)) shardable = false;
+        if (madeOfNone || UNSHARDABLE_FUNCTIONS.has(name) || (opts.ordered === true && name.startsWith('sort'))) shardable = false;
         else if (BUCKET_FUNCTIONS.has(name)) ruleOut(['le']);
         else if (LABEL_WRITING_FUNCTIONS.has(name)) {
           const label = stringValue(node.args[1]);
@@ -101,4 +105,9 @@ export function shardingOf(query: string): ShardingKey | undefined {
 function stringValue(e: Expr | null | undefined): string | undefined {
   while (e?.kind === 'paren') e = e.expr;
   return e?.kind === 'string' ? e.value : undefined;
+}
+
+/** The `shard_info` parameter of each of `total` shards of a query sharded by `key`, as Thanos' frontend sends it. */
+export function shardInfoParams(key: ShardingKey, total: number): [string, string][] {
+  return Array.from({ length: total }, (_, shardIndex) => ['shard_info', shardInfoJson({ shardIndex, totalShards: total, by: key.by, labels: [...key.labels] })]);
 }
