@@ -16,15 +16,14 @@
  * for (repeated dashboards), not the querier.
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { promtoolDataDir, syntheticOpenMetrics, type SyntheticSeries } from '../test/harness/openmetrics.js';
-import { freePort, startProcess, tempDir, waitForHttp, type Managed } from '../test/harness/process.js';
+import { tempDir, type Managed } from '../test/harness/process.js';
 import { startPrometheus, type PrometheusHandle } from '../test/harness/prometheus.js';
 import { diffMatrices, type MatrixSeries } from '../test/querier/compliance.js';
+import { startComponent } from './components.js';
 import { median } from './stats.js';
 
-const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const SCRAPE = 60_000;
 const STEP = 600_000;
 const INSTANCES = 10;
@@ -44,14 +43,6 @@ function families(): Record<string, SyntheticSeries[]> {
     temperature: instances.map((k) => ({ labels: `instance="i${k}"`, value: (i: number) => 20 + k + 5 * Math.sin(i / (50 + k)) })),
     request_duration_seconds_bucket: ['0.05', '0.1', '0.5', '1', '+Inf'].flatMap((le, b) => instances.map((k) => ({ labels: `instance="i${k}",le="${le}"`, value: (i: number) => Math.floor(i * (b + 1) * (k + 1) * 0.3) }))),
   };
-}
-
-async function startComponent(dir: string, name: string, args: string[], grpc: boolean): Promise<{ proc: Managed; http: string; grpc: string }> {
-  const http = `127.0.0.1:${await freePort()}`;
-  const grpcAddress = `127.0.0.1:${await freePort()}`;
-  const proc = startProcess('node', [CLI, ...args, `--http-address=${http}`, ...(grpc ? [`--grpc-address=${grpcAddress}`] : [])], { logFile: join(dir, `${name}.log`) });
-  await waitForHttp(`http://${http}/-/ready`, { proc, timeoutMs: 120_000 });
-  return { proc, http, grpc: grpcAddress };
 }
 
 async function rangeQuery(base: string, query: string, days: number): Promise<{ ms: number; body: string }> {
