@@ -12,5 +12,6 @@ export * from './json.js';
 export * from './version.js';
 export * from './dns.js';
 export * from './gate.js';
+export * from './remotecache.js';
 export * from './memcached.js';
 export * from './memcachedconfig.js';
