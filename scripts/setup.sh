@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Strata's build, tests and quick start need on a fresh Debian machine with Node 20:
-# Debian's prometheus package (prometheus + promtool 2.42), memcached for the cache tests, pnpm
+# Debian's prometheus package (prometheus + promtool 2.42), memcached and redis for the cache tests, pnpm
 # (pinned in package.json) and the workspace's node packages. Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,8 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # memcached: the memcached cache client's and the query frontend's memcached tests run a real one.
 command -v memcached >/dev/null 2>&1 || missing+=(memcached)
+# redis-server (with redis-cli): the redis cache client's tests run a real one (the package never starts its service here).
+command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   as_root apt-get update -qq

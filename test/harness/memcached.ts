@@ -1,6 +1,5 @@
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, sleep, startProcess, tempDir, type Managed } from './process.js';
+import { freePort, startProcess, tempDir, waitForPort, type Managed } from './process.js';
 
 export interface RunningMemcached {
   /** `127.0.0.1:port`. */
@@ -21,12 +20,7 @@ export async function startMemcached(opts: { maxItemBytes?: number; args?: strin
   if (process.getuid?.() === 0) args.push('-u', 'root');
   const proc = startProcess('memcached', args, { logFile: join(dir.path, 'memcached.log') });
   const address = `127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  while (!(await accepts(port))) {
-    if (proc.child.exitCode !== null) throw new Error(`memcached exited with ${proc.child.exitCode}; see ${proc.logFile}`);
-    if (Date.now() > deadline) throw new Error(`memcached did not listen on ${address}; see ${proc.logFile}`);
-    await sleep(50);
-  }
+  await waitForPort(port, proc, 'memcached');
   return {
     address,
     proc,
@@ -35,14 +29,4 @@ export async function startMemcached(opts: { maxItemBytes?: number; args?: strin
       await dir.cleanup();
     },
   };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -165,4 +166,24 @@ export function pidWithArgument(arg: string): number | undefined {
     // no /proc
   }
   return undefined;
+}
+
+/** Waits until something takes connections on 127.0.0.1:`port` (10 s at most), failing early if `proc` (named `name`) exits. */
+export async function waitForPort(port: number, proc: Managed, name: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await accepts(port))) {
+    if (proc.child.exitCode !== null) throw new Error(`${name} exited with ${proc.child.exitCode}; see ${proc.logFile}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on 127.0.0.1:${port}; see ${proc.logFile}`);
+    await sleep(50);
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }

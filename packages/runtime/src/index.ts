@@ -14,4 +14,7 @@ export * from './dns.js';
 export * from './gate.js';
 export * from './remotecache.js';
 export * from './memcached.js';
+export * from './redis.js';
 export * from './memcachedconfig.js';
+export * from './redisconfig.js';
+export * from './remotecacheconfig.js';

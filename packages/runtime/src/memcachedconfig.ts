@@ -47,7 +47,8 @@ export function configDuration(v: unknown, what: string): number {
   }
 }
 
-function wholeNumber(v: unknown, what: string): number {
+/** A whole number ≥ 0 from a config value; `what` names the key in the error. */
+export function wholeNumber(v: unknown, what: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${what}: want a whole number, not ${JSON.stringify(v)}`);
   return n;

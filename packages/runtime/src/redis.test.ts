@@ -1,0 +1,173 @@
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { promisify } from 'node:util';
+import { startRedis, type RunningRedis } from '@strata/testing/redis';
+import { sleep } from '@strata/testing/process';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_REDIS_CLIENT_CONFIG, RedisClient, type RedisClientConfig } from './redis.js';
+import { parseRedisClientConfig } from './redisconfig.js';
+
+let plain: RunningRedis;
+let guarded: RunningRedis;
+let secure: RunningRedis;
+
+beforeAll(async () => {
+  [plain, guarded, secure] = await Promise.all([startRedis(), startRedis({ password: 'sesame' }), startRedis({ tls: true })]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([plain, guarded, secure].map((r) => r?.stop()));
+});
+
+async function client(cfg: Partial<RedisClientConfig> = {}, registry = new Registry()): Promise<RedisClient> {
+  const c = new RedisClient({ ...DEFAULT_REDIS_CLIENT_CONFIG, addr: plain.address, ...cfg }, { name: 'test', registry });
+  await c.start();
+  return c;
+}
+
+async function counter(registry: Registry, name: string, labels: string): Promise<number> {
+  const m = new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(await registry.metrics());
+  return m === null ? 0 : Number(m[1]);
+}
+
+describe('RedisClient against redis-server', () => {
+  it('sets and gets values, binary, empty and large ones included, in MGET batches, and leaves out what redis lacks', async () => {
+    const registry = new Registry();
+    const c = await client({ maxGetMultiBatchSize: 4 }, registry);
+    const binary = Buffer.from([0, 13, 10, 36, 45, 49, 13, 10, 42]);
+    const large = Buffer.alloc(3 << 20, 7);
+    c.setAsync('a', Buffer.from('one'), 60_000);
+    c.setAsync('b', binary, 60_000);
+    c.setAsync('empty', Buffer.alloc(0), 0);
+    c.setAsync('key with spaces\r\n', Buffer.from('ok'), 60_000);
+    c.setAsync('large', large, 60_000);
+    await c.flush();
+    const got = await c.getMulti(['a', 'b', 'empty', 'missing', 'a', 'key with spaces\r\n', 'large']);
+    expect([...got.keys()].sort()).toEqual(['a', 'b', 'empty', 'key with spaces\r\n', 'large']);
+    expect(got.get('a')?.toString()).toBe('one');
+    expect(got.get('b')).toEqual(binary);
+    expect(got.get('empty')?.length).toBe(0);
+    expect(got.get('large')?.equals(large)).toBe(true);
+    // Six distinct keys in batches of four.
+    expect(await counter(registry, 'strata_redis_operations_total', 'name="test",operation="getmulti"')).toBe(2);
+    // Gets of one turn go out together.
+    const together = await Promise.all(['a', 'b', 'missing'].map((k) => c.get(k)));
+    expect(together.map((v) => v?.length)).toEqual([3, binary.length, undefined]);
+    expect(await counter(registry, 'strata_redis_operations_total', 'name="test",operation="getmulti"')).toBe(3);
+    c.stop();
+  });
+
+  it('lets values expire after their time to live', async () => {
+    const c = await client();
+    c.setAsync('short', Buffer.from('v'), 300);
+    c.setAsync('long', Buffer.from('v'), 60_000);
+    await c.flush();
+    expect((await c.getMulti(['short', 'long'])).size).toBe(2);
+    await sleep(600);
+    expect([...(await c.getMulti(['short', 'long'])).keys()]).toEqual(['long']);
+    c.stop();
+  });
+
+  it('authenticates and selects its database on every connection', async () => {
+    const registry = new Registry();
+    const zero = await client({ addr: guarded.address, password: 'sesame' });
+    const three = await client({ addr: guarded.address, password: 'sesame', db: 3 });
+    zero.setAsync('db', Buffer.from('0'), 60_000);
+    three.setAsync('db', Buffer.from('3'), 60_000);
+    await Promise.all([zero.flush(), three.flush()]);
+    expect((await zero.getMulti(['db'])).get('db')?.toString()).toBe('0');
+    expect((await three.getMulti(['db'])).get('db')?.toString()).toBe('3');
+    // A wrong password is redis' error, and a miss.
+    const wrong = await client({ addr: guarded.address, password: 'open' }, registry);
+    expect(await wrong.getMulti(['db'])).toEqual(new Map());
+    expect(await counter(registry, 'strata_redis_operation_failures_total', 'name="test",operation="getmulti",reason="server-error"')).toBe(1);
+    for (const c of [zero, three, wrong]) c.stop();
+  });
+
+  it("talks TLS with the CA, server name and client certificate of Thanos' tls_config", async () => {
+    const tls = secure.tls!;
+    const yaml = (extra: Record<string, unknown>) => ({ addr: secure.address, tls_enabled: true, tls_config: { ca_file: tls.caFile, cert_file: tls.certFile, key_file: tls.keyFile, ...extra } });
+    const c = new RedisClient(parseRedisClientConfig(yaml({}), 'config').client, { name: 'tls' });
+    c.setAsync('over-tls', Buffer.from('yes'), 60_000);
+    await c.flush();
+    expect((await c.getMulti(['over-tls'])).get('over-tls')?.toString()).toBe('yes');
+    c.stop();
+    // Without the CA the server's certificate is refused, unless told to skip the check.
+    const registry = new Registry();
+    const untrusted = new RedisClient(parseRedisClientConfig({ addr: secure.address, tls_enabled: true }, 'config').client, { name: 'tls', registry });
+    expect(await untrusted.getMulti(['over-tls'])).toEqual(new Map());
+    expect(await counter(registry, 'strata_redis_operation_failures_total', 'name="tls",operation="getmulti",reason="network-error"')).toBe(1);
+    untrusted.stop();
+    const skipping = new RedisClient(parseRedisClientConfig({ addr: secure.address, tls_enabled: true, tls_config: { insecure_skip_verify: true } }, 'config').client, { name: 'tls' });
+    expect((await skipping.getMulti(['over-tls'])).size).toBe(1);
+    skipping.stop();
+  });
+});
+
+describe('RedisClient when redis fails', () => {
+  let silent: Server;
+  let silentAddress = '';
+
+  beforeAll(async () => {
+    silent = createServer((s) => s.resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    silentAddress = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
+  it('takes a server that is down or does not answer for misses, by reason, without failing the caller', async () => {
+    const registry = new Registry();
+    const down = await client({ addr: '127.0.0.1:1' }, registry);
+    expect(await down.getMulti(['a'])).toEqual(new Map());
+    down.setAsync('a', Buffer.from('v'), 1_000);
+    await down.flush();
+    expect(await counter(registry, 'strata_redis_operation_failures_total', 'name="test",operation="getmulti",reason="network-error"')).toBe(1);
+    expect(await counter(registry, 'strata_redis_operation_failures_total', 'name="test",operation="set",reason="network-error"')).toBe(1);
+    down.stop();
+    const mute = await client({ addr: silentAddress, timeoutMs: 100 }, registry);
+    expect(await mute.getMulti(['a'])).toEqual(new Map());
+    expect(await counter(registry, 'strata_redis_operation_failures_total', 'name="test",operation="getmulti",reason="timeout"')).toBe(1);
+    mute.stop();
+  });
+
+  it('opens a new connection where redis closed the one it kept', async () => {
+    const c = await client();
+    c.setAsync('kept', Buffer.from('v'), 60_000);
+    await c.flush();
+    expect((await c.getMulti(['kept'])).size).toBe(1);
+    // Redis drops every client connection (as its timeout setting does to idle ones, later).
+    const port = plain.address.split(':')[1] as string;
+    expect((await promisify(execFile)('redis-cli', ['-p', port, 'CLIENT', 'KILL', 'TYPE', 'normal'])).stdout.trim()).not.toBe('0');
+    await sleep(50);
+    expect((await c.getMulti(['kept'])).size).toBe(1);
+    c.stop();
+  });
+});
+
+describe('parseRedisClientConfig', () => {
+  it("reads Thanos' keys with Thanos' defaults", () => {
+    const { client: cfg, rest } = parseRedisClientConfig(
+      { addr: 'redis:6379', username: 'u', password: 'p', db: 2, dial_timeout: '1s', read_timeout: '2s', write_timeout: '500ms', get_multi_batch_size: 10, max_get_multi_concurrency: 5, max_set_multi_concurrency: 7, set_multi_batch_size: 9, max_async_concurrency: 3, max_async_buffer_size: 100, expiration: '1h' },
+      'config',
+      ['expiration'],
+    );
+    expect(cfg).toEqual({ ...DEFAULT_REDIS_CLIENT_CONFIG, addr: 'redis:6379', username: 'u', password: 'p', db: 2, dialTimeoutMs: 1_000, timeoutMs: 2_500, maxGetMultiBatchSize: 10, maxGetMultiConcurrency: 5, maxAsyncConcurrency: 3, maxAsyncBufferSize: 100 });
+    expect(rest).toEqual({ expiration: '1h' });
+    expect(parseRedisClientConfig({ addr: 'r:6379' }, 'config').client).toEqual({ ...DEFAULT_REDIS_CLIENT_CONFIG, addr: 'r:6379' });
+  });
+
+  it('refuses what it cannot do, by name, and what is wrong', () => {
+    expect(() => parseRedisClientConfig({}, 'config')).toThrow("config.addr: the redis server's host:port is required");
+    expect(() => parseRedisClientConfig({ addr: 'a:1,b:1' }, 'config')).toThrow('Redis Cluster');
+    expect(() => parseRedisClientConfig({ addr: 'a:1', master_name: 'm' }, 'config')).toThrow('Redis Sentinel is not supported');
+    expect(() => parseRedisClientConfig({ addr: 'a:1', cache_size: '64MB' }, 'config')).toThrow('client-side caching is not supported');
+    expect(parseRedisClientConfig({ addr: 'a:1', cache_size: 0 }, 'config').client.addr).toBe('a:1');
+    expect(() => parseRedisClientConfig({ addr: 'a:1', addresses: ['x'] }, 'config')).toThrow('unknown or unsupported field "addresses"');
+    expect(() => parseRedisClientConfig({ addr: 'a:1', tls_enabled: true, tls_config: { cert_file: '/etc/hostname' } }, 'config')).toThrow('both client key and certificate must be provided');
+    expect(() => parseRedisClientConfig({ addr: 'a:1', tls_enabled: true, tls_config: { ca_file: '/nonexistent/ca.crt' } }, 'config')).toThrow('config.tls_config.ca_file');
+  });
+});

@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, startProcess, tempDir, waitForPort, type Managed } from './process.js';
+
+export interface RunningRedis {
+  /** `127.0.0.1:port`: plain TCP, or TLS when started with `tls`. */
+  readonly address: string;
+  /** With `tls`: the CA that signed the server's certificate (for 127.0.0.1), and a client certificate and key it signed. */
+  readonly tls?: { caFile: string; certFile: string; keyFile: string };
+  readonly proc: Managed;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Debian's redis-server on 127.0.0.1 at a port the OS picked, without persistence, and waits
+ * until it takes connections. `password`: its requirepass; `tls`: TLS only, with a CA, a server and
+ * a client certificate made by openssl for it.
+ */
+export async function startRedis(opts: { password?: string; tls?: boolean } = {}): Promise<RunningRedis> {
+  const port = await freePort();
+  const dir = await tempDir('strata-redis-');
+  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path, ...(opts.password !== undefined ? ['--requirepass', opts.password] : [])];
+  let tls: RunningRedis['tls'];
+  if (opts.tls === true) {
+    tls = await certificates(dir.path);
+    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', join(dir.path, 'server.crt'), '--tls-key-file', join(dir.path, 'server.key'), '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'optional');
+  } else {
+    args.push('--port', String(port));
+  }
+  const proc = startProcess('redis-server', args, { logFile: join(dir.path, 'redis.log') });
+  await waitForPort(port, proc, 'redis-server');
+  return {
+    address: `127.0.0.1:${port}`,
+    ...(tls !== undefined ? { tls } : {}),
+    proc,
+    async stop() {
+      await proc.stop();
+      await dir.cleanup();
+    },
+  };
+}
+
+/** A CA, and a server certificate for 127.0.0.1 and a client certificate it signed, in `dir`. */
+async function certificates(dir: string): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+  const openssl = (args: string[]) => promisify(execFile)('openssl', args, { cwd: dir });
+  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=strata test CA', '-keyout', 'ca.key', '-out', 'ca.crt']);
+  for (const [name, subject, ext] of [['server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1'], ['client', '/CN=strata', 'extendedKeyUsage=clientAuth']] as const) {
+    await writeFile(join(dir, `${name}.ext`), `${ext}\n`);
+    await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
+    await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`]);
+  }
+  return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') };
+}
