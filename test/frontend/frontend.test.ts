@@ -362,7 +362,7 @@ describe('query frontend: label and series requests', () => {
   it('keeps them in memcached, where another frontend finds them', async () => {
     const memcached = await startMemcached();
     try {
-      const labels = { memcached: { client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: [memcached.address] }, expirationMs: HOUR } };
+      const labels = { remote: { cache: { type: 'MEMCACHED' as const, client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: [memcached.address] } }, expirationMs: HOUR } };
       const first = await frontend(prom.url, { labels });
       await ask(first);
       expect(await metric(first, 'strata_frontend_downstream_requests_total')).toBe(3 * cases.length);

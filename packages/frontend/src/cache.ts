@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MemcachedClient } from '@strata/runtime';
+import type { RemoteCacheClient } from '@strata/runtime';
 import type { MatrixAnswer } from './answer.js';
 
 /** What is cached of one range query: its answer for [start, end] (ms, both on its step grid). */
@@ -21,11 +21,11 @@ export function parsedSize(jsonBytes: number): number {
   return 4 * jsonBytes;
 }
 
-/** Where the range and label handlers keep answers by key: this process' memory (ResultsCache) or memcached (MemcachedResults). */
+/** Where the range and label handlers keep answers by key: this process' memory (ResultsCache), or memcached or redis (RemoteResults). */
 export interface EntriesCache<E> {
   /** The key's entries; none where the cache has none (or could not be asked). */
   get(key: string): readonly E[] | Promise<readonly E[]>;
-  /** Replaces the key's entries (in memcached: queued, and kept for its expiration). */
+  /** Replaces the key's entries (in memcached or redis: queued, and kept for its expiration). */
   set(key: string, entries: readonly E[]): void;
 }
 
@@ -86,13 +86,13 @@ export class ResultsCache<E extends { readonly bytes: number } = Extent> impleme
 }
 
 /**
- * Answers kept in memcached, where every frontend pointed at it finds them (and a restarted one still
- * does). Entries are stored as JSON under `prefix:` and the SHA-256 of the key (memcached keys are at
- * most 250 bytes), with the key itself, so that a hash collision reads as a miss.
+ * Answers kept in memcached or redis, where every frontend pointed at it finds them (and a restarted one
+ * still does). Entries are stored as JSON under `prefix:` and the SHA-256 of the key (memcached keys are
+ * at most 250 bytes), with the key itself, so that a hash collision reads as a miss.
  */
-export class MemcachedResults<E> implements EntriesCache<E> {
+export class RemoteResults<E> implements EntriesCache<E> {
   constructor(
-    private readonly client: MemcachedClient,
+    private readonly client: RemoteCacheClient,
     private readonly expirationMs: number,
     private readonly prefix: string,
   ) {}

@@ -1,4 +1,4 @@
-import { DEFAULT_MEMCACHED_CLIENT_CONFIG } from '@strata/runtime';
+import { DEFAULT_MEMCACHED_CLIENT_CONFIG, DEFAULT_REDIS_CLIENT_CONFIG } from '@strata/runtime';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RESPONSE_CACHE_BYTES, parseResponseCacheConfig } from './cacheconfig.js';
 
@@ -10,8 +10,8 @@ describe('response cache config', () => {
 
   it("reads Thanos' MEMCACHED config with its client's keys and defaults, and expiration (24h unless given)", () => {
     expect(parseResponseCacheConfig('type: MEMCACHED\nconfig: {addresses: ["dns+memcached:11211"]}')).toEqual({
-      type: 'MEMCACHED',
-      client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: ['dns+memcached:11211'] },
+      type: 'REMOTE',
+      cache: { type: 'MEMCACHED', client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: ['dns+memcached:11211'] } },
       expirationMs: 24 * 3_600_000,
     });
     const full = `type: MEMCACHED
@@ -29,8 +29,10 @@ config:
   auto_discovery: false
 `;
     expect(parseResponseCacheConfig(full)).toEqual({
-      type: 'MEMCACHED',
-      client: {
+      type: 'REMOTE',
+      cache: {
+        type: 'MEMCACHED',
+        client: {
         addresses: ['a:11211', 'b:11211'],
         timeoutMs: 1000,
         maxIdleConnections: 50,
@@ -40,14 +42,24 @@ config:
         maxGetMultiBatchSize: 20,
         maxItemSize: 2 * 1024 ** 2,
         dnsProviderUpdateIntervalMs: 30_000,
+        },
       },
       expirationMs: 6 * 3_600_000,
     });
   });
 
+  it("reads Thanos' REDIS config with its client's keys and defaults, and expiration", () => {
+    expect(parseResponseCacheConfig('type: REDIS\nconfig: {addr: "redis:6379", password: pw, expiration: 1h}')).toEqual({
+      type: 'REMOTE',
+      cache: { type: 'REDIS', client: { ...DEFAULT_REDIS_CLIENT_CONFIG, addr: 'redis:6379', password: 'pw' } },
+      expirationMs: 3_600_000,
+    });
+  });
+
   it('refuses what it cannot do, saying which key', () => {
     const what = '--query-range.response-cache-config';
-    expect(() => parseResponseCacheConfig('type: REDIS\nconfig: {addr: r:6379}', what)).toThrow(`${what}: unsupported cache type "REDIS" (supported: IN-MEMORY, MEMCACHED)`);
+    expect(() => parseResponseCacheConfig('type: REDIS_CLUSTER\nconfig: {addr: r:6379}', what)).toThrow(`${what}: unsupported cache type "REDIS_CLUSTER" (supported: IN-MEMORY, MEMCACHED, REDIS)`);
+    expect(() => parseResponseCacheConfig('type: REDIS\nconfig: {addr: "r:6379", master_name: m}', what)).toThrow(`${what}: config.master_name: Redis Sentinel is not supported`);
     expect(() => parseResponseCacheConfig('type: MEMCACHED\nconfig: {timeout: 1s}', what)).toThrow(`${what}: config.addresses: a list of memcached addresses`);
     expect(() => parseResponseCacheConfig('type: MEMCACHED\nconfig: {addresses: [a:1], auto_discovery: true}', what)).toThrow(/auto_discovery: AWS ElastiCache auto discovery is not supported/);
     expect(() => parseResponseCacheConfig('type: MEMCACHED\nconfig: {addresses: [a:1], timeout: soon}', what)).toThrow(`${what}: config.timeout: invalid duration "soon"`);

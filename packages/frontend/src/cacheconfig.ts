@@ -1,8 +1,8 @@
 import { configMapping, parseBytes, parseYamlConfig } from '@strata/objstore';
-import { configDuration, parseMemcachedClientConfig, type MemcachedClientConfig } from '@strata/runtime';
+import { configDuration, parseRemoteCacheConfig, type RemoteCacheConfig } from '@strata/runtime';
 
-/** A results cache as configured: in this process' memory, or in memcached, shared by every frontend that points at it. */
-export type ResponseCacheConfig = { type: 'IN-MEMORY'; maxBytes: number } | { type: 'MEMCACHED'; client: MemcachedClientConfig; expirationMs: number };
+/** A results cache as configured: in this process' memory, or in memcached or redis, shared by every frontend that points at it. */
+export type ResponseCacheConfig = { type: 'IN-MEMORY'; maxBytes: number } | { type: 'REMOTE'; cache: RemoteCacheConfig; expirationMs: number };
 
 /**
  * Thanos' response cache configuration (`--query-range.response-cache-config(-file)`,
@@ -10,14 +10,14 @@ export type ResponseCacheConfig = { type: 'IN-MEMORY'; maxBytes: number } | { ty
  * - `type: IN-MEMORY`, `config: {max_size: 1GB}`: `max_size_items` and `validity` are accepted as Thanos
  *   takes them (0: no bound on items; answers never expire by age);
  * - `type: MEMCACHED`, `config: {addresses: [dns+memcached:11211], …}` with the keys and defaults of
- *   Thanos' memcached client, and `expiration` (default 24h) for how long memcached keeps an answer.
- * REDIS is refused by name.
+ *   Thanos' memcached client, or `type: REDIS`, `config: {addr: redis:6379, …}` with those of its redis
+ *   client, and `expiration` (default 24h) for how long memcached or redis keeps an answer.
  */
 export function parseResponseCacheConfig(text: string, what = 'response cache config'): ResponseCacheConfig {
   const top = configMapping(parseYamlConfig(text, what), what, new Set(['type', 'config']));
   const type = String(top.type ?? '').toUpperCase();
-  if (type === 'MEMCACHED') return parseMemcached(top.config ?? {}, `${what}: config`);
-  if (type !== 'IN-MEMORY') throw new Error(`${what}: unsupported cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY, MEMCACHED)`);
+  if (type === 'MEMCACHED' || type === 'REDIS') return parseRemote(type, top.config ?? {}, `${what}: config`);
+  if (type !== 'IN-MEMORY') throw new Error(`${what}: unsupported cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY, MEMCACHED, REDIS)`);
   const cfg = configMapping(top.config ?? {}, `${what}: config`, new Set(['max_size', 'max_size_items', 'validity']));
   for (const field of ['max_size_items', 'validity'] as const) {
     const v = cfg[field];
@@ -31,11 +31,11 @@ export function parseResponseCacheConfig(text: string, what = 'response cache co
 /** The in-memory cache's size when the configuration gives none. */
 export const DEFAULT_RESPONSE_CACHE_BYTES = 1024 * 1024 * 1024;
 
-/** How long memcached keeps an answer when the configuration does not say (Thanos' query frontend: 24h). */
+/** How long memcached or redis keeps an answer when the configuration does not say (Thanos' query frontend: 24h). */
 const DEFAULT_EXPIRATION_MS = 24 * 3_600_000;
 
-function parseMemcached(v: unknown, what: string): ResponseCacheConfig {
-  const { client, rest } = parseMemcachedClientConfig(v, what, ['expiration']);
+function parseRemote(type: RemoteCacheConfig['type'], v: unknown, what: string): ResponseCacheConfig {
+  const { cache, rest } = parseRemoteCacheConfig(type, v, what, ['expiration']);
   const expirationMs = rest.expiration === undefined || rest.expiration === null ? DEFAULT_EXPIRATION_MS : configDuration(rest.expiration, `${what}.expiration`);
-  return { type: 'MEMCACHED', client, expirationMs };
+  return { type: 'REMOTE', cache, expirationMs };
 }

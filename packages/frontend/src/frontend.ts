@@ -1,7 +1,7 @@
-import { collectProcessMetrics, compressResponses, createLogger, logIfSlow, MemcachedClient, Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, compressResponses, createLogger, logIfSlow, Prober, remoteCacheClient, remoteCacheText, startHttpServer, type Logger, type RemoteCacheClient, type WebConfig } from '@strata/runtime';
 import type { FastifyPluginAsync } from 'fastify';
 import { Registry } from 'prom-client';
-import { MemcachedResults, ResultsCache, type EntriesCache, type Extent } from './cache.js';
+import { RemoteResults, ResultsCache, type EntriesCache, type Extent } from './cache.js';
 import { Downstream } from './downstream.js';
 import { LabelsHandler, type CachedSet, type LabelsOptions } from './labels.js';
 import { InstantHandler } from './instant.js';
@@ -67,15 +67,15 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const opts: RangeOptions = { ...DEFAULT_RANGE_OPTIONS, ...cfg.range };
   const labelsOpts: LabelsOptions = { ...DEFAULT_LABELS_OPTIONS, ...cfg.labels };
   const now = cfg.now ?? Date.now;
-  const memcached: MemcachedClient[] = [];
+  const remotes: RemoteCacheClient[] = [];
   const sizes: Partial<Record<CacheName, ResultsCache<{ bytes: number }>>> = {};
   // Evictions are counted by the metrics made with the caches (the callbacks run only once both exist).
   const cacheOf = async <E extends { bytes: number }>(o: SplitOptions, name: CacheName): Promise<EntriesCache<E> | undefined> => {
-    if (o.memcached !== undefined) {
-      const client = new MemcachedClient(o.memcached.client, { name: name.replace('_', '-'), registry, logger });
+    if (o.remote !== undefined) {
+      const client = remoteCacheClient(o.remote.cache, { name: name.replace('_', '-'), registry, logger });
       await client.start();
-      memcached.push(client);
-      return new MemcachedResults<E>(client, o.memcached.expirationMs, `strata-frontend-v1-${name}`);
+      remotes.push(client);
+      return new RemoteResults<E>(client, o.remote.expirationMs, `strata-frontend-v1-${name}`);
     }
     if (o.cacheBytes === undefined) return undefined;
     const cache = new ResultsCache<E>(o.cacheBytes, (bytes) => metrics.cacheEvictedBytes.inc({ cache: name }, bytes));
@@ -110,7 +110,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     await app.register(passThroughPlugin(downstream, metrics));
   };
   const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [routes], ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}) });
-  const cacheText = (o: SplitOptions) => (o.memcached !== undefined ? `memcached ${o.memcached.client.addresses.join(',')}` : `${o.cacheBytes ?? 0} bytes in memory`);
+  const cacheText = (o: SplitOptions) => (o.remote !== undefined ? remoteCacheText(o.remote.cache) : `${o.cacheBytes ?? 0} bytes in memory`);
   logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, vertical_shards: opts.verticalShards, results_cache: cacheText(opts), labels_cache: cacheText(labelsOpts) });
   prober.healthy();
   prober.ready();
@@ -120,7 +120,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     async stop() {
       prober.notReady('stopping');
       await http.close();
-      for (const client of memcached) client.stop();
+      for (const client of remotes) client.stop();
     },
   };
 }

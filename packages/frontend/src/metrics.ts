@@ -21,7 +21,7 @@ export class FrontendMetrics {
   readonly cacheLookups: Counter<'cache' | 'result'>;
   readonly cacheEvictedBytes: Counter<'cache'>;
 
-  /** `cached`: the caches there are; `sizes`: those kept in this process (memcached's are not counted here). */
+  /** `cached`: the caches there are; `sizes`: those kept in this process (memcached's and redis' are not counted here). */
   constructor(registry: Registry, cached: readonly CacheName[], sizes: Partial<Record<CacheName, CacheSize>>) {
     this.queries = new Counter({
       name: 'strata_frontend_queries_total',

@@ -1,12 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_MEMCACHED_CLIENT_CONFIG, nopLogger } from '@strata/runtime';
+import { DEFAULT_MEMCACHED_CLIENT_CONFIG, DEFAULT_REDIS_CLIENT_CONFIG, nopLogger } from '@strata/runtime';
 import { startMemcached } from '@strata/testing/memcached';
+import { startRedis } from '@strata/testing/redis';
 import { sleep } from '@strata/testing/process';
 import { parseShardInfoJson, ShardMatcher } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, type Frontend } from './frontend.js';
+import type { RangeOptions } from './range.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -213,26 +215,45 @@ describe('--query-range.request-downsampled', () => {
   });
 });
 
-describe('RangeHandler with its results in memcached', () => {
-  const now = () => BASE + 2 * DAY + 7 * 3_600_000 + 12_345;
-  const memcachedRange = (addresses: string[]) => ({ memcached: { client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses }, expirationMs: 3_600_000 } });
+/** A remote cache server for the frontend, and the range options that point it there. */
+interface RemoteBackend {
+  readonly system: 'memcached' | 'redis';
+  start(): Promise<{ address: string; stop(): Promise<void> }>;
+  range(address: string): Partial<RangeOptions>;
+}
 
-  /** Until the frontend's memcached sets so far have been answered (they are sent after the answer). */
+const BACKENDS: RemoteBackend[] = [
+  {
+    system: 'memcached',
+    start: () => startMemcached(),
+    range: (address) => ({ remote: { cache: { type: 'MEMCACHED', client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: [address] } }, expirationMs: 3_600_000 } }),
+  },
+  {
+    system: 'redis',
+    start: () => startRedis(),
+    range: (address) => ({ remote: { cache: { type: 'REDIS', client: { ...DEFAULT_REDIS_CLIENT_CONFIG, addr: address } }, expirationMs: 3_600_000 } }),
+  },
+];
+
+describe.each(BACKENDS)('RangeHandler with its results in $system', ({ system, start: startServer, range: remoteRange }) => {
+  const now = () => BASE + 2 * DAY + 7 * 3_600_000 + 12_345;
+
+  /** Until the frontend's sets so far have been answered (they are sent after the answer). */
   async function setsDone(f: Frontend): Promise<void> {
     for (let i = 0; i < 200; i++) {
       const text = await f.registry.metrics();
-      const sent = /^strata_memcached_operations_total\{name="query-range",operation="set"\} (\d+)/m.exec(text)?.[1];
-      const failed = [...text.matchAll(/^strata_memcached_operation_failures_total\{name="query-range",operation="set",reason="[^"]+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-      const done = /^strata_memcached_operation_duration_seconds_count\{name="query-range",operation="set"\} (\d+)/m.exec(text)?.[1];
+      const sent = new RegExp(`^strata_${system}_operations_total\\{name="query-range",operation="set"\\} (\\d+)`, 'm').exec(text)?.[1];
+      const failed = [...text.matchAll(new RegExp(`^strata_${system}_operation_failures_total\\{name="query-range",operation="set",reason="[^"]+"\\} (\\d+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+      const done = new RegExp(`^strata_${system}_operation_duration_seconds_count\\{name="query-range",operation="set"\\} (\\d+)`, 'm').exec(text)?.[1];
       if (Number(done) + failed === Number(sent)) return;
       await sleep(10);
     }
-    throw new Error('memcached sets did not finish');
+    throw new Error(`${system} sets did not finish`);
   }
 
   it('answers random ranges as the querier does, and a second frontend answers from what the first kept', async () => {
-    const memcached = await startMemcached();
-    const [a, b] = await Promise.all([0, 1].map(() => start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: memcachedRange([memcached.address]), logger: nopLogger, now })));
+    const server = await startServer();
+    const [a, b] = await Promise.all([0, 1].map(() => start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: remoteRange(server.address), logger: nopLogger, now })));
     try {
       await expectRandomRanges(`http://${a!.httpAddress}`, 60, 11);
       const range = [BASE + 3_600_000, BASE + DAY + 5 * 3_600_000, 5 * MIN] as const;
@@ -243,15 +264,15 @@ describe('RangeHandler with its results in memcached', () => {
       expect(asked - before).toBe(0);
       expect(await b!.registry.metrics()).toMatch(/strata_frontend_results_cache_lookups_total\{cache="query_range",result="hit"\} 2/);
     } finally {
-      await Promise.all([a!.stop(), b!.stop(), memcached.stop()]);
+      await Promise.all([a!.stop(), b!.stop(), server.stop()]);
     }
   });
 
-  it('answers as the querier does while memcached is away, each piece a miss', async () => {
-    const f = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: memcachedRange(['127.0.0.1:1']), logger: nopLogger, now });
+  it(`answers as the querier does while ${system} is away, each piece a miss`, async () => {
+    const f = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: remoteRange('127.0.0.1:1'), logger: nopLogger, now });
     try {
       await expectRandomRanges(`http://${f.httpAddress}`, 10, 13);
-      expect(await f.registry.metrics()).toMatch(/strata_memcached_operation_failures_total\{name="query-range",operation="getmulti",reason="network-error"\} [1-9]/);
+      expect(await f.registry.metrics()).toMatch(new RegExp(`strata_${system}_operation_failures_total\\{name="query-range",operation="getmulti",reason="network-error"\\} [1-9]`));
     } finally {
       await f.stop();
     }

@@ -1,4 +1,4 @@
-import type { MemcachedClientConfig } from '@strata/runtime';
+import type { RemoteCacheConfig } from '@strata/runtime';
 
 /**
  * How one kind of request (range queries, or label and series requests) is split, sent on and cached:
@@ -11,10 +11,10 @@ export interface SplitOptions {
   maxQueryParallelism: number;
   /** Attempts per downstream request when it fails or is answered 5xx. */
   maxRetries: number;
-  /** Bytes of answers cached in memory; undefined: no results cache (unless `memcached`). */
+  /** Bytes of answers cached in memory; undefined: no results cache (unless `remote`). */
   cacheBytes?: number;
-  /** Answers cached in memcached instead, kept there `expirationMs`. */
-  memcached?: { client: MemcachedClientConfig; expirationMs: number };
+  /** Answers cached in memcached or redis instead, kept there `expirationMs`. */
+  remote?: { cache: RemoteCacheConfig; expirationMs: number };
   /** Answers for times more recent than this (ms before now) are not cached: they may still change. */
   maxCacheFreshness: number;
   /** The `partial_response` asked for when a request does not say (Thanos' --query-range.partial-response). */

@@ -47,7 +47,7 @@ export function register(program: Command): void {
       labels: { ...(await splitOptions(o, 'labels')), defaultTimeRange: parseDuration(String(o['labels.defaultTimeRange'])) },
       logger,
     });
-    if (range.cacheBytes === undefined && range.memcached === undefined && range.splitInterval > 0) logger.info('no --query-range.response-cache-config: range queries are split but not cached');
+    if (range.cacheBytes === undefined && range.remote === undefined && range.splitInterval > 0) logger.info('no --query-range.response-cache-config: range queries are split but not cached');
     logger.info('query frontend ready', { http: frontend.httpAddress });
     await runUntilSignal(logger, () => frontend.stop());
   });
@@ -72,7 +72,7 @@ function withSplitFlags(cmd: Command, prefix: SplitFlags, requests: string): Com
     .option(`--${prefix}.max-query-parallelism <n>`, `pieces of one of the ${requests} sent to the querier at once`, '14')
     .option(`--${prefix}.max-retries-per-request <n>`, 'attempts per request to the querier when it fails or answers 5xx', '5')
     .option(`--${prefix}.response-cache-max-freshness <duration>`, 'answers for times more recent than this are not cached: they may still change', '1m')
-    .option(`--${prefix}.response-cache-config <yaml>`, `a results cache for ${requests} in Thanos' YAML, e.g. "type: IN-MEMORY\nconfig: {max_size: 512MB}" or "type: MEMCACHED\nconfig: {addresses: [dns+memcached:11211]}" (without it, they are not cached)`)
+    .option(`--${prefix}.response-cache-config <yaml>`, `a results cache for ${requests} in Thanos' YAML, e.g. "type: IN-MEMORY\nconfig: {max_size: 512MB}" "type: MEMCACHED\nconfig: {addresses: [dns+memcached:11211]}" or "type: REDIS\nconfig: {addr: redis:6379}" (without it, they are not cached)`)
     .option(`--${prefix}.response-cache-config-file <path>`, `file with the results cache configuration for ${requests}`)
     .option(`--${prefix}.partial-response`, `ask for a partial response (data with a warning when an endpoint fails) for ${requests} that do not say`, true)
     .option(`--no-${prefix}.partial-response`, `ask for no partial response for ${requests} that do not say`);
@@ -91,7 +91,7 @@ async function splitOptions(o: Record<string, unknown>, prefix: SplitFlags): Pro
   };
 }
 
-function cacheOptions(c: ResponseCacheConfig): Pick<SplitOptions, 'cacheBytes' | 'memcached'> {
-  return c.type === 'MEMCACHED' ? { memcached: { client: c.client, expirationMs: c.expirationMs } } : { cacheBytes: c.maxBytes };
+function cacheOptions(c: ResponseCacheConfig): Pick<SplitOptions, 'cacheBytes' | 'remote'> {
+  return c.type === 'REMOTE' ? { remote: { cache: c.cache, expirationMs: c.expirationMs } } : { cacheBytes: c.maxBytes };
 }
 
