@@ -20,6 +20,7 @@ import {
 import { start, type Store, type StoreConfig } from '@strata/store';
 import { chunkDataByteNear } from '@strata/testing/corrupt';
 import { startMemcached } from '@strata/testing/memcached';
+import { startRedis } from '@strata/testing/redis';
 import { sleep, tempDir } from '@strata/testing/process';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
@@ -360,24 +361,27 @@ describe('store gateway: bad and changing buckets', () => {
     for (const item of ['Postings', 'ExpandedPostings']) expect(text).toMatch(new RegExp(`^strata_store_index_cache_requests_total\\{item_type="${item}"\\} 0$`, 'm'));
   });
 
-  it('keeps its index cache and chunk pieces in memcached (type: MEMCACHED), where a second store gateway finds them and answers the same', async () => {
-    const memcached = await startMemcached();
+  it.each([
+    { system: 'memcached', type: 'MEMCACHED', start: () => startMemcached(), config: (address: string) => `{addresses: ["${address}"]}` },
+    { system: 'redis', type: 'REDIS', start: () => startRedis(), config: (address: string) => `{addr: "${address}"}` },
+  ])('keeps its index cache and chunk pieces in $system (type: $type), where a second store gateway finds them and answers the same', async ({ system, type, start, config }) => {
+    const server = await start();
     try {
-      const bucket = s3Bucket(s3, 'index-memcached');
-      // Three blocks, read at once by a query: their index lookups go to memcached together.
-      for (const cluster of ['c', 'd', 'e']) await uploadWithLabels(bucket, await copyBlock(block, join(dir.path, `index-memcached-${cluster}`)), { cluster });
-      const indexCacheConfig = `type: MEMCACHED\nconfig: {addresses: ["${memcached.address}"]}\nttl: 1h\n`;
-      const cachingBucketConfig = `type: MEMCACHED\nconfig: {addresses: ["${memcached.address}"]}\nchunk_subrange_ttl: 1h\n`;
+      const bucket = s3Bucket(s3, `index-${system}`);
+      // Three blocks, read at once by a query: their index lookups go to the cache together.
+      for (const cluster of ['c', 'd', 'e']) await uploadWithLabels(bucket, await copyBlock(block, join(dir.path, `index-${system}-${cluster}`)), { cluster });
+      const indexCacheConfig = `type: ${type}\nconfig: ${config(server.address)}\nttl: 1h\n`;
+      const cachingBucketConfig = `type: ${type}\nconfig: ${config(server.address)}\nchunk_subrange_ttl: 1h\n`;
       const m: LabelMatcher[] = [{ type: 0, name: 'job', value: 'api' }];
       const metrics = async (s: Store) => (await fetch(`http://${s.httpAddress}/metrics`)).text();
-      const first = await startStore({ bucket, dataDir: join(dir.path, 'index-memcached-1'), indexCacheConfig, cachingBucketConfig });
+      const first = await startStore({ bucket, dataDir: join(dir.path, `index-${system}-1`), indexCacheConfig, cachingBucketConfig });
       const want = await storeSamples(first.client, m, 0, Date.now(), []);
       expect(want.length).toBeGreaterThan(0);
       expect(await metrics(first.store)).toMatch(/^strata_store_index_cache_hits_total\{item_type="Series"\} 0$/m);
-      // Its sets go out after the answer: wait until memcached took every one, of both caches.
+      // Its sets go out after the answer: wait until the cache took every one, of both caches.
       const setsDone = (text: string, name: string) => {
-        const sent = new RegExp(`^strata_memcached_operations_total\\{name="${name}",operation="set"\\} (\\d+)`, 'm').exec(text)?.[1];
-        return sent !== '0' && sent === new RegExp(`^strata_memcached_operation_duration_seconds_count\\{name="${name}",operation="set"\\} (\\d+)`, 'm').exec(text)?.[1];
+        const sent = new RegExp(`^strata_${system}_operations_total\\{name="${name}",operation="set"\\} (\\d+)`, 'm').exec(text)?.[1];
+        return sent !== '0' && sent === new RegExp(`^strata_${system}_operation_duration_seconds_count\\{name="${name}",operation="set"\\} (\\d+)`, 'm').exec(text)?.[1];
       };
       for (let i = 0; i < 200; i++) {
         const text = await metrics(first.store);
@@ -385,22 +389,22 @@ describe('store gateway: bad and changing buckets', () => {
         await sleep(10);
       }
       const counting = new CountingBucket(bucket);
-      const second = await startStore({ bucket: counting, dataDir: join(dir.path, 'index-memcached-2'), indexCacheConfig, cachingBucketConfig });
+      const second = await startStore({ bucket: counting, dataDir: join(dir.path, `index-${system}-2`), indexCacheConfig, cachingBucketConfig });
       counting.reset();
       expect(await storeSamples(second.client, m, 0, Date.now(), [])).toEqual(want);
       const text = await metrics(second.store);
-      // The expanded postings came from memcached, and so did every series entry and every chunk: the query read nothing from the bucket.
+      // The expanded postings came from the cache, and so did every series entry and every chunk: the query read nothing from the bucket.
       for (const item of ['ExpandedPostings', 'Series']) expect(text).toMatch(new RegExp(`^strata_store_index_cache_hits_total\\{item_type="${item}"\\} [1-9]`, 'm'));
       expect(text).toMatch(/^strata_store_bucket_cache_getrange_fetched_bytes_total\{origin="cache",config="chunks"\} [1-9]/m);
       expect(counting.rangeGets).toEqual([]);
       // Index lookups made in the same turn went out together: fewer multi-gets than lookups.
       const sum = (re: RegExp) => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
       const lookups = sum(/^strata_store_index_cache_requests_total\{[^}]*\} (\d+)/gm);
-      const gets = sum(/^strata_memcached_operations_total\{name="index-cache",operation="getmulti"\} (\d+)/gm);
+      const gets = sum(new RegExp(`^strata_${system}_operations_total\\{name="index-cache",operation="getmulti"\\} (\\d+)`, 'gm'));
       expect(gets).toBeGreaterThan(0);
       expect(gets).toBeLessThan(lookups);
     } finally {
-      await memcached.stop();
+      await server.stop();
     }
   });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { scrapedCounter, type CountCell, type MemcachedClient } from '@strata/runtime';
+import { scrapedCounter, type CountCell, type RemoteCacheClient } from '@strata/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { LruMap } from './lru.js';
 
@@ -24,7 +24,7 @@ export interface IndexCacheLimits {
   enabledItems?: readonly CacheItem[];
 }
 
-/** Where the store gateway keeps index items: in memory (IndexCache) or in memcached (MemcachedIndexCache). */
+/** Where the store gateway keeps index items: in memory (IndexCache), or in memcached or redis (RemoteIndexCache). */
 export interface IndexItemCache {
   /** The item's bytes, or undefined where the cache lacks it (or could not be asked). */
   get(item: CacheItem, key: string): Uint8Array | undefined | Promise<Uint8Array | undefined>;
@@ -126,18 +126,18 @@ export class IndexCache implements IndexItemCache {
 }
 
 /**
- * The index cache in memcached (--index-cache.config's MEMCACHED type), shared by every store gateway
- * pointed at it and kept across restarts, as Thanos' remote index cache: items under the SHA-256 of
- * their key (a block's ULID and the item's byte range or matchers), kept `ttlMs`. A memcached that is
- * down or slow gives misses: the store gateway reads the bucket instead.
+ * The index cache in memcached or redis (--index-cache.config's MEMCACHED and REDIS types), shared by
+ * every store gateway pointed at it and kept across restarts, as Thanos' remote index cache: items
+ * under the SHA-256 of their key (a block's ULID and the item's byte range or matchers), kept `ttlMs`.
+ * A cache that is down or slow gives misses: the store gateway reads the bucket instead.
  */
-export class MemcachedIndexCache implements IndexItemCache {
-  readonly #client: MemcachedClient;
+export class RemoteIndexCache implements IndexItemCache {
+  readonly #client: RemoteCacheClient;
   readonly #ttlMs: number;
   readonly #enabled: Record<CacheItem, boolean>;
   readonly #lookups: Lookups;
 
-  constructor(client: MemcachedClient, ttlMs: number, registry: Registry, enabled?: readonly CacheItem[]) {
+  constructor(client: RemoteCacheClient, ttlMs: number, registry: Registry, enabled?: readonly CacheItem[]) {
     this.#client = client;
     this.#ttlMs = ttlMs;
     this.#enabled = enabledItems(enabled);
@@ -148,7 +148,7 @@ export class MemcachedIndexCache implements IndexItemCache {
     if (!this.#enabled[item]) return undefined;
     const counts = this.#lookups[item];
     counts.requests.value++;
-    const value = await this.#client.get(memcachedKey(key));
+    const value = await this.#client.get(remoteKey(key));
     if (value === undefined) return undefined;
     counts.hits.value++;
     // In memory of its own: expanded postings are read as 32-bit words from offset 0.
@@ -156,13 +156,13 @@ export class MemcachedIndexCache implements IndexItemCache {
   }
 
   set(item: CacheItem, key: string, value: Uint8Array): void {
-    if (this.#enabled[item]) this.#client.setAsync(memcachedKey(key), Buffer.from(value.buffer, value.byteOffset, value.byteLength), this.#ttlMs);
+    if (this.#enabled[item]) this.#client.setAsync(remoteKey(key), Buffer.from(value.buffer, value.byteOffset, value.byteLength), this.#ttlMs);
   }
 
-  /** memcached keeps what an unloaded block left until it expires or is evicted, as Thanos' does. */
+  /** The remote cache keeps what an unloaded block left until it expires or is evicted, as Thanos' does. */
   dropBlock(): void {}
 }
 
-function memcachedKey(key: string): string {
+function remoteKey(key: string): string {
   return `strata-index-v1:${createHash('sha256').update(key).digest('hex')}`;
 }

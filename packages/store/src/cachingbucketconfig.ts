@@ -1,15 +1,15 @@
 import { configMapping, parseBytes, parseYamlConfig } from '@strata/objstore';
-import { configDuration, parseMemcachedClientConfig, type MemcachedClientConfig } from '@strata/runtime';
+import { configDuration, parseRemoteCacheConfig, type RemoteCacheConfig } from '@strata/runtime';
 
 /**
  * Thanos' caching bucket config (`--store.caching-bucket.config(-file)`), after validation: the
- * IN-MEMORY backend's bounds (or the MEMCACHED client), and how GetRange of `chunks/*` objects is
+ * IN-MEMORY backend's bounds (or the MEMCACHED or REDIS client), and how GetRange of `chunks/*` objects is
  * cached. Sizes in bytes, durations in ms.
  */
 export interface CachingBucketConfig {
-  /** type: MEMCACHED: the pieces are kept in memcached, by this client. */
-  memcached?: MemcachedClientConfig;
-  /** config.max_size: bytes the cache may hold (default 250 MiB, as Thanos' in-memory cache; in memcached, memcached's). */
+  /** type: MEMCACHED or REDIS: the pieces are kept there, by this client. */
+  remote?: RemoteCacheConfig;
+  /** config.max_size: bytes the cache may hold (default 250 MiB, as Thanos' in-memory cache; in memcached or redis, theirs). */
   maxSize: number;
   /** config.max_item_size: larger items are not cached (default 125 MiB; in memcached, the client's max_item_size, 1 MiB). */
   maxItemSize: number;
@@ -43,13 +43,13 @@ const IGNORED_DURATIONS = ['chunk_object_attrs_ttl', 'blocks_iter_ttl', 'metafil
  * Parses the YAML, e.g.
  * `type: IN-MEMORY`, `config: {max_size: 512MiB, max_item_size: 16MiB}`, `chunk_subrange_size: 16000`,
  * `max_chunks_get_range_requests: 3`, `chunk_subrange_ttl: 24h`. Strict like Thanos: an unknown key
- * is an error. `type: MEMCACHED` takes Thanos' memcached client keys under `config`; REDIS is refused by name.
+ * is an error. `type: MEMCACHED` takes Thanos' memcached client keys under `config`, `type: REDIS` its redis client's.
  */
 export function parseCachingBucketConfig(text: string, what = 'caching bucket config'): CachingBucketConfig {
   const top = configMapping(parseYamlConfig(text, what), what, TOP_KEYS);
   const type = String(top.type ?? '').toUpperCase();
-  if (type !== 'IN-MEMORY' && type !== 'MEMCACHED') throw new Error(`${what}: unsupported cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY, MEMCACHED)`);
-  const memcached = type === 'MEMCACHED' ? parseMemcachedClientConfig(top.config ?? {}, `${what}: config`).client : undefined;
+  if (type !== 'IN-MEMORY' && type !== 'MEMCACHED' && type !== 'REDIS') throw new Error(`${what}: unsupported cache type ${JSON.stringify(top.type)} (supported: IN-MEMORY, MEMCACHED, REDIS)`);
+  const remote = type !== 'IN-MEMORY' ? parseRemoteCacheConfig(type, top.config ?? {}, `${what}: config`).cache : undefined;
   const bytes = (v: unknown, field: string, dflt: number) => (v === undefined || v === null ? dflt : parseBytes(String(v), `${what}: ${field}`));
   const count = (v: unknown, field: string, dflt: number) => {
     if (v === undefined || v === null) return dflt;
@@ -58,12 +58,12 @@ export function parseCachingBucketConfig(text: string, what = 'caching bucket co
     return n;
   };
   const duration = (v: unknown, field: string, dflt: number) => (v === undefined || v === null ? dflt : configDuration(v, `${what}: ${field}`));
-  // memcached bounds what it holds itself; its items, by the client's max_item_size.
-  const backend = memcached !== undefined ? undefined : configMapping(top.config ?? {}, `${what}: config`, new Set(['max_size', 'max_item_size']));
+  // memcached and redis bound what they hold themselves; their items, by the client's max_item_size.
+  const backend = remote !== undefined ? undefined : configMapping(top.config ?? {}, `${what}: config`, new Set(['max_size', 'max_item_size']));
   const out: CachingBucketConfig = {
-    ...(memcached !== undefined ? { memcached } : {}),
+    ...(remote !== undefined ? { remote } : {}),
     maxSize: backend !== undefined ? bytes(backend.max_size, 'config.max_size', 250 * 1024 * 1024) : Number.MAX_SAFE_INTEGER,
-    maxItemSize: backend !== undefined ? bytes(backend.max_item_size, 'config.max_item_size', 125 * 1024 * 1024) : (memcached as MemcachedClientConfig).maxItemSize,
+    maxItemSize: backend !== undefined ? bytes(backend.max_item_size, 'config.max_item_size', 125 * 1024 * 1024) : (remote as RemoteCacheConfig).client.maxItemSize,
     chunkSubrangeSize: bytes(top.chunk_subrange_size, 'chunk_subrange_size', 16_000),
     maxChunksGetRangeRequests: count(top.max_chunks_get_range_requests, 'max_chunks_get_range_requests', 3),
     chunkSubrangeTtlMs: duration(top.chunk_subrange_ttl, 'chunk_subrange_ttl', 24 * 3_600_000),

@@ -1,5 +1,5 @@
 import { parseCachingBucketConfig, type CachingBucketConfig } from './cachingbucketconfig.js';
-import { DEFAULT_MEMCACHED_CLIENT_CONFIG, MemcachedClient } from '@strata/runtime';
+import { DEFAULT_MEMCACHED_CLIENT_CONFIG, DEFAULT_REDIS_CLIENT_CONFIG, MemcachedClient } from '@strata/runtime';
 import { startMemcached } from '@strata/testing/memcached';
 import { seededRandom } from '@strata/testing/random';
 import { MemoryByteRange, type ByteRange } from '@strata/tsdb';
@@ -313,7 +313,7 @@ describe('parseCachingBucketConfig', () => {
 
   it("reads Thanos' MEMCACHED backend: its client's keys, items bounded by the client's max_item_size", () => {
     expect(parseCachingBucketConfig('type: MEMCACHED\nconfig: {addresses: [m:11211], max_async_concurrency: 50}\nchunk_subrange_ttl: 1h')).toEqual({
-      memcached: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: ['m:11211'], maxAsyncConcurrency: 50 },
+      remote: { type: 'MEMCACHED', client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: ['m:11211'], maxAsyncConcurrency: 50 } },
       maxSize: Number.MAX_SAFE_INTEGER,
       maxItemSize: 1024 * 1024,
       chunkSubrangeSize: 16000,
@@ -322,8 +322,15 @@ describe('parseCachingBucketConfig', () => {
     });
   });
 
+  it("reads Thanos' REDIS backend: its client's keys, items bounded by what redis takes", () => {
+    expect(parseCachingBucketConfig('type: REDIS\nconfig: {addr: "r:6379", db: 1}')).toMatchObject({
+      remote: { type: 'REDIS', client: { ...DEFAULT_REDIS_CLIENT_CONFIG, addr: 'r:6379', db: 1 } },
+      maxItemSize: DEFAULT_REDIS_CLIENT_CONFIG.maxItemSize,
+    });
+  });
+
   it('refuses what it cannot honour', () => {
-    expect(() => parseCachingBucketConfig('type: REDIS\nconfig: {addr: a}')).toThrow(/unsupported cache type "REDIS" \(supported: IN-MEMORY, MEMCACHED\)/);
+    expect(() => parseCachingBucketConfig('type: GROUPCACHE\nconfig: {addr: a}')).toThrow(/unsupported cache type "GROUPCACHE" \(supported: IN-MEMORY, MEMCACHED, REDIS\)/);
     expect(() => parseCachingBucketConfig('type: MEMCACHED\nconfig: {addresses: [a:1], max_size: 1GB}')).toThrow(/config: unknown or unsupported field "max_size"/);
     expect(() => parseCachingBucketConfig('type: MEMCACHED\nconfig: {addresses: [a:1], max_item_size: 8KB}')).toThrow(/nothing could be cached/);
     expect(() => parseCachingBucketConfig('type: IN-MEMORY\nchunk_subrange: 1')).toThrow(/unknown or unsupported field "chunk_subrange"/);

@@ -1,5 +1,5 @@
 import type { CachingBucketConfig } from './cachingbucketconfig.js';
-import { scrapedCounter, type CountCell, type MemcachedClient } from '@strata/runtime';
+import { scrapedCounter, type CountCell, type RemoteCacheClient } from '@strata/runtime';
 import type { ByteRange } from '@strata/tsdb';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { LruMap } from './lru.js';
@@ -190,9 +190,9 @@ interface VerifiedRead {
  * reads that really went to the bucket.
  */
 export class ChunksCache {
-  /** Pieces by fileKey + piece index, in this process; or, with a memcached client, in memcached. */
+  /** Pieces by fileKey + piece index, in this process; or, with a remote cache client, in memcached or redis. */
   readonly #cache: InMemoryCache<number> | undefined;
-  readonly #remote: MemcachedPieces | undefined;
+  readonly #remote: RemotePieces | undefined;
   readonly #subrange: number;
   readonly #maxRequests: number;
   readonly #ttl: number;
@@ -224,10 +224,10 @@ export class ChunksCache {
   readonly #readPieces = new WeakMap<Uint8Array, readonly number[]>();
   #nextPieceId = 1;
 
-  /** `memcached`: the client for cfg.memcached, where the pieces are kept instead of this process' memory. */
-  constructor(cfg: CachingBucketConfig, registry: Registry, memcached?: MemcachedClient) {
-    this.#cache = memcached === undefined ? new InMemoryCache<number>('caching-bucket', cfg.maxSize, cfg.maxItemSize, registry) : undefined;
-    this.#remote = memcached !== undefined ? new MemcachedPieces(memcached, cfg.chunkSubrangeSize, cfg.chunkSubrangeTtlMs) : undefined;
+  /** `remote`: the client for cfg.remote, where the pieces are kept instead of this process' memory. */
+  constructor(cfg: CachingBucketConfig, registry: Registry, remote?: RemoteCacheClient) {
+    this.#cache = remote === undefined ? new InMemoryCache<number>('caching-bucket', cfg.maxSize, cfg.maxItemSize, registry) : undefined;
+    this.#remote = remote !== undefined ? new RemotePieces(remote, cfg.chunkSubrangeSize, cfg.chunkSubrangeTtlMs) : undefined;
     this.#subrange = cfg.chunkSubrangeSize;
     this.#maxRequests = cfg.maxChunksGetRangeRequests;
     this.#ttl = cfg.chunkSubrangeTtlMs;
@@ -265,7 +265,7 @@ export class ChunksCache {
     });
   }
 
-  /** The in-memory cache underneath (sizes, for tests and memory accounting); none where the pieces are in memcached. */
+  /** The in-memory cache underneath (sizes, for tests and memory accounting); none where the pieces are in memcached or redis. */
   get cache(): InMemoryCache<number> | undefined {
     return this.#cache;
   }
@@ -450,15 +450,15 @@ export class ChunksCache {
 }
 
 /**
- * A chunk cache's pieces in memcached (`type: MEMCACHED`), shared by every store gateway pointed at it:
+ * A chunk cache's pieces in memcached or redis (`type: MEMCACHED`, `type: REDIS`), shared by every store gateway pointed at it:
  * piece i of a segment file under its object name, i and the piece size (store gateways with another
  * chunk_subrange_size cut other pieces). Pieces read back are checked like any bytes from the bucket:
  * a read made of them is never recalled as checked before (VerifiedReads), as nothing here can tell
  * that they are the same bytes.
  */
-class MemcachedPieces {
+class RemotePieces {
   constructor(
-    private readonly client: MemcachedClient,
+    private readonly client: RemoteCacheClient,
     private readonly subrange: number,
     private readonly ttlMs: number,
   ) {}

@@ -1,4 +1,4 @@
-import { DEFAULT_MEMCACHED_CLIENT_CONFIG } from '@strata/runtime';
+import { DEFAULT_MEMCACHED_CLIENT_CONFIG, DEFAULT_REDIS_CLIENT_CONFIG } from '@strata/runtime';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { CacheItem, IndexCache } from './cache.js';
@@ -23,17 +23,26 @@ describe('parseIndexCacheConfig', () => {
 
   it("reads Thanos' MEMCACHED index cache config: its client's keys, ttl (24h unless given) and items", () => {
     expect(parseIndexCacheConfig('type: MEMCACHED\nconfig: {addresses: ["dnssrv+_memcached._tcp.mc"], timeout: 2s, max_get_multi_batch_size: 100}\nenabled_items: [Postings]\n')).toEqual({
-      type: 'MEMCACHED',
-      client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: ['dnssrv+_memcached._tcp.mc'], timeoutMs: 2000, maxGetMultiBatchSize: 100 },
+      type: 'REMOTE',
+      cache: { type: 'MEMCACHED', client: { ...DEFAULT_MEMCACHED_CLIENT_CONFIG, addresses: ['dnssrv+_memcached._tcp.mc'], timeoutMs: 2000, maxGetMultiBatchSize: 100 } },
       ttlMs: 24 * 3_600_000,
       enabledItems: ['Postings'],
     });
     expect(parseIndexCacheConfig('type: memcached\nconfig: {addresses: [m:11211]}\nttl: 6h\n')).toMatchObject({ ttlMs: 6 * 3_600_000, enabledItems: Object.values(CacheItem) });
   });
 
+  it("reads Thanos' REDIS index cache config: its client's keys, ttl and items", () => {
+    expect(parseIndexCacheConfig('type: REDIS\nconfig: {addr: "r:6379", password: pw}\nttl: 2h\nenabled_items: [Series]\n')).toEqual({
+      type: 'REMOTE',
+      cache: { type: 'REDIS', client: { ...DEFAULT_REDIS_CLIENT_CONFIG, addr: 'r:6379', password: 'pw' } },
+      ttlMs: 2 * 3_600_000,
+      enabledItems: ['Series'],
+    });
+  });
+
   it('refuses other cache types, unknown fields and item types, naming the flag', () => {
     const what = '--index-cache.config';
-    expect(() => parseIndexCacheConfig('type: REDIS\nconfig: {addr: r:6379}\n', what)).toThrow(/--index-cache.config: unsupported index cache type "REDIS" \(supported: IN-MEMORY, MEMCACHED\)/);
+    expect(() => parseIndexCacheConfig('type: GROUPCACHE\nconfig: {addr: r:6379}\n', what)).toThrow(/--index-cache.config: unsupported index cache type "GROUPCACHE" \(supported: IN-MEMORY, MEMCACHED, REDIS\)/);
     expect(() => parseIndexCacheConfig('type: MEMCACHED\nconfig: {max_size: 1GB}\n', what)).toThrow(/--index-cache.config: config: unknown or unsupported field "max_size"/);
     expect(() => parseIndexCacheConfig('type: MEMCACHED\nconfig: {}\n', what)).toThrow(/config.addresses: a list of memcached addresses/);
     expect(() => parseIndexCacheConfig('type: IN-MEMORY\nconfig: {max_items: 5}\n', what)).toThrow(/config: unknown or unsupported field "max_items"/);

@@ -2,12 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { blocksPlugin, BlocksView, Relabeler, TimeBound } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, type Bucket } from '@strata/objstore';
 import { parseCachingBucketConfig } from './cachingbucketconfig.js';
-import { collectProcessMetrics, createLogger, grpcServerMetrics, MemcachedClient, Prober, startHttpServer, type HttpServer, type Logger, type MemcachedClientConfig, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, createLogger, grpcServerMetrics, Prober, remoteCacheClient, startHttpServer, type HttpServer, type Logger, type RemoteCacheClient, type RemoteCacheConfig, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Gauge, Registry } from 'prom-client';
 import { LOCAL_CHUNK_READS } from './block.js';
 import { BucketStore } from './bucketstore.js';
-import { CacheItem, IndexCache, MemcachedIndexCache, type IndexItemCache } from './cache.js';
+import { CacheItem, IndexCache, RemoteIndexCache, type IndexItemCache } from './cache.js';
 import { DEFAULT_INDEX_CACHE_BYTES, parseIndexCacheConfig, type IndexCacheConfig } from './indexcacheconfig.js';
 import { ChunkBytesLimit } from './chunkbytes.js';
 import { ChunkPool } from './chunkpool.js';
@@ -111,20 +111,20 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     cfg.indexCacheConfig !== undefined
       ? parseIndexCacheConfig(cfg.indexCacheConfig, '--index-cache.config')
       : { type: 'IN-MEMORY', maxBytes: cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES, maxItemBytes: cfg.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES, enabledItems: Object.values(CacheItem) };
-  const memcached: MemcachedClient[] = [];
-  const memcachedClient = async (client: MemcachedClientConfig, name: string) => {
-    const c = new MemcachedClient(client, { name, registry, logger });
+  const remotes: RemoteCacheClient[] = [];
+  const remoteClient = async (remote: RemoteCacheConfig, name: string) => {
+    const c = remoteCacheClient(remote, { name, registry, logger });
     await c.start();
-    memcached.push(c);
+    remotes.push(c);
     return c;
   };
   const cache: IndexItemCache =
-    indexCache.type === 'MEMCACHED'
-      ? new MemcachedIndexCache(await memcachedClient(indexCache.client, 'index-cache'), indexCache.ttlMs, registry, indexCache.enabledItems)
+    indexCache.type === 'REMOTE'
+      ? new RemoteIndexCache(await remoteClient(indexCache.cache, 'index-cache'), indexCache.ttlMs, registry, indexCache.enabledItems)
       : new IndexCache(indexCache.maxBytes, registry, indexCache);
   const cachingBucket = cfg.cachingBucketConfig !== undefined ? parseCachingBucketConfig(cfg.cachingBucketConfig, '--store.caching-bucket.config') : undefined;
   const chunksCache =
-    cachingBucket !== undefined ? new ChunksCache(cachingBucket, registry, cachingBucket.memcached !== undefined ? await memcachedClient(cachingBucket.memcached, 'caching-bucket') : undefined) : undefined;
+    cachingBucket !== undefined ? new ChunksCache(cachingBucket, registry, cachingBucket.remote !== undefined ? await remoteClient(cachingBucket.remote, 'caching-bucket') : undefined) : undefined;
   const chunkBytes = new ChunkBytesLimit(cfg.chunkPoolBytes ?? DEFAULT_CHUNK_POOL_BYTES);
   new Gauge({
     name: 'strata_bucket_store_chunk_bytes_held',
@@ -224,7 +224,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
       await serving.stop(5000);
       await http.close();
       await closeBlocks(store);
-      for (const c of memcached) c.stop();
+      for (const c of remotes) c.stop();
       // A bucket passed in belongs to the caller.
       if (cfg.bucket === undefined) await rawBucket.close();
     },
