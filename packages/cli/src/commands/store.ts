@@ -29,12 +29,12 @@ export function register(program: Command): void {
     .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks to serve')
     .option('--selector.relabel-config-file <path>', 'file with the relabel rules')
     .option('--index-cache-size <bytes>', 'memory for cached postings, expanded postings and series (e.g. 250MB, base 1024; replaced by --index-cache.config)', '250MB')
-    .option('--index-cache.config <yaml>', 'the index cache in Thanos\' YAML, e.g. "type: IN-MEMORY\nconfig: {max_size: 1GB, max_item_size: 16MB}\nenabled_items: [Postings, Series]", or "type: MEMCACHED\nconfig: {addresses: [dns+memcached:11211]}\nttl: 24h" to share it between store gateways')
+    .option('--index-cache.config <yaml>', 'the index cache in Thanos\' YAML, e.g. "type: IN-MEMORY\nconfig: {max_size: 1GB, max_item_size: 16MB}\nenabled_items: [Postings, Series]", or "type: MEMCACHED\nconfig: {addresses: [dns+memcached:11211]}\nttl: 24h" or "type: REDIS\nconfig: {addr: redis:6379}" to share it between store gateways')
     .option('--index-cache.config-file <path>', 'file with the index cache configuration')
     .option('--chunk-pool-size <bytes>', 'most chunk bytes the Series calls in flight may hold at once (as Thanos\' chunk pool); a call that would take more fails with ResourceExhausted (0 = no bound). Without a caching bucket, read buffers are kept for reuse up to an eighth of it', '2GB')
     .option(
       '--store.caching-bucket.config <yaml>',
-      'cache chunk reads in memory or memcached (Thanos caching bucket YAML), e.g. "type: IN-MEMORY\nconfig: {max_size: 1GiB, max_item_size: 16MiB}\nchunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3", or "type: MEMCACHED\nconfig: {addresses: [dns+memcached:11211]}"',
+      'cache chunk reads in memory, memcached or redis (Thanos caching bucket YAML), e.g. "type: IN-MEMORY\nconfig: {max_size: 1GiB, max_item_size: 16MiB}\nchunk_subrange_size: 16000\nmax_chunks_get_range_requests: 3", or "type: MEMCACHED\nconfig: {addresses: [dns+memcached:11211]}"',
     )
     .option('--store.caching-bucket.config-file <path>', 'file with the caching bucket configuration')
     .option('--store.limits.request-samples <n>', 'maximum samples one Series call may return (default 0: no limit)')
