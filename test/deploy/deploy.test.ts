@@ -7,7 +7,7 @@ import { registerCommands } from '@strata/cli';
 import { parseBucketConfig } from '@strata/objstore';
 import { parseResponseCacheConfig } from '@strata/frontend';
 import { parseCachingBucketConfig, parseIndexCacheConfig } from '@strata/store';
-import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
+import { buildHttpApp, createLogger, Prober, type RemoteCacheConfig } from '@strata/runtime';
 import { tempDir } from '@strata/testing/process';
 import { promtool } from '@strata/testing/prometheus';
 import { Command } from 'commander';
@@ -243,10 +243,12 @@ describe('deploy files and the CLI', () => {
       for (const [flag, parse] of Object.entries(parsers)) {
         const value = flagValue(inv.args, flag);
         if (value === undefined) continue;
-        // A MEMCACHED config's client: `client` (index cache, results caches) or `memcached` (caching bucket).
-        const parsed = parse(value, `${inv.where} ${flag}`) as { client?: { addresses: string[] }; memcached?: { addresses: string[] } };
-        const addresses = (parsed.client ?? parsed.memcached)?.addresses;
-        if (addresses === undefined) continue;
+        // A remote cache: `cache` (index cache, results caches) or `remote` (caching bucket).
+        const parsed = parse(value, `${inv.where} ${flag}`) as { cache?: RemoteCacheConfig; remote?: RemoteCacheConfig };
+        const remote = parsed.cache ?? parsed.remote;
+        if (remote === undefined) continue;
+        expect(remote.type, `${inv.where} ${flag}`).toBe('MEMCACHED');
+        const addresses = remote.type === 'MEMCACHED' ? remote.client.addresses : [];
         memcached++;
         const host = inv.where.startsWith('compose') ? 'memcached:11211' : 'dns+memcached.strata.svc.cluster.local:11211';
         expect(addresses, `${inv.where} ${flag}`).toEqual([host]);
