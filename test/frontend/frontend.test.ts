@@ -204,6 +204,20 @@ describe('query frontend: split range queries', () => {
     });
   });
 
+  it('refuses to put together vertical shards from a downstream that does not shard (Prometheus answers each shard whole)', async () => {
+    const base = await frontend(prom.url, { range: { verticalShards: 2 } });
+    const query = 'sum by (code) (rate(http_requests_total[5m]))';
+    const error = (a: Answered) => (a.body as { error?: string }).error;
+    const ranged = await get(base, '/api/v1/query_range', range(query, END - 6 * HOUR, END, 60_000));
+    expect(ranged.status).toBe(500);
+    expect(error(ranged)).toMatch(/^the downstream querier does not shard: two shards of the query both answered \{code="(200|500)"\}; --query-frontend.vertical-shards needs a querier that honours shard_info/);
+    const instant = await get(base, '/api/v1/query', { query, time: String(END / 1000) });
+    expect(instant.status).toBe(500);
+    expect(error(instant)).toMatch(/^the downstream querier does not shard/);
+    // Nothing to shard by: whole, and answered.
+    expect((await get(base, '/api/v1/query', { query: 'sum(http_requests_total)', time: String(END / 1000) })).status).toBe(200);
+  });
+
   it('passes every other route through: instant queries, metadata, status, redirects', async () => {
     const base = await frontend(prom.url);
     const t = String(END / 1000);

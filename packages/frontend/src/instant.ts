@@ -5,7 +5,7 @@ import type { Downstream } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
 import { requestParams, seconds } from './request.js';
-import { shardInfoParams, shardingOf } from './sharding.js';
+import { overlappingShardsError, shardInfoParams, shardingOf } from './sharding.js';
 
 export interface InstantContext {
   /** --query-frontend.vertical-shards (0 or 1: every instant query passed through). */
@@ -55,6 +55,8 @@ export class InstantHandler {
       if (answer === undefined) return sendAnswer(reply, a);
       parsed.push(answer);
     }
+    const overlap = overlappingShardsError(parsed);
+    if (overlap !== undefined) return sendAnswer(reply, overlap);
     return sendJson(reply, goJson(JSON.stringify(unionAnswers(parsed))));
   }
 }

@@ -9,7 +9,7 @@ import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
 import { mayCache, noStore, otherParams, requestParams, seconds } from './request.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
-import { shardInfoParams, shardingOf, type ShardingKey } from './sharding.js';
+import { overlappingShardsError, shardInfoParams, shardingOf, type ShardingKey } from './sharding.js';
 import { alignToStep, splitByInterval, type SplitOptions, type StepRange } from './split.js';
 
 /** How range queries are split, cached and sent on (Thanos' --query-range.* flags). */
@@ -203,6 +203,8 @@ class PieceFetcher {
     const failed = shards.find((a) => 'error' in a);
     if (failed !== undefined) return failed;
     const fetched = shards as FetchedPiece[];
+    const overlap = overlappingShardsError(fetched.map((a) => a.answer));
+    if (overlap !== undefined) return { error: overlap };
     // The shards hold different series: put together, they are the whole answer.
     return { answer: mergeAnswers(fetched.map((a) => a.answer)), cacheable: fetched.every((a) => a.cacheable), bytes: fetched.reduce((n, a) => n + a.bytes, 0) };
   }

@@ -1,5 +1,9 @@
 import { exprType, parseExpr, walk, type Expr } from '@strata/promql';
+import { goJson } from '@strata/runtime';
 import { shardInfoJson } from '@strata/storeapi';
+import { Labels } from '@strata/tsdb';
+import type { SeriesAnswer } from './answer.js';
+import type { DownstreamAnswer } from './downstream.js';
 
 /**
  * The labels a query can be sharded by (Thanos' vertical query sharding): `by`, the series are spread
@@ -110,4 +114,23 @@ function stringValue(e: Expr | null | undefined): string | undefined {
 /** The `shard_info` parameter of each of `total` shards of a query sharded by `key`, as Thanos' frontend sends it. */
 export function shardInfoParams(key: ShardingKey, total: number): [string, string][] {
   return Array.from({ length: total }, (_, shardIndex) => ['shard_info', shardInfoJson({ shardIndex, totalShards: total, by: key.by, labels: [...key.labels] })]);
+}
+
+/**
+ * The error answer for the shards of one query when two of them answered the same series, which a
+ * downstream that honours shard_info never does (Prometheus ignores it and answers every shard whole):
+ * put together, they would count that series twice. Undefined when the shards are disjoint.
+ */
+export function overlappingShardsError(shards: readonly SeriesAnswer[]): DownstreamAnswer | undefined {
+  const seen = new Set<string>();
+  for (const a of shards) {
+    const keys = a.data.result.map((s) => Labels.from(s.metric).toString());
+    const twice = keys.find((k) => seen.has(k));
+    if (twice !== undefined) {
+      const error = `the downstream querier does not shard: two shards of the query both answered ${twice}; --query-frontend.vertical-shards needs a querier that honours shard_info (Strata's or Thanos')`;
+      return { status: 500, contentType: 'application/json', headers: [], body: Buffer.from(goJson(JSON.stringify({ status: 'error', errorType: 'internal', error }))) };
+    }
+    for (const k of keys) seen.add(k);
+  }
+  return undefined;
 }
