@@ -13,3 +13,13 @@ export async function startComponent(dir: string, name: string, args: string[], 
   await waitForHttp(`http://${http}/-/ready`, { proc, timeoutMs: 120_000 });
   return { proc, http, grpc: grpcAddress };
 }
+
+/** A range query at `base` over [start, end] (ms) at `step`, timed from request to whole answer; throws unless answered 200. */
+export async function timedRangeQuery(base: string, query: string, start: number, end: number, step: number): Promise<{ ms: number; body: string }> {
+  const params = new URLSearchParams({ query, start: String(start / 1000), end: String(end / 1000), step: String(step / 1000) });
+  const t = performance.now();
+  const res = await fetch(`${base}/api/v1/query_range?${params}`);
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`${base}: ${query}: ${res.status} ${body.slice(0, 200)}`);
+  return { ms: performance.now() - t, body };
+}

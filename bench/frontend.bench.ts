@@ -21,7 +21,7 @@ import { promtoolDataDir, syntheticOpenMetrics, type SyntheticSeries } from '../
 import { tempDir, type Managed } from '../test/harness/process.js';
 import { startPrometheus, type PrometheusHandle } from '../test/harness/prometheus.js';
 import { diffMatrices, type MatrixSeries } from '../test/querier/compliance.js';
-import { startComponent } from './components.js';
+import { startComponent, timedRangeQuery } from './components.js';
 import { median } from './stats.js';
 
 const SCRAPE = 60_000;
@@ -45,14 +45,10 @@ function families(): Record<string, SyntheticSeries[]> {
   };
 }
 
-async function rangeQuery(base: string, query: string, days: number): Promise<{ ms: number; body: string }> {
+/** A range query over the last `days`, ending on the step grid now. */
+function rangeQuery(base: string, query: string, days: number): Promise<{ ms: number; body: string }> {
   const end = Math.floor(Date.now() / STEP) * STEP;
-  const params = new URLSearchParams({ query, start: String((end - days * 86_400_000) / 1000), end: String(end / 1000), step: String(STEP / 1000) });
-  const t = performance.now();
-  const res = await fetch(`${base}/api/v1/query_range?${params}`);
-  const body = await res.text();
-  if (res.status !== 200) throw new Error(`${base}: ${query}: ${res.status} ${body.slice(0, 200)}`);
-  return { ms: performance.now() - t, body };
+  return timedRangeQuery(base, query, end - days * 86_400_000, end, STEP);
 }
 
 export async function main(args: string[]): Promise<void> {

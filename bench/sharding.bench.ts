@@ -21,7 +21,7 @@ import { promtoolDataDir, syntheticOpenMetrics, type SyntheticSeries } from '../
 import { tempDir, type Managed } from '../test/harness/process.js';
 import { startPrometheus, type PrometheusHandle } from '../test/harness/prometheus.js';
 import { diffMatrices, type MatrixSeries } from '../test/querier/compliance.js';
-import { startComponent } from './components.js';
+import { startComponent, timedRangeQuery } from './components.js';
 import { median } from './stats.js';
 
 const SCRAPE = 60_000;
@@ -46,15 +46,6 @@ function families(): Record<string, SyntheticSeries[]> {
       instances.slice(0, 20).flatMap((k) => ['0.05', '0.1', '0.5', '1', '+Inf'].map((le, b) => ({ labels: `instance="i${k}",job="j${j}",le="${le}"`, value: (i: number) => Math.floor(i * (b + 1) * (j + 1) * 0.3) + (i % (k + 2)) }))),
     ),
   };
-}
-
-async function rangeQuery(base: string, query: string, start: number, end: number): Promise<{ ms: number; body: string }> {
-  const params = new URLSearchParams({ query, start: String(start / 1000), end: String(end / 1000), step: String(STEP / 1000) });
-  const t = performance.now();
-  const res = await fetch(`${base}/api/v1/query_range?${params}`);
-  const body = await res.text();
-  if (res.status !== 200) throw new Error(`${base}: ${query}: ${res.status} ${body.slice(0, 200)}`);
-  return { ms: performance.now() - t, body };
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -96,7 +87,7 @@ export async function main(args: string[]): Promise<void> {
     // From where the longest range (30m) is full.
     const [start, end] = [first + 30 * 60_000, last];
     for (const q of QUERIES) {
-      const answers = await Promise.all(targets.map(async (t) => (JSON.parse((await rangeQuery(t.base, q, start, end)).body) as { data: { result: MatrixSeries[] } }).data.result));
+      const answers = await Promise.all(targets.map(async (t) => (JSON.parse((await timedRangeQuery(t.base, q, start, end, STEP)).body) as { data: { result: MatrixSeries[] } }).data.result));
       if ((answers[0] ?? []).length === 0) throw new Error(`${q}: Prometheus answers no series`);
       for (const [i, a] of answers.entries()) {
         const diff = diffMatrices(answers[0] ?? [], a ?? [], { dropLabels: ['cluster'] });
@@ -108,7 +99,7 @@ export async function main(args: string[]): Promise<void> {
       for (const [qi, q] of QUERIES.entries()) {
         for (let k = 0; k < targets.length; k++) {
           const ti = (k + r + qi) % targets.length;
-          const { ms } = await rangeQuery(targets[ti]!.base, q, start, end);
+          const { ms } = await timedRangeQuery(targets[ti]!.base, q, start, end, STEP);
           if (r >= warmUp) latencies[ti]![qi]!.push(ms);
         }
       }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { isDnsEndpoint, resolveDnsEndpoint, systemResolver, type DnsResolver } from './dns.js';
 import type { Logger } from './logger.js';
-import { CacheSocket, RemoteCacheClient, ServerError, type CacheConnection, type RemoteCacheLimits } from './remotecache.js';
+import { CacheSocket, RemoteCacheClient, ServerError, SocketConnection, type CacheConnection, type RemoteCacheLimits } from './remotecache.js';
 
 /**
  * A memcached client as Thanos' (pkg/cacheutil; see RemoteCacheClient). Keys are spread over the servers
@@ -101,17 +101,7 @@ export class MemcachedClient extends RemoteCacheClient {
 }
 
 /** One connection to a memcached server. */
-class Connection implements CacheConnection {
-  constructor(private readonly socket: CacheSocket) {}
-
-  get open(): boolean {
-    return this.socket.open;
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-
+class Connection extends SocketConnection {
   async get(keys: readonly string[]): Promise<Map<string, Buffer>> {
     const values = new Map<string, Buffer>();
     await this.socket.request(Buffer.from(`get ${keys.join(' ')}\r\n`), (b) => {

@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
-import { CacheSocket, RemoteCacheClient, ServerError, type CacheConnection, type RemoteCacheLimits } from './remotecache.js';
+import { CacheSocket, RemoteCacheClient, ServerError, SocketConnection, type CacheConnection, type RemoteCacheLimits } from './remotecache.js';
 
 /**
  * A redis client as Thanos' (pkg/cacheutil: RedisClient; see RemoteCacheClient), for one standalone
@@ -79,17 +79,7 @@ export class RedisClient extends RemoteCacheClient {
 type Reply = string | number | Buffer | null | Reply[];
 
 /** One connection to a redis server. */
-class Connection implements CacheConnection {
-  constructor(private readonly socket: CacheSocket) {}
-
-  get open(): boolean {
-    return this.socket.open;
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-
+class Connection extends SocketConnection {
   /** Sends a command and resolves with its answer. */
   async command(args: readonly (string | Buffer)[]): Promise<Reply> {
     let reply: Reply = null;

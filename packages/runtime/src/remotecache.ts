@@ -239,6 +239,22 @@ export abstract class RemoteCacheClient {
   }
 }
 
+/** A connection over a CacheSocket: what a protocol's connection adds is its get and set. */
+export abstract class SocketConnection implements CacheConnection {
+  constructor(protected readonly socket: CacheSocket) {}
+
+  get open(): boolean {
+    return this.socket.open;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  abstract get(keys: readonly string[]): Promise<Map<string, Buffer>>;
+  abstract set(key: string, value: Buffer, ttlMs: number): Promise<void>;
+}
+
 /** What an answer parser makes of the bytes arrived: done, with how many it took, or undefined while incomplete; it throws on an error answer. */
 export type AnswerParser = (b: Buffer) => { done: true; consumed: number } | undefined;
 
