@@ -49,6 +49,9 @@ export const DEFAULT_RANGE_OPTIONS: RangeOptions = {
   alignRangeWithStep: true,
   maxQueryLength: 0,
   requestDownsampled: true,
+  minSplitInterval: 0,
+  maxSplitInterval: 0,
+  horizontalShards: 0,
   verticalShards: 0,
 };
 
@@ -65,6 +68,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   collectProcessMetrics(registry);
   const prober = new Prober('query-frontend', registry);
   const opts: RangeOptions = { ...DEFAULT_RANGE_OPTIONS, ...cfg.range };
+  validateDynamicSplit(opts);
   const labelsOpts: LabelsOptions = { ...DEFAULT_LABELS_OPTIONS, ...cfg.labels };
   const now = cfg.now ?? Date.now;
   const remotes: RemoteCacheClient[] = [];
@@ -111,7 +115,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   };
   const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [routes], ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}) });
   const cacheText = (o: SplitOptions) => (o.remote !== undefined ? remoteCacheText(o.remote.cache) : `${o.cacheBytes ?? 0} bytes in memory`);
-  logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, vertical_shards: opts.verticalShards, results_cache: cacheText(opts), labels_cache: cacheText(labelsOpts) });
+  logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, min_split_interval_ms: opts.minSplitInterval, vertical_shards: opts.verticalShards, results_cache: cacheText(opts), labels_cache: cacheText(labelsOpts) });
   prober.healthy();
   prober.ready();
   return {
@@ -123,4 +127,11 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
       for (const client of remotes) client.stop();
     },
   };
+}
+
+/** Thanos' rules for dynamic horizontal splitting: instead of a fixed split interval, and with all three of its settings. */
+function validateDynamicSplit(o: RangeOptions): void {
+  if (o.minSplitInterval <= 0) return;
+  if (o.splitInterval !== 0) throw new Error('--query-range.min-split-interval and --query-range.split-interval cannot both be set: set --query-range.split-interval=0 for dynamic splitting');
+  if (!(o.maxSplitInterval > 0) || !(o.horizontalShards > 1)) throw new Error('--query-range.min-split-interval needs --query-range.max-split-interval and --query-range.horizontal-shards (above 1) too');
 }

@@ -8,7 +8,8 @@ import { parseShardInfoJson, ShardMatcher } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, type Frontend } from './frontend.js';
-import type { RangeOptions } from './range.js';
+import { DEFAULT_RANGE_OPTIONS } from './frontend.js';
+import { splitInterval, type RangeOptions } from './range.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -155,6 +156,51 @@ describe('RangeHandler over a stand-in querier', () => {
     } finally {
       await strict.stop();
     }
+  });
+});
+
+describe('dynamic horizontal splitting (--query-range.min-split-interval, max-split-interval, horizontal-shards)', () => {
+  const HOUR = 3_600_000;
+  const dynamic = { splitInterval: 0, minSplitInterval: HOUR, maxSplitInterval: DAY, horizontalShards: 4 };
+
+  it("picks the split interval by the range, as Thanos' dynamicIntervalFn", () => {
+    const opts = { ...DEFAULT_RANGE_OPTIONS, ...dynamic };
+    const at = (length: number) => splitInterval(opts, { start: BASE, end: BASE + length, step: MIN });
+    expect(at(3 * DAY)).toBe(DAY);
+    expect(at(2 * DAY)).toBe(DAY);
+    expect(at(DAY)).toBe(DAY / 4);
+    expect(at(12 * HOUR)).toBe(3 * HOUR);
+    expect(at(HOUR)).toBe(HOUR);
+    expect(at(10 * MIN)).toBe(HOUR);
+    expect(splitInterval({ ...opts, splitInterval: DAY }, { start: BASE, end: BASE + 12 * HOUR, step: MIN })).toBe(DAY);
+  });
+
+  it('sends a range as that many pieces and answers as the querier does whole, cached by its interval', async () => {
+    const f = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: { ...dynamic, cacheBytes: 16 << 20 }, logger: nopLogger });
+    try {
+      const base = `http://${f.httpAddress}`;
+      // Pieces end at multiples of the interval since the epoch, as Thanos cuts them: 12h at 3h from 2h is 5.
+      for (const [start, end, pieces] of [
+        [BASE + 2 * HOUR, BASE + 14 * HOUR, 5],
+        [BASE + 2 * HOUR, BASE + 2 * HOUR + 30 * MIN, 1],
+        [BASE, BASE + 2 * DAY + 6 * HOUR, 3],
+      ] as const) {
+        const before = asked;
+        expect(await rangeAnswer(base, start, end, MIN, { query: 'dynamic' })).toEqual(await rangeAnswer(downstreamUrl, start, end, MIN, { query: 'dynamic' }));
+        expect(asked - before - 1, `${(end - start) / HOUR}h`).toBe(pieces);
+        // Again: all from the cache.
+        const again = asked;
+        await rangeAnswer(base, start, end, MIN, { query: 'dynamic' });
+        expect(asked - again).toBe(0);
+      }
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it("refuses settings Thanos refuses: with a fixed split interval, or without the other two", async () => {
+    await expect(start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: { ...dynamic, splitInterval: DAY }, logger: nopLogger })).rejects.toThrow('cannot both be set');
+    await expect(start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: { ...dynamic, horizontalShards: 0 }, logger: nopLogger })).rejects.toThrow('needs --query-range.max-split-interval and --query-range.horizontal-shards');
   });
 });
 

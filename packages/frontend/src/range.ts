@@ -25,6 +25,14 @@ export interface RangeOptions extends SplitOptions {
   /** Longest range accepted (ms; 0: any). */
   maxQueryLength: number;
   /**
+   * Thanos' dynamic horizontal splitting, in place of a fixed split interval (`splitInterval` 0): a
+   * range of at least twice `maxSplitInterval` is split at it; a shorter one longer than
+   * `minSplitInterval` into `horizontalShards` pieces; any other at `minSplitInterval`. 0: off.
+   */
+  minSplitInterval: number;
+  maxSplitInterval: number;
+  horizontalShards: number;
+  /**
    * Send each shardable query as this many queries, each over a shard of the series (Thanos'
    * --query-frontend.vertical-shards; 0 or 1: not sharded), so that as many queriers share its work.
    */
@@ -54,6 +62,8 @@ interface RangeQuery {
   readonly range: StepRange;
   /** The other parameters, in a stable order (for cache keys). */
   readonly rest: readonly [string, string][];
+  /** Where the query is split (ms; 0: whole, uncached). */
+  readonly interval: number;
   /** How each downstream query is sharded (--query-frontend.vertical-shards); undefined: sent whole. */
   readonly sharding?: ShardingKey;
 }
@@ -71,7 +81,16 @@ function rangeQuery(params: URLSearchParams, opts: RangeOptions): RangeQuery | u
   if (pinned === undefined) return undefined;
   // A request that names its shard (a frontend in front of this one) is that shard's already.
   const sharding = opts.verticalShards > 1 && !params.has('shard_info') ? shardingOf(pinned) : undefined;
-  return { query: pinned, range, rest: otherParams(params, RANGE_PARAMS, opts.partialResponse), ...(sharding !== undefined ? { sharding } : {}) };
+  return { query: pinned, range, rest: otherParams(params, RANGE_PARAMS, opts.partialResponse), interval: splitInterval(opts, range), ...(sharding !== undefined ? { sharding } : {}) };
+}
+
+/** The interval a range query is split at: --query-range.split-interval, or Thanos' dynamic one (its dynamicIntervalFn). */
+export function splitInterval(opts: RangeOptions, r: StepRange): number {
+  if (opts.splitInterval !== 0 || opts.minSplitInterval <= 0) return opts.splitInterval;
+  const length = r.end - r.start;
+  if (Math.floor(length / opts.maxSplitInterval) >= 2) return opts.maxSplitInterval;
+  if (length > opts.minSplitInterval) return Math.floor(length / opts.horizontalShards);
+  return opts.minSplitInterval;
 }
 
 /** A piece's answer: the downstream querier's matrix, or its error answer (sent to the client as it came). */
@@ -97,7 +116,7 @@ export class RangeHandler {
     const useCache = !noStore(req.headers['cache-control']);
     let answers: PieceAnswer[];
     try {
-      answers = await Promise.all(splitByInterval(q.range, opts.splitInterval).map((piece) => (useCache ? this.#answerPiece(fetcher, q, piece) : fetcher.fetch(piece))));
+      answers = await Promise.all(splitByInterval(q.range, q.interval).map((piece) => (useCache ? this.#answerPiece(fetcher, q, piece) : fetcher.fetch(piece))));
     } catch (e) {
       return sendUnavailable(reply, e);
     }
@@ -114,12 +133,13 @@ export class RangeHandler {
     const { cache, opts, metrics, now } = this.ctx;
     const { step } = piece;
     // Cached extents lie on the step grid of a key: only step-aligned pieces share it.
-    if (cache === undefined || opts.splitInterval <= 0 || piece.start % step !== 0) return fetcher.fetch(piece);
+    if (cache === undefined || q.interval <= 0 || piece.start % step !== 0) return fetcher.fetch(piece);
     // The last step to cache: on the grid (the piece's end need not be, unaligned) and old enough.
     const lastStep = piece.start + Math.floor((piece.end - piece.start) / step) * step;
     const cutoff = Math.min(lastStep, Math.floor((now() - opts.maxCacheFreshness) / step) * step);
     if (cutoff < piece.start) return fetcher.fetch(piece);
-    const key = JSON.stringify([q.query, step, Math.floor(piece.start / opts.splitInterval), q.rest]);
+    // Pieces are cut at the query's interval (dynamic ones differ by range): each interval keys pieces of its own.
+    const key = JSON.stringify([q.query, step, q.interval, Math.floor(piece.start / q.interval), q.rest]);
     const cached = await cache.get(key);
     const parts: (Extent | StepRange)[] = [];
     let t = piece.start;

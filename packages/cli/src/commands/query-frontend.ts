@@ -17,6 +17,9 @@ export function register(program: Command): void {
     .option('--query-range.request-downsampled', 'for max_source_resolution=auto, ask again at 5m, then 1h, for the start of a range the answer left empty (raw data gone by retention before the downsampled data)', true)
     .option('--no-query-range.request-downsampled', 'answer max_source_resolution=auto queries with what the querier finds at step / 5 alone')
     .option('--query-range.max-query-length <duration>', 'refuse range queries longer than this (0: any)', '0')
+    .option('--query-range.min-split-interval <duration>', 'split by range instead of at --query-range.split-interval (which must be 0): a range query longer than this in --query-range.horizontal-shards pieces of equal length (0: off)', '0')
+    .option('--query-range.max-split-interval <duration>', 'with --query-range.min-split-interval: a range query of at least twice this is split into pieces this long', '0')
+    .option('--query-range.horizontal-shards <n>', 'with --query-range.min-split-interval: the pieces a range query between the min and max split intervals is split into', '0')
     .option(
       '--query-frontend.vertical-shards <n>',
       'send each range query that can be sharded (by the labels its aggregations and vector matchings keep) as this many queries over disjoint shards of the series, answered by as many queriers at once (0 or 1: whole)',
@@ -41,6 +44,9 @@ export function register(program: Command): void {
         alignRangeWithStep: o['queryRange.alignRangeWithStep'] !== false,
         requestDownsampled: o['queryRange.requestDownsampled'] !== false,
         maxQueryLength: parseDuration(String(o['queryRange.maxQueryLength'])),
+        minSplitInterval: parseDuration(String(o['queryRange.minSplitInterval'])),
+        maxSplitInterval: parseDuration(String(o['queryRange.maxSplitInterval'])),
+        horizontalShards: intFlag(o['queryRange.horizontalShards'], '--query-range.horizontal-shards', 0),
         verticalShards: intFlag(o['queryFrontend.verticalShards'], '--query-frontend.vertical-shards', 0),
       },
       logQueriesLongerThan: signedDuration(String(o['queryFrontend.logQueriesLongerThan'])),
