@@ -163,13 +163,14 @@ describe('query frontend: split range queries', () => {
 
   it('logs API requests slower than --query-frontend.log-queries-longer-than with their parameters (negative: every one)', async () => {
     const lines: string[] = [];
-    const base = await frontend(prom.url, { logQueriesLongerThan: -1, logger: createLogger({ format: 'json', write: (l) => lines.push(l) }) });
+    const base = await frontend(prom.url, { logQueriesLongerThan: -1, orgIdHeaders: ['X-Tenant', 'X-Scope-OrgID'], logger: createLogger({ format: 'json', write: (l) => lines.push(l) }) });
     await get(base, '/api/v1/query_range', range('sum(temperature)', START, END, 3_600_000));
-    await get(base, '/api/v1/label/room/values', {});
+    await fetch(`${base}/api/v1/label/room/values`, { headers: { 'X-Scope-OrgID': 'team-b' } });
     const slow = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'slow query detected');
-    expect(slow.map((l) => [l.path, l.status, l.param_query])).toEqual([
-      ['/api/v1/query_range', 200, 'sum(temperature)'],
-      ['/api/v1/label/room/values', 200, undefined],
+    // With --query-frontend.org-id-header, each names its tenant (anonymous without the header).
+    expect(slow.map((l) => [l.path, l.status, l.param_query, l.org_id])).toEqual([
+      ['/api/v1/query_range', 200, 'sum(temperature)', 'anonymous'],
+      ['/api/v1/label/room/values', 200, undefined, 'team-b'],
     ]);
   });
 

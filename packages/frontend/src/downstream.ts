@@ -29,13 +29,18 @@ export interface DownstreamRequest {
  */
 export class Downstream {
   readonly #base: URL;
+  /** The request headers sent on (lower case), besides the body's content type; undefined: all. */
+  readonly #forward: ReadonlySet<string> | undefined;
 
+  /** `forwardHeaders`: only these of a request's headers are sent on (Thanos' --query-frontend.forward-header). */
   constructor(
     url: string,
     private readonly maxRetries: number,
     private readonly metrics: FrontendMetrics,
+    forwardHeaders?: readonly string[],
   ) {
     this.#base = new URL(url);
+    this.#forward = forwardHeaders !== undefined && forwardHeaders.length > 0 ? new Set(['content-type', ...forwardHeaders.map((h) => h.toLowerCase())]) : undefined;
   }
 
   async send(req: DownstreamRequest): Promise<DownstreamAnswer> {
@@ -46,7 +51,7 @@ export class Downstream {
       try {
         const res = await fetch(url, {
           method: req.method,
-          headers: { ...req.headers, 'accept-encoding': 'identity' },
+          headers: { ...this.#forwarded(req.headers), 'accept-encoding': 'identity' },
           // A redirect (the UI's `/` to `/graph`) is the client's to follow, at the frontend's address.
           redirect: 'manual',
           ...(req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD' ? { body: req.body } : {}),
@@ -66,5 +71,10 @@ export class Downstream {
       }
       this.metrics.downstreamRetries.inc();
     }
+  }
+
+  #forwarded(headers: Readonly<Record<string, string>>): Record<string, string> {
+    const allowed = this.#forward;
+    return allowed === undefined ? { ...headers } : Object.fromEntries(Object.entries(headers).filter(([name]) => allowed.has(name.toLowerCase())));
   }
 }

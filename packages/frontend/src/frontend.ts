@@ -1,5 +1,5 @@
 import { collectProcessMetrics, compressResponses, createLogger, logIfSlow, Prober, remoteCacheClient, remoteCacheText, startHttpServer, type Logger, type RemoteCacheClient, type WebConfig } from '@strata/runtime';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
 import { RemoteResults, ResultsCache, type EntriesCache, type Extent } from './cache.js';
 import { Downstream } from './downstream.js';
@@ -21,6 +21,16 @@ export interface FrontendConfig {
   labels?: Partial<LabelsOptions>;
   /** Log API requests slower than this (ms; 0: none, below 0: all), as --query-frontend.log-queries-longer-than. */
   logQueriesLongerThan?: number;
+  /**
+   * Headers whose value names the tenant of a request in the slow query log (`org_id`; the first one
+   * a request has, else `anonymous`), as Thanos' --query-frontend.org-id-header.
+   */
+  orgIdHeaders?: readonly string[];
+  /**
+   * Only these request headers go on to the querier (Thanos' --query-frontend.forward-header); without
+   * them, every one but the connection's own (authorization included).
+   */
+  forwardHeaders?: readonly string[];
   /** Gzip or deflate answers for clients that accept it (Thanos' --query-frontend.compress-responses). */
   compressResponses?: boolean;
   httpWebConfig?: WebConfig;
@@ -90,17 +100,17 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const labelsCache = await cacheOf<CachedSet>(labelsOpts, 'labels');
   const cached: CacheName[] = [...(rangeCache !== undefined ? ['query_range' as const] : []), ...(labelsCache !== undefined ? ['labels' as const] : [])];
   const metrics: FrontendMetrics = new FrontendMetrics(registry, cached, sizes);
-  const downstream = new Downstream(cfg.downstreamUrl, opts.maxRetries, metrics);
+  const downstream = new Downstream(cfg.downstreamUrl, opts.maxRetries, metrics, cfg.forwardHeaders);
   const range = new RangeHandler({ opts, downstream, cache: rangeCache, metrics, now });
   const instant = new InstantHandler({ verticalShards: opts.verticalShards, downstream, metrics, now });
-  const labels = new LabelsHandler({ opts: labelsOpts, downstream: new Downstream(cfg.downstreamUrl, labelsOpts.maxRetries, metrics), cache: labelsCache, metrics, now });
+  const labels = new LabelsHandler({ opts: labelsOpts, downstream: new Downstream(cfg.downstreamUrl, labelsOpts.maxRetries, metrics, cfg.forwardHeaders), cache: labelsCache, metrics, now });
   const routes: FastifyPluginAsync = async (app) => {
     // Bodies stay bytes: passed through as they came, or read as a range query's form.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     if (cfg.compressResponses === true) compressResponses(app);
     app.addHook('onResponse', async (req, reply) => {
-      if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req));
+      if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req), { org_id: orgId(req, cfg.orgIdHeaders ?? []) });
     });
     app.get('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));
     app.post('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));
@@ -134,4 +144,13 @@ function validateDynamicSplit(o: RangeOptions): void {
   if (o.minSplitInterval <= 0) return;
   if (o.splitInterval !== 0) throw new Error('--query-range.min-split-interval and --query-range.split-interval cannot both be set: set --query-range.split-interval=0 for dynamic splitting');
   if (!(o.maxSplitInterval > 0) || !(o.horizontalShards > 1)) throw new Error('--query-range.min-split-interval needs --query-range.max-split-interval and --query-range.horizontal-shards (above 1) too');
+}
+
+/** The tenant a request names in the first of `headers` it has (Thanos' org id), else `anonymous`. */
+function orgId(req: FastifyRequest, headers: readonly string[]): string {
+  for (const h of headers) {
+    const v = req.headers[h.toLowerCase()];
+    if (v !== undefined && v !== '') return Array.isArray(v) ? (v[0] as string) : v;
+  }
+  return 'anonymous';
 }

@@ -19,6 +19,8 @@ const BASE = 20_000 * DAY;
 let asked = 0;
 const partialResponses: (string | null)[] = [];
 const shardInfos: (string | null)[] = [];
+/** The headers of the last request the stand-in querier answered. */
+let lastHeaders: Record<string, string | string[] | undefined> = {};
 
 /**
  * A stand-in querier whose range answers follow from the parameters alone: series {s="all"} at every
@@ -32,6 +34,7 @@ const shardInfos: (string | null)[] = [];
 function fakeQuerier(): Server {
   return createServer((req, res) => {
     asked++;
+    lastHeaders = req.headers;
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -155,6 +158,28 @@ describe('RangeHandler over a stand-in querier', () => {
       expect(await ask(`http://${strict.httpAddress}`, { partial_response: 'true' })).toEqual(['true']);
     } finally {
       await strict.stop();
+    }
+  });
+});
+
+describe('--query-frontend.forward-header', () => {
+  it('sends on only the headers named, and every one without it', async () => {
+    const headers = { authorization: 'Bearer secret', 'x-scope-orgid': 'team-a', 'x-other': '1' };
+    const range = [BASE + 3_600_000, BASE + 2 * 3_600_000, MIN] as const;
+    await rangeAnswer(`http://${frontend.httpAddress}`, ...range, { query: 'all-headers', headers });
+    expect(lastHeaders).toMatchObject(headers);
+    const named = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, forwardHeaders: ['X-Scope-OrgID'], logger: nopLogger });
+    try {
+      await rangeAnswer(`http://${named.httpAddress}`, ...range, { query: 'named-headers', headers });
+      expect(lastHeaders['x-scope-orgid']).toBe('team-a');
+      expect(lastHeaders.authorization).toBeUndefined();
+      expect(lastHeaders['x-other']).toBeUndefined();
+      // Passed-through requests too (one with an invalid step goes to the querier whole).
+      await fetch(`http://${named.httpAddress}/api/v1/query_range`, { method: 'POST', body: new URLSearchParams({ query: 'x', start: '1', end: '2', step: 'x' }), headers });
+      expect(lastHeaders['x-scope-orgid']).toBe('team-a');
+      expect(lastHeaders.authorization).toBeUndefined();
+    } finally {
+      await named.stop();
     }
   });
 });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseResponseCacheConfig, start, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
 import { parseDuration } from '../flags.js';
-import { intFlag, loggerFromFlags, runUntilSignal, signedDuration, webConfigFromFlags, withHttpConfigFlag, withLogFlags, yamlFlag } from './component.js';
+import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, webConfigFromFlags, withHttpConfigFlag, withLogFlags, yamlFlag } from './component.js';
 
 /** `strata query-frontend`: split and cached range queries in front of a querier, with `thanos query-frontend`'s flags. */
 export function register(program: Command): void {
@@ -11,6 +11,8 @@ export function register(program: Command): void {
     .option('--http-address <host:port>', 'listen address for the Prometheus API, /metrics and probes', '0.0.0.0:10902')
     .option('--query-frontend.downstream-url <url>', "the querier's HTTP API", 'http://localhost:9090')
     .option('--query-frontend.compress-responses', 'gzip or deflate answers for clients that accept it', false)
+    .option('--query-frontend.forward-header <name>', 'send only these request headers on to the querier (repeatable; without it, every header but the connection\'s own)', repeatable, [])
+    .option('--query-frontend.org-id-header <name>', 'the request header naming the tenant in the slow query log as org_id (repeatable: the first present wins; none: anonymous)', repeatable, [])
     .option('--query-frontend.log-queries-longer-than <duration>', 'log API requests slower than this, with their parameters (0: none; negative: every one)', '0')
     .option('--query-range.align-range-with-step', 'move start and end onto multiples of the step, as Grafana asks, so that answers can be cached', true)
     .option('--no-query-range.align-range-with-step', 'keep start and end as asked (only step-aligned pieces are cached)')
@@ -39,6 +41,8 @@ export function register(program: Command): void {
       ...(await webConfigFromFlags(o)),
       downstreamUrl: downstreamUrl(String(o['queryFrontend.downstreamUrl'])),
       compressResponses: o['queryFrontend.compressResponses'] === true,
+      forwardHeaders: o['queryFrontend.forwardHeader'] as string[],
+      orgIdHeaders: o['queryFrontend.orgIdHeader'] as string[],
       range: {
         ...range,
         alignRangeWithStep: o['queryRange.alignRangeWithStep'] !== false,
