@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RemoteCacheClient } from '@strata/runtime';
+import snappy from 'snappy';
 import type { MatrixAnswer } from './answer.js';
 
 /** What is cached of one range query: its answer for [start, end] (ms, both on its step grid). */
@@ -85,23 +86,29 @@ export class ResultsCache<E extends { readonly bytes: number } = Extent> impleme
   }
 }
 
+/** How answers kept in memcached or redis are compressed (Thanos' --cache-compression-type; '': not). */
+export type CacheCompression = '' | 'snappy';
+
 /**
  * Answers kept in memcached or redis, where every frontend pointed at it finds them (and a restarted one
  * still does). Entries are stored as JSON under `prefix:` and the SHA-256 of the key (memcached keys are
  * at most 250 bytes), with the key itself, so that a hash collision reads as a miss.
  */
 export class RemoteResults<E> implements EntriesCache<E> {
+  /** `compression`: Thanos' --cache-compression-type, snappy or none (''); each keeps entries under a prefix of its own. */
   constructor(
     private readonly client: RemoteCacheClient,
     private readonly expirationMs: number,
     private readonly prefix: string,
+    private readonly compression: CacheCompression = '',
   ) {}
 
   async get(key: string): Promise<readonly E[]> {
     const value = await this.client.get(this.#id(key));
     if (value === undefined) return [];
     try {
-      const stored = JSON.parse(value.toString('utf8')) as { key?: unknown; entries?: unknown };
+      const json = this.compression === 'snappy' ? (snappy.uncompressSync(value) as Buffer) : value;
+      const stored = JSON.parse(json.toString('utf8')) as { key?: unknown; entries?: unknown };
       return stored.key === key && Array.isArray(stored.entries) ? (stored.entries as E[]) : [];
     } catch {
       return [];
@@ -109,10 +116,11 @@ export class RemoteResults<E> implements EntriesCache<E> {
   }
 
   set(key: string, entries: readonly E[]): void {
-    this.client.setAsync(this.#id(key), Buffer.from(JSON.stringify({ key, entries })), this.expirationMs);
+    const json = Buffer.from(JSON.stringify({ key, entries }));
+    this.client.setAsync(this.#id(key), this.compression === 'snappy' ? snappy.compressSync(json) : json, this.expirationMs);
   }
 
   #id(key: string): string {
-    return `${this.prefix}:${createHash('sha256').update(key).digest('hex')}`;
+    return `${this.prefix}${this.compression === 'snappy' ? '-snappy' : ''}:${createHash('sha256').update(key).digest('hex')}`;
   }
 }

@@ -1,7 +1,7 @@
 import { collectProcessMetrics, compressResponses, createLogger, logIfSlow, Prober, remoteCacheClient, remoteCacheText, startHttpServer, type Logger, type RemoteCacheClient, type WebConfig } from '@strata/runtime';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
-import { RemoteResults, ResultsCache, type EntriesCache, type Extent } from './cache.js';
+import { RemoteResults, ResultsCache, type CacheCompression, type EntriesCache, type Extent } from './cache.js';
 import { Downstream } from './downstream.js';
 import { LabelsHandler, type CachedSet, type LabelsOptions } from './labels.js';
 import { InstantHandler } from './instant.js';
@@ -31,6 +31,8 @@ export interface FrontendConfig {
    * them, every one but the connection's own (authorization included).
    */
   forwardHeaders?: readonly string[];
+  /** Compress the answers kept in memcached or redis (Thanos' --cache-compression-type; the in-memory cache holds them parsed). */
+  cacheCompression?: CacheCompression;
   /** Gzip or deflate answers for clients that accept it (Thanos' --query-frontend.compress-responses). */
   compressResponses?: boolean;
   httpWebConfig?: WebConfig;
@@ -89,7 +91,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
       const client = remoteCacheClient(o.remote.cache, { name: name.replace('_', '-'), registry, logger });
       await client.start();
       remotes.push(client);
-      return new RemoteResults<E>(client, o.remote.expirationMs, `strata-frontend-v1-${name}`);
+      return new RemoteResults<E>(client, o.remote.expirationMs, `strata-frontend-v1-${name}`, cfg.cacheCompression);
     }
     if (o.cacheBytes === undefined) return undefined;
     const cache = new ResultsCache<E>(o.cacheBytes, (bytes) => metrics.cacheEvictedBytes.inc({ cache: name }, bytes));

@@ -339,6 +339,26 @@ describe.each(BACKENDS)('RangeHandler with its results in $system', ({ system, s
     }
   });
 
+  it('keeps answers snappy-compressed with --cache-compression-type, apart from uncompressed ones', async () => {
+    const server = await startServer();
+    const [a, b, c] = await Promise.all(
+      (['snappy', 'snappy', ''] as const).map((cacheCompression) => start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: remoteRange(server.address), cacheCompression, logger: nopLogger, now })),
+    );
+    try {
+      const range = [BASE + 3_600_000, BASE + DAY + 5 * 3_600_000, 7 * MIN] as const;
+      const first = await rangeAnswer(`http://${a!.httpAddress}`, ...range);
+      await setsDone(a!);
+      const before = asked;
+      expect(await rangeAnswer(`http://${b!.httpAddress}`, ...range)).toEqual(first);
+      expect(asked - before).toBe(0);
+      // Uncompressed entries live under keys of their own: c finds none of a's.
+      expect(await rangeAnswer(`http://${c!.httpAddress}`, ...range)).toEqual(first);
+      expect(asked - before).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([a!.stop(), b!.stop(), c!.stop(), server.stop()]);
+    }
+  });
+
   it(`answers as the querier does while ${system} is away, each piece a miss`, async () => {
     const f = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: remoteRange('127.0.0.1:1'), logger: nopLogger, now });
     try {

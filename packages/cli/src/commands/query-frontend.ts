@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseResponseCacheConfig, start, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
+import { parseResponseCacheConfig, start, type CacheCompression, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
 import { parseDuration } from '../flags.js';
 import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, webConfigFromFlags, withHttpConfigFlag, withLogFlags, yamlFlag } from './component.js';
 
@@ -11,6 +11,7 @@ export function register(program: Command): void {
     .option('--http-address <host:port>', 'listen address for the Prometheus API, /metrics and probes', '0.0.0.0:10902')
     .option('--query-frontend.downstream-url <url>', "the querier's HTTP API", 'http://localhost:9090')
     .option('--query-frontend.compress-responses', 'gzip or deflate answers for clients that accept it', false)
+    .option('--cache-compression-type <type>', "compress the answers kept in memcached or redis: snappy, or '' (none)", '')
     .option('--query-frontend.forward-header <name>', 'send only these request headers on to the querier (repeatable; without it, every header but the connection\'s own)', repeatable, [])
     .option('--query-frontend.org-id-header <name>', 'the request header naming the tenant in the slow query log as org_id (repeatable: the first present wins; none: anonymous)', repeatable, [])
     .option('--query-frontend.log-queries-longer-than <duration>', 'log API requests slower than this, with their parameters (0: none; negative: every one)', '0')
@@ -41,6 +42,7 @@ export function register(program: Command): void {
       ...(await webConfigFromFlags(o)),
       downstreamUrl: downstreamUrl(String(o['queryFrontend.downstreamUrl'])),
       compressResponses: o['queryFrontend.compressResponses'] === true,
+      cacheCompression: cacheCompression(String(o.cacheCompressionType)),
       forwardHeaders: o['queryFrontend.forwardHeader'] as string[],
       orgIdHeaders: o['queryFrontend.orgIdHeader'] as string[],
       range: {
@@ -105,3 +107,9 @@ function cacheOptions(c: ResponseCacheConfig): Pick<SplitOptions, 'cacheBytes' |
   return c.type === 'REMOTE' ? { remote: { cache: c.cache, expirationMs: c.expirationMs } } : { cacheBytes: c.maxBytes };
 }
 
+
+/** --cache-compression-type: Thanos' values. */
+function cacheCompression(v: string): CacheCompression {
+  if (v === '' || v === 'snappy') return v;
+  throw new Error(`--cache-compression-type: want snappy or '' (none), not ${JSON.stringify(v)}`);
+}
