@@ -39,9 +39,9 @@ const LABEL_WRITING_FUNCTIONS = new Set(['label_replace', 'label_join']);
  * labels to keep shards by those labels; one left with none (`sum(x)`, `x / on() y`) is not sharded;
  * one with none to keep shards by every label but those ruled out.
  *
- * This shards more queries than Thanos' analyzer (`rate(x[5m])`, `a / b`), and leaves none out that it
- * shards: it rules out the metric name where Thanos does not (`sum without (pod) ({__name__=~"a|b"})`,
- * whose groups join series of both names), and it shards label_replace where its label is not a key.
+ * This shards queries Thanos' analyzer leaves whole (`rate(x[5m])`, `a / b`, label_replace where its
+ * label is not a key), and rules out the metric name where Thanos does not: `sum without (pod)
+ * ({__name__=~"a|b"})` joins series of both names in one group.
  * `ordered`: the answer's order counts (an instant query's vector), so a query that sorts (`sort`,
  * `sort_desc`, `sort_by_label`, `topk`, `bottomk`) is left whole; shards put together are sorted by labels.
  */
@@ -60,8 +60,8 @@ export function shardingOf(query: string, opts: { ordered?: boolean } = {}): Sha
   const keep = (labels: readonly string[]) => {
     kept = new Set(labels.filter((l) => kept === undefined || kept.has(l)));
   };
-  const ruleOut = (labels: readonly (string | undefined)[]) => {
-    for (const l of labels) if (l !== undefined) ruledOut.add(l);
+  const ruleOut = (labels: readonly string[]) => {
+    for (const l of labels) ruledOut.add(l);
   };
   let shardable = true;
   walk(expr, (node) => {
