@@ -1,4 +1,4 @@
-import { collectProcessMetrics, compressResponses, createLogger, logIfSlow, Prober, remoteCacheClient, remoteCacheText, startHttpServer, type Logger, type RemoteCacheClient, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, compressResponses, corsOrigin, corsResponses, createLogger, logIfSlow, Prober, remoteCacheClient, remoteCacheText, startHttpServer, type Logger, type RemoteCacheClient, type WebConfig } from '@strata/runtime';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
 import { RemoteResults, ResultsCache, type CacheCompression, type EntriesCache, type Extent } from './cache.js';
@@ -33,6 +33,11 @@ export interface FrontendConfig {
   forwardHeaders?: readonly string[];
   /** Compress the answers kept in memcached or redis (Thanos' --cache-compression-type; the in-memory cache holds them parsed). */
   cacheCompression?: CacheCompression;
+  /**
+   * Answer browsers from other origins as Prometheus' API does (CORS headers, 204 to a preflight), for
+   * every origin; false: no CORS headers (Thanos' --web.disable-cors).
+   */
+  cors?: boolean;
   /** Gzip or deflate answers for clients that accept it (Thanos' --query-frontend.compress-responses). */
   compressResponses?: boolean;
   httpWebConfig?: WebConfig;
@@ -111,6 +116,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     if (cfg.compressResponses === true) compressResponses(app);
+    corsResponses(app, cfg.cors === false ? undefined : corsOrigin('.*'));
     app.addHook('onResponse', async (req, reply) => {
       if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req), { org_id: orgId(req, cfg.orgIdHeaders ?? []) });
     });

@@ -162,6 +162,27 @@ describe('RangeHandler over a stand-in querier', () => {
   });
 });
 
+describe('CORS', () => {
+  it("answers browsers from other origins as the querier does, the range queries it answers itself included, unless --web.disable-cors", async () => {
+    const params = new URLSearchParams({ query: 'x', start: String(BASE / 1000), end: String((BASE + 3_600_000) / 1000), step: '60' });
+    const origin = { origin: 'https://dashboards.example' };
+    const answered = await fetch(`http://${frontend.httpAddress}/api/v1/query_range?${params}`, { headers: origin });
+    expect(answered.status).toBe(200);
+    expect(answered.headers.get('access-control-allow-origin')).toBe('*');
+    const preflight = await fetch(`http://${frontend.httpAddress}/api/v1/query_range`, { method: 'OPTIONS', headers: { ...origin, 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, POST, OPTIONS');
+    const closed = await start({ httpAddress: '127.0.0.1:0', downstreamUrl, cors: false, logger: nopLogger });
+    try {
+      const res = await fetch(`http://${closed.httpAddress}/api/v1/query_range?${params}`, { headers: origin });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await closed.stop();
+    }
+  });
+});
+
 describe('--query-frontend.forward-header', () => {
   it('sends on only the headers named, and every one without it', async () => {
     const headers = { authorization: 'Bearer secret', 'x-scope-orgid': 'team-a', 'x-other': '1' };

@@ -2,4 +2,3 @@ export { start, type QuerierConfig, type Querier } from './querier.js';
 export { EndpointSet, endpointMatches, type Endpoint, type EndpointStatus } from './endpoints/endpointset.js';
 export { ProxyStore } from './proxy/proxy.js';
 export { StoreQueryable, aggregatesFor, type ReadOptions } from './queryable.js';
-export { corsOrigin } from './api/cors.js';

@@ -1,9 +1,8 @@
 import type { DedupFunc } from '@strata/dedup';
 import type { PromqlFeatures } from '@strata/promql';
-import { collectProcessMetrics, createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, corsOrigin, createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Registry } from 'prom-client';
-import { corsOrigin } from './api/cors.js';
 import { EngineMetrics, QueryGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';

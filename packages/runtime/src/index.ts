@@ -7,6 +7,7 @@ export * from './net.js';
 export * from './webauth.js';
 export * from './compression.js';
 export * from './slowlog.js';
+export * from './cors.js';
 export * from './processmetrics.js';
 export * from './json.js';
 export * from './version.js';

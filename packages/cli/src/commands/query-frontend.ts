@@ -11,6 +11,7 @@ export function register(program: Command): void {
     .option('--http-address <host:port>', 'listen address for the Prometheus API, /metrics and probes', '0.0.0.0:10902')
     .option('--query-frontend.downstream-url <url>', "the querier's HTTP API", 'http://localhost:9090')
     .option('--query-frontend.compress-responses', 'gzip or deflate answers for clients that accept it', false)
+    .option('--web.disable-cors', 'send no CORS headers (by default browsers from every origin are answered, as by the querier)', false)
     .option('--cache-compression-type <type>', "compress the answers kept in memcached or redis: snappy, or '' (none)", '')
     .option('--query-frontend.forward-header <name>', 'send only these request headers on to the querier (repeatable; without it, every header but the connection\'s own)', repeatable, [])
     .option('--query-frontend.org-id-header <name>', 'the request header naming the tenant in the slow query log as org_id (repeatable: the first present wins; none: anonymous)', repeatable, [])
@@ -42,6 +43,7 @@ export function register(program: Command): void {
       ...(await webConfigFromFlags(o)),
       downstreamUrl: downstreamUrl(String(o['queryFrontend.downstreamUrl'])),
       compressResponses: o['queryFrontend.compressResponses'] === true,
+      cors: o['web.disableCors'] !== true,
       cacheCompression: cacheCompression(String(o.cacheCompressionType)),
       forwardHeaders: o['queryFrontend.forwardHeader'] as string[],
       orgIdHeaders: o['queryFrontend.orgIdHeader'] as string[],

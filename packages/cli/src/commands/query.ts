@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { PROMQL_FEATURE_NAMES, promqlFeatures, type PromqlFeatures } from '@strata/promql';
-import { corsOrigin, start } from '@strata/querier';
+import { start } from '@strata/querier';
+import { corsOrigin } from '@strata/runtime';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
 import {

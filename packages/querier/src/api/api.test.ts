@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EndpointSet } from '../endpoints/endpointset.js';
 import { ProxyStore } from '../proxy/proxy.js';
 import { responseEncoding } from '@strata/runtime';
-import { corsOrigin } from './cors.js';
+import { corsOrigin } from '@strata/runtime';
 import { EngineMetrics, QueryGate } from './metrics.js';
 import { apiPlugin } from './plugin.js';
 

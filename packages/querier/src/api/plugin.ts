@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { compressResponses } from '@strata/runtime';
-import { corsResponses } from './cors.js';
+import { compressResponses, corsResponses } from '@strata/runtime';
 import type { ApiContext } from './context.js';
 import { ApiError } from './errors.js';
 import { exemplarsRoutes } from './exemplars.js';
