@@ -157,7 +157,8 @@ export class ProxyStore implements StoreServer {
             if (own !== undefined) own.push(s);
             else if (inShard === undefined || inShard(s)) merge.add(i, s);
           }, () => merge.drain());
-          merge.end(i, own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels).filter(inShard ?? (() => true)));
+          const stripped = own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels);
+          merge.end(i, inShard === undefined ? stripped : stripped?.filter(inShard));
         } catch (err) {
           if (signal.aborted) throw err;
           const msg = `fetch series for ${describe(e)}: ${(err as Error).message}`;
