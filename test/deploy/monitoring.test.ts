@@ -211,7 +211,7 @@ describe('metrics named by deploy/monitoring', () => {
       compact: strata('compact', ['--wait', `--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'compact')}`]),
       // One endpoint nothing listens on: the querier reports it unhealthy, and one alert goes pending.
       query: strata('query', [`--endpoint=${grpc.sidecar}`, `--endpoint=${grpc.store}`, `--endpoint=${unreachable}`, `--grpc-address=${grpc.query}`, '--query.replica-label=replica']),
-      'query-frontend': strata('query-frontend', [`--query-frontend.downstream-url=http://${http.query}`, '--query-range.response-cache-config=type: IN-MEMORY']),
+      'query-frontend': strata('query-frontend', [`--query-frontend.downstream-url=http://${http.query}`, '--query-range.response-cache-config=type: IN-MEMORY', '--query-frontend.vertical-shards=2']),
     };
     for (const c of COMPONENTS) await waitForHttp(`http://${http[c]}/-/ready`, { proc: started[c] });
 
