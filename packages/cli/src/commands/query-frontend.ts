@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--query-range.horizontal-shards <n>', 'with --query-range.min-split-interval: the pieces a range query between the min and max split intervals is split into', '0')
     .option(
       '--query-frontend.vertical-shards <n>',
-      'send each range query that can be sharded (by the labels its aggregations and vector matchings keep) as this many queries over disjoint shards of the series, answered by as many queriers at once (0 or 1: whole)',
+      'send each range or instant query that can be sharded (by the labels its aggregations and vector matchings keep) as this many queries over disjoint shards of the series, answered by as many queriers at once (0 or 1: whole)',
       '0',
     );
   withSplitFlags(cmd, 'query-range', 'range queries');
@@ -38,6 +38,7 @@ export function register(program: Command): void {
   withLogFlags(withHttpConfigFlag(cmd)).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const range = await splitOptions(o, 'query-range');
+    const minSplitInterval = parseDuration(String(o['queryRange.minSplitInterval']));
     const frontend = await start({
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
@@ -52,7 +53,7 @@ export function register(program: Command): void {
         alignRangeWithStep: o['queryRange.alignRangeWithStep'] !== false,
         requestDownsampled: o['queryRange.requestDownsampled'] !== false,
         maxQueryLength: parseDuration(String(o['queryRange.maxQueryLength'])),
-        minSplitInterval: parseDuration(String(o['queryRange.minSplitInterval'])),
+        minSplitInterval,
         maxSplitInterval: parseDuration(String(o['queryRange.maxSplitInterval'])),
         horizontalShards: intFlag(o['queryRange.horizontalShards'], '--query-range.horizontal-shards', 0),
         verticalShards: intFlag(o['queryFrontend.verticalShards'], '--query-frontend.vertical-shards', 0),
@@ -61,7 +62,7 @@ export function register(program: Command): void {
       labels: { ...(await splitOptions(o, 'labels')), defaultTimeRange: parseDuration(String(o['labels.defaultTimeRange'])) },
       logger,
     });
-    if (range.cacheBytes === undefined && range.remote === undefined && range.splitInterval > 0) logger.info('no --query-range.response-cache-config: range queries are split but not cached');
+    if (range.cacheBytes === undefined && range.remote === undefined && (range.splitInterval > 0 || minSplitInterval > 0)) logger.info('no --query-range.response-cache-config: range queries are split but not cached');
     logger.info('query frontend ready', { http: frontend.httpAddress });
     await runUntilSignal(logger, () => frontend.stop());
   });
