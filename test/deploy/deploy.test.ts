@@ -287,7 +287,11 @@ describe('Dockerfile', () => {
         await cp(join(root, f), join(src, f)).catch(() => undefined);
       }
       const out = join(tmp.path, 'out');
-      for (const r of runs) await execFileP('bash', ['-c', r.replaceAll(' /out', ` ${out}`)], { cwd: src, maxBuffer: 1 << 26, env: { ...process.env, CI: 'true' } });
+      // Global installs (the image's `npm install -g pnpm@…`) go to a prefix of their own, first on the
+      // PATH: reinstalling the machine's pnpm would pull it from under tests running meanwhile.
+      const prefix = join(tmp.path, 'npm-global');
+      const env = { ...process.env, CI: 'true', NPM_CONFIG_PREFIX: prefix, PATH: `${join(prefix, 'bin')}:${process.env.PATH ?? ''}` };
+      for (const r of runs) await execFileP('bash', ['-c', r.replaceAll(' /out', ` ${out}`)], { cwd: src, maxBuffer: 1 << 26, env });
       const help = await execFileP('node', [join(out, 'dist', 'main.js'), '--help']);
       expect(help.stdout).toContain('tools');
     } finally {
