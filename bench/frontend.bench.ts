@@ -4,16 +4,17 @@
  * A dashboard over the last `--days` (default 7) refreshed again and again, as Grafana does: its range
  * queries (step 10m, start and end on the step grid, as Grafana sends them) answered in the same run by
  * Prometheus 2.42 from its local disk (the reference), by `strata query` over a sidecar on that
- * Prometheus, and by `strata query-frontend` (in-memory results cache) in front of that querier. Every
+ * Prometheus, and by `strata query-frontend` in front of that querier: with its in-memory results cache,
+ * without a cache (split by day, as by default), and without a cache sent on whole (its hop alone). Every
  * component runs as its own process (the built CLI). The history is promtool-made blocks ending at the
  * start of the run; each round asks up to the current time, as a dashboard's "now" moves on.
  * The first round (cold cache) checks that the querier (evaluating as Prometheus 2.42 does) answers as
- * Prometheus and the frontend as the querier; then
+ * Prometheus and each frontend as the querier; then
  * `--warm-up` untimed rounds (default 5) and `--rounds` timed ones (default 15), each sending every query
  * to every target in turn (the order rotating), then the whole dashboard at once to each target.
  * Reports per target the p50 latency and its ratio to Prometheus', per query the medians, and the
  * median time of a whole-dashboard refresh. No target is set: this measures what the results cache is
- * for (repeated dashboards), not the querier.
+ * for (repeated dashboards), and what the frontend costs where its cache cannot help, not the querier.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -71,15 +72,23 @@ export async function main(args: string[]): Promise<void> {
     procs.push(querier.proc);
     const frontend = await startComponent(dir.path, 'query-frontend', ['query-frontend', `--query-frontend.downstream-url=http://${querier.http}`, '--query-range.response-cache-config=type: IN-MEMORY\nconfig: {max_size: 256MB}'], false);
     procs.push(frontend.proc);
+    // What the frontend costs where its cache cannot help: without a cache, a query split by day (every
+    // piece asked of the querier) and one sent on whole (the frontend's hop alone).
+    const uncached = await startComponent(dir.path, 'query-frontend-uncached', ['query-frontend', `--query-frontend.downstream-url=http://${querier.http}`], false);
+    procs.push(uncached.proc);
+    const whole = await startComponent(dir.path, 'query-frontend-whole', ['query-frontend', `--query-frontend.downstream-url=http://${querier.http}`, '--query-range.split-interval=0'], false);
+    procs.push(whole.proc);
     const targets = [
       { name: 'prometheus', base: prom.url },
       { name: 'strata query', base: `http://${querier.http}` },
       { name: 'strata query-frontend (cached)', base: `http://${frontend.http}` },
+      { name: 'strata query-frontend (uncached)', base: `http://${uncached.http}` },
+      { name: 'strata query-frontend (whole)', base: `http://${whole.http}` },
     ];
     // Round 0: the querier answers as Prometheus (evaluating as 2.42 does), the frontend as the querier.
     for (const q of QUERIES) {
-      const [prometheus, viaQuerier, viaFrontend] = await Promise.all(targets.map(async (t) => (JSON.parse((await rangeQuery(t.base, q, days)).body) as { data: { result: MatrixSeries[] } }).data.result));
-      const diff = diffMatrices(prometheus ?? [], viaQuerier ?? [], { dropLabels: ['cluster'] }) ?? diffMatrices(viaQuerier ?? [], viaFrontend ?? []);
+      const [prometheus, viaQuerier, ...viaFrontends] = await Promise.all(targets.map(async (t) => (JSON.parse((await rangeQuery(t.base, q, days)).body) as { data: { result: MatrixSeries[] } }).data.result));
+      const diff = diffMatrices(prometheus ?? [], viaQuerier ?? [], { dropLabels: ['cluster'] }) ?? viaFrontends.reduce<string | null>((d, f) => d ?? diffMatrices(viaQuerier ?? [], f), null);
       if (diff !== null) throw new Error(`${q}: ${diff}`);
     }
     const latencies = targets.map(() => QUERIES.map((): number[] => []));
@@ -105,7 +114,7 @@ export async function main(args: string[]): Promise<void> {
     for (const [ti, target] of targets.entries()) {
       process.stdout.write(`${target.name.padEnd(34)}${p50(ti).toFixed(1).padStart(9)}${(p50(ti) / p50(0)).toFixed(2).padStart(8)}${median(refreshes[ti]!).toFixed(1).padStart(12)}${(median(refreshes[ti]!) / median(refreshes[0]!)).toFixed(2).padStart(8)}\n`);
     }
-    process.stdout.write('per query, median ms (prometheus / strata query / query-frontend):\n');
+    process.stdout.write(`per query, median ms (${targets.map((t) => t.name).join(' / ')}):\n`);
     for (const [qi, q] of QUERIES.entries()) process.stdout.write(`${targets.map((_, ti) => median(latencies[ti]![qi]!).toFixed(1).padStart(8)).join(' ')}  ${q}\n`);
   } finally {
     for (const p of procs.reverse()) await p.stop();

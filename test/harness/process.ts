@@ -6,13 +6,32 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export { freePort } from '@strata/runtime';
+import { freePort } from '@strata/runtime';
+
+export { freePort };
 
 /**
  * Environment for a child process that runs TypeScript sources with `tsx`: @strata/* resolves to the
  * packages' sources, as in the tests themselves.
  */
 export const TSX_CHILD_ENV: NodeJS.ProcessEnv = { TSX_TSCONFIG_PATH: fileURLToPath(new URL('./tsconfig.child.json', import.meta.url)) };
+
+/** The `strata` command's source, run with tsx as the tests run it. */
+export const CLI_SOURCE = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
+
+/**
+ * Starts `strata <args…>` (a long-running component) from source on free HTTP and gRPC ports, logging
+ * to `<dir>/<name>.log`; resolves once its /-/ready answers.
+ */
+export async function startCliComponent(dir: string, name: string, args: string[]): Promise<{ proc: Managed; http: string; grpc: string }> {
+  const [grpc, http] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+  const proc = startProcess(process.execPath, ['--import', 'tsx', CLI_SOURCE, ...args, `--grpc-address=${grpc}`, `--http-address=${http}`], {
+    logFile: join(dir, `${name}.log`),
+    env: { ...process.env, ...TSX_CHILD_ENV },
+  });
+  await waitForHttp(`http://${http}/-/ready`, { proc, timeoutMs: 60_000 });
+  return { proc, http: `http://${http}`, grpc };
+}
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export async function tempDir(prefix = 'strata-test-'): Promise<{ path: string; cleanup: () => Promise<void> }> {

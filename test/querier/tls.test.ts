@@ -4,29 +4,22 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { newBucket, parseBucketConfig } from '@strata/objstore';
-import { freePort, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
+import { freePort, startCliComponent, tempDir, type Managed } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const procs: Managed[] = [];
 let dir: { path: string; cleanup: () => Promise<void> };
 let storeAddress: string;
 const history = randomHistory(5, 3);
 
-/** Starts a CLI component on free ports and waits until it is ready; returns its HTTP URL. */
+/** Starts a CLI component and waits until it is ready; returns its HTTP URL. */
 async function component(name: string, args: string[]): Promise<string> {
-  const [grpc, http] = [await freePort(), await freePort()];
-  const proc = startProcess(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), ...args, `--grpc-address=127.0.0.1:${grpc}`, `--http-address=127.0.0.1:${http}`], {
-    logFile: join(dir.path, `${name}.log`),
-    env: { ...process.env, ...TSX_CHILD_ENV },
-  });
-  procs.push(proc);
-  await waitForHttp(`http://127.0.0.1:${http}/-/ready`, { proc, timeoutMs: 60_000 });
-  if (name === 'store') storeAddress = `127.0.0.1:${grpc}`;
-  return `http://127.0.0.1:${http}`;
+  const c = await startCliComponent(dir.path, name, args);
+  procs.push(c.proc);
+  if (name === 'store') storeAddress = c.grpc;
+  return c.http;
 }
 
 /** The querier's view of the store gateway (/api/v1/stores). */

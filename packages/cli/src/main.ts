@@ -11,7 +11,7 @@ if (!relaunchWithStartFlags(process.argv)) {
   stopWithLauncher();
   const { Command } = await import('commander');
   const { registerCommands } = await import('./commands/index.js');
-  const { versionText } = await import('@strata/runtime');
+  const { versionText, leaveWorkers } = await import('@strata/runtime');
   const program = new Command('strata')
     .description('Long-term storage and high availability for Prometheus')
     .version(versionText(), '--version', 'print the version and exit')
@@ -22,5 +22,7 @@ if (!relaunchWithStartFlags(process.argv)) {
   program.parseAsync(process.argv).catch((err: unknown) => {
     process.stderr.write(`strata: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
+    // A worker process (--query.workers) would otherwise stay up for its channel to the primary.
+    leaveWorkers();
   });
 }

@@ -77,6 +77,8 @@ export interface QuerierConfig {
   logger?: Logger;
   /** Flags as given, for /api/v1/status/flags. */
   flags?: Record<string, string>;
+  /** What /metrics answers, where not this querier's own metrics (one of --query.workers answers with every worker's). */
+  metrics?: () => Promise<string>;
 }
 
 export interface Querier {
@@ -125,6 +127,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
       logger,
       ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}),
       ...(cfg.routePrefix !== undefined ? { routePrefix: cfg.routePrefix } : {}),
+      ...(cfg.metrics !== undefined ? { metrics: cfg.metrics } : {}),
       plugins: [
         apiPlugin({
           proxy,

@@ -20,6 +20,8 @@ export interface HttpServerOptions {
   routePrefix?: string;
   /** TLS, basic authentication and response headers (Thanos' --http.config). */
   web?: WebConfig;
+  /** What /metrics answers, where not `registry`'s metrics alone (a worker process answers with every worker's). */
+  metrics?: () => Promise<string>;
 }
 
 export interface HttpServer {
@@ -60,7 +62,7 @@ export async function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Pr
     async (scope) => {
       scope.get('/metrics', async (_req, reply) => {
         reply.header('Content-Type', opts.registry.contentType);
-        return opts.registry.metrics();
+        return (opts.metrics ?? (() => opts.registry.metrics()))();
       });
       scope.get('/-/healthy', async (_req, reply) => {
         if (opts.prober.isHealthy()) return reply.type('text/plain').send('OK');

@@ -19,3 +19,4 @@ export * from './redis.js';
 export * from './memcachedconfig.js';
 export * from './redisconfig.js';
 export * from './remotecacheconfig.js';
+export * from './workers.js';

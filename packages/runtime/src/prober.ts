@@ -22,6 +22,8 @@ export class Prober {
         help: 'Represents status (0 indicates failure, 1 indicates success) of the component.',
         labelNames: ['component', 'check'],
         registers: [registry],
+        // Of a component in several worker processes: ready (1) only where every worker is.
+        aggregator: 'min',
       });
       this.#update();
     }

@@ -21,5 +21,6 @@ export function collectProcessMetrics(registry: Registry): void {
     help: 'A metric with a constant 1 value labeled by the version of Strata, and the Node.js version and platform it runs on.',
     labelNames: ['version', 'nodeversion', 'os', 'arch'],
     registers: [registry],
+    aggregator: 'first',
   }).set({ version: STRATA_VERSION, nodeversion: process.version, os: process.platform, arch: process.arch }, 1);
 }

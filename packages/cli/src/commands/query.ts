@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { PROMQL_FEATURE_NAMES, promqlFeatures, type PromqlFeatures } from '@strata/promql';
 import { start } from '@strata/querier';
-import { corsOrigin } from '@strata/runtime';
+import { corsOrigin, leaveWorkers, runWorkerPool, serveAsWorker, workerSlot, workersMetrics } from '@strata/runtime';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
 import {
@@ -61,7 +61,12 @@ export function register(program: Command): void {
     .option('--web.external-prefix <path>', 'path the querier is reached under through a reverse proxy, where the web UI calls the API', '')
     .option('--web.cors.origin <regex>', 'origins whose browser requests to the API get CORS headers, as Prometheus\' flag (anchored regex)', '.*')
     .option('--web.disable-cors', 'set no CORS headers (Thanos\' flag)', false)
-    .option('--web.prefix-header <name>', 'request header (such as X-Forwarded-Prefix) giving that path per request; ignored with --web.external-prefix', '');
+    .option('--web.prefix-header <name>', 'request header (such as X-Forwarded-Prefix) giving that path per request; ignored with --web.external-prefix', '')
+    .option(
+      '--query.workers <n>',
+      'processes that serve queries, sharing the HTTP and gRPC addresses, so that the querier uses as many cores (Node runs one process\' JavaScript on one core); /metrics sums theirs',
+      '1',
+    );
   withLogFlags(withHttpConfigFlag(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
@@ -82,6 +87,12 @@ export function register(program: Command): void {
     if (!isCompression(compression)) throw new Error(`--grpc-compression must be none, snappy, gzip or deflate, not ${compression}`);
     const grpcTls = await serverTlsFromFlags(o);
     const clientTls = await clientTlsFromFlags(o);
+    const workers = intFlag(o['query.workers'], '--query.workers');
+    if (workers > 1 && workerSlot() === undefined) {
+      logger.info('starting query workers', { workers });
+      return runWorkerPool({ count: workers, logger });
+    }
+    const slot = workerSlot();
     const querier = await start({
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
@@ -112,11 +123,14 @@ export function register(program: Command): void {
       storeResponseTimeoutMs: parseDuration(String(o['store.responseTimeout'])),
       ...(prefix !== '' ? { routePrefix: prefix } : {}),
       ui: { ...(externalPrefix !== '' ? { externalPrefix } : {}), ...(prefixHeader !== '' ? { prefixHeader } : {}) },
-      logger,
+      logger: slot !== undefined ? logger.with({ worker: slot }) : logger,
       flags: flagValues(cmd),
+      ...(slot !== undefined ? { metrics: workersMetrics } : {}),
     });
-    logger.info('querier ready', { http: querier.httpAddress, grpc: querier.grpcAddress ?? '' });
+    logger.info('querier ready', { http: querier.httpAddress, grpc: querier.grpcAddress ?? '', ...(slot !== undefined ? { worker: slot } : {}) });
+    if (slot !== undefined) serveAsWorker(querier.registry);
     await runUntilSignal(logger, () => querier.stop());
+    leaveWorkers();
   });
 }
 

@@ -95,6 +95,8 @@ export class EndpointSet {
         help: 'Number of StoreAPI endpoints known to the querier, by state.',
         labelNames: ['state'],
         registers: [opts.registry],
+        // Querier workers each know the same endpoints: counted once.
+        aggregator: 'max',
       });
     }
   }
