@@ -4,8 +4,10 @@
  * A dashboard over the last `--days` (default 7) refreshed again and again, as Grafana does: its range
  * queries (step 10m, start and end on the step grid, as Grafana sends them) answered in the same run by
  * Prometheus 2.42 from its local disk (the reference), by `strata query` over a sidecar on that
- * Prometheus, and by `strata query-frontend` in front of that querier: with its in-memory results cache,
- * without a cache (split by day, as by default), and without a cache sent on whole (its hop alone). Every
+ * Prometheus (and the same querier in two worker processes, `--query.workers=2`), and by
+ * `strata query-frontend` in front of that querier: with its in-memory results cache, without a cache
+ * (split by day, as by default), without a cache sent on whole (its hop alone), and without a cache in
+ * front of the querier of two workers. Every
  * component runs as its own process (the built CLI). The history is promtool-made blocks ending at the
  * start of the run; each round asks up to the current time, as a dashboard's "now" moves on.
  * The first round (cold cache) checks that the querier (evaluating as Prometheus 2.42 does) answers as
@@ -70,6 +72,9 @@ export async function main(args: string[]): Promise<void> {
     procs.push(sidecar.proc);
     const querier = await startComponent(dir.path, 'query', ['query', `--endpoint=${sidecar.grpc}`, '--query.promql-compat=2'], true);
     procs.push(querier.proc);
+    // The same querier in two processes (--query.workers): what the second core buys a frontend's pieces and a dashboard's queries at once.
+    const pooled = await startComponent(dir.path, 'query-workers', ['query', `--endpoint=${sidecar.grpc}`, '--query.promql-compat=2', '--query.workers=2'], true);
+    procs.push(pooled.proc);
     const frontend = await startComponent(dir.path, 'query-frontend', ['query-frontend', `--query-frontend.downstream-url=http://${querier.http}`, '--query-range.response-cache-config=type: IN-MEMORY\nconfig: {max_size: 256MB}'], false);
     procs.push(frontend.proc);
     // What the frontend costs where its cache cannot help: without a cache, a query split by day (every
@@ -78,12 +83,16 @@ export async function main(args: string[]): Promise<void> {
     procs.push(uncached.proc);
     const whole = await startComponent(dir.path, 'query-frontend-whole', ['query-frontend', `--query-frontend.downstream-url=http://${querier.http}`, '--query-range.split-interval=0'], false);
     procs.push(whole.proc);
+    const uncachedPooled = await startComponent(dir.path, 'query-frontend-uncached-workers', ['query-frontend', `--query-frontend.downstream-url=http://${pooled.http}`], false);
+    procs.push(uncachedPooled.proc);
     const targets = [
       { name: 'prometheus', base: prom.url },
       { name: 'strata query', base: `http://${querier.http}` },
+      { name: 'strata query (2 workers)', base: `http://${pooled.http}` },
       { name: 'strata query-frontend (cached)', base: `http://${frontend.http}` },
       { name: 'strata query-frontend (uncached)', base: `http://${uncached.http}` },
       { name: 'strata query-frontend (whole)', base: `http://${whole.http}` },
+      { name: 'strata query-frontend (uncached, 2 workers)', base: `http://${uncachedPooled.http}` },
     ];
     // Round 0: the querier answers as Prometheus (evaluating as 2.42 does), the frontend as the querier.
     for (const q of QUERIES) {
@@ -110,9 +119,9 @@ export async function main(args: string[]): Promise<void> {
     }
     const p50 = (ti: number) => median(latencies[ti]!.flat());
     process.stdout.write(`dashboard of ${QUERIES.length} range queries over ${days}d at a ${STEP / 60_000}m step, ${rounds} rounds after ${warmUp} untimed\n`);
-    process.stdout.write(`${'target'.padEnd(34)}${'p50 ms'.padStart(9)}${'×prom'.padStart(8)}${'refresh ms'.padStart(12)}${'×prom'.padStart(8)}\n`);
+    process.stdout.write(`${'target'.padEnd(46)}${'p50 ms'.padStart(9)}${'×prom'.padStart(8)}${'refresh ms'.padStart(12)}${'×prom'.padStart(8)}\n`);
     for (const [ti, target] of targets.entries()) {
-      process.stdout.write(`${target.name.padEnd(34)}${p50(ti).toFixed(1).padStart(9)}${(p50(ti) / p50(0)).toFixed(2).padStart(8)}${median(refreshes[ti]!).toFixed(1).padStart(12)}${(median(refreshes[ti]!) / median(refreshes[0]!)).toFixed(2).padStart(8)}\n`);
+      process.stdout.write(`${target.name.padEnd(46)}${p50(ti).toFixed(1).padStart(9)}${(p50(ti) / p50(0)).toFixed(2).padStart(8)}${median(refreshes[ti]!).toFixed(1).padStart(12)}${(median(refreshes[ti]!) / median(refreshes[0]!)).toFixed(2).padStart(8)}\n`);
     }
     process.stdout.write(`per query, median ms (${targets.map((t) => t.name).join(' / ')}):\n`);
     for (const [qi, q] of QUERIES.entries()) process.stdout.write(`${targets.map((_, ti) => median(latencies[ti]![qi]!).toFixed(1).padStart(8)).join(' ')}  ${q}\n`);
