@@ -26,6 +26,8 @@ export interface QuerierConfig {
   clientCompression?: Compression;
   /** --endpoint (repeatable) */
   endpoints: string[];
+  /** --endpoint-strict: static endpoints queried even while their Info call fails. */
+  strictEndpoints?: string[];
   /** --endpoint.sd-files */
   endpointSdFiles?: string[];
   /** --store.sd-dns-interval: how often `dns+`, `dnssrv+` and `dnssrvnoa+` endpoints are looked up again (default 30s). */
@@ -99,6 +101,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   const prober = new Prober('query', registry);
   const endpoints = new EndpointSet({
     endpoints: cfg.endpoints,
+    strictEndpoints: cfg.strictEndpoints ?? [],
     sdFiles: cfg.endpointSdFiles ?? [],
     ...(cfg.endpointDnsIntervalMs !== undefined ? { dnsIntervalMs: cfg.endpointDnsIntervalMs } : {}),
     ...(cfg.dnsResolver !== undefined ? { resolver: cfg.dnsResolver } : {}),

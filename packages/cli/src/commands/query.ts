@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { PROMQL_FEATURE_NAMES, promqlFeatures, type PromqlFeatures } from '@strata/promql';
 import { start } from '@strata/querier';
-import { corsOrigin, leaveWorkers, runWorkerPool, serveAsWorker, workerSlot, workersMetrics } from '@strata/runtime';
+import { corsOrigin, isDnsEndpoint, leaveWorkers, runWorkerPool, serveAsWorker, workerSlot, workersMetrics } from '@strata/runtime';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
 import {
@@ -29,6 +29,12 @@ export function register(program: Command): void {
     .option('--http-address <host:port>', 'listen address for the HTTP API, /metrics and probes', '0.0.0.0:10902')
     .option('--grpc-address <host:port>', "listen address for the querier's own StoreAPI (for stacking queriers)", '0.0.0.0:10901')
     .option('--endpoint <host:port>', 'StoreAPI endpoint (sidecar, store gateway, querier), or found by DNS as Thanos does: dns+host:port (its A/AAAA addresses), dnssrv+name (its SRV records), dnssrvnoa+name (SRV targets by name); repeatable', repeatable, [])
+    .option(
+      '--endpoint-strict <host:port>',
+      'StoreAPI endpoint always queried, even while its Info call fails, so that its failure shows in every answer that could need its data (a warning, or an error without partial response), as Thanos; static addresses only; repeatable',
+      repeatable,
+      [],
+    )
     .option('--endpoint.sd-files <path>', 'file service discovery of endpoints (YAML/JSON target groups), re-read every 5s; repeatable', repeatable, [])
     .option('--store <host:port>', 'deprecated name of --endpoint, as in Thanos; repeatable', repeatable, [])
     .option('--store.sd-files <path>', 'deprecated name of --endpoint.sd-files, as in Thanos; repeatable', repeatable, [])
@@ -78,7 +84,10 @@ export function register(program: Command): void {
     // Thanos' deprecated names of the same flags still serve: deployments written for Thanos before 0.21 use them.
     const endpoints = [...(o.endpoint as string[]), ...(o.store as string[])];
     const sdFiles = [...(o['endpoint.sdFiles'] as string[]), ...(o['store.sdFiles'] as string[])];
-    if (endpoints.length === 0 && sdFiles.length === 0) logger.warn('no --endpoint or --endpoint.sd-files given: every query will be empty');
+    const strictEndpoints = o.endpointStrict as string[];
+    const discovered = strictEndpoints.find(isDnsEndpoint);
+    if (discovered !== undefined) throw new Error(`--endpoint-strict takes static addresses only, not ${discovered}`);
+    if (endpoints.length === 0 && sdFiles.length === 0 && strictEndpoints.length === 0) logger.warn('no --endpoint, --endpoint-strict or --endpoint.sd-files given: every query will be empty');
     const externalPrefix = parseUrlPath(String(o['web.externalPrefix']));
     const prefixHeader = String(o['web.prefixHeader']);
     // As in Thanos and Prometheus, routes are served under the external prefix unless told otherwise.
@@ -101,6 +110,7 @@ export function register(program: Command): void {
       ...(clientTls !== undefined ? { clientTls } : {}),
       clientCompression: compression,
       endpoints,
+      strictEndpoints,
       endpointSdFiles: sdFiles,
       endpointDnsIntervalMs: parseDuration(String(o['store.sdDnsInterval'])),
       endpointInfoTimeoutMs: parseDuration(String(o['endpoint.infoTimeout'])),

@@ -410,3 +410,55 @@ describe('shard_info', () => {
     }
   });
 });
+
+describe('--endpoint-strict', () => {
+  /** A store of one series m{store=`name`}; `infoFails`: its Info call fails while Series answers (a caching layer in front of a store). */
+  function oneSeriesStore(name: string, infoFails = false): StoreServer {
+    const chunk = new XORChunk();
+    const app = chunk.appender();
+    for (let t = 0; t <= 60_000; t += 15_000) app.append(t, 1);
+    return {
+      info: async () => {
+        if (infoFails) throw new StoreError(GrpcStatus.UNIMPLEMENTED, 'no Info here');
+        return { labelSets: [], componentType: 'store', store: { minTime: 0, maxTime: 60_000, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } };
+      },
+      async *series() {
+        yield { series: toStoreSeries(Labels.from({ __name__: 'm', store: name }), [{ minTime: 0, maxTime: 60_000, chunk }]) };
+      },
+      labelNames: async () => ({ names: [], warnings: [] }),
+      labelValues: async () => ({ values: [], warnings: [] }),
+    };
+  }
+
+  it('queries a strict endpoint whose Info fails, and names one that is down in every answer, however long it stays down', async () => {
+    const [live, noInfo, down] = await Promise.all([serveStore(oneSeriesStore('live'), { address: '127.0.0.1:0' }), serveStore(oneSeriesStore('no-info', true), { address: '127.0.0.1:0' }), serveStore(oneSeriesStore('down'), { address: '127.0.0.1:0' })]);
+    await down.stop();
+    const downLoose = await serveStore(oneSeriesStore('down-loose'), { address: '127.0.0.1:0' });
+    const endpoints = new EndpointSet({ endpoints: [live.address, downLoose.address], strictEndpoints: [noInfo.address, down.address], unhealthyTimeoutMs: 0, logger: createLogger({ write: () => {} }) });
+    try {
+      await endpoints.refresh();
+      // A non-strict endpoint that fails is dropped after --store.unhealthy-timeout (0 here), and then missed silently.
+      await downLoose.stop();
+      await endpoints.refresh();
+      await endpoints.refresh();
+      const api = await apiApp({}, null, endpoints);
+      const query = async (qs = '') => {
+        const res = await api.inject(`/api/v1/query?query=m&time=30${qs}`);
+        return { code: res.statusCode, ...(JSON.parse(res.body) as { data?: { result: { metric: { store: string } }[] }; warnings?: string[]; error?: string }) };
+      };
+      const warn = await query();
+      expect(warn.code).toBe(200);
+      expect(warn.data?.result.map((s) => s.metric.store).sort()).toEqual(['live', 'no-info']);
+      expect(warn.warnings).toEqual([expect.stringContaining(down.address)]);
+      const abort = await query('&partial_response=false');
+      expect(abort.code).not.toBe(200);
+      expect(abort.error).toContain(down.address);
+      // All four are listed, the failing ones unhealthy.
+      expect(new Map(endpoints.status().map((s) => [s.address, s.healthy]))).toEqual(new Map([[live.address, true], [downLoose.address, false], [noInfo.address, false], [down.address, false]]));
+      await api.close();
+    } finally {
+      endpoints.stop();
+      await Promise.all([live.stop(), noInfo.stop()]);
+    }
+  });
+});

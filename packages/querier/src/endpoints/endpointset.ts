@@ -1,4 +1,4 @@
-import { StoreClient, type InfoResponse, type StoreClientOptions } from '@strata/storeapi';
+import { MAX_INT64, MIN_INT64, StoreClient, type InfoResponse, type StoreClientOptions } from '@strata/storeapi';
 import { Labels, type Matcher } from '@strata/tsdb';
 import type { Logger } from '@strata/runtime';
 import { Gauge, type Registry } from 'prom-client';
@@ -10,10 +10,15 @@ import { readSdFile } from './sdfile.js';
  * those `dns+`/`dnssrv+`/`dnssrvnoa+` endpoints resolve to (every `dnsIntervalMs`; a failed lookup keeps
  * the last answer) and those in `--endpoint.sd-files`, each asked for its Info every refresh. An endpoint that fails
  * is unhealthy at once and skipped by queries; it is forgotten after `unhealthyTimeoutMs` without a
- * success, and comes back as soon as it answers again (or reappears in an SD file).
+ * success, and comes back as soon as it answers again (or reappears in an SD file). A strict endpoint
+ * (`--endpoint-strict`) is never skipped: a failed Info leaves it asked, with what it last answered
+ * (before its first answer: all time, any labels), so that its own failure shows in every answer that
+ * could need its data, and a server that answers Series but not Info still serves.
  */
 export interface EndpointSetOptions {
   endpoints: readonly string[];
+  /** Static addresses queried even while their Info call fails (Thanos' --endpoint-strict). */
+  strictEndpoints?: readonly string[];
   sdFiles?: readonly string[];
   /** How often DNS endpoints are looked up again (Thanos' --store.sd-dns-interval, default 30s). */
   dnsIntervalMs?: number;
@@ -74,7 +79,18 @@ interface EndpointState {
   lastSuccess: number;
   lastError: string | null;
   static: boolean;
+  strict: boolean;
 }
+
+/**
+ * What a strict endpoint that has never answered Info is taken to serve (Thanos' maxRangeStoreMetadata):
+ * the StoreAPI over all time, under any labels.
+ */
+const UNKNOWN_STORE: InfoResponse = {
+  labelSets: [],
+  componentType: '',
+  store: { minTime: MIN_INT64, maxTime: MAX_INT64, supportsSharding: false, supportsWithoutReplicaLabels: false, tsdbInfos: [], supportsProjections: false },
+};
 
 export class EndpointSet {
   readonly #opts: EndpointSetOptions;
@@ -88,6 +104,7 @@ export class EndpointSet {
   constructor(opts: EndpointSetOptions) {
     this.#opts = opts;
     for (const a of opts.endpoints) if (!isDnsEndpoint(a)) this.#add(a, true);
+    for (const a of opts.strictEndpoints ?? []) this.#add(a, true, true);
     this.#dns = opts.endpoints.filter(isDnsEndpoint).map((value) => ({ value, addresses: [], resolvedAt: Number.NEGATIVE_INFINITY }));
     if (opts.registry) {
       this.#gauge = new Gauge({
@@ -101,8 +118,12 @@ export class EndpointSet {
     }
   }
 
-  #add(address: string, isStatic: boolean): void {
-    if (this.#states.has(address)) return;
+  #add(address: string, isStatic: boolean, strict = false): void {
+    const known = this.#states.get(address);
+    if (known !== undefined) {
+      known.strict ||= strict;
+      return;
+    }
     this.#states.set(address, {
       client: new StoreClient(address, this.#opts.client),
       info: null,
@@ -111,6 +132,7 @@ export class EndpointSet {
       lastSuccess: Date.now(),
       lastError: null,
       static: isStatic,
+      strict,
     });
   }
 
@@ -168,7 +190,7 @@ export class EndpointSet {
       if (gone || (s.lastError !== null && now - s.lastSuccess > dropAfter && !s.static)) {
         s.client.close();
         this.#states.delete(address);
-      } else if (s.lastError !== null && now - s.lastSuccess > dropAfter) {
+      } else if (s.lastError !== null && now - s.lastSuccess > dropAfter && !s.strict) {
         s.info = null;
       }
     }
@@ -195,30 +217,32 @@ export class EndpointSet {
   unavailable(): UnavailableEndpoint[] {
     const out: UnavailableEndpoint[] = [];
     for (const [address, s] of this.#states) {
-      if (s.lastError === null || s.info === null || s.info.store === undefined) continue;
+      if (s.strict || s.lastError === null || s.info === null || s.info.store === undefined) continue;
       out.push({ address, labelSets: s.labelSets, minTime: s.info.store.minTime, maxTime: s.info.store.maxTime, lastError: s.lastError });
     }
     return out;
   }
 
-  /** Healthy endpoints that serve the StoreAPI. */
+  /** Healthy endpoints that serve the StoreAPI, and strict ones however they are. */
   endpoints(): Endpoint[] {
     const out: Endpoint[] = [];
     for (const [address, s] of this.#states) {
-      if (s.lastError !== null || s.info === null || s.info.store === undefined) continue;
+      if (s.lastError !== null && !s.strict) continue;
+      const info = s.strict ? (s.info ?? UNKNOWN_STORE) : s.info;
+      if (info === null || info.store === undefined) continue;
       out.push({
         address,
         client: s.client,
         labelSets: s.labelSets,
-        minTime: s.info.store.minTime,
-        maxTime: s.info.store.maxTime,
-        componentType: s.info.componentType,
-        supportsWithoutReplicaLabels: s.info.store.supportsWithoutReplicaLabels,
-        supportsSharding: s.info.store.supportsSharding,
-        metricMetadata: s.info.metricMetadata === true,
-        rules: s.info.rules === true,
-        exemplars: s.info.exemplars !== undefined,
-        targets: s.info.targets === true,
+        minTime: info.store.minTime,
+        maxTime: info.store.maxTime,
+        componentType: info.componentType,
+        supportsWithoutReplicaLabels: info.store.supportsWithoutReplicaLabels,
+        supportsSharding: info.store.supportsSharding,
+        metricMetadata: info.metricMetadata === true,
+        rules: info.rules === true,
+        exemplars: info.exemplars !== undefined,
+        targets: info.targets === true,
       });
     }
     return out;
