@@ -1,4 +1,8 @@
+import { gunzipSync, inflateSync } from 'node:zlib';
+import { Http1Client, tlsConnectOptions } from '@strata/objstore';
+import { gate, type Gate } from '@strata/runtime';
 import type { FrontendMetrics } from './metrics.js';
+import { DEFAULT_DOWNSTREAM_TRANSPORT, type DownstreamTransport } from './tripperconfig.js';
 
 /** What the downstream querier answered. */
 export interface DownstreamAnswer {
@@ -21,6 +25,71 @@ export interface DownstreamRequest {
   readonly signal?: AbortSignal;
 }
 
+/** One answer of the downstream querier, read whole. */
+interface Exchanged {
+  readonly status: number;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly body: Buffer;
+}
+
+/**
+ * The HTTP/1.1 connections to the downstream querier, kept alive and shared by every request the
+ * frontend sends it, as Thanos' --query-frontend.downstream-tripper-config sets them up: idle ones
+ * kept and for how long, how many at once, the connect and response-head timeouts, TLS.
+ */
+export class DownstreamConnections {
+  readonly #base: URL;
+  readonly #client: Http1Client;
+  readonly #slots: Gate | undefined;
+  readonly #headerTimeoutMs: number;
+
+  constructor(url: string, transport: DownstreamTransport = DEFAULT_DOWNSTREAM_TRANSPORT) {
+    this.#base = new URL(url);
+    this.#client = new Http1Client(this.#base.origin, {
+      maxIdleSockets: transport.maxIdleConns,
+      idleTimeoutMs: transport.idleConnTimeoutMs,
+      connectTimeoutMs: transport.tlsHandshakeTimeoutMs,
+      tls: tlsConnectOptions(transport.tls, 'downstream tripper config: tls_config'),
+    });
+    this.#slots = transport.maxConnsPerHost > 0 ? gate(transport.maxConnsPerHost) : undefined;
+    this.#headerTimeoutMs = transport.responseHeaderTimeoutMs;
+  }
+
+  /** `path` with its query string, under the downstream URL's path. */
+  exchange(method: string, path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal): Promise<Exchanged> {
+    const target = this.#base.pathname.replace(/\/$/, '') + path;
+    return this.#slots === undefined ? this.#exchange(method, target, headers, body, signal) : this.#slots(() => this.#exchange(method, target, headers, body, signal));
+  }
+
+  async #exchange(method: string, path: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal | undefined): Promise<Exchanged> {
+    const request = new AbortController();
+    const onAbort = () => request.abort();
+    if (signal?.aborted === true) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let headTimedOut = false;
+    const headTimer =
+      this.#headerTimeoutMs > 0
+        ? setTimeout(() => {
+            headTimedOut = true;
+            request.abort();
+          }, this.#headerTimeoutMs)
+        : undefined;
+    try {
+      const res = await this.#client.request(method, path, headers, body, request.signal);
+      clearTimeout(headTimer);
+      const pieces: Buffer[] = [];
+      for await (const piece of res.body) pieces.push(piece);
+      return { status: res.status, headers: res.headers, body: decoded(Buffer.concat(pieces), res.headers.get('content-encoding')) };
+    } catch (e) {
+      if (headTimedOut) throw new Error(`no answer within the response header timeout (${this.#headerTimeoutMs} ms)`);
+      throw e;
+    } finally {
+      clearTimeout(headTimer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
 /**
  * The querier the frontend stands in front of (Thanos' --query-frontend.downstream-url), over HTTP.
  * A request that gets a 5xx answer or none is sent again, up to `maxRetries` times in all (Thanos'
@@ -28,41 +97,33 @@ export interface DownstreamRequest {
  * uncompressed answers: the frontend reads them, and compresses its own.
  */
 export class Downstream {
-  readonly #base: URL;
   /** The request headers sent on (lower case), besides the body's content type; undefined: all. */
   readonly #forward: ReadonlySet<string> | undefined;
 
   /** `forwardHeaders`: only these of a request's headers are sent on (Thanos' --query-frontend.forward-header). */
   constructor(
-    url: string,
+    private readonly connections: DownstreamConnections,
     private readonly maxRetries: number,
     private readonly metrics: FrontendMetrics,
     forwardHeaders?: readonly string[],
   ) {
-    this.#base = new URL(url);
     this.#forward = forwardHeaders !== undefined && forwardHeaders.length > 0 ? new Set(['content-type', ...forwardHeaders.map((h) => h.toLowerCase())]) : undefined;
   }
 
   async send(req: DownstreamRequest): Promise<DownstreamAnswer> {
-    const url = new URL(this.#base.pathname.replace(/\/$/, '') + req.path, this.#base);
+    const headers = { ...this.#forwarded(req.headers), 'accept-encoding': 'identity' };
+    const body = req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD' ? req.body : EMPTY;
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= this.maxRetries;
       const timer = this.metrics.downstreamDuration.startTimer();
       try {
-        const res = await fetch(url, {
-          method: req.method,
-          headers: { ...this.#forwarded(req.headers), 'accept-encoding': 'identity' },
-          // A redirect (the UI's `/` to `/graph`) is the client's to follow, at the frontend's address.
-          redirect: 'manual',
-          ...(req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD' ? { body: req.body } : {}),
-          ...(req.signal !== undefined ? { signal: req.signal } : {}),
-        });
-        const body = Buffer.from(await res.arrayBuffer());
+        const res = await this.connections.exchange(req.method, req.path, headers, body, req.signal);
         timer();
         this.metrics.downstreamRequests.inc({ code: String(res.status) });
         if (res.status < 500 || last) {
-          const headers = [...res.headers].filter(([name]) => !NOT_PASSED_BACK.has(name));
-          return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', headers, body };
+          // A redirect (the UI's `/` to `/graph`) is the client's to follow, at the frontend's address.
+          const passed = [...res.headers].filter(([name]) => !NOT_PASSED_BACK.has(name));
+          return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', headers: passed, body: res.body };
         }
       } catch (e) {
         timer();
@@ -76,5 +137,24 @@ export class Downstream {
   #forwarded(headers: Readonly<Record<string, string>>): Record<string, string> {
     const allowed = this.#forward;
     return allowed === undefined ? { ...headers } : Object.fromEntries(Object.entries(headers).filter(([name]) => allowed.has(name.toLowerCase())));
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A body as sent, decoded where the querier compressed it though asked not to (Content-Encoding is not passed back). */
+function decoded(body: Buffer, encoding: string | undefined): Buffer {
+  switch (encoding?.toLowerCase()) {
+    case undefined:
+    case '':
+    case 'identity':
+      return body;
+    case 'gzip':
+    case 'x-gzip':
+      return gunzipSync(body);
+    case 'deflate':
+      return inflateSync(body);
+    default:
+      throw new Error(`the querier answered in an encoding the frontend cannot read: ${encoding}`);
   }
 }

@@ -2,7 +2,8 @@ import { collectProcessMetrics, compressResponses, corsOrigin, corsResponses, cr
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
 import { RemoteResults, ResultsCache, type CacheCompression, type EntriesCache, type Extent } from './cache.js';
-import { Downstream } from './downstream.js';
+import { Downstream, DownstreamConnections } from './downstream.js';
+import type { DownstreamTransport } from './tripperconfig.js';
 import { LabelsHandler, type CachedSet, type LabelsOptions } from './labels.js';
 import { InstantHandler } from './instant.js';
 import { FrontendMetrics, type CacheName } from './metrics.js';
@@ -15,6 +16,8 @@ export interface FrontendConfig {
   httpAddress: string;
   /** The querier's HTTP API (Thanos' --query-frontend.downstream-url). */
   downstreamUrl: string;
+  /** How it is connected to (Thanos' --query-frontend.downstream-tripper-config); default DEFAULT_DOWNSTREAM_TRANSPORT. */
+  downstreamTransport?: DownstreamTransport;
   /** Range queries (Thanos' --query-range.* flags, and --query-frontend.vertical-shards for instant queries too); other requests are passed through with its retries. */
   range?: Partial<RangeOptions>;
   /** Label names, label values and series (Thanos' --labels.* flags). */
@@ -107,10 +110,11 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const labelsCache = await cacheOf<CachedSet>(labelsOpts, 'labels');
   const cached: CacheName[] = [...(rangeCache !== undefined ? ['query_range' as const] : []), ...(labelsCache !== undefined ? ['labels' as const] : [])];
   const metrics: FrontendMetrics = new FrontendMetrics(registry, cached, sizes);
-  const downstream = new Downstream(cfg.downstreamUrl, opts.maxRetries, metrics, cfg.forwardHeaders);
+  const connections = new DownstreamConnections(cfg.downstreamUrl, cfg.downstreamTransport);
+  const downstream = new Downstream(connections, opts.maxRetries, metrics, cfg.forwardHeaders);
   const range = new RangeHandler({ opts, downstream, cache: rangeCache, metrics, now });
   const instant = new InstantHandler({ verticalShards: opts.verticalShards, downstream, metrics, now });
-  const labels = new LabelsHandler({ opts: labelsOpts, downstream: new Downstream(cfg.downstreamUrl, labelsOpts.maxRetries, metrics, cfg.forwardHeaders), cache: labelsCache, metrics, now });
+  const labels = new LabelsHandler({ opts: labelsOpts, downstream: new Downstream(connections, labelsOpts.maxRetries, metrics, cfg.forwardHeaders), cache: labelsCache, metrics, now });
   const routes: FastifyPluginAsync = async (app) => {
     // Bodies stay bytes: passed through as they came, or read as a range query's form.
     app.removeAllContentTypeParsers();

@@ -4,3 +4,4 @@ export type { RangeOptions } from './range.js';
 export type { SplitOptions } from './split.js';
 export type { CacheCompression } from './cache.js';
 export type { LabelsOptions } from './labels.js';
+export { parseDownstreamTransport, DEFAULT_DOWNSTREAM_TRANSPORT, type DownstreamTransport } from './tripperconfig.js';

@@ -210,7 +210,7 @@ describe('Http1Client', () => {
 
   it('fails the body when the connection closes inside it, with the caller’s error type', async () => {
     open = await server((s) => s.end(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab`));
-    const res = await new Http1Client(open.url, (m) => new RangeError(`prom: ${m}`)).request('POST', '/', {}, Buffer.alloc(0));
+    const res = await new Http1Client(open.url, { error: (m) => new RangeError(`prom: ${m}`) }).request('POST', '/', {}, Buffer.alloc(0));
     await expect(text(res.body)).rejects.toThrow(new RangeError('prom: connection closed before the end of the response'));
   });
 
@@ -242,6 +242,27 @@ describe('Http1Client', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(closed).toEqual([0, 1]);
     expect(open.connections).toBe(2);
+  });
+
+  it('reads no body after the head of an answer to HEAD, and keeps the connection for the next request', async () => {
+    open = await server((s, i) => s.write(i === 0 ? 'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    const client = new Http1Client(open.url);
+    const head = await client.request('HEAD', '/', {}, Buffer.alloc(0));
+    expect(head.headers.get('content-length')).toBe('11');
+    expect(await text(head.body)).toBe('');
+    expect(await text((await client.request('GET', '/', {}, Buffer.alloc(0))).body)).toBe('ok');
+    expect(open.connections).toBe(1);
+  });
+
+  it('gives up connecting after connectTimeoutMs: a server that never completes the TLS handshake', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const url = `https://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      await expect(new Http1Client(url, { connectTimeoutMs: 200 }).request('GET', '/', {}, Buffer.alloc(0))).rejects.toThrow(/took longer than 200 ms/);
+    } finally {
+      silent.close();
+    }
   });
 
   it('speaks TLS to https: URLs, verifying the server against the system roots', async () => {

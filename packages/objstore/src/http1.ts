@@ -75,7 +75,12 @@ class Exchange {
   readonly #onHead: () => void;
   readonly #onPiece: (piece: Buffer) => void;
 
-  constructor(onHead: () => void, onPiece: (piece: Buffer) => void) {
+  /** `headOnly`: the answer to a HEAD request, whose headers describe a body it does not have. */
+  constructor(
+    onHead: () => void,
+    private readonly headOnly: boolean,
+    onPiece: (piece: Buffer) => void,
+  ) {
     this.#onHead = onHead;
     this.#onPiece = onPiece;
   }
@@ -251,7 +256,7 @@ class Exchange {
     const connection = this.headers.get('connection')?.toLowerCase() ?? '';
     this.#keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
     const length = this.headers.get('content-length');
-    if (status === 204 || status === 304) this.#state = State.Done;
+    if (status === 204 || status === 304 || this.headOnly) this.#state = State.Done;
     else if (this.headers.get('transfer-encoding')?.toLowerCase().includes('chunked')) this.#state = State.ChunkSize;
     else if (length !== undefined) {
       if (!/^\d{1,15}$/.test(length)) throw new Error(`malformed Content-Length ${JSON.stringify(length)}`);
@@ -359,27 +364,36 @@ interface Conn {
 
 const ignore = () => {};
 
+export interface Http1ClientOptions {
+  /** Makes the errors of connections and responses (given their message). */
+  error?: (message: string) => Error;
+  /** Connections kept alive between requests (as many as requests run at once, at best); default 4. */
+  maxIdleSockets?: number;
+  /** How long an idle connection is kept (ms); default 30 s. */
+  idleTimeoutMs?: number;
+  /** How long connecting may take, the TLS handshake included (ms); 0: as long as the system allows. */
+  connectTimeoutMs?: number;
+  /** For https: URLs, what tls.connect takes besides the host (a CA, a client certificate, a server name). */
+  tls?: tls.ConnectionOptions;
+}
+
 /** Requests to one origin (`http:` or `https:`), over kept-alive connections. */
 export class Http1Client {
   readonly #url: URL;
   readonly #idle: Conn[] = [];
   readonly #tls: tls.ConnectionOptions;
-  /** Makes the errors of connections and responses (given their message). */
   readonly #error: (message: string) => Error;
+  readonly maxIdleSockets: number;
+  readonly #idleTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
 
-  /**
-   * `maxIdleSockets`: connections kept alive between requests (as many as requests run at once, at best);
-   * `tlsOptions`: for https: URLs, what tls.connect takes besides the host (a CA, a client certificate, a server name).
-   */
-  constructor(
-    origin: string | URL,
-    error: (message: string) => Error = (message) => new Error(message),
-    readonly maxIdleSockets = MAX_IDLE_SOCKETS,
-    tlsOptions: tls.ConnectionOptions = {},
-  ) {
+  constructor(origin: string | URL, opts: Http1ClientOptions = {}) {
     this.#url = new URL(origin);
-    this.#tls = tlsOptions;
-    this.#error = error;
+    this.#tls = opts.tls ?? {};
+    this.#error = opts.error ?? ((message) => new Error(message));
+    this.maxIdleSockets = opts.maxIdleSockets ?? MAX_IDLE_SOCKETS;
+    this.#idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.#connectTimeoutMs = opts.connectTimeoutMs ?? 0;
     if (this.#url.protocol !== 'http:' && this.#url.protocol !== 'https:') throw new Error(`unsupported protocol ${this.#url.protocol}`);
   }
 
@@ -404,6 +418,13 @@ export class Http1Client {
       conn = { socket: net.connect({ host, port, onread }), onData: ignore, reads };
     }
     conn.socket.setNoDelay(true);
+    if (this.#connectTimeoutMs > 0) {
+      const socket = conn.socket;
+      const ms = this.#connectTimeoutMs;
+      const timer = setTimeout(() => socket.destroy(new Error(`connecting to ${this.#url.host} took longer than ${ms} ms`)), ms);
+      const connected = () => clearTimeout(timer);
+      socket.once(this.#url.protocol === 'https:' ? 'secureConnect' : 'connect', connected).once('close', connected);
+    }
     return conn;
   }
 
@@ -421,7 +442,7 @@ export class Http1Client {
     for (;;) {
       const pooled = this.#idle.pop();
       try {
-        return await this.#exchange(pooled ?? this.#connect(), pooled !== undefined, request, signal, into);
+        return await this.#exchange(pooled ?? this.#connect(), pooled !== undefined, request, method === 'HEAD', signal, into);
       } catch (e) {
         // A kept-alive connection the server closed meanwhile fails before any response byte: retry on a new one.
         if (!(e instanceof StaleConnection)) throw e;
@@ -429,7 +450,7 @@ export class Http1Client {
     }
   }
 
-  #exchange(conn: Conn, reused: boolean, request: Buffer, signal: AbortSignal | undefined, into: Uint8Array | undefined): Promise<Http1Response> {
+  #exchange(conn: Conn, reused: boolean, request: Buffer, headOnly: boolean, signal: AbortSignal | undefined, into: Uint8Array | undefined): Promise<Http1Response> {
     const socket = conn.socket;
     if (conn.drop !== undefined) {
       socket.off('close', conn.drop).off('error', conn.drop).off('timeout', conn.drop);
@@ -464,6 +485,7 @@ export class Http1Client {
               if (last !== undefined && !ended) conn.reads?.releaseBefore(last);
             },
           }),
+        headOnly,
         (piece) => {
           bodyBytes += piece.length;
           queue.push(piece);
@@ -551,7 +573,7 @@ export class Http1Client {
     conn.drop = drop;
     conn.onData = drop; // nothing may arrive between responses
     socket.on('close', drop).on('error', drop).on('timeout', drop);
-    socket.setTimeout(IDLE_TIMEOUT_MS);
+    socket.setTimeout(this.#idleTimeoutMs);
     socket.unref();
     this.#idle.push(conn);
   }

@@ -8,6 +8,6 @@ export { InstrumentedBucket, Operations, type Operation } from './metrics.js';
 export { PrefixedBucket } from './prefixed.js';
 export * from './concurrency.js';
 export * from './config.js';
-export { Http1Client, type Http1Response } from './http1.js';
+export { Http1Client, type Http1ClientOptions, type Http1Response } from './http1.js';
 export { parseTlsConfig, tlsConnectOptions, type TlsConfig } from './tlsconfig.js';
 export { configMapping, parseBytes, parseYamlConfig } from './yamlconfig.js';

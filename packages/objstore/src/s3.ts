@@ -149,7 +149,7 @@ export class S3Bucket implements Bucket {
         : undefined;
     const lean = this.#lean;
     if (lean !== undefined && url.protocol === 'http:') {
-      const http1 = new Http1Client(url, connectionError, agentOpts.maxFreeSockets);
+      const http1 = new Http1Client(url, { error: connectionError, maxIdleSockets: agentOpts.maxFreeSockets });
       this.getRangeInto = (name, offset, target) => {
         checkRange(offset, target.length);
         return this.#send((signal) => lean.readInto(http1, name, offset, target, signal), name);

@@ -52,8 +52,8 @@ export class PrometheusClient {
     const httpClient = opts.httpClient ?? {};
     this.#httpClient = httpClient;
     const tls = prometheusTlsOptions(httpClient);
-    this.#api1 = new Http1Client(this.url, undefined, undefined, tls);
-    this.#remoteRead1 = new Http1Client(this.url, (message) => new PrometheusError(`Prometheus remote read: ${message}`), undefined, tls);
+    this.#api1 = new Http1Client(this.url, { tls });
+    this.#remoteRead1 = new Http1Client(this.url, { error: (message) => new PrometheusError(`Prometheus remote read: ${message}`), tls });
   }
 
   /** Headers every request carries besides its own: the credentials, if any. */

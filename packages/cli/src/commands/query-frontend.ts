@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseResponseCacheConfig, start, type CacheCompression, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
+import { parseDownstreamTransport, parseResponseCacheConfig, start, type CacheCompression, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
 import { parseDuration } from '../flags.js';
 import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, webConfigFromFlags, withHttpConfigFlag, withLogFlags, yamlFlag } from './component.js';
 
@@ -10,6 +10,11 @@ export function register(program: Command): void {
     .description('Split range queries, and label and series requests, by day; answer them from results caches where it can and the querier for the rest, in parallel and retried; pass every other request through')
     .option('--http-address <host:port>', 'listen address for the Prometheus API, /metrics and probes', '0.0.0.0:10902')
     .option('--query-frontend.downstream-url <url>', "the querier's HTTP API", 'http://localhost:9090')
+    .option(
+      '--query-frontend.downstream-tripper-config <yaml>',
+      "how the querier is connected to, in Thanos' YAML: idle_conn_timeout (90s), response_header_timeout, tls_handshake_timeout (10s), max_idle_conns and max_idle_conns_per_host (100), max_conns_per_host, tls_config (ca_file, cert_file, key_file, server_name, insecure_skip_verify) for an https:// querier",
+    )
+    .option('--query-frontend.downstream-tripper-config-file <path>', 'file with that configuration')
     .option('--query-frontend.compress-responses', 'gzip or deflate answers for clients that accept it', false)
     .option('--web.disable-cors', 'send no CORS headers (by default browsers from every origin are answered, as by the querier)', false)
     .option('--cache-compression-type <type>', "compress the answers kept in memcached or redis: snappy, or '' (none)", '')
@@ -39,10 +44,12 @@ export function register(program: Command): void {
     const logger = loggerFromFlags(o);
     const range = await splitOptions(o, 'query-range');
     const minSplitInterval = parseDuration(String(o['queryRange.minSplitInterval']));
+    const tripper = await yamlFlag(o, 'query-frontend.downstream-tripper-config');
     const frontend = await start({
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
       downstreamUrl: downstreamUrl(String(o['queryFrontend.downstreamUrl'])),
+      ...(tripper !== undefined ? { downstreamTransport: parseDownstreamTransport(tripper, '--query-frontend.downstream-tripper-config') } : {}),
       compressResponses: o['queryFrontend.compressResponses'] === true,
       cors: o['web.disableCors'] !== true,
       cacheCompression: cacheCompression(String(o.cacheCompressionType)),
