@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { goJson, sendJson } from '@strata/runtime';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
@@ -16,9 +17,14 @@ export function forwardedHeaders(req: FastifyRequest): Record<string, string> {
   return out;
 }
 
-/** Aborted when the client goes away before its answer is written: the downstream requests for it stop too. */
+/**
+ * Aborted when the client goes away before its answer is written: the downstream requests for it stop
+ * too. Each of them listens while it runs, as many as the request has pieces and shards: past
+ * EventTarget's 10 listeners Node would print a leak warning.
+ */
 export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) controller.abort();
   });
