@@ -210,7 +210,8 @@ describe('metrics named by deploy/monitoring', () => {
       store: strata('store', [`--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'store')}`, `--grpc-address=${grpc.store}`, '--store.caching-bucket.config=type: IN-MEMORY']),
       compact: strata('compact', ['--wait', `--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'compact')}`]),
       // One endpoint nothing listens on: the querier reports it unhealthy, and one alert goes pending.
-      query: strata('query', [`--endpoint=${grpc.sidecar}`, `--endpoint=${grpc.store}`, `--endpoint=${unreachable}`, `--grpc-address=${grpc.query}`, '--query.replica-label=replica']),
+      // In two worker processes: /metrics is theirs put together, and the workers' own metrics are there.
+      query: strata('query', [`--endpoint=${grpc.sidecar}`, `--endpoint=${grpc.store}`, `--endpoint=${unreachable}`, `--grpc-address=${grpc.query}`, '--query.replica-label=replica', '--query.workers=2']),
       'query-frontend': strata('query-frontend', [`--query-frontend.downstream-url=http://${http.query}`, '--query-range.response-cache-config=type: IN-MEMORY', '--query-frontend.vertical-shards=2']),
     };
     for (const c of COMPONENTS) await waitForHttp(`http://${http[c]}/-/ready`, { proc: started[c] });

@@ -101,6 +101,8 @@ describe('strata query --query.workers', () => {
     expect([...served].sort()).toEqual(['1', '2']);
     expect((await metric(pooled.http, 'http_requests_total', 'handler="/api/v1/query_range"')) - before).toBe(asked.length);
     expect(await metric(pooled.http, 'strata_workers')).toBe(2);
+    // The primary's start time, once: the workers' are not summed.
+    expect(Math.abs((await metric(pooled.http, 'process_start_time_seconds')) - Date.now() / 1000)).toBeLessThan(600);
     // Both workers see the same one endpoint: counted once, not summed.
     expect(await metric(pooled.http, 'strata_store_nodes_grpc_connections', 'state="healthy"')).toBe(1);
     expect(await metric(pooled.http, 'strata_status', 'check="ready"')).toBe(1);

@@ -106,6 +106,8 @@ export async function runWorkerPool(opts: WorkerPoolOptions): Promise<void> {
   const registry = new Registry();
   const restarts = new Counter({ name: 'strata_worker_restarts_total', help: 'Worker processes started again after one died.', registers: [registry] });
   const running = new Gauge({ name: 'strata_workers', help: 'Worker processes running.', registers: [registry] });
+  // The workers' own start times are left out of their sum (prom-client's aggregator); uptime is the primary's.
+  new Gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since unix epoch in seconds.', registers: [registry] }).set(Math.round(Date.now() / 1000 - process.uptime()));
   const slots = new Map<Worker, number>();
   const everReady = new Set<number>();
   const lastMetrics = new Map<number, WorkerMetrics>();
