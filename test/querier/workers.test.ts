@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { newBucket, parseBucketConfig } from '@strata/objstore';
 import { StoreClient } from '@strata/storeapi';
-import { CLI_SOURCE, freePort, sleep, startCliComponent, startProcess, tempDir, TSX_CHILD_ENV, type Managed } from '@strata/testing/process';
+import { CLI_SOURCE, freePort, sleep, startCliComponent, startProcess, startSilentServer, tempDir, TSX_CHILD_ENV, type Managed } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
 
@@ -34,10 +34,10 @@ async function metric(base: string, name: string, match = ''): Promise<number> {
   return sum;
 }
 
-/** The pids of the pool's workers, by slot, as its log announced them (the latest start of each). */
-async function workerPids(): Promise<Map<number, number>> {
+/** The pids of a pool's workers, by slot, as its log announced them (the latest start of each). */
+async function workerPids(proc: Managed = pooled.proc): Promise<Map<number, number>> {
   const pids = new Map<number, number>();
-  for (const m of (await readFile(pooled.proc.logFile, 'utf8')).matchAll(/msg="worker started" worker=(\d+) pid=(\d+)/g)) pids.set(Number(m[1]), Number(m[2]));
+  for (const m of (await readFile(proc.logFile, 'utf8')).matchAll(/msg="worker started" worker=(\d+) pid=(\d+)/g)) pids.set(Number(m[1]), Number(m[2]));
   return pids;
 }
 
@@ -76,8 +76,12 @@ beforeAll(async () => {
   // Every request logged, with the worker that answered it.
   pooled = await startCliComponent(dir.path, 'query-workers', ['query', `--endpoint=${store.grpc}`, '--query.workers=2', '--query.log-queries-longer-than=-1s']);
   procs.push(pooled.proc);
-  await waitFor('both workers to be ready', async () => ((await readFile(pooled.proc.logFile, 'utf8')).match(/msg="querier ready"/g) ?? []).length === 2);
+  await bothReady(pooled.proc);
 }, 180_000);
+
+function bothReady(proc: Managed): Promise<void> {
+  return waitFor('both workers to be ready', async () => ((await readFile(proc.logFile, 'utf8')).match(/msg="querier ready"/g) ?? []).length === 2);
+}
 
 afterAll(async () => {
   for (const p of procs.reverse()) await p.stop();
@@ -154,6 +158,43 @@ describe('strata query --query.workers', () => {
       expect(log).toMatch(/strata: worker \d exited before it was ready \(code 1\)/);
     } finally {
       taken.close();
+    }
+  }, 120_000);
+
+  it('keeps the queries each worker evaluates in a file of its own (--query.active-query-path), and a worker killed mid-query names them when started again', async () => {
+    // A strict endpoint that accepts connections and never answers: queries wait on it.
+    const silent = await startSilentServer();
+    const active = join(dir.path, 'active');
+    const tracked = await startCliComponent(dir.path, 'query-tracked', ['query', `--endpoint-strict=${silent.address}`, '--endpoint.info-timeout=1s', '--query.workers=2', `--query.active-query-path=${active}`]);
+    procs.push(tracked.proc);
+    const abort = new AbortController();
+    try {
+      await bothReady(tracked.proc);
+      // Requests at once, on connections of their own, which the primary hands to the workers in turn
+      // (a connection kept from before may go either way): some for each worker.
+      const queries = ['a', 'b', 'c', 'd'].map((probe) => `count(up{probe="${probe}"})`);
+      for (const q of queries) void fetch(`${tracked.http}/api/v1/query?${new URLSearchParams({ query: q })}`, { signal: abort.signal }).catch(() => {});
+      const held = async (slot: number) => {
+        const text = await readFile(join(active, `queries.worker-${slot}.active`), 'utf8');
+        return queries.filter((q) => text.includes(JSON.stringify(q).slice(1, -1)));
+      };
+      await waitFor('every query held, some by each worker', async () => {
+        const [one, two] = [(await held(1)).length, (await held(2)).length];
+        return one > 0 && two > 0 && one + two === queries.length;
+      });
+      const killedQueries = await held(1);
+      process.kill((await workerPids(tracked.proc)).get(1) as number, 'SIGKILL');
+      const logged = async () => (await readFile(tracked.proc.logFile, 'utf8')).split('\n').find((l) => l.includes("These queries didn't finish"));
+      await waitFor('the new worker 1 to log what its predecessor left', async () => (await logged()) !== undefined);
+      const line = (await logged()) as string;
+      expect(line).toContain('worker=1');
+      // Worker 1's queries, and not worker 2's (their quotes escaped twice: JSON in a logfmt value).
+      const probes = [...line.matchAll(/probe=[\\"]+(\w)/g)].map((m) => `count(up{probe="${m[1]}"})`);
+      expect(probes.sort()).toEqual([...killedQueries].sort());
+    } finally {
+      abort.abort();
+      await tracked.proc.stop();
+      await silent.stop();
     }
   }, 120_000);
 });

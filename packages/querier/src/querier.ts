@@ -3,6 +3,7 @@ import type { PromqlFeatures } from '@strata/promql';
 import { collectProcessMetrics, corsOrigin, createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Registry } from 'prom-client';
+import { ActiveQueryTracker } from './api/activequeries.js';
 import { EngineMetrics, QueryGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
@@ -79,6 +80,11 @@ export interface QuerierConfig {
   logger?: Logger;
   /** Flags as given, for /api/v1/status/flags. */
   flags?: Record<string, string>;
+  /**
+   * --query.active-query-path: the directory of the file that keeps the queries being evaluated, whose
+   * leftovers the next start logs; `file` is its name (one per worker process).
+   */
+  activeQueries?: { dir: string; file?: string };
   /** What /metrics answers, where not this querier's own metrics (one of --query.workers answers with every worker's). */
   metrics?: () => Promise<string>;
 }
@@ -116,6 +122,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   const proxy = new ProxyStore(endpoints, { responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0 });
 
   const maxConcurrent = cfg.maxConcurrent ?? 20;
+  const activeQueries = cfg.activeQueries !== undefined ? new ActiveQueryTracker(cfg.activeQueries.dir, maxConcurrent, logger, cfg.activeQueries.file) : undefined;
   let grpc: ServingStore | undefined;
   let http: HttpServer | undefined;
   try {
@@ -137,6 +144,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
           endpoints,
           logger,
           gate: new QueryGate(maxConcurrent, registry),
+          ...(activeQueries !== undefined ? { activeQueries } : {}),
           engineMetrics: new EngineMetrics(registry, maxConcurrent),
           defaults: {
             replicaLabels: cfg.replicaLabels ?? [],
@@ -162,6 +170,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   } catch (e) {
     endpoints.stop();
     await grpc?.stop(0);
+    activeQueries?.close();
     throw e;
   }
   prober.healthy();
@@ -177,6 +186,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
       await httpServer.close();
       await grpc?.stop(5000);
       endpoints.stop();
+      activeQueries?.close();
     },
   };
 }

@@ -45,6 +45,11 @@ export function register(program: Command): void {
     .option('--deduplication.func <func>', 'penalty (for HA Prometheus pairs) or chain (replicas with identical samples)', 'penalty')
     .option('--query.timeout <duration>', 'maximum time to process a query', '2m')
     .option('--query.max-concurrent <n>', 'maximum number of queries processed at once', '20')
+    .option(
+      '--query.active-query-path <dir>',
+      "directory of the queries.active file, which keeps the queries being evaluated; the next start logs those a crash cut short, as Prometheus and Thanos do (one file per --query.workers process; '': off)",
+      '',
+    )
     .option('--query.max-concurrent-select <n>', 'selects (selector reads) one query runs at once; each asks every matching endpoint at once', '4')
     .option('--query.lookback-delta <duration>', 'how far back an instant selector looks for a sample', '5m')
     .option('--query.metadata.default-time-range <duration>', 'the range /api/v1/series and /api/v1/labels read when the request gives no start and end, back from now (0s: all time)', '0s')
@@ -136,12 +141,19 @@ export function register(program: Command): void {
       logger: slot !== undefined ? logger.with({ worker: slot }) : logger,
       flags: flagValues(cmd),
       ...(slot !== undefined ? { metrics: workersMetrics } : {}),
+      ...activeQueryFile(String(o['query.activeQueryPath']), slot),
     });
     logger.info('querier ready', { http: querier.httpAddress, grpc: querier.grpcAddress ?? '', ...(slot !== undefined ? { worker: slot } : {}) });
     if (slot !== undefined) serveAsWorker(querier.registry);
     await runUntilSignal(logger, () => querier.stop());
     leaveWorkers();
   });
+}
+
+/** Where --query.active-query-path keeps the active queries: its queries.active, or a file per worker process. */
+function activeQueryFile(dir: string, slot: number | undefined): { activeQueries?: { dir: string; file?: string } } {
+  if (dir === '') return {};
+  return { activeQueries: { dir, ...(slot !== undefined ? { file: `queries.worker-${slot}.active` } : {}) } };
 }
 
 function featuresFlag(values: readonly string[]): PromqlFeatures {

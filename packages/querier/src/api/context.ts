@@ -9,6 +9,7 @@ import type { ProxyStore } from '../proxy/proxy.js';
 import type { EndpointFilter } from '../proxy/proxy.js';
 import type { ReadOptions } from '../queryable.js';
 import { ApiError, invalidParam } from './errors.js';
+import type { ActiveQueryTracker } from './activequeries.js';
 import type { EngineMetrics, QueryGate } from './metrics.js';
 import { Params } from './params.js';
 import { sendError } from './respond.js';
@@ -21,6 +22,8 @@ export interface ApiContext {
   /** Admission gate for PromQL queries (`--query.max-concurrent`), as Thanos gates them: around their evaluation only. */
   gate: QueryGate;
   engineMetrics: EngineMetrics;
+  /** The queries being evaluated, in a file that outlives a crash (--query.active-query-path). */
+  activeQueries?: ActiveQueryTracker;
   defaults: {
     replicaLabels: readonly string[];
     dedupFunc: DedupFunc;

@@ -50,7 +50,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const expr = parseQuery(engine, p);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
-        const res = await evaluate(ctx, () => engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal }));
+        const res = await evaluate(ctx, p.get('query') ?? '', () => engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     const range = async (req: FastifyRequest, reply: FastifyReply) =>
@@ -75,7 +75,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         if (wrongType !== undefined) throw reject(wrongType);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
-        const res = await evaluate(ctx, () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal }));
+        const res = await evaluate(ctx, p.get('query') ?? '', () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     // The query as Prometheus' prettifier writes it (Grafana's and Prometheus' UI "format query").
@@ -102,9 +102,10 @@ function parseQuery(engine: ReturnType<typeof engineFor>, p: Params, reject = (r
   }
 }
 
-/** Evaluates a query once the gate (--query.max-concurrent) lets it, observed by the engine metrics. */
-function evaluate(ctx: ApiContext, run: () => Promise<QueryResult>): Promise<QueryResult> {
-  return ctx.gate.run((queued) => ctx.engineMetrics.track(queued, run));
+/** Evaluates `query` once the gate (--query.max-concurrent) lets it, observed by the engine metrics and kept in the active query file. */
+function evaluate(ctx: ApiContext, query: string, run: () => Promise<QueryResult>): Promise<QueryResult> {
+  const tracker = ctx.activeQueries;
+  return ctx.gate.run((queued) => ctx.engineMetrics.track(queued, tracker === undefined ? run : () => tracker.track(query, run)));
 }
 
 /** A vector or matrix answer cut to its first `limit` series (Prometheus' truncateResults). */
