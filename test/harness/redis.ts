@@ -16,12 +16,13 @@ export interface RunningRedis {
 /**
  * Starts Debian's redis-server on 127.0.0.1 at a port the OS picked, without persistence, and waits
  * until it takes connections. `password`: its requirepass; `tls`: TLS only, with a CA, a server and
- * a client certificate made by openssl for it.
+ * a client certificate made by openssl for it; `replicaOf`: a replica of that `host:port`.
  */
-export async function startRedis(opts: { password?: string; tls?: boolean } = {}): Promise<RunningRedis> {
+export async function startRedis(opts: { password?: string; tls?: boolean; replicaOf?: string } = {}): Promise<RunningRedis> {
   const port = await freePort();
   const dir = await tempDir('strata-redis-');
   const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path, ...(opts.password !== undefined ? ['--requirepass', opts.password] : [])];
+  if (opts.replicaOf !== undefined) args.push('--replicaof', ...opts.replicaOf.split(':'));
   let tls: RunningRedis['tls'];
   if (opts.tls === true) {
     tls = await certificates(dir.path);
@@ -52,4 +53,27 @@ async function certificates(dir: string): Promise<{ caFile: string; certFile: st
     await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`]);
   }
   return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') };
+}
+
+/**
+ * Starts a redis-server in Sentinel mode watching `master` as `name` (quorum 1, the master taken down
+ * after 1s without an answer), and waits until it takes connections.
+ */
+export async function startSentinel(name: string, master: string): Promise<RunningRedis> {
+  const port = await freePort();
+  const dir = await tempDir('strata-sentinel-');
+  // A sentinel rewrites its configuration file as it learns the group: it must have one of its own.
+  const conf = join(dir.path, 'sentinel.conf');
+  const [host, masterPort] = master.split(':');
+  await writeFile(conf, `bind 127.0.0.1\nport ${port}\ndir ${dir.path}\nsentinel monitor ${name} ${host} ${masterPort} 1\nsentinel down-after-milliseconds ${name} 1000\nsentinel failover-timeout ${name} 10000\n`);
+  const proc = startProcess('redis-server', [conf, '--sentinel'], { logFile: join(dir.path, 'sentinel.log') });
+  await waitForPort(port, proc, 'redis-server --sentinel');
+  return {
+    address: `127.0.0.1:${port}`,
+    proc,
+    async stop() {
+      await proc.stop();
+      await dir.cleanup();
+    },
+  };
 }

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import { startRedis, type RunningRedis } from '@strata/testing/redis';
-import { sleep } from '@strata/testing/process';
+import { startRedis, startSentinel, type RunningRedis } from '@strata/testing/redis';
+import { freePort, sleep } from '@strata/testing/process';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REDIS_CLIENT_CONFIG, RedisClient, type RedisClientConfig } from './redis.js';
@@ -119,6 +120,55 @@ describe('RedisClient when redis closes connections', () => {
   });
 });
 
+describe('RedisClient with Redis Sentinel', () => {
+  const cli = async (address: string, ...args: string[]) => (await promisify(execFile)('redis-cli', ['-h', '127.0.0.1', '-p', address.split(':')[1] as string, ...args])).stdout.trim();
+  async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; !(await check()); i++) {
+      if (i > 300) throw new Error(`timed out waiting for ${what}`);
+      await sleep(100);
+    }
+  }
+
+  it('finds the master through the sentinels (asked in turn), and the new master after a failover', async () => {
+    const master = await startRedis();
+    const replica = await startRedis({ replicaOf: master.address });
+    const sentinel = await startSentinel('strata', master.address);
+    // The first sentinel named is down: the next one is asked.
+    const c = new RedisClient(parseRedisClientConfig({ addr: `127.0.0.1:${await freePort()},${sentinel.address}`, master_name: 'strata' }, 'config').client, { name: 'sentinel' });
+    try {
+      c.setAsync('k', Buffer.from('before'), 60_000);
+      await c.flush();
+      expect(await cli(master.address, 'GET', 'k')).toBe('before');
+      expect((await c.getMulti(['k'])).get('k')?.toString()).toBe('before');
+      // A sentinel that names a replica as the master: the client sees its ROLE and uses no connection to it.
+      const replicaPort = replica.address.split(':')[1] as string;
+      const lying = createServer((socket) => socket.on('data', () => socket.write(`*2\r\n$9\r\n127.0.0.1\r\n$${replicaPort.length}\r\n${replicaPort}\r\n`)));
+      await new Promise<void>((resolve) => lying.listen(0, '127.0.0.1', resolve));
+      const registry = new Registry();
+      const misled = new RedisClient(parseRedisClientConfig({ addr: `127.0.0.1:${(lying.address() as AddressInfo).port}`, master_name: 'strata' }, 'config').client, { name: 'misled', registry });
+      expect(await misled.getMulti(['k'])).toEqual(new Map());
+      expect(await counter(registry, 'strata_redis_operation_failures_total', 'name="misled",operation="getmulti",reason="server-error"')).toBe(1);
+      misled.stop();
+      lying.close();
+      // Sentinel learns of the replica from the master's INFO (every 10s) before it can promote it.
+      await until('the sentinel to know the synced replica', async () => (await cli(sentinel.address, 'SENTINEL', 'replicas', 'strata')).includes(replica.address.split(':')[1] as string) && (await cli(replica.address, 'INFO', 'replication')).includes('master_link_status:up'));
+      expect(await cli(sentinel.address, 'SENTINEL', 'FAILOVER', 'strata')).toBe('OK');
+      await until('the replica to be the master', async () => (await cli(sentinel.address, 'SENTINEL', 'get-master-addr-by-name', 'strata')).endsWith(replica.address.split(':')[1] as string));
+      await until('the old master to follow it', async () => (await cli(master.address, 'ROLE')).startsWith('slave'));
+      // The connection kept to the old master is gone (redis drops its clients as it turns replica; one it kept would fail a write with READONLY and be closed): the next finds the new master.
+      await until('a write to reach the new master', async () => {
+        c.setAsync('k2', Buffer.from('after'), 60_000);
+        await c.flush();
+        return (await cli(replica.address, 'GET', 'k2')) === 'after';
+      });
+      expect((await c.getMulti(['k2'])).get('k2')?.toString()).toBe('after');
+    } finally {
+      c.stop();
+      await Promise.all([sentinel.stop(), replica.stop(), master.stop()]);
+    }
+  }, 90_000);
+});
+
 describe('parseRedisClientConfig', () => {
   it("reads Thanos' keys with Thanos' defaults", () => {
     const { client: cfg, rest } = parseRedisClientConfig(
@@ -134,7 +184,7 @@ describe('parseRedisClientConfig', () => {
   it('refuses what it cannot do, by name, and what is wrong', () => {
     expect(() => parseRedisClientConfig({}, 'config')).toThrow("config.addr: the redis server's host:port is required");
     expect(() => parseRedisClientConfig({ addr: 'a:1,b:1' }, 'config')).toThrow('Redis Cluster');
-    expect(() => parseRedisClientConfig({ addr: 'a:1', master_name: 'm' }, 'config')).toThrow('Redis Sentinel is not supported');
+    expect(parseRedisClientConfig({ addr: 's1:26379, s2:26379', master_name: 'm' }, 'config').client).toMatchObject({ addr: 's1:26379, s2:26379', masterName: 'm' });
     expect(() => parseRedisClientConfig({ addr: 'a:1', cache_size: '64MB' }, 'config')).toThrow('client-side caching is not supported');
     expect(parseRedisClientConfig({ addr: 'a:1', cache_size: 0 }, 'config').client.addr).toBe('a:1');
     expect(() => parseRedisClientConfig({ addr: 'a:1', addresses: ['x'] }, 'config')).toThrow('unknown or unsupported field "addresses"');

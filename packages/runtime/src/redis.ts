@@ -5,16 +5,24 @@ import { CacheSocket, RemoteCacheClient, ServerError, SocketConnection, type Cac
 
 /**
  * A redis client as Thanos' (pkg/cacheutil: RedisClient; see RemoteCacheClient), for one standalone
- * redis server: AUTH (with the username of an ACL user, or the requirepass password) and SELECT on
- * each connection, MGET in batches of `maxGetMultiBatchSize` keys, SET with a time to live in ms.
+ * redis server, or the master of a Redis Sentinel group: AUTH (with the username of an ACL user, or the
+ * requirepass password) and SELECT on each connection, MGET in batches of `maxGetMultiBatchSize` keys,
+ * SET with a time to live in ms.
+ *
+ * With Sentinel (`masterName`), each new connection asks the sentinels, in turn, where the master is
+ * (`SENTINEL get-master-addr-by-name`), and checks with `ROLE` that it reached a master. After a
+ * failover the old master answers writes with a READONLY error: like any failed operation that closes
+ * the connection, and the next one finds the new master.
  *
  * The wire format is RESP2 (redis.io/docs/reference/protocol-spec): a command is an array of bulk
  * strings, `*<n>\r\n` then `$<len>\r\n<bytes>\r\n` each; an answer is `+<text>\r\n`, `-<error>\r\n`,
  * `:<integer>\r\n`, `$<len>\r\n<bytes>\r\n` (`$-1\r\n`: none) or `*<n>\r\n` and n answers.
  */
 export interface RedisClientConfig extends RemoteCacheLimits {
-  /** `host:port`. */
+  /** `host:port` of the server; with `masterName`, of the sentinels, comma-separated. */
   addr: string;
+  /** The Sentinel group whose master to use (Thanos' master_name); '': `addr` is the server itself. */
+  masterName: string;
   username: string;
   password: string;
   db: number;
@@ -27,6 +35,7 @@ export interface RedisClientConfig extends RemoteCacheLimits {
 
 /** Thanos' defaults (pkg/cacheutil: DefaultRedisClientConfig); redis itself takes values up to 512 MiB. */
 export const DEFAULT_REDIS_CLIENT_CONFIG: Omit<RedisClientConfig, 'addr'> = {
+  masterName: '',
   username: '',
   password: '',
   db: 0,
@@ -57,16 +66,47 @@ export class RedisClient extends RemoteCacheClient {
   }
 
   protected async openConnection(server: string): Promise<CacheConnection> {
-    const { dialTimeoutMs, timeoutMs, tls, username, password, db } = this.#cfg;
-    const c = new Connection(await CacheSocket.open(server, { connectTimeoutMs: dialTimeoutMs, timeoutMs, ...(tls !== undefined ? { tls } : {}) }));
+    const { username, password, db, masterName } = this.#cfg;
+    const address = masterName === '' ? server : await this.#master();
+    const c = await this.#connect(address);
     try {
       if (password !== '') await c.command(username !== '' ? ['AUTH', username, password] : ['AUTH', password]);
       if (db !== 0) await c.command(['SELECT', String(db)]);
+      if (masterName !== '') {
+        const role = await c.command(['ROLE']);
+        const name = Array.isArray(role) ? String(role[0]) : describe(role);
+        if (name !== 'master') throw new ServerError(`redis at ${address}, named by the sentinels as the master of ${masterName}, is a ${name}`);
+      }
     } catch (e) {
       c.close();
       throw e;
     }
     return c;
+  }
+
+  async #connect(address: string): Promise<Connection> {
+    const { dialTimeoutMs, timeoutMs, tls } = this.#cfg;
+    return new Connection(await CacheSocket.open(address, { connectTimeoutMs: dialTimeoutMs, timeoutMs, ...(tls !== undefined ? { tls } : {}) }));
+  }
+
+  /** Where the sentinels say the master is: the first of them that answers, asked in turn. */
+  async #master(): Promise<string> {
+    const failures: string[] = [];
+    for (const sentinel of this.#cfg.addr.split(',').map((a) => a.trim())) {
+      let c: Connection | undefined;
+      try {
+        c = await this.#connect(sentinel);
+        const reply = await c.command(['SENTINEL', 'get-master-addr-by-name', this.#cfg.masterName]);
+        if (!Array.isArray(reply) || reply.length !== 2) throw new ServerError(`it knows no master named ${this.#cfg.masterName}`);
+        const host = String(reply[0]);
+        return `${host.includes(':') ? `[${host}]` : host}:${String(reply[1])}`;
+      } catch (e) {
+        failures.push(`${sentinel}: ${(e as Error).message}`);
+      } finally {
+        c?.close();
+      }
+    }
+    throw new ServerError(`no sentinel named the master of ${this.#cfg.masterName}: ${failures.join('; ')}`);
   }
 
   /** Redis keys are binary safe; an empty one is refused. */

@@ -20,8 +20,9 @@ const TLS_KEYS = new Set(['ca_file', 'cert_file', 'key_file', 'server_name', 'in
 /**
  * The `config` of a `type: REDIS` cache in Thanos' YAML (`what` names it in errors): the client's keys
  * with Thanos' defaults; `extraKeys` are the cache's own (the query frontend's `expiration`), returned
- * in `rest` as given. Strict: any other key is an error. One standalone server: a Redis Cluster (`addr`
- * listing several), Sentinel (`master_name`) and client-side caching (`cache_size`) are refused by name.
+ * in `rest` as given. Strict: any other key is an error. One standalone server, or with `master_name`
+ * the master of a Sentinel group whose sentinels `addr` lists (comma-separated); a Redis Cluster (`addr`
+ * listing several without `master_name`) and client-side caching (`cache_size`) are refused by name.
  * A request must be written and answered within write_timeout + read_timeout.
  */
 export function parseRedisClientConfig(v: unknown, what: string, extraKeys: readonly string[] = []): { client: RedisClientConfig; rest: Record<string, unknown> } {
@@ -29,12 +30,12 @@ export function parseRedisClientConfig(v: unknown, what: string, extraKeys: read
   const cfg = configMapping(v, what, new Set(known));
   const addr = cfg.addr;
   if (typeof addr !== 'string' || addr === '') throw new Error(`${what}.addr: the redis server's host:port is required`);
-  if (addr.includes(',')) throw new Error(`${what}.addr: a Redis Cluster (several addresses) is not supported; give one standalone server`);
-  if (typeof cfg.master_name === 'string' && cfg.master_name !== '') throw new Error(`${what}.master_name: Redis Sentinel is not supported; give the server in addr`);
+  const masterName = cfg.master_name === undefined || cfg.master_name === null ? '' : String(cfg.master_name);
+  if (masterName === '' && addr.includes(',')) throw new Error(`${what}.addr: a Redis Cluster (several addresses) is not supported; give one standalone server, or sentinels with master_name`);
   if (cfg.cache_size !== undefined && cfg.cache_size !== null && parseBytes(String(cfg.cache_size), `${what}.cache_size`) > 0) {
     throw new Error(`${what}.cache_size: client-side caching is not supported`);
   }
-  const client: RedisClientConfig = { ...DEFAULT_REDIS_CLIENT_CONFIG, addr };
+  const client: RedisClientConfig = { ...DEFAULT_REDIS_CLIENT_CONFIG, addr, masterName };
   for (const key of ['username', 'password'] as const) {
     const value = cfg[key];
     if (value !== undefined && value !== null) client[key] = String(value);
