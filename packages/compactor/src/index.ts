@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { blocksPlugin, BlocksRefresher, BlocksView, MetaFetcher, type Relabeler, type TimeBound } from '@strata/block';
 import type { DedupFunc } from '@strata/dedup';
 import { InstrumentedBucket, type Bucket } from '@strata/objstore';
-import { collectProcessMetrics, nopLogger, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, httpGrace, nopLogger, Prober, startHttpServer, type GracePeriods, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { Registry } from 'prom-client';
 import { BucketCompactor, type CompactorStep } from './compactor.js';
 import { DOWNSAMPLE_RANGE_1H, DOWNSAMPLE_RANGE_5M, RES_1H, RES_5M, RES_RAW } from './downsample.js';
@@ -17,7 +17,7 @@ export * from './downsample.js';
 export { blocksToDelete, type RetentionPolicy } from './retention.js';
 export { verifyLocalBlock, findCorruptBlocks } from './verify.js';
 
-export interface CompactorConfig {
+export interface CompactorConfig extends GracePeriods {
   bucket: Bucket;
   dataDir: string;
   /** Keep running, one iteration every `waitIntervalMs`; otherwise run one iteration. */
@@ -116,7 +116,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
       },
     });
     const web = config.httpWebConfig !== undefined ? { web: config.httpWebConfig } : {};
-    http = await startHttpServer({ address: config.httpAddress, registry, prober, logger, plugins: [blocksPlugin({ global: blocks })], ...web });
+    http = await startHttpServer({ address: config.httpAddress, registry, prober, logger, plugins: [blocksPlugin({ global: blocks })], ...web, ...httpGrace(config) });
     viewer.start();
   }
   prober.healthy();

@@ -1,6 +1,6 @@
 import type { DedupFunc } from '@strata/dedup';
 import type { PromqlFeatures } from '@strata/promql';
-import { collectProcessMetrics, corsOrigin, createLogger, grpcServerMetrics, Prober, startHttpServer, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, corsOrigin, createLogger, grpcGrace, grpcServerMetrics, httpGrace, Prober, startHttpServer, type GracePeriods, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
 import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { ActiveQueryTracker } from './api/activequeries.js';
@@ -12,7 +12,7 @@ import { EndpointSet } from './endpoints/endpointset.js';
 import { ProxyStore } from './proxy/proxy.js';
 
 /** `strata query`'s configuration; flag names after Thanos' in comments. */
-export interface QuerierConfig {
+export interface QuerierConfig extends GracePeriods {
   /** --http-address */
   httpAddress: string;
   /** --http.config: TLS, basic authentication and headers of the HTTP server. */
@@ -127,11 +127,12 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   let http: HttpServer | undefined;
   try {
     if (cfg.grpcAddress !== undefined) {
-      grpc = await serveStore(proxy, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
+      grpc = await serveStore(proxy, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry), ...grpcGrace(cfg), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
       logger.info('serving StoreAPI', { address: grpc.address });
     }
     http = await startHttpServer({
       address: cfg.httpAddress,
+      ...httpGrace(cfg),
       registry,
       prober,
       logger,
@@ -184,7 +185,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
     async stop() {
       prober.notReady('stopping');
       await httpServer.close();
-      await grpc?.stop(5000);
+      await grpc?.stop();
       endpoints.stop();
       activeQueries?.close();
     },

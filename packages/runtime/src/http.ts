@@ -22,20 +22,56 @@ export interface HttpServerOptions {
   web?: WebConfig;
   /** What /metrics answers, where not `registry`'s metrics alone (a worker process answers with every worker's). */
   metrics?: () => Promise<string>;
+  /** How long close() lets requests in flight finish before it cuts them (Thanos' --http-grace-period; default 5s). */
+  gracePeriodMs?: number;
+}
+
+/**
+ * How long a component lets what is in flight finish when it stops (Thanos' --http-grace-period and
+ * --grpc-grace-period), before it cuts it; each 5s by default.
+ */
+export interface GracePeriods {
+  httpGracePeriodMs?: number;
+  grpcGracePeriodMs?: number;
+}
+
+/** A component's HTTP grace period as startHttpServer takes it. */
+export function httpGrace(g: GracePeriods): { gracePeriodMs?: number } {
+  return g.httpGracePeriodMs !== undefined ? { gracePeriodMs: g.httpGracePeriodMs } : {};
+}
+
+/** A component's gRPC grace period as serveStore takes it. */
+export function grpcGrace(g: GracePeriods): { gracePeriodMs?: number } {
+  return g.grpcGracePeriodMs !== undefined ? { gracePeriodMs: g.grpcGracePeriodMs } : {};
 }
 
 export interface HttpServer {
   readonly app: FastifyInstance;
   /** `host:port` actually bound (port 0 picks a free one). */
   readonly address: string;
+  /**
+   * Stops taking connections, closes the idle ones, and lets requests in flight finish (their
+   * connections closed as they answer) for up to the grace period, then cuts what is left.
+   */
   close(): Promise<void>;
 }
 
 /** Builds the app without listening, for tests that `inject` requests. */
-export async function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Promise<FastifyInstance> {
+export function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Promise<FastifyInstance> {
+  return buildApp(opts, { closing: false });
+}
+
+/** The app; once `lifecycle.closing`, the connections of the requests it answers are closed as they finish. */
+async function buildApp(opts: Omit<HttpServerOptions, 'address'>, lifecycle: { closing: boolean }): Promise<FastifyInstance> {
   // An HTTPS server is a fastify instance of another server type; the routes are the same.
-  const app = (opts.web?.tls !== undefined ? Fastify({ logger: false, forceCloseConnections: true, https: httpsOptions(opts.web.tls) }) : Fastify({ logger: false, forceCloseConnections: true })) as unknown as FastifyInstance;
+  const app = (opts.web?.tls !== undefined ? Fastify({ logger: false, forceCloseConnections: 'idle', https: httpsOptions(opts.web.tls) }) : Fastify({ logger: false, forceCloseConnections: 'idle' })) as unknown as FastifyInstance;
   if (opts.web !== undefined) addWebAuth(app, opts.web);
+  app.addHook('onSend', async (_req, reply) => {
+    if (lifecycle.closing) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async () => {
+    if (lifecycle.closing) setImmediate(() => app.server.closeIdleConnections());
+  });
   const requests = new Counter({
     name: 'http_requests_total',
     help: 'Tracks the number of HTTP requests.',
@@ -80,13 +116,31 @@ export async function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Pr
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
-  const app = await buildHttpApp(opts);
+  const lifecycle = { closing: false };
+  const app = await buildApp(opts, lifecycle);
+  // Requests answered while closing say so, and their connections are not kept for another.
   const { host, port } = parseAddress(opts.address);
   await app.listen({ host, port });
   const addr = app.server.address();
   const address = typeof addr === 'object' && addr !== null ? `${host}:${addr.port}` : opts.address;
   opts.logger.info('listening for HTTP', { address });
-  return { app, address, close: () => app.close() };
+  const graceMs = opts.gracePeriodMs ?? 5_000;
+  return {
+    app,
+    address,
+    async close() {
+      lifecycle.closing = true;
+      const cut = setTimeout(() => {
+        opts.logger.warn('HTTP requests still in flight after the grace period; closing their connections', { grace_period_ms: graceMs });
+        app.server.closeAllConnections();
+      }, graceMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
+    },
+  };
 }
 
 /** `host:port`, `:port` (all interfaces) or `[v6]:port`. */

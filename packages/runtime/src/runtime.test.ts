@@ -4,7 +4,8 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { compressPieces } from './compression.js';
 import { grpcServerMetrics } from './grpc-metrics.js';
-import { buildHttpApp } from './http.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { buildHttpApp, startHttpServer } from './http.js';
 import { createLogger } from './logger.js';
 import { Prober } from './prober.js';
 import { scrapedCounter, scrapedHistogram } from './scraped.js';
@@ -38,6 +39,46 @@ describe('component HTTP surface', () => {
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(res.body).toBe('404 page not found\n');
     await app.close();
+  });
+});
+
+describe('closing the HTTP server', () => {
+  /** A server whose /slow answers after `ms`, and the times (from `t0`) at which things happened. */
+  async function serverWith(slowMs: number, gracePeriodMs: number) {
+    const registry = new Registry();
+    const slow: FastifyPluginAsync = async (app) => {
+      app.get('/slow', async () => {
+        await new Promise((r) => setTimeout(r, slowMs));
+        return 'done';
+      });
+    };
+    return startHttpServer({ address: '127.0.0.1:0', registry, prober: new Prober('test', registry), logger: createLogger({ write: () => {} }), plugins: [slow], gracePeriodMs });
+  }
+
+  it('lets a request in flight finish, refuses new ones, and does not wait for kept-alive connections', async () => {
+    const server = await serverWith(500, 10_000);
+    const base = `http://${server.address}`;
+    expect((await fetch(`${base}/-/healthy`)).status).toBe(503); // leaves a kept-alive connection idle
+    const t0 = performance.now();
+    const inFlight = fetch(`${base}/slow`).then(async (r) => ({ status: r.status, body: await r.text(), connection: r.headers.get('connection') }));
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = server.close().then(() => performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(fetch(`${base}/-/healthy`)).rejects.toThrow();
+    expect(await inFlight).toEqual({ status: 200, body: 'done', connection: 'close' });
+    // Closed once the slow answer is out, not after the grace period or the keep-alive timeout.
+    expect(await closed).toBeLessThan(5_000);
+  });
+
+  it('cuts what is still in flight after the grace period', async () => {
+    const server = await serverWith(60_000, 200);
+    const inFlight = fetch(`http://${server.address}/slow`).then(
+      (r) => r.status,
+      (e: Error) => e.message,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await server.close();
+    expect(await inFlight).toBe('fetch failed');
   });
 });
 

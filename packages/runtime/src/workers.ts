@@ -34,8 +34,6 @@ const COLLECT_TIMEOUT_MS = 1000;
 const METRICS_TIMEOUT_MS = 5000;
 /** A worker that dies is started again after this; one that dies before it is ready stops them all. */
 const RESTART_DELAY_MS = 1000;
-/** After SIGINT or SIGTERM, how long the workers have to stop before they are killed. */
-const STOP_TIMEOUT_MS = 30_000;
 
 /** The number (1…N) of this worker process; undefined in a process that is not one. */
 export function workerSlot(): number | undefined {
@@ -93,11 +91,13 @@ export interface WorkerPoolOptions {
   /** Worker processes to run. */
   count: number;
   logger: Logger;
+  /** After SIGINT or SIGTERM, how long the workers have to stop (their grace periods) before they are killed. */
+  stopTimeoutMs: number;
 }
 
 /**
  * In the primary: runs `count` workers, each this process' command again, until SIGINT or SIGTERM,
- * then stops them (SIGTERM; after 30s SIGKILL) and resolves. A worker that dies is started again, and
+ * then stops them (SIGTERM; after `stopTimeoutMs` SIGKILL) and resolves. A worker that dies is started again, and
  * counted; one that dies before it was ever ready (a flag it refuses, a port taken) stops them all and
  * rejects, as the component started on its own would fail.
  */
@@ -194,7 +194,7 @@ export async function runWorkerPool(opts: WorkerPoolOptions): Promise<void> {
     for (const w of slots.keys()) w.process.kill('SIGTERM');
     setTimeout(() => {
       for (const w of slots.keys()) w.process.kill('SIGKILL');
-    }, STOP_TIMEOUT_MS).unref();
+    }, opts.stopTimeoutMs).unref();
   };
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info('shutting down the workers', { signal });

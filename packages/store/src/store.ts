@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { blocksPlugin, BlocksView, Relabeler, TimeBound } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, type Bucket } from '@strata/objstore';
 import { parseCachingBucketConfig } from './cachingbucketconfig.js';
-import { collectProcessMetrics, createLogger, grpcServerMetrics, Prober, remoteCacheClient, startHttpServer, type HttpServer, type Logger, type RemoteCacheClient, type RemoteCacheConfig, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, createLogger, grpcGrace, grpcServerMetrics, httpGrace, Prober, remoteCacheClient, startHttpServer, type GracePeriods, type HttpServer, type Logger, type RemoteCacheClient, type RemoteCacheConfig, type WebConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Gauge, Registry } from 'prom-client';
 import { LOCAL_CHUNK_READS } from './block.js';
@@ -17,7 +17,7 @@ import { AccountingBucket } from './querystats.js';
 import { BlockSyncer } from './sync.js';
 
 /** `strata store`'s configuration; flag names after Thanos' in comments. Durations in ms. */
-export interface StoreConfig {
+export interface StoreConfig extends GracePeriods {
   /** The bucket itself, or --objstore.config-file. */
   bucket?: Bucket;
   objstoreConfigFile?: string;
@@ -171,7 +171,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
   });
 
   const web = cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {};
-  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [blocksPlugin(views)], ...web });
+  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [blocksPlugin(views)], ...web, ...httpGrace(cfg) });
   prober.healthy();
   let grpc: ServingStore | undefined;
   try {
@@ -179,7 +179,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     await syncer.sync();
     logger.info('initial bucket sync done', { blocks: store.blocks().length, seconds: ((performance.now() - started) / 1000).toFixed(3) });
     store.setReady();
-    grpc = await serveStore(store, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
+    grpc = await serveStore(store, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry), ...grpcGrace(cfg), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
   } catch (e) {
     await http.close();
     await closeBlocks(store);
@@ -221,7 +221,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
       clearInterval(syncTimer);
       clearInterval(idleTimer);
       await syncing;
-      await serving.stop(5000);
+      await serving.stop();
       await http.close();
       await closeBlocks(store);
       for (const c of remotes) c.stop();

@@ -82,6 +82,8 @@ export interface ServeOptions {
   tls?: ServerTLS;
   compression?: Compression;
   observer?: GrpcServerObserver;
+  /** How long stop() waits for running calls by default (Thanos' --grpc-grace-period; default 5s). */
+  gracePeriodMs?: number;
 }
 
 export interface ServingStore {
@@ -405,7 +407,7 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
   return {
     address: `${host}:${port}`,
     port,
-    async stop(graceMs = 5_000) {
+    async stop(graceMs = opts.gracePeriodMs ?? 5_000) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();

@@ -6,7 +6,7 @@ import { Relabeler, TimeBound } from '@strata/block';
 import { start, type Compactor } from '@strata/compactor';
 import type { Logger } from '@strata/runtime';
 import { parseDuration, parseTimeBound } from '../flags.js';
-import { intFlag, loggerFromFlags, repeatable, runUntilSignal, webConfigFromFlags, withHttpConfigFlag, withLogFlags } from './component.js';
+import { intFlag, loggerFromFlags, repeatable, runUntilSignal, gracePeriodsFromFlags, webConfigFromFlags, withGracePeriodFlags, withHttpConfigFlag, withLogFlags } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** Flags `strata compact` shares with `tools bucket retention`. */
@@ -82,7 +82,7 @@ export function register(program: Command): void {
     .option('--bucket-web-label <label>', 'external label the block viewer (/blocks on --http-address) titles groups of blocks with')
     .option('--block-viewer.global.sync-block-interval <duration>', "how often the block viewer reads the bucket's blocks", '1m')
     .option('--block-viewer.global.sync-block-timeout <duration>', "how long the block viewer's read of the bucket may take", '5m');
-  withLogFlags(withHttpConfigFlag(cmd)).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withHttpConfigFlag(withGracePeriodFlags(cmd, false))).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const func = String(o['deduplication.func']);
     if (func !== '' && func !== 'penalty') throw new Error(`--deduplication.func must be "" or penalty, not ${func}`);
@@ -91,6 +91,7 @@ export function register(program: Command): void {
       dataDir: String(o.dataDir),
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
+      ...gracePeriodsFromFlags(o),
       wait: o.wait === true,
       waitIntervalMs: parseDuration(String(o.waitInterval)),
       ...(await retentionFromFlags(o)),

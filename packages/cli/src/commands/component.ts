@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { createLogger, type Logger, type LogLevel, type WebConfig } from '@strata/runtime';
+import { createLogger, type GracePeriods, type Logger, type LogLevel, type WebConfig } from '@strata/runtime';
 import type { ClientTLS, ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
@@ -14,6 +14,18 @@ import { loadWebConfig } from '../webconfig.js';
 /** --http.config (Thanos' flag): the component's HTTP server over TLS and with basic authentication. */
 export function withHttpConfigFlag(cmd: Command): Command {
   return cmd.option('--http.config <path>', "file with the HTTP server's TLS and basic authentication settings (exporter-toolkit web config, as Prometheus' --web.config.file)");
+}
+
+/** Thanos' --http-grace-period, and --grpc-grace-period for a component that serves the StoreAPI. */
+export function withGracePeriodFlags(cmd: Command, grpc: boolean): Command {
+  cmd.option('--http-grace-period <duration>', 'after SIGINT or SIGTERM, how long HTTP requests in flight may still take before they are cut', '2m');
+  if (grpc) cmd.option('--grpc-grace-period <duration>', 'after SIGINT or SIGTERM, how long StoreAPI calls in flight may still take before they are cancelled', '2m');
+  return cmd;
+}
+
+/** The grace periods the flags give, as the component config fields that take them. */
+export function gracePeriodsFromFlags(o: Record<string, unknown>): GracePeriods {
+  return { httpGracePeriodMs: parseDuration(String(o.httpGracePeriod)), ...(o.grpcGracePeriod !== undefined ? { grpcGracePeriodMs: parseDuration(String(o.grpcGracePeriod)) } : {}) };
 }
 
 /** The web configuration `--http.config` names, loaded, as the component config field that takes it. */

@@ -15,6 +15,8 @@ import {
   serverTlsFromFlags,
   signedDuration,
   webConfigFromFlags,
+  withGracePeriodFlags,
+  gracePeriodsFromFlags,
   withGrpcClientTlsFlags,
   withGrpcServerTlsFlags,
   withHttpConfigFlag,
@@ -78,7 +80,7 @@ export function register(program: Command): void {
       'processes that serve queries, sharing the HTTP and gRPC addresses, so that the querier uses as many cores (Node runs one process\' JavaScript on one core); /metrics sums theirs',
       '1',
     );
-  withLogFlags(withHttpConfigFlag(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)))).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)), true))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
@@ -104,12 +106,15 @@ export function register(program: Command): void {
     const workers = intFlag(o['query.workers'], '--query.workers');
     if (workers > 1 && workerSlot() === undefined) {
       logger.info('starting query workers', { workers });
-      return runWorkerPool({ count: workers, logger });
+      const grace = gracePeriodsFromFlags(o);
+      // The workers' own grace periods, and time to stop after them.
+      return runWorkerPool({ count: workers, logger, stopTimeoutMs: Math.max(grace.httpGracePeriodMs ?? 0, grace.grpcGracePeriodMs ?? 0) + 10_000 });
     }
     const slot = workerSlot();
     const querier = await start({
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
+      ...gracePeriodsFromFlags(o),
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       ...(clientTls !== undefined ? { clientTls } : {}),

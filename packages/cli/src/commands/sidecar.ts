@@ -9,6 +9,8 @@ import {
   runUntilSignal,
   serverTlsFromFlags,
   webConfigFromFlags,
+  withGracePeriodFlags,
+  gracePeriodsFromFlags,
   withGrpcServerTlsFlags,
   withHttpConfigFlag,
   withLogFlags,
@@ -36,7 +38,7 @@ export function register(program: Command): void {
     .option('--reloader.rule-dir <dir>', 'directory of rule files to watch; repeatable', repeatable, [])
     .option('--reloader.watch-interval <duration>', 'how often the watched files are checked besides change notifications', '3m')
     .option('--reloader.retry-interval <duration>', 'how soon a failed reload of Prometheus is tried again', '5s');
-  withLogFlags(withHttpConfigFlag(withGrpcServerTlsFlags(cmd))).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     const logger = loggerFromFlags(o);
@@ -55,6 +57,7 @@ export function register(program: Command): void {
       grpcAddress: str('grpcAddress')!,
       httpAddress: str('httpAddress')!,
       ...(await webConfigFromFlags(o)),
+      ...gracePeriodsFromFlags(o),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       uploadCompacted: o['shipper.uploadCompacted'] === true,
       shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),

@@ -9,6 +9,8 @@ import {
   runUntilSignal,
   serverTlsFromFlags,
   webConfigFromFlags,
+  withGracePeriodFlags,
+  gracePeriodsFromFlags,
   withGrpcServerTlsFlags,
   withHttpConfigFlag,
   withLogFlags,
@@ -44,7 +46,7 @@ export function register(program: Command): void {
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
     .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
-  withLogFlags(withHttpConfigFlag(withGrpcServerTlsFlags(cmd))).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const relabelConfig = await yamlFlag(o, 'selector.relabel-config');
@@ -61,6 +63,7 @@ export function register(program: Command): void {
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
+      ...gracePeriodsFromFlags(o),
       syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
       blockSyncConcurrency: intFlag(o.blockSyncConcurrency, '--block-sync-concurrency', 1),
       ...(minTime !== undefined ? { minTime: parseTimeBound(minTime) } : {}),
