@@ -158,6 +158,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     metrics,
     done,
     async stop() {
+      prober.notReady('stopping');
       stopped = true;
       wake?.();
       await done.catch(() => {});

@@ -122,9 +122,10 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
     closers.push(() => reloader.stop());
   }
   let closing: Promise<void> | undefined;
-  /** Stops what started, newest first; later calls wait for the first. */
+  /** Stops what started, newest first (not ready from the start: load balancers stop sending); later calls wait for the first. */
   const closeAll = () =>
     (closing ??= (async () => {
+      prober.notReady('stopping');
       for (const c of [...closers].reverse()) await c().catch((e: unknown) => log.warn('error while stopping', { err: e as Error }));
     })());
 
@@ -219,6 +220,8 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
     const beat = async () => {
       try {
         const next = await refresh();
+        // Stopping: stay not ready.
+        if (closing !== undefined) return;
         // Keep serving and shipping under the last good labels rather than none.
         if (next.extLabels.size === 0) throw new Error('Prometheus configuration no longer has external labels');
         state = next;
