@@ -14,6 +14,8 @@ import { formatMeta, isULID, newULID, parseMeta, type BlockMeta } from '@strata/
 export class CountingBucket extends ForwardingBucket {
   readonly gets: string[] = [];
   readonly rangeGets: string[] = [];
+  /** Bytes asked for by range reads. */
+  bytes = 0;
 
   override get(name: string): Promise<Readable> {
     this.gets.push(name);
@@ -21,6 +23,7 @@ export class CountingBucket extends ForwardingBucket {
   }
   override getRange(name: string, offset: number, length: number): Promise<Readable> {
     this.rangeGets.push(name);
+    this.bytes += length;
     return this.inner.getRange(name, offset, length);
   }
   reset(): void {

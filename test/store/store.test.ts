@@ -233,6 +233,40 @@ describe('store gateway over promtool blocks', () => {
     await stopStore(limited.store, limited.client);
   });
 
+  it('a call that would read more from the bucket than --store.grpc.downloaded-bytes-limit ends with ResourceExhausted naming the flag, before the read', async () => {
+    const all = seriesRequest({ minTime: history.start, maxTime: history.end, matchers: [{ type: 2, name: '__name__', value: 'rh_.*' }] });
+    const read = async (c: StoreClient, req: typeof all) => {
+      let n = 0;
+      for await (const f of c.series(req)) n += 'series' in f ? 1 : 'batch' in f ? f.batch.length : 0;
+      return n;
+    };
+    // What the whole selection reads, measured by a store gateway without the limit (and without caches).
+    const unbounded = await startStore({ bucket: counting, dataDir, indexCacheBytes: 0 });
+    const before = counting.bytes;
+    const everything = await read(unbounded.client, all);
+    const needed = counting.bytes - before;
+    await stopStore(unbounded.store, unbounded.client);
+    const limit = Math.floor(needed / 2);
+    const limited = await startStore({ bucket: counting, dataDir, indexCacheBytes: 0, downloadedBytesLimit: limit });
+    const start = counting.bytes;
+    const err = await read(limited.client, all).catch((e: unknown) => e as { code: number; details: string });
+    expect(err).toMatchObject({ code: GrpcStatus.RESOURCE_EXHAUSTED });
+    expect((err as { details: string }).details).toContain(`exceeded the downloaded bytes limit of ${limit} (--store.grpc.downloaded-bytes-limit)`);
+    // Refused before the read that would pass it: never more than the limit read.
+    expect(counting.bytes - start).toBeLessThanOrEqual(limit);
+    const text = await (await fetch(`http://${limited.store.httpAddress}/metrics`)).text();
+    expect(text).toMatch(/^strata_bucket_store_queries_dropped_total\{reason="bytes"\} 1$/m);
+    // A narrower call fits.
+    const one: LabelMatcher[] = [
+      { type: 0, name: '__name__', value: 'rh_temp' },
+      { type: 0, name: 'job', value: 'db' },
+      { type: 0, name: 'instance', value: 'i1' },
+    ];
+    expect(await read(limited.client, seriesRequest({ minTime: history.end - 3_600_000, maxTime: history.end, matchers: one }))).toBe(1);
+    expect(everything).toBeGreaterThan(1);
+    await stopStore(limited.store, limited.client);
+  });
+
   it('a call that would hold more chunk bytes than --chunk-pool-size ends with ResourceExhausted naming the flag, and gives them back', async () => {
     const bound = 32 * 1024;
     const all = seriesRequest({ minTime: history.start, maxTime: history.end, matchers: [{ type: 2, name: '__name__', value: 'rh_.*' }] });

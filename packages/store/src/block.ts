@@ -26,8 +26,9 @@ export interface BlockSeries {
 
 /** What a Series call may take across its blocks, with the flags that set it (Thanos' name, and its former one). */
 export const RequestLimitKind = {
-  samples: { flags: '--store.limits.request-samples, formerly --store.grpc.series-sample-limit' },
-  series: { flags: '--store.limits.request-series, formerly --store.grpc.touched-series-limit' },
+  samples: { what: 'sample', flags: '--store.limits.request-samples, formerly --store.grpc.series-sample-limit' },
+  series: { what: 'series', flags: '--store.limits.request-series, formerly --store.grpc.touched-series-limit' },
+  bytes: { what: 'downloaded bytes', flags: '--store.grpc.downloaded-bytes-limit' },
 } as const;
 export type RequestLimitKind = keyof typeof RequestLimitKind;
 
@@ -37,13 +38,13 @@ export class LimitExceededError extends StoreError {
     readonly kind: RequestLimitKind,
     limit: number,
   ) {
-    super(GrpcStatus.RESOURCE_EXHAUSTED, `exceeded the ${kind === 'samples' ? 'sample' : 'series'} limit of ${limit} (${RequestLimitKind[kind].flags}): narrow the query's matchers or time range, or raise the limit`);
+    super(GrpcStatus.RESOURCE_EXHAUSTED, `exceeded the ${RequestLimitKind[kind].what} limit of ${limit} (${RequestLimitKind[kind].flags}): narrow the query's matchers or time range, or raise the limit`);
   }
 }
 
 /**
- * Counts what the blocks of one Series call take against a limit (0: none): samples of the chunks
- * read, or series touched (each block's postings for the matchers, as Thanos counts them).
+ * Counts what the blocks of one call take against a limit (0: none): samples of the chunks read, series
+ * touched (each block's postings for the matchers, as Thanos counts them), or bytes read from the bucket.
  */
 export class RequestLimit {
   #used = 0;

@@ -39,6 +39,8 @@ export interface BucketStoreOptions {
   sampleLimit: number;
   /** --store.limits.request-series (0 = none). */
   seriesLimit: number;
+  /** --store.grpc.downloaded-bytes-limit: bytes one call may read from the bucket (0 = none). */
+  downloadedBytesLimit?: number;
   /** --store.grpc.series-max-concurrency. */
   seriesMaxConcurrency: number;
   /** Blocks read in parallel within one request. */
@@ -197,7 +199,7 @@ export class BucketStore implements StoreServer {
     const mint = Math.max(req.minTime, lower);
     const maxt = Math.min(req.maxTime, upper);
     const m = this.#opts.metrics;
-    const stats = new QueryStats();
+    const stats = this.#queryStats();
     const started = performance.now();
     const limits = {
       samples: new RequestLimit('samples', this.#opts.sampleLimit),
@@ -322,10 +324,16 @@ export class BucketStore implements StoreServer {
     return { values: [...values].sort(compareStrings), warnings: [] };
   }
 
+  /** One call's bucket traffic, held to --store.grpc.downloaded-bytes-limit. */
+  #queryStats(): QueryStats {
+    const bytes = this.#opts.downloadedBytesLimit ?? 0;
+    return new QueryStats(bytes > 0 ? new RequestLimit('bytes', bytes) : undefined);
+  }
+
   /** Runs `fn` for every block a label request touches (bounded concurrency), counting its bucket requests. */
   async #eachLabelBlock(req: LabelNamesRequest, fn: (set: BlockSet, b: BucketBlock, rest: Matcher[], stats: QueryStats) => Promise<void>): Promise<void> {
     const limit = gate(this.#opts.blockConcurrency);
-    const stats = new QueryStats();
+    const stats = this.#queryStats();
     await Promise.all(this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) => blocks.map((b) => limit(() => fn(set, b, rest, stats)))));
     this.#opts.metrics.objectRequests.observe(stats.requests);
   }

@@ -2,12 +2,23 @@ import { Readable } from 'node:stream';
 import { ForwardingBucket, type Bucket, type ObjectAttributes } from '@strata/objstore';
 import { BucketByteRange } from '@strata/block';
 import { gate, type Gate } from '@strata/runtime';
+import type { RequestLimit } from './block.js';
 import type { ChunkPool } from './chunkpool.js';
 
-/** Object-store traffic of one Series/Label call, gathered across every block it touches. */
+/**
+ * Object-store traffic of one Series/Label call, gathered across every block it touches, and held to
+ * `limit` (--store.grpc.downloaded-bytes-limit): a read past it is refused before it is made.
+ */
 export class QueryStats {
   requests = 0;
   bytes = 0;
+
+  constructor(readonly limit?: RequestLimit) {}
+
+  /** Takes `bytes` about to be read against the limit; throws past it. */
+  reserve(bytes: number): void {
+    this.limit?.take(bytes);
+  }
 }
 
 /**
@@ -53,6 +64,7 @@ export class AccountingBucket extends ForwardingBucket {
    * say) holds no more memory than it counts.
    */
   async readRange(name: string, offset: number, length: number, pool?: ChunkPool): Promise<Buffer> {
+    this.#stats?.reserve(length);
     const out = await this.#limit(async () => {
       const buf = pool?.get(length) ?? Buffer.allocUnsafeSlow(length);
       try {
@@ -89,7 +101,11 @@ export class AccountingBucket extends ForwardingBucket {
     });
     if (this.#stats !== undefined) {
       this.#stats.requests++;
-      for (const c of chunks) this.#stats.bytes += c.length;
+      let bytes = 0;
+      for (const c of chunks) bytes += c.length;
+      this.#stats.bytes += bytes;
+      // A whole object or an open range: its size known only once read.
+      this.#stats.reserve(bytes);
     }
     return Readable.from(chunks);
   }

@@ -48,6 +48,8 @@ export interface StoreConfig extends GracePeriods {
   seriesSampleLimit?: number;
   /** --store.limits.request-series: series a Series call may touch, summed over its blocks (0 = none) */
   seriesLimit?: number;
+  /** --store.grpc.downloaded-bytes-limit: bytes one Series or label call may read from the bucket (0 = none) */
+  downloadedBytesLimit?: number;
   /** --store.grpc.series-max-concurrency (default 20) */
   seriesMaxConcurrency?: number;
   /** --consistency-delay (default 0) */
@@ -142,6 +144,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     maxTime,
     sampleLimit: cfg.seriesSampleLimit ?? 0,
     seriesLimit: cfg.seriesLimit ?? 0,
+    downloadedBytesLimit: cfg.downloadedBytesLimit ?? 0,
     seriesMaxConcurrency: cfg.seriesMaxConcurrency ?? 20,
     blockConcurrency: 16,
     chunkBytes,

@@ -43,6 +43,11 @@ export function register(program: Command): void {
     .option('--store.limits.request-series <n>', 'maximum series one Series call may touch, summed over its blocks (default 0: no limit)')
     .option('--store.grpc.series-sample-limit <n>', 'former name of --store.limits.request-samples')
     .option('--store.grpc.touched-series-limit <n>', 'former name of --store.limits.request-series')
+    .option(
+      '--store.grpc.downloaded-bytes-limit <bytes>',
+      'most bytes one Series, label names or label values call may read from the bucket (e.g. 1GB); past it the call fails with ResourceExhausted. What the caches answer is not counted (0: no limit)',
+      '0',
+    )
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
     .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
@@ -75,6 +80,7 @@ export function register(program: Command): void {
       ...(cachingBucketConfig !== undefined ? { cachingBucketConfig } : {}),
       seriesSampleLimit: intFlag(o['store.limits.requestSamples'] ?? o['store.grpc.seriesSampleLimit'] ?? 0, '--store.limits.request-samples', 0),
       seriesLimit: intFlag(o['store.limits.requestSeries'] ?? o['store.grpc.touchedSeriesLimit'] ?? 0, '--store.limits.request-series', 0),
+      downloadedBytesLimit: parseBytes(String(o['store.grpc.downloadedBytesLimit']), '--store.grpc.downloaded-bytes-limit'),
       seriesMaxConcurrency: intFlag(o['store.grpc.seriesMaxConcurrency'], '--store.grpc.series-max-concurrency', 1),
       consistencyDelayMs: parseDuration(String(o.consistencyDelay)),
       ignoreDeletionMarksDelayMs: parseDuration(String(o.ignoreDeletionMarksDelay)),
