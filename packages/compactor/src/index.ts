@@ -11,7 +11,7 @@ import { CompactorMetrics } from './metrics.js';
 export { BucketCompactor, type BucketCompactorOptions, type CompactorStep } from './compactor.js';
 export { CompactorMetrics } from './metrics.js';
 export { mergeBlocks, type MergeBlocksOptions, type MergeResult } from './merge.js';
-export { plan, splitByRange, firstOverlappingRun, DEFAULT_RANGES } from './planner.js';
+export { plan, splitByRange, firstOverlappingRun, compactionRanges, DEFAULT_RANGES } from './planner.js';
 export { groupBlocks, findDuplicates, streamLabels, type Group } from './group.js';
 export * from './downsample.js';
 export { blocksToDelete, type RetentionPolicy } from './retention.js';

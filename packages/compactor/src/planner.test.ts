@@ -1,6 +1,6 @@
 import type { BlockMeta } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { plan, splitByRange } from './planner.js';
+import { compactionRanges, plan, splitByRange } from './planner.js';
 
 const H = 3_600_000;
 let n = 0;
@@ -35,6 +35,18 @@ describe('plan', () => {
     const marked = new Set([bs[0]!.ulid, bs[1]!.ulid]);
     expect(ids(plan(bs, marked))).toEqual(['2-4', '4-6', '6-8']);
     expect(ids(plan(bs, new Set([bs[3]!.ulid])))).toEqual(['0-2', '0-2']);
+  });
+
+  it('goes no higher than --debug.max-compaction-level', () => {
+    const twoHours = Array.from({ length: 25 }, (_, i) => block(2 * i, 2 * i + 2));
+    const eightHours = [...[0, 8, 16, 24, 32, 40].map((h) => block(h, h + 8, 2)), block(48, 50)];
+    // Level 1: 2h blocks stay; level 2: up to 8h; level 3 (and 4): 8h blocks go on into 2d.
+    expect(plan(twoHours, new Set(), compactionRanges(1))).toEqual([]);
+    expect(ids(plan(twoHours, new Set(), compactionRanges(2)))).toEqual(['0-2', '2-4', '4-6', '6-8']);
+    expect(plan(eightHours, new Set(), compactionRanges(2))).toEqual([]);
+    expect(plan(eightHours, new Set(), compactionRanges(3))).toHaveLength(6);
+    expect(compactionRanges(4)).toEqual([2 * H, 8 * H, 48 * H, 336 * H]);
+    expect(() => compactionRanges(5)).toThrow('the compaction level must be 1 to 4, not 5');
   });
 
   it('does not plan a window with a failed compaction', () => {

@@ -5,6 +5,12 @@ const HOUR = 3_600_000;
 /** Thanos' compaction windows: 2h blocks go to 8h, then 2d, then 14d (levels 1–4). */
 export const DEFAULT_RANGES: readonly number[] = [2 * HOUR, 8 * HOUR, 48 * HOUR, 336 * HOUR];
 
+/** The windows up to `maxLevel` (Thanos' --debug.max-compaction-level: 1 leaves 2h blocks as they are, 4 goes up to 14d). */
+export function compactionRanges(maxLevel: number): number[] {
+  if (!Number.isInteger(maxLevel) || maxLevel < 1 || maxLevel > DEFAULT_RANGES.length) throw new RangeError(`the compaction level must be 1 to ${DEFAULT_RANGES.length}, not ${maxLevel}`);
+  return DEFAULT_RANGES.slice(0, maxLevel);
+}
+
 /** Blocks in time order, overlapping ones first, then by end. */
 export function byMinTime(metas: Iterable<BlockMeta>): BlockMeta[] {
   return [...metas].sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime || a.ulid.localeCompare(b.ulid));

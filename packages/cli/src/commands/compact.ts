@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Relabeler, TimeBound } from '@strata/block';
-import { start, type Compactor } from '@strata/compactor';
+import { compactionRanges, start, type Compactor } from '@strata/compactor';
 import type { Logger } from '@strata/runtime';
 import { parseDuration, parseTimeBound } from '../flags.js';
 import { intFlag, loggerFromFlags, repeatable, runUntilSignal, gracePeriodsFromFlags, webConfigFromFlags, withGracePeriodFlags, withHttpConfigFlag, withLogFlags } from './component.js';
@@ -78,6 +78,7 @@ export function register(program: Command): void {
     .option('--deduplication.func <func>', '"" (chain: identical replicas, as Prometheus vertical compaction) or penalty (HA Prometheus pairs)', '')
     .option('--compact.enable-vertical-compaction', 'merge overlapping blocks of a group instead of skipping them', false)
     .option('--compact.concurrency <n>', 'groups compacted in parallel', '1')
+    .option('--debug.max-compaction-level <n>', 'highest compaction level: 1 leaves 2h blocks as they are, 2 compacts up to 8h, 3 up to 2d, 4 up to 14d (as Thanos)', '4')
     .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h')
     .option('--bucket-web-label <label>', 'external label the block viewer (/blocks on --http-address) titles groups of blocks with')
     .option('--block-viewer.global.sync-block-interval <duration>', "how often the block viewer reads the bucket's blocks", '1m')
@@ -100,6 +101,7 @@ export function register(program: Command): void {
       dedupFunc: func === 'penalty' ? 'penalty' : 'chain',
       verticalCompaction: o['compact.enableVerticalCompaction'] === true,
       concurrency: intFlag(o['compact.concurrency'], '--compact.concurrency'),
+      ranges: maxCompactionLevel(o['debug.maxCompactionLevel']),
       downsampleConcurrency: intFlag(o['downsample.concurrency'], '--downsample.concurrency'),
       deleteDelayMs: parseDuration(String(o.deleteDelay)),
       ...(o.bucketWebLabel !== undefined ? { blockViewerLabel: String(o.bucketWebLabel) } : {}),
@@ -159,4 +161,13 @@ export function registerBucketSteps(bucket: Command): void {
     });
     await runCompactor(compactor, false, logger);
   });
+}
+
+/** --debug.max-compaction-level as the compaction windows it allows. */
+function maxCompactionLevel(v: unknown): number[] {
+  try {
+    return compactionRanges(intFlag(v, '--debug.max-compaction-level'));
+  } catch (e) {
+    throw new Error(`--debug.max-compaction-level: ${(e as Error).message}`);
+  }
 }
