@@ -48,6 +48,13 @@ export function storeMetrics(registry: Registry): StoreMetrics {
     objectRequests: histogram('strata_bucket_store_query_object_requests', 'Object-store requests made per Series or label call.', COUNT_BUCKETS)(),
     objectBytes: histogram('strata_bucket_store_query_object_bytes_fetched', 'Object-store bytes fetched per Series call.', BYTE_BUCKETS)(),
     getAllDuration: histogram('strata_bucket_store_series_get_all_duration_seconds', 'Time to read all series of a Series call.', [0.001, 0.01, 0.1, 1, 10, 60])(),
-    queriesDropped: new Counter({ name: 'strata_bucket_store_queries_dropped_total', help: 'Series calls refused by a limit.', labelNames: ['reason'], registers }),
+    queriesDropped: dropped(registers),
   };
+}
+
+/** Calls refused by a limit, by the limit; every reason exposed from the start at 0, so that rates and alerts over it work before the first refusal. */
+function dropped(registers: Registry[]): Counter<'reason'> {
+  const c = new Counter({ name: 'strata_bucket_store_queries_dropped_total', help: 'Series and label calls refused by a limit.', labelNames: ['reason'], registers });
+  for (const reason of ['samples', 'series', 'bytes', 'chunk-bytes']) c.inc({ reason }, 0);
+  return c;
 }
