@@ -14,7 +14,9 @@ import type { Logger } from './logger.js';
  * the primary: summed (counters, histograms, and gauges of things each worker has, such as queries in
  * flight), except where a metric says otherwise (its `aggregator`: the same endpoints, seen by every
  * worker, counted once). A worker too busy to answer within a second (a long query evaluation holds
- * its thread) is counted with what it answered last, so that counters never go back.
+ * its thread) is counted with what it answered last, and the counters and histograms of a worker that
+ * died stay in the sums, so that they never go back: Prometheus would take a drop for a reset, and a
+ * rate over it would count all the other workers' totals again.
  */
 
 /** A worker's metrics, as it sends them to the primary. */
@@ -111,6 +113,8 @@ export async function runWorkerPool(opts: WorkerPoolOptions): Promise<void> {
   const slots = new Map<Worker, number>();
   const everReady = new Set<number>();
   const lastMetrics = new Map<number, WorkerMetrics>();
+  /** What workers that died had counted (counters and histograms), summed. */
+  let retired: WorkerMetrics = [];
   let stopping = false;
   let failure: Error | undefined;
   let collectId = 0;
@@ -142,7 +146,7 @@ export async function runWorkerPool(opts: WorkerPoolOptions): Promise<void> {
           }),
       ),
     ).finally(() => collects.delete(id));
-    return Registry.merge([AggregatorRegistry.aggregate([...lastMetrics.values()]), registry]).metrics();
+    return Registry.merge([AggregatorRegistry.aggregate([...lastMetrics.values(), retired]), registry]).metrics();
   };
 
   cluster.on('message', (w, m: unknown) => {
@@ -160,6 +164,13 @@ export async function runWorkerPool(opts: WorkerPoolOptions): Promise<void> {
       );
     }
   });
+
+  /** Adds a dead worker's counters and histograms (its gauges ended with it) to `retired`. */
+  const retire = async (metrics: WorkerMetrics) => {
+    // prom-client declares MetricType as an enum of its types' names, and exports no values for it.
+    const cumulative = metrics.filter((m) => ['counter', 'histogram'].includes(m.type as unknown as string));
+    retired = await AggregatorRegistry.aggregate([retired, cumulative]).getMetricsAsJSON();
+  };
 
   let stopAll: () => void = () => {};
   const allStopped = new Promise<void>((resolve) => {
@@ -180,7 +191,9 @@ export async function runWorkerPool(opts: WorkerPoolOptions): Promise<void> {
         return;
       }
       logger.error('worker died; starting it again', { worker: slot, ...howEnded(code, signal) });
+      const last = lastMetrics.get(slot);
       lastMetrics.delete(slot);
+      if (last !== undefined) void retire(last);
       restarts.inc();
       setTimeout(() => {
         if (!stopping) fork(slot);
