@@ -77,7 +77,7 @@ export function register(program: Command): void {
     .option('--web.prefix-header <name>', 'request header (such as X-Forwarded-Prefix) giving that path per request; ignored with --web.external-prefix', '')
     .option(
       '--query.workers <n>',
-      'processes that serve queries, sharing the HTTP and gRPC addresses, so that the querier uses as many cores (Node runs one process\' JavaScript on one core); /metrics sums theirs',
+      'processes that serve queries, sharing the HTTP and gRPC addresses, so that the querier uses as many cores (Node runs one process\' JavaScript on one core); each holds a querier\'s memory; /metrics sums theirs',
       '1',
     );
   withLogFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)), true))).action(async (o: Record<string, unknown>) => {
