@@ -104,13 +104,13 @@ export function register(program: Command): void {
     const grpcTls = await serverTlsFromFlags(o);
     const clientTls = await clientTlsFromFlags(o);
     const workers = intFlag(o['query.workers'], '--query.workers');
-    if (workers > 1 && workerSlot() === undefined) {
+    const slot = workerSlot();
+    if (workers > 1 && slot === undefined) {
       logger.info('starting query workers', { workers });
       const grace = gracePeriodsFromFlags(o);
       // The workers' own grace periods, and time to stop after them.
       return runWorkerPool({ count: workers, logger, stopTimeoutMs: Math.max(grace.httpGracePeriodMs ?? 0, grace.grpcGracePeriodMs ?? 0) + 10_000 });
     }
-    const slot = workerSlot();
     const querier = await start({
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
