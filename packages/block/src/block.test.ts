@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { getBuffer, InMemoryBucket } from '@strata/objstore';
+import { ForwardingBucket, getBuffer, InMemoryBucket } from '@strata/objstore';
 import { formatMeta, newULID, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { cleanPartialBlocks, deleteMarkedBlocks } from './cleanup.js';
 import { deleteBlock } from './delete.js';
@@ -139,6 +139,31 @@ describe('MetaFetcher', () => {
     root = await mkdtemp(join(tmpdir(), 'strata-fetch-'));
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('reads at most `concurrency` meta.json files at once (--block-meta-fetch-concurrency)', async () => {
+    const inner = new InMemoryBucket();
+    for (let i = 0; i < 12; i++) await uploadBlock(inner, await makeBlock(root, { labels: { i: String(i) }, minTime: 0, maxTime: 2 * HOUR }));
+    /** A bucket whose reads take a while, counting how many run at once. */
+    class SlowBucket extends ForwardingBucket {
+      now = 0;
+      most = 0;
+      override async get(name: string) {
+        this.now++;
+        this.most = Math.max(this.most, this.now);
+        await new Promise((r) => setTimeout(r, 20));
+        this.now--;
+        return this.inner.get(name);
+      }
+    }
+    for (const [concurrency, most] of [
+      [3, 3],
+      [32, 12],
+    ] as const) {
+      const slow = new SlowBucket(inner);
+      expect((await new MetaFetcher(slow, { concurrency }).fetch()).metas.size).toBe(12);
+      expect(slow.most).toBe(most);
+    }
+  });
 
   it('treats blocks without meta.json as partial, and applies filters in order', async () => {
     const bucket = new InMemoryBucket();

@@ -42,6 +42,8 @@ export interface BucketCompactorOptions {
   logger: Logger;
   metrics: CompactorMetrics;
   consistencyDelayMs: number;
+  /** meta.json reads at once (--block-meta-fetch-concurrency; default 32). */
+  metaFetchConcurrency?: number;
   /** How long deletion-marked blocks stay before they are deleted. */
   deleteDelayMs: number;
   retention: RetentionPolicy;
@@ -138,7 +140,7 @@ export class BucketCompactor {
     if (range !== undefined) filters.push(new TimePartitionFilter(range.min, range.max));
     if (this.#o.relabel !== undefined) filters.push(new LabelShardedFilter(this.#o.relabel));
     filters.push(new ConsistencyDelayFilter(this.#o.consistencyDelayMs), deletion, noCompact);
-    const fetched = await new MetaFetcher(this.#o.bucket, { filters, now: () => this.#now() }).fetch();
+    const fetched = await new MetaFetcher(this.#o.bucket, { filters, now: () => this.#now(), ...(this.#o.metaFetchConcurrency !== undefined ? { concurrency: this.#o.metaFetchConcurrency } : {}) }).fetch();
     for (const [id, err] of fetched.failed) this.#log.warn('block meta.json unreadable; block ignored', { block: id, err });
     // A block marked for deletion is on its way out, whatever the delay: never plan with it.
     for (const id of deletion.deletionMarks.keys()) fetched.metas.delete(id);

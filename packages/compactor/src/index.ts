@@ -24,6 +24,8 @@ export interface CompactorConfig extends GracePeriods {
   wait: boolean;
   waitIntervalMs: number;
   consistencyDelayMs: number;
+  /** --block-meta-fetch-concurrency: meta.json reads at once (default 32). */
+  metaFetchConcurrency?: number;
   /** Retention of raw, 5m and 1h blocks in ms; 0 keeps them forever. */
   retentionRawMs: number;
   retention5mMs: number;
@@ -89,6 +91,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     logger,
     metrics,
     consistencyDelayMs: config.consistencyDelayMs,
+    ...(config.metaFetchConcurrency !== undefined ? { metaFetchConcurrency: config.metaFetchConcurrency } : {}),
     deleteDelayMs: config.deleteDelayMs,
     retention: { [RES_RAW]: config.retentionRawMs, [RES_5M]: config.retention5mMs, [RES_1H]: config.retention1hMs },
     downsampling: config.downsampling,
@@ -107,7 +110,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     // The block viewer shows every block in the bucket, read on a timer of its own, as Thanos' global view.
     const blocks = new BlocksView(config.blockViewerLabel);
     viewer = new BlocksRefresher({
-      fetcher: new MetaFetcher(bucket),
+      fetcher: new MetaFetcher(bucket, config.metaFetchConcurrency !== undefined ? { concurrency: config.metaFetchConcurrency } : {}),
       view: blocks,
       intervalMs: config.blockViewerSyncIntervalMs ?? 60_000,
       timeoutMs: config.blockViewerSyncTimeoutMs ?? 5 * 60_000,

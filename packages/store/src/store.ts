@@ -35,6 +35,8 @@ export interface StoreConfig extends GracePeriods {
   syncIntervalMs?: number;
   /** --block-sync-concurrency (default 20) */
   blockSyncConcurrency?: number;
+  /** --block-meta-fetch-concurrency (default 32) */
+  metaFetchConcurrency?: number;
   /** --min-time / --max-time: only blocks and data within them are served. */
   minTime?: TimeBound;
   maxTime?: TimeBound;
@@ -159,6 +161,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     consistencyDelayMs: cfg.consistencyDelayMs ?? 0,
     ignoreDeletionMarksDelayMs: cfg.ignoreDeletionMarksDelayMs ?? 24 * 3_600_000,
     concurrency: cfg.blockSyncConcurrency ?? 20,
+    ...(cfg.metaFetchConcurrency !== undefined ? { metaFetchConcurrency: cfg.metaFetchConcurrency } : {}),
     blockOptions: {
       bucket: new AccountingBucket(bucket, cfg.bucketReadConcurrency ?? 32),
       cache,

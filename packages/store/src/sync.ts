@@ -19,6 +19,8 @@ export interface SyncOptions {
   ignoreDeletionMarksDelayMs: number;
   /** --block-sync-concurrency */
   concurrency: number;
+  /** --block-meta-fetch-concurrency: meta.json reads at once (default 32). */
+  metaFetchConcurrency?: number;
   blockOptions: BlockOptions;
   cache: IndexItemCache;
   metrics: StoreMetrics;
@@ -49,6 +51,7 @@ export class BlockSyncer {
         new ConsistencyDelayFilter(opts.consistencyDelayMs),
         new IgnoreDeletionMarkFilter(opts.ignoreDeletionMarksDelayMs),
       ],
+      ...(opts.metaFetchConcurrency !== undefined ? { concurrency: opts.metaFetchConcurrency } : {}),
     });
   }
 

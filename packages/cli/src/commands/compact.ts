@@ -78,6 +78,7 @@ export function register(program: Command): void {
     .option('--deduplication.func <func>', '"" (chain: identical replicas, as Prometheus vertical compaction) or penalty (HA Prometheus pairs)', '')
     .option('--compact.enable-vertical-compaction', 'merge overlapping blocks of a group instead of skipping them', false)
     .option('--compact.concurrency <n>', 'groups compacted in parallel', '1')
+    .option('--block-meta-fetch-concurrency <n>', 'meta.json files read from the bucket at once', '32')
     .option('--debug.max-compaction-level <n>', 'highest compaction level: 1 leaves 2h blocks as they are, 2 compacts up to 8h, 3 up to 2d, 4 up to 14d (as Thanos)', '4')
     .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h')
     .option('--bucket-web-label <label>', 'external label the block viewer (/blocks on --http-address) titles groups of blocks with')
@@ -101,6 +102,7 @@ export function register(program: Command): void {
       dedupFunc: func === 'penalty' ? 'penalty' : 'chain',
       verticalCompaction: o['compact.enableVerticalCompaction'] === true,
       concurrency: intFlag(o['compact.concurrency'], '--compact.concurrency'),
+      metaFetchConcurrency: intFlag(o.blockMetaFetchConcurrency, '--block-meta-fetch-concurrency'),
       ranges: maxCompactionLevel(o['debug.maxCompactionLevel']),
       downsampleConcurrency: intFlag(o['downsample.concurrency'], '--downsample.concurrency'),
       deleteDelayMs: parseDuration(String(o.deleteDelay)),

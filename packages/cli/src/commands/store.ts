@@ -26,6 +26,7 @@ export function register(program: Command): void {
     .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
     .option('--sync-block-duration <duration>', 'how often to sync block metas with the bucket', '15m')
     .option('--block-sync-concurrency <n>', 'blocks loaded in parallel during a sync', '20')
+    .option('--block-meta-fetch-concurrency <n>', 'meta.json files read from the bucket at once during a sync', '32')
     .option('--min-time <time>', 'serve only data at or after this time: RFC3339, Unix seconds or relative like -2w')
     .option('--max-time <time>', 'serve only data at or before this time: RFC3339, Unix seconds or relative like -1d')
     .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks to serve')
@@ -71,6 +72,7 @@ export function register(program: Command): void {
       ...gracePeriodsFromFlags(o),
       syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
       blockSyncConcurrency: intFlag(o.blockSyncConcurrency, '--block-sync-concurrency', 1),
+      metaFetchConcurrency: intFlag(o.blockMetaFetchConcurrency, '--block-meta-fetch-concurrency'),
       ...(minTime !== undefined ? { minTime: parseTimeBound(minTime) } : {}),
       ...(maxTime !== undefined ? { maxTime: parseTimeBound(maxTime) } : {}),
       ...(relabelConfig !== undefined ? { relabelConfig } : {}),
