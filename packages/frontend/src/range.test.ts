@@ -343,17 +343,22 @@ describe.each(BACKENDS)('RangeHandler with its results in $system', ({ system, s
     throw new Error(`${system} sets did not finish`);
   }
 
+  /** `range` asked of `from`, then of `to` once `from` has stored its pieces: the same answer, without a query more to the querier. */
+  async function answeredFromStore(from: Frontend, to: Frontend, range: readonly [number, number, number]): Promise<unknown> {
+    const first = await rangeAnswer(`http://${from.httpAddress}`, ...range);
+    await setsDone(from);
+    const before = asked;
+    expect(await rangeAnswer(`http://${to.httpAddress}`, ...range)).toEqual(first);
+    expect(asked - before).toBe(0);
+    return first;
+  }
+
   it('answers random ranges as the querier does, and a second frontend answers from what the first kept', async () => {
     const server = await startServer();
     const [a, b] = await Promise.all([0, 1].map(() => start({ httpAddress: '127.0.0.1:0', downstreamUrl, range: remoteRange(server.address), logger: nopLogger, now })));
     try {
       await expectRandomRanges(`http://${a!.httpAddress}`, 60, 11);
-      const range = [BASE + 3_600_000, BASE + DAY + 5 * 3_600_000, 5 * MIN] as const;
-      const first = await rangeAnswer(`http://${a!.httpAddress}`, ...range);
-      await setsDone(a!);
-      const before = asked;
-      expect(await rangeAnswer(`http://${b!.httpAddress}`, ...range)).toEqual(first);
-      expect(asked - before).toBe(0);
+      await answeredFromStore(a!, b!, [BASE + 3_600_000, BASE + DAY + 5 * 3_600_000, 5 * MIN]);
       expect(await b!.registry.metrics()).toMatch(/strata_frontend_results_cache_lookups_total\{cache="query_range",result="hit"\} 2/);
     } finally {
       await Promise.all([a!.stop(), b!.stop(), server.stop()]);
@@ -367,12 +372,9 @@ describe.each(BACKENDS)('RangeHandler with its results in $system', ({ system, s
     );
     try {
       const range = [BASE + 3_600_000, BASE + DAY + 5 * 3_600_000, 7 * MIN] as const;
-      const first = await rangeAnswer(`http://${a!.httpAddress}`, ...range);
-      await setsDone(a!);
-      const before = asked;
-      expect(await rangeAnswer(`http://${b!.httpAddress}`, ...range)).toEqual(first);
-      expect(asked - before).toBe(0);
+      const first = await answeredFromStore(a!, b!, range);
       // Uncompressed entries live under keys of their own: c finds none of a's.
+      const before = asked;
       expect(await rangeAnswer(`http://${c!.httpAddress}`, ...range)).toEqual(first);
       expect(asked - before).toBeGreaterThan(0);
     } finally {

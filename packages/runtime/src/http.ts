@@ -118,7 +118,6 @@ async function buildApp(opts: Omit<HttpServerOptions, 'address'>, lifecycle: { c
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const lifecycle = { closing: false };
   const app = await buildApp(opts, lifecycle);
-  // Requests answered while closing say so, and their connections are not kept for another.
   const { host, port } = parseAddress(opts.address);
   await app.listen({ host, port });
   const addr = app.server.address();
