@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { blocksPlugin, BlocksRefresher, BlocksView, MetaFetcher, type Relabeler, type TimeBound } from '@strata/block';
 import type { DedupFunc } from '@strata/dedup';
 import { InstrumentedBucket, type Bucket } from '@strata/objstore';
-import { collectProcessMetrics, httpGrace, nopLogger, Prober, startHttpServer, type GracePeriods, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, httpServing, nopLogger, Prober, startHttpServer, type HttpServer, type Logger, type ServingConfig } from '@strata/runtime';
 import { Registry } from 'prom-client';
 import { BucketCompactor, type CompactorStep } from './compactor.js';
 import { DOWNSAMPLE_RANGE_1H, DOWNSAMPLE_RANGE_5M, RES_1H, RES_5M, RES_RAW } from './downsample.js';
@@ -17,7 +17,7 @@ export * from './downsample.js';
 export { blocksToDelete, type RetentionPolicy } from './retention.js';
 export { verifyLocalBlock, findCorruptBlocks } from './verify.js';
 
-export interface CompactorConfig extends GracePeriods {
+export interface CompactorConfig extends ServingConfig {
   bucket: Bucket;
   dataDir: string;
   /** Keep running, one iteration every `waitIntervalMs`; otherwise run one iteration. */
@@ -45,8 +45,6 @@ export interface CompactorConfig extends GracePeriods {
   timeRange?: { min: TimeBound; max: TimeBound };
   /** Serve /metrics and probes here (port 0 picks one); none without it. */
   httpAddress?: string;
-  /** --http.config: TLS, basic authentication and headers of the HTTP server. */
-  httpWebConfig?: WebConfig;
   /** --bucket-web-label: the external label the block viewer (`/blocks`) titles groups of blocks with. */
   blockViewerLabel?: string;
   /** --block-viewer.global.sync-block-interval (default 1m) and …-timeout (default 5m): the block viewer's reads of the bucket. */
@@ -118,8 +116,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
         if (err !== undefined) logger.warn('block viewer: reading the bucket failed; the blocks read before stay shown', { err });
       },
     });
-    const web = config.httpWebConfig !== undefined ? { web: config.httpWebConfig } : {};
-    http = await startHttpServer({ address: config.httpAddress, registry, prober, logger, plugins: [blocksPlugin({ global: blocks })], ...web, ...httpGrace(config) });
+    http = await startHttpServer({ address: config.httpAddress, registry, prober, logger, plugins: [blocksPlugin({ global: blocks })], ...httpServing(config) });
     viewer.start();
   }
   prober.healthy();

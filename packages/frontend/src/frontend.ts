@@ -1,4 +1,4 @@
-import { collectProcessMetrics, compressResponses, httpGrace, type GracePeriods, corsOrigin, corsResponses, createLogger, logIfSlow, Prober, remoteCacheClient, remoteCacheText, startHttpServer, type Logger, type RemoteCacheClient, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, compressResponses, httpServing, type ServingConfig, corsOrigin, corsResponses, createLogger, logIfSlow, Prober, remoteCacheClient, remoteCacheText, startHttpServer, type Logger, type RemoteCacheClient } from '@strata/runtime';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
 import { RemoteResults, ResultsCache, type CacheCompression, type EntriesCache, type Extent } from './cache.js';
@@ -12,7 +12,7 @@ import { RangeHandler, type RangeOptions } from './range.js';
 import { requestParams } from './request.js';
 import type { SplitOptions } from './split.js';
 
-export interface FrontendConfig extends GracePeriods {
+export interface FrontendConfig extends ServingConfig {
   httpAddress: string;
   /** The querier's HTTP API (Thanos' --query-frontend.downstream-url). */
   downstreamUrl: string;
@@ -43,7 +43,6 @@ export interface FrontendConfig extends GracePeriods {
   cors?: boolean;
   /** Gzip or deflate answers for clients that accept it (Thanos' --query-frontend.compress-responses). */
   compressResponses?: boolean;
-  httpWebConfig?: WebConfig;
   logger?: Logger;
   /** The clock (ms) the cache's freshness cutoff is taken from. */
   now?: () => number;
@@ -135,7 +134,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     app.get('/api/v1/label/:name/values', { schema: {} }, (req, reply) => labels.handle(req, reply));
     await app.register(passThroughPlugin(downstream, metrics));
   };
-  const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [routes], ...httpGrace(cfg), ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}) });
+  const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [routes], ...httpServing(cfg) });
   const cacheText = (o: SplitOptions) => (o.remote !== undefined ? remoteCacheText(o.remote.cache) : `${o.cacheBytes ?? 0} bytes in memory`);
   logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, min_split_interval_ms: opts.minSplitInterval, vertical_shards: opts.verticalShards, results_cache: cacheText(opts), labels_cache: cacheText(labelsOpts) });
   prober.healthy();

@@ -1,6 +1,6 @@
 import type { DedupFunc } from '@strata/dedup';
 import type { PromqlFeatures } from '@strata/promql';
-import { collectProcessMetrics, corsOrigin, createLogger, grpcGrace, grpcServerMetrics, httpGrace, Prober, startHttpServer, type GracePeriods, type HttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, corsOrigin, createLogger, grpcServerMetrics, grpcServing, httpServing, Prober, startHttpServer, type HttpServer, type Logger, type ServingConfig } from '@strata/runtime';
 import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { ActiveQueryTracker } from './api/activequeries.js';
@@ -12,11 +12,9 @@ import { EndpointSet } from './endpoints/endpointset.js';
 import { ProxyStore } from './proxy/proxy.js';
 
 /** `strata query`'s configuration; flag names after Thanos' in comments. */
-export interface QuerierConfig extends GracePeriods {
+export interface QuerierConfig extends ServingConfig {
   /** --http-address */
   httpAddress: string;
-  /** --http.config: TLS, basic authentication and headers of the HTTP server. */
-  httpWebConfig?: WebConfig;
   /** --grpc-address: the querier's own StoreAPI, for stacking; omitted = not served. */
   grpcAddress?: string;
   /** --grpc-server-tls-cert, --grpc-server-tls-key, --grpc-server-tls-client-ca: TLS of the querier's own StoreAPI. */
@@ -127,16 +125,15 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   let http: HttpServer | undefined;
   try {
     if (cfg.grpcAddress !== undefined) {
-      grpc = await serveStore(proxy, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry), ...grpcGrace(cfg), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
+      grpc = await serveStore(proxy, { address: cfg.grpcAddress, ...grpcServing(cfg, grpcServerMetrics(registry), logger), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
       logger.info('serving StoreAPI', { address: grpc.address });
     }
     http = await startHttpServer({
       address: cfg.httpAddress,
-      ...httpGrace(cfg),
+      ...httpServing(cfg),
       registry,
       prober,
       logger,
-      ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}),
       ...(cfg.routePrefix !== undefined ? { routePrefix: cfg.routePrefix } : {}),
       ...(cfg.metrics !== undefined ? { metrics: cfg.metrics } : {}),
       plugins: [

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { grpcMethodType, type GrpcServerObserver } from './grpcobserver.js';
 import { scrapedCounter, scrapedHistogram, type CountCell, type HistogramCell } from './scraped.js';
 
 /**
@@ -6,12 +7,7 @@ import { scrapedCounter, scrapedHistogram, type CountCell, type HistogramCell } 
  * grpc_server_started_total, grpc_server_handled_total{grpc_code}, grpc_server_handling_seconds.
  * The returned object fits the StoreAPI server's observer hook.
  */
-export interface GrpcServerMetrics {
-  started(service: string, method: string): void;
-  handled(service: string, method: string, code: string, seconds: number): void;
-}
-
-export function grpcServerMetrics(registry: Registry): GrpcServerMetrics {
+export function grpcServerMetrics(registry: Registry): GrpcServerObserver {
   const labelNames = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
   const started = scrapedCounter(registry, 'grpc_server_started_total', 'Total number of RPCs started on the server.', labelNames);
   const handled = scrapedCounter(registry, 'grpc_server_handled_total', 'Total number of RPCs completed on the server, regardless of success or failure.', [...labelNames, 'grpc_code']);
@@ -22,7 +18,6 @@ export function grpcServerMetrics(registry: Registry): GrpcServerMetrics {
     labelNames,
     [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120],
   );
-  const type = (method: string) => (method === 'Series' ? 'server_stream' : 'unary');
   // Each method's cells, made when it is first called.
   interface MethodMetrics {
     labels: Record<(typeof labelNames)[number], string>;
@@ -37,7 +32,7 @@ export function grpcServerMetrics(registry: Registry): GrpcServerMetrics {
     if (methods === undefined) byService.set(service, (methods = new Map()));
     let m = methods.get(method);
     if (m === undefined) {
-      const labels = { grpc_service: service, grpc_method: method, grpc_type: type(method) };
+      const labels = { grpc_service: service, grpc_method: method, grpc_type: grpcMethodType(method) };
       m = { labels, started: started(labels), seconds: seconds(labels), handled: new Map() };
       methods.set(method, m);
     }

@@ -1,7 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { observeAll, type GrpcServerObserver } from './grpcobserver.js';
 import type { Logger } from './logger.js';
 import type { Prober } from './prober.js';
+import { addHttpRequestLogging, grpcRequestLogger, type RequestLogging, type RequestLogPolicy } from './requestlog.js';
 import { addWebAuth, httpsOptions, type WebConfig } from './webauth.js';
 
 /**
@@ -24,25 +26,40 @@ export interface HttpServerOptions {
   metrics?: () => Promise<string>;
   /** How long close() lets requests in flight finish before it cuts them (Thanos' --http-grace-period; default 5s). */
   gracePeriodMs?: number;
+  /** Which requests are logged (Thanos' --request.logging-config). */
+  requestLog?: RequestLogPolicy;
 }
 
 /**
- * How long a component lets what is in flight finish when it stops (Thanos' --http-grace-period and
- * --grpc-grace-period), before it cuts it; each 5s by default.
+ * How a component serves HTTP and gRPC, as its command's flags set it: Thanos' --http.config,
+ * --http-grace-period, --grpc-grace-period and --request.logging-config.
  */
-export interface GracePeriods {
+export interface ServingConfig {
+  /** TLS, basic authentication and response headers of the HTTP server. */
+  httpWebConfig?: WebConfig;
+  /** How long in-flight HTTP requests, and StoreAPI calls, may finish when the component stops (each 5s by default). */
   httpGracePeriodMs?: number;
   grpcGracePeriodMs?: number;
+  /** Which requests and calls are logged. */
+  requestLogging?: RequestLogging;
 }
 
-/** A component's HTTP grace period as startHttpServer takes it. */
-export function httpGrace(g: GracePeriods): { gracePeriodMs?: number } {
-  return g.httpGracePeriodMs !== undefined ? { gracePeriodMs: g.httpGracePeriodMs } : {};
+/** A component's serving config as startHttpServer takes it. */
+export function httpServing(cfg: ServingConfig): Pick<HttpServerOptions, 'web' | 'gracePeriodMs' | 'requestLog'> {
+  return {
+    ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}),
+    ...(cfg.httpGracePeriodMs !== undefined ? { gracePeriodMs: cfg.httpGracePeriodMs } : {}),
+    ...(cfg.requestLogging?.http !== undefined ? { requestLog: cfg.requestLogging.http } : {}),
+  };
 }
 
-/** A component's gRPC grace period as serveStore takes it. */
-export function grpcGrace(g: GracePeriods): { gracePeriodMs?: number } {
-  return g.grpcGracePeriodMs !== undefined ? { gracePeriodMs: g.grpcGracePeriodMs } : {};
+/** A component's serving config as serveStore takes it: the grace period, and `metrics` with the call logging. */
+export function grpcServing(cfg: ServingConfig, metrics: GrpcServerObserver, logger: Logger): { gracePeriodMs?: number; observer: GrpcServerObserver } {
+  const policy = cfg.requestLogging?.grpc;
+  return {
+    ...(cfg.grpcGracePeriodMs !== undefined ? { gracePeriodMs: cfg.grpcGracePeriodMs } : {}),
+    observer: policy !== undefined ? observeAll(metrics, grpcRequestLogger(logger, policy)) : metrics,
+  };
 }
 
 export interface HttpServer {
@@ -65,6 +82,7 @@ export function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Promise<
 async function buildApp(opts: Omit<HttpServerOptions, 'address'>, lifecycle: { closing: boolean }): Promise<FastifyInstance> {
   // An HTTPS server is a fastify instance of another server type; the routes are the same.
   const app = (opts.web?.tls !== undefined ? Fastify({ logger: false, forceCloseConnections: 'idle', https: httpsOptions(opts.web.tls) }) : Fastify({ logger: false, forceCloseConnections: 'idle' })) as unknown as FastifyInstance;
+  if (opts.requestLog !== undefined) addHttpRequestLogging(app, opts.logger, opts.requestLog);
   if (opts.web !== undefined) addWebAuth(app, opts.web);
   app.addHook('onSend', async (_req, reply) => {
     if (lifecycle.closing) reply.header('connection', 'close');

@@ -2,6 +2,8 @@ export * from './logger.js';
 export * from './prober.js';
 export * from './http.js';
 export * from './grpc-metrics.js';
+export * from './grpcobserver.js';
+export * from './requestlog.js';
 export * from './scraped.js';
 export * from './net.js';
 export * from './webauth.js';

@@ -126,12 +126,13 @@ describe('gRPC server metrics', () => {
   it('counts calls per method and code under go-grpc-prometheus names', async () => {
     const registry = new Registry();
     const m = grpcServerMetrics(registry);
+    const call = { peer: '127.0.0.1:40000' };
     for (const code of ['OK', 'OK', 'Canceled']) {
-      m.started('thanos.Store', 'Series');
-      m.handled('thanos.Store', 'Series', code, 0.002);
+      m.started('thanos.Store', 'Series', call);
+      m.handled('thanos.Store', 'Series', code, 0.002, call, code === 'OK' ? '' : 'call cancelled by the client');
     }
-    m.started('thanos.info.Info', 'Info');
-    m.handled('thanos.info.Info', 'Info', 'OK', 0.5);
+    m.started('thanos.info.Info', 'Info', call);
+    m.handled('thanos.info.Info', 'Info', 'OK', 0.5, call, '');
     const text = await registry.metrics();
     const series = 'grpc_service="thanos.Store",grpc_method="Series",grpc_type="server_stream"';
     expect(text).toContain(`grpc_server_started_total{${series}} 3`);

@@ -1,5 +1,5 @@
 /** The sidecar's Prometheus metrics (names after Thanos', with the strata_ prefix where Thanos uses thanos_). */
-import { grpcServerMetrics, type GrpcServerMetrics } from '@strata/runtime';
+import { grpcServerMetrics, type GrpcServerObserver } from '@strata/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export class SidecarMetrics {
@@ -12,7 +12,7 @@ export class SidecarMetrics {
   readonly lastSuccessfulUpload: Gauge;
   /** Series calls by where their persisted data came from (see PrometheusStore). */
   readonly seriesSources: Counter<'source'>;
-  readonly grpc: GrpcServerMetrics;
+  readonly grpc: GrpcServerObserver;
 
   constructor(registry: Registry) {
     const registers = [registry];

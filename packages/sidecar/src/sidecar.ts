@@ -4,7 +4,7 @@
  * fresh with a heartbeat, and — when a bucket is configured — ships finished blocks.
  */
 import { TimeBound } from '@strata/block';
-import { collectProcessMetrics, createLogger, grpcGrace, httpGrace, type GracePeriods, type Logger, Prober, startHttpServer, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, createLogger, grpcServing, httpServing, type Logger, Prober, type ServingConfig, startHttpServer } from '@strata/runtime';
 import { type Bucket, parseDuration } from '@strata/objstore';
 import { type Compression, formatInt64, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
 import { Registry } from 'prom-client';
@@ -17,7 +17,7 @@ import { LocalBlocks } from './localblocks.js';
 import { Shipper } from './shipper.js';
 import { PrometheusStore, type PrometheusState } from './store.js';
 
-export interface SidecarConfig extends GracePeriods {
+export interface SidecarConfig extends ServingConfig {
   /** Base URL of Prometheus, e.g. http://localhost:9090. */
   prometheusUrl: string;
   /** How to reach a Prometheus behind its --web.config.file (--prometheus.http-client): credentials, TLS. */
@@ -30,8 +30,6 @@ export interface SidecarConfig extends GracePeriods {
   grpcAddress?: string;
   /** host:port for HTTP. Default 0.0.0.0:10902. */
   httpAddress?: string;
-  /** --http.config: TLS, basic authentication and headers of the HTTP server. */
-  httpWebConfig?: WebConfig;
   grpcTls?: ServerTLS;
   grpcCompression?: Compression;
   /** Also ship blocks Prometheus compacted itself (compaction level > 1). */
@@ -109,7 +107,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
   const minTimeFlag = config.minTime ?? TimeBound.at(MIN_INT64);
   let state: PrometheusState | undefined;
 
-  const http = await startHttpServer({ address: config.httpAddress ?? '0.0.0.0:10902', registry, prober, logger: log, ...httpGrace(config), ...(config.httpWebConfig !== undefined ? { web: config.httpWebConfig } : {}) });
+  const http = await startHttpServer({ address: config.httpAddress ?? '0.0.0.0:10902', registry, prober, logger: log, ...httpServing(config) });
   prober.healthy();
   prober.notReady('waiting for Prometheus');
 
@@ -206,8 +204,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
     });
     const grpc = await serveStore(store, {
       address: config.grpcAddress ?? '0.0.0.0:10901',
-      observer: metrics.grpc,
-      ...grpcGrace(config),
+      ...grpcServing(config, metrics.grpc, log),
       ...(config.grpcTls ? { tls: config.grpcTls } : {}),
       ...(config.grpcCompression ? { compression: config.grpcCompression } : {}),
     });

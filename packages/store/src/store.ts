@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { blocksPlugin, BlocksView, Relabeler, TimeBound } from '@strata/block';
 import { bucketFromConfigFile, InstrumentedBucket, type Bucket } from '@strata/objstore';
 import { parseCachingBucketConfig } from './cachingbucketconfig.js';
-import { collectProcessMetrics, createLogger, grpcGrace, grpcServerMetrics, httpGrace, Prober, remoteCacheClient, startHttpServer, type GracePeriods, type HttpServer, type Logger, type RemoteCacheClient, type RemoteCacheConfig, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, createLogger, grpcServerMetrics, grpcServing, httpServing, Prober, remoteCacheClient, startHttpServer, type HttpServer, type Logger, type RemoteCacheClient, type RemoteCacheConfig, type ServingConfig } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, serveStore, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Gauge, Registry } from 'prom-client';
 import { LOCAL_CHUNK_READS } from './block.js';
@@ -17,7 +17,7 @@ import { AccountingBucket } from './querystats.js';
 import { BlockSyncer } from './sync.js';
 
 /** `strata store`'s configuration; flag names after Thanos' in comments. Durations in ms. */
-export interface StoreConfig extends GracePeriods {
+export interface StoreConfig extends ServingConfig {
   /** The bucket itself, or --objstore.config-file. */
   bucket?: Bucket;
   objstoreConfigFile?: string;
@@ -29,8 +29,6 @@ export interface StoreConfig extends GracePeriods {
   grpcTls?: ServerTLS;
   /** --http-address */
   httpAddress: string;
-  /** --http.config: TLS, basic authentication and headers of the HTTP server. */
-  httpWebConfig?: WebConfig;
   /** --sync-block-duration (default 15m) */
   syncIntervalMs?: number;
   /** --block-sync-concurrency (default 20) */
@@ -176,8 +174,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     views,
   });
 
-  const web = cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {};
-  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [blocksPlugin(views)], ...web, ...httpGrace(cfg) });
+  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [blocksPlugin(views)], ...httpServing(cfg) });
   prober.healthy();
   let grpc: ServingStore | undefined;
   try {
@@ -185,7 +182,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     await syncer.sync();
     logger.info('initial bucket sync done', { blocks: store.blocks().length, seconds: ((performance.now() - started) / 1000).toFixed(3) });
     store.setReady();
-    grpc = await serveStore(store, { address: cfg.grpcAddress, observer: grpcServerMetrics(registry), ...grpcGrace(cfg), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
+    grpc = await serveStore(store, { address: cfg.grpcAddress, ...grpcServing(cfg, grpcServerMetrics(registry), logger), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
   } catch (e) {
     await http.close();
     await closeBlocks(store);

@@ -70,10 +70,12 @@ export interface StoreServer {
   targets?(req: TargetsRequest, ctx: CallContext): Promise<{ targets: TargetDiscovery; warnings: string[] }>;
 }
 
-/** Receives per-call events, for grpc_server_* metrics. */
+/** Receives per-call events, for grpc_server_* metrics and request logs. */
 export interface GrpcServerObserver {
-  started(service: string, method: string): void;
-  handled(service: string, method: string, code: string, seconds: number): void;
+  /** `call.peer` is the client's `host:port`. */
+  started(service: string, method: string, call: { peer: string }): void;
+  /** `details` is the status message ('' when OK). */
+  handled(service: string, method: string, code: string, seconds: number, call: { peer: string }, details: string): void;
 }
 
 export interface ServeOptions {
@@ -289,18 +291,19 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
   function unary<Req, Res>(service: string, name: string, fn: (req: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const started = performance.now();
-      observer?.started(service, name);
+      const info = { peer: call.getPeer() };
+      observer?.started(service, name, info);
       const { ctx, done } = callContext(call as grpc.ServerUnaryCall<unknown, unknown>);
       fn(call.request, ctx).then(
         (res) => {
           done();
-          observer?.handled(service, name, 'OK', (performance.now() - started) / 1000);
+          observer?.handled(service, name, 'OK', (performance.now() - started) / 1000, info, '');
           callback(null, res);
         },
         (err: unknown) => {
           done();
           const e = toServiceError(err, ctx.signal);
-          observer?.handled(service, name, GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
+          observer?.handled(service, name, GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000, info, e.details);
           callback(e);
         },
       );
@@ -309,16 +312,18 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
 
   server.serveStreams(Method.Series, (stream, headers) => {
     const started = performance.now();
-    observer?.started('thanos.Store', 'Series');
+    const socket = stream.session?.socket;
+    const info = { peer: `${socket?.remoteAddress ?? ''}:${socket?.remotePort ?? ''}` };
+    observer?.started('thanos.Store', 'Series', info);
     const call = new SeriesCall(stream, headers);
     streamSeries(impl, call).then(
       () => {
-        observer?.handled('thanos.Store', 'Series', 'OK', (performance.now() - started) / 1000);
+        observer?.handled('thanos.Store', 'Series', 'OK', (performance.now() - started) / 1000, info, '');
         call.finish(GrpcStatus.OK, 'OK');
       },
       (err: unknown) => {
         const e = toServiceError(err, call);
-        observer?.handled('thanos.Store', 'Series', GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
+        observer?.handled('thanos.Store', 'Series', GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000, info, e.details);
         call.finish(e.code, e.details);
       },
     );
@@ -338,19 +343,20 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
   function frames<Req, Frame>(service: string, name: string, fn: (req: Req, ctx: CallContext) => Promise<Frame[]>): grpc.handleServerStreamingCall<Req, Frame> {
     return (call) => {
       const started = performance.now();
-      observer?.started(service, name);
+      const info = { peer: call.getPeer() };
+      observer?.started(service, name, info);
       const { ctx, done } = callContext(call as grpc.ServerWritableStream<unknown, unknown>);
       fn(call.request, ctx).then(
         (out) => {
           done();
           for (const f of out) call.write(f);
-          observer?.handled(service, name, 'OK', (performance.now() - started) / 1000);
+          observer?.handled(service, name, 'OK', (performance.now() - started) / 1000, info, '');
           call.end();
         },
         (err: unknown) => {
           done();
           const e = toServiceError(err, ctx.signal);
-          observer?.handled(service, name, GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000);
+          observer?.handled(service, name, GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000, info, e.details);
           call.emit('error', e);
         },
       );

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { createLogger, type GracePeriods, type Logger, type LogLevel, type WebConfig } from '@strata/runtime';
+import { createLogger, parseRequestLoggingConfig, type Logger, type LogLevel, type ServingConfig } from '@strata/runtime';
 import type { ClientTLS, ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
@@ -24,14 +24,27 @@ export function withGracePeriodFlags(cmd: Command, grpc: boolean): Command {
 }
 
 /** The grace periods the flags give, as the component config fields that take them. */
-export function gracePeriodsFromFlags(o: Record<string, unknown>): GracePeriods {
+export function gracePeriodsFromFlags(o: Record<string, unknown>): ServingConfig {
   return { httpGracePeriodMs: parseDuration(String(o.httpGracePeriod)), ...(o.grpcGracePeriod !== undefined ? { grpcGracePeriodMs: parseDuration(String(o.grpcGracePeriod)) } : {}) };
 }
 
 /** The web configuration `--http.config` names, loaded, as the component config field that takes it. */
-export async function webConfigFromFlags(o: Record<string, unknown>): Promise<{ httpWebConfig?: WebConfig }> {
+export async function webConfigFromFlags(o: Record<string, unknown>): Promise<ServingConfig> {
   const path = o['http.config'];
   return path === undefined ? {} : { httpWebConfig: await loadWebConfig(String(path)) };
+}
+
+/** Thanos' --request.logging-config(-file): which HTTP requests and gRPC calls the component logs. */
+export function withRequestLoggingFlags(cmd: Command): Command {
+  return cmd
+    .option('--request.logging-config <yaml>', 'which HTTP requests and gRPC calls to log, in Thanos\' YAML, e.g. "options: {level: ERROR, decision: {log_start: false, log_end: true}}" (lines below status 500 or for calls that did not fail are at debug level)')
+    .option('--request.logging-config-file <path>', 'file with the request logging configuration');
+}
+
+/** The request logging the flags give, as the component config field that takes it. */
+export async function requestLoggingFromFlags(o: Record<string, unknown>): Promise<ServingConfig> {
+  const text = await yamlFlag(o, 'request.logging-config');
+  return text === undefined ? {} : { requestLogging: parseRequestLoggingConfig(text, '--request.logging-config') };
 }
 
 export function withLogFlags(cmd: Command): Command {

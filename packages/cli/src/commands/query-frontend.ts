@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseDownstreamTransport, parseResponseCacheConfig, start, type CacheCompression, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
 import { parseDuration } from '../flags.js';
-import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, gracePeriodsFromFlags, webConfigFromFlags, withGracePeriodFlags, withHttpConfigFlag, withLogFlags, yamlFlag } from './component.js';
+import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, gracePeriodsFromFlags, webConfigFromFlags, withGracePeriodFlags, withHttpConfigFlag, withLogFlags, withRequestLoggingFlags, requestLoggingFromFlags, yamlFlag } from './component.js';
 
 /** `strata query-frontend`: split and cached range queries in front of a querier, with `thanos query-frontend`'s flags. */
 export function register(program: Command): void {
@@ -40,7 +40,7 @@ export function register(program: Command): void {
     'the range of label and series requests that give none, back from now (0: such requests go to the querier as they are)',
     '24h',
   );
-  withLogFlags(withHttpConfigFlag(withGracePeriodFlags(cmd, false))).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(cmd, false)))).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const range = await splitOptions(o, 'query-range');
     const minSplitInterval = parseDuration(String(o['queryRange.minSplitInterval']));
@@ -48,6 +48,7 @@ export function register(program: Command): void {
     const frontend = await start({
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
+      ...(await requestLoggingFromFlags(o)),
       ...gracePeriodsFromFlags(o),
       downstreamUrl: downstreamUrl(String(o['queryFrontend.downstreamUrl'])),
       ...(tripper !== undefined ? { downstreamTransport: parseDownstreamTransport(tripper, '--query-frontend.downstream-tripper-config') } : {}),

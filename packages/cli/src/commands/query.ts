@@ -21,6 +21,8 @@ import {
   withGrpcServerTlsFlags,
   withHttpConfigFlag,
   withLogFlags,
+  withRequestLoggingFlags,
+  requestLoggingFromFlags,
 } from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
@@ -80,7 +82,7 @@ export function register(program: Command): void {
       'processes that serve queries, sharing the HTTP and gRPC addresses, so that the querier uses as many cores (Node runs one process\' JavaScript on one core); each holds a querier\'s memory; /metrics sums theirs',
       '1',
     );
-  withLogFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)), true))).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)), true)))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
@@ -103,6 +105,7 @@ export function register(program: Command): void {
     if (!isCompression(compression)) throw new Error(`--grpc-compression must be none, snappy, gzip or deflate, not ${compression}`);
     const grpcTls = await serverTlsFromFlags(o);
     const clientTls = await clientTlsFromFlags(o);
+    const requestLogging = await requestLoggingFromFlags(o);
     const workers = intFlag(o['query.workers'], '--query.workers');
     const slot = workerSlot();
     if (workers > 1 && slot === undefined) {
@@ -114,6 +117,7 @@ export function register(program: Command): void {
     const querier = await start({
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
+      ...requestLogging,
       ...gracePeriodsFromFlags(o),
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),

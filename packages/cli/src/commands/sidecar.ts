@@ -14,6 +14,8 @@ import {
   withGrpcServerTlsFlags,
   withHttpConfigFlag,
   withLogFlags,
+  withRequestLoggingFlags,
+  requestLoggingFromFlags,
   yamlFlag,
 } from './component.js';
 import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
@@ -38,7 +40,7 @@ export function register(program: Command): void {
     .option('--reloader.rule-dir <dir>', 'directory of rule files to watch; repeatable', repeatable, [])
     .option('--reloader.watch-interval <duration>', 'how often the watched files are checked besides change notifications', '3m')
     .option('--reloader.retry-interval <duration>', 'how soon a failed reload of Prometheus is tried again', '5s');
-  withLogFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true))).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true)))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     const logger = loggerFromFlags(o);
@@ -57,6 +59,7 @@ export function register(program: Command): void {
       grpcAddress: str('grpcAddress')!,
       httpAddress: str('httpAddress')!,
       ...(await webConfigFromFlags(o)),
+      ...(await requestLoggingFromFlags(o)),
       ...gracePeriodsFromFlags(o),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       uploadCompacted: o['shipper.uploadCompacted'] === true,

@@ -14,6 +14,8 @@ import {
   withGrpcServerTlsFlags,
   withHttpConfigFlag,
   withLogFlags,
+  withRequestLoggingFlags,
+  requestLoggingFromFlags,
   yamlFlag,
 } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
@@ -52,7 +54,7 @@ export function register(program: Command): void {
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
     .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
-  withLogFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true))).action(async (o: Record<string, unknown>) => {
+  withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true)))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const relabelConfig = await yamlFlag(o, 'selector.relabel-config');
@@ -69,6 +71,7 @@ export function register(program: Command): void {
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
+      ...(await requestLoggingFromFlags(o)),
       ...gracePeriodsFromFlags(o),
       syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
       blockSyncConcurrency: intFlag(o.blockSyncConcurrency, '--block-sync-concurrency', 1),
