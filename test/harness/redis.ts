@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, startProcess, tempDir, waitForPort, type Managed } from './process.js';
+import { freePort, sleep, startProcess, tempDir, waitForPort, type Managed } from './process.js';
 
 export interface RunningRedis {
   /** `127.0.0.1:port`: plain TCP, or TLS when started with `tls`. */
@@ -16,13 +16,17 @@ export interface RunningRedis {
 /**
  * Starts Debian's redis-server on 127.0.0.1 at a port the OS picked, without persistence, and waits
  * until it takes connections. `password`: its requirepass; `tls`: TLS only, with a CA, a server and
- * a client certificate made by openssl for it; `replicaOf`: a replica of that `host:port`.
+ * a client certificate made by openssl for it; `replicaOf`: a replica of that `host:port`; `cluster`:
+ * with cluster mode enabled (a node of no cluster yet; see startRedisCluster).
  */
-export async function startRedis(opts: { password?: string; tls?: boolean; replicaOf?: string } = {}): Promise<RunningRedis> {
+export async function startRedis(opts: { password?: string; tls?: boolean; replicaOf?: string; cluster?: boolean } = {}): Promise<RunningRedis> {
   const port = await freePort();
   const dir = await tempDir('strata-redis-');
   const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path, ...(opts.password !== undefined ? ['--requirepass', opts.password] : [])];
   if (opts.replicaOf !== undefined) args.push('--replicaof', ...opts.replicaOf.split(':'));
+  // Each node writes its view of the cluster to a file of its own. Without full coverage, the nodes
+  // left serve their slots when one is down, as a test of a node failing needs.
+  if (opts.cluster === true) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir.path, 'nodes.conf'), '--cluster-require-full-coverage', 'no');
   let tls: RunningRedis['tls'];
   if (opts.tls === true) {
     tls = await certificates(dir.path);
@@ -76,4 +80,40 @@ export async function startSentinel(name: string, master: string): Promise<Runni
       await dir.cleanup();
     },
   };
+}
+
+export interface RunningRedisCluster {
+  /** The masters, each owning a third of the slots (redis-cli's split). */
+  readonly nodes: readonly RunningRedis[];
+  /** Runs `redis-cli` against `node` (with the cluster's password) and resolves with its output, trimmed. */
+  cli(node: RunningRedis, ...args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a Redis Cluster of three masters without replicas (`password`: each node's requirepass), made
+ * with `redis-cli --cluster create`, and waits until every node says the cluster is ok.
+ */
+export async function startRedisCluster(opts: { password?: string } = {}): Promise<RunningRedisCluster> {
+  const nodes: RunningRedis[] = [];
+  const auth = opts.password !== undefined ? ['--no-auth-warning', '-a', opts.password] : [];
+  const run = async (args: string[]) => (await promisify(execFile)('redis-cli', [...auth, ...args])).stdout.trim();
+  const cli = (node: RunningRedis, ...args: string[]) => run(['-h', '127.0.0.1', '-p', node.address.split(':')[1] as string, ...args]);
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  };
+  try {
+    for (let i = 0; i < 3; i++) nodes.push(await startRedis({ cluster: true, ...(opts.password !== undefined ? { password: opts.password } : {}) }));
+    await run(['--cluster', 'create', ...nodes.map((n) => n.address), '--cluster-replicas', '0', '--cluster-yes']);
+    for (let i = 0; ; i++) {
+      const states = await Promise.all(nodes.map((n) => cli(n, 'CLUSTER', 'INFO')));
+      if (states.every((s) => s.includes('cluster_state:ok'))) break;
+      if (i > 300) throw new Error(`the redis cluster is not ok after 30s: ${states.join('\n')}`);
+      await sleep(100);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { nodes, cli, stop };
 }

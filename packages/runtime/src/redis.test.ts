@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import { startRedis, startSentinel, type RunningRedis } from '@strata/testing/redis';
+import { startRedis, startRedisCluster, startSentinel, type RunningRedis, type RunningRedisCluster } from '@strata/testing/redis';
 import { freePort, sleep } from '@strata/testing/process';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REDIS_CLIENT_CONFIG, RedisClient, type RedisClientConfig } from './redis.js';
+import { keySlot } from './rediscluster.js';
 import { parseRedisClientConfig } from './redisconfig.js';
 
 let plain: RunningRedis;
@@ -29,6 +30,13 @@ async function client(cfg: Partial<RedisClientConfig> = {}, registry = new Regis
 async function counter(registry: Registry, name: string, labels: string): Promise<number> {
   const m = new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(await registry.metrics());
   return m === null ? 0 : Number(m[1]);
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; !(await check()); i++) {
+    if (i > 300) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
 }
 
 describe('RedisClient against redis-server', () => {
@@ -122,12 +130,6 @@ describe('RedisClient when redis closes connections', () => {
 
 describe('RedisClient with Redis Sentinel', () => {
   const cli = async (address: string, ...args: string[]) => (await promisify(execFile)('redis-cli', ['-h', '127.0.0.1', '-p', address.split(':')[1] as string, ...args])).stdout.trim();
-  async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-    for (let i = 0; !(await check()); i++) {
-      if (i > 300) throw new Error(`timed out waiting for ${what}`);
-      await sleep(100);
-    }
-  }
 
   it('finds the master through the sentinels (asked in turn), and the new master after a failover', async () => {
     const master = await startRedis();
@@ -183,7 +185,11 @@ describe('parseRedisClientConfig', () => {
 
   it('refuses what it cannot do, by name, and what is wrong', () => {
     expect(() => parseRedisClientConfig({}, 'config')).toThrow("config.addr: the redis server's host:port is required");
-    expect(() => parseRedisClientConfig({ addr: 'a:1,b:1' }, 'config')).toThrow('Redis Cluster');
+    expect(parseRedisClientConfig({ addr: 'a:1, b:1,c:1', password: 'p' }, 'config').client).toEqual({ ...DEFAULT_REDIS_CLIENT_CONFIG, addr: 'a:1, b:1,c:1', password: 'p' });
+    expect(() => parseRedisClientConfig({ addr: 'a:1,b:1', db: 1 }, 'config')).toThrow('config.db: a Redis Cluster (several addresses without master_name) has database 0 only, not 1');
+    expect(parseRedisClientConfig({ addr: 'a:1,b:1', db: 0 }, 'config').client.db).toBe(0);
+    expect(parseRedisClientConfig({ addr: 's1:26379,s2:26379', master_name: 'm', db: 1 }, 'config').client.db).toBe(1);
+    expect(() => new RedisClient({ ...DEFAULT_REDIS_CLIENT_CONFIG, addr: 'a:1,b:1', db: 2 }, { name: 'test' })).toThrow('has database 0 only, not db 2');
     expect(parseRedisClientConfig({ addr: 's1:26379, s2:26379', master_name: 'm' }, 'config').client).toMatchObject({ addr: 's1:26379, s2:26379', masterName: 'm' });
     expect(() => parseRedisClientConfig({ addr: 'a:1', cache_size: '64MB' }, 'config')).toThrow('client-side caching is not supported');
     expect(parseRedisClientConfig({ addr: 'a:1', cache_size: 0 }, 'config').client.addr).toBe('a:1');
@@ -191,4 +197,146 @@ describe('parseRedisClientConfig', () => {
     expect(() => parseRedisClientConfig({ addr: 'a:1', tls_enabled: true, tls_config: { cert_file: '/etc/hostname' } }, 'config')).toThrow('both client key and certificate must be provided');
     expect(() => parseRedisClientConfig({ addr: 'a:1', tls_enabled: true, tls_config: { ca_file: '/nonexistent/ca.crt' } }, 'config')).toThrow('config.tls_config.ca_file');
   });
+});
+
+describe('RedisClient with Redis Cluster', () => {
+  const port = (node: RunningRedis) => node.address.split(':')[1] as string;
+  const keysOn = async (cluster: RunningRedisCluster, node: RunningRedis, pattern: string) => (await cluster.cli(node, 'KEYS', pattern)).split('\n').filter((k) => k !== '');
+  /** How many times `node` ran `command` (INFO commandstats). */
+  const calls = async (cluster: RunningRedisCluster, node: RunningRedis, command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(await cluster.cli(node, 'INFO', 'commandstats'))?.[1] ?? 0);
+  /** The failures of `operation`, whatever their reason. */
+  const failures = async (registry: Registry, operation: string) =>
+    [...(await registry.metrics()).matchAll(new RegExp(`^strata_redis_operation_failures_total\\{name="cluster",operation="${operation}",reason="[^"]*"\\} (\\S+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  const clusterClient = async (cluster: RunningRedisCluster, registry: Registry) => {
+    const c = new RedisClient(parseRedisClientConfig({ addr: cluster.nodes.map((n) => n.address).join(',') }, 'config').client, { name: 'cluster', registry });
+    await c.start();
+    return c;
+  };
+
+  it('computes slots as redis does, hash tags included', () => {
+    // The cluster specification's examples, and CRC16/XMODEM's check value.
+    expect(keySlot('123456789')).toBe(0x31c3);
+    expect(keySlot('{user1000}.following')).toBe(keySlot('{user1000}.followers'));
+    expect(keySlot('{user1000}.following')).toBe(keySlot('user1000'));
+    expect(keySlot('foo{}{bar}')).not.toBe(keySlot('bar'));
+    expect(keySlot('foo{{bar}}zap')).toBe(keySlot('{bar'));
+    expect(keySlot('foo{bar}{zap}')).toBe(keySlot('bar'));
+  });
+
+  it('spreads keys over the masters by slot, hash tags together, and gets them from every node, with AUTH on each', async () => {
+    const cluster = await startRedisCluster({ password: 'sesame' });
+    const registry = new Registry();
+    // The first address is of no node: the next ones are asked for the slot map.
+    const c = new RedisClient(parseRedisClientConfig({ addr: [`127.0.0.1:${await freePort()}`, ...cluster.nodes.map((n) => n.address)].join(','), password: 'sesame', get_multi_batch_size: 50 }, 'config').client, { name: 'cluster', registry });
+    try {
+      await c.start();
+      // redis' own slot of keys with and without hash tags, odd ones included.
+      for (const key of ['key-1', '{user:7}.series', 'a{}b', '{}{x}', 'a{b', 'a}b{c}', '{{x}}y', 'clé{é}', 'key with spaces']) {
+        expect(keySlot(key), key).toBe(Number(await cluster.cli(cluster.nodes[0] as RunningRedis, 'CLUSTER', 'KEYSLOT', key)));
+      }
+      const keys = Array.from({ length: 300 }, (_, i) => `key-${i}`);
+      const tagged = ['{user:7}.postings', '{user:7}.series', '{user:7}.chunks'];
+      for (const key of [...keys, ...tagged]) c.setAsync(key, Buffer.from(`value of ${key}`), 60_000);
+      await c.flush();
+      // Every master holds some of the keys, and each key is on one master only.
+      const held = await Promise.all(cluster.nodes.map((n) => keysOn(cluster, n, 'key-*')));
+      for (const h of held) expect(h.length).toBeGreaterThan(0);
+      expect(held.flat().sort()).toEqual([...keys].sort());
+      // Keys with one hash tag are all on one node.
+      const tags = await Promise.all(cluster.nodes.map((n) => keysOn(cluster, n, '{user:7}*')));
+      expect(tags.filter((t) => t.length > 0)).toEqual([expect.arrayContaining(tagged)]);
+      // One get of them all: to each node, its keys in batches of at most 50.
+      const before = await counter(registry, 'strata_redis_operations_total', 'name="cluster",operation="getmulti"');
+      const got = await c.getMulti([...keys, ...tagged, '{user:7}.missing']);
+      expect([...got.keys()].sort()).toEqual([...keys, ...tagged].sort());
+      for (const [key, value] of got) expect(value.toString()).toBe(`value of ${key}`);
+      const batches = held.map((h, i) => Math.ceil((h.length + ((tags[i] as string[]).length > 0 ? tagged.length + 1 : 0)) / 50)).reduce((a, b) => a + b, 0);
+      expect((await counter(registry, 'strata_redis_operations_total', 'name="cluster",operation="getmulti"')) - before).toBe(batches);
+      expect(await registry.metrics()).not.toMatch(/^strata_redis_operation_failures_total\{[^}]*\} [1-9]/m);
+      // Gets of one turn go out together, to each key's node.
+      expect((await Promise.all(['key-1', 'key-2', '{user:7}.chunks', 'missing'].map((k) => c.get(k)))).map((v) => v?.toString())).toEqual(['value of key-1', 'value of key-2', 'value of {user:7}.chunks', undefined]);
+    } finally {
+      c.stop();
+      await cluster.stop();
+    }
+  }, 60_000);
+
+  it('follows ASK while a slot migrates and MOVED once it has, and then goes to the new master straight', async () => {
+    const cluster = await startRedisCluster();
+    const registry = new Registry();
+    const c = await clusterClient(cluster, registry);
+    try {
+      const key = 'moving';
+      const slot = String(keySlot(key));
+      c.setAsync(key, Buffer.from('old'), 60_000);
+      await c.flush();
+      const holders = await Promise.all(cluster.nodes.map(async (n) => (await cluster.cli(n, 'EXISTS', key)) === '1'));
+      const from = holders.indexOf(true);
+      const [source, target, third] = [0, 1, 2].map((i) => cluster.nodes[(from + i) % 3] as RunningRedis) as [RunningRedis, RunningRedis, RunningRedis];
+      const [sourceId, targetId] = await Promise.all([source, target].map((n) => cluster.cli(n, 'CLUSTER', 'MYID')));
+      // The slot's migration begins (as redis-cli --cluster reshard does it).
+      expect(await cluster.cli(target, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId as string)).toBe('OK');
+      expect(await cluster.cli(source, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId as string)).toBe('OK');
+      // A key of the slot that the source lacks is for the target (ASK): set there, and read from there.
+      const added = `{${key}}.added`;
+      c.setAsync(added, Buffer.from('added'), 60_000);
+      await c.flush();
+      expect(await cluster.cli(target, 'CLUSTER', 'GETKEYSINSLOT', slot, '10')).toBe(added);
+      expect((await c.getMulti([added])).get(added)?.toString()).toBe('added');
+      // Once the key itself has moved, it is read from the target too.
+      expect(await cluster.cli(source, 'MIGRATE', '127.0.0.1', port(target), '', '0', '5000', 'KEYS', key)).toBe('OK');
+      const asked = await calls(cluster, target, 'asking');
+      const mid = await c.getMulti([key, added]);
+      expect([...mid].map(([k, v]) => `${k}=${v.toString()}`).sort()).toEqual([`${key}=old`, `${added}=added`]);
+      // ASKING before each of the two GETs the source sent on.
+      expect(await calls(cluster, target, 'asking')).toBe(asked + 2);
+      // The migration ends: the source answers MOVED, which the client follows.
+      for (const n of [target, source, third]) expect(await cluster.cli(n, 'CLUSTER', 'SETSLOT', slot, 'NODE', targetId as string)).toBe('OK');
+      expect((await c.getMulti([key])).get(key)?.toString()).toBe('old');
+      c.setAsync(key, Buffer.from('new'), 60_000);
+      await c.flush();
+      expect(await cluster.cli(target, 'GET', key)).toBe('new');
+      // It reads the slot map again, and from then on asks the target first.
+      await until('the key to be read without asking the source', async () => {
+        const before = await calls(cluster, source, 'get');
+        const value = (await c.getMulti([key])).get(key)?.toString();
+        return value === 'new' && (await calls(cluster, source, 'get')) === before;
+      });
+      expect(await registry.metrics()).not.toMatch(/^strata_redis_operation_failures_total\{[^}]*\} [1-9]/m);
+    } finally {
+      c.stop();
+      await cluster.stop();
+    }
+  }, 60_000);
+
+  it('takes the keys of a node that is down for misses, still answers those of the others, and reads the slot map again', async () => {
+    const cluster = await startRedisCluster();
+    const registry = new Registry();
+    const c = await clusterClient(cluster, registry);
+    try {
+      const keys = Array.from({ length: 60 }, (_, i) => `key-${i}`);
+      for (const key of keys) c.setAsync(key, Buffer.from(key), 60_000);
+      await c.flush();
+      expect((await c.getMulti(keys)).size).toBe(keys.length);
+      const [lost, ...left] = cluster.nodes as [RunningRedis, ...RunningRedis[]];
+      const lostKeys = await keysOn(cluster, lost, '*');
+      expect(lostKeys.length).toBeGreaterThan(0);
+      const slotReads = async () => (await Promise.all(left.map((n) => calls(cluster, n, 'cluster\\|slots')))).reduce((a, b) => a + b, 0);
+      const readsBefore = await slotReads();
+      await lost.proc.stop('SIGKILL');
+      const got = await c.getMulti(keys);
+      expect([...got.keys()].sort()).toEqual(keys.filter((k) => !lostKeys.includes(k)).sort());
+      // One failure: the lost node's batch (refused, or cut off on a connection it had kept).
+      expect(await failures(registry, 'getmulti')).toBe(1);
+      c.setAsync(lostKeys[0] as string, Buffer.from('v'), 60_000);
+      await c.flush();
+      expect(await failures(registry, 'set')).toBe(1);
+      // The nodes left are asked for the slot map; the lost node's slots have no other master, and its keys stay misses.
+      await until('a node left to be asked for the slot map', async () => (await slotReads()) > readsBefore);
+      expect([...(await c.getMulti(keys)).keys()].sort()).toEqual([...got.keys()].sort());
+    } finally {
+      c.stop();
+      await cluster.stop();
+    }
+  }, 60_000);
 });

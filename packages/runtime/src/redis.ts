@@ -1,25 +1,34 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
+import { ClusterSlots } from './rediscluster.js';
 import { CacheSocket, RemoteCacheClient, ServerError, SocketConnection, type CacheConnection, type RemoteCacheLimits } from './remotecache.js';
 
 /**
  * A redis client as Thanos' (pkg/cacheutil: RedisClient; see RemoteCacheClient), for one standalone
- * redis server, or the master of a Redis Sentinel group: AUTH (with the username of an ACL user, or the
- * requirepass password) and SELECT on each connection, MGET in batches of `maxGetMultiBatchSize` keys,
- * SET with a time to live in ms.
+ * redis server, the master of a Redis Sentinel group, or the masters of a Redis Cluster: AUTH (with the
+ * username of an ACL user, or the requirepass password) and SELECT on each connection, MGET in batches
+ * of `maxGetMultiBatchSize` keys, SET with a time to live in ms.
  *
  * With Sentinel (`masterName`), each new connection asks the sentinels, in turn, where the master is
  * (`SENTINEL get-master-addr-by-name`), and checks with `ROLE` that it reached a master. After a
  * failover the old master answers writes with a READONLY error: like any failed operation that closes
  * the connection, and the next one finds the new master.
  *
+ * With several addresses and no `masterName`, they are seed nodes of a Redis Cluster, as rueidis (which
+ * Thanos' client is built on) takes them: the slot map comes from `CLUSTER SLOTS` (see ClusterSlots),
+ * each key goes to the master of its slot, with a pool of connections per node, and redirections are
+ * followed (see ClusterConnection). A cluster has database 0 only.
+ *
  * The wire format is RESP2 (redis.io/docs/reference/protocol-spec): a command is an array of bulk
  * strings, `*<n>\r\n` then `$<len>\r\n<bytes>\r\n` each; an answer is `+<text>\r\n`, `-<error>\r\n`,
  * `:<integer>\r\n`, `$<len>\r\n<bytes>\r\n` (`$-1\r\n`: none) or `*<n>\r\n` and n answers.
  */
 export interface RedisClientConfig extends RemoteCacheLimits {
-  /** `host:port` of the server; with `masterName`, of the sentinels, comma-separated. */
+  /**
+   * `host:port` of the server; with `masterName`, of the sentinels, comma-separated; several without
+   * `masterName`: of nodes of a Redis Cluster, asked in turn for its slot map.
+   */
   addr: string;
   /** The Sentinel group whose master to use (Thanos' master_name); '': `addr` is the server itself. */
   masterName: string;
@@ -51,26 +60,42 @@ export const DEFAULT_REDIS_CLIENT_CONFIG: Omit<RedisClientConfig, 'addr'> = {
 
 export class RedisClient extends RemoteCacheClient {
   readonly #cfg: RedisClientConfig;
+  /** With a Redis Cluster: which node owns each slot. */
+  readonly #slots: ClusterSlots | undefined;
 
   /** `name`: the cache's name in the metrics (e.g. `query-range`). */
   constructor(cfg: RedisClientConfig, opts: { name: string; registry?: Registry; logger?: Logger }) {
     if (cfg.addr === '') throw new Error('redis: no addr given');
     super('redis', cfg, opts);
     this.#cfg = cfg;
+    const seeds = cfg.addr.split(',').map((a) => a.trim());
+    if (cfg.masterName === '' && seeds.length > 1) {
+      if (cfg.db !== 0) throw new Error(`redis: a Redis Cluster (several addresses without master_name) has database 0 only, not db ${cfg.db}`);
+      this.#slots = new ClusterSlots(seeds, { ask: (address) => this.#clusterSlots(address), dropped: (address) => this.dropConnections(address), failed: (e) => this.#slotMapFailed(e) });
+    }
   }
 
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    // A cluster that does not answer yet is no error: the first keys used ask for its slot map again.
+    await this.#slots?.refresh().catch((e: Error) => this.#slotMapFailed(e));
+  }
 
-  protected serverFor(): string {
-    return this.#cfg.addr;
+  override stop(): void {
+    this.#slots?.stop();
+    super.stop();
+  }
+
+  protected serverFor(key: string): string {
+    return this.#slots?.nodeFor(key) ?? this.#cfg.addr;
   }
 
   protected async openConnection(server: string): Promise<CacheConnection> {
-    const { username, password, db, masterName } = this.#cfg;
+    if (this.#slots !== undefined) return this.#openNode(server, this.#slots);
+    const { db, masterName } = this.#cfg;
     const address = masterName === '' ? server : await this.#master();
     const c = await this.#connect(address);
     try {
-      if (password !== '') await c.command(username !== '' ? ['AUTH', username, password] : ['AUTH', password]);
+      await this.#auth(c);
       if (db !== 0) await c.command(['SELECT', String(db)]);
       if (masterName !== '') {
         const role = await c.command(['ROLE']);
@@ -84,9 +109,53 @@ export class RedisClient extends RemoteCacheClient {
     return c;
   }
 
+  /** A connection to the cluster node at `address`, authenticated. */
+  async #openNode(address: string, slots: ClusterSlots): Promise<ClusterConnection> {
+    let socket: CacheSocket;
+    try {
+      socket = await this.#socket(address);
+    } catch (e) {
+      // A node that cannot be reached may have been replaced by a failover: the map may name its successor.
+      slots.refreshSoon();
+      throw e;
+    }
+    const c = new ClusterConnection(socket, { address, slots, open: (to) => this.#openNode(to, slots) });
+    try {
+      await this.#auth(c);
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  /** The answer of the cluster node at `address` to CLUSTER SLOTS, on a connection of its own. */
+  async #clusterSlots(address: string): Promise<Reply> {
+    const c = await this.#connect(address);
+    try {
+      await this.#auth(c);
+      return await c.command(['CLUSTER', 'SLOTS']);
+    } finally {
+      c.close();
+    }
+  }
+
+  #slotMapFailed(e: Error): void {
+    this.logger?.warn('redis: reading the cluster slot map failed', { name: this.name, err: e.message });
+  }
+
+  async #auth(c: Connection): Promise<void> {
+    const { username, password } = this.#cfg;
+    if (password !== '') await c.command(username !== '' ? ['AUTH', username, password] : ['AUTH', password]);
+  }
+
   async #connect(address: string): Promise<Connection> {
+    return new Connection(await this.#socket(address));
+  }
+
+  #socket(address: string): Promise<CacheSocket> {
     const { dialTimeoutMs, timeoutMs, tls } = this.#cfg;
-    return new Connection(await CacheSocket.open(address, { connectTimeoutMs: dialTimeoutMs, timeoutMs, ...(tls !== undefined ? { tls } : {}) }));
+    return CacheSocket.open(address, { connectTimeoutMs: dialTimeoutMs, timeoutMs, ...(tls !== undefined ? { tls } : {}) });
   }
 
   /** Where the sentinels say the master is: the first of them that answers, asked in turn. */
@@ -115,21 +184,42 @@ export class RedisClient extends RemoteCacheClient {
   }
 }
 
-/** A RESP answer; an error answer is thrown instead. */
-type Reply = string | number | Buffer | null | Reply[];
+/** An error answer (`-<error>`): thrown by `command`; among a pipeline's answers, one of them. */
+class ErrorReply extends ServerError {
+  constructor(readonly text: string) {
+    super(`redis answered ${JSON.stringify(text.slice(0, 200))}`);
+  }
+}
+
+/** A RESP answer. */
+type Reply = string | number | Buffer | null | ErrorReply | Reply[];
+
+type Command = readonly (string | Buffer)[];
 
 /** One connection to a redis server. */
 class Connection extends SocketConnection {
-  /** Sends a command and resolves with its answer. */
-  async command(args: readonly (string | Buffer)[]): Promise<Reply> {
-    let reply: Reply = null;
-    await this.socket.request(encodeCommand(args), (b) => {
-      const parsed = parseReply(b, 0);
-      if (parsed === undefined) return undefined;
-      reply = parsed.reply;
-      return { done: true, consumed: parsed.end };
+  /** Sends a command and resolves with its answer; an error answer is thrown. */
+  async command(args: Command): Promise<Reply> {
+    const [reply] = await this.pipeline([args]);
+    if (reply instanceof ErrorReply) throw reply;
+    return reply as Reply;
+  }
+
+  /** Sends `commands` at once and resolves with their answers, in order, error answers among them. */
+  async pipeline(commands: readonly Command[]): Promise<Reply[]> {
+    const replies: Reply[] = [];
+    let at = 0;
+    // Called again as more bytes arrive, those before still where they were: it goes on after the last whole answer.
+    await this.socket.request(Buffer.concat(commands.map(encodeCommand)), (b) => {
+      while (replies.length < commands.length) {
+        const parsed = parseReply(b, at);
+        if (parsed === undefined) return undefined;
+        replies.push(parsed.reply);
+        at = parsed.end;
+      }
+      return { done: true, consumed: at };
     });
-    return reply;
+    return replies;
   }
 
   async get(keys: readonly string[]): Promise<Map<string, Buffer>> {
@@ -143,13 +233,95 @@ class Connection extends SocketConnection {
   }
 
   async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    const reply = await this.command(ttlMs > 0 ? ['SET', key, value, 'PX', String(Math.ceil(ttlMs))] : ['SET', key, value]);
-    if (reply !== 'OK') throw new ServerError(`redis answered SET with ${describe(reply)}`);
+    checkSet(await this.command(setCommand(key, value, ttlMs)));
   }
 }
 
+/**
+ * A connection to a node of a Redis Cluster. MGET takes the keys of one slot only (CROSSSLOT otherwise),
+ * and a node's keys mostly each have a slot of their own: a get sends one GET per key instead, all
+ * written at once, so that it takes one round trip as an MGET does.
+ *
+ * A command redirected is sent again, once, to the node named: after `MOVED` (the slot has a new
+ * master; the slot map is read again), and after `ASK` (the slot is being migrated and the key has
+ * moved) with `ASKING` before it. On a connection of its own, closed after: redirections stop once
+ * the map is read again or the migration ends.
+ */
+class ClusterConnection extends Connection {
+  readonly #address: string;
+  readonly #slots: ClusterSlots;
+  readonly #open: (address: string) => Promise<Connection>;
+
+  constructor(socket: CacheSocket, opts: { address: string; slots: ClusterSlots; open: (address: string) => Promise<Connection> }) {
+    super(socket);
+    this.#address = opts.address;
+    this.#slots = opts.slots;
+    this.#open = opts.open;
+  }
+
+  override async get(keys: readonly string[]): Promise<Map<string, Buffer>> {
+    const replies = await this.#send(keys.map((key) => ['GET', key]));
+    const values = new Map<string, Buffer>();
+    replies.forEach((v, i) => {
+      if (v instanceof ErrorReply) throw v;
+      if (Buffer.isBuffer(v)) values.set(keys[i] as string, Buffer.from(v));
+    });
+    return values;
+  }
+
+  override async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    const [reply] = await this.#send([setCommand(key, value, ttlMs)]);
+    if (reply instanceof ErrorReply) throw reply;
+    checkSet(reply as Reply);
+  }
+
+  /** Sends `commands` at once, and those redirected again where redis said; their answers, in order. */
+  async #send(commands: readonly Command[]): Promise<Reply[]> {
+    let replies: Reply[];
+    try {
+      replies = await this.pipeline(commands);
+    } catch (e) {
+      // The node failed or stopped answering: a failover may give its slots another master.
+      this.#slots.refreshSoon();
+      throw e;
+    }
+    const redirected = new Map<string, { ask: boolean; address: string; indexes: number[] }>();
+    replies.forEach((reply, i) => {
+      const m = reply instanceof ErrorReply ? /^(MOVED|ASK) \d+ (.*)$/.exec(reply.text) : null;
+      if (m === null) return;
+      // An empty endpoint (`:port`) is on the host that redirected.
+      const address = (m[2] as string).startsWith(':') ? this.#address.slice(0, this.#address.lastIndexOf(':')) + (m[2] as string) : (m[2] as string);
+      const target = `${m[1] as string} ${address}`;
+      let to = redirected.get(target);
+      if (to === undefined) redirected.set(target, (to = { ask: m[1] === 'ASK', address, indexes: [] }));
+      to.indexes.push(i);
+    });
+    await Promise.all(
+      [...redirected.values()].map(async ({ ask, address, indexes }) => {
+        if (!ask) this.#slots.refreshSoon();
+        const c = await this.#open(address);
+        try {
+          const again = await c.pipeline(indexes.flatMap((i) => (ask ? [['ASKING'], commands[i] as Command] : [commands[i] as Command])));
+          indexes.forEach((i, j) => (replies[i] = again[ask ? 2 * j + 1 : j] as Reply));
+        } finally {
+          c.close();
+        }
+      }),
+    );
+    return replies;
+  }
+}
+
+function setCommand(key: string, value: Buffer, ttlMs: number): Command {
+  return ttlMs > 0 ? ['SET', key, value, 'PX', String(Math.ceil(ttlMs))] : ['SET', key, value];
+}
+
+function checkSet(reply: Reply): void {
+  if (reply !== 'OK') throw new ServerError(`redis answered SET with ${describe(reply)}`);
+}
+
 /** A command as RESP: an array of bulk strings. */
-function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
+function encodeCommand(args: Command): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
   for (const a of args) {
     const bytes = typeof a === 'string' ? Buffer.from(a) : a;
@@ -158,7 +330,7 @@ function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** The answer that starts at `at`, and where it ends; undefined while it has not all arrived. Throws on an error answer. */
+/** The answer that starts at `at`, and where it ends; undefined while it has not all arrived. */
 function parseReply(b: Buffer, at: number): { reply: Reply; end: number } | undefined {
   const eol = b.indexOf('\r\n', at);
   if (eol < 0) return undefined;
@@ -167,7 +339,7 @@ function parseReply(b: Buffer, at: number): { reply: Reply; end: number } | unde
     case 0x2b: // +
       return { reply: line, end: eol + 2 };
     case 0x2d: // -
-      throw new ServerError(`redis answered ${JSON.stringify(line.slice(0, 200))}`);
+      return { reply: new ErrorReply(line), end: eol + 2 };
     case 0x3a: // :
       return { reply: Number(line), end: eol + 2 };
     case 0x24: {
@@ -199,5 +371,6 @@ function parseReply(b: Buffer, at: number): { reply: Reply; end: number } | unde
 
 function describe(reply: Reply): string {
   if (Buffer.isBuffer(reply)) return `${reply.length} bytes`;
+  if (reply instanceof ErrorReply) return reply.message;
   return Array.isArray(reply) ? `${reply.length} answers` : JSON.stringify(reply);
 }

@@ -20,9 +20,10 @@ const TLS_KEYS = new Set(['ca_file', 'cert_file', 'key_file', 'server_name', 'in
 /**
  * The `config` of a `type: REDIS` cache in Thanos' YAML (`what` names it in errors): the client's keys
  * with Thanos' defaults; `extraKeys` are the cache's own (the query frontend's `expiration`), returned
- * in `rest` as given. Strict: any other key is an error. One standalone server, or with `master_name`
- * the master of a Sentinel group whose sentinels `addr` lists (comma-separated); a Redis Cluster (`addr`
- * listing several without `master_name`) and client-side caching (`cache_size`) are refused by name.
+ * in `rest` as given. Strict: any other key is an error. One standalone server; with `master_name` the
+ * master of a Sentinel group whose sentinels `addr` lists (comma-separated); or, `addr` listing several
+ * without `master_name`, a Redis Cluster those nodes belong to, as Thanos takes them (its `db` must be
+ * 0, all a cluster has). Client-side caching (`cache_size`) is refused by name.
  * A request must be written and answered within write_timeout + read_timeout.
  */
 export function parseRedisClientConfig(v: unknown, what: string, extraKeys: readonly string[] = []): { client: RedisClientConfig; rest: Record<string, unknown> } {
@@ -31,7 +32,6 @@ export function parseRedisClientConfig(v: unknown, what: string, extraKeys: read
   const addr = cfg.addr;
   if (typeof addr !== 'string' || addr === '') throw new Error(`${what}.addr: the redis server's host:port is required`);
   const masterName = cfg.master_name === undefined || cfg.master_name === null ? '' : String(cfg.master_name);
-  if (masterName === '' && addr.includes(',')) throw new Error(`${what}.addr: a Redis Cluster (several addresses) is not supported; give one standalone server, or sentinels with master_name`);
   if (cfg.cache_size !== undefined && cfg.cache_size !== null && parseBytes(String(cfg.cache_size), `${what}.cache_size`) > 0) {
     throw new Error(`${what}.cache_size: client-side caching is not supported`);
   }
@@ -44,6 +44,7 @@ export function parseRedisClientConfig(v: unknown, what: string, extraKeys: read
     const value = cfg[key];
     if (value !== undefined && value !== null) client[field] = wholeNumber(value, `${what}.${key}`);
   }
+  if (masterName === '' && addr.includes(',') && client.db !== 0) throw new Error(`${what}.db: a Redis Cluster (several addresses without master_name) has database 0 only, not ${client.db}`);
   const duration = (key: string, fallback: number) => (cfg[key] === undefined || cfg[key] === null ? fallback : configDuration(cfg[key], `${what}.${key}`));
   client.dialTimeoutMs = duration('dial_timeout', DEFAULT_REDIS_CLIENT_CONFIG.dialTimeoutMs);
   // Thanos' defaults: 3s each.
