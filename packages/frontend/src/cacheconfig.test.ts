@@ -59,7 +59,7 @@ config:
   it('refuses what it cannot do, saying which key', () => {
     const what = '--query-range.response-cache-config';
     expect(() => parseResponseCacheConfig('type: REDIS_CLUSTER\nconfig: {addr: r:6379}', what)).toThrow(`${what}: unsupported cache type "REDIS_CLUSTER" (supported: IN-MEMORY, MEMCACHED, REDIS)`);
-    expect(() => parseResponseCacheConfig('type: REDIS\nconfig: {addr: "r:6379,s:6379"}', what)).toThrow(`${what}: config.addr: a Redis Cluster (several addresses) is not supported`);
+    expect(() => parseResponseCacheConfig('type: REDIS\nconfig: {addr: "r:6379,s:6379", db: 1}', what)).toThrow(`${what}: config.db: a Redis Cluster (several addresses without master_name) has database 0 only, not 1`);
     expect(() => parseResponseCacheConfig('type: MEMCACHED\nconfig: {timeout: 1s}', what)).toThrow(`${what}: config.addresses: a list of memcached addresses`);
     expect(() => parseResponseCacheConfig('type: MEMCACHED\nconfig: {addresses: [a:1], auto_discovery: true}', what)).toThrow(/auto_discovery: AWS ElastiCache auto discovery is not supported/);
     expect(() => parseResponseCacheConfig('type: MEMCACHED\nconfig: {addresses: [a:1], timeout: soon}', what)).toThrow(`${what}: config.timeout: invalid duration "soon"`);
