@@ -17,10 +17,11 @@ export interface RunningRedis {
  * Starts Debian's redis-server on 127.0.0.1 at a port the OS picked, without persistence, and waits
  * until it takes connections. `password`: its requirepass; `tls`: TLS only, with a CA, a server and
  * a client certificate made by openssl for it; `replicaOf`: a replica of that `host:port`; `cluster`:
- * with cluster mode enabled (a node of no cluster yet; see startRedisCluster).
+ * with cluster mode enabled (a node of no cluster yet; see startRedisCluster); `port`: at this one
+ * (where a client was already pointed).
  */
-export async function startRedis(opts: { password?: string; tls?: boolean; replicaOf?: string; cluster?: boolean } = {}): Promise<RunningRedis> {
-  const port = await freePort();
+export async function startRedis(opts: { password?: string; tls?: boolean; replicaOf?: string; cluster?: boolean; port?: number } = {}): Promise<RunningRedis> {
+  const port = opts.port ?? (await freePort());
   const dir = await tempDir('strata-redis-');
   const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path, ...(opts.password !== undefined ? ['--requirepass', opts.password] : [])];
   if (opts.replicaOf !== undefined) args.push('--replicaof', ...opts.replicaOf.split(':'));

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { startRedis, startRedisCluster, startSentinel, type RunningRedis, type RunningRedisCluster } from '@strata/testing/redis';
 import { freePort, sleep } from '@strata/testing/process';
 import { Registry } from 'prom-client';
+import { createLogger } from './logger.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REDIS_CLIENT_CONFIG, RedisClient, type RedisClientConfig } from './redis.js';
 import { keySlot } from './rediscluster.js';
@@ -110,6 +111,44 @@ describe('RedisClient against redis-server', () => {
     const skipping = new RedisClient(parseRedisClientConfig({ addr: secure.address, tls_enabled: true, tls_config: { insecure_skip_verify: true } }, 'config').client, { name: 'tls' });
     expect((await skipping.getMulti(['over-tls'])).size).toBe(1);
     skipping.stop();
+  });
+});
+
+describe('RedisClient with a single address', () => {
+  const slotsAsked = async (node: RunningRedis) =>
+    Number(/^cmdstat_cluster\|slots:calls=(\d+)/m.exec((await promisify(execFile)('redis-cli', ['-p', node.address.split(':')[1] as string, 'INFO', 'commandstats'])).stdout)?.[1] ?? 0);
+
+  it('asks its node whether it is a cluster node on first use, once, and takes a standalone server for one', async () => {
+    const before = await slotsAsked(plain);
+    const c = await client({ maxGetMultiBatchSize: 2 });
+    // Not at start: on first use.
+    expect(await slotsAsked(plain)).toBe(before);
+    // Three batches at once join one question.
+    expect(await c.getMulti(['single', 'none-1', 'none-2', 'none-3', 'none-4'])).toEqual(new Map());
+    c.setAsync('single', Buffer.from('v'), 60_000);
+    await c.flush();
+    expect((await c.getMulti(['single'])).get('single')?.toString()).toBe('v');
+    expect(await slotsAsked(plain)).toBe(before + 1);
+    c.stop();
+  });
+
+  it('takes a server down at its first use for a failure, and asks it again on the next', async () => {
+    const registry = new Registry();
+    const port = await freePort();
+    const c = await client({ addr: `127.0.0.1:${port}` }, registry);
+    let late: RunningRedis | undefined;
+    try {
+      expect(await c.getMulti(['k'])).toEqual(new Map());
+      expect(await counter(registry, 'strata_redis_operation_failures_total', 'name="test",operation="getmulti",reason="network-error"')).toBe(1);
+      late = await startRedis({ port });
+      c.setAsync('k', Buffer.from('v'), 60_000);
+      await c.flush();
+      expect((await c.getMulti(['k'])).get('k')?.toString()).toBe('v');
+      expect(await counter(registry, 'strata_redis_operation_failures_total', 'name="test",operation="getmulti",reason="network-error"')).toBe(1);
+    } finally {
+      c.stop();
+      await late?.stop();
+    }
   });
 });
 
@@ -334,6 +373,59 @@ describe('RedisClient with Redis Cluster', () => {
       // The nodes left are asked for the slot map; the lost node's slots have no other master, and its keys stay misses.
       await until('a node left to be asked for the slot map', async () => (await slotReads()) > readsBefore);
       expect([...(await c.getMulti(keys)).keys()].sort()).toEqual([...got.keys()].sort());
+    } finally {
+      c.stop();
+      await cluster.stop();
+    }
+  }, 60_000);
+
+  it("takes a single address of a cluster node for the cluster's seed, as rueidis does, and its node's keys go to it straight once it answered", async () => {
+    const cluster = await startRedisCluster({ password: 'sesame' });
+    const registry = new Registry();
+    const seed = cluster.nodes[1] as RunningRedis;
+    const c = new RedisClient(parseRedisClientConfig({ addr: seed.address, password: 'sesame' }, 'config').client, { name: 'cluster', registry });
+    try {
+      await c.start();
+      // Not asked at start: on first use.
+      expect(await calls(cluster, seed, 'cluster\\|slots')).toBe(0);
+      const keys = Array.from({ length: 300 }, (_, i) => `key-${i}`);
+      for (const key of keys) c.setAsync(key, Buffer.from(`value of ${key}`), 60_000);
+      await c.flush();
+      const held = await Promise.all(cluster.nodes.map((n) => keysOn(cluster, n, 'key-*')));
+      for (const h of held) expect(h.length).toBeGreaterThan(0);
+      expect(held.flat().sort()).toEqual([...keys].sort());
+      const got = await c.getMulti(keys);
+      expect([...got.keys()].sort()).toEqual([...keys].sort());
+      for (const [key, value] of got) expect(value.toString()).toBe(`value of ${key}`);
+      // The other nodes' keys are not sent to the seed first.
+      const others = held.filter((_, i) => i !== 1).flat();
+      const seedGets = await calls(cluster, seed, 'get');
+      expect((await c.getMulti(others)).size).toBe(others.length);
+      expect(await calls(cluster, seed, 'get')).toBe(seedGets);
+      expect(await registry.metrics()).not.toMatch(/^strata_redis_operation_failures_total\{[^}]*\} [1-9]/m);
+    } finally {
+      c.stop();
+      await cluster.stop();
+    }
+  }, 60_000);
+
+  it('logs an error and fails every operation, asking no more, when a single address with a db other than 0 is a cluster node', async () => {
+    const cluster = await startRedisCluster();
+    const registry = new Registry();
+    const lines: string[] = [];
+    const node = cluster.nodes[0] as RunningRedis;
+    const c = new RedisClient(parseRedisClientConfig({ addr: node.address, db: 2 }, 'config').client, { name: 'cluster', registry, logger: createLogger({ write: (l) => lines.push(l) }) });
+    try {
+      await c.start();
+      expect(await c.getMulti(['a', 'b'])).toEqual(new Map());
+      c.setAsync('a', Buffer.from('v'), 60_000);
+      await c.flush();
+      expect(await c.getMulti(['a'])).toEqual(new Map());
+      expect(await failures(registry, 'getmulti')).toBe(2);
+      expect(await failures(registry, 'set')).toBe(1);
+      expect(lines).toEqual([expect.stringMatching(/level=error .*is a node of a Redis Cluster, which has database 0 only, not db 2/)]);
+      expect(await calls(cluster, node, 'cluster\\|slots')).toBe(1);
+      expect(await Promise.all(cluster.nodes.map((n) => keysOn(cluster, n, '*')))).toEqual([[], [], []]);
     } finally {
       c.stop();
       await cluster.stop();

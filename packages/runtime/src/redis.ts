@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
-import { ClusterSlots } from './rediscluster.js';
+import { ClusterSlots, saysNotCluster } from './rediscluster.js';
 import { CacheSocket, RemoteCacheClient, ServerError, SocketConnection, type CacheConnection, type RemoteCacheLimits } from './remotecache.js';
 
 /**
@@ -20,14 +20,22 @@ import { CacheSocket, RemoteCacheClient, ServerError, SocketConnection, type Cac
  * each key goes to the master of its slot, with a pool of connections per node, and redirections are
  * followed (see ClusterConnection). A cluster has database 0 only.
  *
+ * A single address without `masterName` is a cluster's seed too when its node is a cluster node (a
+ * Kubernetes Service in front of one, ElastiCache's configuration endpoint): as rueidis does, the node
+ * is asked `CLUSTER SLOTS`, on first use here (a server down at start fails no component; it is asked
+ * again on the next use), and only an answer that it has no cluster support makes it a standalone
+ * server. A cluster node with a `db` other than 0, which no config can tell in advance, is logged as
+ * an error and fails every operation.
+ *
  * The wire format is RESP2 (redis.io/docs/reference/protocol-spec): a command is an array of bulk
  * strings, `*<n>\r\n` then `$<len>\r\n<bytes>\r\n` each; an answer is `+<text>\r\n`, `-<error>\r\n`,
  * `:<integer>\r\n`, `$<len>\r\n<bytes>\r\n` (`$-1\r\n`: none) or `*<n>\r\n` and n answers.
  */
 export interface RedisClientConfig extends RemoteCacheLimits {
   /**
-   * `host:port` of the server; with `masterName`, of the sentinels, comma-separated; several without
-   * `masterName`: of nodes of a Redis Cluster, asked in turn for its slot map.
+   * `host:port` of the server (or of a node of a Redis Cluster, as it turns out); with `masterName`, of
+   * the sentinels, comma-separated; several without `masterName`: of nodes of a Redis Cluster, asked in
+   * turn for its slot map.
    */
   addr: string;
   /** The Sentinel group whose master to use (Thanos' master_name); '': `addr` is the server itself. */
@@ -60,8 +68,16 @@ export const DEFAULT_REDIS_CLIENT_CONFIG: Omit<RedisClientConfig, 'addr'> = {
 
 export class RedisClient extends RemoteCacheClient {
   readonly #cfg: RedisClientConfig;
-  /** With a Redis Cluster: which node owns each slot. */
+  /** Without `masterName`: which node of a Redis Cluster owns each slot, should `addr` be of one. */
   readonly #slots: ClusterSlots | undefined;
+  /** `#slots`, in use: `addr` is of a Redis Cluster (several addresses, or a single cluster node's). */
+  #cluster: ClusterSlots | undefined;
+  /** A single address without `masterName` whose node has not yet said whether it is a cluster node. */
+  #unprobed: boolean;
+  /** The question to it, in flight (see #probe). */
+  #probing: Promise<void> | undefined;
+  /** Its node is a cluster node while `db` is not 0, which a cluster lacks: the error of every operation. */
+  #refusal: ServerError | undefined;
 
   /** `name`: the cache's name in the metrics (e.g. `query-range`). */
   constructor(cfg: RedisClientConfig, opts: { name: string; registry?: Registry; logger?: Logger }) {
@@ -69,15 +85,17 @@ export class RedisClient extends RemoteCacheClient {
     super('redis', cfg, opts);
     this.#cfg = cfg;
     const seeds = cfg.addr.split(',').map((a) => a.trim());
-    if (cfg.masterName === '' && seeds.length > 1) {
-      if (cfg.db !== 0) throw new Error(`redis: a Redis Cluster (several addresses without master_name) has database 0 only, not db ${cfg.db}`);
+    if (cfg.masterName === '') {
+      if (seeds.length > 1 && cfg.db !== 0) throw new Error(`redis: a Redis Cluster (several addresses without master_name) has database 0 only, not db ${cfg.db}`);
       this.#slots = new ClusterSlots(seeds, { ask: (address) => this.#clusterSlots(address), dropped: (address) => this.dropConnections(address), failed: (e) => this.#slotMapFailed(e) });
     }
+    this.#cluster = seeds.length > 1 ? this.#slots : undefined;
+    this.#unprobed = cfg.masterName === '' && seeds.length === 1;
   }
 
   async start(): Promise<void> {
     // A cluster that does not answer yet is no error: the first keys used ask for its slot map again.
-    await this.#slots?.refresh().catch((e: Error) => this.#slotMapFailed(e));
+    await this.#cluster?.refresh().catch((e: Error) => this.#slotMapFailed(e));
   }
 
   override stop(): void {
@@ -86,11 +104,14 @@ export class RedisClient extends RemoteCacheClient {
   }
 
   protected serverFor(key: string): string {
-    return this.#slots?.nodeFor(key) ?? this.#cfg.addr;
+    return this.#cluster?.nodeFor(key) ?? this.#cfg.addr;
   }
 
   protected async openConnection(server: string): Promise<CacheConnection> {
-    if (this.#slots !== undefined) return this.#openNode(server, this.#slots);
+    // Until its node has answered, a single address's keys all go to it: as a cluster node, it redirects those of other nodes.
+    if (this.#unprobed) await (this.#probing ??= this.#probe().finally(() => (this.#probing = undefined)));
+    if (this.#refusal !== undefined) throw this.#refusal;
+    if (this.#cluster !== undefined) return this.#openNode(server, this.#cluster);
     const { db, masterName } = this.#cfg;
     const address = masterName === '' ? server : await this.#master();
     const c = await this.#connect(address);
@@ -127,6 +148,32 @@ export class RedisClient extends RemoteCacheClient {
       throw e;
     }
     return c;
+  }
+
+  /**
+   * Asks the node of a single address whether it is a cluster node, as rueidis does at start: a slot
+   * map makes it the seed of a cluster, an answer that it is none a standalone server. Throws, and it
+   * is asked again on the next use, when it cannot be reached or answers neither.
+   */
+  async #probe(): Promise<void> {
+    const address = this.#cfg.addr;
+    let reply: Reply;
+    try {
+      reply = await this.#clusterSlots(address);
+    } catch (e) {
+      if (!(e instanceof ErrorReply && saysNotCluster(e.text))) throw e;
+      this.#unprobed = false;
+      return;
+    }
+    if (this.#cfg.db !== 0) {
+      this.#refusal = new ServerError(`redis at ${address} is a node of a Redis Cluster, which has database 0 only, not db ${this.#cfg.db}`);
+      this.logger?.error('redis: the cache cannot be used', { name: this.name, err: this.#refusal.message });
+    } else {
+      const slots = this.#slots as ClusterSlots;
+      slots.accept(reply, address);
+      this.#cluster = slots;
+    }
+    this.#unprobed = false;
   }
 
   /** The answer of the cluster node at `address` to CLUSTER SLOTS, on a connection of its own. */

@@ -38,9 +38,10 @@ function crc16(b: Buffer, from: number, to: number): number {
 
 /**
  * Which node of a Redis Cluster owns each hash slot, as `CLUSTER SLOTS` answers (masters only: a cache
- * reads and writes its masters). Asked for at start and again, at most once a second, whenever the
- * client learns the map is stale (a MOVED redirection, a node it cannot reach): of the node that
- * answered last, then the other nodes known, then the seed addresses, in turn.
+ * reads and writes its masters). Asked for at start (or taken from the answer that showed a single
+ * address to be a cluster node: see `accept`) and again, at most once a second, whenever the client
+ * learns the map is stale (a MOVED redirection, a node it cannot reach): of the node that answered
+ * last, then the other nodes known, then the seed addresses, in turn.
  */
 export class ClusterSlots {
   readonly #seeds: readonly string[];
@@ -103,16 +104,22 @@ export class ClusterSlots {
     clearTimeout(this.#scheduled);
   }
 
+  /**
+   * Takes `reply`, an answer to `CLUSTER SLOTS` that the node at `from` gave, as the slot map, as if
+   * just refreshed: one asked for elsewhere need not be asked for again. Throws when it is no slot map.
+   */
+  accept(reply: unknown, from: string): void {
+    this.#lastRefresh = Date.now();
+    this.#take(reply, from);
+  }
+
   async #load(): Promise<void> {
     this.#lastRefresh = Date.now();
     const failures: string[] = [];
     const candidates = [...new Set([...(this.#answered !== undefined ? [this.#answered] : []), ...this.#nodes, ...this.#seeds])];
     for (const address of candidates) {
       try {
-        const owners = slotOwners(await this.#ask(address), address);
-        const nodes = [...new Set(owners.filter((o) => o !== undefined))];
-        for (const node of this.#nodes) if (!nodes.includes(node)) this.#dropped(node);
-        [this.#owners, this.#nodes, this.#answered] = [owners, nodes, address];
+        this.#take(await this.#ask(address), address);
         return;
       } catch (e) {
         failures.push(`${address}: ${(e as Error).message}`);
@@ -120,6 +127,23 @@ export class ClusterSlots {
     }
     throw new Error(`no node of the cluster answered CLUSTER SLOTS: ${failures.join('; ')}`);
   }
+
+  #take(reply: unknown, from: string): void {
+    const owners = slotOwners(reply, from);
+    const nodes = [...new Set(owners.filter((o) => o !== undefined))];
+    for (const node of this.#nodes) if (!nodes.includes(node)) this.#dropped(node);
+    [this.#owners, this.#nodes, this.#answered] = [owners, nodes, from];
+  }
+}
+
+/**
+ * Whether `error`, a node's error answer to `CLUSTER SLOTS`, says it is no cluster node, as rueidis
+ * (Thanos' redis client) takes it when it decides how to use a single address: one that mentions the
+ * command (redis' "ERR This instance has cluster support disabled"; the unknown command of servers and
+ * proxies without it), or a proxy's "command is not allowed". Any other (NOAUTH, say) settles nothing.
+ */
+export function saysNotCluster(error: string): boolean {
+  return error === 'command is not allowed' || error.toUpperCase().includes('CLUSTER');
 }
 
 /**

@@ -23,7 +23,8 @@ const TLS_KEYS = new Set(['ca_file', 'cert_file', 'key_file', 'server_name', 'in
  * in `rest` as given. Strict: any other key is an error. One standalone server; with `master_name` the
  * master of a Sentinel group whose sentinels `addr` lists (comma-separated); or, `addr` listing several
  * without `master_name`, a Redis Cluster those nodes belong to, as Thanos takes them (its `db` must be
- * 0, all a cluster has). Client-side caching (`cache_size`) is refused by name.
+ * 0, all a cluster has). A single address may be a cluster node's too, which only asking it tells: the
+ * client does, and refuses a `db` other than 0 then. Client-side caching (`cache_size`) is refused by name.
  * A request must be written and answered within write_timeout + read_timeout.
  */
 export function parseRedisClientConfig(v: unknown, what: string, extraKeys: readonly string[] = []): { client: RedisClientConfig; rest: Record<string, unknown> } {
