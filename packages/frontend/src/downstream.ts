@@ -1,6 +1,6 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { Http1Client, tlsConnectOptions } from '@strata/objstore';
-import { gate, type Gate } from '@strata/runtime';
+import { gate, startHttpClientSpan, type Gate } from '@strata/runtime';
 import type { FrontendMetrics } from './metrics.js';
 import { DEFAULT_DOWNSTREAM_TRANSPORT, type DownstreamTransport } from './tripperconfig.js';
 
@@ -74,15 +74,18 @@ export class DownstreamConnections {
             request.abort();
           }, this.#headerTimeoutMs)
         : undefined;
+    const traced = startHttpClientSpan(method, new URL(path, this.#base), headers);
     try {
-      const res = await this.#client.request(method, path, headers, body, request.signal);
+      const res = await this.#client.request(method, path, traced?.headers ?? headers, body, request.signal);
       clearTimeout(headTimer);
       const pieces: Buffer[] = [];
       for await (const piece of res.body) pieces.push(piece);
+      traced?.end(res.status);
       return { status: res.status, headers: res.headers, body: decoded(Buffer.concat(pieces), res.headers.get('content-encoding')) };
     } catch (e) {
-      if (headTimedOut) throw new Error(`no answer within the response header timeout (${this.#headerTimeoutMs} ms)`);
-      throw e;
+      const error = headTimedOut ? new Error(`no answer within the response header timeout (${this.#headerTimeoutMs} ms)`) : (e as Error);
+      traced?.end(error);
+      throw error;
     } finally {
       clearTimeout(headTimer);
       signal?.removeEventListener('abort', onAbort);

@@ -1,3 +1,6 @@
+import { AsyncResource } from 'node:async_hooks';
+import { tracingEnabled } from './tracing.js';
+
 /**
  * Runs tasks at most `limit` at a time, in the order they come (the store gateway's and sidecars' reads,
  * memcached's batches). A task under the limit starts at once, in the caller's turn; one over it waits
@@ -42,7 +45,9 @@ export function gate(limit: number): Gate {
       active++;
       return start(task);
     }
-    return new Promise<T>((resolve) => waiting.push(() => resolve(start(task))));
+    // A waiting task is started by the one that ends; with tracing on it must still run in its own
+    // caller's context (its trace), not the ender's.
+    return new Promise<T>((resolve) => waiting.push(tracingEnabled() ? AsyncResource.bind(() => resolve(start(task))) : () => resolve(start(task))));
   };
 }
 

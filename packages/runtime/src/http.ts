@@ -1,9 +1,11 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { observeAll, type GrpcServerObserver } from './grpcobserver.js';
+import { addHttpTracing } from './httptracing.js';
 import type { Logger } from './logger.js';
 import type { Prober } from './prober.js';
 import { addHttpRequestLogging, grpcRequestLogger, type RequestLogging, type RequestLogPolicy } from './requestlog.js';
+import { tracingEnabled } from './tracing.js';
 import { addWebAuth, httpsOptions, type WebConfig } from './webauth.js';
 
 /**
@@ -82,6 +84,7 @@ export function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Promise<
 async function buildApp(opts: Omit<HttpServerOptions, 'address'>, lifecycle: { closing: boolean }): Promise<FastifyInstance> {
   // An HTTPS server is a fastify instance of another server type; the routes are the same.
   const app = (opts.web?.tls !== undefined ? Fastify({ logger: false, forceCloseConnections: 'idle', https: httpsOptions(opts.web.tls) }) : Fastify({ logger: false, forceCloseConnections: 'idle' })) as unknown as FastifyInstance;
+  if (tracingEnabled()) addHttpTracing(app);
   if (opts.requestLog !== undefined) addHttpRequestLogging(app, opts.logger, opts.requestLog);
   if (opts.web !== undefined) addWebAuth(app, opts.web);
   app.addHook('onSend', async (_req, reply) => {

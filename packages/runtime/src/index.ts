@@ -22,3 +22,6 @@ export * from './memcachedconfig.js';
 export * from './redisconfig.js';
 export * from './remotecacheconfig.js';
 export * from './workers.js';
+export * from './tracing.js';
+export { startHttpClientSpan, type HttpClientSpan } from './httptracing.js';
+export * from './tracingconfig.js';

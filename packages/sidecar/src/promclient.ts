@@ -3,6 +3,7 @@
  * the lowest timestamp from /metrics, label names/values and series with matchers, and remote read.
  */
 import { Http1Client, parseDuration } from '@strata/objstore';
+import { startHttpClientSpan } from '@strata/runtime';
 import { type LabelMatcher, type Meta, MIN_INT64 } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
@@ -69,15 +70,18 @@ export class PrometheusClient {
     const onAbort = () => ac.abort();
     if (opts.signal?.aborted) ac.abort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const [method, headers, body] = opts.form
+      ? ['POST', { 'Content-Type': 'application/x-www-form-urlencoded' }, Buffer.from(opts.form.toString())]
+      : ['GET', {}, Buffer.alloc(0)];
+    const traced = startHttpClientSpan(method, new URL(this.#prefix + path, this.url), headers);
     try {
-      const [method, headers, body] = opts.form
-        ? ['POST', { 'Content-Type': 'application/x-www-form-urlencoded' }, Buffer.from(opts.form.toString())]
-        : ['GET', {}, Buffer.alloc(0)];
-      const res = await this.#api1.request(method, this.#prefix + path, this.#withAuth(headers), body, ac.signal);
+      const res = await this.#api1.request(method, this.#prefix + path, this.#withAuth(traced?.headers ?? headers), body, ac.signal);
       const pieces: Buffer[] = [];
       for await (const piece of res.body) pieces.push(piece);
+      traced?.end(res.status);
       return { status: res.status, text: Buffer.concat(pieces).toString('utf8') };
     } catch (e) {
+      traced?.end(e as Error);
       const timedOut = ac.signal.aborted && !opts.signal?.aborted;
       throw new PrometheusError(`Prometheus ${this.url}${path.split('?')[0]}: ${timedOut ? `no answer within ${this.#timeoutMs} ms` : (e as Error).message}`);
     } finally {
@@ -233,7 +237,16 @@ export class PrometheusClient {
       'X-Prometheus-Remote-Read-Version': '0.1.0',
       'User-Agent': 'strata-sidecar',
     };
-    const res = await this.#remoteRead1.request('POST', `${this.#prefix}/api/v1/read`, this.#withAuth(headers), encodeReadRequest(query, accepted), signal);
+    // The span covers the wait for Prometheus' answer; its body streams on to the caller.
+    const traced = startHttpClientSpan('POST', new URL(`${this.#prefix}/api/v1/read`, this.url), headers);
+    let res;
+    try {
+      res = await this.#remoteRead1.request('POST', `${this.#prefix}/api/v1/read`, this.#withAuth(traced?.headers ?? headers), encodeReadRequest(query, accepted), signal);
+      traced?.end(res.status);
+    } catch (e) {
+      traced?.end(e as Error);
+      throw e;
+    }
     if (res.status !== 200) {
       const pieces: Buffer[] = [];
       for await (const piece of res.body) pieces.push(piece);

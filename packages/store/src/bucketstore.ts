@@ -24,7 +24,7 @@ import type { TimeBound } from '@strata/block';
 import { compareStrings, Labels, Matcher, type MatchType } from '@strata/tsdb';
 import { LimitExceededError, RequestLimit, type BucketBlock } from './block.js';
 import { ChunkBytesExhaustedError, type CallChunkBytes, type ChunkBytesLimit } from './chunkbytes.js';
-import { gate, type Gate } from '@strata/runtime';
+import { annotateSpan, gate, type Gate } from '@strata/runtime';
 import { mergeAligned, mergeSorted, toStoreSeries, type OutSeries, type SeriesSource } from './merge.js';
 import type { StoreMetrics } from './metrics.js';
 import { QueryStats } from './querystats.js';
@@ -271,6 +271,7 @@ export class BucketStore implements StoreServer {
       m.objectRequests.observe(stats.requests);
       m.objectBytes.observe(stats.bytes);
       m.getAllDuration.observe((performance.now() - started) / 1000);
+      annotateSpan({ 'store.blocks_queried': reads.length, 'store.series_fetched': merged.length, 'store.chunks_fetched': chunks, 'store.chunk_bytes_fetched': chunkBytes, 'store.object_requests': stats.requests, 'store.object_bytes': stats.bytes });
       const queryStats = emptyQueryStats();
       queryStats.blocksQueried = reads.length;
       queryStats.seriesFetched = merged.length;

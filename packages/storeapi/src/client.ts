@@ -9,6 +9,7 @@ import { rulesService, type RuleGroup, type RulesRequest } from './rules.js';
 import { exemplarsService, type ExemplarData, type ExemplarsRequest } from './exemplars.js';
 import { targetsService, type TargetDiscovery, type TargetsRequest } from './targets.js';
 import { SeriesConnection } from './seriesclient.js';
+import { startClientSpan } from './tracing.js';
 import type {
   InfoResponse,
   LabelNamesRequest,
@@ -60,18 +61,25 @@ export class StoreClient {
     this.#series = new SeriesConnection(address, opts);
   }
 
+  /** The call's metadata, holding its trace context when it is made for a traced request, and a callback that ends its span. */
+  #traced(path: string): { metadata: grpc.Metadata; done: (err: grpc.ServiceError | null) => void } {
+    const metadata = new grpc.Metadata();
+    const carrier: Record<string, string> = {};
+    const [service = '', method = ''] = path.slice(1).split('/');
+    const span = startClientSpan(service, method, this.address, carrier);
+    for (const [k, v] of Object.entries(carrier)) metadata.set(k, v);
+    return { metadata, done: (err) => span?.end(err === null ? grpc.status.OK : err.code, err?.details ?? '') };
+  }
+
   #unary<Req, Res>(def: grpc.MethodDefinition<Req, Res>, req: Req, opts: CallOptions): Promise<Res> {
     let call: grpc.ClientUnaryCall | undefined;
+    const traced = this.#traced(def.path);
     const answer = new Promise<Res>((resolve, reject) => {
-      call = this.#client.makeUnaryRequest(
-        def.path,
-        def.requestSerialize,
-        def.responseDeserialize,
-        req,
-        new grpc.Metadata(),
-        deadline(opts),
-        (err: grpc.ServiceError | null, res?: Res) => (err ? reject(err) : resolve(res as Res)),
-      );
+      call = this.#client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, traced.metadata, deadline(opts), (err: grpc.ServiceError | null, res?: Res) => {
+        traced.done(err);
+        if (err) reject(err);
+        else resolve(res as Res);
+      });
     });
     cancelOnAbort(opts, call as grpc.ClientUnaryCall, answer);
     return answer;
@@ -119,11 +127,18 @@ export class StoreClient {
   #answer<Req, Frame extends object>(def: grpc.MethodDefinition<Req, Frame | { warning: string }>, req: Req, opts: CallOptions): Promise<{ frames: Frame[]; warnings: string[] }> {
     const frames: Frame[] = [];
     const warnings: string[] = [];
-    const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), deadline(opts));
+    const traced = this.#traced(def.path);
+    const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, traced.metadata, deadline(opts));
     const answer = new Promise<{ frames: Frame[]; warnings: string[] }>((resolve, reject) => {
       call.on('data', (f: Frame | { warning: string }) => ('warning' in f ? warnings.push(f.warning) : frames.push(f as Frame)));
-      call.on('error', reject);
-      call.on('end', () => resolve({ frames, warnings }));
+      call.on('error', (err: grpc.ServiceError) => {
+        traced.done(err);
+        reject(err);
+      });
+      call.on('end', () => {
+        traced.done(null);
+        resolve({ frames, warnings });
+      });
     });
     cancelOnAbort(opts, call, answer);
     return answer;

@@ -19,6 +19,7 @@ import { ACCEPT_ENCODING, type ClientTLS, type Compression, DECOMPRESS, Method }
 import { decodeSeriesResponse, decodeSeriesResponseParts, encodeSeriesRequest } from './codec.js';
 import type { SeriesRequest, SeriesResponse } from './messages.js';
 import { encodeSnappyStream } from './snappystream.js';
+import { startClientSpan, type CallSpan } from './tracing.js';
 
 /** A failed call, shaped as grpc-js' ServiceError so that callers handle both alike. */
 export class SeriesCallError extends Error {
@@ -170,6 +171,7 @@ const COMPRESS: Partial<Record<Compression, (b: Buffer) => Buffer>> = { gzip: gz
 
 /** One endpoint's HTTP/2 connection for Series calls, opened on the first call and again after it fails. */
 export class SeriesConnection {
+  readonly #address: string;
   readonly #authority: string;
   readonly #tls: ClientTLS | undefined;
   readonly #compression: Compression;
@@ -179,6 +181,7 @@ export class SeriesConnection {
   #closed = false;
 
   constructor(address: string, opts: { tls?: ClientTLS | undefined; compression?: Compression | undefined } = {}) {
+    this.#address = address;
     this.#authority = `${opts.tls !== undefined ? 'https' : 'http'}://${address}`;
     this.#tls = opts.tls;
     this.#compression = opts.compression ?? 'none';
@@ -235,7 +238,14 @@ export class SeriesConnection {
   }
 
   /** The Series frames; a failure is thrown as a SeriesCallError. Breaking out of the loop cancels the call. */
-  async *series(req: SeriesRequest, opts: SeriesCallOptions = {}): AsyncGenerator<SeriesResponse> {
+  series(req: SeriesRequest, opts: SeriesCallOptions = {}): AsyncGenerator<SeriesResponse> {
+    const traceHeaders: Record<string, string> = {};
+    const span = startClientSpan('thanos.Store', 'Series', this.#address, traceHeaders);
+    const frames = this.#call(req, opts, traceHeaders);
+    return span === undefined ? frames : endingSpan(frames, span);
+  }
+
+  async *#call(req: SeriesRequest, opts: SeriesCallOptions, traceHeaders: Record<string, string>): AsyncGenerator<SeriesResponse> {
     if (this.#closed) throw new SeriesCallError(GrpcStatus.UNAVAILABLE, 'Channel has been shut down');
     if (opts.signal?.aborted === true) throw new SeriesCallError(GrpcStatus.CANCELLED, 'Cancelled on client');
     const session = this.#connect();
@@ -248,6 +258,7 @@ export class SeriesConnection {
       'grpc-accept-encoding': ACCEPT_ENCODING,
       ...(compress !== undefined ? { 'grpc-encoding': this.#compression } : {}),
       ...(opts.timeoutMs !== undefined ? { 'grpc-timeout': grpcTimeout(opts.timeoutMs) } : {}),
+      ...traceHeaders,
     };
     const message = encodeSeriesRequest(req);
     const body = compress !== undefined ? compress(message) : message;
@@ -368,5 +379,19 @@ export class SeriesConnection {
     clearInterval(this.#pinger);
     this.#session?.close();
     this.#session = undefined;
+  }
+}
+
+/** `frames`, ending `span` with the call's status when they end (Cancelled when the caller stops reading). */
+async function* endingSpan(frames: AsyncGenerator<SeriesResponse>, span: CallSpan): AsyncGenerator<SeriesResponse> {
+  let status: [GrpcStatus, string] = [GrpcStatus.CANCELLED, 'Cancelled on client'];
+  try {
+    yield* frames;
+    status = [GrpcStatus.OK, ''];
+  } catch (e) {
+    status = e instanceof SeriesCallError ? [e.code, e.details] : [GrpcStatus.UNKNOWN, (e as Error).message];
+    throw e;
+  } finally {
+    span.end(...status);
   }
 }

@@ -25,6 +25,7 @@ import { metadataService, type MetricMetadata, type MetricMetadataFrame, type Me
 import { rulesService, type RuleGroup, type RulesFrame, type RulesRequest } from './rules.js';
 import { exemplarsService, type ExemplarData, type ExemplarsFrame, type ExemplarsRequest } from './exemplars.js';
 import { targetsService, type TargetDiscovery, type TargetsFrame, type TargetsRequest } from './targets.js';
+import { inContext, startServerSpan } from './tracing.js';
 import {
   type AnyMessage,
   type InfoResponse,
@@ -293,17 +294,20 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
       const started = performance.now();
       const info = { peer: call.getPeer() };
       observer?.started(service, name, info);
+      const traced = startServerSpan(service, name, info.peer, call.metadata.getMap());
       const { ctx, done } = callContext(call as grpc.ServerUnaryCall<unknown, unknown>);
-      fn(call.request, ctx).then(
+      inContext(traced.ctx, () => fn(call.request, ctx)).then(
         (res) => {
           done();
           observer?.handled(service, name, 'OK', (performance.now() - started) / 1000, info, '');
+          traced.span.end(GrpcStatus.OK, '');
           callback(null, res);
         },
         (err: unknown) => {
           done();
           const e = toServiceError(err, ctx.signal);
           observer?.handled(service, name, GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000, info, e.details);
+          traced.span.end(e.code, e.details);
           callback(e);
         },
       );
@@ -315,15 +319,18 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
     const socket = stream.session?.socket;
     const info = { peer: `${socket?.remoteAddress ?? ''}:${socket?.remotePort ?? ''}` };
     observer?.started('thanos.Store', 'Series', info);
+    const traced = startServerSpan('thanos.Store', 'Series', info.peer, headers);
     const call = new SeriesCall(stream, headers);
-    streamSeries(impl, call).then(
+    inContext(traced.ctx, () => streamSeries(impl, call)).then(
       () => {
         observer?.handled('thanos.Store', 'Series', 'OK', (performance.now() - started) / 1000, info, '');
+        traced.span.end(GrpcStatus.OK, '');
         call.finish(GrpcStatus.OK, 'OK');
       },
       (err: unknown) => {
         const e = toServiceError(err, call);
         observer?.handled('thanos.Store', 'Series', GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000, info, e.details);
+        traced.span.end(e.code, e.details);
         call.finish(e.code, e.details);
       },
     );
@@ -345,18 +352,21 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
       const started = performance.now();
       const info = { peer: call.getPeer() };
       observer?.started(service, name, info);
+      const traced = startServerSpan(service, name, info.peer, call.metadata.getMap());
       const { ctx, done } = callContext(call as grpc.ServerWritableStream<unknown, unknown>);
-      fn(call.request, ctx).then(
+      inContext(traced.ctx, () => fn(call.request, ctx)).then(
         (out) => {
           done();
           for (const f of out) call.write(f);
           observer?.handled(service, name, 'OK', (performance.now() - started) / 1000, info, '');
+          traced.span.end(GrpcStatus.OK, '');
           call.end();
         },
         (err: unknown) => {
           done();
           const e = toServiceError(err, ctx.signal);
           observer?.handled(service, name, GRPC_CODE_NAMES[e.code] ?? 'Unknown', (performance.now() - started) / 1000, info, e.details);
+          traced.span.end(e.code, e.details);
           call.emit('error', e);
         },
       );

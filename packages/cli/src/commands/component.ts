@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { createLogger, parseRequestLoggingConfig, type Logger, type LogLevel, type ServingConfig } from '@strata/runtime';
+import { createLogger, parseRequestLoggingConfig, parseTracingConfig, startTracing, type Logger, type LogLevel, type ServingConfig, type TracingConfig } from '@strata/runtime';
 import type { ClientTLS, ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
@@ -45,6 +45,24 @@ export function withRequestLoggingFlags(cmd: Command): Command {
 export async function requestLoggingFromFlags(o: Record<string, unknown>): Promise<ServingConfig> {
   const text = await yamlFlag(o, 'request.logging-config');
   return text === undefined ? {} : { requestLogging: parseRequestLoggingConfig(text, '--request.logging-config') };
+}
+
+/** Thanos' --tracing.config(-file): where the component sends its traces (OTLP). */
+export function withTracingFlags(cmd: Command): Command {
+  return cmd
+    .option('--tracing.config <yaml>', 'where to send traces, in Thanos\' YAML, e.g. "type: OTLP\nconfig: {client_type: grpc, endpoint: otel-collector:4317, insecure: true}" (no tracing without it)')
+    .option('--tracing.config-file <path>', 'file with the tracing configuration');
+}
+
+/** The tracing configuration the flags give, read and checked (undefined: no tracing). */
+export async function tracingConfigFromFlags(o: Record<string, unknown>): Promise<TracingConfig | undefined> {
+  const text = await yamlFlag(o, 'tracing.config');
+  return text === undefined ? undefined : parseTracingConfig(text, '--tracing.config');
+}
+
+/** Starts tracing as `config` says (nothing without one); the returned stop sends what is buffered. */
+export function startTracingFor(config: TracingConfig | undefined, component: string, logger: Logger): { stop(): Promise<void> } {
+  return config === undefined ? { stop: async () => {} } : startTracing(config, component, logger);
 }
 
 export function withLogFlags(cmd: Command): Command {

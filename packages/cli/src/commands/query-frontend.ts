@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseDownstreamTransport, parseResponseCacheConfig, start, type CacheCompression, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
 import { parseDuration } from '../flags.js';
-import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, gracePeriodsFromFlags, webConfigFromFlags, withGracePeriodFlags, withHttpConfigFlag, withLogFlags, withRequestLoggingFlags, requestLoggingFromFlags, yamlFlag } from './component.js';
+import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, gracePeriodsFromFlags, webConfigFromFlags, withGracePeriodFlags, withHttpConfigFlag, withLogFlags, withTracingFlags, tracingConfigFromFlags, startTracingFor, withRequestLoggingFlags, requestLoggingFromFlags, yamlFlag } from './component.js';
 
 /** `strata query-frontend`: split and cached range queries in front of a querier, with `thanos query-frontend`'s flags. */
 export function register(program: Command): void {
@@ -40,8 +40,9 @@ export function register(program: Command): void {
     'the range of label and series requests that give none, back from now (0: such requests go to the querier as they are)',
     '24h',
   );
-  withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(cmd, false)))).action(async (o: Record<string, unknown>) => {
+  withTracingFlags(withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(cmd, false))))).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
+    const tracing = startTracingFor(await tracingConfigFromFlags(o), 'query-frontend', logger);
     const range = await splitOptions(o, 'query-range');
     const minSplitInterval = parseDuration(String(o['queryRange.minSplitInterval']));
     const tripper = await yamlFlag(o, 'query-frontend.downstream-tripper-config');
@@ -73,7 +74,10 @@ export function register(program: Command): void {
     });
     if (range.cacheBytes === undefined && range.remote === undefined && (range.splitInterval > 0 || minSplitInterval > 0)) logger.info('no --query-range.response-cache-config: range queries are split but not cached');
     logger.info('query frontend ready', { http: frontend.httpAddress });
-    await runUntilSignal(logger, () => frontend.stop());
+    await runUntilSignal(logger, async () => {
+      await frontend.stop();
+      await tracing.stop();
+    });
   });
 }
 

@@ -21,6 +21,9 @@ import {
   withGrpcServerTlsFlags,
   withHttpConfigFlag,
   withLogFlags,
+  withTracingFlags,
+  tracingConfigFromFlags,
+  startTracingFor,
   withRequestLoggingFlags,
   requestLoggingFromFlags,
 } from './component.js';
@@ -82,7 +85,7 @@ export function register(program: Command): void {
       'processes that serve queries, sharing the HTTP and gRPC addresses, so that the querier uses as many cores (Node runs one process\' JavaScript on one core); each holds a querier\'s memory; /metrics sums theirs',
       '1',
     );
-  withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)), true)))).action(async (o: Record<string, unknown>) => {
+  withTracingFlags(withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)), true))))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
@@ -106,6 +109,7 @@ export function register(program: Command): void {
     const grpcTls = await serverTlsFromFlags(o);
     const clientTls = await clientTlsFromFlags(o);
     const requestLogging = await requestLoggingFromFlags(o);
+    const tracingConfig = await tracingConfigFromFlags(o);
     const workers = intFlag(o['query.workers'], '--query.workers');
     const slot = workerSlot();
     if (workers > 1 && slot === undefined) {
@@ -114,6 +118,8 @@ export function register(program: Command): void {
       // The workers' own grace periods, and time to stop after them.
       return runWorkerPool({ count: workers, logger, stopTimeoutMs: Math.max(grace.httpGracePeriodMs ?? 0, grace.grpcGracePeriodMs ?? 0) + 10_000 });
     }
+    // Each worker traces what it serves; the primary serves nothing.
+    const tracing = startTracingFor(tracingConfig, 'query', logger);
     const querier = await start({
       httpAddress: String(o.httpAddress),
       ...(await webConfigFromFlags(o)),
@@ -154,7 +160,10 @@ export function register(program: Command): void {
     });
     logger.info('querier ready', { http: querier.httpAddress, grpc: querier.grpcAddress ?? '', ...(slot !== undefined ? { worker: slot } : {}) });
     if (slot !== undefined) serveAsWorker(querier.registry);
-    await runUntilSignal(logger, () => querier.stop());
+    await runUntilSignal(logger, async () => {
+      await querier.stop();
+      await tracing.stop();
+    });
     leaveWorkers();
   });
 }

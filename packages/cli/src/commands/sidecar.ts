@@ -14,6 +14,9 @@ import {
   withGrpcServerTlsFlags,
   withHttpConfigFlag,
   withLogFlags,
+  withTracingFlags,
+  tracingConfigFromFlags,
+  startTracingFor,
   withRequestLoggingFlags,
   requestLoggingFromFlags,
   yamlFlag,
@@ -40,10 +43,11 @@ export function register(program: Command): void {
     .option('--reloader.rule-dir <dir>', 'directory of rule files to watch; repeatable', repeatable, [])
     .option('--reloader.watch-interval <duration>', 'how often the watched files are checked besides change notifications', '3m')
     .option('--reloader.retry-interval <duration>', 'how soon a failed reload of Prometheus is tried again', '5s');
-  withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true)))).action(async (o: Record<string, unknown>) => {
+  withTracingFlags(withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true))))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     const logger = loggerFromFlags(o);
+    const tracing = startTracingFor(await tracingConfigFromFlags(o), 'sidecar', logger);
     const registry = new Registry();
     const grpcTls = await serverTlsFromFlags(o);
     const bucket = await bucketFromFlags(o, 'objstore', { registry });
@@ -77,6 +81,9 @@ export function register(program: Command): void {
       logger,
       registry,
     });
-    await runUntilSignal(logger, () => sidecar.stop());
+    await runUntilSignal(logger, async () => {
+      await sidecar.stop();
+      await tracing.stop();
+    });
   });
 }

@@ -14,6 +14,9 @@ import {
   withGrpcServerTlsFlags,
   withHttpConfigFlag,
   withLogFlags,
+  withTracingFlags,
+  tracingConfigFromFlags,
+  startTracingFor,
   withRequestLoggingFlags,
   requestLoggingFromFlags,
   yamlFlag,
@@ -54,9 +57,10 @@ export function register(program: Command): void {
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
     .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
-  withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true)))).action(async (o: Record<string, unknown>) => {
+  withTracingFlags(withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true))))).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
+    const tracing = startTracingFor(await tracingConfigFromFlags(o), 'store', logger);
     const relabelConfig = await yamlFlag(o, 'selector.relabel-config');
     const cachingBucketConfig = await yamlFlag(o, 'store.caching-bucket.config');
     const indexCacheConfig = await yamlFlag(o, 'index-cache.config');
@@ -95,6 +99,7 @@ export function register(program: Command): void {
     await runUntilSignal(logger, async () => {
       await store.stop();
       await bucket.close();
+      await tracing.stop();
     });
   });
 }

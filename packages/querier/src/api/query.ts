@@ -1,6 +1,7 @@
 import { prettify, rangeQueryTypeError, type QueryResult } from '@strata/promql';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { emptyQueryStats, type QueryStats } from '@strata/storeapi';
+import { inSpan } from '@strata/runtime';
 import { StoreQueryable, type ReadOptions } from '../queryable.js';
 import { engineFor, handle, readOptions, type ApiContext } from './context.js';
 import { ApiError, invalidParam } from './errors.js';
@@ -50,7 +51,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const expr = parseQuery(engine, p);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
-        const res = await evaluate(ctx, p.get('query') ?? '', () => engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal }));
+        const res = await evaluate(ctx, 'instant', p.get('query') ?? '', () => engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     const range = async (req: FastifyRequest, reply: FastifyReply) =>
@@ -75,7 +76,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         if (wrongType !== undefined) throw reject(wrongType);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, p, engine);
-        const res = await evaluate(ctx, p.get('query') ?? '', () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal }));
+        const res = await evaluate(ctx, 'range', p.get('query') ?? '', () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     // The query as Prometheus' prettifier writes it (Grafana's and Prometheus' UI "format query").
@@ -102,10 +103,13 @@ function parseQuery(engine: ReturnType<typeof engineFor>, p: Params, reject = (r
   }
 }
 
-/** Evaluates `query` once the gate (--query.max-concurrent) lets it, observed by the engine metrics and kept in the active query file. */
-function evaluate(ctx: ApiContext, query: string, run: () => Promise<QueryResult>): Promise<QueryResult> {
+/**
+ * Evaluates `query` once the gate (--query.max-concurrent) lets it, observed by the engine metrics,
+ * kept in the active query file, and traced as Thanos names the span (promql_instant_query, promql_range_query).
+ */
+function evaluate(ctx: ApiContext, kind: 'instant' | 'range', query: string, run: () => Promise<QueryResult>): Promise<QueryResult> {
   const tracker = ctx.activeQueries;
-  return ctx.gate.run((queued) => ctx.engineMetrics.track(queued, tracker === undefined ? run : () => tracker.track(query, run)));
+  return inSpan(`promql_${kind}_query`, { 'promql.query': query }, () => ctx.gate.run((queued) => ctx.engineMetrics.track(queued, tracker === undefined ? run : () => tracker.track(query, run))));
 }
 
 /** A vector or matrix answer cut to its first `limit` series (Prometheus' truncateResults). */

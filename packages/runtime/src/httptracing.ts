@@ -1,0 +1,84 @@
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import { FORCE_TRACING_ATTRIBUTE, FORCE_TRACING_HEADER, strataTracer, TRACE_ID_HEADER } from './tracing.js';
+
+/**
+ * A server span per HTTP request (`GET /api/v1/query_range`), a child of the caller's when its
+ * `traceparent` names one. Each route's handler runs in the span's context, so the calls it makes
+ * (a querier's StoreAPI calls, a frontend's requests to its querier) continue the trace; a route
+ * wrapped rather than a hook's context entered, because a request body is read in the socket's context,
+ * not the hook's. A traced answer names its trace in X-Thanos-Trace-Id.
+ */
+export function addHttpTracing(app: FastifyInstance): void {
+  const traced = new WeakMap<FastifyRequest, { span: Span; ctx: Context }>();
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler as RouteHandlerMethod;
+    route.handler = function (this: FastifyInstance, req, reply) {
+      const t = traced.get(req);
+      return t === undefined ? handler.call(this, req, reply) : context.with(t.ctx, () => handler.call(this, req, reply));
+    } as RouteHandlerMethod;
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    const parent = propagation.extract(context.active(), req.headers);
+    const route = req.routeOptions.url;
+    const span = strataTracer().startSpan(
+      `${req.method} ${route ?? 'unmatched'}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': req.method,
+          'url.path': req.url.split('?', 1)[0],
+          ...(route !== undefined ? { 'http.route': route } : {}),
+          'client.address': req.socket.remoteAddress ?? '',
+          ...(req.headers[FORCE_TRACING_HEADER] !== undefined ? { [FORCE_TRACING_ATTRIBUTE]: true } : {}),
+        },
+      },
+      parent,
+    );
+    if (!span.isRecording()) return;
+    traced.set(req, { span, ctx: trace.setSpan(parent, span) });
+    reply.header(TRACE_ID_HEADER, span.spanContext().traceId);
+  });
+  const end = (req: FastifyRequest, status: number | undefined) => {
+    const t = traced.get(req);
+    if (t === undefined) return;
+    traced.delete(req);
+    if (status !== undefined) t.span.setAttribute('http.response.status_code', status);
+    if (status === undefined || status >= 500) t.span.setStatus({ code: SpanStatusCode.ERROR, ...(status === undefined ? { message: 'the client went away' } : {}) });
+    t.span.end();
+  };
+  app.addHook('onResponse', async (req, reply) => end(req, reply.statusCode));
+  app.addHook('onRequestAbort', async (req) => end(req, undefined));
+}
+
+/** An HTTP request made for a traced one: its span, and the headers to send, carrying the span's context. */
+export interface HttpClientSpan {
+  readonly headers: Record<string, string>;
+  /** Ends the span with the answer's status, or the error that left none. */
+  end(outcome: number | Error): void;
+}
+
+/**
+ * The client side of `method url` when it is made for a traced request (undefined otherwise: nothing to
+ * do); `headers` plus `traceparent`, so that the server (a querier behind the frontend, Prometheus behind
+ * the sidecar) continues the trace.
+ */
+export function startHttpClientSpan(method: string, url: URL, headers: Record<string, string>): HttpClientSpan | undefined {
+  const parent = context.active();
+  if (trace.getSpan(parent)?.isRecording() !== true) return undefined;
+  const span = strataTracer().startSpan(`${method} ${url.pathname}`, { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method, 'url.full': `${url.origin}${url.pathname}`, 'server.address': url.host } }, parent);
+  const carried: Record<string, string> = { ...headers };
+  propagation.inject(trace.setSpan(parent, span), carried);
+  return {
+    headers: carried,
+    end(outcome) {
+      if (typeof outcome === 'number') {
+        span.setAttribute('http.response.status_code', outcome);
+        if (outcome >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      } else {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
+      }
+      span.end();
+    },
+  };
+}
