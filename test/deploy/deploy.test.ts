@@ -7,7 +7,7 @@ import { registerCommands } from '@strata/cli';
 import { parseBucketConfig } from '@strata/objstore';
 import { parseResponseCacheConfig } from '@strata/frontend';
 import { parseCachingBucketConfig, parseIndexCacheConfig } from '@strata/store';
-import { buildHttpApp, createLogger, Prober, type RemoteCacheConfig } from '@strata/runtime';
+import { buildHttpApp, createLogger, parseTracingConfig, Prober, type RemoteCacheConfig } from '@strata/runtime';
 import { tempDir } from '@strata/testing/process';
 import { promtool } from '@strata/testing/prometheus';
 import { Command } from 'commander';
@@ -259,6 +259,19 @@ describe('deploy files and the CLI', () => {
     expect(memcached).toBeGreaterThanOrEqual(8);
     expect(Object.keys(await composeServices())).toContain('memcached');
     expect((await k8sObjects()).some((o) => o.kind === 'Service' && o.metadata.name === 'memcached' && (o.spec as { clusterIP?: string }).clusterIP === 'None')).toBe(true);
+  });
+
+  it('sends every component\'s traces to Jaeger, the tracing config mounted where the flag names it', async () => {
+    const config = parseTracingConfig(await readFile(join(composeDir, 'tracing.yml'), 'utf8'), 'compose tracing.yml');
+    expect(config?.endpoint).toBe('jaeger:4317');
+    const services = await composeServices();
+    expect(services.jaeger?.image).toMatch(/^jaegertracing\/all-in-one:/);
+    const strata = Object.entries(services).filter(([, svc]) => svc.image?.startsWith('strata:') && svc.command?.[0] !== 'tools');
+    expect(strata.length).toBeGreaterThanOrEqual(6);
+    for (const [name, svc] of strata) {
+      expect(svc.command, name).toContain('--tracing.config-file=/etc/strata/tracing.yml');
+      expect(svc.volumes?.some((v) => v.endsWith(':/etc/strata/tracing.yml:ro')), name).toBe(true);
+    }
   });
 
   it('objstore configs parse with Strata own loader', async () => {
