@@ -27,6 +27,9 @@ export interface QuerierConfig extends ServingConfig {
   endpoints: string[];
   /** --endpoint-strict: static endpoints queried even while their Info call fails. */
   strictEndpoints?: string[];
+  /** --endpoint-group, --endpoint-group-strict: DNS names of replicas asked as one endpoint. */
+  endpointGroups?: string[];
+  strictEndpointGroups?: string[];
   /** --endpoint.sd-files */
   endpointSdFiles?: string[];
   /** --store.sd-dns-interval: how often `dns+`, `dnssrv+` and `dnssrvnoa+` endpoints are looked up again (default 30s). */
@@ -106,6 +109,8 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   const endpoints = new EndpointSet({
     endpoints: cfg.endpoints,
     strictEndpoints: cfg.strictEndpoints ?? [],
+    endpointGroups: cfg.endpointGroups ?? [],
+    strictEndpointGroups: cfg.strictEndpointGroups ?? [],
     sdFiles: cfg.endpointSdFiles ?? [],
     ...(cfg.endpointDnsIntervalMs !== undefined ? { dnsIntervalMs: cfg.endpointDnsIntervalMs } : {}),
     ...(cfg.dnsResolver !== undefined ? { resolver: cfg.dnsResolver } : {}),

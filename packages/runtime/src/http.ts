@@ -42,6 +42,8 @@ export interface ServingConfig {
   /** How long in-flight HTTP requests, and StoreAPI calls, may finish when the component stops (each 5s by default). */
   httpGracePeriodMs?: number;
   grpcGracePeriodMs?: number;
+  /** How long a StoreAPI client's connection is kept before it is asked to reconnect (Thanos' --grpc-server-max-connection-age). */
+  grpcMaxConnectionAgeMs?: number;
   /** Which requests and calls are logged. */
   requestLogging?: RequestLogging;
 }
@@ -55,11 +57,12 @@ export function httpServing(cfg: ServingConfig): Pick<HttpServerOptions, 'web' |
   };
 }
 
-/** A component's serving config as serveStore takes it: the grace period, and `metrics` with the call logging. */
-export function grpcServing(cfg: ServingConfig, metrics: GrpcServerObserver, logger: Logger): { gracePeriodMs?: number; observer: GrpcServerObserver } {
+/** A component's serving config as serveStore takes it: the grace period, the connection age, and `metrics` with the call logging. */
+export function grpcServing(cfg: ServingConfig, metrics: GrpcServerObserver, logger: Logger): { gracePeriodMs?: number; maxConnectionAgeMs?: number; observer: GrpcServerObserver } {
   const policy = cfg.requestLogging?.grpc;
   return {
     ...(cfg.grpcGracePeriodMs !== undefined ? { gracePeriodMs: cfg.grpcGracePeriodMs } : {}),
+    ...(cfg.grpcMaxConnectionAgeMs !== undefined ? { maxConnectionAgeMs: cfg.grpcMaxConnectionAgeMs } : {}),
     observer: policy !== undefined ? observeAll(metrics, grpcRequestLogger(logger, policy)) : metrics,
   };
 }

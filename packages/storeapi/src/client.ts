@@ -49,6 +49,9 @@ function cancelOnAbort(opts: CallOptions, call: grpc.Call, settled: Promise<unkn
   settled.then(remove, remove);
 }
 
+/** What a querier asks of a StoreAPI endpoint: one server (a StoreClient), or a group of replicas behind one name. */
+export type StoreApi = Pick<StoreClient, 'info' | 'series' | 'labelNames' | 'labelValues' | 'metricMetadata' | 'rules' | 'exemplars' | 'targets' | 'close'>;
+
 export class StoreClient {
   readonly address: string;
   readonly #client: grpc.Client;

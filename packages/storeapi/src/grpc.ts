@@ -78,8 +78,10 @@ export function channelOptions(opts: { compression?: Compression | undefined; se
   };
 }
 
-export function serverOptions(compression: Compression | undefined): grpc.ServerOptions {
+/** `maxConnectionAgeMs`: a connection is asked to go (GOAWAY) after this long, its calls let finish (Thanos' --grpc-server-max-connection-age). */
+export function serverOptions(compression: Compression | undefined, maxConnectionAgeMs?: number): grpc.ServerOptions {
   return {
+    ...(maxConnectionAgeMs !== undefined && maxConnectionAgeMs > 0 ? { 'grpc.max_connection_age_ms': maxConnectionAgeMs } : {}),
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.keepalive_time_ms': 30_000,

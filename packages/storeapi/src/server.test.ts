@@ -18,7 +18,7 @@ import { toStoreSeries } from './convert.js';
 import { GrpcStatus, Method, StoreError } from './grpc.js';
 import { chunkHash } from './hash.js';
 import { decodeSeriesResponse, encodeSeriesRequest } from './codec.js';
-import { type InfoResponse, type LabelNamesRequest, type LabelValuesRequest, MAX_INT64, PartialResponseStrategy, type SeriesRequest, seriesRequest } from './messages.js';
+import { type InfoResponse, labelNamesRequest, type LabelNamesRequest, type LabelValuesRequest, MAX_INT64, PartialResponseStrategy, type SeriesRequest, seriesRequest } from './messages.js';
 import { PROTO_DIR, PROTO_FILES } from './proto.js';
 import { ShardMatcher } from './shard.js';
 import { encodeSnappyStream } from './snappystream.js';
@@ -165,6 +165,35 @@ describe('serveStore transport', () => {
     } finally {
       c.close();
       await any.stop();
+    }
+  });
+
+  it('asks connections to go after --grpc-server-max-connection-age, and the client goes on over new ones without a failed call', async () => {
+    const peers = new Set<string>();
+    const aged = await serveStore(store, {
+      address: '127.0.0.1:0',
+      maxConnectionAgeMs: 200,
+      observer: { started: (_s, _m, call) => peers.add(call.peer), handled: () => {} },
+    });
+    const c = new StoreClient(aged.address);
+    const expected = (await frames(req())).length;
+    try {
+      const deadline = Date.now() + 1500;
+      let calls = 0;
+      while (Date.now() < deadline) {
+        const series = [];
+        for await (const f of c.series(req())) series.push(f);
+        expect(series.length).toBe(expected);
+        expect((await c.labelNames(labelNamesRequest({ start: fixture.minTime, end: fixture.maxTime }))).names.length).toBeGreaterThan(0);
+        calls++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(calls).toBeGreaterThan(10);
+      // Series and the other methods each have a connection of their own: more than two means both were replaced.
+      expect(peers.size).toBeGreaterThan(2);
+    } finally {
+      c.close();
+      await aged.stop();
     }
   });
 

@@ -87,6 +87,8 @@ export interface ServeOptions {
   observer?: GrpcServerObserver;
   /** How long stop() waits for running calls by default (Thanos' --grpc-grace-period; default 5s). */
   gracePeriodMs?: number;
+  /** Connections are asked to go after this long, so that clients spread over new replicas (Thanos' --grpc-server-max-connection-age; default: never). */
+  maxConnectionAgeMs?: number;
 }
 
 export interface ServingStore {
@@ -286,7 +288,7 @@ function limited(values: string[], limit: number): string[] {
 
 /** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata, Rules, Exemplars and Targets, if it has them) until `stop()`. */
 export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise<ServingStore> {
-  const server = new grpc.Server(serverOptions(opts.compression));
+  const server = new grpc.Server(serverOptions(opts.compression, opts.maxConnectionAgeMs));
   const observer = opts.observer;
 
   function unary<Req, Res>(service: string, name: string, fn: (req: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {

@@ -6,7 +6,7 @@ import { Relabeler, TimeBound } from '@strata/block';
 import { compactionRanges, start, type Compactor } from '@strata/compactor';
 import type { Logger } from '@strata/runtime';
 import { parseDuration, parseTimeBound } from '../flags.js';
-import { intFlag, loggerFromFlags, repeatable, runUntilSignal, gracePeriodsFromFlags, webConfigFromFlags, withGracePeriodFlags, withHttpConfigFlag, withLogFlags, withTracingFlags, tracingConfigFromFlags, startTracingFor } from './component.js';
+import { intFlag, loggerFromFlags, repeatable, runUntilSignal, servingFromFlags, withLogFlags, tracingConfigFromFlags, startTracingFor, withServingFlags } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** Flags `strata compact` shares with `tools bucket retention`. */
@@ -84,17 +84,17 @@ export function register(program: Command): void {
     .option('--bucket-web-label <label>', 'external label the block viewer (/blocks on --http-address) titles groups of blocks with')
     .option('--block-viewer.global.sync-block-interval <duration>', "how often the block viewer reads the bucket's blocks", '1m')
     .option('--block-viewer.global.sync-block-timeout <duration>', "how long the block viewer's read of the bucket may take", '5m');
-  withTracingFlags(withLogFlags(withHttpConfigFlag(withGracePeriodFlags(cmd, false)))).action(async (o: Record<string, unknown>) => {
+  withServingFlags(cmd, { grpc: false, requestLogging: false }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'compact', logger);
+    const serving = await servingFromFlags(o);
     const func = String(o['deduplication.func']);
     if (func !== '' && func !== 'penalty') throw new Error(`--deduplication.func must be "" or penalty, not ${func}`);
     const compactor = await start({
       bucket: await requiredBucketFromFlags(o, 'objstore'),
       dataDir: String(o.dataDir),
       httpAddress: String(o.httpAddress),
-      ...(await webConfigFromFlags(o)),
-      ...gracePeriodsFromFlags(o),
+      ...serving,
       wait: o.wait === true,
       waitIntervalMs: parseDuration(String(o.waitInterval)),
       ...(await retentionFromFlags(o)),

@@ -17,15 +17,38 @@ export function withHttpConfigFlag(cmd: Command): Command {
 }
 
 /** Thanos' --http-grace-period, and --grpc-grace-period for a component that serves the StoreAPI. */
-export function withGracePeriodFlags(cmd: Command, grpc: boolean): Command {
+function withGracePeriodFlags(cmd: Command, grpc: boolean): Command {
   cmd.option('--http-grace-period <duration>', 'after SIGINT or SIGTERM, how long HTTP requests in flight may still take before they are cut', '2m');
   if (grpc) cmd.option('--grpc-grace-period <duration>', 'after SIGINT or SIGTERM, how long StoreAPI calls in flight may still take before they are cancelled', '2m');
   return cmd;
 }
 
-/** The grace periods the flags give, as the component config fields that take them. */
-export function gracePeriodsFromFlags(o: Record<string, unknown>): ServingConfig {
-  return { httpGracePeriodMs: parseDuration(String(o.httpGracePeriod)), ...(o.grpcGracePeriod !== undefined ? { grpcGracePeriodMs: parseDuration(String(o.grpcGracePeriod)) } : {}) };
+/**
+ * The flags of a long-running component: its logs and traces, its HTTP server (--http.config, the grace
+ * period), its StoreAPI server where it has one (TLS, the connection age, the grace period), and with
+ * `requestLogging` --request.logging-config.
+ */
+export function withServingFlags(cmd: Command, has: { grpc: boolean; requestLogging: boolean }): Command {
+  if (has.grpc) withGrpcServerTlsFlags(cmd);
+  withGracePeriodFlags(cmd, has.grpc);
+  withHttpConfigFlag(cmd);
+  if (has.requestLogging) withRequestLoggingFlags(cmd);
+  return withTracingFlags(withLogFlags(cmd));
+}
+
+/**
+ * How the component serves, as the flags say: --http.config, the grace periods, --request.logging-config
+ * and --grpc-server-max-connection-age, where the command has them.
+ */
+export async function servingFromFlags(o: Record<string, unknown>): Promise<ServingConfig> {
+  const requestLogging = await yamlFlag(o, 'request.logging-config');
+  return {
+    ...(await webConfigFromFlags(o)),
+    httpGracePeriodMs: parseDuration(String(o.httpGracePeriod)),
+    ...(o.grpcGracePeriod !== undefined ? { grpcGracePeriodMs: parseDuration(String(o.grpcGracePeriod)) } : {}),
+    ...(o.grpcServerMaxConnectionAge !== undefined ? { grpcMaxConnectionAgeMs: parseDuration(String(o.grpcServerMaxConnectionAge)) } : {}),
+    ...(requestLogging !== undefined ? { requestLogging: parseRequestLoggingConfig(requestLogging, '--request.logging-config') } : {}),
+  };
 }
 
 /** The web configuration `--http.config` names, loaded, as the component config field that takes it. */
@@ -35,20 +58,14 @@ export async function webConfigFromFlags(o: Record<string, unknown>): Promise<Se
 }
 
 /** Thanos' --request.logging-config(-file): which HTTP requests and gRPC calls the component logs. */
-export function withRequestLoggingFlags(cmd: Command): Command {
+function withRequestLoggingFlags(cmd: Command): Command {
   return cmd
     .option('--request.logging-config <yaml>', 'which HTTP requests and gRPC calls to log, in Thanos\' YAML, e.g. "options: {level: ERROR, decision: {log_start: false, log_end: true}}" (lines below status 500 or for calls that did not fail are at debug level)')
     .option('--request.logging-config-file <path>', 'file with the request logging configuration');
 }
 
-/** The request logging the flags give, as the component config field that takes it. */
-export async function requestLoggingFromFlags(o: Record<string, unknown>): Promise<ServingConfig> {
-  const text = await yamlFlag(o, 'request.logging-config');
-  return text === undefined ? {} : { requestLogging: parseRequestLoggingConfig(text, '--request.logging-config') };
-}
-
 /** Thanos' --tracing.config(-file): where the component sends its traces (OTLP). */
-export function withTracingFlags(cmd: Command): Command {
+function withTracingFlags(cmd: Command): Command {
   return cmd
     .option('--tracing.config <yaml>', 'where to send traces, in Thanos\' YAML, e.g. "type: OTLP\nconfig: {client_type: grpc, endpoint: otel-collector:4317, insecure: true}" (no tracing without it)')
     .option('--tracing.config-file <path>', 'file with the tracing configuration');
@@ -125,11 +142,12 @@ export function flagValues(cmd: Command): Record<string, string> {
 }
 
 /** Thanos' TLS flags of a component's gRPC server (its StoreAPI). */
-export function withGrpcServerTlsFlags(cmd: Command): Command {
+function withGrpcServerTlsFlags(cmd: Command): Command {
   return cmd
     .option('--grpc-server-tls-cert <path>', 'TLS certificate for the gRPC server (TLS is off without it)')
     .option('--grpc-server-tls-key <path>', 'TLS key for the gRPC server')
-    .option('--grpc-server-tls-client-ca <path>', 'CA for client certificates; when set, clients must present one');
+    .option('--grpc-server-tls-client-ca <path>', 'CA for client certificates; when set, clients must present one')
+    .option('--grpc-server-max-connection-age <duration>', 'a client connection is asked to reconnect after this long (its calls let finish), so that clients spread over replicas started since', '60m');
 }
 
 export async function serverTlsFromFlags(o: Record<string, unknown>): Promise<ServerTLS | undefined> {

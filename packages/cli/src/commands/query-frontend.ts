@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseDownstreamTransport, parseResponseCacheConfig, start, type CacheCompression, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
 import { parseDuration } from '../flags.js';
-import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, gracePeriodsFromFlags, webConfigFromFlags, withGracePeriodFlags, withHttpConfigFlag, withLogFlags, withTracingFlags, tracingConfigFromFlags, startTracingFor, withRequestLoggingFlags, requestLoggingFromFlags, yamlFlag } from './component.js';
+import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, servingFromFlags, tracingConfigFromFlags, startTracingFor, yamlFlag, withServingFlags } from './component.js';
 
 /** `strata query-frontend`: split and cached range queries in front of a querier, with `thanos query-frontend`'s flags. */
 export function register(program: Command): void {
@@ -40,17 +40,16 @@ export function register(program: Command): void {
     'the range of label and series requests that give none, back from now (0: such requests go to the querier as they are)',
     '24h',
   );
-  withTracingFlags(withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(cmd, false))))).action(async (o: Record<string, unknown>) => {
+  withServingFlags(cmd, { grpc: false, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'query-frontend', logger);
+    const serving = await servingFromFlags(o);
     const range = await splitOptions(o, 'query-range');
     const minSplitInterval = parseDuration(String(o['queryRange.minSplitInterval']));
     const tripper = await yamlFlag(o, 'query-frontend.downstream-tripper-config');
     const frontend = await start({
       httpAddress: String(o.httpAddress),
-      ...(await webConfigFromFlags(o)),
-      ...(await requestLoggingFromFlags(o)),
-      ...gracePeriodsFromFlags(o),
+      ...serving,
       downstreamUrl: downstreamUrl(String(o['queryFrontend.downstreamUrl'])),
       ...(tripper !== undefined ? { downstreamTransport: parseDownstreamTransport(tripper, '--query-frontend.downstream-tripper-config') } : {}),
       compressResponses: o['queryFrontend.compressResponses'] === true,

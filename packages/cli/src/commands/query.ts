@@ -14,18 +14,11 @@ import {
   runUntilSignal,
   serverTlsFromFlags,
   signedDuration,
-  webConfigFromFlags,
-  withGracePeriodFlags,
-  gracePeriodsFromFlags,
+  servingFromFlags,
   withGrpcClientTlsFlags,
-  withGrpcServerTlsFlags,
-  withHttpConfigFlag,
-  withLogFlags,
-  withTracingFlags,
   tracingConfigFromFlags,
   startTracingFor,
-  withRequestLoggingFlags,
-  requestLoggingFromFlags,
+  withServingFlags,
 } from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
@@ -42,6 +35,13 @@ export function register(program: Command): void {
       repeatable,
       [],
     )
+    .option(
+      '--endpoint-group <host:port>',
+      'replicas of one StoreAPI server behind a DNS name (store gateways over the same blocks), asked as one endpoint: each call goes to one of the addresses the name stands for, in turn, and to another when that one cannot be reached, as Thanos; repeatable',
+      repeatable,
+      [],
+    )
+    .option('--endpoint-group-strict <host:port>', 'an --endpoint-group always queried, even while its Info call fails, as --endpoint-strict; repeatable', repeatable, [])
     .option('--endpoint.sd-files <path>', 'file service discovery of endpoints (YAML/JSON target groups), re-read every 5s; repeatable', repeatable, [])
     .option('--store <host:port>', 'deprecated name of --endpoint, as in Thanos; repeatable', repeatable, [])
     .option('--store.sd-files <path>', 'deprecated name of --endpoint.sd-files, as in Thanos; repeatable', repeatable, [])
@@ -85,7 +85,7 @@ export function register(program: Command): void {
       'processes that serve queries, sharing the HTTP and gRPC addresses, so that the querier uses as many cores (Node runs one process\' JavaScript on one core); each holds a querier\'s memory; /metrics sums theirs',
       '1',
     );
-  withTracingFlags(withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcClientTlsFlags(withGrpcServerTlsFlags(cmd)), true))))).action(async (o: Record<string, unknown>) => {
+  withServingFlags(withGrpcClientTlsFlags(cmd), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
@@ -99,7 +99,11 @@ export function register(program: Command): void {
     const strictEndpoints = o.endpointStrict as string[];
     const discovered = strictEndpoints.find(isDnsEndpoint);
     if (discovered !== undefined) throw new Error(`--endpoint-strict takes static addresses only, not ${discovered}`);
-    if (endpoints.length === 0 && sdFiles.length === 0 && strictEndpoints.length === 0) logger.warn('no --endpoint, --endpoint-strict or --endpoint.sd-files given: every query will be empty');
+    const endpointGroups = o.endpointGroup as string[];
+    const strictEndpointGroups = o.endpointGroupStrict as string[];
+    if ([endpoints, sdFiles, strictEndpoints, endpointGroups, strictEndpointGroups].every((given) => given.length === 0)) {
+      logger.warn('no --endpoint, --endpoint-strict, --endpoint-group or --endpoint.sd-files given: every query will be empty');
+    }
     const externalPrefix = parseUrlPath(String(o['web.externalPrefix']));
     const prefixHeader = String(o['web.prefixHeader']);
     // As in Thanos and Prometheus, routes are served under the external prefix unless told otherwise.
@@ -108,29 +112,28 @@ export function register(program: Command): void {
     if (!isCompression(compression)) throw new Error(`--grpc-compression must be none, snappy, gzip or deflate, not ${compression}`);
     const grpcTls = await serverTlsFromFlags(o);
     const clientTls = await clientTlsFromFlags(o);
-    const requestLogging = await requestLoggingFromFlags(o);
+    const serving = await servingFromFlags(o);
     const tracingConfig = await tracingConfigFromFlags(o);
     const workers = intFlag(o['query.workers'], '--query.workers');
     const slot = workerSlot();
     if (workers > 1 && slot === undefined) {
       logger.info('starting query workers', { workers });
-      const grace = gracePeriodsFromFlags(o);
       // The workers' own grace periods, and time to stop after them.
-      return runWorkerPool({ count: workers, logger, stopTimeoutMs: Math.max(grace.httpGracePeriodMs ?? 0, grace.grpcGracePeriodMs ?? 0) + 10_000 });
+      return runWorkerPool({ count: workers, logger, stopTimeoutMs: Math.max(serving.httpGracePeriodMs ?? 0, serving.grpcGracePeriodMs ?? 0) + 10_000 });
     }
     // Each worker traces what it serves; the primary serves nothing.
     const tracing = startTracingFor(tracingConfig, 'query', logger);
     const querier = await start({
       httpAddress: String(o.httpAddress),
-      ...(await webConfigFromFlags(o)),
-      ...requestLogging,
-      ...gracePeriodsFromFlags(o),
+      ...serving,
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       ...(clientTls !== undefined ? { clientTls } : {}),
       clientCompression: compression,
       endpoints,
       strictEndpoints,
+      endpointGroups,
+      strictEndpointGroups,
       endpointSdFiles: sdFiles,
       endpointDnsIntervalMs: parseDuration(String(o['store.sdDnsInterval'])),
       endpointInfoTimeoutMs: parseDuration(String(o['endpoint.infoTimeout'])),

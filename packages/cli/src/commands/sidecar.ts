@@ -8,18 +8,11 @@ import {
   repeatable,
   runUntilSignal,
   serverTlsFromFlags,
-  webConfigFromFlags,
-  withGracePeriodFlags,
-  gracePeriodsFromFlags,
-  withGrpcServerTlsFlags,
-  withHttpConfigFlag,
-  withLogFlags,
-  withTracingFlags,
+  servingFromFlags,
   tracingConfigFromFlags,
   startTracingFor,
-  withRequestLoggingFlags,
-  requestLoggingFromFlags,
   yamlFlag,
+  withServingFlags,
 } from './component.js';
 import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
@@ -43,11 +36,12 @@ export function register(program: Command): void {
     .option('--reloader.rule-dir <dir>', 'directory of rule files to watch; repeatable', repeatable, [])
     .option('--reloader.watch-interval <duration>', 'how often the watched files are checked besides change notifications', '3m')
     .option('--reloader.retry-interval <duration>', 'how soon a failed reload of Prometheus is tried again', '5s');
-  withTracingFlags(withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true))))).action(async (o: Record<string, unknown>) => {
+  withServingFlags(cmd, { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'sidecar', logger);
+    const serving = await servingFromFlags(o);
     const registry = new Registry();
     const grpcTls = await serverTlsFromFlags(o);
     const bucket = await bucketFromFlags(o, 'objstore', { registry });
@@ -62,9 +56,7 @@ export function register(program: Command): void {
       ...(bucket !== undefined ? { bucket } : {}),
       grpcAddress: str('grpcAddress')!,
       httpAddress: str('httpAddress')!,
-      ...(await webConfigFromFlags(o)),
-      ...(await requestLoggingFromFlags(o)),
-      ...gracePeriodsFromFlags(o),
+      ...serving,
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       uploadCompacted: o['shipper.uploadCompacted'] === true,
       shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),

@@ -8,18 +8,11 @@ import {
   loggerFromFlags,
   runUntilSignal,
   serverTlsFromFlags,
-  webConfigFromFlags,
-  withGracePeriodFlags,
-  gracePeriodsFromFlags,
-  withGrpcServerTlsFlags,
-  withHttpConfigFlag,
-  withLogFlags,
-  withTracingFlags,
+  servingFromFlags,
   tracingConfigFromFlags,
   startTracingFor,
-  withRequestLoggingFlags,
-  requestLoggingFromFlags,
   yamlFlag,
+  withServingFlags,
 } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
@@ -57,10 +50,11 @@ export function register(program: Command): void {
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
     .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
-  withTracingFlags(withLogFlags(withRequestLoggingFlags(withHttpConfigFlag(withGracePeriodFlags(withGrpcServerTlsFlags(cmd), true))))).action(async (o: Record<string, unknown>) => {
+  withServingFlags(cmd, { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'store', logger);
+    const serving = await servingFromFlags(o);
     const relabelConfig = await yamlFlag(o, 'selector.relabel-config');
     const cachingBucketConfig = await yamlFlag(o, 'store.caching-bucket.config');
     const indexCacheConfig = await yamlFlag(o, 'index-cache.config');
@@ -74,9 +68,7 @@ export function register(program: Command): void {
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       httpAddress: String(o.httpAddress),
-      ...(await webConfigFromFlags(o)),
-      ...(await requestLoggingFromFlags(o)),
-      ...gracePeriodsFromFlags(o),
+      ...serving,
       syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
       blockSyncConcurrency: intFlag(o.blockSyncConcurrency, '--block-sync-concurrency', 1),
       metaFetchConcurrency: intFlag(o.blockMetaFetchConcurrency, '--block-meta-fetch-concurrency'),

@@ -1,8 +1,9 @@
-import { MAX_INT64, MIN_INT64, StoreClient, type InfoResponse, type StoreClientOptions } from '@strata/storeapi';
+import { MAX_INT64, MIN_INT64, StoreClient, type InfoResponse, type StoreApi, type StoreClientOptions } from '@strata/storeapi';
 import { Labels, type Matcher } from '@strata/tsdb';
 import type { Logger } from '@strata/runtime';
 import { Gauge, type Registry } from 'prom-client';
 import { isDnsEndpoint, resolveDnsEndpoint, systemResolver, type DnsResolver } from '@strata/runtime';
+import { EndpointGroup } from './group.js';
 import { readSdFile } from './sdfile.js';
 
 /**
@@ -13,12 +14,17 @@ import { readSdFile } from './sdfile.js';
  * success, and comes back as soon as it answers again (or reappears in an SD file). A strict endpoint
  * (`--endpoint-strict`) is never skipped: a failed Info leaves it asked, with what it last answered
  * (before its first answer: all time, any labels), so that its own failure shows in every answer that
- * could need its data, and a server that answers Series but not Info still serves.
+ * could need its data, and a server that answers Series but not Info still serves. An endpoint group
+ * (`--endpoint-group`, `--endpoint-group-strict`) is one endpoint whose calls go to one of the addresses
+ * its DNS name stands for at a time (looked up as DNS endpoints are).
  */
 export interface EndpointSetOptions {
   endpoints: readonly string[];
   /** Static addresses queried even while their Info call fails (Thanos' --endpoint-strict). */
   strictEndpoints?: readonly string[];
+  /** DNS names of replicas asked as one endpoint, a call to one of them (Thanos' --endpoint-group, --endpoint-group-strict). */
+  endpointGroups?: readonly string[];
+  strictEndpointGroups?: readonly string[];
   sdFiles?: readonly string[];
   /** How often DNS endpoints are looked up again (Thanos' --store.sd-dns-interval, default 30s). */
   dnsIntervalMs?: number;
@@ -35,7 +41,7 @@ export interface EndpointSetOptions {
 
 export interface Endpoint {
   readonly address: string;
-  readonly client: StoreClient;
+  readonly client: StoreApi;
   /** Labels of each TSDB behind the endpoint (its external labels). */
   readonly labelSets: readonly Labels[];
   readonly minTime: number;
@@ -71,7 +77,7 @@ export interface EndpointStatus {
 }
 
 interface EndpointState {
-  client: StoreClient;
+  client: StoreApi;
   info: InfoResponse | null;
   /** `info`'s label sets as Labels, made when it arrives rather than on every request. */
   labelSets: readonly Labels[];
@@ -98,6 +104,8 @@ export class EndpointSet {
   readonly #gauge: Gauge<'state'> | undefined;
   /** DNS endpoints with the addresses of their last successful lookup. */
   readonly #dns: { value: string; addresses: readonly string[]; resolvedAt: number }[];
+  /** Endpoint groups, with when their members were last looked up. */
+  readonly #groups: { group: EndpointGroup; resolvedAt: number }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
 
@@ -105,6 +113,13 @@ export class EndpointSet {
     this.#opts = opts;
     for (const a of opts.endpoints) if (!isDnsEndpoint(a)) this.#add(a, true);
     for (const a of opts.strictEndpoints ?? []) this.#add(a, true, true);
+    for (const [names, strict] of [[opts.endpointGroups ?? [], false], [opts.strictEndpointGroups ?? [], true]] as const) {
+      for (const name of names) {
+        const group = new EndpointGroup(name, opts.client);
+        this.#groups.push({ group, resolvedAt: Number.NEGATIVE_INFINITY });
+        this.#add(name, true, strict, group);
+      }
+    }
     this.#dns = opts.endpoints.filter(isDnsEndpoint).map((value) => ({ value, addresses: [], resolvedAt: Number.NEGATIVE_INFINITY }));
     if (opts.registry) {
       this.#gauge = new Gauge({
@@ -118,14 +133,14 @@ export class EndpointSet {
     }
   }
 
-  #add(address: string, isStatic: boolean, strict = false): void {
+  #add(address: string, isStatic: boolean, strict = false, client?: StoreApi): void {
     const known = this.#states.get(address);
     if (known !== undefined) {
       known.strict ||= strict;
       return;
     }
     this.#states.set(address, {
-      client: new StoreClient(address, this.#opts.client),
+      client: client ?? new StoreClient(address, this.#opts.client),
       info: null,
       labelSets: [],
       lastCheck: 0,
@@ -155,6 +170,18 @@ export class EndpointSet {
           d.resolvedAt = Date.now();
         } catch (e) {
           this.#opts.logger.warn('looking up endpoint in DNS failed; keeping its last addresses', { endpoint: d.value, err: e as Error });
+        }
+      }),
+    );
+    await Promise.all(
+      this.#groups.map(async (g) => {
+        if (Date.now() - g.resolvedAt < dnsInterval) return;
+        const name = g.group.name;
+        try {
+          g.group.setMembers(await resolveDnsEndpoint(isDnsEndpoint(name) ? name : `dns+${name}`, this.#opts.resolver ?? systemResolver));
+          g.resolvedAt = Date.now();
+        } catch (e) {
+          this.#opts.logger.warn('looking up endpoint group in DNS failed; keeping its last addresses', { endpoint_group: name, err: e as Error });
         }
       }),
     );
