@@ -1,4 +1,4 @@
-import { collectProcessMetrics, compressResponses, httpServing, type ServingConfig, corsOrigin, corsResponses, createLogger, logIfSlow, Prober, remoteCacheClient, remoteCacheText, startHttpServer, type Logger, type RemoteCacheClient } from '@strata/runtime';
+import { collectProcessMetrics, compressResponses, DEFAULT_TENANT_SOURCE, type TenantSource, httpServing, type ServingConfig, corsOrigin, corsResponses, createLogger, logIfSlow, Prober, remoteCacheClient, remoteCacheText, startHttpServer, type Logger, type RemoteCacheClient } from '@strata/runtime';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
 import { RemoteResults, ResultsCache, type CacheCompression, type EntriesCache, type Extent } from './cache.js';
@@ -34,6 +34,12 @@ export interface FrontendConfig extends ServingConfig {
    * them, every one but the connection's own (authorization included).
    */
   forwardHeaders?: readonly string[];
+  /**
+   * Where a request's tenant comes from (Thanos' --query-frontend.tenant-header, --query-frontend.default-tenant,
+   * --query-frontend.tenant-certificate-field): each tenant's answers are cached apart, and the tenant
+   * header always goes on to the querier.
+   */
+  tenant?: TenantSource;
   /** Compress the answers kept in memcached or redis (Thanos' --cache-compression-type; the in-memory cache holds them parsed). */
   cacheCompression?: CacheCompression;
   /**
@@ -110,10 +116,12 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const cached: CacheName[] = [...(rangeCache !== undefined ? ['query_range' as const] : []), ...(labelsCache !== undefined ? ['labels' as const] : [])];
   const metrics: FrontendMetrics = new FrontendMetrics(registry, cached, sizes);
   const connections = new DownstreamConnections(cfg.downstreamUrl, cfg.downstreamTransport);
-  const downstream = new Downstream(connections, opts.maxRetries, metrics, cfg.forwardHeaders);
-  const range = new RangeHandler({ opts, downstream, cache: rangeCache, metrics, now });
+  const tenant = cfg.tenant ?? DEFAULT_TENANT_SOURCE;
+  const forwardHeaders = cfg.forwardHeaders !== undefined && cfg.forwardHeaders.length > 0 ? [...cfg.forwardHeaders, tenant.header] : cfg.forwardHeaders;
+  const downstream = new Downstream(connections, opts.maxRetries, metrics, forwardHeaders);
+  const range = new RangeHandler({ opts, tenant, downstream, cache: rangeCache, metrics, now });
   const instant = new InstantHandler({ verticalShards: opts.verticalShards, downstream, metrics, now });
-  const labels = new LabelsHandler({ opts: labelsOpts, downstream: new Downstream(connections, labelsOpts.maxRetries, metrics, cfg.forwardHeaders), cache: labelsCache, metrics, now });
+  const labels = new LabelsHandler({ opts: labelsOpts, tenant, downstream: new Downstream(connections, labelsOpts.maxRetries, metrics, forwardHeaders), cache: labelsCache, metrics, now });
   const routes: FastifyPluginAsync = async (app) => {
     // Bodies stay bytes: passed through as they came, or read as a range query's form.
     app.removeAllContentTypeParsers();

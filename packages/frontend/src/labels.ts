@@ -1,5 +1,5 @@
 import { parseTime } from '@strata/promql';
-import { goJson, sendJson } from '@strata/runtime';
+import { goJson, sendJson, type TenantSource } from '@strata/runtime';
 import { compareStrings, Labels } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit from 'p-limit';
@@ -8,7 +8,7 @@ import { parsedSize, type EntriesCache } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
-import { mayCache, noStore, otherParams, requestParams, seconds } from './request.js';
+import { mayCache, noStore, otherParams, requestParams, seconds, tenantOrReply } from './request.js';
 import { splitByInterval, type SplitOptions } from './split.js';
 
 /** A successful answer of /api/v1/labels, /api/v1/label/<name>/values (strings) or /api/v1/series (label sets). */
@@ -33,6 +33,8 @@ export interface LabelsOptions extends SplitOptions {
 
 export interface LabelsContext {
   readonly opts: LabelsOptions;
+  /** Where a request's tenant comes from: each tenant's answers are cached apart. */
+  readonly tenant: TenantSource;
   readonly downstream: Downstream;
   readonly cache: EntriesCache<CachedSet> | undefined;
   readonly metrics: FrontendMetrics;
@@ -60,6 +62,8 @@ export class LabelsHandler {
     const start = params.has('start') ? parseTime(params.get('start') as string) : opts.defaultTimeRange > 0 ? now - opts.defaultTimeRange : undefined;
     const end = params.has('end') ? parseTime(params.get('end') as string) : opts.defaultTimeRange > 0 ? now : undefined;
     if (opts.splitInterval <= 0 || start === undefined || end === undefined || end < start || params.has('limit')) return passThrough(downstream, metrics, req, reply);
+    const tenant = tenantOrReply(req, reply, this.ctx.tenant);
+    if (tenant === undefined) return reply;
     metrics.queries.inc({ op: 'labels' });
     const path = req.url.split('?', 1)[0] as string;
     const rest = otherParams(params, RANGE_PARAMS, opts.partialResponse);
@@ -69,7 +73,7 @@ export class LabelsHandler {
     const limit = pLimit(Math.max(1, opts.maxQueryParallelism));
     const useCache = !noStore(req.headers['cache-control']);
     const answerPiece = async (from: number, to: number): Promise<SetAnswer | DownstreamAnswer> => {
-      const key = JSON.stringify([path, rest, from, to]);
+      const key = JSON.stringify([tenant, path, rest, from, to]);
       const cacheable = useCache && this.ctx.cache !== undefined && to <= this.ctx.now() - opts.maxCacheFreshness;
       const hit = cacheable ? (await this.ctx.cache?.get(key))?.[0] : undefined;
       if (cacheable) metrics.cacheLookups.inc({ cache: 'labels', result: hit !== undefined ? 'hit' : 'miss' });

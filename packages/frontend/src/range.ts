@@ -1,5 +1,5 @@
 import { parseDurationParam, parseTime } from '@strata/promql';
-import { goJson, sendJson } from '@strata/runtime';
+import { goJson, sendJson, type TenantSource } from '@strata/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
@@ -7,7 +7,7 @@ import { parsedSize, type EntriesCache, type Extent } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
-import { mayCache, noStore, otherParams, requestParams, seconds } from './request.js';
+import { mayCache, noStore, otherParams, requestParams, seconds, tenantOrReply } from './request.js';
 import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
 import { overlappingShardsError, shardInfoParams, shardingOf, type ShardingKey } from './sharding.js';
 import { alignToStep, splitByInterval, type SplitOptions, type StepRange } from './split.js';
@@ -41,6 +41,8 @@ export interface RangeOptions extends SplitOptions {
 
 export interface RangeContext {
   readonly opts: RangeOptions;
+  /** Where a request's tenant comes from: each tenant's answers are cached apart. */
+  readonly tenant: TenantSource;
   readonly downstream: Downstream;
   readonly cache: EntriesCache<Extent> | undefined;
   readonly metrics: FrontendMetrics;
@@ -105,6 +107,8 @@ export class RangeHandler {
     const { opts, metrics, downstream } = this.ctx;
     const q = rangeQuery(requestParams(req), opts);
     if (q === undefined) return passThrough(downstream, metrics, req, reply);
+    const tenant = tenantOrReply(req, reply, this.ctx.tenant);
+    if (tenant === undefined) return reply;
     metrics.queries.inc({ op: 'query_range' });
     if (opts.verticalShards > 1) metrics.verticalSharding.inc({ op: 'query_range', result: q.sharding !== undefined ? 'sharded' : 'whole' });
     const length = q.range.end - q.range.start;
@@ -116,7 +120,7 @@ export class RangeHandler {
     const useCache = !noStore(req.headers['cache-control']);
     let answers: PieceAnswer[];
     try {
-      answers = await Promise.all(splitByInterval(q.range, q.interval).map((piece) => (useCache ? this.#answerPiece(fetcher, q, piece) : fetcher.fetch(piece))));
+      answers = await Promise.all(splitByInterval(q.range, q.interval).map((piece) => (useCache ? this.#answerPiece(fetcher, q, piece, tenant) : fetcher.fetch(piece))));
     } catch (e) {
       return sendUnavailable(reply, e);
     }
@@ -129,7 +133,7 @@ export class RangeHandler {
    * One piece: what the cache holds of it up to the freshness cutoff, the gaps fetched (and cached, unless
    * their answer carries warnings: a partial answer), and what is newer than the cutoff fetched uncached.
    */
-  async #answerPiece(fetcher: PieceFetcher, q: RangeQuery, piece: StepRange): Promise<PieceAnswer> {
+  async #answerPiece(fetcher: PieceFetcher, q: RangeQuery, piece: StepRange, tenant: string): Promise<PieceAnswer> {
     const { cache, opts, metrics, now } = this.ctx;
     const { step } = piece;
     // Cached extents lie on the step grid of a key: only step-aligned pieces share it.
@@ -139,7 +143,7 @@ export class RangeHandler {
     const cutoff = Math.min(lastStep, Math.floor((now() - opts.maxCacheFreshness) / step) * step);
     if (cutoff < piece.start) return fetcher.fetch(piece);
     // Pieces are cut at the query's interval (dynamic ones differ by range): each interval keys pieces of its own.
-    const key = JSON.stringify([q.query, step, q.interval, Math.floor(piece.start / q.interval), q.rest]);
+    const key = JSON.stringify([tenant, q.query, step, q.interval, Math.floor(piece.start / q.interval), q.rest]);
     const cached = await cache.get(key);
     const parts: (Extent | StepRange)[] = [];
     let t = piece.start;

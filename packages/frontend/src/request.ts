@@ -1,4 +1,5 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { requestTenant, type TenantSource } from '@strata/runtime';
 
 /** Prometheus' parameters of a request: the query string's, then a POST form body's (which wins for single values downstream). */
 export function requestParams(req: FastifyRequest): URLSearchParams {
@@ -39,4 +40,14 @@ export function mayCache(answer: { warnings?: string[] }, headers: readonly [str
 /** ms as the seconds an API parameter takes. */
 export function seconds(ms: number): string {
   return String(ms / 1000);
+}
+
+/** The request's tenant, or undefined once the request was answered 400 (a client certificate that names none). */
+export function tenantOrReply(req: FastifyRequest, reply: FastifyReply, source: TenantSource): string | undefined {
+  try {
+    return requestTenant(req, source);
+  } catch (e) {
+    void reply.code(400).send({ status: 'error', errorType: 'bad_data', error: (e as Error).message });
+    return undefined;
+  }
 }

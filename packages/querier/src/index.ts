@@ -2,3 +2,4 @@ export { start, type QuerierConfig, type Querier } from './querier.js';
 export { EndpointSet, endpointMatches, type Endpoint, type EndpointStatus } from './endpoints/endpointset.js';
 export { ProxyStore } from './proxy/proxy.js';
 export { StoreQueryable, aggregatesFor, type ReadOptions } from './queryable.js';
+export { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';

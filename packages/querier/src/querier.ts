@@ -9,6 +9,7 @@ import { apiPlugin } from './api/plugin.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import type { DnsResolver } from '@strata/runtime';
 import { EndpointSet } from './endpoints/endpointset.js';
+import { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';
 import { ProxyStore } from './proxy/proxy.js';
 
 /** `strata query`'s configuration; flag names after Thanos' in comments. */
@@ -81,6 +82,8 @@ export interface QuerierConfig extends ServingConfig {
   logger?: Logger;
   /** Flags as given, for /api/v1/status/flags. */
   flags?: Record<string, string>;
+  /** --query.tenant-header, --query.default-tenant-id, --query.tenant-certificate-field, --query.enforce-tenancy, --query.tenant-label-name. */
+  tenancy?: TenancyConfig;
   /**
    * --query.active-query-path: the directory of the file that keeps the queries being evaluated, whose
    * leftovers the next start logs; `file` is its name (one per worker process).
@@ -166,6 +169,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
           },
           corsOrigin: cfg.corsOrigin === null ? undefined : (cfg.corsOrigin ?? corsOrigin('.*')),
           flags: cfg.flags ?? {},
+          tenancy: cfg.tenancy ?? DEFAULT_TENANCY,
         }),
         uiPlugin(cfg.ui),
       ],

@@ -6,6 +6,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { chunkRunSeries } from './chunks.js';
 import type { LabeledSeries } from './proxy/merge.js';
 import type { EndpointFilter, ProxyStore } from './proxy/proxy.js';
+import { withTenant } from './tenancy.js';
 import { fromMatcher } from './proxy/proxy.js';
 
 /** Per-request read options: Thanos' query parameters. */
@@ -26,6 +27,8 @@ export interface ReadOptions {
   costs?: QueryStats;
   /** Read only this shard's series (Thanos' `shard_info`, from a query frontend's vertical sharding). */
   shardInfo?: ShardInfo;
+  /** Every selection gets this matcher, in place of its own on the label (--query.enforce-tenancy). */
+  tenant?: Matcher;
 }
 
 /**
@@ -96,7 +99,7 @@ export class StoreQueryable implements Queryable {
     const req = seriesRequest({
       minTime: hints.start,
       maxTime: hints.end,
-      matchers: matchers.map(fromMatcher),
+      matchers: withTenant(matchers, this.opts.tenant).map(fromMatcher),
       maxResolutionWindow: this.#resolution(hints),
       aggregates: aggregatesFor(hints.func),
       partialResponseStrategy: this.opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,

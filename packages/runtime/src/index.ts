@@ -25,3 +25,4 @@ export * from './workers.js';
 export * from './tracing.js';
 export { startHttpClientSpan, type HttpClientSpan } from './httptracing.js';
 export * from './tracingconfig.js';
+export * from './tenant.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { createLogger, parseRequestLoggingConfig, parseTracingConfig, startTracing, type Logger, type LogLevel, type ServingConfig, type TracingConfig } from '@strata/runtime';
+import { createLogger, DEFAULT_TENANT_SOURCE, isCertificateField, parseRequestLoggingConfig, parseTracingConfig, startTracing, type Logger, type LogLevel, type ServingConfig, type TenantSource, type TracingConfig } from '@strata/runtime';
 import type { ClientTLS, ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
@@ -80,6 +80,26 @@ export async function tracingConfigFromFlags(o: Record<string, unknown>): Promis
 /** Starts tracing as `config` says (nothing without one); the returned stop sends what is buffered. */
 export function startTracingFor(config: TracingConfig | undefined, component: string, logger: Logger): { stop(): Promise<void> } {
   return config === undefined ? { stop: async () => {} } : startTracing(config, component, logger);
+}
+
+/**
+ * Thanos' flags naming where a request's tenant comes from: `--<prefix>.tenant-header`,
+ * `--<prefix>.<defaultFlag>` and `--<prefix>.tenant-certificate-field`.
+ */
+export function withTenantFlags(cmd: Command, prefix: string, defaultFlag: string): Command {
+  return cmd
+    .option(`--${prefix}.tenant-header <header>`, 'HTTP header naming the tenant of a request', DEFAULT_TENANT_SOURCE.header)
+    .option(`--${prefix}.${defaultFlag} <tenant>`, 'the tenant of a request that names none', DEFAULT_TENANT_SOURCE.defaultTenant)
+    .option(`--${prefix}.tenant-certificate-field <field>`, "take the tenant from the client certificate's organization, organizationalUnit or commonName instead (HTTPS with client certificates, --http.config)");
+}
+
+/** The tenant source `withTenantFlags` registered. */
+export function tenantSourceFromFlags(o: Record<string, unknown>, prefix: string, defaultFlag: string): TenantSource {
+  const camel = (part: string) => part.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const key = (flag: string) => `${camel(prefix)}.${camel(flag)}`;
+  const field = o[key('tenant-certificate-field')] as string | undefined;
+  if (field !== undefined && !isCertificateField(field)) throw new Error(`--${prefix}.tenant-certificate-field must be organization, organizationalUnit or commonName, not ${field}`);
+  return { header: String(o[key('tenant-header')]), defaultTenant: String(o[key(defaultFlag)]), ...(field !== undefined ? { certificateField: field } : {}) };
 }
 
 export function withLogFlags(cmd: Command): Command {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseDownstreamTransport, parseResponseCacheConfig, start, type CacheCompression, type ResponseCacheConfig, type SplitOptions } from '@strata/frontend';
 import { parseDuration } from '../flags.js';
-import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, servingFromFlags, tracingConfigFromFlags, startTracingFor, yamlFlag, withServingFlags } from './component.js';
+import { intFlag, loggerFromFlags, repeatable, runUntilSignal, signedDuration, servingFromFlags, tracingConfigFromFlags, startTracingFor, yamlFlag, withServingFlags, withTenantFlags, tenantSourceFromFlags } from './component.js';
 
 /** `strata query-frontend`: split and cached range queries in front of a querier, with `thanos query-frontend`'s flags. */
 export function register(program: Command): void {
@@ -40,7 +40,7 @@ export function register(program: Command): void {
     'the range of label and series requests that give none, back from now (0: such requests go to the querier as they are)',
     '24h',
   );
-  withServingFlags(cmd, { grpc: false, requestLogging: true }).action(async (o: Record<string, unknown>) => {
+  withServingFlags(withTenantFlags(cmd, 'query-frontend', 'default-tenant'), { grpc: false, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'query-frontend', logger);
     const serving = await servingFromFlags(o);
@@ -57,6 +57,7 @@ export function register(program: Command): void {
       cacheCompression: cacheCompression(String(o.cacheCompressionType)),
       forwardHeaders: o['queryFrontend.forwardHeader'] as string[],
       orgIdHeaders: o['queryFrontend.orgIdHeader'] as string[],
+      tenant: tenantSourceFromFlags(o, 'query-frontend', 'default-tenant'),
       range: {
         ...range,
         alignRangeWithStep: o['queryRange.alignRangeWithStep'] !== false,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { PROMQL_FEATURE_NAMES, promqlFeatures, type PromqlFeatures } from '@strata/promql';
-import { start } from '@strata/querier';
+import { DEFAULT_TENANCY, start, type TenancyConfig } from '@strata/querier';
 import { corsOrigin, isDnsEndpoint, leaveWorkers, runWorkerPool, serveAsWorker, workerSlot, workersMetrics } from '@strata/runtime';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
@@ -19,6 +19,8 @@ import {
   tracingConfigFromFlags,
   startTracingFor,
   withServingFlags,
+  withTenantFlags,
+  tenantSourceFromFlags,
 } from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
@@ -84,8 +86,10 @@ export function register(program: Command): void {
       '--query.workers <n>',
       'processes that serve queries, sharing the HTTP and gRPC addresses, so that the querier uses as many cores (Node runs one process\' JavaScript on one core); each holds a querier\'s memory; /metrics sums theirs',
       '1',
-    );
-  withServingFlags(withGrpcClientTlsFlags(cmd), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
+    )
+    .option('--query.enforce-tenancy', 'a request sees only its tenant\'s series: each selection gets the matcher <--query.tenant-label-name>="<tenant>" in place of its own on that label, as Thanos', false)
+    .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName);
+  withServingFlags(withTenantFlags(withGrpcClientTlsFlags(cmd), 'query', 'default-tenant-id'), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const compat = String(o['query.promqlCompat']);
@@ -113,6 +117,7 @@ export function register(program: Command): void {
     const grpcTls = await serverTlsFromFlags(o);
     const clientTls = await clientTlsFromFlags(o);
     const serving = await servingFromFlags(o);
+    const tenancy = tenancyFromFlags(o);
     const tracingConfig = await tracingConfigFromFlags(o);
     const workers = intFlag(o['query.workers'], '--query.workers');
     const slot = workerSlot();
@@ -134,6 +139,7 @@ export function register(program: Command): void {
       strictEndpoints,
       endpointGroups,
       strictEndpointGroups,
+      tenancy,
       endpointSdFiles: sdFiles,
       endpointDnsIntervalMs: parseDuration(String(o['store.sdDnsInterval'])),
       endpointInfoTimeoutMs: parseDuration(String(o['endpoint.infoTimeout'])),
@@ -195,4 +201,9 @@ function corsOriginFlag(pattern: string): RegExp {
   } catch (e) {
     throw new Error(`--web.cors.origin: invalid regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);
   }
+}
+
+/** Thanos' tenancy flags. */
+function tenancyFromFlags(o: Record<string, unknown>): TenancyConfig {
+  return { ...tenantSourceFromFlags(o, 'query', 'default-tenant-id'), enforce: o['query.enforceTenancy'] === true, labelName: String(o['query.tenantLabelName']) };
 }

@@ -10,6 +10,7 @@ import { responseEncoding } from '@strata/runtime';
 import { corsOrigin } from '@strata/runtime';
 import { EngineMetrics, QueryGate } from './metrics.js';
 import { apiPlugin } from './plugin.js';
+import { DEFAULT_TENANCY } from '../tenancy.js';
 
 type Defaults = Parameters<typeof apiPlugin>[0]['defaults'];
 
@@ -31,6 +32,7 @@ async function apiApp(
     defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, maxSamples: 50_000_000, maxConcurrentSelect: 4, logQueriesLongerThanMs: 0, timeout: 60_000, compat: 3, ...overrides },
     corsOrigin: cors ?? undefined,
     flags: {},
+    tenancy: DEFAULT_TENANCY,
   });
   return buildHttpApp({ registry, prober: new Prober('test', registry), logger, plugins: [api] });
 }

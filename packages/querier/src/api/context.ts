@@ -12,6 +12,7 @@ import { ApiError, invalidParam } from './errors.js';
 import type { ActiveQueryTracker } from './activequeries.js';
 import type { EngineMetrics, QueryGate } from './metrics.js';
 import { Params } from './params.js';
+import { tenantMatcher, type TenancyConfig } from '../tenancy.js';
 import { sendError } from './respond.js';
 
 /** What every API route group needs: the proxy over the endpoints and the querier's defaults. */
@@ -49,6 +50,8 @@ export interface ApiContext {
   corsOrigin: RegExp | undefined;
   /** Every flag with its value, for /api/v1/status/flags. */
   flags: Record<string, string>;
+  /** Whose request it is, and whether it sees only its tenant's series (--query.tenant-header, --query.enforce-tenancy…). */
+  tenancy: TenancyConfig;
 }
 
 /** An engine with the request's lookback delta and timeout (bounded by the querier's). */
@@ -78,7 +81,7 @@ function dynamicLookbackDelta(configured: number, p: Params): number {
 }
 
 /** Thanos' per-request read parameters: dedup, replicaLabels[], partial_response, max_source_resolution, storeMatch[], shard_info. */
-export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOptions {
+export function readOptions(ctx: ApiContext, req: FastifyRequest, p: Params, engine: Engine): ReadOptions {
   const replicaLabels = p.all('replicaLabels[]');
   const res = p.get('max_source_resolution');
   let maxSourceResolution = 0;
@@ -91,6 +94,7 @@ export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOpt
   // As Thanos: unnamed in the error, and a selector may match every store.
   const storeMatchers = p.all('storeMatch[]').map((s) => parseSelector(engine, s, (reason) => new ApiError('bad_data', reason)));
   const shardInfo = p.get('shard_info');
+  const tenant = tenantOf(ctx, req);
   return {
     dedup: p.bool('dedup', true),
     replicaLabels: replicaLabels.length > 0 ? replicaLabels : ctx.defaults.replicaLabels,
@@ -101,7 +105,17 @@ export function readOptions(ctx: ApiContext, p: Params, engine: Engine): ReadOpt
     autoDownsampling,
     ...(storeMatchers.length > 0 ? { endpointFilter: storeMatchFilter(storeMatchers) } : {}),
     ...(shardInfo !== undefined && shardInfo !== '' ? { shardInfo: shardInfoParam(shardInfo) } : {}),
+    ...(tenant !== undefined ? { tenant } : {}),
   };
+}
+
+/** The matcher that keeps a request to its tenant's series, under --query.enforce-tenancy. */
+export function tenantOf(ctx: ApiContext, req: FastifyRequest): Matcher | undefined {
+  try {
+    return tenantMatcher(req, ctx.tenancy);
+  } catch (e) {
+    throw new ApiError('bad_data', (e as Error).message);
+  }
 }
 
 /** Thanos' `shard_info`: the shard of a query frontend's vertically sharded query, as JSON. */

@@ -6,6 +6,7 @@ import { engineFor, handle, parseMatchSelectors, readOptions, type ApiContext } 
 import { ApiError } from './errors.js';
 import { firstOf, parseLimit, storeLimit } from './limit.js';
 import { Params, SINGLE } from './params.js';
+import { withTenant } from '../tenancy.js';
 import { labelsJson, sendData, sendSuccess } from './respond.js';
 
 const selectorSchema = {
@@ -34,8 +35,8 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
         if (p.all('match[]').length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
         const limit = parseLimit(p);
         const { start, end } = timeRange(ctx, p);
-        const selectors = parseMatchSelectors(engine, p, true);
-        const opts = readOptions(ctx, p, engine);
+        const opts = readOptions(ctx, req, p, engine);
+        const selectors = parseMatchSelectors(engine, p, true).map((ms) => withTenant(ms, opts.tenant));
         const dedup = opts.dedup && opts.replicaLabels.length > 0;
         const seen = new Map<string, Labels>();
         const warnings: string[] = [];
@@ -61,7 +62,7 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
     const labels = (req: FastifyRequest, reply: FastifyReply) =>
       handle(ctx, req, reply, async (signal) => {
         const p = Params.from(req.query, req.body);
-        const { names, warnings } = await fanOutLabels(ctx, p, signal, undefined);
+        const { names, warnings } = await fanOutLabels(ctx, req, p, signal, undefined);
         return sendData(reply, names, warnings);
       });
 
@@ -70,7 +71,7 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
         const p = Params.from(req.query, undefined);
         const name = req.params.name;
         if (!validLabelName(name, ctx.defaults.compat)) throw new ApiError('bad_data', `invalid label name: ${JSON.stringify(name)}`);
-        const { names, warnings } = await fanOutLabels(ctx, p, signal, name);
+        const { names, warnings } = await fanOutLabels(ctx, req, p, signal, name);
         return sendData(reply, names, warnings);
       });
 
@@ -83,11 +84,11 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
 }
 
 /** Label names (label = undefined) or one label's values, unioned over every match[] selector. */
-async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, label: string | undefined): Promise<{ names: string[]; warnings: string[] }> {
+async function fanOutLabels(ctx: ApiContext, req: FastifyRequest, p: Params, signal: AbortSignal, label: string | undefined): Promise<{ names: string[]; warnings: string[] }> {
   const engine = engineFor(ctx, p);
   const limit = parseLimit(p);
   const { start, end } = timeRange(ctx, p);
-  const opts = readOptions(ctx, p, engine);
+  const opts = readOptions(ctx, req, p, engine);
   const dedup = opts.dedup && opts.replicaLabels.length > 0;
   const selectors = parseMatchSelectors(engine, p, false);
   const out = new Set<string>();
@@ -96,7 +97,7 @@ async function fanOutLabels(ctx: ApiContext, p: Params, signal: AbortSignal, lab
     const base = labelNamesRequest({
       start,
       end,
-      matchers: matchers.map(fromMatcher),
+      matchers: withTenant(matchers, opts.tenant).map(fromMatcher),
       partialResponseStrategy: opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
       partialResponseDisabled: !opts.partialResponse,
       withoutReplicaLabels: dedup ? [...opts.replicaLabels] : [],

@@ -50,7 +50,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const time = p.time('time', Date.now());
         const expr = parseQuery(engine, p);
         const started = performance.now();
-        const read = readOptionsWithCosts(ctx, p, engine);
+        const read = readOptionsWithCosts(ctx, req, p, engine);
         const res = await evaluate(ctx, 'instant', p.get('query') ?? '', () => engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
@@ -75,7 +75,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const wrongType = rangeQueryTypeError(expr);
         if (wrongType !== undefined) throw reject(wrongType);
         const started = performance.now();
-        const read = readOptionsWithCosts(ctx, p, engine);
+        const read = readOptionsWithCosts(ctx, req, p, engine);
         const res = await evaluate(ctx, 'range', p.get('query') ?? '', () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
@@ -122,8 +122,8 @@ function limited(res: QueryResult, limit: number): QueryResult {
 }
 
 /** Read options that, with `stats`, also collect what the query cost the stores. */
-function readOptionsWithCosts(ctx: ApiContext, p: Params, engine: ReturnType<typeof engineFor>): ReadOptions {
-  const opts = readOptions(ctx, p, engine);
+function readOptionsWithCosts(ctx: ApiContext, req: FastifyRequest, p: Params, engine: ReturnType<typeof engineFor>): ReadOptions {
+  const opts = readOptions(ctx, req, p, engine);
   return wantsStats(p) ? { ...opts, costs: emptyQueryStats() } : opts;
 }
 

@@ -37,6 +37,7 @@ import { setMaxListeners } from 'node:events';
 import { parseExpr, walk, type Expr } from '@strata/promql';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import { endpointMatches, type Endpoint, type EndpointScope, type EndpointSet } from '../endpoints/endpointset.js';
+import { withTenant } from '../tenancy.js';
 import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './merge.js';
 
 /**
@@ -243,10 +244,10 @@ export class ProxyStore implements StoreServer {
    * query's selectors alone, less their matchers on its external labels, which its Prometheus does
    * not store. Also the querier's own thanos.Exemplars.
    */
-  async exemplars(req: ExemplarsRequest, ctx: CallContext): Promise<{ data: ExemplarData[]; warnings: string[] }> {
-    let selectors: Matcher[][];
+  async exemplars(req: ExemplarsRequest, ctx: CallContext, tenant?: Matcher): Promise<{ data: ExemplarData[]; warnings: string[] }> {
+    let selectors: (readonly Matcher[])[];
     try {
-      selectors = selectorsOf(parseExpr(req.query));
+      selectors = selectorsOf(parseExpr(req.query)).map((s) => withTenant(s, tenant));
     } catch (e) {
       throw new StoreError(GrpcStatus.INVALID_ARGUMENT, (e as Error).message);
     }

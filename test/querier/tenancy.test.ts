@@ -1,0 +1,102 @@
+// Thanos' query tenancy: a querier with --query.enforce-tenancy answers each request from its tenant's
+// series only (the THANOS-TENANT header, else the default tenant), whatever the query asks for, and the
+// query frontend in front of it caches each tenant's answers apart.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { start as startFrontend, type Frontend } from '@strata/frontend';
+import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
+import { DEFAULT_TENANCY, start as startQuerier, type Querier } from '@strata/querier';
+import { nopLogger } from '@strata/runtime';
+import { start as startStore, type Store } from '@strata/store';
+import { tempDir } from '@strata/testing/process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
+
+// Two tenants' histories of the same series names over the same hours, different values.
+const histories = { a: randomHistory(21, 3), b: randomHistory(22, 3) };
+// On the step grid, where the query frontend aligns a range query.
+const start = Math.ceil(Math.max(histories.a.start, histories.b.start) / 60_000) * 60_000;
+const end = Math.floor(Math.min(histories.a.end, histories.b.end) / 60_000) * 60_000;
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let bucket: Bucket;
+let store: Store;
+let enforcing: Querier;
+let open: Querier;
+let frontend: Frontend;
+
+type Answer = { status: string; data: { result: { metric: Record<string, string> }[] } | string[] | Record<string, string>[] };
+
+async function get(base: string, path: string, params: Record<string, string | string[]>, tenant?: string): Promise<Answer> {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) for (const x of [v].flat()) qs.append(k, x);
+  const res = await fetch(`http://${base}${path}?${qs}`, { headers: tenant !== undefined ? { 'THANOS-TENANT': tenant } : {} });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Answer;
+}
+
+const range = (query: string) => ({ query, start: String(start / 1000), end: String(end / 1000), step: '60' });
+
+beforeAll(async () => {
+  dir = await tempDir('strata-tenancy-');
+  await mkdir(join(dir.path, 'bucket'));
+  bucket = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'bucket')}\n`));
+  for (const [tenant, h] of Object.entries(histories)) {
+    for (const b of await promtoolBlocks(h.openMetrics, join(dir.path, `blocks-${tenant}`))) await uploadWithLabels(bucket, b, { tenant_id: tenant });
+  }
+  store = await startStore({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+  enforcing = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], tenancy: { ...DEFAULT_TENANCY, enforce: true }, logger: nopLogger });
+  open = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], logger: nopLogger });
+  frontend = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl: `http://${enforcing.httpAddress}`, range: { cacheBytes: 64 << 20 }, labels: { cacheBytes: 64 << 20 }, logger: nopLogger });
+}, 180_000);
+
+afterAll(async () => {
+  await frontend?.stop();
+  await enforcing?.stop();
+  await open?.stop();
+  await store?.stop();
+  await bucket?.close();
+  await dir?.cleanup();
+});
+
+describe('--query.enforce-tenancy', () => {
+  it("answers a query from the requesting tenant's series only, whatever it selects", async () => {
+    for (const tenant of ['a', 'b']) {
+      const own = await get(open.httpAddress, '/api/v1/query_range', range(`sum by (job) (rh_requests{tenant_id="${tenant}"})`));
+      expect((own.data as { result: unknown[] }).result.length).toBeGreaterThan(0);
+      expect(await get(enforcing.httpAddress, '/api/v1/query_range', range('sum by (job) (rh_requests)'), tenant)).toEqual(own);
+      // A selector naming the other tenant is turned to the requester's, as Thanos injects its matcher.
+      const other = tenant === 'a' ? 'b' : 'a';
+      expect(await get(enforcing.httpAddress, '/api/v1/query_range', range(`sum by (job) (rh_requests{tenant_id="${other}"})`), tenant)).toEqual(own);
+    }
+    // No header: the default tenant, which owns nothing here.
+    expect((await get(enforcing.httpAddress, '/api/v1/query_range', range('rh_requests'))).data).toEqual({ resultType: 'matrix', result: [] });
+    // Without enforcement both tenants' series are there.
+    const both = await get(open.httpAddress, '/api/v1/label/tenant_id/values', {});
+    expect(both.data).toEqual(['a', 'b']);
+  });
+
+  it('keeps the series, label and label value endpoints to the tenant', async () => {
+    expect((await get(enforcing.httpAddress, '/api/v1/label/tenant_id/values', {}, 'b')).data).toEqual(['b']);
+    expect((await get(enforcing.httpAddress, '/api/v1/label/tenant_id/values', { 'match[]': 'rh_temp{tenant_id="a"}' }, 'b')).data).toEqual(['b']);
+    const series = (await get(enforcing.httpAddress, '/api/v1/series', { 'match[]': ['rh_temp', 'rh_latency'], start: String(start / 1000), end: String(end / 1000) }, 'a')).data as Record<string, string>[];
+    expect(series.length).toBeGreaterThan(0);
+    expect(new Set(series.map((s) => s.tenant_id))).toEqual(new Set(['a']));
+    expect((await get(enforcing.httpAddress, '/api/v1/labels', {}, 'a')).data).toContain('tenant_id');
+  });
+
+  it('is cached per tenant by the query frontend', async () => {
+    const query = range('sum(rh_requests)');
+    const a = await get(frontend.httpAddress, '/api/v1/query_range', query, 'a');
+    const b = await get(frontend.httpAddress, '/api/v1/query_range', query, 'b');
+    expect(a).toEqual(await get(enforcing.httpAddress, '/api/v1/query_range', query, 'a'));
+    expect(b).toEqual(await get(enforcing.httpAddress, '/api/v1/query_range', query, 'b'));
+    expect(b).not.toEqual(a);
+    // Asked again, each tenant gets its own answer from the cache.
+    expect(await get(frontend.httpAddress, '/api/v1/query_range', query, 'b')).toEqual(b);
+    expect(await get(frontend.httpAddress, '/api/v1/query_range', query, 'a')).toEqual(a);
+    const values = { start: String(start / 1000), end: String(end / 1000) };
+    expect((await get(frontend.httpAddress, '/api/v1/label/tenant_id/values', values, 'a')).data).toEqual(['a']);
+    expect((await get(frontend.httpAddress, '/api/v1/label/tenant_id/values', values, 'b')).data).toEqual(['b']);
+  });
+});
