@@ -53,6 +53,27 @@ async function rangeQuery(httpAddress: string, query: string, extra: Record<stri
   return body.data;
 }
 
+describe('query telemetry (--query.telemetry.*)', () => {
+  it("observes each select's fan-out by the samples and series it returned", async () => {
+    const web = fixture.series.filter((x) => x.labels.__name__ === 'acc_gauge' && x.labels.job === 'web');
+    const samples = web.reduce((n, x) => n + x.samples.length, 0);
+    expect(web.length).toBeGreaterThan(0);
+    // Bounds around the exact counts: a label names the first bound above its count.
+    const q = await startQuerier({
+      httpAddress: '127.0.0.1:0',
+      endpoints: [store.grpcAddress],
+      selectTelemetry: { durationSeconds: [0.5, 60], samples: [samples, samples + 1, samples + 2], series: [web.length, web.length + 1, web.length + 2] },
+      logger: nopLogger,
+    });
+    stopLater.push(q);
+    // The whole fixture's range: every chunk of the selected series, all their samples.
+    await rangeQuery(q.httpAddress, 'acc_gauge{job="web"}');
+    const metrics = await (await fetch(`http://${q.httpAddress}/metrics`)).text();
+    expect(metrics).toContain(`strata_store_api_query_duration_seconds_count{samples_le="${samples + 1}",series_le="${web.length + 1}"} 1`);
+    expect(metrics).toContain(`strata_store_api_query_duration_seconds_bucket{le="60",samples_le="${samples + 1}",series_le="${web.length + 1}"} 1`);
+  });
+});
+
 describe('stacked and discovered endpoints', () => {
   it('a querier over a querier answers as the querier below', async () => {
     const top = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [querier.grpcAddress as string], replicaLabels: ['replica'], logger: nopLogger });

@@ -3,3 +3,4 @@ export { EndpointSet, endpointMatches, type Endpoint, type EndpointStatus } from
 export { ProxyStore } from './proxy/proxy.js';
 export { StoreQueryable, aggregatesFor, type ReadOptions } from './queryable.js';
 export { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';
+export { DEFAULT_SELECT_TELEMETRY, type SelectTelemetryBuckets } from './proxy/telemetry.js';

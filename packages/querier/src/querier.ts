@@ -10,6 +10,7 @@ import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import type { DnsResolver } from '@strata/runtime';
 import { EndpointSet } from './endpoints/endpointset.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';
+import { SelectTelemetry, type SelectTelemetryBuckets } from './proxy/telemetry.js';
 import { ProxyStore } from './proxy/proxy.js';
 
 /** `strata query`'s configuration; flag names after Thanos' in comments. */
@@ -82,6 +83,8 @@ export interface QuerierConfig extends ServingConfig {
   logger?: Logger;
   /** Flags as given, for /api/v1/status/flags. */
   flags?: Record<string, string>;
+  /** --query.telemetry.request-duration-seconds-quantiles, --query.telemetry.request-samples-quantiles, --query.telemetry.request-series-seconds-quantiles. */
+  selectTelemetry?: SelectTelemetryBuckets;
   /** --query.tenant-header, --query.default-tenant-id, --query.tenant-certificate-field, --query.enforce-tenancy, --query.tenant-label-name. */
   tenancy?: TenancyConfig;
   /**
@@ -125,7 +128,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   });
   await endpoints.refresh();
   endpoints.start(cfg.endpointRefreshMs ?? 5000);
-  const proxy = new ProxyStore(endpoints, { responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0 });
+  const proxy = new ProxyStore(endpoints, { responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0, telemetry: new SelectTelemetry(registry, cfg.selectTelemetry) });
 
   const maxConcurrent = cfg.maxConcurrent ?? 20;
   const activeQueries = cfg.activeQueries !== undefined ? new ActiveQueryTracker(cfg.activeQueries.dir, maxConcurrent, logger, cfg.activeQueries.file) : undefined;

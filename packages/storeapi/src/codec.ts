@@ -205,6 +205,12 @@ class DecodedChunk implements StoreChunk, Chunk {
   }
 }
 
+/** Samples in a chunk (every encoding's data opens with their count, big-endian 16 bits), read off a decoded chunk without a view. */
+export function chunkSamples(c: StoreChunk): number {
+  if (c instanceof DecodedChunk) return c.numSamples();
+  return c.data.length < 2 ? 0 : ((c.data[0] as number) << 8) | (c.data[1] as number);
+}
+
 /** Bytes of a chunk's data (of a decoded chunk, without making a view of them). */
 export function chunkDataLength(c: StoreChunk): number {
   return c instanceof DecodedChunk ? c.dataLength : c.data.length;

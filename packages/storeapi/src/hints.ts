@@ -10,7 +10,7 @@
  * the query cost, which the querier reports under `stats=all`. Block matchers are not used. Field 1000
  * of QueryStats (object-store requests) is Strata's own; protobuf readers skip fields they don't know.
  */
-import { chunkDataLength } from './codec.js';
+import { chunkDataLength, chunkSamples } from './codec.js';
 import type { AggrChunk, AnyMessage, StoreChunk } from './messages.js';
 import { ProtoReader } from './wire/reader.js';
 import { ProtoWriter } from './wire/writer.js';
@@ -111,6 +111,12 @@ export function decodeSeriesResponseHints(a: AnyMessage): SeriesResponseHints | 
 /** Bytes of chunk data an AggrChunk carries (raw and every aggregate), as counted in chunks_fetched_size_sum. */
 export function aggrChunkBytes(c: AggrChunk): number {
   return bytesOf(c.raw) + bytesOf(c.count) + bytesOf(c.sum) + bytesOf(c.min) + bytesOf(c.max) + bytesOf(c.counter);
+}
+
+/** Samples of an AggrChunk: its raw chunk's, else the first aggregate's (aggregated points, as Thanos counts them). */
+export function aggrChunkSamples(c: AggrChunk): number {
+  const first = c.raw ?? c.count ?? c.sum ?? c.min ?? c.max ?? c.counter;
+  return first === undefined ? 0 : chunkSamples(first);
 }
 
 function bytesOf(c: StoreChunk | undefined): number {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { PROMQL_FEATURE_NAMES, promqlFeatures, type PromqlFeatures } from '@strata/promql';
-import { DEFAULT_TENANCY, start, type TenancyConfig } from '@strata/querier';
+import { DEFAULT_SELECT_TELEMETRY, DEFAULT_TENANCY, start, type SelectTelemetryBuckets, type TenancyConfig } from '@strata/querier';
 import { corsOrigin, isDnsEndpoint, leaveWorkers, runWorkerPool, serveAsWorker, workerSlot, workersMetrics } from '@strata/runtime';
 import type { Compression } from '@strata/storeapi';
 import { parseDuration, parseUrlPath } from '../flags.js';
@@ -88,6 +88,9 @@ export function register(program: Command): void {
       '1',
     )
     .option('--query.enforce-tenancy', 'a request sees only its tenant\'s series: each selection gets the matcher <--query.tenant-label-name>="<tenant>" in place of its own on that label, as Thanos', false)
+    .option('--query.telemetry.request-duration-seconds-quantiles <seconds>', `bucket of strata_store_api_query_duration_seconds, the duration of a select's fan-out; repeatable (default ${DEFAULT_SELECT_TELEMETRY.durationSeconds.join(', ')})`, repeatable, [])
+    .option('--query.telemetry.request-samples-quantiles <n>', `its samples_le label's bounds: the samples a select returned; repeatable (default ${DEFAULT_SELECT_TELEMETRY.samples.join(', ')})`, repeatable, [])
+    .option('--query.telemetry.request-series-seconds-quantiles <n>', `its series_le label's bounds: the series a select returned; repeatable (default ${DEFAULT_SELECT_TELEMETRY.series.join(', ')})`, repeatable, [])
     .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName);
   withServingFlags(withTenantFlags(withGrpcClientTlsFlags(cmd), 'query', 'default-tenant-id'), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
@@ -140,6 +143,7 @@ export function register(program: Command): void {
       endpointGroups,
       strictEndpointGroups,
       tenancy,
+      selectTelemetry: selectTelemetryFromFlags(o),
       endpointSdFiles: sdFiles,
       endpointDnsIntervalMs: parseDuration(String(o['store.sdDnsInterval'])),
       endpointInfoTimeoutMs: parseDuration(String(o['endpoint.infoTimeout'])),
@@ -206,4 +210,21 @@ function corsOriginFlag(pattern: string): RegExp {
 /** Thanos' tenancy flags. */
 function tenancyFromFlags(o: Record<string, unknown>): TenancyConfig {
   return { ...tenantSourceFromFlags(o, 'query', 'default-tenant-id'), enforce: o['query.enforceTenancy'] === true, labelName: String(o['query.tenantLabelName']) };
+}
+
+/** Thanos' --query.telemetry.* bucket flags; a flag given replaces its defaults. */
+function selectTelemetryFromFlags(o: Record<string, unknown>): SelectTelemetryBuckets {
+  const numbers = (key: string, flag: string, fallback: readonly number[]): number[] => {
+    const given = (o[key] as string[]).map((v) => {
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`--query.telemetry.${flag} takes numbers ≥ 0, not ${JSON.stringify(v)}`);
+      return n;
+    });
+    return given.length > 0 ? [...new Set(given)].sort((a, b) => a - b) : [...fallback];
+  };
+  return {
+    durationSeconds: numbers('query.telemetry.requestDurationSecondsQuantiles', 'request-duration-seconds-quantiles', DEFAULT_SELECT_TELEMETRY.durationSeconds),
+    samples: numbers('query.telemetry.requestSamplesQuantiles', 'request-samples-quantiles', DEFAULT_SELECT_TELEMETRY.samples),
+    series: numbers('query.telemetry.requestSeriesSecondsQuantiles', 'request-series-seconds-quantiles', DEFAULT_SELECT_TELEMETRY.series),
+  };
 }

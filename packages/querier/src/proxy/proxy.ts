@@ -1,5 +1,6 @@
 import {
   aggrChunkBytes,
+  aggrChunkSamples,
   decodeSeriesResponseHints,
   emptyQueryStats,
   encodeSeriesResponseHints,
@@ -38,6 +39,7 @@ import { parseExpr, walk, type Expr } from '@strata/promql';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import { endpointMatches, type Endpoint, type EndpointScope, type EndpointSet } from '../endpoints/endpointset.js';
 import { withTenant } from '../tenancy.js';
+import type { SelectTelemetry } from './telemetry.js';
 import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './merge.js';
 
 /**
@@ -49,6 +51,8 @@ import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './m
 export interface ProxyOptions {
   /** Per-endpoint timeout for a whole Series call (`--store.response-timeout`; 0 = none). */
   responseTimeoutMs?: number;
+  /** Observes each Series fan-out's duration by its samples and series (--query.telemetry.*). */
+  telemetry?: SelectTelemetry;
 }
 
 export interface SeriesResult {
@@ -119,7 +123,9 @@ export class ProxyStore implements StoreServer {
     }
     const warnings: string[] = [];
     this.#missing('series', matchers, req.minTime, req.maxTime, abort, warnings, filter);
+    const started = performance.now();
     const stats = emptyQueryStats();
+    const samples = { count: 0 };
     fannedOut(signal);
     let failed: { error: unknown } | undefined;
     // An endpoint of one label set serves one replica: its chunks are told apart from other replicas'
@@ -154,7 +160,7 @@ export class ProxyStore implements StoreServer {
         const cutsWrong = (own !== undefined && req.withoutReplicaLabels.length > 0) || inShard !== undefined;
         const asked = req.limit > 0 && cutsWrong ? { ...req, limit: 0 } : req;
         try {
-          await this.#seriesFrom(e, asked, signal, { warnings, stats }, abort, (s) => {
+          await this.#seriesFrom(e, asked, signal, { warnings, stats, samples }, abort, (s) => {
             if (own !== undefined) own.push(s);
             else if (inShard === undefined || inShard(s)) merge.add(i, s);
           }, () => merge.drain());
@@ -171,6 +177,7 @@ export class ProxyStore implements StoreServer {
       }),
     );
     if (failed !== undefined) throw failed.error;
+    this.opts.telemetry?.observe((performance.now() - started) / 1000, stats.seriesFetched, samples.count);
     return { warnings, stats };
   }
 
@@ -179,7 +186,7 @@ export class ProxyStore implements StoreServer {
     e: Endpoint,
     req: SeriesRequest,
     signal: AbortSignal,
-    { warnings, stats }: { warnings: string[]; stats: QueryStats },
+    { warnings, stats, samples }: { warnings: string[]; stats: QueryStats; samples: { count: number } },
     abort: boolean,
     onSeries: (s: LabeledSeries) => void,
     onFrame: () => void,
@@ -193,7 +200,10 @@ export class ProxyStore implements StoreServer {
         for (const s of 'series' in f ? [f.series] : f.batch) {
           stats.seriesFetched++;
           stats.chunksFetched += s.chunks.length;
-          for (const c of s.chunks) stats.chunksFetchedSizeSum += aggrChunkBytes(c);
+          for (const c of s.chunks) {
+            stats.chunksFetchedSizeSum += aggrChunkBytes(c);
+            samples.count += aggrChunkSamples(c);
+          }
           onSeries(labeled(s));
         }
         onFrame();
