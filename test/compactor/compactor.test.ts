@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MetaFetcher, NO_COMPACT_MARK_FILENAME, readMarker, Relabeler, TimeBound } from '@strata/block';
+import { MetaFetcher, NO_COMPACT_MARK_FILENAME, readMarker, Relabeler, TimeBound, verifyBlocks } from '@strata/block';
 import { start } from '@strata/compactor';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, ValueType, type BlockMeta, type Chunk } from '@strata/tsdb';
@@ -200,7 +200,16 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     await uploadAll(bucket, c5Dir, { cluster: 'c5' });
 
     const compactor = await start(
-      compactorConfig(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', replicaLabels: [], dedupFunc: 'chain', downsampling: false, concurrency: 2, relabel: only('c5', 'drop') }),
+      compactorConfig(bucket, join(work.path, 'data'), {
+        httpAddress: '127.0.0.1:0',
+        replicaLabels: [],
+        dedupFunc: 'chain',
+        downsampling: false,
+        concurrency: 2,
+        relabel: only('c5', 'drop'),
+        // --hash-func=SHA256, one file and one block at a time.
+        transfer: { hashFiles: true, filesConcurrency: 1, blocksFetchConcurrency: 1 },
+      }),
     );
     await compactor.done;
     metrics = await (await fetch(`http://${compactor.httpAddress}/metrics`)).text();
@@ -213,9 +222,18 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     await work?.cleanup();
   });
 
-  it('compacts the healthy stream', async () => {
-    expect(layout(ofStream(await liveBlocks(bucket), 'c4'))).toEqual(['[0h,8h) L2', '[8h,10h) L1', '[10h,12h) L1']);
+  it('compacts the healthy stream, the SHA256 of each file it uploads in meta.json (--hash-func)', async () => {
+    const c4 = ofStream(await liveBlocks(bucket), 'c4');
+    expect(layout(c4)).toEqual(['[0h,8h) L2', '[8h,10h) L1', '[10h,12h) L1']);
     expect(metrics).toMatch(/^strata_compact_iterations_total 1$/m);
+    const compacted = c4.filter((m) => m.compaction.level > 1);
+    for (const m of compacted) {
+      const files = (m.thanos?.files ?? []).filter((f) => f.rel_path !== 'meta.json');
+      expect(files.length).toBeGreaterThan(1);
+      for (const f of files) expect(f.hash?.hashFunc).toBe('SHA256');
+    }
+    // Each recorded hash is the file's, as verify reads every byte back.
+    expect(await verifyBlocks(bucket, new Map(compacted.map((m) => [m.ulid, m])), { hashes: true })).toEqual([]);
   });
 
   it('skips and marks a stream with overlapping blocks while compacting the rest of it and everything else', async () => {

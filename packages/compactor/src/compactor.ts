@@ -62,7 +62,18 @@ export interface BucketCompactorOptions {
   timeRange?: { min: TimeBound; max: TimeBound };
   /** Compaction windows (default 2h, 8h, 2d, 14d). */
   ranges?: readonly number[];
+  transfer?: BlockTransfer;
   now?: () => Date;
+}
+
+/** How blocks move between the bucket and the compactor's disk (Thanos' flags named in each field). */
+export interface BlockTransfer {
+  /** --block-files-concurrency: files of one block downloaded or uploaded at once (default 4). */
+  filesConcurrency?: number;
+  /** --compact.blocks-fetch-concurrency: source blocks of a compaction downloaded at once (default 2). */
+  blocksFetchConcurrency?: number;
+  /** --hash-func=SHA256: each uploaded file's SHA256 in meta.json, so that a later download skips a file it already has. */
+  hashFiles?: boolean;
 }
 
 /** A step a compactor can run alone. */
@@ -262,13 +273,23 @@ export class BucketCompactor {
     if (marked) this.#m.blocksMarked.inc({ marker: file, reason: reason ?? '' });
   }
 
+  #download(id: string, dir: string): Promise<BlockMeta> {
+    const files = this.#o.transfer?.filesConcurrency;
+    return downloadBlock(this.#o.bucket, id, dir, files !== undefined ? { concurrency: files } : {});
+  }
+
+  #upload(dir: string): Promise<BlockMeta> {
+    const t = this.#o.transfer;
+    return uploadBlock(this.#o.bucket, dir, { ...(t?.filesConcurrency !== undefined ? { concurrency: t.filesConcurrency } : {}), ...(t?.hashFiles === true ? { hash: true } : {}) });
+  }
+
   async #compactPlan(g: Group, planned: readonly BlockMeta[], overlapping: boolean, work: string): Promise<void> {
     const started = Date.now();
     const range = `${new Date(planned[0]!.minTime).toISOString()}..${new Date(Math.max(...planned.map((m) => m.maxTime))).toISOString()}`;
     this.#log.info('compacting group', { group: g.key, blocks: planned.length, range, vertical: overlapping, sources: planned.map((m) => m.ulid).join(',') });
     await rm(work, { recursive: true, force: true });
     await mkdir(work, { recursive: true });
-    await mapLimit(planned, 2, (m) => downloadBlock(this.#o.bucket, m.ulid, work));
+    await mapLimit(planned, this.#o.transfer?.blocksFetchConcurrency ?? 2, (m) => this.#download(m.ulid, work));
     let result;
     try {
       result = await mergeBlocks(
@@ -285,7 +306,7 @@ export class BucketCompactor {
     if (result.meta === undefined) {
       this.#log.info('compaction result is empty; marking sources for deletion', { group: g.key });
     } else {
-      await uploadBlock(this.#o.bucket, join(work, result.meta.ulid));
+      await this.#upload(join(work, result.meta.ulid));
     }
     // Only now that the result is visible may the sources go.
     for (const m of planned) await this.#mark(m.ulid, DELETION_MARK_FILENAME, `source of compacted block ${result.meta?.ulid ?? '(empty)'}`);
@@ -329,13 +350,13 @@ export class BucketCompactor {
       try {
         await rm(work, { recursive: true, force: true });
         await mkdir(work, { recursive: true });
-        await downloadBlock(this.#o.bucket, meta.ulid, work);
+        await this.#download(meta.ulid, work);
         const out = join(work, 'out');
         const r = await downsampleBlock(join(work, meta.ulid), out, target, { labels: meta.thanos?.labels ?? {}, downsample: { resolution: target }, source: 'compactor' });
         if (r.meta !== undefined) {
           const dir = join(out, r.meta.ulid);
           await verifyLocalBlock(dir);
-          await uploadBlock(this.#o.bucket, dir);
+          await this.#upload(dir);
         }
         this.#m.downsamples.inc({ resolution: String(target) });
         this.#m.todoDownsampleBlocks.set(--left);

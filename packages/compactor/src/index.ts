@@ -4,11 +4,11 @@ import type { DedupFunc } from '@strata/dedup';
 import { InstrumentedBucket, type Bucket } from '@strata/objstore';
 import { collectProcessMetrics, httpServing, nopLogger, Prober, startHttpServer, type HttpServer, type Logger, type ServingConfig } from '@strata/runtime';
 import { Registry } from 'prom-client';
-import { BucketCompactor, type CompactorStep } from './compactor.js';
+import { BucketCompactor, type BlockTransfer, type CompactorStep } from './compactor.js';
 import { DOWNSAMPLE_RANGE_1H, DOWNSAMPLE_RANGE_5M, RES_1H, RES_5M, RES_RAW } from './downsample.js';
 import { CompactorMetrics } from './metrics.js';
 
-export { BucketCompactor, type BucketCompactorOptions, type CompactorStep } from './compactor.js';
+export { BucketCompactor, type BlockTransfer, type BucketCompactorOptions, type CompactorStep } from './compactor.js';
 export { CompactorMetrics } from './metrics.js';
 export { mergeBlocks, type MergeBlocksOptions, type MergeResult } from './merge.js';
 export { plan, splitByRange, firstOverlappingRun, compactionRanges, DEFAULT_RANGES } from './planner.js';
@@ -54,6 +54,7 @@ export interface CompactorConfig extends ServingConfig {
   ranges?: readonly number[];
   /** Run only this step (Thanos' `tools bucket downsample` and `tools bucket retention`), not a whole iteration. */
   only?: CompactorStep;
+  transfer?: BlockTransfer;
 }
 
 export interface Compactor {
@@ -101,6 +102,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     ...(config.relabel ? { relabel: config.relabel } : {}),
     ...(config.timeRange ? { timeRange: config.timeRange } : {}),
     ...(config.ranges ? { ranges: config.ranges } : {}),
+    ...(config.transfer ? { transfer: config.transfer } : {}),
   });
   let http: HttpServer | undefined;
   let viewer: BlocksRefresher | undefined;

@@ -2,6 +2,7 @@
 // byte-identical files; an object-store outage or a SIGKILL mid-upload leaves no visible partial block,
 // and afterwards every block is shipped exactly once.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,8 +147,8 @@ async function addCompactedBlock(dataDir: string, src: BlockMeta): Promise<Block
   return meta;
 }
 
-function shipper(dataDir: string, bucket: Bucket, uploadCompacted = false): Shipper {
-  return new Shipper({ bucket, dir: dataDir, labels: () => Labels.from(EXT), uploadCompacted, metrics: new SidecarMetrics(new Registry()), logger: nopLogger });
+function shipper(dataDir: string, bucket: Bucket, uploadCompacted = false, hashFiles = false): Shipper {
+  return new Shipper({ bucket, dir: dataDir, labels: () => Labels.from(EXT), uploadCompacted, hashFiles, metrics: new SidecarMetrics(new Registry()), logger: nopLogger });
 }
 
 /** Counts meta.json PUTs per block seen by the proxy: "exactly once" means one each. */
@@ -233,6 +234,24 @@ describe('shipper and compacted blocks', () => {
       expect((await shipper(dataDir, bucket).sync()).uploaded).toEqual([]);
       expect((await shipper(dataDir, bucket, true).sync()).uploaded).toEqual([compacted.ulid]);
       await expectShipped(bucket, dataDir, compacted);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('records the SHA256 of each file it ships with --hash-func=SHA256', async () => {
+    const dir = await tempDir('strata-shipper-hashes-');
+    try {
+      const dataDir = join(dir.path, 'data');
+      const blocks = await makeBlocks(dataDir);
+      const bucket = new InMemoryBucket();
+      await shipper(dataDir, bucket, false, true).sync();
+      for (const b of blocks) {
+        const meta = parseMeta((await bytes(bucket, `${b.ulid}/meta.json`)).toString('utf8'));
+        const files = (meta.thanos?.files ?? []).filter((f) => f.rel_path !== 'meta.json');
+        expect(files.length).toBeGreaterThan(1);
+        for (const f of files) expect(f.hash).toEqual({ hashFunc: 'SHA256', value: createHash('sha256').update(await bytes(bucket, `${b.ulid}/${f.rel_path}`)).digest('hex') });
+      }
     } finally {
       await dir.cleanup();
     }

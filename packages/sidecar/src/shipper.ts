@@ -32,6 +32,8 @@ export interface ShipperOptions {
   /** Current external labels, written into every uploaded block. */
   labels: () => Labels;
   uploadCompacted: boolean;
+  /** Record each uploaded file's SHA256 in meta.json (--hash-func=SHA256), so that a compactor's download skips a file it already has. */
+  hashFiles?: boolean;
   metrics: SidecarMetrics;
   logger: Logger;
 }
@@ -214,7 +216,7 @@ export class Shipper {
         },
       };
       await writeFile(join(staged, META_FILENAME), formatMeta(withThanos));
-      await uploadBlock(this.#opts.bucket, staged);
+      await uploadBlock(this.#opts.bucket, staged, this.#opts.hashFiles === true ? { hash: true } : {});
     } finally {
       await rm(stagingRoot, { recursive: true, force: true });
     }

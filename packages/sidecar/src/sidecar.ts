@@ -34,6 +34,8 @@ export interface SidecarConfig extends ServingConfig {
   grpcCompression?: Compression;
   /** Also ship blocks Prometheus compacted itself (compaction level > 1). */
   uploadCompacted?: boolean;
+  /** --hash-func=SHA256: the SHA256 of each uploaded file in meta.json. */
+  hashFiles?: boolean;
   /** --min-time: data older than this (as of each heartbeat) is neither served nor advertised. */
   minTime?: TimeBound;
   /** How long to wait for Prometheus at start. Default 10 minutes. */
@@ -246,6 +248,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
         dir: config.tsdbPath,
         labels: () => state!.extLabels,
         uploadCompacted: config.uploadCompacted ?? false,
+        hashFiles: config.hashFiles === true,
         metrics,
         logger: log.with({ subsystem: 'shipper' }),
       });

@@ -6,7 +6,7 @@ import { Relabeler, TimeBound } from '@strata/block';
 import { compactionRanges, start, type Compactor } from '@strata/compactor';
 import type { Logger } from '@strata/runtime';
 import { parseDuration, parseTimeBound } from '../flags.js';
-import { intFlag, loggerFromFlags, repeatable, runUntilSignal, servingFromFlags, withLogFlags, tracingConfigFromFlags, startTracingFor, withServingFlags } from './component.js';
+import { hashFuncFlag, intFlag, loggerFromFlags, repeatable, runUntilSignal, servingFromFlags, withLogFlags, tracingConfigFromFlags, startTracingFor, withServingFlags } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** Flags `strata compact` shares with `tools bucket retention`. */
@@ -83,7 +83,15 @@ export function register(program: Command): void {
     .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h')
     .option('--bucket-web-label <label>', 'external label the block viewer (/blocks on --http-address) titles groups of blocks with')
     .option('--block-viewer.global.sync-block-interval <duration>', "how often the block viewer reads the bucket's blocks", '1m')
-    .option('--block-viewer.global.sync-block-timeout <duration>', "how long the block viewer's read of the bucket may take", '5m');
+    .option('--block-viewer.global.sync-block-timeout <duration>', "how long the block viewer's read of the bucket may take", '5m')
+    .option('--block-files-concurrency <n>', 'files of one block downloaded or uploaded at once', '4')
+    .option('--compact.blocks-fetch-concurrency <n>', 'source blocks of a compaction downloaded at once', '2')
+    .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json, so that a later download skips a file it already has ("": none, as Thanos)', '')
+    .option(
+      '--debug.accept-malformed-index',
+      "accepted as Thanos' deployments set it; Strata's compactor never halts the bucket on a block: one it cannot compact is marked no-compact with the reason, and the rest goes on",
+      false,
+    );
   withServingFlags(cmd, { grpc: false, requestLogging: false }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'compact', logger);
@@ -107,6 +115,11 @@ export function register(program: Command): void {
       ranges: maxCompactionLevel(o['debug.maxCompactionLevel']),
       downsampleConcurrency: intFlag(o['downsample.concurrency'], '--downsample.concurrency'),
       deleteDelayMs: parseDuration(String(o.deleteDelay)),
+      transfer: {
+        filesConcurrency: intFlag(o.blockFilesConcurrency, '--block-files-concurrency'),
+        blocksFetchConcurrency: intFlag(o['compact.blocksFetchConcurrency'], '--compact.blocks-fetch-concurrency'),
+        hashFiles: hashFuncFlag(String(o.hashFunc)),
+      },
       ...(o.bucketWebLabel !== undefined ? { blockViewerLabel: String(o.bucketWebLabel) } : {}),
       blockViewerSyncIntervalMs: parseDuration(String(o['blockViewer.global.syncBlockInterval'])),
       blockViewerSyncTimeoutMs: parseDuration(String(o['blockViewer.global.syncBlockTimeout'])),

@@ -221,6 +221,12 @@ export async function yamlFlag(o: Record<string, unknown>, flag: string): Promis
   return file !== undefined ? readFile(file, 'utf8') : inline;
 }
 
+/** Thanos' --hash-func: "" (none) or SHA256, as whether to record each uploaded file's SHA256. */
+export function hashFuncFlag(v: string): boolean {
+  if (v !== '' && v !== 'SHA256') throw new Error(`--hash-func must be "" or SHA256, not ${v}`);
+  return v === 'SHA256';
+}
+
 /** An integer flag's value, at least `min` (a positive count by default). */
 export function intFlag(v: unknown, flag: string, min = 1): number {
   const n = Number(v);

@@ -91,6 +91,7 @@ export function register(program: Command): void {
     .option('--query.telemetry.request-duration-seconds-quantiles <seconds>', `bucket of strata_store_api_query_duration_seconds, the duration of a select's fan-out; repeatable (default ${DEFAULT_SELECT_TELEMETRY.durationSeconds.join(', ')})`, repeatable, [])
     .option('--query.telemetry.request-samples-quantiles <n>', `its samples_le label's bounds: the samples a select returned; repeatable (default ${DEFAULT_SELECT_TELEMETRY.samples.join(', ')})`, repeatable, [])
     .option('--query.telemetry.request-series-seconds-quantiles <n>', `its series_le label's bounds: the series a select returned; repeatable (default ${DEFAULT_SELECT_TELEMETRY.series.join(', ')})`, repeatable, [])
+    .option('--query.promql-engine <engine>', "Thanos' engine choice: prometheus, the semantics Strata evaluates PromQL with (Thanos' own engine is not offered)", 'prometheus')
     .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName);
   withServingFlags(withTenantFlags(withGrpcClientTlsFlags(cmd), 'query', 'default-tenant-id'), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
@@ -98,6 +99,7 @@ export function register(program: Command): void {
     const compat = String(o['query.promqlCompat']);
     if (compat !== '2' && compat !== '3') throw new Error(`--query.promql-compat must be 2 or 3, not ${compat}`);
     const promqlFeatures = featuresFlag(o.enableFeature as string[]);
+    if (o['query.promqlEngine'] !== 'prometheus') throw new Error(`--query.promql-engine: only prometheus is offered (Strata evaluates PromQL as Prometheus does), not ${String(o['query.promqlEngine'])}`);
     const dedupFunc = String(o['deduplication.func']);
     if (dedupFunc !== 'penalty' && dedupFunc !== 'chain') throw new Error(`--deduplication.func must be penalty or chain, not ${dedupFunc}`);
     // Thanos' deprecated names of the same flags still serve: deployments written for Thanos before 0.21 use them.

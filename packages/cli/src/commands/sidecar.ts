@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { parseDuration, parseTimeBound } from '../flags.js';
 import {
   growHeapBetweenFullCollections,
+  hashFuncFlag,
   loggerFromFlags,
   repeatable,
   runUntilSignal,
@@ -25,6 +26,7 @@ export function register(program: Command): void {
     .option('--grpc-address <host:port>', 'listen address for the StoreAPI (gRPC)', '0.0.0.0:10901')
     .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
     .option('--shipper.upload-compacted', 'also upload blocks Prometheus compacted itself (level > 1)', false)
+    .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json, so that a compactor\'s download skips a file it already has ("": none, as Thanos)', '')
     .option('--shipper.sync-interval <duration>', 'how often the shipper looks for new blocks', '30s')
     .option('--min-time <time>', 'serve and advertise only data from this time on (RFC3339, Unix seconds, or relative like -2w)')
     .option('--prometheus.ready_timeout <duration>', 'how long to wait for Prometheus at start', '10m')
@@ -59,6 +61,7 @@ export function register(program: Command): void {
       ...serving,
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       uploadCompacted: o['shipper.uploadCompacted'] === true,
+      hashFiles: hashFuncFlag(String(o.hashFunc)),
       shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),
       ...(minTime !== undefined ? { minTime: parseTimeBound(minTime) } : {}),
       readyTimeoutMs: parseDuration(str('prometheus.ready_timeout')!),

@@ -48,6 +48,7 @@ export function register(program: Command): void {
       '0',
     )
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
+    .option('--store.enable-index-header-lazy-reader', "Thanos' flag, always so in Strata: a block's index-header is opened on its first query and closed once idle", false)
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
     .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
   withServingFlags(cmd, { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
