@@ -231,6 +231,44 @@ describe('deploy files and the CLI', () => {
     }
   });
 
+  it("takes the arguments kube-thanos (jsonnet) and the Prometheus operator's sidecar give Thanos, command for command", () => {
+    // Their flags as those projects write them (values aside): a deployment moved to Strata keeps its arguments.
+    const thanosDeployments: Record<string, string[]> = {
+      query: [
+        '--grpc-address', '--http-address', '--log.level', '--log.format', '--query.replica-label', '--endpoint', '--query.timeout', '--query.lookback-delta',
+        '--query.auto-downsampling', '--web.prefix-header', '--tracing.config', '--query.telemetry.request-duration-seconds-quantiles',
+        '--query.telemetry.request-samples-quantiles', '--query.telemetry.request-series-seconds-quantiles', '--query.promql-engine', '--endpoint-group',
+        '--endpoint-strict', '--query.max-concurrent', '--grpc-client-tls-secure', '--query.tenant-header', '--query.enforce-tenancy',
+      ],
+      store: [
+        '--log.level', '--log.format', '--data-dir', '--grpc-address', '--http-address', '--objstore.config', '--ignore-deletion-marks-delay', '--index-cache.config',
+        '--store.caching-bucket.config', '--store.enable-index-header-lazy-reader', '--tracing.config', '--selector.relabel-config', '--min-time', '--max-time',
+        '--store.grpc.series-max-concurrency', '--sync-block-duration', '--block-sync-concurrency', '--chunk-pool-size',
+      ],
+      compact: [
+        '--wait', '--log.level', '--log.format', '--objstore.config', '--data-dir', '--debug.accept-malformed-index', '--retention.resolution-raw',
+        '--retention.resolution-5m', '--retention.resolution-1h', '--delete-delay', '--compact.concurrency', '--downsample.concurrency', '--downsampling.disable',
+        '--deduplication.replica-label', '--deduplication.func', '--tracing.config', '--http-address', '--block-files-concurrency',
+        '--compact.blocks-fetch-concurrency', '--block-meta-fetch-concurrency', '--hash-func',
+      ],
+      'query-frontend': [
+        '--query-frontend.compress-responses', '--http-address', '--query-frontend.downstream-url', '--query-range.split-interval', '--labels.split-interval',
+        '--query-range.max-retries-per-request', '--labels.max-retries-per-request', '--query-frontend.log-queries-longer-than', '--query-range.response-cache-config',
+        '--labels.response-cache-config', '--cache-compression-type', '--tracing.config', '--log.level', '--log.format', '--query-frontend.tenant-header',
+      ],
+      sidecar: [
+        '--prometheus.url', '--grpc-address', '--http-address', '--log.level', '--log.format', '--tsdb.path', '--objstore.config', '--reloader.config-file',
+        '--reloader.config-envsubst-file', '--reloader.rule-dir', '--shipper.upload-compacted', '--min-time', '--tracing.config', '--grpc-server-tls-cert',
+        '--grpc-server-tls-key', '--grpc-server-tls-client-ca', '--prometheus.http-client', '--hash-func',
+      ],
+    };
+    const program = cliProgram();
+    for (const [command, flags] of Object.entries(thanosDeployments)) {
+      const known = new Set((findCommand(program, [command]) as Command).options.map((o) => o.long));
+      for (const f of flags) expect(known, `strata ${command} ${f}`).toContain(f);
+    }
+  });
+
   it('cache configs parse with Strata own loaders, memcached ones naming the memcached deployed with them', async () => {
     const parsers: Record<string, (text: string, what: string) => object> = {
       '--index-cache.config': parseIndexCacheConfig,
