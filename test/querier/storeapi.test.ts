@@ -74,6 +74,26 @@ describe('query telemetry (--query.telemetry.*)', () => {
   });
 });
 
+describe('--store.limits.request-series and --store.limits.request-samples on the querier', () => {
+  it('fails a query whose select brings back more, partial response or not, and answers one within them', async () => {
+    const web = fixture.series.filter((x) => x.labels.__name__ === 'acc_gauge' && x.labels.job === 'web');
+    const samples = web.reduce((n, x) => n + x.samples.length, 0);
+    const ask = async (limits: { series: number; samples: number }) => {
+      const q = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], seriesLimits: limits, logger: nopLogger });
+      stopLater.push(q);
+      const qs = new URLSearchParams({ query: 'acc_gauge{job="web"}', start: String(fixture.minTime / 1000), end: String(fixture.maxTime / 1000), step: '60', partial_response: 'true' });
+      const res = await fetch(`http://${q.httpAddress}/api/v1/query_range?${qs}`);
+      return { status: res.status, body: (await res.json()) as { status: string; errorType?: string; error?: string } };
+    };
+    expect(await ask({ series: web.length, samples })).toMatchObject({ status: 200, body: { status: 'success' } });
+    expect(await ask({ series: web.length - 1, samples: 0 })).toEqual({
+      status: 422,
+      body: { status: 'error', errorType: 'execution', error: `exceeded the series limit of ${web.length - 1} (--store.limits.request-series): narrow the query's matchers or time range, or raise the limit` },
+    });
+    expect((await ask({ series: 0, samples: samples - 1 })).body.error).toContain(`exceeded the samples limit of ${samples - 1} (--store.limits.request-samples)`);
+  });
+});
+
 describe('stacked and discovered endpoints', () => {
   it('a querier over a querier answers as the querier below', async () => {
     const top = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [querier.grpcAddress as string], replicaLabels: ['replica'], logger: nopLogger });

@@ -10,6 +10,7 @@ import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import type { DnsResolver } from '@strata/runtime';
 import { EndpointSet } from './endpoints/endpointset.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';
+import type { SeriesLimits } from './proxy/limits.js';
 import { SelectTelemetry, type SelectTelemetryBuckets } from './proxy/telemetry.js';
 import { ProxyStore } from './proxy/proxy.js';
 
@@ -85,6 +86,8 @@ export interface QuerierConfig extends ServingConfig {
   flags?: Record<string, string>;
   /** --query.telemetry.request-duration-seconds-quantiles, --query.telemetry.request-samples-quantiles, --query.telemetry.request-series-seconds-quantiles. */
   selectTelemetry?: SelectTelemetryBuckets;
+  /** --store.limits.request-series, --store.limits.request-samples: what one select may bring back from the endpoints (0: no limit). */
+  seriesLimits?: SeriesLimits;
   /** --query.tenant-header, --query.default-tenant-id, --query.tenant-certificate-field, --query.enforce-tenancy, --query.tenant-label-name. */
   tenancy?: TenancyConfig;
   /**
@@ -128,7 +131,11 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   });
   await endpoints.refresh();
   endpoints.start(cfg.endpointRefreshMs ?? 5000);
-  const proxy = new ProxyStore(endpoints, { responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0, telemetry: new SelectTelemetry(registry, cfg.selectTelemetry) });
+  const proxy = new ProxyStore(endpoints, {
+    responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0,
+    telemetry: new SelectTelemetry(registry, cfg.selectTelemetry),
+    ...(cfg.seriesLimits !== undefined ? { limits: cfg.seriesLimits } : {}),
+  });
 
   const maxConcurrent = cfg.maxConcurrent ?? 20;
   const activeQueries = cfg.activeQueries !== undefined ? new ActiveQueryTracker(cfg.activeQueries.dir, maxConcurrent, logger, cfg.activeQueries.file) : undefined;

@@ -91,6 +91,8 @@ export function register(program: Command): void {
     .option('--query.telemetry.request-duration-seconds-quantiles <seconds>', `bucket of strata_store_api_query_duration_seconds, the duration of a select's fan-out; repeatable (default ${DEFAULT_SELECT_TELEMETRY.durationSeconds.join(', ')})`, repeatable, [])
     .option('--query.telemetry.request-samples-quantiles <n>', `its samples_le label's bounds: the samples a select returned; repeatable (default ${DEFAULT_SELECT_TELEMETRY.samples.join(', ')})`, repeatable, [])
     .option('--query.telemetry.request-series-seconds-quantiles <n>', `its series_le label's bounds: the series a select returned; repeatable (default ${DEFAULT_SELECT_TELEMETRY.series.join(', ')})`, repeatable, [])
+    .option('--store.limits.request-series <n>', 'most series one select may bring back from the endpoints, before deduplication; past it the query fails (0: no limit)', '0')
+    .option('--store.limits.request-samples <n>', 'most samples one select may bring back from the endpoints, before deduplication; past it the query fails (0: no limit)', '0')
     .option('--query.promql-engine <engine>', "Thanos' engine choice: prometheus, the semantics Strata evaluates PromQL with (Thanos' own engine is not offered)", 'prometheus')
     .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName);
   withServingFlags(withTenantFlags(withGrpcClientTlsFlags(cmd), 'query', 'default-tenant-id'), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
@@ -146,6 +148,7 @@ export function register(program: Command): void {
       strictEndpointGroups,
       tenancy,
       selectTelemetry: selectTelemetryFromFlags(o),
+      seriesLimits: { series: intFlag(o['store.limits.requestSeries'], '--store.limits.request-series', 0), samples: intFlag(o['store.limits.requestSamples'], '--store.limits.request-samples', 0) },
       endpointSdFiles: sdFiles,
       endpointDnsIntervalMs: parseDuration(String(o['store.sdDnsInterval'])),
       endpointInfoTimeoutMs: parseDuration(String(o['endpoint.infoTimeout'])),

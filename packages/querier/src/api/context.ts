@@ -175,6 +175,7 @@ export function toApiError(err: unknown, logger: Logger): ApiError {
       return new ApiError('canceled', e.message);
     case 'EvalError':
     case 'TooManySamplesError':
+    case 'SeriesLimitError':
       return new ApiError('execution', e.message);
   }
   if (err instanceof StoreError && err.code === GrpcStatus.UNAVAILABLE) return new ApiError('unavailable', e.message);

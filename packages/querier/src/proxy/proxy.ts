@@ -39,6 +39,7 @@ import { parseExpr, walk, type Expr } from '@strata/promql';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import { endpointMatches, type Endpoint, type EndpointScope, type EndpointSet } from '../endpoints/endpointset.js';
 import { withTenant } from '../tenancy.js';
+import { checkSeriesLimits, SeriesLimitError, type SeriesLimits } from './limits.js';
 import type { SelectTelemetry } from './telemetry.js';
 import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './merge.js';
 
@@ -53,6 +54,8 @@ export interface ProxyOptions {
   responseTimeoutMs?: number;
   /** Observes each Series fan-out's duration by its samples and series (--query.telemetry.*). */
   telemetry?: SelectTelemetry;
+  /** Most series and samples one Series fan-out may bring back (--store.limits.request-series, --store.limits.request-samples). */
+  limits?: SeriesLimits;
 }
 
 export interface SeriesResult {
@@ -167,7 +170,7 @@ export class ProxyStore implements StoreServer {
           const stripped = own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels);
           merge.end(i, inShard === undefined ? stripped : stripped?.filter(inShard));
         } catch (err) {
-          if (signal.aborted) throw err;
+          if (signal.aborted || err instanceof SeriesLimitError) throw err;
           const msg = `fetch series for ${describe(e)}: ${(err as Error).message}`;
           if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
           warnings.push(msg);
@@ -204,6 +207,8 @@ export class ProxyStore implements StoreServer {
             stats.chunksFetchedSizeSum += aggrChunkBytes(c);
             samples.count += aggrChunkSamples(c);
           }
+          // Counted over every endpoint of the fan-out: each one's next series stops it once one is past a limit.
+          checkSeriesLimits(this.opts.limits, stats.seriesFetched, samples.count);
           onSeries(labeled(s));
         }
         onFrame();
