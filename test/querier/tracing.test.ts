@@ -139,6 +139,20 @@ describe('--tracing.config', () => {
     expect(receiver.spans.filter((s) => s.service === 'strata-query-never' && s.traceId !== traceId)).toEqual([]);
   }, 120_000);
 
+  it('answers as usual while the collector is down, and stops without waiting on it', async () => {
+    receiver.unavailable = true;
+    try {
+      const q = await querier('query-collector-down', [otlp('http')]);
+      for (let i = 0; i < 3; i++) expect((await fetch(`${q.http}/api/v1/query_range?${rangeParams()}`)).status).toBe(200);
+      // Exit code 0: it stopped on its own, before the harness' kill after 10s (the last export given up, not waited on).
+      await q.proc.stop();
+      expect(q.proc.child.exitCode).toBe(0);
+      expect(await readFile(q.proc.logFile, 'utf8')).toContain('could not send the last traces');
+    } finally {
+      receiver.unavailable = false;
+    }
+  }, 120_000);
+
   it('refuses a configuration Thanos would not run, before it serves', async () => {
     const cases: [string, string][] = [
       ['type: JAEGER\nconfig: {agent_host: localhost}', 'type "JAEGER" is not supported; use type: OTLP'],

@@ -65,6 +65,9 @@ export const FORCE_TRACING_ATTRIBUTE = 'strata.force_tracing';
 /** The response header naming the trace of a traced request (as Thanos' querier answers). */
 export const TRACE_ID_HEADER = 'X-Thanos-Trace-Id';
 
+/** How long stopping waits for the last spans to be sent. */
+const STOP_TIMEOUT_MS = 3_000;
+
 export interface Tracing {
   /** Sends what is buffered and stops. */
   stop(): Promise<void>;
@@ -90,10 +93,17 @@ export function startTracing(cfg: TracingConfig, component: string, logger: Logg
   return {
     async stop() {
       enabled = false;
+      // A collector that is down must not hold up the component's stop for its exporter's whole timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const given = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${STOP_TIMEOUT_MS / 1000}s`)), STOP_TIMEOUT_MS);
+      });
       try {
-        await provider.shutdown();
+        await Promise.race([provider.shutdown(), given]);
       } catch (e) {
         logger.warn('could not send the last traces', { err: e as Error });
+      } finally {
+        clearTimeout(timer);
       }
       trace.disable();
       propagation.disable();

@@ -54,16 +54,20 @@ function withWorkFlags(cmd: Command): Command {
     .option('--downsample.concurrency <n>', 'blocks downsampled in parallel (each downloaded, downsampled and uploaded by one worker)', '1');
 }
 
-/** Runs a compactor until it is done, or (`wait`) until Ctrl-C. */
-async function runCompactor(compactor: Compactor, wait: boolean, logger: Logger): Promise<void> {
+/** Runs a compactor until it is done, or (`wait`) until Ctrl-C; then stops it, and runs `afterStop`. */
+async function runCompactor(compactor: Compactor, wait: boolean, logger: Logger, afterStop: () => Promise<void> = async () => {}): Promise<void> {
+  const stop = async () => {
+    await compactor.stop();
+    await afterStop();
+  };
   if (wait) {
-    await runUntilSignal(logger, () => compactor.stop());
+    await runUntilSignal(logger, stop);
     return;
   }
   try {
     await compactor.done;
   } finally {
-    await compactor.stop();
+    await stop();
   }
 }
 
@@ -126,11 +130,7 @@ export function register(program: Command): void {
       logger,
     });
     logger.info('compactor started', { http: compactor.httpAddress ?? '', wait: o.wait === true });
-    try {
-      await runCompactor(compactor, o.wait === true, logger);
-    } finally {
-      await tracing.stop();
-    }
+    await runCompactor(compactor, o.wait === true, logger, () => tracing.stop());
   });
 }
 

@@ -139,6 +139,8 @@ export async function runUntilSignal(logger: Logger, stop: () => Promise<void>):
   });
   logger.info('shutting down', { signal });
   await stop();
+  // Once stopped, nothing left behind (a trace exporter retrying a collector that is down) keeps the process up.
+  setTimeout(() => process.exit(), 1_000).unref();
 }
 
 /** Refuses any of `ids` (block IDs given with --id) that is not a ULID. */
