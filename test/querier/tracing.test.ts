@@ -3,12 +3,14 @@
 // process exporting its spans over OTLP (gRPC and HTTP) with the W3C trace context carried across every
 // hop. (Debian's Prometheus 2.42 takes a tracing config but exported no span of its own in our trials,
 // so the trace is checked up to the sidecar's request to it.)
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { newBucket, parseBucketConfig } from '@strata/objstore';
 import { startOtlpReceiver, SPAN_KIND, type OtlpReceiver, type ReceivedSpan } from '@strata/testing/otlp';
 import { CLI_SOURCE, freePort, sleep, startCliComponent, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let receiver: OtlpReceiver;
@@ -137,6 +139,35 @@ describe('--tracing.config', () => {
     find(spans, 'strata-sidecar', 'thanos.Store/Series', SPAN_KIND.SERVER);
     // The request without the header left no span anywhere.
     expect(receiver.spans.filter((s) => s.service === 'strata-query-never' && s.traceId !== traceId)).toEqual([]);
+  }, 120_000);
+
+  it("traces a store gateway's Series call with what it read from the bucket", async () => {
+    const history = randomHistory(31, 3);
+    const bucketDir = join(dir.path, 'bucket');
+    await mkdir(bucketDir);
+    const objstore = `--objstore.config=type: FILESYSTEM\nconfig: {directory: ${bucketDir}}`;
+    const bucket = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig: {directory: ${bucketDir}}`));
+    for (const b of await promtoolBlocks(history.openMetrics, join(dir.path, 'blocks'))) await uploadWithLabels(bucket, b, { cluster: 'traced' });
+    await bucket.close();
+    const store = await startCliComponent(dir.path, 'store', ['store', objstore, `--data-dir=${join(dir.path, 'store')}`, otlp('grpc')]);
+    procs.push(store.proc);
+    const q = await startCliComponent(dir.path, 'query-store', ['query', `--endpoint=${store.grpc}`, otlp('http')]);
+    procs.push(q.proc);
+    while (Object.values(((await (await fetch(`${q.http}/api/v1/stores`)).json()) as { data: Record<string, unknown[]> }).data).flat().length === 0) await sleep(100);
+    const params = new URLSearchParams({ query: 'sum by (job) (rh_requests)', start: String(history.start / 1000), end: String(history.end / 1000), step: '60' });
+    const res = await fetch(`${q.http}/api/v1/query_range?${params}`);
+    expect(res.status).toBe(200);
+    const traceId = res.headers.get('x-thanos-trace-id') ?? '';
+    await q.proc.stop();
+    await store.proc.stop();
+    const spans = traceSpans(traceId);
+    const toStore = find(spans, 'strata-query', 'thanos.Store/Series', SPAN_KIND.CLIENT);
+    const atStore = find(spans, 'strata-store', 'thanos.Store/Series', SPAN_KIND.SERVER);
+    expect(atStore.parentSpanId).toBe(toStore.spanId);
+    expect(atStore.attributes['store.blocks_queried']).toBeGreaterThan(0);
+    expect(atStore.attributes['store.series_fetched']).toBeGreaterThan(0);
+    expect(atStore.attributes['store.chunks_fetched']).toBeGreaterThan(0);
+    expect(atStore.attributes['store.object_bytes']).toBeGreaterThan(0);
   }, 120_000);
 
   it('answers as usual while the collector is down, and stops without waiting on it', async () => {
