@@ -1,10 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { observeAll, type GrpcServerObserver } from './grpcobserver.js';
 import { addHttpTracing } from './httptracing.js';
 import type { Logger } from './logger.js';
 import type { Prober } from './prober.js';
-import { addHttpRequestLogging, grpcRequestLogger, type RequestLogging, type RequestLogPolicy } from './requestlog.js';
+import { addHttpRequestLogging, type RequestLogPolicy } from './requestlog.js';
 import { tracingEnabled } from './tracing.js';
 import { addWebAuth, httpsOptions, type WebConfig } from './webauth.js';
 
@@ -30,41 +29,6 @@ export interface HttpServerOptions {
   gracePeriodMs?: number;
   /** Which requests are logged (Thanos' --request.logging-config). */
   requestLog?: RequestLogPolicy;
-}
-
-/**
- * How a component serves HTTP and gRPC, as its command's flags set it: Thanos' --http.config,
- * --http-grace-period, --grpc-grace-period and --request.logging-config.
- */
-export interface ServingConfig {
-  /** TLS, basic authentication and response headers of the HTTP server. */
-  httpWebConfig?: WebConfig;
-  /** How long in-flight HTTP requests, and StoreAPI calls, may finish when the component stops (each 5s by default). */
-  httpGracePeriodMs?: number;
-  grpcGracePeriodMs?: number;
-  /** How long a StoreAPI client's connection is kept before it is asked to reconnect (Thanos' --grpc-server-max-connection-age). */
-  grpcMaxConnectionAgeMs?: number;
-  /** Which requests and calls are logged. */
-  requestLogging?: RequestLogging;
-}
-
-/** A component's serving config as startHttpServer takes it. */
-export function httpServing(cfg: ServingConfig): Pick<HttpServerOptions, 'web' | 'gracePeriodMs' | 'requestLog'> {
-  return {
-    ...(cfg.httpWebConfig !== undefined ? { web: cfg.httpWebConfig } : {}),
-    ...(cfg.httpGracePeriodMs !== undefined ? { gracePeriodMs: cfg.httpGracePeriodMs } : {}),
-    ...(cfg.requestLogging?.http !== undefined ? { requestLog: cfg.requestLogging.http } : {}),
-  };
-}
-
-/** A component's serving config as serveStore takes it: the grace period, the connection age, and `metrics` with the call logging. */
-export function grpcServing(cfg: ServingConfig, metrics: GrpcServerObserver, logger: Logger): { gracePeriodMs?: number; maxConnectionAgeMs?: number; observer: GrpcServerObserver } {
-  const policy = cfg.requestLogging?.grpc;
-  return {
-    ...(cfg.grpcGracePeriodMs !== undefined ? { gracePeriodMs: cfg.grpcGracePeriodMs } : {}),
-    ...(cfg.grpcMaxConnectionAgeMs !== undefined ? { maxConnectionAgeMs: cfg.grpcMaxConnectionAgeMs } : {}),
-    observer: policy !== undefined ? observeAll(metrics, grpcRequestLogger(logger, policy)) : metrics,
-  };
 }
 
 export interface HttpServer {

@@ -1,6 +1,7 @@
 export * from './logger.js';
 export * from './prober.js';
 export * from './http.js';
+export * from './serving.js';
 export * from './grpc-metrics.js';
 export * from './grpcobserver.js';
 export * from './requestlog.js';
