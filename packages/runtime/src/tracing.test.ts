@@ -1,12 +1,12 @@
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gate } from './gate.js';
 import { buildHttpApp } from './http.js';
-import { nopLogger } from './logger.js';
+import { createLogger, nopLogger } from './logger.js';
 import { Prober } from './prober.js';
-import { inSpan, startTracing, type Tracing } from './tracing.js';
+import { inSpan, startTracing, strataTracer, type Tracing } from './tracing.js';
 import { parseTracingConfig, type TracingConfig } from './tracingconfig.js';
 
 describe('--tracing.config', () => {
@@ -127,5 +127,29 @@ describe('tracing', () => {
       ['work', forced.headers['x-thanos-trace-id']],
       ['POST /work', forced.headers['x-thanos-trace-id']],
     ]);
+  });
+
+  it('logs the batches the collector refuses, once a minute at most', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const lines: string[] = [];
+      const failing: SpanExporter = {
+        export: (_spans, done) => done({ code: ExportResultCode.FAILED, error: new Error('collector said 503') }),
+        shutdown: async () => {},
+      };
+      tracing = startTracing(CONFIG, 'test', createLogger({ write: (l) => lines.push(l) }), failing);
+      const spanEvery = async () => {
+        strataTracer().startSpan('work').end();
+        await vi.advanceTimersByTimeAsync(6_000);
+      };
+      await spanEvery();
+      await spanEvery();
+      expect(lines.filter((l) => l.includes('could not export traces'))).toEqual([expect.stringContaining('err="collector said 503" failures_not_logged=0')]);
+      await vi.advanceTimersByTimeAsync(60_000);
+      await spanEvery();
+      expect(lines.filter((l) => l.includes('could not export traces'))[1]).toContain('failures_not_logged=1');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

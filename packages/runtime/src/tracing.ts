@@ -1,7 +1,7 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { context, propagation, SpanStatusCode, trace, type Attributes, type Context, type Link, type SpanKind, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { loggingErrorHandler, setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as HttpTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
@@ -88,6 +88,7 @@ export function startTracing(cfg: TracingConfig, component: string, logger: Logg
   context.setGlobalContextManager(contextManager);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
+  setGlobalErrorHandler(exportFailures(logger));
   enabled = true;
   logger.info('exporting traces', { client_type: cfg.clientType, endpoint: cfg.endpoint });
   return {
@@ -108,7 +109,28 @@ export function startTracing(cfg: TracingConfig, component: string, logger: Logg
       trace.disable();
       propagation.disable();
       context.disable();
+      setGlobalErrorHandler(loggingErrorHandler());
     },
+  };
+}
+
+/**
+ * The SDK's failures (a batch the collector refused or never answered) as warnings, at most one a
+ * minute, with how many were left out: spans are dropped, not retried forever, and a collector that is
+ * down should show without filling the log.
+ */
+function exportFailures(logger: Logger): (e: unknown) => void {
+  let last = Number.NEGATIVE_INFINITY;
+  let unlogged = 0;
+  return (e) => {
+    const now = Date.now();
+    if (now - last < 60_000) {
+      unlogged++;
+      return;
+    }
+    logger.warn('could not export traces', { err: e instanceof Error ? e : new Error(String(e)), failures_not_logged: unlogged });
+    last = now;
+    unlogged = 0;
   };
 }
 
