@@ -51,7 +51,9 @@ export function buildHttpApp(opts: Omit<HttpServerOptions, 'address'>): Promise<
 async function buildApp(opts: Omit<HttpServerOptions, 'address'>, lifecycle: { closing: boolean }): Promise<FastifyInstance> {
   // An HTTPS server is a fastify instance of another server type; the routes are the same.
   const app = (opts.web?.tls !== undefined ? Fastify({ logger: false, forceCloseConnections: 'idle', https: httpsOptions(opts.web.tls) }) : Fastify({ logger: false, forceCloseConnections: 'idle' })) as unknown as FastifyInstance;
-  if (tracingEnabled()) addHttpTracing(app);
+
+  const prefix = opts.routePrefix && opts.routePrefix !== '/' ? opts.routePrefix.replace(/\/$/, '') : '';
+  if (tracingEnabled()) addHttpTracing(app, new Set(['/metrics', '/-/healthy', '/-/ready'].map((path) => prefix + path)));
   if (opts.requestLog !== undefined) addHttpRequestLogging(app, opts.logger, opts.requestLog);
   if (opts.web !== undefined) addWebAuth(app, opts.web);
   app.addHook('onSend', async (_req, reply) => {
@@ -81,7 +83,6 @@ async function buildApp(opts: Omit<HttpServerOptions, 'address'>, lifecycle: { c
 
   // Unknown paths answer as Go's http.NotFound, as Prometheus' and Thanos' servers answer them.
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').header('X-Content-Type-Options', 'nosniff').send('404 page not found\n'));
-  const prefix = opts.routePrefix && opts.routePrefix !== '/' ? opts.routePrefix.replace(/\/$/, '') : '';
   await app.register(
     async (scope) => {
       scope.get('/metrics', async (_req, reply) => {

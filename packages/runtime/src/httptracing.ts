@@ -7,9 +7,10 @@ import { FORCE_TRACING_ATTRIBUTE, FORCE_TRACING_HEADER, strataTracer, TRACE_ID_H
  * `traceparent` names one. Each route's handler runs in the span's context, so the calls it makes
  * (a querier's StoreAPI calls, a frontend's requests to its querier) continue the trace; a route
  * wrapped rather than a hook's context entered, because a request body is read in the socket's context,
- * not the hook's. A traced answer names its trace in X-Thanos-Trace-Id.
+ * not the hook's. A traced answer names its trace in X-Thanos-Trace-Id. The `untraced` routes (metrics
+ * scrapes and probes, every few seconds) start no traces.
  */
-export function addHttpTracing(app: FastifyInstance): void {
+export function addHttpTracing(app: FastifyInstance, untraced: ReadonlySet<string>): void {
   const traced = new WeakMap<FastifyRequest, { span: Span; ctx: Context }>();
   app.addHook('onRoute', (route) => {
     const handler = route.handler as RouteHandlerMethod;
@@ -19,8 +20,9 @@ export function addHttpTracing(app: FastifyInstance): void {
     } as RouteHandlerMethod;
   });
   app.addHook('onRequest', async (req, reply) => {
-    const parent = propagation.extract(context.active(), req.headers);
     const route = req.routeOptions.url;
+    if (route !== undefined && untraced.has(route)) return;
+    const parent = propagation.extract(context.active(), req.headers);
     const span = strataTracer().startSpan(
       `${req.method} ${route ?? 'unmatched'}`,
       {

@@ -87,11 +87,14 @@ describe('tracing', () => {
   it('continues the caller\'s trace in a server span per request, names it in X-Thanos-Trace-Id, and runs the handler in it', async () => {
     const { exporter, app } = await traced({ type: 'always' });
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    // Metrics scrapes and probes start no traces.
+    for (const url of ['/metrics', '/-/healthy', '/-/ready']) expect((await app.inject({ url })).headers['x-thanos-trace-id']).toBeUndefined();
     const res = await app.inject({ method: 'POST', url: '/work', headers: { traceparent, 'content-type': 'text/plain' }, payload: 'body' });
     expect(res.body).toBe('done');
     expect(res.headers['x-thanos-trace-id']).toBe('0af7651916cd43dd8448eb211c80319c');
     await tracing?.stop();
     tracing = undefined;
+    expect(exporter.spans.map((s) => s.name)).toEqual(['work', 'POST /work']);
     const [work, server] = exporter.spans;
     expect(server?.name).toBe('POST /work');
     expect(server?.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
