@@ -37,9 +37,9 @@ export function addHttpTracing(app: FastifyInstance, untraced: ReadonlySet<strin
       },
       parent,
     );
-    if (!span.isRecording()) return;
+    // Unsampled too: the handler's calls pass the decision on, so that the servers behind follow it.
     traced.set(req, { span, ctx: trace.setSpan(parent, span) });
-    reply.header(TRACE_ID_HEADER, span.spanContext().traceId);
+    if (span.isRecording()) reply.header(TRACE_ID_HEADER, span.spanContext().traceId);
   });
   const end = (req: FastifyRequest, status: number | undefined) => {
     const t = traced.get(req);
@@ -67,7 +67,14 @@ export interface HttpClientSpan {
  */
 export function startHttpClientSpan(method: string, url: URL, headers: Record<string, string>): HttpClientSpan | undefined {
   const parent = context.active();
-  if (trace.getSpan(parent)?.isRecording() !== true) return undefined;
+  const parentSpan = trace.getSpan(parent);
+  if (parentSpan === undefined) return undefined;
+  if (!parentSpan.isRecording()) {
+    // A request not sampled: no span, but the decision goes on, so that the server does not sample it anew.
+    const carried: Record<string, string> = { ...headers };
+    propagation.inject(parent, carried);
+    return { headers: carried, end: () => {} };
+  }
   const span = strataTracer().startSpan(`${method} ${url.pathname}`, { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method, 'url.full': `${url.origin}${url.pathname}`, 'server.address': url.host } }, parent);
   const carried: Record<string, string> = { ...headers };
   propagation.inject(trace.setSpan(parent, span), carried);

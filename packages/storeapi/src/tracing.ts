@@ -31,7 +31,13 @@ function finish(span: Span, code: number, details: string): void {
  */
 export function startClientSpan(service: string, method: string, address: string, carrier: Record<string, string>): CallSpan | undefined {
   const parent = context.active();
-  if (trace.getSpan(parent)?.isRecording() !== true) return undefined;
+  const parentSpan = trace.getSpan(parent);
+  if (parentSpan === undefined) return undefined;
+  if (!parentSpan.isRecording()) {
+    // A request not sampled: no span, but the decision goes on, so that the server does not sample it anew.
+    propagation.inject(parent, carrier);
+    return undefined;
+  }
   const span = tracer().startSpan(`${service}/${method}`, { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'server.address': address } }, parent);
   propagation.inject(trace.setSpan(parent, span), carrier);
   return { end: (code, details) => finish(span, code, details) };
