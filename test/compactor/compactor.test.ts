@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MetaFetcher, NO_COMPACT_MARK_FILENAME, readMarker, Relabeler, TimeBound, verifyBlocks } from '@strata/block';
-import { start } from '@strata/compactor';
-import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
+import { DELETION_MARK_FILENAME, markBlock, MetaFetcher, NO_COMPACT_MARK_FILENAME, readMarker, Relabeler, TimeBound, verifyBlocks } from '@strata/block';
+import { start, type Compactor } from '@strata/compactor';
+import { InMemoryBucket, newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, ValueType, type BlockMeta, type Chunk } from '@strata/tsdb';
 import { promtool } from '@strata/testing/prometheus';
 import { sleep, tempDir } from '@strata/testing/process';
@@ -294,3 +294,31 @@ function decode(c: Chunk): [number, number][] {
   while (it.next() === ValueType.Float) out.push([it.atT(), it.atFloat()]);
   return out;
 }
+
+describe('strata compact --wait --compact.cleanup-interval', () => {
+  it('deletes a block marked for deletion between iterations, without waiting for the next', async () => {
+    const work = await tempDir('strata-compact-cleanup-');
+    const bucket = new InMemoryBucket();
+    let compactor: Compactor | undefined;
+    try {
+      const { blocksDir } = await replicaBlocks(join(work.path, 'r0'), { offsetMs: 0 }, T0, T0 + 4 * HOUR);
+      await uploadAll(bucket, blocksDir, { cluster: 'cleanup' });
+      // An iteration an hour, a cleanup every 100 ms.
+      compactor = await start(
+        compactorConfig(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', wait: true, waitIntervalMs: HOUR, cleanupIntervalMs: 100, replicaLabels: [], dedupFunc: 'chain', downsampling: false }),
+      );
+      const iterations = async () => Number(/^strata_compact_iterations_total (\d+)$/m.exec(await (await fetch(`http://${compactor?.httpAddress}/metrics`)).text())?.[1] ?? 0);
+      while ((await iterations()) < 1) await sleep(50);
+      const [victim] = await liveBlocks(bucket);
+      expect(victim).toBeDefined();
+      await markBlock(bucket, victim?.ulid as string, DELETION_MARK_FILENAME);
+      while (await bucket.exists(`${victim?.ulid}/meta.json`)) await sleep(50);
+      // Deleted by the background cleanup: the first iteration is still the only one.
+      expect(await iterations()).toBe(1);
+    } finally {
+      await compactor?.stop();
+      await bucket.close();
+      await work.cleanup();
+    }
+  }, 60_000);
+});

@@ -249,7 +249,7 @@ describe('deploy files and the CLI', () => {
         '--wait', '--log.level', '--log.format', '--objstore.config', '--data-dir', '--debug.accept-malformed-index', '--retention.resolution-raw',
         '--retention.resolution-5m', '--retention.resolution-1h', '--delete-delay', '--compact.concurrency', '--downsample.concurrency', '--downsampling.disable',
         '--deduplication.replica-label', '--deduplication.func', '--tracing.config', '--http-address', '--block-files-concurrency',
-        '--compact.blocks-fetch-concurrency', '--block-meta-fetch-concurrency', '--hash-func',
+        '--compact.blocks-fetch-concurrency', '--block-meta-fetch-concurrency', '--hash-func', '--compact.cleanup-interval',
       ],
       'query-frontend': [
         '--query-frontend.compress-responses', '--http-address', '--query-frontend.downstream-url', '--query-range.split-interval', '--labels.split-interval',

@@ -23,6 +23,11 @@ export interface CompactorConfig extends ServingConfig {
   /** Keep running, one iteration every `waitIntervalMs`; otherwise run one iteration. */
   wait: boolean;
   waitIntervalMs: number;
+  /**
+   * --compact.cleanup-interval: with `wait`, blocks past their deletion delay and aborted uploads are
+   * also deleted this often while iterations run or wait, not only at the end of each (0: only there).
+   */
+  cleanupIntervalMs?: number;
   consistencyDelayMs: number;
   /** --block-meta-fetch-concurrency: meta.json reads at once (default 32). */
   metaFetchConcurrency?: number;
@@ -154,6 +159,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
   const done = run();
   // Callers of a single run observe failures through `done`; keep a rejection from being unhandled meanwhile.
   done.catch(() => {});
+  const cleaner = backgroundCleanup(compactor, config, logger);
 
   return {
     httpAddress: http?.address,
@@ -163,10 +169,33 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
       prober.notReady('stopping');
       stopped = true;
       wake?.();
+      await cleaner?.stop();
       await done.catch(() => {});
       viewer?.stop();
       await http?.close();
     },
   };
 }
+/**
+ * Cleanup every `cleanupIntervalMs` in wait mode (Thanos' --compact.cleanup-interval), so that a long
+ * compaction does not hold up deletions; a cleanup still running when the next is due is not doubled.
+ */
+function backgroundCleanup(compactor: BucketCompactor, config: CompactorConfig, logger: Logger): { stop(): Promise<void> } | undefined {
+  const every = config.cleanupIntervalMs ?? 0;
+  if (!config.wait || config.only !== undefined || every <= 0) return undefined;
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= compactor
+      .cleanup()
+      .catch((e: unknown) => logger.warn('background cleanup failed; trying again at the next interval', { err: e as Error }))
+      .finally(() => (running = undefined));
+  }, every);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 export { rewriteBlock, type DeletionRequest, type RewriteOptions, type RewriteResult } from './rewrite.js';

@@ -88,6 +88,7 @@ export function register(program: Command): void {
     .option('--bucket-web-label <label>', 'external label the block viewer (/blocks on --http-address) titles groups of blocks with')
     .option('--block-viewer.global.sync-block-interval <duration>', "how often the block viewer reads the bucket's blocks", '1m')
     .option('--block-viewer.global.sync-block-timeout <duration>', "how long the block viewer's read of the bucket may take", '5m')
+    .option('--compact.cleanup-interval <duration>', 'with --wait, also delete blocks past their deletion delay and aborted uploads this often, while iterations run or wait (0s: only at the end of each iteration)', '5m')
     .option('--block-files-concurrency <n>', 'files of one block downloaded or uploaded at once', '4')
     .option('--compact.blocks-fetch-concurrency <n>', 'source blocks of a compaction downloaded at once', '2')
     .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json, so that a later download skips a file it already has ("": none, as Thanos)', '')
@@ -109,6 +110,7 @@ export function register(program: Command): void {
       ...serving,
       wait: o.wait === true,
       waitIntervalMs: parseDuration(String(o.waitInterval)),
+      cleanupIntervalMs: parseDuration(String(o['compact.cleanupInterval'])),
       ...(await retentionFromFlags(o)),
       downsampling: o['downsampling.disable'] !== true,
       replicaLabels: o['deduplication.replicaLabel'] as string[],
