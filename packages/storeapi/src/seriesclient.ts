@@ -32,6 +32,14 @@ export class SeriesCallError extends Error {
   }
 }
 
+/** A stream the server refused before it answered anything (REFUSED_STREAM): safe to send again. */
+class RefusedStreamError extends SeriesCallError {
+  constructor(message: string) {
+    super(GrpcStatus.UNAVAILABLE, message);
+    this.name = 'RefusedStreamError';
+  }
+}
+
 export interface SeriesCallOptions {
   signal?: AbortSignal | undefined;
   timeoutMs?: number | undefined;
@@ -241,8 +249,22 @@ export class SeriesConnection {
   series(req: SeriesRequest, opts: SeriesCallOptions = {}): AsyncGenerator<SeriesResponse> {
     const traceHeaders: Record<string, string> = {};
     const span = startClientSpan('thanos.Store', 'Series', this.#address, traceHeaders);
-    const frames = this.#call(req, opts, traceHeaders);
+    const frames = this.#sentAgainIfRefused(req, opts, traceHeaders);
     return span === undefined ? frames : endingSpan(frames, span);
+  }
+
+  /**
+   * The call, made once more (on a new connection) when the server refused its stream unprocessed, as
+   * gRPC clients retry such a stream transparently: a server that asks its clients to reconnect (GOAWAY)
+   * refuses what they sent before they heard it.
+   */
+  async *#sentAgainIfRefused(req: SeriesRequest, opts: SeriesCallOptions, traceHeaders: Record<string, string>): AsyncGenerator<SeriesResponse> {
+    try {
+      yield* this.#call(req, opts, traceHeaders);
+    } catch (e) {
+      if (!(e instanceof RefusedStreamError)) throw e;
+      yield* this.#call(req, opts, traceHeaders);
+    }
   }
 
   async *#call(req: SeriesRequest, opts: SeriesCallOptions, traceHeaders: Record<string, string>): AsyncGenerator<SeriesResponse> {
@@ -348,12 +370,16 @@ export class SeriesConnection {
         }
       } catch (e) {
         if (e instanceof SeriesCallError) throw e;
+        // A stream the server refused unanswered (sent on a connection it was closing: GOAWAY, as after
+        // --grpc-server-max-connection-age) was never processed, and may be sent again.
+        if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM && head === undefined && failure() === undefined) throw new RefusedStreamError((e as Error).message);
         // A connection that failed (refused, reset, gone away) is Unavailable; a stream reset on a live one says why.
         const code = session.destroyed || session.closed || !stream.rstCode ? GrpcStatus.UNAVAILABLE : statusOfReset(stream.rstCode);
         throw failure() ?? new SeriesCallError(code, (e as Error).message);
       }
       const failed = failure();
       if (failed !== undefined) throw failed;
+      if (head === undefined && stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) throw new RefusedStreamError(`Received RST_STREAM with code ${stream.rstCode}`);
       // Trailers, or headers only when the server failed before sending anything.
       const end = trailers ?? head;
       const code = end?.['grpc-status'];

@@ -178,9 +178,10 @@ describe('serveStore transport', () => {
     const c = new StoreClient(aged.address);
     const expected = (await frames(req())).length;
     try {
-      const deadline = Date.now() + 1500;
+      // Calls until both of the client's connections (Series', and the other methods') were replaced;
+      // a server that never asked them to go leaves the test to time out. Not one call may fail.
       let calls = 0;
-      while (Date.now() < deadline) {
+      while (calls < 20 || peers.size < 4) {
         const series = [];
         for await (const f of c.series(req())) series.push(f);
         expect(series.length).toBe(expected);
@@ -188,9 +189,6 @@ describe('serveStore transport', () => {
         calls++;
         await new Promise((r) => setTimeout(r, 20));
       }
-      expect(calls).toBeGreaterThan(10);
-      // Series and the other methods each have a connection of their own: more than two means both were replaced.
-      expect(peers.size).toBeGreaterThan(2);
     } finally {
       c.close();
       await aged.stop();
