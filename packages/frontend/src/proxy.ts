@@ -41,6 +41,11 @@ export function sendUnavailable(reply: FastifyReply, e: unknown): FastifyReply {
   return sendJson(reply.code(503), goJson(JSON.stringify({ status: 'error', errorType: 'unavailable', error: `downstream querier: ${(e as Error).message}` })));
 }
 
+/** Prometheus' error for a request the frontend refuses itself (400, bad_data). */
+export function sendBadData(reply: FastifyReply, message: string): FastifyReply {
+  return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: message });
+}
+
 /** Sends the request on to the downstream querier as it came, and its answer back. */
 export async function passThrough(downstream: Downstream, metrics: FrontendMetrics, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   metrics.queries.inc({ op: 'passthrough' });

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { requestTenant, type TenantSource } from '@strata/runtime';
+import { sendBadData } from './proxy.js';
 
 /** Prometheus' parameters of a request: the query string's, then a POST form body's (which wins for single values downstream). */
 export function requestParams(req: FastifyRequest): URLSearchParams {
@@ -47,7 +48,7 @@ export function tenantOrReply(req: FastifyRequest, reply: FastifyReply, source: 
   try {
     return requestTenant(req, source);
   } catch (e) {
-    void reply.code(400).send({ status: 'error', errorType: 'bad_data', error: (e as Error).message });
+    void sendBadData(reply, (e as Error).message);
     return undefined;
   }
 }
