@@ -47,7 +47,10 @@ export function gate(limit: number): Gate {
     }
     // A waiting task is started by the one that ends; with tracing on it must still run in its own
     // caller's context (its trace), not the ender's.
-    return new Promise<T>((resolve) => waiting.push(tracingEnabled() ? AsyncResource.bind(() => resolve(start(task))) : () => resolve(start(task))));
+    return new Promise<T>((resolve) => {
+      const resume = () => resolve(start(task));
+      waiting.push(tracingEnabled() ? AsyncResource.bind(resume) : resume);
+    });
   };
 }
 
