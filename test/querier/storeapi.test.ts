@@ -9,7 +9,7 @@ import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
 import { acceptanceFixture, fixtureOpenMetrics, GrpcStatus, MAX_INT64, MIN_INT64, serveStore, StoreClient, StoreError, storeAcceptanceCases } from '@strata/storeapi';
 import { start as startStore, type Store } from '@strata/store';
-import { sleep, tempDir } from '@strata/testing/process';
+import { freePort, sleep, tempDir } from '@strata/testing/process';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promtoolBlocks, s3Bucket, uploadWithLabels } from '../store/fixtures.js';
@@ -202,6 +202,32 @@ describe('stacked and discovered endpoints', () => {
     await writeFile(sdFile, '[]\n');
     for (let i = 0; i < 50 && (await count()) > 0; i++) await sleep(100);
     expect(await count()).toBe(0);
+  });
+});
+
+describe("Thanos' endpoint configuration (--endpoint.sd-config-file)", () => {
+  it('connects the endpoints it adds, asks a strict one however it fails, and closes those it drops, as the file changes', async () => {
+    const file = join(dir.path, 'endpoint-config.yml');
+    await writeFile(file, 'endpoints: []\n');
+    const unreachable = `127.0.0.1:${await freePort()}`;
+    const q = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [], endpointConfig: { path: file }, endpointRefreshMs: 200, logger: nopLogger });
+    stopLater.push(q);
+    const listed = async () => Object.values(((await (await fetch(`http://${q.httpAddress}/api/v1/stores`)).json()) as { data: Record<string, { name: string }[]> }).data).flat().map((e) => e.name).sort();
+    const answer = async () => (await rangeQuery(q.httpAddress, 'acc_gauge')) as { result: unknown[] };
+    const gauges = fixture.series.filter((s) => s.labels.__name__ === 'acc_gauge').length;
+    expect((await answer()).result).toHaveLength(0);
+    await writeFile(file, `endpoints:\n  - address: ${store.grpcAddress}\n  - address: ${unreachable}\n    strict: true\n`);
+    for (let i = 0; i < 100 && (await listed()).length < 2; i++) await sleep(50);
+    expect(await listed()).toEqual([store.grpcAddress, unreachable].sort());
+    expect((await answer()).result).toHaveLength(gauges);
+    // The strict endpoint that never answered is asked all the same: its failure is in the answer.
+    const qs = new URLSearchParams({ query: 'acc_gauge', start: String(fixture.minTime / 1000), end: String(fixture.maxTime / 1000), step: '60' });
+    const warned = (await (await fetch(`http://${q.httpAddress}/api/v1/query_range?${qs}`)).json()) as { warnings?: string[] };
+    expect(warned.warnings?.join('\n')).toContain(unreachable);
+    await writeFile(file, `endpoints:\n  - address: ${unreachable}\n    strict: true\n`);
+    for (let i = 0; i < 100 && (await listed()).length > 1; i++) await sleep(50);
+    expect(await listed()).toEqual([unreachable]);
+    expect((await answer()).result).toHaveLength(0);
   });
 });
 

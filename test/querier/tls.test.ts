@@ -2,10 +2,10 @@
 // with --grpc-server-tls-* (client certificates required) and queriers connecting with and without
 // --grpc-client-tls-*. Certificates are made with openssl.
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newBucket, parseBucketConfig } from '@strata/objstore';
-import { freePort, startCliComponent, tempDir, type Managed } from '@strata/testing/process';
+import { CLI_SOURCE, freePort, startCliComponent, startProcess, tempDir, TSX_CHILD_ENV, type Managed } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
 
@@ -109,6 +109,50 @@ describe('gRPC TLS between querier and store gateway', () => {
     expect((await storeStatus(plain)).lastError).not.toBeNull();
     expect((await storeStatus(anonymous)).lastError).not.toBeNull();
   }, 120_000);
+
+  it("gives each endpoint of --endpoint.sd-config its own TLS, as Thanos' client_config, over the --grpc-client-tls-* flags", async () => {
+    const c = (f: string) => join(dir.path, 'certs', f);
+    const ownTls = [
+      'endpoints:',
+      `  - address: ${storeAddress}`,
+      '    client_config:',
+      '      server_name: store.internal',
+      '      compression: snappy',
+      '      tls_config:',
+      `        ca_file: ${c('ca.crt')}`,
+      `        cert_file: ${c('client.crt')}`,
+      `        key_file: ${c('client.key')}`,
+      '        min_version: 1.3',
+    ].join('\n');
+    const own = await component('query-sd-config-tls', ['query', `--endpoint.sd-config=${ownTls}`]);
+    expect((await storeStatus(own)).lastError).toBeNull();
+    const params = new URLSearchParams({ query: 'count(rh_temp)', time: String(history.end / 1000 - 60) });
+    const answer = (await (await fetch(`${own}/api/v1/query?${params}`)).json()) as { warnings?: string[]; data: { result: { value: [number, string] }[] } };
+    expect(answer.warnings).toBeUndefined();
+    expect(Number(answer.data.result[0]?.value[1])).toBeGreaterThan(0);
+    // The flags would connect; the endpoint's own `enabled: false` sends plain text, which the store refuses.
+    const plain = await component('query-sd-config-plain', [
+      'query',
+      `--endpoint.sd-config=endpoints:\n  - address: ${storeAddress}\n    client_config:\n      tls_config:\n        enabled: false\n`,
+      '--grpc-client-tls-secure',
+      `--grpc-client-tls-ca=${c('ca.crt')}`,
+      `--grpc-client-tls-cert=${c('client.crt')}`,
+      `--grpc-client-tls-key=${c('client.key')}`,
+      '--grpc-client-server-name=store.internal',
+    ]);
+    expect((await storeStatus(plain)).lastError).not.toBeNull();
+  }, 120_000);
+
+  it('refuses at start an endpoint configuration Thanos refuses', async () => {
+    const proc = startProcess(
+      process.execPath,
+      ['--import', 'tsx', CLI_SOURCE, 'query', '--endpoint.sd-config=endpoints:\n  - address: dns+store.internal:10901\n    strict: true\n', '--http-address=127.0.0.1:0', '--grpc-address=127.0.0.1:0'],
+      { logFile: join(dir.path, 'query-bad-sd-config.log'), env: { ...process.env, ...TSX_CHILD_ENV } },
+    );
+    const code = await new Promise<number | null>((resolve) => proc.child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(await readFile(proc.logFile, 'utf8')).toContain('--endpoint.sd-config: endpoints[0]: dns+store.internal:10901 is a dynamically specified endpoint');
+  }, 60_000);
 
   it("takes Thanos' deprecated names of --endpoint and --endpoint.sd-files: --store and --store.sd-files", async () => {
     const c = (f: string) => join(dir.path, 'certs', f);

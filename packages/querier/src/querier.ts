@@ -9,6 +9,7 @@ import { apiPlugin } from './api/plugin.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import type { DnsResolver } from '@strata/runtime';
 import { EndpointSet } from './endpoints/endpointset.js';
+import { EndpointConfigFile } from './endpoints/sdconfig.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';
 import type { SeriesLimits } from './proxy/limits.js';
 import { SelectTelemetry, type SelectTelemetryBuckets } from './proxy/telemetry.js';
@@ -35,6 +36,9 @@ export interface QuerierConfig extends ServingConfig {
   strictEndpointGroups?: string[];
   /** --endpoint.sd-files */
   endpointSdFiles?: string[];
+  /** --endpoint.sd-config-file (`path`, watched) or --endpoint.sd-config (`content`), with --endpoint.sd-config-reload-interval (default 5m). */
+  endpointConfig?: { path: string } | { content: string };
+  endpointConfigReloadIntervalMs?: number;
   /** --store.sd-dns-interval: how often `dns+`, `dnssrv+` and `dnssrvnoa+` endpoints are looked up again (default 30s). */
   endpointDnsIntervalMs?: number;
   /** Where those are looked up (default: the system's resolver). */
@@ -115,20 +119,37 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
   const registry = new Registry();
   collectProcessMetrics(registry);
   const prober = new Prober('query', registry);
+  const client = { ...(cfg.clientTls !== undefined ? { tls: cfg.clientTls } : {}), ...(cfg.clientCompression !== undefined ? { compression: cfg.clientCompression } : {}) };
+  const endpointConfig =
+    cfg.endpointConfig === undefined
+      ? undefined
+      : await EndpointConfigFile.open({
+          ...cfg.endpointConfig,
+          defaults: client,
+          reloadIntervalMs: cfg.endpointConfigReloadIntervalMs ?? 5 * 60_000,
+          onChange: () => void endpoints.refresh(),
+          logger,
+          registry,
+        });
   const endpoints = new EndpointSet({
     endpoints: cfg.endpoints,
     strictEndpoints: cfg.strictEndpoints ?? [],
     endpointGroups: cfg.endpointGroups ?? [],
     strictEndpointGroups: cfg.strictEndpointGroups ?? [],
     sdFiles: cfg.endpointSdFiles ?? [],
+    ...(endpointConfig !== undefined ? { config: endpointConfig } : {}),
     ...(cfg.endpointDnsIntervalMs !== undefined ? { dnsIntervalMs: cfg.endpointDnsIntervalMs } : {}),
     ...(cfg.dnsResolver !== undefined ? { resolver: cfg.dnsResolver } : {}),
-    client: { ...(cfg.clientTls !== undefined ? { tls: cfg.clientTls } : {}), ...(cfg.clientCompression !== undefined ? { compression: cfg.clientCompression } : {}) },
+    client,
     ...(cfg.endpointInfoTimeoutMs !== undefined ? { infoTimeoutMs: cfg.endpointInfoTimeoutMs } : {}),
     ...(cfg.unhealthyTimeoutMs !== undefined ? { unhealthyTimeoutMs: cfg.unhealthyTimeoutMs } : {}),
     logger,
     registry,
   });
+  const stopEndpoints = () => {
+    endpointConfig?.close();
+    endpoints.stop();
+  };
   await endpoints.refresh();
   endpoints.start(cfg.endpointRefreshMs ?? 5000);
   const proxy = new ProxyStore(endpoints, {
@@ -185,7 +206,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
       ],
     });
   } catch (e) {
-    endpoints.stop();
+    stopEndpoints();
     await grpc?.stop(0);
     activeQueries?.close();
     throw e;
@@ -202,7 +223,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
       prober.notReady('stopping');
       await httpServer.close();
       await grpc?.stop();
-      endpoints.stop();
+      stopEndpoints();
       activeQueries?.close();
     },
   };

@@ -2,6 +2,7 @@
  * gRPC plumbing shared by server and client: service definitions with our codecs as (de)serializers,
  * channel options, credentials and status codes.
  */
+import * as tls from 'node:tls';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import * as codec from './codec.js';
@@ -55,6 +56,8 @@ export interface ClientTLS {
   serverName?: string;
   /** Accept any server certificate (Thanos' --grpc-client-tls-skip-verify): encryption without authentication. */
   skipVerify?: boolean;
+  /** Oldest TLS version accepted (Node's default, TLSv1.2, when absent). */
+  minVersion?: tls.SecureVersion;
 }
 
 export function channelOptions(opts: { compression?: Compression | undefined; serverName?: string | undefined }): grpc.ChannelOptions {
@@ -101,10 +104,24 @@ export function serverCredentials(tls: ServerTLS | undefined): grpc.ServerCreden
   return grpc.ServerCredentials.createSsl(tls.clientCA ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCA !== undefined);
 }
 
-export function clientCredentials(tls: ClientTLS | undefined): grpc.ChannelCredentials {
-  if (tls === undefined) return grpc.credentials.createInsecure();
-  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new Error('client TLS needs both a certificate and a key, or neither');
-  return grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null, tls.skipVerify === true ? { rejectUnauthorized: false } : {});
+export function clientCredentials(cfg: ClientTLS | undefined): grpc.ChannelCredentials {
+  if (cfg === undefined) return grpc.credentials.createInsecure();
+  if ((cfg.cert === undefined) !== (cfg.key === undefined)) throw new Error('client TLS needs both a certificate and a key, or neither');
+  const verify = cfg.skipVerify === true ? { rejectUnauthorized: false } : {};
+  // createSsl has no minimum version: a context of our own carries it.
+  if (cfg.minVersion !== undefined) return grpc.credentials.createFromSecureContext(tls.createSecureContext(clientTlsOptions(cfg)), verify);
+  return grpc.credentials.createSsl(cfg.ca ?? null, cfg.key ?? null, cfg.cert ?? null, verify);
+}
+
+/** `cfg` as options of Node's TLS (a secure context, tls.connect, http2.connect). */
+export function clientTlsOptions(cfg: ClientTLS): tls.ConnectionOptions {
+  return {
+    ...(cfg.ca !== undefined ? { ca: cfg.ca } : {}),
+    ...(cfg.cert !== undefined && cfg.key !== undefined ? { cert: cfg.cert, key: cfg.key } : {}),
+    ...(cfg.serverName ? { servername: cfg.serverName } : {}),
+    ...(cfg.skipVerify === true ? { rejectUnauthorized: false } : {}),
+    ...(cfg.minVersion !== undefined ? { minVersion: cfg.minVersion } : {}),
+  };
 }
 
 /** Full gRPC method paths. */

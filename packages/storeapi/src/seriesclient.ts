@@ -15,7 +15,7 @@ import * as http2 from 'node:http2';
 import { finished as streamFinished } from 'node:stream';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { ACCEPT_ENCODING, type ClientTLS, type Compression, DECOMPRESS, Method } from './grpc.js';
+import { ACCEPT_ENCODING, clientTlsOptions, type ClientTLS, type Compression, DECOMPRESS, Method } from './grpc.js';
 import { decodeSeriesResponse, decodeSeriesResponseParts, encodeSeriesRequest } from './codec.js';
 import type { SeriesRequest, SeriesResponse } from './messages.js';
 import { encodeSnappyStream } from './snappystream.js';
@@ -201,7 +201,7 @@ export class SeriesConnection {
     const tls = this.#tls;
     const session = http2.connect(this.#authority, {
       settings: { initialWindowSize: WINDOW_BYTES },
-      ...(tls !== undefined ? { ca: tls.ca, cert: tls.cert, key: tls.key, ...(tls.serverName ? { servername: tls.serverName } : {}), ...(tls.skipVerify === true ? { rejectUnauthorized: false } : {}) } : {}),
+      ...(tls !== undefined ? clientTlsOptions(tls) : {}),
     });
     // A failed connection fails its open streams, which report it; the next call connects again.
     session.on('error', () => {});

@@ -45,6 +45,12 @@ export function register(program: Command): void {
     )
     .option('--endpoint-group-strict <host:port>', 'an --endpoint-group always queried, even while its Info call fails, as --endpoint-strict; repeatable', repeatable, [])
     .option('--endpoint.sd-files <path>', 'file service discovery of endpoints (YAML/JSON target groups), re-read every 5s; repeatable', repeatable, [])
+    .option(
+      '--endpoint.sd-config-file <path>',
+      "Thanos' endpoint configuration (YAML: endpoints with address, strict, group and client_config), re-read when it changes and every --endpoint.sd-config-reload-interval; adds to the --endpoint* flags",
+    )
+    .option('--endpoint.sd-config <yaml>', 'the endpoint configuration inline, instead of --endpoint.sd-config-file')
+    .option('--endpoint.sd-config-reload-interval <duration>', 'how often --endpoint.sd-config-file is read again besides when it is seen to change', '5m')
     .option('--store <host:port>', 'deprecated name of --endpoint, as in Thanos; repeatable', repeatable, [])
     .option('--store.sd-files <path>', 'deprecated name of --endpoint.sd-files, as in Thanos; repeatable', repeatable, [])
     .option('--store.sd-dns-interval <duration>', 'how often endpoints given as dns+, dnssrv+ or dnssrvnoa+ are looked up again', '30s')
@@ -112,8 +118,9 @@ export function register(program: Command): void {
     if (discovered !== undefined) throw new Error(`--endpoint-strict takes static addresses only, not ${discovered}`);
     const endpointGroups = o.endpointGroup as string[];
     const strictEndpointGroups = o.endpointGroupStrict as string[];
-    if ([endpoints, sdFiles, strictEndpoints, endpointGroups, strictEndpointGroups].every((given) => given.length === 0)) {
-      logger.warn('no --endpoint, --endpoint-strict, --endpoint-group or --endpoint.sd-files given: every query will be empty');
+    const endpointConfig = endpointConfigFromFlags(o);
+    if (endpointConfig === undefined && [endpoints, sdFiles, strictEndpoints, endpointGroups, strictEndpointGroups].every((given) => given.length === 0)) {
+      logger.warn('no --endpoint, --endpoint-strict, --endpoint-group, --endpoint.sd-files or --endpoint.sd-config given: every query will be empty');
     }
     const externalPrefix = parseUrlPath(String(o['web.externalPrefix']));
     const prefixHeader = String(o['web.prefixHeader']);
@@ -150,6 +157,8 @@ export function register(program: Command): void {
       selectTelemetry: selectTelemetryFromFlags(o),
       seriesLimits: { series: intFlag(o['store.limits.requestSeries'], '--store.limits.request-series', 0), samples: intFlag(o['store.limits.requestSamples'], '--store.limits.request-samples', 0) },
       endpointSdFiles: sdFiles,
+      ...(endpointConfig !== undefined ? { endpointConfig } : {}),
+      endpointConfigReloadIntervalMs: parseDuration(String(o['endpoint.sdConfigReloadInterval'])),
       endpointDnsIntervalMs: parseDuration(String(o['store.sdDnsInterval'])),
       endpointInfoTimeoutMs: parseDuration(String(o['endpoint.infoTimeout'])),
       unhealthyTimeoutMs: parseDuration(String(o['store.unhealthyTimeout'])),
@@ -210,6 +219,15 @@ function corsOriginFlag(pattern: string): RegExp {
   } catch (e) {
     throw new Error(`--web.cors.origin: invalid regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);
   }
+}
+
+/** --endpoint.sd-config-file, or --endpoint.sd-config (at most one of them, as Thanos' paired flags). */
+function endpointConfigFromFlags(o: Record<string, unknown>): { path: string } | { content: string } | undefined {
+  const path = o['endpoint.sdConfigFile'] as string | undefined;
+  const content = o['endpoint.sdConfig'] as string | undefined;
+  if (path !== undefined && content !== undefined) throw new Error('give only one of --endpoint.sd-config and --endpoint.sd-config-file');
+  if (path !== undefined) return { path };
+  return content !== undefined ? { content } : undefined;
 }
 
 /** Thanos' tenancy flags. */

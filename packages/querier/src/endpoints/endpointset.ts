@@ -4,6 +4,7 @@ import type { Logger } from '@strata/runtime';
 import { Gauge, type Registry } from 'prom-client';
 import { isDnsEndpoint, resolveDnsEndpoint, systemResolver, type DnsResolver } from '@strata/runtime';
 import { EndpointGroup } from './group.js';
+import type { EndpointConfigSource, EndpointSpec } from './sdconfig.js';
 import { readSdFile } from './sdfile.js';
 
 /**
@@ -16,7 +17,9 @@ import { readSdFile } from './sdfile.js';
  * (before its first answer: all time, any labels), so that its own failure shows in every answer that
  * could need its data, and a server that answers Series but not Info still serves. An endpoint group
  * (`--endpoint-group`, `--endpoint-group-strict`) is one endpoint whose calls go to one of the addresses
- * its DNS name stands for at a time (looked up as DNS endpoints are).
+ * its DNS name stands for at a time (looked up as DNS endpoints are). Endpoints may also come from an
+ * endpoint configuration (`--endpoint.sd-config`), which can change: each refresh connects those it
+ * added, closes those it dropped, and connects anew those whose client options changed.
  */
 export interface EndpointSetOptions {
   endpoints: readonly string[];
@@ -26,10 +29,13 @@ export interface EndpointSetOptions {
   endpointGroups?: readonly string[];
   strictEndpointGroups?: readonly string[];
   sdFiles?: readonly string[];
+  /** Endpoints configured besides the flags (Thanos' --endpoint.sd-config), read again on every refresh. */
+  config?: EndpointConfigSource;
   /** How often DNS endpoints are looked up again (Thanos' --store.sd-dns-interval, default 30s). */
   dnsIntervalMs?: number;
   /** Where DNS endpoints are looked up (default: the system's resolver). */
   resolver?: DnsResolver;
+  /** The client options of endpoints the flags name or discovery finds. */
   client?: StoreClientOptions;
   /** Timeout of one Info call. */
   infoTimeoutMs?: number;
@@ -78,13 +84,18 @@ export interface EndpointStatus {
 
 interface EndpointState {
   client: StoreApi;
+  /** The EndpointSpec's clientKey it was connected with ('' for the default options). */
+  clientKey: string;
+  /** An endpoint group's members, and when they were last looked up. */
+  group: { readonly members: EndpointGroup; resolvedAt: number } | undefined;
   info: InfoResponse | null;
   /** `info`'s label sets as Labels, made when it arrives rather than on every request. */
   labelSets: readonly Labels[];
   lastCheck: number;
   lastSuccess: number;
   lastError: string | null;
-  static: boolean;
+  /** Named by a flag or the endpoint configuration: kept, however it fails, while it is; else found by DNS or an SD file. */
+  configured: boolean;
   strict: boolean;
 }
 
@@ -102,25 +113,23 @@ export class EndpointSet {
   readonly #opts: EndpointSetOptions;
   readonly #states = new Map<string, EndpointState>();
   readonly #gauge: Gauge<'state'> | undefined;
-  /** DNS endpoints with the addresses of their last successful lookup. */
-  readonly #dns: { value: string; addresses: readonly string[]; resolvedAt: number }[];
-  /** Endpoint groups, with when their members were last looked up. */
-  readonly #groups: { group: EndpointGroup; resolvedAt: number }[] = [];
+  /** The endpoints the flags name. */
+  readonly #flagSpecs: readonly EndpointSpec[];
+  /** Configured DNS endpoints by name, with the addresses of their last successful lookup. */
+  readonly #dns = new Map<string, { addresses: readonly string[]; resolvedAt: number }>();
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
 
   constructor(opts: EndpointSetOptions) {
     this.#opts = opts;
-    for (const a of opts.endpoints) if (!isDnsEndpoint(a)) this.#add(a, true);
-    for (const a of opts.strictEndpoints ?? []) this.#add(a, true, true);
-    for (const [names, strict] of [[opts.endpointGroups ?? [], false], [opts.strictEndpointGroups ?? [], true]] as const) {
-      for (const name of names) {
-        const group = new EndpointGroup(name, opts.client);
-        this.#groups.push({ group, resolvedAt: Number.NEGATIVE_INFINITY });
-        this.#add(name, true, strict, group);
-      }
-    }
-    this.#dns = opts.endpoints.filter(isDnsEndpoint).map((value) => ({ value, addresses: [], resolvedAt: Number.NEGATIVE_INFINITY }));
+    const spec = (strict: boolean, group: boolean) => (address: string): EndpointSpec => ({ address, strict, group, client: opts.client ?? {}, clientKey: '' });
+    this.#flagSpecs = [
+      ...opts.endpoints.map(spec(false, false)),
+      ...(opts.strictEndpoints ?? []).map(spec(true, false)),
+      ...(opts.endpointGroups ?? []).map(spec(false, true)),
+      ...(opts.strictEndpointGroups ?? []).map(spec(true, true)),
+    ];
+    this.#reconcile();
     if (opts.registry) {
       this.#gauge = new Gauge({
         name: 'strata_store_nodes_grpc_connections',
@@ -133,22 +142,45 @@ export class EndpointSet {
     }
   }
 
-  #add(address: string, isStatic: boolean, strict = false, client?: StoreApi): void {
-    const known = this.#states.get(address);
-    if (known !== undefined) {
-      known.strict ||= strict;
-      return;
+  /**
+   * Brings the endpoints in line with the flags and the endpoint configuration as it is now: connects
+   * those it added, closes those it dropped or whose client options changed.
+   */
+  #reconcile(): void {
+    const wanted = new Map<string, EndpointSpec>();
+    const dnsNames = new Set<string>();
+    for (const s of [...this.#flagSpecs, ...(this.#opts.config?.specs() ?? [])]) {
+      if (!s.group && isDnsEndpoint(s.address)) {
+        dnsNames.add(s.address);
+        continue;
+      }
+      // An address given twice is one endpoint, strict if either says so.
+      const known = wanted.get(s.address);
+      wanted.set(s.address, known === undefined ? s : { ...s, strict: known.strict || s.strict });
     }
-    this.#states.set(address, {
-      client: client ?? new StoreClient(address, this.#opts.client),
-      info: null,
-      labelSets: [],
-      lastCheck: 0,
-      lastSuccess: Date.now(),
-      lastError: null,
-      static: isStatic,
-      strict,
-    });
+    for (const name of this.#dns.keys()) if (!dnsNames.has(name)) this.#dns.delete(name);
+    for (const name of dnsNames) if (!this.#dns.has(name)) this.#dns.set(name, { addresses: [], resolvedAt: Number.NEGATIVE_INFINITY });
+    for (const [address, s] of this.#states) {
+      const spec = wanted.get(address);
+      const same = spec !== undefined && spec.clientKey === s.clientKey && spec.group === (s.group !== undefined);
+      if (same) {
+        s.configured = true;
+        s.strict = spec.strict;
+      } else if (s.configured || spec !== undefined) {
+        s.client.close();
+        this.#states.delete(address);
+      }
+      // Else a discovered endpoint, kept until discovery drops it.
+    }
+    for (const spec of wanted.values()) {
+      if (this.#states.has(spec.address)) continue;
+      const group = spec.group ? { members: new EndpointGroup(spec.address, spec.client), resolvedAt: Number.NEGATIVE_INFINITY } : undefined;
+      this.#add(spec.address, { configured: true, strict: spec.strict, clientKey: spec.clientKey, group, client: group?.members ?? new StoreClient(spec.address, spec.client) });
+    }
+  }
+
+  #add(address: string, how: Pick<EndpointState, 'configured' | 'strict' | 'clientKey' | 'group' | 'client'>): void {
+    this.#states.set(address, { ...how, info: null, labelSets: [], lastCheck: 0, lastSuccess: Date.now(), lastError: null });
   }
 
   /** Re-reads SD files and asks every endpoint for its Info once. Concurrent calls share one refresh. */
@@ -160,32 +192,33 @@ export class EndpointSet {
   }
 
   async #refresh(): Promise<void> {
+    this.#reconcile();
     const discovered = new Set<string>();
     const dnsInterval = this.#opts.dnsIntervalMs ?? 30_000;
     await Promise.all(
-      this.#dns.map(async (d) => {
+      [...this.#dns].map(async ([name, d]) => {
         if (Date.now() - d.resolvedAt < dnsInterval) return;
         try {
-          d.addresses = await resolveDnsEndpoint(d.value, this.#opts.resolver ?? systemResolver);
+          d.addresses = await resolveDnsEndpoint(name, this.#opts.resolver ?? systemResolver);
           d.resolvedAt = Date.now();
         } catch (e) {
-          this.#opts.logger.warn('looking up endpoint in DNS failed; keeping its last addresses', { endpoint: d.value, err: e as Error });
+          this.#opts.logger.warn('looking up endpoint in DNS failed; keeping its last addresses', { endpoint: name, err: e as Error });
         }
       }),
     );
     await Promise.all(
-      this.#groups.map(async (g) => {
-        if (Date.now() - g.resolvedAt < dnsInterval) return;
-        const name = g.group.name;
+      [...this.#states.values()].map(async ({ group }) => {
+        if (group === undefined || Date.now() - group.resolvedAt < dnsInterval) return;
+        const name = group.members.name;
         try {
-          g.group.setMembers(await resolveDnsEndpoint(isDnsEndpoint(name) ? name : `dns+${name}`, this.#opts.resolver ?? systemResolver));
-          g.resolvedAt = Date.now();
+          group.members.setMembers(await resolveDnsEndpoint(isDnsEndpoint(name) ? name : `dns+${name}`, this.#opts.resolver ?? systemResolver));
+          group.resolvedAt = Date.now();
         } catch (e) {
           this.#opts.logger.warn('looking up endpoint group in DNS failed; keeping its last addresses', { endpoint_group: name, err: e as Error });
         }
       }),
     );
-    for (const d of this.#dns) for (const a of d.addresses) discovered.add(a);
+    for (const d of this.#dns.values()) for (const a of d.addresses) discovered.add(a);
     for (const f of this.#opts.sdFiles ?? []) {
       try {
         for (const a of await readSdFile(f)) discovered.add(a);
@@ -193,7 +226,9 @@ export class EndpointSet {
         this.#opts.logger.warn('reading endpoint SD file failed', { file: f, err: e as Error });
       }
     }
-    for (const a of discovered) this.#add(a, false);
+    for (const a of discovered) {
+      if (!this.#states.has(a)) this.#add(a, { configured: false, strict: false, clientKey: '', group: undefined, client: new StoreClient(a, this.#opts.client) });
+    }
     const now = Date.now();
     const timeoutMs = this.#opts.infoTimeoutMs ?? 5000;
     await Promise.all(
@@ -213,8 +248,8 @@ export class EndpointSet {
     );
     const dropAfter = this.#opts.unhealthyTimeoutMs ?? 5 * 60_000;
     for (const [address, s] of this.#states) {
-      const gone = !s.static && !discovered.has(address);
-      if (gone || (s.lastError !== null && now - s.lastSuccess > dropAfter && !s.static)) {
+      const gone = !s.configured && !discovered.has(address);
+      if (gone || (s.lastError !== null && now - s.lastSuccess > dropAfter && !s.configured)) {
         s.client.close();
         this.#states.delete(address);
       } else if (s.lastError !== null && now - s.lastSuccess > dropAfter && !s.strict) {
