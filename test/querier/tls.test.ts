@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect, type SecureVersion } from 'node:tls';
 import { newBucket, parseBucketConfig } from '@strata/objstore';
 import { CLI_SOURCE, freePort, startCliComponent, startProcess, tempDir, TSX_CHILD_ENV, type Managed } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +143,20 @@ describe('gRPC TLS between querier and store gateway', () => {
     ]);
     expect((await storeStatus(plain)).lastError).not.toBeNull();
   }, 120_000);
+
+  it("refuses TLS older than --grpc-server-tls-min-version (1.3 unless told, as Thanos)", async () => {
+    const [host, port] = [storeAddress.slice(0, storeAddress.lastIndexOf(':')), Number(storeAddress.slice(storeAddress.lastIndexOf(':') + 1))];
+    const handshake = (maxVersion: SecureVersion) =>
+      new Promise<string>((resolve) => {
+        const socket = connect({ host, port, maxVersion, rejectUnauthorized: false, ALPNProtocols: ['h2'] }, () => {
+          resolve(socket.getProtocol() ?? 'unknown');
+          socket.destroy();
+        });
+        socket.on('error', (e) => resolve(`refused: ${e.message}`));
+      });
+    expect(await handshake('TLSv1.3')).toBe('TLSv1.3');
+    expect(await handshake('TLSv1.2')).toMatch(/^refused: .*protocol version/);
+  });
 
   it('refuses at start an endpoint configuration Thanos refuses', async () => {
     const proc = startProcess(

@@ -44,6 +44,18 @@ export interface ServerTLS {
   key: Buffer;
   /** PEM CA bundle; when set, clients must present a certificate signed by it. */
   clientCA?: Buffer;
+  /** Oldest TLS version accepted (Node's default, TLSv1.2, when absent). */
+  minVersion?: tls.SecureVersion;
+}
+
+/** Thanos' names of TLS versions in its min-version flags and configs ("1.3"), and Prometheus' ("TLS13"). */
+const TLS_VERSIONS: Readonly<Record<string, tls.SecureVersion>> = { '1.0': 'TLSv1', '1.1': 'TLSv1.1', '1.2': 'TLSv1.2', '1.3': 'TLSv1.3', TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
+
+/** The TLS version a Thanos min-version flag or field names; throws, naming `what`, on another name. */
+export function parseTlsVersion(name: string, what: string): tls.SecureVersion {
+  const version = TLS_VERSIONS[name];
+  if (version === undefined) throw new Error(`${what}: ${name} is not a TLS version (1.0, 1.1, 1.2 or 1.3)`);
+  return version;
 }
 
 export interface ClientTLS {
@@ -99,9 +111,15 @@ export function serverOptions(compression: Compression | undefined, maxConnectio
   };
 }
 
-export function serverCredentials(tls: ServerTLS | undefined): grpc.ServerCredentials {
-  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
-  return grpc.ServerCredentials.createSsl(tls.clientCA ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCA !== undefined);
+export function serverCredentials(cfg: ServerTLS | undefined): grpc.ServerCredentials {
+  if (cfg === undefined) return grpc.ServerCredentials.createInsecure();
+  const creds = grpc.ServerCredentials.createSsl(cfg.clientCA ?? null, [{ cert_chain: cfg.cert, private_key: cfg.key }], cfg.clientCA !== undefined);
+  if (cfg.minVersion === undefined) return creds;
+  // createSsl takes no minimum version. Its secure context options go to http2.createSecureServer as
+  // they are when the server binds: set through the update grpc-js' own certificate providers use.
+  const updatable = creds as unknown as { updateSecureContextOptions(o: tls.SecureContextOptions): void };
+  updatable.updateSecureContextOptions({ ...creds._getSecureContextOptions(), minVersion: cfg.minVersion });
+  return creds;
 }
 
 export function clientCredentials(cfg: ClientTLS | undefined): grpc.ChannelCredentials {

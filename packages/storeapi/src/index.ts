@@ -27,6 +27,7 @@ export {
   GrpcStatus,
   MAX_MESSAGE_BYTES,
   Method,
+  parseTlsVersion,
   type ServerTLS,
   StoreError,
 } from './grpc.js';

@@ -16,6 +16,12 @@ describe('gRPC TLS flags', () => {
   });
 
   it('secure alone verifies against the system roots', async () => {
-    expect(await clientTlsFromFlags({ grpcClientTlsSecure: true, grpcClientServerName: 'store.internal' })).toEqual({ serverName: 'store.internal' });
+    expect(await clientTlsFromFlags({ grpcClientTlsSecure: true, grpcClientServerName: 'store.internal' })).toEqual({ serverName: 'store.internal', minVersion: 'TLSv1.3' });
+  });
+
+  it("take Thanos' min-version names, TLS 1.3 unless told", async () => {
+    expect((await clientTlsFromFlags({ grpcClientTlsSecure: true, grpcClientTlsMinVersion: '1.2' }))?.minVersion).toBe('TLSv1.2');
+    expect((await clientTlsFromFlags({ grpcClientTlsSecure: true, grpcClientTlsMinVersion: 'TLS11' }))?.minVersion).toBe('TLSv1.1');
+    await expect(clientTlsFromFlags({ grpcClientTlsSecure: true, grpcClientTlsMinVersion: '1.4' })).rejects.toThrow('--grpc-client-tls-min-version: 1.4 is not a TLS version (1.0, 1.1, 1.2 or 1.3)');
   });
 });

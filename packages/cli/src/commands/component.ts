@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { createLogger, DEFAULT_TENANT_SOURCE, isCertificateField, parseRequestLoggingConfig, parseTracingConfig, startTracing, type Logger, type LogLevel, type ServingConfig, type TenantSource, type TracingConfig } from '@strata/runtime';
-import type { ClientTLS, ServerTLS } from '@strata/storeapi';
+import { parseTlsVersion, type ClientTLS, type ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
 import { loadWebConfig } from '../webconfig.js';
@@ -169,6 +169,7 @@ function withGrpcServerTlsFlags(cmd: Command): Command {
     .option('--grpc-server-tls-cert <path>', 'TLS certificate for the gRPC server (TLS is off without it)')
     .option('--grpc-server-tls-key <path>', 'TLS key for the gRPC server')
     .option('--grpc-server-tls-client-ca <path>', 'CA for client certificates; when set, clients must present one')
+    .option('--grpc-server-tls-min-version <version>', 'oldest TLS version the gRPC server accepts: 1.0, 1.1, 1.2 or 1.3 (Thanos\' default)', '1.3')
     .option('--grpc-server-max-connection-age <duration>', 'a client connection is asked to reconnect after this long (its calls let finish), so that clients spread over replicas started since', '60m');
 }
 
@@ -179,7 +180,12 @@ export async function serverTlsFromFlags(o: Record<string, unknown>): Promise<Se
   if ((cert === undefined) !== (key === undefined)) throw new Error('--grpc-server-tls-cert and --grpc-server-tls-key must be given together');
   if (clientCA !== undefined && cert === undefined) throw new Error('--grpc-server-tls-client-ca needs --grpc-server-tls-cert and --grpc-server-tls-key');
   if (cert === undefined || key === undefined) return undefined;
-  return { cert: await readFile(cert), key: await readFile(key), ...(clientCA !== undefined ? { clientCA: await readFile(clientCA) } : {}) };
+  return {
+    cert: await readFile(cert),
+    key: await readFile(key),
+    ...(clientCA !== undefined ? { clientCA: await readFile(clientCA) } : {}),
+    minVersion: parseTlsVersion(String(o.grpcServerTlsMinVersion ?? '1.3'), '--grpc-server-tls-min-version'),
+  };
 }
 
 /** Thanos' TLS flags of a querier's connections to its endpoints. */
@@ -190,7 +196,8 @@ export function withGrpcClientTlsFlags(cmd: Command): Command {
     .option('--grpc-client-tls-cert <path>', 'client certificate for mutual TLS')
     .option('--grpc-client-tls-key <path>', 'client key for mutual TLS')
     .option('--grpc-client-tls-ca <path>', "CA that signed the endpoints' certificates (system roots without it)")
-    .option('--grpc-client-server-name <name>', "name to verify the endpoints' certificates against, where it differs from the address");
+    .option('--grpc-client-server-name <name>', "name to verify the endpoints' certificates against, where it differs from the address")
+    .option('--grpc-client-tls-min-version <version>', 'oldest TLS version accepted from the endpoints: 1.0, 1.1, 1.2 or 1.3 (Thanos\' default)', '1.3');
 }
 
 export async function clientTlsFromFlags(o: Record<string, unknown>): Promise<ClientTLS | undefined> {
@@ -210,6 +217,7 @@ export async function clientTlsFromFlags(o: Record<string, unknown>): Promise<Cl
     ...(cert !== undefined && key !== undefined ? { cert: await readFile(cert), key: await readFile(key) } : {}),
     ...(serverName !== undefined ? { serverName } : {}),
     ...(skipVerify ? { skipVerify } : {}),
+    minVersion: parseTlsVersion(String(o.grpcClientTlsMinVersion ?? '1.3'), '--grpc-client-tls-min-version'),
   };
 }
 

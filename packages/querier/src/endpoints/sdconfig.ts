@@ -29,7 +29,7 @@ import { basename, dirname } from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { configMapping, parseYamlConfig } from '@strata/objstore';
 import { isDnsEndpoint, type Logger } from '@strata/runtime';
-import type { ClientTLS, Compression, StoreClientOptions } from '@strata/storeapi';
+import { parseTlsVersion, type ClientTLS, type Compression, type StoreClientOptions } from '@strata/storeapi';
 import { Gauge, type Registry } from 'prom-client';
 
 export interface EndpointSpec {
@@ -55,8 +55,6 @@ const ENDPOINT_KEYS = new Set(['address', 'strict', 'group', 'service_config', '
 const CLIENT_KEYS = new Set(['tls_config', 'server_name', 'compression', 'compression_type']);
 const TLS_KEYS = new Set(['enabled', 'insecure_skip_verify', 'cert_file', 'key_file', 'ca_file', 'min_version']);
 const COMPRESSIONS: ReadonlySet<string> = new Set<Compression>(['none', 'snappy', 'gzip', 'deflate']);
-/** Thanos' `min_version` values ("1.3"), and Prometheus' names of them ("TLS13"). */
-const TLS_VERSIONS: Readonly<Record<string, SecureVersion>> = { '1.0': 'TLSv1', '1.1': 'TLSv1.1', '1.2': 'TLSv1.2', '1.3': 'TLSv1.3', TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
 
 /**
  * The endpoints of a configuration's text (`what` names it in errors), their clients resolved against
@@ -157,10 +155,7 @@ function clientKeyOf(c: StoreClientOptions): string {
 function tlsVersion(v: unknown, what: string): SecureVersion | undefined {
   // An unquoted 1.3 is a YAML number, which Thanos' string field takes as written.
   const name = optionalString(typeof v === 'number' ? v.toFixed(1) : v, what);
-  if (name === undefined) return undefined;
-  const version = TLS_VERSIONS[name];
-  if (version === undefined) throw new Error(`${what}: ${name} is not a TLS version (1.0, 1.1, 1.2 or 1.3)`);
-  return version;
+  return name === undefined ? undefined : parseTlsVersion(name, what);
 }
 
 function flag(v: unknown, what: string): boolean {
