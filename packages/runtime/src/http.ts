@@ -53,7 +53,7 @@ async function buildApp(opts: Omit<HttpServerOptions, 'address'>, lifecycle: { c
   const app = (opts.web?.tls !== undefined ? Fastify({ logger: false, forceCloseConnections: 'idle', https: httpsOptions(opts.web.tls) }) : Fastify({ logger: false, forceCloseConnections: 'idle' })) as unknown as FastifyInstance;
 
   const prefix = opts.routePrefix && opts.routePrefix !== '/' ? opts.routePrefix.replace(/\/$/, '') : '';
-  if (tracingEnabled()) addHttpTracing(app, new Set(['/metrics', '/-/healthy', '/-/ready'].map((path) => prefix + path)));
+  if (tracingEnabled()) addHttpTracing(app, new Set(['/metrics', '/-/healthy', '/-/ready'].flatMap((path) => [path, prefix + path])));
   if (opts.requestLog !== undefined) addHttpRequestLogging(app, opts.logger, opts.requestLog);
   if (opts.web !== undefined) addWebAuth(app, opts.web);
   app.addHook('onSend', async (_req, reply) => {
@@ -83,20 +83,26 @@ async function buildApp(opts: Omit<HttpServerOptions, 'address'>, lifecycle: { c
 
   // Unknown paths answer as Go's http.NotFound, as Prometheus' and Thanos' servers answer them.
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').header('X-Content-Type-Options', 'nosniff').send('404 page not found\n'));
+  const probes = async (scope: FastifyInstance) => {
+    scope.get('/metrics', async (_req, reply) => {
+      reply.header('Content-Type', opts.registry.contentType);
+      return (opts.metrics ?? (() => opts.registry.metrics()))();
+    });
+    scope.get('/-/healthy', async (_req, reply) => {
+      if (opts.prober.isHealthy()) return reply.type('text/plain').send('OK');
+      return reply.code(503).type('text/plain').send('NOT OK');
+    });
+    scope.get('/-/ready', async (_req, reply) => {
+      if (opts.prober.isReady()) return reply.type('text/plain').send('OK');
+      return reply.code(503).type('text/plain').send(`NOT OK: ${opts.prober.notReadyReason}`);
+    });
+  };
+  // Under a route prefix, /metrics and the probes answer both under it, as Prometheus serves them, and
+  // at the root, as Thanos does: deployments of either probe their own way.
+  if (prefix !== '') await app.register(probes);
   await app.register(
     async (scope) => {
-      scope.get('/metrics', async (_req, reply) => {
-        reply.header('Content-Type', opts.registry.contentType);
-        return (opts.metrics ?? (() => opts.registry.metrics()))();
-      });
-      scope.get('/-/healthy', async (_req, reply) => {
-        if (opts.prober.isHealthy()) return reply.type('text/plain').send('OK');
-        return reply.code(503).type('text/plain').send('NOT OK');
-      });
-      scope.get('/-/ready', async (_req, reply) => {
-        if (opts.prober.isReady()) return reply.type('text/plain').send('OK');
-        return reply.code(503).type('text/plain').send(`NOT OK: ${opts.prober.notReadyReason}`);
-      });
+      await probes(scope);
       for (const p of opts.plugins ?? []) await scope.register(p);
     },
     { prefix },

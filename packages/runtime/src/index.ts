@@ -27,3 +27,4 @@ export * from './tracing.js';
 export { startHttpClientSpan, type HttpClientSpan } from './httptracing.js';
 export * from './tracingconfig.js';
 export * from './tenant.js';
+export * from './memorylimit.js';

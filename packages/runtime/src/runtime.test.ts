@@ -4,7 +4,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { compressPieces } from './compression.js';
 import { grpcServerMetrics } from './grpc-metrics.js';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { buildHttpApp, startHttpServer } from './http.js';
 import { createLogger } from './logger.js';
 import { Prober } from './prober.js';
@@ -38,6 +38,22 @@ describe('component HTTP surface', () => {
     expect(res.statusCode).toBe(404);
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(res.body).toBe('404 page not found\n');
+    await app.close();
+  });
+
+  it('serves the probes and /metrics under a route prefix, as Prometheus, and at the root, as Thanos; the routes of its plugins under the prefix only', async () => {
+    const registry = new Registry();
+    const plugin = async (scope: FastifyInstance) => {
+      scope.get('/api/v1/blocks', async () => ({ status: 'success' }));
+    };
+    const app = await buildHttpApp({ registry, prober: new Prober('test', registry), logger: createLogger({ write: () => {} }), plugins: [plugin], routePrefix: '/thanos/' });
+    const status = async (path: string) => (await app.inject(path)).statusCode;
+    for (const path of ['/-/healthy', '/-/ready', '/metrics']) {
+      expect(await status(path)).not.toBe(404);
+      expect(await status(`/thanos${path}`)).not.toBe(404);
+    }
+    expect(await status('/thanos/api/v1/blocks')).toBe(200);
+    expect(await status('/api/v1/blocks')).toBe(404);
     await app.close();
   });
 });

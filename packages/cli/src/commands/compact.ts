@@ -100,7 +100,7 @@ export function register(program: Command): void {
   withServingFlags(cmd, { grpc: false, requestLogging: false }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'compact', logger);
-    const serving = await servingFromFlags(o);
+    const serving = await servingFromFlags(o, logger);
     const func = String(o['deduplication.func']);
     if (func !== '' && func !== 'penalty') throw new Error(`--deduplication.func must be "" or penalty, not ${func}`);
     const compactor = await start({

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { createLogger, DEFAULT_TENANT_SOURCE, isCertificateField, parseRequestLoggingConfig, parseTracingConfig, startTracing, type Logger, type LogLevel, type ServingConfig, type TenantSource, type TracingConfig } from '@strata/runtime';
+import { checkHeapAgainstMemoryLimit, createLogger, DEFAULT_TENANT_SOURCE, isCertificateField, parseRequestLoggingConfig, parseTracingConfig, startTracing, type Logger, type LogLevel, type ServingConfig, type TenantSource, type TracingConfig } from '@strata/runtime';
 import { parseTlsVersion, type ClientTLS, type ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
@@ -33,6 +33,10 @@ export function withServingFlags(cmd: Command, has: { grpc: boolean; requestLogg
   withGracePeriodFlags(cmd, has.grpc);
   withHttpConfigFlag(cmd);
   if (has.requestLogging) withRequestLoggingFlags(cmd);
+  cmd
+    .option('--enable-auto-gomemlimit', "as Thanos' flag, which keeps Go's memory within --auto-gomemlimit.ratio of the container's limit (of the machine's memory without one): Node's heap limit is set at start, so this logs that share at start and warns, with the --max-old-space-size to start with, when the heap may grow past it", false)
+    .option('--no-enable-auto-gomemlimit', 'the default')
+    .option('--auto-gomemlimit.ratio <ratio>', 'the share of the memory limit --enable-auto-gomemlimit keeps to, in (0, 1]', '0.9');
   return withTracingFlags(withLogFlags(cmd));
 }
 
@@ -40,8 +44,9 @@ export function withServingFlags(cmd: Command, has: { grpc: boolean; requestLogg
  * How the component serves, as the flags say: --http.config, the grace periods, --request.logging-config
  * and --grpc-server-max-connection-age, where the command has them.
  */
-export async function servingFromFlags(o: Record<string, unknown>): Promise<ServingConfig> {
+export async function servingFromFlags(o: Record<string, unknown>, logger?: Logger): Promise<ServingConfig> {
   const requestLogging = await yamlFlag(o, 'request.logging-config');
+  if (o.enableAutoGomemlimit === true && logger !== undefined) await checkHeapAgainstMemoryLimit({ ratio: Number(o['autoGomemlimit.ratio']), logger });
   return {
     ...(await webConfigFromFlags(o)),
     httpGracePeriodMs: parseDuration(String(o.httpGracePeriod)),

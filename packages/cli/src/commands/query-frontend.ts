@@ -43,7 +43,7 @@ export function register(program: Command): void {
   withServingFlags(withTenantFlags(cmd, 'query-frontend', 'default-tenant'), { grpc: false, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'query-frontend', logger);
-    const serving = await servingFromFlags(o);
+    const serving = await servingFromFlags(o, logger);
     const range = await splitOptions(o, 'query-range');
     const minSplitInterval = parseDuration(String(o['queryRange.minSplitInterval']));
     const tripper = await yamlFlag(o, 'query-frontend.downstream-tripper-config');

@@ -130,7 +130,7 @@ export function register(program: Command): void {
     if (!isCompression(compression)) throw new Error(`--grpc-compression must be none, snappy, gzip or deflate, not ${compression}`);
     const grpcTls = await serverTlsFromFlags(o);
     const clientTls = await clientTlsFromFlags(o);
-    const serving = await servingFromFlags(o);
+    const serving = await servingFromFlags(o, logger);
     const tenancy = tenancyFromFlags(o);
     const tracingConfig = await tracingConfigFromFlags(o);
     const workers = intFlag(o['query.workers'], '--query.workers');

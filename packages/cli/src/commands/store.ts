@@ -55,7 +55,7 @@ export function register(program: Command): void {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'store', logger);
-    const serving = await servingFromFlags(o);
+    const serving = await servingFromFlags(o, logger);
     const relabelConfig = await yamlFlag(o, 'selector.relabel-config');
     const cachingBucketConfig = await yamlFlag(o, 'store.caching-bucket.config');
     const indexCacheConfig = await yamlFlag(o, 'index-cache.config');
