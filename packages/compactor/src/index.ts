@@ -3,6 +3,7 @@ import { blocksPlugin, BlocksRefresher, BlocksView, MetaFetcher, type Relabeler,
 import type { DedupFunc } from '@strata/dedup';
 import { InstrumentedBucket, type Bucket } from '@strata/objstore';
 import { collectProcessMetrics, httpServing, nopLogger, Prober, startHttpServer, type HttpServer, type Logger, type ServingConfig } from '@strata/runtime';
+import type { FastifyPluginAsync } from 'fastify';
 import { Registry } from 'prom-client';
 import { BucketCompactor, type BlockTransfer, type CompactorStep } from './compactor.js';
 import { DOWNSAMPLE_RANGE_1H, DOWNSAMPLE_RANGE_5M, RES_1H, RES_5M, RES_RAW } from './downsample.js';
@@ -50,6 +51,10 @@ export interface CompactorConfig extends ServingConfig {
   timeRange?: { min: TimeBound; max: TimeBound };
   /** Serve /metrics and probes here (port 0 picks one); none without it. */
   httpAddress?: string;
+  /** Serve the block viewer (`/blocks`, `/api/v1/blocks`) with /metrics and the probes (default; Thanos' --web.disable turns it off). */
+  blockViewer?: boolean;
+  /** --web.route-prefix: its routes' prefix. */
+  routePrefix?: string;
   /** --bucket-web-label: the external label the block viewer (`/blocks`) titles groups of blocks with. */
   blockViewerLabel?: string;
   /** --block-viewer.global.sync-block-interval (default 1m) and …-timeout (default 5m): the block viewer's reads of the bucket. */
@@ -112,19 +117,31 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
   let http: HttpServer | undefined;
   let viewer: BlocksRefresher | undefined;
   if (config.httpAddress !== undefined) {
-    // The block viewer shows every block in the bucket, read on a timer of its own, as Thanos' global view.
-    const blocks = new BlocksView(config.blockViewerLabel);
-    viewer = new BlocksRefresher({
-      fetcher: new MetaFetcher(bucket, config.metaFetchConcurrency !== undefined ? { concurrency: config.metaFetchConcurrency } : {}),
-      view: blocks,
-      intervalMs: config.blockViewerSyncIntervalMs ?? 60_000,
-      timeoutMs: config.blockViewerSyncTimeoutMs ?? 5 * 60_000,
-      onRefresh: (err) => {
-        if (err !== undefined) logger.warn('block viewer: reading the bucket failed; the blocks read before stay shown', { err });
-      },
+    const plugins: FastifyPluginAsync[] = [];
+    if (config.blockViewer !== false) {
+      // The block viewer shows every block in the bucket, read on a timer of its own, as Thanos' global view.
+      const blocks = new BlocksView(config.blockViewerLabel);
+      viewer = new BlocksRefresher({
+        fetcher: new MetaFetcher(bucket, config.metaFetchConcurrency !== undefined ? { concurrency: config.metaFetchConcurrency } : {}),
+        view: blocks,
+        intervalMs: config.blockViewerSyncIntervalMs ?? 60_000,
+        timeoutMs: config.blockViewerSyncTimeoutMs ?? 5 * 60_000,
+        onRefresh: (err) => {
+          if (err !== undefined) logger.warn('block viewer: reading the bucket failed; the blocks read before stay shown', { err });
+        },
+      });
+      plugins.push(blocksPlugin({ global: blocks }));
+    }
+    http = await startHttpServer({
+      address: config.httpAddress,
+      registry,
+      prober,
+      logger,
+      plugins,
+      ...(config.routePrefix !== undefined ? { routePrefix: config.routePrefix } : {}),
+      ...httpServing(config),
     });
-    http = await startHttpServer({ address: config.httpAddress, registry, prober, logger, plugins: [blocksPlugin({ global: blocks })], ...httpServing(config) });
-    viewer.start();
+    viewer?.start();
   }
   prober.healthy();
   prober.ready();

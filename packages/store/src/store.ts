@@ -29,6 +29,12 @@ export interface StoreConfig extends ServingConfig {
   grpcTls?: ServerTLS;
   /** --http-address */
   httpAddress: string;
+  /** Serve the block viewer (`/loaded`, `/blocks`, `/api/v1/blocks`) with /metrics and the probes (default; Thanos' --web.disable turns it off). */
+  blockViewer?: boolean;
+  /** --web.route-prefix: its routes' prefix. */
+  routePrefix?: string;
+  /** --bucket-web-label: the external label the block viewer titles groups of blocks with. */
+  blockViewerLabel?: string;
   /** --sync-block-duration (default 15m) */
   syncIntervalMs?: number;
   /** --block-sync-concurrency (default 20) */
@@ -150,7 +156,7 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     chunkBytes,
     metrics,
   });
-  const views = { global: new BlocksView(), loaded: new BlocksView() };
+  const views = { global: new BlocksView(cfg.blockViewerLabel), loaded: new BlocksView(cfg.blockViewerLabel) };
   const syncer = new BlockSyncer(bucket, store, {
     dataDir: cfg.dataDir,
     minTime,
@@ -174,7 +180,15 @@ export async function start(cfg: StoreConfig): Promise<Store> {
     views,
   });
 
-  const http: HttpServer = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [blocksPlugin(views)], ...httpServing(cfg) });
+  const http: HttpServer = await startHttpServer({
+    address: cfg.httpAddress,
+    registry,
+    prober,
+    logger,
+    plugins: cfg.blockViewer === false ? [] : [blocksPlugin(views)],
+    ...(cfg.routePrefix !== undefined ? { routePrefix: cfg.routePrefix } : {}),
+    ...httpServing(cfg),
+  });
   prober.healthy();
   let grpc: ServingStore | undefined;
   try {

@@ -6,7 +6,21 @@ import { Relabeler, TimeBound } from '@strata/block';
 import { compactionRanges, start, type Compactor } from '@strata/compactor';
 import type { Logger } from '@strata/runtime';
 import { parseDuration, parseTimeBound } from '../flags.js';
-import { hashFuncFlag, intFlag, loggerFromFlags, repeatable, runUntilSignal, servingFromFlags, withLogFlags, tracingConfigFromFlags, startTracingFor, withServingFlags } from './component.js';
+import {
+  blockViewerFromFlags,
+  choiceFlag,
+  hashFuncFlag,
+  intFlag,
+  loggerFromFlags,
+  repeatable,
+  runUntilSignal,
+  servingFromFlags,
+  withBlockViewerFlags,
+  withLogFlags,
+  tracingConfigFromFlags,
+  startTracingFor,
+  withServingFlags,
+} from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
 /** Flags `strata compact` shares with `tools bucket retention`. */
@@ -76,7 +90,7 @@ export function register(program: Command): void {
   const cmd = withRetentionFlags(
     withWorkFlags(withObjstoreFlags(program.command('compact').description('Compact, deduplicate, downsample and apply retention to the blocks in object storage; never halts the whole bucket'), 'objstore', 'the bucket to compact')),
   )
-    .option('--wait', 'keep running, one iteration every --wait-interval (default: one iteration, then exit)', false)
+    .option('-w, --wait', 'keep running, one iteration every --wait-interval (default: one iteration, then exit)', false)
     .option('--downsampling.disable', 'do not downsample', false)
     .option('--deduplication.replica-label <label>', 'external label telling HA replicas apart; their blocks are merged into one (vertical compaction); repeatable', repeatable, [])
     .option('--deduplication.func <func>', '"" (chain: identical replicas, as Prometheus vertical compaction) or penalty (HA Prometheus pairs)', '')
@@ -93,12 +107,21 @@ export function register(program: Command): void {
     .option('--compact.blocks-fetch-concurrency <n>', 'source blocks of a compaction downloaded at once', '2')
     .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json, so that a later download skips a file it already has ("": none, as Thanos)', '')
     .option(
+      '--compact.skip-block-with-out-of-order-chunks',
+      "accepted as Thanos' deployments set it: Strata's compactor merges a series' overlapping or out-of-order chunks into order as it compacts, and marks a block it cannot read no-compact, without halting",
+      false,
+    )
+    .option('--compact.progress-interval <duration>', "Thanos' interval of its background progress computation: accepted; Strata counts the compactions left (strata_compact_todo_compactions) at every iteration's sync", '5m')
+    .option('--block-discovery-strategy <strategy>', "Thanos' concurrent or recursive listing of the bucket: Strata lists its top level and reads each block's meta.json, as concurrent does", 'concurrent')
+    .option(
       '--debug.accept-malformed-index',
       "accepted as Thanos' deployments set it; Strata's compactor never halts the bucket on a block: one it cannot compact is marked no-compact with the reason, and the rest goes on",
       false,
     );
-  withServingFlags(cmd, { grpc: false, requestLogging: false }).action(async (o: Record<string, unknown>) => {
+  withServingFlags(withBlockViewerFlags(cmd), { grpc: false, requestLogging: false }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
+    parseDuration(String(o['compact.progressInterval']));
+    choiceFlag(o.blockDiscoveryStrategy, '--block-discovery-strategy', ['concurrent', 'recursive']);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'compact', logger);
     const serving = await servingFromFlags(o, logger);
     const func = String(o['deduplication.func']);
@@ -126,6 +149,7 @@ export function register(program: Command): void {
         blocksFetchConcurrency: intFlag(o['compact.blocksFetchConcurrency'], '--compact.blocks-fetch-concurrency'),
         hashFiles: hashFuncFlag(String(o.hashFunc)),
       },
+      ...blockViewerFromFlags(o),
       ...(o.bucketWebLabel !== undefined ? { blockViewerLabel: String(o.bucketWebLabel) } : {}),
       blockViewerSyncIntervalMs: parseDuration(String(o['blockViewer.global.syncBlockInterval'])),
       blockViewerSyncTimeoutMs: parseDuration(String(o['blockViewer.global.syncBlockTimeout'])),

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { checkHeapAgainstMemoryLimit, createLogger, DEFAULT_TENANT_SOURCE, isCertificateField, parseRequestLoggingConfig, parseTracingConfig, startTracing, type Logger, type LogLevel, type ServingConfig, type TenantSource, type TracingConfig } from '@strata/runtime';
 import { parseTlsVersion, type ClientTLS, type ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
-import { parseDuration } from '../flags.js';
+import { parseDuration, parseUrlPath } from '../flags.js';
 import { loadWebConfig } from '../webconfig.js';
 
 /**
@@ -38,6 +38,30 @@ export function withServingFlags(cmd: Command, has: { grpc: boolean; requestLogg
     .option('--no-enable-auto-gomemlimit', 'the default')
     .option('--auto-gomemlimit.ratio <ratio>', 'the share of the memory limit --enable-auto-gomemlimit keeps to, in (0, 1]', '0.9');
   return withTracingFlags(withLogFlags(cmd));
+}
+
+/** Thanos' flags of the block viewer that the compactor and the store gateway serve on their HTTP address. */
+export function withBlockViewerFlags(cmd: Command): Command {
+  return cmd
+    .option('--web.disable', 'serve no block viewer (/blocks, /api/v1/blocks): only /metrics and the probes', false)
+    .option('--web.route-prefix <path>', 'prefix of every HTTP route; /metrics and the probes answer at the root too (default: --web.external-prefix)')
+    .option('--web.external-prefix <path>', 'path the component is reached under through a reverse proxy', '')
+    .option('--web.prefix-header <name>', "Thanos' header naming that path per request: the block viewer's links are relative, so any prefix a proxy adds works without it", '')
+    .option('--web.disable-cors', 'the block viewer sets no CORS headers in any case (Thanos\' flag)', false)
+    .option('--disable-admin-operations', "the block viewer offers no operation that changes the bucket in any case (Thanos' flag)", false);
+}
+
+/** A flag whose value must be one of `choices`. */
+export function choiceFlag(value: unknown, flag: string, choices: readonly string[]): string {
+  const v = String(value);
+  if (!choices.includes(v)) throw new Error(`${flag} must be ${choices.join(' or ')}, not ${v}`);
+  return v;
+}
+
+/** The block viewer as the flags say: served or not, and the route prefix. */
+export function blockViewerFromFlags(o: Record<string, unknown>): { blockViewer: boolean; routePrefix?: string } {
+  const prefix = parseUrlPath(String(o['web.routePrefix'] ?? '')) || parseUrlPath(String(o['web.externalPrefix'] ?? ''));
+  return { blockViewer: o['web.disable'] !== true, ...(prefix !== '' ? { routePrefix: prefix } : {}) };
 }
 
 /**

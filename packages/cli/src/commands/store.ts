@@ -3,6 +3,8 @@ import { parseBytes } from '@strata/objstore';
 import { start } from '@strata/store';
 import { parseDuration, parseTimeBound } from '../flags.js';
 import {
+  blockViewerFromFlags,
+  choiceFlag,
   growHeapBetweenFullCollections,
   intFlag,
   loggerFromFlags,
@@ -12,6 +14,7 @@ import {
   tracingConfigFromFlags,
   startTracingFor,
   yamlFlag,
+  withBlockViewerFlags,
   withServingFlags,
 } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
@@ -50,8 +53,16 @@ export function register(program: Command): void {
     .option('--store.grpc.series-max-concurrency <n>', 'Series calls processed at once; more wait', '20')
     .option('--store.enable-index-header-lazy-reader', "Thanos' flag, always so in Strata: a block's index-header is opened on its first query and closed once idle", false)
     .option('--consistency-delay <duration>', 'ignore blocks uploaded more recently than this', '0s')
-    .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h');
-  withServingFlags(cmd, { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
+    .option('--ignore-deletion-marks-delay <duration>', 'stop serving a block this long after it was marked for deletion', '24h')
+    .option('--bucket-web-label <label>', 'external label the block viewer (/loaded, /blocks on --http-address) titles groups of blocks with')
+    .option('--cache-index-header', "Thanos' flag, always so in Strata: index-headers are kept in --data-dir, so that a restart reads none again", true)
+    .option('--no-cache-index-header', 'not offered: Strata keeps index-headers in --data-dir all the same (a warning says so)')
+    .option('--store.index-header-lazy-download-strategy <strategy>', "Thanos' eager or lazy: Strata builds a block's index-header when the block loads (eager) and opens it on first use", 'eager')
+    .option('--store.enable-lazy-expanded-postings', "Thanos' flag: accepted; Strata intersects a selection's postings from the smallest list on, reading each by range", false)
+    .option('--store.posting-group-max-key-series-ratio <ratio>', "Thanos' tuning of lazy expanded postings: accepted, see --store.enable-lazy-expanded-postings", '100')
+    .option('--matcher-cache-size <n>', "Thanos' cache of compiled regex matchers: accepted; a query's matchers are compiled once for all its blocks", '0')
+    .option('--block-discovery-strategy <strategy>', "Thanos' concurrent or recursive listing of the bucket: Strata lists its top level and reads each block's meta.json, as concurrent does", 'concurrent');
+  withServingFlags(withBlockViewerFlags(cmd), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'store', logger);
@@ -63,12 +74,18 @@ export function register(program: Command): void {
     const maxTime = o.maxTime as string | undefined;
     const grpcTls = await serverTlsFromFlags(o);
     const bucket = await requiredBucketFromFlags(o, 'objstore');
+    choiceFlag(o['store.indexHeaderLazyDownloadStrategy'], '--store.index-header-lazy-download-strategy', ['eager', 'lazy']);
+    choiceFlag(o.blockDiscoveryStrategy, '--block-discovery-strategy', ['concurrent', 'recursive']);
+    intFlag(o.matcherCacheSize, '--matcher-cache-size', 0);
+    if (o.cacheIndexHeader === false) logger.warn('--no-cache-index-header: Strata keeps index-headers in --data-dir all the same');
     const store = await start({
       bucket,
       dataDir: String(o.dataDir),
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       httpAddress: String(o.httpAddress),
+      ...blockViewerFromFlags(o),
+      ...(o.bucketWebLabel !== undefined ? { blockViewerLabel: String(o.bucketWebLabel) } : {}),
       ...serving,
       syncIntervalMs: parseDuration(String(o.syncBlockDuration)),
       blockSyncConcurrency: intFlag(o.blockSyncConcurrency, '--block-sync-concurrency', 1),

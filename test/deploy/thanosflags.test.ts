@@ -1,0 +1,82 @@
+// Thanos' flags of the compactor's and the store gateway's web side, and the flags deployments set
+// for memory and discovery, given to real processes: they start with them and serve as the flags say.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CLI_SOURCE, freePort, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let objstore: string;
+const procs: Managed[] = [];
+
+beforeAll(async () => {
+  dir = await tempDir('strata-thanos-flags-');
+  await mkdir(join(dir.path, 'bucket'));
+  objstore = join(dir.path, 'objstore.yml');
+  await writeFile(objstore, `type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'bucket')}\n`);
+});
+
+afterAll(async () => {
+  for (const p of procs.reverse()) await p.stop();
+  await dir?.cleanup();
+});
+
+/** Starts `strata <args>` on a free HTTP port; resolves with its base URL once /-/ready answers at the root. */
+async function run(name: string, args: string[]): Promise<{ url: string; proc: Managed }> {
+  const http = `127.0.0.1:${await freePort()}`;
+  const proc = startProcess(process.execPath, ['--import', 'tsx', CLI_SOURCE, ...args, `--http-address=${http}`], { logFile: join(dir.path, `${name}.log`), env: { ...process.env, ...TSX_CHILD_ENV } });
+  procs.push(proc);
+  await waitForHttp(`http://${http}/-/ready`, { proc, timeoutMs: 60_000 });
+  return { url: `http://${http}`, proc };
+}
+
+const status = async (url: string) => (await fetch(url)).status;
+
+describe("Thanos' web and deployment flags", () => {
+  it('compact: -w, the block viewer under --web.route-prefix or not at all, and the flags Thanos deployments set', async () => {
+    const common = ['compact', '-w', `--objstore.config-file=${objstore}`, '--compact.skip-block-with-out-of-order-chunks', '--compact.progress-interval=0s', '--block-discovery-strategy=recursive', '--disable-admin-operations', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio=0.8'];
+    const prefixed = await run('compact-prefixed', [...common, `--data-dir=${join(dir.path, 'compact-a')}`, '--web.route-prefix=/thanos', '--bucket-web-label=cluster']);
+    // Probes at the root, as Thanos serves them, and under the prefix, as Prometheus does.
+    for (const path of ['/-/ready', '/thanos/-/ready', '/metrics', '/thanos/metrics', '/thanos/blocks', '/thanos/api/v1/blocks']) expect(await status(prefixed.url + path), path).toBe(200);
+    expect(await status(`${prefixed.url}/blocks`)).toBe(404);
+    const log = await readFile(prefixed.proc.logFile, 'utf8');
+    expect(log).toMatch(/msg="memory limit" source=(cgroup|system) .*ratio=0.8/);
+    const disabled = await run('compact-no-web', [...common, `--data-dir=${join(dir.path, 'compact-b')}`, '--web.disable']);
+    expect(await status(`${disabled.url}/-/ready`)).toBe(200);
+    expect(await status(`${disabled.url}/blocks`)).toBe(404);
+    expect(await status(`${disabled.url}/api/v1/blocks`)).toBe(404);
+  }, 120_000);
+
+  it('store: the block viewer under --web.external-prefix, titled by --bucket-web-label, and the index-header and postings flags', async () => {
+    const store = await run('store', [
+      'store',
+      `--objstore.config-file=${objstore}`,
+      `--data-dir=${join(dir.path, 'store')}`,
+      `--grpc-address=127.0.0.1:${await freePort()}`,
+      '--web.external-prefix=/store',
+      '--bucket-web-label=cluster',
+      '--no-cache-index-header',
+      '--store.enable-lazy-expanded-postings',
+      '--store.posting-group-max-key-series-ratio=50',
+      '--store.index-header-lazy-download-strategy=lazy',
+      '--matcher-cache-size=1000',
+      '--block-discovery-strategy=concurrent',
+      '--web.prefix-header=X-Forwarded-Prefix',
+      '--web.disable-cors',
+      '--grpc-server-tls-min-version=1.2',
+    ]);
+    for (const path of ['/-/ready', '/store/-/ready', '/store/loaded', '/store/blocks']) expect(await status(store.url + path), path).toBe(200);
+    const loaded = (await (await fetch(`${store.url}/store/api/v1/blocks?view=loaded`)).json()) as { data: { label: string } };
+    expect(loaded.data.label).toBe('cluster');
+    expect(await readFile(store.proc.logFile, 'utf8')).toContain('--no-cache-index-header: Strata keeps index-headers in --data-dir all the same');
+  }, 120_000);
+
+  it('refuses values Thanos refuses', async () => {
+    const proc = startProcess(process.execPath, ['--import', 'tsx', CLI_SOURCE, 'compact', `--objstore.config-file=${objstore}`, '--block-discovery-strategy=sideways', `--http-address=127.0.0.1:${await freePort()}`], {
+      logFile: join(dir.path, 'compact-bad.log'),
+      env: { ...process.env, ...TSX_CHILD_ENV },
+    });
+    expect(await new Promise<number | null>((resolve) => proc.child.once('exit', resolve))).toBe(1);
+    expect(await readFile(proc.logFile, 'utf8')).toContain('--block-discovery-strategy must be concurrent or recursive, not sideways');
+  }, 60_000);
+});
