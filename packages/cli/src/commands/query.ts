@@ -53,6 +53,7 @@ export function register(program: Command): void {
     .option('--endpoint.sd-config-reload-interval <duration>', 'how often --endpoint.sd-config-file is read again besides when it is seen to change', '5m')
     .option('--store <host:port>', 'deprecated name of --endpoint, as in Thanos; repeatable', repeatable, [])
     .option('--store.sd-files <path>', 'deprecated name of --endpoint.sd-files, as in Thanos; repeatable', repeatable, [])
+    .option('--store.sd-interval <duration>', "Thanos' fallback interval of its SD-file reads: accepted; Strata reads the SD files at every refresh of the endpoints (5s)", '5m')
     .option('--store.sd-dns-interval <duration>', 'how often endpoints given as dns+, dnssrv+ or dnssrvnoa+ are looked up again', '30s')
     .option('--endpoint.info-timeout <duration>', 'timeout of the Info call each endpoint is asked every 5s', '5s')
     .option('--store.unhealthy-timeout <duration>', 'how long an endpoint that keeps failing its Info call stays listed (as unhealthy) before it is dropped', '5m')
@@ -99,6 +100,7 @@ export function register(program: Command): void {
     .option('--query.telemetry.request-series-seconds-quantiles <n>', `its series_le label's bounds: the series a select returned; repeatable (default ${DEFAULT_SELECT_TELEMETRY.series.join(', ')})`, repeatable, [])
     .option('--store.limits.request-series <n>', 'most series one select may bring back from the endpoints, before deduplication; past it the query fails (0: no limit)', '0')
     .option('--store.limits.request-samples <n>', 'most samples one select may bring back from the endpoints, before deduplication; past it the query fails (0: no limit)', '0')
+    .option('--query.mode <mode>', "Thanos' local or distributed: local, the querier evaluating every query itself (distributed needs Thanos' own engine, not offered)", 'local')
     .option('--query.promql-engine <engine>', "Thanos' engine choice: prometheus, the semantics Strata evaluates PromQL with (Thanos' own engine is not offered)", 'prometheus')
     .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName);
   withServingFlags(withTenantFlags(withGrpcClientTlsFlags(cmd), 'query', 'default-tenant-id'), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
@@ -107,6 +109,8 @@ export function register(program: Command): void {
     const compat = String(o['query.promqlCompat']);
     if (compat !== '2' && compat !== '3') throw new Error(`--query.promql-compat must be 2 or 3, not ${compat}`);
     const promqlFeatures = featuresFlag(o.enableFeature as string[]);
+    if (o['query.mode'] !== 'local') throw new Error(`--query.mode: only local is offered (distributed mode needs Thanos' own PromQL engine), not ${String(o['query.mode'])}`);
+    parseDuration(String(o['store.sdInterval']));
     if (o['query.promqlEngine'] !== 'prometheus') throw new Error(`--query.promql-engine: only prometheus is offered (Strata evaluates PromQL as Prometheus does), not ${String(o['query.promqlEngine'])}`);
     const dedupFunc = String(o['deduplication.func']);
     if (dedupFunc !== 'penalty' && dedupFunc !== 'chain') throw new Error(`--deduplication.func must be penalty or chain, not ${dedupFunc}`);
