@@ -63,9 +63,10 @@ export async function readRound(client: StoreClient, request: Partial<SeriesRequ
     storeCpuMs: delta('process_cpu_seconds_total') * 1000,
     series,
     chunks,
-    requests: delta('strata_bucket_store_query_object_requests_sum'),
-    bytes: delta('strata_bucket_store_query_object_bytes_fetched_sum'),
-    chunkBytes: delta('strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks"\\}'),
+    // The reader names no tenant: its calls are the default tenant's.
+    requests: delta('strata_bucket_store_query_object_requests_sum\\{tenant="default-tenant"\\}'),
+    bytes: delta('strata_bucket_store_query_object_bytes_fetched_sum\\{tenant="default-tenant"\\}'),
+    chunkBytes: delta('strata_bucket_store_series_data_size_fetched_bytes_sum\\{data_type="chunks",tenant="default-tenant"\\}'),
   };
 }
 

@@ -100,3 +100,32 @@ describe('--query.enforce-tenancy', () => {
     expect((await get(frontend.httpAddress, '/api/v1/label/tenant_id/values', values, 'b')).data).toEqual(['b']);
   });
 });
+
+describe('the tenant sent on to the stores', () => {
+  it("reaches the store gateway in each call's thanos-tenant metadata, through a stacked querier too, and labels its per-call metrics", async () => {
+    const middle = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], logger: nopLogger });
+    const over = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [middle.grpcAddress as string], logger: nopLogger });
+    try {
+      const calls = async (tenant: string, metric: string) => {
+        const text = await (await fetch(`http://${store.httpAddress}/metrics`)).text();
+        return Number(new RegExp(`^${metric}_count\\{(?:data_type="series",)?tenant="${tenant}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      };
+      const before = { a: await calls('team-a', 'strata_bucket_store_series_blocks_queried'), def: await calls('default-tenant', 'strata_bucket_store_series_blocks_queried') };
+      await get(open.httpAddress, '/api/v1/query_range', range('rh_requests'), 'team-a');
+      expect(await calls('team-a', 'strata_bucket_store_series_blocks_queried')).toBe(before.a + 1);
+      expect(await calls('team-a', 'strata_bucket_store_series_data_fetched')).toBeGreaterThan(0);
+      // Without the header, the querier's default tenant.
+      await get(open.httpAddress, '/api/v1/query_range', range('rh_requests'));
+      expect(await calls('default-tenant', 'strata_bucket_store_series_blocks_queried')).toBe(before.def + 1);
+      // Through a querier stacked on another: the tenant is passed on at each hop.
+      await get(over.httpAddress, '/api/v1/query_range', range('rh_requests'), 'team-b');
+      expect(await calls('team-b', 'strata_bucket_store_series_blocks_queried')).toBe(1);
+      // Label calls are counted under the tenant as well.
+      await get(open.httpAddress, '/api/v1/label/job/values', {}, 'team-c');
+      expect(await calls('team-c', 'strata_bucket_store_query_object_requests')).toBeGreaterThan(0);
+    } finally {
+      await over.stop();
+      await middle.stop();
+    }
+  });
+});

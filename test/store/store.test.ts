@@ -229,7 +229,7 @@ describe('store gateway over promtool blocks', () => {
     expect(err).toMatchObject({ code: GrpcStatus.RESOURCE_EXHAUSTED });
     expect((err as { details: string }).details).toMatch(/exceeded the series limit of 5 \(--store.limits.request-series, formerly --store.grpc.touched-series-limit\)/);
     const text = await (await fetch(`http://${limited.store.httpAddress}/metrics`)).text();
-    expect(text).toMatch(/^strata_bucket_store_queries_dropped_total\{reason="series"\} 1$/m);
+    expect(text).toMatch(/^strata_bucket_store_queries_dropped_total\{reason="series",tenant="default-tenant"\} 1$/m);
     await stopStore(limited.store, limited.client);
   });
 
@@ -255,7 +255,7 @@ describe('store gateway over promtool blocks', () => {
     // Refused before the read that would pass it: never more than the limit read.
     expect(counting.bytes - start).toBeLessThanOrEqual(limit);
     const text = await (await fetch(`http://${limited.store.httpAddress}/metrics`)).text();
-    expect(text).toMatch(/^strata_bucket_store_queries_dropped_total\{reason="bytes"\} 1$/m);
+    expect(text).toMatch(/^strata_bucket_store_queries_dropped_total\{reason="bytes",tenant="default-tenant"\} 1$/m);
     // A narrower call fits.
     const one: LabelMatcher[] = [
       { type: 0, name: '__name__', value: 'rh_temp' },
@@ -296,7 +296,7 @@ describe('store gateway over promtool blocks', () => {
     expect(await read(seriesRequest({ minTime: history.end - 3_600_000, maxTime: history.end, matchers: instances, limit: 1 }))).toBe(1);
     const text = await metrics();
     expect(text).toMatch(/^strata_bucket_store_chunk_bytes_held 0$/m);
-    expect(text).toMatch(/^strata_bucket_store_queries_dropped_total\{reason="chunk-bytes"\} 1$/m);
+    expect(text).toMatch(/^strata_bucket_store_queries_dropped_total\{reason="chunk-bytes",tenant="default-tenant"\} 1$/m);
     await stopStore(bounded.store, bounded.client);
   });
 

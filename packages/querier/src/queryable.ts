@@ -27,8 +27,10 @@ export interface ReadOptions {
   costs?: QueryStats;
   /** Read only this shard's series (Thanos' `shard_info`, from a query frontend's vertical sharding). */
   shardInfo?: ShardInfo;
+  /** Whose query it is: the stores are told (Thanos' `thanos-tenant` metadata). */
+  tenant?: string;
   /** Every selection gets this matcher, in place of its own on the label (--query.enforce-tenancy). */
-  tenant?: Matcher;
+  tenantMatcher?: Matcher;
 }
 
 /**
@@ -99,7 +101,7 @@ export class StoreQueryable implements Queryable {
     const req = seriesRequest({
       minTime: hints.start,
       maxTime: hints.end,
-      matchers: withTenant(matchers, this.opts.tenant).map(fromMatcher),
+      matchers: withTenant(matchers, this.opts.tenantMatcher).map(fromMatcher),
       maxResolutionWindow: this.#resolution(hints),
       aggregates: aggregatesFor(hints.func),
       partialResponseStrategy: this.opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
@@ -120,7 +122,7 @@ export class StoreQueryable implements Queryable {
       else if (!dedup) onSeries(new ChainedSeries(s.labels, runs));
       else if (runs.length > 1) onSeries(dedupReplicas(runs, this.opts.dedupFunc, hints.func));
     };
-    const { warnings, stats } = await this.#selects(() => this.proxy.streamSeries(req, signal, onChunkSeries, this.opts.endpointFilter));
+    const { warnings, stats } = await this.#selects(() => this.proxy.streamSeries(req, { signal, tenant: this.opts.tenant }, onChunkSeries, this.opts.endpointFilter));
     if (this.opts.costs !== undefined) addQueryStats(this.opts.costs, stats);
     return warnings;
   }

@@ -1,6 +1,5 @@
-import { DEFAULT_TENANT_SOURCE, requestTenant, type TenantSource } from '@strata/runtime';
+import { DEFAULT_TENANT_SOURCE, type TenantSource } from '@strata/runtime';
 import { Matcher } from '@strata/tsdb';
-import type { FastifyRequest } from 'fastify';
 
 /**
  * Thanos' query tenancy (pkg/tenancy): with `enforce`, a request sees only its tenant's series. Every
@@ -16,9 +15,9 @@ export interface TenancyConfig extends TenantSource {
 
 export const DEFAULT_TENANCY: TenancyConfig = { ...DEFAULT_TENANT_SOURCE, enforce: false, labelName: 'tenant_id' };
 
-/** The matcher a request's selections get, when tenancy is enforced. */
-export function tenantMatcher(req: FastifyRequest, cfg: TenancyConfig): Matcher | undefined {
-  return cfg.enforce ? new Matcher('=', cfg.labelName, requestTenant(req, cfg)) : undefined;
+/** The matcher a tenant's selections get when tenancy is enforced. */
+export function tenantMatcher(tenant: string, cfg: TenancyConfig): Matcher {
+  return new Matcher('=', cfg.labelName, tenant);
 }
 
 /** `matchers` with `tenant` in place of their own matchers on its label (unchanged without one). */

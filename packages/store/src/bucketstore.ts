@@ -1,4 +1,5 @@
 import {
+  type CallContext,
   GrpcStatus,
   type InfoResponse,
   type LabelMatcher,
@@ -26,7 +27,7 @@ import { LimitExceededError, RequestLimit, type BucketBlock } from './block.js';
 import { ChunkBytesExhaustedError, type CallChunkBytes, type ChunkBytesLimit } from './chunkbytes.js';
 import { annotateSpan, gate, type Gate } from '@strata/runtime';
 import { mergeAligned, mergeSorted, toStoreSeries, type OutSeries, type SeriesSource } from './merge.js';
-import type { StoreMetrics } from './metrics.js';
+import type { CallMetrics, StoreMetrics } from './metrics.js';
 import { QueryStats } from './querystats.js';
 import { blocksFor } from './resolution.js';
 import type { SeriesRows } from './seriesrows.js';
@@ -150,9 +151,9 @@ export class BucketStore implements StoreServer {
     };
   }
 
-  series(req: SeriesRequest): AsyncIterable<SeriesFrame> {
+  series(req: SeriesRequest, ctx?: Pick<CallContext, 'tenant'>): AsyncIterable<SeriesFrame> {
     const held = this.chunkBytes();
-    return this.#frames(req, held, () => held?.end());
+    return this.#frames(req, held, this.#opts.metrics.forTenant(ctx?.tenant), () => held?.end());
   }
 
   /** A Series call's share of --chunk-pool-size (none without a bound). */
@@ -164,41 +165,32 @@ export class BucketStore implements StoreServer {
    * `series`, its chunk bytes taken for `held`, which the caller ends once it has sent the series (a
    * caller that holds them past the end of this iteration, to merge them with others).
    */
-  seriesHeld(req: SeriesRequest, held: CallChunkBytes | undefined): AsyncIterable<SeriesFrame> {
-    return this.#frames(req, held, () => {});
+  seriesHeld(req: SeriesRequest, held: CallChunkBytes | undefined, tenant?: string): AsyncIterable<SeriesFrame> {
+    return this.#frames(req, held, this.#opts.metrics.forTenant(tenant), () => {});
   }
 
   /** The frames of a Series call whose reads take `held`; `ended` runs when the call ends. */
-  #frames(req: SeriesRequest, held: CallChunkBytes | undefined, ended: () => void): AsyncIterable<SeriesFrame> {
-    return new SeriesFrames(() => this.#gated(req, held), wantsQueryStats(req.hints), ended);
+  #frames(req: SeriesRequest, held: CallChunkBytes | undefined, m: CallMetrics, ended: () => void): AsyncIterable<SeriesFrame> {
+    return new SeriesFrames(() => this.#gated(req, held, m), wantsQueryStats(req.hints), ended);
   }
 
   /** The call's series, selected within --store.grpc.series-max-concurrency, which holds its slot until its chunks are read. */
-  #gated(req: SeriesRequest, held: CallChunkBytes | undefined): Promise<CollectedSeries> {
+  #gated(req: SeriesRequest, held: CallChunkBytes | undefined, m: CallMetrics): Promise<CollectedSeries> {
     return new Promise((resolve, reject) => {
       this.#gate(async () => {
-        const collected = await this.#collectSeries(req, held);
+        const collected = await this.#collectSeries(req, held, m);
         resolve(collected);
         await collected.hints.catch(() => {});
       }).catch(reject);
     });
   }
 
-  /** Counts a call that a limit ended; returns its error. */
-  #dropped(e: unknown): unknown {
-    const m = this.#opts.metrics;
-    if (e instanceof LimitExceededError) m.queriesDropped.inc({ reason: e.kind });
-    else if (e instanceof ChunkBytesExhaustedError) m.queriesDropped.inc({ reason: 'chunk-bytes' });
-    return e;
-  }
-
-  async #collectSeries(req: SeriesRequest, held: CallChunkBytes | undefined): Promise<CollectedSeries> {
+  async #collectSeries(req: SeriesRequest, held: CallChunkBytes | undefined, m: CallMetrics): Promise<CollectedSeries> {
     const matchers = toMatchers(req.matchers);
     if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified');
     const [lower, upper] = this.#bounds();
     const mint = Math.max(req.minTime, lower);
     const maxt = Math.min(req.maxTime, upper);
-    const m = this.#opts.metrics;
     const stats = this.#queryStats();
     const started = performance.now();
     const limits = {
@@ -236,12 +228,12 @@ export class BucketStore implements StoreServer {
     const failed = indexed.find((r) => r.status === 'rejected');
     if (failed !== undefined) {
       for (const l of lists) l.end();
-      throw this.#dropped(failed.reason);
+      throw dropped(failed.reason, m);
     }
     const read = Promise.all(lists.map((l) => l.read)).then(
       () => {},
       (e: unknown) => {
-        throw this.#dropped(e);
+        throw dropped(e, m);
       },
     );
     read.catch(() => {});
@@ -298,10 +290,10 @@ export class BucketStore implements StoreServer {
     return out;
   }
 
-  async labelNames(req: LabelNamesRequest): Promise<LabelNamesResponse> {
+  async labelNames(req: LabelNamesRequest, ctx?: Pick<CallContext, 'tenant'>): Promise<LabelNamesResponse> {
     const replica = new Set(req.withoutReplicaLabels);
     const names = new Set<string>();
-    await this.#eachLabelBlock(req, async (set, b, rest, stats) => {
+    await this.#eachLabelBlock(req, ctx?.tenant, async (set, b, rest, stats) => {
       const got = await b.labelNames(rest, stats);
       if (got.length === 0) return;
       for (const n of got) names.add(n);
@@ -310,10 +302,10 @@ export class BucketStore implements StoreServer {
     return { names: [...names].filter((n) => !replica.has(n)).sort(compareStrings), warnings: [] };
   }
 
-  async labelValues(req: LabelValuesRequest): Promise<LabelValuesResponse> {
+  async labelValues(req: LabelValuesRequest, ctx?: Pick<CallContext, 'tenant'>): Promise<LabelValuesResponse> {
     if (req.withoutReplicaLabels.includes(req.label)) return { values: [], warnings: [] };
     const values = new Set<string>();
-    await this.#eachLabelBlock(req, async (set, b, rest, stats) => {
+    await this.#eachLabelBlock(req, ctx?.tenant, async (set, b, rest, stats) => {
       const ext = set.labels.has(req.label) ? set.labels.get(req.label) : undefined;
       if (ext === undefined) {
         for (const v of await b.labelValues(req.label, rest, stats)) values.add(v);
@@ -332,12 +324,19 @@ export class BucketStore implements StoreServer {
   }
 
   /** Runs `fn` for every block a label request touches (bounded concurrency), counting its bucket requests. */
-  async #eachLabelBlock(req: LabelNamesRequest, fn: (set: BlockSet, b: BucketBlock, rest: Matcher[], stats: QueryStats) => Promise<void>): Promise<void> {
+  async #eachLabelBlock(req: LabelNamesRequest, tenant: string | undefined, fn: (set: BlockSet, b: BucketBlock, rest: Matcher[], stats: QueryStats) => Promise<void>): Promise<void> {
     const limit = gate(this.#opts.blockConcurrency);
     const stats = this.#queryStats();
     await Promise.all(this.#selectForLabels(req.start, req.end, toMatchers(req.matchers)).flatMap(({ set, blocks, rest }) => blocks.map((b) => limit(() => fn(set, b, rest, stats)))));
-    this.#opts.metrics.objectRequests.observe(stats.requests);
+    this.#opts.metrics.forTenant(tenant).objectRequests.observe(stats.requests);
   }
+}
+
+/** Counts a call that a limit ended, in `m`; returns its error. */
+function dropped(e: unknown, m: CallMetrics): unknown {
+  if (e instanceof LimitExceededError) m.dropped(e.kind);
+  else if (e instanceof ChunkBytesExhaustedError) m.dropped('chunk-bytes');
+  return e;
 }
 
 /** The blocks' series merged as objects (sorted where adding and removing labels changed their order), once `read` has settled. */

@@ -3,7 +3,7 @@
  * LabelNames and LabelValues, the Metadata, Rules, Exemplars and Targets APIs.
  */
 import * as grpc from '@grpc/grpc-js';
-import { channelOptions, type ClientTLS, clientCredentials, type Compression, infoService, storeService } from './grpc.js';
+import { channelOptions, type ClientTLS, clientCredentials, type Compression, infoService, storeService, TENANT_METADATA } from './grpc.js';
 import { mergeMetricMetadata, metadataService, type MetricMetadata, type MetricMetadataRequest } from './metadata.js';
 import { rulesService, type RuleGroup, type RulesRequest } from './rules.js';
 import { exemplarsService, type ExemplarData, type ExemplarsRequest } from './exemplars.js';
@@ -30,6 +30,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Deadline relative to now. */
   timeoutMs?: number;
+  /** Who the call is for: sent as its `thanos-tenant` metadata, as Thanos' querier sends it. */
+  tenant?: string;
 }
 
 function deadline(opts: CallOptions): grpc.CallOptions {
@@ -64,9 +66,10 @@ export class StoreClient {
     this.#series = new SeriesConnection(address, opts);
   }
 
-  /** The call's metadata, holding its trace context when it is made for a traced request, and a callback that ends its span. */
-  #traced(path: string): { metadata: grpc.Metadata; done: (err: grpc.ServiceError | null) => void } {
+  /** The call's metadata (its tenant, and its trace context when it is made for a traced request), and a callback that ends its span. */
+  #traced(path: string, opts: CallOptions): { metadata: grpc.Metadata; done: (err: grpc.ServiceError | null) => void } {
     const metadata = new grpc.Metadata();
+    if (opts.tenant !== undefined) metadata.set(TENANT_METADATA, opts.tenant);
     const carrier: Record<string, string> = {};
     const [service = '', method = ''] = path.slice(1).split('/');
     const span = startClientSpan(service, method, this.address, carrier);
@@ -76,7 +79,7 @@ export class StoreClient {
 
   #unary<Req, Res>(def: grpc.MethodDefinition<Req, Res>, req: Req, opts: CallOptions): Promise<Res> {
     let call: grpc.ClientUnaryCall | undefined;
-    const traced = this.#traced(def.path);
+    const traced = this.#traced(def.path, opts);
     const answer = new Promise<Res>((resolve, reject) => {
       call = this.#client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, traced.metadata, deadline(opts), (err: grpc.ServiceError | null, res?: Res) => {
         traced.done(err);
@@ -130,7 +133,7 @@ export class StoreClient {
   #answer<Req, Frame extends object>(def: grpc.MethodDefinition<Req, Frame | { warning: string }>, req: Req, opts: CallOptions): Promise<{ frames: Frame[]; warnings: string[] }> {
     const frames: Frame[] = [];
     const warnings: string[] = [];
-    const traced = this.#traced(def.path);
+    const traced = this.#traced(def.path, opts);
     const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, traced.metadata, deadline(opts));
     const answer = new Promise<{ frames: Frame[]; warnings: string[] }>((resolve, reject) => {
       call.on('data', (f: Frame | { warning: string }) => ('warning' in f ? warnings.push(f.warning) : frames.push(f as Frame)));

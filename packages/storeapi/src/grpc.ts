@@ -15,6 +15,9 @@ export const DECOMPRESS: Readonly<Record<string, (message: Buffer) => Buffer>> =
 /** The encodings a Strata server accepts, as it advertises them (`grpc-accept-encoding`). */
 export const ACCEPT_ENCODING = 'identity,deflate,gzip,snappy';
 
+/** The gRPC metadata key a querier names a call's tenant with, as Thanos' components do (tenancy.DefaultTenantHeader, lower-cased). */
+export const TENANT_METADATA = 'thanos-tenant';
+
 /** Largest message either side accepts, as Thanos sets it (math.MaxInt32). */
 export const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
 

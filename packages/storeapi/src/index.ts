@@ -28,6 +28,7 @@ export {
   MAX_MESSAGE_BYTES,
   Method,
   parseTlsVersion,
+  TENANT_METADATA,
   type ServerTLS,
   StoreError,
 } from './grpc.js';

@@ -15,7 +15,7 @@ import * as http2 from 'node:http2';
 import { finished as streamFinished } from 'node:stream';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { ACCEPT_ENCODING, clientTlsOptions, type ClientTLS, type Compression, DECOMPRESS, Method } from './grpc.js';
+import { ACCEPT_ENCODING, clientTlsOptions, type ClientTLS, type Compression, DECOMPRESS, Method, TENANT_METADATA } from './grpc.js';
 import { decodeSeriesResponse, decodeSeriesResponseParts, encodeSeriesRequest } from './codec.js';
 import type { SeriesRequest, SeriesResponse } from './messages.js';
 import { encodeSnappyStream } from './snappystream.js';
@@ -43,6 +43,8 @@ class RefusedStreamError extends SeriesCallError {
 export interface SeriesCallOptions {
   signal?: AbortSignal | undefined;
   timeoutMs?: number | undefined;
+  /** Sent as the call's `thanos-tenant` metadata. */
+  tenant?: string | undefined;
 }
 
 /** The receive window per connection and stream, as the grpc-js channel's (grpc.ts). */
@@ -280,6 +282,7 @@ export class SeriesConnection {
       'grpc-accept-encoding': ACCEPT_ENCODING,
       ...(compress !== undefined ? { 'grpc-encoding': this.#compression } : {}),
       ...(opts.timeoutMs !== undefined ? { 'grpc-timeout': grpcTimeout(opts.timeoutMs) } : {}),
+      ...(opts.tenant !== undefined ? { [TENANT_METADATA]: opts.tenant } : {}),
       ...traceHeaders,
     };
     const message = encodeSeriesRequest(req);

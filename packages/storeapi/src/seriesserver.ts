@@ -19,7 +19,7 @@ import * as http2 from 'node:http2';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { MessageArena } from './arena.js';
 import * as codec from './codec.js';
-import { ACCEPT_ENCODING, DECOMPRESS, MAX_MESSAGE_BYTES, StoreError } from './grpc.js';
+import { ACCEPT_ENCODING, DECOMPRESS, MAX_MESSAGE_BYTES, StoreError, TENANT_METADATA } from './grpc.js';
 import type { SeriesRequest, SeriesResponse, StoreSeries } from './messages.js';
 
 /** What a call writes: one Series response, or several framed together (codec.SeriesMessages). */
@@ -136,6 +136,11 @@ export class SeriesCall {
       if (this.#abortedWith !== undefined) this.#abort.abort(this.#abortedWith);
     }
     return this.#abort.signal;
+  }
+
+  get tenant(): string | undefined {
+    const value = this.#headers[TENANT_METADATA];
+    return value === undefined ? undefined : String(value);
   }
 
   /** As `signal.aborted` and `signal.reason`, without making the signal. */

@@ -18,6 +18,7 @@ import {
   serverOptions,
   StoreError,
   storeService,
+  TENANT_METADATA,
 } from './grpc.js';
 import { encodedSeriesSize, type SeriesMessages } from './codec.js';
 import { SeriesCall, type SeriesFrameOut } from './seriesserver.js';
@@ -49,6 +50,8 @@ export type SeriesFrame = { series: StoreSeries } | { run: readonly StoreSeries[
 export interface CallContext {
   /** Aborted when the client cancels or the deadline passes. */
   readonly signal: AbortSignal;
+  /** Who the call is for, as the caller named them in its `thanos-tenant` metadata (Thanos' query tenancy). */
+  readonly tenant?: string | undefined;
 }
 
 export interface StoreServer {
@@ -118,7 +121,8 @@ function callContext(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerW
   const ac = new AbortController();
   const onCancel = () => ac.abort(new Error('call cancelled by the client'));
   call.once('cancelled', onCancel);
-  return { ctx: { signal: ac.signal }, done: () => call.off('cancelled', onCancel) };
+  const tenant = call.metadata.get(TENANT_METADATA)[0];
+  return { ctx: { signal: ac.signal, ...(tenant !== undefined ? { tenant: String(tenant) } : {}) }, done: () => call.off('cancelled', onCancel) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { DedupFunc } from '@strata/dedup';
 import { Engine, type PromqlFeatures } from '@strata/promql';
-import { StoreError, GrpcStatus, parseShardInfoJson, type ShardInfo } from '@strata/storeapi';
-import { logIfSlow, type Logger } from '@strata/runtime';
+import { StoreError, GrpcStatus, parseShardInfoJson, type CallContext, type ShardInfo } from '@strata/storeapi';
+import { logIfSlow, requestTenant, type Logger } from '@strata/runtime';
 import { Labels, type Matcher } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EndpointSet } from '../endpoints/endpointset.js';
@@ -94,7 +94,7 @@ export function readOptions(ctx: ApiContext, req: FastifyRequest, p: Params, eng
   // As Thanos: unnamed in the error, and a selector may match every store.
   const storeMatchers = p.all('storeMatch[]').map((s) => parseSelector(engine, s, (reason) => new ApiError('bad_data', reason)));
   const shardInfo = p.get('shard_info');
-  const tenant = tenantOf(ctx, req);
+  const matcher = tenantMatcherOf(ctx, req);
   return {
     dedup: p.bool('dedup', true),
     replicaLabels: replicaLabels.length > 0 ? replicaLabels : ctx.defaults.replicaLabels,
@@ -105,17 +105,23 @@ export function readOptions(ctx: ApiContext, req: FastifyRequest, p: Params, eng
     autoDownsampling,
     ...(storeMatchers.length > 0 ? { endpointFilter: storeMatchFilter(storeMatchers) } : {}),
     ...(shardInfo !== undefined && shardInfo !== '' ? { shardInfo: shardInfoParam(shardInfo) } : {}),
-    ...(tenant !== undefined ? { tenant } : {}),
+    tenant: tenantOf(ctx, req),
+    ...(matcher !== undefined ? { tenantMatcher: matcher } : {}),
   };
 }
 
-/** The matcher that keeps a request to its tenant's series, under --query.enforce-tenancy. */
-export function tenantOf(ctx: ApiContext, req: FastifyRequest): Matcher | undefined {
+/** Whose request it is (--query.tenant-header, --query.default-tenant-id…), as the stores are told. */
+export function tenantOf(ctx: ApiContext, req: FastifyRequest): string {
   try {
-    return tenantMatcher(req, ctx.tenancy);
+    return requestTenant(req, ctx.tenancy);
   } catch (e) {
     throw new ApiError('bad_data', (e as Error).message);
   }
+}
+
+/** The matcher that keeps a request to its tenant's series, under --query.enforce-tenancy. */
+export function tenantMatcherOf(ctx: ApiContext, req: FastifyRequest): Matcher | undefined {
+  return ctx.tenancy.enforce ? tenantMatcher(tenantOf(ctx, req), ctx.tenancy) : undefined;
 }
 
 /** Thanos' `shard_info`: the shard of a query frontend's vertically sharded query, as JSON. */
@@ -187,14 +193,14 @@ export function toApiError(err: unknown, logger: Logger): ApiError {
  * Runs a route body with an AbortSignal that fires when the client goes away, answering its errors in
  * Prometheus' error JSON and logging it if slow.
  */
-export async function handle(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, body: (signal: AbortSignal) => Promise<FastifyReply>): Promise<FastifyReply> {
+export async function handle(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, body: (call: CallContext) => Promise<FastifyReply>): Promise<FastifyReply> {
   const arrived = performance.now();
   const ac = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) ac.abort();
   });
   try {
-    return await body(ac.signal);
+    return await body({ signal: ac.signal, tenant: tenantOf(ctx, req) });
   } catch (err) {
     return sendError(reply, toApiError(err, ctx.logger));
   } finally {

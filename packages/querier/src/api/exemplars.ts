@@ -3,7 +3,7 @@ import { exemplarsRequest, MAX_INT64, MIN_INT64, PartialResponseStrategy, type E
 import { Labels } from '@strata/tsdb';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { selectorsOf } from '../proxy/proxy.js';
-import { engineFor, handle, type ApiContext, tenantOf } from './context.js';
+import { engineFor, handle, type ApiContext, tenantMatcherOf } from './context.js';
 import { ApiError } from './errors.js';
 import { Params, SINGLE } from './params.js';
 import { labelsJson, sendSuccess } from './respond.js';
@@ -20,7 +20,7 @@ const exemplarsSchema = {
 export function exemplarsRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     const exemplars = (req: FastifyRequest, reply: FastifyReply) =>
-      handle(ctx, req, reply, async (signal) => {
+      handle(ctx, req, reply, async (call) => {
         const p = Params.from(req.query, req.body);
         const start = p.time('start', MIN_INT64);
         const end = p.time('end', MAX_INT64);
@@ -34,7 +34,7 @@ export function exemplarsRoutes(ctx: ApiContext): FastifyPluginAsync {
         }
         if (selectors.length === 0) return reply.code(204).send();
         const partial = p.bool('partial_response', ctx.defaults.partialResponse);
-        const res = await ctx.proxy.exemplars(exemplarsRequest({ query, start, end, partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT }), { signal }, tenantOf(ctx, req));
+        const res = await ctx.proxy.exemplars(exemplarsRequest({ query, start, end, partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT }), call, tenantMatcherOf(ctx, req));
         const data = dedupExemplars(res.data, new Set(ctx.defaults.replicaLabels));
         return sendSuccess(reply, `[${data.map(exemplarDataJson).join(',')}]`, res.warnings);
       });

@@ -1,4 +1,4 @@
-import { PartialResponseStrategy, labelNamesRequest, seriesRequest, MAX_INT64, MIN_INT64 } from '@strata/storeapi';
+import { PartialResponseStrategy, labelNamesRequest, seriesRequest, MAX_INT64, MIN_INT64, type CallContext } from '@strata/storeapi';
 import { compareStrings, Labels } from '@strata/tsdb';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fromMatcher } from '../proxy/proxy.js';
@@ -29,14 +29,14 @@ const selectorSchema = {
 export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     const series = (req: FastifyRequest, reply: FastifyReply) =>
-      handle(ctx, req, reply, async (signal) => {
+      handle(ctx, req, reply, async (call) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
         if (p.all('match[]').length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
         const limit = parseLimit(p);
         const { start, end } = timeRange(ctx, p);
         const opts = readOptions(ctx, req, p, engine);
-        const selectors = parseMatchSelectors(engine, p, true).map((ms) => withTenant(ms, opts.tenant));
+        const selectors = parseMatchSelectors(engine, p, true).map((ms) => withTenant(ms, opts.tenantMatcher));
         const dedup = opts.dedup && opts.replicaLabels.length > 0;
         const seen = new Map<string, Labels>();
         const warnings: string[] = [];
@@ -51,7 +51,7 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
             withoutReplicaLabels: dedup ? [...opts.replicaLabels] : [],
             limit: storeLimit(limit),
           });
-          const res = await ctx.proxy.fetchSeries(req, signal, opts.endpointFilter);
+          const res = await ctx.proxy.fetchSeries(req, call, opts.endpointFilter);
           for (const s of res.series) seen.set(s.labels.key(), s.labels);
           warnings.push(...res.warnings);
         }
@@ -60,18 +60,18 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
       });
 
     const labels = (req: FastifyRequest, reply: FastifyReply) =>
-      handle(ctx, req, reply, async (signal) => {
+      handle(ctx, req, reply, async (call) => {
         const p = Params.from(req.query, req.body);
-        const { names, warnings } = await fanOutLabels(ctx, req, p, signal, undefined);
+        const { names, warnings } = await fanOutLabels(ctx, req, p, call, undefined);
         return sendData(reply, names, warnings);
       });
 
     const values = (req: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) =>
-      handle(ctx, req, reply, async (signal) => {
+      handle(ctx, req, reply, async (call) => {
         const p = Params.from(req.query, undefined);
         const name = req.params.name;
         if (!validLabelName(name, ctx.defaults.compat)) throw new ApiError('bad_data', `invalid label name: ${JSON.stringify(name)}`);
-        const { names, warnings } = await fanOutLabels(ctx, req, p, signal, name);
+        const { names, warnings } = await fanOutLabels(ctx, req, p, call, name);
         return sendData(reply, names, warnings);
       });
 
@@ -84,7 +84,7 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
 }
 
 /** Label names (label = undefined) or one label's values, unioned over every match[] selector. */
-async function fanOutLabels(ctx: ApiContext, req: FastifyRequest, p: Params, signal: AbortSignal, label: string | undefined): Promise<{ names: string[]; warnings: string[] }> {
+async function fanOutLabels(ctx: ApiContext, req: FastifyRequest, p: Params, call: CallContext, label: string | undefined): Promise<{ names: string[]; warnings: string[] }> {
   const engine = engineFor(ctx, p);
   const limit = parseLimit(p);
   const { start, end } = timeRange(ctx, p);
@@ -97,17 +97,16 @@ async function fanOutLabels(ctx: ApiContext, req: FastifyRequest, p: Params, sig
     const base = labelNamesRequest({
       start,
       end,
-      matchers: withTenant(matchers, opts.tenant).map(fromMatcher),
+      matchers: withTenant(matchers, opts.tenantMatcher).map(fromMatcher),
       partialResponseStrategy: opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
       partialResponseDisabled: !opts.partialResponse,
       withoutReplicaLabels: dedup ? [...opts.replicaLabels] : [],
       limit: storeLimit(limit),
     });
-    const callCtx = { signal };
     const res =
       label === undefined
-        ? await ctx.proxy.labelNames(base, callCtx).then((r) => ({ values: r.names, warnings: r.warnings }))
-        : await ctx.proxy.labelValues({ ...base, label }, callCtx);
+        ? await ctx.proxy.labelNames(base, call).then((r) => ({ values: r.names, warnings: r.warnings }))
+        : await ctx.proxy.labelValues({ ...base, label }, call);
     for (const v of res.values) out.add(v);
     warnings.push(...res.warnings);
   }

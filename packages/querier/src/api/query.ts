@@ -43,7 +43,7 @@ const formatSchema = { querystring: { type: 'object', properties: { query: SINGL
 export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     const instant = async (req: FastifyRequest, reply: FastifyReply) =>
-      handle(ctx, req, reply, async (signal) => {
+      handle(ctx, req, reply, async ({ signal }) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
         const limit = parseLimit(p);
@@ -55,7 +55,7 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     const range = async (req: FastifyRequest, reply: FastifyReply) =>
-      handle(ctx, req, reply, async (signal) => {
+      handle(ctx, req, reply, async ({ signal }) => {
         const p = Params.from(req.query, req.body);
         const engine = engineFor(ctx, p);
         const limit = parseLimit(p);

@@ -1,4 +1,4 @@
-import { AlertState, formatGoTime, PartialResponseStrategy, rulesRequest, RulesType, type AlertInstance, type RuleGroup, type Rule } from '@strata/storeapi';
+import { AlertState, formatGoTime, PartialResponseStrategy, rulesRequest, RulesType, type AlertInstance, type CallContext, type RuleGroup, type Rule } from '@strata/storeapi';
 import { compareStrings, type Label } from '@strata/tsdb';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { handle, type ApiContext } from './context.js';
@@ -17,18 +17,18 @@ const alertsSchema = { querystring: { type: 'object', properties: { partial_resp
 export function rulesRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     app.get('/api/v1/rules', { schema: rulesSchema }, (req, reply) =>
-      handle(ctx, req, reply, async (signal) => {
+      handle(ctx, req, reply, async (call) => {
         const p = Params.from(req.query, req.body);
         // Prometheus lower-cases the type before checking it.
         const type = (p.get('type') ?? '').toLowerCase();
         if (type !== '' && type !== 'alert' && type !== 'record') throw invalidParam('type', `not supported value ${JSON.stringify(type)}`);
-        const { groups, warnings } = await rulesFor(ctx, req, type === 'alert' ? RulesType.ALERT : type === 'record' ? RulesType.RECORD : RulesType.ALL, signal);
+        const { groups, warnings } = await rulesFor(ctx, req, type === 'alert' ? RulesType.ALERT : type === 'record' ? RulesType.RECORD : RulesType.ALL, call);
         return sendSuccess(reply, `{"groups":[${groups.map(groupJson).join(',')}]}`, warnings);
       }),
     );
     app.get('/api/v1/alerts', { schema: alertsSchema }, (req: FastifyRequest, reply: FastifyReply) =>
-      handle(ctx, req, reply, async (signal) => {
-        const { groups, warnings } = await rulesFor(ctx, req, RulesType.ALERT, signal);
+      handle(ctx, req, reply, async (call) => {
+        const { groups, warnings } = await rulesFor(ctx, req, RulesType.ALERT, call);
         const alerts = groups.flatMap((g) => g.rules.flatMap((r) => ('alert' in r ? r.alert.alerts : [])));
         return sendSuccess(reply, `{"alerts":[${alerts.map(alertJson).join(',')}]}`, warnings);
       }),
@@ -37,10 +37,10 @@ export function rulesRoutes(ctx: ApiContext): FastifyPluginAsync {
 }
 
 /** The endpoints' rule groups of `type`, deduplicated (Thanos' rules.GRPCClient). */
-async function rulesFor(ctx: ApiContext, req: FastifyRequest, type: RulesType, signal: AbortSignal): Promise<{ groups: RuleGroup[]; warnings: string[] }> {
+async function rulesFor(ctx: ApiContext, req: FastifyRequest, type: RulesType, call: CallContext): Promise<{ groups: RuleGroup[]; warnings: string[] }> {
   const p = Params.from(req.query, req.body);
   const partial = p.bool('partial_response', ctx.defaults.partialResponse);
-  const res = await ctx.proxy.rules(rulesRequest({ type, partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT }), { signal });
+  const res = await ctx.proxy.rules(rulesRequest({ type, partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT }), call);
   const replicaLabels = new Set(ctx.defaults.replicaLabels);
   const groups = dedupGroups(res.groups);
   for (const g of groups) g.rules = dedupRules(g.rules, replicaLabels);

@@ -54,7 +54,7 @@ export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
  * Thanos' `partial_response`.
  */
 function metadata(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  return handle(ctx, req, reply, async (signal) => {
+  return handle(ctx, req, reply, async (call) => {
     const p = Params.from(req.query, req.body);
     const limitText = p.get('limit');
     const limit = limitText === undefined || limitText === '' ? -1 : Number(limitText);
@@ -64,7 +64,7 @@ function metadata(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply): Pr
     const res = await ctx.proxy.metricMetadata(
       // The Metadata API's limit is an int32: one beyond it is no limit.
       metricMetadataRequest({ metric: p.get('metric') ?? '', limit: limit < 0 || limit > 0x7fffffff ? -1 : limit, partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT }),
-      { signal },
+      call,
     );
     return sendData(reply, Object.fromEntries([...res.metadata].map(([name, metas]) => [name, metas.map((m) => ({ type: m.type, help: m.help, unit: m.unit }))])), res.warnings);
   });

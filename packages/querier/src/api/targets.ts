@@ -18,12 +18,12 @@ const STATES: Record<string, TargetsState> = { '': TargetsState.ANY, any: Target
 export function targetsRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
     app.get('/api/v1/targets', { schema: targetsSchema }, (req, reply) =>
-      handle(ctx, req, reply, async (signal) => {
+      handle(ctx, req, reply, async (call) => {
         const p = Params.from(req.query, req.body);
         const state = STATES[(p.get('state') ?? '').toLowerCase()];
         if (state === undefined) return sendSuccess(reply, '{"activeTargets":[],"droppedTargets":[]}');
         const partial = p.bool('partial_response', ctx.defaults.partialResponse);
-        const res = await ctx.proxy.targets(targetsRequest({ state, partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT }), { signal });
+        const res = await ctx.proxy.targets(targetsRequest({ state, partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT }), call);
         const replicaLabels = new Set(ctx.defaults.replicaLabels);
         const active = dedupActive(res.targets.activeTargets, replicaLabels).map(activeJson);
         const dropped = dedupDropped(res.targets.droppedTargets, replicaLabels).map((t) => `{"discoveredLabels":${labelsObject(t.discoveredLabels)}}`);

@@ -63,7 +63,7 @@ describe('ProxyStore.streamSeries', () => {
       // One that shards is trusted with its answer.
       const sharding = endpoint('new', [{ batch: [series('z', '', 0)] }], { shards: true });
       const got: LabeledSeries[] = [];
-      await proxyOver(old, sharding).streamSeries({ ...req(PartialResponseStrategy.ABORT), shardInfo, limit: 2 }, new AbortController().signal, (s) => got.push(s));
+      await proxyOver(old, sharding).streamSeries({ ...req(PartialResponseStrategy.ABORT), shardInfo, limit: 2 }, { signal: new AbortController().signal }, (s) => got.push(s));
       expect(got.map((s) => s.labels.get('__name__'))).toEqual([...inShard, 'z']);
       // Its first series are not the shard's first: no limit asked of it.
       expect(asked[0]?.limit).toBe(0);
@@ -80,7 +80,7 @@ describe('ProxyStore.streamSeries', () => {
       stripsReplicaLabels: false,
     });
     const got: LabeledSeries[] = [];
-    const done = proxyOver(fast, slow).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+    const done = proxyOver(fast, slow).streamSeries(req(PartialResponseStrategy.ABORT), { signal: new AbortController().signal }, (s) => got.push(s));
     await new Promise((r) => setTimeout(r, 20));
     expect(got).toEqual([]); // the slow endpoint could still send something before "a"
     release();
@@ -98,7 +98,7 @@ describe('ProxyStore.streamSeries', () => {
     const one = endpoint('one', [{ batch: [series('a', '', 0), series('b', '', 0)] }, { batch: [series('d', '', 0)] }], { before: (i) => (i === 1 ? gate : Promise.resolve()) });
     const two = endpoint('two', [{ batch: [series('a', '', 5), series('c', '', 0)] }]);
     const got: LabeledSeries[] = [];
-    const done = proxyOver(one, two).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+    const done = proxyOver(one, two).streamSeries(req(PartialResponseStrategy.ABORT), { signal: new AbortController().signal }, (s) => got.push(s));
     await new Promise((r) => setTimeout(r, 20));
     expect(names(got)).toEqual([['{__name__="a"}', [0, 5]]]);
     release();
@@ -121,7 +121,7 @@ describe('ProxyStore.streamSeries', () => {
     const onWarning = (w: Error) => warnings.push(w.name);
     process.on('warning', onWarning);
     try {
-      await proxyOver(...eps).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+      await proxyOver(...eps).streamSeries(req(PartialResponseStrategy.ABORT), { signal: new AbortController().signal }, (s) => got.push(s));
       await new Promise((resolve) => setImmediate(resolve));
     } finally {
       process.off('warning', onWarning);
@@ -134,14 +134,14 @@ describe('ProxyStore.streamSeries', () => {
     const asked: SeriesRequest[] = [];
     const strips = endpoint('strips', [{ batch: [series('a', '', 0)] }], { asked });
     const old = endpoint('old', [{ batch: [series('a', 'r0', 5), series('a', 'r1', 7)] }], { asked, stripsReplicaLabels: false });
-    await proxyOver(strips, old).streamSeries({ ...req(PartialResponseStrategy.ABORT), limit: 3 }, new AbortController().signal, () => {});
+    await proxyOver(strips, old).streamSeries({ ...req(PartialResponseStrategy.ABORT), limit: 3 }, { signal: new AbortController().signal }, () => {});
     expect(asked.map((r) => r.limit).sort()).toEqual([0, 3]);
   });
 
   it('fails with the error of the reader of the series, after the endpoints are done', async () => {
     const one = endpoint('one', [{ batch: [series('a', '', 0), series('b', '', 0)] }]);
     let calls = 0;
-    const call = proxyOver(one).streamSeries(req(PartialResponseStrategy.WARN), new AbortController().signal, () => {
+    const call = proxyOver(one).streamSeries(req(PartialResponseStrategy.WARN), { signal: new AbortController().signal }, () => {
       calls++;
       throw new Error('corrupt chunk');
     });
@@ -153,10 +153,10 @@ describe('ProxyStore.streamSeries', () => {
     const failing = () => endpoint('bad', [{ batch: [series('a', '', 0)] }, new Error('connection reset') as unknown as SeriesResponse]);
     const good = () => endpoint('good', [{ batch: [series('b', '', 0)] }]);
     const got: LabeledSeries[] = [];
-    const res = await proxyOver(failing(), good()).streamSeries(req(PartialResponseStrategy.WARN), new AbortController().signal, (s) => got.push(s));
+    const res = await proxyOver(failing(), good()).streamSeries(req(PartialResponseStrategy.WARN), { signal: new AbortController().signal }, (s) => got.push(s));
     expect(names(got).map(([n]) => n)).toEqual(['{__name__="a"}', '{__name__="b"}']);
     expect(res.warnings).toEqual(['fetch series for store bad: connection reset']);
-    await expect(proxyOver(failing(), good()).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, () => {})).rejects.toThrow(
+    await expect(proxyOver(failing(), good()).streamSeries(req(PartialResponseStrategy.ABORT), { signal: new AbortController().signal }, () => {})).rejects.toThrow(
       'connection reset',
     );
   });
@@ -170,7 +170,7 @@ describe('ProxyStore replicas', () => {
     const r0 = labelled('sidecar-r0', { cluster: 'a', replica: 'r0' }, [{ batch: [series('x', '', 100)] }]);
     const r1 = labelled('sidecar-r1', { cluster: 'a', replica: 'r1' }, [{ batch: [series('x', '', 105)] }]);
     const got: LabeledSeries[] = [];
-    await proxyOver(history, r0, r1).streamSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal, (s) => got.push(s));
+    await proxyOver(history, r0, r1).streamSeries(req(PartialResponseStrategy.ABORT), { signal: new AbortController().signal }, (s) => got.push(s));
     expect(got.map((s) => s.replicaOf)).toEqual([[undefined, '{cluster="a", replica="r0"}', '{cluster="a", replica="r1"}']]);
   });
 });
@@ -181,16 +181,16 @@ describe('ProxyStore with an unavailable endpoint', () => {
 
   it('answers from the others with a warning naming it under WARN, and fails under ABORT', async () => {
     const got: LabeledSeries[] = [];
-    const { warnings } = await proxy.streamSeries(req(PartialResponseStrategy.WARN), new AbortController().signal, (s) => got.push(s));
+    const { warnings } = await proxy.streamSeries(req(PartialResponseStrategy.WARN), { signal: new AbortController().signal }, (s) => got.push(s));
     expect(names(got)).toEqual([['{__name__="a"}', [0]]]);
     expect(warnings).toEqual(['fetch series for store store:1 with labels {replica="r0"}: endpoint unavailable: connect ECONNREFUSED']);
-    await expect(proxy.fetchSeries(req(PartialResponseStrategy.ABORT), new AbortController().signal)).rejects.toThrow(/store:1.*endpoint unavailable/);
+    await expect(proxy.fetchSeries(req(PartialResponseStrategy.ABORT), { signal: new AbortController().signal })).rejects.toThrow(/store:1.*endpoint unavailable/);
   });
 
   it('says nothing of it where its time range or external labels rule its data out', async () => {
     const later = seriesRequest({ minTime: 600, maxTime: 1000, partialResponseStrategy: PartialResponseStrategy.ABORT });
-    expect((await proxy.fetchSeries(later, new AbortController().signal)).warnings).toEqual([]);
+    expect((await proxy.fetchSeries(later, { signal: new AbortController().signal })).warnings).toEqual([]);
     const otherReplica = seriesRequest({ minTime: 0, maxTime: 1000, matchers: [{ type: 0, name: 'replica', value: 'r1' }], partialResponseStrategy: PartialResponseStrategy.ABORT });
-    expect((await proxy.fetchSeries(otherReplica, new AbortController().signal)).warnings).toEqual([]);
+    expect((await proxy.fetchSeries(otherReplica, { signal: new AbortController().signal })).warnings).toEqual([]);
   });
 });

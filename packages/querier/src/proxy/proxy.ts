@@ -11,6 +11,7 @@ import {
   StoreError,
   GrpcStatus,
   type CallContext,
+  type CallOptions,
   type InfoResponse,
   type LabelMatcher,
   type LabelNamesRequest,
@@ -104,10 +105,16 @@ export class ProxyStore implements StoreServer {
     }
   }
 
+  /** A call to an endpoint on `ctx`'s behalf: its signal, tenant and --store.response-timeout. */
+  #callOptions(ctx: CallContext): CallOptions {
+    const timeoutMs = this.opts.responseTimeoutMs || undefined;
+    return { signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}), ...(ctx.tenant !== undefined ? { tenant: ctx.tenant } : {}) };
+  }
+
   /** Series from every matching endpoint, merged and sorted, with the warnings collected on the way. */
-  async fetchSeries(req: SeriesRequest, signal: AbortSignal, filter?: EndpointFilter): Promise<SeriesResult> {
+  async fetchSeries(req: SeriesRequest, ctx: CallContext, filter?: EndpointFilter): Promise<SeriesResult> {
     const series: LabeledSeries[] = [];
-    const { warnings, stats } = await this.streamSeries(req, signal, (s) => series.push(s), filter);
+    const { warnings, stats } = await this.streamSeries(req, ctx, (s) => series.push(s), filter);
     return { series, warnings, stats };
   }
 
@@ -117,7 +124,7 @@ export class ProxyStore implements StoreServer {
    * are done, and no series is handed on after it. Under WARN, what a failing endpoint sent before it
    * failed is kept, as Thanos' proxy keeps it.
    */
-  async streamSeries(req: SeriesRequest, signal: AbortSignal, onSeries: (s: LabeledSeries) => void, filter?: EndpointFilter): Promise<Omit<SeriesResult, 'series'>> {
+  async streamSeries(req: SeriesRequest, ctx: CallContext, onSeries: (s: LabeledSeries) => void, filter?: EndpointFilter): Promise<Omit<SeriesResult, 'series'>> {
     const matchers = req.matchers.map(toMatcher);
     const targets = this.#select(matchers, req.minTime, req.maxTime, filter);
     const abort = isAbort(req);
@@ -129,7 +136,7 @@ export class ProxyStore implements StoreServer {
     const started = performance.now();
     const stats = emptyQueryStats();
     const samples = { count: 0 };
-    fannedOut(signal);
+    fannedOut(ctx.signal);
     let failed: { error: unknown } | undefined;
     // An endpoint of one label set serves one replica: its chunks are told apart from other replicas'
     // (LabeledSeries.replicaOf). One whose label set has no replica label serves what is no replica's
@@ -163,14 +170,14 @@ export class ProxyStore implements StoreServer {
         const cutsWrong = (own !== undefined && req.withoutReplicaLabels.length > 0) || inShard !== undefined;
         const asked = req.limit > 0 && cutsWrong ? { ...req, limit: 0 } : req;
         try {
-          await this.#seriesFrom(e, asked, signal, { warnings, stats, samples }, abort, (s) => {
+          await this.#seriesFrom(e, asked, ctx, { warnings, stats, samples }, abort, (s) => {
             if (own !== undefined) own.push(s);
             else if (inShard === undefined || inShard(s)) merge.add(i, s);
           }, () => merge.drain());
           const stripped = own === undefined ? undefined : stripLabels(own, req.withoutReplicaLabels);
           merge.end(i, inShard === undefined ? stripped : stripped?.filter(inShard));
         } catch (err) {
-          if (signal.aborted || err instanceof SeriesLimitError) throw err;
+          if (ctx.signal.aborted || err instanceof SeriesLimitError) throw err;
           const msg = `fetch series for ${describe(e)}: ${(err as Error).message}`;
           if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
           warnings.push(msg);
@@ -188,14 +195,13 @@ export class ProxyStore implements StoreServer {
   async #seriesFrom(
     e: Endpoint,
     req: SeriesRequest,
-    signal: AbortSignal,
+    ctx: CallContext,
     { warnings, stats, samples }: { warnings: string[]; stats: QueryStats; samples: { count: number } },
     abort: boolean,
     onSeries: (s: LabeledSeries) => void,
     onFrame: () => void,
   ): Promise<void> {
-    const timeoutMs = this.opts.responseTimeoutMs || undefined;
-    for await (const f of e.client.series(req, { signal, ...(timeoutMs ? { timeoutMs } : {}) })) {
+    for await (const f of e.client.series(req, this.#callOptions(ctx))) {
       if ('warning' in f) {
         if (abort) throw new Error(f.warning);
         warnings.push(`${describe(e)}: ${f.warning}`);
@@ -296,10 +302,9 @@ export class ProxyStore implements StoreServer {
     serves: (e: Endpoint) => boolean,
     strategy: PartialResponseStrategy,
     ctx: CallContext,
-    call: (e: Endpoint, opts: { signal: AbortSignal; timeoutMs?: number }) => Promise<string[]>,
+    call: (e: Endpoint, opts: CallOptions) => Promise<string[]>,
   ): Promise<string[]> {
     const warnings: string[] = [];
-    const timeoutMs = this.opts.responseTimeoutMs || undefined;
     fannedOut(ctx.signal);
     await Promise.all(
       this.endpoints
@@ -307,7 +312,7 @@ export class ProxyStore implements StoreServer {
         .filter(serves)
         .map(async (e) => {
           try {
-            const theirs = await call(e, { signal: ctx.signal, ...(timeoutMs ? { timeoutMs } : {}) });
+            const theirs = await call(e, this.#callOptions(ctx));
             warnings.push(...theirs.map((w) => `${describe(e)}: ${w}`));
           } catch (err) {
             if (ctx.signal.aborted) throw err;
@@ -352,27 +357,27 @@ export class ProxyStore implements StoreServer {
     if (req.matchers.every((m) => external.has(m.name))) {
       throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding external labels)');
     }
-    const { series, warnings, stats } = await this.fetchSeries(req, ctx.signal);
+    const { series, warnings, stats } = await this.fetchSeries(req, ctx);
     for (const w of warnings) yield { warning: w };
     for (const s of series) yield { series: { labels: s.labels.toArray(), chunks: s.chunks } };
     if (wantsQueryStats(req.hints)) yield { hints: encodeSeriesResponseHints({ queriedBlocks: [], queryStats: stats }) };
   }
 
   async labelNames(req: LabelNamesRequest, ctx: CallContext): Promise<LabelNamesResponse> {
-    const res = await this.#fanOutStrings(req, req.start, req.end, ctx.signal, (e, opts) => e.client.labelNames(req, opts).then((r) => ({ values: r.names, warnings: r.warnings })));
+    const res = await this.#fanOutStrings(req, req.start, req.end, ctx, (e, opts) => e.client.labelNames(req, opts).then((r) => ({ values: r.names, warnings: r.warnings })));
     return { names: res.values, warnings: res.warnings };
   }
 
   async labelValues(req: LabelValuesRequest, ctx: CallContext): Promise<LabelValuesResponse> {
-    return this.#fanOutStrings(req, req.start, req.end, ctx.signal, (e, opts) => e.client.labelValues(req, opts));
+    return this.#fanOutStrings(req, req.start, req.end, ctx, (e, opts) => e.client.labelValues(req, opts));
   }
 
   async #fanOutStrings(
     req: { matchers: LabelMatcher[]; partialResponseDisabled: boolean; partialResponseStrategy: SeriesRequest['partialResponseStrategy'] },
     start: number,
     end: number,
-    signal: AbortSignal,
-    call: (e: Endpoint, opts: { signal: AbortSignal; timeoutMs?: number }) => Promise<{ values: string[]; warnings: string[] }>,
+    ctx: CallContext,
+    call: (e: Endpoint, opts: CallOptions) => Promise<{ values: string[]; warnings: string[] }>,
   ): Promise<LabelValuesResponse> {
     const matchers = req.matchers.map(toMatcher);
     const targets = this.#select(matchers, start, end);
@@ -380,19 +385,18 @@ export class ProxyStore implements StoreServer {
     const warnings: string[] = [];
     this.#missing('labels', matchers, start, end, abort, warnings);
     const values = new Set<string>();
-    const timeoutMs = this.opts.responseTimeoutMs || undefined;
-    fannedOut(signal);
+    fannedOut(ctx.signal);
     await Promise.all(
       targets.map(async (e) => {
         try {
-          const r = await call(e, { signal, ...(timeoutMs ? { timeoutMs } : {}) });
+          const r = await call(e, this.#callOptions(ctx));
           for (const v of r.values) values.add(v);
           for (const w of r.warnings) {
             if (abort) throw new Error(w);
             warnings.push(`${describe(e)}: ${w}`);
           }
         } catch (err) {
-          if (signal.aborted) throw err;
+          if (ctx.signal.aborted) throw err;
           const msg = `fetch labels for ${describe(e)}: ${(err as Error).message}`;
           if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
           warnings.push(msg);
