@@ -269,6 +269,26 @@ describe('deploy files and the CLI', () => {
     }
   });
 
+  it("takes --no-<flag> for every boolean flag, as Thanos' kingpin does, leaving the defaults as they were", async () => {
+    const parsed = async (args: string[]) => {
+      const program = cliProgram();
+      const query = findCommand(program, ['query']) as Command;
+      let opts: Record<string, unknown> = {};
+      query.action((o: Record<string, unknown>) => {
+        opts = o;
+      });
+      await program.parseAsync(['query', ...args], { from: 'user' });
+      return opts;
+    };
+    const defaults = await parsed([]);
+    expect([defaults['web.disableCors'], defaults['query.partialResponse'], defaults['query.enforceTenancy']]).toEqual([false, true, false]);
+    const negated = await parsed(['--no-web.disable-cors', '--no-query.auto-downsampling', '--no-query.partial-response', '--no-enable-auto-gomemlimit']);
+    expect([negated['web.disableCors'], negated['query.autoDownsampling'], negated['query.partialResponse'], negated.enableAutoGomemlimit]).toEqual([false, false, false, false]);
+    expect((await parsed(['--web.disable-cors']))['web.disableCors']).toBe(true);
+    // Unlisted: the help stays as it was.
+    expect((findCommand(cliProgram(), ['query']) as Command).helpInformation()).not.toContain('--no-web.disable-cors');
+  });
+
   it('cache configs parse with Strata own loaders, memcached ones naming the memcached deployed with them', async () => {
     const parsers: Record<string, (text: string, what: string) => object> = {
       '--index-cache.config': parseIndexCacheConfig,

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { register as registerDemoTools } from './tools-demo.js';
 import { register as registerBucketTools } from './tools-bucket.js';
 import { register as registerTsdbTools } from './tools-tsdb.js';
@@ -24,4 +24,20 @@ export function registerCommands(program: Command): void {
   registerDemoTools(tools);
   registerBucketTools(tools);
   registerTsdbTools(tools);
+  addNegations(program);
+}
+
+/**
+ * Thanos' flag parser (kingpin) takes `--no-<flag>` for every boolean flag, and deployments written
+ * for it may give one (`--no-web.disable-cors`): each boolean flag without a negation of its own gets
+ * one, unlisted, setting it false.
+ */
+function addNegations(cmd: Command): void {
+  const longs = new Set(cmd.options.map((o) => o.long));
+  for (const o of [...cmd.options]) {
+    if (!o.isBoolean() || o.negate || o.long === undefined || o.long === '--help' || o.long === '--version') continue;
+    const negation = `--no-${o.long.slice(2)}`;
+    if (!longs.has(negation)) cmd.addOption(new Option(negation).hideHelp());
+  }
+  for (const sub of cmd.commands) addNegations(sub);
 }
