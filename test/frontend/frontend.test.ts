@@ -165,13 +165,19 @@ describe('query frontend: split range queries', () => {
     const lines: string[] = [];
     const base = await frontend(prom.url, { logQueriesLongerThan: -1, orgIdHeaders: ['X-Tenant', 'X-Scope-OrgID'], logger: createLogger({ format: 'json', write: (l) => lines.push(l) }) });
     await get(base, '/api/v1/query_range', range('sum(temperature)', START, END, 3_600_000));
-    await fetch(`${base}/api/v1/label/room/values`, { headers: { 'X-Scope-OrgID': 'team-b' } });
+    await fetch(`${base}/api/v1/label/room/values`, { headers: { 'X-Scope-OrgID': 'team-b', 'X-Dashboard-Uid': 'abc123', 'X-Panel-Id': '7', Authorization: `Basic ${Buffer.from('grafana:secret').toString('base64')}` } });
     const slow = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'slow query detected');
-    // With --query-frontend.org-id-header, each names its tenant (anonymous without the header).
-    expect(slow.map((l) => [l.path, l.status, l.param_query, l.org_id])).toEqual([
-      ['/api/v1/query_range', 200, 'sum(temperature)', 'anonymous'],
-      ['/api/v1/label/room/values', 200, undefined, 'team-b'],
+    // With --query-frontend.org-id-header, each names its tenant (anonymous without the header); Grafana's
+    // dashboard and panel headers and the basic-auth user are in its fields, as Thanos logs them.
+    expect(slow.map((l) => [l.path, l.status, l.param_query, l.org_id, l.remote_user, l.grafana_dashboard_uid, l.grafana_panel_id])).toEqual([
+      ['/api/v1/query_range', 200, 'sum(temperature)', 'anonymous', '', '-', '-'],
+      ['/api/v1/label/room/values', 200, undefined, 'team-b', 'grafana', 'abc123', '7'],
     ]);
+    // --query-frontend.slow-query-logs-user-header names the user instead.
+    lines.length = 0;
+    const named = await frontend(prom.url, { logQueriesLongerThan: -1, slowQueryLogsUserHeader: 'X-Grafana-User', logger: createLogger({ format: 'json', write: (l) => lines.push(l) }) });
+    await fetch(`${named}/api/v1/labels`, { headers: { 'X-Grafana-User': 'alice' } });
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'slow query detected')?.remote_user).toBe('alice');
   });
 
   it("answers Prometheus' unavailable error when no querier answers at all", async () => {

@@ -29,6 +29,8 @@ export interface FrontendConfig extends ServingConfig {
    * a request has, else `anonymous`), as Thanos' --query-frontend.org-id-header.
    */
   orgIdHeaders?: readonly string[];
+  /** The request header naming the user in the slow query log's `remote_user` (else the basic-auth user), as Thanos' --query-frontend.slow-query-logs-user-header. */
+  slowQueryLogsUserHeader?: string;
   /**
    * Only these request headers go on to the querier (Thanos' --query-frontend.forward-header); without
    * them, every one but the connection's own (authorization included).
@@ -129,7 +131,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     if (cfg.compressResponses === true) compressResponses(app);
     corsResponses(app, cfg.cors === false ? undefined : corsOrigin('.*'));
     app.addHook('onResponse', async (req, reply) => {
-      if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req), { org_id: orgId(req, cfg.orgIdHeaders ?? []) });
+      if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req), { org_id: orgId(req, cfg.orgIdHeaders ?? []) }, { userHeader: cfg.slowQueryLogsUserHeader ?? '' });
     });
     app.get('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));
     app.post('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));

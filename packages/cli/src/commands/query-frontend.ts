@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .option('--web.disable-cors', 'send no CORS headers (by default browsers from every origin are answered, as by the querier)', false)
     .option('--cache-compression-type <type>', "compress the answers kept in memcached or redis: snappy, or '' (none)", '')
     .option('--query-frontend.forward-header <name>', 'send only these request headers on to the querier (repeatable; without it, every header but the connection\'s own)', repeatable, [])
+    .option('--query-frontend.slow-query-logs-user-header <name>', "the request header naming the user in the slow query log's remote_user (e.g. X-Grafana-User; without it, the basic-auth user)", '')
     .option('--query-frontend.org-id-header <name>', 'the request header naming the tenant in the slow query log as org_id (repeatable: the first present wins; none: anonymous)', repeatable, [])
     .option('--query-frontend.log-queries-longer-than <duration>', 'log API requests slower than this, with their parameters (0: none; negative: every one)', '0')
     .option('--query-range.align-range-with-step', 'move start and end onto multiples of the step, as Grafana asks, so that answers can be cached', true)
@@ -57,6 +58,7 @@ export function register(program: Command): void {
       cacheCompression: cacheCompression(String(o.cacheCompressionType)),
       forwardHeaders: o['queryFrontend.forwardHeader'] as string[],
       orgIdHeaders: o['queryFrontend.orgIdHeader'] as string[],
+      slowQueryLogsUserHeader: String(o['queryFrontend.slowQueryLogsUserHeader']),
       tenant: tenantSourceFromFlags(o, 'query-frontend', 'default-tenant'),
       range: {
         ...range,

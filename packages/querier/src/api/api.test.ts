@@ -225,8 +225,10 @@ describe('--query.log-queries-longer-than', () => {
     }
     const slow = lines.filter((l) => l.includes('slow query detected'));
     expect(slow).toHaveLength(2);
-    expect(slow[0]).toMatch(/method=GET path=\/api\/v1\/query_range status=200 time_taken=\d+\.\d{3}s .*param_query=sum\(vector\(1\)\) param_start=0 param_end=600 param_step=15/);
-    expect(slow[1]).toMatch(/path=\/api\/v1\/query status=400 .*param_query=sum\($/m);
+    expect(slow[0]).toMatch(
+      /method=GET host=localhost:80 path=\/api\/v1\/query_range remote_user="" remote_addr=127.0.0.1 status=200 time_taken=\d+\.\d{3}s grafana_dashboard_uid=- grafana_panel_id=- trace_id=- param_query=sum\(vector\(1\)\) param_start=0 param_end=600 param_step=15/,
+    );
+    expect(slow[1]).toMatch(/path=\/api\/v1\/query remote_user="" remote_addr=127.0.0.1 status=400 .*param_query=sum\($/m);
   });
 });
 
