@@ -8,5 +8,6 @@ export { PrometheusClient, PrometheusError, selector, type RemoteReadResponse } 
 export { Shipper, readShipperState, writeShipperState, SHIPPER_META_FILENAME, type ShipperState, type SyncResult } from './shipper.js';
 export { ResponseType, readFrames, decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest } from './remoteread.js';
 export { SidecarMetrics } from './metrics.js';
-export { Reloader, substituteEnv, type ReloaderOptions } from './reloader.js';
+export { Reloader, substituteEnv, type ReloaderOptions, type ReloadMethod } from './reloader.js';
+export type { SeriesLimits } from './limits.js';
 export { parsePrometheusHttpClientConfig, type PrometheusHttpClientConfig } from './httpclient.js';

@@ -12,6 +12,8 @@ export class SidecarMetrics {
   readonly lastSuccessfulUpload: Gauge;
   /** Series calls by where their persisted data came from (see PrometheusStore). */
   readonly seriesSources: Counter<'source'>;
+  /** Series calls refused by --store.limits.request-series or --store.limits.request-samples. */
+  readonly selectsDropped: Counter<'reason'>;
   readonly grpc: GrpcServerObserver;
 
   constructor(registry: Registry) {
@@ -35,6 +37,14 @@ export class SidecarMetrics {
       registers,
     });
     for (const source of ['blocks', 'remote_read', 'tombstones', 'block_failed', 'too_large']) this.seriesSources.inc({ source }, 0);
+    this.selectsDropped = new Counter({
+      name: 'strata_store_selects_dropped_total',
+      help: 'Series calls refused by a limit (--store.limits.request-series, --store.limits.request-samples), by the limit.',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Exposed at 0 from the start, so that rates and alerts over them work before the first refusal.
+    for (const reason of ['series', 'samples']) this.selectsDropped.inc({ reason }, 0);
 
     this.grpc = grpcServerMetrics(registry);
   }

@@ -34,6 +34,7 @@ export class PrometheusError extends Error {
 export class PrometheusClient {
   readonly url: string;
   readonly #timeoutMs: number;
+  readonly #configTimeoutMs: number;
   /** The URL's path, which every request path starts with. */
   readonly #prefix: string;
   /**
@@ -45,10 +46,16 @@ export class PrometheusClient {
   readonly #remoteRead1: Http1Client;
   readonly #httpClient: PrometheusHttpClientConfig;
 
-  /** `httpClient`: credentials and TLS settings for a Prometheus behind its --web.config.file (Thanos' --prometheus.http-client). */
-  constructor(url: string, opts: { timeoutMs?: number; httpClient?: PrometheusHttpClientConfig } = {}) {
+  /**
+   * `httpClient`: credentials and TLS settings for a Prometheus behind its --web.config.file (Thanos'
+   * --prometheus.http-client). `configTimeoutMs` (--prometheus.get_config_timeout): how long the requests
+   * for Prometheus' configuration, flags and lowest timestamp (what the sidecar's start and heartbeat ask)
+   * wait for an answer; `timeoutMs` the others. Both 30s unless given.
+   */
+  constructor(url: string, opts: { timeoutMs?: number; configTimeoutMs?: number; httpClient?: PrometheusHttpClientConfig } = {}) {
     this.url = url.replace(/\/+$/, '');
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#configTimeoutMs = opts.configTimeoutMs ?? 30_000;
     this.#prefix = new URL(this.url).pathname.replace(/\/+$/, '');
     const httpClient = opts.httpClient ?? {};
     this.#httpClient = httpClient;
@@ -63,10 +70,11 @@ export class PrometheusClient {
     return auth !== undefined ? { ...headers, Authorization: auth } : headers;
   }
 
-  /** GET `path`, or POST `form`; the whole answer, within the client's timeout. */
-  async #fetch(path: string, opts: { form?: URLSearchParams; signal?: AbortSignal } = {}): Promise<{ status: number; text: string }> {
+  /** GET `path`, or POST `form`; the whole answer, within the client's timeout (of configuration requests, with `configRequest`). */
+  async #fetch(path: string, opts: { form?: URLSearchParams; signal?: AbortSignal; configRequest?: boolean } = {}): Promise<{ status: number; text: string }> {
+    const timeoutMs = opts.configRequest === true ? this.#configTimeoutMs : this.#timeoutMs;
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), this.#timeoutMs);
+    const timer = setTimeout(() => ac.abort(), timeoutMs);
     const onAbort = () => ac.abort();
     if (opts.signal?.aborted) ac.abort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -83,7 +91,8 @@ export class PrometheusClient {
     } catch (e) {
       traced?.end(e as Error);
       const timedOut = ac.signal.aborted && !opts.signal?.aborted;
-      throw new PrometheusError(`Prometheus ${this.url}${path.split('?')[0]}: ${timedOut ? `no answer within ${this.#timeoutMs} ms` : (e as Error).message}`);
+      const limit = `no answer within ${timeoutMs} ms${opts.configRequest === true ? ' (--prometheus.get_config_timeout)' : ''}`;
+      throw new PrometheusError(`Prometheus ${this.url}${path.split('?')[0]}: ${timedOut ? limit : (e as Error).message}`);
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -91,12 +100,13 @@ export class PrometheusClient {
   }
 
   /** GET or POST-form `/api/v1/<path>`; returns `data` or throws with Prometheus' error text. */
-  async #api<T>(path: string, params: [string, string | undefined][] = [], opts: { post?: boolean; signal?: AbortSignal } = {}): Promise<T> {
+  async #api<T>(path: string, params: [string, string | undefined][] = [], opts: { post?: boolean; signal?: AbortSignal; configRequest?: boolean } = {}): Promise<T> {
     const qs = new URLSearchParams();
     for (const [k, v] of params) if (v !== undefined) qs.append(k, v);
+    const fetchOpts = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.configRequest === true ? { configRequest: true } : {}) };
     const { status, text } = opts.post
-      ? await this.#fetch(`/api/v1/${path}`, { form: qs, ...(opts.signal ? { signal: opts.signal } : {}) })
-      : await this.#fetch(`/api/v1/${path}${qs.size > 0 ? `?${qs}` : ''}`, opts.signal ? { signal: opts.signal } : {});
+      ? await this.#fetch(`/api/v1/${path}`, { form: qs, ...fetchOpts })
+      : await this.#fetch(`/api/v1/${path}${qs.size > 0 ? `?${qs}` : ''}`, fetchOpts);
     let body: { status?: string; data?: T; error?: string };
     try {
       body = JSON.parse(text) as typeof body;
@@ -121,14 +131,13 @@ export class PrometheusClient {
     }
   }
 
-  /** `global.external_labels` from the loaded configuration (the YAML inside /api/v1/status/config). */
   /**
    * What the sidecar needs of Prometheus' configuration (`/api/v1/status/config`): its external labels,
    * and how far back out-of-order samples are accepted (storage.tsdb.out_of_order_time_window, 0 when
    * off): until Prometheus compacts them, such samples are in its head, behind the blocks on disk.
    */
   async config(): Promise<{ externalLabels: Labels; outOfOrderWindowMs: number }> {
-    const { yaml } = await this.#api<{ yaml: string }>('status/config');
+    const { yaml } = await this.#api<{ yaml: string }>('status/config', [], { configRequest: true });
     const config = parseYaml(yaml) as { global?: { external_labels?: Record<string, unknown> }; storage?: { tsdb?: { out_of_order_time_window?: unknown } } } | null;
     const ext = config?.global?.external_labels ?? {};
     const window = config?.storage?.tsdb?.out_of_order_time_window;
@@ -140,7 +149,7 @@ export class PrometheusClient {
 
   /** Command-line flags, e.g. `storage.tsdb.min-block-duration`. */
   flags(): Promise<Record<string, string>> {
-    return this.#api<Record<string, string>>('status/flags');
+    return this.#api<Record<string, string>>('status/flags', [], { configRequest: true });
   }
 
   /**
@@ -149,7 +158,7 @@ export class PrometheusClient {
    * when it holds nothing yet.
    */
   async tsdbTimes(): Promise<{ lowest: number; headMax: number }> {
-    const res = await this.#fetch('/metrics');
+    const res = await this.#fetch('/metrics', { configRequest: true });
     if (res.status !== 200) throw new PrometheusError(`Prometheus /metrics: HTTP ${res.status}`);
     const m = /^prometheus_tsdb_lowest_timestamp_seconds(?:\{\})? (\S+)/m.exec(res.text);
     if (!m) throw new PrometheusError('Prometheus /metrics has no prometheus_tsdb_lowest_timestamp_seconds');

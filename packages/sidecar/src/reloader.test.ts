@@ -1,14 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { nopLogger } from '@strata/runtime';
-import { tempDir } from '@strata/testing/process';
+import { startProcess, tempDir, type Managed } from '@strata/testing/process';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PrometheusClient } from './promclient.js';
-import { Reloader, substituteEnv } from './reloader.js';
+import { Reloader, substituteEnv, type ReloadMethod } from './reloader.js';
 
 describe('substituteEnv', () => {
   it('replaces $(NAME) with the variable, and fails on an unset one', () => {
@@ -47,7 +48,15 @@ describe('Reloader against a fake Prometheus', () => {
     await dir.cleanup();
   });
 
-  function reloader(opts: { configFile?: string; configOutputFile?: string; ruleDirs?: string[]; env?: NodeJS.ProcessEnv; retryIntervalMs?: number }): { r: Reloader; registry: Registry } {
+  function reloader(opts: {
+    configFile?: string;
+    configOutputFile?: string;
+    ruleDirs?: string[];
+    env?: NodeJS.ProcessEnv;
+    retryIntervalMs?: number;
+    method?: ReloadMethod;
+    processName?: string;
+  }): { r: Reloader; registry: Registry } {
     const registry = new Registry();
     const prometheus = new PrometheusClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     const r = new Reloader({ prometheus, registry, logger: nopLogger, watchIntervalMs: 3_600_000, ...opts });
@@ -117,5 +126,57 @@ describe('Reloader against a fake Prometheus', () => {
     await until('the failed apply', async () => /^strata_sidecar_reloader_config_apply_operations_failed_total [1-9]/m.test(await registry.metrics()));
     expect(await readFile(out, 'utf8')).toBe('a: 1\n');
     expect(reloads).toBe(1);
+  });
+
+  describe('with --reloader.method=signal', () => {
+    const children: Managed[] = [];
+    afterEach(async () => {
+      for (const c of children.splice(0)) await c.stop();
+    });
+
+    /** A process named `name` (more than comm's 15 bytes: found by its first argument) that writes a line to `hups` at every SIGHUP. */
+    async function namedProcess(name: string, hups: string): Promise<void> {
+      const script = `process.title = process.argv[1];
+        process.on('SIGHUP', () => require('node:fs').appendFileSync(process.argv[2], 'hup\\n'));
+        setInterval(() => {}, 1 << 30);
+        console.log('ready');`;
+      const log = join(dir.path, `${name}.log`);
+      children.push(startProcess(process.execPath, ['-e', script, name, hups], { logFile: log }));
+      await until(`${name} is ready`, async () => (await readFile(log, 'utf8').catch(() => '')).includes('ready'));
+    }
+
+    const hupsIn = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l === 'hup').length;
+    const uniqueName = () => `strata-reload-test-${randomBytes(4).toString('hex')}`;
+
+    it('sends SIGHUP to the process named --reloader.process-name at start and at every change, instead of POST /-/reload', async () => {
+      const name = uniqueName();
+      const hups = join(dir.path, 'hups');
+      await namedProcess(name, hups);
+      const config = join(dir.path, 'prometheus.yml');
+      await writeFile(config, 'a: 1\n');
+      const { r, registry } = reloader({ configFile: config, method: 'signal', processName: name });
+      r.start();
+      await until('a SIGHUP at start', async () => (await hupsIn(hups)) === 1);
+      await writeFile(config, 'a: 2\n');
+      await until('a SIGHUP after the configuration changed', async () => (await hupsIn(hups)) === 2);
+      // Counted once the other processes have been looked at too.
+      await until('both reloads counted', async () => /^strata_sidecar_reloader_reloads_total 2$/m.test(await registry.metrics()));
+      expect(reloads).toBe(0);
+    });
+
+    it('fails the reload while no process has that name, and retries it until one has', async () => {
+      const name = uniqueName();
+      const config = join(dir.path, 'prometheus.yml');
+      await writeFile(config, 'a: 1\n');
+      const { r, registry } = reloader({ configFile: config, method: 'signal', processName: name, retryIntervalMs: 50 });
+      r.start();
+      await until('two failed reloads', async () => /^strata_sidecar_reloader_reloads_failed_total [2-9]/m.test(await registry.metrics()));
+      expect(await registry.metrics()).toMatch(/^strata_sidecar_reloader_last_reload_successful 0$/m);
+      const hups = join(dir.path, 'hups');
+      await namedProcess(name, hups);
+      await until('the retried reload', async () => (await hupsIn(hups)) === 1);
+      await until('the reload counted', async () => /^strata_sidecar_reloader_last_reload_successful 1$/m.test(await registry.metrics()));
+      expect(reloads).toBe(0);
+    });
   });
 });

@@ -4,8 +4,9 @@
  * are replaced by environment variables and the result written where Prometheus reads its
  * configuration (`--reloader.config-envsubst-file`); a gzipped file is read as well. Whenever that
  * result or a file in a rule directory changes, Prometheus is asked to reload (POST /-/reload, which
- * Prometheus serves with `--web.enable-lifecycle`); a reload that fails is tried again every retry
- * interval until one succeeds. Changes are noticed from file-system notifications and, should those be
+ * Prometheus serves with `--web.enable-lifecycle`; or, with `--reloader.method=signal`, a SIGHUP to the
+ * processes named `--reloader.process-name`); a reload that fails is tried again every retry interval
+ * until one succeeds. Changes are noticed from file-system notifications and, should those be
  * missed (network file systems, Kubernetes' symlink swaps of a ConfigMap), every watch interval.
  */
 import { createHash } from 'node:crypto';
@@ -16,9 +17,18 @@ import { gunzipSync } from 'node:zlib';
 import type { Logger } from '@strata/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PrometheusClient } from './promclient.js';
+import { signalProcesses } from './procsignal.js';
+
+/** How Prometheus is asked to reload (Thanos' --reloader.method). */
+export type ReloadMethod = 'http' | 'signal';
 
 export interface ReloaderOptions {
+  /** Asked to reload over HTTP (POST /-/reload) with the http method. */
   prometheus: PrometheusClient;
+  /** --reloader.method: POST /-/reload (http, the default), or SIGHUP to the processes named `processName` (signal). */
+  method?: ReloadMethod;
+  /** --reloader.process-name: the executable name of the processes the signal method signals (default prometheus). */
+  processName?: string;
   /** --reloader.config-file: Prometheus' configuration, or a template of it. */
   configFile?: string | undefined;
   /** --reloader.config-envsubst-file: where the configuration goes with its `$(NAME)` references substituted. */
@@ -142,7 +152,7 @@ export class Reloader {
     const digest = hash.digest('hex');
     if (digest === this.#applied) return;
     try {
-      await this.#opts.prometheus.reload();
+      await this.#reload();
     } catch (e) {
       this.#metrics.reloadFailures.inc();
       this.#metrics.lastReloadSuccessful.set(0);
@@ -155,6 +165,12 @@ export class Reloader {
     this.#metrics.lastReloadSuccessful.set(1);
     this.#metrics.lastReloadSuccess.set(Date.now() / 1000);
     this.#log.info('Prometheus reloaded its configuration and rules');
+  }
+
+  /** Has Prometheus load its configuration and rules again, as the method says. */
+  async #reload(): Promise<void> {
+    if (this.#opts.method === 'signal') await signalProcesses(this.#opts.processName ?? 'prometheus', 'SIGHUP');
+    else await this.#opts.prometheus.reload();
   }
 
   /** The configuration as Prometheus is to read it, written to the output file where one is given; undefined without a configuration file. */

@@ -6,14 +6,14 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Bucket, InMemoryBucket, newBucket, parseBucketConfig } from '@strata/objstore';
+import { type Bucket, InMemoryBucket, newBucket, parseBucketConfig, type UploadBody } from '@strata/objstore';
 import { nopLogger } from '@strata/runtime';
 import { acceptanceFixture, fixtureOpenMetrics } from '@strata/storeapi';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
 import { freePort, sleep, startProcess, tempDir, waitForHttp, type Managed } from '@strata/testing/process';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
-import { formatMeta, isULID, Labels, parseMeta, type BlockMeta } from '@strata/tsdb';
+import { ArraySampleIterator, BlockWriter, formatMeta, isULID, Labels, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SidecarMetrics } from './metrics.js';
@@ -255,6 +255,68 @@ describe('shipper and compacted blocks', () => {
     } finally {
       await dir.cleanup();
     }
+  });
+});
+
+/** An in-memory bucket whose uploads of chunk files wait until the test releases them: those waiting at once are those the shipper uploads at once. */
+class GatedBucket extends InMemoryBucket {
+  readonly held: (() => void)[] = [];
+
+  override async upload(name: string, body: UploadBody): Promise<void> {
+    if (name.includes('/chunks/')) await new Promise<void>((resolve) => this.held.push(resolve));
+    return super.upload(name, body);
+  }
+}
+
+describe('shipper upload concurrency', () => {
+  /**
+   * Ships one block of `segments` chunk files with --shipper.upload-concurrency=`concurrency` and
+   * returns how many of its chunk files were uploading at once, round by round: each round's uploads
+   * are released together once `perRound` of them (fewer for the last) wait.
+   */
+  const rounds = async (concurrency: number | undefined, segments: number, perRound: number): Promise<number[]> => {
+    const dir = await tempDir('strata-shipper-concurrency-');
+    try {
+      const w = await BlockWriter.create(dir.path, { chunkRange: 7_200_000 });
+      await w.addSeries(Labels.from({ __name__: 'up' }), new ArraySampleIterator([0, 1000], [1, 1]));
+      const { ulid } = await w.close();
+      // More segment files: the shipper moves files, whatever they hold.
+      for (let i = 2; i <= segments; i++) await cp(join(dir.path, ulid, 'chunks', '000001'), join(dir.path, ulid, 'chunks', String(i).padStart(6, '0')));
+      const bucket = new GatedBucket();
+      const s = new Shipper({
+        bucket,
+        dir: dir.path,
+        labels: () => Labels.from(EXT),
+        uploadCompacted: false,
+        ...(concurrency !== undefined ? { uploadConcurrency: concurrency } : {}),
+        metrics: new SidecarMetrics(new Registry()),
+        logger: nopLogger,
+      });
+      const synced = s.sync();
+      const seen: number[] = [];
+      for (let left = segments; left > 0; ) {
+        await waitFor(`${Math.min(perRound, left)} chunk files uploading`, async () => bucket.held.length >= Math.min(perRound, left), 10_000);
+        const round = bucket.held.splice(0);
+        seen.push(round.length);
+        left -= round.length;
+        for (const release of round) release();
+      }
+      const res = await synced;
+      expect(res).toEqual({ uploaded: [ulid] });
+      expect(await bucket.exists(`${ulid}/chunks/${String(segments).padStart(6, '0')}`)).toBe(true);
+      return seen;
+    } finally {
+      await dir.cleanup();
+    }
+  };
+
+  it('uploads up to --shipper.upload-concurrency files of a block at once', async () => {
+    expect(await rounds(3, 7, 3)).toEqual([3, 3, 1]);
+  });
+
+  it('uploads them one at a time with 0, the default, as Thanos', async () => {
+    expect(await rounds(0, 3, 1)).toEqual([1, 1, 1]);
+    expect(await rounds(undefined, 3, 1)).toEqual([1, 1, 1]);
   });
 });
 

@@ -34,6 +34,8 @@ export interface ShipperOptions {
   uploadCompacted: boolean;
   /** Record each uploaded file's SHA256 in meta.json (--hash-func=SHA256), so that a compactor's download skips a file it already has. */
   hashFiles?: boolean;
+  /** --shipper.upload-concurrency: files of one block uploaded at once; 0 (the default, as Thanos') is one at a time. */
+  uploadConcurrency?: number;
   metrics: SidecarMetrics;
   logger: Logger;
 }
@@ -216,7 +218,7 @@ export class Shipper {
         },
       };
       await writeFile(join(staged, META_FILENAME), formatMeta(withThanos));
-      await uploadBlock(this.#opts.bucket, staged, this.#opts.hashFiles === true ? { hash: true } : {});
+      await uploadBlock(this.#opts.bucket, staged, { concurrency: Math.max(1, this.#opts.uploadConcurrency ?? 0), ...(this.#opts.hashFiles === true ? { hash: true } : {}) });
     } finally {
       await rm(stagingRoot, { recursive: true, force: true });
     }

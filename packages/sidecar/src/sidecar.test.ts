@@ -6,13 +6,15 @@ import { join } from 'node:path';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { TimeBound } from '@strata/block';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
-import { freePort, sleep, startProcess, tempDir, type Managed } from '@strata/testing/process';
+import { freePort, sleep, startProcess, startSilentServer, tempDir, type Managed } from '@strata/testing/process';
 import { nopLogger } from '@strata/runtime';
 import {
+  GrpcStatus,
   labelNamesRequest,
   labelValuesRequest,
   MAX_INT64,
   readChunkSeries,
+  SeriesCallError,
   seriesRequest,
   StoreClient,
   type LabelMatcher,
@@ -20,7 +22,7 @@ import {
 } from '@strata/storeapi';
 import { isULID, Labels, ValueType, type ChunkSeries } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrometheusHttpClientConfig, ResponseType, start, type Sidecar } from './index.js';
+import { parsePrometheusHttpClientConfig, ResponseType, start, type SeriesLimits, type Sidecar } from './index.js';
 
 const EXT = { cluster: 'c1', replica: 'r0' };
 
@@ -264,6 +266,37 @@ describe('sidecar against Prometheus 2.42', () => {
     }
   });
 
+  it('--store.limits.request-series and --store.limits.request-samples: a call past either fails with ResourceExhausted naming the flag', async () => {
+    await waitFor('blocks loaded from disk', async () => (await metric(sidecar, 'strata_bucket_store_blocks_loaded')) >= 2);
+    // The oldest block's range: read from disk, its chunks whole, the same at every call.
+    const metas = await Promise.all((await persistedBlocks()).map(async (id) => JSON.parse(await readFile(join(prom.dataDir, id, 'meta.json'), 'utf8')) as { minTime: number; maxTime: number }));
+    const oldest = metas.reduce((a, b) => (b.minTime < a.minTime ? b : a));
+    const req = { minTime: oldest.minTime, maxTime: oldest.maxTime - 1, matchers: [m('__name__', 'prometheus_tsdb_.*', 2)] };
+    const unlimited = await series(req);
+    const samples = unlimited.reduce((n, s) => n + s.chunks.reduce((k, c) => k + c.chunk.numSamples(), 0), 0);
+    expect(unlimited.length).toBeGreaterThan(1);
+    /** What a sidecar with `limits` answers `r`: how many series, or the gRPC status and the flag its error names. */
+    const answer = async (limits: SeriesLimits, r: Partial<SeriesRequest>): Promise<string> => {
+      const limited = await start({ prometheusUrl: prom.url, tsdbPath: prom.dataDir, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', seriesLimits: limits, logger: nopLogger });
+      const c = new StoreClient(limited.grpcAddress);
+      try {
+        await waitFor('blocks loaded from disk', async () => (await metric(limited, 'strata_bucket_store_blocks_loaded')) >= 1);
+        return `${(await series(r, c)).length} series`;
+      } catch (e) {
+        if (!(e instanceof SeriesCallError)) throw e;
+        return `${GrpcStatus[e.code]} ${/--store\.limits\.request-\w+/.exec(e.details)?.[0]}`;
+      } finally {
+        c.close();
+        await limited.stop();
+      }
+    };
+    expect(await answer({ series: unlimited.length, samples }, req)).toBe(`${unlimited.length} series`);
+    expect(await answer({ series: unlimited.length - 1, samples: 0 }, req)).toBe('RESOURCE_EXHAUSTED --store.limits.request-series');
+    expect(await answer({ series: 0, samples: samples - 1 }, req)).toBe('RESOURCE_EXHAUSTED --store.limits.request-samples');
+    // Up to now: the later blocks and the head (remote read) add samples.
+    expect(await answer({ series: 0, samples }, { ...req, maxTime: Date.now() })).toBe('RESOURCE_EXHAUSTED --store.limits.request-samples');
+  });
+
   it('LabelNames and LabelValues equal Prometheus answers plus the external labels', async () => {
     const end = Date.now();
     const start = startMs - 60_000;
@@ -469,6 +502,17 @@ describe('sidecar start', () => {
     } finally {
       await p.stop();
       await d.cleanup();
+    }
+  });
+
+  it('asks a Prometheus that does not answer for its configuration within --prometheus.get_config_timeout', async () => {
+    const silent = await startSilentServer();
+    try {
+      await expect(
+        start({ prometheusUrl: `http://${silent.address}`, tsdbPath: dir.path, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', readyTimeoutMs: 0, getConfigTimeoutMs: 100, logger: nopLogger }),
+      ).rejects.toThrow(/not ready after --prometheus\.ready_timeout: .*no answer within 100 ms \(--prometheus\.get_config_timeout\)/);
+    } finally {
+      await silent.stop();
     }
   });
 });

@@ -14,6 +14,7 @@ import { PrometheusClient } from './promclient.js';
 import { Reloader, type ReloaderOptions } from './reloader.js';
 import type { ResponseType } from './remoteread.js';
 import { LocalBlocks } from './localblocks.js';
+import type { SeriesLimits } from './limits.js';
 import { Shipper } from './shipper.js';
 import { PrometheusStore, type PrometheusState } from './store.js';
 
@@ -36,12 +37,18 @@ export interface SidecarConfig extends ServingConfig {
   uploadCompacted?: boolean;
   /** --hash-func=SHA256: the SHA256 of each uploaded file in meta.json. */
   hashFiles?: boolean;
+  /** --shipper.upload-concurrency: files of one block uploaded at once (default 0, as Thanos: one at a time). */
+  uploadConcurrency?: number;
+  /** --store.limits.request-series, --store.limits.request-samples: what one Series call may send (0: no limit). */
+  seriesLimits?: SeriesLimits;
   /** --min-time: data older than this (as of each heartbeat) is neither served nor advertised. */
   minTime?: TimeBound;
   /** How long to wait for Prometheus at start. Default 10 minutes. */
   readyTimeoutMs?: number;
   /** Refresh of external labels and lowest timestamp. Default 30s. */
   heartbeatIntervalMs?: number;
+  /** --prometheus.get_config_timeout: how long the requests for Prometheus' configuration, flags and lowest timestamp (at start and at every heartbeat) wait for an answer. Default 30s. */
+  getConfigTimeoutMs?: number;
   /** Shipper sync interval. Default 30s. */
   shipperIntervalMs?: number;
   /** Thanos' --reloader.*: Prometheus reloads when its configuration (a template, substituted) or rules change. */
@@ -105,7 +112,10 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
   collectProcessMetrics(registry);
   const metrics = new SidecarMetrics(registry);
   const prober = new Prober('sidecar', registry);
-  const prom = new PrometheusClient(config.prometheusUrl, config.prometheusHttpClient !== undefined ? { httpClient: config.prometheusHttpClient } : {});
+  const prom = new PrometheusClient(config.prometheusUrl, {
+    ...(config.prometheusHttpClient !== undefined ? { httpClient: config.prometheusHttpClient } : {}),
+    ...(config.getConfigTimeoutMs !== undefined ? { configTimeoutMs: config.getConfigTimeoutMs } : {}),
+  });
   const minTimeFlag = config.minTime ?? TimeBound.at(MIN_INT64);
   let state: PrometheusState | undefined;
 
@@ -202,6 +212,8 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
       ...(config.remoteReadResponseTypes ? { responseTypes: config.remoteReadResponseTypes } : {}),
       ...(blocks !== undefined ? { blocks } : {}),
       sources: metrics.seriesSources,
+      ...(config.seriesLimits !== undefined ? { limits: config.seriesLimits } : {}),
+      dropped: metrics.selectsDropped,
       logger: log,
     });
     const grpc = await serveStore(store, {
@@ -249,6 +261,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
         labels: () => state!.extLabels,
         uploadCompacted: config.uploadCompacted ?? false,
         hashFiles: config.hashFiles === true,
+        ...(config.uploadConcurrency !== undefined ? { uploadConcurrency: config.uploadConcurrency } : {}),
         metrics,
         logger: log.with({ subsystem: 'shipper' }),
       });

@@ -1,7 +1,7 @@
 // PrometheusStore with a stand-in Prometheus: how the remote read and the order check overlap, and how
 // blocks read from disk and the head read remotely are joined.
 import { nopLogger } from '@strata/runtime';
-import { type CallContext, decodeSeriesResponse, encodeSeriesResponse, ProtoWriter, putVarint32, seriesRequest, type StoreSeries } from '@strata/storeapi';
+import { type CallContext, decodeSeriesResponse, encodeSeriesResponse, GrpcStatus, ProtoWriter, putVarint32, seriesRequest, StoreError, type StoreSeries } from '@strata/storeapi';
 import { chunkDataByteNear } from '@strata/testing/corrupt';
 import { tempDir } from '@strata/testing/process';
 import { ArraySampleIterator, BlockWriter, crc32c, Labels } from '@strata/tsdb';
@@ -9,6 +9,7 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SeriesLimits } from './limits.js';
 import { LocalBlocks } from './localblocks.js';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { STREAMED_CONTENT_TYPE } from './remoteread.js';
@@ -297,10 +298,9 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
     await work?.cleanup();
   });
 
-  /** Each series sent (labels: chunks as [minTime, maxTime]), and where each remote read began. */
-  const read = async (state: PrometheusState, sources?: Counter<'source'>, from: LocalBlocks = blocks, remoteJobs: readonly string[] = ['a', 'b']) => {
-    const remoteFrom: number[] = [];
-    const prometheus = {
+  /** A Prometheus whose head holds `remoteJobs` (one chunk of one sample each), noting in `remoteFrom` where each remote read began. */
+  const withHead = (remoteJobs: readonly string[], remoteFrom: number[] = []) =>
+    ({
       async remoteRead(q: { startMs: number }): Promise<RemoteReadResponse> {
         remoteFrom.push(q.startMs);
         async function* body() {
@@ -311,7 +311,12 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
       async labelNames() {
         return ['job'];
       },
-    } as unknown as PrometheusClient;
+    }) as unknown as PrometheusClient;
+
+  /** Each series sent (labels: chunks as [minTime, maxTime]), and where each remote read began. */
+  const read = async (state: PrometheusState, sources?: Counter<'source'>, from: LocalBlocks = blocks, remoteJobs: readonly string[] = ['a', 'b']) => {
+    const remoteFrom: number[] = [];
+    const prometheus = withHead(remoteJobs, remoteFrom);
     const store = new PrometheusStore({ prometheus, state: () => state, blocks: from, ...(sources !== undefined ? { sources } : {}) });
     const got: string[] = [];
     const add = (sent: StoreSeries) => {
@@ -422,6 +427,42 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
   it('serves from blocks a call of more chunk bytes than it may hold at once, giving back what it has sent', async () => {
     // Six reads of a sixth of the chunk bytes each; room for 70%: the first four, then one more as each is sent.
     expect(await readBounded(6 * 4096, 0.7)).toEqual({ fromBlock: 6 * 4096, remoteFrom: [10 * S], sources: [{ labels: { source: 'blocks' }, value: 1 }] });
+  });
+
+  it('fails a call that would send more series or samples than --store.limits.request-* allow with ResourceExhausted naming the flag, blocks and head counted together', async () => {
+    const dropped = new Counter({ name: 'dropped', help: 'dropped', labelNames: ['reason'], registers: [] });
+    /** "N series" when the call is answered whole, else the gRPC status and the flag its error names. */
+    const call = async (limits: SeriesLimits, minTime: number, maxTime: number): Promise<string> => {
+      const store = new PrometheusStore({ prometheus: withHead(['a', 'b']), state: () => ({ extLabels: Labels.from({ replica: 'r0' }), minTime: 0 }), blocks, limits, dropped });
+      let sent = 0;
+      try {
+        for await (const f of store.series(seriesRequest({ minTime, maxTime, matchers: [{ type: 2, name: 'job', value: '.+' }] }), { signal: new AbortController().signal })) {
+          sent += 'run' in f ? f.run.length : 'series' in f ? 1 : 0;
+        }
+        return `${sent} series`;
+      } catch (e) {
+        if (!(e instanceof StoreError)) throw e;
+        return `${GrpcStatus[e.code]} ${/--store\.limits\.request-\w+/.exec(e.message)?.[0]}`;
+      }
+    };
+    const series = 'RESOURCE_EXHAUSTED --store.limits.request-series';
+    const samples = 'RESOURCE_EXHAUSTED --store.limits.request-samples';
+    // The block alone ([0, 10s)): a and c, 10 samples each.
+    expect(await call({ series: 2, samples: 20 }, 0, 10 * S - 1)).toBe('2 series');
+    expect(await call({ series: 1, samples: 0 }, 0, 10 * S - 1)).toBe(series);
+    expect(await call({ series: 0, samples: 19 }, 0, 10 * S - 1)).toBe(samples);
+    // The head alone (remote read from 10s): a and b, 1 sample each.
+    expect(await call({ series: 2, samples: 2 }, 10 * S, 20 * S)).toBe('2 series');
+    expect(await call({ series: 1, samples: 0 }, 10 * S, 20 * S)).toBe(series);
+    expect(await call({ series: 0, samples: 1 }, 10 * S, 20 * S)).toBe(samples);
+    // Both: a (10 + 1 samples, sent once), b (1) and c (10); each part alone is within the limits below.
+    expect(await call({ series: 3, samples: 22 }, 0, 20 * S)).toBe('3 series');
+    expect(await call({ series: 2, samples: 0 }, 0, 20 * S)).toBe(series);
+    expect(await call({ series: 0, samples: 21 }, 0, 20 * S)).toBe(samples);
+    expect((await dropped.get()).values).toEqual([
+      { labels: { reason: 'series' }, value: 3 },
+      { labels: { reason: 'samples' }, value: 3 },
+    ]);
   });
 
   it('reads through remote read from where out-of-order samples may still be in the head only', async () => {

@@ -45,6 +45,7 @@ import { exemplarsFromPrometheus } from './exemplars.js';
 import { rulesFromPrometheus } from './rules.js';
 import { targetsFromPrometheus } from './targets.js';
 import { decodeReadResponse, MAX_FRAME_BYTES, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, TranscodeScope, type TranscodedChunks } from './remoteread.js';
+import { type SeriesLimits, withinLimits } from './limits.js';
 
 /** What the heartbeat keeps current. */
 export interface PrometheusState {
@@ -67,6 +68,10 @@ export interface PrometheusStoreOptions {
   blocks?: LocalBlocks;
   /** Counts where each Series call's data came from. */
   sources?: Counter<'source'>;
+  /** --store.limits.request-series, --store.limits.request-samples: what one Series call may send. */
+  limits?: SeriesLimits;
+  /** Counts the Series calls a limit refused, by limit. */
+  dropped?: Counter<'reason'>;
   logger?: Logger;
 }
 
@@ -271,6 +276,9 @@ export class PrometheusStore implements StoreServer {
   readonly #responseTypes: readonly ResponseType[];
   readonly #blocks: LocalBlocks | undefined;
   readonly #sources: Counter<'source'> | undefined;
+  /** Undefined without a limit: the frames then go out without a count. */
+  readonly #limits: SeriesLimits | undefined;
+  readonly #dropped: Counter<'reason'> | undefined;
   readonly #log: Logger | undefined;
   /**
    * Selectors (matchers and dropped labels) whose last response was long enough to ask Prometheus about
@@ -289,6 +297,9 @@ export class PrometheusStore implements StoreServer {
     this.#responseTypes = opts.responseTypes ?? [ResponseType.STREAMED_XOR_CHUNKS, ResponseType.SAMPLES];
     this.#blocks = opts.blocks;
     this.#sources = opts.sources;
+    const limits = opts.limits;
+    this.#limits = limits !== undefined && (limits.series > 0 || limits.samples > 0) ? limits : undefined;
+    this.#dropped = opts.dropped;
     this.#log = opts.logger;
   }
 
@@ -326,8 +337,14 @@ export class PrometheusStore implements StoreServer {
    * applies deletions), all of it through remote read. Where reading the blocks fails (a block deleted
    * since the last sync) or would hold too many chunk bytes at once, the rest of the call (the series
    * after the last one sent) is read through remote read. A chunk whose CRC does not match fails the call.
+   * The limits count what is sent, from all of these at once.
    */
-  async *series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
+  series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
+    const frames = this.#series(req, ctx);
+    return this.#limits === undefined ? frames : withinLimits(frames, this.#limits, this.#dropped);
+  }
+
+  async *#series(req: SeriesRequest, ctx: CallContext): AsyncGenerator<SeriesFrame> {
     const { extLabels, minTime: advertisedMin, headOnlyFrom = MAX_INT64 } = this.#current();
     const matchers = withoutExternalMatchers(req.matchers, extLabels);
     if (matchers === null) return;

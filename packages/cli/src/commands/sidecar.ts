@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { parsePrometheusHttpClientConfig, start } from '@strata/sidecar';
+import { parsePrometheusHttpClientConfig, type ReloadMethod, start } from '@strata/sidecar';
 import { Registry } from 'prom-client';
 import { parseDuration, parseTimeBound } from '../flags.js';
 import {
+  choiceFlag,
   growHeapBetweenFullCollections,
   hashFuncFlag,
+  intFlag,
   loggerFromFlags,
   repeatable,
   runUntilSignal,
@@ -28,16 +30,22 @@ export function register(program: Command): void {
     .option('--shipper.upload-compacted', 'also upload blocks Prometheus compacted itself (level > 1)', false)
     .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json, so that a compactor\'s download skips a file it already has ("": none, as Thanos)', '')
     .option('--shipper.sync-interval <duration>', 'how often the shipper looks for new blocks', '30s')
+    .option('--shipper.upload-concurrency <n>', 'files of one block uploaded at once (0: one at a time, as Thanos)', '0')
+    .option('--store.limits.request-series <n>', 'most series one Series call may send, from blocks and head together; past it the call fails with ResourceExhausted (0: no limit)', '0')
+    .option('--store.limits.request-samples <n>', 'most samples one Series call may send, from blocks and head together; past it the call fails with ResourceExhausted (0: no limit)', '0')
     .option('--min-time <time>', 'serve and advertise only data from this time on (RFC3339, Unix seconds, or relative like -2w)')
     .option('--prometheus.ready_timeout <duration>', 'how long to wait for Prometheus at start', '10m')
     .option('--prometheus.get_config_interval <duration>', 'how often to refresh external labels and the lowest timestamp', '30s')
+    .option('--prometheus.get_config_timeout <duration>', "how long the requests for Prometheus' configuration, flags and lowest timestamp (at start and at every refresh) wait for an answer", '30s')
     .option('--prometheus.http-client <yaml>', "how to reach a Prometheus behind its --web.config.file (Thanos' YAML): basic_auth, bearer_token(_file), tls_config, e.g. \"basic_auth: {username: strata, password_file: /secrets/pw}\"")
     .option('--prometheus.http-client-file <path>', 'file with that configuration')
     .option('--reloader.config-file <path>', "Prometheus' configuration to watch (gzipped too); Prometheus reloads when it changes")
     .option('--reloader.config-envsubst-file <path>', 'where the configuration goes with its $(NAME) references replaced by environment variables')
     .option('--reloader.rule-dir <dir>', 'directory of rule files to watch; repeatable', repeatable, [])
     .option('--reloader.watch-interval <duration>', 'how often the watched files are checked besides change notifications', '3m')
-    .option('--reloader.retry-interval <duration>', 'how soon a failed reload of Prometheus is tried again', '5s');
+    .option('--reloader.retry-interval <duration>', 'how soon a failed reload of Prometheus is tried again', '5s')
+    .option('--reloader.method <method>', 'how Prometheus is made to reload: http (POST /-/reload, needs its --web.enable-lifecycle) or signal (SIGHUP to the processes named --reloader.process-name, which must share the sidecar\'s process namespace)', 'http')
+    .option('--reloader.process-name <name>', 'executable name of the Prometheus processes --reloader.method=signal signals', 'prometheus');
   withServingFlags(cmd, { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
@@ -63,15 +71,23 @@ export function register(program: Command): void {
       uploadCompacted: o['shipper.uploadCompacted'] === true,
       hashFiles: hashFuncFlag(String(o.hashFunc)),
       shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),
+      uploadConcurrency: intFlag(o['shipper.uploadConcurrency'], '--shipper.upload-concurrency', 0),
+      seriesLimits: {
+        series: intFlag(o['store.limits.requestSeries'], '--store.limits.request-series', 0),
+        samples: intFlag(o['store.limits.requestSamples'], '--store.limits.request-samples', 0),
+      },
       ...(minTime !== undefined ? { minTime: parseTimeBound(minTime) } : {}),
       readyTimeoutMs: parseDuration(str('prometheus.ready_timeout')!),
       heartbeatIntervalMs: parseDuration(str('prometheus.get_config_interval')!),
+      getConfigTimeoutMs: parseDuration(str('prometheus.get_config_timeout')!),
       reloader: {
         configFile: str('reloader.configFile'),
         configOutputFile: str('reloader.configEnvsubstFile'),
         ruleDirs: o['reloader.ruleDir'] as string[],
         watchIntervalMs: parseDuration(str('reloader.watchInterval')!),
         retryIntervalMs: parseDuration(str('reloader.retryInterval')!),
+        method: choiceFlag(o['reloader.method'], '--reloader.method', ['http', 'signal']) as ReloadMethod,
+        processName: str('reloader.processName')!,
       },
       logger,
       registry,
