@@ -269,6 +269,29 @@ describe('deploy files and the CLI', () => {
     }
   });
 
+  it("takes the other flags of Thanos' --help that deployments set: TLS, memory, endpoint files, limits, the block viewer", () => {
+    const thanosFlags: Record<string, string[]> = {
+      query: ['--endpoint.sd-config-file', '--endpoint.sd-config', '--endpoint.sd-config-reload-interval', '--grpc-client-tls-min-version', '--grpc-server-tls-min-version', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--store.sd-interval', '--query.mode'],
+      store: [
+        '--grpc-server-tls-min-version', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--cache-index-header', '--store.enable-lazy-expanded-postings',
+        '--store.index-header-lazy-download-strategy', '--store.posting-group-max-key-series-ratio', '--block-discovery-strategy', '--matcher-cache-size', '--web.disable',
+        '--web.external-prefix', '--web.route-prefix', '--web.prefix-header', '--web.disable-cors', '--bucket-web-label', '--disable-admin-operations',
+      ],
+      sidecar: ['--grpc-server-tls-min-version', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--store.limits.request-series', '--store.limits.request-samples', '--shipper.upload-concurrency', '--prometheus.get_config_timeout', '--reloader.method', '--reloader.process-name'],
+      compact: [
+        '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--compact.progress-interval', '--compact.skip-block-with-out-of-order-chunks', '--block-discovery-strategy', '--web.disable',
+        '--web.route-prefix', '--web.external-prefix', '--web.prefix-header', '--web.disable-cors', '--disable-admin-operations',
+      ],
+      'query-frontend': ['--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--query-frontend.slow-query-logs-user-header'],
+    };
+    const program = cliProgram();
+    for (const [command, flags] of Object.entries(thanosFlags)) {
+      const known = new Set((findCommand(program, [command]) as Command).options.flatMap((o) => [o.long, o.short]));
+      for (const f of flags) expect(known, `strata ${command} ${f}`).toContain(f);
+    }
+    expect((findCommand(program, ['compact']) as Command).options.map((o) => o.short)).toContain('-w');
+  });
+
   it("takes --no-<flag> for every boolean flag, as Thanos' kingpin does, leaving the defaults as they were", async () => {
     const parsed = async (args: string[]) => {
       const program = cliProgram();

@@ -26,8 +26,8 @@ const CHUNK_DATA_TAG = (2 << 3) | 2;
  * refused, by limit.
  */
 export async function* withinLimits(frames: AsyncIterable<SeriesFrame>, limits: SeriesLimits, dropped?: Counter<'reason'>): AsyncGenerator<SeriesFrame> {
-  const series = new RequestLimit('series', limits.series);
-  const samples = limits.samples > 0 ? new SamplesCount(new RequestLimit('samples', limits.samples)) : undefined;
+  const series = new RequestLimit('series', limits.series, '--store.limits.request-series');
+  const samples = limits.samples > 0 ? new SamplesCount(new RequestLimit('samples', limits.samples, '--store.limits.request-samples')) : undefined;
   try {
     for await (const f of frames) {
       if ('series' in f) {

@@ -442,7 +442,8 @@ describe('PrometheusStore.series over blocks on disk and the head', () => {
         return `${sent} series`;
       } catch (e) {
         if (!(e instanceof StoreError)) throw e;
-        return `${GrpcStatus[e.code]} ${/--store\.limits\.request-\w+/.exec(e.message)?.[0]}`;
+        // The sidecar's own flag, without the store gateway's former names.
+        return `${GrpcStatus[e.code]} ${/\((--store\.limits\.request-\w+)\)/.exec(e.message)?.[1]}`;
       }
     };
     const series = 'RESOURCE_EXHAUSTED --store.limits.request-series';

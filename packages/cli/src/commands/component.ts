@@ -68,9 +68,9 @@ export function blockViewerFromFlags(o: Record<string, unknown>): { blockViewer:
  * How the component serves, as the flags say: --http.config, the grace periods, --request.logging-config
  * and --grpc-server-max-connection-age, where the command has them.
  */
-export async function servingFromFlags(o: Record<string, unknown>, logger?: Logger): Promise<ServingConfig> {
+export async function servingFromFlags(o: Record<string, unknown>, logger: Logger): Promise<ServingConfig> {
   const requestLogging = await yamlFlag(o, 'request.logging-config');
-  if (o.enableAutoGomemlimit === true && logger !== undefined) await checkHeapAgainstMemoryLimit({ ratio: Number(o['autoGomemlimit.ratio']), logger });
+  if (o.enableAutoGomemlimit === true) await checkHeapAgainstMemoryLimit({ ratio: Number(o['autoGomemlimit.ratio']), logger });
   return {
     ...(await webConfigFromFlags(o)),
     httpGracePeriodMs: parseDuration(String(o.httpGracePeriod)),

@@ -51,7 +51,7 @@ export function register(program: Command): void {
     const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'sidecar', logger);
-    const serving = await servingFromFlags(o);
+    const serving = await servingFromFlags(o, logger);
     const registry = new Registry();
     const grpcTls = await serverTlsFromFlags(o);
     const bucket = await bucketFromFlags(o, 'objstore', { registry });
