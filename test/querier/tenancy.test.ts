@@ -123,6 +123,12 @@ describe('the tenant sent on to the stores', () => {
       // Label calls are counted under the tenant as well.
       await get(open.httpAddress, '/api/v1/label/job/values', {}, 'team-c');
       expect(await calls('team-c', 'strata_bucket_store_query_object_requests')).toBeGreaterThan(0);
+      // The querier's and the query frontend's HTTP metrics carry the tenant, as Thanos' do.
+      const querierMetrics = await (await fetch(`http://${open.httpAddress}/metrics`)).text();
+      expect(querierMetrics).toMatch(/^http_requests_total\{handler="\/api\/v1\/query_range",code="200",method="GET",tenant="team-a"\} 1$/m);
+      expect(querierMetrics).toMatch(/^http_request_duration_seconds_count\{handler="\/api\/v1\/label\/:name\/values",code="200",method="GET",tenant="team-c"\} 1$/m);
+      await get(frontend.httpAddress, '/api/v1/labels', {}, 'team-d');
+      expect(await (await fetch(`http://${frontend.httpAddress}/metrics`)).text()).toMatch(/^http_requests_total\{handler="[^"]*",code="200",method="GET",tenant="team-d"\} 1$/m);
     } finally {
       await over.stop();
       await middle.stop();

@@ -144,7 +144,7 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     app.get('/api/v1/label/:name/values', { schema: {} }, (req, reply) => labels.handle(req, reply));
     await app.register(passThroughPlugin(downstream, metrics));
   };
-  const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [routes], ...httpServing(cfg) });
+  const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [routes], tenant, ...httpServing(cfg) });
   const cacheText = (o: SplitOptions) => (o.remote !== undefined ? remoteCacheText(o.remote.cache) : `${o.cacheBytes ?? 0} bytes in memory`);
   logger.info('query frontend started', { downstream: cfg.downstreamUrl, split_interval_ms: opts.splitInterval, min_split_interval_ms: opts.minSplitInterval, vertical_shards: opts.verticalShards, results_cache: cacheText(opts), labels_cache: cacheText(labelsOpts) });
   prober.healthy();

@@ -175,6 +175,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
       logger,
       ...(cfg.routePrefix !== undefined ? { routePrefix: cfg.routePrefix } : {}),
       ...(cfg.metrics !== undefined ? { metrics: cfg.metrics } : {}),
+      tenant: cfg.tenancy ?? DEFAULT_TENANCY,
       plugins: [
         apiPlugin({
           proxy,

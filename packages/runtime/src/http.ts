@@ -5,6 +5,7 @@ import type { Logger } from './logger.js';
 import type { Prober } from './prober.js';
 import { addHttpRequestLogging, type RequestLogPolicy } from './requestlog.js';
 import { tracingEnabled } from './tracing.js';
+import { requestTenantOrDefault, type TenantSource } from './tenant.js';
 import { addWebAuth, httpsOptions, type WebConfig } from './webauth.js';
 
 /**
@@ -29,6 +30,8 @@ export interface HttpServerOptions {
   gracePeriodMs?: number;
   /** Which requests are logged (Thanos' --request.logging-config). */
   requestLog?: RequestLogPolicy;
+  /** Where a request's tenant comes from (the querier's and query frontend's): the HTTP metrics then carry a `tenant` label, as Thanos'. */
+  tenant?: TenantSource;
 }
 
 export interface HttpServer {
@@ -62,21 +65,24 @@ async function buildApp(opts: Omit<HttpServerOptions, 'address'>, lifecycle: { c
   app.addHook('onResponse', async () => {
     if (lifecycle.closing) setImmediate(() => app.server.closeIdleConnections());
   });
+  const labelNames = ['handler', 'code', 'method', ...(opts.tenant !== undefined ? ['tenant'] : [])];
   const requests = new Counter({
     name: 'http_requests_total',
     help: 'Tracks the number of HTTP requests.',
-    labelNames: ['handler', 'code', 'method'],
+    labelNames,
     registers: [opts.registry],
   });
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'Tracks the latencies for HTTP requests.',
-    labelNames: ['handler', 'code', 'method'],
+    labelNames,
     buckets: [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120],
     registers: [opts.registry],
   });
+  const tenantOf = opts.tenant === undefined ? undefined : requestTenantOrDefault(opts.tenant);
   app.addHook('onResponse', async (req, reply) => {
-    const labels = { handler: req.routeOptions.url ?? 'unmatched', code: String(reply.statusCode), method: req.method };
+    const labels: Record<string, string> = { handler: req.routeOptions.url ?? 'unmatched', code: String(reply.statusCode), method: req.method };
+    if (tenantOf !== undefined) labels.tenant = tenantOf(req);
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
   });

@@ -23,6 +23,17 @@ export function isCertificateField(v: string): v is CertificateField {
   return v in CERTIFICATE_FIELDS;
 }
 
+/** requestTenant, the default tenant where the request names none it may have (a client certificate without the field): for metrics, which label every request. */
+export function requestTenantOrDefault(source: TenantSource): (req: FastifyRequest) => string {
+  return (req) => {
+    try {
+      return requestTenant(req, source);
+    } catch {
+      return source.defaultTenant;
+    }
+  };
+}
+
 /** The request's tenant; throws when its certificate should name one and does not. */
 export function requestTenant(req: FastifyRequest, source: TenantSource): string {
   if (source.certificateField !== undefined) {
