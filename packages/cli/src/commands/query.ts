@@ -88,6 +88,7 @@ export function register(program: Command): void {
     .option('--web.external-prefix <path>', 'path the querier is reached under through a reverse proxy, where the web UI calls the API', '')
     .option('--web.cors.origin <regex>', 'origins whose browser requests to the API get CORS headers, as Prometheus\' flag (anchored regex)', '.*')
     .option('--web.disable-cors', 'set no CORS headers (Thanos\' flag)', false)
+    .option('--query.default-step <duration>', "the web UI's smallest graph step: its range queries take a 250th of the range, or this if more, as Thanos' UI", '1s')
     .option('--web.prefix-header <name>', 'request header (such as X-Forwarded-Prefix) giving that path per request; ignored with --web.external-prefix', '')
     .option(
       '--query.workers <n>',
@@ -183,7 +184,7 @@ export function register(program: Command): void {
       promqlFeatures,
       storeResponseTimeoutMs: parseDuration(String(o['store.responseTimeout'])),
       ...(prefix !== '' ? { routePrefix: prefix } : {}),
-      ui: { ...(externalPrefix !== '' ? { externalPrefix } : {}), ...(prefixHeader !== '' ? { prefixHeader } : {}) },
+      ui: { ...(externalPrefix !== '' ? { externalPrefix } : {}), ...(prefixHeader !== '' ? { prefixHeader } : {}), defaultStepSeconds: parseDuration(String(o['query.defaultStep'])) / 1000 },
       logger: slot !== undefined ? logger.with({ worker: slot }) : logger,
       flags: flagValues(cmd),
       ...(slot !== undefined ? { metrics: workersMetrics } : {}),

@@ -4,8 +4,9 @@
  * Prometheus replicas behind it and the StoreAPI endpoints with their health.
  * `externalPrefix`: the path the browser reaches the querier under (Thanos' --web.external-prefix or
  * --web.prefix-header), which its API calls then use; without one they are made relative to the page.
+ * `defaultStepSeconds`: the graph's smallest step (Thanos' --query.default-step: max(range / 250, it)).
  */
-export function uiHtml(externalPrefix: string | undefined): string {
+export function uiHtml(externalPrefix: string | undefined, defaultStepSeconds = 1): string {
   // As a script literal: a prefix from a request header must not be able to close the script.
   const external = JSON.stringify(externalPrefix?.replace(/\/+$/, '') ?? null).replace(/</g, '\\u003c');
   return `<!doctype html>
@@ -67,7 +68,7 @@ async function run() {
   const p = new URLSearchParams({ query: q, dedup: $('dedup').checked, partial_response: $('partial').checked, max_source_resolution: $('res').value });
   let path;
   try {
-    if ($('mode').value === 'graph') { const r = dur($('range').value); p.set('start', end - r); p.set('end', end); p.set('step', Math.max(1, Math.round(r / 250))); path = 'query_range'; }
+    if ($('mode').value === 'graph') { const r = dur($('range').value); p.set('start', end - r); p.set('end', end); p.set('step', Math.max(${JSON.stringify(defaultStepSeconds)}, Math.round(r / 250))); path = 'query_range'; }
     else { p.set('time', end); path = 'query'; }
   } catch (e) { $('status').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; return; }
   $('status').textContent = 'running…'; const t0 = performance.now();

@@ -83,3 +83,21 @@ describe('web UI', () => {
     expect(hour.ticks.map(hour.label)).toEqual(['15:15', '15:30', '15:45', '16:00']);
   });
 });
+
+describe('--query.default-step', () => {
+  it("is the graph's smallest step: a 250th of the range, or the default step if more, as Thanos' UI", async () => {
+    const stepOf = (html: string, rangeSeconds: number) => {
+      const expr = /p\.set\('step', (Math\.max\([^;]*\))\);/.exec(html)?.[1];
+      if (expr === undefined) throw new Error('no step in the page');
+      return new Function('r', `return ${expr};`)(rangeSeconds) as number;
+    };
+    const plain = await appWith({});
+    const page = (await plain.inject('/graph')).body;
+    expect([stepOf(page, 3600), stepOf(page, 60)]).toEqual([14, 1]);
+    await plain.close();
+    const coarse = await appWith({ defaultStepSeconds: 60 });
+    const coarsePage = (await coarse.inject('/graph')).body;
+    expect([stepOf(coarsePage, 3600), stepOf(coarsePage, 7 * 86400)]).toEqual([60, 2419]);
+    await coarse.close();
+  });
+});
