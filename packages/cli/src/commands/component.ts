@@ -35,7 +35,6 @@ export function withServingFlags(cmd: Command, has: { grpc: boolean; requestLogg
   if (has.requestLogging) withRequestLoggingFlags(cmd);
   cmd
     .option('--enable-auto-gomemlimit', "as Thanos' flag, which keeps Go's memory within --auto-gomemlimit.ratio of the container's limit (of the machine's memory without one): Node's heap limit is set at start, so this logs that share at start and warns, with the --max-old-space-size to start with, when the heap may grow past it", false)
-    .option('--no-enable-auto-gomemlimit', 'the default')
     .option('--auto-gomemlimit.ratio <ratio>', 'the share of the memory limit --enable-auto-gomemlimit keeps to, in (0, 1]', '0.9');
   return withTracingFlags(withLogFlags(cmd));
 }
@@ -66,7 +65,8 @@ export function blockViewerFromFlags(o: Record<string, unknown>): { blockViewer:
 
 /**
  * How the component serves, as the flags say: --http.config, the grace periods, --request.logging-config
- * and --grpc-server-max-connection-age, where the command has them.
+ * and --grpc-server-max-connection-age, where the command has them; with --enable-auto-gomemlimit, the
+ * heap's limit checked against the memory's (logged on `logger`).
  */
 export async function servingFromFlags(o: Record<string, unknown>, logger: Logger): Promise<ServingConfig> {
   const requestLogging = await yamlFlag(o, 'request.logging-config');
