@@ -51,6 +51,22 @@ describe('parseEndpointConfig', () => {
     expect(compressed?.client).toEqual({ tls: flagTls, compression: 'snappy' });
   });
 
+  it("takes a default_client_config for every endpoint, as the Thanos operator writes the file", async () => {
+    const f = (name: string) => join(dir.path, name);
+    const specs = await parseEndpointConfig(
+      JSON.stringify({
+        default_client_config: { tls_config: { enabled: true, ca_file: f('ca.crt') } },
+        endpoints: [{ address: '10.0.0.10:10901', strict: false, group: false, client_config: { server_name: 'store.tls-query.svc' } }, { address: '10.0.0.11:10901' }],
+      }),
+      'cfg',
+      {},
+    );
+    // The endpoint's own server name over the default's TLS; the other endpoint the default as it is.
+    expect(specs.map((s) => s.client)).toEqual([{ tls: { ca: Buffer.from('ca.crt PEM'), serverName: 'store.tls-query.svc' } }, { tls: { ca: Buffer.from('ca.crt PEM') } }]);
+    // Endpoints without a client of their own follow the default's changes too.
+    expect(specs[1]?.clientKey).not.toBe('');
+  });
+
   it('gives equal client options equal keys, and a rotated certificate a new one', async () => {
     const text = `endpoints:\n  - address: a:1\n    client_config:\n      tls_config:\n        ca_file: ${join(dir.path, 'ca.crt')}\n`;
     const first = await parseEndpointConfig(text, 'cfg', {});

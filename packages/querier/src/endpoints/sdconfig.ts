@@ -2,21 +2,23 @@
  * Thanos' endpoint configuration (`--endpoint.sd-config`, `--endpoint.sd-config-file`), which Thanos
  * 0.42 recommends over the `--endpoint*` flags:
  *
+ *     default_client_config: {}          # as client_config, for every endpoint; the flags' otherwise
  *     endpoints:
  *       - address: store-gateway:10901   # host:port, or dns+ / dnssrv+ / dnssrvnoa+ to look it up
  *         strict: false                  # as --endpoint-strict (static addresses only)
  *         group: false                   # as --endpoint-group
  *         service_config: ''             # a group's gRPC service config (accepted; a group's calls go round robin)
- *         client_config:                 # this endpoint's gRPC client; the --grpc-client-* flags otherwise
+ *         client_config:                 # this endpoint's gRPC client; default_client_config otherwise
  *           server_name: ''
  *           compression: none            # none or snappy (also gzip, deflate); the --grpc-compression flag when absent
  *           tls_config: { enabled, insecure_skip_verify, cert_file, key_file, ca_file, min_version }
  *
  * Thanos 0.38–0.41 called `client_config` `grpc_client_config` and its `compression` `compression_type`:
- * both names are read. TLS as Thanos' endpointset.go resolves it:
- * - no `tls_config` field and no `server_name`: the querier's --grpc-client-tls-* flags;
- * - `enabled` unset: TLS if a file or `insecure_skip_verify` is given, else as the flags say; the fields
- *   not given are the flags';
+ * both names are read. TLS as Thanos' endpointset.go resolves it, against `default_client_config` where
+ * the file has one (as the Thanos operator writes it), itself resolved against the flags:
+ * - no `tls_config` field and no `server_name`: the defaults (the querier's --grpc-client-tls-* flags);
+ * - `enabled` unset: TLS if a file or `insecure_skip_verify` is given, else as the defaults say; the
+ *   fields not given are the defaults';
  * - `enabled: true`: TLS with the fields given only (system roots without `ca_file`);
  * - `enabled: false`: plain text.
  * A file given is re-read on every reload, so that a rotated certificate is used from the next
@@ -50,7 +52,7 @@ export interface EndpointConfigSource {
   specs(): readonly EndpointSpec[];
 }
 
-const TOP_KEYS = new Set(['endpoints']);
+const TOP_KEYS = new Set(['endpoints', 'default_client_config']);
 const ENDPOINT_KEYS = new Set(['address', 'strict', 'group', 'service_config', 'client_config', 'grpc_client_config']);
 const CLIENT_KEYS = new Set(['tls_config', 'server_name', 'compression', 'compression_type']);
 const TLS_KEYS = new Set(['enabled', 'insecure_skip_verify', 'cert_file', 'key_file', 'ca_file', 'min_version']);
@@ -63,12 +65,15 @@ const COMPRESSIONS: ReadonlySet<string> = new Set<Compression>(['none', 'snappy'
 export async function parseEndpointConfig(text: string, what: string, defaults: StoreClientOptions): Promise<EndpointSpec[]> {
   const doc = parseYamlConfig(text, what);
   if (doc === null || doc === undefined) return [];
-  const list = configMapping(doc, what, TOP_KEYS).endpoints ?? [];
+  const top = configMapping(doc, what, TOP_KEYS);
+  const list = top.endpoints ?? [];
   if (!Array.isArray(list)) throw new Error(`${what}: endpoints must be a list`);
-  return Promise.all(list.map((e, i) => parseEndpoint(e, `${what}: endpoints[${i}]`, defaults)));
+  const fileDefaults = top.default_client_config === undefined || top.default_client_config === null ? { client: defaults, clientKey: '' } : await parseClient(top.default_client_config, `${what}: default_client_config`, defaults);
+  return Promise.all(list.map((e, i) => parseEndpoint(e, `${what}: endpoints[${i}]`, fileDefaults)));
 }
 
-async function parseEndpoint(v: unknown, what: string, defaults: StoreClientOptions): Promise<EndpointSpec> {
+/** An endpoint of the file, its client resolved against `defaults` (the file's default_client_config, or the flags' with key ''). */
+async function parseEndpoint(v: unknown, what: string, defaults: { client: StoreClientOptions; clientKey: string }): Promise<EndpointSpec> {
   const m = configMapping(v, what, ENDPOINT_KEYS);
   const address = m.address;
   if (typeof address !== 'string' || address.trim() === '') throw new Error(`${what}: address must be a host:port or a dns+/dnssrv+/dnssrvnoa+ name`);
@@ -79,7 +84,7 @@ async function parseEndpoint(v: unknown, what: string, defaults: StoreClientOpti
   if (!group && m.service_config !== undefined && m.service_config !== null && m.service_config !== '') throw new Error(`${what}: ${address} service_config is only valid for endpoint groups`);
   if (m.client_config !== undefined && m.grpc_client_config !== undefined) throw new Error(`${what}: give client_config or its older name grpc_client_config, not both`);
   const raw = m.client_config ?? m.grpc_client_config;
-  const { client, clientKey } = raw === undefined || raw === null ? { client: defaults, clientKey: '' } : await parseClient(raw, `${what}.client_config`, defaults);
+  const { client, clientKey } = raw === undefined || raw === null ? defaults : await parseClient(raw, `${what}.client_config`, defaults.client);
   return { address: address.trim(), strict, group, client, clientKey };
 }
 
