@@ -101,6 +101,35 @@ describe('--query.enforce-tenancy', () => {
   });
 });
 
+describe('a query frontend reading the tenant from a header of its own', () => {
+  it("tells the querier the tenant in THANOS-TENANT, as Thanos' frontend does, whatever the client sent there", async () => {
+    const orgFrontend = await startFrontend({
+      httpAddress: '127.0.0.1:0',
+      downstreamUrl: `http://${enforcing.httpAddress}`,
+      tenant: { header: 'X-Scope-OrgID', defaultTenant: 'default-tenant' },
+      logger: nopLogger,
+    });
+    try {
+      const query = range('sum(rh_requests)');
+      const viaOrgId = async (org: string, extra: Record<string, string> = {}) => {
+        const qs = new URLSearchParams(query);
+        const res = await fetch(`http://${orgFrontend.httpAddress}/api/v1/query_range?${qs}`, { headers: { 'X-Scope-OrgID': org, ...extra } });
+        return (await res.json()) as Answer;
+      };
+      const a = await get(enforcing.httpAddress, '/api/v1/query_range', query, 'a');
+      expect(await viaOrgId('a')).toEqual(a);
+      // A THANOS-TENANT header of the client's own does not name the tenant past the frontend.
+      expect(await viaOrgId('a', { 'THANOS-TENANT': 'b' })).toEqual(a);
+      // Series and label requests, passed through, too.
+      expect((await get(orgFrontend.httpAddress, '/api/v1/label/tenant_id/values', {})).data).toEqual([]);
+      const values = await fetch(`http://${orgFrontend.httpAddress}/api/v1/label/tenant_id/values`, { headers: { 'X-Scope-OrgID': 'b' } });
+      expect(((await values.json()) as Answer).data).toEqual(['b']);
+    } finally {
+      await orgFrontend.stop();
+    }
+  });
+});
+
 describe('the tenant sent on to the stores', () => {
   it("reaches the store gateway in each call's thanos-tenant metadata, through a stacked querier too, and labels its per-call metrics", async () => {
     const middle = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], logger: nopLogger });

@@ -1,6 +1,7 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { Http1Client, tlsConnectOptions } from '@strata/objstore';
-import { gate, startHttpClientSpan, type Gate } from '@strata/runtime';
+import { gate, INTERNAL_TENANT_HEADER, requestTenantOrDefault, startHttpClientSpan, type Gate, type TenantSource } from '@strata/runtime';
+import type { FastifyRequest } from 'fastify';
 import type { FrontendMetrics } from './metrics.js';
 import { DEFAULT_DOWNSTREAM_TRANSPORT, type DownstreamTransport } from './tripperconfig.js';
 
@@ -12,6 +13,9 @@ export interface DownstreamAnswer {
   readonly headers: readonly [string, string][];
   readonly body: Buffer;
 }
+
+/** Request headers that belong to one connection (or are set again for the request sent on), not passed through. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'host', 'content-length', 'accept-encoding']);
 
 /** Response headers not passed back: the connection's own, and what the body as read no longer has (it was decoded). */
 const NOT_PASSED_BACK = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'content-type', 'date']);
@@ -100,17 +104,39 @@ export class DownstreamConnections {
  * uncompressed answers: the frontend reads them, and compresses its own.
  */
 export class Downstream {
-  /** The request headers sent on (lower case), besides the body's content type; undefined: all. */
+  /** The request headers sent on (lower case), besides the body's content type and the tenant; undefined: all. */
   readonly #forward: ReadonlySet<string> | undefined;
+  readonly #tenant: TenantSource;
+  readonly #tenantOf: (req: FastifyRequest) => string;
 
-  /** `forwardHeaders`: only these of a request's headers are sent on (Thanos' --query-frontend.forward-header). */
+  /** `forwardHeaders`: only these of a request's headers are sent on (Thanos' --query-frontend.forward-header); `tenant`: where a request's tenant comes from. */
   constructor(
     private readonly connections: DownstreamConnections,
     private readonly maxRetries: number,
     private readonly metrics: FrontendMetrics,
+    tenant: TenantSource,
     forwardHeaders?: readonly string[],
   ) {
-    this.#forward = forwardHeaders !== undefined && forwardHeaders.length > 0 ? new Set(['content-type', ...forwardHeaders.map((h) => h.toLowerCase())]) : undefined;
+    this.#forward = forwardHeaders !== undefined && forwardHeaders.length > 0 ? new Set(['content-type', INTERNAL_TENANT_HEADER.toLowerCase(), ...forwardHeaders.map((h) => h.toLowerCase())]) : undefined;
+    this.#tenant = tenant;
+    this.#tenantOf = requestTenantOrDefault(tenant);
+  }
+
+  /**
+   * The request's headers that go on to the querier (authorization, content type, tracing…), its tenant
+   * in THANOS-TENANT whatever header named it here, as Thanos' frontend sends it
+   * (InternalTenancyConversionTripper): a querier reads it there, and a tenant header of another name is
+   * not passed on, so that it cannot say otherwise than a client certificate did.
+   */
+  forwardedHeaders(req: FastifyRequest): Record<string, string> {
+    const custom = this.#tenant.header.toLowerCase();
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || HOP_BY_HOP.has(name) || name === custom) continue;
+      out[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    out[INTERNAL_TENANT_HEADER.toLowerCase()] = this.#tenantOf(req);
+    return out;
   }
 
   async send(req: DownstreamRequest): Promise<DownstreamAnswer> {

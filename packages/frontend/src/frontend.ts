@@ -119,11 +119,10 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const metrics: FrontendMetrics = new FrontendMetrics(registry, cached, sizes);
   const connections = new DownstreamConnections(cfg.downstreamUrl, cfg.downstreamTransport);
   const tenant = cfg.tenant ?? DEFAULT_TENANT_SOURCE;
-  const forwardHeaders = cfg.forwardHeaders !== undefined && cfg.forwardHeaders.length > 0 ? [...cfg.forwardHeaders, tenant.header] : cfg.forwardHeaders;
-  const downstream = new Downstream(connections, opts.maxRetries, metrics, forwardHeaders);
+  const downstream = new Downstream(connections, opts.maxRetries, metrics, tenant, cfg.forwardHeaders);
   const range = new RangeHandler({ opts, tenant, downstream, cache: rangeCache, metrics, now });
   const instant = new InstantHandler({ verticalShards: opts.verticalShards, downstream, metrics, now });
-  const labels = new LabelsHandler({ opts: labelsOpts, tenant, downstream: new Downstream(connections, labelsOpts.maxRetries, metrics, forwardHeaders), cache: labelsCache, metrics, now });
+  const labels = new LabelsHandler({ opts: labelsOpts, tenant, downstream: new Downstream(connections, labelsOpts.maxRetries, metrics, tenant, cfg.forwardHeaders), cache: labelsCache, metrics, now });
   const routes: FastifyPluginAsync = async (app) => {
     // Bodies stay bytes: passed through as they came, or read as a range query's form.
     app.removeAllContentTypeParsers();

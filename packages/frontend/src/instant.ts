@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseSeriesAnswer, unionAnswers, type SeriesAnswer } from './answer.js';
 import type { Downstream } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
-import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
+import { clientGone, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
 import { requestParams, seconds } from './request.js';
 import { overlappingShardsError, shardInfoParams, shardingOf } from './sharding.js';
 
@@ -36,7 +36,7 @@ export class InstantHandler {
     metrics.queries.inc({ op: 'query' });
     // Every shard at the same time: a query without one is at the frontend's now.
     if (!params.has('time') || params.get('time') === '') params.set('time', seconds(now()));
-    const headers = { ...forwardedHeaders(req), 'content-type': 'application/x-www-form-urlencoded' };
+    const headers = { ...downstream.forwardedHeaders(req), 'content-type': 'application/x-www-form-urlencoded' };
     const signal = clientGone(reply);
     let answers;
     try {

@@ -7,7 +7,7 @@ import { joinedNotes } from './answer.js';
 import { parsedSize, type EntriesCache } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
-import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
+import { clientGone, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
 import { mayCache, noStore, otherParams, requestParams, seconds, tenantOrReply } from './request.js';
 import { splitByInterval, type SplitOptions } from './split.js';
 
@@ -67,7 +67,7 @@ export class LabelsHandler {
     metrics.queries.inc({ op: 'labels' });
     const path = req.url.split('?', 1)[0] as string;
     const rest = otherParams(params, RANGE_PARAMS, opts.partialResponse);
-    const headers = forwardedHeaders(req);
+    const headers = downstream.forwardedHeaders(req);
     delete headers['content-type'];
     const signal = clientGone(reply);
     const limit = pLimit(Math.max(1, opts.maxQueryParallelism));

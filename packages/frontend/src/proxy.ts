@@ -4,18 +4,6 @@ import { goJson, sendJson } from '@strata/runtime';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 
-/** Headers that belong to one connection (or are set again for the request sent on), not passed through. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'host', 'content-length', 'accept-encoding']);
-
-/** The request's headers that go on to the downstream querier (authorization, content type, tracing…). */
-export function forwardedHeaders(req: FastifyRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
-}
 
 /**
  * Aborted when the client goes away before its answer is written: the downstream requests for it stop
@@ -51,7 +39,7 @@ export async function passThrough(downstream: Downstream, metrics: FrontendMetri
   metrics.queries.inc({ op: 'passthrough' });
   try {
     const body = Buffer.isBuffer(req.body) ? req.body : undefined;
-    const a = await downstream.send({ method: req.method, path: req.url, headers: forwardedHeaders(req), ...(body !== undefined ? { body } : {}), signal: clientGone(reply) });
+    const a = await downstream.send({ method: req.method, path: req.url, headers: downstream.forwardedHeaders(req), ...(body !== undefined ? { body } : {}), signal: clientGone(reply) });
     return sendAnswer(reply, a);
   } catch (e) {
     return sendUnavailable(reply, e);

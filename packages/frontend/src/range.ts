@@ -8,7 +8,7 @@ import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
 import { mayCache, noStore, otherParams, requestParams, seconds, tenantOrReply } from './request.js';
-import { clientGone, forwardedHeaders, passThrough, sendAnswer, sendBadData, sendUnavailable } from './proxy.js';
+import { clientGone, passThrough, sendAnswer, sendBadData, sendUnavailable } from './proxy.js';
 import { overlappingShardsError, shardInfoParams, shardingOf, type ShardingKey } from './sharding.js';
 import { alignToStep, splitByInterval, type SplitOptions, type StepRange } from './split.js';
 
@@ -115,7 +115,7 @@ export class RangeHandler {
     if (opts.maxQueryLength > 0 && length > opts.maxQueryLength) {
       return sendBadData(reply, `the query time range exceeds the limit (query length: ${goDuration(length)}, limit: ${goDuration(opts.maxQueryLength)})`);
     }
-    const fetcher = new PieceFetcher(this.ctx, q, forwardedHeaders(req), clientGone(reply));
+    const fetcher = new PieceFetcher(this.ctx, q, this.ctx.downstream.forwardedHeaders(req), clientGone(reply));
     // A client asking for a fresh answer (Cache-Control: no-store, as Cortex' frontend reads it) gets one, and it is not cached.
     const useCache = !noStore(req.headers['cache-control']);
     let answers: PieceAnswer[];

@@ -16,6 +16,15 @@ describe('requestTenant', () => {
     expect(requestTenant(request({ 'x-scope-orgid': 'org-1' }), { header: 'X-Scope-OrgID', defaultTenant: 'anonymous' })).toBe('org-1');
   });
 
+  it('falls back on THANOS-TENANT, which a query frontend in front sends, and refuses a tenant that is a path', () => {
+    const custom = { header: 'X-Scope-OrgID', defaultTenant: 'anonymous' };
+    expect(requestTenant(request({ 'thanos-tenant': 'from-frontend' }), custom)).toBe('from-frontend');
+    expect(requestTenant(request({ 'x-scope-orgid': 'org-1', 'thanos-tenant': 'from-frontend' }), custom)).toBe('org-1');
+    expect(() => requestTenant(request({ 'thanos-tenant': '../team-b' }), DEFAULT_TENANT_SOURCE)).toThrow('Tenant name not valid');
+    expect(() => requestTenant(request({ 'thanos-tenant': 'a/b' }), DEFAULT_TENANT_SOURCE)).toThrow('Tenant name not valid');
+    expect(requestTenant(request({ 'thanos-tenant': 'team.b' }), DEFAULT_TENANT_SOURCE)).toBe('team.b');
+  });
+
   it('takes it from the client certificate when told which field, and refuses a certificate without it', () => {
     const source = { ...DEFAULT_TENANT_SOURCE, certificateField: 'organizationalUnit' as const };
     expect(requestTenant(request({ 'thanos-tenant': 'ignored' }, { O: 'acme', OU: 'team-b', CN: 'grafana' }), source)).toBe('team-b');
