@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from './logger.js';
+import { basicCredentials } from './webauth.js';
 
 /** Who sent a slow request, for its log line: a header naming the user (Thanos' --query-frontend.slow-query-logs-user-header), else the basic-auth user. */
 export interface SlowLogOptions {
@@ -34,7 +35,7 @@ export function logIfSlow(
     method: req.method,
     host: header('host'),
     path: req.url.split('?', 1)[0] as string,
-    remote_user: opts.userHeader !== undefined && opts.userHeader !== '' ? header(opts.userHeader) : basicAuthUser(header('authorization')),
+    remote_user: opts.userHeader !== undefined && opts.userHeader !== '' ? header(opts.userHeader) : (basicCredentials(req)?.user ?? ''),
     remote_addr: req.ip,
     status: reply.statusCode,
     time_taken: `${(tookMs / 1000).toFixed(3)}s`,
@@ -47,13 +48,4 @@ export function logIfSlow(
   for (const [name, value] of params) byName.set(name, [...(byName.get(name) ?? []), value]);
   for (const [name, values] of byName) logged[`param_${name}`] = values.join(',');
   logger.info('slow query detected', logged);
-}
-
-/** The user of a basic `Authorization` header ('' for none). */
-function basicAuthUser(authorization: string): string {
-  const m = /^basic\s+(\S+)$/i.exec(authorization);
-  if (m === null) return '';
-  const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon < 0 ? '' : decoded.slice(0, colon);
 }

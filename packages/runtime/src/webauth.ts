@@ -73,7 +73,8 @@ export function addWebAuth(app: FastifyInstance, web: WebConfig): void {
   }
 }
 
-function basicCredentials(req: FastifyRequest): { user: string; password: string } | undefined {
+/** The user and password of a request's basic `Authorization` header, if it has one. */
+export function basicCredentials(req: FastifyRequest): { user: string; password: string } | undefined {
   const m = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   if (m === null) return undefined;
   const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
