@@ -28,3 +28,4 @@ export { startHttpClientSpan, type HttpClientSpan } from './httptracing.js';
 export * from './tracingconfig.js';
 export * from './tenant.js';
 export * from './memorylimit.js';
+export * from './filewatch.js';

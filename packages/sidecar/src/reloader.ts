@@ -10,11 +10,10 @@
  * missed (network file systems, Kubernetes' symlink swaps of a ConfigMap), every watch interval.
  */
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { Logger } from '@strata/runtime';
+import { FileWatch, type Logger } from '@strata/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PrometheusClient } from './promclient.js';
 import { signalProcesses } from './procsignal.js';
@@ -53,10 +52,9 @@ export class Reloader {
   readonly #opts: ReloaderOptions;
   readonly #log: Logger;
   readonly #metrics: ReturnType<typeof reloaderMetrics>;
-  readonly #watchers: FSWatcher[] = [];
+  #watch: FileWatch | undefined;
+  /** Retries of failed reloads. */
   readonly #timers = new Set<NodeJS.Timeout>();
-  /** The check a notification scheduled and that has not run yet: later notifications join it. */
-  #debounced: NodeJS.Timeout | undefined;
   /** The hash of what Prometheus last reloaded successfully (configuration and rules). */
   #applied: string | undefined;
   /** The check running, and whether another was asked for meanwhile. */
@@ -79,27 +77,19 @@ export class Reloader {
     const outDir = out === undefined ? undefined : dirname(out);
     const ownNames = out === undefined ? new Set<string>() : new Set([basename(out), basename(outputTemp(out))]);
     const own = (dir: string, name: string | null) => dir === outDir && name !== null && ownNames.has(name);
-    for (const dir of dirs) {
-      try {
-        const w = watch(dir, (_event, name) => {
-          if (own(dir, name)) return;
-          this.#metrics.watchEvents.inc();
-          this.#debounced ??= this.#after(DEBOUNCE_MS, () => (this.#debounced = undefined));
-        });
-        w.on('error', (err) => {
-          this.#metrics.watchErrors.inc();
-          this.#log.warn('watching stopped', { dir, err });
-        });
-        this.#watchers.push(w);
-      } catch (e) {
+    this.#watch = new FileWatch({
+      dirs,
+      relevant: (dir, name) => !own(dir, name),
+      debounceMs: DEBOUNCE_MS,
+      intervalMs: this.#opts.watchIntervalMs ?? 180_000,
+      onChange: () => void this.check(),
+      onNotification: () => this.#metrics.watchEvents.inc(),
+      onWatchError: (dir, err) => {
         this.#metrics.watchErrors.inc();
-        this.#log.warn('cannot watch; checking every watch interval only', { dir, err: e as Error });
-      }
-    }
-    this.#metrics.watches.set(this.#watchers.length);
-    const every = setInterval(() => this.check(), this.#opts.watchIntervalMs ?? 180_000);
-    every.unref();
-    this.#timers.add(every);
+        this.#log.warn('cannot watch; checking every watch interval only', { dir, err });
+      },
+    });
+    this.#metrics.watches.set(this.#watch.watching);
     void this.check();
   }
 
@@ -121,21 +111,19 @@ export class Reloader {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const w of this.#watchers) w.close();
+    this.#watch?.close();
     for (const t of this.#timers) clearTimeout(t);
     await this.#running;
   }
 
-  /** Checks in `ms` (calling `before` first). */
-  #after(ms: number, before?: () => void): NodeJS.Timeout {
+  /** Checks again in `ms`. */
+  #after(ms: number): void {
     const t = setTimeout(() => {
       this.#timers.delete(t);
-      before?.();
       void this.check();
     }, ms);
     t.unref();
     this.#timers.add(t);
-    return t;
   }
 
   async #apply(): Promise<void> {

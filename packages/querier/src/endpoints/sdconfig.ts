@@ -25,12 +25,11 @@
  * connection on: an endpoint whose client options changed is connected anew.
  */
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { configMapping, parseYamlConfig } from '@strata/objstore';
-import { isDnsEndpoint, type Logger } from '@strata/runtime';
+import { FileWatch, isDnsEndpoint, type Logger } from '@strata/runtime';
 import { parseTlsVersion, type ClientTLS, type Compression, type StoreClientOptions } from '@strata/storeapi';
 import { Gauge, type Registry } from 'prom-client';
 
@@ -202,12 +201,10 @@ const DEBOUNCE_MS = 1_000;
 export class EndpointConfigFile implements EndpointConfigSource {
   readonly #opts: EndpointConfigFileOptions;
   readonly #what: string;
-  readonly #timers = new Set<NodeJS.Timeout>();
   readonly #metrics: { success: Gauge; timestamp: Gauge } | undefined;
   #specs: readonly EndpointSpec[] = [];
   #fingerprint = '';
-  #watcher: FSWatcher | undefined;
-  #debounced: NodeJS.Timeout | undefined;
+  #watch: FileWatch | undefined;
   #loading: Promise<void> | undefined;
   #closed = false;
 
@@ -227,7 +224,7 @@ export class EndpointConfigFile implements EndpointConfigSource {
     if ((opts.path === undefined) === (opts.content === undefined)) throw new Error('the endpoint configuration needs a path or a content, not both');
     const cfg = new EndpointConfigFile(opts);
     await cfg.#load();
-    if (opts.path !== undefined) cfg.#watch(opts.path);
+    if (opts.path !== undefined) cfg.#follow(opts.path);
     return cfg;
   }
 
@@ -248,8 +245,7 @@ export class EndpointConfigFile implements EndpointConfigSource {
 
   close(): void {
     this.#closed = true;
-    this.#watcher?.close();
-    for (const t of this.#timers) clearTimeout(t);
+    this.#watch?.close();
   }
 
   async #load(): Promise<void> {
@@ -266,34 +262,16 @@ export class EndpointConfigFile implements EndpointConfigSource {
     if (!first) this.#opts.onChange?.();
   }
 
-  #watch(path: string): void {
+  #follow(path: string): void {
     const name = basename(path);
-    try {
-      // The directory, not the file: a file replaced by a rename (editors, ConfigMaps) keeps being seen.
-      this.#watcher = watch(dirname(path), (_event, changed) => {
-        if (changed !== null && changed !== name && !changed.startsWith('..')) return;
-        if (this.#debounced !== undefined) return;
-        this.#debounced = this.#after(DEBOUNCE_MS, () => {
-          this.#debounced = undefined;
-          void this.reload();
-        });
-      });
-      this.#watcher.on('error', (err) => this.#opts.logger.warn('watching the endpoint config stopped; reading it every reload interval only', { path, err }));
-    } catch (e) {
-      this.#opts.logger.warn('cannot watch the endpoint config; reading it every reload interval only', { path, err: e as Error });
-    }
-    const every = setInterval(() => void this.reload(), this.#opts.reloadIntervalMs);
-    every.unref();
-    this.#timers.add(every);
-  }
-
-  #after(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, ms);
-    t.unref();
-    this.#timers.add(t);
-    return t;
+    this.#watch = new FileWatch({
+      dirs: [dirname(path)],
+      // The file, or Kubernetes' `..data` symlink swapped under it.
+      relevant: (_dir, changed) => changed === null || changed === name || changed.startsWith('..'),
+      debounceMs: DEBOUNCE_MS,
+      intervalMs: this.#opts.reloadIntervalMs,
+      onChange: () => void this.reload(),
+      onWatchError: (_dir, err) => this.#opts.logger.warn('cannot watch the endpoint config; reading it every reload interval only', { path, err }),
+    });
   }
 }
