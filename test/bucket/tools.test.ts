@@ -193,3 +193,48 @@ describe('uploads through a fault-injecting proxy in front of s3rver', () => {
     expect(await runVerify(direct, { index: false, hashes: true }, io)).toBe(0);
   });
 });
+
+describe('strata tools bucket verify --issues duplicated_compaction --repair', () => {
+  it("finds a compaction done twice (the same sources and time range) and deletes, or marks, all but the first, backed up first, as Thanos' verify repairs it", async () => {
+    const bucket = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig:\n  directory: ${join(work.path, 'verify-dup')}\n`));
+    const backup = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig:\n  directory: ${join(work.path, 'verify-dup-backup')}\n`));
+    try {
+      const local = join(work.path, 'verify-dup-blocks');
+      /** A level-2 block made of `sources`, as the compactor writes one. */
+      const compacted = async (sources: string[], minTime: number) => {
+        const dir = await syntheticBlock(local, { labels: { cluster: 'c1' }, minTime, maxTime: minTime + 8 * HOUR });
+        const meta = parseMeta(await readFile(join(dir, 'meta.json'), 'utf8'));
+        return (await uploadBlock(bucket, dir, { meta: { ...meta, compaction: { level: 2, sources } } })).ulid;
+      };
+      const [a1, a2] = [await compacted(['S1', 'S2'], 0), await compacted(['S2', 'S1'], 0)];
+      const [b1, b2, b3] = [await compacted(['S3'], 8 * HOUR), await compacted(['S3'], 8 * HOUR), await compacted(['S3'], 8 * HOUR)];
+      const other = await compacted(['S4'], 16 * HOUR);
+      const issues = new Set(['duplicated_compaction'] as const);
+      const found = capture();
+      expect(await runVerify(bucket, { index: false, hashes: false, issues }, found)).toBe(3);
+      const named = found.text().trim().split('\n').map((l) => l.split(':')[0]);
+      expect(named.sort()).toEqual([`block ${a2}`, `block ${b2}`, `block ${b3}`].sort());
+      expect(found.text()).toContain(`the same sources and time range as block ${a1}`);
+      // Thanos' default issues see them as overlapping blocks, which no repair removes.
+      expect(await runVerify(bucket, { index: false, hashes: false, repair: { deleteDelayMs: 0 } }, capture())).toBe(3);
+      expect(await bucket.exists(`${a2}/meta.json`)).toBe(true);
+
+      const repaired = capture();
+      expect(await runVerify(bucket, { index: false, hashes: false, issues, ids: [a2], repair: { deleteDelayMs: 0, backup } }, repaired)).toBe(0);
+      expect(repaired.errText()).toContain(`block ${a2}: deleted (duplicated compaction)`);
+      expect(await bucket.exists(`${a2}/meta.json`)).toBe(false);
+      expect(await backup.exists(`${a2}/meta.json`)).toBe(true);
+      expect(await backup.exists(`${a2}/chunks/000001`)).toBe(true);
+      // With a delay they are marked for the compactor to delete.
+      expect(await runVerify(bucket, { index: false, hashes: false, issues, repair: { deleteDelayMs: 48 * HOUR } }, capture())).toBe(0);
+      for (const id of [b2, b3]) expect(await bucket.exists(`${id}/deletion-mark.json`)).toBe(true);
+      for (const id of [a1, b1, other]) {
+        expect(await bucket.exists(`${id}/meta.json`)).toBe(true);
+        expect(await bucket.exists(`${id}/deletion-mark.json`)).toBe(false);
+      }
+    } finally {
+      await bucket.close();
+      await backup.close();
+    }
+  });
+});

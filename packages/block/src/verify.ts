@@ -12,7 +12,19 @@ export interface VerifyIssue {
   problem: string;
 }
 
+/**
+ * What `thanos tools bucket verify --issues` names: blocks overlapping in a compaction group; the blocks'
+ * own problems (meta.json against the files, and with `index` and `hashes` the index, chunks and file
+ * hashes); blocks that are one compaction done twice.
+ */
+export const VERIFY_ISSUES = ['overlapped_blocks', 'index_known_issues', 'duplicated_compaction'] as const;
+export type VerifyIssueKind = (typeof VERIFY_ISSUES)[number];
+/** Thanos' default --issues. */
+export const DEFAULT_VERIFY_ISSUES: ReadonlySet<VerifyIssueKind> = new Set(['overlapped_blocks', 'index_known_issues']);
+
 export interface VerifyOptions {
+  /** What to look for (default DEFAULT_VERIFY_ISSUES). */
+  issues?: ReadonlySet<VerifyIssueKind>;
   /**
    * Read each index and chunk file whole: sorted series and postings, CRCs of every index table and
    * chunk, chunk times inside the block's range, every chunk reference pointing at a chunk.
@@ -53,11 +65,36 @@ export function findOverlaps(metas: Iterable<BlockMeta>): VerifyIssue[] {
 }
 
 /**
- * Checks blocks in a bucket the way `thanos tools bucket verify` does: overlaps within compaction
- * groups, meta.json consistent with the objects present, and (optionally) the index and file hashes.
+ * Blocks of one compaction group with the same sources and time range: one compaction done twice (Thanos'
+ * duplicated_compaction, from a compactor that ran again before its sources were gone). The first by
+ * ULID is kept, the others are duplicates of it.
+ */
+export function findDuplicatedCompactions(metas: Iterable<BlockMeta>): { kept: BlockMeta; duplicates: BlockMeta[] }[] {
+  const same = new Map<string, BlockMeta[]>();
+  for (const m of metas) {
+    const key = JSON.stringify([groupKey(m), m.minTime, m.maxTime, [...(m.compaction.sources ?? [m.ulid])].sort()]);
+    same.set(key, [...(same.get(key) ?? []), m]);
+  }
+  return [...same.values()].filter((blocks) => blocks.length > 1).map((blocks) => {
+    const [kept, ...duplicates] = blocks.sort((a, b) => (a.ulid < b.ulid ? -1 : 1));
+    return { kept: kept as BlockMeta, duplicates };
+  });
+}
+
+/**
+ * Checks blocks in a bucket the way `thanos tools bucket verify` does, for the issues asked: overlaps
+ * within compaction groups, duplicated compactions, and each block's own problems: meta.json consistent
+ * with the objects present, and (optionally) the index and file hashes.
  */
 export async function verifyBlocks(bucket: Bucket, metas: ReadonlyMap<string, BlockMeta>, opts: VerifyOptions = {}): Promise<VerifyIssue[]> {
-  const issues = findOverlaps(metas.values()).filter((i) => !opts.only || opts.only.has(i.block));
+  const kinds = opts.issues ?? DEFAULT_VERIFY_ISSUES;
+  const issues = [
+    ...(kinds.has('overlapped_blocks') ? findOverlaps(metas.values()) : []),
+    ...(kinds.has('duplicated_compaction')
+      ? findDuplicatedCompactions(metas.values()).flatMap(({ kept, duplicates }) => duplicates.map((d) => ({ block: d.ulid, problem: `duplicated compaction: the same sources and time range as block ${kept.ulid}` })))
+      : []),
+  ].filter((i) => !opts.only || opts.only.has(i.block));
+  if (!kinds.has('index_known_issues')) return issues;
   const selected = [...metas.values()].filter((m) => !opts.only || opts.only.has(m.ulid));
   let done = 0;
   const perBlock = await mapLimit(selected, opts.concurrency ?? 4, async (meta) => {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { bucketFromConfigFile, newBucket, parseBucketConfig, type Bucket, type NewBucketOptions } from '@strata/objstore';
 
-/** Thanos' object store flags: `--objstore.*`, or `--objstore-to.*` for the target of `tools bucket replicate`. */
-export type ObjstoreFlags = 'objstore' | 'objstore-to';
+/** Thanos' object store flags: `--objstore.*`, `--objstore-to.*` for the target of `tools bucket replicate`, `--objstore-backup.*` for `tools bucket verify --repair`'s backups. */
+export type ObjstoreFlags = 'objstore' | 'objstore-to' | 'objstore-backup';
 
 /** Adds `--<flags>.config-file` and `--<flags>.config` (the same YAML inline, as Thanos takes it in Kubernetes manifests). */
 export function withObjstoreFlags(cmd: Command, flags: ObjstoreFlags, what: string): Command {
@@ -13,7 +13,8 @@ export function withObjstoreFlags(cmd: Command, flags: ObjstoreFlags, what: stri
 
 /** The bucket the flags configure; undefined when neither flag is given. */
 export async function bucketFromFlags(o: Record<string, unknown>, flags: ObjstoreFlags, opts: NewBucketOptions = {}): Promise<Bucket | undefined> {
-  const key = flags === 'objstore' ? 'objstore' : 'objstoreTo';
+  // Commander's attribute names: `objstore-to` → `objstoreTo`.
+  const key = flags.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
   const file = o[`${key}.configFile`] as string | undefined;
   const inline = o[`${key}.config`] as string | undefined;
   if (file !== undefined && inline !== undefined) throw new Error(`give only one of --${flags}.config-file and --${flags}.config`);

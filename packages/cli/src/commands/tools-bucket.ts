@@ -4,8 +4,11 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import {
   cleanPartialBlocks,
+  DEFAULT_VERIFY_ISSUES,
+  deleteBlock,
   deleteMarkedBlocks,
   DELETION_MARK_FILENAME,
+  findDuplicatedCompactions,
   IgnoreDeletionMarkFilter,
   isMarkerFilename,
   markBlock,
@@ -14,17 +17,19 @@ import {
   NO_DOWNSAMPLE_MARK_FILENAME,
   uploadBlock,
   verifyBlocks,
+  VERIFY_ISSUES,
   type MarkerFilename,
   type VerifyIssue,
+  type VerifyIssueKind,
 } from '@strata/block';
 import { joinKey, mapLimit, type Bucket } from '@strata/objstore';
 import { isULID, META_FILENAME, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
-import { registerReplicate } from './bucket-replicate.js';
+import { registerReplicate, runReplicate } from './bucket-replicate.js';
 import { registerWeb } from './bucket-web.js';
 import { checkBlockIds } from './component.js';
 import { registerBucketSteps } from './compact.js';
-import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
+import { bucketFromFlags, requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 import { registerRewrite } from './bucket-rewrite.js';
 import { formatDuration } from './tools-tsdb.js';
 
@@ -77,13 +82,37 @@ export function register(tools: Command): void {
   registerWeb(bucket);
   registerBucketSteps(bucket);
 
-  withConfig(bucket.command('verify').description('Check blocks: overlaps within a compaction group, missing files, meta.json against files, index order and CRCs, file hashes'))
+  withObjstoreFlags(
+    withConfig(bucket.command('verify').description('Check blocks: overlaps within a compaction group, missing files, meta.json against files, index order and CRCs, file hashes, compactions done twice')),
+    'objstore-backup',
+    'with --repair, the bucket blocks are copied to before they are deleted',
+  )
     .option('--no-index', 'skip reading the indexes')
     .option('--no-hashes', 'skip checking file hashes recorded in meta.json')
     .option('--id <ulid...>', 'only these blocks (overlaps are still checked against all)')
+    .option('-i, --issues <issue...>', `what to look for, as Thanos names it: ${VERIFY_ISSUES.join(', ')}`, [...DEFAULT_VERIFY_ISSUES])
+    .option('-r, --repair', 'repair what can be: of duplicated compactions, all but the first block (by ULID) are deleted, or marked for deletion with --delete-delay; other issues are only reported', false)
+    .option('--delete-delay <duration>', 'with --repair: 0s deletes a block at once; more marks it for deletion, for the compactor to delete after this delay', '0s')
     .action(async (o: Record<string, unknown>) => {
-      const issues = await withBucket(o, (b) => runVerify(b, { index: o.index !== false, hashes: o.hashes !== false, ids: o.id as string[] | undefined }));
-      if (issues > 0) process.exitCode = 1;
+      const issues = (o.issues as string[]).map((i) => {
+        if (!(VERIFY_ISSUES as readonly string[]).includes(i)) throw new Error(`--issues: ${i} is not one of ${VERIFY_ISSUES.join(', ')}`);
+        return i as VerifyIssueKind;
+      });
+      const backup = await bucketFromFlags(o, 'objstore-backup');
+      try {
+        const found = await withBucket(o, (b) =>
+          runVerify(b, {
+            index: o.index !== false,
+            hashes: o.hashes !== false,
+            ids: o.id as string[] | undefined,
+            issues: new Set(issues),
+            ...(o.repair === true ? { repair: { deleteDelayMs: parseDuration(String(o.deleteDelay)), ...(backup !== undefined ? { backup } : {}) } } : {}),
+          }),
+        );
+        if (found > 0) process.exitCode = 1;
+      } finally {
+        await backup?.close();
+      }
     });
 }
 
@@ -282,18 +311,52 @@ export async function runCleanup(bucket: Bucket, opts: { deleteDelayMs: number; 
   return deleted;
 }
 
-/** Prints every issue as `block <ULID> [object]: problem`; returns how many there were. */
-export async function runVerify(bucket: Bucket, opts: { index: boolean; hashes: boolean; ids?: string[] }, io: CommandIO = stdio): Promise<number> {
+export interface VerifyRunOptions {
+  index: boolean;
+  hashes: boolean;
+  ids?: string[];
+  issues?: ReadonlySet<VerifyIssueKind>;
+  /** Repair duplicated compactions: delete the duplicates (marked for deletion with a delay), copied to `backup` first. */
+  repair?: { deleteDelayMs: number; backup?: Bucket };
+}
+
+/**
+ * Prints every issue as `block <ULID> [object]: problem`; returns how many are left (a repaired one is
+ * not left).
+ */
+export async function runVerify(bucket: Bucket, opts: VerifyRunOptions, io: CommandIO = stdio): Promise<number> {
   const res = await new MetaFetcher(bucket).fetch();
   const issues: VerifyIssue[] = [...res.failed].map(([id, e]) => ({ block: id, object: joinKey(id, META_FILENAME), problem: e.message }));
   const found = await verifyBlocks(bucket, res.metas, {
     index: opts.index,
     hashes: opts.hashes,
+    ...(opts.issues !== undefined ? { issues: opts.issues } : {}),
     ...(opts.ids ? { only: new Set(opts.ids) } : {}),
     onProgress: (e) => io.err.write(`[${e.done}/${e.total}] verified block ${e.block}\n`),
   });
   issues.push(...found);
   for (const i of issues) io.out.write(`block ${i.block}${i.object ? ` ${i.object}` : ''}: ${i.problem}\n`);
-  io.err.write(`verify: ${opts.ids?.length ?? res.metas.size} blocks, ${issues.length} issues\n`);
-  return issues.length;
+  const repaired = opts.repair !== undefined && (opts.issues ?? DEFAULT_VERIFY_ISSUES).has('duplicated_compaction') ? await repairDuplicates(bucket, res.metas, opts.repair, opts.ids, io) : 0;
+  io.err.write(`verify: ${opts.ids?.length ?? res.metas.size} blocks, ${issues.length} issues${opts.repair !== undefined ? `, ${repaired} repaired` : ''}\n`);
+  return issues.length - repaired;
+}
+
+/** Deletes (or marks for deletion) every duplicated compaction's duplicates, each copied to the backup bucket first; returns how many. */
+async function repairDuplicates(bucket: Bucket, metas: ReadonlyMap<string, BlockMeta>, repair: NonNullable<VerifyRunOptions['repair']>, ids: string[] | undefined, io: CommandIO): Promise<number> {
+  const duplicates = findDuplicatedCompactions(metas.values())
+    .flatMap((d) => d.duplicates)
+    .filter((m) => ids === undefined || ids.includes(m.ulid));
+  if (repair.backup !== undefined && duplicates.length > 0) {
+    await runReplicate(bucket, repair.backup, { matchers: [], resolutions: [], levels: [], ids: duplicates.map((m) => m.ulid), minTime: -Infinity, maxTime: Infinity }, io);
+  }
+  for (const m of duplicates) {
+    if (repair.deleteDelayMs > 0) {
+      await markBlock(bucket, m.ulid, DELETION_MARK_FILENAME, { details: 'duplicated compaction (tools bucket verify --repair)' });
+      io.err.write(`block ${m.ulid}: marked for deletion (duplicated compaction)\n`);
+    } else {
+      await deleteBlock(bucket, m.ulid);
+      io.err.write(`block ${m.ulid}: deleted (duplicated compaction)\n`);
+    }
+  }
+  return duplicates.length;
 }
