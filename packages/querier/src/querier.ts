@@ -1,7 +1,7 @@
 import type { DedupFunc } from '@strata/dedup';
 import type { PromqlFeatures } from '@strata/promql';
 import { collectProcessMetrics, corsOrigin, createLogger, grpcServerMetrics, grpcServing, httpServing, Prober, startHttpServer, type HttpServer, type Logger, type ServingConfig } from '@strata/runtime';
-import { serveStore, type ClientTLS, type Compression, type ServerTLS, type ServingStore } from '@strata/storeapi';
+import { serveStore, type ClientTLS, type Compression, type SeriesLimits, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { ActiveQueryTracker } from './api/activequeries.js';
 import { EngineMetrics, QueryGate } from './api/metrics.js';
@@ -11,7 +11,6 @@ import type { DnsResolver } from '@strata/runtime';
 import { EndpointSet } from './endpoints/endpointset.js';
 import { EndpointConfigFile } from './endpoints/sdconfig.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';
-import type { SeriesLimits } from './proxy/limits.js';
 import { SelectTelemetry, type SelectTelemetryBuckets } from './proxy/telemetry.js';
 import { ProxyStore } from './proxy/proxy.js';
 

@@ -9,5 +9,4 @@ export { Shipper, readShipperState, writeShipperState, SHIPPER_META_FILENAME, ty
 export { ResponseType, readFrames, decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest } from './remoteread.js';
 export { SidecarMetrics } from './metrics.js';
 export { Reloader, substituteEnv, type ReloaderOptions, type ReloadMethod } from './reloader.js';
-export type { SeriesLimits } from './limits.js';
 export { parsePrometheusHttpClientConfig, type PrometheusHttpClientConfig } from './httpclient.js';

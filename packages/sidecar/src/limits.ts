@@ -4,15 +4,8 @@
  * (its limitedStoreServer), so that one count covers Prometheus' blocks read from disk, its head read
  * through remote read, and the rest of a call remote read takes over from the blocks.
  */
-import { LimitExceededError, RequestLimit } from '@strata/store';
-import { aggrChunkSamples, type EncodedChunks, ProtoReader, ProtoWriter, type SeriesFrame, type StoreSeries } from '@strata/storeapi';
+import { aggrChunkSamples, checkSeriesLimits, type EncodedChunks, ProtoReader, ProtoWriter, SeriesLimitError, type SeriesFrame, type SeriesLimits, type StoreSeries } from '@strata/storeapi';
 import type { Counter } from 'prom-client';
-
-/** The most series, and samples, one Series call may send (0: no limit). */
-export interface SeriesLimits {
-  series: number;
-  samples: number;
-}
 
 /** Tags of the fields a series' encoded chunks hold: Series.chunks (2), AggrChunk.raw (3), Chunk.data (2); each length-delimited. */
 const SERIES_CHUNKS_TAG = (2 << 3) | 2;
@@ -26,42 +19,36 @@ const CHUNK_DATA_TAG = (2 << 3) | 2;
  * refused, by limit.
  */
 export async function* withinLimits(frames: AsyncIterable<SeriesFrame>, limits: SeriesLimits, dropped?: Counter<'reason'>): AsyncGenerator<SeriesFrame> {
-  const series = new RequestLimit('series', limits.series, '--store.limits.request-series');
-  const samples = limits.samples > 0 ? new SamplesCount(new RequestLimit('samples', limits.samples, '--store.limits.request-samples')) : undefined;
+  let series = 0;
+  let samples = 0;
+  const counter = limits.samples > 0 ? new SamplesCounter() : undefined;
+  const take = (s: StoreSeries) => {
+    series++;
+    samples += counter?.samples(s) ?? 0;
+    checkSeriesLimits(limits, series, samples);
+  };
   try {
     for await (const f of frames) {
-      if ('series' in f) {
-        series.take(1);
-        samples?.take(f.series);
-      } else if ('run' in f) {
-        for (const s of f.run) {
-          series.take(1);
-          samples?.take(s);
-        }
-      }
+      if ('series' in f) take(f.series);
+      else if ('run' in f) for (const s of f.run) take(s);
       yield f;
     }
   } catch (e) {
-    if (e instanceof LimitExceededError) dropped?.inc({ reason: e.kind });
+    if (e instanceof SeriesLimitError) dropped?.inc({ reason: e.what });
     throw e;
   }
 }
 
-/** Takes the samples of each series sent from a limit. */
-class SamplesCount {
-  readonly #limit: RequestLimit;
+/** Counts the samples of each series sent. */
+class SamplesCounter {
   /** Where chunks that encode themselves are written to be counted; grown to the largest series' chunks of the call. */
   #scratch = Buffer.alloc(0);
 
-  constructor(limit: RequestLimit) {
-    this.#limit = limit;
-  }
-
-  take(s: StoreSeries): void {
+  samples(s: StoreSeries): number {
     let n = 0;
     for (const c of s.chunks) n += aggrChunkSamples(c);
     if (s.extraChunks !== undefined) n += this.#encodedSamples(s.extraChunks);
-    this.#limit.take(n);
+    return n;
   }
 
   /**

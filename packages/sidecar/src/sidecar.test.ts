@@ -19,10 +19,11 @@ import {
   StoreClient,
   type LabelMatcher,
   type SeriesRequest,
+  type SeriesLimits,
 } from '@strata/storeapi';
 import { isULID, Labels, ValueType, type ChunkSeries } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrometheusHttpClientConfig, ResponseType, start, type SeriesLimits, type Sidecar } from './index.js';
+import { parsePrometheusHttpClientConfig, ResponseType, start, type Sidecar } from './index.js';
 
 const EXT = { cluster: 'c1', replica: 'r0' };
 

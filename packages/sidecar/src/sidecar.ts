@@ -14,7 +14,7 @@ import { PrometheusClient } from './promclient.js';
 import { Reloader, type ReloaderOptions } from './reloader.js';
 import type { ResponseType } from './remoteread.js';
 import { LocalBlocks } from './localblocks.js';
-import type { SeriesLimits } from './limits.js';
+import type { SeriesLimits } from '@strata/storeapi';
 import { Shipper } from './shipper.js';
 import { PrometheusStore, type PrometheusState } from './store.js';
 

@@ -27,6 +27,7 @@ import {
   type TargetsRequest,
   TargetsState,
   type SeriesFrame,
+  type SeriesLimits,
   type SeriesRequest,
   ShardMatcher,
   StoreError,
@@ -45,7 +46,7 @@ import { exemplarsFromPrometheus } from './exemplars.js';
 import { rulesFromPrometheus } from './rules.js';
 import { targetsFromPrometheus } from './targets.js';
 import { decodeReadResponse, MAX_FRAME_BYTES, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, TranscodeScope, type TranscodedChunks } from './remoteread.js';
-import { type SeriesLimits, withinLimits } from './limits.js';
+import { withinLimits } from './limits.js';
 
 /** What the heartbeat keeps current. */
 export interface PrometheusState {

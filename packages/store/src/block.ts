@@ -24,7 +24,7 @@ export interface BlockSeries {
   raw?: RawChunkRun;
 }
 
-/** What a Series call may take across its blocks, with the store gateway's flags that set it (Thanos' name, and its former one). */
+/** What a Series call may take across its blocks, with the flags that set it (Thanos' name, and its former one). */
 export const RequestLimitKind = {
   samples: { what: 'sample', flags: '--store.limits.request-samples, formerly --store.grpc.series-sample-limit' },
   series: { what: 'series', flags: '--store.limits.request-series, formerly --store.grpc.touched-series-limit' },
@@ -37,9 +37,8 @@ export class LimitExceededError extends StoreError {
   constructor(
     readonly kind: RequestLimitKind,
     limit: number,
-    flags: string = RequestLimitKind[kind].flags,
   ) {
-    super(GrpcStatus.RESOURCE_EXHAUSTED, `exceeded the ${RequestLimitKind[kind].what} limit of ${limit} (${flags}): narrow the query's matchers or time range, or raise the limit`);
+    super(GrpcStatus.RESOURCE_EXHAUSTED, `exceeded the ${RequestLimitKind[kind].what} limit of ${limit} (${RequestLimitKind[kind].flags}): narrow the query's matchers or time range, or raise the limit`);
   }
 }
 
@@ -50,16 +49,14 @@ export class LimitExceededError extends StoreError {
 export class RequestLimit {
   #used = 0;
 
-  /** `flags`: the flag that sets it, where another component's than the store gateway's. */
   constructor(
     readonly kind: RequestLimitKind,
     readonly limit: number,
-    readonly flags: string = RequestLimitKind[kind].flags,
   ) {}
 
   take(n: number): void {
     this.#used += n;
-    if (this.limit > 0 && this.#used > this.limit) throw new LimitExceededError(this.kind, this.limit, this.flags);
+    if (this.limit > 0 && this.#used > this.limit) throw new LimitExceededError(this.kind, this.limit);
   }
 }
 

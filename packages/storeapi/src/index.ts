@@ -33,3 +33,4 @@ export {
   StoreError,
 } from './grpc.js';
 export * from './hints.js';
+export * from './limits.js';

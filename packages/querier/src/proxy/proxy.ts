@@ -34,13 +34,15 @@ import {
   type TargetDiscovery,
   type TargetsRequest,
   ShardMatcher,
+  checkSeriesLimits,
+  SeriesLimitError,
+  type SeriesLimits,
 } from '@strata/storeapi';
 import { setMaxListeners } from 'node:events';
 import { parseExpr, walk, type Expr } from '@strata/promql';
 import { compareStrings, Labels, Matcher } from '@strata/tsdb';
 import { endpointMatches, type Endpoint, type EndpointScope, type EndpointSet } from '../endpoints/endpointset.js';
 import { withTenant } from '../tenancy.js';
-import { checkSeriesLimits, SeriesLimitError, type SeriesLimits } from './limits.js';
 import type { SelectTelemetry } from './telemetry.js';
 import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './merge.js';
 

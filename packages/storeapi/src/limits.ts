@@ -1,17 +1,23 @@
-import { GrpcStatus, StoreError } from '@strata/storeapi';
+import { GrpcStatus, StoreError } from './grpc.js';
 
-/** Thanos' --store.limits.request-series and --store.limits.request-samples on the querier: what one Series fan-out may bring back (0: no limit). */
+/**
+ * Thanos' --store.limits.request-series and --store.limits.request-samples: what one of the querier's
+ * Series fan-outs may bring back, or one of the sidecar's Series calls may send (0: no limit).
+ */
 export interface SeriesLimits {
   series: number;
   samples: number;
 }
 
 /**
- * A fan-out that brought back more than a limit: the whole request fails with ResourceExhausted,
- * partial response or not (a request cut short by a limit is not a store's failure to leave out).
+ * A fan-out or call past a limit: it fails with ResourceExhausted, partial response or not (a request
+ * cut short by a limit is not a store's failure to leave out).
  */
 export class SeriesLimitError extends StoreError {
-  constructor(what: 'series' | 'samples', limit: number) {
+  constructor(
+    readonly what: 'series' | 'samples',
+    limit: number,
+  ) {
     super(GrpcStatus.RESOURCE_EXHAUSTED, `exceeded the ${what} limit of ${limit} (--store.limits.request-${what}): narrow the query's matchers or time range, or raise the limit`);
     this.name = 'SeriesLimitError';
   }
