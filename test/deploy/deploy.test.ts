@@ -271,7 +271,11 @@ describe('deploy files and the CLI', () => {
 
   it("takes the other flags of Thanos' --help that deployments set: TLS, memory, endpoint files, limits, the block viewer", () => {
     const thanosFlags: Record<string, string[]> = {
-      query: ['--endpoint.sd-config-file', '--endpoint.sd-config', '--endpoint.sd-config-reload-interval', '--grpc-client-tls-min-version', '--grpc-server-tls-min-version', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--store.sd-interval', '--query.mode'],
+      query: [
+        '--endpoint.sd-config-file', '--endpoint.sd-config', '--endpoint.sd-config-reload-interval', '--grpc-client-tls-min-version', '--grpc-server-tls-min-version',
+        '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--store.sd-interval', '--query.mode',
+        '--selector.relabel-config', '--selector.relabel-config-file', '--selector-label', '--query.conn-metric.label', '--alert.query-url',
+      ],
       store: [
         '--grpc-server-tls-min-version', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--cache-index-header', '--store.enable-lazy-expanded-postings',
         '--store.index-header-lazy-download-strategy', '--store.posting-group-max-key-series-ratio', '--block-discovery-strategy', '--matcher-cache-size', '--web.disable',

@@ -2,6 +2,7 @@
 // for memory and discovery, given to real processes: they start with them and serve as the flags say.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StoreClient } from '@strata/storeapi';
 import { CLI_SOURCE, freePort, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -71,12 +72,37 @@ describe("Thanos' web and deployment flags", () => {
     expect(await readFile(store.proc.logFile, 'utf8')).toContain('--no-cache-index-header: Strata keeps index-headers in --data-dir all the same');
   }, 120_000);
 
+  it('query: --selector-label in what it announces, --selector.relabel-config-file and --query.conn-metric.label', async () => {
+    const rules = join(dir.path, 'selector.yml');
+    await writeFile(rules, '- action: keep\n  source_labels: [cluster]\n  regex: a\n');
+    const grpc = `127.0.0.1:${await freePort()}`;
+    const unreachable = `127.0.0.1:${await freePort()}`;
+    const { url } = await run('query', [
+      'query',
+      `--grpc-address=${grpc}`,
+      `--endpoint=${unreachable}`,
+      '--selector-label=region="eu-1"',
+      '--selector-label=zone=b',
+      `--selector.relabel-config-file=${rules}`,
+      '--query.conn-metric.label=store_type',
+      '--alert.query-url=https://thanos.example.com',
+    ]);
+    const client = new StoreClient(grpc);
+    try {
+      expect((await client.info()).labelSets).toEqual([[{ name: 'region', value: 'eu-1' }, { name: 'zone', value: 'b' }]]);
+    } finally {
+      client.close();
+    }
+    expect(await (await fetch(`${url}/metrics`)).text()).toContain('strata_store_nodes_grpc_connections{state="unhealthy",store_type=""} 1');
+  }, 90_000);
+
   it('refuses values Thanos refuses', async () => {
-    const proc = startProcess(process.execPath, ['--import', 'tsx', CLI_SOURCE, 'compact', `--objstore.config-file=${objstore}`, '--block-discovery-strategy=sideways', `--http-address=127.0.0.1:${await freePort()}`], {
-      logFile: join(dir.path, 'compact-bad.log'),
-      env: { ...process.env, ...TSX_CHILD_ENV },
-    });
-    expect(await new Promise<number | null>((resolve) => proc.child.once('exit', resolve))).toBe(1);
-    expect(await readFile(proc.logFile, 'utf8')).toContain('--block-discovery-strategy must be concurrent or recursive, not sideways');
+    const refused = async (name: string, args: string[]) => {
+      const proc = startProcess(process.execPath, ['--import', 'tsx', CLI_SOURCE, ...args, `--http-address=127.0.0.1:${await freePort()}`], { logFile: join(dir.path, `${name}.log`), env: { ...process.env, ...TSX_CHILD_ENV } });
+      expect(await new Promise<number | null>((resolve) => proc.child.once('exit', resolve))).toBe(1);
+      return readFile(proc.logFile, 'utf8');
+    };
+    expect(await refused('compact-bad', ['compact', `--objstore.config-file=${objstore}`, '--block-discovery-strategy=sideways'])).toContain('--block-discovery-strategy must be concurrent or recursive, not sideways');
+    expect(await refused('query-bad', ['query', '--query.conn-metric.label=address'])).toContain('--query.conn-metric.label must be external_labels or store_type, not "address"');
   }, 60_000);
 });

@@ -39,3 +39,14 @@ export function parseUrlPath(p: string): string {
   const trimmed = p.replace(/^\/+|\/+$/g, '');
   return trimmed === '' ? '' : `/${trimmed}`;
 }
+
+/** Parses `name="value"` (quotes optional), as Thanos' --label flags. */
+export function parseLabelFlags(flags: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of flags) {
+    const m = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^"]*))\s*$/.exec(f);
+    if (!m) throw new Error(`invalid label ${JSON.stringify(f)}: want name="value"`);
+    out[m[1] as string] = m[2] !== undefined ? (JSON.parse(`"${m[2]}"`) as string) : (m[3] as string);
+  }
+  return out;
+}

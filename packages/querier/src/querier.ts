@@ -8,11 +8,14 @@ import { EngineMetrics, QueryGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import type { DnsResolver } from '@strata/runtime';
-import { EndpointSet } from './endpoints/endpointset.js';
+import { EndpointSet, type ConnMetricLabel } from './endpoints/endpointset.js';
 import { EndpointConfigFile } from './endpoints/sdconfig.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';
 import { SelectTelemetry, type SelectTelemetryBuckets } from './proxy/telemetry.js';
 import { ProxyStore } from './proxy/proxy.js';
+import { TsdbSelector } from './proxy/selector.js';
+import type { Relabeler } from '@strata/block';
+import type { Labels } from '@strata/tsdb';
 
 /** `strata query`'s configuration; flag names after Thanos' in comments. */
 export interface QuerierConfig extends ServingConfig {
@@ -91,6 +94,12 @@ export interface QuerierConfig extends ServingConfig {
   selectTelemetry?: SelectTelemetryBuckets;
   /** --store.limits.request-series, --store.limits.request-samples: what one select may bring back from the endpoints (0: no limit). */
   seriesLimits?: SeriesLimits;
+  /** --selector.relabel-config: relabel rules over the endpoints' external label sets selecting the TSDBs read. */
+  selectorRelabel?: Relabeler;
+  /** --selector-label: the labels this querier announces to a querier stacked on it. */
+  selectorLabels?: Labels;
+  /** --query.conn-metric.label: strata_store_nodes_grpc_connections' labels beside its state (default external_labels and store_type). */
+  connMetricLabels?: readonly ConnMetricLabel[];
   /** --query.tenant-header, --query.default-tenant-id, --query.tenant-certificate-field, --query.enforce-tenancy, --query.tenant-label-name. */
   tenancy?: TenancyConfig;
   /**
@@ -144,6 +153,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
     ...(cfg.unhealthyTimeoutMs !== undefined ? { unhealthyTimeoutMs: cfg.unhealthyTimeoutMs } : {}),
     logger,
     registry,
+    ...(cfg.connMetricLabels !== undefined ? { connMetricLabels: cfg.connMetricLabels } : {}),
   });
   const stopEndpoints = () => {
     endpointConfig?.close();
@@ -155,6 +165,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
     responseTimeoutMs: cfg.storeResponseTimeoutMs ?? 0,
     telemetry: new SelectTelemetry(registry, cfg.selectTelemetry),
     ...(cfg.seriesLimits !== undefined ? { limits: cfg.seriesLimits } : {}),
+    selector: new TsdbSelector({ ...(cfg.selectorRelabel !== undefined ? { relabel: cfg.selectorRelabel } : {}), ...(cfg.selectorLabels !== undefined ? { labels: cfg.selectorLabels } : {}) }),
   });
 
   const maxConcurrent = cfg.maxConcurrent ?? 20;

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { PROMQL_FEATURE_NAMES, promqlFeatures, type PromqlFeatures } from '@strata/promql';
-import { DEFAULT_SELECT_TELEMETRY, DEFAULT_TENANCY, start, type SelectTelemetryBuckets, type TenancyConfig } from '@strata/querier';
+import { CONN_METRIC_LABELS, DEFAULT_SELECT_TELEMETRY, DEFAULT_TENANCY, start, type ConnMetricLabel, type SelectTelemetryBuckets, type TenancyConfig } from '@strata/querier';
 import { corsOrigin, isDnsEndpoint, leaveWorkers, runWorkerPool, serveAsWorker, workerSlot, workersMetrics } from '@strata/runtime';
 import type { Compression } from '@strata/storeapi';
-import { parseDuration, parseUrlPath } from '../flags.js';
+import { Relabeler } from '@strata/block';
+import { Labels } from '@strata/tsdb';
+import { parseDuration, parseLabelFlags, parseUrlPath } from '../flags.js';
 import {
   clientTlsFromFlags,
   flagValues,
@@ -21,6 +23,7 @@ import {
   withServingFlags,
   withTenantFlags,
   tenantSourceFromFlags,
+  yamlFlag,
 } from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
@@ -103,7 +106,25 @@ export function register(program: Command): void {
     .option('--store.limits.request-samples <n>', 'most samples one select may bring back from the endpoints, before deduplication; past it the query fails (0: no limit)', '0')
     .option('--query.mode <mode>', "Thanos' local or distributed: local, the querier evaluating every query itself (distributed needs Thanos' own engine, not offered)", 'local')
     .option('--query.promql-engine <engine>', "Thanos' engine choice: prometheus, the semantics Strata evaluates PromQL with (Thanos' own engine is not offered)", 'prometheus')
-    .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName);
+    .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName)
+    .option(
+      '--selector.relabel-config <yaml>',
+      "relabel rules over the endpoints' external label sets selecting the TSDBs to read, as Thanos' (keep, drop, hashmod, …): an endpoint none of whose sets is kept is not asked, one of whose sets some are is asked for those alone",
+    )
+    .option('--selector.relabel-config-file <path>', 'file with the relabel rules')
+    .option(
+      '--selector-label <name="value">',
+      'a label this querier stands for to a querier stacked on it: added to every label set it announces; a request whose matchers on it do not match its value is answered empty, and matchers on it are dropped; repeatable',
+      repeatable,
+      [],
+    )
+    .option('--alert.query-url <url>', "Thanos' URL for alerts' source: accepted; Strata's querier relays the alerts of its endpoints as they are and sends none")
+    .option(
+      '--query.conn-metric.label <label>',
+      `labels of strata_store_nodes_grpc_connections beside state: external_labels and/or store_type, as Thanos' (default both); repeatable`,
+      repeatable,
+      [],
+    );
   withServingFlags(withTenantFlags(withGrpcClientTlsFlags(cmd), 'query', 'default-tenant-id'), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     growHeapBetweenFullCollections();
     const logger = loggerFromFlags(o);
@@ -138,6 +159,9 @@ export function register(program: Command): void {
     const serving = await servingFromFlags(o, logger);
     const tenancy = tenancyFromFlags(o);
     const tracingConfig = await tracingConfigFromFlags(o);
+    const relabelText = await yamlFlag(o, 'selector.relabel-config');
+    const selectorRelabel = relabelText !== undefined ? Relabeler.fromYaml(relabelText, '--selector.relabel-config') : undefined;
+    const selectorLabels = Labels.from(parseLabelFlags(o.selectorLabel as string[]));
     const workers = intFlag(o['query.workers'], '--query.workers');
     const slot = workerSlot();
     if (workers > 1 && slot === undefined) {
@@ -162,6 +186,9 @@ export function register(program: Command): void {
       selectTelemetry: selectTelemetryFromFlags(o),
       seriesLimits: { series: intFlag(o['store.limits.requestSeries'], '--store.limits.request-series', 0), samples: intFlag(o['store.limits.requestSamples'], '--store.limits.request-samples', 0) },
       endpointSdFiles: sdFiles,
+      ...(selectorRelabel !== undefined ? { selectorRelabel } : {}),
+      selectorLabels,
+      connMetricLabels: connMetricLabelsFlag(o['query.connMetric.label'] as string[]),
       ...(endpointConfig !== undefined ? { endpointConfig } : {}),
       endpointConfigReloadIntervalMs: parseDuration(String(o['endpoint.sdConfigReloadInterval'])),
       endpointDnsIntervalMs: parseDuration(String(o['store.sdDnsInterval'])),
@@ -212,6 +239,14 @@ function featuresFlag(values: readonly string[]): PromqlFeatures {
   } catch (e) {
     throw new Error(`--enable-feature: ${(e as Error).message}`);
   }
+}
+
+function connMetricLabelsFlag(values: readonly string[]): readonly ConnMetricLabel[] {
+  if (values.length === 0) return CONN_METRIC_LABELS;
+  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim());
+  const unknown = names.find((n) => !(CONN_METRIC_LABELS as readonly string[]).includes(n));
+  if (unknown !== undefined) throw new Error(`--query.conn-metric.label must be external_labels or store_type, not ${JSON.stringify(unknown)}`);
+  return [...new Set(names as ConnMetricLabel[])];
 }
 
 function isCompression(s: string): s is Compression {

@@ -24,7 +24,7 @@ import {
 } from '@strata/block';
 import { joinKey, mapLimit, type Bucket } from '@strata/objstore';
 import { isULID, META_FILENAME, parseMeta, type BlockMeta } from '@strata/tsdb';
-import { parseDuration } from '../flags.js';
+import { parseDuration, parseLabelFlags } from '../flags.js';
 import { registerReplicate, runReplicate } from './bucket-replicate.js';
 import { registerWeb } from './bucket-web.js';
 import { checkBlockIds } from './component.js';
@@ -123,17 +123,6 @@ async function withBucket<T>(flags: Record<string, unknown>, fn: (b: Bucket) => 
   } finally {
     await b.close();
   }
-}
-
-/** Parses `name="value"` (quotes optional), as Thanos' --label flags. */
-export function parseLabelFlags(flags: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of flags) {
-    const m = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^"]*))\s*$/.exec(f);
-    if (!m) throw new Error(`invalid label ${JSON.stringify(f)}: want name="value"`);
-    out[m[1] as string] = m[2] !== undefined ? (JSON.parse(`"${m[2]}"`) as string) : (m[3] as string);
-  }
-  return out;
 }
 
 async function fetchMetas(bucket: Bucket): Promise<Map<string, BlockMeta>> {

@@ -43,7 +43,12 @@ export interface EndpointSetOptions {
   unhealthyTimeoutMs?: number;
   logger: Logger;
   registry?: Registry;
+  /** The labels of strata_store_nodes_grpc_connections beside `state` (Thanos' --query.conn-metric.label; default both). */
+  connMetricLabels?: readonly ConnMetricLabel[];
 }
+
+export type ConnMetricLabel = 'external_labels' | 'store_type';
+export const CONN_METRIC_LABELS: readonly ConnMetricLabel[] = ['external_labels', 'store_type'];
 
 export interface Endpoint {
   readonly address: string;
@@ -112,7 +117,7 @@ const UNKNOWN_STORE: InfoResponse = {
 export class EndpointSet {
   readonly #opts: EndpointSetOptions;
   readonly #states = new Map<string, EndpointState>();
-  readonly #gauge: Gauge<'state'> | undefined;
+  readonly #gauge: Gauge<ConnMetricLabel | 'state'> | undefined;
   /** The endpoints the flags name. */
   readonly #flagSpecs: readonly EndpointSpec[];
   /** Configured DNS endpoints by name, with the addresses of their last successful lookup. */
@@ -133,8 +138,8 @@ export class EndpointSet {
     if (opts.registry) {
       this.#gauge = new Gauge({
         name: 'strata_store_nodes_grpc_connections',
-        help: 'Number of StoreAPI endpoints known to the querier, by state.',
-        labelNames: ['state'],
+        help: 'Number of StoreAPI endpoints known to the querier, by state (and by their external labels and component, as --query.conn-metric.label asks).',
+        labelNames: ['state', ...(opts.connMetricLabels ?? CONN_METRIC_LABELS)],
         registers: [opts.registry],
         // Querier workers each know the same endpoints: counted once.
         aggregator: 'max',
@@ -256,8 +261,26 @@ export class EndpointSet {
         s.info = null;
       }
     }
-    this.#gauge?.set({ state: 'healthy' }, this.endpoints().length);
-    this.#gauge?.set({ state: 'unhealthy' }, this.#states.size - this.endpoints().length);
+    this.#countConnections();
+  }
+
+  /** strata_store_nodes_grpc_connections: the endpoints by state, and by what --query.conn-metric.label asks. */
+  #countConnections(): void {
+    const gauge = this.#gauge;
+    if (gauge === undefined) return;
+    const by = this.#opts.connMetricLabels ?? CONN_METRIC_LABELS;
+    gauge.reset();
+    const empty = new Set(['healthy', 'unhealthy']);
+    for (const s of this.#states.values()) {
+      const labels: Partial<Record<ConnMetricLabel | 'state', string>> = { state: s.lastError === null ? 'healthy' : 'unhealthy' };
+      empty.delete(labels.state as string);
+      // As Thanos writes them: each label set as PromQL writes it, sorted, joined by commas.
+      if (by.includes('external_labels')) labels.external_labels = s.labelSets.map((ls) => ls.toString()).sort().join(',');
+      if (by.includes('store_type')) labels.store_type = s.info?.componentType ?? '';
+      gauge.inc(labels);
+    }
+    // A state no endpoint is in is a zero, as alerts on "no healthy endpoint" expect.
+    for (const state of empty) gauge.set({ state, ...Object.fromEntries(by.map((l) => [l, ''])) }, 0);
   }
 
   /** Starts refreshing every `intervalMs` (Thanos: 5s). */

@@ -45,6 +45,7 @@ import { endpointMatches, type Endpoint, type EndpointScope, type EndpointSet } 
 import { withTenant } from '../tenancy.js';
 import type { SelectTelemetry } from './telemetry.js';
 import { labeled, SeriesStreamMerge, stripLabels, type LabeledSeries } from './merge.js';
+import { TsdbSelector } from './selector.js';
 
 /**
  * Fans StoreAPI requests out to every endpoint that can hold matching data and merges the answers
@@ -59,6 +60,8 @@ export interface ProxyOptions {
   telemetry?: SelectTelemetry;
   /** Most series and samples one Series fan-out may bring back (--store.limits.request-series, --store.limits.request-samples). */
   limits?: SeriesLimits;
+  /** Which endpoints' TSDBs are read, by their external labels, and the querier's own (--selector.relabel-config, --selector-label). */
+  selector?: TsdbSelector;
 }
 
 export interface SeriesResult {
@@ -80,18 +83,40 @@ function fannedOut(signal: AbortSignal): void {
 export type EndpointFilter = (e: EndpointScope) => boolean;
 
 export class ProxyStore implements StoreServer {
+  readonly #selector: TsdbSelector;
+
   constructor(
     private readonly endpoints: EndpointSet,
     private readonly opts: ProxyOptions = {},
-  ) {}
+  ) {
+    this.#selector = opts.selector ?? new TsdbSelector();
+  }
+
+  /** Whether the endpoint's TSDBs that the selector reads can hold data for the request. */
+  #matches(e: EndpointScope, matchers: readonly Matcher[], mint: number, maxt: number, filter: EndpointFilter | undefined): boolean {
+    const selected = this.#selector.select(e.labelSets);
+    if (selected === undefined || (filter !== undefined && !filter(e))) return false;
+    return endpointMatches(selected.labelSets === e.labelSets ? e : { ...e, labelSets: selected.labelSets }, matchers, mint, maxt);
+  }
 
   /**
    * The endpoints that can hold matching data, store gateways first: the calls start one after the
    * other, and a store gateway, reading blocks from the bucket, usually answers last.
    */
   #select(matchers: readonly Matcher[], mint: number, maxt: number, filter?: EndpointFilter): Endpoint[] {
-    const targets = this.endpoints.endpoints().filter((e) => endpointMatches(e, matchers, mint, maxt) && (filter === undefined || filter(e)));
+    const targets = this.endpoints.endpoints().filter((e) => this.#matches(e, matchers, mint, maxt, filter));
     return [...targets.filter((e) => e.componentType === 'store'), ...targets.filter((e) => e.componentType !== 'store')];
+  }
+
+  /** A request's matchers without those on the selector labels; undefined where one of those does not match (nothing to answer). */
+  #withoutSelectorLabels(matchers: readonly LabelMatcher[]): readonly LabelMatcher[] | undefined {
+    return this.#selector.strip(matchers, (m, value) => toMatcher(m).matches(value));
+  }
+
+  /** `matchers` with those that confine the endpoint to the TSDBs the selector reads of it. */
+  #confined(e: Endpoint, matchers: LabelMatcher[]): LabelMatcher[] {
+    const extra = this.#selector.select(e.labelSets)?.matchers ?? [];
+    return extra.length === 0 ? matchers : [...matchers, ...extra];
   }
 
   /**
@@ -100,7 +125,7 @@ export class ProxyStore implements StoreServer {
    */
   #missing(what: string, matchers: readonly Matcher[], mint: number, maxt: number, abort: boolean, warnings: string[], filter?: EndpointFilter): void {
     for (const e of this.endpoints.unavailable()) {
-      if (!endpointMatches(e, matchers, mint, maxt) || (filter !== undefined && !filter(e))) continue;
+      if (!this.#matches(e, matchers, mint, maxt, filter)) continue;
       const msg = `fetch ${what} for ${describe(e)}: endpoint unavailable: ${e.lastError}`;
       if (abort) throw new StoreError(GrpcStatus.ABORTED, msg);
       warnings.push(msg);
@@ -126,7 +151,11 @@ export class ProxyStore implements StoreServer {
    * are done, and no series is handed on after it. Under WARN, what a failing endpoint sent before it
    * failed is kept, as Thanos' proxy keeps it.
    */
-  async streamSeries(req: SeriesRequest, ctx: CallContext, onSeries: (s: LabeledSeries) => void, filter?: EndpointFilter): Promise<Omit<SeriesResult, 'series'>> {
+  async streamSeries(whole: SeriesRequest, ctx: CallContext, onSeries: (s: LabeledSeries) => void, filter?: EndpointFilter): Promise<Omit<SeriesResult, 'series'>> {
+    const own = this.#withoutSelectorLabels(whole.matchers);
+    if (own === undefined) return { warnings: [], stats: emptyQueryStats() };
+    if (own.length === 0 && whole.matchers.length > 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding selector labels)');
+    const req = own === whole.matchers ? whole : { ...whole, matchers: [...own] };
     const matchers = req.matchers.map(toMatcher);
     const targets = this.#select(matchers, req.minTime, req.maxTime, filter);
     const abort = isAbort(req);
@@ -170,7 +199,9 @@ export class ProxyStore implements StoreServer {
         // Its first series with replica labels are not the first without them, nor are its first series
         // the shard's first: a limit would cut the wrong ones.
         const cutsWrong = (own !== undefined && req.withoutReplicaLabels.length > 0) || inShard !== undefined;
-        const asked = req.limit > 0 && cutsWrong ? { ...req, limit: 0 } : req;
+        const confined = this.#confined(e, req.matchers);
+        const limit = cutsWrong ? 0 : req.limit;
+        const asked = confined === req.matchers && limit === req.limit ? req : { ...req, matchers: confined, limit };
         try {
           await this.#seriesFrom(e, asked, ctx, { warnings, stats, samples }, abort, (s) => {
             if (own !== undefined) own.push(s);
@@ -330,10 +361,9 @@ export class ProxyStore implements StoreServer {
   // --- StoreServer: the querier's own StoreAPI, for stacking queriers ---
 
   async info(): Promise<InfoResponse> {
-    const eps = this.endpoints.endpoints();
-    const seen = new Map<string, Labels>();
-    for (const e of eps) for (const ls of e.labelSets) seen.set(ls.key(), ls);
-    const labelSets = [...seen.values()].sort(Labels.compare).map((ls) => [...ls]);
+    // What this querier reads: the TSDBs the selector keeps, under its selector labels.
+    const eps = this.endpoints.endpoints().filter((e) => this.#selector.select(e.labelSets) !== undefined);
+    const labelSets = this.#selector.announced(eps.flatMap((e) => this.#selector.select(e.labelSets)?.labelSets ?? [])).map((ls) => [...ls]);
     return {
       labelSets,
       componentType: 'query',
@@ -356,6 +386,7 @@ export class ProxyStore implements StoreServer {
   async *series(req: SeriesRequest, ctx: CallContext): AsyncIterable<SeriesFrame> {
     // As every Thanos store: a request that only names external labels would select everything.
     const external = new Set(this.endpoints.endpoints().flatMap((e) => e.labelSets.flatMap((ls) => [...ls].map((l) => l.name))));
+    for (const l of this.#selector.labels) external.add(l.name);
     if (req.matchers.every((m) => external.has(m.name))) {
       throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding external labels)');
     }
@@ -366,22 +397,28 @@ export class ProxyStore implements StoreServer {
   }
 
   async labelNames(req: LabelNamesRequest, ctx: CallContext): Promise<LabelNamesResponse> {
-    const res = await this.#fanOutStrings(req, req.start, req.end, ctx, (e, opts) => e.client.labelNames(req, opts).then((r) => ({ values: r.names, warnings: r.warnings })));
+    const res = await this.#fanOutStrings(req, req.start, req.end, ctx, (e, matchers, opts) =>
+      e.client.labelNames(matchers === req.matchers ? req : { ...req, matchers }, opts).then((r) => ({ values: r.names, warnings: r.warnings })),
+    );
     return { names: res.values, warnings: res.warnings };
   }
 
   async labelValues(req: LabelValuesRequest, ctx: CallContext): Promise<LabelValuesResponse> {
-    return this.#fanOutStrings(req, req.start, req.end, ctx, (e, opts) => e.client.labelValues(req, opts));
+    return this.#fanOutStrings(req, req.start, req.end, ctx, (e, matchers, opts) => e.client.labelValues(matchers === req.matchers ? req : { ...req, matchers }, opts));
   }
 
+  /** Each endpoint is asked with the request's matchers less those on selector labels, confined to the TSDBs the selector reads of it. */
   async #fanOutStrings(
     req: { matchers: LabelMatcher[]; partialResponseDisabled: boolean; partialResponseStrategy: SeriesRequest['partialResponseStrategy'] },
     start: number,
     end: number,
     ctx: CallContext,
-    call: (e: Endpoint, opts: CallOptions) => Promise<{ values: string[]; warnings: string[] }>,
+    call: (e: Endpoint, matchers: LabelMatcher[], opts: CallOptions) => Promise<{ values: string[]; warnings: string[] }>,
   ): Promise<LabelValuesResponse> {
-    const matchers = req.matchers.map(toMatcher);
+    const stripped = this.#withoutSelectorLabels(req.matchers);
+    if (stripped === undefined) return { values: [], warnings: [] };
+    const own = stripped === req.matchers ? req.matchers : [...stripped];
+    const matchers = own.map(toMatcher);
     const targets = this.#select(matchers, start, end);
     const abort = isAbort(req);
     const warnings: string[] = [];
@@ -391,7 +428,7 @@ export class ProxyStore implements StoreServer {
     await Promise.all(
       targets.map(async (e) => {
         try {
-          const r = await call(e, this.#callOptions(ctx));
+          const r = await call(e, this.#confined(e, own), this.#callOptions(ctx));
           for (const v of r.values) values.add(v);
           for (const w of r.warnings) {
             if (abort) throw new Error(w);
