@@ -281,7 +281,7 @@ describe('deploy files and the CLI', () => {
         '--store.index-header-lazy-download-strategy', '--store.posting-group-max-key-series-ratio', '--block-discovery-strategy', '--matcher-cache-size', '--web.disable',
         '--web.external-prefix', '--web.route-prefix', '--web.prefix-header', '--web.disable-cors', '--bucket-web-label', '--disable-admin-operations',
       ],
-      sidecar: ['--grpc-server-tls-min-version', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--store.limits.request-series', '--store.limits.request-samples', '--shipper.upload-concurrency', '--prometheus.get_config_timeout', '--reloader.method', '--reloader.process-name'],
+      sidecar: ['--grpc-server-tls-min-version', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--store.limits.request-series', '--store.limits.request-samples', '--shipper.upload-concurrency', '--prometheus.get_config_timeout', '--reloader.method', '--reloader.process-name', '--shipper.meta-file-name'],
       compact: [
         '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--compact.progress-interval', '--compact.skip-block-with-out-of-order-chunks', '--block-discovery-strategy', '--web.disable',
         '--web.route-prefix', '--web.external-prefix', '--web.prefix-header', '--web.disable-cors', '--disable-admin-operations',

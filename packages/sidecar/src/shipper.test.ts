@@ -417,3 +417,24 @@ describe('strata sidecar process', () => {
     }
   });
 });
+
+describe('--shipper.meta-file-name', () => {
+  it('keeps the state in the file named, and reads it from there', async () => {
+    const dir = await tempDir('strata-shipper-metafile-');
+    try {
+      const w = await BlockWriter.create(dir.path, { chunkRange: 7_200_000 });
+      await w.addSeries(Labels.from({ __name__: 'up' }), new ArraySampleIterator([0, 1000], [1, 1]));
+      const { ulid } = await w.close();
+      const shipper = (bucket: Bucket, metaFileName?: string) =>
+        new Shipper({ bucket, dir: dir.path, labels: () => Labels.from(EXT), uploadCompacted: false, ...(metaFileName !== undefined ? { metaFileName } : {}), metrics: new SidecarMetrics(new Registry()), logger: nopLogger });
+      expect((await shipper(new InMemoryBucket(), 'shipper-r0.json').sync()).uploaded).toEqual([ulid]);
+      expect((await readShipperState(dir.path, 'shipper-r0.json'))?.uploaded).toEqual([ulid]);
+      expect(await readShipperState(dir.path)).toBeUndefined();
+      // The state file, not the (here empty) bucket, says the block went up; under the default name there is none.
+      expect((await shipper(new InMemoryBucket(), 'shipper-r0.json').sync()).uploaded).toEqual([]);
+      expect((await shipper(new InMemoryBucket()).sync()).uploaded).toEqual([ulid]);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * The shipper: uploads every block Prometheus finishes, oldest first, exactly once.
  *
- * State lives in `<tsdb.path>/thanos.shipper.json` (Thanos' format, `{"version":1,"uploaded":[…]}`),
+ * State lives in `<tsdb.path>/thanos.shipper.json` (`--shipper.meta-file-name`; Thanos' format, `{"version":1,"uploaded":[…]}`),
  * written atomically after every upload. A block counts as shipped once its meta.json is in the bucket,
  * and meta.json goes up last, so a crash or an object-store outage mid-upload leaves only an invisible
  * partial block, which the next sync uploads again (objects are overwritten whole).
@@ -36,6 +36,8 @@ export interface ShipperOptions {
   hashFiles?: boolean;
   /** --shipper.upload-concurrency: files of one block uploaded at once; 0 (the default, as Thanos') is one at a time. */
   uploadConcurrency?: number;
+  /** --shipper.meta-file-name: the state file's name in `dir` (default thanos.shipper.json). */
+  metaFileName?: string;
   metrics: SidecarMetrics;
   logger: Logger;
 }
@@ -47,23 +49,23 @@ export interface SyncResult {
   error?: Error;
 }
 
-export async function readShipperState(dir: string): Promise<ShipperState | undefined> {
+export async function readShipperState(dir: string, file = SHIPPER_META_FILENAME): Promise<ShipperState | undefined> {
   let text: string;
   try {
-    text = await readFile(join(dir, SHIPPER_META_FILENAME), 'utf8');
+    text = await readFile(join(dir, file), 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
   const parsed = JSON.parse(text) as Partial<ShipperState>;
-  if (parsed.version !== 1) throw new Error(`${SHIPPER_META_FILENAME}: unsupported version ${String(parsed.version)}`);
-  if (!Array.isArray(parsed.uploaded) || !parsed.uploaded.every((u) => typeof u === 'string')) throw new Error(`${SHIPPER_META_FILENAME}: "uploaded" is not a list of block IDs`);
+  if (parsed.version !== 1) throw new Error(`${file}: unsupported version ${String(parsed.version)}`);
+  if (!Array.isArray(parsed.uploaded) || !parsed.uploaded.every((u) => typeof u === 'string')) throw new Error(`${file}: "uploaded" is not a list of block IDs`);
   return { version: 1, uploaded: parsed.uploaded };
 }
 
 /** Write to a temporary file, fsync, rename over the old file, fsync the directory. */
-export async function writeShipperState(dir: string, state: ShipperState): Promise<void> {
-  const final = join(dir, SHIPPER_META_FILENAME);
+export async function writeShipperState(dir: string, state: ShipperState, file = SHIPPER_META_FILENAME): Promise<void> {
+  const final = join(dir, file);
   const tmp = `${final}.tmp`;
   const fh = await open(tmp, 'w');
   try {
@@ -121,7 +123,7 @@ export class Shipper {
     const result: SyncResult = { uploaded: [] };
     let state: ShipperState;
     try {
-      state = (await readShipperState(dir)) ?? { version: 1, uploaded: [] };
+      state = (await readShipperState(dir, this.#opts.metaFileName)) ?? { version: 1, uploaded: [] };
     } catch (e) {
       // The bucket is the source of truth (meta.json exists ⇒ shipped), so a bad state file only costs checks.
       log.warn('shipper state unreadable; starting from an empty list', { err: e as Error });
@@ -159,10 +161,10 @@ export class Shipper {
         log.info('uploaded block', { block: meta.ulid, min_time: meta.minTime, max_time: meta.maxTime });
         done.add(meta.ulid);
         result.uploaded.push(meta.ulid);
-        await writeShipperState(dir, { version: 1, uploaded: [...done] });
+        await writeShipperState(dir, { version: 1, uploaded: [...done] }, this.#opts.metaFileName);
       }
       // Forget blocks Prometheus has deleted (retention).
-      await writeShipperState(dir, { version: 1, uploaded: [...done].filter((id) => onDisk.has(id)) });
+      await writeShipperState(dir, { version: 1, uploaded: [...done].filter((id) => onDisk.has(id)) }, this.#opts.metaFileName);
     } catch (e) {
       result.error ??= e as Error;
       log.error('shipper sync failed', { err: e as Error });

@@ -39,6 +39,8 @@ export interface SidecarConfig extends ServingConfig {
   hashFiles?: boolean;
   /** --shipper.upload-concurrency: files of one block uploaded at once (default 0, as Thanos: one at a time). */
   uploadConcurrency?: number;
+  /** --shipper.meta-file-name: the shipper's state file in the data directory (default thanos.shipper.json). */
+  shipperMetaFileName?: string;
   /** --store.limits.request-series, --store.limits.request-samples: what one Series call may send (0: no limit). */
   seriesLimits?: SeriesLimits;
   /** --min-time: data older than this (as of each heartbeat) is neither served nor advertised. */
@@ -262,6 +264,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
         uploadCompacted: config.uploadCompacted ?? false,
         hashFiles: config.hashFiles === true,
         ...(config.uploadConcurrency !== undefined ? { uploadConcurrency: config.uploadConcurrency } : {}),
+        ...(config.shipperMetaFileName !== undefined ? { metaFileName: config.shipperMetaFileName } : {}),
         metrics,
         logger: log.with({ subsystem: 'shipper' }),
       });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parsePrometheusHttpClientConfig, type ReloadMethod, start } from '@strata/sidecar';
+import { parsePrometheusHttpClientConfig, type ReloadMethod, SHIPPER_META_FILENAME, start } from '@strata/sidecar';
 import { Registry } from 'prom-client';
 import { parseDuration, parseTimeBound } from '../flags.js';
 import {
@@ -31,6 +31,7 @@ export function register(program: Command): void {
     .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json, so that a compactor\'s download skips a file it already has ("": none, as Thanos)', '')
     .option('--shipper.sync-interval <duration>', 'how often the shipper looks for new blocks', '30s')
     .option('--shipper.upload-concurrency <n>', 'files of one block uploaded at once (0: one at a time, as Thanos)', '0')
+    .option('--shipper.meta-file-name <name>', "the shipper's state file (the blocks it uploaded) in --tsdb.path", SHIPPER_META_FILENAME)
     .option('--store.limits.request-series <n>', 'most series one Series call may send, from blocks and head together; past it the call fails with ResourceExhausted (0: no limit)', '0')
     .option('--store.limits.request-samples <n>', 'most samples one Series call may send, from blocks and head together; past it the call fails with ResourceExhausted (0: no limit)', '0')
     .option('--min-time <time>', 'serve and advertise only data from this time on (RFC3339, Unix seconds, or relative like -2w)')
@@ -72,6 +73,7 @@ export function register(program: Command): void {
       hashFiles: hashFuncFlag(String(o.hashFunc)),
       shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),
       uploadConcurrency: intFlag(o['shipper.uploadConcurrency'], '--shipper.upload-concurrency', 0),
+      shipperMetaFileName: String(o['shipper.metaFileName']),
       seriesLimits: {
         series: intFlag(o['store.limits.requestSeries'], '--store.limits.request-series', 0),
         samples: intFlag(o['store.limits.requestSamples'], '--store.limits.request-samples', 0),
