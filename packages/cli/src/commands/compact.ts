@@ -117,6 +117,11 @@ export function register(program: Command): void {
       '--debug.accept-malformed-index',
       "accepted as Thanos' deployments set it; Strata's compactor never halts the bucket on a block: one it cannot compact is marked no-compact with the reason, and the rest goes on",
       false,
+    )
+    .option(
+      '--debug.halt-on-error',
+      "Thanos' halt on a critical compaction error (on by default; --no-debug.halt-on-error exits instead): accepted; Strata's compactor neither halts nor exits on one, it skips the plan and counts it in strata_compact_group_skipped_total by reason",
+      true,
     );
   withServingFlags(withBlockViewerFlags(cmd), { grpc: false, requestLogging: false }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
