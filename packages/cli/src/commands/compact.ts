@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -20,6 +19,7 @@ import {
   tracingConfigFromFlags,
   startTracingFor,
   withServingFlags,
+  yamlFlag,
 } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 
@@ -43,10 +43,7 @@ function timeBoundFlag(value: unknown, unbounded: number): TimeBound {
 
 /** The compactor options those flags give. */
 async function retentionFromFlags(o: Record<string, unknown>) {
-  const inline = o['selector.relabelConfig'] as string | undefined;
-  const file = o['selector.relabelConfigFile'] as string | undefined;
-  if (inline !== undefined && file !== undefined) throw new Error('give only one of --selector.relabel-config and --selector.relabel-config-file');
-  const relabelText = file !== undefined ? await readFile(file, 'utf8') : inline;
+  const relabelText = await yamlFlag(o, 'selector.relabel-config');
   return {
     consistencyDelayMs: parseDuration(String(o.consistencyDelay)),
     retentionRawMs: parseDuration(String(o['retention.resolutionRaw'])),
