@@ -287,7 +287,7 @@ describe('deploy files and the CLI', () => {
         '--web.route-prefix', '--web.external-prefix', '--web.prefix-header', '--web.disable-cors', '--disable-admin-operations',
         '--debug.halt-on-error',
       ],
-      'query-frontend': ['--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--query-frontend.slow-query-logs-user-header'],
+      'query-frontend': ['--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--query-frontend.slow-query-logs-user-header', '--query-frontend.force-query-stats'],
     };
     const program = cliProgram();
     for (const [command, flags] of Object.entries(thanosFlags)) {

@@ -324,6 +324,42 @@ describe('query frontend: results cache', () => {
     expect(await get(base, '/api/v1/query_range', params)).toEqual(want);
   });
 
+  it("asks the querier for its stats with --query-frontend.force-query-stats, logs and counts them, and keeps them from clients that did not ask", async () => {
+    const lines: string[] = [];
+    const base = await frontend(`http://${querier.httpAddress}`, { forceQueryStats: true, range: { cacheBytes: 64 << 20 }, logger: createLogger({ format: 'json', write: (l) => lines.push(l) }) });
+    const stats = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'query stats');
+    const step = 10 * 60_000;
+    const params = range('sum by (code) (rate(http_requests_total[5m]))', Math.floor(START / step) * step, END, step);
+    const want = await get(`http://${querier.httpAddress}`, '/api/v1/query_range', params);
+    const res = await fetch(`${base}/api/v1/query_range?${new URLSearchParams(params)}`);
+    // Split by day and put together: the answer as the querier gives it whole, without the stats of the pieces.
+    expect({ status: res.status, body: await res.json() }).toEqual(want);
+    expect(res.headers.get('server-timing')).toMatch(/^querier_wall_time;dur=[\d.]+, response_time;dur=[\d.]+$/);
+    const [first] = stats();
+    expect(first).toMatchObject({ component: 'query-frontend', path: '/api/v1/query_range', status_code: 200, param_query: params.query });
+    expect(first?.fetched_series_count).toBeGreaterThan(0);
+    expect(first?.fetched_chunks_bytes).toBeGreaterThan(0);
+    expect(first?.total_samples_loaded).toBeGreaterThan(0);
+    expect(first?.peak_samples).toBeGreaterThan(0);
+    expect(first?.query_wall_time_seconds).toBeGreaterThan(0);
+    // From the cache, nothing was fetched.
+    expect((await get(base, '/api/v1/query_range', params)).body).toEqual(want.body);
+    expect(stats()[1]).toMatchObject({ fetched_series_count: 0, total_samples_loaded: 0 });
+    // A client that asks for stats gets them; instant queries pass through without them.
+    const asked = (await get(base, '/api/v1/query_range', { ...params, stats: 'all' })).body as { data: { stats?: { samples: { totalQueryableSamples: number } } } };
+    expect(asked.data.stats?.samples.totalQueryableSamples).toBeGreaterThan(0);
+    const instant = (await get(base, '/api/v1/query', { query: 'count(temperature)', time: String(END / 1000) })).body as { data: { stats?: unknown; result: unknown[] } };
+    expect(instant.data.stats).toBeUndefined();
+    expect(instant.data.result).toHaveLength(1);
+    expect(stats()[3]).toMatchObject({ path: '/api/v1/query', param_query: 'count(temperature)' });
+    expect(stats()[3]?.total_samples_loaded).toBeGreaterThan(0);
+    // A POST form asks for them in its body.
+    const posted = await fetch(`${base}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ query: 'count(temperature)', time: String(END / 1000) }).toString() });
+    expect(((await posted.json()) as { data: { stats?: unknown } }).data.stats).toBeUndefined();
+    expect(stats()[4]?.total_samples_loaded).toBe(stats()[3]?.total_samples_loaded);
+    expect(await metric(base, 'strata_frontend_query_fetched_series_total')).toBeGreaterThan(0);
+  });
+
   it('does not cache an answer with warnings (which may say it is partial): it is asked for again', async () => {
     const base = await frontend(`http://${querier.httpAddress}`, { range: { cacheBytes: 64 << 20 } });
     // Strata's querier warns that the gauge has no `le` label.

@@ -8,6 +8,7 @@ import { LabelsHandler, type CachedSet, type LabelsOptions } from './labels.js';
 import { InstantHandler } from './instant.js';
 import { FrontendMetrics, type CacheName } from './metrics.js';
 import { passThroughPlugin } from './proxy.js';
+import { ForcedQueryStats } from './querystats.js';
 import { RangeHandler, type RangeOptions } from './range.js';
 import { requestParams } from './request.js';
 import type { SplitOptions } from './split.js';
@@ -51,6 +52,11 @@ export interface FrontendConfig extends ServingConfig {
   cors?: boolean;
   /** Gzip or deflate answers for clients that accept it (Thanos' --query-frontend.compress-responses). */
   compressResponses?: boolean;
+  /**
+   * Ask the querier for its stats of every query, and log them per request (`query stats`), give them
+   * back in a Server-Timing header and count them by tenant (Thanos' --query-frontend.force-query-stats).
+   */
+  forceQueryStats?: boolean;
   logger?: Logger;
   /** The clock (ms) the cache's freshness cutoff is taken from. */
   now?: () => number;
@@ -120,8 +126,9 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
   const connections = new DownstreamConnections(cfg.downstreamUrl, cfg.downstreamTransport);
   const tenant = cfg.tenant ?? DEFAULT_TENANT_SOURCE;
   const downstream = new Downstream(connections, opts.maxRetries, metrics, tenant, cfg.forwardHeaders);
-  const range = new RangeHandler({ opts, tenant, downstream, cache: rangeCache, metrics, now });
-  const instant = new InstantHandler({ verticalShards: opts.verticalShards, downstream, metrics, now });
+  const forcedStats = cfg.forceQueryStats === true ? new ForcedQueryStats(logger, registry, tenant) : undefined;
+  const range = new RangeHandler({ opts, tenant, downstream, cache: rangeCache, metrics, now, ...(forcedStats !== undefined ? { forcedStats } : {}) });
+  const instant = new InstantHandler({ verticalShards: opts.verticalShards, downstream, metrics, now, ...(forcedStats !== undefined ? { forcedStats } : {}) });
   const labels = new LabelsHandler({ opts: labelsOpts, tenant, downstream: new Downstream(connections, labelsOpts.maxRetries, metrics, tenant, cfg.forwardHeaders), cache: labelsCache, metrics, now });
   const routes: FastifyPluginAsync = async (app) => {
     // Bodies stay bytes: passed through as they came, or read as a range query's form.
@@ -130,7 +137,9 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     if (cfg.compressResponses === true) compressResponses(app);
     corsResponses(app, cfg.cors === false ? undefined : corsOrigin('.*'));
     app.addHook('onResponse', async (req, reply) => {
-      if (req.url.startsWith('/api/')) logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req), { org_id: orgId(req, cfg.orgIdHeaders ?? []) }, { userHeader: cfg.slowQueryLogsUserHeader ?? '' });
+      if (!req.url.startsWith('/api/')) return;
+      logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req), { org_id: orgId(req, cfg.orgIdHeaders ?? []) }, { userHeader: cfg.slowQueryLogsUserHeader ?? '' });
+      forcedStats?.report(req, reply, requestParams(req));
     });
     app.get('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));
     app.post('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));

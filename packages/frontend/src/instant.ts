@@ -4,6 +4,7 @@ import { parseSeriesAnswer, unionAnswers, type SeriesAnswer } from './answer.js'
 import type { Downstream } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { clientGone, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
+import { askingStats, type ForcedQueryStats } from './querystats.js';
 import { requestParams, seconds } from './request.js';
 import { overlappingShardsError, shardInfoParams, shardingOf } from './sharding.js';
 
@@ -13,6 +14,8 @@ export interface InstantContext {
   readonly downstream: Downstream;
   readonly metrics: FrontendMetrics;
   readonly now: () => number;
+  /** --query-frontend.force-query-stats */
+  readonly forcedStats?: ForcedQueryStats;
 }
 
 /** Parameters whose answer cannot be put together from shards (per-query costs, a limit per shard): sent whole. */
@@ -27,15 +30,18 @@ export class InstantHandler {
   constructor(private readonly ctx: InstantContext) {}
 
   async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const { verticalShards, downstream, metrics, now } = this.ctx;
+    const { verticalShards, downstream, metrics, now, forcedStats } = this.ctx;
     const params = requestParams(req);
     const query = params.get('query');
     const key = verticalShards > 1 && query !== null && !WHOLE_ONLY_PARAMS.some((p) => params.has(p)) ? shardingOf(query, { ordered: true }) : undefined;
     if (verticalShards > 1) metrics.verticalSharding.inc({ op: 'query', result: key !== undefined ? 'sharded' : 'whole' });
-    if (key === undefined) return passThrough(downstream, metrics, req, reply);
+    if (key === undefined) return passThrough(downstream, metrics, req, reply, forcedStats);
     metrics.queries.inc({ op: 'query' });
     // Every shard at the same time: a query without one is at the frontend's now.
     if (!params.has('time') || params.get('time') === '') params.set('time', seconds(now()));
+    // A client asking for stats is not sharded: forced ones are taken out of the shards' answers.
+    const costs = forcedStats?.costsOf(req);
+    if (costs !== undefined) askingStats(params);
     const headers = { ...downstream.forwardedHeaders(req), 'content-type': 'application/x-www-form-urlencoded' };
     const signal = clientGone(reply);
     let answers;
@@ -53,8 +59,10 @@ export class InstantHandler {
       const answer = a.status === 200 ? parseSeriesAnswer(a.body.toString('utf8')) : undefined;
       // A shard's error is the query's, as the querier gave it.
       if (answer === undefined) return sendAnswer(reply, a);
+      costs?.take(answer, false);
       parsed.push(answer);
     }
+    forcedStats?.setTiming(req, reply);
     const overlap = overlappingShardsError(parsed);
     if (overlap !== undefined) return sendAnswer(reply, overlap);
     return sendJson(reply, goJson(JSON.stringify(unionAnswers(parsed))));

@@ -7,6 +7,7 @@ import { parsedSize, type EntriesCache, type Extent } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
+import { askingStats, type ForcedQueryStats, type QueryCosts } from './querystats.js';
 import { mayCache, noStore, otherParams, requestParams, seconds, tenantOrReply } from './request.js';
 import { clientGone, passThrough, sendAnswer, sendBadData, sendUnavailable } from './proxy.js';
 import { overlappingShardsError, shardInfoParams, shardingOf, type ShardingKey } from './sharding.js';
@@ -47,6 +48,8 @@ export interface RangeContext {
   readonly cache: EntriesCache<Extent> | undefined;
   readonly metrics: FrontendMetrics;
   readonly now: () => number;
+  /** --query-frontend.force-query-stats */
+  readonly forcedStats?: ForcedQueryStats;
 }
 
 /** The parameters that name the query and its range; every other one goes to each piece as it came. */
@@ -106,7 +109,7 @@ export class RangeHandler {
   async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { opts, metrics, downstream } = this.ctx;
     const q = rangeQuery(requestParams(req), opts);
-    if (q === undefined) return passThrough(downstream, metrics, req, reply);
+    if (q === undefined) return passThrough(downstream, metrics, req, reply, this.ctx.forcedStats);
     const tenant = tenantOrReply(req, reply, this.ctx.tenant);
     if (tenant === undefined) return reply;
     metrics.queries.inc({ op: 'query_range' });
@@ -115,7 +118,7 @@ export class RangeHandler {
     if (opts.maxQueryLength > 0 && length > opts.maxQueryLength) {
       return sendBadData(reply, `the query time range exceeds the limit (query length: ${goDuration(length)}, limit: ${goDuration(opts.maxQueryLength)})`);
     }
-    const fetcher = new PieceFetcher(this.ctx, q, this.ctx.downstream.forwardedHeaders(req), clientGone(reply));
+    const fetcher = new PieceFetcher(this.ctx, q, this.ctx.downstream.forwardedHeaders(req), clientGone(reply), this.ctx.forcedStats?.costsOf(req));
     // A client asking for a fresh answer (Cache-Control: no-store, as Cortex' frontend reads it) gets one, and it is not cached.
     const useCache = !noStore(req.headers['cache-control']);
     let answers: PieceAnswer[];
@@ -124,6 +127,7 @@ export class RangeHandler {
     } catch (e) {
       return sendUnavailable(reply, e);
     }
+    this.ctx.forcedStats?.setTiming(req, reply);
     const failed = answers.find((a) => 'error' in a);
     if (failed !== undefined && 'error' in failed) return sendAnswer(reply, failed.error);
     return sendJson(reply, goJson(JSON.stringify(mergeAnswers(answers.map((a) => (a as { answer: MatrixAnswer }).answer)))));
@@ -182,6 +186,8 @@ class PieceFetcher {
     private readonly q: RangeQuery,
     private readonly headers: Record<string, string>,
     private readonly signal: AbortSignal,
+    /** Where the querier's stats of each query go, when they are forced (the client never asked: such requests are not split). */
+    private readonly costs?: QueryCosts,
   ) {
     this.#limit = pLimit(Math.max(1, ctx.opts.maxQueryParallelism));
   }
@@ -235,6 +241,7 @@ class PieceFetcher {
 
   async #sendOne(r: StepRange, rest: readonly [string, string][]): Promise<PieceAnswer> {
     const form = new URLSearchParams([['query', this.q.query], ['start', seconds(r.start)], ['end', seconds(r.end)], ['step', seconds(r.step)], ...rest]);
+    if (this.costs !== undefined) askingStats(form);
     const a = await this.ctx.downstream.send({
       method: 'POST',
       path: '/api/v1/query_range',
@@ -244,6 +251,7 @@ class PieceFetcher {
     });
     const answer = a.status === 200 ? parseMatrixAnswer(a.body.toString('utf8')) : undefined;
     if (answer === undefined) return { error: a };
+    this.costs?.take(answer, false);
     return { answer, cacheable: mayCache(answer, a.headers), bytes: parsedSize(a.body.length) };
   }
 }

@@ -44,8 +44,14 @@ export function logIfSlow(
     grafana_panel_id: header('x-panel-id') || '-',
     trace_id: traceId === undefined ? '-' : String(traceId),
   };
+  logger.info('slow query detected', { ...logged, ...paramFields(params) });
+}
+
+/** A request's parameters as Thanos' frontend logs them: `param_<name>`, a repeated one's values joined by commas. */
+export function paramFields(params: Iterable<[string, string]>): Record<string, string> {
   const byName = new Map<string, string[]>();
   for (const [name, value] of params) byName.set(name, [...(byName.get(name) ?? []), value]);
-  for (const [name, values] of byName) logged[`param_${name}`] = values.join(',');
-  logger.info('slow query detected', logged);
+  const out: Record<string, string> = {};
+  for (const [name, values] of byName) out[`param_${name}`] = values.join(',');
+  return out;
 }

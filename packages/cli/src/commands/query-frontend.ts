@@ -16,6 +16,11 @@ export function register(program: Command): void {
     )
     .option('--query-frontend.downstream-tripper-config-file <path>', 'file with that configuration')
     .option('--query-frontend.compress-responses', 'gzip or deflate answers for clients that accept it', false)
+    .option(
+      '--query-frontend.force-query-stats',
+      "ask the querier for its stats of every query (stats=all) and log them per request (\"query stats\": the queriers' time, series and chunk bytes fetched, peak and total samples), give them back in a Server-Timing header and count them by tenant, as Thanos; a client that did not ask for stats gets none in its answer",
+      false,
+    )
     .option('--web.disable-cors', 'send no CORS headers (by default browsers from every origin are answered, as by the querier)', false)
     .option('--cache-compression-type <type>', "compress the answers kept in memcached or redis: snappy, or '' (none)", '')
     .option('--query-frontend.forward-header <name>', 'send only these request headers on to the querier (repeatable; without it, every header but the connection\'s own)', repeatable, [])
@@ -54,6 +59,7 @@ export function register(program: Command): void {
       downstreamUrl: downstreamUrl(String(o['queryFrontend.downstreamUrl'])),
       ...(tripper !== undefined ? { downstreamTransport: parseDownstreamTransport(tripper, '--query-frontend.downstream-tripper-config') } : {}),
       compressResponses: o['queryFrontend.compressResponses'] === true,
+      forceQueryStats: o['queryFrontend.forceQueryStats'] === true,
       cors: o['web.disableCors'] !== true,
       cacheCompression: cacheCompression(String(o.cacheCompressionType)),
       forwardHeaders: o['queryFrontend.forwardHeader'] as string[],
