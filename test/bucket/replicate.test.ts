@@ -77,7 +77,7 @@ afterAll(async () => {
   await work?.cleanup();
 });
 
-const all: ReplicateOptions = { matchers: [], resolutions: [], levels: [], ids: [], minTime: -Infinity, maxTime: Infinity };
+const all: ReplicateOptions = { matchers: [], resolutions: [], levels: [], ids: [], minTime: -Infinity, maxTime: Infinity, ignoreMarkedForDeletion: true };
 
 describe('strata tools bucket replicate', () => {
   it('copies what the filters select, meta.json last, and a second run copies nothing', async () => {

@@ -18,6 +18,8 @@ export interface UploadOptions {
   now?: () => Date;
   /** Upload this meta.json instead of the one in the directory (for backfills that set external labels without touching local files). */
   meta?: BlockMeta;
+  /** A plain Prometheus block, uploaded without external labels (Thanos' UploadPromBlock, `tools bucket rewrite --prom-blocks`). */
+  promBlock?: boolean;
 }
 
 /**
@@ -31,7 +33,7 @@ export async function uploadBlock(bucket: Bucket, blockDir: string, opts: Upload
   const meta = opts.meta ?? parseMeta(await readFile(metaPath, 'utf8'), metaPath);
   const id = meta.ulid;
   if (basename(blockDir) !== id) throw new Error(`block ${id}: directory ${blockDir} is not named after the block's ULID`);
-  if (!meta.thanos || Object.keys(meta.thanos.labels).length === 0) throw new Error(`block ${id} (${blockDir}): empty external labels; refusing to upload a block that cannot be told apart from other sources`);
+  if (opts.promBlock !== true && (!meta.thanos || Object.keys(meta.thanos.labels).length === 0)) throw new Error(`block ${id} (${blockDir}): empty external labels; refusing to upload a block that cannot be told apart from other sources`);
 
   const chunkNames = (await readdir(join(blockDir, CHUNKS_DIRNAME)).catch(() => [] as string[])).sort();
   const relPaths = [...chunkNames.map((n) => `${CHUNKS_DIRNAME}/${n}`), INDEX_FILENAME];
@@ -60,7 +62,7 @@ export async function uploadBlock(bucket: Bucket, blockDir: string, opts: Upload
   );
   await put(INDEX_FILENAME);
 
-  const uploaded: BlockMeta = { ...meta, thanos: { ...meta.thanos, files, upload_time: (opts.now?.() ?? new Date()).toISOString() } };
+  const uploaded: BlockMeta = { ...meta, thanos: { ...(meta.thanos ?? { labels: {}, downsample: { resolution: 0 } }), files, upload_time: (opts.now?.() ?? new Date()).toISOString() } };
   const body = Buffer.from(formatMeta(uploaded));
   try {
     await bucket.upload(joinKey(id, META_FILENAME), body);

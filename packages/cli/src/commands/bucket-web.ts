@@ -1,16 +1,18 @@
 import type { Command } from 'commander';
-import { blocksPlugin, BlocksRefresher, BlocksView, LabelShardedFilter, MetaFetcher, Relabeler } from '@strata/block';
+import { blocksPlugin, BlocksRefresher, BlocksView, LabelShardedFilter, MetaFetcher, Relabeler, TimePartitionFilter, type MetaFilter, type TimeBound } from '@strata/block';
 import type { Bucket } from '@strata/objstore';
-import { collectProcessMetrics, Prober, startHttpServer, type Logger, type WebConfig } from '@strata/runtime';
+import { collectProcessMetrics, httpServing, Prober, startHttpServer, type Logger, type ServingConfig } from '@strata/runtime';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { parseDuration } from '../flags.js';
-import { loggerFromFlags, runUntilSignal, webConfigFromFlags, withHttpConfigFlag, withLogFlags, yamlFlag } from './component.js';
+import { parseDuration, parseTimeBound } from '../flags.js';
+import { blockViewerFromFlags, loggerFromFlags, runUntilSignal, servingFromFlags, startTracingFor, tracingConfigFromFlags, withBlockViewerRouteFlags, withServingFlags, yamlFlag } from './component.js';
 import { requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
+import { withRelabelSelectorFlags, withTimeRangeFlags } from './tools-bucket.js';
 
 export interface BucketWebOptions {
   bucket: Bucket;
   httpAddress: string;
-  httpWebConfig?: WebConfig;
+  /** --http.config and --http-grace-period. */
+  serving?: ServingConfig;
   routePrefix?: string;
   /** How often the blocks are read from the bucket again. */
   refreshMs: number;
@@ -20,6 +22,8 @@ export interface BucketWebOptions {
   label: string;
   /** Relabel rules over external labels and __block_id selecting the blocks shown. */
   relabelConfig?: string;
+  /** Only blocks overlapping this range are shown (--min-time, --max-time; relative bounds read again at each refresh). */
+  timeRange?: { min: TimeBound; max: TimeBound };
   logger: Logger;
 }
 
@@ -40,7 +44,10 @@ export async function startBucketWeb(opts: BucketWebOptions): Promise<BucketWeb>
   const lastSuccess = new Gauge({ name: 'strata_bucket_web_last_successful_refresh_timestamp_seconds', help: 'When the blocks shown were read.', registers: [registry] });
   const prober = new Prober('bucket-web', registry);
   const view = new BlocksView(opts.label);
-  const filters = opts.relabelConfig !== undefined ? [new LabelShardedFilter(Relabeler.fromYaml(opts.relabelConfig, '--selector.relabel-config'))] : [];
+  const filters: MetaFilter[] = [
+    ...(opts.timeRange !== undefined ? [new TimePartitionFilter(opts.timeRange.min, opts.timeRange.max)] : []),
+    ...(opts.relabelConfig !== undefined ? [new LabelShardedFilter(Relabeler.fromYaml(opts.relabelConfig, '--selector.relabel-config'))] : []),
+  ];
   const refresher = new BlocksRefresher({
     fetcher: new MetaFetcher(opts.bucket, { filters }),
     view,
@@ -65,7 +72,7 @@ export async function startBucketWeb(opts: BucketWebOptions): Promise<BucketWeb>
     logger: opts.logger,
     plugins: [blocksPlugin({ global: view })],
     ...(opts.routePrefix !== undefined ? { routePrefix: opts.routePrefix } : {}),
-    ...(opts.httpWebConfig !== undefined ? { web: opts.httpWebConfig } : {}),
+    ...httpServing(opts.serving ?? {}),
   });
   prober.healthy();
   refresher.start();
@@ -84,27 +91,30 @@ export async function startBucketWeb(opts: BucketWebOptions): Promise<BucketWeb>
 export function registerWeb(bucket: Command): void {
   const cmd = withObjstoreFlags(bucket.command('web').description("Serve the block viewer: the bucket's blocks on a timeline (/blocks) and Thanos' blocks API (/api/v1/blocks), read again every --refresh"), 'objstore', 'the bucket')
     .option('--http-address <host:port>', 'listen address for the block viewer, /metrics and probes', '0.0.0.0:10902')
-    .option('--web.route-prefix <path>', 'path prefix of every route')
     .option('--refresh <duration>', "how often the bucket's blocks are read again", '30m')
     .option('--timeout <duration>', 'how long a read of the blocks may take', '5m')
-    .option('--label <label>', 'external label to title groups of blocks with', '')
-    .option('--selector.relabel-config <yaml>', 'relabel rules over external labels and __block_id selecting the blocks shown')
-    .option('--selector.relabel-config-file <path>', 'file with the relabel rules');
-  withLogFlags(withHttpConfigFlag(cmd)).action(async (o: Record<string, unknown>) => {
+    .option('--label <label>', 'external label to title groups of blocks with', '');
+  withServingFlags(withBlockViewerRouteFlags(withRelabelSelectorFlags(withTimeRangeFlags(cmd, 'shown'), 'shown')), { grpc: false, requestLogging: false }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
+    const tracing = startTracingFor(await tracingConfigFromFlags(o), 'bucket-web', logger);
     const relabelConfig = await yamlFlag(o, 'selector.relabel-config');
+    const { routePrefix } = blockViewerFromFlags(o);
     const web = await startBucketWeb({
       bucket: await requiredBucketFromFlags(o, 'objstore'),
       httpAddress: String(o.httpAddress),
-      ...(await webConfigFromFlags(o)),
-      ...(o['web.routePrefix'] !== undefined ? { routePrefix: String(o['web.routePrefix']) } : {}),
+      serving: await servingFromFlags(o, logger),
+      ...(routePrefix !== undefined ? { routePrefix } : {}),
       refreshMs: parseDuration(String(o.refresh)),
       timeoutMs: parseDuration(String(o.timeout)),
       label: String(o.label),
       ...(relabelConfig !== undefined ? { relabelConfig } : {}),
+      timeRange: { min: parseTimeBound(String(o.minTime)), max: parseTimeBound(String(o.maxTime)) },
       logger,
     });
     logger.info('bucket web started', { http: web.httpAddress });
-    await runUntilSignal(logger, () => web.stop());
+    await runUntilSignal(logger, async () => {
+      await web.stop();
+      await tracing.stop();
+    });
   });
 }

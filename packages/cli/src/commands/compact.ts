@@ -171,14 +171,19 @@ const STEP_DEFAULTS = { replicaLabels: [], dedupFunc: 'chain', verticalCompactio
  * resolution's retention for deletion, once; a compactor or `tools bucket cleanup` deletes them).
  */
 export function registerBucketSteps(bucket: Command): void {
-  const downsample = withWorkFlags(withObjstoreFlags(bucket.command('downsample').description('Downsample the blocks in object storage (raw to 5m, 5m to 1h) every --wait-interval until stopped'), 'objstore', 'the bucket'));
-  withLogFlags(downsample).action(async (o: Record<string, unknown>) => {
+  const downsample = withWorkFlags(withObjstoreFlags(bucket.command('downsample').description('Downsample the blocks in object storage (raw to 5m, 5m to 1h) every --wait-interval until stopped'), 'objstore', 'the bucket'))
+    .option('--block-files-concurrency <n>', 'files of one block downloaded or uploaded at once', '1')
+    .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json, so that a later download skips a file it already has ("": none, as Thanos)', '');
+  withServingFlags(downsample, { grpc: false, requestLogging: false }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
+    const tracing = startTracingFor(await tracingConfigFromFlags(o), 'downsample', logger);
     const compactor = await start({
       ...STEP_DEFAULTS,
       bucket: await requiredBucketFromFlags(o, 'objstore'),
       dataDir: String(o.dataDir),
       httpAddress: String(o.httpAddress),
+      ...(await servingFromFlags(o, logger)),
+      transfer: { filesConcurrency: intFlag(o.blockFilesConcurrency, '--block-files-concurrency'), hashFiles: hashFuncFlag(String(o.hashFunc)) },
       wait: true,
       waitIntervalMs: parseDuration(String(o.waitInterval)),
       consistencyDelayMs: 0,
@@ -191,13 +196,17 @@ export function registerBucketSteps(bucket: Command): void {
       logger,
     });
     logger.info('downsampler started', { http: compactor.httpAddress ?? '' });
-    await runCompactor(compactor, true, logger);
+    await runCompactor(compactor, true, logger, () => tracing.stop());
   });
-  const retention = withRetentionFlags(withObjstoreFlags(bucket.command('retention').description('Mark the blocks older than their resolution\'s retention for deletion'), 'objstore', 'the bucket'));
+  const retention = withRetentionFlags(withObjstoreFlags(bucket.command('retention').description('Mark the blocks older than their resolution\'s retention for deletion'), 'objstore', 'the bucket'))
+    .option('--delete-delay <duration>', 'how long a block marked for deletion stays before a compactor or `tools bucket cleanup` deletes it (retention only marks); a block marked already is not marked again', '48h')
+    .option('--block-sync-concurrency <n>', 'meta.json files read from the bucket at once', '20');
   withLogFlags(retention).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const compactor = await start({
       ...STEP_DEFAULTS,
+      deleteDelayMs: parseDuration(String(o.deleteDelay)),
+      metaFetchConcurrency: intFlag(o.blockSyncConcurrency, '--block-sync-concurrency'),
       bucket: await requiredBucketFromFlags(o, 'objstore'),
       dataDir: join(tmpdir(), 'strata-retention'),
       wait: false,

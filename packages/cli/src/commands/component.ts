@@ -41,8 +41,12 @@ export function withServingFlags(cmd: Command, has: { grpc: boolean; requestLogg
 
 /** Thanos' flags of the block viewer that the compactor and the store gateway serve on their HTTP address. */
 export function withBlockViewerFlags(cmd: Command): Command {
+  return withBlockViewerRouteFlags(cmd.option('--web.disable', 'serve no block viewer (/blocks, /api/v1/blocks): only /metrics and the probes', false));
+}
+
+/** The block viewer's routing flags, which `tools bucket web` has too (without --web.disable). */
+export function withBlockViewerRouteFlags(cmd: Command): Command {
   return cmd
-    .option('--web.disable', 'serve no block viewer (/blocks, /api/v1/blocks): only /metrics and the probes', false)
     .option('--web.route-prefix <path>', 'prefix of every HTTP route; /metrics and the probes answer at the root too (default: --web.external-prefix)')
     .option('--web.external-prefix <path>', 'path the component is reached under through a reverse proxy', '')
     .option('--web.prefix-header <name>', "Thanos' header naming that path per request: the block viewer's links are relative, so any prefix a proxy adds works without it", '')

@@ -1,0 +1,174 @@
+// Thanos' `tools bucket` flags that deployments and scripts pass, each doing what it does in Thanos:
+// run through the commander wiring against a filesystem bucket.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Command } from 'commander';
+import { DELETION_MARK_FILENAME, markBlock, NO_COMPACT_MARK_FILENAME, uploadBlock } from '@strata/block';
+import { registerCommands } from '@strata/cli';
+import { FilesystemBucket, type Bucket } from '@strata/objstore';
+import { nopLogger } from '@strata/runtime';
+import { formatMeta, parseMeta } from '@strata/tsdb';
+import { tempDir } from '@strata/testing/process';
+import { startReplicator, type ReplicateOptions } from '../../packages/cli/src/commands/bucket-replicate.js';
+import { syntheticBlock } from './fixtures.js';
+
+const HOUR = 3_600_000;
+let work: { path: string; cleanup: () => Promise<void> };
+
+beforeAll(async () => {
+  work = await tempDir('strata-bucket-flags-');
+});
+afterAll(async () => {
+  await work?.cleanup();
+});
+
+/** What `strata <args>` writes to stdout and stderr, run through the commander wiring. */
+async function strata(args: string[]): Promise<{ out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const capture = (into: string[]) => (chunk: string | Uint8Array) => (into.push(chunk.toString()), true);
+  const spyOut = vi.spyOn(process.stdout, 'write').mockImplementation(capture(out));
+  const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation(capture(err));
+  try {
+    const program = new Command('strata').exitOverride();
+    registerCommands(program);
+    await program.parseAsync(args, { from: 'user' });
+  } finally {
+    spyOut.mockRestore();
+    spyErr.mockRestore();
+  }
+  return { out: out.join(''), err: err.join('') };
+}
+
+/** A filesystem bucket and the flag naming it. */
+async function newBucket(name: string): Promise<{ bucket: Bucket; flag: string }> {
+  const dir = join(work.path, name);
+  return { bucket: new FilesystemBucket(dir), flag: `--objstore.config=type: FILESYSTEM\nconfig:\n  directory: ${dir}\n` };
+}
+
+/** Uploads a synthetic block with these labels, time range and compaction level; returns its ULID. */
+async function addBlock(bucket: Bucket, labels: Record<string, string>, minTime: number, maxTime: number, level = 1): Promise<string> {
+  const dir = await syntheticBlock(join(work.path, 'local'), { labels, minTime, maxTime, chunkBytes: 100 });
+  const meta = parseMeta(await readFile(join(dir, 'meta.json'), 'utf8'));
+  await writeFile(join(dir, 'meta.json'), formatMeta({ ...meta, compaction: { ...meta.compaction, level } }));
+  return (await uploadBlock(bucket, dir)).ulid;
+}
+
+describe('--log.level and --log.format on every bucket subcommand', () => {
+  it('logs progress as JSON with --log.format=json and filters it with --log.level', async () => {
+    const { bucket, flag } = await newBucket('log');
+    const id = await addBlock(bucket, { cluster: 'a' }, 0, 2 * HOUR);
+    const json = await strata(['tools', 'bucket', 'mark', flag, `--id=${id}`, `--marker=${NO_COMPACT_MARK_FILENAME}`, '--details=x', '--log.format=json']);
+    const line = JSON.parse(json.err.trim()) as Record<string, string>;
+    expect(line).toMatchObject({ level: 'info', msg: `block ${id}: wrote ${id}/${NO_COMPACT_MARK_FILENAME}` });
+    const quiet = await strata(['tools', 'bucket', 'mark', flag, `--id=${id}`, `--marker=${NO_COMPACT_MARK_FILENAME}`, '--details=x', '--log.level=warn']);
+    expect(quiet.err).toBe('');
+    // Every subcommand takes them.
+    for (const sub of ['ls', 'inspect', 'verify', 'cleanup', 'upload-blocks', 'rewrite', 'replicate', 'web', 'downsample', 'retention']) {
+      const help = new Command('strata');
+      registerCommands(help);
+      const cmd = help.commands.find((c) => c.name() === 'tools')?.commands.find((c) => c.name() === 'bucket')?.commands.find((c) => c.name() === sub);
+      expect(cmd?.options.map((o) => o.long), sub).toEqual(expect.arrayContaining(['--log.level', '--log.format']));
+    }
+  });
+});
+
+describe('tools bucket ls', () => {
+  it('--exclude-delete, --min-time/--max-time and --selector.relabel-config choose the blocks listed; --timeout bounds the read', async () => {
+    const { bucket, flag } = await newBucket('ls');
+    const a0 = await addBlock(bucket, { cluster: 'a' }, 0, 2 * HOUR);
+    const a1 = await addBlock(bucket, { cluster: 'a' }, 2 * HOUR, 4 * HOUR);
+    const b0 = await addBlock(bucket, { cluster: 'b' }, 4 * HOUR, 6 * HOUR);
+    await markBlock(bucket, a1, DELETION_MARK_FILENAME, { details: 'test' });
+    const ls = async (...args: string[]) => (await strata(['tools', 'bucket', 'ls', flag, '-o', 'json', ...args])).out.trim().split('\n').filter((l) => l !== '').map((l) => parseMeta(l).ulid);
+    expect(await ls()).toEqual([a0, a1, b0]);
+    expect(await ls('--exclude-delete')).toEqual([a0, b0]);
+    // Blocks overlapping [3h, 5h]; RFC3339 and Unix seconds.
+    expect(await ls(`--min-time=${new Date(3 * HOUR).toISOString()}`, `--max-time=${(5 * HOUR) / 1000}`)).toEqual([a1, b0]);
+    // Relative times: all these blocks are of 1970, long before -1d.
+    expect(await ls('--min-time=-1d')).toEqual([]);
+    expect(await ls('--selector.relabel-config=- action: keep\n  source_labels: [cluster]\n  regex: a\n')).toEqual([a0, a1]);
+    expect(await ls(`--selector.relabel-config=- action: drop\n  source_labels: [__block_id]\n  regex: ${a0}\n`, '--exclude-delete')).toEqual([b0]);
+    await expect(strata(['tools', 'bucket', 'ls', flag, '--timeout=1ms'])).rejects.toThrow(/took longer than --timeout=1ms/);
+  });
+});
+
+describe('tools bucket mark --remove', () => {
+  it('removes the given marker, only that one, and warns where there is none', async () => {
+    const { bucket, flag } = await newBucket('mark');
+    const id = await addBlock(bucket, { cluster: 'a' }, 0, 2 * HOUR);
+    await markBlock(bucket, id, DELETION_MARK_FILENAME, { details: 'oops' });
+    await markBlock(bucket, id, NO_COMPACT_MARK_FILENAME, { details: 'keep' });
+    await expect(strata(['tools', 'bucket', 'mark', flag, `--id=${id}`, `--marker=${DELETION_MARK_FILENAME}`])).rejects.toThrow(/--details is required/);
+    const removed = await strata(['tools', 'bucket', 'mark', flag, `--id=${id}`, `--marker=${DELETION_MARK_FILENAME}`, '--remove']);
+    expect(removed.err).toContain(`removed ${id}/${DELETION_MARK_FILENAME}`);
+    expect(await bucket.exists(`${id}/${DELETION_MARK_FILENAME}`)).toBe(false);
+    expect(await bucket.exists(`${id}/${NO_COMPACT_MARK_FILENAME}`)).toBe(true);
+    expect(await bucket.exists(`${id}/meta.json`)).toBe(true);
+    const again = await strata(['tools', 'bucket', 'mark', flag, `--id=${id}`, `--marker=${DELETION_MARK_FILENAME}`, '--remove']);
+    expect(again.err).toMatch(/level=warn .*has no deletion-mark.json, nothing to remove/);
+  });
+});
+
+describe('tools bucket inspect --output', () => {
+  it('writes the table columns as CSV or TSV, quoting as Go does', async () => {
+    const { bucket, flag } = await newBucket('inspect');
+    const id = await addBlock(bucket, { cluster: 'a', replica: 'r0' }, 0, 2 * HOUR);
+    const csv = (await strata(['tools', 'bucket', 'inspect', flag, '--output=csv'])).out.trim().split('\n');
+    expect(csv[0]).toBe('ULID,FROM,UNTIL,RANGE,SERIES,SAMPLES,CHUNKS,LEVEL,RESOLUTION,SOURCE,LABELS');
+    expect(csv[1]).toBe(`${id},1970-01-01T00:00:00Z,1970-01-01T02:00:00Z,2h0m0s,1,1,1,1,0s,test,"cluster=""a"",replica=""r0"""`);
+    const tsv = (await strata(['tools', 'bucket', 'inspect', flag, '--output=tsv', '--timeout=1m'])).out.trim().split('\n');
+    expect(tsv[0]?.split('\t')).toHaveLength(11);
+    expect(tsv[1]).toBe(`${id}\t1970-01-01T00:00:00Z\t1970-01-01T02:00:00Z\t2h0m0s\t1\t1\t1\t1\t0s\ttest\t"cluster=""a"",replica=""r0"""`);
+    await expect(strata(['tools', 'bucket', 'inspect', flag, '--output=yaml'])).rejects.toThrow(/--output must be table or csv or tsv/);
+  });
+});
+
+describe('tools bucket replicate', () => {
+  it('--compaction-min/--compaction-max select levels, --ignore-marked-for-deletion leaves marked blocks, --single-run exits', async () => {
+    const from = await newBucket('rep-from');
+    const to = await newBucket('rep-to');
+    const levels = [1, 2, 3, 4, 5];
+    const ids = await Promise.all(levels.map((l) => addBlock(from.bucket, { cluster: 'a' }, l * 2 * HOUR, (l + 1) * 2 * HOUR, l)));
+    await markBlock(from.bucket, ids[1] as string, DELETION_MARK_FILENAME, { details: 'test' });
+    const toFlag = from.flag.replace('--objstore.config=', '--objstore-to.config=').replace('rep-from', 'rep-to');
+    const run = (...args: string[]) => strata(['tools', 'bucket', 'replicate', from.flag, toFlag, '--http-address=127.0.0.1:0', '--single-run', '--log.level=warn', ...args]);
+    await run('--compaction-min=2', '--compaction-max=3', '--ignore-marked-for-deletion');
+    const copied = async () => (await Promise.all(ids.map(async (id) => ((await to.bucket.exists(`${id}/meta.json`)) ? id : undefined)))).filter((id) => id !== undefined);
+    expect(await copied()).toEqual([ids[2]]);
+    // Without it, as Thanos, the marked block is copied (its mark stays behind); levels 1 to 4 by default.
+    await run();
+    expect(await copied()).toEqual(ids.slice(0, 4));
+    expect(await to.bucket.exists(`${ids[1]}/${DELETION_MARK_FILENAME}`)).toBe(false);
+    await run('--compaction=5');
+    expect(await copied()).toEqual(ids);
+    await expect(run('--compaction-min=3', '--compaction-max=2')).rejects.toThrow(/--compaction-min \(3\) must be at most --compaction-max \(2\)/);
+  });
+
+  it('without --single-run replicates again every interval, serving /metrics and the probes, until stopped', async () => {
+    const from = await newBucket('loop-from');
+    const to = await newBucket('loop-to');
+    const first = await addBlock(from.bucket, { cluster: 'a' }, 0, 2 * HOUR);
+    const opts: ReplicateOptions = { matchers: [], resolutions: [], levels: [], ids: [], minTime: -Infinity, maxTime: Infinity, ignoreMarkedForDeletion: false };
+    const r = await startReplicator({ from: from.bucket, to: to.bucket, opts, httpAddress: '127.0.0.1:0', singleRun: false, intervalMs: 50, logger: nopLogger, io: { out: process.stdout, err: nopWritable() } });
+    try {
+      await vi.waitFor(async () => expect(await to.bucket.exists(`${first}/meta.json`)).toBe(true), { timeout: 5_000 });
+      const second = await addBlock(from.bucket, { cluster: 'a' }, 2 * HOUR, 4 * HOUR);
+      await vi.waitFor(async () => expect(await to.bucket.exists(`${second}/meta.json`)).toBe(true), { timeout: 5_000 });
+      expect((await fetch(`http://${r.httpAddress}/-/ready`)).status).toBe(200);
+      const metrics = await (await fetch(`http://${r.httpAddress}/metrics`)).text();
+      expect(Number(/^strata_replicate_replication_runs_total\{result="success"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+      expect(metrics).toMatch(/^strata_replicate_blocks_replicated_total 2$/m);
+    } finally {
+      await r.stop();
+    }
+    await r.done;
+    await expect(fetch(`http://${r.httpAddress}/-/healthy`)).rejects.toThrow();
+  });
+});
+
+function nopWritable(): Writable {
+  return new Writable({ write: (_c, _e, cb) => cb() });
+}
