@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FilesystemBucket } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
-import { MAX_INT64, MIN_INT64, type SeriesFrame, type SeriesRequest } from '@strata/storeapi';
+import { MAX_INT64, MIN_INT64, type CallContext, type SeriesFrame, type SeriesRequest } from '@strata/storeapi';
 import { AccountingBucket, BucketBlock, BucketStore, ChunkBytesLimit, ChunkPool, IndexCache, LOCAL_CHUNK_READS, storeMetrics, type BlockOptions, type StoreMetrics } from '@strata/store';
 import { TimeBound } from '@strata/block';
 import { type BlockMeta, type Labels, TOMBSTONES_FILENAME } from '@strata/tsdb';
@@ -179,9 +179,9 @@ export class LocalBlocks {
    * few reads ahead of what is sent); their chunk bytes count against the bound until they are sent, or
    * until `release()`.
    */
-  series(req: SeriesRequest): { frames: AsyncIterable<SeriesFrame>; release: () => void } {
+  series(req: SeriesRequest, ctx?: Pick<CallContext, 'tenant'>): { frames: AsyncIterable<SeriesFrame>; release: () => void } {
     const held = this.#store.chunkBytes();
-    return { frames: this.#store.seriesHeld(req, held), release: () => held?.end() };
+    return { frames: this.#store.seriesHeld(req, held, ctx), release: () => held?.end() };
   }
 
   async close(): Promise<void> {

@@ -267,6 +267,18 @@ describe('sidecar against Prometheus 2.42', () => {
     }
   });
 
+  it("counts the calls it answers from disk under the tenant the querier names, as the store gateway does", async () => {
+    await waitFor('blocks loaded from disk', async () => (await metric(sidecar, 'strata_bucket_store_blocks_loaded')) >= 2);
+    const metas = await Promise.all((await persistedBlocks()).map(async (id) => JSON.parse(await readFile(join(prom.dataDir, id, 'meta.json'), 'utf8')) as { minTime: number; maxTime: number }));
+    const oldest = metas.reduce((a, b) => (b.minTime < a.minTime ? b : a));
+    const calls = (tenant: string) => metric(sidecar, `strata_bucket_store_series_blocks_queried_count{tenant="${tenant}"}`);
+    const before = await calls('team-a');
+    let n = 0;
+    for await (const s of readChunkSeries(client.series(seriesRequest({ minTime: oldest.minTime, maxTime: oldest.maxTime - 1, matchers: [m('__name__', 'prometheus_tsdb_.*', 2)] }), { tenant: 'team-a' }))) n += s.chunks.length;
+    expect(n).toBeGreaterThan(0);
+    expect(await calls('team-a')).toBe(before + 1);
+  });
+
   it('--store.limits.request-series and --store.limits.request-samples: a call past either fails with ResourceExhausted naming the flag', async () => {
     await waitFor('blocks loaded from disk', async () => (await metric(sidecar, 'strata_bucket_store_blocks_loaded')) >= 2);
     // The oldest block's range: read from disk, its chunks whole, the same at every call.

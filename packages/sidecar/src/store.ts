@@ -369,7 +369,7 @@ export class PrometheusStore implements StoreServer {
     }
     // The head's remote read is under way while the blocks are read.
     const head = maxTime >= end ? new StartedReader(remote(end)) : undefined;
-    const fromBlocks = blocks.series({ ...req, minTime, maxTime: upTo, hints: undefined });
+    const fromBlocks = blocks.series({ ...req, minTime, maxTime: upTo, hints: undefined }, ctx);
     const sent: { last?: Labels } = {};
     let source = 'blocks';
     try {

@@ -165,8 +165,8 @@ export class BucketStore implements StoreServer {
    * `series`, its chunk bytes taken for `held`, which the caller ends once it has sent the series (a
    * caller that holds them past the end of this iteration, to merge them with others).
    */
-  seriesHeld(req: SeriesRequest, held: CallChunkBytes | undefined): AsyncIterable<SeriesFrame> {
-    return this.#frames(req, held, this.#opts.metrics.forTenant(undefined), () => {});
+  seriesHeld(req: SeriesRequest, held: CallChunkBytes | undefined, ctx?: Pick<CallContext, 'tenant'>): AsyncIterable<SeriesFrame> {
+    return this.#frames(req, held, this.#opts.metrics.forTenant(ctx?.tenant), () => {});
   }
 
   /** The frames of a Series call whose reads take `held`; `ended` runs when the call ends. */
