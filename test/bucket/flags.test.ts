@@ -1,6 +1,6 @@
 // Thanos' `tools bucket` flags that deployments and scripts pass, each doing what it does in Thanos:
 // run through the commander wiring against a filesystem bucket.
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -12,7 +12,7 @@ import { nopLogger } from '@strata/runtime';
 import { formatMeta, parseMeta } from '@strata/tsdb';
 import { tempDir } from '@strata/testing/process';
 import { startReplicator, type ReplicateOptions } from '../../packages/cli/src/commands/bucket-replicate.js';
-import { syntheticBlock } from './fixtures.js';
+import { promtoolBlocks, syntheticBlock } from './fixtures.js';
 
 const HOUR = 3_600_000;
 let work: { path: string; cleanup: () => Promise<void> };
@@ -116,7 +116,7 @@ describe('tools bucket inspect --output', () => {
   it('writes the table columns as CSV or TSV, quoting as Go does', async () => {
     const { bucket, flag } = await newBucket('inspect');
     const id = await addBlock(bucket, { cluster: 'a', replica: 'r0' }, 0, 2 * HOUR);
-    const csv = (await strata(['tools', 'bucket', 'inspect', flag, '--output=csv'])).out.trim().split('\n');
+    const csv = (await strata(['tools', 'bucket', 'inspect', flag, '--output=csv', '--selector=cluster="a"', '-l', 'replica=r0'])).out.trim().split('\n');
     expect(csv[0]).toBe('ULID,FROM,UNTIL,RANGE,SERIES,SAMPLES,CHUNKS,LEVEL,RESOLUTION,SOURCE,LABELS');
     expect(csv[1]).toBe(`${id},1970-01-01T00:00:00Z,1970-01-01T02:00:00Z,2h0m0s,1,1,1,1,0s,test,"cluster=""a"",replica=""r0"""`);
     const tsv = (await strata(['tools', 'bucket', 'inspect', flag, '--output=tsv', '--timeout=1m'])).out.trim().split('\n');
@@ -172,3 +172,78 @@ describe('tools bucket replicate', () => {
 function nopWritable(): Writable {
   return new Writable({ write: (_c, _e, cb) => cb() });
 }
+
+describe('tools bucket cleanup', () => {
+  it('--selector.relabel-config and --consistency-delay choose which marked blocks are deleted; --block-sync-concurrency is taken', async () => {
+    const { bucket, flag } = await newBucket('cleanup');
+    const [a, b] = [await addBlock(bucket, { cluster: 'a' }, 0, 2 * HOUR), await addBlock(bucket, { cluster: 'b' }, 0, 2 * HOUR)];
+    const longAgo = new Date(Date.now() - 72 * HOUR);
+    for (const id of [a, b]) await markBlock(bucket, id, DELETION_MARK_FILENAME, { details: 'test', now: longAgo });
+    const cleanup = (...args: string[]) => strata(['tools', 'bucket', 'cleanup', flag, '--block-sync-concurrency=2', ...args]);
+    // Uploaded just now: too fresh for the default 30m consistency delay, whatever its mark says.
+    await cleanup();
+    expect(await bucket.exists(`${a}/meta.json`)).toBe(true);
+    await cleanup('--consistency-delay=0s', '--selector.relabel-config=- action: keep\n  source_labels: [cluster]\n  regex: a\n');
+    expect(await bucket.exists(`${a}/meta.json`)).toBe(false);
+    expect(await bucket.exists(`${b}/meta.json`)).toBe(true);
+    await cleanup('--consistency-delay=0s');
+    expect(await bucket.exists(`${b}/meta.json`)).toBe(false);
+    await expect(cleanup('--block-sync-concurrency=0')).rejects.toThrow(/--block-sync-concurrency must be a positive integer/);
+  });
+});
+
+describe('tools bucket upload-blocks', () => {
+  it('skips blocks compacted locally unless --shipper.upload-compacted, as Thanos; takes --shipper.upload-concurrency', async () => {
+    const { bucket, flag } = await newBucket('upload');
+    const local = join(work.path, 'upload-local');
+    const raw = await syntheticBlock(local, { labels: {}, minTime: 0, maxTime: 2 * HOUR, chunkBytes: 100 });
+    const compacted = await syntheticBlock(local, { labels: {}, minTime: 2 * HOUR, maxTime: 8 * HOUR, chunkBytes: 100 });
+    const meta = parseMeta(await readFile(join(compacted, 'meta.json'), 'utf8'));
+    await writeFile(join(compacted, 'meta.json'), formatMeta({ ...meta, compaction: { ...meta.compaction, level: 2 } }));
+    const id = (dir: string) => dir.slice(-26);
+    const upload = (...args: string[]) => strata(['tools', 'bucket', 'upload-blocks', flag, `--path=${local}`, '--label=cluster="bf"', '--shipper.upload-concurrency=3', ...args]);
+    const first = await upload();
+    expect(first.err).toContain(`block ${id(compacted)}: compaction level 2, skipped`);
+    expect(await bucket.exists(`${id(raw)}/meta.json`)).toBe(true);
+    expect(await bucket.exists(`${id(compacted)}/meta.json`)).toBe(false);
+    await upload('--shipper.upload-compacted');
+    expect(await bucket.exists(`${id(compacted)}/meta.json`)).toBe(true);
+    await expect(upload('--shipper.upload-concurrency=0')).rejects.toThrow(/--shipper.upload-concurrency must be a positive integer/);
+  });
+});
+
+describe('tools bucket retention', () => {
+  it('takes --delete-delay and --block-sync-concurrency, marking (not deleting) what is past retention', async () => {
+    const { bucket, flag } = await newBucket('retention');
+    const old = await addBlock(bucket, { cluster: 'a' }, Date.now() - 5 * 24 * HOUR, Date.now() - 4 * 24 * HOUR);
+    await strata(['tools', 'bucket', 'retention', flag, '--retention.resolution-raw=3d', '--consistency-delay=0s', '--delete-delay=0s', '--block-sync-concurrency=4', '--log.level=error']);
+    expect(await bucket.exists(`${old}/${DELETION_MARK_FILENAME}`)).toBe(true);
+    expect(await bucket.exists(`${old}/meta.json`)).toBe(true);
+  });
+});
+
+describe('tools bucket rewrite', () => {
+  it('--prom-blocks uploads a plain Prometheus block\'s rewrite, --hash-func records hashes, and the change log is written as Thanos writes it', async () => {
+    const { bucket, flag } = await newBucket('rewrite');
+    await mkdir(join(work.path, 'rewrite-src'));
+    const blocks = await promtoolBlocks(join(work.path, 'rewrite-src'), { series: 4, hours: 1 });
+    const [src] = (await readdir(blocks)).filter((n) => /^[0-9A-Z]{26}$/.test(n));
+    await uploadBlock(bucket, join(blocks, src as string), { promBlock: true });
+    const tmp = join(work.path, 'rewrite-tmp');
+    const args = ['tools', 'bucket', 'rewrite', flag, `--id=${src}`, '--no-dry-run', `--tmp.dir=${tmp}`, '--rewrite.to-delete-config=- matchers: \'{instance="host0:9100"}\'\n'];
+    await expect(strata(args)).rejects.toThrow(/empty external labels/);
+    const { out } = await strata([...args, '--prom-blocks', '--hash-func=SHA256']);
+    const newId = /-> ([0-9A-Z]{26})/.exec(out)?.[1] as string;
+    const meta = parseMeta((await readFile(join(work.path, 'rewrite', newId, 'meta.json'))).toString());
+    expect(meta.thanos?.labels).toEqual({});
+    expect(meta.thanos?.files?.find((f) => f.rel_path === 'index')?.hash?.hashFunc).toBe('SHA256');
+    const changes = (await readFile(join(tmp, newId, 'change.log'), 'utf8')).trim().split('\n');
+    expect(changes).toEqual([
+      'Deleted {__name__="demo_gauge", instance="host0:9100", job="job0"} [{-9223372036854775808 9223372036854775807}]',
+      'Deleted {__name__="demo_requests_total", instance="host0:9100", job="job0"} [{-9223372036854775808 9223372036854775807}]',
+    ]);
+    const none = join(work.path, 'rewrite-tmp-none');
+    await strata([...args.filter((a) => !a.startsWith('--tmp.dir')), `--tmp.dir=${none}`, '--prom-blocks', '--no-rewrite.add-change-log', '--log.level=error']);
+    expect(await readdir(none)).toEqual([]);
+  });
+});

@@ -132,6 +132,8 @@ export function parseDeletionConfig(text: string): DeletionRequest[] {
 /** Rewrites each block; returns the new blocks' IDs (none in a dry run). */
 export async function runRewrite(bucket: Bucket, opts: RewriteCommandOptions, io: CommandIO = { out: process.stdout, err: process.stderr }): Promise<string[]> {
   checkBlockIds(opts.ids);
+  // As Thanos, --tmp.dir is made if missing.
+  if (opts.tmpDir !== undefined) await mkdir(opts.tmpDir, { recursive: true });
   const scratch = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'strata-rewrite-'));
   const written: string[] = [];
   try {

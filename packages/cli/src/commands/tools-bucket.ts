@@ -111,6 +111,9 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 
 const INSPECT_OUTPUTS = ['table', 'csv', 'tsv'] as const;
 
+/** A repeated flag's values, one per use as Thanos' (a variadic option reads `--label=a="b"` as a string, and commas may be in a value). */
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
 /** `strata tools bucket …`: inspect and repair blocks in object storage, after `thanos tools bucket`. */
 export function register(tools: Command): void {
   const bucket = tools.command('bucket').description('Inspect and manage blocks in object storage');
@@ -127,7 +130,7 @@ export function register(tools: Command): void {
 
   timeoutFlag(withConfig(bucket.command('inspect').description('Show each block: time range, series, samples, chunks, compaction level, resolution, source, labels')))
     .option('--sort-by <columns...>', `sort by these columns (${INSPECT_COLUMNS.join(', ')})`, ['FROM', 'UNTIL'])
-    .option('-l, --selector <label=value...>', 'only blocks whose external labels match, e.g. cluster="c1"', [])
+    .option('-l, --selector <label=value>', 'only blocks whose external labels match, e.g. cluster="c1" (repeatable)', collect, [])
     .option('--output <format>', 'table (aligned), csv or tsv: the same columns', 'table')
     .action(async (o: Record<string, unknown>) => {
       const output = choiceFlag(o.output, '--output', INSPECT_OUTPUTS) as InspectOutput;
@@ -136,7 +139,7 @@ export function register(tools: Command): void {
 
   withConfig(bucket.command('upload-blocks').description('Upload TSDB blocks from a directory (backfill), setting their external labels; blocks already in the bucket are skipped'))
     .requiredOption('--path <dir>', 'directory containing block directories')
-    .option('--label <name="value"...>', 'external label for the uploaded blocks (repeatable)', [])
+    .option('--label <name="value">', 'external label for the uploaded blocks (repeatable)', collect, [])
     .option('--hash-func <func>', 'record file hashes in meta.json: SHA256 or none', 'SHA256')
     .option('--shipper.upload-concurrency <n>', "files of one block uploaded at once (Thanos' flag)", '5')
     .option('--shipper.upload-compacted', "also upload blocks compacted locally (compaction level above 1); without it they are skipped, as Thanos' shipper skips them", false)
