@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { rewriteBlock, type DeletionRequest } from '@strata/compactor';
 import type { Bucket } from '@strata/objstore';
 import { parseSelector } from '@strata/tsdb';
 import { withObjstoreFlags } from './objstore-flags.js';
-import { checkBlockIds, hashFuncFlag, withLogFlags } from './component.js';
+import { checkBlockIds, hashFuncFlag, withLogFlags, yamlFlag } from './component.js';
 import { toolIO, type CommandIO } from './tools-bucket.js';
 
 export interface RewriteCommandOptions {
@@ -57,8 +57,8 @@ export function registerRewrite(bucket: Command, withBucket: <T>(flags: Record<s
     .option('--delete-blocks', 'mark each source block for deletion once its rewrite is uploaded', false)
     .option('--tmp.dir <dir>', 'scratch directory for the blocks being rewritten, and where change logs are left (default: the system temp dir)');
   withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
-      const deletionText = await inlineOrFile(o, 'rewrite.toDeleteConfig', '--rewrite.to-delete-config');
-      const relabelText = await inlineOrFile(o, 'rewrite.toRelabelConfig', '--rewrite.to-relabel-config');
+      const deletionText = await yamlFlag(o, 'rewrite.to-delete-config');
+      const relabelText = await yamlFlag(o, 'rewrite.to-relabel-config');
       if (deletionText === undefined && relabelText === undefined) throw new Error('nothing to rewrite: give a deletion config (--rewrite.to-delete-config) or a relabel config (--rewrite.to-relabel-config), or both');
       const deletions = deletionText === undefined ? [] : parseDeletionConfig(deletionText);
       const relabels = relabelText === undefined ? [] : parseRelabelConfig(relabelText);
@@ -82,14 +82,6 @@ export function registerRewrite(bucket: Command, withBucket: <T>(flags: Record<s
 function goIntervals(intervals: readonly { mint: number; maxt: number }[] | undefined): string {
   const all = [{ mint: '-9223372036854775808', maxt: '9223372036854775807' }];
   return `[${(intervals ?? all).map((iv) => `{${iv.mint} ${iv.maxt}}`).join(' ')}]`;
-}
-
-/** The text of `--<flag>` or of the file `--<flag>-file` names (at most one of them), if either is given. */
-async function inlineOrFile(o: Record<string, unknown>, key: string, flag: string): Promise<string | undefined> {
-  const inline = o[key] as string | undefined;
-  const file = o[`${key}File`] as string | undefined;
-  if (inline !== undefined && file !== undefined) throw new Error(`give ${flag} or ${flag}-file, not both`);
-  return inline ?? (file === undefined ? undefined : await readFile(file, 'utf8'));
 }
 
 /** Prometheus relabel rules (a YAML list, as in relabel_configs), checked as they will be applied. */
