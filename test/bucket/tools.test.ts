@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { downloadBlock, MetaFetcher, uploadBlock } from '@strata/block';
@@ -6,10 +6,11 @@ import { Command } from 'commander';
 import { registerCommands } from '@strata/cli';
 import { runCleanup, runInspect, runLs, runUploadBlocks, runVerify } from '../../packages/cli/src/commands/tools-bucket.js';
 import { bucketFromConfigFile, getBuffer, mapLimit, newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
-import { parseMeta } from '@strata/tsdb';
+import { ArraySampleIterator, BlockReader, BlockWriter, ChunksSampleIterator, encodeSeriesChunks, Labels, parseMeta, ValueType, type ChunkMeta } from '@strata/tsdb';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
 import { chunkDataByteNear } from '@strata/testing/corrupt';
 import { tempDir } from '@strata/testing/process';
+import { promtool } from '@strata/testing/prometheus';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { capture, promtoolBlocks, syntheticBlock } from './fixtures.js';
 
@@ -232,6 +233,76 @@ describe('strata tools bucket verify --issues duplicated_compaction --repair', (
         expect(await bucket.exists(`${id}/meta.json`)).toBe(true);
         expect(await bucket.exists(`${id}/deletion-mark.json`)).toBe(false);
       }
+    } finally {
+      await bucket.close();
+      await backup.close();
+    }
+  });
+});
+
+describe('strata tools bucket verify --repair of index issues', () => {
+  /** `n` samples from `from`, a minute apart, valued `base` + their minute. */
+  const samples = (from: number, n: number, base: number): ChunkMeta[] => {
+    const ts = Array.from({ length: n }, (_, i) => from + i * 60_000);
+    return encodeSeriesChunks(new ArraySampleIterator(ts, ts.map((t) => base + t / 60_000)), 120);
+  };
+  /** Every sample of a series' chunks, in order. */
+  const read = (chunks: readonly ChunkMeta[]): [number, number][] => {
+    const out: [number, number][] = [];
+    const it = new ChunksSampleIterator(chunks, -Infinity, Infinity);
+    while (it.next() !== ValueType.None) out.push([it.atT(), it.atFloat()]);
+    return out;
+  };
+
+  it("writes a block with chunks outside its range again with them cut to it, and retires the broken one, as Thanos' verify repairs index_known_issues", async () => {
+    const bucket = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig:\n  directory: ${join(work.path, 'verify-index')}\n`));
+    const backup = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig:\n  directory: ${join(work.path, 'verify-index-backup')}\n`));
+    try {
+      const local = join(work.path, 'verify-index-blocks');
+      // A 4h block whose writer did not check its chunks (as an old Prometheus' compaction could leave one).
+      const w = await BlockWriter.create(local, {
+        range: { minTime: 0, maxTime: 4 * HOUR },
+        compaction: (ulid) => ({ level: 2, sources: [ulid] }),
+        thanos: { labels: { cluster: 'c1' }, downsample: { resolution: 0 }, source: 'compactor' },
+      });
+      // (Chunks out of order or overlapping cannot be written in index format v2, whose chunk times are
+      // deltas from the chunk before: repairBlock merges them, as vertical compaction merges blocks.)
+      await w.addChunkSeries(Labels.from({ __name__: 'a' }), samples(0, 180, 3));
+      // Outside the range: one chunk across its end, one wholly after it.
+      await w.addChunkSeries(Labels.from({ __name__: 'b' }), [...samples(HOUR, 60, 0), ...samples(3.75 * HOUR, 30, 0), ...samples(4.5 * HOUR, 30, 0)]);
+      await w.addChunkSeries(Labels.from({ __name__: 'c' }), samples(0, 240, 7));
+      const broken = await w.close();
+      await uploadBlock(bucket, join(local, broken.ulid));
+
+      const found = capture();
+      expect(await runVerify(bucket, { index: true, hashes: false }, found)).toBe(2);
+      expect(found.text()).toContain(`block ${broken.ulid} ${broken.ulid}/index: series {__name__="b"}: chunk [${3.75 * HOUR}, ${3.75 * HOUR + 29 * 60_000}] outside block range [0, ${4 * HOUR})`);
+
+      const repaired = capture();
+      expect(await runVerify(bucket, { index: true, hashes: false, repair: { deleteDelayMs: 0, backup } }, repaired)).toBe(0);
+      expect(repaired.errText()).toMatch(new RegExp(`block ${broken.ulid}: repaired as block (\\w+): 1 series mended, 1 chunks outside its range dropped`));
+      expect(await bucket.exists(`${broken.ulid}/meta.json`)).toBe(false);
+      expect(await backup.exists(`${broken.ulid}/index`)).toBe(true);
+      // The new block passes verify and holds every sample inside the range, once.
+      expect(await runVerify(bucket, { index: true, hashes: false }, capture())).toBe(0);
+      const [meta] = [...(await new MetaFetcher(bucket).fetch()).metas.values()];
+      expect(meta).toMatchObject({ minTime: 0, maxTime: 4 * HOUR, compaction: { level: 2, sources: broken.compaction.sources }, thanos: { labels: { cluster: 'c1' }, source: 'bucket.repair' } });
+      const dir = join(work.path, 'verify-index-repaired');
+      await downloadBlock(bucket, meta!.ulid, dir);
+      const reader = await BlockReader.openDir(join(dir, meta!.ulid));
+      try {
+        const got = new Map<string, [number, number][]>();
+        for await (const batch of reader.chunkSeriesBatches([])) for (const s of batch) got.set(s.labels.get('__name__'), read(s.chunks));
+        expect(got.get('a')).toEqual(read(samples(0, 180, 3)));
+        expect(got.get('b')).toEqual(read([...samples(HOUR, 60, 0), ...samples(3.75 * HOUR, 15, 0)]));
+        expect(got.get('c')).toEqual(read(samples(0, 240, 7)));
+      } finally {
+        await reader.close();
+      }
+      // Prometheus reads it: promtool dumps its samples.
+      await mkdir(join(dir, 'wal'), { recursive: true });
+      const dumped = await promtool(['tsdb', 'dump', dir]);
+      expect(dumped.trim().split('\n')).toHaveLength(180 + 75 + 240);
     } finally {
       await bucket.close();
       await backup.close();

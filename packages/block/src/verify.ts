@@ -10,6 +10,8 @@ export interface VerifyIssue {
   block: string;
   object?: string;
   problem: string;
+  /** An index issue a rewrite of the block mends (series or chunk order, chunks outside the block's range, stats): Thanos' index_known_issues. */
+  indexRepairable?: boolean;
 }
 
 /**
@@ -140,7 +142,7 @@ async function verifyBlock(bucket: Bucket, meta: BlockMeta, opts: VerifyOptions)
   }
   if (opts.index && sizes.has(INDEX_FILENAME)) {
     const index = await checkIndex(bucket, meta, sizes.get(INDEX_FILENAME));
-    for (const problem of index.problems) issue(problem, INDEX_FILENAME);
+    for (const problem of index.problems) issues.push({ block: id, object: joinKey(id, INDEX_FILENAME), problem, ...(index.readable ? { indexRepairable: true } : {}) });
     const segments = [...sizes.keys()].filter((k) => k.startsWith('chunks/') && isSegmentFileName(k.slice('chunks/'.length))).sort();
     for (const [rel, problem] of await checkChunks(bucket, meta, segments, sizes, index.refs)) issue(problem, rel);
   }
@@ -148,11 +150,12 @@ async function verifyBlock(bucket: Bucket, meta: BlockMeta, opts: VerifyOptions)
 }
 
 /** Reads every series of the index (the reader checks every CRC) and checks order and chunk time ranges. */
-async function checkIndex(bucket: Bucket, meta: BlockMeta, size: number | undefined): Promise<{ problems: string[]; refs: Set<number> | undefined }> {
+async function checkIndex(bucket: Bucket, meta: BlockMeta, size: number | undefined): Promise<{ problems: string[]; readable: boolean; refs: Set<number> | undefined }> {
   const problems: string[] = [];
   const refs = new Set<number>();
   const max = 20;
   let reader: IndexReader | undefined;
+  let readable = true;
   try {
     reader = await IndexReader.open(new BucketByteRange(bucket, joinKey(meta.ulid, INDEX_FILENAME), size));
     let prev: Labels | undefined;
@@ -181,10 +184,11 @@ async function checkIndex(bucket: Bucket, meta: BlockMeta, size: number | undefi
     if (problems.length === 0 && meta.stats?.numChunks !== undefined && meta.stats.numChunks !== chunks) problems.push(`${chunks} chunks, meta.json stats say ${meta.stats.numChunks}`);
   } catch (e) {
     problems.push(`unreadable: ${(e as Error).message}`);
+    readable = false;
   } finally {
     await reader?.close();
   }
-  return { problems, refs: problems.length === 0 ? refs : undefined };
+  return { problems, readable, refs: problems.length === 0 ? refs : undefined };
 }
 
 /**

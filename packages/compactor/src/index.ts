@@ -216,3 +216,4 @@ function backgroundCleanup(compactor: BucketCompactor, config: CompactorConfig, 
 }
 
 export { rewriteBlock, type DeletionRequest, type RewriteOptions, type RewriteResult } from './rewrite.js';
+export { repairBlock, REPAIR_SOURCE, type RepairResult } from './repair.js';

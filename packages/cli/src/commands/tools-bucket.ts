@@ -1,4 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
@@ -9,6 +10,7 @@ import {
   deleteBlock,
   deleteMarkedBlocks,
   DELETION_MARK_FILENAME,
+  downloadBlock,
   findDuplicatedCompactions,
   IgnoreDeletionMarkFilter,
   isMarkerFilename,
@@ -27,6 +29,7 @@ import {
   type VerifyIssue,
   type VerifyIssueKind,
 } from '@strata/block';
+import { repairBlock } from '@strata/compactor';
 import { joinKey, mapLimit, type Bucket } from '@strata/objstore';
 import { isULID, META_FILENAME, parseMeta, type BlockMeta } from '@strata/tsdb';
 import type { Logger } from '@strata/runtime';
@@ -206,7 +209,11 @@ export function register(tools: Command): void {
     .option('--no-hashes', 'skip checking file hashes recorded in meta.json')
     .option('--id <ulid...>', 'only these blocks (overlaps are still checked against all)')
     .option('-i, --issues <issue...>', `what to look for, as Thanos names it: ${VERIFY_ISSUES.join(', ')}`, [...DEFAULT_VERIFY_ISSUES])
-    .option('-r, --repair', 'repair what can be: of duplicated compactions, all but the first block (by ULID) are deleted, or marked for deletion with --delete-delay; other issues are only reported', false)
+    .option(
+      '-r, --repair',
+      'repair what can be: of duplicated compactions, all but the first block (by ULID) are deleted; a block with index issues (series or chunks out of order, overlapping chunks, chunks outside its range) is written again with them mended, as Thanos repairs it, and the broken one deleted; what is deleted is copied to --objstore-backup.config first, and marked for deletion instead with --delete-delay; other issues are only reported',
+      false,
+    )
     .option('--delete-delay <duration>', 'with --repair: 0s deletes a block at once; more marks it for deletion, for the compactor to delete after this delay', '0s')
     .action(async (o: Record<string, unknown>) => {
       const issues = (o.issues as string[]).map((i) => {
@@ -484,8 +491,12 @@ export interface VerifyRunOptions {
   hashes: boolean;
   ids?: string[];
   issues?: ReadonlySet<VerifyIssueKind>;
-  /** Repair duplicated compactions: delete the duplicates (marked for deletion with a delay), copied to `backup` first. */
-  repair?: { deleteDelayMs: number; backup?: Bucket };
+  /**
+   * Repair duplicated compactions (the duplicates deleted) and blocks with index issues (each written
+   * again, as Thanos repairs it, and the broken one deleted): what is deleted is copied to `backup`
+   * first, and marked for deletion instead with a delay.
+   */
+  repair?: { deleteDelayMs: number; backup?: Bucket; tmpDir?: string };
 }
 
 /**
@@ -504,7 +515,10 @@ export async function runVerify(bucket: Bucket, opts: VerifyRunOptions, io: Comm
   });
   issues.push(...found);
   for (const i of issues) io.out.write(`block ${i.block}${i.object ? ` ${i.object}` : ''}: ${i.problem}\n`);
-  const repaired = opts.repair !== undefined && (opts.issues ?? DEFAULT_VERIFY_ISSUES).has('duplicated_compaction') ? await repairDuplicates(bucket, res.metas, opts.repair, opts.ids, io) : 0;
+  const kinds = opts.issues ?? DEFAULT_VERIFY_ISSUES;
+  let repaired = 0;
+  if (opts.repair !== undefined && kinds.has('duplicated_compaction')) repaired += await repairDuplicates(bucket, res.metas, opts.repair, opts.ids, io);
+  if (opts.repair !== undefined && kinds.has('index_known_issues')) repaired += await repairIndexIssues(bucket, res.metas, issues, opts.repair, io);
   io.err.write(`verify: ${opts.ids?.length ?? res.metas.size} blocks, ${issues.length} issues${opts.repair !== undefined ? `, ${repaired} repaired` : ''}\n`);
   return issues.length - repaired;
 }
@@ -514,17 +528,51 @@ async function repairDuplicates(bucket: Bucket, metas: ReadonlyMap<string, Block
   const duplicates = findDuplicatedCompactions(metas.values())
     .flatMap((d) => d.duplicates)
     .filter((m) => ids === undefined || ids.includes(m.ulid));
-  if (repair.backup !== undefined && duplicates.length > 0) {
-    await runReplicate(bucket, repair.backup, { matchers: [], resolutions: [], levels: [], ids: duplicates.map((m) => m.ulid), minTime: -Infinity, maxTime: Infinity, ignoreMarkedForDeletion: false }, io);
-  }
-  for (const m of duplicates) {
-    if (repair.deleteDelayMs > 0) {
-      await markBlock(bucket, m.ulid, DELETION_MARK_FILENAME, { details: 'duplicated compaction (tools bucket verify --repair)' });
-      io.err.write(`block ${m.ulid}: marked for deletion (duplicated compaction)\n`);
-    } else {
-      await deleteBlock(bucket, m.ulid);
-      io.err.write(`block ${m.ulid}: deleted (duplicated compaction)\n`);
+  await retireBlocks(bucket, duplicates.map((m) => m.ulid), repair, 'duplicated compaction', io);
+  return duplicates.length;
+}
+
+/**
+ * Writes every block whose issues are all index issues a rewrite mends again (repairBlock), uploads it,
+ * and retires the broken block, as Thanos' verify --repair of index_known_issues; returns how many
+ * issues that mended. A block with other issues too (a corrupt chunk, a missing file) is left as it is.
+ */
+async function repairIndexIssues(bucket: Bucket, metas: ReadonlyMap<string, BlockMeta>, issues: readonly VerifyIssue[], repair: NonNullable<VerifyRunOptions['repair']>, io: CommandIO): Promise<number> {
+  const byBlock = new Map<string, VerifyIssue[]>();
+  for (const i of issues) byBlock.set(i.block, [...(byBlock.get(i.block) ?? []), i]);
+  let mended = 0;
+  for (const [id, found] of byBlock) {
+    if (!found.every((i) => i.indexRepairable === true) || !metas.has(id)) continue;
+    const scratch = await mkdtemp(join(repair.tmpDir ?? tmpdir(), 'strata-repair-'));
+    try {
+      await downloadBlock(bucket, id, scratch);
+      const res = await repairBlock(join(scratch, id), join(scratch, 'out'));
+      if (res.meta !== undefined) await uploadBlock(bucket, join(scratch, 'out', res.meta.ulid));
+      io.err.write(`block ${id}: repaired${res.meta !== undefined ? ` as block ${res.meta.ulid}` : ' (nothing left in its range)'}: ${res.seriesRepaired} series mended, ${res.chunksDropped} chunks outside its range dropped\n`);
+      await retireBlocks(bucket, [id], repair, `repaired as ${res.meta?.ulid ?? 'nothing'}`, io);
+      mended += found.length;
+    } catch (e) {
+      io.err.write(`block ${id}: repair failed, left as it is: ${(e as Error).message}\n`);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
     }
   }
-  return duplicates.length;
+  return mended;
+}
+
+/** Copies the blocks to the backup bucket, if there is one, then deletes them, or marks them for deletion with a delay. */
+async function retireBlocks(bucket: Bucket, ids: readonly string[], repair: NonNullable<VerifyRunOptions['repair']>, reason: string, io: CommandIO): Promise<void> {
+  if (ids.length === 0) return;
+  if (repair.backup !== undefined) {
+    await runReplicate(bucket, repair.backup, { matchers: [], resolutions: [], levels: [], ids: [...ids], minTime: -Infinity, maxTime: Infinity, ignoreMarkedForDeletion: false }, io);
+  }
+  for (const id of ids) {
+    if (repair.deleteDelayMs > 0) {
+      await markBlock(bucket, id, DELETION_MARK_FILENAME, { details: `${reason} (tools bucket verify --repair)` });
+      io.err.write(`block ${id}: marked for deletion (${reason})\n`);
+    } else {
+      await deleteBlock(bucket, id);
+      io.err.write(`block ${id}: deleted (${reason})\n`);
+    }
+  }
 }
