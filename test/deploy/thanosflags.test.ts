@@ -72,12 +72,12 @@ describe("Thanos' web and deployment flags", () => {
     expect(await readFile(store.proc.logFile, 'utf8')).toContain('--no-cache-index-header: Strata keeps index-headers in --data-dir all the same');
   }, 120_000);
 
-  it('query: --selector-label in what it announces, --selector.relabel-config-file and --query.conn-metric.label', async () => {
+  it('query: --selector-label in what it announces, --selector.relabel-config-file, --query.conn-metric.label and --query.promql-engine=thanos', async () => {
     const rules = join(dir.path, 'selector.yml');
     await writeFile(rules, '- action: keep\n  source_labels: [cluster]\n  regex: a\n');
     const grpc = `127.0.0.1:${await freePort()}`;
     const unreachable = `127.0.0.1:${await freePort()}`;
-    const { url } = await run('query', [
+    const { url, proc } = await run('query', [
       'query',
       `--grpc-address=${grpc}`,
       `--endpoint=${unreachable}`,
@@ -86,6 +86,7 @@ describe("Thanos' web and deployment flags", () => {
       `--selector.relabel-config-file=${rules}`,
       '--query.conn-metric.label=store_type',
       '--alert.query-url=https://thanos.example.com',
+      '--query.promql-engine=thanos',
     ]);
     const client = new StoreClient(grpc);
     try {
@@ -94,6 +95,7 @@ describe("Thanos' web and deployment flags", () => {
       client.close();
     }
     expect(await (await fetch(`${url}/metrics`)).text()).toContain('strata_store_nodes_grpc_connections{state="unhealthy",store_type=""} 1');
+    expect(await readFile(proc.logFile, 'utf8')).toContain("--query.promql-engine=thanos: Strata evaluates PromQL with its own engine, with Prometheus' semantics");
   }, 90_000);
 
   it('refuses values Thanos refuses', async () => {
@@ -104,5 +106,6 @@ describe("Thanos' web and deployment flags", () => {
     };
     expect(await refused('compact-bad', ['compact', `--objstore.config-file=${objstore}`, '--block-discovery-strategy=sideways'])).toContain('--block-discovery-strategy must be concurrent or recursive, not sideways');
     expect(await refused('query-bad', ['query', '--query.conn-metric.label=address'])).toContain('--query.conn-metric.label must be external_labels or store_type, not "address"');
+    expect(await refused('query-engine', ['query', '--query.promql-engine=fast'])).toContain('--query.promql-engine must be prometheus or thanos, not fast');
   }, 60_000);
 });

@@ -24,6 +24,7 @@ import {
   withTenantFlags,
   tenantSourceFromFlags,
   yamlFlag,
+  choiceFlag,
 } from './component.js';
 
 /** `strata query`: the Prometheus-compatible query API over every StoreAPI endpoint, with `thanos query`'s flags. */
@@ -105,7 +106,11 @@ export function register(program: Command): void {
     .option('--store.limits.request-series <n>', 'most series one select may bring back from the endpoints, before deduplication; past it the query fails (0: no limit)', '0')
     .option('--store.limits.request-samples <n>', 'most samples one select may bring back from the endpoints, before deduplication; past it the query fails (0: no limit)', '0')
     .option('--query.mode <mode>', "Thanos' local or distributed: local, the querier evaluating every query itself (distributed needs Thanos' own engine, not offered)", 'local')
-    .option('--query.promql-engine <engine>', "Thanos' engine choice: prometheus, the semantics Strata evaluates PromQL with (Thanos' own engine is not offered)", 'prometheus')
+    .option(
+      '--query.promql-engine <engine>',
+      "Thanos' engine choice, prometheus or thanos: Strata evaluates PromQL with its own engine either way, with Prometheus' semantics, which Thanos' engine also answers with (its x-functions are not offered); thanos is logged as such",
+      'prometheus',
+    )
     .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName)
     .option(
       '--selector.relabel-config <yaml>',
@@ -133,7 +138,8 @@ export function register(program: Command): void {
     const promqlFeatures = featuresFlag(o.enableFeature as string[]);
     if (o['query.mode'] !== 'local') throw new Error(`--query.mode: only local is offered (distributed mode needs Thanos' own PromQL engine), not ${String(o['query.mode'])}`);
     parseDuration(String(o['store.sdInterval']));
-    if (o['query.promqlEngine'] !== 'prometheus') throw new Error(`--query.promql-engine: only prometheus is offered (Strata evaluates PromQL as Prometheus does), not ${String(o['query.promqlEngine'])}`);
+    const engine = choiceFlag(o['query.promqlEngine'], '--query.promql-engine', ['prometheus', 'thanos']);
+    if (engine === 'thanos') logger.info("--query.promql-engine=thanos: Strata evaluates PromQL with its own engine, with Prometheus' semantics, as Thanos' engine answers");
     const dedupFunc = String(o['deduplication.func']);
     if (dedupFunc !== 'penalty' && dedupFunc !== 'chain') throw new Error(`--deduplication.func must be penalty or chain, not ${dedupFunc}`);
     // Thanos' deprecated names of the same flags still serve: deployments written for Thanos before 0.21 use them.
