@@ -5,6 +5,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { start as startQuerier } from '@strata/querier';
+import { nopLogger } from '@strata/runtime';
+import { Labels } from '@strata/tsdb';
 import { replicaStack, type ReplicaStack } from './replicas.js';
 
 interface ExemplarSeries {
@@ -62,6 +65,21 @@ describe('/api/v1/query_exemplars through the sidecars', () => {
       expect(got.text).toContain('"path":"/a\\u0026b"');
     }
     expect(JSON.parse((await get(stack.url, { query: 'requests_total{cluster="elsewhere"}', ...window })).text)).toEqual({ status: 'success', data: [] });
+  });
+
+  it('drops matchers on --selector-label that match, and answers none for one that does not', async () => {
+    const regional = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: stack.sidecars.map((s) => s.grpcAddress), replicaLabels: ['replica'], selectorLabels: Labels.from({ region: 'eu' }), logger: nopLogger });
+    try {
+      const end = (Date.now() - 1000) / 1000;
+      const window = { start: String(end - 60), end: String(end) };
+      const base = `http://${regional.httpAddress}`;
+      const want = JSON.parse((await get(stack.url, { query: 'requests_total', ...window })).text) as { data: ExemplarSeries[] };
+      expect(want.data).toHaveLength(1);
+      expect(JSON.parse((await get(base, { query: 'requests_total{region="eu"}', ...window })).text)).toEqual(want);
+      expect(JSON.parse((await get(base, { query: 'requests_total{region="us"}', ...window })).text)).toEqual({ status: 'success', data: [] });
+    } finally {
+      await regional.stop();
+    }
   });
 
   it('answers a query without selectors and a malformed one as Prometheus does', async () => {

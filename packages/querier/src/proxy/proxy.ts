@@ -301,7 +301,11 @@ export class ProxyStore implements StoreServer {
   async exemplars(req: ExemplarsRequest, ctx: CallContext, tenant?: Matcher): Promise<{ data: ExemplarData[]; warnings: string[] }> {
     let selectors: (readonly Matcher[])[];
     try {
-      selectors = selectorsOf(parseExpr(req.query)).map((s) => withTenant(s, tenant));
+      // As the series: matchers on selector labels dropped, selectors they do not match left out.
+      selectors = selectorsOf(parseExpr(req.query)).flatMap((s) => {
+        const own = this.#selector.strip(s, (m, value) => m.matches(value));
+        return own === undefined ? [] : [withTenant([...own], tenant)];
+      });
     } catch (e) {
       throw new StoreError(GrpcStatus.INVALID_ARGUMENT, (e as Error).message);
     }
