@@ -152,10 +152,10 @@ export class ProxyStore implements StoreServer {
    * failed is kept, as Thanos' proxy keeps it.
    */
   async streamSeries(whole: SeriesRequest, ctx: CallContext, onSeries: (s: LabeledSeries) => void, filter?: EndpointFilter): Promise<Omit<SeriesResult, 'series'>> {
-    const own = this.#withoutSelectorLabels(whole.matchers);
-    if (own === undefined) return { warnings: [], stats: emptyQueryStats() };
-    if (own.length === 0 && whole.matchers.length > 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding selector labels)');
-    const req = own === whole.matchers ? whole : { ...whole, matchers: [...own] };
+    const stripped = this.#withoutSelectorLabels(whole.matchers);
+    if (stripped === undefined) return { warnings: [], stats: emptyQueryStats() };
+    if (stripped.length === 0 && whole.matchers.length > 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding selector labels)');
+    const req = stripped === whole.matchers ? whole : { ...whole, matchers: [...stripped] };
     const matchers = req.matchers.map(toMatcher);
     const targets = this.#select(matchers, req.minTime, req.maxTime, filter);
     const abort = isAbort(req);
@@ -366,8 +366,12 @@ export class ProxyStore implements StoreServer {
 
   async info(): Promise<InfoResponse> {
     // What this querier reads: the TSDBs the selector keeps, under its selector labels.
-    const eps = this.endpoints.endpoints().filter((e) => this.#selector.select(e.labelSets) !== undefined);
-    const labelSets = this.#selector.announced(eps.flatMap((e) => this.#selector.select(e.labelSets)?.labelSets ?? [])).map((ls) => [...ls]);
+    const selected = this.endpoints.endpoints().flatMap((e) => {
+      const s = this.#selector.select(e.labelSets);
+      return s === undefined ? [] : [{ e, labelSets: s.labelSets }];
+    });
+    const eps = selected.map((s) => s.e);
+    const labelSets = this.#selector.announced(selected.flatMap((s) => s.labelSets)).map((ls) => [...ls]);
     return {
       labelSets,
       componentType: 'query',
