@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { registerCommands } from '@strata/cli';
 import { runCleanup, runInspect, runLs, runUploadBlocks, runVerify } from '../../packages/cli/src/commands/tools-bucket.js';
 import { bucketFromConfigFile, getBuffer, mapLimit, newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
-import { ArraySampleIterator, BlockReader, BlockWriter, ChunksSampleIterator, encodeSeriesChunks, Labels, parseMeta, ValueType, type ChunkMeta } from '@strata/tsdb';
+import { ArraySampleIterator, BlockReader, BlockWriter, ChunksSampleIterator, crc32c, Encbuf, encodeSeriesChunks, FileByteRange, IndexReader, Labels, parseMeta, ValueType, type ChunkMeta } from '@strata/tsdb';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
 import { chunkDataByteNear } from '@strata/testing/corrupt';
 import { tempDir } from '@strata/testing/process';
@@ -15,6 +15,8 @@ import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { capture, promtoolBlocks, syntheticBlock } from './fixtures.js';
 
 const HOUR = 3_600_000;
+/** Labels that leave room after a series entry for longer chunk metas (see reorderFirstSeriesChunks). */
+const PAD = 5;
 const fastRetry = { maxAttempts: 8, initialBackoffMs: 10, maxBackoffMs: 200 };
 
 let work: { path: string; cleanup: () => Promise<void> };
@@ -265,8 +267,6 @@ describe('strata tools bucket verify --repair of index issues', () => {
         compaction: (ulid) => ({ level: 2, sources: [ulid] }),
         thanos: { labels: { cluster: 'c1' }, downsample: { resolution: 0 }, source: 'compactor' },
       });
-      // (Chunks out of order or overlapping cannot be written in index format v2, whose chunk times are
-      // deltas from the chunk before: repairBlock merges them, as vertical compaction merges blocks.)
       await w.addChunkSeries(Labels.from({ __name__: 'a' }), samples(0, 180, 3));
       // Outside the range: one chunk across its end, one wholly after it.
       await w.addChunkSeries(Labels.from({ __name__: 'b' }), [...samples(HOUR, 60, 0), ...samples(3.75 * HOUR, 30, 0), ...samples(4.5 * HOUR, 30, 0)]);
@@ -308,4 +308,104 @@ describe('strata tools bucket verify --repair of index issues', () => {
       await backup.close();
     }
   });
+
+  it('reads, reports and repairs chunks written out of order, as Go writes them (negative time deltas)', async () => {
+    const bucket = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig:\n  directory: ${join(work.path, 'verify-order')}\n`));
+    try {
+      const local = join(work.path, 'verify-order-blocks');
+      const w = await BlockWriter.create(local, { range: { minTime: 0, maxTime: 4 * HOUR }, thanos: { labels: { cluster: 'c1' }, downsample: { resolution: 0 }, source: 'test' } });
+      const [early, late] = [samples(0, 60, 0), samples(2 * HOUR, 60, 0)];
+      // Labels enough that the padding after the entry takes the longer deltas.
+      const a = Labels.from({ __name__: 'a', ...Object.fromEntries(Array.from({ length: PAD }, (_, i) => [`l${i}`, 'v'])) });
+      await w.addChunkSeries(a, [...early, ...late]);
+      await w.addChunkSeries(Labels.from({ __name__: 'b' }), samples(0, 120, 5));
+      const broken = await w.close();
+      await reorderFirstSeriesChunks(join(local, broken.ulid, 'index'), () => [1, 0]);
+      await uploadBlock(bucket, join(local, broken.ulid), { meta: { ...broken, thanos: { labels: { cluster: 'c1' }, downsample: { resolution: 0 }, source: 'test' } } });
+      const found = capture();
+      expect(await runVerify(bucket, { index: true, hashes: false }, found)).toBe(1);
+      expect(found.text()).toContain(`series ${a.toString()}: chunks overlap or are out of order at 0`);
+      const repaired = capture();
+      expect(await runVerify(bucket, { index: true, hashes: false, repair: { deleteDelayMs: 0 } }, repaired)).toBe(0);
+      expect(repaired.errText()).toContain('1 series mended, 0 chunks outside its range dropped');
+      const [meta] = [...(await new MetaFetcher(bucket).fetch()).metas.values()];
+      const dir = join(work.path, 'verify-order-repaired');
+      await downloadBlock(bucket, meta!.ulid, dir);
+      const reader = await BlockReader.openDir(join(dir, meta!.ulid));
+      try {
+        const got: [number, number][] = [];
+        for await (const batch of reader.chunkSeriesBatches([])) for (const s of batch) if (s.labels.get('__name__') === 'a') got.push(...read(s.chunks));
+        expect(got).toEqual(read([...early, ...late]));
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await bucket.close();
+    }
+  });
 });
+
+/**
+ * Rewrites the first series entry of the index at `path` with its chunk metas in the order `order`
+ * gives, as Go's index writer writes chunks out of order (a negative time delta as the uvarint of its
+ * 64-bit two's complement, which Strata's writer refuses to write). The entry must still end before
+ * the next one, in the padding that aligns entries to 16 bytes.
+ */
+async function reorderFirstSeriesChunks(path: string, order: (n: number) => number[]): Promise<void> {
+  const index = await readFile(path);
+  // The series section's offset in the TOC; its entries start on 16-byte boundaries.
+  const seriesStart = Math.ceil(Number(index.readBigUInt64BE(index.length - 52 + 8)) / 16) * 16;
+  let p = seriesStart;
+  const uvarint = () => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const c = index[p++] as number;
+      v += (c & 0x7f) * mul;
+      if (c < 0x80) return v;
+      mul *= 128;
+    }
+  };
+  const length = uvarint();
+  const contentStart = p;
+  const nLabels = uvarint();
+  for (let i = 0; i < 2 * nLabels; i++) uvarint();
+  const labelsEnd = p;
+  const reader = await IndexReader.open(await FileByteRange.open(path));
+  let first: { chunks: { minTime: number; maxTime: number; ref: number }[] } | undefined;
+  for await (const s of reader.series(await reader.allPostings())) first ??= { chunks: [...s.chunks] };
+  await reader.close();
+  const chunks = order(first!.chunks.length).map((i) => first!.chunks[i]!);
+  const e = new Encbuf();
+  e.putBytes(index.subarray(contentStart, labelsEnd));
+  e.putUvarint(chunks.length);
+  const putInt64Delta = (d: number) => {
+    let v = BigInt.asUintN(64, BigInt(d));
+    do {
+      const b = Number(v & 0x7fn);
+      v >>= 7n;
+      e.putByte(v > 0n ? b | 0x80 : b);
+    } while (v > 0n);
+  };
+  chunks.forEach((c, i) => {
+    if (i === 0) {
+      e.putVarint(c.minTime);
+      e.putUvarint(c.maxTime - c.minTime);
+      e.putUvarint(c.ref);
+    } else {
+      putInt64Delta(c.minTime - chunks[i - 1]!.maxTime);
+      putInt64Delta(c.maxTime - c.minTime);
+      e.putVarint(c.ref - chunks[i - 1]!.ref);
+    }
+  });
+  const content = Buffer.from(e.get());
+  const entry = new Encbuf();
+  entry.putUvarint(content.length);
+  entry.putBytes(content);
+  entry.putBE32(crc32c(content));
+  const next = seriesStart + Math.ceil((contentStart - seriesStart + length + 4) / 16) * 16;
+  if (seriesStart + entry.length > next) throw new Error(`the reordered entry (${entry.length} bytes) does not fit before the next one at ${next}`);
+  Buffer.from(entry.get()).copy(index, seriesStart);
+  index.fill(0, seriesStart + entry.length, next);
+  await writeFile(path, index);
+}

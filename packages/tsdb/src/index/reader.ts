@@ -356,15 +356,17 @@ export class IndexReader {
     out.reserveChunks(k + nChunks);
     if (nChunks > 0) {
       const { minTime: mins, maxTime: maxs, ref: refsOut } = out;
+      // Times are deltas that Go's reader takes as int64(uvarint): a chunk that starts before the one
+      // before it ends (overlapping or out of order, which old Prometheus versions wrote) has a negative one.
       let minTime = c.varint();
-      let maxTime = minTime + c.uvarint();
+      let maxTime = minTime + c.uvarint(true);
       let ref = c.uvarint();
       mins[k] = minTime;
       maxs[k] = maxTime;
       refsOut[k++] = ref;
       for (let i = 1; i < nChunks; i++) {
-        minTime = maxTime + c.uvarint();
-        maxTime = minTime + c.uvarint();
+        minTime = maxTime + c.uvarint(true);
+        maxTime = minTime + c.uvarint(true);
         ref += c.varint();
         mins[k] = minTime;
         maxs[k] = maxTime;
@@ -415,8 +417,11 @@ class EntryCursor {
     throw new CorruptionError(this.what, at, reason);
   }
 
-  /** Unsigned LEB128 of at most 2^53, as Decbuf.uvarint. */
-  uvarint(): number {
+  /**
+   * Unsigned LEB128 of at most 2^53, as Decbuf.uvarint; with `int64`, one of 2^63 or more is taken as
+   * Go's int64() of it takes it, negative (its ten bytes never take the unrolled path).
+   */
+  uvarint(int64 = false): number {
     const b = this.#buf;
     const start = this.pos;
     // Symbol refs take 1 to 3 bytes, chunk metas' times and refs up to 6: up to 7 bytes (below 2^49) are
@@ -438,7 +443,7 @@ class EntryCursor {
         this.pos = start + 3;
         return (c0 & 0x7f) | ((c1 & 0x7f) << 7) | (c2 << 14);
       }
-      if (start + 7 > this.#end) return this.#uvarintLoop(start);
+      if (start + 7 > this.#end) return this.#uvarintLoop(start, int64);
       const lo = (c0 & 0x7f) | ((c1 & 0x7f) << 7) | ((c2 & 0x7f) << 14);
       const c3 = b[start + 3] as number;
       if (c3 < 0x80) {
@@ -462,11 +467,11 @@ class EntryCursor {
         return lo4 + (c4 & 0x7f) * 0x10000000 + (c5 & 0x7f) * 0x800000000 + c6 * 0x40000000000;
       }
     }
-    return this.#uvarintLoop(start);
+    return this.#uvarintLoop(start, int64);
   }
 
   /** uvarint, a byte at a time with every check. */
-  #uvarintLoop(start: number): number {
+  #uvarintLoop(start: number, int64: boolean): number {
     const b = this.#buf;
     let p = start;
     let result = 0;
@@ -477,12 +482,21 @@ class EntryCursor {
       result += (c & 0x7f) * mul;
       if (c < 0x80) {
         this.pos = p;
-        if (result > Number.MAX_SAFE_INTEGER) this.fail('uvarint exceeds 2^53', this.#base + start);
+        if (result > Number.MAX_SAFE_INTEGER) return int64 ? this.#int64(start, p) : this.fail('uvarint exceeds 2^53', this.#base + start);
         return result;
       }
       mul *= 0x80;
     }
     return this.fail('uvarint overflow', this.#base + start);
+  }
+
+  /** The uvarint at [start, end) as Go's int64() of it, within ±2^53. */
+  #int64(start: number, end: number): number {
+    let v = 0n;
+    for (let i = end - 1; i >= start; i--) v = (v << 7n) | BigInt((this.#buf[i] as number) & 0x7f);
+    const n = BigInt.asIntN(64, v);
+    if (n > BigInt(Number.MAX_SAFE_INTEGER) || n < BigInt(Number.MIN_SAFE_INTEGER)) this.fail('uvarint exceeds 2^53', this.#base + start);
+    return Number(n);
   }
 
   /** ZigZag-decoded signed varint. */
