@@ -357,21 +357,23 @@ export class IndexReader {
     if (nChunks > 0) {
       const { minTime: mins, maxTime: maxs, ref: refsOut } = out;
       // Times are deltas that Go's reader takes as int64(uvarint): a chunk that starts before the one
-      // before it ends (overlapping or out of order, which old Prometheus versions wrote) has a negative one.
+      // before it ends (out of order or overlapping, as old Prometheus versions wrote some) has a negative one.
+      c.int64 = true;
       let minTime = c.varint();
-      let maxTime = minTime + c.uvarint(true);
+      let maxTime = minTime + c.uvarint();
       let ref = c.uvarint();
       mins[k] = minTime;
       maxs[k] = maxTime;
       refsOut[k++] = ref;
       for (let i = 1; i < nChunks; i++) {
-        minTime = maxTime + c.uvarint(true);
-        maxTime = minTime + c.uvarint(true);
+        minTime = maxTime + c.uvarint();
+        maxTime = minTime + c.uvarint();
         ref += c.varint();
         mins[k] = minTime;
         maxs[k] = maxTime;
         refsOut[k++] = ref;
       }
+      c.int64 = false;
     }
     if (c.pos !== end) c.fail(`${end - c.pos} unexpected bytes after ${nChunks} chunk metas`);
     out.push(id, l, k);
@@ -402,6 +404,7 @@ class EntryCursor {
     this.#base = base;
     this.#file = file;
     this.#id = id;
+    this.int64 = false;
   }
 
   get what(): string {
@@ -418,10 +421,14 @@ class EntryCursor {
   }
 
   /**
-   * Unsigned LEB128 of at most 2^53, as Decbuf.uvarint; with `int64`, one of 2^63 or more is taken as
-   * Go's int64() of it takes it, negative (its ten bytes never take the unrolled path).
+   * While set, a uvarint of 2^63 or more is read as Go's int64() of it, negative, rather than refused
+   * (chunk metas' time deltas). Such a uvarint has ten bytes: only the byte-at-a-time loop reads it, so
+   * the common path pays nothing for it.
    */
-  uvarint(int64 = false): number {
+  int64 = false;
+
+  /** Unsigned LEB128 of at most 2^53, as Decbuf.uvarint. */
+  uvarint(): number {
     const b = this.#buf;
     const start = this.pos;
     // Symbol refs take 1 to 3 bytes, chunk metas' times and refs up to 6: up to 7 bytes (below 2^49) are
@@ -443,7 +450,7 @@ class EntryCursor {
         this.pos = start + 3;
         return (c0 & 0x7f) | ((c1 & 0x7f) << 7) | (c2 << 14);
       }
-      if (start + 7 > this.#end) return this.#uvarintLoop(start, int64);
+      if (start + 7 > this.#end) return this.#uvarintLoop(start);
       const lo = (c0 & 0x7f) | ((c1 & 0x7f) << 7) | ((c2 & 0x7f) << 14);
       const c3 = b[start + 3] as number;
       if (c3 < 0x80) {
@@ -467,11 +474,11 @@ class EntryCursor {
         return lo4 + (c4 & 0x7f) * 0x10000000 + (c5 & 0x7f) * 0x800000000 + c6 * 0x40000000000;
       }
     }
-    return this.#uvarintLoop(start, int64);
+    return this.#uvarintLoop(start);
   }
 
   /** uvarint, a byte at a time with every check. */
-  #uvarintLoop(start: number, int64: boolean): number {
+  #uvarintLoop(start: number): number {
     const b = this.#buf;
     let p = start;
     let result = 0;
@@ -482,7 +489,7 @@ class EntryCursor {
       result += (c & 0x7f) * mul;
       if (c < 0x80) {
         this.pos = p;
-        if (result > Number.MAX_SAFE_INTEGER) return int64 ? this.#int64(start, p) : this.fail('uvarint exceeds 2^53', this.#base + start);
+        if (result > Number.MAX_SAFE_INTEGER) return this.int64 ? this.#int64(start, p) : this.fail('uvarint exceeds 2^53', this.#base + start);
         return result;
       }
       mul *= 0x80;
