@@ -12,7 +12,7 @@ import { loadWebConfig } from '../webconfig.js';
  * running until SIGINT or SIGTERM, then stopping cleanly.
  */
 /** --http.config (Thanos' flag): the component's HTTP server over TLS and with basic authentication. */
-export function withHttpConfigFlag(cmd: Command): Command {
+function withHttpConfigFlag(cmd: Command): Command {
   return cmd.option('--http.config <path>', "file with the HTTP server's TLS and basic authentication settings (exporter-toolkit web config, as Prometheus' --web.config.file)");
 }
 
@@ -85,7 +85,7 @@ export async function servingFromFlags(o: Record<string, unknown>, logger: Logge
 }
 
 /** The web configuration `--http.config` names, loaded, as the component config field that takes it. */
-export async function webConfigFromFlags(o: Record<string, unknown>): Promise<ServingConfig> {
+async function webConfigFromFlags(o: Record<string, unknown>): Promise<ServingConfig> {
   const path = o['http.config'];
   return path === undefined ? {} : { httpWebConfig: await loadWebConfig(String(path)) };
 }
