@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { downloadBlock, MetaFetcher, uploadBlock } from '@strata/block';
+import { downloadBlock, markBlock, MetaFetcher, uploadBlock } from '@strata/block';
 import { Command } from 'commander';
 import { registerCommands } from '@strata/cli';
 import { runCleanup, runInspect, runLs, runUploadBlocks, runVerify } from '../../packages/cli/src/commands/tools-bucket.js';
@@ -325,6 +325,12 @@ describe('strata tools bucket verify --repair of index issues', () => {
       const found = capture();
       expect(await runVerify(bucket, { index: true, hashes: false }, found)).toBe(1);
       expect(found.text()).toContain(`series ${a.toString()}: chunks overlap or are out of order at 0`);
+      // A block marked for deletion is not brought back as a repaired copy.
+      await markBlock(bucket, broken.ulid, 'deletion-mark.json', { details: 'compacted' });
+      const skipped = capture();
+      expect(await runVerify(bucket, { index: true, hashes: false, repair: { deleteDelayMs: 0 } }, skipped)).toBe(1);
+      expect(skipped.errText()).toContain(`block ${broken.ulid}: marked for deletion; not repaired`);
+      await bucket.delete(`${broken.ulid}/deletion-mark.json`);
       const repaired = capture();
       expect(await runVerify(bucket, { index: true, hashes: false, repair: { deleteDelayMs: 0 } }, repaired)).toBe(0);
       expect(repaired.errText()).toContain('1 series mended, 0 chunks outside its range dropped');

@@ -543,6 +543,11 @@ async function repairIndexIssues(bucket: Bucket, metas: ReadonlyMap<string, Bloc
   let mended = 0;
   for (const [id, found] of byBlock) {
     if (!found.every((i) => i.indexRepairable === true) || !metas.has(id)) continue;
+    // A block on its way out (compacted into another) would come back as the repaired copy.
+    if (await bucket.exists(joinKey(id, DELETION_MARK_FILENAME))) {
+      io.err.write(`block ${id}: marked for deletion; not repaired\n`);
+      continue;
+    }
     const scratch = await mkdtemp(join(repair.tmpDir ?? tmpdir(), 'strata-repair-'));
     try {
       await downloadBlock(bucket, id, scratch);
