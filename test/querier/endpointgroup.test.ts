@@ -85,6 +85,24 @@ describe('--endpoint-group', () => {
     expect((byGroup[0] as number) - directCalls + (byGroup[1] as number)).toBe(rounds * QUERIES.length);
   }, 120_000);
 
+  it("sends every call to the first replica with the group's service_config pick_first", async () => {
+    const picking = await startQuerier({
+      httpAddress: '127.0.0.1:0',
+      endpoints: [],
+      endpointConfig: { content: `endpoints:\n  - address: ${group}\n    group: true\n    service_config: '{"loadBalancingConfig": [{"pick_first": {}}]}'\n` },
+      dnsResolver: { lookup: async (host) => (host === 'stores.test' ? ['127.0.0.1', '127.0.0.2'] : []), resolveSrv: async () => [] },
+      logger: nopLogger,
+    });
+    try {
+      const before = await Promise.all(stores.map(seriesCalls));
+      for (const q of QUERIES) expect((await rangeQuery(picking.httpAddress, q)).data.result.length).toBeGreaterThan(0);
+      const after = await Promise.all(stores.map(seriesCalls));
+      expect(after.map((n, i) => n - (before[i] as number))).toEqual([QUERIES.length, 0]);
+    } finally {
+      await picking.stop();
+    }
+  }, 120_000);
+
   it('sends everything to the replica that is left when one is gone, without a warning', async () => {
     const [gone] = stores.splice(1, 1);
     await gone?.stop();

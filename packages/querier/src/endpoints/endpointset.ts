@@ -179,7 +179,7 @@ export class EndpointSet {
     }
     for (const spec of wanted.values()) {
       if (this.#states.has(spec.address)) continue;
-      const group = spec.group ? { members: new EndpointGroup(spec.address, spec.client), resolvedAt: Number.NEGATIVE_INFINITY } : undefined;
+      const group = spec.group ? { members: new EndpointGroup(spec.address, spec.client, spec.balancing), resolvedAt: Number.NEGATIVE_INFINITY } : undefined;
       this.#add(spec.address, { configured: true, strict: spec.strict, clientKey: spec.clientKey, group, client: group?.members ?? new StoreClient(spec.address, spec.client) });
     }
   }

@@ -1,4 +1,5 @@
 import { GrpcStatus, StoreClient, StoreError, type CallOptions, type StoreApi, type StoreClientOptions } from '@strata/storeapi';
+import type { GroupBalancing } from './sdconfig.js';
 
 /** How long a member whose connection failed is passed over before it is tried again. */
 const DOWN_MS = 5_000;
@@ -14,7 +15,8 @@ interface Member {
  * An endpoint group (Thanos' --endpoint-group): replicas of one StoreAPI server (store gateways over the
  * same blocks, behind one DNS name) that the querier treats as one endpoint. Each call goes to one member
  * in turn (round robin, as Thanos' gRPC balancer sends them), not to all of them: two store gateways over
- * one bucket answer a query at one's cost. A member that cannot be reached is passed over for a few
+ * one bucket answer a query at one's cost. With pick_first (a group's service_config) every call goes to
+ * the first member, in the order the name resolves to, that can be reached. A member that cannot be reached is passed over for a few
  * seconds and the call goes to the next; a call that fails otherwise, or after a member sent part of
  * its answer, fails as a single endpoint's would.
  */
@@ -24,7 +26,11 @@ export class EndpointGroup implements StoreApi {
   readonly #members = new Map<string, Member>();
   #turn = 0;
 
-  constructor(name: string, clientOptions?: StoreClientOptions) {
+  constructor(
+    name: string,
+    clientOptions?: StoreClientOptions,
+    private readonly balancing: GroupBalancing = 'round_robin',
+  ) {
     this.name = name;
     this.#clientOptions = clientOptions;
   }
@@ -48,7 +54,7 @@ export class EndpointGroup implements StoreApi {
   #order(): Member[] {
     const all = [...this.#members.values()];
     if (all.length === 0) throw new StoreError(GrpcStatus.UNAVAILABLE, `endpoint group ${this.name}: no addresses`);
-    const start = this.#turn++ % all.length;
+    const start = this.balancing === 'pick_first' ? 0 : this.#turn++ % all.length;
     const turned = [...all.slice(start), ...all.slice(0, start)];
     const now = Date.now();
     return [...turned.filter((m) => m.downUntil <= now), ...turned.filter((m) => m.downUntil > now)];

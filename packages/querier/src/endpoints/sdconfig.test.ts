@@ -67,6 +67,25 @@ describe('parseEndpointConfig', () => {
     expect(specs[1]?.clientKey).not.toBe('');
   });
 
+  it("takes a group's load balancing policy from its service_config, round_robin unless it says pick_first", async () => {
+    const policies = await parseEndpointConfig(
+      [
+        'endpoints:',
+        '  - address: a:1\n    group: true',
+        `  - address: b:1\n    group: true\n    service_config: '{"loadBalancingPolicy": "pick_first"}'`,
+        `  - address: c:1\n    group: true\n    service_config: '{"loadBalancingConfig": [{"round_robin": {}}], "methodConfig": []}'`,
+        '',
+      ].join('\n'),
+      'cfg',
+      {},
+    );
+    expect(policies.map((s) => [s.balancing, s.clientKey])).toEqual([
+      ['round_robin', ''],
+      ['pick_first', '|pick_first'],
+      ['round_robin', ''],
+    ]);
+  });
+
   it('gives equal client options equal keys, and a rotated certificate a new one', async () => {
     const text = `endpoints:\n  - address: a:1\n    client_config:\n      tls_config:\n        ca_file: ${join(dir.path, 'ca.crt')}\n`;
     const first = await parseEndpointConfig(text, 'cfg', {});
@@ -81,6 +100,10 @@ describe('parseEndpointConfig', () => {
     expect(await bad("endpoints:\n  - address: a:1\n    service_config: '{}'\n")).toContain('a:1 service_config is only valid for endpoint groups');
     expect(await bad('endpoints:\n  - address: a:1\n    client_config:\n      compression: lz4\n')).toBe("cfg: endpoints[0].client_config: invalid compression: lz4, must be 'none' or 'snappy' (or gzip, deflate)");
     expect(await bad('endpoints:\n  - strict: true\n')).toContain('cfg: endpoints[0]: address must be');
+    expect(await bad("endpoints:\n  - address: g:1\n    group: true\n    service_config: '{\"loadBalancingPolicy\": \"grpclb\"}'\n")).toBe(
+      'cfg: endpoints[0].service_config: load balancing policy "grpclb" is not supported: round_robin or pick_first',
+    );
+    expect(await bad("endpoints:\n  - address: g:1\n    group: true\n    service_config: '{nope'\n")).toContain('cfg: endpoints[0].service_config: invalid JSON');
     expect(await bad('endpoints:\n  - address: a:1\n    adress: b\n')).toBe('cfg: endpoints[0]: unknown or unsupported field "adress"');
     expect(await bad('endpoints:\n  - address: a:1\n    client_config:\n      tls_config:\n        ca_file: /nonexistent/ca.crt\n')).toContain('cfg: endpoints[0].client_config.tls_config.ca_file /nonexistent/ca.crt: ENOENT');
     expect(await bad('endpoints:\n  - address: a:1\n    client_config:\n      tls_config:\n        min_version: "1.4"\n')).toContain('min_version: 1.4 is not a TLS version');

@@ -7,7 +7,7 @@
  *       - address: store-gateway:10901   # host:port, or dns+ / dnssrv+ / dnssrvnoa+ to look it up
  *         strict: false                  # as --endpoint-strict (static addresses only)
  *         group: false                   # as --endpoint-group
- *         service_config: ''             # a group's gRPC service config (accepted; a group's calls go round robin)
+ *         service_config: ''             # a group's gRPC service config (JSON): its load balancing policy, round_robin (default) or pick_first
  *         client_config:                 # this endpoint's gRPC client; default_client_config otherwise
  *           server_name: ''
  *           compression: none            # none or snappy (also gzip, deflate); the --grpc-compression flag when absent
@@ -40,11 +40,19 @@ export interface EndpointSpec {
   readonly strict: boolean;
   /** Replicas behind one name, each call to one of them (Thanos' endpoint groups). */
   readonly group: boolean;
+  /** How a group's calls pick a member (its service_config's load balancing policy; default round_robin). */
+  readonly balancing?: GroupBalancing;
   /** Its client's TLS and compression. */
   readonly client: StoreClientOptions;
   /** What identifies `client`'s contents ('' for the querier's defaults): a changed key means a new connection. */
   readonly clientKey: string;
 }
+
+/**
+ * gRPC's load balancing policies a group takes: round_robin, a call to each member in turn (Thanos' default
+ * for groups), or pick_first, every call to the first member that answers.
+ */
+export type GroupBalancing = 'round_robin' | 'pick_first';
 
 /** Where the configured endpoints come from besides the flags; read on every refresh of the endpoint set. */
 export interface EndpointConfigSource {
@@ -84,7 +92,32 @@ async function parseEndpoint(v: unknown, what: string, defaults: { client: Store
   if (m.client_config !== undefined && m.grpc_client_config !== undefined) throw new Error(`${what}: give client_config or its older name grpc_client_config, not both`);
   const raw = m.client_config ?? m.grpc_client_config;
   const { client, clientKey } = raw === undefined || raw === null ? defaults : await parseClient(raw, `${what}.client_config`, defaults.client);
-  return { address: address.trim(), strict, group, client, clientKey };
+  const balancing = group ? groupBalancing(m.service_config, `${what}.service_config`) : undefined;
+  // Another policy is another connection.
+  return { address: address.trim(), strict, group, client, clientKey: balancing === 'pick_first' ? `${clientKey}|pick_first` : clientKey, ...(balancing !== undefined ? { balancing } : {}) };
+}
+
+/**
+ * The load balancing policy of a group's gRPC service config (JSON, as gRPC takes it):
+ * `loadBalancingConfig`'s first entry, else `loadBalancingPolicy`, else round_robin as Thanos' groups.
+ * Its other settings (retries, timeouts per method) are gRPC's, which Strata's client does not take: a
+ * call that cannot reach a member goes to the next one.
+ */
+function groupBalancing(v: unknown, what: string): GroupBalancing {
+  if (v === undefined || v === null || v === '') return 'round_robin';
+  if (typeof v !== 'string') throw new Error(`${what} must be a JSON string`);
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(v);
+  } catch (e) {
+    throw new Error(`${what}: invalid JSON: ${(e as Error).message}`);
+  }
+  if (cfg === null || typeof cfg !== 'object' || Array.isArray(cfg)) throw new Error(`${what} must be a JSON object`);
+  const { loadBalancingConfig, loadBalancingPolicy } = cfg as { loadBalancingConfig?: unknown; loadBalancingPolicy?: unknown };
+  const first = Array.isArray(loadBalancingConfig) && loadBalancingConfig[0] !== null && typeof loadBalancingConfig[0] === 'object' ? Object.keys(loadBalancingConfig[0] as object)[0] : undefined;
+  const policy = first ?? loadBalancingPolicy ?? 'round_robin';
+  if (policy !== 'round_robin' && policy !== 'pick_first') throw new Error(`${what}: load balancing policy ${JSON.stringify(policy)} is not supported: round_robin or pick_first`);
+  return policy;
 }
 
 async function parseClient(v: unknown, what: string, defaults: StoreClientOptions): Promise<{ client: StoreClientOptions; clientKey: string }> {
