@@ -6,9 +6,9 @@ import { Command } from 'commander';
 import { registerCommands } from '@strata/cli';
 import { runCleanup, runInspect, runLs, runUploadBlocks, runVerify } from '../../packages/cli/src/commands/tools-bucket.js';
 import { bucketFromConfigFile, getBuffer, mapLimit, newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
-import { ArraySampleIterator, BlockReader, BlockWriter, ChunksSampleIterator, crc32c, Encbuf, encodeSeriesChunks, FileByteRange, IndexReader, Labels, parseMeta, ValueType, type ChunkMeta } from '@strata/tsdb';
+import { ArraySampleIterator, BlockReader, BlockWriter, ChunksSampleIterator, encodeSeriesChunks, Labels, parseMeta, ValueType, type ChunkMeta } from '@strata/tsdb';
 import { startFaultProxy, type FaultProxy } from '@strata/testing/faultproxy';
-import { chunkDataByteNear } from '@strata/testing/corrupt';
+import { chunkDataByteNear, reorderFirstSeriesChunks } from '@strata/testing/corrupt';
 import { tempDir } from '@strata/testing/process';
 import { promtool } from '@strata/testing/prometheus';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
@@ -350,68 +350,3 @@ describe('strata tools bucket verify --repair of index issues', () => {
     }
   });
 });
-
-/**
- * Rewrites the first series entry of the index at `path` with its chunk metas in the order `order`
- * gives, as Go's index writer writes chunks out of order (a negative time delta as the uvarint of its
- * 64-bit two's complement, which Strata's writer refuses to write). The entry must still end before
- * the next one, in the padding that aligns entries to 16 bytes.
- */
-async function reorderFirstSeriesChunks(path: string, order: (n: number) => number[]): Promise<void> {
-  const index = await readFile(path);
-  // The series section's offset in the TOC; its entries start on 16-byte boundaries.
-  const seriesStart = Math.ceil(Number(index.readBigUInt64BE(index.length - 52 + 8)) / 16) * 16;
-  let p = seriesStart;
-  const uvarint = () => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const c = index[p++] as number;
-      v += (c & 0x7f) * mul;
-      if (c < 0x80) return v;
-      mul *= 128;
-    }
-  };
-  const length = uvarint();
-  const contentStart = p;
-  const nLabels = uvarint();
-  for (let i = 0; i < 2 * nLabels; i++) uvarint();
-  const labelsEnd = p;
-  const reader = await IndexReader.open(await FileByteRange.open(path));
-  let first: { chunks: { minTime: number; maxTime: number; ref: number }[] } | undefined;
-  for await (const s of reader.series(await reader.allPostings())) first ??= { chunks: [...s.chunks] };
-  await reader.close();
-  const chunks = order(first!.chunks.length).map((i) => first!.chunks[i]!);
-  const e = new Encbuf();
-  e.putBytes(index.subarray(contentStart, labelsEnd));
-  e.putUvarint(chunks.length);
-  const putInt64Delta = (d: number) => {
-    let v = BigInt.asUintN(64, BigInt(d));
-    do {
-      const b = Number(v & 0x7fn);
-      v >>= 7n;
-      e.putByte(v > 0n ? b | 0x80 : b);
-    } while (v > 0n);
-  };
-  chunks.forEach((c, i) => {
-    if (i === 0) {
-      e.putVarint(c.minTime);
-      e.putUvarint(c.maxTime - c.minTime);
-      e.putUvarint(c.ref);
-    } else {
-      putInt64Delta(c.minTime - chunks[i - 1]!.maxTime);
-      putInt64Delta(c.maxTime - c.minTime);
-      e.putVarint(c.ref - chunks[i - 1]!.ref);
-    }
-  });
-  const content = Buffer.from(e.get());
-  const entry = new Encbuf();
-  entry.putUvarint(content.length);
-  entry.putBytes(content);
-  entry.putBE32(crc32c(content));
-  const next = seriesStart + Math.ceil((contentStart - seriesStart + length + 4) / 16) * 16;
-  if (seriesStart + entry.length > next) throw new Error(`the reordered entry (${entry.length} bytes) does not fit before the next one at ${next}`);
-  Buffer.from(entry.get()).copy(index, seriesStart);
-  index.fill(0, seriesStart + entry.length, next);
-  await writeFile(path, index);
-}

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
+import { reorderFirstSeriesChunks } from '@strata/testing/corrupt';
 import { tempDir } from '@strata/testing/process';
-import { ArraySampleIterator, BlockWriter, Labels } from '@strata/tsdb';
+import { ArraySampleIterator, BlockReader, BlockWriter, ChunksSampleIterator, encodeSeriesChunks, Labels, ValueType, type ChunkMeta } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
+import { mergeBlocks } from './merge.js';
 import { SourceBlock } from './source.js';
 
 const HOUR = 3_600_000;
@@ -29,4 +31,38 @@ describe('SourceBlock', () => {
       }
     });
   }
+
+  it('reads chunks written out of order as Go writes them (negative time deltas), and a compaction puts them in order', async () => {
+    const work = await tempDir();
+    try {
+      const chunks = (from: number) => {
+        const ts = Array.from({ length: 60 }, (_, i) => from + i * 60_000);
+        return encodeSeriesChunks(new ArraySampleIterator(ts, ts.map((t) => t / 1000)), 120);
+      };
+      const samples = (cs: readonly ChunkMeta[]) => {
+        const out: number[] = [];
+        const it = new ChunksSampleIterator(cs, -Infinity, Infinity);
+        while (it.next() !== ValueType.None) out.push(it.atT());
+        return out;
+      };
+      const w = await BlockWriter.create(work.path, { range: { minTime: 0, maxTime: 4 * HOUR }, thanos: { labels: { cluster: 'c' }, downsample: { resolution: 0 }, source: 'test' } });
+      // Labels enough that the padding after the entry takes the longer deltas.
+      await w.addChunkSeries(Labels.from({ __name__: 'a', l0: 'v', l1: 'v', l2: 'v', l3: 'v', l4: 'v' }), [...chunks(0), ...chunks(2 * HOUR)]);
+      await w.addChunkSeries(Labels.from({ __name__: 'b' }), chunks(HOUR));
+      const dir = join(work.path, (await w.close()).ulid);
+      await reorderFirstSeriesChunks(join(dir, 'index'), () => [1, 0]);
+      const { meta } = await mergeBlocks([dir], { outDir: join(work.path, 'out'), func: 'chain', thanos: { labels: { cluster: 'c' }, downsample: { resolution: 0 }, source: 'compactor' } });
+      const reader = await BlockReader.openDir(join(work.path, 'out', meta!.ulid));
+      try {
+        const got = new Map<string, number[]>();
+        for await (const batch of reader.chunkSeriesBatches([])) for (const s of batch) got.set(s.labels.get('__name__'), samples(s.chunks));
+        expect(got.get('a')).toEqual(samples([...chunks(0), ...chunks(2 * HOUR)]));
+        expect(got.get('b')).toEqual(samples(chunks(HOUR)));
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await work.cleanup();
+    }
+  });
 });

@@ -231,8 +231,8 @@ export class SourceBlock {
     let maxTime = 0;
     let ref = 0;
     for (let i = 0; i < n; i++) {
-      const minTime = i === 0 ? d.varint() : maxTime + d.uvarint();
-      maxTime = minTime + d.uvarint();
+      const minTime = i === 0 ? d.varint() : maxTime + d.timeDelta();
+      maxTime = minTime + d.timeDelta();
       ref = i === 0 ? d.uvarint() : ref + d.varint();
       this.minTimes[i] = minTime;
       this.maxTimes[i] = maxTime;
@@ -390,12 +390,42 @@ class EntryDecoder {
   ) {}
 
   uvarint(): number {
+    return this.#uvarint(false);
+  }
+
+  /**
+   * A chunk time delta, which Go's reader takes as int64(uvarint): one of 2^63 or more (ten bytes) is
+   * negative, where a chunk starts before the one before it ends (out of order or overlapping).
+   */
+  timeDelta(): number {
+    return this.#uvarint(true);
+  }
+
+  #uvarint(int64: boolean): number {
+    const start = this.pos;
     let v = 0;
     for (let shift = 1; shift <= 2 ** 49; shift *= 128) {
       if (this.pos >= this.end) this.fail('unexpected end of the entry reading a uvarint');
       const x = this.b[this.pos++]!;
       v += (x & 0x7f) * shift;
       if (x < 0x80) return v;
+    }
+    return int64 ? this.#int64(start) : this.fail('uvarint overflow');
+  }
+
+  /** The uvarint from `start` as Go's int64() of it, within ±2^53. */
+  #int64(start: number): number {
+    let v = 0n;
+    this.pos = start;
+    for (let shift = 0n; shift < 70n; shift += 7n) {
+      if (this.pos >= this.end) this.fail('unexpected end of the entry reading a uvarint');
+      const x = this.b[this.pos++]!;
+      v |= BigInt(x & 0x7f) << shift;
+      if (x < 0x80) {
+        const n = BigInt.asIntN(64, v);
+        if (n > BigInt(Number.MAX_SAFE_INTEGER) || n < BigInt(Number.MIN_SAFE_INTEGER)) this.fail('uvarint exceeds 2^53');
+        return Number(n);
+      }
     }
     return this.fail('uvarint overflow');
   }
