@@ -138,8 +138,9 @@ export async function start(cfg: FrontendConfig): Promise<Frontend> {
     corsResponses(app, cfg.cors === false ? undefined : corsOrigin('.*'));
     app.addHook('onResponse', async (req, reply) => {
       if (!req.url.startsWith('/api/')) return;
-      logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, requestParams(req), { org_id: orgId(req, cfg.orgIdHeaders ?? []) }, { userHeader: cfg.slowQueryLogsUserHeader ?? '' });
-      forcedStats?.report(req, reply, requestParams(req));
+      const params = requestParams(req);
+      logIfSlow(logger, cfg.logQueriesLongerThan ?? 0, req, reply, reply.elapsedTime, params, { org_id: orgId(req, cfg.orgIdHeaders ?? []) }, { userHeader: cfg.slowQueryLogsUserHeader ?? '' });
+      forcedStats?.report(req, reply, params);
     });
     app.get('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));
     app.post('/api/v1/query', { schema: {} }, (req, reply) => instant.handle(req, reply));
