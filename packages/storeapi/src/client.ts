@@ -7,6 +7,8 @@ import { channelOptions, type ClientTLS, clientCredentials, type Compression, in
 import { mergeMetricMetadata, metadataService, type MetricMetadata, type MetricMetadataRequest } from './metadata.js';
 import { rulesService, type RuleGroup, type RulesRequest } from './rules.js';
 import { exemplarsService, type ExemplarData, type ExemplarsRequest } from './exemplars.js';
+import { queryService, type QueryApiStats, type QueryFrame, type QueryRangeRequest, type QueryRequest } from './query.js';
+import type { PromTimeSeries } from './prompb.js';
 import { targetsService, type TargetDiscovery, type TargetsRequest } from './targets.js';
 import { SeriesConnection } from './seriesclient.js';
 import { startClientSpan } from './tracing.js';
@@ -53,6 +55,23 @@ function cancelOnAbort(opts: CallOptions, call: grpc.Call, settled: Promise<unkn
 
 /** What a querier asks of a StoreAPI endpoint: one server (a StoreClient), or a group of replicas behind one name. */
 export type StoreApi = Pick<StoreClient, 'info' | 'series' | 'labelNames' | 'labelValues' | 'metricMetadata' | 'rules' | 'exemplars' | 'targets' | 'close'>;
+
+/** A Query API answer: the series in the order sent (a scalar: one series without labels), the warnings, the stats. */
+export interface QueryAnswer {
+  series: PromTimeSeries[];
+  warnings: string[];
+  stats: QueryApiStats | undefined;
+}
+
+function queryAnswer(frames: readonly QueryFrame[]): QueryAnswer {
+  const out: QueryAnswer = { series: [], warnings: [], stats: undefined };
+  for (const f of frames) {
+    if ('timeseries' in f) out.series.push(f.timeseries);
+    else if ('warnings' in f) out.warnings.push(f.warnings);
+    else out.stats = f.stats;
+  }
+  return out;
+}
 
 export class StoreClient {
   readonly address: string;
@@ -129,21 +148,41 @@ export class StoreClient {
     return { targets: { activeTargets: frames.flatMap((f) => f.targets.activeTargets), droppedTargets: frames.flatMap((f) => f.targets.droppedTargets) }, warnings };
   }
 
+  /** An instant query's answer from a thanos.Query server (a querier): its series, warnings and stats. */
+  async query(req: QueryRequest, opts: CallOptions = {}): Promise<QueryAnswer> {
+    return queryAnswer(await this.#frames(queryService.Query, req, opts));
+  }
+
+  /** A range query's answer from a thanos.Query server. */
+  async queryRange(req: QueryRangeRequest, opts: CallOptions = {}): Promise<QueryAnswer> {
+    return queryAnswer(await this.#frames(queryService.QueryRange, req, opts));
+  }
+
   /** Every frame of a server-streaming call (a small answer, taken whole), its warning frames apart. */
-  #answer<Req, Frame extends object>(def: grpc.MethodDefinition<Req, Frame | { warning: string }>, req: Req, opts: CallOptions): Promise<{ frames: Frame[]; warnings: string[] }> {
+  async #answer<Req, Frame extends object>(def: grpc.MethodDefinition<Req, Frame | { warning: string }>, req: Req, opts: CallOptions): Promise<{ frames: Frame[]; warnings: string[] }> {
     const frames: Frame[] = [];
     const warnings: string[] = [];
+    for (const f of await this.#frames(def, req, opts)) {
+      if ('warning' in f) warnings.push(f.warning);
+      else frames.push(f);
+    }
+    return { frames, warnings };
+  }
+
+  /** Every frame of a server-streaming call, taken whole. */
+  #frames<Req, Frame>(def: grpc.MethodDefinition<Req, Frame>, req: Req, opts: CallOptions): Promise<Frame[]> {
+    const frames: Frame[] = [];
     const traced = this.#traced(def.path, opts);
     const call = this.#client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, traced.metadata, deadline(opts));
-    const answer = new Promise<{ frames: Frame[]; warnings: string[] }>((resolve, reject) => {
-      call.on('data', (f: Frame | { warning: string }) => ('warning' in f ? warnings.push(f.warning) : frames.push(f as Frame)));
+    const answer = new Promise<Frame[]>((resolve, reject) => {
+      call.on('data', (f: Frame) => frames.push(f));
       call.on('error', (err: grpc.ServiceError) => {
         traced.done(err);
         reject(err);
       });
       call.on('end', () => {
         traced.done(null);
-        resolve({ frames, warnings });
+        resolve(frames);
       });
     });
     cancelOnAbort(opts, call, answer);

@@ -52,11 +52,11 @@ function readLabelSet(r: ProtoReader): Label[] {
   return out;
 }
 
-function writeMatchers(w: ProtoWriter, field: number, matchers: readonly LabelMatcher[]): void {
+export function writeMatchers(w: ProtoWriter, field: number, matchers: readonly LabelMatcher[]): void {
   for (const m of matchers) w.fork(field).uint32(1, m.type).string(2, m.name).string(3, m.value).ldelim();
 }
 
-function readMatcher(r: ProtoReader): LabelMatcher {
+export function readMatcher(r: ProtoReader): LabelMatcher {
   const m: LabelMatcher = { type: 0, name: '', value: '' };
   while (!r.done) {
     const t = r.tag();
@@ -378,12 +378,7 @@ export function encodeSeriesRequest(req: SeriesRequest): Buffer {
     writeStrings(w, 6, q.projectionLabels);
     w.bool(7, q.projectionInclude).string(8, q.seriesHashLabelName).ldelim();
   }
-  if (req.shardInfo) {
-    const s = req.shardInfo;
-    w.fork(13).int64(1, s.shardIndex).int64(2, s.totalShards).bool(3, s.by);
-    writeStrings(w, 4, s.labels);
-    w.ldelim();
-  }
+  if (req.shardInfo) writeShardInfo(w, 13, req.shardInfo);
   writeStrings(w, 14, req.withoutReplicaLabels);
   w.int64(15, req.limit).int64(16, req.responseBatchSize);
   return w.finish();
@@ -445,7 +440,13 @@ function readQueryHints(r: ProtoReader): QueryHints {
   return q;
 }
 
-function readShardInfo(r: ProtoReader): ShardInfo {
+export function writeShardInfo(w: ProtoWriter, field: number, s: ShardInfo): void {
+  w.fork(field).int64(1, s.shardIndex).int64(2, s.totalShards).bool(3, s.by);
+  writeStrings(w, 4, s.labels);
+  w.ldelim();
+}
+
+export function readShardInfo(r: ProtoReader): ShardInfo {
   const s: ShardInfo = { shardIndex: 0, totalShards: 0, by: false, labels: [] };
   while (!r.done) {
     const t = r.tag();

@@ -14,6 +14,8 @@ export * from './metadata.js';
 export * from './rules.js';
 export * from './exemplars.js';
 export * from './targets.js';
+export * from './query.js';
+export * from './prompb.js';
 export { formatGoTime, parseGoTime, ZERO_TIME, type Timestamp } from './timestamp.js';
 export { SeriesCallError } from './seriesclient.js';
 export * from './proto.js';

@@ -1,6 +1,7 @@
 /**
  * `StoreServer` is what every StoreAPI component (sidecar, store gateway, querier) implements;
- * `serveStore` exposes one over gRPC as thanos.Store and thanos.info.Info.
+ * `serveStore` exposes one over gRPC as thanos.Store and thanos.info.Info (and a querier's PromQL as
+ * thanos.Query).
  *
  * Transport concerns live here so each implementation stays about data: SeriesBatch framing
  * (response_batch_size), the `limit` cap, back-pressure, turning warnings into Aborted under the ABORT
@@ -26,6 +27,7 @@ import { metadataService, type MetricMetadata, type MetricMetadataFrame, type Me
 import { rulesService, type RuleGroup, type RulesFrame, type RulesRequest } from './rules.js';
 import { exemplarsService, type ExemplarData, type ExemplarsFrame, type ExemplarsRequest } from './exemplars.js';
 import { targetsService, type TargetDiscovery, type TargetsFrame, type TargetsRequest } from './targets.js';
+import { queryService, type QueryFrame, type QueryRangeRequest, type QueryRequest } from './query.js';
 import { inContext, startServerSpan } from './tracing.js';
 import {
   type AnyMessage,
@@ -74,6 +76,12 @@ export interface StoreServer {
   targets?(req: TargetsRequest, ctx: CallContext): Promise<{ targets: TargetDiscovery; warnings: string[] }>;
 }
 
+/** Thanos' Query API: PromQL evaluated for a ruler or a distributed-mode querier (query.ts). */
+export interface QueryApiServer {
+  query(req: QueryRequest, ctx: CallContext): Promise<QueryFrame[]>;
+  queryRange(req: QueryRangeRequest, ctx: CallContext): Promise<QueryFrame[]>;
+}
+
 /** Receives per-call events, for grpc_server_* metrics and request logs. */
 export interface GrpcServerObserver {
   /** `call.peer` is the client's `host:port`. */
@@ -92,6 +100,8 @@ export interface ServeOptions {
   gracePeriodMs?: number;
   /** Connections are asked to go after this long, so that clients spread over new replicas (Thanos' --grpc-server-max-connection-age; default: never). */
   maxConnectionAgeMs?: number;
+  /** Served as thanos.Query beside the StoreAPI when given (and then advertised in Info's query). */
+  queryApi?: QueryApiServer;
 }
 
 export interface ServingStore {
@@ -415,8 +425,18 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
       }),
     });
   }
+  const queryApi = opts.queryApi;
+  if (queryApi !== undefined) {
+    server.addService(queryService, {
+      Query: frames('thanos.Query', 'Query', (req: QueryRequest, ctx) => queryApi.query(req, ctx)),
+      QueryRange: frames('thanos.Query', 'QueryRange', (req: QueryRangeRequest, ctx) => queryApi.queryRange(req, ctx)),
+    });
+  }
   server.addService(infoService, {
-    Info: unary('thanos.info.Info', 'Info', (_req: Record<string, never>, ctx) => impl.info(ctx)),
+    Info: unary('thanos.info.Info', 'Info', async (_req: Record<string, never>, ctx) => {
+      const info = await impl.info(ctx);
+      return queryApi !== undefined ? { ...info, query: true } : info;
+    }),
   });
 
   // `:port` means every interface, as in Go (the Prometheus operator starts Thanos' sidecar with

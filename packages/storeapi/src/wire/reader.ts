@@ -240,6 +240,41 @@ export class ProtoReader {
     return sub;
   }
 
+  /** A sint32 field (zigzag-encoded). */
+  sint32(): number {
+    const u = this.uint32();
+    return (u >>> 1) ^ -(u & 1);
+  }
+
+  /** A sint64 field (zigzag-encoded), as a number (exact below 2^53). */
+  sint64(): number {
+    const u = this.uint64();
+    return Number((u >> 1n) ^ -(u & 1n));
+  }
+
+  /** Repeated double field, packed or not. */
+  packedDouble(wireType: number, into: number[]): void {
+    if (wireType !== WireType.LengthDelimited) {
+      into.push(this.double());
+      return;
+    }
+    const [s, e] = this.delimited();
+    for (let p = s; p + 8 <= e; p += 8) into.push(this.#buf.readDoubleLE(p));
+  }
+
+  /** Repeated sint64 field, packed or not. */
+  packedSint64(wireType: number, into: number[]): void {
+    if (wireType !== WireType.LengthDelimited) {
+      into.push(this.sint64());
+      return;
+    }
+    const [s, e] = this.delimited();
+    const save = this.pos;
+    this.pos = s;
+    while (this.pos < e) into.push(this.sint64());
+    this.pos = save;
+  }
+
   /** Repeated uint32/enum field, packed or not. */
   packedUint32(wireType: number, into: number[]): void {
     if (wireType !== WireType.LengthDelimited) {

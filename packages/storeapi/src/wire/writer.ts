@@ -198,8 +198,9 @@ export class ProtoWriter {
     return this;
   }
 
-  double(field: number, v: number): this {
-    if (v === 0 && !Object.is(v, -0)) return this;
+  /** Double field; zero is omitted unless `always` (a oneof member, whose presence is its meaning). */
+  double(field: number, v: number, always = false): this {
+    if (v === 0 && !Object.is(v, -0) && !always) return this;
     this.#tag(field, WIRE_FIXED64);
     this.#ensure(8);
     this.#buf.writeDoubleLE(v, this.#pos);
@@ -275,6 +276,23 @@ export class ProtoWriter {
       p += n;
     }
     this.#pos = p;
+    return this;
+  }
+
+  /** sint32 field (zigzag-encoded, so small negative numbers stay short). */
+  sint32(field: number, v: number): this {
+    return this.uint32(field, ((v << 1) ^ (v >> 31)) >>> 0);
+  }
+
+  /** Packed repeated double field. */
+  packedDouble(field: number, values: readonly number[]): this {
+    if (values.length === 0) return this;
+    this.header(field, values.length * 8);
+    this.#ensure(values.length * 8);
+    for (const v of values) {
+      this.#buf.writeDoubleLE(v, this.#pos);
+      this.#pos += 8;
+    }
     return this;
   }
 

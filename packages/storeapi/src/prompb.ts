@@ -1,0 +1,181 @@
+/**
+ * Prometheus' prompb.TimeSeries (proto/thanos/prompb.proto, Thanos' prometheus_copy package): a series
+ * of a PromQL answer with its float samples and native histograms, as the Query API streams them.
+ *
+ * Histograms are written with float counts (count_float, zero_count_float, positive/negative_counts),
+ * as Prometheus' FromFloatHistogram writes a PromQL result's. The count and zero count are oneof members
+ * and so are written even when zero: a reader that finds neither takes the histogram for an integer one.
+ * Both forms are read; integer buckets come as deltas, summed here into absolute counts.
+ */
+import { CounterResetHint, FloatHistogram, type Label, type Span } from '@strata/tsdb';
+import { readLabelTo } from './wire/label.js';
+import { ProtoReader } from './wire/reader.js';
+import type { ProtoWriter } from './wire/writer.js';
+
+export interface PromSample {
+  value: number;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+}
+
+export interface PromHistogram {
+  timestamp: number;
+  h: FloatHistogram;
+}
+
+export interface PromTimeSeries {
+  labels: Label[];
+  samples: PromSample[];
+  histograms: PromHistogram[];
+}
+
+export function writeTimeSeries(w: ProtoWriter, field: number, ts: PromTimeSeries): void {
+  w.fork(field);
+  for (const l of ts.labels) w.fork(1).string(1, l.name).string(2, l.value).ldelim();
+  for (const s of ts.samples) w.fork(2).double(1, s.value).int64(2, s.timestamp).ldelim();
+  for (const h of ts.histograms) writeHistogram(w, 4, h);
+  w.ldelim();
+}
+
+function writeHistogram(w: ProtoWriter, field: number, { timestamp, h }: PromHistogram): void {
+  w.fork(field).double(2, h.count, true).double(3, h.sum).sint32(4, h.schema).double(5, h.zeroThreshold).double(7, h.zeroCount, true);
+  writeSpans(w, 8, h.negativeSpans);
+  w.packedDouble(10, h.negativeBuckets);
+  writeSpans(w, 11, h.positiveSpans);
+  w.packedDouble(13, h.positiveBuckets).uint32(14, h.counterResetHint).int64(15, timestamp).packedDouble(16, h.customValues);
+  w.ldelim();
+}
+
+function writeSpans(w: ProtoWriter, field: number, spans: readonly Span[]): void {
+  for (const s of spans) w.fork(field).sint32(1, s.offset).uint32(2, s.length).ldelim();
+}
+
+export function readTimeSeries(r: ProtoReader): PromTimeSeries {
+  const ts: PromTimeSeries = { labels: [], samples: [], histograms: [] };
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 10) {
+      const sub = r.sub();
+      ts.labels.push(readLabelTo(sub, sub.end));
+    } else if (t === 18) ts.samples.push(readSample(r.sub()));
+    else if (t === 34) ts.histograms.push(readHistogram(r.sub()));
+    else r.skip(t & 7);
+  }
+  return ts;
+}
+
+function readSample(r: ProtoReader): PromSample {
+  const s: PromSample = { value: 0, timestamp: 0 };
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 9) s.value = r.double();
+    else if (t === 16) s.timestamp = r.int64();
+    else r.skip(t & 7);
+  }
+  return s;
+}
+
+function readHistogram(r: ProtoReader): PromHistogram {
+  let timestamp = 0;
+  let count = 0;
+  let zeroCount = 0;
+  let sum = 0;
+  let schema = 0;
+  let zeroThreshold = 0;
+  let hint = 0;
+  const negativeSpans: Span[] = [];
+  const positiveSpans: Span[] = [];
+  const negativeDeltas: number[] = [];
+  const positiveDeltas: number[] = [];
+  const negativeCounts: number[] = [];
+  const positiveCounts: number[] = [];
+  const customValues: number[] = [];
+  while (!r.done) {
+    const t = r.tag();
+    const wire = t & 7;
+    switch (t >>> 3) {
+      case 1:
+        count = Number(r.uint64());
+        break;
+      case 2:
+        count = r.double();
+        break;
+      case 3:
+        sum = r.double();
+        break;
+      case 4:
+        schema = r.sint32();
+        break;
+      case 5:
+        zeroThreshold = r.double();
+        break;
+      case 6:
+        zeroCount = Number(r.uint64());
+        break;
+      case 7:
+        zeroCount = r.double();
+        break;
+      case 8:
+        negativeSpans.push(readSpan(r.sub()));
+        break;
+      case 9:
+        r.packedSint64(wire, negativeDeltas);
+        break;
+      case 10:
+        r.packedDouble(wire, negativeCounts);
+        break;
+      case 11:
+        positiveSpans.push(readSpan(r.sub()));
+        break;
+      case 12:
+        r.packedSint64(wire, positiveDeltas);
+        break;
+      case 13:
+        r.packedDouble(wire, positiveCounts);
+        break;
+      case 14:
+        hint = r.uint32();
+        break;
+      case 15:
+        timestamp = r.int64();
+        break;
+      case 16:
+        r.packedDouble(wire, customValues);
+        break;
+      default:
+        r.skip(wire);
+    }
+  }
+  const h = new FloatHistogram({
+    // prompb's ResetHint (UNKNOWN, YES, NO, GAUGE) numbers Prometheus' CounterResetHint alike.
+    counterResetHint: hint <= CounterResetHint.Gauge ? (hint as CounterResetHint) : CounterResetHint.Unknown,
+    schema,
+    zeroThreshold,
+    zeroCount,
+    count,
+    sum,
+    negativeSpans,
+    positiveSpans,
+    negativeBuckets: negativeCounts.length > 0 ? negativeCounts : absolute(negativeDeltas),
+    positiveBuckets: positiveCounts.length > 0 ? positiveCounts : absolute(positiveDeltas),
+    customValues,
+  });
+  return { timestamp, h };
+}
+
+function readSpan(r: ProtoReader): Span {
+  const s: Span = { offset: 0, length: 0 };
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 8) s.offset = r.sint32();
+    else if (t === 16) s.length = r.uint32();
+    else r.skip(t & 7);
+  }
+  return s;
+}
+
+/** Integer buckets' counts from their deltas. */
+function absolute(deltas: readonly number[]): number[] {
+  let c = 0;
+  return deltas.map((d) => (c += d));
+}
