@@ -9,14 +9,16 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { uploadBlock } from '@strata/block';
 import { FilesystemBucket } from '@strata/objstore';
-import { start as startQuerier, type Querier } from '@strata/querier';
+import { queryDataPieces, start as startQuerier, type Querier } from '@strata/querier';
+import type { QueryValue } from '@strata/promql';
 import { nopLogger } from '@strata/runtime';
 import { start as startStore, type Store } from '@strata/store';
 import { remoteWrite, type WrittenSeries } from '@strata/testing/remotewrite';
-import { BlockReader, CounterResetHint, dumpSamples, FloatHistogram, histogramToFloat, parseMeta, type Histogram } from '@strata/tsdb';
+import { queryRangeRequest, queryRequest, StoreClient, type QueryAnswer } from '@strata/storeapi';
+import { BlockReader, CounterResetHint, dumpSamples, FloatHistogram, histogramToFloat, Labels, parseMeta, type Histogram } from '@strata/tsdb';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSameAnswer, query } from './answers.js';
+import { expectSameAnswer, query, type Answer } from './answers.js';
 import { histogramReplicaStack, startAcrossChunkCut, type ReplicaStack } from './replicas.js';
 
 const STEP = 15_000;
@@ -170,4 +172,50 @@ describe('native histograms through the querier', () => {
       }
     });
   }
+});
+
+/** A Query API answer as the HTTP API would write it: a range query's as a matrix, an instant query's as a vector. */
+function asHttpAnswer(a: QueryAnswer, kind: 'matrix' | 'vector'): Answer {
+  const value: QueryValue =
+    kind === 'matrix'
+      ? { type: 'matrix', series: a.series.map((s) => ({ labels: Labels.from(s.labels), floats: s.samples.map((p) => ({ t: p.timestamp, f: p.value })), histograms: s.histograms.map((p) => ({ t: p.timestamp, h: p.h })) })) }
+      : {
+          type: 'vector',
+          samples: a.series.map((s) => {
+            const h = s.histograms[0];
+            return h !== undefined ? { labels: Labels.from(s.labels), t: h.timestamp, f: 0, h: h.h } : { labels: Labels.from(s.labels), t: s.samples[0]?.timestamp ?? 0, f: s.samples[0]?.value ?? 0 };
+          }),
+        };
+  return JSON.parse(`{"status":"success","data":${[...queryDataPieces(value)].join('')}}`) as Answer;
+}
+
+describe("Thanos' Query API (gRPC) of the sidecars' querier", () => {
+  it('answers range and instant queries as Prometheus 2.42 does over HTTP, histograms and replicas merged', async () => {
+    const r0 = stack.replicas[0] as ReplicaStack['replicas'][number];
+    const client = new StoreClient(stack.querier.grpcAddress as string);
+    try {
+      // The Query API takes whole seconds.
+      const from = Math.ceil(start / 1000);
+      const to = Math.floor((end + 60_000) / 1000);
+      for (const q of RANGE_QUERIES) {
+        const got = await client.queryRange(queryRangeRequest({ query: q, startTimeSeconds: from, endTimeSeconds: to, intervalSeconds: 60, enableDedup: true }));
+        // The evaluation's warnings and infos, as Strata's HTTP API lists them, joined as Thanos joins them.
+        const http = (await query(stack.url, 'query_range', { query: q, start: String(from), end: String(to), step: '60' })) as Answer & { warnings?: string[]; infos?: string[] };
+        const notes = [...(http.warnings ?? []), ...(http.infos ?? [])];
+        expect(got.warnings, q).toEqual(notes.length > 0 ? [notes.join(', ')] : []);
+        expect(got.stats?.samplesTotal, q).toBeGreaterThan(0);
+        expectSameAnswer(asHttpAnswer(got, 'matrix'), await query(r0.url, 'query_range', { query: q, start: String(from), end: String(to), step: '60' }), q);
+      }
+      const at = Math.floor(end / 1000) + 1;
+      for (const q of ['request_duration_seconds', 'queue_depth', 'rate(request_duration_seconds[5m])', 'histogram_quantile(0.9, rate(request_duration_seconds[5m]))', 'queue_capacity * 2']) {
+        const got = await client.query(queryRequest({ query: q, timeSeconds: at, enableDedup: true }));
+        expectSameAnswer(asHttpAnswer(got, 'vector'), await query(r0.url, 'query', { query: q, time: String(at) }), q);
+      }
+      // Without dedup, each replica's series, told apart by their replica label.
+      const both = await client.query(queryRequest({ query: 'queue_capacity', timeSeconds: at }));
+      expect(both.series.map((s) => s.labels.find((l) => l.name === 'replica')?.value).sort()).toEqual(['r0', 'r1']);
+    } finally {
+      client.close();
+    }
+  });
 });

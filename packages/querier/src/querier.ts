@@ -6,6 +6,8 @@ import { Registry } from 'prom-client';
 import { ActiveQueryTracker } from './api/activequeries.js';
 import { EngineMetrics, QueryGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
+import type { ApiContext } from './api/context.js';
+import { queryApiServer } from './api/queryapi.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import type { DnsResolver } from '@strata/runtime';
 import { EndpointSet, type ConnMetricLabel } from './endpoints/endpointset.js';
@@ -21,7 +23,7 @@ import type { Labels } from '@strata/tsdb';
 export interface QuerierConfig extends ServingConfig {
   /** --http-address */
   httpAddress: string;
-  /** --grpc-address: the querier's own StoreAPI, for stacking; omitted = not served. */
+  /** --grpc-address: the querier's own StoreAPI, for stacking, and Thanos' Query API; omitted = not served. */
   grpcAddress?: string;
   /** --grpc-server-tls-cert, --grpc-server-tls-key, --grpc-server-tls-client-ca: TLS of the querier's own StoreAPI. */
   grpcTls?: ServerTLS;
@@ -121,7 +123,7 @@ export interface Querier {
   stop(): Promise<void>;
 }
 
-/** Starts the querier: endpoint discovery, the HTTP API, and the StoreAPI for stacking. */
+/** Starts the querier: endpoint discovery, the HTTP API, and the StoreAPI (for stacking) with the Query API on its gRPC address. */
 export async function start(cfg: QuerierConfig): Promise<Querier> {
   const logger = (cfg.logger ?? createLogger()).with({ component: 'query' });
   const registry = new Registry();
@@ -170,12 +172,43 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
 
   const maxConcurrent = cfg.maxConcurrent ?? 20;
   const activeQueries = cfg.activeQueries !== undefined ? new ActiveQueryTracker(cfg.activeQueries.dir, maxConcurrent, logger, cfg.activeQueries.file) : undefined;
+  const api: ApiContext = {
+    proxy,
+    endpoints,
+    logger,
+    gate: new QueryGate(maxConcurrent, registry),
+    ...(activeQueries !== undefined ? { activeQueries } : {}),
+    engineMetrics: new EngineMetrics(registry, maxConcurrent),
+    defaults: {
+      replicaLabels: cfg.replicaLabels ?? [],
+      dedupFunc: cfg.dedupFunc ?? 'penalty',
+      partialResponse: cfg.partialResponse ?? true,
+      autoDownsampling: cfg.autoDownsampling ?? false,
+      lookbackDelta: cfg.lookbackDeltaMs ?? 5 * 60_000,
+      subqueryStep: cfg.defaultEvaluationIntervalMs ?? 60_000,
+      metadataTimeRange: cfg.metadataTimeRangeMs ?? 0,
+      maxSamples: cfg.maxSamples ?? 50_000_000,
+      maxConcurrentSelect: cfg.maxConcurrentSelect ?? 4,
+      logQueriesLongerThanMs: cfg.logQueriesLongerThanMs ?? 0,
+      timeout: cfg.timeoutMs ?? 2 * 60_000,
+      compat: cfg.promqlCompat ?? 3,
+      features: cfg.promqlFeatures ?? {},
+    },
+    corsOrigin: cfg.corsOrigin === null ? undefined : (cfg.corsOrigin ?? corsOrigin('.*')),
+    flags: cfg.flags ?? {},
+    tenancy: cfg.tenancy ?? DEFAULT_TENANCY,
+  };
   let grpc: ServingStore | undefined;
   let http: HttpServer | undefined;
   try {
     if (cfg.grpcAddress !== undefined) {
-      grpc = await serveStore(proxy, { address: cfg.grpcAddress, ...grpcServing(cfg, grpcServerMetrics(registry), logger), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
-      logger.info('serving StoreAPI', { address: grpc.address });
+      grpc = await serveStore(proxy, {
+        address: cfg.grpcAddress,
+        ...grpcServing(cfg, grpcServerMetrics(registry), logger),
+        ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}),
+        queryApi: queryApiServer(api),
+      });
+      logger.info('serving StoreAPI and Query API', { address: grpc.address });
     }
     http = await startHttpServer({
       address: cfg.httpAddress,
@@ -187,32 +220,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
       ...(cfg.metrics !== undefined ? { metrics: cfg.metrics } : {}),
       tenant: cfg.tenancy ?? DEFAULT_TENANCY,
       plugins: [
-        apiPlugin({
-          proxy,
-          endpoints,
-          logger,
-          gate: new QueryGate(maxConcurrent, registry),
-          ...(activeQueries !== undefined ? { activeQueries } : {}),
-          engineMetrics: new EngineMetrics(registry, maxConcurrent),
-          defaults: {
-            replicaLabels: cfg.replicaLabels ?? [],
-            dedupFunc: cfg.dedupFunc ?? 'penalty',
-            partialResponse: cfg.partialResponse ?? true,
-            autoDownsampling: cfg.autoDownsampling ?? false,
-            lookbackDelta: cfg.lookbackDeltaMs ?? 5 * 60_000,
-            subqueryStep: cfg.defaultEvaluationIntervalMs ?? 60_000,
-            metadataTimeRange: cfg.metadataTimeRangeMs ?? 0,
-            maxSamples: cfg.maxSamples ?? 50_000_000,
-            maxConcurrentSelect: cfg.maxConcurrentSelect ?? 4,
-            logQueriesLongerThanMs: cfg.logQueriesLongerThanMs ?? 0,
-            timeout: cfg.timeoutMs ?? 2 * 60_000,
-            compat: cfg.promqlCompat ?? 3,
-            features: cfg.promqlFeatures ?? {},
-          },
-          corsOrigin: cfg.corsOrigin === null ? undefined : (cfg.corsOrigin ?? corsOrigin('.*')),
-          flags: cfg.flags ?? {},
-          tenancy: cfg.tenancy ?? DEFAULT_TENANCY,
-        }),
+        apiPlugin(api),
         uiPlugin(cfg.ui),
       ],
     });

@@ -56,9 +56,17 @@ export interface ApiContext {
 
 /** An engine with the request's lookback delta and timeout (bounded by the querier's). */
 export function engineFor(ctx: ApiContext, p: Params): Engine {
-  const timeout = p.duration('timeout');
+  const res = p.get('max_source_resolution') === 'auto' ? undefined : p.duration('max_source_resolution');
+  return engineWith(ctx, p.duration('lookback_delta'), res, p.duration('timeout'));
+}
+
+/**
+ * An engine with a request's lookback delta (ms; undefined: the querier's, widened for `maxSourceResolution`)
+ * and timeout (ms; bounded by the querier's).
+ */
+export function engineWith(ctx: ApiContext, lookbackDelta: number | undefined, maxSourceResolution: number | undefined, timeout: number | undefined): Engine {
   return new Engine({
-    lookbackDelta: p.duration('lookback_delta') ?? dynamicLookbackDelta(ctx.defaults.lookbackDelta, p),
+    lookbackDelta: lookbackDelta ?? dynamicLookbackDelta(ctx.defaults.lookbackDelta, maxSourceResolution),
     timeout: timeout === undefined ? ctx.defaults.timeout : Math.min(timeout, ctx.defaults.timeout),
     compat: ctx.defaults.compat,
     subqueryStep: ctx.defaults.subqueryStep,
@@ -72,8 +80,7 @@ export function engineFor(ctx: ApiContext, p: Params): Engine {
  * are 5m or 1h apart, so a max_source_resolution above max(configured, 5m) widens the lookback to
  * max(configured, 1h), and one above the configured lookback to max(configured, 5m).
  */
-function dynamicLookbackDelta(configured: number, p: Params): number {
-  const res = p.get('max_source_resolution') === 'auto' ? undefined : p.duration('max_source_resolution');
+function dynamicLookbackDelta(configured: number, res: number | undefined): number {
   if (res === undefined) return configured;
   if (res > Math.max(configured, 5 * 60_000)) return Math.max(configured, 60 * 60_000);
   if (res > configured) return Math.max(configured, 5 * 60_000);
@@ -137,7 +144,7 @@ function shardInfoParam(json: string): ShardInfo {
  * Thanos' storeMatch[]: an endpoint is used if any selector matches one of its external label sets,
  * where `__address__` is the endpoint's address.
  */
-function storeMatchFilter(selectors: readonly Matcher[][]): EndpointFilter {
+export function storeMatchFilter(selectors: readonly Matcher[][]): EndpointFilter {
   return (e) => {
     const labelSets = e.labelSets.length > 0 ? e.labelSets : [Labels.EMPTY];
     return selectors.some((ms) => labelSets.some((ls) => ms.every((m) => m.matches(m.name === '__address__' ? e.address : ls.get(m.name)))));

@@ -107,7 +107,7 @@ function parseQuery(engine: ReturnType<typeof engineFor>, p: Params, reject = (r
  * Evaluates `query` once the gate (--query.max-concurrent) lets it, observed by the engine metrics,
  * kept in the active query file, and traced as Thanos names the span (promql_instant_query, promql_range_query).
  */
-function evaluate(ctx: ApiContext, kind: 'instant' | 'range', query: string, run: () => Promise<QueryResult>): Promise<QueryResult> {
+export function evaluate(ctx: ApiContext, kind: 'instant' | 'range', query: string, run: () => Promise<QueryResult>): Promise<QueryResult> {
   const tracker = ctx.activeQueries;
   return inSpan(`promql_${kind}_query`, { 'promql.query': query }, () => ctx.gate.run((queued) => ctx.engineMetrics.track(queued, tracker === undefined ? run : () => tracker.track(query, run))));
 }
