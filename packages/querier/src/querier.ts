@@ -2,7 +2,7 @@ import type { DedupFunc } from '@strata/dedup';
 import type { PromqlFeatures } from '@strata/promql';
 import { collectProcessMetrics, corsOrigin, createLogger, grpcServerMetrics, grpcServing, httpServing, Prober, startHttpServer, type HttpServer, type Logger, type ServingConfig } from '@strata/runtime';
 import { serveStore, type ClientTLS, type Compression, type SeriesLimits, type ServerTLS, type ServingStore } from '@strata/storeapi';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { ActiveQueryTracker } from './api/activequeries.js';
 import { EngineMetrics, QueryGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
@@ -100,6 +100,8 @@ export interface QuerierConfig extends ServingConfig {
   selectorRelabel?: Relabeler;
   /** --selector-label: the labels this querier announces to a querier stacked on it. */
   selectorLabels?: Labels;
+  /** --query.mode=distributed, with --query.partition-label: queries pushed down to the leaf queriers where they can be. */
+  distributed?: { partitionLabels: readonly string[] };
   /** --query.conn-metric.label: strata_store_nodes_grpc_connections' labels beside its state (default external_labels and store_type). */
   connMetricLabels?: readonly ConnMetricLabel[];
   /** --query.tenant-header, --query.default-tenant-id, --query.tenant-certificate-field, --query.enforce-tenancy, --query.tenant-label-name. */
@@ -197,6 +199,14 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
     corsOrigin: cfg.corsOrigin === null ? undefined : (cfg.corsOrigin ?? corsOrigin('.*')),
     flags: cfg.flags ?? {},
     tenancy: cfg.tenancy ?? DEFAULT_TENANCY,
+    ...(cfg.distributed !== undefined
+      ? {
+          distributed: {
+            partitionLabels: cfg.distributed.partitionLabels,
+            queries: new Counter({ name: 'strata_query_distributed_queries_total', help: 'Queries in distributed mode, by whether parts of them were asked of the leaf queriers (distributed) or not (local).', labelNames: ['mode'], registers: [registry] }),
+          },
+        }
+      : {}),
   };
   let grpc: ServingStore | undefined;
   let http: HttpServer | undefined;

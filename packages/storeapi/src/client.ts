@@ -54,7 +54,7 @@ function cancelOnAbort(opts: CallOptions, call: grpc.Call, settled: Promise<unkn
 }
 
 /** What a querier asks of a StoreAPI endpoint: one server (a StoreClient), or a group of replicas behind one name. */
-export type StoreApi = Pick<StoreClient, 'info' | 'series' | 'labelNames' | 'labelValues' | 'metricMetadata' | 'rules' | 'exemplars' | 'targets' | 'close'>;
+export type StoreApi = Pick<StoreClient, 'info' | 'series' | 'labelNames' | 'labelValues' | 'metricMetadata' | 'rules' | 'exemplars' | 'targets' | 'query' | 'queryRange' | 'close'>;
 
 /** A Query API answer: the series in the order sent (a scalar: one series without labels), the warnings, the stats. */
 export interface QueryAnswer {

@@ -24,7 +24,7 @@ export interface PromHistogram {
 }
 
 export interface PromTimeSeries {
-  labels: Label[];
+  labels: readonly Label[];
   samples: PromSample[];
   histograms: PromHistogram[];
 }
@@ -51,17 +51,19 @@ function writeSpans(w: ProtoWriter, field: number, spans: readonly Span[]): void
 }
 
 export function readTimeSeries(r: ProtoReader): PromTimeSeries {
-  const ts: PromTimeSeries = { labels: [], samples: [], histograms: [] };
+  const labels: Label[] = [];
+  const samples: PromSample[] = [];
+  const histograms: PromHistogram[] = [];
   while (!r.done) {
     const t = r.tag();
     if (t === 10) {
       const sub = r.sub();
-      ts.labels.push(readLabelTo(sub, sub.end));
-    } else if (t === 18) ts.samples.push(readSample(r.sub()));
-    else if (t === 34) ts.histograms.push(readHistogram(r.sub()));
+      labels.push(readLabelTo(sub, sub.end));
+    } else if (t === 18) samples.push(readSample(r.sub()));
+    else if (t === 34) histograms.push(readHistogram(r.sub()));
     else r.skip(t & 7);
   }
-  return ts;
+  return { labels, samples, histograms };
 }
 
 function readSample(r: ProtoReader): PromSample {

@@ -105,7 +105,17 @@ export function register(program: Command): void {
     .option('--query.telemetry.request-series-seconds-quantiles <n>', `its series_le label's bounds: the series a select returned; repeatable (default ${DEFAULT_SELECT_TELEMETRY.series.join(', ')})`, repeatable, [])
     .option('--store.limits.request-series <n>', 'most series one select may bring back from the endpoints, before deduplication; past it the query fails (0: no limit)', '0')
     .option('--store.limits.request-samples <n>', 'most samples one select may bring back from the endpoints, before deduplication; past it the query fails (0: no limit)', '0')
-    .option('--query.mode <mode>', "Thanos' local or distributed: local, the querier evaluating every query itself (distributed needs Thanos' own engine, not offered)", 'local')
+    .option(
+      '--query.mode <mode>',
+      "local, or distributed as Thanos': the parts of a query that each leaf querier (an endpoint serving the Query API) can evaluate over its own partition are asked of them, the rest evaluated here",
+      'local',
+    )
+    .option(
+      '--query.partition-label <label>',
+      "in distributed mode, an external label whose values tell the leaf queriers' partitions apart; repeatable (default: every external label of the leaves but the replica labels)",
+      repeatable,
+      [],
+    )
     .option(
       '--query.promql-engine <engine>',
       "Thanos' engine choice, prometheus or thanos: Strata evaluates PromQL with its own engine either way, with Prometheus' semantics, which Thanos' engine also answers with (its x-functions are not offered); thanos is logged as such",
@@ -136,7 +146,7 @@ export function register(program: Command): void {
     const compat = String(o['query.promqlCompat']);
     if (compat !== '2' && compat !== '3') throw new Error(`--query.promql-compat must be 2 or 3, not ${compat}`);
     const promqlFeatures = featuresFlag(o.enableFeature as string[]);
-    if (o['query.mode'] !== 'local') throw new Error(`--query.mode: only local is offered (distributed mode needs Thanos' own PromQL engine), not ${String(o['query.mode'])}`);
+    const mode = choiceFlag(o['query.mode'], '--query.mode', ['local', 'distributed']);
     parseDuration(String(o['store.sdInterval']));
     const engine = choiceFlag(o['query.promqlEngine'], '--query.promql-engine', ['prometheus', 'thanos']);
     if (engine === 'thanos') logger.info("--query.promql-engine=thanos: Strata evaluates PromQL with its own engine, with Prometheus' semantics, as Thanos' engine answers");
@@ -194,6 +204,7 @@ export function register(program: Command): void {
       endpointSdFiles: sdFiles,
       ...(selectorRelabel !== undefined ? { selectorRelabel } : {}),
       selectorLabels,
+      ...(mode === 'distributed' ? { distributed: { partitionLabels: o['query.partitionLabel'] as string[] } } : {}),
       connMetricLabels: connMetricLabelsFlag(o['query.connMetric.label'] as string[]),
       ...(endpointConfig !== undefined ? { endpointConfig } : {}),
       endpointConfigReloadIntervalMs: parseDuration(String(o['endpoint.sdConfigReloadInterval'])),

@@ -72,6 +72,11 @@ export class Engine {
     return this.#opts.compat;
   }
 
+  /** The lookback delta (ms) instant selectors use. */
+  get lookbackDelta(): number {
+    return this.#opts.lookbackDelta;
+  }
+
   parse(query: string): Expr {
     return parseExpr(query, this.#parseOptions());
   }

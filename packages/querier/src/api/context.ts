@@ -8,6 +8,7 @@ import type { EndpointSet } from '../endpoints/endpointset.js';
 import type { ProxyStore } from '../proxy/proxy.js';
 import type { EndpointFilter } from '../proxy/proxy.js';
 import type { ReadOptions } from '../queryable.js';
+import type { DistributedMode } from '../distributed/mode.js';
 import { ApiError, invalidParam } from './errors.js';
 import type { ActiveQueryTracker } from './activequeries.js';
 import type { EngineMetrics, QueryGate } from './metrics.js';
@@ -52,6 +53,8 @@ export interface ApiContext {
   flags: Record<string, string>;
   /** Whose request it is, and whether it sees only its tenant's series (--query.tenant-header, --query.enforce-tenancy…). */
   tenancy: TenancyConfig;
+  /** --query.mode=distributed: queries pushed down to the leaf queriers where they can be. */
+  distributed?: DistributedMode;
 }
 
 /** An engine with the request's lookback delta and timeout (bounded by the querier's). */

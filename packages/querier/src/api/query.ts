@@ -1,9 +1,10 @@
-import { prettify, rangeQueryTypeError, type QueryResult } from '@strata/promql';
+import { prettify, rangeQueryTypeError, type Engine, type Expr, type Queryable, type QueryResult } from '@strata/promql';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { emptyQueryStats, type QueryStats } from '@strata/storeapi';
 import { inSpan } from '@strata/runtime';
 import { StoreQueryable, type ReadOptions } from '../queryable.js';
 import { engineFor, handle, readOptions, type ApiContext } from './context.js';
+import { planQuery, type QueryTimes } from '../distributed/mode.js';
 import { ApiError, invalidParam } from './errors.js';
 import { firstOf, parseLimit } from './limit.js';
 import { Params, SINGLE } from './params.js';
@@ -51,7 +52,8 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         const expr = parseQuery(engine, p);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, req, p, engine);
-        const res = await evaluate(ctx, 'instant', p.get('query') ?? '', () => engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal }));
+        const input = queryInput(ctx, engine, read, expr, { start: time, end: time, step: 0 });
+        const res = await evaluate(ctx, 'instant', p.get('query') ?? '', () => engine.instantQuery(input.queryable, input.expr, time, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     const range = async (req: FastifyRequest, reply: FastifyReply) =>
@@ -76,7 +78,8 @@ export function queryRoutes(ctx: ApiContext): FastifyPluginAsync {
         if (wrongType !== undefined) throw reject(wrongType);
         const started = performance.now();
         const read = readOptionsWithCosts(ctx, req, p, engine);
-        const res = await evaluate(ctx, 'range', p.get('query') ?? '', () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal }));
+        const input = queryInput(ctx, engine, read, expr, { start, end, step });
+        const res = await evaluate(ctx, 'range', p.get('query') ?? '', () => engine.rangeQuery(input.queryable, input.expr, start, end, step, { signal }));
         return respond(req, reply, limited(res, limit), p, started, read.costs);
       });
     // The query as Prometheus' prettifier writes it (Grafana's and Prometheus' UI "format query").
@@ -110,6 +113,12 @@ function parseQuery(engine: ReturnType<typeof engineFor>, p: Params, reject = (r
 export function evaluate(ctx: ApiContext, kind: 'instant' | 'range', query: string, run: () => Promise<QueryResult>): Promise<QueryResult> {
   const tracker = ctx.activeQueries;
   return inSpan(`promql_${kind}_query`, { 'promql.query': query }, () => ctx.gate.run((queued) => ctx.engineMetrics.track(queued, tracker === undefined ? run : () => tracker.track(query, run))));
+}
+
+/** What a query reads: the stores through the proxy, and in distributed mode its plan's leaf queries too. */
+export function queryInput(ctx: ApiContext, engine: Engine, read: ReadOptions, expr: Expr, times: QueryTimes): { expr: Expr; queryable: Queryable } {
+  const local = new StoreQueryable(ctx.proxy, read);
+  return ctx.distributed === undefined ? { expr, queryable: local } : planQuery(ctx.distributed, ctx.endpoints, ctx.logger, engine, read, local, expr, times);
 }
 
 /** A vector or matrix answer cut to its first `limit` series (Prometheus' truncateResults). */

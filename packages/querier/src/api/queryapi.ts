@@ -12,10 +12,10 @@ import { rangeQueryTypeError, type Engine, type QueryResult } from '@strata/prom
 import { EngineType, GrpcStatus, StoreError, type CallContext, type QueryApiServer, type QueryFrame, type QueryOptions, type QueryRangeRequest, type QueryRequest } from '@strata/storeapi';
 import type { Matcher } from '@strata/tsdb';
 import { toMatcher } from '../proxy/proxy.js';
-import { StoreQueryable, type ReadOptions } from '../queryable.js';
+import type { ReadOptions } from '../queryable.js';
 import { tenantMatcher } from '../tenancy.js';
 import { engineWith, storeMatchFilter, type ApiContext } from './context.js';
-import { evaluate } from './query.js';
+import { evaluate, queryInput } from './query.js';
 
 /** Prometheus' cap on a range query's points per series, as the HTTP API applies it. */
 const MAX_POINTS = 11_000;
@@ -27,7 +27,8 @@ export function queryApiServer(ctx: ApiContext): QueryApiServer {
       const time = req.timeSeconds === 0 ? Date.now() : req.timeSeconds * 1000;
       let res: QueryResult;
       try {
-        res = await evaluate(ctx, 'instant', req.query, () => engine.instantQuery(new StoreQueryable(ctx.proxy, read), expr, time, { signal: call.signal }));
+        const input = queryInput(ctx, engine, read, expr, { start: time, end: time, step: 0 });
+        res = await evaluate(ctx, 'instant', req.query, () => engine.instantQuery(input.queryable, input.expr, time, { signal: call.signal }));
       } catch (e) {
         if (req.enablePartialResponse) return [{ warnings: (e as Error).message }];
         throw aborted(e);
@@ -47,7 +48,8 @@ export function queryApiServer(ctx: ApiContext): QueryApiServer {
       if (wrongType !== undefined) throw invalid(wrongType);
       let res: QueryResult;
       try {
-        res = await evaluate(ctx, 'range', req.query, () => engine.rangeQuery(new StoreQueryable(ctx.proxy, read), expr, start, end, step, { signal: call.signal }));
+        const input = queryInput(ctx, engine, read, expr, { start, end, step });
+        res = await evaluate(ctx, 'range', req.query, () => engine.rangeQuery(input.queryable, input.expr, start, end, step, { signal: call.signal }));
       } catch (e) {
         throw aborted(e);
       }

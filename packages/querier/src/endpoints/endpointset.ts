@@ -69,6 +69,8 @@ export interface Endpoint {
   readonly exemplars: boolean;
   /** It serves Thanos' Targets API (Info's targets). */
   readonly targets: boolean;
+  /** It serves Thanos' Query API (Info's query): a querier, a leaf in distributed mode. */
+  readonly query: boolean;
 }
 
 /** What identifies an endpoint's data to a request: its address, external labels and time range. */
@@ -328,6 +330,7 @@ export class EndpointSet {
         rules: info.rules === true,
         exemplars: info.exemplars !== undefined,
         targets: info.targets === true,
+        query: info.query === true,
       });
     }
     return out;

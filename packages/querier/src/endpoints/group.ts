@@ -104,6 +104,14 @@ export class EndpointGroup implements StoreApi {
     return this.#call((c) => c.targets(...args));
   }
 
+  query(...args: Parameters<StoreClient['query']>): ReturnType<StoreClient['query']> {
+    return this.#call((c) => c.query(...args));
+  }
+
+  queryRange(...args: Parameters<StoreClient['queryRange']>): ReturnType<StoreClient['queryRange']> {
+    return this.#call((c) => c.queryRange(...args));
+  }
+
   async *series(...args: Parameters<StoreClient['series']>): ReturnType<StoreClient['series']> {
     let failure: unknown;
     for (const m of this.#order()) {

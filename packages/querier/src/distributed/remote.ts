@@ -1,0 +1,138 @@
+/**
+ * The leaf queries of a distributed plan, run on every leaf querier (remote engine) through Thanos'
+ * Query API, and their answers served to the central evaluation as the series of the selectors that
+ * stand for them.
+ *
+ * Answers of leaves with the same labels are replicas (HA leaf queriers of one partition): they are
+ * merged, the first leaf's value kept at each step. A leaf answers at the query's steps; the selector
+ * that stands for its answer must see a value at a step only where the leaf gave one, so every step a
+ * series misses after its first value holds a stale marker, which ends the lookback there.
+ */
+import type { Querier, Queryable, SelectHints, SelectRequest, SeriesSet } from '@strata/promql';
+import { GrpcStatus, queryRangeRequest, queryRequest, StoreError, type PromTimeSeries, type QueryAnswer, type QueryOptions } from '@strata/storeapi';
+import { ArraySampleIterator, Labels, STALE_NAN, type FloatHistogram, type Matcher, type Series } from '@strata/tsdb';
+import type { Endpoint } from '../endpoints/endpointset.js';
+import { REMOTE_LABEL } from './plan.js';
+
+/** When and how a plan's leaf queries are asked; times in ms, whole seconds (as the Query API carries them). */
+export interface RemoteQueryParams {
+  readonly start: number;
+  readonly end: number;
+  /** 0: an instant query at `start`. */
+  readonly step: number;
+  /** Everything but the query and its times, as the central query was asked. */
+  readonly options: Omit<QueryOptions, 'query'>;
+  readonly tenant?: string | undefined;
+}
+
+/** A central query's view of the data: its leaf queries' answers for REMOTE_LABEL selectors, `local` for the rest. */
+export class RemoteQueryable implements Queryable {
+  readonly #answers = new Map<string, Promise<SeriesSet>>();
+
+  constructor(
+    private readonly local: Queryable,
+    private readonly engines: readonly Endpoint[],
+    private readonly remote: readonly string[],
+    private readonly params: RemoteQueryParams,
+  ) {}
+
+  async querier(mint: number, maxt: number): Promise<Querier> {
+    const local = await this.local.querier(mint, maxt);
+    const leafOf = (matchers: readonly Matcher[]) => (matchers.length === 1 && matchers[0]?.name === REMOTE_LABEL ? matchers[0].value : undefined);
+    return {
+      select: (hints: SelectHints, matchers: readonly Matcher[], signal?: AbortSignal) => {
+        const leaf = leafOf(matchers);
+        return leaf !== undefined ? this.#answer(leaf, signal) : local.select(hints, matchers, signal);
+      },
+      selectAll: async (selections: readonly SelectRequest[], signal?: AbortSignal) => {
+        const leaves = selections.map((s) => leafOf(s.matchers));
+        const rest = selections.filter((_, i) => leaves[i] === undefined);
+        const [remote, read] = await Promise.all([
+          Promise.all(leaves.map((l) => (l !== undefined ? this.#answer(l, signal) : undefined))),
+          local.selectAll !== undefined ? local.selectAll(rest, signal) : Promise.all(rest.map((s) => local.select(s.hints, s.matchers, signal))),
+        ]);
+        let next = 0;
+        return remote.map((set) => set ?? (read[next++] as SeriesSet));
+      },
+      close: () => local.close(),
+    };
+  }
+
+  /** Leaf query `leaf`'s answer from every engine, merged; asked once however often it is selected. */
+  #answer(leaf: string, signal: AbortSignal | undefined): Promise<SeriesSet> {
+    let answer = this.#answers.get(leaf);
+    if (answer === undefined) {
+      answer = this.#ask(this.remote[Number(leaf)] as string, signal);
+      this.#answers.set(leaf, answer);
+    }
+    return answer;
+  }
+
+  async #ask(query: string, signal: AbortSignal | undefined): Promise<SeriesSet> {
+    const p = this.params;
+    // The central query's deadline and cancellation end the leaf queries too, through `signal`.
+    const opts = { ...(signal !== undefined ? { signal } : {}), ...(p.tenant !== undefined ? { tenant: p.tenant } : {}) };
+    const warnings: string[] = [];
+    const answers = await Promise.all(
+      this.engines.map(async (e): Promise<QueryAnswer | undefined> => {
+        try {
+          return p.step === 0
+            ? await e.client.query(queryRequest({ ...p.options, query, timeSeconds: p.start / 1000 }), opts)
+            : await e.client.queryRange(queryRangeRequest({ ...p.options, query, startTimeSeconds: p.start / 1000, endTimeSeconds: p.end / 1000, intervalSeconds: p.step / 1000 }), opts);
+        } catch (err) {
+          const msg = `remote query ${query} on ${e.address}: ${(err as { details?: string }).details ?? (err as Error).message}`;
+          if (!p.options.enablePartialResponse) throw new StoreError(GrpcStatus.ABORTED, msg);
+          warnings.push(msg);
+          return undefined;
+        }
+      }),
+    );
+    const series = new Map<string, { labels: Labels; answers: PromTimeSeries[] }>();
+    for (const a of answers) {
+      if (a === undefined) continue;
+      warnings.push(...a.warnings);
+      for (const s of a.series) {
+        const labels = Labels.from(s.labels);
+        const key = labels.key();
+        const entry = series.get(key);
+        if (entry === undefined) series.set(key, { labels, answers: [s] });
+        else entry.answers.push(s);
+      }
+    }
+    const merged = [...series.values()].sort((a, b) => Labels.compare(a.labels, b.labels)).map((s) => this.#series(s.labels, s.answers));
+    return { series: merged, warnings };
+  }
+
+  /**
+   * One series from its replicas' answers: at each step the first one's value, a stale marker where none
+   * has one; an instant query's value at its time, whatever time the leaf gave it.
+   */
+  #series(labels: Labels, answers: readonly PromTimeSeries[]): Series {
+    const at = new Map<number, { f: number; h: FloatHistogram | undefined }>();
+    for (const a of answers) {
+      for (const s of a.samples) if (!at.has(s.timestamp)) at.set(s.timestamp, { f: s.value, h: undefined });
+      for (const s of a.histograms) if (!at.has(s.timestamp)) at.set(s.timestamp, { f: 0, h: s.h });
+    }
+    const ts: number[] = [];
+    const vs: number[] = [];
+    const hs: (FloatHistogram | undefined)[] = [];
+    const { start, end, step } = this.params;
+    if (step === 0) {
+      const v = at.values().next().value;
+      if (v !== undefined) {
+        ts.push(start);
+        vs.push(v.f);
+        hs.push(v.h);
+      }
+    } else {
+      const first = Math.min(...at.keys());
+      for (let t = first; t <= end; t += step) {
+        const v = at.get(t);
+        ts.push(t);
+        vs.push(v?.f ?? STALE_NAN);
+        hs.push(v?.h);
+      }
+    }
+    return { labels, iterator: () => new ArraySampleIterator(ts, vs, hs) };
+  }
+}
