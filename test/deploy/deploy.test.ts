@@ -273,7 +273,7 @@ describe('deploy files and the CLI', () => {
     const thanosFlags: Record<string, string[]> = {
       query: [
         '--endpoint.sd-config-file', '--endpoint.sd-config', '--endpoint.sd-config-reload-interval', '--grpc-client-tls-min-version', '--grpc-server-tls-min-version',
-        '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--store.sd-interval', '--query.mode',
+        '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--store.sd-interval', '--query.mode', '--query.partition-label',
         '--selector.relabel-config', '--selector.relabel-config-file', '--selector-label', '--query.conn-metric.label', '--alert.query-url',
       ],
       store: [

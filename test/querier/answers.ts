@@ -12,13 +12,14 @@ export async function query(base: string, path: 'query' | 'query_range', params:
 }
 
 /**
- * Strata's answer with the external label the querier adds removed, every number string within a relative
- * 1e-9 of Prometheus' (bucket bounds must be the same strings: they are computed bit for bit).
+ * Strata's answer with the external label the querier adds removed (`external`: none where Prometheus has
+ * it too), every number string within a relative 1e-9 of Prometheus' (bucket bounds must be the same
+ * strings: they are computed bit for bit).
  */
-export function expectSameAnswer(got: Answer, want: Answer, what: string): void {
+export function expectSameAnswer(got: Answer, want: Answer, what: string, external: readonly string[] = ['cluster']): void {
   expect(want.status, what).toBe('success');
   const strip = (r: Record<string, unknown>) => {
-    const { cluster: _cluster, ...metric } = r.metric as Record<string, string>;
+    const metric = Object.fromEntries(Object.entries(r.metric as Record<string, string>).filter(([k]) => !external.includes(k)));
     return { ...r, metric };
   };
   const sort = (rs: Record<string, unknown>[]) => [...rs].sort((a, b) => JSON.stringify(a.metric).localeCompare(JSON.stringify(b.metric)));

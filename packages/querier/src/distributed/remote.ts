@@ -113,25 +113,23 @@ export class RemoteQueryable implements Queryable {
       for (const s of a.samples) if (!at.has(s.timestamp)) at.set(s.timestamp, { f: s.value, h: undefined });
       for (const s of a.histograms) if (!at.has(s.timestamp)) at.set(s.timestamp, { f: 0, h: s.h });
     }
-    const ts: number[] = [];
-    const vs: number[] = [];
-    const hs: (FloatHistogram | undefined)[] = [];
     const { start, end, step } = this.params;
     if (step === 0) {
       const v = at.values().next().value;
-      if (v !== undefined) {
-        ts.push(start);
-        vs.push(v.f);
-        hs.push(v.h);
-      }
-    } else {
-      const first = Math.min(...at.keys());
-      for (let t = first; t <= end; t += step) {
-        const v = at.get(t);
-        ts.push(t);
-        vs.push(v?.f ?? STALE_NAN);
-        hs.push(v?.h);
-      }
+      return { labels, iterator: () => (v === undefined ? new ArraySampleIterator([], []) : new ArraySampleIterator([start], [v.f], [v.h])) };
+    }
+    const first = Math.min(...at.keys());
+    const n = Math.floor((end - first) / step) + 1;
+    const ts = new Float64Array(n);
+    // A typed array keeps the stale marker's bits, which an array of numbers may not.
+    const vs = new Float64Array(n);
+    const hs: (FloatHistogram | undefined)[] = new Array<FloatHistogram | undefined>(n);
+    for (let i = 0; i < n; i++) {
+      const t = first + i * step;
+      const v = at.get(t);
+      ts[i] = t;
+      vs[i] = v?.f ?? STALE_NAN;
+      hs[i] = v?.h;
     }
     return { labels, iterator: () => new ArraySampleIterator(ts, vs, hs) };
   }

@@ -25,6 +25,7 @@ function endpoint(address: string, frames: SeriesResponse[], opts: { before?: (i
     rules: false,
     exemplars: false,
     targets: false,
+    query: false,
     client: {
       async *series(r: SeriesRequest, call: { signal?: AbortSignal } = {}) {
         opts.asked?.push(r);
