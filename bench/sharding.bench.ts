@@ -20,9 +20,7 @@ import { startBalancer, type Balancer } from '../test/harness/balancer.js';
 import { promtoolDataDir, syntheticOpenMetrics, type SyntheticSeries } from '../test/harness/openmetrics.js';
 import { tempDir, type Managed } from '../test/harness/process.js';
 import { startPrometheus, type PrometheusHandle } from '../test/harness/prometheus.js';
-import { diffMatrices, type MatrixSeries } from '../test/querier/compliance.js';
-import { startComponent, timedRangeQuery } from './components.js';
-import { median } from './stats.js';
+import { checkRangeAnswers, reportLatencies, startComponent, timeRangeRounds } from './components.js';
 
 const SCRAPE = 60_000;
 const STEP = 60_000;
@@ -86,32 +84,10 @@ export async function main(args: string[]): Promise<void> {
     ];
     // From where the longest range (30m) is full.
     const [start, end] = [first + 30 * 60_000, last];
-    for (const q of QUERIES) {
-      const answers = await Promise.all(targets.map(async (t) => (JSON.parse((await timedRangeQuery(t.base, q, start, end, STEP)).body) as { data: { result: MatrixSeries[] } }).data.result));
-      if ((answers[0] ?? []).length === 0) throw new Error(`${q}: Prometheus answers no series`);
-      for (const [i, a] of answers.entries()) {
-        const diff = diffMatrices(answers[0] ?? [], a ?? [], { dropLabels: ['cluster'] });
-        if (diff !== null) throw new Error(`${q}: ${targets[i]!.name}: ${diff}`);
-      }
-    }
-    const latencies = targets.map(() => QUERIES.map((): number[] => []));
-    for (let r = 0; r < warmUp + rounds; r++) {
-      for (const [qi, q] of QUERIES.entries()) {
-        for (let k = 0; k < targets.length; k++) {
-          const ti = (k + r + qi) % targets.length;
-          const { ms } = await timedRangeQuery(targets[ti]!.base, q, start, end, STEP);
-          if (r >= warmUp) latencies[ti]![qi]!.push(ms);
-        }
-      }
-    }
-    const p50 = (ti: number) => median(latencies[ti]!.flat());
+    await checkRangeAnswers(targets, QUERIES, start, end, STEP, ['cluster']);
+    const latencies = await timeRangeRounds(targets, QUERIES, start, end, STEP, warmUp, rounds);
     process.stdout.write(`${QUERIES.length} range queries over ${hours}h at a ${STEP / 60_000}m step, ${rounds} rounds after ${warmUp} untimed, ${cpus().length} cores\n`);
-    process.stdout.write(`${'target'.padEnd(42)}${'p50 ms'.padStart(9)}${'×prom'.padStart(8)}${'×whole'.padStart(8)}\n`);
-    for (const [ti, target] of targets.entries()) {
-      process.stdout.write(`${target.name.padEnd(42)}${p50(ti).toFixed(1).padStart(9)}${(p50(ti) / p50(0)).toFixed(2).padStart(8)}${(p50(ti) / p50(2)).toFixed(2).padStart(8)}\n`);
-    }
-    process.stdout.write(`per query, median ms (${targets.map((t) => t.name).join(' / ')}):\n`);
-    for (const [qi, q] of QUERIES.entries()) process.stdout.write(`${targets.map((_, ti) => median(latencies[ti]![qi]!).toFixed(1).padStart(8)).join(' ')}  ${q}\n`);
+    reportLatencies(targets, QUERIES, latencies, { '×prom': 0, '×whole': 2 });
     process.stdout.write(`requests to each querier through the balancer: ${balancer.forwarded.join(', ')}\n`);
   } finally {
     await balancer?.stop();
