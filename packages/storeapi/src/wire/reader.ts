@@ -264,27 +264,24 @@ export class ProtoReader {
 
   /** Repeated sint64 field, packed or not. */
   packedSint64(wireType: number, into: number[]): void {
-    if (wireType !== WireType.LengthDelimited) {
-      into.push(this.sint64());
-      return;
-    }
-    const [s, e] = this.delimited();
-    const save = this.pos;
-    this.pos = s;
-    while (this.pos < e) into.push(this.sint64());
-    this.pos = save;
+    this.#repeatedVarints(wireType, into, () => this.sint64());
   }
 
   /** Repeated uint32/enum field, packed or not. */
   packedUint32(wireType: number, into: number[]): void {
+    this.#repeatedVarints(wireType, into, () => this.uint32());
+  }
+
+  /** A repeated varint field: one value (unpacked), or all of a packed run, each read by `one`. */
+  #repeatedVarints(wireType: number, into: number[], one: () => number): void {
     if (wireType !== WireType.LengthDelimited) {
-      into.push(this.uint32());
+      into.push(one());
       return;
     }
     const [s, e] = this.delimited();
     const save = this.pos;
     this.pos = s;
-    while (this.pos < e) into.push(this.uint32());
+    while (this.pos < e) into.push(one());
     this.pos = save;
   }
 
