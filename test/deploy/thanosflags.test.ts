@@ -72,7 +72,7 @@ describe("Thanos' web and deployment flags", () => {
     expect(await readFile(store.proc.logFile, 'utf8')).toContain('--no-cache-index-header: Strata keeps index-headers in --data-dir all the same');
   }, 120_000);
 
-  it('query: --selector-label in what it announces, --selector.relabel-config-file, --query.conn-metric.label, --query.promql-engine=thanos and distributed mode', async () => {
+  it('query: --selector-label in what it announces, --selector.relabel-config-file, --query.conn-metric.label and --query.promql-engine=thanos', async () => {
     const rules = join(dir.path, 'selector.yml');
     await writeFile(rules, '- action: keep\n  source_labels: [cluster]\n  regex: a\n');
     const grpc = `127.0.0.1:${await freePort()}`;
@@ -87,8 +87,6 @@ describe("Thanos' web and deployment flags", () => {
       '--query.conn-metric.label=store_type',
       '--alert.query-url=https://thanos.example.com',
       '--query.promql-engine=thanos',
-      '--query.mode=distributed',
-      '--query.partition-label=cluster',
     ]);
     const client = new StoreClient(grpc);
     try {
@@ -98,7 +96,11 @@ describe("Thanos' web and deployment flags", () => {
     }
     expect(await (await fetch(`${url}/metrics`)).text()).toContain('strata_store_nodes_grpc_connections{state="unhealthy",store_type=""} 1');
     expect(await readFile(proc.logFile, 'utf8')).toContain("--query.promql-engine=thanos: Strata evaluates PromQL with its own engine, with Prometheus' semantics");
-    // Distributed mode: its counter is there; with no leaf to ask, a query is evaluated here.
+  }, 90_000);
+
+  it('query: --query.mode=distributed with --query.partition-label', async () => {
+    const { url } = await run('query-distributed', ['query', `--grpc-address=127.0.0.1:${await freePort()}`, '--query.mode=distributed', '--query.partition-label=cluster']);
+    // With no leaf to ask, a query is evaluated here, and counted so.
     expect((await (await fetch(`${url}/api/v1/query?query=vector(1)&time=1700000000`)).json()) as unknown).toMatchObject({ status: 'success' });
     expect(await (await fetch(`${url}/metrics`)).text()).toContain('strata_query_distributed_queries_total{mode="local"} 1');
   }, 90_000);
@@ -113,5 +115,6 @@ describe("Thanos' web and deployment flags", () => {
     expect(await refused('query-bad', ['query', '--query.conn-metric.label=address'])).toContain('--query.conn-metric.label must be external_labels or store_type, not "address"');
     expect(await refused('query-engine', ['query', '--query.promql-engine=fast'])).toContain('--query.promql-engine must be prometheus or thanos, not fast');
     expect(await refused('query-mode', ['query', '--query.mode=global'])).toContain('--query.mode must be local or distributed, not global');
+    expect(await refused('query-distributed-selector', ['query', '--query.mode=distributed', '--selector-label=region=eu'])).toContain('--query.mode=distributed does not combine with --selector.relabel-config or --selector-label');
   }, 60_000);
 });

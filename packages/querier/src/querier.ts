@@ -127,6 +127,10 @@ export interface Querier {
 
 /** Starts the querier: endpoint discovery, the HTTP API, and the StoreAPI (for stacking) with the Query API on its gRPC address. */
 export async function start(cfg: QuerierConfig): Promise<Querier> {
+  // A leaf asked through the Query API reads all of its data: rules that confine what this querier reads could not hold.
+  if (cfg.distributed !== undefined && (cfg.selectorRelabel !== undefined || (cfg.selectorLabels?.size ?? 0) > 0)) {
+    throw new Error('--query.mode=distributed does not combine with --selector.relabel-config or --selector-label: the leaf queriers would answer from all of their data');
+  }
   const logger = (cfg.logger ?? createLogger()).with({ component: 'query' });
   const registry = new Registry();
   collectProcessMetrics(registry);
