@@ -6,6 +6,7 @@
 // follows the partial response strategy.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TimeBound } from '@strata/block';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
@@ -144,6 +145,32 @@ describe('--query.mode=distributed', () => {
     await query(`http://${central.httpAddress}`, 'query_range', { query: 'sum by (job) (rate(rh_requests[5m]))', start: String(start / 1000), end: String(end / 1000), step: '60' });
     expect(await leafSeries()).toEqual(series);
     expect((await leafQueries()).map((n, i) => n - (queries[i] as number))).toEqual([1, 1, 1]);
+  });
+
+  it("evaluates here, from the leaves' raw data, when a partition's leaves hold different times", async () => {
+    // A second us leaf over the last hour only (as a leaf over a region's sidecars beside one over its history).
+    const recent = await startStore({ bucket: buckets[1] as Bucket, dataDir: join(dir.path, 'us', 'store-recent'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', minTime: TimeBound.at(end - 3_600_000), logger: nopLogger });
+    const recentLeaf = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [recent.grpcAddress], promqlCompat: 2, logger: nopLogger });
+    const mixed = await startQuerier({
+      httpAddress: '127.0.0.1:0',
+      // The recent leaf first: merged as replicas, its answers (from part of each window near its start) would win.
+      endpoints: [leaves.eu.grpcAddress as string, recentLeaf.grpcAddress as string, leaves.us.grpcAddress as string],
+      distributed: { partitionLabels: ['cluster'] },
+      promqlCompat: 2,
+      logger: nopLogger,
+    });
+    try {
+      const params = { start: String(start / 1000), end: String(end / 1000), step: '60' };
+      for (const q of ['sum by (job) (rate(rh_requests[5m]))', 'rh_temp']) {
+        const [got, want] = await Promise.all([query(`http://${mixed.httpAddress}`, 'query_range', { query: q, ...params }), query(prometheus.url, 'query_range', { query: q, ...params })]);
+        expectSameAnswer(got, want, q, []);
+      }
+      expect(await counter(mixed.httpAddress, 'strata_query_distributed_queries_total{mode="local"}')).toBe(2);
+    } finally {
+      await mixed.stop();
+      await recentLeaf.stop();
+      await recent.stop();
+    }
   });
 
   it('answers with the other leaves and a warning when one is down under partial response, and fails without', async () => {

@@ -3,7 +3,8 @@
  * parts asked of them (remote.ts), when that can give the answer local evaluation gives:
  * - every endpoint serves the Query API (data behind one that does not would be left out);
  * - the query's times and step are whole seconds, as the Query API carries them (Thanos' querier
- *   truncates them; here such a query is evaluated locally instead).
+ *   truncates them; here such a query is evaluated locally instead);
+ * - the leaves of each partition hold the same time range (replicas of one another).
  * Otherwise, and for what the plan keeps, the query reads raw data over the leaves' StoreAPI as in
  * local mode.
  */
@@ -43,7 +44,8 @@ export function planQuery(
 ): { expr: Expr; queryable: Queryable } {
   const engines = endpoints.endpoints().filter((e) => read.endpointFilter === undefined || read.endpointFilter(e));
   const whole = [times.start, times.end, times.step, engine.lookbackDelta].every((ms) => ms % 1000 === 0);
-  const plan = whole && engines.length > 0 && engines.every((e) => e.query) ? distribute(expr, partitioning(mode, engines, read.replicaLabels), engine.compat) : undefined;
+  const partitions = partitioning(mode, engines, read.replicaLabels);
+  const plan = whole && engines.length > 0 && engines.every((e) => e.query) && partitions.replicated ? distribute(expr, partitions, engine.compat) : undefined;
   mode.queries.inc({ mode: plan !== undefined ? 'distributed' : 'local' });
   if (plan === undefined) return { expr, queryable: local };
   logger.debug('distributed query', { remote: plan.remote.join('; ') });
@@ -66,12 +68,24 @@ export function planQuery(
   return { expr: plan.expr, queryable };
 }
 
-/** The partition labels, and whether the leaves' answers can be told apart by them (or come from one partition). */
-function partitioning(mode: DistributedMode, engines: readonly Endpoint[], replicaLabels: readonly string[]): Partitioning {
+/**
+ * The partition labels; whether the leaves' answers can be told apart by them (or come from one
+ * partition); and whether the leaves of each partition are replicas, holding the same time range. Leaves
+ * of one partition over different times (one over its sidecars, one over its history) would each answer
+ * from part of a series' samples, which merging their answers cannot mend.
+ */
+function partitioning(mode: DistributedMode, engines: readonly Endpoint[], replicaLabels: readonly string[]): Partitioning & { replicated: boolean } {
   const labels = new Set(mode.partitionLabels);
   if (labels.size === 0) {
     for (const e of engines) for (const set of e.labelSets) for (const l of set.toArray()) if (!replicaLabels.includes(l.name)) labels.add(l.name);
   }
-  const partitions = new Set(engines.map((e) => e.labelSets.map((s) => s.without(replicaLabels).toString()).join(';')));
-  return { labels, known: labels.size > 0 || partitions.size <= 1 };
+  const ranges = new Map<string, string>();
+  let replicated = true;
+  for (const e of engines) {
+    const key = e.labelSets.map((s) => s.without(replicaLabels).toString()).join(';');
+    const range = `${e.minTime}-${e.maxTime}`;
+    if ((ranges.get(key) ?? range) !== range) replicated = false;
+    ranges.set(key, range);
+  }
+  return { labels, known: labels.size > 0 || ranges.size <= 1, replicated };
 }
