@@ -182,5 +182,11 @@ describe('--query.mode=distributed', () => {
     expect(partial.warnings?.join()).toMatch(/remote query .* on 127\.0\.0\.1:\d+/);
     const strict = await fetch(`http://${central.httpAddress}/api/v1/query?${new URLSearchParams({ ...params, partial_response: 'false' })}`);
     expect(strict.status).toBe(422);
+    // Once its health check has failed too, it is still named.
+    await central.endpoints.refresh();
+    const later = (await query(`http://${central.httpAddress}`, 'query', params)) as Answer & { warnings?: string[] };
+    expect(later.data.result.map((r) => (r.metric as Record<string, string>).cluster)).toEqual(['eu']);
+    expect(later.warnings?.join()).toMatch(/remote query on 127\.0\.0\.1:\d+: endpoint unavailable/);
+    expect((await fetch(`http://${central.httpAddress}/api/v1/query?${new URLSearchParams({ ...params, partial_response: 'false' })}`)).status).toBe(422);
   });
 });

@@ -50,8 +50,11 @@ export function planQuery(
   if (plan === undefined) return { expr, queryable: local };
   logger.debug('distributed query', { remote: plan.remote.join('; ') });
   const maxResolutionMs = read.autoDownsampling ? times.step / 5 : read.maxSourceResolution;
+  // Leaves whose health check failed: their partitions would be left out without a word.
+  const unavailable = endpoints.unavailable().filter((e) => read.endpointFilter === undefined || read.endpointFilter(e));
   const queryable = new RemoteQueryable(local, engines, plan.remote, {
     ...times,
+    unavailable: unavailable.map((e) => `remote query on ${e.address}: endpoint unavailable: ${e.lastError}`),
     options: {
       timeoutSeconds: 0,
       maxResolutionSeconds: Math.floor(maxResolutionMs / 1000),

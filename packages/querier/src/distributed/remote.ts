@@ -23,6 +23,8 @@ export interface RemoteQueryParams {
   /** Everything but the query and its times, as the central query was asked. */
   readonly options: Omit<QueryOptions, 'query'>;
   readonly tenant?: string | undefined;
+  /** What to say of each leaf whose health check failed: a warning under partial response, else the query fails. */
+  readonly unavailable: readonly string[];
 }
 
 /** A central query's view of the data: its leaf queries' answers for REMOTE_LABEL selectors, `local` for the rest. */
@@ -72,7 +74,8 @@ export class RemoteQueryable implements Queryable {
     const p = this.params;
     // The central query's deadline and cancellation end the leaf queries too, through `signal`.
     const opts = { ...(signal !== undefined ? { signal } : {}), ...(p.tenant !== undefined ? { tenant: p.tenant } : {}) };
-    const warnings: string[] = [];
+    if (p.unavailable.length > 0 && !p.options.enablePartialResponse) throw new StoreError(GrpcStatus.ABORTED, p.unavailable[0] as string);
+    const warnings: string[] = [...p.unavailable];
     const answers = await Promise.all(
       this.engines.map(async (e): Promise<QueryAnswer | undefined> => {
         try {
