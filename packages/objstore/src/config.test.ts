@@ -96,7 +96,7 @@ config:
     expect(parseBucketConfig('type: S3\nconfig: { bucket: b, endpoint: e, sse_config: { type: SSE-S3 } }\n')).toMatchObject({ s3: { sse: { type: 'SSE-S3' } } });
   });
 
-  it('refuses what it cannot do, saying so: SigV2, SSE-C, SSE-KMS without a key, header metadata, half a client certificate, virtual-hosted buckets', () => {
+  it('refuses what it cannot do, saying so: SigV2, SSE-C, SSE-KMS without a key, header metadata, half a client certificate, unknown bucket lookups', () => {
     const s3 = (more: string) => () => parseBucketConfig(`type: S3\nconfig:\n  bucket: b\n  endpoint: e\n${more}`, 'bucket.yml');
     expect(s3('  signature_version2: true\n')).toThrow(/bucket.yml: config.signature_version2: Strata signs requests with AWS Signature Version 4 only/);
     expect(s3('  sse_config: { type: SSE-C, encryption_key: /k }\n')).toThrow(/SSE-C is not supported/);
@@ -104,8 +104,8 @@ config:
     expect(s3('  sse_config: { type: AES }\n')).toThrow(/type must be SSE-S3, SSE-KMS or SSE-C/);
     expect(s3('  put_user_metadata: { Content-Type: text/plain }\n')).toThrow(/"Content-Type" is a request header/);
     expect(s3('  http_config: { tls_config: { cert_file: /c.pem } }\n')).toThrow(/cert_file and key_file go together/);
-    expect(s3('  bucket_lookup_type: virtual-hosted\n')).toThrow(/Strata addresses buckets by path .*use auto or path/);
-    expect(s3('  bucket_lookup_type: dns\n')).toThrow(/bucket_lookup_type must be auto or path/);
+    expect(s3('  bucket_lookup_type: virtual-hosted\n')()).toMatchObject({ s3: { bucketLookup: 'virtual-hosted' } });
+    expect(s3('  bucket_lookup_type: dns\n')).toThrow(/bucket_lookup_type must be auto, path or virtual-hosted/);
     expect(s3('  list_objects_version: v3\n')).toThrow(/list_objects_version must be v1 or v2/);
     expect(s3('  trace: { enable: true, verbose: true }\n')).toThrow(/config.trace: unknown or unsupported field "verbose"/);
   });

@@ -51,13 +51,13 @@ export function parseBucketConfig(text: string, what = 'objstore config'): Bucke
   if (cfg.signature_version2 === true) throw new Error(`${what}: config.signature_version2: Strata signs requests with AWS Signature Version 4 only; remove the field or set it to false`);
   const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
   const lookup = str(cfg.bucket_lookup_type) || 'auto';
-  if (lookup === 'virtual-hosted') throw new Error(`${what}: config.bucket_lookup_type: Strata addresses buckets by path (as S3, MinIO and other S3-compatible servers accept); use auto or path`);
-  if (lookup !== 'auto' && lookup !== 'path') throw new Error(`${what}: config.bucket_lookup_type must be auto or path, not ${JSON.stringify(lookup)}`);
+  if (lookup !== 'auto' && lookup !== 'path' && lookup !== 'virtual-hosted') throw new Error(`${what}: config.bucket_lookup_type must be auto, path or virtual-hosted, not ${JSON.stringify(lookup)}`);
   const listVersion = str(cfg.list_objects_version) || 'v2';
   if (listVersion !== 'v1' && listVersion !== 'v2') throw new Error(`${what}: config.list_objects_version must be v1 or v2, not ${JSON.stringify(listVersion)}`);
   const s3: S3Options = {
     bucket: str(cfg.bucket) ?? '',
     endpoint: str(cfg.endpoint) ?? '',
+    bucketLookup: lookup,
     region: str(cfg.region),
     accessKey: str(cfg.access_key),
     secretKey: str(cfg.secret_key),

@@ -375,6 +375,8 @@ export interface Http1ClientOptions {
   connectTimeoutMs?: number;
   /** For https: URLs, what tls.connect takes besides the host (a CA, a client certificate, a server name). */
   tls?: tls.ConnectionOptions;
+  /** How the host name is resolved (default: the system's resolver). */
+  lookup?: net.LookupFunction;
 }
 
 /** Requests to one origin (`http:` or `https:`), over kept-alive connections. */
@@ -382,6 +384,7 @@ export class Http1Client {
   readonly #url: URL;
   readonly #idle: Conn[] = [];
   readonly #tls: tls.ConnectionOptions;
+  readonly #lookup: { lookup?: net.LookupFunction };
   readonly #error: (message: string) => Error;
   readonly maxIdleSockets: number;
   readonly #idleTimeoutMs: number;
@@ -390,6 +393,7 @@ export class Http1Client {
   constructor(origin: string | URL, opts: Http1ClientOptions = {}) {
     this.#url = new URL(origin);
     this.#tls = opts.tls ?? {};
+    this.#lookup = opts.lookup !== undefined ? { lookup: opts.lookup } : {};
     this.#error = opts.error ?? ((message) => new Error(message));
     this.maxIdleSockets = opts.maxIdleSockets ?? MAX_IDLE_SOCKETS;
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
@@ -402,7 +406,7 @@ export class Http1Client {
     const port = Number(this.#url.port || (this.#url.protocol === 'https:' ? 443 : 80));
     let conn: Conn;
     if (this.#url.protocol === 'https:') {
-      const socket = tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...this.#tls });
+      const socket = tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...this.#lookup, ...this.#tls });
       conn = { socket, onData: ignore };
       socket.on('data', (buf: Buffer) => conn.onData(buf));
     } else {
@@ -415,7 +419,7 @@ export class Http1Client {
           return true; // the exchange pauses the socket itself when its queue is full
         },
       };
-      conn = { socket: net.connect({ host, port, onread }), onData: ignore, reads };
+      conn = { socket: net.connect({ host, port, onread, ...this.#lookup }), onData: ignore, reads };
     }
     conn.socket.setNoDelay(true);
     if (this.#connectTimeoutMs > 0) {

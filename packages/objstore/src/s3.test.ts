@@ -4,7 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isNotFound } from './bucket.js';
 import { getBuffer, getRangeBuffer, readAll } from './io.js';
 import { RetryingBucket } from './retry.js';
-import { S3Bucket, type S3HttpOptions } from './s3.js';
+import { isVirtualHosted, S3Bucket, type S3HttpOptions } from './s3.js';
 import { SigV4Signer } from './sigv4.js';
 
 // s3rver accepts any SigV4 signature (it checks only V2 ones); the fake server below compares signatures with the SDK's.
@@ -114,6 +114,38 @@ describe('S3Bucket object reads against s3rver', () => {
       expect((await (async () => { let n = 0; for await (const _ of v1.list('pages')) n++; return n; })())).toBe(1005);
     } finally {
       await v1.close();
+    }
+  });
+
+  it('names the bucket in the host name (bucket_lookup_type virtual-hosted, and auto on an AWS endpoint): every kind of request', async () => {
+    // s3rver takes <bucket>.s3.amazonaws.com as its virtual host; every name resolves to it here.
+    const asked = new Set<string>();
+    const lookup: LookupFunction = (hostname, options, callback) => {
+      asked.add(hostname);
+      if (options.all) (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+      else callback(null, '127.0.0.1', 4);
+    };
+    const port = s3.hostPort.split(':')[1];
+    for (const bucketLookup of ['virtual-hosted', 'auto'] as const) {
+      asked.clear();
+      const vhost = new S3Bucket({ bucket: s3.bucket, endpoint: `s3.amazonaws.com:${port}`, bucketLookup, lookup, insecure: true, region: 'us-east-1', accessKey: s3.accessKey, secretKey: s3.secretKey });
+      try {
+        await vhost.upload(`vhost/${bucketLookup}`, data);
+        expect((await getBuffer(vhost, `vhost/${bucketLookup}`)).equals(data)).toBe(true);
+        expect((await getRangeBuffer(vhost, 'with space/a b', 10, 90)).equals(data.subarray(10, 100))).toBe(true);
+        const target = Buffer.alloc(90);
+        expect(await vhost.getRangeInto!.call(vhost, 'plain', 10, target)).toBe(90);
+        expect(target.equals(data.subarray(10, 100))).toBe(true);
+        expect((await vhost.attributes('plain')).size).toBe(data.length);
+        const listed: string[] = [];
+        for await (const e of vhost.list('vhost')) listed.push(e.name);
+        expect(listed).toContain(`vhost/${bucketLookup}`);
+        await vhost.delete(`vhost/${bucketLookup}`);
+        expect(await vhost.exists(`vhost/${bucketLookup}`)).toBe(false);
+        expect([...asked], bucketLookup).toEqual([`${s3.bucket}.s3.amazonaws.com`]);
+      } finally {
+        await vhost.close();
+      }
     }
   });
 
@@ -296,5 +328,20 @@ describe('S3Bucket object reads against a fake server', () => {
     } finally {
       await b.close();
     }
+  });
+});
+
+describe('bucket_lookup_type auto', () => {
+  it('names the bucket in the host name for AWS, Google Cloud Storage and Alibaba Cloud endpoints, as minio-go does', () => {
+    const auto = (endpoint: string, bucket = 'b') => isVirtualHosted('auto', new URL(endpoint), bucket);
+    for (const e of ['https://s3.amazonaws.com', 'https://s3.eu-west-1.amazonaws.com', 'https://s3-eu-west-1.amazonaws.com', 'https://s3.dualstack.us-east-1.amazonaws.com', 'https://s3.cn-north-1.amazonaws.com.cn', 'https://storage.googleapis.com', 'https://oss-cn-hangzhou.aliyuncs.com']) {
+      expect(auto(e), e).toBe(true);
+    }
+    for (const e of ['http://127.0.0.1:9000', 'https://minio.example.com', 'https://s3.example.com', 'https://ceph.amazonaws.com.evil']) expect(auto(e), e).toBe(false);
+    // A bucket name with dots would not match the endpoint's certificate.
+    expect(auto('https://s3.amazonaws.com', 'my.bucket')).toBe(false);
+    expect(auto('http://s3.amazonaws.com', 'my.bucket')).toBe(true);
+    expect(isVirtualHosted('path', new URL('https://s3.amazonaws.com'), 'b')).toBe(false);
+    expect(isVirtualHosted('virtual-hosted', new URL('http://127.0.0.1:9000'), 'b')).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import {
@@ -26,6 +27,15 @@ export interface S3Options {
   bucket: string;
   /** host[:port] as in Thanos' config, or a full URL. */
   endpoint: string;
+  /**
+   * How requests name the bucket (Thanos' bucket_lookup_type): in the path (`/<bucket>/<key>`), in the
+   * host name (`<bucket>.<endpoint>`, which Alibaba Cloud OSS and other providers require), or `auto`
+   * (the default): in the host name for AWS, Google Cloud Storage and Alibaba Cloud endpoints, as
+   * minio-go decides, and in the path elsewhere (MinIO, Ceph, …).
+   */
+  bucketLookup?: 'auto' | 'path' | 'virtual-hosted';
+  /** How host names are resolved (default: the system's resolver, as Node's `dns.lookup`). */
+  lookup?: LookupFunction;
   region?: string;
   accessKey?: string;
   secretKey?: string;
@@ -110,12 +120,15 @@ export class S3Bucket implements Bucket {
     this.#listV1 = opts.listObjectsV1 === true;
     this.#uploadParams = uploadParams(opts);
     const endpoint = /^https?:\/\//.test(opts.endpoint) ? opts.endpoint : `${opts.insecure ? 'http' : 'https'}://${opts.endpoint}`;
+    const url = new URL(endpoint);
+    const virtualHosted = isVirtualHosted(opts.bucketLookup ?? 'auto', url, opts.bucket);
     const http = opts.http ?? {};
     const agentOpts = {
       keepAlive: true,
       maxSockets: http.maxConnsPerHost ? http.maxConnsPerHost : Infinity,
       maxFreeSockets: http.maxIdleConns ?? 100,
       ...(http.idleConnTimeoutMs ? { timeout: http.idleConnTimeoutMs } : {}),
+      ...(opts.lookup !== undefined ? { lookup: opts.lookup } : {}),
     };
     const httpAgent = new HttpAgent(agentOpts);
     const httpsAgent = new HttpsAgent({ ...agentOpts, ...tlsConnectOptions(http.tls, 's3: http_config.tls_config'), rejectUnauthorized: !http.insecureSkipVerify });
@@ -124,7 +137,7 @@ export class S3Bucket implements Bucket {
     const config = {
       endpoint,
       region: opts.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
-      forcePathStyle: true,
+      forcePathStyle: !virtualHosted,
       credentials: credentials(opts),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -140,16 +153,17 @@ export class S3Bucket implements Bucket {
     } as const;
     this.#client = new S3Client({ ...config, maxAttempts: 1 });
     this.#multipartClient = new S3Client({ ...config, maxAttempts: opts.multipartPartAttempts ?? 6 });
-    const url = new URL(endpoint);
-    // With forcePathStyle and an explicit endpoint the SDK sends GET <endpoint>/<bucket>/<key>. An
-    // endpoint with a path or query of its own is left to the SDK rather than second-guessing how it joins them.
+    // With an explicit endpoint the SDK sends GET <endpoint>/<bucket>/<key>, or GET <bucket>.<endpoint>/<key>
+    // virtual-hosted. An endpoint with a path or query of its own is left to the SDK rather than
+    // second-guessing how it joins them.
+    const origin = virtualHosted ? new URL(`${url.protocol}//${opts.bucket}.${url.host}`) : url;
     this.#lean =
       url.pathname === '/' && !url.search && !url.username
-        ? new LeanGetter(this.#client, url, `/${encodeS3Path(this.#bucket)}/`, url.protocol === 'https:' ? httpsAgent : httpAgent, requestTimeoutMs, connectTimeoutMs)
+        ? new LeanGetter(this.#client, origin, virtualHosted ? '/' : `/${encodeS3Path(this.#bucket)}/`, url.protocol === 'https:' ? httpsAgent : httpAgent, requestTimeoutMs, connectTimeoutMs)
         : undefined;
     const lean = this.#lean;
     if (lean !== undefined && url.protocol === 'http:') {
-      const http1 = new Http1Client(url, { error: connectionError, maxIdleSockets: agentOpts.maxFreeSockets });
+      const http1 = new Http1Client(origin, { error: connectionError, maxIdleSockets: agentOpts.maxFreeSockets, ...(opts.lookup !== undefined ? { lookup: opts.lookup } : {}) });
       this.getRangeInto = (name, offset, target) => {
         checkRange(offset, target.length);
         return this.#send((signal) => lean.readInto(http1, name, offset, target, signal), name);
@@ -456,6 +470,18 @@ class LeanGetter {
       req.end();
     });
   }
+}
+
+/**
+ * Whether requests name the bucket in the host name: as asked, or under `auto` as minio-go (Thanos' S3
+ * client) decides: for AWS, Google Cloud Storage and Alibaba Cloud endpoints, unless a bucket name with
+ * dots would not match the endpoint's TLS certificate.
+ */
+export function isVirtualHosted(lookup: 'auto' | 'path' | 'virtual-hosted', endpoint: URL, bucket: string): boolean {
+  if (lookup !== 'auto') return lookup === 'virtual-hosted';
+  if (endpoint.protocol === 'https:' && bucket.includes('.')) return false;
+  const host = endpoint.hostname;
+  return /^s3[.-](.+\.)?amazonaws\.com(\.cn)?$/.test(host) || host === 'storage.googleapis.com' || host.endsWith('aliyuncs.com');
 }
 
 const NO_BODY = Buffer.alloc(0);
