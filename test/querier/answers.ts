@@ -1,5 +1,6 @@
 /** Comparing a Strata querier's HTTP answers with Prometheus' own. */
 import { expect } from 'vitest';
+import { diffMatrices, type MatrixSeries } from './compliance.js';
 
 export interface Answer {
   status: string;
@@ -44,4 +45,47 @@ export function expectSameAnswer(got: Answer, want: Answer, what: string, extern
     }
   };
   close(ours, theirs, 'result');
+}
+
+/** An HTTP API answer's body, any status. */
+export interface ApiBody {
+  status: string;
+  data?: { resultType: string; result: unknown };
+  warnings?: string[];
+  errorType?: string;
+  error?: string;
+}
+
+/** An HTTP API answer: its status code and body. */
+export interface ApiResponse {
+  code: number;
+  body: ApiBody;
+}
+
+/** GET `path` at `base` with `params` (repeated for arrays), whatever the status. */
+export async function apiGet(base: string, path: string, params: Record<string, string | string[]>): Promise<ApiResponse> {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) for (const x of Array.isArray(v) ? v : [v]) qs.append(k, x);
+  const res = await fetch(`${base}${path}?${qs}`);
+  return { code: res.status, body: (await res.json()) as ApiBody };
+}
+
+/** Where an answer differs from the expected one (status, error, series, points; `dropLabels` left out of its series), or null. */
+export function answerDiff(want: ApiResponse, got: ApiResponse, dropLabels = ['cluster']): string | null {
+  if (got.code !== want.code) return `status ${got.code} (${got.body.error ?? 'success'}), Prometheus ${want.code} (${want.body.error ?? 'success'})`;
+  if (want.body.status !== 'success') {
+    if (got.body.errorType !== want.body.errorType) return `error type ${got.body.errorType}, Prometheus ${want.body.errorType}`;
+    // A parse error's text is Prometheus'; an execution error may name series in Go's map order.
+    return want.code === 400 && got.body.error !== want.body.error ? `error ${got.body.error}, Prometheus ${want.body.error}` : null;
+  }
+  const [w, g] = [want.body.data, got.body.data];
+  if (g?.resultType !== w?.resultType) return `result type ${g?.resultType}, Prometheus ${w?.resultType}`;
+  return diffMatrices(asMatrix(w), asMatrix(g), { dropLabels });
+}
+
+/** An instant query's vector or scalar as a matrix of one point per series. */
+function asMatrix(data: ApiBody['data']): MatrixSeries[] {
+  if (data?.resultType === 'matrix') return data.result as MatrixSeries[];
+  if (data?.resultType === 'scalar') return [{ metric: {}, values: [data.result as [number, string]] }];
+  return (data?.result as { metric: Record<string, string>; value: [number, string] }[]).map((s) => ({ metric: s.metric, values: [s.value] }));
 }

@@ -15,7 +15,9 @@ import { tempDir } from '@strata/testing/process';
 import { startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
-import { expectSameAnswer, query, type Answer } from './answers.js';
+import pLimit from 'p-limit';
+import { answerDiff, apiGet, expectSameAnswer, query, type Answer } from './answers.js';
+import { randomQueries, type QueryVocabulary } from './randomqueries.js';
 
 const CLUSTERS = ['eu', 'us'] as const;
 const histories = { eu: randomHistory(41, 3), us: randomHistory(42, 3) };
@@ -145,6 +147,37 @@ describe('--query.mode=distributed', () => {
     await query(`http://${central.httpAddress}`, 'query_range', { query: 'sum by (job) (rate(rh_requests[5m]))', start: String(start / 1000), end: String(end / 1000), step: '60' });
     expect(await leafSeries()).toEqual(series);
     expect((await leafQueries()).map((n, i) => n - (queries[i] as number))).toEqual([1, 1, 1]);
+  });
+
+  it('answers 300 seeded random queries as Prometheus does, errors included, most of them in part through the leaves', { timeout: 300_000 }, async () => {
+    const vocabulary: QueryVocabulary = {
+      counters: [['rh_requests', ['path']]],
+      gauges: [['rh_latency', ['path']], ['rh_temp', ['path']]],
+      common: ['instance', 'job', 'cluster'],
+      values: { job: ['api', 'db', 'web'], instance: ['i0', 'i1', 'i2', 'i3'], path: ['/p0', '/p1', '/p3'], cluster: ['eu', 'us'] },
+      labels: ['cluster', 'job', 'instance', 'path', 'le', 'nope'],
+    };
+    const queries = randomQueries(42, 300, vocabulary);
+    const before = await plans('distributed');
+    const failures: string[] = [];
+    const limit = pLimit(2);
+    await Promise.all(
+      queries.map((q, i) =>
+        limit(async () => {
+          // Whole seconds, as the Query API carries them: instant queries, and ranges at steps of 15s to 5m.
+          const step = [15, 60, 300][i % 3] as number;
+          const [path, params] =
+            i % 4 === 0
+              ? ['/api/v1/query', { query: q, time: String(end / 1000 - 600 - i) }]
+              : ['/api/v1/query_range', { query: q, start: String(start / 1000 + i), end: String(end / 1000 - i), step: String(step) }];
+          const [want, got] = await Promise.all([apiGet(prometheus.url, path, params), apiGet(`http://${central.httpAddress}`, path, params)]);
+          const diff = answerDiff(want, got, []);
+          if (diff !== null) failures.push(`${path} ${JSON.stringify(params)}: ${diff}`);
+        }),
+      ),
+    );
+    expect(failures, `${failures.length} of ${queries.length} queries differ:\n${failures.slice(0, 20).join('\n')}`).toEqual([]);
+    expect((await plans('distributed')) - before).toBeGreaterThan(queries.length / 2);
   });
 
   it("evaluates here, from the leaves' raw data, when a partition's leaves hold different times", async () => {

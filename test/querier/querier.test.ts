@@ -22,6 +22,7 @@ import { formatMeta, parseMeta } from '@strata/tsdb';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerDiff, apiGet as get, type ApiBody } from './answers.js';
 import { complianceAvailable, diffMatrices, loadComplianceCases, type MatrixSeries } from './compliance.js';
 import { randomMatchers, randomQueries, randomWindows, type RandomWindow } from './randomqueries.js';
 import { demoHistory, prometheusOn, type DemoHistory } from './stack.js';
@@ -46,23 +47,6 @@ let unalignedFrontend: Frontend;
 /** A frontend that sends every shardable query as asked (unsplit, unaligned) but as 3 vertical shards. */
 let shardedFrontend: Frontend;
 let shardedUrl: string;
-
-interface ApiBody {
-  status: string;
-  data?: { resultType: string; result: unknown };
-  warnings?: string[];
-  errorType?: string;
-  error?: string;
-}
-
-type Answer = { code: number; body: ApiBody };
-
-async function get(base: string, path: string, params: Record<string, string | string[]>): Promise<Answer> {
-  const qs = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) for (const x of Array.isArray(v) ? v : [v]) qs.append(k, x);
-  const res = await fetch(`${base}${path}?${qs}`);
-  return { code: res.status, body: (await res.json()) as ApiBody };
-}
 
 const HOUR = 3_600_000;
 
@@ -184,26 +168,6 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
   });
   if (!complianceAvailable()) console.warn('SKIPPED: ../shared/promql-compliance is absent; the compliance comparison did not run');
 });
-
-/** Where an answer differs from the expected one (status, error, series, points; `dropLabels` left out of its series), or null. */
-function answerDiff(want: { code: number; body: ApiBody }, got: { code: number; body: ApiBody }, dropLabels = ['cluster']): string | null {
-  if (got.code !== want.code) return `status ${got.code} (${got.body.error ?? 'success'}), Prometheus ${want.code} (${want.body.error ?? 'success'})`;
-  if (want.body.status !== 'success') {
-    if (got.body.errorType !== want.body.errorType) return `error type ${got.body.errorType}, Prometheus ${want.body.errorType}`;
-    // A parse error's text is Prometheus'; an execution error may name series in Go's map order.
-    return want.code === 400 && got.body.error !== want.body.error ? `error ${got.body.error}, Prometheus ${want.body.error}` : null;
-  }
-  const [w, g] = [want.body.data, got.body.data];
-  if (g?.resultType !== w?.resultType) return `result type ${g?.resultType}, Prometheus ${w?.resultType}`;
-  return diffMatrices(asMatrix(w), asMatrix(g), { dropLabels });
-}
-
-/** An instant query's vector or scalar as a matrix of one point per series. */
-function asMatrix(data: ApiBody['data']): MatrixSeries[] {
-  if (data?.resultType === 'matrix') return data.result as MatrixSeries[];
-  if (data?.resultType === 'scalar') return [{ metric: {}, values: [data.result as [number, string]] }];
-  return (data?.result as { metric: Record<string, string>; value: [number, string] }[]).map((s) => ({ metric: s.metric, values: [s.value] }));
-}
 
 describe('random queries: querier over two replicas vs one Prometheus', () => {
   it('answers 500 seeded random queries as Prometheus does, at random times and over random ranges, errors included, whole, through the query frontend and in its vertical shards', { timeout: 300_000 }, async () => {

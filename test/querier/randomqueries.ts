@@ -10,34 +10,52 @@
  * subqueries without a step (the default is a setting).
  */
 
-/** The demo metrics with their own label names; counters are what rate-like functions get. */
-const COUNTERS: [string, string[]][] = [
-  ['demo_cpu_usage_seconds_total', ['mode']],
-  ['demo_items_shipped_total', []],
-  ['demo_api_request_duration_seconds_count', ['method', 'path', 'status']],
-  ['demo_api_request_duration_seconds_sum', ['method', 'path', 'status']],
-];
-const GAUGES: [string, string[]][] = [
-  ['demo_memory_usage_bytes', ['type']],
-  ['demo_disk_usage_bytes', []],
-  ['demo_disk_total_bytes', []],
-  ['demo_num_cpus', []],
-  ['demo_batch_last_success_timestamp_seconds', []],
-  ['demo_batch_last_run_duration_seconds', []],
-  ['demo_intermittent_metric', []],
-  ['demo_is_holiday', []],
-  ['demo_api_http_requests_in_progress', []],
-];
-const VALUES: Record<string, string[]> = {
-  mode: ['user', 'system', 'idle'],
-  type: ['used', 'cached', 'buffers', 'free'],
-  method: ['GET', 'POST'],
-  path: ['/api/foo', '/api/bar', '/api/nope'],
-  status: ['200', '500'],
-  instance: ['demo.promlabs.com:10000', 'demo.promlabs.com:10001', 'demo.promlabs.com:10002'],
-  job: ['demo'],
+/** What random queries are made of: metrics with their own label names, label values, labels to group and match by. */
+export interface QueryVocabulary {
+  /** Counters (what rate-like functions get) and gauges, each with the label names of its own. */
+  readonly counters: readonly (readonly [string, readonly string[]])[];
+  readonly gauges: readonly (readonly [string, readonly string[]])[];
+  /** Labels every metric has, for selectors' matchers besides their own. */
+  readonly common: readonly string[];
+  readonly values: Readonly<Record<string, readonly string[]>>;
+  /** Labels to group and match by (some of them on no series). */
+  readonly labels: readonly string[];
+  /** A classic histogram's bucket metric and a label to group it by besides `le`, if there is one. */
+  readonly histogram?: { readonly bucket: string; readonly by: string };
+}
+
+/** The demo service's metrics. */
+export const DEMO_VOCABULARY: QueryVocabulary = {
+  counters: [
+    ['demo_cpu_usage_seconds_total', ['mode']],
+    ['demo_items_shipped_total', []],
+    ['demo_api_request_duration_seconds_count', ['method', 'path', 'status']],
+    ['demo_api_request_duration_seconds_sum', ['method', 'path', 'status']],
+  ],
+  gauges: [
+    ['demo_memory_usage_bytes', ['type']],
+    ['demo_disk_usage_bytes', []],
+    ['demo_disk_total_bytes', []],
+    ['demo_num_cpus', []],
+    ['demo_batch_last_success_timestamp_seconds', []],
+    ['demo_batch_last_run_duration_seconds', []],
+    ['demo_intermittent_metric', []],
+    ['demo_is_holiday', []],
+    ['demo_api_http_requests_in_progress', []],
+  ],
+  common: ['instance', 'job'],
+  values: {
+    mode: ['user', 'system', 'idle'],
+    type: ['used', 'cached', 'buffers', 'free'],
+    method: ['GET', 'POST'],
+    path: ['/api/foo', '/api/bar', '/api/nope'],
+    status: ['200', '500'],
+    instance: ['demo.promlabs.com:10000', 'demo.promlabs.com:10001', 'demo.promlabs.com:10002'],
+    job: ['demo'],
+  },
+  labels: ['instance', 'job', 'mode', 'type', 'method', 'path', 'status', 'le', 'nope'],
+  histogram: { bucket: 'demo_api_request_duration_seconds_bucket', by: 'path' },
 };
-const LABELS = ['instance', 'job', 'mode', 'type', 'method', 'path', 'status', 'le', 'nope'];
 const RANGES = ['30s', '1m', '90s', '5m', '10m'];
 const RANGE_FUNCTIONS = [
   'rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'resets', 'changes', 'avg_over_time', 'min_over_time', 'max_over_time', 'sum_over_time',
@@ -69,14 +87,17 @@ class Generator {
   /** Inside a subquery with `@`: no `@` in it. */
   #pinned = false;
 
-  constructor(readonly c: Choices) {}
+  constructor(
+    readonly c: Choices,
+    readonly v: QueryVocabulary,
+  ) {}
 
   selector(counter: boolean, modifiers = true): string {
-    const [name, own] = this.c.pick(counter ? COUNTERS : this.c.chance(0.3) ? COUNTERS : GAUGES);
+    const [name, own] = this.c.pick(counter ? this.v.counters : this.c.chance(0.3) ? this.v.counters : this.v.gauges);
     const matchers: string[] = [];
     for (let i = this.c.chance(0.5) ? 0 : 1 + Math.floor(this.c.next() * 2); i > 0; i--) {
-      const label = this.c.pick([...own, 'instance', 'job']);
-      const values = VALUES[label] ?? ['x'];
+      const label = this.c.pick([...own, ...this.v.common]);
+      const values = this.v.values[label] ?? ['x'];
       const op = this.c.pick(['=', '!=', '=~', '!~']);
       const value = op.includes('~') ? this.c.pick([`${this.c.pick(values)}|${this.c.pick(values)}`, '.*', '.+', `${this.c.pick(values).slice(0, 3)}.*`]) : this.c.pick(values);
       matchers.push(`${label}${op}"${value}"`);
@@ -105,7 +126,7 @@ class Generator {
 
   grouping(): string {
     const labels = new Set<string>();
-    for (let i = Math.floor(this.c.next() * 3); i > 0; i--) labels.add(this.c.pick(LABELS));
+    for (let i = Math.floor(this.c.next() * 3); i > 0; i--) labels.add(this.c.pick(this.v.labels));
     return `${this.c.pick(['by', 'without'])} (${[...labels].join(', ')})`;
   }
 
@@ -145,7 +166,7 @@ class Generator {
   }
 
   call(depth: number): string {
-    const fn = this.c.pick([...VECTOR_FUNCTIONS, 'round', 'clamp', 'clamp_min', 'label_replace', 'label_join', 'histogram_quantile']);
+    const fn = this.c.pick([...VECTOR_FUNCTIONS, 'round', 'clamp', 'clamp_min', 'label_replace', 'label_join', ...(this.v.histogram !== undefined ? ['histogram_quantile'] : [])]);
     const inner = () => this.vector(depth - 1);
     switch (fn) {
       case 'round':
@@ -155,11 +176,13 @@ class Generator {
       case 'clamp_min':
         return `clamp_min(${inner()}, ${this.c.pick(['0', '100'])})`;
       case 'label_replace':
-        return `label_replace(${inner()}, "${this.c.pick(['dst', 'instance', 'mode'])}", "${this.c.pick(['$1', '${1}x', 'a', ''])}", "${this.c.pick(LABELS)}", "${this.c.pick(['(.*)', '(.*):.*', 'demo.(.*)', 'x'])}")`;
+        return `label_replace(${inner()}, "${this.c.pick(['dst', 'instance', 'mode'])}", "${this.c.pick(['$1', '${1}x', 'a', ''])}", "${this.c.pick(this.v.labels)}", "${this.c.pick(['(.*)', '(.*):.*', 'demo.(.*)', 'x'])}")`;
       case 'label_join':
-        return `label_join(${inner()}, "${this.c.pick(['dst', 'mode'])}", "${this.c.pick(['-', ''])}", "${this.c.pick(LABELS)}", "${this.c.pick(LABELS)}")`;
-      case 'histogram_quantile':
-        return `histogram_quantile(${this.c.pick(['0.5', '0.9', '0', '1', '2'])}, sum by (le${this.c.chance(0.5) ? ', path' : ''}) (rate(demo_api_request_duration_seconds_bucket[${this.c.pick(RANGES)}])))`;
+        return `label_join(${inner()}, "${this.c.pick(['dst', 'mode'])}", "${this.c.pick(['-', ''])}", "${this.c.pick(this.v.labels)}", "${this.c.pick(this.v.labels)}")`;
+      case 'histogram_quantile': {
+        const h = this.v.histogram as NonNullable<QueryVocabulary['histogram']>;
+        return `histogram_quantile(${this.c.pick(['0.5', '0.9', '0', '1', '2'])}, sum by (le${this.c.chance(0.5) ? `, ${h.by}` : ''}) (rate(${h.bucket}[${this.c.pick(RANGES)}])))`;
+      }
       case 'timestamp':
         return `timestamp(${this.selector(false, false)})`;
       default:
@@ -179,18 +202,18 @@ class Generator {
     }
     let matching = '';
     if (this.c.chance(0.5)) {
-      const labels = [...new Set([this.c.pick(LABELS), this.c.pick(LABELS)])].slice(0, Math.floor(this.c.next() * 3));
+      const labels = [...new Set([this.c.pick(this.v.labels), this.c.pick(this.v.labels)])].slice(0, Math.floor(this.c.next() * 3));
       matching = ` ${this.c.pick(['on', 'ignoring'])}(${labels.join(', ')})`;
-      if (!setOp && this.c.chance(0.4)) matching += ` ${this.c.pick(['group_left', 'group_right'])}${this.c.chance(0.5) ? `(${this.c.pick(LABELS)})` : ''}`;
+      if (!setOp && this.c.chance(0.4)) matching += ` ${this.c.pick(['group_left', 'group_right'])}${this.c.chance(0.5) ? `(${this.c.pick(this.v.labels)})` : ''}`;
     }
     return `${this.vector(depth - 1)} ${op}${bool()}${matching} ${this.vector(depth - 1)}`;
   }
 }
 
-/** `n` random instant-vector queries from `seed`, nested up to three levels. */
-export function randomQueries(seed: number, n: number): string[] {
+/** `n` random instant-vector queries from `seed` over `vocabulary`, nested up to three levels. */
+export function randomQueries(seed: number, n: number, vocabulary: QueryVocabulary = DEMO_VOCABULARY): string[] {
   const c = new Choices(seed);
-  const g = new Generator(c);
+  const g = new Generator(c, vocabulary);
   return Array.from({ length: n }, () => g.vector(1 + Math.floor(c.next() * 3)));
 }
 
@@ -245,8 +268,8 @@ export function randomMatchers(seed: number, n: number): string[] {
     return `.*${pattern(depth - 1)}.*`;
   };
   return Array.from({ length: n }, () => {
-    const [name] = c.pick([...COUNTERS, ...GAUGES]);
+    const [name] = c.pick([...DEMO_VOCABULARY.counters, ...DEMO_VOCABULARY.gauges]);
     const value = pattern(2).replaceAll('\\', '\\\\').replaceAll('"', '\\"');
-    return `${name}{${c.pick(LABELS)}${c.pick(['=~', '!~'])}"${value}"}`;
+    return `${name}{${c.pick(DEMO_VOCABULARY.labels)}${c.pick(['=~', '!~'])}"${value}"}`;
   });
 }

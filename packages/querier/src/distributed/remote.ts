@@ -9,7 +9,7 @@
  * series misses after its first value holds a stale marker, which ends the lookback there.
  */
 import type { Querier, Queryable, SelectHints, SelectRequest, SeriesSet } from '@strata/promql';
-import { GrpcStatus, queryRangeRequest, queryRequest, StoreError, type PromTimeSeries, type QueryAnswer, type QueryOptions } from '@strata/storeapi';
+import { GrpcStatus, queryRangeRequest, StoreError, type PromTimeSeries, type QueryAnswer, type QueryOptions } from '@strata/storeapi';
 import { ArraySampleIterator, Labels, STALE_NAN, type FloatHistogram, type Matcher, type Series } from '@strata/tsdb';
 import type { Endpoint } from '../endpoints/endpointset.js';
 import { REMOTE_LABEL } from './plan.js';
@@ -76,15 +76,18 @@ export class RemoteQueryable implements Queryable {
     const opts = { ...(signal !== undefined ? { signal } : {}), ...(p.tenant !== undefined ? { tenant: p.tenant } : {}) };
     if (p.unavailable.length > 0 && !p.options.enablePartialResponse) throw new StoreError(GrpcStatus.ABORTED, p.unavailable[0] as string);
     const warnings: string[] = [...p.unavailable];
+    // An instant query too is asked as a range of one step: under partial response the Query API answers
+    // an instant query's evaluation error as a warning, which would hide it, where a range query fails.
+    const request = queryRangeRequest({ ...p.options, query, startTimeSeconds: p.start / 1000, endTimeSeconds: p.end / 1000, intervalSeconds: Math.max(p.step / 1000, 1) });
     const answers = await Promise.all(
       this.engines.map(async (e): Promise<QueryAnswer | undefined> => {
         try {
-          return p.step === 0
-            ? await e.client.query(queryRequest({ ...p.options, query, timeSeconds: p.start / 1000 }), opts)
-            : await e.client.queryRange(queryRangeRequest({ ...p.options, query, startTimeSeconds: p.start / 1000, endTimeSeconds: p.end / 1000, intervalSeconds: p.step / 1000 }), opts);
+          return await e.client.queryRange(request, opts);
         } catch (err) {
+          const code = (err as { code?: unknown }).code;
           const msg = `remote query ${query} on ${e.address}: ${(err as { details?: string }).details ?? (err as Error).message}`;
-          if (!p.options.enablePartialResponse) throw new StoreError(GrpcStatus.ABORTED, msg);
+          // A leaf that could not be reached is partial response's to forgive; one whose evaluation failed is not.
+          if (!p.options.enablePartialResponse || (code !== GrpcStatus.UNAVAILABLE && code !== GrpcStatus.DEADLINE_EXCEEDED)) throw new StoreError(GrpcStatus.ABORTED, msg);
           warnings.push(msg);
           return undefined;
         }
