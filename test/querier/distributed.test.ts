@@ -140,13 +140,17 @@ describe('--query.mode=distributed', () => {
     expect((await plans('local')) - local).toBeGreaterThanOrEqual(QUERIES.length + 4);
   });
 
-  it('asks the leaves through the Query API, and no raw data of them for a query pushed down whole or split', async () => {
+  it('asks the leaves through the Query API, and no raw data of them for a query pushed down whole or split, and only the leaves its selectors can match', async () => {
     const leafSeries = () => Promise.all(Object.values(leaves).map((q) => handled(q, 'thanos.Store', 'Series')));
     const leafQueries = () => Promise.all(Object.values(leaves).map((q) => handled(q, 'thanos.Query', 'QueryRange')));
     const [series, queries] = [await leafSeries(), await leafQueries()];
     await query(`http://${central.httpAddress}`, 'query_range', { query: 'sum by (job) (rate(rh_requests[5m]))', start: String(start / 1000), end: String(end / 1000), step: '60' });
     expect(await leafSeries()).toEqual(series);
     expect((await leafQueries()).map((n, i) => n - (queries[i] as number))).toEqual([1, 1, 1]);
+    // A query of one cluster asks only that cluster's leaves (eu, eu2, us in order).
+    const asked = await leafQueries();
+    await query(`http://${central.httpAddress}`, 'query_range', { query: 'sum by (job) (rate(rh_requests{cluster="eu"}[5m]))', start: String(start / 1000), end: String(end / 1000), step: '60' });
+    expect((await leafQueries()).map((n, i) => n - (asked[i] as number))).toEqual([1, 1, 0]);
   });
 
   it('answers 300 seeded random queries as Prometheus does, errors included, most of them in part through the leaves', { timeout: 300_000 }, async () => {

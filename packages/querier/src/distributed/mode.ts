@@ -48,13 +48,12 @@ export function planQuery(
   const plan = whole && engines.length > 0 && engines.every((e) => e.query) && partitions.replicated ? distribute(expr, partitions, engine.compat) : undefined;
   mode.queries.inc({ mode: plan !== undefined ? 'distributed' : 'local' });
   if (plan === undefined) return { expr, queryable: local };
-  logger.debug('distributed query', { remote: plan.remote.join('; ') });
+  logger.debug('distributed query', { remote: plan.remote.map((r) => r.query).join('; ') });
   const maxResolutionMs = read.autoDownsampling ? times.step / 5 : read.maxSourceResolution;
   // Leaves whose health check failed: their partitions would be left out without a word.
-  const unavailable = endpoints.unavailable().filter((e) => read.endpointFilter === undefined || read.endpointFilter(e));
   const queryable = new RemoteQueryable(local, engines, plan.remote, {
     ...times,
-    unavailable: unavailable.map((e) => `remote query on ${e.address}: endpoint unavailable: ${e.lastError}`),
+    unavailable: endpoints.unavailable().filter((e) => read.endpointFilter === undefined || read.endpointFilter(e)),
     options: {
       timeoutSeconds: 0,
       maxResolutionSeconds: Math.floor(maxResolutionMs / 1000),

@@ -10,10 +10,15 @@ const unknown: Partitioning = { labels: new Set(), known: false };
 function plan(query: string, p: Partitioning = byCluster): { central: string; remote: readonly string[] } | undefined {
   const planned = distribute(engine.parse(query), p, 3);
   if (planned === undefined) return undefined;
-  return { central: exprString(planned.expr, 3).replace(/\{__strata_remote__="(\d+)"\}/g, 'R$1'), remote: planned.remote };
+  return { central: exprString(planned.expr, 3).replace(/\{__strata_remote__="(\d+)"\}/g, 'R$1'), remote: planned.remote.map((r) => r.query) };
 }
 
 describe('distributed query plans', () => {
+  it("keeps each leaf query's selectors, by which the leaves asked are chosen", () => {
+    const planned = distribute(engine.parse('sum by (job) (a{cluster="eu"}) / on (job) sum by (job) (b)'), byCluster, 3);
+    expect(planned?.remote.map((r) => r.selectors.map((ms) => ms.map((m) => m.toString())))).toEqual([[['cluster="eu"', '__name__="a"']], [['__name__="b"']]]);
+  });
+
   it('pushes down selectors and functions of one series whole', () => {
     expect(plan('up')).toEqual({ central: 'R0', remote: ['up'] });
     expect(plan('rate(http_requests_total{job="a"}[5m]) * 2')).toEqual({ central: 'R0', remote: ['rate(http_requests_total{job="a"}[5m]) * 2'] });

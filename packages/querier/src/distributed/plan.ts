@@ -18,17 +18,24 @@
  * `scalar`), `info`, and subqueries over what is not pushed down whole (a leaf answers at the query's
  * steps, not a subquery's).
  */
-import { exprString, exprType, type AggregateExpr, type AggregateOp, type Call, type Expr, type VectorSelector } from '@strata/promql';
+import { exprString, exprType, walk, type AggregateExpr, type AggregateOp, type Call, type Expr, type VectorSelector } from '@strata/promql';
 import { Matcher } from '@strata/tsdb';
 
 /** The label of the selector that stands for a leaf query's answer in a distributed plan. */
 export const REMOTE_LABEL = '__strata_remote__';
 
+/** A part of a query the leaves evaluate. */
+export interface LeafQuery {
+  /** As PromQL. */
+  readonly query: string;
+  /** The matchers of each of its selectors: a leaf none of whose label sets any of them can match holds nothing for it. */
+  readonly selectors: readonly (readonly Matcher[])[];
+}
+
 export interface DistributedPlan {
   /** The query with each pushed-down part replaced by a selector on REMOTE_LABEL = its index in `remote`. */
   readonly expr: Expr;
-  /** The leaf queries, as PromQL. */
-  readonly remote: readonly string[];
+  readonly remote: readonly LeafQuery[];
 }
 
 export interface Partitioning {
@@ -53,9 +60,13 @@ const SPLIT: Partial<Record<AggregateOp, AggregateOp>> = { sum: 'sum', min: 'min
 
 /** The plan of `expr`, or undefined when nothing of it can be pushed down. */
 export function distribute(expr: Expr, partitioning: Partitioning, compat: 2 | 3): DistributedPlan | undefined {
-  const remote: string[] = [];
+  const remote: LeafQuery[] = [];
   const leaf = (e: Expr): VectorSelector => {
-    remote.push(exprString(e, compat));
+    const selectors: (readonly Matcher[])[] = [];
+    walk(e, (node) => {
+      if (node.kind === 'vectorSelector') selectors.push(node.matchers);
+    });
+    remote.push({ query: exprString(e, compat), selectors });
     return { kind: 'vectorSelector', name: null, matchers: [new Matcher('=', REMOTE_LABEL, String(remote.length - 1))], offset: 0, timestamp: null, atAnchor: null, pos: e.pos };
   };
   const locality = (e: Expr) => localityOf(e, partitioning);

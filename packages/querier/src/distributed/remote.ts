@@ -11,8 +11,8 @@
 import type { Querier, Queryable, SelectHints, SelectRequest, SeriesSet } from '@strata/promql';
 import { GrpcStatus, queryRangeRequest, StoreError, type PromTimeSeries, type QueryAnswer, type QueryOptions } from '@strata/storeapi';
 import { ArraySampleIterator, Labels, STALE_NAN, type FloatHistogram, type Matcher, type Series } from '@strata/tsdb';
-import type { Endpoint } from '../endpoints/endpointset.js';
-import { REMOTE_LABEL } from './plan.js';
+import { endpointMatches, type Endpoint, type EndpointScope, type UnavailableEndpoint } from '../endpoints/endpointset.js';
+import { REMOTE_LABEL, type LeafQuery } from './plan.js';
 
 /** When and how a plan's leaf queries are asked; times in ms, whole seconds (as the Query API carries them). */
 export interface RemoteQueryParams {
@@ -23,8 +23,8 @@ export interface RemoteQueryParams {
   /** Everything but the query and its times, as the central query was asked. */
   readonly options: Omit<QueryOptions, 'query'>;
   readonly tenant?: string | undefined;
-  /** What to say of each leaf whose health check failed: a warning under partial response, else the query fails. */
-  readonly unavailable: readonly string[];
+  /** Leaves whose health check failed: a warning under partial response where a leaf query needs them, else the query fails. */
+  readonly unavailable: readonly UnavailableEndpoint[];
 }
 
 /** A central query's view of the data: its leaf queries' answers for REMOTE_LABEL selectors, `local` for the rest. */
@@ -34,7 +34,7 @@ export class RemoteQueryable implements Queryable {
   constructor(
     private readonly local: Queryable,
     private readonly engines: readonly Endpoint[],
-    private readonly remote: readonly string[],
+    private readonly remote: readonly LeafQuery[],
     private readonly params: RemoteQueryParams,
   ) {}
 
@@ -64,23 +64,25 @@ export class RemoteQueryable implements Queryable {
   #answer(leaf: string, signal: AbortSignal | undefined): Promise<SeriesSet> {
     let answer = this.#answers.get(leaf);
     if (answer === undefined) {
-      answer = this.#ask(this.remote[Number(leaf)] as string, signal);
+      answer = this.#ask(this.remote[Number(leaf)] as LeafQuery, signal);
       this.#answers.set(leaf, answer);
     }
     return answer;
   }
 
-  async #ask(query: string, signal: AbortSignal | undefined): Promise<SeriesSet> {
+  async #ask({ query, selectors }: LeafQuery, signal: AbortSignal | undefined): Promise<SeriesSet> {
     const p = this.params;
+    // Only the leaves whose external labels one of the query's selectors can match, as Thanos prunes its remote engines.
+    const needs = (e: EndpointScope) => selectors.some((ms) => endpointMatches(e, ms, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY));
+    const warnings = p.unavailable.filter(needs).map((e) => `remote query on ${e.address}: endpoint unavailable: ${e.lastError}`);
+    if (warnings.length > 0 && !p.options.enablePartialResponse) throw new StoreError(GrpcStatus.ABORTED, warnings[0] as string);
     // The central query's deadline and cancellation end the leaf queries too, through `signal`.
     const opts = { ...(signal !== undefined ? { signal } : {}), ...(p.tenant !== undefined ? { tenant: p.tenant } : {}) };
-    if (p.unavailable.length > 0 && !p.options.enablePartialResponse) throw new StoreError(GrpcStatus.ABORTED, p.unavailable[0] as string);
-    const warnings: string[] = [...p.unavailable];
     // An instant query too is asked as a range of one step: under partial response the Query API answers
     // an instant query's evaluation error as a warning, which would hide it, where a range query fails.
     const request = queryRangeRequest({ ...p.options, query, startTimeSeconds: p.start / 1000, endTimeSeconds: p.end / 1000, intervalSeconds: Math.max(p.step / 1000, 1) });
     const answers = await Promise.all(
-      this.engines.map(async (e): Promise<QueryAnswer | undefined> => {
+      this.engines.filter(needs).map(async (e): Promise<QueryAnswer | undefined> => {
         try {
           return await e.client.queryRange(request, opts);
         } catch (err) {
