@@ -8,6 +8,7 @@ import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { DEFAULT_TENANCY, start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
 import { start as startStore, type Store } from '@strata/store';
+import { queryRangeRequest, StoreClient } from '@strata/storeapi';
 import { tempDir } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
@@ -45,7 +46,7 @@ beforeAll(async () => {
     for (const b of await promtoolBlocks(h.openMetrics, join(dir.path, `blocks-${tenant}`))) await uploadWithLabels(bucket, b, { tenant_id: tenant });
   }
   store = await startStore({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
-  enforcing = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], tenancy: { ...DEFAULT_TENANCY, enforce: true }, logger: nopLogger });
+  enforcing = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], tenancy: { ...DEFAULT_TENANCY, enforce: true }, logger: nopLogger });
   open = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], logger: nopLogger });
   frontend = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl: `http://${enforcing.httpAddress}`, range: { cacheBytes: 64 << 20 }, labels: { cacheBytes: 64 << 20 }, logger: nopLogger });
 }, 180_000);
@@ -74,6 +75,22 @@ describe('--query.enforce-tenancy', () => {
     // Without enforcement both tenants' series are there.
     const both = await get(open.httpAddress, '/api/v1/label/tenant_id/values', {});
     expect(both.data).toEqual(['a', 'b']);
+  });
+
+  it("keeps a Query API call to the tenant its thanos-tenant metadata names, as an HTTP request to its header's", async () => {
+    const client = new StoreClient(enforcing.grpcAddress as string);
+    try {
+      const ask = (tenant?: string) =>
+        client.queryRange(queryRangeRequest({ query: 'sum by (job) (rh_requests{tenant_id="b"})', startTimeSeconds: start / 1000, endTimeSeconds: end / 1000, intervalSeconds: 60 }), tenant !== undefined ? { tenant } : {});
+      const http = (await get(enforcing.httpAddress, '/api/v1/query_range', range('sum by (job) (rh_requests)'), 'a')).data as { result: { metric: Record<string, string>; values: [number, string][] }[] };
+      const answer = await ask('a');
+      expect(answer.series.map((s) => ({ metric: Object.fromEntries(s.labels.map((l) => [l.name, l.value])), values: s.samples.map((p) => [p.timestamp / 1000, String(p.value)]) }))).toEqual(http.result);
+      expect(http.result.length).toBeGreaterThan(0);
+      // No tenant: the default one, which owns nothing here.
+      expect((await ask()).series).toEqual([]);
+    } finally {
+      client.close();
+    }
   });
 
   it('keeps the series, label and label value endpoints to the tenant', async () => {
