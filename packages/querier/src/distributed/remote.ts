@@ -1,7 +1,7 @@
 /**
- * The leaf queries of a distributed plan, run on every leaf querier (remote engine) through Thanos'
- * Query API, and their answers served to the central evaluation as the series of the selectors that
- * stand for them.
+ * The leaf queries of a distributed plan, run through Thanos' Query API on the leaf queriers (remote
+ * engines) whose external labels their selectors can match, and their answers served to the central
+ * evaluation as the series of the selectors that stand for them.
  *
  * Answers of leaves with the same labels are replicas (HA leaf queriers of one partition): they are
  * merged, the first leaf's value kept at each step. A leaf answers at the query's steps; the selector
