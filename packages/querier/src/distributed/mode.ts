@@ -11,7 +11,7 @@
 import type { Engine, Expr, Queryable } from '@strata/promql';
 import { EngineType } from '@strata/storeapi';
 import type { Counter } from 'prom-client';
-import type { Endpoint, EndpointSet } from '../endpoints/endpointset.js';
+import type { Endpoint, EndpointScope, EndpointSet } from '../endpoints/endpointset.js';
 import type { ReadOptions } from '../queryable.js';
 import type { Logger } from '@strata/runtime';
 import { distribute, type Partitioning } from './plan.js';
@@ -42,7 +42,8 @@ export function planQuery(
   expr: Expr,
   times: QueryTimes,
 ): { expr: Expr; queryable: Queryable } {
-  const engines = endpoints.endpoints().filter((e) => read.endpointFilter === undefined || read.endpointFilter(e));
+  const asked = (e: EndpointScope) => read.endpointFilter === undefined || read.endpointFilter(e);
+  const engines = endpoints.endpoints().filter(asked);
   const whole = [times.start, times.end, times.step, engine.lookbackDelta].every((ms) => ms % 1000 === 0);
   const partitions = partitioning(mode, engines, read.replicaLabels);
   const plan = whole && engines.length > 0 && engines.every((e) => e.query) && partitions.replicated ? distribute(expr, partitions, engine.compat) : undefined;
@@ -50,10 +51,10 @@ export function planQuery(
   if (plan === undefined) return { expr, queryable: local };
   logger.debug('distributed query', { remote: plan.remote.map((r) => r.query).join('; ') });
   const maxResolutionMs = read.autoDownsampling ? times.step / 5 : read.maxSourceResolution;
-  // Leaves whose health check failed: their partitions would be left out without a word.
   const queryable = new RemoteQueryable(local, engines, plan.remote, {
     ...times,
-    unavailable: endpoints.unavailable().filter((e) => read.endpointFilter === undefined || read.endpointFilter(e)),
+    // Leaves whose health check failed: their partitions would be left out without a word.
+    unavailable: endpoints.unavailable().filter(asked),
     options: {
       timeoutSeconds: 0,
       maxResolutionSeconds: Math.floor(maxResolutionMs / 1000),
