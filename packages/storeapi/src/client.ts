@@ -67,7 +67,10 @@ function queryAnswer(frames: readonly QueryFrame[]): QueryAnswer {
   const out: QueryAnswer = { series: [], warnings: [], stats: undefined };
   for (const f of frames) {
     if ('timeseries' in f) out.series.push(f.timeseries);
-    else if ('warnings' in f) out.warnings.push(f.warnings);
+    // An empty message (no result, no stats) decodes as no warning.
+    else if ('warnings' in f) {
+      if (f.warnings !== '') out.warnings.push(f.warnings);
+    }
     else out.stats = f.stats;
   }
   return out;
