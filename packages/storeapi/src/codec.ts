@@ -32,7 +32,8 @@ import { delimitedFieldSize, int64FieldSize, ProtoWriter, SIZE_SLACK, uint64Fiel
 
 // ---------------------------------------------------------------- shared pieces
 
-function writeLabels(w: ProtoWriter, field: number, labels: Iterable<Label>): void {
+/** Writes each label as a Label message in `field` (repeated). */
+export function writeLabels(w: ProtoWriter, field: number, labels: Iterable<Label>): void {
   for (const l of labels) w.fork(field).string(1, l.name).string(2, l.value).ldelim();
 }
 

@@ -8,7 +8,7 @@
  * Both forms are read; integer buckets come as deltas, summed here into absolute counts.
  */
 import { CounterResetHint, FloatHistogram, type Label, type Span } from '@strata/tsdb';
-import { readLabelTo } from './wire/label.js';
+import { readLabel, writeLabels } from './codec.js';
 import { ProtoReader } from './wire/reader.js';
 import type { ProtoWriter } from './wire/writer.js';
 
@@ -31,7 +31,7 @@ export interface PromTimeSeries {
 
 export function writeTimeSeries(w: ProtoWriter, field: number, ts: PromTimeSeries): void {
   w.fork(field);
-  for (const l of ts.labels) w.fork(1).string(1, l.name).string(2, l.value).ldelim();
+  writeLabels(w, 1, ts.labels);
   for (const s of ts.samples) w.fork(2).double(1, s.value).int64(2, s.timestamp).ldelim();
   for (const h of ts.histograms) writeHistogram(w, 4, h);
   w.ldelim();
@@ -56,10 +56,8 @@ export function readTimeSeries(r: ProtoReader): PromTimeSeries {
   const histograms: PromHistogram[] = [];
   while (!r.done) {
     const t = r.tag();
-    if (t === 10) {
-      const sub = r.sub();
-      labels.push(readLabelTo(sub, sub.end));
-    } else if (t === 18) samples.push(readSample(r.sub()));
+    if (t === 10) labels.push(readLabel(r.sub()));
+    else if (t === 18) samples.push(readSample(r.sub()));
     else if (t === 34) histograms.push(readHistogram(r.sub()));
     else r.skip(t & 7);
   }
