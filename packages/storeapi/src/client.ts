@@ -67,11 +67,9 @@ function queryAnswer(frames: readonly QueryFrame[]): QueryAnswer {
   const out: QueryAnswer = { series: [], warnings: [], stats: undefined };
   for (const f of frames) {
     if ('timeseries' in f) out.series.push(f.timeseries);
-    // An empty message (no result, no stats) decodes as no warning.
-    else if ('warnings' in f) {
-      if (f.warnings !== '') out.warnings.push(f.warnings);
-    }
-    else out.stats = f.stats;
+    else if ('stats' in f) out.stats = f.stats;
+    // An empty message (no result, no stats) decodes as an empty warning: none.
+    else if (f.warnings !== '') out.warnings.push(f.warnings);
   }
   return out;
 }
