@@ -72,7 +72,7 @@ describe("Thanos' web and deployment flags", () => {
     expect(await readFile(store.proc.logFile, 'utf8')).toContain('--no-cache-index-header: Strata keeps index-headers in --data-dir all the same');
   }, 120_000);
 
-  it('query: --selector-label in what it announces, --selector.relabel-config-file, --query.conn-metric.label and --query.promql-engine=thanos', async () => {
+  it('query: --selector-label in what it announces, --selector.relabel-config-file, --query.conn-metric.label and --query.promql-engine=thanos with --query.enable-x-functions', async () => {
     const rules = join(dir.path, 'selector.yml');
     await writeFile(rules, '- action: keep\n  source_labels: [cluster]\n  regex: a\n');
     const grpc = `127.0.0.1:${await freePort()}`;
@@ -87,6 +87,7 @@ describe("Thanos' web and deployment flags", () => {
       '--query.conn-metric.label=store_type',
       '--alert.query-url=https://thanos.example.com',
       '--query.promql-engine=thanos',
+      '--query.enable-x-functions',
     ]);
     const client = new StoreClient(grpc);
     try {
@@ -96,10 +97,16 @@ describe("Thanos' web and deployment flags", () => {
     }
     expect(await (await fetch(`${url}/metrics`)).text()).toContain('strata_store_nodes_grpc_connections{state="unhealthy",store_type=""} 1');
     expect(await readFile(proc.logFile, 'utf8')).toContain("--query.promql-engine=thanos: Strata evaluates PromQL with its own engine, with Prometheus' semantics");
+    expect(await (await fetch(`${url}/api/v1/query?query=xrate(up[1m])&time=1700000000`)).json()).toMatchObject({ status: 'success', data: { result: [] } });
   }, 90_000);
 
-  it('query: --query.mode=distributed with --query.partition-label', async () => {
-    const { url } = await run('query-distributed', ['query', `--grpc-address=127.0.0.1:${await freePort()}`, '--query.mode=distributed', '--query.partition-label=cluster']);
+  it('query: --query.mode=distributed with --query.partition-label; --query.enable-x-functions without the thanos engine', async () => {
+    const { url, proc } = await run('query-distributed', [
+      'query', `--grpc-address=127.0.0.1:${await freePort()}`, '--query.mode=distributed', '--query.partition-label=cluster', '--query.enable-x-functions',
+    ]);
+    // Thanos' x-functions come with its engine only.
+    expect(await readFile(proc.logFile, 'utf8')).toContain('--query.enable-x-functions has no effect without --query.promql-engine=thanos');
+    expect(await (await fetch(`${url}/api/v1/query?query=xrate(up[1m])&time=1700000000`)).json()).toMatchObject({ status: 'error', errorType: 'bad_data' });
     // With no leaf to ask, a query is evaluated here, and counted so.
     expect((await (await fetch(`${url}/api/v1/query?query=vector(1)&time=1700000000`)).json()) as unknown).toMatchObject({ status: 'success' });
     expect(await (await fetch(`${url}/metrics`)).text()).toContain('strata_query_distributed_queries_total{mode="local"} 1');

@@ -18,7 +18,8 @@ import { start as startStore, type Store } from '@strata/store';
 import { tempDir } from '@strata/testing/process';
 import type { PrometheusHandle } from '@strata/testing/prometheus';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
-import { formatMeta, parseMeta } from '@strata/tsdb';
+import { Engine, formatValue, MemoryStorage } from '@strata/promql';
+import { formatMeta, Labels, parseMeta } from '@strata/tsdb';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -327,6 +328,56 @@ describe('HTTP API', () => {
     const { stdout } = await execFileP('promtool', ['query', 'range', '--start', start, '--end', end, '--step', '60s', queryUrl, 'sum by (mode) (rate(demo_cpu_usage_seconds_total[5m]))']);
     expect(stdout).toMatch(/\{mode="idle"\} =>/);
     expect(stdout).toMatch(/\{mode="user"\} =>/);
+  });
+});
+
+describe("Thanos' x-functions", () => {
+  it('read each range with its baseline up to an hour before it, across the store gateway and the sidecars, replicas merged', { timeout: 120_000 }, async () => {
+    const xQuerier = await startQuerier({
+      httpAddress: '127.0.0.1:0',
+      endpoints: [...sidecars.map((s) => s.grpcAddress), store.grpcAddress],
+      replicaLabels: ['replica'],
+      promqlCompat: 2,
+      promqlFeatures: { xFunctions: true },
+      logger: nopLogger,
+    });
+    try {
+      // Steps on both sides of the block boundary; demo_intermittent_metric is missing every other minute.
+      const start = boundary / 1000 - 600;
+      const end = boundary / 1000 + 900;
+      const names = ['demo_cpu_usage_seconds_total', 'demo_memory_usage_bytes', 'demo_intermittent_metric'];
+      // The raw samples of the reference, from an hour and more before the first range on.
+      const raw = await get(reference.url, '/api/v1/query', { query: `{__name__=~"${names.join('|')}"}[${end - start + 2 * 3600}s]`, time: String(end) });
+      const storage = new MemoryStorage();
+      for (const s of raw.body.data?.result as MatrixSeries[]) {
+        const labels = Labels.from({ ...s.metric, cluster: 'c1' });
+        for (const [t, v] of s.values) storage.append(labels, Math.round(t * 1000), Number(v));
+      }
+      const engine = new Engine({ compat: 2, xFunctions: true });
+      const queries = [
+        'xincrease(demo_cpu_usage_seconds_total[1m])',
+        'xincrease(demo_cpu_usage_seconds_total[3s])',
+        'sum by (mode) (xrate(demo_cpu_usage_seconds_total[2m]))',
+        'xdelta(demo_memory_usage_bytes[30s] offset 1m)',
+        'xincrease(demo_intermittent_metric[20s])',
+        'xrate(demo_intermittent_metric[10s])',
+      ];
+      const failures: string[] = [];
+      for (const query of queries) {
+        const got = await get(`http://${xQuerier.httpAddress}`, '/api/v1/query_range', { query, start: String(start), end: String(end), step: '30' });
+        const want = await engine.rangeQuery(storage, query, start * 1000, end * 1000, 30_000);
+        if (want.value.type !== 'matrix') throw new Error(`${query}: ${want.value.type}`);
+        const expected = want.value.series.map((s) => ({ metric: s.labels.toRecord(), values: s.floats.map((p): [number, string] => [p.t / 1000, formatValue(p.f)]) }));
+        expect(expected.length, query).toBeGreaterThan(0);
+        const diff = got.body.status === 'success' ? diffMatrices(expected, got.body.data?.result as MatrixSeries[]) : got.body.error;
+        if (diff !== null) failures.push(`${query}: ${diff}`);
+      }
+      expect(failures).toEqual([]);
+      // Off by default, as in Thanos.
+      expect((await get(queryUrl, '/api/v1/query', { query: 'xrate(demo_cpu_usage_seconds_total[1m])' })).body.error).toContain('unknown function with name "xrate"');
+    } finally {
+      await xQuerier.stop();
+    }
   });
 });
 

@@ -12,6 +12,7 @@ describe('pinnedQuery', () => {
     expect(pinnedQuery('x @ start() - x @ end()', q)).toBe('x @ 1700000000.000 - x @ 1700086400.000');
     expect(pinnedQuery('rate(x[5m] @ end())', q)).toBe('rate(x[5m] @ 1700086400.000)');
     expect(pinnedQuery('max_over_time(x[1h:5m] @ start())', q)).toBe('max_over_time(x[1h:5m] @ 1700000000.000)');
+    expect(pinnedQuery('xincrease(x[5m] @ end())', q)).toBe('xincrease(x[5m] @ 1700086400.000)');
   });
 
   it('is undefined for a query that does not parse, or that a range query cannot evaluate', () => {

@@ -10,7 +10,7 @@ import { exprString, parseExpr, rangeQueryTypeError, resolveDurations, walk, typ
 export function pinnedQuery(query: string, q: QueryParams): string | undefined {
   let expr: Expr;
   try {
-    expr = parseExpr(query, { experimentalFunctions: true, extendedRangeSelectors: true, binopFillModifiers: true });
+    expr = parseExpr(query, { experimentalFunctions: true, extendedRangeSelectors: true, binopFillModifiers: true, xFunctions: true });
   } catch {
     return undefined;
   }

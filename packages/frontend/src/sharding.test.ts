@@ -22,6 +22,8 @@ describe('shardingOf', () => {
     expect(shardingOf('sum by (__name__, job) (x)')).toEqual(by('job'));
     // Thanos never shards by `le`; only bucket functions need its series together.
     expect(shardingOf('sum by (le) (rate(b[5m]))')).toEqual(by('le'));
+    // Thanos' x-functions, which a querier may offer.
+    expect(shardingOf('sum by (pod) (xrate(http_requests_total[5m]))')).toEqual(by('pod'));
   });
 
   it('shards by every label but those ruled out where no step keeps any', () => {

@@ -48,7 +48,7 @@ const LABEL_WRITING_FUNCTIONS = new Set(['label_replace', 'label_join']);
 export function shardingOf(query: string, opts: { ordered?: boolean } = {}): ShardingKey | undefined {
   let expr: Expr;
   try {
-    expr = parseExpr(query, { experimentalFunctions: true, extendedRangeSelectors: true, binopFillModifiers: true });
+    expr = parseExpr(query, { experimentalFunctions: true, extendedRangeSelectors: true, binopFillModifiers: true, xFunctions: true });
   } catch {
     return undefined;
   }

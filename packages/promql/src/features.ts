@@ -4,8 +4,8 @@
  */
 import type { EngineOptions } from './engine/engine.js';
 
-/** The engine options a feature flag can turn on. */
-export type PromqlFeatures = Pick<EngineOptions, 'extendedRangeSelectors' | 'binopFillModifiers' | 'experimentalFunctions' | 'delayedNameRemoval'>;
+/** The engine options a feature flag (or, for x-functions, Thanos' --query.enable-x-functions) can turn on. */
+export type PromqlFeatures = Pick<EngineOptions, 'extendedRangeSelectors' | 'binopFillModifiers' | 'experimentalFunctions' | 'delayedNameRemoval' | 'xFunctions'>;
 
 const FLAGS: Readonly<Record<string, keyof PromqlFeatures>> = {
   'promql-extended-range-selectors': 'extendedRangeSelectors',

@@ -118,8 +118,13 @@ export function register(program: Command): void {
     )
     .option(
       '--query.promql-engine <engine>',
-      "Thanos' engine choice, prometheus or thanos: Strata evaluates PromQL with its own engine either way, with Prometheus' semantics, which Thanos' engine also answers with (its x-functions are not offered); thanos is logged as such",
+      "Thanos' engine choice, prometheus or thanos: Strata evaluates PromQL with its own engine either way, with Prometheus' semantics, which Thanos' engine also answers with; thanos is logged as such, and offers the x-functions with --query.enable-x-functions",
       'prometheus',
+    )
+    .option(
+      '--query.enable-x-functions',
+      "offer Thanos' extended rate functions xrate, xincrease and xdelta (with --query.promql-engine=thanos, as in Thanos; leaf queriers in distributed mode need it too)",
+      false,
     )
     .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName)
     .option(
@@ -150,6 +155,9 @@ export function register(program: Command): void {
     parseDuration(String(o['store.sdInterval']));
     const engine = choiceFlag(o['query.promqlEngine'], '--query.promql-engine', ['prometheus', 'thanos']);
     if (engine === 'thanos') logger.info("--query.promql-engine=thanos: Strata evaluates PromQL with its own engine, with Prometheus' semantics, as Thanos' engine answers");
+    // As in Thanos, the x-functions come with its engine only.
+    const xFunctions = o['query.enableXFunctions'] === true && engine === 'thanos';
+    if (o['query.enableXFunctions'] === true && !xFunctions) logger.warn('--query.enable-x-functions has no effect without --query.promql-engine=thanos, as in Thanos');
     const dedupFunc = String(o['deduplication.func']);
     if (dedupFunc !== 'penalty' && dedupFunc !== 'chain') throw new Error(`--deduplication.func must be penalty or chain, not ${dedupFunc}`);
     // Thanos' deprecated names of the same flags still serve: deployments written for Thanos before 0.21 use them.
@@ -225,7 +233,7 @@ export function register(program: Command): void {
       partialResponse: o['query.partialResponse'] !== false,
       autoDownsampling: o['query.autoDownsampling'] === true,
       promqlCompat: compat === '2' ? 2 : 3,
-      promqlFeatures,
+      promqlFeatures: { ...promqlFeatures, xFunctions },
       storeResponseTimeoutMs: parseDuration(String(o['store.responseTimeout'])),
       ...(prefix !== '' ? { routePrefix: prefix } : {}),
       ui: { ...(externalPrefix !== '' ? { externalPrefix } : {}), ...(prefixHeader !== '' ? { prefixHeader } : {}), defaultStepSeconds: parseDuration(String(o['query.defaultStep'])) / 1000 },

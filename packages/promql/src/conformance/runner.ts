@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type FloatHistogram, Labels, STALE_NAN, type Matcher } from '@strata/tsdb';
-import { Engine } from '../engine/engine.js';
+import { Engine, type EngineOptions } from '../engine/engine.js';
 import { almostEqual } from '../float.js';
 import { formatValue } from '../format.js';
 import { type Expr, walk } from '../parser/ast.js';
@@ -51,13 +51,14 @@ export class ScriptRunner {
   readonly #compat: 2 | 3;
   readonly #storage = new MemoryStorage();
 
-  constructor(compat: 2 | 3) {
+  /** `engine`: options beyond the harness' own (features the scripts do not turn on themselves). */
+  constructor(compat: 2 | 3, engine: EngineOptions = {}) {
     this.#compat = compat;
     // Prometheus' harness settings; its current version also enables delayed name removal.
     // promqltest also enables every experimental parser feature (its TestParserOpts).
     this.#engine = new Engine({
       compat, maxSamples: 10000, lookbackDelta: 5 * 60_000, subqueryStep: 60_000, delayedNameRemoval: compat === 3,
-      extendedRangeSelectors: compat === 3, binopFillModifiers: compat === 3,
+      extendedRangeSelectors: compat === 3, binopFillModifiers: compat === 3, ...engine,
     });
   }
 

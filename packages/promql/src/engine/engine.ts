@@ -11,7 +11,7 @@ import type { Querier, Queryable, SelectHints, SeriesSet } from '../storage.js';
 import { PackedSeriesPoints } from '../points.js';
 import type { QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
 import { EvalError, QueryCanceledError, QueryTimeoutError } from './errors.js';
-import { Evaluator, histogramStatsSelectors, rangeFunctionsFor, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
+import { Evaluator, histogramStatsSelectors, rangeFunctionsFor, rangeReach, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
 import { infoSelector } from './info.js';
 import { dropMetricName } from './names.js';
 import { StepSeries, makeStepRange, removeDelayedNames, type StepRange, type VectorValue } from './steps.js';
@@ -41,6 +41,8 @@ export interface EngineOptions {
   extendedRangeSelectors?: boolean;
   /** Accept `fill`, `fill_left` and `fill_right` on binary operators (promql-binop-fill-modifiers). Default false. */
   binopFillModifiers?: boolean;
+  /** Offer Thanos' `xrate`, `xincrease` and `xdelta` (its engine's EnableXFunctions). Default false. */
+  xFunctions?: boolean;
 }
 
 export interface QueryOptions {
@@ -64,6 +66,7 @@ export class Engine {
       delayedNameRemoval: opts.delayedNameRemoval ?? false,
       extendedRangeSelectors: opts.extendedRangeSelectors ?? false,
       binopFillModifiers: opts.binopFillModifiers ?? false,
+      xFunctions: opts.xFunctions ?? false,
     };
     this.#rangeFunctions = rangeFunctionsFor(this.#opts.compat);
   }
@@ -88,7 +91,10 @@ export class Engine {
 
   #parseOptions(): ParseOptions {
     const o = this.#opts;
-    return { compat: o.compat, experimentalFunctions: o.experimentalFunctions, extendedRangeSelectors: o.extendedRangeSelectors, binopFillModifiers: o.binopFillModifiers };
+    return {
+      compat: o.compat, experimentalFunctions: o.experimentalFunctions, extendedRangeSelectors: o.extendedRangeSelectors, binopFillModifiers: o.binopFillModifiers,
+      xFunctions: o.xFunctions,
+    };
   }
 
   /** Evaluates `query` at `time` (ms). */
@@ -204,9 +210,10 @@ export class Engine {
           const from = (at ?? lo) - vs.offset;
           const to = (at ?? hi) - vs.offset;
           const window = e.kind === 'matrixSelector' ? e.range : lookback;
-          // anchored/smoothed ranges read a lookback delta more before (and, smoothed, after) the range.
-          const before = e.kind === 'matrixSelector' && vs.extension !== undefined ? lookback : 0;
-          const after = vs.extension === 'smoothed' ? lookback : 0;
+          // A smoothed instant selector interpolates from the sample after its time too.
+          const { before, after } = e.kind === 'matrixSelector'
+            ? rangeReach(vs.extension, ctx.func, lookback)
+            : { before: 0, after: vs.extension === 'smoothed' ? lookback : 0 };
           out.push({
             vs,
             hints: {

@@ -18,6 +18,7 @@ import { absentAt, absentLabels, MISC_FUNCTIONS } from '../functions/misc.js';
 import { overTimeFunctions } from '../functions/over_time.js';
 import { COUNTER_FUNCTIONS, COUNTS_RESETS, countResets, rateFunctions } from '../functions/rate.js';
 import { stepTimes, TIME_FUNCTIONS } from '../functions/time.js';
+import { X_FUNCTION_NAMES, X_FUNCTIONS, X_LOOKBACK } from '../functions/xrate.js';
 import type { RangeFunction, Window } from '../functions/window.js';
 import { goFloat } from '../format.js';
 import { aggregate } from './aggregate.js';
@@ -78,8 +79,12 @@ interface WindowBounds {
   readonly range: number;
 }
 
-/** How far an `anchored`/`smoothed` range's windows reach beyond the range (ms) before and after it. */
-function extensionReach(ext: RangeExtension | undefined, lookback: number): { before: number; after: number } {
+/**
+ * How far the windows of a range reach beyond it (ms) before and after: a lookback delta for `anchored`
+ * and `smoothed` (after it too), X_LOOKBACK before the range of Thanos' x-functions.
+ */
+export function rangeReach(ext: RangeExtension | undefined, func: string, lookback: number): { before: number; after: number } {
+  if (X_FUNCTION_NAMES.has(func)) return { before: X_LOOKBACK, after: 0 };
   if (ext === undefined) return { before: 0, after: 0 };
   return { before: lookback, after: ext === 'smoothed' ? lookback : 0 };
 }
@@ -103,7 +108,7 @@ const KEEPS_METRIC_NAME = new Set(['last_over_time', 'first_over_time']);
 const COUNTER_SUFFIXES = ['_total', '_sum', '_count', '_bucket'];
 
 export function rangeFunctionsFor(compat: 2 | 3): Record<string, RangeFunction> {
-  return { ...overTimeFunctions(compat), ...rateFunctions(compat) };
+  return { ...overTimeFunctions(compat), ...rateFunctions(compat), ...X_FUNCTIONS };
 }
 
 /** `line:col` of a character offset, as Prometheus appends to annotations. */
@@ -331,8 +336,8 @@ export class Evaluator {
     return { type: 'vector', series: out };
   }
 
-  /** The series of a range-vector expression with the reference time (ms) of each step. */
-  #rangeSource(e: MatrixSelector | SubqueryExpr): {
+  /** The series of a range-vector expression, as the function `func` reads it, with the reference time (ms) of each step. */
+  #rangeSource(e: MatrixSelector | SubqueryExpr, func: string): {
     range: number; reach: { before: number; after: number }; refAt: (i: number) => number; each: (f: (s: RangeSeries) => void) => void;
   } {
     const mods: TimeModifiers = e.kind === 'matrixSelector' ? e.vs : e;
@@ -340,7 +345,7 @@ export class Evaluator {
     const refAt = (i: number): number => (at ?? stepTime(this.#range, i)) - mods.offset;
     if (e.kind === 'matrixSelector') {
       const series = this.#shared.data.get(e.vs) ?? [];
-      const reach = extensionReach(e.vs.extension, this.#shared.opts.lookbackDelta);
+      const reach = rangeReach(e.vs.extension, func, this.#shared.opts.lookbackDelta);
       const mint = refAt(0) - e.range - reach.before;
       const maxt = refAt(this.#range.steps - 1) + reach.after;
       const buf = this.#buf;
@@ -360,7 +365,7 @@ export class Evaluator {
       };
     }
     const inner = this.#subqueryPoints(e, at);
-    return { range: e.range, reach: extensionReach(undefined, 0), refAt, each: (f) => inner.forEach(f) };
+    return { range: e.range, reach: rangeReach(undefined, '', 0), refAt, each: (f) => inner.forEach(f) };
   }
 
   /** Evaluates a subquery's expression on absolute multiples of its step covering all windows. */
@@ -384,10 +389,10 @@ export class Evaluator {
   /**
    * Walks the windows of a range vector series by series: `f(series, b)`, where step i's window is the
    * samples b.lo[i] ≤ k < b.hi[i], ending at b.refs[i] (one call per series, not per window; `b` is
-   * reused from series to series).
+   * reused from series to series). `func` is the function reading them.
    */
-  #windows(e: MatrixSelector | SubqueryExpr, f: (s: RangeSeries, b: WindowBounds) => void): void {
-    const src = this.#rangeSource(e);
+  #windows(e: MatrixSelector | SubqueryExpr, f: (s: RangeSeries, b: WindowBounds) => void, func = ''): void {
+    const src = this.#rangeSource(e, func);
     const closed = this.#shared.opts.compat === 2;
     const { steps } = this.#range;
     const b: WindowBounds = { lo: new Int32Array(steps), hi: new Int32Array(steps), refs: new Float64Array(steps), range: src.range };
@@ -556,7 +561,7 @@ export class Evaluator {
         if (typeof v === 'number') out.set(target, i, v);
         else out.setHist(target, i, v);
       }
-    });
+    }, c.func.name);
     return out.result();
   }
 

@@ -46,6 +46,10 @@ export function checkCall(c: Call, input: string): void {
     const want = f.argTypes[Math.min(i, f.argTypes.length - 1)] as ExprType;
     expectType(input, a, want, `call to function ${quoted}`);
   });
+  // Thanos' engine reads a baseline before the range from storage, which a subquery does not have.
+  let arg = c.args[0];
+  while (arg?.kind === 'paren') arg = arg.expr;
+  if (f.thanos === true && arg?.kind === 'subquery') throw new ParseError(input, c.pos.start, `${quoted} takes a range selector, not a subquery`);
 }
 
 /** info()'s second argument is a bare label selector (`{…}`), as Prometheus' checkAST requires, with its wording. */

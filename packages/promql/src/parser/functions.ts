@@ -11,6 +11,8 @@ export interface FunctionDef {
   readonly experimental?: boolean;
   /** Only in Prometheus 2.x (`holt_winters`, renamed in 3.0), or only in 3.x (added after 2.42, which does not know it). */
   readonly only?: 2 | 3;
+  /** One of Thanos' extended rate functions (`xrate`, `xincrease`, `xdelta`), known only where they are enabled. */
+  readonly thanos?: boolean;
 }
 
 const S: ExprType = 'scalar';
@@ -42,6 +44,7 @@ const defs: FunctionDef[] = [
   ...elementwise.map((n) => def(n, [V], V)),
   ...overTime.map((n) => def(n, [M], V)),
   ...experimentalOverTime.map((n) => def(n, [M], V, 0, { experimental: true, only: 3 })),
+  ...['xrate', 'xincrease', 'xdelta'].map((n) => def(n, [M], V, 0, { thanos: true })),
   ...dateFunctions.map((n) => def(n, [V], V, 1)),
   ...histogramFunctions.map((n) => def(n, [V], V, 0, ['histogram_count', 'histogram_sum'].includes(n) ? {} : { only: 3 })),
   def('absent', [V], V),

@@ -26,6 +26,8 @@ export interface ParseOptions {
   extendedRangeSelectors?: boolean;
   /** Accept `fill`/`fill_left`/`fill_right` (Prometheus' promql-binop-fill-modifiers). Default false. */
   binopFillModifiers?: boolean;
+  /** Know Thanos' `xrate`, `xincrease` and `xdelta` (its engine's EnableXFunctions). Default false. */
+  xFunctions?: boolean;
 }
 
 const BINARY_OPS: Record<string, BinaryOp> = {
@@ -86,6 +88,8 @@ function lezerInput(input: string): string {
       .replace(/(?<![\w.])(\d+)\.(?!\w)/g, '$1 ')
       .replace(/(?<![\w.])0X(?=[0-9a-fA-F])/g, '0x')
       .replace(/\bholt_winters(?=\s*\()/g, 'day_of_month')
+      // Thanos' x-functions, which lezer does not know, as functions of the same length it does.
+      .replace(/(?<![\w:])x(rate|increase|delta)(?=\s*\()/g, (_m, f: string) => ({ rate: 'irate', increase: 'timestamp', delta: 'idelta' })[f] as string)
       .replace(/\b(step|range|min_of|max_of)(?=\s*\()/gi, (m) => m.toLowerCase());
     if (codeEnd >= input.length) break;
     const c = input[codeEnd] as string;
@@ -205,6 +209,7 @@ class Builder {
       experimentalFunctions: opts.experimentalFunctions ?? (opts.compat ?? 3) === 3,
       extendedRangeSelectors: opts.extendedRangeSelectors ?? false,
       binopFillModifiers: opts.binopFillModifiers ?? false,
+      xFunctions: opts.xFunctions ?? false,
     };
   }
 
@@ -770,7 +775,8 @@ class Builder {
     const func = FUNCTIONS.get(name);
     const body = n.getChild('FunctionCallBody') as SyntaxNode;
     // 3.x's functions with 2.x's language only where experimental functions are asked for (2.42 has none of them).
-    const absent = func === undefined || (func.only === (this.#opts.compat === 2 ? 3 : 2) && !(func.only === 3 && this.#opts.experimentalFunctions));
+    const absent = func === undefined || (func.only === (this.#opts.compat === 2 ? 3 : 2) && !(func.only === 3 && this.#opts.experimentalFunctions)) ||
+      (func.thanos === true && !this.#opts.xFunctions);
     if (absent) {
       if (name === 'start_timestamp') throw new UnsupportedError(`function ${name}()`);
       // To 2.x's lexer `start` and `end` are `@`'s words, read as a metric's name here: the call's `(` is out of place.
