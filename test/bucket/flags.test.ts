@@ -10,6 +10,7 @@ import { registerCommands } from '@strata/cli';
 import { FilesystemBucket, type Bucket } from '@strata/objstore';
 import { nopLogger } from '@strata/runtime';
 import { formatMeta, parseMeta } from '@strata/tsdb';
+import { startOtlpReceiver } from '@strata/testing/otlp';
 import { tempDir } from '@strata/testing/process';
 import { startReplicator, type ReplicateOptions } from '../../packages/cli/src/commands/bucket-replicate.js';
 import { promtoolBlocks, syntheticBlock } from './fixtures.js';
@@ -70,7 +71,29 @@ describe('--log.level and --log.format on every bucket subcommand', () => {
       const help = new Command('strata');
       registerCommands(help);
       const cmd = help.commands.find((c) => c.name() === 'tools')?.commands.find((c) => c.name() === 'bucket')?.commands.find((c) => c.name() === sub);
-      expect(cmd?.options.map((o) => o.long), sub).toEqual(expect.arrayContaining(['--log.level', '--log.format']));
+      expect(cmd?.options.map((o) => o.long), sub).toEqual(expect.arrayContaining(['--log.level', '--log.format', '--tracing.config', '--tracing.config-file', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio']));
+    }
+  });
+});
+
+describe('--tracing.config and --enable-auto-gomemlimit on the bucket tools, as on every Thanos command', () => {
+  it('traces a command as one span of strata-tools, with its error, and checks the memory limit', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const { bucket, flag } = await newBucket('traced');
+      const id = await addBlock(bucket, { cluster: 'a' }, 0, 2 * HOUR);
+      const tracing = `--tracing.config=type: OTLP\nconfig: {client_type: http, endpoint: "${receiver.http}", insecure: true}`;
+      const ls = await strata(['tools', 'bucket', 'ls', flag, tracing, '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio=0.5']);
+      expect(ls.out).toContain(id);
+      expect(ls.err).toMatch(/memory limit|may grow past/);
+      await expect(strata(['tools', 'bucket', 'mark', flag, tracing, '--id=01JAAAAAAAAAAAAAAAAAAAAAAA', `--marker=${NO_COMPACT_MARK_FILENAME}`, '--details=x'])).rejects.toThrow();
+      // The exporter has sent both by the time each command returns.
+      expect(receiver.spans.map((s) => ({ service: s.service, name: s.name, parent: s.parentSpanId, status: s.statusCode }))).toEqual([
+        { service: 'strata-tools', name: 'bucket ls', parent: '', status: 0 },
+        { service: 'strata-tools', name: 'bucket mark', parent: '', status: 2 },
+      ]);
+    } finally {
+      await receiver.stop();
     }
   });
 });

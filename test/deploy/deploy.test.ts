@@ -275,6 +275,7 @@ describe('deploy files and the CLI', () => {
         '--endpoint.sd-config-file', '--endpoint.sd-config', '--endpoint.sd-config-reload-interval', '--grpc-client-tls-min-version', '--grpc-server-tls-min-version',
         '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--store.sd-interval', '--query.mode', '--query.partition-label',
         '--selector.relabel-config', '--selector.relabel-config-file', '--selector-label', '--query.conn-metric.label', '--alert.query-url',
+        '--query.enable-x-functions', '--store-strict', '--log.request.decision',
       ],
       store: [
         '--grpc-server-tls-min-version', '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--cache-index-header', '--store.enable-lazy-expanded-postings',
@@ -287,7 +288,10 @@ describe('deploy files and the CLI', () => {
         '--web.route-prefix', '--web.external-prefix', '--web.prefix-header', '--web.disable-cors', '--disable-admin-operations',
         '--debug.halt-on-error',
       ],
-      'query-frontend': ['--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--query-frontend.slow-query-logs-user-header', '--query-frontend.force-query-stats'],
+      'query-frontend': [
+        '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--query-frontend.slow-query-logs-user-header', '--query-frontend.force-query-stats',
+        '--query-frontend.enable-x-functions', '--log.request.decision',
+      ],
     };
     const program = cliProgram();
     for (const [command, flags] of Object.entries(thanosFlags)) {

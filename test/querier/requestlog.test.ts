@@ -51,16 +51,45 @@ describe('strata query --request.logging-config', () => {
     }
   }, 60_000);
 
+  it("takes Thanos' older --log.request.decision in its terms", async () => {
+    const dir = await tempDir('strata-requestlog-');
+    const querier = await startCliComponent(dir.path, 'query', ['query', '--log.level=debug', '--log.format=json', '--log.request.decision=LogFinishCall']);
+    const client = new StoreClient(querier.grpc);
+    try {
+      expect((await fetch(`${querier.http}/api/v1/query?query=1`)).status).toBe(200);
+      await client.labelNames(labelNamesRequest({ start: 0, end: 1000 }));
+      await querier.proc.stop();
+      const finished = (await readFile(querier.proc.logFile, 'utf8'))
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === 'finished call' || l.msg === 'started call');
+      expect(finished.map((l) => [l.msg, l.protocol, l['http.method'] ?? l['grpc.method']])).toEqual(
+        expect.arrayContaining([['finished call', 'http', 'GET /api/v1/query?query=1'], ['finished call', 'grpc', 'LabelNames']]),
+      );
+      expect(finished.filter((l) => l.msg === 'started call')).toEqual([]);
+    } finally {
+      client.close();
+      await querier.proc.stop();
+      await dir.cleanup();
+    }
+  }, 60_000);
+
   it('refuses a configuration Thanos refuses, before it serves', async () => {
     const dir = await tempDir('strata-requestlog-');
     try {
-      const proc = startProcess(process.execPath, ['--import', 'tsx', CLI_SOURCE, 'query', '--request.logging-config=options: {decision: {log_end: true}}', '--http-address=127.0.0.1:0', '--grpc-address=127.0.0.1:0'], {
-        logFile: join(dir.path, 'query.log'),
-        env: { ...process.env, ...TSX_CHILD_ENV },
-      });
-      const code = await new Promise<number | null>((resolve) => proc.child.once('exit', (c) => resolve(c)));
-      expect(code).toBe(1);
-      expect(await readFile(proc.logFile, 'utf8')).toContain('--request.logging-config: options.level: required when a decision is given');
+      for (const [flag, error] of [
+        ['--request.logging-config=options: {decision: {log_end: true}}', '--request.logging-config: options.level: required when a decision is given'],
+        ['--log.request.decision=Sometimes', '--log.request.decision must be NoLogCall, LogFinishCall, LogStartAndFinishCall, not Sometimes'],
+      ]) {
+        const proc = startProcess(process.execPath, ['--import', 'tsx', CLI_SOURCE, 'query', flag as string, '--http-address=127.0.0.1:0', '--grpc-address=127.0.0.1:0'], {
+          logFile: join(dir.path, 'query.log'),
+          env: { ...process.env, ...TSX_CHILD_ENV },
+        });
+        const code = await new Promise<number | null>((resolve) => proc.child.once('exit', (c) => resolve(c)));
+        expect(code).toBe(1);
+        expect(await readFile(proc.logFile, 'utf8')).toContain(error);
+      }
     } finally {
       await dir.cleanup();
     }

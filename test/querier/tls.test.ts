@@ -169,14 +169,16 @@ describe('gRPC TLS between querier and store gateway', () => {
     expect(await readFile(proc.logFile, 'utf8')).toContain('--endpoint.sd-config: endpoints[0]: dns+store.internal:10901 is a dynamically specified endpoint');
   }, 60_000);
 
-  it("takes Thanos' deprecated names of --endpoint and --endpoint.sd-files: --store and --store.sd-files", async () => {
+  it("takes Thanos' deprecated names of --endpoint, --endpoint-strict and --endpoint.sd-files: --store, --store-strict and --store.sd-files", async () => {
     const c = (f: string) => join(dir.path, 'certs', f);
     const sd = join(dir.path, 'stores.yml');
     await writeFile(sd, `- targets: ['${storeAddress}']\n`);
     const unreachable = `127.0.0.1:${await freePort()}`;
+    const strict = `127.0.0.1:${await freePort()}`;
     const querier = await component('query-store-flags', [
       'query',
       `--store=${unreachable}`,
+      `--store-strict=${strict}`,
       `--store.sd-files=${sd}`,
       '--grpc-client-tls-secure',
       `--grpc-client-tls-ca=${c('ca.crt')}`,
@@ -187,7 +189,9 @@ describe('gRPC TLS between querier and store gateway', () => {
     expect((await storeStatus(querier)).lastError).toBeNull();
     const stores = (await (await fetch(`${querier}/api/v1/stores`)).json()) as { data: Record<string, { name: string; lastError: string | null }[]> };
     const listed = Object.values(stores.data).flat();
-    expect(listed.map((e) => e.name).sort()).toEqual([storeAddress, unreachable].sort());
+    expect(listed.map((e) => e.name).sort()).toEqual([storeAddress, unreachable, strict].sort());
     expect(listed.find((e) => e.name === unreachable)?.lastError).not.toBeNull();
+    // A strict endpoint is asked even while it is down: its failure shows in every answer.
+    expect(((await (await fetch(`${querier}/api/v1/query?query=up`)).json()) as { warnings?: string[] }).warnings?.some((w) => w.includes(strict))).toBe(true);
   }, 120_000);
 });

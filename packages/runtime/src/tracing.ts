@@ -1,5 +1,5 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { context, propagation, SpanStatusCode, trace, type Attributes, type Context, type Link, type SpanKind, type Tracer } from '@opentelemetry/api';
+import { context, propagation, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type SpanKind, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { loggingErrorHandler, setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
@@ -30,18 +30,26 @@ export function strataTracer(): Tracer {
  */
 export function inSpan<T>(name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
   if (trace.getActiveSpan()?.isRecording() !== true) return fn();
-  return strataTracer().startActiveSpan(name, { attributes }, (span) =>
-    fn().then(
-      (v) => {
-        span.end();
-        return v;
-      },
-      (e: unknown) => {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
-        span.end();
-        throw e;
-      },
-    ),
+  return strataTracer().startActiveSpan(name, { attributes }, (span) => endedWith(span, fn()));
+}
+
+/** Runs `fn` in a span of its own, the root of a trace when none is active (a command's whole run). */
+export function inRootSpan<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  return strataTracer().startActiveSpan(name, (span) => endedWith(span, fn()));
+}
+
+/** `p`, ending `span` when it settles, with an error status on a rejection. */
+function endedWith<T>(span: Span, p: Promise<T>): Promise<T> {
+  return p.then(
+    (v) => {
+      span.end();
+      return v;
+    },
+    (e: unknown) => {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+      span.end();
+      throw e;
+    },
   );
 }
 

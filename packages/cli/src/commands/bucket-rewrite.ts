@@ -10,7 +10,7 @@ import { rewriteBlock, type DeletionRequest } from '@strata/compactor';
 import type { Bucket } from '@strata/objstore';
 import { parseSelector } from '@strata/tsdb';
 import { withObjstoreFlags } from './objstore-flags.js';
-import { checkBlockIds, hashFuncFlag, withLogFlags, yamlFlag } from './component.js';
+import { checkBlockIds, hashFuncFlag, toolAction, withToolFlags, yamlFlag } from './component.js';
 import { toolIO, type CommandIO } from './tools-bucket.js';
 
 export interface RewriteCommandOptions {
@@ -56,7 +56,7 @@ export function registerRewrite(bucket: Command, withBucket: <T>(flags: Record<s
     .option('--no-dry-run', 'write, upload and (with --delete-blocks) replace the blocks')
     .option('--delete-blocks', 'mark each source block for deletion once its rewrite is uploaded', false)
     .option('--tmp.dir <dir>', 'scratch directory for the blocks being rewritten, and where change logs are left (default: the system temp dir)');
-  withLogFlags(cmd).action(async (o: Record<string, unknown>) => {
+  withToolFlags(cmd).action(toolAction('bucket rewrite', async (o) => {
       const deletionText = await yamlFlag(o, 'rewrite.to-delete-config');
       const relabelText = await yamlFlag(o, 'rewrite.to-relabel-config');
       if (deletionText === undefined && relabelText === undefined) throw new Error('nothing to rewrite: give a deletion config (--rewrite.to-delete-config) or a relabel config (--rewrite.to-relabel-config), or both');
@@ -75,7 +75,7 @@ export function registerRewrite(bucket: Command, withBucket: <T>(flags: Record<s
         ...(tmpDir !== undefined ? { tmpDir } : {}),
       };
       await withBucket(o, (b) => runRewrite(b, opts, toolIO(o)));
-  });
+  }));
 }
 
 /** Intervals as Thanos' change log prints them (Go's %v of tombstones.Intervals); a whole series is all time. */

@@ -15,7 +15,8 @@ import {
   runUntilSignal,
   servingFromFlags,
   withBlockViewerFlags,
-  withLogFlags,
+  toolAction,
+  withToolFlags,
   tracingConfigFromFlags,
   startTracingFor,
   withServingFlags,
@@ -201,7 +202,7 @@ export function registerBucketSteps(bucket: Command): void {
   const retention = withRetentionFlags(withObjstoreFlags(bucket.command('retention').description('Mark the blocks older than their resolution\'s retention for deletion'), 'objstore', 'the bucket'))
     .option('--delete-delay <duration>', 'how long a block marked for deletion stays before a compactor or `tools bucket cleanup` deletes it (retention only marks); a block marked already is not marked again', '48h')
     .option('--block-sync-concurrency <n>', 'meta.json files read from the bucket at once', '20');
-  withLogFlags(retention).action(async (o: Record<string, unknown>) => {
+  withToolFlags(retention).action(toolAction('bucket retention', async (o) => {
     const logger = loggerFromFlags(o);
     const compactor = await start({
       ...STEP_DEFAULTS,
@@ -217,7 +218,7 @@ export function registerBucketSteps(bucket: Command): void {
       logger,
     });
     await runCompactor(compactor, false, logger);
-  });
+  }));
 }
 
 /** --debug.max-compaction-level as the compaction windows it allows. */

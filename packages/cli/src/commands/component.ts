@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { checkHeapAgainstMemoryLimit, createLogger, DEFAULT_TENANT_SOURCE, isCertificateField, parseRequestLoggingConfig, parseTracingConfig, startTracing, type Logger, type LogLevel, type ServingConfig, type TenantSource, type TracingConfig } from '@strata/runtime';
+import { checkHeapAgainstMemoryLimit, createLogger, DEFAULT_TENANT_SOURCE, inRootSpan, isCertificateField, parseRequestLoggingConfig, parseTracingConfig, startTracing, type Logger, type LogLevel, type ServingConfig, type TenantSource, type TracingConfig } from '@strata/runtime';
 import { parseTlsVersion, type ClientTLS, type ServerTLS } from '@strata/storeapi';
 import { isULID } from '@strata/tsdb';
 import { parseDuration, parseUrlPath } from '../flags.js';
@@ -33,10 +33,47 @@ export function withServingFlags(cmd: Command, has: { grpc: boolean; requestLogg
   withGracePeriodFlags(cmd, has.grpc);
   withHttpConfigFlag(cmd);
   if (has.requestLogging) withRequestLoggingFlags(cmd);
-  cmd
+  return withMemoryLimitFlags(withTracingFlags(withLogFlags(cmd)));
+}
+
+/** Thanos' --enable-auto-gomemlimit and --auto-gomemlimit.ratio, which every Thanos command takes. */
+function withMemoryLimitFlags(cmd: Command): Command {
+  return cmd
     .option('--enable-auto-gomemlimit', "as Thanos' flag, which keeps Go's memory within --auto-gomemlimit.ratio of the container's limit (of the machine's memory without one): Node's heap limit is set at start, so this logs that share at start and warns, with the --max-old-space-size to start with, when the heap may grow past it", false)
     .option('--auto-gomemlimit.ratio <ratio>', 'the share of the memory limit --enable-auto-gomemlimit keeps to, in (0, 1]', '0.9');
-  return withTracingFlags(withLogFlags(cmd));
+}
+
+/** With --enable-auto-gomemlimit, the heap's limit checked against the memory's (logged on `logger`). */
+async function checkMemoryLimit(o: Record<string, unknown>, logger: Logger): Promise<void> {
+  if (o.enableAutoGomemlimit === true) await checkHeapAgainstMemoryLimit({ ratio: Number(o['autoGomemlimit.ratio']), logger });
+}
+
+/**
+ * The flags every Thanos command takes, for a command that runs once and serves nothing (the bucket
+ * tools): --log.*, --tracing.config(-file) and --enable-auto-gomemlimit. Its action is `toolAction`'s.
+ */
+export function withToolFlags(cmd: Command): Command {
+  return withMemoryLimitFlags(withTracingFlags(withLogFlags(cmd)));
+}
+
+/**
+ * The action of a command with `withToolFlags`: `fn`, after the memory limit is checked, traced as one
+ * span named `name` in service strata-tools when --tracing.config asks (Strata's object store client
+ * makes no spans of its own, where Thanos' traces each operation).
+ */
+export function toolAction(name: string, fn: (o: Record<string, unknown>) => Promise<void>): (o: Record<string, unknown>) => Promise<void> {
+  return async (o) => {
+    const logger = loggerFromFlags(o);
+    await checkMemoryLimit(o, logger);
+    const config = await tracingConfigFromFlags(o);
+    if (config === undefined) return fn(o);
+    const tracing = startTracing(config, 'tools', logger);
+    try {
+      await inRootSpan(name, () => fn(o));
+    } finally {
+      await tracing.stop();
+    }
+  };
 }
 
 /** Thanos' flags of the block viewer that the compactor and the store gateway serve on their HTTP address. */
@@ -73,8 +110,8 @@ export function blockViewerFromFlags(o: Record<string, unknown>): { blockViewer:
  * heap's limit checked against the memory's (logged on `logger`).
  */
 export async function servingFromFlags(o: Record<string, unknown>, logger: Logger): Promise<ServingConfig> {
-  const requestLogging = await yamlFlag(o, 'request.logging-config');
-  if (o.enableAutoGomemlimit === true) await checkHeapAgainstMemoryLimit({ ratio: Number(o['autoGomemlimit.ratio']), logger });
+  const requestLogging = await requestLoggingFromFlags(o);
+  await checkMemoryLimit(o, logger);
   return {
     ...(await webConfigFromFlags(o)),
     httpGracePeriodMs: parseDuration(String(o.httpGracePeriod)),
@@ -94,7 +131,24 @@ async function webConfigFromFlags(o: Record<string, unknown>): Promise<ServingCo
 function withRequestLoggingFlags(cmd: Command): Command {
   return cmd
     .option('--request.logging-config <yaml>', 'which HTTP requests and gRPC calls to log, in Thanos\' YAML, e.g. "options: {level: ERROR, decision: {log_start: false, log_end: true}}" (lines below status 500 or for calls that did not fail are at debug level)')
-    .option('--request.logging-config-file <path>', 'file with the request logging configuration');
+    .option('--request.logging-config-file <path>', 'file with the request logging configuration')
+    .option('--log.request.decision <decision>', "Thanos' flag before 0.33, which --request.logging-config replaced: LogFinishCall logs every finished request and call (at debug level below status 500 or where the call did not fail), LogStartAndFinishCall their starts too, NoLogCall none; --request.logging-config wins");
+}
+
+const LEGACY_REQUEST_LOGGING: Readonly<Record<string, string>> = {
+  NoLogCall: '',
+  LogFinishCall: 'options: {level: DEBUG, decision: {log_start: false, log_end: true}}',
+  LogStartAndFinishCall: 'options: {level: DEBUG, decision: {log_start: true, log_end: true}}',
+};
+
+/** --request.logging-config, else what the older --log.request.decision says in its terms. */
+async function requestLoggingFromFlags(o: Record<string, unknown>): Promise<string | undefined> {
+  const config = await yamlFlag(o, 'request.logging-config');
+  const decision = o['log.request.decision'];
+  if (config !== undefined || decision === undefined) return config;
+  const text = LEGACY_REQUEST_LOGGING[String(decision)];
+  if (text === undefined) throw new Error(`--log.request.decision must be ${Object.keys(LEGACY_REQUEST_LOGGING).join(', ')}, not ${String(decision)}`);
+  return text;
 }
 
 /** Thanos' --tracing.config(-file): where the component sends its traces (OTLP). */

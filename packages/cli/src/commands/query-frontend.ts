@@ -16,6 +16,7 @@ export function register(program: Command): void {
     )
     .option('--query-frontend.downstream-tripper-config-file <path>', 'file with that configuration')
     .option('--query-frontend.compress-responses', 'gzip or deflate answers for clients that accept it', false)
+    .option('--query-frontend.enable-x-functions', "Thanos' flag letting its frontend read xrate, xincrease and xdelta when it splits and shards queries: Strata's frontend always reads them, so queries with them are split and sharded either way", false)
     .option(
       '--query-frontend.force-query-stats',
       "ask the querier for its stats of every query (stats=all) and log them per request (\"query stats\": the queriers' time, series and chunk bytes fetched, peak and total samples), give them back in a Server-Timing header and count them by tenant, as Thanos; a client that did not ask for stats gets none in its answer",

@@ -57,6 +57,7 @@ export function register(program: Command): void {
     .option('--endpoint.sd-config-reload-interval <duration>', 'how often --endpoint.sd-config-file is read again besides when it is seen to change', '5m')
     .option('--store <host:port>', 'deprecated name of --endpoint, as in Thanos; repeatable', repeatable, [])
     .option('--store.sd-files <path>', 'deprecated name of --endpoint.sd-files, as in Thanos; repeatable', repeatable, [])
+    .option('--store-strict <host:port>', 'deprecated name of --endpoint-strict, as in Thanos; repeatable', repeatable, [])
     .option('--store.sd-interval <duration>', "Thanos' fallback interval of its SD-file reads: accepted; Strata reads the SD files at every refresh of the endpoints (5s)", '5m')
     .option('--store.sd-dns-interval <duration>', 'how often endpoints given as dns+, dnssrv+ or dnssrvnoa+ are looked up again', '30s')
     .option('--endpoint.info-timeout <duration>', 'timeout of the Info call each endpoint is asked every 5s', '5s')
@@ -163,7 +164,7 @@ export function register(program: Command): void {
     // Thanos' deprecated names of the same flags still serve: deployments written for Thanos before 0.21 use them.
     const endpoints = [...(o.endpoint as string[]), ...(o.store as string[])];
     const sdFiles = [...(o['endpoint.sdFiles'] as string[]), ...(o['store.sdFiles'] as string[])];
-    const strictEndpoints = o.endpointStrict as string[];
+    const strictEndpoints = [...(o.endpointStrict as string[]), ...(o.storeStrict as string[])];
     const discovered = strictEndpoints.find(isDnsEndpoint);
     if (discovered !== undefined) throw new Error(`--endpoint-strict takes static addresses only, not ${discovered}`);
     const endpointGroups = o.endpointGroup as string[];

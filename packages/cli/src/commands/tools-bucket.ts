@@ -36,7 +36,7 @@ import type { Logger } from '@strata/runtime';
 import { parseDuration, parseLabelFlags, parseTimeBound } from '../flags.js';
 import { registerReplicate, runReplicate } from './bucket-replicate.js';
 import { registerWeb } from './bucket-web.js';
-import { checkBlockIds, choiceFlag, intFlag, loggerFromFlags, withLogFlags, yamlFlag } from './component.js';
+import { checkBlockIds, choiceFlag, intFlag, loggerFromFlags, toolAction, withToolFlags, yamlFlag } from './component.js';
 import { registerBucketSteps } from './compact.js';
 import { bucketFromFlags, requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 import { registerRewrite } from './bucket-rewrite.js';
@@ -120,25 +120,25 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 /** `strata tools bucket …`: inspect and repair blocks in object storage, after `thanos tools bucket`. */
 export function register(tools: Command): void {
   const bucket = tools.command('bucket').description('Inspect and manage blocks in object storage');
-  const withConfig = (c: Command) => withLogFlags(withObjstoreFlags(c, 'objstore', 'the bucket'));
+  const withConfig = (c: Command) => withToolFlags(withObjstoreFlags(c, 'objstore', 'the bucket'));
   const timeoutFlag = (c: Command) => c.option('--timeout <duration>', "how long reading the blocks' meta.json from the bucket may take", '5m');
 
   timeoutFlag(withRelabelSelectorFlags(withTimeRangeFlags(withConfig(bucket.command('ls').description('List the blocks in the bucket')), 'listed'), 'listed'))
     .option('-o, --output <format>', 'table, wide or json', 'table')
     .option('--exclude-delete', 'leave out blocks marked for deletion', false)
-    .action(async (o: Record<string, unknown>) => {
+    .action(toolAction('bucket ls', async (o) => {
       const filters = await blockSelectorFilters(o);
       await withBucket(o, (b) => runLs(b, { output: String(o.output), excludeDelete: o.excludeDelete === true, filters, timeoutMs: parseDuration(String(o.timeout)) }, toolIO(o)));
-    });
+    }));
 
   timeoutFlag(withConfig(bucket.command('inspect').description('Show each block: time range, series, samples, chunks, compaction level, resolution, source, labels')))
     .option('--sort-by <columns...>', `sort by these columns (${INSPECT_COLUMNS.join(', ')})`, ['FROM', 'UNTIL'])
     .option('-l, --selector <label=value>', 'only blocks whose external labels match, e.g. cluster="c1" (repeatable)', collect, [])
     .option('--output <format>', 'table (aligned), csv or tsv: the same columns', 'table')
-    .action(async (o: Record<string, unknown>) => {
+    .action(toolAction('bucket inspect', async (o) => {
       const output = choiceFlag(o.output, '--output', INSPECT_OUTPUTS) as InspectOutput;
       await withBucket(o, (b) => runInspect(b, { sortBy: o.sortBy as string[], selector: parseLabelFlags(o.selector as string[]), output, timeoutMs: parseDuration(String(o.timeout)) }, toolIO(o)));
-    });
+    }));
 
   withConfig(bucket.command('upload-blocks').description('Upload TSDB blocks from a directory (backfill), setting their external labels; blocks already in the bucket are skipped'))
     .requiredOption('--path <dir>', 'directory containing block directories')
@@ -147,7 +147,7 @@ export function register(tools: Command): void {
     .option('--shipper.upload-concurrency <n>', "files of one block uploaded at once (Thanos' flag)", '5')
     .option('--shipper.upload-compacted', "also upload blocks compacted locally (compaction level above 1); without it they are skipped, as Thanos' shipper skips them", false)
     .option('--concurrency <n>', "blocks uploaded in parallel (Strata's flag; each of them uploads --shipper.upload-concurrency files at once)", '2')
-    .action(async (o: Record<string, unknown>) => {
+    .action(toolAction('bucket upload-blocks', async (o) => {
       await withBucket(o, (b) =>
         runUploadBlocks(
           b,
@@ -162,23 +162,23 @@ export function register(tools: Command): void {
           toolIO(o),
         ),
       );
-    });
+    }));
 
   withConfig(bucket.command('mark').description('Mark blocks for deletion, no-compaction or no-downsampling, or with --remove take the mark away'))
     .requiredOption('--id <ulid...>', 'block IDs')
     .requiredOption('--marker <file>', `${DELETION_MARK_FILENAME}, ${NO_COMPACT_MARK_FILENAME} or ${NO_DOWNSAMPLE_MARK_FILENAME}`)
     .option('--details <text>', 'why the block is marked (required unless --remove)')
     .option('--remove', 'remove the marker instead of writing it (a block without it is left as it is)', false)
-    .action(async (o: Record<string, unknown>) =>
+    .action(toolAction('bucket mark', async (o) =>
       withBucket(o, (b) => runMark(b, { ids: o.id as string[], marker: String(o.marker), ...(o.details !== undefined ? { details: String(o.details) } : {}), remove: o.remove === true }, toolIO(o))),
-    );
+    ));
 
   withRelabelSelectorFlags(withConfig(bucket.command('cleanup').description('Delete aborted partial uploads and blocks marked for deletion longer than --delete-delay')), 'cleaned up')
     .option('--delete-delay <duration>', 'how long a block stays after being marked for deletion', '48h')
     .option('--consistency-delay <duration>', 'blocks uploaded more recently than this are left alone; a partial upload is deleted only once older than this and --partial-upload-age', '30m')
     .option('--partial-upload-age <duration>', 'how old a partial upload must be to count as aborted', '48h')
     .option('--block-sync-concurrency <n>', "meta.json files and deletion marks read from the bucket at once", '20')
-    .action(async (o: Record<string, unknown>) => {
+    .action(toolAction('bucket cleanup', async (o) => {
       const filters = await blockSelectorFilters(o);
       await withBucket(o, (b) =>
         runCleanup(
@@ -193,7 +193,7 @@ export function register(tools: Command): void {
           toolIO(o),
         ),
       );
-    });
+    }));
 
   registerRewrite(bucket, withBucket);
   registerReplicate(bucket);
@@ -215,7 +215,7 @@ export function register(tools: Command): void {
       false,
     )
     .option('--delete-delay <duration>', 'with --repair: 0s deletes a block at once; more marks it for deletion, for the compactor to delete after this delay', '0s')
-    .action(async (o: Record<string, unknown>) => {
+    .action(toolAction('bucket verify', async (o) => {
       const issues = (o.issues as string[]).map((i) => {
         if (!(VERIFY_ISSUES as readonly string[]).includes(i)) throw new Error(`--issues: ${i} is not one of ${VERIFY_ISSUES.join(', ')}`);
         return i as VerifyIssueKind;
@@ -239,7 +239,7 @@ export function register(tools: Command): void {
       } finally {
         await backup?.close();
       }
-    });
+    }));
 }
 
 async function withBucket<T>(flags: Record<string, unknown>, fn: (b: Bucket) => Promise<T>): Promise<T> {
