@@ -198,6 +198,10 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     const c5Dir = join(work.path, 'c5');
     for (const src of blocks) await copyBlock(src, c5Dir);
     await uploadAll(bucket, c5Dir, { cluster: 'c5' });
+    // c6: a healthy stream left for the --compact.block-max-index-size test.
+    const c6Dir = join(work.path, 'c6');
+    for (const src of blocks) await copyBlock(src, c6Dir);
+    await uploadAll(bucket, c6Dir, { cluster: 'c6' });
 
     const compactor = await start(
       compactorConfig(bucket, join(work.path, 'data'), {
@@ -206,7 +210,7 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
         dedupFunc: 'chain',
         downsampling: false,
         concurrency: 2,
-        relabel: only('c5', 'drop'),
+        relabel: only('c5|c6', 'drop'),
         // --hash-func=SHA256, one file and one block at a time.
         transfer: { hashFiles: true, filesConcurrency: 1, blocksFetchConcurrency: 1 },
       }),
@@ -270,6 +274,36 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     await compactor.done;
     await compactor.stop();
     expect(layout(ofStream(await liveBlocks(bucket), 'c5'))).toEqual(['[0h,2h) L1', '[2h,4h) L1', '[4h,8h) L2', '[8h,10h) L1', '[10h,12h) L1']);
+  });
+
+  it('--compact.block-max-index-size: marks the block with the largest index of a plan that would reach it no-compact, and compacts without it', async () => {
+    const before = ofStream(await liveBlocks(bucket), 'c6');
+    const indexSize = (m: BlockMeta) => m.thanos?.files?.find((f) => f.rel_path === 'index')?.size_bytes as number;
+    const largest = Math.max(...before.map(indexSize));
+    // Two of these blocks' indexes stay below 85% of the limit, three reach it.
+    const limit = Math.ceil((2.5 * largest) / 0.85);
+    expect(3 * Math.min(...before.map(indexSize))).toBeGreaterThanOrEqual(limit * 0.85);
+    const compactor = await start(
+      compactorConfig(bucket, join(work.path, 'data'), { httpAddress: '127.0.0.1:0', replicaLabels: [], dedupFunc: 'chain', downsampling: false, relabel: only('c6', 'keep'), maxBlockIndexSize: limit }),
+    );
+    await compactor.done;
+    const marked = (await (await fetch(`http://${compactor.httpAddress}/metrics`)).text()).match(/^strata_compact_blocks_marked_total\{marker="no-compact-mark.json",reason="index-size-exceeding"\} (\d+)$/m);
+    await compactor.stop();
+    const after = ofStream(await liveBlocks(bucket), 'c6');
+    const marks = (await Promise.all(after.map(async (m) => ({ m, mark: await readMarker(bucket, m.ulid, NO_COMPACT_MARK_FILENAME) })))).filter((x) => x.mark !== undefined);
+    expect(marks.length).toBeGreaterThan(0);
+    expect(Number(marked?.[1])).toBe(marks.length);
+    for (const { mark } of marks) {
+      expect(mark).toMatchObject({ reason: 'index-size-exceeding' });
+      expect(mark?.details).toContain('--compact.block-max-index-size');
+    }
+    // Blocks were compacted, two at a time at most, none of them a marked one.
+    const compacted = after.filter((m) => m.compaction.level > 1);
+    expect(compacted.length).toBeGreaterThan(0);
+    for (const m of compacted) {
+      expect(m.compaction.sources.length).toBeLessThanOrEqual(2);
+      for (const { m: x } of marks) expect(m.compaction.sources).not.toContain(x.ulid);
+    }
   });
 
   it('applies raw retention: blocks whose newest sample is older are marked, then deleted after the delay', async () => {

@@ -286,7 +286,7 @@ describe('deploy files and the CLI', () => {
       compact: [
         '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--compact.progress-interval', '--compact.skip-block-with-out-of-order-chunks', '--block-discovery-strategy', '--web.disable',
         '--web.route-prefix', '--web.external-prefix', '--web.prefix-header', '--web.disable-cors', '--disable-admin-operations',
-        '--debug.halt-on-error',
+        '--debug.halt-on-error', '--compact.block-max-index-size',
       ],
       'query-frontend': [
         '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--query-frontend.slow-query-logs-user-header', '--query-frontend.force-query-stats',

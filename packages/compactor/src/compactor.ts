@@ -7,6 +7,7 @@ import {
   deleteMarkedBlocks,
   downloadBlock,
   IgnoreDeletionMarkFilter,
+  INDEX_FILENAME,
   LabelShardedFilter,
   markBlock,
   MetaFetcher,
@@ -34,6 +35,9 @@ import type { CompactorMetrics } from './metrics.js';
 import { DEFAULT_RANGES, firstOverlappingRun, plan } from './planner.js';
 import { blocksToDelete, type RetentionPolicy } from './retention.js';
 import { findCorruptBlocks, verifyLocalBlock } from './verify.js';
+
+/** Thanos' --compact.block-max-index-size default, 64 GiB: Prometheus' index cannot address more. */
+export const DEFAULT_MAX_BLOCK_INDEX_SIZE = 64 * 1024 ** 3;
 
 export interface BucketCompactorOptions {
   bucket: Bucket;
@@ -63,6 +67,12 @@ export interface BucketCompactorOptions {
   /** Compaction windows (default 2h, 8h, 2d, 14d). */
   ranges?: readonly number[];
   transfer?: BlockTransfer;
+  /**
+   * --compact.block-max-index-size: a plan whose sources' indexes add up to 85% of this (the rest left
+   * for the merged index to grow) has its block with the largest index marked no-compact instead, as
+   * Thanos' largeTotalIndexSizeFilter does: an index of 64 GiB and more cannot be written (default 64 GiB).
+   */
+  maxBlockIndexSize?: number;
   now?: () => Date;
 }
 
@@ -232,6 +242,12 @@ export class BucketCompactor {
     for (;;) {
       const planned = plan(g.metas, noCompact, this.#ranges);
       if (planned.length === 0) return false;
+      const oversized = await this.#indexTooLarge(planned);
+      if (oversized !== undefined) {
+        const limit = this.#o.maxBlockIndexSize ?? DEFAULT_MAX_BLOCK_INDEX_SIZE;
+        await this.#skip(g, [oversized], 'index-size-exceeding', noCompact, `the compacted block's index could exceed ${limit} bytes (--compact.block-max-index-size) with this block`);
+        continue;
+      }
       const overlapping = firstOverlappingRun(planned).length > 0;
       if (overlapping && !this.#canMergeOverlaps(g)) {
         const reason: NoCompactReason = this.#vertical ? 'downsample-vertical-compaction' : 'overlapping-blocks';
@@ -257,6 +273,23 @@ export class BucketCompactor {
         await rm(work, { recursive: true, force: true });
       }
     }
+  }
+
+  /**
+   * The block of the plan with the largest index among those whose indexes, added up in plan order,
+   * reach 85% of --compact.block-max-index-size; undefined when the plan stays below it.
+   */
+  async #indexTooLarge(planned: readonly BlockMeta[]): Promise<BlockMeta | undefined> {
+    const limit = (this.#o.maxBlockIndexSize ?? DEFAULT_MAX_BLOCK_INDEX_SIZE) * 0.85;
+    let total = 0;
+    let largest: { meta: BlockMeta; size: number } | undefined;
+    for (const m of planned) {
+      const size = m.thanos?.files?.find((f) => f.rel_path === INDEX_FILENAME)?.size_bytes ?? (await this.#o.bucket.attributes(`${m.ulid}/${INDEX_FILENAME}`)).size;
+      if (largest === undefined || size > largest.size) largest = { meta: m, size };
+      total += size;
+      if (total >= limit) return largest.meta;
+    }
+    return undefined;
   }
 
   async #skip(g: Group, blocks: readonly BlockMeta[], reason: NoCompactReason, noCompact: Set<string>, details: string): Promise<void> {

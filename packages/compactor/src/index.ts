@@ -65,6 +65,8 @@ export interface CompactorConfig extends ServingConfig {
   /** Run only this step (Thanos' `tools bucket downsample` and `tools bucket retention`), not a whole iteration. */
   only?: CompactorStep;
   transfer?: BlockTransfer;
+  /** --compact.block-max-index-size (bytes; default 64 GiB): see BucketCompactorOptions. */
+  maxBlockIndexSize?: number;
 }
 
 export interface Compactor {
@@ -113,6 +115,7 @@ export async function start(config: CompactorConfig): Promise<Compactor> {
     ...(config.timeRange ? { timeRange: config.timeRange } : {}),
     ...(config.ranges ? { ranges: config.ranges } : {}),
     ...(config.transfer ? { transfer: config.transfer } : {}),
+    ...(config.maxBlockIndexSize !== undefined ? { maxBlockIndexSize: config.maxBlockIndexSize } : {}),
   });
   let http: HttpServer | undefined;
   let viewer: BlocksRefresher | undefined;

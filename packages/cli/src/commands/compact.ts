@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Relabeler, TimeBound } from '@strata/block';
 import { compactionRanges, start, type Compactor } from '@strata/compactor';
+import { parseBytes } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
 import { parseDuration, parseTimeBound } from '../flags.js';
 import {
@@ -94,6 +95,7 @@ export function register(program: Command): void {
     .option('--deduplication.func <func>', '"" (chain: identical replicas, as Prometheus vertical compaction) or penalty (HA Prometheus pairs)', '')
     .option('--compact.enable-vertical-compaction', 'merge overlapping blocks of a group instead of skipping them', false)
     .option('--compact.concurrency <n>', 'groups compacted in parallel', '1')
+    .option('--compact.block-max-index-size <size>', "largest index a compacted block may get (Thanos' hidden flag): a plan whose sources' indexes reach 85% of it has its block with the largest index marked no-compact (reason index-size-exceeding) and is planned again without it", '64GB')
     .option('--block-meta-fetch-concurrency <n>', 'meta.json files read from the bucket at once', '32')
     .option('--debug.max-compaction-level <n>', 'highest compaction level: 1 leaves 2h blocks as they are, 2 compacts up to 8h, 3 up to 2d, 4 up to 14d (as Thanos)', '4')
     .option('--delete-delay <duration>', 'how long a block marked for deletion stays before it is deleted (0s: at once)', '48h')
@@ -143,6 +145,7 @@ export function register(program: Command): void {
       dedupFunc: func === 'penalty' ? 'penalty' : 'chain',
       verticalCompaction: o['compact.enableVerticalCompaction'] === true,
       concurrency: intFlag(o['compact.concurrency'], '--compact.concurrency'),
+      maxBlockIndexSize: parseBytes(String(o['compact.blockMaxIndexSize']), '--compact.block-max-index-size'),
       metaFetchConcurrency: intFlag(o.blockMetaFetchConcurrency, '--block-meta-fetch-concurrency'),
       ranges: maxCompactionLevel(o['debug.maxCompactionLevel']),
       downsampleConcurrency: intFlag(o['downsample.concurrency'], '--downsample.concurrency'),
