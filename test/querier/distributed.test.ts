@@ -55,7 +55,9 @@ beforeAll(async () => {
     for (const b of await promtoolBlocks(histories[cluster].openMetrics, join(dir.path, cluster, 'blocks'))) await uploadWithLabels(bucket, b, { cluster });
     stores.push(await startStore({ bucket, dataDir: join(dir.path, cluster, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger }));
   }
-  const leaf = (store: Store) => startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], promqlCompat: 2, logger: nopLogger });
+  // Thanos' x-functions on: leaves evaluate what the central querier pushes down to them.
+  const leaf = (store: Store) =>
+    startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], promqlCompat: 2, promqlFeatures: { xFunctions: true }, logger: nopLogger });
   leaves.eu = await leaf(stores[0] as Store);
   leaves.eu2 = await leaf(stores[0] as Store);
   leaves.us = await leaf(stores[1] as Store);
@@ -64,6 +66,7 @@ beforeAll(async () => {
     endpoints: Object.values(leaves).map((q) => q.grpcAddress as string),
     distributed: { partitionLabels: [] },
     promqlCompat: 2,
+    promqlFeatures: { xFunctions: true },
     logger: nopLogger,
   });
   const reference = await promtoolBlocks(combined(), join(dir.path, 'reference'));
@@ -182,6 +185,22 @@ describe('--query.mode=distributed', () => {
     );
     expect(failures, `${failures.length} of ${queries.length} queries differ:\n${failures.slice(0, 20).join('\n')}`).toEqual([]);
     expect((await plans('distributed')) - before).toBeGreaterThan(queries.length / 2);
+  });
+
+  it("pushes Thanos' x-functions down to the leaves, answering as a querier in local mode", async () => {
+    const local = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: stores.map((st) => st.grpcAddress), promqlCompat: 2, promqlFeatures: { xFunctions: true }, logger: nopLogger });
+    try {
+      const before = await plans('distributed');
+      for (const q of ['xincrease(rh_requests[5m])', 'sum by (job) (xrate(rh_requests[10m]))', 'max(xdelta(rh_temp[2m]))']) {
+        const params = { query: q, start: String(start / 1000), end: String(end / 1000), step: '60' };
+        const [want, got] = await Promise.all([apiGet(`http://${local.httpAddress}`, '/api/v1/query_range', params), apiGet(`http://${central.httpAddress}`, '/api/v1/query_range', params)]);
+        expect((want.body.data?.result as unknown[]).length, q).toBeGreaterThan(0);
+        expect(answerDiff(want, got, []), q).toBeNull();
+      }
+      expect((await plans('distributed')) - before).toBe(3);
+    } finally {
+      await local.stop();
+    }
   });
 
   it("evaluates here, from the leaves' raw data, when a partition's leaves hold different times", async () => {
