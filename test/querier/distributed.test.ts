@@ -118,6 +118,35 @@ const QUERIES = [
   'absent(rh_nonexistent{job="x"})',
 ];
 
+const VOCABULARY: QueryVocabulary = {
+  counters: [['rh_requests', ['path']]],
+  gauges: [['rh_latency', ['path']], ['rh_temp', ['path']]],
+  common: ['instance', 'job', 'cluster'],
+  values: { job: ['api', 'db', 'web'], instance: ['i0', 'i1', 'i2', 'i3'], path: ['/p0', '/p1', '/p3'], cluster: ['eu', 'us'] },
+  labels: ['cluster', 'job', 'instance', 'path', 'le', 'nope'],
+};
+
+/** Where `querier` answers `queries` otherwise than Prometheus: instant queries and ranges at steps of 15s to 5m, at whole seconds, as the Query API carries them. */
+async function randomDifferences(querier: Querier, queries: readonly string[]): Promise<string[]> {
+  const failures: string[] = [];
+  const limit = pLimit(2);
+  await Promise.all(
+    queries.map((q, i) =>
+      limit(async () => {
+        const step = [15, 60, 300][i % 3] as number;
+        const [path, params] =
+          i % 4 === 0
+            ? ['/api/v1/query', { query: q, time: String(end / 1000 - 600 - i) }]
+            : ['/api/v1/query_range', { query: q, start: String(start / 1000 + i), end: String(end / 1000 - i), step: String(step) }];
+        const [want, got] = await Promise.all([apiGet(prometheus.url, path, params), apiGet(`http://${querier.httpAddress}`, path, params)]);
+        const diff = answerDiff(want, got, []);
+        if (diff !== null) failures.push(`${path} ${JSON.stringify(params)}: ${diff}`);
+      }),
+    ),
+  );
+  return failures;
+}
+
 describe('--query.mode=distributed', () => {
   it('answers range queries as Prometheus does, the HA pair of eu leaves counted once', async () => {
     const before = await plans('distributed');
@@ -157,32 +186,9 @@ describe('--query.mode=distributed', () => {
   });
 
   it('answers 300 seeded random queries as Prometheus does, errors included, most of them in part through the leaves', { timeout: 300_000 }, async () => {
-    const vocabulary: QueryVocabulary = {
-      counters: [['rh_requests', ['path']]],
-      gauges: [['rh_latency', ['path']], ['rh_temp', ['path']]],
-      common: ['instance', 'job', 'cluster'],
-      values: { job: ['api', 'db', 'web'], instance: ['i0', 'i1', 'i2', 'i3'], path: ['/p0', '/p1', '/p3'], cluster: ['eu', 'us'] },
-      labels: ['cluster', 'job', 'instance', 'path', 'le', 'nope'],
-    };
-    const queries = randomQueries(42, 300, vocabulary);
+    const queries = randomQueries(42, 300, VOCABULARY);
     const before = await plans('distributed');
-    const failures: string[] = [];
-    const limit = pLimit(2);
-    await Promise.all(
-      queries.map((q, i) =>
-        limit(async () => {
-          // Whole seconds, as the Query API carries them: instant queries, and ranges at steps of 15s to 5m.
-          const step = [15, 60, 300][i % 3] as number;
-          const [path, params] =
-            i % 4 === 0
-              ? ['/api/v1/query', { query: q, time: String(end / 1000 - 600 - i) }]
-              : ['/api/v1/query_range', { query: q, start: String(start / 1000 + i), end: String(end / 1000 - i), step: String(step) }];
-          const [want, got] = await Promise.all([apiGet(prometheus.url, path, params), apiGet(`http://${central.httpAddress}`, path, params)]);
-          const diff = answerDiff(want, got, []);
-          if (diff !== null) failures.push(`${path} ${JSON.stringify(params)}: ${diff}`);
-        }),
-      ),
-    );
+    const failures = await randomDifferences(central, queries);
     expect(failures, `${failures.length} of ${queries.length} queries differ:\n${failures.slice(0, 20).join('\n')}`).toEqual([]);
     expect((await plans('distributed')) - before).toBeGreaterThan(queries.length / 2);
   });
@@ -203,29 +209,55 @@ describe('--query.mode=distributed', () => {
     }
   });
 
-  it("evaluates here, from the leaves' raw data, when a partition's leaves hold different times", async () => {
-    // A second us leaf over the last hour only (as a leaf over a region's sidecars beside one over its history).
-    const recent = await startStore({ bucket: buckets[1] as Bucket, dataDir: join(dir.path, 'us', 'store-recent'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', minTime: TimeBound.at(end - 3_600_000), logger: nopLogger });
-    const recentLeaf = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [recent.grpcAddress], promqlCompat: 2, logger: nopLogger });
-    const mixed = await startQuerier({
-      httpAddress: '127.0.0.1:0',
-      // The recent leaf first: merged as replicas, its answers (from part of each window near its start) would win.
-      endpoints: [leaves.eu.grpcAddress as string, recentLeaf.grpcAddress as string, leaves.us.grpcAddress as string],
-      distributed: { partitionLabels: ['cluster'] },
-      promqlCompat: 2,
-      logger: nopLogger,
-    });
+  it("asks leaves of one partition over different times for the steps each holds whole, and evaluates here where none does", async () => {
+    // us over the last hour only (as a leaf over a region's sidecars beside one over its history), and over all but it.
+    const storeOf = (name: string, range: { minTime?: TimeBound; maxTime?: TimeBound }) =>
+      startStore({ bucket: buckets[1] as Bucket, dataDir: join(dir.path, 'us', name), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', ...range, logger: nopLogger });
+    const recent = await storeOf('store-recent', { minTime: TimeBound.at(end - 3_600_000) });
+    const history = await storeOf('store-history', { maxTime: TimeBound.at(end - 3_600_000) });
+    const leafOf = (st: Store) => startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [st.grpcAddress], promqlCompat: 2, logger: nopLogger });
+    const recentLeaf = await leafOf(recent);
+    const historyLeaf = await leafOf(history);
+    const centralOver = (us: Querier[]) =>
+      startQuerier({
+        httpAddress: '127.0.0.1:0',
+        // The recent leaf first: its answers win at the steps it is asked for.
+        endpoints: [leaves.eu.grpcAddress as string, ...us.map((q) => q.grpcAddress as string)],
+        distributed: { partitionLabels: ['cluster'] },
+        promqlCompat: 2,
+        logger: nopLogger,
+      });
+    const stitched = await centralOver([recentLeaf, leaves.us]);
+    const split = await centralOver([recentLeaf, historyLeaf]);
     try {
       const params = { start: String(start / 1000), end: String(end / 1000), step: '60' };
-      for (const q of ['sum by (job) (rate(rh_requests[5m]))', 'rh_temp']) {
-        const [got, want] = await Promise.all([query(`http://${mixed.httpAddress}`, 'query_range', { query: q, ...params }), query(prometheus.url, 'query_range', { query: q, ...params })]);
-        expectSameAnswer(got, want, q, []);
+      for (const central of [stitched, split]) {
+        for (const q of ['sum by (job) (rate(rh_requests[5m]))', 'rh_temp', 'max_over_time(rh_temp[30m:5m])']) {
+          const [got, want] = await Promise.all([query(`http://${central.httpAddress}`, 'query_range', { query: q, ...params }), query(prometheus.url, 'query_range', { query: q, ...params })]);
+          expectSameAnswer(got, want, q, []);
+        }
       }
-      expect(await counter(mixed.httpAddress, 'strata_query_distributed_queries_total{mode="local"}')).toBe(2);
+      // Over the whole us leaf and the recent one every step is held by one of them, the recent one asked
+      // for its last hour; not for the subquery, which reads on a grid of its own: a leaf is asked for
+      // that only if it holds what every step reads.
+      expect(await counter(stitched.httpAddress, 'strata_query_distributed_queries_total{mode="distributed"}')).toBe(3);
+      expect(await handled(recentLeaf, 'thanos.Query', 'QueryRange')).toBe(2);
+      // Over the history and the recent hour, the steps whose windows cross the boundary are held by neither.
+      expect(await counter(split.httpAddress, 'strata_query_distributed_queries_total{mode="local"}')).toBe(3);
+      // Random queries (offsets, `@`, subqueries, ranges around the boundary) over both.
+      const queries = randomQueries(7, 150, VOCABULARY);
+      for (const central of [stitched, split]) {
+        const failures = await randomDifferences(central, queries);
+        expect(failures, `${failures.length} of ${queries.length} queries differ:\n${failures.slice(0, 20).join('\n')}`).toEqual([]);
+      }
+      expect(await handled(recentLeaf, 'thanos.Query', 'QueryRange')).toBeGreaterThan(20);
     } finally {
-      await mixed.stop();
+      await split.stop();
+      await stitched.stop();
       await recentLeaf.stop();
+      await historyLeaf.stop();
       await recent.stop();
+      await history.stop();
     }
   });
 

@@ -126,8 +126,7 @@ export class Engine {
     checkAbort();
     resolveDurations(expr, { start: range.start, end: range.end, step: isRange ? range.interval : 0 });
     const { selections, infoSelectors } = this.#selections(expr, range, isRange);
-    const mint = Math.min(...selections.map((s) => s.hints.start));
-    const maxt = Math.max(...selections.map((s) => s.hints.end));
+    const { mint, maxt } = timeSpan(selections);
     const annotations = new Set<string>();
     const data = new Map<VectorSelector, readonly Series[]>();
     let querier: Querier | null = null;
@@ -189,6 +188,16 @@ export class Engine {
       lookbackDelta: o.lookbackDelta, compat: o.compat, subqueryStep: o.subqueryStep, maxSamples: o.maxSamples,
       delayedNameRemoval: o.delayedNameRemoval,
     };
+  }
+
+  /**
+   * The times (ms) evaluating `expr` at these steps (step 0: an instant query at `start`) reads data of,
+   * from its selectors' ranges, offsets, `@` and lookback; undefined when it reads no series.
+   */
+  dataRange(expr: Expr, start: number, end: number, step: number): { mint: number; maxt: number } | undefined {
+    resolveDurations(expr, { start, end, step });
+    const { selections } = this.#selections(expr, makeStepRange(start, end, step), step > 0);
+    return selections.length > 0 ? timeSpan(selections) : undefined;
   }
 
   /**
@@ -303,6 +312,11 @@ export class Engine {
 interface Selection {
   readonly vs: VectorSelector;
   readonly hints: SelectHints;
+}
+
+/** From the earliest start to the latest end of the selections' hints. */
+function timeSpan(selections: readonly Selection[]): { mint: number; maxt: number } {
+  return { mint: Math.min(...selections.map((s) => s.hints.start)), maxt: Math.max(...selections.map((s) => s.hints.end)) };
 }
 
 /** Why a range query cannot evaluate `expr` (Prometheus' NewRangeQuery), if it cannot. */

@@ -4,18 +4,21 @@
  * - every endpoint serves the Query API (data behind one that does not would be left out);
  * - the query's times and step are whole seconds, as the Query API carries them (Thanos' querier
  *   truncates them; here such a query is evaluated locally instead);
- * - the leaves of each partition hold the same time range (replicas of one another).
+ * - every step of each leaf query is answered, in each partition, by a leaf that holds all the data the
+ *   step reads (leaves of one partition may hold different times: one over a region's sidecars, one
+ *   over its history; each is asked for the steps it holds whole, as Thanos' distributed engine asks
+ *   its remote engines from the first step their data covers).
  * Otherwise, and for what the plan keeps, the query reads raw data over the leaves' StoreAPI as in
  * local mode.
  */
-import type { Engine, Expr, Queryable } from '@strata/promql';
+import { walk, type Engine, type Expr, type Queryable } from '@strata/promql';
 import { EngineType } from '@strata/storeapi';
 import type { Counter } from 'prom-client';
 import type { Endpoint, EndpointScope, EndpointSet } from '../endpoints/endpointset.js';
 import type { ReadOptions } from '../queryable.js';
 import type { Logger } from '@strata/runtime';
-import { distribute, type Partitioning } from './plan.js';
-import { RemoteQueryable } from './remote.js';
+import { distribute, type LeafQuery, type Partitioning } from './plan.js';
+import { needsLeaf, RemoteQueryable, type StepSpan } from './remote.js';
 
 export interface DistributedMode {
   /** --query.partition-label: the external labels that tell the leaves' partitions apart; none: all but the replica labels. */
@@ -45,14 +48,16 @@ export function planQuery(
   const asked = (e: EndpointScope) => read.endpointFilter === undefined || read.endpointFilter(e);
   const engines = endpoints.endpoints().filter(asked);
   const whole = [times.start, times.end, times.step, engine.lookbackDelta].every((ms) => ms % 1000 === 0);
-  const partitions = partitioning(mode, engines, read.replicaLabels);
-  const plan = whole && engines.length > 0 && engines.every((e) => e.query) && partitions.replicated ? distribute(expr, partitions, engine.compat) : undefined;
-  mode.queries.inc({ mode: plan !== undefined ? 'distributed' : 'local' });
-  if (plan === undefined) return { expr, queryable: local };
+  const plan = whole && engines.length > 0 && engines.every((e) => e.query) ? distribute(expr, partitioning(mode, engines, read.replicaLabels), engine.compat) : undefined;
+  const spans = plan?.remote.map((q) => leafSpans(q, engines, engine, times, read.replicaLabels));
+  const covered = spans?.every((s) => s !== undefined) === true;
+  mode.queries.inc({ mode: covered ? 'distributed' : 'local' });
+  if (plan === undefined || !covered) return { expr, queryable: local };
   logger.debug('distributed query', { remote: plan.remote.map((r) => r.query).join('; ') });
   const maxResolutionMs = read.autoDownsampling ? times.step / 5 : read.maxSourceResolution;
   const queryable = new RemoteQueryable(local, engines, plan.remote, {
     ...times,
+    spans: spans as ReadonlyMap<EndpointScope, StepSpan>[],
     // Leaves whose health check failed: their partitions would be left out without a word.
     unavailable: endpoints.unavailable().filter(asked),
     options: {
@@ -71,24 +76,69 @@ export function planQuery(
   return { expr: plan.expr, queryable };
 }
 
-/**
- * The partition labels; whether the leaves' answers can be told apart by them (or come from one
- * partition); and whether the leaves of each partition are replicas, holding the same time range. Leaves
- * of one partition over different times (one over its sidecars, one over its history) would each answer
- * from part of a series' samples, which merging their answers cannot mend.
- */
-function partitioning(mode: DistributedMode, engines: readonly Endpoint[], replicaLabels: readonly string[]): Partitioning & { replicated: boolean } {
+/** The partition labels, and whether the leaves' answers can be told apart by them (or come from one partition). */
+function partitioning(mode: DistributedMode, engines: readonly Endpoint[], replicaLabels: readonly string[]): Partitioning {
   const labels = new Set(mode.partitionLabels);
   if (labels.size === 0) {
     for (const e of engines) for (const set of e.labelSets) for (const l of set.toArray()) if (!replicaLabels.includes(l.name)) labels.add(l.name);
   }
-  const ranges = new Map<string, string>();
-  let replicated = true;
-  for (const e of engines) {
-    const key = e.labelSets.map((s) => s.without(replicaLabels).toString()).join(';');
-    const range = `${e.minTime}-${e.maxTime}`;
-    if ((ranges.get(key) ?? range) !== range) replicated = false;
-    ranges.set(key, range);
+  return { labels, known: labels.size > 0 || new Set(engines.map((e) => partitionOf(e, replicaLabels))).size <= 1 };
+}
+
+/** A leaf's partition: its external label sets without the replica labels. */
+function partitionOf(e: EndpointScope, replicaLabels: readonly string[]): string {
+  return e.labelSets.map((s) => s.without(replicaLabels).toString()).join(';');
+}
+
+/**
+ * The steps leaf query `q` asks each of its leaves for: those whose data (the times the query reads at
+ * that step, Engine.dataRange) lies within the leaf's, where the leaf holding its partition's earliest
+ * (or latest) data counts as holding everything before (after) it, there being none; undefined when some
+ * step of a partition is held whole by none of its leaves. Leaves that hold no data are not asked.
+ */
+function leafSpans(q: LeafQuery, engines: readonly Endpoint[], engine: Engine, times: QueryTimes, replicaLabels: readonly string[]): Map<EndpointScope, StepSpan> | undefined {
+  const steps = times.step > 0 ? Math.floor((times.end - times.start) / times.step) + 1 : 1;
+  const stepAt = (i: number) => times.start + i * Math.max(times.step, 1);
+  const last = stepAt(steps - 1);
+  const first = engine.dataRange(q.expr, times.start, times.start, 0);
+  const final = engine.dataRange(q.expr, last, last, 0);
+  // What a step reads lies a fixed time around it, except with `@` or under a subquery, whose steps lie on
+  // a grid of their own: then a leaf is asked only if it holds what every step reads.
+  let fixed = false;
+  walk(q.expr, (node) => {
+    if (node.kind === 'subquery' || (node.kind === 'vectorSelector' && (node.timestamp !== null || node.atAnchor !== null))) fixed = true;
+  });
+  const shifted = !fixed && first !== undefined && final !== undefined && final.mint - first.mint === last - times.start && final.maxt - first.maxt === last - times.start;
+  const whole = engine.dataRange(q.expr, times.start, times.end, times.step);
+  const asked = engines.filter((x) => needsLeaf(q, x) && x.minTime <= x.maxTime);
+  const bounds = new Map<string, { min: number; max: number }>();
+  for (const e of asked) {
+    const key = partitionOf(e, replicaLabels);
+    const b = bounds.get(key);
+    bounds.set(key, { min: Math.min(b?.min ?? Infinity, e.minTime), max: Math.max(b?.max ?? -Infinity, e.maxTime) });
   }
-  return { labels, known: labels.size > 0 || ranges.size <= 1, replicated };
+  const spans = new Map<EndpointScope, StepSpan>();
+  // For each partition the query asks, which of its steps some leaf holds whole.
+  const held = new Map([...bounds.keys()].map((key) => [key, new Array<boolean>(steps).fill(false)]));
+  for (const e of asked) {
+    const key = partitionOf(e, replicaLabels);
+    const b = bounds.get(key) as { min: number; max: number };
+    const minTime = e.minTime === b.min ? -Infinity : e.minTime;
+    const maxTime = e.maxTime === b.max ? Infinity : e.maxTime;
+    let from = 0;
+    let to = steps - 1;
+    if (shifted) {
+      // The first and last steps whose data is within [minTime, maxTime].
+      from = Math.max(0, Math.ceil((minTime - first.mint) / Math.max(times.step, 1)));
+      to = Math.min(steps - 1, Math.floor((maxTime - first.maxt) / Math.max(times.step, 1)));
+    } else if (whole !== undefined && (whole.mint < minTime || whole.maxt > maxTime)) {
+      continue;
+    }
+    if (from > to) continue;
+    // The query's own start and end where the span reaches them: `step()`, `range()` read them.
+    spans.set(e, { from: from === 0 ? times.start : stepAt(from), to: to === steps - 1 ? times.end : stepAt(to) });
+    const partition = held.get(key) as boolean[];
+    for (let i = from; i <= to; i++) partition[i] = true;
+  }
+  return [...held.values()].every((partition) => partition.every((h) => h)) ? spans : undefined;
 }

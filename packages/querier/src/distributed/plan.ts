@@ -28,6 +28,8 @@ export const REMOTE_LABEL = '__strata_remote__';
 export interface LeafQuery {
   /** As PromQL. */
   readonly query: string;
+  /** As parsed: the part of the central query it was printed from. */
+  readonly expr: Expr;
   /** The matchers of each of its selectors: a leaf none of whose label sets any of them can match holds nothing for it. */
   readonly selectors: readonly (readonly Matcher[])[];
 }
@@ -66,7 +68,7 @@ export function distribute(expr: Expr, partitioning: Partitioning, compat: 2 | 3
     walk(e, (node) => {
       if (node.kind === 'vectorSelector') selectors.push(node.matchers);
     });
-    remote.push({ query: exprString(e, compat), selectors });
+    remote.push({ query: exprString(e, compat), expr: e, selectors });
     return { kind: 'vectorSelector', name: null, matchers: [new Matcher('=', REMOTE_LABEL, String(remote.length - 1))], offset: 0, timestamp: null, atAnchor: null, pos: e.pos };
   };
   const locality = (e: Expr) => localityOf(e, partitioning);

@@ -3,8 +3,9 @@
  * engines) whose external labels their selectors can match, and their answers served to the central
  * evaluation as the series of the selectors that stand for them.
  *
- * Answers of leaves with the same labels are replicas (HA leaf queriers of one partition): they are
- * merged, the first leaf's value kept at each step. A leaf answers at the query's steps; the selector
+ * Answers of leaves with the same labels are replicas (HA leaf queriers of one partition), or leaves of
+ * one partition over different times (one over its sidecars, one over its history), each asked only
+ * for the steps it holds the data of whole: they are merged, the first leaf's value kept at each step. A leaf answers at the query's steps; the selector
  * that stands for its answer must see a value at a step only where the leaf gave one, so every step a
  * series misses after its first value holds a stale marker, which ends the lookback there.
  */
@@ -14,17 +15,30 @@ import { ArraySampleIterator, Labels, STALE_NAN, type FloatHistogram, type Match
 import { endpointMatches, type Endpoint, type EndpointScope, type UnavailableEndpoint } from '../endpoints/endpointset.js';
 import { REMOTE_LABEL, type LeafQuery } from './plan.js';
 
+/** Steps from `from` to `to` (ms, both included): those of a query a leaf can answer from data it holds whole. */
+export interface StepSpan {
+  readonly from: number;
+  readonly to: number;
+}
+
 /** When and how a plan's leaf queries are asked; times in ms, whole seconds (as the Query API carries them). */
 export interface RemoteQueryParams {
   readonly start: number;
   readonly end: number;
   /** 0: an instant query at `start`. */
   readonly step: number;
+  /** For each leaf query, the steps each leaf is asked for; a leaf without a span is not asked. */
+  readonly spans: readonly ReadonlyMap<EndpointScope, StepSpan>[];
   /** Everything but the query and its times, as the central query was asked. */
   readonly options: Omit<QueryOptions, 'query'>;
   readonly tenant?: string | undefined;
   /** Leaves whose health check failed: a warning under partial response where a leaf query needs them, else the query fails. */
   readonly unavailable: readonly UnavailableEndpoint[];
+}
+
+/** Whether leaf query `q` asks leaf `e`: one of its selectors can match e's external labels, as Thanos prunes its remote engines. */
+export function needsLeaf(q: LeafQuery, e: EndpointScope): boolean {
+  return q.selectors.some((ms) => endpointMatches(e, ms, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY));
 }
 
 /** A central query's view of the data: its leaf queries' answers for REMOTE_LABEL selectors, `local` for the rest. */
@@ -64,25 +78,28 @@ export class RemoteQueryable implements Queryable {
   #answer(leaf: string, signal: AbortSignal | undefined): Promise<SeriesSet> {
     let answer = this.#answers.get(leaf);
     if (answer === undefined) {
-      answer = this.#ask(this.remote[Number(leaf)] as LeafQuery, signal);
+      answer = this.#ask(Number(leaf), signal);
       this.#answers.set(leaf, answer);
     }
     return answer;
   }
 
-  async #ask({ query, selectors }: LeafQuery, signal: AbortSignal | undefined): Promise<SeriesSet> {
+  async #ask(leaf: number, signal: AbortSignal | undefined): Promise<SeriesSet> {
     const p = this.params;
-    // Only the leaves whose external labels one of the query's selectors can match, as Thanos prunes its remote engines.
-    const needs = (e: EndpointScope) => selectors.some((ms) => endpointMatches(e, ms, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY));
+    const { query } = this.remote[leaf] as LeafQuery;
+    const spans = p.spans[leaf] as ReadonlyMap<EndpointScope, StepSpan>;
+    const needs = (e: EndpointScope) => needsLeaf(this.remote[leaf] as LeafQuery, e);
     const warnings = p.unavailable.filter(needs).map((e) => `remote query on ${e.address}: endpoint unavailable: ${e.lastError}`);
     if (warnings.length > 0 && !p.options.enablePartialResponse) throw new StoreError(GrpcStatus.ABORTED, warnings[0] as string);
     // The central query's deadline and cancellation end the leaf queries too, through `signal`.
     const opts = { ...(signal !== undefined ? { signal } : {}), ...(p.tenant !== undefined ? { tenant: p.tenant } : {}) };
-    // An instant query too is asked as a range of one step: under partial response the Query API answers
-    // an instant query's evaluation error as a warning, which would hide it, where a range query fails.
-    const request = queryRangeRequest({ ...p.options, query, startTimeSeconds: p.start / 1000, endTimeSeconds: p.end / 1000, intervalSeconds: Math.max(p.step / 1000, 1) });
     const answers = await Promise.all(
       this.engines.filter(needs).map(async (e): Promise<QueryAnswer | undefined> => {
+        const span = spans.get(e);
+        if (span === undefined) return undefined;
+        // An instant query too is asked as a range of one step: under partial response the Query API answers
+        // an instant query's evaluation error as a warning, which would hide it, where a range query fails.
+        const request = queryRangeRequest({ ...p.options, query, startTimeSeconds: span.from / 1000, endTimeSeconds: span.to / 1000, intervalSeconds: Math.max(p.step / 1000, 1) });
         try {
           return await e.client.queryRange(request, opts);
         } catch (err) {
