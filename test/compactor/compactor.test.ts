@@ -297,13 +297,10 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
       expect(mark).toMatchObject({ reason: 'index-size-exceeding' });
       expect(mark?.details).toContain('--compact.block-max-index-size');
     }
-    // Blocks were compacted, two at a time at most, none of them a marked one.
+    // Blocks were compacted, none of them a marked one.
     const compacted = after.filter((m) => m.compaction.level > 1);
     expect(compacted.length).toBeGreaterThan(0);
-    for (const m of compacted) {
-      expect(m.compaction.sources.length).toBeLessThanOrEqual(2);
-      for (const { m: x } of marks) expect(m.compaction.sources).not.toContain(x.ulid);
-    }
+    for (const m of compacted) for (const { m: x } of marks) expect(m.compaction.sources ?? []).not.toContain(x.ulid);
   });
 
   it('applies raw retention: blocks whose newest sample is older are marked, then deleted after the delay', async () => {
