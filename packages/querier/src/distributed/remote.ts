@@ -4,10 +4,11 @@
  * evaluation as the series of the selectors that stand for them.
  *
  * Answers of leaves with the same labels are replicas (HA leaf queriers of one partition), or leaves of
- * one partition over different times (one over its sidecars, one over its history), each asked only
- * for the steps it holds the data of whole: they are merged, the first leaf's value kept at each step. A leaf answers at the query's steps; the selector
- * that stands for its answer must see a value at a step only where the leaf gave one, so every step a
- * series misses after its first value holds a stale marker, which ends the lookback there.
+ * one partition over different times (one over its sidecars, one over its history), each asked only for
+ * the steps whose data it holds whole: they are merged, the first leaf's value kept at each step. A
+ * leaf answers at the query's steps; the selector that stands for its answer must see a value at a step
+ * only where the leaf gave one, so every step a series misses after its first value holds a stale
+ * marker, which ends the lookback there.
  */
 import type { Querier, Queryable, SelectHints, SelectRequest, SeriesSet } from '@strata/promql';
 import { GrpcStatus, queryRangeRequest, StoreError, type PromTimeSeries, type QueryAnswer, type QueryOptions } from '@strata/storeapi';
