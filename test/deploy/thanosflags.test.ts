@@ -100,16 +100,17 @@ describe("Thanos' web and deployment flags", () => {
     expect(await (await fetch(`${url}/api/v1/query?query=xrate(up[1m])&time=1700000000`)).json()).toMatchObject({ status: 'success', data: { result: [] } });
   }, 90_000);
 
-  it('query: --query.mode=distributed with --query.partition-label; --query.enable-x-functions without the thanos engine', async () => {
+  it("query: --query.mode=distributed with --query.partition-label; --query.enable-x-functions without Thanos' engine by default", async () => {
     const { url, proc } = await run('query-distributed', [
       'query', `--grpc-address=127.0.0.1:${await freePort()}`, '--query.mode=distributed', '--query.partition-label=cluster', '--query.enable-x-functions',
     ]);
-    // Thanos' x-functions come with its engine only.
-    expect(await readFile(proc.logFile, 'utf8')).toContain('--query.enable-x-functions has no effect without --query.promql-engine=thanos');
+    // Thanos' x-functions come with its engine only: here for queries that ask for it.
+    expect(await readFile(proc.logFile, 'utf8')).toContain('--query.enable-x-functions: the x-functions are offered to queries that ask for engine=thanos');
     expect(await (await fetch(`${url}/api/v1/query?query=xrate(up[1m])&time=1700000000`)).json()).toMatchObject({ status: 'error', errorType: 'bad_data' });
-    // With no leaf to ask, a query is evaluated here, and counted so.
+    expect(await (await fetch(`${url}/api/v1/query?query=xrate(up[1m])&time=1700000000&engine=thanos`)).json()).toMatchObject({ status: 'success' });
+    // With no leaf to ask, a query is evaluated here, and counted so (the xrate above too).
     expect((await (await fetch(`${url}/api/v1/query?query=vector(1)&time=1700000000`)).json()) as unknown).toMatchObject({ status: 'success' });
-    expect(await (await fetch(`${url}/metrics`)).text()).toContain('strata_query_distributed_queries_total{mode="local"} 1');
+    expect(await (await fetch(`${url}/metrics`)).text()).toContain('strata_query_distributed_queries_total{mode="local"} 2');
   }, 90_000);
 
   it('refuses values Thanos refuses', async () => {

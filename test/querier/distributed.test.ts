@@ -55,7 +55,7 @@ beforeAll(async () => {
     for (const b of await promtoolBlocks(histories[cluster].openMetrics, join(dir.path, cluster, 'blocks'))) await uploadWithLabels(bucket, b, { cluster });
     stores.push(await startStore({ bucket, dataDir: join(dir.path, cluster, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger }));
   }
-  // Thanos' x-functions on: leaves evaluate what the central querier pushes down to them.
+  // Thanos' x-functions on: leaves evaluate what the central querier, whose default engine is Thanos', pushes down to them.
   const leaf = (store: Store) =>
     startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], promqlCompat: 2, promqlFeatures: { xFunctions: true }, logger: nopLogger });
   leaves.eu = await leaf(stores[0] as Store);
@@ -67,6 +67,7 @@ beforeAll(async () => {
     distributed: { partitionLabels: [] },
     promqlCompat: 2,
     promqlFeatures: { xFunctions: true },
+    promqlEngine: 'thanos',
     logger: nopLogger,
   });
   const reference = await promtoolBlocks(combined(), join(dir.path, 'reference'));
@@ -193,8 +194,10 @@ describe('--query.mode=distributed', () => {
     expect((await plans('distributed')) - before).toBeGreaterThan(queries.length / 2);
   });
 
-  it("pushes Thanos' x-functions down to the leaves, answering as a querier in local mode", async () => {
-    const local = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: stores.map((st) => st.grpcAddress), promqlCompat: 2, promqlFeatures: { xFunctions: true }, logger: nopLogger });
+  it("pushes Thanos' x-functions down to the leaves, asked for Thanos' engine, answering as a querier in local mode", async () => {
+    const local = await startQuerier({
+      httpAddress: '127.0.0.1:0', endpoints: stores.map((st) => st.grpcAddress), promqlCompat: 2, promqlFeatures: { xFunctions: true }, promqlEngine: 'thanos', logger: nopLogger,
+    });
     try {
       const before = await plans('distributed');
       for (const q of ['xincrease(rh_requests[5m])', 'sum by (job) (xrate(rh_requests[10m]))', 'max(xdelta(rh_temp[2m]))']) {

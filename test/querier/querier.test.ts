@@ -364,7 +364,8 @@ describe("Thanos' x-functions", () => {
       ];
       const failures: string[] = [];
       for (const query of queries) {
-        const got = await get(`http://${xQuerier.httpAddress}`, '/api/v1/query_range', { query, start: String(start), end: String(end), step: '30' });
+        // The querier's default engine is prometheus: the query asks for Thanos'.
+        const got = await get(`http://${xQuerier.httpAddress}`, '/api/v1/query_range', { query, start: String(start), end: String(end), step: '30', engine: 'thanos' });
         const want = await engine.rangeQuery(storage, query, start * 1000, end * 1000, 30_000);
         if (want.value.type !== 'matrix') throw new Error(`${query}: ${want.value.type}`);
         const expected = want.value.series.map((s) => ({ metric: s.labels.toRecord(), values: s.floats.map((p): [number, string] => [p.t / 1000, formatValue(p.f)]) }));
@@ -373,8 +374,12 @@ describe("Thanos' x-functions", () => {
         if (diff !== null) failures.push(`${query}: ${diff}`);
       }
       expect(failures).toEqual([]);
-      // Off by default, as in Thanos.
-      expect((await get(queryUrl, '/api/v1/query', { query: 'xrate(demo_cpu_usage_seconds_total[1m])' })).body.error).toContain('unknown function with name "xrate"');
+      // With Thanos' engine only, and off without --query.enable-x-functions, as in Thanos.
+      const xrate = { query: 'xrate(demo_cpu_usage_seconds_total[1m])' };
+      expect((await get(`http://${xQuerier.httpAddress}`, '/api/v1/query', { ...xrate, engine: 'prometheus' })).body.error).toContain('unknown function with name "xrate"');
+      expect((await get(`http://${xQuerier.httpAddress}`, '/api/v1/query', xrate)).body.error).toContain('unknown function with name "xrate"');
+      expect((await get(queryUrl, '/api/v1/query', { ...xrate, engine: 'thanos' })).body.error).toContain('unknown function with name "xrate"');
+      expect(await get(queryUrl, '/api/v1/query', { ...xrate, engine: 'fast' })).toEqual({ code: 400, body: { status: 'error', errorType: 'bad_data', error: "'fast' bad engine" } });
     } finally {
       await xQuerier.stop();
     }

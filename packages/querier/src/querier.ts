@@ -6,7 +6,7 @@ import { Counter, Registry } from 'prom-client';
 import { ActiveQueryTracker } from './api/activequeries.js';
 import { EngineMetrics, QueryGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
-import type { ApiContext } from './api/context.js';
+import type { ApiContext, PromqlEngineName } from './api/context.js';
 import { queryApiServer } from './api/queryapi.js';
 import { uiPlugin, type UiOptions } from './ui/plugin.js';
 import type { DnsResolver } from '@strata/runtime';
@@ -79,8 +79,10 @@ export interface QuerierConfig extends ServingConfig {
   autoDownsampling?: boolean;
   /** --query.promql-compat */
   promqlCompat?: 2 | 3;
-  /** --enable-feature: the PromQL engine features it turns on. */
+  /** --enable-feature: the PromQL engine features it turns on; `xFunctions`: --query.enable-x-functions. */
   promqlFeatures?: PromqlFeatures;
+  /** --query.promql-engine: the engine of queries that name none (default prometheus); the thanos one offers the x-functions. */
+  promqlEngine?: PromqlEngineName;
   /** --store.response-timeout (ms; 0 = none) */
   storeResponseTimeoutMs?: number;
   /** --web.route-prefix */
@@ -199,6 +201,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
       timeout: cfg.timeoutMs ?? 2 * 60_000,
       compat: cfg.promqlCompat ?? 3,
       features: cfg.promqlFeatures ?? {},
+      engine: cfg.promqlEngine ?? 'prometheus',
     },
     corsOrigin: cfg.corsOrigin === null ? undefined : (cfg.corsOrigin ?? corsOrigin('.*')),
     flags: cfg.flags ?? {},

@@ -124,7 +124,7 @@ export function register(program: Command): void {
     )
     .option(
       '--query.enable-x-functions',
-      "offer Thanos' extended rate functions xrate, xincrease and xdelta (with --query.promql-engine=thanos, as in Thanos; leaf queriers in distributed mode need it too)",
+      "offer Thanos' extended rate functions xrate, xincrease and xdelta to queries evaluated with the thanos engine (--query.promql-engine=thanos, or a request's engine=thanos), as Thanos does; leaf queriers in distributed mode need it too",
       false,
     )
     .option('--query.tenant-label-name <label>', 'the label naming the tenant of a series', DEFAULT_TENANCY.labelName)
@@ -156,9 +156,8 @@ export function register(program: Command): void {
     parseDuration(String(o['store.sdInterval']));
     const engine = choiceFlag(o['query.promqlEngine'], '--query.promql-engine', ['prometheus', 'thanos']);
     if (engine === 'thanos') logger.info("--query.promql-engine=thanos: Strata evaluates PromQL with its own engine, with Prometheus' semantics, as Thanos' engine answers");
-    // As in Thanos, the x-functions come with its engine only.
-    const xFunctions = o['query.enableXFunctions'] === true && engine === 'thanos';
-    if (o['query.enableXFunctions'] === true && !xFunctions) logger.warn('--query.enable-x-functions has no effect without --query.promql-engine=thanos, as in Thanos');
+    const xFunctions = o['query.enableXFunctions'] === true;
+    if (xFunctions && engine !== 'thanos') logger.info('--query.enable-x-functions: the x-functions are offered to queries that ask for engine=thanos, as in Thanos, without --query.promql-engine=thanos');
     const dedupFunc = String(o['deduplication.func']);
     if (dedupFunc !== 'penalty' && dedupFunc !== 'chain') throw new Error(`--deduplication.func must be penalty or chain, not ${dedupFunc}`);
     // Thanos' deprecated names of the same flags still serve: deployments written for Thanos before 0.21 use them.
@@ -235,6 +234,7 @@ export function register(program: Command): void {
       autoDownsampling: o['query.autoDownsampling'] === true,
       promqlCompat: compat === '2' ? 2 : 3,
       promqlFeatures: { ...promqlFeatures, xFunctions },
+      promqlEngine: engine === 'thanos' ? 'thanos' : 'prometheus',
       storeResponseTimeoutMs: parseDuration(String(o['store.responseTimeout'])),
       ...(prefix !== '' ? { routePrefix: prefix } : {}),
       ui: { ...(externalPrefix !== '' ? { externalPrefix } : {}), ...(prefixHeader !== '' ? { prefixHeader } : {}), defaultStepSeconds: parseDuration(String(o['query.defaultStep'])) / 1000 },

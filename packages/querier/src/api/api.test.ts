@@ -29,7 +29,7 @@ async function apiApp(
     logger,
     gate: new QueryGate(1, registry),
     engineMetrics: new EngineMetrics(registry, 1),
-    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, maxSamples: 50_000_000, maxConcurrentSelect: 4, logQueriesLongerThanMs: 0, timeout: 60_000, compat: 3, ...overrides },
+    defaults: { replicaLabels: [], dedupFunc: 'penalty', partialResponse: true, autoDownsampling: false, lookbackDelta: 300_000, subqueryStep: 60_000, metadataTimeRange: 0, maxSamples: 50_000_000, maxConcurrentSelect: 4, logQueriesLongerThanMs: 0, timeout: 60_000, compat: 3, engine: 'prometheus', ...overrides },
     corsOrigin: cors ?? undefined,
     flags: {},
     tenancy: DEFAULT_TENANCY,

@@ -44,8 +44,13 @@ export interface ApiContext {
     subqueryStep: number;
     timeout: number;
     compat: 2 | 3;
-    /** PromQL features turned on with --enable-feature (Prometheus' names). */
+    /**
+     * PromQL features turned on with --enable-feature (Prometheus' names); `xFunctions` with
+     * --query.enable-x-functions, offered to queries evaluated with the thanos engine only.
+     */
     features?: PromqlFeatures;
+    /** --query.promql-engine: the engine a query names when it names none (Thanos' `engine` parameter). */
+    engine: PromqlEngineName;
   };
   /** Origins whose browser requests get CORS headers (--web.cors.origin); undefined: none (--web.disable-cors). */
   corsOrigin: RegExp | undefined;
@@ -57,24 +62,34 @@ export interface ApiContext {
   distributed?: DistributedMode;
 }
 
-/** An engine with the request's lookback delta and timeout (bounded by the querier's). */
+/** Thanos' PromQL engines. Strata evaluates with its own either way; the thanos one offers the x-functions. */
+export type PromqlEngineName = 'prometheus' | 'thanos';
+
+/** An engine with the request's lookback delta, timeout (bounded by the querier's) and Thanos' `engine`. */
 export function engineFor(ctx: ApiContext, p: Params): Engine {
   const res = p.get('max_source_resolution') === 'auto' ? undefined : p.duration('max_source_resolution');
-  return engineWith(ctx, p.duration('lookback_delta'), res, p.duration('timeout'));
+  const name = p.get('engine') ?? '';
+  if (name !== '' && name !== 'prometheus' && name !== 'thanos') throw new ApiError('bad_data', `'${name}' bad engine`);
+  return engineWith(ctx, p.duration('lookback_delta'), res, p.duration('timeout'), name === '' ? undefined : name);
 }
 
 /**
- * An engine with a request's lookback delta (ms; undefined: the querier's, widened for `maxSourceResolution`)
- * and timeout (ms; bounded by the querier's).
+ * An engine with a request's lookback delta (ms; undefined: the querier's, widened for `maxSourceResolution`),
+ * timeout (ms; bounded by the querier's) and Thanos engine (undefined: --query.promql-engine's).
  */
-export function engineWith(ctx: ApiContext, lookbackDelta: number | undefined, maxSourceResolution: number | undefined, timeout: number | undefined): Engine {
+export function engineWith(
+  ctx: ApiContext, lookbackDelta: number | undefined, maxSourceResolution: number | undefined, timeout: number | undefined, engine?: PromqlEngineName,
+): Engine {
+  const { xFunctions, ...features } = ctx.defaults.features ?? {};
   return new Engine({
     lookbackDelta: lookbackDelta ?? dynamicLookbackDelta(ctx.defaults.lookbackDelta, maxSourceResolution),
     timeout: timeout === undefined ? ctx.defaults.timeout : Math.min(timeout, ctx.defaults.timeout),
     compat: ctx.defaults.compat,
     subqueryStep: ctx.defaults.subqueryStep,
     maxSamples: ctx.defaults.maxSamples,
-    ...ctx.defaults.features,
+    ...features,
+    // As in Thanos, --query.enable-x-functions has effect with its engine only.
+    xFunctions: xFunctions === true && (engine ?? ctx.defaults.engine) === 'thanos',
   });
 }
 

@@ -67,6 +67,7 @@ function prepare(ctx: ApiContext, req: QueryOptions, call: CallContext): { engin
     req.lookbackDeltaSeconds > 0 ? req.lookbackDeltaSeconds * 1000 : undefined,
     maxSourceResolution > 0 ? maxSourceResolution : undefined,
     req.timeoutSeconds > 0 ? req.timeoutSeconds * 1000 : undefined,
+    req.engine === EngineType.thanos ? 'thanos' : req.engine === EngineType.prometheus ? 'prometheus' : undefined,
   );
   let expr: ReturnType<Engine['parse']>;
   try {

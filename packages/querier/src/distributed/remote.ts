@@ -10,8 +10,8 @@
  * only where the leaf gave one, so every step a series misses after its first value holds a stale
  * marker, which ends the lookback there.
  */
-import type { Querier, Queryable, SelectHints, SelectRequest, SeriesSet } from '@strata/promql';
-import { GrpcStatus, queryRangeRequest, StoreError, type PromTimeSeries, type QueryAnswer, type QueryOptions } from '@strata/storeapi';
+import { walk, type Querier, type Queryable, type SelectHints, type SelectRequest, type SeriesSet } from '@strata/promql';
+import { EngineType, GrpcStatus, queryRangeRequest, StoreError, type PromTimeSeries, type QueryAnswer, type QueryOptions } from '@strata/storeapi';
 import { ArraySampleIterator, Labels, STALE_NAN, type FloatHistogram, type Matcher, type Series } from '@strata/tsdb';
 import { endpointMatches, type Endpoint, type EndpointScope, type UnavailableEndpoint } from '../endpoints/endpointset.js';
 import { REMOTE_LABEL, type LeafQuery } from './plan.js';
@@ -87,7 +87,12 @@ export class RemoteQueryable implements Queryable {
 
   async #ask(leaf: number, signal: AbortSignal | undefined): Promise<SeriesSet> {
     const p = this.params;
-    const { query } = this.remote[leaf] as LeafQuery;
+    const { query, expr } = this.remote[leaf] as LeafQuery;
+    // Thanos' x-functions are its engine's: a leaf evaluates them when asked for that engine.
+    let engine = p.options.engine;
+    walk(expr, (node) => {
+      if (node.kind === 'call' && node.func.thanos === true) engine = EngineType.thanos;
+    });
     const spans = p.spans[leaf] as ReadonlyMap<EndpointScope, StepSpan>;
     const needs = (e: EndpointScope) => needsLeaf(this.remote[leaf] as LeafQuery, e);
     const warnings = p.unavailable.filter(needs).map((e) => `remote query on ${e.address}: endpoint unavailable: ${e.lastError}`);
@@ -100,7 +105,7 @@ export class RemoteQueryable implements Queryable {
         if (span === undefined) return undefined;
         // An instant query too is asked as a range of one step: under partial response the Query API answers
         // an instant query's evaluation error as a warning, which would hide it, where a range query fails.
-        const request = queryRangeRequest({ ...p.options, query, startTimeSeconds: span.from / 1000, endTimeSeconds: span.to / 1000, intervalSeconds: Math.max(p.step / 1000, 1) });
+        const request = queryRangeRequest({ ...p.options, engine, query, startTimeSeconds: span.from / 1000, endTimeSeconds: span.to / 1000, intervalSeconds: Math.max(p.step / 1000, 1) });
         try {
           return await e.client.queryRange(request, opts);
         } catch (err) {
