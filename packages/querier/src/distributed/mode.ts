@@ -103,10 +103,13 @@ function leafSpans(q: LeafQuery, engines: readonly Endpoint[], engine: Engine, t
   const first = engine.dataRange(q.expr, times.start, times.start, 0);
   const final = engine.dataRange(q.expr, last, last, 0);
   // What a step reads lies a fixed time around it, except with `@` or under a subquery, whose steps lie on
-  // a grid of their own: then a leaf is asked only if it holds what every step reads.
+  // a grid of their own; and a leaf asked for part of the steps would read start(), end() and range()
+  // (also in durations) of that part: then a leaf is asked only if it holds what every step reads.
   let fixed = false;
   walk(q.expr, (node) => {
-    if (node.kind === 'subquery' || (node.kind === 'vectorSelector' && (node.timestamp !== null || node.atAnchor !== null))) fixed = true;
+    if (node.kind === 'subquery' || (node.kind === 'call' && ['start', 'end', 'range'].includes(node.func.name))) fixed = true;
+    if (node.kind === 'vectorSelector' && (node.timestamp !== null || node.atAnchor !== null || node.offsetFn !== undefined)) fixed = true;
+    if (node.kind === 'matrixSelector' && node.rangeFn !== undefined) fixed = true;
   });
   const shifted = !fixed && first !== undefined && final !== undefined && final.mint - first.mint === last - times.start && final.maxt - first.maxt === last - times.start;
   const whole = engine.dataRange(q.expr, times.start, times.end, times.step);
@@ -135,7 +138,7 @@ function leafSpans(q: LeafQuery, engines: readonly Endpoint[], engine: Engine, t
       continue;
     }
     if (from > to) continue;
-    // The query's own start and end where the span reaches them: `step()`, `range()` read them.
+    // The query's own start and end where the span reaches them (the whole query: `@ end()` reads them).
     spans.set(e, { from: from === 0 ? times.start : stepAt(from), to: to === steps - 1 ? times.end : stepAt(to) });
     const partition = held.get(key) as boolean[];
     for (let i = from; i <= to; i++) partition[i] = true;
