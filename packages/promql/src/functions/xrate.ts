@@ -35,7 +35,7 @@ function extendedRate(w: Window, isCounter: boolean, isRate: boolean): number | 
   const rangeSeconds = Math.trunc(w.range / 1000);
 
   if (isIncrease && sameValues(vs, first, last)) {
-    // The series' first sample: the earliest the engine selected, a lookback before the first range.
+    // The series' first sample: the earliest the engine selected, from X_LOOKBACK before the first range on.
     const appeared = ts[0] as number;
     if (w.rangeEnd <= appeared + w.range) return vs[first] as number;
   }
