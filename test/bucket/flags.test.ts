@@ -10,7 +10,7 @@ import { registerCommands } from '@strata/cli';
 import { FilesystemBucket, type Bucket } from '@strata/objstore';
 import { nopLogger } from '@strata/runtime';
 import { formatMeta, parseMeta } from '@strata/tsdb';
-import { startOtlpReceiver } from '@strata/testing/otlp';
+import { startOtlpReceiver, type ReceivedSpan } from '@strata/testing/otlp';
 import { tempDir } from '@strata/testing/process';
 import { startReplicator, type ReplicateOptions } from '../../packages/cli/src/commands/bucket-replicate.js';
 import { promtoolBlocks, syntheticBlock } from './fixtures.js';
@@ -88,10 +88,16 @@ describe('--tracing.config and --enable-auto-gomemlimit on the bucket tools, as 
       expect(ls.err).toMatch(/memory limit|may grow past/);
       await expect(strata(['tools', 'bucket', 'mark', flag, tracing, '--id=01JAAAAAAAAAAAAAAAAAAAAAAA', `--marker=${NO_COMPACT_MARK_FILENAME}`, '--details=x'])).rejects.toThrow();
       // The exporter has sent both by the time each command returns.
-      expect(receiver.spans.map((s) => ({ service: s.service, name: s.name, parent: s.parentSpanId, status: s.statusCode }))).toEqual([
-        { service: 'strata-tools', name: 'bucket ls', parent: '', status: 0 },
-        { service: 'strata-tools', name: 'bucket mark', parent: '', status: 2 },
+      const roots = receiver.spans.filter((s) => s.parentSpanId === '');
+      expect(roots.map((s) => ({ service: s.service, name: s.name, status: s.statusCode }))).toEqual([
+        { service: 'strata-tools', name: 'bucket ls', status: 0 },
+        { service: 'strata-tools', name: 'bucket mark', status: 2 },
       ]);
+      // Its bucket operations are spans under the command's, as Thanos traces its buckets.
+      const lsSpan = roots[0] as ReceivedSpan;
+      const operations = receiver.spans.filter((s) => s.parentSpanId === lsSpan.spanId);
+      expect(new Set(operations.map((s) => s.name))).toEqual(new Set(['bucket_iter', 'bucket_get']));
+      expect(operations.find((s) => s.name === 'bucket_get')?.attributes.name).toBe(`${id}/meta.json`);
     } finally {
       await receiver.stop();
     }

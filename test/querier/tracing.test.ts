@@ -169,6 +169,11 @@ describe('--tracing.config', () => {
     expect(atStore.attributes['store.series_fetched']).toBeGreaterThan(0);
     expect(atStore.attributes['store.chunks_fetched']).toBeGreaterThan(0);
     expect(atStore.attributes['store.object_bytes']).toBeGreaterThan(0);
+    // Each object read of the call is a span of its own, as Thanos traces its buckets.
+    const reads = spans.filter((sp) => sp.service === 'strata-store' && sp.name === 'bucket_get_range');
+    expect(reads.length).toBeGreaterThan(0);
+    for (const r of reads) expect(r.parentSpanId).toBe(atStore.spanId);
+    expect(reads[0]?.attributes.name).toMatch(/^[0-9A-Z]{26}\/(index|chunks\/\d{6})$/);
   }, 120_000);
 
   it('answers as usual while the collector is down, and stops without waiting on it', async () => {

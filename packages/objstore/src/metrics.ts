@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { Counter, Histogram, register as globalRegistry, type Registry } from 'prom-client';
 import { isNotFound, type Bucket, type ListOptions, type ObjectAttributes, type ObjectEntry, type RangeIntoReader, type UploadBody } from './bucket.js';
 
@@ -15,10 +16,13 @@ interface BucketMetrics {
 /**
  * Counts and times every operation of a bucket with Thanos' metric names under the `strata_` prefix,
  * so Thanos' dashboards work after a prefix swap. "Not found" on get/exists/attributes is an expected
- * answer, not a failure, as in Thanos.
+ * answer, not a failure, as in Thanos. Within a traced span (a StoreAPI call, a bucket tool's run) each
+ * operation is a child span `bucket_<operation>` (Thanos' operation names), as Thanos traces its buckets.
  */
 export class InstrumentedBucket implements Bucket {
   readonly #m: BucketMetrics;
+  /** An instrumented bucket inside this one makes the spans: one span an operation however often it is wrapped. */
+  readonly #traced: boolean;
   /** Counted as a get_range. */
   readonly getRangeInto?: RangeIntoReader;
 
@@ -27,8 +31,9 @@ export class InstrumentedBucket implements Bucket {
     registry: Registry = globalRegistry,
   ) {
     this.#m = metricsFor(registry);
+    this.#traced = !(inner instanceof InstrumentedBucket);
     const into = inner.getRangeInto;
-    if (into !== undefined) this.getRangeInto = (name, offset, target) => this.#call('get_range', () => into.call(inner, name, offset, target));
+    if (into !== undefined) this.getRangeInto = (name, offset, target) => this.#call('get_range', { name, offset, length: target.length }, () => into.call(inner, name, offset, target));
     // Zero series up front, so rates and failure ratios exist before the first failure.
     for (const op of Operations) {
       this.#m.ops.inc({ bucket: inner.name, operation: op }, 0);
@@ -45,7 +50,7 @@ export class InstrumentedBucket implements Bucket {
   }
 
   async *list(dir: string, opts?: ListOptions): AsyncIterable<ObjectEntry> {
-    const done = this.#start('iter');
+    const done = this.#start('iter', { dir });
     let failure: unknown;
     try {
       yield* this.inner.list(dir, opts);
@@ -59,35 +64,35 @@ export class InstrumentedBucket implements Bucket {
   }
 
   get(name: string): Promise<Readable> {
-    return this.#stream('get', () => this.inner.get(name));
+    return this.#stream('get', { name }, () => this.inner.get(name));
   }
 
   getRange(name: string, offset: number, length: number): Promise<Readable> {
-    return this.#stream('get_range', () => this.inner.getRange(name, offset, length));
+    return this.#stream('get_range', { name, offset, length }, () => this.inner.getRange(name, offset, length));
   }
 
   exists(name: string): Promise<boolean> {
-    return this.#call('exists', () => this.inner.exists(name));
+    return this.#call('exists', { name }, () => this.inner.exists(name));
   }
 
   attributes(name: string): Promise<ObjectAttributes> {
-    return this.#call('attributes', () => this.inner.attributes(name));
+    return this.#call('attributes', { name }, () => this.inner.attributes(name));
   }
 
   upload(name: string, body: UploadBody): Promise<void> {
-    return this.#call('upload', () => this.inner.upload(name, body));
+    return this.#call('upload', { name }, () => this.inner.upload(name, body));
   }
 
   delete(name: string): Promise<void> {
-    return this.#call('delete', () => this.inner.delete(name));
+    return this.#call('delete', { name }, () => this.inner.delete(name));
   }
 
   close(): Promise<void> {
     return this.inner.close();
   }
 
-  async #call<T>(op: Operation, fn: () => Promise<T>): Promise<T> {
-    const done = this.#start(op);
+  async #call<T>(op: Operation, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+    const done = this.#start(op, attributes);
     try {
       const v = await fn();
       done();
@@ -99,8 +104,8 @@ export class InstrumentedBucket implements Bucket {
   }
 
   /** A read counts until its stream ends, as Thanos times a reader until Close. */
-  async #stream(op: Operation, fn: () => Promise<Readable>): Promise<Readable> {
-    const done = this.#start(op);
+  async #stream(op: Operation, attributes: Attributes, fn: () => Promise<Readable>): Promise<Readable> {
+    const done = this.#start(op, attributes);
     let stream: Readable;
     try {
       stream = await fn();
@@ -120,13 +125,19 @@ export class InstrumentedBucket implements Bucket {
     return stream;
   }
 
-  #start(op: Operation): (err?: unknown) => void {
+  #start(op: Operation, attributes: Attributes): (err?: unknown) => void {
     const labels = { bucket: this.inner.name, operation: op };
     const end = this.#m.duration.startTimer(labels);
     this.#m.ops.inc(labels);
+    const span = this.#traced && trace.getActiveSpan()?.isRecording() === true ? trace.getTracer('strata').startSpan(`bucket_${op}`, { attributes }) : undefined;
     return (err?: unknown) => {
       end();
-      if (err !== undefined && !isNotFound(err)) this.#m.failures.inc(labels);
+      const failed = err !== undefined && !isNotFound(err);
+      if (failed) this.#m.failures.inc(labels);
+      if (span !== undefined) {
+        if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        span.end();
+      }
     };
   }
 }

@@ -57,9 +57,9 @@ export function withToolFlags(cmd: Command): Command {
 }
 
 /**
- * The action of a command with `withToolFlags`: `fn`, after the memory limit is checked, traced as one
- * span named `name` in service strata-tools when --tracing.config asks (Strata's object store client
- * makes no spans of its own, where Thanos' traces each operation).
+ * The action of a command with `withToolFlags`: `fn`, after the memory limit is checked, traced as a
+ * span named `name` in service strata-tools when --tracing.config asks (its bucket operations spans
+ * under it).
  */
 export function toolAction(name: string, fn: (o: Record<string, unknown>) => Promise<void>): (o: Record<string, unknown>) => Promise<void> {
   return async (o) => {
