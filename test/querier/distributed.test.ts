@@ -186,6 +186,32 @@ describe('--query.mode=distributed', () => {
     expect((await leafQueries()).map((n, i) => n - (asked[i] as number))).toEqual([1, 1, 0]);
   });
 
+  it("explains a query as its plan, the leaf query asked of each leaf, and analyzes it with the leaves' answer times", async () => {
+    type Node = { name: string; executionTime?: string; totalSamples?: number; children?: Node[] };
+    const params = { query: 'sum by (job) (rate(rh_requests[5m])) / 2', start: String(start / 1000), end: String(end / 1000), step: '60' };
+    const before = [await plans('distributed'), await plans('local')];
+    const explained = await (await fetch(`http://${central.httpAddress}/api/v1/query_range_explain?${new URLSearchParams(params)}`)).json() as { data: Node };
+    // Explaining is not a query.
+    expect([await plans('distributed'), await plans('local')]).toEqual(before);
+    const remoteOf = (root: Node) => ((root.children as Node[])[0] as Node).children?.[0] as Node;
+    expect(explained.data.name).toBe('[binary] /');
+    expect(explained.data.children?.[0]?.name).toBe('[aggregate] sum by (job)');
+    const remote = remoteOf(explained.data);
+    expect(remote.name).toMatch(/^\[remoteExec\] sum by \(.*job.*\) \(rate\(rh_requests\[5m\]\)\)$/);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    expect(remote.children?.map((c) => c.name).sort()).toEqual(
+      [leaves.eu, leaves.eu2, leaves.us].map((q) => `[remoteEngine] ${q.grpcAddress as string} ${iso(start)} to ${iso(end)}`).sort(),
+    );
+    const analyzed = await (await fetch(`http://${central.httpAddress}/api/v1/query_range?${new URLSearchParams({ ...params, analyze: 'true' })}`)).json() as { data: { analysis: Node } };
+    const leavesAnalyzed = remoteOf(analyzed.data.analysis).children as Node[];
+    expect(leavesAnalyzed).toHaveLength(3);
+    for (const leaf of leavesAnalyzed) {
+      expect(leaf.executionTime, leaf.name).toMatch(/^\d+(\.\d+)?(µs|ms|s)$/);
+      expect(leaf.totalSamples, leaf.name).toBeGreaterThan(0);
+    }
+    expect(analyzed.data.analysis.executionTime).toMatch(/^\d+(\.\d+)?(µs|ms|s)$/);
+  });
+
   it('answers 300 seeded random queries as Prometheus does, errors included, most of them in part through the leaves', { timeout: 300_000 }, async () => {
     const queries = randomQueries(42, 300, VOCABULARY);
     const before = await plans('distributed');

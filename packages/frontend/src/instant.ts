@@ -19,7 +19,7 @@ export interface InstantContext {
 }
 
 /** Parameters whose answer cannot be put together from shards (per-query costs, a limit per shard): sent whole. */
-const WHOLE_ONLY_PARAMS = ['stats', 'limit', 'shard_info'];
+const WHOLE_ONLY_PARAMS = ['stats', 'limit', 'shard_info', 'analyze'];
 
 /**
  * Instant queries: passed through to the querier, or, with --query-frontend.vertical-shards, a query

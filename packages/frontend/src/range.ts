@@ -1,5 +1,5 @@
 import { parseDurationParam, parseTime } from '@strata/promql';
-import { goJson, sendJson, type TenantSource } from '@strata/runtime';
+import { formatGoDuration, goJson, sendJson, type TenantSource } from '@strata/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
@@ -58,7 +58,7 @@ const RANGE_PARAMS = new Set(['query', 'start', 'end', 'step']);
  * Parameters whose answer cannot be put together from pieces: `stats` (per-query costs) and `limit`
  * (series cut per piece would differ from the whole's). Such queries go downstream whole.
  */
-const WHOLE_ONLY_PARAMS = ['stats', 'limit'];
+const WHOLE_ONLY_PARAMS = ['stats', 'limit', 'analyze'];
 
 /** A range query as the frontend answers it. */
 interface RangeQuery {
@@ -116,7 +116,7 @@ export class RangeHandler {
     if (opts.verticalShards > 1) metrics.verticalSharding.inc({ op: 'query_range', result: q.sharding !== undefined ? 'sharded' : 'whole' });
     const length = q.range.end - q.range.start;
     if (opts.maxQueryLength > 0 && length > opts.maxQueryLength) {
-      return sendBadData(reply, `the query time range exceeds the limit (query length: ${goDuration(length)}, limit: ${goDuration(opts.maxQueryLength)})`);
+      return sendBadData(reply, `the query time range exceeds the limit (query length: ${formatGoDuration(length * 1e6)}, limit: ${formatGoDuration(opts.maxQueryLength * 1e6)})`);
     }
     const fetcher = new PieceFetcher(this.ctx, q, this.ctx.downstream.forwardedHeaders(req), clientGone(reply), this.ctx.forcedStats?.costsOf(req));
     // A client asking for a fresh answer (Cache-Control: no-store, as Cortex' frontend reads it) gets one, and it is not cached.
@@ -282,18 +282,4 @@ function joined(extents: readonly Extent[], step: number): Extent[] {
     }
   }
   return out;
-}
-
-/** A duration as Go's time.Duration prints it (`721h0m0s`, `1m30s`, `500ms`), for Thanos' error wording. */
-export function goDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  if (Math.abs(ms) < 1000) return `${ms}ms`;
-  const sign = ms < 0 ? '-' : '';
-  let rest = Math.abs(ms);
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  rest -= m * 60_000;
-  const s = `${rest / 1000}s`;
-  return h > 0 ? `${sign}${h}h${m}m${s}` : m > 0 ? `${sign}${m}m${s}` : `${sign}${s}`;
 }

@@ -6,6 +6,7 @@ export { parseDuration } from './parser/literals.js';
 export { parseTime, parseDurationParam } from './params.js';
 export { FUNCTIONS, type FunctionDef } from './parser/functions.js';
 export { Engine, rangeQueryTypeError, type EngineOptions, type QueryOptions } from './engine/engine.js';
+export { explain, type ExplainOptions, type NodeTelemetry, type PlanNode } from './engine/explain.js';
 export { EvalError, TooManySamplesError, QueryTimeoutError, QueryCanceledError } from './engine/errors.js';
 export type { Queryable, Querier, SelectHints, SelectRequest, SeriesSet } from './storage.js';
 export { MemoryStorage } from './storage/memory.js';

@@ -1,5 +1,7 @@
 /** Query results, shaped as Prometheus' promql.Value. Times in ms. */
 import type { FloatHistogram, Labels } from '@strata/tsdb';
+import type { Expr } from './parser/ast.js';
+import type { NodeTelemetry } from './engine/explain.js';
 
 /** One sample of a vector: a float `f`, or a native histogram `h` (then `f` is 0). */
 export interface Sample {
@@ -65,4 +67,6 @@ export interface QueryResult {
   /** Warnings and infos, e.g. `PromQL info: metric might not be a counter, … (1:6)`. */
   readonly annotations: string[];
   readonly stats: QueryStats;
+  /** With QueryOptions.analyze: what evaluating each node of the expression cost (see explain()). */
+  readonly telemetry?: ReadonlyMap<Expr, NodeTelemetry>;
 }

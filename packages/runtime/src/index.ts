@@ -29,3 +29,4 @@ export * from './tracingconfig.js';
 export * from './tenant.js';
 export * from './memorylimit.js';
 export * from './filewatch.js';
+export * from './duration.js';

@@ -48,6 +48,8 @@ export interface EngineOptions {
 export interface QueryOptions {
   /** Aborts the query, e.g. when the HTTP client goes away. */
   signal?: AbortSignal;
+  /** Measure what evaluating each node of the expression costs (QueryResult.telemetry; Thanos' analyze). */
+  analyze?: boolean;
 }
 
 export class Engine {
@@ -173,10 +175,12 @@ export class Engine {
         queryStep: isRange ? range.interval : 0,
         histogramStatsSelectors: histogramStatsSelectors(expr),
         infoSelectors,
+        ...(opts.analyze === true ? { telemetry: new Map() } : {}),
       };
       const ev = new Evaluator(range, shared);
       const value = isRange ? this.#rangeResult(ev.eval(expr), range) : this.#instantResult(ev, expr, range.start);
-      return { value, annotations: [...annotations], stats: { samplesRead: stats.samplesRead, peakSamples: stats.peakSamples, preparationMs } };
+      const result = { value, annotations: [...annotations], stats: { samplesRead: stats.samplesRead, peakSamples: stats.peakSamples, preparationMs } };
+      return shared.telemetry === undefined ? result : { ...result, telemetry: shared.telemetry };
     } finally {
       await querier?.close();
     }

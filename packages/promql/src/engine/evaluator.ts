@@ -8,7 +8,6 @@ import { dropMetricName, METRIC_IDENTITY, type NameRules } from './names.js';
 import { CounterResetHint, type FloatHistogram, isStaleNaN, METRIC_NAME, type Labels, type Series } from '@strata/tsdb';
 import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, RangeExtension, SubqueryExpr, TimeModifiers, VectorSelector } from '../parser/ast.js';
 import { exprType, isSetOp, walk } from '../parser/ast.js';
-import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../parser/functions.js';
 import type { FunctionContext, VectorFunction } from '../functions/context.js';
 import { extendFloats } from '../functions/extended.js';
 import { HISTOGRAM_FUNCTIONS } from '../functions/histogram.js';
@@ -27,6 +26,8 @@ import { latestSampleFrom, SampleBuffer } from './buffer.js';
 import { EvalError, TooManySamplesError } from './errors.js';
 import { enrichWithInfo } from './info.js';
 import { smoothedSelector } from './smoothed.js';
+import { isStepInvariant } from './invariant.js';
+import { addTelemetry, type NodeTelemetry } from './explain.js';
 import {
   histogramWeight, SeriesBuilder, StepSeries, dropMetricNames, makeStepRange, stepTime, type ScalarValue, type StepRange, type StepValue, type VectorValue,
 } from './steps.js';
@@ -61,6 +62,8 @@ export interface EvalShared {
   readonly histogramStatsSelectors: ReadonlySet<VectorSelector>;
   /** The selection of each info() call's info series (infoSelector). */
   readonly infoSelectors: ReadonlyMap<Call, VectorSelector>;
+  /** When the query is analyzed: what evaluating each node cost, summed over its evaluations. */
+  readonly telemetry?: Map<Expr, NodeTelemetry>;
 }
 
 /**
@@ -152,7 +155,6 @@ export class Evaluator {
   readonly #range: StepRange;
   readonly #shared: EvalShared;
   readonly #buf = new SampleBuffer();
-  static readonly #invariance = new WeakMap<Expr, boolean>();
 
   constructor(range: StepRange, shared: EvalShared) {
     this.#range = range;
@@ -160,10 +162,27 @@ export class Evaluator {
   }
 
   eval(e: Expr): StepValue {
+    const telemetry = this.#shared.telemetry;
+    if (telemetry === undefined) return this.#evalHeld(e);
+    const stats = this.#shared.stats;
+    const started = performance.now();
+    const read = stats.samplesRead;
+    const held = stats.currentSamples;
+    const peak = stats.peakSamples;
+    stats.peakSamples = held;
+    const v = this.#evalHeld(e);
+    const own = { timeMs: performance.now() - started, samples: stats.samplesRead - read, peakSamples: stats.peakSamples - held };
+    stats.peakSamples = Math.max(peak, stats.peakSamples);
+    addTelemetry(telemetry, e, own);
+    return v;
+  }
+
+  /** Evaluates `e`, counting the samples its value holds until its parent is done with it. */
+  #evalHeld(e: Expr): StepValue {
     this.#shared.checkAbort();
     const stats = this.#shared.stats;
     const before = stats.currentSamples;
-    const v = this.#range.steps > 1 && e.kind !== 'number' && e.kind !== 'string' && this.#stepInvariant(e)
+    const v = this.#range.steps > 1 && e.kind !== 'number' && e.kind !== 'string' && isStepInvariant(e)
       ? this.#evalOnce(e)
       : this.#evalNode(e);
     const held = stats.currentSamples;
@@ -192,39 +211,6 @@ export class Evaluator {
     if (m.atAnchor === 'start') return this.#shared.queryStart;
     if (m.atAnchor === 'end') return this.#shared.queryEnd;
     return m.timestamp;
-  }
-
-  /** Whether a subtree has the same value at every step (Prometheus' preprocessExpr rules). */
-  #stepInvariant(e: Expr): boolean {
-    const cached = Evaluator.#invariance.get(e);
-    if (cached !== undefined) return cached;
-    let r: boolean;
-    switch (e.kind) {
-      case 'number':
-      case 'string':
-        r = true;
-        break;
-      case 'vectorSelector':
-      case 'subquery':
-        r = this.#atTime(e) !== null;
-        break;
-      case 'matrixSelector':
-        r = this.#atTime(e.vs) !== null;
-        break;
-      case 'call':
-        r = !AT_MODIFIER_UNSAFE_FUNCTIONS.has(e.func.name) && e.args.every((a) => this.#stepInvariant(a));
-        break;
-      case 'aggregate':
-        r = this.#stepInvariant(e.expr) && (e.param === null || this.#stepInvariant(e.param));
-        break;
-      case 'binary':
-        r = this.#stepInvariant(e.lhs) && this.#stepInvariant(e.rhs);
-        break;
-      default:
-        r = this.#stepInvariant(e.expr);
-    }
-    Evaluator.#invariance.set(e, r);
-    return r;
   }
 
   /** Evaluates at the first step only and repeats the value at every step. */
@@ -424,6 +410,8 @@ export class Evaluator {
       f(s, b);
     });
     this.#shared.stats.samplesRead += read;
+    // The function reading the windows is timed as the call; the windows count the samples they held.
+    if (this.#shared.telemetry !== undefined) addTelemetry(this.#shared.telemetry, e, { samples: read, peakSamples: 0 });
   }
 
   /** A range vector at the single evaluation time, as raw samples (instant queries of `x[5m]`). */

@@ -1,6 +1,6 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
-import { serveStore, StoreError, GrpcStatus, toStoreSeries, type Meta, type MetricMetadata, type StoreServer } from '@strata/storeapi';
+import { serveStore, StoreError, GrpcStatus, toStoreSeries, type Meta, type MetricMetadata, type ServingStore, type StoreServer } from '@strata/storeapi';
 import { Labels, XORChunk } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -463,6 +463,108 @@ describe('--endpoint-strict', () => {
     } finally {
       endpoints.stop();
       await Promise.all([live.stop(), noInfo.stop()]);
+    }
+  });
+});
+
+describe("Thanos' explain and analyze", () => {
+  /** A store of 12 series m{i} with a sample every 15s over the first minute. */
+  async function twelveSeries(): Promise<ServingStore> {
+    const chunk = new XORChunk();
+    const app = chunk.appender();
+    for (let t = 0; t <= 60_000; t += 15_000) app.append(t, 1);
+    return serveStore(
+      {
+        info: async () => ({ labelSets: [], componentType: 'store', store: { minTime: 0, maxTime: 60_000, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } }),
+        async *series() {
+          for (let i = 0; i < 12; i++) yield { series: toStoreSeries(Labels.from({ __name__: 'm', i: String(i).padStart(2, '0'), job: i % 2 === 0 ? 'a' : 'b' }), [{ minTime: 0, maxTime: 60_000, chunk }]) };
+        },
+        labelNames: async () => ({ names: [], warnings: [] }),
+        labelValues: async () => ({ values: [], warnings: [] }),
+      },
+      { address: '127.0.0.1:0' },
+    );
+  }
+
+  it('explains a query without evaluating it, with the query endpoints’ parameters and errors', async () => {
+    const app = await apiApp();
+    const explained = await app.inject(`/api/v1/query_explain?query=${encodeURIComponent('sum by (job) (rate(m[5m])) / 2')}&time=60`);
+    expect(explained.statusCode).toBe(200);
+    expect(JSON.parse(explained.body)).toEqual({
+      status: 'success',
+      data: {
+        name: '[binary] /',
+        children: [
+          { name: '[aggregate] sum by (job)', children: [{ name: '[functionCall] rate', children: [{ name: '[matrixSelector] m[5m]' }] }] },
+          { name: '[numberLiteral] 2' },
+        ],
+      },
+    });
+    // A range query's step-invariant subtree is evaluated once; POST forms are read as the query endpoints read them.
+    const range = await app.inject({
+      method: 'POST',
+      url: '/api/v1/query_range_explain',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `query=${encodeURIComponent('m + on () sum(m @ 30)')}&start=0&end=60&step=15&engine=thanos`,
+    });
+    expect(JSON.parse(range.body).data).toEqual({
+      name: '[binary] + on ()',
+      children: [{ name: '[vectorSelector] m' }, { name: '[stepInvariant]', children: [{ name: '[aggregate] sum', children: [{ name: '[vectorSelector] m @ 30.000' }] }] }],
+    });
+    for (const [url, error] of [
+      ['/api/v1/query_explain?query=sum(', 'invalid parameter "query": 1:5: parse error: unclosed left parenthesis'],
+      ['/api/v1/query_range_explain?query=m&start=0&end=60', 'invalid parameter "step": cannot parse "" to a valid duration'],
+      ['/api/v1/query_range_explain?query=m[5m]&start=0&end=60&step=15', 'invalid parameter "query": invalid expression type "range vector" for range query, must be Scalar or instant Vector'],
+      ['/api/v1/query_explain?query=m&engine=mimir', "'mimir' bad engine"],
+    ] as const) {
+      const res = await app.inject(url);
+      expect(res.statusCode, url).toBe(400);
+      expect(JSON.parse(res.body), url).toEqual({ status: 'error', errorType: 'bad_data', error });
+    }
+    await app.close();
+  });
+
+  it('adds what each operator cost to an analyzed answer, after its stats, and nothing otherwise', async () => {
+    const server = await twelveSeries();
+    const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
+    try {
+      await endpoints.refresh();
+      const api = await apiApp({}, null, endpoints);
+      const query = encodeURIComponent('sum by (job) (m) * 2');
+      type Analysis = { name: string; executionTime?: string; peakSamples?: number; totalSamples?: number; children?: Analysis[] };
+      const analyzed = async (params: string) => {
+        const res = await api.inject(`/api/v1/query?query=${query}&time=30&${params}`);
+        expect(res.statusCode).toBe(200);
+        return { body: res.body, ...(JSON.parse(res.body) as { data: { result: unknown[]; analysis?: Analysis; stats?: unknown } }) };
+      };
+      const plain = await analyzed('');
+      expect(plain.data.analysis).toBeUndefined();
+      expect((await analyzed('analyze=false')).data.analysis).toBeUndefined();
+      const goDuration = /^\d+(\.\d+)?(ns|µs|ms|s)$/;
+      for (const param of ['analyze=true', 'analyze=1']) {
+        const res = await analyzed(param);
+        expect(res.data.result).toEqual(plain.data.result);
+        const a = res.data.analysis as Analysis;
+        // The sum's 2 samples were held with the 12 it summed.
+        expect(a).toMatchObject({ name: '[binary] *', totalSamples: 12, peakSamples: 14 });
+        expect(a.executionTime).toMatch(goDuration);
+        const [sum, two] = a.children as [Analysis, Analysis];
+        expect(sum).toMatchObject({ name: '[aggregate] sum by (job)', totalSamples: 12, peakSamples: 14 });
+        expect(sum.children).toMatchObject([{ name: '[vectorSelector] m', totalSamples: 12, peakSamples: 12 }]);
+        // A literal reads nothing: Go's omitempty leaves the zero out.
+        expect(two).toMatchObject({ name: '[numberLiteral] 2', peakSamples: 1 });
+        expect(two.totalSamples).toBeUndefined();
+      }
+      const withStats = await analyzed('analyze=true&stats=all');
+      expect(withStats.body.indexOf('"stats":')).toBeGreaterThan(0);
+      expect(withStats.body.indexOf('"analysis":')).toBeGreaterThan(withStats.body.indexOf('"stats":'));
+      expect(withStats.data.stats).toMatchObject({ samples: { totalQueryableSamples: 12, peakSamples: 14 } });
+      const range = await api.inject(`/api/v1/query_range?query=${query}&start=0&end=60&step=15&analyze=true`);
+      expect(JSON.parse(range.body).data.analysis).toMatchObject({ name: '[binary] *', totalSamples: 12 * 5 });
+      await api.close();
+    } finally {
+      endpoints.stop();
+      await server.stop();
     }
   });
 });

@@ -5,6 +5,7 @@ import { ApiError } from './errors.js';
 import { exemplarsRoutes } from './exemplars.js';
 import { labelRoutes } from './labels.js';
 import { queryRoutes } from './query.js';
+import { explainRoutes } from './explain.js';
 import { sendError } from './respond.js';
 import { rulesRoutes } from './rules.js';
 import { statusRoutes } from './status.js';
@@ -42,6 +43,7 @@ export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
       taken.set(route.url, methods);
     });
     await app.register(queryRoutes(ctx));
+    await app.register(explainRoutes(ctx));
     await app.register(labelRoutes(ctx));
     await app.register(rulesRoutes(ctx));
     await app.register(exemplarsRoutes(ctx));

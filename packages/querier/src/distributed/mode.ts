@@ -11,14 +11,14 @@
  * Otherwise, and for what the plan keeps, the query reads raw data over the leaves' StoreAPI as in
  * local mode.
  */
-import { walk, type Engine, type Expr, type Queryable } from '@strata/promql';
+import { walk, type Engine, type Expr, type PlanNode, type Queryable, type VectorSelector } from '@strata/promql';
 import { EngineType } from '@strata/storeapi';
 import type { Counter } from 'prom-client';
 import type { Endpoint, EndpointScope, EndpointSet } from '../endpoints/endpointset.js';
 import type { ReadOptions } from '../queryable.js';
 import type { Logger } from '@strata/runtime';
 import { distribute, type LeafQuery, type Partitioning } from './plan.js';
-import { needsLeaf, RemoteQueryable, type StepSpan } from './remote.js';
+import { needsLeaf, RemoteQueryable, remoteLeaf, type StepSpan } from './remote.js';
 
 export interface DistributedMode {
   /** --query.partition-label: the external labels that tell the leaves' partitions apart; none: all but the replica labels. */
@@ -34,6 +34,17 @@ export interface QueryTimes {
   readonly step: number;
 }
 
+/** Whether a query is planned to be evaluated, or only explained (not counted then). */
+export type QueryPurpose = 'evaluate' | 'explain';
+
+/** What a query is evaluated with. */
+export interface QueryInput {
+  readonly expr: Expr;
+  readonly queryable: Queryable;
+  /** The operator that stands for a selector of the plan's own: a leaf query asked of the leaves. */
+  readonly describe?: (vs: VectorSelector) => PlanNode | undefined;
+}
+
 /** The expression and queryable a query is evaluated with: its distributed plan's, or `expr` over `local`. */
 export function planQuery(
   mode: DistributedMode,
@@ -44,14 +55,15 @@ export function planQuery(
   local: Queryable,
   expr: Expr,
   times: QueryTimes,
-): { expr: Expr; queryable: Queryable } {
+  purpose: QueryPurpose,
+): QueryInput {
   const asked = (e: EndpointScope) => read.endpointFilter === undefined || read.endpointFilter(e);
   const engines = endpoints.endpoints().filter(asked);
   const whole = [times.start, times.end, times.step, engine.lookbackDelta].every((ms) => ms % 1000 === 0);
   const plan = whole && engines.length > 0 && engines.every((e) => e.query) ? distribute(expr, partitioning(mode, engines, read.replicaLabels), engine.compat) : undefined;
   const spans = plan?.remote.map((q) => leafSpans(q, engines, engine, times, read.replicaLabels));
   const covered = spans?.every((s) => s !== undefined) === true;
-  mode.queries.inc({ mode: covered ? 'distributed' : 'local' });
+  if (purpose === 'evaluate') mode.queries.inc({ mode: covered ? 'distributed' : 'local' });
   if (plan === undefined || !covered) return { expr, queryable: local };
   logger.debug('distributed query', { remote: plan.remote.map((r) => r.query).join('; ') });
   const maxResolutionMs = read.autoDownsampling ? times.step / 5 : read.maxSourceResolution;
@@ -73,7 +85,7 @@ export function planQuery(
     },
     tenant: read.tenant,
   });
-  return { expr: plan.expr, queryable };
+  return { expr: plan.expr, queryable, describe: (vs) => { const leaf = remoteLeaf(vs.matchers); return leaf === undefined ? undefined : queryable.describe(leaf); } };
 }
 
 /** The partition labels, and whether the leaves' answers can be told apart by them (or come from one partition). */

@@ -10,7 +10,7 @@
  * only where the leaf gave one, so every step a series misses after its first value holds a stale
  * marker, which ends the lookback there.
  */
-import { walk, type Querier, type Queryable, type SelectHints, type SelectRequest, type SeriesSet } from '@strata/promql';
+import { walk, type NodeTelemetry, type PlanNode, type Querier, type Queryable, type SelectHints, type SelectRequest, type SeriesSet } from '@strata/promql';
 import { EngineType, GrpcStatus, queryRangeRequest, StoreError, type PromTimeSeries, type QueryAnswer, type QueryOptions } from '@strata/storeapi';
 import { ArraySampleIterator, Labels, STALE_NAN, type FloatHistogram, type Matcher, type Series } from '@strata/tsdb';
 import { endpointMatches, type Endpoint, type EndpointScope, type UnavailableEndpoint } from '../endpoints/endpointset.js';
@@ -37,6 +37,11 @@ export interface RemoteQueryParams {
   readonly unavailable: readonly UnavailableEndpoint[];
 }
 
+/** The leaf query a selector stands for, if it stands for one. */
+export function remoteLeaf(matchers: readonly Matcher[]): number | undefined {
+  return matchers.length === 1 && matchers[0]?.name === REMOTE_LABEL ? Number(matchers[0].value) : undefined;
+}
+
 /** Whether leaf query `q` asks leaf `e`: one of its selectors can match e's external labels, as Thanos prunes its remote engines. */
 export function needsLeaf(q: LeafQuery, e: EndpointScope): boolean {
   return q.selectors.some((ms) => endpointMatches(e, ms, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY));
@@ -44,7 +49,9 @@ export function needsLeaf(q: LeafQuery, e: EndpointScope): boolean {
 
 /** A central query's view of the data: its leaf queries' answers for REMOTE_LABEL selectors, `local` for the rest. */
 export class RemoteQueryable implements Queryable {
-  readonly #answers = new Map<string, Promise<SeriesSet>>();
+  readonly #answers = new Map<number, Promise<SeriesSet>>();
+  /** What each leaf's answer to each leaf query cost, by `<leaf query> <address>`. */
+  readonly #costs = new Map<string, NodeTelemetry>();
 
   constructor(
     private readonly local: Queryable,
@@ -55,14 +62,13 @@ export class RemoteQueryable implements Queryable {
 
   async querier(mint: number, maxt: number): Promise<Querier> {
     const local = await this.local.querier(mint, maxt);
-    const leafOf = (matchers: readonly Matcher[]) => (matchers.length === 1 && matchers[0]?.name === REMOTE_LABEL ? matchers[0].value : undefined);
     return {
       select: (hints: SelectHints, matchers: readonly Matcher[], signal?: AbortSignal) => {
-        const leaf = leafOf(matchers);
+        const leaf = remoteLeaf(matchers);
         return leaf !== undefined ? this.#answer(leaf, signal) : local.select(hints, matchers, signal);
       },
       selectAll: async (selections: readonly SelectRequest[], signal?: AbortSignal) => {
-        const leaves = selections.map((s) => leafOf(s.matchers));
+        const leaves = selections.map((s) => remoteLeaf(s.matchers));
         const rest = selections.filter((_, i) => leaves[i] === undefined);
         const [remote, read] = await Promise.all([
           Promise.all(leaves.map((l) => (l !== undefined ? this.#answer(l, signal) : undefined))),
@@ -75,11 +81,28 @@ export class RemoteQueryable implements Queryable {
     };
   }
 
+  /**
+   * Leaf query `leaf` as an operator (`[remoteExec] <query>`) over the leaves it asks, each with the steps
+   * it is asked for and, once it answered, how long that took and how many samples its answer held.
+   */
+  describe(leaf: number): PlanNode {
+    const q = this.remote[leaf] as LeafQuery;
+    const spans = this.params.spans[leaf] as ReadonlyMap<EndpointScope, StepSpan>;
+    const children = this.engines.flatMap((e): PlanNode[] => {
+      const span = spans.get(e);
+      if (span === undefined || !needsLeaf(q, e)) return [];
+      const steps = span.from === span.to ? `at ${new Date(span.from).toISOString()}` : `${new Date(span.from).toISOString()} to ${new Date(span.to).toISOString()}`;
+      const cost = this.#costs.get(`${leaf} ${e.address}`);
+      return [{ name: `[remoteEngine] ${e.address} ${steps}`, children: [], ...(cost !== undefined ? { telemetry: cost } : {}) }];
+    });
+    return { name: `[remoteExec] ${q.query}`, children };
+  }
+
   /** Leaf query `leaf`'s answer from every engine, merged; asked once however often it is selected. */
-  #answer(leaf: string, signal: AbortSignal | undefined): Promise<SeriesSet> {
+  #answer(leaf: number, signal: AbortSignal | undefined): Promise<SeriesSet> {
     let answer = this.#answers.get(leaf);
     if (answer === undefined) {
-      answer = this.#ask(Number(leaf), signal);
+      answer = this.#ask(leaf, signal);
       this.#answers.set(leaf, answer);
     }
     return answer;
@@ -106,8 +129,11 @@ export class RemoteQueryable implements Queryable {
         // An instant query too is asked as a range of one step: under partial response the Query API answers
         // an instant query's evaluation error as a warning, which would hide it, where a range query fails.
         const request = queryRangeRequest({ ...p.options, engine, query, startTimeSeconds: span.from / 1000, endTimeSeconds: span.to / 1000, intervalSeconds: Math.max(p.step / 1000, 1) });
+        const started = performance.now();
         try {
-          return await e.client.queryRange(request, opts);
+          const answer = await e.client.queryRange(request, opts);
+          this.#costs.set(`${leaf} ${e.address}`, { timeMs: performance.now() - started, samples: answerSamples(answer), peakSamples: 0 });
+          return answer;
         } catch (err) {
           const code = (err as { code?: unknown }).code;
           const msg = `remote query ${query} on ${e.address}: ${(err as { details?: string }).details ?? (err as Error).message}`;
@@ -164,4 +190,11 @@ export class RemoteQueryable implements Queryable {
     }
     return { labels, iterator: () => new ArraySampleIterator(ts, vs, hs) };
   }
+}
+
+/** Samples in a leaf's answer, a histogram counted as one. */
+function answerSamples(a: QueryAnswer): number {
+  let n = 0;
+  for (const s of a.series) n += s.samples.length + s.histograms.length;
+  return n;
 }
