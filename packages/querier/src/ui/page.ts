@@ -17,7 +17,7 @@ body{font:14px system-ui,sans-serif;margin:0;color:#222}header{background:#2c3e5
 header a{color:#cfd8dc;text-decoration:none}header b{font-size:16px}main{padding:16px;max-width:1200px}
 textarea{width:100%;font:13px monospace;box-sizing:border-box}fieldset{border:0;padding:0;margin:8px 0;display:flex;gap:12px;flex-wrap:wrap;align-items:center}
 table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;font:12px monospace;vertical-align:top}
-.err{color:#b71c1c;white-space:pre-wrap}.warn{color:#e65100}.info{color:#546e7a}.ok{color:#2e7d32}svg{border:1px solid #ddd;margin-top:8px;background:#fff}
+.plan ul{margin:0;padding-left:18px}.plan li{font:12px monospace;line-height:1.6}.err{color:#b71c1c;white-space:pre-wrap}.warn{color:#e65100}.info{color:#546e7a}.ok{color:#2e7d32}svg{border:1px solid #ddd;margin-top:8px;background:#fff}
 </style></head><body>
 <header><b>Strata</b><a href="#query" onclick="show('query')">Query</a><a href="#alerts" onclick="show('alerts')">Alerts</a><a href="#rules" onclick="show('rules')">Rules</a><a href="#targets" onclick="show('targets')">Targets</a><a href="#stores" onclick="show('stores')">Stores</a></header>
 <main>
@@ -32,8 +32,10 @@ table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px
 <label>max source resolution <select id="res"><option>0</option><option>auto</option><option>5m</option><option>1h</option></select></label>
 <button id="run">Execute</button>
 <button id="format" title="Format the expression as Prometheus does (/api/v1/format_query)">Format</button>
+<button id="explain" title="The operators the query would be evaluated with, without running it (/api/v1/query_explain)">Explain</button>
+<label title="Show what each operator cost (Thanos' analyze)"><input type="checkbox" id="analyze"> analyze</label>
 </fieldset>
-<div id="status"></div><div id="out"></div>
+<div id="status"></div><div id="out"></div><div id="plan"></div>
 </section>
 <section id="alerts" hidden><div id="alertsout"></div></section>
 <section id="rules" hidden><div id="rulesout"></div></section>
@@ -61,26 +63,44 @@ function hist(h) { return '{count:' + h.count + ', sum:' + h.sum + (h.buckets ||
 // A series' points to draw: its floats and, for histograms, their count.
 function points(s) { return (s.values || []).concat((s.histograms || []).map(([t, h]) => [t, h.count])).sort((a, b) => a[0] - b[0]); }
 function lbl(m) { const n = m.__name__ || ''; const r = Object.entries(m).filter(([k]) => k !== '__name__').map(([k, v]) => k + '="' + v + '"'); return n + '{' + r.join(', ') + '}'; }
+/** The query's API path and parameters from the form; null (the reason shown) when the form is not valid. */
+function request(q) {
+  const end = $('end').value ? Date.parse($('end').value) / 1000 : Date.now() / 1000;
+  const p = new URLSearchParams({ query: q, dedup: $('dedup').checked, partial_response: $('partial').checked, max_source_resolution: $('res').value });
+  try {
+    if ($('mode').value !== 'graph') { p.set('time', end); return { path: 'query', p }; }
+    const r = dur($('range').value); p.set('start', end - r); p.set('end', end); p.set('step', Math.max(${JSON.stringify(defaultStepSeconds)}, Math.round(r / 250)));
+    return { path: 'query_range', p };
+  } catch (e) { $('status').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; return null; }
+}
+/** An operator tree (explain, or analyze's with each operator's time and samples) as nested lists. */
+function tree(n) {
+  const cost = [n.executionTime, n.totalSamples && n.totalSamples + ' samples', n.peakSamples && 'peak ' + n.peakSamples].filter(Boolean).join(', ');
+  return '<ul><li>' + esc(n.name) + (cost ? ' <span class="info">' + esc(cost) + '</span>' : '') + (n.children || []).map(tree).join('') + '</li></ul>';
+}
 async function run() {
   const q = $('expr').value.trim(); if (!q) return;
   localStorage.setItem('strata.expr', q);
-  const end = $('end').value ? Date.parse($('end').value) / 1000 : Date.now() / 1000;
-  const p = new URLSearchParams({ query: q, dedup: $('dedup').checked, partial_response: $('partial').checked, max_source_resolution: $('res').value });
-  let path;
-  try {
-    if ($('mode').value === 'graph') { const r = dur($('range').value); p.set('start', end - r); p.set('end', end); p.set('step', Math.max(${JSON.stringify(defaultStepSeconds)}, Math.round(r / 250))); path = 'query_range'; }
-    else { p.set('time', end); path = 'query'; }
-  } catch (e) { $('status').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; return; }
-  $('status').textContent = 'running…'; const t0 = performance.now();
-  const res = await fetch(api + path, { method: 'POST', body: p }); const body = await res.json();
+  const r = request(q); if (!r) return;
+  if ($('analyze').checked) r.p.set('analyze', 'true');
+  $('status').textContent = 'running…'; $('plan').innerHTML = ''; const t0 = performance.now();
+  const res = await fetch(api + r.path, { method: 'POST', body: r.p }); const body = await res.json();
   const ms = Math.round(performance.now() - t0);
   if (body.status !== 'success') { $('status').innerHTML = '<span class="err">' + esc(body.errorType + ': ' + body.error) + '</span>'; $('out').innerHTML = ''; return; }
+  if (body.data.analysis) $('plan').innerHTML = '<h4>analysis</h4><div class="plan">' + tree(body.data.analysis) + '</div>';
   $('status').innerHTML = '<span class="ok">' + ms + ' ms</span>' + (body.warnings || []).map((w) => '<div class="warn">warning: ' + esc(w) + '</div>').join('') + (body.infos || []).map((i) => '<div class="info">info: ' + esc(i) + '</div>').join('');
   const d = body.data;
-  if (d.resultType === 'matrix' && $('mode').value === 'graph') graph(d.result);
+  if (d.resultType === 'matrix' && r.path === 'query_range') graph(d.result);
   else if (d.resultType === 'vector') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + esc(s.value ? s.value[1] : hist(s.histogram[1])) + '</td></tr>').join('') + '</table>';
   else if (d.resultType === 'matrix') $('out').innerHTML = '<table>' + d.result.map((s) => '<tr><td>' + esc(lbl(s.metric)) + '</td><td>' + (s.values || []).map((v) => esc(v[1]) + ' @' + v[0]).concat((s.histograms || []).map((h) => esc(hist(h[1])) + ' @' + h[0])).join('<br>') + '</td></tr>').join('') + '</table>';
   else $('out').innerHTML = '<table><tr><td>' + d.resultType + '</td><td>' + esc(d.result[1]) + '</td></tr></table>';
+}
+async function explain() {
+  const q = $('expr').value.trim(); if (!q) return;
+  const r = request(q); if (!r) return;
+  const body = await (await fetch(api + r.path + '_explain', { method: 'POST', body: r.p })).json();
+  if (body.status !== 'success') { $('status').innerHTML = '<span class="err">' + esc(body.errorType + ': ' + body.error) + '</span>'; return; }
+  $('status').textContent = ''; $('out').innerHTML = ''; $('plan').innerHTML = '<h4>explain</h4><div class="plan">' + tree(body.data) + '</div>';
 }
 async function format() {
   const q = $('expr').value.trim(); if (!q) return;
@@ -163,6 +183,7 @@ async function stores() {
 }
 $('run').onclick = run;
 $('format').onclick = format;
+$('explain').onclick = explain;
 const linked = new URLSearchParams(location.search);
 $('expr').value = linked.get('expr') || localStorage.getItem('strata.expr') || '';
 for (const k of ['range', 'end', 'mode']) if (linked.get(k)) $(k).value = linked.get(k);

@@ -62,6 +62,20 @@ describe('web UI', () => {
     expect(points({ values: [[2, '7']], histograms: [[1, { count: '3' }], [3, { count: '4' }]] })).toEqual([[1, '3'], [2, '7'], [3, '4']]);
   });
 
+  it("shows explain's and analyze's operator trees, each operator with its time and samples", async () => {
+    const app = await appWith({});
+    const html = (await app.inject({ url: '/' })).body;
+    await app.close();
+    expect(html).toContain('_explain');
+    const helpers = [html.slice(html.indexOf('function esc('), html.indexOf('// A native histogram')), html.slice(html.indexOf('function tree('), html.indexOf('async function run('))].join('\n');
+    const { tree } = new Function(`${helpers}; return { tree };`)() as { tree: (n: unknown) => string };
+    const analysis = { name: '[aggregate] sum by (job)', executionTime: '1.5ms', totalSamples: 12, peakSamples: 14, children: [{ name: '[vectorSelector] m{a="<b>"}', totalSamples: 12 }] };
+    expect(tree(analysis)).toBe(
+      '<ul><li>[aggregate] sum by (job) <span class="info">1.5ms, 12 samples, peak 14</span><ul><li>[vectorSelector] m{a=&quot;&lt;b&gt;&quot;} <span class="info">12 samples</span></li></ul></li></ul>',
+    );
+    expect(tree({ name: '[numberLiteral] 2' })).toBe('<ul><li>[numberLiteral] 2</li></ul>');
+  });
+
   it('labels the graph axes at round values and round UTC times', async () => {
     const app = await appWith({});
     const html = (await app.inject({ url: '/' })).body;
