@@ -24,6 +24,8 @@ export interface SelectHints {
 export interface SeriesSet {
   readonly series: readonly Series[];
   readonly warnings?: readonly string[];
+  /** How long selecting it took (ms), where the storage knows it better than its caller (selections read together). */
+  readonly elapsedMs?: number;
 }
 
 /** One selection of a query: its hints and matchers. */

@@ -59,9 +59,10 @@ export class StoreQueryable implements Queryable {
   }
 
   async #select(hints: SelectHints, matchers: readonly Matcher[], signal: AbortSignal): Promise<SeriesSet> {
+    const started = performance.now();
     const series: Series[] = [];
     const warnings = await this.#read(hints, matchers, signal, (s) => series.push(s));
-    return { series, warnings };
+    return { series, warnings, elapsedMs: performance.now() - started };
   }
 
   /**
@@ -88,8 +89,10 @@ export class StoreQueryable implements Queryable {
           out[i] = { series };
         }
         const matchers = [...first.matchers.filter((m) => m.name !== METRIC_NAME), new Matcher('=~', METRIC_NAME, alternationOf([...byName.keys()]))];
+        const started = performance.now();
         const warnings = await this.#read(first.hints, matchers, signal, (s) => byName.get(s.labels.get(METRIC_NAME))?.push(s));
-        for (const i of group) out[i] = { series: (out[i] as SeriesSet).series, warnings };
+        const elapsedMs = performance.now() - started;
+        for (const i of group) out[i] = { series: (out[i] as SeriesSet).series, warnings, elapsedMs };
       }),
     );
     return out;

@@ -12,6 +12,7 @@ import { PackedSeriesPoints } from '../points.js';
 import type { QueryResult, QueryValue, Sample, SeriesPoints } from '../value.js';
 import { EvalError, QueryCanceledError, QueryTimeoutError } from './errors.js';
 import { Evaluator, histogramStatsSelectors, rangeFunctionsFor, rangeReach, type EvalOptions, type EvalShared, type EvalStats } from './evaluator.js';
+import { addTelemetry, type NodeTelemetry } from './explain.js';
 import { infoSelector } from './info.js';
 import { dropMetricName } from './names.js';
 import { StepSeries, makeStepRange, removeDelayedNames, type StepRange, type VectorValue } from './steps.js';
@@ -131,6 +132,7 @@ export class Engine {
     const { mint, maxt } = timeSpan(selections);
     const annotations = new Set<string>();
     const data = new Map<VectorSelector, readonly Series[]>();
+    const telemetry = opts.analyze === true ? new Map<Expr, NodeTelemetry>() : undefined;
     let querier: Querier | null = null;
     const prepared = performance.now();
     let preparationMs = 0;
@@ -142,19 +144,23 @@ export class Engine {
         const timeout = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
         const selectSignal = AbortSignal.any([timeout, ...(signal ? [signal] : [])]);
         let sets: SeriesSet[];
+        // Analyzed, each selection is timed, as the storage timed it or until its series were there.
+        const timed = (set: SeriesSet): SeriesSet => (telemetry === undefined || set.elapsedMs !== undefined ? set : { ...set, elapsedMs: performance.now() - prepared });
         try {
           const all = querier.selectAll?.bind(querier);
           sets = all
-            ? await all(selections.map((s) => ({ hints: s.hints, matchers: s.vs.matchers })), selectSignal)
-            : await Promise.all(selections.map((s) => (querier as Querier).select(s.hints, s.vs.matchers, selectSignal)));
+            ? (await all(selections.map((s) => ({ hints: s.hints, matchers: s.vs.matchers })), selectSignal)).map(timed)
+            : await Promise.all(selections.map((s) => (querier as Querier).select(s.hints, s.vs.matchers, selectSignal).then(timed)));
         } catch (e) {
           if (signal?.aborted === true) throw new QueryCanceledError(where);
           if (timeout.aborted) throw new QueryTimeoutError(where);
           throw e;
         }
         sets.forEach((set, k) => {
-          data.set((selections[k] as Selection).vs, set.series);
+          const { vs } = selections[k] as Selection;
+          data.set(vs, set.series);
           for (const w of set.warnings ?? []) annotations.add(w);
+          if (telemetry !== undefined) addTelemetry(telemetry, vs, { fetchMs: set.elapsedMs as number, samples: 0, peakSamples: 0 });
         });
       }
       preparationMs = performance.now() - prepared;
@@ -175,7 +181,7 @@ export class Engine {
         queryStep: isRange ? range.interval : 0,
         histogramStatsSelectors: histogramStatsSelectors(expr),
         infoSelectors,
-        ...(opts.analyze === true ? { telemetry: new Map() } : {}),
+        ...(telemetry !== undefined ? { telemetry } : {}),
       };
       const ev = new Evaluator(range, shared);
       const value = isRange ? this.#rangeResult(ev.eval(expr), range) : this.#instantResult(ev, expr, range.start);

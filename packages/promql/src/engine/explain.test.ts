@@ -1,5 +1,7 @@
 import { Labels } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
+import type { Matcher } from '@strata/tsdb';
+import type { Queryable, SelectHints } from '../storage.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { Engine } from './engine.js';
 import { explain, type PlanNode } from './explain.js';
@@ -83,7 +85,7 @@ describe('analyze', () => {
     const rate = sum.children[0] as PlanNode;
     const window = rate.children[0] as PlanNode;
     // Six series, 6 steps, a 5m window of 20 samples each (the window is left-open).
-    expect(window.telemetry).toEqual({ samples: 6 * 6 * 20, peakSamples: 0 });
+    expect(window.telemetry).toMatchObject({ samples: 6 * 6 * 20, peakSamples: 0 });
     expect(rate.telemetry?.samples).toBe(720);
     expect(tree.telemetry?.samples).toBe(res.stats.samplesRead);
     // rate holds a window of each series in turn, then its 6 series × 6 steps; the sum 2 × 6.
@@ -112,5 +114,36 @@ describe('analyze', () => {
     // Read at one step only.
     expect(invariant.telemetry?.samples).toBe(6);
     expect(tree.telemetry?.samples).toBe(res.stats.samplesRead);
+  });
+
+  it('times each selector with its selection, and each operator with the longest selection beneath it', async () => {
+    const st = storage();
+    // Selecting `requests_total{job="db"}` takes 30 ms, the rest no time.
+    const slow: Queryable = {
+      querier: async (mint, maxt) => {
+        const q = st.querier(mint, maxt);
+        return {
+          select: async (hints: SelectHints, matchers: readonly Matcher[]) => {
+            if (matchers.some((m) => m.value === 'db')) await new Promise((r) => setTimeout(r, 30));
+            return q.select(hints, matchers);
+          },
+          close: () => {},
+        };
+      },
+    };
+    const expr = engine.parse('sum(rate(requests_total{job="db"}[5m])) + sum(requests_total{job="api"})');
+    const res = await engine.instantQuery(slow, expr, 600_000, { analyze: true });
+    const tree = explain(expr, { steps: 1, compat: 3, telemetry: res.telemetry as NonNullable<typeof res.telemetry> });
+    const [db, api] = tree.children as [PlanNode, PlanNode];
+    const window = ((db.children[0] as PlanNode).children[0] as PlanNode).telemetry;
+    const selector = (api.children[0] as PlanNode).telemetry;
+    // Both selections ran at once: the slow one took its 30 ms (timers may fire a little early), the other less.
+    expect(window?.fetchMs).toBeGreaterThanOrEqual(25);
+    expect(selector?.fetchMs).toBeLessThan(window?.fetchMs as number);
+    expect(window?.timeMs).toBe(window?.fetchMs);
+    for (const n of [db, api, tree]) expect(n.telemetry?.timeMs).toBeGreaterThanOrEqual(n.telemetry?.fetchMs as number);
+    expect(db.telemetry?.fetchMs).toBe(window?.fetchMs);
+    expect(tree.telemetry?.fetchMs).toBe(window?.fetchMs);
+    expect(tree.telemetry?.timeMs).toBeGreaterThanOrEqual(db.telemetry?.timeMs as number);
   });
 });

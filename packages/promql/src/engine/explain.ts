@@ -11,8 +11,14 @@ import { isStepInvariant } from './invariant.js';
 
 /** What evaluating a node cost, its children included. */
 export interface NodeTelemetry {
-  /** Evaluation time (ms); undefined for a range vector, which its function's call times. */
+  /**
+   * Time (ms). As the engine measures it, the node's evaluation's, undefined for a range vector (which its
+   * function's call times); in a PlanNode, that and the longest selection beneath it, which all ran
+   * before evaluation, at once: the time the node's value took to be ready.
+   */
   timeMs?: number;
+  /** A selector's: how long selecting its series took (ms). In a PlanNode: the longest selection beneath it. */
+  fetchMs?: number;
   /** Samples read. */
   samples: number;
   /** Most samples held at once. */
@@ -48,10 +54,15 @@ function node(e: Expr, opts: ExplainOptions, varying: boolean): PlanNode {
   if (varying && e.kind !== 'number' && e.kind !== 'string' && isStepInvariant(e)) {
     // Evaluated once and repeated: one step's evaluation below, timed (and counted) as the whole.
     const once = node(e, opts, false);
-    return withTelemetry({ name: '[stepInvariant]', children: [{ name: once.name, children: once.children }] }, telemetry);
+    return withTelemetry({ name: '[stepInvariant]', children: [{ name: once.name, children: once.children }] }, telemetry, once.telemetry?.fetchMs);
   }
   const own = e.kind === 'vectorSelector' ? opts.describe?.(e) : undefined;
   if (own !== undefined) return withTelemetry(own, telemetry);
+  // A range selector's series are its vector selector's selection.
+  if (e.kind === 'matrixSelector') {
+    const selection = opts.telemetry?.get(e.vs);
+    return withTelemetry({ name: `[matrixSelector] ${exprString(e, opts.compat)}`, children: [] }, telemetry, selection?.fetchMs);
+  }
   const children = (...es: Expr[]) => es.map((c) => node(c, opts, varying));
   switch (e.kind) {
     case 'number':
@@ -60,8 +71,6 @@ function node(e: Expr, opts: ExplainOptions, varying: boolean): PlanNode {
       return withTelemetry({ name: `[stringLiteral] ${exprString(e, opts.compat)}`, children: [] }, telemetry);
     case 'vectorSelector':
       return withTelemetry({ name: `[vectorSelector] ${exprString(e, opts.compat)}`, children: [] }, telemetry);
-    case 'matrixSelector':
-      return withTelemetry({ name: `[matrixSelector] ${exprString(e, opts.compat)}`, children: [] }, telemetry);
     case 'subquery':
       return withTelemetry({ name: `[subquery] ${subquerySuffix(e)}`, children: children(e.expr) }, telemetry);
     case 'call':
@@ -75,8 +84,13 @@ function node(e: Expr, opts: ExplainOptions, varying: boolean): PlanNode {
   }
 }
 
-function withTelemetry(n: PlanNode, telemetry: NodeTelemetry | undefined): PlanNode {
-  return telemetry === undefined ? n : { ...n, telemetry };
+/** `n` with what it cost, its time made the time its value took to be ready (the longest selection beneath it first). */
+function withTelemetry(n: PlanNode, telemetry: NodeTelemetry | undefined, ownFetchMs = telemetry?.fetchMs): PlanNode {
+  if (telemetry === undefined) return n;
+  const fetches = [ownFetchMs, ...n.children.map((c) => c.telemetry?.fetchMs)].filter((ms): ms is number => ms !== undefined);
+  if (fetches.length === 0) return { ...n, telemetry };
+  const fetchMs = Math.max(...fetches);
+  return { ...n, telemetry: { ...telemetry, fetchMs, timeMs: (telemetry.timeMs ?? 0) + fetchMs } };
 }
 
 /** Adds one evaluation's cost of `e` to what it cost before. */
@@ -87,6 +101,7 @@ export function addTelemetry(into: Map<Expr, NodeTelemetry>, e: Expr, cost: Node
     return;
   }
   if (cost.timeMs !== undefined) t.timeMs = (t.timeMs ?? 0) + cost.timeMs;
+  if (cost.fetchMs !== undefined) t.fetchMs = Math.max(t.fetchMs ?? 0, cost.fetchMs);
   t.samples += cost.samples;
   t.peakSamples = Math.max(t.peakSamples, cost.peakSamples);
 }

@@ -109,6 +109,7 @@ export class RemoteQueryable implements Queryable {
   }
 
   async #ask(leaf: number, signal: AbortSignal | undefined): Promise<SeriesSet> {
+    const started = performance.now();
     const p = this.params;
     const { query, expr } = this.remote[leaf] as LeafQuery;
     // Thanos' x-functions are its engine's: a leaf evaluates them when asked for that engine.
@@ -157,7 +158,7 @@ export class RemoteQueryable implements Queryable {
       }
     }
     const merged = [...series.values()].sort((a, b) => Labels.compare(a.labels, b.labels)).map((s) => this.#series(s.labels, s.answers));
-    return { series: merged, warnings };
+    return { series: merged, warnings, elapsedMs: performance.now() - started };
   }
 
   /**
