@@ -1,9 +1,9 @@
-import { goJson, sendJson } from '@strata/runtime';
+import { clientGone, goJson, sendJson } from '@strata/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseSeriesAnswer, unionAnswers, type SeriesAnswer } from './answer.js';
 import type { Downstream } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
-import { clientGone, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
+import { passThrough, sendAnswer, sendUnavailable } from './proxy.js';
 import { askingStats, type ForcedQueryStats } from './querystats.js';
 import { requestParams, seconds } from './request.js';
 import { overlappingShardsError, shardInfoParams, shardingOf } from './sharding.js';

@@ -1,5 +1,5 @@
 import { parseTime } from '@strata/promql';
-import { goJson, sendJson, type TenantSource } from '@strata/runtime';
+import { clientGone, goJson, sendJson, type TenantSource } from '@strata/runtime';
 import { compareStrings, Labels } from '@strata/tsdb';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit from 'p-limit';
@@ -7,7 +7,7 @@ import { joinedNotes } from './answer.js';
 import { parsedSize, type EntriesCache } from './cache.js';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
-import { clientGone, passThrough, sendAnswer, sendUnavailable } from './proxy.js';
+import { passThrough, sendAnswer, sendUnavailable } from './proxy.js';
 import { mayCache, noStore, otherParams, requestParams, seconds, tenantOrReply } from './request.js';
 import { splitByInterval, type SplitOptions } from './split.js';
 

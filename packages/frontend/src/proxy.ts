@@ -1,24 +1,9 @@
-import { setMaxListeners } from 'node:events';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { goJson, sendJson } from '@strata/runtime';
+import { clientGone, goJson, sendJson } from '@strata/runtime';
 import type { Downstream, DownstreamAnswer } from './downstream.js';
 import type { FrontendMetrics } from './metrics.js';
 import { askingStats, type ForcedQueryStats, type QueryCosts } from './querystats.js';
 import { requestParams } from './request.js';
-
-/**
- * Aborted when the client goes away before its answer is written: the downstream requests for it stop
- * too. Each of them listens while it runs, as many as the request has pieces and shards: past
- * EventTarget's 10 listeners Node would print a leak warning.
- */
-export function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller.signal;
-}
 
 export function sendAnswer(reply: FastifyReply, a: DownstreamAnswer): FastifyReply {
   for (const [name, value] of a.headers) reply.header(name, value);

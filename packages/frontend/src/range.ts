@@ -1,5 +1,5 @@
 import { parseDurationParam, parseTime } from '@strata/promql';
-import { formatGoDuration, goJson, sendJson, type TenantSource } from '@strata/runtime';
+import { clientGone, formatGoDuration, goJson, sendJson, type TenantSource } from '@strata/runtime';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { mergeAnswers, parseMatrixAnswer, trimAnswer, type MatrixAnswer } from './answer.js';
@@ -9,7 +9,7 @@ import type { FrontendMetrics } from './metrics.js';
 import { pinnedQuery } from './pin.js';
 import { askingStats, type ForcedQueryStats, type QueryCosts } from './querystats.js';
 import { mayCache, noStore, otherParams, requestParams, seconds, tenantOrReply } from './request.js';
-import { clientGone, passThrough, sendAnswer, sendBadData, sendUnavailable } from './proxy.js';
+import { passThrough, sendAnswer, sendBadData, sendUnavailable } from './proxy.js';
 import { overlappingShardsError, shardInfoParams, shardingOf, type ShardingKey } from './sharding.js';
 import { alignToStep, splitByInterval, type SplitOptions, type StepRange } from './split.js';
 

@@ -18,6 +18,7 @@ import { ProxyStore } from './proxy/proxy.js';
 import { TsdbSelector } from './proxy/selector.js';
 import type { Relabeler } from '@strata/block';
 import type { Labels } from '@strata/tsdb';
+import type { RemoteReadLimits } from './api/remoteread.js';
 
 /** `strata query`'s configuration; flag names after Thanos' in comments. */
 export interface QuerierConfig extends ServingConfig {
@@ -69,6 +70,8 @@ export interface QuerierConfig extends ServingConfig {
   corsOrigin?: RegExp | null;
   /** --query.max-samples */
   maxSamples?: number;
+  /** Prometheus' --storage.remote.read-sample-limit, -concurrent-limit and -max-bytes-in-frame (of /api/v1/read). */
+  remoteRead?: RemoteReadLimits;
   /** --query.metadata.default-time-range (ms; 0 = all time) */
   metadataTimeRangeMs?: number;
   /** --query.default-evaluation-interval (ms): the step of subqueries without one. */
@@ -206,6 +209,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
     corsOrigin: cfg.corsOrigin === null ? undefined : (cfg.corsOrigin ?? corsOrigin('.*')),
     flags: cfg.flags ?? {},
     tenancy: cfg.tenancy ?? DEFAULT_TENANCY,
+    ...(cfg.remoteRead !== undefined ? { remoteRead: cfg.remoteRead } : {}),
     ...(cfg.distributed !== undefined
       ? {
           distributed: {

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { setMaxListeners } from 'node:events';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { addHttpTracing } from './httptracing.js';
 import type { Logger } from './logger.js';
@@ -148,4 +149,18 @@ export function parseAddress(address: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
   if (!m) throw new Error(`invalid address ${JSON.stringify(address)}: want host:port`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+/**
+ * Aborted when the client goes away before its answer is written: the downstream requests for it stop
+ * too. Each of them listens while it runs, as many as the request has pieces and shards: past
+ * EventTarget's 10 listeners Node would print a leak warning.
+ */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }

@@ -6,7 +6,7 @@ export { start, type Sidecar, type SidecarConfig } from './sidecar.js';
 export { PrometheusStore, withoutExternalMatchers, type PrometheusState, type PrometheusStoreOptions } from './store.js';
 export { PrometheusClient, PrometheusError, selector, type RemoteReadResponse } from './promclient.js';
 export { Shipper, readShipperState, writeShipperState, SHIPPER_META_FILENAME, type ShipperState, type SyncResult } from './shipper.js';
-export { ResponseType, readFrames, decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest } from './remoteread.js';
+export { readFrames } from './remoteread.js';
 export { SidecarMetrics } from './metrics.js';
 export { Reloader, substituteEnv, type ReloaderOptions, type ReloadMethod } from './reloader.js';
 export { parsePrometheusHttpClientConfig, type PrometheusHttpClientConfig } from './httpclient.js';

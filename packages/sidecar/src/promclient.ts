@@ -4,11 +4,10 @@
  */
 import { Http1Client, parseDuration } from '@strata/objstore';
 import { startHttpClientSpan } from '@strata/runtime';
-import { type LabelMatcher, type Meta, MIN_INT64 } from '@strata/storeapi';
+import { encodeReadRequest, type LabelMatcher, type Meta, MIN_INT64, type ReadQuery, type ResponseType } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { parse as parseYaml } from 'yaml';
 import { authorization, prometheusTlsOptions, type PrometheusHttpClientConfig } from './httpclient.js';
-import { encodeReadRequest, type ReadQuery, type ResponseType } from './remoteread.js';
 import type { PrometheusExemplars } from './exemplars.js';
 import type { PrometheusRules } from './rules.js';
 import type { PrometheusTargets } from './targets.js';

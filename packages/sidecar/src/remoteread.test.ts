@@ -3,7 +3,8 @@
 import { chunkHash, decodeSeriesResponse, encodeSeriesResponse, MAX_INT64, MIN_INT64, ProtoWriter } from '@strata/storeapi';
 import { crc32c } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { decodeChunkedReadResponse, readFramePieces, readFrames, transcodeChunkedReadResponse } from './remoteread.js';
+import { decodeChunkedReadResponse } from '@strata/storeapi';
+import { readFramePieces, readFrames, transcodeChunkedReadResponse } from './remoteread.js';
 
 function payload(name: string, chunkBytes: number[]): Buffer {
   const w = new ProtoWriter();

@@ -1,98 +1,10 @@
 /**
- * Prometheus remote read (POST /api/v1/read), prompb messages written from their field numbers.
- *
- * Request: snappy block of ReadRequest { queries = 1; accepted_response_types = 2 }. Response by
- * Content-Type: STREAMED_XOR_CHUNKS frames (uvarint length | BE32 CRC32C of the payload | payload =
- * ChunkedReadResponse), or SAMPLES (snappy block of ReadResponse) from Prometheus older than 2.13.
+ * The sidecar's side of Prometheus' remote read (the protocol is storeapi's remoteread.ts): streamed
+ * frames read as they arrive, and their chunks transcoded into StoreAPI raw chunks.
  */
 import { crc32c } from '@node-rs/crc32';
-import { chunkWasm, type EncodedChunks, ProtoReader, ProtoWriter, readLabel, type LabelMatcher } from '@strata/storeapi';
+import { chunkWasm, MAX_FRAME_BYTES, type EncodedChunks, ProtoReader, type ProtoWriter, readLabel } from '@strata/storeapi';
 import type { Label } from '@strata/tsdb';
-import snappy from 'snappy';
-
-export const ResponseType = { SAMPLES: 0, STREAMED_XOR_CHUNKS: 1 } as const;
-export type ResponseType = (typeof ResponseType)[keyof typeof ResponseType];
-
-export const STREAMED_CONTENT_TYPE = 'application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse';
-
-/** Clients' default limit on one frame (Prometheus' DefaultChunkedReadLimit). */
-export const MAX_FRAME_BYTES = 50_000_000;
-
-export interface ReadQuery {
-  startMs: number;
-  endMs: number;
-  /** prompb matcher types use the same numbers as the StoreAPI (EQ 0, NEQ 1, RE 2, NRE 3). */
-  matchers: readonly LabelMatcher[];
-}
-
-/** A prompb chunk; `type` is the remote-read (= TSDB) encoding, XOR = 1. */
-export interface PromChunk {
-  minTime: number;
-  maxTime: number;
-  type: number;
-  data: Uint8Array;
-}
-
-export interface ChunkedSeries {
-  labels: Label[];
-  chunks: PromChunk[];
-}
-
-export interface SampleSeries {
-  labels: Label[];
-  timestamps: number[];
-  values: number[];
-}
-
-export function encodeReadRequest(q: ReadQuery, accepted: readonly ResponseType[]): Buffer {
-  const w = new ProtoWriter();
-  w.fork(1).int64(1, q.startMs).int64(2, q.endMs);
-  for (const m of q.matchers) w.fork(3).uint32(1, m.type).string(2, m.name).string(3, m.value).ldelim();
-  w.ldelim();
-  w.packedUint32(2, accepted);
-  return snappy.compressSync(w.finish());
-}
-
-
-/** Reads the prompb.Chunk at `r.pos`, ending at `end`. */
-function readPromChunk(r: ProtoReader, end: number): PromChunk {
-  const c: PromChunk = { minTime: 0, maxTime: 0, type: 0, data: new Uint8Array(0) };
-  while (r.pos < end) {
-    const t = r.tag();
-    if (t === 8) c.minTime = r.int64();
-    else if (t === 16) c.maxTime = r.int64();
-    else if (t === 24) c.type = r.uint32();
-    else if (t === 34) c.data = r.bytes();
-    else r.skip(t & 7);
-  }
-  return c;
-}
-
-/** Decodes one ChunkedReadResponse payload (chunked_series 1: ChunkedSeries { labels 1, chunks 2 }); chunk data are views into `payload`. */
-export function decodeChunkedReadResponse(payload: Uint8Array): ChunkedSeries[] {
-  const r = new ProtoReader(payload);
-  const out: ChunkedSeries[] = [];
-  while (!r.done) {
-    const t = r.tag();
-    if (t !== 10) {
-      r.skip(t & 7);
-      continue;
-    }
-    const s = r.sub();
-    const series: ChunkedSeries = { labels: [], chunks: [] };
-    while (!s.done) {
-      const u = s.tag();
-      if (u === 10) series.labels.push(readLabel(s.sub()));
-      else if (u === 18) {
-        const end = s.enter();
-        series.chunks.push(readPromChunk(s, end));
-        s.leave(end);
-      } else s.skip(u & 7);
-    }
-    out.push(series);
-  }
-  return out;
-}
 
 /** A series of a ChunkedReadResponse, its chunks to be written as StoreAPI raw chunks. */
 export interface TranscodedSeries {
@@ -484,46 +396,4 @@ function errorText(left: Buffer): string {
 /** `readFramePieces` with each payload in one buffer: pieces of a payload that spans network chunks are joined. */
 export async function* readFrames(body: AsyncIterable<Uint8Array>, maxFrameBytes = MAX_FRAME_BYTES): AsyncGenerator<Uint8Array> {
   for await (const parts of readFramePieces(body, maxFrameBytes)) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-}
-
-/** Decodes a SAMPLES response body (snappy block of ReadResponse) for the single query we send. */
-export function decodeReadResponse(body: Uint8Array): SampleSeries[] {
-  const r = new ProtoReader(snappy.uncompressSync(body) as Buffer);
-  const out: SampleSeries[] = [];
-  while (!r.done) {
-    const t = r.tag();
-    if (t !== 10) {
-      r.skip(t & 7);
-      continue;
-    }
-    const result = r.sub();
-    while (!result.done) {
-      const u = result.tag();
-      if (u !== 10) {
-        result.skip(u & 7);
-        continue;
-      }
-      const ts = result.sub();
-      const s: SampleSeries = { labels: [], timestamps: [], values: [] };
-      while (!ts.done) {
-        const v = ts.tag();
-        if (v === 10) s.labels.push(readLabel(ts.sub()));
-        else if (v === 18) {
-          const sample = ts.sub();
-          let value = 0;
-          let t = 0;
-          while (!sample.done) {
-            const x = sample.tag();
-            if (x === 9) value = sample.double();
-            else if (x === 16) t = sample.int64();
-            else sample.skip(x & 7);
-          }
-          s.timestamps.push(t);
-          s.values.push(value);
-        } else ts.skip(v & 7);
-      }
-      out.push(s);
-    }
-  }
-  return out;
 }

@@ -23,7 +23,8 @@ import {
 } from '@strata/storeapi';
 import { isULID, Labels, ValueType, type ChunkSeries } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrometheusHttpClientConfig, ResponseType, start, type Sidecar } from './index.js';
+import { ResponseType } from '@strata/storeapi';
+import { parsePrometheusHttpClientConfig, start, type Sidecar } from './index.js';
 
 const EXT = { cluster: 'c1', replica: 'r0' };
 

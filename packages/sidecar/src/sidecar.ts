@@ -12,7 +12,7 @@ import { SidecarMetrics } from './metrics.js';
 import type { PrometheusHttpClientConfig } from './httpclient.js';
 import { PrometheusClient } from './promclient.js';
 import { Reloader, type ReloaderOptions } from './reloader.js';
-import type { ResponseType } from './remoteread.js';
+import type { ResponseType } from '@strata/storeapi';
 import { LocalBlocks } from './localblocks.js';
 import type { SeriesLimits } from '@strata/storeapi';
 import { Shipper } from './shipper.js';

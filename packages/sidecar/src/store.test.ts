@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SeriesLimits } from '@strata/storeapi';
 import { LocalBlocks } from './localblocks.js';
 import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
-import { STREAMED_CONTENT_TYPE } from './remoteread.js';
+import { STREAMED_CONTENT_TYPE } from '@strata/storeapi';
 import { ORDER_CHECK_AFTER_BYTES, ORDER_CHECK_AFTER_SERIES, PrometheusStore, withExternal, type PrometheusState } from './store.js';
 
 /** One streamed remote-read frame holding the series `job="<name>"` (and `labels`) with one XOR chunk. */

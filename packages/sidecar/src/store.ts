@@ -34,6 +34,10 @@ import {
   type StoreSeries,
   type StoreServer,
   storeChunk,
+  decodeReadResponse,
+  MAX_FRAME_BYTES,
+  ResponseType,
+  STREAMED_CONTENT_TYPE,
 } from '@strata/storeapi';
 import type { Logger } from '@strata/runtime';
 import type { Counter } from 'prom-client';
@@ -45,7 +49,7 @@ import type { PrometheusClient, RemoteReadResponse } from './promclient.js';
 import { exemplarsFromPrometheus } from './exemplars.js';
 import { rulesFromPrometheus } from './rules.js';
 import { targetsFromPrometheus } from './targets.js';
-import { decodeReadResponse, MAX_FRAME_BYTES, readFramePieces, ResponseType, STREAMED_CONTENT_TYPE, transcodeChunkedReadResponse, TranscodeScope, type TranscodedChunks } from './remoteread.js';
+import { readFramePieces, transcodeChunkedReadResponse, TranscodeScope, type TranscodedChunks } from './remoteread.js';
 import { withinLimits } from './limits.js';
 
 /** What the heartbeat keeps current. */

@@ -36,3 +36,4 @@ export {
 } from './grpc.js';
 export * from './hints.js';
 export * from './limits.js';
+export * from './remoteread.js';

@@ -1,6 +1,7 @@
 import { ChunksSampleIterator } from './block/series-iterator.js';
 import { type ChunkMeta, type SampleIterator, ValueType } from './chunkenc/chunk.js';
 import type { FloatHistogram } from './histogram/float.js';
+import type { Histogram } from './histogram/types.js';
 import type { Labels } from './labels/labels.js';
 
 /** A series of samples, iterated in time order. */
@@ -156,5 +157,51 @@ export class SampleBuffer {
     vs.set(this.vs.subarray(0, this.n));
     this.ts = ts;
     this.vs = vs;
+  }
+}
+
+/** The samples of `inner` from `mint` to `maxt` (ms, both included). */
+export class TimeBoundIterator implements SampleIterator {
+  #started = false;
+
+  constructor(
+    private readonly inner: SampleIterator,
+    private readonly mint: number,
+    private readonly maxt: number,
+  ) {}
+
+  next(): ValueType {
+    const vt = this.#started ? this.inner.next() : this.inner.seek(this.mint);
+    this.#started = true;
+    return this.#bounded(vt);
+  }
+
+  seek(t: number): ValueType {
+    this.#started = true;
+    return this.#bounded(this.inner.seek(Math.max(t, this.mint)));
+  }
+
+  #bounded(vt: ValueType): ValueType {
+    return vt !== ValueType.None && this.inner.atT() > this.maxt ? ValueType.None : vt;
+  }
+
+  atT(): number {
+    return this.inner.atT();
+  }
+
+  atFloat(): number {
+    return this.inner.atFloat();
+  }
+
+  atHistogram(): Histogram {
+    return (this.inner as Required<SampleIterator>).atHistogram();
+  }
+
+  atFloatHistogram(): FloatHistogram {
+    return (this.inner as Required<SampleIterator>).atFloatHistogram();
+  }
+
+  err(): Error | null {
+    return this.inner.err();
   }
 }

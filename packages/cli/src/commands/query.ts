@@ -76,6 +76,9 @@ export function register(program: Command): void {
     .option('--query.metadata.default-time-range <duration>', 'the range /api/v1/series and /api/v1/labels read when the request gives no start and end, back from now (0s: all time)', '0s')
     .option('--query.log-queries-longer-than <duration>', 'log API requests slower than this, with their parameters (0: none; negative: every request), as Thanos\' query frontend', '0')
     .option('--query.max-samples <n>', 'most samples a query may hold in memory at once, as Prometheus\' flag; past it the query fails (422)', '50000000')
+    .option('--storage.remote.read-sample-limit <n>', "Prometheus' flag: most samples one query of a remote read (/api/v1/read) may return in a non-streamed answer (0: no limit)", '50000000')
+    .option('--storage.remote.read-concurrent-limit <n>', "Prometheus' flag: remote read requests answered at once; more wait (0: no limit)", '10')
+    .option('--storage.remote.read-max-bytes-in-frame <n>', "Prometheus' flag: chunk bytes of a series in one frame of a streamed remote read before it goes on in the next", '1048576')
     .option('--query.default-evaluation-interval <duration>', 'step of subqueries that give none (`x[1h:]`)', '1m')
     .option('--query.partial-response', 'answer with the data available when an endpoint fails, with a warning', true)
     .option('--no-query.partial-response', 'fail a query when any endpoint fails')
@@ -228,6 +231,11 @@ export function register(program: Command): void {
       defaultEvaluationIntervalMs: parseDuration(String(o['query.defaultEvaluationInterval'])),
       metadataTimeRangeMs: parseDuration(String(o['query.metadata.defaultTimeRange'])),
       maxSamples: intFlag(o['query.maxSamples'], '--query.max-samples'),
+      remoteRead: {
+        sampleLimit: intFlag(o['storage.remote.readSampleLimit'], '--storage.remote.read-sample-limit', 0),
+        concurrentLimit: intFlag(o['storage.remote.readConcurrentLimit'], '--storage.remote.read-concurrent-limit', 0),
+        maxBytesInFrame: intFlag(o['storage.remote.readMaxBytesInFrame'], '--storage.remote.read-max-bytes-in-frame'),
+      },
       logQueriesLongerThanMs: signedDuration(String(o['query.logQueriesLongerThan'])),
       corsOrigin: o['web.disableCors'] === true ? null : corsOriginFlag(String(o['web.cors.origin'])),
       partialResponse: o['query.partialResponse'] !== false,

@@ -20,6 +20,8 @@ export interface PrometheusProcessOptions {
   scrapeInterval?: string;
   /** Rule files to load (evaluated every scrape interval). */
   ruleFiles?: string[];
+  /** `remote_read` entries of its configuration. */
+  remoteRead?: unknown[];
   /** min = max block duration, as the sidecar requires; default 2h. */
   blockDuration?: string;
   /** A different max block duration (local compaction on). */
@@ -47,6 +49,7 @@ export async function startPrometheusProcess(opts: PrometheusProcessOptions): Pr
     stringify({
       global: { scrape_interval: interval, evaluation_interval: interval, ...(opts.externalLabels ? { external_labels: opts.externalLabels } : {}) },
       ...(opts.ruleFiles !== undefined ? { rule_files: opts.ruleFiles } : {}),
+      ...(opts.remoteRead !== undefined ? { remote_read: opts.remoteRead } : {}),
       scrape_configs: [
         ...(opts.scrapeConfigs ?? []),
         ...(opts.scrapeSelf ? [{ job_name: 'prometheus', static_configs: [{ targets: [`127.0.0.1:${port}`] }] }] : []),

@@ -1,6 +1,6 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
-import { serveStore, StoreError, GrpcStatus, toStoreSeries, type Meta, type MetricMetadata, type ServingStore, type StoreServer } from '@strata/storeapi';
+import { decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest, MatcherType, ResponseType, serveStore, StoreError, GrpcStatus, toStoreSeries, type Meta, type MetricMetadata, type ServingStore, type StoreServer } from '@strata/storeapi';
 import { Labels, XORChunk } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { corsOrigin } from '@strata/runtime';
 import { EngineMetrics, QueryGate } from './metrics.js';
 import { apiPlugin } from './plugin.js';
 import { DEFAULT_TENANCY } from '../tenancy.js';
+import type { RemoteReadLimits } from './remoteread.js';
 
 type Defaults = Parameters<typeof apiPlugin>[0]['defaults'];
 
@@ -20,6 +21,7 @@ async function apiApp(
   cors: RegExp | null = corsOrigin('.*'),
   endpoints = new EndpointSet({ endpoints: [], logger: createLogger({ write: () => {} }) }),
   log: (line: string) => void = () => {},
+  remoteRead?: RemoteReadLimits,
 ) {
   const registry = new Registry();
   const logger = createLogger({ write: log });
@@ -33,6 +35,7 @@ async function apiApp(
     corsOrigin: cors ?? undefined,
     flags: {},
     tenancy: DEFAULT_TENANCY,
+    ...(remoteRead !== undefined ? { remoteRead } : {}),
   });
   return buildHttpApp({ registry, prober: new Prober('test', registry), logger, plugins: [api] });
 }
@@ -467,25 +470,26 @@ describe('--endpoint-strict', () => {
   });
 });
 
-describe("Thanos' explain and analyze", () => {
-  /** A store of 12 series m{i} with a sample every 15s over the first minute. */
-  async function twelveSeries(): Promise<ServingStore> {
-    const chunk = new XORChunk();
-    const app = chunk.appender();
-    for (let t = 0; t <= 60_000; t += 15_000) app.append(t, 1);
-    return serveStore(
-      {
-        info: async () => ({ labelSets: [], componentType: 'store', store: { minTime: 0, maxTime: 60_000, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } }),
-        async *series() {
-          for (let i = 0; i < 12; i++) yield { series: toStoreSeries(Labels.from({ __name__: 'm', i: String(i).padStart(2, '0'), job: i % 2 === 0 ? 'a' : 'b' }), [{ minTime: 0, maxTime: 60_000, chunk }]) };
-        },
-        labelNames: async () => ({ names: [], warnings: [] }),
-        labelValues: async () => ({ values: [], warnings: [] }),
+/** A store of 12 series m{i}, each of `samples` samples 15s apart from 0 (one chunk), whatever it is asked. */
+async function twelveSeries(samples = 5): Promise<ServingStore> {
+  const chunk = new XORChunk();
+  const app = chunk.appender();
+  const maxTime = (samples - 1) * 15_000;
+  for (let t = 0; t <= maxTime; t += 15_000) app.append(t, t / 1000);
+  return serveStore(
+    {
+      info: async () => ({ labelSets: [], componentType: 'store', store: { minTime: 0, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } }),
+      async *series() {
+        for (let i = 0; i < 12; i++) yield { series: toStoreSeries(Labels.from({ __name__: 'm', i: String(i).padStart(2, '0'), job: i % 2 === 0 ? 'a' : 'b' }), [{ minTime: 0, maxTime, chunk }]) };
       },
-      { address: '127.0.0.1:0' },
-    );
-  }
+      labelNames: async () => ({ names: [], warnings: [] }),
+      labelValues: async () => ({ values: [], warnings: [] }),
+    },
+    { address: '127.0.0.1:0' },
+  );
+}
 
+describe("Thanos' explain and analyze", () => {
   it('explains a query without evaluating it, with the query endpoints’ parameters and errors', async () => {
     const app = await apiApp();
     const explained = await app.inject(`/api/v1/query_explain?query=${encodeURIComponent('sum by (job) (rate(m[5m])) / 2')}&time=60`);
@@ -568,3 +572,63 @@ describe("Thanos' explain and analyze", () => {
     }
   });
 });
+
+describe('/api/v1/read', () => {
+  it("answers Prometheus' remote read with its limits, and refuses what it cannot read as Prometheus does", async () => {
+    const server = await twelveSeries(300);
+    const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
+    try {
+      await endpoints.refresh();
+      const api = await apiApp({}, null, endpoints, () => {}, { sampleLimit: 50, concurrentLimit: 2, maxBytesInFrame: 40 });
+      const read = (types: number[], endMs = 300 * 15_000) =>
+        api.inject({
+          method: 'POST',
+          url: '/api/v1/read',
+          headers: { 'content-type': 'application/x-protobuf' },
+          payload: encodeReadRequest({ startMs: 0, endMs, matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'm' }] }, types as ResponseType[]),
+        });
+      // The query's time range bounds the samples: 12 series of two samples are within the limit of 50.
+      const samples = await read([ResponseType.SAMPLES], 20_000);
+      expect(samples.statusCode, samples.body).toBe(200);
+      expect(samples.headers['content-type']).toBe('application/x-protobuf');
+      expect(samples.headers['content-encoding']).toBe('snappy');
+      const series = decodeReadResponse(samples.rawPayload);
+      expect(series.map((s) => s.labels.find((l) => l.name === 'i')?.value)).toEqual(['00', '01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11']);
+      expect(series.map((s) => s.timestamps)).toEqual(Array.from({ length: 12 }, () => [0, 15_000]));
+      // All their samples are not.
+      const tooMany = await read([ResponseType.SAMPLES]);
+      expect([tooMany.statusCode, tooMany.headers['content-type'], tooMany.body]).toEqual([400, 'text/plain; charset=utf-8', 'exceeded sample limit (50)\n']);
+      // Streamed, the limit does not apply, and a series whose chunks outgrow a frame goes on in the next.
+      const streamed = await read([7, ResponseType.STREAMED_XOR_CHUNKS, ResponseType.SAMPLES]);
+      expect(streamed.headers['content-type']).toBe('application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse');
+      // 300 samples make chunks of 120, 120 and 60, each past the frame's 40 bytes: three frames a series.
+      const frames = [...readFrameBodies(streamed.rawPayload)].map((f) => decodeChunkedReadResponse(f));
+      expect(frames).toHaveLength(36);
+      expect(frames.every((f) => f.length === 1 && f[0]?.chunks.length === 1)).toBe(true);
+      expect(frames.slice(0, 3).map((f) => f[0]?.chunks[0]).map((c) => [c?.minTime, c?.maxTime])).toEqual([[0, 119 * 15_000], [120 * 15_000, 239 * 15_000], [240 * 15_000, 299 * 15_000]]);
+      const unsupported = await read([5, 7]);
+      expect([unsupported.statusCode, unsupported.body]).toEqual([400, 'server does not support any of the requested response types: [5 7]; supported: map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]\n']);
+      const garbage = await api.inject({ method: 'POST', url: '/api/v1/read', payload: 'not snappy' });
+      expect(garbage.statusCode).toBe(400);
+      await api.close();
+    } finally {
+      endpoints.stop();
+      await server.stop();
+    }
+  });
+});
+
+/** The payloads of a streamed remote-read body: uvarint length, CRC-32C, payload, in turn. */
+function* readFrameBodies(body: Buffer): Generator<Buffer> {
+  let at = 0;
+  while (at < body.length) {
+    let len = 0;
+    let shift = 0;
+    for (let b = 0x80; b & 0x80; shift += 7) {
+      b = body[at++] as number;
+      len |= (b & 0x7f) << shift;
+    }
+    yield body.subarray(at + 4, at + 4 + len);
+    at += 4 + len;
+  }
+}

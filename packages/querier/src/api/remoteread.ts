@@ -1,0 +1,156 @@
+/**
+ * Prometheus' remote read (POST /api/v1/read) over everything the querier reads: every replica
+ * deduplicated and all of history, raw samples, so that a Prometheus can `remote_read` from Strata (to
+ * evaluate rules or dashboards over the long term) as it reads from another Prometheus. Thanos' querier
+ * has no remote read; Strata answers it as Prometheus' read handler does:
+ * - the response type is the first of the client's it supports, SAMPLES when it names none;
+ * - SAMPLES: one snappy-compressed ReadResponse, a query past --storage.remote.read-sample-limit failing
+ *   the request with 400 (`exceeded sample limit (N)`);
+ * - STREAMED_XOR_CHUNKS: a frame per series (split past --storage.remote.read-max-bytes-in-frame), each
+ *   sent as it is ready; a series' samples are deduplicated, so its chunks are encoded again (120
+ *   samples each, as Prometheus cuts them);
+ * - errors as text, with Go's http.Error (400 for a request it cannot read, 500 for one it cannot answer);
+ * - at most --storage.remote.read-concurrent-limit requests at once (0: no limit); more wait.
+ * The request URL may carry the query API's dedup, partial_response, replicaLabels[], storeMatch[] and
+ * max_source_resolution (a remote_read URL's query string); without them, the querier's defaults and raw data.
+ */
+import type { SelectHints } from '@strata/promql';
+import { chunkedReadFrame, decodeReadRequest, encodeReadResponse, negotiateResponseType, ResponseType, SAMPLES_CONTENT_TYPE, STREAMED_CONTENT_TYPE, type PromTimeSeries, type ReadQuery } from '@strata/storeapi';
+import { encodeSeriesChunks, SAMPLES_PER_CHUNK, TimeBoundIterator, ValueType, type Series } from '@strata/tsdb';
+import { clientGone } from '@strata/runtime';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import pLimit from 'p-limit';
+import { toMatcher } from '../proxy/proxy.js';
+import { StoreQueryable } from '../queryable.js';
+import { engineFor, readOptions, type ApiContext } from './context.js';
+import { Params } from './params.js';
+
+export interface RemoteReadLimits {
+  /** --storage.remote.read-sample-limit: samples one query of a SAMPLES request may return (0: no limit). */
+  readonly sampleLimit: number;
+  /** --storage.remote.read-concurrent-limit: requests answered at once (0: no limit). */
+  readonly concurrentLimit: number;
+  /** --storage.remote.read-max-bytes-in-frame: chunk bytes a frame holds before a series goes on in the next. */
+  readonly maxBytesInFrame: number;
+}
+
+/** Prometheus' defaults. */
+export const DEFAULT_REMOTE_READ_LIMITS: RemoteReadLimits = { sampleLimit: 50_000_000, concurrentLimit: 10, maxBytesInFrame: 1_048_576 };
+
+/** A failure answered with a status of its own (Prometheus' remote.HTTPError). */
+class ReadError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export function remoteReadRoutes(ctx: ApiContext, limits: RemoteReadLimits): FastifyPluginAsync {
+  const limit = limits.concurrentLimit > 0 ? pLimit(limits.concurrentLimit) : undefined;
+  const gate = <T>(f: () => Promise<T>): Promise<T> => (limit === undefined ? f() : limit(f));
+  return async (app) => {
+    // The body is a snappy block, whatever its content type says.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    app.post('/api/v1/read', { schema: {} }, (req, reply) => gate(() => read(ctx, limits, req, reply)));
+  };
+}
+
+async function read(ctx: ApiContext, limits: RemoteReadLimits, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const signal = clientGone(reply);
+  let queries: ReadQuery[];
+  let type: ResponseType;
+  let queryable: StoreQueryable;
+  try {
+    const request = decodeReadRequest(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+    queries = request.queries;
+    type = negotiateResponseType(request.acceptedResponseTypes);
+    const p = Params.from(req.query, undefined);
+    queryable = new StoreQueryable(ctx.proxy, { ...readOptions(ctx, req, p, engineFor(ctx, p)), autoDownsampling: p.get('max_source_resolution') === 'auto' });
+  } catch (e) {
+    return httpError(reply, (e as Error).message, 400);
+  }
+  try {
+    if (type === ResponseType.SAMPLES) {
+      const results: PromTimeSeries[][] = [];
+      for (const q of queries) results.push(sampleSeries(await select(ctx, queryable, q, signal), q, limits.sampleLimit));
+      return reply.type(SAMPLES_CONTENT_TYPE).header('content-encoding', 'snappy').send(encodeReadResponse(results));
+    }
+    // Streamed: the status goes out with the first frame, so a later failure can only end the stream.
+    reply.raw.writeHead(200, { 'content-type': STREAMED_CONTENT_TYPE });
+    for (let i = 0; i < queries.length; i++) {
+      const q = queries[i] as ReadQuery;
+      for (const s of await select(ctx, queryable, q, signal)) {
+        for (const frame of seriesFrames(s, q, i, limits.maxBytesInFrame)) {
+          if (!reply.raw.write(frame)) await new Promise((resolve) => reply.raw.once('drain', resolve));
+        }
+      }
+    }
+    reply.raw.end();
+    return reply;
+  } catch (e) {
+    if (reply.raw.headersSent) {
+      ctx.logger.warn('remote read failed after its first frame', { err: (e as Error).message });
+      reply.raw.destroy(e as Error);
+      return reply;
+    }
+    return httpError(reply, (e as Error).message, e instanceof ReadError ? e.status : 500);
+  }
+}
+
+/** The series of one query, deduplicated, with the warnings partial response allows logged (as Prometheus logs them). */
+async function select(ctx: ApiContext, queryable: StoreQueryable, q: ReadQuery, signal: AbortSignal): Promise<readonly Series[]> {
+  const h = q.hints;
+  // The data bounds are the query's; its hints say what the reader will do with it.
+  const hints: SelectHints = { start: q.startMs, end: q.endMs, step: h?.stepMs ?? 0, func: h?.func ?? '', range: h?.rangeMs ?? 0, grouping: h?.grouping ?? [], by: h?.by ?? false };
+  const set = await queryable.querier().select(hints, q.matchers.map(toMatcher), signal);
+  for (const w of set.warnings ?? []) ctx.logger.warn('warnings on remote read query', { err: w });
+  return set.series;
+}
+
+/** A query's series as raw samples within its time range (Prometheus' ToQueryResult). */
+function sampleSeries(series: readonly Series[], q: ReadQuery, sampleLimit: number): PromTimeSeries[] {
+  let n = 0;
+  const out: PromTimeSeries[] = [];
+  for (const s of series) {
+    const ts: PromTimeSeries = { labels: s.labels.toArray(), samples: [], histograms: [] };
+    const it = new TimeBoundIterator(s.iterator(), q.startMs, q.endMs);
+    for (let vt = it.next(); vt !== ValueType.None; vt = it.next()) {
+      if (sampleLimit > 0 && ++n > sampleLimit) throw new ReadError(`exceeded sample limit (${sampleLimit})`, 400);
+      if (vt === ValueType.Float) ts.samples.push({ timestamp: it.atT(), value: it.atFloat() });
+      else ts.histograms.push({ timestamp: it.atT(), h: it.atFloatHistogram() });
+    }
+    const err = it.err();
+    if (err !== null) throw err;
+    if (ts.samples.length + ts.histograms.length > 0) out.push(ts);
+  }
+  return out;
+}
+
+/**
+ * A series' frames (Prometheus' StreamChunkedReadResponses): its chunks, a frame ending once its labels
+ * and chunks reach `maxBytes` (past it by one chunk at most).
+ */
+function* seriesFrames(s: Series, q: ReadQuery, queryIndex: number, maxBytes: number): Generator<Buffer> {
+  const labels = s.labels.toArray();
+  const labelBytes = labels.reduce((n, l) => n + l.name.length + l.value.length + 4, 0);
+  const chunks = encodeSeriesChunks(new TimeBoundIterator(s.iterator(), q.startMs, q.endMs), SAMPLES_PER_CHUNK);
+  let frame = [];
+  let left = maxBytes - labelBytes;
+  for (const [k, c] of chunks.entries()) {
+    const data = c.chunk.bytes;
+    frame.push({ minTime: c.minTime, maxTime: c.maxTime, type: c.chunk.encoding, data });
+    left -= data.length + 24;
+    if (left > 0 && k < chunks.length - 1) continue;
+    yield chunkedReadFrame(labels, frame, queryIndex);
+    frame = [];
+    left = maxBytes - labelBytes;
+  }
+}
+
+/** Go's http.Error: the message as text with a newline. */
+function httpError(reply: FastifyReply, message: string, status: number): FastifyReply {
+  return reply.code(status).header('x-content-type-options', 'nosniff').type('text/plain; charset=utf-8').send(`${message}\n`);
+}

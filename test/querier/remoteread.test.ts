@@ -1,0 +1,112 @@
+/**
+ * Prometheus' remote read served by the querier: a Prometheus 2.42 whose only data is `remote_read` from
+ * a Strata querier (over two replicas of history in a store gateway, deduplicated) answers as the
+ * Prometheus that holds that history; and the querier's own remote-read answers, streamed and not,
+ * hold the samples Prometheus' remote read gives for the same selection.
+ */
+import { join } from 'node:path';
+import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
+import { start as startQuerier, type Querier } from '@strata/querier';
+import { nopLogger } from '@strata/runtime';
+import { readFrames } from '@strata/sidecar';
+import { decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest, MatcherType, ResponseType, STREAMED_CONTENT_TYPE, type ReadQuery } from '@strata/storeapi';
+import { start as startStore, type Store } from '@strata/store';
+import { tempDir } from '@strata/testing/process';
+import { startPrometheus, startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
+import { decodedSamples } from '@strata/testing/samples';
+import { ArraySampleIterator, chunkFromBytes, Labels } from '@strata/tsdb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyBlock, promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
+import { expectSameAnswer, query } from './answers.js';
+
+const history = randomHistory(7, 5);
+let dir: { path: string; cleanup: () => Promise<void> };
+let bucket: Bucket;
+let store: Store;
+let querier: Querier;
+let reference: PrometheusHandle;
+let reader: PrometheusHandle;
+
+beforeAll(async () => {
+  dir = await tempDir('strata-remoteread-');
+  bucket = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'bucket')}\n`));
+  const blocks = await promtoolBlocks(history.openMetrics, join(dir.path, 'blocks'));
+  expect(blocks.length).toBeGreaterThan(1);
+  // Replica r0 lacks the first block: deduplication fills it from r1.
+  for (const [i, b] of blocks.entries()) {
+    if (i > 0) await uploadWithLabels(bucket, b, { replica: 'r0' });
+    await uploadWithLabels(bucket, await copyBlock(b, join(dir.path, 'copies')), { replica: 'r1' });
+  }
+  store = await startStore({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
+  querier = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], replicaLabels: ['replica'], logger: nopLogger });
+  reference = await startPrometheusOn(blocks, { dir: join(dir.path, 'reference') });
+  reader = await startPrometheus({ dir: join(dir.path, 'reader'), remoteRead: [{ url: `http://${querier.httpAddress}/api/v1/read`, read_recent: true }] });
+}, 180_000);
+
+afterAll(async () => {
+  await reader?.stop();
+  await reference?.stop();
+  await querier?.stop();
+  await store?.stop();
+  await bucket?.close();
+  await dir?.cleanup();
+});
+
+const start = Math.ceil(history.start / 60_000) * 60_000 + 10 * 60_000;
+const end = Math.floor(history.end / 60_000) * 60_000;
+
+/** Each series' samples by its labels, from a remote-read answer of either kind. */
+type SamplesBySeries = Record<string, number[][]>;
+
+async function remoteRead(base: string, q: ReadQuery, type: ResponseType): Promise<{ contentType: string; series: SamplesBySeries }> {
+  const res = await fetch(`${base}/api/v1/read`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' }, body: encodeReadRequest(q, [type]) });
+  expect(res.status, await (res.status === 200 ? '' : res.clone().text())).toBe(200);
+  const series: SamplesBySeries = {};
+  const add = (labels: Labels, samples: number[][]) => {
+    const key = labels.toString();
+    series[key] = [...(series[key] ?? []), ...samples];
+  };
+  if (type === ResponseType.SAMPLES) {
+    for (const s of decodeReadResponse(new Uint8Array(await res.arrayBuffer()))) add(Labels.from(s.labels), decodedSamples(new ArraySampleIterator(s.timestamps, s.values)));
+  } else {
+    for await (const frame of readFrames(res.body as AsyncIterable<Uint8Array>)) {
+      for (const s of decodeChunkedReadResponse(frame)) {
+        for (const c of s.chunks) add(Labels.from(s.labels), decodedSamples(chunkFromBytes(c.type, c.data).iterator()).filter(([t]) => (t as number) >= q.startMs && (t as number) <= q.endMs));
+      }
+    }
+  }
+  return { contentType: res.headers.get('content-type') ?? '', series };
+}
+
+describe('remote read from the querier', () => {
+  it('lets a Prometheus read all of history from Strata, replicas deduplicated, and answer as the Prometheus that holds it', async () => {
+    for (const q of [
+      'rh_requests',
+      'rate(rh_requests[5m])',
+      'sum by (job) (rate(rh_requests[5m]))',
+      'avg_over_time(rh_latency[10m])',
+      'max by (instance) (rh_temp{job=~"api|db"})',
+      'count(rh_latency)',
+    ]) {
+      const params = { query: q, start: String(start / 1000), end: String(end / 1000), step: '60' };
+      expectSameAnswer(await query(reader.url, 'query_range', params), await query(reference.url, 'query_range', params), q, []);
+    }
+  });
+
+  it("answers a selection with the samples of Prometheus' own remote read, streamed and not", async () => {
+    for (const matchers of [
+      [{ type: MatcherType.EQ, name: '__name__', value: 'rh_requests' }],
+      [{ type: MatcherType.RE, name: '__name__', value: 'rh_.*' }, { type: MatcherType.NEQ, name: 'job', value: 'db' }],
+    ]) {
+      const q: ReadQuery = { startMs: start, endMs: end - 7_000, matchers };
+      for (const type of [ResponseType.STREAMED_XOR_CHUNKS, ResponseType.SAMPLES]) {
+        const ours = await remoteRead(`http://${querier.httpAddress}`, q, type);
+        const theirs = await remoteRead(reference.url, q, type);
+        expect(ours.contentType).toBe(theirs.contentType);
+        expect(Object.keys(ours.series).length, JSON.stringify(matchers)).toBeGreaterThan(0);
+        expect(ours.series).toEqual(theirs.series);
+      }
+    }
+    expect((await remoteRead(`http://${querier.httpAddress}`, { startMs: start, endMs: end, matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'rh_temp' }] }, ResponseType.STREAMED_XOR_CHUNKS)).contentType).toBe(STREAMED_CONTENT_TYPE);
+  });
+});
