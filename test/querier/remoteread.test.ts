@@ -5,6 +5,7 @@
  * hold the samples Prometheus' remote read gives for the same selection.
  */
 import { join } from 'node:path';
+import { start as startFrontend } from '@strata/frontend';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
@@ -107,6 +108,19 @@ describe('remote read from the querier', () => {
         expect(ours.series).toEqual(theirs.series);
       }
     }
-    expect((await remoteRead(`http://${querier.httpAddress}`, { startMs: start, endMs: end, matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'rh_temp' }] }, ResponseType.STREAMED_XOR_CHUNKS)).contentType).toBe(STREAMED_CONTENT_TYPE);
+  });
+
+  it('is passed through by the query frontend', async () => {
+    const frontend = await startFrontend({ httpAddress: '127.0.0.1:0', downstreamUrl: `http://${querier.httpAddress}`, logger: nopLogger });
+    try {
+      const q: ReadQuery = { startMs: start, endMs: end, matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'rh_temp' }] };
+      for (const type of [ResponseType.STREAMED_XOR_CHUNKS, ResponseType.SAMPLES]) {
+        const through = await remoteRead(`http://${frontend.httpAddress}`, q, type);
+        expect(through).toEqual(await remoteRead(`http://${querier.httpAddress}`, q, type));
+        if (type === ResponseType.STREAMED_XOR_CHUNKS) expect(through.contentType).toBe(STREAMED_CONTENT_TYPE);
+      }
+    } finally {
+      await frontend.stop();
+    }
   });
 });

@@ -151,7 +151,7 @@ export class Downstream {
         this.metrics.downstreamRequests.inc({ code: String(res.status) });
         if (res.status < 500 || last) {
           // A redirect (the UI's `/` to `/graph`) is the client's to follow, at the frontend's address.
-          const passed = [...res.headers].filter(([name]) => !NOT_PASSED_BACK.has(name));
+          const passed = [...res.headers].filter(([name, value]) => passedBack(name, value));
           return { status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', headers: passed, body: res.body };
         }
       } catch (e) {
@@ -171,19 +171,26 @@ export class Downstream {
 
 const EMPTY = Buffer.alloc(0);
 
-/** A body as sent, decoded where the querier compressed it though asked not to (Content-Encoding is not passed back). */
+/**
+ * Content encodings that are HTTP compression, which the frontend asked not to get and decodes if it
+ * gets them anyway; any other (remote read's snappy) is the body's own, passed back as it is.
+ */
+const COMPRESSIONS = new Set(['identity', 'gzip', 'x-gzip', 'deflate']);
+
+/** A body as sent, decoded where the querier compressed it though asked not to (that Content-Encoding is not passed back). */
 function decoded(body: Buffer, encoding: string | undefined): Buffer {
   switch (encoding?.toLowerCase()) {
-    case undefined:
-    case '':
-    case 'identity':
-      return body;
     case 'gzip':
     case 'x-gzip':
       return gunzipSync(body);
     case 'deflate':
       return inflateSync(body);
     default:
-      throw new Error(`the querier answered in an encoding the frontend cannot read: ${encoding}`);
+      return body;
   }
+}
+
+/** Whether an answer's header goes back to the client: its Content-Encoding only where the body is still in it. */
+function passedBack(name: string, value: string): boolean {
+  return name === 'content-encoding' ? !COMPRESSIONS.has(value.toLowerCase()) : !NOT_PASSED_BACK.has(name);
 }
