@@ -7,32 +7,12 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { handle, readOptions, type ApiContext } from './context.js';
-import { Params, SINGLE } from './params.js';
-import { explainQuery, instantRequest, queryInput, rangeRequest, type QueryRequest } from './query.js';
+import { Params } from './params.js';
+import { explainQuery, instantRequest, QUERY_PARAMS, queryInput, rangeRequest, type QueryRequest } from './query.js';
 import { explanationJson } from './operators.js';
 import { sendData } from './respond.js';
 
-const explainSchema = {
-  querystring: {
-    type: 'object',
-    properties: {
-      query: SINGLE,
-      time: SINGLE,
-      start: SINGLE,
-      end: SINGLE,
-      step: SINGLE,
-      timeout: SINGLE,
-      lookback_delta: SINGLE,
-      dedup: SINGLE,
-      partial_response: SINGLE,
-      max_source_resolution: SINGLE,
-      'replicaLabels[]': { type: 'array', items: { type: 'string' } },
-      'storeMatch[]': { type: 'array', items: { type: 'string' } },
-      shard_info: SINGLE,
-      engine: SINGLE,
-    },
-  },
-} as const;
+const explainSchema = { querystring: { type: 'object', properties: QUERY_PARAMS } } as const;
 
 /** `/api/v1/query_explain` and `/api/v1/query_range_explain`, GET or POST form, with the query endpoints' parameters. */
 export function explainRoutes(ctx: ApiContext): FastifyPluginAsync {

@@ -13,30 +13,25 @@ import { queryDataPieces, queryNotes, sendData, sendSuccessPieces } from './resp
 
 const MAX_POINTS = 11_000;
 
-const querySchema = {
-  querystring: {
-    type: 'object',
-    properties: {
-      query: SINGLE,
-      time: SINGLE,
-      start: SINGLE,
-      end: SINGLE,
-      step: SINGLE,
-      timeout: SINGLE,
-      stats: SINGLE,
-      lookback_delta: SINGLE,
-      dedup: SINGLE,
-      partial_response: SINGLE,
-      max_source_resolution: SINGLE,
-      'replicaLabels[]': { type: 'array', items: { type: 'string' } },
-      'storeMatch[]': { type: 'array', items: { type: 'string' } },
-      shard_info: SINGLE,
-      limit: SINGLE,
-      engine: SINGLE,
-      analyze: SINGLE,
-    },
-  },
+/** The parameters of a query, Prometheus' and Thanos', that an explanation of it reads too. */
+export const QUERY_PARAMS = {
+  query: SINGLE,
+  time: SINGLE,
+  start: SINGLE,
+  end: SINGLE,
+  step: SINGLE,
+  timeout: SINGLE,
+  lookback_delta: SINGLE,
+  dedup: SINGLE,
+  partial_response: SINGLE,
+  max_source_resolution: SINGLE,
+  'replicaLabels[]': { type: 'array', items: { type: 'string' } },
+  'storeMatch[]': { type: 'array', items: { type: 'string' } },
+  shard_info: SINGLE,
+  engine: SINGLE,
 } as const;
+
+const querySchema = { querystring: { type: 'object', properties: { ...QUERY_PARAMS, stats: SINGLE, limit: SINGLE, analyze: SINGLE } } } as const;
 
 const formatSchema = { querystring: { type: 'object', properties: { query: SINGLE } } } as const;
 
