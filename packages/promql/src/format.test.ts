@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatFloatPlain, formatTimestamp, formatValue, formatValues } from './format.js';
+import { formatFloatPlain, formatTimestamp, formatValue, formatValues, goFloat } from './format.js';
 
 describe('number formatting', () => {
   it('formats sample values as the HTTP API does', () => {
@@ -44,6 +44,15 @@ describe('number formatting', () => {
     expect(formatFloatPlain(-1.5e-7)).toBe('-0.00000015');
     expect(formatFloatPlain(1.5)).toBe('1.5');
     expect(formatFloatPlain(-0)).toBe('-0');
+  });
+
+  it("formats floats as Go's %g does, in messages and the text exposition format", () => {
+    const cases: [number, string][] = [
+      [0, '0'], [-0, '-0'], [1, '1'], [-1.5, '-1.5'], [0.0001, '0.0001'], [0.00001234, '1.234e-05'], [123456, '123456'],
+      [1e6, '1e+06'], [1234567, '1.234567e+06'], [1e21, '1e+21'], [5e-324, '5e-324'], [1.7976931348623157e308, '1.7976931348623157e+308'],
+      [NaN, 'NaN'], [Infinity, '+Inf'], [-Infinity, '-Inf'],
+    ];
+    for (const [v, s] of cases) expect(goFloat(v), String(v)).toBe(s);
   });
 
   it('formats timestamps in seconds with millisecond precision', () => {

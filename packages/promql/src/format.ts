@@ -103,7 +103,18 @@ export function formatTimestamp(ms: number): string {
   return neg ? `-${body}` : body;
 }
 
-/** A float as Go's %v prints it in messages. */
+/**
+ * A float as Go's %v and %g print it (strconv.FormatFloat(v, 'g', -1, 64)), in messages and in the text
+ * exposition format: shortest digits, the exponent form below 1e-4 and from 1e6 (`1e+06`, `1.5e-05`).
+ */
 export function goFloat(v: number): string {
-  return Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const [mantissa, exponent] = v.toExponential().split('e') as [string, string];
+  const exp = Number(exponent);
+  // JavaScript's plain form reaches from 1e-6 to 1e21, wider than Go's.
+  if (exp >= -4 && exp < 6) return String(v);
+  return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
 }

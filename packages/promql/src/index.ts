@@ -12,7 +12,7 @@ export type { Queryable, Querier, SelectHints, SelectRequest, SeriesSet } from '
 export { MemoryStorage } from './storage/memory.js';
 export type * from './value.js';
 export { PackedSeriesPoints } from './points.js';
-export { formatValue, formatValues, formatTimestamp, formatFloatPlain } from './format.js';
+export { formatValue, formatValues, formatTimestamp, formatFloatPlain, goFloat } from './format.js';
 export { exprString } from './parser/printer.js';
 export { prettify } from './parser/prettier.js';
 export { promqlFeatures, PROMQL_FEATURE_NAMES, type PromqlFeatures } from './features.js';

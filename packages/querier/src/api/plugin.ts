@@ -6,6 +6,7 @@ import { exemplarsRoutes } from './exemplars.js';
 import { labelRoutes } from './labels.js';
 import { queryRoutes } from './query.js';
 import { explainRoutes } from './explain.js';
+import { federateRoutes } from './federate.js';
 import { DEFAULT_REMOTE_READ_LIMITS, remoteReadRoutes } from './remoteread.js';
 import { sendError } from './respond.js';
 import { rulesRoutes } from './rules.js';
@@ -45,6 +46,7 @@ export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
     });
     await app.register(queryRoutes(ctx));
     await app.register(explainRoutes(ctx));
+    await app.register(federateRoutes(ctx));
     await app.register(remoteReadRoutes(ctx, ctx.remoteRead ?? DEFAULT_REMOTE_READ_LIMITS));
     await app.register(labelRoutes(ctx));
     await app.register(rulesRoutes(ctx));

@@ -24,6 +24,7 @@ import { toMatcher } from '../proxy/proxy.js';
 import { StoreQueryable } from '../queryable.js';
 import { engineFor, readOptions, type ApiContext } from './context.js';
 import { Params } from './params.js';
+import { sendTextError } from './respond.js';
 
 export interface RemoteReadLimits {
   /** --storage.remote.read-sample-limit: samples one query of a SAMPLES request may return (0: no limit). */
@@ -70,7 +71,7 @@ async function read(ctx: ApiContext, limits: RemoteReadLimits, req: FastifyReque
     const p = Params.from(req.query, undefined);
     queryable = new StoreQueryable(ctx.proxy, { ...readOptions(ctx, req, p, engineFor(ctx, p)), autoDownsampling: p.get('max_source_resolution') === 'auto' });
   } catch (e) {
-    return httpError(reply, (e as Error).message, 400);
+    return sendTextError(reply, (e as Error).message, 400);
   }
   try {
     if (type === ResponseType.SAMPLES) {
@@ -96,7 +97,7 @@ async function read(ctx: ApiContext, limits: RemoteReadLimits, req: FastifyReque
       reply.raw.destroy(e as Error);
       return reply;
     }
-    return httpError(reply, (e as Error).message, e instanceof ReadError ? e.status : 500);
+    return sendTextError(reply, (e as Error).message, e instanceof ReadError ? e.status : 500);
   }
 }
 
@@ -148,9 +149,4 @@ function* seriesFrames(s: Series, q: ReadQuery, queryIndex: number, maxBytes: nu
     frame = [];
     left = maxBytes - labelBytes;
   }
-}
-
-/** Go's http.Error: the message as text with a newline. */
-function httpError(reply: FastifyReply, message: string, status: number): FastifyReply {
-  return reply.code(status).header('x-content-type-options', 'nosniff').type('text/plain; charset=utf-8').send(`${message}\n`);
 }

@@ -197,3 +197,8 @@ export function sendData(reply: FastifyReply, data: unknown, warnings: readonly 
 export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
   return sendJson(reply.code(STATUS_OF[err.type]), goJson(JSON.stringify({ status: 'error', errorType: err.type, error: err.message })));
 }
+
+/** A failure as Go's http.Error writes it (Prometheus' remote read and federation): the message as text, with a newline. */
+export function sendTextError(reply: FastifyReply, message: string, status: number): FastifyReply {
+  return reply.code(status).header('x-content-type-options', 'nosniff').type('text/plain; charset=utf-8').send(`${message}\n`);
+}
