@@ -9,16 +9,14 @@ import { start as startFrontend } from '@strata/frontend';
 import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
-import { readFrames } from '@strata/sidecar';
-import { decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest, MatcherType, ResponseType, STREAMED_CONTENT_TYPE, type ReadQuery } from '@strata/storeapi';
+import { MatcherType, ResponseType, STREAMED_CONTENT_TYPE, type ReadQuery } from '@strata/storeapi';
 import { start as startStore, type Store } from '@strata/store';
 import { tempDir } from '@strata/testing/process';
 import { startPrometheus, startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
-import { decodedSamples } from '@strata/testing/samples';
-import { ArraySampleIterator, chunkFromBytes, Labels } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyBlock, promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
 import { expectSameAnswer, query } from './answers.js';
+import { remoteRead } from './remotereads.js';
 
 const history = randomHistory(7, 5);
 let dir: { path: string; cleanup: () => Promise<void> };
@@ -55,29 +53,6 @@ afterAll(async () => {
 
 const start = Math.ceil(history.start / 60_000) * 60_000 + 10 * 60_000;
 const end = Math.floor(history.end / 60_000) * 60_000;
-
-/** Each series' samples by its labels, from a remote-read answer of either kind. */
-type SamplesBySeries = Record<string, number[][]>;
-
-async function remoteRead(base: string, q: ReadQuery, type: ResponseType): Promise<{ contentType: string; series: SamplesBySeries }> {
-  const res = await fetch(`${base}/api/v1/read`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' }, body: encodeReadRequest(q, [type]) });
-  expect(res.status, await (res.status === 200 ? '' : res.clone().text())).toBe(200);
-  const series: SamplesBySeries = {};
-  const add = (labels: Labels, samples: number[][]) => {
-    const key = labels.toString();
-    series[key] = [...(series[key] ?? []), ...samples];
-  };
-  if (type === ResponseType.SAMPLES) {
-    for (const s of decodeReadResponse(new Uint8Array(await res.arrayBuffer()))) add(Labels.from(s.labels), decodedSamples(new ArraySampleIterator(s.timestamps, s.values)));
-  } else {
-    for await (const frame of readFrames(res.body as AsyncIterable<Uint8Array>)) {
-      for (const s of decodeChunkedReadResponse(frame)) {
-        for (const c of s.chunks) add(Labels.from(s.labels), decodedSamples(chunkFromBytes(c.type, c.data).iterator()).filter(([t]) => (t as number) >= q.startMs && (t as number) <= q.endMs));
-      }
-    }
-  }
-  return { contentType: res.headers.get('content-type') ?? '', series };
-}
 
 describe('remote read from the querier', () => {
   it('lets a Prometheus read all of history from Strata, replicas deduplicated, and answer as the Prometheus that holds it', async () => {
