@@ -304,6 +304,17 @@ export class ProtoWriter {
     return this.ldelim();
   }
 
+  /** Packed repeated sint64 field (zigzag-encoded) from safe integers. */
+  packedSint64(field: number, values: readonly number[]): this {
+    if (values.length === 0) return this;
+    this.fork(field);
+    for (const v of values) {
+      const z = v >= 0 ? 2 * v : -2 * v - 1;
+      this.#varint64(z % 0x100000000, Math.floor(z / 0x100000000));
+    }
+    return this.ldelim();
+  }
+
   /** Starts an embedded message in `field` whose encoded size is known; nothing to close. */
   header(field: number, size: number): this {
     this.#tag(field, WIRE_LDELIM);
