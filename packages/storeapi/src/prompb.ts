@@ -37,7 +37,8 @@ export function writeTimeSeries(w: ProtoWriter, field: number, ts: PromTimeSerie
   w.ldelim();
 }
 
-function writeHistogram(w: ProtoWriter, field: number, { timestamp, h }: PromHistogram): void {
+/** A prompb.Histogram with float counts, as a PromQL result's and a remote read's are written. */
+export function writeHistogram(w: ProtoWriter, field: number, { timestamp, h }: PromHistogram): void {
   w.fork(field).double(2, h.count, true).double(3, h.sum).sint32(4, h.schema).double(5, h.zeroThreshold).double(7, h.zeroCount, true);
   writeSpans(w, 8, h.negativeSpans);
   w.packedDouble(10, h.negativeBuckets);

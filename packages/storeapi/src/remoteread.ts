@@ -9,13 +9,13 @@
  * one), or SAMPLES (snappy block of ReadResponse { results = 1 }, a QueryResult { timeseries = 1 } per
  * query), which Prometheus before 2.13 and current Prometheus' own remote read client ask for.
  */
-import { crc32c, type Label } from '@strata/tsdb';
+import { crc32c, type FloatHistogram, type Label } from '@strata/tsdb';
 import snappy from 'snappy';
 import { readLabel, readMatcher, writeLabels, writeMatchers } from './codec.js';
 import type { LabelMatcher } from './messages.js';
-import { writeTimeSeries, type PromTimeSeries } from './prompb.js';
+import { writeHistogram } from './prompb.js';
 import { ProtoReader } from './wire/reader.js';
-import { ProtoWriter, putVarint32 } from './wire/writer.js';
+import { int64FieldSize, ProtoWriter, putVarint32 } from './wire/writer.js';
 
 export const ResponseType = { SAMPLES: 0, STREAMED_XOR_CHUNKS: 1 } as const;
 export type ResponseType = (typeof ResponseType)[keyof typeof ResponseType];
@@ -228,15 +228,84 @@ export function negotiateResponseType(accepted: readonly number[]): ResponseType
   throw new Error(`server does not support any of the requested response types: [${names.join(' ')}]; supported: map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]`);
 }
 
-/** A SAMPLES response body: a snappy block of ReadResponse, one QueryResult per query. */
-export function encodeReadResponse(results: readonly (readonly PromTimeSeries[])[]): Buffer {
-  const w = new ProtoWriter();
-  for (const series of results) {
-    w.fork(1);
-    for (const s of series) writeTimeSeries(w, 1, s);
-    w.ldelim();
+/**
+ * A SAMPLES response body, written as the series come (no object per sample): a ReadResponse of a
+ * QueryResult per query, each a TimeSeries (labels 1, samples 2: value 1, timestamp 2; histograms 4) per
+ * series; `finish` gives it as a snappy block. Float samples, most of a body, are written straight into
+ * a buffer of their own, then into the message 64 KiB at a time.
+ */
+export class SamplesResponseWriter {
+  readonly #w = new ProtoWriter(1 << 16);
+  readonly #samples = Buffer.allocUnsafe(1 << 16);
+  readonly #view = new DataView(this.#samples.buffer, this.#samples.byteOffset, this.#samples.length);
+  #pos = 0;
+
+  beginQuery(): void {
+    this.#w.fork(1);
   }
-  return snappy.compressSync(w.finish());
+
+  endQuery(): void {
+    this.#w.ldelim();
+  }
+
+  beginSeries(labels: Iterable<Label>): void {
+    writeLabels(this.#w.fork(1), 1, labels);
+  }
+
+  /** A Sample: 0x12, its length, the value (0x09, 8 bytes; left out when +0), the timestamp (0x10, varint; left out when 0). */
+  float(t: number, v: number): void {
+    if (t < 0 || !Number.isSafeInteger(t)) {
+      // Before 1970 (a 10-byte varint) or past 2^53: through the general writer.
+      this.#flush();
+      this.#w.header(2, (v === 0 && !Object.is(v, -0) ? 0 : 9) + int64FieldSize(t)).double(1, v).int64(2, t);
+      return;
+    }
+    if (this.#pos + 21 > this.#samples.length) this.#flush();
+    const b = this.#samples;
+    let p = this.#pos;
+    const withValue = v !== 0 || Object.is(v, -0);
+    b[p++] = 0x12;
+    const sizeAt = p++;
+    if (withValue) {
+      b[p++] = 0x09;
+      this.#view.setFloat64(p, v, true);
+      p += 8;
+    }
+    if (t !== 0) {
+      b[p++] = 0x10;
+      // The varint from 32-bit halves: division and remainder of doubles past 2^31 are slow in V8.
+      let hi = Math.floor(t / 0x100000000);
+      let lo = (t - hi * 0x100000000) >>> 0;
+      while (hi > 0 || lo > 0x7f) {
+        b[p++] = (lo & 0x7f) | 0x80;
+        lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+        hi >>>= 7;
+      }
+      b[p++] = lo;
+    }
+    b[sizeAt] = p - sizeAt - 1;
+    this.#pos = p;
+  }
+
+  histogram(t: number, h: FloatHistogram): void {
+    this.#flush();
+    writeHistogram(this.#w, 4, { timestamp: t, h });
+  }
+
+  endSeries(): void {
+    this.#flush();
+    this.#w.ldelim();
+  }
+
+  finish(): Buffer {
+    return snappy.compressSync(this.#w.finish());
+  }
+
+  #flush(): void {
+    if (this.#pos === 0) return;
+    this.#w.raw(this.#samples, 0, this.#pos);
+    this.#pos = 0;
+  }
 }
 
 /** One STREAMED_XOR_CHUNKS frame: a ChunkedReadResponse of one series (or part of one) of query `queryIndex`. */

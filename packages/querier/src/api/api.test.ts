@@ -1,7 +1,7 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { buildHttpApp, createLogger, Prober } from '@strata/runtime';
 import { decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest, MatcherType, ResponseType, serveStore, StoreError, GrpcStatus, toStoreSeries, type Meta, type MetricMetadata, type ServingStore, type StoreServer } from '@strata/storeapi';
-import { Labels, XORChunk } from '@strata/tsdb';
+import { Labels, XORChunk, type ChunkMeta } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { EndpointSet } from '../endpoints/endpointset.js';
@@ -470,17 +470,22 @@ describe('--endpoint-strict', () => {
   });
 });
 
-/** A store of 12 series m{i}, each of `samples` samples 15s apart from 0 (one chunk), whatever it is asked. */
-async function twelveSeries(samples = 5): Promise<ServingStore> {
-  const chunk = new XORChunk();
-  const app = chunk.appender();
+/** A store of 12 series m{i}, each of `samples` samples 15s apart from 0 in chunks of `perChunk`, whatever it is asked. */
+async function twelveSeries(samples = 5, perChunk = samples): Promise<ServingStore> {
+  const chunks: ChunkMeta[] = [];
+  for (let first = 0; first < samples; first += perChunk) {
+    const chunk = new XORChunk();
+    const app = chunk.appender();
+    const last = Math.min(samples, first + perChunk) - 1;
+    for (let k = first; k <= last; k++) app.append(k * 15_000, k * 15);
+    chunks.push({ minTime: first * 15_000, maxTime: last * 15_000, chunk });
+  }
   const maxTime = (samples - 1) * 15_000;
-  for (let t = 0; t <= maxTime; t += 15_000) app.append(t, t / 1000);
   return serveStore(
     {
       info: async () => ({ labelSets: [], componentType: 'store', store: { minTime: 0, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } }),
       async *series() {
-        for (let i = 0; i < 12; i++) yield { series: toStoreSeries(Labels.from({ __name__: 'm', i: String(i).padStart(2, '0'), job: i % 2 === 0 ? 'a' : 'b' }), [{ minTime: 0, maxTime, chunk }]) };
+        for (let i = 0; i < 12; i++) yield { series: toStoreSeries(Labels.from({ __name__: 'm', i: String(i).padStart(2, '0'), job: i % 2 === 0 ? 'a' : 'b' }), chunks) };
       },
       labelNames: async () => ({ names: [], warnings: [] }),
       labelValues: async () => ({ values: [], warnings: [] }),
@@ -575,7 +580,7 @@ describe("Thanos' explain and analyze", () => {
 
 describe('/api/v1/read', () => {
   it("answers Prometheus' remote read with its limits, and refuses what it cannot read as Prometheus does", async () => {
-    const server = await twelveSeries(300);
+    const server = await twelveSeries(300, 100);
     const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
     try {
       await endpoints.refresh();
@@ -601,11 +606,15 @@ describe('/api/v1/read', () => {
       // Streamed, the limit does not apply, and a series whose chunks outgrow a frame goes on in the next.
       const streamed = await read([7, ResponseType.STREAMED_XOR_CHUNKS, ResponseType.SAMPLES]);
       expect(streamed.headers['content-type']).toBe('application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse');
-      // 300 samples make chunks of 120, 120 and 60, each past the frame's 40 bytes: three frames a series.
+      // Three chunks of 100 samples, each past the frame's 40 bytes: three frames a series, the chunks as the store sent them.
       const frames = [...readFrameBodies(streamed.rawPayload)].map((f) => decodeChunkedReadResponse(f));
       expect(frames).toHaveLength(36);
       expect(frames.every((f) => f.length === 1 && f[0]?.chunks.length === 1)).toBe(true);
-      expect(frames.slice(0, 3).map((f) => f[0]?.chunks[0]).map((c) => [c?.minTime, c?.maxTime])).toEqual([[0, 119 * 15_000], [120 * 15_000, 239 * 15_000], [240 * 15_000, 299 * 15_000]]);
+      const bounds = (fs: ReturnType<typeof decodeChunkedReadResponse>[]) => fs.map((f) => f[0]?.chunks[0]).map((c) => [c?.minTime, c?.maxTime, c?.data[1]]);
+      expect(bounds(frames.slice(0, 3))).toEqual([[0, 99 * 15_000, 100], [100 * 15_000, 199 * 15_000, 100], [200 * 15_000, 299 * 15_000, 100]]);
+      // A range that cuts a chunk: the chunk within it as it is, the part of the other within it encoded again.
+      const cut = await read([ResponseType.STREAMED_XOR_CHUNKS], 150 * 15_000);
+      expect(bounds([...readFrameBodies(cut.rawPayload)].map((f) => decodeChunkedReadResponse(f)).slice(0, 2))).toEqual([[0, 99 * 15_000, 100], [100 * 15_000, 150 * 15_000, 51]]);
       const unsupported = await read([5, 7]);
       expect([unsupported.statusCode, unsupported.body]).toEqual([400, 'server does not support any of the requested response types: [5 7]; supported: map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]\n']);
       const garbage = await api.inject({ method: 'POST', url: '/api/v1/read', payload: 'not snappy' });

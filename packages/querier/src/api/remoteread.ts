@@ -15,8 +15,8 @@
  * max_source_resolution (a remote_read URL's query string); without them, the querier's defaults and raw data.
  */
 import type { SelectHints } from '@strata/promql';
-import { chunkedReadFrame, decodeReadRequest, encodeReadResponse, negotiateResponseType, ResponseType, SAMPLES_CONTENT_TYPE, STREAMED_CONTENT_TYPE, type PromTimeSeries, type ReadQuery } from '@strata/storeapi';
-import { encodeSeriesChunks, SAMPLES_PER_CHUNK, TimeBoundIterator, ValueType, type Series } from '@strata/tsdb';
+import { chunkedReadFrame, decodeReadRequest, negotiateResponseType, ResponseType, SAMPLES_CONTENT_TYPE, SamplesResponseWriter, STREAMED_CONTENT_TYPE, type ReadQuery } from '@strata/storeapi';
+import { ChunkSeriesSamples, encodeSeriesChunks, SAMPLES_PER_CHUNK, TimeBoundIterator, ValueType, type ChunkMeta, type SampleIterator, type Series } from '@strata/tsdb';
 import { clientGone } from '@strata/runtime';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import pLimit from 'p-limit';
@@ -75,9 +75,9 @@ async function read(ctx: ApiContext, limits: RemoteReadLimits, req: FastifyReque
   }
   try {
     if (type === ResponseType.SAMPLES) {
-      const results: PromTimeSeries[][] = [];
-      for (const q of queries) results.push(sampleSeries(await select(ctx, queryable, q, signal), q, limits.sampleLimit));
-      return reply.type(SAMPLES_CONTENT_TYPE).header('content-encoding', 'snappy').send(encodeReadResponse(results));
+      const out = new SamplesResponseWriter();
+      for (const q of queries) writeSamples(out, await select(ctx, queryable, q, signal), q, limits.sampleLimit);
+      return reply.type(SAMPLES_CONTENT_TYPE).header('content-encoding', 'snappy').send(out.finish());
     }
     // Streamed: the status goes out with the first frame, so a later failure can only end the stream.
     reply.raw.writeHead(200, { 'content-type': STREAMED_CONTENT_TYPE });
@@ -111,23 +111,25 @@ async function select(ctx: ApiContext, queryable: StoreQueryable, q: ReadQuery, 
   return set.series;
 }
 
-/** A query's series as raw samples within its time range (Prometheus' ToQueryResult). */
-function sampleSeries(series: readonly Series[], q: ReadQuery, sampleLimit: number): PromTimeSeries[] {
+/** A query's series as raw samples within its time range (Prometheus' ToQueryResult); series without any left out. */
+function writeSamples(out: SamplesResponseWriter, series: readonly Series[], q: ReadQuery, sampleLimit: number): void {
   let n = 0;
-  const out: PromTimeSeries[] = [];
+  out.beginQuery();
   for (const s of series) {
-    const ts: PromTimeSeries = { labels: s.labels.toArray(), samples: [], histograms: [] };
     const it = new TimeBoundIterator(s.iterator(), q.startMs, q.endMs);
-    for (let vt = it.next(); vt !== ValueType.None; vt = it.next()) {
+    let vt = it.next();
+    const any = vt !== ValueType.None;
+    if (any) out.beginSeries(s.labels);
+    for (; vt !== ValueType.None; vt = it.next()) {
       if (sampleLimit > 0 && ++n > sampleLimit) throw new ReadError(`exceeded sample limit (${sampleLimit})`, 400);
-      if (vt === ValueType.Float) ts.samples.push({ timestamp: it.atT(), value: it.atFloat() });
-      else ts.histograms.push({ timestamp: it.atT(), h: it.atFloatHistogram() });
+      if (vt === ValueType.Float) out.float(it.atT(), it.atFloat());
+      else out.histogram(it.atT(), it.atFloatHistogram());
     }
     const err = it.err();
     if (err !== null) throw err;
-    if (ts.samples.length + ts.histograms.length > 0) out.push(ts);
+    if (any) out.endSeries();
   }
-  return out;
+  out.endQuery();
 }
 
 /**
@@ -137,7 +139,7 @@ function sampleSeries(series: readonly Series[], q: ReadQuery, sampleLimit: numb
 function* seriesFrames(s: Series, q: ReadQuery, queryIndex: number, maxBytes: number): Generator<Buffer> {
   const labels = s.labels.toArray();
   const labelBytes = labels.reduce((n, l) => n + l.name.length + l.value.length + 4, 0);
-  const chunks = encodeSeriesChunks(new TimeBoundIterator(s.iterator(), q.startMs, q.endMs), SAMPLES_PER_CHUNK);
+  const chunks = readChunks(s, q.startMs, q.endMs);
   let frame = [];
   let left = maxBytes - labelBytes;
   for (const [k, c] of chunks.entries()) {
@@ -149,4 +151,16 @@ function* seriesFrames(s: Series, q: ReadQuery, queryIndex: number, maxBytes: nu
     frame = [];
     left = maxBytes - labelBytes;
   }
+}
+
+/**
+ * A series' chunks within the query's time range. A series read as the stores sent it (one replica,
+ * blocks that do not overlap) keeps the chunks that lie within the range as they are, as Prometheus
+ * sends its stored chunks; the rest (a range's edges, replicas merged) are encoded again from their
+ * samples within the range.
+ */
+function readChunks(s: Series, mint: number, maxt: number): ChunkMeta[] {
+  const encoded = (it: SampleIterator) => encodeSeriesChunks(new TimeBoundIterator(it, mint, maxt), SAMPLES_PER_CHUNK);
+  if (!(s instanceof ChunkSeriesSamples)) return encoded(s.iterator());
+  return s.chunks.flatMap((c) => (c.minTime >= mint && c.maxTime <= maxt ? [c] : encoded(c.chunk.iterator())));
 }
