@@ -627,6 +627,39 @@ describe('/api/v1/read', () => {
   });
 });
 
+describe('/api/v1/read of a store that fails', () => {
+  it('answers 500 with the failure without partial response, streamed or not, and what the others hold with it', async () => {
+    const server = await serveStore(
+      {
+        info: async () => ({ labelSets: [], componentType: 'store', store: { minTime: 0, maxTime: 60_000, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } }),
+        async *series() {
+          throw new StoreError(GrpcStatus.INTERNAL, 'disk on fire');
+        },
+        labelNames: async () => ({ names: [], warnings: [] }),
+        labelValues: async () => ({ values: [], warnings: [] }),
+      },
+      { address: '127.0.0.1:0' },
+    );
+    const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
+    try {
+      await endpoints.refresh();
+      const api = await apiApp({}, null, endpoints);
+      for (const type of [ResponseType.SAMPLES, ResponseType.STREAMED_XOR_CHUNKS]) {
+        const read = (query: string) =>
+          api.inject({ method: 'POST', url: `/api/v1/read${query}`, payload: encodeReadRequest({ startMs: 0, endMs: 60_000, matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'm' }] }, [type]) });
+        const strict = await read('?partial_response=false');
+        expect([strict.statusCode, strict.headers['content-type']], String(type)).toEqual([500, 'text/plain; charset=utf-8']);
+        expect(strict.body).toContain('disk on fire');
+        expect((await read('')).statusCode, String(type)).toBe(200);
+      }
+      await api.close();
+    } finally {
+      endpoints.stop();
+      await server.stop();
+    }
+  });
+});
+
 /** The payloads of a streamed remote-read body: uvarint length, CRC-32C, payload, in turn. */
 function* readFrameBodies(body: Buffer): Generator<Buffer> {
   let at = 0;

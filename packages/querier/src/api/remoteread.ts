@@ -14,6 +14,7 @@
  * The request URL may carry the query API's dedup, partial_response, replicaLabels[], storeMatch[] and
  * max_source_resolution (a remote_read URL's query string); without them, the querier's defaults and raw data.
  */
+import { Readable } from 'node:stream';
 import type { SelectHints } from '@strata/promql';
 import { chunkedReadFrame, decodeReadRequest, negotiateResponseType, ResponseType, SAMPLES_CONTENT_TYPE, SamplesResponseWriter, STREAMED_CONTENT_TYPE, type ReadQuery } from '@strata/storeapi';
 import { ChunkSeriesSamples, encodeSeriesChunks, SAMPLES_PER_CHUNK, TimeBoundIterator, ValueType, type ChunkMeta, type SampleIterator, type Series } from '@strata/tsdb';
@@ -79,24 +80,16 @@ async function read(ctx: ApiContext, limits: RemoteReadLimits, req: FastifyReque
       for (const q of queries) writeSamples(out, await select(ctx, queryable, q, signal), q, limits.sampleLimit);
       return reply.type(SAMPLES_CONTENT_TYPE).header('content-encoding', 'snappy').send(out.finish());
     }
-    // Streamed: the status goes out with the first frame, so a later failure can only end the stream.
-    reply.raw.writeHead(200, { 'content-type': STREAMED_CONTENT_TYPE });
-    for (let i = 0; i < queries.length; i++) {
-      const q = queries[i] as ReadQuery;
-      for (const s of await select(ctx, queryable, q, signal)) {
-        for (const frame of seriesFrames(s, q, i, limits.maxBytesInFrame)) {
-          if (!reply.raw.write(frame)) await new Promise((resolve) => reply.raw.once('drain', resolve));
-        }
+    // Streamed: the status goes out with the first frame, so that a failure after it can only end the
+    // stream (as in Prometheus); the first query's is still answered with an error status.
+    const first = queries.length > 0 ? await select(ctx, queryable, queries[0] as ReadQuery, signal) : [];
+    const frames = async function* (): AsyncGenerator<Buffer> {
+      for (const [i, q] of queries.entries()) {
+        for (const s of i === 0 ? first : await select(ctx, queryable, q, signal)) yield* seriesFrames(s, q, i, limits.maxBytesInFrame);
       }
-    }
-    reply.raw.end();
-    return reply;
+    };
+    return reply.type(STREAMED_CONTENT_TYPE).send(Readable.from(frames()));
   } catch (e) {
-    if (reply.raw.headersSent) {
-      ctx.logger.warn('remote read failed after its first frame', { err: (e as Error).message });
-      reply.raw.destroy(e as Error);
-      return reply;
-    }
     return sendTextError(reply, (e as Error).message, e instanceof ReadError ? e.status : 500);
   }
 }
