@@ -4,7 +4,7 @@ import { collectProcessMetrics, corsOrigin, createLogger, grpcServerMetrics, grp
 import { serveStore, type ClientTLS, type Compression, type SeriesLimits, type ServerTLS, type ServingStore } from '@strata/storeapi';
 import { Counter, Registry } from 'prom-client';
 import { ActiveQueryTracker } from './api/activequeries.js';
-import { EngineMetrics, QueryGate } from './api/metrics.js';
+import { EngineMetrics, QueryGate, RemoteReadGate } from './api/metrics.js';
 import { apiPlugin } from './api/plugin.js';
 import type { ApiContext, PromqlEngineName } from './api/context.js';
 import { queryApiServer } from './api/queryapi.js';
@@ -18,7 +18,7 @@ import { ProxyStore } from './proxy/proxy.js';
 import { TsdbSelector } from './proxy/selector.js';
 import type { Relabeler } from '@strata/block';
 import type { Labels } from '@strata/tsdb';
-import type { RemoteReadLimits } from './api/remoteread.js';
+import { DEFAULT_REMOTE_READ_LIMITS, type RemoteReadLimits } from './api/remoteread.js';
 
 /** `strata query`'s configuration; flag names after Thanos' in comments. */
 export interface QuerierConfig extends ServingConfig {
@@ -183,6 +183,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
 
   const maxConcurrent = cfg.maxConcurrent ?? 20;
   const activeQueries = cfg.activeQueries !== undefined ? new ActiveQueryTracker(cfg.activeQueries.dir, maxConcurrent, logger, cfg.activeQueries.file) : undefined;
+  const remoteReadLimits = cfg.remoteRead ?? DEFAULT_REMOTE_READ_LIMITS;
   const api: ApiContext = {
     proxy,
     endpoints,
@@ -209,7 +210,7 @@ export async function start(cfg: QuerierConfig): Promise<Querier> {
     corsOrigin: cfg.corsOrigin === null ? undefined : (cfg.corsOrigin ?? corsOrigin('.*')),
     flags: cfg.flags ?? {},
     tenancy: cfg.tenancy ?? DEFAULT_TENANCY,
-    ...(cfg.remoteRead !== undefined ? { remoteRead: cfg.remoteRead } : {}),
+    remoteRead: { limits: remoteReadLimits, gate: new RemoteReadGate(remoteReadLimits.concurrentLimit, registry) },
     ...(cfg.distributed !== undefined
       ? {
           distributed: {

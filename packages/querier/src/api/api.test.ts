@@ -8,10 +8,10 @@ import { EndpointSet } from '../endpoints/endpointset.js';
 import { ProxyStore } from '../proxy/proxy.js';
 import { responseEncoding } from '@strata/runtime';
 import { corsOrigin } from '@strata/runtime';
-import { EngineMetrics, QueryGate } from './metrics.js';
+import { EngineMetrics, QueryGate, RemoteReadGate } from './metrics.js';
 import { apiPlugin } from './plugin.js';
 import { DEFAULT_TENANCY } from '../tenancy.js';
-import type { RemoteReadLimits } from './remoteread.js';
+import { DEFAULT_REMOTE_READ_LIMITS, type RemoteReadLimits } from './remoteread.js';
 
 type Defaults = Parameters<typeof apiPlugin>[0]['defaults'];
 
@@ -21,7 +21,7 @@ async function apiApp(
   cors: RegExp | null = corsOrigin('.*'),
   endpoints = new EndpointSet({ endpoints: [], logger: createLogger({ write: () => {} }) }),
   log: (line: string) => void = () => {},
-  remoteRead?: RemoteReadLimits,
+  remoteRead: RemoteReadLimits = DEFAULT_REMOTE_READ_LIMITS,
 ) {
   const registry = new Registry();
   const logger = createLogger({ write: log });
@@ -35,7 +35,7 @@ async function apiApp(
     corsOrigin: cors ?? undefined,
     flags: {},
     tenancy: DEFAULT_TENANCY,
-    ...(remoteRead !== undefined ? { remoteRead } : {}),
+    remoteRead: { limits: remoteRead, gate: new RemoteReadGate(remoteRead.concurrentLimit, registry) },
   });
   return buildHttpApp({ registry, prober: new Prober('test', registry), logger, plugins: [api] });
 }
@@ -619,6 +619,8 @@ describe('/api/v1/read', () => {
       expect([unsupported.statusCode, unsupported.body]).toEqual([400, 'server does not support any of the requested response types: [5 7]; supported: map[SAMPLES:{} STREAMED_XOR_CHUNKS:{}]\n']);
       const garbage = await api.inject({ method: 'POST', url: '/api/v1/read', payload: 'not snappy' });
       expect(garbage.statusCode).toBe(400);
+      // Prometheus' gauge of remote reads running or waiting: none once they are answered.
+      expect((await api.inject('/metrics')).body).toMatch(/^prometheus_api_remote_read_queries 0$/m);
       await api.close();
     } finally {
       endpoints.stop();

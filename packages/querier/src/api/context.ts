@@ -15,7 +15,7 @@ import type { EngineMetrics, QueryGate } from './metrics.js';
 import { Params } from './params.js';
 import { tenantMatcher, type TenancyConfig } from '../tenancy.js';
 import { sendError } from './respond.js';
-import type { RemoteReadLimits } from './remoteread.js';
+import type { RemoteReadContext } from './remoteread.js';
 
 /** What every API route group needs: the proxy over the endpoints and the querier's defaults. */
 export interface ApiContext {
@@ -61,8 +61,8 @@ export interface ApiContext {
   tenancy: TenancyConfig;
   /** --query.mode=distributed: queries pushed down to the leaf queriers where they can be. */
   distributed?: DistributedMode;
-  /** Prometheus' --storage.remote.read-* limits of /api/v1/read; default Prometheus' own. */
-  remoteRead?: RemoteReadLimits;
+  /** Prometheus' --storage.remote.read-* limits of /api/v1/read, and its gate. */
+  remoteRead: RemoteReadContext;
 }
 
 /** Thanos' PromQL engines. Strata evaluates with its own either way; the thanos one offers the x-functions. */

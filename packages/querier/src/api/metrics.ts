@@ -41,6 +41,29 @@ export class QueryGate {
 }
 
 /**
+ * The gate of remote read requests (Prometheus' --storage.remote.read-concurrent-limit; 0: none) with
+ * Prometheus' gauge of them, waiting or running (prometheus_api_remote_read_queries).
+ */
+export class RemoteReadGate {
+  readonly #limit: LimitFunction | undefined;
+  readonly #queries: Gauge;
+
+  constructor(concurrentLimit: number, registry: Registry) {
+    this.#limit = concurrentLimit > 0 ? pLimit(concurrentLimit) : undefined;
+    this.#queries = new Gauge({ name: 'prometheus_api_remote_read_queries', help: 'The current number of remote read queries being executed or waiting.', registers: [registry] });
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    this.#queries.inc();
+    try {
+      return await (this.#limit === undefined ? fn() : this.#limit(fn));
+    } finally {
+      this.#queries.dec();
+    }
+  }
+}
+
+/**
  * Prometheus' engine metrics for the querier's PromQL queries, under Prometheus' names (its dashboards
  * and alerts use them): queries running, their timings by slice, and the samples they loaded.
  */

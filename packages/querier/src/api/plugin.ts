@@ -7,7 +7,7 @@ import { labelRoutes } from './labels.js';
 import { queryRoutes } from './query.js';
 import { explainRoutes } from './explain.js';
 import { federateRoutes } from './federate.js';
-import { DEFAULT_REMOTE_READ_LIMITS, remoteReadRoutes } from './remoteread.js';
+import { remoteReadRoutes } from './remoteread.js';
 import { sendError } from './respond.js';
 import { rulesRoutes } from './rules.js';
 import { statusRoutes } from './status.js';
@@ -47,7 +47,7 @@ export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
     await app.register(queryRoutes(ctx));
     await app.register(explainRoutes(ctx));
     await app.register(federateRoutes(ctx));
-    await app.register(remoteReadRoutes(ctx, ctx.remoteRead ?? DEFAULT_REMOTE_READ_LIMITS));
+    await app.register(remoteReadRoutes(ctx, ctx.remoteRead));
     await app.register(labelRoutes(ctx));
     await app.register(rulesRoutes(ctx));
     await app.register(exemplarsRoutes(ctx));

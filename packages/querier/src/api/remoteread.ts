@@ -10,7 +10,8 @@
  *   sent as it is ready; a series' samples are deduplicated, so its chunks are encoded again (120
  *   samples each, as Prometheus cuts them);
  * - errors as text, with Go's http.Error (400 for a request it cannot read, 500 for one it cannot answer);
- * - at most --storage.remote.read-concurrent-limit requests at once (0: no limit); more wait.
+ * - at most --storage.remote.read-concurrent-limit requests at once (0: no limit); more wait, counted with
+ *   them in prometheus_api_remote_read_queries.
  * The request URL may carry the query API's dedup, partial_response, replicaLabels[], storeMatch[] and
  * max_source_resolution (a remote_read URL's query string); without them, the querier's defaults and raw data.
  */
@@ -20,10 +21,10 @@ import { chunkedReadFrame, decodeReadRequest, negotiateResponseType, ResponseTyp
 import { ChunkSeriesSamples, encodeSeriesChunks, SAMPLES_PER_CHUNK, TimeBoundIterator, ValueType, type ChunkMeta, type SampleIterator, type Series } from '@strata/tsdb';
 import { clientGone } from '@strata/runtime';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import pLimit from 'p-limit';
 import { toMatcher } from '../proxy/proxy.js';
 import { StoreQueryable } from '../queryable.js';
 import { engineFor, readOptions, type ApiContext } from './context.js';
+import type { RemoteReadGate } from './metrics.js';
 import { Params } from './params.js';
 import { sendTextError } from './respond.js';
 
@@ -39,6 +40,12 @@ export interface RemoteReadLimits {
 /** Prometheus' defaults. */
 export const DEFAULT_REMOTE_READ_LIMITS: RemoteReadLimits = { sampleLimit: 50_000_000, concurrentLimit: 10, maxBytesInFrame: 1_048_576 };
 
+/** Remote reads' limits, and the gate that holds them to the concurrent one. */
+export interface RemoteReadContext {
+  readonly limits: RemoteReadLimits;
+  readonly gate: RemoteReadGate;
+}
+
 /** A failure answered with a status of its own (Prometheus' remote.HTTPError). */
 class ReadError extends Error {
   constructor(
@@ -49,14 +56,12 @@ class ReadError extends Error {
   }
 }
 
-export function remoteReadRoutes(ctx: ApiContext, limits: RemoteReadLimits): FastifyPluginAsync {
-  const limit = limits.concurrentLimit > 0 ? pLimit(limits.concurrentLimit) : undefined;
-  const gate = <T>(f: () => Promise<T>): Promise<T> => (limit === undefined ? f() : limit(f));
+export function remoteReadRoutes(ctx: ApiContext, { limits, gate }: RemoteReadContext): FastifyPluginAsync {
   return async (app) => {
     // The body is a snappy block, whatever its content type says.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    app.post('/api/v1/read', { schema: {} }, (req, reply) => gate(() => read(ctx, limits, req, reply)));
+    app.post('/api/v1/read', { schema: {} }, (req, reply) => gate.run(() => read(ctx, limits, req, reply)));
   };
 }
 
