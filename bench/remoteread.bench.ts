@@ -23,28 +23,13 @@ import { decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest, Match
 import { uploadBlock } from '../packages/block/src/index.js';
 import { isULID, parseMeta } from '../packages/tsdb/src/index.js';
 import { pidWithArgument, processCpuMs, tempDir, withDescendants } from '../test/harness/process.js';
-import { promtool, startPrometheus } from '../test/harness/prometheus.js';
+import { promtoolDataDir, syntheticOpenMetrics } from '../test/harness/openmetrics.js';
+import { startPrometheus } from '../test/harness/prometheus.js';
 import { startComponent } from './components.js';
 import { median } from './stats.js';
 
 const STEP_S = 15;
 const WARM_UP_ROUNDS = 5;
-
-function openMetrics(series: number, hours: number, endS: number): string {
-  const n = Math.floor((hours * 3600) / STEP_S);
-  const startS = endS - n * STEP_S;
-  const lines = ['# TYPE bench_value gauge'];
-  for (let s = 0; s < series; s++) {
-    let v = s * 10;
-    for (let i = 0; i < n; i++) {
-      // A random walk with two decimals: realistic XOR chunk sizes.
-      v = Math.round((v + Math.sin(i * 0.37 + s) * 3) * 100) / 100;
-      lines.push(`bench_value{job="job${s % 10}",instance="host${s}:9100"} ${v} ${startS + i * STEP_S}`);
-    }
-  }
-  lines.push('# EOF', '');
-  return lines.join('\n');
-}
 
 interface Read {
   series: number;
@@ -90,12 +75,15 @@ export async function main(args: string[]): Promise<void> {
   const hours = Number(values.hours);
   const rounds = Number(values.rounds);
   const dir = await tempDir('strata-bench-remoteread-');
-  const data = join(dir.path, 'data');
-  await mkdir(join(data, 'wal'), { recursive: true });
   const endS = Math.floor(Date.now() / 1000 / 3600) * 3600 - 3600;
   process.stderr.write(`backfilling ${seriesCount} series × ${hours}h at ${STEP_S}s in 2h blocks with promtool…\n`);
-  await writeFile(join(dir.path, 'bench.om'), openMetrics(seriesCount, hours, endS));
-  await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=2h', join(dir.path, 'bench.om'), data]);
+  // Values with two decimals that wander: realistic XOR chunk sizes.
+  const series = Array.from({ length: seriesCount }, (_, s) => ({
+    labels: `job="job${s % 10}",instance="host${s}:9100"`,
+    value: (i: number) => Math.round((s * 10 + 40 * Math.sin(i * 0.003 + s) + 3 * Math.sin(i * 0.37 + s)) * 100) / 100,
+  }));
+  const data = await promtoolDataDir(dir.path, syntheticOpenMetrics({ bench_value: series }, { start: (endS - hours * 3600 + STEP_S) * 1000, end: endS * 1000, step: STEP_S * 1000 }));
+  await mkdir(join(data, 'wal'), { recursive: true });
   const bucketYaml = `type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'bucket')}\n`;
   const bucket = newBucket(parseBucketConfig(bucketYaml));
   for (const ulid of (await readdir(data)).filter(isULID)) {

@@ -40,6 +40,23 @@ async function apiApp(
   return buildHttpApp({ registry, prober: new Prober('test', registry), logger, plugins: [api] });
 }
 
+/** Runs `fn` with an API over `server` alone (`remoteRead` its limits), stopping both after. */
+async function withApiOver(server: ServingStore, fn: (api: Awaited<ReturnType<typeof apiApp>>) => Promise<void>, remoteRead?: RemoteReadLimits): Promise<void> {
+  const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
+  try {
+    await endpoints.refresh();
+    const api = await apiApp({}, null, endpoints, () => {}, remoteRead);
+    try {
+      await fn(api);
+    } finally {
+      await api.close();
+    }
+  } finally {
+    endpoints.stop();
+    await server.stop();
+  }
+}
+
 describe('API response compression', () => {
   it('picks the first of gzip and deflate the client lists, as exact tokens (Prometheus’ rule)', () => {
     expect(responseEncoding('gzip, deflate, br')).toBe('gzip');
@@ -395,10 +412,7 @@ describe('shard_info', () => {
       },
       { address: '127.0.0.1:0' },
     );
-    const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
-    try {
-      await endpoints.refresh();
-      const api = await apiApp({}, null, endpoints);
+    await withApiOver(server, async (api) => {
       const query = async (shardInfo?: string) => {
         const res = await api.inject(`/api/v1/query?query=m&time=30${shardInfo === undefined ? '' : `&shard_info=${encodeURIComponent(shardInfo)}`}`);
         return { code: res.statusCode, ...(JSON.parse(res.body) as { data: { result: { metric: { i: string } }[] }; error?: string }) };
@@ -410,11 +424,7 @@ describe('shard_info', () => {
       expect(shards.flat().sort()).toEqual(whole);
       expect(await query('{"total_shards":3,"shard_index":3}')).toMatchObject({ code: 400, errorType: 'bad_data', error: 'invalid parameter "shard_info": shard_info.shard_index 3 is not below total_shards 3' });
       expect((await query('{')).code).toBe(400);
-      await api.close();
-    } finally {
-      endpoints.stop();
-      await server.stop();
-    }
+    });
   });
 });
 
@@ -535,10 +545,7 @@ describe("Thanos' explain and analyze", () => {
 
   it('adds what each operator cost to an analyzed answer, after its stats, and nothing otherwise', async () => {
     const server = await twelveSeries();
-    const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
-    try {
-      await endpoints.refresh();
-      const api = await apiApp({}, null, endpoints);
+    await withApiOver(server, async (api) => {
       const query = encodeURIComponent('sum by (job) (m) * 2');
       type Analysis = { name: string; executionTime?: string; peakSamples?: number; totalSamples?: number; children?: Analysis[] };
       const analyzed = async (params: string) => {
@@ -570,21 +577,14 @@ describe("Thanos' explain and analyze", () => {
       expect(withStats.data.stats).toMatchObject({ samples: { totalQueryableSamples: 12, peakSamples: 14 } });
       const range = await api.inject(`/api/v1/query_range?query=${query}&start=0&end=60&step=15&analyze=true`);
       expect(JSON.parse(range.body).data.analysis).toMatchObject({ name: '[binary] *', totalSamples: 12 * 5 });
-      await api.close();
-    } finally {
-      endpoints.stop();
-      await server.stop();
-    }
+    });
   });
 });
 
 describe('/api/v1/read', () => {
   it("answers Prometheus' remote read with its limits, and refuses what it cannot read as Prometheus does", async () => {
     const server = await twelveSeries(300, 100);
-    const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
-    try {
-      await endpoints.refresh();
-      const api = await apiApp({}, null, endpoints, () => {}, { sampleLimit: 50, concurrentLimit: 2, maxBytesInFrame: 40 });
+    await withApiOver(server, async (api) => {
       const read = (types: number[], endMs = 300 * 15_000) =>
         api.inject({
           method: 'POST',
@@ -621,11 +621,7 @@ describe('/api/v1/read', () => {
       expect(garbage.statusCode).toBe(400);
       // Prometheus' gauge of remote reads running or waiting: none once they are answered.
       expect((await api.inject('/metrics')).body).toMatch(/^prometheus_api_remote_read_queries 0$/m);
-      await api.close();
-    } finally {
-      endpoints.stop();
-      await server.stop();
-    }
+    }, { sampleLimit: 50, concurrentLimit: 2, maxBytesInFrame: 40 });
   });
 });
 
@@ -642,10 +638,7 @@ describe('/api/v1/read of a store that fails', () => {
       },
       { address: '127.0.0.1:0' },
     );
-    const endpoints = new EndpointSet({ endpoints: [server.address], logger: createLogger({ write: () => {} }) });
-    try {
-      await endpoints.refresh();
-      const api = await apiApp({}, null, endpoints);
+    await withApiOver(server, async (api) => {
       for (const type of [ResponseType.SAMPLES, ResponseType.STREAMED_XOR_CHUNKS]) {
         const read = (query: string) =>
           api.inject({ method: 'POST', url: `/api/v1/read${query}`, payload: encodeReadRequest({ startMs: 0, endMs: 60_000, matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'm' }] }, [type]) });
@@ -654,11 +647,7 @@ describe('/api/v1/read of a store that fails', () => {
         expect(strict.body).toContain('disk on fire');
         expect((await read('')).statusCode, String(type)).toBe(200);
       }
-      await api.close();
-    } finally {
-      endpoints.stop();
-      await server.stop();
-    }
+    });
   });
 });
 
