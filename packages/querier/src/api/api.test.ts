@@ -130,6 +130,9 @@ describe('a method an API path does not take', () => {
     expect((await app.inject({ method: 'POST', url: '/api/v1/labels' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'OPTIONS', url: '/api/v1/query' })).statusCode).toBe(204);
     expect((await app.inject({ method: 'PUT', url: '/api/v1/nope' })).statusCode).toBe(404);
+    // Remote read takes POST only, federation GET only.
+    expect((await app.inject({ method: 'GET', url: '/api/v1/read' })).statusCode).toBe(405);
+    expect((await app.inject({ method: 'POST', url: '/federate' })).statusCode).toBe(405);
     await app.close();
   });
 });

@@ -14,7 +14,7 @@ import { statusRoutes } from './status.js';
 import { targetsRoutes } from './targets.js';
 
 /** Methods Prometheus' router answers 405 Method Not Allowed on an API path that does not take them. */
-const OTHER_METHODS = ['DELETE', 'HEAD', 'PATCH', 'PUT'] as const;
+const OTHER_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT'] as const;
 
 /** The Prometheus-compatible HTTP API: form bodies parsed, answers compressed and CORS headers set as Prometheus does, then each route group. */
 export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
@@ -34,11 +34,11 @@ export function apiPlugin(ctx: ApiContext): FastifyPluginAsync {
     });
     compressResponses(app);
     corsResponses(app, ctx.corsOrigin);
-    // As Prometheus' router: a method an API path does not take is 405, HEAD too (fastify answers it for
-    // every GET route unless told otherwise).
+    // As Prometheus' router: a method an API path (or /federate) does not take is 405, HEAD too (fastify
+    // answers it for every GET route unless told otherwise).
     const taken = new Map<string, Set<string>>();
     app.addHook('onRoute', (route) => {
-      if (!route.url.startsWith('/api/v1/') || route.url.endsWith('*')) return;
+      if (!(route.url.startsWith('/api/v1/') || route.url === '/federate') || route.url.endsWith('*')) return;
       if (route.method === 'HEAD') route.handler = methodNotAllowed;
       const methods = taken.get(route.url) ?? new Set<string>();
       for (const m of [route.method].flat()) methods.add(m);
