@@ -628,6 +628,23 @@ describe('/api/v1/read', () => {
   });
 });
 
+describe('/federate', () => {
+  it('answers in the text format unless the scraper prefers protobuf, and refuses bad parameters with 400 as text', async () => {
+    const app = await apiApp();
+    const text = await app.inject('/federate?match[]=up');
+    expect([text.statusCode, text.headers['content-type'], text.body]).toEqual([200, 'text/plain; version=0.0.4; charset=utf-8', '']);
+    const accept = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3';
+    expect((await app.inject({ url: '/federate?match[]=up', headers: { accept } })).headers['content-type']).toBe('application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited');
+    const preferText = 'text/plain;version=0.0.4,application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5';
+    expect((await app.inject({ url: '/federate?match[]=up', headers: { accept: preferText } })).headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    for (const url of ['/federate?match[]=up{', '/federate?match[]=up&lookback_delta=x']) {
+      const bad = await app.inject(url);
+      expect([bad.statusCode, bad.headers['content-type']], url).toEqual([400, 'text/plain; charset=utf-8']);
+    }
+    await app.close();
+  });
+});
+
 describe('/api/v1/read of a store that fails', () => {
   it('answers 500 with the failure without partial response, streamed or not, and what the others hold with it', async () => {
     const server = await serveStore(

@@ -13,7 +13,8 @@
  */
 import { goFloat } from '@strata/promql';
 import { ProtoWriter, putVarint32 } from '@strata/storeapi';
-import { CounterResetHint, isStaleNaN, Labels, METRIC_NAME, ValueType, type FloatHistogram, type Series, type Span } from '@strata/tsdb';
+import { clientGone } from '@strata/runtime';
+import { CounterResetHint, isStaleNaN, Labels, METRIC_NAME, ValueType, type FloatHistogram, type Matcher, type Series, type Span } from '@strata/tsdb';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { StoreQueryable } from '../queryable.js';
 import { engineFor, readOptions, type ApiContext } from './context.js';
@@ -41,35 +42,36 @@ interface Latest {
 
 async function federate(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const p = Params.from(req.query, undefined);
-  let selectors;
+  let selectors: Matcher[][];
   let queryable: StoreQueryable;
-  const engine = engineFor(ctx, p);
+  let lookbackDelta: number;
   try {
+    const engine = engineFor(ctx, p);
+    lookbackDelta = engine.lookbackDelta;
     selectors = p.all('match[]').map((s) => engine.parseMetricSelector(s));
     queryable = new StoreQueryable(ctx.proxy, readOptions(ctx, req, p, engine));
   } catch (e) {
     return sendTextError(reply, (e as Error).message, 400);
   }
   const maxt = Date.now();
-  const mint = maxt - engine.lookbackDelta;
+  const mint = maxt - lookbackDelta;
   const querier = queryable.querier();
   const hints = { start: mint, end: maxt, step: 0, func: '', range: 0, grouping: [], by: false };
-  let sets;
-  try {
-    sets = await Promise.all(selectors.map((ms) => querier.select(hints, ms)));
-  } catch (e) {
-    return sendTextError(reply, (e as Error).message, 500);
-  }
+  const signal = clientGone(reply);
   // The union of the selections: a series two of them select, once.
   const series = new Map<string, Latest>();
-  for (const set of sets) {
-    for (const w of set.warnings ?? []) ctx.logger.warn('warnings on federation', { err: w });
-    for (const s of set.series) {
-      const key = s.labels.key();
-      if (series.has(key)) continue;
-      const latest = latestSample(s, mint, maxt);
-      if (latest !== undefined) series.set(key, latest);
+  try {
+    for (const set of await Promise.all(selectors.map((ms) => querier.select(hints, ms, signal)))) {
+      for (const w of set.warnings ?? []) ctx.logger.warn('warnings on federation', { err: w });
+      for (const s of set.series) {
+        const key = s.labels.key();
+        if (series.has(key)) continue;
+        const latest = latestSample(s, mint, maxt);
+        if (latest !== undefined) series.set(key, latest);
+      }
     }
+  } catch (e) {
+    return sendTextError(reply, (e as Error).message, 500);
   }
   const byName = [...series.values()].sort((a, b) => {
     const an = a.labels.get(METRIC_NAME);
