@@ -145,12 +145,13 @@ export class Engine {
         const selectSignal = AbortSignal.any([timeout, ...(signal ? [signal] : [])]);
         let sets: SeriesSet[];
         // Analyzed, each selection is timed, as the storage timed it or until its series were there.
-        const timed = (set: SeriesSet): SeriesSet => (telemetry === undefined || set.elapsedMs !== undefined ? set : { ...set, elapsedMs: performance.now() - prepared });
+        const timed = (set: SeriesSet): SeriesSet => (set.elapsedMs !== undefined ? set : { ...set, elapsedMs: performance.now() - prepared });
         try {
           const all = querier.selectAll?.bind(querier);
           sets = all
-            ? (await all(selections.map((s) => ({ hints: s.hints, matchers: s.vs.matchers })), selectSignal)).map(timed)
-            : await Promise.all(selections.map((s) => (querier as Querier).select(s.hints, s.vs.matchers, selectSignal).then(timed)));
+            ? await all(selections.map((s) => ({ hints: s.hints, matchers: s.vs.matchers })), selectSignal)
+            : await Promise.all(selections.map((s) => (querier as Querier).select(s.hints, s.vs.matchers, selectSignal).then((set) => (telemetry === undefined ? set : timed(set)))));
+          if (telemetry !== undefined) sets = sets.map(timed);
         } catch (e) {
           if (signal?.aborted === true) throw new QueryCanceledError(where);
           if (timeout.aborted) throw new QueryTimeoutError(where);

@@ -85,7 +85,11 @@ export function planQuery(
     },
     tenant: read.tenant,
   });
-  return { expr: plan.expr, queryable, describe: (vs) => { const leaf = remoteLeaf(vs.matchers); return leaf === undefined ? undefined : queryable.describe(leaf); } };
+  const describe = (vs: VectorSelector): PlanNode | undefined => {
+    const leaf = remoteLeaf(vs.matchers);
+    return leaf === undefined ? undefined : queryable.describe(leaf);
+  };
+  return { expr: plan.expr, queryable, describe };
 }
 
 /** The partition labels, and whether the leaves' answers can be told apart by them (or come from one partition). */
