@@ -47,7 +47,8 @@ export function writeHistogram(w: ProtoWriter, field: number, { timestamp, h }: 
   w.ldelim();
 }
 
-function writeSpans(w: ProtoWriter, field: number, spans: readonly Span[]): void {
+/** Bucket spans (offset 1 as sint32, length 2), as prompb's and client_model's histograms both write them. */
+export function writeSpans(w: ProtoWriter, field: number, spans: readonly Span[]): void {
   for (const s of spans) w.fork(field).sint32(1, s.offset).uint32(2, s.length).ldelim();
 }
 

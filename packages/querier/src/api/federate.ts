@@ -12,9 +12,9 @@
  * the query API's dedup, partial_response, replicaLabels[] and storeMatch[].
  */
 import { goFloat } from '@strata/promql';
-import { ProtoWriter, putVarint32 } from '@strata/storeapi';
+import { ProtoWriter, putVarint32, writeSpans } from '@strata/storeapi';
 import { clientGone } from '@strata/runtime';
-import { CounterResetHint, isStaleNaN, Labels, METRIC_NAME, ValueType, type FloatHistogram, type Matcher, type Series, type Span } from '@strata/tsdb';
+import { CounterResetHint, isStaleNaN, Labels, METRIC_NAME, ValueType, type FloatHistogram, type Matcher, type Series } from '@strata/tsdb';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { StoreQueryable } from '../queryable.js';
 import { engineFor, readOptions, type ApiContext } from './context.js';
@@ -203,10 +203,6 @@ function writeHistogram(w: ProtoWriter, h: FloatHistogram): void {
   if (whole) w.packedSint64(13, deltas(h.positiveBuckets));
   else w.packedDouble(14, h.positiveBuckets);
   w.ldelim();
-}
-
-function writeSpans(w: ProtoWriter, field: number, spans: readonly Span[]): void {
-  for (const s of spans) w.fork(field).sint32(1, s.offset).uint32(2, s.length).ldelim();
 }
 
 /** Absolute bucket counts as the deltas the integer form holds. */
