@@ -1,7 +1,8 @@
 // Prometheus 2.42 as a client of the querier, over two replicas scraping the same target: with
 // `remote_read` from it, it evaluates its recording rules over the replicas deduplicated (as the README
 // tells users to run rules over all clusters); scraping its /federate, it gets each series once, as the
-// replicas' own /federate give it.
+// replicas' own /federate give it. And the querier's cardinality statistics (`/api/v1/status/tsdb`) are
+// what each replica's TSDB status page shows, once over both.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
@@ -21,6 +22,11 @@ const RULES = `groups:
         expr: sum by (cluster) (shared_value)
 `;
 
+/** Series of several cardinalities for the TSDB status: 6 of them, 3 paths, 2 codes. */
+const REQUESTS = [['200', '/'], ['200', '/api'], ['500', '/api'], ['200', '/metrics'], ['404', '/metrics'], ['500', '/metrics']]
+  .map(([code, path], i) => `shared_requests_total{code="${code}",path="${path}"} ${i}\n`)
+  .join('');
+
 let target: Server;
 let stack: ReplicaStack;
 let ruler: PrometheusHandle;
@@ -31,7 +37,7 @@ type Vector = { result: { metric: Record<string, string>; value: [number, string
 beforeAll(async () => {
   target = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    res.end('# TYPE shared_value gauge\nshared_value 7\n');
+    res.end(`# TYPE shared_value gauge\nshared_value 7\n# TYPE shared_requests_total counter\n${REQUESTS}`);
   });
   await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
   const scrape = { job_name: 'shared', scrape_interval: '1s', static_configs: [{ targets: [`127.0.0.1:${(target.address() as AddressInfo).port}`] }] };
@@ -103,5 +109,35 @@ describe('/federate', () => {
     expect(result.map((s) => [s.metric.cluster, s.metric.job, s.metric.replica, s.value[1]])).toEqual([['c1', 'shared', undefined, '7']]);
     // honor_labels kept the instance of the replicas' target, not the querier's address.
     expect(result[0]?.metric.instance).not.toBe(stack.querier.httpAddress);
+  });
+});
+
+describe('/api/v1/status/tsdb', () => {
+  type Stat = { name: string; value: number };
+  type TsdbStatus = { headStats: { numSeries: number; numLabelPairs: number }; seriesCountByMetricName: Stat[]; labelValueCountByLabelName: Stat[]; memoryInBytesByLabelName: Stat[]; seriesCountByLabelValuePair: Stat[] };
+  const LISTS = ['seriesCountByMetricName', 'labelValueCountByLabelName', 'memoryInBytesByLabelName', 'seriesCountByLabelValuePair'] as const;
+
+  it("gives each replica's cardinality statistics, as its own TSDB status does, once over both replicas", async () => {
+    const status = async (base: string, query = '') => ((await (await fetch(`${base}/api/v1/status/tsdb${query}`)).json()) as { data: TsdbStatus }).data;
+    // Every series the heads hold, so that ties at Prometheus' tenth place can be told apart.
+    const ours = await status(stack.url, '?limit=1000');
+    // The querier's series carry the replicas' external label cluster="c1", which their heads do not.
+    const withoutCluster = (list: Stat[]) => list.filter((s) => s.name !== 'cluster' && s.name !== 'cluster=c1');
+    for (const replica of stack.replicas) {
+      const theirs = await status(replica.url);
+      expect(theirs.headStats.numSeries).toBe(12);
+      expect(ours.headStats.numSeries).toBe(theirs.headStats.numSeries);
+      expect(ours.headStats.numLabelPairs).toBe(theirs.headStats.numLabelPairs + 1);
+      for (const list of LISTS) {
+        const mine = withoutCluster(ours[list]);
+        // Prometheus' 2.42 lists hold 10 (ties in its map's order): the same counts, each of its names counted alike.
+        expect(theirs[list].map((s) => s.value), list).toEqual(mine.slice(0, 10).map((s) => s.value));
+        for (const s of theirs[list]) expect(mine.find((m) => m.name === s.name)?.value, `${list} ${s.name}`).toBe(s.value);
+      }
+    }
+    // Without deduplication, both replicas' series, told apart by their replica label.
+    const both = await status(stack.url, '?dedup=false&limit=1000');
+    expect(both.headStats.numSeries).toBe(2 * ours.headStats.numSeries);
+    expect(both.seriesCountByLabelValuePair.filter((s) => s.name.startsWith('replica='))).toEqual([{ name: 'replica=r0', value: 12 }, { name: 'replica=r1', value: 12 }]);
   });
 });

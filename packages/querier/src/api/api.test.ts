@@ -685,3 +685,64 @@ function* readFrameBodies(body: Buffer): Generator<Buffer> {
     at += 4 + len;
   }
 }
+
+describe('/api/v1/status/tsdb', () => {
+  /** A store of one replica's series (labels only), dropping the replica label when asked as Strata's stores do; `asked` gets each request's range and matchers. */
+  function replicaServer(replica: string, series: Record<string, string>[], asked: string[]): StoreServer {
+    return {
+      info: async () => ({ labelSets: [[{ name: 'replica', value: replica }]], componentType: 'sidecar', store: { minTime: 0, maxTime: Number.MAX_SAFE_INTEGER, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [], supportsProjections: false } }),
+      async *series(req) {
+        asked.push(`${req.maxTime - req.minTime} ${req.matchers.map((m) => `${m.name}${['=', '!=', '=~', '!~'][m.type]}${m.value}`).join(',')}`);
+        const all = series.map((s) => Labels.from({ ...s, replica }).without(req.withoutReplicaLabels));
+        for (const l of all.filter((l) => req.matchers.every((m) => m.type !== MatcherType.EQ || l.get(m.name) === m.value)).sort(Labels.compare)) yield { series: { labels: [...l.toArray()], chunks: [] } };
+      },
+      labelNames: async () => ({ names: [], warnings: [] }),
+      labelValues: async () => ({ values: [], warnings: [] }),
+    };
+  }
+
+  it("answers Prometheus' cardinality statistics over every replica's series, deduplicated, with Prometheus 3's limit", async () => {
+    const asked: string[] = [];
+    const shared = [{ __name__: 'up', job: 'a' }, { __name__: 'up', job: 'b' }, { __name__: 'http_requests_total', job: 'a', code: '200' }];
+    const servers = await Promise.all([serveStore(replicaServer('r0', shared, asked), { address: '127.0.0.1:0' }), serveStore(replicaServer('r1', [...shared, { __name__: 'late', job: 'b' }], asked), { address: '127.0.0.1:0' })]);
+    const endpoints = new EndpointSet({ endpoints: servers.map((s) => s.address), logger: createLogger({ write: () => {} }) });
+    try {
+      await endpoints.refresh();
+      const app = await apiApp({ replicaLabels: ['replica'] }, null, endpoints);
+      const get = async (query: string) => {
+        const res = await app.inject(`/api/v1/status/tsdb${query}`);
+        return { code: res.statusCode, ...(JSON.parse(res.body) as { data: Record<string, { name: string; value: number }[]> & { headStats: Record<string, number> }; error?: string; errorType?: string }) };
+      };
+      const all = await get('');
+      expect(all.code).toBe(200);
+      // Its fields in Prometheus' order; each series once, the replica label gone.
+      expect(Object.keys(all.data)).toEqual(['headStats', 'seriesCountByMetricName', 'labelValueCountByLabelName', 'memoryInBytesByLabelName', 'seriesCountByLabelValuePair']);
+      expect(all.data.headStats).toMatchObject({ numSeries: 4, numLabelPairs: 6, chunkCount: 0 });
+      expect(all.data.headStats.maxTime! - all.data.headStats.minTime!).toBe(2 * 3600_000);
+      expect(all.data.seriesCountByMetricName).toEqual([{ name: 'up', value: 2 }, { name: 'http_requests_total', value: 1 }, { name: 'late', value: 1 }]);
+      expect(all.data.labelValueCountByLabelName).toEqual([{ name: '__name__', value: 3 }, { name: 'job', value: 2 }, { name: 'code', value: 1 }]);
+      expect(all.data.memoryInBytesByLabelName).toEqual([{ name: '__name__', value: 25 }, { name: 'code', value: 3 }, { name: 'job', value: 2 }]);
+      expect(all.data.seriesCountByLabelValuePair.slice(0, 3)).toEqual([{ name: '__name__=up', value: 2 }, { name: 'job=a', value: 2 }, { name: 'job=b', value: 2 }]);
+      // All series of the last two hours by default.
+      expect(asked).toEqual([`${2 * 3600_000} __name__=~.+`, `${2 * 3600_000} __name__=~.+`]);
+      // Without deduplication each replica's series count, with their replica label.
+      const both = await get('?dedup=false&limit=2');
+      expect(both.data.headStats).toMatchObject({ numSeries: 7, numLabelPairs: 8 });
+      expect(both.data.labelValueCountByLabelName).toEqual([{ name: '__name__', value: 3 }, { name: 'job', value: 2 }]);
+      // Ties by name: replica=r1 holds 4 series too.
+      expect(both.data.seriesCountByLabelValuePair).toEqual([{ name: '__name__=up', value: 4 }, { name: 'job=a', value: 4 }]);
+      expect((await get('?dedup=false&limit=4')).data.seriesCountByLabelValuePair.map((s) => s.name)).toEqual(['__name__=up', 'job=a', 'replica=r1', 'job=b']);
+      // match[] narrows the series, start and end set the range.
+      asked.length = 0;
+      const narrowed = await get('?match[]=up&start=100&end=200');
+      expect(narrowed.data.headStats).toEqual({ numSeries: 2, numLabelPairs: 3, chunkCount: 0, minTime: 100_000, maxTime: 200_000 });
+      expect(asked).toEqual(['100000 __name__=up', '100000 __name__=up']);
+      for (const bad of ['0', '-1', 'x', '1.5']) expect(await get(`?limit=${bad}`)).toMatchObject({ code: 400, errorType: 'bad_data', error: 'limit must be a positive number' });
+      expect(await get('?match[]={x=""}')).toMatchObject({ code: 400, errorType: 'bad_data' });
+      await app.close();
+    } finally {
+      endpoints.stop();
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  });
+});

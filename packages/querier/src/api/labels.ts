@@ -1,5 +1,5 @@
 import { PartialResponseStrategy, labelNamesRequest, seriesRequest, MAX_INT64, MIN_INT64, type CallContext } from '@strata/storeapi';
-import { compareStrings, Labels } from '@strata/tsdb';
+import { compareStrings, Labels, type Matcher } from '@strata/tsdb';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fromMatcher } from '../proxy/proxy.js';
 import { engineFor, handle, parseMatchSelectors, readOptions, type ApiContext } from './context.js';
@@ -7,9 +7,11 @@ import { ApiError } from './errors.js';
 import { firstOf, parseLimit, storeLimit } from './limit.js';
 import { Params, SINGLE } from './params.js';
 import { withTenant } from '../tenancy.js';
+import type { ReadOptions } from '../queryable.js';
 import { labelsJson, sendData, sendSuccess } from './respond.js';
 
-const selectorSchema = {
+/** The parameters of requests that select series by `match[]` over a time range. */
+export const selectorSchema = {
   querystring: {
     type: 'object',
     properties: {
@@ -37,25 +39,8 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
         const { start, end } = timeRange(ctx, p);
         const opts = readOptions(ctx, req, p, engine);
         const selectors = parseMatchSelectors(engine, p, true).map((ms) => withTenant(ms, opts.tenantMatcher));
-        const dedup = opts.dedup && opts.replicaLabels.length > 0;
-        const seen = new Map<string, Labels>();
-        const warnings: string[] = [];
-        for (const sel of selectors) {
-          const req = seriesRequest({
-            minTime: start,
-            maxTime: end,
-            matchers: sel.map(fromMatcher),
-            skipChunks: true,
-            partialResponseStrategy: opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
-            partialResponseDisabled: !opts.partialResponse,
-            withoutReplicaLabels: dedup ? [...opts.replicaLabels] : [],
-            limit: storeLimit(limit),
-          });
-          const res = await ctx.proxy.fetchSeries(req, call, opts.endpointFilter);
-          for (const s of res.series) seen.set(s.labels.key(), s.labels);
-          warnings.push(...res.warnings);
-        }
-        const sorted = firstOf([...seen.values()].sort(Labels.compare), limit, warnings);
+        const { series, warnings } = await selectSeries(ctx, opts, selectors, { start, end }, storeLimit(limit), call);
+        const sorted = firstOf(series.sort(Labels.compare), limit, warnings);
         return sendSuccess(reply, `[${sorted.map(labelsJson).join(',')}]`, warnings);
       });
 
@@ -81,6 +66,39 @@ export function labelRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post('/api/v1/labels', { schema: selectorSchema }, labels);
     app.get('/api/v1/label/:name/values', { schema: { ...selectorSchema, params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } } }, values);
   };
+}
+
+/**
+ * The series the selectors match in [start, end], labels only, from every endpoint the read options
+ * take, each once: replicas merged when deduplicating. `storeLimit`: at most that many from each store (0: all).
+ */
+export async function selectSeries(
+  ctx: ApiContext,
+  opts: ReadOptions,
+  selectors: readonly (readonly Matcher[])[],
+  range: { start: number; end: number },
+  storeLimit: number,
+  call: CallContext,
+): Promise<{ series: Labels[]; warnings: string[] }> {
+  const dedup = opts.dedup && opts.replicaLabels.length > 0;
+  const seen = new Map<string, Labels>();
+  const warnings: string[] = [];
+  for (const sel of selectors) {
+    const req = seriesRequest({
+      minTime: range.start,
+      maxTime: range.end,
+      matchers: sel.map(fromMatcher),
+      skipChunks: true,
+      partialResponseStrategy: opts.partialResponse ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
+      partialResponseDisabled: !opts.partialResponse,
+      withoutReplicaLabels: dedup ? [...opts.replicaLabels] : [],
+      limit: storeLimit,
+    });
+    const res = await ctx.proxy.fetchSeries(req, call, opts.endpointFilter);
+    for (const s of res.series) seen.set(s.labels.key(), s.labels);
+    warnings.push(...res.warnings);
+  }
+  return { series: [...seen.values()], warnings };
 }
 
 /** Label names (label = undefined) or one label's values, unioned over every match[] selector. */

@@ -1,6 +1,10 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { STRATA_VERSION } from '@strata/runtime';
-import { handle, type ApiContext } from './context.js';
+import { engineFor, handle, parseMatchSelectors, readOptions, type ApiContext } from './context.js';
+import { Matcher, METRIC_NAME } from '@strata/tsdb';
+import { CardinalityStats } from './cardinality.js';
+import { selectorSchema, selectSeries } from './labels.js';
+import { withTenant } from '../tenancy.js';
 import { formatInt64, metricMetadataRequest, PartialResponseStrategy } from '@strata/storeapi';
 import { ApiError } from './errors.js';
 import { Params, SINGLE } from './params.js';
@@ -29,6 +33,7 @@ export function statusRoutes(ctx: ApiContext): FastifyPluginAsync {
       sendData(reply, { version: PROMETHEUS_API_VERSION, revision: `strata-${STRATA_VERSION}`, branch: '', buildUser: '', buildDate: '', goVersion: '' }),
     );
     app.get('/api/v1/status/flags', { schema: {} }, async (_req, reply) => sendData(reply, ctx.flags));
+    app.get('/api/v1/status/tsdb', { schema: selectorSchema }, (req, reply) => tsdbStatus(ctx, req, reply));
     app.get('/api/v1/metadata', { schema: metadataSchema }, (req, reply) => metadata(ctx, req, reply));
     app.get('/api/v1/stores', { schema: {} }, async (_req, reply) => {
       const byType = new Map<string, string[]>();
@@ -67,6 +72,40 @@ function metadata(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply): Pr
       call,
     );
     return sendData(reply, Object.fromEntries([...res.metadata].map(([name, metas]) => [name, metas.map((m) => ({ type: m.type, help: m.help, unit: m.unit }))])), res.warnings);
+  });
+}
+
+/** The range `/api/v1/status/tsdb` covers when not given one: about what a Prometheus head holds. */
+const TSDB_STATUS_RANGE_MS = 2 * 3600_000;
+
+/** Every series that has a metric name. */
+const ALL_SERIES = new Matcher('=~', METRIC_NAME, '.+');
+
+/**
+ * `/api/v1/status/tsdb`: Prometheus' cardinality statistics (its TSDB status page), over the series
+ * every endpoint holds in a range, replicas merged: the global view's cardinality, where Prometheus
+ * gives its head's. Prometheus 3's `limit` (10 by default) sets the length of each list; the range is
+ * `start` and `end` (the last 2 hours by default), `match[]` narrows the series (all by default), and
+ * the series endpoint's Thanos parameters apply. `headStats` counts the range's series and label
+ * pairs, its times are the range's, and its `chunkCount` is 0: the series are read without chunks.
+ */
+function tsdbStatus(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  return handle(ctx, req, reply, async (call) => {
+    const p = Params.from(req.query, undefined);
+    const limitText = p.get('limit');
+    const limit = limitText === undefined || limitText === '' ? 10 : Number(limitText);
+    if (!/^[+-]?\d+$/.test(limitText ?? '10') || !Number.isSafeInteger(limit) || limit < 1) throw new ApiError('bad_data', 'limit must be a positive number');
+    const engine = engineFor(ctx, p);
+    const end = p.time('end', Date.now());
+    const start = p.time('start', end - TSDB_STATUS_RANGE_MS);
+    const opts = readOptions(ctx, req, p, engine);
+    const given = parseMatchSelectors(engine, p, true);
+    const selectors = (given.length > 0 ? given : [[ALL_SERIES]]).map((ms) => withTenant(ms, opts.tenantMatcher));
+    const { series, warnings } = await selectSeries(ctx, opts, selectors, { start, end }, 0, call);
+    const stats = new CardinalityStats();
+    for (const s of series) stats.add(s);
+    const headStats = { numSeries: stats.numSeries, numLabelPairs: stats.numLabelPairs, chunkCount: 0, minTime: start, maxTime: end };
+    return sendData(reply, { headStats, ...stats.lists(limit) }, warnings);
   });
 }
 

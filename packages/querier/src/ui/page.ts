@@ -1,7 +1,8 @@
 /**
  * The querier's web UI: one self-contained page (no build step, no external assets) to run PromQL
  * against the API, as a table or a line graph, and to see the alerts, rules and scrape targets of the
- * Prometheus replicas behind it and the StoreAPI endpoints with their health.
+ * Prometheus replicas behind it, the StoreAPI endpoints with their health, and the cardinality of the
+ * series of the last hours (Prometheus' TSDB status page, over every endpoint).
  * `externalPrefix`: the path the browser reaches the querier under (Thanos' --web.external-prefix or
  * --web.prefix-header), which its API calls then use; without one they are made relative to the page.
  * `defaultStepSeconds`: the graph's smallest step (Thanos' --query.default-step: max(range / 250, it)).
@@ -19,7 +20,7 @@ textarea{width:100%;font:13px monospace;box-sizing:border-box}fieldset{border:0;
 table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;font:12px monospace;vertical-align:top}
 .plan ul{margin:0;padding-left:18px}.plan li{font:12px monospace;line-height:1.6}.err{color:#b71c1c;white-space:pre-wrap}.warn{color:#e65100}.info{color:#546e7a}.ok{color:#2e7d32}svg{border:1px solid #ddd;margin-top:8px;background:#fff}
 </style></head><body>
-<header><b>Strata</b><a href="#query" onclick="show('query')">Query</a><a href="#alerts" onclick="show('alerts')">Alerts</a><a href="#rules" onclick="show('rules')">Rules</a><a href="#targets" onclick="show('targets')">Targets</a><a href="#stores" onclick="show('stores')">Stores</a></header>
+<header><b>Strata</b><a href="#query" onclick="show('query')">Query</a><a href="#alerts" onclick="show('alerts')">Alerts</a><a href="#rules" onclick="show('rules')">Rules</a><a href="#targets" onclick="show('targets')">Targets</a><a href="#stores" onclick="show('stores')">Stores</a><a href="#tsdb-status" onclick="show('tsdb-status')">TSDB Status</a></header>
 <main>
 <section id="query">
 <textarea id="expr" rows="3" placeholder="PromQL expression, e.g. sum by (job) (rate(http_requests_total[5m]))"></textarea>
@@ -41,11 +42,12 @@ table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px
 <section id="rules" hidden><div id="rulesout"></div></section>
 <section id="targets" hidden><div id="targetsout"></div></section>
 <section id="stores" hidden><table id="storetable"></table></section>
+<section id="tsdb-status" hidden><div id="tsdbout"></div></section>
 </main>
 <script>
 const $ = (id) => document.getElementById(id);
-const api = (${external} ?? location.pathname.replace(/\\/(graph|alerts|rules|targets|stores)?$/, '')) + '/api/v1/';
-const VIEWS = { query: null, alerts: () => alerts(), rules: () => rules(), targets: () => targets(), stores: () => stores() };
+const api = (${external} ?? location.pathname.replace(/\\/(graph|alerts|rules|targets|stores|tsdb-status)?$/, '')) + '/api/v1/';
+const VIEWS = { query: null, alerts: () => alerts(), rules: () => rules(), targets: () => targets(), stores: () => stores(), 'tsdb-status': () => tsdbStatus() };
 function show(s) { for (const v of Object.keys(VIEWS)) $(v).hidden = v !== s; VIEWS[s]?.(); }
 /** The API's data, or its error shown in place of the view. */
 async function load(path, out) {
@@ -180,6 +182,14 @@ async function stores() {
   const t = (ms) => ms === null ? '' : Math.abs(ms) > 8e15 ? (ms < 0 ? '-∞' : '+∞') : new Date(ms).toISOString();
   for (const [type, list] of Object.entries(body.data)) for (const s of list) rows += '<tr><td>' + esc(type) + '</td><td>' + esc(s.name) + '</td><td class="' + (s.lastError ? 'err' : 'ok') + '">' + esc(s.lastError || 'up') + '</td><td>' + s.labelSets.map((l) => esc(lbl(l))).join('<br>') + '</td><td>' + t(s.minTime) + '</td><td>' + t(s.maxTime) + '</td><td>' + esc(s.lastCheck) + '</td></tr>';
   $('storetable').innerHTML = rows;
+}
+async function tsdbStatus() {
+  const d = await load('status/tsdb', 'tsdbout'); if (!d) return;
+  const h = d.headStats, t = (ms) => new Date(ms).toISOString();
+  let html = '<h3>Series from ' + t(h.minTime) + ' to ' + t(h.maxTime) + '</h3><table><tr><th>series</th><td>' + h.numSeries + '</td></tr><tr><th>label pairs</th><td>' + h.numLabelPairs + '</td></tr></table>';
+  for (const [key, title, col] of [['seriesCountByMetricName', 'Top series count by metric name', 'series'], ['labelValueCountByLabelName', 'Top label names by value count', 'values'], ['memoryInBytesByLabelName', 'Top label names by bytes of values', 'bytes'], ['seriesCountByLabelValuePair', 'Top series count by label pair', 'series']])
+    html += '<h3>' + title + '</h3><table><tr><th>name</th><th>' + col + '</th></tr>' + d[key].map((s) => '<tr><td>' + esc(s.name) + '</td><td>' + s.value + '</td></tr>').join('') + '</table>';
+  $('tsdbout').innerHTML = html;
 }
 $('run').onclick = run;
 $('format').onclick = format;

@@ -10,7 +10,7 @@ export interface UiOptions {
   defaultStepSeconds?: number;
 }
 
-/** Serves the web UI at `/` (and at Prometheus' page paths: `/graph`, `/alerts`, `/rules`, `/targets`; and `/stores`, as Thanos). */
+/** Serves the web UI at `/` (and at Prometheus' page paths: `/graph`, `/alerts`, `/rules`, `/targets`, `/tsdb-status`; and `/stores`, as Thanos). */
 export function uiPlugin(opts: UiOptions = {}): FastifyPluginAsync {
   const step = opts.defaultStepSeconds ?? 1;
   const fixed = opts.externalPrefix !== undefined ? uiHtml(opts.externalPrefix, step) : undefined;
@@ -23,6 +23,6 @@ export function uiPlugin(opts: UiOptions = {}): FastifyPluginAsync {
     const page = async (req: FastifyRequest, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(fixed ?? uiHtml(prefixOf(req), step));
     app.get('/', { schema: {} }, page);
     app.get('/graph', { schema: {} }, page);
-    for (const path of ['/alerts', '/rules', '/targets', '/stores']) app.get(path, { schema: {} }, page);
+    for (const path of ['/alerts', '/rules', '/targets', '/stores', '/tsdb-status']) app.get(path, { schema: {} }, page);
   };
 }

@@ -18,7 +18,7 @@ function apiBase(html: string, pathname: string): string {
 describe('web UI', () => {
   it('serves the query page where Prometheus users look for it, under the route prefix', async () => {
     const app = await appWith({}, '/strata');
-    for (const path of ['/strata/', '/strata/graph', '/strata/alerts', '/strata/rules', '/strata/targets', '/strata/stores']) {
+    for (const path of ['/strata/', '/strata/graph', '/strata/alerts', '/strata/rules', '/strata/targets', '/strata/stores', '/strata/tsdb-status']) {
       const res = await app.inject(path);
       expect(res.statusCode, path).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
@@ -28,6 +28,7 @@ describe('web UI', () => {
     expect(apiBase((await app.inject('/strata/graph')).body, '/strata/graph')).toBe('/strata/api/v1/');
     expect(apiBase((await app.inject('/strata/')).body, '/strata/')).toBe('/strata/api/v1/');
     expect(apiBase((await app.inject('/strata/targets')).body, '/strata/targets')).toBe('/strata/api/v1/');
+    expect(apiBase((await app.inject('/strata/tsdb-status')).body, '/strata/tsdb-status')).toBe('/strata/api/v1/');
     await app.close();
   });
 
@@ -74,6 +75,29 @@ describe('web UI', () => {
       '<ul><li>[aggregate] sum by (job) <span class="info">1.5ms, 12 samples, peak 14</span><ul><li>[vectorSelector] m{a=&quot;&lt;b&gt;&quot;} <span class="info">12 samples</span></li></ul></li></ul>',
     );
     expect(tree({ name: '[numberLiteral] 2' })).toBe('<ul><li>[numberLiteral] 2</li></ul>');
+  });
+
+  it("shows /api/v1/status/tsdb's counts and lists as tables", async () => {
+    const app = await appWith({});
+    const html = (await app.inject({ url: '/tsdb-status' })).body;
+    await app.close();
+    const helpers = [html.slice(html.indexOf('function esc('), html.indexOf('// A native histogram')), html.slice(html.indexOf('async function tsdbStatus('), html.indexOf("$('run').onclick"))].join('\n');
+    const out = { innerHTML: '' };
+    const data = {
+      headStats: { numSeries: 3, numLabelPairs: 5, chunkCount: 0, minTime: 0, maxTime: 7_200_000 },
+      seriesCountByMetricName: [{ name: 'up', value: 3 }],
+      labelValueCountByLabelName: [{ name: 'job', value: 2 }],
+      memoryInBytesByLabelName: [{ name: 'job', value: 4 }],
+      seriesCountByLabelValuePair: [{ name: 'job=<a>', value: 2 }],
+    };
+    const asked: string[] = [];
+    const load = async (path: string) => (asked.push(path), data);
+    const tsdbStatus = new Function('load', '$', `${helpers}; return tsdbStatus;`)(load, () => out) as () => Promise<void>;
+    await tsdbStatus();
+    expect(asked).toEqual(['status/tsdb']);
+    expect(out.innerHTML).toContain('<h3>Series from 1970-01-01T00:00:00.000Z to 1970-01-01T02:00:00.000Z</h3>');
+    expect(out.innerHTML).toContain('<tr><th>series</th><td>3</td></tr><tr><th>label pairs</th><td>5</td></tr>');
+    expect(out.innerHTML).toContain('<h3>Top series count by label pair</h3><table><tr><th>name</th><th>series</th></tr><tr><td>job=&lt;a&gt;</td><td>2</td></tr></table>');
   });
 
   it('labels the graph axes at round values and round UTC times', async () => {
