@@ -703,7 +703,7 @@ describe('/api/v1/status/tsdb', () => {
 
   it("answers Prometheus' cardinality statistics over every replica's series, deduplicated, with Prometheus 3's limit", async () => {
     const asked: string[] = [];
-    const shared = [{ __name__: 'up', job: 'a' }, { __name__: 'up', job: 'b' }, { __name__: 'http_requests_total', job: 'a', code: '200' }];
+    const shared: Record<string, string>[] = [{ __name__: 'up', job: 'a' }, { __name__: 'up', job: 'b' }, { __name__: 'http_requests_total', job: 'a', code: '200' }];
     const servers = await Promise.all([serveStore(replicaServer('r0', shared, asked), { address: '127.0.0.1:0' }), serveStore(replicaServer('r1', [...shared, { __name__: 'late', job: 'b' }], asked), { address: '127.0.0.1:0' })]);
     const endpoints = new EndpointSet({ endpoints: servers.map((s) => s.address), logger: createLogger({ write: () => {} }) });
     try {

@@ -1,15 +1,16 @@
 import { Labels } from '@strata/tsdb';
 import { describe, expect, it } from 'vitest';
-import { CardinalityStats } from './cardinality.js';
+import { CardinalityStats, type CardinalityStat } from './cardinality.js';
 
 describe('CardinalityStats', () => {
   const stats = new CardinalityStats();
-  for (const l of [
+  const series: Record<string, string>[] = [
     { __name__: 'up', job: 'a', instance: 'x' },
     { __name__: 'up', job: 'a', instance: 'y' },
     { __name__: 'up', job: 'bb', instance: 'x' },
     { __name__: 'temp_°C', job: 'bb' },
-  ]) stats.add(Labels.from(l));
+  ];
+  for (const l of series) stats.add(Labels.from(l));
 
   it('counts series and distinct label pairs', () => {
     expect([stats.numSeries, stats.numLabelPairs]).toEqual([4, 6]);
@@ -27,6 +28,6 @@ describe('CardinalityStats', () => {
 
   it('cuts each list at the limit', () => {
     const lists = stats.lists(1);
-    expect(Object.values(lists).map((l) => l.map((s) => s.name))).toEqual([['up'], ['__name__'], ['__name__'], ['__name__=up']]);
+    expect(Object.values(lists).map((l: CardinalityStat[]) => l.map((s) => s.name))).toEqual([['up'], ['__name__'], ['__name__'], ['__name__=up']]);
   });
 });
