@@ -117,7 +117,10 @@ describe('sidecar shipping a live Prometheus', () => {
     try {
       await expect(
         start({ prometheusUrl: p.url, tsdbPath: p.dataDir, bucket: direct, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger }),
-      ).rejects.toThrow(/--storage\.tsdb\.max-block-duration=2h/);
+      ).rejects.toThrow(/--storage\.tsdb\.max-block-duration=2h .*--storage\.tsdb\.delay-compact-file\.path=/);
+      // Unless told to ship anyway, as Thanos' --shipper.ignore-unequal-block-size.
+      const anyway = await start({ prometheusUrl: p.url, tsdbPath: p.dataDir, bucket: direct, grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', ignoreUnequalBlockSize: true, logger: nopLogger });
+      await anyway.stop();
     } finally {
       await p.stop();
       await d.cleanup();
@@ -147,8 +150,18 @@ async function addCompactedBlock(dataDir: string, src: BlockMeta): Promise<Block
   return meta;
 }
 
-function shipper(dataDir: string, bucket: Bucket, uploadCompacted = false, hashFiles = false): Shipper {
-  return new Shipper({ bucket, dir: dataDir, labels: () => Labels.from(EXT), uploadCompacted, hashFiles, metrics: new SidecarMetrics(new Registry()), logger: nopLogger });
+function shipper(dataDir: string, bucket: Bucket, uploadCompacted = false, hashFiles = false, allowOutOfOrderUploads = false): Shipper {
+  return new Shipper({ bucket, dir: dataDir, labels: () => Labels.from(EXT), uploadCompacted, hashFiles, allowOutOfOrderUploads, metrics: new SidecarMetrics(new Registry()), logger: nopLogger });
+}
+
+/** An in-memory bucket that refuses the uploads of the blocks named in `failing`. */
+class RefusingBucket extends InMemoryBucket {
+  readonly failing = new Set<string>();
+
+  override async upload(name: string, body: UploadBody): Promise<void> {
+    if (this.failing.has(name.slice(0, 26))) throw new Error(`upload of ${name} refused`);
+    return super.upload(name, body);
+  }
 }
 
 /** Counts meta.json PUTs per block seen by the proxy: "exactly once" means one each. */
@@ -252,6 +265,46 @@ describe('shipper and compacted blocks', () => {
         expect(files.length).toBeGreaterThan(1);
         for (const f of files) expect(f.hash).toEqual({ hashFunc: 'SHA256', value: createHash('sha256').update(await bytes(bucket, `${b.ulid}/${f.rel_path}`)).digest('hex') });
       }
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
+
+describe('--shipper.allow-out-of-order-uploads', () => {
+  it('ships the newer blocks past one that fails, and that one on a later sync; without it the failure holds them back', async () => {
+    const dir = await tempDir('strata-shipper-ooo-');
+    try {
+      const dataDir = join(dir.path, 'data');
+      const blocks = await makeBlocks(dataDir);
+      const [oldest, ...newer] = blocks.map((b) => b.ulid);
+      const bucket = new RefusingBucket();
+      bucket.failing.add(oldest!);
+      const inOrder = await shipper(dataDir, bucket).sync();
+      expect([inOrder.uploaded, inOrder.error?.message]).toEqual([[], expect.stringContaining(`upload of ${oldest}/`)]);
+      const outOfOrder = await shipper(dataDir, bucket, false, false, true).sync();
+      expect([outOfOrder.uploaded, outOfOrder.error?.message]).toEqual([newer, expect.stringContaining(`upload of ${oldest}/`)]);
+      expect(await bucket.exists(`${oldest}/meta.json`)).toBe(false);
+      bucket.failing.clear();
+      expect(await shipper(dataDir, bucket, false, false, true).sync()).toEqual({ uploaded: [oldest] });
+      for (const b of blocks) await expectShipped(bucket, dataDir, b);
+      expect((await readShipperState(dataDir))?.uploaded.sort()).toEqual(blocks.map((b) => b.ulid).sort());
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('ships a compacted block without checking the bucket for blocks it overlaps', async () => {
+    const dir = await tempDir('strata-shipper-ooo-compacted-');
+    try {
+      const dataDir = join(dir.path, 'data');
+      const blocks = await makeBlocks(dataDir);
+      const bucket = new InMemoryBucket();
+      await shipper(dataDir, bucket).sync();
+      const compacted = await addCompactedBlock(dataDir, blocks[0]!);
+      expect((await shipper(dataDir, bucket, true).sync()).error?.message).toMatch(/overlaps/);
+      expect(await shipper(dataDir, bucket, true, false, true).sync()).toEqual({ uploaded: [compacted.ulid] });
+      await expectShipped(bucket, dataDir, compacted);
     } finally {
       await dir.cleanup();
     }

@@ -32,6 +32,12 @@ export interface ShipperOptions {
   /** Current external labels, written into every uploaded block. */
   labels: () => Labels;
   uploadCompacted: boolean;
+  /**
+   * --shipper.allow-out-of-order-uploads (Thanos'): a block that fails to upload is retried on the next sync
+   * without holding back the newer ones, and compacted blocks go without the overlap check (for a bucket
+   * whose compactor deduplicates overlaps vertically).
+   */
+  allowOutOfOrderUploads?: boolean;
   /** Record each uploaded file's SHA256 in meta.json (--hash-func=SHA256), so that a compactor's download skips a file it already has. */
   hashFiles?: boolean;
   /** --shipper.upload-concurrency: files of one block uploaded at once; 0 (the default, as Thanos') is one at a time. */
@@ -45,7 +51,7 @@ export interface ShipperOptions {
 export interface SyncResult {
   /** Blocks uploaded by this sync. */
   uploaded: string[];
-  /** The first failure, which stopped the sync (later blocks wait, to keep uploads in time order). */
+  /** The first failure, which stopped the sync (later blocks wait, to keep uploads in time order) unless out-of-order uploads are allowed. */
   error?: Error;
 }
 
@@ -144,7 +150,7 @@ export class Shipper {
           continue;
         }
         try {
-          if (meta.compaction.level > 1) {
+          if (meta.compaction.level > 1 && this.#opts.allowOutOfOrderUploads !== true) {
             inBucket ??= [...(await new MetaFetcher(bucket).fetch()).metas.values()];
             this.#checkNoOverlap(meta, inBucket);
           }
@@ -153,7 +159,8 @@ export class Shipper {
         } catch (e) {
           metrics.uploadFailures.inc();
           log.error('block upload failed; retrying on the next sync', { block: meta.ulid, err: e as Error });
-          result.error = e as Error;
+          result.error ??= e as Error;
+          if (this.#opts.allowOutOfOrderUploads === true) continue;
           break;
         }
         metrics.uploads.inc();

@@ -5,7 +5,8 @@
  */
 import { TimeBound } from '@strata/block';
 import { collectProcessMetrics, createLogger, grpcServing, httpServing, type Logger, Prober, type ServingConfig, startHttpServer } from '@strata/runtime';
-import { type Bucket, parseDuration } from '@strata/objstore';
+import { join } from 'node:path';
+import type { Bucket } from '@strata/objstore';
 import { type Compression, formatInt64, MIN_INT64, serveStore, type ServerTLS } from '@strata/storeapi';
 import { Registry } from 'prom-client';
 import { SidecarMetrics } from './metrics.js';
@@ -15,7 +16,8 @@ import { Reloader, type ReloaderOptions } from './reloader.js';
 import type { ResponseType } from '@strata/storeapi';
 import { LocalBlocks } from './localblocks.js';
 import type { SeriesLimits } from '@strata/storeapi';
-import { Shipper } from './shipper.js';
+import { Shipper, SHIPPER_META_FILENAME } from './shipper.js';
+import { checkLocalCompaction, ConfigError } from './localcompaction.js';
 import { PrometheusStore, type PrometheusState } from './store.js';
 
 export interface SidecarConfig extends ServingConfig {
@@ -35,6 +37,10 @@ export interface SidecarConfig extends ServingConfig {
   grpcCompression?: Compression;
   /** Also ship blocks Prometheus compacted itself (compaction level > 1). */
   uploadCompacted?: boolean;
+  /** --shipper.ignore-unequal-block-size: ship even though Prometheus compacts blocks locally without waiting for their upload. */
+  ignoreUnequalBlockSize?: boolean;
+  /** --shipper.allow-out-of-order-uploads: a block that fails to upload does not hold back newer ones, and compacted blocks are shipped without the overlap check. */
+  allowOutOfOrderUploads?: boolean;
   /** --hash-func=SHA256: the SHA256 of each uploaded file in meta.json. */
   hashFiles?: boolean;
   /** --shipper.upload-concurrency: files of one block uploaded at once (default 0, as Thanos: one at a time). */
@@ -76,37 +82,6 @@ export interface Sidecar {
 }
 
 const RETRY_MS = 1_000;
-
-/** Error messages the operator must act on; not retried. */
-class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-function sameDuration(a: string, b: string): boolean {
-  try {
-    return parseDuration(a) === parseDuration(b);
-  } catch {
-    return a === b;
-  }
-}
-
-/** Thanos refuses to ship while Prometheus compacts locally: compacted blocks would overlap uploaded ones. */
-function checkBlockDurations(flags: Record<string, string>, log: Logger): void {
-  const min = flags['storage.tsdb.min-block-duration'];
-  const max = flags['storage.tsdb.max-block-duration'];
-  if (min === undefined || max === undefined) {
-    log.warn('Prometheus does not report its block durations; cannot check that local compaction is disabled');
-    return;
-  }
-  if (!sameDuration(min, max)) {
-    throw new ConfigError(
-      `Prometheus compacts blocks locally (storage.tsdb.min-block-duration=${min}, storage.tsdb.max-block-duration=${max}), ` +
-        `which would make uploaded blocks overlap. Start Prometheus with --storage.tsdb.max-block-duration=${min} ` +
-        `(equal to --storage.tsdb.min-block-duration; 2h is recommended) to disable local compaction.`,
-    );
-  }
-  if (min !== '2h') log.warn('found that TSDB block duration is not 2h; 2h is recommended', { min_block_duration: min });
-}
 
 export async function start(config: SidecarConfig): Promise<Sidecar> {
   const log = (config.logger ?? createLogger()).with({ component: 'sidecar' });
@@ -165,7 +140,10 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
               `add global.external_labels to the Prometheus configuration (for example cluster and replica) and reload it.`,
           );
         }
-        if (config.bucket !== undefined) checkBlockDurations(await prom.flags(), log);
+        if (config.bucket !== undefined) {
+          const shipperFile = join(config.tsdbPath, config.shipperMetaFileName ?? SHIPPER_META_FILENAME);
+          checkLocalCompaction(await prom.flags(), { shipperFile, ignoreUnequalBlockSize: config.ignoreUnequalBlockSize === true }, log);
+        }
         state = s;
         break;
       } catch (e) {
@@ -262,6 +240,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
         dir: config.tsdbPath,
         labels: () => state!.extLabels,
         uploadCompacted: config.uploadCompacted ?? false,
+        allowOutOfOrderUploads: config.allowOutOfOrderUploads === true,
         hashFiles: config.hashFiles === true,
         ...(config.uploadConcurrency !== undefined ? { uploadConcurrency: config.uploadConcurrency } : {}),
         ...(config.shipperMetaFileName !== undefined ? { metaFileName: config.shipperMetaFileName } : {}),

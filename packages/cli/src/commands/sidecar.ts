@@ -28,6 +28,8 @@ export function register(program: Command): void {
     .option('--grpc-address <host:port>', 'listen address for the StoreAPI (gRPC)', '0.0.0.0:10901')
     .option('--http-address <host:port>', 'listen address for /metrics and probes', '0.0.0.0:10902')
     .option('--shipper.upload-compacted', 'also upload blocks Prometheus compacted itself (level > 1)', false)
+    .option('--shipper.allow-out-of-order-uploads', 'a block that fails to upload does not hold back newer ones (it is retried on the next sync), and compacted blocks are shipped without checking the bucket for overlaps: for a compactor that deduplicates overlaps vertically', false)
+    .option('--shipper.ignore-unequal-block-size', 'ship even though Prometheus compacts blocks locally (min ≠ max block duration) without --storage.tsdb.delay-compact-file.path: its compacted blocks then overlap uploaded ones', false)
     .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json, so that a compactor\'s download skips a file it already has ("": none, as Thanos)', '')
     .option('--shipper.sync-interval <duration>', 'how often the shipper looks for new blocks', '30s')
     .option('--shipper.upload-concurrency <n>', 'files of one block uploaded at once (0: one at a time, as Thanos)', '0')
@@ -70,6 +72,8 @@ export function register(program: Command): void {
       ...serving,
       ...(grpcTls !== undefined ? { grpcTls } : {}),
       uploadCompacted: o['shipper.uploadCompacted'] === true,
+      allowOutOfOrderUploads: o['shipper.allowOutOfOrderUploads'] === true,
+      ignoreUnequalBlockSize: o['shipper.ignoreUnequalBlockSize'] === true,
       hashFiles: hashFuncFlag(String(o.hashFunc)),
       shipperIntervalMs: parseDuration(str('shipper.syncInterval')!),
       uploadConcurrency: intFlag(o['shipper.uploadConcurrency'], '--shipper.upload-concurrency', 0),
