@@ -6,48 +6,37 @@
  */
 import { join } from 'node:path';
 import { start as startFrontend } from '@strata/frontend';
-import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
-import { start as startQuerier, type Querier } from '@strata/querier';
+import type { Querier } from '@strata/querier';
 import { nopLogger } from '@strata/runtime';
 import { MatcherType, ResponseType, STREAMED_CONTENT_TYPE, type ReadQuery } from '@strata/storeapi';
-import { start as startStore, type Store } from '@strata/store';
 import { tempDir } from '@strata/testing/process';
 import { startPrometheus, startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyBlock, promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
+import { randomHistory } from '../store/fixtures.js';
+import { replicatedHistory, type ReplicatedHistory } from './history.js';
 import { expectSameAnswer, query } from './answers.js';
 import { remoteRead } from './remotereads.js';
 
 const history = randomHistory(7, 5);
 let dir: { path: string; cleanup: () => Promise<void> };
-let bucket: Bucket;
-let store: Store;
+let stack: ReplicatedHistory;
 let querier: Querier;
 let reference: PrometheusHandle;
 let reader: PrometheusHandle;
 
 beforeAll(async () => {
   dir = await tempDir('strata-remoteread-');
-  bucket = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'bucket')}\n`));
-  const blocks = await promtoolBlocks(history.openMetrics, join(dir.path, 'blocks'));
-  expect(blocks.length).toBeGreaterThan(1);
-  // Replica r0 lacks the first block: deduplication fills it from r1.
-  for (const [i, b] of blocks.entries()) {
-    if (i > 0) await uploadWithLabels(bucket, b, { replica: 'r0' });
-    await uploadWithLabels(bucket, await copyBlock(b, join(dir.path, 'copies')), { replica: 'r1' });
-  }
-  store = await startStore({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
-  querier = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], replicaLabels: ['replica'], logger: nopLogger });
-  reference = await startPrometheusOn(blocks, { dir: join(dir.path, 'reference') });
+  stack = await replicatedHistory(history.openMetrics, dir.path);
+  querier = stack.querier;
+  expect(stack.blocks.length).toBeGreaterThan(1);
+  reference = await startPrometheusOn(stack.blocks, { dir: join(dir.path, 'reference') });
   reader = await startPrometheus({ dir: join(dir.path, 'reader'), remoteRead: [{ url: `http://${querier.httpAddress}/api/v1/read`, read_recent: true }] });
 }, 180_000);
 
 afterAll(async () => {
   await reader?.stop();
   await reference?.stop();
-  await querier?.stop();
-  await store?.stop();
-  await bucket?.close();
+  await stack?.stop();
   await dir?.cleanup();
 });
 

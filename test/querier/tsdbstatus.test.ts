@@ -1,19 +1,15 @@
 /**
- * `/api/v1/status/tsdb` over history in a store gateway (two replicas, one missing a block): over each
+ * `/api/v1/status/tsdb` over history in a store gateway (two replicas, r0 missing the first block): over each
  * block's range its counts and lists are what `promtool tsdb analyze` reports for that block, and over
  * all of history it counts the series Prometheus' series API lists for the same blocks.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
-import { start as startQuerier, type Querier } from '@strata/querier';
-import { nopLogger } from '@strata/runtime';
-import { start as startStore, type Store } from '@strata/store';
 import { tempDir } from '@strata/testing/process';
 import { promtool, startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
 import { parseMeta, type BlockMeta } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyBlock, promtoolBlocks, uploadWithLabels } from '../store/fixtures.js';
+import { replicatedHistory, type ReplicatedHistory } from './history.js';
 
 type Stat = { name: string; value: number };
 interface TsdbStatus {
@@ -76,44 +72,31 @@ async function analyze(blockDir: string): Promise<{ series: number; pairs: numbe
 
 const data = history();
 let dir: { path: string; cleanup: () => Promise<void> };
-let bucket: Bucket;
-let store: Store;
-let querier: Querier;
+let stack: ReplicatedHistory;
 let reference: PrometheusHandle;
-let blocks: string[];
 
 beforeAll(async () => {
   dir = await tempDir('strata-tsdbstatus-');
-  bucket = newBucket(parseBucketConfig(`type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'bucket')}\n`));
-  blocks = await promtoolBlocks(data.openMetrics, join(dir.path, 'blocks'));
-  expect(blocks.length).toBeGreaterThan(2);
-  // Replica r0 lacks the first block: its series come from r1 alone.
-  for (const [i, b] of blocks.entries()) {
-    if (i > 0) await uploadWithLabels(bucket, b, { replica: 'r0' });
-    await uploadWithLabels(bucket, await copyBlock(b, join(dir.path, 'copies')), { replica: 'r1' });
-  }
-  store = await startStore({ bucket, dataDir: join(dir.path, 'store'), grpcAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', logger: nopLogger });
-  querier = await startQuerier({ httpAddress: '127.0.0.1:0', endpoints: [store.grpcAddress], replicaLabels: ['replica'], logger: nopLogger });
-  reference = await startPrometheusOn(blocks, { dir: join(dir.path, 'reference') });
+  stack = await replicatedHistory(data.openMetrics, dir.path);
+  expect(stack.blocks.length).toBeGreaterThan(2);
+  reference = await startPrometheusOn(stack.blocks, { dir: join(dir.path, 'reference') });
 }, 180_000);
 
 afterAll(async () => {
   await reference?.stop();
-  await querier?.stop();
-  await store?.stop();
-  await bucket?.close();
+  await stack?.stop();
   await dir?.cleanup();
 });
 
 async function status(query: Record<string, string>): Promise<TsdbStatus> {
-  const res = await fetch(`http://${querier.httpAddress}/api/v1/status/tsdb?${new URLSearchParams(query)}`);
+  const res = await fetch(`http://${stack.querier.httpAddress}/api/v1/status/tsdb?${new URLSearchParams(query)}`);
   expect(res.status).toBe(200);
   return ((await res.json()) as { data: TsdbStatus }).data;
 }
 
 describe('/api/v1/status/tsdb over history', () => {
   it("gives over each block's range what promtool tsdb analyze reports for the block, replicas deduplicated", async () => {
-    for (const block of blocks) {
+    for (const block of stack.blocks) {
       const meta: BlockMeta = parseMeta(await readFile(join(block, 'meta.json'), 'utf8'));
       const ours = await status({ start: String(meta.minTime / 1000), end: String((meta.maxTime - 1) / 1000), limit: '1000' });
       const theirs = await analyze(block);

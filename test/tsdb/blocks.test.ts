@@ -7,7 +7,7 @@ import { startPrometheus, promtool } from '@strata/testing/prometheus';
 import { sleep, tempDir } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockReader, createBlocksFromOpenMetrics, isStaleNaN, isULID, Matcher, parseMeta, ValueType, type BlockMeta } from '@strata/tsdb';
-import { runAnalyze, runDump } from '../../packages/cli/src/commands/tools-tsdb.js';
+import { analyzedBlock, runAnalyze, runDump } from '../../packages/cli/src/commands/tools-tsdb.js';
 import { generateOpenMetrics, START_S } from './openmetrics-input.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
@@ -188,14 +188,29 @@ describe('blocks against promtool 2.42', () => {
     expect(await strataDump(dataDir)).toBe(want);
   });
 
-  it('analyzes a block', async () => {
-    const [m] = await metas(strataDir);
+  it('analyzes each block as promtool tsdb analyze does, the last one by default', async () => {
+    const db = await dumpable(promtoolDir, 'analyze');
+    /** The report's lines, each list's in sorted order: promtool's ties fall in no set order. */
+    const lines = (report: string) => report.trim().split('\n\n').map((part) => {
+      const [head, ...rest] = part.split('\n');
+      return part.includes(':\n') ? [head, ...rest.sort()] : [head, ...rest];
+    });
+    const blocks = await metas(promtoolDir);
+    for (const m of blocks) {
+      const c = collect();
+      await runAnalyze(await analyzedBlock(db, m.ulid), { limit: 100_000, extended: false }, c.out);
+      const want = await promtool(['tsdb', 'analyze', '--limit=100000', db, m.ulid]);
+      expect(want).toContain('Label pairs most involved in churning:\n');
+      expect(lines(c.text())).toEqual(lines(want));
+    }
+    // promtool's default: the last block; each list cut at --limit.
     const c = collect();
-    await runAnalyze(join(strataDir, (m as BlockMeta).ulid), 5, c.out);
-    const text = c.text();
-    expect(text).toContain(`Series: ${m?.stats?.numSeries}\n`);
-    expect(text).toContain(`Samples: ${m?.stats?.numSamples}\n`);
-    expect(text).toMatch(/Highest cardinality metric names:\n\d+ /);
+    await runAnalyze(await analyzedBlock(db, undefined), { limit: 2, extended: true }, c.out);
+    const last = blocks.at(-1) as BlockMeta;
+    expect(c.text()).toContain(`Block ID: ${last.ulid}\n`);
+    expect(c.text()).toContain(`Series: ${last.stats?.numSeries}\nChunks: ${last.stats?.numChunks}\nSamples: ${last.stats?.numSamples}\n`);
+    expect(c.text()).toMatch(/Highest cardinality metric names:\n\d+ \S+\n\d+ \S+\n$/);
+    await expect(analyzedBlock(db, '01ARZ3NDEKTSV4RRFFQ69G5FAV')).rejects.toThrow(`block 01ARZ3NDEKTSV4RRFFQ69G5FAV not found in ${db}`);
   });
 
   it('names the file and offset of a corrupt or truncated index', async () => {

@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import {
@@ -10,6 +10,7 @@ import {
   isULID,
   META_FILENAME,
   METRIC_NAME,
+  parseMeta,
   parseSelector,
   type BlockMeta,
 } from '@strata/tsdb';
@@ -45,11 +46,13 @@ export function register(tools: Command): void {
 
   tsdb
     .command('analyze')
-    .description('Series, chunks, samples, bytes per sample and the highest-cardinality labels of a block')
-    .argument('<block>', 'block directory')
+    .description('Churn, label pair cardinality and label value lengths of a block, as `promtool tsdb analyze` reports them')
+    .argument('[db]', 'a data directory of blocks, or one block directory', 'data/')
+    .argument('[block]', 'the ID of the block to analyze (default: the last block)')
     .option('--limit <n>', 'how many items to show in each list', '20')
-    .action(async (block: string, o: { limit: string }) => {
-      await runAnalyze(block, Number(o.limit), process.stdout);
+    .option('--extended', "also its chunks, samples and bytes per sample (Strata's extended analysis; not promtool's)", false)
+    .action(async (db: string, block: string | undefined, o: { limit: string; extended: boolean }) => {
+      await runAnalyze(await analyzedBlock(db, block), { limit: Number(o.limit), extended: o.extended }, process.stdout);
     });
 }
 
@@ -129,51 +132,92 @@ export function formatDuration(ms: number): string {
   return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${s}s`;
 }
 
-export async function runAnalyze(dir: string, limit: number, out: Writable): Promise<void> {
+/** The block `promtool tsdb analyze [db] [block]` analyzes: the one named, or the data directory's last (by time). */
+export async function analyzedBlock(db: string, id: string | undefined): Promise<string> {
+  const dirs = await blockDirs(db);
+  if (id !== undefined) {
+    const named = dirs.find((d) => basename(d) === id);
+    if (named === undefined) throw new Error(`block ${id} not found in ${db}`);
+    return named;
+  }
+  const metas = await Promise.all(dirs.map(async (d) => ({ dir: d, meta: parseMeta(await readFile(join(d, META_FILENAME), 'utf8')) })));
+  const last = metas.sort((a, b) => a.meta.minTime - b.meta.minTime || compareStrings(a.meta.ulid, b.meta.ulid)).at(-1);
+  if (last === undefined) throw new Error(`no block found in ${db}`);
+  return last.dir;
+}
+
+/**
+ * `promtool tsdb analyze` of one block, its sections in its order: how far each label pair and label
+ * name is involved in churn (the block's range its series do not cover, in whole block ranges), the
+ * most common label pairs, label names by the cumulative length of their values and by their number of
+ * values, and metric names by their series. Ties are listed by name (promtool's fall as they may).
+ * `extended`: also the block's chunks, samples and bytes per sample.
+ */
+export async function runAnalyze(dir: string, o: { limit: number; extended: boolean }, out: Writable): Promise<void> {
   const b = await BlockReader.openDir(dir);
   try {
-    const stats = { series: 0, chunks: 0, samples: 0, chunkBytes: 0 };
+    const span = b.meta.maxTime - b.meta.minTime;
+    const chunks = { count: 0, samples: 0, bytes: 0 };
     const seriesPerMetric = new Map<string, number>();
     const pairs = new Map<string, number>();
+    const pairsUncovered = new Map<string, number>();
+    const namesUncovered = new Map<string, number>();
+    let series = 0;
     let postingsEntries = 0;
     for await (const s of b.chunkSeries([])) {
-      stats.series++;
-      stats.chunks += s.chunks.length;
+      series++;
+      const first = s.chunks[0];
+      const last = s.chunks.at(-1);
+      const uncovered = first === undefined || last === undefined ? span : span - (last.maxTime - first.minTime);
       for (const c of s.chunks) {
-        stats.samples += c.chunk.numSamples();
-        stats.chunkBytes += c.chunk.bytes.length;
+        chunks.count++;
+        chunks.samples += c.chunk.numSamples();
+        chunks.bytes += c.chunk.bytes.length;
       }
       const metric = s.labels.get(METRIC_NAME);
       seriesPerMetric.set(metric, (seriesPerMetric.get(metric) ?? 0) + 1);
       for (const l of s.labels) {
         postingsEntries++;
-        const k = `${l.name}=${l.value}`;
-        pairs.set(k, (pairs.get(k) ?? 0) + 1);
+        const pair = `${l.name}=${l.value}`;
+        pairs.set(pair, (pairs.get(pair) ?? 0) + 1);
+        pairsUncovered.set(pair, (pairsUncovered.get(pair) ?? 0) + uncovered);
+        namesUncovered.set(l.name, (namesUncovered.get(l.name) ?? 0) + uncovered);
       }
     }
     const names = await b.labelNames();
-    const cardinality: [string, number][] = [];
-    for (const n of names) cardinality.push([n, (await b.labelValues(n)).length]);
-    const top = (m: Iterable<[string, number]>): string =>
+    const valueCounts: [string, number][] = [];
+    const valueLengths: [string, number][] = [];
+    for (const n of names) {
+      const values = await b.labelValues(n);
+      valueCounts.push([n, values.length]);
+      valueLengths.push([n, values.reduce((sum, v) => sum + Buffer.byteLength(v), 0)]);
+    }
+    // In whole block ranges, as promtool divides and truncates.
+    const churn = (m: Map<string, number>): [string, number][] => [...m].map(([k, v]) => [k, span > 0 ? Math.floor(v / span) : 0]);
+    const section = (title: string, m: Iterable<[string, number]>): string =>
+      `\n${title}:\n` +
       [...m]
         .sort((x, y) => y[1] - x[1] || compareStrings(x[0], y[0]))
-        .slice(0, limit)
+        .slice(0, o.limit)
         .map(([k, v]) => `${v} ${k}\n`)
         .join('');
-    const span = b.meta.maxTime - b.meta.minTime;
+    const extended = o.extended
+      ? `Chunks: ${chunks.count}\nSamples: ${chunks.samples}\nBytes per sample: ${chunks.samples > 0 ? (chunks.bytes / chunks.samples).toFixed(3) : '0'}\n`
+      : '';
     out.write(
       `Block ID: ${b.meta.ulid}\n` +
         `Duration: ${formatDuration(span)}\n` +
-        `Series: ${stats.series}\n` +
-        `Chunks: ${stats.chunks}\n` +
-        `Samples: ${stats.samples}\n` +
-        `Bytes per sample: ${stats.samples > 0 ? (stats.chunkBytes / stats.samples).toFixed(3) : '0'}\n` +
+        `Series: ${series}\n` +
+        extended +
         `Label names: ${names.length}\n` +
         `Postings (unique label pairs): ${pairs.size}\n` +
         `Postings entries (total label pairs): ${postingsEntries}\n` +
-        `\nHighest cardinality labels:\n${top(cardinality)}` +
-        `\nMost common label pairs:\n${top(pairs)}` +
-        `\nHighest cardinality metric names:\n${top(seriesPerMetric)}`,
+        section('Label pairs most involved in churning', churn(pairsUncovered)) +
+        section('Label names most involved in churning', churn(namesUncovered)) +
+        section('Most common label pairs', pairs) +
+        section('Label names with highest cumulative label value length', valueLengths) +
+        section('Highest cardinality labels', valueCounts) +
+        section('Highest cardinality metric names', seriesPerMetric),
     );
   } finally {
     await b.close();
