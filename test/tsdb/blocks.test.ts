@@ -198,17 +198,15 @@ describe('blocks against promtool 2.42', () => {
     const blocks = await metas(promtoolDir);
     for (const m of blocks) {
       const c = collect();
-      await runAnalyze(await analyzedBlock(db, m.ulid), { limit: 100_000, extended: false }, c.out);
-      const want = await promtool(['tsdb', 'analyze', '--limit=100000', db, m.ulid]);
+      await runAnalyze(await analyzedBlock(db, m.ulid), { limit: 100_000, extended: true }, c.out);
+      const want = await promtool(['tsdb', 'analyze', '--limit=100000', '--extended', db, m.ulid]);
       expect(want).toContain('Label pairs most involved in churning:\n');
       expect(lines(c.text())).toEqual(lines(want));
     }
     // promtool's default: the last block; each list cut at --limit.
     const c = collect();
-    await runAnalyze(await analyzedBlock(db, undefined), { limit: 2, extended: true }, c.out);
-    const last = blocks.at(-1) as BlockMeta;
-    expect(c.text()).toContain(`Block ID: ${last.ulid}\n`);
-    expect(c.text()).toContain(`Series: ${last.stats?.numSeries}\nChunks: ${last.stats?.numChunks}\nSamples: ${last.stats?.numSamples}\n`);
+    await runAnalyze(await analyzedBlock(db, undefined), { limit: 2, extended: false }, c.out);
+    expect(c.text()).toContain(`Block ID: ${(blocks.at(-1) as BlockMeta).ulid}\n`);
     expect(c.text()).toMatch(/Highest cardinality metric names:\n\d+ \S+\n\d+ \S+\n$/);
     await expect(analyzedBlock(db, '01ARZ3NDEKTSV4RRFFQ69G5FAV')).rejects.toThrow(`block 01ARZ3NDEKTSV4RRFFQ69G5FAV not found in ${db}`);
   });

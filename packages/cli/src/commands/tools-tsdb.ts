@@ -50,7 +50,7 @@ export function register(tools: Command): void {
     .argument('[db]', 'a data directory of blocks, or one block directory', 'data/')
     .argument('[block]', 'the ID of the block to analyze (default: the last block)')
     .option('--limit <n>', 'how many items to show in each list', '20')
-    .option('--extended', "also its chunks, samples and bytes per sample (Strata's extended analysis; not promtool's)", false)
+    .option('--extended', "also promtool's compaction analysis: how full the block's chunks are", false)
     .action(async (db: string, block: string | undefined, o: { limit: string; extended: boolean }) => {
       await runAnalyze(await analyzedBlock(db, block), { limit: Number(o.limit), extended: o.extended }, process.stdout);
     });
@@ -151,13 +151,13 @@ export async function analyzedBlock(db: string, id: string | undefined): Promise
  * name is involved in churn (the block's range its series do not cover, in whole block ranges), the
  * most common label pairs, label names by the cumulative length of their values and by their number of
  * values, and metric names by their series. Ties are listed by name (promtool's fall as they may).
- * `extended`: also the block's chunks, samples and bytes per sample.
+ * `extended`: also promtool's compaction analysis, a histogram of the chunks by how full they are.
  */
 export async function runAnalyze(dir: string, o: { limit: number; extended: boolean }, out: Writable): Promise<void> {
   const b = await BlockReader.openDir(dir);
   try {
     const span = b.meta.maxTime - b.meta.minTime;
-    const chunks = { count: 0, samples: 0, bytes: 0 };
+    const fullness = new ChunkFullness();
     const seriesPerMetric = new Map<string, number>();
     const pairs = new Map<string, number>();
     const pairsUncovered = new Map<string, number>();
@@ -169,11 +169,7 @@ export async function runAnalyze(dir: string, o: { limit: number; extended: bool
       const first = s.chunks[0];
       const last = s.chunks.at(-1);
       const uncovered = first === undefined || last === undefined ? span : span - (last.maxTime - first.minTime);
-      for (const c of s.chunks) {
-        chunks.count++;
-        chunks.samples += c.chunk.numSamples();
-        chunks.bytes += c.chunk.bytes.length;
-      }
+      if (o.extended) for (const c of s.chunks) fullness.add(c.chunk.numSamples());
       const metric = s.labels.get(METRIC_NAME);
       seriesPerMetric.set(metric, (seriesPerMetric.get(metric) ?? 0) + 1);
       for (const l of s.labels) {
@@ -201,14 +197,10 @@ export async function runAnalyze(dir: string, o: { limit: number; extended: bool
         .slice(0, o.limit)
         .map(([k, v]) => `${v} ${k}\n`)
         .join('');
-    const extended = o.extended
-      ? `Chunks: ${chunks.count}\nSamples: ${chunks.samples}\nBytes per sample: ${chunks.samples > 0 ? (chunks.bytes / chunks.samples).toFixed(3) : '0'}\n`
-      : '';
     out.write(
       `Block ID: ${b.meta.ulid}\n` +
         `Duration: ${formatDuration(span)}\n` +
         `Series: ${series}\n` +
-        extended +
         `Label names: ${names.length}\n` +
         `Postings (unique label pairs): ${pairs.size}\n` +
         `Postings entries (total label pairs): ${postingsEntries}\n` +
@@ -217,9 +209,30 @@ export async function runAnalyze(dir: string, o: { limit: number; extended: bool
         section('Most common label pairs', pairs) +
         section('Label names with highest cumulative label value length', valueLengths) +
         section('Highest cardinality labels', valueCounts) +
-        section('Highest cardinality metric names', seriesPerMetric),
+        section('Highest cardinality metric names', seriesPerMetric) +
+        (o.extended ? fullness.report() : ''),
     );
   } finally {
     await b.close();
+  }
+}
+
+/** promtool's compaction analysis: the chunks by how full they are, in tenths of 120 samples. */
+class ChunkFullness {
+  static readonly MAX_SAMPLES = 120;
+  readonly #buckets = new Array<number>(10).fill(0);
+  #chunks = 0;
+
+  add(samples: number): void {
+    const tenths = Math.ceil((10 * Math.min(samples, ChunkFullness.MAX_SAMPLES)) / ChunkFullness.MAX_SAMPLES);
+    // An empty chunk (promtool has none to count) goes with the least full.
+    this.#buckets[Math.max(tenths, 1) - 1]!++;
+    this.#chunks++;
+  }
+
+  /** Each tenth's share of the chunks as a bar of whole percents, as promtool prints it. */
+  report(): string {
+    const bars = this.#buckets.map((n, i) => `${String((i + 1) * 10).padStart(7)}%: ${'#'.repeat(this.#chunks > 0 ? Math.floor((100 * n) / this.#chunks) : 0)}\n`);
+    return `\nCompaction analysis:\nFullness: Amount of samples in chunks (100% is ${ChunkFullness.MAX_SAMPLES} samples)\n${bars.join('')}`;
   }
 }
