@@ -7,7 +7,7 @@ import { startPrometheus, promtool } from '@strata/testing/prometheus';
 import { sleep, tempDir } from '@strata/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockReader, createBlocksFromOpenMetrics, isStaleNaN, isULID, Matcher, parseMeta, ValueType, type BlockMeta } from '@strata/tsdb';
-import { analyzedBlock, runAnalyze, runDump } from '../../packages/cli/src/commands/tools-tsdb.js';
+import { analyzedBlock, runAnalyze, runDump, runList } from '../../packages/cli/src/commands/tools-tsdb.js';
 import { generateOpenMetrics, START_S } from './openmetrics-input.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
@@ -186,6 +186,15 @@ describe('blocks against promtool 2.42', () => {
     const want = await promtool(['tsdb', 'dump', await dumpable(dataDir, 'del')]);
     expect(want).not.toContain('once{n="1"}');
     expect(await strataDump(dataDir)).toBe(want);
+  });
+
+  it('lists the blocks of a data directory as promtool tsdb list does, human-readable too', async () => {
+    const db = await dumpable(promtoolDir, 'list');
+    for (const humanReadable of [false, true]) {
+      const c = collect();
+      await runList(db, humanReadable, c.out);
+      expect(c.text()).toBe(await promtool(['tsdb', 'list', ...(humanReadable ? ['-r'] : []), db]));
+    }
   });
 
   it('analyzes each block as promtool tsdb analyze does, the last one by default', async () => {

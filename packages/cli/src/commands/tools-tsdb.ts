@@ -16,9 +16,18 @@ import {
 } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
 
-/** `strata tools tsdb …`: promtool's tsdb tools (dump, create-blocks-from openmetrics, analyze). */
+/** `strata tools tsdb …`: promtool's tsdb tools (list, dump, create-blocks-from openmetrics, analyze). */
 export function register(tools: Command): void {
   const tsdb = tools.command('tsdb').description('Inspect and create TSDB blocks, like promtool tsdb');
+
+  tsdb
+    .command('list')
+    .description('List the blocks of a data directory, as `promtool tsdb list` does')
+    .argument('[db]', 'a data directory of blocks', 'data/')
+    .option('-r, --human-readable', 'times and sizes for people to read', false)
+    .action(async (db: string, o: { humanReadable: boolean }) => {
+      await runList(db, o.humanReadable, process.stdout);
+    });
 
   tsdb
     .command('dump')
@@ -132,16 +141,61 @@ export function formatDuration(ms: number): string {
   return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${s}s`;
 }
 
+/**
+ * `promtool tsdb list`: each block of the data directory by time, with its range, duration, stats and
+ * size on disk (its files' bytes), in columns as Go's tabwriter sets them.
+ */
+export async function runList(db: string, humanReadable: boolean, out: Writable): Promise<void> {
+  const rows = [['BLOCK ULID', 'MIN TIME', 'MAX TIME', 'DURATION', 'NUM SAMPLES', 'NUM CHUNKS', 'NUM SERIES', 'SIZE']];
+  const time = (ms: number) => (humanReadable ? goUtcTime(ms) : String(ms));
+  for (const { dir, meta } of await blocksByTime(db)) {
+    const size = await filesSize(dir);
+    const s = meta.stats ?? {};
+    rows.push([meta.ulid, time(meta.minTime), time(meta.maxTime), formatDuration(meta.maxTime - meta.minTime), String(s.numSamples ?? 0), String(s.numChunks ?? 0), String(s.numSeries ?? 0), humanReadable ? goBase2Bytes(size) : String(size)]);
+  }
+  await write(out, tabwriter(rows));
+}
+
+/** Go's tabwriter with promtool's settings (minimum width 13, padding 2): every column but the last padded to its widest cell. */
+function tabwriter(rows: readonly string[][]): string {
+  const widths = (rows[0] as string[]).map((_, c) => Math.max(13, ...rows.map((r) => [...(r[c] as string)].length + 2)));
+  return rows.map((r) => r.map((cell, c) => (c < r.length - 1 ? cell.padEnd(widths[c] as number) : cell)).join('') + '\n').join('');
+}
+
+/** Go's time.Time String() of a UTC time, to the second: 2026-12-07 07:28:50 +0000 UTC. */
+function goUtcTime(ms: number): string {
+  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
+}
+
+/** alecthomas/units' Base2Bytes String(): each power of 1024 that is not whole, largest first (1MiB512KiB3B). */
+function goBase2Bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  if (n === 0) return '0B';
+  const parts: string[] = [];
+  for (let i = 0; n > 0; i++, n = Math.floor(n / 1024)) if (n % 1024 !== 0) parts.unshift(`${n % 1024}${units[i]}`);
+  return parts.join('');
+}
+
+async function filesSize(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += (await stat(join(e.parentPath, e.name))).size;
+  return n;
+}
+
+/** The data directory's blocks with their metas, by time. */
+async function blocksByTime(db: string): Promise<{ dir: string; meta: BlockMeta }[]> {
+  const blocks = await Promise.all((await blockDirs(db)).map(async (dir) => ({ dir, meta: parseMeta(await readFile(join(dir, META_FILENAME), 'utf8')) })));
+  return blocks.sort((a, b) => a.meta.minTime - b.meta.minTime || compareStrings(a.meta.ulid, b.meta.ulid));
+}
+
 /** The block `promtool tsdb analyze [db] [block]` analyzes: the one named, or the data directory's last (by time). */
 export async function analyzedBlock(db: string, id: string | undefined): Promise<string> {
-  const dirs = await blockDirs(db);
   if (id !== undefined) {
-    const named = dirs.find((d) => basename(d) === id);
+    const named = (await blockDirs(db)).find((d) => basename(d) === id);
     if (named === undefined) throw new Error(`block ${id} not found in ${db}`);
     return named;
   }
-  const metas = await Promise.all(dirs.map(async (d) => ({ dir: d, meta: parseMeta(await readFile(join(d, META_FILENAME), 'utf8')) })));
-  const last = metas.sort((a, b) => a.meta.minTime - b.meta.minTime || compareStrings(a.meta.ulid, b.meta.ulid)).at(-1);
+  const last = (await blocksByTime(db)).at(-1);
   if (last === undefined) throw new Error(`no block found in ${db}`);
   return last.dir;
 }
