@@ -38,6 +38,7 @@ export function register(program: Command): void {
         `Query frontend (the same API, range queries split by day and cached): ${qs.frontendUrl}\n` +
         `Point Grafana at ${qs.frontendUrl} as a Prometheus data source.\n` +
         `A Prometheus can read all of it with remote_read from ${qs.queryUrl}/api/v1/read, or scrape ${qs.queryUrl}/federate.\n` +
+        `Cardinality of every replica's series, deduplicated (Prometheus' TSDB status): ${qs.queryUrl}/tsdb-status\n` +
         `Block viewer (every block in the bucket, as the compactor merges, compacts and downsamples them): ${qs.blocksUrl}\n` +
         `Ctrl-C stops everything.\n\n`,
     );
