@@ -42,7 +42,12 @@ table{border-collapse:collapse;width:100%;margin-top:8px}td,th{border-bottom:1px
 <section id="rules" hidden><div id="rulesout"></div></section>
 <section id="targets" hidden><div id="targetsout"></div></section>
 <section id="stores" hidden><table id="storetable"></table></section>
-<section id="tsdb-status" hidden><div id="tsdbout"></div></section>
+<section id="tsdb-status" hidden><fieldset>
+<label>series of the last <input id="tsdbrange" value="2h" size="5"></label>
+<label>matching <input id="tsdbmatch" placeholder="all series, or e.g. {job=&quot;api&quot;}" size="30"></label>
+<label>top <input id="tsdblimit" value="10" size="4"></label>
+<button id="tsdbrun">Show</button>
+</fieldset><div id="tsdbout"></div></section>
 </main>
 <script>
 const $ = (id) => document.getElementById(id);
@@ -183,8 +188,15 @@ async function stores() {
   for (const [type, list] of Object.entries(body.data)) for (const s of list) rows += '<tr><td>' + esc(type) + '</td><td>' + esc(s.name) + '</td><td class="' + (s.lastError ? 'err' : 'ok') + '">' + esc(s.lastError || 'up') + '</td><td>' + s.labelSets.map((l) => esc(lbl(l))).join('<br>') + '</td><td>' + t(s.minTime) + '</td><td>' + t(s.maxTime) + '</td><td>' + esc(s.lastCheck) + '</td></tr>';
   $('storetable').innerHTML = rows;
 }
+/** The cardinality of the series of the form's range (and selector), as the status API counts it. */
 async function tsdbStatus() {
-  const d = await load('status/tsdb', 'tsdbout'); if (!d) return;
+  let p;
+  try {
+    const end = Date.now() / 1000;
+    p = new URLSearchParams({ start: end - dur($('tsdbrange').value), end, limit: $('tsdblimit').value });
+  } catch (e) { $('tsdbout').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; return; }
+  if ($('tsdbmatch').value.trim()) p.append('match[]', $('tsdbmatch').value.trim());
+  const d = await load('status/tsdb?' + p, 'tsdbout'); if (!d) return;
   const h = d.headStats, t = (ms) => new Date(ms).toISOString();
   let html = '<h3>Series from ' + t(h.minTime) + ' to ' + t(h.maxTime) + '</h3><table><tr><th>series</th><td>' + h.numSeries + '</td></tr><tr><th>label pairs</th><td>' + h.numLabelPairs + '</td></tr></table>';
   for (const [key, title, col] of [['seriesCountByMetricName', 'Top series count by metric name', 'series'], ['labelValueCountByLabelName', 'Top label names by value count', 'values'], ['memoryInBytesByLabelName', 'Top label names by bytes of values', 'bytes'], ['seriesCountByLabelValuePair', 'Top series count by label pair', 'series']])
@@ -192,6 +204,7 @@ async function tsdbStatus() {
   $('tsdbout').innerHTML = html;
 }
 $('run').onclick = run;
+$('tsdbrun').onclick = tsdbStatus;
 $('format').onclick = format;
 $('explain').onclick = explain;
 const linked = new URLSearchParams(location.search);

@@ -81,8 +81,9 @@ describe('web UI', () => {
     const app = await appWith({});
     const html = (await app.inject({ url: '/tsdb-status' })).body;
     await app.close();
-    const helpers = [html.slice(html.indexOf('function esc('), html.indexOf('// A native histogram')), html.slice(html.indexOf('async function tsdbStatus('), html.indexOf("$('run').onclick"))].join('\n');
+    const helpers = [html.slice(html.indexOf('function dur('), html.indexOf('// A native histogram')), html.slice(html.indexOf('async function tsdbStatus('), html.indexOf("$('run').onclick"))].join('\n');
     const out = { innerHTML: '' };
+    const form: Record<string, { value: string }> = { tsdbrange: { value: '1h' }, tsdbmatch: { value: ' {job="api"} ' }, tsdblimit: { value: '5' } };
     const data = {
       headStats: { numSeries: 3, numLabelPairs: 5, chunkCount: 0, minTime: 0, maxTime: 7_200_000 },
       seriesCountByMetricName: [{ name: 'up', value: 3 }],
@@ -92,9 +93,11 @@ describe('web UI', () => {
     };
     const asked: string[] = [];
     const load = async (path: string) => (asked.push(path), data);
-    const tsdbStatus = new Function('load', '$', `${helpers}; return tsdbStatus;`)(load, () => out) as () => Promise<void>;
+    const tsdbStatus = new Function('load', '$', `${helpers}; return tsdbStatus;`)(load, (id: string) => form[id] ?? out) as () => Promise<void>;
     await tsdbStatus();
-    expect(asked).toEqual(['status/tsdb']);
+    const [path, query] = (asked[0] as string).split('?') as [string, string];
+    const params = new URLSearchParams(query);
+    expect([path, params.get('limit'), params.getAll('match[]'), Number(params.get('end')) - Number(params.get('start'))]).toEqual(['status/tsdb', '5', ['{job="api"}'], 3600]);
     expect(out.innerHTML).toContain('<h3>Series from 1970-01-01T00:00:00.000Z to 1970-01-01T02:00:00.000Z</h3>');
     expect(out.innerHTML).toContain('<tr><th>series</th><td>3</td></tr><tr><th>label pairs</th><td>5</td></tr>');
     expect(out.innerHTML).toContain('<h3>Top series count by label pair</h3><table><tr><th>name</th><th>series</th></tr><tr><td>job=&lt;a&gt;</td><td>2</td></tr></table>');
