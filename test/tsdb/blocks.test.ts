@@ -85,6 +85,19 @@ describe('blocks against promtool 2.42', () => {
     expect(await strataDump(promtoolDir)).toBe(want);
   });
 
+  it('dumps OpenMetrics that promtool reads back into blocks with the same samples (dump-openmetrics)', async () => {
+    const c = collect();
+    await runDump(promtoolDir, { minTime: Number.MIN_SAFE_INTEGER, maxTime: Number.MAX_SAFE_INTEGER, format: 'openmetrics' }, c.out);
+    const text = c.text();
+    expect(text.endsWith('\n# EOF\n')).toBe(true);
+    expect(text).toMatch(/^requests_total\{cluster="gen",instance="host-0:9100",job="job0"\} \d+ 1700000000\.000$/m);
+    const input = join(tmp.path, 'dumped.om');
+    await writeFile(input, text);
+    const again = join(tmp.path, 'from-dump');
+    await promtool(['tsdb', 'create-blocks-from', 'openmetrics', '-q', input, again]);
+    expect(await promtool(['tsdb', 'dump', await dumpable(again, 'again')])).toBe(await promtool(['tsdb', 'dump', await dumpable(promtoolDir, 'orig')]));
+  });
+
   it('dumps with a selector and a time range as promtool does', async () => {
     const dir = await dumpable(promtoolDir, 'p2');
     const cases = [

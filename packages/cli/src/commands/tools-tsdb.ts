@@ -13,10 +13,11 @@ import {
   parseMeta,
   parseSelector,
   type BlockMeta,
+  type DumpFormat,
 } from '@strata/tsdb';
 import { parseDuration } from '../flags.js';
 
-/** `strata tools tsdb …`: promtool's tsdb tools (list, dump, create-blocks-from openmetrics, analyze). */
+/** `strata tools tsdb …`: promtool's tsdb tools (list, dump, dump-openmetrics, create-blocks-from openmetrics, analyze). */
 export function register(tools: Command): void {
   const tsdb = tools.command('tsdb').description('Inspect and create TSDB blocks, like promtool tsdb');
 
@@ -38,6 +39,17 @@ export function register(tools: Command): void {
     .option('--match <selector>', 'series selector (default: every series)')
     .action(async (dir: string, o: { minTime: string; maxTime: string; match?: string }) => {
       await runDump(dir, { minTime: parseMs(o.minTime, '--min-time'), maxTime: parseMs(o.maxTime, '--max-time'), match: o.match }, process.stdout);
+    });
+
+  tsdb
+    .command('dump-openmetrics')
+    .description('Print every float sample of a block or a data dir of blocks as OpenMetrics, as `promtool tsdb dump-openmetrics` does, for create-blocks-from openmetrics to read back')
+    .argument('<dir>', 'a block directory or a data directory of blocks')
+    .option('--min-time <ms>', 'minimum timestamp (ms) to dump', String(Number.MIN_SAFE_INTEGER))
+    .option('--max-time <ms>', 'maximum timestamp (ms) to dump', String(Number.MAX_SAFE_INTEGER))
+    .option('--match <selector>', 'series selector (default: every series)')
+    .action(async (dir: string, o: { minTime: string; maxTime: string; match?: string }) => {
+      await runDump(dir, { minTime: parseMs(o.minTime, '--min-time'), maxTime: parseMs(o.maxTime, '--max-time'), match: o.match, format: 'openmetrics' }, process.stdout);
     });
 
   tsdb
@@ -89,13 +101,13 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-export async function runDump(dir: string, o: { minTime: number; maxTime: number; match?: string }, out: Writable): Promise<void> {
+export async function runDump(dir: string, o: { minTime: number; maxTime: number; match?: string; format?: DumpFormat }, out: Writable): Promise<void> {
   const matchers = o.match === undefined ? [] : parseSelector(o.match);
   const dirs = await blockDirs(dir);
   const blocks: BlockReader[] = [];
   try {
     for (const d of dirs) blocks.push(await BlockReader.openDir(d));
-    await dumpSamples(blocks, matchers, o.minTime, o.maxTime, (text) => write(out, text));
+    await dumpSamples(blocks, matchers, o.minTime, o.maxTime, (text) => write(out, text), o.format);
   } finally {
     await Promise.all(blocks.map((b) => b.close()));
   }

@@ -1,5 +1,5 @@
 import { ValueType, type SampleIterator } from '../chunkenc/chunk.js';
-import { Labels } from '../labels/labels.js';
+import { Labels, METRIC_NAME, quoteGo } from '../labels/labels.js';
 import type { Matcher } from '../labels/matcher.js';
 import type { Series } from '../series.js';
 import type { BlockReader } from './reader.js';
@@ -15,10 +15,19 @@ function formatValue(v: number): string {
 }
 
 /**
- * Writes every sample of the blocks as `promtool tsdb dump` prints it: `{labels} value timestamp` (a native
- * histogram's value as `{count:…, sum:…, [lo,hi):n, …}`), series
- * in label order across all blocks, the samples of a series from all blocks merged in time order (one
- * sample per timestamp where blocks overlap). `write` receives batches of lines.
+ * How a dump writes each sample:
+ * - `promtool`: as `promtool tsdb dump` prints it, `{labels} value timestamp` (a native histogram's
+ *   value as `{count:…, sum:…, [lo,hi):n, …}`, as current promtool prints it);
+ * - `openmetrics`: as `promtool tsdb dump-openmetrics` (Prometheus 2.48) writes it, for
+ *   `create-blocks-from openmetrics` to read back: `name{labels} value seconds`, float samples only,
+ *   ending with `# EOF`.
+ */
+export type DumpFormat = 'promtool' | 'openmetrics';
+
+/**
+ * Writes every sample of the blocks in `format`, series in label order across all blocks, the samples of
+ * a series from all blocks merged in time order (one sample per timestamp where blocks overlap).
+ * `write` receives batches of lines.
  */
 export async function dumpSamples(
   blocks: readonly BlockReader[],
@@ -26,9 +35,11 @@ export async function dumpSamples(
   mint: number,
   maxt: number,
   write: (text: string) => Promise<void>,
+  format: DumpFormat = 'promtool',
 ): Promise<void> {
   const sources = blocks.map((b) => b.series(matchers, mint, maxt));
   const heads: (Series | undefined)[] = await Promise.all(sources.map(async (s) => (await s.next()).value ?? undefined));
+  const openMetrics = format === 'openmetrics';
   let out = '';
   for (;;) {
     let min: Series | undefined;
@@ -41,12 +52,15 @@ export async function dumpSamples(
       its.push(h.iterator());
       heads[i] = (await (sources[i] as AsyncGenerator<Series>).next()).value ?? undefined;
     }
-    const prefix = `${min.labels.toString()} `;
+    const prefix = openMetrics ? `${openMetricsSeries(min.labels)} ` : `${min.labels.toString()} `;
     const it = its.length === 1 ? (its[0] as SampleIterator) : new ChainMergeIterator(its);
     for (let type = it.next(); type !== ValueType.None; type = it.next()) {
-      // A native histogram as current promtool prints it: its String() form.
-      const value = type === ValueType.Float ? formatValue(it.atFloat()) : formatFloatHistogram((it.atFloatHistogram as () => FloatHistogram)());
-      out += `${prefix}${value} ${it.atT()}\n`;
+      if (openMetrics) {
+        if (type === ValueType.Float) out += `${prefix}${formatValue(it.atFloat())} ${(it.atT() / 1000).toFixed(3)}\n`;
+      } else {
+        const value = type === ValueType.Float ? formatValue(it.atFloat()) : formatFloatHistogram((it.atFloatHistogram as () => FloatHistogram)());
+        out += `${prefix}${value} ${it.atT()}\n`;
+      }
       if (out.length > 1 << 16) {
         await write(out);
         out = '';
@@ -55,5 +69,12 @@ export async function dumpSamples(
     const err = it.err();
     if (err !== null) throw err;
   }
+  if (openMetrics) out += '# EOF\n';
   if (out.length > 0) await write(out);
+}
+
+/** A series as dump-openmetrics names it: its metric name, then its other labels Go-quoted, without spaces. */
+function openMetricsSeries(labels: Labels): string {
+  const rest = labels.toArray().filter((l) => l.name !== METRIC_NAME);
+  return `${labels.get(METRIC_NAME)}{${rest.map((l) => `${l.name}=${quoteGo(l.value)}`).join(',')}}`;
 }
