@@ -30,27 +30,22 @@ export function register(tools: Command): void {
       await runList(db, o.humanReadable, process.stdout);
     });
 
-  tsdb
-    .command('dump')
-    .description('Print every sample of a block or a data dir of blocks, as `promtool tsdb dump` does')
-    .argument('<dir>', 'a block directory or a data directory of blocks')
-    .option('--min-time <ms>', 'minimum timestamp (ms) to dump', String(Number.MIN_SAFE_INTEGER))
-    .option('--max-time <ms>', 'maximum timestamp (ms) to dump', String(Number.MAX_SAFE_INTEGER))
-    .option('--match <selector>', 'series selector (default: every series)')
-    .action(async (dir: string, o: { minTime: string; maxTime: string; match?: string }) => {
-      await runDump(dir, { minTime: parseMs(o.minTime, '--min-time'), maxTime: parseMs(o.maxTime, '--max-time'), match: o.match }, process.stdout);
-    });
-
-  tsdb
-    .command('dump-openmetrics')
-    .description('Print every float sample of a block or a data dir of blocks as OpenMetrics, as `promtool tsdb dump-openmetrics` does, for create-blocks-from openmetrics to read back')
-    .argument('<dir>', 'a block directory or a data directory of blocks')
-    .option('--min-time <ms>', 'minimum timestamp (ms) to dump', String(Number.MIN_SAFE_INTEGER))
-    .option('--max-time <ms>', 'maximum timestamp (ms) to dump', String(Number.MAX_SAFE_INTEGER))
-    .option('--match <selector>', 'series selector (default: every series)')
-    .action(async (dir: string, o: { minTime: string; maxTime: string; match?: string }) => {
-      await runDump(dir, { minTime: parseMs(o.minTime, '--min-time'), maxTime: parseMs(o.maxTime, '--max-time'), match: o.match, format: 'openmetrics' }, process.stdout);
-    });
+  const dumps: [string, string, DumpFormat][] = [
+    ['dump', 'Print every sample of a block or a data dir of blocks, as `promtool tsdb dump` does', 'promtool'],
+    ['dump-openmetrics', 'Print every float sample of a block or a data dir of blocks as OpenMetrics, as `promtool tsdb dump-openmetrics` does, for create-blocks-from openmetrics to read back', 'openmetrics'],
+  ];
+  for (const [name, description, format] of dumps) {
+    tsdb
+      .command(name)
+      .description(description)
+      .argument('<dir>', 'a block directory or a data directory of blocks')
+      .option('--min-time <ms>', 'minimum timestamp (ms) to dump', String(Number.MIN_SAFE_INTEGER))
+      .option('--max-time <ms>', 'maximum timestamp (ms) to dump', String(Number.MAX_SAFE_INTEGER))
+      .option('--match <selector>', 'series selector (default: every series)')
+      .action(async (dir: string, o: { minTime: string; maxTime: string; match?: string }) => {
+        await runDump(dir, { minTime: parseMs(o.minTime, '--min-time'), maxTime: parseMs(o.maxTime, '--max-time'), match: o.match, format }, process.stdout);
+      });
+  }
 
   tsdb
     .command('create-blocks-from')
