@@ -171,7 +171,7 @@ describe('compliance queries: querier over two replicas vs one Prometheus', () =
 });
 
 describe('random queries: querier over two replicas vs one Prometheus', () => {
-  it('answers 500 seeded random queries as Prometheus does, at random times and over random ranges, errors included, whole, through the query frontend and in its vertical shards', { timeout: 300_000 }, async () => {
+  it('answers 500 seeded random queries as Prometheus does, at random times and over random ranges, errors included, whole, through the query frontend and in its vertical shards', { timeout: 600_000 }, async () => {
     const windows = randomWindows(34, 500, boundary);
     const queries = randomQueries(34, 500);
     const failures: string[] = [];
