@@ -59,7 +59,7 @@ describe('strata compact killed with SIGKILL at random moments', () => {
     await work?.cleanup();
   });
 
-  it('converges to exactly what an undisturbed run (with --wait) makes', { timeout: 300_000 }, async () => {
+  it('converges to exactly what an undisturbed run (with --wait) makes', async () => {
     const [calm, killed] = buckets as [Bucket, Bucket];
 
     // Undisturbed: --wait, until the second iteration has found nothing left to do.
