@@ -21,6 +21,16 @@ export function parseLimit(p: Params): number {
   return Number(n);
 }
 
+/**
+ * A parameter as Go's strconv.Atoi reads it: an integer, sign allowed; undefined for any other text or
+ * one beyond what a number holds exactly.
+ */
+export function atoi(text: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** What to ask each store for: one beyond the limit, so that a cut answer can be told from a full one. */
 export function storeLimit(limit: number): number {
   return limit > 0 ? limit + 1 : 0;

@@ -7,6 +7,7 @@ import { selectorSchema, selectSeries } from './labels.js';
 import { withTenant } from '../tenancy.js';
 import { formatInt64, metricMetadataRequest, PartialResponseStrategy } from '@strata/storeapi';
 import { ApiError } from './errors.js';
+import { atoi } from './limit.js';
 import { Params, SINGLE } from './params.js';
 import { sendData, sendSuccess } from './respond.js';
 
@@ -62,9 +63,8 @@ function metadata(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply): Pr
   return handle(ctx, req, reply, async (call) => {
     const p = Params.from(req.query, req.body);
     const limitText = p.get('limit');
-    const limit = limitText === undefined || limitText === '' ? -1 : Number(limitText);
-    // Go's strconv.Atoi: an integer in int64's range, nothing else.
-    if (!/^[+-]?\d+$/.test(limitText ?? '0') || !Number.isSafeInteger(limit)) throw new ApiError('bad_data', 'limit must be a number');
+    const limit = limitText === undefined || limitText === '' ? -1 : atoi(limitText);
+    if (limit === undefined) throw new ApiError('bad_data', 'limit must be a number');
     const partial = p.bool('partial_response', ctx.defaults.partialResponse);
     const res = await ctx.proxy.metricMetadata(
       // The Metadata API's limit is an int32: one beyond it is no limit.
@@ -93,8 +93,8 @@ function tsdbStatus(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply): 
   return handle(ctx, req, reply, async (call) => {
     const p = Params.from(req.query, undefined);
     const limitText = p.get('limit');
-    const limit = limitText === undefined || limitText === '' ? 10 : Number(limitText);
-    if (!/^[+-]?\d+$/.test(limitText ?? '10') || !Number.isSafeInteger(limit) || limit < 1) throw new ApiError('bad_data', 'limit must be a positive number');
+    const limit = limitText === undefined || limitText === '' ? 10 : atoi(limitText);
+    if (limit === undefined || limit < 1) throw new ApiError('bad_data', 'limit must be a positive number');
     const engine = engineFor(ctx, p);
     const end = p.time('end', Date.now());
     const start = p.time('start', end - TSDB_STATUS_RANGE_MS);
