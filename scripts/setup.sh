@@ -18,6 +18,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 # redis-server (with redis-cli): the redis cache client's tests run a real one (the package never starts its service here).
 command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || missing+=(redis-server)
+# prometheus-alertmanager (0.25): the ruler's notifier test sends alerts to a real one, started on a free port.
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   as_root apt-get update -qq

@@ -5,3 +5,6 @@ export { StoreQueryable, aggregatesFor, type ReadOptions } from './queryable.js'
 export { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';
 export { DEFAULT_SELECT_TELEMETRY, type SelectTelemetryBuckets } from './proxy/telemetry.js';
 export { queryDataPieces } from './api/respond.js';
+export { rulesDataJson, alertsDataJson } from './api/rules.js';
+export { sendSuccess, sendError } from './api/respond.js';
+export { ApiError, invalidParam } from './api/errors.js';

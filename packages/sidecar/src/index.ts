@@ -9,4 +9,4 @@ export { Shipper, readShipperState, writeShipperState, SHIPPER_META_FILENAME, ty
 export { readFrames } from './remoteread.js';
 export { SidecarMetrics } from './metrics.js';
 export { Reloader, substituteEnv, type ReloaderOptions, type ReloadMethod } from './reloader.js';
-export { parsePrometheusHttpClientConfig, type PrometheusHttpClientConfig } from './httpclient.js';
+export { authorization, parsePrometheusHttpClientConfig, type PrometheusHttpClientConfig } from './httpclient.js';

@@ -7,6 +7,7 @@ import { register as registerQuery } from './query.js';
 import { register as registerQueryFrontend } from './query-frontend.js';
 import { register as registerCompact } from './compact.js';
 import { register as registerStore } from './store.js';
+import { register as registerRule } from './rule.js';
 import { register as registerQuickstart } from './quickstart.js';
 
 /**
@@ -19,6 +20,7 @@ export function registerCommands(program: Command): void {
   registerQueryFrontend(program);
   registerCompact(program);
   registerStore(program);
+  registerRule(program);
   registerQuickstart(program);
   const tools = program.command('tools').description('Tools for TSDB blocks and object storage buckets');
   registerDemoTools(tools);

@@ -23,14 +23,13 @@ export function rulesRoutes(ctx: ApiContext): FastifyPluginAsync {
         const type = (p.get('type') ?? '').toLowerCase();
         if (type !== '' && type !== 'alert' && type !== 'record') throw invalidParam('type', `not supported value ${JSON.stringify(type)}`);
         const { groups, warnings } = await rulesFor(ctx, req, type === 'alert' ? RulesType.ALERT : type === 'record' ? RulesType.RECORD : RulesType.ALL, call);
-        return sendSuccess(reply, `{"groups":[${groups.map(groupJson).join(',')}]}`, warnings);
+        return sendSuccess(reply, rulesDataJson(groups), warnings);
       }),
     );
     app.get('/api/v1/alerts', { schema: alertsSchema }, (req: FastifyRequest, reply: FastifyReply) =>
       handle(ctx, req, reply, async (call) => {
         const { groups, warnings } = await rulesFor(ctx, req, RulesType.ALERT, call);
-        const alerts = groups.flatMap((g) => g.rules.flatMap((r) => ('alert' in r ? r.alert.alerts : [])));
-        return sendSuccess(reply, `{"alerts":[${alerts.map(alertJson).join(',')}]}`, warnings);
+        return sendSuccess(reply, alertsDataJson(groups), warnings);
       }),
     );
   };
@@ -120,6 +119,17 @@ function withoutLabels(r: Rule, names: ReadonlySet<string>): Rule {
 // ---------------------------------------------------------------- JSON, as Prometheus 2.42's API writes it
 
 const STATES: Record<AlertState, string> = { [AlertState.INACTIVE]: 'inactive', [AlertState.PENDING]: 'pending', [AlertState.FIRING]: 'firing' };
+
+/** `/api/v1/rules`' data. */
+export function rulesDataJson(groups: readonly RuleGroup[]): string {
+  return `{"groups":[${groups.map(groupJson).join(',')}]}`;
+}
+
+/** `/api/v1/alerts`' data: the alerts of every alerting rule of `groups`. */
+export function alertsDataJson(groups: readonly RuleGroup[]): string {
+  const alerts = groups.flatMap((g) => g.rules.flatMap((r) => ('alert' in r ? r.alert.alerts : [])));
+  return `{"alerts":[${alerts.map(alertJson).join(',')}]}`;
+}
 
 export function labelsObject(ls: readonly Label[]): string {
   return JSON.stringify(Object.fromEntries(ls.map((l) => [l.name, l.value])));

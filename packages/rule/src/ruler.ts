@@ -1,0 +1,173 @@
+/**
+ * `strata rule`: Thanos' ruler in its stateless mode. It evaluates Prometheus recording and alerting
+ * rules through a querier's HTTP API (so over every replica, deduplicated, and all of history), sends
+ * the rules' samples over Prometheus' remote write, and its alerts to Alertmanager; it serves its rules
+ * and alerts in Prometheus' `/api/v1/rules` and `/api/v1/alerts`, and over Thanos' Rules API for
+ * queriers that list it as an endpoint.
+ */
+import { collectProcessMetrics, grpcServerMetrics, grpcServing, httpServing, Prober, startHttpServer, type Logger, type ServingConfig } from '@strata/runtime';
+import { serveStore, type ServerTLS } from '@strata/storeapi';
+import { isLegacyLabelName, type Labels } from '@strata/tsdb';
+import { Registry } from 'prom-client';
+import { ruleApi } from './api.js';
+import { ALERT_FOR_STATE_METRIC_NAME, type AlertNotification, type TemplateExpander } from './alerting.js';
+import { RuleManager } from './manager.js';
+import { RuleMetrics } from './metrics.js';
+import { Notifier, type Alert, type NotifierOptions } from './notifier.js';
+import type { AlertmanagerConfig } from './alertmanagerconfig.js';
+import { httpQueryClient } from './query.js';
+import { RemoteWriteStorage } from './remotewrite.js';
+import type { RemoteWriteConfig } from './remotewriteconfig.js';
+import { expandAlertTemplate } from './template/index.js';
+import { RulerStore } from './store.js';
+
+export interface RulerConfig extends ServingConfig {
+  ruleFiles: readonly string[];
+  evalIntervalMs: number;
+  resendDelayMs: number;
+  /** `--query` addresses and how to ask them. */
+  queryAddresses: readonly string[];
+  queryMethod: 'GET' | 'POST';
+  /** Where results go (`--remote-write.config`). */
+  remoteWrite: readonly RemoteWriteConfig[];
+  alertmanagers: readonly AlertmanagerConfig[];
+  /** `--alert.label-drop`, `--alert.relabel-config`. */
+  alertLabelDrop: readonly string[];
+  alertRelabelConfig?: NotifierOptions['relabel'];
+  /** `--alert.query-url`: the alerts' generator links, and templates' `$externalURL`. */
+  alertQueryUrl: string;
+  /** `--label`: added to every result, alert and rule, as a Prometheus' external labels. */
+  externalLabels: Labels;
+  /** `--for-outage-tolerance`, `--for-grace-period`, `--restore-ignored-label`: restoring alerts' `for` state after a start. */
+  forOutageToleranceMs: number;
+  forGracePeriodMs: number;
+  restoreIgnoredLabels: readonly string[];
+  /** PromQL syntax of the rule files' expressions. */
+  promqlCompat: 2 | 3;
+  httpAddress: string;
+  grpcAddress: string;
+  grpcTls?: ServerTLS;
+  logger: Logger;
+}
+
+export interface Ruler {
+  readonly httpAddress: string;
+  readonly grpcAddress: string;
+  readonly registry: Registry;
+  /** Reads the rule files again (SIGHUP, POST /-/reload). */
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const MS = 1_000_000n;
+
+export async function start(cfg: RulerConfig): Promise<Ruler> {
+  const { logger } = cfg;
+  const registry = new Registry();
+  collectProcessMetrics(registry);
+  const prober = new Prober('rule', registry);
+  const metrics = new RuleMetrics(registry);
+  const { query, lastSamples } = httpQueryClient({
+    addresses: cfg.queryAddresses,
+    method: cfg.queryMethod,
+    timeoutMs: 5 * 60_000,
+    onWarnings: (expr, warnings) => logger.warn('rule query answered with warnings', { query: expr, warnings: warnings.join(', ') }),
+  });
+  const storage = new RemoteWriteStorage(cfg.remoteWrite, { registry, logger, externalLabels: [...cfg.externalLabels.toArray()] });
+  const notifier = new Notifier(cfg.alertmanagers, { registry, logger, externalLabels: cfg.externalLabels, labelDrop: cfg.alertLabelDrop, ...(cfg.alertRelabelConfig !== undefined ? { relabel: cfg.alertRelabelConfig } : {}) });
+  if (cfg.alertmanagers.length === 0) logger.warn('no alertmanager configured');
+  const externalLabels = cfg.externalLabels.toRecord();
+  const templates = (ruleName: string, partialResponse: boolean): TemplateExpander => {
+    return (text, data) =>
+      expandAlertTemplate(`__alert_${ruleName}`, text, {
+        labels: data.labels.toRecord(),
+        externalLabels,
+        externalURL: cfg.alertQueryUrl,
+        value: data.value,
+        timestampMs: data.timeMs,
+        query: async (q, timeMs) => (await query(q, timeMs, { partialResponse })).map((x) => ({ labels: x.labels.toRecord(), value: x.value })),
+      });
+  };
+  const manager = new RuleManager({
+    ruleFiles: cfg.ruleFiles,
+    defaultIntervalNs: BigInt(cfg.evalIntervalMs) * MS,
+    query,
+    write: (samples, timeMs) => storage.append(samples.map((s) => ({ labels: s.labels.toArray(), samples: [{ t: timeMs, v: s.value }] }))),
+    send: (alerts, expr) => notifier.send(alerts.map((a) => notification(a, cfg.alertQueryUrl, expr))),
+    resendDelayNs: BigInt(cfg.resendDelayMs) * MS,
+    externalLabels: cfg.externalLabels,
+    templates,
+    promql: { compat: cfg.promqlCompat },
+    metrics,
+    logger,
+    restore: (partialResponse) => ({
+      outageToleranceNs: BigInt(cfg.forOutageToleranceMs) * MS,
+      forGracePeriodNs: BigInt(cfg.forGracePeriodMs) * MS,
+      lookup: async (labels, rangeNs) => {
+        const selector = forStateSelector(labels.without(cfg.restoreIgnoredLabels));
+        const [last] = await lastSamples(selector, Number(rangeNs / MS), Date.now(), { partialResponse });
+        return last;
+      },
+    }),
+  });
+  await manager.reload();
+
+  const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, plugins: [ruleApi(manager)], ...httpServing(cfg) });
+  prober.healthy();
+  let grpc;
+  try {
+    grpc = await serveStore(new RulerStore(cfg.externalLabels, () => manager.ruleGroups()), {
+      address: cfg.grpcAddress,
+      ...grpcServing(cfg, grpcServerMetrics(registry), logger),
+      ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}),
+    });
+  } catch (err) {
+    await http.close();
+    await manager.stop();
+    throw err;
+  }
+  prober.ready();
+  const served = grpc;
+  return {
+    httpAddress: http.address,
+    grpcAddress: served.address,
+    registry,
+    reload: () => manager.reload(),
+    async stop() {
+      prober.notReady('stopping');
+      await manager.stop();
+      await Promise.all([http.close(), served.stop(cfg.grpcGracePeriodMs)]);
+      await Promise.all([storage.close(), notifier.stop()]);
+    },
+  };
+}
+
+/**
+ * What Alertmanager is sent for an alert (Thanos' ruler's notifyFunc): its labels and annotations, its
+ * times, and a link to its expression in the query UI of `--alert.query-url`.
+ */
+function notification(a: AlertNotification, queryUrl: string, expr: string): Alert {
+  return {
+    labels: a.labels.toArray(),
+    annotations: a.annotations,
+    startsAt: Number(a.startsAtNs / MS),
+    endsAt: Number(a.endsAtNs / MS),
+    generatorURL: `${queryUrl}${tableLinkForExpression(expr)}`,
+  };
+}
+
+/** The selector of an alert's `ALERTS_FOR_STATE` series (Prometheus' QueryforStateSeries: every label of the alert). */
+export function forStateSelector(labels: Labels): string {
+  const matchers = [`__name__="${ALERT_FOR_STATE_METRIC_NAME}"`, ...[...labels].map((l) => `${isLegacyLabelName(l.name) ? l.name : JSON.stringify(l.name)}=${JSON.stringify(l.value)}`)];
+  return `{${matchers.join(',')}}`;
+}
+
+/** Prometheus' strutil.TableLinkForExpression. */
+export function tableLinkForExpression(expr: string): string {
+  return `/graph?g0.expr=${goQueryEscape(expr)}&g0.tab=1`;
+}
+
+/** Go's url.QueryEscape: spaces as `+`, and everything but letters, digits and `-_.~` escaped. */
+function goQueryEscape(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+}
