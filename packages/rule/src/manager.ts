@@ -31,8 +31,8 @@ export interface ManagerOptions {
   promql: ParseOptions & { compat: 2 | 3 };
   metrics: RuleMetrics;
   logger: Logger;
-  /** How the groups of the first load restore their alerts' `for` state; given per group strategy. */
-  restore: (partialResponse: boolean) => RestoreOptions;
+  /** How the groups of the first load restore their alerts' `for` state. */
+  restore: RestoreOptions;
 }
 
 export class RuleManager {
@@ -111,7 +111,7 @@ export class RuleManager {
       externalLabels: this.opts.externalLabels,
       metrics: this.opts.metrics,
       logger: this.opts.logger,
-      ...(restore ? { restore: this.opts.restore(partialResponse) } : {}),
+      ...(restore ? { restore: this.opts.restore } : {}),
     });
   }
 

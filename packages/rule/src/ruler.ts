@@ -100,15 +100,15 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
     promql: { compat: cfg.promqlCompat },
     metrics,
     logger,
-    restore: (partialResponse) => ({
+    restore: {
       outageToleranceNs: BigInt(cfg.forOutageToleranceMs) * MS,
       forGracePeriodNs: BigInt(cfg.forGracePeriodMs) * MS,
+      // Whatever part of the series the endpoints give back is better than starting every `for` afresh.
       lookup: async (labels, rangeNs) => {
-        const selector = forStateSelector(labels.without(cfg.restoreIgnoredLabels));
-        const [last] = await lastSamples(selector, Number(rangeNs / MS), Date.now(), { partialResponse });
+        const [last] = await lastSamples(forStateSelector(labels.without(cfg.restoreIgnoredLabels)), Number(rangeNs / MS), Date.now(), { partialResponse: true });
         return last;
       },
-    }),
+    },
   });
   await manager.reload();
 

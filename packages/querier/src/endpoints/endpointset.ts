@@ -312,20 +312,33 @@ export class EndpointSet {
 
   /** Healthy endpoints that serve the StoreAPI, and strict ones however they are. */
   endpoints(): Endpoint[] {
+    return this.#endpoints(false);
+  }
+
+  /**
+   * Every healthy endpoint (and strict ones), the StoreAPI served or not, for the Rules, Metadata,
+   * Exemplars and Targets APIs: a stateless ruler serves its Rules API alone, as Thanos' querier finds it.
+   */
+  apiEndpoints(): Endpoint[] {
+    return this.#endpoints(true);
+  }
+
+  #endpoints(withoutStore: boolean): Endpoint[] {
     const out: Endpoint[] = [];
     for (const [address, s] of this.#states) {
       if (s.lastError !== null && !s.strict) continue;
       const info = s.strict ? (s.info ?? UNKNOWN_STORE) : s.info;
-      if (info === null || info.store === undefined) continue;
+      if (info === null || (info.store === undefined && !withoutStore)) continue;
       out.push({
         address,
         client: s.client,
         labelSets: s.labelSets,
-        minTime: info.store.minTime,
-        maxTime: info.store.maxTime,
+        // No data at all where no StoreAPI is served.
+        minTime: info.store?.minTime ?? MAX_INT64,
+        maxTime: info.store?.maxTime ?? MIN_INT64,
         componentType: info.componentType,
-        supportsWithoutReplicaLabels: info.store.supportsWithoutReplicaLabels,
-        supportsSharding: info.store.supportsSharding,
+        supportsWithoutReplicaLabels: info.store?.supportsWithoutReplicaLabels ?? false,
+        supportsSharding: info.store?.supportsSharding ?? false,
         metricMetadata: info.metricMetadata === true,
         rules: info.rules === true,
         exemplars: info.exemplars !== undefined,

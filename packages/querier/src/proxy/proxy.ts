@@ -345,7 +345,7 @@ export class ProxyStore implements StoreServer {
     fannedOut(ctx.signal);
     await Promise.all(
       this.endpoints
-        .endpoints()
+        .apiEndpoints()
         .filter(serves)
         .map(async (e) => {
           try {
