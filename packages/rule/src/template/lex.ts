@@ -278,7 +278,8 @@ export function lex(input: string): Item[] {
     emit('space');
   };
 
-  const lexIdentifier = (): boolean => {
+  /** Consumes a run of letters, digits and underscores; an error unless a terminator follows it. */
+  const alphaNumericRun = (): boolean => {
     let r: string | undefined;
     for (;;) {
       r = next();
@@ -287,7 +288,11 @@ export function lex(input: string): Item[] {
         break;
       }
     }
-    if (!atTerminator()) return errorf(`bad character ${goRune(r ?? '')}`);
+    return atTerminator() || errorf(`bad character ${goRune(r ?? '')}`);
+  };
+
+  const lexIdentifier = (): boolean => {
+    if (!alphaNumericRun()) return false;
     const word = input.slice(start, pos);
     const keyword = KEYWORDS.get(word);
     if (keyword !== undefined) emit(keyword);
@@ -309,15 +314,7 @@ export function lex(input: string): Item[] {
       emit(type === 'variable' ? 'variable' : 'dot');
       return true;
     }
-    let r: string | undefined;
-    for (;;) {
-      r = next();
-      if (!isAlphaNumeric(r)) {
-        backup(r);
-        break;
-      }
-    }
-    if (!atTerminator()) return errorf(`bad character ${goRune(r ?? '')}`);
+    if (!alphaNumericRun()) return false;
     emit(type);
     return true;
   };

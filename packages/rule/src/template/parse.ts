@@ -71,6 +71,11 @@ class Parser {
     if (nameItem.type !== 'string' && nameItem.type !== 'rawString') this.unexpected(nameItem, context);
     const name = this.unquoteItem(nameItem);
     this.expect('rightDelim', context);
+    this.definition(name, context);
+  }
+
+  /** The body of a template defined by `define` or `block` up to its `end`, parsed with variables of its own. */
+  private definition(name: string, context: string): void {
     const saved = { vars: this.vars, rangeDepth: this.rangeDepth };
     this.vars = ['$'];
     this.rangeDepth = 0;
@@ -200,14 +205,7 @@ class Parser {
     const token = this.nextNonSpace();
     const name = this.templateName(token, context);
     const pipe = this.pipeline(context, 'rightDelim');
-    const saved = { vars: this.vars, rangeDepth: this.rangeDepth };
-    this.vars = ['$'];
-    this.rangeDepth = 0;
-    const [list, end] = this.itemList();
-    if (end.kind !== 'end') this.errorf(`unexpected {{${end.kind}}} in ${context}`);
-    this.add(name, list);
-    this.vars = saved.vars;
-    this.rangeDepth = saved.rangeDepth;
+    this.definition(name, context);
     return { kind: 'template', pos: token.pos, name, pipe };
   }
 
