@@ -12,6 +12,8 @@ import { alertmanagerConfigFromUrl, parseRemoteWriteConfig, start as startRuler,
 import { nopLogger } from '@strata/runtime';
 import { start as startSidecar, type Sidecar } from '@strata/sidecar';
 import { Labels } from '@strata/tsdb';
+import { getBuffer, newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
+import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { alertmanagerAvailable, startAlertmanager, type AlertmanagerHandle } from '@strata/testing/alertmanager';
 import { freePort, sleep } from '@strata/testing/process';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
@@ -125,7 +127,7 @@ beforeAll(async () => {
     resendDelayMs: 60_000,
     queryAddresses: [querier.httpAddress],
     queryMethod: 'POST',
-    remoteWrite: parseRemoteWriteConfig(`remote_write: [{url: "${receiver.url}/api/v1/write", queue_config: {batch_send_deadline: 100ms}}]`),
+    storage: { remoteWrite: parseRemoteWriteConfig(`remote_write: [{url: "${receiver.url}/api/v1/write", queue_config: {batch_send_deadline: 100ms}}]`) },
     alertmanagers: alertmanager !== undefined ? [alertmanagerConfigFromUrl(alertmanager.url)] : [],
     alertLabelDrop: [],
     alertQueryUrl: 'http://querier.example.com',
@@ -165,7 +167,7 @@ function withRulerLabel(groups: (Json & { rules: Json[] })[]): Json[] {
   }));
 }
 
-describe('strata rule', () => {
+describe('strata rule, its results remote-written', () => {
   it('lists the rules and alerts Prometheus lists for the same file, templates expanded alike', async () => {
     const ours = groupsOf((await get(`http://${ruler.httpAddress}/api/v1/rules`)).body);
     const prometheus = groupsOf((await get(`${stack.replicas[0]?.url}/api/v1/rules`)).body);
@@ -262,5 +264,78 @@ describe('strata rule', () => {
       return since !== '' && Date.parse(since) < restartedAt;
     });
     expect(Date.parse(await pendingSince(ruler))).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+  });
+});
+
+describe('strata rule keeping its results in a TSDB of its own', () => {
+  let s3: S3Server;
+  let bucket: Bucket;
+  let stateful: Ruler;
+  let config: RulerConfig;
+  let viaRuler: Querier;
+  const dataDir = () => join(stack.dir, 'stateful');
+
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    bucket = newBucket(parseBucketConfig(s3.configYaml()));
+    config = {
+      ...rulerConfig,
+      ruleFiles: [sharedFile],
+      alertmanagers: [],
+      externalLabels: Labels.from({ ruler: 's' }),
+      // Blocks of 6 seconds, cut and shipped within seconds, so that the test sees them.
+      storage: { tsdb: { dir: dataDir(), blockDurationMs: 6_000, retentionMs: 0, compactionIntervalMs: 500 }, bucket, shipper: { syncIntervalMs: 500 } },
+    };
+    stateful = await startRuler(config);
+    viaRuler = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [stateful.grpcAddress], logger: nopLogger });
+  }, 60_000);
+
+  afterAll(async () => {
+    await viaRuler?.stop();
+    await stateful?.stop();
+    await bucket?.close();
+    await s3?.stop();
+  });
+
+  /** The evaluation times of `eval_time` the querier reads from the ruler over the last minute. */
+  async function evaluations(): Promise<number[]> {
+    const body = (await get(`http://${viaRuler.httpAddress}/api/v1/query?query=${encodeURIComponent('eval_time[1m]')}&time=${Date.now() / 1000}`)).body;
+    const result = (body.data as { result: { metric: Json; values: [number, string][] }[] }).result;
+    expect(result.map((r) => r.metric)).toEqual([{ __name__: 'eval_time', ruler: 's' }]);
+    return (result[0]?.values ?? []).map(([t, v]) => {
+      expect(Number(v)).toBe(t);
+      return Math.round(t * 1000);
+    });
+  }
+
+  /** Every evaluation 2 seconds after the one before: none lost. */
+  const contiguous = (ts: number[]) => ts.every((t, i) => i === 0 || t - (ts[i - 1] as number) === 2_000);
+
+  it('serves its results over the StoreAPI, cuts them into blocks and ships the blocks to the bucket', async () => {
+    const blocks = async () => {
+      const names: string[] = [];
+      for await (const e of bucket.list('')) if (/^[0-9A-Z]{26}\/$/.test(e.name)) names.push(e.name);
+      return names;
+    };
+    await until('a block shipped', async () => (await blocks()).length > 0, 60_000);
+    const [block] = await blocks();
+    const meta = JSON.parse((await getBuffer(bucket, `${block}meta.json`)).toString()) as { thanos: Json; minTime: number; maxTime: number };
+    expect(meta.thanos).toMatchObject({ labels: { ruler: 's' }, source: 'ruler', downsample: { resolution: 0 } });
+    expect(meta.maxTime % 6_000).toBe(0);
+    // Served once, from the block and the head, without gaps.
+    const ts = await evaluations();
+    expect(ts[0]).toBeLessThan(meta.maxTime);
+    expect(ts.at(-1)).toBeGreaterThan(meta.maxTime);
+    expect(contiguous(ts)).toBe(true);
+  });
+
+  it('loses nothing across a restart: its write-ahead log is read back', async () => {
+    const before = await evaluations();
+    await stateful.stop();
+    stateful = await startRuler({ ...config, grpcAddress: stateful.grpcAddress });
+    await until('an evaluation after the restart', async () => ((await evaluations()).at(-1) ?? 0) > (before.at(-1) ?? 0) + 2_000);
+    const after = await evaluations();
+    // Each evaluation before the restart is still there; the restart's own gap is the only one.
+    for (const t of before) if (t > Date.now() - 55_000) expect(after).toContain(t);
   });
 });

@@ -1,9 +1,9 @@
 /**
- * `strata rule`: Thanos' ruler in its stateless mode. It evaluates Prometheus recording and alerting
- * rules through a querier's HTTP API (so over every replica, deduplicated, and all of history), sends
- * the rules' samples over Prometheus' remote write, and its alerts to Alertmanager; it serves its rules
- * and alerts in Prometheus' `/api/v1/rules` and `/api/v1/alerts`, and over Thanos' Rules API for
- * queriers that list it as an endpoint.
+ * `strata rule`: Thanos' ruler. It evaluates Prometheus recording and alerting rules through a querier's
+ * HTTP API (so over every replica, deduplicated, and all of history), keeps the rules' samples in a TSDB
+ * of its own (served over the StoreAPI, its blocks shipped to the bucket) or sends them over Prometheus'
+ * remote write, and sends its alerts to Alertmanager; it serves its rules and alerts in Prometheus'
+ * `/api/v1/rules` and `/api/v1/alerts`, and over Thanos' Rules API for queriers that list it as an endpoint.
  */
 import { collectProcessMetrics, grpcServerMetrics, grpcServing, httpServing, Prober, startHttpServer, type Logger, type ServingConfig } from '@strata/runtime';
 import { serveStore, type ServerTLS } from '@strata/storeapi';
@@ -16,8 +16,7 @@ import { RuleMetrics } from './metrics.js';
 import { Notifier, type Alert, type NotifierOptions } from './notifier.js';
 import type { AlertmanagerConfig } from './alertmanagerconfig.js';
 import { httpQueryClient } from './query.js';
-import { RemoteWriteStorage } from './remotewrite.js';
-import type { RemoteWriteConfig } from './remotewriteconfig.js';
+import { openResultStorage, type ResultStorageConfig } from './results.js';
 import { expandAlertTemplate } from './template/index.js';
 import { RulerStore } from './store.js';
 
@@ -28,8 +27,8 @@ export interface RulerConfig extends ServingConfig {
   /** `--query` addresses and how to ask them. */
   queryAddresses: readonly string[];
   queryMethod: 'GET' | 'POST';
-  /** Where results go (`--remote-write.config`). */
-  remoteWrite: readonly RemoteWriteConfig[];
+  /** Where results go: `--remote-write.config`, else the local TSDB in `--data-dir`. */
+  storage: ResultStorageConfig;
   alertmanagers: readonly AlertmanagerConfig[];
   /** `--alert.label-drop`, `--alert.relabel-config`. */
   alertLabelDrop: readonly string[];
@@ -73,7 +72,7 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
     timeoutMs: 5 * 60_000,
     onWarnings: (expr, warnings) => logger.warn('rule query answered with warnings', { query: expr, warnings: warnings.join(', ') }),
   });
-  const storage = new RemoteWriteStorage(cfg.remoteWrite, { registry, logger, externalLabels: [...cfg.externalLabels.toArray()] });
+  const results = await openResultStorage(cfg.storage, { externalLabels: cfg.externalLabels, registry, logger });
   const notifier = new Notifier(cfg.alertmanagers, { registry, logger, externalLabels: cfg.externalLabels, labelDrop: cfg.alertLabelDrop, ...(cfg.alertRelabelConfig !== undefined ? { relabel: cfg.alertRelabelConfig } : {}) });
   if (cfg.alertmanagers.length === 0) logger.warn('no alertmanager configured');
   const externalLabels = cfg.externalLabels.toRecord();
@@ -92,7 +91,7 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
     ruleFiles: cfg.ruleFiles,
     defaultIntervalNs: BigInt(cfg.evalIntervalMs) * MS,
     query,
-    write: (samples, timeMs) => storage.append(samples.map((s) => ({ labels: s.labels.toArray(), samples: [{ t: timeMs, v: s.value }] }))),
+    write: (samples, timeMs) => results.write(samples, timeMs),
     send: (alerts, expr) => notifier.send(alerts.map((a) => notification(a, cfg.alertQueryUrl, expr))),
     resendDelayNs: BigInt(cfg.resendDelayMs) * MS,
     externalLabels: cfg.externalLabels,
@@ -116,7 +115,7 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
   prober.healthy();
   let grpc;
   try {
-    grpc = await serveStore(new RulerStore(cfg.externalLabels, () => manager.ruleGroups()), {
+    grpc = await serveStore(new RulerStore(cfg.externalLabels, () => manager.ruleGroups(), results.store), {
       address: cfg.grpcAddress,
       ...grpcServing(cfg, grpcServerMetrics(registry), logger),
       ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}),
@@ -124,6 +123,7 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
   } catch (err) {
     await http.close();
     await manager.stop();
+    await Promise.all([results.close(), notifier.stop()]);
     throw err;
   }
   prober.ready();
@@ -137,7 +137,7 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
       prober.notReady('stopping');
       await manager.stop();
       await Promise.all([http.close(), served.stop(cfg.grpcGracePeriodMs)]);
-      await Promise.all([storage.close(), notifier.stop()]);
+      await Promise.all([results.close(), notifier.stop()]);
     },
   };
 }

@@ -7,6 +7,8 @@ export { PrometheusStore, withoutExternalMatchers, type PrometheusState, type Pr
 export { PrometheusClient, PrometheusError, selector, type RemoteReadResponse } from './promclient.js';
 export { Shipper, readShipperState, writeShipperState, SHIPPER_META_FILENAME, type ShipperState, type SyncResult } from './shipper.js';
 export { readFrames } from './remoteread.js';
-export { SidecarMetrics } from './metrics.js';
+export { LocalBlocks, type LocalBlocksOptions } from './localblocks.js';
+export { finishedBlocks } from './tsdbdir.js';
+export { SidecarMetrics, shipperMetrics, type ShipperMetrics } from './metrics.js';
 export { Reloader, substituteEnv, type ReloaderOptions, type ReloadMethod } from './reloader.js';
 export { authorization, parsePrometheusHttpClientConfig, type PrometheusHttpClientConfig } from './httpclient.js';

@@ -2,7 +2,29 @@
 import { grpcServerMetrics, type GrpcServerObserver } from '@strata/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-export class SidecarMetrics {
+/** What the shipper counts (Thanos' shipper metrics); the ruler's shipper has them too. */
+export interface ShipperMetrics {
+  readonly uploads: Counter;
+  readonly uploadFailures: Counter;
+  readonly dirSyncs: Counter;
+  readonly dirSyncFailures: Counter;
+  readonly corruptedBlocks: Counter;
+  readonly lastSuccessfulUpload: Gauge;
+}
+
+export function shipperMetrics(registry: Registry): ShipperMetrics {
+  const registers = [registry];
+  return {
+    uploads: new Counter({ name: 'strata_shipper_uploads_total', help: 'Total number of uploaded blocks.', registers }),
+    uploadFailures: new Counter({ name: 'strata_shipper_upload_failures_total', help: 'Total number of block upload failures.', registers }),
+    dirSyncs: new Counter({ name: 'strata_shipper_dir_syncs_total', help: 'Total number of dir syncs.', registers }),
+    dirSyncFailures: new Counter({ name: 'strata_shipper_dir_sync_failures_total', help: 'Total number of failed dir syncs.', registers }),
+    corruptedBlocks: new Counter({ name: 'strata_shipper_corrupted_blocks_total', help: 'Total number of blocks whose meta.json could not be read.', registers }),
+    lastSuccessfulUpload: new Gauge({ name: 'strata_shipper_last_successful_upload_time', help: 'Unix time in seconds of the last successful block upload.', registers }),
+  };
+}
+
+export class SidecarMetrics implements ShipperMetrics {
   readonly prometheusUp: Gauge;
   readonly uploads: Counter;
   readonly uploadFailures: Counter;
@@ -19,16 +41,14 @@ export class SidecarMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.prometheusUp = new Gauge({ name: 'strata_sidecar_prometheus_up', help: 'Boolean indicator whether the sidecar can reach its Prometheus peer.', registers });
-    this.uploads = new Counter({ name: 'strata_shipper_uploads_total', help: 'Total number of uploaded blocks.', registers });
-    this.uploadFailures = new Counter({ name: 'strata_shipper_upload_failures_total', help: 'Total number of block upload failures.', registers });
-    this.dirSyncs = new Counter({ name: 'strata_shipper_dir_syncs_total', help: 'Total number of dir syncs.', registers });
-    this.dirSyncFailures = new Counter({ name: 'strata_shipper_dir_sync_failures_total', help: 'Total number of failed dir syncs.', registers });
-    this.corruptedBlocks = new Counter({ name: 'strata_shipper_corrupted_blocks_total', help: 'Total number of blocks whose meta.json could not be read.', registers });
-    this.lastSuccessfulUpload = new Gauge({
-      name: 'strata_shipper_last_successful_upload_time',
-      help: 'Unix time in seconds of the last successful block upload.',
-      registers,
-    });
+    ({
+      uploads: this.uploads,
+      uploadFailures: this.uploadFailures,
+      dirSyncs: this.dirSyncs,
+      dirSyncFailures: this.dirSyncFailures,
+      corruptedBlocks: this.corruptedBlocks,
+      lastSuccessfulUpload: this.lastSuccessfulUpload,
+    } = shipperMetrics(registry));
 
     this.seriesSources = new Counter({
       name: 'strata_sidecar_series_calls_total',

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { CHUNKS_DIRNAME, INDEX_FILENAME, MetaFetcher, uploadBlock } from '@strata/block';
 import { type Bucket, joinKey } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
-import { type BlockMeta, formatMeta, Labels, META_FILENAME, Resolution } from '@strata/tsdb';
-import type { SidecarMetrics } from './metrics.js';
+import { type BlockMeta, formatMeta, Labels, META_FILENAME, Resolution, type ThanosSource } from '@strata/tsdb';
+import type { ShipperMetrics } from './metrics.js';
 import { finishedBlocks } from './tsdbdir.js';
 
 export const SHIPPER_META_FILENAME = 'thanos.shipper.json';
@@ -44,7 +44,9 @@ export interface ShipperOptions {
   uploadConcurrency?: number;
   /** --shipper.meta-file-name: the state file's name in `dir` (default thanos.shipper.json). */
   metaFileName?: string;
-  metrics: SidecarMetrics;
+  /** meta.json's thanos.source of the blocks shipped (default sidecar). */
+  source?: ThanosSource;
+  metrics: ShipperMetrics;
   logger: Logger;
 }
 
@@ -222,7 +224,7 @@ export class Shipper {
           ...meta.thanos,
           labels: this.#opts.labels().toRecord(),
           downsample: { resolution: Resolution.Raw },
-          source: 'sidecar',
+          source: this.#opts.source ?? 'sidecar',
           segment_files: segments,
         },
       };

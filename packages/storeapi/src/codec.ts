@@ -273,7 +273,8 @@ function writeSeries(w: ProtoWriter, field: number, s: StoreSeries, size: number
   s.extraChunks?.write(w);
 }
 
-function writeAggrChunks(w: ProtoWriter, chunks: readonly AggrChunk[]): void {
+/** Writes chunks as the repeated `Series.chunks` field (tag, length, AggrChunk each). */
+export function writeAggrChunks(w: ProtoWriter, chunks: readonly AggrChunk[]): void {
   // Indexed, as in encodedSeriesSize.
   for (let i = 0; i < chunks.length; i++) {
     const c = chunks[i] as AggrChunk;

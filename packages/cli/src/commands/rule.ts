@@ -1,22 +1,23 @@
 import type { Command } from 'commander';
-import { alertmanagerConfigFromUrl, parseAlertingConfig, parseRelabelConfigYaml, parseRemoteWriteConfig, start, type AlertmanagerConfig } from '@strata/rule';
+import { alertmanagerConfigFromUrl, parseAlertingConfig, parseRelabelConfigYaml, parseRemoteWriteConfig, start, type AlertmanagerConfig, type ResultStorageConfig } from '@strata/rule';
 import { Labels } from '@strata/tsdb';
 import { parseDuration, parseLabelFlags } from '../flags.js';
-import { choiceFlag, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, servingFromFlags, startTracingFor, tracingConfigFromFlags, withServingFlags, yamlFlag } from './component.js';
+import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
+import { choiceFlag, hashFuncFlag, intFlag, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, servingFromFlags, startTracingFor, tracingConfigFromFlags, withServingFlags, yamlFlag } from './component.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
-/** `strata rule`: Thanos' ruler, stateless (its results remote-written), with `thanos rule`'s flags. */
+/** `strata rule`: Thanos' ruler, with `thanos rule`'s flags. */
 export function register(program: Command): void {
   const cmd = program
     .command('rule')
-    .description('Evaluate Prometheus recording and alerting rules through a querier: results remote-written, alerts sent to Alertmanager, rules served over the Rules API')
+    .description('Evaluate Prometheus recording and alerting rules through a querier: results kept in a TSDB of its own (served over the StoreAPI, shipped to the bucket) or remote-written, alerts sent to Alertmanager, rules served over the Rules API')
     .option('--rule-file <pattern>', 'rule files, as globs (repeatable); read again on SIGHUP or POST /-/reload', collect)
     .option('--eval-interval <duration>', 'evaluation interval of groups that set none', '1m')
     .option('--resend-delay <duration>', 'least time between two sends of a firing alert to Alertmanager', '1m')
     .option('--query <address>', "a querier's HTTP address, host:port or http(s)://host:port/prefix; dns+ and dnssrv+ resolve it (repeatable: asked in random order until one answers)", collect, [])
     .option('--query.http-method <method>', 'GET or POST for the instant queries', 'POST')
-    .option('--remote-write.config <yaml>', "where the rules' samples go: Prometheus' remote_write section, e.g. \"remote_write: [{url: http://prometheus:9090/api/v1/write}]\"")
+    .option('--remote-write.config <yaml>', "send the rules' samples over remote write instead of keeping them (Thanos' stateless ruler): Prometheus' remote_write section, e.g. \"remote_write: [{url: http://prometheus:9090/api/v1/write}]\"; empty: ignored")
     .option('--remote-write.config-file <path>', 'file with the remote write configuration')
     .option('--alertmanagers.url <url>', "Alertmanager to send alerts to, http(s)://host:port[/prefix] (repeatable); dns+ and dnssrv+ resolve it", collect, [])
     .option('--alertmanagers.config <yaml>', "the Alertmanagers in Thanos' YAML (alertmanagers: [{static_configs: [...], scheme, path_prefix, timeout, api_version, http_config}]); not with --alertmanagers.url")
@@ -30,18 +31,21 @@ export function register(program: Command): void {
     .option('--for-grace-period <duration>', 'after a start, a restored alert with a longer `for` fires no sooner than this', '10m')
     .option('--restore-ignored-label <name>', 'label left out when looking up ALERTS_FOR_STATE series to restore alerts, e.g. the replica label of HA rulers (repeatable)', collect, [])
     .option('--label <name="value">', "external label of the ruler's results, alerts and rules (repeatable), e.g. replica=\"A\" for HA rulers", collect, [])
-    .option('--data-dir <dir>', "Thanos' flag, accepted: the stateless ruler keeps nothing on disk", 'data/')
+    .option('--data-dir <dir>', "the ruler's TSDB: its write-ahead log and blocks (unused with --remote-write.config)", 'data/')
+    .option('--tsdb.block-duration <duration>', 'span of the blocks the TSDB cuts (and ships)', '2h')
+    .option('--tsdb.retention <duration>', 'how long blocks are kept on local disk (0: for ever)', '48h')
+    .option('--tsdb.no-lockfile', "Thanos' flag, accepted: the TSDB takes no lock file", false)
+    .option('--tsdb.wal-compression', "Thanos' flag, accepted: the write-ahead log is not compressed (a ruler writes little)", true)
+    .option('--shipper.allow-out-of-order-uploads', 'a block that fails to upload does not hold back newer ones (it is retried on the next sync)', false)
+    .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json ("": none, as Thanos)', '')
+    .option('--shipper.upload-concurrency <n>', 'files of one block uploaded at once (0: one at a time, as Thanos)', '0')
     .option('--query.promql-compat <version>', "PromQL syntax of the rule files' expressions, and how the Rules API prints them: 3 (Prometheus 3) or 2 (Prometheus 2)", '3')
     .option('--grpc-address <host:port>', 'listen address of the Rules API', '0.0.0.0:10901')
     .option('--http-address <host:port>', 'listen address of /api/v1/rules, /api/v1/alerts, /-/reload, /metrics and probes', '0.0.0.0:10902');
-  withServingFlags(cmd, { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
+  withServingFlags(withObjstoreFlags(cmd, 'objstore', "the bucket the ruler's blocks are shipped to (none: kept locally)"), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'rule', logger);
     const serving = await servingFromFlags(o, logger);
-    const remoteWrite = await yamlFlag(o, 'remote-write.config');
-    if (remoteWrite === undefined || remoteWrite.trim() === '') {
-      throw new Error('strata rule runs stateless: give --remote-write.config(-file), naming where the results go (a Prometheus with --web.enable-remote-write-receiver and its sidecar, or any remote-write receiver); a ruler keeping its own TSDB is not offered');
-    }
     const queries = o.query as string[];
     if (queries.length === 0) throw new Error('no --query parameter was given');
     const duplicate = queries.find((q, i) => queries.indexOf(q) !== i);
@@ -54,7 +58,7 @@ export function register(program: Command): void {
       resendDelayMs: parseDuration(String(o.resendDelay)),
       queryAddresses: queries,
       queryMethod: choiceFlag(o['query.httpMethod'], '--query.http-method', ['GET', 'POST']) as 'GET' | 'POST',
-      remoteWrite: parseRemoteWriteConfig(remoteWrite),
+      storage: await storageFromFlags(o),
       alertmanagers: await alertmanagersFromFlags(o),
       alertLabelDrop: o['alert.labelDrop'] as string[],
       ...(alertRelabel !== undefined ? { alertRelabelConfig: parseRelabelConfigYaml(alertRelabel, '--alert.relabel-config') } : {}),
@@ -79,6 +83,25 @@ export function register(program: Command): void {
       await tracing.stop();
     });
   });
+}
+
+/**
+ * Where the results go, as Thanos decides: a remote write configuration (not empty) makes the ruler
+ * stateless; else its TSDB in --data-dir, shipped to the bucket of --objstore.config(-file) if given.
+ */
+async function storageFromFlags(o: Record<string, unknown>): Promise<ResultStorageConfig> {
+  const remoteWrite = await yamlFlag(o, 'remote-write.config');
+  if (remoteWrite !== undefined && remoteWrite.trim() !== '') return { remoteWrite: parseRemoteWriteConfig(remoteWrite) };
+  const bucket = await bucketFromFlags(o, 'objstore');
+  return {
+    tsdb: { dir: String(o.dataDir), blockDurationMs: parseDuration(String(o['tsdb.blockDuration'])), retentionMs: parseDuration(String(o['tsdb.retention'])) },
+    ...(bucket !== undefined ? { bucket } : {}),
+    shipper: {
+      hashFiles: hashFuncFlag(String(o.hashFunc)),
+      allowOutOfOrderUploads: o['shipper.allowOutOfOrderUploads'] === true,
+      uploadConcurrency: intFlag(o['shipper.uploadConcurrency'], '--shipper.upload-concurrency', 0),
+    },
+  };
 }
 
 /** --alertmanagers.url or --alertmanagers.config(-file), as Thanos: not both. */

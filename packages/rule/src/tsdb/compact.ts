@@ -1,0 +1,59 @@
+/**
+ * Cutting the head into blocks and deleting old blocks, as Prometheus' DB does for its head
+ * (tsdb/db.go Compact, compactHead; compact.go Write; db.go BeyondTimeRetention).
+ */
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BlockWriter, type BlockMeta, Labels, type ThanosMeta } from '@strata/tsdb';
+import type { Head } from './head.js';
+
+/**
+ * The range of the head to cut into a block next, if the head spans more than one and a half chunk
+ * ranges (Prometheus' head.compactable): from its oldest sample to the end of that sample's
+ * chunk-range-aligned window (rangeForTimestamp).
+ */
+export function nextBlockRange(head: Head): { minTime: number; maxTime: number } | undefined {
+  const width = head.chunkRange;
+  if (!(head.maxTime - head.minTime > (width / 2) * 3)) return undefined;
+  const minTime = head.minTime;
+  return { minTime, maxTime: Math.floor(minTime / width) * width + width };
+}
+
+/**
+ * Writes the head's samples in [minTime, maxTime) as a block in `dir` (under a temporary name, renamed
+ * when complete), its meta.json carrying `thanos`; undefined if the range holds no sample, which
+ * Prometheus does not write a block for either. The block's range is the one asked for, as Prometheus'
+ * (the first block starts at the first sample, the next ones at a multiple of the chunk range).
+ */
+export async function writeHeadBlock(dir: string, head: Head, range: { minTime: number; maxTime: number }, thanos: ThanosMeta): Promise<BlockMeta | undefined> {
+  const series = head.select([], range.minTime, range.maxTime - 1).sort((a, b) => Labels.compare(a.labels, b.labels));
+  if (series.length === 0) return undefined;
+  const w = await BlockWriter.create(dir, { range, thanos });
+  try {
+    // Chunks never cross a multiple of the chunk range, so they lie wholly inside the range or outside it.
+    for (const s of series) await w.addChunkSeries(s.labels, s.chunksIn(range.minTime, range.maxTime - 1));
+  } catch (e) {
+    await w.abort();
+    throw e;
+  }
+  return w.close();
+}
+
+/**
+ * The blocks beyond the time retention: those ending more than `retentionMs` before the newest block
+ * ends, and every block older than one of them (Prometheus' BeyondTimeRetention).
+ */
+export function beyondRetention(blocks: readonly BlockMeta[], retentionMs: number): BlockMeta[] {
+  const byEnd = [...blocks].sort((a, b) => b.maxTime - a.maxTime);
+  const newest = byEnd[0];
+  if (newest === undefined || !(retentionMs > 0)) return [];
+  const i = byEnd.findIndex((b) => newest.maxTime - b.maxTime > retentionMs);
+  return i < 0 ? [] : byEnd.slice(i);
+}
+
+/** Deletes a block as Prometheus does: renamed out of sight (`<ulid>.tmp-for-deletion`) first, so no reader takes a half-deleted one for a block. */
+export async function deleteBlock(dir: string, ulid: string): Promise<void> {
+  const gone = join(dir, `${ulid}.tmp-for-deletion`);
+  await rename(join(dir, ulid), gone);
+  await rm(gone, { recursive: true, force: true });
+}

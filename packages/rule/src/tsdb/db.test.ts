@@ -1,0 +1,242 @@
+import { appendFile, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { createLogger, type Logger } from '@strata/runtime';
+import {
+  type CallContext,
+  decodeSeriesResponse,
+  encodeSeriesResponse,
+  fromStoreSeries,
+  labelNamesRequest,
+  labelValuesRequest,
+  MatcherType,
+  seriesRequest,
+  type SeriesRequest,
+} from '@strata/storeapi';
+import { isStaleNaN, isULID, Labels, parseMeta, STALE_NAN, ValueType } from '@strata/tsdb';
+import { tempDir } from '@strata/testing/process';
+import { RuleDB, type RuleDBOptions } from './db.js';
+import { WAL_DIR } from './wal.js';
+
+const HOUR = 3_600_000;
+const BLOCK = 2 * HOUR;
+/** A fixed start, aligned to the block duration. */
+const T0 = 1_700_000_000_000 - (1_700_000_000_000 % BLOCK);
+const EXT = Labels.from({ replica: 'r1', ruler: 'a' });
+const ctx: CallContext = { signal: new AbortController().signal };
+const NAME = { type: MatcherType.RE, name: '__name__', value: '.+' };
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let warnings: string[];
+let logger: Logger;
+let open: RuleDB[];
+
+beforeEach(async () => {
+  tmp = await tempDir('strata-ruledb-');
+  warnings = [];
+  logger = createLogger({ write: (line) => void (line.includes('level=warn') && warnings.push(line)) });
+  open = [];
+});
+afterEach(async () => {
+  for (const db of open) await db.close();
+  await tmp.cleanup();
+});
+
+async function openDB(o: Partial<RuleDBOptions> = {}): Promise<RuleDB> {
+  const db = await RuleDB.open({ dir: tmp.path, blockDurationMs: BLOCK, retentionMs: 48 * HOUR, externalLabels: EXT, registry: new Registry(), logger, ...o });
+  open.push(db);
+  return db;
+}
+
+const series = (name: string, extra: Record<string, string> = {}) => Labels.from({ __name__: name, ...extra });
+
+/** Appends one sample a minute of each named series over [from, to). */
+function fill(db: RuleDB, names: readonly string[], from: number, to: number, value: (t: number) => number = (t) => t / 1000): void {
+  for (let t = from; t < to; t += 60_000) db.append(names.map((n) => ({ labels: series(n), value: value(t) })), t);
+}
+
+interface Sample {
+  t: number;
+  v: number;
+}
+
+/** The Series call's answer as it goes over the wire (encoded, decoded): labels → samples, and each series' chunk ranges. */
+async function query(db: RuleDB, req: Partial<SeriesRequest> = {}): Promise<{ labels: string; samples: Sample[]; chunks: [number, number][] }[]> {
+  const out: { labels: string; samples: Sample[]; chunks: [number, number][] }[] = [];
+  for await (const f of db.store.series(seriesRequest({ minTime: 0, maxTime: Number.MAX_SAFE_INTEGER, matchers: [NAME], ...req }), ctx)) {
+    if ('warning' in f) throw new Error(f.warning);
+    if (!('series' in f) && !('run' in f)) continue;
+    for (const s of 'run' in f ? f.run : [f.series]) {
+      const decoded = decodeSeriesResponse(encodeSeriesResponse({ series: s }));
+      if (!('series' in decoded)) throw new Error('not a series');
+      const cs = fromStoreSeries(decoded.series);
+      const samples: Sample[] = [];
+      for (const c of cs.chunks) {
+        const it = c.chunk.iterator();
+        while (it.next() === ValueType.Float) samples.push({ t: it.atT(), v: it.atFloat() });
+      }
+      out.push({ labels: cs.labels.toString(), samples, chunks: cs.chunks.map((c) => [c.minTime, c.maxTime]) });
+    }
+  }
+  return out;
+}
+
+const blockDirs = async () => (await readdir(tmp.path)).filter(isULID).sort();
+const walSegments = async () => (await readdir(join(tmp.path, WAL_DIR))).sort();
+
+describe('RuleDB', () => {
+  it('serves appended samples with the external labels, sorted by labels, honouring matchers, time and replica labels', async () => {
+    const db = await openDB();
+    db.append([{ labels: series('b'), value: 1 }, { labels: series('a', { x: '1' }), value: 2 }], T0);
+    db.append([{ labels: series('b'), value: 3 }], T0 + 60_000);
+    expect(await query(db)).toEqual([
+      { labels: '{__name__="a", replica="r1", ruler="a", x="1"}', samples: [{ t: T0, v: 2 }], chunks: [[T0, T0]] },
+      { labels: '{__name__="b", replica="r1", ruler="a"}', samples: [{ t: T0, v: 1 }, { t: T0 + 60_000, v: 3 }], chunks: [[T0, T0 + 60_000]] },
+    ]);
+    expect((await query(db, { minTime: T0 + 1 })).map((s) => s.labels)).toEqual(['{__name__="b", replica="r1", ruler="a"}']);
+    expect(await query(db, { matchers: [NAME, { type: MatcherType.EQ, name: 'ruler', value: 'other' }] })).toEqual([]);
+    expect((await query(db, { matchers: [NAME, { type: MatcherType.EQ, name: 'ruler', value: 'a' }], withoutReplicaLabels: ['replica'], skipChunks: true })).map((s) => [s.labels, s.chunks])).toEqual([
+      ['{__name__="a", ruler="a", x="1"}', []],
+      ['{__name__="b", ruler="a"}', []],
+    ]);
+    await expect(query(db, { matchers: [{ type: MatcherType.EQ, name: 'ruler', value: 'a' }] })).rejects.toThrow(/no matchers/);
+    expect((await db.store.labelNames(labelNamesRequest(), ctx)).names).toEqual(['__name__', 'replica', 'ruler', 'x']);
+    expect((await db.store.labelValues(labelValuesRequest({ label: '__name__', matchers: [{ type: MatcherType.EQ, name: 'x', value: '1' }] }), ctx)).values).toEqual(['a']);
+    const info = await db.store.info(ctx);
+    expect(info.labelSets).toEqual([[...EXT.toArray()]]);
+    expect(info.store?.minTime).toBe(T0);
+  });
+
+  it('drops and counts samples at or before their series’ last one, and keeps stale markers bit for bit', async () => {
+    const registry = new Registry();
+    const db = await openDB({ registry });
+    db.append([{ labels: series('a'), value: 1 }], T0 + 60_000);
+    db.append([{ labels: series('a'), value: 2 }, { labels: series('b'), value: 5 }], T0 + 60_000);
+    db.append([{ labels: series('a'), value: 3 }], T0);
+    db.append([{ labels: series('a'), value: STALE_NAN }, { labels: series('a'), value: 4 }], T0 + 120_000);
+    const [a] = await query(db);
+    expect(a!.samples.map((s) => s.t)).toEqual([T0 + 60_000, T0 + 120_000]);
+    expect(isStaleNaN(a!.samples[1]!.v)).toBe(true);
+    const text = await registry.metrics();
+    expect(text).toContain('prometheus_tsdb_out_of_order_samples_total{type="float"} 3');
+    expect(text).toContain('prometheus_tsdb_head_samples_appended_total{type="float"} 3');
+    expect(text).toContain('prometheus_tsdb_head_series 2');
+  });
+
+  it('replays the WAL after a close, keeping the stale marker', async () => {
+    let db = await openDB();
+    fill(db, ['a', 'b'], T0, T0 + HOUR);
+    db.append([{ labels: series('a'), value: STALE_NAN }], T0 + HOUR);
+    const before = await query(db);
+    await db.close();
+    db = await openDB();
+    const after = await query(db);
+    expect(after).toEqual(before);
+    expect(isStaleNaN(after[0]!.samples.at(-1)!.v)).toBe(true);
+    expect(warnings).toEqual([]);
+    // Appends go on where they were.
+    db.append([{ labels: series('a'), value: 1 }], T0 + HOUR);
+    db.append([{ labels: series('a'), value: 1 }], T0 + HOUR + 60_000);
+    expect((await query(db))[0]!.samples.length).toBe(62);
+  });
+
+  it('after a crash mid-write, replays everything flushed, warns about the torn tail and truncates it', async () => {
+    const db = await openDB();
+    fill(db, ['a'], T0, T0 + 10 * 60_000);
+    const [segment] = await walSegments();
+    const file = join(tmp.path, WAL_DIR, segment!);
+    const whole = (await stat(file)).size;
+    db.append([{ labels: series('a'), value: 99 }], T0 + 10 * 60_000);
+    // The process dies while writing the last record: a few of its bytes made it.
+    await truncate(file, whole + 5);
+    open = [];
+    const registry = new Registry();
+    const again = await openDB({ registry });
+    expect((await query(again))[0]!.samples.map((s) => s.v)).toEqual(Array.from({ length: 10 }, (_, i) => (T0 + i * 60_000) / 1000));
+    expect(warnings.join('')).toMatch(/torn or corrupt record.*offset=\d+/);
+    expect(await registry.metrics()).toContain('prometheus_tsdb_wal_corruptions_total 1');
+    expect((await stat(file)).size).toBe(whole);
+    await again.close();
+    // The repaired segment is an earlier one now, and replays cleanly.
+    open = [];
+    warnings = [];
+    expect((await query(await openDB()))[0]!.samples.length).toBe(10);
+    expect(warnings).toEqual([]);
+  });
+
+  it('fails to open on a corrupt record in a segment before the last, naming the file and offset', async () => {
+    const db = await openDB();
+    fill(db, ['a'], T0, T0 + 10 * 60_000);
+    await db.close();
+    open = [];
+    const [first] = await walSegments();
+    const file = join(tmp.path, WAL_DIR, first!);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 3] ^= 0xff;
+    await writeFile(file, bytes);
+    // A later segment, as the next open would start.
+    await appendFile(join(tmp.path, WAL_DIR, '00000099.rwal'), new Uint8Array());
+    await expect(openDB()).rejects.toThrow(new RegExp(`WAL segment .*${first!.replace('.', '\\.')}: corrupt record: CRC mismatch at offset \\d+`));
+  });
+
+  it('cuts the oldest aligned range into a block once the head spans 1.5 block durations, truncating head and WAL', async () => {
+    const db = await openDB();
+    const start = T0 + 30 * 60_000;
+    fill(db, ['a', 'b'], start, T0 + 3 * HOUR + 30 * 60_000);
+    await db.compact();
+    expect(await blockDirs()).toEqual([]);
+    fill(db, ['a', 'b'], T0 + 3 * HOUR + 30 * 60_000, T0 + 3 * HOUR + 32 * 60_000);
+    const segmentsBefore = await walSegments();
+    await db.compact();
+    const [ulid, ...more] = await blockDirs();
+    expect(more).toEqual([]);
+    const meta = parseMeta(await readFile(join(tmp.path, ulid!, 'meta.json'), 'utf8'));
+    // From the first sample to the end of its 2 h window, as Prometheus' first head block.
+    expect([meta.minTime, meta.maxTime]).toEqual([start, T0 + BLOCK]);
+    expect(meta.stats).toEqual({ numSamples: 180, numSeries: 2, numChunks: 2 });
+    expect(meta.thanos).toEqual({ version: 1, labels: EXT.toRecord(), downsample: { resolution: 0 }, source: 'ruler' });
+    // A new segment; the one holding samples after the cut stays.
+    const segmentsAfter = await walSegments();
+    expect(segmentsAfter).toEqual([...segmentsBefore, expect.stringMatching(/\.rwal$/)]);
+    // All of it is still served, the block's and the head's chunks of a series as one series, in order.
+    const merged = await query(db, { matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'a' }] });
+    expect(merged).toHaveLength(1);
+    const [a] = merged;
+    expect(a!.samples.map((s) => s.t)).toEqual(Array.from({ length: 182 }, (_, i) => start + i * 60_000));
+    expect(a!.chunks.every(([lo], i) => i === 0 || lo > a!.chunks[i - 1]![1])).toBe(true);
+    // Samples the block holds are refused now.
+    db.append([{ labels: series('c'), value: 1 }], T0 + BLOCK - 1);
+    expect((await query(db)).map((s) => s.labels)).not.toContain('{__name__="c", replica="r1", ruler="a"}');
+    // After a restart, the head is what the WAL holds after the cut, and the block is served.
+    await db.close();
+    open = [];
+    const again = await openDB();
+    expect(await query(again, { matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'a' }] })).toEqual([a]);
+  });
+
+  it('deletes the WAL segments whose samples are all in blocks, and blocks beyond the retention', async () => {
+    const db = await openDB({ retentionMs: 4 * HOUR });
+    for (let h = 0; h < 12; h++) {
+      fill(db, ['a'], T0 + h * HOUR, T0 + (h + 1) * HOUR);
+      await db.compact();
+    }
+    const metas = await Promise.all((await blockDirs()).map(async (d) => parseMeta(await readFile(join(tmp.path, d, 'meta.json'), 'utf8'))));
+    // Blocks up to T0+10h were cut; those ending more than 4 h before the newest went.
+    expect(metas.map((m) => [(m.minTime - T0) / HOUR, (m.maxTime - T0) / HOUR])).toEqual([
+      [4, 6],
+      [6, 8],
+      [8, 10],
+    ]);
+    expect((await walSegments()).length).toBeLessThanOrEqual(3);
+    const [a] = await query(db);
+    expect(a!.samples[0]!.t).toBe(T0 + 4 * HOUR);
+    expect(a!.samples.length).toBe(8 * 60);
+    const again = await (async () => {
+      await db.close();
+      open = [];
+      return openDB({ retentionMs: 4 * HOUR });
+    })();
+    expect(await query(again)).toEqual([a]);
+  });
+});

@@ -1,0 +1,246 @@
+/**
+ * The ruler's write-ahead log: what the head holds is rebuilt from it after a restart. It is Strata's own
+ * format, not Prometheus' (wlog), and simpler: the ruler writes few series, at an evaluation's pace.
+ *
+ *   <dir>/wal/<8-digit sequence>.rwal   segments, replayed in sequence order
+ *
+ * Segment names are not plain numbers so that Prometheus' tools (promtool tsdb dump of the data
+ * directory), which take only numeric names for their own WAL's segments, pass over them.
+ *
+ *   segment := record*
+ *   record  := BE32 len(payload) | BE32 CRC32C(payload) | payload
+ *   payload := 0x01 series  uvarint n | (uvarint ref | uvarint k | (uvarintStr name | uvarintStr value) × k) × n
+ *            | 0x02 samples varint t | uvarint n | (uvarint ref | BE32 hi | BE32 lo) × n
+ *
+ * A samples record holds one evaluation's samples, all at time t (ms); a value is its float64 bits
+ * (hi:lo), so NaN payloads such as the stale marker survive. Refs name series within a segment: each
+ * segment starts with a series record of every series in the head when it was started, and a series
+ * created later is recorded before its first sample, so a segment is replayed alone and any earlier
+ * one can be deleted.
+ *
+ * Each `log` call is one write(2) of its records: once it returns, a crash of the process loses none of
+ * it. Segments are fsync'ed when they are finished and on close (a power loss may lose what the
+ * current segment got since it started, as with Prometheus' WAL pages).
+ *
+ * A torn or corrupt record in the last segment is what a crash mid-write leaves: replay stops there
+ * and the segment is truncated to the records before it (its remaining records are lost). In an
+ * earlier segment, it is damage: opening fails, naming the file and offset.
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CorruptionError, crc32c, Decbuf, Encbuf, floatFromBits, floatHi, floatLo, type Label, Labels } from '@strata/tsdb';
+
+export const WAL_DIR = 'wal';
+const SEGMENT_RE = /^(\d{8})\.rwal$/;
+const HEADER_BYTES = 8;
+const SERIES_RECORD = 1;
+const SAMPLES_RECORD = 2;
+/** A record longer than this is taken for a corrupt length (a samples record of a million series is ~14 MB). */
+const MAX_RECORD_BYTES = 256 * 1024 ** 2;
+
+export interface WALSeries {
+  readonly ref: number;
+  readonly labels: Labels;
+}
+
+export interface ReplayHandler {
+  /** A samples record, its refs resolved to the labels their segment's series records gave them. */
+  samples(t: number, labels: readonly Labels[], values: Float64Array): void;
+  /** A torn or corrupt tail of the last segment was cut off. */
+  tornTail(file: string, offset: number, reason: string): void;
+}
+
+interface Segment {
+  readonly seq: number;
+  /** Latest sample time in the segment (-Infinity without samples): whether truncate may delete it. */
+  maxTime: number;
+}
+
+const segmentName = (seq: number) => `${String(seq).padStart(8, '0')}.rwal`;
+
+export class WAL {
+  readonly dir: string;
+  /** Finished segments, oldest first. */
+  readonly #done: Segment[];
+  #current: Segment | undefined;
+  #fd: number | undefined;
+  readonly #enc = new Encbuf(1 << 16);
+
+  private constructor(dir: string, done: Segment[]) {
+    this.dir = dir;
+    this.#done = done;
+  }
+
+  /** Replays `<dataDir>/wal` into `handler`; writing starts in a new segment (`startSegment`). */
+  static async open(dataDir: string, handler: ReplayHandler): Promise<WAL> {
+    const dir = join(dataDir, WAL_DIR);
+    await mkdir(dir, { recursive: true });
+    const seqs = (await readdir(dir))
+      .map((n) => SEGMENT_RE.exec(n)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const done: Segment[] = [];
+    for (const [i, seq] of seqs.entries()) done.push({ seq, maxTime: await replaySegment(join(dir, segmentName(seq)), i === seqs.length - 1, handler) });
+    return new WAL(dir, done);
+  }
+
+  /** The segments' file names, oldest first (the current one last). */
+  segments(): string[] {
+    return [...this.#done, ...(this.#current !== undefined ? [this.#current] : [])].map((s) => join(this.dir, segmentName(s.seq)));
+  }
+
+  /** Finishes the current segment (fsync'ed) and starts the next with a series record of `series` (the head's). */
+  startSegment(series: readonly WALSeries[]): void {
+    this.#finish();
+    const seq = (this.#done[this.#done.length - 1]?.seq ?? 0) + 1;
+    this.#fd = openSync(join(this.dir, segmentName(seq)), 'wx');
+    this.#current = { seq, maxTime: -Infinity };
+    if (series.length > 0) {
+      this.#enc.reset();
+      putSeries(this.#enc, series);
+      writeSync(this.#fd, this.#enc.get());
+    }
+  }
+
+  /**
+   * Writes the series an evaluation created, then its samples at `t` (`values[i]` for `refs[i]`; a
+   * Float64Array, as a plain array would quiet the stale marker's NaN), in one write.
+   */
+  log(created: readonly WALSeries[], t: number, refs: readonly number[], values: Float64Array): void {
+    const fd = this.#fd;
+    if (fd === undefined) throw new Error('WAL: no segment started');
+    const e = this.#enc;
+    e.reset();
+    if (created.length > 0) putSeries(e, created);
+    record(e, SAMPLES_RECORD, () => {
+      e.putVarint(t);
+      e.putUvarint(refs.length);
+      for (let i = 0; i < refs.length; i++) {
+        const v = values[i] as number;
+        e.putUvarint(refs[i] as number);
+        e.putBE32(floatHi(v));
+        e.putBE32(floatLo(v));
+      }
+    });
+    writeSync(fd, e.get());
+    const cur = this.#current as Segment;
+    if (refs.length > 0) cur.maxTime = Math.max(cur.maxTime, t);
+  }
+
+  /** Deletes the finished segments whose samples all lie before `mint` (they are in blocks now). */
+  async truncate(mint: number): Promise<void> {
+    for (let i = 0; i < this.#done.length; ) {
+      const s = this.#done[i] as Segment;
+      if (s.maxTime >= mint) {
+        i++;
+        continue;
+      }
+      await rm(join(this.dir, segmentName(s.seq)), { force: true });
+      this.#done.splice(i, 1);
+    }
+  }
+
+  close(): void {
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#fd === undefined) return;
+    fsyncSync(this.#fd);
+    closeSync(this.#fd);
+    this.#fd = undefined;
+    this.#done.push(this.#current as Segment);
+    this.#current = undefined;
+  }
+}
+
+/** Appends a record of `type` whose body `body` writes, with its length and CRC. */
+function record(e: Encbuf, type: number, body: () => void): void {
+  const start = e.length;
+  e.putBE32(0);
+  e.putBE32(0);
+  e.putByte(type);
+  body();
+  const payload = e.get().subarray(start + HEADER_BYTES);
+  e.setBE32(start, payload.length);
+  e.setBE32(start + 4, crc32c(payload));
+}
+
+function putSeries(e: Encbuf, series: readonly WALSeries[]): void {
+  record(e, SERIES_RECORD, () => {
+    e.putUvarint(series.length);
+    for (const s of series) {
+      e.putUvarint(s.ref);
+      e.putUvarint(s.labels.size);
+      for (const l of s.labels) {
+        e.putUvarintStr(l.name);
+        e.putUvarintStr(l.value);
+      }
+    }
+  });
+}
+
+/** Replays one segment; returns its latest sample time. */
+async function replaySegment(file: string, last: boolean, handler: ReplayHandler): Promise<number> {
+  const bytes = new Uint8Array(await readFile(file));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const refs = new Map<number, Labels>();
+  let maxTime = -Infinity;
+  let pos = 0;
+  while (pos < bytes.length) {
+    let reason: string | undefined;
+    const len = pos + HEADER_BYTES <= bytes.length ? view.getUint32(pos) : -1;
+    const end = pos + HEADER_BYTES + len;
+    if (len < 0) reason = 'torn record header';
+    else if (len > MAX_RECORD_BYTES || end > bytes.length) reason = `record of ${len} bytes runs past the end of the segment`;
+    else if (crc32c(bytes, 0, pos + HEADER_BYTES, end) !== view.getUint32(pos + 4)) reason = 'CRC mismatch';
+    else {
+      try {
+        const t = decodeRecord(new Decbuf(bytes.subarray(pos + HEADER_BYTES, end), 'WAL record', pos + HEADER_BYTES), refs, handler);
+        if (t !== undefined) maxTime = Math.max(maxTime, t);
+      } catch (e) {
+        reason = (e as Error).message;
+      }
+    }
+    if (reason === undefined) {
+      pos = end;
+      continue;
+    }
+    if (!last) throw new CorruptionError(`WAL segment ${file}`, pos, `corrupt record: ${reason}`);
+    handler.tornTail(file, pos, reason);
+    // Nothing after a torn record can be trusted to start at a record boundary.
+    await truncate(file, pos);
+    break;
+  }
+  return maxTime;
+}
+
+/** Decodes a record's payload; a samples record goes to the handler and its time is returned. */
+function decodeRecord(d: Decbuf, refs: Map<number, Labels>, handler: ReplayHandler): number | undefined {
+  const type = d.byte();
+  if (type === SERIES_RECORD) {
+    for (let n = d.uvarint(); n > 0; n--) {
+      const ref = d.uvarint();
+      const list: Label[] = [];
+      for (let k = d.uvarint(); k > 0; k--) list.push({ name: d.uvarintStr(), value: d.uvarintStr() });
+      refs.set(ref, Labels.fromSorted(list));
+    }
+    return undefined;
+  }
+  if (type !== SAMPLES_RECORD) d.fail(`unknown record type ${type}`, 0);
+  const t = d.varint();
+  const n = d.uvarint();
+  const labels: Labels[] = new Array(n);
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const ref = d.uvarint();
+    const l = refs.get(ref);
+    if (l === undefined) d.fail(`sample of series ref ${ref}, which no series record of the segment names`);
+    labels[i] = l;
+    values[i] = floatFromBits(d.be32(), d.be32());
+  }
+  handler.samples(t, labels, values);
+  return n > 0 ? t : undefined;
+}
