@@ -15,6 +15,7 @@ let quickstart: Managed;
 let url: string;
 let frontendUrl: string;
 let blocksUrl: string;
+let rulesUrl: string;
 
 /** Processes whose command line mentions `text`. */
 function processesWith(text: string): number[] {
@@ -53,6 +54,7 @@ beforeAll(async () => {
   frontendUrl = /Query frontend \(.*\): (\S+)/.exec(await log())?.[1] as string;
   expect(frontendUrl).toBe(`http://${frontendHttp}`);
   blocksUrl = /Block viewer \(.*\): (\S+)/.exec(await log())?.[1] as string;
+  rulesUrl = /Rules over every replica .*: (\S+)/.exec(await log())?.[1] as string;
 }, 120_000);
 
 afterAll(async () => {
@@ -70,8 +72,14 @@ describe('strata quickstart', () => {
   });
 
   it('serves both replicas deduplicated, recent data and the backfilled history', async () => {
-    const stores = (await (await fetch(`${url}/api/v1/stores`)).json()) as { data: Record<string, unknown[]> };
-    expect(Object.fromEntries(Object.entries(stores.data).map(([type, list]) => [type, list.length]))).toEqual({ sidecar: 2, store: 1 });
+    const storesNow = async () => ((await (await fetch(`${url}/api/v1/stores`)).json()) as { data: Record<string, unknown[]> });
+    let stores = await storesNow();
+    // The ruler starts after the querier, which finds it at its next Info round (every 5 seconds).
+    for (let i = 0; i < 100 && stores.data.rule === undefined; i++) {
+      await sleep(200);
+      stores = await storesNow();
+    }
+    expect(Object.fromEntries(Object.entries(stores.data).map(([type, list]) => [type, list.length]))).toEqual({ sidecar: 2, store: 1, rule: 1 });
     // History: three demo instances, once each although the backfill and two replicas hold them.
     const now = Date.now() / 1000;
     const history = await query('query', { query: 'count(demo_num_cpus)', time: String(now - 3 * 3600) });
@@ -98,11 +106,25 @@ describe('strata quickstart', () => {
     expect(a).toEqual(b);
   });
 
-  it('shows the demo rules both replicas evaluate, once', async () => {
+  it('shows the demo rules both replicas evaluate, once, and the ruler’s global rules', async () => {
     const rules = (await (await fetch(`${url}/api/v1/rules`)).json()) as { data: { groups: { name: string; rules: { name: string; type: string }[] }[] } };
     expect(rules.data.groups.map((g) => [g.name, g.rules.map((r) => `${r.type} ${r.name}`)])).toEqual([
+      ['global', ['alerting DemoInstanceDown', 'recording cluster_mode:demo_cpu_usage_seconds:rate1m']],
       ['demo', ['alerting DemoBatchJobFailing', 'alerting DemoDiskAlmostFull', 'recording instance_mode:demo_cpu_usage_seconds:rate1m']],
     ]);
+    expect(rulesUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/rules$/);
+  });
+
+  it('serves what the ruler records over every replica, through the querier', async () => {
+    let recorded = await query('query', { query: 'cluster_mode:demo_cpu_usage_seconds:rate1m' });
+    // The ruler evaluates every 15 seconds.
+    for (let i = 0; i < 200 && recorded.data.result.length < 3; i++) {
+      await sleep(200);
+      recorded = await query('query', { query: 'cluster_mode:demo_cpu_usage_seconds:rate1m' });
+    }
+    expect(recorded.data.result.map((s) => s.metric).sort((a, b) => (a.mode ?? '').localeCompare(b.mode ?? ''))).toEqual(
+      ['idle', 'system', 'user'].map((mode) => ({ __name__: 'cluster_mode:demo_cpu_usage_seconds:rate1m', cluster: 'quickstart', mode, ruler: 'global' })),
+    );
   });
 
   it('stops everything it started on Ctrl-C', async () => {

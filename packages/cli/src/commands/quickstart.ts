@@ -39,6 +39,7 @@ export function register(program: Command): void {
         `Point Grafana at ${qs.frontendUrl} as a Prometheus data source.\n` +
         `A Prometheus can read all of it with remote_read from ${qs.queryUrl}/api/v1/read, or scrape ${qs.queryUrl}/federate.\n` +
         `Cardinality of every replica's series, deduplicated (Prometheus' TSDB status): ${qs.queryUrl}/tsdb-status\n` +
+        `Rules over every replica and all of history (the ruler): ${qs.rulesUrl}\n` +
         `Block viewer (every block in the bucket, as the compactor merges, compacts and downsamples them): ${qs.blocksUrl}\n` +
         `Ctrl-C stops everything.\n\n`,
     );

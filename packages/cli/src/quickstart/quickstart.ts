@@ -4,22 +4,26 @@ import { uploadBlock } from '@strata/block';
 import { newBucket, type Bucket } from '@strata/objstore';
 import { start as startFrontend } from '@strata/frontend';
 import { start as startQuerier } from '@strata/querier';
+import { start as startRuler, type Ruler } from '@strata/rule';
 import { freePort, type Logger } from '@strata/runtime';
 import { start as startSidecar } from '@strata/sidecar';
 import { start as startStore } from '@strata/store';
+import { Labels } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { writeDemoBlocks } from '../demo/blocks.js';
 import { startDemoExporter } from '../demo/exporter.js';
 import { stringify } from 'yaml';
 import { startChild } from './child.js';
 import { startPrometheusProcess } from './prometheus.js';
+import { parseDuration } from '../flags.js';
 
 /**
  * A complete Strata on one machine, for trying it out: three demo exporters, two Prometheus replicas
  * scraping them (external labels cluster/replica, short blocks), a sidecar each shipping blocks to the
  * bucket (a local directory unless an objstore config is given), days of backfilled history in the
- * bucket, a store gateway serving it, the querier over everything, a query frontend with its results
- * caches in front of the querier, and (given `strataCommand`) the compactor.
+ * bucket, a store gateway serving it, the querier over everything, a ruler evaluating rules over all of
+ * it (its results in a TSDB of its own, read by the querier and shipped to the bucket), a query frontend
+ * with its results caches in front of the querier, and (given `strataCommand`) the compactor.
  */
 export interface QuickstartOptions {
   dataDir: string;
@@ -40,6 +44,8 @@ export interface QuickstartOptions {
 
 export interface Quickstart {
   readonly queryUrl: string;
+  /** The ruler's rules and alerts (`/api/v1/rules`), evaluated over the global view. */
+  readonly rulesUrl: string;
   readonly frontendUrl: string;
   /** The block viewer: the compactor's (every block in the bucket), else the store gateway's. */
   readonly blocksUrl: string;
@@ -76,6 +82,24 @@ const DEMO_RULES = `groups:
           severity: page
         annotations:
           summary: "Batch job of {{ $labels.instance }} has not succeeded for 5 minutes"
+`;
+
+/**
+ * Rules over every replica and the whole history, which the ruler evaluates through the querier: the
+ * cluster's CPU use by mode, and an alert when an instance is missing from every replica.
+ */
+const GLOBAL_RULES = `groups:
+  - name: global
+    rules:
+      - record: cluster_mode:demo_cpu_usage_seconds:rate1m
+        expr: sum by (cluster, mode) (rate(demo_cpu_usage_seconds_total[1m]))
+      - alert: DemoInstanceDown
+        expr: up{job="demo"} == 0
+        for: 1m
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.instance }} of {{ $labels.cluster }} is down in every replica"
 `;
 
 export async function startQuickstart(opts: QuickstartOptions): Promise<Quickstart> {
@@ -135,15 +159,20 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
     stops.push(() => store.stop());
     log.info('store gateway up', { grpc: store.grpcAddress });
 
+    // The ruler asks the querier, and the querier reads the ruler's results: its StoreAPI's address is picked first.
+    const ruleGrpcAddress = `127.0.0.1:${await freePort()}`;
     const querier = await startQuerier({
       httpAddress: opts.httpAddress,
       grpcAddress: '127.0.0.1:0',
-      endpoints: [...sidecarAddresses, store.grpcAddress],
+      endpoints: [...sidecarAddresses, store.grpcAddress, ruleGrpcAddress],
       replicaLabels: ['replica'],
       logger: log,
     });
     stops.push(() => querier.stop());
     const queryUrl = `http://${querier.httpAddress}`;
+    const ruler = await startGlobalRuler(opts, bucket, querier.httpAddress, ruleGrpcAddress);
+    stops.push(() => ruler.stop());
+    log.info('ruler up', { rules: `http://${ruler.httpAddress}/api/v1/rules` });
     const frontend = await startFrontend({
       httpAddress: opts.frontendHttpAddress,
       downstreamUrl: queryUrl,
@@ -160,11 +189,36 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
       blocksUrl = compactor.blocksUrl;
       log.info('compactor up', { blocks: blocksUrl });
     }
-    return { queryUrl, frontendUrl: `http://${frontend.httpAddress}`, blocksUrl, stop };
+    return { queryUrl, rulesUrl: `http://${ruler.httpAddress}/api/v1/rules`, frontendUrl: `http://${frontend.httpAddress}`, blocksUrl, stop };
   } catch (e) {
     await stop();
     throw e;
   }
+}
+
+/** The ruler of GLOBAL_RULES: results kept in its TSDB, shipped to the bucket in blocks as short as the replicas'. */
+async function startGlobalRuler(opts: QuickstartOptions, bucket: Bucket, queryAddress: string, grpcAddress: string): Promise<Ruler> {
+  const rulesFile = join(opts.dataDir, 'global-rules.yml');
+  await writeFile(rulesFile, GLOBAL_RULES);
+  return startRuler({
+    ruleFiles: [rulesFile],
+    evalIntervalMs: 15_000,
+    resendDelayMs: 60_000,
+    queryAddresses: [queryAddress],
+    queryMethod: 'POST',
+    storage: { tsdb: { dir: join(opts.dataDir, 'rule'), blockDurationMs: parseDuration(BLOCK_DURATION), retentionMs: 24 * 3_600_000 }, bucket },
+    alertmanagers: [],
+    alertLabelDrop: [],
+    alertQueryUrl: `http://${queryAddress}`,
+    externalLabels: Labels.from({ cluster: CLUSTER, ruler: 'global' }),
+    forOutageToleranceMs: 3_600_000,
+    forGracePeriodMs: 600_000,
+    restoreIgnoredLabels: [],
+    promqlCompat: 3,
+    httpAddress: '127.0.0.1:0',
+    grpcAddress,
+    logger: opts.logger.with({ component: 'rule' }),
+  });
 }
 
 /**
