@@ -124,6 +124,7 @@ beforeAll(async () => {
   rulerConfig = {
     ruleFiles: [sharedFile, thanosFile],
     evalIntervalMs: 60_000,
+    queryOffsetMs: 0,
     resendDelayMs: 60_000,
     queryAddresses: [querier.httpAddress],
     queryMethod: 'POST',

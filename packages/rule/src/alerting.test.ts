@@ -19,7 +19,7 @@ function rule(over: Partial<AlertingRuleDef> = {}, expand = expandNothing, opts?
   return new AlertingRule({ name: 'HighLoad', query: 'load > 1', forNs: 2n * MIN, keepFiringForNs: 0n, labels: [{ name: 'severity', value: 'page' }], annotations: [], ...over }, expand, opts);
 }
 
-const opts = { partialResponse: false, limit: 0 };
+const opts = { partialResponse: false, limit: 0, queryOffsetNs: 0n };
 const at = (m: number) => BigInt(m) * MIN;
 const ms = (m: number) => m * 60_000;
 
@@ -162,5 +162,18 @@ describe('AlertingRule', () => {
       await unseen.restoreForState(at(0), restore(undefined));
       expect(unseen.activeAlerts()[0]?.activeAtNs).toBe(at(0));
     });
+  });
+
+  it('reads its data a query offset before the evaluation, its alerts active from the evaluation time', async () => {
+    const r = rule({ forNs: 0n });
+    const asked: number[] = [];
+    const query: QueryFunc = async (_expr, timeMs) => {
+      asked.push(timeMs);
+      return [sample({ instance: 'a' }, 2)];
+    };
+    const out = await r.eval(at(10), query, { ...opts, queryOffsetNs: MIN });
+    expect(asked).toEqual([ms(9)]);
+    expect(r.activeAlerts()[0]?.activeAtNs).toBe(at(10));
+    expect(out.find((s) => s.labels.get('__name__') === ALERT_FOR_STATE_METRIC_NAME)?.value).toBe(600);
   });
 });

@@ -10,7 +10,7 @@
 import { AlertState } from '@strata/storeapi';
 import { labelsHash, Labels, METRIC_NAME, type Label } from '@strata/tsdb';
 import type { LastSample, QueryFunc } from './query.js';
-import type { RuleSample } from './recording.js';
+import type { RuleEvalOptions, RuleSample } from './recording.js';
 
 const S = 1_000_000_000n;
 const RESOLVED_RETENTION_NS = 15n * 60n * S;
@@ -78,9 +78,9 @@ export class AlertingRule {
     this.#restored = opts.restored;
   }
 
-  /** Evaluates the rule at `tsNs`, updates its alerts and returns the ALERTS and ALERTS_FOR_STATE samples. */
-  async eval(tsNs: bigint, query: QueryFunc, opts: { partialResponse: boolean; limit: number; signal?: AbortSignal }): Promise<RuleSample[]> {
-    const timeMs = Number(tsNs / 1_000_000n);
+  /** Evaluates the rule at `tsNs` (its data read `queryOffsetNs` before), updates its alerts and returns the ALERTS and ALERTS_FOR_STATE samples. */
+  async eval(tsNs: bigint, query: QueryFunc, opts: RuleEvalOptions): Promise<RuleSample[]> {
+    const timeMs = Number((tsNs - opts.queryOffsetNs) / 1_000_000n);
     const result = await query(this.def.query, timeMs, opts);
     const current = new Map<bigint, Alert>();
     for (const s of result) {

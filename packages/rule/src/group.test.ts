@@ -20,6 +20,7 @@ function group(rules: GroupOptions['rules'], query: QueryFunc, over: Partial<Gro
     intervalNs: MIN,
     limit: 0,
     partialResponse: false,
+    queryOffsetNs: 0n,
     rules,
     query,
     write: (samples, timeMs) => written.push({ samples, timeMs }),
@@ -88,5 +89,14 @@ describe('Group', () => {
       ['ALERTS', true],
       ['ALERTS_FOR_STATE', true],
     ]);
+  });
+
+  it('writes its rules\' samples a query offset before the evaluation time', async () => {
+    const rule = new RecordingRule({ name: 'r', query: 'vector(1)', labels: [] });
+    const asked: number[] = [];
+    const { g, written } = group([rule], async (_e, timeMs) => (asked.push(timeMs), [sample({}, 1)]), { queryOffsetNs: 30_000_000_000n });
+    await g.eval(10n * MIN);
+    expect(asked).toEqual([570_000]);
+    expect(written.map((w) => w.timeMs)).toEqual([570_000]);
   });
 });

@@ -27,6 +27,8 @@ export interface GroupOptions {
   limit: number;
   /** Thanos' partial_response_strategy: true for warn. */
   partialResponse: boolean;
+  /** The group's query_offset (or the ruler's default, --rule-query-offset): rules read and write their data this long before each evaluation time. */
+  queryOffsetNs: bigint;
   rules: (RecordingRule | AlertingRule)[];
   query: QueryFunc;
   write: SampleWriter;
@@ -71,6 +73,8 @@ export class Group {
   constructor(readonly opts: GroupOptions) {
     this.key = `${opts.file};${opts.name}`;
     this.#states = opts.rules.map(() => ({ health: 'unknown', lastError: '', evaluationSeconds: 0, lastEvaluationNs: undefined, previous: new Map() }));
+    // At 0 from the start, as Prometheus' NewGroup does.
+    for (const c of [opts.metrics.iterationsMissed, opts.metrics.iterationsScheduled, opts.metrics.evalTotal, opts.metrics.evalFailures]) c.inc({ rule_group: this.key }, 0);
     opts.metrics.groupInterval.set({ rule_group: this.key }, Number(opts.intervalNs) / 1e9);
     opts.metrics.groupRules.set({ rule_group: this.key }, opts.rules.length);
   }
@@ -173,7 +177,7 @@ export class Group {
   /** Evaluates every rule at `tsNs`; returns how many samples they gave. */
   async eval(tsNs: bigint): Promise<number> {
     const { metrics, logger } = this.opts;
-    const timeMs = Number(tsNs / 1_000_000n);
+    const timeMs = Number((tsNs - this.opts.queryOffsetNs) / 1_000_000n);
     let total = 0;
     for (const [i, rule] of this.opts.rules.entries()) {
       if (this.#stop.signal.aborted) break;
@@ -181,7 +185,7 @@ export class Group {
       const startNs = nowNs();
       metrics.evalTotal.inc({ rule_group: this.key });
       try {
-        const samples = await rule.eval(tsNs, this.opts.query, { partialResponse: this.opts.partialResponse, limit: this.opts.limit, signal: this.#stop.signal });
+        const samples = await rule.eval(tsNs, this.opts.query, { partialResponse: this.opts.partialResponse, limit: this.opts.limit, queryOffsetNs: this.opts.queryOffsetNs, signal: this.#stop.signal });
         state.health = 'ok';
         state.lastError = '';
         total += samples.length;

@@ -20,6 +20,8 @@ export interface ManagerOptions {
   /** `--rule-file` patterns (Go's filepath.Glob). */
   ruleFiles: readonly string[];
   defaultIntervalNs: bigint;
+  /** The query offset of groups that set none (Thanos' --rule-query-offset). */
+  defaultQueryOffsetNs: bigint;
   query: QueryFunc;
   write: SampleWriter;
   send: AlertSender;
@@ -103,6 +105,7 @@ export class RuleManager {
       intervalNs: def.interval !== undefined ? BigInt(def.interval) * 1_000_000n : this.opts.defaultIntervalNs,
       limit: def.limit,
       partialResponse,
+      queryOffsetNs: def.queryOffset !== undefined ? BigInt(def.queryOffset) * 1_000_000n : this.opts.defaultQueryOffsetNs,
       rules,
       query: this.opts.query,
       write: this.opts.write,

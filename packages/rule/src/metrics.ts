@@ -38,6 +38,8 @@ export class RuleMetrics {
     this.reloadSuccess = new Gauge({ name: 'thanos_rule_config_last_reload_successful', help: 'Whether the last configuration reload attempt was successful.', registers });
     this.reloadSuccessTime = new Gauge({ name: 'thanos_rule_config_last_reload_success_timestamp_seconds', help: 'Timestamp of the last successful configuration reload.', registers });
     this.evalWithWarnings = new Counter({ name: 'thanos_rule_evaluation_with_warnings_total', help: 'The total number of rule evaluation that were successful but had warnings which can indicate partial error.', labelNames: ['strategy'], registers });
+    // At 0 from the start, as Thanos' ruler does.
+    for (const strategy of ['abort', 'warn']) this.evalWithWarnings.inc({ strategy }, 0);
   }
 
   /** Forgets a group's series once it is no longer loaded. */

@@ -12,6 +12,16 @@ export interface RuleSample {
   readonly value: number;
 }
 
+/** How a rule is evaluated at a time: the group's settings. */
+export interface RuleEvalOptions {
+  readonly partialResponse: boolean;
+  /** Most series (alerts) the rule may give (0: no limit). */
+  readonly limit: number;
+  /** The rule's data is read, and its samples written, this long before the evaluation time (Prometheus 3's query_offset). */
+  readonly queryOffsetNs: bigint;
+  readonly signal?: AbortSignal;
+}
+
 export interface RecordingRuleDef {
   name: string;
   /** The expression as Prometheus prints it (its AST's String()). */
@@ -23,8 +33,8 @@ export interface RecordingRuleDef {
 export class RecordingRule {
   constructor(readonly def: RecordingRuleDef) {}
 
-  async eval(tsNs: bigint, query: QueryFunc, opts: { partialResponse: boolean; limit: number; signal?: AbortSignal }): Promise<RuleSample[]> {
-    const result = await query(this.def.query, Number(tsNs / 1_000_000n), opts);
+  async eval(tsNs: bigint, query: QueryFunc, opts: RuleEvalOptions): Promise<RuleSample[]> {
+    const result = await query(this.def.query, Number((tsNs - opts.queryOffsetNs) / 1_000_000n), opts);
     const seen = new Set<bigint>();
     const out: RuleSample[] = [];
     for (const s of result) {

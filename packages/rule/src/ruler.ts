@@ -23,6 +23,8 @@ import { RulerStore } from './store.js';
 export interface RulerConfig extends ServingConfig {
   ruleFiles: readonly string[];
   evalIntervalMs: number;
+  /** `--rule-query-offset`: the query offset of groups that set none. */
+  queryOffsetMs: number;
   resendDelayMs: number;
   /** `--query` addresses and how to ask them. */
   queryAddresses: readonly string[];
@@ -90,6 +92,7 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
   const manager = new RuleManager({
     ruleFiles: cfg.ruleFiles,
     defaultIntervalNs: BigInt(cfg.evalIntervalMs) * MS,
+    defaultQueryOffsetNs: BigInt(cfg.queryOffsetMs) * MS,
     query,
     write: (samples, timeMs) => results.write(samples, timeMs),
     send: (alerts, expr) => notifier.send(alerts.map((a) => notification(a, cfg.alertQueryUrl, expr))),

@@ -14,6 +14,7 @@ export function register(program: Command): void {
     .description('Evaluate Prometheus recording and alerting rules through a querier: results kept in a TSDB of its own (served over the StoreAPI, shipped to the bucket) or remote-written, alerts sent to Alertmanager, rules served over the Rules API')
     .option('--rule-file <pattern>', 'rule files, as globs (repeatable); read again on SIGHUP or POST /-/reload', collect)
     .option('--eval-interval <duration>', 'evaluation interval of groups that set none', '1m')
+    .option('--rule-query-offset <duration>', "the query_offset of groups that set none: rules read (and write) their data this long before each evaluation, for data that arrives late", '0s')
     .option('--resend-delay <duration>', 'least time between two sends of a firing alert to Alertmanager', '1m')
     .option('--query <address>', "a querier's HTTP address, host:port or http(s)://host:port/prefix; dns+ and dnssrv+ resolve it (repeatable: asked in random order until one answers)", collect, [])
     .option('--query.http-method <method>', 'GET or POST for the instant queries', 'POST')
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     const ruler = await start({
       ruleFiles: (o.ruleFile as string[] | undefined) ?? ['rules/'],
       evalIntervalMs: parseDuration(String(o.evalInterval)),
+      queryOffsetMs: parseDuration(String(o.ruleQueryOffset)),
       resendDelayMs: parseDuration(String(o.resendDelay)),
       queryAddresses: queries,
       queryMethod: choiceFlag(o['query.httpMethod'], '--query.http-method', ['GET', 'POST']) as 'GET' | 'POST',

@@ -203,6 +203,7 @@ async function startGlobalRuler(opts: QuickstartOptions, bucket: Bucket, queryAd
   return startRuler({
     ruleFiles: [rulesFile],
     evalIntervalMs: 15_000,
+    queryOffsetMs: 0,
     resendDelayMs: 60_000,
     queryAddresses: [queryAddress],
     queryMethod: 'POST',
