@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createServer } from 'node:http';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { registerCommands } from '@strata/cli';
@@ -8,7 +9,8 @@ import { parseBucketConfig } from '@strata/objstore';
 import { parseResponseCacheConfig } from '@strata/frontend';
 import { parseCachingBucketConfig, parseIndexCacheConfig } from '@strata/store';
 import { buildHttpApp, createLogger, parseTracingConfig, Prober, type RemoteCacheConfig } from '@strata/runtime';
-import { tempDir } from '@strata/testing/process';
+import { parseExpr } from '@strata/promql';
+import { CLI_SOURCE, freePort, sleep, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
 import { promtool } from '@strata/testing/prometheus';
 import { Command } from 'commander';
 import { Registry } from 'prom-client';
@@ -55,6 +57,9 @@ interface ComposeService {
   healthcheck?: { test: string[] };
   /** `source:target[:mode]`, sources resolved to absolute paths or named volumes. */
   volumes?: string[];
+  /** `host:container` as `docker-compose config` writes them. */
+  ports?: (string | { published: number | string; target: number })[];
+  depends_on?: Record<string, { condition: string }>;
 }
 
 async function composeServices(): Promise<Record<string, ComposeService>> {
@@ -72,6 +77,26 @@ function hostPath(svc: ComposeService, target: string): string | undefined {
   return undefined;
 }
 
+interface RuleGroups {
+  groups: { name: string; rules: { record?: string; alert?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }[] }[];
+}
+
+/** A rule file passes `promtool check rules`, and every expression parses with Strata's PromQL parser (what the ruler evaluates them with). */
+async function checkRuleFile(file: string): Promise<RuleGroups> {
+  expect(await promtool(['check', 'rules', file]), file).toContain('SUCCESS');
+  const groups = parse(await readFile(file, 'utf8')) as RuleGroups;
+  const rules = groups.groups.flatMap((g) => g.rules);
+  expect(rules.filter((r) => r.record !== undefined).length, `${file}: recording rules`).toBeGreaterThanOrEqual(1);
+  expect(rules.filter((r) => r.alert !== undefined).length, `${file}: alerts`).toBeGreaterThanOrEqual(1);
+  for (const r of rules) expect(() => parseExpr(r.expr), `${file}: ${r.expr}`).not.toThrow();
+  return groups;
+}
+
+/** The port of a `host:port` flag value. */
+function portOf(address: string | undefined): number {
+  return Number(address?.split(':').pop());
+}
+
 async function k8sObjects(): Promise<K8sObject[]> {
   return [...(await kustomize(join(k8sDir, 'base'))), ...(await kustomize(join(k8sDir, 'overlays', 'local-minio')))];
 }
@@ -81,6 +106,7 @@ interface Container {
   image: string;
   args?: string[];
   ports?: { name?: string; containerPort: number }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
   livenessProbe?: { httpGet?: { path: string; port: string | number } };
 }
@@ -137,7 +163,7 @@ describe('deploy/docker-compose', () => {
       else expect(path).toBe('/-/healthy');
       checked++;
     }
-    expect(checked).toBeGreaterThanOrEqual(8);
+    expect(checked).toBeGreaterThanOrEqual(9);
   });
   it('Prometheus loads deploy/monitoring/alerts.yml and scrapes each component under the job the alerts expect', async () => {
     const prometheuses = Object.values(await composeServices()).filter((svc) => svc.image?.startsWith('prom/prometheus:'));
@@ -146,7 +172,7 @@ describe('deploy/docker-compose', () => {
     try {
       for (const [i, svc] of prometheuses.entries()) {
         const config = parse(await readFile(hostPath(svc, '/etc/prometheus/prometheus.yml') as string, 'utf8')) as { rule_files: string[]; scrape_configs: { job_name: string }[] };
-        expect(config.scrape_configs.map((c) => c.job_name)).toEqual(expect.arrayContaining(['strata-sidecar', 'strata-store', 'strata-query', 'strata-frontend', 'strata-compact']));
+        expect(config.scrape_configs.map((c) => c.job_name)).toEqual(expect.arrayContaining(['strata-sidecar', 'strata-store', 'strata-query', 'strata-frontend', 'strata-compact', 'strata-rule']));
         const ruleFiles = config.rule_files.map((f) => hostPath(svc, f));
         expect(ruleFiles).toEqual([join(root, 'deploy', 'monitoring', 'alerts.yml')]);
         // The configuration as the container reads it, its rule files at their host paths.
@@ -169,6 +195,114 @@ describe('deploy/docker-compose', () => {
     }
     expect(uids.sort()).toEqual(['strata-demo', 'strata-overview']);
   });
+
+  it('the ruler: its rules mounted where --rule-file looks and passing promtool, its data and bucket, the querier and Alertmanager it names, and the querier reading it', async () => {
+    const services = await composeServices();
+    const rule = services.rule as ComposeService;
+    const args = rule.command ?? [];
+    expect(splitInvocation(args).path).toEqual(['rule']);
+    // --rule-file: a glob under the bind mount of deploy/docker-compose/rules.
+    const pattern = hostPath(rule, flagValue(args, '--rule-file') as string) as string;
+    expect(dirname(pattern)).toBe(join(composeDir, 'rules'));
+    expect(basename(pattern)).toBe('*.yml');
+    const ruleFiles = (await readdir(dirname(pattern))).filter((f) => f.endsWith('.yml'));
+    expect(ruleFiles).toEqual(['global.yml']);
+    for (const f of ruleFiles) await checkRuleFile(join(dirname(pattern), f));
+    // Its TSDB on a named volume, its blocks shipped to the bucket every component uses.
+    expect(rule.volumes).toContain(`rule-data:${flagValue(args, '--data-dir')}:rw`);
+    expect(hostPath(rule, flagValue(args, '--objstore.config-file') as string)).toBe(join(composeDir, 'objstore.yml'));
+    expect(args).toContain('--label=ruler="global"');
+    // --query: the querier's HTTP port, started first.
+    const [queryHost, queryPort] = (flagValue(args, '--query') as string).split(':');
+    expect(queryHost).toBe('query');
+    expect(portOf(flagValue(services.query?.command ?? [], '--http-address'))).toBe(Number(queryPort));
+    expect(rule.depends_on?.query?.condition).toBe('service_healthy');
+    // --alertmanagers.url: the Alertmanager service, whose configuration amtool accepts.
+    const alertmanager = new URL(flagValue(args, '--alertmanagers.url') as string);
+    expect(alertmanager.hostname).toBe('alertmanager');
+    const am = services.alertmanager as ComposeService;
+    expect(am.image).toMatch(/^prom\/alertmanager:/);
+    expect(am.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${alertmanager.port}/-/ready`);
+    const amConfig = hostPath(am, flagValue(am.command ?? [], '--config.file') as string) as string;
+    expect(amConfig).toBe(join(composeDir, 'alertmanager', 'alertmanager.yml'));
+    expect((await execFileP('amtool', ['check-config', amConfig])).stdout).toContain('SUCCESS');
+    // The querier reads the ruler's results and rules over its gRPC port.
+    expect(services.query?.command).toContain(`--endpoint=rule:${portOf(flagValue(args, '--grpc-address'))}`);
+    // Host ports: one service each.
+    const published = Object.values(services).flatMap((svc) => (svc.ports ?? []).map((p) => (typeof p === 'string' ? p.split(':')[0] : String(p.published))));
+    expect(new Set(published).size).toBe(published.length);
+  });
+
+  it("the ruler's command runs: it loads rules/global.yml and evaluates every rule through the querier it is given", { timeout: 90_000 }, async () => {
+    // The compose service's arguments as they are, but for what points into the compose network or the
+    // container: the rule files at their host paths, a fresh data directory and filesystem bucket, local
+    // ports, a stand-in querier (it answers every instant query with one series) and no tracing.
+    const rule = (await composeServices()).rule as ComposeService;
+    const tmp = await tempDir('strata-compose-rule-');
+    const queries: URLSearchParams[] = [];
+    const querier = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const params = new URLSearchParams(req.method === 'POST' ? body : (req.url ?? '').split('?')[1]);
+        queries.push(params);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: { cluster: 'demo', job: 'demo' }, value: [Number(params.get('time')), '3'] }] } }));
+      });
+    });
+    await new Promise<void>((resolve) => querier.listen(0, '127.0.0.1', resolve));
+    let proc: Managed | undefined;
+    try {
+      const objstore = join(tmp.path, 'objstore.yml');
+      await writeFile(objstore, `type: FILESYSTEM\nconfig:\n  directory: ${join(tmp.path, 'bucket')}\n`);
+      const http = `127.0.0.1:${await freePort()}`;
+      const address = querier.address() as { port: number };
+      const replaced: Record<string, string | undefined> = {
+        '--rule-file': hostPath(rule, flagValue(rule.command ?? [], '--rule-file') as string),
+        '--data-dir': join(tmp.path, 'data'),
+        '--objstore.config-file': objstore,
+        '--query': `127.0.0.1:${address.port}`,
+        // Nothing is sent while the alert is pending (its `for`).
+        '--alertmanagers.url': `http://127.0.0.1:${await freePort()}`,
+        '--grpc-address': `127.0.0.1:${await freePort()}`,
+        '--http-address': http,
+        '--tracing.config-file': undefined,
+      };
+      const args = (rule.command ?? []).flatMap((a) => {
+        const name = a.split('=')[0] as string;
+        if (!(name in replaced)) return [a];
+        const value = replaced[name];
+        return value === undefined ? [] : [`${name}=${value}`];
+      });
+      expect(args.filter((a) => a.startsWith('-')).map((a) => a.split('=')[0]).sort()).toEqual(
+        (rule.command ?? []).filter((a) => a.startsWith('-') && a.split('=')[0] !== '--tracing.config-file').map((a) => a.split('=')[0]).sort(),
+      );
+      proc = startProcess(process.execPath, ['--import', 'tsx', CLI_SOURCE, ...args], { logFile: join(tmp.path, 'rule.log'), env: { ...process.env, ...TSX_CHILD_ENV } });
+      await waitForHttp(`http://${http}/-/ready`, { proc, timeoutMs: 60_000 });
+
+      const file = parse(await readFile(replaced['--rule-file']!.replace('*.yml', 'global.yml'), 'utf8')) as RuleGroups;
+      const exprs = file.groups.flatMap((g) => g.rules.map((r) => r.expr));
+      type ApiRule = { name: string; query: string; health: string; lastError?: string; labels?: Record<string, string>; lastEvaluation: string; state?: string };
+      const rulesApi = async () => ((await (await fetch(`http://${http}/api/v1/rules`)).json()) as { data: { groups: { name: string; file: string; rules: ApiRule[] }[] } }).data.groups;
+      // Groups start at an offset within their interval (30s), as Prometheus' do.
+      for (let i = 0; i < 600 && !exprs.every((e) => queries.some((q) => q.get('query') === e)); i++) await sleep(100);
+      for (let i = 0; i < 100 && (await rulesApi()).some((g) => g.rules.some((r) => r.lastEvaluation.startsWith('0001'))); i++) await sleep(100);
+      // Asked of the querier as Thanos' ruler asks: deduplicated.
+      for (const e of exprs) expect(queries.find((q) => q.get('query') === e)?.get('dedup'), e).toBe('true');
+      const groups = await rulesApi();
+      expect(groups.map((g) => g.name)).toEqual(file.groups.map((g) => g.name));
+      const rules = groups.flatMap((g) => g.rules);
+      expect(rules.map((r) => r.name)).toEqual(file.groups.flatMap((g) => g.rules.map((r) => r.record ?? r.alert)));
+      for (const r of rules) expect([r.name, r.health, r.lastError ?? '']).toEqual([r.name, 'ok', '']);
+      // The alert's answer is not empty: pending for its `for`, with the ruler's --label.
+      const alerts = ((await (await fetch(`http://${http}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } }).data.alerts;
+      expect(alerts.map((a) => [a.labels.alertname, a.labels.ruler, a.state])).toEqual([['PrometheusClusterVanished', 'global', 'pending']]);
+    } finally {
+      await proc?.stop();
+      await new Promise((resolve) => querier.close(resolve));
+      await tmp.cleanup();
+    }
+  });
 });
 
 describe('deploy/kubernetes', () => {
@@ -189,6 +323,67 @@ describe('deploy/kubernetes', () => {
     const alerts = (await kustomize(join(k8sDir, 'base'))).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'strata-alerts');
     expect(alerts?.metadata.namespace).toBe('strata');
     expect((alerts?.data as Record<string, string>)['alerts.yml']).toBe(await readFile(join(root, 'deploy', 'monitoring', 'alerts.yml'), 'utf8'));
+  });
+
+  it('runs the ruler as a StatefulSet with its rules from a ConfigMap, a volume for its TSDB, a headless Service the queriers find', async () => {
+    const objects = await kustomize(join(k8sDir, 'base'));
+    const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+    const sts = find('StatefulSet', 'rule') as K8sObject;
+    expect(sts).toBeDefined();
+    const spec = sts.spec as { serviceName: string; template: { spec: { volumes: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[] } }; volumeClaimTemplates: { metadata: { name: string } }[] };
+    const [c] = containers(sts) as [Container];
+    const args = c.args ?? [];
+    expect(splitInvocation(args).path).toEqual(['rule']);
+    const mountOf = (path: string) => c.volumeMounts?.find((m) => path === m.mountPath || path.startsWith(`${m.mountPath}/`));
+    const volumeOf = (path: string) => spec.template.spec.volumes.find((v) => v.name === mountOf(path)?.name);
+    // --rule-file: a glob over the ConfigMap's mount; its rules pass promtool and Strata's parser.
+    const pattern = flagValue(args, '--rule-file') as string;
+    expect(mountOf(pattern)?.mountPath).toBe(dirname(pattern));
+    const configMap = find('ConfigMap', volumeOf(pattern)?.configMap?.name as string);
+    expect(configMap?.metadata.name).toBe('strata-rules');
+    const data = configMap?.data as Record<string, string>;
+    expect(Object.keys(data).filter((k) => k.endsWith(basename(pattern).replace('*', '')))).toEqual(Object.keys(data));
+    const tmp = await tempDir('strata-k8s-rules-');
+    try {
+      for (const [name, text] of Object.entries(data)) {
+        await writeFile(join(tmp.path, name), text);
+        await checkRuleFile(join(tmp.path, name));
+      }
+    } finally {
+      await tmp.cleanup();
+    }
+    // --data-dir on the claim template's volume, the bucket from the objstore Secret.
+    expect(mountOf(flagValue(args, '--data-dir') as string)?.name).toBe('data');
+    expect(spec.volumeClaimTemplates.map((t) => t.metadata.name)).toEqual(['data']);
+    expect(volumeOf(flagValue(args, '--objstore.config-file') as string)?.secret?.secretName).toBe('strata-objstore');
+    expect(args).toContain('--label=ruler="global"');
+    // --query: the querier Service's HTTP port.
+    const query = containers(find('Deployment', 'query') as K8sObject)[0] as Container;
+    const queryService = (find('Service', 'query') as K8sObject).spec as { ports: { name: string; port: number }[] };
+    expect((flagValue(args, '--query') as string).split(':')[0]).toBe('query.strata.svc.cluster.local');
+    expect(portOf(flagValue(args, '--query'))).toBe(queryService.ports.find((p) => p.name === 'http')?.port);
+    expect(portOf(flagValue(args, '--query'))).toBe(portOf(flagValue(query.args ?? [], '--http-address')));
+    // The headless Service's grpc port (what dnssrv+_grpc._tcp answers) is the ruler's --grpc-address, and the queriers list it.
+    const service = (find('Service', spec.serviceName) as K8sObject).spec as { clusterIP: string; ports: { name: string; port: number }[] };
+    expect(service.clusterIP).toBe('None');
+    expect(service.ports.find((p) => p.name === 'grpc')?.port).toBe(portOf(flagValue(args, '--grpc-address')));
+    expect(service.ports.find((p) => p.name === 'http')?.port).toBe(portOf(flagValue(args, '--http-address')));
+    expect(c.ports?.find((p) => p.name === 'grpc')?.containerPort).toBe(portOf(flagValue(args, '--grpc-address')));
+    expect(query.args).toContain(`--endpoint=dnssrv+_grpc._tcp.${spec.serviceName}.strata.svc.cluster.local`);
+  });
+
+  it("every querier --endpoint names a headless Service's grpc port", async () => {
+    const objects = await kustomize(join(k8sDir, 'base'));
+    const query = containers(objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'query') as K8sObject)[0] as Container;
+    const endpoints = (query.args ?? []).filter((a) => a.startsWith('--endpoint=')).map((a) => a.slice('--endpoint='.length));
+    expect(endpoints.length).toBeGreaterThanOrEqual(3);
+    for (const e of endpoints) {
+      const m = /^dnssrv\+_grpc\._tcp\.([a-z0-9-]+)\.strata\.svc\.cluster\.local$/.exec(e);
+      expect(m, e).not.toBeNull();
+      const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === m?.[1])?.spec as { clusterIP?: string; ports: { name: string }[] } | undefined;
+      expect(service?.clusterIP, e).toBe('None');
+      expect(service?.ports.map((p) => p.name), e).toContain('grpc');
+    }
   });
 
   it('has probes on the ports and paths the components serve, resources, and a querier PDB', async () => {
@@ -221,7 +416,7 @@ describe('deploy files and the CLI', () => {
   it('use only strata flags that exist', async () => {
     const program = cliProgram();
     const invocations = await strataInvocations();
-    expect(invocations.length).toBeGreaterThanOrEqual(10);
+    expect(invocations.length).toBeGreaterThanOrEqual(12);
     for (const inv of invocations) {
       const { path, flags } = splitInvocation(inv.args);
       const cmd = findCommand(program, path);
@@ -260,6 +455,12 @@ describe('deploy files and the CLI', () => {
         '--prometheus.url', '--grpc-address', '--http-address', '--log.level', '--log.format', '--tsdb.path', '--objstore.config', '--reloader.config-file',
         '--reloader.config-envsubst-file', '--reloader.rule-dir', '--shipper.upload-compacted', '--min-time', '--tracing.config', '--grpc-server-tls-cert',
         '--grpc-server-tls-key', '--grpc-server-tls-client-ca', '--prometheus.http-client', '--hash-func',
+      ],
+      rule: [
+        '--log.level', '--log.format', '--grpc-address', '--http-address', '--objstore.config', '--data-dir', '--label', '--alert.label-drop', '--tsdb.retention',
+        '--tsdb.block-duration', '--query', '--rule-file', '--alertmanagers.url', '--alertmanagers.config', '--remote-write.config', '--tracing.config',
+        '--eval-interval', '--resend-delay', '--alert.query-url', '--alert.relabel-config', '--grpc-server-tls-cert', '--grpc-server-tls-key',
+        '--grpc-server-tls-client-ca',
       ],
     };
     const program = cliProgram();
@@ -357,7 +558,7 @@ describe('deploy files and the CLI', () => {
     const services = await composeServices();
     expect(services.jaeger?.image).toMatch(/^jaegertracing\/all-in-one:/);
     const strata = Object.entries(services).filter(([, svc]) => svc.image?.startsWith('strata:') && svc.command?.[0] !== 'tools');
-    expect(strata.length).toBeGreaterThanOrEqual(6);
+    expect(strata.length).toBeGreaterThanOrEqual(7);
     for (const [name, svc] of strata) {
       expect(svc.command, name).toContain('--tracing.config-file=/etc/strata/tracing.yml');
       expect(svc.volumes?.some((v) => v.endsWith(':/etc/strata/tracing.yml:ro')), name).toBe(true);

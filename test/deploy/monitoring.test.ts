@@ -1,8 +1,10 @@
 // deploy/monitoring: the rule file passes promtool's checks and unit tests, the dashboard is Grafana JSON
 // whose queries Strata's PromQL parser accepts, and every metric either names is on the /metrics of a
-// real Strata component (all five started from the CLI against s3rver and a Prometheus 2.42, which
-// scrapes them and evaluates the alerts).
+// real Strata component (all six started from the CLI against s3rver and a Prometheus 2.42, which
+// scrapes them and evaluates the alerts; the ruler's alerts go to a fake Alertmanager).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { uploadBlock } from '@strata/block';
@@ -21,8 +23,8 @@ const alertsFile = join(monitoringDir, 'alerts.yml');
 const dashboardFile = join(monitoringDir, 'dashboards', 'strata-overview.json');
 const HOUR = 3_600_000;
 
-type Component = 'sidecar' | 'store' | 'query' | 'query-frontend' | 'compact';
-const COMPONENTS: readonly Component[] = ['sidecar', 'store', 'query', 'query-frontend', 'compact'];
+type Component = 'sidecar' | 'store' | 'query' | 'query-frontend' | 'compact' | 'rule';
+const COMPONENTS: readonly Component[] = ['sidecar', 'store', 'query', 'query-frontend', 'compact', 'rule'];
 /** The job alerts.yml expects a component scraped under: the frontend's is not strata-query-frontend, which the querier's job=~"strata-query.*" would match. */
 const jobOf = (c: Component): string => (c === 'query-frontend' ? 'strata-frontend' : `strata-${c}`);
 /** Made by Prometheus for every target, not by a component. */
@@ -90,6 +92,8 @@ function componentOf(title: string): Component | undefined {
     'Query frontend': 'query-frontend',
     'strata-compact': 'compact',
     Compactor: 'compact',
+    'strata-rule': 'rule',
+    Ruler: 'rule',
   };
   return byTitle[title];
 }
@@ -151,6 +155,10 @@ describe('metrics named by deploy/monitoring', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let s3: S3Server;
   let prometheus: PrometheusHandle;
+  let alertmanager: Server | undefined;
+  /** What the ruler sent the fake Alertmanager. */
+  const received: { labels: Record<string, string> }[] = [];
+  let ruleFile: string;
   const procs: Managed[] = [];
   const http = {} as Record<Component, string>;
   /** Metric names with samples on each component's /metrics. */
@@ -193,7 +201,7 @@ describe('metrics named by deploy/monitoring', () => {
     await bucket.close();
 
     for (const c of COMPONENTS) http[c] = `127.0.0.1:${await freePort()}`;
-    const grpc = { sidecar: `127.0.0.1:${await freePort()}`, store: `127.0.0.1:${await freePort()}`, query: `127.0.0.1:${await freePort()}` };
+    const grpc = { sidecar: `127.0.0.1:${await freePort()}`, store: `127.0.0.1:${await freePort()}`, query: `127.0.0.1:${await freePort()}`, rule: `127.0.0.1:${await freePort()}` };
     const unreachable = `127.0.0.1:${await freePort()}`;
     prometheus = await startPrometheusOn([join(blocksDir, inPrometheus!.ulid)], {
       dir: join(dir.path, 'prometheus'),
@@ -205,7 +213,7 @@ describe('metrics named by deploy/monitoring', () => {
     });
     const rulesDir = join(dir.path, 'rules');
     await mkdir(rulesDir);
-    const started: Record<Component, Managed> = {
+    const started: Record<Exclude<Component, 'rule'>, Managed> = {
       sidecar: strata('sidecar', [`--prometheus.url=${prometheus.url}`, `--tsdb.path=${prometheus.dataDir}`, `--objstore.config-file=${objstore}`, `--grpc-address=${grpc.sidecar}`, `--reloader.rule-dir=${rulesDir}`]),
       store: strata('store', [`--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'store')}`, `--grpc-address=${grpc.store}`, '--store.caching-bucket.config=type: IN-MEMORY']),
       compact: strata('compact', ['--wait', `--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'compact')}`]),
@@ -214,7 +222,7 @@ describe('metrics named by deploy/monitoring', () => {
       query: strata('query', [`--endpoint=${grpc.sidecar}`, `--endpoint=${grpc.store}`, `--endpoint=${unreachable}`, `--grpc-address=${grpc.query}`, '--query.replica-label=replica', '--query.workers=2']),
       'query-frontend': strata('query-frontend', [`--query-frontend.downstream-url=http://${http.query}`, '--query-range.response-cache-config=type: IN-MEMORY', '--query-frontend.vertical-shards=2']),
     };
-    for (const c of COMPONENTS) await waitForHttp(`http://${http[c]}/-/ready`, { proc: started[c] });
+    for (const [c, proc] of Object.entries(started)) await waitForHttp(`http://${http[c as Component]}/-/ready`, { proc });
 
     // Ready once the sidecar's shipper has used the bucket and the querier has found both endpoints.
     const api = (path: string, params: Record<string, string> = {}, component: Component = 'query') => fetch(`http://${http[component]}/api/v1/${path}?${new URLSearchParams(params)}`);
@@ -224,6 +232,52 @@ describe('metrics named by deploy/monitoring', () => {
     };
     for (let i = 0; i < 300 && !(await scrape('sidecar')).has('strata_objstore_bucket_operation_duration_seconds_bucket'); i++) await sleep(100);
     for (let i = 0; i < 300 && !(await bothFound()); i++) await sleep(100);
+
+    // The ruler, once its querier answers (evaluations failing before would raise its alerts): a recording
+    // and an alerting rule over what Prometheus scrapes, its TSDB shipped to the bucket, its alerts sent to
+    // a fake Alertmanager and to one nothing listens on (those sends fail: the sender's error counter).
+    alertmanager = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.method !== 'POST' || req.url !== '/api/v2/alerts') return void res.writeHead(404).end();
+        received.push(...(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { labels: Record<string, string> }[]));
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => alertmanager!.listen(0, '127.0.0.1', resolve));
+    ruleFile = join(dir.path, 'rules.yml');
+    await writeFile(
+      ruleFile,
+      [
+        'groups:',
+        '  - name: monitoring-test',
+        '    interval: 2s',
+        '    rules:',
+        '      - record: job:up:sum',
+        '        expr: sum by (job) (up)',
+        '      - alert: QuerierScraped',
+        '        expr: up{job="strata-query"} == 1',
+        '',
+      ].join('\n'),
+    );
+    const ruler = strata('rule', [
+      `--rule-file=${ruleFile}`,
+      `--query=${http.query}`,
+      `--data-dir=${join(dir.path, 'rule')}`,
+      `--objstore.config-file=${objstore}`,
+      `--grpc-address=${grpc.rule}`,
+      `--alertmanagers.url=http://127.0.0.1:${(alertmanager.address() as AddressInfo).port}`,
+      `--alertmanagers.url=http://${unreachable}`,
+    ]);
+    await waitForHttp(`http://${http.rule}/-/ready`, { proc: ruler });
+    // Until its group has been evaluated twice and its alert sent (and failed to send).
+    const evaluated = async () => {
+      const text = await (await fetch(`http://${http.rule}/metrics`)).text();
+      const evaluations = /^prometheus_rule_group_iterations_total\{[^}]*\} (\d+)/m.exec(text);
+      return Number(evaluations?.[1] ?? 0) >= 2 && /^thanos_alert_sender_alerts_sent_total\{/m.test(text) && /^thanos_alert_sender_errors_total\{/m.test(text);
+    };
+    for (let i = 0; i < 300 && !(await evaluated()); i++) await sleep(100);
     // What operators' traffic does: queries over recent data and history, and a query that does not parse.
     expect((await api('query', { query: 'up' })).status).toBe(200);
     const history = { start: String(start / 1000), end: String((start + 4 * HOUR) / 1000), step: '300' };
@@ -237,6 +291,7 @@ describe('metrics named by deploy/monitoring', () => {
 
   afterAll(async () => {
     for (const p of procs) await p.stop();
+    await new Promise((resolve) => (alertmanager === undefined ? resolve(undefined) : alertmanager.close(resolve)));
     await prometheus?.stop();
     await s3?.stop();
     await dir?.cleanup();
@@ -252,6 +307,16 @@ describe('metrics named by deploy/monitoring', () => {
     }
     return out;
   }
+
+  it('the ruler evaluates its rules through the querier and sends its alert', async () => {
+    const text = await (await fetch(`http://${http.rule}/metrics`)).text();
+    const group = `{rule_group="${ruleFile};monitoring-test"} `;
+    const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(name + group))?.slice(name.length + group.length));
+    expect(value('prometheus_rule_evaluations_total')).toBeGreaterThan(0);
+    expect(value('prometheus_rule_evaluation_failures_total')).toBe(0);
+    expect(value('prometheus_rule_group_rules')).toBe(2);
+    expect(received.map((a) => [a.labels.alertname, a.labels.job])).toContainEqual(['QuerierScraped', 'strata-query']);
+  });
 
   it('alerts.yml names only metrics its components expose', async () => {
     const exprs = (await alertRules()).groups.flatMap((g) => g.rules.map((r) => ({ where: r.alert, component: componentOf(g.name), expr: r.expr })));

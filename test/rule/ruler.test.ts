@@ -204,6 +204,9 @@ describe('strata rule, its results remote-written', () => {
       ['partial-warn', 'ok'],
     ]);
     expect(rules[0]?.rules[0]?.lastError).toContain(dead);
+    // The warn group's answers came with a warning about the endpoint down, which Thanos' ruler counts.
+    const metrics = (await get(`http://${ruler.httpAddress}/metrics`)).text;
+    expect(Number(/^thanos_rule_evaluation_with_warnings_total\{strategy="warn"\} (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
   });
 
   it('serves its rules over the Rules API to a querier', async () => {

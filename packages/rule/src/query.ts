@@ -33,7 +33,7 @@ export interface HttpQueryConfig {
   readonly timeoutMs: number;
   readonly resolver?: DnsResolver;
   /** Called with each answer's warnings (Thanos' ruler logs them). */
-  readonly onWarnings?: (expr: string, warnings: readonly string[]) => void;
+  readonly onWarnings?: (expr: string, warnings: readonly string[], opts: QueryOptions) => void;
 }
 
 interface ApiAnswer {
@@ -73,7 +73,7 @@ export function httpQueryClient(cfg: HttpQueryConfig): QueryClient {
     for (const base of bases) {
       try {
         const answer = await queryOnce(base, params, cfg, opts.signal);
-        if (answer.warnings !== undefined && answer.warnings.length > 0) cfg.onWarnings?.(expr, answer.warnings);
+        if (answer.warnings !== undefined && answer.warnings.length > 0) cfg.onWarnings?.(expr, answer.warnings, opts);
         return answer;
       } catch (err) {
         if (err instanceof QueryError || opts.signal?.aborted === true) throw err;

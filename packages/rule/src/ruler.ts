@@ -72,7 +72,11 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
     addresses: cfg.queryAddresses,
     method: cfg.queryMethod,
     timeoutMs: 5 * 60_000,
-    onWarnings: (expr, warnings) => logger.warn('rule query answered with warnings', { query: expr, warnings: warnings.join(', ') }),
+    // As Thanos' ruler: counted by the group's strategy (under abort, warnings that did not fail the query).
+    onWarnings: (expr, warnings, { partialResponse }) => {
+      metrics.evalWithWarnings.inc({ strategy: partialResponse ? 'warn' : 'abort' });
+      logger.warn('rule query answered with warnings', { query: expr, warnings: warnings.join(', ') });
+    },
   });
   const results = await openResultStorage(cfg.storage, { externalLabels: cfg.externalLabels, registry, logger });
   const notifier = new Notifier(cfg.alertmanagers, { registry, logger, externalLabels: cfg.externalLabels, labelDrop: cfg.alertLabelDrop, ...(cfg.alertRelabelConfig !== undefined ? { relabel: cfg.alertRelabelConfig } : {}) });

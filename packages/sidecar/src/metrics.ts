@@ -24,14 +24,9 @@ export function shipperMetrics(registry: Registry): ShipperMetrics {
   };
 }
 
-export class SidecarMetrics implements ShipperMetrics {
+export class SidecarMetrics {
   readonly prometheusUp: Gauge;
-  readonly uploads: Counter;
-  readonly uploadFailures: Counter;
-  readonly dirSyncs: Counter;
-  readonly dirSyncFailures: Counter;
-  readonly corruptedBlocks: Counter;
-  readonly lastSuccessfulUpload: Gauge;
+  readonly shipper: ShipperMetrics;
   /** Series calls by where their persisted data came from (see PrometheusStore). */
   readonly seriesSources: Counter<'source'>;
   /** Series calls refused by --store.limits.request-series or --store.limits.request-samples. */
@@ -41,14 +36,7 @@ export class SidecarMetrics implements ShipperMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.prometheusUp = new Gauge({ name: 'strata_sidecar_prometheus_up', help: 'Boolean indicator whether the sidecar can reach its Prometheus peer.', registers });
-    ({
-      uploads: this.uploads,
-      uploadFailures: this.uploadFailures,
-      dirSyncs: this.dirSyncs,
-      dirSyncFailures: this.dirSyncFailures,
-      corruptedBlocks: this.corruptedBlocks,
-      lastSuccessfulUpload: this.lastSuccessfulUpload,
-    } = shipperMetrics(registry));
+    this.shipper = shipperMetrics(registry);
 
     this.seriesSources = new Counter({
       name: 'strata_sidecar_series_calls_total',

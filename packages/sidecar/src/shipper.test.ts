@@ -16,7 +16,7 @@ import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { ArraySampleIterator, BlockWriter, formatMeta, isULID, Labels, parseMeta, type BlockMeta } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SidecarMetrics } from './metrics.js';
+import { shipperMetrics } from './metrics.js';
 import { readShipperState, Shipper, SHIPPER_META_FILENAME } from './shipper.js';
 import { start } from './sidecar.js';
 
@@ -151,7 +151,7 @@ async function addCompactedBlock(dataDir: string, src: BlockMeta): Promise<Block
 }
 
 function shipper(dataDir: string, bucket: Bucket, uploadCompacted = false, hashFiles = false, allowOutOfOrderUploads = false): Shipper {
-  return new Shipper({ bucket, dir: dataDir, labels: () => Labels.from(EXT), uploadCompacted, hashFiles, allowOutOfOrderUploads, metrics: new SidecarMetrics(new Registry()), logger: nopLogger });
+  return new Shipper({ bucket, dir: dataDir, labels: () => Labels.from(EXT), uploadCompacted, hashFiles, allowOutOfOrderUploads, metrics: shipperMetrics(new Registry()), logger: nopLogger });
 }
 
 /** An in-memory bucket that refuses the uploads of the blocks named in `failing`. */
@@ -342,7 +342,7 @@ describe('shipper upload concurrency', () => {
         labels: () => Labels.from(EXT),
         uploadCompacted: false,
         ...(concurrency !== undefined ? { uploadConcurrency: concurrency } : {}),
-        metrics: new SidecarMetrics(new Registry()),
+        metrics: shipperMetrics(new Registry()),
         logger: nopLogger,
       });
       const synced = s.sync();
@@ -479,7 +479,7 @@ describe('--shipper.meta-file-name', () => {
       await w.addSeries(Labels.from({ __name__: 'up' }), new ArraySampleIterator([0, 1000], [1, 1]));
       const { ulid } = await w.close();
       const shipper = (bucket: Bucket, metaFileName?: string) =>
-        new Shipper({ bucket, dir: dir.path, labels: () => Labels.from(EXT), uploadCompacted: false, ...(metaFileName !== undefined ? { metaFileName } : {}), metrics: new SidecarMetrics(new Registry()), logger: nopLogger });
+        new Shipper({ bucket, dir: dir.path, labels: () => Labels.from(EXT), uploadCompacted: false, ...(metaFileName !== undefined ? { metaFileName } : {}), metrics: shipperMetrics(new Registry()), logger: nopLogger });
       expect((await shipper(new InMemoryBucket(), 'shipper-r0.json').sync()).uploaded).toEqual([ulid]);
       expect((await readShipperState(dir.path, 'shipper-r0.json'))?.uploaded).toEqual([ulid]);
       expect(await readShipperState(dir.path)).toBeUndefined();

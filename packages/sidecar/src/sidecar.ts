@@ -244,7 +244,7 @@ export async function start(config: SidecarConfig): Promise<Sidecar> {
         hashFiles: config.hashFiles === true,
         ...(config.uploadConcurrency !== undefined ? { uploadConcurrency: config.uploadConcurrency } : {}),
         ...(config.shipperMetaFileName !== undefined ? { metaFileName: config.shipperMetaFileName } : {}),
-        metrics,
+        metrics: metrics.shipper,
         logger: log.with({ subsystem: 'shipper' }),
       });
       s.start(config.shipperIntervalMs ?? 30_000);
