@@ -343,3 +343,50 @@ describe('strata rule keeping its results in a TSDB of its own', () => {
     for (const t of before) if (t > Date.now() - 55_000) expect(after).toContain(t);
   });
 });
+
+describe('strata rule in a highly available pair', () => {
+  let pair: Ruler[] = [];
+  let viaPair: Querier;
+
+  beforeAll(async () => {
+    // Two rulers of the same rules, told apart by a replica label, as Thanos' HA rulers are run: the
+    // querier deduplicates their results on it, and Alertmanager gets one alert once it is dropped.
+    for (const replica of ['A', 'B']) {
+      pair.push(
+        await startRuler({
+          ...rulerConfig,
+          ruleFiles: [sharedFile],
+          alertmanagers: alertmanager !== undefined ? [alertmanagerConfigFromUrl(alertmanager.url)] : [],
+          alertLabelDrop: ['replica'],
+          externalLabels: Labels.from({ ruler: 'ha', replica }),
+          storage: { tsdb: { dir: join(stack.dir, `ha-${replica}`), blockDurationMs: 2 * 3_600_000, retentionMs: 0 } },
+        }),
+      );
+    }
+    viaPair = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: pair.map((r) => r.grpcAddress), replicaLabels: ['replica'], logger: nopLogger });
+  }, 60_000);
+
+  afterAll(async () => {
+    await viaPair?.stop();
+    for (const r of pair) await r.stop();
+    pair = [];
+  });
+
+  it('gives each result once through a querier deduplicating on the replica label', async () => {
+    const answer = async () => ((await get(`http://${viaPair.httpAddress}/api/v1/query?query=answer`)).body.data as { result: { metric: Json; value: [number, string] }[] }).result;
+    await until('both rulers’ results', async () => (await answer()).length > 0);
+    expect((await answer()).map((r) => [r.metric, r.value[1]])).toEqual([[{ __name__: 'answer', kind: 'rec', ruler: 'ha' }, '42']]);
+    const raw = await get(`http://${viaPair.httpAddress}/api/v1/query?query=answer&dedup=false`);
+    expect((raw.body.data as { result: { metric: Json }[] }).result.map((r) => r.metric.replica).sort()).toEqual(['A', 'B']);
+    // The rules and alerts too: each once, the replica label gone.
+    await until('the pair’s alerts', async () => ((await get(`http://${viaPair.httpAddress}/api/v1/alerts`)).body.data as { alerts: unknown[] }).alerts.length === 2);
+    const alerts = ((await get(`http://${viaPair.httpAddress}/api/v1/alerts`)).body.data as { alerts: { labels: Json }[] }).alerts;
+    expect(alerts.map((a) => a.labels.alertname).sort()).toEqual(['AlwaysFiring', 'Pending']);
+  });
+
+  it.skipIf(!withAlertmanager)('sends Alertmanager one alert for both, the replica label dropped', async () => {
+    await until('the pair’s alert in Alertmanager', async () => (await alertmanager?.alerts())?.some((a) => a.labels.ruler === 'ha') === true);
+    const ha = ((await alertmanager?.alerts()) ?? []).filter((a) => a.labels.ruler === 'ha');
+    expect(ha.map((a) => a.labels)).toEqual([{ alertname: 'AlwaysFiring', host: 'host.example.com:9100', instance: 'host.example.com:9100', ruler: 'ha', severity: 'page' }]);
+  });
+});
