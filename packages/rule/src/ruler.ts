@@ -34,6 +34,8 @@ export interface RulerConfig extends ServingConfig {
   alertmanagers: readonly AlertmanagerConfig[];
   /** `--alert.label-drop`, `--alert.relabel-config`. */
   alertLabelDrop: readonly string[];
+  /** How often dns+/dnssrv+ Alertmanager addresses are resolved again (default 30s). */
+  alertmanagersDnsIntervalMs?: number;
   alertRelabelConfig?: NotifierOptions['relabel'];
   /** `--alert.query-url`: the alerts' generator links, and templates' `$externalURL`. */
   alertQueryUrl: string;
@@ -79,7 +81,14 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
     },
   });
   const results = await openResultStorage(cfg.storage, { externalLabels: cfg.externalLabels, registry, logger });
-  const notifier = new Notifier(cfg.alertmanagers, { registry, logger, externalLabels: cfg.externalLabels, labelDrop: cfg.alertLabelDrop, ...(cfg.alertRelabelConfig !== undefined ? { relabel: cfg.alertRelabelConfig } : {}) });
+  const notifier = new Notifier(cfg.alertmanagers, {
+    registry,
+    logger,
+    externalLabels: cfg.externalLabels,
+    labelDrop: cfg.alertLabelDrop,
+    ...(cfg.alertRelabelConfig !== undefined ? { relabel: cfg.alertRelabelConfig } : {}),
+    ...(cfg.alertmanagersDnsIntervalMs !== undefined ? { dnsIntervalMs: cfg.alertmanagersDnsIntervalMs } : {}),
+  });
   if (cfg.alertmanagers.length === 0) logger.warn('no alertmanager configured');
   const externalLabels = cfg.externalLabels.toRecord();
   const templates = (ruleName: string, partialResponse: boolean): TemplateExpander => {

@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .option('--alertmanagers.url <url>', "Alertmanager to send alerts to, http(s)://host:port[/prefix] (repeatable); dns+ and dnssrv+ resolve it", collect, [])
     .option('--alertmanagers.config <yaml>', "the Alertmanagers in Thanos' YAML (alertmanagers: [{static_configs: [...], scheme, path_prefix, timeout, api_version, http_config}]); not with --alertmanagers.url")
     .option('--alertmanagers.config-file <path>', 'file with the Alertmanager configuration')
+    .option('--alertmanagers.sd-dns-interval <duration>', 'how often dns+ and dnssrv+ Alertmanager addresses are looked up again', '30s')
     .option('--alertmanagers.send-timeout <duration>', 'timeout of a send to an Alertmanager of --alertmanagers.url', '10s')
     .option('--alert.query-url <url>', "the querier UI's URL, which alerts link to (their generatorURL) and templates see as $externalURL", '')
     .option('--alert.label-drop <name>', 'label removed from alerts before they are sent, e.g. the replica label of HA rulers (repeatable)', repeatable, [])
@@ -63,6 +64,7 @@ export function register(program: Command): void {
       storage: await storageFromFlags(o),
       alertmanagers: await alertmanagersFromFlags(o),
       alertLabelDrop: o['alert.labelDrop'] as string[],
+      alertmanagersDnsIntervalMs: parseDuration(String(o['alertmanagers.sdDnsInterval'])),
       ...(alertRelabel !== undefined ? { alertRelabelConfig: parseRelabelConfigYaml(alertRelabel, '--alert.relabel-config') } : {}),
       alertQueryUrl: String(o['alert.queryUrl']).replace(/\/+$/, ''),
       externalLabels: Labels.from(parseLabelFlags(o.label as string[])),
