@@ -12,7 +12,7 @@ import { createLogger } from '@strata/runtime';
 import { isULID, Labels, parseMeta, STALE_NAN, type BlockMeta } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RuleDB } from '../../packages/rule/src/tsdb/index.js';
+import { LocalTSDB } from '@strata/localtsdb';
 
 const HOUR = 3_600_000;
 /** A fixed start, not aligned to the block duration (the first block starts there). */
@@ -45,7 +45,7 @@ function expectedDump(mint: number, maxt: number): string {
 beforeAll(async () => {
   tmp = await tempDir('strata-rule-tsdb-');
   dataDir = join(tmp.path, 'data');
-  const db = await RuleDB.open({
+  const db = await LocalTSDB.open({
     dir: dataDir,
     blockDurationMs: 2 * HOUR,
     retentionMs: 48 * HOUR,

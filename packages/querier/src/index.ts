@@ -8,3 +8,4 @@ export { queryDataPieces } from './api/respond.js';
 export { rulesDataJson, alertsDataJson } from './api/rules.js';
 export { sendSuccess, sendError } from './api/respond.js';
 export { ApiError, invalidParam } from './api/errors.js';
+export { readSdFile } from './endpoints/sdfile.js';

@@ -5,9 +5,10 @@
  * Queriers are tried in a random order until one answers; a vector or a scalar is the answer (a scalar
  * as one sample without labels, as Prometheus' EngineQueryFunc turns it), anything else an error.
  */
-import { isDnsEndpoint, resolveDnsEndpoint, systemResolver, STRATA_VERSION, type DnsResolver } from '@strata/runtime';
+import { STRATA_VERSION } from '@strata/runtime';
 import { formatTimestamp } from '@strata/promql';
 import { Labels } from '@strata/tsdb';
+import type { QueryTargets } from './querytargets.js';
 
 export interface InstantSample {
   readonly labels: Labels;
@@ -27,11 +28,9 @@ export interface QueryOptions {
 export type QueryFunc = (expr: string, timeMs: number, opts: QueryOptions) => Promise<InstantSample[]>;
 
 export interface HttpQueryConfig {
-  /** `host:port`, `http(s)://host:port[/prefix]`, or Thanos' `dns+host:port` / `dnssrv+_name._tcp.domain`. */
-  readonly addresses: readonly string[];
+  readonly targets: QueryTargets;
   readonly method: 'GET' | 'POST';
   readonly timeoutMs: number;
-  readonly resolver?: DnsResolver;
   /** Called with each answer's warnings (Thanos' ruler logs them). */
   readonly onWarnings?: (expr: string, warnings: readonly string[], opts: QueryOptions) => void;
 }
@@ -63,11 +62,9 @@ export interface QueryClient {
 }
 
 export function httpQueryClient(cfg: HttpQueryConfig): QueryClient {
-  if (cfg.addresses.length === 0) throw new Error('no query addresses: give --query');
-  const resolver = cfg.resolver ?? systemResolver;
   const ask = async (expr: string, timeMs: number, opts: QueryOptions): Promise<ApiAnswer> => {
-    const bases = shuffled(await baseUrls(cfg.addresses, resolver));
-    if (bases.length === 0) throw new Error(`no querier found behind ${cfg.addresses.join(', ')}`);
+    const bases = shuffled(await cfg.targets.baseUrls());
+    if (bases.length === 0) throw new Error('no query API server reachable: no querier found');
     const params = new URLSearchParams({ query: expr, time: formatTimestamp(timeMs), dedup: 'true', partial_response: String(opts.partialResponse) });
     let last: unknown;
     for (const base of bases) {
@@ -141,15 +138,6 @@ function parseValue(s: string): number {
   if (s === '+Inf') return Infinity;
   if (s === '-Inf') return -Infinity;
   return Number(s);
-}
-
-async function baseUrls(addresses: readonly string[], resolver: DnsResolver): Promise<string[]> {
-  const out: string[] = [];
-  for (const a of addresses) {
-    if (isDnsEndpoint(a)) for (const hostPort of await resolveDnsEndpoint(a, resolver)) out.push(`http://${hostPort}`);
-    else out.push((/^https?:\/\//.test(a) ? a : `http://${a}`).replace(/\/+$/, ''));
-  }
-  return out;
 }
 
 function shuffled<T>(xs: T[]): T[] {

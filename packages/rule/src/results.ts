@@ -12,7 +12,7 @@ import type { Registry } from 'prom-client';
 import type { RuleSample } from './recording.js';
 import { RemoteWriteStorage } from './remotewrite.js';
 import type { RemoteWriteConfig } from './remotewriteconfig.js';
-import { RuleDB } from './tsdb/index.js';
+import { LocalTSDB } from '@strata/localtsdb';
 
 export type ResultStorageConfig =
   | { readonly remoteWrite: readonly RemoteWriteConfig[] }
@@ -52,7 +52,7 @@ export async function openResultStorage(cfg: ResultStorageConfig, opts: { extern
     };
   }
   const { logger } = opts;
-  const db = await RuleDB.open({ dir: cfg.tsdb.dir, blockDurationMs: cfg.tsdb.blockDurationMs, retentionMs: cfg.tsdb.retentionMs, externalLabels: opts.externalLabels, registry: opts.registry, logger });
+  const db = await LocalTSDB.open({ dir: cfg.tsdb.dir, blockDurationMs: cfg.tsdb.blockDurationMs, retentionMs: cfg.tsdb.retentionMs, externalLabels: opts.externalLabels, registry: opts.registry, logger });
   let shipper: Shipper | undefined;
   if (cfg.bucket !== undefined) {
     shipper = new Shipper({

@@ -16,6 +16,7 @@ import { RuleMetrics } from './metrics.js';
 import { Notifier, type Alert, type NotifierOptions } from './notifier.js';
 import type { AlertmanagerConfig } from './alertmanagerconfig.js';
 import { httpQueryClient } from './query.js';
+import { QueryTargets } from './querytargets.js';
 import { openResultStorage, type ResultStorageConfig } from './results.js';
 import { expandAlertTemplate } from './template/index.js';
 import { RulerStore } from './store.js';
@@ -26,8 +27,11 @@ export interface RulerConfig extends ServingConfig {
   /** `--rule-query-offset`: the query offset of groups that set none. */
   queryOffsetMs: number;
   resendDelayMs: number;
-  /** `--query` addresses and how to ask them. */
+  /** `--query` addresses, `--query.sd-files` and their refresh intervals, and how to ask the queriers. */
   queryAddresses: readonly string[];
+  querySdFiles?: readonly string[];
+  querySdIntervalMs?: number;
+  queryDnsIntervalMs?: number;
   queryMethod: 'GET' | 'POST';
   /** Where results go: `--remote-write.config`, else the local TSDB in `--data-dir`. */
   storage: ResultStorageConfig;
@@ -71,7 +75,13 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
   const prober = new Prober('rule', registry);
   const metrics = new RuleMetrics(registry);
   const { query, lastSamples } = httpQueryClient({
-    addresses: cfg.queryAddresses,
+    targets: new QueryTargets({
+      addresses: cfg.queryAddresses,
+      ...(cfg.querySdFiles !== undefined ? { sdFiles: cfg.querySdFiles } : {}),
+      ...(cfg.querySdIntervalMs !== undefined ? { sdIntervalMs: cfg.querySdIntervalMs } : {}),
+      ...(cfg.queryDnsIntervalMs !== undefined ? { dnsIntervalMs: cfg.queryDnsIntervalMs } : {}),
+      logger,
+    }),
     method: cfg.queryMethod,
     timeoutMs: 5 * 60_000,
     // As Thanos' ruler: counted by the group's strategy (under abort, warnings that did not fail the query).

@@ -8,6 +8,7 @@ import { register as registerQueryFrontend } from './query-frontend.js';
 import { register as registerCompact } from './compact.js';
 import { register as registerStore } from './store.js';
 import { register as registerRule } from './rule.js';
+import { register as registerReceive } from './receive.js';
 import { register as registerQuickstart } from './quickstart.js';
 
 /**
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerCompact(program);
   registerStore(program);
   registerRule(program);
+  registerReceive(program);
   registerQuickstart(program);
   const tools = program.command('tools').description('Tools for TSDB blocks and object storage buckets');
   registerDemoTools(tools);

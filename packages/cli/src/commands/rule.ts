@@ -17,6 +17,9 @@ export function register(program: Command): void {
     .option('--rule-query-offset <duration>', "the query_offset of groups that set none: rules read (and write) their data this long before each evaluation, for data that arrives late", '0s')
     .option('--resend-delay <duration>', 'least time between two sends of a firing alert to Alertmanager', '1m')
     .option('--query <address>', "a querier's HTTP address, host:port or http(s)://host:port/prefix; dns+ and dnssrv+ resolve it (repeatable: asked in random order until one answers)", collect, [])
+    .option('--query.sd-files <path>', "Prometheus file SD files (YAML or JSON) listing queriers' host:port targets (repeatable)", collect, [])
+    .option('--query.sd-interval <duration>', 'how often --query.sd-files are read again', '5m')
+    .option('--query.sd-dns-interval <duration>', 'how often dns+ and dnssrv+ --query addresses are looked up again', '30s')
     .option('--query.http-method <method>', 'GET or POST for the instant queries', 'POST')
     .option('--remote-write.config <yaml>', "send the rules' samples over remote write instead of keeping them (Thanos' stateless ruler): Prometheus' remote_write section, e.g. \"remote_write: [{url: http://prometheus:9090/api/v1/write}]\"; empty: ignored")
     .option('--remote-write.config-file <path>', 'file with the remote write configuration')
@@ -49,7 +52,6 @@ export function register(program: Command): void {
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'rule', logger);
     const serving = await servingFromFlags(o, logger);
     const queries = o.query as string[];
-    if (queries.length === 0) throw new Error('no --query parameter was given');
     const duplicate = queries.find((q, i) => queries.indexOf(q) !== i);
     if (duplicate !== undefined) throw new Error(`Address ${duplicate} is duplicated for --query flag.`);
     const alertRelabel = await yamlFlag(o, 'alert.relabel-config');
@@ -60,6 +62,9 @@ export function register(program: Command): void {
       queryOffsetMs: parseDuration(String(o.ruleQueryOffset)),
       resendDelayMs: parseDuration(String(o.resendDelay)),
       queryAddresses: queries,
+      querySdFiles: o['query.sdFiles'] as string[],
+      querySdIntervalMs: parseDuration(String(o['query.sdInterval'])),
+      queryDnsIntervalMs: parseDuration(String(o['query.sdDnsInterval'])),
       queryMethod: choiceFlag(o['query.httpMethod'], '--query.http-method', ['GET', 'POST']) as 'GET' | 'POST',
       storage: await storageFromFlags(o),
       alertmanagers: await alertmanagersFromFlags(o),

@@ -22,6 +22,8 @@ export interface PrometheusProcessOptions {
   ruleFiles?: string[];
   /** `remote_read` entries of its configuration. */
   remoteRead?: unknown[];
+  /** `remote_write` entries of its configuration. */
+  remoteWrite?: unknown[];
   /** min = max block duration, as the sidecar requires; default 2h. */
   blockDuration?: string;
   /** A different max block duration (local compaction on). */
@@ -50,6 +52,7 @@ export async function startPrometheusProcess(opts: PrometheusProcessOptions): Pr
       global: { scrape_interval: interval, evaluation_interval: interval, ...(opts.externalLabels ? { external_labels: opts.externalLabels } : {}) },
       ...(opts.ruleFiles !== undefined ? { rule_files: opts.ruleFiles } : {}),
       ...(opts.remoteRead !== undefined ? { remote_read: opts.remoteRead } : {}),
+      ...(opts.remoteWrite !== undefined ? { remote_write: opts.remoteWrite } : {}),
       scrape_configs: [
         ...(opts.scrapeConfigs ?? []),
         ...(opts.scrapeSelf ? [{ job_name: 'prometheus', static_configs: [{ targets: [`127.0.0.1:${port}`] }] }] : []),

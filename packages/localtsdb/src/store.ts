@@ -1,6 +1,6 @@
 /**
- * The StoreAPI over the ruler's TSDB, as Thanos' TSDBStore (pkg/store/tsdb.go) serves a stateful
- * ruler's: the local blocks (read as the sidecar reads Prometheus' blocks, LocalBlocks) and the head,
+ * The StoreAPI over a local TSDB, as Thanos' TSDBStore (pkg/store/tsdb.go) serves a stateful ruler's
+ * and each tenant's of a receiver: the local blocks (read as the sidecar reads Prometheus' blocks, LocalBlocks) and the head,
  * the external labels added (winning on a clash) and `without_replica_labels` removed.
  *
  * Blocks are served up to where they end and the head from there on: the head still holds a block's
@@ -9,6 +9,7 @@
 import {
   type AggrChunk,
   type CallContext,
+  type ComponentType,
   type EncodedChunks,
   encodedSeriesSize,
   GrpcStatus,
@@ -43,21 +44,23 @@ interface HeadSeries {
   series: StoreSeries;
 }
 
-export class RuleStore implements StoreServer {
+export class TSDBStore implements StoreServer {
   readonly #head: Head;
   readonly #blocks: LocalBlocks;
   readonly #ext: Labels;
+  readonly #componentType: ComponentType;
   readonly #blocksMinTime: () => number;
 
   /** `blocksMinTime`: where the oldest block served starts (Infinity without blocks). */
-  constructor(head: Head, blocks: LocalBlocks, externalLabels: Labels, blocksMinTime: () => number) {
+  constructor(head: Head, blocks: LocalBlocks, externalLabels: Labels, componentType: ComponentType, blocksMinTime: () => number) {
     this.#head = head;
     this.#blocks = blocks;
     this.#ext = externalLabels;
+    this.#componentType = componentType;
     this.#blocksMinTime = blocksMinTime;
   }
 
-  /** The ruler's label set and time range: from its oldest sample on, open-ended (an empty range when it holds none). */
+  /** The TSDB's label set and time range: from its oldest sample on, open-ended (an empty range when it holds none). */
   async info(): Promise<InfoResponse> {
     const oldest = Math.min(this.#blocksMinTime(), this.#head.minTime);
     const minTime = Number.isFinite(oldest) ? oldest : MAX_INT64;
@@ -65,7 +68,7 @@ export class RuleStore implements StoreServer {
     const labels = [...this.#ext.toArray()];
     return {
       labelSets: [labels],
-      componentType: 'rule',
+      componentType: this.#componentType,
       store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [{ labels, minTime, maxTime }], supportsProjections: false },
     };
   }

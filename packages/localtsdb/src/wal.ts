@@ -1,6 +1,6 @@
 /**
- * The ruler's write-ahead log: what the head holds is rebuilt from it after a restart. It is Strata's own
- * format, not Prometheus' (wlog), and simpler: the ruler writes few series, at an evaluation's pace.
+ * The local TSDB's write-ahead log: what the head holds is rebuilt from it after a restart. It is Strata's
+ * own format, not Prometheus' (wlog), and simpler.
  *
  *   <dir>/wal/<8-digit sequence>.rwal   segments, replayed in sequence order
  *
@@ -10,13 +10,14 @@
  *   segment := record*
  *   record  := BE32 len(payload) | BE32 CRC32C(payload) | payload
  *   payload := 0x01 series  uvarint n | (uvarint ref | uvarint k | (uvarintStr name | uvarintStr value) × k) × n
- *            | 0x02 samples varint t | uvarint n | (uvarint ref | BE32 hi | BE32 lo) × n
+ *            | 0x02 samples varint base | uvarint n | (uvarint ref | varint (t - base) | BE32 hi | BE32 lo) × n
  *
- * A samples record holds one evaluation's samples, all at time t (ms); a value is its float64 bits
- * (hi:lo), so NaN payloads such as the stale marker survive. Refs name series within a segment: each
- * segment starts with a series record of every series in the head when it was started, and a series
- * created later is recorded before its first sample, so a segment is replayed alone and any earlier
- * one can be deleted.
+ * A samples record holds one append call's accepted samples, each with its own time t (ms), written as
+ * its difference to the record's base time (its first sample's): a ruler's evaluation, all at one time,
+ * costs a byte per sample for it, a remote-write request's a few. A value is its float64 bits (hi:lo), so
+ * NaN payloads such as the stale marker survive. Refs name series within a segment: each segment starts
+ * with a series record of every series in the head when it was started, and a series created later is
+ * recorded before its first sample, so a segment is replayed alone and any earlier one can be deleted.
  *
  * Each `log` call is one write(2) of its records: once it returns, a crash of the process loses none of
  * it. Segments are fsync'ed when they are finished and on close (a power loss may lose what the
@@ -36,7 +37,7 @@ const SEGMENT_RE = /^(\d{8})\.rwal$/;
 const HEADER_BYTES = 8;
 const SERIES_RECORD = 1;
 const SAMPLES_RECORD = 2;
-/** A record longer than this is taken for a corrupt length (a samples record of a million series is ~14 MB). */
+/** A record longer than this is taken for a corrupt length (a samples record of a million samples is ~20 MB). */
 const MAX_RECORD_BYTES = 256 * 1024 ** 2;
 
 export interface WALSeries {
@@ -45,8 +46,8 @@ export interface WALSeries {
 }
 
 export interface ReplayHandler {
-  /** A samples record, its refs resolved to the labels their segment's series records gave them. */
-  samples(t: number, labels: readonly Labels[], values: Float64Array): void;
+  /** A samples record: sample i of series `labels[i]` (its ref resolved by the segment's series records) at `times[i]`. */
+  samples(labels: readonly Labels[], times: Float64Array, values: Float64Array): void;
   /** A torn or corrupt tail of the last segment was cut off. */
   tornTail(file: string, offset: number, reason: string): void;
 }
@@ -105,28 +106,35 @@ export class WAL {
   }
 
   /**
-   * Writes the series an evaluation created, then its samples at `t` (`values[i]` for `refs[i]`; a
-   * Float64Array, as a plain array would quiet the stale marker's NaN), in one write.
+   * Writes the series an append call created, then its first `n` samples (`values[i]` at `times[i]` of
+   * series `refs[i]`; typed, as a plain array would quiet the stale marker's NaN), in one write.
    */
-  log(created: readonly WALSeries[], t: number, refs: readonly number[], values: Float64Array): void {
+  log(created: readonly WALSeries[], n: number, refs: ArrayLike<number>, times: Float64Array, values: Float64Array): void {
     const fd = this.#fd;
     if (fd === undefined) throw new Error('WAL: no segment started');
     const e = this.#enc;
     e.reset();
     if (created.length > 0) putSeries(e, created);
-    record(e, SAMPLES_RECORD, () => {
-      e.putVarint(t);
-      e.putUvarint(refs.length);
-      for (let i = 0; i < refs.length; i++) {
-        const v = values[i] as number;
-        e.putUvarint(refs[i] as number);
-        e.putBE32(floatHi(v));
-        e.putBE32(floatLo(v));
-      }
-    });
+    let maxTime = -Infinity;
+    if (n > 0) {
+      const base = times[0] as number;
+      record(e, SAMPLES_RECORD, () => {
+        e.putVarint(base);
+        e.putUvarint(n);
+        for (let i = 0; i < n; i++) {
+          const t = times[i] as number;
+          const v = values[i] as number;
+          if (t > maxTime) maxTime = t;
+          e.putUvarint(refs[i] as number);
+          e.putVarint(t - base);
+          e.putBE32(floatHi(v));
+          e.putBE32(floatLo(v));
+        }
+      });
+    }
     writeSync(fd, e.get());
     const cur = this.#current as Segment;
-    if (refs.length > 0) cur.maxTime = Math.max(cur.maxTime, t);
+    if (maxTime > cur.maxTime) cur.maxTime = maxTime;
   }
 
   /** Deletes the finished segments whose samples all lie before `mint` (they are in blocks now). */
@@ -217,7 +225,7 @@ async function replaySegment(file: string, last: boolean, handler: ReplayHandler
   return maxTime;
 }
 
-/** Decodes a record's payload; a samples record goes to the handler and its time is returned. */
+/** Decodes a record's payload; a samples record goes to the handler and its latest time is returned. */
 function decodeRecord(d: Decbuf, refs: Map<number, Labels>, handler: ReplayHandler): number | undefined {
   const type = d.byte();
   if (type === SERIES_RECORD) {
@@ -230,17 +238,22 @@ function decodeRecord(d: Decbuf, refs: Map<number, Labels>, handler: ReplayHandl
     return undefined;
   }
   if (type !== SAMPLES_RECORD) d.fail(`unknown record type ${type}`, 0);
-  const t = d.varint();
+  const base = d.varint();
   const n = d.uvarint();
   const labels: Labels[] = new Array(n);
+  const times = new Float64Array(n);
   const values = new Float64Array(n);
+  let maxTime: number | undefined;
   for (let i = 0; i < n; i++) {
     const ref = d.uvarint();
     const l = refs.get(ref);
     if (l === undefined) d.fail(`sample of series ref ${ref}, which no series record of the segment names`);
     labels[i] = l;
+    const t = base + d.varint();
+    times[i] = t;
+    if (maxTime === undefined || t > maxTime) maxTime = t;
     values[i] = floatFromBits(d.be32(), d.be32());
   }
-  handler.samples(t, labels, values);
-  return n > 0 ? t : undefined;
+  handler.samples(labels, times, values);
+  return maxTime;
 }

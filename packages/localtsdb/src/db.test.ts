@@ -16,7 +16,7 @@ import {
 } from '@strata/storeapi';
 import { isStaleNaN, isULID, Labels, parseMeta, STALE_NAN, ValueType } from '@strata/tsdb';
 import { tempDir } from '@strata/testing/process';
-import { RuleDB, type RuleDBOptions } from './db.js';
+import { LocalTSDB, type LocalTSDBOptions } from './db.js';
 import { WAL_DIR } from './wal.js';
 
 const HOUR = 3_600_000;
@@ -30,7 +30,7 @@ const NAME = { type: MatcherType.RE, name: '__name__', value: '.+' };
 let tmp: { path: string; cleanup: () => Promise<void> };
 let warnings: string[];
 let logger: Logger;
-let open: RuleDB[];
+let open: LocalTSDB[];
 
 beforeEach(async () => {
   tmp = await tempDir('strata-ruledb-');
@@ -43,8 +43,8 @@ afterEach(async () => {
   await tmp.cleanup();
 });
 
-async function openDB(o: Partial<RuleDBOptions> = {}): Promise<RuleDB> {
-  const db = await RuleDB.open({ dir: tmp.path, blockDurationMs: BLOCK, retentionMs: 48 * HOUR, externalLabels: EXT, registry: new Registry(), logger, ...o });
+async function openDB(o: Partial<LocalTSDBOptions> = {}): Promise<LocalTSDB> {
+  const db = await LocalTSDB.open({ dir: tmp.path, blockDurationMs: BLOCK, retentionMs: 48 * HOUR, externalLabels: EXT, registry: new Registry(), logger, ...o });
   open.push(db);
   return db;
 }
@@ -52,7 +52,7 @@ async function openDB(o: Partial<RuleDBOptions> = {}): Promise<RuleDB> {
 const series = (name: string, extra: Record<string, string> = {}) => Labels.from({ __name__: name, ...extra });
 
 /** Appends one sample a minute of each named series over [from, to). */
-function fill(db: RuleDB, names: readonly string[], from: number, to: number, value: (t: number) => number = (t) => t / 1000): void {
+function fill(db: LocalTSDB, names: readonly string[], from: number, to: number, value: (t: number) => number = (t) => t / 1000): void {
   for (let t = from; t < to; t += 60_000) db.append(names.map((n) => ({ labels: series(n), value: value(t) })), t);
 }
 
@@ -62,7 +62,7 @@ interface Sample {
 }
 
 /** The Series call's answer as it goes over the wire (encoded, decoded): labels → samples, and each series' chunk ranges. */
-async function query(db: RuleDB, req: Partial<SeriesRequest> = {}): Promise<{ labels: string; samples: Sample[]; chunks: [number, number][] }[]> {
+async function query(db: LocalTSDB, req: Partial<SeriesRequest> = {}): Promise<{ labels: string; samples: Sample[]; chunks: [number, number][] }[]> {
   const out: { labels: string; samples: Sample[]; chunks: [number, number][] }[] = [];
   for await (const f of db.store.series(seriesRequest({ minTime: 0, maxTime: Number.MAX_SAFE_INTEGER, matchers: [NAME], ...req }), ctx)) {
     if ('warning' in f) throw new Error(f.warning);
@@ -85,7 +85,7 @@ async function query(db: RuleDB, req: Partial<SeriesRequest> = {}): Promise<{ la
 const blockDirs = async () => (await readdir(tmp.path)).filter(isULID).sort();
 const walSegments = async () => (await readdir(join(tmp.path, WAL_DIR))).sort();
 
-describe('RuleDB', () => {
+describe('LocalTSDB', () => {
   it('serves appended samples with the external labels, sorted by labels, honouring matchers, time and replica labels', async () => {
     const db = await openDB();
     db.append([{ labels: series('b'), value: 1 }, { labels: series('a', { x: '1' }), value: 2 }], T0);
@@ -122,6 +122,30 @@ describe('RuleDB', () => {
     expect(text).toContain('prometheus_tsdb_out_of_order_samples_total{type="float"} 3');
     expect(text).toContain('prometheus_tsdb_head_samples_appended_total{type="float"} 3');
     expect(text).toContain('prometheus_tsdb_head_series 2');
+  });
+
+  it('appends series with their own sample times, reporting what it drops and why, and replays them from the WAL', async () => {
+    let db = await openDB();
+    const a = series('a');
+    expect(db.appendSeries([{ labels: a, samples: [0, 1, 2].map((i) => ({ timestamp: T0 + i * 1000, value: i })) }, { labels: series('b'), samples: [{ timestamp: T0 + 5000, value: STALE_NAN }] }])).toEqual({ appended: 4, outOfOrder: 0, duplicates: 0, outOfBounds: 0 });
+    // The same series twice in a call, a resent sample, a conflicting one, an older one, one out of bounds.
+    const result = db.appendSeries([
+      { labels: a, samples: [{ timestamp: T0 + 2000, value: 2 }, { timestamp: T0 + 3000, value: 3 }] },
+      { labels: series('a'), samples: [{ timestamp: T0 + 3000, value: 4 }, { timestamp: T0 + 1500, value: 4 }, { timestamp: T0 + 4000, value: 4 }] },
+      { labels: series('c'), samples: [{ timestamp: T0 - BLOCK, value: 1 }] },
+    ]);
+    expect(result).toEqual({ appended: 2, outOfOrder: 1, duplicates: 1, outOfBounds: 1 });
+    const before = await query(db);
+    expect(before.map((s) => [s.labels, s.samples.map((x) => x.t - T0)])).toEqual([
+      ['{__name__="a", replica="r1", ruler="a"}', [0, 1000, 2000, 3000, 4000]],
+      ['{__name__="b", replica="r1", ruler="a"}', [5000]],
+    ]);
+    await db.close();
+    open = [];
+    db = await openDB();
+    const after = await query(db);
+    expect(after).toEqual(before);
+    expect(isStaleNaN(after[1]!.samples[0]!.v)).toBe(true);
   });
 
   it('replays the WAL after a close, keeping the stale marker', async () => {

@@ -1,5 +1,5 @@
 /**
- * The in-memory head of the ruler's TSDB, as Prometheus' head (tsdb/head.go, head_append.go) for float
+ * The in-memory head of the local TSDB, as Prometheus' head (tsdb/head.go, head_append.go) for float
  * samples appended in order: per series, its finished XOR chunks and the one being appended, cut as
  * Prometheus cuts them (120 samples, chunk-range boundaries: ChunkSchedule). The chunk range is the
  * block duration, so no chunk crosses a block's boundaries and blocks are cut from whole chunks.
@@ -16,6 +16,12 @@ export class MemSeries {
   #app: XORAppender | undefined;
   /** Time of the last sample appended (-Infinity before any). */
   lastTime = -Infinity;
+  /** Value of the last sample appended, to tell a resent sample from a conflicting one at the same time. */
+  lastValue = 0;
+  /** Scratch of LocalTSDB.append: the time and value its call has accepted up to now, in call `appendCall`. */
+  pendingTime = -Infinity;
+  pendingValue = 0;
+  appendCall = 0;
 
   constructor(ref: number, labels: Labels, chunkRange: number) {
     this.ref = ref;
@@ -34,6 +40,7 @@ export class MemSeries {
     (this.#app as XORAppender).append(t, v);
     this.#schedule.added(t);
     this.lastTime = t;
+    this.lastValue = v;
   }
 
   /** The chunks overlapping [mint, maxt], oldest first; the open one as a copy of its bytes now (appends go on). */
@@ -98,14 +105,22 @@ export class Head {
     return this.#byKey.values();
   }
 
+  /** The series of `labels`, or undefined. */
+  get(labels: Labels): MemSeries | undefined {
+    return this.#byKey.get(labels.key());
+  }
+
   /** The series of `labels`, created if new (`created` then). */
   getOrCreate(labels: Labels): { series: MemSeries; created: boolean } {
-    const key = labels.key();
-    const s = this.#byKey.get(key);
-    if (s !== undefined) return { series: s, created: false };
+    const s = this.get(labels);
+    return s !== undefined ? { series: s, created: false } : { series: this.create(labels), created: true };
+  }
+
+  /** A new series of `labels`, which the head does not hold yet. */
+  create(labels: Labels): MemSeries {
     const series = new MemSeries(this.#nextRef++, labels, this.chunkRange);
-    this.#byKey.set(key, series);
-    return { series, created: true };
+    this.#byKey.set(labels.key(), series);
+    return series;
   }
 
   /**
@@ -114,7 +129,12 @@ export class Head {
    * appender (appendableMinValidTime), so that nothing lands in a range while it is cut into a block.
    */
   inBounds(t: number, live: boolean): boolean {
-    return t >= (live ? Math.max(this.minValidTime, this.#maxTime - this.chunkRange / 2) : this.minValidTime);
+    return t >= this.appendableMinTime(live);
+  }
+
+  /** The oldest time `inBounds` takes now. */
+  appendableMinTime(live: boolean): number {
+    return live ? Math.max(this.minValidTime, this.#maxTime - this.chunkRange / 2) : this.minValidTime;
   }
 
   /** Appends a sample in bounds and after the series' last one. */

@@ -1,0 +1,295 @@
+/**
+ * A local TSDB, as Prometheus' (tsdb/db.go) for float samples appended in order: the stateful ruler's
+ * (Thanos' default ruler mode, which keeps a TSDB in --data-dir) and each tenant's of the receiver.
+ * Samples are appended to a head that a WAL makes survive restarts, the head is cut into Prometheus
+ * blocks in the data directory (where the shipper finds them, as in Prometheus' data directory), blocks
+ * past the retention are deleted, and all of it is served over the StoreAPI.
+ *
+ *   <dir>/<ULID>/   blocks, as Prometheus writes them, meta.json with a `thanos` section (its `source`)
+ *   <dir>/wal/      the WAL (wal.ts)
+ */
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '@strata/runtime';
+import { finishedBlocks, LocalBlocks } from '@strata/sidecar';
+import type { ComponentType, StoreServer } from '@strata/storeapi';
+import { type BlockMeta, CorruptionError, floatHi, floatLo, type Labels, type ThanosMeta, type ThanosSource } from '@strata/tsdb';
+import type { Registry } from 'prom-client';
+import { beyondRetention, deleteBlock, nextBlockRange, writeHeadBlock } from './compact.js';
+import { Head, type MemSeries } from './head.js';
+import { type DBMetrics, TSDBMetrics } from './metrics.js';
+import { TSDBStore } from './store.js';
+import { WAL, type WALSeries } from './wal.js';
+
+export interface LocalTSDBOptions {
+  /** --data-dir, --tsdb.path/<tenant> */
+  dir: string;
+  /** --tsdb.block-duration (2h): the blocks' length, and the head's chunk range. */
+  blockDurationMs: number;
+  /** --tsdb.retention: blocks ending this long before the newest block ends are deleted; 0 keeps all. */
+  retentionMs: number;
+  /** Added to every series served, and written into the blocks' meta.json. */
+  externalLabels: Labels;
+  /** meta.json's `thanos.source` of the blocks cut (default `ruler`). */
+  source?: ThanosSource;
+  /** The component type Info answers with (default `rule`). */
+  componentType?: ComponentType;
+  /** Of the blocks' reader's metrics, and of the TSDB's unless `metrics` is given. */
+  registry: Registry;
+  /** The TSDB's metrics among others' on one registry, with this TSDB's label values (a receiver's tenant). */
+  metrics?: { readonly of: TSDBMetrics; readonly labels: Readonly<Record<string, string>> };
+  logger: Logger;
+}
+
+/** A sample of one rule evaluation. */
+export interface RuleDBSample {
+  readonly labels: Labels;
+  readonly value: number;
+}
+
+/** A sample at its own time (ms), as prompb.Sample (so a decoded remote-write request is appended as it is). */
+export interface TimedSample {
+  readonly timestamp: number;
+  readonly value: number;
+}
+
+/** A series' samples to append, in time order. */
+export interface SeriesSamples {
+  /** Sorted by name, no name twice (not checked). */
+  readonly labels: Labels;
+  readonly samples: readonly TimedSample[];
+}
+
+/**
+ * What became of an append call's samples, as Prometheus' appender errors tell a remote-write receiver:
+ * appended; before their series' last sample (ErrOutOfOrderSample); at its time with another value
+ * (ErrDuplicateSampleForTimestamp); before where the head takes samples (ErrOutOfBounds). A sample equal
+ * to its series' last one (same time, same value bits: a resent one) is none of these: it is dropped
+ * without error, as Prometheus drops it.
+ */
+export interface AppendResult {
+  appended: number;
+  outOfOrder: number;
+  duplicates: number;
+  outOfBounds: number;
+}
+
+export class LocalTSDB {
+  /** The StoreAPI over the blocks and the head (Series, LabelNames, LabelValues, Info). */
+  readonly store: StoreServer;
+  readonly #opts: LocalTSDBOptions;
+  readonly #head: Head;
+  readonly #wal: WAL;
+  readonly #blocks: LocalBlocks;
+  readonly #metrics: DBMetrics;
+  /** Reused by each append call: the samples it accepted, in order. */
+  #accepted: MemSeries[] = [];
+  #refs = new Float64Array(1024);
+  #times = new Float64Array(1024);
+  #values = new Float64Array(1024);
+  #appendCall = 0;
+  /** The blocks in the directory as of the last sync, oldest first. */
+  #metas: BlockMeta[];
+  #compacting: Promise<void> | undefined;
+  #closed = false;
+
+  private constructor(opts: LocalTSDBOptions, head: Head, wal: WAL, blocks: LocalBlocks, metrics: DBMetrics, metas: BlockMeta[]) {
+    this.#opts = opts;
+    this.#head = head;
+    this.#wal = wal;
+    this.#blocks = blocks;
+    this.#metrics = metrics;
+    this.#metas = metas;
+    this.store = new TSDBStore(head, blocks, opts.externalLabels, opts.componentType ?? 'rule', () => this.#metas[0]?.minTime ?? Infinity);
+  }
+
+  /**
+   * Opens the data directory: removes what an interrupted block write or deletion left, replays the WAL
+   * into the head (samples the blocks already hold are skipped) and loads the blocks. A corrupt record
+   * in a WAL segment before the last fails it.
+   */
+  static async open(opts: LocalTSDBOptions): Promise<LocalTSDB> {
+    if (!(opts.blockDurationMs > 0)) throw new Error(`block duration must be positive, got ${opts.blockDurationMs}`);
+    const { dir, logger } = opts;
+    await mkdir(dir, { recursive: true });
+    for (const name of await readdir(dir)) if (name.endsWith('.tmp-for-creation') || name.endsWith('.tmp-for-deletion')) await rm(join(dir, name), { recursive: true, force: true });
+    const metas = await listBlocks(dir, logger);
+    const head = new Head(opts.blockDurationMs, Math.max(-Infinity, ...metas.map((m) => m.maxTime)));
+    const metrics = opts.metrics !== undefined ? opts.metrics.of.of(head, opts.metrics.labels) : new TSDBMetrics(opts.registry).of(head);
+    let wal: WAL;
+    try {
+      wal = await WAL.open(dir, {
+        samples(labels, times, values) {
+          for (let i = 0; i < labels.length; i++) {
+            const t = times[i] as number;
+            if (!head.inBounds(t, false)) continue;
+            const { series } = head.getOrCreate(labels[i] as Labels);
+            if (t > series.lastTime) head.append(series, t, values[i] as number);
+          }
+        },
+        tornTail(file, offset, reason) {
+          metrics.walCorruptions.inc();
+          logger.warn('WAL segment ends in a torn or corrupt record, as a crash while writing it leaves it: replayed up to it and truncated there', { file, offset, reason });
+        },
+      });
+    } catch (e) {
+      if (e instanceof CorruptionError) metrics.walCorruptions.inc();
+      metrics.close();
+      throw e;
+    }
+    wal.startSegment([...head.series()]);
+    const blocks = await LocalBlocks.open({ dir, registry: opts.registry, logger });
+    await blocks.sync(opts.externalLabels);
+    metrics.blocksLoaded.set(metas.length);
+    logger.info('TSDB opened', { dir, blocks: metas.length, head_series: head.numSeries });
+    return new LocalTSDB(opts, head, wal, blocks, metrics, metas);
+  }
+
+  /** Appends one rule evaluation's samples, all at `timeMs` (the ruler's append; see `appendSeries`). */
+  append(samples: readonly RuleDBSample[], timeMs: number): AppendResult {
+    return this.appendSeries(samples.map((s) => ({ labels: s.labels, samples: [{ timestamp: timeMs, value: s.value }] })));
+  }
+
+  /**
+   * Appends series' samples (stale markers kept bit for bit), as a Prometheus appender and its commit.
+   * A sample at or before its series' last one (out of order, or a duplicate) is dropped, as is one
+   * before where the head takes samples (out of bounds: in a block already, or over half a block
+   * duration before the head's latest sample when the call starts); each is counted in the result and
+   * in prometheus_tsdb_out_of_order_samples_total / _out_of_bound_samples_total. A series appears once
+   * or more; a new one is created with its first accepted sample. The accepted samples are written to
+   * the WAL in one write before this returns: a crash after it loses none of them.
+   */
+  appendSeries(series: readonly SeriesSamples[]): AppendResult {
+    if (this.#closed) throw new Error('TSDB is closed');
+    const head = this.#head;
+    const minTime = head.appendableMinTime(true);
+    const call = ++this.#appendCall;
+    const result: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0 };
+    const created: WALSeries[] = [];
+    const accepted = this.#accepted;
+    let n = 0;
+    for (const s of series) {
+      let ms: MemSeries | undefined;
+      for (const { timestamp: t, value: v } of s.samples) {
+        if (t < minTime) {
+          result.outOfBounds++;
+          continue;
+        }
+        if (ms === undefined) {
+          ms = head.get(s.labels);
+          if (ms === undefined) created.push((ms = head.create(s.labels)));
+        }
+        // The series' last sample as of this call's accepted ones: they reach it only after the WAL write.
+        if (ms.appendCall !== call) {
+          ms.appendCall = call;
+          ms.pendingTime = ms.lastTime;
+          ms.pendingValue = ms.lastValue;
+        }
+        if (t <= ms.pendingTime) {
+          if (t < ms.pendingTime) result.outOfOrder++;
+          else if (!sameFloat(v, ms.pendingValue)) result.duplicates++;
+          continue;
+        }
+        ms.pendingTime = t;
+        ms.pendingValue = v;
+        if (n === this.#times.length) this.#grow();
+        accepted[n] = ms;
+        this.#refs[n] = ms.ref;
+        this.#times[n] = t;
+        this.#values[n] = v;
+        n++;
+      }
+    }
+    const m = this.#metrics;
+    if (result.outOfBounds > 0) m.outOfBoundSamples.inc(result.outOfBounds);
+    // Prometheus counts only the earlier ones; the ruler's metric has always counted both.
+    if (result.outOfOrder + result.duplicates > 0) m.outOfOrderSamples.inc(result.outOfOrder + result.duplicates);
+    if (n === 0 && created.length === 0) return result;
+    try {
+      this.#wal.log(created, n, this.#refs, this.#times, this.#values);
+      for (let i = 0; i < n; i++) head.append(accepted[i] as MemSeries, this.#times[i] as number, this.#values[i] as number);
+    } finally {
+      accepted.length = 0;
+    }
+    m.samplesAppended.inc(n);
+    result.appended = n;
+    return result;
+  }
+
+  /** Doubles the append buffers. */
+  #grow(): void {
+    const grow = (a: Float64Array) => {
+      const b = new Float64Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.#refs = grow(this.#refs);
+    this.#times = grow(this.#times);
+    this.#values = grow(this.#values);
+  }
+
+  /**
+   * Cuts the head into blocks while it spans more than one and a half block durations (the oldest
+   * block-duration-aligned range each time), truncates the head and the WAL behind them, and deletes
+   * the blocks beyond the retention. One at a time: a call while one runs waits for that one.
+   */
+  compact(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('TSDB is closed'));
+    return (this.#compacting ??= this.#compact().finally(() => (this.#compacting = undefined)));
+  }
+
+  async #compact(): Promise<void> {
+    const { dir, logger } = this.#opts;
+    try {
+      for (let range = nextBlockRange(this.#head); range !== undefined; range = nextBlockRange(this.#head)) {
+        this.#metrics.compactions.inc();
+        const meta = await writeHeadBlock(dir, this.#head, range, this.#thanosMeta());
+        if (meta !== undefined) logger.info('write block', { ulid: meta.ulid, mint: meta.minTime, maxt: meta.maxTime });
+        // The block is served before the head lets go of its samples: queries see them throughout.
+        await this.#sync();
+        this.#head.truncate(range.maxTime);
+        this.#wal.startSegment([...this.#head.series()]);
+        await this.#wal.truncate(range.maxTime);
+      }
+      const old = beyondRetention(this.#metas, this.#opts.retentionMs);
+      for (const m of old) {
+        await deleteBlock(dir, m.ulid);
+        logger.info('deleting block beyond the retention', { ulid: m.ulid, mint: m.minTime, maxt: m.maxTime });
+      }
+      if (old.length > 0) await this.#sync();
+    } catch (e) {
+      this.#metrics.compactionsFailed.inc();
+      throw e;
+    }
+  }
+
+  /** Lists the blocks again and has the store serve what is there now. */
+  async #sync(): Promise<void> {
+    this.#metas = await listBlocks(this.#opts.dir, this.#opts.logger);
+    await this.#blocks.sync(this.#opts.externalLabels);
+    this.#metrics.blocksLoaded.set(this.#metas.length);
+  }
+
+  #thanosMeta(): ThanosMeta {
+    return { version: 1, labels: this.#opts.externalLabels.toRecord(), downsample: { resolution: 0 }, source: this.#opts.source ?? 'ruler' };
+  }
+
+  /** Waits for a running compaction, then finishes the WAL (fsync'ed) and closes the blocks. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#compacting?.catch(() => undefined);
+    this.#wal.close();
+    this.#metrics.close();
+    await this.#blocks.close();
+  }
+}
+
+/** Whether two values have the same bits, as Prometheus tells a resent sample (NaNs by their payload: the stale marker is one). */
+function sameFloat(a: number, b: number): boolean {
+  return a === b || (Number.isNaN(a) && Number.isNaN(b) && floatHi(a) === floatHi(b) && floatLo(a) === floatLo(b));
+}
+
+function listBlocks(dir: string, logger: Logger): Promise<BlockMeta[]> {
+  return finishedBlocks(dir, (block, err) => logger.warn('cannot read block meta.json; block left out', { block, err }));
+}

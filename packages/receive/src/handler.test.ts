@@ -1,0 +1,117 @@
+import { readdir } from 'node:fs/promises';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '@strata/runtime';
+import { fromStoreSeries, MatcherType, seriesRequest, type CallContext } from '@strata/storeapi';
+import { Labels, ValueType } from '@strata/tsdb';
+import { tempDir } from '@strata/testing/process';
+import { snappyLiterals, writeRequest, type WrittenSeries } from '@strata/testing/remotewrite';
+import { receiveHandler } from './handler.js';
+import { ReceiveMetrics } from './metrics.js';
+import { MultiTSDB } from './multitsdb.js';
+
+const T0 = 1_700_000_000_000;
+const ctx: CallContext = { signal: new AbortController().signal };
+let tmp: { path: string; cleanup: () => Promise<void> };
+let tsdbs: MultiTSDB;
+let app: FastifyInstance;
+let ready: boolean;
+let registry: Registry;
+
+beforeEach(async () => {
+  tmp = await tempDir('strata-receive-');
+  registry = new Registry();
+  const logger = createLogger({ write: () => undefined });
+  tsdbs = await MultiTSDB.open({ dir: tmp.path, blockDurationMs: 2 * 3_600_000, retentionMs: 0, externalLabels: Labels.from({ replica: 'r1' }), tenantLabelName: 'tenant_id', registry, logger });
+  ready = true;
+  app = Fastify();
+  await app.register(receiveHandler({ tenantHeader: 'THANOS-TENANT', defaultTenant: 'default-tenant', maxRequestBytes: 1024, ready: () => ready, write: (t, s) => tsdbs.append(t, s), metrics: new ReceiveMetrics(registry), logger }));
+});
+
+afterEach(async () => {
+  await app.close();
+  await tsdbs.close();
+  await tmp.cleanup();
+});
+
+const post = (body: Uint8Array, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url: '/api/v1/receive', payload: Buffer.from(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', ...headers } });
+const write = (series: readonly WrittenSeries[], headers: Record<string, string> = {}) => post(snappyLiterals(writeRequest(series)), headers);
+
+/** label string → [t, v] of everything the StoreAPI serves. */
+async function stored(): Promise<Record<string, number[][]>> {
+  const out: Record<string, number[][]> = {};
+  for await (const f of tsdbs.store.series(seriesRequest({ minTime: 0, maxTime: Number.MAX_SAFE_INTEGER, matchers: [{ type: MatcherType.RE, name: '__name__', value: '.+' }] }), ctx)) {
+    if (!('series' in f)) continue;
+    const samples: number[][] = [];
+    for (const c of fromStoreSeries(f.series).chunks) {
+      const it = c.chunk.iterator();
+      while (it.next() === ValueType.Float) samples.push([it.atT(), it.atFloat()]);
+    }
+    out[Labels.fromSorted([...f.series.labels]).toString()] = samples;
+  }
+  return out;
+}
+
+describe('receive handler', () => {
+  it('stores the samples of every series at their own times, under the default tenant', async () => {
+    const res = await write([
+      { labels: { __name__: 'a', job: 'x' }, samples: [{ t: T0, v: 1 }, { t: T0 + 1000, v: 2 }] },
+      { labels: { __name__: 'b' }, samples: [{ t: T0 + 500, v: 3 }] },
+    ]);
+    expect([res.statusCode, res.body]).toEqual([200, '']);
+    expect(await stored()).toEqual({
+      '{__name__="a", job="x", replica="r1", tenant_id="default-tenant"}': [[T0, 1], [T0 + 1000, 2]],
+      '{__name__="b", replica="r1", tenant_id="default-tenant"}': [[T0 + 500, 3]],
+    });
+    expect(await readdir(tmp.path)).toEqual(['default-tenant']);
+  });
+
+  it('answers 409 for out-of-order and conflicting samples, storing the rest; a resent sample is no conflict', async () => {
+    expect((await write([{ labels: { __name__: 'a' }, samples: [{ t: T0 + 1000, v: 1 }] }])).statusCode).toBe(200);
+    expect((await write([{ labels: { __name__: 'a' }, samples: [{ t: T0 + 1000, v: 1 }] }])).statusCode).toBe(200);
+    const res = await write([
+      { labels: { __name__: 'a' }, samples: [{ t: T0, v: 9 }, { t: T0 + 1000, v: 8 }, { t: T0 + 2000, v: 2 }] },
+      { labels: { __name__: 'b' }, samples: [{ t: T0, v: 5 }] },
+    ]);
+    expect(res.statusCode).toBe(409);
+    expect(res.body).toContain('add 1 samples: out of order sample');
+    expect(res.body).toContain('add 1 samples: duplicate sample for timestamp');
+    expect(Object.values(await stored())).toEqual([[[T0 + 1000, 1], [T0 + 2000, 2]], [[T0, 5]]]);
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('prometheus_tsdb_head_samples_appended_total{tenant="default-tenant",type="float"} 3');
+    expect(metrics).toContain('prometheus_tsdb_head_series{tenant="default-tenant"} 2');
+  });
+
+  it('keeps tenants apart by the tenant header', async () => {
+    await write([{ labels: { __name__: 'a' }, samples: [{ t: T0, v: 1 }] }], { 'THANOS-TENANT': 'team-b' });
+    await write([{ labels: { __name__: 'a' }, samples: [{ t: T0, v: 2 }] }]);
+    expect(await stored()).toEqual({
+      '{__name__="a", replica="r1", tenant_id="default-tenant"}': [[T0, 2]],
+      '{__name__="a", replica="r1", tenant_id="team-b"}': [[T0, 1]],
+    });
+    const info = await tsdbs.store.info(ctx);
+    expect(info.componentType).toBe('receive');
+    expect(info.labelSets.map((l) => Labels.fromSorted([...l]).toString()).sort()).toEqual(['{replica="r1", tenant_id="default-tenant"}', '{replica="r1", tenant_id="team-b"}']);
+    expect((await write([], { 'THANOS-TENANT': '..' })).statusCode).toBe(400);
+  });
+
+  it('answers 400 for a body that is not snappy or not a WriteRequest, 413 over the limit, 503 until ready', async () => {
+    expect((await post(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]))).statusCode).toBe(400);
+    const notProto = await post(snappyLiterals(Uint8Array.from([0x0a, 0x7f, 1])));
+    expect([notProto.statusCode, notProto.body]).toEqual([400, expect.stringMatching(/unmarshal WriteRequest/)]);
+    expect((await post(new Uint8Array(2048))).statusCode).toBe(413);
+    ready = false;
+    expect((await write([{ labels: { __name__: 'a' }, samples: [{ t: T0, v: 1 }] }])).statusCode).toBe(503);
+  });
+
+  it('refuses native histograms with 400, storing the float samples of the request', async () => {
+    const res = await write([
+      { labels: { __name__: 'h' }, histograms: [{ t: T0, h: { schema: 0, zeroThreshold: 0, zeroCount: 0, count: 1, sum: 1, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1], negativeSpans: [], negativeBuckets: [], counterResetHint: 0, customValues: [] } as never }] },
+      { labels: { __name__: 'f' }, samples: [{ t: T0, v: 1 }] },
+    ]);
+    expect([res.statusCode, res.body]).toEqual([400, expect.stringMatching(/native histograms are not supported: dropped 1 histogram samples, stored 1 float samples/)]);
+    expect(Object.keys(await stored())).toEqual(['{__name__="f", replica="r1", tenant_id="default-tenant"}']);
+  });
+});

@@ -1,0 +1,1 @@
+export { start, type ReceiveConfig, type Receiver } from './receiver.js';

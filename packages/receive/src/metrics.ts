@@ -1,0 +1,20 @@
+import { Histogram, type Registry } from 'prom-client';
+
+/** The receive handler's metrics, as Thanos' (thanos_receive_write_*), by answer code and tenant. */
+export class ReceiveMetrics {
+  readonly #timeseries: Histogram<'code' | 'tenant'>;
+  readonly #samples: Histogram<'code' | 'tenant'>;
+
+  constructor(registry: Registry) {
+    const common = { labelNames: ['code', 'tenant'] as const, buckets: [10, 50, 100, 500, 1000, 5000, 10000], registers: [registry] };
+    this.#timeseries = new Histogram({ name: 'thanos_receive_write_timeseries', help: 'The number of timeseries received in the incoming write requests.', ...common });
+    this.#samples = new Histogram({ name: 'thanos_receive_write_samples', help: 'The number of sampled received in the incoming write requests.', ...common });
+  }
+
+  /** A request's valid series and their float samples. */
+  observe(tenant: string, code: number, series: number, samples: number): void {
+    const labels = { code: String(code), tenant };
+    this.#timeseries.observe(labels, series);
+    this.#samples.observe(labels, samples);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * A TSDB per tenant, as Thanos' MultiTSDB (pkg/receive/multitsdb.go):
+ *
+ *   <tsdb.path>/<tenant>/   the tenant's TSDB (its blocks, wal/, and the shipper's thanos.shipper.json)
+ *
+ * Each tenant's series are served, and its blocks shipped, with the receiver's external labels and the
+ * tenant label. The tenants found on disk are opened (their WALs replayed) before the receiver is
+ * ready; a new tenant's TSDB is opened on its first write.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type AppendResult, LocalTSDB, type SeriesSamples, TSDBMetrics } from '@strata/localtsdb';
+import type { Bucket } from '@strata/objstore';
+import type { Logger } from '@strata/runtime';
+import { Shipper, shipperMetrics, type ShipperMetrics } from '@strata/sidecar';
+import type { Labels } from '@strata/tsdb';
+import { Registry } from 'prom-client';
+import { MultiTenantStore } from './store.js';
+
+export interface MultiTSDBOptions {
+  /** --tsdb.path */
+  dir: string;
+  /** --tsdb.block-duration (hidden in Thanos: 2h) */
+  blockDurationMs: number;
+  /** --tsdb.retention */
+  retentionMs: number;
+  /** --label */
+  externalLabels: Labels;
+  /** --receive.tenant-label-name */
+  tenantLabelName: string;
+  /** Where the blocks are shipped; none: kept locally. */
+  bucket?: Bucket;
+  shipper?: {
+    readonly hashFiles?: boolean;
+    readonly allowOutOfOrderUploads?: boolean;
+    readonly uploadConcurrency?: number;
+    /** How often new blocks are looked for (Thanos' receiver: every 30 seconds). */
+    readonly syncIntervalMs?: number;
+  };
+  registry: Registry;
+  logger: Logger;
+}
+
+interface Tenant {
+  readonly db: LocalTSDB;
+  readonly shipper: Shipper | undefined;
+}
+
+export class MultiTSDB {
+  /** Every tenant's series over the StoreAPI. */
+  readonly store: MultiTenantStore;
+  readonly #opts: MultiTSDBOptions;
+  readonly #metrics: TSDBMetrics;
+  readonly #shipperMetrics: ShipperMetrics;
+  readonly #opening = new Map<string, Promise<Tenant>>();
+  readonly #tenants = new Map<string, Tenant>();
+  #closed = false;
+
+  private constructor(opts: MultiTSDBOptions) {
+    this.#opts = opts;
+    this.#metrics = new TSDBMetrics(opts.registry, ['tenant']);
+    this.#shipperMetrics = shipperMetrics(opts.registry);
+    this.store = new MultiTenantStore(() => [...this.#tenants.values()].map((t) => t.db));
+  }
+
+  /** Opens the tenants' TSDBs found in `dir`, replaying their WALs. */
+  static async open(opts: MultiTSDBOptions): Promise<MultiTSDB> {
+    const m = new MultiTSDB(opts);
+    let names: string[] = [];
+    try {
+      names = (await readdir(opts.dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    try {
+      for (const name of names) await m.#tenant(name);
+    } catch (e) {
+      await m.close();
+      throw e;
+    }
+    return m;
+  }
+
+  /** Appends to the tenant's TSDB, opening it first if new. */
+  async append(tenant: string, series: readonly SeriesSamples[]): Promise<AppendResult> {
+    const t = this.#tenants.get(tenant) ?? (await this.#tenant(tenant));
+    return t.db.appendSeries(series);
+  }
+
+  /** Cuts each tenant's head into blocks where due and applies the retention (Prometheus' periodic compaction). */
+  async compact(): Promise<void> {
+    for (const [tenant, t] of this.#tenants) {
+      try {
+        await t.db.compact();
+      } catch (err) {
+        this.#opts.logger.error('compacting the head into a block failed', { tenant, err: err as Error });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled(this.#opening.values());
+    for (const t of this.#tenants.values()) {
+      await t.shipper?.stop();
+      await t.db.close();
+    }
+    this.#tenants.clear();
+  }
+
+  #tenant(name: string): Promise<Tenant> {
+    let p = this.#opening.get(name);
+    if (p === undefined) {
+      p = this.#open(name);
+      this.#opening.set(name, p);
+      // A failed open is tried again by the next write.
+      p.catch(() => this.#opening.delete(name));
+    }
+    return p;
+  }
+
+  async #open(name: string): Promise<Tenant> {
+    if (this.#closed) throw new Error('receiver TSDBs are closed');
+    const o = this.#opts;
+    const dir = join(o.dir, name);
+    const labels = o.externalLabels.with(o.tenantLabelName, name);
+    const logger = o.logger.with({ tenant: name });
+    const db = await LocalTSDB.open({
+      dir,
+      blockDurationMs: o.blockDurationMs,
+      retentionMs: o.retentionMs,
+      externalLabels: labels,
+      source: 'receive',
+      componentType: 'receive',
+      // The block reader's metrics would clash between tenants on one registry: kept apart, unexported.
+      registry: new Registry(),
+      metrics: { of: this.#metrics, labels: { tenant: name } },
+      logger,
+    });
+    let shipper: Shipper | undefined;
+    if (o.bucket !== undefined) {
+      shipper = new Shipper({
+        bucket: o.bucket,
+        dir,
+        labels: () => labels,
+        uploadCompacted: false,
+        source: 'receive',
+        allowOutOfOrderUploads: o.shipper?.allowOutOfOrderUploads === true,
+        hashFiles: o.shipper?.hashFiles === true,
+        ...(o.shipper?.uploadConcurrency !== undefined ? { uploadConcurrency: o.shipper.uploadConcurrency } : {}),
+        metrics: this.#shipperMetrics,
+        logger: logger.with({ subsystem: 'shipper' }),
+      });
+      shipper.start(o.shipper?.syncIntervalMs ?? 30_000);
+    }
+    const t = { db, shipper };
+    this.#tenants.set(name, t);
+    return t;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Remote write 1.0's request body, as Prometheus sends it: a prompb.WriteRequest, snappy-compressed in
+ * the block format (not framed).
+ *
+ *   WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3 }
+ *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; repeated Exemplar exemplars = 3;
+ *                  repeated Histogram histograms = 4 }
+ *
+ * Metadata and exemplars are skipped. A series' labels must be sorted by name, each name once, no name or
+ * value empty, as Thanos' labelpb.ValidateLabels wants them; a series that breaks this is left out and
+ * counted (Thanos answers it as a conflict).
+ */
+import type { SeriesSamples } from '@strata/localtsdb';
+import { ProtoReader, readTimeSeries } from '@strata/storeapi';
+import { compareStrings, type Label, Labels } from '@strata/tsdb';
+import snappy from 'snappy';
+
+export interface WriteRequest {
+  /** The valid series with float samples. */
+  readonly series: SeriesSamples[];
+  /** Native histogram samples, which Strata's TSDB does not store. */
+  readonly histograms: number;
+  /** Series left out for their labels, by Thanos' errors: out of order, a name twice, an empty name or value. */
+  readonly labelsOutOfOrder: number;
+  readonly labelsDuplicate: number;
+  readonly labelsEmpty: number;
+}
+
+/** The body is not a snappy-compressed WriteRequest: the client's error (400). */
+export class MalformedRequestError extends Error {}
+
+export function decodeWriteRequest(body: Uint8Array): WriteRequest {
+  let raw: Uint8Array;
+  try {
+    raw = snappy.uncompressSync(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) as Buffer;
+  } catch (e) {
+    throw new MalformedRequestError(`snappy decode error: ${(e as Error).message}`);
+  }
+  const out = { series: [] as SeriesSamples[], histograms: 0, labelsOutOfOrder: 0, labelsDuplicate: 0, labelsEmpty: 0 };
+  try {
+    const r = new ProtoReader(raw);
+    while (!r.done) {
+      const tag = r.tag();
+      if (tag !== 10) {
+        r.skip(tag & 7);
+        continue;
+      }
+      const ts = readTimeSeries(r.sub());
+      out.histograms += ts.histograms.length;
+      if (ts.samples.length === 0) continue;
+      const invalid = labelsError(ts.labels);
+      if (invalid !== undefined) out[invalid]++;
+      // Sorted already: taken as they are, not sorted again.
+      else out.series.push({ labels: Labels.fromSorted(ts.labels as Label[]), samples: ts.samples });
+    }
+  } catch (e) {
+    throw new MalformedRequestError(`unmarshal WriteRequest: ${(e as Error).message}`);
+  }
+  return out;
+}
+
+/** What is wrong with a series' labels, if anything (Thanos' labelpb.ValidateLabels, checked in one pass). */
+function labelsError(labels: readonly Label[]): 'labelsOutOfOrder' | 'labelsDuplicate' | 'labelsEmpty' | undefined {
+  if (labels.length === 0) return 'labelsEmpty';
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i] as Label;
+    if (l.name === '' || l.value === '') return 'labelsEmpty';
+    if (i === 0) continue;
+    const prev = (labels[i - 1] as Label).name;
+    if (l.name === prev) return 'labelsDuplicate';
+    if (compareStrings(l.name, prev) < 0) return 'labelsOutOfOrder';
+  }
+  return undefined;
+}
