@@ -235,6 +235,11 @@ export function checkBlockIds(ids: readonly string[]): void {
   for (const id of ids) if (!isULID(id)) throw new Error(`--id: invalid block ID ${JSON.stringify(id)}`);
 }
 
+/** Collects a repeatable flag's values, each as given. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 /** Collects a repeatable flag's values (also splitting comma-separated ones, as Thanos accepts). */
 export function repeatable(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').filter((v) => v !== '')];

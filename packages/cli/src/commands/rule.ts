@@ -2,10 +2,8 @@ import type { Command } from 'commander';
 import { alertmanagerConfigFromUrl, parseAlertingConfig, parseRelabelConfigYaml, parseRemoteWriteConfig, start, type AlertmanagerConfig, type ResultStorageConfig } from '@strata/rule';
 import { Labels } from '@strata/tsdb';
 import { parseDuration, parseLabelFlags } from '../flags.js';
-import { bucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
-import { choiceFlag, hashFuncFlag, intFlag, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, servingFromFlags, startTracingFor, tracingConfigFromFlags, withServingFlags, yamlFlag } from './component.js';
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+import { localTsdbFromFlags, withLocalTsdbFlags } from './localtsdb-flags.js';
+import { choiceFlag, collect, loggerFromFlags, repeatable, runUntilSignal, serverTlsFromFlags, servingFromFlags, startTracingFor, tracingConfigFromFlags, withServingFlags, yamlFlag } from './component.js';
 
 /** `strata rule`: Thanos' ruler, with `thanos rule`'s flags. */
 export function register(program: Command): void {
@@ -37,17 +35,10 @@ export function register(program: Command): void {
     .option('--restore-ignored-label <name>', 'label left out when looking up ALERTS_FOR_STATE series to restore alerts, e.g. the replica label of HA rulers (repeatable)', collect, [])
     .option('--label <name="value">', "external label of the ruler's results, alerts and rules (repeatable), e.g. replica=\"A\" for HA rulers", collect, [])
     .option('--data-dir <dir>', "the ruler's TSDB: its write-ahead log and blocks (unused with --remote-write.config)", 'data/')
-    .option('--tsdb.block-duration <duration>', 'span of the blocks the TSDB cuts (and ships)', '2h')
-    .option('--tsdb.retention <duration>', 'how long blocks are kept on local disk (0: for ever)', '48h')
-    .option('--tsdb.no-lockfile', "Thanos' flag, accepted: the TSDB takes no lock file", false)
-    .option('--tsdb.wal-compression', "Thanos' flag, accepted: the write-ahead log is not compressed (a ruler writes little)", true)
-    .option('--shipper.allow-out-of-order-uploads', 'a block that fails to upload does not hold back newer ones (it is retried on the next sync)', false)
-    .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json ("": none, as Thanos)', '')
-    .option('--shipper.upload-concurrency <n>', 'files of one block uploaded at once (0: one at a time, as Thanos)', '0')
     .option('--query.promql-compat <version>', "PromQL syntax of the rule files' expressions, and how the Rules API prints them: 3 (Prometheus 3) or 2 (Prometheus 2)", '3')
     .option('--grpc-address <host:port>', 'listen address of the Rules API', '0.0.0.0:10901')
     .option('--http-address <host:port>', 'listen address of /api/v1/rules, /api/v1/alerts, /-/reload, /metrics and probes', '0.0.0.0:10902');
-  withServingFlags(withObjstoreFlags(cmd, 'objstore', "the bucket the ruler's blocks are shipped to (none: kept locally)"), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
+  withServingFlags(withLocalTsdbFlags(cmd, { what: 'ruler', retention: '48h' }), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'rule', logger);
     const serving = await servingFromFlags(o, logger);
@@ -101,16 +92,8 @@ export function register(program: Command): void {
 async function storageFromFlags(o: Record<string, unknown>): Promise<ResultStorageConfig> {
   const remoteWrite = await yamlFlag(o, 'remote-write.config');
   if (remoteWrite !== undefined && remoteWrite.trim() !== '') return { remoteWrite: parseRemoteWriteConfig(remoteWrite) };
-  const bucket = await bucketFromFlags(o, 'objstore');
-  return {
-    tsdb: { dir: String(o.dataDir), blockDurationMs: parseDuration(String(o['tsdb.blockDuration'])), retentionMs: parseDuration(String(o['tsdb.retention'])) },
-    ...(bucket !== undefined ? { bucket } : {}),
-    shipper: {
-      hashFiles: hashFuncFlag(String(o.hashFunc)),
-      allowOutOfOrderUploads: o['shipper.allowOutOfOrderUploads'] === true,
-      uploadConcurrency: intFlag(o['shipper.uploadConcurrency'], '--shipper.upload-concurrency', 0),
-    },
-  };
+  const { blockDurationMs, retentionMs, ...shipping } = await localTsdbFromFlags(o);
+  return { tsdb: { dir: String(o.dataDir), blockDurationMs, retentionMs }, ...shipping };
 }
 
 /** --alertmanagers.url or --alertmanagers.config(-file), as Thanos: not both. */

@@ -36,7 +36,7 @@ import type { Logger } from '@strata/runtime';
 import { parseDuration, parseLabelFlags, parseTimeBound } from '../flags.js';
 import { registerReplicate, runReplicate } from './bucket-replicate.js';
 import { registerWeb } from './bucket-web.js';
-import { checkBlockIds, choiceFlag, intFlag, loggerFromFlags, toolAction, withToolFlags, yamlFlag } from './component.js';
+import { checkBlockIds, choiceFlag, collect, intFlag, loggerFromFlags, toolAction, withToolFlags, yamlFlag } from './component.js';
 import { registerBucketSteps } from './compact.js';
 import { bucketFromFlags, requiredBucketFromFlags, withObjstoreFlags } from './objstore-flags.js';
 import { registerRewrite } from './bucket-rewrite.js';
@@ -115,8 +115,6 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 const INSPECT_OUTPUTS = ['table', 'csv', 'tsv'] as const;
 
 /** A repeated flag's values, one per use as Thanos' (a variadic option reads `--label=a="b"` as a string, and commas may be in a value). */
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-
 /** `strata tools bucket …`: inspect and repair blocks in object storage, after `thanos tools bucket`. */
 export function register(tools: Command): void {
   const bucket = tools.command('bucket').description('Inspect and manage blocks in object storage');
