@@ -1,7 +1,8 @@
 // deploy/monitoring: the rule file passes promtool's checks and unit tests, the dashboard is Grafana JSON
 // whose queries Strata's PromQL parser accepts, and every metric either names is on the /metrics of a
-// real Strata component (all six started from the CLI against s3rver and a Prometheus 2.42, which
-// scrapes them and evaluates the alerts; the ruler's alerts go to a fake Alertmanager).
+// real Strata component (all seven started from the CLI against s3rver and a Prometheus 2.42, which
+// scrapes them, evaluates the alerts and remote-writes to the receiver; the ruler's alerts go to a fake
+// Alertmanager).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,8 +24,8 @@ const alertsFile = join(monitoringDir, 'alerts.yml');
 const dashboardFile = join(monitoringDir, 'dashboards', 'strata-overview.json');
 const HOUR = 3_600_000;
 
-type Component = 'sidecar' | 'store' | 'query' | 'query-frontend' | 'compact' | 'rule';
-const COMPONENTS: readonly Component[] = ['sidecar', 'store', 'query', 'query-frontend', 'compact', 'rule'];
+type Component = 'sidecar' | 'store' | 'query' | 'query-frontend' | 'compact' | 'rule' | 'receive';
+const COMPONENTS: readonly Component[] = ['sidecar', 'store', 'query', 'query-frontend', 'compact', 'rule', 'receive'];
 /** The job alerts.yml expects a component scraped under: the frontend's is not strata-query-frontend, which the querier's job=~"strata-query.*" would match. */
 const jobOf = (c: Component): string => (c === 'query-frontend' ? 'strata-frontend' : `strata-${c}`);
 /** Made by Prometheus for every target, not by a component. */
@@ -94,6 +95,8 @@ function componentOf(title: string): Component | undefined {
     Compactor: 'compact',
     'strata-rule': 'rule',
     Ruler: 'rule',
+    'strata-receive': 'receive',
+    Receiver: 'receive',
   };
   return byTitle[title];
 }
@@ -203,6 +206,11 @@ describe('metrics named by deploy/monitoring', () => {
     for (const c of COMPONENTS) http[c] = `127.0.0.1:${await freePort()}`;
     const grpc = { sidecar: `127.0.0.1:${await freePort()}`, store: `127.0.0.1:${await freePort()}`, query: `127.0.0.1:${await freePort()}`, rule: `127.0.0.1:${await freePort()}` };
     const unreachable = `127.0.0.1:${await freePort()}`;
+    // The receiver, ready before Prometheus remote-writes to it (a write while it opens its TSDBs is answered
+    // 503, which its error-rate alert would count).
+    const remoteWriteAddress = `127.0.0.1:${await freePort()}`;
+    const receiver = strata('receive', [`--remote-write.address=${remoteWriteAddress}`, `--grpc-address=127.0.0.1:${await freePort()}`, `--tsdb.path=${join(dir.path, 'receive')}`, `--objstore.config-file=${objstore}`, '--label=receive="r0"']);
+    await waitForHttp(`http://${http.receive}/-/ready`, { proc: receiver });
     prometheus = await startPrometheusOn([join(blocksDir, inPrometheus!.ulid)], {
       dir: join(dir.path, 'prometheus'),
       externalLabels,
@@ -210,10 +218,11 @@ describe('metrics named by deploy/monitoring', () => {
       ruleFiles: [alertsFile],
       // The job names alerts.yml expects.
       scrapeConfigs: COMPONENTS.map((c) => ({ job_name: jobOf(c), static_configs: [{ targets: [http[c]] }] })),
+      remoteWrite: [{ url: `http://${remoteWriteAddress}/api/v1/receive`, queue_config: { batch_send_deadline: '200ms', min_backoff: '100ms', max_backoff: '500ms' } }],
     });
     const rulesDir = join(dir.path, 'rules');
     await mkdir(rulesDir);
-    const started: Record<Exclude<Component, 'rule'>, Managed> = {
+    const started: Record<Exclude<Component, 'rule' | 'receive'>, Managed> = {
       sidecar: strata('sidecar', [`--prometheus.url=${prometheus.url}`, `--tsdb.path=${prometheus.dataDir}`, `--objstore.config-file=${objstore}`, `--grpc-address=${grpc.sidecar}`, `--reloader.rule-dir=${rulesDir}`]),
       store: strata('store', [`--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'store')}`, `--grpc-address=${grpc.store}`, '--store.caching-bucket.config=type: IN-MEMORY']),
       compact: strata('compact', ['--wait', `--objstore.config-file=${objstore}`, `--data-dir=${join(dir.path, 'compact')}`]),
@@ -232,6 +241,8 @@ describe('metrics named by deploy/monitoring', () => {
     };
     for (let i = 0; i < 300 && !(await scrape('sidecar')).has('strata_objstore_bucket_operation_duration_seconds_bucket'); i++) await sleep(100);
     for (let i = 0; i < 300 && !(await bothFound()); i++) await sleep(100);
+    // Ready once Prometheus' remote write has reached the receiver's TSDB.
+    for (let i = 0; i < 300 && !(await scrape('receive')).has('thanos_receive_write_samples_bucket'); i++) await sleep(100);
 
     // The ruler, once its querier answers (evaluations failing before would raise its alerts): a recording
     // and an alerting rule over what Prometheus scrapes, its TSDB shipped to the bucket, its alerts sent to
@@ -316,6 +327,14 @@ describe('metrics named by deploy/monitoring', () => {
     expect(value('prometheus_rule_evaluation_failures_total')).toBe(0);
     expect(value('prometheus_rule_group_rules')).toBe(2);
     expect(received.map((a) => [a.labels.alertname, a.labels.job])).toContainEqual(['QuerierScraped', 'strata-query']);
+  });
+
+  it("the receiver stores Prometheus' remote write", async () => {
+    const text = await (await fetch(`http://${http.receive}/metrics`)).text();
+    const value = (series: string) => Number(text.split('\n').find((l) => l.startsWith(series + ' '))?.slice(series.length + 1));
+    expect(value('http_requests_total{handler="receive",code="200",method="POST"}')).toBeGreaterThan(0);
+    expect(value('thanos_receive_write_samples_count{code="200",tenant="default-tenant"}')).toBeGreaterThan(0);
+    expect(value('prometheus_tsdb_head_series{tenant="default-tenant"}')).toBeGreaterThan(0);
   });
 
   it('alerts.yml names only metrics its components expose', async () => {

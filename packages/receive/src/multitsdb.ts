@@ -58,7 +58,7 @@ export class MultiTSDB {
 
   private constructor(opts: MultiTSDBOptions) {
     this.#opts = opts;
-    this.#metrics = new TSDBMetrics(opts.registry, ['tenant']);
+    this.#metrics = new TenantTSDBMetrics(opts.registry, ['tenant']);
     this.#shipperMetrics = shipperMetrics(opts.registry);
     this.store = new MultiTenantStore(() => [...this.#tenants.values()].map((t) => t.db));
   }
@@ -156,5 +156,17 @@ export class MultiTSDB {
     const t = { db, shipper };
     this.#tenants.set(name, t);
     return t;
+  }
+}
+
+/**
+ * Prometheus' TSDB metrics by tenant, each tenant's counters at 0 from its TSDB's opening, as Thanos'
+ * (each tenant's TSDB registers its unlabelled counters under its tenant label): they show before they count.
+ */
+class TenantTSDBMetrics extends TSDBMetrics {
+  override of(...args: Parameters<TSDBMetrics['of']>): ReturnType<TSDBMetrics['of']> {
+    const m = super.of(...args);
+    for (const c of [m.samplesAppended, m.outOfOrderSamples, m.outOfBoundSamples, m.compactions, m.compactionsFailed, m.walCorruptions]) c.inc(0);
+    return m;
   }
 }

@@ -9,7 +9,7 @@ import { collectProcessMetrics, grpcServerMetrics, grpcServing, httpServing, par
 import { serveStore, type ServerTLS } from '@strata/storeapi';
 import type { Labels } from '@strata/tsdb';
 import Fastify from 'fastify';
-import { Registry } from 'prom-client';
+import { type Counter, type Histogram, Registry } from 'prom-client';
 import { receiveHandler } from './handler.js';
 import { ReceiveMetrics } from './metrics.js';
 import { MultiTSDB, type MultiTSDBOptions } from './multitsdb.js';
@@ -65,6 +65,15 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     await Promise.all([http.close(), writer.close()]);
     await tsdbs?.close();
   };
+  // Its requests in the HTTP server's http_requests_total and http_request_duration_seconds, under
+  // handler="receive", as Thanos instruments its remote-write handler.
+  const requests = registry.getSingleMetric('http_requests_total') as Counter<string>;
+  const duration = registry.getSingleMetric('http_request_duration_seconds') as Histogram<string>;
+  writer.addHook('onResponse', async (req, reply) => {
+    const labels = { handler: 'receive', code: String(reply.statusCode), method: req.method };
+    requests.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
   try {
     await writer.register(
       receiveHandler({
