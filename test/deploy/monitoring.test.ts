@@ -12,7 +12,7 @@ import { uploadBlock } from '@strata/block';
 import { writeDemoBlocks } from '@strata/cli';
 import { newBucket, parseBucketConfig } from '@strata/objstore';
 import { parseExpr, walk, type Expr } from '@strata/promql';
-import { freePort, sleep, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
+import { distinctPorts, sleep, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
 import { promtool, startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,13 +203,15 @@ describe('metrics named by deploy/monitoring', () => {
     await uploadBlock(bucket, join(blocksDir, inBucket!.ulid), { meta: { ...inBucket!, thanos: { labels: externalLabels, downsample: { resolution: 0 }, source: 'test' } } });
     await bucket.close();
 
-    for (const c of COMPONENTS) http[c] = `127.0.0.1:${await freePort()}`;
-    const grpc = { sidecar: `127.0.0.1:${await freePort()}`, store: `127.0.0.1:${await freePort()}`, query: `127.0.0.1:${await freePort()}`, rule: `127.0.0.1:${await freePort()}` };
-    const unreachable = `127.0.0.1:${await freePort()}`;
+    // Every address picked before its server binds it: no two alike.
+    const port = distinctPorts();
+    for (const c of COMPONENTS) http[c] = `127.0.0.1:${await port()}`;
+    const grpc = { sidecar: `127.0.0.1:${await port()}`, store: `127.0.0.1:${await port()}`, query: `127.0.0.1:${await port()}`, rule: `127.0.0.1:${await port()}` };
+    const unreachable = `127.0.0.1:${await port()}`;
     // The receiver, ready before Prometheus remote-writes to it (a write while it opens its TSDBs is answered
     // 503, which its error-rate alert would count).
-    const remoteWriteAddress = `127.0.0.1:${await freePort()}`;
-    const receiver = strata('receive', [`--remote-write.address=${remoteWriteAddress}`, `--grpc-address=127.0.0.1:${await freePort()}`, `--tsdb.path=${join(dir.path, 'receive')}`, `--objstore.config-file=${objstore}`, '--label=receive="r0"']);
+    const remoteWriteAddress = `127.0.0.1:${await port()}`;
+    const receiver = strata('receive', [`--remote-write.address=${remoteWriteAddress}`, `--grpc-address=127.0.0.1:${await port()}`, `--tsdb.path=${join(dir.path, 'receive')}`, `--objstore.config-file=${objstore}`, '--label=receive="r0"']);
     await waitForHttp(`http://${http.receive}/-/ready`, { proc: receiver });
     prometheus = await startPrometheusOn([join(blocksDir, inPrometheus!.ulid)], {
       dir: join(dir.path, 'prometheus'),

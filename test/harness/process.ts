@@ -11,6 +11,23 @@ import { freePort } from '@strata/runtime';
 export { freePort };
 
 /**
+ * Free TCP ports on 127.0.0.1, none given twice: for addresses picked before their servers bind them,
+ * where the OS may report a port it reported free a moment ago to the next asker too.
+ */
+export function distinctPorts(): () => Promise<number> {
+  const given = new Set<number>();
+  return async () => {
+    for (;;) {
+      const p = await freePort();
+      if (!given.has(p)) {
+        given.add(p);
+        return p;
+      }
+    }
+  };
+}
+
+/**
  * Environment for a child process that runs TypeScript sources with `tsx`: @strata/* resolves to the
  * packages' sources, as in the tests themselves.
  */

@@ -9,10 +9,10 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type AppendResult, LocalTSDB, type SeriesSamples, TSDBMetrics } from '@strata/localtsdb';
+import { type AppendResult, LocalTSDB, type SeriesSamples, type ShippingOptions, startShipper, TSDBMetrics } from '@strata/localtsdb';
 import type { Bucket } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
-import { Shipper, shipperMetrics, type ShipperMetrics } from '@strata/sidecar';
+import { shipperMetrics, type Shipper, type ShipperMetrics } from '@strata/sidecar';
 import type { Labels } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { MultiTenantStore } from './store.js';
@@ -30,13 +30,7 @@ export interface MultiTSDBOptions {
   tenantLabelName: string;
   /** Where the blocks are shipped; none: kept locally. */
   bucket?: Bucket;
-  shipper?: {
-    readonly hashFiles?: boolean;
-    readonly allowOutOfOrderUploads?: boolean;
-    readonly uploadConcurrency?: number;
-    /** How often new blocks are looked for (Thanos' receiver: every 30 seconds). */
-    readonly syncIntervalMs?: number;
-  };
+  shipper?: Omit<ShippingOptions, 'bucket'>;
   registry: Registry;
   logger: Logger;
 }
@@ -137,22 +131,7 @@ export class MultiTSDB {
       metrics: { of: this.#metrics, labels: { tenant: name } },
       logger,
     });
-    let shipper: Shipper | undefined;
-    if (o.bucket !== undefined) {
-      shipper = new Shipper({
-        bucket: o.bucket,
-        dir,
-        labels: () => labels,
-        uploadCompacted: false,
-        source: 'receive',
-        allowOutOfOrderUploads: o.shipper?.allowOutOfOrderUploads === true,
-        hashFiles: o.shipper?.hashFiles === true,
-        ...(o.shipper?.uploadConcurrency !== undefined ? { uploadConcurrency: o.shipper.uploadConcurrency } : {}),
-        metrics: this.#shipperMetrics,
-        logger: logger.with({ subsystem: 'shipper' }),
-      });
-      shipper.start(o.shipper?.syncIntervalMs ?? 30_000);
-    }
+    const shipper = o.bucket !== undefined ? startShipper(dir, labels, 'receive', { ...o.shipper, bucket: o.bucket }, this.#shipperMetrics, logger) : undefined;
     const t = { db, shipper };
     this.#tenants.set(name, t);
     return t;

@@ -3,16 +3,16 @@
  * (its stateless mode), else into a TSDB of its own in `--data-dir` (its default), whose finished blocks
  * the sidecar's shipper uploads to the bucket and whose series the StoreAPI serves.
  */
+import { LocalTSDB, startShipper, type ShippingOptions } from '@strata/localtsdb';
 import type { Bucket } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
-import { Shipper, shipperMetrics } from '@strata/sidecar';
+import { shipperMetrics } from '@strata/sidecar';
 import type { StoreServer } from '@strata/storeapi';
 import type { Labels } from '@strata/tsdb';
 import type { Registry } from 'prom-client';
 import type { RuleSample } from './recording.js';
 import { RemoteWriteStorage } from './remotewrite.js';
 import type { RemoteWriteConfig } from './remotewriteconfig.js';
-import { LocalTSDB } from '@strata/localtsdb';
 
 export type ResultStorageConfig =
   | { readonly remoteWrite: readonly RemoteWriteConfig[] }
@@ -26,13 +26,7 @@ export type ResultStorageConfig =
       };
       /** Where finished blocks are uploaded; none: kept locally only. */
       readonly bucket?: Bucket;
-      readonly shipper?: {
-        readonly hashFiles?: boolean;
-        readonly allowOutOfOrderUploads?: boolean;
-        readonly uploadConcurrency?: number;
-        /** How often new blocks are looked for (Thanos' ruler: every 30 seconds). */
-        readonly syncIntervalMs?: number;
-      };
+      readonly shipper?: Omit<ShippingOptions, 'bucket'>;
     };
 
 export interface ResultStorage {
@@ -41,7 +35,6 @@ export interface ResultStorage {
   readonly store?: StoreServer;
   close(): Promise<void>;
 }
-
 
 export async function openResultStorage(cfg: ResultStorageConfig, opts: { externalLabels: Labels; registry: Registry; logger: Logger }): Promise<ResultStorage> {
   if ('remoteWrite' in cfg) {
@@ -53,22 +46,8 @@ export async function openResultStorage(cfg: ResultStorageConfig, opts: { extern
   }
   const { logger } = opts;
   const db = await LocalTSDB.open({ dir: cfg.tsdb.dir, blockDurationMs: cfg.tsdb.blockDurationMs, retentionMs: cfg.tsdb.retentionMs, externalLabels: opts.externalLabels, registry: opts.registry, logger });
-  let shipper: Shipper | undefined;
-  if (cfg.bucket !== undefined) {
-    shipper = new Shipper({
-      bucket: cfg.bucket,
-      dir: cfg.tsdb.dir,
-      labels: () => opts.externalLabels,
-      uploadCompacted: false,
-      source: 'ruler',
-      allowOutOfOrderUploads: cfg.shipper?.allowOutOfOrderUploads === true,
-      hashFiles: cfg.shipper?.hashFiles === true,
-      ...(cfg.shipper?.uploadConcurrency !== undefined ? { uploadConcurrency: cfg.shipper.uploadConcurrency } : {}),
-      metrics: shipperMetrics(opts.registry),
-      logger: logger.with({ subsystem: 'shipper' }),
-    });
-    shipper.start(cfg.shipper?.syncIntervalMs ?? 30_000);
-  } else logger.info('no supported bucket was configured, uploads will be disabled');
+  const shipper = cfg.bucket !== undefined ? startShipper(cfg.tsdb.dir, opts.externalLabels, 'ruler', { ...cfg.shipper, bucket: cfg.bucket }, shipperMetrics(opts.registry), logger) : undefined;
+  if (shipper === undefined) logger.info('no supported bucket was configured, uploads will be disabled');
   const compaction = setInterval(() => void db.compact().catch((err: unknown) => logger.error('compacting the head into a block failed', { err: err as Error })), cfg.tsdb.compactionIntervalMs ?? 60_000);
   compaction.unref();
   return {

@@ -5,7 +5,7 @@ import { newBucket, type Bucket } from '@strata/objstore';
 import { start as startFrontend } from '@strata/frontend';
 import { start as startQuerier } from '@strata/querier';
 import { start as startRuler, type Ruler } from '@strata/rule';
-import { freePort, type Logger } from '@strata/runtime';
+import { freePort, parseAddress, type Logger } from '@strata/runtime';
 import { start as startSidecar } from '@strata/sidecar';
 import { start as startStore } from '@strata/store';
 import { Labels } from '@strata/tsdb';
@@ -159,20 +159,21 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
     stops.push(() => store.stop());
     log.info('store gateway up', { grpc: store.grpcAddress });
 
-    // The ruler asks the querier, and the querier reads the ruler's results: its StoreAPI's address is picked first.
-    const ruleGrpcAddress = `127.0.0.1:${await freePort()}`;
+    // The ruler asks the querier, and the querier reads the ruler's results: the ruler starts first, given
+    // the address the querier will have (it evaluates its rules only after a first interval).
+    if (parseAddress(opts.httpAddress).port === 0) throw new Error(`--http-address must name a port (the ruler asks the querier there), not ${opts.httpAddress}`);
+    const ruler = await startGlobalRuler(opts, bucket, opts.httpAddress);
+    stops.push(() => ruler.stop());
+    log.info('ruler up', { rules: `http://${ruler.httpAddress}/api/v1/rules` });
     const querier = await startQuerier({
       httpAddress: opts.httpAddress,
       grpcAddress: '127.0.0.1:0',
-      endpoints: [...sidecarAddresses, store.grpcAddress, ruleGrpcAddress],
+      endpoints: [...sidecarAddresses, store.grpcAddress, ruler.grpcAddress],
       replicaLabels: ['replica'],
       logger: log,
     });
     stops.push(() => querier.stop());
     const queryUrl = `http://${querier.httpAddress}`;
-    const ruler = await startGlobalRuler(opts, bucket, querier.httpAddress, ruleGrpcAddress);
-    stops.push(() => ruler.stop());
-    log.info('ruler up', { rules: `http://${ruler.httpAddress}/api/v1/rules` });
     const frontend = await startFrontend({
       httpAddress: opts.frontendHttpAddress,
       downstreamUrl: queryUrl,
@@ -197,7 +198,7 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<Quicksta
 }
 
 /** The ruler of GLOBAL_RULES: results kept in its TSDB, shipped to the bucket in blocks as short as the replicas'. */
-async function startGlobalRuler(opts: QuickstartOptions, bucket: Bucket, queryAddress: string, grpcAddress: string): Promise<Ruler> {
+async function startGlobalRuler(opts: QuickstartOptions, bucket: Bucket, queryAddress: string): Promise<Ruler> {
   const rulesFile = join(opts.dataDir, 'global-rules.yml');
   await writeFile(rulesFile, GLOBAL_RULES);
   return startRuler({
@@ -217,7 +218,7 @@ async function startGlobalRuler(opts: QuickstartOptions, bucket: Bucket, queryAd
     restoreIgnoredLabels: [],
     promqlCompat: 3,
     httpAddress: '127.0.0.1:0',
-    grpcAddress,
+    grpcAddress: '127.0.0.1:0',
     logger: opts.logger.with({ component: 'rule' }),
   });
 }
