@@ -15,8 +15,7 @@ import { startPrometheus, type PrometheusHandle } from '@strata/testing/promethe
 import { snappyLiterals, writeRequest } from '@strata/testing/remotewrite';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-type Series = { metric: Record<string, string>; values: [number, string][] };
+import { expectSameAnswers as expectSameAnswersAs, firstSampleMs, until } from './compare.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let s3: S3Server;
@@ -27,41 +26,7 @@ let prometheus: PrometheusHandle;
 let querier: Querier;
 let firstMs = 0;
 
-async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-async function rangeQuery(base: string, query: string, startMs: number, endMs: number): Promise<Series[]> {
-  const params = new URLSearchParams({ query, start: String(startMs / 1000), end: String(endMs / 1000), step: '1' });
-  const body = (await (await fetch(`${base}/api/v1/query_range?${params}`)).json()) as { status: string; data: { result: Series[] } };
-  expect(body.status).toBe('success');
-  return body.data.result;
-}
-
-/** The querier's series without the receiver's external labels, in Prometheus' order. */
-const withoutReceiverLabels = (series: Series[]) =>
-  series
-    .map((s) => ({ ...s, metric: Object.fromEntries(Object.entries(s.metric).filter(([k]) => k !== 'receive' && k !== 'tenant_id')) }))
-    .sort((a, b) => JSON.stringify(a.metric).localeCompare(JSON.stringify(b.metric)));
-
-const QUERIES = ['up', 'rate(prometheus_http_requests_total{handler="/metrics"}[5s])', 'sum by (job) (scrape_samples_scraped)', 'prometheus_tsdb_head_series'];
-
-/** Every query answered through the receiver as Prometheus answers it, from the first second the receiver holds to a few seconds ago. */
-async function expectSameAnswers(): Promise<void> {
-  const startMs = Math.ceil(firstMs / 1000) * 1000 + 6_000;
-  const endMs = Math.floor(Date.now() / 1000) * 1000 - 3_000;
-  expect(endMs - startMs).toBeGreaterThan(10_000);
-  for (const q of QUERIES) {
-    const ours = withoutReceiverLabels(await rangeQuery(`http://${querier.httpAddress}`, q, startMs, endMs));
-    const theirs = withoutReceiverLabels(await rangeQuery(prometheus.url, q, startMs, endMs));
-    expect(ours.length, q).toBeGreaterThan(0);
-    expect(ours, q).toEqual(theirs);
-  }
-}
+const expectSameAnswers = () => expectSameAnswersAs(`http://${querier.httpAddress}`, prometheus.url, firstMs, ['receive', 'tenant_id']);
 
 beforeAll(async () => {
   dir = await tempDir('strata-receive-');
@@ -94,12 +59,7 @@ beforeAll(async () => {
   });
   querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [config.grpcAddress], logger: nopLogger });
   // Where the receiver's data starts: Prometheus writes what it scrapes from its first scrape on.
-  await until('the first samples through the receiver', async () => {
-    const body = (await (await fetch(`http://${querier.httpAddress}/api/v1/query?query=${encodeURIComponent('up[1h]')}`)).json()) as { data?: { result: Series[] } };
-    const first = body.data?.result[0]?.values[0]?.[0];
-    if (first !== undefined) firstMs = first * 1000;
-    return first !== undefined;
-  });
+  firstMs = await firstSampleMs(`http://${querier.httpAddress}`);
   await sleep(20_000);
 }, 180_000);
 

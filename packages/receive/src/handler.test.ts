@@ -10,6 +10,7 @@ import { snappyLiterals, writeRequest, type WrittenSeries } from '@strata/testin
 import { receiveHandler } from './handler.js';
 import { ReceiveMetrics } from './metrics.js';
 import { MultiTSDB } from './multitsdb.js';
+import { localWriter } from './writer.js';
 
 const T0 = 1_700_000_000_000;
 const ctx: CallContext = { signal: new AbortController().signal };
@@ -26,7 +27,7 @@ beforeEach(async () => {
   tsdbs = await MultiTSDB.open({ dir: tmp.path, blockDurationMs: 2 * 3_600_000, retentionMs: 0, externalLabels: Labels.from({ replica: 'r1' }), tenantLabelName: 'tenant_id', registry, logger });
   ready = true;
   app = Fastify();
-  await app.register(receiveHandler({ tenantHeader: 'THANOS-TENANT', defaultTenant: 'default-tenant', maxRequestBytes: 1024, ready: () => ready, write: (t, s) => tsdbs.append(t, s), metrics: new ReceiveMetrics(registry), logger }));
+  await app.register(receiveHandler({ tenantHeader: 'THANOS-TENANT', defaultTenant: 'default-tenant', replicaHeader: 'THANOS-REPLICA', maxRequestBytes: 1024, ready: () => ready, write: localWriter((t, s) => tsdbs.append(t, s), logger), metrics: new ReceiveMetrics(registry), logger }));
 });
 
 afterEach(async () => {
@@ -111,7 +112,7 @@ describe('receive handler', () => {
       { labels: { __name__: 'h' }, histograms: [{ t: T0, h: { schema: 0, zeroThreshold: 0, zeroCount: 0, count: 1, sum: 1, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1], negativeSpans: [], negativeBuckets: [], counterResetHint: 0, customValues: [] } as never }] },
       { labels: { __name__: 'f' }, samples: [{ t: T0, v: 1 }] },
     ]);
-    expect([res.statusCode, res.body]).toEqual([400, expect.stringMatching(/native histograms are not supported: dropped 1 histogram samples, stored 1 float samples/)]);
+    expect([res.statusCode, res.body]).toEqual([400, expect.stringMatching(/native histograms are not supported: dropped 1 histogram samples, stored the float samples/)]);
     expect(Object.keys(await stored())).toEqual(['{__name__="f", replica="r1", tenant_id="default-tenant"}']);
   });
 });

@@ -13,24 +13,28 @@
  *   500  the TSDB failed
  *   503  not ready yet (the WALs are being replayed)
  *
- * The tenant is the request's tenant header's, else the default tenant.
+ * The tenant is the request's tenant header's, else the default tenant. A receiver of a hashring sends each
+ * series on to the receivers that own it (router.ts); the answer is then its quorum's (503 when too few
+ * of them took it).
  */
-import type { AppendResult, SeriesSamples } from '@strata/localtsdb';
 import type { Logger } from '@strata/runtime';
 import type { FastifyPluginAsync } from 'fastify';
-import { decodeWriteRequest, MalformedRequestError, type WriteRequest } from './writerequest.js';
 import type { ReceiveMetrics } from './metrics.js';
+import { HTTP_STATUS } from './writeerror.js';
+import { decodeWriteRequest, MalformedRequestError, type WriteRequest } from './writerequest.js';
+import { ConflictError, writeRequest, type Write } from './writer.js';
 
 export interface ReceiveHandlerOptions {
   /** --receive.tenant-header */
   tenantHeader: string;
   /** --receive.default-tenant-id */
   defaultTenant: string;
+  /** --receive.replica-header: a write another receiver already replicated (its copy's number, 1-indexed). */
+  replicaHeader: string;
   /** Most bytes of a (compressed) body. */
   maxRequestBytes: number;
   ready: () => boolean;
-  /** Appends a tenant's series to its TSDB. */
-  write: (tenant: string, series: readonly SeriesSamples[]) => Promise<AppendResult>;
+  write: Write;
   metrics: ReceiveMetrics;
   logger: Logger;
 }
@@ -47,6 +51,9 @@ export function receiveHandler(opts: ReceiveHandlerOptions): FastifyPluginAsync 
       const header = req.headers[opts.tenantHeader.toLowerCase()];
       const tenant = (Array.isArray(header) ? header[0] : header) || opts.defaultTenant;
       if (!validTenant(tenant)) return reply.code(400).type('text/plain').send(`tenant name not valid: ${JSON.stringify(tenant)}\n`);
+      const replicaRaw = req.headers[opts.replicaHeader.toLowerCase()];
+      const replica = replicaRaw === undefined || replicaRaw === '' ? 0 : Number(replicaRaw);
+      if (!Number.isSafeInteger(replica) || replica < 0) return reply.code(400).type('text/plain').send('could not parse replica header\n');
       let wreq: WriteRequest;
       try {
         wreq = decodeWriteRequest(req.body instanceof Uint8Array ? req.body : new Uint8Array());
@@ -54,43 +61,24 @@ export function receiveHandler(opts: ReceiveHandlerOptions): FastifyPluginAsync 
         if (!(e instanceof MalformedRequestError)) throw e;
         return reply.code(400).type('text/plain').send(`${e.message}\n`);
       }
-      let result: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0 };
-      try {
-        if (wreq.series.length > 0) result = await opts.write(tenant, wreq.series);
-      } catch (err) {
-        opts.logger.error('writing to the TSDB failed', { tenant, err: err as Error });
-        return reply.code(500).type('text/plain').send(`store locally: ${(err as Error).message}\n`);
-      }
-      const conflicts = conflictErrors(wreq, result);
-      for (const c of conflicts) opts.logger.warn(c.log, { tenant, num_dropped: c.n });
-      const code = wreq.histograms > 0 ? 400 : conflicts.length > 0 ? 409 : 200;
+      const failed = await writeRequest(opts.write, tenant, wreq, replica, opts.logger);
+      const code = wreq.histograms > 0 ? 400 : failed !== undefined ? HTTP_STATUS[failed.failure] : 200;
+      if (failed !== undefined && code >= 500) opts.logger.error('internal server error', { tenant, err: failed });
       let samples = 0;
       for (const s of wreq.series) samples += s.samples.length;
       opts.metrics.observe(tenant, code, wreq.series.length, samples);
       if (wreq.histograms > 0) {
-        const more = conflicts.length > 0 ? `; ${conflicts.map((c) => c.msg).join('; ')}` : '';
-        return reply.code(400).type('text/plain').send(`native histograms are not supported: dropped ${wreq.histograms} histogram samples, stored ${result.appended} float samples${more}\n`);
+        const stored = failed === undefined || failed instanceof ConflictError ? 'stored the float samples' : 'the float samples not stored';
+        const more = failed !== undefined ? `; ${failed.message}` : '';
+        return reply.code(400).type('text/plain').send(`native histograms are not supported: dropped ${wreq.histograms} histogram samples, ${stored}${more}\n`);
       }
-      if (conflicts.length > 0) return reply.code(409).type('text/plain').send(`store locally: conflict: ${conflicts.map((c) => c.msg).join('; ')}\n`);
+      if (failed !== undefined) return reply.code(code).type('text/plain').send(`${failed.message}\n`);
       return reply.code(200).send();
     });
   };
 }
 
-/** What was dropped as a conflict, each kind with Thanos' error and log message (writer_errors.go). */
-function conflictErrors(w: WriteRequest, r: AppendResult): { n: number; msg: string; log: string }[] {
-  const all = [
-    { n: w.labelsOutOfOrder, msg: `add ${w.labelsOutOfOrder} series: out of order labels`, log: 'Error on series with out-of-order labels' },
-    { n: w.labelsDuplicate, msg: `add ${w.labelsDuplicate} series: duplicate labels`, log: 'Error on series with duplicate labels' },
-    { n: w.labelsEmpty, msg: `add ${w.labelsEmpty} series: labelset contains label with empty name or value`, log: 'Error on series with empty label name or value' },
-    { n: r.outOfOrder, msg: `add ${r.outOfOrder} samples: out of order sample`, log: 'Error on ingesting out-of-order samples' },
-    { n: r.duplicates, msg: `add ${r.duplicates} samples: duplicate sample for timestamp`, log: 'Error on ingesting samples with different value but same timestamp' },
-    { n: r.outOfBounds, msg: `add ${r.outOfBounds} samples: out of bounds`, log: 'Error on ingesting samples that are too old or are too far into the future' },
-  ];
-  return all.filter((c) => c.n > 0);
-}
-
 /** As Thanos' tenancy.IsTenantValid: the tenant names a directory under --tsdb.path, so no path tricks. */
-function validTenant(t: string): boolean {
+export function validTenant(t: string): boolean {
   return t !== '.' && t !== '..' && !t.includes('/') && !t.includes('\\');
 }

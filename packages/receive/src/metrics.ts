@@ -1,4 +1,4 @@
-import { Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** The receive handler's metrics, as Thanos' (thanos_receive_write_*), by answer code and tenant. */
 export class ReceiveMetrics {
@@ -16,5 +16,26 @@ export class ReceiveMetrics {
     const labels = { code: String(code), tenant };
     this.#timeseries.observe(labels, series);
     this.#samples.observe(labels, samples);
+  }
+}
+
+/** A router's forwarded writes, as Thanos' handler counts them. */
+export class RouterMetrics {
+  readonly #forwards: Counter<'result'>;
+  readonly #replications: Counter<'result'>;
+
+  constructor(registry: Registry) {
+    this.#forwards = new Counter({ name: 'thanos_receive_forward_requests_total', help: 'The number of forward requests.', labelNames: ['result'], registers: [registry] });
+    this.#replications = new Counter({ name: 'thanos_receive_replications_total', help: 'The number of replication operations done by the receiver. The success of replication is fulfilled when a quorum is met.', labelNames: ['result'], registers: [registry] });
+    for (const result of ['success', 'error']) {
+      this.#forwards.inc({ result }, 0);
+      this.#replications.inc({ result }, 0);
+    }
+  }
+
+  /** A write forwarded to a peer; `replicating`: a new write's copy (not one forwarded to this receiver). */
+  forwarded(result: 'success' | 'error', replicating: boolean): void {
+    this.#forwards.inc({ result });
+    if (replicating) this.#replications.inc({ result });
   }
 }

@@ -3,8 +3,8 @@
  *
  *   <tsdb.path>/<tenant>/   the tenant's TSDB (its blocks, wal/, and the shipper's thanos.shipper.json)
  *
- * Each tenant's series are served, and its blocks shipped, with the receiver's external labels and the
- * tenant label. The tenants found on disk are opened (their WALs replayed) before the receiver is
+ * Each tenant's series are served, and its blocks shipped, with the receiver's external labels, those of
+ * the tenant's hashring and the tenant label. The tenants found on disk are opened (their WALs replayed) before the receiver is
  * ready; a new tenant's TSDB is opened on its first write.
  */
 import { readdir } from 'node:fs/promises';
@@ -28,6 +28,8 @@ export interface MultiTSDBOptions {
   externalLabels: Labels;
   /** --receive.tenant-label-name */
   tenantLabelName: string;
+  /** Labels a tenant's TSDB adds to the external labels: its hashring's `external_labels`. */
+  tenantExternalLabels?: (tenant: string) => Readonly<Record<string, string>>;
   /** Where the blocks are shipped; none: kept locally. */
   bucket?: Bucket;
   shipper?: Omit<ShippingOptions, 'bucket'>;
@@ -117,7 +119,9 @@ export class MultiTSDB {
     if (this.#closed) throw new Error('receiver TSDBs are closed');
     const o = this.#opts;
     const dir = join(o.dir, name);
-    const labels = o.externalLabels.with(o.tenantLabelName, name);
+    let labels = o.externalLabels;
+    for (const [k, v] of Object.entries(o.tenantExternalLabels?.(name) ?? {})) labels = labels.with(k, v);
+    labels = labels.with(o.tenantLabelName, name);
     const logger = o.logger.with({ tenant: name });
     const db = await LocalTSDB.open({
       dir,

@@ -1,18 +1,29 @@
 /**
- * `strata receive`: Thanos' receiver as a single node (no hashring, replication factor 1). Prometheus'
- * remote write comes in on `--remote-write.address` into a TSDB per tenant (multitsdb.ts), whose series
- * the StoreAPI serves on `--grpc-address` and whose blocks are shipped to the bucket; /metrics and the
- * probes are on `--http-address`. Not ready (and remote write answered 503) until the WALs are replayed.
+ * `strata receive`: Thanos' receiver. Prometheus' remote write comes in on `--remote-write.address` into a
+ * TSDB per tenant (multitsdb.ts), whose series the StoreAPI serves on `--grpc-address` and whose blocks
+ * are shipped to the bucket; /metrics and the probes are on `--http-address`. Not ready (and remote
+ * write answered 503) until the WALs are replayed and, with a hashring, its configuration is loaded.
+ *
+ * As Thanos' determineMode: with a hashring configuration and `--receive.local-endpoint` the receiver
+ * routes (router.ts) and ingests what the hashring gives it; with a hashring and no local endpoint it
+ * only routes; without a hashring it ingests everything itself. Other receivers' forwarded writes come
+ * in over the WriteableStore API on `--grpc-address`.
  */
 import type { Bucket } from '@strata/objstore';
 import { collectProcessMetrics, grpcServerMetrics, grpcServing, httpServing, parseAddress, Prober, startHttpServer, type Logger, type ServingConfig } from '@strata/runtime';
-import { serveStore, type ServerTLS } from '@strata/storeapi';
+import { type ClientTLS, type Compression, serveStore, type ServerTLS, StoreError } from '@strata/storeapi';
 import type { Labels } from '@strata/tsdb';
 import Fastify from 'fastify';
 import { type Counter, type Histogram, Registry } from 'prom-client';
-import { receiveHandler } from './handler.js';
-import { ReceiveMetrics } from './metrics.js';
+import { receiveHandler, validTenant } from './handler.js';
+import { type Hashring, type HashringAlgorithm, newHashring } from './hashring.js';
+import { HashringFile, type HashringSource } from './hashringfile.js';
+import { ReceiveMetrics, RouterMetrics } from './metrics.js';
 import { MultiTSDB, type MultiTSDBOptions } from './multitsdb.js';
+import { Router } from './router.js';
+import { GRPC_STATUS, WriteError } from './writeerror.js';
+import { decodeTimeSeries } from './writerequest.js';
+import { localWriter, type Write, writeRequest } from './writer.js';
 
 export interface ReceiveConfig extends ServingConfig {
   httpAddress: string;
@@ -34,6 +45,24 @@ export interface ReceiveConfig extends ServingConfig {
   defaultTenant: string;
   /** --receive.tenant-label-name (tenant_id) */
   tenantLabelName: string;
+  /** --receive.replica-header (THANOS-REPLICA) */
+  replicaHeader?: string;
+  /** --receive.hashrings or --receive.hashrings-file (with --receive.hashrings-file-refresh-interval); none: a single receiver. */
+  hashrings?: HashringSource;
+  /** --receive.hashrings-algorithm (hashmod), for hashrings that name none. */
+  hashringsAlgorithm?: HashringAlgorithm;
+  /** --receive.local-endpoint: this receiver's address in the hashring. */
+  localEndpoint?: string;
+  /** --receive.replication-factor (1) */
+  replicationFactor?: number;
+  /** --receive-forward-timeout (5s) */
+  forwardTimeoutMs?: number;
+  /** --receive-forward-max-backoff (5s) */
+  forwardMaxBackoffMs?: number;
+  /** --remote-write.client-tls-*: how other receivers are called. */
+  forwardTls?: ClientTLS;
+  /** --receive.grpc-compression */
+  forwardCompression?: Compression;
   /** Most bytes of a remote-write body (compressed); default 32 MiB. */
   maxRequestBytes?: number;
   /** --objstore.config(-file): where blocks are shipped; none: kept locally. */
@@ -74,16 +103,56 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
   });
+  const handlerLogger = logger.with({ component: 'receive-handler' });
+  const writeLocal = localWriter((tenant, series) => (tsdbs as MultiTSDB).append(tenant, series), handlerLogger);
+  let write: Write = (tenant, series) => writeLocal(tenant, series);
+  let router: Router | undefined;
+  let hashring: Hashring | undefined;
+  let hashringFile: HashringFile | undefined;
+  const ingests = cfg.hashrings === undefined || cfg.localEndpoint !== undefined;
+  const ready = () => tsdbs !== undefined && prober.isReady() && (hashringFile === undefined || hashringFile.loaded);
   try {
+    if (cfg.hashrings !== undefined) {
+      const rf = cfg.replicationFactor ?? 1;
+      const algorithm = cfg.hashringsAlgorithm ?? 'hashmod';
+      const routerMetrics = new RouterMetrics(registry);
+      hashringFile = await HashringFile.start({
+        source: cfg.hashrings,
+        onChange: (configs) => {
+          hashring = newHashring(configs, algorithm, rf);
+          if (router === undefined)
+            router = new Router(hashring, {
+              localEndpoint: cfg.localEndpoint,
+              replicationFactor: rf,
+              forwardTimeoutMs: cfg.forwardTimeoutMs ?? 5_000,
+              maxBackoffMs: cfg.forwardMaxBackoffMs ?? 5_000,
+              writeLocal,
+              ...(cfg.forwardTls !== undefined ? { tls: cfg.forwardTls } : {}),
+              ...(cfg.forwardCompression !== undefined ? { compression: cfg.forwardCompression } : {}),
+              metrics: routerMetrics,
+              logger: logger.with({ component: 'receive-router' }),
+            });
+          else router.setHashring(hashring);
+        },
+        registry,
+        logger,
+      });
+      // A router only takes every write as new, as Thanos' (its replica number is for the ingesting receivers).
+      write = (tenant, series, replica) => {
+        if (router === undefined) throw new WriteError('not-ready', 'the hashring configuration is not loaded yet');
+        return router.write(tenant, series, ingests ? replica : 0);
+      };
+    }
     await writer.register(
       receiveHandler({
         tenantHeader: cfg.tenantHeader,
         defaultTenant: cfg.defaultTenant,
+        replicaHeader: cfg.replicaHeader ?? 'THANOS-REPLICA',
         maxRequestBytes: cfg.maxRequestBytes ?? 32 * 1024 ** 2,
-        ready: () => tsdbs !== undefined && prober.isReady(),
-        write: (tenant, series) => (tsdbs as MultiTSDB).append(tenant, series),
+        ready,
+        write: (tenant, series, replica) => write(tenant, series, replica),
         metrics: new ReceiveMetrics(registry),
-        logger: logger.with({ component: 'receive-handler' }),
+        logger: handlerLogger,
       }),
     );
     const { host, port } = parseAddress(cfg.remoteWriteAddress);
@@ -94,6 +163,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
       retentionMs: cfg.retentionMs,
       externalLabels: cfg.externalLabels,
       tenantLabelName: cfg.tenantLabelName,
+      tenantExternalLabels: (tenant) => hashring?.externalLabels(tenant) ?? {},
       ...(cfg.bucket !== undefined ? { bucket: cfg.bucket } : {}),
       ...(cfg.shipper !== undefined ? { shipper: cfg.shipper } : {}),
       registry,
@@ -101,14 +171,33 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     });
     if (cfg.bucket === undefined) logger.info('no supported bucket was configured, uploads will be disabled');
   } catch (err) {
+    hashringFile?.stop();
     await closeAll();
     throw err;
   }
   const opened = tsdbs;
   let grpc;
   try {
-    grpc = await serveStore(opened.store, { address: cfg.grpcAddress, ...grpcServing(cfg, grpcServerMetrics(registry), logger), ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}) });
+    grpc = await serveStore(opened.store, {
+      address: cfg.grpcAddress,
+      ...grpcServing(cfg, grpcServerMetrics(registry), logger),
+      ...(cfg.grpcTls !== undefined ? { tls: cfg.grpcTls } : {}),
+      // Writes other receivers of the hashring forward: a copy is written here, a new write distributed.
+      writeable: async (req) => {
+        if (!ready()) throw new StoreError(GRPC_STATUS['not-ready'], 'target not ready');
+        if (!validTenant(req.tenant)) throw new StoreError(GRPC_STATUS.internal, `tenant name not valid: ${JSON.stringify(req.tenant)}`);
+        let wreq;
+        try {
+          wreq = decodeTimeSeries(req.timeseries);
+        } catch (err) {
+          throw new StoreError(GRPC_STATUS.internal, (err as Error).message);
+        }
+        const failed = await writeRequest(write, req.tenant, wreq, req.replica, handlerLogger);
+        if (failed !== undefined) throw new StoreError(GRPC_STATUS[failed.failure], failed.message);
+      },
+    });
   } catch (err) {
+    hashringFile?.stop();
     await closeAll();
     throw err;
   }
@@ -125,7 +214,9 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     async stop() {
       prober.notReady('stopping');
       clearInterval(compaction);
+      hashringFile?.stop();
       await served.stop(cfg.grpcGracePeriodMs);
+      router?.close();
       await closeAll();
     },
   };

@@ -15,9 +15,14 @@ import { ProtoReader, readTimeSeries } from '@strata/storeapi';
 import { compareStrings, type Label, Labels } from '@strata/tsdb';
 import snappy from 'snappy';
 
+/** A valid series of a write, with the bytes of its TimeSeries message as sent: forwarded as they are to the receivers of a hashring that own it. */
+export interface ReceivedSeries extends SeriesSamples {
+  readonly raw: Uint8Array;
+}
+
 export interface WriteRequest {
   /** The valid series with float samples. */
-  readonly series: SeriesSamples[];
+  readonly series: ReceivedSeries[];
   /** Native histogram samples, which Strata's TSDB does not store. */
   readonly histograms: number;
   /** Series left out for their labels, by Thanos' errors: out of order, a name twice, an empty name or value. */
@@ -30,35 +35,44 @@ export interface WriteRequest {
 export class MalformedRequestError extends Error {}
 
 export function decodeWriteRequest(body: Uint8Array): WriteRequest {
-  let raw: Uint8Array;
+  let raw: Buffer;
   try {
     raw = snappy.uncompressSync(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) as Buffer;
   } catch (e) {
     throw new MalformedRequestError(`snappy decode error: ${(e as Error).message}`);
   }
-  const out = { series: [] as SeriesSamples[], histograms: 0, labelsOutOfOrder: 0, labelsDuplicate: 0, labelsEmpty: 0 };
+  const timeseries: Uint8Array[] = [];
   try {
     const r = new ProtoReader(raw);
     while (!r.done) {
       const tag = r.tag();
-      if (tag !== 10) {
-        r.skip(tag & 7);
-        continue;
-      }
-      const ts = readTimeSeries(r.sub());
+      if (tag === 10) timeseries.push(r.bytes());
+      else r.skip(tag & 7);
+    }
+  } catch (e) {
+    throw new MalformedRequestError(`unmarshal WriteRequest: ${(e as Error).message}`);
+  }
+  return decodeTimeSeries(timeseries);
+}
+
+/** Each TimeSeries message of a write (a remote write's, or a WriteRequest another receiver forwarded), checked and decoded. */
+export function decodeTimeSeries(timeseries: readonly Uint8Array[]): WriteRequest {
+  const out = { series: [] as ReceivedSeries[], histograms: 0, labelsOutOfOrder: 0, labelsDuplicate: 0, labelsEmpty: 0 };
+  try {
+    for (const raw of timeseries) {
+      const ts = readTimeSeries(new ProtoReader(raw));
       out.histograms += ts.histograms.length;
       if (ts.samples.length === 0) continue;
       const invalid = labelsError(ts.labels);
       if (invalid !== undefined) out[invalid]++;
       // Sorted already: taken as they are, not sorted again.
-      else out.series.push({ labels: Labels.fromSorted(ts.labels as Label[]), samples: ts.samples });
+      else out.series.push({ labels: Labels.fromSorted(ts.labels as Label[]), samples: ts.samples, raw });
     }
   } catch (e) {
     throw new MalformedRequestError(`unmarshal WriteRequest: ${(e as Error).message}`);
   }
   return out;
 }
-
 /** What is wrong with a series' labels, if anything (Thanos' labelpb.ValidateLabels, checked in one pass). */
 function labelsError(labels: readonly Label[]): 'labelsOutOfOrder' | 'labelsDuplicate' | 'labelsEmpty' | undefined {
   if (labels.length === 0) return 'labelsEmpty';

@@ -26,9 +26,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseExpr, type ParseOptions } from '@strata/promql';
+import { glob } from '@strata/runtime';
 import { isLegacyLabelName } from '@strata/tsdb';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import { glob } from './glob.js';
 import { decodeRuleFile, type DecodedGroup, type DecodedRule } from './rulefiledecode.js';
 
 export type PartialResponseStrategy = 'warn' | 'abort';

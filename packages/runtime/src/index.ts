@@ -30,3 +30,4 @@ export * from './tenant.js';
 export * from './memorylimit.js';
 export * from './filewatch.js';
 export * from './duration.js';
+export * from './glob.js';

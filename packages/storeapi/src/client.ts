@@ -1,6 +1,6 @@
 /**
  * A client for any StoreAPI server (Strata's or Thanos'): Info, Series as an async iterable of frames,
- * LabelNames and LabelValues, the Metadata, Rules, Exemplars and Targets APIs.
+ * LabelNames and LabelValues, the Metadata, Rules, Exemplars, Targets, Query and WriteableStore APIs.
  */
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions, type ClientTLS, clientCredentials, type Compression, infoService, storeService, TENANT_METADATA } from './grpc.js';
@@ -11,6 +11,7 @@ import { queryService, type QueryApiStats, type QueryFrame, type QueryRangeReque
 import type { PromTimeSeries } from './prompb.js';
 import { targetsService, type TargetDiscovery, type TargetsRequest } from './targets.js';
 import { SeriesConnection } from './seriesclient.js';
+import { writeableService, type WriteableRequest } from './writeable.js';
 import { startClientSpan } from './tracing.js';
 import type {
   InfoResponse,
@@ -157,6 +158,11 @@ export class StoreClient {
   /** A range query's answer from a thanos.Query server. */
   async queryRange(req: QueryRangeRequest, opts: CallOptions = {}): Promise<QueryAnswer> {
     return queryAnswer(await this.#frames(queryService.QueryRange, req, opts));
+  }
+
+  /** Writes series into a thanos.WriteableStore server (a receiver); rejects with its gRPC status. */
+  async remoteWrite(req: WriteableRequest, opts: CallOptions = {}): Promise<void> {
+    await this.#unary(writeableService.RemoteWrite, req, opts);
   }
 
   /** Every frame of a server-streaming call (a small answer, taken whole), its warning frames apart. */

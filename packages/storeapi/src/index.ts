@@ -15,6 +15,7 @@ export * from './rules.js';
 export * from './exemplars.js';
 export * from './targets.js';
 export * from './query.js';
+export * from './writeable.js';
 export * from './prompb.js';
 export { formatGoTime, parseGoTime, ZERO_TIME, type Timestamp } from './timestamp.js';
 export { SeriesCallError } from './seriesclient.js';

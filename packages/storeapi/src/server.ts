@@ -25,6 +25,7 @@ import { encodedSeriesSize, type SeriesMessages } from './codec.js';
 import { SeriesCall, type SeriesFrameOut } from './seriesserver.js';
 import { metadataService, type MetricMetadata, type MetricMetadataFrame, type MetricMetadataRequest } from './metadata.js';
 import { rulesService, type RuleGroup, type RulesFrame, type RulesRequest } from './rules.js';
+import { writeableService, type WriteableRequest } from './writeable.js';
 import { exemplarsService, type ExemplarData, type ExemplarsFrame, type ExemplarsRequest } from './exemplars.js';
 import { targetsService, type TargetDiscovery, type TargetsFrame, type TargetsRequest } from './targets.js';
 import { queryService, type QueryFrame, type QueryRangeRequest, type QueryRequest } from './query.js';
@@ -102,6 +103,8 @@ export interface ServeOptions {
   maxConnectionAgeMs?: number;
   /** Served as thanos.Query beside the StoreAPI when given (and then advertised in Info's query). */
   queryApi?: QueryApiServer;
+  /** Served as thanos.WriteableStore when given: a receiver's writes forwarded by the others of its hashring. */
+  writeable?: (req: WriteableRequest, ctx: CallContext) => Promise<void>;
 }
 
 export interface ServingStore {
@@ -300,7 +303,7 @@ function limited(values: string[], limit: number): string[] {
   return limit > 0 && values.length > limit ? values.slice(0, limit) : values;
 }
 
-/** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata, Rules, Exemplars and Targets, if it has them) until `stop()`. */
+/** Serves `impl` as thanos.Store and thanos.info.Info (and thanos.Metadata, Rules, Exemplars and Targets, if it has them; Query and WriteableStore if given) until `stop()`. */
 export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise<ServingStore> {
   const server = new grpc.Server(serverOptions(opts.compression, opts.maxConnectionAgeMs));
   const observer = opts.observer;
@@ -430,6 +433,15 @@ export async function serveStore(impl: StoreServer, opts: ServeOptions): Promise
     server.addService(queryService, {
       Query: frames('thanos.Query', 'Query', (req: QueryRequest, ctx) => queryApi.query(req, ctx)),
       QueryRange: frames('thanos.Query', 'QueryRange', (req: QueryRangeRequest, ctx) => queryApi.queryRange(req, ctx)),
+    });
+  }
+  const writeable = opts.writeable;
+  if (writeable !== undefined) {
+    server.addService(writeableService, {
+      RemoteWrite: unary('thanos.WriteableStore', 'RemoteWrite', async (req: WriteableRequest, ctx) => {
+        await writeable(req, ctx);
+        return {} as Record<string, never>;
+      }),
     });
   }
   server.addService(infoService, {

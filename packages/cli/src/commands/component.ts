@@ -280,45 +280,58 @@ export async function serverTlsFromFlags(o: Record<string, unknown>): Promise<Se
   };
 }
 
-/** Thanos' TLS flags of a querier's connections to its endpoints. */
-export function withGrpcClientTlsFlags(cmd: Command): Command {
+/**
+ * Thanos' TLS flags of a component's gRPC connections: `--grpc-client-tls-*` of a querier's to its
+ * endpoints; `--remote-write.client-tls-*` of a receiver's to the others of its hashring (which have no
+ * skip-verify and min-version flags in Thanos).
+ */
+export function withGrpcClientTlsFlags(cmd: Command, prefix: 'grpc-client' | 'remote-write.client' = 'grpc-client', peers = 'the endpoints'): Command {
+  cmd
+    .option(`--${prefix}-tls-secure`, `use TLS to ${peers}`, false)
+    .option(`--${prefix}-tls-cert <path>`, 'client certificate for mutual TLS')
+    .option(`--${prefix}-tls-key <path>`, 'client key for mutual TLS')
+    .option(`--${prefix}-tls-ca <path>`, `CA that signed the certificates of ${peers} (system roots without it)`)
+    .option(`--${prefix}-server-name <name>`, `name to verify the certificates of ${peers} against, where it differs from the address`);
+  if (prefix !== 'grpc-client') return cmd;
   return cmd
-    .option('--grpc-client-tls-secure', 'use TLS to the endpoints', false)
-    .option('--grpc-client-tls-skip-verify', "accept any endpoint certificate (encrypted, not authenticated)", false)
-    .option('--grpc-client-tls-cert <path>', 'client certificate for mutual TLS')
-    .option('--grpc-client-tls-key <path>', 'client key for mutual TLS')
-    .option('--grpc-client-tls-ca <path>', "CA that signed the endpoints' certificates (system roots without it)")
-    .option('--grpc-client-server-name <name>', "name to verify the endpoints' certificates against, where it differs from the address")
-    .option('--grpc-client-tls-min-version <version>', 'oldest TLS version accepted from the endpoints: 1.0, 1.1, 1.2 or 1.3 (Thanos\' default)', '1.3');
+    .option('--grpc-client-tls-skip-verify', 'accept any endpoint certificate (encrypted, not authenticated)', false)
+    .option('--grpc-client-tls-min-version <version>', "oldest TLS version accepted from the endpoints: 1.0, 1.1, 1.2 or 1.3 (Thanos' default)", '1.3');
 }
 
-export async function clientTlsFromFlags(o: Record<string, unknown>): Promise<ClientTLS | undefined> {
-  const cert = o.grpcClientTlsCert as string | undefined;
-  const key = o.grpcClientTlsKey as string | undefined;
-  const ca = o.grpcClientTlsCa as string | undefined;
-  const serverName = o.grpcClientServerName as string | undefined;
-  const skipVerify = o.grpcClientTlsSkipVerify === true;
+export async function clientTlsFromFlags(o: Record<string, unknown>, prefix: 'grpc-client' | 'remote-write.client' = 'grpc-client'): Promise<ClientTLS | undefined> {
+  const flag = (name: string) => o[flagKey(`${prefix}-${name}`)];
+  const cert = flag('tls-cert') as string | undefined;
+  const key = flag('tls-key') as string | undefined;
+  const ca = flag('tls-ca') as string | undefined;
+  const serverName = flag('server-name') as string | undefined;
+  const skipVerify = flag('tls-skip-verify') === true;
   const given = skipVerify || [cert, key, ca, serverName].some((v) => v !== undefined);
-  if (o.grpcClientTlsSecure !== true) {
-    if (given) throw new Error('the --grpc-client-tls-* and --grpc-client-server-name flags need --grpc-client-tls-secure');
+  if (flag('tls-secure') !== true) {
+    if (given) throw new Error(`the --${prefix}-tls-* and --${prefix}-server-name flags need --${prefix}-tls-secure`);
     return undefined;
   }
-  if ((cert === undefined) !== (key === undefined)) throw new Error('--grpc-client-tls-cert and --grpc-client-tls-key must be given together');
+  if ((cert === undefined) !== (key === undefined)) throw new Error(`--${prefix}-tls-cert and --${prefix}-tls-key must be given together`);
   return {
     ...(ca !== undefined ? { ca: await readFile(ca) } : {}),
     ...(cert !== undefined && key !== undefined ? { cert: await readFile(cert), key: await readFile(key) } : {}),
     ...(serverName !== undefined ? { serverName } : {}),
     ...(skipVerify ? { skipVerify } : {}),
-    minVersion: parseTlsVersion(String(o.grpcClientTlsMinVersion ?? '1.3'), '--grpc-client-tls-min-version'),
+    minVersion: parseTlsVersion(String(flag('tls-min-version') ?? '1.3'), `--${prefix}-tls-min-version`),
   };
+}
+
+/** Commander's key of a flag: dot-separated parts, each camel-cased (`store.caching-bucket.config` → `store.cachingBucket.config`). */
+function flagKey(flag: string): string {
+  return flag
+    .split('.')
+    .map((part) => part.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()))
+    .join('.');
 }
 
 /** The YAML given inline with `--<flag>` or in the file of `--<flag>-file` (at most one of them), as Thanos' paired flags. */
 export async function yamlFlag(o: Record<string, unknown>, flag: string): Promise<string | undefined> {
-  // Commander's keys: dot-separated parts, each camel-cased (`store.caching-bucket.config` → `store.cachingBucket.config`).
-  const key = (f: string) => f.split('.').map((part) => part.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())).join('.');
-  const inline = o[key(flag)] as string | undefined;
-  const file = o[key(`${flag}-file`)] as string | undefined;
+  const inline = o[flagKey(flag)] as string | undefined;
+  const file = o[flagKey(`${flag}-file`)] as string | undefined;
   if (inline !== undefined && file !== undefined) throw new Error(`give only one of --${flag} and --${flag}-file`);
   return file !== undefined ? readFile(file, 'utf8') : inline;
 }

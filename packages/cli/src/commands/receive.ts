@@ -3,30 +3,52 @@ import { start } from '@strata/receive';
 import { Labels } from '@strata/tsdb';
 import { parseLabelFlags } from '../flags.js';
 import { localTsdbFromFlags, withLocalTsdbFlags } from './localtsdb-flags.js';
-import { collect, intFlag, loggerFromFlags, runUntilSignal, serverTlsFromFlags, servingFromFlags, startTracingFor, tracingConfigFromFlags, withServingFlags } from './component.js';
+import { parseDuration } from '../flags.js';
+import {
+  choiceFlag,
+  clientTlsFromFlags,
+  collect,
+  intFlag,
+  loggerFromFlags,
+  runUntilSignal,
+  serverTlsFromFlags,
+  servingFromFlags,
+  startTracingFor,
+  tracingConfigFromFlags,
+  withGrpcClientTlsFlags,
+  withServingFlags,
+} from './component.js';
 
-/** `strata receive`: Thanos' receiver as a single node, with `thanos receive`'s flags. */
+/** `strata receive`: Thanos' receiver, with `thanos receive`'s flags. */
 export function register(program: Command): void {
   const cmd = program
     .command('receive')
-    .description("Accept Prometheus' remote write into a TSDB per tenant, serve it over the StoreAPI and ship its blocks to the bucket (a single receiver: no hashring, no replication)")
+    .description("Accept Prometheus' remote write into a TSDB per tenant, serve it over the StoreAPI and ship its blocks to the bucket; with a hashring, share the series with the other receivers and keep copies of them")
     .option('--remote-write.address <host:port>', 'listen address of the remote-write endpoint (POST /api/v1/receive)', '0.0.0.0:19291')
     .option('--tsdb.path <dir>', 'data directory of the TSDBs, one per tenant', './data')
     .option('--label <name="value">', 'external label of every tenant\'s series and blocks (repeatable), e.g. replica="A"', collect, [])
     .option('--receive.tenant-header <name>', 'HTTP header naming the tenant of a write request', 'THANOS-TENANT')
     .option('--receive.default-tenant-id <id>', 'the tenant of write requests without the header', 'default-tenant')
     .option('--receive.tenant-label-name <name>', 'label naming the tenant in its series and blocks', 'tenant_id')
-    .option('--receive.hashrings <json>', 'not supported: a single receiver is what Strata offers')
-    .option('--receive.hashrings-file <path>', 'not supported: a single receiver is what Strata offers')
-    .option('--receive.hashrings-algorithm <name>', 'not supported: a single receiver is what Strata offers')
-    .option('--receive.replication-factor <n>', 'copies of each write: only 1 (a single receiver)', '1')
-    .option('--receive.local-endpoint <address>', "Thanos' flag, accepted and unused: a single receiver has no peers")
+    .option('--receive.hashrings <json>', 'the hashrings (JSON, as the file holds them)')
+    .option('--receive.hashrings-file <path>', 'file of the hashrings (JSON), watched for changes; without one: a single receiver')
+    .option('--receive.hashrings-algorithm <name>', 'how series are spread over a hashring that names no algorithm: hashmod or ketama', 'hashmod')
+    .option('--receive.hashrings-file-refresh-interval <duration>', 'how often the hashrings file is read again besides its changes', '5m')
+    .option('--receive.replication-factor <n>', 'copies of each series, on as many receivers of its hashring', '1')
+    .option('--receive.local-endpoint <address>', "this receiver's address in the hashring (its --grpc-address as the others reach it); without it, with a hashring: a router that stores nothing")
+    .option('--receive.replica-header <name>', 'HTTP header of a write another receiver replicated: its copy number', 'THANOS-REPLICA')
+    .option('--receive.grpc-compression <name>', 'compression of the writes forwarded to other receivers: snappy or none', 'snappy')
+    .option('--receive-forward-timeout <duration>', 'deadline of each write forwarded to another receiver', '5s')
+    .option('--receive-forward-max-backoff <duration>', 'longest pause of the writes to a receiver that was unavailable', '5s')
     .option('--grpc-address <host:port>', 'listen address of the StoreAPI', '0.0.0.0:10901')
     .option('--http-address <host:port>', 'listen address of /metrics and probes', '0.0.0.0:10902');
+  withGrpcClientTlsFlags(cmd, 'remote-write.client', 'the other receivers');
   withServingFlags(withLocalTsdbFlags(cmd, { what: 'receiver', retention: '15d' }), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
-    const single = 'a single receiver is what Strata offers: no hashring, no replication';
-    for (const flag of ['hashrings', 'hashringsFile', 'hashringsAlgorithm'] as const) if (o[`receive.${flag}`] !== undefined) throw new Error(`--receive.${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not supported: ${single}`);
-    if (intFlag(o['receive.replicationFactor'], '--receive.replication-factor', 1) !== 1) throw new Error(`--receive.replication-factor other than 1 is not supported: ${single}`);
+    const inline = o['receive.hashrings'] as string | undefined;
+    const file = o['receive.hashringsFile'] as string | undefined;
+    if (inline !== undefined && file !== undefined) throw new Error('give only one of --receive.hashrings and --receive.hashrings-file');
+    const localEndpoint = o['receive.localEndpoint'] as string | undefined;
+    const forwardTls = await clientTlsFromFlags(o, 'remote-write.client');
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'receive', logger);
     const serving = await servingFromFlags(o, logger);
@@ -39,6 +61,16 @@ export function register(program: Command): void {
       tenantHeader: String(o['receive.tenantHeader']),
       defaultTenant: String(o['receive.defaultTenantId']),
       tenantLabelName: String(o['receive.tenantLabelName']),
+      replicaHeader: String(o['receive.replicaHeader']),
+      ...(inline !== undefined ? { hashrings: { content: inline } } : {}),
+      ...(file !== undefined ? { hashrings: { file, refreshIntervalMs: parseDuration(String(o['receive.hashringsFileRefreshInterval'])) } } : {}),
+      hashringsAlgorithm: choiceFlag(o['receive.hashringsAlgorithm'], '--receive.hashrings-algorithm', ['hashmod', 'ketama']) as 'hashmod' | 'ketama',
+      ...(localEndpoint !== undefined ? { localEndpoint } : {}),
+      replicationFactor: intFlag(o['receive.replicationFactor'], '--receive.replication-factor'),
+      forwardTimeoutMs: parseDuration(String(o.receiveForwardTimeout)),
+      forwardMaxBackoffMs: parseDuration(String(o.receiveForwardMaxBackoff)),
+      forwardCompression: choiceFlag(o['receive.grpcCompression'], '--receive.grpc-compression', ['snappy', 'none']) as 'snappy' | 'none',
+      ...(forwardTls !== undefined ? { forwardTls } : {}),
       httpAddress: String(o.httpAddress),
       grpcAddress: String(o.grpcAddress),
       ...(grpcTls !== undefined ? { grpcTls } : {}),

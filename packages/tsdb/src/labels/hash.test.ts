@@ -1,6 +1,6 @@
 import xxhash from 'xxhash-wasm';
 import { describe, expect, it } from 'vitest';
-import { labelsHash } from './hash.js';
+import { labelsHash, labelsHashWithPrefix } from './hash.js';
 import { Labels } from './labels.js';
 
 const { h64Raw } = await xxhash();
@@ -24,5 +24,22 @@ describe('labelsHash', () => {
     expect(labelsHash(long)).toBe(hashed('a', 'x'.repeat(5000), 'b', '€'.repeat(2000)));
     // The scratch buffer grown for the long labels hashes short ones as before.
     expect(labelsHash(Labels.from({ a: 'b' }))).toBe(hashed('a', 'b'));
+  });
+});
+
+describe('labelsHashWithPrefix', () => {
+  it("hashes the prefix, 0xff, then the labels, as Thanos' labelpb.HashWithPrefix", () => {
+    expect(labelsHashWithPrefix('', Labels.EMPTY)).toBe(h64Raw(new Uint8Array([0xff]), 0n));
+    expect(labelsHashWithPrefix('t', Labels.from({ a: 'b' }))).toBe(h64Raw(new Uint8Array([0x74, 0xff, 0x61, 0xff, 0x62, 0xff]), 0n));
+    const ls = Labels.from({ __name__: 'up', job: 'api', zone: 'ü' });
+    expect(labelsHashWithPrefix('tenant-ä', ls)).toBe(hashed('tenant-ä', '__name__', 'up', 'job', 'api', 'zone', 'ü'));
+    expect(labelsHashWithPrefix('tenant', ls)).not.toBe(labelsHashWithPrefix('tenant2', ls));
+  });
+
+  it('grows the scratch buffer for a long prefix and long labels', () => {
+    const prefix = '€'.repeat(3000);
+    const long = Labels.from({ a: 'x'.repeat(5000) });
+    expect(labelsHashWithPrefix(prefix, long)).toBe(hashed(prefix, 'a', 'x'.repeat(5000)));
+    expect(labelsHashWithPrefix('t', Labels.from({ a: 'b' }))).toBe(hashed('t', 'a', 'b'));
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Go's filepath.Glob and filepath.Match (Unix), which Prometheus and Thanos expand `--rule-file` and
- * `rule_files` with. A pattern's path segments match names in a directory:
+ * `rule_files` with, and which Thanos Receive matches tenants to hashrings with (`tenant_matcher_type:
+ * glob`). A pattern's path segments match names in a directory:
  *
  *   *         any sequence of characters but `/` (dot files included)
  *   ?         any one character but `/`
@@ -12,7 +13,6 @@
  */
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compareStrings } from '@strata/tsdb';
 
 export class BadPatternError extends Error {
   constructor() {
@@ -67,7 +67,10 @@ async function globIn(dir: string, pattern: string): Promise<string[]> {
   }
   const re = compilePattern(pattern);
   // Go sorts names byte-wise (UTF-8).
-  return names.filter((n) => re.test(n)).sort(compareStrings).map((n) => join(dir, n));
+  return names
+    .filter((n) => re.test(n))
+    .sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')))
+    .map((n) => join(dir, n));
 }
 
 /** The pattern as an anchored regular expression, checked as strictly as Go's Match checks it. */
