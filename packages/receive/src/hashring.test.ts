@@ -289,6 +289,13 @@ describe('tenants', () => {
     expect(strict.getN('team-b', series(1), 0).address).toBe('glob:1');
   });
 
+  it('take the external labels of their hashring, none where no hashring takes them', () => {
+    const labelled = newHashring([ring(['eu:1'], { tenants: ['eu-*'], tenantMatcher: 'glob', externalLabels: { region: 'eu' } }), ring(['us:1'], { tenants: ['us'] })], 'hashmod', 1);
+    expect(labelled.externalLabels('eu-a')).toEqual({ region: 'eu' });
+    expect(labelled.externalLabels('us')).toEqual({});
+    expect(labelled.externalLabels('elsewhere')).toEqual({});
+  });
+
   it('and their series hash differently in the same hashring', () => {
     const shared = newHashring([ring(addresses(8))], 'ketama', 1);
     let differ = 0;

@@ -127,6 +127,17 @@ describe('Router', () => {
     expect(await failure(router.write('t', series(5), 4))).toBe('bad-replica');
   });
 
+  it('as a router only (no local endpoint), sends every copy to the receivers of the hashring', async () => {
+    const hashring = newHashring([{ name: 'default', tenants: [], tenantMatcher: 'exact', endpoints: peers.map((p) => ({ address: p.served.address, az: '' })), externalLabels: {} }], 'ketama', 2);
+    const routerOnly = new Router(hashring, { localEndpoint: undefined, replicationFactor: 2, forwardTimeoutMs: 2_000, maxBackoffMs: 5_000, writeLocal: () => Promise.reject(new Error('not called')), metrics: new RouterMetrics(new Registry()), logger });
+    try {
+      await routerOnly.write('t', series(10), 0);
+      for (const p of peers) expect(p.got.reduce((n, r) => n + r.timeseries.length, 0)).toBe(10);
+    } finally {
+      routerOnly.close();
+    }
+  });
+
   it('backs off a peer that was unavailable: its copies then fail without a call', async () => {
     const peer = peers[0] as (typeof peers)[number];
     peer.answer = 'unavailable';
