@@ -210,8 +210,20 @@ describe('metrics named by deploy/monitoring', () => {
     const unreachable = `127.0.0.1:${await port()}`;
     // The receiver, ready before Prometheus remote-writes to it (a write while it opens its TSDBs is answered
     // 503, which its error-rate alert would count).
+    // A hashring of one, so that it shows its hashring's and forwarding's metrics too.
     const remoteWriteAddress = `127.0.0.1:${await port()}`;
-    const receiver = strata('receive', [`--remote-write.address=${remoteWriteAddress}`, `--grpc-address=127.0.0.1:${await port()}`, `--tsdb.path=${join(dir.path, 'receive')}`, `--objstore.config-file=${objstore}`, '--label=receive="r0"']);
+    const receiveGrpc = `127.0.0.1:${await port()}`;
+    const hashrings = join(dir.path, 'hashrings.json');
+    await writeFile(hashrings, JSON.stringify([{ endpoints: [receiveGrpc] }]));
+    const receiver = strata('receive', [
+      `--remote-write.address=${remoteWriteAddress}`,
+      `--grpc-address=${receiveGrpc}`,
+      `--tsdb.path=${join(dir.path, 'receive')}`,
+      `--objstore.config-file=${objstore}`,
+      '--label=receive="r0"',
+      `--receive.hashrings-file=${hashrings}`,
+      `--receive.local-endpoint=${receiveGrpc}`,
+    ]);
     await waitForHttp(`http://${http.receive}/-/ready`, { proc: receiver });
     prometheus = await startPrometheusOn([join(blocksDir, inPrometheus!.ulid)], {
       dir: join(dir.path, 'prometheus'),

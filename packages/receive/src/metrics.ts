@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The receive handler's metrics, as Thanos' (thanos_receive_write_*), by answer code and tenant. */
 export class ReceiveMetrics {
@@ -24,7 +24,8 @@ export class RouterMetrics {
   readonly #forwards: Counter<'result'>;
   readonly #replications: Counter<'result'>;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, replicationFactor: number) {
+    new Gauge({ name: 'thanos_receive_replication_factor', help: 'The number of times to replicate incoming write requests.', registers: [registry] }).set(replicationFactor);
     this.#forwards = new Counter({ name: 'thanos_receive_forward_requests_total', help: 'The number of forward requests.', labelNames: ['result'], registers: [registry] });
     this.#replications = new Counter({ name: 'thanos_receive_replications_total', help: 'The number of replication operations done by the receiver. The success of replication is fulfilled when a quorum is met.', labelNames: ['result'], registers: [registry] });
     for (const result of ['success', 'error']) {

@@ -115,7 +115,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     if (cfg.hashrings !== undefined) {
       const rf = cfg.replicationFactor ?? 1;
       const algorithm = cfg.hashringsAlgorithm ?? 'hashmod';
-      const routerMetrics = new RouterMetrics(registry);
+      const routerMetrics = new RouterMetrics(registry, rf);
       hashringFile = await HashringFile.start({
         source: cfg.hashrings,
         onChange: (configs) => {

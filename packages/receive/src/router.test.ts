@@ -57,7 +57,7 @@ beforeEach(async () => {
       if (localAnswer === 'conflict') throw new ConflictError(['add 1 samples: out of order sample']);
       if (localAnswer === 'unavailable') throw new WriteError('not-ready', 'target not ready');
     },
-    metrics: new RouterMetrics(new Registry()),
+    metrics: new RouterMetrics(new Registry(), 3),
     logger,
   });
 });
@@ -129,7 +129,7 @@ describe('Router', () => {
 
   it('as a router only (no local endpoint), sends every copy to the receivers of the hashring', async () => {
     const hashring = newHashring([{ name: 'default', tenants: [], tenantMatcher: 'exact', endpoints: peers.map((p) => ({ address: p.served.address, az: '' })), externalLabels: {} }], 'ketama', 2);
-    const routerOnly = new Router(hashring, { localEndpoint: undefined, replicationFactor: 2, forwardTimeoutMs: 2_000, maxBackoffMs: 5_000, writeLocal: () => Promise.reject(new Error('not called')), metrics: new RouterMetrics(new Registry()), logger });
+    const routerOnly = new Router(hashring, { localEndpoint: undefined, replicationFactor: 2, forwardTimeoutMs: 2_000, maxBackoffMs: 5_000, writeLocal: () => Promise.reject(new Error('not called')), metrics: new RouterMetrics(new Registry(), 3), logger });
     try {
       await routerOnly.write('t', series(10), 0);
       for (const p of peers) expect(p.got.reduce((n, r) => n + r.timeseries.length, 0)).toBe(10);
