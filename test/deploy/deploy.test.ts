@@ -10,6 +10,7 @@ import { parseResponseCacheConfig } from '@strata/frontend';
 import { parseCachingBucketConfig, parseIndexCacheConfig } from '@strata/store';
 import { buildHttpApp, createLogger, parseTracingConfig, Prober, type RemoteCacheConfig } from '@strata/runtime';
 import { parseExpr } from '@strata/promql';
+import { parseHashringsConfig } from '@strata/receive';
 import { CLI_SOURCE, freePort, sleep, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
 import { promtool } from '@strata/testing/prometheus';
 import { Command } from 'commander';
@@ -107,6 +108,7 @@ interface Container {
   args?: string[];
   ports?: { name?: string; containerPort: number }[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  env?: { name: string; value?: string; valueFrom?: unknown }[];
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
   livenessProbe?: { httpGet?: { path: string; port: string | number } };
 }
@@ -370,6 +372,39 @@ describe('deploy/kubernetes', () => {
     expect(service.ports.find((p) => p.name === 'http')?.port).toBe(portOf(flagValue(args, '--http-address')));
     expect(c.ports?.find((p) => p.name === 'grpc')?.containerPort).toBe(portOf(flagValue(args, '--grpc-address')));
     expect(query.args).toContain(`--endpoint=dnssrv+_grpc._tcp.${spec.serviceName}.strata.svc.cluster.local`);
+  });
+
+  it('runs the receivers as a StatefulSet whose hashring file names each pod as its --receive.local-endpoint, and the queriers deduplicate their copies', async () => {
+    const objects = await kustomize(join(k8sDir, 'base'));
+    const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+    const sts = find('StatefulSet', 'receive') as K8sObject;
+    const spec = sts.spec as { serviceName: string; replicas: number; template: { spec: { volumes: { name: string; configMap?: { name: string } }[] } } };
+    const [c] = containers(sts) as [Container];
+    const args = c.args ?? [];
+    expect(splitInvocation(args).path).toEqual(['receive']);
+    // The hashring file, from the ConfigMap mounted where --receive.hashrings-file looks, is one Strata reads,
+    // and names every pod of the StatefulSet at its stable DNS name and gRPC port, as each pod names itself.
+    const file = flagValue(args, '--receive.hashrings-file') as string;
+    const mount = c.volumeMounts?.find((m) => dirname(file) === m.mountPath);
+    const configMap = find('ConfigMap', spec.template.spec.volumes.find((v) => v.name === mount?.name)?.configMap?.name as string);
+    const hashrings = parseHashringsConfig((configMap?.data as Record<string, string>)[basename(file)] as string);
+    const grpcPort = portOf(flagValue(args, '--grpc-address'));
+    const podAddress = (pod: string) => `${pod}.${spec.serviceName}.strata.svc.cluster.local:${grpcPort}`;
+    expect(hashrings.flatMap((h) => h.endpoints.map((e) => e.address))).toEqual(Array.from({ length: spec.replicas }, (_, i) => podAddress(`${sts.metadata.name}-${i}`)));
+    expect(flagValue(args, '--receive.local-endpoint')).toBe(podAddress('$(POD_NAME)'));
+    expect(c.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    const replicationFactor = Number(flagValue(args, '--receive.replication-factor'));
+    expect(replicationFactor).toBeGreaterThan(1);
+    expect(replicationFactor).toBeLessThanOrEqual(spec.replicas);
+    // Each pod's copies carry its own receive_replica label, which the queriers deduplicate on; they find every pod.
+    expect(args).toContain('--label=receive_replica="$(POD_NAME)"');
+    const query = containers(find('Deployment', 'query') as K8sObject)[0] as Container;
+    expect(query.args).toContain('--query.replica-label=receive_replica');
+    expect(query.args).toContain(`--endpoint=dnssrv+_grpc._tcp.${spec.serviceName}.strata.svc.cluster.local`);
+    const service = (find('Service', spec.serviceName) as K8sObject).spec as { clusterIP: string; ports: { name: string; port: number }[] };
+    expect(service.clusterIP).toBe('None');
+    expect(service.ports.find((p) => p.name === 'grpc')?.port).toBe(grpcPort);
+    expect(service.ports.find((p) => p.name === 'remote-write')?.port).toBe(portOf(flagValue(args, '--remote-write.address')));
   });
 
   it("every querier --endpoint names a headless Service's grpc port", async () => {
