@@ -17,7 +17,7 @@ export type HashringSource = { content: string } | { file: string; refreshInterv
 
 export interface HashringFileOptions {
   source: HashringSource;
-  /** Called with each valid configuration that differs from the last. */
+  /** Called with each valid configuration that differs from the last; throws if it cannot take it (it is then not loaded). */
   onChange: (configs: HashringConfig[]) => void;
   registry: Registry;
   logger: Logger;
@@ -99,10 +99,11 @@ export class HashringFile {
     const hex = hash.toString('hex');
     if (hex === this.#hash) return;
     const configs = parseHashringsConfig(content);
+    // Taken by the receiver first: a configuration it cannot build a hashring of is not loaded.
+    this.#opts.onChange(configs);
     if (this.#hash !== '') this.#metrics.changes.inc();
     this.#hash = hex;
     this.#loaded = true;
-    this.#opts.onChange(configs);
     this.#metrics.loaded(configs, hash);
     this.#opts.logger.info('hashring configuration loaded', { hashrings: configs.length, nodes: new Set(configs.flatMap((c) => c.endpoints.map((e) => e.address))).size });
   }

@@ -108,9 +108,10 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
   let write: Write = (tenant, series) => writeLocal(tenant, series);
   let router: Router | undefined;
   let hashring: Hashring | undefined;
+  let started = false;
   let hashringFile: HashringFile | undefined;
   const ingests = cfg.hashrings === undefined || cfg.localEndpoint !== undefined;
-  const ready = () => tsdbs !== undefined && prober.isReady() && (hashringFile === undefined || hashringFile.loaded);
+  const ready = () => tsdbs !== undefined && prober.isReady();
   try {
     if (cfg.hashrings !== undefined) {
       const rf = cfg.replicationFactor ?? 1;
@@ -133,6 +134,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
               logger: logger.with({ component: 'receive-router' }),
             });
           else router.setHashring(hashring);
+          if (started) prober.ready();
         },
         registry,
         logger,
@@ -203,7 +205,10 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
   }
   const compaction = setInterval(() => void opened.compact(), cfg.compactionIntervalMs ?? 60_000);
   compaction.unref();
-  prober.ready();
+  started = true;
+  // With a hashring file that did not load (yet), ready once it does.
+  if (hashringFile === undefined || hashringFile.loaded) prober.ready();
+  else prober.notReady('no valid hashring configuration loaded');
   const writeAddr = writer.server.address();
   const served = grpc;
   return {
@@ -213,6 +218,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     registry,
     async stop() {
       prober.notReady('stopping');
+      started = false;
       clearInterval(compaction);
       hashringFile?.stop();
       await served.stop(cfg.grpcGracePeriodMs);
