@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
+import { configMapping, parseYamlConfig } from '@strata/objstore';
 import { compileAnchored, isLegacyLabelName } from '@strata/tsdb';
-import { parse as parseYaml } from 'yaml';
 
 /** One Prometheus relabel rule, as written in `--selector.relabel-config`. */
 export interface RelabelConfig {
@@ -40,15 +40,9 @@ export class Relabeler {
     this.#rules = configs.map((c, i) => compileRule(c, i));
   }
 
-  /** Parses a YAML list of rules (the content of a relabel config file). */
+  /** A YAML list of rules (the content of a relabel config file or flag), read strictly: see parseRelabelConfigs. */
   static fromYaml(text: string, what = 'relabel config'): Relabeler {
-    const doc = (parseYaml(text) as unknown) ?? [];
-    if (!Array.isArray(doc)) throw new Error(`${what}: expected a list of relabel rules`);
-    try {
-      return new Relabeler(doc as RelabelConfig[]);
-    } catch (e) {
-      throw new Error(`${what}: ${(e as Error).message}`);
-    }
+    return parseRelabelConfigs(parseYamlConfig(text, what), what);
   }
 
   get empty(): boolean {
@@ -160,4 +154,45 @@ function expand(template: string, m: RegExpExecArray): string {
 function set(ls: Record<string, string>, name: string, value: string): void {
   if (value === '') delete ls[name];
   else ls[name] = value;
+}
+
+/** The fields of a Prometheus relabel rule (relabel.Config), read strictly as Prometheus' yaml.UnmarshalStrict does. */
+const RELABEL_KEYS = new Set(['source_labels', 'separator', 'regex', 'modulus', 'target_label', 'replacement', 'action']);
+
+/**
+ * A list of relabel rules from a parsed YAML value (a config's `write_relabel_configs`, or the content of
+ * `--alert.relabel-config`): an unknown field or a value of the wrong type is an error naming the rule.
+ */
+export function parseRelabelConfigs(v: unknown, what: string): Relabeler {
+  if (v === undefined || v === null) return new Relabeler([]);
+  if (!Array.isArray(v)) throw new Error(`${what}: expected a list of relabel rules`);
+  const rules = v.map((item, i): RelabelConfig => {
+    const where = `${what}[${i}]`;
+    const m = configMapping(item, where, RELABEL_KEYS);
+    const str = (key: string): string | undefined => {
+      const x = m[key];
+      if (x === undefined || x === null) return undefined;
+      if (typeof x === 'object') throw new Error(`${where}: ${key} must be a string`);
+      return String(x);
+    };
+    const source = m.source_labels;
+    if (source !== undefined && source !== null && !(Array.isArray(source) && source.every((s) => typeof s === 'string'))) throw new Error(`${where}: source_labels must be a list of label names`);
+    const modulus = m.modulus;
+    if (modulus !== undefined && modulus !== null && typeof modulus !== 'number') throw new Error(`${where}: modulus must be a number`);
+    const cfg: RelabelConfig = {};
+    if (Array.isArray(source)) cfg.source_labels = source as string[];
+    if (typeof modulus === 'number') cfg.modulus = modulus;
+    for (const key of ['separator', 'regex', 'target_label', 'replacement'] as const) {
+      const s = str(key);
+      if (s !== undefined) cfg[key] = s;
+    }
+    const action = str('action');
+    if (action !== undefined) cfg.action = action as RelabelConfig['action'];
+    return cfg;
+  });
+  try {
+    return new Relabeler(rules);
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error).message}`);
+  }
 }

@@ -17,9 +17,11 @@
  * series on to the receivers that own it (router.ts); the answer is then its quorum's (503 when too few
  * of them took it).
  */
+import type { Relabeler } from '@strata/block';
 import type { Logger } from '@strata/runtime';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ReceiveMetrics } from './metrics.js';
+import { relabelSeries } from './relabel.js';
 import { HTTP_STATUS } from './writeerror.js';
 import { decodeWriteRequest, MalformedRequestError, type WriteRequest } from './writerequest.js';
 import { ConflictError, writeRequest, type Write } from './writer.js';
@@ -31,6 +33,8 @@ export interface ReceiveHandlerOptions {
   defaultTenant: string;
   /** --receive.replica-header: a write another receiver already replicated (its copy's number, 1-indexed). */
   replicaHeader: string;
+  /** --receive.relabel-config: applied to the series of each remote write before they are written or forwarded. */
+  relabel?: Relabeler;
   /** Most bytes of a (compressed) body. */
   maxRequestBytes: number;
   ready: () => boolean;
@@ -57,6 +61,7 @@ export function receiveHandler(opts: ReceiveHandlerOptions): FastifyPluginAsync 
       let wreq: WriteRequest;
       try {
         wreq = decodeWriteRequest(req.body instanceof Uint8Array ? req.body : new Uint8Array());
+        if (opts.relabel !== undefined) wreq = { ...wreq, series: relabelSeries(wreq.series, opts.relabel) };
       } catch (e) {
         if (!(e instanceof MalformedRequestError)) throw e;
         return reply.code(400).type('text/plain').send(`${e.message}\n`);

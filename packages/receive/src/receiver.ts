@@ -9,6 +9,7 @@
  * only routes; without a hashring it ingests everything itself. Other receivers' forwarded writes come
  * in over the WriteableStore API on `--grpc-address`.
  */
+import type { Relabeler } from '@strata/block';
 import type { Bucket } from '@strata/objstore';
 import { collectProcessMetrics, grpcServerMetrics, grpcServing, httpServing, parseAddress, Prober, startHttpServer, type Logger, type ServingConfig } from '@strata/runtime';
 import { type ClientTLS, type Compression, serveStore, type ServerTLS, StoreError } from '@strata/storeapi';
@@ -63,6 +64,8 @@ export interface ReceiveConfig extends ServingConfig {
   forwardTls?: ClientTLS;
   /** --receive.grpc-compression */
   forwardCompression?: Compression;
+  /** --receive.relabel-config(-file) */
+  relabel?: Relabeler;
   /** Most bytes of a remote-write body (compressed); default 32 MiB. */
   maxRequestBytes?: number;
   /** --objstore.config(-file): where blocks are shipped; none: kept locally. */
@@ -150,6 +153,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
         tenantHeader: cfg.tenantHeader,
         defaultTenant: cfg.defaultTenant,
         replicaHeader: cfg.replicaHeader ?? 'THANOS-REPLICA',
+        ...(cfg.relabel !== undefined && !cfg.relabel.empty ? { relabel: cfg.relabel } : {}),
         maxRequestBytes: cfg.maxRequestBytes ?? 32 * 1024 ** 2,
         ready,
         write: (tenant, series, replica) => write(tenant, series, replica),

@@ -1,5 +1,4 @@
 export { start, type Ruler, type RulerConfig } from './ruler.js';
 export { parseRemoteWriteConfig, type RemoteWriteConfig } from './remotewriteconfig.js';
 export { alertmanagerConfigFromUrl, parseAlertingConfig, type AlertmanagerConfig } from './alertmanagerconfig.js';
-export { parseRelabelConfigYaml } from './relabelconfig.js';
 export type { ResultStorageConfig } from './results.js';

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { alertmanagerConfigFromUrl, parseAlertingConfig, type AlertmanagerConfig } from './alertmanagerconfig.js';
 import { Notifier, type Alert, type NotifierOptions } from './notifier.js';
-import { parseRelabelConfigYaml } from './relabelconfig.js';
+import { Relabeler } from '@strata/block';
 
 interface FakeAlertmanager {
   /** `host:port` */
@@ -111,7 +111,7 @@ describe('alert notifier', () => {
 
   it('drops --alert.label-drop labels, sets external labels, then relabels', async () => {
     const am = await alertmanager();
-    const relabel = parseRelabelConfigYaml(`
+    const relabel = Relabeler.fromYaml(`
 - {source_labels: [severity], regex: debug, action: drop}
 - {source_labels: [cluster], target_label: region, regex: '(..)-.*'}
 `, '--alert.relabel-config');
@@ -195,6 +195,6 @@ alertmanagers:
     for (const [yaml, message] of bad) expect(() => parseAlertingConfig(yaml, 'am.yml'), yaml).toThrow(message);
     expect(() => alertmanagerConfigFromUrl('ftp://am:9093')).toThrow('scheme must be http or https');
     expect(() => alertmanagerConfigFromUrl('am:9093')).toThrow();
-    expect(() => parseRelabelConfigYaml('- {action: drop, source_label: [a]}', '--alert.relabel-config')).toThrow('--alert.relabel-config[0]: unknown or unsupported field "source_label"');
+    expect(() => Relabeler.fromYaml('- {action: drop, source_label: [a]}', '--alert.relabel-config')).toThrow('--alert.relabel-config[0]: unknown or unsupported field "source_label"');
   });
 });

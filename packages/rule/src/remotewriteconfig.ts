@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Relabeler } from '@strata/block';
 import { configMapping, parseTlsConfig, parseYamlConfig } from '@strata/objstore';
 import type { PrometheusHttpClientConfig } from '@strata/sidecar';
-import { parseRelabelConfigs } from './relabelconfig.js';
+import { parseRelabelConfigs } from '@strata/block';
 import { optBool, optDuration, optPositiveInt, optString } from './yamlfields.js';
 
 /**

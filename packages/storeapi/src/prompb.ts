@@ -10,7 +10,7 @@
 import { CounterResetHint, FloatHistogram, type Label, type Span } from '@strata/tsdb';
 import { readLabel, writeLabels } from './codec.js';
 import { ProtoReader } from './wire/reader.js';
-import type { ProtoWriter } from './wire/writer.js';
+import { ProtoWriter } from './wire/writer.js';
 
 export interface PromSample {
   value: number;
@@ -31,10 +31,21 @@ export interface PromTimeSeries {
 
 export function writeTimeSeries(w: ProtoWriter, field: number, ts: PromTimeSeries): void {
   w.fork(field);
+  writeTimeSeriesFields(w, ts);
+  w.ldelim();
+}
+
+/** A TimeSeries message on its own (a remote write's series, as a receiver forwards it). */
+export function encodeTimeSeries(ts: PromTimeSeries): Buffer {
+  const w = new ProtoWriter();
+  writeTimeSeriesFields(w, ts);
+  return w.finish();
+}
+
+function writeTimeSeriesFields(w: ProtoWriter, ts: PromTimeSeries): void {
   writeLabels(w, 1, ts.labels);
   for (const s of ts.samples) w.fork(2).double(1, s.value).int64(2, s.timestamp).ldelim();
   for (const h of ts.histograms) writeHistogram(w, 4, h);
-  w.ldelim();
 }
 
 /** A prompb.Histogram with float counts, as a PromQL result's and a remote read's are written. */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { Relabeler } from '@strata/block';
 import { start } from '@strata/receive';
 import { Labels } from '@strata/tsdb';
 import { parseLabelFlags } from '../flags.js';
@@ -17,6 +18,7 @@ import {
   tracingConfigFromFlags,
   withGrpcClientTlsFlags,
   withServingFlags,
+  yamlFlag,
 } from './component.js';
 
 /** `strata receive`: Thanos' receiver, with `thanos receive`'s flags. */
@@ -36,6 +38,8 @@ export function register(program: Command): void {
     .option('--receive.hashrings-file-refresh-interval <duration>', 'how often the hashrings file is read again besides its changes', '5m')
     .option('--receive.replication-factor <n>', 'copies of each series, on as many receivers of its hashring', '1')
     .option('--receive.local-endpoint <address>', "this receiver's address in the hashring (its --grpc-address as the others reach it); without it, with a hashring: a router that stores nothing")
+    .option('--receive.relabel-config <yaml>', 'relabel rules (YAML) applied to the series of each remote write before they are stored or forwarded')
+    .option('--receive.relabel-config-file <path>', 'file of --receive.relabel-config')
     .option('--receive.replica-header <name>', 'HTTP header of a write another receiver replicated: its copy number', 'THANOS-REPLICA')
     .option('--receive.grpc-compression <name>', 'compression of the writes forwarded to other receivers: snappy or none', 'snappy')
     .option('--receive-forward-timeout <duration>', 'deadline of each write forwarded to another receiver', '5s')
@@ -49,6 +53,7 @@ export function register(program: Command): void {
     if (inline !== undefined && file !== undefined) throw new Error('give only one of --receive.hashrings and --receive.hashrings-file');
     const localEndpoint = o['receive.localEndpoint'] as string | undefined;
     const forwardTls = await clientTlsFromFlags(o, 'remote-write.client');
+    const relabelText = await yamlFlag(o, 'receive.relabel-config');
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'receive', logger);
     const serving = await servingFromFlags(o, logger);
@@ -62,6 +67,7 @@ export function register(program: Command): void {
       defaultTenant: String(o['receive.defaultTenantId']),
       tenantLabelName: String(o['receive.tenantLabelName']),
       replicaHeader: String(o['receive.replicaHeader']),
+      ...(relabelText !== undefined ? { relabel: Relabeler.fromYaml(relabelText, '--receive.relabel-config') } : {}),
       ...(inline !== undefined ? { hashrings: { content: inline } } : {}),
       ...(file !== undefined ? { hashrings: { file, refreshIntervalMs: parseDuration(String(o['receive.hashringsFileRefreshInterval'])) } } : {}),
       hashringsAlgorithm: choiceFlag(o['receive.hashringsAlgorithm'], '--receive.hashrings-algorithm', ['hashmod', 'ketama']) as 'hashmod' | 'ketama',

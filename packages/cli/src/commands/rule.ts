@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { alertmanagerConfigFromUrl, parseAlertingConfig, parseRelabelConfigYaml, parseRemoteWriteConfig, start, type AlertmanagerConfig, type ResultStorageConfig } from '@strata/rule';
+import { Relabeler } from '@strata/block';
+import { alertmanagerConfigFromUrl, parseAlertingConfig, parseRemoteWriteConfig, start, type AlertmanagerConfig, type ResultStorageConfig } from '@strata/rule';
 import { Labels } from '@strata/tsdb';
 import { parseDuration, parseLabelFlags } from '../flags.js';
 import { localTsdbFromFlags, withLocalTsdbFlags } from './localtsdb-flags.js';
@@ -61,7 +62,7 @@ export function register(program: Command): void {
       alertmanagers: await alertmanagersFromFlags(o),
       alertLabelDrop: o['alert.labelDrop'] as string[],
       alertmanagersDnsIntervalMs: parseDuration(String(o['alertmanagers.sdDnsInterval'])),
-      ...(alertRelabel !== undefined ? { alertRelabelConfig: parseRelabelConfigYaml(alertRelabel, '--alert.relabel-config') } : {}),
+      ...(alertRelabel !== undefined ? { alertRelabelConfig: Relabeler.fromYaml(alertRelabel, '--alert.relabel-config') } : {}),
       alertQueryUrl: String(o['alert.queryUrl']).replace(/\/+$/, ''),
       externalLabels: Labels.from(parseLabelFlags(o.label as string[])),
       forOutageToleranceMs: parseDuration(String(o.forOutageTolerance)),
