@@ -1,17 +1,14 @@
 /**
  * The hashring configuration, given inline (--receive.hashrings) or as a file (--receive.hashrings-file)
- * that is watched as Thanos' ConfigWatcher watches it: on a change in its directory (Kubernetes swaps a
- * ConfigMap's files by renaming a symlink) and every --receive.hashrings-file-refresh-interval besides.
- * A changed file is loaded when it is valid; an invalid one is logged and counted, and the hashring in
- * use stays. Until a first valid one is loaded, the receiver is not ready.
+ * that is followed (watchedfile.ts; --receive.hashrings-file-refresh-interval). A changed file is loaded
+ * when it is valid; an invalid one is logged and counted, and the hashring in use stays. Until a first
+ * valid one is loaded, the receiver is not ready.
  */
 import { createHash } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
 import type { Logger } from '@strata/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type HashringConfig, parseHashringsConfig } from './hashring.js';
+import { WatchedFile } from './watchedfile.js';
 
 export type HashringSource = { content: string } | { file: string; refreshIntervalMs: number };
 
@@ -24,94 +21,52 @@ export interface HashringFileOptions {
 }
 
 export class HashringFile {
-  readonly #opts: HashringFileOptions;
-  readonly #metrics: HashringFileMetrics;
-  #hash = '';
-  #watcher: FSWatcher | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #loading: Promise<void> = Promise.resolve();
-  #loaded = false;
+  readonly #watched: WatchedFile | undefined;
 
-  private constructor(opts: HashringFileOptions) {
-    this.#opts = opts;
-    this.#metrics = new HashringFileMetrics(opts.registry);
+  private constructor(watched: WatchedFile | undefined) {
+    this.#watched = watched;
   }
 
-  /** Loads the configuration and starts watching its file. Throws when inline content is invalid. */
+  /** Loads the configuration and starts following its file. Throws when inline content is invalid. */
   static async start(opts: HashringFileOptions): Promise<HashringFile> {
-    const h = new HashringFile(opts);
-    const { source } = opts;
+    const { source, logger } = opts;
+    const metrics = new HashringFileMetrics(opts.registry);
+    let loaded = false;
+    const apply = (content: string, sha256: Buffer) => {
+      const configs = parseHashringsConfig(content);
+      // Taken by the receiver first: a configuration it cannot build a hashring of is not loaded.
+      opts.onChange(configs);
+      if (loaded) metrics.changes.inc();
+      loaded = true;
+      metrics.loaded(configs, sha256);
+      logger.info('hashring configuration loaded', { hashrings: configs.length, nodes: new Set(configs.flatMap((c) => c.endpoints.map((e) => e.address))).size });
+    };
     if ('content' in source) {
-      h.#apply(source.content);
-      return h;
+      apply(source.content, createHash('sha256').update(source.content).digest());
+      return new HashringFile(undefined);
     }
-    await h.#reload('start');
-    try {
-      h.#watcher = watch(dirname(source.file), (_event, name) => {
-        if (name === null || name === basename(source.file) || name.startsWith('..')) h.#schedule('change');
-      });
-      h.#watcher.on('error', (err) => opts.logger.warn('watching the hashring file failed; it is still read every refresh interval', { err }));
-    } catch (err) {
-      opts.logger.warn('watching the hashring file failed; it is still read every refresh interval', { err: err as Error });
-    }
-    h.#timer = setInterval(() => h.#schedule('refresh'), source.refreshIntervalMs);
-    h.#timer.unref();
-    return h;
+    const watched = await WatchedFile.start({
+      file: source.file,
+      refreshIntervalMs: source.refreshIntervalMs,
+      apply,
+      failed: (err) => {
+        metrics.errors.inc();
+        metrics.lastReloadSuccessful.set(0);
+        logger.error('the hashring file could not be loaded; the hashring in use stays', { file: source.file, err });
+      },
+      refreshed: () => metrics.refreshes.inc(),
+      logger,
+    });
+    return new HashringFile(watched);
   }
 
   /** Whether a valid configuration was loaded. */
   get loaded(): boolean {
-    return this.#loaded;
+    return this.#watched?.applied ?? true;
   }
 
   stop(): void {
-    this.#watcher?.close();
-    clearInterval(this.#timer);
-  }
-
-  #schedule(why: 'change' | 'refresh'): void {
-    this.#loading = this.#loading.then(() => this.#reload(why));
-  }
-
-  async #reload(why: 'start' | 'change' | 'refresh'): Promise<void> {
-    const { source, logger } = this.#opts;
-    if (!('file' in source)) return;
-    if (why === 'refresh') this.#metrics.refreshes.inc();
-    let content: string;
-    try {
-      content = await readFile(source.file, 'utf8');
-    } catch (err) {
-      this.#failed(`reading the hashring file ${source.file} failed`, err as Error);
-      return;
-    }
-    try {
-      this.#apply(content);
-    } catch (err) {
-      this.#failed(`the hashring file ${source.file} is not valid; the hashring in use stays`, err as Error);
-      return;
-    }
-    if (why !== 'start') logger.debug('hashring file checked', { file: source.file });
-  }
-
-  /** Loads `content` if it differs from what is loaded; throws when it is not valid. */
-  #apply(content: string): void {
-    const hash = createHash('sha256').update(content).digest();
-    const hex = hash.toString('hex');
-    if (hex === this.#hash) return;
-    const configs = parseHashringsConfig(content);
-    // Taken by the receiver first: a configuration it cannot build a hashring of is not loaded.
-    this.#opts.onChange(configs);
-    if (this.#hash !== '') this.#metrics.changes.inc();
-    this.#hash = hex;
-    this.#loaded = true;
-    this.#metrics.loaded(configs, hash);
-    this.#opts.logger.info('hashring configuration loaded', { hashrings: configs.length, nodes: new Set(configs.flatMap((c) => c.endpoints.map((e) => e.address))).size });
-  }
-
-  #failed(msg: string, err: Error): void {
-    this.#metrics.errors.inc();
-    this.#metrics.lastReloadSuccessful.set(0);
-    this.#opts.logger.error(msg, { err });
+    this.#watched?.stop();
   }
 }
 

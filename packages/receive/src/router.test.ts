@@ -108,7 +108,12 @@ describe('Router', () => {
     expect(err).toBeInstanceOf(WriteError);
     expect((err as WriteError).failure).toBe('unavailable');
     // Thanos' message: each distinct reason once, sorted.
-    expect((err as WriteError).message).toMatch(/^\d+ errors: forwarding request to endpoint .* \(replica \d\): store locally: conflict: add 1 samples: out of order sample; .*target not ready$/);
+    const message = (err as WriteError).message;
+    expect(message).toMatch(/^6 errors: forwarding request to endpoint /);
+    expect(message).toContain('(replica 1): store locally: conflict: add 1 samples: out of order sample');
+    expect(message).toContain('(replica 3): target not ready');
+    const reasons = message.slice('6 errors: '.length).split('; ');
+    expect(reasons).toEqual([...reasons].sort());
   });
 
   it('answers once the quorum is reached, without waiting for a copy that hangs', async () => {
