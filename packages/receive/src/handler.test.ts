@@ -11,6 +11,7 @@ import { receiveHandler } from './handler.js';
 import { ReceiveMetrics } from './metrics.js';
 import { MultiTSDB } from './multitsdb.js';
 import { localWriter } from './writer.js';
+import { parseLimitsConfig, WriteLimiter } from './limits.js';
 
 const T0 = 1_700_000_000_000;
 const ctx: CallContext = { signal: new AbortController().signal };
@@ -27,7 +28,20 @@ beforeEach(async () => {
   tsdbs = await MultiTSDB.open({ dir: tmp.path, blockDurationMs: 2 * 3_600_000, retentionMs: 0, externalLabels: Labels.from({ replica: 'r1' }), tenantLabelName: 'tenant_id', registry, logger });
   ready = true;
   app = Fastify();
-  await app.register(receiveHandler({ tenantHeader: 'THANOS-TENANT', defaultTenant: 'default-tenant', replicaHeader: 'THANOS-REPLICA', maxRequestBytes: 1024, ready: () => ready, write: localWriter((t, s) => tsdbs.append(t, s), logger), metrics: new ReceiveMetrics(registry), logger }));
+  await app.register(
+    receiveHandler({
+      tenantHeader: 'THANOS-TENANT',
+      defaultTenant: 'default-tenant',
+      replicaHeader: 'THANOS-REPLICA',
+      maxRequestBytes: 1024,
+      ready: () => ready,
+      write: localWriter((t, s) => tsdbs.append(t, s), logger),
+      metrics: new ReceiveMetrics(registry),
+      // Only tenant "limited" has limits.
+      limits: new WriteLimiter(parseLimitsConfig('write: {tenants: {limited: {request: {series_limit: 2, samples_limit: 3, size_bytes_limit: 200}}}}'), registry, logger),
+      logger,
+    }),
+  );
 });
 
 afterEach(async () => {
@@ -114,5 +128,17 @@ describe('receive handler', () => {
     ]);
     expect([res.statusCode, res.body]).toEqual([400, expect.stringMatching(/native histograms are not supported: dropped 1 histogram samples, stored the float samples/)]);
     expect(Object.keys(await stored())).toEqual(['{__name__="f", replica="r1", tenant_id="default-tenant"}']);
+  });
+
+  it('refuses a request over its tenant’s limits with 413, storing none of it', async () => {
+    const limited = { 'THANOS-TENANT': 'limited' };
+    const one = (name: string, samples = 1) => ({ labels: { __name__: name }, samples: Array.from({ length: samples }, (_, i) => ({ t: T0 + i, v: i })) });
+    expect((await write([one('a'), one('b')], limited)).statusCode).toBe(200);
+    expect([(await write([one('a'), one('b'), one('c')], limited)).body]).toEqual(['too many timeseries\n']);
+    expect([(await write([one('d', 4)], limited)).statusCode, (await write([one('d', 4)], limited)).body]).toEqual([413, 'too many samples\n']);
+    expect([(await write([one('x'.repeat(300))], limited)).body]).toEqual(['write request too large\n']);
+    // Other tenants have none.
+    expect((await write([one('a'), one('b'), one('c', 5)])).statusCode).toBe(200);
+    expect(Object.keys(await stored()).filter((k) => k.includes('"limited"')).sort()).toEqual(['{__name__="a", replica="r1", tenant_id="limited"}', '{__name__="b", replica="r1", tenant_id="limited"}']);
   });
 });

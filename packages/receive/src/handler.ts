@@ -19,11 +19,12 @@
  */
 import type { Relabeler } from '@strata/block';
 import type { Logger } from '@strata/runtime';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ReceiveMetrics } from './metrics.js';
 import { relabelSeries } from './relabel.js';
-import { HTTP_STATUS } from './writeerror.js';
-import { decodeWriteRequest, MalformedRequestError, type WriteRequest } from './writerequest.js';
+import { HTTP_STATUS, type WriteError } from './writeerror.js';
+import type { LimitRefusal, WriteLimiter } from './limits.js';
+import { decodeWriteRequest, MalformedRequestError, uncompressWriteRequest, type WriteRequest } from './writerequest.js';
 import { ConflictError, writeRequest, type Write } from './writer.js';
 
 export interface ReceiveHandlerOptions {
@@ -33,6 +34,9 @@ export interface ReceiveHandlerOptions {
   defaultTenant: string;
   /** --receive.replica-header: a write another receiver already replicated (its copy's number, 1-indexed). */
   replicaHeader: string;
+  /** --receive.limits-config: request limits and the concurrency gate; `limitHeadSeries`: with its head series limits too (a router). */
+  limits?: WriteLimiter;
+  limitHeadSeries?: boolean;
   /** --receive.relabel-config: applied to the series of each remote write before they are written or forwarded. */
   relabel?: Relabeler;
   /** Most bytes of a (compressed) body. */
@@ -58,15 +62,36 @@ export function receiveHandler(opts: ReceiveHandlerOptions): FastifyPluginAsync 
       const replicaRaw = req.headers[opts.replicaHeader.toLowerCase()];
       const replica = replicaRaw === undefined || replicaRaw === '' ? 0 : Number(replicaRaw);
       if (!Number.isSafeInteger(replica) || replica < 0) return reply.code(400).type('text/plain').send('could not parse replica header\n');
-      let wreq: WriteRequest;
+      const limits = opts.limits;
+      const leave = await limits?.enter();
       try {
-        wreq = decodeWriteRequest(req.body instanceof Uint8Array ? req.body : new Uint8Array());
+        const refused = (r: LimitRefusal) => reply.code(r.status).type('text/plain').send(`${r.message}\n`);
+        const overHeadSeries = opts.limitHeadSeries === true ? limits?.headSeriesRefusal(tenant) : undefined;
+        if (overHeadSeries !== undefined) return refused(overHeadSeries);
+        const body = req.body instanceof Uint8Array ? req.body : new Uint8Array();
+        const tooLarge = limits?.requestRefusal(tenant, 'size_bytes_limit', body.length);
+        if (tooLarge !== undefined) return refused(tooLarge);
+        let wreq: WriteRequest;
+        try {
+          const raw = uncompressWriteRequest(body);
+          const tooLargeUncompressed = limits?.requestRefusal(tenant, 'size_bytes_limit', raw.length);
+          if (tooLargeUncompressed !== undefined) return refused(tooLargeUncompressed);
+          wreq = decodeWriteRequest(raw);
+        } catch (e) {
+          if (!(e instanceof MalformedRequestError)) throw e;
+          return reply.code(400).type('text/plain').send(`${e.message}\n`);
+        }
+        const overLimit = limits?.requestRefusal(tenant, 'series_limit', wreq.timeseries) ?? limits?.requestRefusal(tenant, 'samples_limit', wreq.samples);
+        if (overLimit !== undefined) return refused(overLimit);
         if (opts.relabel !== undefined) wreq = { ...wreq, series: relabelSeries(wreq.series, opts.relabel) };
-      } catch (e) {
-        if (!(e instanceof MalformedRequestError)) throw e;
-        return reply.code(400).type('text/plain').send(`${e.message}\n`);
+        return await answer(reply, tenant, wreq, await writeRequest(opts.write, tenant, wreq, replica, opts.logger));
+      } finally {
+        leave?.();
       }
-      const failed = await writeRequest(opts.write, tenant, wreq, replica, opts.logger);
+    });
+
+    /** The answer to a write that reached the TSDB or the hashring: its histograms refused, or its error, or 200. */
+    function answer(reply: FastifyReply, tenant: string, wreq: WriteRequest, failed: WriteError | undefined): FastifyReply {
       const code = wreq.histograms > 0 ? 400 : failed !== undefined ? HTTP_STATUS[failed.failure] : 200;
       if (failed !== undefined && code >= 500) opts.logger.error('internal server error', { tenant, err: failed });
       let samples = 0;
@@ -79,7 +104,7 @@ export function receiveHandler(opts: ReceiveHandlerOptions): FastifyPluginAsync 
       }
       if (failed !== undefined) return reply.code(code).type('text/plain').send(`${failed.message}\n`);
       return reply.code(200).send();
-    });
+    }
   };
 }
 

@@ -24,6 +24,8 @@ import { MultiTSDB, type MultiTSDBOptions } from './multitsdb.js';
 import { Router } from './router.js';
 import { GRPC_STATUS, WriteError } from './writeerror.js';
 import { decodeTimeSeries } from './writerequest.js';
+import { parseLimitsConfig, WriteLimiter } from './limits.js';
+import { WatchedFile } from './watchedfile.js';
 import { localWriter, type Write, writeRequest } from './writer.js';
 
 export interface ReceiveConfig extends ServingConfig {
@@ -64,6 +66,8 @@ export interface ReceiveConfig extends ServingConfig {
   forwardTls?: ClientTLS;
   /** --receive.grpc-compression */
   forwardCompression?: Compression;
+  /** --receive.limits-config, or --receive.limits-config-file followed every --receive.limits-config-reload-timer. */
+  limits?: { content: string } | { file: string; reloadIntervalMs: number };
   /** --receive.relabel-config(-file) */
   relabel?: Relabeler;
   /** Most bytes of a remote-write body (compressed); default 32 MiB. */
@@ -107,6 +111,8 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     duration.observe(labels, reply.elapsedTime / 1000);
   });
   const handlerLogger = logger.with({ component: 'receive-handler' });
+  let limiter: WriteLimiter | undefined;
+  let limitsFile: WatchedFile | undefined;
   const writeLocal = localWriter((tenant, series) => (tsdbs as MultiTSDB).append(tenant, series), handlerLogger);
   let write: Write = (tenant, series) => writeLocal(tenant, series);
   let router: Router | undefined;
@@ -148,12 +154,16 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
         return router.write(tenant, series, ingests ? replica : 0);
       };
     }
+    ({ limiter, limitsFile } = await startLimits(cfg, registry, logger));
+    if (limiter !== undefined && cfg.hashrings !== undefined) limiter.startMetaMonitoring();
     await writer.register(
       receiveHandler({
         tenantHeader: cfg.tenantHeader,
         defaultTenant: cfg.defaultTenant,
         replicaHeader: cfg.replicaHeader ?? 'THANOS-REPLICA',
         ...(cfg.relabel !== undefined && !cfg.relabel.empty ? { relabel: cfg.relabel } : {}),
+        // Head series are limited where writes are routed, as Thanos' (the counts are of every receiver).
+        ...(limiter !== undefined ? { limits: limiter, limitHeadSeries: cfg.hashrings !== undefined } : {}),
         maxRequestBytes: cfg.maxRequestBytes ?? 32 * 1024 ** 2,
         ready,
         write: (tenant, series, replica) => write(tenant, series, replica),
@@ -178,6 +188,8 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     if (cfg.bucket === undefined) logger.info('no supported bucket was configured, uploads will be disabled');
   } catch (err) {
     hashringFile?.stop();
+    limitsFile?.stop();
+    limiter?.stop();
     await closeAll();
     throw err;
   }
@@ -204,6 +216,8 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     });
   } catch (err) {
     hashringFile?.stop();
+    limitsFile?.stop();
+    limiter?.stop();
     await closeAll();
     throw err;
   }
@@ -225,6 +239,8 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
       started = false;
       clearInterval(compaction);
       hashringFile?.stop();
+      limitsFile?.stop();
+      limiter?.stop();
       await served.stop(cfg.grpcGracePeriodMs);
       router?.close();
       await closeAll();
@@ -233,3 +249,32 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
 }
 
 const host = (address: string) => parseAddress(address).host;
+
+/** The write limits of `cfg.limits`, their file followed; throws when they are not valid at start. */
+async function startLimits(cfg: ReceiveConfig, registry: Registry, logger: Logger): Promise<{ limiter?: WriteLimiter; limitsFile?: WatchedFile }> {
+  const source = cfg.limits;
+  if (source === undefined) return {};
+  if ('content' in source) return { limiter: new WriteLimiter(parseLimitsConfig(source.content), registry, logger) };
+  let limiter: WriteLimiter | undefined;
+  let failure: Error | undefined;
+  const limitsFile = await WatchedFile.start({
+    file: source.file,
+    refreshIntervalMs: source.reloadIntervalMs,
+    apply: (content) => {
+      const parsed = parseLimitsConfig(content, source.file);
+      if (limiter === undefined) limiter = new WriteLimiter(parsed, registry, logger);
+      else limiter.set(parsed);
+      logger.info('write limits loaded', { file: source.file });
+    },
+    failed: (err) => {
+      failure = err;
+      if (limiter !== undefined) logger.error('the write limits file is not valid; the limits in use stay', { file: source.file, err });
+    },
+    logger,
+  });
+  if (limiter === undefined) {
+    limitsFile.stop();
+    throw new Error(`--receive.limits-config-file: ${failure?.message ?? 'not loaded'}`);
+  }
+  return { limiter, limitsFile };
+}

@@ -23,6 +23,9 @@ export interface ReceivedSeries extends SeriesSamples {
 export interface WriteRequest {
   /** The valid series with float samples. */
   readonly series: ReceivedSeries[];
+  /** Every series and float sample the request held, valid or not (what request limits count). */
+  readonly timeseries: number;
+  readonly samples: number;
   /** Native histogram samples, which Strata's TSDB does not store. */
   readonly histograms: number;
   /** Series left out for their labels, by Thanos' errors: out of order, a name twice, an empty name or value. */
@@ -34,13 +37,16 @@ export interface WriteRequest {
 /** The body is not a snappy-compressed WriteRequest: the client's error (400). */
 export class MalformedRequestError extends Error {}
 
-export function decodeWriteRequest(body: Uint8Array): WriteRequest {
-  let raw: Buffer;
+/** A remote write's body uncompressed: the WriteRequest message. */
+export function uncompressWriteRequest(body: Uint8Array): Buffer {
   try {
-    raw = snappy.uncompressSync(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) as Buffer;
+    return snappy.uncompressSync(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) as Buffer;
   } catch (e) {
     throw new MalformedRequestError(`snappy decode error: ${(e as Error).message}`);
   }
+}
+
+export function decodeWriteRequest(raw: Buffer): WriteRequest {
   const timeseries: Uint8Array[] = [];
   try {
     const r = new ProtoReader(raw);
@@ -57,10 +63,11 @@ export function decodeWriteRequest(body: Uint8Array): WriteRequest {
 
 /** Each TimeSeries message of a write (a remote write's, or a WriteRequest another receiver forwarded), checked and decoded. */
 export function decodeTimeSeries(timeseries: readonly Uint8Array[]): WriteRequest {
-  const out = { series: [] as ReceivedSeries[], histograms: 0, labelsOutOfOrder: 0, labelsDuplicate: 0, labelsEmpty: 0 };
+  const out = { series: [] as ReceivedSeries[], timeseries: timeseries.length, samples: 0, histograms: 0, labelsOutOfOrder: 0, labelsDuplicate: 0, labelsEmpty: 0 };
   try {
     for (const raw of timeseries) {
       const ts = readTimeSeries(new ProtoReader(raw));
+      out.samples += ts.samples.length;
       out.histograms += ts.histograms.length;
       if (ts.samples.length === 0) continue;
       const invalid = labelsError(ts.labels);

@@ -282,8 +282,8 @@ export async function serverTlsFromFlags(o: Record<string, unknown>): Promise<Se
 
 /**
  * Thanos' TLS flags of a component's gRPC connections: `--grpc-client-tls-*` of a querier's to its
- * endpoints; `--remote-write.client-tls-*` of a receiver's to the others of its hashring (which have no
- * skip-verify and min-version flags in Thanos).
+ * endpoints; `--remote-write.client-tls-*` of a receiver's to the others of its hashring (which has no
+ * min-version flag in Thanos).
  */
 export function withGrpcClientTlsFlags(cmd: Command, prefix: 'grpc-client' | 'remote-write.client' = 'grpc-client', peers = 'the endpoints'): Command {
   cmd
@@ -291,11 +291,10 @@ export function withGrpcClientTlsFlags(cmd: Command, prefix: 'grpc-client' | 're
     .option(`--${prefix}-tls-cert <path>`, 'client certificate for mutual TLS')
     .option(`--${prefix}-tls-key <path>`, 'client key for mutual TLS')
     .option(`--${prefix}-tls-ca <path>`, `CA that signed the certificates of ${peers} (system roots without it)`)
-    .option(`--${prefix}-server-name <name>`, `name to verify the certificates of ${peers} against, where it differs from the address`);
+    .option(`--${prefix}-server-name <name>`, `name to verify the certificates of ${peers} against, where it differs from the address`)
+    .option(`--${prefix}-tls-skip-verify`, `accept any certificate of ${peers} (encrypted, not authenticated)`, false);
   if (prefix !== 'grpc-client') return cmd;
-  return cmd
-    .option('--grpc-client-tls-skip-verify', 'accept any endpoint certificate (encrypted, not authenticated)', false)
-    .option('--grpc-client-tls-min-version <version>', "oldest TLS version accepted from the endpoints: 1.0, 1.1, 1.2 or 1.3 (Thanos' default)", '1.3');
+  return cmd.option('--grpc-client-tls-min-version <version>', "oldest TLS version accepted from the endpoints: 1.0, 1.1, 1.2 or 1.3 (Thanos' default)", '1.3');
 }
 
 export async function clientTlsFromFlags(o: Record<string, unknown>, prefix: 'grpc-client' | 'remote-write.client' = 'grpc-client'): Promise<ClientTLS | undefined> {

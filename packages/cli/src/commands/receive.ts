@@ -38,6 +38,9 @@ export function register(program: Command): void {
     .option('--receive.hashrings-file-refresh-interval <duration>', 'how often the hashrings file is read again besides its changes', '5m')
     .option('--receive.replication-factor <n>', 'copies of each series, on as many receivers of its hashring', '1')
     .option('--receive.local-endpoint <address>', "this receiver's address in the hashring (its --grpc-address as the others reach it); without it, with a hashring: a router that stores nothing")
+    .option('--receive.limits-config <yaml>', 'write limits and gates (YAML, Thanos\' format): request size, series and samples per tenant (413), head series per tenant from meta-monitoring (429), max concurrency')
+    .option('--receive.limits-config-file <path>', 'file of --receive.limits-config, read again when it changes')
+    .option('--receive.limits-config-reload-timer <duration>', 'how often the limits file is checked for changes', '1s')
     .option('--receive.relabel-config <yaml>', 'relabel rules (YAML) applied to the series of each remote write before they are stored or forwarded')
     .option('--receive.relabel-config-file <path>', 'file of --receive.relabel-config')
     .option('--receive.replica-header <name>', 'HTTP header of a write another receiver replicated: its copy number', 'THANOS-REPLICA')
@@ -54,6 +57,9 @@ export function register(program: Command): void {
     const localEndpoint = o['receive.localEndpoint'] as string | undefined;
     const forwardTls = await clientTlsFromFlags(o, 'remote-write.client');
     const relabelText = await yamlFlag(o, 'receive.relabel-config');
+    const limitsInline = o['receive.limitsConfig'] as string | undefined;
+    const limitsFile = o['receive.limitsConfigFile'] as string | undefined;
+    if (limitsInline !== undefined && limitsFile !== undefined) throw new Error('give only one of --receive.limits-config and --receive.limits-config-file');
     const logger = loggerFromFlags(o);
     const tracing = startTracingFor(await tracingConfigFromFlags(o), 'receive', logger);
     const serving = await servingFromFlags(o, logger);
@@ -68,6 +74,8 @@ export function register(program: Command): void {
       tenantLabelName: String(o['receive.tenantLabelName']),
       replicaHeader: String(o['receive.replicaHeader']),
       ...(relabelText !== undefined ? { relabel: Relabeler.fromYaml(relabelText, '--receive.relabel-config') } : {}),
+      ...(limitsInline !== undefined ? { limits: { content: limitsInline } } : {}),
+      ...(limitsFile !== undefined ? { limits: { file: limitsFile, reloadIntervalMs: parseDuration(String(o['receive.limitsConfigReloadTimer'])) } } : {}),
       ...(inline !== undefined ? { hashrings: { content: inline } } : {}),
       ...(file !== undefined ? { hashrings: { file, refreshIntervalMs: parseDuration(String(o['receive.hashringsFileRefreshInterval'])) } } : {}),
       hashringsAlgorithm: choiceFlag(o['receive.hashringsAlgorithm'], '--receive.hashrings-algorithm', ['hashmod', 'ketama']) as 'hashmod' | 'ketama',
