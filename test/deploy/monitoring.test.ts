@@ -215,6 +215,8 @@ describe('metrics named by deploy/monitoring', () => {
     const receiveGrpc = `127.0.0.1:${await port()}`;
     const hashrings = join(dir.path, 'hashrings.json');
     await writeFile(hashrings, JSON.stringify([{ endpoints: [receiveGrpc] }]));
+    // And write limits, a head series limit among them, counted by a meta-monitoring it cannot reach.
+    const limits = JSON.stringify({ write: { global: { meta_monitoring_url: `http://${unreachable}` }, default: { request: { series_limit: 100000 } }, tenants: { 'team-a': { head_series_limit: 1000 } } } });
     const receiver = strata('receive', [
       `--remote-write.address=${remoteWriteAddress}`,
       `--grpc-address=${receiveGrpc}`,
@@ -223,6 +225,7 @@ describe('metrics named by deploy/monitoring', () => {
       '--label=receive="r0"',
       `--receive.hashrings-file=${hashrings}`,
       `--receive.local-endpoint=${receiveGrpc}`,
+      `--receive.limits-config=${limits}`,
     ]);
     await waitForHttp(`http://${http.receive}/-/ready`, { proc: receiver });
     prometheus = await startPrometheusOn([join(blocksDir, inPrometheus!.ulid)], {

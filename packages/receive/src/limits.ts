@@ -206,6 +206,8 @@ class LimiterMetrics {
       this.#limits.set({ tenant, limit: 'series_limit' }, l.request.series);
       this.#limits.set({ tenant, limit: 'samples_limit' }, l.request.samples);
       this.#headSeriesLimit.set({ tenant }, l.headSeries);
+      // The tenants named with a head series limit show their refusals before they count.
+      if (tenant !== '' && l.headSeries > 0) this.headSeriesLimited.inc({ tenant }, 0);
     }
   }
 }
