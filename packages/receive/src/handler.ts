@@ -24,7 +24,7 @@ import type { ReceiveMetrics } from './metrics.js';
 import { relabelSeries } from './relabel.js';
 import { HTTP_STATUS, type WriteError } from './writeerror.js';
 import type { LimitRefusal, WriteLimiter } from './limits.js';
-import { decodeWriteRequest, MalformedRequestError, uncompressWriteRequest, type WriteRequest } from './writerequest.js';
+import { decodeWriteRequest, MalformedRequestError, type SeriesLabelsCache, uncompressWriteRequest, type WriteRequest } from './writerequest.js';
 import { ConflictError, writeRequest, type Write } from './writer.js';
 
 export interface ReceiveHandlerOptions {
@@ -39,6 +39,8 @@ export interface ReceiveHandlerOptions {
   limitHeadSeries?: boolean;
   /** --receive.relabel-config: applied to the series of each remote write before they are written or forwarded. */
   relabel?: Relabeler;
+  /** The labels of the series seen before, shared with the WriteableStore API's writes. */
+  labelsCache?: SeriesLabelsCache;
   /** Most bytes of a (compressed) body. */
   maxRequestBytes: number;
   ready: () => boolean;
@@ -76,7 +78,7 @@ export function receiveHandler(opts: ReceiveHandlerOptions): FastifyPluginAsync 
           const raw = uncompressWriteRequest(body);
           const tooLargeUncompressed = limits?.requestRefusal(tenant, 'size_bytes_limit', raw.length);
           if (tooLargeUncompressed !== undefined) return refused(tooLargeUncompressed);
-          wreq = decodeWriteRequest(raw);
+          wreq = decodeWriteRequest(raw, opts.labelsCache);
         } catch (e) {
           if (!(e instanceof MalformedRequestError)) throw e;
           return reply.code(400).type('text/plain').send(`${e.message}\n`);

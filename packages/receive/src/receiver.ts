@@ -23,7 +23,7 @@ import { ReceiveMetrics, RouterMetrics } from './metrics.js';
 import { MultiTSDB, type MultiTSDBOptions } from './multitsdb.js';
 import { Router } from './router.js';
 import { GRPC_STATUS, WriteError } from './writeerror.js';
-import { decodeTimeSeries } from './writerequest.js';
+import { decodeTimeSeries, SeriesLabelsCache } from './writerequest.js';
 import { parseLimitsConfig, WriteLimiter } from './limits.js';
 import { WatchedFile } from './watchedfile.js';
 import { localWriter, type Write, writeRequest } from './writer.js';
@@ -111,6 +111,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     duration.observe(labels, reply.elapsedTime / 1000);
   });
   const handlerLogger = logger.with({ component: 'receive-handler' });
+  const labelsCache = new SeriesLabelsCache();
   let limiter: WriteLimiter | undefined;
   let limitsFile: WatchedFile | undefined;
   const writeLocal = localWriter((tenant, series) => (tsdbs as MultiTSDB).append(tenant, series), handlerLogger);
@@ -161,6 +162,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
         tenantHeader: cfg.tenantHeader,
         defaultTenant: cfg.defaultTenant,
         replicaHeader: cfg.replicaHeader ?? 'THANOS-REPLICA',
+        labelsCache,
         ...(cfg.relabel !== undefined && !cfg.relabel.empty ? { relabel: cfg.relabel } : {}),
         // Head series are limited where writes are routed, as Thanos' (the counts are of every receiver).
         ...(limiter !== undefined ? { limits: limiter, limitHeadSeries: cfg.hashrings !== undefined } : {}),
@@ -206,7 +208,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
         if (!validTenant(req.tenant)) throw new StoreError(GRPC_STATUS.internal, `tenant name not valid: ${JSON.stringify(req.tenant)}`);
         let wreq;
         try {
-          wreq = decodeTimeSeries(req.timeseries);
+          wreq = decodeTimeSeries(req.timeseries, labelsCache);
         } catch (err) {
           throw new StoreError(GRPC_STATUS.internal, (err as Error).message);
         }

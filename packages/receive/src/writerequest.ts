@@ -11,7 +11,7 @@
  * counted (Thanos answers it as a conflict).
  */
 import type { SeriesSamples } from '@strata/localtsdb';
-import { ProtoReader, readTimeSeries } from '@strata/storeapi';
+import { ProtoReader, type PromSample, readHistogram, readSample, readTimeSeries } from '@strata/storeapi';
 import { compareStrings, type Label, Labels } from '@strata/tsdb';
 import snappy from 'snappy';
 
@@ -46,7 +46,7 @@ export function uncompressWriteRequest(body: Uint8Array): Buffer {
   }
 }
 
-export function decodeWriteRequest(raw: Buffer): WriteRequest {
+export function decodeWriteRequest(raw: Buffer, cache?: SeriesLabelsCache): WriteRequest {
   const timeseries: Uint8Array[] = [];
   try {
     const r = new ProtoReader(raw);
@@ -58,30 +58,91 @@ export function decodeWriteRequest(raw: Buffer): WriteRequest {
   } catch (e) {
     throw new MalformedRequestError(`unmarshal WriteRequest: ${(e as Error).message}`);
   }
-  return decodeTimeSeries(timeseries);
+  return decodeTimeSeries(timeseries, cache);
+}
+
+type LabelsProblem = 'labelsOutOfOrder' | 'labelsDuplicate' | 'labelsEmpty';
+
+/**
+ * The labels of the series a receiver has been sent, by the bytes of their label fields: a client sends
+ * a series' labels as the same bytes in each write (Prometheus encodes them alike), so that a write of
+ * known series decodes only its samples, and the series share one Labels object (and its key) with
+ * the head that holds them. Emptied when it reaches `maxEntries`, to be filled again from the writes.
+ */
+export class SeriesLabelsCache {
+  readonly #byBytes = new Map<string, Labels | LabelsProblem>();
+  readonly #maxEntries: number;
+
+  constructor(maxEntries = 1 << 20) {
+    this.#maxEntries = maxEntries;
+  }
+
+  get(key: string): Labels | LabelsProblem | undefined {
+    return this.#byBytes.get(key);
+  }
+
+  set(key: string, labels: Labels | LabelsProblem): void {
+    if (this.#byBytes.size >= this.#maxEntries) this.#byBytes.clear();
+    this.#byBytes.set(key, labels);
+  }
 }
 
 /** Each TimeSeries message of a write (a remote write's, or a WriteRequest another receiver forwarded), checked and decoded. */
-export function decodeTimeSeries(timeseries: readonly Uint8Array[]): WriteRequest {
+export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: SeriesLabelsCache): WriteRequest {
   const out = { series: [] as ReceivedSeries[], timeseries: timeseries.length, samples: 0, histograms: 0, labelsOutOfOrder: 0, labelsDuplicate: 0, labelsEmpty: 0 };
   try {
     for (const raw of timeseries) {
-      const ts = readTimeSeries(new ProtoReader(raw));
-      out.samples += ts.samples.length;
-      out.histograms += ts.histograms.length;
-      if (ts.samples.length === 0) continue;
-      const invalid = labelsError(ts.labels);
-      if (invalid !== undefined) out[invalid]++;
-      // Sorted already: taken as they are, not sorted again.
-      else out.series.push({ labels: Labels.fromSorted(ts.labels as Label[]), samples: ts.samples, raw });
+      const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      const r = new ProtoReader(buf);
+      // The leading label fields, as one key.
+      while (!r.done) {
+        const at = r.pos;
+        if (r.tag() !== 10) {
+          r.pos = at;
+          break;
+        }
+        r.skipBytes();
+      }
+      const key = cache !== undefined ? buf.toString('latin1', 0, r.pos) : undefined;
+      let labels = key !== undefined ? cache?.get(key) : undefined;
+      const samples: PromSample[] = [];
+      let histograms = 0;
+      let labelsLater = false;
+      while (!r.done) {
+        const tag = r.tag();
+        if (tag === 18) samples.push(readSample(r.sub()));
+        else if (tag === 34) {
+          readHistogram(r.sub());
+          histograms++;
+        } else {
+          // A label after the samples (no client writes one so): the series is decoded whole.
+          if (tag === 10) labelsLater = true;
+          r.skip(tag & 7);
+        }
+      }
+      if (labels === undefined || labelsLater) {
+        labels = seriesLabels(readTimeSeries(new ProtoReader(buf)).labels);
+        if (key !== undefined && !labelsLater) cache?.set(key, labels);
+      }
+      out.samples += samples.length;
+      out.histograms += histograms;
+      if (samples.length === 0) continue;
+      if (typeof labels === 'string') out[labels]++;
+      else out.series.push({ labels, samples, raw });
     }
   } catch (e) {
     throw new MalformedRequestError(`unmarshal WriteRequest: ${(e as Error).message}`);
   }
   return out;
 }
+
+/** A series' labels as sent (sorted already: not sorted again), or what is wrong with them. */
+function seriesLabels(labels: readonly Label[]): Labels | LabelsProblem {
+  return labelsError(labels) ?? Labels.fromSorted(labels as Label[]);
+}
+
 /** What is wrong with a series' labels, if anything (Thanos' labelpb.ValidateLabels, checked in one pass). */
-function labelsError(labels: readonly Label[]): 'labelsOutOfOrder' | 'labelsDuplicate' | 'labelsEmpty' | undefined {
+function labelsError(labels: readonly Label[]): LabelsProblem | undefined {
   if (labels.length === 0) return 'labelsEmpty';
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i] as Label;

@@ -77,7 +77,8 @@ export function readTimeSeries(r: ProtoReader): PromTimeSeries {
   return { labels, samples, histograms };
 }
 
-function readSample(r: ProtoReader): PromSample {
+/** A Sample { double value = 1; int64 timestamp = 2 }. */
+export function readSample(r: ProtoReader): PromSample {
   const s: PromSample = { value: 0, timestamp: 0 };
   while (!r.done) {
     const t = r.tag();
@@ -88,7 +89,8 @@ function readSample(r: ProtoReader): PromSample {
   return s;
 }
 
-function readHistogram(r: ProtoReader): PromHistogram {
+/** A Histogram, its counts absolute and float. */
+export function readHistogram(r: ProtoReader): PromHistogram {
   let timestamp = 0;
   let count = 0;
   let zeroCount = 0;
