@@ -22,6 +22,7 @@
 import { configMapping, parseBytes, parseYamlConfig } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
 import { Counter, Gauge, type Registry, Summary } from 'prom-client';
+import { WatchedFile } from './watchedfile.js';
 
 export interface RequestLimits {
   sizeBytes: number;
@@ -104,12 +105,44 @@ export class WriteLimiter {
   /** Head series by tenant, as meta-monitoring last answered. */
   #headSeries = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
+  #file: WatchedFile | undefined;
 
   constructor(cfg: WriteLimitsConfig, registry: Registry, logger: Logger) {
     this.#metrics = new LimiterMetrics(registry);
     this.#logger = logger;
     this.#cfg = cfg;
     this.#metrics.configured(cfg);
+  }
+
+  /**
+   * The limits given inline, or in a file that is followed (read again every `reloadIntervalMs` and on
+   * changes; an invalid new one is logged and the limits in force stay). Throws when they are not valid at start.
+   */
+  static async start(source: { content: string } | { file: string; reloadIntervalMs: number }, registry: Registry, logger: Logger): Promise<WriteLimiter> {
+    if ('content' in source) return new WriteLimiter(parseLimitsConfig(source.content), registry, logger);
+    let limiter: WriteLimiter | undefined;
+    let failure: Error | undefined;
+    const file = await WatchedFile.start({
+      file: source.file,
+      refreshIntervalMs: source.reloadIntervalMs,
+      apply: (content) => {
+        const cfg = parseLimitsConfig(content, source.file);
+        if (limiter === undefined) limiter = new WriteLimiter(cfg, registry, logger);
+        else limiter.set(cfg);
+        logger.info('write limits loaded', { file: source.file });
+      },
+      failed: (err) => {
+        failure = err;
+        if (limiter !== undefined) logger.error('the write limits file is not valid; the limits in force stay', { file: source.file, err });
+      },
+      logger,
+    });
+    if (limiter === undefined) {
+      file.stop();
+      throw new Error(`--receive.limits-config-file: ${failure?.message ?? 'not loaded'}`);
+    }
+    limiter.#file = file;
+    return limiter;
   }
 
   /** New limits (the configuration file changed). */
@@ -128,6 +161,7 @@ export class WriteLimiter {
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#file?.stop();
   }
 
   /** Waits for a slot of max_concurrency; call the returned function when the write is done. */

@@ -17,15 +17,14 @@ import type { Labels } from '@strata/tsdb';
 import Fastify from 'fastify';
 import { type Counter, type Histogram, Registry } from 'prom-client';
 import { receiveHandler, validTenant } from './handler.js';
-import { type Hashring, type HashringAlgorithm, newHashring } from './hashring.js';
-import { HashringFile, type HashringSource } from './hashringfile.js';
-import { ReceiveMetrics, RouterMetrics } from './metrics.js';
+import type { HashringAlgorithm } from './hashring.js';
+import type { HashringSource } from './hashringfile.js';
+import { WriteLimiter } from './limits.js';
+import { ReceiveMetrics } from './metrics.js';
 import { MultiTSDB, type MultiTSDBOptions } from './multitsdb.js';
-import { Router } from './router.js';
-import { GRPC_STATUS, WriteError } from './writeerror.js';
+import { type Routing, type RoutingConfig, startRouting } from './routing.js';
+import { GRPC_STATUS } from './writeerror.js';
 import { decodeTimeSeries, SeriesLabelsCache } from './writerequest.js';
-import { parseLimitsConfig, WriteLimiter } from './limits.js';
-import { WatchedFile } from './watchedfile.js';
 import { localWriter, type Write, writeRequest } from './writer.js';
 
 export interface ReceiveConfig extends ServingConfig {
@@ -112,51 +111,37 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
   });
   const handlerLogger = logger.with({ component: 'receive-handler' });
   const labelsCache = new SeriesLabelsCache();
-  let limiter: WriteLimiter | undefined;
-  let limitsFile: WatchedFile | undefined;
   const writeLocal = localWriter((tenant, series) => (tsdbs as MultiTSDB).append(tenant, series), handlerLogger);
   let write: Write = (tenant, series) => writeLocal(tenant, series);
-  let router: Router | undefined;
-  let hashring: Hashring | undefined;
+  let routing: Routing | undefined;
+  let limiter: WriteLimiter | undefined;
   let started = false;
-  let hashringFile: HashringFile | undefined;
-  const ingests = cfg.hashrings === undefined || cfg.localEndpoint !== undefined;
+  const stopAll = async () => {
+    routing?.stop();
+    limiter?.stop();
+    await closeAll();
+  };
   const ready = () => tsdbs !== undefined && prober.isReady();
   try {
     if (cfg.hashrings !== undefined) {
-      const rf = cfg.replicationFactor ?? 1;
-      const algorithm = cfg.hashringsAlgorithm ?? 'hashmod';
-      const routerMetrics = new RouterMetrics(registry, rf);
-      hashringFile = await HashringFile.start({
-        source: cfg.hashrings,
-        onChange: (configs) => {
-          hashring = newHashring(configs, algorithm, rf);
-          if (router === undefined)
-            router = new Router(hashring, {
-              localEndpoint: cfg.localEndpoint,
-              replicationFactor: rf,
-              forwardTimeoutMs: cfg.forwardTimeoutMs ?? 5_000,
-              maxBackoffMs: cfg.forwardMaxBackoffMs ?? 5_000,
-              writeLocal,
-              ...(cfg.forwardTls !== undefined ? { tls: cfg.forwardTls } : {}),
-              ...(cfg.forwardCompression !== undefined ? { compression: cfg.forwardCompression } : {}),
-              metrics: routerMetrics,
-              logger: logger.with({ component: 'receive-router' }),
-            });
-          else router.setHashring(hashring);
-          if (started) prober.ready();
-        },
-        registry,
-        logger,
-      });
-      // A router only takes every write as new, as Thanos' (its replica number is for the ingesting receivers).
-      write = (tenant, series, replica) => {
-        if (router === undefined) throw new WriteError('not-ready', 'the hashring configuration is not loaded yet');
-        return router.write(tenant, series, ingests ? replica : 0);
-      };
+      const routingConfig = {
+        hashrings: cfg.hashrings,
+        algorithm: cfg.hashringsAlgorithm ?? 'hashmod',
+        localEndpoint: cfg.localEndpoint,
+        replicationFactor: cfg.replicationFactor ?? 1,
+        forwardTimeoutMs: cfg.forwardTimeoutMs ?? 5_000,
+        forwardMaxBackoffMs: cfg.forwardMaxBackoffMs ?? 5_000,
+        ...(cfg.forwardTls !== undefined ? { forwardTls: cfg.forwardTls } : {}),
+        ...(cfg.forwardCompression !== undefined ? { forwardCompression: cfg.forwardCompression } : {}),
+      } satisfies RoutingConfig;
+      // Ready from the first hashring loaded, if that is after the start.
+      routing = await startRouting(routingConfig, writeLocal, () => started && prober.ready(), registry, logger);
+      write = routing.write;
     }
-    ({ limiter, limitsFile } = await startLimits(cfg, registry, logger));
-    if (limiter !== undefined && cfg.hashrings !== undefined) limiter.startMetaMonitoring();
+    if (cfg.limits !== undefined) {
+      limiter = await WriteLimiter.start(cfg.limits, registry, logger);
+      if (routing !== undefined) limiter.startMetaMonitoring();
+    }
     await writer.register(
       receiveHandler({
         tenantHeader: cfg.tenantHeader,
@@ -165,7 +150,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
         labelsCache,
         ...(cfg.relabel !== undefined && !cfg.relabel.empty ? { relabel: cfg.relabel } : {}),
         // Head series are limited where writes are routed, as Thanos' (the counts are of every receiver).
-        ...(limiter !== undefined ? { limits: limiter, limitHeadSeries: cfg.hashrings !== undefined } : {}),
+        ...(limiter !== undefined ? { limits: limiter, limitHeadSeries: routing !== undefined } : {}),
         maxRequestBytes: cfg.maxRequestBytes ?? 32 * 1024 ** 2,
         ready,
         write: (tenant, series, replica) => write(tenant, series, replica),
@@ -181,7 +166,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
       retentionMs: cfg.retentionMs,
       externalLabels: cfg.externalLabels,
       tenantLabelName: cfg.tenantLabelName,
-      tenantExternalLabels: (tenant) => hashring?.externalLabels(tenant) ?? {},
+      tenantExternalLabels: (tenant) => routing?.externalLabels(tenant) ?? {},
       ...(cfg.bucket !== undefined ? { bucket: cfg.bucket } : {}),
       ...(cfg.shipper !== undefined ? { shipper: cfg.shipper } : {}),
       registry,
@@ -189,10 +174,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     });
     if (cfg.bucket === undefined) logger.info('no supported bucket was configured, uploads will be disabled');
   } catch (err) {
-    hashringFile?.stop();
-    limitsFile?.stop();
-    limiter?.stop();
-    await closeAll();
+    await stopAll();
     throw err;
   }
   const opened = tsdbs;
@@ -217,17 +199,14 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
       },
     });
   } catch (err) {
-    hashringFile?.stop();
-    limitsFile?.stop();
-    limiter?.stop();
-    await closeAll();
+    await stopAll();
     throw err;
   }
   const compaction = setInterval(() => void opened.compact(), cfg.compactionIntervalMs ?? 60_000);
   compaction.unref();
   started = true;
   // With a hashring file that did not load (yet), ready once it does.
-  if (hashringFile === undefined || hashringFile.loaded) prober.ready();
+  if (routing === undefined || routing.loaded) prober.ready();
   else prober.notReady('no valid hashring configuration loaded');
   const writeAddr = writer.server.address();
   const served = grpc;
@@ -240,43 +219,10 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
       prober.notReady('stopping');
       started = false;
       clearInterval(compaction);
-      hashringFile?.stop();
-      limitsFile?.stop();
-      limiter?.stop();
       await served.stop(cfg.grpcGracePeriodMs);
-      router?.close();
-      await closeAll();
+      await stopAll();
     },
   };
 }
 
 const host = (address: string) => parseAddress(address).host;
-
-/** The write limits of `cfg.limits`, their file followed; throws when they are not valid at start. */
-async function startLimits(cfg: ReceiveConfig, registry: Registry, logger: Logger): Promise<{ limiter?: WriteLimiter; limitsFile?: WatchedFile }> {
-  const source = cfg.limits;
-  if (source === undefined) return {};
-  if ('content' in source) return { limiter: new WriteLimiter(parseLimitsConfig(source.content), registry, logger) };
-  let limiter: WriteLimiter | undefined;
-  let failure: Error | undefined;
-  const limitsFile = await WatchedFile.start({
-    file: source.file,
-    refreshIntervalMs: source.reloadIntervalMs,
-    apply: (content) => {
-      const parsed = parseLimitsConfig(content, source.file);
-      if (limiter === undefined) limiter = new WriteLimiter(parsed, registry, logger);
-      else limiter.set(parsed);
-      logger.info('write limits loaded', { file: source.file });
-    },
-    failed: (err) => {
-      failure = err;
-      if (limiter !== undefined) logger.error('the write limits file is not valid; the limits in use stay', { file: source.file, err });
-    },
-    logger,
-  });
-  if (limiter === undefined) {
-    limitsFile.stop();
-    throw new Error(`--receive.limits-config-file: ${failure?.message ?? 'not loaded'}`);
-  }
-  return { limiter, limitsFile };
-}
