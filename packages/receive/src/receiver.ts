@@ -23,6 +23,7 @@ import { WriteLimiter } from './limits.js';
 import { ReceiveMetrics } from './metrics.js';
 import { MultiTSDB, type MultiTSDBOptions } from './multitsdb.js';
 import { type Routing, type RoutingConfig, startRouting } from './routing.js';
+import { splitTenantWrite } from './splittenant.js';
 import { GRPC_STATUS } from './writeerror.js';
 import { decodeTimeSeries, SeriesLabelsCache } from './writerequest.js';
 import { localWriter, type Write, writeRequest } from './writer.js';
@@ -47,6 +48,8 @@ export interface ReceiveConfig extends ServingConfig {
   defaultTenant: string;
   /** --receive.tenant-label-name (tenant_id) */
   tenantLabelName: string;
+  /** --receive.split-tenant-label-name: the label whose value, where a series has it, is the series' tenant. */
+  splitTenantLabelName?: string;
   /** --receive.replica-header (THANOS-REPLICA) */
   replicaHeader?: string;
   /** --receive.hashrings or --receive.hashrings-file (with --receive.hashrings-file-refresh-interval); none: a single receiver. */
@@ -138,6 +141,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
       routing = await startRouting(routingConfig, writeLocal, () => started && prober.ready(), registry, logger);
       write = routing.write;
     }
+    if (cfg.splitTenantLabelName !== undefined && cfg.splitTenantLabelName !== '') write = splitTenantWrite(write, cfg.splitTenantLabelName, validTenant);
     if (cfg.limits !== undefined) {
       limiter = await WriteLimiter.start(cfg.limits, registry, logger);
       if (routing !== undefined) limiter.startMetaMonitoring();

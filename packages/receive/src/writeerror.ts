@@ -14,6 +14,8 @@ export type WriteFailure =
   | 'unavailable'
   /** A forwarded write names a copy beyond the replication factor. */
   | 'bad-replica'
+  /** A series names a tenant that is not valid (--receive.split-tenant-label-name). */
+  | 'invalid'
   | 'internal';
 
 export class WriteError extends Error {
@@ -26,13 +28,14 @@ export class WriteError extends Error {
   }
 }
 
-export const HTTP_STATUS: Readonly<Record<WriteFailure, number>> = { conflict: 409, 'not-ready': 503, unavailable: 503, 'bad-replica': 400, internal: 500 };
+export const HTTP_STATUS: Readonly<Record<WriteFailure, number>> = { conflict: 409, 'not-ready': 503, unavailable: 503, 'bad-replica': 400, invalid: 400, internal: 500 };
 
 export const GRPC_STATUS: Readonly<Record<WriteFailure, GrpcStatus>> = {
   conflict: GrpcStatus.ALREADY_EXISTS,
   'not-ready': GrpcStatus.UNAVAILABLE,
   unavailable: GrpcStatus.UNAVAILABLE,
   'bad-replica': GrpcStatus.INVALID_ARGUMENT,
+  invalid: GrpcStatus.INVALID_ARGUMENT,
   internal: GrpcStatus.INTERNAL,
 };
 

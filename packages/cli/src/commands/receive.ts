@@ -32,6 +32,7 @@ export function register(program: Command): void {
     .option('--receive.tenant-header <name>', 'HTTP header naming the tenant of a write request', 'THANOS-TENANT')
     .option('--receive.default-tenant-id <id>', 'the tenant of write requests without the header', 'default-tenant')
     .option('--receive.tenant-label-name <name>', 'label naming the tenant in its series and blocks', 'tenant_id')
+    .option('--receive.split-tenant-label-name <name>', "label whose value, where a series has it, is the series' tenant (over the tenant header); taken off the series", '')
     .option('--receive.hashrings <json>', 'the hashrings (JSON, as the file holds them)')
     .option('--receive.hashrings-file <path>', 'file of the hashrings (JSON), watched for changes; without one: a single receiver')
     .option('--receive.hashrings-algorithm <name>', 'how series are spread over a hashring that names no algorithm: hashmod or ketama', 'hashmod')
@@ -72,6 +73,7 @@ export function register(program: Command): void {
       tenantHeader: String(o['receive.tenantHeader']),
       defaultTenant: String(o['receive.defaultTenantId']),
       tenantLabelName: String(o['receive.tenantLabelName']),
+      splitTenantLabelName: String(o['receive.splitTenantLabelName']),
       replicaHeader: String(o['receive.replicaHeader']),
       ...(relabelText !== undefined ? { relabel: Relabeler.fromYaml(relabelText, '--receive.relabel-config') } : {}),
       ...(limitsInline !== undefined ? { limits: { content: limitsInline } } : {}),
