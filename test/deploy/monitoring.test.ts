@@ -14,6 +14,7 @@ import { newBucket, parseBucketConfig } from '@strata/objstore';
 import { parseExpr, walk, type Expr } from '@strata/promql';
 import { distinctPorts, sleep, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
 import { promtool, startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
+import { remoteWriteTo } from '@strata/testing/remotewrite';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -235,7 +236,7 @@ describe('metrics named by deploy/monitoring', () => {
       ruleFiles: [alertsFile],
       // The job names alerts.yml expects.
       scrapeConfigs: COMPONENTS.map((c) => ({ job_name: jobOf(c), static_configs: [{ targets: [http[c]] }] })),
-      remoteWrite: [{ url: `http://${remoteWriteAddress}/api/v1/receive`, queue_config: { batch_send_deadline: '200ms', min_backoff: '100ms', max_backoff: '500ms' } }],
+      remoteWrite: [remoteWriteTo(remoteWriteAddress)],
     });
     const rulesDir = join(dir.path, 'rules');
     await mkdir(rulesDir);

@@ -63,14 +63,21 @@ function histogramMessage(t: number, h: Histogram | FloatHistogram, float: boole
 /** The WriteRequest for `series`, unframed. */
 export function writeRequest(series: readonly WrittenSeries[]): Uint8Array {
   const body: Bytes = [];
-  for (const s of series) {
-    const ts: Bytes = [];
-    for (const name of Object.keys(s.labels).sort()) ts.push(...lenField(1, [...lenField(1, utf8(name)), ...lenField(2, utf8(s.labels[name] as string))]));
-    for (const p of s.samples ?? []) ts.push(...lenField(2, [...doubleField(1, p.v), ...varintField(2, BigInt(p.t))]));
-    for (const p of s.histograms ?? []) ts.push(...lenField(4, histogramMessage(p.t, p.h, s.float === true)));
-    body.push(...lenField(1, ts));
-  }
+  for (const s of series) body.push(...lenField(1, timeSeries(s)));
   return Uint8Array.from(body);
+}
+
+/** Each series' TimeSeries message, as a WriteRequest holds it (without its field tag and length). */
+export function timeSeriesMessages(series: readonly WrittenSeries[]): Uint8Array[] {
+  return series.map((s) => Uint8Array.from(timeSeries(s)));
+}
+
+function timeSeries(s: WrittenSeries): Bytes {
+  const ts: Bytes = [];
+  for (const name of Object.keys(s.labels).sort()) ts.push(...lenField(1, [...lenField(1, utf8(name)), ...lenField(2, utf8(s.labels[name] as string))]));
+  for (const p of s.samples ?? []) ts.push(...lenField(2, [...doubleField(1, p.v), ...varintField(2, BigInt(p.t))]));
+  for (const p of s.histograms ?? []) ts.push(...lenField(4, histogramMessage(p.t, p.h, s.float === true)));
+  return ts;
 }
 
 /** Snappy's block format with literals only: valid for any reader, no compression needed in tests. */
@@ -84,6 +91,11 @@ export function snappyLiterals(data: Uint8Array): Buffer {
     for (let k = 0; k <= n; k++) out.push(data[i + k] as number);
   }
   return Buffer.from(out);
+}
+
+/** A Prometheus remote_write entry for a receiver (`strata receive`) at `address`, sending within a fraction of a second and resending quickly: a test's pace. */
+export function remoteWriteTo(address: string): { url: string; queue_config: Record<string, string> } {
+  return { url: `http://${address}/api/v1/receive`, queue_config: { batch_send_deadline: '200ms', min_backoff: '100ms', max_backoff: '500ms' } };
 }
 
 /** POSTs the series to Prometheus' remote-write receiver at `url`; throws unless it answers 204. */

@@ -1,6 +1,10 @@
 // What the receiver tests compare: range queries answered through a querier over receivers, and by the
 // Prometheus that remote-writes to them, over the same seconds.
+import { start as startQuerier, type Querier } from '@strata/querier';
+import { nopLogger } from '@strata/runtime';
 import { sleep } from '@strata/testing/process';
+import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+import { remoteWriteTo } from '@strata/testing/remotewrite';
 import { expect } from 'vitest';
 
 export type Series = { metric: Record<string, string>; values: [number, string][] };
@@ -20,8 +24,22 @@ export async function rangeQuery(base: string, query: string, startMs: number, e
   return body.data.result;
 }
 
+/**
+ * A Prometheus 2.42 in `dir` scraping itself every second and remote-writing to the receiver at
+ * `remoteWriteAddress`, and a querier over the receivers' `endpoints` (deduplicating on `replicaLabels`);
+ * returned 20 seconds after the receivers hold their first sample, and its time.
+ */
+export async function startWritingPrometheus(dir: string, remoteWriteAddress: string, endpoints: string[], replicaLabels: string[] = []): Promise<{ prometheus: PrometheusHandle; querier: Querier; firstMs: number }> {
+  const prometheus = await startPrometheus({ dir, scrapeSelf: true, scrapeInterval: '1s', remoteWrite: [remoteWriteTo(remoteWriteAddress)] });
+  const querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints, replicaLabels, logger: nopLogger });
+  // Where the receivers' data starts: Prometheus writes what it scrapes from its first scrape on.
+  const firstMs = await firstSampleMs(`http://${querier.httpAddress}`);
+  await sleep(20_000);
+  return { prometheus, querier, firstMs };
+}
+
 /** The time of the first sample of `up` the querier at `base` answers, once it answers one (ms). */
-export async function firstSampleMs(base: string): Promise<number> {
+async function firstSampleMs(base: string): Promise<number> {
   let firstMs = 0;
   await until('the first samples through the receiver', async () => {
     const body = (await (await fetch(`${base}/api/v1/query?query=${encodeURIComponent('up[1h]')}`)).json()) as { data?: { result: Series[] } };

@@ -5,15 +5,15 @@
 // writes go on (a quorum of one copy of two), and across a change of the hashring file.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { start as startQuerier, type Querier } from '@strata/querier';
+import type { Querier } from '@strata/querier';
 import { start as startReceiver, type ReceiveConfig, type Receiver } from '@strata/receive';
 import { nopLogger } from '@strata/runtime';
 import { GrpcStatus, StoreClient } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
 import { distinctPorts, sleep, tempDir } from '@strata/testing/process';
-import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+import type { PrometheusHandle } from '@strata/testing/prometheus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSameAnswers as expectSameAnswersAs, firstSampleMs, until } from './compare.js';
+import { expectSameAnswers as expectSameAnswersAs, startWritingPrometheus, until } from './compare.js';
 
 type Vector = { metric: Record<string, string>; value: [number, string] }[];
 
@@ -81,15 +81,7 @@ beforeAll(async () => {
     });
   }
   for (const c of configs) receivers.push(await startReceiver(c));
-  prometheus = await startPrometheus({
-    dir: join(dir.path, 'prometheus'),
-    scrapeSelf: true,
-    scrapeInterval: '1s',
-    remoteWrite: [{ url: `http://${configs[0]?.remoteWriteAddress}/api/v1/receive`, queue_config: { batch_send_deadline: '200ms', min_backoff: '100ms', max_backoff: '500ms' } }],
-  });
-  querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: grpc, replicaLabels: ['receive_replica'], logger: nopLogger });
-  firstMs = await firstSampleMs(`http://${querier.httpAddress}`);
-  await sleep(20_000);
+  ({ prometheus, querier, firstMs } = await startWritingPrometheus(join(dir.path, 'prometheus'), configs[0]?.remoteWriteAddress as string, grpc, ['receive_replica']));
 }, 180_000);
 
 afterAll(async () => {

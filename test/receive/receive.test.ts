@@ -6,16 +6,16 @@
 // with the tenant's label.
 import { join } from 'node:path';
 import { getBuffer, newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
-import { start as startQuerier, type Querier } from '@strata/querier';
+import type { Querier } from '@strata/querier';
 import { start as startReceiver, type ReceiveConfig, type Receiver } from '@strata/receive';
 import { nopLogger } from '@strata/runtime';
 import { Labels } from '@strata/tsdb';
 import { freePort, sleep, tempDir } from '@strata/testing/process';
-import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+import type { PrometheusHandle } from '@strata/testing/prometheus';
 import { snappyLiterals, writeRequest } from '@strata/testing/remotewrite';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSameAnswers as expectSameAnswersAs, firstSampleMs, until } from './compare.js';
+import { expectSameAnswers as expectSameAnswersAs, startWritingPrometheus, until } from './compare.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let s3: S3Server;
@@ -51,16 +51,7 @@ beforeAll(async () => {
     logger: nopLogger,
   };
   receiver = await startReceiver(config);
-  prometheus = await startPrometheus({
-    dir: join(dir.path, 'prometheus'),
-    scrapeSelf: true,
-    scrapeInterval: '1s',
-    remoteWrite: [{ url: `http://${config.remoteWriteAddress}/api/v1/receive`, queue_config: { batch_send_deadline: '200ms', min_backoff: '100ms', max_backoff: '500ms' } }],
-  });
-  querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [config.grpcAddress], logger: nopLogger });
-  // Where the receiver's data starts: Prometheus writes what it scrapes from its first scrape on.
-  firstMs = await firstSampleMs(`http://${querier.httpAddress}`);
-  await sleep(20_000);
+  ({ prometheus, querier, firstMs } = await startWritingPrometheus(join(dir.path, 'prometheus'), config.remoteWriteAddress, [config.grpcAddress]));
 }, 180_000);
 
 afterAll(async () => {

@@ -1,20 +1,11 @@
 import { Relabeler } from '@strata/block';
-import { writeRequest } from '@strata/testing/remotewrite';
+import { timeSeriesMessages } from '@strata/testing/remotewrite';
 import { describe, expect, it } from 'vitest';
 import { relabelSeries } from './relabel.js';
 import { decodeTimeSeries, type ReceivedSeries } from './writerequest.js';
-import { ProtoReader } from '@strata/storeapi';
 
 /** The series of a remote write as the handler decodes them. */
-function received(series: Parameters<typeof writeRequest>[0]): ReceivedSeries[] {
-  const r = new ProtoReader(writeRequest(series));
-  const raw: Uint8Array[] = [];
-  while (!r.done) {
-    r.tag();
-    raw.push(r.bytes());
-  }
-  return decodeTimeSeries(raw).series;
-}
+const received = (series: Parameters<typeof timeSeriesMessages>[0]): ReceivedSeries[] => decodeTimeSeries(timeSeriesMessages(series)).series;
 
 describe('relabelSeries', () => {
   const relabeler = Relabeler.fromYaml(`

@@ -1,18 +1,8 @@
-import { encodeTimeSeries, ProtoReader } from '@strata/storeapi';
-import { writeRequest } from '@strata/testing/remotewrite';
+import { encodeTimeSeries } from '@strata/storeapi';
+import { timeSeriesMessages as timeseries } from '@strata/testing/remotewrite';
 import { describe, expect, it } from 'vitest';
 import { decodeTimeSeries, SeriesLabelsCache } from './writerequest.js';
 
-/** The TimeSeries messages of a remote write. */
-function timeseries(series: Parameters<typeof writeRequest>[0]): Uint8Array[] {
-  const r = new ProtoReader(writeRequest(series));
-  const raw: Uint8Array[] = [];
-  while (!r.done) {
-    r.tag();
-    raw.push(r.bytes());
-  }
-  return raw;
-}
 
 describe('decodeTimeSeries with a labels cache', () => {
   it('decodes a known series to the same labels, its own samples each time', () => {
