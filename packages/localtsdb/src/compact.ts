@@ -9,12 +9,12 @@ import type { Head } from './head.js';
 
 /**
  * The range of the head to cut into a block next, if the head spans more than one and a half chunk
- * ranges (Prometheus' head.compactable): from its oldest sample to the end of that sample's
- * chunk-range-aligned window (rangeForTimestamp).
+ * ranges (Prometheus' head.compactable), or holds any sample when it is flushed whole (`all`): from its
+ * oldest sample to the end of that sample's chunk-range-aligned window (rangeForTimestamp).
  */
-export function nextBlockRange(head: Head): { minTime: number; maxTime: number } | undefined {
+export function nextBlockRange(head: Head, all = false): { minTime: number; maxTime: number } | undefined {
   const width = head.chunkRange;
-  if (!(head.maxTime - head.minTime > (width / 2) * 3)) return undefined;
+  if (all ? !(head.maxTime >= head.minTime) : !(head.maxTime - head.minTime > (width / 2) * 3)) return undefined;
   const minTime = head.minTime;
   return { minTime, maxTime: Math.floor(minTime / width) * width + width };
 }

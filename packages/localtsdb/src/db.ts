@@ -235,13 +235,25 @@ export class LocalTSDB {
    */
   compact(): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('TSDB is closed'));
-    return (this.#compacting ??= this.#compact().finally(() => (this.#compacting = undefined)));
+    return (this.#compacting ??= this.#compact(false).finally(() => (this.#compacting = undefined)));
   }
 
-  async #compact(): Promise<void> {
+  /** Cuts the whole head into blocks, as a receiver does before it lets go of a tenant (after a running compaction). */
+  async flush(): Promise<void> {
+    await this.#compacting?.catch(() => undefined);
+    if (this.#closed) throw new Error('TSDB is closed');
+    return (this.#compacting = this.#compact(true).finally(() => (this.#compacting = undefined)));
+  }
+
+  /** The time of the latest sample held, in the head or the blocks (-Infinity when none). */
+  get latestTime(): number {
+    return Math.max(this.#head.maxTime, ...this.#metas.map((m) => m.maxTime - 1));
+  }
+
+  async #compact(all: boolean): Promise<void> {
     const { dir, logger } = this.#opts;
     try {
-      for (let range = nextBlockRange(this.#head); range !== undefined; range = nextBlockRange(this.#head)) {
+      for (let range = nextBlockRange(this.#head, all); range !== undefined; range = nextBlockRange(this.#head, all)) {
         this.#metrics.compactions.inc();
         const meta = await writeHeadBlock(dir, this.#head, range, this.#thanosMeta());
         if (meta !== undefined) logger.info('write block', { ulid: meta.ulid, mint: meta.minTime, maxt: meta.maxTime });

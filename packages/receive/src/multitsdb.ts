@@ -7,7 +7,7 @@
  * the tenant's hashring and the tenant label. The tenants found on disk are opened (their WALs replayed) before the receiver is
  * ready; a new tenant's TSDB is opened on its first write.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AppendResult, LocalTSDB, type SeriesSamples, type ShippingOptions, startShipper, TSDBMetrics } from '@strata/localtsdb';
 import type { Bucket } from '@strata/objstore';
@@ -49,6 +49,8 @@ export class MultiTSDB {
   readonly #metrics: TSDBMetrics;
   readonly #shipperMetrics: ShipperMetrics;
   readonly #opening = new Map<string, Promise<Tenant>>();
+  /** Tenants being let go of (prune): opened again only once that is done. */
+  readonly #pruning = new Map<string, Promise<void>>();
   readonly #tenants = new Map<string, Tenant>();
   #closed = false;
 
@@ -83,6 +85,42 @@ export class MultiTSDB {
     return t.db.appendSeries(series);
   }
 
+  /**
+   * Lets go of the tenants that have had no sample newer than the retention, as Thanos' receiver
+   * decommissions them: the head cut into blocks, the blocks shipped (with a bucket), the TSDB closed and
+   * its directory removed. A later write opens the tenant afresh.
+   */
+  async prune(nowMs = Date.now()): Promise<void> {
+    const { retentionMs, logger } = this.#opts;
+    if (!(retentionMs > 0)) return;
+    for (const [name, t] of [...this.#tenants]) {
+      if (t.db.latestTime >= nowMs - retentionMs) continue;
+      this.#tenants.delete(name);
+      this.#opening.delete(name);
+      const done = this.#letGo(name, t);
+      this.#pruning.set(name, done);
+      try {
+        await done;
+        logger.info('pruned tenant: no samples within the retention', { tenant: name });
+      } catch (err) {
+        // Kept as it is (its TSDB open): its blocks are shipped and it is let go of at a later prune.
+        this.#tenants.set(name, t);
+        logger.error('pruning a tenant failed; it is kept and tried again later', { tenant: name, err: err as Error });
+      } finally {
+        this.#pruning.delete(name);
+      }
+    }
+  }
+
+  async #letGo(name: string, t: Tenant): Promise<void> {
+    await t.db.flush();
+    const shipped = await t.shipper?.sync();
+    if (shipped?.error !== undefined) throw new Error(`shipping its blocks: ${shipped.error.message}`);
+    await t.shipper?.stop();
+    await t.db.close();
+    await rm(join(this.#opts.dir, name), { recursive: true, force: true });
+  }
+
   /** Cuts each tenant's head into blocks where due and applies the retention (Prometheus' periodic compaction). */
   async compact(): Promise<void> {
     for (const [tenant, t] of this.#tenants) {
@@ -96,7 +134,7 @@ export class MultiTSDB {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled(this.#opening.values());
+    await Promise.allSettled([...this.#opening.values(), ...this.#pruning.values()]);
     for (const t of this.#tenants.values()) {
       await t.shipper?.stop();
       await t.db.close();
@@ -107,7 +145,8 @@ export class MultiTSDB {
   #tenant(name: string): Promise<Tenant> {
     let p = this.#opening.get(name);
     if (p === undefined) {
-      p = this.#open(name);
+      const pruning = this.#pruning.get(name);
+      p = pruning !== undefined ? pruning.catch(() => undefined).then(() => this.#open(name)) : this.#open(name);
       this.#opening.set(name, p);
       // A failed open is tried again by the next write.
       p.catch(() => this.#opening.delete(name));

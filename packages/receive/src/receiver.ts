@@ -206,7 +206,8 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     await stopAll();
     throw err;
   }
-  const compaction = setInterval(() => void opened.compact(), cfg.compactionIntervalMs ?? 60_000);
+  // Each round also lets go of the tenants idle past the retention, as Thanos' receiver.
+  const compaction = setInterval(() => void opened.compact().then(() => opened.prune()), cfg.compactionIntervalMs ?? 60_000);
   compaction.unref();
   started = true;
   // With a hashring file that did not load (yet), ready once it does.
