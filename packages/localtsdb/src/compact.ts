@@ -10,13 +10,17 @@ import type { Head } from './head.js';
 /**
  * The range of the head to cut into a block next, if the head spans more than one and a half chunk
  * ranges (Prometheus' head.compactable), or holds any sample when it is flushed whole (`all`): from its
- * oldest sample to the end of that sample's chunk-range-aligned window (rangeForTimestamp).
+ * oldest sample to the end of that sample's chunk-range-aligned window (rangeForTimestamp), or to its
+ * latest sample when flushed whole.
  */
 export function nextBlockRange(head: Head, all = false): { minTime: number; maxTime: number } | undefined {
   const width = head.chunkRange;
   if (all ? !(head.maxTime >= head.minTime) : !(head.maxTime - head.minTime > (width / 2) * 3)) return undefined;
   const minTime = head.minTime;
-  return { minTime, maxTime: Math.floor(minTime / width) * width + width };
+  const end = Math.floor(minTime / width) * width + width;
+  // Flushed whole, the last block ends after the head's latest sample, as Prometheus' CompactHead of the
+  // whole head: later samples are taken, where the window's end would refuse them until it.
+  return { minTime, maxTime: all ? Math.min(end, head.maxTime + 1) : end };
 }
 
 /**

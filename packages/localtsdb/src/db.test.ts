@@ -239,6 +239,22 @@ describe('LocalTSDB', () => {
     expect(await query(again, { matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'a' }] })).toEqual([a]);
   });
 
+  it('flushes the whole head into blocks, aligned ranges up to its latest sample, and takes later samples still', async () => {
+    const db = await openDB();
+    fill(db, ['a'], T0 + HOUR, T0 + 2 * HOUR + 30 * 60_000);
+    await db.flush();
+    const metas = await Promise.all((await blockDirs()).map(async (u) => parseMeta(await readFile(join(tmp.path, u, 'meta.json'), 'utf8'))));
+    expect(metas.map((m) => [m.minTime, m.maxTime, m.stats?.numSamples]).sort()).toEqual([
+      [T0 + HOUR, T0 + BLOCK, 60],
+      [T0 + BLOCK, T0 + 2 * HOUR + 29 * 60_000 + 1, 30],
+    ]);
+    expect(db.latestTime).toBe(T0 + 2 * HOUR + 29 * 60_000);
+    // A sample after the latest flushed one is taken; one the blocks hold is not.
+    expect(db.append([{ labels: series('a'), value: 1 }], T0 + 2 * HOUR + 30 * 60_000).appended).toBe(1);
+    expect(db.append([{ labels: series('b'), value: 1 }], T0 + 2 * HOUR).outOfBounds).toBe(1);
+    expect((await query(db, { matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'a' }] }))[0]?.samples).toHaveLength(91);
+  });
+
   it('deletes the WAL segments whose samples are all in blocks, and blocks beyond the retention', async () => {
     const db = await openDB({ retentionMs: 4 * HOUR });
     for (let h = 0; h < 12; h++) {

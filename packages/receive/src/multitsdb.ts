@@ -121,6 +121,17 @@ export class MultiTSDB {
     await rm(join(this.#opts.dir, name), { recursive: true, force: true });
   }
 
+  /** Cuts every tenant's whole head into blocks (a receiver's hashring changed). */
+  async flush(): Promise<void> {
+    for (const [tenant, t] of this.#tenants) {
+      try {
+        await t.db.flush();
+      } catch (err) {
+        this.#opts.logger.error('flushing the head into blocks failed', { tenant, err: err as Error });
+      }
+    }
+  }
+
   /** Cuts each tenant's head into blocks where due and applies the retention (Prometheus' periodic compaction). */
   async compact(): Promise<void> {
     for (const [tenant, t] of this.#tenants) {

@@ -125,6 +125,22 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
     await closeAll();
   };
   const ready = () => tsdbs !== undefined && prober.isReady();
+  /**
+   * Ready from the first hashring loaded, if that is after the start. A new hashring, as Thanos', first
+   * has the heads cut into blocks (writes answered 503 meanwhile), so that no block mixes series placed
+   * by two hashrings.
+   */
+  let flushing = Promise.resolve();
+  const hashringLoaded = (changed: boolean) =>
+    (flushing = flushing.then(async () => {
+      if (!started) return;
+      if (changed && tsdbs !== undefined) {
+        prober.notReady('flushing the TSDBs for the new hashring');
+        await tsdbs.flush();
+        if (!started) return;
+      }
+      prober.ready();
+    }));
   try {
     if (cfg.hashrings !== undefined) {
       const routingConfig = {
@@ -137,8 +153,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
         ...(cfg.forwardTls !== undefined ? { forwardTls: cfg.forwardTls } : {}),
         ...(cfg.forwardCompression !== undefined ? { forwardCompression: cfg.forwardCompression } : {}),
       } satisfies RoutingConfig;
-      // Ready from the first hashring loaded, if that is after the start.
-      routing = await startRouting(routingConfig, writeLocal, () => started && prober.ready(), registry, logger);
+      routing = await startRouting(routingConfig, writeLocal, (changed) => void hashringLoaded(changed), registry, logger);
       write = routing.write;
     }
     if (cfg.splitTenantLabelName !== undefined && cfg.splitTenantLabelName !== '') write = splitTenantWrite(write, cfg.splitTenantLabelName, validTenant);

@@ -35,14 +35,15 @@ export interface Routing {
   stop(): void;
 }
 
-/** Loads the hashring (throws if given inline and invalid); `loaded` is called each time one is. */
-export async function startRouting(cfg: RoutingConfig, writeLocal: LocalWrite, loaded: () => void, registry: Registry, logger: Logger): Promise<Routing> {
+/** Loads the hashring (throws if given inline and invalid); `loaded` is called each time one is (`changed`: it replaced another). */
+export async function startRouting(cfg: RoutingConfig, writeLocal: LocalWrite, loaded: (changed: boolean) => void, registry: Registry, logger: Logger): Promise<Routing> {
   const metrics = new RouterMetrics(registry, cfg.replicationFactor);
   let hashring: Hashring | undefined;
   let router: Router | undefined;
   const file = await HashringFile.start({
     source: cfg.hashrings,
     onChange: (configs) => {
+      const changed = hashring !== undefined;
       hashring = newHashring(configs, cfg.algorithm, cfg.replicationFactor);
       if (router !== undefined) router.setHashring(hashring);
       else
@@ -57,7 +58,7 @@ export async function startRouting(cfg: RoutingConfig, writeLocal: LocalWrite, l
           metrics,
           logger: logger.with({ component: 'receive-router' }),
         });
-      loaded();
+      loaded(changed);
     },
     registry,
     logger,
