@@ -11,7 +11,7 @@
  * counted (Thanos answers it as a conflict).
  */
 import type { SeriesSamples } from '@strata/localtsdb';
-import { ProtoReader, type PromSample, readHistogram, readSample, readTimeSeries } from '@strata/storeapi';
+import { ProtoReader, type PromSample, readSample, readTimeSeries } from '@strata/storeapi';
 import { compareStrings, type Label, Labels } from '@strata/tsdb';
 import snappy from 'snappy';
 
@@ -112,7 +112,8 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
         const tag = r.tag();
         if (tag === 18) samples.push(readSample(r.sub()));
         else if (tag === 34) {
-          readHistogram(r.sub());
+          // Counted, not stored (floats only): not decoded.
+          r.skip(tag & 7);
           histograms++;
         } else {
           // A label after the samples (no client writes one so): the series is decoded whole.

@@ -89,8 +89,7 @@ export function readSample(r: ProtoReader): PromSample {
   return s;
 }
 
-/** A Histogram, its counts absolute and float. */
-export function readHistogram(r: ProtoReader): PromHistogram {
+function readHistogram(r: ProtoReader): PromHistogram {
   let timestamp = 0;
   let count = 0;
   let zeroCount = 0;
