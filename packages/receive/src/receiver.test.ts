@@ -1,6 +1,8 @@
 // A receiver whose hashring file is missing at start: not ready, writes answered 503, until a valid
 // file appears; then a file that does not parse is counted and the hashring in use stays.
-import { writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { nopLogger } from '@strata/runtime';
 import { Labels } from '@strata/tsdb';
@@ -63,5 +65,34 @@ describe('receive with a hashring file', () => {
     expect(await metric(r, 'thanos_receive_config_last_reload_successful')).toBe(0);
     expect(await ready()).toBe(200);
     expect(await write()).toBe(200);
+  });
+});
+
+describe('receive over HTTPS', () => {
+  it('takes remote writes over TLS with --remote-write.server-tls-*, and requires a client certificate with a client CA', async () => {
+    tmp = await tempDir('strata-receive-tls-');
+    const dir = tmp.path;
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=receive.internal', '-addext', 'subjectAltName=DNS:receive.internal'], { cwd: dir, stdio: 'pipe' });
+    const cert = await readFile(join(dir, 'c.pem'));
+    const key = await readFile(join(dir, 'k.pem'));
+    const base = { httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', remoteWriteAddress: '127.0.0.1:0', blockDurationMs: 7_200_000, retentionMs: 0, externalLabels: Labels.EMPTY, tenantHeader: 'THANOS-TENANT', defaultTenant: 'default-tenant', tenantLabelName: 'tenant_id', logger: nopLogger };
+    const post = (address: string, client: { cert?: Buffer; key?: Buffer } = {}) =>
+      new Promise<number>((resolve, reject) => {
+        const [host, port] = address.split(':') as [string, string];
+        const body = snappyLiterals(writeRequest([{ labels: { __name__: 'up' }, samples: [{ t: Date.now(), v: 1 }] }]));
+        const req = httpsRequest({ host, port: Number(port), method: 'POST', path: '/api/v1/receive', servername: 'receive.internal', ca: cert, ...client }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    receiver = await start({ ...base, tsdbPath: join(dir, 'a'), remoteWriteTls: { cert, key } });
+    expect(await post(receiver.remoteWriteAddress)).toBe(200);
+    await receiver.stop();
+    // With a client CA, a client without a certificate is turned away; one with a certificate it signed is served.
+    receiver = await start({ ...base, tsdbPath: join(dir, 'b'), remoteWriteTls: { cert, key, clientCA: cert } });
+    await expect(post(receiver.remoteWriteAddress)).rejects.toThrow();
+    expect(await post(receiver.remoteWriteAddress, { cert, key })).toBe(200);
   });
 });

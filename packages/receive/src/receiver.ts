@@ -9,6 +9,7 @@
  * only routes; without a hashring it ingests everything itself. Other receivers' forwarded writes come
  * in over the WriteableStore API on `--grpc-address`.
  */
+import type * as https from 'node:https';
 import type { Relabeler } from '@strata/block';
 import type { Bucket } from '@strata/objstore';
 import { collectProcessMetrics, grpcServerMetrics, grpcServing, httpServing, parseAddress, Prober, startHttpServer, type Logger, type ServingConfig } from '@strata/runtime';
@@ -34,6 +35,8 @@ export interface ReceiveConfig extends ServingConfig {
   grpcTls?: ServerTLS;
   /** --remote-write.address */
   remoteWriteAddress: string;
+  /** --remote-write.server-tls-*: HTTPS on the remote-write endpoint (client certificates required with a client CA). */
+  remoteWriteTls?: ServerTLS;
   /** --tsdb.path */
   tsdbPath: string;
   /** --tsdb.block-duration (2h) */
@@ -98,7 +101,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
   const http = await startHttpServer({ address: cfg.httpAddress, registry, prober, logger, ...httpServing(cfg) });
   prober.healthy();
   let tsdbs: MultiTSDB | undefined;
-  const writer = Fastify({ logger: false, forceCloseConnections: 'idle' });
+  const writer = Fastify({ logger: false, forceCloseConnections: 'idle', ...(cfg.remoteWriteTls !== undefined ? { https: httpsOptions(cfg.remoteWriteTls) } : {}) });
   const closeAll = async () => {
     await Promise.all([http.close(), writer.close()]);
     await tsdbs?.close();
@@ -246,3 +249,9 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
 }
 
 const host = (address: string) => parseAddress(address).host;
+
+/** Node's HTTPS server options for `tls`, as Thanos' remote-write server's: a client CA makes client certificates required. */
+function httpsOptions(tls: ServerTLS): https.ServerOptions {
+  const verify = tls.clientCA !== undefined ? { ca: tls.clientCA, requestCert: true, rejectUnauthorized: true } : {};
+  return { cert: tls.cert, key: tls.key, minVersion: tls.minVersion ?? 'TLSv1.3', ...verify };
+}

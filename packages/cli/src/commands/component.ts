@@ -255,28 +255,36 @@ export function flagValues(cmd: Command): Record<string, string> {
   return out;
 }
 
-/** Thanos' TLS flags of a component's gRPC server (its StoreAPI). */
-function withGrpcServerTlsFlags(cmd: Command): Command {
+/**
+ * Thanos' TLS flags of a component's server: `--grpc-server-tls-*` of its gRPC server (the StoreAPI),
+ * `--remote-write.server-tls-*` of a receiver's remote-write endpoint.
+ */
+export function withServerTlsFlags(cmd: Command, prefix: 'grpc-server' | 'remote-write.server' = 'grpc-server', server = 'the gRPC server'): Command {
   return cmd
-    .option('--grpc-server-tls-cert <path>', 'TLS certificate for the gRPC server (TLS is off without it)')
-    .option('--grpc-server-tls-key <path>', 'TLS key for the gRPC server')
-    .option('--grpc-server-tls-client-ca <path>', 'CA for client certificates; when set, clients must present one')
-    .option('--grpc-server-tls-min-version <version>', 'oldest TLS version the gRPC server accepts: 1.0, 1.1, 1.2 or 1.3 (Thanos\' default)', '1.3')
-    .option('--grpc-server-max-connection-age <duration>', 'a client connection is asked to reconnect after this long (its calls let finish), so that clients spread over replicas started since', '60m');
+    .option(`--${prefix}-tls-cert <path>`, `TLS certificate for ${server} (TLS is off without it)`)
+    .option(`--${prefix}-tls-key <path>`, `TLS key for ${server}`)
+    .option(`--${prefix}-tls-client-ca <path>`, 'CA for client certificates; when set, clients must present one')
+    .option(`--${prefix}-tls-min-version <version>`, `oldest TLS version ${server} accepts: 1.0, 1.1, 1.2 or 1.3 (Thanos' default)`, '1.3');
 }
 
-export async function serverTlsFromFlags(o: Record<string, unknown>): Promise<ServerTLS | undefined> {
-  const cert = o.grpcServerTlsCert as string | undefined;
-  const key = o.grpcServerTlsKey as string | undefined;
-  const clientCA = o.grpcServerTlsClientCa as string | undefined;
-  if ((cert === undefined) !== (key === undefined)) throw new Error('--grpc-server-tls-cert and --grpc-server-tls-key must be given together');
-  if (clientCA !== undefined && cert === undefined) throw new Error('--grpc-server-tls-client-ca needs --grpc-server-tls-cert and --grpc-server-tls-key');
+/** Thanos' TLS and connection flags of a component's gRPC server (its StoreAPI). */
+function withGrpcServerTlsFlags(cmd: Command): Command {
+  return withServerTlsFlags(cmd).option('--grpc-server-max-connection-age <duration>', 'a client connection is asked to reconnect after this long (its calls let finish), so that clients spread over replicas started since', '60m');
+}
+
+export async function serverTlsFromFlags(o: Record<string, unknown>, prefix: 'grpc-server' | 'remote-write.server' = 'grpc-server'): Promise<ServerTLS | undefined> {
+  const flag = (name: string) => o[flagKey(`${prefix}-${name}`)] as string | undefined;
+  const cert = flag('tls-cert');
+  const key = flag('tls-key');
+  const clientCA = flag('tls-client-ca');
+  if ((cert === undefined) !== (key === undefined)) throw new Error(`--${prefix}-tls-cert and --${prefix}-tls-key must be given together`);
+  if (clientCA !== undefined && cert === undefined) throw new Error(`--${prefix}-tls-client-ca needs --${prefix}-tls-cert and --${prefix}-tls-key`);
   if (cert === undefined || key === undefined) return undefined;
   return {
     cert: await readFile(cert),
     key: await readFile(key),
     ...(clientCA !== undefined ? { clientCA: await readFile(clientCA) } : {}),
-    minVersion: parseTlsVersion(String(o.grpcServerTlsMinVersion ?? '1.3'), '--grpc-server-tls-min-version'),
+    minVersion: parseTlsVersion(String(flag('tls-min-version') ?? '1.3'), `--${prefix}-tls-min-version`),
   };
 }
 

@@ -17,6 +17,7 @@ import {
   startTracingFor,
   tracingConfigFromFlags,
   withGrpcClientTlsFlags,
+  withServerTlsFlags,
   withServingFlags,
   yamlFlag,
 } from './component.js';
@@ -51,12 +52,14 @@ export function register(program: Command): void {
     .option('--grpc-address <host:port>', 'listen address of the StoreAPI', '0.0.0.0:10901')
     .option('--http-address <host:port>', 'listen address of /metrics and probes', '0.0.0.0:10902');
   withGrpcClientTlsFlags(cmd, 'remote-write.client', 'the other receivers');
+  withServerTlsFlags(cmd, 'remote-write.server', 'the remote-write endpoint');
   withServingFlags(withLocalTsdbFlags(cmd, { what: 'receiver', retention: '15d' }), { grpc: true, requestLogging: true }).action(async (o: Record<string, unknown>) => {
     const inline = o['receive.hashrings'] as string | undefined;
     const file = o['receive.hashringsFile'] as string | undefined;
     if (inline !== undefined && file !== undefined) throw new Error('give only one of --receive.hashrings and --receive.hashrings-file');
     const localEndpoint = o['receive.localEndpoint'] as string | undefined;
     const forwardTls = await clientTlsFromFlags(o, 'remote-write.client');
+    const remoteWriteTls = await serverTlsFromFlags(o, 'remote-write.server');
     const relabelText = await yamlFlag(o, 'receive.relabel-config');
     const limitsInline = o['receive.limitsConfig'] as string | undefined;
     const limitsFile = o['receive.limitsConfigFile'] as string | undefined;
@@ -67,6 +70,7 @@ export function register(program: Command): void {
     const grpcTls = await serverTlsFromFlags(o);
     const receiver = await start({
       remoteWriteAddress: String(o['remoteWrite.address']),
+      ...(remoteWriteTls !== undefined ? { remoteWriteTls } : {}),
       tsdbPath: String(o['tsdb.path']),
       ...(await localTsdbFromFlags(o)),
       externalLabels: Labels.from(parseLabelFlags(o.label as string[])),
