@@ -59,9 +59,10 @@ export class Router {
     this.#peers = new Peers(opts);
   }
 
-  /** A new hashring (its file changed): the writes from now on follow it. */
+  /** A new hashring (its file changed): the writes from now on follow it; peers it left out are let go. */
   setHashring(hashring: Hashring): void {
     this.#hashring = hashring;
+    this.#peers.keepOnly(new Set(hashring.nodes().map((n) => n.address)));
   }
 
   /**
@@ -236,6 +237,16 @@ class Peers {
 
   up(address: string): void {
     this.#backoff.delete(address);
+  }
+
+  /** Closes the clients of the peers not in `addresses`. */
+  keepOnly(addresses: ReadonlySet<string>): void {
+    for (const [address, c] of this.#clients) {
+      if (addresses.has(address)) continue;
+      c.close();
+      this.#clients.delete(address);
+      this.#backoff.delete(address);
+    }
   }
 
   close(): void {
