@@ -17,6 +17,8 @@
  * series on to the receivers that own it (router.ts); the answer is then its quorum's (503 when too few
  * of them took it).
  */
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Relabeler } from '@strata/block';
 import type { Logger } from '@strata/runtime';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -32,6 +34,8 @@ export interface ReceiveHandlerOptions {
   tenantHeader: string;
   /** --receive.default-tenant-id */
   defaultTenant: string;
+  /** --receive.tenant-certificate-field: the tenant from this field of the client's TLS certificate, the header ignored. */
+  tenantCertificateField?: TenantCertificateField;
   /** --receive.replica-header: a write another receiver already replicated (its copy's number, 1-indexed). */
   replicaHeader: string;
   /** --receive.limits-config: request limits and the concurrency gate; `limitHeadSeries`: with its head series limits too (a router). */
@@ -58,8 +62,8 @@ export function receiveHandler(opts: ReceiveHandlerOptions): FastifyPluginAsync 
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxRequestBytes }, (_req, body, done) => done(null, body));
     app.post(RECEIVE_PATH, async (req, reply) => {
       if (!opts.ready()) return reply.code(503).type('text/plain').send('service unavailable: not ready\n');
-      const header = req.headers[opts.tenantHeader.toLowerCase()];
-      const tenant = (Array.isArray(header) ? header[0] : header) || opts.defaultTenant;
+      const tenant = opts.tenantCertificateField !== undefined ? certificateTenant(req.raw.socket, opts.tenantCertificateField) : headerTenant(req.headers[opts.tenantHeader.toLowerCase()], opts.defaultTenant);
+      if (tenant === undefined) return reply.code(400).type('text/plain').send(`could not get tenant from client certificate field ${opts.tenantCertificateField}\n`);
       if (!validTenant(tenant)) return reply.code(400).type('text/plain').send(`tenant name not valid: ${JSON.stringify(tenant)}\n`);
       const replicaRaw = req.headers[opts.replicaHeader.toLowerCase()];
       const replica = replicaRaw === undefined || replicaRaw === '' ? 0 : Number(replicaRaw);
@@ -108,6 +112,21 @@ export function receiveHandler(opts: ReceiveHandlerOptions): FastifyPluginAsync 
       return reply.code(200).send();
     }
   };
+}
+
+export type TenantCertificateField = 'organization' | 'organizationalUnit' | 'commonName';
+
+function headerTenant(header: string | string[] | undefined, defaultTenant: string): string {
+  return (Array.isArray(header) ? header[0] : header) || defaultTenant;
+}
+
+/** The tenant a client's certificate names in `field`, as Thanos' tenancy.getTenantFromCertificate (the first value); undefined without one. */
+function certificateTenant(socket: Socket, field: TenantCertificateField): string | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  const subject = socket.getPeerCertificate().subject as Record<string, string | string[] | undefined> | undefined;
+  const value = subject?.[field === 'organization' ? 'O' : field === 'organizationalUnit' ? 'OU' : 'CN'];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === '' ? undefined : first;
 }
 
 /** As Thanos' tenancy.IsTenantValid: the tenant names a directory under --tsdb.path, so no path tricks. */

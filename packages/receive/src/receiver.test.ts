@@ -1,7 +1,7 @@
 // A receiver whose hashring file is missing at start: not ready, writes answered 503, until a valid
 // file appears; then a file that does not parse is counted and the hashring in use stays.
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { nopLogger } from '@strata/runtime';
@@ -94,5 +94,12 @@ describe('receive over HTTPS', () => {
     receiver = await start({ ...base, tsdbPath: join(dir, 'b'), remoteWriteTls: { cert, key, clientCA: cert } });
     await expect(post(receiver.remoteWriteAddress)).rejects.toThrow();
     expect(await post(receiver.remoteWriteAddress, { cert, key })).toBe(200);
+    await receiver.stop();
+    // With --receive.tenant-certificate-field, the tenant is the certificate's organization.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ck.pem', '-out', 'cc.pem', '-days', '1', '-subj', '/O=team-x/CN=prometheus'], { cwd: dir, stdio: 'pipe' });
+    const client = { cert: await readFile(join(dir, 'cc.pem')), key: await readFile(join(dir, 'ck.pem')) };
+    receiver = await start({ ...base, tsdbPath: join(dir, 'c'), remoteWriteTls: { cert, key, clientCA: client.cert }, tenantCertificateField: 'organization' });
+    expect(await post(receiver.remoteWriteAddress, client)).toBe(200);
+    expect(await readdir(join(dir, 'c'))).toEqual(['team-x']);
   });
 });

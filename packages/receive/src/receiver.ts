@@ -17,7 +17,7 @@ import { type ClientTLS, type Compression, serveStore, type ServerTLS, StoreErro
 import type { Labels } from '@strata/tsdb';
 import Fastify from 'fastify';
 import { type Counter, type Histogram, Registry } from 'prom-client';
-import { receiveHandler, validTenant } from './handler.js';
+import { receiveHandler, type TenantCertificateField, validTenant } from './handler.js';
 import type { HashringAlgorithm } from './hashring.js';
 import type { HashringSource } from './hashringfile.js';
 import { WriteLimiter } from './limits.js';
@@ -51,6 +51,8 @@ export interface ReceiveConfig extends ServingConfig {
   defaultTenant: string;
   /** --receive.tenant-label-name (tenant_id) */
   tenantLabelName: string;
+  /** --receive.tenant-certificate-field (with --remote-write.server-tls-client-ca) */
+  tenantCertificateField?: TenantCertificateField;
   /** --receive.split-tenant-label-name: the label whose value, where a series has it, is the series' tenant. */
   splitTenantLabelName?: string;
   /** --receive.replica-header (THANOS-REPLICA) */
@@ -169,6 +171,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
         tenantHeader: cfg.tenantHeader,
         defaultTenant: cfg.defaultTenant,
         replicaHeader: cfg.replicaHeader ?? 'THANOS-REPLICA',
+        ...(cfg.tenantCertificateField !== undefined ? { tenantCertificateField: cfg.tenantCertificateField } : {}),
         labelsCache,
         ...(cfg.relabel !== undefined && !cfg.relabel.empty ? { relabel: cfg.relabel } : {}),
         // Head series are limited where writes are routed, as Thanos' (the counts are of every receiver).

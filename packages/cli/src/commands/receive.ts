@@ -31,6 +31,7 @@ export function register(program: Command): void {
     .option('--tsdb.path <dir>', 'data directory of the TSDBs, one per tenant', './data')
     .option('--label <name="value">', 'external label of every tenant\'s series and blocks (repeatable), e.g. replica="A"', collect, [])
     .option('--receive.tenant-header <name>', 'HTTP header naming the tenant of a write request', 'THANOS-TENANT')
+    .option('--receive.tenant-certificate-field <field>', "take the tenant from this field of the client's TLS certificate (organization, organizationalUnit or commonName; needs --remote-write.server-tls-client-ca), the header ignored")
     .option('--receive.default-tenant-id <id>', 'the tenant of write requests without the header', 'default-tenant')
     .option('--receive.tenant-label-name <name>', 'label naming the tenant in its series and blocks', 'tenant_id')
     .option('--receive.split-tenant-label-name <name>', "label whose value, where a series has it, is the series' tenant (over the tenant header); taken off the series", '')
@@ -60,6 +61,11 @@ export function register(program: Command): void {
     const localEndpoint = o['receive.localEndpoint'] as string | undefined;
     const forwardTls = await clientTlsFromFlags(o, 'remote-write.client');
     const remoteWriteTls = await serverTlsFromFlags(o, 'remote-write.server');
+    const certField = o['receive.tenantCertificateField'] as string | undefined;
+    if (certField !== undefined) {
+      choiceFlag(certField, '--receive.tenant-certificate-field', ['organization', 'organizationalUnit', 'commonName']);
+      if (remoteWriteTls?.clientCA === undefined) throw new Error('--receive.tenant-certificate-field needs --remote-write.server-tls-client-ca: the tenant is read from the certificate clients present');
+    }
     const relabelText = await yamlFlag(o, 'receive.relabel-config');
     const limitsInline = o['receive.limitsConfig'] as string | undefined;
     const limitsFile = o['receive.limitsConfigFile'] as string | undefined;
@@ -71,6 +77,7 @@ export function register(program: Command): void {
     const receiver = await start({
       remoteWriteAddress: String(o['remoteWrite.address']),
       ...(remoteWriteTls !== undefined ? { remoteWriteTls } : {}),
+      ...(certField !== undefined ? { tenantCertificateField: certField as 'organization' | 'organizationalUnit' | 'commonName' } : {}),
       tsdbPath: String(o['tsdb.path']),
       ...(await localTsdbFromFlags(o)),
       externalLabels: Labels.from(parseLabelFlags(o.label as string[])),
