@@ -37,8 +37,10 @@ describe('MultiTSDB.prune', () => {
     try {
       const now = Date.now();
       const at = (t: number) => [{ labels: Labels.from({ __name__: 'up' }), samples: [{ timestamp: t, value: 1 }] }];
-      await db.append('idle', at(now - 3 * HOUR));
-      await db.append('idle', at(now - 2.5 * HOUR));
+      // Both in one 2 h window (so one block), hours before the retention's start.
+      const window = Math.floor((now - 4 * HOUR) / (2 * HOUR)) * 2 * HOUR;
+      await db.append('idle', at(window + 60_000));
+      await db.append('idle', at(window + 30 * 60_000));
       await db.append('busy', at(now - 1_000));
       await db.prune(now);
       expect((await readdir(join(tmp.path, 'tsdb'))).sort()).toEqual(['busy']);
