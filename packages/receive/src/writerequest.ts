@@ -11,7 +11,7 @@
  * counted (Thanos answers it as a conflict).
  */
 import type { SeriesSamples } from '@strata/localtsdb';
-import { ProtoReader, type PromSample, readSample, readTimeSeries } from '@strata/storeapi';
+import { ProtoReader, type PromSample, readLabel, readSample, readTimeSeries } from '@strata/storeapi';
 import { compareStrings, type Label, Labels } from '@strata/tsdb';
 import snappy from 'snappy';
 
@@ -103,7 +103,8 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
         }
         r.skipBytes();
       }
-      const key = cache !== undefined ? buf.toString('latin1', 0, r.pos) : undefined;
+      const labelsEnd = r.pos;
+      const key = cache !== undefined ? buf.toString('latin1', 0, labelsEnd) : undefined;
       let labels = key !== undefined ? cache?.get(key) : undefined;
       const samples: PromSample[] = [];
       let histograms = 0;
@@ -122,7 +123,7 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
         }
       }
       if (labels === undefined || labelsLater) {
-        labels = seriesLabels(readTimeSeries(new ProtoReader(buf)).labels);
+        labels = seriesLabels(labelsLater ? readTimeSeries(new ProtoReader(buf)).labels : leadingLabels(buf, labelsEnd));
         if (key !== undefined && !labelsLater) cache?.set(key, labels);
       }
       out.samples += samples.length;
@@ -135,6 +136,17 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
     throw new MalformedRequestError(`unmarshal WriteRequest: ${(e as Error).message}`);
   }
   return out;
+}
+
+/** The label fields in `buf[0, end)` (a series' leading ones): its samples, read already, are not read again. */
+function leadingLabels(buf: Buffer, end: number): Label[] {
+  const r = new ProtoReader(buf, 0, end);
+  const labels: Label[] = [];
+  while (!r.done) {
+    r.tag();
+    labels.push(readLabel(r.sub()));
+  }
+  return labels;
 }
 
 /** A series' labels as sent (sorted already: not sorted again), or what is wrong with them. */
