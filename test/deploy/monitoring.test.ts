@@ -12,7 +12,7 @@ import { uploadBlock } from '@strata/block';
 import { writeDemoBlocks } from '@strata/cli';
 import { newBucket, parseBucketConfig } from '@strata/objstore';
 import { parseExpr, walk, type Expr } from '@strata/promql';
-import { distinctPorts, sleep, startProcess, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
+import { distinctPorts, sleep, startProcess, startRefusingServer, tempDir, TSX_CHILD_ENV, waitForHttp, type Managed } from '@strata/testing/process';
 import { promtool, startPrometheusOn, type PrometheusHandle } from '@strata/testing/prometheus';
 import { remoteWriteTo } from '@strata/testing/remotewrite';
 import { startS3rver, type S3Server } from '@strata/testing/s3';
@@ -160,6 +160,7 @@ describe('metrics named by deploy/monitoring', () => {
   let s3: S3Server;
   let prometheus: PrometheusHandle;
   let alertmanager: Server | undefined;
+  let refusing: Awaited<ReturnType<typeof startRefusingServer>> | undefined;
   /** What the ruler sent the fake Alertmanager. */
   const received: { labels: Record<string, string> }[] = [];
   let ruleFile: string;
@@ -208,7 +209,9 @@ describe('metrics named by deploy/monitoring', () => {
     const port = distinctPorts();
     for (const c of COMPONENTS) http[c] = `127.0.0.1:${await port()}`;
     const grpc = { sidecar: `127.0.0.1:${await port()}`, store: `127.0.0.1:${await port()}`, query: `127.0.0.1:${await port()}`, rule: `127.0.0.1:${await port()}` };
-    const unreachable = `127.0.0.1:${await port()}`;
+    // Held by this test, so that no other test's server answers there meanwhile.
+    refusing = await startRefusingServer();
+    const unreachable = refusing.address;
     // The receiver, ready before Prometheus remote-writes to it (a write while it opens its TSDBs is answered
     // 503, which its error-rate alert would count).
     // A hashring of one, so that it shows its hashring's and forwarding's metrics too.
@@ -306,7 +309,8 @@ describe('metrics named by deploy/monitoring', () => {
       const evaluations = /^prometheus_rule_group_iterations_total\{[^}]*\} (\d+)/m.exec(text);
       return Number(evaluations?.[1] ?? 0) >= 2 && /^thanos_alert_sender_alerts_sent_total\{/m.test(text) && /^thanos_alert_sender_errors_total\{/m.test(text);
     };
-    for (let i = 0; i < 300 && !(await evaluated()); i++) await sleep(100);
+    for (let i = 0; i < 600 && !(await evaluated()); i++) await sleep(100);
+    if (!(await evaluated())) throw new Error('the ruler did not evaluate its group twice and send its alert (to both Alertmanagers) within 60 s');
     // What operators' traffic does: queries over recent data and history, and a query that does not parse.
     expect((await api('query', { query: 'up' })).status).toBe(200);
     const history = { start: String(start / 1000), end: String((start + 4 * HOUR) / 1000), step: '300' };
@@ -322,6 +326,7 @@ describe('metrics named by deploy/monitoring', () => {
     for (const p of procs) await p.stop();
     await new Promise((resolve) => (alertmanager === undefined ? resolve(undefined) : alertmanager.close(resolve)));
     await prometheus?.stop();
+    await refusing?.stop();
     await s3?.stop();
     await dir?.cleanup();
   });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -224,9 +224,20 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * A TCP server on 127.0.0.1 that resets every connection: an address where a service is down. Held by the
+ * test, unlike a port merely found free, which another test's server may bind meanwhile.
+ */
+export async function startRefusingServer(): Promise<{ address: string; stop(): Promise<void> }> {
+  return listenOnLoopback(createServer((s) => s.resetAndDestroy()));
+}
+
 /** A TCP server on 127.0.0.1 that takes connections, reads what comes and never answers: a hung cache or service. */
 export async function startSilentServer(): Promise<{ address: string; stop(): Promise<void> }> {
-  const server = createServer((s) => s.resume());
+  return listenOnLoopback(createServer((s) => s.resume()));
+}
+
+async function listenOnLoopback(server: Server): Promise<{ address: string; stop(): Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     address: `127.0.0.1:${(server.address() as { port: number }).port}`,
