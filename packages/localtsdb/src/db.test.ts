@@ -127,14 +127,14 @@ describe('LocalTSDB', () => {
   it('appends series with their own sample times, reporting what it drops and why, and replays them from the WAL', async () => {
     let db = await openDB();
     const a = series('a');
-    expect(db.appendSeries([{ labels: a, samples: [0, 1, 2].map((i) => ({ timestamp: T0 + i * 1000, value: i })) }, { labels: series('b'), samples: [{ timestamp: T0 + 5000, value: STALE_NAN }] }])).toEqual({ appended: 4, outOfOrder: 0, duplicates: 0, outOfBounds: 0 });
+    expect(db.appendSeries([{ labels: a, samples: [0, 1, 2].map((i) => ({ timestamp: T0 + i * 1000, value: i })) }, { labels: series('b'), samples: [{ timestamp: T0 + 5000, value: STALE_NAN }] }])).toEqual({ appended: 4, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 });
     // The same series twice in a call, a resent sample, a conflicting one, an older one, one out of bounds.
     const result = db.appendSeries([
       { labels: a, samples: [{ timestamp: T0 + 2000, value: 2 }, { timestamp: T0 + 3000, value: 3 }] },
       { labels: series('a'), samples: [{ timestamp: T0 + 3000, value: 4 }, { timestamp: T0 + 1500, value: 4 }, { timestamp: T0 + 4000, value: 4 }] },
       { labels: series('c'), samples: [{ timestamp: T0 - BLOCK, value: 1 }] },
     ]);
-    expect(result).toEqual({ appended: 2, outOfOrder: 1, duplicates: 1, outOfBounds: 1 });
+    expect(result).toEqual({ appended: 2, outOfOrder: 1, duplicates: 1, outOfBounds: 1, invalidHistograms: 0 });
     const before = await query(db);
     expect(before.map((s) => [s.labels, s.samples.map((x) => x.t - T0)])).toEqual([
       ['{__name__="a", replica="r1", ruler="a"}', [0, 1000, 2000, 3000, 4000]],

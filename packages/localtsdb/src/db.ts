@@ -1,5 +1,5 @@
 /**
- * A local TSDB, as Prometheus' (tsdb/db.go) for float samples appended in order: the stateful ruler's
+ * A local TSDB, as Prometheus' (tsdb/db.go) for float and native histogram samples appended in order: the stateful ruler's
  * (Thanos' default ruler mode, which keeps a TSDB in --data-dir) and each tenant's of the receiver.
  * Samples are appended to a head that a WAL makes survive restarts, the head is cut into Prometheus
  * blocks in the data directory (where the shipper finds them, as in Prometheus' data directory), blocks
@@ -13,10 +13,26 @@ import { join } from 'node:path';
 import type { Logger } from '@strata/runtime';
 import { finishedBlocks, LocalBlocks } from '@strata/sidecar';
 import type { ComponentType, StoreServer } from '@strata/storeapi';
-import { type BlockMeta, CorruptionError, floatHi, floatLo, type Labels, type ThanosMeta, type ThanosSource } from '@strata/tsdb';
+import {
+  type BlockMeta,
+  CorruptionError,
+  CounterResetHint,
+  FloatHistogram,
+  floatHi,
+  floatLo,
+  histogramToFloat,
+  InvalidHistogramError,
+  isStaleNaN,
+  type Labels,
+  type ThanosMeta,
+  type ThanosSource,
+  type TimedHistogram,
+  validateFloatHistogram,
+  validateHistogram,
+} from '@strata/tsdb';
 import type { Registry } from 'prom-client';
 import { beyondRetention, deleteBlock, nextBlockRange, writeHeadBlock } from './compact.js';
-import { Head, type MemSeries } from './head.js';
+import { Head, type LastValue, type MemSeries } from './head.js';
 import { type DBMetrics, TSDBMetrics } from './metrics.js';
 import { TSDBStore } from './store.js';
 import { WAL, type WALSeries } from './wal.js';
@@ -58,20 +74,25 @@ export interface SeriesSamples {
   /** Sorted by name, no name twice (not checked). */
   readonly labels: Labels;
   readonly samples: readonly TimedSample[];
+  /** Native histogram samples, appended after the float samples (as Prometheus' remote-write handler appends a series'). */
+  readonly histograms?: readonly TimedHistogram[];
 }
 
 /**
  * What became of an append call's samples, as Prometheus' appender errors tell a remote-write receiver:
  * appended; before their series' last sample (ErrOutOfOrderSample); at its time with another value
- * (ErrDuplicateSampleForTimestamp); before where the head takes samples (ErrOutOfBounds). A sample equal
- * to its series' last one (same time, same value bits: a resent one) is none of these: it is dropped
- * without error, as Prometheus drops it.
+ * (ErrDuplicateSampleForTimestamp); before where the head takes samples (ErrOutOfBounds); a native
+ * histogram that is not well formed (Prometheus' Validate). A sample equal to its series' last one (same
+ * time, same value bits: a resent one) is none of these: it is dropped without error, as Prometheus drops it.
  */
 export interface AppendResult {
   appended: number;
   outOfOrder: number;
   duplicates: number;
   outOfBounds: number;
+  invalidHistograms: number;
+  /** What was wrong with the first invalid histogram. */
+  invalidHistogram?: string;
 }
 
 export class LocalTSDB {
@@ -119,12 +140,15 @@ export class LocalTSDB {
     let wal: WAL;
     try {
       wal = await WAL.open(dir, {
-        samples(labels, times, values) {
+        samples(labels, times, values, histograms) {
           for (let i = 0; i < labels.length; i++) {
             const t = times[i] as number;
             if (!head.inBounds(t, false)) continue;
             const { series } = head.getOrCreate(labels[i] as Labels);
-            if (t > series.lastTime) head.append(series, t, values[i] as number);
+            if (!(t > series.lastTime)) continue;
+            const h = histograms?.[i];
+            if (h !== undefined) head.appendHistogram(series, h);
+            else head.append(series, t, values[i] as number);
           }
         },
         tornTail(file, offset, reason) {
@@ -154,23 +178,43 @@ export class LocalTSDB {
    * Appends series' samples (stale markers kept bit for bit), as a Prometheus appender and its commit.
    * A sample at or before its series' last one (out of order, or a duplicate) is dropped, as is one
    * before where the head takes samples (out of bounds: in a block already, or over half a block
-   * duration before the head's latest sample when the call starts); each is counted in the result and
-   * in prometheus_tsdb_out_of_order_samples_total / _out_of_bound_samples_total. A series appears once
-   * or more; a new one is created with its first accepted sample. The accepted samples are written to
-   * the WAL in one write before this returns: a crash after it loses none of them.
+   * duration before the head's latest sample when the call starts), and a native histogram that is not
+   * well formed; each is counted in the result and the first three in prometheus_tsdb_out_of_order_samples_total /
+   * _out_of_bound_samples_total. A float stale marker for a series whose last sample is a histogram
+   * is stored as a histogram stale marker, as Prometheus' appender stores it. A series appears once or
+   * more; a new one is created with its first accepted sample. The accepted samples are written to the
+   * WAL in one write before this returns: a crash after it loses none of them.
    */
   appendSeries(series: readonly SeriesSamples[]): AppendResult {
     if (this.#closed) throw new Error('TSDB is closed');
     const head = this.#head;
     const minTime = head.appendableMinTime(true);
     const call = ++this.#appendCall;
-    const result: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0 };
+    const result: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 };
     const created: WALSeries[] = [];
     const accepted = this.#accepted;
+    // The accepted histograms by their index among the accepted samples (none in most calls).
+    let histograms: (TimedHistogram | undefined)[] | undefined;
     let n = 0;
     for (const s of series) {
       let ms: MemSeries | undefined;
-      for (const { timestamp: t, value: v } of s.samples) {
+      const floats = s.samples.length;
+      const total = floats + (s.histograms?.length ?? 0);
+      for (let i = 0; i < total; i++) {
+        let t: number;
+        let v = 0;
+        let h: TimedHistogram | undefined;
+        if (i < floats) ({ timestamp: t, value: v } = s.samples[i] as TimedSample);
+        else {
+          h = (s.histograms as readonly TimedHistogram[])[i - floats] as TimedHistogram;
+          t = h.timestamp;
+          const problem = invalidHistogram(h);
+          if (problem !== undefined) {
+            result.invalidHistograms++;
+            result.invalidHistogram ??= problem;
+            continue;
+          }
+        }
         if (t < minTime) {
           result.outOfBounds++;
           continue;
@@ -185,18 +229,20 @@ export class LocalTSDB {
           ms.pendingTime = ms.lastTime;
           ms.pendingValue = ms.lastValue;
         }
+        if (h === undefined && typeof ms.pendingValue !== 'number' && isStaleNaN(v)) h = staleHistogram(t, v, ms.pendingValue);
         if (t <= ms.pendingTime) {
           if (t < ms.pendingTime) result.outOfOrder++;
-          else if (!sameFloat(v, ms.pendingValue)) result.duplicates++;
+          else if (!sameValue(h !== undefined ? valueOf(h) : v, ms.pendingValue)) result.duplicates++;
           continue;
         }
         ms.pendingTime = t;
-        ms.pendingValue = v;
+        ms.pendingValue = h !== undefined ? valueOf(h) : v;
         if (n === this.#times.length) this.#grow();
         accepted[n] = ms;
         this.#refs[n] = ms.ref;
         this.#times[n] = t;
         this.#values[n] = v;
+        if (h !== undefined) (histograms ??= [])[n] = h;
         n++;
       }
     }
@@ -206,8 +252,12 @@ export class LocalTSDB {
     if (result.outOfOrder + result.duplicates > 0) m.outOfOrderSamples.inc(result.outOfOrder + result.duplicates);
     if (n === 0 && created.length === 0) return result;
     try {
-      this.#wal.log(created, n, this.#refs, this.#times, this.#values);
-      for (let i = 0; i < n; i++) head.append(accepted[i] as MemSeries, this.#times[i] as number, this.#values[i] as number);
+      this.#wal.log(created, n, this.#refs, this.#times, this.#values, histograms);
+      for (let i = 0; i < n; i++) {
+        const h = histograms?.[i];
+        if (h !== undefined) head.appendHistogram(accepted[i] as MemSeries, h);
+        else head.append(accepted[i] as MemSeries, this.#times[i] as number, this.#values[i] as number);
+      }
     } finally {
       accepted.length = 0;
     }
@@ -297,9 +347,39 @@ export class LocalTSDB {
   }
 }
 
-/** Whether two values have the same bits, as Prometheus tells a resent sample (NaNs by their payload: the stale marker is one). */
-function sameFloat(a: number, b: number): boolean {
-  return a === b || (Number.isNaN(a) && Number.isNaN(b) && floatHi(a) === floatHi(b) && floatLo(a) === floatLo(b));
+/** Whether two samples are the same, as Prometheus tells a resent sample: floats by their bits (NaNs by their payload: the stale marker is one), histograms by Equals. */
+function sameValue(a: LastValue, b: LastValue): boolean {
+  if (typeof a === 'number' || typeof b === 'number') {
+    return typeof a === 'number' && typeof b === 'number' && (a === b || (Number.isNaN(a) && Number.isNaN(b) && floatHi(a) === floatHi(b) && floatLo(a) === floatLo(b)));
+  }
+  if (a instanceof FloatHistogram !== b instanceof FloatHistogram) return false;
+  return asFloat(a).equals(asFloat(b));
+}
+
+function asFloat(h: Exclude<LastValue, number>): FloatHistogram {
+  return h instanceof FloatHistogram ? h : histogramToFloat(h);
+}
+
+function valueOf(h: TimedHistogram): Exclude<LastValue, number> {
+  return 'histogram' in h ? h.histogram : h.floatHistogram;
+}
+
+/** What is wrong with a histogram, if anything. */
+function invalidHistogram(h: TimedHistogram): string | undefined {
+  try {
+    if ('histogram' in h) validateHistogram(h.histogram);
+    else validateFloatHistogram(h.floatHistogram);
+    return undefined;
+  } catch (e) {
+    if (e instanceof InvalidHistogramError) return e.message;
+    throw e;
+  }
+}
+
+/** A stale marker (`v`) as a histogram of the kind of the series' last sample (Prometheus' appender turns a float one into it). */
+function staleHistogram(t: number, v: number, last: Exclude<LastValue, number>): TimedHistogram {
+  const fields = { counterResetHint: CounterResetHint.Unknown, schema: 0, zeroThreshold: 0, zeroCount: 0, count: 0, sum: v, positiveSpans: [], negativeSpans: [], positiveBuckets: [], negativeBuckets: [], customValues: [] };
+  return last instanceof FloatHistogram ? { timestamp: t, floatHistogram: new FloatHistogram(fields) } : { timestamp: t, histogram: fields };
 }
 
 function listBlocks(dir: string, logger: Logger): Promise<BlockMeta[]> {

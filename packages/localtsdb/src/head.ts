@@ -1,36 +1,64 @@
 /**
- * The in-memory head of the local TSDB, as Prometheus' head (tsdb/head.go, head_append.go) for float
- * samples appended in order: per series, its finished XOR chunks and the one being appended, cut as
- * Prometheus cuts them (120 samples, chunk-range boundaries: ChunkSchedule). The chunk range is the
- * block duration, so no chunk crosses a block's boundaries and blocks are cut from whole chunks.
+ * The in-memory head of the local TSDB, as Prometheus' head (tsdb/head.go, head_append.go) for samples
+ * appended in order: per series, its finished chunks and the one being appended, cut as Prometheus cuts
+ * them (floats: 120 samples, chunk-range boundaries, ChunkSchedule; native histograms as its head cuts
+ * them, HistogramHeadCutter; a sample of another kind than the last starts a chunk of its kind). The
+ * chunk range is the block duration, so no chunk crosses a block's boundaries and blocks are cut from
+ * whole chunks.
  */
-import { type ChunkMeta, ChunkSchedule, type Labels, type Matcher, matchLabels, type XORAppender, XORChunk } from '@strata/tsdb';
+import {
+  type Chunk,
+  type ChunkMeta,
+  chunkFromBytes,
+  ChunkSchedule,
+  type FloatHistogram,
+  FloatHistogramChunk,
+  type Histogram,
+  HistogramChunk,
+  HistogramHeadCutter,
+  type Labels,
+  type Matcher,
+  matchLabels,
+  type TimedHistogram,
+  type XORAppender,
+  XORChunk,
+} from '@strata/tsdb';
+
+/** A series' last sample, to tell a resent sample from a conflicting one at the same time: a float value, or a histogram. */
+export type LastValue = number | Histogram | FloatHistogram;
 
 export class MemSeries {
   readonly ref: number;
   readonly labels: Labels;
   /** Finished chunks, oldest first. */
   readonly chunks: ChunkMeta[] = [];
+  readonly #chunkRange: number;
   readonly #schedule: ChunkSchedule;
+  /** The XOR chunk being filled, when the last sample was a float. */
   #open: XORChunk | undefined;
   #app: XORAppender | undefined;
+  /** The histogram chunk being filled, when the last sample was a histogram (of integer or float counts). */
+  #hists: HistogramHeadCutter<Histogram> | undefined;
+  #floatHists: HistogramHeadCutter<FloatHistogram> | undefined;
   /** Time of the last sample appended (-Infinity before any). */
   lastTime = -Infinity;
-  /** Value of the last sample appended, to tell a resent sample from a conflicting one at the same time. */
-  lastValue = 0;
+  /** The last sample appended. */
+  lastValue: LastValue = 0;
   /** Scratch of LocalTSDB.append: the time and value its call has accepted up to now, in call `appendCall`. */
   pendingTime = -Infinity;
-  pendingValue = 0;
+  pendingValue: LastValue = 0;
   appendCall = 0;
 
   constructor(ref: number, labels: Labels, chunkRange: number) {
     this.ref = ref;
     this.labels = labels;
+    this.#chunkRange = chunkRange;
     this.#schedule = new ChunkSchedule(chunkRange);
   }
 
-  /** Appends a sample after the last one. */
+  /** Appends a float sample after the last one. */
   append(t: number, v: number): void {
+    if (this.#hists !== undefined || this.#floatHists !== undefined) this.#endHistograms();
     if (this.#schedule.due(t)) {
       if (this.#open !== undefined) this.chunks.push(this.#schedule.meta(this.#open));
       this.#open = new XORChunk();
@@ -43,20 +71,38 @@ export class MemSeries {
     this.lastValue = v;
   }
 
+  /** Appends a histogram of integer counts after the last sample. */
+  appendHistogram(t: number, h: Histogram): void {
+    this.#endFloats();
+    if (this.#floatHists !== undefined) this.#endHistograms();
+    this.#hists ??= new HistogramHeadCutter<Histogram>(() => new HistogramChunk(), this.#chunkRange);
+    this.#push(this.#hists.append(t, h));
+    this.lastTime = t;
+    this.lastValue = h;
+  }
+
+  /** Appends a histogram of float counts after the last sample. */
+  appendFloatHistogram(t: number, h: FloatHistogram): void {
+    this.#endFloats();
+    if (this.#hists !== undefined) this.#endHistograms();
+    this.#floatHists ??= new HistogramHeadCutter<FloatHistogram>(() => new FloatHistogramChunk(), this.#chunkRange);
+    this.#push(this.#floatHists.append(t, h));
+    this.lastTime = t;
+    this.lastValue = h;
+  }
+
   /** The chunks overlapping [mint, maxt], oldest first; the open one as a copy of its bytes now (appends go on). */
   chunksIn(mint: number, maxt: number): ChunkMeta[] {
     const out: ChunkMeta[] = [];
     for (const c of this.chunks) if (c.maxTime >= mint && c.minTime <= maxt) out.push(c);
-    if (this.#open !== undefined) {
-      const c = this.#schedule.meta(this.#open);
-      if (c.maxTime >= mint && c.minTime <= maxt) out.push({ ...c, chunk: XORChunk.fromBytes(this.#open.bytes.slice()) });
-    }
+    const c = this.#openChunk();
+    if (c !== undefined && c.maxTime >= mint && c.minTime <= maxt) out.push({ ...c, chunk: copyOf(c.chunk) });
     return out;
   }
 
   /** Time of the oldest sample held (Infinity when none). */
   get minTime(): number {
-    return this.chunks[0]?.minTime ?? (this.#open !== undefined ? this.#schedule.meta(this.#open).minTime : Infinity);
+    return this.chunks[0]?.minTime ?? this.#openChunk()?.minTime ?? Infinity;
   }
 
   /** Drops the chunks that end before `mint`; whether any sample is left. */
@@ -64,13 +110,46 @@ export class MemSeries {
     let drop = 0;
     while (drop < this.chunks.length && (this.chunks[drop] as ChunkMeta).maxTime < mint) drop++;
     this.chunks.splice(0, drop);
-    if (this.#open !== undefined && this.#schedule.meta(this.#open).maxTime < mint) {
+    const open = this.#openChunk();
+    if (open !== undefined && open.maxTime < mint) {
       this.#open = undefined;
       this.#app = undefined;
       this.#schedule.stop();
+      this.#hists = this.#floatHists = undefined;
+      return this.chunks.length > 0;
     }
-    return this.chunks.length > 0 || this.#open !== undefined;
+    return this.chunks.length > 0 || open !== undefined;
   }
+
+  /** The chunk being filled, of whichever kind. */
+  #openChunk(): ChunkMeta | undefined {
+    if (this.#open !== undefined) return this.#schedule.meta(this.#open);
+    return (this.#hists ?? this.#floatHists)?.current();
+  }
+
+  #push(done: ChunkMeta | undefined): void {
+    if (done !== undefined) this.chunks.push(done);
+  }
+
+  /** Finishes the XOR chunk being filled: a histogram comes. */
+  #endFloats(): void {
+    if (this.#open === undefined) return;
+    this.chunks.push(this.#schedule.meta(this.#open));
+    this.#open = undefined;
+    this.#app = undefined;
+    this.#schedule.stop();
+  }
+
+  /** Finishes the histogram chunk being filled: a sample of another kind comes. */
+  #endHistograms(): void {
+    this.#push((this.#hists ?? this.#floatHists)?.flush());
+    this.#hists = this.#floatHists = undefined;
+  }
+}
+
+/** A chunk as it is now, which later appends to the original do not change. */
+function copyOf(chunk: Chunk): Chunk {
+  return chunkFromBytes(chunk.encoding, chunk.bytes.slice());
 }
 
 export class Head {
@@ -137,9 +216,20 @@ export class Head {
     return live ? Math.max(this.minValidTime, this.#maxTime - this.chunkRange / 2) : this.minValidTime;
   }
 
-  /** Appends a sample in bounds and after the series' last one. */
+  /** Appends a float sample in bounds and after the series' last one. */
   append(s: MemSeries, t: number, v: number): void {
     s.append(t, v);
+    this.#appended(t);
+  }
+
+  /** Appends a native histogram sample in bounds and after the series' last one. */
+  appendHistogram(s: MemSeries, h: TimedHistogram): void {
+    if ('histogram' in h) s.appendHistogram(h.timestamp, h.histogram);
+    else s.appendFloatHistogram(h.timestamp, h.floatHistogram);
+    this.#appended(h.timestamp);
+  }
+
+  #appended(t: number): void {
     if (t < this.#minTime) this.#minTime = t;
     if (t > this.#maxTime) this.#maxTime = t;
   }

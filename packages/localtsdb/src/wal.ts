@@ -11,11 +11,22 @@
  *   record  := BE32 len(payload) | BE32 CRC32C(payload) | payload
  *   payload := 0x01 series  uvarint n | (uvarint ref | uvarint k | (uvarintStr name | uvarintStr value) × k) × n
  *            | 0x02 samples varint base | uvarint n | (uvarint ref | varint (t - base) | BE32 hi | BE32 lo) × n
+ *            | 0x03 mixed   varint base | uvarint n | (uvarint ref | varint (t - base) | byte kind | value) × n
+ *   value    := BE32 hi | BE32 lo                      (kind 0: a float)
+ *            | histogram                               (kind 1: integer counts; 2: float counts)
+ *   histogram := byte counter-reset hint | varint schema | f64 zero threshold | count | zero count | f64 sum
+ *                | spans positive | spans negative | buckets positive | buckets negative
+ *                | uvarint n | f64 custom bound × n
+ *   count, zero count := uvarint (kind 1) | f64 (kind 2)
+ *   spans    := uvarint n | (varint offset | uvarint length) × n
+ *   buckets  := uvarint n | (varint delta (kind 1) | f64 count (kind 2)) × n
+ *   f64      := BE32 hi | BE32 lo
  *
  * A samples record holds one append call's accepted samples, each with its own time t (ms), written as
  * its difference to the record's base time (its first sample's): a ruler's evaluation, all at one time,
  * costs a byte per sample for it, a remote-write request's a few. A value is its float64 bits (hi:lo), so
- * NaN payloads such as the stale marker survive. Refs name series within a segment: each segment starts
+ * NaN payloads such as the stale marker survive. A call that accepted native histograms writes a mixed
+ * record instead, its samples in the order they were accepted, each with its kind. Refs name series within a segment: each segment starts
  * with a series record of every series in the head when it was started, and a series created later is
  * recorded before its first sample, so a segment is replayed alone and any earlier one can be deleted.
  *
@@ -30,13 +41,17 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CorruptionError, crc32c, Decbuf, Encbuf, floatFromBits, floatHi, floatLo, type Label, Labels } from '@strata/tsdb';
+import { CorruptionError, crc32c, Decbuf, Encbuf, FloatHistogram, floatFromBits, floatHi, floatLo, type Histogram, type Label, Labels, type Span, type TimedHistogram } from '@strata/tsdb';
 
 export const WAL_DIR = 'wal';
 const SEGMENT_RE = /^(\d{8})\.rwal$/;
 const HEADER_BYTES = 8;
 const SERIES_RECORD = 1;
 const SAMPLES_RECORD = 2;
+const MIXED_RECORD = 3;
+const KIND_FLOAT = 0;
+const KIND_HISTOGRAM = 1;
+const KIND_FLOAT_HISTOGRAM = 2;
 /** A record longer than this is taken for a corrupt length (a samples record of a million samples is ~20 MB). */
 const MAX_RECORD_BYTES = 256 * 1024 ** 2;
 
@@ -46,8 +61,11 @@ export interface WALSeries {
 }
 
 export interface ReplayHandler {
-  /** A samples record: sample i of series `labels[i]` (its ref resolved by the segment's series records) at `times[i]`. */
-  samples(labels: readonly Labels[], times: Float64Array, values: Float64Array): void;
+  /**
+   * A samples record: sample i of series `labels[i]` (its ref resolved by the segment's series records) at
+   * `times[i]`: `histograms[i]` where there is one, else `values[i]`.
+   */
+  samples(labels: readonly Labels[], times: Float64Array, values: Float64Array, histograms?: readonly (TimedHistogram | undefined)[]): void;
   /** A torn or corrupt tail of the last segment was cut off. */
   tornTail(file: string, offset: number, reason: string): void;
 }
@@ -106,10 +124,11 @@ export class WAL {
   }
 
   /**
-   * Writes the series an append call created, then its first `n` samples (`values[i]` at `times[i]` of
-   * series `refs[i]`; typed, as a plain array would quiet the stale marker's NaN), in one write.
+   * Writes the series an append call created, then its first `n` samples (of series `refs[i]` at
+   * `times[i]`: `histograms[i]` where given, else `values[i]`; typed, as a plain array would quiet the
+   * stale marker's NaN), in one write.
    */
-  log(created: readonly WALSeries[], n: number, refs: ArrayLike<number>, times: Float64Array, values: Float64Array): void {
+  log(created: readonly WALSeries[], n: number, refs: ArrayLike<number>, times: Float64Array, values: Float64Array, histograms?: readonly (TimedHistogram | undefined)[]): void {
     const fd = this.#fd;
     if (fd === undefined) throw new Error('WAL: no segment started');
     const e = this.#enc;
@@ -118,17 +137,16 @@ export class WAL {
     let maxTime = -Infinity;
     if (n > 0) {
       const base = times[0] as number;
-      record(e, SAMPLES_RECORD, () => {
+      record(e, histograms !== undefined ? MIXED_RECORD : SAMPLES_RECORD, () => {
         e.putVarint(base);
         e.putUvarint(n);
         for (let i = 0; i < n; i++) {
           const t = times[i] as number;
-          const v = values[i] as number;
           if (t > maxTime) maxTime = t;
           e.putUvarint(refs[i] as number);
           e.putVarint(t - base);
-          e.putBE32(floatHi(v));
-          e.putBE32(floatLo(v));
+          if (histograms === undefined) putFloat(e, values[i] as number);
+          else putSample(e, values[i] as number, histograms[i]);
         }
       });
     }
@@ -237,12 +255,13 @@ function decodeRecord(d: Decbuf, refs: Map<number, Labels>, handler: ReplayHandl
     }
     return undefined;
   }
-  if (type !== SAMPLES_RECORD) d.fail(`unknown record type ${type}`, 0);
+  if (type !== SAMPLES_RECORD && type !== MIXED_RECORD) d.fail(`unknown record type ${type}`, 0);
   const base = d.varint();
   const n = d.uvarint();
   const labels: Labels[] = new Array(n);
   const times = new Float64Array(n);
   const values = new Float64Array(n);
+  const histograms: (TimedHistogram | undefined)[] | undefined = type === MIXED_RECORD ? new Array(n) : undefined;
   let maxTime: number | undefined;
   for (let i = 0; i < n; i++) {
     const ref = d.uvarint();
@@ -252,8 +271,90 @@ function decodeRecord(d: Decbuf, refs: Map<number, Labels>, handler: ReplayHandl
     const t = base + d.varint();
     times[i] = t;
     if (maxTime === undefined || t > maxTime) maxTime = t;
-    values[i] = floatFromBits(d.be32(), d.be32());
+    const kind = histograms !== undefined ? d.byte() : KIND_FLOAT;
+    if (kind === KIND_FLOAT) values[i] = getFloat(d);
+    else if (kind === KIND_HISTOGRAM) (histograms as (TimedHistogram | undefined)[])[i] = { timestamp: t, histogram: getHistogram(d) };
+    else if (kind === KIND_FLOAT_HISTOGRAM) (histograms as (TimedHistogram | undefined)[])[i] = { timestamp: t, floatHistogram: getFloatHistogram(d) };
+    else d.fail(`unknown sample kind ${kind}`);
   }
-  handler.samples(labels, times, values);
+  handler.samples(labels, times, values, histograms);
   return maxTime;
+}
+
+function putFloat(e: Encbuf, v: number): void {
+  e.putBE32(floatHi(v));
+  e.putBE32(floatLo(v));
+}
+
+function getFloat(d: Decbuf): number {
+  return floatFromBits(d.be32(), d.be32());
+}
+
+/** A mixed record's sample: its kind, then its value. */
+function putSample(e: Encbuf, v: number, h: TimedHistogram | undefined): void {
+  if (h === undefined) {
+    e.putByte(KIND_FLOAT);
+    putFloat(e, v);
+    return;
+  }
+  const integer = 'histogram' in h;
+  const x = integer ? h.histogram : h.floatHistogram;
+  e.putByte(integer ? KIND_HISTOGRAM : KIND_FLOAT_HISTOGRAM);
+  e.putByte(x.counterResetHint);
+  e.putVarint(x.schema);
+  putFloat(e, x.zeroThreshold);
+  const putCount = integer ? (c: number) => e.putUvarint(c) : (c: number) => putFloat(e, c);
+  putCount(x.count);
+  putCount(x.zeroCount);
+  putFloat(e, x.sum);
+  for (const spans of [x.positiveSpans, x.negativeSpans]) {
+    e.putUvarint(spans.length);
+    for (const s of spans) {
+      e.putVarint(s.offset);
+      e.putUvarint(s.length);
+    }
+  }
+  for (const buckets of [x.positiveBuckets, x.negativeBuckets]) {
+    e.putUvarint(buckets.length);
+    for (const b of buckets) {
+      if (integer) e.putVarint(b);
+      else putFloat(e, b);
+    }
+  }
+  e.putUvarint(x.customValues.length);
+  for (const c of x.customValues) putFloat(e, c);
+}
+
+/** The fields of a histogram of either kind, its counts read by `count` and its buckets by `bucket`. */
+function getHistogramFields(d: Decbuf, count: () => number, bucket: () => number): Histogram {
+  const counterResetHint = d.byte() as Histogram['counterResetHint'];
+  const schema = d.varint();
+  const zeroThreshold = getFloat(d);
+  const c = count();
+  const zeroCount = count();
+  const sum = getFloat(d);
+  const spans = (): Span[] => Array.from({ length: listLength(d) }, () => ({ offset: d.varint(), length: d.uvarint() }));
+  const positiveSpans = spans();
+  const negativeSpans = spans();
+  const buckets = (): number[] => Array.from({ length: listLength(d) }, bucket);
+  const positiveBuckets = buckets();
+  const negativeBuckets = buckets();
+  const customValues = Array.from({ length: listLength(d) }, () => getFloat(d));
+  return { counterResetHint, schema, zeroThreshold, zeroCount, count: c, sum, positiveSpans, negativeSpans, positiveBuckets, negativeBuckets, customValues };
+}
+
+/** A list's length, each of its entries at least a byte: a longer one is corrupt (and no huge array is made for it). */
+function listLength(d: Decbuf): number {
+  const at = d.pos;
+  const n = d.uvarint();
+  if (n > d.remaining) d.fail(`list of ${n} entries in ${d.remaining} bytes`, at);
+  return n;
+}
+
+function getHistogram(d: Decbuf): Histogram {
+  return getHistogramFields(d, () => d.uvarint(), () => d.varint());
+}
+
+function getFloatHistogram(d: Decbuf): FloatHistogram {
+  return new FloatHistogram(getHistogramFields(d, () => getFloat(d), () => getFloat(d)));
 }

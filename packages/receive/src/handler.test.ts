@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@strata/runtime';
 import { fromStoreSeries, MatcherType, seriesRequest, type CallContext } from '@strata/storeapi';
-import { Labels, ValueType } from '@strata/tsdb';
+import { CounterResetHint, Encoding, FloatHistogram, Labels, ValueType } from '@strata/tsdb';
 import { tempDir } from '@strata/testing/process';
 import { snappyLiterals, writeRequest, type WrittenSeries } from '@strata/testing/remotewrite';
 import { receiveHandler } from './handler.js';
@@ -53,6 +53,23 @@ afterEach(async () => {
 const post = (body: Uint8Array, headers: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url: '/api/v1/receive', payload: Buffer.from(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', ...headers } });
 const write = (series: readonly WrittenSeries[], headers: Record<string, string> = {}) => post(snappyLiterals(writeRequest(series)), headers);
+
+/** __name__ → the chunks the StoreAPI serves: their encoding and [t, value or histogram count]. */
+async function storedHistograms(): Promise<Record<string, { encoding: Encoding; samples: number[][] }[]>> {
+  const out: Record<string, { encoding: Encoding; samples: number[][] }[]> = {};
+  for await (const f of tsdbs.store.series(seriesRequest({ minTime: 0, maxTime: Number.MAX_SAFE_INTEGER, matchers: [{ type: MatcherType.RE, name: '__name__', value: '.+' }] }), ctx)) {
+    if (!('series' in f)) continue;
+    out[Labels.fromSorted([...f.series.labels]).get('__name__')] = fromStoreSeries(f.series).chunks.map((c) => {
+      const samples: number[][] = [];
+      const it = c.chunk.iterator();
+      for (let vt = it.next(); vt !== ValueType.None; vt = it.next()) {
+        samples.push([it.atT(), vt === ValueType.Float ? it.atFloat() : vt === ValueType.Histogram ? it.atHistogram!().count : it.atFloatHistogram!().count]);
+      }
+      return { encoding: c.chunk.encoding, samples };
+    });
+  }
+  return out;
+}
 
 /** label string → [t, v] of everything the StoreAPI serves. */
 async function stored(): Promise<Record<string, number[][]>> {
@@ -121,13 +138,21 @@ describe('receive handler', () => {
     expect((await write([{ labels: { __name__: 'a' }, samples: [{ t: T0, v: 1 }] }])).statusCode).toBe(503);
   });
 
-  it('refuses native histograms with 400, storing the float samples of the request', async () => {
+  it('stores native histograms as sent (integer and float counts), refusing a malformed one with 409 and storing the rest', async () => {
+    const h = { schema: 0, zeroThreshold: 0, zeroCount: 0, count: 1, sum: 1, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1], negativeSpans: [], negativeBuckets: [], counterResetHint: CounterResetHint.Unknown, customValues: [] };
     const res = await write([
-      { labels: { __name__: 'h' }, histograms: [{ t: T0, h: { schema: 0, zeroThreshold: 0, zeroCount: 0, count: 1, sum: 1, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1], negativeSpans: [], negativeBuckets: [], counterResetHint: 0, customValues: [] } as never }] },
+      { labels: { __name__: 'h' }, histograms: [{ t: T0, h }, { t: T0 + 1000, h: { ...h, count: 3, sum: 4, positiveBuckets: [3] } }] },
+      { labels: { __name__: 'fh' }, float: true, histograms: [{ t: T0, h: new FloatHistogram({ ...h, count: 1.5, positiveBuckets: [1.5] }) }] },
+      { labels: { __name__: 'bad' }, histograms: [{ t: T0, h: { ...h, count: 2 } }] },
       { labels: { __name__: 'f' }, samples: [{ t: T0, v: 1 }] },
     ]);
-    expect([res.statusCode, res.body]).toEqual([400, expect.stringMatching(/native histograms are not supported: dropped 1 histogram samples, stored the float samples/)]);
-    expect(Object.keys(await stored())).toEqual(['{__name__="f", replica="r1", tenant_id="default-tenant"}']);
+    expect([res.statusCode, res.body]).toEqual([409, expect.stringContaining('add 1 native histograms: invalid histogram: 1 observations found in buckets, but the Count field is 2')]);
+    const byName = await storedHistograms();
+    expect(byName).toEqual({
+      f: [{ encoding: Encoding.XOR, samples: [[T0, 1]] }],
+      fh: [{ encoding: Encoding.FloatHistogram, samples: [[T0, 1.5]] }],
+      h: [{ encoding: Encoding.Histogram, samples: [[T0, 1], [T0 + 1000, 3]] }],
+    });
   });
 
   it('refuses a request over its tenant’s limits with 413, storing none of it', async () => {

@@ -3,12 +3,10 @@
  * handler.go) on a single node:
  *
  *   200  every sample stored (or the request held none)
- *   400  the body is not a snappy-compressed WriteRequest, or the tenant is not a valid one; also when
- *        it holds native histogram samples, which Strata does not store yet: its float samples are
- *        stored all the same, and the answer names how many histogram samples were dropped (a 4xx,
- *        as 409, is not retried by Prometheus, so the floats are not sent twice)
- *   409  samples out of order, at a series' last time with another value, or out of bounds, or series
- *        with invalid labels: the rest of the request is stored (Thanos' errConflict)
+ *   400  the body is not a snappy-compressed WriteRequest, or the tenant is not a valid one
+ *   409  samples out of order, at a series' last time with another value, or out of bounds, native
+ *        histograms that are not well formed, or series with invalid labels: the rest of the request
+ *        is stored (Thanos' errConflict)
  *   413  the body is over the size limit
  *   500  the TSDB failed
  *   503  not ready yet (the WALs are being replayed)
@@ -27,7 +25,7 @@ import { relabelSeries } from './relabel.js';
 import { HTTP_STATUS, type WriteError } from './writeerror.js';
 import type { LimitRefusal, WriteLimiter } from './limits.js';
 import { decodeWriteRequest, MalformedRequestError, type SeriesLabelsCache, uncompressWriteRequest, type WriteRequest } from './writerequest.js';
-import { ConflictError, writeRequest, type Write } from './writer.js';
+import { writeRequest, type Write } from './writer.js';
 
 export interface ReceiveHandlerOptions {
   /** --receive.tenant-header */
@@ -96,18 +94,13 @@ export function receiveHandler(opts: ReceiveHandlerOptions): FastifyPluginAsync 
       }
     });
 
-    /** The answer to a write that reached the TSDB or the hashring: its histograms refused, or its error, or 200. */
+    /** The answer to a write that reached the TSDB or the hashring: its error, or 200. */
     function answer(reply: FastifyReply, tenant: string, wreq: WriteRequest, failed: WriteError | undefined): FastifyReply {
-      const code = wreq.histograms > 0 ? 400 : failed !== undefined ? HTTP_STATUS[failed.failure] : 200;
+      const code = failed !== undefined ? HTTP_STATUS[failed.failure] : 200;
       if (failed !== undefined && code >= 500) opts.logger.error('internal server error', { tenant, err: failed });
       let samples = 0;
-      for (const s of wreq.series) samples += s.samples.length;
+      for (const s of wreq.series) samples += s.samples.length + (s.histograms?.length ?? 0);
       opts.metrics.observe(tenant, code, wreq.series.length, samples);
-      if (wreq.histograms > 0) {
-        const stored = failed === undefined || failed instanceof ConflictError ? 'stored the float samples' : 'the float samples not stored';
-        const more = failed !== undefined ? `; ${failed.message}` : '';
-        return reply.code(400).type('text/plain').send(`native histograms are not supported: dropped ${wreq.histograms} histogram samples, ${stored}${more}\n`);
-      }
       if (failed !== undefined) return reply.code(code).type('text/plain').send(`${failed.message}\n`);
       return reply.code(200).send();
     }

@@ -5,9 +5,8 @@
  * encoded again, so that the receivers it is forwarded to store it as relabelled.
  */
 import type { Relabeler } from '@strata/block';
-import { encodeTimeSeries } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
-import type { ReceivedSeries } from './writerequest.js';
+import { type ReceivedSeries, withOtherLabels } from './writerequest.js';
 
 export function relabelSeries(series: readonly ReceivedSeries[], relabeler: Relabeler): ReceivedSeries[] {
   const out: ReceivedSeries[] = [];
@@ -16,7 +15,7 @@ export function relabelSeries(series: readonly ReceivedSeries[], relabeler: Rela
     if (record === undefined) continue;
     const labels = Labels.from(record);
     if (labels.equals(s.labels)) out.push(s);
-    else out.push({ labels, samples: s.samples, raw: encodeTimeSeries({ labels: labels.toArray(), samples: [...s.samples], histograms: [] }) });
+    else out.push(withOtherLabels(s, labels));
   }
   return out;
 }

@@ -4,9 +4,8 @@
  * Each tenant's series are written as a write of their own, at once; the request fails with the most
  * retryable of their errors (unavailable, then not ready, then conflict), as Thanos' writeErrors.
  */
-import { encodeTimeSeries } from '@strata/storeapi';
 import { WriteError, type WriteFailure } from './writeerror.js';
-import type { ReceivedSeries } from './writerequest.js';
+import { type ReceivedSeries, withOtherLabels } from './writerequest.js';
 import type { Write } from './writer.js';
 
 const PRIORITY: readonly WriteFailure[] = ['unavailable', 'not-ready', 'conflict'];
@@ -22,8 +21,7 @@ export function splitTenantWrite(write: Write, label: string, validTenant: (t: s
       if (named !== '') {
         if (!validTenant(named)) throw new WriteError('invalid', `tenant name not valid: ${JSON.stringify(named)} (label ${label})`);
         t = named;
-        const labels = s.labels.without([label]);
-        own = { labels, samples: s.samples, raw: encodeTimeSeries({ labels: labels.toArray(), samples: [...s.samples], histograms: [] }) };
+        own = withOtherLabels(s, s.labels.without([label]));
       }
       let group = byTenant.get(t);
       if (group === undefined) byTenant.set(t, (group = []));

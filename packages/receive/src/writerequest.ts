@@ -6,13 +6,14 @@
  *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; repeated Exemplar exemplars = 3;
  *                  repeated Histogram histograms = 4 }
  *
- * Metadata and exemplars are skipped. A series' labels must be sorted by name, each name once, no name or
+ * Native histograms are kept as they were sent, with integer or float counts. Metadata and exemplars
+ * are skipped. A series' labels must be sorted by name, each name once, no name or
  * value empty, as Thanos' labelpb.ValidateLabels wants them; a series that breaks this is left out and
  * counted (Thanos answers it as a conflict).
  */
 import type { SeriesSamples } from '@strata/localtsdb';
-import { ProtoReader, type PromSample, readLabel, readSample, readTimeSeries } from '@strata/storeapi';
-import { compareStrings, type Label, Labels } from '@strata/tsdb';
+import { ProtoReader, type PromSample, readLabel, readSample, readTimedHistogram, readTimeSeries, withLabels } from '@strata/storeapi';
+import { compareStrings, type Label, Labels, type TimedHistogram } from '@strata/tsdb';
 import snappy from 'snappy';
 
 /** A valid series of a write, with the bytes of its TimeSeries message as sent: forwarded as they are to the receivers of a hashring that own it. */
@@ -21,17 +22,20 @@ export interface ReceivedSeries extends SeriesSamples {
 }
 
 export interface WriteRequest {
-  /** The valid series with float samples. */
+  /** The valid series with samples (floats or native histograms). */
   readonly series: ReceivedSeries[];
-  /** Every series and float sample the request held, valid or not (what request limits count). */
+  /** Every series and sample (float or native histogram) the request held, valid or not (what request limits count). */
   readonly timeseries: number;
   readonly samples: number;
-  /** Native histogram samples, which Strata's TSDB does not store. */
-  readonly histograms: number;
   /** Series left out for their labels, by Thanos' errors: out of order, a name twice, an empty name or value. */
   readonly labelsOutOfOrder: number;
   readonly labelsDuplicate: number;
   readonly labelsEmpty: number;
+}
+
+/** `s` under other labels (relabelled, or its tenant label taken off): encoded again with them, so that the receivers it is forwarded to store it so. */
+export function withOtherLabels(s: ReceivedSeries, labels: Labels): ReceivedSeries {
+  return { ...s, labels, raw: withLabels(s.raw, labels.toArray()) };
 }
 
 /** The body is not a snappy-compressed WriteRequest: the client's error (400). */
@@ -89,7 +93,7 @@ export class SeriesLabelsCache {
 
 /** Each TimeSeries message of a write (a remote write's, or a WriteRequest another receiver forwarded), checked and decoded. */
 export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: SeriesLabelsCache): WriteRequest {
-  const out = { series: [] as ReceivedSeries[], timeseries: timeseries.length, samples: 0, histograms: 0, labelsOutOfOrder: 0, labelsDuplicate: 0, labelsEmpty: 0 };
+  const out = { series: [] as ReceivedSeries[], timeseries: timeseries.length, samples: 0, labelsOutOfOrder: 0, labelsDuplicate: 0, labelsEmpty: 0 };
   try {
     for (const raw of timeseries) {
       const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -107,16 +111,13 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
       const key = cache !== undefined ? buf.toString('latin1', 0, labelsEnd) : undefined;
       let labels = key !== undefined ? cache?.get(key) : undefined;
       const samples: PromSample[] = [];
-      let histograms = 0;
+      let histograms: TimedHistogram[] | undefined;
       let labelsLater = false;
       while (!r.done) {
         const tag = r.tag();
         if (tag === 18) samples.push(readSample(r.sub()));
-        else if (tag === 34) {
-          // Counted, not stored (floats only): not decoded.
-          r.skip(tag & 7);
-          histograms++;
-        } else {
+        else if (tag === 34) (histograms ??= []).push(readTimedHistogram(r.sub()));
+        else {
           // A label after the samples (no client writes one so): the series is decoded whole.
           if (tag === 10) labelsLater = true;
           r.skip(tag & 7);
@@ -126,11 +127,10 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
         labels = seriesLabels(labelsLater ? readTimeSeries(new ProtoReader(buf)).labels : leadingLabels(buf, labelsEnd));
         if (key !== undefined && !labelsLater) cache?.set(key, labels);
       }
-      out.samples += samples.length;
-      out.histograms += histograms;
-      if (samples.length === 0) continue;
+      out.samples += samples.length + (histograms?.length ?? 0);
+      if (samples.length === 0 && histograms === undefined) continue;
       if (typeof labels === 'string') out[labels]++;
-      else out.series.push({ labels, samples, raw });
+      else out.series.push(histograms !== undefined ? { labels, samples, histograms, raw } : { labels, samples, raw });
     }
   } catch (e) {
     throw new MalformedRequestError(`unmarshal WriteRequest: ${(e as Error).message}`);

@@ -5,9 +5,10 @@
  * Histograms are written with float counts (count_float, zero_count_float, positive/negative_counts),
  * as Prometheus' FromFloatHistogram writes a PromQL result's. The count and zero count are oneof members
  * and so are written even when zero: a reader that finds neither takes the histogram for an integer one.
- * Both forms are read; integer buckets come as deltas, summed here into absolute counts.
+ * Both forms are read: as they were sent (readTimedHistogram, what a receiver stores), or as float
+ * histograms (a PromQL result's).
  */
-import { CounterResetHint, FloatHistogram, type Label, type Span } from '@strata/tsdb';
+import { CounterResetHint, FloatHistogram, histogramToFloat, type Label, type Span, type TimedHistogram } from '@strata/tsdb';
 import { readLabel, writeLabels } from './codec.js';
 import { ProtoReader } from './wire/reader.js';
 import { ProtoWriter } from './wire/writer.js';
@@ -40,6 +41,21 @@ export function encodeTimeSeries(ts: PromTimeSeries): Buffer {
   const w = new ProtoWriter();
   writeTimeSeriesFields(w, ts);
   return w.finish();
+}
+
+/** A TimeSeries message's bytes with other labels: its other fields (samples, histograms, exemplars) kept byte for byte. */
+export function withLabels(raw: Uint8Array, labels: readonly Label[]): Buffer {
+  const w = new ProtoWriter();
+  writeLabels(w, 1, labels);
+  const parts: Uint8Array[] = [w.finish()];
+  const r = new ProtoReader(raw);
+  while (!r.done) {
+    const at = r.pos;
+    const tag = r.tag();
+    r.skip(tag & 7);
+    if (tag !== 10) parts.push(raw.subarray(at, r.pos));
+  }
+  return Buffer.concat(parts);
 }
 
 function writeTimeSeriesFields(w: ProtoWriter, ts: PromTimeSeries): void {
@@ -89,8 +105,10 @@ export function readSample(r: ProtoReader): PromSample {
   return s;
 }
 
-function readHistogram(r: ProtoReader): PromHistogram {
+/** A prompb.Histogram as sent: integer counts (count_int; delta-encoded buckets) or float counts (count_float), as Prometheus' IsFloatHistogram tells them. */
+export function readTimedHistogram(r: ProtoReader): TimedHistogram {
   let timestamp = 0;
+  let isFloat = false;
   let count = 0;
   let zeroCount = 0;
   let sum = 0;
@@ -110,9 +128,11 @@ function readHistogram(r: ProtoReader): PromHistogram {
     switch (t >>> 3) {
       case 1:
         count = Number(r.uint64());
+        isFloat = false;
         break;
       case 2:
         count = r.double();
+        isFloat = true;
         break;
       case 3:
         sum = r.double();
@@ -160,21 +180,17 @@ function readHistogram(r: ProtoReader): PromHistogram {
         r.skip(wire);
     }
   }
-  const h = new FloatHistogram({
-    // prompb's ResetHint (UNKNOWN, YES, NO, GAUGE) numbers Prometheus' CounterResetHint alike.
-    counterResetHint: hint <= CounterResetHint.Gauge ? (hint as CounterResetHint) : CounterResetHint.Unknown,
-    schema,
-    zeroThreshold,
-    zeroCount,
-    count,
-    sum,
-    negativeSpans,
-    positiveSpans,
-    negativeBuckets: negativeCounts.length > 0 ? negativeCounts : absolute(negativeDeltas),
-    positiveBuckets: positiveCounts.length > 0 ? positiveCounts : absolute(positiveDeltas),
-    customValues,
-  });
-  return { timestamp, h };
+  // prompb's ResetHint (UNKNOWN, YES, NO, GAUGE) numbers Prometheus' CounterResetHint alike.
+  const counterResetHint = hint <= CounterResetHint.Gauge ? (hint as CounterResetHint) : CounterResetHint.Unknown;
+  const common = { counterResetHint, schema, zeroThreshold, zeroCount, count, sum, negativeSpans, positiveSpans, customValues };
+  if (isFloat) return { timestamp, floatHistogram: new FloatHistogram({ ...common, negativeBuckets: negativeCounts, positiveBuckets: positiveCounts }) };
+  return { timestamp, histogram: { ...common, negativeBuckets: negativeDeltas, positiveBuckets: positiveDeltas } };
+}
+
+/** A prompb.Histogram with float counts, whichever it was sent with (a PromQL result's). */
+function readHistogram(r: ProtoReader): PromHistogram {
+  const s = readTimedHistogram(r);
+  return { timestamp: s.timestamp, h: 'floatHistogram' in s ? s.floatHistogram : histogramToFloat(s.histogram) };
 }
 
 function readSpan(r: ProtoReader): Span {
@@ -186,10 +202,4 @@ function readSpan(r: ProtoReader): Span {
     else r.skip(t & 7);
   }
   return s;
-}
-
-/** Integer buckets' counts from their deltas. */
-function absolute(deltas: readonly number[]): number[] {
-  let c = 0;
-  return deltas.map((d) => (c += d));
 }

@@ -45,6 +45,7 @@ export * from './histogram/format.js';
 export * from './histogram/notation.js';
 export * from './histogram/zero.js';
 export * from './histogram/convert.js';
+export * from './histogram/validate.js';
 export * from './chunkenc/varbit.js';
 export * from './chunkenc/histogram-meta.js';
 export * from './chunkenc/histogram-appendable.js';

@@ -85,10 +85,15 @@ export class HistogramHeadCutter<H extends HintedSample> {
     return check?.okToAppend === true && !check.counterReset;
   }
 
+  /** The chunk being filled, if any; appends go on filling it (or a recoded copy of it). */
+  current(): ChunkMeta | undefined {
+    return this.#app === undefined ? undefined : this.#schedule.meta(this.#app.chunk);
+  }
+
   /** The chunk being filled, if any; the cutter starts over afterwards. */
   flush(): ChunkMeta | undefined {
-    if (this.#app === undefined) return undefined;
-    const c = this.#schedule.meta(this.#app.chunk);
+    const c = this.current();
+    if (c === undefined) return undefined;
     this.#app = undefined;
     this.#schedule.stop();
     return c;

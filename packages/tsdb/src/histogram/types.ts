@@ -12,6 +12,7 @@
  * (customValues[i−1], customValues[i]], the last one up to +Inf; it has no zero bucket and no negative
  * buckets.
  */
+import type { FloatHistogram } from './float.js';
 
 export interface Span {
   /** Gap in bucket indexes since the previous span's end (the first span: its first index). */
@@ -55,3 +56,10 @@ export interface Histogram {
   /** Upper bounds of the custom buckets (schema −53 only), ascending, without +Inf. */
   customValues: number[];
 }
+
+/**
+ * A native histogram sample at its time (ms since the epoch), with integer counts (as scraped) or float
+ * counts (as a recording rule or an aggregating client writes it): kept apart, as they are stored in
+ * chunks of their own encoding.
+ */
+export type TimedHistogram = { readonly timestamp: number; readonly histogram: Histogram } | { readonly timestamp: number; readonly floatHistogram: FloatHistogram };
