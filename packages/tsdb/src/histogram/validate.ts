@@ -71,8 +71,10 @@ function checkBuckets(side: string, buckets: readonly number[], deltas: boolean)
 
 function checkCustomBounds(bounds: readonly number[], spans: readonly Span[], buckets: number): void {
   let prev = -Infinity;
-  for (const b of bounds) {
-    if (!(b > prev)) invalid(`custom buckets: previous bound is ${prev} and current is ${b}: custom buckets must be in strictly increasing order`);
+  for (const [i, b] of bounds.entries()) {
+    if (Number.isNaN(b)) invalid('custom buckets: histogram custom bounds must not be NaN');
+    // A first bound of -Inf is allowed.
+    if (i > 0 && b <= prev) invalid(`custom buckets: previous bound is ${goFixed(prev)} and current is ${goFixed(b)}: histogram custom bounds must be in strictly increasing order`);
     prev = b;
   }
   if (prev === Infinity) invalid('custom buckets: last +Inf bound must not be explicitly defined: histogram custom bounds must be finite');
@@ -85,6 +87,11 @@ function checkCustomBounds(bounds: readonly number[], spans: readonly Span[], bu
   }
   if (needed !== buckets) invalid(`custom buckets: spans need ${needed} buckets, have ${buckets} buckets: histogram spans specify different number of buckets than provided`);
   if (bounds.length + 1 < covered) invalid(`custom buckets: only ${bounds.length} custom bounds defined which is insufficient to cover total span length of ${covered}: histogram custom bounds are too few`);
+}
+
+/** A number as Go's %f prints it. */
+function goFixed(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(6) : x > 0 ? '+Inf' : '-Inf';
 }
 
 function invalid(message: string): never {
