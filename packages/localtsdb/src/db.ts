@@ -35,7 +35,7 @@ import { beyondRetention, deleteBlock, nextBlockRange, writeHeadBlock } from './
 import { Head, type LastValue, type MemSeries } from './head.js';
 import { type DBMetrics, TSDBMetrics } from './metrics.js';
 import { TSDBStore } from './store.js';
-import { WAL, type WALSeries } from './wal.js';
+import { WAL } from './wal.js';
 
 export interface LocalTSDBOptions {
   /** --data-dir, --tsdb.path/<tenant> */
@@ -191,7 +191,7 @@ export class LocalTSDB {
     const minTime = head.appendableMinTime(true);
     const call = ++this.#appendCall;
     const result: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 };
-    const created: WALSeries[] = [];
+    const created: MemSeries[] = [];
     const accepted = this.#accepted;
     // The accepted histograms by their index among the accepted samples (none in most calls).
     let histograms: (TimedHistogram | undefined)[] | undefined;
@@ -252,7 +252,13 @@ export class LocalTSDB {
     if (result.outOfOrder + result.duplicates > 0) m.outOfOrderSamples.inc(result.outOfOrder + result.duplicates);
     if (n === 0 && created.length === 0) return result;
     try {
-      this.#wal.log(created, n, this.#refs, this.#times, this.#values, histograms);
+      try {
+        this.#wal.log(created, n, this.#refs, this.#times, this.#values, histograms);
+      } catch (e) {
+        // Nothing of the call is logged: nor is anything kept, not even its new series (which later samples would name).
+        for (const s of created) head.forget(s);
+        throw e;
+      }
       for (let i = 0; i < n; i++) {
         const h = histograms?.[i];
         if (h !== undefined) head.appendHistogram(accepted[i] as MemSeries, h);

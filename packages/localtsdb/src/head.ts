@@ -202,6 +202,11 @@ export class Head {
     return series;
   }
 
+  /** Removes a series created by an append call that failed. */
+  forget(s: MemSeries): void {
+    this.#byKey.delete(s.labels.key());
+  }
+
   /**
    * Whether the head takes samples at `t`: not before what blocks hold (minValidTime), and for live
    * appends (`live`) not over half a chunk range before the head's latest sample either, as Prometheus'

@@ -31,20 +31,21 @@
  * recorded before its first sample, so a segment is replayed alone and any earlier one can be deleted.
  *
  * Each `log` call is one write(2) of its records: once it returns, a crash of the process loses none of
- * it. Segments are fsync'ed when they are finished and on close (a power loss may lose what the
+ * it; when it throws (a full disk), none of it is in the segment. Segments are fsync'ed when they are finished and on close (a power loss may lose what the
  * current segment got since it started, as with Prometheus' WAL pages).
  *
  * A torn or corrupt record in the last segment is what a crash mid-write leaves: replay stops there
  * and the segment is truncated to the records before it (its remaining records are lost). In an
  * earlier segment, it is damage: opening fails, naming the file and offset.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError, crc32c, Decbuf, Encbuf, FloatHistogram, floatFromBits, floatHi, floatLo, type Histogram, type Label, Labels, type Span, type TimedHistogram } from '@strata/tsdb';
 
 export const WAL_DIR = 'wal';
 const SEGMENT_RE = /^(\d{8})\.rwal$/;
+const EMPTY = new Float64Array(0);
 const HEADER_BYTES = 8;
 const SERIES_RECORD = 1;
 const SAMPLES_RECORD = 2;
@@ -74,6 +75,8 @@ interface Segment {
   readonly seq: number;
   /** Latest sample time in the segment (-Infinity without samples): whether truncate may delete it. */
   maxTime: number;
+  /** Bytes written (the current segment's; where its next record goes). */
+  size: number;
 }
 
 const segmentName = (seq: number) => `${String(seq).padStart(8, '0')}.rwal`;
@@ -84,6 +87,8 @@ export class WAL {
   readonly #done: Segment[];
   #current: Segment | undefined;
   #fd: number | undefined;
+  /** Series the current segment must name before its first sample: the head's when it started, until a write records them. */
+  #unrecorded: readonly WALSeries[] = [];
   readonly #enc = new Encbuf(1 << 16);
 
   private constructor(dir: string, done: Segment[]) {
@@ -101,7 +106,7 @@ export class WAL {
       .map(Number)
       .sort((a, b) => a - b);
     const done: Segment[] = [];
-    for (const [i, seq] of seqs.entries()) done.push({ seq, maxTime: await replaySegment(join(dir, segmentName(seq)), i === seqs.length - 1, handler) });
+    for (const [i, seq] of seqs.entries()) done.push({ seq, maxTime: await replaySegment(join(dir, segmentName(seq)), i === seqs.length - 1, handler), size: 0 });
     return new WAL(dir, done);
   }
 
@@ -110,17 +115,17 @@ export class WAL {
     return [...this.#done, ...(this.#current !== undefined ? [this.#current] : [])].map((s) => join(this.dir, segmentName(s.seq)));
   }
 
-  /** Finishes the current segment (fsync'ed) and starts the next with a series record of `series` (the head's). */
+  /**
+   * Finishes the current segment (fsync'ed) and starts the next with a series record of `series` (the
+   * head's). If that write fails, the record goes with the segment's next write.
+   */
   startSegment(series: readonly WALSeries[]): void {
     this.#finish();
     const seq = (this.#done[this.#done.length - 1]?.seq ?? 0) + 1;
     this.#fd = openSync(join(this.dir, segmentName(seq)), 'wx');
-    this.#current = { seq, maxTime: -Infinity };
-    if (series.length > 0) {
-      this.#enc.reset();
-      putSeries(this.#enc, series);
-      writeSync(this.#fd, this.#enc.get());
-    }
+    this.#current = { seq, maxTime: -Infinity, size: 0 };
+    this.#unrecorded = series;
+    if (series.length > 0) this.log([], 0, [], EMPTY, EMPTY);
   }
 
   /**
@@ -133,6 +138,7 @@ export class WAL {
     if (fd === undefined) throw new Error('WAL: no segment started');
     const e = this.#enc;
     e.reset();
+    if (this.#unrecorded.length > 0) putSeries(e, this.#unrecorded);
     if (created.length > 0) putSeries(e, created);
     let maxTime = -Infinity;
     if (n > 0) {
@@ -150,8 +156,9 @@ export class WAL {
         }
       });
     }
-    writeSync(fd, e.get());
     const cur = this.#current as Segment;
+    write(fd, e.get(), cur);
+    this.#unrecorded = [];
     if (maxTime > cur.maxTime) cur.maxTime = maxTime;
   }
 
@@ -180,6 +187,25 @@ export class WAL {
     this.#done.push(this.#current as Segment);
     this.#current = undefined;
   }
+}
+
+/**
+ * Writes `bytes` at the end of the segment, or throws having written none of them: what part got written
+ * (a full disk) is cut off, so that no torn record is left before the next one.
+ */
+function write(fd: number, bytes: Uint8Array, segment: Segment): void {
+  try {
+    const n = writeSync(fd, bytes, 0, bytes.length, segment.size);
+    if (n !== bytes.length) throw new Error(`WAL: wrote ${n} of ${bytes.length} bytes`);
+  } catch (err) {
+    try {
+      ftruncateSync(fd, segment.size);
+    } catch {
+      // The next write goes at the same place, over what this one left.
+    }
+    throw err;
+  }
+  segment.size += bytes.length;
 }
 
 /** Appends a record of `type` whose body `body` writes, with its length and CRC. */

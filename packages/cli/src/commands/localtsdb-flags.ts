@@ -14,6 +14,8 @@ export function withLocalTsdbFlags(cmd: Command, opts: { what: string; retention
     .option('--tsdb.retention <duration>', 'how long blocks are kept on local disk (0: for ever)', opts.retention)
     .option('--tsdb.no-lockfile', "Thanos' flag, accepted: the TSDB takes no lock file", false)
     .option('--tsdb.wal-compression', "Thanos' flag, accepted: the write-ahead log is not compressed", false)
+    .option('--tsdb.enable-native-histograms', "Thanos' flag (deprecated there), accepted: native histograms are always stored", true)
+    .option('--no-tsdb.enable-native-histograms', 'accepted too: native histograms are stored all the same')
     .option('--shipper.allow-out-of-order-uploads', 'a block that fails to upload does not hold back newer ones (it is retried on the next sync)', false)
     .option('--hash-func <func>', 'SHA256: record each uploaded file\'s SHA256 in meta.json ("": none, as Thanos)', '')
     .option('--shipper.upload-concurrency <n>', 'files of one block uploaded at once (0: one at a time, as Thanos)', '0');

@@ -67,6 +67,13 @@ describe('validateHistogram', () => {
       negativeBuckets: [1, 1, -1, 0],
     });
 
+  it('refuses counts a JavaScript number does not hold exactly: beyond 2^53, or not whole', () => {
+    expect(refusal(() => validateHistogram(hist({ count: 2 ** 60, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [2 ** 60] })))).toBe(
+      `integer histogram counts must be whole numbers of at most 2^53 in magnitude, got ${2 ** 60}`,
+    );
+    expect(refusal(() => validateHistogram(hist({ count: 1, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [0.5, 0] })))).toMatch(/got 0.5$/);
+  });
+
   it('accepts a well-formed histogram with positive, negative and zero buckets', () => {
     expect(() => validateHistogram(valid())).not.toThrow();
   });

@@ -4,6 +4,7 @@
  * negative bucket count, custom bounds that ascend, and for integer histograms a count that matches the
  * buckets (at least their sum when NaN was observed: NaN observations are counted but in no bucket).
  * Float histograms' counts are not checked against their buckets: rounding would refuse valid ones.
+ * Integer counts must be whole numbers a JavaScript number holds exactly (up to 2^53).
  * Messages are Prometheus'.
  */
 import type { FloatHistogram } from './float.js';
@@ -14,6 +15,10 @@ export class InvalidHistogramError extends Error {}
 
 /** Throws InvalidHistogramError unless `h` (integer counts, delta-encoded buckets) is well formed. */
 export function validateHistogram(h: Histogram): void {
+  // Go's uint64 and int64 in Prometheus; as JavaScript numbers, exact up to 2^53 only.
+  for (const c of [h.count, h.zeroCount, ...h.positiveBuckets, ...h.negativeBuckets]) {
+    if (!Number.isSafeInteger(c)) invalid(`integer histogram counts must be whole numbers of at most 2^53 in magnitude, got ${c}`);
+  }
   const counted = validateLayout(h, true);
   if (Number.isNaN(h.sum) ? counted > h.count : counted !== h.count) {
     const what = Number.isNaN(h.sum) ? "histogram's observation count should be at least the number of observations found in the buckets" : "histogram's observation count should equal the number of observations found in the buckets (in absence of NaN)";
