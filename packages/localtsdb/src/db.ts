@@ -57,10 +57,11 @@ export interface LocalTSDBOptions {
   logger: Logger;
 }
 
-/** A sample of one rule evaluation. */
+/** A sample of one rule evaluation: a float, or a native histogram (`value` unused). */
 export interface RuleDBSample {
   readonly labels: Labels;
   readonly value: number;
+  readonly histogram?: FloatHistogram;
 }
 
 /** A sample at its own time (ms), as prompb.Sample (so a decoded remote-write request is appended as it is). */
@@ -171,7 +172,9 @@ export class LocalTSDB {
 
   /** Appends one rule evaluation's samples, all at `timeMs` (the ruler's append; see `appendSeries`). */
   append(samples: readonly RuleDBSample[], timeMs: number): AppendResult {
-    return this.appendSeries(samples.map((s) => ({ labels: s.labels, samples: [{ timestamp: timeMs, value: s.value }] })));
+    return this.appendSeries(
+      samples.map((s) => (s.histogram !== undefined ? { labels: s.labels, samples: [], histograms: [{ timestamp: timeMs, floatHistogram: s.histogram }] } : { labels: s.labels, samples: [{ timestamp: timeMs, value: s.value }] })),
+    );
   }
 
   /**

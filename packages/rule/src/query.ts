@@ -7,12 +7,14 @@
  */
 import { STRATA_VERSION } from '@strata/runtime';
 import { formatTimestamp } from '@strata/promql';
-import { Labels } from '@strata/tsdb';
+import { type FloatHistogram, Labels } from '@strata/tsdb';
 import type { QueryTargets } from './querytargets.js';
 
 export interface InstantSample {
   readonly labels: Labels;
+  /** 0 for a native histogram, as a Prometheus sample's F. */
   readonly value: number;
+  readonly histogram?: FloatHistogram;
 }
 
 export interface QueryOptions {
@@ -46,6 +48,9 @@ interface ApiAnswer {
 /** An error the querier answered with: not retried on another querier (the query itself is wrong). */
 export class QueryError extends Error {}
 
+/** A result the HTTP API's JSON cannot carry exactly (a native histogram): for a Query API client, if there is one. */
+export class HttpResultError extends Error {}
+
 /** A series' last sample within a range: what `ALERTS_FOR_STATE` held when the ruler last wrote it. */
 export interface LastSample {
   readonly labels: Labels;
@@ -59,6 +64,30 @@ export type LastSamplesFunc = (selector: string, rangeMs: number, timeMs: number
 export interface QueryClient {
   readonly query: QueryFunc;
   readonly lastSamples: LastSamplesFunc;
+}
+
+/**
+ * Each query asked of `clients` in turn until one answers, as Thanos' ruler asks its HTTP queriers, then
+ * its Query API ones; a query one of them refused as wrong is not asked again.
+ */
+export function firstAnswering(clients: readonly QueryClient[]): QueryClient {
+  const inTurn = async <T>(ask: (c: QueryClient) => Promise<T>): Promise<T> => {
+    let last: unknown = new Error('no --query or --grpc-query-endpoint was given');
+    for (const c of clients) {
+      try {
+        return await ask(c);
+      } catch (err) {
+        if (err instanceof QueryError) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  };
+  if (clients.length === 1) return clients[0] as QueryClient;
+  return {
+    query: (expr, timeMs, opts) => inTurn((c) => c.query(expr, timeMs, opts)),
+    lastSamples: (selector, rangeMs, timeMs, opts) => inTurn((c) => c.lastSamples(selector, rangeMs, timeMs, opts)),
+  };
 }
 
 export function httpQueryClient(cfg: HttpQueryConfig): QueryClient {
@@ -127,7 +156,7 @@ function samplesOf(answer: ApiAnswer, timeMs: number): InstantSample[] {
   if (data.resultType !== 'vector') throw new QueryError(`rule result is not a vector or scalar (got ${data.resultType})`);
   const out: InstantSample[] = [];
   for (const s of data.result as { metric: Record<string, string>; value?: [number, string]; histogram?: unknown }[]) {
-    if (s.value === undefined) throw new QueryError(`query at ${formatTimestamp(timeMs)} gave a native histogram for ${JSON.stringify(s.metric)}: Strata's ruler records and alerts on float samples only`);
+    if (s.value === undefined) throw new HttpResultError(`query at ${formatTimestamp(timeMs)} gave a native histogram for ${JSON.stringify(s.metric)}, which the HTTP API's JSON does not carry exactly: evaluate rules over native histograms through --grpc-query-endpoint`);
     out.push({ labels: Labels.from(s.metric), value: parseValue(s.value[1]) });
   }
   return out;
@@ -140,7 +169,7 @@ function parseValue(s: string): number {
   return Number(s);
 }
 
-function shuffled<T>(xs: T[]): T[] {
+export function shuffled<T>(xs: T[]): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     [xs[i], xs[j]] = [xs[j] as T, xs[i] as T];

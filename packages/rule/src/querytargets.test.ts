@@ -58,7 +58,9 @@ describe('QueryTargets', () => {
     expect(await every.baseUrls()).toEqual(['http://10.0.0.2:10902']);
   });
 
-  it('refuses to start without any querier', () => {
-    expect(() => new QueryTargets({ addresses: [], logger: nopLogger })).toThrow('no --query parameter was given');
+  it('tells when no querier is given, and gives gRPC addresses as they are', async () => {
+    expect(new QueryTargets({ addresses: [], logger: nopLogger }).none).toBe(true);
+    const grpc = new QueryTargets({ addresses: ['querier:10901'], logger: nopLogger });
+    expect([grpc.none, await grpc.addresses()]).toEqual([false, ['querier:10901']]);
   });
 });

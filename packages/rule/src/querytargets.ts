@@ -1,8 +1,8 @@
 /**
- * The queriers a ruler asks (Thanos' `--query`, `--query.sd-files`): static addresses, what `dns+` and
- * `dnssrv+` addresses resolve to (looked up again every `--query.sd-dns-interval`), and the targets of
- * file SD files (read again every `--query.sd-interval`). A lookup or a read that fails keeps what it
- * gave last, and is logged.
+ * The queriers a ruler asks (Thanos' `--query`, `--query.sd-files`; `--grpc-query-endpoint`): static
+ * addresses, what `dns+` and `dnssrv+` addresses resolve to (looked up again every
+ * `--query.sd-dns-interval`), and the targets of file SD files (read again every `--query.sd-interval`).
+ * A lookup or a read that fails keeps what it gave last, and is logged.
  */
 import { readSdFile } from '@strata/querier';
 import { isDnsEndpoint, resolveDnsEndpoint, systemResolver, type DnsResolver, type Logger } from '@strata/runtime';
@@ -19,7 +19,7 @@ export interface QueryTargetsOptions {
 }
 
 interface Cached {
-  urls: string[];
+  addresses: string[];
   at: number;
 }
 
@@ -28,32 +28,41 @@ export class QueryTargets {
   readonly #resolved = new Map<string, Cached>();
 
   constructor(opts: QueryTargetsOptions) {
-    if (opts.addresses.length === 0 && (opts.sdFiles ?? []).length === 0) throw new Error('no --query parameter was given');
     this.#opts = opts;
+  }
+
+  /** Whether no querier is given at all. */
+  get none(): boolean {
+    return this.#opts.addresses.length === 0 && (this.#opts.sdFiles ?? []).length === 0;
   }
 
   /** The queriers' base URLs now (`http://host:port`, or the URL given, without a trailing slash). */
   async baseUrls(): Promise<string[]> {
+    return [...new Set((await this.addresses()).map(httpUrl))];
+  }
+
+  /** The queriers' addresses now, as given (`host:port` or a URL) or looked up (`host:port`). */
+  async addresses(): Promise<string[]> {
     const out: string[] = [];
     for (const a of this.#opts.addresses) {
-      if (isDnsEndpoint(a)) out.push(...(await this.#cached(a, this.#opts.dnsIntervalMs ?? 30_000, async () => (await resolveDnsEndpoint(a, this.#opts.resolver ?? systemResolver)).map(httpUrl))));
-      else out.push(httpUrl(a));
+      if (isDnsEndpoint(a)) out.push(...(await this.#cached(a, this.#opts.dnsIntervalMs ?? 30_000, () => resolveDnsEndpoint(a, this.#opts.resolver ?? systemResolver))));
+      else out.push(a);
     }
-    for (const f of this.#opts.sdFiles ?? []) out.push(...(await this.#cached(f, this.#opts.sdIntervalMs ?? 5 * 60_000, async () => (await readSdFile(f)).map(httpUrl))));
+    for (const f of this.#opts.sdFiles ?? []) out.push(...(await this.#cached(f, this.#opts.sdIntervalMs ?? 5 * 60_000, () => readSdFile(f))));
     return [...new Set(out)];
   }
 
   async #cached(key: string, ttlMs: number, look: () => Promise<string[]>): Promise<string[]> {
     const held = this.#resolved.get(key);
-    if (held !== undefined && Date.now() - held.at < ttlMs) return held.urls;
+    if (held !== undefined && Date.now() - held.at < ttlMs) return held.addresses;
     try {
-      const urls = await look();
-      this.#resolved.set(key, { urls, at: Date.now() });
-      return urls;
+      const addresses = await look();
+      this.#resolved.set(key, { addresses, at: Date.now() });
+      return addresses;
     } catch (err) {
       this.#opts.logger.warn('looking up queriers failed; using the last answer', { source: key, err: err as Error });
       if (held !== undefined) held.at = Date.now();
-      return held?.urls ?? [];
+      return held?.addresses ?? [];
     }
   }
 }

@@ -3,13 +3,14 @@
  * `__name__` set to the rule's name and the rule's labels set (an empty value removes the label). Two
  * samples with the same labels after that are an error, as is a result over the group's `limit`.
  */
-import { labelsHash, METRIC_NAME, type Label, type Labels } from '@strata/tsdb';
+import { type FloatHistogram, labelsHash, METRIC_NAME, type Label, type Labels } from '@strata/tsdb';
 import type { QueryFunc } from './query.js';
 
-/** A sample a rule writes at its evaluation time. */
+/** A sample a rule writes at its evaluation time: a float, or a native histogram (`value` unused). */
 export interface RuleSample {
   readonly labels: Labels;
   readonly value: number;
+  readonly histogram?: FloatHistogram;
 }
 
 /** How a rule is evaluated at a time: the group's settings. */
@@ -43,7 +44,7 @@ export class RecordingRule {
       const h = labelsHash(labels);
       if (seen.has(h)) throw new Error('vector contains metrics with the same labelset after applying rule labels');
       seen.add(h);
-      out.push({ labels, value: s.value });
+      out.push(s.histogram !== undefined ? { labels, value: 0, histogram: s.histogram } : { labels, value: s.value });
     }
     if (opts.limit > 0 && out.length > opts.limit) throw new Error(`exceeded limit of ${opts.limit} with ${out.length} series`);
     return out;

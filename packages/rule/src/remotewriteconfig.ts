@@ -23,8 +23,9 @@ import { optBool, optDuration, optPositiveInt, optString } from './yamlfields.js
  *                      min_backoff: 30ms, max_backoff: 5s, retry_on_http_429: false, max_shards, min_shards}
  *
  * Parsed strictly: an unknown field is an error. Accepted without effect: `max_shards` and `min_shards`
- * (one sender per endpoint), `metadata_config` (a ruler has no metric metadata), `send_exemplars` and
- * `send_native_histograms` (rules produce floats), `follow_redirects` and `enable_http2`. Refused with a
+ * (one sender per endpoint), `metadata_config` (a ruler has no metric metadata), `send_exemplars` (rules
+ * produce none), `follow_redirects` and `enable_http2`. Native histogram results are sent only with
+ * `send_native_histograms`, as Prometheus sends them. Refused with a
  * message: OAuth2, SigV4, Azure AD and proxies.
  */
 export interface RemoteWriteConfig {
@@ -38,6 +39,8 @@ export interface RemoteWriteConfig {
   http: PrometheusHttpClientConfig;
   writeRelabel: Relabeler;
   queue: RemoteWriteQueueConfig;
+  /** `send_native_histograms`: whether native histogram samples are sent (else left out). */
+  sendNativeHistograms: boolean;
 }
 
 export interface RemoteWriteQueueConfig {
@@ -102,7 +105,7 @@ function parseEntry(v: unknown, what: string): RemoteWriteConfig {
     throw new Error(`${what}: url ${JSON.stringify(url)} is not a valid URL`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`${what}: url ${JSON.stringify(url)}: scheme must be http or https`);
-  for (const key of ['send_exemplars', 'send_native_histograms', 'follow_redirects', 'enable_http2']) optBool(m[key], `${what}: ${key}`);
+  for (const key of ['send_exemplars', 'follow_redirects', 'enable_http2']) optBool(m[key], `${what}: ${key}`);
   const metadata = configMapping(m.metadata_config ?? {}, `${what}: metadata_config`, METADATA_KEYS);
   optBool(metadata.send, `${what}: metadata_config.send`);
   optDuration(metadata.send_interval, `${what}: metadata_config.send_interval`);
@@ -120,6 +123,7 @@ function parseEntry(v: unknown, what: string): RemoteWriteConfig {
     http: parseHttpClient(m, what),
     writeRelabel: parseRelabelConfigs(m.write_relabel_configs, `${what}: write_relabel_configs`),
     queue: parseQueue(m.queue_config, `${what}: queue_config`),
+    sendNativeHistograms: optBool(m.send_native_histograms, `${what}: send_native_histograms`) ?? false,
   };
 }
 

@@ -40,7 +40,7 @@ export async function openResultStorage(cfg: ResultStorageConfig, opts: { extern
   if ('remoteWrite' in cfg) {
     const rw = new RemoteWriteStorage(cfg.remoteWrite, { registry: opts.registry, logger: opts.logger, externalLabels: opts.externalLabels });
     return {
-      write: (samples, timeMs) => rw.append(samples.map((s) => ({ labels: s.labels.toArray(), samples: [{ t: timeMs, v: s.value }] }))),
+      write: (samples, timeMs) => rw.append(samples.map((s) => ({ labels: s.labels.toArray(), samples: [s.histogram !== undefined ? { t: timeMs, v: 0, h: s.histogram } : { t: timeMs, v: s.value }] }))),
       close: () => rw.close(),
     };
   }

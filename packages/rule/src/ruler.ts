@@ -15,7 +15,8 @@ import { RuleManager } from './manager.js';
 import { RuleMetrics } from './metrics.js';
 import { Notifier, type Alert, type NotifierOptions } from './notifier.js';
 import type { AlertmanagerConfig } from './alertmanagerconfig.js';
-import { httpQueryClient } from './query.js';
+import { grpcQueryClient } from './grpcquery.js';
+import { firstAnswering, httpQueryClient, type QueryOptions } from './query.js';
 import { QueryTargets } from './querytargets.js';
 import { openResultStorage, type ResultStorageConfig } from './results.js';
 import { expandAlertTemplate } from './template/index.js';
@@ -33,6 +34,8 @@ export interface RulerConfig extends ServingConfig {
   querySdIntervalMs?: number;
   queryDnsIntervalMs?: number;
   queryMethod: 'GET' | 'POST';
+  /** `--grpc-query-endpoint`: queriers' Query API addresses (`dns+` and `dnssrv+` looked up), asked after the HTTP ones; the only way native histogram results come exactly. */
+  grpcQueryEndpoints?: readonly string[];
   /** Where results go: `--remote-write.config`, else the local TSDB in `--data-dir`. */
   storage: ResultStorageConfig;
   alertmanagers: readonly AlertmanagerConfig[];
@@ -67,6 +70,7 @@ export interface Ruler {
 }
 
 const MS = 1_000_000n;
+const QUERY_TIMEOUT_MS = 5 * 60_000;
 
 export async function start(cfg: RulerConfig): Promise<Ruler> {
   const { logger } = cfg;
@@ -74,22 +78,26 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
   collectProcessMetrics(registry);
   const prober = new Prober('rule', registry);
   const metrics = new RuleMetrics(registry);
-  const { query, lastSamples } = httpQueryClient({
-    targets: new QueryTargets({
-      addresses: cfg.queryAddresses,
-      ...(cfg.querySdFiles !== undefined ? { sdFiles: cfg.querySdFiles } : {}),
-      ...(cfg.querySdIntervalMs !== undefined ? { sdIntervalMs: cfg.querySdIntervalMs } : {}),
-      ...(cfg.queryDnsIntervalMs !== undefined ? { dnsIntervalMs: cfg.queryDnsIntervalMs } : {}),
-      logger,
-    }),
-    method: cfg.queryMethod,
-    timeoutMs: 5 * 60_000,
-    // As Thanos' ruler: counted by the group's strategy (under abort, warnings that did not fail the query).
-    onWarnings: (expr, warnings, { partialResponse }) => {
-      metrics.evalWithWarnings.inc({ strategy: partialResponse ? 'warn' : 'abort' });
-      logger.warn('rule query answered with warnings', { query: expr, warnings: warnings.join(', ') });
-    },
+  // As Thanos' ruler: counted by the group's strategy (under abort, warnings that did not fail the query).
+  const onWarnings = (expr: string, warnings: readonly string[], { partialResponse }: QueryOptions) => {
+    metrics.evalWithWarnings.inc({ strategy: partialResponse ? 'warn' : 'abort' });
+    logger.warn('rule query answered with warnings', { query: expr, warnings: warnings.join(', ') });
+  };
+  const dns = cfg.queryDnsIntervalMs !== undefined ? { dnsIntervalMs: cfg.queryDnsIntervalMs } : {};
+  const httpTargets = new QueryTargets({
+    addresses: cfg.queryAddresses,
+    ...(cfg.querySdFiles !== undefined ? { sdFiles: cfg.querySdFiles } : {}),
+    ...(cfg.querySdIntervalMs !== undefined ? { sdIntervalMs: cfg.querySdIntervalMs } : {}),
+    ...dns,
+    logger,
   });
+  const grpcEndpoints = cfg.grpcQueryEndpoints ?? [];
+  if (httpTargets.none && grpcEndpoints.length === 0) throw new Error('no --query or --grpc-query-endpoint parameter was given');
+  const grpcQuery = grpcEndpoints.length > 0 ? grpcQueryClient({ targets: new QueryTargets({ addresses: grpcEndpoints, ...dns, logger }), timeoutMs: QUERY_TIMEOUT_MS, onWarnings }) : undefined;
+  const { query, lastSamples } = firstAnswering([
+    ...(httpTargets.none ? [] : [httpQueryClient({ targets: httpTargets, method: cfg.queryMethod, timeoutMs: QUERY_TIMEOUT_MS, onWarnings })]),
+    ...(grpcQuery !== undefined ? [grpcQuery] : []),
+  ]);
   const results = await openResultStorage(cfg.storage, { externalLabels: cfg.externalLabels, registry, logger });
   const notifier = new Notifier(cfg.alertmanagers, {
     registry,
@@ -150,6 +158,7 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
     await http.close();
     await manager.stop();
     await Promise.all([results.close(), notifier.stop()]);
+    grpcQuery?.close();
     throw err;
   }
   prober.ready();
@@ -164,6 +173,7 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
       await manager.stop();
       await Promise.all([http.close(), served.stop(cfg.grpcGracePeriodMs)]);
       await Promise.all([results.close(), notifier.stop()]);
+      grpcQuery?.close();
     },
   };
 }

@@ -20,6 +20,7 @@ export function register(program: Command): void {
     .option('--query.sd-interval <duration>', 'how often --query.sd-files are read again', '5m')
     .option('--query.sd-dns-interval <duration>', 'how often dns+ and dnssrv+ --query addresses are looked up again', '30s')
     .option('--query.http-method <method>', 'GET or POST for the instant queries', 'POST')
+    .option('--grpc-query-endpoint <endpoint>', "a querier's gRPC address (Thanos' Query API: evaluation times in whole seconds, native histogram results exact); dns+ and dnssrv+ resolve it (repeatable; asked after the --query ones)", collect, [])
     .option('--remote-write.config <yaml>', "send the rules' samples over remote write instead of keeping them (Thanos' stateless ruler): Prometheus' remote_write section, e.g. \"remote_write: [{url: http://prometheus:9090/api/v1/write}]\"; empty: ignored")
     .option('--remote-write.config-file <path>', 'file with the remote write configuration')
     .option('--alertmanagers.url <url>', "Alertmanager to send alerts to, http(s)://host:port[/prefix] (repeatable); dns+ and dnssrv+ resolve it", collect, [])
@@ -58,6 +59,7 @@ export function register(program: Command): void {
       querySdIntervalMs: parseDuration(String(o['query.sdInterval'])),
       queryDnsIntervalMs: parseDuration(String(o['query.sdDnsInterval'])),
       queryMethod: choiceFlag(o['query.httpMethod'], '--query.http-method', ['GET', 'POST']) as 'GET' | 'POST',
+      grpcQueryEndpoints: o.grpcQueryEndpoint as string[],
       storage: await storageFromFlags(o),
       alertmanagers: await alertmanagersFromFlags(o),
       alertLabelDrop: o['alert.labelDrop'] as string[],
