@@ -86,6 +86,21 @@ const blockDirs = async () => (await readdir(tmp.path)).filter(isULID).sort();
 const walSegments = async () => (await readdir(join(tmp.path, WAL_DIR))).sort();
 
 describe('LocalTSDB', () => {
+  it('refuses samples too far in the future as out of bounds, when told to, so that a skewed clock does not move the head past every other sample', async () => {
+    const db = await openDB({ tooFarInFutureMs: 60_000 });
+    const now = Date.now();
+    const result = db.appendSeries([
+      { labels: series('skewed'), samples: [{ timestamp: now + 10 * 60_000, value: 1 }] },
+      { labels: series('soon'), samples: [{ timestamp: now + 30_000, value: 2 }] },
+      { labels: series('now'), samples: [{ timestamp: now - 1000, value: 3 }] },
+    ]);
+    expect(result).toEqual({ appended: 2, outOfOrder: 0, duplicates: 0, outOfBounds: 1, invalidHistograms: 0 });
+    // Without the window, the far sample is taken, and samples older than half a block before it are not.
+    const open = await openDB({ dir: join(tmp.path, 'no-window') });
+    expect(open.appendSeries([{ labels: series('skewed'), samples: [{ timestamp: now + 10 * HOUR, value: 1 }] }]).appended).toBe(1);
+    expect(open.appendSeries([{ labels: series('now'), samples: [{ timestamp: now, value: 3 }] }]).outOfBounds).toBe(1);
+  });
+
   it('serves appended samples with the external labels, sorted by labels, honouring matchers, time and replica labels', async () => {
     const db = await openDB();
     db.append([{ labels: series('b'), value: 1 }, { labels: series('a', { x: '1' }), value: 2 }], T0);

@@ -44,6 +44,8 @@ export interface LocalTSDBOptions {
   blockDurationMs: number;
   /** --tsdb.retention: blocks ending this long before the newest block ends are deleted; 0 keeps all. */
   retentionMs: number;
+  /** --tsdb.too-far-in-future.time-window: samples later than this past the clock are out of bounds; 0 (or none): any time is taken. */
+  tooFarInFutureMs?: number;
   /** Added to every series served, and written into the blocks' meta.json. */
   externalLabels: Labels;
   /** meta.json's `thanos.source` of the blocks cut (default `ruler`). */
@@ -181,7 +183,7 @@ export class LocalTSDB {
    * Appends series' samples (stale markers kept bit for bit), as a Prometheus appender and its commit.
    * A sample at or before its series' last one (out of order, or a duplicate) is dropped, as is one
    * before where the head takes samples (out of bounds: in a block already, or over half a block
-   * duration before the head's latest sample when the call starts), and a native histogram that is not
+   * duration before the head's latest sample when the call starts, or too far in the future), and a native histogram that is not
    * well formed; each is counted in the result and the first three in prometheus_tsdb_out_of_order_samples_total /
    * _out_of_bound_samples_total. A float stale marker for a series whose last sample is a histogram
    * is stored as a histogram stale marker, as Prometheus' appender stores it. A series appears once or
@@ -192,6 +194,9 @@ export class LocalTSDB {
     if (this.#closed) throw new Error('TSDB is closed');
     const head = this.#head;
     const minTime = head.appendableMinTime(true);
+    // A sample far in the future would move the head's window past every other series' samples.
+    const future = this.#opts.tooFarInFutureMs ?? 0;
+    const maxTime = future > 0 ? Date.now() + future : Infinity;
     const call = ++this.#appendCall;
     const result: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 };
     const created: MemSeries[] = [];
@@ -218,7 +223,7 @@ export class LocalTSDB {
             continue;
           }
         }
-        if (t < minTime) {
+        if (t < minTime || t > maxTime) {
           result.outOfBounds++;
           continue;
         }

@@ -24,6 +24,8 @@ export interface MultiTSDBOptions {
   blockDurationMs: number;
   /** --tsdb.retention */
   retentionMs: number;
+  /** --tsdb.too-far-in-future.time-window (0: off) */
+  tooFarInFutureMs?: number;
   /** --label */
   externalLabels: Labels;
   /** --receive.tenant-label-name */
@@ -177,6 +179,7 @@ export class MultiTSDB {
       dir,
       blockDurationMs: o.blockDurationMs,
       retentionMs: o.retentionMs,
+      ...(o.tooFarInFutureMs !== undefined ? { tooFarInFutureMs: o.tooFarInFutureMs } : {}),
       externalLabels: labels,
       source: 'receive',
       componentType: 'receive',

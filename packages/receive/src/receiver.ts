@@ -43,6 +43,8 @@ export interface ReceiveConfig extends ServingConfig {
   blockDurationMs: number;
   /** --tsdb.retention (15d) */
   retentionMs: number;
+  /** --tsdb.too-far-in-future.time-window: samples later than this past the receiver's clock are refused as out of bounds (0: off, as Thanos' default). */
+  tooFarInFutureMs?: number;
   /** --label */
   externalLabels: Labels;
   /** --receive.tenant-header (THANOS-TENANT) */
@@ -189,6 +191,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
       dir: cfg.tsdbPath,
       blockDurationMs: cfg.blockDurationMs,
       retentionMs: cfg.retentionMs,
+      ...(cfg.tooFarInFutureMs !== undefined ? { tooFarInFutureMs: cfg.tooFarInFutureMs } : {}),
       externalLabels: cfg.externalLabels,
       tenantLabelName: cfg.tenantLabelName,
       tenantExternalLabels: (tenant) => routing?.externalLabels(tenant) ?? {},
