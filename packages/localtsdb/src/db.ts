@@ -32,6 +32,7 @@ import {
 } from '@strata/tsdb';
 import type { Registry } from 'prom-client';
 import { beyondRetention, deleteBlock, nextBlockRange, writeHeadBlock } from './compact.js';
+import { type Exemplar, exemplarOutcome, ExemplarStorage } from './exemplars.js';
 import { Head, type LastValue, type MemSeries } from './head.js';
 import { type DBMetrics, TSDBMetrics } from './metrics.js';
 import { TSDBStore } from './store.js';
@@ -46,6 +47,8 @@ export interface LocalTSDBOptions {
   retentionMs: number;
   /** --tsdb.too-far-in-future.time-window: samples later than this past the clock are out of bounds; 0 (or none): any time is taken. */
   tooFarInFutureMs?: number;
+  /** --tsdb.max-exemplars: exemplars kept (the oldest evicted by the next); 0 (or none): exemplars are not kept. */
+  maxExemplars?: number;
   /** Added to every series served, and written into the blocks' meta.json. */
   externalLabels: Labels;
   /** meta.json's `thanos.source` of the blocks cut (default `ruler`). */
@@ -79,6 +82,8 @@ export interface SeriesSamples {
   readonly samples: readonly TimedSample[];
   /** Native histogram samples, appended after the float samples (as Prometheus' remote-write handler appends a series'). */
   readonly histograms?: readonly TimedHistogram[];
+  /** Exemplars, kept (with an exemplar storage) once the series exists, as Prometheus' appender keeps them; in time order. */
+  readonly exemplars?: readonly Exemplar[];
 }
 
 /**
@@ -117,14 +122,17 @@ export class LocalTSDB {
   #compacting: Promise<void> | undefined;
   #closed = false;
 
-  private constructor(opts: LocalTSDBOptions, head: Head, wal: WAL, blocks: LocalBlocks, metrics: DBMetrics, metas: BlockMeta[]) {
+  readonly #exemplars: ExemplarStorage | undefined;
+
+  private constructor(opts: LocalTSDBOptions, head: Head, wal: WAL, blocks: LocalBlocks, metrics: DBMetrics, metas: BlockMeta[], exemplars: ExemplarStorage | undefined) {
     this.#opts = opts;
     this.#head = head;
     this.#wal = wal;
     this.#blocks = blocks;
     this.#metrics = metrics;
     this.#metas = metas;
-    this.store = new TSDBStore(head, blocks, opts.externalLabels, opts.componentType ?? 'rule', () => this.#metas[0]?.minTime ?? Infinity);
+    this.#exemplars = exemplars;
+    this.store = new TSDBStore(head, blocks, opts.externalLabels, opts.componentType ?? 'rule', () => this.#metas[0]?.minTime ?? Infinity, exemplars);
   }
 
   /**
@@ -139,7 +147,8 @@ export class LocalTSDB {
     for (const name of await readdir(dir)) if (name.endsWith('.tmp-for-creation') || name.endsWith('.tmp-for-deletion')) await rm(join(dir, name), { recursive: true, force: true });
     const metas = await listBlocks(dir, logger);
     const head = new Head(opts.blockDurationMs, Math.max(-Infinity, ...metas.map((m) => m.maxTime)));
-    const metrics = opts.metrics !== undefined ? opts.metrics.of.of(head, opts.metrics.labels) : new TSDBMetrics(opts.registry).of(head);
+    const exemplars = (opts.maxExemplars ?? 0) > 0 ? new ExemplarStorage(opts.maxExemplars as number) : undefined;
+    const metrics = opts.metrics !== undefined ? opts.metrics.of.of(head, opts.metrics.labels, exemplars) : new TSDBMetrics(opts.registry).of(head, {}, exemplars);
     let wal: WAL;
     try {
       wal = await WAL.open(dir, {
@@ -153,6 +162,9 @@ export class LocalTSDB {
             if (h !== undefined) head.appendHistogram(series, h);
             else head.append(series, t, values[i] as number);
           }
+        },
+        exemplars(labels, list) {
+          for (let i = 0; i < list.length; i++) exemplars?.add(labels[i] as Labels, list[i] as Exemplar);
         },
         tornTail(file, offset, reason) {
           metrics.walCorruptions.inc();
@@ -169,7 +181,7 @@ export class LocalTSDB {
     await blocks.sync(opts.externalLabels);
     metrics.blocksLoaded.set(metas.length);
     logger.info('TSDB opened', { dir, blocks: metas.length, head_series: head.numSeries });
-    return new LocalTSDB(opts, head, wal, blocks, metrics, metas);
+    return new LocalTSDB(opts, head, wal, blocks, metrics, metas, exemplars);
   }
 
   /** Appends one rule evaluation's samples, all at `timeMs` (the ruler's append; see `appendSeries`). */
@@ -203,6 +215,11 @@ export class LocalTSDB {
     const accepted = this.#accepted;
     // The accepted histograms by their index among the accepted samples (none in most calls).
     let histograms: (TimedHistogram | undefined)[] | undefined;
+    let histogramCount = 0;
+    // The accepted exemplars, and each series' newest among them (what its next one must follow).
+    const exemplars: { series: MemSeries; exemplar: Exemplar }[] = [];
+    const newestExemplar = new Map<MemSeries, Exemplar>();
+    let outOfOrderExemplars = 0;
     let n = 0;
     for (const s of series) {
       let ms: MemSeries | undefined;
@@ -250,18 +267,33 @@ export class LocalTSDB {
         this.#refs[n] = ms.ref;
         this.#times[n] = t;
         this.#values[n] = v;
-        if (h !== undefined) (histograms ??= [])[n] = h;
+        if (h !== undefined) {
+          (histograms ??= [])[n] = h;
+          histogramCount++;
+        }
         n++;
+      }
+      // Only for a series there is, as Prometheus' appender keeps exemplars.
+      if (s.exemplars === undefined || this.#exemplars === undefined) continue;
+      ms ??= head.get(s.labels);
+      if (ms === undefined) continue;
+      for (const e of s.exemplars) {
+        const outcome = exemplarOutcome(newestExemplar.get(ms), e, () => (this.#exemplars as ExemplarStorage).check(s.labels, e));
+        if (outcome === 'outOfOrder') outOfOrderExemplars++;
+        if (outcome !== 'added') continue;
+        newestExemplar.set(ms, e);
+        exemplars.push({ series: ms, exemplar: e });
       }
     }
     const m = this.#metrics;
     if (result.outOfBounds > 0) m.outOfBoundSamples.inc(result.outOfBounds);
     // Prometheus counts only the earlier ones; the ruler's metric has always counted both.
     if (result.outOfOrder + result.duplicates > 0) m.outOfOrderSamples.inc(result.outOfOrder + result.duplicates);
-    if (n === 0 && created.length === 0) return result;
+    if (outOfOrderExemplars > 0) m.outOfOrderExemplars.inc(outOfOrderExemplars);
+    if (n === 0 && created.length === 0 && exemplars.length === 0) return result;
     try {
       try {
-        this.#wal.log(created, n, this.#refs, this.#times, this.#values, histograms);
+        this.#wal.log(created, n, this.#refs, this.#times, this.#values, histograms, exemplars);
       } catch (e) {
         // Nothing of the call is logged: nor is anything kept, not even its new series (which later samples would name).
         for (const s of created) head.forget(s);
@@ -275,7 +307,12 @@ export class LocalTSDB {
     } finally {
       accepted.length = 0;
     }
-    m.samplesAppended.inc(n);
+    if (n > histogramCount) m.samplesAppended.inc(n - histogramCount);
+    if (histogramCount > 0) m.histogramsAppended.inc(histogramCount);
+    if (exemplars.length > 0) {
+      for (const { series, exemplar } of exemplars) this.#exemplars?.add(series.labels, exemplar);
+      m.exemplarsAppended.inc(exemplars.length);
+    }
     result.appended = n;
     return result;
   }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ExemplarStorage } from './exemplars.js';
 import type { Head } from './head.js';
 
 /**
@@ -16,6 +17,10 @@ export class TSDBMetrics {
   readonly #compactions: Counter;
   readonly #compactionsFailed: Counter;
   readonly #walCorruptions: Counter;
+  readonly #exemplarsAppended: Counter;
+  readonly #outOfOrderExemplars: Counter;
+  /** Each TSDB's exemplar storage, if it keeps exemplars. */
+  readonly #exemplars = new Map<Head, { labels: Record<string, string>; storage: ExemplarStorage }>();
 
   constructor(registry: Registry, labelNames: readonly string[] = []) {
     this.#labelNames = labelNames;
@@ -44,31 +49,56 @@ export class TSDBMetrics {
     this.#compactions = new Counter({ name: 'prometheus_tsdb_compactions_total', help: 'Total number of compactions that were executed for the partition.', ...own });
     this.#compactionsFailed = new Counter({ name: 'prometheus_tsdb_compactions_failed_total', help: 'Total number of compactions that failed for the partition.', ...own });
     this.#walCorruptions = new Counter({ name: 'prometheus_tsdb_wal_corruptions_total', help: 'Total number of WAL corruptions.', ...own });
+    this.#exemplarsAppended = new Counter({ name: 'prometheus_tsdb_exemplar_exemplars_appended_total', help: 'Total number of appended exemplars.', ...own });
+    this.#outOfOrderExemplars = new Counter({ name: 'prometheus_tsdb_exemplar_out_of_order_exemplars_total', help: 'Total number of out of order exemplar ingestion failed attempts.', ...own });
+    const exemplars = this.#exemplars;
+    const exemplarGauge = (name: string, help: string, value: (s: ExemplarStorage) => number) =>
+      new Gauge({
+        name,
+        help,
+        ...own,
+        collect() {
+          this.reset();
+          for (const { labels, storage } of exemplars.values()) this.set(labels, value(storage));
+        },
+      });
+    exemplarGauge('prometheus_tsdb_exemplar_exemplars_in_storage', 'Number of exemplars currently in circular storage.', (s) => s.size);
+    exemplarGauge('prometheus_tsdb_exemplar_max_exemplars', 'Total number of exemplars the exemplar storage can store, resizeable.', (s) => s.max);
   }
 
   /** The metrics of the TSDB of `head`, labelled `labels` (a value for each of the label names). */
-  of(head: Head, labels: Readonly<Record<string, string>> = {}): DBMetrics {
+  of(head: Head, labels: Readonly<Record<string, string>> = {}, exemplars?: ExemplarStorage): DBMetrics {
     const missing = this.#labelNames.find((n) => labels[n] === undefined);
     if (missing !== undefined) throw new Error(`TSDB metrics need a value of label ${missing}`);
     const own = { ...labels };
     const float = { ...labels, type: 'float' };
     this.#heads.set(head, own);
+    if (exemplars !== undefined) this.#exemplars.set(head, { labels: own, storage: exemplars });
     return {
       samplesAppended: this.#samplesAppended.labels(float),
+      histogramsAppended: this.#samplesAppended.labels({ ...labels, type: 'histogram' }),
+      exemplarsAppended: this.#exemplarsAppended.labels(own),
+      outOfOrderExemplars: this.#outOfOrderExemplars.labels(own),
       outOfOrderSamples: this.#outOfOrderSamples.labels(float),
       outOfBoundSamples: this.#outOfBoundSamples.labels(float),
       blocksLoaded: this.#blocksLoaded.labels(own),
       compactions: this.#compactions.labels(own),
       compactionsFailed: this.#compactionsFailed.labels(own),
       walCorruptions: this.#walCorruptions.labels(own),
-      close: () => void this.#heads.delete(head),
+      close: () => {
+        this.#heads.delete(head);
+        this.#exemplars.delete(head);
+      },
     };
   }
 }
 
-/** One TSDB's metrics (float samples: the only kind it takes). */
+/** One TSDB's metrics (refused samples counted as floats, whatever their kind). */
 export interface DBMetrics {
   readonly samplesAppended: Counter.Internal;
+  readonly histogramsAppended: Counter.Internal;
+  readonly exemplarsAppended: Counter.Internal;
+  readonly outOfOrderExemplars: Counter.Internal;
   readonly outOfOrderSamples: Counter.Internal;
   readonly outOfBoundSamples: Counter.Internal;
   readonly blocksLoaded: Gauge.Internal<string>;

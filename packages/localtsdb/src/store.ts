@@ -11,6 +11,8 @@ import {
   type CallContext,
   type ComponentType,
   type EncodedChunks,
+  type ExemplarData,
+  type ExemplarsRequest,
   encodedSeriesSize,
   GrpcStatus,
   type InfoResponse,
@@ -31,9 +33,10 @@ import {
   toStoreSeries,
   writeAggrChunks,
 } from '@strata/storeapi';
-import { toMatcher } from '@strata/querier';
+import { querySelectors, toMatcher } from '@strata/querier';
 import { withoutExternalMatchers, type LocalBlocks } from '@strata/sidecar';
 import { compareStrings, type Label, Labels, type Matcher } from '@strata/tsdb';
+import type { ExemplarStorage } from './exemplars.js';
 import type { Head } from './head.js';
 
 /** Selects every series (BucketStore needs a matcher; one that matches the empty value selects all postings). */
@@ -51,13 +54,17 @@ export class TSDBStore implements StoreServer {
   readonly #componentType: ComponentType;
   readonly #blocksMinTime: () => number;
 
+  /** Thanos' Exemplars API over the TSDB's exemplars, when it keeps them. */
+  readonly exemplars?: (req: ExemplarsRequest, ctx: CallContext) => Promise<{ data: ExemplarData[]; warnings: string[] }>;
+
   /** `blocksMinTime`: where the oldest block served starts (Infinity without blocks). */
-  constructor(head: Head, blocks: LocalBlocks, externalLabels: Labels, componentType: ComponentType, blocksMinTime: () => number) {
+  constructor(head: Head, blocks: LocalBlocks, externalLabels: Labels, componentType: ComponentType, blocksMinTime: () => number, exemplars?: ExemplarStorage) {
     this.#head = head;
     this.#blocks = blocks;
     this.#ext = externalLabels;
     this.#componentType = componentType;
     this.#blocksMinTime = blocksMinTime;
+    if (exemplars !== undefined) this.exemplars = async (req) => ({ data: exemplarsOf(exemplars, req, externalLabels), warnings: [] });
   }
 
   /** The TSDB's label set and time range: from its oldest sample on, open-ended (an empty range when it holds none). */
@@ -70,6 +77,7 @@ export class TSDBStore implements StoreServer {
       labelSets: [labels],
       componentType: this.#componentType,
       store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: [{ labels, minTime, maxTime }], supportsProjections: false },
+      ...(this.exemplars !== undefined ? { exemplars: { minTime: MIN_INT64, maxTime: MAX_INT64 } } : {}),
     };
   }
 
@@ -136,6 +144,20 @@ export class TSDBStore implements StoreServer {
       else if ('run' in f) for (const s of f.run) yield s.labels;
     }
   }
+}
+
+/**
+ * The exemplars of the series the request's query selects, as Thanos' TSDB exemplars server answers (the
+ * querier has taken the matchers on external labels out of the query), with the external labels added.
+ */
+function exemplarsOf(storage: ExemplarStorage, req: ExemplarsRequest, ext: Labels): ExemplarData[] {
+  let selectors: Matcher[][];
+  try {
+    selectors = querySelectors(req.query);
+  } catch (e) {
+    throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `query ${JSON.stringify(req.query)}: ${(e as Error).message}`);
+  }
+  return storage.select(req.start, req.end, selectors).map((s) => ({ seriesLabels: [...s.labels.merge(ext).toArray()], exemplars: s.exemplars.map((e) => ({ labels: [...e.labels], value: e.value, ts: e.ts })) }));
 }
 
 /** Matchers as the head applies them; a malformed one is the caller's error. */

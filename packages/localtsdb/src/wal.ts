@@ -12,6 +12,7 @@
  *   payload := 0x01 series  uvarint n | (uvarint ref | uvarint k | (uvarintStr name | uvarintStr value) × k) × n
  *            | 0x02 samples varint base | uvarint n | (uvarint ref | varint (t - base) | BE32 hi | BE32 lo) × n
  *            | 0x03 mixed   varint base | uvarint n | (uvarint ref | varint (t - base) | byte kind | value) × n
+ *            | 0x04 exemplars uvarint n | (uvarint ref | varint t | f64 value | uvarint k | (uvarintStr name | uvarintStr value) × k) × n
  *   value    := BE32 hi | BE32 lo                      (kind 0: a float)
  *            | histogram                               (kind 1: integer counts; 2: float counts)
  *   histogram := byte counter-reset hint | varint schema | f64 zero threshold | count | zero count | f64 sum
@@ -42,6 +43,7 @@ import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:f
 import { mkdir, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError, crc32c, Decbuf, Encbuf, FloatHistogram, floatFromBits, floatHi, floatLo, type Histogram, type Label, Labels, type Span, type TimedHistogram } from '@strata/tsdb';
+import type { Exemplar } from './exemplars.js';
 
 export const WAL_DIR = 'wal';
 const SEGMENT_RE = /^(\d{8})\.rwal$/;
@@ -50,6 +52,7 @@ const HEADER_BYTES = 8;
 const SERIES_RECORD = 1;
 const SAMPLES_RECORD = 2;
 const MIXED_RECORD = 3;
+const EXEMPLARS_RECORD = 4;
 const KIND_FLOAT = 0;
 const KIND_HISTOGRAM = 1;
 const KIND_FLOAT_HISTOGRAM = 2;
@@ -67,6 +70,8 @@ export interface ReplayHandler {
    * `times[i]`: `histograms[i]` where there is one, else `values[i]`.
    */
   samples(labels: readonly Labels[], times: Float64Array, values: Float64Array, histograms?: readonly (TimedHistogram | undefined)[]): void;
+  /** An exemplars record: exemplar i of series `labels[i]`. */
+  exemplars(labels: readonly Labels[], exemplars: readonly Exemplar[]): void;
   /** A torn or corrupt tail of the last segment was cut off. */
   tornTail(file: string, offset: number, reason: string): void;
 }
@@ -131,9 +136,17 @@ export class WAL {
   /**
    * Writes the series an append call created, then its first `n` samples (of series `refs[i]` at
    * `times[i]`: `histograms[i]` where given, else `values[i]`; typed, as a plain array would quiet the
-   * stale marker's NaN), in one write.
+   * stale marker's NaN), then the exemplars it accepted, in one write.
    */
-  log(created: readonly WALSeries[], n: number, refs: ArrayLike<number>, times: Float64Array, values: Float64Array, histograms?: readonly (TimedHistogram | undefined)[]): void {
+  log(
+    created: readonly WALSeries[],
+    n: number,
+    refs: ArrayLike<number>,
+    times: Float64Array,
+    values: Float64Array,
+    histograms?: readonly (TimedHistogram | undefined)[],
+    exemplars: readonly { readonly series: WALSeries; readonly exemplar: Exemplar }[] = [],
+  ): void {
     const fd = this.#fd;
     if (fd === undefined) throw new Error('WAL: no segment started');
     const e = this.#enc;
@@ -153,6 +166,21 @@ export class WAL {
           e.putVarint(t - base);
           if (histograms === undefined) putFloat(e, values[i] as number);
           else putSample(e, values[i] as number, histograms[i]);
+        }
+      });
+    }
+    if (exemplars.length > 0) {
+      record(e, EXEMPLARS_RECORD, () => {
+        e.putUvarint(exemplars.length);
+        for (const { series, exemplar: x } of exemplars) {
+          e.putUvarint(series.ref);
+          e.putVarint(x.ts);
+          putFloat(e, x.value);
+          e.putUvarint(x.labels.length);
+          for (const l of x.labels) {
+            e.putUvarintStr(l.name);
+            e.putUvarintStr(l.value);
+          }
         }
       });
     }
@@ -281,6 +309,21 @@ function decodeRecord(d: Decbuf, refs: Map<number, Labels>, handler: ReplayHandl
     }
     return undefined;
   }
+  if (type === EXEMPLARS_RECORD) {
+    const n = listLength(d);
+    const labels: Labels[] = new Array(n);
+    const exemplars: Exemplar[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      labels[i] = seriesOf(d, refs);
+      const ts = d.varint();
+      const value = getFloat(d);
+      const list: Label[] = [];
+      for (let k = listLength(d); k > 0; k--) list.push({ name: d.uvarintStr(), value: d.uvarintStr() });
+      exemplars[i] = { labels: list, value, ts };
+    }
+    handler.exemplars(labels, exemplars);
+    return undefined;
+  }
   if (type !== SAMPLES_RECORD && type !== MIXED_RECORD) d.fail(`unknown record type ${type}`, 0);
   const base = d.varint();
   const n = d.uvarint();
@@ -290,10 +333,7 @@ function decodeRecord(d: Decbuf, refs: Map<number, Labels>, handler: ReplayHandl
   const histograms: (TimedHistogram | undefined)[] | undefined = type === MIXED_RECORD ? new Array(n) : undefined;
   let maxTime: number | undefined;
   for (let i = 0; i < n; i++) {
-    const ref = d.uvarint();
-    const l = refs.get(ref);
-    if (l === undefined) d.fail(`sample of series ref ${ref}, which no series record of the segment names`);
-    labels[i] = l;
+    labels[i] = seriesOf(d, refs);
     const t = base + d.varint();
     times[i] = t;
     if (maxTime === undefined || t > maxTime) maxTime = t;
@@ -305,6 +345,14 @@ function decodeRecord(d: Decbuf, refs: Map<number, Labels>, handler: ReplayHandl
   }
   handler.samples(labels, times, values, histograms);
   return maxTime;
+}
+
+/** A series ref, resolved by the segment's series records. */
+function seriesOf(d: Decbuf, refs: Map<number, Labels>): Labels {
+  const ref = d.uvarint();
+  const l = refs.get(ref);
+  if (l === undefined) d.fail(`sample of series ref ${ref}, which no series record of the segment names`);
+  return l;
 }
 
 function putFloat(e: Encbuf, v: number): void {

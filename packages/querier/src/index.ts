@@ -1,6 +1,6 @@
 export { start, type QuerierConfig, type Querier } from './querier.js';
 export { CONN_METRIC_LABELS, EndpointSet, endpointMatches, type ConnMetricLabel, type Endpoint, type EndpointStatus } from './endpoints/endpointset.js';
-export { ProxyStore, toMatcher } from './proxy/proxy.js';
+export { ProxyStore, querySelectors, toMatcher } from './proxy/proxy.js';
 export { StoreQueryable, aggregatesFor, type ReadOptions } from './queryable.js';
 export { DEFAULT_TENANCY, type TenancyConfig } from './tenancy.js';
 export { DEFAULT_SELECT_TELEMETRY, type SelectTelemetryBuckets } from './proxy/telemetry.js';

@@ -26,6 +26,8 @@ export interface MultiTSDBOptions {
   retentionMs: number;
   /** --tsdb.too-far-in-future.time-window (0: off) */
   tooFarInFutureMs?: number;
+  /** --tsdb.max-exemplars: per tenant (0: none kept) */
+  maxExemplars?: number;
   /** --label */
   externalLabels: Labels;
   /** --receive.tenant-label-name */
@@ -60,7 +62,7 @@ export class MultiTSDB {
     this.#opts = opts;
     this.#metrics = new TenantTSDBMetrics(opts.registry, ['tenant']);
     this.#shipperMetrics = shipperMetrics(opts.registry);
-    this.store = new MultiTenantStore(() => [...this.#tenants.values()].map((t) => t.db));
+    this.store = new MultiTenantStore(() => [...this.#tenants.values()].map((t) => t.db), { exemplars: (opts.maxExemplars ?? 0) > 0 });
   }
 
   /** Opens the tenants' TSDBs found in `dir`, replaying their WALs. */
@@ -180,6 +182,7 @@ export class MultiTSDB {
       blockDurationMs: o.blockDurationMs,
       retentionMs: o.retentionMs,
       ...(o.tooFarInFutureMs !== undefined ? { tooFarInFutureMs: o.tooFarInFutureMs } : {}),
+      ...(o.maxExemplars !== undefined ? { maxExemplars: o.maxExemplars } : {}),
       externalLabels: labels,
       source: 'receive',
       componentType: 'receive',

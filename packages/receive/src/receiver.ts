@@ -45,6 +45,8 @@ export interface ReceiveConfig extends ServingConfig {
   retentionMs: number;
   /** --tsdb.too-far-in-future.time-window: samples later than this past the receiver's clock are refused as out of bounds (0: off, as Thanos' default). */
   tooFarInFutureMs?: number;
+  /** --tsdb.max-exemplars: exemplars kept per tenant, served over Thanos' Exemplars API (0: none, as Thanos' default). */
+  maxExemplars?: number;
   /** --label */
   externalLabels: Labels;
   /** --receive.tenant-header (THANOS-TENANT) */
@@ -192,6 +194,7 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
       blockDurationMs: cfg.blockDurationMs,
       retentionMs: cfg.retentionMs,
       ...(cfg.tooFarInFutureMs !== undefined ? { tooFarInFutureMs: cfg.tooFarInFutureMs } : {}),
+      ...(cfg.maxExemplars !== undefined ? { maxExemplars: cfg.maxExemplars } : {}),
       externalLabels: cfg.externalLabels,
       tenantLabelName: cfg.tenantLabelName,
       tenantExternalLabels: (tenant) => routing?.externalLabels(tenant) ?? {},

@@ -7,6 +7,8 @@
 import type { LocalTSDB } from '@strata/localtsdb';
 import {
   type CallContext,
+  type ExemplarData,
+  type ExemplarsRequest,
   type InfoResponse,
   type LabelNamesRequest,
   type LabelNamesResponse,
@@ -23,9 +25,17 @@ import { compareStrings, Labels } from '@strata/tsdb';
 
 export class MultiTenantStore implements StoreServer {
   readonly #tenants: () => readonly LocalTSDB[];
+  /** Thanos' Exemplars API over every tenant's exemplars, when the TSDBs keep them. */
+  readonly exemplars?: (req: ExemplarsRequest, ctx: CallContext) => Promise<{ data: ExemplarData[]; warnings: string[] }>;
 
-  constructor(tenants: () => readonly LocalTSDB[]) {
+  constructor(tenants: () => readonly LocalTSDB[], opts: { exemplars?: boolean } = {}) {
     this.#tenants = tenants;
+    if (opts.exemplars === true) {
+      this.exemplars = async (req, ctx) => {
+        const answers = await Promise.all(this.#tenants().map((t) => t.store.exemplars?.(req, ctx)));
+        return { data: answers.flatMap((a) => a?.data ?? []), warnings: answers.flatMap((a) => a?.warnings ?? []) };
+      };
+    }
   }
 
   async info(ctx: CallContext): Promise<InfoResponse> {
@@ -38,6 +48,7 @@ export class MultiTenantStore implements StoreServer {
       labelSets: infos.flatMap((i) => i.labelSets),
       componentType: 'receive',
       store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos, supportsProjections: false },
+      ...(this.exemplars !== undefined ? { exemplars: { minTime: MIN_INT64, maxTime: MAX_INT64 } } : {}),
     };
   }
 

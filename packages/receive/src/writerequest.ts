@@ -6,12 +6,12 @@
  *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; repeated Exemplar exemplars = 3;
  *                  repeated Histogram histograms = 4 }
  *
- * Native histograms are kept as they were sent, with integer or float counts. Metadata and exemplars
- * are skipped. A series' labels must be sorted by name, each name once, no name or
+ * Native histograms are kept as they were sent, with integer or float counts; exemplars too
+ * (Exemplar { repeated Label labels = 1; double value = 2; int64 timestamp = 3 }). Metadata is skipped. A series' labels must be sorted by name, each name once, no name or
  * value empty, as Thanos' labelpb.ValidateLabels wants them; a series that breaks this is left out and
  * counted (Thanos answers it as a conflict).
  */
-import type { SeriesSamples } from '@strata/localtsdb';
+import type { Exemplar, SeriesSamples } from '@strata/localtsdb';
 import { ProtoReader, type PromSample, readLabel, readSample, readTimedHistogram, readTimeSeries, withLabels } from '@strata/storeapi';
 import { compareStrings, type Label, Labels, type TimedHistogram } from '@strata/tsdb';
 import snappy from 'snappy';
@@ -112,11 +112,13 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
       let labels = key !== undefined ? cache?.get(key) : undefined;
       const samples: PromSample[] = [];
       let histograms: TimedHistogram[] | undefined;
+      let exemplars: Exemplar[] | undefined;
       let labelsLater = false;
       while (!r.done) {
         const tag = r.tag();
         if (tag === 18) samples.push(readSample(r.sub()));
         else if (tag === 34) (histograms ??= []).push(readTimedHistogram(r.sub()));
+        else if (tag === 26) (exemplars ??= []).push(readExemplar(r.sub()));
         else {
           // A label after the samples (no client writes one so): the series is decoded whole.
           if (tag === 10) labelsLater = true;
@@ -130,12 +132,27 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
       out.samples += samples.length + (histograms?.length ?? 0);
       if (samples.length === 0 && histograms === undefined) continue;
       if (typeof labels === 'string') out[labels]++;
-      else out.series.push(histograms !== undefined ? { labels, samples, histograms, raw } : { labels, samples, raw });
+      else out.series.push({ labels, samples, raw, ...(histograms !== undefined ? { histograms } : {}), ...(exemplars !== undefined ? { exemplars } : {}) });
     }
   } catch (e) {
     throw new MalformedRequestError(`unmarshal WriteRequest: ${(e as Error).message}`);
   }
   return out;
+}
+
+/** An Exemplar message. */
+function readExemplar(r: ProtoReader): Exemplar {
+  const labels: Label[] = [];
+  let value = 0;
+  let ts = 0;
+  while (!r.done) {
+    const t = r.tag();
+    if (t === 10) labels.push(readLabel(r.sub()));
+    else if (t === 17) value = r.double();
+    else if (t === 24) ts = r.int64();
+    else r.skip(t & 7);
+  }
+  return { labels, value, ts };
 }
 
 /** The label fields in `buf[0, end)` (a series' leading ones): its samples, read already, are not read again. */

@@ -29,6 +29,7 @@ export function register(program: Command): void {
     .description("Accept Prometheus' remote write into a TSDB per tenant, serve it over the StoreAPI and ship its blocks to the bucket; with a hashring, share the series with the other receivers and keep copies of them")
     .option('--remote-write.address <host:port>', 'listen address of the remote-write endpoint (POST /api/v1/receive)', '0.0.0.0:19291')
     .option('--tsdb.path <dir>', 'data directory of the TSDBs, one per tenant', './data')
+    .option('--tsdb.max-exemplars <n>', "exemplars kept per tenant, the oldest evicted by the next, served over Thanos' Exemplars API (0: exemplars are dropped)", '0')
     .option('--tsdb.too-far-in-future.time-window <duration>', "samples later than this past the receiver's clock are refused as out of bounds (a client's skewed clock would otherwise move the head past every other sample); 0s: off", '0s')
     .option('--label <name="value">', 'external label of every tenant\'s series and blocks (repeatable), e.g. replica="A"', collect, [])
     .option('--receive.tenant-header <name>', 'HTTP header naming the tenant of a write request', 'THANOS-TENANT')
@@ -81,6 +82,8 @@ export function register(program: Command): void {
       ...(certField !== undefined ? { tenantCertificateField: certField as 'organization' | 'organizationalUnit' | 'commonName' } : {}),
       tsdbPath: String(o['tsdb.path']),
       tooFarInFutureMs: parseDuration(String(o['tsdb.tooFarInFuture.timeWindow'])),
+      // As Thanos: 0 or less keeps none.
+      maxExemplars: Math.max(0, intFlag(o['tsdb.maxExemplars'], '--tsdb.max-exemplars', Number.MIN_SAFE_INTEGER)),
       ...(await localTsdbFromFlags(o)),
       externalLabels: Labels.from(parseLabelFlags(o.label as string[])),
       tenantHeader: String(o['receive.tenantHeader']),

@@ -479,6 +479,11 @@ export function selectorsOf(expr: Expr): Matcher[][] {
   return out;
 }
 
+/** The label matchers of every vector selector of a PromQL query (what an Exemplars API server selects by); throws if it does not parse. */
+export function querySelectors(query: string): Matcher[][] {
+  return selectorsOf(parseExpr(query));
+}
+
 /**
  * The query an endpoint with external `labelSets` is asked for exemplars: each selector that its
  * external labels satisfy, without the matchers on them, joined by `+` as Thanos joins them; '' when
