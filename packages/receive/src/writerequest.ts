@@ -130,7 +130,8 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
         if (key !== undefined && !labelsLater) cache?.set(key, labels);
       }
       out.samples += samples.length + (histograms?.length ?? 0);
-      if (samples.length === 0 && histograms === undefined) continue;
+      // Prometheus' queue sends a series' exemplars in TimeSeries of their own, without samples.
+      if (samples.length === 0 && histograms === undefined && exemplars === undefined) continue;
       if (typeof labels === 'string') out[labels]++;
       else out.series.push({ labels, samples, raw, ...(histograms !== undefined ? { histograms } : {}), ...(exemplars !== undefined ? { exemplars } : {}) });
     }
