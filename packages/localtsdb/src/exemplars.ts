@@ -108,8 +108,8 @@ export function exemplarOutcome(newest: Exemplar | undefined, e: Exemplar, other
   return e.ts <= newest.ts ? 'outOfOrder' : 'added';
 }
 
-/** Prometheus' Exemplar.Equals: labels, value (NaN equal to NaN) and time. */
+/** Prometheus' Exemplar.Equals: labels, value (as Go's ==: a NaN equals nothing) and time. */
 function sameExemplar(a: Exemplar, b: Exemplar): boolean {
-  if (a.ts !== b.ts || !(a.value === b.value || (Number.isNaN(a.value) && Number.isNaN(b.value))) || a.labels.length !== b.labels.length) return false;
+  if (a.ts !== b.ts || a.value !== b.value || a.labels.length !== b.labels.length) return false;
   return a.labels.every((l, i) => l.name === b.labels[i]?.name && l.value === b.labels[i]?.value);
 }

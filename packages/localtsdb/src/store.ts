@@ -54,8 +54,8 @@ export class TSDBStore implements StoreServer {
   readonly #componentType: ComponentType;
   readonly #blocksMinTime: () => number;
 
-  /** Thanos' Exemplars API over the TSDB's exemplars, when it keeps them. */
-  readonly exemplars?: (req: ExemplarsRequest, ctx: CallContext) => Promise<{ data: ExemplarData[]; warnings: string[] }>;
+  /** Thanos' Exemplars API over the TSDB's exemplars, when it keeps them (else absent: the server offers no Exemplars service). */
+  declare readonly exemplars?: (req: ExemplarsRequest, ctx: CallContext) => Promise<{ data: ExemplarData[]; warnings: string[] }>;
 
   /** `blocksMinTime`: where the oldest block served starts (Infinity without blocks). */
   constructor(head: Head, blocks: LocalBlocks, externalLabels: Labels, componentType: ComponentType, blocksMinTime: () => number, exemplars?: ExemplarStorage) {
@@ -147,15 +147,23 @@ export class TSDBStore implements StoreServer {
 }
 
 /**
- * The exemplars of the series the request's query selects, as Thanos' TSDB exemplars server answers (the
- * querier has taken the matchers on external labels out of the query), with the external labels added.
+ * The exemplars of the series the request's query selects, as Thanos' TSDB exemplars server answers: a
+ * selector's matchers on external labels must match them and are then left out (a selector left without
+ * matchers is an error); the external labels are added to the series'.
  */
 function exemplarsOf(storage: ExemplarStorage, req: ExemplarsRequest, ext: Labels): ExemplarData[] {
-  let selectors: Matcher[][];
+  let parsed: Matcher[][];
   try {
-    selectors = querySelectors(req.query);
+    parsed = querySelectors(req.query);
   } catch (e) {
     throw new StoreError(GrpcStatus.INVALID_ARGUMENT, `query ${JSON.stringify(req.query)}: ${(e as Error).message}`);
+  }
+  const selectors: Matcher[][] = [];
+  for (const matchers of parsed) {
+    if (matchers.some((m) => ext.has(m.name) && !m.matches(ext.get(m.name)))) continue;
+    const own = matchers.filter((m) => !ext.has(m.name));
+    if (own.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding external labels)');
+    selectors.push(own);
   }
   return storage.select(req.start, req.end, selectors).map((s) => ({ seriesLabels: [...s.labels.merge(ext).toArray()], exemplars: s.exemplars.map((e) => ({ labels: [...e.labels], value: e.value, ts: e.ts })) }));
 }

@@ -26,7 +26,7 @@ import { compareStrings, Labels } from '@strata/tsdb';
 export class MultiTenantStore implements StoreServer {
   readonly #tenants: () => readonly LocalTSDB[];
   /** Thanos' Exemplars API over every tenant's exemplars, when the TSDBs keep them. */
-  readonly exemplars?: (req: ExemplarsRequest, ctx: CallContext) => Promise<{ data: ExemplarData[]; warnings: string[] }>;
+  declare readonly exemplars?: (req: ExemplarsRequest, ctx: CallContext) => Promise<{ data: ExemplarData[]; warnings: string[] }>;
 
   constructor(tenants: () => readonly LocalTSDB[], opts: { exemplars?: boolean } = {}) {
     this.#tenants = tenants;
