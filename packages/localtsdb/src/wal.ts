@@ -377,26 +377,38 @@ function putSample(e: Encbuf, v: number, h: TimedHistogram | undefined): void {
   e.putByte(x.counterResetHint);
   e.putVarint(x.schema);
   putFloat(e, x.zeroThreshold);
-  const putCount = integer ? (c: number) => e.putUvarint(c) : (c: number) => putFloat(e, c);
-  putCount(x.count);
-  putCount(x.zeroCount);
+  if (integer) {
+    e.putUvarint(x.count);
+    e.putUvarint(x.zeroCount);
+  } else {
+    putFloat(e, x.count);
+    putFloat(e, x.zeroCount);
+  }
   putFloat(e, x.sum);
-  for (const spans of [x.positiveSpans, x.negativeSpans]) {
-    e.putUvarint(spans.length);
-    for (const s of spans) {
-      e.putVarint(s.offset);
-      e.putUvarint(s.length);
-    }
-  }
-  for (const buckets of [x.positiveBuckets, x.negativeBuckets]) {
-    e.putUvarint(buckets.length);
-    for (const b of buckets) {
-      if (integer) e.putVarint(b);
-      else putFloat(e, b);
-    }
-  }
+  putSpans(e, x.positiveSpans);
+  putSpans(e, x.negativeSpans);
+  putBuckets(e, x.positiveBuckets, integer);
+  putBuckets(e, x.negativeBuckets, integer);
   e.putUvarint(x.customValues.length);
-  for (const c of x.customValues) putFloat(e, c);
+  for (let i = 0; i < x.customValues.length; i++) putFloat(e, x.customValues[i] as number);
+}
+
+function putSpans(e: Encbuf, spans: readonly Span[]): void {
+  e.putUvarint(spans.length);
+  for (let i = 0; i < spans.length; i++) {
+    const s = spans[i] as Span;
+    e.putVarint(s.offset);
+    e.putUvarint(s.length);
+  }
+}
+
+/** Integer histograms' bucket deltas as varints, float histograms' counts as f64. */
+function putBuckets(e: Encbuf, buckets: readonly number[], integer: boolean): void {
+  e.putUvarint(buckets.length);
+  for (let i = 0; i < buckets.length; i++) {
+    if (integer) e.putVarint(buckets[i] as number);
+    else putFloat(e, buckets[i] as number);
+  }
 }
 
 /** The fields of a histogram of either kind, its counts read by `count` and its buckets by `bucket`. */

@@ -15,7 +15,7 @@
 import type { BitWriter } from './bstream.js';
 import { Encoding, ValueType, type SampleIterator } from './chunk.js';
 import { floatFromBits, floatHi, floatLo, STALE_NAN_HI, STALE_NAN_LO } from './floatbits.js';
-import type { AbsoluteBuckets } from './histogram-appendable.js';
+import { type AbsoluteBuckets, withCounts } from './histogram-appendable.js';
 import { sampleHint } from './histogram-meta.js';
 import { countBuckets, HistogramAppenderBase, HistogramChunkBase, HistogramIteratorBase, readXOR } from './histogram-chunk.js';
 import { writeXORValue, type XORValueState } from './xor.js';
@@ -80,14 +80,7 @@ export class FloatHistogramAppender extends HistogramAppenderBase<FloatHistogram
 
   protected last(): AbsoluteBuckets {
     const s = this.#s;
-    return {
-      ...this.layout,
-      count: valueOf(s.count),
-      zeroCount: valueOf(s.zeroCount),
-      sum: valueOf(s.sum),
-      positiveBuckets: s.positive.map(valueOf),
-      negativeBuckets: s.negative.map(valueOf),
-    };
+    return withCounts(this.layout, valueOf(s.count), valueOf(s.zeroCount), valueOf(s.sum), s.positive.map(valueOf), s.negative.map(valueOf));
   }
 
   protected fieldsBound(buckets: number): number {

@@ -32,6 +32,22 @@ export interface AbsoluteBuckets extends HistogramLayout {
   negativeBuckets: readonly number[];
 }
 
+/** A layout with a sample's counts, as the checks take it. */
+export function withCounts(layout: HistogramLayout, count: number, zeroCount: number, sum: number, positiveBuckets: readonly number[], negativeBuckets: readonly number[]): AbsoluteBuckets {
+  return {
+    schema: layout.schema,
+    zeroThreshold: layout.zeroThreshold,
+    positiveSpans: layout.positiveSpans,
+    negativeSpans: layout.negativeSpans,
+    customValues: layout.customValues,
+    count,
+    zeroCount,
+    sum,
+    positiveBuckets,
+    negativeBuckets,
+  };
+}
+
 /** The chunk an appender writes, as the checks see it. */
 export interface ChunkState {
   numSamples: number;

@@ -18,7 +18,7 @@
 import { BitWriter } from './bstream.js';
 import { Encoding, ValueType, type SampleIterator } from './chunk.js';
 import { floatFromBits, floatHi, floatLo, STALE_NAN_HI, STALE_NAN_LO } from './floatbits.js';
-import type { AbsoluteBuckets } from './histogram-appendable.js';
+import { type AbsoluteBuckets, withCounts } from './histogram-appendable.js';
 import { sampleHint } from './histogram-meta.js';
 import { countBuckets, HistogramAppenderBase, HistogramChunkBase, HistogramIteratorBase, readXOR } from './histogram-chunk.js';
 import { checkEnd, readVarbitInt, readVarbitUint, writeVarbitInt, writeVarbitUint } from './varbit.js';
@@ -94,20 +94,14 @@ export class HistogramAppender extends HistogramAppenderBase<Histogram> {
     if (from === null) this.#s.sum.leading = NO_WINDOW;
   }
 
+  // Both built field by field: an object spread is V8's generic clone, the dearest step of an append.
   protected absolute(h: Histogram): AbsoluteBuckets {
-    return { ...h, positiveBuckets: absoluteCounts(h.positiveBuckets), negativeBuckets: absoluteCounts(h.negativeBuckets) };
+    return withCounts(h, h.count, h.zeroCount, h.sum, absoluteCounts(h.positiveBuckets), absoluteCounts(h.negativeBuckets));
   }
 
   protected last(): AbsoluteBuckets {
     const s = this.#s;
-    return {
-      ...this.layout,
-      count: s.count,
-      zeroCount: s.zeroCount,
-      sum: floatFromBits(s.sum.valueHi, s.sum.valueLo),
-      positiveBuckets: absoluteCounts(s.positive),
-      negativeBuckets: absoluteCounts(s.negative),
-    };
+    return withCounts(this.layout, s.count, s.zeroCount, floatFromBits(s.sum.valueHi, s.sum.valueLo), absoluteCounts(s.positive), absoluteCounts(s.negative));
   }
 
   protected fieldsBound(buckets: number): number {

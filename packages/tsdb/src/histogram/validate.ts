@@ -16,9 +16,10 @@ export class InvalidHistogramError extends Error {}
 /** Throws InvalidHistogramError unless `h` (integer counts, delta-encoded buckets) is well formed. */
 export function validateHistogram(h: Histogram): void {
   // Go's uint64 and int64 in Prometheus; as JavaScript numbers, exact up to 2^53 only.
-  for (const c of [h.count, h.zeroCount, ...h.positiveBuckets, ...h.negativeBuckets]) {
-    if (!Number.isSafeInteger(c)) invalid(`integer histogram counts must be whole numbers of at most 2^53 in magnitude, got ${c}`);
-  }
+  checkSafe(h.count);
+  checkSafe(h.zeroCount);
+  for (const c of h.positiveBuckets) checkSafe(c);
+  for (const c of h.negativeBuckets) checkSafe(c);
   const counted = validateLayout(h, true);
   if (Number.isNaN(h.sum) ? counted > h.count : counted !== h.count) {
     const what = Number.isNaN(h.sum) ? "histogram's observation count should be at least the number of observations found in the buckets" : "histogram's observation count should equal the number of observations found in the buckets (in absence of NaN)";
@@ -29,6 +30,10 @@ export function validateHistogram(h: Histogram): void {
 /** Throws InvalidHistogramError unless `h` (float counts, absolute buckets) is well formed. */
 export function validateFloatHistogram(h: FloatHistogram): void {
   validateLayout(h, false);
+}
+
+function checkSafe(c: number): void {
+  if (!Number.isSafeInteger(c)) invalid(`integer histogram counts must be whole numbers of at most 2^53 in magnitude, got ${c}`);
 }
 
 /** Checks schema, spans and buckets; returns the observations the buckets and the zero bucket hold. */
@@ -54,7 +59,8 @@ function validateLayout(h: Histogram | FloatHistogram, deltas: boolean): number 
 
 function checkSpans(side: string, spans: readonly Span[], buckets: number): void {
   let needed = 0;
-  for (const [n, s] of spans.entries()) {
+  for (let n = 0; n < spans.length; n++) {
+    const s = spans[n] as Span;
     if (n > 0 && s.offset < 0) invalid(`${side}: span number ${n + 1} with offset ${s.offset}: histogram has a span whose offset is negative`);
     needed += s.length;
   }
@@ -65,7 +71,8 @@ function checkSpans(side: string, spans: readonly Span[], buckets: number): void
 function checkBuckets(side: string, buckets: readonly number[], deltas: boolean): number {
   let last = 0;
   let total = 0;
-  for (const [i, b] of buckets.entries()) {
+  for (let i = 0; i < buckets.length; i++) {
+    const b = buckets[i] as number;
     const c = deltas ? last + b : b;
     if (c < 0) invalid(`${side}: bucket number ${i + 1} has observation count of ${c}: histogram has a bucket whose observation count is negative`);
     last = c;
