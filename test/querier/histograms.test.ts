@@ -14,9 +14,10 @@ import type { QueryValue } from '@strata/promql';
 import { nopLogger } from '@strata/runtime';
 import { start as startStore, type Store } from '@strata/store';
 import { startPrometheus } from '@strata/testing/prometheus';
+import { counterHistogram, floatCounterHistogram, gaugeHistogram } from '@strata/testing/histograms';
 import { remoteWrite, type WrittenSeries } from '@strata/testing/remotewrite';
 import { MatcherType, queryRangeRequest, queryRequest, ResponseType, StoreClient, type QueryAnswer, type ReadQuery } from '@strata/storeapi';
-import { BlockReader, CounterResetHint, dumpSamples, FloatHistogram, histogramToFloat, Labels, parseMeta, type Histogram } from '@strata/tsdb';
+import { BlockReader, dumpSamples, histogramToFloat, Labels, parseMeta } from '@strata/tsdb';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSameAnswer, query, type Answer } from './answers.js';
@@ -35,37 +36,6 @@ let start: number;
 let end: number;
 let snapDir: string;
 
-/** A counter histogram of schema 1 whose observations spread over more buckets as it grows, reset at sample 120. */
-function counter(i: number): Histogram {
-  const n = i < 120 ? i + 1 : i - 119;
-  const spread = Math.min(6, 1 + Math.floor(n / 20));
-  const buckets = Array.from({ length: spread }, (_, k) => n * (k + 1));
-  const deltas = buckets.map((b, k) => (k === 0 ? b : b - (buckets[k - 1] as number)));
-  const count = buckets.reduce((a, b) => a + b, 0) + n;
-  return {
-    counterResetHint: CounterResetHint.Unknown, schema: 1, zeroThreshold: 2 ** -128, zeroCount: n, count, sum: count * 0.37,
-    positiveSpans: [{ offset: -2, length: spread }], negativeSpans: [], positiveBuckets: deltas, negativeBuckets: [], customValues: [],
-  };
-}
-
-/** A float counter histogram of schema 0 with two spans. */
-function floatCounter(i: number): FloatHistogram {
-  return new FloatHistogram({
-    schema: 0, zeroThreshold: 0.001, zeroCount: 0.5 * i, count: 4.5 * i + 3, sum: 10.25 * i,
-    positiveSpans: [{ offset: 0, length: 2 }, { offset: 3, length: 1 }], positiveBuckets: [i, 2 * i + 1, 1.5 * i + 2],
-  });
-}
-
-/** A gauge histogram with negative buckets, going up and down. */
-function gauge(i: number): FloatHistogram {
-  const a = 5 + (i % 7);
-  const b = 3 + ((i * 3) % 5);
-  return new FloatHistogram({
-    counterResetHint: CounterResetHint.Gauge, schema: 2, zeroThreshold: 0.01, zeroCount: 1, count: a + b + 1, sum: a * 1.3 - b * 0.8,
-    positiveSpans: [{ offset: 1, length: 1 }], positiveBuckets: [a], negativeSpans: [{ offset: 0, length: 1 }], negativeBuckets: [b],
-  });
-}
-
 beforeAll(async () => {
   stack = await histogramReplicaStack();
   // All in the replicas' heads, their chunks cut between samples 83 and 84: the instant queries at
@@ -75,9 +45,9 @@ beforeAll(async () => {
   const times = Array.from({ length: N }, (_, i) => start + i * STEP);
   end = (times[N - 1] as number) + STEP;
   const series: WrittenSeries[] = [
-    { labels: { __name__: 'request_duration_seconds', job: 'api', path: '/a' }, histograms: times.map((t, i) => ({ t, h: counter(i) })) },
-    { labels: { __name__: 'request_duration_seconds', job: 'api', path: '/b' }, histograms: times.map((t, i) => ({ t, h: floatCounter(i) })), float: true },
-    { labels: { __name__: 'queue_depth', job: 'api' }, histograms: times.map((t, i) => ({ t, h: gauge(i) })), float: true },
+    { labels: { __name__: 'request_duration_seconds', job: 'api', path: '/a' }, histograms: times.map((t, i) => ({ t, h: counterHistogram(i) })) },
+    { labels: { __name__: 'request_duration_seconds', job: 'api', path: '/b' }, histograms: times.map((t, i) => ({ t, h: floatCounterHistogram(i) })), float: true },
+    { labels: { __name__: 'queue_depth', job: 'api' }, histograms: times.map((t, i) => ({ t, h: gaugeHistogram(i) })), float: true },
     // Floats, sent before queue_depth by a remote read of both.
     { labels: { __name__: 'queue_capacity', job: 'api' }, samples: times.map((t, i) => ({ t, v: 100 + (i % 3) })) },
   ];
@@ -139,9 +109,9 @@ describe('strata tools tsdb dump of a block with native histograms', () => {
     const lines = out.trimEnd().split('\n');
     expect(lines).toHaveLength(4 * (N + 1));
     const series = '{__name__="request_duration_seconds", job="api", path="/a"}';
-    expect(lines).toContain(`${series} ${histogramToFloat(counter(7)).toString()} ${start + 7 * STEP}`);
+    expect(lines).toContain(`${series} ${histogramToFloat(counterHistogram(7)).toString()} ${start + 7 * STEP}`);
     expect(lines).toContain(`${series} 42 ${end}`);
-    expect(lines).toContain(`{__name__="queue_depth", job="api"} ${gauge(3).toString()} ${start + 3 * STEP}`);
+    expect(lines).toContain(`{__name__="queue_depth", job="api"} ${gaugeHistogram(3).toString()} ${start + 3 * STEP}`);
   });
 });
 
@@ -203,8 +173,8 @@ describe('federation of native histograms', () => {
     const now = Math.floor(Date.now() / 1000) * 1000;
     const times = [now - 40_000, now - 25_000, now - 10_000];
     const fresh: WrittenSeries[] = [
-      { labels: { __name__: 'fresh_duration_seconds', job: 'api', path: '/a' }, histograms: times.map((t, i) => ({ t, h: counter(150 + i) })) },
-      { labels: { __name__: 'fresh_duration_seconds', job: 'api', path: '/b' }, histograms: times.map((t, i) => ({ t, h: floatCounter(149 + i) })), float: true },
+      { labels: { __name__: 'fresh_duration_seconds', job: 'api', path: '/a' }, histograms: times.map((t, i) => ({ t, h: counterHistogram(150 + i) })) },
+      { labels: { __name__: 'fresh_duration_seconds', job: 'api', path: '/b' }, histograms: times.map((t, i) => ({ t, h: floatCounterHistogram(149 + i) })), float: true },
     ];
     for (const r of stack.replicas) await remoteWrite(r.url, fresh);
     const federation = { job_name: 'federate', honor_labels: true, metrics_path: '/federate', params: { 'match[]': ['{__name__=~"fresh_.+"}'] }, scrape_interval: '1s', static_configs: [{ targets: [stack.querier.httpAddress] }] };

@@ -12,8 +12,9 @@ import { start as startReceiver, type ReceiveConfig, type Receiver } from '@stra
 import { nopLogger } from '@strata/runtime';
 import { freePort, sleep, tempDir } from '@strata/testing/process';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
+import { counterHistogram, floatCounterHistogram, gaugeHistogram } from '@strata/testing/histograms';
 import { remoteWrite, remoteWriteTo, snappyLiterals, writeRequest, type WrittenSeries } from '@strata/testing/remotewrite';
-import { CounterResetHint, FloatHistogram, Labels, STALE_NAN, type Histogram } from '@strata/tsdb';
+import { Labels, STALE_NAN } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSameAnswer, query } from '../querier/answers.js';
 import { until } from './compare.js';
@@ -35,37 +36,6 @@ let start: number;
 let liveStart: number;
 let end: number;
 
-/** An integer counter histogram of schema 1 whose observations spread over more buckets as it grows, reset at sample 100. */
-function counter(i: number): Histogram {
-  const n = i < 100 ? i + 1 : i - 99;
-  const spread = Math.min(5, 1 + Math.floor(n / 25));
-  const buckets = Array.from({ length: spread }, (_, k) => n * (k + 1));
-  const deltas = buckets.map((b, k) => (k === 0 ? b : b - (buckets[k - 1] as number)));
-  const count = buckets.reduce((a, b) => a + b, 0) + n;
-  return {
-    counterResetHint: CounterResetHint.Unknown, schema: 1, zeroThreshold: 2 ** -128, zeroCount: n, count, sum: count * 0.37,
-    positiveSpans: [{ offset: -1, length: spread }], negativeSpans: [], positiveBuckets: deltas, negativeBuckets: [], customValues: [],
-  };
-}
-
-/** A float counter histogram of schema 0 with two spans. */
-function floatCounter(i: number): FloatHistogram {
-  return new FloatHistogram({
-    schema: 0, zeroThreshold: 0.001, zeroCount: 0.5 * i, count: 4.5 * i + 3, sum: 10.25 * i,
-    positiveSpans: [{ offset: 0, length: 2 }, { offset: 3, length: 1 }], positiveBuckets: [i, 2 * i + 1, 1.5 * i + 2],
-  });
-}
-
-/** A gauge histogram with negative buckets, going up and down. */
-function gauge(i: number): FloatHistogram {
-  const a = 5 + (i % 7);
-  const b = 3 + ((i * 3) % 5);
-  return new FloatHistogram({
-    counterResetHint: CounterResetHint.Gauge, schema: 2, zeroThreshold: 0.01, zeroCount: 1, count: a + b + 1, sum: a * 1.3 - b * 0.8,
-    positiveSpans: [{ offset: 1, length: 1 }], positiveBuckets: [a], negativeSpans: [{ offset: 0, length: 1 }], negativeBuckets: [b],
-  });
-}
-
 /**
  * What is sent at sample i, at time t: the histograms, a series that is a float before sample 60 and a
  * histogram after, and the integer counter's stale marker ten samples before the relayed ones, after
@@ -73,11 +43,11 @@ function gauge(i: number): FloatHistogram {
  */
 function samplesAt(i: number, t: number): WrittenSeries[] {
   const out: WrittenSeries[] = [
-    { labels: { __name__: 'rpc_duration_seconds', path: '/b' }, histograms: [{ t, h: floatCounter(i) }], float: true },
-    { labels: { __name__: 'queue_depth' }, histograms: [{ t, h: gauge(i) }], float: true },
-    i < 60 ? { labels: { __name__: 'switching' }, samples: [{ t, v: i }] } : { labels: { __name__: 'switching' }, histograms: [{ t, h: counter(i - 60) }] },
+    { labels: { __name__: 'rpc_duration_seconds', path: '/b' }, histograms: [{ t, h: floatCounterHistogram(i) }], float: true },
+    { labels: { __name__: 'queue_depth' }, histograms: [{ t, h: gaugeHistogram(i) }], float: true },
+    i < 60 ? { labels: { __name__: 'switching' }, samples: [{ t, v: i }] } : { labels: { __name__: 'switching' }, histograms: [{ t, h: counterHistogram(i - 60, 100) }] },
   ];
-  if (i < N - 10 || i >= N) out.push({ labels: { __name__: 'rpc_duration_seconds', path: '/a' }, histograms: [{ t, h: counter(i) }] });
+  if (i < N - 10 || i >= N) out.push({ labels: { __name__: 'rpc_duration_seconds', path: '/a' }, histograms: [{ t, h: counterHistogram(i, 100) }] });
   else if (i === N - 10) out.push({ labels: { __name__: 'rpc_duration_seconds', path: '/a' }, samples: [{ t, v: STALE_NAN }] });
   return out;
 }

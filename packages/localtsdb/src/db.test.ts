@@ -1,8 +1,7 @@
 import { appendFile, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { createLogger, type Logger } from '@strata/runtime';
 import {
   type CallContext,
   decodeSeriesResponse,
@@ -15,8 +14,8 @@ import {
   type SeriesRequest,
 } from '@strata/storeapi';
 import { isStaleNaN, isULID, Labels, parseMeta, STALE_NAN, ValueType } from '@strata/tsdb';
-import { tempDir } from '@strata/testing/process';
-import { LocalTSDB, type LocalTSDBOptions } from './db.js';
+import { localTsdbFixture } from '@strata/testing/localtsdb';
+import { LocalTSDB } from './db.js';
 import { WAL_DIR } from './wal.js';
 
 const HOUR = 3_600_000;
@@ -27,27 +26,7 @@ const EXT = Labels.from({ replica: 'r1', ruler: 'a' });
 const ctx: CallContext = { signal: new AbortController().signal };
 const NAME = { type: MatcherType.RE, name: '__name__', value: '.+' };
 
-let tmp: { path: string; cleanup: () => Promise<void> };
-let warnings: string[];
-let logger: Logger;
-let open: LocalTSDB[];
-
-beforeEach(async () => {
-  tmp = await tempDir('strata-ruledb-');
-  warnings = [];
-  logger = createLogger({ write: (line) => void (line.includes('level=warn') && warnings.push(line)) });
-  open = [];
-});
-afterEach(async () => {
-  for (const db of open) await db.close();
-  await tmp.cleanup();
-});
-
-async function openDB(o: Partial<LocalTSDBOptions> = {}): Promise<LocalTSDB> {
-  const db = await LocalTSDB.open({ dir: tmp.path, blockDurationMs: BLOCK, retentionMs: 48 * HOUR, externalLabels: EXT, registry: new Registry(), logger, ...o });
-  open.push(db);
-  return db;
-}
+const fx = localTsdbFixture('strata-ruledb-', { blockDurationMs: BLOCK, retentionMs: 48 * HOUR, externalLabels: EXT });
 
 const series = (name: string, extra: Record<string, string> = {}) => Labels.from({ __name__: name, ...extra });
 
@@ -82,12 +61,12 @@ async function query(db: LocalTSDB, req: Partial<SeriesRequest> = {}): Promise<{
   return out;
 }
 
-const blockDirs = async () => (await readdir(tmp.path)).filter(isULID).sort();
-const walSegments = async () => (await readdir(join(tmp.path, WAL_DIR))).sort();
+const blockDirs = async () => (await readdir(fx.dir)).filter(isULID).sort();
+const walSegments = async () => (await readdir(join(fx.dir, WAL_DIR))).sort();
 
 describe('LocalTSDB', () => {
   it('refuses samples too far in the future as out of bounds, when told to, so that a skewed clock does not move the head past every other sample', async () => {
-    const db = await openDB({ tooFarInFutureMs: 60_000 });
+    const db = await fx.openDB({ tooFarInFutureMs: 60_000 });
     const now = Date.now();
     const result = db.appendSeries([
       { labels: series('skewed'), samples: [{ timestamp: now + 10 * 60_000, value: 1 }] },
@@ -96,13 +75,13 @@ describe('LocalTSDB', () => {
     ]);
     expect(result).toEqual({ appended: 2, outOfOrder: 0, duplicates: 0, outOfBounds: 1, invalidHistograms: 0 });
     // Without the window, the far sample is taken, and samples older than half a block before it are not.
-    const open = await openDB({ dir: join(tmp.path, 'no-window') });
-    expect(open.appendSeries([{ labels: series('skewed'), samples: [{ timestamp: now + 10 * HOUR, value: 1 }] }]).appended).toBe(1);
-    expect(open.appendSeries([{ labels: series('now'), samples: [{ timestamp: now, value: 3 }] }]).outOfBounds).toBe(1);
+    const unbounded = await fx.openDB({ dir: join(fx.dir, 'no-window') });
+    expect(unbounded.appendSeries([{ labels: series('skewed'), samples: [{ timestamp: now + 10 * HOUR, value: 1 }] }]).appended).toBe(1);
+    expect(unbounded.appendSeries([{ labels: series('now'), samples: [{ timestamp: now, value: 3 }] }]).outOfBounds).toBe(1);
   });
 
   it('serves appended samples with the external labels, sorted by labels, honouring matchers, time and replica labels', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     db.append([{ labels: series('b'), value: 1 }, { labels: series('a', { x: '1' }), value: 2 }], T0);
     db.append([{ labels: series('b'), value: 3 }], T0 + 60_000);
     expect(await query(db)).toEqual([
@@ -125,7 +104,7 @@ describe('LocalTSDB', () => {
 
   it('drops and counts samples at or before their series’ last one, and keeps stale markers bit for bit', async () => {
     const registry = new Registry();
-    const db = await openDB({ registry });
+    const db = await fx.openDB({ registry });
     db.append([{ labels: series('a'), value: 1 }], T0 + 60_000);
     db.append([{ labels: series('a'), value: 2 }, { labels: series('b'), value: 5 }], T0 + 60_000);
     db.append([{ labels: series('a'), value: 3 }], T0);
@@ -140,7 +119,7 @@ describe('LocalTSDB', () => {
   });
 
   it('appends series with their own sample times, reporting what it drops and why, and replays them from the WAL', async () => {
-    let db = await openDB();
+    let db = await fx.openDB();
     const a = series('a');
     expect(db.appendSeries([{ labels: a, samples: [0, 1, 2].map((i) => ({ timestamp: T0 + i * 1000, value: i })) }, { labels: series('b'), samples: [{ timestamp: T0 + 5000, value: STALE_NAN }] }])).toEqual({ appended: 4, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 });
     // The same series twice in a call, a resent sample, a conflicting one, an older one, one out of bounds.
@@ -156,24 +135,24 @@ describe('LocalTSDB', () => {
       ['{__name__="b", replica="r1", ruler="a"}', [5000]],
     ]);
     await db.close();
-    open = [];
-    db = await openDB();
+    fx.open = [];
+    db = await fx.openDB();
     const after = await query(db);
     expect(after).toEqual(before);
     expect(isStaleNaN(after[1]!.samples[0]!.v)).toBe(true);
   });
 
   it('replays the WAL after a close, keeping the stale marker', async () => {
-    let db = await openDB();
+    let db = await fx.openDB();
     fill(db, ['a', 'b'], T0, T0 + HOUR);
     db.append([{ labels: series('a'), value: STALE_NAN }], T0 + HOUR);
     const before = await query(db);
     await db.close();
-    db = await openDB();
+    db = await fx.openDB();
     const after = await query(db);
     expect(after).toEqual(before);
     expect(isStaleNaN(after[0]!.samples.at(-1)!.v)).toBe(true);
-    expect(warnings).toEqual([]);
+    expect(fx.warnings).toEqual([]);
     // Appends go on where they were.
     db.append([{ labels: series('a'), value: 1 }], T0 + HOUR);
     db.append([{ labels: series('a'), value: 1 }], T0 + HOUR + 60_000);
@@ -181,46 +160,46 @@ describe('LocalTSDB', () => {
   });
 
   it('after a crash mid-write, replays everything flushed, warns about the torn tail and truncates it', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     fill(db, ['a'], T0, T0 + 10 * 60_000);
     const [segment] = await walSegments();
-    const file = join(tmp.path, WAL_DIR, segment!);
+    const file = join(fx.dir, WAL_DIR, segment!);
     const whole = (await stat(file)).size;
     db.append([{ labels: series('a'), value: 99 }], T0 + 10 * 60_000);
     // The process dies while writing the last record: a few of its bytes made it.
     await truncate(file, whole + 5);
-    open = [];
+    fx.open = [];
     const registry = new Registry();
-    const again = await openDB({ registry });
+    const again = await fx.openDB({ registry });
     expect((await query(again))[0]!.samples.map((s) => s.v)).toEqual(Array.from({ length: 10 }, (_, i) => (T0 + i * 60_000) / 1000));
-    expect(warnings.join('')).toMatch(/torn or corrupt record.*offset=\d+/);
+    expect(fx.warnings.join('')).toMatch(/torn or corrupt record.*offset=\d+/);
     expect(await registry.metrics()).toContain('prometheus_tsdb_wal_corruptions_total 1');
     expect((await stat(file)).size).toBe(whole);
     await again.close();
     // The repaired segment is an earlier one now, and replays cleanly.
-    open = [];
-    warnings = [];
-    expect((await query(await openDB()))[0]!.samples.length).toBe(10);
-    expect(warnings).toEqual([]);
+    fx.open = [];
+    fx.warnings = [];
+    expect((await query(await fx.openDB()))[0]!.samples.length).toBe(10);
+    expect(fx.warnings).toEqual([]);
   });
 
   it('fails to open on a corrupt record in a segment before the last, naming the file and offset', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     fill(db, ['a'], T0, T0 + 10 * 60_000);
     await db.close();
-    open = [];
+    fx.open = [];
     const [first] = await walSegments();
-    const file = join(tmp.path, WAL_DIR, first!);
+    const file = join(fx.dir, WAL_DIR, first!);
     const bytes = await readFile(file);
     bytes[bytes.length - 3] ^= 0xff;
     await writeFile(file, bytes);
     // A later segment, as the next open would start.
-    await appendFile(join(tmp.path, WAL_DIR, '00000099.rwal'), new Uint8Array());
-    await expect(openDB()).rejects.toThrow(new RegExp(`WAL segment .*${first!.replace('.', '\\.')}: corrupt record: CRC mismatch at offset \\d+`));
+    await appendFile(join(fx.dir, WAL_DIR, '00000099.rwal'), new Uint8Array());
+    await expect(fx.openDB()).rejects.toThrow(new RegExp(`WAL segment .*${first!.replace('.', '\\.')}: corrupt record: CRC mismatch at offset \\d+`));
   });
 
   it('cuts the oldest aligned range into a block once the head spans 1.5 block durations, truncating head and WAL', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     const start = T0 + 30 * 60_000;
     fill(db, ['a', 'b'], start, T0 + 3 * HOUR + 30 * 60_000);
     await db.compact();
@@ -230,7 +209,7 @@ describe('LocalTSDB', () => {
     await db.compact();
     const [ulid, ...more] = await blockDirs();
     expect(more).toEqual([]);
-    const meta = parseMeta(await readFile(join(tmp.path, ulid!, 'meta.json'), 'utf8'));
+    const meta = parseMeta(await readFile(join(fx.dir, ulid!, 'meta.json'), 'utf8'));
     // From the first sample to the end of its 2 h window, as Prometheus' first head block.
     expect([meta.minTime, meta.maxTime]).toEqual([start, T0 + BLOCK]);
     expect(meta.stats).toEqual({ numSamples: 180, numSeries: 2, numChunks: 2 });
@@ -249,16 +228,16 @@ describe('LocalTSDB', () => {
     expect((await query(db)).map((s) => s.labels)).not.toContain('{__name__="c", replica="r1", ruler="a"}');
     // After a restart, the head is what the WAL holds after the cut, and the block is served.
     await db.close();
-    open = [];
-    const again = await openDB();
+    fx.open = [];
+    const again = await fx.openDB();
     expect(await query(again, { matchers: [{ type: MatcherType.EQ, name: '__name__', value: 'a' }] })).toEqual([a]);
   });
 
   it('flushes the whole head into blocks, aligned ranges up to its latest sample, and takes later samples still', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     fill(db, ['a'], T0 + HOUR, T0 + 2 * HOUR + 30 * 60_000);
     await db.flush();
-    const metas = await Promise.all((await blockDirs()).map(async (u) => parseMeta(await readFile(join(tmp.path, u, 'meta.json'), 'utf8'))));
+    const metas = await Promise.all((await blockDirs()).map(async (u) => parseMeta(await readFile(join(fx.dir, u, 'meta.json'), 'utf8'))));
     expect(metas.map((m) => [m.minTime, m.maxTime, m.stats?.numSamples]).sort()).toEqual([
       [T0 + HOUR, T0 + BLOCK, 60],
       [T0 + BLOCK, T0 + 2 * HOUR + 29 * 60_000 + 1, 30],
@@ -271,12 +250,12 @@ describe('LocalTSDB', () => {
   });
 
   it('deletes the WAL segments whose samples are all in blocks, and blocks beyond the retention', async () => {
-    const db = await openDB({ retentionMs: 4 * HOUR });
+    const db = await fx.openDB({ retentionMs: 4 * HOUR });
     for (let h = 0; h < 12; h++) {
       fill(db, ['a'], T0 + h * HOUR, T0 + (h + 1) * HOUR);
       await db.compact();
     }
-    const metas = await Promise.all((await blockDirs()).map(async (d) => parseMeta(await readFile(join(tmp.path, d, 'meta.json'), 'utf8'))));
+    const metas = await Promise.all((await blockDirs()).map(async (d) => parseMeta(await readFile(join(fx.dir, d, 'meta.json'), 'utf8'))));
     // Blocks up to T0+10h were cut; those ending more than 4 h before the newest went.
     expect(metas.map((m) => [(m.minTime - T0) / HOUR, (m.maxTime - T0) / HOUR])).toEqual([
       [4, 6],
@@ -289,8 +268,8 @@ describe('LocalTSDB', () => {
     expect(a!.samples.length).toBe(8 * 60);
     const again = await (async () => {
       await db.close();
-      open = [];
-      return openDB({ retentionMs: 4 * HOUR });
+      fx.open = [];
+      return fx.openDB({ retentionMs: 4 * HOUR });
     })();
     expect(await query(again)).toEqual([a]);
   });

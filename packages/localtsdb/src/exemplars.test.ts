@@ -1,11 +1,10 @@
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { createLogger, type Logger } from '@strata/runtime';
 import { type CallContext, exemplarsRequest, GrpcStatus, MAX_INT64, MIN_INT64, StoreError } from '@strata/storeapi';
 import { type Label, Labels, Matcher } from '@strata/tsdb';
-import { tempDir } from '@strata/testing/process';
-import { LocalTSDB, type LocalTSDBOptions, type SeriesSamples } from './db.js';
+import { localTsdbFixture } from '@strata/testing/localtsdb';
+import { LocalTSDB, type SeriesSamples } from './db.js';
 import { EXEMPLAR_MAX_LABELS_LENGTH, type Exemplar, ExemplarStorage } from './exemplars.js';
 
 const MINUTE = 60_000;
@@ -17,34 +16,8 @@ const EXT = Labels.from({ replica: 'r1' });
 const ctx: CallContext = { signal: new AbortController().signal };
 const ALL = [[new Matcher('=~', '__name__', '.+')]];
 
-let tmp: { path: string; cleanup: () => Promise<void> };
-let warnings: string[];
-let logger: Logger;
-let open: LocalTSDB[];
+const fx = localTsdbFixture('strata-exemplars-', { blockDurationMs: BLOCK, retentionMs: 0, externalLabels: EXT, maxExemplars: 3 });
 
-beforeEach(async () => {
-  tmp = await tempDir('strata-exemplars-');
-  warnings = [];
-  logger = createLogger({ write: (line) => void (line.includes('level=warn') && warnings.push(line)) });
-  open = [];
-});
-afterEach(async () => {
-  for (const db of open) await db.close();
-  await tmp.cleanup();
-});
-
-async function openDB(o: Partial<LocalTSDBOptions> = {}): Promise<LocalTSDB> {
-  const db = await LocalTSDB.open({ dir: tmp.path, blockDurationMs: BLOCK, retentionMs: 0, externalLabels: EXT, registry: new Registry(), logger, maxExemplars: 3, ...o });
-  open.push(db);
-  return db;
-}
-
-/** Closes `db` and opens the directory again (the head and the exemplars rebuilt from the WAL). */
-async function reopen(db: LocalTSDB, o: Partial<LocalTSDBOptions> = {}): Promise<LocalTSDB> {
-  await db.close();
-  open = open.filter((d) => d !== db);
-  return openDB(o);
-}
 
 const series = (name: string, extra: Record<string, string> = {}) => Labels.from({ __name__: name, ...extra });
 
@@ -231,7 +204,7 @@ describe('ExemplarStorage', () => {
 
 describe('LocalTSDB exemplars', () => {
   it('keeps the exemplars of a series there is or that the call creates, and drops those of a series that gets no sample', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     const a = series('a');
     const r = db.appendSeries([
       { labels: a, samples: [{ timestamp: T0, value: 1 }], exemplars: [ex(T0, 1)] },
@@ -255,7 +228,7 @@ describe('LocalTSDB exemplars', () => {
 
   it('refuses an exemplar of a call not later than one before it in the call, or than the stored newest, and counts it', async () => {
     const registry = new Registry();
-    const db = await openDB({ registry, maxExemplars: 10 });
+    const db = await fx.openDB({ registry, maxExemplars: 10 });
     const a = series('a');
     db.appendSeries([{ labels: a, samples: [{ timestamp: T0, value: 1 }], exemplars: [ex(T0 + 2000, 1), ex(T0 + 1500, 2), ex(T0 + 2000, 1), ex(T0 + 3000, 3)] }]);
     expect(await queryExemplars(db, 'a')).toEqual([['{__name__="a", replica="r1"}', [ex(T0 + 2000, 1), ex(T0 + 3000, 3)]]]);
@@ -272,7 +245,7 @@ describe('LocalTSDB exemplars', () => {
   });
 
   it('serves the exemplars of the series the query’s selectors select, with the external labels, in the time range asked', async () => {
-    const db = await openDB({ maxExemplars: 10 });
+    const db = await fx.openDB({ maxExemplars: 10 });
     const ax = series('a', { job: 'x' });
     const bx = series('b', { job: 'x' });
     const by = series('b', { job: 'y' });
@@ -301,7 +274,7 @@ describe('LocalTSDB exemplars', () => {
   });
 
   it('takes matchers on external labels as Thanos does: matching ones left out, others selecting nothing', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     db.appendSeries([{ labels: series('a'), samples: [{ timestamp: T0, value: 1 }], exemplars: [ex(T0)] }]);
     expect(await queryExemplars(db, 'a{replica="r1"}')).toEqual([['{__name__="a", replica="r1"}', [ex(T0)]]]);
     expect(await queryExemplars(db, 'a{replica="r2"}')).toEqual([]);
@@ -309,7 +282,7 @@ describe('LocalTSDB exemplars', () => {
   });
 
   it('refuses an unparsable query, or a selector with matchers on external labels alone, as an invalid argument', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     const call = db.store.exemplars;
     expect(call).toBeDefined();
     for (const query of ['a{', 'sum(', '{}', '{replica="r1"}']) {
@@ -323,12 +296,12 @@ describe('LocalTSDB exemplars', () => {
   });
 
   it('advertises and serves exemplars only when it keeps them', async () => {
-    const on = await openDB();
+    const on = await fx.openDB();
     expect((await on.store.info(ctx)).exemplars).toEqual({ minTime: MIN_INT64, maxTime: MAX_INT64 });
 
     for (const maxExemplars of [undefined, 0]) {
       const registry = new Registry();
-      const off = await openDB({ dir: join(tmp.path, `off-${String(maxExemplars)}`), maxExemplars, registry });
+      const off = await fx.openDB({ dir: join(fx.dir, `off-${String(maxExemplars)}`), maxExemplars, registry });
       expect(off.store.exemplars).toBeUndefined();
       const info = await off.store.info(ctx);
       expect(info.exemplars).toBeUndefined();
@@ -341,7 +314,7 @@ describe('LocalTSDB exemplars', () => {
   });
 
   it('replays its exemplars from the WAL on open, and drops the same ones sent again as duplicates', async () => {
-    let db = await openDB();
+    let db = await fx.openDB();
     const a = series('a');
     const b = series('b', { job: 'x' });
     const multi: Exemplar = { labels: [{ name: 'span_id', value: 's1' }, { name: 'trace_id', value: 'é😀' }], value: 1e-300, ts: T0 + 2 };
@@ -361,7 +334,7 @@ describe('LocalTSDB exemplars', () => {
     ]);
 
     const registry = new Registry();
-    db = await reopen(db, { registry });
+    db = await fx.reopen(db, { registry });
     expect(await queryExemplars(db, '{__name__=~"a|b"}')).toEqual(before);
     // Replayed, not appended.
     expect(await exemplarMetrics(registry)).toEqual({ appended: 0, outOfOrder: 0, inStorage: 3, max: 3 });
@@ -382,17 +355,17 @@ describe('LocalTSDB exemplars', () => {
     expect(await exemplarMetrics(registry)).toEqual({ appended: 1, outOfOrder: 2, inStorage: 3, max: 3 });
 
     // Opened with less room, the newest are kept.
-    db = await reopen(db, { maxExemplars: 2 });
+    db = await fx.reopen(db, { maxExemplars: 2 });
     expect(await queryExemplars(db, '{__name__=~"a|b"}')).toEqual([
       ['{__name__="a", replica="r1"}', [multi]],
       ['{__name__="b", job="x", replica="r1"}', [ex(T0 + 10)]],
     ]);
-    expect(warnings).toEqual([]);
+    expect(fx.warnings).toEqual([]);
   });
 
   it('reports exemplars appended, refused as out of order, held and the room for them', async () => {
     const registry = new Registry();
-    const db = await openDB({ registry });
+    const db = await fx.openDB({ registry });
     expect(await exemplarMetrics(registry)).toEqual({ appended: 0, outOfOrder: 0, inStorage: 0, max: 3 });
     const a = series('a');
     db.appendSeries([{ labels: a, samples: [{ timestamp: T0, value: 1 }], exemplars: [ex(T0), ex(T0 + 1)] }]);

@@ -2,9 +2,8 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { createLogger, type Logger } from '@strata/runtime';
 import { type CallContext, decodeSeriesResponse, encodeSeriesResponse, fromStoreSeries, labelValuesRequest, MatcherType, seriesRequest } from '@strata/storeapi';
 import {
   type ChunkSeries,
@@ -23,8 +22,8 @@ import {
   type TimedHistogram,
   ValueType,
 } from '@strata/tsdb';
-import { tempDir } from '@strata/testing/process';
-import { type AppendResult, LocalTSDB, type LocalTSDBOptions, type SeriesSamples, type TimedSample } from './db.js';
+import { localTsdbFixture } from '@strata/testing/localtsdb';
+import { type AppendResult, LocalTSDB, type SeriesSamples, type TimedSample } from './db.js';
 import { WAL } from './wal.js';
 
 const execFileP = promisify(execFile);
@@ -38,34 +37,8 @@ const EXT = Labels.from({ replica: 'r1' });
 const ctx: CallContext = { signal: new AbortController().signal };
 const NOTHING: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 };
 
-let tmp: { path: string; cleanup: () => Promise<void> };
-let warnings: string[];
-let logger: Logger;
-let open: LocalTSDB[];
+const fx = localTsdbFixture('strata-histograms-', { blockDurationMs: BLOCK, retentionMs: 0, externalLabels: EXT });
 
-beforeEach(async () => {
-  tmp = await tempDir('strata-histograms-');
-  warnings = [];
-  logger = createLogger({ write: (line) => void (line.includes('level=warn') && warnings.push(line)) });
-  open = [];
-});
-afterEach(async () => {
-  for (const db of open) await db.close();
-  await tmp.cleanup();
-});
-
-async function openDB(o: Partial<LocalTSDBOptions> = {}): Promise<LocalTSDB> {
-  const db = await LocalTSDB.open({ dir: tmp.path, blockDurationMs: BLOCK, retentionMs: 0, externalLabels: EXT, registry: new Registry(), logger, ...o });
-  open.push(db);
-  return db;
-}
-
-/** Closes `db` and opens the directory again (the head rebuilt from the WAL). */
-async function reopen(db: LocalTSDB, o: Partial<LocalTSDBOptions> = {}): Promise<LocalTSDB> {
-  await db.close();
-  open = open.filter((d) => d !== db);
-  return openDB(o);
-}
 
 const name = (n: string) => Labels.from({ __name__: n });
 
@@ -228,7 +201,7 @@ const floats = (start: number, n: number): TimedSample[] => Array.from({ length:
 
 describe('LocalTSDB native histograms', () => {
   it('serves integer histograms, float histograms and floats of different series, each kind in chunks of its encoding', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     const h = ints(0, 5);
     const gauge = ints(0, 3, gaugeHist);
     const fh = floatHists(0, 4);
@@ -268,7 +241,7 @@ describe('LocalTSDB native histograms', () => {
   });
 
   it('starts a chunk at each change of sample kind, in time order, in separate calls and within one call', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     const f1 = floats(0, 3);
     const h = ints(3, 3);
     const fh = floatHists(6, 3);
@@ -319,7 +292,7 @@ describe('LocalTSDB native histograms', () => {
   });
 
   it('replays native histograms of both kinds from the WAL exactly: hints, schema, spans, zero bucket, negative buckets, custom bounds', async () => {
-    let db = await openDB();
+    let db = await fx.openDB();
     // A counter reset at the third sample: it says so (and its buckets drop), so it starts a chunk of its own header.
     const reset = ints(0, 5, (i) => (i < 2 ? intHist(i) : intHist(i - 2, { counterResetHint: i === 2 ? CounterResetHint.CounterReset : CounterResetHint.NotCounterReset })));
     const gauge = ints(0, 3, gaugeHist);
@@ -350,11 +323,11 @@ describe('LocalTSDB native histograms', () => {
     expect(rawBefore.reset!.map(headerOf)).toEqual([CounterResetHeader.Unknown, CounterResetHeader.CounterReset]);
     expect([rawBefore.gauge!.map(headerOf), rawBefore.fh_gauge!.map(headerOf)]).toEqual([[CounterResetHeader.Gauge], [CounterResetHeader.Gauge]]);
     await db.close();
-    open = [];
+    fx.open = [];
 
     // What the WAL holds, decoded as replay decodes it: every histogram exactly as appended, hints included.
     const replayed: Record<string, Sample[]> = {};
-    const wal = await WAL.open(tmp.path, {
+    const wal = await WAL.open(fx.dir, {
       exemplars: () => undefined,
       samples(labels, times, values, histograms) {
         for (let i = 0; i < labels.length; i++) {
@@ -370,8 +343,8 @@ describe('LocalTSDB native histograms', () => {
     expect(replayed).toEqual({ ...appended, mixed: [...floats(0, 2), ...ints(2, 2), ...floats(4, 1), ...floatHists(5, 2)] });
 
     // The reopened head holds what the closed one held, chunk for chunk, byte for byte.
-    db = await openDB();
-    expect(warnings).toEqual([]);
+    db = await fx.openDB();
+    expect(fx.warnings).toEqual([]);
     expect(await rawChunks(db)).toEqual(rawBefore);
     const after = await read(db);
     expect(after).toEqual(before);
@@ -401,7 +374,7 @@ describe('LocalTSDB native histograms', () => {
 
   it('drops a resent histogram silently, and counts a conflicting one, an earlier one and a float at its time', async () => {
     const registry = new Registry();
-    const db = await openDB({ registry });
+    const db = await fx.openDB({ registry });
     const h = ints(0, 2);
     const fh = floatHists(0, 2);
     expect(
@@ -452,7 +425,7 @@ describe('LocalTSDB native histograms', () => {
 
   it('refuses and counts invalid histograms, storing neither them nor a series for them', async () => {
     const registry = new Registry();
-    const db = await openDB({ registry });
+    const db = await fx.openDB({ registry });
     const countMismatch = intHist(0, { count: 13 });
     const tooFewBuckets = intHist(0, { positiveSpans: [{ offset: 0, length: 5 }] });
     const negativeFloatBucket = floatHist(0, { negativeBuckets: [-0.5] });
@@ -482,12 +455,12 @@ describe('LocalTSDB native histograms', () => {
     expect((await db.store.labelValues(labelValuesRequest({ label: '__name__' }), ctx)).values).toEqual(['some_good']);
     expect(await registry.metrics()).toContain('prometheus_tsdb_head_series 1');
     // Nor does the WAL bring them back.
-    const again = await reopen(db);
+    const again = await fx.reopen(db);
     expect(Object.keys(await read(again))).toEqual(['some_good']);
   });
 
   it('stores a float stale marker after histograms as a histogram stale marker of their kind', async () => {
-    let db = await openDB();
+    let db = await fx.openDB();
     const stale = (t: number): TimedSample => ({ timestamp: t, value: STALE_NAN });
     expect(
       db.appendSeries([
@@ -531,7 +504,7 @@ describe('LocalTSDB native histograms', () => {
     const before = await check('before the restart');
     const rawBefore = await rawChunks(db);
     // And the stale markers are histograms after a replay of the WAL.
-    db = await reopen(db);
+    db = await fx.reopen(db);
     expect(await check('after the restart')).toEqual(before);
     expect(await rawChunks(db)).toEqual(rawBefore);
     // Histograms go on after the stale marker, in a chunk of their own (whose header cannot tell a reset: Unknown).
@@ -542,7 +515,7 @@ describe('LocalTSDB native histograms', () => {
   });
 
   it('flushes histograms into a block that serves them, and that promtool reads', async () => {
-    let db = await openDB({ source: 'receive' });
+    let db = await fx.openDB({ source: 'receive' });
     const h = ints(0, 30);
     const gauge = ints(0, 10, gaugeHist);
     const fh = floatHists(0, 20);
@@ -561,10 +534,10 @@ describe('LocalTSDB native histograms', () => {
     const rawBefore = await rawChunks(db);
     await db.flush();
 
-    const blocks = (await readdir(tmp.path)).filter(isULID);
+    const blocks = (await readdir(fx.dir)).filter(isULID);
     expect(blocks).toHaveLength(1);
     const ulid = blocks[0]!;
-    const meta = parseMeta(await readFile(join(tmp.path, ulid, 'meta.json'), 'utf8'));
+    const meta = parseMeta(await readFile(join(fx.dir, ulid, 'meta.json'), 'utf8'));
     expect([meta.minTime, meta.maxTime]).toEqual([T0, T0 + 29 * MINUTE + 1]);
     expect(meta.stats).toEqual({ numSamples: 105, numSeries: 5, numChunks: 7 });
     expect(meta.thanos?.source).toBe('receive');
@@ -587,7 +560,7 @@ describe('LocalTSDB native histograms', () => {
     const withLater = await read(db);
     expect(withLater.hist_int).toEqual([...before.hist_int!, { encoding: Encoding.Histogram, minTime: later.timestamp, maxTime: later.timestamp, samples: [later] }]);
     // After a restart: the block as it was, and the head holds the later sample alone (the WAL's samples the block holds are skipped).
-    db = await reopen(db, { source: 'receive' });
+    db = await fx.reopen(db, { source: 'receive' });
     expect(await read(db)).toEqual(withLater);
 
     let promtool: string | undefined;
@@ -601,12 +574,12 @@ describe('LocalTSDB native histograms', () => {
       return;
     }
     // --extended reads every chunk of the block (their encodings and sample counts).
-    const analyze = await execFileP(promtool, ['tsdb', 'analyze', '--extended', tmp.path, ulid], { maxBuffer: 1 << 26 });
+    const analyze = await execFileP(promtool, ['tsdb', 'analyze', '--extended', fx.dir, ulid], { maxBuffer: 1 << 26 });
     expect(analyze.stdout).toContain(`Block ID: ${ulid}`);
     expect(analyze.stdout).toMatch(/Series: 5\n/);
     expect(analyze.stdout).toContain('Compaction analysis');
     // execFile rejects on a non-zero exit.
-    const dump = await execFileP(promtool, ['tsdb', 'dump', `--min-time=${T0}`, `--max-time=${T0 + HOUR}`, tmp.path], { maxBuffer: 1 << 26 });
+    const dump = await execFileP(promtool, ['tsdb', 'dump', `--min-time=${T0}`, `--max-time=${T0 + HOUR}`, fx.dir], { maxBuffer: 1 << 26 });
     const lines = dump.stdout.split('\n').filter((l) => l !== '');
     expect(lines.filter((l) => l.startsWith('{__name__="floats"}'))).toEqual(f.map((s) => `{__name__="floats"} ${s.value} ${s.timestamp}`));
     expect(lines.some((l) => l.startsWith('{__name__="hist_mixed"}'))).toBe(true);
@@ -620,7 +593,7 @@ describe('LocalTSDB native histograms', () => {
   });
 
   it('cuts histogram chunks at the block boundary, and compacts the older range into a block', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     const start = T0 - 10 * MINUTE;
     // A sample each 5 minutes over 3 h 30 min from 10 minutes into a block: the head spans more than 1.5 blocks.
     const at = (k: number) => T0 + k * 5 * MINUTE;
@@ -651,9 +624,9 @@ describe('LocalTSDB native histograms', () => {
       expect(rawBefore[n]!.map(headerOf), n).toEqual([CounterResetHeader.Unknown, CounterResetHeader.NotCounterReset]);
     }
     await db.compact();
-    const blocks = (await readdir(tmp.path)).filter(isULID);
+    const blocks = (await readdir(fx.dir)).filter(isULID);
     expect(blocks).toHaveLength(1);
-    const meta = parseMeta(await readFile(join(tmp.path, blocks[0]!, 'meta.json'), 'utf8'));
+    const meta = parseMeta(await readFile(join(fx.dir, blocks[0]!, 'meta.json'), 'utf8'));
     expect([meta.minTime, meta.maxTime, meta.stats]).toEqual([T0, start + BLOCK, { numSamples: 44, numSeries: 2, numChunks: 2 }]);
     // The block's chunks and the head's, served as one series each, as before.
     expect(await rawChunks(db)).toEqual(rawBefore);
@@ -661,7 +634,7 @@ describe('LocalTSDB native histograms', () => {
   });
 
   it('flushes custom-bucket histograms into a block that serves them', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     const custom = ints(0, 4, customHist);
     const customF = floatHists(0, 3, customFloatHist);
     db.appendSeries([
@@ -669,7 +642,7 @@ describe('LocalTSDB native histograms', () => {
       { labels: name('custom_float'), samples: [], histograms: customF },
     ]);
     await db.flush();
-    expect((await readdir(tmp.path)).filter(isULID)).toHaveLength(1);
+    expect((await readdir(fx.dir)).filter(isULID)).toHaveLength(1);
     const got = await read(db);
     expect(got.custom).toEqual([{ encoding: Encoding.Histogram, minTime: T0, maxTime: T0 + 3 * MINUTE, samples: custom }]);
     expect(got.custom_float).toEqual([{ encoding: Encoding.FloatHistogram, minTime: T0, maxTime: T0 + 2 * MINUTE, samples: customF }]);
@@ -680,7 +653,7 @@ describe('LocalTSDB native histograms', () => {
   // logged under a ref the segment never names, so the replay takes that record for a torn tail and truncates the
   // segment there, losing it and everything after it (or fails to open, in a segment before the last).
   it('refuses integer histograms a JavaScript number does not hold exactly (count beyond 2^53, fractional buckets), creating no series, and stays consistent across a restart', async () => {
-    const db = await openDB();
+    const db = await fx.openDB();
     const single = (count: number, buckets: number[]): Histogram => ({ ...intHist(0), zeroCount: 0, count, positiveSpans: [{ offset: 0, length: buckets.length }], positiveBuckets: buckets, negativeSpans: [], negativeBuckets: [] });
     // Valid as Prometheus' Validate sees them: the buckets hold `count` observations.
     const hard: Record<string, Histogram> = { huge_count: single(2 ** 60, [2 ** 60]), fractional_deltas: single(1, [0.5, 0]) };
@@ -698,8 +671,8 @@ describe('LocalTSDB native histograms', () => {
     ).toBe(3);
     const before = await read(db);
     expect(Object.keys(before).sort()).toEqual(['fractional_deltas', 'huge_count', 'other']);
-    const again = await reopen(db);
-    expect(warnings).toEqual([]);
+    const again = await fx.reopen(db);
+    expect(fx.warnings).toEqual([]);
     expect(await read(again)).toEqual(before);
   });
 });
