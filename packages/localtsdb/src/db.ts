@@ -16,7 +16,7 @@ import type { ComponentType, StoreServer } from '@strata/storeapi';
 import {
   type BlockMeta,
   CorruptionError,
-  CounterResetHint,
+  newHistogram,
   FloatHistogram,
   floatHi,
   floatLo,
@@ -429,7 +429,7 @@ function invalidHistogram(h: TimedHistogram): string | undefined {
 
 /** A stale marker (`v`) as a histogram of the kind of the series' last sample (Prometheus' appender turns a float one into it). */
 function staleHistogram(t: number, v: number, last: Exclude<LastValue, number>): TimedHistogram {
-  const fields = { counterResetHint: CounterResetHint.Unknown, schema: 0, zeroThreshold: 0, zeroCount: 0, count: 0, sum: v, positiveSpans: [], negativeSpans: [], positiveBuckets: [], negativeBuckets: [], customValues: [] };
+  const fields = newHistogram({ sum: v });
   return last instanceof FloatHistogram ? { timestamp: t, floatHistogram: new FloatHistogram(fields) } : { timestamp: t, histogram: fields };
 }
 

@@ -28,16 +28,7 @@ export class TSDBMetrics {
     const own = { labelNames: [...labelNames], registers };
     const byType = { labelNames: [...labelNames, 'type'], registers };
     const heads = this.#heads;
-    const headGauge = (name: string, help: string, value: (h: Head) => number) =>
-      new Gauge({
-        name,
-        help,
-        ...own,
-        collect() {
-          this.reset();
-          for (const [h, labels] of heads) this.set(labels, value(h));
-        },
-      });
+    const headGauge = (name: string, help: string, value: (h: Head) => number) => perTsdbGauge(name, help, own, () => heads.entries(), value);
     headGauge('prometheus_tsdb_head_series', 'Total number of series in the head block.', (h) => h.numSeries);
     // Prometheus reports an empty head's times as they are stored: MaxInt64 and MinInt64.
     headGauge('prometheus_tsdb_head_min_time', 'Minimum time bound of the head block. The unit is decided by the library consumer.', (h) => (Number.isFinite(h.minTime) ? h.minTime : Number.MAX_SAFE_INTEGER));
@@ -53,15 +44,9 @@ export class TSDBMetrics {
     this.#outOfOrderExemplars = new Counter({ name: 'prometheus_tsdb_exemplar_out_of_order_exemplars_total', help: 'Total number of out of order exemplar ingestion failed attempts.', ...own });
     const exemplars = this.#exemplars;
     const exemplarGauge = (name: string, help: string, value: (s: ExemplarStorage) => number) =>
-      new Gauge({
-        name,
-        help,
-        ...own,
-        collect() {
-          this.reset();
-          for (const { labels, storage } of exemplars.values()) this.set(labels, value(storage));
-        },
-      });
+      perTsdbGauge(name, help, own, function* () {
+        for (const { labels, storage } of exemplars.values()) yield [storage, labels] as const;
+      }, value);
     exemplarGauge('prometheus_tsdb_exemplar_exemplars_in_storage', 'Number of exemplars currently in circular storage.', (s) => s.size);
     exemplarGauge('prometheus_tsdb_exemplar_max_exemplars', 'Total number of exemplars the exemplar storage can store, resizeable.', (s) => s.max);
   }
@@ -91,6 +76,19 @@ export class TSDBMetrics {
       },
     };
   }
+}
+
+/** A gauge of every TSDB's `T`, read when scraped. */
+function perTsdbGauge<T>(name: string, help: string, own: { labelNames: string[]; registers: Registry[] }, each: () => Iterable<readonly [T, Record<string, string>]>, value: (t: T) => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    ...own,
+    collect() {
+      this.reset();
+      for (const [t, labels] of each()) this.set(labels, value(t));
+    },
+  });
 }
 
 /** One TSDB's metrics (refused samples counted as floats, whatever their kind). */

@@ -2,7 +2,7 @@
 // remote-write test client (from the field numbers) and by protobufjs compiling the shipped prompb.proto.
 import { join } from 'node:path';
 import { timeSeriesMessages, type WrittenSeries } from '@strata/testing/remotewrite';
-import { CounterResetHint, CUSTOM_BUCKETS_SCHEMA, FloatHistogram, type Histogram, type Label, type TimedHistogram } from '@strata/tsdb';
+import { CounterResetHint, CUSTOM_BUCKETS_SCHEMA, FloatHistogram, type Label, newHistogram, type TimedHistogram } from '@strata/tsdb';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { readTimedHistogram, readTimeSeries, withLabels } from './prompb.js';
@@ -46,26 +46,9 @@ function protobufjsHistogram(fields: Record<string, unknown>): Uint8Array {
   return HistogramType.encode(HistogramType.fromObject(fields)).finish();
 }
 
-/** An integer histogram: empty, schema 0, unless `f` says otherwise. */
-function hist(f: Partial<Histogram> = {}): Histogram {
-  return {
-    counterResetHint: CounterResetHint.Unknown,
-    schema: 0,
-    zeroThreshold: 0,
-    zeroCount: 0,
-    count: 0,
-    sum: 0,
-    positiveSpans: [],
-    negativeSpans: [],
-    positiveBuckets: [],
-    negativeBuckets: [],
-    customValues: [],
-    ...f,
-  };
-}
 
 /** Integer counts, delta-encoded: positive 2, 5, 1 and negative 5, 3, with 4 in the zero bucket. */
-const integerHistogram = hist({
+const integerHistogram = newHistogram({
   counterResetHint: CounterResetHint.NotCounterReset,
   schema: 3,
   zeroThreshold: 0.001,
@@ -105,7 +88,7 @@ describe('readTimedHistogram', () => {
   });
 
   it('does not make deltas absolute, even when they go down', () => {
-    const h = hist({ count: 6, positiveSpans: [{ offset: 0, length: 4 }], positiveBuckets: [3, -3, 2, -1] });
+    const h = newHistogram({ count: 6, positiveSpans: [{ offset: 0, length: 4 }], positiveBuckets: [3, -3, 2, -1] });
     const got = sentHistogram(timeSeries({ labels: { __name__: 'h' }, histograms: [{ t: 1, h }] }));
     expect('histogram' in got && got.histogram.positiveBuckets).toEqual([3, -3, 2, -1]);
   });
@@ -126,13 +109,13 @@ describe('readTimedHistogram', () => {
   });
 
   it('takes a histogram whose count_int is 0 for an integer one', () => {
-    const got = sentHistogram(timeSeries({ labels: { __name__: 'h' }, histograms: [{ t: 5, h: hist() }] }));
-    expect(got).toEqual({ timestamp: 5, histogram: hist() });
+    const got = sentHistogram(timeSeries({ labels: { __name__: 'h' }, histograms: [{ t: 5, h: newHistogram() }] }));
+    expect(got).toEqual({ timestamp: 5, histogram: newHistogram() });
   });
 
   it('takes a histogram with neither count field for an integer one', () => {
     const got = readTimedHistogram(new ProtoReader(protobufjsHistogram({ sum: 1, schema: 2, positive_spans: [{ offset: 0, length: 2 }], positive_deltas: [1, 1], timestamp: 7 })));
-    expect(got).toEqual({ timestamp: 7, histogram: hist({ sum: 1, schema: 2, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [1, 1] }) });
+    expect(got).toEqual({ timestamp: 7, histogram: newHistogram({ sum: 1, schema: 2, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [1, 1] }) });
   });
 
   it('reads what protobufjs writes for an integer histogram with every field', () => {
@@ -179,7 +162,7 @@ describe('readTimedHistogram', () => {
     const bytes = protobufjsHistogram({ count_int: 6, sum: 3, schema: CUSTOM_BUCKETS_SCHEMA, positive_spans: [{ offset: 0, length: 4 }], positive_deltas: [1, 0, 2, -2], custom_values: [0.25, 1, 10], timestamp: 9 });
     expect(readTimedHistogram(new ProtoReader(bytes))).toEqual({
       timestamp: 9,
-      histogram: hist({ count: 6, sum: 3, schema: CUSTOM_BUCKETS_SCHEMA, positiveSpans: [{ offset: 0, length: 4 }], positiveBuckets: [1, 0, 2, -2], customValues: [0.25, 1, 10] }),
+      histogram: newHistogram({ count: 6, sum: 3, schema: CUSTOM_BUCKETS_SCHEMA, positiveSpans: [{ offset: 0, length: 4 }], positiveBuckets: [1, 0, 2, -2], customValues: [0.25, 1, 10] }),
     });
   });
 
@@ -193,7 +176,7 @@ describe('readTimedHistogram', () => {
 
   it('reads each reset hint as the CounterResetHint of the same number', () => {
     for (const hint of [CounterResetHint.Unknown, CounterResetHint.CounterReset, CounterResetHint.NotCounterReset, CounterResetHint.Gauge]) {
-      const got = sentHistogram(timeSeries({ labels: { __name__: 'h' }, histograms: [{ t: 1, h: hist({ counterResetHint: hint }) }] }));
+      const got = sentHistogram(timeSeries({ labels: { __name__: 'h' }, histograms: [{ t: 1, h: newHistogram({ counterResetHint: hint }) }] }));
       expect('histogram' in got && got.histogram.counterResetHint).toBe(hint);
       const f = sentHistogram(timeSeries({ labels: { __name__: 'h' }, float: true, histograms: [{ t: 1, h: new FloatHistogram({ schema: 0, count: 0, sum: 0, counterResetHint: hint }) }] }));
       expect('floatHistogram' in f && f.floatHistogram.counterResetHint).toBe(hint);
@@ -208,12 +191,12 @@ describe('readTimedHistogram', () => {
 
   it('reads timestamps before the epoch and beyond 32 bits exactly', () => {
     const times = [0, -1, -1_700_000_000_123, 2 ** 31, 2 ** 53 - 1];
-    const got = sentHistograms(timeSeries({ labels: { __name__: 'h' }, histograms: times.map((t) => ({ t, h: hist() })) }));
+    const got = sentHistograms(timeSeries({ labels: { __name__: 'h' }, histograms: times.map((t) => ({ t, h: newHistogram() })) }));
     expect(got.map((g) => g.timestamp)).toEqual(times);
   });
 
   it('reads integer counts beyond 32 bits exactly', () => {
-    const h = hist({ count: 2 ** 40 + 3, zeroCount: 2 ** 40, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [2 ** 33, -(2 ** 33) + 3] });
+    const h = newHistogram({ count: 2 ** 40 + 3, zeroCount: 2 ** 40, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [2 ** 33, -(2 ** 33) + 3] });
     expect(sentHistogram(timeSeries({ labels: { __name__: 'h' }, histograms: [{ t: 1, h }] }))).toEqual({ timestamp: 1, histogram: h });
   });
 
@@ -226,7 +209,7 @@ describe('readTimedHistogram', () => {
     w.uint32((9 << 3) | 0).sint64(0);
     expect(readTimedHistogram(new ProtoReader(w.finish()))).toEqual({
       timestamp: 0,
-      histogram: hist({ count: 3, positiveSpans: [{ offset: 0, length: 3 }], positiveBuckets: [1, 1, -2], negativeSpans: [{ offset: 0, length: 1 }], negativeBuckets: [0] }),
+      histogram: newHistogram({ count: 3, positiveSpans: [{ offset: 0, length: 3 }], positiveBuckets: [1, 1, -2], negativeSpans: [{ offset: 0, length: 1 }], negativeBuckets: [0] }),
     });
     const f = protobuf.Writer.create();
     f.uint32((2 << 3) | 1).double(3.5);
@@ -248,7 +231,7 @@ describe('readTimedHistogram', () => {
     w.uint32((101 << 3) | 1).double(1);
     w.uint32((102 << 3) | 5).fixed32(7);
     const bytes = Buffer.concat([w.finish(), known]);
-    expect(readTimedHistogram(new ProtoReader(bytes))).toEqual({ timestamp: 3, histogram: hist({ count: 1, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] }) });
+    expect(readTimedHistogram(new ProtoReader(bytes))).toEqual({ timestamp: 3, histogram: newHistogram({ count: 1, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] }) });
   });
 
   it('takes the count member that comes last, as protobuf merges a oneof', () => {
@@ -267,7 +250,7 @@ describe('withLabels', () => {
     { t: 1_700_000_015_000, v: Number.NaN },
   ];
   /** Many buckets, so the histogram field's length takes more than one byte. */
-  const wide = hist({ count: 100, positiveSpans: [{ offset: 0, length: 100 }], positiveBuckets: [1, ...Array<number>(99).fill(0)] });
+  const wide = newHistogram({ count: 100, positiveSpans: [{ offset: 0, length: 100 }], positiveBuckets: [1, ...Array<number>(99).fill(0)] });
   const histograms = [
     { t: 1_700_000_000_000, h: integerHistogram },
     { t: 1_700_000_030_000, h: wide },

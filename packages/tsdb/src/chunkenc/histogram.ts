@@ -26,7 +26,7 @@ import { writeXORValue, type XORValueState } from './xor.js';
 import { NO_WINDOW } from './xor-bulk.js';
 import { absoluteCounts, histogramToFloat } from '../histogram/convert.js';
 import type { FloatHistogram } from '../histogram/float.js';
-import { CounterResetHint, type Histogram, type Span } from '../histogram/types.js';
+import { type Histogram, newHistogram, type Span } from '../histogram/types.js';
 
 /** A chunk of integer native histograms; `new HistogramChunk()` is an empty one. */
 export class HistogramChunk extends HistogramChunkBase<HistogramAppender, HistogramIterator> {
@@ -265,17 +265,5 @@ function readBucketDods(r: HistogramIterator, buckets: number[], deltas: number[
 
 /** What a stale sample decodes to: only its sum (Prometheus returns `&Histogram{Sum: sum}`). */
 function staleHistogram(sum: number): Histogram {
-  return {
-    counterResetHint: CounterResetHint.Unknown,
-    schema: 0,
-    zeroThreshold: 0,
-    zeroCount: 0,
-    count: 0,
-    sum,
-    positiveSpans: [],
-    negativeSpans: [],
-    positiveBuckets: [],
-    negativeBuckets: [],
-    customValues: [],
-  };
+  return newHistogram({ sum });
 }

@@ -57,6 +57,24 @@ export interface Histogram {
   customValues: number[];
 }
 
+/** An integer histogram: empty, schema 0, no counter reset hint, unless `fields` says otherwise (Go's zero value). */
+export function newHistogram(fields: Partial<Histogram> = {}): Histogram {
+  return {
+    counterResetHint: CounterResetHint.Unknown,
+    schema: 0,
+    zeroThreshold: 0,
+    zeroCount: 0,
+    count: 0,
+    sum: 0,
+    positiveSpans: [],
+    negativeSpans: [],
+    positiveBuckets: [],
+    negativeBuckets: [],
+    customValues: [],
+    ...fields,
+  };
+}
+
 /**
  * A native histogram sample at its time (ms since the epoch), with integer counts (as scraped) or float
  * counts (as a recording rule or an aggregating client writes it): kept apart, as they are stored in

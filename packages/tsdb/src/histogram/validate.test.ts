@@ -2,26 +2,9 @@
 // the same cases, accepted or refused with the same messages.
 import { describe, expect, it } from 'vitest';
 import { FloatHistogram, type FloatHistogramFields } from './float.js';
-import { CounterResetHint, CUSTOM_BUCKETS_SCHEMA, type Histogram } from './types.js';
+import { CUSTOM_BUCKETS_SCHEMA, type Histogram, newHistogram } from './types.js';
 import { InvalidHistogramError, validateFloatHistogram, validateHistogram } from './validate.js';
 
-/** An integer histogram: empty, schema 0, unless `f` says otherwise. */
-function hist(f: Partial<Histogram> = {}): Histogram {
-  return {
-    counterResetHint: CounterResetHint.Unknown,
-    schema: 0,
-    zeroThreshold: 0,
-    zeroCount: 0,
-    count: 0,
-    sum: 0,
-    positiveSpans: [],
-    negativeSpans: [],
-    positiveBuckets: [],
-    negativeBuckets: [],
-    customValues: [],
-    ...f,
-  };
-}
 
 /** A float histogram: empty, schema 0, unless `f` says otherwise. */
 function fhist(f: Partial<FloatHistogramFields> = {}): FloatHistogram {
@@ -49,7 +32,7 @@ const INVALID_SCHEMA = 'histogram has an invalid schema, which must be between -
 describe('validateHistogram', () => {
   /** Prometheus' "valid histogram": buckets on both sides (delta-encoded), a zero bucket, spans with gaps. */
   const valid = (): Histogram =>
-    hist({
+    newHistogram({
       count: 12,
       zeroCount: 2,
       zeroThreshold: 0.001,
@@ -68,10 +51,10 @@ describe('validateHistogram', () => {
     });
 
   it('refuses counts a JavaScript number does not hold exactly: beyond 2^53, or not whole', () => {
-    expect(refusal(() => validateHistogram(hist({ count: 2 ** 60, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [2 ** 60] })))).toBe(
+    expect(refusal(() => validateHistogram(newHistogram({ count: 2 ** 60, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [2 ** 60] })))).toBe(
       `integer histogram counts must be whole numbers of at most 2^53 in magnitude, got ${2 ** 60}`,
     );
-    expect(refusal(() => validateHistogram(hist({ count: 1, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [0.5, 0] })))).toMatch(/got 0.5$/);
+    expect(refusal(() => validateHistogram(newHistogram({ count: 1, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [0.5, 0] })))).toMatch(/got 0.5$/);
   });
 
   it('accepts a well-formed histogram with positive, negative and zero buckets', () => {
@@ -79,16 +62,16 @@ describe('validateHistogram', () => {
   });
 
   it('accepts an empty histogram with count 0', () => {
-    expect(() => validateHistogram(hist())).not.toThrow();
+    expect(() => validateHistogram(newHistogram())).not.toThrow();
   });
 
   it('accepts a histogram whose only observations are in the zero bucket', () => {
-    expect(() => validateHistogram(hist({ zeroCount: 3, count: 3, zeroThreshold: 1e-128 }))).not.toThrow();
+    expect(() => validateHistogram(newHistogram({ zeroCount: 3, count: 3, zeroThreshold: 1e-128 }))).not.toThrow();
   });
 
   it('accepts a negative offset in the first span and empty spans', () => {
     // Positive counts 1 and 2 (deltas 1, 1), a negative 1.
-    const h = hist({
+    const h = newHistogram({
       count: 4,
       positiveSpans: [
         { offset: -5, length: 1 },
@@ -103,12 +86,12 @@ describe('validateHistogram', () => {
   });
 
   it('accepts every exponential schema from -4 to 8', () => {
-    for (let schema = -4; schema <= 8; schema++) expect(() => validateHistogram(hist({ schema }))).not.toThrow();
+    for (let schema = -4; schema <= 8; schema++) expect(() => validateHistogram(newHistogram({ schema }))).not.toThrow();
   });
 
   it('accepts a custom-buckets histogram with as many bounds as its spans need, or more', () => {
     const h = (customValues: number[]): Histogram =>
-      hist({
+      newHistogram({
         schema: CUSTOM_BUCKETS_SCHEMA,
         count: 5,
         sum: 19.4,
@@ -124,41 +107,41 @@ describe('validateHistogram', () => {
   });
 
   it('accepts a custom-buckets histogram whose only bucket is +Inf, without bounds', () => {
-    expect(() => validateHistogram(hist({ schema: CUSTOM_BUCKETS_SCHEMA, count: 2, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [2] }))).not.toThrow();
+    expect(() => validateHistogram(newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, count: 2, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [2] }))).not.toThrow();
   });
 
   it('accepts custom bounds that start at -Inf, as Prometheus does since -Inf is a valid first bound', () => {
-    expect(() => validateHistogram(hist({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [Number.NEGATIVE_INFINITY, 1] }))).not.toThrow();
+    expect(() => validateHistogram(newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [Number.NEGATIVE_INFINITY, 1] }))).not.toThrow();
   });
 
   describe('spans and buckets', () => {
     it('refuses positive spans that need more buckets than given, naming the side', () => {
-      expect(refusal(() => validateHistogram(hist({ positiveSpans: [{ offset: 0, length: 1 }] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ positiveSpans: [{ offset: 0, length: 1 }] })))).toBe(
         `positive side: spans need 1 buckets, have 0 buckets: ${SPANS_MISMATCH}`,
       );
     });
 
     it('refuses positive spans that need fewer buckets than given', () => {
-      expect(refusal(() => validateHistogram(hist({ count: 4, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1, 2] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ count: 4, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1, 2] })))).toBe(
         `positive side: spans need 1 buckets, have 2 buckets: ${SPANS_MISMATCH}`,
       );
     });
 
     it('refuses negative spans that need more buckets than given, naming the side', () => {
-      expect(refusal(() => validateHistogram(hist({ negativeSpans: [{ offset: 0, length: 1 }] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ negativeSpans: [{ offset: 0, length: 1 }] })))).toBe(
         `negative side: spans need 1 buckets, have 0 buckets: ${SPANS_MISMATCH}`,
       );
     });
 
     it('refuses negative spans that need fewer buckets than given', () => {
-      expect(refusal(() => validateHistogram(hist({ count: 4, negativeSpans: [{ offset: 0, length: 1 }], negativeBuckets: [1, 2] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ count: 4, negativeSpans: [{ offset: 0, length: 1 }], negativeBuckets: [1, 2] })))).toBe(
         `negative side: spans need 1 buckets, have 2 buckets: ${SPANS_MISMATCH}`,
       );
     });
 
     it('refuses buckets without any span', () => {
-      expect(() => validateHistogram(hist({ count: 1, positiveBuckets: [1] }))).toThrow(InvalidHistogramError);
-      expect(() => validateHistogram(hist({ count: 1, negativeBuckets: [1] }))).toThrow(InvalidHistogramError);
+      expect(() => validateHistogram(newHistogram({ count: 1, positiveBuckets: [1] }))).toThrow(InvalidHistogramError);
+      expect(() => validateHistogram(newHistogram({ count: 1, negativeBuckets: [1] }))).toThrow(InvalidHistogramError);
     });
 
     it('refuses a negative offset in a span other than the first, naming the span', () => {
@@ -166,10 +149,10 @@ describe('validateHistogram', () => {
         { offset: -1, length: 1 },
         { offset: -1, length: 1 },
       ];
-      expect(refusal(() => validateHistogram(hist({ count: 3, positiveSpans: spans, positiveBuckets: [1, 0] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ count: 3, positiveSpans: spans, positiveBuckets: [1, 0] })))).toBe(
         `positive side: span number 2 with offset -1: ${NEGATIVE_OFFSET}`,
       );
-      expect(refusal(() => validateHistogram(hist({ count: 3, negativeSpans: spans, negativeBuckets: [1, 0] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ count: 3, negativeSpans: spans, negativeBuckets: [1, 0] })))).toBe(
         `negative side: span number 2 with offset -1: ${NEGATIVE_OFFSET}`,
       );
     });
@@ -180,7 +163,7 @@ describe('validateHistogram', () => {
         { offset: 1, length: 1 },
         { offset: -3, length: 1 },
       ];
-      expect(refusal(() => validateHistogram(hist({ count: 3, positiveSpans: spans, positiveBuckets: [1, 0, 0] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ count: 3, positiveSpans: spans, positiveBuckets: [1, 0, 0] })))).toBe(
         `positive side: span number 3 with offset -3: ${NEGATIVE_OFFSET}`,
       );
     });
@@ -188,30 +171,30 @@ describe('validateHistogram', () => {
 
   describe('bucket counts', () => {
     it('refuses a first bucket with a negative count', () => {
-      expect(refusal(() => validateHistogram(hist({ positiveSpans: [{ offset: -1, length: 1 }], positiveBuckets: [-1] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ positiveSpans: [{ offset: -1, length: 1 }], positiveBuckets: [-1] })))).toBe(
         `positive side: bucket number 1 has observation count of -1: ${NEGATIVE_COUNT}`,
       );
-      expect(refusal(() => validateHistogram(hist({ negativeSpans: [{ offset: -1, length: 1 }], negativeBuckets: [-1] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ negativeSpans: [{ offset: -1, length: 1 }], negativeBuckets: [-1] })))).toBe(
         `negative side: bucket number 1 has observation count of -1: ${NEGATIVE_COUNT}`,
       );
     });
 
     it('refuses deltas that take a later bucket below zero, with the absolute count in the message', () => {
-      expect(refusal(() => validateHistogram(hist({ count: 1, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [2, -3] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ count: 1, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [2, -3] })))).toBe(
         `positive side: bucket number 2 has observation count of -1: ${NEGATIVE_COUNT}`,
       );
-      expect(refusal(() => validateHistogram(hist({ count: 1, negativeSpans: [{ offset: 0, length: 2 }], negativeBuckets: [2, -3] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ count: 1, negativeSpans: [{ offset: 0, length: 2 }], negativeBuckets: [2, -3] })))).toBe(
         `negative side: bucket number 2 has observation count of -1: ${NEGATIVE_COUNT}`,
       );
     });
 
     it('keeps deltas that go down but not below zero', () => {
       // Absolute counts 5, 0, 3: 8 observations.
-      expect(() => validateHistogram(hist({ count: 8, positiveSpans: [{ offset: 0, length: 3 }], positiveBuckets: [5, -5, 3] }))).not.toThrow();
+      expect(() => validateHistogram(newHistogram({ count: 8, positiveSpans: [{ offset: 0, length: 3 }], positiveBuckets: [5, -5, 3] }))).not.toThrow();
     });
 
     it('checks the negative side before the positive side', () => {
-      const h = hist({
+      const h = newHistogram({
         positiveSpans: [{ offset: 0, length: 1 }],
         positiveBuckets: [-2],
         negativeSpans: [{ offset: 0, length: 1 }],
@@ -223,64 +206,64 @@ describe('validateHistogram', () => {
 
   describe('count', () => {
     it('refuses a count above the observations in the buckets and the zero bucket', () => {
-      const h = hist({ zeroCount: 2, count: 4, sum: 333, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] });
+      const h = newHistogram({ zeroCount: 2, count: 4, sum: 333, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] });
       expect(refusal(() => validateHistogram(h))).toBe(`3 observations found in buckets, but the Count field is 4: ${COUNT_MISMATCH}`);
     });
 
     it('refuses a count below the observations in the buckets', () => {
-      const h = hist({ negativeSpans: [{ offset: -1, length: 1 }], positiveSpans: [{ offset: -1, length: 1 }], negativeBuckets: [1], positiveBuckets: [1] });
+      const h = newHistogram({ negativeSpans: [{ offset: -1, length: 1 }], positiveSpans: [{ offset: -1, length: 1 }], negativeBuckets: [1], positiveBuckets: [1] });
       expect(refusal(() => validateHistogram(h))).toBe(`2 observations found in buckets, but the Count field is 0: ${COUNT_MISMATCH}`);
     });
 
     it('refuses a count that leaves out the zero bucket', () => {
-      const h = hist({ count: 2, zeroCount: 1, negativeSpans: [{ offset: -1, length: 1 }], positiveSpans: [{ offset: -1, length: 1 }], negativeBuckets: [1], positiveBuckets: [1] });
+      const h = newHistogram({ count: 2, zeroCount: 1, negativeSpans: [{ offset: -1, length: 1 }], positiveSpans: [{ offset: -1, length: 1 }], negativeBuckets: [1], positiveBuckets: [1] });
       expect(refusal(() => validateHistogram(h))).toBe(`3 observations found in buckets, but the Count field is 2: ${COUNT_MISMATCH}`);
     });
 
     it('counts absolute bucket counts, not the deltas', () => {
       // Deltas [3, -1, 2] are counts 3, 2, 4: 9 observations, though the deltas sum to 4.
-      const h = (count: number): Histogram => hist({ count, positiveSpans: [{ offset: 0, length: 3 }], positiveBuckets: [3, -1, 2] });
+      const h = (count: number): Histogram => newHistogram({ count, positiveSpans: [{ offset: 0, length: 3 }], positiveBuckets: [3, -1, 2] });
       expect(() => validateHistogram(h(9))).not.toThrow();
       expect(refusal(() => validateHistogram(h(4)))).toBe(`9 observations found in buckets, but the Count field is 4: ${COUNT_MISMATCH}`);
     });
 
     it('accepts a count above the buckets when the sum is NaN (NaN observations are in no bucket)', () => {
-      expect(() => validateHistogram(hist({ zeroCount: 2, count: 4, sum: Number.NaN, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] }))).not.toThrow();
+      expect(() => validateHistogram(newHistogram({ zeroCount: 2, count: 4, sum: Number.NaN, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] }))).not.toThrow();
     });
 
     it('accepts a count equal to the buckets when the sum is NaN', () => {
-      expect(() => validateHistogram(hist({ zeroCount: 2, count: 3, sum: Number.NaN, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] }))).not.toThrow();
+      expect(() => validateHistogram(newHistogram({ zeroCount: 2, count: 3, sum: Number.NaN, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] }))).not.toThrow();
     });
 
     it('refuses a count below the buckets even when the sum is NaN', () => {
-      const h = hist({ zeroCount: 2, count: 2, sum: Number.NaN, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] });
+      const h = newHistogram({ zeroCount: 2, count: 2, sum: Number.NaN, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1] });
       expect(refusal(() => validateHistogram(h))).toBe(`3 observations found in buckets, but the Count field is 2: ${COUNT_TOO_SMALL}`);
     });
 
     it('checks a custom-buckets histogram\'s count against its buckets too', () => {
-      const h = hist({ schema: CUSTOM_BUCKETS_SCHEMA, count: 6, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [1, 1], customValues: [1] });
+      const h = newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, count: 6, positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [1, 1], customValues: [1] });
       expect(refusal(() => validateHistogram(h))).toBe(`3 observations found in buckets, but the Count field is 6: ${COUNT_MISMATCH}`);
     });
   });
 
   describe('schema', () => {
     it('refuses a schema above 8', () => {
-      expect(refusal(() => validateHistogram(hist({ schema: 9 })))).toBe(`${INVALID_SCHEMA} 9`);
+      expect(refusal(() => validateHistogram(newHistogram({ schema: 9 })))).toBe(`${INVALID_SCHEMA} 9`);
     });
 
     it('refuses a schema below -4 other than -53', () => {
-      expect(refusal(() => validateHistogram(hist({ schema: -5 })))).toBe(`${INVALID_SCHEMA} -5`);
-      expect(() => validateHistogram(hist({ schema: -52 }))).toThrow(InvalidHistogramError);
-      expect(() => validateHistogram(hist({ schema: -54 }))).toThrow(InvalidHistogramError);
+      expect(refusal(() => validateHistogram(newHistogram({ schema: -5 })))).toBe(`${INVALID_SCHEMA} -5`);
+      expect(() => validateHistogram(newHistogram({ schema: -52 }))).toThrow(InvalidHistogramError);
+      expect(() => validateHistogram(newHistogram({ schema: -54 }))).toThrow(InvalidHistogramError);
     });
 
     it('refuses a schema that is not an integer', () => {
-      expect(refusal(() => validateHistogram(hist({ schema: 1.5 })))).toBe(`${INVALID_SCHEMA} 1.5`);
-      expect(() => validateHistogram(hist({ schema: Number.NaN }))).toThrow(InvalidHistogramError);
+      expect(refusal(() => validateHistogram(newHistogram({ schema: 1.5 })))).toBe(`${INVALID_SCHEMA} 1.5`);
+      expect(() => validateHistogram(newHistogram({ schema: Number.NaN }))).toThrow(InvalidHistogramError);
     });
 
     it('refuses an exponential schema with custom bounds', () => {
-      const h = hist({
+      const h = newHistogram({
         count: 5,
         sum: 19.4,
         positiveSpans: [
@@ -297,7 +280,7 @@ describe('validateHistogram', () => {
   describe('custom buckets', () => {
     /** Prometheus' "valid custom buckets histogram", with `f` changed. */
     const nhcb = (f: Partial<Histogram>): Histogram =>
-      hist({
+      newHistogram({
         schema: CUSTOM_BUCKETS_SCHEMA,
         count: 5,
         sum: 19.4,
@@ -316,7 +299,7 @@ describe('validateHistogram', () => {
     });
 
     it("names the offending bounds as Go's %f writes them, in Prometheus' words", () => {
-      expect(refusal(() => validateHistogram(hist({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [0, 0] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [0, 0] })))).toBe(
         'custom buckets: previous bound is 0.000000 and current is 0.000000: histogram custom bounds must be in strictly increasing order',
       );
       expect(refusal(() => validateHistogram(nhcb({ customValues: [1, 3, 2.5, 4] })))).toBe(
@@ -325,18 +308,18 @@ describe('validateHistogram', () => {
     });
 
     it('refuses a NaN bound', () => {
-      expect(() => validateHistogram(hist({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [1, Number.NaN, 3] }))).toThrow(InvalidHistogramError);
-      expect(() => validateHistogram(hist({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [Number.NaN] }))).toThrow(InvalidHistogramError);
+      expect(() => validateHistogram(newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [1, Number.NaN, 3] }))).toThrow(InvalidHistogramError);
+      expect(() => validateHistogram(newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [Number.NaN] }))).toThrow(InvalidHistogramError);
     });
 
     it('says a NaN bound is NaN, as Prometheus does', () => {
-      expect(refusal(() => validateHistogram(hist({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [1, Number.NaN, 3] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [1, Number.NaN, 3] })))).toBe(
         'custom buckets: histogram custom bounds must not be NaN',
       );
     });
 
     it('refuses an explicit +Inf bound', () => {
-      expect(refusal(() => validateHistogram(hist({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [1, Number.POSITIVE_INFINITY] })))).toBe(
+      expect(refusal(() => validateHistogram(newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, customValues: [1, Number.POSITIVE_INFINITY] })))).toBe(
         'custom buckets: last +Inf bound must not be explicitly defined: histogram custom bounds must be finite',
       );
     });
@@ -382,15 +365,15 @@ describe('validateHistogram', () => {
         'custom buckets: only 3 custom bounds defined which is insufficient to cover total span length of 5: histogram custom bounds are too few',
       );
       // One bucket at index 2 needs two bounds; at index 3, three.
-      expect(() => validateHistogram(hist({ schema: CUSTOM_BUCKETS_SCHEMA, count: 1, positiveSpans: [{ offset: 2, length: 1 }], positiveBuckets: [1], customValues: [1, 2] }))).not.toThrow();
-      expect(refusal(() => validateHistogram(hist({ schema: CUSTOM_BUCKETS_SCHEMA, count: 1, positiveSpans: [{ offset: 3, length: 1 }], positiveBuckets: [1], customValues: [1, 2] })))).toBe(
+      expect(() => validateHistogram(newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, count: 1, positiveSpans: [{ offset: 2, length: 1 }], positiveBuckets: [1], customValues: [1, 2] }))).not.toThrow();
+      expect(refusal(() => validateHistogram(newHistogram({ schema: CUSTOM_BUCKETS_SCHEMA, count: 1, positiveSpans: [{ offset: 3, length: 1 }], positiveBuckets: [1], customValues: [1, 2] })))).toBe(
         'custom buckets: only 2 custom bounds defined which is insufficient to cover total span length of 4: histogram custom bounds are too few',
       );
     });
 
     it('checks the bounds before the zero bucket and the negative side', () => {
       // Prometheus' "rejects an exponential histogram with custom buckets schema".
-      const h = hist({
+      const h = newHistogram({
         count: 12,
         zeroCount: 2,
         zeroThreshold: 0.001,
