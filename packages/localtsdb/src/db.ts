@@ -32,7 +32,7 @@ import {
 } from '@strata/tsdb';
 import type { Registry } from 'prom-client';
 import { beyondRetention, deleteBlock, nextBlockRange, writeHeadBlock } from './compact.js';
-import { type Exemplar, exemplarOutcome, ExemplarStorage } from './exemplars.js';
+import { type Exemplar, ExemplarBatch, ExemplarStorage } from './exemplars.js';
 import { Head, type LastValue, type MemSeries } from './head.js';
 import { type DBMetrics, TSDBMetrics } from './metrics.js';
 import { TSDBStore } from './store.js';
@@ -216,10 +216,7 @@ export class LocalTSDB {
     // The accepted histograms by their index among the accepted samples (none in most calls).
     let histograms: (TimedHistogram | undefined)[] | undefined;
     let histogramCount = 0;
-    // The accepted exemplars, and each series' newest among them (what its next one must follow).
-    const exemplars: { series: MemSeries; exemplar: Exemplar }[] = [];
-    const newestExemplar = new Map<MemSeries, Exemplar>();
-    let outOfOrderExemplars = 0;
+    const exemplars = this.#exemplars !== undefined ? new ExemplarBatch<MemSeries>(this.#exemplars) : undefined;
     let n = 0;
     for (const s of series) {
       let ms: MemSeries | undefined;
@@ -274,26 +271,20 @@ export class LocalTSDB {
         n++;
       }
       // Only for a series there is, as Prometheus' appender keeps exemplars.
-      if (s.exemplars === undefined || this.#exemplars === undefined) continue;
+      if (s.exemplars === undefined || exemplars === undefined) continue;
       ms ??= head.get(s.labels);
-      if (ms === undefined) continue;
-      for (const e of s.exemplars) {
-        const outcome = exemplarOutcome(newestExemplar.get(ms), e, () => (this.#exemplars as ExemplarStorage).check(s.labels, e));
-        if (outcome === 'outOfOrder') outOfOrderExemplars++;
-        if (outcome !== 'added') continue;
-        newestExemplar.set(ms, e);
-        exemplars.push({ series: ms, exemplar: e });
-      }
+      if (ms !== undefined) for (const e of s.exemplars) exemplars.offer(ms, e);
     }
     const m = this.#metrics;
     if (result.outOfBounds > 0) m.outOfBoundSamples.inc(result.outOfBounds);
     // Prometheus counts only the earlier ones; the ruler's metric has always counted both.
     if (result.outOfOrder + result.duplicates > 0) m.outOfOrderSamples.inc(result.outOfOrder + result.duplicates);
-    if (outOfOrderExemplars > 0) m.outOfOrderExemplars.inc(outOfOrderExemplars);
-    if (n === 0 && created.length === 0 && exemplars.length === 0) return result;
+    if ((exemplars?.outOfOrder ?? 0) > 0) m.outOfOrderExemplars.inc(exemplars?.outOfOrder);
+    const acceptedExemplars = exemplars?.accepted ?? [];
+    if (n === 0 && created.length === 0 && acceptedExemplars.length === 0) return result;
     try {
       try {
-        this.#wal.log(created, n, this.#refs, this.#times, this.#values, histograms, exemplars);
+        this.#wal.log(created, n, this.#refs, this.#times, this.#values, histograms, acceptedExemplars);
       } catch (e) {
         // Nothing of the call is logged: nor is anything kept, not even its new series (which later samples would name).
         for (const s of created) head.forget(s);
@@ -309,9 +300,9 @@ export class LocalTSDB {
     }
     if (n > histogramCount) m.samplesAppended.inc(n - histogramCount);
     if (histogramCount > 0) m.histogramsAppended.inc(histogramCount);
-    if (exemplars.length > 0) {
-      for (const { series, exemplar } of exemplars) this.#exemplars?.add(series.labels, exemplar);
-      m.exemplarsAppended.inc(exemplars.length);
+    if (acceptedExemplars.length > 0) {
+      exemplars?.commit();
+      m.exemplarsAppended.inc(acceptedExemplars.length);
     }
     result.appended = n;
     return result;

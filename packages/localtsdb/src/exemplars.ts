@@ -96,6 +96,31 @@ export class ExemplarStorage {
 }
 
 /**
+ * The exemplars one append call takes, each checked after its series' newest: stored, or taken earlier in
+ * the call (they are stored only once the call is logged).
+ */
+export class ExemplarBatch<S extends { readonly labels: Labels }> {
+  readonly accepted: { readonly series: S; readonly exemplar: Exemplar }[] = [];
+  outOfOrder = 0;
+  readonly #newest = new Map<S, Exemplar>();
+
+  constructor(private readonly storage: ExemplarStorage) {}
+
+  offer(series: S, e: Exemplar): void {
+    const outcome = exemplarOutcome(this.#newest.get(series), e, () => this.storage.check(series.labels, e));
+    if (outcome === 'outOfOrder') this.outOfOrder++;
+    if (outcome !== 'added') return;
+    this.#newest.set(series, e);
+    this.accepted.push({ series, exemplar: e });
+  }
+
+  /** Stores what the call took. */
+  commit(): void {
+    for (const { series, exemplar } of this.accepted) this.storage.add(series.labels, exemplar);
+  }
+}
+
+/**
  * What becomes of `e` after its series' newest exemplar: `newest`, else what `otherwise` says (the
  * storage's check, when `newest` is one not stored yet).
  */

@@ -133,6 +133,8 @@ export function decodeTimeSeries(timeseries: readonly Uint8Array[], cache?: Seri
       // Prometheus' queue sends a series' exemplars in TimeSeries of their own, without samples.
       if (samples.length === 0 && histograms === undefined && exemplars === undefined) continue;
       if (typeof labels === 'string') out[labels]++;
+      // Floats alone, as nearly every series comes, in one shape (no spread: V8's generic clone).
+      else if (histograms === undefined && exemplars === undefined) out.series.push({ labels, samples, raw });
       else out.series.push({ labels, samples, raw, ...(histograms !== undefined ? { histograms } : {}), ...(exemplars !== undefined ? { exemplars } : {}) });
     }
   } catch (e) {
