@@ -4,7 +4,9 @@
  * `--web.enable-remote-write-receiver` (and `--enable-feature=native-histograms` for histograms).
  *
  *   WriteRequest { repeated TimeSeries timeseries = 1 }
- *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; repeated Histogram histograms = 4 }
+ *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; repeated Exemplar exemplars = 3;
+ *                  repeated Histogram histograms = 4 }
+ *   Exemplar     { repeated Label labels = 1; double value = 2; int64 timestamp = 3 }
  *   Sample       { double value = 1; int64 timestamp = 2 }
  *   Histogram    { count_int = 1 | count_float = 2; sum = 3; sint32 schema = 4; zero_threshold = 5;
  *                  zero_count_int = 6 | zero_count_float = 7; negative_spans = 8; sint64 negative_deltas = 9;
@@ -19,6 +21,7 @@ export interface WrittenSeries {
   /** Integer histograms (delta-encoded buckets) or float histograms (absolute counts), by `float`. */
   readonly histograms?: readonly { t: number; h: Histogram | FloatHistogram }[];
   readonly float?: boolean;
+  readonly exemplars?: readonly { t: number; v: number; labels: Readonly<Record<string, string>> }[];
 }
 
 type Bytes = number[];
@@ -45,6 +48,7 @@ const double = (v: number): Bytes => {
 const doubleField = (field: number, v: number): Bytes => [...tag(field, 1), ...double(v)];
 const spanField = (field: number, s: Span): Bytes => lenField(field, [...varintField(1, zigzag(s.offset)), ...varintField(2, BigInt(s.length))]);
 const utf8 = (s: string): Bytes => [...Buffer.from(s)];
+const labelField = (field: number, name: string, value: string): Bytes => lenField(field, [...lenField(1, utf8(name)), ...lenField(2, utf8(value))]);
 
 function histogramMessage(t: number, h: Histogram | FloatHistogram, float: boolean): Bytes {
   const out: Bytes = [];
@@ -74,8 +78,12 @@ export function timeSeriesMessages(series: readonly WrittenSeries[]): Uint8Array
 
 function timeSeries(s: WrittenSeries): Bytes {
   const ts: Bytes = [];
-  for (const name of Object.keys(s.labels).sort()) ts.push(...lenField(1, [...lenField(1, utf8(name)), ...lenField(2, utf8(s.labels[name] as string))]));
+  for (const name of Object.keys(s.labels).sort()) ts.push(...labelField(1, name, s.labels[name] as string));
   for (const p of s.samples ?? []) ts.push(...lenField(2, [...doubleField(1, p.v), ...varintField(2, BigInt(p.t))]));
+  for (const e of s.exemplars ?? []) {
+    const labels = Object.keys(e.labels).sort().flatMap((name) => labelField(1, name, e.labels[name] as string));
+    ts.push(...lenField(3, [...labels, ...doubleField(2, e.v), ...varintField(3, BigInt(e.t))]));
+  }
   for (const p of s.histograms ?? []) ts.push(...lenField(4, histogramMessage(p.t, p.h, s.float === true)));
   return ts;
 }

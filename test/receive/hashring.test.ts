@@ -10,7 +10,9 @@ import { start as startReceiver, type ReceiveConfig, type Receiver } from '@stra
 import { nopLogger } from '@strata/runtime';
 import { GrpcStatus, StoreClient } from '@strata/storeapi';
 import { Labels } from '@strata/tsdb';
+import { counterHistogram } from '@strata/testing/histograms';
 import { distinctPorts, sleep, tempDir } from '@strata/testing/process';
+import { snappyLiterals, writeRequest, type WrittenSeries } from '@strata/testing/remotewrite';
 import type { PrometheusHandle } from '@strata/testing/prometheus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSameAnswers as expectSameAnswersAs, startWritingPrometheus, until } from './compare.js';
@@ -77,6 +79,7 @@ beforeAll(async () => {
       replicationFactor: 2,
       forwardTimeoutMs: 2_000,
       compactionIntervalMs: 500,
+      maxExemplars: 1000,
       logger: nopLogger,
     });
   }
@@ -108,6 +111,29 @@ describe('strata receive in a hashring', () => {
     // Every forward so far succeeded: the receiver Prometheus writes to counted them.
     expect(await metric(receivers[0] as Receiver, 'thanos_receive_forward_requests_total{result="success"}')).toBeGreaterThan(0);
     expect(await metric(receivers[0] as Receiver, 'thanos_receive_hashring_nodes{name="default"}')).toBe(3);
+  });
+
+  it('forwards native histograms and exemplars as they came: each series on two receivers, read back whole', async () => {
+    // Before the time the instant queries are asked at (3 s ago), within the 10 s blocks' head window.
+    const t = Date.now() - 3_500;
+    const series: WrittenSeries[] = Array.from({ length: 20 }, (_, i) => ({
+      labels: { __name__: 'forwarded_histogram', i: String(i) },
+      histograms: [{ t, h: counterHistogram(i + 40) }],
+    }));
+    // Exemplars in TimeSeries of their own, as Prometheus' queue sends them.
+    const exemplars = series.map((s, i) => ({ labels: s.labels, exemplars: [{ t, v: i, labels: { trace_id: `t${i}` } }] }));
+    const res = await fetch(`http://${configs[0]?.remoteWriteAddress}/api/v1/receive`, {
+      method: 'POST',
+      headers: { 'Content-Encoding': 'snappy', 'Content-Type': 'application/x-protobuf', 'X-Prometheus-Remote-Write-Version': '0.1.0' },
+      body: snappyLiterals(writeRequest([...series, ...exemplars])),
+    });
+    expect(res.status).toBe(200);
+    const copies = await instant('count by (receive_replica) (forwarded_histogram)', { dedup: 'false' });
+    expect(copies.reduce((n, r) => n + Number(r.value[1]), 0)).toBe(40);
+    const counts = await instant('histogram_count(forwarded_histogram)');
+    expect(counts.map((r) => [r.metric.i, Number(r.value[1])]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(series.map((_, i) => [String(i), counterHistogram(i + 40).count]));
+    const body = (await (await fetch(`http://${querier.httpAddress}/api/v1/query_exemplars?query=forwarded_histogram`)).json()) as { data: { seriesLabels: Record<string, string>; exemplars: { labels: Record<string, string> }[] }[] };
+    expect(body.data.map((d) => [d.seriesLabels.i, d.exemplars.map((e) => e.labels.trace_id)]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(series.map((_, i) => [String(i), [`t${i}`]]));
   });
 
   it('refuses a forwarded copy beyond the replication factor', async () => {
