@@ -14,7 +14,10 @@ import {
   type FloatHistogram,
   FloatHistogramChunk,
   type Histogram,
+  type HintedSample,
+  type HistogramAppenderBase,
   HistogramChunk,
+  type HistogramChunkBase,
   HistogramHeadCutter,
   type Labels,
   type Matcher,
@@ -73,22 +76,24 @@ export class MemSeries {
 
   /** Appends a histogram of integer counts after the last sample. */
   appendHistogram(t: number, h: Histogram): void {
-    this.#endFloats();
     if (this.#floatHists !== undefined) this.#endHistograms();
-    this.#hists ??= new HistogramHeadCutter<Histogram>(() => new HistogramChunk(), this.#chunkRange);
-    this.#push(this.#hists.append(t, h));
-    this.lastTime = t;
-    this.lastValue = h;
+    this.#hists = this.#appendTo(this.#hists, () => new HistogramChunk(), t, h);
   }
 
   /** Appends a histogram of float counts after the last sample. */
   appendFloatHistogram(t: number, h: FloatHistogram): void {
-    this.#endFloats();
     if (this.#hists !== undefined) this.#endHistograms();
-    this.#floatHists ??= new HistogramHeadCutter<FloatHistogram>(() => new FloatHistogramChunk(), this.#chunkRange);
-    this.#push(this.#floatHists.append(t, h));
+    this.#floatHists = this.#appendTo(this.#floatHists, () => new FloatHistogramChunk(), t, h);
+  }
+
+  /** Appends `h` to the chunks of its kind (`cutter`, started if there is none), after ending a float chunk; returns the cutter. */
+  #appendTo<H extends HintedSample & LastValue>(cutter: HistogramHeadCutter<H> | undefined, newChunk: () => HistogramChunkBase<HistogramAppenderBase<H>>, t: number, h: H): HistogramHeadCutter<H> {
+    this.#endFloats();
+    cutter ??= new HistogramHeadCutter<H>(newChunk, this.#chunkRange);
+    this.#push(cutter.append(t, h));
     this.lastTime = t;
     this.lastValue = h;
+    return cutter;
   }
 
   /** The chunks overlapping [mint, maxt], oldest first; the open one as a copy of its bytes now (appends go on). */
