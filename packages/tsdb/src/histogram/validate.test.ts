@@ -115,29 +115,14 @@ describe('validateHistogram', () => {
   });
 
   describe('spans and buckets', () => {
-    it('refuses positive spans that need more buckets than given, naming the side', () => {
-      expect(refusal(() => validateHistogram(newHistogram({ positiveSpans: [{ offset: 0, length: 1 }] })))).toBe(
-        `positive side: spans need 1 buckets, have 0 buckets: ${SPANS_MISMATCH}`,
-      );
-    });
-
-    it('refuses positive spans that need fewer buckets than given', () => {
-      expect(refusal(() => validateHistogram(newHistogram({ count: 4, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [1, 2] })))).toBe(
-        `positive side: spans need 1 buckets, have 2 buckets: ${SPANS_MISMATCH}`,
-      );
-    });
-
-    it('refuses negative spans that need more buckets than given, naming the side', () => {
-      expect(refusal(() => validateHistogram(newHistogram({ negativeSpans: [{ offset: 0, length: 1 }] })))).toBe(
-        `negative side: spans need 1 buckets, have 0 buckets: ${SPANS_MISMATCH}`,
-      );
-    });
-
-    it('refuses negative spans that need fewer buckets than given', () => {
-      expect(refusal(() => validateHistogram(newHistogram({ count: 4, negativeSpans: [{ offset: 0, length: 1 }], negativeBuckets: [1, 2] })))).toBe(
-        `negative side: spans need 1 buckets, have 2 buckets: ${SPANS_MISMATCH}`,
-      );
-    });
+    for (const side of ['positive', 'negative'] as const) {
+      const spans = `${side}Spans` as const;
+      const buckets = `${side}Buckets` as const;
+      it(`refuses ${side} spans that need more or fewer buckets than given, naming the side`, () => {
+        expect(refusal(() => validateHistogram(newHistogram({ [spans]: [{ offset: 0, length: 1 }] })))).toBe(`${side} side: spans need 1 buckets, have 0 buckets: ${SPANS_MISMATCH}`);
+        expect(refusal(() => validateHistogram(newHistogram({ count: 4, [spans]: [{ offset: 0, length: 1 }], [buckets]: [1, 2] })))).toBe(`${side} side: spans need 1 buckets, have 2 buckets: ${SPANS_MISMATCH}`);
+      });
+    }
 
     it('refuses buckets without any span', () => {
       expect(() => validateHistogram(newHistogram({ count: 1, positiveBuckets: [1] }))).toThrow(InvalidHistogramError);
