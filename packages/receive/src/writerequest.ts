@@ -7,9 +7,10 @@
  *                  repeated Histogram histograms = 4 }
  *
  * Native histograms are kept as they were sent, with integer or float counts; exemplars too
- * (Exemplar { repeated Label labels = 1; double value = 2; int64 timestamp = 3 }). Metadata is skipped. A series' labels must be sorted by name, each name once, no name or
- * value empty, as Thanos' labelpb.ValidateLabels wants them; a series that breaks this is left out and
- * counted (Thanos answers it as a conflict).
+ * (Exemplar { repeated Label labels = 1; double value = 2; int64 timestamp = 3 }). Metadata is skipped.
+ * A series' labels must be sorted by name, each name once, no name or value empty, as Thanos'
+ * labelpb.ValidateLabels wants them; a series that breaks this is left out and counted (Thanos answers
+ * it as a conflict).
  */
 import type { Exemplar, SeriesSamples } from '@strata/localtsdb';
 import { ProtoReader, type PromSample, readLabel, readSample, readTimedHistogram, readTimeSeries, withLabels } from '@strata/storeapi';
