@@ -150,7 +150,7 @@ export function readTimedHistogram(r: ProtoReader): TimedHistogram {
         zeroCount = r.double();
         break;
       case 8:
-        negativeSpans.push(readSpan(r.sub()));
+        negativeSpans.push(readSpan(r));
         break;
       case 9:
         r.packedSint64(wire, negativeDeltas);
@@ -159,7 +159,7 @@ export function readTimedHistogram(r: ProtoReader): TimedHistogram {
         r.packedDouble(wire, negativeCounts);
         break;
       case 11:
-        positiveSpans.push(readSpan(r.sub()));
+        positiveSpans.push(readSpan(r));
         break;
       case 12:
         r.packedSint64(wire, positiveDeltas);
@@ -193,13 +193,16 @@ function readHistogram(r: ProtoReader): PromHistogram {
   return { timestamp: s.timestamp, h: 'floatHistogram' in s ? s.floatHistogram : histogramToFloat(s.histogram) };
 }
 
+/** A BucketSpan message at `r`'s position, read in place (no reader per span: histograms have several). */
 function readSpan(r: ProtoReader): Span {
   const s: Span = { offset: 0, length: 0 };
-  while (!r.done) {
+  const end = r.enter();
+  while (r.pos < end) {
     const t = r.tag();
     if (t === 8) s.offset = r.sint32();
     else if (t === 16) s.length = r.uint32();
     else r.skip(t & 7);
   }
+  r.leave(end);
   return s;
 }
