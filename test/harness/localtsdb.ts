@@ -4,6 +4,8 @@
  */
 import { LocalTSDB, type LocalTSDBOptions } from '@strata/localtsdb';
 import { createLogger, type Logger } from '@strata/runtime';
+import { decodeSeriesResponse, encodeSeriesResponse, fromStoreSeries, type LabelMatcher, MatcherType, seriesRequest, type SeriesRequest } from '@strata/storeapi';
+import { ValueType } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach } from 'vitest';
 import { tempDir } from './process.js';
@@ -53,4 +55,38 @@ export function localTsdbFixture(prefix: string, defaults: Omit<LocalTSDBOptions
     await tmp?.cleanup();
   });
   return fixture;
+}
+
+/** A sample as `querySeries` reads it. */
+export interface QueriedSample {
+  t: number;
+  v: number;
+}
+
+/** Selects every series with a name (default matchers of `querySeries`). */
+const ANY_NAME: LabelMatcher = { type: MatcherType.RE, name: '__name__', value: '.+' };
+
+/**
+ * A TSDB's Series answer as it goes over the wire (encoded, decoded), for all time and every named series
+ * unless `req` says otherwise: labels → float samples, and each series' chunk ranges.
+ */
+export async function querySeries(db: LocalTSDB, req: Partial<SeriesRequest> = {}): Promise<{ labels: string; samples: QueriedSample[]; chunks: [number, number][] }[]> {
+  const out: { labels: string; samples: QueriedSample[]; chunks: [number, number][] }[] = [];
+  const ctx = { signal: new AbortController().signal };
+  for await (const f of db.store.series(seriesRequest({ minTime: 0, maxTime: Number.MAX_SAFE_INTEGER, matchers: [ANY_NAME], ...req }), ctx)) {
+    if ('warning' in f) throw new Error(f.warning);
+    if (!('series' in f) && !('run' in f)) continue;
+    for (const s of 'run' in f ? f.run : [f.series]) {
+      const decoded = decodeSeriesResponse(encodeSeriesResponse({ series: s }));
+      if (!('series' in decoded)) throw new Error('not a series');
+      const cs = fromStoreSeries(decoded.series);
+      const samples: QueriedSample[] = [];
+      for (const c of cs.chunks) {
+        const it = c.chunk.iterator();
+        while (it.next() === ValueType.Float) samples.push({ t: it.atT(), v: it.atFloat() });
+      }
+      out.push({ labels: cs.labels.toString(), samples, chunks: cs.chunks.map((c) => [c.minTime, c.maxTime]) });
+    }
+  }
+  return out;
 }

@@ -4,8 +4,9 @@
  */
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BlockWriter, type BlockMeta, Labels, type ThanosMeta } from '@strata/tsdb';
-import type { Head } from './head.js';
+import { BlockWriter, type BlockMeta, type ChunkMeta, FROM_OUT_OF_ORDER, Labels, type ThanosMeta } from '@strata/tsdb';
+import type { Head, MemSeries } from './head.js';
+import { oooBlockChunks } from './ooo.js';
 
 /**
  * The range of the head to cut into a block next, if the head spans more than one and a half chunk
@@ -41,6 +42,44 @@ export async function writeHeadBlock(dir: string, head: Head, range: { minTime: 
     throw e;
   }
   return w.close();
+}
+
+/**
+ * Writes the out-of-order samples `series` have set aside (Head.takeOOO) as blocks, one for each
+ * `width`-aligned window they fall in, each spanning its whole window and hinted `from-out-of-order`, as
+ * Prometheus' compactOOOHead writes them. If one fails, those written before it are deleted: a retry
+ * writes them again.
+ */
+export async function writeOOOBlocks(dir: string, series: readonly MemSeries[], width: number, thanos: ThanosMeta): Promise<BlockMeta[]> {
+  const windows = new Map<number, { labels: Labels; chunks: ChunkMeta[] }[]>();
+  for (const s of series) {
+    for (const c of oooBlockChunks(s.oooFlushing ?? [], width)) {
+      const start = Math.floor(c.minTime / width) * width;
+      let list = windows.get(start);
+      if (list === undefined) windows.set(start, (list = []));
+      const last = list[list.length - 1];
+      if (last?.labels === s.labels) last.chunks.push(c);
+      else list.push({ labels: s.labels, chunks: [c] });
+    }
+  }
+  const written: BlockMeta[] = [];
+  try {
+    for (const [start, list] of [...windows].sort((a, b) => a[0] - b[0])) {
+      list.sort((a, b) => Labels.compare(a.labels, b.labels));
+      const w = await BlockWriter.create(dir, { range: { minTime: start, maxTime: start + width }, thanos, compaction: (ulid) => ({ level: 1, sources: [ulid], hints: [FROM_OUT_OF_ORDER] }) });
+      try {
+        for (const x of list) await w.addChunkSeries(x.labels, x.chunks);
+      } catch (e) {
+        await w.abort();
+        throw e;
+      }
+      written.push(await w.close());
+    }
+  } catch (e) {
+    for (const m of written) await deleteBlock(dir, m.ulid);
+    throw e;
+  }
+  return written;
 }
 
 /**

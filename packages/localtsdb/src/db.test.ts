@@ -2,19 +2,9 @@ import { appendFile, readdir, readFile, stat, truncate, writeFile } from 'node:f
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import {
-  type CallContext,
-  decodeSeriesResponse,
-  encodeSeriesResponse,
-  fromStoreSeries,
-  labelNamesRequest,
-  labelValuesRequest,
-  MatcherType,
-  seriesRequest,
-  type SeriesRequest,
-} from '@strata/storeapi';
-import { isStaleNaN, isULID, Labels, parseMeta, STALE_NAN, ValueType } from '@strata/tsdb';
-import { localTsdbFixture } from '@strata/testing/localtsdb';
+import { type CallContext, labelNamesRequest, labelValuesRequest, MatcherType } from '@strata/storeapi';
+import { isStaleNaN, isULID, Labels, parseMeta, STALE_NAN } from '@strata/tsdb';
+import { localTsdbFixture, querySeries as query } from '@strata/testing/localtsdb';
 import { LocalTSDB } from './db.js';
 import { WAL_DIR } from './wal.js';
 
@@ -35,32 +25,6 @@ function fill(db: LocalTSDB, names: readonly string[], from: number, to: number,
   for (let t = from; t < to; t += 60_000) db.append(names.map((n) => ({ labels: series(n), value: value(t) })), t);
 }
 
-interface Sample {
-  t: number;
-  v: number;
-}
-
-/** The Series call's answer as it goes over the wire (encoded, decoded): labels → samples, and each series' chunk ranges. */
-async function query(db: LocalTSDB, req: Partial<SeriesRequest> = {}): Promise<{ labels: string; samples: Sample[]; chunks: [number, number][] }[]> {
-  const out: { labels: string; samples: Sample[]; chunks: [number, number][] }[] = [];
-  for await (const f of db.store.series(seriesRequest({ minTime: 0, maxTime: Number.MAX_SAFE_INTEGER, matchers: [NAME], ...req }), ctx)) {
-    if ('warning' in f) throw new Error(f.warning);
-    if (!('series' in f) && !('run' in f)) continue;
-    for (const s of 'run' in f ? f.run : [f.series]) {
-      const decoded = decodeSeriesResponse(encodeSeriesResponse({ series: s }));
-      if (!('series' in decoded)) throw new Error('not a series');
-      const cs = fromStoreSeries(decoded.series);
-      const samples: Sample[] = [];
-      for (const c of cs.chunks) {
-        const it = c.chunk.iterator();
-        while (it.next() === ValueType.Float) samples.push({ t: it.atT(), v: it.atFloat() });
-      }
-      out.push({ labels: cs.labels.toString(), samples, chunks: cs.chunks.map((c) => [c.minTime, c.maxTime]) });
-    }
-  }
-  return out;
-}
-
 const blockDirs = async () => (await readdir(fx.dir)).filter(isULID).sort();
 const walSegments = async () => (await readdir(join(fx.dir, WAL_DIR))).sort();
 
@@ -73,7 +37,7 @@ describe('LocalTSDB', () => {
       { labels: series('soon'), samples: [{ timestamp: now + 30_000, value: 2 }] },
       { labels: series('now'), samples: [{ timestamp: now - 1000, value: 3 }] },
     ]);
-    expect(result).toEqual({ appended: 2, outOfOrder: 0, duplicates: 0, outOfBounds: 1, invalidHistograms: 0 });
+    expect(result).toEqual({ appended: 2, outOfOrder: 0, duplicates: 0, outOfBounds: 1, tooOld: 0, invalidHistograms: 0 });
     // Without the window, the far sample is taken, and samples older than half a block before it are not.
     const unbounded = await fx.openDB({ dir: join(fx.dir, 'no-window') });
     expect(unbounded.appendSeries([{ labels: series('skewed'), samples: [{ timestamp: now + 10 * HOUR, value: 1 }] }]).appended).toBe(1);
@@ -121,14 +85,14 @@ describe('LocalTSDB', () => {
   it('appends series with their own sample times, reporting what it drops and why, and replays them from the WAL', async () => {
     let db = await fx.openDB();
     const a = series('a');
-    expect(db.appendSeries([{ labels: a, samples: [0, 1, 2].map((i) => ({ timestamp: T0 + i * 1000, value: i })) }, { labels: series('b'), samples: [{ timestamp: T0 + 5000, value: STALE_NAN }] }])).toEqual({ appended: 4, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 });
+    expect(db.appendSeries([{ labels: a, samples: [0, 1, 2].map((i) => ({ timestamp: T0 + i * 1000, value: i })) }, { labels: series('b'), samples: [{ timestamp: T0 + 5000, value: STALE_NAN }] }])).toEqual({ appended: 4, outOfOrder: 0, duplicates: 0, outOfBounds: 0, tooOld: 0, invalidHistograms: 0 });
     // The same series twice in a call, a resent sample, a conflicting one, an older one, one out of bounds.
     const result = db.appendSeries([
       { labels: a, samples: [{ timestamp: T0 + 2000, value: 2 }, { timestamp: T0 + 3000, value: 3 }] },
       { labels: series('a'), samples: [{ timestamp: T0 + 3000, value: 4 }, { timestamp: T0 + 1500, value: 4 }, { timestamp: T0 + 4000, value: 4 }] },
       { labels: series('c'), samples: [{ timestamp: T0 - BLOCK, value: 1 }] },
     ]);
-    expect(result).toEqual({ appended: 2, outOfOrder: 1, duplicates: 1, outOfBounds: 1, invalidHistograms: 0 });
+    expect(result).toEqual({ appended: 2, outOfOrder: 1, duplicates: 1, outOfBounds: 1, tooOld: 0, invalidHistograms: 0 });
     const before = await query(db);
     expect(before.map((s) => [s.labels, s.samples.map((x) => x.t - T0)])).toEqual([
       ['{__name__="a", replica="r1", ruler="a"}', [0, 1000, 2000, 3000, 4000]],

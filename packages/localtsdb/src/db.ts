@@ -7,6 +7,14 @@
  *
  *   <dir>/<ULID>/   blocks, as Prometheus writes them, meta.json with a `thanos` section (its `source`)
  *   <dir>/wal/      the WAL (wal.ts)
+ *   <dir>/wal-ooo/  the out-of-order samples' log
+ *
+ * Out of order (Prometheus 2.39+'s out-of-order window): a float sample not after its series' last one,
+ * or before where the head takes samples in order, is taken if it is within the window before the
+ * head's latest sample. Such samples are kept apart (ooo.ts) and logged apart, and each time the head is
+ * cut into blocks they are all flushed into blocks of their own, one per block-duration window, hinted
+ * `from-out-of-order`: they may overlap the in-order blocks, which readers merge and a compactor with
+ * vertical compaction (Thanos' `--compact.enable-vertical-compaction`) merges in the bucket.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,16 +35,18 @@ import {
   type ThanosMeta,
   type ThanosSource,
   type TimedHistogram,
+  SampleBuffer,
+  fromOutOfOrder,
   validateFloatHistogram,
   validateHistogram,
 } from '@strata/tsdb';
 import type { Registry } from 'prom-client';
-import { beyondRetention, deleteBlock, nextBlockRange, writeHeadBlock } from './compact.js';
+import { beyondRetention, deleteBlock, nextBlockRange, writeHeadBlock, writeOOOBlocks } from './compact.js';
 import { type Exemplar, ExemplarBatch, ExemplarStorage } from './exemplars.js';
 import { Head, type LastValue, type MemSeries } from './head.js';
 import { type DBMetrics, TSDBMetrics } from './metrics.js';
 import { TSDBStore } from './store.js';
-import { WAL } from './wal.js';
+import { WAL, WBL_DIR } from './wal.js';
 
 export interface LocalTSDBOptions {
   /** --data-dir, --tsdb.path/<tenant> */
@@ -49,6 +59,10 @@ export interface LocalTSDBOptions {
   tooFarInFutureMs?: number;
   /** --tsdb.max-exemplars: exemplars kept (the oldest evicted by the next); 0 (or none): exemplars are not kept. */
   maxExemplars?: number;
+  /** --tsdb.out-of-order.time-window: float samples up to this long before the head's latest sample are taken out of order; 0 (or none): refused. */
+  outOfOrderTimeWindowMs?: number;
+  /** --tsdb.out-of-order.cap-max: samples per out-of-order chunk in the head (default 32, as Prometheus'). */
+  outOfOrderCapMax?: number;
   /** Added to every series served, and written into the blocks' meta.json. */
   externalLabels: Labels;
   /** meta.json's `thanos.source` of the blocks cut (default `ruler`). */
@@ -88,16 +102,19 @@ export interface SeriesSamples {
 
 /**
  * What became of an append call's samples, as Prometheus' appender errors tell a remote-write receiver:
- * appended; before their series' last sample (ErrOutOfOrderSample); at its time with another value
- * (ErrDuplicateSampleForTimestamp); before where the head takes samples (ErrOutOfBounds); a native
+ * appended (in order or, with the out-of-order window, out of order); before their series' last sample
+ * (ErrOutOfOrderSample); at its time with another value (ErrDuplicateSampleForTimestamp); before where the
+ * head takes samples (ErrOutOfBounds); with the out-of-order window, before it (ErrTooOldSample); a native
  * histogram that is not well formed (Prometheus' Validate). A sample equal to its series' last one (same
- * time, same value bits: a resent one) is none of these: it is dropped without error, as Prometheus drops it.
+ * time, same value bits: a resent one), or out of order at a time its series has one out of order already,
+ * is none of these: it is dropped without error, as Prometheus drops it.
  */
 export interface AppendResult {
   appended: number;
   outOfOrder: number;
   duplicates: number;
   outOfBounds: number;
+  tooOld: number;
   invalidHistograms: number;
   /** What was wrong with the first invalid histogram. */
   invalidHistogram?: string;
@@ -109,6 +126,8 @@ export class LocalTSDB {
   readonly #opts: LocalTSDBOptions;
   readonly #head: Head;
   readonly #wal: WAL;
+  /** The out-of-order samples' log. */
+  readonly #wbl: WAL;
   readonly #blocks: LocalBlocks;
   readonly #metrics: DBMetrics;
   /** Reused by each append call: the samples it accepted, in order. */
@@ -117,6 +136,9 @@ export class LocalTSDB {
   #times = new Float64Array(1024);
   #values = new Float64Array(1024);
   #appendCall = 0;
+  /** Reused by each append call: the samples it took out of order. */
+  #oooAccepted: MemSeries[] = [];
+  readonly #oooSamples = new SampleBuffer(256);
   /** The blocks in the directory as of the last sync, oldest first. */
   #metas: BlockMeta[];
   #compacting: Promise<void> | undefined;
@@ -124,10 +146,11 @@ export class LocalTSDB {
 
   readonly #exemplars: ExemplarStorage | undefined;
 
-  private constructor(opts: LocalTSDBOptions, head: Head, wal: WAL, blocks: LocalBlocks, metrics: DBMetrics, metas: BlockMeta[], exemplars: ExemplarStorage | undefined) {
+  private constructor(opts: LocalTSDBOptions, head: Head, wal: WAL, wbl: WAL, blocks: LocalBlocks, metrics: DBMetrics, metas: BlockMeta[], exemplars: ExemplarStorage | undefined) {
     this.#opts = opts;
     this.#head = head;
     this.#wal = wal;
+    this.#wbl = wbl;
     this.#blocks = blocks;
     this.#metrics = metrics;
     this.#metas = metas;
@@ -146,10 +169,16 @@ export class LocalTSDB {
     await mkdir(dir, { recursive: true });
     for (const name of await readdir(dir)) if (name.endsWith('.tmp-for-creation') || name.endsWith('.tmp-for-deletion')) await rm(join(dir, name), { recursive: true, force: true });
     const metas = await listBlocks(dir, logger);
-    const head = new Head(opts.blockDurationMs, Math.max(-Infinity, ...metas.map((m) => m.maxTime)));
+    // Out-of-order blocks may end later than the in-order samples do: they do not move where the head starts.
+    const head = new Head(opts.blockDurationMs, Math.max(-Infinity, ...metas.filter((m) => !fromOutOfOrder(m)).map((m) => m.maxTime)), opts.outOfOrderCapMax);
     const exemplars = (opts.maxExemplars ?? 0) > 0 ? new ExemplarStorage(opts.maxExemplars as number) : undefined;
     const metrics = opts.metrics !== undefined ? opts.metrics.of.of(head, opts.metrics.labels, exemplars) : new TSDBMetrics(opts.registry).of(head, {}, exemplars);
+    const tornTail = (file: string, offset: number, reason: string) => {
+      metrics.walCorruptions.inc();
+      logger.warn('WAL segment ends in a torn or corrupt record, as a crash while writing it leaves it: replayed up to it and truncated there', { file, offset, reason });
+    };
     let wal: WAL;
+    let wbl: WAL;
     try {
       wal = await WAL.open(dir, {
         samples(labels, times, values, histograms) {
@@ -166,22 +195,34 @@ export class LocalTSDB {
         exemplars(labels, list) {
           for (let i = 0; i < list.length; i++) exemplars?.add(labels[i] as Labels, list[i] as Exemplar);
         },
-        tornTail(file, offset, reason) {
-          metrics.walCorruptions.inc();
-          logger.warn('WAL segment ends in a torn or corrupt record, as a crash while writing it leaves it: replayed up to it and truncated there', { file, offset, reason });
-        },
+        tornTail,
       });
+      // Whatever it holds has not been flushed into blocks (it is deleted once it is), window or not now.
+      wbl = await WAL.open(
+        dir,
+        {
+          samples(labels, times, values) {
+            for (let i = 0; i < labels.length; i++) head.insertOOO(head.getOrCreate(labels[i] as Labels).series, times[i] as number, values[i] as number);
+          },
+          exemplars() {},
+          tornTail,
+        },
+        WBL_DIR,
+      );
     } catch (e) {
       if (e instanceof CorruptionError) metrics.walCorruptions.inc();
       metrics.close();
       throw e;
     }
     wal.startSegment([...head.series()]);
+    wbl.startSegment([]);
+    // Segments without samples to flush (a restart's, before the first out-of-order sample) are let go of.
+    if (!Number.isFinite(head.oldestOutOfOrderTime)) await wbl.truncate(Infinity);
     const blocks = await LocalBlocks.open({ dir, registry: opts.registry, logger });
     await blocks.sync(opts.externalLabels);
     metrics.blocksLoaded.set(metas.length);
     logger.info('TSDB opened', { dir, blocks: metas.length, head_series: head.numSeries });
-    return new LocalTSDB(opts, head, wal, blocks, metrics, metas, exemplars);
+    return new LocalTSDB(opts, head, wal, wbl, blocks, metrics, metas, exemplars);
   }
 
   /** Appends one rule evaluation's samples, all at `timeMs` (the ruler's append; see `appendSeries`). */
@@ -197,10 +238,15 @@ export class LocalTSDB {
    * before where the head takes samples (out of bounds: in a block already, or over half a block
    * duration before the head's latest sample when the call starts, or too far in the future), and a native histogram that is not
    * well formed; each is counted in the result and the first three in prometheus_tsdb_out_of_order_samples_total /
-   * _out_of_bound_samples_total. A float stale marker for a series whose last sample is a histogram
+   * _out_of_bound_samples_total. With the out-of-order window, a float sample before its series' last one
+   * or out of bounds is taken out of order instead if it is within the window before the head's latest
+   * sample when the call starts, and refused as too old if it is not (prometheus_tsdb_too_old_samples_total).
+   * A float stale marker for a series whose last sample is a histogram
    * is stored as a histogram stale marker, as Prometheus' appender stores it. A series appears once or
    * more; a new one is created with its first accepted sample. The accepted samples are written to the
-   * WAL in one write before this returns: a crash after it loses none of them.
+   * WAL (those out of order to their own log) before this returns: a crash after it loses none of them.
+   * If the out-of-order log's write fails, the call throws having kept the in-order samples only, which
+   * a retry of the whole call then finds there.
    */
   appendSeries(series: readonly SeriesSamples[]): AppendResult {
     if (this.#closed) throw new Error('TSDB is closed');
@@ -209,10 +255,16 @@ export class LocalTSDB {
     // A sample far in the future would move the head's window past every other series' samples.
     const future = this.#opts.tooFarInFutureMs ?? 0;
     const maxTime = future > 0 ? Date.now() + future : Infinity;
+    const window = this.#opts.outOfOrderTimeWindowMs ?? 0;
+    // The window reaches back from the head's latest sample (from where the in-order blocks end while the head is empty).
+    const oooMinTime = window > 0 ? (Number.isFinite(head.maxTime) ? head.maxTime : head.minValidTime - 1) - window : Infinity;
     const call = ++this.#appendCall;
-    const result: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 };
+    const result: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, tooOld: 0, invalidHistograms: 0 };
     const created: MemSeries[] = [];
     const accepted = this.#accepted;
+    const ooo = this.#oooSamples;
+    ooo.reset();
+    this.#oooAccepted.length = 0;
     // The accepted histograms by their index among the accepted samples (none in most calls).
     let histograms: (TimedHistogram | undefined)[] | undefined;
     let histogramCount = 0;
@@ -237,8 +289,14 @@ export class LocalTSDB {
             continue;
           }
         }
-        if (t < minTime || t > maxTime) {
+        // Only floats go out of order (as in Prometheus 2.42).
+        const outOfOrderTaken = h === undefined && window > 0;
+        if (t > maxTime || (t < minTime && !outOfOrderTaken)) {
           result.outOfBounds++;
+          continue;
+        }
+        if (t < oooMinTime && t < minTime) {
+          result.tooOld++;
           continue;
         }
         if (ms === undefined) {
@@ -252,9 +310,17 @@ export class LocalTSDB {
           ms.pendingValue = ms.lastValue;
         }
         if (h === undefined && typeof ms.pendingValue !== 'number' && isStaleNaN(v)) h = staleHistogram(t, v, ms.pendingValue);
-        if (t <= ms.pendingTime) {
-          if (t < ms.pendingTime) result.outOfOrder++;
-          else if (!sameValue(h !== undefined ? valueOf(h) : v, ms.pendingValue)) result.duplicates++;
+        if (t < minTime || t < ms.pendingTime) {
+          if (h !== undefined || window === 0) result.outOfOrder++;
+          else if (t < oooMinTime) result.tooOld++;
+          else {
+            this.#oooAccepted[ooo.n] = ms;
+            ooo.push(t, v);
+          }
+          continue;
+        }
+        if (t === ms.pendingTime) {
+          if (!sameValue(h !== undefined ? valueOf(h) : v, ms.pendingValue)) result.duplicates++;
           continue;
         }
         ms.pendingTime = t;
@@ -279,9 +345,10 @@ export class LocalTSDB {
     if (result.outOfBounds > 0) m.outOfBoundSamples.inc(result.outOfBounds);
     // Prometheus counts only the earlier ones; the ruler's metric has always counted both.
     if (result.outOfOrder + result.duplicates > 0) m.outOfOrderSamples.inc(result.outOfOrder + result.duplicates);
+    if (result.tooOld > 0) m.tooOldSamples.inc(result.tooOld);
     if ((exemplars?.outOfOrder ?? 0) > 0) m.outOfOrderExemplars.inc(exemplars?.outOfOrder);
     const acceptedExemplars = exemplars?.accepted ?? [];
-    if (n === 0 && created.length === 0 && acceptedExemplars.length === 0) return result;
+    if (n === 0 && ooo.n === 0 && created.length === 0 && acceptedExemplars.length === 0) return result;
     try {
       try {
         this.#wal.log(created, n, this.#refs, this.#times, this.#values, histograms, acceptedExemplars);
@@ -304,8 +371,29 @@ export class LocalTSDB {
       exemplars?.commit();
       m.exemplarsAppended.inc(acceptedExemplars.length);
     }
-    result.appended = n;
+    result.appended = n + (ooo.n > 0 ? this.#appendOutOfOrder() : 0);
     return result;
+  }
+
+  /** Logs the samples the call took out of order, then inserts them in their series; returns how many were not resends. */
+  #appendOutOfOrder(): number {
+    const ooo = this.#oooSamples;
+    const series = this.#oooAccepted;
+    const head = this.#head;
+    try {
+      // A segment names each series before its first sample.
+      const segment = this.#wbl.segment;
+      const unnamed = [...new Set(series.slice(0, ooo.n).filter((s) => s.oooLogged !== segment))];
+      this.#wbl.log(unnamed, ooo.n, series.map((s) => s.ref), ooo.ts, ooo.vs);
+      for (const s of unnamed) s.oooLogged = segment;
+      let inserted = 0;
+      for (let i = 0; i < ooo.n; i++) if (head.insertOOO(series[i] as MemSeries, ooo.ts[i] as number, ooo.vs[i] as number)) inserted++;
+      this.#metrics.samplesAppended.inc(inserted);
+      this.#metrics.outOfOrderAppended.inc(inserted);
+      return inserted;
+    } finally {
+      series.length = 0;
+    }
   }
 
   /** Doubles the append buffers. */
@@ -345,7 +433,9 @@ export class LocalTSDB {
   async #compact(all: boolean): Promise<void> {
     const { dir, logger } = this.#opts;
     try {
+      let cut = all;
       for (let range = nextBlockRange(this.#head, all); range !== undefined; range = nextBlockRange(this.#head, all)) {
+        cut = true;
         this.#metrics.compactions.inc();
         const meta = await writeHeadBlock(dir, this.#head, range, this.#thanosMeta());
         if (meta !== undefined) logger.info('write block', { ulid: meta.ulid, mint: meta.minTime, maxt: meta.maxTime });
@@ -355,6 +445,8 @@ export class LocalTSDB {
         this.#wal.startSegment([...this.#head.series()]);
         await this.#wal.truncate(range.maxTime);
       }
+      // As Prometheus: the out-of-order samples are flushed whenever the head is cut.
+      if (cut) await this.#flushOutOfOrder();
       const old = beyondRetention(this.#metas, this.#opts.retentionMs);
       for (const m of old) {
         await deleteBlock(dir, m.ulid);
@@ -365,6 +457,21 @@ export class LocalTSDB {
       this.#metrics.compactionsFailed.inc();
       throw e;
     }
+  }
+
+  /**
+   * Writes every out-of-order sample held into blocks (writeOOOBlocks), has them served, then lets go of
+   * the samples and of the log segments that held them. Samples taken meanwhile go to a new segment.
+   */
+  async #flushOutOfOrder(): Promise<void> {
+    const series = this.#head.takeOOO();
+    if (series.length === 0) return;
+    this.#wbl.startSegment([]);
+    const metas = await writeOOOBlocks(this.#opts.dir, series, this.#opts.blockDurationMs, this.#thanosMeta());
+    for (const meta of metas) this.#opts.logger.info('write out-of-order block', { ulid: meta.ulid, mint: meta.minTime, maxt: meta.maxTime });
+    await this.#sync();
+    this.#head.dropFlushedOOO(series);
+    await this.#wbl.truncate(Infinity);
   }
 
   /** Lists the blocks again and has the store serve what is there now. */
@@ -384,6 +491,7 @@ export class LocalTSDB {
     this.#closed = true;
     await this.#compacting?.catch(() => undefined);
     this.#wal.close();
+    this.#wbl.close();
     this.#metrics.close();
     await this.#blocks.close();
   }

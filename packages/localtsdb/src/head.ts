@@ -1,10 +1,11 @@
 /**
- * The in-memory head of the local TSDB, as Prometheus' head (tsdb/head.go, head_append.go) for samples
- * appended in order: per series, its finished chunks and the one being appended, cut as Prometheus cuts
+ * The in-memory head of the local TSDB, as Prometheus' head (tsdb/head.go, head_append.go): per series,
+ * the finished chunks of the samples appended in order and the one being appended, cut as Prometheus cuts
  * them (floats: 120 samples, chunk-range boundaries, ChunkSchedule; native histograms as its head cuts
  * them, HistogramHeadCutter; a sample of another kind than the last starts a chunk of its kind). The
  * chunk range is the block duration, so no chunk crosses a block's boundaries and blocks are cut from
- * whole chunks.
+ * whole chunks. Beside them, a series' out-of-order samples (ooo.ts), which the head's time range
+ * (minTime, maxTime) leaves out, as Prometheus' in-order head does.
  */
 import {
   type Chunk,
@@ -26,6 +27,7 @@ import {
   type XORAppender,
   XORChunk,
 } from '@strata/tsdb';
+import { OOOSamples } from './ooo.js';
 
 /** A series' last sample, to tell a resent sample from a conflicting one at the same time: a float value, or a histogram. */
 export type LastValue = number | Histogram | FloatHistogram;
@@ -51,6 +53,11 @@ export class MemSeries {
   pendingTime = -Infinity;
   pendingValue: LastValue = 0;
   appendCall = 0;
+  /** Out-of-order samples taken since the last flush of them began, and those being flushed into blocks (of more than one flush after a failed one). */
+  ooo: OOOSamples | undefined;
+  oooFlushing: OOOSamples[] | undefined;
+  /** The out-of-order log's segment whose series record names this series (WAL.segment). */
+  oooLogged = 0;
 
   constructor(ref: number, labels: Labels, chunkRange: number) {
     this.ref = ref;
@@ -105,13 +112,36 @@ export class MemSeries {
     return out;
   }
 
-  /** Time of the oldest sample held (Infinity when none). */
+  /** The out-of-order chunks overlapping [mint, maxt]: those being flushed, then the others. */
+  oooChunksIn(mint: number, maxt: number): ChunkMeta[] {
+    const out: ChunkMeta[] = [];
+    for (const part of this.oooFlushing ?? []) out.push(...part.chunksIn(mint, maxt));
+    if (this.ooo !== undefined) out.push(...this.ooo.chunksIn(mint, maxt));
+    return out;
+  }
+
+  /** Whether it holds samples in [mint, maxt]: in order (by the range they span) or out of order. */
+  overlaps(mint: number, maxt: number): boolean {
+    return (this.lastTime >= mint && this.minTime <= maxt) || this.oooOverlaps(mint, maxt);
+  }
+
+  /** Whether it holds out-of-order samples in the range their chunks span overlapping [mint, maxt]. */
+  oooOverlaps(mint: number, maxt: number): boolean {
+    return [this.ooo, ...(this.oooFlushing ?? [])].some((o) => o !== undefined && o.maxTime >= mint && o.minTime <= maxt);
+  }
+
+  /** Whether it holds any sample, in order or out of order. */
+  get holdsSamples(): boolean {
+    return this.minTime !== Infinity || this.ooo !== undefined || this.oooFlushing !== undefined;
+  }
+
+  /** Time of the oldest sample held in order (Infinity when none). */
   get minTime(): number {
     return this.chunks[0]?.minTime ?? this.#openChunk()?.minTime ?? Infinity;
   }
 
-  /** Drops the chunks that end before `mint`; whether any sample is left. */
-  truncate(mint: number): boolean {
+  /** Drops the in-order chunks that end before `mint`. */
+  truncate(mint: number): void {
     let drop = 0;
     while (drop < this.chunks.length && (this.chunks[drop] as ChunkMeta).maxTime < mint) drop++;
     this.chunks.splice(0, drop);
@@ -121,9 +151,7 @@ export class MemSeries {
       this.#app = undefined;
       this.#schedule.stop();
       this.#hists = this.#floatHists = undefined;
-      return this.chunks.length > 0;
     }
-    return this.chunks.length > 0 || open !== undefined;
   }
 
   /** The chunk being filled, of whichever kind. */
@@ -159,26 +187,37 @@ function copyOf(chunk: Chunk): Chunk {
 
 export class Head {
   readonly chunkRange: number;
+  /** --tsdb.out-of-order.cap-max: samples per out-of-order chunk. */
+  readonly oooCapMax: number;
   readonly #byKey = new Map<string, MemSeries>();
   #nextRef = 1;
   /** Samples before this are in blocks (or belong there) and are refused (Prometheus' minValidTime). */
   minValidTime: number;
   #minTime = Infinity;
   #maxTime = -Infinity;
+  /** Oldest out-of-order sample taken since the last flush of them began, and of those being flushed. */
+  #oooMinTime = Infinity;
+  #flushingMinTime = Infinity;
 
-  constructor(chunkRange: number, minValidTime: number) {
+  constructor(chunkRange: number, minValidTime: number, oooCapMax = 32) {
     this.chunkRange = chunkRange;
     this.minValidTime = minValidTime;
+    this.oooCapMax = oooCapMax;
   }
 
-  /** Oldest sample time held (Infinity when empty). */
+  /** Oldest sample time held in order (Infinity when none). */
   get minTime(): number {
     return this.#minTime;
   }
 
-  /** Latest sample time held (-Infinity when empty). */
+  /** Latest sample time held in order (-Infinity when none). */
   get maxTime(): number {
     return this.#maxTime;
+  }
+
+  /** Oldest out-of-order sample time held (Infinity when none). */
+  get oldestOutOfOrderTime(): number {
+    return Math.min(this.#oooMinTime, this.#flushingMinTime);
   }
 
   get numSeries(): number {
@@ -239,30 +278,69 @@ export class Head {
     this.#appended(h.timestamp);
   }
 
+  /** Inserts an out-of-order float sample; false if it is a resend (dropped). */
+  insertOOO(s: MemSeries, t: number, v: number): boolean {
+    s.ooo ??= new OOOSamples(this.oooCapMax);
+    if (!s.ooo.insert(t, v)) return false;
+    if (t < this.#oooMinTime) this.#oooMinTime = t;
+    return true;
+  }
+
+  /**
+   * Sets every series' out-of-order samples aside to be flushed into blocks (served as before until
+   * `dropFlushedOOO`), with those of a flush that failed; samples taken from now on start anew. Returns
+   * the series with samples to flush.
+   */
+  takeOOO(): MemSeries[] {
+    const out: MemSeries[] = [];
+    for (const s of this.#byKey.values()) {
+      if (s.ooo !== undefined) {
+        (s.oooFlushing ??= []).push(s.ooo);
+        s.ooo = undefined;
+      }
+      if (s.oooFlushing !== undefined) out.push(s);
+    }
+    this.#flushingMinTime = Math.min(this.#flushingMinTime, this.#oooMinTime);
+    this.#oooMinTime = Infinity;
+    return out;
+  }
+
+  /** Lets go of the out-of-order samples `takeOOO` set aside (blocks serve them now), and of series left without samples. */
+  dropFlushedOOO(series: readonly MemSeries[]): void {
+    for (const s of series) {
+      s.oooFlushing = undefined;
+      if (!s.holdsSamples) this.#byKey.delete(s.labels.key());
+    }
+    this.#flushingMinTime = Infinity;
+  }
+
   #appended(t: number): void {
     if (t < this.#minTime) this.#minTime = t;
     if (t > this.#maxTime) this.#maxTime = t;
   }
 
-  /** The series the matchers select that have samples in [mint, maxt], in no particular order. */
-  select(matchers: readonly Matcher[], mint: number, maxt: number): MemSeries[] {
+  /** The series the matchers select that have samples in [mint, maxt] (in order, or also out of order with `ooo`), in no particular order. */
+  select(matchers: readonly Matcher[], mint: number, maxt: number, ooo = false): MemSeries[] {
     const out: MemSeries[] = [];
     for (const s of this.#byKey.values()) {
-      if (s.lastTime < mint || s.minTime > maxt || !matchLabels(matchers, s.labels)) continue;
+      if (ooo ? !s.overlaps(mint, maxt) : s.lastTime < mint || s.minTime > maxt) continue;
+      if (!matchLabels(matchers, s.labels)) continue;
       out.push(s);
     }
     return out;
   }
 
   /**
-   * Drops every chunk before `mint` (cut into a block), and the series left without samples; samples
-   * before `mint` are refused from now on (Prometheus' truncateMemory and gc).
+   * Drops every in-order chunk before `mint` (cut into a block), and the series left without samples;
+   * samples before `mint` are refused from now on, but for those the out-of-order window takes
+   * (Prometheus' truncateMemory and gc).
    */
   truncate(mint: number): void {
     this.minValidTime = Math.max(this.minValidTime, mint);
     let min = Infinity;
     for (const [key, s] of this.#byKey) {
-      if (!s.truncate(mint)) this.#byKey.delete(key);
+      s.truncate(mint);
+      if (!s.holdsSamples) this.#byKey.delete(key);
       else min = Math.min(min, s.minTime);
     }
     this.#minTime = min;

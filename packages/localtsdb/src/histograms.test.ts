@@ -35,7 +35,7 @@ const BLOCK = 2 * HOUR;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % BLOCK) + 10 * MINUTE;
 const EXT = Labels.from({ replica: 'r1' });
 const ctx: CallContext = { signal: new AbortController().signal };
-const NOTHING: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 };
+const NOTHING: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, tooOld: 0, invalidHistograms: 0 };
 
 const fx = localTsdbFixture('strata-histograms-', { blockDurationMs: BLOCK, retentionMs: 0, externalLabels: EXT });
 

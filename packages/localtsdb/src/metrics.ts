@@ -13,6 +13,8 @@ export class TSDBMetrics {
   readonly #samplesAppended: Counter;
   readonly #outOfOrderSamples: Counter;
   readonly #outOfBoundSamples: Counter;
+  readonly #tooOldSamples: Counter;
+  readonly #outOfOrderAppended: Counter;
   readonly #blocksLoaded: Gauge;
   readonly #compactions: Counter;
   readonly #compactionsFailed: Counter;
@@ -36,6 +38,8 @@ export class TSDBMetrics {
     this.#samplesAppended = new Counter({ name: 'prometheus_tsdb_head_samples_appended_total', help: 'Total number of appended samples.', ...byType });
     this.#outOfOrderSamples = new Counter({ name: 'prometheus_tsdb_out_of_order_samples_total', help: 'Total number of out of order samples ingestion failed attempts due to out of order being disabled.', ...byType });
     this.#outOfBoundSamples = new Counter({ name: 'prometheus_tsdb_out_of_bound_samples_total', help: 'Total number of out of bound samples ingestion failed attempts with out of order support disabled.', ...byType });
+    this.#tooOldSamples = new Counter({ name: 'prometheus_tsdb_too_old_samples_total', help: 'Total number of out of order samples ingestion failed attempts due to out of order support enabled, but sample outside of time window.', ...byType });
+    this.#outOfOrderAppended = new Counter({ name: 'prometheus_tsdb_head_out_of_order_samples_appended_total', help: 'Total number of appended out of order samples.', ...byType });
     this.#blocksLoaded = new Gauge({ name: 'prometheus_tsdb_blocks_loaded', help: 'Number of currently loaded data blocks', ...own });
     this.#compactions = new Counter({ name: 'prometheus_tsdb_compactions_total', help: 'Total number of compactions that were executed for the partition.', ...own });
     this.#compactionsFailed = new Counter({ name: 'prometheus_tsdb_compactions_failed_total', help: 'Total number of compactions that failed for the partition.', ...own });
@@ -66,6 +70,8 @@ export class TSDBMetrics {
       outOfOrderExemplars: this.#outOfOrderExemplars.labels(own),
       outOfOrderSamples: this.#outOfOrderSamples.labels(float),
       outOfBoundSamples: this.#outOfBoundSamples.labels(float),
+      tooOldSamples: this.#tooOldSamples.labels(float),
+      outOfOrderAppended: this.#outOfOrderAppended.labels(float),
       blocksLoaded: this.#blocksLoaded.labels(own),
       compactions: this.#compactions.labels(own),
       compactionsFailed: this.#compactionsFailed.labels(own),
@@ -99,6 +105,8 @@ export interface DBMetrics {
   readonly outOfOrderExemplars: Counter.Internal;
   readonly outOfOrderSamples: Counter.Internal;
   readonly outOfBoundSamples: Counter.Internal;
+  readonly tooOldSamples: Counter.Internal;
+  readonly outOfOrderAppended: Counter.Internal;
   readonly blocksLoaded: Gauge.Internal<string>;
   readonly compactions: Counter.Internal;
   readonly compactionsFailed: Counter.Internal;

@@ -3,13 +3,19 @@
  * and each tenant's of a receiver: the local blocks (read as the sidecar reads Prometheus' blocks, LocalBlocks) and the head,
  * the external labels added (winning on a clash) and `without_replica_labels` removed.
  *
- * Blocks are served up to where they end and the head from there on: the head still holds a block's
- * chunks between the block's load and the head's truncation, and no chunk crosses that boundary.
+ * The in-order head is served from where the in-order blocks end: the head still holds a block's chunks
+ * between the block's load and the head's truncation, and no chunk crosses that boundary. Out-of-order
+ * samples (in the head, and in blocks of their own that overlap others) are merged with the rest of
+ * their series into chunks that do not overlap, as Prometheus' querier merges them for Thanos' TSDB
+ * store: a querier deduplicating replicas would take overlapping chunks of one series for replicas.
  */
 import {
   type AggrChunk,
   type CallContext,
   type ComponentType,
+  decodeSeriesResponse,
+  encodeSeriesResponse,
+  fromStoreSeries,
   type EncodedChunks,
   type ExemplarData,
   type ExemplarsRequest,
@@ -33,9 +39,10 @@ import {
   toStoreSeries,
   writeAggrChunks,
 } from '@strata/storeapi';
+import { mergeChunkSeries } from '@strata/dedup';
 import { querySelectors, toMatcher } from '@strata/querier';
 import { withoutExternalMatchers, type LocalBlocks } from '@strata/sidecar';
-import { compareStrings, type Label, Labels, type Matcher } from '@strata/tsdb';
+import { type ChunkMeta, compareStrings, type Label, Labels, type Matcher } from '@strata/tsdb';
 import type { ExemplarStorage } from './exemplars.js';
 import type { Head } from './head.js';
 
@@ -45,6 +52,10 @@ const ALL_SERIES: LabelMatcher = { type: MatcherType.RE, name: '__name__', value
 interface HeadSeries {
   labels: Labels;
   series: StoreSeries;
+  /** Its chunks, out-of-order ones merged in. */
+  chunks: readonly ChunkMeta[];
+  /** Whether it holds out-of-order samples in the range. */
+  outOfOrder: boolean;
 }
 
 export class TSDBStore implements StoreServer {
@@ -85,29 +96,40 @@ export class TSDBStore implements StoreServer {
     const matchers = withoutExternalMatchers(req.matchers, this.#ext);
     if (matchers === null) return;
     if (matchers.length === 0) throw new StoreError(GrpcStatus.INVALID_ARGUMENT, 'no matchers specified (excluding external labels)');
-    const end = this.#blocks.end;
-    const head = this.#headSeries(headMatchers(matchers), Math.max(req.minTime, end), req.maxTime, req.skipChunks, req.withoutReplicaLabels);
-    if (req.minTime >= end) {
+    const head = this.#headSeries(headMatchers(matchers), req.minTime, req.maxTime, req.skipChunks, req.withoutReplicaLabels);
+    if (req.minTime >= this.#blocks.maxTime) {
       for (const s of head) yield { series: s.series };
       return;
     }
-    const fromBlocks = this.#blocks.series({ ...req, maxTime: Math.min(req.maxTime, end - 1), hints: undefined }, ctx);
+    const fromBlocks = this.#blocks.series({ ...req, hints: undefined }, ctx);
+    const overlapping = !req.skipChunks && this.#blocks.outOfOrderIn(req.minTime, req.maxTime);
     try {
-      yield* mergeWithHead(fromBlocks.frames, head);
+      yield* mergeWithHead(fromBlocks.frames, head, overlapping);
     } finally {
       fromBlocks.release();
     }
   }
 
-  /** The head's series the matchers select in [mint, maxt], with their final labels, sorted by them. */
+  /**
+   * The head's series the matchers select with samples in [mint, maxt] (in order from where the
+   * in-order blocks end), with their final labels, sorted by them.
+   */
   #headSeries(matchers: Matcher[], mint: number, maxt: number, skipChunks: boolean, drop: readonly string[]): HeadSeries[] {
     if (mint > maxt) return [];
+    const from = Math.max(mint, this.#blocks.end);
     const out: HeadSeries[] = [];
-    for (const s of this.#head.select(matchers, mint, maxt)) {
-      const chunks = skipChunks ? [] : s.chunksIn(mint, maxt);
-      if (!skipChunks && chunks.length === 0) continue;
+    for (const s of this.#head.select(matchers, mint, maxt, true)) {
+      const outOfOrder = s.oooOverlaps(mint, maxt);
+      let chunks: readonly ChunkMeta[] = [];
+      if (skipChunks) {
+        if (!outOfOrder && !(s.lastTime >= from && s.minTime <= maxt)) continue;
+      } else {
+        chunks = s.chunksIn(from, maxt);
+        if (outOfOrder) chunks = mergeChunkSeries([...chunks, ...s.oooChunksIn(mint, maxt)], 'chain');
+        if (chunks.length === 0) continue;
+      }
       const labels = s.labels.merge(this.#ext).without(drop);
-      out.push({ labels, series: toStoreSeries(labels, chunks) });
+      out.push({ labels, series: toStoreSeries(labels, chunks), chunks, outOfOrder });
     }
     return out.sort((a, b) => Labels.compare(a.labels, b.labels));
   }
@@ -179,8 +201,12 @@ function headMatchers(matchers: readonly LabelMatcher[]): Matcher[] {
   });
 }
 
-/** The blocks' series (sorted, as read) and the head's (sorted) in one order; a series in both is sent once, its block chunks first. */
-async function* mergeWithHead(blocks: AsyncIterable<SeriesFrame>, head: readonly HeadSeries[]): AsyncGenerator<SeriesFrame> {
+/**
+ * The blocks' series (sorted, as read) and the head's (sorted) in one order; a series in both is sent
+ * once, its block chunks first. Where chunks may overlap (`overlapping`: out-of-order blocks in the range;
+ * a head series with out-of-order samples) they are merged.
+ */
+async function* mergeWithHead(blocks: AsyncIterable<SeriesFrame>, head: readonly HeadSeries[], overlapping: boolean): AsyncGenerator<SeriesFrame> {
   let i = 0;
   for await (const f of blocks) {
     if (!('series' in f) && !('run' in f)) {
@@ -193,13 +219,26 @@ async function* mergeWithHead(blocks: AsyncIterable<SeriesFrame>, head: readonly
       for (; i < head.length && Labels.compare((head[i] as HeadSeries).labels, labels) < 0; i++) run.push((head[i] as HeadSeries).series);
       const same = head[i];
       if (same !== undefined && Labels.compare(same.labels, labels) === 0) {
-        run.push(joinSeries(s, same.series.chunks));
+        run.push(overlapping || same.outOfOrder ? mergedSeries(s, same.chunks) : joinSeries(s, same.series.chunks));
         i++;
-      } else run.push(s);
+      } else run.push(overlapping ? mergedSeries(s, []) : s);
     }
     if (run.length > 0) yield { run };
   }
   for (; i < head.length; i++) yield { series: (head[i] as HeadSeries).series };
+}
+
+/** A block's series with the head's chunks, merged into chunks that do not overlap (those that do not are kept as they are). */
+function mergedSeries(s: StoreSeries, head: readonly ChunkMeta[]): StoreSeries {
+  let own = s;
+  if (s.extraChunks !== undefined) {
+    // Chunks passed through as encoded bytes are read back into chunks, and their buffers let go of.
+    const decoded = decodeSeriesResponse(encodeSeriesResponse({ series: s }));
+    s.extraChunks.release?.();
+    if (!('series' in decoded)) throw new Error('re-reading a series: no series');
+    own = decoded.series;
+  }
+  return toStoreSeries(s.labels, mergeChunkSeries([...fromStoreSeries(own).chunks, ...head], 'chain'));
 }
 
 /**

@@ -3,6 +3,7 @@
  * own format, not Prometheus' (wlog), and simpler.
  *
  *   <dir>/wal/<8-digit sequence>.rwal   segments, replayed in sequence order
+ *   <dir>/wal-ooo/<8-digit sequence>.rwal   the out-of-order samples' log (Prometheus' WBL), in the same format
  *
  * Segment names are not plain numbers so that Prometheus' tools (promtool tsdb dump of the data
  * directory), which take only numeric names for their own WAL's segments, pass over them.
@@ -46,6 +47,8 @@ import { CorruptionError, crc32c, Decbuf, Encbuf, FloatHistogram, floatFromBits,
 import type { Exemplar } from './exemplars.js';
 
 export const WAL_DIR = 'wal';
+/** Not Prometheus' `wbl`: its tools read a directory of that name as its own WBL, and fail on these segments. */
+export const WBL_DIR = 'wal-ooo';
 const SEGMENT_RE = /^(\d{8})\.rwal$/;
 const EMPTY = new Float64Array(0);
 const HEADER_BYTES = 8;
@@ -101,9 +104,9 @@ export class WAL {
     this.#done = done;
   }
 
-  /** Replays `<dataDir>/wal` into `handler`; writing starts in a new segment (`startSegment`). */
-  static async open(dataDir: string, handler: ReplayHandler): Promise<WAL> {
-    const dir = join(dataDir, WAL_DIR);
+  /** Replays `<dataDir>/<name>` into `handler`; writing starts in a new segment (`startSegment`). */
+  static async open(dataDir: string, handler: ReplayHandler, name = WAL_DIR): Promise<WAL> {
+    const dir = join(dataDir, name);
     await mkdir(dir, { recursive: true });
     const seqs = (await readdir(dir))
       .map((n) => SEGMENT_RE.exec(n)?.[1])
@@ -113,6 +116,11 @@ export class WAL {
     const done: Segment[] = [];
     for (const [i, seq] of seqs.entries()) done.push({ seq, maxTime: await replaySegment(join(dir, segmentName(seq)), i === seqs.length - 1, handler), size: 0 });
     return new WAL(dir, done);
+  }
+
+  /** The sequence number of the segment being written (0 before the first). */
+  get segment(): number {
+    return this.#current?.seq ?? 0;
   }
 
   /** The segments' file names, oldest first (the current one last). */

@@ -62,7 +62,7 @@ it('throws on a failed WAL write having kept nothing of the call, its new series
       { labels: name('b'), samples: [{ timestamp: T0 + 1000, value: 3 }] },
       { labels: name('c'), samples: [{ timestamp: T0 + 2000, value: 4 }] },
     ]);
-    expect(resent).toEqual({ appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, invalidHistograms: 0 });
+    expect(resent).toEqual({ appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, tooOld: 0, invalidHistograms: 0 });
     expect(again.latestTime).toBe(T0 + 2000);
   } finally {
     await again.close();

@@ -28,6 +28,10 @@ export interface MultiTSDBOptions {
   tooFarInFutureMs?: number;
   /** --tsdb.max-exemplars: per tenant (0: none kept) */
   maxExemplars?: number;
+  /** --tsdb.out-of-order.time-window (0: off) */
+  outOfOrderTimeWindowMs?: number;
+  /** --tsdb.out-of-order.cap-max */
+  outOfOrderCapMax?: number;
   /** --label */
   externalLabels: Labels;
   /** --receive.tenant-label-name */
@@ -183,6 +187,8 @@ export class MultiTSDB {
       retentionMs: o.retentionMs,
       ...(o.tooFarInFutureMs !== undefined ? { tooFarInFutureMs: o.tooFarInFutureMs } : {}),
       ...(o.maxExemplars !== undefined ? { maxExemplars: o.maxExemplars } : {}),
+      ...(o.outOfOrderTimeWindowMs !== undefined ? { outOfOrderTimeWindowMs: o.outOfOrderTimeWindowMs } : {}),
+      ...(o.outOfOrderCapMax !== undefined ? { outOfOrderCapMax: o.outOfOrderCapMax } : {}),
       externalLabels: labels,
       source: 'receive',
       componentType: 'receive',
@@ -205,7 +211,7 @@ export class MultiTSDB {
 class TenantTSDBMetrics extends TSDBMetrics {
   override of(...args: Parameters<TSDBMetrics['of']>): ReturnType<TSDBMetrics['of']> {
     const m = super.of(...args);
-    for (const c of [m.samplesAppended, m.outOfOrderSamples, m.outOfBoundSamples, m.compactions, m.compactionsFailed, m.walCorruptions]) c.inc(0);
+    for (const c of [m.samplesAppended, m.outOfOrderSamples, m.outOfBoundSamples, m.tooOldSamples, m.compactions, m.compactionsFailed, m.walCorruptions]) c.inc(0);
     return m;
   }
 }

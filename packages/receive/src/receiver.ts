@@ -47,6 +47,10 @@ export interface ReceiveConfig extends ServingConfig {
   tooFarInFutureMs?: number;
   /** --tsdb.max-exemplars: exemplars kept per tenant, served over Thanos' Exemplars API (0: none, as Thanos' default). */
   maxExemplars?: number;
+  /** --tsdb.out-of-order.time-window: float samples this long before a tenant's latest are taken out of order (0: off, as Thanos' default). */
+  outOfOrderTimeWindowMs?: number;
+  /** --tsdb.out-of-order.cap-max: samples per out-of-order chunk in the head (32). */
+  outOfOrderCapMax?: number;
   /** --label */
   externalLabels: Labels;
   /** --receive.tenant-header (THANOS-TENANT) */
@@ -195,6 +199,8 @@ export async function start(cfg: ReceiveConfig): Promise<Receiver> {
       retentionMs: cfg.retentionMs,
       ...(cfg.tooFarInFutureMs !== undefined ? { tooFarInFutureMs: cfg.tooFarInFutureMs } : {}),
       ...(cfg.maxExemplars !== undefined ? { maxExemplars: cfg.maxExemplars } : {}),
+      ...(cfg.outOfOrderTimeWindowMs !== undefined ? { outOfOrderTimeWindowMs: cfg.outOfOrderTimeWindowMs } : {}),
+      ...(cfg.outOfOrderCapMax !== undefined ? { outOfOrderCapMax: cfg.outOfOrderCapMax } : {}),
       externalLabels: cfg.externalLabels,
       tenantLabelName: cfg.tenantLabelName,
       tenantExternalLabels: (tenant) => routing?.externalLabels(tenant) ?? {},

@@ -77,6 +77,7 @@ function refusedSamples(r: AppendResult): Refused[] {
     { n: r.outOfOrder, reason: `add ${r.outOfOrder} samples: out of order sample`, log: 'Error on ingesting out-of-order samples' },
     { n: r.duplicates, reason: `add ${r.duplicates} samples: duplicate sample for timestamp`, log: 'Error on ingesting samples with different value but same timestamp' },
     { n: r.outOfBounds, reason: `add ${r.outOfBounds} samples: out of bounds`, log: 'Error on ingesting samples that are too old or are too far into the future' },
+    { n: r.tooOld, reason: `add ${r.tooOld} samples: too old sample`, log: 'Error on ingesting samples that are outside of the allowed out-of-order time window' },
     { n: r.invalidHistograms, reason: `add ${r.invalidHistograms} native histograms: invalid histogram: ${r.invalidHistogram}`, log: 'Error on ingesting native histograms that are not well formed' },
   ].filter((c) => c.n > 0);
 }

@@ -7,7 +7,7 @@ import type { Logger } from '@strata/runtime';
 import { MAX_INT64, MIN_INT64, type CallContext, type SeriesFrame, type SeriesRequest } from '@strata/storeapi';
 import { AccountingBucket, BucketBlock, BucketStore, ChunkBytesLimit, ChunkPool, IndexCache, LOCAL_CHUNK_READS, storeMetrics, type BlockOptions, type StoreMetrics } from '@strata/store';
 import { TimeBound } from '@strata/block';
-import { type BlockMeta, type Labels, TOMBSTONES_FILENAME } from '@strata/tsdb';
+import { type BlockMeta, fromOutOfOrder, type Labels, TOMBSTONES_FILENAME } from '@strata/tsdb';
 import type { Registry } from 'prom-client';
 import { finishedBlocks } from './tsdbdir.js';
 
@@ -60,8 +60,12 @@ export class LocalBlocks {
   readonly #metrics: StoreMetrics;
   /** External labels of the blocks loaded (Prometheus' as of the sync that loaded them). */
   #labels: Labels | undefined;
-  /** Where the data served from blocks ends (exclusive): after it, remote read. */
+  /** Where the in-order blocks end (exclusive): after it, remote read (or a TSDB's head). */
   #end = MIN_INT64;
+  /** Where the last block ends (exclusive), out-of-order ones included. */
+  #maxTime = MIN_INT64;
+  /** The ranges of the blocks of out-of-order samples served. */
+  #outOfOrder: readonly BlockMeta[] = [];
   #syncing: Promise<void> | undefined;
 
   private constructor(opts: LocalBlocksOptions, headerDir: string) {
@@ -88,9 +92,23 @@ export class LocalBlocks {
     return new LocalBlocks(opts, await mkdtemp(join(tmpdir(), 'strata-sidecar-headers-')));
   }
 
-  /** The end (exclusive, ms) of the data served from blocks; MIN_INT64 when none is. */
+  /**
+   * The end (exclusive, ms) of the in-order data served from blocks; MIN_INT64 when none is. Blocks of
+   * out-of-order samples (Prometheus' `from-out-of-order`) may end later, as their window does: the head
+   * still holds in-order samples of that window.
+   */
   get end(): number {
     return this.#end;
+  }
+
+  /** The end (exclusive, ms) of the last block, out-of-order ones included; MIN_INT64 without blocks. */
+  get maxTime(): number {
+    return this.#maxTime;
+  }
+
+  /** Whether a block of out-of-order samples overlaps [mint, maxt]. */
+  outOfOrderIn(mint: number, maxt: number): boolean {
+    return this.#outOfOrder.some((b) => b.maxTime > mint && b.minTime <= maxt);
   }
 
   /** Loads the blocks Prometheus has finished since the last sync and drops those it has deleted or replaced; `labels`: Prometheus' external labels now. */
@@ -102,7 +120,7 @@ export class LocalBlocks {
     const log = this.#opts.logger;
     if (this.#labels !== undefined && !labels.equals(this.#labels)) {
       // New external labels: every block is loaded again under them.
-      this.#end = MIN_INT64;
+      this.#end = this.#maxTime = MIN_INT64;
       await this.#release(this.#store.blocks().map((b) => this.#store.removeBlock(b.id) as BucketBlock));
     }
     this.#labels = labels;
@@ -116,9 +134,11 @@ export class LocalBlocks {
     const loaded = new Set(this.#store.blocks().map((b) => b.id));
     const added: BucketBlock[] = [];
     let end = MIN_INT64;
+    let maxTime = MIN_INT64;
     let failedAt = Infinity;
     for (const m of wanted) {
-      end = Math.max(end, m.maxTime);
+      if (!fromOutOfOrder(m)) end = Math.max(end, m.maxTime);
+      maxTime = Math.max(maxTime, m.maxTime);
       if (loaded.has(m.ulid)) continue;
       const block = await this.#load(m, labels);
       if (block !== undefined) added.push(block);
@@ -131,6 +151,8 @@ export class LocalBlocks {
     const dropped = this.#store.blocks().filter((b) => !keep.has(b.id));
     for (const b of dropped) this.#store.removeBlock(b.id);
     this.#end = Math.min(end, failedAt);
+    this.#maxTime = maxTime;
+    this.#outOfOrder = wanted.filter(fromOutOfOrder);
     this.#metrics.blocksLoaded.set(this.#store.blocks().length);
     await this.#release(dropped);
     for (const b of this.#store.blocks()) await b.closeIfIdle(IDLE_MS);

@@ -31,6 +31,14 @@ export interface BlockCompaction {
   hints?: string[];
 }
 
+/** The hint of a block of a head's out-of-order samples (Prometheus 2.39+), which may overlap the blocks of its in-order ones. */
+export const FROM_OUT_OF_ORDER = 'from-out-of-order';
+
+/** Whether a block holds a head's out-of-order samples. */
+export function fromOutOfOrder(meta: { readonly compaction: BlockCompaction }): boolean {
+  return meta.compaction.hints?.includes(FROM_OUT_OF_ORDER) === true;
+}
+
 /** Thanos' source kinds; Strata writes `sidecar`, `compactor` and `bucket.upload`. */
 export type ThanosSource = 'sidecar' | 'receive' | 'compactor' | 'compactor.repair' | 'ruler' | 'bucket.repair' | 'bucket.rewrite' | 'bucket.upload' | 'test' | '';
 
