@@ -127,6 +127,8 @@ export class MemSeries {
 
   /** Whether it holds out-of-order samples in the range their chunks span overlapping [mint, maxt]. */
   oooOverlaps(mint: number, maxt: number): boolean {
+    // On every query's path for every series: no array made for the (usual) series without any.
+    if (this.ooo === undefined && this.oooFlushing === undefined) return false;
     return [this.ooo, ...(this.oooFlushing ?? [])].some((o) => o !== undefined && o.maxTime >= mint && o.minTime <= maxt);
   }
 

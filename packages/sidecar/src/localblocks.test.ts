@@ -82,6 +82,16 @@ describe('LocalBlocks', () => {
     await writeTombstonesFile(join(work.path, ids.ab!, 'tombstones'), new Tombstones());
   });
 
+  it('ends the in-order data where the in-order blocks end: a block of out-of-order samples may reach past them', async () => {
+    // As Prometheus flushes its out-of-order head: the window's whole range, hinted.
+    await writeBlock(work.path, 25 * S, 35 * S, ['api'], (ulid) => ({ level: 1, sources: [ulid], hints: ['from-out-of-order'] }));
+    await blocks.sync(EXT);
+    // Prometheus' head still holds the in-order samples after 30 s: they come by remote read.
+    expect([blocks.end, blocks.maxTime]).toEqual([30 * S, 35 * S]);
+    expect([blocks.outOfOrderIn(31 * S, 40 * S), blocks.outOfOrderIn(35 * S, 40 * S), blocks.outOfOrderIn(0, 25 * S - 1)]).toEqual([true, false, false]);
+    expect(await read(20 * S, 35 * S)).toEqual([{ labels: '{__name__="up", cluster="c", job="api", replica="r0"}', samples: 4 }]);
+  });
+
   it('leaves a block that fails to load, and everything after its start, to remote read; new labels reload every block', async () => {
     const d = await writeBlock(work.path, 30 * S, 40 * S, ['api']);
     await writeFile(join(work.path, d, 'index'), 'not an index');

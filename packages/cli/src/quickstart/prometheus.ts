@@ -29,6 +29,8 @@ export interface PrometheusProcessOptions {
   /** A different max block duration (local compaction on). */
   maxBlockDuration?: string;
   retention?: string;
+  /** `storage.tsdb.out_of_order_time_window` of its configuration (2.39+). */
+  outOfOrderTimeWindow?: string;
   extraArgs?: string[];
 }
 
@@ -53,6 +55,7 @@ export async function startPrometheusProcess(opts: PrometheusProcessOptions): Pr
       ...(opts.ruleFiles !== undefined ? { rule_files: opts.ruleFiles } : {}),
       ...(opts.remoteRead !== undefined ? { remote_read: opts.remoteRead } : {}),
       ...(opts.remoteWrite !== undefined ? { remote_write: opts.remoteWrite } : {}),
+      ...(opts.outOfOrderTimeWindow !== undefined ? { storage: { tsdb: { out_of_order_time_window: opts.outOfOrderTimeWindow } } } : {}),
       scrape_configs: [
         ...(opts.scrapeConfigs ?? []),
         ...(opts.scrapeSelf ? [{ job_name: 'prometheus', static_configs: [{ targets: [`127.0.0.1:${port}`] }] }] : []),
