@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DELETION_MARK_FILENAME, markBlock, MetaFetcher, NO_COMPACT_MARK_FILENAME, readMarker, Relabeler, TimeBound, verifyBlocks } from '@strata/block';
 import { start, type Compactor } from '@strata/compactor';
 import { InMemoryBucket, newBucket, parseBucketConfig, type Bucket } from '@strata/objstore';
-import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, ValueType, type BlockMeta, type Chunk } from '@strata/tsdb';
+import { AggrChunk, AggrType, BlockReader, CounterResetsIterator, formatMeta, FROM_OUT_OF_ORDER, parseMeta, ValueType, type BlockMeta, type Chunk } from '@strata/tsdb';
 import { promtool } from '@strata/testing/prometheus';
 import { sleep, tempDir } from '@strata/testing/process';
 import { createLogger } from '@strata/runtime';
@@ -202,6 +202,13 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     const c6Dir = join(work.path, 'c6');
     for (const src of blocks) await copyBlock(src, c6Dir);
     await uploadAll(bucket, c6Dir, { cluster: 'c6' });
+    // c7: six 2h blocks and, overlapping the second, a block of out-of-order samples (a copy of it), as a receiver flushes them.
+    const c7Dir = join(work.path, 'c7');
+    for (const src of blocks) await copyBlock(src, c7Dir);
+    const late = await copyBlock(blocks[1]!, c7Dir);
+    const lateMeta = parseMeta(await readFile(join(late, 'meta.json'), 'utf8'));
+    await writeFile(join(late, 'meta.json'), formatMeta({ ...lateMeta, compaction: { ...lateMeta.compaction, hints: [FROM_OUT_OF_ORDER] } }));
+    await uploadAll(bucket, c7Dir, { cluster: 'c7' });
 
     const compactor = await start(
       compactorConfig(bucket, join(work.path, 'data'), {
@@ -254,6 +261,17 @@ describe('strata compact without vertical compaction: overlapping and corrupt bl
     expect(marked).toHaveLength(2);
     expect(layout(c2.filter((m) => !marked.includes(m.ulid)))).toEqual(['[2h,8h) L2', '[8h,10h) L1', '[10h,12h) L1']);
     expect(metrics).toMatch(/^strata_compact_group_skipped_total\{reason="overlapping-blocks"\} 1$/m);
+  });
+
+  it('merges a block of out-of-order samples with the blocks it overlaps, as Prometheus does, without vertical compaction', async () => {
+    const live = await liveBlocks(bucket);
+    const c7 = ofStream(live, 'c7');
+    // The overlapping pair first (level 2), then the window.
+    expect(layout(c7)).toEqual(['[0h,8h) L3', '[8h,10h) L1', '[10h,12h) L1']);
+    expect(await Promise.all(c7.map((m) => readMarker(bucket, m.ulid, NO_COMPACT_MARK_FILENAME)))).toEqual([undefined, undefined, undefined]);
+    // Its samples, the same as the second block's, were merged one for one.
+    expect(c7[0]!.stats).toEqual(ofStream(live, 'c4')[0]!.stats);
+    expect(c7[0]!.compaction.sources).toHaveLength(5);
   });
 
   it('marks a corrupt block no-compact and compacts its neighbours without it', async () => {

@@ -27,7 +27,7 @@ import {
 import type { DedupFunc } from '@strata/dedup';
 import { mapLimit, type Bucket } from '@strata/objstore';
 import type { Logger } from '@strata/runtime';
-import type { BlockMeta } from '@strata/tsdb';
+import { type BlockMeta, fromOutOfOrder } from '@strata/tsdb';
 import { downsampleBlock, downsampleTarget } from './downsample.js';
 import { findDuplicates, groupBlocks, type Group } from './group.js';
 import { mergeBlocks } from './merge.js';
@@ -217,7 +217,7 @@ export class BucketCompactor {
     let blocks = 0;
     for (;;) {
       const p = plan(metas, noCompact, this.#ranges);
-      if (p.length === 0 || (firstOverlappingRun(p).length > 0 && !this.#canMergeOverlaps(g))) break;
+      if (p.length === 0 || (firstOverlappingRun(p).length > 0 && !this.#canMergeOverlaps(g, p))) break;
       compactions++;
       blocks += p.length;
       const merged: BlockMeta = {
@@ -232,9 +232,14 @@ export class BucketCompactor {
     return { compactions, blocks };
   }
 
-  /** Vertical compaction merges raw chunks only; downsampled overlaps are marked, as Thanos does. */
-  #canMergeOverlaps(g: Group): boolean {
-    return this.#vertical && g.resolution === 0;
+  /**
+   * Vertical compaction merges raw chunks only; downsampled overlaps are marked, as Thanos does. Blocks of
+   * a head's out-of-order samples are merged with those they overlap even without it (by the chain
+   * merge, or the penalty rule where deduplication asks for it), as Prometheus' own compactor merges them:
+   * they overlap by design.
+   */
+  #canMergeOverlaps(g: Group, planned: readonly BlockMeta[]): boolean {
+    return g.resolution === 0 && (this.#vertical || planned.some(fromOutOfOrder));
   }
 
   /** Runs the group's next plan; true if a block was compacted. Blocks it cannot compact are marked and re-planned around. */
@@ -249,7 +254,7 @@ export class BucketCompactor {
         continue;
       }
       const overlapping = firstOverlappingRun(planned).length > 0;
-      if (overlapping && !this.#canMergeOverlaps(g)) {
+      if (overlapping && !this.#canMergeOverlaps(g, planned)) {
         const reason: NoCompactReason = this.#vertical ? 'downsample-vertical-compaction' : 'overlapping-blocks';
         await this.#skip(g, planned, reason, noCompact, `overlaps ${planned.map((m) => m.ulid).join(', ')}`);
         continue;
