@@ -1,13 +1,38 @@
 // What the receiver tests compare: range queries answered through a querier over receivers, and by the
 // Prometheus that remote-writes to them, over the same seconds.
+import { join } from 'node:path';
 import { start as startQuerier, type Querier } from '@strata/querier';
+import type { ReceiveConfig } from '@strata/receive';
 import { nopLogger } from '@strata/runtime';
-import { sleep } from '@strata/testing/process';
+import { freePort, sleep } from '@strata/testing/process';
+import { Labels } from '@strata/tsdb';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { remoteWriteTo } from '@strata/testing/remotewrite';
 import { expect } from 'vitest';
 
 export type Series = { metric: Record<string, string>; values: [number, string][] };
+
+/**
+ * A lone receiver's config (`receive="r0"`, its TSDBs under `<dir>/receive`, 2h blocks kept), with `o`
+ * over it. Its gRPC and remote-write ports are fixed, so that a restarted receiver is where Prometheus
+ * and the querier look for it.
+ */
+export async function restartableReceiver(dir: string, o: Partial<ReceiveConfig> = {}): Promise<ReceiveConfig> {
+  return {
+    httpAddress: '127.0.0.1:0',
+    grpcAddress: `127.0.0.1:${await freePort()}`,
+    remoteWriteAddress: `127.0.0.1:${await freePort()}`,
+    tsdbPath: join(dir, 'receive'),
+    blockDurationMs: 2 * 3_600_000,
+    retentionMs: 0,
+    externalLabels: Labels.from({ receive: 'r0' }),
+    tenantHeader: 'THANOS-TENANT',
+    defaultTenant: 'default-tenant',
+    tenantLabelName: 'tenant_id',
+    logger: nopLogger,
+    ...o,
+  };
+}
 
 export async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -9,12 +9,11 @@ import { join } from 'node:path';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { start as startReceiver, type ReceiveConfig, type Receiver } from '@strata/receive';
 import { nopLogger } from '@strata/runtime';
-import { freePort, sleep, tempDir } from '@strata/testing/process';
+import { sleep, tempDir } from '@strata/testing/process';
 import { startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { remoteWriteTo } from '@strata/testing/remotewrite';
-import { Labels } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from './compare.js';
+import { restartableReceiver, until } from './compare.js';
 
 interface ExemplarSeries {
   seriesLabels: Record<string, string>;
@@ -53,21 +52,7 @@ beforeAll(async () => {
     res.writeHead(200, { 'Content-Type': 'application/openmetrics-text; version=1.0.0; charset=utf-8' }).end(exposition(++scrapes));
   });
   await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-  config = {
-    httpAddress: '127.0.0.1:0',
-    // Fixed, so that a restarted receiver is where Prometheus and the querier look for it.
-    grpcAddress: `127.0.0.1:${await freePort()}`,
-    remoteWriteAddress: `127.0.0.1:${await freePort()}`,
-    tsdbPath: join(dir.path, 'receive'),
-    blockDurationMs: 2 * 3_600_000,
-    retentionMs: 0,
-    maxExemplars: 1000,
-    externalLabels: Labels.from({ receive: 'r0' }),
-    tenantHeader: 'THANOS-TENANT',
-    defaultTenant: 'default-tenant',
-    tenantLabelName: 'tenant_id',
-    logger: nopLogger,
-  };
+  config = await restartableReceiver(dir.path, { maxExemplars: 1000 });
   receiver = await startReceiver(config);
   startMs = Date.now();
   prometheus = await startPrometheus({

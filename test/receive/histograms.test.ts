@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { start as startReceiver, type ReceiveConfig, type Receiver } from '@strata/receive';
 import { nopLogger } from '@strata/runtime';
-import { freePort, sleep, tempDir } from '@strata/testing/process';
+import { sleep, tempDir } from '@strata/testing/process';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { counterHistogram, floatCounterHistogram, gaugeHistogram } from '@strata/testing/histograms';
 import { remoteWrite, remoteWriteTo, snappyLiterals, writeRequest, type WrittenSeries } from '@strata/testing/remotewrite';
-import { Labels, STALE_NAN } from '@strata/tsdb';
+import { STALE_NAN } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSameAnswer, query } from '../querier/answers.js';
-import { until } from './compare.js';
+import { restartableReceiver, until } from './compare.js';
 
 const STEP = 15_000;
 /** Samples sent to both, STEP apart, up to a minute ago. */
@@ -54,21 +54,7 @@ function samplesAt(i: number, t: number): WrittenSeries[] {
 
 beforeAll(async () => {
   dir = await tempDir('strata-receive-histograms-');
-  config = {
-    httpAddress: '127.0.0.1:0',
-    // Fixed, so that a restarted receiver is where Prometheus and the querier look for it.
-    grpcAddress: `127.0.0.1:${await freePort()}`,
-    remoteWriteAddress: `127.0.0.1:${await freePort()}`,
-    tsdbPath: join(dir.path, 'receive'),
-    blockDurationMs: BLOCK_MS,
-    retentionMs: 0,
-    externalLabels: Labels.from({ receive: 'r0' }),
-    tenantHeader: 'THANOS-TENANT',
-    defaultTenant: 'default-tenant',
-    tenantLabelName: 'tenant_id',
-    compactionIntervalMs: 500,
-    logger: nopLogger,
-  };
+  config = await restartableReceiver(dir.path, { blockDurationMs: BLOCK_MS, compactionIntervalMs: 500 });
   receiver = await startReceiver(config);
   // One shard: the receiver gets the samples in the order Prometheus took them, each time within its
   // head's window (half a block) of the latest.

@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { start as startQuerier, type Querier } from '@strata/querier';
 import { start as startReceiver, type ReceiveConfig, type Receiver } from '@strata/receive';
 import { nopLogger } from '@strata/runtime';
-import { freePort, tempDir } from '@strata/testing/process';
+import { tempDir } from '@strata/testing/process';
 import { promtool, startPrometheus, type PrometheusHandle } from '@strata/testing/prometheus';
 import { snappyLiterals, writeRequest, type WrittenSeries } from '@strata/testing/remotewrite';
-import { fromOutOfOrder, isULID, Labels, parseMeta } from '@strata/tsdb';
+import { fromOutOfOrder, isULID, parseMeta } from '@strata/tsdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSameAnswer, query } from '../querier/answers.js';
-import { until } from './compare.js';
+import { restartableReceiver, until } from './compare.js';
 
 const MINUTE = 60_000;
 const BLOCK_MS = 10 * MINUTE;
@@ -80,22 +80,7 @@ async function expectSameAnswers(): Promise<void> {
 
 beforeAll(async () => {
   dir = await tempDir('strata-receive-ooo-');
-  config = {
-    httpAddress: '127.0.0.1:0',
-    // Fixed, so that a restarted receiver is where the querier looks for it.
-    grpcAddress: `127.0.0.1:${await freePort()}`,
-    remoteWriteAddress: `127.0.0.1:${await freePort()}`,
-    tsdbPath: join(dir.path, 'receive'),
-    blockDurationMs: BLOCK_MS,
-    retentionMs: 0,
-    outOfOrderTimeWindowMs: 30 * MINUTE,
-    externalLabels: Labels.from({ receive: 'r0' }),
-    tenantHeader: 'THANOS-TENANT',
-    defaultTenant: 'default-tenant',
-    tenantLabelName: 'tenant_id',
-    compactionIntervalMs: 500,
-    logger: nopLogger,
-  };
+  config = await restartableReceiver(dir.path, { blockDurationMs: BLOCK_MS, outOfOrderTimeWindowMs: 30 * MINUTE, compactionIntervalMs: 500 });
   receiver = await startReceiver(config);
   prometheus = await startPrometheus({ dir: join(dir.path, 'prometheus'), extraArgs: ['--web.enable-remote-write-receiver'], outOfOrderTimeWindow: WINDOW });
   querier = await startQuerier({ httpAddress: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', endpoints: [config.grpcAddress], replicaLabels: ['receive'], promqlCompat: 2, logger: nopLogger });
