@@ -528,6 +528,8 @@ describe('deploy files and the CLI', () => {
         '--enable-auto-gomemlimit', '--auto-gomemlimit.ratio', '--query-frontend.slow-query-logs-user-header', '--query-frontend.force-query-stats',
         '--query-frontend.enable-x-functions', '--log.request.decision',
       ],
+      rule: ['--query.config', '--query.config-file', '--grpc-query-endpoint'],
+      receive: ['--tsdb.out-of-order.time-window', '--tsdb.out-of-order.cap-max', '--tsdb.max-exemplars', '--tsdb.too-far-in-future.time-window'],
     };
     const program = cliProgram();
     for (const [command, flags] of Object.entries(thanosFlags)) {

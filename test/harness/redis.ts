@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, sleep, startProcess, tempDir, waitForPort, type Managed } from './process.js';
+import { makeCertificates } from './certs.js';
 
 export interface RunningRedis {
   /** `127.0.0.1:port`: plain TCP, or TLS when started with `tls`. */
@@ -50,14 +51,11 @@ export async function startRedis(opts: { password?: string; tls?: boolean; repli
 
 /** A CA, and a server certificate for 127.0.0.1 and a client certificate it signed, in `dir`. */
 async function certificates(dir: string): Promise<{ caFile: string; certFile: string; keyFile: string }> {
-  const openssl = (args: string[]) => promisify(execFile)('openssl', args, { cwd: dir });
-  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=strata test CA', '-keyout', 'ca.key', '-out', 'ca.crt']);
-  for (const [name, subject, ext] of [['server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1'], ['client', '/CN=strata', 'extendedKeyUsage=clientAuth']] as const) {
-    await writeFile(join(dir, `${name}.ext`), `${ext}\n`);
-    await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
-    await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`]);
-  }
-  return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') };
+  const file = await makeCertificates(dir, [
+    { name: 'server', subject: '/CN=127.0.0.1', ext: 'subjectAltName=IP:127.0.0.1' },
+    { name: 'client', subject: '/CN=strata', ext: 'extendedKeyUsage=clientAuth' },
+  ]);
+  return { caFile: file('ca.crt'), certFile: file('client.crt'), keyFile: file('client.key') };
 }
 
 /**

@@ -1,12 +1,12 @@
 // The gRPC TLS flags end to end, as Thanos deployments set them: a store gateway serving its StoreAPI
 // with --grpc-server-tls-* (client certificates required) and queriers connecting with and without
 // --grpc-client-tls-*. Certificates are made with openssl.
-import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type SecureVersion } from 'node:tls';
 import { newBucket, parseBucketConfig } from '@strata/objstore';
 import { CLI_SOURCE, freePort, startCliComponent, startProcess, tempDir, TSX_CHILD_ENV, type Managed } from '@strata/testing/process';
+import { makeCertificates } from '@strata/testing/certs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promtoolBlocks, randomHistory, uploadWithLabels } from '../store/fixtures.js';
 
@@ -35,16 +35,10 @@ beforeAll(async () => {
   dir = await tempDir('strata-tls-test-');
   const certs = join(dir.path, 'certs');
   await mkdir(certs);
-  const sh = (args: string[]) => execFileSync('openssl', args, { cwd: certs, stdio: 'pipe' });
-  sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=strata-test-ca']);
-  for (const [name, ext] of [
-    ['server', 'subjectAltName=DNS:store.internal\nextendedKeyUsage=serverAuth\n'],
-    ['client', 'extendedKeyUsage=clientAuth\n'],
-  ] as const) {
-    await writeFile(join(certs, `${name}.ext`), ext);
-    sh(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
-    sh(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`]);
-  }
+  await makeCertificates(certs, [
+    { name: 'server', subject: '/CN=server', ext: 'subjectAltName=DNS:store.internal\nextendedKeyUsage=serverAuth' },
+    { name: 'client', subject: '/CN=client', ext: 'extendedKeyUsage=clientAuth' },
+  ]);
   const objstore = join(dir.path, 'objstore.yml');
   const objstoreYaml = `type: FILESYSTEM\nconfig:\n  directory: ${join(dir.path, 'bucket')}\n`;
   await writeFile(objstore, objstoreYaml);

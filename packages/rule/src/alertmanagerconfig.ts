@@ -1,6 +1,5 @@
 import { configMapping, parseYamlConfig } from '@strata/objstore';
-import { parsePrometheusHttpClientConfig, type PrometheusHttpClientConfig } from '@strata/sidecar';
-import { stringify } from 'yaml';
+import { endpointScheme, type HttpEndpoints, parseHttpEndpoints } from './endpointsconfig.js';
 import { optDuration, optString } from './yamlfields.js';
 
 /**
@@ -20,13 +19,7 @@ import { optDuration, optString } from './yamlfields.js';
  * again at most every DNS interval, as Thanos' --alertmanagers.sd-dns-interval. Parsed strictly, as
  * Thanos' yaml.UnmarshalStrict; `file_sd_configs` is refused (not supported).
  */
-export interface AlertmanagerConfig {
-  http: PrometheusHttpClientConfig;
-  scheme: 'http' | 'https';
-  /** Prepended to the API path (`<path_prefix>/api/v2/alerts`). */
-  pathPrefix: string;
-  /** `host:port`, or a DNS discovery name (`dns+host:port`, `dnssrv+name`, `dnssrvnoa+name`). */
-  staticAddresses: string[];
+export interface AlertmanagerConfig extends HttpEndpoints {
   timeoutMs: number;
   apiVersion: AlertmanagerApiVersion;
 }
@@ -52,14 +45,8 @@ function parseEntry(v: unknown, what: string): AlertmanagerConfig {
   const m = configMapping(v, what, ENTRY_KEYS);
   const fileSd = m.file_sd_configs;
   if (fileSd !== undefined && fileSd !== null && !(Array.isArray(fileSd) && fileSd.length === 0)) throw new Error(`${what}: file_sd_configs is not supported by Strata: list the addresses in static_configs (dns+ and dnssrv+ names are looked up)`);
-  const statics = m.static_configs ?? [];
-  if (!Array.isArray(statics) || !statics.every((a) => typeof a === 'string' && a !== '')) throw new Error(`${what}: static_configs must be a list of host:port addresses`);
-  const http = m.http_config === undefined || m.http_config === null ? {} : parsePrometheusHttpClientConfig(stringify(configMapping(m.http_config, `${what}: http_config`)), `${what}: http_config`);
   return {
-    http,
-    scheme: scheme(optString(m.scheme, `${what}: scheme`) ?? 'http', `${what}: scheme`),
-    pathPrefix: optString(m.path_prefix, `${what}: path_prefix`) ?? '',
-    staticAddresses: statics as string[],
+    ...parseHttpEndpoints(m, what),
     timeoutMs: optDuration(m.timeout, `${what}: timeout`) ?? DEFAULT_ALERTMANAGER_TIMEOUT_MS,
     apiVersion: apiVersion(optString(m.api_version, `${what}: api_version`) ?? 'v2', `${what}: api_version`),
   };
@@ -86,17 +73,12 @@ export function alertmanagerConfigFromUrl(value: string, timeoutMs = DEFAULT_ALE
   const password = decodeURIComponent(url.password);
   return {
     http: username !== '' || password !== '' ? { basicAuth: { username, password } } : {},
-    scheme: scheme(base ?? '', what),
+    scheme: endpointScheme(base ?? '', what),
     pathPrefix: url.pathname === '/' ? '' : url.pathname,
     staticAddresses: [dns !== undefined ? `${dns}+${host}` : host],
     timeoutMs,
     apiVersion: 'v2',
   };
-}
-
-function scheme(s: string, what: string): 'http' | 'https' {
-  if (s !== 'http' && s !== 'https') throw new Error(`${what}: scheme must be http or https (optionally after dns+, dnssrv+ or dnssrvnoa+), not ${JSON.stringify(s)}`);
-  return s;
 }
 
 function apiVersion(s: string, what: string): AlertmanagerApiVersion {

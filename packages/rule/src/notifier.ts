@@ -19,14 +19,12 @@
  */
 import { posix } from 'node:path';
 import type { Relabeler } from '@strata/block';
-import { tlsConnectOptions } from '@strata/objstore';
 import { isDnsEndpoint, nopLogger, resolveDnsEndpoint, systemResolver, type DnsResolver, type Logger } from '@strata/runtime';
 import { formatGoTime, ZERO_TIME } from '@strata/storeapi';
 import type { Label } from '@strata/tsdb';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AlertmanagerConfig, AlertmanagerApiVersion } from './alertmanagerconfig.js';
-import { authorization } from '@strata/sidecar';
-import { HttpPoster, statusText } from './httppost.js';
+import { configuredPoster, type HttpPoster, statusText } from './httppost.js';
 
 export interface Alert {
   labels: readonly Label[];
@@ -272,11 +270,7 @@ class AlertmanagerClient {
     if (poster === undefined) {
       const { scheme, pathPrefix, apiVersion, http, timeoutMs } = this.#cfg;
       const url = `${scheme}://${address}${posix.join('/', pathPrefix, `/api/${apiVersion}/alerts`)}`;
-      const auth = (): Record<string, string> => {
-        const value = authorization(http);
-        return value !== undefined ? { Authorization: value } : {};
-      };
-      poster = new HttpPoster(url, { timeoutMs, tls: tlsConnectOptions(http.tls, 'alertmanagers: http_config.tls_config'), headers: auth });
+      poster = configuredPoster(url, http, timeoutMs, 'alertmanagers');
       this.#posters.set(address, poster);
     }
     return poster;

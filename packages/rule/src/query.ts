@@ -7,7 +7,9 @@
  */
 import { STRATA_VERSION } from '@strata/runtime';
 import { formatTimestamp } from '@strata/promql';
+import type { PrometheusHttpClientConfig } from '@strata/sidecar';
 import { type FloatHistogram, Labels } from '@strata/tsdb';
+import { configuredPoster, type HttpPoster } from './httppost.js';
 import type { QueryTargets } from './querytargets.js';
 
 export interface InstantSample {
@@ -33,6 +35,8 @@ export interface HttpQueryConfig {
   readonly targets: QueryTargets;
   readonly method: 'GET' | 'POST';
   readonly timeoutMs: number;
+  /** Credentials and TLS for the queriers (`--query.config`'s http_config). */
+  readonly http?: PrometheusHttpClientConfig;
   /** Called with each answer's warnings (Thanos' ruler logs them). */
   readonly onWarnings?: (expr: string, warnings: readonly string[], opts: QueryOptions) => void;
 }
@@ -91,6 +95,13 @@ export function firstAnswering(clients: readonly QueryClient[]): QueryClient {
 }
 
 export function httpQueryClient(cfg: HttpQueryConfig): QueryClient {
+  // A querier's connections are kept alive between evaluations.
+  const posters = new Map<string, HttpPoster>();
+  const posterOf = (base: string) => {
+    let p = posters.get(base);
+    if (p === undefined) posters.set(base, (p = configuredPoster(`${base}/api/v1/query`, cfg.http ?? {}, cfg.timeoutMs, '--query.config')));
+    return p;
+  };
   const ask = async (expr: string, timeMs: number, opts: QueryOptions): Promise<ApiAnswer> => {
     const bases = shuffled(await cfg.targets.baseUrls());
     if (bases.length === 0) throw new Error('no query API server reachable: no querier found');
@@ -98,7 +109,7 @@ export function httpQueryClient(cfg: HttpQueryConfig): QueryClient {
     let last: unknown;
     for (const base of bases) {
       try {
-        const answer = await queryOnce(base, params, cfg, opts.signal);
+        const answer = await queryOnce(base, posterOf(base), params, cfg.method, opts.signal);
         if (answer.warnings !== undefined && answer.warnings.length > 0) cfg.onWarnings?.(expr, answer.warnings, opts);
         return answer;
       } catch (err) {
@@ -123,16 +134,10 @@ export function httpQueryClient(cfg: HttpQueryConfig): QueryClient {
   };
 }
 
-async function queryOnce(base: string, params: URLSearchParams, cfg: HttpQueryConfig, signal: AbortSignal | undefined): Promise<ApiAnswer> {
-  const timeout = AbortSignal.timeout(cfg.timeoutMs);
-  const init: RequestInit = {
-    method: cfg.method,
-    headers: { 'User-Agent': `Strata/${STRATA_VERSION}`, Accept: 'application/json', ...(cfg.method === 'POST' ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}) },
-    signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-    ...(cfg.method === 'POST' ? { body: params.toString() } : {}),
-  };
-  const res = await fetch(cfg.method === 'POST' ? `${base}/api/v1/query` : `${base}/api/v1/query?${params}`, init);
-  const text = await res.text();
+async function queryOnce(base: string, poster: HttpPoster, params: URLSearchParams, method: 'GET' | 'POST', signal: AbortSignal | undefined): Promise<ApiAnswer> {
+  const headers = { 'User-Agent': `Strata/${STRATA_VERSION}`, Accept: 'application/json', ...(method === 'POST' ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}) };
+  const res = method === 'POST' ? await poster.send('POST', '', Buffer.from(params.toString()), headers, signal) : await poster.send('GET', `?${params}`, Buffer.alloc(0), headers, signal);
+  const text = res.body.toString('utf8');
   let answer: ApiAnswer;
   try {
     answer = JSON.parse(text) as ApiAnswer;

@@ -31,6 +31,11 @@ describe('QueryTargets', () => {
     expect(await t.baseUrls()).toEqual(['http://querier:10902', 'https://q.example.com/prefix']);
   });
 
+  it('asks host:port targets with the scheme and path prefix of their --query.config entry', async () => {
+    const t = new QueryTargets({ addresses: ['querier:10902'], scheme: 'https', pathPrefix: '/thanos', logger: nopLogger });
+    expect(await t.baseUrls()).toEqual(['https://querier:10902/thanos']);
+  });
+
   it('reads file SD targets, again only after the SD interval, keeping the last targets when a read fails', async () => {
     const file = join(dir, 'queriers.yml');
     await writeFile(file, '- targets: ["a:10902", "b:10902"]\n');

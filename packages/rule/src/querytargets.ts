@@ -14,6 +14,9 @@ export interface QueryTargetsOptions {
   readonly sdFiles?: readonly string[];
   readonly dnsIntervalMs?: number;
   readonly sdIntervalMs?: number;
+  /** How a `host:port` target is asked over HTTP (`--query.config`'s scheme and path_prefix); default http, no prefix. */
+  readonly scheme?: 'http' | 'https';
+  readonly pathPrefix?: string;
   readonly resolver?: DnsResolver;
   readonly logger: Logger;
 }
@@ -36,9 +39,11 @@ export class QueryTargets {
     return this.#opts.addresses.length === 0 && (this.#opts.sdFiles ?? []).length === 0;
   }
 
-  /** The queriers' base URLs now (`http://host:port`, or the URL given, without a trailing slash). */
+  /** The queriers' base URLs now (`<scheme>://host:port<path prefix>`, or the URL given, without a trailing slash). */
   async baseUrls(): Promise<string[]> {
-    return [...new Set((await this.addresses()).map(httpUrl))];
+    const { scheme = 'http', pathPrefix = '' } = this.#opts;
+    const url = (a: string) => (/^https?:\/\//.test(a) ? a : `${scheme}://${a}${pathPrefix}`).replace(/\/+$/, '');
+    return [...new Set((await this.addresses()).map(url))];
   }
 
   /** The queriers' addresses now, as given (`host:port` or a URL) or looked up (`host:port`). */
@@ -65,8 +70,4 @@ export class QueryTargets {
       return held?.addresses ?? [];
     }
   }
-}
-
-function httpUrl(address: string): string {
-  return (/^https?:\/\//.test(address) ? address : `http://${address}`).replace(/\/+$/, '');
 }

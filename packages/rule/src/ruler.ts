@@ -17,6 +17,7 @@ import { Notifier, type Alert, type NotifierOptions } from './notifier.js';
 import type { AlertmanagerConfig } from './alertmanagerconfig.js';
 import { grpcQueryClient } from './grpcquery.js';
 import { firstAnswering, httpQueryClient, type QueryOptions } from './query.js';
+import type { QueryEndpointConfig } from './queryconfig.js';
 import { QueryTargets } from './querytargets.js';
 import { openResultStorage, type ResultStorageConfig } from './results.js';
 import { expandAlertTemplate } from './template/index.js';
@@ -34,6 +35,8 @@ export interface RulerConfig extends ServingConfig {
   querySdIntervalMs?: number;
   queryDnsIntervalMs?: number;
   queryMethod: 'GET' | 'POST';
+  /** `--query.config(-file)`: queriers with credentials and TLS of their own, asked after the `--query` ones (the CLI takes one or the other, as Thanos). */
+  queryConfigs?: readonly QueryEndpointConfig[];
   /** `--grpc-query-endpoint`: queriers' Query API addresses (`dns+` and `dnssrv+` looked up), asked after the HTTP ones; the only way native histogram results come exactly. */
   grpcQueryEndpoints?: readonly string[];
   /** Where results go: `--remote-write.config`, else the local TSDB in `--data-dir`. */
@@ -91,11 +94,21 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
     ...dns,
     logger,
   });
+  const configured = (cfg.queryConfigs ?? []).map((c) =>
+    httpQueryClient({
+      targets: new QueryTargets({ addresses: c.staticAddresses, sdFiles: c.sdFiles, ...(c.sdIntervalMs !== undefined ? { sdIntervalMs: c.sdIntervalMs } : {}), scheme: c.scheme, pathPrefix: c.pathPrefix, ...dns, logger }),
+      method: cfg.queryMethod,
+      timeoutMs: QUERY_TIMEOUT_MS,
+      http: c.http,
+      onWarnings,
+    }),
+  );
   const grpcEndpoints = cfg.grpcQueryEndpoints ?? [];
-  if (httpTargets.none && grpcEndpoints.length === 0) throw new Error('no --query or --grpc-query-endpoint parameter was given');
+  if (httpTargets.none && configured.length === 0 && grpcEndpoints.length === 0) throw new Error('no --query, --query.config or --grpc-query-endpoint parameter was given');
   const grpcQuery = grpcEndpoints.length > 0 ? grpcQueryClient({ targets: new QueryTargets({ addresses: grpcEndpoints, ...dns, logger }), timeoutMs: QUERY_TIMEOUT_MS, onWarnings }) : undefined;
   const { query, lastSamples } = firstAnswering([
     ...(httpTargets.none ? [] : [httpQueryClient({ targets: httpTargets, method: cfg.queryMethod, timeoutMs: QUERY_TIMEOUT_MS, onWarnings })]),
+    ...configured,
     ...(grpcQuery !== undefined ? [grpcQuery] : []),
   ]);
   const results = await openResultStorage(cfg.storage, { externalLabels: cfg.externalLabels, registry, logger });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Relabeler } from '@strata/block';
-import { alertmanagerConfigFromUrl, parseAlertingConfig, parseRemoteWriteConfig, start, type AlertmanagerConfig, type ResultStorageConfig } from '@strata/rule';
+import { alertmanagerConfigFromUrl, parseAlertingConfig, parseQueryConfig, parseRemoteWriteConfig, start, type AlertmanagerConfig, type ResultStorageConfig } from '@strata/rule';
 import { Labels } from '@strata/tsdb';
 import { parseDuration, parseLabelFlags } from '../flags.js';
 import { localTsdbFromFlags, withLocalTsdbFlags } from './localtsdb-flags.js';
@@ -19,6 +19,8 @@ export function register(program: Command): void {
     .option('--query.sd-files <path>', "Prometheus file SD files (YAML or JSON) listing queriers' host:port targets (repeatable)", collect, [])
     .option('--query.sd-interval <duration>', 'how often --query.sd-files are read again', '5m')
     .option('--query.sd-dns-interval <duration>', 'how often dns+ and dnssrv+ --query addresses are looked up again', '30s')
+    .option('--query.config <yaml>', "the queriers in Thanos' YAML, each entry with credentials and TLS of its own ([{http_config, static_configs, file_sd_configs, scheme, path_prefix}]); not with --query or --query.sd-files")
+    .option('--query.config-file <path>', 'file with the query configuration')
     .option('--query.http-method <method>', 'GET or POST for the instant queries', 'POST')
     .option('--grpc-query-endpoint <endpoint>', "a querier's gRPC address (Thanos' Query API: evaluation times in whole seconds, native histogram results exact); dns+ and dnssrv+ resolve it (repeatable; asked after the --query ones)", collect, [])
     .option('--remote-write.config <yaml>', "send the rules' samples over remote write instead of keeping them (Thanos' stateless ruler): Prometheus' remote_write section, e.g. \"remote_write: [{url: http://prometheus:9090/api/v1/write}]\"; empty: ignored")
@@ -47,6 +49,8 @@ export function register(program: Command): void {
     const queries = o.query as string[];
     const duplicate = queries.find((q, i) => queries.indexOf(q) !== i);
     if (duplicate !== undefined) throw new Error(`Address ${duplicate} is duplicated for --query flag.`);
+    const queryConfig = await yamlFlag(o, 'query.config');
+    if (queryConfig !== undefined && (queries.length > 0 || (o['query.sdFiles'] as string[]).length > 0)) throw new Error('--query/--query.sd-files and --query.config* parameters cannot be defined at the same time');
     const alertRelabel = await yamlFlag(o, 'alert.relabel-config');
     const grpcTls = await serverTlsFromFlags(o);
     const ruler = await start({
@@ -59,6 +63,7 @@ export function register(program: Command): void {
       querySdIntervalMs: parseDuration(String(o['query.sdInterval'])),
       queryDnsIntervalMs: parseDuration(String(o['query.sdDnsInterval'])),
       queryMethod: choiceFlag(o['query.httpMethod'], '--query.http-method', ['GET', 'POST']) as 'GET' | 'POST',
+      ...(queryConfig !== undefined ? { queryConfigs: parseQueryConfig(queryConfig) } : {}),
       grpcQueryEndpoints: o.grpcQueryEndpoint as string[],
       storage: await storageFromFlags(o),
       alertmanagers: await alertmanagersFromFlags(o),
