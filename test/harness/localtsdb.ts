@@ -5,7 +5,7 @@
 import { LocalTSDB, type LocalTSDBOptions } from '@strata/localtsdb';
 import { createLogger, type Logger } from '@strata/runtime';
 import { decodeSeriesResponse, encodeSeriesResponse, fromStoreSeries, type LabelMatcher, MatcherType, seriesRequest, type SeriesRequest } from '@strata/storeapi';
-import { ValueType } from '@strata/tsdb';
+import { type FloatHistogram, ValueType } from '@strata/tsdb';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach } from 'vitest';
 import { tempDir } from './process.js';
@@ -57,10 +57,11 @@ export function localTsdbFixture(prefix: string, defaults: Omit<LocalTSDBOptions
   return fixture;
 }
 
-/** A sample as `querySeries` reads it. */
+/** A sample as `querySeries` reads it: a float, or a native histogram (`h`, its counts as floats; `v` 0). */
 export interface QueriedSample {
   t: number;
   v: number;
+  h?: FloatHistogram;
 }
 
 /** Selects every series with a name (default matchers of `querySeries`). */
@@ -68,7 +69,7 @@ const ANY_NAME: LabelMatcher = { type: MatcherType.RE, name: '__name__', value: 
 
 /**
  * A TSDB's Series answer as it goes over the wire (encoded, decoded), for all time and every named series
- * unless `req` says otherwise: labels → float samples, and each series' chunk ranges.
+ * unless `req` says otherwise: labels → samples, and each series' chunk ranges.
  */
 export async function querySeries(db: LocalTSDB, req: Partial<SeriesRequest> = {}): Promise<{ labels: string; samples: QueriedSample[]; chunks: [number, number][] }[]> {
   const out: { labels: string; samples: QueriedSample[]; chunks: [number, number][] }[] = [];
@@ -83,7 +84,10 @@ export async function querySeries(db: LocalTSDB, req: Partial<SeriesRequest> = {
       const samples: QueriedSample[] = [];
       for (const c of cs.chunks) {
         const it = c.chunk.iterator();
-        while (it.next() === ValueType.Float) samples.push({ t: it.atT(), v: it.atFloat() });
+        for (let vt = it.next(); vt !== ValueType.None; vt = it.next()) {
+          if (vt === ValueType.Float) samples.push({ t: it.atT(), v: it.atFloat() });
+          else samples.push({ t: it.atT(), v: 0, h: (it.atFloatHistogram as () => FloatHistogram)() });
+        }
       }
       out.push({ labels: cs.labels.toString(), samples, chunks: cs.chunks.map((c) => [c.minTime, c.maxTime]) });
     }

@@ -9,7 +9,7 @@
  *   <dir>/wal/      the WAL (wal.ts)
  *   <dir>/wal-ooo/  the out-of-order samples' log
  *
- * Out of order (Prometheus 2.39+'s out-of-order window): a float sample not after its series' last one,
+ * Out of order (Prometheus 2.39+'s out-of-order window, native histograms as in Prometheus 3): a sample not after its series' last one,
  * or before where the head takes samples in order, is taken if it is within the window before the
  * head's latest sample. Such samples are kept apart (ooo.ts) and logged apart, and each time the head is
  * cut into blocks they are all flushed into blocks of their own, one per block-duration window, hinted
@@ -59,7 +59,7 @@ export interface LocalTSDBOptions {
   tooFarInFutureMs?: number;
   /** --tsdb.max-exemplars: exemplars kept (the oldest evicted by the next); 0 (or none): exemplars are not kept. */
   maxExemplars?: number;
-  /** --tsdb.out-of-order.time-window: float samples up to this long before the head's latest sample are taken out of order; 0 (or none): refused. */
+  /** --tsdb.out-of-order.time-window: samples (floats and native histograms) up to this long before the head's latest sample are taken out of order; 0 (or none): refused. */
   outOfOrderTimeWindowMs?: number;
   /** --tsdb.out-of-order.cap-max: samples per out-of-order chunk in the head (default 32, as Prometheus'). */
   outOfOrderCapMax?: number;
@@ -136,9 +136,10 @@ export class LocalTSDB {
   #times = new Float64Array(1024);
   #values = new Float64Array(1024);
   #appendCall = 0;
-  /** Reused by each append call: the samples it took out of order. */
+  /** Reused by each append call: the samples it took out of order (their series, times and values, and histograms by index where any). */
   #oooAccepted: MemSeries[] = [];
   readonly #oooSamples = new SampleBuffer(256);
+  #oooHistograms: (TimedHistogram | undefined)[] | undefined;
   /** The blocks in the directory as of the last sync, oldest first. */
   #metas: BlockMeta[];
   #compacting: Promise<void> | undefined;
@@ -201,8 +202,11 @@ export class LocalTSDB {
       wbl = await WAL.open(
         dir,
         {
-          samples(labels, times, values) {
-            for (let i = 0; i < labels.length; i++) head.insertOOO(head.getOrCreate(labels[i] as Labels).series, times[i] as number, values[i] as number);
+          samples(labels, times, values, histograms) {
+            for (let i = 0; i < labels.length; i++) {
+              const h = histograms?.[i];
+              head.insertOOO(head.getOrCreate(labels[i] as Labels).series, times[i] as number, values[i] as number, h !== undefined ? valueOf(h) : undefined);
+            }
           },
           exemplars() {},
           tornTail,
@@ -238,7 +242,7 @@ export class LocalTSDB {
    * before where the head takes samples (out of bounds: in a block already, or over half a block
    * duration before the head's latest sample when the call starts, or too far in the future), and a native histogram that is not
    * well formed; each is counted in the result and the first three in prometheus_tsdb_out_of_order_samples_total /
-   * _out_of_bound_samples_total. With the out-of-order window, a float sample before its series' last one
+   * _out_of_bound_samples_total. With the out-of-order window, a sample before its series' last one
    * or out of bounds is taken out of order instead if it is within the window before the head's latest
    * sample when the call starts, and refused as too old if it is not (prometheus_tsdb_too_old_samples_total).
    * A float stale marker for a series whose last sample is a histogram
@@ -265,6 +269,7 @@ export class LocalTSDB {
     const ooo = this.#oooSamples;
     ooo.reset();
     this.#oooAccepted.length = 0;
+    this.#oooHistograms = undefined;
     // The accepted histograms by their index among the accepted samples (none in most calls).
     let histograms: (TimedHistogram | undefined)[] | undefined;
     let histogramCount = 0;
@@ -289,9 +294,7 @@ export class LocalTSDB {
             continue;
           }
         }
-        // Only floats go out of order (as in Prometheus 2.42).
-        const outOfOrderTaken = h === undefined && window > 0;
-        if (t > maxTime || (t < minTime && !outOfOrderTaken)) {
+        if (t > maxTime || (t < minTime && window === 0)) {
           result.outOfBounds++;
           continue;
         }
@@ -311,10 +314,11 @@ export class LocalTSDB {
         }
         if (h === undefined && typeof ms.pendingValue !== 'number' && isStaleNaN(v)) h = staleHistogram(t, v, ms.pendingValue);
         if (t < minTime || t < ms.pendingTime) {
-          if (h !== undefined || window === 0) result.outOfOrder++;
+          if (window === 0) result.outOfOrder++;
           else if (t < oooMinTime) result.tooOld++;
           else {
             this.#oooAccepted[ooo.n] = ms;
+            if (h !== undefined) (this.#oooHistograms ??= [])[ooo.n] = h;
             ooo.push(t, v);
           }
           continue;
@@ -384,13 +388,23 @@ export class LocalTSDB {
       // A segment names each series before its first sample.
       const segment = this.#wbl.segment;
       const unnamed = [...new Set(series.slice(0, ooo.n).filter((s) => s.oooLogged !== segment))];
-      this.#wbl.log(unnamed, ooo.n, series.map((s) => s.ref), ooo.ts, ooo.vs);
+      const histograms = this.#oooHistograms;
+      this.#wbl.log(unnamed, ooo.n, series.map((s) => s.ref), ooo.ts, ooo.vs, histograms);
       for (const s of unnamed) s.oooLogged = segment;
-      let inserted = 0;
-      for (let i = 0; i < ooo.n; i++) if (head.insertOOO(series[i] as MemSeries, ooo.ts[i] as number, ooo.vs[i] as number)) inserted++;
-      this.#metrics.samplesAppended.inc(inserted);
-      this.#metrics.outOfOrderAppended.inc(inserted);
-      return inserted;
+      let floats = 0;
+      let hists = 0;
+      for (let i = 0; i < ooo.n; i++) {
+        const h = histograms?.[i];
+        if (!head.insertOOO(series[i] as MemSeries, ooo.ts[i] as number, ooo.vs[i] as number, h !== undefined ? valueOf(h) : undefined)) continue;
+        if (h !== undefined) hists++;
+        else floats++;
+      }
+      const m = this.#metrics;
+      m.samplesAppended.inc(floats);
+      m.histogramsAppended.inc(hists);
+      m.outOfOrderAppended.inc(floats);
+      m.outOfOrderHistogramsAppended.inc(hists);
+      return floats + hists;
     } finally {
       series.length = 0;
     }

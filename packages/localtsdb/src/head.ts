@@ -280,10 +280,10 @@ export class Head {
     this.#appended(h.timestamp);
   }
 
-  /** Inserts an out-of-order float sample; false if it is a resend (dropped). */
-  insertOOO(s: MemSeries, t: number, v: number): boolean {
+  /** Inserts an out-of-order sample: `h` where it is a histogram, else the float `v`; false if it is a resend (dropped). */
+  insertOOO(s: MemSeries, t: number, v: number, h?: Histogram | FloatHistogram): boolean {
     s.ooo ??= new OOOSamples(this.oooCapMax);
-    if (!s.ooo.insert(t, v)) return false;
+    if (!s.ooo.insert(t, v, h)) return false;
     if (t < this.#oooMinTime) this.#oooMinTime = t;
     return true;
   }

@@ -72,6 +72,7 @@ export class TSDBMetrics {
       outOfBoundSamples: this.#outOfBoundSamples.labels(float),
       tooOldSamples: this.#tooOldSamples.labels(float),
       outOfOrderAppended: this.#outOfOrderAppended.labels(float),
+      outOfOrderHistogramsAppended: this.#outOfOrderAppended.labels({ ...labels, type: 'histogram' }),
       blocksLoaded: this.#blocksLoaded.labels(own),
       compactions: this.#compactions.labels(own),
       compactionsFailed: this.#compactionsFailed.labels(own),
@@ -107,6 +108,7 @@ export interface DBMetrics {
   readonly outOfBoundSamples: Counter.Internal;
   readonly tooOldSamples: Counter.Internal;
   readonly outOfOrderAppended: Counter.Internal;
+  readonly outOfOrderHistogramsAppended: Counter.Internal;
   readonly blocksLoaded: Gauge.Internal<string>;
   readonly compactions: Counter.Internal;
   readonly compactionsFailed: Counter.Internal;

@@ -1,9 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fromOutOfOrder, isStaleNaN, isULID, Labels, parseMeta, STALE_NAN } from '@strata/tsdb';
-import { localTsdbFixture, type QueriedSample, querySeries } from '@strata/testing/localtsdb';
 import { readFile } from 'node:fs/promises';
+import { fromOutOfOrder, histogramToFloat, isStaleNaN, isULID, Labels, parseMeta, STALE_NAN } from '@strata/tsdb';
+import { counterHistogram, floatCounterHistogram } from '@strata/testing/histograms';
+import { localTsdbFixture, type QueriedSample, querySeries } from '@strata/testing/localtsdb';
+import { promtool } from '@strata/testing/prometheus';
 import { WBL_DIR } from './wal.js';
 
 const MINUTE = 60_000;
@@ -98,5 +100,47 @@ describe('LocalTSDB out of order', () => {
     const [flushed] = await querySeries(db);
     expect(flushed?.samples).toEqual(got?.samples);
     expect(disjoint(flushed?.chunks ?? [])).toBe(true);
+  });
+
+  it('takes native histograms out of order too, as Prometheus 3 does, and flushes them into out-of-order blocks that promtool reads', async () => {
+    let db = await fx.openDB();
+    const rpc = Labels.from({ __name__: 'rpc_seconds' });
+    const queue = Labels.from({ __name__: 'queue_seconds' });
+    const at = (i: number) => T0 + i * MINUTE;
+    // Integer counts every other minute for an hour, then the minutes between them over the last 20; float counts likewise.
+    const even = Array.from({ length: 30 }, (_, k) => 2 * k);
+    const late = Array.from({ length: 10 }, (_, k) => 39 + 2 * k);
+    db.appendSeries([
+      { labels: rpc, samples: [], histograms: even.map((i) => ({ timestamp: at(i), histogram: counterHistogram(i) })) },
+      { labels: queue, samples: [], histograms: even.map((i) => ({ timestamp: at(i), floatHistogram: floatCounterHistogram(i) })) },
+    ]);
+    const result = db.appendSeries([
+      { labels: rpc, samples: [], histograms: late.map((i) => ({ timestamp: at(i), histogram: counterHistogram(i) })) },
+      { labels: queue, samples: [], histograms: late.map((i) => ({ timestamp: at(i), floatHistogram: floatCounterHistogram(i) })) },
+    ]);
+    expect(result).toEqual({ appended: 20, outOfOrder: 0, duplicates: 0, outOfBounds: 0, tooOld: 0, invalidHistograms: 0 });
+    const all = [...even.filter((i) => i < 39), ...Array.from({ length: 20 }, (_, k) => 39 + k)];
+    const want = (i: number, name: Labels) => (name === rpc ? histogramToFloat(counterHistogram(i)) : floatCounterHistogram(i));
+    const expectAll = async () => {
+      const got = await querySeries(db);
+      for (const name of [queue, rpc]) {
+        const s = got.find((x) => x.labels.includes(`"${name.get('__name__')}"`));
+        expect(s?.samples.map((x) => x.t), name.toString()).toEqual(all.map(at));
+        for (const [k, x] of (s?.samples ?? []).entries()) expect([x.h?.count, x.h?.sum], `${name.toString()} ${all[k]}`).toEqual([want(all[k] as number, name).count, want(all[k] as number, name).sum]);
+        expect(disjoint(s?.chunks ?? [])).toBe(true);
+      }
+    };
+    await expectAll();
+    // Read back from the out-of-order log after a restart.
+    db = await fx.reopen(db);
+    await expectAll();
+    await db.flush();
+    const blocks = (await readdir(fx.dir)).filter(isULID);
+    const metas = await Promise.all(blocks.map(async (b) => parseMeta(await readFile(join(fx.dir, b, 'meta.json'), 'utf8'))));
+    const ooo = metas.filter(fromOutOfOrder);
+    expect(ooo.map((m) => [m.stats?.numSeries, m.stats?.numSamples])).toEqual([[2, 20]]);
+    await expectAll();
+    // --extended reads every chunk.
+    expect(await promtool(['tsdb', 'analyze', '--extended', fx.dir, (ooo[0] as { ulid: string }).ulid])).toMatch(/^Series: 2$/m);
   });
 });

@@ -47,7 +47,7 @@ export interface ReceiveConfig extends ServingConfig {
   tooFarInFutureMs?: number;
   /** --tsdb.max-exemplars: exemplars kept per tenant, served over Thanos' Exemplars API (0: none, as Thanos' default). */
   maxExemplars?: number;
-  /** --tsdb.out-of-order.time-window: float samples this long before a tenant's latest are taken out of order (0: off, as Thanos' default). */
+  /** --tsdb.out-of-order.time-window: samples (floats and native histograms) this long before a tenant's latest are taken out of order (0: off, as Thanos' default). */
   outOfOrderTimeWindowMs?: number;
   /** --tsdb.out-of-order.cap-max: samples per out-of-order chunk in the head (32). */
   outOfOrderCapMax?: number;

@@ -1,6 +1,7 @@
 import { ChunksSampleIterator } from './block/series-iterator.js';
 import { type ChunkMeta, type SampleIterator, ValueType } from './chunkenc/chunk.js';
-import type { FloatHistogram } from './histogram/float.js';
+import { histogramToFloat } from './histogram/convert.js';
+import { FloatHistogram } from './histogram/float.js';
 import type { Histogram } from './histogram/types.js';
 import type { Labels } from './labels/labels.js';
 
@@ -52,7 +53,8 @@ export class ChunkSeriesSamples implements Series {
 
 /**
  * Iterates samples held in parallel arrays (timestamps ascending); `seek` binary-searches. Where `hs`
- * holds a histogram, the sample is that histogram and its `vs` slot is ignored.
+ * holds a histogram, the sample is that histogram (of float counts, or integer ones) and its `vs` slot
+ * is ignored.
  */
 export class ArraySampleIterator implements SampleIterator {
   #i = -1;
@@ -60,12 +62,14 @@ export class ArraySampleIterator implements SampleIterator {
   constructor(
     private readonly ts: ArrayLike<number>,
     private readonly vs: ArrayLike<number>,
-    private readonly hs: ArrayLike<FloatHistogram | undefined> | null = null,
+    private readonly hs: ArrayLike<FloatHistogram | Histogram | undefined> | null = null,
   ) {}
 
   #type(): ValueType {
     if (this.#i >= this.ts.length) return ValueType.None;
-    return this.hs !== null && this.hs[this.#i] !== undefined ? ValueType.FloatHistogram : ValueType.Float;
+    const h = this.hs?.[this.#i];
+    if (h === undefined) return ValueType.Float;
+    return h instanceof FloatHistogram ? ValueType.FloatHistogram : ValueType.Histogram;
   }
 
   next(): ValueType {
@@ -95,8 +99,13 @@ export class ArraySampleIterator implements SampleIterator {
     return this.vs[this.#i] as number;
   }
 
+  atHistogram(): Histogram {
+    return (this.hs as ArrayLike<Histogram>)[this.#i] as Histogram;
+  }
+
   atFloatHistogram(): FloatHistogram {
-    return (this.hs as ArrayLike<FloatHistogram | undefined>)[this.#i] as FloatHistogram;
+    const h = (this.hs as ArrayLike<FloatHistogram | Histogram>)[this.#i] as FloatHistogram | Histogram;
+    return h instanceof FloatHistogram ? h : histogramToFloat(h);
   }
 
   err(): Error | null {

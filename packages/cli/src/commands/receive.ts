@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('--tsdb.path <dir>', 'data directory of the TSDBs, one per tenant', './data')
     .option('--tsdb.max-exemplars <n>', "exemplars kept per tenant, the oldest evicted by the next, served over Thanos' Exemplars API (0: exemplars are dropped)", '0')
     .option('--tsdb.too-far-in-future.time-window <duration>', "samples later than this past the receiver's clock are refused as out of bounds (a client's skewed clock would otherwise move the head past every other sample); 0s: off", '0s')
-    .option('--tsdb.out-of-order.time-window <duration>', "float samples up to this long before a tenant's latest sample are taken even when out of order, and flushed into blocks of their own that overlap others (which the compactor merges); 0s: refused", '0s')
+    .option('--tsdb.out-of-order.time-window <duration>', "samples (floats and native histograms) up to this long before a tenant's latest sample are taken even when out of order, and flushed into blocks of their own that overlap others (which the compactor merges); 0s: refused", '0s')
     .option('--tsdb.out-of-order.cap-max <n>', 'samples per out-of-order chunk in the head; 0 or less: 32', '0')
     .option('--label <name="value">', 'external label of every tenant\'s series and blocks (repeatable), e.g. replica="A"', collect, [])
     .option('--receive.tenant-header <name>', 'HTTP header naming the tenant of a write request', 'THANOS-TENANT')
