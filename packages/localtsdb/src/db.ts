@@ -13,8 +13,8 @@
  * or before where the head takes samples in order, is taken if it is within the window before the
  * head's latest sample. Such samples are kept apart (ooo.ts) and logged apart, and each time the head is
  * cut into blocks they are all flushed into blocks of their own, one per block-duration window, hinted
- * `from-out-of-order`: they may overlap the in-order blocks, which readers merge and a compactor with
- * vertical compaction (Thanos' `--compact.enable-vertical-compaction`) merges in the bucket.
+ * `from-out-of-order`: they may overlap the in-order blocks, which readers merge and the compactor merges
+ * in the bucket (Thanos' only with `--compact.enable-vertical-compaction`).
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
