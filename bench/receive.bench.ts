@@ -1,5 +1,5 @@
 /**
- * `pnpm bench receive [--histograms] [--series=N (10000; 500 with --histograms)] [--scrapes=N (30)] [--rounds=N (7)] [--shards=N (4)] [--batches=500,2000]`
+ * `pnpm bench receive [--histograms] [--late=N] [--series=N (10000; 500 with --histograms)] [--scrapes=N (30)] [--rounds=N (7)] [--shards=N (4)] [--batches=500,2000]`
  *
  * Remote-write ingestion throughput of `strata receive` (a process of its own, started from the built
  * CLI) against Prometheus 2.42's own remote-write receiver (`--web.enable-remote-write-receiver`,
@@ -33,6 +33,11 @@
  * (a PromQL result's), so these are written here (writeHistogramTimeSeries). max_samples_per_send counts a
  * histogram as a sample: batch sizes are histograms a request. The report is the float run's, per
  * histogram sample.
+ *
+ * `--late=N`: every Nth scrape of a round (the 1st, the N+1th, …) is sent after the scrape that follows it,
+ * as a sender that retried a request sends it, so a 1/N share of the samples comes out of order; both
+ * targets take them within a 10-minute out-of-order window (Prometheus' `out_of_order_time_window`, the
+ * receiver's `--tsdb.out-of-order.time-window`).
  *
  * Every round (and batch size) has a time range of its own after the previous one, the same for both
  * targets, so nothing is refused as out of order; all rounds together span well under the 3h at which
@@ -276,8 +281,15 @@ interface RoundRequests {
   readonly endMs: number;
 }
 
-/** A round's requests: scrapes `firstScrape`… of every series, as `shards` shards of `batch` samples send them. */
-function buildRound(series: readonly BenchSeries[], t0: number, firstScrape: number, scrapes: number, shards: number, batch: number): RoundRequests {
+/** The order a round sends its scrapes in: every `late`th (0: none) after the one that follows it. */
+function scrapeOrder(firstScrape: number, scrapes: number, late: number): number[] {
+  const order = Array.from({ length: scrapes }, (_, k) => firstScrape + k);
+  if (late > 0) for (let k = 0; k + 1 < scrapes; k += late) [order[k], order[k + 1]] = [order[k + 1] as number, order[k] as number];
+  return order;
+}
+
+/** A round's requests: scrapes `firstScrape`… of every series (every `late`th late), as `shards` shards of `batch` samples send them. */
+function buildRound(series: readonly BenchSeries[], t0: number, firstScrape: number, scrapes: number, shards: number, batch: number, late: number): RoundRequests {
   const bodies: Buffer[][] = [];
   let samples = 0;
   let bytes = 0;
@@ -292,7 +304,7 @@ function buildRound(series: readonly BenchSeries[], t0: number, firstScrape: num
       w = new ProtoWriter(batch * 200);
       inBatch = 0;
     };
-    for (let i = firstScrape; i < firstScrape + scrapes; i++) {
+    for (const i of scrapeOrder(firstScrape, scrapes, late)) {
       const timestamp = t0 + i * STEP_MS;
       for (let s = shard; s < series.length; s += shards) {
         (series[s] as BenchSeries).write(w, i, timestamp);
@@ -389,6 +401,7 @@ export async function main(args: string[]): Promise<void> {
     args,
     options: {
       histograms: { type: 'boolean', default: false },
+      late: { type: 'string', default: '0' },
       series: { type: 'string' },
       scrapes: { type: 'string', default: '30' },
       rounds: { type: 'string', default: '7' },
@@ -402,6 +415,8 @@ export async function main(args: string[]): Promise<void> {
   const rounds = Number(values.rounds);
   const shards = Number(values.shards);
   const batches = values.batches.split(',').map(Number);
+  const late = Number(values.late);
+  const oooWindow = late > 0 ? '10m' : undefined;
   const phases = batches.length * (rounds + 1);
   const spanMs = phases * scrapes * STEP_MS;
   // Under 1.5 block durations (3h), past which a head is cut into a block; with room to spare.
@@ -412,7 +427,7 @@ export async function main(args: string[]): Promise<void> {
   const t = performance.now();
   const series = scenario.series(seriesCount);
   /** Per batch size, its untimed round then the timed ones, each a fresh time range. */
-  const plan = batches.map((batch, b) => Array.from({ length: rounds + 1 }, (_, r) => buildRound(series, t0, (b * (rounds + 1) + r) * scrapes, scrapes, shards, batch)));
+  const plan = batches.map((batch, b) => Array.from({ length: rounds + 1 }, (_, r) => buildRound(series, t0, (b * (rounds + 1) + r) * scrapes, scrapes, shards, batch, late)));
   const all = plan.flat();
   const sent = all.reduce((n, r) => n + r.samples, 0);
   process.stderr.write(
@@ -420,9 +435,15 @@ export async function main(args: string[]): Promise<void> {
   );
 
   const dir = await tempDir('strata-bench-receive-');
-  const prom = await startPrometheus({ dir: dir.path, dataDir: join(dir.path, 'prometheus'), extraArgs: ['--web.enable-remote-write-receiver', ...scenario.prometheusFlags] });
+  const prom = await startPrometheus({
+    dir: dir.path,
+    dataDir: join(dir.path, 'prometheus'),
+    extraArgs: ['--web.enable-remote-write-receiver', ...scenario.prometheusFlags],
+    ...(oooWindow !== undefined ? { outOfOrderTimeWindow: oooWindow } : {}),
+  });
   const rwPort = await freePort();
-  const receiver = await startComponent(dir.path, 'receive', ['receive', `--remote-write.address=127.0.0.1:${rwPort}`, `--tsdb.path=${join(dir.path, 'receive')}`, '--label=replica="r0"', '--log.level=warn'], true);
+  const receiveArgs = ['receive', `--remote-write.address=127.0.0.1:${rwPort}`, `--tsdb.path=${join(dir.path, 'receive')}`, '--label=replica="r0"', '--log.level=warn'];
+  const receiver = await startComponent(dir.path, 'receive', [...receiveArgs, ...(oooWindow !== undefined ? [`--tsdb.out-of-order.time-window=${oooWindow}`] : [])], true);
   const promPid = pidWithArgument(`--storage.tsdb.path=${join(dir.path, 'prometheus')}`);
   if (promPid === undefined || receiver.proc.child.pid === undefined) throw new Error('the pids of Prometheus and the receiver are needed (/proc)');
   const targets: Target[] = [
@@ -491,7 +512,7 @@ export async function main(args: string[]): Promise<void> {
     const perRound = plan[0]?.[0]?.samples ?? 0;
     process.stdout.write(
       `\nremote write ingestion: ${seriesCount} ${scenario.seriesName}, a round = ${scrapes} scrapes at 15s = ${perRound} ${scenario.samplesName} (1 ${scenario.unit} a TimeSeries), ` +
-        `${shards} shards (one request in flight each); median of ${rounds} rounds after 1 untimed, per max_samples_per_send\n`,
+        `${shards} shards (one request in flight each)${late > 0 ? `, every ${late}th scrape late (1/${late} of the ${scenario.samplesName} out of order, a ${oooWindow} out-of-order window)` : ''}; median of ${rounds} rounds after 1 untimed, per max_samples_per_send\n`,
     );
     // Columns named by the scenario's unit, each as wide as its title and two spaces.
     const [rateTitle, cpuTitle, senderTitle] = [`${scenario.unit}s/s`, `CPU µs/${scenario.unit}`, `sender µs/${scenario.unit}`];
