@@ -19,7 +19,7 @@ import { verifyBlocks } from './verify.js';
 const HOUR = 3_600_000;
 
 /** A block directory with random chunk and index bytes (these tests never decode them). */
-async function makeBlock(root: string, opts: { labels?: Record<string, string>; minTime?: number; maxTime?: number; ulidTime?: number } = {}): Promise<string> {
+async function makeBlock(root: string, opts: { labels?: Record<string, string>; minTime?: number; maxTime?: number; ulidTime?: number; hints?: string[] } = {}): Promise<string> {
   const id = newULID(opts.ulidTime ?? Date.now());
   const dir = join(root, id);
   await mkdir(join(dir, 'chunks'), { recursive: true });
@@ -33,7 +33,7 @@ async function makeBlock(root: string, opts: { labels?: Record<string, string>; 
     maxTime: opts.maxTime ?? 2 * HOUR,
     version: 1,
     stats: { numSamples: 10, numSeries: 1, numChunks: 2 },
-    compaction: { level: 1, sources: [id] },
+    compaction: { level: 1, sources: [id], ...(opts.hints !== undefined ? { hints: opts.hints } : {}) },
     ...(opts.labels === undefined ? {} : { thanos: { labels: opts.labels, downsample: { resolution: 0 }, source: 'test' as const } }),
   };
   await writeFile(join(dir, 'meta.json'), formatMeta(meta));
@@ -298,6 +298,8 @@ describe('verifyBlocks', () => {
     const b = await uploadBlock(bucket, await makeBlock(root, { labels: { c: '1' }, minTime: HOUR, maxTime: 3 * HOUR }), { hash: true });
     // Same time range, other external labels: another group, no overlap.
     const c = await uploadBlock(bucket, await makeBlock(root, { labels: { c: '2' }, minTime: 0, maxTime: 2 * HOUR }), { hash: true });
+    // A block of out-of-order samples overlaps by design (the compactor merges it): no issue.
+    await uploadBlock(bucket, await makeBlock(root, { labels: { c: '1' }, minTime: 0, maxTime: 2 * HOUR, hints: ['from-out-of-order'] }), { hash: true });
     await bucket.delete(`${c.ulid}/chunks/000002`);
     await bucket.upload(`${a.ulid}/chunks/000001`, Buffer.from('short'));
     const metas = (await new MetaFetcher(bucket).fetch()).metas;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { joinKey, mapLimit, type Bucket } from '@strata/objstore';
-import { ChunkSegmentReader, CorruptionError, formatRef, IndexReader, isSegmentFileName, Labels, META_FILENAME, type BlockMeta } from '@strata/tsdb';
+import { ChunkSegmentReader, CorruptionError, formatRef, fromOutOfOrder, IndexReader, isSegmentFileName, Labels, META_FILENAME, type BlockMeta } from '@strata/tsdb';
 import { BucketByteRange } from './byterange.js';
 import { isMarkerFilename } from './markers.js';
 import { INDEX_FILENAME } from './upload.js';
@@ -45,7 +45,11 @@ export function groupKey(meta: BlockMeta): string {
   return `${meta.thanos?.downsample.resolution ?? 0}@${Labels.from(meta.thanos?.labels ?? {}).toString()}`;
 }
 
-/** Blocks overlapping in time within one compaction group: the compactor would halt on these. */
+/**
+ * Blocks overlapping in time within one compaction group: Thanos' compactor would halt on these, Strata's
+ * marks them no-compact. Blocks of out-of-order samples (`from-out-of-order`) overlap by design, and the
+ * compactor merges them: they are left out.
+ */
 export function findOverlaps(metas: Iterable<BlockMeta>): VerifyIssue[] {
   const groups = new Map<string, BlockMeta[]>();
   for (const m of metas) {
@@ -57,6 +61,7 @@ export function findOverlaps(metas: Iterable<BlockMeta>): VerifyIssue[] {
     blocks.sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
     let last: BlockMeta | undefined;
     for (const b of blocks) {
+      if (fromOutOfOrder(b)) continue;
       if (last && b.minTime < last.maxTime) {
         issues.push({ block: b.ulid, problem: `overlaps block ${last.ulid} in group ${key}: [${b.minTime}, ${b.maxTime}) and [${last.minTime}, ${last.maxTime})` });
       }
