@@ -150,8 +150,10 @@ export async function start(cfg: RulerConfig): Promise<Ruler> {
       outageToleranceNs: BigInt(cfg.forOutageToleranceMs) * MS,
       forGracePeriodNs: BigInt(cfg.forGracePeriodMs) * MS,
       // Whatever part of the series the endpoints give back is better than starting every `for` afresh.
+      // The series the ruler wrote (its external labels added, --restore-ignored-label left out), not another
+      // source's of the same alert: a Prometheus evaluating the same rule file writes one too.
       lookup: async (labels, rangeNs) => {
-        const [last] = await lastSamples(forStateSelector(labels.without(cfg.restoreIgnoredLabels)), Number(rangeNs / MS), Date.now(), { partialResponse: true });
+        const [last] = await lastSamples(forStateSelector(labels.merge(cfg.externalLabels).without(cfg.restoreIgnoredLabels)), Number(rangeNs / MS), Date.now(), { partialResponse: true });
         return last;
       },
     },
