@@ -127,7 +127,7 @@ export function readTimedHistogram(r: ProtoReader): TimedHistogram {
     const wire = t & 7;
     switch (t >>> 3) {
       case 1:
-        count = Number(r.uint64());
+        count = r.uint64Number();
         isFloat = false;
         break;
       case 2:
@@ -144,7 +144,7 @@ export function readTimedHistogram(r: ProtoReader): TimedHistogram {
         zeroThreshold = r.double();
         break;
       case 6:
-        zeroCount = Number(r.uint64());
+        zeroCount = r.uint64Number();
         break;
       case 7:
         zeroCount = r.double();

@@ -55,6 +55,22 @@ describe('ProtoReader.uint64', () => {
   });
 });
 
+describe('ProtoReader.sint64 and uint64Number', () => {
+  // Zigzag values around 2^53, where the double path ends, and the 32-bit halves, against bigint arithmetic.
+  // (Not 0: the writer leaves a zero field out.)
+  const signed = [1n, -1n, 63n, -64n, 2n ** 31n, -(2n ** 31n) - 1n, 2n ** 32n, 2n ** 52n - 1n, -(2n ** 52n), 2n ** 52n, -(2n ** 52n) - 1n, 2n ** 53n, 2n ** 62n, -(2n ** 63n), 2n ** 63n - 1n];
+  it('reads zigzag values in doubles as bigint arithmetic does', () => {
+    for (const v of signed) {
+      const zigzag = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
+      const r = new ProtoReader(new ProtoWriter().uint64(1, zigzag).uint64(2, zigzag).finish());
+      expect(r.tag()).toBe(8);
+      expect(r.sint64(), String(v)).toBe(Number(v));
+      expect(r.tag()).toBe(16);
+      expect(r.uint64Number(), String(zigzag)).toBe(Number(zigzag));
+    }
+  });
+});
+
 describe('ProtoReader.uint32', () => {
   // One- and two-byte varints take a short path when two bytes are left in the message; each value is
   // read at the end of a message (fewer left) and inside one.

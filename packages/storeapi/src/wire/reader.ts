@@ -161,6 +161,12 @@ export class ProtoReader {
     return hi * 0x100000000 + lo;
   }
 
+  /** uint64 as a number: exact below 2^53 (counts), rounded above. */
+  uint64Number(): number {
+    const lo = this.#varint64();
+    return varintHigh * 0x100000000 + lo;
+  }
+
   uint64(): bigint {
     const lo = this.#varint64();
     if (varintHigh === 0) return BigInt(lo);
@@ -248,7 +254,16 @@ export class ProtoReader {
 
   /** A sint64 field (zigzag-encoded), as a number (exact below 2^53). */
   sint64(): number {
-    const u = this.uint64();
+    const lo = this.#varint64();
+    // Zigzag in doubles while the value fits in 53 bits (every bucket delta of a native histogram):
+    // no bigint made per value.
+    if (varintHigh < 0x200000) {
+      const u = varintHigh * 0x100000000 + lo;
+      return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+    }
+    uint64View.setUint32(0, varintHigh);
+    uint64View.setUint32(4, lo);
+    const u = uint64View.getBigUint64(0);
     return Number((u >> 1n) ^ -(u & 1n));
   }
 
