@@ -10,6 +10,13 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach } from 'vitest';
 import { tempDir } from './process.js';
 
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+/** The local TSDB tests' block duration: Prometheus' 2h. */
+export const BLOCK = 2 * HOUR;
+/** A fixed time where a 2h block starts: the tests' data does not depend on the time of day. */
+export const BLOCK_START = 1_700_000_000_000 - (1_700_000_000_000 % BLOCK);
+
 export interface LocalTsdbFixture {
   /** The test's directory. */
   readonly dir: string;

@@ -4,14 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { type CallContext, labelNamesRequest, labelValuesRequest, MatcherType } from '@strata/storeapi';
 import { isStaleNaN, isULID, Labels, parseMeta, STALE_NAN } from '@strata/tsdb';
-import { localTsdbFixture, querySeries as query } from '@strata/testing/localtsdb';
+import { BLOCK, BLOCK_START, HOUR, localTsdbFixture, querySeries as query } from '@strata/testing/localtsdb';
 import { LocalTSDB } from './db.js';
 import { WAL_DIR } from './wal.js';
 
-const HOUR = 3_600_000;
-const BLOCK = 2 * HOUR;
 /** A fixed start, aligned to the block duration. */
-const T0 = 1_700_000_000_000 - (1_700_000_000_000 % BLOCK);
+const T0 = BLOCK_START;
 const EXT = Labels.from({ replica: 'r1', ruler: 'a' });
 const ctx: CallContext = { signal: new AbortController().signal };
 const NAME = { type: MatcherType.RE, name: '__name__', value: '.+' };

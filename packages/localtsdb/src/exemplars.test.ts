@@ -3,15 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { type CallContext, exemplarsRequest, GrpcStatus, MAX_INT64, MIN_INT64, StoreError } from '@strata/storeapi';
 import { type Label, Labels, Matcher } from '@strata/tsdb';
-import { localTsdbFixture } from '@strata/testing/localtsdb';
+import { BLOCK, BLOCK_START, localTsdbFixture, MINUTE } from '@strata/testing/localtsdb';
 import { LocalTSDB, type SeriesSamples } from './db.js';
 import { EXEMPLAR_MAX_LABELS_LENGTH, type Exemplar, ExemplarStorage } from './exemplars.js';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const BLOCK = 2 * HOUR;
 /** Ten minutes into a 2 h block (a fixed time). */
-const T0 = 1_700_000_000_000 - (1_700_000_000_000 % BLOCK) + 10 * MINUTE;
+const T0 = BLOCK_START + 10 * MINUTE;
 const EXT = Labels.from({ replica: 'r1' });
 const ctx: CallContext = { signal: new AbortController().signal };
 const ALL = [[new Matcher('=~', '__name__', '.+')]];

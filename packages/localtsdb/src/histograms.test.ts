@@ -22,17 +22,14 @@ import {
   type TimedHistogram,
   ValueType,
 } from '@strata/tsdb';
-import { localTsdbFixture } from '@strata/testing/localtsdb';
+import { BLOCK, BLOCK_START, HOUR, localTsdbFixture, MINUTE } from '@strata/testing/localtsdb';
 import { type AppendResult, LocalTSDB, type SeriesSamples, type TimedSample } from './db.js';
 import { WAL } from './wal.js';
 
 const execFileP = promisify(execFile);
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const BLOCK = 2 * HOUR;
 /** Ten minutes into a 2 h block (a fixed time): samples in the next 110 minutes lie in one block range. */
-const T0 = 1_700_000_000_000 - (1_700_000_000_000 % BLOCK) + 10 * MINUTE;
+const T0 = BLOCK_START + 10 * MINUTE;
 const EXT = Labels.from({ replica: 'r1' });
 const ctx: CallContext = { signal: new AbortController().signal };
 const NOTHING: AppendResult = { appended: 0, outOfOrder: 0, duplicates: 0, outOfBounds: 0, tooOld: 0, invalidHistograms: 0 };

@@ -4,15 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { fromOutOfOrder, histogramToFloat, isStaleNaN, isULID, Labels, parseMeta, STALE_NAN } from '@strata/tsdb';
 import { counterHistogram, floatCounterHistogram } from '@strata/testing/histograms';
-import { localTsdbFixture, type QueriedSample, querySeries } from '@strata/testing/localtsdb';
+import { BLOCK, BLOCK_START, HOUR, localTsdbFixture, MINUTE, type QueriedSample, querySeries } from '@strata/testing/localtsdb';
 import { promtool } from '@strata/testing/prometheus';
 import { WBL_DIR } from './wal.js';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const BLOCK = 2 * HOUR;
 /** A fixed start, aligned to the block duration. */
-const T0 = 1_700_000_000_000 - (1_700_000_000_000 % BLOCK);
+const T0 = BLOCK_START;
 const WINDOW = 30 * MINUTE;
 
 const fx = localTsdbFixture('strata-ooo-', { blockDurationMs: BLOCK, retentionMs: 0, externalLabels: Labels.from({ replica: 'r1' }), outOfOrderTimeWindowMs: WINDOW });

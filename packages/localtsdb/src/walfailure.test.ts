@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createLogger } from '@strata/runtime';
 import { Labels } from '@strata/tsdb';
-import { querySeries } from '@strata/testing/localtsdb';
+import { BLOCK_START, HOUR, querySeries } from '@strata/testing/localtsdb';
 import { tempDir } from '@strata/testing/process';
 import { LocalTSDB } from './db.js';
 
@@ -27,8 +27,7 @@ vi.mock('node:fs', async (importOriginal) => {
   return { ...real, writeSync, default: { ...real, writeSync } };
 });
 
-const HOUR = 3_600_000;
-const T0 = 1_700_000_000_000 - (1_700_000_000_000 % (2 * HOUR));
+const T0 = BLOCK_START;
 let tmp: { path: string; cleanup: () => Promise<void> };
 let warnings: string[];
 
